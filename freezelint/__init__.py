@@ -1,0 +1,44 @@
+"""freezelint: catch PyTorch layer-freezing mistakes, statically and at run time.
+
+Public API only. The audit half needs torch, so it is imported on first use and
+`freezelint check` never pays for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuditReport",
+    "FreezeAuditError",
+    "assert_frozen",
+    "audit",
+    "check_paths",
+    "check_source",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from freezelint.audit.report import AuditReport, FreezeAuditError
+    from freezelint.audit.runner import assert_frozen, audit
+    from freezelint.check.engine import check_source
+    from freezelint.check.runner import check_paths
+
+_LAZY = {
+    "audit": "freezelint.audit.runner",
+    "assert_frozen": "freezelint.audit.runner",
+    "AuditReport": "freezelint.audit.report",
+    "FreezeAuditError": "freezelint.audit.report",
+    "check_source": "freezelint.check.engine",
+    "check_paths": "freezelint.check.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'freezelint' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,257 @@
+"""One file through the checker: decode -> trigger -> parse -> facts -> rules -> locate ->
+suppress -> (fix). Nothing here touches the file system; `runner.py` does.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from freezelint import codes
+from freezelint.check import noqa
+from freezelint.check.diagnostic import Diagnostic
+from freezelint.check.facts import Facts
+from freezelint.check.rules import ALL_RULES, BY_CODE, ENGINE_CODES, Finding, Fix, Rule
+
+_MAX_FIX_PASSES = 10
+
+
+class DecodeError(Exception):
+    """The bytes are not text in the encoding the file declares."""
+
+
+@dataclass
+class Outcome:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    new_text: str | None = None  # set when fixes changed the text
+    fixed: int = 0
+    parsed: bool = False  # False when the text triggers ruled the file out
+    fix_refused: str | None = None  # why fixes were not written
+
+
+# ------------------------------------------------------------------------------ rules
+@lru_cache(maxsize=64)
+def rules_for(selected: frozenset[str]) -> tuple[Rule, ...]:
+    return tuple(cls() for cls in ALL_RULES if cls.code in selected and cls.code not in ENGINE_CODES)
+
+
+@lru_cache(maxsize=64)
+def trigger_pattern(selected: frozenset[str]) -> re.Pattern[str] | None:
+    """One regex that matches the text of any file some selected rule could fire on."""
+    parts = [t if t.startswith("(?") else re.escape(t)
+             for code in sorted(selected) if code in BY_CODE for t in BY_CODE[code].triggers]
+    return re.compile("|".join(parts)) if parts else None
+
+
+# ---------------------------------------------------------------------------- decoding
+def decode(data: bytes) -> tuple[str, str]:
+    """Text and encoding (PEP 263 cookie or BOM, default utf-8)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as e:  # unknown codec in a coding cookie, or BOM + other cookie
+        raise DecodeError(str(e).split("\n")[0]) from None
+    try:
+        return data.decode(encoding), encoding
+    except (UnicodeDecodeError, LookupError) as e:
+        raise DecodeError(f"cannot decode as {encoding}: {e.reason if hasattr(e, 'reason') else e}") from None
+
+
+# ------------------------------------------------------------------------------ locate
+def _node_code(node: cst.CSTNode | cst.FlattenSentinel) -> str:
+    empty = cst.Module(body=[])
+    if isinstance(node, cst.FlattenSentinel):
+        return "; ".join(empty.code_for_node(n).rstrip("; ") for n in node.nodes)
+    return empty.code_for_node(node)
+
+
+def _fix_dict(fix: Fix, positions) -> dict:
+    edits = []
+    for old, new in fix.replacements:
+        r = positions[old]
+        edits.append({
+            "content": _node_code(new),
+            "location": {"row": r.start.line, "column": r.start.column + 1},
+            "end_location": {"row": r.end.line, "column": r.end.column + 1},
+        })
+    return {"applicability": codes.SAFE if fix.safe else codes.UNSAFE, "message": fix.message, "edits": edits}
+
+
+def syntax_error(path: str, message: str, row: int = 1, col: int = 1) -> Diagnostic:
+    return Diagnostic("FZ001", message, path, row, col, row, col)
+
+
+def _parse_error(path: str, text: str, e: Exception) -> Diagnostic:
+    if isinstance(e, RecursionError):
+        return syntax_error(path, "cannot parse: expressions nested too deeply")
+    # CPython's parser words errors better and locates them exactly; ask it first.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as se:
+        row = se.lineno or 1
+        return syntax_error(path, f"SyntaxError: {se.msg}", row, max(se.offset or 1, 1))
+    except (ValueError, RecursionError, MemoryError) as other:
+        return syntax_error(path, f"cannot parse: {other}".split("\n")[0])
+    if isinstance(e, cst.ParserSyntaxError):
+        msg = e.message.strip().split("\n")[0]
+        return syntax_error(path, f"cannot parse: {msg}", e.raw_line, e.raw_column + 1)
+    return syntax_error(path, f"cannot parse: {type(e).__name__}: {e}".split("\n")[0])
+
+
+# ------------------------------------------------------------------------------- check
+def parse(text: str) -> cst.Module:
+    return cst.parse_module(text)
+
+
+def run_rules(module: cst.Module, rules: Sequence[Rule]) -> list[Finding]:
+    facts = Facts.of(module)
+    findings: list[Finding] = []
+    seen: set[tuple[str, int]] = set()
+    for rule in rules:
+        for f in rule.check(facts, module):
+            key = (f.code, id(f.node))
+            if key not in seen:
+                seen.add(key)
+                findings.append(f)
+    return findings
+
+
+def analyse(module: cst.Module, text: str, path: str, selected: frozenset[str],
+            check_noqa: bool) -> tuple[list[Diagnostic], list[tuple[Finding, object]]]:
+    """Diagnostics of a parsed file after suppression, plus the unsuppressed fixable findings."""
+    findings = run_rules(module, rules_for(selected))
+    supp = noqa.collect(text) if (findings or check_noqa) else noqa.Suppressions.empty()
+    diagnostics: list[Diagnostic] = []
+    fixable: list[tuple[Finding, object]] = []
+    if findings:
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        for f in findings:
+            r = positions[f.node]
+            rows = (r.start.line,)
+            if f.stmt is not None and f.stmt in positions:
+                rows += (positions[f.stmt].start.line,)
+            d = supp.match(f.code, rows)
+            if d is not None:
+                d.used.add(f.code)
+                continue
+            diagnostics.append(Diagnostic(
+                f.code, f.message, path, r.start.line, r.start.column + 1, r.end.line, r.end.column + 1,
+                _fix_dict(f.fix, positions) if f.fix else None,
+            ))
+            if f.fix is not None:
+                fixable.append((f, positions))
+    if "FZ002" in selected:
+        for directive, message in noqa.unused_messages(supp, selected):
+            if supp.match("FZ002", (directive.row,)) is None or directive.codes is None:
+                diagnostics.append(Diagnostic("FZ002", message, path, directive.row, directive.col,
+                                              directive.row, directive.end_col))
+    diagnostics.sort(key=Diagnostic.sort_key)
+    return diagnostics, fixable
+
+
+class _Replace(cst.CSTTransformer):
+    def __init__(self, mapping: dict[int, cst.CSTNode | cst.FlattenSentinel]) -> None:
+        super().__init__()
+        self.mapping = mapping
+
+    def on_leave(self, original_node, updated_node):
+        return self.mapping.get(id(original_node), updated_node)
+
+
+def _apply(module: cst.Module, fixable: list[tuple[Finding, object]], unsafe: bool) -> tuple[str, int]:
+    """Apply non-overlapping fixes; overlapping ones wait for the next pass."""
+    mapping: dict[int, cst.CSTNode | cst.FlattenSentinel] = {}
+    taken: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    applied = 0
+    for f, positions in fixable:
+        fix = f.fix
+        assert fix is not None
+        if not fix.safe and not unsafe:
+            continue
+        spans = [positions[old] for old, _ in fix.replacements]
+        ranges = [((s.start.line, s.start.column), (s.end.line, s.end.column)) for s in spans]
+        if any(a[0] < b[1] and b[0] < a[1] for a in ranges for b in taken):
+            continue
+        taken.extend(ranges)
+        for old, new in fix.replacements:
+            mapping[id(old)] = new
+        applied += 1
+    if not mapping:
+        return module.code, 0
+    return module.visit(_Replace(mapping)).code, applied
+
+
+def _compiles(text: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+        return True
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+
+def check_text(text: str, path: str, selected: frozenset[str], fix: str | None = None,
+               force: bool = False) -> Outcome:
+    """Check Python source text. `fix` is None, "safe" or "unsafe"."""
+    pattern = trigger_pattern(selected)
+    if not force and (pattern is None or not pattern.search(text)):
+        return Outcome(parsed=False)
+    try:
+        module = parse(text)
+    except Exception as e:  # ParserSyntaxError, RecursionError, or a parser bug on odd input
+        return Outcome([_parse_error(path, text, e)] if "FZ001" in selected else [], parsed=True)
+    check_noqa = "FZ002" in selected and bool(noqa.OWN_NOQA.search(text))
+    try:
+        diagnostics, fixable = analyse(module, text, path, selected, check_noqa)
+    except RecursionError:
+        return Outcome([syntax_error(path, "cannot analyse: expressions nested too deeply")]
+                       if "FZ001" in selected else [], parsed=True)
+    outcome = Outcome(diagnostics, parsed=True)
+    if fix is None or not fixable:
+        return outcome
+    unsafe = fix == "unsafe"
+    current, total = text, 0
+    must_compile = _compiles(text)
+    for _ in range(_MAX_FIX_PASSES):
+        new_text, applied = _apply(module, fixable, unsafe)
+        if not applied or new_text == current:
+            break
+        try:
+            module = parse(new_text)
+        except Exception:
+            outcome.fix_refused = "a fix produced code that does not parse; file left unchanged"
+            return outcome
+        if must_compile and not _compiles(new_text):
+            outcome.fix_refused = "a fix produced code that does not compile; file left unchanged"
+            return outcome
+        current, total = new_text, total + applied
+        diagnostics, fixable = analyse(module, new_text, path, selected, check_noqa)
+        if not any(f.fix and (f.fix.safe or unsafe) for f, _ in fixable):
+            break
+    if total:
+        outcome.diagnostics, outcome.new_text, outcome.fixed = diagnostics, current, total
+    return outcome
+
+
+def check_source(source: str | bytes, filename: str = "<string>",
+                 select: Iterable[str] | None = None) -> list[Diagnostic]:
+    """Check one piece of Python source; returns the diagnostics (public API)."""
+    selected = frozenset(select) if select is not None else frozenset(
+        c for c, info in codes.CATALOGUE.items() if info.static)
+    if isinstance(source, bytes):
+        try:
+            source, _ = decode(source)
+        except DecodeError as e:
+            return [syntax_error(filename, str(e))]
+    return check_text(source, filename, selected).diagnostics

@@ -1,0 +1,132 @@
+"""What a rule is: code, text triggers, docs, examples, and a check over shared facts.
+
+A rule module is the single source of truth for its code: the message, the rationale ("why"),
+the bad examples (each bad line marked `# expect: FZxxx`, with the documented fixed output) and
+the good near-misses. Tests run every example; `freezelint rules --markdown` renders the pages.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Iterable
+
+import libcst as cst
+
+from freezelint import codes
+from freezelint.check.facts import AttrStore, Ctx, Facts
+
+
+@dataclass(frozen=True)
+class Example:
+    source: str
+    fixed: str | None = None  # expected output of --fix (--unsafe-fixes for unsafe fixes)
+
+    @property
+    def code(self) -> str:
+        return textwrap.dedent(self.source).lstrip("\n")
+
+    @property
+    def fixed_code(self) -> str | None:
+        return None if self.fixed is None else textwrap.dedent(self.fixed).lstrip("\n")
+
+
+@dataclass(eq=False)
+class Fix:
+    """Replace nodes of the original tree: `old` node -> `new` node (or several statements)."""
+
+    message: str
+    replacements: list[tuple[cst.CSTNode, cst.CSTNode | cst.FlattenSentinel]]
+    safe: bool = True
+
+
+@dataclass(eq=False)
+class Finding:
+    code: str
+    node: cst.CSTNode  # the span reported
+    message: str
+    stmt: cst.CSTNode | None = None  # the enclosing statement (noqa on its first line works too)
+    fix: Fix | None = None
+
+
+class Rule(ABC):
+    """Base class. Subclasses set the class attributes and implement `check`."""
+
+    code: ClassVar[str]
+    # A file is parsed only if its text contains one of these words (for some selected rule).
+    triggers: ClassVar[tuple[str, ...]]
+    what: ClassVar[str]  # "What it does"
+    why: ClassVar[str]  # "Why is this bad?" — must agree with PYTORCH_FACTS.md
+    fix_title: ClassVar[str | None] = None
+    bad: ClassVar[list[Example]] = []
+    good: ClassVar[list[str]] = []
+    notes: ClassVar[str] = ""
+
+    @property
+    def info(self) -> codes.Code:
+        return codes.get(self.code)
+
+    @abstractmethod
+    def check(self, facts: Facts, module: cst.Module) -> Iterable[Finding]:
+        """Yield the findings of this rule in one file."""
+
+    def finding(self, node: cst.CSTNode, message: str, ctx: Ctx | None = None,
+                fix: Fix | None = None) -> Finding:
+        return Finding(self.code, node, message, ctx.stmt if ctx else None, fix)
+
+
+def src(node: cst.CSTNode) -> str:
+    """Source text of a node (for messages)."""
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def _fixable_value(value: cst.BaseExpression | None) -> bool:
+    # A bare tuple or starred value would change meaning once it becomes a call argument.
+    return value is not None and not isinstance(value, (cst.Tuple, cst.Yield, cst.StarredElement))
+
+
+def _pure(value: cst.BaseExpression) -> bool:
+    # Values that may be evaluated once per target without changing behaviour.
+    return isinstance(value, (cst.Name, cst.Integer, cst.Float, cst.SimpleString)) or (
+        isinstance(value, cst.Attribute) and _pure(value.value)
+    )
+
+
+def _replace_store(store: AttrStore, new_small: cst.BaseSmallStatement | None,
+                   new_expr: cst.BaseExpression | None, message: str, safe: bool = True) -> Fix | None:
+    """Swap the store for `new_small` (statement forms) or `new_expr` (setattr form)."""
+    node = store.node
+    if store.form == "setattr":
+        assert new_expr is not None
+        return Fix(message, [(node, new_expr.with_changes(lpar=node.lpar, rpar=node.rpar))], safe)
+    if store.form == "annassign" or (store.form == "assign" and len(node.targets) == 1):
+        return Fix(message, [(node, new_small.with_changes(semicolon=node.semicolon))], safe)
+    if store.form == "assign" and _pure(node.value):
+        # `a.x = b.y = v` -> one statement per target, left to right as Python assigns them.
+        parts: list[cst.BaseSmallStatement] = []
+        for i, t in enumerate(node.targets):
+            parts.append(new_small if i == store.target_index
+                         else cst.Assign(targets=[t.with_changes()], value=node.value))
+        parts[-1] = parts[-1].with_changes(semicolon=node.semicolon)
+        return Fix(message, [(node, cst.FlattenSentinel(parts))], safe)
+    return None
+
+
+def call_fix(store: AttrStore, method: str, message: str, safe: bool = True) -> Fix | None:
+    """`obj.attr = v` -> `obj.method(v)`."""
+    if store.form not in ("assign", "annassign", "setattr") or not _fixable_value(store.value):
+        return None
+    call = cst.Call(cst.Attribute(store.obj, cst.Name(method)), [cst.Arg(store.value)])
+    return _replace_store(store, cst.Expr(call), call, message, safe)
+
+
+def rename_fix(store: AttrStore, new_attr: str, message: str, safe: bool = True) -> Fix | None:
+    """`obj.wrong = v` -> `obj.right = v`, in place."""
+    node = store.attr_node
+    if store.form == "setattr":
+        assert isinstance(node, cst.SimpleString)
+        quote = node.quote
+        return Fix(message, [(node, node.with_changes(value=f"{node.prefix}{quote}{new_attr}{quote}"))], safe)
+    assert isinstance(node, cst.Attribute)
+    return Fix(message, [(node.attr, node.attr.with_changes(value=new_attr))], safe)

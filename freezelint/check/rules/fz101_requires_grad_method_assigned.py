@@ -1,0 +1,100 @@
+"""FZ101 requires-grad-method-assigned: `x.requires_grad_ = v` overwrites the method."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from freezelint.check.rules.base import Example, Finding, Rule, call_fix, src
+
+
+class RequiresGradMethodAssigned(Rule):
+    code = "FZ101"
+    triggers = ("requires_grad_",)
+    what = "Finds assignments to `requires_grad_`, the in-place method, instead of calling it."
+    why = (
+        "`requires_grad_` is a method. `m.requires_grad_ = False` stores a bool over it on that one "
+        "object (a Module, Parameter or tensor): nothing is frozen, no error or warning is raised, and "
+        "a later `m.requires_grad_(False)` on the same object fails with "
+        "`TypeError: 'bool' object is not callable`."
+    )
+    fix_title = "Call the method: `x.requires_grad_(v)`"
+    bad = [
+        Example(
+            """
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm1d):
+                    m.eval()
+                    m.requires_grad_ = False  # expect: FZ101
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm1d):
+                    m.eval()
+                    m.requires_grad_(False)  # expect: FZ101
+            """,
+        ),
+        Example(
+            """
+            class Encoder:
+                def freeze(self):
+                    self.requires_grad_ = False  # expect: FZ101
+            """,
+            fixed="""
+            class Encoder:
+                def freeze(self):
+                    self.requires_grad_(False)  # expect: FZ101
+            """,
+        ),
+        Example(
+            """
+            layers = [encoder, decoder]
+            list(map(lambda m: setattr(m, "requires_grad_", False), layers))  # expect: FZ101
+            """,
+            fixed="""
+            layers = [encoder, decoder]
+            list(map(lambda m: m.requires_grad_(False), layers))  # expect: FZ101
+            """,
+        ),
+        Example(
+            """
+            encoder.requires_grad_ = decoder.requires_grad_ = False  # expect: FZ101, FZ101
+            head.requires_grad_: bool = True  # expect: FZ101
+            """,
+            fixed="""
+            encoder.requires_grad_(False); decoder.requires_grad_(False)  # expect: FZ101, FZ101
+            head.requires_grad_(True)  # expect: FZ101
+            """,
+        ),
+    ]
+    good = [
+        """
+        model.requires_grad_(False)
+        model.fc.requires_grad_(True)
+        """,
+        """
+        import torch.nn as nn
+        nn.Module.requires_grad_(model, False)
+        flag = model.requires_grad_  # reading the bound method is fine
+        note = "m.requires_grad_ = False"  # m.requires_grad_ = False in a comment
+        """,
+    ]
+
+    def check(self, facts, module) -> Iterable[Finding]:
+        for store in facts.attr_stores:
+            if store.attr != "requires_grad_":
+                continue
+            value = src(store.value) if store.value is not None else "v"
+            obj = src(store.obj)
+            yield self.finding(
+                store.attr_node,
+                f"`{obj}.requires_grad_ = {value}` replaces the method with a value and freezes "
+                f"nothing; call `{obj}.requires_grad_({value})`",
+                store.ctx,
+                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`"),
+            )

@@ -1,0 +1,173 @@
+"""FZ102 requires-grad-on-module: `module.requires_grad = v` sets a plain attribute."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import libcst as cst
+
+from freezelint.check.facts import ClassInfo, Facts
+from freezelint.check.rules.base import Example, Finding, Rule, call_fix, src
+
+
+class RequiresGradOnModule(Rule):
+    code = "FZ102"
+    triggers = ("requires_grad",)
+    what = "Finds `requires_grad` assigned on an `nn.Module` instead of on its parameters."
+    why = (
+        "`requires_grad` is a tensor attribute. On an nn.Module, `model.requires_grad = False` only "
+        "creates an ordinary attribute in `model.__dict__`; autograd never reads it and every "
+        "parameter stays trainable, silently. `model.requires_grad_(False)` sets the flag on every "
+        "parameter of the module."
+    )
+    fix_title = "Call `module.requires_grad_(v)`"
+    notes = (
+        "The checker establishes that the object is a Module: constructed from an `nn` class or a "
+        "model factory (`torchvision.models.*`, `timm.create_model`, `AutoModel*.from_pretrained`) "
+        "reached through imports, an instance of an nn.Module subclass of the same file, `self` "
+        "inside such a class (or `self.<attr>` assigned a Module there), or items of `.modules()`, "
+        "`.named_modules()`, `.named_children()`, `.children()` and `.apply(fn)`. "
+        "It stays silent on Parameters and on anything it cannot establish. A class that reads "
+        "`self.requires_grad` back uses it as its own setting and is not reported."
+    )
+    bad = [
+        Example(
+            """
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            model.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            model.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
+        Example(
+            """
+            from torch import nn
+
+            class Backbone(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.stem = nn.Conv2d(3, 16, 3)
+                    self.stem.requires_grad = False  # expect: FZ102
+
+                def freeze(self):
+                    self.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            from torch import nn
+
+            class Backbone(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.stem = nn.Conv2d(3, 16, 3)
+                    self.stem.requires_grad_(False)  # expect: FZ102
+
+                def freeze(self):
+                    self.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_norms(model):
+                for name, child in model.named_children():
+                    if "norm" in name:
+                        child.requires_grad = False  # expect: FZ102
+                for m in model.modules():
+                    if isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)):
+                        setattr(m, "requires_grad", False)  # expect: FZ102
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            def freeze_norms(model):
+                for name, child in model.named_children():
+                    if "norm" in name:
+                        child.requires_grad_(False)  # expect: FZ102
+                for m in model.modules():
+                    if isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)):
+                        m.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
+    ]
+    good = [
+        """
+        import torchvision
+
+        model = torchvision.models.resnet18(weights=None)
+        model.fc.weight.requires_grad = False  # a Parameter: correct
+        for p in model.parameters():
+            p.requires_grad = False
+        for name, p in model.named_parameters():
+            p.requires_grad = "fc" in name
+        """,
+        """
+        import torch.nn as nn
+
+        class Adapter(nn.Module):
+            def __init__(self, requires_grad=True):
+                super().__init__()
+                self.requires_grad = requires_grad  # the class's own setting, read below
+                self.proj = nn.Linear(4, 4)
+                self.proj.weight.requires_grad = self.requires_grad
+        """,
+        """
+        class Config:
+            def __init__(self):
+                self.requires_grad = False  # not a Module
+
+        model = build_model()  # unknown factory: stay silent
+        model.requires_grad = False
+        """,
+    ]
+
+    def check(self, facts: Facts, module) -> Iterable[Finding]:
+        for store in facts.attr_stores:
+            if store.attr != "requires_grad" or store.form == "augassign":
+                continue
+            if not facts.is_module(store.obj, store.ctx):
+                continue
+            if _is_own_setting(store.obj, facts.enclosing_class(store.ctx)):
+                continue
+            value = src(store.value) if store.value is not None else "v"
+            obj = src(store.obj)
+            yield self.finding(
+                store.attr_node,
+                f"`{obj}` is an nn.Module: `{obj}.requires_grad = {value}` sets an attribute autograd "
+                f"never reads, and every parameter stays as it was; call `{obj}.requires_grad_({value})`",
+                store.ctx,
+                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`"),
+            )
+
+
+def _is_own_setting(obj: cst.BaseExpression, cls: ClassInfo | None) -> bool:
+    """`self.requires_grad = x` in a class that also reads `self.requires_grad` keeps a setting."""
+    if cls is None or not (isinstance(obj, cst.Name) and obj.value == "self"):
+        return False
+    reader = _SelfAttrReads("requires_grad")
+    cls.node.visit(reader)
+    return reader.reads > 0
+
+
+class _SelfAttrReads(cst.CSTVisitor):
+    def __init__(self, attr: str) -> None:
+        self.attr = attr
+        self.reads = 0
+        self._targets: set[int] = set()
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._targets.add(id(node.target))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._targets.add(id(node.target))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if (node.attr.value == self.attr and isinstance(node.value, cst.Name)
+                and node.value.value == "self" and id(node) not in self._targets):
+            self.reads += 1

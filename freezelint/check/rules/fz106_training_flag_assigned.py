@@ -1,0 +1,99 @@
+"""FZ106 training-flag-assigned: `model.training = v` changes one module, not its children."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from freezelint.check.facts import Facts
+from freezelint.check.rules.base import Example, Finding, Rule, call_fix, src
+
+# Inside these methods setting the flag directly is how mode switching is implemented.
+_MODE_METHODS = frozenset({"train", "eval", "__init__", "__setstate__", "_apply_mode", "set_mode"})
+
+
+class TrainingFlagAssigned(Rule):
+    code = "FZ106"
+    triggers = ("training",)
+    what = "Finds `module.training = v` where `module.train(v)` was meant."
+    why = (
+        "`training` is a per-module flag. Assigning it flips that one module only; its children "
+        "(BatchNorm, Dropout, whole backbones) keep their own flags, so BatchNorm statistics keep "
+        "moving and Dropout stays active. `module.train(v)` / `module.eval()` set the whole subtree."
+    )
+    fix_title = "Call `module.train(v)`"
+    notes = "Not reported inside `train`/`eval`/`__init__` methods of a class, where it is the implementation."
+    bad = [
+        Example(
+            """
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            model.training = False  # expect: FZ106
+            """,
+            fixed="""
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            model.train(False)  # expect: FZ106
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Finetuner(nn.Module):
+                def __init__(self, backbone):
+                    super().__init__()
+                    self.backbone = nn.Sequential(backbone, nn.BatchNorm1d(10))
+
+                def freeze_backbone(self):
+                    self.backbone.training = False  # expect: FZ106
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            class Finetuner(nn.Module):
+                def __init__(self, backbone):
+                    super().__init__()
+                    self.backbone = nn.Sequential(backbone, nn.BatchNorm1d(10))
+
+                def freeze_backbone(self):
+                    self.backbone.train(False)  # expect: FZ106
+            """,
+        ),
+    ]
+    good = [
+        """
+        import torch.nn as nn
+
+        class Block(nn.Module):
+            def train(self, mode=True):
+                self.training = mode  # implementing train() itself
+                for child in self.children():
+                    child.train(mode)
+                return self
+
+        model = Block()
+        model.eval()
+        was_training = model.training
+        trainer.training = False  # not known to be a Module
+        """,
+    ]
+
+    def check(self, facts: Facts, module) -> Iterable[Finding]:
+        for store in facts.attr_stores:
+            if store.attr != "training" or store.form == "augassign":
+                continue
+            if not facts.is_module(store.obj, store.ctx):
+                continue
+            if facts.enclosing_class(store.ctx) is not None and facts.function_name(store.ctx) in _MODE_METHODS:
+                continue
+            obj = src(store.obj)
+            value = src(store.value) if store.value is not None else "mode"
+            yield self.finding(
+                store.attr_node,
+                f"`{obj}.training = {value}` flips only `{obj}`'s own flag; its submodules (BatchNorm, "
+                f"Dropout) keep theirs; call `{obj}.train({value})`",
+                store.ctx,
+                call_fix(store, "train", f"Call `{obj}.train({value})`"),
+            )

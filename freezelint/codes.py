@@ -1,0 +1,89 @@
+"""The catalogue: every code freezelint reports, static or runtime, in one table.
+
+A code means the same mistake wherever it is reported. Rule modules (static) and the auditor
+(runtime) take name, severity and fix safety from here; messages and rationale live with the
+code that detects the mistake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ERROR = "error"
+WARNING = "warning"
+
+SAFE = "safe"
+UNSAFE = "unsafe"
+
+DOCS_URL = "https://freezelint.dev/rules/{code}"
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    name: str
+    summary: str
+    severity: str
+    fix: str | None  # SAFE, UNSAFE or None
+    static: bool  # found by `freezelint check`
+    runtime: bool  # found by `audit()`
+
+    @property
+    def url(self) -> str:
+        return DOCS_URL.format(code=self.code)
+
+
+def _c(code, name, summary, severity, fix=None, static=True, runtime=False) -> Code:
+    return Code(code, name, summary, severity, fix, static, runtime)
+
+
+CATALOGUE: dict[str, Code] = {
+    c.code: c
+    for c in [
+        _c("FZ001", "syntax-error", "file could not be parsed or decoded; other files are still checked", ERROR),
+        _c("FZ002", "unused-noqa", "a freezelint suppression comment that suppresses nothing or names unknown codes", WARNING),
+        _c("FZ101", "requires-grad-method-assigned", "`x.requires_grad_ = v` overwrites the method and freezes nothing", ERROR, SAFE, runtime=True),
+        _c("FZ102", "requires-grad-on-module", "`module.requires_grad = v` on an nn.Module: autograd never reads it", ERROR, SAFE, runtime=True),
+        _c("FZ103", "requires-grad-misspelled", "a misspelling of `requires_grad` is assigned: it is silently accepted and does nothing", ERROR, SAFE, runtime=True),
+        _c("FZ104", "requires-grad-compared-not-set", "`x.requires_grad == v` as a statement compares and discards", ERROR, SAFE),
+        _c("FZ105", "requires-grad-on-copy", "requires_grad set on a detached copy (`state_dict()` values, `.data`, `.detach()`, `.clone()`)", ERROR),
+        _c("FZ106", "training-flag-assigned", "`model.training = v` changes one module, not its children", ERROR, SAFE),
+        _c("FZ201", "train-undoes-bn-freeze", "`.train()` reached after BatchNorm was put in eval mode, with no re-freeze after it", ERROR, runtime=True),
+        _c("FZ202", "bn-frozen-without-eval", "BatchNorm params frozen with requires_grad only: running stats still move", ERROR),
+        _c("FZ203", "bn-check-too-narrow", "a freeze helper tests `isinstance(m, nn.BatchNorm2d)` and misses other BatchNorm kinds", WARNING, UNSAFE),
+        _c("FZ204", "bn-attribute-after-init", "`bn.affine = False` after construction does nothing", ERROR),
+        _c("FZ301", "optimizer-over-frozen-params", "stateful optimizer over unfiltered parameters in code that freezes some of them", WARNING, UNSAFE),
+        _c("FZ302", "layer-replaced-after-optimizer", "a layer replaced after the optimizer was built is never trained", ERROR, runtime=True),
+        _c("FZ303", "unfrozen-after-optimizer", "params unfrozen after an optimizer built from a requires_grad filter, with no add_param_group", ERROR),
+        _c("FZ304", "lr-zero-freeze", "a param group with `lr=0` used as a freeze", WARNING),
+        _c("FZ305", "param-iterator-reused", "a filter/generator of params consumed twice (second use is empty)", ERROR, UNSAFE),
+        _c("FZ306", "freeze-after-ddp", "requires_grad changed after DistributedDataParallel wrapped the model", ERROR),
+        _c("FZ307", "stale-grad-after-freeze", "params frozen after backward without clearing `.grad`", WARNING),
+        _c("FZ401", "unchecked-partial-load", "result of `load_state_dict(..., strict=False)` discarded", WARNING),
+        _c("FZ402", "filtered-load-unchecked", "a key-filtered state dict loaded without checking it kept anything", WARNING),
+        _c("FZ501", "frozen-param-changed", "requires_grad is False but the value changed", ERROR, static=False, runtime=True),
+        _c("FZ502", "frozen-stats-changed", "buffers moved in a module whose parameters are all frozen", ERROR, static=False, runtime=True),
+        _c("FZ503", "trainable-not-optimized", "requires_grad is True but the param is in no param group", ERROR, static=False, runtime=True),
+        _c("FZ504", "frozen-in-optimizer", "frozen param holds optimizer state or gets weight decay", WARNING, static=False, runtime=True),
+        _c("FZ505", "trainable-unchanged", "in the optimizer and requires_grad True, yet unchanged (no grad reached it)", WARNING, static=False, runtime=True),
+        _c("FZ506", "expectation-failed", "a pattern in expect_frozen changed, or one in expect_trainable did not", ERROR, static=False, runtime=True),
+    ]
+}
+
+
+def get(code: str) -> Code:
+    return CATALOGUE[code]
+
+
+def expand_selector(selector: str) -> list[str]:
+    """Codes matched by a selector: an exact code, a prefix (`FZ1`, `FZ10`) or `ALL`.
+
+    Raises ValueError for a selector that matches nothing, so typos fail loudly.
+    """
+    sel = selector.strip().upper()
+    if sel == "ALL":
+        return sorted(CATALOGUE)
+    matched = sorted(c for c in CATALOGUE if c.startswith(sel))
+    if not sel.startswith("FZ") or not matched:
+        raise ValueError(f"unknown rule selector {selector!r} (expected a code like FZ101, a prefix like FZ1, or ALL)")
+    return matched

@@ -1,0 +1,76 @@
+"""Every rule's embedded examples are its tests: bad lines fire, good code stays silent,
+and fixes produce exactly the documented output (and are a fixed point)."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+import pytest
+
+from freezelint import codes
+from freezelint.check.engine import check_text
+from freezelint.check.rules import ALL_RULES
+
+ALL_STATIC = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
+_EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>FZ\d+(?:\s*,\s*FZ\d+)*)")
+
+
+def expected(source: str) -> list[tuple[int, str]]:
+    out = []
+    for row, line in enumerate(source.splitlines(), 1):
+        m = _EXPECT.search(line)
+        if m:
+            out.extend((row, c.strip()) for c in m.group("codes").split(","))
+    return sorted(out)
+
+
+BAD = [pytest.param(r, i, ex, id=f"{r.code}-bad{i}") for r in ALL_RULES for i, ex in enumerate(r.bad)]
+GOOD = [pytest.param(r, i, g, id=f"{r.code}-good{i}") for r in ALL_RULES for i, g in enumerate(r.good)]
+
+
+def test_every_rule_has_examples():
+    for r in ALL_RULES:
+        assert r.bad, f"{r.code} has no bad example"
+        assert r.good, f"{r.code} has no good example"
+        assert r.code in codes.CATALOGUE
+
+
+@pytest.mark.parametrize("rule,i,example", BAD)
+def test_bad_example_fires_at_marked_lines(rule, i, example):
+    src = example.code
+    want = expected(src)
+    assert want, "bad example has no `# expect:` marker"
+    got = sorted((d.row, d.code) for d in check_text(src, "ex.py", ALL_STATIC, force=True).diagnostics)
+    assert got == want
+
+
+@pytest.mark.parametrize("rule,i,source", GOOD)
+def test_good_example_is_silent(rule, i, source):
+    import textwrap
+
+    src = textwrap.dedent(source).lstrip("\n")
+    got = [(d.row, d.code, d.message) for d in check_text(src, "ex.py", ALL_STATIC, force=True).diagnostics]
+    assert got == []
+
+
+FIXES = [pytest.param(r, i, ex, id=f"{r.code}-fix{i}") for r in ALL_RULES for i, ex in enumerate(r.bad)
+         if ex.fixed is not None]
+
+
+@pytest.mark.parametrize("rule,i,example", FIXES)
+def test_fix_produces_documented_output(rule, i, example):
+    mode = "safe" if codes.get(rule.code).fix == codes.SAFE else "unsafe"
+    out = check_text(example.code, "ex.py", ALL_STATIC, fix=mode, force=True)
+    assert out.new_text == example.fixed_code
+    cst.parse_module(out.new_text)
+    again = check_text(out.new_text, "ex.py", ALL_STATIC, fix=mode, force=True)
+    assert again.new_text is None, "a second --fix changed the file again"
+    assert not [d for d in again.diagnostics if d.code == rule.code]
+
+
+def test_rules_with_a_fix_in_the_catalogue_document_one():
+    for r in ALL_RULES:
+        if codes.get(r.code).fix is not None:
+            assert any(ex.fixed for ex in r.bad), f"{r.code} has a fix but no documented output"
+            assert r.fix_title, r.code
