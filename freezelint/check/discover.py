@@ -1,0 +1,148 @@
+"""Which files to check: `*.py`, `*.pyi`, `*.ipynb` under the paths, ruff-style exclusion.
+
+Directories are walked without following symlinks (no loops); `.gitignore` files are honoured
+at every level; `exclude` patterns are gitignore-style and match paths relative to the project
+root (or to the walked path when it lies outside the project). Files named explicitly are
+checked even when excluded, unless `force_exclude` is set (pre-commit passes files explicitly).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pathspec
+
+from freezelint.config import Config
+
+SUFFIXES = (".py", ".pyi", ".ipynb")
+
+
+class MissingPath(Exception):
+    pass
+
+
+@dataclass
+class _Ignore:
+    base: Path
+    spec: pathspec.PathSpec
+
+    def matches(self, path: Path, is_dir: bool) -> bool:
+        try:
+            rel = path.relative_to(self.base).as_posix()
+        except ValueError:
+            return False
+        return self.spec.match_file(rel + "/" if is_dir else rel)
+
+
+def _read_gitignore(directory: Path) -> _Ignore | None:
+    gi = directory / ".gitignore"
+    try:
+        lines = gi.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return _Ignore(directory, pathspec.GitIgnoreSpec.from_lines(lines)) if lines else None
+
+
+def _git_root(start: Path) -> Path | None:
+    for d in [start, *start.parents]:
+        if (d / ".git").exists():
+            return d
+    return None
+
+
+class Discovery:
+    def __init__(self, config: Config, force_exclude: bool = False) -> None:
+        self.config = config
+        self.force_exclude = force_exclude
+        self.exclude = pathspec.GitIgnoreSpec.from_lines(config.all_excludes())
+        self._gitignore_cache: dict[Path, _Ignore | None] = {}
+
+    def _gitignore(self, d: Path) -> _Ignore | None:
+        if d not in self._gitignore_cache:
+            self._gitignore_cache[d] = _read_gitignore(d) if self.config.respect_gitignore else None
+        return self._gitignore_cache[d]
+
+    def _ancestor_ignores(self, start: Path) -> list[_Ignore]:
+        """`.gitignore` files from the repository root down to `start` (exclusive)."""
+        if not self.config.respect_gitignore:
+            return []
+        root = _git_root(start)
+        if root is None:
+            return []
+        chain = [start, *start.parents]
+        dirs = chain[1: chain.index(root) + 1] if root in chain else []
+        return [g for d in reversed(dirs) if (g := self._gitignore(d)) is not None]
+
+    def _excluded(self, path: Path, is_dir: bool, walk_root: Path) -> bool:
+        base = self.config.root
+        try:
+            rel = path.relative_to(base)
+        except ValueError:
+            try:
+                rel = path.relative_to(walk_root.parent)
+            except ValueError:
+                rel = Path(path.name)
+        text = rel.as_posix()
+        return self.exclude.match_file(text + "/" if is_dir else text)
+
+    def files(self, paths: list[str]) -> Iterator[Path]:
+        """Files to check, sorted within each directory, each once."""
+        seen: set[Path] = set()
+        for raw in paths:
+            p = Path(os.path.abspath(raw))
+            if not os.path.lexists(p):
+                raise MissingPath(raw)
+            if p.is_dir():
+                ignores = self._ancestor_ignores(p)
+                if self.force_exclude and self._is_excluded_explicit(p, True, ignores):
+                    continue
+                for f in self._walk(p, p, ignores):
+                    if f not in seen:
+                        seen.add(f)
+                        yield f
+            else:
+                if self.force_exclude and self._is_excluded_explicit(p, False, self._ancestor_ignores(p)):
+                    continue
+                if p not in seen:
+                    seen.add(p)
+                    yield p
+
+    def _is_excluded_explicit(self, p: Path, is_dir: bool, ignores: list[_Ignore]) -> bool:
+        if self._excluded(p, is_dir, p):
+            return True
+        # Any excluded ancestor inside the project excludes the path too (`build/x.py`).
+        try:
+            rel_parts = p.relative_to(self.config.root).parts
+        except ValueError:
+            rel_parts = ()
+        for i in range(1, len(rel_parts)):
+            if self.exclude.match_file("/".join(rel_parts[:i]) + "/"):
+                return True
+        return any(g.matches(p, is_dir) for g in ignores)
+
+    def _walk(self, d: Path, walk_root: Path, ignores: list[_Ignore]) -> Iterator[Path]:
+        own = self._gitignore(d)
+        active = [*ignores, own] if own is not None else ignores
+        try:
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return  # unreadable directory: nothing we can list
+        for entry in entries:
+            path = d / entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = entry.is_file(follow_symlinks=True) and not is_dir
+            except OSError:
+                continue
+            if is_dir:
+                if self._excluded(path, True, walk_root) or any(g.matches(path, True) for g in active):
+                    continue
+                yield from self._walk(path, walk_root, active)
+            elif is_file and entry.name.endswith(SUFFIXES):
+                if self._excluded(path, False, walk_root) or any(g.matches(path, False) for g in active):
+                    continue
+                yield path

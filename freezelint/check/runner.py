@@ -1,0 +1,281 @@
+"""Many files: discover -> cache -> (process pool) -> engine -> atomic fix writes.
+
+The engine (and libcst, and the rule code) is imported only when some file misses the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pathspec
+
+from freezelint.check.cache import Cache
+from freezelint.check.diagnostic import Diagnostic
+from freezelint.check.discover import Discovery
+from freezelint.config import Config, load
+
+# Below this many files to analyse, starting worker processes costs more than it saves.
+POOL_MIN_FILES = 48
+# Files this large are not parsed: libcst would need minutes and gigabytes.
+MAX_PARSE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class FileResult:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    parsed: bool = False
+    cached: bool = False
+    fixed: int = 0
+    error: str | None = None  # a one-line problem with this file
+    original: bytes | None = None  # only when a fix changed the file
+    new: bytes | None = None
+
+
+@dataclass
+class RunResult:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: int = 0
+    parsed: int = 0
+    cached: int = 0
+    fixed: int = 0
+    errors: list[str] = field(default_factory=list)
+    changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
+
+    @property
+    def skipped(self) -> int:
+        return self.files - self.parsed - self.cached
+
+
+def display_path(p: Path) -> str:
+    try:
+        return os.path.relpath(p)
+    except ValueError:
+        return str(p)
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e).split("\n")[0] or type(e).__name__
+
+
+def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None) -> FileResult:
+    """Check one file's bytes (read here when `data` is None). Runs in workers too."""
+    from freezelint.check import engine
+
+    result = FileResult(path)
+    if data is None:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            result.error = f"cannot read: {_one_line(e)}"
+            return result
+    if len(data) > MAX_PARSE_BYTES:
+        pattern = engine.trigger_pattern(selected)
+        text = data.decode("utf-8", "replace")
+        if pattern is not None and pattern.search(text):
+            result.error = f"not checked: {len(data) / 2**20:.1f} MB is over the {MAX_PARSE_BYTES // 2**20} MB limit"
+        return result
+    try:
+        text, encoding = engine.decode(data)
+    except engine.DecodeError as e:
+        if "FZ001" in selected:
+            result.diagnostics = [engine.syntax_error(path, str(e))]
+        result.parsed = True
+        return result
+    if path.endswith(".ipynb"):
+        return _process_notebook(result, text, encoding, selected, fix)
+    outcome = engine.check_text(text, path, selected, fix)
+    result.diagnostics, result.parsed, result.fixed = outcome.diagnostics, outcome.parsed, outcome.fixed
+    if outcome.fix_refused:
+        result.error = outcome.fix_refused
+    if outcome.new_text is not None:
+        try:
+            result.original, result.new = data, outcome.new_text.encode(encoding)
+        except UnicodeEncodeError:
+            result.error, result.fixed = f"fix not written: result cannot be encoded as {encoding}", 0
+    return result
+
+
+def _process_notebook(result: FileResult, text: str, encoding: str, selected, fix) -> FileResult:
+    from freezelint.check import engine, notebook
+
+    try:
+        nb = notebook.load(text)
+    except notebook.NotebookError as e:
+        result.parsed = True
+        if "FZ001" in selected:
+            result.diagnostics = [engine.syntax_error(result.path, str(e))]
+        return result
+    outcome = engine.check_text(nb.source, result.path, selected, fix)
+    result.parsed = outcome.parsed
+    for d in outcome.diagnostics:
+        d.cell, d.row = nb.locate(d.row)
+        d.end_row = nb.locate(d.end_row)[1]
+        if d.fix:
+            for edit in d.fix["edits"]:
+                for loc in (edit["location"], edit["end_location"]):
+                    loc["row"] = nb.locate(loc["row"])[1]
+    result.diagnostics = outcome.diagnostics
+    if outcome.new_text is not None:
+        new_json = nb.with_source(outcome.new_text)
+        if new_json is None:
+            result.error = "fix not written: it would change the notebook's cell layout"
+        else:
+            result.fixed = outcome.fixed
+            result.original, result.new = text.encode(encoding), new_json.encode(encoding)
+    return result
+
+
+def write_atomic(path: Path, original: bytes, new: bytes) -> str | None:
+    """Replace the file's bytes; None on success, else why not. Keeps permissions."""
+    try:
+        with open(path, "rb") as f:
+            if f.read() != original:
+                return "fix not written: the file changed on disk while it was being checked"
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".freezelint")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(new)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError as e:
+        return f"fix not written: {_one_line(e)}"
+    return None
+
+
+def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path], frozenset[str]]:
+    from freezelint.config import _expand
+
+    specs = [(pathspec.GitIgnoreSpec.from_lines([pat]), {c for sel in sels for c in _expand(sel)})
+             for pat, sels in cfg.per_file_ignores.items()]
+
+    def for_path(p: Path) -> frozenset[str]:
+        if not specs:
+            return selected
+        try:
+            rel = p.relative_to(cfg.root).as_posix()
+        except ValueError:
+            rel = p.as_posix()
+        out = set(selected)
+        for spec, ignored in specs:
+            if spec.match_file(rel):
+                out -= ignored
+        return frozenset(out)
+
+    return for_path
+
+
+def _pool_worker(task: tuple[str, frozenset[str], str | None]) -> FileResult:
+    path, selected, fix = task
+    return process(path, None, selected, fix)
+
+
+def check_paths(paths: Iterable[str] | None = None, config: Config | None = None, *,
+                fix: str | None = None, write: bool = True, force_exclude: bool = False,
+                use_cache: bool = True, jobs: int | None = None,
+                progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Check files and directories (public API). `fix` is None, "safe" or "unsafe"; with
+    `write=False` fixes are computed (for --diff) but not written."""
+    cfg = config or load()
+    selected = cfg.selected()
+    selected_for = _per_file_selected(cfg, selected)
+    files = list(Discovery(cfg, force_exclude).files(list(paths) if paths is not None else ["."]))
+    run = RunResult(files=len(files))
+    cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
+
+    results: list[FileResult] = []
+    todo: list[tuple[str, frozenset[str], str | None]] = []
+    keys: dict[str, str] = {}
+    for p in files:
+        shown = display_path(p)
+        sel = selected_for(p)
+        if cache is not None:
+            try:
+                data = p.read_bytes()
+            except OSError as e:
+                results.append(FileResult(shown, error=f"cannot read: {_one_line(e)}"))
+                continue
+            key = cache.key(data, sel, "ipynb" if p.suffix == ".ipynb" else "py")
+            entry = cache.get(key)
+            if entry is not None:
+                try:
+                    diags = [Diagnostic.from_cache(shown, d) for d in entry["diagnostics"]]
+                except (TypeError, KeyError):
+                    diags = None
+                if diags is not None:
+                    results.append(FileResult(shown, diags, cached=True))
+                    continue
+            keys[str(p)] = key
+        todo.append((str(p), sel, fix))
+
+    done = len(results)
+    total = len(files)
+    if progress:
+        progress(done, total)
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    if workers > 1 and len(todo) >= POOL_MIN_FILES:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        import freezelint.check.engine  # noqa: F401  (loaded once, shared by forked workers)
+
+        chunk = max(1, min(32, len(todo) // (workers * 8)))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            for r in pool.map(_pool_worker, todo, chunksize=chunk):
+                results.append(r)
+                done += 1
+                if progress:
+                    progress(done, total)
+    else:
+        for task in todo:
+            results.append(_pool_worker(task))
+            done += 1
+            if progress:
+                progress(done, total)
+
+    for r in results:
+        abs_path = os.path.abspath(r.path)
+        shown = r.path if r.cached else display_path(Path(abs_path))
+        for d in r.diagnostics:
+            d.path = shown
+        if cache is not None and not r.cached and r.error is None and abs_path in keys:
+            cache.put(keys[abs_path], {"diagnostics": [d.to_cache() for d in r.diagnostics],
+                                       "parsed": r.parsed})
+        run.parsed += r.parsed
+        run.cached += r.cached
+        if r.error:
+            run.errors.append(f"{shown}: {r.error}")
+        if r.new is not None and r.original is not None:
+            if write:
+                err = write_atomic(Path(abs_path), r.original, r.new)
+                if err:
+                    run.errors.append(f"{shown}: {err}")
+                    unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None)
+                    for d in unfixed.diagnostics:
+                        d.path = shown
+                    run.diagnostics.extend(unfixed.diagnostics)
+                    continue
+            run.fixed += r.fixed
+            run.changes.append((shown, r.original, r.new))
+        run.diagnostics.extend(r.diagnostics)
+    run.diagnostics.sort(key=Diagnostic.sort_key)
+    return run
+

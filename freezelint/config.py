@@ -1,0 +1,161 @@
+"""`[tool.freezelint]` from the nearest pyproject.toml, merged with command-line flags."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from freezelint import codes
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_EXCLUDE = (
+    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints", ".mypy_cache",
+    ".nox", ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache", ".svn", ".tox",
+    ".venv", ".vscode", "__pypackages__", "__pycache__", "_build", "buck-out", "build", "dist",
+    "node_modules", "site-packages", "venv", ".freezelint_cache",
+)
+KNOWN_KEYS = frozenset({
+    "select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
+    "respect-gitignore", "cache-dir",
+})
+
+
+class ConfigError(Exception):
+    """Bad configuration or flags: one line for the user, exit 2."""
+
+
+@dataclass
+class Config:
+    root: Path  # patterns are relative to it
+    source: Path | None = None  # the pyproject.toml read, if any
+    select: list[str] | None = None
+    ignore: list[str] = field(default_factory=list)
+    extend_select: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    extend_exclude: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    respect_gitignore: bool = True
+    cache_dir: Path | None = None
+
+    def selected(self) -> frozenset[str]:
+        """The static codes this run reports."""
+        chosen: set[str] = set()
+        for sel in self.select if self.select is not None else ["ALL"]:
+            chosen.update(_expand(sel))
+        for sel in self.extend_select:
+            chosen.update(_expand(sel))
+        for sel in self.ignore:
+            chosen.difference_update(_expand(sel))
+        return frozenset(c for c in chosen if codes.get(c).static)
+
+    def validate(self) -> None:
+        for sel in [*(self.select or []), *self.ignore, *self.extend_select,
+                    *(c for v in self.per_file_ignores.values() for c in v)]:
+            _expand(sel)
+
+    def all_excludes(self) -> list[str]:
+        return [*self.exclude, *self.extend_exclude]
+
+
+def _expand(selector: str) -> list[str]:
+    try:
+        return codes.expand_selector(selector)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """Nearest pyproject.toml with a [tool.freezelint] table, searching upward from `start`."""
+    for d in [start, *start.parents]:
+        candidate = d / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue  # a broken unrelated pyproject.toml is not ours to report
+            if "freezelint" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def _str_list(key: str, value: Any, where: Path) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: [tool.freezelint] {key} must be a list of strings")
+    return list(value)
+
+
+def load(config_file: Path | None = None, cwd: Path | None = None) -> Config:
+    cwd = cwd or Path.cwd()
+    path = config_file or find_pyproject(cwd)
+    if path is None:
+        return Config(root=cwd)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config {path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    table = data.get("tool", {}).get("freezelint", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.freezelint] must be a table")
+    unknown = sorted(set(table) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key{'s' if len(unknown) > 1 else ''} in [tool.freezelint]: "
+                          f"{', '.join(unknown)} (known: {', '.join(sorted(KNOWN_KEYS))})")
+    cfg = Config(root=path.parent.resolve(), source=path)
+    if "select" in table:
+        cfg.select = _str_list("select", table["select"], path)
+    for key, attr in (("ignore", "ignore"), ("extend-select", "extend_select"),
+                      ("exclude", "exclude"), ("extend-exclude", "extend_exclude")):
+        if key in table:
+            setattr(cfg, attr, _str_list(key, table[key], path))
+    if "per-file-ignores" in table:
+        pfi = table["per-file-ignores"]
+        if not isinstance(pfi, dict):
+            raise ConfigError(f"{path}: [tool.freezelint] per-file-ignores must be a table of pattern = [codes]")
+        cfg.per_file_ignores = {k: _str_list(f"per-file-ignores.{k}", v, path) for k, v in pfi.items()}
+    if "respect-gitignore" in table:
+        if not isinstance(table["respect-gitignore"], bool):
+            raise ConfigError(f"{path}: [tool.freezelint] respect-gitignore must be true or false")
+        cfg.respect_gitignore = table["respect-gitignore"]
+    if "cache-dir" in table:
+        if not isinstance(table["cache-dir"], str):
+            raise ConfigError(f"{path}: [tool.freezelint] cache-dir must be a string")
+        cfg.cache_dir = (cfg.root / table["cache-dir"]).resolve()
+    cfg.validate()
+    return cfg
+
+
+def merge_cli(cfg: Config, *, select=None, ignore=None, extend_select=None, exclude=None,
+              extend_exclude=None, per_file_ignores=None, cache_dir=None) -> Config:
+    """Flags override the file: --select replaces, the others add to it."""
+    if select is not None:
+        cfg.select = select
+    if ignore:
+        cfg.ignore = [*cfg.ignore, *ignore]
+    if extend_select:
+        cfg.extend_select = [*cfg.extend_select, *extend_select]
+    if exclude is not None:
+        cfg.exclude = exclude
+    if extend_exclude:
+        cfg.extend_exclude = [*cfg.extend_exclude, *extend_exclude]
+    for item in per_file_ignores or []:
+        pattern, sep, code_list = item.partition(":")
+        if not sep or not pattern:
+            raise ConfigError(f"--per-file-ignores expects PATTERN:CODE[,CODE], got {item!r}")
+        cfg.per_file_ignores.setdefault(pattern, []).extend(c for c in code_list.split(",") if c)
+    if cache_dir is not None:
+        cfg.cache_dir = Path(os.path.abspath(cache_dir))
+    cfg.validate()
+    return cfg

@@ -1,0 +1,19 @@
+"""GitHub Actions workflow commands: findings appear as annotations on the pull request."""
+
+from __future__ import annotations
+
+
+def _escape(value: str, prop: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return value.replace(":", "%3A").replace(",", "%2C") if prop else value
+
+
+def render(run) -> str:
+    lines = []
+    for d in run.diagnostics:
+        level = "error" if d.severity == "error" else "warning"
+        where = f" (cell {d.cell})" if d.cell is not None else ""
+        props = (f"title={_escape(f'freezelint ({d.code})', True)},file={_escape(d.path, True)},"
+                 f"line={d.row},col={d.col},endLine={d.end_row},endColumn={d.end_col}")
+        lines.append(f"::{level} {props}::{_escape(f'{d.location}: {d.code} {d.message}{where}')}")
+    return "\n".join(lines) + ("\n" if lines else "")

@@ -1,0 +1,58 @@
+"""SARIF 2.1.0, as GitHub code scanning accepts it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePath
+
+from freezelint import __version__, codes
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _rule(code: codes.Code) -> dict:
+    return {
+        "id": code.code,
+        "name": code.name,
+        "shortDescription": {"text": code.summary},
+        "fullDescription": {"text": code.summary},
+        "helpUri": code.url,
+        "help": {"text": f"{code.summary}. See {code.url}"},
+        "defaultConfiguration": {"level": "error" if code.severity == codes.ERROR else "warning"},
+        "properties": {"tags": ["pytorch", "freezing"]},
+    }
+
+
+def render(run) -> str:
+    used = sorted({d.code for d in run.diagnostics})
+    index = {c: i for i, c in enumerate(used)}
+    results = []
+    for d in run.diagnostics:
+        message = d.message + (f" (notebook cell {d.cell})" if d.cell is not None else "")
+        results.append({
+            "ruleId": d.code,
+            "ruleIndex": index[d.code],
+            "level": "error" if d.severity == codes.ERROR else "warning",
+            "message": {"text": message},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": PurePath(d.path).as_posix()},
+                    "region": {"startLine": d.row, "startColumn": d.col,
+                               "endLine": d.end_row, "endColumn": max(d.end_col, d.col)},
+                }
+            }],
+        })
+    doc = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "freezelint",
+                "version": __version__,
+                "informationUri": "https://freezelint.dev",
+                "rules": [_rule(codes.get(c)) for c in used],
+            }},
+            "results": results,
+        }],
+    }
+    return json.dumps(doc, indent=2) + "\n"

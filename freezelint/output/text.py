@@ -1,0 +1,127 @@
+"""Human output: the source line with a caret under the finding, the code, message and fix.
+
+Colours only on a terminal (and never with NO_COLOR); plain text when piped.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections import Counter
+from functools import lru_cache
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+
+@lru_cache(maxsize=256)
+def _lines(path: str, cell: int | None) -> tuple[str, ...]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return ()
+    from freezelint.check.engine import DecodeError, decode
+
+    try:
+        text, _ = decode(data)
+    except DecodeError:
+        return ()
+    if cell is not None:
+        import json
+
+        try:
+            src = json.loads(text)["cells"][cell - 1].get("source", "")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            return ()
+        text = "".join(src) if isinstance(src, list) else str(src)
+    return tuple(text.splitlines())
+
+
+def use_color(stream=None) -> bool:
+    stream = stream or sys.stdout
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _snippet(console: Console, d) -> None:
+    lines = _lines(d.path, d.cell)
+    if not (0 < d.row <= len(lines)):
+        return
+    line = lines[d.row - 1].expandtabs(1)
+    gutter = len(str(d.row))
+    start = d.col - 1
+    end = d.end_col - 1 if d.end_row == d.row and d.end_col > d.col else len(line.rstrip())
+    width = max(1, end - start)
+    console.print(Text(f"{' ' * gutter} |", style="blue"))
+    out = Text(f"{d.row} | ", style="blue")
+    out.append(line)
+    console.print(out)
+    caret = Text(f"{' ' * gutter} | ", style="blue")
+    caret.append(" " * start + "^" * width + f" {d.code}", style="bold red" if d.severity == "error" else "bold yellow")
+    console.print(caret)
+    console.print(Text(f"{' ' * gutter} |", style="blue"))
+
+
+def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool | None = None,
+           statistics: bool = False, quiet: bool = False) -> str:
+    buf = io.StringIO()
+    color = use_color() if color is None else color
+    console = Console(file=buf, force_terminal=color, no_color=not color, color_system="standard" if color else None,
+                      width=10_000, highlight=False, soft_wrap=True)
+    if statistics:
+        _statistics(console, run)
+        return buf.getvalue()
+    for d in run.diagnostics:
+        mark = " [*]" if d.fix and d.fix["applicability"] == "safe" else ""
+        style = "bold red" if d.severity == "error" else "bold yellow"
+        console.print(f"[bold]{escape(d.location)}[/bold]: [{style}]{d.code}[/{style}]{escape(mark)} {escape(d.message)}")
+        if concise:
+            continue
+        _snippet(console, d)
+        if d.fix:
+            label = "fix" if d.fix["applicability"] == "safe" else "unsafe fix (--unsafe-fixes)"
+            console.print(f"  = [cyan]{label}[/cyan]: {escape(d.fix['message'])}")
+        console.print(f"  = [dim]docs: {escape(d.url)}  (freezelint rule {d.code})[/dim]")
+        console.print()
+    if not quiet:
+        _summary(console, run, show_fixes)
+    return buf.getvalue()
+
+
+def _summary(console: Console, run, show_fixes: bool) -> None:
+    n = len(run.diagnostics)
+    if show_fixes and run.changes:
+        console.print(f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''} in:")
+        for path, _old, _new in run.changes:
+            console.print(f"  {escape(path)}")
+    elif run.fixed:
+        console.print(f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''}.")
+    if n == 0:
+        if not run.fixed:
+            console.print("[green]All checks passed![/green]")
+        return
+    safe = sum(1 for d in run.diagnostics if d.fix and d.fix["applicability"] == "safe")
+    unsafe = sum(1 for d in run.diagnostics if d.fix and d.fix["applicability"] == "unsafe")
+    files = len({d.path for d in run.diagnostics})
+    line = f"Found {n} finding{'s' if n != 1 else ''} in {files} file{'s' if files != 1 else ''}."
+    if safe:
+        line += f"\n[*] {safe} fixable with `freezelint check --fix`."
+    if unsafe:
+        line += f"\n{unsafe} more fixable with `--unsafe-fixes`."
+    console.print(escape(line))
+
+
+def _statistics(console: Console, run) -> None:
+    counts = Counter(d.code for d in run.diagnostics)
+    fixable = Counter(d.code for d in run.diagnostics if d.fix and d.fix["applicability"] == "safe")
+    names = {d.code: d.name for d in run.diagnostics}
+    width = max((len(str(c)) for c in counts.values()), default=1)
+    for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        mark = "[*]" if fixable[code] else "   "
+        console.print(escape(f"{count:>{width}}\t{code}\t{mark} {names[code]}"))
