@@ -43,25 +43,39 @@ class Config:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     respect_gitignore: bool = True
     cache_dir: Path | None = None
+    # Command-line selection is a second layer over the file's, as in ruff: a CLI --select
+    # starts afresh (the file's select and ignore no longer apply); CLI --ignore and
+    # --extend-select adjust whatever the layer below chose.
+    cli_select: list[str] | None = None
+    cli_ignore: list[str] = field(default_factory=list)
+    cli_extend_select: list[str] = field(default_factory=list)
 
     def selected(self) -> frozenset[str]:
         """The static codes this run reports."""
-        chosen: set[str] = set()
-        for sel in self.select if self.select is not None else ["ALL"]:
-            chosen.update(_expand(sel))
-        for sel in self.extend_select:
-            chosen.update(_expand(sel))
-        for sel in self.ignore:
-            chosen.difference_update(_expand(sel))
+        if self.cli_select is not None:
+            chosen = _apply(set(), self.cli_select, [])
+        else:
+            chosen = _apply(set(), self.select if self.select is not None else ["ALL"], self.ignore,
+                            self.extend_select)
+        chosen = _apply(chosen, self.cli_extend_select, self.cli_ignore)
         return frozenset(c for c in chosen if codes.get(c).static)
 
     def validate(self) -> None:
-        for sel in [*(self.select or []), *self.ignore, *self.extend_select,
+        for sel in [*(self.select or []), *self.ignore, *self.extend_select, *(self.cli_select or []),
+                    *self.cli_ignore, *self.cli_extend_select,
                     *(c for v in self.per_file_ignores.values() for c in v)]:
             _expand(sel)
 
     def all_excludes(self) -> list[str]:
         return [*self.exclude, *self.extend_exclude]
+
+
+def _apply(chosen: set[str], add: list[str], remove: list[str], extra: list[str] = ()) -> set[str]:
+    for sel in [*add, *extra]:
+        chosen.update(_expand(sel))
+    for sel in remove:
+        chosen.difference_update(_expand(sel))
+    return chosen
 
 
 def _expand(selector: str) -> list[str]:
@@ -139,13 +153,10 @@ def load(config_file: Path | None = None, cwd: Path | None = None) -> Config:
 
 def merge_cli(cfg: Config, *, select=None, ignore=None, extend_select=None, exclude=None,
               extend_exclude=None, per_file_ignores=None, cache_dir=None) -> Config:
-    """Flags override the file: --select replaces, the others add to it."""
-    if select is not None:
-        cfg.select = select
-    if ignore:
-        cfg.ignore = [*cfg.ignore, *ignore]
-    if extend_select:
-        cfg.extend_select = [*cfg.extend_select, *extend_select]
+    """Flags override the file (see Config for how selection layers)."""
+    cfg.cli_select = select
+    cfg.cli_ignore = list(ignore or [])
+    cfg.cli_extend_select = list(extend_select or [])
     if exclude is not None:
         cfg.exclude = exclude
     if extend_exclude:

@@ -57,12 +57,19 @@ def decode(data: bytes) -> tuple[str, str]:
     """Text and encoding (PEP 263 cookie or BOM, default utf-8)."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as e:  # unknown codec in a coding cookie, or BOM + other cookie
-        raise DecodeError(str(e).split("\n")[0]) from None
+    except SyntaxError as e:  # unknown codec in a coding cookie, BOM + other cookie, bad bytes
+        if "invalid or missing encoding declaration" in str(e):
+            encoding = "utf-8"  # let the decode below say which byte is wrong
+        else:
+            raise DecodeError(str(e).split("\n")[0]) from None
     try:
         return data.decode(encoding), encoding
-    except (UnicodeDecodeError, LookupError) as e:
-        raise DecodeError(f"cannot decode as {encoding}: {e.reason if hasattr(e, 'reason') else e}") from None
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DecodeError(f"cannot decode as {encoding}: byte 0x{data[e.start]:02x} at line {line} "
+                          f"({e.reason}); declare the file's encoding with a coding comment") from None
+    except LookupError as e:
+        raise DecodeError(f"unknown encoding: {e}") from None
 
 
 # ------------------------------------------------------------------------------ locate

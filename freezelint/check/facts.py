@@ -225,6 +225,10 @@ class Facts(cst.CSTVisitor):
         # `X.apply(f)` calls: function name or lambda -> receivers
         self._apply_receivers: dict[int, list[tuple[cst.BaseExpression, Scope]]] = {}
         self._apply_by_name: dict[str, list[tuple[cst.BaseExpression, Scope]]] = {}
+        # per function: its return values, and the call sites `name(...)` that reach it
+        self._func_scopes: dict[int, Scope] = {}
+        self._returns: dict[int, list[cst.BaseExpression | None]] = {}
+        self._calls_by_name: dict[str, list[tuple[cst.Call, Scope]]] = {}
         self._memo: dict[tuple[int, int], Kind | None] = {}
         self._busy: set[tuple[int, int]] = set()
 
@@ -371,13 +375,14 @@ class Facts(cst.CSTVisitor):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._enter_compound(node)
-        self._scope.bind(node.name.value, Binding("opaque"))
+        self._scope.bind(node.name.value, Binding("def", node, self._scope))
         in_class = self._scope.kind == "class"
         decorators = {_dotted(d.decorator) for d in node.decorators}
         is_method = in_class and not ({"staticmethod", "classmethod"} & decorators)
         cls = self._scope.cls if in_class else (self._scope.cls if self._scope.kind == "function" else None)
         scope = Scope("function", self._scope, node, cls=cls, is_method=is_method, func_name=node.name.value)
         self._bind_params(scope, node, node.params, is_method)
+        self._func_scopes[id(node)] = scope
         self._push(scope)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -524,6 +529,13 @@ class Facts(cst.CSTVisitor):
             scope = scope.parent
         self._bind_target_in(scope, node.target, Binding("expr", node.value, self._scope))
 
+    def visit_Return(self, node: cst.Return) -> None:
+        s: Scope | None = self._scope
+        while s is not None and s.kind not in ("function", "lambda"):
+            s = s.parent
+        if s is not None and s.kind == "function":
+            self._returns.setdefault(id(s.node), []).append(node.value)
+
     def visit_Expr(self, node: cst.Expr) -> None:
         self.expr_statements.append(ExprStatement(node, self._ctx()))
 
@@ -537,7 +549,9 @@ class Facts(cst.CSTVisitor):
                     self._apply_receivers.setdefault(id(fn), []).append((func.value, self._scope))
                 elif isinstance(fn, cst.Name):
                     self._apply_by_name.setdefault(fn.value, []).append((func.value, self._scope))
-        elif isinstance(func, cst.Name) and func.value == "setattr" and len(node.args) >= 3:
+        elif isinstance(func, cst.Name):
+            self._calls_by_name.setdefault(func.value, []).append((node, self._scope))
+        if isinstance(func, cst.Name) and func.value == "setattr" and len(node.args) >= 3:
             if self.qualname(func, self._scope) == "setattr":
                 name = _string_value(node.args[1].value)
                 if name is not None:
@@ -664,6 +678,33 @@ class Facts(cst.CSTVisitor):
                 receivers = self._apply_by_name.get(func.name.value, [])
             if receivers and all(self._is_module_kind(self._kind(r, s, depth)) for r, s in receivers):
                 return Kind(MODULE)
+        if isinstance(b.func, cst.FunctionDef) and not owner.is_method and b.index != (-1,):
+            return self._param_from_calls(b.func, param, b.index[0], depth)
+        return None
+
+    def _param_from_calls(self, func: cst.FunctionDef, param: cst.Param, pos: int, depth: int) -> Kind | None:
+        """A parameter holds what every same-file call of its function passes (at least one call)."""
+        kinds: list[Kind | None] = []
+        for call, scope in self._calls_by_name.get(func.name.value, []):
+            if self._resolve_def(call.func, scope) is not func:
+                continue
+            if any(a.star for a in call.args):
+                return None
+            arg = _call_arg(call, pos, param.name.value)
+            if arg is None:
+                return None  # default value used somewhere: unknown
+            kinds.append(self._kind(arg, scope, depth))
+        return self._agree(kinds)
+
+    def _resolve_def(self, expr: cst.BaseExpression, scope: Scope) -> cst.FunctionDef | None:
+        if not isinstance(expr, cst.Name):
+            return None
+        owner = scope.lookup(expr.value)
+        if owner is None:
+            return None
+        defs = owner.bindings[expr.value]
+        if len(defs) == 1 and defs[0].how == "def":
+            return defs[0].node  # type: ignore[return-value]
         return None
 
     @staticmethod
@@ -684,6 +725,13 @@ class Facts(cst.CSTVisitor):
             if is_module_class(q) or is_module_factory(q):
                 return Kind(MODULE)
         if isinstance(func, cst.Name):
+            fdef = self._resolve_def(func, scope)
+            if fdef is not None:
+                returns = self._returns.get(id(fdef), [])
+                fscope = self._func_scopes.get(id(fdef))
+                if not returns or fscope is None or any(r is None for r in returns):
+                    return None
+                return self._agree([self._kind(r, fscope, depth) for r in returns])
             info = self.classes.get(func.value)
             owner = scope.lookup(func.value)
             if info is not None and info.is_module and owner is not None and all(

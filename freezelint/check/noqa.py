@@ -75,9 +75,13 @@ def parse_directive(comment: str, row: int, col: int, own_line: bool) -> Directi
         tokens = [t for t in re.split(r"[,\s]+", raw_codes or "") if t]
         code_list = []
         for tok in tokens:
-            if not _CODE.match(tok):
+            up = tok.upper().rstrip(".;:")
+            if up.startswith("FZ") and up not in codes.CATALOGUE:
+                mentions_fz = True
+                unknown.append(up)  # `FZ1O1`, `FZ999`: a typo suppresses nothing
+                continue
+            if not _CODE.match(up):
                 break  # prose after the codes: `# noqa: FZ101 explained below`
-            up = tok.upper()
             if up.startswith("FZ"):
                 mentions_fz = True
                 (code_list if up in codes.CATALOGUE else unknown).append(up)

@@ -124,4 +124,4 @@ def _statistics(console: Console, run) -> None:
     width = max((len(str(c)) for c in counts.values()), default=1)
     for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         mark = "[*]" if fixable[code] else "   "
-        console.print(escape(f"{count:>{width}}\t{code}\t{mark} {names[code]}"))
+        console.print(escape(f"{count:>{width}}  {code}  {mark} {names[code]}"))

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from freezelint.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run the CLI in-process: cli(tmp_path, "check", ".")."""
+
+    def run(cwd: Path, *args: str) -> Result:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setenv("NO_COLOR", "1")
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def run_subprocess(cwd: Path, *args: str, stdin: str | None = None) -> Result:
+    env = {**os.environ, "NO_COLOR": "1"}
+    p = subprocess.run([sys.executable, "-m", "freezelint", *args], cwd=cwd, capture_output=True,
+                       text=True, env=env, input=stdin, timeout=120)
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def write(path: Path, text: str, **kw) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), **kw)
+    return path
+
+
+BAD_MODULE = """
+import torch.nn as nn
+layer = nn.Linear(2, 2)
+layer.requires_grad = False
+"""

@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from conftest import BAD_MODULE, ROOT, run_subprocess, write
+
+
+def test_exit_codes_clean_findings_usage(cli, tmp_path):
+    write(tmp_path / "ok.py", "x = 1\n")
+    assert cli(tmp_path, "check", "ok.py").code == 0
+    write(tmp_path / "bad.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "bad.py")
+    assert r.code == 1 and "bad.py:3:1: FZ102" in r.out
+    assert cli(tmp_path, "check", "--exit-zero", "bad.py").code == 0
+    r = cli(tmp_path, "check", "--format", "nope")
+    assert r.code == 2 and r.err.count("\n") == 1 and "invalid choice" in r.err
+
+
+def test_missing_path_is_one_line_error(cli, tmp_path):
+    r = cli(tmp_path, "check", "missing.py")
+    assert r.code == 2
+    assert r.err.strip() == "freezelint: error: no such file or directory: missing.py"
+
+
+def test_empty_directory_and_no_python_files_exit_zero(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = cli(tmp_path, "check", "empty")
+    assert r.code == 0 and "All checks passed" in r.out
+
+
+def test_text_output_shows_source_caret_and_fix(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "bad.py")
+    lines = r.out.splitlines()
+    assert "3 | layer.requires_grad = False" in lines
+    caret = next(line for line in lines if "^" in line)
+    assert caret.index("^") == lines[lines.index("3 | layer.requires_grad = False")].index("layer")
+    assert "= fix: Call `layer.requires_grad_(False)`" in r.out
+    assert "\x1b[" not in r.out  # plain when piped
+    assert "Found 1 finding in 1 file." in r.out
+
+
+def test_json_output_has_ruff_shape(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--format", "json", "bad.py")
+    data = json.loads(r.out)
+    assert len(data) == 1
+    d = data[0]
+    assert {"code", "message", "filename", "location", "end_location", "fix", "severity", "url"} <= set(d)
+    assert d["location"] == {"row": 3, "column": 1}
+    assert d["end_location"] == {"row": 3, "column": 20}
+    assert d["fix"]["applicability"] == "safe"
+    assert d["fix"]["edits"][0]["content"] == "layer.requires_grad_(False)"
+
+
+def test_concise_github_junit(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--format", "concise", "bad.py")
+    assert r.out.splitlines()[0].startswith("bad.py:3:1: FZ102 [*] ")
+    r = cli(tmp_path, "check", "--format", "github", "bad.py")
+    assert r.out.startswith("::error title=freezelint (FZ102),file=bad.py,line=3,col=1,endLine=3,endColumn=20::")
+    r = cli(tmp_path, "check", "--format", "junit", "bad.py")
+    root = ET.fromstring(r.out.split("\n", 1)[1])
+    failures = root.findall(".//failure")
+    assert len(failures) == 1 and failures[0].get("type") == "FZ102"
+
+
+# The parts of SARIF 2.1.0 that GitHub code scanning requires, as a JSON schema.
+SARIF_SUBSET = {
+    "type": "object",
+    "required": ["version", "runs", "$schema"],
+    "properties": {
+        "version": {"const": "2.1.0"},
+        "runs": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["tool", "results"],
+            "properties": {
+                "tool": {"type": "object", "required": ["driver"], "properties": {"driver": {
+                    "type": "object", "required": ["name", "rules"],
+                    "properties": {"rules": {"type": "array", "items": {
+                        "type": "object", "required": ["id", "shortDescription"]}}}}}},
+                "results": {"type": "array", "items": {
+                    "type": "object", "required": ["ruleId", "message", "locations", "level"],
+                    "properties": {
+                        "level": {"enum": ["none", "note", "warning", "error"]},
+                        "message": {"type": "object", "required": ["text"]},
+                        "locations": {"type": "array", "minItems": 1, "items": {
+                            "type": "object", "required": ["physicalLocation"],
+                            "properties": {"physicalLocation": {
+                                "type": "object", "required": ["artifactLocation", "region"],
+                                "properties": {
+                                    "artifactLocation": {"type": "object", "required": ["uri"]},
+                                    "region": {"type": "object", "required": ["startLine"],
+                                               "properties": {"startLine": {"type": "integer", "minimum": 1},
+                                                              "startColumn": {"type": "integer", "minimum": 1}}},
+                                }}}}},
+                    }}},
+            }}},
+    },
+}
+
+
+def test_sarif_is_valid_for_code_scanning(cli, tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    write(tmp_path / "bad.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--format", "sarif", "bad.py")
+    doc = json.loads(r.out)
+    jsonschema.validate(doc, SARIF_SUBSET)
+    result = doc["runs"][0]["results"][0]
+    assert result["ruleId"] == "FZ102"
+    assert doc["runs"][0]["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == "FZ102"
+
+
+def test_statistics_quiet_output_file(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE + "layer.requires_grad_ = True\n")
+    r = cli(tmp_path, "check", "--statistics", "bad.py")
+    assert "1  FZ101  [*] requires-grad-method-assigned" in r.out.splitlines()
+    r = cli(tmp_path, "check", "--quiet", "bad.py")
+    assert "Found" not in r.out and "FZ102" in r.out
+    r = cli(tmp_path, "check", "--format", "json", "-o", "report.json", "bad.py")
+    assert r.out == "" and len(json.loads((tmp_path / "report.json").read_text())) == 2
+
+
+def test_fix_diff_and_second_fix_is_noop(cli, tmp_path):
+    f = write(tmp_path / "bad.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--diff", "bad.py")
+    assert r.code == 1 and "+layer.requires_grad_(False)" in r.out
+    assert f.read_text() == BAD_MODULE.lstrip("\n")  # --diff writes nothing
+    r = cli(tmp_path, "check", "--fix", "--show-fixes", "bad.py")
+    assert r.code == 0 and "Fixed 1 finding" in r.out and "bad.py" in r.out
+    fixed = f.read_text()
+    assert "layer.requires_grad_(False)" in fixed
+    r = cli(tmp_path, "check", "--fix", "bad.py")
+    assert r.code == 0 and f.read_text() == fixed
+
+
+def test_unsafe_fixes_only_with_flag(cli, tmp_path):
+    # FZ103 on an unknown object renames (safe); make sure the unsafe flag is accepted.
+    write(tmp_path / "a.py", "for p in m.parameters():\n    p.require_grad = False\n")
+    r = cli(tmp_path, "check", "--fix", "--unsafe-fixes", "a.py")
+    assert r.code == 0 and "p.requires_grad = False" in (tmp_path / "a.py").read_text()
+
+
+def test_syntax_error_reported_and_run_goes_on_and_never_rewritten(cli, tmp_path):
+    broken = "model.requires_grad_ = False\ndef f(:\n"
+    write(tmp_path / "broken.py", broken)
+    write(tmp_path / "bad.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--fix", ".", "--format", "concise")
+    assert "broken.py:2:7: FZ001 SyntaxError: invalid syntax" in r.out
+    assert (tmp_path / "broken.py").read_text() == broken
+    assert "layer.requires_grad_(False)" in (tmp_path / "bad.py").read_text()
+    assert r.code == 1
+
+
+def test_undecodable_file_is_fz001(cli, tmp_path):
+    (tmp_path / "bin.py").write_bytes(b"x = '\xff\xfe'\nmodel.requires_grad_ = False\n")
+    r = cli(tmp_path, "check", "--format", "concise", "bin.py")
+    assert r.code == 1 and "FZ001 cannot decode as utf-8: byte 0xff at line 1" in r.out
+
+
+def test_select_ignore_extend_select(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE + "layer.requires_grad_ = True\n")
+    r = cli(tmp_path, "check", "--select", "FZ101", "--format", "concise", "--quiet", "bad.py")
+    assert [line.split()[1] for line in r.out.splitlines()] == ["FZ101"]
+    r = cli(tmp_path, "check", "--ignore", "FZ10", "bad.py")
+    assert r.code == 0
+    r = cli(tmp_path, "check", "--select", "FZ101", "--extend-select", "FZ102", "--format", "concise",
+            "--quiet", "bad.py")
+    assert sorted(line.split()[1] for line in r.out.splitlines()) == ["FZ101", "FZ102"]
+    r = cli(tmp_path, "check", "--select", "FZ777", "bad.py")
+    assert r.code == 2 and "unknown rule selector 'FZ777'" in r.err
+
+
+def test_rule_and_rules_commands(cli, tmp_path):
+    r = cli(tmp_path, "rule", "fz101")
+    assert r.code == 0 and r.out.startswith("# FZ101 requires-grad-method-assigned")
+    assert "## Why is this bad?" in r.out and "# expect:" not in r.out
+    r = cli(tmp_path, "rule", "FZ999")
+    assert r.code == 2
+    r = cli(tmp_path, "rules", "--json")
+    rows = json.loads(r.out)
+    assert {"FZ101", "FZ501"} <= {row["code"] for row in rows}
+    assert next(row for row in rows if row["code"] == "FZ101")["found_by"].startswith("check")
+
+
+def test_rules_pages_are_not_stale(tmp_path):
+    from freezelint.check.docs import write_pages
+
+    write_pages(tmp_path)
+    shipped = ROOT / "rules"
+    for page in sorted(tmp_path.iterdir()):
+        assert (shipped / page.name).exists(), f"rules/{page.name} missing: run `freezelint rules --markdown rules/`"
+        assert (shipped / page.name).read_text() == page.read_text(), (
+            f"rules/{page.name} is stale: run `freezelint rules --markdown rules/`")
+
+
+def test_python_dash_m_and_version():
+    r = run_subprocess(ROOT, "--version")
+    assert r.code == 0 and r.out.startswith("freezelint ")
+
+
+def test_cli_never_imports_torch(tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE)
+    code = ("import sys; from freezelint.cli import main; rc = main(['check', '--no-cache', 'bad.py']); "
+            "sys.stdout.write('TORCH' if 'torch' in sys.modules else 'NOTORCH'); ")
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                       env={**os.environ, "NO_COLOR": "1"})
+    assert p.stdout.endswith("NOTORCH"), p.stdout + p.stderr
+
+
+def test_internal_error_is_one_line(cli, tmp_path, monkeypatch):
+    import freezelint.check.runner as runner
+
+    def boom(*a, **k):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(runner, "check_paths", boom)
+    write(tmp_path / "a.py", "x = 1\n")
+    r = cli(tmp_path, "check", "a.py")
+    assert r.code == 2 and r.err.count("\n") == 1 and "internal error: RuntimeError: kaboom" in r.err
+
+
+def test_shipped_examples_report_and_fixed_twins_are_clean(cli):
+    r = cli(ROOT, "check", "--no-cache", "--format", "json", "examples")
+    found = json.loads(r.out)
+    by_file = {}
+    for d in found:
+        by_file.setdefault(os.path.basename(d["filename"]), set()).add(d["code"])
+    assert r.code == 1
+    for name in os.listdir(ROOT / "examples"):
+        if name.endswith((".py", ".ipynb")) and "_fixed" in name:
+            assert name not in by_file, f"{name} should check clean: {by_file.get(name)}"
+            bad = name.replace("_fixed", "")
+            assert bad in by_file, f"{bad} should have findings"
+    assert by_file["finetune_resnet.py"] >= {"FZ101", "FZ102", "FZ103", "FZ106"}
+    assert by_file["freeze_from_checkpoint.py"] >= {"FZ104", "FZ105"}

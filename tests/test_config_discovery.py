@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import BAD_MODULE, write
+
+
+def codes_of(r):
+    return sorted(line.split()[1] for line in r.out.splitlines() if ": FZ" in line)
+
+
+def files_of(r):
+    return sorted(line.split(":")[0] for line in r.out.splitlines() if ": FZ" in line)
+
+
+def test_pyproject_select_and_per_file_ignores(cli, tmp_path):
+    write(tmp_path / "pyproject.toml", """
+        [tool.freezelint]
+        select = ["FZ1"]
+        ignore = ["FZ101"]
+        per-file-ignores = { "tests/*" = ["FZ102"] }
+    """)
+    write(tmp_path / "src/a.py", BAD_MODULE + "layer.requires_grad_ = True\n")
+    write(tmp_path / "tests/t.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet")
+    assert files_of(r) == ["src/a.py"] and codes_of(r) == ["FZ102"]
+    # flags override the file: --select replaces it
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", "--select", "FZ101", "src")
+    assert codes_of(r) == ["FZ101"]
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", "--per-file-ignores", "src/*:FZ102", "src")
+    assert codes_of(r) == []
+
+
+def test_config_found_from_a_subdirectory(cli, tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.freezelint]\nignore = ["FZ102"]\n')
+    write(tmp_path / "pkg/a.py", BAD_MODULE)
+    assert cli(tmp_path / "pkg", "check", "a.py").code == 0
+
+
+@pytest.mark.parametrize("body,needle", [
+    ('[tool.freezelint]\nselekt = ["FZ1"]\n', "unknown key in [tool.freezelint]: selekt"),
+    ('[tool.freezelint]\nselect = ["FZ42"]\n', "unknown rule selector 'FZ42'"),
+    ('[tool.freezelint]\nselect = "FZ1\n', "invalid TOML"),
+    ('[tool.freezelint]\nselect = [1]\n', "select must be a list of strings"),
+    ('[tool.freezelint]\nper-file-ignores = ["x"]\n', "per-file-ignores must be a table"),
+])
+def test_bad_config_is_one_line_exit_2(cli, tmp_path, body, needle):
+    (tmp_path / "pyproject.toml").write_text(body)
+    write(tmp_path / "a.py", "x = 1\n")
+    r = cli(tmp_path, "check", "--config", "pyproject.toml", "a.py")
+    assert r.code == 2 and needle in r.err and r.err.count("\n") == 1
+
+
+def test_missing_config_file(cli, tmp_path):
+    r = cli(tmp_path, "check", "--config", "nope.toml")
+    assert r.code == 2 and "config file not found" in r.err
+
+
+def test_default_excludes_gitignore_and_extend_exclude(cli, tmp_path):
+    for rel in (".venv/lib/a.py", "build/b.py", "node_modules/c.py", "ignored/d.py", "gen_e.py",
+                "legacy/f.py", "keep/g.py", "keep/h.pyi", "keep/not_python.txt"):
+        write(tmp_path / rel, BAD_MODULE)
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / ".gitignore", "ignored/\ngen_*.py\n")
+    write(tmp_path / "keep/.gitignore", "nested_ignored.py\n")
+    write(tmp_path / "keep/nested_ignored.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", "--extend-exclude", "legacy")
+    assert files_of(r) == ["keep/g.py", "keep/h.pyi"]
+
+
+def test_explicit_files_are_checked_unless_force_exclude(cli, tmp_path):
+    write(tmp_path / "build/gen.py", BAD_MODULE)
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / ".gitignore", "secret.py\n")
+    write(tmp_path / "secret.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", "build/gen.py", "secret.py")
+    assert files_of(r) == ["build/gen.py", "secret.py"]
+    r = cli(tmp_path, "check", "--force-exclude", "build/gen.py", "secret.py")
+    assert r.code == 0
+
+
+def test_directory_named_like_a_file_and_symlink_loop(cli, tmp_path):
+    write(tmp_path / "pkg.py/inner.py", BAD_MODULE)
+    os.symlink(tmp_path, tmp_path / "loop")
+    os.symlink(tmp_path / "missing_target.py", tmp_path / "dangling.py")
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", ".")
+    assert files_of(r) == ["pkg.py/inner.py"]
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", "pkg.py")
+    assert files_of(r) == ["pkg.py/inner.py"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file_is_one_error_line_and_run_goes_on(cli, tmp_path):
+    f = write(tmp_path / "locked.py", BAD_MODULE)
+    write(tmp_path / "bad.py", BAD_MODULE)
+    f.chmod(0)
+    try:
+        r = cli(tmp_path, "check", "--no-cache", ".")
+    finally:
+        f.chmod(0o644)
+    assert r.code == 1 and "locked.py: cannot read: Permission denied" in r.err and "bad.py" in r.out
+
+
+def test_unreadable_file_reported_via_monkeypatched_open(cli, tmp_path, monkeypatch):
+    # Runs as root too: make reading one file fail the way a permission error would.
+    import builtins
+
+    write(tmp_path / "locked.py", BAD_MODULE)
+    write(tmp_path / "bad.py", BAD_MODULE)
+    real_open = builtins.open
+
+    def fake_open(file, mode="r", *a, **k):
+        if str(file).endswith("locked.py") and "b" in mode:
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, mode, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    r = cli(tmp_path, "check", "--no-cache", ".")
+    assert r.code == 1
+    assert "freezelint: locked.py: cannot read: Permission denied" in r.err.splitlines()
+    assert "bad.py:3:1: FZ102" in r.out
