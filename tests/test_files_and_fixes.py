@@ -1,0 +1,192 @@
+"""Notebooks, encodings and line endings under --fix, atomic writes, cache, process pool,
+and the pre-commit hook entry."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import stat
+
+from conftest import BAD_MODULE, ROOT, run_subprocess, write
+
+NB_BAD = ROOT / "examples" / "linear_probe.ipynb"
+NB_FIXED = ROOT / "examples" / "linear_probe_fixed.ipynb"
+
+
+def test_notebook_locations_and_json_cell_field(cli, tmp_path):
+    (tmp_path / "nb.ipynb").write_bytes(NB_BAD.read_bytes())
+    r = cli(tmp_path, "check", "--format", "json", "nb.ipynb")
+    data = json.loads(r.out)
+    assert [(d["code"], d["cell"], d["location"]["row"]) for d in data] == [("FZ102", 3, 2), ("FZ101", 4, 4)]
+    r = cli(tmp_path, "check", "--format", "concise", "nb.ipynb")
+    assert "nb.ipynb:cell 3:2:1: FZ102" in r.out
+
+
+def test_notebook_fix_rewrites_only_changed_cells(cli, tmp_path):
+    nb = tmp_path / "nb.ipynb"
+    nb.write_bytes(NB_BAD.read_bytes())
+    r = cli(tmp_path, "check", "--fix", "nb.ipynb")
+    assert r.code == 0
+    assert nb.read_text() == NB_FIXED.read_text()  # byte-identical to the hand-fixed twin
+    before = json.loads(NB_BAD.read_text())
+    after = json.loads(nb.read_text())
+    assert after["cells"][1] == before["cells"][1]  # magic cell untouched
+    assert after["metadata"] == before["metadata"]
+
+
+def test_notebook_magics_and_cell_magics_are_skipped(cli, tmp_path):
+    cells = [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": ["%%bash\n", "echo model.requires_grad_ = False\n"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": ["files = !ls\n", "model?\n", "if True:\n", "    %time x = 1\n",
+                    "m.requires_grad_ = False\n"]},
+        {"cell_type": "raw", "metadata": {}, "source": "m.requires_grad_ = False"},
+    ]
+    (tmp_path / "nb.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4,
+                                                   "nbformat_minor": 5}))
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", "nb.ipynb")
+    assert r.out.splitlines() == ["nb.ipynb:cell 2:5:1: FZ101 [*] `m.requires_grad_ = False` replaces the "
+                                  "method with a value and freezes nothing; call `m.requires_grad_(False)`"]
+
+
+def test_bad_notebooks_are_fz001_and_run_goes_on(cli, tmp_path):
+    (tmp_path / "a.ipynb").write_text("{not json")
+    (tmp_path / "b.ipynb").write_text('{"metadata": {}}')
+    write(tmp_path / "c.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", ".")
+    lines = r.out.splitlines()
+    assert lines[0].startswith("a.ipynb:1:1: FZ001 invalid notebook JSON")
+    assert lines[1] == "b.ipynb:1:1: FZ001 not a notebook: no `cells` list"
+    assert lines[2].startswith("c.py:3:1: FZ102")
+
+
+def test_fix_keeps_encoding_bom_and_line_endings(cli, tmp_path):
+    latin = "# -*- coding: latin-1 -*-\n# café\nm.requires_grad_ = False\n".encode("latin-1")
+    bom = b"\xef\xbb\xbf" + b"m.requires_grad_ = False\r\nx = 1\r\n"
+    mixed = b"a = 1\r\nm.requires_grad_ = False\nb = 2\r\n\tc = [\r\n]\n"
+    (tmp_path / "latin.py").write_bytes(latin)
+    (tmp_path / "bom.py").write_bytes(bom)
+    (tmp_path / "mixed.py").write_bytes(mixed)
+    r = cli(tmp_path, "check", "--fix", "latin.py", "bom.py", "mixed.py")
+    assert (tmp_path / "latin.py").read_bytes() == latin.replace(b"m.requires_grad_ = False",
+                                                                 b"m.requires_grad_(False)")
+    assert (tmp_path / "bom.py").read_bytes() == bom.replace(b"m.requires_grad_ = False", b"m.requires_grad_(False)")
+    # mixed.py has a syntax error (tab-indented line): it is reported and never touched
+    assert (tmp_path / "mixed.py").read_bytes() == mixed
+    assert "mixed.py:4" in r.out and "FZ001" in r.out
+
+
+def test_fix_keeps_mixed_line_endings_byte_for_byte(cli, tmp_path):
+    mixed = b"a = 1\r\nm.requires_grad_ = False\nb = 2\r\nc = 3\n"
+    (tmp_path / "m.py").write_bytes(mixed)
+    cli(tmp_path, "check", "--fix", "m.py")
+    assert (tmp_path / "m.py").read_bytes() == mixed.replace(b"m.requires_grad_ = False", b"m.requires_grad_(False)")
+
+
+def test_fix_keeps_permissions(cli, tmp_path):
+    f = write(tmp_path / "run.py", BAD_MODULE)
+    f.chmod(0o751)
+    cli(tmp_path, "check", "--fix", "run.py")
+    assert stat.S_IMODE(f.stat().st_mode) == 0o751
+    assert "requires_grad_(False)" in f.read_text()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run.py")] == []
+
+
+def test_file_changed_between_read_and_write_is_not_overwritten(cli, tmp_path, monkeypatch):
+    import freezelint.check.runner as runner
+
+    f = write(tmp_path / "a.py", BAD_MODULE)
+    real = runner.write_atomic
+
+    def racing(path, original, new):
+        path.write_text("# edited meanwhile\n")
+        return real(path, original, new)
+
+    monkeypatch.setattr(runner, "write_atomic", racing)
+    r = cli(tmp_path, "check", "--fix", "a.py")
+    assert f.read_text() == "# edited meanwhile\n"
+    assert "fix not written: the file changed on disk" in r.err
+    assert r.code == 1 and "FZ102" in r.out  # the unfixed finding is still reported
+
+
+def test_fix_whose_result_does_not_parse_is_refused(tmp_path, monkeypatch):
+    import libcst as cst
+
+    from freezelint.check import engine
+    from freezelint.check.rules import base
+
+    def broken_fix(store, method, message, safe=True):
+        name = cst.Name("oops")
+        object.__setattr__(name, "value", "oops(")  # a buggy fix: renders code that does not parse
+        bad = cst.Expr(name)
+        return base.Fix(message, [(store.node, bad)], safe)
+
+    import freezelint.check.rules.fz101_requires_grad_method_assigned as fz101
+
+    monkeypatch.setattr(fz101, "call_fix", broken_fix)
+    out = engine.check_text("m.requires_grad_ = False\n", "a.py", frozenset({"FZ101"}), fix="safe")
+    assert out.new_text is None and "does not parse" in out.fix_refused
+
+
+def test_cache_hit_corrupt_entry_and_selection_key(cli, tmp_path, monkeypatch):
+    write(tmp_path / "a.py", BAD_MODULE)
+    first = cli(tmp_path, "check", "--format", "json", "a.py").out
+    entries = [p for p in (tmp_path / ".freezelint_cache").rglob("*") if p.is_file() and len(p.name) == 40]
+    assert len(entries) == 1
+    # a hit does not run the engine at all
+    import freezelint.check.runner as runner
+
+    calls = []
+    real = runner.process
+    monkeypatch.setattr(runner, "process", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert cli(tmp_path, "check", "--format", "json", "a.py").out == first and calls == []
+    # a corrupt entry is ignored and rebuilt
+    entries[0].write_text('{"diagnostics": [truncated')
+    assert cli(tmp_path, "check", "--format", "json", "a.py").out == first and len(calls) == 1
+    assert json.loads(entries[0].read_text())["diagnostics"]
+    # another selection is another key
+    assert cli(tmp_path, "check", "--select", "FZ101", "a.py").code == 0
+    assert (tmp_path / ".freezelint_cache" / "CACHEDIR.TAG").exists()
+
+
+def test_no_cache_and_cache_dir(cli, tmp_path):
+    write(tmp_path / "a.py", BAD_MODULE)
+    cli(tmp_path, "check", "--no-cache", "a.py")
+    assert not (tmp_path / ".freezelint_cache").exists()
+    cli(tmp_path, "check", "--cache-dir", "elsewhere", "a.py")
+    assert (tmp_path / "elsewhere").is_dir()
+
+
+def test_process_pool_gives_the_same_results(cli, tmp_path):
+    for i in range(60):
+        write(tmp_path / f"m{i:02}.py", BAD_MODULE if i % 3 else "x = 1\n")
+    serial = cli(tmp_path, "check", "--no-cache", "--jobs", "1", "--format", "json", ".").out
+    pooled = cli(tmp_path, "check", "--no-cache", "--jobs", "2", "--format", "json", ".").out
+    assert serial == pooled and len(json.loads(serial)) == 40
+
+
+def _hook_entry() -> list[str]:
+    text = (ROOT / ".pre-commit-hooks.yaml").read_text()
+    first = text.split("- id:")[1]
+    assert "freezelint" in first
+    m = re.search(r"^\s*entry:\s*(.+)$", first, re.M)
+    assert re.search(r"types_or:\s*\[python, pyi, jupyter\]", first)
+    return shlex.split(m.group(1))
+
+
+def test_pre_commit_hook_entry_with_file_list_and_empty_list(tmp_path):
+    entry = _hook_entry()
+    assert entry[:2] == ["freezelint", "check"] and "--force-exclude" in entry
+    write(tmp_path / "src/bad.py", BAD_MODULE)
+    write(tmp_path / "build/gen.py", BAD_MODULE)
+    write(tmp_path / "src/ok.py", "x = 1\n")
+    # pre-commit appends the staged files to the entry
+    r = run_subprocess(tmp_path, *entry[1:], "src/bad.py", "src/ok.py", "build/gen.py")
+    assert r.code == 1 and "src/bad.py:3:1: FZ102" in r.out and "build/gen.py" not in r.out
+    # with no staged files of these types pre-commit skips the hook; an explicit empty
+    # list of only excluded files must pass
+    r = run_subprocess(tmp_path, *entry[1:], "build/gen.py")
+    assert r.code == 0, r.out + r.err
