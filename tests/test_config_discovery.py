@@ -121,3 +121,16 @@ def test_unreadable_file_reported_via_monkeypatched_open(cli, tmp_path, monkeypa
     assert r.code == 1
     assert "freezelint: locked.py: cannot read: Permission denied" in r.err.splitlines()
     assert "bad.py:3:1: FZ102" in r.out
+
+
+def test_explicit_directory_inside_an_ignored_tree_is_checked(cli, tmp_path):
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / ".gitignore", "venv-like/\n")
+    write(tmp_path / "venv-like/pkg/bad.py", BAD_MODULE)
+    write(tmp_path / "venv-like/pkg/.gitignore", "skip.py\n")
+    write(tmp_path / "venv-like/pkg/skip.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", ".")
+    assert files_of(r) == []
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", "venv-like/pkg")
+    assert files_of(r) == ["venv-like/pkg/bad.py"]
+    assert cli(tmp_path, "check", "--force-exclude", "venv-like/pkg").code == 0

@@ -97,8 +97,12 @@ class Discovery:
                 raise MissingPath(raw)
             if p.is_dir():
                 ignores = self._ancestor_ignores(p)
-                if self.force_exclude and self._is_excluded_explicit(p, True, ignores):
-                    continue
+                if self._is_excluded_explicit(p, True, ignores):
+                    if self.force_exclude:
+                        continue
+                    # Named explicitly though ignored (a package inside an ignored virtualenv,
+                    # say): check it, honouring only the .gitignore files inside it.
+                    ignores = []
                 for f in self._walk(p, p, ignores):
                     if f not in seen:
                         seen.add(f)

@@ -69,6 +69,21 @@ def is_module_class(qualname: str | None) -> bool:
     return False
 
 
+# torch.nn classes whose instances hold submodules; every other torch.nn class is a leaf.
+_NN_CONTAINERS = frozenset({
+    "Module", "Sequential", "ModuleList", "ModuleDict", "Transformer", "TransformerEncoder",
+    "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
+    "MultiheadAttention", "DataParallel", "DistributedDataParallel",
+})
+
+
+def is_leaf_module_class(qualname: str | None) -> bool:
+    """A torch.nn layer without child modules (Linear, BatchNorm2d, ReLU, ...)."""
+    if not qualname or not qualname.startswith("torch.nn.") or not is_module_class(qualname):
+        return False
+    return qualname.rsplit(".", 1)[1] not in _NN_CONTAINERS and ".parallel." not in qualname
+
+
 def is_module_factory(qualname: str | None) -> bool:
     """True when calling `qualname` returns a Module (functions, not classes)."""
     if not qualname:
@@ -99,6 +114,7 @@ class Kind:
     tag: str
     cls: ClassInfo | None = None
     origin: str | None = None  # for copies: how the copy was made, for messages
+    qual: str | None = None  # for modules built from a known class: its qualified name
 
 
 @dataclass(eq=False, repr=False)
@@ -612,9 +628,10 @@ class Facts(cst.CSTVisitor):
             return self._call_kind(expr, scope, depth)
         if isinstance(expr, cst.Attribute):
             attr = expr.attr.value
-            if attr == "data":
-                return Kind(COPY, origin=".data")
             base = self._kind(expr.value, scope, depth)
+            if attr == "data":
+                # Only Tensor.data is a copy; PackedSequence.data and friends are fields.
+                return Kind(COPY, origin=".data") if base is not None and base.tag == PARAM else None
             if base is not None and base.tag == MODULE and base.cls is not None:
                 values = base.cls.attrs.get(attr)
                 if values:
@@ -634,13 +651,20 @@ class Facts(cst.CSTVisitor):
 
     @staticmethod
     def _agree(kinds: Sequence[Kind | None]) -> Kind | None:
+        """The common kind of all bindings; details survive only where every binding agrees."""
         if not kinds or any(k is None for k in kinds):
             return None
-        tags = {k.tag for k in kinds}  # type: ignore[union-attr]
-        if len(tags) != 1:
+        first = kinds[0]
+        if len(kinds) == 1:
+            return first
+        if any(k.tag != first.tag for k in kinds):  # type: ignore[union-attr]
             return None
-        classes = {id(k.cls) for k in kinds}  # type: ignore[union-attr]
-        return kinds[0] if len(classes) == 1 else Kind(tags.pop())
+
+        def same(attr):
+            values = [getattr(k, attr) for k in kinds]
+            return values[0] if all(v is values[0] for v in values) else None
+
+        return Kind(first.tag, same("cls"), same("origin"), same("qual"))
 
     def _name_kind(self, name: str, scope: Scope, depth: int) -> Kind | None:
         owner = scope.lookup(name)
@@ -722,7 +746,9 @@ class Facts(cst.CSTVisitor):
             if q in ("copy.deepcopy", "torch.compile"):
                 arg = _call_arg(call, 0)
                 return self._kind(arg, scope, depth) if arg is not None else None
-            if is_module_class(q) or is_module_factory(q):
+            if is_module_class(q):
+                return Kind(MODULE, qual=q)
+            if is_module_factory(q):
                 return Kind(MODULE)
         if isinstance(func, cst.Name):
             fdef = self._resolve_def(func, scope)

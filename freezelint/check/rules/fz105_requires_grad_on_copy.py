@@ -61,6 +61,12 @@ class RequiresGradOnCopy(Rule):
         x_adv.requires_grad = True  # a fresh leaf made trainable on purpose
         delta = noise.detach().requires_grad_()
         """,
+        """
+        from torch.nn.utils.rnn import pack_padded_sequence
+
+        seq = pack_padded_sequence(inputs, lengths)
+        seq.data.requires_grad_(False)  # PackedSequence.data is a field, not Tensor.data
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from freezelint.check.facts import Facts
+import libcst as cst
+
+from freezelint.check.facts import Facts, is_leaf_module_class
 from freezelint.check.rules.base import Example, Finding, Rule, call_fix, src
 
 # Inside these methods setting the flag directly is how mode switching is implemented.
-_MODE_METHODS = frozenset({"train", "eval", "__init__", "__setstate__", "_apply_mode", "set_mode"})
+_MODE_METHODS = frozenset({"train", "eval", "training", "__init__", "__setstate__", "set_mode"})
 
 
 class TrainingFlagAssigned(Rule):
@@ -21,7 +23,12 @@ class TrainingFlagAssigned(Rule):
         "moving and Dropout stays active. `module.train(v)` / `module.eval()` set the whole subtree."
     )
     fix_title = "Call `module.train(v)`"
-    notes = "Not reported inside `train`/`eval`/`__init__` methods of a class, where it is the implementation."
+    notes = (
+        "Not reported where the flag is the whole story: on a layer without children (`nn.Linear`, "
+        "`nn.BatchNorm2d`, `nn.ReLU`, ...), inside `train`/`eval`/`__init__` methods or a `training` "
+        "property setter (the implementation itself), and for `new.training = old.training`, the "
+        "idiom of conversion utilities that mirror a module's flags one by one."
+    )
     bad = [
         Example(
             """
@@ -78,15 +85,40 @@ class TrainingFlagAssigned(Rule):
         was_training = model.training
         trainer.training = False  # not known to be a Module
         """,
+        """
+        import torch.nn as nn
+
+        bn = nn.BatchNorm1d(8)
+        bn.training = False  # a leaf layer: its own flag is its whole mode
+        relu = nn.ReLU()
+        relu.training = bn.training
+        converted = nn.Sequential(nn.Linear(2, 2))
+        converted.training = model.training  # mirroring flags while converting modules
+        """,
+        """
+        import torch.nn as nn
+
+        class Compiled(nn.Module):
+            @property
+            def training(self):
+                return self.inner.training
+
+            @training.setter
+            def training(self, value):
+                self.inner.training = value
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         for store in facts.attr_stores:
             if store.attr != "training" or store.form == "augassign":
                 continue
-            if not facts.is_module(store.obj, store.ctx):
+            kind = facts.kind(store.obj, store.ctx)
+            if kind is None or kind.tag != "module" or is_leaf_module_class(kind.qual):
                 continue
             if facts.enclosing_class(store.ctx) is not None and facts.function_name(store.ctx) in _MODE_METHODS:
+                continue
+            if isinstance(store.value, cst.Attribute) and store.value.attr.value == "training":
                 continue
             obj = src(store.obj)
             value = src(store.value) if store.value is not None else "mode"
