@@ -20,16 +20,16 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from freezelint.audit.report import AuditReport, FreezeAuditError
-    from freezelint.audit.runner import assert_frozen, audit
+    from freezelint.runtime.report import AuditReport, FreezeAuditError
+    from freezelint.runtime.runner import assert_frozen, audit
     from freezelint.check.engine import check_source
     from freezelint.check.runner import check_paths
 
 _LAZY = {
-    "audit": "freezelint.audit.runner",
-    "assert_frozen": "freezelint.audit.runner",
-    "AuditReport": "freezelint.audit.report",
-    "FreezeAuditError": "freezelint.audit.report",
+    "audit": "freezelint.runtime.runner",
+    "assert_frozen": "freezelint.runtime.runner",
+    "AuditReport": "freezelint.runtime.report",
+    "FreezeAuditError": "freezelint.runtime.report",
     "check_source": "freezelint.check.engine",
     "check_paths": "freezelint.check.runner",
 }

@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("target", help="FILE.py:FUNCTION, returning (model, optimizer[, batch])")
     a.add_argument("--steps", type=int, default=2)
     a.add_argument("--format", default="text", choices=("text", "json"))
+    a.add_argument("--no-set-to-none", action="store_true",
+                   help="step with optimizer.zero_grad(set_to_none=False), as loops that keep zeroed grads do")
     a.add_argument("--verbose", "-v", action="store_true")
     return parser
 
@@ -214,9 +216,9 @@ def cmd_rules(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from freezelint.audit.cli import run_audit_cli
+    from freezelint.runtime.cli import run_audit_cli
 
-    return run_audit_cli(args.target, steps=args.steps, fmt=args.format)
+    return run_audit_cli(args.target, steps=args.steps, fmt=args.format, set_to_none=not args.no_set_to_none)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""pytest plugin: a `freeze_audit` fixture over `freezelint.audit`.
+"""pytest plugin: a `freeze_audit` fixture over `freezelint.audit()`.
 
 Registered through the `pytest11` entry point, so it loads in every pytest run of an
 environment with freezelint installed: it imports nothing heavy until a test asks for it.
@@ -16,6 +16,6 @@ def freeze_audit():
     Runs the audit and fails the test with the audit's table when there are findings;
     returns the AuditReport otherwise.
     """
-    from freezelint.audit.runner import assert_frozen
+    from freezelint.runtime.runner import assert_frozen
 
     return assert_frozen

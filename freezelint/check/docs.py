@@ -19,7 +19,7 @@ def _code_block(source: str) -> str:
 
 
 def documented_codes() -> list[str]:
-    from freezelint.audit.docs import RUNTIME_DOCS
+    from freezelint.runtime.docs import RUNTIME_DOCS
     from freezelint.check.rules import BY_CODE
 
     return [c for c in codes.CATALOGUE if c in BY_CODE or c in RUNTIME_DOCS]
@@ -27,7 +27,7 @@ def documented_codes() -> list[str]:
 
 def where(code: str) -> str:
     """Which half reports the code: "check", "audit", "check+audit" or "planned"."""
-    from freezelint.audit.docs import ALSO_AT_RUNTIME, RUNTIME_DOCS
+    from freezelint.runtime.docs import ALSO_AT_RUNTIME, RUNTIME_DOCS
     from freezelint.check.rules import BY_CODE
 
     places = []
@@ -39,7 +39,7 @@ def where(code: str) -> str:
 
 
 def page(code: str) -> str:
-    from freezelint.audit.docs import ALSO_AT_RUNTIME, RUNTIME_DOCS
+    from freezelint.runtime.docs import ALSO_AT_RUNTIME, RUNTIME_DOCS
     from freezelint.check.rules import BY_CODE
 
     info = codes.get(code)

@@ -8,25 +8,7 @@ import libcst as cst
 
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.rules.base import Example, Finding, Rule, call_fix, rename_fix, src
-
-# Spellings compared after lower-casing and dropping underscores, so `requiresGrad`,
-# `Requires_Grad` and `require_grad` all match; the exact `requires_grad` never does.
-MISSPELLINGS = frozenset(
-    {
-        "requiregrad", "requiresgrad", "requiresgrads", "requiregrads", "requiresgradient",
-        "requiregradient", "requiresgradients", "requiregradients", "requiredgrad", "requiredgrads",
-        "gradrequired", "gradsrequired", "requiresgrd", "requiresgard", "reqiresgrad", "requiersgrad",
-        "requirsgrad", "requiregard",
-    }
-)
-# Words from other frameworks that need the object to be known as a Parameter or Module.
-FOREIGN = frozenset({"trainable"})
-
-
-def is_misspelling(attr: str) -> bool:
-    if attr in ("requires_grad", "requires_grad_") or attr.startswith("_"):
-        return False
-    return attr.lower().replace("_", "") in MISSPELLINGS
+from freezelint.spelling import FOREIGN, is_misspelling
 
 
 class RequiresGradMisspelled(Rule):

@@ -1,0 +1,67 @@
+"""Documentation of the codes the auditor reports, kept free of torch so docs build anywhere."""
+
+from __future__ import annotations
+
+# Runtime-only codes: what the audit observes, why it matters, what to do.
+RUNTIME_DOCS: dict[str, dict[str, str]] = {
+    "FZ501": {
+        "observes": "A parameter with `requires_grad=False` whose bits changed during the audited steps.",
+        "why": ("A frozen parameter moves at `optimizer.step()` when its `.grad` is still a tensor — left over "
+                "from a backward before it was frozen, or kept alive by `zero_grad(set_to_none=False)` — and "
+                "the optimizer has momentum, moving averages (Adam, AdamW, RMSprop with momentum, NAdam, RAdam, "
+                "Adamax) or weight decay; a non-zero stale grad moves it even under plain SGD. "
+                "`requires_grad_(False)` does not clear `.grad`."),
+        "fix": ("Clear the grad when freezing (`p.grad = None`, or `zero_grad(set_to_none=True)`, the default "
+                "since PyTorch 2.0) and build the optimizer from trainable parameters only."),
+    },
+    "FZ502": {
+        "observes": "Buffers (BatchNorm running_mean/running_var/num_batches_tracked) changed in a module whose "
+                    "parameters are all frozen, while the module was already in train mode.",
+        "why": ("`requires_grad=False` does not stop running statistics from updating in train mode — not even "
+                "under `torch.no_grad()` or `torch.inference_mode()`. The frozen layer's normalisation drifts "
+                "towards the fine-tuning data."),
+        "fix": "Put such modules in `eval()` after every `model.train()` (override `train()`), or replace them "
+               "with `torchvision.ops.FrozenBatchNorm2d`.",
+    },
+    "FZ503": {
+        "observes": "A parameter with `requires_grad=True` that is in no param group of the optimizer.",
+        "why": ("It gets a `.grad` at every backward but is never updated, and `optimizer.zero_grad()` never "
+                "clears that grad, so it accumulates forever."),
+        "fix": "Add it with `optimizer.add_param_group(...)` (or rebuild the optimizer), or freeze it.",
+    },
+    "FZ504": {
+        "observes": "A frozen parameter that sits in a param group and holds optimizer state after the steps, or "
+                    "whose group has `weight_decay > 0`.",
+        "why": ("Frozen parameters whose grad stays None only cost a place in the optimizer. But any zero-tensor "
+                "grad (for example after `zero_grad(set_to_none=False)`) plus weight decay shrinks them: AdamW "
+                "(default weight_decay 0.01), Adam, SGD, RMSprop and Adagrad with weight decay all do, even "
+                "with fresh state."),
+        "fix": "Build the optimizer from `[p for p in model.parameters() if p.requires_grad]`.",
+    },
+    "FZ505": {
+        "observes": ("A parameter with `requires_grad=True` in a param group that did not change at all, because "
+                     "no gradient ever reached it or its group has `lr=0`."),
+        "why": ("Something you meant to train is not training: it is not used in the forward pass, or the "
+                "graph is cut by `detach()` or `torch.no_grad()`, or an `lr=0` group stands in for a freeze. "
+                "Parameters whose gradient is merely tiny (a conv bias right before BatchNorm) are not "
+                "reported."),
+        "fix": "Freeze it explicitly if that is the intent; otherwise make the loss depend on it.",
+    },
+    "FZ506": {
+        "observes": "A pattern passed as `expect_frozen` matched a parameter that changed or is trainable, or one "
+                    "in `expect_trainable` matched a parameter that did not change; or a pattern matched nothing.",
+        "why": "The test states what should be frozen; the run disagrees.",
+        "fix": "Patterns are parameter names, module prefixes (`backbone` covers `backbone.*`) or fnmatch globs.",
+    },
+}
+
+# Static codes the audit also reports from live objects: how it sees them.
+ALSO_AT_RUNTIME: dict[str, str] = {
+    "FZ101": "`'requires_grad_' in obj.__dict__` on a module or parameter: the method was overwritten.",
+    "FZ102": "`'requires_grad' in module.__dict__`: a plain attribute on an nn.Module.",
+    "FZ103": "A misspelling of `requires_grad` (or `trainable`) in a module's or parameter's `__dict__`.",
+    "FZ201": ("BatchNorm statistics moved during the steps in a module whose parameters are frozen and that was "
+              "in eval mode before the audit's `model.train()` — as an epoch loop's `model.train()` would do."),
+    "FZ302": ("Trainable parameters of a layer are in no param group while the optimizer holds parameters that "
+              "are no longer in the model: the layer was replaced after the optimizer was built."),
+}

@@ -1,0 +1,22 @@
+"""Misspellings of `requires_grad`, shared by the checker (FZ103) and the auditor."""
+
+from __future__ import annotations
+
+# Compared after lower-casing and dropping underscores, so `requiresGrad`, `Requires_Grad` and
+# `require_grad` all match; the exact `requires_grad` / `requires_grad_` never do.
+MISSPELLINGS = frozenset(
+    {
+        "requiregrad", "requiresgrad", "requiresgrads", "requiregrads", "requiresgradient",
+        "requiregradient", "requiresgradients", "requiregradients", "requiredgrad", "requiredgrads",
+        "gradrequired", "gradsrequired", "requiresgrd", "requiresgard", "reqiresgrad", "requiersgrad",
+        "requirsgrad", "requiregard",
+    }
+)
+# Words from other frameworks; only meaningful on objects known to be Parameters or Modules.
+FOREIGN = frozenset({"trainable"})
+
+
+def is_misspelling(attr: str) -> bool:
+    if attr in ("requires_grad", "requires_grad_") or attr.startswith("_"):
+        return False
+    return attr.lower().replace("_", "") in MISSPELLINGS
