@@ -12,6 +12,7 @@ import pytest
 from freezelint.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["pytester"]
 
 
 @dataclass

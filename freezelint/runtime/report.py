@@ -147,7 +147,7 @@ class AuditReport:
             return out
 
         def interesting(name: str) -> bool:
-            return any(n == name or n.startswith(name + ".") or name == "" for n in flagged)
+            return any(n == name or n.startswith(name + ".") for n in flagged)
 
         def label(name: str, collapsed: list[ModuleRecord] | None) -> str:
             m = by_name[name]
@@ -177,8 +177,10 @@ class AuditReport:
         def add(node, name: str) -> None:
             sub = subtree(name)
             sigs = {signature(x) for x in sub if x.params or x.buffers}
-            changed_mixed = len({(x.params_changed > 0, x.buffers_changed > 0) for x in sub if x.params or x.buffers}) > 1
-            if len(sub) > 1 and len(sigs) <= 1 and not changed_mixed and not interesting(name):
+            # within a uniform subtree, parameters changed everywhere or nowhere; buffer counts add up
+            changed = {x.params_changed == x.params for x in sub if x.params} | \
+                      {x.params_changed > 0 for x in sub if x.params}
+            if len(sub) > 1 and len(sigs) <= 1 and len(changed) <= 1 and not interesting(name):
                 node.add(label(name, sub))
                 return
             branch = node.add(label(name, None))

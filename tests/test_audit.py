@@ -1,0 +1,383 @@
+"""The runtime auditor: exact restore, findings on real steps, bad input, rendering."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import random
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+torchvision = pytest.importorskip("torchvision")
+
+from conftest import ROOT, run_subprocess  # noqa: E402
+from freezelint import FreezeAuditError, assert_frozen, audit  # noqa: E402
+from freezelint.runtime.runner import AuditUsageError  # noqa: E402
+
+EXAMPLES = ROOT / "examples" / "runtime"
+
+
+def bits(t: torch.Tensor):
+    """Bit pattern of a tensor, so NaN payloads and -0.0 compare exactly."""
+    t = t.detach()
+    if t.is_floating_point():
+        t = t.view({8: torch.int64, 4: torch.int32, 2: torch.int16}[t.element_size()])
+    return t.clone()
+
+
+def state_of(model: nn.Module, opt: torch.optim.Optimizer):
+    params = [(n, bits(p), p.requires_grad, None if p.grad is None else bits(p.grad), id(p.grad))
+              for n, p in model.named_parameters()]
+    buffers = [(n, bits(b)) for n, b in model.named_buffers()]
+    flags = [(n, m.training) for n, m in model.named_modules()]
+    ostate = {id(p): {k: bits(v) if torch.is_tensor(v) else v for k, v in s.items()} for p, s in opt.state.items()}
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    members = [[id(p) for p in g["params"]] for g in opt.param_groups]
+    rng = (torch.get_rng_state().clone(), random.getstate())
+    return params, buffers, flags, ostate, groups, members, rng
+
+
+def assert_same(a, b):
+    pa, ba, fa, oa, ga, ma, ra = a
+    pb, bb, fb, ob, gb, mb, rb = b
+    for (n, x, rx, gx, gid), (_, y, ry, gy, gid2) in zip(pa, pb):
+        assert torch.equal(x, y), f"parameter {n} changed"
+        assert rx == ry and gid == gid2, n
+        assert (gx is None) == (gy is None) and (gx is None or torch.equal(gx, gy)), f"grad of {n} changed"
+    for (n, x), (_, y) in zip(ba, bb):
+        assert torch.equal(x, y), f"buffer {n} changed"
+    assert fa == fb
+    assert oa.keys() == ob.keys()
+    for k in oa:
+        assert oa[k].keys() == ob[k].keys()
+        for key in oa[k]:
+            x, y = oa[k][key], ob[k][key]
+            assert torch.equal(x, y) if torch.is_tensor(x) else x == y
+    assert ga == gb and ma == mb
+    assert torch.equal(ra[0], rb[0]) and ra[1] == rb[1]
+
+
+def tiny_encoder():
+    layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, batch_first=True, dropout=0.1)
+    return nn.Sequential(nn.Embedding(50, 16), nn.TransformerEncoder(layer, num_layers=2), nn.Linear(16, 3))
+
+
+OPTIMIZERS = {
+    "sgd-momentum": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-4),
+    "adam": lambda ps: torch.optim.Adam(ps, lr=1e-3),
+    "adamw": lambda ps: torch.optim.AdamW(ps, lr=1e-3),
+}
+
+
+@pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("model_name", ["resnet18", "encoder"])
+def test_audit_restores_everything_bit_for_bit(model_name, opt_name):
+    torch.manual_seed(0)
+    if model_name == "resnet18":
+        model = torchvision.models.resnet18(weights=None, num_classes=3)
+        batch = torch.randn(2, 3, 32, 32)
+    else:
+        model = tiny_encoder()
+        batch = torch.randint(0, 50, (2, 6))
+    model.layer1.requires_grad_(False) if model_name == "resnet18" else model[0].requires_grad_(False)
+    opt = OPTIMIZERS[opt_name]([p for p in model.parameters() if p.requires_grad])
+    # a trained optimizer with live state, a stale grad and mixed training flags
+    model(batch).float().pow(2).mean().backward()
+    opt.step()
+    model(batch).float().pow(2).mean().backward()  # leaves non-None grads in place
+    model.eval()
+    next(iter(model.children())).train()
+    random.seed(123)
+    before = state_of(model, opt)
+    report = audit(model, opt, steps=2, batch=batch)
+    assert report.restored and not report.unrestored
+    assert any(p.changed for p in report.params)  # the steps really trained something
+    assert_same(before, state_of(model, opt))
+
+
+def test_restores_when_a_step_raises():
+    torch.manual_seed(0)
+
+    class Flaky(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm1d(4)
+            self.fc = nn.Linear(4, 2)
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            if self.calls == 2:
+                raise RuntimeError("data loader hiccup")
+            return self.fc(self.bn(x))
+
+    model = Flaky()
+    opt = torch.optim.Adam(model.parameters())
+    model.eval()
+    batch = torch.randn(4, 4)
+    before = state_of(model, opt)
+    with pytest.raises(RuntimeError, match="hiccup"):
+        audit(model, opt, batch=batch)
+    assert_same(before, state_of(model, opt))
+
+
+def _example(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.pop(0)
+    return module
+
+
+@pytest.mark.parametrize("name,code,kwargs", [
+    ("bn_undone_by_train", "FZ201", {}),
+    ("adamw_stale_grads", "FZ501", {"set_to_none": False}),
+    ("head_replaced_after_optimizer", "FZ302", {}),
+    ("gradual_unfreeze", "FZ503", {}),
+    ("requires_grad_method_assigned", "FZ101", {}),
+])
+def test_runtime_examples_found_and_twins_pass(name, code, kwargs):
+    model, opt, batch = _example(name).make()
+    report = audit(model, opt, batch=batch, **kwargs)
+    assert code in {f.code for f in report.findings}, str(report)
+    model, opt, batch = _example(name + "_fixed").make()
+    fixed = audit(model, opt, batch=batch, **kwargs)
+    assert fixed.ok, str(fixed)
+
+
+def test_adamw_stale_grads_finding_names_the_cause():
+    model, opt, batch = _example("adamw_stale_grads").make()
+    report = audit(model, opt, batch=batch, set_to_none=False)
+    fz501 = next(f for f in report.findings if f.code == "FZ501")
+    assert fz501.target == "backbone"
+    assert "zero tensor" in fz501.message and "AdamW" in fz501.message and "weight_decay=0.01" in fz501.message
+    assert "set_to_none=False" in fz501.message
+    assert {f.code for f in report.findings} == {"FZ501", "FZ504"}
+
+
+def test_frozen_params_without_grads_do_not_move_and_are_not_reported():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)  # unfiltered, but no weight decay, grads None
+    report = audit(model, opt, batch=torch.randn(3, 4))
+    assert report.ok, str(report)
+    assert [p.changed for p in report.params] == [False, False, True, True]
+
+
+def test_weight_decay_over_frozen_params_is_fz504():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters())
+    report = audit(model, opt, batch=torch.randn(3, 4))
+    assert [f.code for f in report.findings] == ["FZ504"]
+    assert "weight_decay=0.01" in report.findings[0].message
+
+
+def test_unused_layer_and_lr_zero_group_are_fz505():
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Linear(4, 4)
+            self.used = nn.Linear(4, 2)
+            self.unused = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.used(self.body(x))
+
+    model = TwoHeads()
+    opt = torch.optim.SGD([{"params": model.body.parameters(), "lr": 0},
+                           {"params": [*model.used.parameters(), *model.unused.parameters()], "lr": 0.1}])
+    report = audit(model, opt, batch=torch.randn(3, 4))
+    by_target = {f.target: f for f in report.findings}
+    assert set(by_target) == {"body", "unused"}
+    assert "lr=0" in by_target["body"].message
+    assert "no gradient reached them" in by_target["unused"].message
+
+
+def test_live_misspelling_and_module_attribute():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    model[0].weight.require_grad = False
+    model.trainable = False
+    report = audit(model, torch.optim.SGD(model.parameters(), lr=0.1), batch=torch.randn(2, 4))
+    assert sorted((f.code, f.target) for f in report.findings) == [("FZ103", "(model)"), ("FZ103", "0.weight")]
+
+
+def test_expectations_fz506():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    kw = dict(batch=torch.randn(2, 4))
+    assert audit(model, opt, expect_frozen=["0"], expect_trainable=["1.*"], **kw).ok
+    report = audit(model, opt, expect_frozen=["1"], expect_trainable=["0.weight", "nope"], **kw)
+    assert sorted(f.target for f in report.findings if f.code == "FZ506") == ["0.weight", "1", "nope"]
+    with pytest.raises(FreezeAuditError) as err:
+        assert_frozen(model, opt, frozen=["1"], **kw)
+    assert isinstance(err.value, AssertionError)
+    text = str(err.value)
+    assert "FZ506 expectation-failed [1]" in text and "(model) Sequential" in text
+
+
+@pytest.mark.parametrize("make_model,batch", [
+    (lambda: nn.Sequential(nn.Conv1d(3, 4, 3), nn.Flatten(), nn.LazyLinear(2)), None),
+    (lambda: nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(32, 2)), None),
+    (lambda: nn.LSTM(4, 8, batch_first=True), None),
+    (lambda: tiny_encoder(), None),
+    (lambda: torchvision.models.resnet18(weights=None, num_classes=2), None),
+])
+def test_synthetic_inputs(make_model, batch):
+    torch.manual_seed(0)
+    model = make_model()
+    try:
+        model(__import__("freezelint.runtime.inputs", fromlist=["x"]).synthesize(model))  # materialise lazy layers
+    except Exception:
+        pass
+    report = audit(model, torch.optim.SGD(model.parameters(), lr=0.01), batch=batch)
+    assert any(p.changed for p in report.params)
+
+
+def test_outputs_dict_and_dataclass_and_batch_forms():
+    @dataclasses.dataclass
+    class Out:
+        logits: torch.Tensor
+        aux: tuple
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(4, 2)
+            self.b = nn.Linear(4, 2)
+
+        def forward(self, x, scale=1.0):
+            return Out(self.a(x) * scale, ({"extra": self.b(x)}, torch.tensor([1])))
+
+    model = M()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for batch in (torch.randn(2, 4), (torch.randn(2, 4), 2.0), {"x": torch.randn(2, 4), "scale": 0.5}):
+        report = audit(model, opt, batch=batch)
+        assert report.ok and all(p.changed for p in report.params), str(report)
+
+
+def test_loss_fn_gets_output_and_batch():
+    model = nn.Linear(4, 2)
+    seen = []
+
+    def loss_fn(out, batch):
+        seen.append(batch.shape)
+        return out[:, 0].sum()
+
+    audit(model, torch.optim.SGD(model.parameters(), lr=0.1), batch=torch.randn(3, 4), loss_fn=loss_fn)
+    assert seen == [torch.Size([3, 4])] * 2
+
+
+def test_mixed_precision_scaler_and_autocast_pass_through():
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu")
+    before = scaler.state_dict()
+    report = audit(model, opt, batch=torch.randn(2, 4), scaler=scaler, autocast_dtype=torch.bfloat16)
+    assert report.ok and all(p.changed for p in report.params)
+    assert scaler.state_dict() == before
+
+
+@pytest.mark.parametrize("bad,match", [
+    (lambda: (object(), torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1)), "needs an nn.Module"),
+    (lambda: (nn.ReLU(), torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1)), "has no parameters"),
+    (lambda: (nn.Linear(2, 2), torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=1)), "none of this model"),
+    (lambda: (nn.Linear(2, 2), "adam"), "needs a torch.optim.Optimizer"),
+])
+def test_bad_input_is_a_clear_error(bad, match):
+    model, opt = bad()
+    with pytest.raises(AuditUsageError, match=match):
+        audit(model, opt)
+
+
+def test_bad_steps_and_uninferable_input_leave_model_untouched():
+    class Custom(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            return x * self.w
+
+    model = Custom()
+    opt = torch.optim.SGD(model.parameters(), lr=1)
+    for steps in (0, -1, 1.5, True):
+        with pytest.raises(AuditUsageError, match="steps must be an integer"):
+            audit(model, opt, steps=steps)
+    with pytest.raises(AuditUsageError, match="pass batch="):
+        audit(model, opt)
+    assert torch.equal(model.w, torch.ones(3)) and model.w.grad is None
+
+
+def test_report_to_dict_is_json_and_tree_collapses():
+    model = torchvision.models.resnet18(weights=None)
+    model.requires_grad_(False)
+    model.fc = nn.Linear(512, 3)
+    model.eval()
+    model.train = lambda mode=True: model  # keep BN frozen for this test
+    opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+    report = audit(model, opt, batch=torch.randn(2, 3, 32, 32))
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["ok"] is True and len(data["params"]) == 62 and data["modules"][0]["name"] == ""
+    text = report.render_text()
+    assert len(text.splitlines()) < 20, text  # 60+ modules, one line per uniform subtree
+    assert "layer1 Sequential · frozen" in text and "submodules alike" in text
+    assert report.extra_bytes < 0.05 * sum(p.numel() * 4 for p in model.parameters())
+
+
+def test_pytest_plugin_fixture(pytester):
+    pytester.makepyfile("""
+        import torch, torch.nn as nn, pytest
+
+        def test_ok(freeze_audit):
+            m = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+            m[0].requires_grad_(False)
+            opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.1)
+            report = freeze_audit(m, opt, frozen=["0"], trainable=["1"], batch=torch.randn(2, 4))
+            assert report.ok
+
+        def test_fails(freeze_audit):
+            m = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+            opt = torch.optim.SGD(m.parameters(), lr=0.1)
+            freeze_audit(m, opt, frozen=["0"], batch=torch.randn(2, 4))
+    """)
+    result = pytester.runpytest_subprocess()  # the plugin comes from the installed entry point
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*FZ506 expectation-failed [[]0[]]*"])
+
+
+def test_audit_cli_on_examples(tmp_path):
+    r = run_subprocess(ROOT, "audit", "examples/runtime/gradual_unfreeze.py:make", "--format", "json")
+    assert r.code == 1 and [f["code"] for f in json.loads(r.out)["findings"]] == ["FZ503"]
+    r = run_subprocess(ROOT, "audit", "examples/runtime/gradual_unfreeze_fixed.py:make")
+    assert r.code == 0 and "freeze audit: OK" in r.out
+    r = run_subprocess(ROOT, "audit", "examples/runtime/adamw_stale_grads.py:make", "--no-set-to-none")
+    assert r.code == 1 and "FZ501" in r.out
+    (tmp_path / "f.py").write_text("def make():\n    return 1\n")
+    for target, needle in [("f.py:make", "must return (model, optimizer)"), ("f.py:nope", "has no function"),
+                           ("missing.py:make", "no such file"), ("f.py", "expected FILE.py:FUNCTION")]:
+        r = run_subprocess(tmp_path, "audit", target)
+        assert r.code == 2 and needle in r.err and r.err.count("\n") == 1, r.err
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_audit_restores_and_stays_on_device():
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=3).cuda()
+    model.layer1.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+    batch = torch.randn(2, 3, 32, 32, device="cuda")
+    before = state_of(model, opt)
+    report = audit(model, opt, batch=batch)
+    assert report.device.startswith("cuda") and report.restored
+    assert_same(before, state_of(model, opt))
