@@ -53,6 +53,10 @@ def test_other_dtypes_shapes_and_layouts():
     assert fp(b) != fp(b + 1)
 
 
-def test_many_tensors_one_transfer():
-    ts = [torch.randn(5), torch.randn(300), torch.tensor([1, 2])]
-    assert fingerprints(ts) == [fp(t) for t in ts]
+def test_batched_small_tensors_match_the_per_tensor_definition():
+    from freezelint.runtime.fingerprint import SMALL
+
+    ts = [torch.randn(5), torch.randn(300), torch.tensor([1, 2]), torch.randn(SMALL + 3), torch.zeros(0),
+          torch.tensor([True, False, True]), torch.randn(7, dtype=torch.float16), torch.randn(3, 4).t(),
+          torch.tensor([2**62, 2**62, 2**62])]  # wraps modulo 2**64 the same way both paths
+    assert fingerprints(ts) == [fp(t) if t.numel() else (0, 0) for t in ts]

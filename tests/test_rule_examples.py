@@ -45,6 +45,17 @@ def test_bad_example_fires_at_marked_lines(rule, i, example):
     assert got == want
 
 
+# FZ001 has no trigger of its own: the engine reports it for files that other rules admit.
+@pytest.mark.parametrize("rule,i,example", [p for p in BAD if p.values[0].triggers])
+def test_rule_triggers_admit_every_bad_example(rule, i, example):
+    """The text prefilter of a rule alone lets each of its bad examples through to the parser."""
+    from freezelint.check.engine import trigger_pattern
+
+    for line in example.code.splitlines():
+        if f"expect: {rule.code}" in line or (f"{rule.code}" in line and "expect:" in line):
+            assert trigger_pattern(frozenset({rule.code})).search(line.split("# expect")[0] + "\n"), line
+
+
 @pytest.mark.parametrize("rule,i,source", GOOD)
 def test_good_example_is_silent(rule, i, source):
     import textwrap

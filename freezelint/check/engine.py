@@ -47,8 +47,7 @@ def rules_for(selected: frozenset[str]) -> tuple[Rule, ...]:
 @lru_cache(maxsize=64)
 def trigger_pattern(selected: frozenset[str]) -> re.Pattern[str] | None:
     """One regex that matches the text of any file some selected rule could fire on."""
-    parts = [t if t.startswith("(?") else re.escape(t)
-             for code in sorted(selected) if code in BY_CODE for t in BY_CODE[code].triggers]
+    parts = [t for code in sorted(selected) if code in BY_CODE for t in BY_CODE[code].triggers]
     return re.compile("|".join(parts)) if parts else None
 
 

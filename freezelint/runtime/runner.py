@@ -37,28 +37,35 @@ def _validate(model: Any, optimizer: Any, steps: int) -> None:
 
 
 def _grad_states(params: list[torch.Tensor]) -> list[str]:
-    """'none', 'zero' or 'nonzero' per parameter, with one transfer per device."""
+    """'none', 'zero' or 'nonzero' per parameter. Only grads of frozen parameters are read
+    (they explain FZ501); a trainable parameter's grad counts as 'nonzero' without a pass over it."""
     out = ["none"] * len(params)
     counts, idx = [], []
     for i, p in enumerate(params):
-        if p.grad is not None:
-            counts.append(torch.count_nonzero(p.grad).reshape(1).to("cpu", non_blocking=False))
+        if p.grad is None:
+            continue
+        if p.requires_grad:
+            out[i] = "nonzero"
+        else:
+            counts.append(torch.count_nonzero(p.grad).reshape(1))
             idx.append(i)
     if counts:
-        for i, c in zip(idx, torch.cat(counts).tolist()):
+        for i, c in zip(idx, torch.cat([c.cpu() for c in counts]).tolist()):
             out[i] = "nonzero" if c else "zero"
     return out
 
 
 @torch.no_grad()
-def _max_abs_delta(before: torch.Tensor, after: torch.Tensor) -> float:
-    if before.is_floating_point() or before.is_complex():
-        diff = (after.detach() - before).abs()
-        finite = diff[torch.isfinite(diff)]
-        if finite.numel() < diff.numel():
-            return float("nan")
-        return float(finite.max()) if finite.numel() else 0.0
-    return float((after.detach().to(torch.float64) - before.to(torch.float64)).abs().max())
+def _max_abs_deltas(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
+    """max |after - before| per pair (nan when a value became non-finite), one transfer."""
+    if not pairs:
+        return []
+    maxima = []
+    for before, after in pairs:
+        if not (before.is_floating_point() or before.is_complex()):
+            before, after = before.to(torch.float64), after.to(torch.float64)
+        maxima.append(torch.sub(after.detach(), before).abs_().amax().to(torch.float64).reshape(1).cpu())
+    return torch.cat(maxima).tolist()
 
 
 def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *, batch: Any = None,
@@ -130,24 +137,36 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
                 optimizer.step()
             optimizer.zero_grad(set_to_none=set_to_none)
         after = fingerprints(params + buffers)
+        pending: list[tuple[dict, int, torch.Tensor, torch.Tensor]] = []
         for i, p in enumerate(params):
             if after[i] != before[i]:
                 prior = snap.value_before(p)
-                deltas_p[i] = _max_abs_delta(prior, p) if prior is not None else None
+                deltas_p[i] = None
+                if prior is not None:
+                    pending.append((deltas_p, i, prior, p))
         for j, b in enumerate(buffers):
             if after[len(params) + j] != before[len(params) + j]:
                 prior = snap.buffer_before(b)
-                deltas_b[j] = _max_abs_delta(prior, b) if prior is not None else None
+                deltas_b[j] = None
+                if prior is not None:
+                    pending.append((deltas_b, j, prior, b))
+        for (target, k, _, _), value in zip(pending, _max_abs_deltas([(a, b) for _, _, a, b in pending])):
+            target[k] = value
         state_after = {id(p) for p in optimizer.state if optimizer.state[p]}
     except BaseException as e:  # noqa: BLE001 — restored below, then re-raised
         step_error = e
     finally:
         handle.remove()
         snap.restore()
-        restored_prints = fingerprints(params + buffers)
-    unrestored = [n for (n, _), a, b in zip(named, restored_prints, before) if a != b]
-    unrestored += [n for (n, _), a, b in zip(named_buffers, restored_prints[len(params):], before[len(params):])
-                   if a != b]
+    # Prove the restore on what it wrote and on what changed; nothing else was touched.
+    moved = set(deltas_p) | {i for i, p in enumerate(params) if snap.value_before(p) is not None}
+    check = sorted(moved) + [len(params) + j for j in range(len(buffers))]
+    everything = params + buffers
+    if step_error is not None or not after:
+        check = list(range(len(everything)))
+    again = dict(zip(check, fingerprints([everything[k] for k in check])))
+    names_all = [n for n, _ in named] + [n for n, _ in named_buffers]
+    unrestored = [names_all[k] for k in check if again[k] != before[k]]
     if step_error is not None:
         if unrestored:
             warnings.warn(f"freezelint: could not restore {', '.join(unrestored)}; use exact=True", RuntimeWarning,

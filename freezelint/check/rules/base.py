@@ -18,6 +18,10 @@ from freezelint import codes
 from freezelint.check.facts import AttrStore, Ctx, Facts
 
 
+# Trigger fragment: an assignment `= v` or `: T = v` right after a name (never `==`).
+ASSIGNED = r"\s*(?::[^=\n]*)?=(?!=)"
+
+
 @dataclass(frozen=True)
 class Example:
     source: str
@@ -54,7 +58,7 @@ class Rule(ABC):
     """Base class. Subclasses set the class attributes and implement `check`."""
 
     code: ClassVar[str]
-    # A file is parsed only if its text contains one of these words (for some selected rule).
+    # Regexes: a file is parsed only if its text matches one of them (for some selected rule).
     triggers: ClassVar[tuple[str, ...]]
     what: ClassVar[str]  # "What it does"
     why: ClassVar[str]  # "Why is this bad?" — must agree with PYTORCH_FACTS.md

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from freezelint.check.rules.base import Example, Finding, Rule, call_fix, src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
 
 
 class RequiresGradMethodAssigned(Rule):
     code = "FZ101"
-    triggers = ("requires_grad_",)
+    triggers = (r"requires_grad_" + ASSIGNED, r"['\"]requires_grad_['\"]")
     what = "Finds assignments to `requires_grad_`, the in-place method, instead of calling it."
     why = (
         "`requires_grad_` is a method. `m.requires_grad_ = False` stores a bool over it on that one "

@@ -7,12 +7,12 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import ClassInfo, Facts
-from freezelint.check.rules.base import Example, Finding, Rule, call_fix, src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
 
 
 class RequiresGradOnModule(Rule):
     code = "FZ102"
-    triggers = ("requires_grad",)
+    triggers = (r"requires_grad" + ASSIGNED, r"['\"]requires_grad['\"]")
     what = "Finds `requires_grad` assigned on an `nn.Module` instead of on its parameters."
     why = (
         "`requires_grad` is a tensor attribute. On an nn.Module, `model.requires_grad = False` only "

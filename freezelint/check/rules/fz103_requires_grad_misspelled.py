@@ -7,13 +7,23 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import MODULE, PARAM, Facts
-from freezelint.check.rules.base import Example, Finding, Rule, call_fix, rename_fix, src
-from freezelint.spelling import FOREIGN, is_misspelling
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, rename_fix, src
+from freezelint.spelling import FOREIGN, MISSPELLINGS, is_misspelling
+
+
+def _loose(word: str) -> str:
+    return "_?".join(word)  # any underscores between letters
+
+
+# Every casing and underscoring of each misspelling; for the right word in another casing
+# (`requiresGrad`), anything but the exact `requires_grad`.
+MISSPELLING_TRIGGER = "(?i:" + "|".join(_loose(w) for w in sorted(MISSPELLINGS - {"requiresgrad"})) + \
+    ")|(?i:r_?e_?q_?u_?i_?r_?e_?s_?g_?r_?a_?d)(?<!requires_grad)"
 
 
 class RequiresGradMisspelled(Rule):
     code = "FZ103"
-    triggers = (r"(?i:re?qu?i\w*?g\w*?r\w*?d)", r"(?i:grads?_?required)", "trainable")
+    triggers = (MISSPELLING_TRIGGER, r"trainable" + ASSIGNED, r"['\"]trainable['\"]")
     what = "Finds assignments to misspellings of `requires_grad` (and Keras' `trainable`)."
     why = (
         "Parameters, tensors and Modules accept any new attribute: `p.require_grad = False`, "

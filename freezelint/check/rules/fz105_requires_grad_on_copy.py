@@ -7,7 +7,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import COPY, Facts
-from freezelint.check.rules.base import Example, Finding, Rule, src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, src
 
 # A fresh leaf from detach()/clone() that is *made* trainable is a legitimate idiom
 # (adversarial inputs, meta-learning); only turning it off there is a freezing mistake.
@@ -22,7 +22,7 @@ def _is_false(value: cst.BaseExpression | None) -> bool:
 
 class RequiresGradOnCopy(Rule):
     code = "FZ105"
-    triggers = ("requires_grad",)
+    triggers = (r"requires_grad" + ASSIGNED, r"requires_grad_\(\s*(?:False|0|requires_grad\s*=\s*False)\s*\)")
     what = "Finds requires_grad set on a copy of a parameter instead of on the parameter."
     why = (
         "`model.state_dict()` returns detached tensors (unless `keep_vars=True`), and so do the "
@@ -74,9 +74,8 @@ class RequiresGradOnCopy(Rule):
             if store.attr == "requires_grad" and store.form != "augassign":
                 yield from self._report(facts, store.obj, store.value, store.attr_node, store.ctx)
         for mc in facts.method_calls:
-            if mc.method == "requires_grad_":
-                arg = mc.call.args[0].value if mc.call.args else cst.Name("True")
-                yield from self._report(facts, mc.obj, arg, mc.call, mc.ctx)
+            if mc.method == "requires_grad_" and mc.call.args and _is_false(mc.call.args[0].value):
+                yield from self._report(facts, mc.obj, mc.call.args[0].value, mc.call, mc.ctx)
 
     def _report(self, facts: Facts, obj, value, node, ctx) -> Iterable[Finding]:
         kind = facts.kind(obj, ctx)

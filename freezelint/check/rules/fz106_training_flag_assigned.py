@@ -7,7 +7,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts, is_leaf_module_class
-from freezelint.check.rules.base import Example, Finding, Rule, call_fix, src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
 
 # Inside these methods setting the flag directly is how mode switching is implemented.
 _MODE_METHODS = frozenset({"train", "eval", "training", "__init__", "__setstate__", "set_mode"})
@@ -15,7 +15,7 @@ _MODE_METHODS = frozenset({"train", "eval", "training", "__init__", "__setstate_
 
 class TrainingFlagAssigned(Rule):
     code = "FZ106"
-    triggers = ("training",)
+    triggers = (r"\.training" + ASSIGNED, r"['\"]training['\"]")
     what = "Finds `module.training = v` where `module.train(v)` was meant."
     why = (
         "`training` is a per-module flag. Assigning it flips that one module only; its children "
