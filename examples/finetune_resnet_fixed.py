@@ -11,7 +11,7 @@ def build_model():
     model = torchvision.models.resnet18(weights=None)  # pretrained weights in real use
     model.requires_grad_(False)  # every parameter of the backbone
     for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.eval()
             m.requires_grad_(False)
     for name, p in model.named_parameters():

@@ -238,4 +238,6 @@ def test_shipped_examples_report_and_fixed_twins_are_clean(cli):
             bad = name.replace("_fixed", "")
             assert bad in by_file, f"{bad} should have findings"
     assert by_file["finetune_resnet.py"] >= {"FZ101", "FZ102", "FZ103", "FZ106"}
-    assert by_file["freeze_from_checkpoint.py"] >= {"FZ104", "FZ105"}
+    assert by_file["freeze_from_checkpoint.py"] >= {"FZ104", "FZ105", "FZ401"}
+    assert by_file["finetune_resnet.py"] >= {"FZ203"}
+    assert by_file["lr_zero_freeze.py"] == {"FZ304"}

@@ -9,7 +9,7 @@ class Net(SmallNet):
     def train(self, mode: bool = True):
         super().train(mode)
         for m in self.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.eval()  # BatchNorm statistics stay as pretrained in every stage
         return self
 

@@ -84,6 +84,15 @@ def is_leaf_module_class(qualname: str | None) -> bool:
     return qualname.rsplit(".", 1)[1] not in _NN_CONTAINERS and ".parallel." not in qualname
 
 
+_BATCHNORM = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d",
+                        "LazyBatchNorm2d", "LazyBatchNorm3d", "_BatchNorm"})
+
+
+def is_batchnorm_class(qualname: str | None) -> bool:
+    """A class of the BatchNorm family (running statistics, `affine`), reached through torch.nn."""
+    return bool(qualname) and qualname.startswith("torch.nn.") and qualname.rsplit(".", 1)[1] in _BATCHNORM
+
+
 def is_module_factory(qualname: str | None) -> bool:
     """True when calling `qualname` returns a Module (functions, not classes)."""
     if not qualname:
@@ -160,7 +169,7 @@ class Ctx:
 
     scope: Scope
     stmt: cst.CSTNode  # innermost statement (for noqa on the first line of a multi-line statement)
-    narrow: tuple[tuple[str, str], ...] = ()  # (name, kind tag) from enclosing isinstance checks
+    narrow: tuple[tuple[str, str, str | None], ...] = ()  # (name, tag, class) from isinstance checks
 
 
 @dataclass(eq=False, repr=False)
@@ -232,11 +241,14 @@ class Facts(cst.CSTVisitor):
         self.module_scope = Scope("module", None)
         self._scope = self.module_scope
         self._stmt: list[cst.CSTNode] = []
-        self._narrow: list[tuple[str, str]] = []
+        self._narrow: list[tuple[str, str, str | None]] = []
+        # `if isinstance(name, classes):` statements: (If node, name, class expressions, ctx)
+        self.isinstance_ifs: list[tuple[cst.If, str, list[cst.BaseExpression], Ctx]] = []
         self._class_stack: list[ClassInfo] = []
         self.classes: dict[str, ClassInfo] = {}
         self.attr_stores: list[AttrStore] = []
         self.method_calls: list[MethodCall] = []
+        self.name_calls: list[MethodCall] = []  # `name(...)`: obj is the Name, method its value
         self.expr_statements: list[ExprStatement] = []
         # `X.apply(f)` calls: function name or lambda -> receivers
         self._apply_receivers: dict[int, list[tuple[cst.BaseExpression, Scope]]] = {}
@@ -325,19 +337,22 @@ class Facts(cst.CSTVisitor):
             self._scope.bind(node.name.value, Binding("opaque"))
 
     # if / isinstance narrowing --------------------------------------------------------
-    def _narrowings(self, test: cst.BaseExpression) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
+    def _narrowings(self, test: cst.BaseExpression, node: cst.If | None = None) -> list[tuple[str, str, str | None]]:
+        out: list[tuple[str, str, str | None]] = []
         if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
-            return self._narrowings(test.left) + self._narrowings(test.right)
+            return self._narrowings(test.left, node) + self._narrowings(test.right, node)
         if isinstance(test, cst.Call) and self.qualname(test.func, self._scope) == "isinstance":
             subject = _call_arg(test, 0)
             classes = _call_arg(test, 1)
             if isinstance(subject, cst.Name) and classes is not None:
                 elts = classes.elements if isinstance(classes, cst.Tuple) else [cst.Element(classes)]
-                if elts and all(
-                    isinstance(e, cst.Element) and self._is_module_class_expr(e.value) for e in elts
-                ):
-                    out.append((subject.value, MODULE))
+                exprs = [e.value for e in elts if isinstance(e, cst.Element)]
+                if node is not None and len(exprs) == len(elts):
+                    self.isinstance_ifs.append((node, subject.value, exprs, self._ctx()))
+                if exprs and len(exprs) == len(elts) and all(self._is_module_class_expr(e) for e in exprs):
+                    quals = [self.qualname(e, self._scope) for e in exprs]
+                    qual = quals[0] if all(is_batchnorm_class(q) for q in quals) or len(quals) == 1 else None
+                    out.append((subject.value, MODULE, qual))
         return out
 
     def _is_module_class_expr(self, expr: cst.BaseExpression) -> bool:
@@ -354,7 +369,7 @@ class Facts(cst.CSTVisitor):
         self._enter_compound(node)
         node.test.visit(self)
         mark = len(self._narrow)
-        self._narrow.extend(self._narrowings(node.test))
+        self._narrow.extend(self._narrowings(node.test, node))
         node.body.visit(self)
         del self._narrow[mark:]
         if node.orelse is not None:
@@ -567,6 +582,7 @@ class Facts(cst.CSTVisitor):
                     self._apply_by_name.setdefault(fn.value, []).append((func.value, self._scope))
         elif isinstance(func, cst.Name):
             self._calls_by_name.setdefault(func.value, []).append((node, self._scope))
+            self.name_calls.append(MethodCall(func, func.value, node, self._ctx()))
         if isinstance(func, cst.Name) and func.value == "setattr" and len(node.args) >= 3:
             if self.qualname(func, self._scope) == "setattr":
                 name = _string_value(node.args[1].value)
@@ -594,11 +610,13 @@ class Facts(cst.CSTVisitor):
     def kind(self, expr: cst.BaseExpression, ctx_or_scope: "Ctx | Scope") -> Kind | None:
         """What `expr` holds, or None when it cannot be established."""
         if isinstance(ctx_or_scope, Ctx):
-            scope, narrow = ctx_or_scope.scope, dict(ctx_or_scope.narrow)
+            scope = ctx_or_scope.scope
+            narrow = {name: (tag, qual) for name, tag, qual in ctx_or_scope.narrow}
         else:
             scope, narrow = ctx_or_scope, {}
         if isinstance(expr, cst.Name) and expr.value in narrow:
-            return Kind(narrow[expr.value])
+            tag, qual = narrow[expr.value]
+            return Kind(tag, qual=qual)
         return self._kind(expr, scope, 0)
 
     def is_module(self, expr: cst.BaseExpression, ctx: "Ctx | Scope") -> bool:

@@ -11,6 +11,10 @@ from freezelint.check.rules.fz103_requires_grad_misspelled import RequiresGradMi
 from freezelint.check.rules.fz104_requires_grad_compared_not_set import RequiresGradComparedNotSet
 from freezelint.check.rules.fz105_requires_grad_on_copy import RequiresGradOnCopy
 from freezelint.check.rules.fz106_training_flag_assigned import TrainingFlagAssigned
+from freezelint.check.rules.fz203_bn_check_too_narrow import BnCheckTooNarrow
+from freezelint.check.rules.fz204_bn_attribute_after_init import BnAttributeAfterInit
+from freezelint.check.rules.fz304_lr_zero_freeze import LrZeroFreeze
+from freezelint.check.rules.fz401_unchecked_partial_load import UncheckedPartialLoad
 
 ALL_RULES: tuple[type[Rule], ...] = (
     SyntaxErrorRule,
@@ -21,6 +25,10 @@ ALL_RULES: tuple[type[Rule], ...] = (
     RequiresGradComparedNotSet,
     RequiresGradOnCopy,
     TrainingFlagAssigned,
+    BnCheckTooNarrow,
+    BnAttributeAfterInit,
+    LrZeroFreeze,
+    UncheckedPartialLoad,
 )
 BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}
 # Codes the engine itself reports rather than a rule's check().

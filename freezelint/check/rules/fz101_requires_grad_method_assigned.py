@@ -25,7 +25,7 @@ class RequiresGradMethodAssigned(Rule):
 
             model = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
             for m in model.modules():
-                if isinstance(m, nn.BatchNorm1d):
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
                     m.requires_grad_ = False  # expect: FZ101
             """,
@@ -34,7 +34,7 @@ class RequiresGradMethodAssigned(Rule):
 
             model = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
             for m in model.modules():
-                if isinstance(m, nn.BatchNorm1d):
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
                     m.requires_grad_(False)  # expect: FZ101
             """,

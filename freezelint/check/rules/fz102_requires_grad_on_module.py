@@ -80,7 +80,7 @@ class RequiresGradOnModule(Rule):
                     if "norm" in name:
                         child.requires_grad = False  # expect: FZ102
                 for m in model.modules():
-                    if isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)):
+                    if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.LayerNorm)):
                         setattr(m, "requires_grad", False)  # expect: FZ102
             """,
             fixed="""
@@ -91,7 +91,7 @@ class RequiresGradOnModule(Rule):
                     if "norm" in name:
                         child.requires_grad_(False)  # expect: FZ102
                 for m in model.modules():
-                    if isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)):
+                    if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.LayerNorm)):
                         m.requires_grad_(False)  # expect: FZ102
             """,
         ),

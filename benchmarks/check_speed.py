@@ -1,0 +1,151 @@
+"""Checker speed against TorchFix, Fixit and the bare libcst parse, in one run.
+
+    python benchmarks/check_speed.py                 # real corpus, 3 alternating rounds
+    python benchmarks/check_speed.py --rounds 5
+    python benchmarks/check_speed.py --tiny          # examples/ only, no other tools (CI smoke)
+
+The corpus is the source of pip-installed timm, torchvision and transformers (pinned below),
+installed with `pip install --no-deps --target` into .bench/ (package index access only).
+TorchFix pins libcst<1.6, so it and Fixit live in their own virtual environments there.
+Every command runs as a subprocess; wall and CPU time (user+sys of the children) are taken
+per run, tools alternate within each round, and medians are printed with the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / ".bench"
+CORPUS_PACKAGES = {"timm": "1.0.31", "torchvision": "0.29.1", "transformers": "5.24.0"}
+TOOLS = {"torchfix": ["torchfix==0.7.0"], "fixit": ["fixit==2.2.1"]}
+
+PARSE_FLOOR = """
+import sys, libcst
+from pathlib import Path
+n = 0
+for root in sys.argv[1:]:
+    for p in sorted(Path(root).rglob("*.py")):
+        try:
+            libcst.parse_module(p.read_bytes())
+        except Exception:
+            pass
+        n += 1
+print(n)
+"""
+
+COUNTS = """
+import sys
+from freezelint.check.runner import check_paths
+from freezelint.config import Config
+from pathlib import Path
+r = check_paths(sys.argv[1:], Config(root=Path.cwd()), use_cache=False)
+print(r.files, r.parsed, r.skipped, len(r.diagnostics))
+"""
+
+
+def run(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
+    """Wall and child CPU seconds of one command (its exit status is not judged)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def prepare_corpus() -> list[Path]:
+    target = BENCH / "corpus"
+    roots = [target / name for name in CORPUS_PACKAGES]
+    if not all(r.is_dir() for r in roots):
+        specs = [f"{k}=={v}" for k, v in CORPUS_PACKAGES.items()]
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                        *specs], check=True)
+    return roots
+
+
+def prepare_tool(name: str) -> Path | None:
+    venv = BENCH / f"venv-{name}"
+    exe = venv / "bin" / name
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        proc = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *TOOLS[name]])
+        if proc.returncode != 0:
+            return None
+    return exe
+
+
+def corpus_size(roots: list[Path]) -> tuple[int, int]:
+    files = [p for r in roots for p in r.rglob("*.py")]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tiny", action="store_true", help="examples/ only, freezelint and the parse floor")
+    args = ap.parse_args()
+
+    if args.tiny:
+        roots, rounds = [ROOT / "examples"], 1
+        tools: dict[str, Path | None] = {}
+    else:
+        BENCH.mkdir(exist_ok=True)
+        roots, rounds = prepare_corpus(), max(3, args.rounds)
+        tools = {name: prepare_tool(name) for name in TOOLS}
+    files, size = corpus_size(roots)
+    paths = [str(r) for r in roots]
+    cache = BENCH / "fz-cache" if not args.tiny else Path(os.environ.get("TMPDIR", "/tmp")) / "fz-bench-cache"
+    fz = [sys.executable, "-m", "freezelint", "check", "--exit-zero", "--quiet", "--format", "concise"]
+    commands: dict[str, list[str]] = {
+        "freezelint cold": [*fz, "--no-cache", *paths],
+        "freezelint warm": [*fz, "--cache-dir", str(cache), *paths],
+        "libcst parse floor": [sys.executable, "-c", PARSE_FLOOR, *paths],
+    }
+    if tools.get("torchfix"):
+        commands["torchfix --select=ALL"] = [str(tools["torchfix"]), "--select=ALL", *paths]
+    if tools.get("fixit"):
+        commands["fixit lint"] = [str(tools["fixit"]), "lint", *paths]
+
+    subprocess.run(commands["freezelint warm"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # prime
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
+    for _ in range(rounds):
+        for name, cmd in commands.items():
+            times[name].append(run(cmd))
+
+    counts = subprocess.run([sys.executable, "-c", COUNTS, *paths], capture_output=True, text=True,
+                            cwd=ROOT).stdout.split()
+    single = ROOT / "examples" / "finetune_resnet.py"
+    one = [run([*fz, "--no-cache", str(single)])[0] for _ in range(5)]
+    imp = subprocess.run([sys.executable, "-X", "importtime", "-c", "import freezelint.cli"],
+                         capture_output=True, text=True).stderr.splitlines()
+    cli_import_us = next((int(l.split("|")[1]) for l in reversed(imp) if l.strip().endswith("freezelint.cli")), 0)
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    if not args.tiny:
+        print("corpus: " + ", ".join(f"{k} {v}" for k, v in CORPUS_PACKAGES.items()))
+    print(f"files: {files} .py, {size / 1e6:.1f} MB; freezelint parsed {counts[1] if counts else '?'}, "
+          f"skipped by text triggers {counts[2] if counts else '?'}, findings {counts[3] if counts else '?'}")
+    print(f"{'command':<24} {'wall (median)':>14} {'cpu (median)':>13}  runs")
+    med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}
+    for name, (w, c) in med.items():
+        print(f"{name:<24} {w:>13.2f}s {c:>12.2f}s  {len(times[name])}")
+    cold = med["freezelint cold"][0]
+    for other in ("torchfix --select=ALL", "fixit lint", "libcst parse floor"):
+        if other in med:
+            print(f"ratio freezelint cold / {other}: {cold / med[other][0]:.3f}")
+    print(f"warm per 1000 files: {med['freezelint warm'][0] / max(files, 1) * 1000:.2f}s")
+    print(f"single file (pre-commit), wall incl. start-up: median {statistics.median(one):.3f}s; "
+          f"`import freezelint.cli`: {cli_import_us / 1000:.0f} ms cumulative")
+
+
+if __name__ == "__main__":
+    main()

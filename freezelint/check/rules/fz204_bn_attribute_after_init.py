@@ -1,0 +1,59 @@
+"""FZ204 bn-attribute-after-init: `bn.affine = False` after construction does nothing."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from freezelint.check.facts import Facts, is_batchnorm_class
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, src
+
+
+class BnAttributeAfterInit(Rule):
+    code = "FZ204"
+    triggers = (r"\.affine" + ASSIGNED, r"['\"]affine['\"]")
+    what = "Finds `affine` assigned on an existing BatchNorm layer."
+    why = (
+        "`affine` is read only in `__init__`, where it decides whether `weight` and `bias` exist. "
+        "Setting `bn.affine = False` later changes nothing: forward still scales and shifts with "
+        "`weight` and `bias`, and they stay trainable."
+    )
+    bad = [
+        Example(
+            """
+            import torch.nn as nn
+
+            bn = nn.BatchNorm2d(64)
+            bn.affine = False  # expect: FZ204
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.affine = False  # expect: FZ204
+            """
+        ),
+    ]
+    good = [
+        """
+        import torch.nn as nn
+
+        bn = nn.BatchNorm2d(64, affine=False)
+        bn.weight.requires_grad_(False)
+        conv = nn.Conv2d(3, 8, 3)
+        conv.affine = False  # not a BatchNorm layer (and not our concern here)
+        cfg.affine = False
+        """,
+    ]
+
+    def check(self, facts: Facts, module) -> Iterable[Finding]:
+        for store in facts.attr_stores:
+            if store.attr != "affine" or store.form == "augassign":
+                continue
+            kind = facts.kind(store.obj, store.ctx)
+            if kind is None or kind.tag != "module" or not is_batchnorm_class(kind.qual):
+                continue
+            obj = src(store.obj)
+            yield self.finding(
+                store.attr_node,
+                f"`{obj}.affine` is only read when the layer is built: `weight` and `bias` stay and are still "
+                f"applied; pass `affine=False` to the constructor, or freeze them with "
+                f"`{obj}.requires_grad_(False)`",
+                store.ctx,
+            )

@@ -1,0 +1,16 @@
+"""The benchmarks run (on a tiny corpus); their numbers are for the README, not for CI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_check_speed_runs_on_a_tiny_corpus():
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "check_speed.py"), "--tiny"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "freezelint cold" in p.stdout and "ratio freezelint cold / libcst parse floor" in p.stdout
+    assert "skipped by text triggers" in p.stdout

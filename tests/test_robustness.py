@@ -1,0 +1,317 @@
+"""Robustness: the checker survives anything a repository holds, and --fix never loses data.
+
+CI runs a bounded budget. FREEZELINT_FUZZ=full mutates every file of the installed torchvision
+and timm sources and raises the hypothesis budget (FREEZELINT_FUZZ_EXAMPLES overrides it).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import tokenize
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT
+from freezelint import codes
+from freezelint.check.engine import check_text
+
+FULL = os.environ.get("FREEZELINT_FUZZ") == "full"
+EXAMPLES = int(os.environ.get("FREEZELINT_FUZZ_EXAMPLES", 2000 if FULL else 150))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not FULL,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+ALL = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
+
+
+def assert_locations_inside(text: str, diagnostics) -> None:
+    lines = text.splitlines() or [""]
+    for d in diagnostics:
+        assert 1 <= d.row <= len(lines) + 1, d
+        assert 1 <= d.end_row <= len(lines) + 1 and (d.end_row, d.end_col) >= (d.row, d.col), d
+        line = lines[d.row - 1] if d.row <= len(lines) else ""
+        assert 1 <= d.col <= len(line) + 2, (d, line)
+
+
+def assert_fix_is_safe(text: str) -> None:
+    """--fix output parses, is a fixed point, and changes only lines that had a fixable finding."""
+    out = check_text(text, "f.py", ALL, fix="unsafe", force=True)
+    if out.new_text is None:
+        return
+    ast.parse(out.new_text)
+    before = text.splitlines(keepends=True)
+    after = out.new_text.splitlines(keepends=True)
+    assert len(before) == len(after), "a fix changed the number of lines"
+    fixable_rows = {d.row for d in check_text(text, "f.py", ALL, force=True).diagnostics if d.fix}
+    for row, (a, b) in enumerate(zip(before, after), 1):
+        if a != b:
+            assert row in fixable_rows, f"line {row} changed without a fixable finding: {a!r} -> {b!r}"
+            assert a[len(a.rstrip("\r\n")):] == b[len(b.rstrip("\r\n")):], "line ending changed"
+    again = check_text(out.new_text, "f.py", ALL, fix="unsafe", force=True)
+    assert again.new_text is None, "a second --fix changed the file again"
+
+
+# ----------------------------------------------------------------- generated programs
+NAMES = st.sampled_from(["m", "model", "p", "self", "layer", "bn", "head", "v", "x"])
+ATTRS = st.sampled_from(["requires_grad_", "requires_grad", "require_grad", "requiresGrad", "requires_grads",
+                         "training", "trainable", "data", "weight", "fc", "backbone"])
+VALUES = st.sampled_from(["False", "True", "0", "flag", "not frozen", "(a, b)", "x if y else z",
+                          "lambda: 1", "p.requires_grad", "[1]"])
+HEADERS = ["import torch\nimport torch.nn as nn\n", "from torch import nn\nimport torchvision\n",
+           "import torchvision.models as models\nfrom torch.nn import BatchNorm2d as BN\n", ""]
+LOOPS = ["for m in model.modules():", "for n, p in model.named_parameters():",
+         "for k, v in model.state_dict().items():", "for p in filter(lambda q: q.requires_grad, ps):",
+         "if isinstance(m, nn.BatchNorm2d):", "with torch.no_grad():", "while True:", "try:"]
+
+
+@st.composite
+def target(draw):
+    chain = draw(st.lists(ATTRS, min_size=0, max_size=2))
+    return ".".join([draw(NAMES), *chain, draw(ATTRS)])
+
+
+@st.composite
+def statement(draw):
+    t, v = draw(target()), draw(VALUES)
+    obj, _, attr = t.rpartition(".")
+    comment = draw(st.sampled_from(["", "  # noqa", "  # noqa: FZ101", "  # freezelint: noqa",
+                                    "  # noqa: FZ102,FZ999", "  # note"]))
+    form = draw(st.sampled_from(["assign", "ann", "aug", "chain", "setattr", "compare", "call", "lambda",
+                                 "comp", "multi"]))
+    body = {
+        "assign": f"{t} = {v}",
+        "ann": f"{t}: bool = {v}",
+        "aug": f"{t} |= {v}",
+        "chain": f"{t} = {draw(target())} = {v}",
+        "setattr": f"setattr({obj}, {attr!r}, {v})",
+        "compare": f"{t} == {v}",
+        "call": f"{obj}.requires_grad_({v})",
+        "lambda": f"model.apply(lambda {draw(NAMES)}: setattr({obj}, {attr!r}, {v}))",
+        "comp": f"[setattr({obj}, {attr!r}, {v}) for {draw(NAMES)} in model.parameters()]",
+        "multi": f"setattr(\n    {obj},\n    {attr!r},\n    {v},\n)",
+    }[form]
+    return body + comment
+
+
+@st.composite
+def program(draw):
+    lines = [draw(st.sampled_from(HEADERS))]
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["plain", "loop", "class", "def"]))
+        stmt = draw(statement())
+        indented = "\n".join("    " + s for s in stmt.splitlines())
+        if kind == "plain":
+            lines.append(stmt + "\n")
+        elif kind == "loop":
+            loop = draw(st.sampled_from(LOOPS))
+            tail = "\nexcept Exception:\n    pass" if loop == "try:" else ""
+            lines.append(f"{loop}\n{indented}{tail}\n")
+        elif kind == "class":
+            base = draw(st.sampled_from(["nn.Module", "object", "models.ResNet", ""]))
+            lines.append(f"class C({base}):\n    def f(self):\n" + "\n".join("    " + s for s in indented.splitlines())
+                         + "\n")
+        else:
+            lines.append(f"def g(model, {draw(NAMES)}=None):\n{indented}\n    return model\ng(torchvision.models.resnet18())\n")
+    text = "".join(lines)
+    if draw(st.booleans()):
+        text = text.replace("\n", "\r\n")
+    return text
+
+
+@FUZZ
+@given(program())
+def test_generated_freezing_programs(text):
+    ast.parse(text)  # the generator makes valid Python
+    out = check_text(text, "f.py", ALL, force=True)
+    assert not [d for d in out.diagnostics if d.code == "FZ001"], out.diagnostics
+    assert_locations_inside(text, out.diagnostics)
+    assert_fix_is_safe(text)
+
+
+hypothesmith = pytest.importorskip("hypothesmith")
+
+
+@settings(max_examples=max(10, EXAMPLES // 5), deadline=None, derandomize=not FULL,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(hypothesmith.from_grammar(), statement())
+def test_grammar_programs_never_crash(code, extra):
+    for text in (code, code + "\n" + extra + "\n"):
+        out = check_text(text, "g.py", ALL, force=True)  # must not raise, whatever the input
+        assert_locations_inside(text, out.diagnostics)
+        if not [d for d in out.diagnostics if d.code == "FZ001"]:
+            assert_fix_is_safe(text)
+
+
+# ------------------------------------------------------------------ mutations of real code
+def _package_files(name: str) -> list[Path]:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return sorted(p for loc in spec.submodule_search_locations for p in Path(loc).rglob("*.py"))
+
+
+def _corpus() -> list[Path]:
+    files = [*sorted((ROOT / "examples").rglob("*.py"))]
+    rng = random.Random(0)
+    for pkg in ("torchvision", "timm"):
+        found = _package_files(pkg)
+        files += found if FULL else rng.sample(found, min(25, len(found)))
+    return files
+
+
+MISTAKE = b"\nmodel.requires_grad_ = False  # injected\nfor p in model.parameters():\n    p.require_grad = False\n"
+
+
+def _mutations(data: bytes, rng: random.Random) -> dict[str, bytes]:
+    cut = rng.randrange(len(data) + 1)
+    flipped = bytearray(data + MISTAKE)
+    for _ in range(3):
+        i = rng.randrange(len(flipped))
+        flipped[i] ^= 1 << rng.randrange(8)
+    text = (data + MISTAKE).decode("utf-8", "replace")
+    lines = text.splitlines(keepends=True)
+    return {
+        "truncated": (data + MISTAKE)[:cut],
+        "flipped": bytes(flipped),
+        "nul": data[: cut] + b"\x00" + data[cut:] + MISTAKE,
+        "bom": b"\xef\xbb\xbf" + data + MISTAKE,
+        "latin1": b"# -*- coding: latin-1 -*-\n# caf\xe9\n" + data.decode("utf-8", "replace")
+        .encode("latin-1", "replace") + MISTAKE,
+        "crlf": (data + MISTAKE).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"),
+        "mixed": "".join(l.rstrip("\r\n") + ("\r\n" if i % 2 else "\n") if l.endswith("\n") else l
+                         for i, l in enumerate(lines)).encode(),
+        "tabs": (data + MISTAKE).replace(b"    ", b"\t"),
+        "long-line": data + MISTAKE + b"x = [" + b"1, " * 40000 + b"]\n",
+        "clean": data + MISTAKE,
+    }
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "freezelint", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "NO_COLOR": "1"}, timeout=900)
+
+
+def _clean_stderr(stderr: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    for line in stderr.splitlines():
+        assert line.startswith("freezelint: "), line
+
+
+def test_mutated_real_sources(tmp_path, capsys):
+    rng = random.Random(1)
+    originals: dict[str, bytes] = {}
+    counts: dict[str, int] = {}
+    for i, src in enumerate(_corpus()):
+        for kind, data in _mutations(src.read_bytes(), rng).items():
+            name = f"{kind}/{i:04}_{src.stem}.py"
+            (tmp_path / kind).mkdir(exist_ok=True)
+            (tmp_path / name).write_bytes(data)
+            originals[name] = data
+            counts[kind] = counts.get(kind, 0) + 1
+    with capsys.disabled():
+        print(f"\nmutated inputs: {sum(counts.values())} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
+    r = _run(tmp_path, "check", "--no-cache", "--format", "json", ".")
+    assert r.returncode in (0, 1), r.stderr
+    _clean_stderr(r.stderr)
+    found = json.loads(r.stdout)
+    by_file: dict[str, list] = {}
+    for d in found:
+        by_file.setdefault(d["filename"], []).append(d)
+    for name, data in originals.items():
+        text = data.decode("utf-8", "replace")
+        lines = text.splitlines() or [""]
+        for d in by_file.get(name, []):
+            assert 1 <= d["location"]["row"] <= len(lines) + 1, (name, d)
+    # every clean copy with the injected mistakes is found
+    for name in originals:
+        if name.startswith(("clean/", "crlf/", "bom/")):
+            assert {"FZ101", "FZ103"} <= {d["code"] for d in by_file.get(name, [])}, name
+
+    r = _run(tmp_path, "check", "--no-cache", "--fix", "--unsafe-fixes", "--format", "json", ".")
+    assert r.returncode in (0, 1), r.stderr
+    _clean_stderr(r.stderr)
+    changed = 0
+    for name, data in originals.items():
+        new = (tmp_path / name).read_bytes()
+        if new == data:
+            continue
+        changed += 1
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        assert tokenize.detect_encoding(io.BytesIO(new).readline)[0] == encoding, name
+        assert new.startswith(b"\xef\xbb\xbf") == data.startswith(b"\xef\xbb\xbf"), name
+        ast.parse(new.decode(encoding))
+        old_lines, new_lines = data.splitlines(keepends=True), new.splitlines(keepends=True)
+        assert len(old_lines) == len(new_lines), name
+        for a, b in zip(old_lines, new_lines):
+            if a != b:
+                assert b"requires_grad" in b and a.rstrip(b"\r\n") != b.rstrip(b"\r\n"), (name, a, b)
+                assert a[len(a.rstrip(b"\r\n")):] == b[len(b.rstrip(b"\r\n")):], (name, "line ending")
+    assert changed >= len([n for n in originals if n.startswith("clean/")])
+
+
+def test_hostile_files_and_directories(tmp_path):
+    (tmp_path / "empty.py").write_bytes(b"")
+    (tmp_path / "only_bom.py").write_bytes(b"\xef\xbb\xbf")
+    (tmp_path / "nul.py").write_bytes(b"model.requires_grad_ = False\x00\n")
+    (tmp_path / "bad_cookie.py").write_bytes(b"# -*- coding: klingon -*-\nmodel.requires_grad_ = False\n")
+    (tmp_path / "deep.py").write_text("model.requires_grad_ = False\nx = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
+    (tmp_path / "deep_chain.py").write_text("model.requires_grad_ = False\nx = " + " if a else ".join(["b"] * 8000) + "\n")
+    (tmp_path / "deep_valid.py").write_text("model.requires_grad_ = False\nx = " + "+".join(["a"] * 2900) + "\n")
+    with open(tmp_path / "huge.py", "wb") as f:  # 50 MB, over the parse limit
+        f.write(b"model.requires_grad_ = False\n")
+        f.write((b"x = 1  # padding padding padding padding padding padding padding padding\n") * 700_000)
+    (tmp_path / "dir.py").mkdir()
+    (tmp_path / "dir.py" / "inside.py").write_text("model.requires_grad_ = False\n")
+    os.symlink(tmp_path, tmp_path / "loop")
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling.py")
+    nb = {"cells": [{"cell_type": "code", "source": ["%%time\n", "x = 1\n"]},
+                    {"cell_type": "markdown", "source": "model.requires_grad_ = False"},
+                    {"cell_type": "code", "source": 42},
+                    {"cell_type": "code"}], "metadata": {}}
+    (tmp_path / "weird.ipynb").write_text(json.dumps(nb))
+    (tmp_path / "badjson.ipynb").write_text('{"cells": [')
+    (tmp_path / "nocells.ipynb").write_text('{"nbformat": 4}')
+    (tmp_path / "list.ipynb").write_text("[1, 2]")
+    r = _run(tmp_path, "check", "--no-cache", "--format", "concise", "--quiet", ".")
+    assert r.returncode == 1
+    _clean_stderr(r.stderr)
+    out = r.stdout
+    assert "huge.py: not checked: 50.1 MB is over the 8 MB limit" in r.stderr
+    for needle in ("nul.py:1:1: FZ001", "bad_cookie.py:1:1: FZ001", "deep.py:2:", "nested too deeply",
+                   "deep_chain.py:1:1: FZ001", "dir.py/inside.py:1:1: FZ101", "badjson.ipynb:1:1: FZ001",
+                   "nocells.ipynb:1:1: FZ001", "list.ipynb:1:1: FZ001", "weird.ipynb:1:1: FZ001 cell 3"):
+        assert needle in out, (needle, out)
+    assert "empty.py" not in out and "only_bom.py" not in out
+    assert "deep_valid.py:1:1: FZ101" in out or "deep_valid.py:2:1: FZ001 cannot analyse" in out
+
+
+def test_two_runs_sharing_a_cache_at_once(tmp_path):
+    work = tmp_path / "src"
+    for i in range(120):
+        (work / f"pkg{i % 4}").mkdir(parents=True, exist_ok=True)
+        body = "model.requires_grad_ = False\n" if i % 3 == 0 else "x = 1\n"
+        (work / f"pkg{i % 4}" / f"m{i:03}.py").write_text("import torch\n" + body * (1 + i % 5))
+    expected = _run(work, "check", "--no-cache", "--format", "json", "-j", "1", ".").stdout
+    cache = tmp_path / "cache"
+    cmd = [sys.executable, "-m", "freezelint", "check", "--cache-dir", str(cache), "--format", "json", "."]
+    procs = [subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for out, err in outs:
+        assert json.loads(out) == json.loads(expected) and "Traceback" not in err
+    assert json.loads(_run(work, "check", "--cache-dir", str(cache), "--format", "json", ".").stdout) == \
+        json.loads(expected)
+    entries = [p for p in cache.rglob("*") if p.is_file() and len(p.name) == 40]
+    assert len(entries) >= 2 and all(json.loads(p.read_text()) for p in entries)
+    for p in entries[:10]:  # a truncated entry is ignored and rebuilt
+        p.write_text(p.read_text()[:5])
+    assert json.loads(_run(work, "check", "--cache-dir", str(cache), "--format", "json", ".").stdout) == \
+        json.loads(expected)
