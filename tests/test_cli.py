@@ -241,3 +241,4 @@ def test_shipped_examples_report_and_fixed_twins_are_clean(cli):
     assert by_file["freeze_from_checkpoint.py"] >= {"FZ104", "FZ105", "FZ401"}
     assert by_file["finetune_resnet.py"] >= {"FZ203"}
     assert by_file["lr_zero_freeze.py"] == {"FZ304"}
+    assert by_file["bn_freeze_epoch_loop.py"] == {"FZ201"}

@@ -264,7 +264,17 @@ class Facts(cst.CSTVisitor):
     def of(cls, module: cst.Module) -> "Facts":
         facts = cls()
         module.visit(facts)
+        facts.module = module
         return facts
+
+    @property
+    def flows(self):
+        """Ordered events per body, built on first use (only flow-aware rules need them)."""
+        if getattr(self, "_flows", None) is None:
+            from freezelint.check.flow import FileFlows
+
+            self._flows = FileFlows(self, self.module)
+        return self._flows
 
     # ----------------------------------------------------------------- traversal helpers
     def _ctx(self) -> Ctx:

@@ -11,9 +11,15 @@ from freezelint.check.rules.fz103_requires_grad_misspelled import RequiresGradMi
 from freezelint.check.rules.fz104_requires_grad_compared_not_set import RequiresGradComparedNotSet
 from freezelint.check.rules.fz105_requires_grad_on_copy import RequiresGradOnCopy
 from freezelint.check.rules.fz106_training_flag_assigned import TrainingFlagAssigned
+from freezelint.check.rules.fz201_train_undoes_bn_freeze import TrainUndoesBnFreeze
+from freezelint.check.rules.fz202_bn_frozen_without_eval import BnFrozenWithoutEval
 from freezelint.check.rules.fz203_bn_check_too_narrow import BnCheckTooNarrow
 from freezelint.check.rules.fz204_bn_attribute_after_init import BnAttributeAfterInit
+from freezelint.check.rules.fz301_optimizer_over_frozen_params import OptimizerOverFrozenParams
+from freezelint.check.rules.fz302_layer_replaced_after_optimizer import LayerReplacedAfterOptimizer
+from freezelint.check.rules.fz303_unfrozen_after_optimizer import UnfrozenAfterOptimizer
 from freezelint.check.rules.fz304_lr_zero_freeze import LrZeroFreeze
+from freezelint.check.rules.fz306_freeze_after_ddp import FreezeAfterDdp
 from freezelint.check.rules.fz401_unchecked_partial_load import UncheckedPartialLoad
 
 ALL_RULES: tuple[type[Rule], ...] = (
@@ -25,9 +31,15 @@ ALL_RULES: tuple[type[Rule], ...] = (
     RequiresGradComparedNotSet,
     RequiresGradOnCopy,
     TrainingFlagAssigned,
+    TrainUndoesBnFreeze,
+    BnFrozenWithoutEval,
     BnCheckTooNarrow,
     BnAttributeAfterInit,
+    OptimizerOverFrozenParams,
+    LayerReplacedAfterOptimizer,
+    UnfrozenAfterOptimizer,
     LrZeroFreeze,
+    FreezeAfterDdp,
     UncheckedPartialLoad,
 )
 BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}

@@ -76,8 +76,8 @@ class Rule(ABC):
         """Yield the findings of this rule in one file."""
 
     def finding(self, node: cst.CSTNode, message: str, ctx: Ctx | None = None,
-                fix: Fix | None = None) -> Finding:
-        return Finding(self.code, node, message, ctx.stmt if ctx else None, fix)
+                fix: Fix | None = None, stmt: cst.CSTNode | None = None) -> Finding:
+        return Finding(self.code, node, message, stmt if stmt is not None else (ctx.stmt if ctx else None), fix)
 
 
 def src(node: cst.CSTNode) -> str:

@@ -1,0 +1,117 @@
+"""FZ301 optimizer-over-frozen-params: a stateful optimizer over unfiltered parameters of a model
+that this file freezes in part."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import libcst as cst
+
+from freezelint.check.facts import Facts
+from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after
+from freezelint.check.rules.base import Example, Finding, Fix, Rule, src
+
+
+def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
+    if not frozen:
+        return False
+    return frozen == opt_path or frozen.startswith(opt_path + ".") or (whole and frozen.split(".")[0] == opt_path)
+
+
+class OptimizerOverFrozenParams(Rule):
+    code = "FZ301"
+    triggers = (r"requires_grad",)
+    what = (
+        "Finds an optimizer with momentum, moving averages or weight decay built over all of a "
+        "model's `.parameters()` while the same file freezes some of them."
+    )
+    why = (
+        "Frozen parameters whose `.grad` stays None are skipped by every optimizer: then the harm is "
+        "waste — a place in every param group and, for some optimizers, state. But a frozen "
+        "parameter with a grad tensor moves: a stale grad from before it was frozen (freezing in "
+        "the middle of gradient accumulation), or a zero grad kept by `zero_grad(set_to_none=False)`, "
+        "is applied through momentum, Adam's moving averages or weight decay (AdamW decays by 0.01 by "
+        "default, even on zero grads). Filtering on requires_grad rules all of that out."
+    )
+    fix_title = "Pass only trainable parameters: `[p for p in model.parameters() if p.requires_grad]`"
+    notes = (
+        "Silent for freezes that the same scope undoes later (a GAN's discriminator frozen for the "
+        "generator step), when the parameters are filtered on requires_grad, when the optimizer gets a named "
+        "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, and for "
+        "plain SGD without momentum or weight decay. The fix is offered when the freeze comes before "
+        "the optimizer, where a filter can see it; it is unsafe because it changes the param groups."
+    )
+    bad = [
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for p in model.parameters():
+                p.requires_grad = False
+            model.fc = torch.nn.Linear(2048, 10)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for p in model.parameters():
+                p.requires_grad = False
+            model.fc = torch.nn.Linear(2048, 10)
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ301
+            """,
+        ),
+    ]
+    good = [
+        """
+        import torch
+
+        model.backbone.requires_grad_(False)
+        opt1 = torch.optim.AdamW(filter(lambda p: p.requires_grad, model.parameters()))
+        opt2 = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+        opt3 = torch.optim.SGD(model.head.parameters(), lr=0.1, momentum=0.9)
+        opt4 = torch.optim.Adam([{"params": model.head.parameters()}, {"params": model.neck.parameters()}])
+        opt5 = torch.optim.SGD(model.parameters(), lr=0.1)  # stateless: frozen params never move
+        """,
+    ]
+
+    def check(self, facts: Facts, module) -> Iterable[Finding]:
+        for flow in facts.flows.bodies:
+            evs = flow.events
+            for o in (e for e in evs if e.kind == OPT_BUILD and not e.detail["filtered"] and e.detail["stateful"]):
+                freezes = [f for f in evs if f.kind == FREEZE and f.target == o.target and not f.exclusive_with(o)
+                           and _covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
+                           and not _undone(f, evs) and not _rebuilt(o, f, evs)]
+                if not freezes:
+                    continue
+                first = o.node.args[0].value
+                fix = None
+                if all(f.index < o.index for f in freezes) and isinstance(first, cst.Call) and \
+                        isinstance(first.func, cst.Attribute) and first.func.attr.value == "parameters":
+                    new = cst.parse_expression(f"[p for p in {src(first)} if p.requires_grad]")
+                    fix = Fix("Pass only parameters that require grad", [(first, new)], safe=False)
+                frozen = freezes[0].detail.get("sub") or o.target
+                yield self.finding(
+                    first,
+                    f"{o.detail['optimizer'].rsplit('.', 1)[1]} gets every parameter of `{o.detail['path']}` while "
+                    f"`{frozen}` is frozen in this scope: those take optimizer slots for nothing, and "
+                    f"any stale or zero grad on them is applied through {o.detail['stateful']}, moving "
+                    f"\"frozen\" weights; filter on requires_grad",
+                    fix=fix,
+                    stmt=o.stmt,
+                )
+
+
+def _rebuilt(opt, freeze, events) -> bool:
+    """An optimizer built again after a later freeze replaces the one built before it."""
+    return freeze.index > opt.index and any(
+        e.kind == OPT_BUILD and e.target == opt.target and e.index > freeze.index for e in events)
+
+
+def _undone(freeze, events) -> bool:
+    """A freeze undone later in the scope is temporary (GAN steps, alternating training)."""
+    return any(u.kind == UNFREEZE and u.target == freeze.target and after(freeze, u)
+               and (u.detail.get("sub") or "") == (freeze.detail.get("sub") or "") for u in events)

@@ -1,0 +1,80 @@
+"""FZ303 unfrozen-after-optimizer: params unfrozen after a filtered optimizer was built."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from freezelint.check.facts import Facts
+from freezelint.check.flow import ADD_GROUP, OPT_BUILD, UNFREEZE, after
+from freezelint.check.rules.base import Example, Finding, Rule, src
+
+
+class UnfrozenAfterOptimizer(Rule):
+    code = "FZ303"
+    triggers = (r"requires_grad",)
+    what = (
+        "Finds parameters set back to `requires_grad=True` after an optimizer was built from a "
+        "requires_grad filter, with no `add_param_group` (or new optimizer) after it."
+    )
+    why = (
+        "An optimizer built from `filter(lambda p: p.requires_grad, ...)` holds only the parameters "
+        "that were trainable then. Unfreezing more later (gradual unfreezing) gives them grads, but "
+        "the optimizer never updates them. `add_param_group` fixes it; a scheduler built before that "
+        "then needs care (OneCycleLR raises `KeyError: 'initial_lr'`)."
+    )
+    bad = [
+        Example(
+            """
+            import torch
+
+            model.backbone.requires_grad_(False)
+            optimizer = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-3)
+            for epoch in range(10):
+                if epoch == 5:
+                    model.backbone.layer4.requires_grad_(True)  # expect: FZ303
+                train_one_epoch(model, optimizer)
+            """
+        ),
+    ]
+    good = [
+        """
+        import torch
+
+        model.backbone.requires_grad_(False)
+        optimizer = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-3)
+        for epoch in range(10):
+            if epoch == 5:
+                model.backbone.layer4.requires_grad_(True)
+                optimizer.add_param_group({"params": model.backbone.layer4.parameters(), "lr": 1e-4})
+        """,
+        """
+        import torch
+
+        # GAN: D frozen for the generator step and unfrozen after; its optimizer holds all of D
+        opt_d = torch.optim.Adam(discriminator.parameters())
+        for p in discriminator.parameters():
+            p.requires_grad = False
+        g_loss.backward()
+        for p in discriminator.parameters():
+            p.requires_grad = True
+        """,
+    ]
+
+    def check(self, facts: Facts, module) -> Iterable[Finding]:
+        for flow in facts.flows.bodies:
+            evs = flow.events
+            for u in (e for e in evs if e.kind == UNFREEZE):
+                builds = [o for o in evs if o.kind == OPT_BUILD and o.detail.get("filtered") and o.target == u.target
+                          and o.index < u.index and not o.exclusive_with(u)]
+                if not builds:
+                    continue
+                if any(e.kind in (ADD_GROUP, OPT_BUILD) and (after(u, e)) and e is not u for e in evs
+                       if e.index > u.index or set(e.loops) & set(u.loops)):
+                    continue
+                yield self.finding(
+                    u.node,
+                    f"`{src(u.node) if len(src(u.node)) < 60 else u.detail.get('sub') or u.target}` unfreezes "
+                    f"parameters after the optimizer was built from a requires_grad filter: they get grads but are "
+                    f"never updated; `optimizer.add_param_group(...)` them",
+                    stmt=u.stmt,
+                )
