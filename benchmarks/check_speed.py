@@ -2,10 +2,12 @@
 
     python benchmarks/check_speed.py                 # real corpus, 3 alternating rounds
     python benchmarks/check_speed.py --rounds 5
+    python benchmarks/check_speed.py --packages timm torchvision   # a subset of the corpus
     python benchmarks/check_speed.py --tiny          # examples/ only, no other tools (CI smoke)
 
 The corpus is the source of pip-installed timm, torchvision and transformers (pinned below),
-installed with `pip install --no-deps --target` into .bench/ (package index access only).
+installed with `pip install --no-deps --target` into ~/.cache/freezelint-bench/ (or
+$FREEZELINT_BENCH_DIR; outside the repository, since Fixit skips git-ignored paths).
 TorchFix pins libcst<1.6, so it and Fixit live in their own virtual environments there.
 Every command runs as a subprocess; wall and CPU time (user+sys of the children) are taken
 per run, tools alternate within each round, and medians are printed with the ratios.
@@ -24,7 +26,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / ".bench"
+# Outside the repository: Fixit honours .gitignore and would skip a corpus inside it.
+BENCH = Path(os.environ.get("FREEZELINT_BENCH_DIR", Path.home() / ".cache" / "freezelint-bench"))
 CORPUS_PACKAGES = {"timm": "1.0.31", "torchvision": "0.29.1", "transformers": "5.24.0"}
 TOOLS = {"torchfix": ["torchfix==0.7.0"], "fixit": ["fixit==2.2.1"]}
 
@@ -62,9 +65,9 @@ def run(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def prepare_corpus() -> list[Path]:
+def prepare_corpus(packages: list[str]) -> list[Path]:
     target = BENCH / "corpus"
-    roots = [target / name for name in CORPUS_PACKAGES]
+    roots = [target / name for name in packages]
     if not all(r.is_dir() for r in roots):
         specs = [f"{k}=={v}" for k, v in CORPUS_PACKAGES.items()]
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
@@ -92,14 +95,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tiny", action="store_true", help="examples/ only, freezelint and the parse floor")
+    ap.add_argument("--packages", nargs="+", default=list(CORPUS_PACKAGES), choices=list(CORPUS_PACKAGES))
     args = ap.parse_args()
 
     if args.tiny:
         roots, rounds = [ROOT / "examples"], 1
         tools: dict[str, Path | None] = {}
     else:
-        BENCH.mkdir(exist_ok=True)
-        roots, rounds = prepare_corpus(), max(3, args.rounds)
+        BENCH.mkdir(parents=True, exist_ok=True)
+        roots, rounds = prepare_corpus(args.packages), max(3, args.rounds)
         tools = {name: prepare_tool(name) for name in TOOLS}
     files, size = corpus_size(roots)
     paths = [str(r) for r in roots]
@@ -131,7 +135,7 @@ def main() -> None:
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     if not args.tiny:
-        print("corpus: " + ", ".join(f"{k} {v}" for k, v in CORPUS_PACKAGES.items()))
+        print("corpus: " + ", ".join(f"{k} {v}" for k, v in CORPUS_PACKAGES.items() if k in args.packages))
     print(f"files: {files} .py, {size / 1e6:.1f} MB; freezelint parsed {counts[1] if counts else '?'}, "
           f"skipped by text triggers {counts[2] if counts else '?'}, findings {counts[3] if counts else '?'}")
     print(f"{'command':<24} {'wall (median)':>14} {'cpu (median)':>13}  runs")

@@ -4,7 +4,6 @@ and the pre-commit hook entry."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import stat

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from freezelint import __version__
+from freezelint.fsutil import atomic_write
 
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# freezelint cache (https://bford.info/cachedir/)\n"
 
@@ -47,17 +46,7 @@ class Cache:
             if not self._ready:
                 self._init_dir()
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(json.dumps(entry, separators=(",", ":")).encode())
-                os.replace(tmp, target)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            atomic_write(target, json.dumps(entry, separators=(",", ":")).encode())
         except OSError:
             pass  # a cache we cannot write is only a slower run
 

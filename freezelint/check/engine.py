@@ -44,11 +44,39 @@ def rules_for(selected: frozenset[str]) -> tuple[Rule, ...]:
     return tuple(cls() for cls in ALL_RULES if cls.code in selected and cls.code not in ENGINE_CODES)
 
 
+class _Gate:
+    """Whether one rule could fire on a text: a plain word, then a trigger, then every requirement."""
+
+    def __init__(self, rule: type[Rule]) -> None:
+        self.code = rule.code
+        self.words = rule.words
+        self.trigger = re.compile("|".join(rule.triggers))
+        self.requires = [re.compile(x) for x in rule.requires]
+
+    def admits(self, text: str) -> bool:
+        if self.words and not any(w in text for w in self.words):
+            return False
+        return bool(self.trigger.search(text)) and all(x.search(text) for x in self.requires)
+
+
+class _Prefilter:
+    """Which selected rules admit a text; a file none admits is never parsed."""
+
+    def __init__(self, selected: frozenset[str]) -> None:
+        self.gates = [_Gate(BY_CODE[c]) for c in sorted(selected) if c in BY_CODE and BY_CODE[c].triggers]
+
+    def admitted(self, text: str) -> frozenset[str]:
+        return frozenset(g.code for g in self.gates if g.admits(text))
+
+    def search(self, text: str) -> bool:
+        return any(g.admits(text) for g in self.gates)
+
+
 @lru_cache(maxsize=64)
-def trigger_pattern(selected: frozenset[str]) -> re.Pattern[str] | None:
-    """One regex that matches the text of any file some selected rule could fire on."""
-    parts = [t for code in sorted(selected) if code in BY_CODE for t in BY_CODE[code].triggers]
-    return re.compile("|".join(parts)) if parts else None
+def trigger_pattern(selected: frozenset[str]) -> _Prefilter | None:
+    """What decides whether a file is parsed for the selected rules (None: no rule has a trigger)."""
+    pre = _Prefilter(selected)
+    return pre if pre.gates else None
 
 
 # ---------------------------------------------------------------------------- decoding
@@ -143,9 +171,10 @@ def run_rules(module: cst.Module, rules: Sequence[Rule]) -> list[Finding]:
 
 
 def analyse(module: cst.Module, text: str, path: str, selected: frozenset[str],
-            check_noqa: bool) -> tuple[list[Diagnostic], list[tuple[Finding, object]]]:
-    """Diagnostics of a parsed file after suppression, plus the unsuppressed fixable findings."""
-    findings = run_rules(module, rules_for(selected))
+            check_noqa: bool, active: frozenset[str] | None = None) -> tuple[list[Diagnostic], list[tuple[Finding, object]]]:
+    """Diagnostics of a parsed file after suppression, plus the unsuppressed fixable findings.
+    `active`: the rules to run (those whose prefilter admits the file); default all selected."""
+    findings = run_rules(module, rules_for(active if active is not None else selected))
     supp = noqa.collect(text) if (findings or check_noqa) else noqa.Suppressions.empty()
     diagnostics: list[Diagnostic] = []
     fixable: list[tuple[Finding, object]] = []
@@ -221,8 +250,11 @@ def check_text(text: str, path: str, selected: frozenset[str], fix: str | None =
                force: bool = False) -> Outcome:
     """Check Python source text. `fix` is None, "safe" or "unsafe"."""
     pattern = trigger_pattern(selected)
-    if not force and (pattern is None or not pattern.search(text)):
+    admitted = pattern.admitted(text) if pattern is not None else frozenset()
+    if not force and not admitted:
         return Outcome(parsed=False)
+    # Rules run only on files their own prefilter admits (engine codes always "run").
+    active = selected if force else frozenset(admitted | (selected & ENGINE_CODES))
     rejected = _cpython_error(path, text)
     if rejected is not None:
         return Outcome([rejected] if "FZ001" in selected else [], parsed=True)
@@ -232,7 +264,7 @@ def check_text(text: str, path: str, selected: frozenset[str], fix: str | None =
         return Outcome([_libcst_error(path, e)] if "FZ001" in selected else [], parsed=True)
     check_noqa = "FZ002" in selected and bool(noqa.OWN_NOQA.search(text))
     try:
-        diagnostics, fixable = analyse(module, text, path, selected, check_noqa)
+        diagnostics, fixable = analyse(module, text, path, selected, check_noqa, active)
     except RecursionError:
         return Outcome([syntax_error(path, "cannot analyse: expressions nested too deeply")]
                        if "FZ001" in selected else [], parsed=True)
@@ -240,14 +272,14 @@ def check_text(text: str, path: str, selected: frozenset[str], fix: str | None =
     if fix is None or not fixable:
         return outcome
     try:
-        return _fix_loop(outcome, module, text, path, selected, fixable, fix == "unsafe", check_noqa)
+        return _fix_loop(outcome, module, text, path, selected, fixable, fix == "unsafe", check_noqa, active)
     except RecursionError:
         outcome.fix_refused = "fixes not applied: code nested too deeply to rewrite safely"
         return outcome
 
 
 def _fix_loop(outcome: Outcome, module: cst.Module, text: str, path: str, selected: frozenset[str],
-              fixable, unsafe: bool, check_noqa: bool) -> Outcome:
+              fixable, unsafe: bool, check_noqa: bool, active: frozenset[str]) -> Outcome:
     current, total = text, 0
     diagnostics = outcome.diagnostics
     for _ in range(_MAX_FIX_PASSES):
@@ -263,7 +295,7 @@ def _fix_loop(outcome: Outcome, module: cst.Module, text: str, path: str, select
             outcome.fix_refused = "a fix produced code that does not parse; file left unchanged"
             return outcome
         current, total = new_text, total + applied
-        diagnostics, fixable = analyse(module, new_text, path, selected, check_noqa)
+        diagnostics, fixable = analyse(module, new_text, path, selected, check_noqa, active)
         if not any(f.fix and (f.fix.safe or unsafe) for f, _ in fixable):
             break
     if total:

@@ -16,7 +16,7 @@ Kinds:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import libcst as cst
 
@@ -862,8 +862,3 @@ class Facts(cst.CSTVisitor):
             s = s.parent
         return None
 
-
-def iter_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    yield node
-    for child in node.children:
-        yield from iter_nodes(child)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from freezelint.check.cache import Cache
 from freezelint.check.diagnostic import Diagnostic
 from freezelint.check.discover import Discovery
 from freezelint.config import Config, load
+from freezelint.fsutil import atomic_write
 
 # Below this many files to analyse, starting worker processes costs more than it saves.
 POOL_MIN_FILES = 48
@@ -141,21 +141,7 @@ def write_atomic(path: Path, original: bytes, new: bytes) -> str | None:
         with open(path, "rb") as f:
             if f.read() != original:
                 return "fix not written: the file changed on disk while it was being checked"
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".freezelint")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(new)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(path, new, mode=stat.S_IMODE(os.stat(path).st_mode), durable=True)
     except OSError as e:
         return f"fix not written: {_one_line(e)}"
     return None

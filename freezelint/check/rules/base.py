@@ -20,6 +20,12 @@ from freezelint.check.facts import AttrStore, Ctx, Facts
 
 # Trigger fragment: an assignment `= v` or `: T = v` right after a name (never `==`).
 ASSIGNED = r"\s*(?::[^=\n]*)?=(?!=)"
+# An optimizer being constructed (torch.optim classes and the usual third-party names).
+OPTIMIZER_CALL = (r"\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|"
+                  r"Adafactor|LAMB|Lamb|LARS|Lion)\s*\(")
+# requires_grad turned off / on, in any of the forms the rules understand.
+FREEZES = r"requires_grad\s*=\s*False|requires_grad_\(\s*(?:False|requires_grad\s*=\s*False)"
+UNFREEZES = r"requires_grad\s*=\s*True|requires_grad_\(\s*(?:True|requires_grad\s*=\s*True)?\s*\)"
 
 
 @dataclass(frozen=True)
@@ -58,8 +64,12 @@ class Rule(ABC):
     """Base class. Subclasses set the class attributes and implement `check`."""
 
     code: ClassVar[str]
-    # Regexes: a file is parsed only if its text matches one of them (for some selected rule).
+    # Regexes: a file is parsed only if, for some selected rule, its text matches one of the
+    # rule's `triggers` and every one of its `requires`.
     triggers: ClassVar[tuple[str, ...]]
+    requires: ClassVar[tuple[str, ...]] = ()
+    # Plain substrings, one of which the text must contain before any regex runs (fast).
+    words: ClassVar[tuple[str, ...]] = ()
     what: ClassVar[str]  # "What it does"
     why: ClassVar[str]  # "Why is this bad?" — must agree with PYTORCH_FACTS.md
     fix_title: ClassVar[str | None] = None

@@ -12,6 +12,7 @@ from freezelint.check.rules.base import Example, Finding, Rule
 
 class UnusedNoqa(Rule):
     code = "FZ002"
+    words = ("noqa", "NOQA", "Noqa")
     triggers = (r"(?i:noqa\s*:[^\n]*\bFZ\d)", r"(?i:freezelint\s*:\s*noqa)")
     what = (
         "Reports `# noqa: FZxxx` and `# freezelint: noqa` comments that suppress nothing, and "

@@ -9,6 +9,7 @@ from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_f
 
 class RequiresGradMethodAssigned(Rule):
     code = "FZ101"
+    words = ("requires_grad_",)
     triggers = (r"requires_grad_" + ASSIGNED, r"['\"]requires_grad_['\"]")
     what = "Finds assignments to `requires_grad_`, the in-place method, instead of calling it."
     why = (

@@ -12,6 +12,7 @@ from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_f
 
 class RequiresGradOnModule(Rule):
     code = "FZ102"
+    words = ("requires_grad",)
     triggers = (r"requires_grad" + ASSIGNED, r"['\"]requires_grad['\"]")
     what = "Finds `requires_grad` assigned on an `nn.Module` instead of on its parameters."
     why = (

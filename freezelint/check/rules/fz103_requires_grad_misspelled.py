@@ -8,22 +8,19 @@ import libcst as cst
 
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, rename_fix, src
-from freezelint.spelling import FOREIGN, MISSPELLINGS, is_misspelling
+from freezelint.spelling import FOREIGN, is_misspelling
 
 
-def _loose(word: str) -> str:
-    return "_?".join(word)  # any underscores between letters
-
-
-# Every casing and underscoring of each misspelling; for the right word in another casing
-# (`requiresGrad`), anything but the exact `requires_grad`.
-MISSPELLING_TRIGGER = "(?i:" + "|".join(_loose(w) for w in sorted(MISSPELLINGS - {"requiresgrad"})) + \
-    ")|(?i:r_?e_?q_?u_?i_?r_?e_?s_?g_?r_?a_?d)(?<!requires_grad)"
+# Every misspelling in the table starts with `req` (any case) or is `grad(s)_required`: an
+# attribute of that shape assigned, or named in setattr; is_misspelling decides.
+_GRADLIKE = r"(?:[Rr][Ee]?[Qq]\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)"
 
 
 class RequiresGradMisspelled(Rule):
     code = "FZ103"
-    triggers = (MISSPELLING_TRIGGER, r"trainable" + ASSIGNED, r"['\"]trainable['\"]")
+    words = ("req", "Req", "REQ", "required", "Required", "trainable")
+    triggers = (r"\." + _GRADLIKE + ASSIGNED, r"['\"]" + _GRADLIKE + r"['\"]", r"trainable" + ASSIGNED,
+                r"['\"]trainable['\"]")
     what = "Finds assignments to misspellings of `requires_grad` (and Keras' `trainable`)."
     why = (
         "Parameters, tensors and Modules accept any new attribute: `p.require_grad = False`, "

@@ -12,6 +12,7 @@ from freezelint.check.rules.base import Example, Finding, Fix, Rule, src
 
 class RequiresGradComparedNotSet(Rule):
     code = "FZ104"
+    words = ("requires_grad",)
     triggers = (r"requires_grad\s*(?:==|is\s)",)
     what = "Finds `x.requires_grad == v` (or `is v`) written as a statement, where `=` was meant."
     why = (

@@ -15,6 +15,7 @@ _MODE_METHODS = frozenset({"train", "eval", "training", "__init__", "__setstate_
 
 class TrainingFlagAssigned(Rule):
     code = "FZ106"
+    words = ("training",)
     triggers = (r"\.training" + ASSIGNED, r"['\"]training['\"]")
     what = "Finds `module.training = v` where `module.train(v)` was meant."
     why = (

@@ -13,7 +13,9 @@ from freezelint.check.rules.base import Example, Finding, Rule, src
 
 class TrainUndoesBnFreeze(Rule):
     code = "FZ201"
+    words = (".eval(", ".train(")
     triggers = (r"\.eval\(\)|\.train\(\s*False",)
+    requires = (r"BatchNorm|classname|\bbn\d*\b|\bBN\b|norm",)
     what = (
         "Finds a `model.train()` that runs after BatchNorm layers were frozen with `.eval()` and "
         "before training continues, with no re-freeze in between; and nn.Module classes that freeze "

@@ -9,12 +9,14 @@ import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.flow import BN_FREEZE
-from freezelint.check.rules.base import Example, Finding, Rule
+from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
 
 
 class BnFrozenWithoutEval(Rule):
     code = "FZ202"
+    words = ("BatchNorm",)
     triggers = (r"isinstance\([^)]*BatchNorm",)
+    requires = (FREEZES + r"|requires_grad_\(\s*\)",)
     what = "Finds BatchNorm layers frozen with requires_grad only, never put in eval mode."
     why = (
         "`requires_grad=False` stops the BatchNorm weight and bias from training, but not its "

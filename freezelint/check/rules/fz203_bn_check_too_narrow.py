@@ -19,7 +19,9 @@ _BASE = frozenset({"torch.nn.modules.batchnorm._BatchNorm", "torch.nn.SyncBatchN
 
 class BnCheckTooNarrow(Rule):
     code = "FZ203"
+    words = ("BatchNorm",)
     triggers = (r"isinstance\([^)]*BatchNorm[123]d",)
+    requires = (r"\.eval\(\)|\.train\(\s*False|requires_grad",)
     what = "Finds BatchNorm-freezing code that recognises BatchNorm layers with one class only."
     why = (
         "`isinstance(m, nn.BatchNorm2d)` is false for BatchNorm1d/3d, for LazyBatchNorm and for "

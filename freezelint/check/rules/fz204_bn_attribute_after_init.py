@@ -10,6 +10,7 @@ from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, src
 
 class BnAttributeAfterInit(Rule):
     code = "FZ204"
+    words = ("affine",)
     triggers = (r"\.affine" + ASSIGNED, r"['\"]affine['\"]")
     what = "Finds `affine` assigned on an existing BatchNorm layer."
     why = (

@@ -9,7 +9,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after
-from freezelint.check.rules.base import Example, Finding, Fix, Rule, src
+from freezelint.check.rules.base import FREEZES, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
 
 
 def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
@@ -20,7 +20,9 @@ def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
 
 class OptimizerOverFrozenParams(Rule):
     code = "FZ301"
-    triggers = (r"requires_grad",)
+    words = ("requires_grad",)
+    triggers = (OPTIMIZER_CALL,)
+    requires = (FREEZES, r"\.parameters\(\)")
     what = (
         "Finds an optimizer with momentum, moving averages or weight decay built over all of a "
         "model's `.parameters()` while the same file freezes some of them."

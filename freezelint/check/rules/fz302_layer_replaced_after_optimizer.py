@@ -6,12 +6,14 @@ from typing import Iterable
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import ADD_GROUP, OPT_BUILD, REPLACE, after
-from freezelint.check.rules.base import Example, Finding, Rule, src
+from freezelint.check.rules.base import OPTIMIZER_CALL, Example, Finding, Rule
 
 
 class LayerReplacedAfterOptimizer(Rule):
     code = "FZ302"
-    triggers = (r"optim",)
+    words = ("optim",)
+    triggers = (OPTIMIZER_CALL,)
+    requires = (r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(",)
     what = "Finds a submodule replaced (`model.fc = nn.Linear(...)`) after an optimizer over it was built."
     why = (
         "An optimizer holds the Parameter objects it was given. A layer assigned afterwards has new "

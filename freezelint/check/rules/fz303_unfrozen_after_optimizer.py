@@ -6,12 +6,14 @@ from typing import Iterable
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import ADD_GROUP, OPT_BUILD, UNFREEZE, after
-from freezelint.check.rules.base import Example, Finding, Rule, src
+from freezelint.check.rules.base import OPTIMIZER_CALL, UNFREEZES, Example, Finding, Rule, src
 
 
 class UnfrozenAfterOptimizer(Rule):
     code = "FZ303"
-    triggers = (r"requires_grad",)
+    words = ("requires_grad",)
+    triggers = (OPTIMIZER_CALL,)
+    requires = (UNFREEZES, r"requires_grad")
     what = (
         "Finds parameters set back to `requires_grad=True` after an optimizer was built from a "
         "requires_grad filter, with no `add_param_group` (or new optimizer) after it."

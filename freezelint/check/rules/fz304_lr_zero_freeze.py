@@ -10,6 +10,10 @@ from freezelint.check.facts import Facts
 from freezelint.check.rules.base import Example, Finding, Rule, src
 
 
+# `0`, `0.0`, `LR * 0`, `0 * LR` (never `0.01`)
+_ZERO = r"(?:0(?:\.0*)?(?![\d.])|[\w.]+\s*\*\s*0(?![\d.])|0(?:\.0*)?\s*\*)"
+
+
 def _is_zero(v: cst.BaseExpression) -> bool:
     if isinstance(v, cst.Integer):
         return v.evaluated_value == 0
@@ -32,7 +36,8 @@ def _lr_values(group: cst.BaseExpression) -> list[cst.BaseExpression]:
 
 class LrZeroFreeze(Rule):
     code = "FZ304"
-    triggers = (r"['\"]lr['\"]\s*:|\blr\s*=",)
+    words = ("optim",)
+    triggers = (r"['\"]lr['\"]\s*:\s*" + _ZERO, r"\blr\s*=\s*" + _ZERO)
     what = "Finds optimizer param groups given `lr=0`, a common stand-in for freezing."
     why = (
         "An `lr=0` group keeps the values unchanged, but gradients and optimizer state are still "

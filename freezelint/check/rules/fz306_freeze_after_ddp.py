@@ -6,12 +6,14 @@ from typing import Iterable
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import DDP_WRAP, FREEZE, UNFREEZE, after
-from freezelint.check.rules.base import Example, Finding, Rule, src
+from freezelint.check.rules.base import FREEZES, UNFREEZES, Example, Finding, Rule
 
 
 class FreezeAfterDdp(Rule):
     code = "FZ306"
-    triggers = (r"DistributedDataParallel|\bDDP\b",)
+    words = ("DistributedDataParallel",)
+    triggers = (r"DistributedDataParallel",)
+    requires = (FREEZES + "|" + UNFREEZES,)
     what = "Finds requires_grad changed on a model after `DistributedDataParallel(...)` wrapped it."
     why = (
         "DDP decides at construction which parameters it synchronises. Unfreezing afterwards makes "

@@ -20,6 +20,7 @@ def _strict_false(call: cst.Call) -> bool:
 
 class UncheckedPartialLoad(Rule):
     code = "FZ401"
+    words = ("load_state_dict",)
     triggers = (r"strict\s*=\s*False", r"load_state_dict\([^)\n]*,\s*False")
     what = "Finds `load_state_dict(..., strict=False)` calls whose result is thrown away."
     why = (
