@@ -223,8 +223,11 @@ def test_mutated_real_sources(tmp_path, capsys):
     _clean_stderr(r.stderr)
     found = json.loads(r.stdout)
     by_file: dict[str, list] = {}
+    fixable_rows: dict[str, set[int]] = {}
     for d in found:
         by_file.setdefault(d["filename"], []).append(d)
+        if d["fix"]:
+            fixable_rows.setdefault(d["filename"], set()).add(d["location"]["row"])
     for name, data in originals.items():
         text = data.decode("utf-8", "replace")
         lines = text.splitlines() or [""]
@@ -250,9 +253,9 @@ def test_mutated_real_sources(tmp_path, capsys):
         ast.parse(new.decode(encoding))
         old_lines, new_lines = data.splitlines(keepends=True), new.splitlines(keepends=True)
         assert len(old_lines) == len(new_lines), name
-        for a, b in zip(old_lines, new_lines):
+        for row, (a, b) in enumerate(zip(old_lines, new_lines), 1):
             if a != b:
-                assert b"requires_grad" in b and a.rstrip(b"\r\n") != b.rstrip(b"\r\n"), (name, a, b)
+                assert row in fixable_rows.get(name, set()), (name, row, a, b)
                 assert a[len(a.rstrip(b"\r\n")):] == b[len(b.rstrip(b"\r\n")):], (name, "line ending")
     assert changed >= len([n for n in originals if n.startswith("clean/")])
 
@@ -290,7 +293,8 @@ def test_hostile_files_and_directories(tmp_path):
                    "nocells.ipynb:1:1: FZ001", "list.ipynb:1:1: FZ001", "weird.ipynb:1:1: FZ001 cell 3"):
         assert needle in out, (needle, out)
     assert "empty.py" not in out and "only_bom.py" not in out
-    assert "deep_valid.py:1:1: FZ101" in out or "deep_valid.py:2:1: FZ001 cannot analyse" in out
+    # valid code nested past Python's recursion limit: reported, never a crash
+    assert "deep_valid.py:1:1: FZ101" in out or "deep_valid.py:1:1: FZ001 cannot analyse" in out
 
 
 def test_two_runs_sharing_a_cache_at_once(tmp_path):

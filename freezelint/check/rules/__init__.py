@@ -19,8 +19,11 @@ from freezelint.check.rules.fz301_optimizer_over_frozen_params import OptimizerO
 from freezelint.check.rules.fz302_layer_replaced_after_optimizer import LayerReplacedAfterOptimizer
 from freezelint.check.rules.fz303_unfrozen_after_optimizer import UnfrozenAfterOptimizer
 from freezelint.check.rules.fz304_lr_zero_freeze import LrZeroFreeze
+from freezelint.check.rules.fz305_param_iterator_reused import ParamIteratorReused
 from freezelint.check.rules.fz306_freeze_after_ddp import FreezeAfterDdp
+from freezelint.check.rules.fz307_stale_grad_after_freeze import StaleGradAfterFreeze
 from freezelint.check.rules.fz401_unchecked_partial_load import UncheckedPartialLoad
+from freezelint.check.rules.fz402_filtered_load_unchecked import FilteredLoadUnchecked
 
 ALL_RULES: tuple[type[Rule], ...] = (
     SyntaxErrorRule,
@@ -39,8 +42,11 @@ ALL_RULES: tuple[type[Rule], ...] = (
     LayerReplacedAfterOptimizer,
     UnfrozenAfterOptimizer,
     LrZeroFreeze,
+    ParamIteratorReused,
     FreezeAfterDdp,
+    StaleGradAfterFreeze,
     UncheckedPartialLoad,
+    FilteredLoadUnchecked,
 )
 BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}
 # Codes the engine itself reports rather than a rule's check().

@@ -1,0 +1,181 @@
+"""FZ305 param-iterator-reused: a one-shot iterator of parameters consumed twice."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import libcst as cst
+
+from freezelint.check.facts import Facts
+from freezelint.check.rules.base import Example, Finding, Fix, Rule
+
+_ITERATOR_METHODS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
+
+
+def _one_shot(value: cst.BaseExpression, facts: Facts, scope) -> bool:
+    if isinstance(value, cst.GeneratorExp):
+        return True
+    if isinstance(value, cst.Call):
+        if isinstance(value.func, cst.Attribute) and value.func.attr.value in _ITERATOR_METHODS:
+            return True
+        return facts.qualname(value.func, scope) == "filter"
+    return False
+
+
+class _Uses(cst.CSTVisitor):
+    """Loads of a name in one body (not nested functions), with loop and branch context."""
+
+    def __init__(self, name: str, value: cst.BaseExpression) -> None:
+        self.name = name
+        self.value = value
+        self.bind_loops: tuple[int, ...] = ()
+        self.uses: list[tuple[cst.Name, tuple[int, ...], tuple[tuple[int, int], ...]]] = []
+        self.partial = False
+        self._loops: list[int] = []
+        self._branches: list[tuple[int, int]] = []
+        self._targets: set[int] = set()
+
+    def visit_FunctionDef(self, node) -> bool:
+        return False
+
+    def visit_Lambda(self, node) -> bool:
+        return False
+
+    def visit_ClassDef(self, node) -> bool:
+        return False
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._targets.add(id(node.target))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if node.value is self.value:
+            self.bind_loops = tuple(self._loops)
+
+    def _loop(self, node, first, rest) -> bool:
+        first.visit(self)
+        self._loops.append(id(node))
+        for part in rest:
+            if part is not None:
+                part.visit(self)
+        self._loops.pop()
+        return False
+
+    def visit_For(self, node: cst.For) -> bool:
+        self._targets.add(id(node.target))
+        node.target.visit(self)
+        return self._loop(node, node.iter, [node.body, node.orelse])
+
+    def visit_While(self, node: cst.While) -> bool:
+        return self._loop(node, node.test, [node.body, node.orelse])
+
+    def visit_If(self, node: cst.If) -> bool:
+        node.test.visit(self)
+        self._branches.append((id(node), 0))
+        node.body.visit(self)
+        self._branches[-1] = (id(node), 1)
+        if node.orelse is not None:
+            node.orelse.visit(self)
+        self._branches.pop()
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "next" and node.args and \
+                isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == self.name:
+            self.partial = True  # consumed bit by bit on purpose
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name and id(node) not in self._targets:
+            self.uses.append((node, tuple(self._loops), tuple(self._branches)))
+
+
+def _second_use(uses: _Uses) -> cst.Name | None:
+    """The first use that finds the iterator already consumed: one that can follow an earlier
+    use (not in another arm of the same if), or any use in a loop the iterator was built outside of."""
+    for i, (node, loops, branches) in enumerate(uses.uses):
+        if set(loops) - set(uses.bind_loops):
+            return node
+        if any(not _exclusive(branches, b) for _, _, b in uses.uses[:i]):
+            return node
+    return None
+
+
+def _exclusive(a, b) -> bool:
+    arms = dict(a)
+    return any(i in arms and arms[i] != arm for i, arm in b)
+
+
+class ParamIteratorReused(Rule):
+    code = "FZ305"
+    words = ("parameters(", "filter(", "buffers(")
+    triggers = (r"(?m)^\s*\w+\s*=\s*(?:filter\(|\(|[\w.]+\.(?:named_)?(?:parameters|buffers)\()",)
+    what = "Finds a stored one-shot iterator of parameters (`filter(...)`, a generator, `.parameters()`) used twice."
+    why = (
+        "`model.parameters()`, `filter(...)` and generator expressions can be iterated once. The "
+        "second use sees nothing, silently: a second optimizer raises `ValueError: optimizer got an "
+        "empty parameter list`, but `clip_grad_norm_` returns 0.0 and clips nothing, and "
+        "`add_param_group` creates an empty group."
+    )
+    fix_title = "Materialise it once: `list(...)`"
+    bad = [
+        Example(
+            """
+            import torch
+
+            params = filter(lambda p: p.requires_grad, model.parameters())
+            optimizer = torch.optim.AdamW(params, lr=1e-4)
+            for x, y in loader:
+                loss_fn(model(x), y).backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)  # expect: FZ305
+                optimizer.step()
+            """,
+            fixed="""
+            import torch
+
+            params = list(filter(lambda p: p.requires_grad, model.parameters()))
+            optimizer = torch.optim.AdamW(params, lr=1e-4)
+            for x, y in loader:
+                loss_fn(model(x), y).backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)  # expect: FZ305
+                optimizer.step()
+            """,
+        ),
+    ]
+    good = [
+        """
+        import torch
+
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=1e-4)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        trainable = filter(lambda p: p.requires_grad, model.parameters())
+        if use_sgd:
+            optimizer = torch.optim.SGD(trainable, lr=0.1)
+        else:
+            optimizer = torch.optim.Adam(trainable)
+        it = model.parameters()
+        first = next(it)
+        rest = list(it)
+        """,
+    ]
+
+    def check(self, facts: Facts, module) -> Iterable[Finding]:
+        for scope in [facts.module_scope, *facts._func_scopes.values()]:
+            for name, bindings in scope.bindings.items():
+                if len(bindings) != 1 or bindings[0].how != "expr" or not _one_shot(bindings[0].node, facts, scope):
+                    continue
+                value = bindings[0].node
+                uses = _Uses(name, value)
+                body = scope.node.body if isinstance(scope.node, cst.FunctionDef) else module
+                body.visit(uses)
+                if uses.partial:
+                    continue
+                second = _second_use(uses)
+                if second is None:
+                    continue
+                fix = Fix("Wrap it in list(...)", [(value, cst.Call(cst.Name("list"), [cst.Arg(value)]))], safe=False)
+                yield self.finding(
+                    second,
+                    f"`{name}` is a one-shot iterator and was already consumed: this use sees no parameters "
+                    f"(silently, for clip_grad_norm_ and add_param_group); make it a list where it is built",
+                    fix=fix,
+                )

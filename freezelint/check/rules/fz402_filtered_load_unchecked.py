@@ -1,0 +1,119 @@
+"""FZ402 filtered-load-unchecked: a key-filtered state dict loaded without checking its size."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import libcst as cst
+
+from freezelint.check.facts import Facts
+from freezelint.check.rules.base import Example, Finding, Rule
+
+
+def _key_filter(comp: cst.DictComp) -> bool:
+    """`{k: v for k, v in sd.items() if k in other}`: filtered on key membership."""
+    for cond in comp.for_in.ifs:
+        test = cond.test
+        if isinstance(test, cst.Comparison) and any(isinstance(c.operator, cst.In) for c in test.comparisons):
+            return True
+    return False
+
+
+class _Uses(cst.CSTVisitor):
+    """How a name is used in a scope: size checks, and being merged or loaded."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.checked = False
+        self.loaded: list[cst.CSTNode] = []
+
+    def _is(self, node) -> bool:
+        return isinstance(node, cst.Name) and node.value == self.name
+
+    def visit_Call(self, node: cst.Call) -> None:
+        args = [a.value for a in node.args]
+        if isinstance(node.func, cst.Name) and node.func.value in ("len", "bool") and any(map(self._is, args)):
+            self.checked = True
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("update", "load_state_dict") \
+                and any(map(self._is, args)):
+            self.loaded.append(node)
+
+    def _test(self, test) -> None:
+        if self._is(test) or (isinstance(test, cst.UnaryOperation) and self._is(test.expression)):
+            self.checked = True
+
+    def visit_If(self, node: cst.If) -> None:
+        self._test(node.test)
+
+    def visit_Assert(self, node: cst.Assert) -> None:
+        self._test(node.test)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._test(node.test)
+
+
+class FilteredLoadUnchecked(Rule):
+    code = "FZ402"
+    words = ("items()",)
+    triggers = (r"\bif\s+\w+\s+in\s+\w+",)
+    requires = (r"load_state_dict",)
+    what = (
+        "Finds a state dict filtered by key membership (`{k: v for k, v in sd.items() if k in "
+        "model_dict}`) that is merged or loaded without any check that it kept something."
+    )
+    why = (
+        "When the checkpoint's keys carry a prefix the model's do not (`module.`, `backbone.`), the "
+        "filter keeps zero keys. `model_dict.update(filtered)` then changes nothing and "
+        "`model.load_state_dict(model_dict)` reports `All keys matched successfully` — for the "
+        "model's own random weights. The layers you freeze next were never loaded."
+    )
+    bad = [
+        Example(
+            """
+            import torch
+
+            pretrained = torch.load("resnet50.pth")
+            model_dict = model.state_dict()
+            pretrained = {k: v for k, v in pretrained.items() if k in model_dict}  # expect: FZ402
+            model_dict.update(pretrained)
+            model.load_state_dict(model_dict)
+            """
+        ),
+    ]
+    good = [
+        """
+        import torch
+
+        pretrained = torch.load("resnet50.pth")
+        model_dict = model.state_dict()
+        pretrained = {k: v for k, v in pretrained.items() if k in model_dict}
+        assert len(pretrained) > 0.9 * len(model_dict), f"only {len(pretrained)} keys matched"
+        model_dict.update(pretrained)
+        model.load_state_dict(model_dict)
+        """,
+        """
+        renamed = {k.replace("module.", ""): v for k, v in checkpoint.items()}
+        model.load_state_dict(renamed)  # strict: mismatches raise
+        """,
+    ]
+
+    def check(self, facts: Facts, module) -> Iterable[Finding]:
+        for store_scope, name, comp in _filtered_dicts(facts):
+            uses = _Uses(name)
+            (store_scope.node if store_scope.node is not None else module).visit(uses)
+            if uses.checked or not uses.loaded:
+                continue
+            yield self.finding(
+                comp,
+                f"`{name}` keeps only keys that are already in the model: with a prefix mismatch it keeps none, "
+                f"and the load that follows reports success with nothing loaded; check `len({name})` before "
+                f"loading",
+            )
+
+
+def _filtered_dicts(facts: Facts):
+    for scope in [facts.module_scope, *facts._func_scopes.values()]:
+        for name, bindings in scope.bindings.items():
+            for b in bindings:
+                if b.how == "expr" and isinstance(b.node, cst.DictComp) and _key_filter(b.node):
+                    yield scope, name, b.node
