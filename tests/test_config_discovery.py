@@ -105,18 +105,18 @@ def test_unreadable_file_is_one_error_line_and_run_goes_on(cli, tmp_path):
 
 def test_unreadable_file_reported_via_monkeypatched_open(cli, tmp_path, monkeypatch):
     # Runs as root too: make reading one file fail the way a permission error would.
-    import builtins
+    import pathlib
 
     write(tmp_path / "locked.py", BAD_MODULE)
     write(tmp_path / "bad.py", BAD_MODULE)
-    real_open = builtins.open
+    real_read = pathlib.Path.read_bytes
 
-    def fake_open(file, mode="r", *a, **k):
-        if str(file).endswith("locked.py") and "b" in mode:
+    def fake_read(self):
+        if self.name == "locked.py":
             raise PermissionError(13, "Permission denied")
-        return real_open(file, mode, *a, **k)
+        return real_read(self)
 
-    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(pathlib.Path, "read_bytes", fake_read)
     r = cli(tmp_path, "check", "--no-cache", ".")
     assert r.code == 1
     assert "freezelint: locked.py: cannot read: Permission denied" in r.err.splitlines()

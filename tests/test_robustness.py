@@ -41,20 +41,37 @@ def assert_locations_inside(text: str, diagnostics) -> None:
         assert 1 <= d.col <= len(line) + 2, (d, line)
 
 
+def fix_spans(diagnostics) -> list[tuple[int, int]]:
+    """1-based row ranges that fixes may rewrite."""
+    spans = []
+    for d in diagnostics:
+        for e in (d["fix"]["edits"] if isinstance(d, dict) else d.fix["edits"]) if (
+                d["fix"] if isinstance(d, dict) else d.fix) else []:
+            spans.append((e["location"]["row"], e["end_location"]["row"]))
+    return spans
+
+
+def assert_only_spans_changed(before: list, after: list, spans: list[tuple[int, int]], name: str = "") -> None:
+    """Every changed run of lines lies inside a fix's span; everything else is byte-identical."""
+    import difflib
+
+    for tag, i1, i2, _j1, _j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        covered = [any(a <= row <= b for a, b in spans) for row in range(i1 + 1, i2 + 1)]
+        if i1 == i2:  # pure insertion between rows i1 and i1 + 1
+            covered = [any(a <= row <= b for a, b in spans for row in (i1, i1 + 1))]
+        assert all(covered), (name, tag, before[i1:i2], after[_j1:_j2], spans)
+
+
 def assert_fix_is_safe(text: str) -> None:
-    """--fix output parses, is a fixed point, and changes only lines that had a fixable finding."""
+    """--fix output parses, is a fixed point, and changes only what fixable findings cover."""
     out = check_text(text, "f.py", ALL, fix="unsafe", force=True)
     if out.new_text is None:
         return
     ast.parse(out.new_text)
-    before = text.splitlines(keepends=True)
-    after = out.new_text.splitlines(keepends=True)
-    assert len(before) == len(after), "a fix changed the number of lines"
-    fixable_rows = {d.row for d in check_text(text, "f.py", ALL, force=True).diagnostics if d.fix}
-    for row, (a, b) in enumerate(zip(before, after), 1):
-        if a != b:
-            assert row in fixable_rows, f"line {row} changed without a fixable finding: {a!r} -> {b!r}"
-            assert a[len(a.rstrip("\r\n")):] == b[len(b.rstrip("\r\n")):], "line ending changed"
+    spans = fix_spans(check_text(text, "f.py", ALL, force=True).diagnostics)
+    assert_only_spans_changed(text.splitlines(keepends=True), out.new_text.splitlines(keepends=True), spans)
     again = check_text(out.new_text, "f.py", ALL, fix="unsafe", force=True)
     assert again.new_text is None, "a second --fix changed the file again"
 
@@ -92,7 +109,7 @@ def statement(draw):
         "aug": f"{t} |= {v}",
         "chain": f"{t} = {draw(target())} = {v}",
         "setattr": f"setattr({obj}, {attr!r}, {v})",
-        "compare": f"{t} == {v}",
+        "compare": f"{t} == ({v})",
         "call": f"{obj}.requires_grad_({v})",
         "lambda": f"model.apply(lambda {draw(NAMES)}: setattr({obj}, {attr!r}, {v}))",
         "comp": f"[setattr({obj}, {attr!r}, {v}) for {draw(NAMES)} in model.parameters()]",
@@ -163,14 +180,14 @@ def _corpus() -> list[Path]:
     rng = random.Random(0)
     for pkg in ("torchvision", "timm"):
         found = _package_files(pkg)
-        files += found if FULL else rng.sample(found, min(25, len(found)))
+        files += found if FULL else rng.sample(found, min(12, len(found)))
     return files
 
 
 MISTAKE = b"\nmodel.requires_grad_ = False  # injected\nfor p in model.parameters():\n    p.require_grad = False\n"
 
 
-def _mutations(data: bytes, rng: random.Random) -> dict[str, bytes]:
+def _mutations(data: bytes, rng: random.Random, long_line: bool = True) -> dict[str, bytes]:
     cut = rng.randrange(len(data) + 1)
     flipped = bytearray(data + MISTAKE)
     for _ in range(3):
@@ -189,8 +206,8 @@ def _mutations(data: bytes, rng: random.Random) -> dict[str, bytes]:
         "mixed": "".join(l.rstrip("\r\n") + ("\r\n" if i % 2 else "\n") if l.endswith("\n") else l
                          for i, l in enumerate(lines)).encode(),
         "tabs": (data + MISTAKE).replace(b"    ", b"\t"),
-        "long-line": data + MISTAKE + b"x = [" + b"1, " * 40000 + b"]\n",
         "clean": data + MISTAKE,
+        **({"long-line": data + MISTAKE + b"x = [" + b"1, " * 40000 + b"]\n"} if long_line else {}),
     }
 
 
@@ -210,7 +227,8 @@ def test_mutated_real_sources(tmp_path, capsys):
     originals: dict[str, bytes] = {}
     counts: dict[str, int] = {}
     for i, src in enumerate(_corpus()):
-        for kind, data in _mutations(src.read_bytes(), rng).items():
+        # a 120 KB line costs libcst seconds: a few of those prove the point
+        for kind, data in _mutations(src.read_bytes(), rng, long_line=FULL or i < 3).items():
             name = f"{kind}/{i:04}_{src.stem}.py"
             (tmp_path / kind).mkdir(exist_ok=True)
             (tmp_path / name).write_bytes(data)
@@ -223,11 +241,8 @@ def test_mutated_real_sources(tmp_path, capsys):
     _clean_stderr(r.stderr)
     found = json.loads(r.stdout)
     by_file: dict[str, list] = {}
-    fixable_rows: dict[str, set[int]] = {}
     for d in found:
         by_file.setdefault(d["filename"], []).append(d)
-        if d["fix"]:
-            fixable_rows.setdefault(d["filename"], set()).add(d["location"]["row"])
     for name, data in originals.items():
         text = data.decode("utf-8", "replace")
         lines = text.splitlines() or [""]
@@ -251,12 +266,8 @@ def test_mutated_real_sources(tmp_path, capsys):
         assert tokenize.detect_encoding(io.BytesIO(new).readline)[0] == encoding, name
         assert new.startswith(b"\xef\xbb\xbf") == data.startswith(b"\xef\xbb\xbf"), name
         ast.parse(new.decode(encoding))
-        old_lines, new_lines = data.splitlines(keepends=True), new.splitlines(keepends=True)
-        assert len(old_lines) == len(new_lines), name
-        for row, (a, b) in enumerate(zip(old_lines, new_lines), 1):
-            if a != b:
-                assert row in fixable_rows.get(name, set()), (name, row, a, b)
-                assert a[len(a.rstrip(b"\r\n")):] == b[len(b.rstrip(b"\r\n")):], (name, "line ending")
+        assert_only_spans_changed(data.splitlines(keepends=True), new.splitlines(keepends=True),
+                                  fix_spans(by_file.get(name, [])), name)
     assert changed >= len([n for n in originals if n.startswith("clean/")])
 
 
@@ -287,7 +298,8 @@ def test_hostile_files_and_directories(tmp_path):
     assert r.returncode == 1
     _clean_stderr(r.stderr)
     out = r.stdout
-    assert "huge.py: not checked: 50.1 MB is over the 8 MB limit" in r.stderr
+    size = (tmp_path / "huge.py").stat().st_size / 2**20
+    assert size > 45 and f"huge.py: not checked: {size:.1f} MB is over the 8 MB limit" in r.stderr
     for needle in ("nul.py:1:1: FZ001", "bad_cookie.py:1:1: FZ001", "deep.py:2:", "nested too deeply",
                    "deep_chain.py:1:1: FZ001", "dir.py/inside.py:1:1: FZ101", "badjson.ipynb:1:1: FZ001",
                    "nocells.ipynb:1:1: FZ001", "list.ipynb:1:1: FZ001", "weird.ipynb:1:1: FZ001 cell 3"):

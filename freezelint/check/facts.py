@@ -597,7 +597,7 @@ class Facts(cst.CSTVisitor):
             if self.qualname(func, self._scope) == "setattr":
                 name = _string_value(node.args[1].value)
                 if name is not None:
-                    self.attr_stores.append(AttrStore(node.args[0].value, name, node.args[1],
+                    self.attr_stores.append(AttrStore(node.args[0].value, name, node.args[1].value,
                                                       node.args[2].value, "setattr", node, self._ctx()))
 
     # ============================================================== queries (after the pass)

@@ -20,8 +20,9 @@ from freezelint.check.discover import Discovery
 from freezelint.config import Config, load
 from freezelint.fsutil import atomic_write
 
-# Below this many files to analyse, starting worker processes costs more than it saves.
-POOL_MIN_FILES = 48
+# Below this many files to parse, starting worker processes costs more than it saves
+# (measured with benchmarks/pool_threshold.py; see benchmarks/README.md).
+POOL_MIN_FILES = int(os.environ.get("FREEZELINT_POOL_MIN_FILES", 8))
 # Files this large are not parsed: libcst would need minutes and gigabytes.
 MAX_PARSE_BYTES = 8 * 1024 * 1024
 
@@ -169,9 +170,24 @@ def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path]
     return for_path
 
 
-def _pool_worker(task: tuple[str, frozenset[str], str | None]) -> FileResult:
-    path, selected, fix = task
-    return process(path, None, selected, fix)
+def _pool_worker(task: tuple[str, bytes, frozenset[str], str | None]) -> FileResult:
+    path, data, selected, fix = task
+    return process(path, data, selected, fix)
+
+
+def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
+    """Cheap test in the main process: could any selected rule fire on this file's text?
+    Undecodable and oversized files go to `process`, which reports them."""
+    from freezelint.check import engine
+
+    if len(data) > MAX_PARSE_BYTES:
+        return True
+    try:
+        text, _ = engine.decode(data)
+    except engine.DecodeError:
+        return True
+    pattern = engine.trigger_pattern(selected)
+    return pattern is not None and pattern.search(text)
 
 
 def check_paths(paths: Iterable[str] | None = None, config: Config | None = None, *,
@@ -188,17 +204,18 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
 
     results: list[FileResult] = []
-    todo: list[tuple[str, frozenset[str], str | None]] = []
+    heavy: list[tuple[str, bytes, frozenset[str], str | None]] = []  # files some rule admits
     keys: dict[str, str] = {}
+    total, done = len(files), 0
     for p in files:
         shown = display_path(p)
         sel = selected_for(p)
+        try:
+            data = p.read_bytes()
+        except OSError as e:
+            results.append(FileResult(shown, error=f"cannot read: {_one_line(e)}"))
+            continue
         if cache is not None:
-            try:
-                data = p.read_bytes()
-            except OSError as e:
-                results.append(FileResult(shown, error=f"cannot read: {_one_line(e)}"))
-                continue
             key = cache.key(data, sel, "ipynb" if p.suffix == ".ipynb" else "py")
             entry = cache.get(key)
             if entry is not None:
@@ -210,28 +227,29 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                     results.append(FileResult(shown, diags, cached=True))
                     continue
             keys[str(p)] = key
-        todo.append((str(p), sel, fix))
-
+        if p.suffix == ".ipynb" or _needs_parse(data, sel):  # notebooks: decided on their cells
+            heavy.append((str(p), data, sel, fix))
+        else:
+            results.append(FileResult(str(p)))  # no selected rule could fire on this text
     done = len(results)
-    total = len(files)
     if progress:
         progress(done, total)
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    if workers > 1 and len(todo) >= POOL_MIN_FILES:
+    if workers > 1 and len(heavy) >= POOL_MIN_FILES:
         import multiprocessing as mp
 
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         import freezelint.check.engine  # noqa: F401  (loaded once, shared by forked workers)
 
-        chunk = max(1, min(32, len(todo) // (workers * 8)))
+        chunk = max(1, min(8, len(heavy) // (workers * 4)))
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            for r in pool.map(_pool_worker, todo, chunksize=chunk):
+            for r in pool.map(_pool_worker, heavy, chunksize=chunk):
                 results.append(r)
                 done += 1
                 if progress:
                     progress(done, total)
     else:
-        for task in todo:
+        for task in heavy:
             results.append(_pool_worker(task))
             done += 1
             if progress:

@@ -12,13 +12,19 @@ from freezelint.check.rules.base import Example, Finding, Fix, Rule
 _ITERATOR_METHODS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
 
 
+def _param_source(expr: cst.BaseExpression | None) -> bool:
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and \
+        expr.func.attr.value in _ITERATOR_METHODS
+
+
 def _one_shot(value: cst.BaseExpression, facts: Facts, scope) -> bool:
+    """A one-shot iterator of parameters: `.parameters()`, a generator or `filter` over one."""
     if isinstance(value, cst.GeneratorExp):
+        return _param_source(value.for_in.iter)
+    if _param_source(value):
         return True
-    if isinstance(value, cst.Call):
-        if isinstance(value.func, cst.Attribute) and value.func.attr.value in _ITERATOR_METHODS:
-            return True
-        return facts.qualname(value.func, scope) == "filter"
+    if isinstance(value, cst.Call) and facts.qualname(value.func, scope) == "filter" and len(value.args) == 2:
+        return _param_source(value.args[1].value)
     return False
 
 
@@ -107,7 +113,8 @@ def _exclusive(a, b) -> bool:
 class ParamIteratorReused(Rule):
     code = "FZ305"
     words = ("parameters(", "filter(", "buffers(")
-    triggers = (r"(?m)^\s*\w+\s*=\s*(?:filter\(|\(|[\w.]+\.(?:named_)?(?:parameters|buffers)\()",)
+    triggers = (r"(?m)^\s*\w+\s*=\s*(?:filter\(|\(.*\bfor\b.*\.(?:named_)?(?:parameters|buffers)\(|"
+                r"[\w.]+\.(?:named_)?(?:parameters|buffers)\(\)\s*$)",)
     what = "Finds a stored one-shot iterator of parameters (`filter(...)`, a generator, `.parameters()`) used twice."
     why = (
         "`model.parameters()`, `filter(...)` and generator expressions can be iterated once. The "
@@ -156,12 +163,18 @@ class ParamIteratorReused(Rule):
         first = next(it)
         rest = list(it)
         """,
+        """
+        a, b, c = (i for i, layer in enumerate(backbone) if isinstance(layer, nn.MaxPool2d))
+        print(a + b + c, a, b)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         for scope in [facts.module_scope, *facts._func_scopes.values()]:
             for name, bindings in scope.bindings.items():
-                if len(bindings) != 1 or bindings[0].how != "expr" or not _one_shot(bindings[0].node, facts, scope):
+                b = bindings[0]
+                # bound whole (`y, z = (gen)` unpacks it in one go), once, to a parameter iterator
+                if len(bindings) != 1 or b.how != "expr" or b.index or not _one_shot(b.node, facts, scope):
                     continue
                 value = bindings[0].node
                 uses = _Uses(name, value)
