@@ -101,6 +101,18 @@ class TrainUndoesBnFreeze(Rule):
                 return self
         """,
         """
+        import torchvision
+        from torchvision.ops import FrozenBatchNorm2d
+
+        model = torchvision.models.resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
+        model.eval()  # FrozenBatchNorm2d holds everything as buffers: train() cannot unfreeze it
+        for epoch in range(10):
+            model.train()
+            for x, y in loader:
+                criterion(model(x), y).backward()
+                optimizer.step()
+        """,
+        """
         # test-time adaptation (TENT) trains BatchNorm on purpose
         model.train()
         for m in model.modules():

@@ -60,6 +60,20 @@ class UnfrozenAfterOptimizer(Rule):
         for p in discriminator.parameters():
             p.requires_grad = True
         """,
+        """
+        import torch
+        from lightning.pytorch.callbacks import BaseFinetuning
+
+        class GradualUnfreeze(BaseFinetuning):
+            def freeze_before_training(self, pl_module):
+                self.freeze(pl_module.backbone)
+
+            def finetune_function(self, pl_module, epoch, optimizer):
+                if epoch == 5:
+                    self.unfreeze_and_add_param_group(pl_module.backbone, optimizer)
+
+        optimizer = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()))
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:

@@ -85,9 +85,14 @@ class _Uses(cst.CSTVisitor):
         return False
 
     def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Name) and node.func.value == "next" and node.args and \
+        # next(it): consumed bit by bit on purpose; len(x): x is a sequence, not an iterator
+        if isinstance(node.func, cst.Name) and node.func.value in ("next", "len") and node.args and \
                 isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == self.name:
-            self.partial = True  # consumed bit by bit on purpose
+            self.partial = True
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if isinstance(node.value, cst.Name) and node.value.value == self.name:
+            self.partial = True  # indexed: a sequence
 
     def visit_Name(self, node: cst.Name) -> None:
         if node.value == self.name and id(node) not in self._targets:
@@ -162,6 +167,12 @@ class ParamIteratorReused(Rule):
         it = model.parameters()
         first = next(it)
         rest = list(it)
+        bucket_params = bucket.parameters()  # GradBucket.parameters() returns a list
+        if len(bucket_params) <= 0:
+            raise AssertionError("Empty bucket")
+        saved.append(bucket_params)
+        for param in bucket_params:
+            size += param.numel()
         """,
         """
         a, b, c = (i for i, layer in enumerate(backbone) if isinstance(layer, nn.MaxPool2d))
