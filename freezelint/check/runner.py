@@ -170,9 +170,9 @@ def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path]
     return for_path
 
 
-def _pool_worker(task: tuple[str, bytes, frozenset[str], str | None]) -> FileResult:
-    path, data, selected, fix = task
-    return process(path, data, selected, fix)
+def _pool_worker(task: tuple[str, frozenset[str], str | None]) -> FileResult:
+    path, selected, fix = task
+    return process(path, None, selected, fix)
 
 
 def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
@@ -204,7 +204,9 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
 
     results: list[FileResult] = []
-    heavy: list[tuple[str, bytes, frozenset[str], str | None]] = []  # files some rule admits
+    # Files some rule admits, by path only: holding their bytes here would grow with the tree;
+    # the worker reads them again (they are a small share, and the OS has them cached).
+    heavy: list[tuple[str, frozenset[str], str | None]] = []
     keys: dict[str, str] = {}
     total, done = len(files), 0
     for p in files:
@@ -228,7 +230,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                     continue
             keys[str(p)] = key
         if p.suffix == ".ipynb" or _needs_parse(data, sel):  # notebooks: decided on their cells
-            heavy.append((str(p), data, sel, fix))
+            heavy.append((str(p), sel, fix))
         else:
             results.append(FileResult(str(p)))  # no selected rule could fire on this text
     done = len(results)
