@@ -12,6 +12,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tokenize
@@ -32,8 +33,15 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not FULL,
 ALL = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
 
 
+def source_lines(text: str, keepends: bool = False) -> list[str]:
+    """Lines as Python counts them: only \n, \r\n and \r end a line (str.splitlines also
+    splits on form feeds and other separators that are whitespace to the tokenizer)."""
+    parts = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
+    return parts if keepends else [p.rstrip("\r\n") for p in parts]
+
+
 def assert_locations_inside(text: str, diagnostics) -> None:
-    lines = text.splitlines() or [""]
+    lines = source_lines(text) or [""]
     for d in diagnostics:
         assert 1 <= d.row <= len(lines) + 1, d
         assert 1 <= d.end_row <= len(lines) + 1 and (d.end_row, d.end_col) >= (d.row, d.col), d
@@ -71,7 +79,7 @@ def assert_fix_is_safe(text: str) -> None:
         return
     ast.parse(out.new_text)
     spans = fix_spans(check_text(text, "f.py", ALL, force=True).diagnostics)
-    assert_only_spans_changed(text.splitlines(keepends=True), out.new_text.splitlines(keepends=True), spans)
+    assert_only_spans_changed(source_lines(text, True), source_lines(out.new_text, True), spans)
     again = check_text(out.new_text, "f.py", ALL, fix="unsafe", force=True)
     assert again.new_text is None, "a second --fix changed the file again"
 
@@ -331,3 +339,12 @@ def test_two_runs_sharing_a_cache_at_once(tmp_path):
         p.write_text(p.read_text()[:5])
     assert json.loads(_run(work, "check", "--cache-dir", str(cache), "--format", "json", ".").stdout) == \
         json.loads(expected)
+
+
+def test_form_feed_lines_are_counted_as_python_counts_them():
+    # found by hypothesmith: `#\x0c` (a form feed) is not a line break to the tokenizer
+    for text in ("#\x0c\nm.requires_grad_ = False\n", "#\x0c\nm.requires_grad_ = m.requires_grad_ = False\n"):
+        out = check_text(text, "f.py", ALL, force=True)
+        assert [d.row for d in out.diagnostics if d.code == "FZ101"][0] == 2
+        assert_locations_inside(text, out.diagnostics)
+        assert_fix_is_safe(text)
