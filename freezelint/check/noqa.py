@@ -81,7 +81,7 @@ def parse_directive(comment: str, row: int, col: int, own_line: bool) -> Directi
                 unknown.append(up)  # `FZ1O1`, `FZ999`: a typo suppresses nothing
                 continue
             if not _CODE.match(up):
-                break  # prose after the codes: `# noqa: FZ101 explained below`
+                break  # prose after the codes, as in "noqa: FZ101 because ..."
             if up.startswith("FZ"):
                 mentions_fz = True
                 (code_list if up in codes.CATALOGUE else unknown).append(up)
