@@ -192,28 +192,44 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     return report
 
 
+def _ancestors(name: str) -> list[str]:
+    """"a.b.c" -> ["", "a", "a.b"]: the modules a parameter or buffer belongs to."""
+    parts = name.split(".")[:-1]
+    return [""] + [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
 def _module_records(model: nn.Module, params: list[ParamRecord], buffers: list[BufferRecord],
                     modes: dict[str, bool]) -> list[ModuleRecord]:
+    # One pass over parameters and buffers, adding each to every ancestor: linear, not modules x params.
+    count = {name: [0, 0, 0, 0, 0, 0] for name, _ in model.named_modules()}  # params, changed,
+    for p in params:                                                          # trainable, in opt,
+        for a in _ancestors(p.name):                                          # buffers, changed
+            c = count.get(a)
+            if c is not None:
+                c[0] += 1
+                c[1] += p.changed
+                c[2] += p.requires_grad
+                c[3] += p.requires_grad and p.group is not None
+    for b in buffers:
+        for a in _ancestors(b.name):
+            c = count.get(a)
+            if c is not None:
+                c[4] += 1
+                c[5] += b.changed
     out = []
     for name, m in model.named_modules():
-        prefix = name + "." if name else ""
-        mine = [p for p in params if p.name.startswith(prefix)]
-        bufs = [b for b in buffers if b.name.startswith(prefix)]
-        trainable = [p for p in mine if p.requires_grad]
-        if not mine:
+        total, changed, trainable, in_opt, nbuf, bchanged = count[name]
+        if not total:
             status = "no params"
-        elif len(trainable) == len(mine):
+        elif trainable == total:
             status = "trainable"
         elif not trainable:
             status = "frozen"
         else:
             status = "partly frozen"
-        in_opt = [p for p in trainable if p.group is not None]
-        optimizer = "-" if not trainable else ("all" if len(in_opt) == len(trainable) else
-                                               "none" if not in_opt else "some")
+        optimizer = "-" if not trainable else ("all" if in_opt == trainable else "none" if not in_opt else "some")
         out.append(ModuleRecord(name, type(m).__name__, status, "train" if modes[name] else "eval",
-                                len(mine), sum(p.changed for p in mine), len(bufs), sum(b.changed for b in bufs),
-                                optimizer))
+                                total, changed, nbuf, bchanged, optimizer))
     return out
 
 
