@@ -237,13 +237,7 @@ def _apply(module: cst.Module, fixable: list[tuple[Finding, object]], unsafe: bo
 
 
 def _compiles(text: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(text)
-        return True
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
+    return _cpython_error("", text) is None
 
 
 def check_text(text: str, path: str, selected: frozenset[str], fix: str | None = None,

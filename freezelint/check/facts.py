@@ -244,7 +244,6 @@ class Facts(cst.CSTVisitor):
         self._narrow: list[tuple[str, str, str | None]] = []
         # `if isinstance(name, classes):` statements: (If node, name, class expressions, ctx)
         self.isinstance_ifs: list[tuple[cst.If, str, list[cst.BaseExpression], Ctx]] = []
-        self._class_stack: list[ClassInfo] = []
         self.classes: dict[str, ClassInfo] = {}
         self.attr_stores: list[AttrStore] = []
         self.method_calls: list[MethodCall] = []
@@ -406,12 +405,10 @@ class Facts(cst.CSTVisitor):
         info = ClassInfo(node.name.value, node, is_module)
         self._scope.bind(node.name.value, Binding("opaque"))
         self.classes[node.name.value] = info
-        self._class_stack.append(info)
         self._push(Scope("class", self._scope, node, cls=info))
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         self._pop()
-        self._class_stack.pop()
         self._leave_compound(node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:

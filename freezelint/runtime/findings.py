@@ -244,25 +244,22 @@ def _matches(pattern: str, name: str) -> bool:
 def expectation_findings(params: list[ParamRecord], expect_frozen: list[str],
                          expect_trainable: list[str]) -> list[AuditFinding]:
     out = []
-    for pattern in expect_frozen:
+    checks = [("expect_frozen", p, lambda r: r.changed or r.requires_grad) for p in expect_frozen] + \
+             [("expect_trainable", p, lambda r: not r.changed) for p in expect_trainable]
+    for option, pattern, wrong in checks:
         hit = [p for p in params if _matches(pattern, p.name)]
         if not hit:
-            out.append(AuditFinding("FZ506", pattern, "expect_frozen pattern matched no parameter",
+            out.append(AuditFinding("FZ506", pattern, f"{option} pattern matched no parameter",
                                     "check the name against model.named_parameters()"))
             continue
-        bad = [p.name for p in hit if p.changed or p.requires_grad]
-        if bad:
+        bad = [p.name for p in hit if wrong(p)]
+        if not bad:
+            continue
+        if option == "expect_frozen":
             out.append(AuditFinding("FZ506", pattern, f"expected frozen, but {_names(bad)} "
                                     f"{'is' if len(bad) == 1 else 'are'} trainable or changed",
                                     "freeze them with requires_grad_(False) and keep them out of the optimizer"))
-    for pattern in expect_trainable:
-        hit = [p for p in params if _matches(pattern, p.name)]
-        if not hit:
-            out.append(AuditFinding("FZ506", pattern, "expect_trainable pattern matched no parameter",
-                                    "check the name against model.named_parameters()"))
-            continue
-        bad = [p.name for p in hit if not p.changed]
-        if bad:
+        else:
             out.append(AuditFinding("FZ506", pattern, f"expected to train, but {_names(bad)} did not change",
                                     "check requires_grad, the optimizer's param groups and the loss"))
     return out
