@@ -99,6 +99,26 @@ def test_audit_restores_everything_bit_for_bit(model_name, opt_name):
     assert_same(before, state_of(model, opt))
 
 
+@pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
+def test_state_created_by_the_audit_is_dropped(opt_name):
+    # A fresh optimizer, and a param group added after training (no state yet): the state the
+    # audited steps create must not survive as if it had been there before.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    batch = torch.randn(3, 4)
+    for trained in (False, True):
+        opt = OPTIMIZERS[opt_name](list(model[2].parameters()))
+        if trained:
+            model(batch).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+        opt.add_param_group({"params": list(model[0].parameters())})
+        before = state_of(model, opt)
+        audit(model, opt, steps=2, batch=batch)
+        assert_same(before, state_of(model, opt))
+        assert len(opt.state) == (2 if trained else 0)
+
+
 def test_restores_when_a_step_raises():
     torch.manual_seed(0)
 

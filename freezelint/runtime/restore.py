@@ -75,7 +75,8 @@ class Snapshot:
                 if p.grad is None:
                     continue
                 self._save_value(p)
-                if p in optimizer.state and id(p) not in self.state:
+                # State created by an audited step is dropped at restore, not saved as if original.
+                if p in self.state_keys and id(p) not in self.state:
                     entry = optimizer.state[p]
                     self.state[id(p)] = (p, {k: (v, _clone(v)) for k, v in entry.items()})
                     self.extra_bytes += sum(_nbytes(v) for v in entry.values() if isinstance(v, torch.Tensor))
