@@ -351,6 +351,8 @@ def test_report_to_dict_is_json_and_tree_collapses():
     text = report.render_text()
     assert len(text.splitlines()) < 20, text  # 60+ modules, one line per uniform subtree
     assert "layer1 Sequential · frozen" in text and "submodules alike" in text
+    # a collapsed line counts what is under it once: layer1 holds 2 blocks of 6 params and 6 buffers
+    assert "layer1 Sequential · frozen · eval · params changed 0/12 · buffers changed 0/12" in text
     assert report.extra_bytes < 0.05 * sum(p.numel() * 4 for p in model.parameters())
 
 

@@ -84,6 +84,10 @@ class AuditReport:
     restored: bool = True
     unrestored: list[str] = field(default_factory=list)
     extra_bytes: int = 0  # bytes the audit held beyond the model (copies made for restore)
+    world_size: int = 1  # ranks in the process group; the same report on each of them
+    backend: str | None = None  # torch.distributed backend when world_size > 1
+    ddp: bool = False  # steps ran through a DistributedDataParallel wrapper
+    grad_sync: bool | None = None  # DDP all-reduced gradients in the steps (False: under no_sync())
 
     @property
     def ok(self) -> bool:
@@ -115,6 +119,10 @@ class AuditReport:
         head.append(f"freeze audit: {verdict}", style="bold green" if self.ok else "bold red")
         head.append(f" — {self.steps} step{'s' if self.steps != 1 else ''} on {self.device}, "
                     f"{self.optimizer}, zero_grad(set_to_none={self.set_to_none})")
+        if self.world_size > 1:
+            how = ("DDP, gradients all-reduced" if self.grad_sync else "DDP under no_sync()") if self.ddp else \
+                "no DDP wrapper"
+            head.append(f", {self.world_size} ranks ({self.backend}, {how}); module tree from rank 0")
         yield head
         for f in self.findings:
             line = Text("  ")
@@ -151,11 +159,8 @@ class AuditReport:
 
         def label(name: str, collapsed: list[ModuleRecord] | None) -> str:
             m = by_name[name]
-            mods = collapsed or [m]
-            params = sum(x.params for x in mods) if collapsed else m.params
-            pch = sum(x.params_changed for x in mods) if collapsed else m.params_changed
-            bufs = sum(x.buffers for x in mods) if collapsed else m.buffers
-            bch = sum(x.buffers_changed for x in mods) if collapsed else m.buffers_changed
+            # a module's counts already cover everything below it
+            params, pch, bufs, bch = m.params, m.params_changed, m.buffers, m.buffers_changed
             status = m.status
             style = {"trainable": "green", "frozen": "blue", "partly frozen": "yellow"}.get(status, "dim")
             parts = [f"[bold]{name or '(model)'}[/bold] {m.type}", f"[{style}]{status}[/{style}]", m.mode]
