@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuditReport",
+    "AuditUsageError",
     "FreezeAuditError",
     "assert_frozen",
     "audit",
@@ -21,13 +22,14 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.report import AuditReport, FreezeAuditError
-    from freezelint.runtime.runner import assert_frozen, audit
+    from freezelint.runtime.runner import AuditUsageError, assert_frozen, audit
     from freezelint.check.engine import check_source
     from freezelint.check.runner import check_paths
 
 _LAZY = {
     "audit": "freezelint.runtime.runner",
     "assert_frozen": "freezelint.runtime.runner",
+    "AuditUsageError": "freezelint.runtime.runner",
     "AuditReport": "freezelint.runtime.report",
     "FreezeAuditError": "freezelint.runtime.report",
     "check_source": "freezelint.check.engine",

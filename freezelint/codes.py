@@ -57,7 +57,7 @@ CATALOGUE: dict[str, Code] = {
         _c("FZ303", "unfrozen-after-optimizer", "params unfrozen after an optimizer built from a requires_grad filter, with no add_param_group", ERROR),
         _c("FZ304", "lr-zero-freeze", "a param group with `lr=0` used as a freeze", WARNING),
         _c("FZ305", "param-iterator-reused", "a filter/generator of params consumed twice (second use is empty)", ERROR, UNSAFE),
-        _c("FZ306", "freeze-after-ddp", "requires_grad changed after DistributedDataParallel wrapped the model", ERROR),
+        _c("FZ306", "freeze-after-ddp", "requires_grad changed after DistributedDataParallel wrapped the model", ERROR, runtime=True),
         _c("FZ307", "stale-grad-after-freeze", "params frozen after backward without clearing `.grad`", WARNING),
         _c("FZ401", "unchecked-partial-load", "result of `load_state_dict(..., strict=False)` discarded", WARNING),
         _c("FZ402", "filtered-load-unchecked", "a key-filtered state dict loaded without checking it kept anything", WARNING),
@@ -67,6 +67,9 @@ CATALOGUE: dict[str, Code] = {
         _c("FZ504", "frozen-in-optimizer", "frozen param holds optimizer state or gets weight decay", WARNING, static=False, runtime=True),
         _c("FZ505", "trainable-unchanged", "in the optimizer and requires_grad True, yet unchanged (no grad reached it)", WARNING, static=False, runtime=True),
         _c("FZ506", "expectation-failed", "a pattern in expect_frozen changed, or one in expect_trainable did not", ERROR, static=False, runtime=True),
+        _c("FZ507", "rank-frozen-mismatch", "requires_grad differs across the ranks of a distributed job", ERROR, static=False, runtime=True),
+        _c("FZ508", "rank-divergence", "parameters or buffers differ across ranks that DDP should keep identical", ERROR, static=False, runtime=True),
+        _c("FZ509", "param-not-synchronised", "a trainable parameter registered after DistributedDataParallel wrapped the model", ERROR, static=False, runtime=True),
     ]
 }
 

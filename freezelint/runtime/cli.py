@@ -36,6 +36,12 @@ def load_factory(target: str):
     return factory
 
 
+def _rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
 def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: bool = True) -> int:
     try:
         import torch  # noqa: F401
@@ -65,6 +71,8 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
     except (AuditCliError, AuditUsageError) as e:
         print(f"freezelint: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
+    if report.world_size > 1 and _rank() != 0:
+        return 0 if report.ok else 1  # every rank has the same report; rank 0 prints it
     if fmt == "json":
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:

@@ -53,6 +53,38 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
         "why": "The test states what should be frozen; the run disagrees.",
         "fix": "Patterns are parameter names, module prefixes (`backbone` covers `backbone.*`) or fnmatch globs.",
     },
+    "FZ507": {
+        "observes": "Inside a distributed job: a parameter that requires grad on some ranks and is frozen on others.",
+        "why": ("Each rank then trains a different set of weights. Under DDP a parameter frozen on one rank only "
+                "after the wrap is still all-reduced (with `find_unused_parameters=True`), so the other ranks' "
+                "gradient lands in its `.grad` and it still moves; freeze decisions that depend on the rank "
+                "(`if rank == 0:`, a rank-local file or metric) are the usual cause."),
+        "fix": "Take the freeze decision identically on every rank, before wrapping the model in DDP.",
+    },
+    "FZ508": {
+        "observes": ("Inside a distributed job: a parameter whose bits differ across ranks before the audit's "
+                     "steps, or that was identical before and differs after them (under DDP with gradient "
+                     "sync); or a buffer that differs across ranks although not every rank updated it."),
+        "why": ("DDP broadcasts rank 0's parameters and buffers once, when it wraps the model, and from then on "
+                "keeps replicas identical only by all-reducing gradients of the parameters it knows. Weights "
+                "changed on some ranks after the wrap (a checkpoint loaded on rank 0 only) stay different "
+                "forever, and parameters DDP does not all-reduce (unfrozen or registered after the wrap) drift "
+                "apart with every step; rank 0's checkpoint then describes one replica only. Buffers DDP "
+                "re-broadcasts at every forward (`broadcast_buffers=True`) and running statistics every rank "
+                "updates from its own batch are not reported: they differ by design."),
+        "fix": ("Load checkpoints, change requires_grad and replace layers before wrapping in DDP, or wrap again "
+                "(`DDP(model.module, ...)`) after such a change."),
+    },
+    "FZ509": {
+        "observes": ("A trainable parameter that was not in the model when DistributedDataParallel wrapped it "
+                     "(a layer replaced or added after the wrap), or a DDP reducer that still holds parameters "
+                     "no longer in the model."),
+        "why": ("DDP neither broadcast its initial value nor all-reduces its gradient, so every rank trains its "
+                "own copy. The replaced layer's old parameters stay in DDP's reducer, which waits for their "
+                "gradients: without `find_unused_parameters=True` the second iteration raises \"Expected to "
+                "have finished reduction in the prior iteration\"."),
+        "fix": "Replace or add layers before wrapping, or wrap again (`DDP(model.module, ...)`) afterwards.",
+    },
 }
 
 # Static codes the audit also reports from live objects: how it sees them.
@@ -62,6 +94,10 @@ ALSO_AT_RUNTIME: dict[str, str] = {
     "FZ103": "A misspelling of `requires_grad` (or `trainable`) in a module's or parameter's `__dict__`.",
     "FZ201": ("BatchNorm statistics moved during the steps in a module whose parameters are frozen and that was "
               "in eval mode before the audit's `model.train()` — as an epoch loop's `model.train()` would do."),
+    "FZ306": ("Under DDP: a parameter trainable now that DDP's reducer does not hold (unfrozen after the wrap; "
+              "its gradient is never all-reduced), or one the reducer holds that is frozen now (frozen after the "
+              "wrap; without find_unused_parameters=True the next iteration raises, so the audit runs its steps "
+              "under no_sync() on every rank and leaves the reducer as it found it)."),
     "FZ302": ("Trainable parameters of a layer are in no param group while the optimizer holds parameters that "
               "are no longer in the model: the layer was replaced after the optimizer was built."),
 }

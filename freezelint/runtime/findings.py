@@ -91,7 +91,9 @@ def _is_stateful(optimizer: torch.optim.Optimizer, group: dict) -> bool:
 def step_findings(model: nn.Module, optimizer: torch.optim.Optimizer, params: list[ParamRecord],
                   buffers: list[BufferRecord], modules: list[ModuleRecord], modes_before: dict[str, bool],
                   steps: int, set_to_none: bool, optimizer_has_foreign: bool,
-                  call_train: bool) -> list[AuditFinding]:
+                  call_train: bool, grads_from_ddp: frozenset[str] = frozenset()) -> list[AuditFinding]:
+    """Findings from one process's steps. `grads_from_ddp` names frozen parameters DDP's reducer
+    still all-reduces (frozen after the wrap): their grads come from the other ranks."""
     out: list[AuditFinding] = []
     groups = optimizer.param_groups
     by_module = {m.name: m for m in modules}
@@ -101,12 +103,18 @@ def step_findings(model: nn.Module, optimizer: torch.optim.Optimizer, params: li
     moved_frozen: dict[tuple, list[ParamRecord]] = defaultdict(list)
     for p in params:
         if not p.requires_grad and p.changed:
-            moved_frozen[(p.group, p.grad if p.group is not None else None)].append(p)
+            kind = "ddp" if p.name in grads_from_ddp else p.grad
+            moved_frozen[(p.group, kind if p.group is not None else None)].append(p)
     for (gi, grad_kind), ps in moved_frozen.items():
         names = [p.name for p in ps]
         deltas = [p.max_abs_delta for p in ps if p.max_abs_delta is not None]
         delta = f"by up to {max(deltas):.2g} " if deltas else ""
-        if gi is not None:
+        if gi is not None and grad_kind == "ddp":
+            why = (f"they were frozen after DistributedDataParallel wrapped the model, so DDP still writes the "
+                   f"gradient all-reduced from the other ranks into their .grad, and the optimizer "
+                   f"({_hyper(optimizer, groups[gi])}) applied it")
+            advice = "freeze before wrapping in DDP (or wrap again), and keep frozen parameters out of the optimizer"
+        elif gi is not None:
             grad = {"zero": "a zero tensor", "nonzero": "a stale non-zero tensor"}.get(grad_kind, "a tensor")
             why = (f"their .grad was {grad} left from before they were frozen, and the optimizer "
                    f"({_hyper(optimizer, groups[gi])}) applied it")

@@ -40,11 +40,12 @@ def _image_size(model: nn.Module) -> int | None:
     return None
 
 
-def synthesize(model: nn.Module, image_size: int = 64) -> Any:
-    """An input for the model's first layer, on its device and in its dtype."""
+def synthesize(model: nn.Module, image_size: int = 64, seed: int = 0) -> Any:
+    """An input for the model's first layer, on its device and in its dtype, from its own generator
+    (the global RNG is not touched). DDP ranks pass their rank: real data differs across ranks."""
     device, dtype = _device(model), _float_dtype(model)
     size = _image_size(model) or image_size
-    gen = torch.Generator(device="cpu").manual_seed(0)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
 
     def randn(*shape):
         return torch.randn(*shape, generator=gen).to(device=device, dtype=dtype)

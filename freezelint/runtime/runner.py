@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from freezelint.runtime import findings as F
+from freezelint.runtime.distributed import Distributed, ddp_class
 from freezelint.runtime.fingerprint import fingerprints
 from freezelint.runtime.inputs import InputError, call, default_loss, synthesize
 from freezelint.runtime.report import AuditReport, BufferRecord, FreezeAuditError, ModuleRecord, ParamRecord
@@ -29,11 +30,27 @@ def _validate(model: Any, optimizer: Any, steps: int) -> None:
         raise AuditUsageError(f"steps must be an integer >= 1, got {steps!r}")
     if next(model.parameters(), None) is None:
         raise AuditUsageError(f"{type(model).__name__} has no parameters: there is nothing to freeze or train")
-    fsdp = getattr(getattr(torch.distributed, "fsdp", None), "FullyShardedDataParallel", None)
-    if (fsdp is not None and isinstance(model, fsdp)) or any(
-            type(m).__name__ in ("FullyShardedDataParallel", "FSDPModule") for m in model.modules()):
-        raise AuditUsageError("FSDP-wrapped models are not supported yet: audit the unwrapped model on one "
-                              "process instead")
+    # FSDP1 wraps in FullyShardedDataParallel; fully_shard (FSDP2) swaps in a subclass of FSDPModule.
+    if any(c.__name__ in ("FullyShardedDataParallel", "FSDPModule") for m in model.modules()
+           for c in type(m).__mro__):
+        raise AuditUsageError("FSDP-sharded models are not supported yet (each rank holds only shards): audit "
+                              "the unwrapped model on one process, or wrap it in DistributedDataParallel")
+
+
+def _distributed(model: nn.Module, process_group: Any) -> Distributed | None:
+    """The rank's side of a distributed audit: for a DDP-wrapped model, or any model while a
+    process group of more than one rank is initialised; None for a single process."""
+    dist = torch.distributed
+    initialised = dist.is_available() and dist.is_initialized()
+    if process_group is not None and not initialised:
+        raise AuditUsageError("process_group was given but torch.distributed is not initialised: call "
+                              "torch.distributed.init_process_group(...) first")
+    cls = ddp_class()
+    wrapped = cls is not None and isinstance(model, cls)
+    if not initialised:
+        return None
+    spread = Distributed(model, process_group)
+    return spread if wrapped or spread.world > 1 else None
 
 
 def _grad_states(params: list[torch.Tensor]) -> list[str]:
@@ -68,17 +85,51 @@ def _max_abs_deltas(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[floa
     return torch.cat(maxima).tolist()
 
 
+def _train_steps(model: nn.Module, optimizer: torch.optim.Optimizer, params: list[nn.Parameter], batch: Any,
+                 steps: int, loss_fn: Callable | None, set_to_none: bool, scaler: Any,
+                 autocast_dtype: torch.dtype | None, device: torch.device) -> list[str]:
+    """The audited steps, as a training loop runs them. Returns, per parameter, the grad it had
+    at some step: 'nonzero' over 'zero' over 'none'."""
+    seen = ["none"] * len(params)
+    autocast = (torch.autocast(device_type=device.type, dtype=autocast_dtype)
+                if autocast_dtype is not None else contextlib.nullcontext())
+    for _ in range(steps):
+        with autocast:
+            out = call(model, batch)
+            loss = loss_fn(out, batch) if loss_fn is not None else default_loss(out)
+        if loss.requires_grad:
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+        for i, s in enumerate(_grad_states(params)):
+            if s == "nonzero" or (s == "zero" and seen[i] == "none"):
+                seen[i] = s
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        optimizer.zero_grad(set_to_none=set_to_none)
+    return seen
+
+
 def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *, batch: Any = None,
           loss_fn: Callable[[Any, Any], torch.Tensor] | None = None, expect_frozen: Iterable[str] = (),
           expect_trainable: Iterable[str] = (), call_train: bool = True, set_to_none: bool = True,
-          scaler: Any = None, autocast_dtype: torch.dtype | None = None, exact: bool = False) -> AuditReport:
+          scaler: Any = None, autocast_dtype: torch.dtype | None = None, exact: bool = False,
+          process_group: Any = None) -> AuditReport:
     """Run `steps` real training steps, compare every parameter and buffer bit-exactly, restore
     everything, and report what changed, what stayed frozen, and what is wrong.
 
     Each step is model.train() (unless call_train=False), forward, backward, optimizer.step()
     and optimizer.zero_grad(set_to_none=set_to_none) — pass the setting your loop uses.
+
+    Inside a torch.distributed job (a DistributedDataParallel model, or any model while a process
+    group is initialised) every rank must call it; the steps run through the DDP wrapper, ranks
+    compare what they saw over `process_group` (default: DDP's, else the default group), and every
+    rank returns the same report.
     """
     _validate(model, optimizer, steps)
+    spread = _distributed(model, process_group)
+    wrapper, model = model, (spread.inner if spread is not None else model)
     expect_frozen, expect_trainable = list(expect_frozen), list(expect_trainable)
     named = list(model.named_parameters())
     params = [p for _, p in named]
@@ -96,7 +147,7 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     live = F.live_findings(model)
     if batch is None:
         try:
-            batch = synthesize(model)
+            batch = synthesize(model, seed=spread.rank if spread is not None and spread.ddp is not None else 0)
         except InputError as e:
             raise AuditUsageError(str(e)) from None
     named_buffers = list(model.named_buffers())
@@ -104,11 +155,12 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     modes_before = {name: m.training for name, m in model.named_modules()}
     device = next(iter(params)).device
 
-    snap = Snapshot(model, optimizer, params, exact=exact, scaler=scaler)
+    snap = Snapshot(wrapper, optimizer, params, exact=exact, scaler=scaler)
     before = fingerprints(params + buffers)
+    if spread is not None:
+        spread.share_before(named, [n for n, _ in named_buffers], before)
     handle = optimizer.register_step_pre_hook(snap.before_step)
     grad_seen: list[str] = ["none"] * len(params)
-    grad_last: list[str] = ["none"] * len(params)
     after: list[tuple[int, int]] = []
     deltas_p: dict[int, float | None] = {}
     deltas_b: dict[int, float | None] = {}
@@ -116,26 +168,10 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     step_error: BaseException | None = None
     try:
         if call_train:
-            model.train()
-        autocast = (torch.autocast(device_type=device.type, dtype=autocast_dtype)
-                    if autocast_dtype is not None else contextlib.nullcontext())
-        for _ in range(steps):
-            with autocast:
-                out = call(model, batch)
-                loss = loss_fn(out, batch) if loss_fn is not None else default_loss(out)
-            if loss.requires_grad:
-                (scaler.scale(loss) if scaler is not None else loss).backward()
-            states = _grad_states(params)
-            for i, s in enumerate(states):
-                grad_last[i] = s
-                if s == "nonzero" or (s == "zero" and grad_seen[i] == "none"):
-                    grad_seen[i] = s
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            optimizer.zero_grad(set_to_none=set_to_none)
+            wrapper.train()
+        with spread.steps_context() if spread is not None else contextlib.nullcontext():
+            grad_seen = _train_steps(wrapper, optimizer, params, batch, steps, loss_fn, set_to_none, scaler,
+                                     autocast_dtype, device)
         after = fingerprints(params + buffers)
         pending: list[tuple[dict, int, torch.Tensor, torch.Tensor]] = []
         for i, p in enumerate(params):
@@ -158,6 +194,8 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     finally:
         handle.remove()
         snap.restore()
+        if spread is not None:
+            spread.restore()
     # Prove the restore on what it wrote and on what changed; nothing else was touched.
     moved = set(deltas_p) | {i for i, p in enumerate(params) if snap.value_before(p) is not None}
     check = sorted(moved) + [len(params) + j for j in range(len(buffers))]
@@ -181,11 +219,15 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     ]
     brecords = [BufferRecord(n, owner[n], j in deltas_b, deltas_b.get(j)) for j, (n, _) in enumerate(named_buffers)]
     mrecords = _module_records(model, precords, brecords, modes_before)
+    from_ddp = frozenset(spread.local_wrap.frozen) if spread is not None and spread.local_wrap else frozenset()
     found = live + F.step_findings(model, optimizer, precords, brecords, mrecords, modes_before, steps,
-                                   set_to_none, foreign > 0, call_train)
+                                   set_to_none, foreign > 0, call_train, from_ddp)
     found += F.expectation_findings(precords, expect_frozen, expect_trainable)
     report = AuditReport(found, precords, brecords, mrecords, steps, str(device), type(optimizer).__name__,
                          set_to_none, restored=not unrestored, unrestored=unrestored, extra_bytes=snap.extra_bytes)
+    if spread is not None:
+        changed = [i in deltas_p for i in range(len(params))] + [j in deltas_b for j in range(len(buffers))]
+        report = spread.merge(report, after, changed)
     if unrestored:
         warnings.warn(f"freezelint: could not restore {', '.join(unrestored)}; use exact=True", RuntimeWarning,
                       stacklevel=2)

@@ -1,0 +1,326 @@
+"""`audit()` inside a torch.distributed job (DistributedDataParallel, gloo or NCCL).
+
+Each rank audits its own replica as the single-process audit does, with its steps run through
+the DDP wrapper so gradients are all-reduced as in training. Two `all_gather_object` calls on
+the process group, one before and one after the steps, share what every rank saw; from the
+same gathered data every rank builds the same report.
+
+What DDP fixes at construction (PYTORCH_FACTS.md, "Distributed and compiled"): its reducer
+all-reduces the gradients of the parameters that required grad *then*. A parameter unfrozen
+after the wrap is never all-reduced, so ranks diverge silently; a parameter frozen after the
+wrap (or a replaced layer's old one) is still awaited, and without `find_unused_parameters=True`
+the second iteration raises. The audit reads the reducer's parameter set and, when a step would
+leave the reducer waiting, runs its steps under `no_sync()` on every rank instead, so the
+reducer is left between iterations as it was found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from freezelint.runtime.findings import _common, _names
+from freezelint.runtime.report import AuditFinding, AuditReport
+
+
+def _ranks(ranks: list[int]) -> str:
+    return f"rank{'s' if len(ranks) != 1 else ''} {', '.join(map(str, ranks))}"
+
+
+def ddp_class() -> type | None:
+    if not torch.distributed.is_available():
+        return None
+    return torch.nn.parallel.DistributedDataParallel
+
+
+@dataclass
+class WrapFacts:
+    """How the live model differs from what DDP recorded when it wrapped it (one rank)."""
+
+    unfrozen: list[str] = field(default_factory=list)  # trainable now, not in the reducer
+    frozen: list[str] = field(default_factory=list)  # in the reducer, frozen now
+    registered: list[str] = field(default_factory=list)  # trainable, unknown to DDP
+    gone: int = 0  # reducer parameters no longer in the model (a replaced layer's old ones)
+    known: bool = True  # False when the reducer's parameters could not be read
+
+    @property
+    def awaited_in_vain(self) -> bool:
+        """Parameters the reducer waits for that can get no gradient."""
+        return bool(self.frozen or self.gone)
+
+
+def _reducer_params(ddp: nn.Module) -> set[int] | None:
+    reducer = getattr(ddp, "reducer", None)
+    if reducer is None:
+        return None
+    try:
+        # GradBucket.parameters() is the reducer's own list; the zero buffers are freed at once.
+        return {id(p) for bucket in reducer._get_zeros_like_grad_buckets() for p in bucket.parameters()}
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def wrap_facts(ddp: nn.Module, named: list[tuple[str, nn.Parameter]]) -> WrapFacts:
+    ignored = set(getattr(ddp, "parameters_to_ignore", ()) or ())
+    known = {id(p) for p in getattr(ddp, "_module_parameters", ())}
+    in_reducer = _reducer_params(ddp)
+    facts = WrapFacts(known=in_reducer is not None)
+    current = set()
+    for name, p in named:
+        current.add(id(p))
+        if name in ignored:
+            continue
+        if id(p) not in known:
+            if p.requires_grad:
+                facts.registered.append(name)
+        elif in_reducer is not None:
+            if p.requires_grad and id(p) not in in_reducer:
+                facts.unfrozen.append(name)
+            elif not p.requires_grad and id(p) in in_reducer:
+                facts.frozen.append(name)
+    if in_reducer is not None:
+        facts.gone = len(in_reducer - current)
+    return facts
+
+
+@dataclass
+class Before:
+    """What one rank sends before the steps."""
+
+    rank: int
+    params: list[str]
+    requires_grad: list[bool]
+    buffers: list[str]
+    fingerprints: list[tuple[int, int]]  # params, then buffers
+    wrap: WrapFacts | None
+    error: str | None = None
+
+
+@dataclass
+class After:
+    """What one rank sends after the steps and its own report."""
+
+    rank: int
+    fingerprints: list[tuple[int, int]]
+    changed: list[bool]  # params, then buffers, changed on this rank
+    report: AuditReport
+
+
+class Distributed:
+    """One rank's side of a distributed audit."""
+
+    def __init__(self, model: nn.Module, process_group: Any = None) -> None:
+        import torch.distributed as dist
+
+        cls = ddp_class()
+        self.ddp = model if cls is not None and isinstance(model, cls) else None
+        self.inner: nn.Module = self.ddp.module if self.ddp is not None else model
+        self.group = process_group if process_group is not None else getattr(self.ddp, "process_group", None)
+        self.dist = dist
+        self.rank = dist.get_rank(self.group)
+        self.world = dist.get_world_size(self.group)
+        self.backend = str(dist.get_backend(self.group))
+        self.grad_sync = self.ddp is not None
+        self.broadcast_buffers = bool(self.ddp is not None and getattr(self.ddp, "broadcast_buffers", False))
+        self.ignored = set(getattr(self.ddp, "parameters_to_ignore", ()) or ()) if self.ddp is not None else set()
+        self.before: list[Before] = []
+        self.local_wrap: WrapFacts | None = None
+        self._sync_flags: tuple[bool, bool] | None = None
+
+    def _gather(self, obj: Any) -> list[Any]:
+        out: list[Any] = [None] * self.world
+        self.dist.all_gather_object(out, obj, group=self.group)
+        return out
+
+    # ------------------------------------------------------------------ before the steps
+    def share_before(self, named: list[tuple[str, nn.Parameter]], buffer_names: list[str],
+                     fingerprints: list[tuple[int, int]]) -> None:
+        wrap = self.local_wrap = wrap_facts(self.ddp, named) if self.ddp is not None else None
+        mine = Before(self.rank, [n for n, _ in named], [p.requires_grad for _, p in named], buffer_names,
+                      fingerprints, wrap)
+        self.before = sorted(self._gather(mine), key=lambda b: b.rank)
+        # Every rank decides from the same data, so all of them step the same way (no hang).
+        stalls = self.ddp is not None and not self.ddp.find_unused_parameters and not self.ddp.static_graph and any(
+            b.wrap is not None and b.wrap.awaited_in_vain for b in self.before)
+        if stalls:
+            self.grad_sync = False
+
+    def steps_context(self) -> contextlib.AbstractContextManager:
+        if self.ddp is not None:
+            self._sync_flags = (self.ddp.require_forward_param_sync, self.ddp.require_backward_grad_sync)
+            if not self.grad_sync:
+                return self.ddp.no_sync()
+        return contextlib.nullcontext()
+
+    def restore(self) -> None:
+        """DDP's own flags a step flips (buffer sync at the next forward); the reducer itself is
+        left between iterations by every completed step."""
+        if self.ddp is not None and self._sync_flags is not None:
+            self.ddp.require_forward_param_sync, self.ddp.require_backward_grad_sync = self._sync_flags
+
+    # ------------------------------------------------------------------ after the steps
+    def merge(self, report: AuditReport, fingerprints: list[tuple[int, int]], changed: list[bool]) -> AuditReport:
+        gathered: list[After] = sorted(self._gather(After(self.rank, fingerprints, changed, report)),
+                                       key=lambda a: a.rank)
+        first = gathered[0].report
+        found = _merge_local([(a.rank, a.report) for a in gathered])
+        found += self._findings(gathered)
+        unrestored = [f"{n} (rank {a.rank})" for a in gathered for n in a.report.unrestored]
+        return replace(first, findings=found, restored=not unrestored, unrestored=unrestored,
+                       extra_bytes=max(a.report.extra_bytes for a in gathered), world_size=self.world,
+                       backend=self.backend, ddp=self.ddp is not None, grad_sync=self.grad_sync)
+
+    def _findings(self, after: list[After]) -> list[AuditFinding]:
+        before = self.before
+        out: list[AuditFinding] = []
+        ranks = [b.rank for b in before]
+        names = before[0].params
+        shared = [n for n in names if all(n in b.params for b in before)]
+        index = [{n: i for i, n in enumerate(b.params)} for b in before]
+
+        # FZ507: requires_grad differs across ranks
+        mixed: dict[tuple, list[str]] = {}
+        for n in shared:
+            flags = tuple(b.requires_grad[ix[n]] for b, ix in zip(before, index))
+            if len(set(flags)) > 1:
+                mixed.setdefault(flags, []).append(n)
+        for flags, ns in mixed.items():
+            frozen_on = [r for r, f in zip(ranks, flags) if not f]
+            trainable_on = [r for r, f in zip(ranks, flags) if f]
+            how = ("DDP still averages their gradients into every rank, frozen or not" if self.ddp is not None
+                   else "the replicas drift apart")
+            out.append(AuditFinding(
+                "FZ507", _common(ns), f"{_names(ns)}: frozen on {_ranks(frozen_on)} but trainable on "
+                f"{_ranks(trainable_on)}; each rank trains a different set of weights and {how}",
+                "make the freeze decision identical on every rank (no rank-dependent conditions), before "
+                "wrapping the model in DDP"))
+
+        # FZ306 / FZ509: what changed since DDP wrapped the model
+        if self.ddp is not None:
+            out += self._wrap_findings()
+
+        # FZ508: parameters or buffers that differ across ranks
+        out += self._divergence(after, shared, index)
+        return out
+
+    def _wrap_findings(self) -> list[AuditFinding]:
+        out = []
+        per_kind: dict[str, dict[str, list[int]]] = {"unfrozen": {}, "frozen": {}, "registered": {}}
+        gone = [b.rank for b in self.before if b.wrap and b.wrap.gone]
+        for b in self.before:
+            if b.wrap is None:
+                continue
+            for kind in per_kind:
+                for n in getattr(b.wrap, kind):
+                    per_kind[kind].setdefault(n, []).append(b.rank)
+        everywhere = [b.rank for b in self.before]
+
+        def where(rs: list[int]) -> str:
+            return "" if rs == everywhere else f" (on {_ranks(rs)})"
+
+        def grouped(kind: str) -> list[tuple[list[str], list[int]]]:
+            by_ranks: dict[tuple, list[str]] = {}
+            for n, rs in per_kind[kind].items():
+                by_ranks.setdefault(tuple(rs), []).append(n)
+            return [(ns, list(rs)) for rs, ns in by_ranks.items()]
+
+        for ns, rs in grouped("unfrozen"):
+            out.append(AuditFinding(
+                "FZ306", _common(ns), f"{_names(ns)}: unfrozen after DistributedDataParallel wrapped the model"
+                f"{where(rs)}; DDP's reducer never all-reduces their gradients, so every rank trains its own "
+                f"copy and the replicas diverge silently",
+                "set requires_grad before wrapping, or wrap again (`DDP(model.module, ...)`) after changing it"))
+        stall_note = ("the next iteration raises \"Expected to have finished reduction\", so the audit ran its "
+                      "steps under no_sync() (gradients not all-reduced)") if not self.grad_sync else (
+                      "find_unused_parameters=True keeps DDP from failing, at the cost of a search of the graph "
+                      "every step")
+        for ns, rs in grouped("frozen"):
+            out.append(AuditFinding(
+                "FZ306", _common(ns), f"{_names(ns)}: frozen after DistributedDataParallel wrapped the model"
+                f"{where(rs)}; DDP's reducer still waits for their gradients: {stall_note}",
+                "freeze before wrapping, or wrap again (`DDP(model.module, ...)`) after changing requires_grad"))
+        for ns, rs in grouped("registered"):
+            extra = (f"; the parameters they replaced are still in DDP's reducer, which waits for them in vain "
+                     f"({stall_note})") if gone else ""
+            out.append(AuditFinding(
+                "FZ509", _common(ns), f"{_names(ns)}: trainable but registered after DistributedDataParallel "
+                f"wrapped the model{where(rs)}, so DDP neither broadcast their initial values nor all-reduces "
+                f"their gradients{extra}",
+                "replace or add layers before wrapping, or wrap again (`DDP(model.module, ...)`) afterwards"))
+        if gone and not per_kind["registered"]:
+            out.append(AuditFinding(
+                "FZ509", "(model)", f"DDP's reducer holds parameters that are no longer in the model "
+                f"(on {_ranks(gone)}): a layer was replaced after the wrap; {stall_note}",
+                "replace layers before wrapping, or wrap again afterwards"))
+        return out
+
+    def _divergence(self, after: list[After], shared: list[str], index: list[dict[str, int]]) -> list[AuditFinding]:
+        before = self.before
+        nparams = [len(b.params) for b in before]
+        causes: dict[str, list[str]] = {}
+        for n in shared:
+            if n in self.ignored:
+                continue
+            at = [ix[n] for ix in index]
+            was = {b.fingerprints[i] for b, i in zip(before, at)}
+            now = {a.fingerprints[i] for a, i in zip(after, at)}
+            if len(was) > 1:
+                causes.setdefault("param-before", []).append(n)
+            elif len(now) > 1 and self.grad_sync:
+                causes.setdefault("param-during", []).append(n)
+        bshared = [n for n in before[0].buffers if all(n in b.buffers for b in before)]
+        bindex = [{n: np_ + i for i, n in enumerate(b.buffers)} for b, np_ in zip(before, nparams)]
+        if not self.broadcast_buffers:  # DDP overwrites broadcast buffers with rank 0's at every forward
+            for n in bshared:
+                if n in self.ignored:
+                    continue
+                at = [ix[n] for ix in bindex]
+                now = {a.fingerprints[i] for a, i in zip(after, at)}
+                moved = [a.changed[i] for a, i in zip(after, at)]
+                # Running statistics every rank updated from its own batch differ by design.
+                if len(now) > 1 and not all(moved):
+                    causes.setdefault("buffer-some" if any(moved) else "buffer-before", []).append(n)
+        out = []
+        texts = {
+            "param-before": ("already differed across ranks before the audit's steps: the replicas hold "
+                             "different weights (a checkpoint loaded or weights changed on some ranks after the "
+                             "DDP wrap broadcast rank 0's)",
+                             "load checkpoints and change weights before wrapping in DDP (the wrap broadcasts "
+                             "rank 0's values), or on every rank alike"),
+            "param-during": ("were identical before the steps and differ across ranks after them: their "
+                             "gradients are not all-reduced",
+                             "set requires_grad and replace layers before wrapping in DDP, or wrap again"),
+            "buffer-some": ("buffers changed on some ranks only and now differ: those modules run in train mode "
+                            "on some ranks and in eval mode on others",
+                            "put frozen BatchNorm layers in eval() on every rank"),
+            "buffer-before": ("buffers differ across ranks although no rank changed them during the steps",
+                              "broadcast buffers from rank 0 (`broadcast_buffers=True`) or load them on every "
+                              "rank"),
+        }
+        for cause, ns in causes.items():
+            what, advice = texts[cause]
+            out.append(AuditFinding("FZ508", _common(ns), f"{_names(ns)}: {what}", advice))
+        return out
+
+
+def _merge_local(reports: list[tuple[int, AuditReport]]) -> list[AuditFinding]:
+    """Each rank's own findings: once when every rank has it, else marked with the ranks."""
+    seen: dict[tuple[str, str], tuple[AuditFinding, list[int]]] = {}
+    for rank, rep in reports:
+        for f in rep.findings:
+            key = (f.code, f.target)
+            if key in seen:
+                seen[key][1].append(rank)
+            else:
+                seen[key] = (f, [rank])
+    out = []
+    for f, ranks in seen.values():
+        if len(ranks) == len(reports):
+            out.append(f)
+        else:
+            out.append(AuditFinding(f.code, f.target, f"on {_ranks(ranks)} only: {f.message}", f.advice))
+    return out
