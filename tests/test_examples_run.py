@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -25,8 +26,44 @@ print("ran", len(ran))
 """
 
 
+LAUNCHED = {"ddp_finetune.py"}  # needs a launcher: tested below
+
+
 def test_all_example_scripts_run():
-    scripts = sorted(str(p) for p in (ROOT / "examples").rglob("*.py") if not p.name.startswith("_"))
+    scripts = sorted(str(p) for p in (ROOT / "examples").rglob("*.py")
+                     if not p.name.startswith("_") and p.name not in LAUNCHED)
     p = subprocess.run([sys.executable, "-c", RUNNER, *scripts], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stdout.strip() == f"ran {len(scripts)}"
+
+
+@pytest.mark.parametrize("fixed", [False, True], ids=["bug", "fixed"])
+def test_ddp_example_under_torchrun(fixed):
+    import torch.distributed as dist
+
+    if not dist.is_available() or not dist.is_gloo_available():
+        pytest.skip("torch.distributed with gloo is not available")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           str(ROOT / "examples" / "ddp_finetune.py"), *(["--fixed"] if fixed else [])]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert p.stdout.count("freeze audit:") == 1, p.stdout + p.stderr[-2000:]  # rank 0 prints the report
+    if fixed:
+        assert p.returncode == 0 and "freeze audit: OK" in p.stdout, p.stdout + p.stderr[-2000:]
+    else:
+        assert p.returncode != 0
+        assert "FZ306 freeze-after-ddp [layer4]" in p.stdout and "FZ508 rank-divergence [layer4]" in p.stdout
+
+
+def test_audit_cli_under_torchrun_prints_once_and_fails_on_every_rank():
+    import torch.distributed as dist
+
+    if not dist.is_available() or not dist.is_gloo_available():
+        pytest.skip("torch.distributed with gloo is not available")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m",
+           "freezelint", "audit", str(ROOT / "examples" / "ddp_finetune.py") + ":make", "--format", "json"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    import json
+
+    report = json.loads(p.stdout)  # one JSON document: only rank 0 printed
+    assert p.returncode != 0 and "exitcode  : 1" in p.stderr  # each rank exits 1 on findings
+    assert report["world_size"] == 2 and sorted(f["code"] for f in report["findings"]) == ["FZ306", "FZ508"]
