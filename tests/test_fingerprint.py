@@ -60,3 +60,38 @@ def test_batched_small_tensors_match_the_per_tensor_definition():
           torch.tensor([True, False, True]), torch.randn(7, dtype=torch.float16), torch.randn(3, 4).t(),
           torch.tensor([2**62, 2**62, 2**62])]  # wraps modulo 2**64 the same way both paths
     assert fingerprints(ts) == [fp(t) if t.numel() else (0, 0) for t in ts]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.int32])
+@pytest.mark.parametrize("n", [1, 3, 7, 256 * 4 + 5, 20_000 + 1])
+def test_word_reading_catches_every_element_at_every_length_and_offset(dtype, n):
+    # Elements are read 8 bytes at a time; the leftover that does not fill a word, an unaligned
+    # view into a larger storage, and each byte lane of a word must all count.
+    storage = torch.randint(0, 100, (n + 1,)).to(dtype)
+    for t in (storage[:n], storage[1:]):  # aligned, and offset by one element
+        base = fp(t)
+        assert fingerprints([t]) == [base]  # the batched path agrees
+        for i in {0, n // 2, n - 1}:
+            changed = t.clone()
+            changed.view(torch.uint8 if dtype.itemsize == 1 else {2: torch.int16, 4: torch.int32}[dtype.itemsize])[i] += 1
+            assert fp(changed) != base, (i, n)
+
+
+def test_fingerprinter_sees_values_and_storage_swaps_after_it_was_built():
+    from freezelint.runtime.fingerprint import Fingerprinter
+
+    p = torch.nn.Parameter(torch.randn(SMALL_PLUS := 40_000))
+    small = torch.randn(10)
+    odd = torch.randn(7)  # a widened tail: copied again at every pass
+    take = Fingerprinter([p, small, odd])
+    first = take()
+    assert take() == first
+    with torch.no_grad():
+        odd[6] += 1
+    assert take()[2] != first[2]
+    p.data = p.data.clone()  # new storage, same bits: same fingerprint
+    assert take()[0] == first[0]
+    p.data[SMALL_PLUS - 1] += 1  # a write through .data bumps no version counter
+    assert take()[0] != first[0]
+    p.data = torch.zeros(3)  # another shape
+    assert take()[0] == fp(torch.zeros(3))

@@ -1,14 +1,15 @@
 """Bit-exact change detection without copying the model.
 
-A tensor's fingerprint is two int64 numbers computed on its own device from its bit pattern:
-the plain sum of the elements read as integers, and a sum weighted by (position + 1). Float sums
-miss 1-ulp changes and `0.0 -> -0.0`, and `torch.equal` calls identical NaNs different; the
-integer sum catches every single-element change (NaN payloads and signed zeros included) in any
-reduction order, and the weighted sum catches permutations. Sums wrap modulo 2**64, which is
-associative, so the result does not depend on how the reduction is split.
+A tensor's fingerprint is two int64 numbers computed on its own device from its bit pattern,
+read as a sequence of int64 words (`_sequence`): their plain sum and their sum weighted by
+(position + 1). Float sums miss 1-ulp changes and `0.0 -> -0.0`, and `torch.equal` calls
+identical NaNs different; the integer sum catches every single-element change (NaN payloads and
+signed zeros included) in any reduction order, and the weighted sum catches permutations. Sums
+wrap modulo 2**64, which is associative, so the result does not depend on how the reduction is
+split.
 
-The weighted sum is computed as row and column sums of a (rows, 256) view, so no temporary of
-the tensor's size is ever made: `sum` of an int32 view accumulates in int64 by itself.
+The weighted sum is computed from the row and column sums of a (rows, 256) view of the words,
+so no temporary of the tensor's size is ever made.
 """
 
 from __future__ import annotations
@@ -43,71 +44,157 @@ def _as_ints(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(-1)
 
 
-def fingerprint(t: torch.Tensor) -> torch.Tensor:
-    """int64 tensor [sum, weighted sum] on t's device; no device synchronisation."""
+def _sequence(t: torch.Tensor) -> tuple[list[torch.Tensor], bool]:
+    """The tensor's bits as int64 numbers: its bytes read as 8-byte words (a view, no copy), then
+    the elements of a leftover that does not fill a word, widened. Summing native int64 words is
+    an order of magnitude faster than widening int32 elements, and still exact: a change to one
+    element changes its word by d * 2**(8k) with 0 < |d| < 2**(64-8k), never 0 modulo 2**64.
+    The flag says whether every part is a view of t (else a copy, to be made again per pass)."""
+    per = 8 // t.element_size()
+    if (per > 1 and t.is_contiguous() and t.numel() % per == 0 and t.storage_offset() % per == 0
+            and not t.is_complex() and t.dtype != torch.bool and t.numel()):
+        return [t.view(-1).view(torch.int64)], True  # the common case: one view, no copy
+    is_view = t.is_contiguous()
     flat = _as_ints(t)
-    n = flat.numel()
-    if n == 0:
-        return torch.zeros(2, dtype=torch.int64, device=t.device)
-    rows = n // _COLS
-    total = torch.zeros((), dtype=torch.int64, device=t.device)
-    weighted = torch.zeros((), dtype=torch.int64, device=t.device)
-    if rows:
-        grid = flat[: rows * _COLS].view(rows, _COLS)
-        row_sums = grid.sum(dim=1, dtype=torch.int64)
-        col_sums = grid.sum(dim=0, dtype=torch.int64)
-        total = col_sums.sum()  # the plain sum, without another pass over the data
-        row_w = torch.arange(rows, dtype=torch.int64, device=t.device) * _COLS
-        col_w = torch.arange(1, _COLS + 1, dtype=torch.int64, device=t.device)
-        # sum_i x_i * (i + 1) with i = r * COLS + c  ==  sum_r rowsum_r * r * COLS + sum_c colsum_c * (c + 1)
-        weighted = (row_sums * row_w).sum() + (col_sums * col_w).sum()
-    tail = flat[rows * _COLS:]
-    if tail.numel():
-        tail64 = tail.to(torch.int64)
-        pos = torch.arange(rows * _COLS + 1, n + 1, dtype=torch.int64, device=t.device)
-        total = total + tail64.sum()
-        weighted = weighted + (tail64 * pos).sum()
-    return torch.stack([total, weighted])
+    per = 8 // flat.element_size()
+    if per <= 1:
+        if flat.dtype == torch.int64:
+            return [flat], is_view
+        return [flat.to(torch.int64)], False
+    whole = flat.numel() - flat.numel() % per
+    parts = []
+    if whole:
+        head = flat[:whole]
+        if flat.storage_offset() % per:  # a word view needs word-aligned storage
+            head = head.clone()
+            is_view = False
+        parts.append(head.view(torch.int64))
+    if whole < flat.numel():
+        parts.append(flat[whole:].to(torch.int64))
+        is_view = False
+    return parts, is_view
 
 
-# Tensors up to this size are fingerprinted together, a handful of ops for all of them:
-# per-tensor op overhead, not bandwidth, is what small tensors (norm weights, biases,
-# running statistics) cost. Their int64 copy is at most SMALL * 8 bytes each.
+# Tensors up to this size are summed as one concatenation (their int64 copy is at most SMALL * 8
+# bytes each): per-tensor op overhead, not bandwidth, is what small tensors (norm weights,
+# biases, running statistics) cost. Larger ones are reduced in place through a (rows, 256) view.
 SMALL = 1 << 14
 
 
-def _small_group(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """[k, 2] fingerprints of small tensors, by segment sums over one concatenation."""
-    flats = [_as_ints(t).to(torch.int64) for t in tensors]
-    device = flats[0].device
-    lengths = torch.tensor([f.numel() for f in flats], device=device)
-    data = torch.cat(flats)
-    seg = torch.repeat_interleave(torch.arange(len(flats), device=device), lengths)
-    starts = torch.cumsum(lengths, 0) - lengths
-    pos = torch.arange(data.numel(), dtype=torch.int64, device=device) - starts[seg] + 1
-    out = torch.zeros(len(flats), 2, dtype=torch.int64, device=device)
-    out[:, 0].index_add_(0, seg, data)
-    out[:, 1].index_add_(0, seg, data * pos)
-    return out
+def _split(t: torch.Tensor) -> tuple[torch.Tensor | None, list[torch.Tensor], bool]:
+    """A large tensor's words as a (rows, 256) grid plus what does not fill a row; a small
+    tensor's words all loose; and whether all of them are views of t."""
+    parts, is_view = _sequence(t)
+    if t.numel() <= SMALL:
+        return None, parts, is_view
+    words = parts[0]
+    rows = words.numel() // _COLS
+    return words[: rows * _COLS].view(rows, _COLS), [words[rows * _COLS:], *parts[1:]], is_view
+
+
+def _layout(t: torch.Tensor) -> tuple:
+    return t.data_ptr(), t.shape, t.stride(), t.dtype
+
+
+class _DeviceGroup:
+    """Views and index tensors for the tensors of one device, built once: views read whatever
+    the tensors hold when `run()` is called, so the audit pays for them once, not per pass.
+
+    For a large tensor only its row and column sums are computed per pass; everything else
+    (weights, tails, small tensors) is done by segment sums over all of them at once:
+    sum_i x_i * (i + 1) with i = r * COLS + c == sum_r rowsum_r * r * COLS + sum_c colsum_c * (c + 1).
+    """
+
+    def __init__(self, tensors: list[torch.Tensor]) -> None:
+        self.tensors = tensors
+        self.layout = [_layout(t) for t in tensors]
+        device = tensors[0].device
+        self.k = len(tensors)
+        self.views: list[tuple[torch.Tensor | None, list[torch.Tensor]] | None] = []
+        self.owners: list[int] = []
+        loose_len, loose_first, row_counts = [], [], []
+        for i, t in enumerate(tensors):
+            grid, rest, is_view = _split(t)
+            # copies (unaligned or widened parts) are made again at every pass; views are kept
+            self.views.append((grid, rest) if is_view else None)
+            if grid is not None:
+                self.owners.append(i)
+                row_counts.append(grid.shape[0])
+            loose_len.append(sum(x.numel() for x in rest))
+            loose_first.append(grid.numel() if grid is not None else 0)
+        lengths = torch.tensor(loose_len, device=device)
+        self.seg = torch.repeat_interleave(torch.arange(self.k, device=device), lengths)
+        starts = torch.cumsum(lengths, 0) - lengths - torch.tensor(loose_first, device=device)
+        self.pos = torch.arange(int(lengths.sum()), dtype=torch.int64, device=device) - starts[self.seg] + 1
+        if self.owners:
+            counts = torch.tensor(row_counts, device=device)
+            rseg = torch.repeat_interleave(torch.arange(len(self.owners), device=device), counts)
+            self.rseg = rseg
+            self.row_w = (torch.arange(int(counts.sum()), dtype=torch.int64, device=device)
+                          - (torch.cumsum(counts, 0) - counts)[rseg]) * _COLS
+            self.col_w = torch.arange(1, _COLS + 1, dtype=torch.int64, device=device)
+            self.at = torch.tensor(self.owners, device=device)
+
+    def moved(self) -> bool:
+        """A tensor now has other storage or another shape (`p.data = ...`): the views are stale."""
+        return any(_layout(t) != layout for t, layout in zip(self.tensors, self.layout))
+
+    def run(self) -> torch.Tensor:
+        """[k, 2] int64 fingerprints, on the device."""
+        if self.moved():
+            return _DeviceGroup(self.tensors).run()
+        loose: list[torch.Tensor] = []
+        rows_sums, cols_sums = [], []
+        for t, views in zip(self.tensors, self.views):
+            grid, rest = views if views is not None else _split(t)[:2]
+            if grid is not None:
+                rows_sums.append(grid.sum(dim=1))
+                cols_sums.append(grid.sum(dim=0))
+            loose.extend(rest)
+        out = torch.zeros(self.k, 2, dtype=torch.int64, device=self.pos.device)
+        if self.pos.numel():
+            data = torch.cat(loose)
+            out[:, 0].index_add_(0, self.seg, data)
+            out[:, 1].index_add_(0, self.seg, data * self.pos)
+        if self.owners:
+            cols = torch.stack(cols_sums)
+            weighted = (cols * self.col_w).sum(dim=1)
+            weighted.index_add_(0, self.rseg, torch.cat(rows_sums) * self.row_w)
+            out[:, 0].index_add_(0, self.at, cols.sum(dim=1))  # the plain sum, without another pass
+            out[:, 1].index_add_(0, self.at, weighted)
+        return out
+
+
+class Fingerprinter:
+    """Fingerprints of a fixed list of tensors, taken as often as needed (before and after the
+    steps) with one transfer per device per pass."""
+
+    @torch.no_grad()
+    def __init__(self, tensors: list[torch.Tensor]) -> None:
+        self.n = len(tensors)
+        by_device: dict[torch.device, list[int]] = {}
+        for i, t in enumerate(tensors):
+            if t.device.type != "meta" and t.numel():
+                by_device.setdefault(t.device, []).append(i)
+        self.groups = [(idx, _DeviceGroup([tensors[i] for i in idx])) for idx in by_device.values()]
+
+    @torch.no_grad()
+    def __call__(self) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = [(0, 0)] * self.n
+        for idx, group in self.groups:
+            for i, (a, b) in zip(idx, group.run().cpu().tolist()):
+                out[i] = (a, b)
+        return out
+
+
+@torch.no_grad()
+def fingerprint(t: torch.Tensor) -> torch.Tensor:
+    """int64 tensor [sum, weighted sum] of t's bit sequence, on t's device; no synchronisation."""
+    if t.numel() == 0:
+        return torch.zeros(2, dtype=torch.int64, device=t.device)
+    return _DeviceGroup([t.detach()]).run()[0]
 
 
 def fingerprints(tensors: list[torch.Tensor]) -> list[tuple[int, int]]:
-    """Fingerprints of many tensors, with one transfer per device."""
-    out: list[tuple[int, int]] = [(0, 0)] * len(tensors)
-    small: dict[torch.device, list[int]] = {}
-    large: dict[torch.device, list[int]] = {}
-    for i, t in enumerate(tensors):
-        if t.device.type == "meta" or t.numel() == 0:
-            continue
-        (small if t.numel() <= SMALL else large).setdefault(t.device, []).append(i)
-    for device in {*small, *large}:
-        parts, idx = [], []
-        if small.get(device):
-            parts.append(_small_group([tensors[i] for i in small[device]]))
-            idx.extend(small[device])
-        if large.get(device):
-            parts.append(torch.stack([fingerprint(tensors[i]) for i in large[device]]))
-            idx.extend(large[device])
-        for i, (a, b) in zip(idx, torch.cat(parts).cpu().tolist()):
-            out[i] = (a, b)
-    return out
+    """Fingerprints of many tensors, once."""
+    return Fingerprinter(tensors)()

@@ -11,7 +11,7 @@ from torch import nn
 
 from freezelint.runtime import findings as F
 from freezelint.runtime.distributed import Distributed, ddp_class
-from freezelint.runtime.fingerprint import fingerprints
+from freezelint.runtime.fingerprint import Fingerprinter, fingerprints
 from freezelint.runtime.inputs import InputError, call, default_loss, synthesize
 from freezelint.runtime.report import AuditReport, BufferRecord, FreezeAuditError, ModuleRecord, ParamRecord
 from freezelint.runtime.restore import Snapshot
@@ -77,12 +77,24 @@ def _max_abs_deltas(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[floa
     """max |after - before| per pair (nan when a value became non-finite), one transfer."""
     if not pairs:
         return []
-    maxima = []
-    for before, after in pairs:
-        if not (before.is_floating_point() or before.is_complex()):
+    out = [0.0] * len(pairs)
+    fused: dict[tuple, list[int]] = {}  # float pairs of one dtype and device: two foreach calls
+    maxima, at = [], []
+    for i, (before, after) in enumerate(pairs):
+        if before.is_floating_point() and after.dtype == before.dtype:
+            fused.setdefault((before.dtype, before.device), []).append(i)
+            continue
+        if not before.is_complex():
             before, after = before.to(torch.float64), after.to(torch.float64)
         maxima.append(torch.sub(after.detach(), before).abs_().amax().to(torch.float64).reshape(1).cpu())
-    return torch.cat(maxima).tolist()
+        at.append(i)
+    for idx in fused.values():
+        diffs = torch._foreach_sub([pairs[i][1].detach() for i in idx], [pairs[i][0] for i in idx])
+        maxima.append(torch.stack(torch._foreach_norm(diffs, float("inf"))).to(torch.float64).cpu())
+        at.extend(idx)
+    for i, value in zip(at, torch.cat(maxima).tolist()):
+        out[i] = value
+    return out
 
 
 def _train_steps(model: nn.Module, optimizer: torch.optim.Optimizer, params: list[nn.Parameter], batch: Any,
@@ -156,7 +168,8 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     device = next(iter(params)).device
 
     snap = Snapshot(wrapper, optimizer, params, exact=exact, scaler=scaler)
-    before = fingerprints(params + buffers)
+    fingerprint_all = Fingerprinter(params + buffers)
+    before = fingerprint_all()
     if spread is not None:
         spread.share_before(named, [n for n, _ in named_buffers], before)
     handle = optimizer.register_step_pre_hook(snap.before_step)
@@ -172,7 +185,7 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         with spread.steps_context() if spread is not None else contextlib.nullcontext():
             grad_seen = _train_steps(wrapper, optimizer, params, batch, steps, loss_fn, set_to_none, scaler,
                                      autocast_dtype, device)
-        after = fingerprints(params + buffers)
+        after = fingerprint_all()
         pending: list[tuple[dict, int, torch.Tensor, torch.Tensor]] = []
         for i, p in enumerate(params):
             if after[i] != before[i]:
@@ -196,9 +209,10 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         snap.restore()
         if spread is not None:
             spread.restore()
-    # Prove the restore on what it wrote and on what changed; nothing else was touched.
-    moved = set(deltas_p) | {i for i, p in enumerate(params) if snap.value_before(p) is not None}
-    check = sorted(moved) + [len(params) + j for j in range(len(buffers))]
+    # Prove the restore on the parameters it wrote and on what changed; nothing else was touched.
+    # Buffers come back from copies taken before the first fingerprint; parameters from copies
+    # taken at the first step, after which a forward could already have written to them.
+    check = sorted(set(deltas_p) | {i for i, p in enumerate(params) if snap.value_before(p) is not None})
     everything = params + buffers
     if step_error is not None or not after:
         check = list(range(len(everything)))

@@ -1,0 +1,92 @@
+"""Distributed audit overhead: audit(steps=2) of a DDP model against two plain DDP steps.
+
+    python benchmarks/ddp_audit.py [--world 2] [--rounds 5] [--size 64] [--batch 8] [--model resnet18]
+
+Spawns `--world` CPU ranks on gloo. Each rank wraps a torchvision model (weights=None) in
+DistributedDataParallel with everything trainable and SGD momentum, then alternates, in the same
+run: two plain DDP steps (train(), forward, backward with all-reduce, step, zero_grad) and
+`audit(ddp, optimizer, steps=2)` on the same model, optimizer and per-rank batch. Rank 0 prints
+the median of each and their ratio. Runs alternate so drift hits both sides alike; the audit
+restores the model, so the plain steps keep training the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torchvision
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from freezelint import audit
+
+
+def plain_steps(model, optimizer, batch, steps=2):
+    model.train()
+    for _ in range(steps):
+        model(batch).float().pow(2).mean().backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+
+def worker(rank: int, world: int, store: str, args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=300))
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, args.model)(weights=None, num_classes=10)
+    ddp = DDP(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    batch = torch.randn(args.batch, 3, args.size, args.size, generator=torch.Generator().manual_seed(rank))
+    plain_steps(ddp, optimizer, batch)  # warm-up: buckets rebuilt, optimizer state, allocator
+    audit(ddp, optimizer, batch=batch)
+    plain, audited = [], []
+    report = None
+    for _ in range(args.rounds):
+        dist.barrier()
+        t = time.perf_counter()
+        plain_steps(ddp, optimizer, batch)
+        dist.barrier()
+        plain.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        report = audit(ddp, optimizer, steps=2, batch=batch)
+        dist.barrier()
+        audited.append(time.perf_counter() - t)
+    if rank == 0:
+        p, a = statistics.median(plain), statistics.median(audited)
+        n = sum(q.numel() for q in model.parameters())
+        print(f"torch {torch.__version__}, {platform.machine()}, {world} ranks x {args.threads} threads, gloo, "
+              f"{args.model} weights=None ({n / 1e6:.1f} M params, all trainable), batch {args.batch}/rank, "
+              f"{args.size} px, median of {args.rounds} alternating rounds")
+        print(f"{'2 plain DDP steps':>18} {'audit(steps=2)':>15} {'ratio':>6}  findings")
+        print(f"{p * 1e3:>16.0f}ms {a * 1e3:>13.0f}ms {a / p:>6.2f}  {len(report.findings)} "
+              f"({'OK' if report.ok else ', '.join(f.code for f in report.findings)})")
+    dist.destroy_process_group()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--world", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--model", default="resnet18")
+    ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) // 2))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        mp.start_processes(worker, args=(args.world, os.path.join(tmp, "store"), args), nprocs=args.world,
+                           start_method="spawn")
+        print(f"wall time of the whole run, spawn included: {time.perf_counter() - t:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
