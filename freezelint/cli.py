@@ -75,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     rs = sub.add_parser("rules", help="list the rules")
     rs.add_argument("--json", action="store_true", help="as JSON")
     rs.add_argument("--markdown", metavar="DIR", help="write one Markdown page per code into DIR")
-    a = sub.add_parser("audit", help="run the runtime audit on a model factory: path/to/file.py:factory")
+    a = sub.add_parser("audit", help="run the runtime audit on a model factory: path/to/file.py:factory",
+                       epilog="Under torchrun, a factory that returns a DistributedDataParallel model is audited on "
+                              "every rank; rank 0 prints the shared report and every rank exits 1 on findings.")
     a.add_argument("target", help="FILE.py:FUNCTION, returning (model, optimizer[, batch])")
     a.add_argument("--steps", type=int, default=2)
     a.add_argument("--format", default="text", choices=("text", "json"))

@@ -89,6 +89,21 @@ def _plain_model(rank, device):
     return m, torch.optim.SGD(trainable(m), lr=0.1), {}
 
 
+def _bn_eval_on_one_rank(rank, device):
+    m = net().to(device)
+    m[1].requires_grad_(False)
+    ddp = DDP(m, broadcast_buffers=False)
+    if rank == 0:  # only rank 0 keeps the frozen BatchNorm's statistics frozen
+        m[1].eval()
+    return ddp, torch.optim.SGD(trainable(m), lr=0.1), {"call_train": False}
+
+
+def _bn_stats_per_rank(rank, device):
+    # near-miss: trainable BatchNorm without buffer broadcast keeps per-rank statistics by design
+    m = net().to(device)
+    return DDP(m, broadcast_buffers=False), torch.optim.SGD(m.parameters(), lr=0.1), {}
+
+
 def _fsdp2(rank, device):
     from torch.distributed.fsdp import fully_shard
 
@@ -105,6 +120,8 @@ SCENARIOS = {
     "loaded_on_rank0": _loaded_on_rank0,
     "frozen_after_wrap": _frozen_after_wrap,
     "plain_model": _plain_model,
+    "bn_eval_on_one_rank": _bn_eval_on_one_rank,
+    "bn_stats_per_rank": _bn_stats_per_rank,
     "fsdp2": _fsdp2,
 }
 

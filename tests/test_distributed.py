@@ -95,6 +95,20 @@ def test_freeze_after_wrap_runs_without_sync_and_leaves_the_reducer_clean(gloo):
     assert "no_sync()" in result["report"]["findings"][0]["message"]
 
 
+def test_buffers_changed_on_some_ranks_only_are_fz508(gloo):
+    result = gloo("bn_eval_on_one_rank")[0]
+    fz508 = [f for f in result["report"]["findings"] if f["code"] == "FZ508"]
+    assert len(fz508) == 1 and fz508[0]["target"] == "1" and "some ranks only" in fz508[0]["message"]
+    fz502 = next(f for f in result["report"]["findings"] if f["code"] == "FZ502")
+    assert fz502["message"].startswith("on rank 1 only:")
+
+
+def test_per_rank_batchnorm_statistics_are_not_divergence(gloo):
+    report = gloo("bn_stats_per_rank")[0]["report"]
+    assert report["ok"], report["findings"]
+    assert any(b["changed"] for b in report["buffers"])
+
+
 def test_plain_model_under_a_process_group_compares_frozen_state(gloo):
     result = gloo("plain_model")[0]
     assert codes_of(result) == ["FZ507"]

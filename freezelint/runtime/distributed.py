@@ -97,7 +97,6 @@ class Before:
     buffers: list[str]
     fingerprints: list[tuple[int, int]]  # params, then buffers
     wrap: WrapFacts | None
-    error: str | None = None
 
 
 @dataclass
@@ -178,9 +177,8 @@ class Distributed:
         before = self.before
         out: list[AuditFinding] = []
         ranks = [b.rank for b in before]
-        names = before[0].params
-        shared = [n for n in names if all(n in b.params for b in before)]
         index = [{n: i for i, n in enumerate(b.params)} for b in before]
+        shared = [n for n in before[0].params if all(n in ix for ix in index)]
 
         # FZ507: requires_grad differs across ranks
         mixed: dict[tuple, list[str]] = {}
@@ -191,11 +189,10 @@ class Distributed:
         for flags, ns in mixed.items():
             frozen_on = [r for r, f in zip(ranks, flags) if not f]
             trainable_on = [r for r, f in zip(ranks, flags) if f]
-            how = ("DDP still averages their gradients into every rank, frozen or not" if self.ddp is not None
-                   else "the replicas drift apart")
             out.append(AuditFinding(
                 "FZ507", _common(ns), f"{_names(ns)}: frozen on {_ranks(frozen_on)} but trainable on "
-                f"{_ranks(trainable_on)}; each rank trains a different set of weights and {how}",
+                f"{_ranks(trainable_on)}; each rank trains a different set of weights, so the replicas no "
+                f"longer agree on what the model is",
                 "make the freeze decision identical on every rank (no rank-dependent conditions), before "
                 "wrapping the model in DDP"))
 
@@ -272,8 +269,8 @@ class Distributed:
                 causes.setdefault("param-before", []).append(n)
             elif len(now) > 1 and self.grad_sync:
                 causes.setdefault("param-during", []).append(n)
-        bshared = [n for n in before[0].buffers if all(n in b.buffers for b in before)]
         bindex = [{n: np_ + i for i, n in enumerate(b.buffers)} for b, np_ in zip(before, nparams)]
+        bshared = [n for n in before[0].buffers if all(n in ix for ix in bindex)]
         if not self.broadcast_buffers:  # DDP overwrites broadcast buffers with rank 0's at every forward
             for n in bshared:
                 if n in self.ignored:
@@ -288,7 +285,8 @@ class Distributed:
         texts = {
             "param-before": ("already differed across ranks before the audit's steps: the replicas hold "
                              "different weights (a checkpoint loaded or weights changed on some ranks after the "
-                             "DDP wrap broadcast rank 0's)",
+                             "DDP wrap broadcast rank 0's)" if self.ddp is not None else
+                             "differ across ranks: the replicas were not initialised or loaded alike",
                              "load checkpoints and change weights before wrapping in DDP (the wrap broadcasts "
                              "rank 0's values), or on every rank alike"),
             "param-during": ("were identical before the steps and differ across ranks after them: their "
