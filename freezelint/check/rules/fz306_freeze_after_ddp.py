@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import DDP_WRAP, FREEZE, UNFREEZE, after
+from freezelint.check.flow import ACTIVITY, DDP_WRAP, FREEZE, UNFREEZE, after, between
 from freezelint.check.rules.base import FREEZES, UNFREEZES, Example, Finding, Rule
 
 
@@ -31,6 +31,38 @@ class FreezeAfterDdp(Rule):
             model.module.backbone.requires_grad_(False)  # expect: FZ306
             """
         ),
+        Example(
+            """
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            model = DDP(model)
+            model.module.layer4.requires_grad_(True)  # expect: FZ306
+            if rewrap:  # only on one path
+                model = DDP(model.module)
+            """
+        ),
+        Example(
+            """
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ddp = DDP(model)
+            for epoch in range(10):
+                if epoch == 5:
+                    model.layer4.requires_grad_(True)  # expect: FZ306
+                ddp(batch).sum().backward()  # epochs 5-9 train with the old reducer
+            ddp = DDP(model)
+            """
+        ),
+        Example(
+            """
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ddp = DDP(model)
+            model.layer4.requires_grad_(True)  # expect: FZ306
+            ddp(batch).sum().backward()  # one step with the old reducer
+            ddp = DDP(model)
+            """
+        ),
     ]
     good = [
         """
@@ -39,14 +71,22 @@ class FreezeAfterDdp(Rule):
         model.backbone.requires_grad_(False)
         model = DDP(model, device_ids=[rank])
         """,
+        """
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ddp = DDP(model)
+        model.layer4.requires_grad_(True)
+        ddp = DDP(model)  # wrapped again: the new reducer sees layer4
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         for flow in facts.flows.bodies:
             evs = flow.events
             for f in (e for e in evs if e.kind in (FREEZE, UNFREEZE)):
-                if any(w.kind == DDP_WRAP and w.target == f.target and w.index < f.index and after(w, f)
-                       for w in evs):
+                wraps = [w for w in evs if w.kind == DDP_WRAP and w.target == f.target]
+                if any(w.index < f.index and after(w, f) for w in wraps) and not any(
+                        _rewraps(flow, f, w) for w in wraps):
                     verb = "freezing" if f.kind == FREEZE else "unfreezing"
                     yield self.finding(
                         f.node,
@@ -55,3 +95,11 @@ class FreezeAfterDdp(Rule):
                         f"fail a step later; change requires_grad before wrapping (or re-wrap)",
                         stmt=f.stmt,
                     )
+
+
+def _rewraps(flow, change, wrap) -> bool:
+    """A wrap that runs whenever `change` ran, after it and before any training: DDP is rebuilt
+    from the new requires_grad before a step could use the old one."""
+    return (wrap.index > change.index and set(wrap.branches) <= set(change.branches)
+            and wrap.loops == change.loops
+            and not any(e.kind == ACTIVITY for e in between(flow, change, wrap)))
