@@ -5,7 +5,7 @@
 For torchvision resnet50 (weights=None) it prints, per input size and fine-tuning setup, the
 median wall time of two plain steps (train(), forward, backward, step, zero_grad), the median
 of audit(steps=2) on the same model, optimizer and batch, their ratio, and the memory the audit
-held beyond the model (copies it keeps to restore; fingerprints themselves need a few KB)
+held beyond the model (copies it keeps to restore, and the fingerprints' index and scratch)
 relative to the model's parameter bytes. Runs alternate so drift hits both sides alike.
 """
 

@@ -83,7 +83,7 @@ class AuditReport:
     set_to_none: bool
     restored: bool = True
     unrestored: list[str] = field(default_factory=list)
-    extra_bytes: int = 0  # bytes the audit held beyond the model (copies made for restore)
+    extra_bytes: int = 0  # bytes the audit held beyond the model: copies for restore, fingerprint scratch
     world_size: int = 1  # ranks in the process group; the same report on each of them
     backend: str | None = None  # torch.distributed backend when world_size > 1
     ddp: bool = False  # steps ran through a DistributedDataParallel wrapper

@@ -236,7 +236,8 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
                                    set_to_none, foreign > 0, call_train, from_ddp)
     found += F.expectation_findings(precords, expect_frozen, expect_trainable)
     report = AuditReport(found, precords, brecords, mrecords, steps, str(device), type(optimizer).__name__,
-                         set_to_none, restored=not unrestored, unrestored=unrestored, extra_bytes=snap.extra_bytes)
+                         set_to_none, restored=not unrestored, unrestored=unrestored,
+                         extra_bytes=snap.extra_bytes + fingerprint_all.scratch_bytes)
     if spread is not None:
         changed = [i in deltas_p for i in range(len(params))] + [j in deltas_b for j in range(len(buffers))]
         report = spread.merge(report, after, changed)
