@@ -169,3 +169,20 @@ def test_head_replaced_after_wrap_on_a_single_rank(tmp_path):
         ddp(torch.randn(4, 6)).sum().backward()  # the first real step after the audit is unaffected
     finally:
         dist.destroy_process_group()
+
+
+def test_wrap_facts_degrade_quietly_without_ddp_private_state():
+    """DDP's parameter record and reducer are private; without them nothing is invented."""
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from freezelint.runtime.distributed import wrap_facts
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    named = list(model.named_parameters())
+    bare = wrap_facts(SimpleNamespace(), named)
+    assert not (bare.registered or bare.unfrozen or bare.frozen or bare.gone) and not bare.known
+    # the wrap saw layer 0 only: layer 1 was registered afterwards
+    partial = wrap_facts(SimpleNamespace(_module_parameters=list(model[0].parameters())), named)
+    assert partial.registered == ["1.weight", "1.bias"] and not partial.known

@@ -66,7 +66,10 @@ def _reducer_params(ddp: nn.Module) -> set[int] | None:
 
 def wrap_facts(ddp: nn.Module, named: list[tuple[str, nn.Parameter]]) -> WrapFacts:
     ignored = set(getattr(ddp, "parameters_to_ignore", ()) or ())
-    known = {id(p) for p in getattr(ddp, "_module_parameters", ())}
+    # DDP's record of the module's parameters at the wrap (private, hence the fallbacks: without
+    # it a late parameter reads as unfrozen-after-wrap, without the reducer's set as nothing)
+    module_params = getattr(ddp, "_module_parameters", None)
+    known = {id(p) for p in module_params} if module_params is not None else None
     in_reducer = _reducer_params(ddp)
     facts = WrapFacts(known=in_reducer is not None)
     current = set()
@@ -74,7 +77,7 @@ def wrap_facts(ddp: nn.Module, named: list[tuple[str, nn.Parameter]]) -> WrapFac
         current.add(id(p))
         if name in ignored:
             continue
-        if id(p) not in known:
+        if known is not None and id(p) not in known:
             if p.requires_grad:
                 facts.registered.append(name)
         elif in_reducer is not None:
