@@ -36,6 +36,17 @@ def cli(capsys, monkeypatch):
     return run
 
 
+def needs_gloo() -> pytest.MarkDecorator:
+    """Skip marker for tests that start CPU ranks; imports torch only when a module asks for it."""
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        available = False
+    else:
+        available = dist.is_available() and dist.is_gloo_available()
+    return pytest.mark.skipif(not available, reason="torch.distributed with gloo is not available")
+
+
 def run_subprocess(cwd: Path, *args: str, stdin: str | None = None) -> Result:
     env = {**os.environ, "NO_COLOR": "1"}
     p = subprocess.run([sys.executable, "-m", "freezelint", *args], cwd=cwd, capture_output=True,

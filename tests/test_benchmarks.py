@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, needs_gloo
 
 
 def test_check_speed_runs_on_a_tiny_corpus():
@@ -16,12 +16,8 @@ def test_check_speed_runs_on_a_tiny_corpus():
     assert "skipped by text triggers" in p.stdout
 
 
+@needs_gloo()
 def test_ddp_audit_benchmark_runs_two_ranks():
-    import torch.distributed as dist
-    import pytest
-
-    if not dist.is_available() or not dist.is_gloo_available():
-        pytest.skip("torch.distributed with gloo is not available")
     p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ddp_audit.py"), "--rounds", "1", "--size", "32",
                         "--batch", "2"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]

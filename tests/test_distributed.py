@@ -10,9 +10,9 @@ import torch
 import torch.distributed as dist
 
 import distributed_scenarios as scenarios
+from conftest import needs_gloo
 
-pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
-                                reason="torch.distributed with gloo is not available")
+pytestmark = needs_gloo()
 
 
 def _load(out: Path, name: str, world: int) -> list[dict]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, needs_gloo
 
 pytest.importorskip("torch")
 
@@ -37,15 +38,16 @@ def test_all_example_scripts_run():
     assert p.stdout.strip() == f"ran {len(scripts)}"
 
 
+def torchrun(*args: str) -> subprocess.CompletedProcess:
+    """Two CPU ranks under torch.distributed.run, as a user would launch them."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@needs_gloo()
 @pytest.mark.parametrize("fixed", [False, True], ids=["bug", "fixed"])
 def test_ddp_example_under_torchrun(fixed):
-    import torch.distributed as dist
-
-    if not dist.is_available() or not dist.is_gloo_available():
-        pytest.skip("torch.distributed with gloo is not available")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(ROOT / "examples" / "ddp_finetune.py"), *(["--fixed"] if fixed else [])]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    p = torchrun(str(ROOT / "examples" / "ddp_finetune.py"), *(["--fixed"] if fixed else []))
     assert p.stdout.count("freeze audit:") == 1, p.stdout + p.stderr[-2000:]  # rank 0 prints the report
     if fixed:
         assert p.returncode == 0 and "freeze audit: OK" in p.stdout, p.stdout + p.stderr[-2000:]
@@ -54,16 +56,9 @@ def test_ddp_example_under_torchrun(fixed):
         assert "FZ306 freeze-after-ddp [layer4]" in p.stdout and "FZ508 rank-divergence [layer4]" in p.stdout
 
 
+@needs_gloo()
 def test_audit_cli_under_torchrun_prints_once_and_fails_on_every_rank():
-    import torch.distributed as dist
-
-    if not dist.is_available() or not dist.is_gloo_available():
-        pytest.skip("torch.distributed with gloo is not available")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m",
-           "freezelint", "audit", str(ROOT / "examples" / "ddp_finetune.py") + ":make", "--format", "json"]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    import json
-
+    p = torchrun("-m", "freezelint", "audit", str(ROOT / "examples" / "ddp_finetune.py") + ":make", "--format", "json")
     report = json.loads(p.stdout)  # one JSON document: only rank 0 printed
     assert p.returncode != 0 and "exitcode  : 1" in p.stderr  # each rank exits 1 on findings
     assert report["world_size"] == 2 and sorted(f["code"] for f in report["findings"]) == ["FZ306", "FZ508"]

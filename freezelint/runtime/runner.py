@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from freezelint.runtime import findings as F
-from freezelint.runtime.distributed import Distributed, ddp_class
+from freezelint.runtime.distributed import Distributed
 from freezelint.runtime.fingerprint import Fingerprinter, fingerprints
 from freezelint.runtime.inputs import InputError, call, default_loss, synthesize
 from freezelint.runtime.report import AuditReport, BufferRecord, FreezeAuditError, ModuleRecord, ParamRecord
@@ -41,16 +41,13 @@ def _distributed(model: nn.Module, process_group: Any) -> Distributed | None:
     """The rank's side of a distributed audit: for a DDP-wrapped model, or any model while a
     process group of more than one rank is initialised; None for a single process."""
     dist = torch.distributed
-    initialised = dist.is_available() and dist.is_initialized()
-    if process_group is not None and not initialised:
-        raise AuditUsageError("process_group was given but torch.distributed is not initialised: call "
-                              "torch.distributed.init_process_group(...) first")
-    cls = ddp_class()
-    wrapped = cls is not None and isinstance(model, cls)
-    if not initialised:
-        return None
+    if not (dist.is_available() and dist.is_initialized()):
+        if process_group is not None:
+            raise AuditUsageError("process_group was given but torch.distributed is not initialised: call "
+                                  "torch.distributed.init_process_group(...) first")
+        return None  # a DDP model cannot exist without a process group
     spread = Distributed(model, process_group)
-    return spread if wrapped or spread.world > 1 else None
+    return spread if spread.ddp is not None or spread.world > 1 else None
 
 
 def _grad_states(params: list[torch.Tensor]) -> list[str]:
