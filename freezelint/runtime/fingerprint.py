@@ -8,7 +8,7 @@ signed zeros included) in any reduction order, and the weighted sum catches perm
 wrap modulo 2**64, which is associative, so the result does not depend on how the reduction is
 split.
 
-The weighted sum is computed from the row and column sums of a (rows, 256) view of the words,
+The weighted sum is computed from the row and column sums of a (rows, 64) view of the words,
 so no temporary of the tensor's size is ever made.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-_COLS = 256
+_COLS = 64
 
 _INT_VIEW = {
     torch.float32: torch.int32,
@@ -32,7 +32,7 @@ for _name in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnu
         _INT_VIEW[getattr(torch, _name)] = torch.uint8
 
 
-def _as_ints(t: torch.Tensor) -> torch.Tensor:
+def as_ints(t: torch.Tensor) -> torch.Tensor:
     t = t.detach()
     if t.is_complex():
         t = torch.view_as_real(t)
@@ -55,7 +55,7 @@ def _sequence(t: torch.Tensor) -> tuple[list[torch.Tensor], bool]:
             and not t.is_complex() and t.dtype != torch.bool and t.numel()):
         return [t.view(-1).view(torch.int64)], True  # the common case: one view, no copy
     is_view = t.is_contiguous()
-    flat = _as_ints(t)
+    flat = as_ints(t)
     per = 8 // flat.element_size()
     if per <= 1:
         if flat.dtype == torch.int64:
@@ -77,14 +77,14 @@ def _sequence(t: torch.Tensor) -> tuple[list[torch.Tensor], bool]:
 
 # Tensors up to this size are summed as one concatenation, a handful of ops for all of them:
 # per-tensor op overhead, not bandwidth, is what small tensors (norm weights, biases, running
-# statistics) cost. Larger ones are reduced in place through a (rows, 256) view. The threshold
+# statistics) cost. Larger ones are reduced in place through a (rows, 64) view. The threshold
 # keeps the concatenation and its index small: about 2% of resnet50's parameter bytes, at the
 # same speed as 16384 (measured).
 SMALL = 1 << 10
 
 
 def _split(t: torch.Tensor) -> tuple[torch.Tensor | None, list[torch.Tensor], bool]:
-    """A large tensor's words as a (rows, 256) grid plus what does not fill a row; a small
+    """A large tensor's words as a (rows, 64) grid plus what does not fill a row; a small
     tensor's words all loose; and whether all of them are views of t."""
     parts, is_view = _sequence(t)
     if t.numel() <= SMALL:
@@ -102,9 +102,10 @@ class _DeviceGroup:
     """Views and index tensors for the tensors of one device, built once: views read whatever
     the tensors hold when `run()` is called, so the audit pays for them once, not per pass.
 
-    For a large tensor only its row and column sums are computed per pass; everything else
-    (weights, tails, small tensors) is done by segment sums over all of them at once:
-    sum_i x_i * (i + 1) with i = r * COLS + c == sum_r rowsum_r * r * COLS + sum_c colsum_c * (c + 1).
+    A large tensor costs two reductions of its (rows, COLS) grid per pass, written into scratch
+    made once; its weighted sum follows from them:
+    sum_i x_i * (i + 1) with i = r * COLS + c == COLS * sum_r r * rowsum_r + sum_c (c + 1) * colsum_c.
+    Tails and small tensors are done by segment sums over all of them at once.
     """
 
     def __init__(self, tensors: list[torch.Tensor]) -> None:
@@ -114,34 +115,29 @@ class _DeviceGroup:
         self.k = len(tensors)
         self.views: list[tuple[torch.Tensor | None, list[torch.Tensor]] | None] = []
         self.owners: list[int] = []
-        loose_len, loose_first, row_counts = [], [], []
+        loose_len, loose_first, rows = [], [], 0
         for i, t in enumerate(tensors):
             grid, rest, is_view = _split(t)
             # copies (unaligned or widened parts) are made again at every pass; views are kept
             self.views.append((grid, rest) if is_view else None)
             if grid is not None:
                 self.owners.append(i)
-                row_counts.append(grid.shape[0])
+                rows = max(rows, grid.shape[0])
             loose_len.append(sum(x.numel() for x in rest))
             loose_first.append(grid.numel() if grid is not None else 0)
         lengths = torch.tensor(loose_len, device=device)
         self.seg = torch.repeat_interleave(torch.arange(self.k, dtype=torch.int32, device=device), lengths)
         starts = torch.cumsum(lengths, 0) - lengths - torch.tensor(loose_first, device=device)
         self.pos = torch.arange(int(lengths.sum()), dtype=torch.int64, device=device) - starts[self.seg] + 1
-        if self.owners:
-            counts = torch.tensor(row_counts, device=device)
-            rseg = torch.repeat_interleave(torch.arange(len(self.owners), dtype=torch.int32, device=device), counts)
-            self.rseg = rseg
-            self.row_w = (torch.arange(int(counts.sum()), dtype=torch.int64, device=device)
-                          - (torch.cumsum(counts, 0) - counts)[rseg]) * _COLS
-            self.col_w = torch.arange(1, _COLS + 1, dtype=torch.int64, device=device)
-            self.at = torch.tensor(self.owners, device=device)
-        # what a pass holds besides the tensors: the index above, the concatenation and its
-        # weighted copy, the row and column sums
-        loose, rows = self.pos.numel(), sum(row_counts)
-        index = [self.seg, self.pos] + ([self.rseg, self.row_w] if self.owners else [])
-        self.scratch_bytes = (sum(t.numel() * t.element_size() for t in index) + 16 * loose + 16 * rows
-                              + 16 * _COLS * len(self.owners))
+        self.row_w = torch.arange(rows, dtype=torch.int64, device=device) * _COLS
+        self.rows = torch.empty(rows, dtype=torch.int64, device=device)
+        self.col_w = torch.arange(1, _COLS + 1, dtype=torch.int64, device=device)
+        self.at = torch.tensor(self.owners, dtype=torch.int64, device=device)
+        # what a pass holds besides the tensors: the index and scratch above, the concatenation
+        # of the loose words and its weighted copy, the column sums
+        held = [self.seg, self.pos, self.row_w, self.rows, self.col_w, self.at]
+        self.scratch_bytes = (sum(t.numel() * t.element_size() for t in held) + 16 * self.pos.numel()
+                              + 8 * (_COLS + 1) * len(self.owners))
 
     def moved(self) -> bool:
         """A tensor now has other storage or another shape (`p.data = ...`): the views are stale."""
@@ -151,25 +147,28 @@ class _DeviceGroup:
         """[k, 2] int64 fingerprints, on the device."""
         if self.moved():
             return _DeviceGroup(self.tensors).run()
+        device = self.pos.device
         loose: list[torch.Tensor] = []
-        rows_sums, cols_sums = [], []
+        cols = torch.empty(len(self.owners), _COLS, dtype=torch.int64, device=device)
+        weighted = torch.empty(len(self.owners), dtype=torch.int64, device=device)
+        j = 0
         for t, views in zip(self.tensors, self.views):
             grid, rest = views if views is not None else _split(t)[:2]
             if grid is not None:
-                rows_sums.append(grid.sum(dim=1))
-                cols_sums.append(grid.sum(dim=0))
+                rows = self.rows[: grid.shape[0]]
+                torch.sum(grid, dim=1, out=rows)
+                torch.sum(grid, dim=0, out=cols[j])
+                torch.sum(rows.mul_(self.row_w[: grid.shape[0]]), dim=0, out=weighted[j])
+                j += 1
             loose.extend(rest)
-        out = torch.zeros(self.k, 2, dtype=torch.int64, device=self.pos.device)
+        out = torch.zeros(self.k, 2, dtype=torch.int64, device=device)
         if self.pos.numel():
             data = torch.cat(loose)
             out[:, 0].index_add_(0, self.seg, data)
             out[:, 1].index_add_(0, self.seg, data * self.pos)
         if self.owners:
-            cols = torch.stack(cols_sums)
-            weighted = (cols * self.col_w).sum(dim=1)
-            weighted.index_add_(0, self.rseg, torch.cat(rows_sums) * self.row_w)
             out[:, 0].index_add_(0, self.at, cols.sum(dim=1))  # the plain sum, without another pass
-            out[:, 1].index_add_(0, self.at, weighted)
+            out[:, 1].index_add_(0, self.at, weighted + (cols * self.col_w).sum(dim=1))
         return out
 
 
