@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 # Compared after lower-casing and dropping underscores, so `requiresGrad`, `Requires_Grad` and
 # `require_grad` all match; the exact `requires_grad` / `requires_grad_` never do.
 MISSPELLINGS = frozenset(
@@ -16,6 +18,7 @@ MISSPELLINGS = frozenset(
 FOREIGN = frozenset({"trainable"})
 
 
+@functools.cache  # the auditor asks about every attribute of every module: the same few names
 def is_misspelling(attr: str) -> bool:
     if attr in ("requires_grad", "requires_grad_") or attr.startswith("_"):
         return False

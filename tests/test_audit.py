@@ -145,6 +145,56 @@ def test_restores_when_a_step_raises():
     assert_same(before, state_of(model, opt))
 
 
+class _WritesInForward(nn.Module):
+    """A forward that writes into parameters in place, as a hand-rolled EMA or weight
+    normalisation might: `frozen` has no copy (it gets no grad), `fc.weight` is trained."""
+
+    def __init__(self, also_trained: bool = False):
+        super().__init__()
+        self.frozen = nn.Parameter(torch.ones(3), requires_grad=False)
+        self.fc = nn.Linear(3, 2)
+        self.also_trained = also_trained
+
+    def forward(self, x):
+        with torch.no_grad():
+            self.frozen.data.mul_(0.5)  # through .data: no version counter sees it
+            if self.also_trained:
+                self.fc.weight.mul_(0.5)
+        return self.fc(x * self.frozen)
+
+
+def test_a_change_no_copy_can_undo_is_reported_and_exact_restores_it():
+    torch.manual_seed(0)
+    model = _WritesInForward()
+    opt = torch.optim.SGD([model.fc.weight, model.fc.bias], lr=0.1)
+    batch = torch.randn(4, 3)
+    with pytest.warns(RuntimeWarning, match="could not restore frozen"):
+        report = audit(model, opt, batch=batch)
+    assert not report.restored and report.unrestored == ["frozen"]
+    [frozen] = [p for p in report.params if p.name == "frozen"]
+    assert frozen.changed and frozen.max_abs_delta is None  # moved, with nothing to measure against
+    model = _WritesInForward()
+    opt = torch.optim.SGD([model.fc.weight, model.fc.bias], lr=0.1)
+    before = state_of(model, opt)
+    report = audit(model, opt, batch=batch, exact=True)
+    assert report.restored and "frozen" in {p.name for p in report.params if p.changed}
+    assert_same(before, state_of(model, opt))
+
+
+def test_trained_parameters_are_copied_before_the_first_forward():
+    # The forward halves fc.weight before the step: a copy taken at the step would miss that.
+    torch.manual_seed(0)
+    model = _WritesInForward(also_trained=True)
+    opt = torch.optim.SGD(model.fc.parameters(), lr=0.1, momentum=0.9)
+    weight = model.fc.weight.detach().clone()
+    with pytest.warns(RuntimeWarning, match="could not restore frozen;"):
+        report = audit(model, opt, batch=torch.randn(4, 3))
+    assert report.unrestored == ["frozen"]  # only what had no copy
+    assert torch.equal(bits(model.fc.weight), bits(weight))
+    [w] = [p for p in report.params if p.name == "fc.weight"]
+    assert w.changed and w.max_abs_delta > 0
+
+
 def _example(name: str):
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)

@@ -41,10 +41,11 @@ def _common(names: list[str]) -> str:
     return ".".join(prefix) or "(model)"
 
 
-def live_findings(model: nn.Module) -> list[AuditFinding]:
-    """FZ101/FZ102/FZ103, visible on the live objects whatever the steps do."""
+def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, nn.Parameter]]) -> list[AuditFinding]:
+    """FZ101/FZ102/FZ103, visible on the live objects whatever the steps do (the model's named
+    modules and parameters)."""
     out: list[AuditFinding] = []
-    for name, m in model.named_modules():
+    for name, m in modules:
         attrs = vars(m)
         if "requires_grad_" in attrs:
             out.append(AuditFinding("FZ101", _label(name), f"`requires_grad_` on this {type(m).__name__} was "
@@ -60,7 +61,7 @@ def live_findings(model: nn.Module) -> list[AuditFinding]:
             out.append(AuditFinding("FZ103", _label(name), f"attribute `{attr}` was set on this "
                                     f"{type(m).__name__}; it is not `requires_grad` and freezes nothing",
                                     "use `.requires_grad_(value)`"))
-    for name, p in model.named_parameters():
+    for name, p in params:
         attrs = getattr(p, "__dict__", {})
         if "requires_grad_" in attrs:
             out.append(AuditFinding("FZ101", name, f"`requires_grad_` on this Parameter was overwritten with "

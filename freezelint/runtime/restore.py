@@ -1,20 +1,26 @@
 """Everything the audit may touch, saved before and put back after — even when a step raises.
 
-Parameters are not copied up front: a step can only change a parameter whose `.grad` is a
-tensor (every torch optimizer skips `grad is None`), so a step pre-hook copies exactly those,
-with their optimizer state, right before each `optimizer.step()`. Buffers are small and are
-all copied. `exact=True` copies every parameter up front as well (for custom optimizers or
-forwards that write to parameters).
+Before the first step it copies what the steps are meant to change: every parameter the
+optimizer trains (in a param group, requires_grad) and every buffer. Those copies are the
+originals bit for bit, so they also tell what changed (compare.py) without a fingerprint.
+Frozen parameters are not copied: a step can only change a parameter whose `.grad` is a tensor
+(every torch optimizer skips `grad is None`), so a step pre-hook copies a frozen one that has
+a grad, with its optimizer state, right before `optimizer.step()`. `exact=True` copies every
+parameter up front (for custom optimizers or forwards that write to frozen parameters).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import random
 import sys
 from typing import Any
 
 import torch
 from torch import nn
+
+from freezelint.runtime.compare import restore_measured
 
 
 def _clone(v: Any) -> Any:
@@ -27,30 +33,97 @@ def _nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
+# Copies are laid out in one block per device and dtype instead of a clone each. Most of what a
+# clone of a large tensor costs on CPU is the first write to fresh memory (a page fault every
+# 4 KiB), not the copy; a block is advised for transparent huge pages before it is written, one
+# fault per 2 MiB. Only blocks that glibc certainly maps on their own (>= 32 MiB, its largest
+# mmap threshold) are advised, so the advice leaves with the block.
+_HUGE_PAGE = 1 << 21
+_ADVISE_FROM = 32 << 20
+_MADV_HUGEPAGE = 14
+
+
+@functools.cache
+def _madvise() -> Any:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        return libc.madvise
+    except (OSError, AttributeError):
+        return None
+
+
+def _advise_huge_pages(block: torch.Tensor) -> None:
+    nbytes = _nbytes(block)
+    if block.device.type != "cpu" or not sys.platform.startswith("linux") or nbytes < _ADVISE_FROM:
+        return
+    madvise = _madvise()
+    if madvise is None:
+        return
+    start = (block.data_ptr() + _HUGE_PAGE - 1) & ~(_HUGE_PAGE - 1)
+    length = (block.data_ptr() + nbytes - start) & ~(_HUGE_PAGE - 1)
+    if length > 0:
+        madvise(start, length, _MADV_HUGEPAGE)  # advice only: a failure changes nothing
+
+
+@torch.no_grad()
+def copies(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Bit-exact, contiguous copies of tensors, in one block per device and dtype."""
+    out: list[torch.Tensor | None] = [None] * len(tensors)
+    groups: dict[tuple, list[int]] = {}
+    for i, t in enumerate(tensors):
+        groups.setdefault((t.device, t.dtype), []).append(i)
+    for (device, dtype), members in groups.items():
+        block = torch.empty(sum(tensors[i].numel() for i in members), dtype=dtype, device=device)
+        _advise_huge_pages(block)
+        views, at = [], 0
+        for i in members:
+            n = tensors[i].numel()
+            views.append(block[at:at + n].view(tensors[i].shape))
+            at += n
+        torch._foreach_copy_(views, [tensors[i].detach() for i in members])
+        for i, v in zip(members, views):
+            out[i] = v
+    return out  # type: ignore[return-value]
+
+
+def _copy_back(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Write each copy back into its tensor, in one foreach call where shapes still match; a
+    tensor whose shape or dtype was swapped (`p.data = ...`) gets its copy as its data."""
+    same = [(t, saved) for t, saved in pairs if t.shape == saved.shape and t.dtype == saved.dtype]
+    if same:
+        torch._foreach_copy_([t for t, _ in same], [saved for _, saved in same])
+    for t, saved in pairs:
+        if t.shape != saved.shape or t.dtype != saved.dtype:
+            t.data = saved.clone()  # not a view: it would keep the whole block alive
+
+
 class Snapshot:
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, params: list[nn.Parameter],
-                 exact: bool = False, scaler: Any = None) -> None:
+                 exact: bool = False, scaler: Any = None, modules: list[nn.Module] | None = None) -> None:
         self.model = model
         self.optimizer = optimizer
         self.params = params
         self.scaler = scaler
         self.extra_bytes = 0
         # identity of every registered parameter and buffer, so replaced tensors come back too
-        self.slots = [(m, kind, name, t) for m in model.modules()
+        modules = list(model.modules()) if modules is None else modules
+        self.slots = [(m, kind, name, t) for m in modules
                       for kind in ("_parameters", "_buffers")
                       for name, t in getattr(m, kind).items() if t is not None]
-        self.buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        for _m, kind, _n, t in self.slots:
-            if kind == "_buffers" and id(t) not in self.buffers:
-                self.buffers[id(t)] = (t, t.detach().clone())
-                self.extra_bytes += _nbytes(t)
-        self.values: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        if exact:
-            for p in params:
-                self._save_value(p)
-        self.grads = {id(p): (p, p.grad, _clone(p.grad)) for p in params}
-        self.extra_bytes += sum(_nbytes(g) for _p, g, _c in self.grads.values() if g is not None)
-        self.flags = [(m, m.training) for m in model.modules()]
+        buffers = list({id(t): t for _m, kind, _n, t in self.slots if kind == "_buffers"}.values())
+        trained = params if exact else [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
+        trained = list({id(p): p for p in trained}.values())
+        grads = [p.grad for p in params if p.grad is not None]
+        saved = copies(buffers + trained + grads)
+        self.extra_bytes = sum(_nbytes(t) for t in saved)
+        self.buffers = {id(t): (t, c) for t, c in zip(buffers, saved)}
+        self.values: dict[int, tuple[torch.Tensor, torch.Tensor]] = {
+            id(p): (p, c) for p, c in zip(trained, saved[len(buffers):])}
+        self.up_front = set(self.values)
+        grad_copies = iter(saved[len(buffers) + len(trained):])
+        self.grads = {id(p): (p, p.grad, next(grad_copies) if p.grad is not None else None) for p in params}
+        self.flags = [(m, m.training) for m in modules]
         self.groups = [{k: (v, _clone(v)) for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
         self.group_params = [list(g["params"]) for g in optimizer.param_groups]
         self.opt_attrs = {k: v for k, v in vars(optimizer).items() if isinstance(v, (int, float, bool))}
@@ -63,46 +136,63 @@ class Snapshot:
         self.rng_np = np.random.get_state() if np is not None else None
         self.scaler_state = scaler.state_dict() if scaler is not None else None
 
-    def _save_value(self, p: torch.Tensor) -> None:
-        if id(p) not in self.values:
-            self.values[id(p)] = (p, p.detach().clone())
-            self.extra_bytes += _nbytes(p)
-
     def before_step(self, optimizer, args, kwargs) -> None:
-        """Step pre-hook: save what this step can change."""
+        """Step pre-hook: save what this step can change that is not saved yet."""
+        values: dict[int, torch.Tensor] = {}
+        states = []
         for group in optimizer.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                self._save_value(p)
+                if id(p) not in self.values:
+                    values[id(p)] = p
                 # State created by an audited step is dropped at restore, not saved as if original.
                 if p in self.state_keys and id(p) not in self.state:
-                    entry = optimizer.state[p]
-                    self.state[id(p)] = (p, {k: (v, _clone(v)) for k, v in entry.items()})
-                    self.extra_bytes += sum(_nbytes(v) for v in entry.values() if isinstance(v, torch.Tensor))
+                    states.append((p, optimizer.state[p]))
+        tensors = [*values.values(), *(v for _p, e in states for v in e.values() if isinstance(v, torch.Tensor))]
+        saved = iter(copies(tensors))
+        self.extra_bytes += sum(_nbytes(t) for t in tensors)
+        for p in values.values():
+            self.values[id(p)] = (p, next(saved))
+        for p, entry in states:
+            self.state[id(p)] = (p, {k: (v, next(saved) if isinstance(v, torch.Tensor) else v)
+                                     for k, v in entry.items()})
 
     def value_before(self, p: torch.Tensor) -> torch.Tensor | None:
+        """The copy of p, taken before the steps or by the step pre-hook; None if none was."""
         saved = self.values.get(id(p))
         return saved[1] if saved else None
+
+    def copied_up_front(self, p: torch.Tensor) -> bool:
+        """p's copy was taken before the first step: it is the original, bit for bit."""
+        return id(p) in self.up_front
 
     def buffer_before(self, b: torch.Tensor) -> torch.Tensor | None:
         saved = self.buffers.get(id(b))
         return saved[1] if saved else None
 
     @torch.no_grad()
-    def restore(self) -> None:
+    def restore(self, measure: bool = True) -> dict[int, float]:
+        """Put everything back. With measure, also say which copied parameters and buffers had
+        changed and by how much (max |change|, by id; compare.py), in the same pass."""
         for m, kind, name, t in self.slots:
             getattr(m, kind)[name] = t
-        for t, saved in self.values.values():
-            t.copy_(saved)
-        for t, saved in self.buffers.values():
-            t.copy_(saved)
-        for p, grad, saved in self.grads.values():
-            if grad is not None:
-                grad.copy_(saved)
+        state = [(obj, copy) for _p, entry in self.state.values() for obj, copy in entry.values()
+                 if isinstance(obj, torch.Tensor)]
+        grads = [(grad, saved) for _p, grad, saved in self.grads.values() if grad is not None]
+        copied = [*self.values.values(), *self.buffers.values()]
+        changed: dict[int, float] = {}
+        if measure:
+            sizes = restore_measured(copied)
+            changed = {id(t): d for (t, _), d in zip(copied, sizes) if d is not None}
+            _copy_back([*grads, *state])
+        else:
+            _copy_back([*copied, *grads, *state])
+        for p, grad, _saved in self.grads.values():
             p.grad = grad
         for m, flag in self.flags:
-            m.training = flag
+            if m.training is not flag:  # Module.__setattr__ is slow; most flags did not change
+                m.training = flag
         opt = self.optimizer
         for group, saved, params in zip(opt.param_groups, self.groups, self.group_params):
             for k in [k for k in group if k != "params" and k not in saved]:
@@ -120,12 +210,7 @@ class Snapshot:
         for p in [p for p in opt.state if p not in self.state_keys]:
             del opt.state[p]
         for p, entry in self.state.values():
-            restored = {}
-            for k, (obj, copy) in entry.items():
-                if isinstance(obj, torch.Tensor):
-                    obj.copy_(copy)
-                restored[k] = obj
-            opt.state[p] = restored
+            opt.state[p] = {k: obj for k, (obj, _copy) in entry.items()}
         torch.set_rng_state(self.rng_cpu)
         if self.rng_cuda is not None:
             torch.cuda.set_rng_state_all(self.rng_cuda)
@@ -135,3 +220,4 @@ class Snapshot:
             np.random.set_state(self.rng_np)
         if self.scaler is not None and self.scaler_state:
             self.scaler.load_state_dict(self.scaler_state)
+        return changed

@@ -69,29 +69,6 @@ def _grad_states(params: list[torch.Tensor]) -> list[str]:
     return out
 
 
-@torch.no_grad()
-def _max_abs_deltas(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
-    """max |after - before| per pair (nan when a value became non-finite), one transfer."""
-    if not pairs:
-        return []
-    extremes: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}
-    for i, (before, after) in enumerate(pairs):
-        if before.is_complex():
-            diff = torch.sub(after.detach(), before).abs()
-        else:
-            if not before.is_floating_point():
-                before, after = before.to(torch.float64), after.to(torch.float64)
-            diff = torch.sub(after.detach(), before)
-        # one pass over the difference (abs_ + amax is two; foreach_norm(inf) is slower still)
-        low, high = torch.aminmax(diff)
-        extremes.setdefault(diff.device, []).append((i, torch.stack([low, high]).to(torch.float64)))
-    out = [0.0] * len(pairs)
-    for items in extremes.values():  # one transfer per device
-        for (i, _), (low, high) in zip(items, torch.stack([t for _, t in items]).cpu().tolist()):
-            out[i] = max(-low, high) if low == low and high == high else float("nan")
-    return out
-
-
 def _train_steps(model: nn.Module, optimizer: torch.optim.Optimizer, params: list[nn.Parameter], batch: Any,
                  steps: int, loss_fn: Callable | None, set_to_none: bool, scaler: Any,
                  autocast_dtype: torch.dtype | None, device: torch.device) -> list[str]:
@@ -151,7 +128,8 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     if total_in_opt and foreign == total_in_opt:
         raise AuditUsageError("the optimizer holds none of this model's parameters: was it built for another "
                               "model (or a copy of it)?")
-    live = F.live_findings(model)
+    named_modules = list(model.named_modules())
+    live = F.live_findings(named_modules, named)
     if batch is None:
         try:
             batch = synthesize(model, seed=spread.rank if spread is not None and spread.ddp is not None else 0)
@@ -159,66 +137,73 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
             raise AuditUsageError(str(e)) from None
     named_buffers = list(model.named_buffers())
     buffers = [b for _, b in named_buffers]
-    modes_before = {name: m.training for name, m in model.named_modules()}
+    modes_before = {name: m.training for name, m in named_modules}
     device = next(iter(params)).device
 
-    snap = Snapshot(wrapper, optimizer, params, exact=exact, scaler=scaler)
-    fingerprint_all = Fingerprinter(params + buffers)
-    before = fingerprint_all()
+    snap = Snapshot(wrapper, optimizer, params, exact=exact, scaler=scaler,
+                    modules=[m for _, m in named_modules] if wrapper is model else None)
+    everything: list[torch.Tensor] = params + buffers
+    nparams = len(params)
+    # What was copied before the steps is compared with its copy; the rest (frozen parameters)
+    # is fingerprinted. Ranks compare fingerprints of everything with each other.
+    copies = [snap.value_before(p) if snap.copied_up_front(p) else None for p in params]
+    copies += [snap.buffer_before(b) for b in buffers]
+    watched = (list(range(len(everything))) if spread is not None
+               else [k for k, c in enumerate(copies) if c is None])
+    fingerprint_watched = Fingerprinter([everything[k] for k in watched])
+    before = dict(zip(watched, fingerprint_watched()))
     if spread is not None:
-        spread.share_before(named, [n for n, _ in named_buffers], before)
+        spread.share_before(named, [n for n, _ in named_buffers], [before[k] for k in range(len(everything))])
     handle = optimizer.register_step_pre_hook(snap.before_step)
     grad_seen: list[str] = ["none"] * len(params)
-    after: list[tuple[int, int]] = []
-    deltas_p: dict[int, float | None] = {}
-    deltas_b: dict[int, float | None] = {}
+    after: dict[int, tuple[int, int]] = {}
+    delta: dict[int, float | None] = {}  # what changed (params, then buffers): max |change|, None if unknown
     state_after: set[int] = set()
     step_error: BaseException | None = None
+    finished = False
     try:
         if call_train:
             wrapper.train()
         with spread.steps_context() if spread is not None else contextlib.nullcontext():
             grad_seen = _train_steps(wrapper, optimizer, params, batch, steps, loss_fn, set_to_none, scaler,
                                      autocast_dtype, device)
-        after = fingerprint_all()
-        pending: list[tuple[dict, int, torch.Tensor, torch.Tensor]] = []
-        for i, p in enumerate(params):
-            if after[i] != before[i]:
-                prior = snap.value_before(p)
-                deltas_p[i] = None
-                if prior is not None:
-                    pending.append((deltas_p, i, prior, p))
-        for j, b in enumerate(buffers):
-            if after[len(params) + j] != before[len(params) + j]:
-                prior = snap.buffer_before(b)
-                deltas_b[j] = None
-                if prior is not None:
-                    pending.append((deltas_b, j, prior, b))
-        for (target, k, _, _), value in zip(pending, _max_abs_deltas([(a, b) for _, _, a, b in pending])):
-            target[k] = value
+        after = dict(zip(watched, fingerprint_watched()))
         state_after = {id(p) for p in optimizer.state if optimizer.state[p]}
+        finished = True
     except BaseException as e:  # noqa: BLE001 — restored below, then re-raised
         step_error = e
     finally:
         handle.remove()
-        snap.restore()
+        measured = snap.restore(measure=finished)
         if spread is not None:
             spread.restore()
-    # Prove the restore on the parameters it wrote and on what changed; nothing else was touched.
-    # Buffers come back from copies taken before the first fingerprint; parameters from copies
-    # taken at the first step, after which a forward could already have written to them.
-    check = sorted(set(deltas_p) | {i for i, p in enumerate(params) if snap.value_before(p) is not None})
-    everything = params + buffers
-    if step_error is not None or not after:
-        check = list(range(len(everything)))
+    if finished:
+        # Copied before the steps: compared with the copy as it went back. Fingerprinted: moved or
+        # not; a frozen parameter the step pre-hook copied also gets a size (none if the first
+        # forward changed it before the copy was taken).
+        delta.update((k, measured[id(t)]) for k, t in enumerate(everything)
+                     if copies[k] is not None and id(t) in measured)
+        delta.update((k, measured.get(id(everything[k]))) for k in watched
+                     if copies[k] is None and after[k] != before[k])
+    # Prove the restore where it rests on a copy taken by the step pre-hook (a forward could have
+    # written to the parameter before it); copies taken before the steps are the originals. A
+    # change with no copy at all cannot be undone. After a failed step, check everything watched.
+    if not finished:
+        check = [k for k in watched if copies[k] is None]
+        gone: list[int] = []
+    else:
+        check = [k for k in range(nparams) if copies[k] is None and snap.value_before(params[k]) is not None]
+        gone = [k for k in delta if copies[k] is None and (k >= nparams or snap.value_before(params[k]) is None)]
     again = dict(zip(check, fingerprints([everything[k] for k in check])))
     names_all = [n for n, _ in named] + [n for n, _ in named_buffers]
-    unrestored = [names_all[k] for k in check if again[k] != before[k]]
+    unrestored = [names_all[k] for k in sorted({k for k in check if again[k] != before[k]} | set(gone))]
     if step_error is not None:
         if unrestored:
             warnings.warn(f"freezelint: could not restore {', '.join(unrestored)}; use exact=True", RuntimeWarning,
                           stacklevel=2)
         raise step_error
+    deltas_p = {k: d for k, d in delta.items() if k < nparams}
+    deltas_b = {k - nparams: d for k, d in delta.items() if k >= nparams}
 
     owner = {n: n.rpartition(".")[0] for n, _ in [*named, *named_buffers]}
     precords = [
@@ -227,49 +212,47 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         for i, (n, p) in enumerate(named)
     ]
     brecords = [BufferRecord(n, owner[n], j in deltas_b, deltas_b.get(j)) for j, (n, _) in enumerate(named_buffers)]
-    mrecords = _module_records(model, precords, brecords, modes_before)
+    mrecords = _module_records(named_modules, precords, brecords, modes_before)
     from_ddp = frozenset(spread.local_wrap.frozen) if spread is not None and spread.local_wrap else frozenset()
     found = live + F.step_findings(model, optimizer, precords, brecords, mrecords, modes_before, steps,
                                    set_to_none, foreign > 0, call_train, from_ddp)
     found += F.expectation_findings(precords, expect_frozen, expect_trainable)
     report = AuditReport(found, precords, brecords, mrecords, steps, str(device), type(optimizer).__name__,
                          set_to_none, restored=not unrestored, unrestored=unrestored,
-                         extra_bytes=snap.extra_bytes + fingerprint_all.scratch_bytes)
+                         extra_bytes=snap.extra_bytes + fingerprint_watched.scratch_bytes)
     if spread is not None:
-        changed = [i in deltas_p for i in range(len(params))] + [j in deltas_b for j in range(len(buffers))]
-        report = spread.merge(report, after, changed)
+        changed = [k in delta for k in range(len(everything))]
+        report = spread.merge(report, [after[k] for k in range(len(everything))], changed)
     if unrestored:
         warnings.warn(f"freezelint: could not restore {', '.join(unrestored)}; use exact=True", RuntimeWarning,
                       stacklevel=2)
     return report
 
 
-def _ancestors(name: str) -> list[str]:
-    """"a.b.c" -> ["", "a", "a.b"]: the modules a parameter or buffer belongs to."""
-    parts = name.split(".")[:-1]
-    return [""] + [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
-
-
-def _module_records(model: nn.Module, params: list[ParamRecord], buffers: list[BufferRecord],
+def _module_records(modules: list[tuple[str, nn.Module]], params: list[ParamRecord], buffers: list[BufferRecord],
                     modes: dict[str, bool]) -> list[ModuleRecord]:
-    # One pass over parameters and buffers, adding each to every ancestor: linear, not modules x params.
-    count = {name: [0, 0, 0, 0, 0, 0] for name, _ in model.named_modules()}  # params, changed,
-    for p in params:                                                          # trainable, in opt,
-        for a in _ancestors(p.name):                                          # buffers, changed
-            c = count.get(a)
-            if c is not None:
-                c[0] += 1
-                c[1] += p.changed
-                c[2] += p.requires_grad
-                c[3] += p.requires_grad and p.group is not None
+    # Per module: params, changed, trainable, in the optimizer, buffers, buffers changed. Each
+    # tensor counts for its owner; owners then add into their parents, children first.
+    count = {name: [0, 0, 0, 0, 0, 0] for name, _ in modules}
+    for p in params:
+        c = count.get(p.module)
+        if c is not None:
+            c[0] += 1
+            c[1] += p.changed
+            c[2] += p.requires_grad
+            c[3] += p.requires_grad and p.group is not None
     for b in buffers:
-        for a in _ancestors(b.name):
-            c = count.get(a)
-            if c is not None:
-                c[4] += 1
-                c[5] += b.changed
+        c = count.get(b.module)
+        if c is not None:
+            c[4] += 1
+            c[5] += b.changed
+    for name, _ in reversed(modules):
+        parent = count.get(name.rpartition(".")[0]) if name else None
+        if parent is not None:
+            for k, v in enumerate(count[name]):
+                parent[k] += v
     out = []
-    for name, m in model.named_modules():
+    for name, m in modules:
         total, changed, trainable, in_opt, nbuf, bchanged = count[name]
         if not total:
             status = "no params"
