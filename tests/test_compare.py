@@ -93,23 +93,25 @@ def test_a_swapped_tensor_gets_its_copy_back_as_its_own_storage():
     assert p.untyped_storage().data_ptr() != saved.untyped_storage().data_ptr()
 
 
-def test_copies_are_exact_contiguous_and_grouped_in_blocks():
+def test_copies_are_exact_and_contiguous_and_large_ones_share_a_block(monkeypatch):
     ts = [torch.randn(5, 3).t(), torch.tensor([float("nan"), -0.0]), torch.arange(4), torch.randn(2),
           torch.tensor(3.0)]
-    out = copies(ts)
-    for t, c in zip(ts, out):
-        assert c.shape == t.shape and c.dtype == t.dtype and c.is_contiguous()
-        assert torch.equal(_bits(t), _bits(c))
-    # float32 copies share one block; the int64 one has its own
-    assert out[0].untyped_storage().data_ptr() == out[1].untyped_storage().data_ptr()
-    assert out[2].untyped_storage().data_ptr() != out[0].untyped_storage().data_ptr()
+    for block_from in (restore._ADVISE_FROM, 1):  # a clone each; one block per dtype
+        monkeypatch.setattr(restore, "_ADVISE_FROM", block_from)
+        out = copies(ts)
+        for t, c in zip(ts, out):
+            assert c.shape == t.shape and c.dtype == t.dtype and c.is_contiguous()
+            assert torch.equal(_bits(t), _bits(c))
+        shared = out[0].untyped_storage().data_ptr() == out[1].untyped_storage().data_ptr()
+        assert shared == (block_from == 1)
+        assert out[2].untyped_storage().data_ptr() != out[0].untyped_storage().data_ptr()
 
 
 def test_huge_page_advice_covers_only_whole_huge_pages_of_large_blocks(monkeypatch):
     calls = []
     monkeypatch.setattr(restore, "_madvise", lambda: lambda start, length, advice: calls.append((start, length)))
     copies([torch.randn(1000)])
-    assert not calls  # small blocks: glibc may serve them from its heap, so no advice
+    assert not calls  # small: cloned, glibc may serve them from its heap, so no advice
     monkeypatch.setattr(restore, "_ADVISE_FROM", 1)
     t = torch.randn(3 << 20)  # 12 MiB
     [c] = copies([t])

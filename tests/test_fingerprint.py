@@ -95,3 +95,23 @@ def test_fingerprinter_sees_values_and_storage_swaps_after_it_was_built():
     assert take()[0] != first[0]
     p.data = torch.zeros(3)  # another shape
     assert take()[0] == fp(torch.zeros(3))
+
+
+def test_grouped_fingerprints_equal_the_definition():
+    # The definition, computed directly: the words' sum and their sum weighted by position + 1,
+    # modulo 2**64. Several large tensors in one group (their row sums share one buffer), tails
+    # that do not fill a row, small ones, and the same tensor twice.
+    from freezelint.runtime.fingerprint import SMALL, _COLS
+
+    def reference(t):
+        words = t.contiguous().view(-1).view(torch.int64)
+        weights = torch.arange(1, words.numel() + 1, dtype=torch.int64)
+        return words.sum().item(), (words * weights).sum().item()
+
+    g = torch.Generator().manual_seed(0)
+    sizes = [SMALL * 2 + 2, 2 * _COLS * 7, 2 * (_COLS * 300 + 5), 6, 2 * (SMALL + 1) * _COLS + 2, 40]
+    ts = [torch.randint(-2**31, 2**31 - 1, (n,), generator=g, dtype=torch.int32) for n in sizes]
+    ts.append(ts[1])
+    assert fingerprints(ts) == [reference(t) for t in ts]
+    extreme = torch.full((2 * _COLS * 50,), -1, dtype=torch.int32)  # every word 2**64 - 1: wraps
+    assert fingerprints([extreme, ts[0]]) == [reference(extreme), reference(ts[0])]

@@ -19,7 +19,7 @@ from freezelint.runtime.fingerprint import as_ints
 # Tensors up to this many elements are handled together, a handful of ops per batch of them:
 # BatchNorm statistics and biases cost per-op overhead, not bandwidth. Larger ones one by one,
 # in chunks, so no temporary grows with the tensor.
-BATCHED = 1 << 12
+BATCHED = 1 << 15
 BATCH_LIMIT = 1024  # tensors per foreach call
 CHUNK = 1 << 18
 

@@ -83,11 +83,18 @@ def _sequence(t: torch.Tensor) -> tuple[list[torch.Tensor], bool]:
 SMALL = 1 << 10
 
 
+_WORD_PAIRS = (torch.float32, torch.int32)
+
+
 def _split(t: torch.Tensor) -> tuple[torch.Tensor | None, list[torch.Tensor], bool]:
     """A large tensor's words as a (rows, 64) grid plus what does not fill a row; a small
     tensor's words all loose; and whether all of them are views of t."""
-    parts, is_view = _sequence(t)
-    if t.numel() <= SMALL:
+    n = t.numel()
+    if n > SMALL and t.dtype in _WORD_PAIRS and not n % 2 and t.is_contiguous() and not t.storage_offset() % 2:
+        parts, is_view = [t.view(-1).view(torch.int64)], True  # the common case, without the checks below
+    else:
+        parts, is_view = _sequence(t)
+    if n <= SMALL:
         return None, parts, is_view
     words = parts[0]
     rows = words.numel() // _COLS
@@ -102,10 +109,11 @@ class _DeviceGroup:
     """Views and index tensors for the tensors of one device, built once: views read whatever
     the tensors hold when `run()` is called, so the audit pays for them once, not per pass.
 
-    A large tensor costs two reductions of its (rows, COLS) grid per pass, written into scratch
-    made once; its weighted sum follows from them:
-    sum_i x_i * (i + 1) with i = r * COLS + c == COLS * sum_r r * rowsum_r + sum_c (c + 1) * colsum_c.
-    Tails and small tensors are done by segment sums over all of them at once.
+    A large tensor costs two reductions of its (rows, COLS) grid per pass, its row sums written
+    into one buffer for all tensors; its weighted sum follows from them:
+    sum_i x_i * (i + 1) with i = r * COLS + c == COLS * sum_r r * S_r + sum_c (c + 1) * colsum_c,
+    and sum_r r * S_r over every tensor's rows at once from two prefix sums of that buffer
+    (`_row_weights`). Tails and small tensors are done by segment sums over all of them at once.
     """
 
     def __init__(self, tensors: list[torch.Tensor]) -> None:
@@ -115,33 +123,46 @@ class _DeviceGroup:
         self.k = len(tensors)
         self.views: list[tuple[torch.Tensor | None, list[torch.Tensor]] | None] = []
         self.owners: list[int] = []
-        loose_len, loose_first, rows = [], [], 0
+        self.row_at = [1]  # where each grid's row sums go in self.rows (slot 0 stays 0)
+        loose_len, loose_first = [], []
         for i, t in enumerate(tensors):
             grid, rest, is_view = _split(t)
             # copies (unaligned or widened parts) are made again at every pass; views are kept
             self.views.append((grid, rest) if is_view else None)
             if grid is not None:
                 self.owners.append(i)
-                rows = max(rows, grid.shape[0])
+                self.row_at.append(self.row_at[-1] + grid.shape[0])
             loose_len.append(sum(x.numel() for x in rest))
             loose_first.append(grid.numel() if grid is not None else 0)
         lengths = torch.tensor(loose_len, device=device)
         self.seg = torch.repeat_interleave(torch.arange(self.k, dtype=torch.int32, device=device), lengths)
         starts = torch.cumsum(lengths, 0) - lengths - torch.tensor(loose_first, device=device)
         self.pos = torch.arange(int(lengths.sum()), dtype=torch.int64, device=device) - starts[self.seg] + 1
-        self.row_w = torch.arange(rows, dtype=torch.int64, device=device) * _COLS
-        self.rows = torch.empty(rows, dtype=torch.int64, device=device)
+        self.rows = torch.zeros(self.row_at[-1], dtype=torch.int64, device=device)
+        bounds = torch.tensor(self.row_at, dtype=torch.int64, device=device)
+        self.row_first, self.row_end = bounds[:-1] - 1, bounds[1:] - 1  # slots before and at the end
         self.col_w = torch.arange(1, _COLS + 1, dtype=torch.int64, device=device)
         self.at = torch.tensor(self.owners, dtype=torch.int64, device=device)
         # what a pass holds besides the tensors: the index and scratch above, the concatenation
         # of the loose words and its weighted copy, the column sums
-        held = [self.seg, self.pos, self.row_w, self.rows, self.col_w, self.at]
+        held = [self.seg, self.pos, self.rows, self.row_first, self.row_end, self.col_w, self.at]
         self.scratch_bytes = (sum(t.numel() * t.element_size() for t in held) + 16 * self.pos.numel()
-                              + 8 * (_COLS + 1) * len(self.owners))
+                              + 8 * (_COLS + 2) * len(self.owners))
 
     def moved(self) -> bool:
         """A tensor now has other storage or another shape (`p.data = ...`): the views are stale."""
         return any(_layout(t) != layout for t, layout in zip(self.tensors, self.layout))
+
+    def _row_weights(self) -> torch.Tensor:
+        """Per grid, sum_r r * S_r over its rows, from the row sums in self.rows (consumed).
+
+        With G the running sum of the buffer and H the running sum of G, a grid whose n rows
+        sit after slot a and end at slot b has sum_r r * S_r == n * G[b] - H[b] + H[a]
+        (sum_r r * S_r == n * sum S - sum of its own running sums). Exact modulo 2**64."""
+        first, end = self.row_first, self.row_end
+        g_end = self.rows.cumsum_(0)[end]
+        h = self.rows.cumsum_(0)
+        return (end - first) * g_end - h[end] + h[first]
 
     def run(self) -> torch.Tensor:
         """[k, 2] int64 fingerprints, on the device."""
@@ -150,15 +171,12 @@ class _DeviceGroup:
         device = self.pos.device
         loose: list[torch.Tensor] = []
         cols = torch.empty(len(self.owners), _COLS, dtype=torch.int64, device=device)
-        weighted = torch.empty(len(self.owners), dtype=torch.int64, device=device)
         j = 0
         for t, views in zip(self.tensors, self.views):
             grid, rest = views if views is not None else _split(t)[:2]
             if grid is not None:
-                rows = self.rows[: grid.shape[0]]
-                torch.sum(grid, dim=1, out=rows)
+                torch.sum(grid, dim=1, out=self.rows[self.row_at[j]:self.row_at[j + 1]])
                 torch.sum(grid, dim=0, out=cols[j])
-                torch.sum(rows.mul_(self.row_w[: grid.shape[0]]), dim=0, out=weighted[j])
                 j += 1
             loose.extend(rest)
         out = torch.zeros(self.k, 2, dtype=torch.int64, device=device)
@@ -167,8 +185,9 @@ class _DeviceGroup:
             out[:, 0].index_add_(0, self.seg, data)
             out[:, 1].index_add_(0, self.seg, data * self.pos)
         if self.owners:
+            weighted = self._row_weights() * _COLS + (cols * self.col_w).sum(dim=1)
             out[:, 0].index_add_(0, self.at, cols.sum(dim=1))  # the plain sum, without another pass
-            out[:, 1].index_add_(0, self.at, weighted + (cols * self.col_w).sum(dim=1))
+            out[:, 1].index_add_(0, self.at, weighted)
         return out
 
 

@@ -31,8 +31,8 @@ def _validate(model: Any, optimizer: Any, steps: int) -> None:
     if next(model.parameters(), None) is None:
         raise AuditUsageError(f"{type(model).__name__} has no parameters: there is nothing to freeze or train")
     # FSDP1 wraps in FullyShardedDataParallel; fully_shard (FSDP2) swaps in a subclass of FSDPModule.
-    if any(c.__name__ in ("FullyShardedDataParallel", "FSDPModule") for m in model.modules()
-           for c in type(m).__mro__):
+    if any(c.__name__ in ("FullyShardedDataParallel", "FSDPModule") for kind in {type(m) for m in model.modules()}
+           for c in kind.__mro__):
         raise AuditUsageError("FSDP-sharded models are not supported yet (each rank holds only shards): audit "
                               "the unwrapped model on one process, or wrap it in DistributedDataParallel")
 
