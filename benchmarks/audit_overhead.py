@@ -1,6 +1,6 @@
 """Audit overhead: audit(steps=2) against two plain training steps, in the same run.
 
-    python benchmarks/audit_overhead.py [--rounds 5] [--sizes 64 224] [--batches 8 32]
+    python benchmarks/audit_overhead.py [--rounds 5] [--sizes 64 224] [--batches 8 16 32]
 
 For torchvision resnet50 (weights=None) it prints, per input size and fine-tuning setup, the
 median wall time of two plain steps (train(), forward, backward, step, zero_grad), the median
@@ -50,7 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 224])
-    ap.add_argument("--batches", type=int, nargs="+", default=[8, 32])
+    ap.add_argument("--batches", type=int, nargs="+", default=[8, 16, 32])
     ap.add_argument("--kinds", nargs="+", default=["head", "full"])
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "

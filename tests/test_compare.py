@@ -1,5 +1,5 @@
 """Comparing tensors with their copies while writing the copies back (compare.py), and the
-block copies they come from (restore.copies)."""
+copies themselves (restore.copies)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from freezelint.runtime import compare, restore  # noqa: E402
+from freezelint.runtime import compare  # noqa: E402
 from freezelint.runtime.compare import restore_measured  # noqa: E402
 from freezelint.runtime.restore import copies  # noqa: E402
 
@@ -93,30 +93,10 @@ def test_a_swapped_tensor_gets_its_copy_back_as_its_own_storage():
     assert p.untyped_storage().data_ptr() != saved.untyped_storage().data_ptr()
 
 
-def test_copies_are_exact_and_contiguous_and_large_ones_share_a_block(monkeypatch):
-    ts = [torch.randn(5, 3).t(), torch.tensor([float("nan"), -0.0]), torch.arange(4), torch.randn(2),
-          torch.tensor(3.0)]
-    for block_from in (restore._ADVISE_FROM, 1):  # a clone each; one block per dtype
-        monkeypatch.setattr(restore, "_ADVISE_FROM", block_from)
-        out = copies(ts)
-        for t, c in zip(ts, out):
-            assert c.shape == t.shape and c.dtype == t.dtype and c.is_contiguous()
-            assert torch.equal(_bits(t), _bits(c))
-        shared = out[0].untyped_storage().data_ptr() == out[1].untyped_storage().data_ptr()
-        assert shared == (block_from == 1)
-        assert out[2].untyped_storage().data_ptr() != out[0].untyped_storage().data_ptr()
-
-
-def test_huge_page_advice_covers_only_whole_huge_pages_of_large_blocks(monkeypatch):
-    calls = []
-    monkeypatch.setattr(restore, "_madvise", lambda: lambda start, length, advice: calls.append((start, length)))
-    copies([torch.randn(1000)])
-    assert not calls  # small: cloned, glibc may serve them from its heap, so no advice
-    monkeypatch.setattr(restore, "_ADVISE_FROM", 1)
-    t = torch.randn(3 << 20)  # 12 MiB
-    [c] = copies([t])
-    [(start, length)] = calls
-    begin, end = c.data_ptr(), c.data_ptr() + c.numel() * 4
-    assert start % restore._HUGE_PAGE == 0 and length % restore._HUGE_PAGE == 0 and length > 0
-    assert begin <= start and start + length <= end
-    assert torch.equal(c, t)
+def test_copies_are_exact_and_contiguous():
+    ts = [torch.randn(5, 3).t(), torch.tensor([float("nan"), -0.0]), torch.arange(4), torch.tensor(3.0),
+          torch.nn.Parameter(torch.randn(3))]
+    for t, c in zip(ts, copies(ts)):
+        assert c.shape == t.shape and c.dtype == t.dtype and c.is_contiguous() and not c.requires_grad
+        assert torch.equal(_bits(t), _bits(c))
+        assert c.untyped_storage().data_ptr() != t.untyped_storage().data_ptr()

@@ -36,6 +36,26 @@ def _diff(x: torch.Tensor, y: torch.Tensor, scratch: torch.Tensor | None) -> tor
     return torch.sub(x.to(torch.float64), y.to(torch.float64))
 
 
+def _swapped(t: torch.Tensor, saved: torch.Tensor) -> bool:
+    """`p.data = ...` gave t another shape, dtype or device: its copy goes back as its data."""
+    return (t.shape, t.dtype, t.device) != (saved.shape, saved.dtype, saved.device)
+
+
+def _put_back_swapped(t: torch.Tensor, saved: torch.Tensor) -> None:
+    t.data = saved.clone()  # not a view of a block of copies: that would keep the block alive
+
+
+@torch.no_grad()
+def copy_back(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Write each copy back into its tensor, in one foreach call for all that kept their layout."""
+    same = [(t, saved) for t, saved in pairs if not _swapped(t, saved)]
+    if same:
+        torch._foreach_copy_([t for t, _ in same], [saved for _, saved in same])
+    for t, saved in pairs:
+        if _swapped(t, saved):
+            _put_back_swapped(t, saved)
+
+
 @torch.no_grad()
 def restore_measured(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float | None]:
     """Put each copy back into its tensor and say, per (tensor, copy) pair, what the tensor held
@@ -45,9 +65,9 @@ def restore_measured(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[flo
     batches: dict[tuple, list[int]] = {}
     large: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}
     for i, (t, saved) in enumerate(pairs):
-        if (t.shape, t.dtype, t.device) != (saved.shape, saved.dtype, saved.device):
+        if _swapped(t, saved):
             out[i] = float("nan")
-            t.data = saved.clone()  # not a view of the copies' block: that would keep it alive
+            _put_back_swapped(t, saved)
         elif t.numel() <= BATCHED and not t.is_complex():
             if t.numel():
                 batches.setdefault((t.device, t.dtype), []).append(i)

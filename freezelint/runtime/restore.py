@@ -11,8 +11,6 @@ parameter up front (for custom optimizers or forwards that write to frozen param
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import random
 import sys
 from typing import Any
@@ -20,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from freezelint.runtime.compare import restore_measured
+from freezelint.runtime.compare import copy_back, restore_measured
 
 
 def _clone(v: Any) -> Any:
@@ -33,72 +31,12 @@ def _nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
-# Large copies on CPU are laid out in one block per dtype. Most of what a clone of a large tensor
-# costs is the first write to fresh memory (a page fault every 4 KiB), not the copy; the block is
-# advised for transparent huge pages before it is written, one fault per 2 MiB (filling 100 MB:
-# ~20 ms -> ~8 ms here). Only blocks that glibc certainly maps on their own (>= 32 MiB, its
-# largest mmap threshold) are made and advised, so the advice leaves with the block.
-_HUGE_PAGE = 1 << 21
-_ADVISE_FROM = 32 << 20
-_MADV_HUGEPAGE = 14
-
-
-@functools.cache
-def _madvise() -> Any:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-        return libc.madvise
-    except (OSError, AttributeError):
-        return None
-
-
-def _advise_huge_pages(block: torch.Tensor) -> None:
-    nbytes = _nbytes(block)
-    if not sys.platform.startswith("linux") or nbytes < _ADVISE_FROM:
-        return
-    madvise = _madvise()
-    if madvise is None:
-        return
-    start = (block.data_ptr() + _HUGE_PAGE - 1) & ~(_HUGE_PAGE - 1)
-    length = (block.data_ptr() + nbytes - start) & ~(_HUGE_PAGE - 1)
-    if length > 0:
-        madvise(start, length, _MADV_HUGEPAGE)  # advice only: a failure changes nothing
-
-
-@torch.no_grad()
 def copies(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Bit-exact, contiguous copies of tensors: one block per device and dtype where those
-    tensors take enough bytes for the huge-page advice to pay, else a clone each (faster for
-    many small tensors than one block and its views)."""
-    out: list[torch.Tensor | None] = [None] * len(tensors)
-    groups: dict[tuple, list[int]] = {}
-    for i, t in enumerate(tensors):
-        groups.setdefault((t.device, t.dtype), []).append(i)
-    for (device, dtype), members in groups.items():
-        numel = sum(tensors[i].numel() for i in members)
-        if device.type != "cpu" or numel * tensors[members[0]].element_size() < _ADVISE_FROM:
-            for i in members:
-                out[i] = tensors[i].detach().clone(memory_format=torch.contiguous_format)
-            continue
-        block = torch.empty(numel, dtype=dtype, device=device)
-        _advise_huge_pages(block)
-        views = [part.view(tensors[i].shape) for i, part in zip(members, block.split([tensors[i].numel() for i in members]))]
-        torch._foreach_copy_(views, [tensors[i].detach() for i in members])
-        for i, v in zip(members, views):
-            out[i] = v
-    return out  # type: ignore[return-value]
-
-
-def _copy_back(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-    """Write each copy back into its tensor, in one foreach call where shapes still match; a
-    tensor whose shape or dtype was swapped (`p.data = ...`) gets its copy as its data."""
-    same = [(t, saved) for t, saved in pairs if t.shape == saved.shape and t.dtype == saved.dtype]
-    if same:
-        torch._foreach_copy_([t for t, _ in same], [saved for _, saved in same])
-    for t, saved in pairs:
-        if t.shape != saved.shape or t.dtype != saved.dtype:
-            t.data = saved.clone()  # not a view: it would keep the whole block alive
+    """Bit-exact, contiguous copies, one clone each: many small clones are faster than one
+    block and its views, and a block advised for huge pages (fewer page faults when first
+    written) stalled for 100+ ms in kernel compaction on a busy machine (measured)."""
+    with torch.no_grad():
+        return [t.detach().clone(memory_format=torch.contiguous_format) for t in tensors]
 
 
 class Snapshot:
@@ -188,9 +126,9 @@ class Snapshot:
         if measure:
             sizes = restore_measured(copied)
             changed = {id(t): d for (t, _), d in zip(copied, sizes) if d is not None}
-            _copy_back([*grads, *state])
+            copy_back([*grads, *state])
         else:
-            _copy_back([*copied, *grads, *state])
+            copy_back([*copied, *grads, *state])
         for p, grad, _saved in self.grads.values():
             p.grad = grad
         for m, flag in self.flags:
