@@ -104,6 +104,21 @@ def _bn_stats_per_rank(rank, device):
     return DDP(m, broadcast_buffers=False), torch.optim.SGD(m.parameters(), lr=0.1), {}
 
 
+def _static_graph(rank, device):
+    # static_graph=True: DDP records which parameters get gradients on the first iterations (the
+    # audit's), then relies on it; the user's next step must still run.
+    m = net().to(device)
+    m[0].requires_grad_(False)
+    return DDP(m, static_graph=True), torch.optim.SGD(trainable(m), lr=0.1), {}
+
+
+def _static_graph_frozen_after_wrap(rank, device):
+    m = net().to(device)
+    ddp = DDP(m, static_graph=True)
+    m[0].requires_grad_(False)  # noqa: FZ306 — the fault under test
+    return ddp, torch.optim.SGD(trainable(m), lr=0.1), {}
+
+
 def _fsdp2(rank, device):
     from torch.distributed.fsdp import fully_shard
 
@@ -122,6 +137,8 @@ SCENARIOS = {
     "plain_model": _plain_model,
     "bn_eval_on_one_rank": _bn_eval_on_one_rank,
     "bn_stats_per_rank": _bn_stats_per_rank,
+    "static_graph": _static_graph,
+    "static_graph_frozen_after_wrap": _static_graph_frozen_after_wrap,
     "fsdp2": _fsdp2,
 }
 

@@ -186,3 +186,12 @@ def test_wrap_facts_degrade_quietly_without_ddp_private_state():
     # the wrap saw layer 0 only: layer 1 was registered afterwards
     partial = wrap_facts(SimpleNamespace(_module_parameters=list(model[0].parameters())), named)
     assert partial.registered == ["1.weight", "1.bias"] and not partial.known
+
+
+def test_static_graph_ddp_is_audited_and_keeps_training(gloo):
+    # The audit's steps are DDP's first iterations here; the user's next step must still run.
+    assert gloo("static_graph")[0]["report"]["ok"]
+    result = gloo("static_graph_frozen_after_wrap")[0]
+    assert codes_of(result) == ["FZ306"] and result["report"]["grad_sync"]
+    message = result["report"]["findings"][0]["message"]
+    assert "static_graph=True copes only while no iteration ran before the change" in message

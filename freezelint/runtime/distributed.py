@@ -234,10 +234,16 @@ class Distributed:
                 f"{where(rs)}; DDP's reducer never all-reduces their gradients, so every rank trains its own "
                 f"copy and the replicas diverge silently",
                 "set requires_grad before wrapping, or wrap again (`DDP(model.module, ...)`) after changing it"))
-        stall_note = ("the next iteration raises \"Expected to have finished reduction\", so the audit ran its "
-                      "steps under no_sync() (gradients not all-reduced)") if not self.grad_sync else (
-                      "find_unused_parameters=True keeps DDP from failing, at the cost of a search of the graph "
-                      "every step")
+        if not self.grad_sync:
+            stall_note = ("the next iteration raises \"Expected to have finished reduction\", so the audit ran "
+                          "its steps under no_sync() (gradients not all-reduced)")
+        elif self.ddp is not None and self.ddp.static_graph:
+            stall_note = ("static_graph=True copes only while no iteration ran before the change: DDP's first "
+                          "iteration records which parameters get gradients, and after a change made later the "
+                          "next iteration fails with \"Expected to have finished reduction\"")
+        else:
+            stall_note = ("find_unused_parameters=True keeps DDP from failing, at the cost of a search of the graph "
+                          "every step")
         for ns, rs in grouped("frozen"):
             out.append(AuditFinding(
                 "FZ306", _common(ns), f"{_names(ns)}: frozen after DistributedDataParallel wrapped the model"
