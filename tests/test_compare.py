@@ -100,3 +100,10 @@ def test_copies_are_exact_and_contiguous():
         assert c.shape == t.shape and c.dtype == t.dtype and c.is_contiguous() and not c.requires_grad
         assert torch.equal(_bits(t), _bits(c))
         assert c.untyped_storage().data_ptr() != t.untyped_storage().data_ptr()
+
+
+def test_scratch_bound_covers_batched_differences_and_one_chunk():
+    small, large = torch.zeros(100), torch.zeros(compare.CHUNK * 3)
+    pairs = list(zip([small, large], copies([small, large])))
+    assert compare.scratch_bytes(pairs) == 100 * 8 + compare.CHUNK * 8
+    assert compare.scratch_bytes(pairs[:1]) == 800

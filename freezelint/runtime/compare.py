@@ -56,6 +56,15 @@ def copy_back(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
             _put_back_swapped(t, saved)
 
 
+def scratch_bytes(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> int:
+    """An upper bound on what restore_measured allocates besides its result: the differences of
+    the batched tensors, and one chunk of the largest other one."""
+    batched = [t for t, _ in pairs if t.numel() <= BATCHED and not t.is_complex()]
+    large = [t for t, _ in pairs if t.numel() > BATCHED or t.is_complex()]
+    chunk = max((min(CHUNK, t.numel()) * 8 for t in large), default=0)  # float64 at most
+    return sum(t.numel() * 8 for t in batched) + chunk
+
+
 @torch.no_grad()
 def restore_measured(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float | None]:
     """Put each copy back into its tensor and say, per (tensor, copy) pair, what the tensor held

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from freezelint.runtime.compare import copy_back, restore_measured
+from freezelint.runtime.compare import copy_back, restore_measured, scratch_bytes
 
 
 def _clone(v: Any) -> Any:
@@ -124,6 +124,7 @@ class Snapshot:
         copied = [*self.values.values(), *self.buffers.values()]
         changed: dict[int, float] = {}
         if measure:
+            self.extra_bytes += scratch_bytes(copied)
             sizes = restore_measured(copied)
             changed = {id(t): d for (t, _), d in zip(copied, sizes) if d is not None}
             copy_back([*grads, *state])
