@@ -195,6 +195,20 @@ def test_trained_parameters_are_copied_before_the_first_forward():
     assert w.changed and w.max_abs_delta > 0
 
 
+def test_sparse_grads_are_restored():
+    torch.manual_seed(0)
+    emb = nn.Embedding(10, 4, sparse=True)
+    model = nn.Sequential(emb, nn.Flatten(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randint(0, 10, (3, 2))
+    model(x).sum().backward()  # a sparse grad left from training, kept by zero_grad(set_to_none=False)
+    grad = emb.weight.grad
+    dense = grad.to_dense().clone()
+    report = audit(model, opt, batch=x, set_to_none=False)
+    assert report.restored
+    assert emb.weight.grad is grad and grad.is_sparse and torch.equal(grad.to_dense(), dense)
+
+
 def _example(name: str):
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)

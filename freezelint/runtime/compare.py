@@ -48,12 +48,14 @@ def _put_back_swapped(t: torch.Tensor, saved: torch.Tensor) -> None:
 @torch.no_grad()
 def copy_back(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
     """Write each copy back into its tensor, in one foreach call for all that kept their layout."""
-    same = [(t, saved) for t, saved in pairs if not _swapped(t, saved)]
+    same = [(t, saved) for t, saved in pairs if not _swapped(t, saved) and t.layout == torch.strided]
     if same:
         torch._foreach_copy_([t for t, _ in same], [saved for _, saved in same])
     for t, saved in pairs:
         if _swapped(t, saved):
             _put_back_swapped(t, saved)
+        elif t.layout != torch.strided:  # a sparse grad: no foreach copy for it
+            t.copy_(saved)
 
 
 def scratch_bytes(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> int:
