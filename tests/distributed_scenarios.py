@@ -119,6 +119,18 @@ def _static_graph_frozen_after_wrap(rank, device):
     return ddp, torch.optim.SGD(trainable(m), lr=0.1), {}
 
 
+def _static_graph_frozen_after_iterations(rank, device):
+    m = net().to(device)
+    ddp = DDP(m, static_graph=True)
+    opt = torch.optim.SGD(trainable(m), lr=0.1)
+    for _ in range(2):  # training ran: DDP recorded its static graph
+        ddp(torch.randn(4, 6, device=device)).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad()
+    m[0].requires_grad_(False)  # noqa: FZ306 — the fault under test
+    return ddp, opt, {}
+
+
 def _fsdp2(rank, device):
     from torch.distributed.fsdp import fully_shard
 
@@ -139,6 +151,7 @@ SCENARIOS = {
     "bn_stats_per_rank": _bn_stats_per_rank,
     "static_graph": _static_graph,
     "static_graph_frozen_after_wrap": _static_graph_frozen_after_wrap,
+    "static_graph_frozen_after_iterations": _static_graph_frozen_after_iterations,
     "fsdp2": _fsdp2,
 }
 

@@ -195,3 +195,8 @@ def test_static_graph_ddp_is_audited_and_keeps_training(gloo):
     assert codes_of(result) == ["FZ306"] and result["report"]["grad_sync"]
     message = result["report"]["findings"][0]["message"]
     assert "static_graph=True copes only while no iteration ran before the change" in message
+    # Frozen after DDP recorded its graph: a synced step would fail, so the audit steps under
+    # no_sync() and reports what the next training iteration will do.
+    result = gloo("static_graph_frozen_after_iterations")[0]
+    assert codes_of(result) == ["FZ306"] and result["report"]["grad_sync"] is False
+    assert "Expected to have finished reduction" in result["report"]["findings"][0]["message"]

@@ -64,6 +64,12 @@ def _reducer_params(ddp: nn.Module) -> set[int] | None:
         return None
 
 
+def _static_graph_recorded(ddp: Any) -> bool:
+    """A static_graph DDP has run its first synced backward, which records the graph (private flag;
+    without it, assume not: a synced step then fails with DDP's own error, not an internal one)."""
+    return bool(getattr(ddp, "_static_graph_delay_allreduce_enqueued", False))
+
+
 def wrap_facts(ddp: nn.Module, named: list[tuple[str, nn.Parameter]]) -> WrapFacts:
     ignored = set(getattr(ddp, "parameters_to_ignore", ()) or ())
     # DDP's record of the module's parameters at the wrap (private, hence the fallbacks: without
@@ -145,9 +151,13 @@ class Distributed:
         mine = Before(self.rank, [n for n, _ in named], [p.requires_grad for _, p in named], buffer_names,
                       fingerprints, wrap)
         self.before = sorted(self._gather(mine), key=lambda b: b.rank)
-        # Every rank decides from the same data, so all of them step the same way (no hang).
-        stalls = self.ddp is not None and not self.ddp.find_unused_parameters and not self.ddp.static_graph and any(
-            b.wrap is not None and b.wrap.awaited_in_vain for b in self.before)
+        # Every rank decides from the same data, so all of them step the same way (no hang). With
+        # static_graph=True DDP copes until its first iteration has recorded the graph (measured: a
+        # synced step after that fails; no_sync() before it trips an internal assert in the reducer).
+        ddp = self.ddp
+        stalls = (ddp is not None and not ddp.find_unused_parameters
+                  and (not ddp.static_graph or _static_graph_recorded(ddp))
+                  and any(b.wrap is not None and b.wrap.awaited_in_vain for b in self.before))
         if stalls:
             self.grad_sync = False
 
