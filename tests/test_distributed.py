@@ -186,6 +186,11 @@ def test_wrap_facts_degrade_quietly_without_ddp_private_state():
     # the wrap saw layer 0 only: layer 1 was registered afterwards
     partial = wrap_facts(SimpleNamespace(_module_parameters=list(model[0].parameters())), named)
     assert partial.registered == ["1.weight", "1.bias"] and not partial.known
+    # without DDP's static-graph flag, the graph counts as not recorded: steps stay synced
+    from freezelint.runtime.distributed import _static_graph_recorded
+
+    assert not _static_graph_recorded(SimpleNamespace())
+    assert _static_graph_recorded(SimpleNamespace(_static_graph_delay_allreduce_enqueued=True))
 
 
 def test_static_graph_ddp_is_audited_and_keeps_training(gloo):
