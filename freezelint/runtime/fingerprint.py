@@ -83,18 +83,11 @@ def _sequence(t: torch.Tensor) -> tuple[list[torch.Tensor], bool]:
 SMALL = 1 << 10
 
 
-_WORD_PAIRS = (torch.float32, torch.int32)
-
-
 def _split(t: torch.Tensor) -> tuple[torch.Tensor | None, list[torch.Tensor], bool]:
     """A large tensor's words as a (rows, 64) grid plus what does not fill a row; a small
     tensor's words all loose; and whether all of them are views of t."""
-    n = t.numel()
-    if n > SMALL and t.dtype in _WORD_PAIRS and not n % 2 and t.is_contiguous() and not t.storage_offset() % 2:
-        parts, is_view = [t.view(-1).view(torch.int64)], True  # the common case, without the checks below
-    else:
-        parts, is_view = _sequence(t)
-    if n <= SMALL:
+    parts, is_view = _sequence(t)
+    if t.numel() <= SMALL:
         return None, parts, is_view
     words = parts[0]
     rows = words.numel() // _COLS
