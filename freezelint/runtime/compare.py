@@ -24,10 +24,6 @@ BATCH_LIMIT = 1024  # tensors per foreach call
 CHUNK = 1 << 18
 
 
-def _delta_dtype(t: torch.Tensor) -> torch.dtype:
-    return t.dtype if t.is_floating_point() else torch.float64
-
-
 def _diff(x: torch.Tensor, y: torch.Tensor, scratch: torch.Tensor | None) -> torch.Tensor:
     if scratch is not None:
         return torch.sub(x, y, out=scratch[: x.numel()])
@@ -124,7 +120,7 @@ def _restore_batch(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float
     elif tensors[0].dtype == torch.int64:  # counters (num_batches_tracked): far from wrapping
         found = torch._foreach_max(torch._foreach_abs(torch._foreach_sub(tensors, saved)))
     else:
-        found = [torch.sub(t.to(torch.float64), s.to(torch.float64)).abs().max() for t, s in zip(tensors, saved)]
+        found = [_diff(t, s, None).abs().max() for t, s in zip(tensors, saved)]
     sizes: list[float | None] = list(torch.stack(found).to(torch.float64).cpu().tolist())
     unclear = [j for j, size in enumerate(sizes) if not size > 0]
     # the usual case, every one of them unchanged, takes one comparison for all

@@ -21,31 +21,28 @@ from torch import nn
 from freezelint.runtime.compare import copy_back, restore_measured, scratch_bytes
 
 
-def _clone(v: Any) -> Any:
-    if isinstance(v, torch.Tensor):
-        return v.detach().clone()
-    return v
-
-
 def _nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
 def copies(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Bit-exact copies, contiguous where strided, one clone each: many small clones are faster than one
-    block and its views, and a block advised for huge pages (fewer page faults when first
-    written) stalled for 100+ ms in kernel compaction on a busy machine (measured)."""
+    """Bit-exact copies, contiguous where strided, one clone each: many small clones are faster
+    than one block and its views, and a block advised for huge pages (fewer page faults when
+    first written) stalled for 100+ ms in kernel compaction on a busy machine (measured)."""
     with torch.no_grad():
         return [t.detach().clone(memory_format=torch.contiguous_format) if t.layout == torch.strided
                 else t.detach().clone() for t in tensors]  # a sparse grad has no memory format
 
 
+def _clone(v: Any) -> Any:
+    """A param group's value: tensors (a tensor lr) copied, the rest kept."""
+    return copies([v])[0] if isinstance(v, torch.Tensor) else v
+
+
 class Snapshot:
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, params: list[nn.Parameter],
                  exact: bool = False, scaler: Any = None, modules: list[nn.Module] | None = None) -> None:
-        self.model = model
         self.optimizer = optimizer
-        self.params = params
         self.scaler = scaler
         self.extra_bytes = 0
         # identity of every registered parameter and buffer, so replaced tensors come back too

@@ -193,7 +193,8 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         gone: list[int] = []
     else:
         check = [k for k in range(nparams) if copies[k] is None and snap.value_before(params[k]) is not None]
-        gone = [k for k in delta if copies[k] is None and (k >= nparams or snap.value_before(params[k]) is None)]
+        hooked = set(check)
+        gone = [k for k in delta if copies[k] is None and k not in hooked]  # buffers always have copies
     again = dict(zip(check, fingerprints([everything[k] for k in check])))
     names_all = [n for n, _ in named] + [n for n, _ in named_buffers]
     unrestored = [names_all[k] for k in sorted({k for k in check if again[k] != before[k]} | set(gone))]
