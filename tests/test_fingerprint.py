@@ -4,11 +4,25 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from freezelint.runtime.fingerprint import fingerprint, fingerprints  # noqa: E402
+from freezelint.runtime import fingerprint as fingerprint_module  # noqa: E402
+from freezelint.runtime.fingerprint import fingerprints  # noqa: E402
+
+
+@pytest.fixture(autouse=True, params=["kernel", "torch"])
+def path(request, monkeypatch):
+    """Every test runs on both ways of computing fingerprints: the compiled one-read kernel
+    (CPU) and the torch reductions (other devices, or a build without a C compiler)."""
+    if request.param == "torch":
+        monkeypatch.setattr(fingerprint_module, "_fold", None)
+    elif fingerprint_module._fold is None:
+        pytest.skip("the _fold kernel was not built (no C compiler at install)")
+    else:
+        monkeypatch.setattr(fingerprint_module, "BYTES_PER_THREAD", 4096)  # split even small tensors
+    return request.param
 
 
 def fp(t):
-    return tuple(fingerprint(t).tolist())
+    return fingerprints([t])[0]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
@@ -70,7 +84,7 @@ def test_word_reading_catches_every_element_at_every_length_and_offset(dtype, n)
     storage = torch.randint(0, 100, (n + 1,)).to(dtype)
     for t in (storage[:n], storage[1:]):  # aligned, and offset by one element
         base = fp(t)
-        assert fingerprints([t]) == [base]  # the batched path agrees
+        assert fingerprints([storage, t, storage]) == [fp(storage), base, fp(storage)]  # grouped: the same
         for i in {0, n // 2, n - 1}:
             changed = t.clone()
             changed.view(torch.uint8 if dtype.itemsize == 1 else {2: torch.int16, 4: torch.int32}[dtype.itemsize])[i] += 1
@@ -115,3 +129,16 @@ def test_grouped_fingerprints_equal_the_definition():
     assert fingerprints(ts) == [reference(t) for t in ts]
     extreme = torch.full((2 * _COLS * 50,), -1, dtype=torch.int32)  # every word 2**64 - 1: wraps
     assert fingerprints([extreme, ts[0]]) == [reference(extreme), reference(ts[0])]
+
+
+
+def test_a_tensor_whose_storage_was_resized_away_is_refused_not_read():
+    # Reading it would crash the process (in torch as in the kernel): a clear error instead.
+    from freezelint.runtime.fingerprint import Fingerprinter
+
+    p = torch.nn.Parameter(torch.randn(1000))
+    take = Fingerprinter([p])
+    take()
+    p.untyped_storage().resize_(0)
+    with pytest.raises(ValueError, match="storage holds 0 bytes"):
+        take()

@@ -8,39 +8,39 @@ signed zeros included) in any reduction order, and the weighted sum catches perm
 wrap modulo 2**64, which is associative, so the result does not depend on how the reduction is
 split.
 
-The weighted sum is computed from the row and column sums of a (rows, 64) view of the words,
-so no temporary of the tensor's size is ever made.
+On CPU the compiled kernel `_fold` (setup.py builds it where a C compiler exists) computes both
+sums in one read of each tensor. Elsewhere, or without it, torch computes the weighted sum from
+the row and column sums of a (rows, 64) view of the words: two reads, and no temporary of the
+tensor's size. Both give the same numbers.
 """
 
 from __future__ import annotations
 
+from array import array
+
 import torch
+
+try:
+    from freezelint.runtime import _fold
+except ImportError:  # built without a C compiler: the torch reductions below give the same sums
+    _fold = None
 
 _COLS = 64
 
-_INT_VIEW = {
-    torch.float32: torch.int32,
-    torch.float64: torch.int64,
-    torch.float16: torch.int16,
-    torch.bfloat16: torch.int16,
-    torch.complex64: torch.int32,
-    torch.complex128: torch.int64,
-    torch.bool: torch.uint8,
-}
-for _name in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"):
-    if hasattr(torch, _name):
-        _INT_VIEW[getattr(torch, _name)] = torch.uint8
+# Floating point, bool and any other non-integer dtype are read through the integer type of
+# their size: their bit patterns, never their values.
+_INT_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
 def as_ints(t: torch.Tensor) -> torch.Tensor:
+    """t's elements as a flat integer tensor of the same bits: a view when t is contiguous."""
     t = t.detach()
     if t.is_complex():
         t = torch.view_as_real(t)
     if not t.is_contiguous():
         t = t.contiguous()
-    target = _INT_VIEW.get(t.dtype)
-    if target is not None:
-        t = t.view(target)
+    if t.dtype.is_floating_point or t.dtype == torch.bool:
+        t = t.view(_INT_OF_SIZE[t.element_size()])
     return t.reshape(-1)
 
 
@@ -95,12 +95,30 @@ def _split(t: torch.Tensor) -> tuple[torch.Tensor | None, list[torch.Tensor], bo
 
 
 def _layout(t: torch.Tensor) -> tuple:
-    return t.data_ptr(), t.shape, t.stride(), t.dtype
+    return t.data_ptr(), t.shape, t.stride(), t.dtype, t.untyped_storage().nbytes()
 
 
-class _DeviceGroup:
-    """Views and index tensors for the tensors of one device, built once: views read whatever
-    the tensors hold when `run()` is called, so the audit pays for them once, not per pass.
+def _readable(t: torch.Tensor) -> bool:
+    """Whether a contiguous tensor's elements lie in its storage. A storage resized to nothing
+    (as sharding does) holds none, and reading it crashes the process, in torch or the kernel."""
+    return not t.is_contiguous() or (t.storage_offset() + t.numel()) * t.element_size() <= t.untyped_storage().nbytes()
+
+
+class _Group:
+    """The tensors of one device and where their bits lay when the group was built."""
+
+    def __init__(self, tensors: list[torch.Tensor]) -> None:
+        self.tensors = tensors
+        self.layout = [_layout(t) for t in tensors]
+
+    def moved(self) -> bool:
+        """A tensor now has other storage or another shape (`p.data = ...`): the group is stale."""
+        return any(_layout(t) != layout for t, layout in zip(self.tensors, self.layout))
+
+
+class _DeviceGroup(_Group):
+    """Torch reductions on the tensors' device (CUDA, or CPU without the kernel). Views and index
+    tensors are built once: views read whatever the tensors hold when `run()` is called.
 
     A large tensor costs two reductions of its (rows, COLS) grid per pass, its row sums written
     into one buffer for all tensors; its weighted sum follows from them:
@@ -110,8 +128,7 @@ class _DeviceGroup:
     """
 
     def __init__(self, tensors: list[torch.Tensor]) -> None:
-        self.tensors = tensors
-        self.layout = [_layout(t) for t in tensors]
+        super().__init__(tensors)
         device = tensors[0].device
         self.k = len(tensors)
         self.views: list[tuple[torch.Tensor | None, list[torch.Tensor]] | None] = []
@@ -142,10 +159,6 @@ class _DeviceGroup:
         self.scratch_bytes = (sum(t.numel() * t.element_size() for t in held) + 16 * self.pos.numel()
                               + 8 * (_COLS + 2) * len(self.owners))
 
-    def moved(self) -> bool:
-        """A tensor now has other storage or another shape (`p.data = ...`): the views are stale."""
-        return any(_layout(t) != layout for t, layout in zip(self.tensors, self.layout))
-
     def _row_weights(self) -> torch.Tensor:
         """Per grid, sum_r r * S_r over its rows, from the row sums in self.rows (consumed).
 
@@ -157,10 +170,11 @@ class _DeviceGroup:
         h = self.rows.cumsum_(0)
         return (end - first) * g_end - h[end] + h[first]
 
+    def __call__(self) -> list[tuple[int, int]]:
+        return [(a, b) for a, b in self.run().cpu().tolist()]
+
     def run(self) -> torch.Tensor:
         """[k, 2] int64 fingerprints, on the device."""
-        if self.moved():
-            return _DeviceGroup(self.tensors).run()
         device = self.pos.device
         loose: list[torch.Tensor] = []
         cols = torch.empty(len(self.owners), _COLS, dtype=torch.int64, device=device)
@@ -184,6 +198,53 @@ class _DeviceGroup:
         return out
 
 
+# Fields of a row of _fold's segment table: address, items, bytes per item, signed, position
+# of the first item in its tensor's sequence, which fingerprint it adds to.
+_FIELDS = 6
+# Below this many bytes per thread another thread costs more than it saves (thread start-up).
+BYTES_PER_THREAD = 4 << 20
+
+
+def _segments(ints: torch.Tensor, slot: int) -> list[int]:
+    """Table rows for a flat integer tensor (as_ints): its bytes as 8-byte words, then the
+    elements of a leftover that does not fill a word, widened: the sequence `_sequence` makes."""
+    size = ints.element_size()
+    words, rest = divmod(ints.numel() * size, 8)
+    rows = [ints.data_ptr(), words, 8, 0, 0, slot] if words else []
+    if rest:
+        rows += [ints.data_ptr() + 8 * words, rest // size, size, int(ints.dtype.is_signed), words, slot]
+    return rows
+
+
+class _KernelGroup(_Group):
+    """CPU tensors fingerprinted by the compiled kernel in one read each. The segment table is
+    built once; a non-contiguous tensor is read through a contiguous copy made at every pass."""
+
+    def __init__(self, tensors: list[torch.Tensor]) -> None:
+        super().__init__(tensors)
+        self.table = array("q")
+        self.copied: list[tuple[int, int, int]] = []  # (tensor, first row, rows) to re-point per pass
+        self.nbytes = 0
+        for slot, t in enumerate(tensors):
+            rows = _segments(as_ints(t), slot)
+            if not t.is_contiguous():
+                self.copied.append((slot, len(self.table) // _FIELDS, len(rows) // _FIELDS))
+            self.table.extend(rows)
+            self.nbytes += t.numel() * t.element_size()
+        self.scratch_bytes = self.table.itemsize * len(self.table) + 16 * len(tensors)
+
+    def __call__(self) -> list[tuple[int, int]]:
+        held = []  # the copies stay alive until the kernel has read them
+        for slot, row, count in self.copied:
+            ints = as_ints(self.tensors[slot])
+            held.append(ints)
+            self.table[row * _FIELDS:(row + count) * _FIELDS] = array("q", _segments(ints, slot))
+        out = array("q", bytes(16 * len(self.tensors)))
+        threads = max(1, min(torch.get_num_threads(), self.nbytes // BYTES_PER_THREAD))
+        _fold.fold(self.table, out, threads)
+        return list(zip(out[0::2], out[1::2]))
+
+
 class Fingerprinter:
     """Fingerprints of a fixed list of tensors, taken as often as needed (before and after the
     steps) with one transfer per device per pass."""
@@ -195,7 +256,7 @@ class Fingerprinter:
         for i, t in enumerate(tensors):
             if t.device.type != "meta" and t.numel():
                 by_device.setdefault(t.device, []).append(i)
-        self.groups = [(idx, _DeviceGroup([tensors[i] for i in idx])) for idx in by_device.values()]
+        self.groups = [(idx, _group([tensors[i] for i in idx])) for idx in by_device.values()]
 
     @property
     def scratch_bytes(self) -> int:
@@ -204,18 +265,24 @@ class Fingerprinter:
     @torch.no_grad()
     def __call__(self) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = [(0, 0)] * self.n
-        for idx, group in self.groups:
-            for i, (a, b) in zip(idx, group.run().cpu().tolist()):
-                out[i] = (a, b)
+        for n, (idx, group) in enumerate(self.groups):
+            if group.moved():
+                group = _group(group.tensors)
+                self.groups[n] = (idx, group)
+            for i, pair in zip(idx, group()):
+                out[i] = pair
         return out
 
 
-@torch.no_grad()
-def fingerprint(t: torch.Tensor) -> torch.Tensor:
-    """int64 tensor [sum, weighted sum] of t's bit sequence, on t's device; no synchronisation."""
-    if t.numel() == 0:
-        return torch.zeros(2, dtype=torch.int64, device=t.device)
-    return _DeviceGroup([t.detach()]).run()[0]
+def _group(tensors: list[torch.Tensor]) -> _KernelGroup | _DeviceGroup:
+    """The kernel for CPU tensors where it was built; torch reductions on the device otherwise."""
+    empty = next((t for t in tensors if not _readable(t)), None)
+    if empty is not None:
+        raise ValueError(f"a {tuple(empty.shape)} tensor's storage holds {empty.untyped_storage().nbytes()} bytes, "
+                         "fewer than its elements need (was it resized away by sharding?)")
+    if _fold is not None and tensors[0].device.type == "cpu":
+        return _KernelGroup(tensors)
+    return _DeviceGroup(tensors)
 
 
 def fingerprints(tensors: list[torch.Tensor]) -> list[tuple[int, int]]:

@@ -1,0 +1,263 @@
+/* One-read fingerprints of CPU memory, for freezelint's auditor (fingerprint.py).
+
+   A fingerprint is two sums modulo 2**64 over a tensor's bits read as a sequence of 64-bit
+   integers x_0, x_1, ...: S = sum x_i and W = sum x_i * (i + 1). torch computes them with two
+   reductions of a (rows, 64) view, that is two reads of the tensor; here one read does both, on
+   up to `threads` threads, with the GIL released. fingerprint.py falls back to torch when this
+   module was not built, and its tests hold both to the same definition.
+
+   W comes without multiplications: with lanes of L consecutive items, each lane keeps its sum
+   s and the sum t of its running sums, so t == sum_k x_k * (K - k) over the lane's K items;
+   then sum_k k * x_k == K * s - t, and position i == L * k + lane. Unsigned arithmetic wraps
+   modulo 2**64 as the definition does. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef _WIN32
+#include <pthread.h>
+#define FOLD_THREADS 1
+#else
+#define FOLD_THREADS 0
+#endif
+
+/* One row of the segment table fingerprint.py builds: `n` items from address `addr`, each
+   `kind` bytes (8: a 64-bit word; 1, 2, 4: an integer widened to 64 bits, sign-extended when
+   `is_signed`), the first at position `first` of the sequence of fingerprint `slot`. */
+enum { ADDR, COUNT, KIND, SIGNED, FIRST, SLOT, FIELDS };
+
+typedef struct {
+    const unsigned char *base;
+    int64_t n, kind, is_signed, first, slot;
+    uint64_t s, w; /* results */
+} piece;
+
+#define LANES 8
+
+#if defined(__GNUC__) || defined(__clang__)
+typedef uint64_t v4 __attribute__((vector_size(32)));
+
+#if defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void fold_words(const unsigned char *p, int64_t n, uint64_t *s_out, uint64_t *w_out) {
+    v4 s0 = {0}, s1 = {0}, t0 = {0}, t1 = {0};
+    int64_t blocks = n / LANES;
+    for (int64_t k = 0; k < blocks; k++) {
+        v4 a, b;
+        memcpy(&a, p + 64 * k, 32); /* memcpy: the words need not be aligned */
+        memcpy(&b, p + 64 * k + 32, 32);
+        s0 += a;
+        s1 += b;
+        t0 += s0;
+        t1 += s1;
+    }
+    uint64_t s[LANES], t[LANES];
+    for (int l = 0; l < 4; l++) {
+        s[l] = s0[l];
+        s[l + 4] = s1[l];
+        t[l] = t0[l];
+        t[l + 4] = t1[l];
+    }
+#else
+static void fold_words(const unsigned char *p, int64_t n, uint64_t *s_out, uint64_t *w_out) {
+    uint64_t s[LANES] = {0}, t[LANES] = {0};
+    int64_t blocks = n / LANES;
+    for (int64_t k = 0; k < blocks; k++) {
+        for (int l = 0; l < LANES; l++) {
+            uint64_t x;
+            memcpy(&x, p + 8 * (LANES * k + l), 8);
+            s[l] += x;
+            t[l] += s[l];
+        }
+    }
+#endif
+    uint64_t sum = 0, weighted = 0, K = (uint64_t)blocks;
+    for (int l = 0; l < LANES; l++) {
+        sum += s[l];
+        weighted += (uint64_t)LANES * (K * s[l] - t[l]) + (uint64_t)(l + 1) * s[l];
+    }
+    for (int64_t i = blocks * LANES; i < n; i++) {
+        uint64_t x;
+        memcpy(&x, p + 8 * i, 8);
+        sum += x;
+        weighted += x * (uint64_t)(i + 1);
+    }
+    *s_out = sum;
+    *w_out = weighted;
+}
+
+static uint64_t widen(const unsigned char *p, int64_t kind, int64_t is_signed) {
+    switch (kind) {
+    case 1: { uint8_t v = *p; return is_signed ? (uint64_t)(int64_t)(int8_t)v : v; }
+    case 2: { uint16_t v; memcpy(&v, p, 2); return is_signed ? (uint64_t)(int64_t)(int16_t)v : v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return is_signed ? (uint64_t)(int64_t)(int32_t)v : v; }
+    default: { uint64_t v; memcpy(&v, p, 8); return v; }
+    }
+}
+
+static void fold_piece(piece *pc) {
+    uint64_t s = 0, w = 0;
+    if (pc->kind == 8) {
+        fold_words(pc->base, pc->n, &s, &w);
+    } else {
+        for (int64_t i = 0; i < pc->n; i++) {
+            uint64_t x = widen(pc->base + pc->kind * i, pc->kind, pc->is_signed);
+            s += x;
+            w += x * (uint64_t)(i + 1);
+        }
+    }
+    /* positions in the piece start at 1; in the sequence at first + 1 */
+    pc->s = s;
+    pc->w = w + (uint64_t)pc->first * s;
+}
+
+typedef struct {
+    piece *pieces;
+    Py_ssize_t from, to;
+} share;
+
+static void *fold_share(void *arg) {
+    share *sh = (share *)arg;
+    for (Py_ssize_t i = sh->from; i < sh->to; i++)
+        fold_piece(&sh->pieces[i]);
+    return NULL;
+}
+
+/* Cut the segments into pieces so that each of `threads` shares reads about the same bytes:
+   a segment that straddles a share boundary is split there (its positions carry on). Share i
+   is pieces[bounds[i] : bounds[i + 1]]. At most nseg + threads - 1 pieces. */
+static Py_ssize_t cut(const int64_t *rows, Py_ssize_t nseg, int threads, piece *pieces, Py_ssize_t *bounds) {
+    int64_t total = 0, done = 0;
+    for (Py_ssize_t j = 0; j < nseg; j++)
+        total += rows[j * FIELDS + COUNT] * rows[j * FIELDS + KIND];
+    Py_ssize_t np = 0;
+    int shr = 0;
+    bounds[0] = 0;
+    for (Py_ssize_t j = 0; j < nseg; j++) {
+        const int64_t *r = rows + j * FIELDS;
+        int64_t start = 0;
+        while (start < r[COUNT]) {
+            int64_t take = r[COUNT] - start;
+            if (shr < threads - 1) {
+                int64_t room = total / threads * (shr + 1) - done; /* bytes left in this share */
+                if (room < take * r[KIND])
+                    take = room / r[KIND];
+                if (take <= 0) {
+                    bounds[++shr] = np;
+                    continue;
+                }
+            }
+            piece *pc = &pieces[np++];
+            pc->base = (const unsigned char *)(uintptr_t)r[ADDR] + start * r[KIND];
+            pc->n = take;
+            pc->kind = r[KIND];
+            pc->is_signed = r[SIGNED];
+            pc->first = r[FIRST] + start;
+            pc->slot = r[SLOT];
+            start += take;
+            done += take * r[KIND];
+        }
+    }
+    while (shr < threads - 1)
+        bounds[++shr] = np;
+    bounds[threads] = np;
+    return np;
+}
+
+/* Fold every segment into sums[2 * slot], sums[2 * slot + 1]. Returns -1 when out of memory.
+   Called without the GIL. */
+static int run_fold(const int64_t *rows, Py_ssize_t nseg, uint64_t *sums, int threads) {
+    piece *pieces = (piece *)calloc((size_t)(nseg + threads), sizeof(piece));
+    Py_ssize_t *bounds = (Py_ssize_t *)calloc((size_t)threads + 1, sizeof(Py_ssize_t));
+    share *shares = (share *)calloc((size_t)threads, sizeof(share));
+    int status = -1;
+    if (pieces && bounds && shares) {
+        Py_ssize_t np = cut(rows, nseg, threads, pieces, bounds);
+        for (int i = 0; i < threads; i++) {
+            shares[i].pieces = pieces;
+            shares[i].from = bounds[i];
+            shares[i].to = bounds[i + 1];
+        }
+#if FOLD_THREADS
+        pthread_t *ids = (pthread_t *)calloc((size_t)threads, sizeof(pthread_t));
+        int *started = (int *)calloc((size_t)threads, sizeof(int));
+        for (int i = 1; i < threads && ids && started; i++)
+            started[i] = pthread_create(&ids[i], NULL, fold_share, &shares[i]) == 0;
+        fold_share(&shares[0]);
+        for (int i = 1; i < threads; i++) {
+            if (ids && started && started[i])
+                pthread_join(ids[i], NULL);
+            else
+                fold_share(&shares[i]); /* no thread for it: fold its share here */
+        }
+        free(ids);
+        free(started);
+#else
+        for (int i = 0; i < threads; i++)
+            fold_share(&shares[i]);
+#endif
+        for (Py_ssize_t i = 0; i < np; i++) {
+            sums[2 * pieces[i].slot] += pieces[i].s;
+            sums[2 * pieces[i].slot + 1] += pieces[i].w;
+        }
+        status = 0;
+    }
+    free(pieces);
+    free(bounds);
+    free(shares);
+    return status;
+}
+
+static int valid(const int64_t *rows, Py_ssize_t nseg, Py_ssize_t nslots) {
+    for (Py_ssize_t j = 0; j < nseg; j++) {
+        const int64_t *r = rows + j * FIELDS;
+        int64_t kind = r[KIND];
+        if (r[SLOT] < 0 || r[SLOT] >= nslots || r[COUNT] < 0 || !(kind == 1 || kind == 2 || kind == 4 || kind == 8))
+            return 0;
+    }
+    return 1;
+}
+
+static PyObject *fold(PyObject *self, PyObject *args) {
+    Py_buffer table, out;
+    int threads, status = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*w*i", &table, &out, &threads))
+        return NULL;
+    const Py_ssize_t row_bytes = FIELDS * (Py_ssize_t)sizeof(int64_t), slot_bytes = 2 * (Py_ssize_t)sizeof(int64_t);
+    Py_ssize_t nseg = table.len / row_bytes, nslots = out.len / slot_bytes;
+    if (table.len % row_bytes || out.len % slot_bytes || !valid((const int64_t *)table.buf, nseg, nslots)) {
+        PyErr_SetString(PyExc_ValueError, "fold: malformed segment table or output buffer");
+        status = -1;
+    } else {
+        if (threads < 1 || !FOLD_THREADS)
+            threads = 1;
+        if (threads > 64)
+            threads = 64;
+        Py_BEGIN_ALLOW_THREADS
+        status = run_fold((const int64_t *)table.buf, nseg, (uint64_t *)out.buf, threads);
+        Py_END_ALLOW_THREADS
+        if (status)
+            PyErr_NoMemory();
+    }
+    PyBuffer_Release(&table);
+    PyBuffer_Release(&out);
+    if (status)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"fold", fold, METH_VARARGS,
+     "fold(table, out, threads): add each segment's (sum, weighted sum) into out[2*slot : 2*slot+2]."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fold", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__fold(void) { return PyModule_Create(&module); }
