@@ -181,6 +181,31 @@ def test_a_change_no_copy_can_undo_is_reported_and_exact_restores_it():
     assert_same(before, state_of(model, opt))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+def test_a_frozen_channels_last_backbone_is_watched_in_every_dtype(dtype):
+    # channels_last weights are not contiguous: fingerprints read them through a copy made at
+    # every pass. Unchanged: bit-identical and quiet; written through .data in forward: caught.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+    model = model.to(dtype=dtype, memory_format=torch.channels_last)
+    model[0].requires_grad_(False)
+    assert not model[0].weight.is_contiguous()
+    opt = torch.optim.AdamW(model[4].parameters(), lr=0.1)
+    batch = torch.randn(2, 3, 9, 9, dtype=dtype).to(memory_format=torch.channels_last)
+    before = state_of(model, opt)
+    report = audit(model, opt, batch=batch)
+    assert report.ok and not {p.name for p in report.params if p.changed} & {"0.weight", "0.bias"}
+    assert_same(before, state_of(model, opt))
+    def write(m, args):
+        m.weight.data[0, 0, 0, 0] += 1
+
+    handle = model[0].register_forward_pre_hook(write)
+    with pytest.warns(RuntimeWarning, match="could not restore 0.weight"):
+        report = audit(model, opt, batch=batch)
+    handle.remove()
+    assert {p.name for p in report.params if p.changed} >= {"0.weight"} and report.unrestored == ["0.weight"]
+
+
 def test_trained_parameters_are_copied_before_the_first_forward():
     # The forward halves fc.weight before the step: a copy taken at the step would miss that.
     torch.manual_seed(0)
