@@ -492,3 +492,30 @@ def test_cuda_audit_restores_and_stays_on_device():
     report = audit(model, opt, batch=batch)
     assert report.device.startswith("cuda") and report.restored
     assert_same(before, state_of(model, opt))
+
+
+def test_parameters_and_buffers_read_off_the_module_walk_match_torch():
+    from freezelint.runtime.runner import _named_tensors
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(5, 4)
+            self.out = nn.Linear(4, 5, bias=False)
+            self.out.weight = self.emb.weight  # one parameter, two names: the first wins
+            self.shared = nn.BatchNorm1d(4)
+            self.again = self.shared  # one module, two names
+            self.register_buffer("scratch", torch.zeros(2), persistent=False)
+            self.register_buffer("nothing", None)
+
+    class Renamed(nn.Linear):
+        def named_parameters(self, *args, **kwargs):  # an override is asked, not bypassed
+            return iter([("renamed", self.weight)])
+
+    def ids(named):
+        return [(name, id(t)) for name, t in named]
+
+    for model in (Tied(), torchvision.models.resnet18(weights=None), nn.Sequential(Tied(), Tied()), Renamed(2, 2)):
+        walk = list(model.named_modules())
+        assert ids(_named_tensors(model, walk, "_parameters")) == ids(model.named_parameters())
+        assert ids(_named_tensors(model, walk, "_buffers")) == ids(model.named_buffers())

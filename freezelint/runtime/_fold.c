@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef _WIN32
+#if !defined(_WIN32) && (defined(__GNUC__) || defined(__clang__)) /* pthreads and __atomic */
 #include <pthread.h>
 #define FOLD_THREADS 1
 #else
@@ -116,101 +116,87 @@ static void fold_piece(piece *pc) {
     pc->w = w + (uint64_t)pc->first * s;
 }
 
-typedef struct {
-    piece *pieces;
-    Py_ssize_t from, to;
-} share;
+/* Pieces are at most this many bytes; threads take the next one as they finish one, so a
+   thread that the scheduler holds back (the cores are busy with torch's own threads right after
+   its ops) delays the fold by one piece, not by a fixed share. */
+#define PIECE_BYTES (1 << 20)
 
-static void *fold_share(void *arg) {
-    share *sh = (share *)arg;
-    for (Py_ssize_t i = sh->from; i < sh->to; i++)
-        fold_piece(&sh->pieces[i]);
-    return NULL;
-}
-
-/* Cut the segments into pieces so that each of `threads` shares reads about the same bytes:
-   a segment that straddles a share boundary is split there (its positions carry on). Share i
-   is pieces[bounds[i] : bounds[i + 1]]. At most nseg + threads - 1 pieces. */
-static Py_ssize_t cut(const int64_t *rows, Py_ssize_t nseg, int threads, piece *pieces, Py_ssize_t *bounds) {
-    int64_t total = 0, done = 0;
-    for (Py_ssize_t j = 0; j < nseg; j++)
-        total += rows[j * FIELDS + COUNT] * rows[j * FIELDS + KIND];
+static Py_ssize_t count_pieces(const int64_t *rows, Py_ssize_t nseg) {
     Py_ssize_t np = 0;
-    int shr = 0;
-    bounds[0] = 0;
     for (Py_ssize_t j = 0; j < nseg; j++) {
         const int64_t *r = rows + j * FIELDS;
-        int64_t start = 0;
-        while (start < r[COUNT]) {
-            int64_t take = r[COUNT] - start;
-            if (shr < threads - 1) {
-                int64_t room = total / threads * (shr + 1) - done; /* bytes left in this share */
-                if (room < take * r[KIND])
-                    take = room / r[KIND];
-                if (take <= 0) {
-                    bounds[++shr] = np;
-                    continue;
-                }
-            }
+        int64_t per = PIECE_BYTES / r[KIND];
+        np += (Py_ssize_t)((r[COUNT] + per - 1) / per);
+    }
+    return np;
+}
+
+static void chop(const int64_t *rows, Py_ssize_t nseg, piece *pieces) {
+    Py_ssize_t np = 0;
+    for (Py_ssize_t j = 0; j < nseg; j++) {
+        const int64_t *r = rows + j * FIELDS;
+        int64_t per = PIECE_BYTES / r[KIND];
+        for (int64_t start = 0; start < r[COUNT]; start += per) {
             piece *pc = &pieces[np++];
             pc->base = (const unsigned char *)(uintptr_t)r[ADDR] + start * r[KIND];
-            pc->n = take;
+            pc->n = r[COUNT] - start < per ? r[COUNT] - start : per;
             pc->kind = r[KIND];
             pc->is_signed = r[SIGNED];
-            pc->first = r[FIRST] + start;
+            pc->first = r[FIRST] + start; /* positions carry on across a segment's pieces */
             pc->slot = r[SLOT];
-            start += take;
-            done += take * r[KIND];
         }
     }
-    while (shr < threads - 1)
-        bounds[++shr] = np;
-    bounds[threads] = np;
-    return np;
+}
+
+typedef struct {
+    piece *pieces;
+    Py_ssize_t np;
+    Py_ssize_t next; /* the next piece to take, shared by the threads */
+} work;
+
+static void *take_pieces(void *arg) {
+    work *wk = (work *)arg;
+    for (;;) {
+#if FOLD_THREADS
+        Py_ssize_t i = __atomic_fetch_add(&wk->next, 1, __ATOMIC_RELAXED);
+#else
+        Py_ssize_t i = wk->next++;
+#endif
+        if (i >= wk->np)
+            return NULL;
+        fold_piece(&wk->pieces[i]);
+    }
 }
 
 /* Fold every segment into sums[2 * slot], sums[2 * slot + 1]. Returns -1 when out of memory.
    Called without the GIL. */
 static int run_fold(const int64_t *rows, Py_ssize_t nseg, uint64_t *sums, int threads) {
-    piece *pieces = (piece *)calloc((size_t)(nseg + threads), sizeof(piece));
-    Py_ssize_t *bounds = (Py_ssize_t *)calloc((size_t)threads + 1, sizeof(Py_ssize_t));
-    share *shares = (share *)calloc((size_t)threads, sizeof(share));
-    int status = -1;
-    if (pieces && bounds && shares) {
-        Py_ssize_t np = cut(rows, nseg, threads, pieces, bounds);
-        for (int i = 0; i < threads; i++) {
-            shares[i].pieces = pieces;
-            shares[i].from = bounds[i];
-            shares[i].to = bounds[i + 1];
-        }
+    work wk = {NULL, count_pieces(rows, nseg), 0};
+    wk.pieces = (piece *)calloc((size_t)wk.np + 1, sizeof(piece));
+    if (!wk.pieces)
+        return -1;
+    chop(rows, nseg, wk.pieces);
 #if FOLD_THREADS
-        pthread_t *ids = (pthread_t *)calloc((size_t)threads, sizeof(pthread_t));
-        int *started = (int *)calloc((size_t)threads, sizeof(int));
-        for (int i = 1; i < threads && ids && started; i++)
-            started[i] = pthread_create(&ids[i], NULL, fold_share, &shares[i]) == 0;
-        fold_share(&shares[0]);
-        for (int i = 1; i < threads; i++) {
-            if (ids && started && started[i])
-                pthread_join(ids[i], NULL);
-            else
-                fold_share(&shares[i]); /* no thread for it: fold its share here */
-        }
-        free(ids);
-        free(started);
-#else
-        for (int i = 0; i < threads; i++)
-            fold_share(&shares[i]);
-#endif
-        for (Py_ssize_t i = 0; i < np; i++) {
-            sums[2 * pieces[i].slot] += pieces[i].s;
-            sums[2 * pieces[i].slot + 1] += pieces[i].w;
-        }
-        status = 0;
+    pthread_t ids[64];
+    int started = 0;
+    for (int i = 1; i < threads && started < 63; i++) {
+        if (pthread_create(&ids[started], NULL, take_pieces, &wk) != 0)
+            break; /* no thread: this one takes what is left */
+        started++;
     }
-    free(pieces);
-    free(bounds);
-    free(shares);
-    return status;
+    take_pieces(&wk);
+    for (int i = 0; i < started; i++)
+        pthread_join(ids[i], NULL);
+#else
+    (void)threads;
+    take_pieces(&wk);
+#endif
+    for (Py_ssize_t i = 0; i < wk.np; i++) {
+        sums[2 * wk.pieces[i].slot] += wk.pieces[i].s;
+        sums[2 * wk.pieces[i].slot + 1] += wk.pieces[i].w;
+    }
+    free(wk.pieces);
+    return 0;
 }
 
 static int valid(const int64_t *rows, Py_ssize_t nseg, Py_ssize_t nslots) {

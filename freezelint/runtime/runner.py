@@ -21,7 +21,8 @@ class AuditUsageError(ValueError):
     """The audit cannot run on what it was given: one line saying what to pass instead."""
 
 
-def _validate(model: Any, optimizer: Any, steps: int) -> None:
+def _validate(model: Any, optimizer: Any, steps: int) -> list[tuple[str, nn.Module]]:
+    """Refuse what the audit cannot run on; return model.named_modules()."""
     if not isinstance(model, nn.Module):
         raise AuditUsageError(f"audit() needs an nn.Module as model, got {type(model).__name__}")
     if not isinstance(optimizer, torch.optim.Optimizer):
@@ -30,11 +31,30 @@ def _validate(model: Any, optimizer: Any, steps: int) -> None:
         raise AuditUsageError(f"steps must be an integer >= 1, got {steps!r}")
     if next(model.parameters(), None) is None:
         raise AuditUsageError(f"{type(model).__name__} has no parameters: there is nothing to freeze or train")
+    walk = list(model.named_modules())
     # FSDP1 wraps in FullyShardedDataParallel; fully_shard (FSDP2) swaps in a subclass of FSDPModule.
-    if any(c.__name__ in ("FullyShardedDataParallel", "FSDPModule") for kind in {type(m) for m in model.modules()}
+    if any(c.__name__ in ("FullyShardedDataParallel", "FSDPModule") for kind in {type(m) for _, m in walk}
            for c in kind.__mro__):
         raise AuditUsageError("FSDP-sharded models are not supported yet (each rank holds only shards): audit "
                               "the unwrapped model on one process, or wrap it in DistributedDataParallel")
+    return walk
+
+
+def _named_tensors(model: nn.Module, named_modules: list[tuple[str, nn.Module]],
+                   kind: str) -> list[tuple[str, torch.Tensor]]:
+    """model.named_parameters() (kind "_parameters") or named_buffers() ("_buffers"): each
+    tensor once, under its first name, read off the module walk the audit already has (every
+    walk of a resnet50 costs ~0.5 ms). A model that overrides the method is asked instead."""
+    method = "named_parameters" if kind == "_parameters" else "named_buffers"
+    if getattr(type(model), method) is not getattr(nn.Module, method):
+        return list(getattr(model, method)())
+    out, seen = [], set()
+    for prefix, m in named_modules:
+        for name, t in getattr(m, kind).items():
+            if t is not None and id(t) not in seen:
+                seen.add(id(t))
+                out.append((f"{prefix}.{name}" if prefix else name, t))
+    return out
 
 
 def _distributed(model: nn.Module, process_group: Any) -> Distributed | None:
@@ -111,11 +131,13 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     compare what they saw over `process_group` (default: DDP's, else the default group), and every
     rank returns the same report.
     """
-    _validate(model, optimizer, steps)
+    named_modules = _validate(model, optimizer, steps)
     spread = _distributed(model, process_group)
     wrapper, model = model, (spread.inner if spread is not None else model)
+    if model is not wrapper:
+        named_modules = list(model.named_modules())
     expect_frozen, expect_trainable = list(expect_frozen), list(expect_trainable)
-    named = list(model.named_parameters())
+    named = _named_tensors(model, named_modules, "_parameters")
     params = [p for _, p in named]
     param_ids = {id(p) for p in params}
     group_of: dict[int, int] = {}
@@ -128,14 +150,13 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     if total_in_opt and foreign == total_in_opt:
         raise AuditUsageError("the optimizer holds none of this model's parameters: was it built for another "
                               "model (or a copy of it)?")
-    named_modules = list(model.named_modules())
     live = F.live_findings(named_modules, named)
     if batch is None:
         try:
             batch = synthesize(model, seed=spread.rank if spread is not None and spread.ddp is not None else 0)
         except InputError as e:
             raise AuditUsageError(str(e)) from None
-    named_buffers = list(model.named_buffers())
+    named_buffers = _named_tensors(model, named_modules, "_buffers")
     buffers = [b for _, b in named_buffers]
     modes_before = {name: m.training for name, m in named_modules}
     device = next(iter(params)).device
