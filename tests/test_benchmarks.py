@@ -22,3 +22,10 @@ def test_ddp_audit_benchmark_runs_two_ranks():
                         "--batch", "2"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "2 plain DDP steps" in p.stdout and "0 (OK)" in p.stdout, p.stdout
+
+
+def test_fingerprint_pass_benchmark_runs():
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fingerprint_pass.py"), "--rounds", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "kernel / torch" in p.stdout or "not built" in p.stdout, p.stdout
