@@ -117,8 +117,7 @@ static void fold_piece(piece *pc) {
 }
 
 /* Pieces are at most this many bytes; threads take the next one as they finish one, so a
-   thread that the scheduler holds back (the cores are busy with torch's own threads right after
-   its ops) delays the fold by one piece, not by a fixed share. */
+   thread the scheduler holds back delays the fold by one piece at most, not by a fixed share. */
 #define PIECE_BYTES (1 << 20)
 
 static Py_ssize_t count_pieces(const int64_t *rows, Py_ssize_t nseg) {

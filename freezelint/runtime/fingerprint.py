@@ -224,10 +224,14 @@ class _KernelGroup(_Group):
         super().__init__(tensors)
         self.table = array("q")
         self.copied: list[tuple[int, int, int]] = []  # (tensor, first row, rows) to re-point per pass
+        self.views = []  # they hold the storage the table points at, whatever happens to the tensors
         self.nbytes = 0
         for slot, t in enumerate(tensors):
-            rows = _segments(as_ints(t), slot)
-            if not t.is_contiguous():
+            ints = as_ints(t)
+            rows = _segments(ints, slot)
+            if t.is_contiguous():
+                self.views.append(ints)
+            else:
                 self.copied.append((slot, len(self.table) // _FIELDS, len(rows) // _FIELDS))
             self.table.extend(rows)
             self.nbytes += t.numel() * t.element_size()
