@@ -519,3 +519,56 @@ def test_parameters_and_buffers_read_off_the_module_walk_match_torch():
         walk = list(model.named_modules())
         assert ids(_named_tensors(model, walk, "_parameters")) == ids(model.named_parameters())
         assert ids(_named_tensors(model, walk, "_buffers")) == ids(model.named_buffers())
+
+
+class _SparseWeight(nn.Module):
+    """A sparse parameter (a fixed graph operator, say) in front of a linear head."""
+
+    def __init__(self, trained: bool = False, write: bool = False):
+        super().__init__()
+        self.op = nn.Parameter(torch.eye(3).to_sparse(), requires_grad=trained)
+        self.fc = nn.Linear(3, 2)
+        self.write = write
+
+    def forward(self, x):
+        if self.write:
+            with torch.no_grad():
+                self.op._values().mul_(2)
+        return self.fc(torch.sparse.mm(self.op, x.t()).t())
+
+
+def _sparse_bits(model):
+    op = model.op.detach()
+    return op._indices().clone(), bits(op._values())
+
+
+@pytest.mark.parametrize("trained", [False, True])
+def test_sparse_parameters_are_watched_and_restored(trained):
+    torch.manual_seed(0)
+    model = _SparseWeight(trained=trained)
+    opt = torch.optim.SGD(model.parameters() if trained else model.fc.parameters(), lr=0.1, momentum=0.9)
+    before = _sparse_bits(model)
+    report = audit(model, opt, batch=torch.randn(4, 3))
+    [op] = [p for p in report.params if p.name == "op"]
+    assert op.changed is trained and report.restored
+    if trained:
+        assert op.max_abs_delta > 0
+    after = _sparse_bits(model)
+    assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])
+
+
+def test_a_write_into_a_frozen_sparse_parameter_is_caught_and_exact_restores_it():
+    model = _SparseWeight(write=True)
+    opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+    with pytest.warns(RuntimeWarning, match="could not restore op"):
+        report = audit(model, opt, batch=torch.randn(4, 3))
+    assert report.unrestored == ["op"] and "op" in {p.name for p in report.params if p.changed}
+    model = _SparseWeight(write=True)
+    opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+    before = _sparse_bits(model)
+    report = audit(model, opt, batch=torch.randn(4, 3), exact=True)
+    assert report.restored
+    [op] = [p for p in report.params if p.name == "op"]
+    assert op.changed and op.max_abs_delta == 3.0  # the diagonal: 1, doubled by each of two forwards
+    after = _sparse_bits(model)
+    assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])

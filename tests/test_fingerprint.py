@@ -142,3 +142,20 @@ def test_a_tensor_whose_storage_was_resized_away_is_refused_not_read():
     p.untyped_storage().resize_(0)
     with pytest.raises(ValueError, match="storage holds 0 bytes"):
         take()
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+def test_sparse_tensors_are_fingerprinted_by_their_parts():
+    from freezelint.runtime.fingerprint import Fingerprinter
+
+    for make in (lambda d: d.to_sparse(), lambda d: d.to_sparse_csr()):
+        dense = torch.tensor([[0.0, 1.5, 0.0], [2.0, 0.0, -0.0]])
+        t = make(dense)
+        take = Fingerprinter([t])
+        first = take()
+        assert take() == first and fingerprints([make(dense.clone())]) == first
+        with torch.no_grad():
+            t.values()[0] += 1  # a value written in place
+        assert take() != first
+        moved = make(torch.tensor([[1.5, 0.0, 0.0], [2.0, 0.0, -0.0]]))  # same values, other places
+        assert fingerprints([moved]) != first

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from freezelint.runtime.fingerprint import as_ints
+from freezelint.runtime.fingerprint import as_ints, sparse_parts
 
 # Tensors up to this many elements are handled together, a handful of ops per batch of them:
 # BatchNorm statistics and biases cost per-op overhead, not bandwidth. Larger ones one by one,
@@ -34,7 +34,7 @@ def _diff(x: torch.Tensor, y: torch.Tensor, scratch: torch.Tensor | None) -> tor
 
 def _swapped(t: torch.Tensor, saved: torch.Tensor) -> bool:
     """`p.data = ...` gave t another shape, dtype or device: its copy goes back as its data."""
-    return (t.shape, t.dtype, t.device) != (saved.shape, saved.dtype, saved.device)
+    return (t.shape, t.dtype, t.device, t.layout) != (saved.shape, saved.dtype, saved.device, saved.layout)
 
 
 def _put_back_swapped(t: torch.Tensor, saved: torch.Tensor) -> None:
@@ -57,6 +57,7 @@ def copy_back(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
 def scratch_bytes(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> int:
     """An upper bound on what restore_measured allocates besides its result: the differences of
     the batched tensors, and one chunk of the largest other one."""
+    pairs = [(t, saved) for t, saved in pairs if t.layout == torch.strided]  # sparse: no scratch
     batched = [t for t, _ in pairs if t.numel() <= BATCHED and not t.is_complex()]
     large = [t for t, _ in pairs if t.numel() > BATCHED or t.is_complex()]
     chunk = max((min(CHUNK, t.numel()) * 8 for t in large), default=0)  # float64 at most
@@ -75,6 +76,8 @@ def restore_measured(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[flo
         if _swapped(t, saved):
             out[i] = float("nan")
             _put_back_swapped(t, saved)
+        elif t.layout != torch.strided:
+            out[i] = _restore_sparse(t, saved)
         elif t.numel() <= BATCHED and not t.is_complex():
             if t.numel():
                 batches.setdefault((t.device, t.dtype), []).append(i)
@@ -89,6 +92,24 @@ def restore_measured(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[flo
             for i, size in zip(chunk, _restore_batch([pairs[i] for i in chunk])):
                 out[i] = size
     return out
+
+
+def _restore_sparse(t: torch.Tensor, saved: torch.Tensor) -> float | None:
+    """A sparse tensor (rare): compared part by part; sized by its values where its indices kept
+    their bits, else nan; put back with copy_ on the tensor itself (a sparse detach() would take
+    the new parts alone)."""
+    now, then = sparse_parts(t), sparse_parts(saved)
+    same = [x.shape == y.shape and x.dtype == y.dtype and torch.equal(as_ints(x), as_ints(y))
+            for x, y in zip(now, then)]
+    if len(now) == len(then) and all(same):
+        return None
+    values, old = now[-1], then[-1]
+    if all(same[:-1]) and values.shape == old.shape and values.numel():
+        size = _diff(values, old, None).abs().max().to(torch.float64).item()
+    else:
+        size = float("nan")
+    t.copy_(saved)
+    return size
 
 
 def _restore_large(t: torch.Tensor, saved: torch.Tensor) -> torch.Tensor:

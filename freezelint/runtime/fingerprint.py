@@ -32,6 +32,19 @@ _COLS = 64
 _INT_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
+def sparse_parts(t: torch.Tensor) -> list[torch.Tensor]:
+    """The dense tensors a sparse tensor is made of (its indices, then its values), as stored,
+    not coalesced; a strided tensor is its own one part."""
+    t = t.detach() if t.layout == torch.strided else t  # a sparse detach() may not share its parts
+    if t.layout == torch.sparse_coo:
+        return [t._indices(), t._values()]
+    if t.layout in (torch.sparse_csr, torch.sparse_bsr):
+        return [t.crow_indices(), t.col_indices(), t.values()]
+    if t.layout in (torch.sparse_csc, torch.sparse_bsc):
+        return [t.ccol_indices(), t.row_indices(), t.values()]
+    return [t]
+
+
 def as_ints(t: torch.Tensor) -> torch.Tensor:
     """t's elements as a flat integer tensor of the same bits: a view when t is contiguous."""
     t = t.detach()
@@ -251,14 +264,17 @@ class _KernelGroup(_Group):
 
 class Fingerprinter:
     """Fingerprints of a fixed list of tensors, taken as often as needed (before and after the
-    steps) with one transfer per device per pass."""
+    steps) with one transfer per device per pass. A sparse tensor's fingerprint is its layout,
+    shape and the fingerprints of its parts, taken afresh at every pass (its parts may have been
+    replaced); there are seldom more than a few."""
 
     @torch.no_grad()
     def __init__(self, tensors: list[torch.Tensor]) -> None:
         self.n = len(tensors)
         by_device: dict[torch.device, list[int]] = {}
+        self.sparse = [(i, t) for i, t in enumerate(tensors) if t.layout != torch.strided]
         for i, t in enumerate(tensors):
-            if t.device.type != "meta" and t.numel():
+            if t.device.type != "meta" and t.numel() and t.layout == torch.strided:
                 by_device.setdefault(t.device, []).append(i)
         self.groups = [(idx, _group([tensors[i] for i in idx])) for idx in by_device.values()]
 
@@ -267,14 +283,17 @@ class Fingerprinter:
         return sum(group.scratch_bytes for _, group in self.groups)
 
     @torch.no_grad()
-    def __call__(self) -> list[tuple[int, int]]:
-        out: list[tuple[int, int]] = [(0, 0)] * self.n
+    def __call__(self) -> list[tuple]:
+        out: list[tuple] = [(0, 0)] * self.n
         for n, (idx, group) in enumerate(self.groups):
             if group.moved():
                 group = _group(group.tensors)
                 self.groups[n] = (idx, group)
             for i, pair in zip(idx, group()):
                 out[i] = pair
+        for i, t in self.sparse:
+            parts = sparse_parts(t)
+            out[i] = (str(t.layout), tuple(t.shape), *zip((tuple(x.shape) for x in parts), fingerprints(parts)))
         return out
 
 
@@ -289,6 +308,6 @@ def _group(tensors: list[torch.Tensor]) -> _KernelGroup | _DeviceGroup:
     return _DeviceGroup(tensors)
 
 
-def fingerprints(tensors: list[torch.Tensor]) -> list[tuple[int, int]]:
+def fingerprints(tensors: list[torch.Tensor]) -> list[tuple]:
     """Fingerprints of many tensors, once."""
     return Fingerprinter(tensors)()

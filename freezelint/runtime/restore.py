@@ -19,10 +19,11 @@ import torch
 from torch import nn
 
 from freezelint.runtime.compare import copy_back, restore_measured, scratch_bytes
+from freezelint.runtime.fingerprint import sparse_parts
 
 
 def _nbytes(t: torch.Tensor) -> int:
-    return t.numel() * t.element_size()
+    return sum(x.numel() * x.element_size() for x in sparse_parts(t))
 
 
 def copies(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
