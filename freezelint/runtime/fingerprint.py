@@ -35,7 +35,6 @@ _INT_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 def sparse_parts(t: torch.Tensor) -> list[torch.Tensor]:
     """The dense tensors a sparse tensor is made of (its indices, then its values), as stored,
     not coalesced; a strided tensor is its own one part."""
-    t = t.detach() if t.layout == torch.strided else t  # a sparse detach() may not share its parts
     if t.layout == torch.sparse_coo:
         return [t._indices(), t._values()]
     if t.layout in (torch.sparse_csr, torch.sparse_bsr):

@@ -23,6 +23,8 @@ from freezelint.runtime.fingerprint import sparse_parts
 
 
 def _nbytes(t: torch.Tensor) -> int:
+    if t.layout == torch.strided:
+        return t.numel() * t.element_size()
     return sum(x.numel() * x.element_size() for x in sparse_parts(t))
 
 

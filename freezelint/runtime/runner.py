@@ -177,7 +177,7 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         spread.share_before(named, [n for n, _ in named_buffers], [before[k] for k in range(len(everything))])
     handle = optimizer.register_step_pre_hook(snap.before_step)
     grad_seen: list[str] = ["none"] * len(params)
-    after: dict[int, tuple[int, int]] = {}
+    after: dict[int, tuple] = {}  # fingerprints: (sum, weighted sum), more for a sparse tensor
     delta: dict[int, float | None] = {}  # what changed (params, then buffers): max |change|, None if unknown
     state_after: set[int] = set()
     step_error: BaseException | None = None
