@@ -95,6 +95,20 @@ def src(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
 
+class _StripComments(cst.CSTTransformer):
+    def leave_EmptyLine(self, original: cst.EmptyLine, updated: cst.EmptyLine):
+        return cst.RemoveFromParent() if updated.comment is not None else updated
+
+    def leave_TrailingWhitespace(self, original: cst.TrailingWhitespace, updated: cst.TrailingWhitespace):
+        return updated.with_changes(comment=None, whitespace=cst.SimpleWhitespace(""))
+
+
+def code_of(node: cst.CSTNode) -> str:
+    """Source text of a node without its comments: rules that search code text must never match
+    a commented-out line (`# m.eval()`, `# p.requires_grad = False`)."""
+    return src(node.visit(_StripComments()))
+
+
 def _fixable_value(value: cst.BaseExpression | None) -> bool:
     # A bare tuple or starred value would change meaning once it becomes a call argument.
     return value is not None and not isinstance(value, (cst.Tuple, cst.Yield, cst.StarredElement))

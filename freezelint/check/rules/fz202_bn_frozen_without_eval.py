@@ -9,7 +9,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.flow import BN_FREEZE
-from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
+from freezelint.check.rules.base import FREEZES, Example, Finding, Rule, code_of
 
 
 class BnFrozenWithoutEval(Rule):
@@ -37,6 +37,16 @@ class BnFrozenWithoutEval(Rule):
                     m.bias.requires_grad = False
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):  # expect: FZ203
+                    m.weight.requires_grad = False  # expect: FZ202
+                    # m.eval()  (a comment does not put the layer in eval mode)
+            """
+        ),
     ]
     good = [
         """
@@ -55,6 +65,15 @@ class BnFrozenWithoutEval(Rule):
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.requires_grad_(True)  # test-time adaptation trains BatchNorm on purpose
         """,
+        """
+        import torch.nn as nn
+
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):  # initialisation; the freeze below is commented out
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+                # for p in m.parameters(): p.requires_grad = False
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -66,7 +85,7 @@ class BnFrozenWithoutEval(Rule):
             return
         for node, name, _classes, ctx in checks:
             body = node.body
-            code = cst.Module(body=[]).code_for_node(body)
+            code = code_of(body)
             n = re.escape(name)
             freeze = re.search(rf"\b{n}(\.\w+)?\.requires_grad\s*=\s*False|\b{n}\.requires_grad_\(\s*(False)?\s*\)"
                                rf"|for \w+ in {n}\.parameters\(\)", code)

@@ -8,7 +8,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts
-from freezelint.check.rules.base import Example, Finding, Fix, Rule, src
+from freezelint.check.rules.base import Example, Finding, Fix, Rule, code_of, src
 
 _NARROW = frozenset({"torch.nn.BatchNorm1d", "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d",
                      "torch.nn.modules.batchnorm.BatchNorm1d", "torch.nn.modules.batchnorm.BatchNorm2d",
@@ -65,6 +65,15 @@ class BnCheckTooNarrow(Rule):
                 if isinstance(m, nn.BatchNorm2d):
                     nn.init.ones_(m.weight)  # initialisation, not a freeze
         """,
+        """
+        import torch.nn as nn
+
+        def init_weights(model):
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):  # m.eval() would freeze it
+                    nn.init.constant_(m.weight, 1)
+                    # for p in m.parameters(): p.requires_grad = False
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -72,7 +81,7 @@ class BnCheckTooNarrow(Rule):
             quals = [facts.qualname(c, ctx.scope) for c in classes]
             if any(q in _BASE for q in quals) or not any(q in _NARROW for q in quals):
                 continue
-            body = cst.Module(body=[]).code_for_node(node.body)
+            body = code_of(node.body)
             freezes = re.search(rf"\b{re.escape(name)}\.(eval\(\)|train\(\s*False\s*\)|requires_grad)", body) or (
                 re.search(r"requires_grad", body) and re.search(rf"\b{re.escape(name)}\b", body))
             if not freezes:

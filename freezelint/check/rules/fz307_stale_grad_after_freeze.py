@@ -9,7 +9,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import ACTIVITY, FREEZE, after
-from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
+from freezelint.check.rules.base import FREEZES, Example, Finding, Rule, code_of
 
 
 class StaleGradAfterFreeze(Rule):
@@ -52,6 +52,14 @@ class StaleGradAfterFreeze(Rule):
             optimizer.step()
             optimizer.zero_grad(set_to_none=False)
         """,
+        """
+        for step, (x, y) in enumerate(loader):
+            loss_fn(model(x), y).backward()
+            if step == warmup_steps:
+                model.backbone.requires_grad_(False)
+            optimizer.step()
+            optimizer.zero_grad()  # was: optimizer.zero_grad(set_to_none=False)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -61,8 +69,7 @@ class StaleGradAfterFreeze(Rule):
                          and isinstance(e.node.func, cst.Attribute) and e.node.func.attr.value == "backward"]
             if not backwards:
                 continue
-            body = cst.Module(body=[]).code_for_node(flow.scope.node) if flow.scope.node is not None \
-                else module.code
+            body = code_of(flow.scope.node if flow.scope.node is not None else module)
             if not re.search(r"set_to_none\s*=\s*False", body) or re.search(r"\.grad\s*=\s*None", body):
                 continue
             for f in (e for e in evs if e.kind == FREEZE):
