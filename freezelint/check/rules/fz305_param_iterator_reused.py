@@ -53,6 +53,13 @@ class _Uses(cst.CSTVisitor):
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self._targets.add(id(node.target))
 
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:  # `AdamW(params=params)`: the keyword's name is not a use
+            self._targets.add(id(node.keyword))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._targets.add(id(node.attr))  # `self.params` is another variable
+
     def visit_Assign(self, node: cst.Assign) -> None:
         if node.value is self.value:
             self.bind_loops = tuple(self._loops)
@@ -151,6 +158,26 @@ class ParamIteratorReused(Rule):
                 optimizer.step()
             """,
         ),
+        Example(
+            """
+            import torch
+
+            def build(model):
+                params = filter(lambda p: p.requires_grad, model.parameters())
+                optimizer = torch.optim.AdamW(params=params, lr=1e-4)
+                scheduler_groups = list(params)  # expect: FZ305
+                return optimizer, scheduler_groups
+            """,
+            fixed="""
+            import torch
+
+            def build(model):
+                params = list(filter(lambda p: p.requires_grad, model.parameters()))
+                optimizer = torch.optim.AdamW(params=params, lr=1e-4)
+                scheduler_groups = list(params)  # expect: FZ305
+                return optimizer, scheduler_groups
+            """,
+        ),
     ]
     good = [
         """
@@ -177,6 +204,21 @@ class ParamIteratorReused(Rule):
         """
         a, b, c = (i for i, layer in enumerate(backbone) if isinstance(layer, nn.MaxPool2d))
         print(a + b + c, a, b)
+        """,
+        """
+        import deepspeed
+        import torch
+
+        def configure(model, config):
+            params = filter(lambda p: p.requires_grad, model.parameters())
+            optimizer = torch.optim.AdamW(params=params, lr=1e-4)  # one use: the keyword is a name
+            model_parameters = filter(lambda p: p.requires_grad, model.parameters())
+            return deepspeed.initialize(model=model, model_parameters=model_parameters, config=config)
+
+        def attribute_of_the_same_name(self, model):
+            params = model.parameters()
+            self.params = None
+            return torch.optim.SGD(params, lr=0.1)
         """,
     ]
 
