@@ -6,7 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.facts import Facts, is_leaf_module_class
+from freezelint.check.facts import Ctx, Facts, is_leaf_module_class
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
 
 # Inside these methods setting the flag directly is how mode switching is implemented.
@@ -28,7 +28,9 @@ class TrainingFlagAssigned(Rule):
         "Not reported where the flag is the whole story: on a layer without children (`nn.Linear`, "
         "`nn.BatchNorm2d`, `nn.ReLU`, ...), inside `train`/`eval`/`__init__` methods or a `training` "
         "property setter (the implementation itself), and for `new.training = old.training`, the "
-        "idiom of conversion utilities that mirror a module's flags one by one."
+        "idiom of conversion utilities that mirror a module's flags one by one, nor for the loop variable "
+        "of `.modules()` / `.named_modules()` (every module's own flag is set: a full restore, as "
+        "Lightning does), unless an isinstance test picks some of those modules out."
     )
     bad = [
         Example(
@@ -69,6 +71,24 @@ class TrainingFlagAssigned(Rule):
                     self.backbone.train(False)  # expect: FZ106
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_blocks(model: nn.Module):
+                for m in model.modules():
+                    if isinstance(m, nn.Sequential):
+                        m.training = False  # expect: FZ106
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            def freeze_blocks(model: nn.Module):
+                for m in model.modules():
+                    if isinstance(m, nn.Sequential):
+                        m.train(False)  # expect: FZ106
+            """,
+        ),
     ]
     good = [
         """
@@ -99,6 +119,22 @@ class TrainingFlagAssigned(Rule):
         """
         import torch.nn as nn
 
+        from torch import nn
+
+        class Restorer:
+            def __init__(self, module: nn.Module):
+                self.module = module
+                self.saved = {name: m.training for name, m in module.named_modules()}
+
+            def restore(self):
+                for name, mod in self.module.named_modules():
+                    mod.training = self.saved[name]  # every module's own flag: a full restore
+                for m in self.module.modules():
+                    m.training = False
+        """,
+        """
+        import torch.nn as nn
+
         class Compiled(nn.Module):
             @property
             def training(self):
@@ -121,6 +157,8 @@ class TrainingFlagAssigned(Rule):
                 continue
             if isinstance(store.value, cst.Attribute) and store.value.attr.value == "training":
                 continue
+            if _each_module_of_a_walk(facts, store.obj, store.ctx):
+                continue
             obj = src(store.obj)
             value = src(store.value) if store.value is not None else "mode"
             yield self.finding(
@@ -130,3 +168,24 @@ class TrainingFlagAssigned(Rule):
                 store.ctx,
                 call_fix(store, "train", f"Call `{obj}.train({value})`"),
             )
+
+
+# Iterating these visits every module of a tree, so setting each one's own flag sets them all.
+_WALKS = {"modules": (), "named_modules": (1,)}
+
+
+def _each_module_of_a_walk(facts: Facts, obj: cst.BaseExpression, ctx: Ctx) -> bool:
+    """`for name, m in model.named_modules(): m.training = saved[name]` restores every module's
+    own flag (Lightning does this): not a flip of one module. Not when an isinstance test picked
+    some of them out, since the picked modules' children are then left as they were."""
+    if not isinstance(obj, cst.Name) or any(name == obj.value for name, _, _ in ctx.narrow):
+        return False
+    owner = ctx.scope.lookup(obj.value)
+    if owner is None:
+        return False
+    for b in owner.bindings[obj.value]:
+        it = b.node
+        if not (b.how == "iter" and isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute)
+                and _WALKS.get(it.func.attr.value, None) == b.index):
+            return False
+    return True
