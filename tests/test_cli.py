@@ -140,10 +140,16 @@ def test_fix_diff_and_second_fix_is_noop(cli, tmp_path):
 
 
 def test_unsafe_fixes_only_with_flag(cli, tmp_path):
-    # FZ103 on an unknown object renames (safe); make sure the unsafe flag is accepted.
-    write(tmp_path / "a.py", "for p in m.parameters():\n    p.require_grad = False\n")
+    # FZ103's rename is safe on a Parameter (`p` over `.parameters()`) and unsafe on `backbone`,
+    # whose kind the checker cannot know: plain --fix renames only the first.
+    source = "for p in m.parameters():\n    p.require_grad = False\nbackbone.require_grad = False\n"
+    write(tmp_path / "a.py", source)
+    r = cli(tmp_path, "check", "--fix", "a.py")
+    assert r.code == 1 and "a.py:3:" in r.out and "a.py:2:" not in r.out
+    assert (tmp_path / "a.py").read_text() == source.replace("p.require_grad", "p.requires_grad")
     r = cli(tmp_path, "check", "--fix", "--unsafe-fixes", "a.py")
-    assert r.code == 0 and "p.requires_grad = False" in (tmp_path / "a.py").read_text()
+    assert r.code == 0
+    assert (tmp_path / "a.py").read_text() == source.replace("require_grad", "requires_grad")
 
 
 def test_syntax_error_reported_and_run_goes_on_and_never_rewritten(cli, tmp_path):

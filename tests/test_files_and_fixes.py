@@ -47,7 +47,8 @@ def test_notebook_magics_and_cell_magics_are_skipped(cli, tmp_path):
     (tmp_path / "nb.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4,
                                                    "nbformat_minor": 5}))
     r = cli(tmp_path, "check", "--format", "concise", "--quiet", "nb.ipynb")
-    assert r.out.splitlines() == ["nb.ipynb:cell 2:5:1: FZ101 [*] `m.requires_grad_ = False` replaces the "
+    # no [*]: the fix is unsafe on `m`, whose kind is unknown
+    assert r.out.splitlines() == ["nb.ipynb:cell 2:5:1: FZ101 `m.requires_grad_ = False` replaces the "
                                   "method with a value and freezes nothing; call `m.requires_grad_(False)`"]
 
 
@@ -69,7 +70,7 @@ def test_fix_keeps_encoding_bom_and_line_endings(cli, tmp_path):
     (tmp_path / "latin.py").write_bytes(latin)
     (tmp_path / "bom.py").write_bytes(bom)
     (tmp_path / "mixed.py").write_bytes(mixed)
-    r = cli(tmp_path, "check", "--fix", "latin.py", "bom.py", "mixed.py")
+    r = cli(tmp_path, "check", "--fix", "--unsafe-fixes", "latin.py", "bom.py", "mixed.py")  # `m`: unknown kind
     assert (tmp_path / "latin.py").read_bytes() == latin.replace(b"m.requires_grad_ = False",
                                                                  b"m.requires_grad_(False)")
     assert (tmp_path / "bom.py").read_bytes() == bom.replace(b"m.requires_grad_ = False", b"m.requires_grad_(False)")
@@ -81,7 +82,7 @@ def test_fix_keeps_encoding_bom_and_line_endings(cli, tmp_path):
 def test_fix_keeps_mixed_line_endings_byte_for_byte(cli, tmp_path):
     mixed = b"a = 1\r\nm.requires_grad_ = False\nb = 2\r\nc = 3\n"
     (tmp_path / "m.py").write_bytes(mixed)
-    cli(tmp_path, "check", "--fix", "m.py")
+    cli(tmp_path, "check", "--fix", "--unsafe-fixes", "m.py")  # `m` is of unknown kind
     assert (tmp_path / "m.py").read_bytes() == mixed.replace(b"m.requires_grad_ = False", b"m.requires_grad_(False)")
 
 
@@ -126,7 +127,7 @@ def test_fix_whose_result_does_not_parse_is_refused(tmp_path, monkeypatch):
     import freezelint.check.rules.fz101_requires_grad_method_assigned as fz101
 
     monkeypatch.setattr(fz101, "call_fix", broken_fix)
-    out = engine.check_text("m.requires_grad_ = False\n", "a.py", frozenset({"FZ101"}), fix="safe")
+    out = engine.check_text("m.requires_grad_ = False\n", "a.py", frozenset({"FZ101"}), fix="unsafe")
     assert out.new_text is None and "does not parse" in out.fix_refused
 
 

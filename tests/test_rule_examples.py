@@ -48,14 +48,16 @@ def test_bad_example_fires_at_marked_lines(rule, i, example):
 # FZ001 has no trigger of its own: the engine reports it for files that other rules admit.
 @pytest.mark.parametrize("rule,i,example", [p for p in BAD if p.values[0].triggers])
 def test_rule_triggers_admit_every_bad_example(rule, i, example):
-    """The text prefilter of a rule alone lets each of its bad examples through to the parser."""
+    """The text prefilter of a rule alone lets each of its bad examples through to the parser, and
+    a default run (prefiltered, every rule selected) reports every marked line, as a forced one does."""
+    from freezelint.check.docs import strip_markers
     from freezelint.check.engine import trigger_pattern
 
-    from freezelint.check.docs import strip_markers
-
-    assert trigger_pattern(frozenset({rule.code})).search(strip_markers(example.code)), example.code
-    for good in rule.good:  # and the combined prefilter of all rules never errs on any example
-        trigger_pattern(ALL_STATIC).search(good)
+    text = strip_markers(example.code)
+    assert trigger_pattern(frozenset({rule.code})).search(text), example.code
+    assert rule.code in trigger_pattern(ALL_STATIC).admitted(text), example.code
+    got = sorted((d.row, d.code) for d in check_text(text, "ex.py", ALL_STATIC).diagnostics)
+    assert got == expected(example.code)
 
 
 @pytest.mark.parametrize("rule,i,source", GOOD)
@@ -73,7 +75,10 @@ FIXES = [pytest.param(r, i, ex, id=f"{r.code}-fix{i}") for r in ALL_RULES for i,
 
 @pytest.mark.parametrize("rule,i,example", FIXES)
 def test_fix_produces_documented_output(rule, i, example):
-    mode = "safe" if codes.get(rule.code).fix == codes.SAFE else "unsafe"
+    mode = "safe" if codes.get(rule.code).fix == codes.SAFE and not example.unsafe else "unsafe"
+    if example.unsafe:  # marked unsafe in this example: plain --fix must leave the file alone
+        assert codes.get(rule.code).fix == codes.SAFE, "an unsafe rule's examples are all unsafe"
+        assert check_text(example.code, "ex.py", ALL_STATIC, fix="safe", force=True).new_text is None
     out = check_text(example.code, "ex.py", ALL_STATIC, fix=mode, force=True)
     assert out.new_text == example.fixed_code
     cst.parse_module(out.new_text)

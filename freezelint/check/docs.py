@@ -64,6 +64,8 @@ def page(code: str) -> str:
         else:
             kind = "safe" if info.fix == codes.SAFE else "unsafe (applied with `--unsafe-fixes`)"
             out.append(f"{rule.fix_title}. This fix is {kind}.\n")
+            if rule.fix_unsafe_when:
+                out.append(f"It is unsafe (applied with `--unsafe-fixes`) when {rule.fix_unsafe_when}.\n")
         if rule.notes:
             out += ["## Notes\n", rule.notes + "\n"]
     if code in RUNTIME_DOCS:

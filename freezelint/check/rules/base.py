@@ -32,6 +32,7 @@ UNFREEZES = r"requires_grad\s*=\s*True|requires_grad_\(\s*(?:True|requires_grad\
 class Example:
     source: str
     fixed: str | None = None  # expected output of --fix (--unsafe-fixes for unsafe fixes)
+    unsafe: bool = False  # the fix is unsafe here although the rule's fix is safe where the kind is known
 
     @property
     def code(self) -> str:
@@ -73,6 +74,8 @@ class Rule(ABC):
     what: ClassVar[str]  # "What it does"
     why: ClassVar[str]  # "Why is this bad?" — must agree with PYTORCH_FACTS.md
     fix_title: ClassVar[str | None] = None
+    # For a safe fix that is unsafe in some cases: when (completes "It is unsafe when ...").
+    fix_unsafe_when: ClassVar[str] = ""
     bad: ClassVar[list[Example]] = []
     good: ClassVar[list[str]] = []
     notes: ClassVar[str] = ""

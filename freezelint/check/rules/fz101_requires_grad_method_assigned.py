@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from freezelint.check.declared import kind_known, reason_unknown
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
 
 
@@ -19,6 +20,10 @@ class RequiresGradMethodAssigned(Rule):
         "`TypeError: 'bool' object is not callable`."
     )
     fix_title = "Call the method: `x.requires_grad_(v)`"
+    fix_unsafe_when = (
+        "the object is not known to be a Parameter, Tensor or Module: on an object of another kind "
+        "the call raises where the assignment did not"
+    )
     bad = [
         Example(
             """
@@ -42,12 +47,16 @@ class RequiresGradMethodAssigned(Rule):
         ),
         Example(
             """
-            class Encoder:
+            import torch.nn as nn
+
+            class Encoder(nn.Module):
                 def freeze(self):
                     self.requires_grad_ = False  # expect: FZ101
             """,
             fixed="""
-            class Encoder:
+            import torch.nn as nn
+
+            class Encoder(nn.Module):
                 def freeze(self):
                     self.requires_grad_(False)  # expect: FZ101
             """,
@@ -61,6 +70,7 @@ class RequiresGradMethodAssigned(Rule):
             layers = [encoder, decoder]
             list(map(lambda m: m.requires_grad_(False), layers))  # expect: FZ101
             """,
+            unsafe=True,  # `m` is of unknown kind
         ),
         Example(
             """
@@ -71,6 +81,7 @@ class RequiresGradMethodAssigned(Rule):
             encoder.requires_grad_(False); decoder.requires_grad_(False)  # expect: FZ101, FZ101
             head.requires_grad_(True)  # expect: FZ101
             """,
+            unsafe=True,  # `encoder`, `decoder` and `head` are of unknown kind
         ),
     ]
     good = [
@@ -92,10 +103,12 @@ class RequiresGradMethodAssigned(Rule):
                 continue
             value = src(store.value) if store.value is not None else "v"
             obj = src(store.obj)
+            known = kind_known(facts.kind(store.obj, store.ctx))
+            how = "" if known else f" ({reason_unknown(obj)})"
             yield self.finding(
                 store.attr_node,
                 f"`{obj}.requires_grad_ = {value}` replaces the method with a value and freezes "
                 f"nothing; call `{obj}.requires_grad_({value})`",
                 store.ctx,
-                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`"),
+                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`{how}", safe=known),
             )

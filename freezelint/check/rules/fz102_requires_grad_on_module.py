@@ -6,6 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
+from freezelint.check.declared import class_declares
 from freezelint.check.facts import ClassInfo, Facts
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
 
@@ -117,6 +118,9 @@ class RequiresGradOnModule(Rule):
                 self.requires_grad = requires_grad  # the class's own setting, read below
                 self.proj = nn.Linear(4, 4)
                 self.proj.weight.requires_grad = self.requires_grad
+
+        adapter = Adapter()
+        adapter.requires_grad = False  # switching that setting on an instance
         """,
         """
         class Config:
@@ -136,6 +140,9 @@ class RequiresGradOnModule(Rule):
                 continue
             if _is_own_setting(store.obj, facts.enclosing_class(store.ctx)):
                 continue
+            kind = facts.kind(store.obj, store.ctx)
+            if kind is not None and class_declares(kind.cls, "requires_grad"):
+                continue  # an instance of a class of the file that keeps `requires_grad` as a setting
             value = src(store.value) if store.value is not None else "v"
             obj = src(store.obj)
             yield self.finding(

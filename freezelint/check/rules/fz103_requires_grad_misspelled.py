@@ -6,7 +6,8 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.facts import MODULE, PARAM, Facts
+from freezelint.check.declared import class_declares, declared, is_config, kind_known, reason_unknown
+from freezelint.check.facts import MODULE, PARAM, AttrStore, Facts, Kind
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, rename_fix, src
 from freezelint.spelling import FOREIGN, is_misspelling
 
@@ -28,10 +29,20 @@ class RequiresGradMisspelled(Rule):
         "and freeze nothing. Only reading such an attribute back would fail."
     )
     fix_title = "Use `requires_grad` (or `requires_grad_(v)` on a Module)"
+    fix_unsafe_when = (
+        "the object is not known to be a Parameter, Tensor or Module (for example `args.require_grad` "
+        "of an object the checker cannot see): the rename would change what the program does if "
+        "the name is the object's own"
+    )
     notes = (
         "`trainable` is reported only where the object is known to be a Parameter or Module. An "
         "attribute that starts with `_` and `self.<name>` in a class that is not an nn.Module are "
-        "treated as the author's own."
+        "treated as the author's own. A name the program declares is not reported: a class's own "
+        "setting (a class-level field, or `self.<name>` read back in the class), and, on objects not "
+        "known to hold tensors, an argparse option (`--require-grad`), a field of a class in the "
+        "file, a key of a dict-like config, a name read back as an attribute, or any attribute of "
+        "parsed arguments, `EasyDict`/`SimpleNamespace`/OmegaConf configs and parameters annotated "
+        "with a config class."
     )
     bad = [
         Example(
@@ -51,7 +62,6 @@ class RequiresGradMisspelled(Rule):
             import torch.nn as nn
 
             head = nn.Linear(512, 10)
-            head.weight.requiresGrad = True  # expect: FZ103
             head.trainable = True  # expect: FZ103
             for p in head.parameters():
                 p.trainable = True  # expect: FZ103
@@ -60,10 +70,46 @@ class RequiresGradMisspelled(Rule):
             import torch.nn as nn
 
             head = nn.Linear(512, 10)
-            head.weight.requires_grad = True  # expect: FZ103
             head.requires_grad_(True)  # expect: FZ103
             for p in head.parameters():
                 p.requires_grad = True  # expect: FZ103
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            head = nn.Linear(512, 10)
+            head.weight.requiresGrad = True  # expect: FZ103
+            backbone.require_grad = False  # expect: FZ103
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            head = nn.Linear(512, 10)
+            head.weight.requires_grad = True  # expect: FZ103
+            backbone.requires_grad = False  # expect: FZ103
+            """,
+            unsafe=True,  # `head.weight` and `backbone` are of unknown kind: the rename needs review
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Adapter(nn.Module):
+                def __init__(self, dim):
+                    super().__init__()
+                    self.proj = nn.Linear(dim, dim)
+                    self.requires_grads = False  # expect: FZ103
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            class Adapter(nn.Module):
+                def __init__(self, dim):
+                    super().__init__()
+                    self.proj = nn.Linear(dim, dim)
+                    self.requires_grad_(False)  # expect: FZ103
             """,
         ),
     ]
@@ -78,6 +124,58 @@ class RequiresGradMisspelled(Rule):
             def __init__(self):
                 self.require_grad = True  # a setting of a plain class
                 self._requires_grad = True
+        """,
+        """
+        import torch.nn as nn
+
+        class Adapter(nn.Module):
+            def __init__(self, dim, requires_grads=True):
+                super().__init__()
+                self.requires_grads = requires_grads  # the class's own setting, read back below
+                self.proj = nn.Linear(dim, dim)
+
+            def forward(self, x):
+                if self.requires_grads:
+                    return self.proj(x)
+                return x
+
+        adapter = Adapter(8)
+        adapter.requires_grads = False  # switching that setting
+        """,
+        """
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--require-grad", action="store_true")
+        parser.add_argument("--lr", type=float, dest="requiresGrad")
+        args = parser.parse_args()
+        args.require_grad = False  # the declared option
+        args.requiresGrad = 0.1
+        opts, _ = parser.parse_known_args()
+        opts.require_grads = True  # parsed arguments hold no tensors
+        """,
+        """
+        from dataclasses import dataclass
+
+        @dataclass
+        class TrainConfig:
+            lr: float = 1e-3
+            require_grad: bool = True
+
+        def finetune(cfg):
+            cfg.require_grad = False  # a field of the config dataclass
+
+        def sweep(options: TrainConfig):
+            options.requires_grads = True  # annotated as a config
+        """,
+        """
+        from easydict import EasyDict
+        from omegaconf import OmegaConf
+
+        cfg = EasyDict({"model": "resnet18", "require_grad": False})
+        cfg.require_grad = True  # a key of the dict-like config
+        hp = OmegaConf.create({"lr": 0.1})
+        hp.requiresGrad = False  # an OmegaConf config holds no tensors
         """,
     ]
 
@@ -96,13 +194,17 @@ class RequiresGradMisspelled(Rule):
             if (isinstance(store.obj, cst.Name) and store.obj.value == "self" and tag != MODULE
                     and facts.enclosing_class(store.ctx) is not None):
                 continue
+            if _declared_setting(facts, store, kind):
+                continue
             obj = src(store.obj)
             value = src(store.value) if store.value is not None else "v"
             if tag == MODULE:
                 fix = call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`")
                 advice = f"call `{obj}.requires_grad_({value})`"
             else:
-                fix = rename_fix(store, "requires_grad", f"Rename `{attr}` to `requires_grad`")
+                known = kind_known(kind)
+                how = "" if known else f" ({reason_unknown(obj)})"
+                fix = rename_fix(store, "requires_grad", f"Rename `{attr}` to `requires_grad`{how}", safe=known)
                 advice = f"set `{obj}.requires_grad`"
             yield self.finding(
                 store.attr_node,
@@ -111,3 +213,15 @@ class RequiresGradMisspelled(Rule):
                 store.ctx,
                 fix,
             )
+
+
+def _declared_setting(facts: Facts, store: AttrStore, kind: Kind | None) -> bool:
+    """The name is the program's own: a setting of a class of the file (assigned and read back, or a
+    field), or, on an object not known to hold tensors, an argparse option, a config field or key."""
+    if kind is not None and kind.tag == MODULE:
+        return class_declares(kind.cls, store.attr)
+    if kind_known(kind):
+        return False  # Parameters and tensors declare nothing
+    if is_config(facts, store.obj, store.ctx.scope):
+        return True
+    return declared(facts).why(store.attr) is not None

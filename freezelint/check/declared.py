@@ -1,0 +1,238 @@
+"""Attributes a program declares for itself, and objects that cannot hold tensors.
+
+`args.require_grad = False` looks like a misspelling of `requires_grad`, but when the file declares
+`--require-grad` as an argparse option it is the program's own setting: renaming it would change
+what the program does. This module answers, for one file, "is this attribute name declared
+somewhere?" and "is this object a config rather than a tensor or module?", so that FZ102/FZ103
+report only what they can stand behind and rate a fix safe only where the object's kind is known.
+
+Evidence of a declared name, anywhere in the file:
+    argparse        `add_argument("--require-grad", ...)`, `dest="require_grad"`
+    class fields    `require_grad: bool = False` or `require_grad = True` in a class body
+                    (dataclasses, attrs, pydantic, NamedTuple, plain config classes)
+    dict-like keys  `{"require_grad": ...}`, `dict(require_grad=...)`, `EasyDict(require_grad=...)`,
+                    `cfg["require_grad"]`, `cfg.get("require_grad")`
+    reads           `x.require_grad` read anywhere (not only assigned): reading a name that was never
+                    set raises, so a read means something really has the attribute
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from freezelint.check.facts import COPY, MODULE, PARAM, ClassInfo, Facts, Kind, Scope
+
+# Kinds whose attributes are known: a fix on them is safe.
+KNOWN = frozenset({MODULE, PARAM, COPY})
+
+# Calls that build attribute-style configs (the last dotted part of the callee).
+_CONFIG_FACTORIES = frozenset({
+    "EasyDict", "edict", "SimpleNamespace", "Namespace", "AttrDict", "Munch", "DotMap", "Box",
+    "ConfigDict", "DictConfig", "Dict", "Config", "CfgNode", "CN", "fromfile", "parse_args",
+    "parse_known_args", "parse_args_into_dataclasses", "safe_load", "load_config",
+})
+_OMEGACONF = frozenset({"create", "load", "merge", "structured", "to_object"})
+# Annotations that name a config rather than a tensor or module.
+_CONFIG_ANNOTATION = re.compile(r"(?:Config|Cfg|Args|Arguments|Options|Settings|Namespace|Hparams|HParams)$")
+
+
+@dataclass
+class Declared:
+    options: set[str] = field(default_factory=set)
+    fields: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
+    reads: set[str] = field(default_factory=set)
+
+    def why(self, attr: str) -> str | None:
+        """How the file declares `attr`, or None when it does not."""
+        if attr in self.options:
+            return "an argparse option"
+        if attr in self.fields:
+            return "a field of a class"
+        if attr in self.keys:
+            return "a key of a dict-like config"
+        if attr in self.reads:
+            return "read back as an attribute"
+        return None
+
+
+_CACHE: "weakref.WeakKeyDictionary[Facts, Declared]" = weakref.WeakKeyDictionary()
+
+
+def declared(facts: Facts) -> Declared:
+    """The declared names of the file `facts` was gathered from (computed once per file)."""
+    found = _CACHE.get(facts)
+    if found is None:
+        collector = _Collector()
+        facts.module.visit(collector)
+        found = _CACHE[facts] = collector.out
+    return found
+
+
+def class_declares(cls: ClassInfo | None, attr: str) -> bool:
+    """The class uses `attr` as its own setting: a class-level field, or `self.<attr>` read back."""
+    if cls is None:
+        return False
+    collector = _Collector(self_only=True)
+    cls.node.visit(collector)
+    return attr in collector.out.fields or attr in collector.out.reads
+
+
+def is_config(facts: Facts, expr: cst.BaseExpression, scope: Scope) -> bool:
+    """`expr` is a name bound only to config objects (parsed arguments, EasyDict, OmegaConf, ...)
+    or a parameter annotated with a config class: it cannot be a tensor or a module."""
+    if not isinstance(expr, cst.Name):
+        return False
+    owner = scope.lookup(expr.value)
+    if owner is None:
+        return False
+    bindings = owner.bindings[expr.value]
+    return bool(bindings) and all(_config_binding(facts, b, owner) for b in bindings)
+
+
+def _config_binding(facts: Facts, b, owner: Scope) -> bool:
+    if b.how == "param":
+        ann = b.node.annotation if isinstance(b.node, cst.Param) else None
+        if ann is None:
+            return False
+        expr = ann.annotation
+        if isinstance(expr, cst.Name) and expr.value in facts.classes:
+            return not facts.classes[expr.value].is_module  # a plain class of the file holds no grads
+        name = facts.qualname(expr, b.scope or owner) or ""
+        return bool(_CONFIG_ANNOTATION.search(name))
+    if b.how != "expr":
+        return False
+    value = b.node
+    if isinstance(value, cst.Subscript):  # `args, rest = parser.parse_known_args()` binds by index
+        value = value.value
+    if isinstance(value, (cst.Dict, cst.DictComp)):
+        return False  # a plain dict has no attributes to set
+    if not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+    if last in _CONFIG_FACTORIES:
+        return True
+    if isinstance(func, cst.Attribute) and last in _OMEGACONF:
+        owner_q = facts.qualname(func.value, b.scope or owner) or ""
+        return owner_q.endswith("OmegaConf")
+    return False
+
+
+def reason_unknown(obj: str) -> str:
+    return f"unsafe: `{obj}` is not known to be a Parameter, Tensor or Module, and may be an object of your own"
+
+
+def kind_known(kind: Kind | None) -> bool:
+    return kind is not None and kind.tag in KNOWN
+
+
+def _string(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        try:
+            value = node.evaluated_value
+        except Exception:
+            return None
+        return value if isinstance(value, str) else None
+    return None
+
+
+class _Collector(cst.CSTVisitor):
+    def __init__(self, self_only: bool = False) -> None:
+        self.out = Declared()
+        self.self_only = self_only
+        self._stores: set[int] = set()
+        self._class_depth = 0
+        self._func_depth = 0
+
+    # class bodies: fields ---------------------------------------------------------------
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                        self.out.fields.add(small.target.value)
+                    elif isinstance(small, cst.Assign):
+                        for t in small.targets:
+                            if isinstance(t.target, cst.Name):
+                                self.out.fields.add(t.target.value)
+
+    # stores are not reads -----------------------------------------------------------------
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._mark_store(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._mark_store(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._mark_store(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._mark_store(node.target)
+
+    def _mark_store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Attribute):
+            self._stores.add(id(target))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._mark_store(el.value)
+        elif isinstance(target, cst.StarredElement):
+            self._mark_store(target.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if id(node) in self._stores:
+            return
+        if self.self_only and not (isinstance(node.value, cst.Name) and node.value.value == "self"):
+            return
+        self.out.reads.add(node.attr.value)
+
+    # argparse options, dict keys, keywords ---------------------------------------------
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.self_only:
+            return
+        func = node.func
+        method = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+        if method == "add_argument":
+            self._argparse(node)
+        elif method in ("getattr", "hasattr") and len(node.args) >= 2:
+            name = _string(node.args[1].value)
+            if name:
+                self.out.reads.add(name)
+        elif method in ("get", "pop", "setdefault") and node.args:
+            name = _string(node.args[0].value)
+            if name:
+                self.out.keys.add(name)
+        elif method in _CONFIG_FACTORIES or method == "dict":
+            self.out.keys.update(a.keyword.value for a in node.args if a.keyword is not None)
+
+    def _argparse(self, call: cst.Call) -> None:
+        for a in call.args:
+            if a.keyword is not None and a.keyword.value == "dest":
+                name = _string(a.value)
+                if name:
+                    self.out.options.add(name)
+                return
+        flags = [s for s in (_string(a.value) for a in call.args if a.keyword is None) if s]
+        longs = [f for f in flags if f.startswith("--")]
+        chosen = longs[0] if longs else (flags[0] if flags else None)
+        if chosen:
+            self.out.options.add(chosen.lstrip("-").replace("-", "_"))
+
+    def visit_DictElement(self, node: cst.DictElement) -> None:
+        if not self.self_only:
+            name = _string(node.key)
+            if name:
+                self.out.keys.add(name)
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if self.self_only or len(node.slice) != 1:
+            return
+        index = node.slice[0].slice
+        if isinstance(index, cst.Index):
+            name = _string(index.value)
+            if name:
+                self.out.keys.add(name)
