@@ -6,7 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.facts import Facts
+from freezelint.check.facts import Facts, Scope
 from freezelint.check.rules.base import Example, Finding, Rule, src
 
 
@@ -29,6 +29,12 @@ class UncheckedPartialLoad(Rule):
         "Discarding them means fine-tuning may start from random weights in the layers you then "
         "freeze. Shape mismatches still raise; name mismatches do not."
     )
+    notes = (
+        "Not reported where the code checked the keys before the load, in the same function: a call "
+        "that takes the model (or its `state_dict()`) and the loaded dict together, such as a "
+        "`check_keys(model, pretrained)` helper, or a comparison of keys (a membership test of a key, "
+        "a set difference of key sets) together with a raise, an assert or a warning."
+    )
     bad = [
         Example(
             """
@@ -37,6 +43,20 @@ class UncheckedPartialLoad(Rule):
             state = torch.load("backbone.pt")
             model.load_state_dict(state, strict=False)  # expect: FZ401
             model.backbone.load_state_dict(state, False)  # expect: FZ401
+            """
+        ),
+        Example(
+            """
+            import torch
+
+            def load_backbone(model, path):
+                ckpt = torch.load(path)
+                if "state_dict" in ckpt:  # unwrapping a checkpoint is not a key check
+                    ckpt = ckpt["state_dict"]
+                if not ckpt:
+                    raise ValueError("empty checkpoint")
+                model.load_state_dict(ckpt, strict=False)  # expect: FZ401
+                check_keys(model, ckpt)  # a check after the load comes too late
             """
         ),
     ]
@@ -52,6 +72,37 @@ class UncheckedPartialLoad(Rule):
         def load(model, state):
             return model.load_state_dict(state, strict=False)
         """,
+        """
+        import torch
+
+        def check_keys(model, pretrained_state_dict):
+            ckpt_keys = set(pretrained_state_dict.keys())
+            model_keys = set(model.state_dict().keys())
+            assert len(model_keys & ckpt_keys) > 0, "load NONE from pretrained checkpoint"
+            return True
+
+        def load_pretrain(model, path):
+            pretrained_dict = torch.load(path, map_location="cpu")
+            check_keys(model, pretrained_dict)  # compares the keys and asserts an overlap
+            model.load_state_dict(pretrained_dict, strict=False)
+            return model
+        """,
+        """
+        def load_sharded(model, index, shards, loader):
+            loaded_keys = index["weight_map"].keys()
+            model_keys = model.state_dict().keys()
+            missing_keys = [key for key in model_keys if key not in loaded_keys]
+            if missing_keys:
+                raise RuntimeError(f"Missing key(s): {missing_keys}")
+            for shard in shards:
+                model.load_state_dict(loader(shard), strict=False)
+
+        def load_adapter(self, state_dict):
+            unexpected_keys = set(state_dict.keys()) - set(self._get_adapters().keys())
+            if unexpected_keys:
+                logger.warning(f"unexpected keys: {unexpected_keys}")
+            self.load_state_dict(state_dict, strict=False)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -59,6 +110,8 @@ class UncheckedPartialLoad(Rule):
             call = es.stmt.value
             if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
                     and call.func.attr.value == "load_state_dict" and _strict_false(call)):
+                if _checked_first(call, _body_of(es.ctx.scope, module)):
+                    continue
                 yield self.finding(
                     call,
                     f"the result of `{src(call.func.value)}.load_state_dict(..., strict=False)` is discarded: if "
@@ -66,3 +119,85 @@ class UncheckedPartialLoad(Rule):
                     f"keep the result and check `missing_keys` / `unexpected_keys`",
                     es.ctx,
                 )
+
+
+def _body_of(scope: Scope, module: cst.Module) -> cst.CSTNode:
+    """The function (or module) whose statements run before the load."""
+    s: Scope | None = scope
+    while s is not None and s.kind not in ("function", "module"):
+        s = s.parent
+    return s.node if s is not None and s.node is not None else module
+
+
+def _checked_first(load: cst.Call, body: cst.CSTNode) -> bool:
+    """Before the load, the code checked the keys itself: a call that takes the model (or its
+    `state_dict()`) and the loaded dict together (`check_keys(model, pretrained)`), or a comparison
+    of keys (a membership test over a key, a set difference of keys) and a raise or report."""
+    visitor = _BeforeLoad(load)
+    body.visit(visitor)
+    return visitor.paired_call or (visitor.key_comparison and visitor.reports)
+
+
+# Calls that report: warnings, loggers, print, Lightning's rank-zero helpers.
+_REPORTS = frozenset({"warn", "warning", "warning_once", "warn_once", "error", "info", "info_once", "debug",
+                      "critical", "exception", "log", "print", "rank_zero_warn", "rank_zero_info"})
+
+
+class _BeforeLoad(cst.CSTVisitor):
+    def __init__(self, load: cst.Call) -> None:
+        self.load = load
+        receiver = load.func.value  # type: ignore[attr-defined]
+        self.model = src(receiver)
+        self.model_state = f"{self.model}.state_dict()"
+        first = load.args[0].value if load.args and load.args[0].keyword is None else None
+        self.loaded = src(first) if first is not None else None
+        self.done = False
+        self.paired_call = False
+        self.key_comparison = False
+        self.reports = False
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.done:
+            return False
+        if node is self.load:
+            self.done = True
+            return False
+        return super().on_visit(node)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+        if name in _REPORTS:
+            self.reports = True
+        if name == "load_state_dict" or self.loaded is None:
+            return
+        args = {src(a.value) for a in node.args}
+        if self.loaded in args and (self.model in args or self.model_state in args):
+            self.paired_call = True
+
+    def visit_Raise(self, node: cst.Raise) -> None:
+        self.reports = True
+
+    def visit_Assert(self, node: cst.Assert) -> None:
+        self.reports = True
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        # `k not in state_dict`: a key tested against a mapping (not `"state_dict" in ckpt`)
+        if isinstance(node.left, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+            return
+        if any(isinstance(t.operator, (cst.In, cst.NotIn)) for t in node.comparisons):
+            self.key_comparison = True
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        # `set(state_dict.keys()) - set(model.state_dict().keys())`
+        if isinstance(node.operator, cst.Subtract) and (_keys(node.left) or _keys(node.right)):
+            self.key_comparison = True
+
+
+def _keys(expr: cst.BaseExpression) -> bool:
+    if not isinstance(expr, cst.Call):
+        return False
+    func = expr.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "keys":
+        return True
+    return isinstance(func, cst.Name) and func.value in ("set", "frozenset")
