@@ -39,6 +39,17 @@ class FileResult:
     new: bytes | None = None
 
 
+@dataclass(frozen=True)
+class RunError:
+    """A file that could not be checked (or fixed): every output format carries these."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
 @dataclass
 class RunResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -46,7 +57,7 @@ class RunResult:
     parsed: int = 0
     cached: int = 0
     fixed: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[RunError] = field(default_factory=list)
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
 
     @property
@@ -215,7 +226,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
         try:
             data = p.read_bytes()
         except OSError as e:
-            results.append(FileResult(shown, error=f"cannot read: {_one_line(e)}"))
+            results.append(FileResult(str(p), error=f"cannot read: {_one_line(e)}"))
             continue
         if cache is not None:
             key = cache.key(data, sel, "ipynb" if p.suffix == ".ipynb" else "py")
@@ -268,12 +279,12 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
         run.parsed += r.parsed
         run.cached += r.cached
         if r.error:
-            run.errors.append(f"{shown}: {r.error}")
+            run.errors.append(RunError(shown, r.error))
         if r.new is not None and r.original is not None:
             if write:
                 err = write_atomic(Path(abs_path), r.original, r.new)
                 if err:
-                    run.errors.append(f"{shown}: {err}")
+                    run.errors.append(RunError(shown, err))
                     unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None)
                     for d in unfixed.diagnostics:
                         d.path = shown

@@ -23,6 +23,15 @@ def _rule(code: codes.Code) -> dict:
     }
 
 
+def _notification(error) -> dict:
+    """A file that could not be checked: a run error, not a result of some rule."""
+    return {
+        "level": "error",
+        "message": {"text": error.message},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": PurePath(error.path).as_posix()}}}],
+    }
+
+
 def render(run) -> str:
     used = sorted({d.code for d in run.diagnostics})
     index = {c: i for i, c in enumerate(used)}
@@ -53,6 +62,10 @@ def render(run) -> str:
                 "rules": [_rule(codes.get(c)) for c in used],
             }},
             "results": results,
+            "invocations": [{
+                "executionSuccessful": not run.errors,
+                "toolExecutionNotifications": [_notification(e) for e in run.errors],
+            }],
         }],
     }
     return json.dumps(doc, indent=2) + "\n"

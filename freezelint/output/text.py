@@ -102,8 +102,13 @@ def _summary(console: Console, run, show_fixes: bool) -> None:
             console.print(f"  {escape(path)}")
     elif run.fixed:
         console.print(f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''}.")
+    errors = len(run.errors)
+    not_checked = (f"{errors} file{'s' if errors != 1 else ''} could not be checked (see the errors above)."
+                   if errors else "")
     if n == 0:
-        if not run.fixed:
+        if not_checked:
+            console.print(f"[bold red]{escape(not_checked)}[/bold red]")
+        elif not run.fixed:
             console.print("[green]All checks passed![/green]")
         return
     safe = sum(1 for d in run.diagnostics if d.fix and d.fix["applicability"] == "safe")
@@ -114,6 +119,8 @@ def _summary(console: Console, run, show_fixes: bool) -> None:
         line += f"\n[*] {safe} fixable with `freezelint check --fix`."
     if unsafe:
         line += f"\n{unsafe} more fixable with `--unsafe-fixes`."
+    if not_checked:
+        line += f"\n{not_checked}"
     console.print(escape(line))
 
 
