@@ -180,7 +180,8 @@ def cmd_check(args) -> int:
     bar, update = _progress(not args.no_progress and not args.quiet and sys.stderr.isatty())
     try:
         run = check_paths(paths, cfg, fix=fix, write=not args.diff, force_exclude=args.force_exclude,
-                          use_cache=not args.no_cache, jobs=args.jobs, progress=update)
+                          use_cache=not args.no_cache, jobs=args.jobs, progress=update,
+                          parse_all=_parse_all(args, cfg))
     except MissingPath as e:
         raise UsageError(f"no such file or directory: {e}") from None
     finally:
@@ -208,6 +209,13 @@ def cmd_check(args) -> int:
     if args.diff:  # a file it could not check is not a clean diff
         return EXIT_FINDINGS if (run.changes or run.errors or unchecked) else EXIT_CLEAN
     return EXIT_FINDINGS if (run.diagnostics or run.errors) else EXIT_CLEAN
+
+
+def _parse_all(args, cfg) -> bool:
+    """`--select FZ001` or `--select ALL` (or --extend-select) asks for every syntax error, so every
+    file is parsed; by default files without freezing vocabulary are skipped unparsed."""
+    named = {c.upper() for c in [*(args.select or []), *(args.extend_select or [])]}
+    return bool(named & {"FZ001", "ALL"}) and "FZ001" in cfg.selected()
 
 
 def _diff(run) -> str:

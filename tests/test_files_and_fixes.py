@@ -142,8 +142,10 @@ def test_cache_hit_corrupt_entry_and_selection_key(cli, tmp_path, monkeypatch):
     real = runner.process
     monkeypatch.setattr(runner, "process", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert cli(tmp_path, "check", "--format", "json", "a.py").out == first and calls == []
-    # a corrupt entry is ignored and rebuilt
+    # a corrupt entry (and a corrupt metadata index) is ignored and rebuilt
     entries[0].write_text('{"diagnostics": [truncated')
+    for index in (tmp_path / ".freezelint_cache").rglob("index-*.json"):
+        index.write_text('{"')
     assert cli(tmp_path, "check", "--format", "json", "a.py").out == first and len(calls) == 1
     assert json.loads(entries[0].read_text())["diagnostics"]
     # another selection is another key

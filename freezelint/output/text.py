@@ -23,7 +23,7 @@ def _lines(path: str, cell: int | None) -> tuple[str, ...]:
             data = f.read()
     except OSError:
         return ()
-    from freezelint.check.engine import DecodeError, decode
+    from freezelint.check.prefilter import DecodeError, decode
 
     try:
         text, _ = decode(data)
