@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -122,3 +123,51 @@ def test_diff_still_exits_0_on_nothing_to_fix(cli, tmp_path):
     write(tmp_path / "ok.py", "x = 1\n")
     r = cli(tmp_path, "check", "--diff", "ok.py")
     assert r.code == 0 and r.out == "" and r.err == ""
+
+
+# ------------------------------------------------------------------ --fix through symlinks
+FIXED = BAD_MODULE.lstrip("\n").replace("layer.requires_grad = False", "layer.requires_grad_(False)")
+
+
+def test_fix_writes_through_a_symlink_and_keeps_it(cli, tmp_path):
+    target = write(tmp_path / "real" / "target.py", BAD_MODULE)
+    link = tmp_path / "link.py"
+    link.symlink_to("real/target.py")
+    r = cli(tmp_path, "check", "--fix", "--show-fixes", "link.py")
+    assert r.code == 0, r.out + r.err
+    assert link.is_symlink() and os.readlink(link) == "real/target.py"
+    assert target.read_text() == FIXED
+    assert "real/target.py" in r.out  # the file that was written, by its real path
+
+
+def test_fix_through_a_symlinked_file_found_by_walking(cli, tmp_path):
+    target = write(tmp_path / "real" / "target.py", BAD_MODULE)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "link.py").symlink_to(target)
+    r = cli(tmp_path, "check", "--fix", "src")
+    assert r.code == 0, r.out + r.err
+    assert (tmp_path / "src" / "link.py").is_symlink() and target.read_text() == FIXED
+
+
+def test_fix_refuses_a_link_leading_outside_the_checked_tree(cli, tmp_path):
+    outside = write(tmp_path / "elsewhere" / "target.py", BAD_MODULE)
+    project = tmp_path / "project"
+    write(project / "pyproject.toml", "[tool.freezelint]\n")
+    (project / "src").mkdir()
+    (project / "src" / "link.py").symlink_to(outside)
+    r = cli(project, "check", "--fix", "src")
+    assert r.code == 1
+    assert outside.read_text() == BAD_MODULE.lstrip("\n")  # untouched
+    assert (project / "src" / "link.py").is_symlink()
+    errors = [line for line in r.err.splitlines() if line.strip()]
+    assert len(errors) == 1 and "outside the checked tree" in errors[0] and str(outside) in errors[0]
+    assert "src/link.py:3:1: FZ102" in r.out  # still reported, as found
+
+
+def test_link_and_target_both_checked_are_fixed_once(cli, tmp_path):
+    target = write(tmp_path / "target.py", BAD_MODULE)
+    (tmp_path / "link.py").symlink_to("target.py")
+    r = cli(tmp_path, "check", "--fix", ".")
+    assert r.code == 0, r.out + r.err
+    assert target.read_text() == FIXED and (tmp_path / "link.py").is_symlink()
+    assert "Fixed 1 finding." in r.out

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import pathspec
+if TYPE_CHECKING:  # pragma: no cover
+    import pathspec
 
 from freezelint.config import Config
 
@@ -43,6 +45,8 @@ def _read_gitignore(directory: Path) -> _Ignore | None:
         lines = gi.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
+    import pathspec
+
     return _Ignore(directory, pathspec.GitIgnoreSpec.from_lines(lines)) if lines else None
 
 
@@ -57,8 +61,15 @@ class Discovery:
     def __init__(self, config: Config, force_exclude: bool = False) -> None:
         self.config = config
         self.force_exclude = force_exclude
-        self.exclude = pathspec.GitIgnoreSpec.from_lines(config.all_excludes())
         self._gitignore_cache: dict[Path, _Ignore | None] = {}
+
+    @cached_property
+    def exclude(self) -> pathspec.GitIgnoreSpec:
+        """Compiled on first use: a run on named files (pre-commit without --force-exclude)
+        never needs it, nor the pathspec import."""
+        import pathspec
+
+        return pathspec.GitIgnoreSpec.from_lines(self.config.all_excludes())
 
     def _gitignore(self, d: Path) -> _Ignore | None:
         if d not in self._gitignore_cache:

@@ -237,11 +237,14 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     cfg = config or load()
     selected = cfg.selected()
     selected_for = _per_file_selected(cfg, selected)
-    files = list(Discovery(cfg, force_exclude).files(list(paths) if paths is not None else ["."]))
+    paths = list(paths) if paths is not None else ["."]
+    files = list(Discovery(cfg, force_exclude).files(paths))
     run = RunResult(files=len(files))
     cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
     index = cache.index(_configuration(cfg, selected, parse_all)) if cache is not None else None
 
+    trees = _checked_trees(paths, cfg) if fix is not None else []
+    written: set[str] = set()
     results: list[FileResult] = []
     # Files some rule admits, by path only: holding their bytes here would grow with the tree.
     # The worker reads them again and keys its result by the bytes it read (a file saved in
@@ -325,8 +328,17 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
         if r.error:
             run.errors.append(RunError(shown, r.error))
         if r.new is not None and r.original is not None:
+            # Through symlinks to the real file (the link stays a link), never outside the tree.
+            target = os.path.realpath(abs_path)
+            if target != abs_path:
+                shown_fixed = display_path(Path(target))
+            else:
+                shown_fixed = shown
+            if write and target in written:  # a link and its target both checked: fixed once
+                run.diagnostics.extend(r.diagnostics)
+                continue
             if write:
-                err = write_atomic(Path(abs_path), r.original, r.new)
+                err = _outside(target, trees) or write_atomic(Path(target), r.original, r.new)
                 if err:
                     run.errors.append(RunError(shown, err))
                     unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None, parse_all)
@@ -334,13 +346,32 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                         d.path = shown
                     run.diagnostics.extend(unfixed.diagnostics)
                     continue
+            written.add(target)
             run.fixed += r.fixed
-            run.changes.append((shown, r.original, r.new))
+            run.changes.append((shown_fixed, r.original, r.new))
         run.diagnostics.extend(r.diagnostics)
     if index is not None:
         index.save()
     run.diagnostics.sort(key=Diagnostic.sort_key)
     return run
+
+
+def _checked_trees(paths: Iterable[str], cfg: Config) -> list[str]:
+    """Real directories a fix may write into: the project root, each directory checked and the
+    directory of each file named."""
+    trees = {os.path.realpath(cfg.root)}
+    for raw in paths:
+        p = os.path.abspath(raw)
+        trees.add(os.path.realpath(p if os.path.isdir(p) else os.path.dirname(p)))
+    return sorted(trees)
+
+
+def _outside(target: str, trees: list[str]) -> str | None:
+    """Why a fix may not be written to `target` (a symlink's real file), or None."""
+    if any(target == t or target.startswith(t.rstrip(os.sep) + os.sep) for t in trees):
+        return None
+    return (f"fix not written: it is a link to {target}, outside the checked tree "
+            f"(check that file where it lives to fix it)")
 
 
 def _from_cache(shown: str, entries: list) -> list[Diagnostic] | None:

@@ -1,6 +1,7 @@
 """Human output: the source line with a caret under the finding, the code, message and fix.
 
-Colours only on a terminal (and never with NO_COLOR); plain text when piped.
+Colours only on a terminal (and never with NO_COLOR); plain text when piped. rich is imported
+only when there is a finding to draw: a clean run prints its one line without it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import os
 import sys
 from collections import Counter
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+_ANSI = {"green": "32", "bold red": "1;31"}  # what rich writes for these styles on a standard terminal
 
 
 @lru_cache(maxsize=256)
@@ -50,6 +53,8 @@ def use_color(stream=None) -> bool:
 
 
 def _snippet(console: Console, d) -> None:
+    from rich.text import Text
+
     lines = _lines(d.path, d.cell)
     if not (0 < d.row <= len(lines)):
         return
@@ -70,8 +75,13 @@ def _snippet(console: Console, d) -> None:
 
 def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool | None = None,
            statistics: bool = False, quiet: bool = False) -> str:
-    buf = io.StringIO()
     color = use_color() if color is None else color
+    if not run.diagnostics and not (show_fixes and run.changes):
+        return "" if (quiet or statistics) else _plain_summary(run, color)
+    from rich.console import Console
+    from rich.markup import escape
+
+    buf = io.StringIO()
     console = Console(file=buf, force_terminal=color, no_color=not color, color_system="standard" if color else None,
                       width=10_000, highlight=False, soft_wrap=True)
     if statistics:
@@ -94,7 +104,28 @@ def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool 
     return buf.getvalue()
 
 
+def _not_checked(run) -> str:
+    errors = len(run.errors)
+    return (f"{errors} file{'s' if errors != 1 else ''} could not be checked (see the errors above)."
+            if errors else "")
+
+
+def _plain_summary(run, color: bool) -> str:
+    """The summary of a run without findings, as rich would print it, without rich."""
+    lines: list[tuple[str, str | None]] = []
+    if run.fixed:
+        lines.append((f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''}.", None))
+    if _not_checked(run):
+        lines.append((_not_checked(run), "bold red"))
+    elif not run.fixed:
+        lines.append(("All checks passed!", "green"))
+    return "".join(f"\x1b[{_ANSI[style]}m{text}\x1b[0m\n" if color and style else f"{text}\n"
+                   for text, style in lines)
+
+
 def _summary(console: Console, run, show_fixes: bool) -> None:
+    from rich.markup import escape
+
     n = len(run.diagnostics)
     if show_fixes and run.changes:
         console.print(f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''} in:")
@@ -102,9 +133,7 @@ def _summary(console: Console, run, show_fixes: bool) -> None:
             console.print(f"  {escape(path)}")
     elif run.fixed:
         console.print(f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''}.")
-    errors = len(run.errors)
-    not_checked = (f"{errors} file{'s' if errors != 1 else ''} could not be checked (see the errors above)."
-                   if errors else "")
+    not_checked = _not_checked(run)
     if n == 0:
         if not_checked:
             console.print(f"[bold red]{escape(not_checked)}[/bold red]")
@@ -125,6 +154,8 @@ def _summary(console: Console, run, show_fixes: bool) -> None:
 
 
 def _statistics(console: Console, run) -> None:
+    from rich.markup import escape
+
     counts = Counter(d.code for d in run.diagnostics)
     fixable = Counter(d.code for d in run.diagnostics if d.fix and d.fix["applicability"] == "safe")
     names = {d.code: d.name for d in run.diagnostics}
