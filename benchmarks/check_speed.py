@@ -63,11 +63,17 @@ print(r.files, r.parsed, r.skipped, len(r.diagnostics))
 """
 
 
-def run(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
+def tree_env(tree: Path) -> dict[str, str]:
+    """Run `python -m freezelint` from this source tree (and from it as the working directory:
+    `-m` puts the working directory first on sys.path)."""
+    return {**os.environ, "PYTHONPATH": str(tree)}
+
+
+def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall and child CPU seconds of one command (its exit status is not judged)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -125,6 +131,10 @@ def main() -> None:
     ap.add_argument("--packages", nargs="+", default=list(CORPUS_PACKAGES), choices=list(CORPUS_PACKAGES))
     ap.add_argument("--installed", action="store_true", help="copy the corpus from the installed packages")
     ap.add_argument("--no-others", action="store_true", help="skip TorchFix and Fixit (ruff still runs)")
+    ap.add_argument("--no-floor", action="store_true", help="skip the libcst parse floor (the slowest command)")
+    ap.add_argument("--compare", metavar="TREE", type=Path,
+                    help="another freezelint source tree (e.g. `git archive` of main): its cold, warm and "
+                         "plain-file runs alternate with this tree's, for before/after figures in one run")
     args = ap.parse_args()
 
     BENCH.mkdir(parents=True, exist_ok=True)
@@ -149,6 +159,16 @@ def main() -> None:
         "python -c pass": [sys.executable, "-c", "pass"],
         "freezelint 1 plain file": [*fz, "--no-cache", str(plain)],
     }
+    if args.no_floor:
+        del commands["libcst parse floor"]
+    trees = {"": ROOT}
+    if args.compare:
+        trees["base "] = args.compare.resolve()
+        for name in ("freezelint cold", "freezelint warm", "freezelint 1 plain file"):
+            cmd = commands[name]
+            if name == "freezelint warm":
+                cmd = [*fz, "--cache-dir", str(scratch / "fz-cache-base"), *paths]
+            commands["base " + name] = cmd
     ruff = shutil.which("ruff")
     if ruff:
         commands["ruff warm"] = [ruff, "check", "--select", "F", "--exit-zero", "--quiet",
@@ -158,20 +178,27 @@ def main() -> None:
     if tools.get("fixit"):
         commands["fixit lint"] = [str(tools["fixit"]), "lint", *paths]
 
-    for primed in ("freezelint warm", "ruff warm"):
+    def where(name: str) -> tuple[Path | None, dict[str, str] | None]:
+        if "freezelint" not in name:
+            return None, None
+        tree = trees["base "] if name.startswith("base ") else ROOT
+        return tree, tree_env(tree)
+
+    for primed in ("freezelint warm", "base freezelint warm", "ruff warm"):
         if primed in commands:
-            subprocess.run(commands[primed], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(commands[primed], cwd=where(primed)[0], env=where(primed)[1],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
     for _ in range(rounds):
         for name, cmd in commands.items():
-            times[name].append(run(cmd))
+            times[name].append(run(cmd, *where(name)))
 
     counts = subprocess.run([sys.executable, "-c", COUNTS, *paths], capture_output=True, text=True,
-                            cwd=ROOT).stdout.split()
+                            cwd=ROOT, env=tree_env(ROOT)).stdout.split()
     single = ROOT / "examples" / "finetune_resnet.py"
-    one = [run([*fz, "--no-cache", str(single)])[0] for _ in range(5)]
+    one = [run([*fz, "--no-cache", str(single)], ROOT, tree_env(ROOT))[0] for _ in range(5)]
     imp = subprocess.run([sys.executable, "-X", "importtime", "-c", "import freezelint.cli"],
-                         capture_output=True, text=True).stderr.splitlines()
+                         capture_output=True, text=True, cwd=ROOT, env=tree_env(ROOT)).stderr.splitlines()
     cli_import_us = next((int(l.split("|")[1]) for l in reversed(imp) if l.strip().endswith("freezelint.cli")), 0)
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
@@ -183,6 +210,10 @@ def main() -> None:
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}
     for name, (w, c) in med.items():
         print(f"{name:<24} {w:>13.2f}s {c:>12.2f}s  {len(times[name])}")
+    if args.compare:
+        for name in ("freezelint cold", "freezelint warm", "freezelint 1 plain file"):
+            print(f"ratio {name} / base {name}: {med[name][0] / med['base ' + name][0]:.3f} "
+                  f"(cpu {med[name][1] / max(med['base ' + name][1], 1e-9):.3f})")
     cold = med["freezelint cold"][0]
     for other in ("torchfix --select=ALL", "fixit lint", "libcst parse floor"):
         if other in med:

@@ -32,11 +32,22 @@ class _Ignore:
     spec: pathspec.PathSpec
 
     def matches(self, path: Path, is_dir: bool) -> bool:
-        try:
-            rel = path.relative_to(self.base).as_posix()
-        except ValueError:
+        rel = _relative(str(path), str(self.base))
+        if rel is None:
             return False
         return self.spec.match_file(rel + "/" if is_dir else rel)
+
+
+def _relative(path: str, base: str) -> str | None:
+    """`Path(path).relative_to(base).as_posix()` for normalised absolute paths, or None when
+    `path` is not under `base`: string work, as this runs for every file of the tree."""
+    if path == base:
+        return "."
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if not path.startswith(prefix):
+        return None
+    rel = path[len(prefix):]
+    return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
 
 def _read_gitignore(directory: Path) -> _Ignore | None:
@@ -88,15 +99,11 @@ class Discovery:
         return [g for d in reversed(dirs) if (g := self._gitignore(d)) is not None]
 
     def _excluded(self, path: Path, is_dir: bool, walk_root: Path) -> bool:
-        base = self.config.root
-        try:
-            rel = path.relative_to(base)
-        except ValueError:
-            try:
-                rel = path.relative_to(walk_root.parent)
-            except ValueError:
-                rel = Path(path.name)
-        text = rel.as_posix()
+        text = _relative(str(path), str(self.config.root))
+        if text is None:
+            text = _relative(str(path), str(walk_root.parent))
+        if text is None:
+            text = path.name
         return self.exclude.match_file(text + "/" if is_dir else text)
 
     def files(self, paths: list[str]) -> Iterator[Path]:

@@ -78,6 +78,8 @@ def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool 
     color = use_color() if color is None else color
     if not run.diagnostics and not (show_fixes and run.changes):
         return "" if (quiet or statistics) else _plain_summary(run, color)
+    if concise and quiet and not color and not statistics:  # plain lines: no need for rich
+        return "".join(f"{d.location}: {d.code}{_mark(d)} {d.message}\n" for d in run.diagnostics)
     from rich.console import Console
     from rich.markup import escape
 
@@ -88,7 +90,7 @@ def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool 
         _statistics(console, run)
         return buf.getvalue()
     for d in run.diagnostics:
-        mark = " [*]" if d.fix and d.fix["applicability"] == "safe" else ""
+        mark = _mark(d)
         style = "bold red" if d.severity == "error" else "bold yellow"
         console.print(f"[bold]{escape(d.location)}[/bold]: [{style}]{d.code}[/{style}]{escape(mark)} {escape(d.message)}")
         if concise:
@@ -102,6 +104,10 @@ def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool 
     if not quiet:
         _summary(console, run, show_fixes)
     return buf.getvalue()
+
+
+def _mark(d) -> str:
+    return " [*]" if d.fix and d.fix["applicability"] == "safe" else ""
 
 
 def _not_checked(run) -> str:
