@@ -62,6 +62,9 @@ def _add_check(sub) -> None:
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     out.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    out.add_argument("--docs-url", metavar="TEMPLATE",
+                     help="where finding links point, `{code}` replaced (e.g. a mirror of the rules/ pages); "
+                          "none by default")
     run = p.add_argument_group("run")
     run.add_argument("--config", help="pyproject.toml to read [tool.freezelint] from")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
@@ -171,6 +174,8 @@ def cmd_check(args) -> int:
     cfg = config_mod.merge_cli(cfg, select=args.select, ignore=args.ignore, extend_select=args.extend_select,
                                exclude=args.exclude, extend_exclude=args.extend_exclude,
                                per_file_ignores=args.per_file_ignores, cache_dir=args.cache_dir)
+    if args.docs_url is not None:
+        cfg.docs_url = args.docs_url or None
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     fix = None
@@ -260,8 +265,12 @@ def cmd_rules(args) -> int:
         written = write_pages(Path(args.markdown))
         print(f"wrote {len(written)} pages to {args.markdown}")
         return EXIT_CLEAN
+    from freezelint import config as config_mod
+
+    template = config_mod.load().docs_url
     rows = [{"code": c.code, "name": c.name, "summary": c.summary, "severity": c.severity,
-             "fix": c.fix, "found_by": where(c.code), "url": c.url} for c in codes.CATALOGUE.values()]
+             "fix": c.fix, "found_by": where(c.code), "url": codes.docs_url(c.code, template)}
+            for c in codes.CATALOGUE.values()]
     if args.json:
         import json
 

@@ -171,3 +171,55 @@ def test_link_and_target_both_checked_are_fixed_once(cli, tmp_path):
     assert r.code == 0, r.out + r.err
     assert target.read_text() == FIXED and (tmp_path / "link.py").is_symlink()
     assert "Fixed 1 finding." in r.out
+
+
+# ---------------------------------------------------- links: no invented domain (issue 16.2)
+def test_no_invented_domain_anywhere():
+    hits = [str(p.relative_to(ROOT)) for base in ("freezelint", "rules", "examples", "benchmarks")
+            for p in (ROOT / base).rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".toml", ".ipynb")
+            and "freezelint.dev" in p.read_text(encoding="utf-8", errors="replace")]
+    hits += [name for name in ("README.md", "pyproject.toml") if "freezelint.dev" in (ROOT / name).read_text()]
+    assert hits == []
+
+
+def test_urls_are_null_without_a_docs_url(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE)
+    data = json.loads(cli(tmp_path, "check", "--format", "json", "bad.py").out)
+    assert data[0]["url"] is None
+    text = cli(tmp_path, "check", "bad.py").out
+    assert "= docs: freezelint rule FZ102" in text and "http" not in text
+    rules = json.loads(cli(tmp_path, "rules", "--json").out)
+    assert rules and all(r["url"] is None for r in rules)
+
+
+def test_docs_url_flag_and_config_fill_the_urls(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--format", "json", "--docs-url", "https://mirror.example/rules/{code}.md", "bad.py")
+    assert json.loads(r.out)[0]["url"] == "https://mirror.example/rules/FZ102.md"
+    write(tmp_path / "pyproject.toml", '[tool.freezelint]\ndocs-url = "https://mirror.example/fz/"\n')
+    assert json.loads(cli(tmp_path, "check", "--format", "json", "bad.py").out)[0]["url"] == \
+        "https://mirror.example/fz/FZ102"
+    assert "docs: https://mirror.example/fz/FZ102  (freezelint rule FZ102)" in cli(tmp_path, "check", "bad.py").out
+    rules = {r["code"]: r["url"] for r in json.loads(cli(tmp_path, "rules", "--json").out)}
+    assert rules["FZ101"] == "https://mirror.example/fz/FZ101"
+    write(tmp_path / "pyproject.toml", "[tool.freezelint]\ndocs-url = 3\n")
+    r = cli(tmp_path, "check", "bad.py")
+    assert r.code == 2 and "docs-url must be a string" in r.err
+
+
+def test_sarif_carries_help_text_and_links_only_when_set(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE)
+    driver = json.loads(cli(tmp_path, "check", "--format", "sarif", "bad.py").out)["runs"][0]["tool"]["driver"]
+    rule = driver["rules"][0]
+    assert "helpUri" not in rule and "informationUri" not in driver
+    assert "freezelint rule FZ102" in rule["help"]["text"]
+    assert rule["help"]["markdown"].startswith("# FZ102 requires-grad-on-module")
+    r = cli(tmp_path, "check", "--format", "sarif", "--docs-url", "https://m.example/{code}", "bad.py")
+    assert json.loads(r.out)["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"] == "https://m.example/FZ102"
+
+
+def test_catalogue_invents_no_links():
+    from freezelint import codes
+
+    assert all(c.url is None for c in codes.CATALOGUE.values())
+    assert codes.docs_url("FZ101", None) is None

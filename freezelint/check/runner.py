@@ -61,6 +61,12 @@ class RunResult:
     fixed: int = 0
     errors: list[RunError] = field(default_factory=list)
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
+    docs_url: str | None = None  # the `docs-url` setting the report's links follow
+
+    def url(self, code: str) -> str | None:
+        from freezelint.codes import docs_url
+
+        return docs_url(code, self.docs_url)
 
     @property
     def skipped(self) -> int:
@@ -239,7 +245,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     selected_for = _per_file_selected(cfg, selected)
     paths = list(paths) if paths is not None else ["."]
     files = list(Discovery(cfg, force_exclude).files(paths))
-    run = RunResult(files=len(files))
+    run = RunResult(files=len(files), docs_url=cfg.docs_url)
     cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
     index = cache.index(_configuration(cfg, selected, parse_all)) if cache is not None else None
 

@@ -19,7 +19,7 @@ def as_dicts(run) -> list[dict]:
             "end_location": {"row": d.end_row, "column": d.end_col},
             "fix": d.fix,
             "severity": d.severity,
-            "url": d.url,
+            "url": run.url(d.code),  # null unless a docs-url is set
             "name": d.name,
         }
         if d.cell is not None:

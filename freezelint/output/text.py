@@ -99,7 +99,9 @@ def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool 
         if d.fix:
             label = "fix" if d.fix["applicability"] == "safe" else "unsafe fix (--unsafe-fixes)"
             console.print(f"  = [cyan]{label}[/cyan]: {escape(d.fix['message'])}")
-        console.print(f"  = [dim]docs: {escape(d.url)}  (freezelint rule {d.code})[/dim]")
+        url = run.url(d.code)
+        where = f"{url}  (freezelint rule {d.code})" if url else f"freezelint rule {d.code}"
+        console.print(f"  = [dim]docs: {escape(where)}[/dim]")
         console.print()
     if not quiet:
         _summary(console, run, show_fixes)
