@@ -95,9 +95,10 @@ def _read(path: str) -> tuple[bytes, Meta]:
 
 
 def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None,
-            parse_all: bool = False) -> FileResult:
+            parse_all: bool = False, keyed: bool = False) -> FileResult:
     """Check one file's bytes (read here when `data` is None). Runs in workers too.
-    `parse_all`: parse even a file no rule's text trigger admits (explicit FZ001 / ALL)."""
+    `parse_all`: parse even a file no rule's text trigger admits (explicit FZ001 / ALL).
+    `keyed`: give the result the content key of the bytes read here (for the cache)."""
     result = FileResult(path)
     if data is None:
         try:
@@ -105,7 +106,8 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
         except OSError as e:
             result.error = f"cannot read: {_one_line(e)}"
             return result
-        result.key = content_key(data, selected, _kind(path), parse_all)
+        if keyed:
+            result.key = content_key(data, selected, _kind(path), parse_all)
     if len(data) > MAX_PARSE_BYTES:
         pattern = prefilter.trigger_pattern(selected)
         text = data.decode("utf-8", "replace")
@@ -209,9 +211,9 @@ def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path]
     return for_path
 
 
-def _pool_worker(task: tuple[str, frozenset[str], str | None, bool]) -> FileResult:
-    path, selected, fix, parse_all = task
-    return process(path, None, selected, fix, parse_all)
+def _pool_worker(task: tuple[str, frozenset[str], str | None, bool, bool]) -> FileResult:
+    path, selected, fix, parse_all, keyed = task
+    return process(path, None, selected, fix, parse_all, keyed)
 
 
 def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
@@ -255,11 +257,10 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     # Files some rule admits, by path only: holding their bytes here would grow with the tree.
     # The worker reads them again and keys its result by the bytes it read (a file saved in
     # between is checked, and cached, as saved).
-    heavy: list[tuple[str, frozenset[str], str | None, bool]] = []
+    heavy: list[tuple[str, frozenset[str], str | None, bool, bool]] = []
     total, done = len(files), 0
     for p in files:
         path = str(p)
-        shown = display_path(p)
         sel = selected_for(p)
         if index is not None:
             try:
@@ -268,6 +269,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                 meta = None
             found = index.lookup(path, meta) if meta is not None else None
             if found is not None:
+                shown = display_path(p)
                 diags = _from_cache(shown, found)
                 if diags is not None:
                     results.append(FileResult(shown, diags, cached=True))
@@ -277,13 +279,14 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
         except OSError as e:
             results.append(FileResult(path, error=f"cannot read: {_one_line(e)}"))
             continue
-        key = content_key(data, sel, _kind(path), parse_all)
+        key = content_key(data, sel, _kind(path), parse_all) if cache is not None else None
         if cache is not None:
             known = index.key_of(path) if index is not None else None
             entry = known[1] if known is not None and known[0] == key else None
             if entry is None:
                 stored = cache.get(key)
                 entry = stored["diagnostics"] if stored is not None else None
+            shown = display_path(p)
             diags = _from_cache(shown, entry) if entry is not None else None
             if diags is not None:
                 if index is not None:
@@ -291,7 +294,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                 results.append(FileResult(shown, diags, cached=True))
                 continue
         if p.suffix == ".ipynb" or parse_all or _needs_parse(data, sel):  # notebooks: decided on their cells
-            heavy.append((path, sel, fix, parse_all))
+            heavy.append((path, sel, fix, parse_all, cache is not None))
         else:  # no selected rule could fire on this text
             results.append(FileResult(path, key=key, meta=meta))
     done = len(results)
