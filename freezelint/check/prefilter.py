@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import sys
 import tokenize
@@ -61,18 +62,30 @@ def _digests() -> tuple[str, str]:
     everything = hashlib.blake2b(__version__.encode(), digest_size=16)
     rules = hashlib.blake2b(digest_size=16)
     try:
-        files = sorted(p for p in PACKAGE.rglob("*.py")
-                       if not set(p.relative_to(PACKAGE).parts[:-1]) & set(_NOT_CHECKER)
-                       and p != GATES_FILE)
-        for p in files:
-            data = p.read_bytes()
-            name = p.relative_to(PACKAGE).as_posix().encode()
-            everything.update(name + b"\0" + data + b"\0")
-            if p.parent == RULES_DIR:
-                rules.update(name + b"\0" + data + b"\0")
+        for rel, path in _checker_sources():
+            with open(path, "rb") as f:
+                data = f.read()
+            everything.update(rel.encode() + b"\0" + data + b"\0")
+            if rel.startswith("check/rules/") and rel.count("/") == 2:
+                rules.update(rel.encode() + b"\0" + data + b"\0")
     except OSError:
         return everything.hexdigest(), ""
     return everything.hexdigest(), rules.hexdigest()
+
+
+def _checker_sources() -> list[tuple[str, str]]:
+    """(package-relative posix name, path) of every checker source file, sorted."""
+    root = str(PACKAGE)
+    gates = str(GATES_FILE)
+    out = []
+    for d, dirs, names in os.walk(root):
+        dirs[:] = [x for x in dirs if x not in _NOT_CHECKER]
+        for n in names:
+            if n.endswith(".py"):
+                path = os.path.join(d, n)
+                if path != gates:
+                    out.append((os.path.relpath(path, root).replace(os.sep, "/"), path))
+    return sorted(out)
 
 
 def source_digest() -> str:
