@@ -72,6 +72,7 @@ class Discovery:
     def __init__(self, config: Config, force_exclude: bool = False) -> None:
         self.config = config
         self.force_exclude = force_exclude
+        self._root = str(config.root)
         self._gitignore_cache: dict[Path, _Ignore | None] = {}
 
     @cached_property
@@ -99,7 +100,7 @@ class Discovery:
         return [g for d in reversed(dirs) if (g := self._gitignore(d)) is not None]
 
     def _excluded(self, path: Path, is_dir: bool, walk_root: Path) -> bool:
-        text = _relative(str(path), str(self.config.root))
+        text = _relative(str(path), self._root)
         if text is None:
             text = _relative(str(path), str(walk_root.parent))
         if text is None:

@@ -73,11 +73,14 @@ class RunResult:
         return self.files - self.parsed - self.cached
 
 
-def display_path(p: Path) -> str:
+def display_path(p: Path | str) -> str:
+    path, cwd = str(p), os.getcwd()
+    if path.startswith(cwd) and path[len(cwd):len(cwd) + 1] == os.sep:
+        return path[len(cwd) + 1:]  # the common case, without relpath's normalising
     try:
-        return os.path.relpath(p)
+        return os.path.relpath(path)
     except ValueError:
-        return str(p)
+        return path
 
 
 def _one_line(e: BaseException) -> str:
