@@ -141,11 +141,11 @@ def main() -> None:
                          "plain-file runs alternate with this tree's, for before/after figures in one run")
     args = ap.parse_args()
 
-    BENCH.mkdir(parents=True, exist_ok=True)
     if args.tiny:
         roots, rounds = [ROOT / "examples"], 1
         tools: dict[str, Path | None] = {}
     else:
+        BENCH.mkdir(parents=True, exist_ok=True)
         roots = copy_installed(args.packages) if args.installed else prepare_corpus(args.packages)
         rounds = max(3, args.rounds)
         tools = {} if args.no_others else {name: prepare_tool(name) for name in TOOLS}
