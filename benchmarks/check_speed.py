@@ -1,9 +1,16 @@
-"""Checker speed against TorchFix, Fixit and the bare libcst parse, in one run.
+"""Checker speed against ruff, TorchFix, Fixit and the bare libcst parse, in one run.
 
     python benchmarks/check_speed.py                 # real corpus, 3 alternating rounds
     python benchmarks/check_speed.py --rounds 5
     python benchmarks/check_speed.py --packages timm torchvision   # a subset of the corpus
+    python benchmarks/check_speed.py --installed --packages timm torchvision --no-others
+                                                     # corpus copied from this environment's
+                                                     # packages; ruff and freezelint only
     python benchmarks/check_speed.py --tiny          # examples/ only, no other tools (CI smoke)
+
+Warm path targets (issue 16): freezelint's warm re-check of the corpus within 2x of ruff's warm
+re-check (`ruff check --select F`, its own cache primed); a single file with no freezing
+vocabulary (cold, no cache) within 3x of `python -c pass`. Both ratios are printed.
 
 The corpus is the source of pip-installed timm, torchvision and transformers (pinned below),
 installed with `pip install --no-deps --target` into ~/.cache/freezelint-bench/ (or
@@ -19,6 +26,7 @@ import argparse
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,11 +63,21 @@ print(r.files, r.parsed, r.skipped, len(r.diagnostics))
 """
 
 
-def run(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
+def tree_env(tree: Path) -> dict[str, str]:
+    """Run `python -m freezelint` from this source tree (and from it as the working directory:
+    `-m` puts the working directory first on sys.path), with bytecode caching on as in an
+    installed package: under PYTHONDONTWRITEBYTECODE every run would compile freezelint's
+    modules from source again (tens of ms that no installed tool pays)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall and child CPU seconds of one command (its exit status is not judged)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -72,6 +90,25 @@ def prepare_corpus(packages: list[str]) -> list[Path]:
         specs = [f"{k}=={v}" for k, v in CORPUS_PACKAGES.items()]
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
                         *specs], check=True)
+    return roots
+
+
+def copy_installed(packages: list[str]) -> list[Path]:
+    """The corpus from this environment's installed packages (no download), copied outside
+    site-packages so that no tool's default exclusions apply to it."""
+    import importlib.util
+
+    target = BENCH / "corpus-installed"
+    roots = []
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise SystemExit(f"{name} is not installed here; drop --installed to pip-install the corpus")
+        dest = target / name
+        if not dest.is_dir():
+            shutil.copytree(list(spec.submodule_search_locations)[0], dest,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyc"))
+        roots.append(dest)
     return roots
 
 
@@ -96,6 +133,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tiny", action="store_true", help="examples/ only, freezelint and the parse floor")
     ap.add_argument("--packages", nargs="+", default=list(CORPUS_PACKAGES), choices=list(CORPUS_PACKAGES))
+    ap.add_argument("--installed", action="store_true", help="copy the corpus from the installed packages")
+    ap.add_argument("--no-others", action="store_true", help="skip TorchFix and Fixit (ruff still runs)")
+    ap.add_argument("--no-floor", action="store_true", help="skip the libcst parse floor (the slowest command)")
+    ap.add_argument("--compare", metavar="TREE", type=Path,
+                    help="another freezelint source tree (e.g. `git archive` of main): its cold, warm and "
+                         "plain-file runs alternate with this tree's, for before/after figures in one run")
     args = ap.parse_args()
 
     if args.tiny:
@@ -103,34 +146,63 @@ def main() -> None:
         tools: dict[str, Path | None] = {}
     else:
         BENCH.mkdir(parents=True, exist_ok=True)
-        roots, rounds = prepare_corpus(args.packages), max(3, args.rounds)
-        tools = {name: prepare_tool(name) for name in TOOLS}
+        roots = copy_installed(args.packages) if args.installed else prepare_corpus(args.packages)
+        rounds = max(3, args.rounds)
+        tools = {} if args.no_others else {name: prepare_tool(name) for name in TOOLS}
     files, size = corpus_size(roots)
     paths = [str(r) for r in roots]
-    cache = BENCH / "fz-cache" if not args.tiny else Path(os.environ.get("TMPDIR", "/tmp")) / "fz-bench-cache"
+    scratch = BENCH if not args.tiny else Path(os.environ.get("TMPDIR", "/tmp"))
+    cache = scratch / ("fz-cache" if not args.tiny else "fz-bench-cache")
     fz = [sys.executable, "-m", "freezelint", "check", "--exit-zero", "--quiet", "--format", "concise"]
+    plain = scratch / "no_vocabulary.py"  # a file no rule's text trigger admits
+    plain.write_text("import os\n\n\ndef main():\n    return sorted(os.listdir('.'))\n")
     commands: dict[str, list[str]] = {
         "freezelint cold": [*fz, "--no-cache", *paths],
         "freezelint warm": [*fz, "--cache-dir", str(cache), *paths],
         "libcst parse floor": [sys.executable, "-c", PARSE_FLOOR, *paths],
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "freezelint 1 plain file": [*fz, "--no-cache", str(plain)],
     }
+    if args.no_floor:
+        del commands["libcst parse floor"]
+    trees = {"": ROOT}
+    if args.compare:
+        trees["base "] = args.compare.resolve()
+        for name in ("freezelint cold", "freezelint warm", "freezelint 1 plain file"):
+            cmd = commands[name]
+            if name == "freezelint warm":
+                cmd = [*fz, "--cache-dir", str(scratch / "fz-cache-base"), *paths]
+            commands["base " + name] = cmd
+    ruff = shutil.which("ruff")
+    if ruff:
+        commands["ruff warm"] = [ruff, "check", "--select", "F", "--exit-zero", "--quiet",
+                                 "--cache-dir", str(scratch / "ruff-cache"), *paths]
     if tools.get("torchfix"):
         commands["torchfix --select=ALL"] = [str(tools["torchfix"]), "--select=ALL", *paths]
     if tools.get("fixit"):
         commands["fixit lint"] = [str(tools["fixit"]), "lint", *paths]
 
-    subprocess.run(commands["freezelint warm"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # prime
+    def where(name: str) -> tuple[Path | None, dict[str, str] | None]:
+        if "freezelint" not in name:
+            return None, None
+        tree = trees["base "] if name.startswith("base ") else ROOT
+        return tree, tree_env(tree)
+
+    for primed in ("freezelint warm", "base freezelint warm", "ruff warm"):
+        if primed in commands:
+            subprocess.run(commands[primed], cwd=where(primed)[0], env=where(primed)[1],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
     for _ in range(rounds):
         for name, cmd in commands.items():
-            times[name].append(run(cmd))
+            times[name].append(run(cmd, *where(name)))
 
     counts = subprocess.run([sys.executable, "-c", COUNTS, *paths], capture_output=True, text=True,
-                            cwd=ROOT).stdout.split()
+                            cwd=ROOT, env=tree_env(ROOT)).stdout.split()
     single = ROOT / "examples" / "finetune_resnet.py"
-    one = [run([*fz, "--no-cache", str(single)])[0] for _ in range(5)]
+    one = [run([*fz, "--no-cache", str(single)], ROOT, tree_env(ROOT))[0] for _ in range(5)]
     imp = subprocess.run([sys.executable, "-X", "importtime", "-c", "import freezelint.cli"],
-                         capture_output=True, text=True).stderr.splitlines()
+                         capture_output=True, text=True, cwd=ROOT, env=tree_env(ROOT)).stderr.splitlines()
     cli_import_us = next((int(l.split("|")[1]) for l in reversed(imp) if l.strip().endswith("freezelint.cli")), 0)
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
@@ -142,10 +214,19 @@ def main() -> None:
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}
     for name, (w, c) in med.items():
         print(f"{name:<24} {w:>13.2f}s {c:>12.2f}s  {len(times[name])}")
+    if args.compare:
+        for name in ("freezelint cold", "freezelint warm", "freezelint 1 plain file"):
+            print(f"ratio {name} / base {name}: {med[name][0] / med['base ' + name][0]:.3f} "
+                  f"(cpu {med[name][1] / max(med['base ' + name][1], 1e-9):.3f})")
     cold = med["freezelint cold"][0]
     for other in ("torchfix --select=ALL", "fixit lint", "libcst parse floor"):
         if other in med:
             print(f"ratio freezelint cold / {other}: {cold / med[other][0]:.3f}")
+    if "ruff warm" in med:
+        print(f"ratio freezelint warm / ruff warm: {med['freezelint warm'][0] / med['ruff warm'][0]:.3f} "
+              f"(target <= 2)")
+    print(f"ratio freezelint 1 plain file / python -c pass: "
+          f"{med['freezelint 1 plain file'][0] / med['python -c pass'][0]:.3f} (target <= 3)")
     print(f"warm per 1000 files: {med['freezelint warm'][0] / max(files, 1) * 1000:.2f}s")
     print(f"single file (pre-commit), wall incl. start-up: median {statistics.median(one):.3f}s; "
           f"`import freezelint.cli`: {cli_import_us / 1000:.0f} ms cumulative")

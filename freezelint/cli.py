@@ -1,13 +1,18 @@
-"""`freezelint check | audit | rule | rules`.
+"""`freezelint check | audit | rule | rules`; `freezelint PATH ...` means `freezelint check PATH ...`.
 
 Exit codes: 0 clean, 1 findings (or files that could not be checked), 2 usage or internal error.
 Errors are one line; `--verbose` adds the traceback.
+
+Each subcommand is one `_add_<name>` (its parser) and one `cmd_<name>` (its work), registered
+in COMMANDS: adding a subcommand touches no other block.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import glob
+import os
 import sys
 from pathlib import Path
 
@@ -57,6 +62,9 @@ def _add_check(sub) -> None:
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     out.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    out.add_argument("--docs-url", metavar="TEMPLATE",
+                     help="where finding links point, `{code}` replaced (e.g. a mirror of the rules/ pages); "
+                          "none by default")
     run = p.add_argument_group("run")
     run.add_argument("--config", help="pyproject.toml to read [tool.freezelint] from")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
@@ -65,16 +73,18 @@ def _add_check(sub) -> None:
     run.add_argument("--verbose", "-v", action="store_true", help="tracebacks on internal errors")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="freezelint", description="Catch PyTorch layer-freezing mistakes.")
-    parser.add_argument("--version", action="version", version=f"freezelint {__version__}")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    _add_check(sub)
+def _add_rule(sub) -> None:
     r = sub.add_parser("rule", help="explain a rule")
     r.add_argument("code")
+
+
+def _add_rules(sub) -> None:
     rs = sub.add_parser("rules", help="list the rules")
     rs.add_argument("--json", action="store_true", help="as JSON")
     rs.add_argument("--markdown", metavar="DIR", help="write one Markdown page per code into DIR")
+
+
+def _add_audit(sub) -> None:
     a = sub.add_parser("audit", help="run the runtime audit on a model factory: path/to/file.py:factory",
                        epilog="Under torchrun, a factory that returns a DistributedDataParallel model is audited on "
                               "every rank; rank 0 prints the shared report and every rank exits 1 on findings.")
@@ -84,7 +94,51 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-set-to-none", action="store_true",
                    help="step with optimizer.zero_grad(set_to_none=False), as loops that keep zeroed grads do")
     a.add_argument("--verbose", "-v", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="freezelint", description="Catch PyTorch layer-freezing mistakes.",
+                     epilog="`freezelint PATH ...` is short for `freezelint check PATH ...`.")
+    parser.add_argument("--version", action="version", version=f"freezelint {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    for add, _handler in COMMANDS.values():
+        add(sub)
     return parser
+
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _is_path_or_glob(arg: str) -> bool:
+    return os.path.lexists(arg) or bool(_GLOB_CHARS & set(arg))
+
+
+def _implied_check(argv: list[str]) -> list[str]:
+    """`freezelint PATH ...` is `freezelint check PATH ...`: when the first argument is no
+    subcommand and is an existing path or a glob, or is a check option followed somewhere by one
+    (`freezelint --force-exclude a.py`, as a pre-commit entry passes it)."""
+    if not argv or argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version"):
+        return argv
+    if argv[0].startswith("-"):
+        implied = any(not a.startswith("-") and _is_path_or_glob(a) for a in argv[1:])
+    else:
+        implied = _is_path_or_glob(argv[0])
+    return ["check", *argv] if implied else argv
+
+
+def _expand_globs(paths: list[str]) -> list[str]:
+    """Patterns the shell left unexpanded (quoted, or on Windows) are expanded here; a path that
+    exists is taken as it is, even when its name holds glob characters."""
+    out: list[str] = []
+    for raw in paths:
+        if os.path.lexists(raw) or not (_GLOB_CHARS & set(raw)):
+            out.append(raw)
+            continue
+        matches = sorted(glob.glob(raw, recursive=True))
+        if not matches:
+            raise UsageError(f"no file or directory matches {raw!r}")
+        out.extend(matches)
+    return out
 
 
 def _progress(enabled: bool):
@@ -120,16 +174,19 @@ def cmd_check(args) -> int:
     cfg = config_mod.merge_cli(cfg, select=args.select, ignore=args.ignore, extend_select=args.extend_select,
                                exclude=args.exclude, extend_exclude=args.extend_exclude,
                                per_file_ignores=args.per_file_ignores, cache_dir=args.cache_dir)
+    if args.docs_url is not None:
+        cfg.docs_url = args.docs_url or None
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     fix = None
     if args.fix or args.diff:
         fix = "unsafe" if args.unsafe_fixes else "safe"
-    paths = args.paths if args.paths else ["."]
+    paths = _expand_globs(args.paths) if args.paths else ["."]
     bar, update = _progress(not args.no_progress and not args.quiet and sys.stderr.isatty())
     try:
         run = check_paths(paths, cfg, fix=fix, write=not args.diff, force_exclude=args.force_exclude,
-                          use_cache=not args.no_cache, jobs=args.jobs, progress=update)
+                          use_cache=not args.no_cache, jobs=args.jobs, progress=update,
+                          parse_all=_parse_all(args, cfg))
     except MissingPath as e:
         raise UsageError(f"no such file or directory: {e}") from None
     finally:
@@ -137,7 +194,10 @@ def cmd_check(args) -> int:
             bar.stop()
     for err in run.errors:
         print(f"freezelint: {err}", file=sys.stderr)
+    unchecked = [d for d in run.diagnostics if d.code == "FZ001"]
     if args.diff:
+        for d in unchecked:  # --diff prints no findings, but a file it could not read must show
+            print(f"freezelint: {d.location}: {d.code} {d.message}", file=sys.stderr)
         text = _diff(run)
     else:
         text = render(args.format, run, show_fixes=args.show_fixes, statistics=args.statistics,
@@ -151,9 +211,16 @@ def cmd_check(args) -> int:
         sys.stdout.write(text)
     if args.exit_zero:
         return EXIT_CLEAN
-    if args.diff:
-        return EXIT_FINDINGS if run.changes else EXIT_CLEAN
+    if args.diff:  # a file it could not check is not a clean diff
+        return EXIT_FINDINGS if (run.changes or run.errors or unchecked) else EXIT_CLEAN
     return EXIT_FINDINGS if (run.diagnostics or run.errors) else EXIT_CLEAN
+
+
+def _parse_all(args, cfg) -> bool:
+    """`--select FZ001` or `--select ALL` (or --extend-select) asks for every syntax error, so every
+    file is parsed; by default files without freezing vocabulary are skipped unparsed."""
+    named = {c.upper() for c in [*(args.select or []), *(args.extend_select or [])]}
+    return bool(named & {"FZ001", "ALL"}) and "FZ001" in cfg.selected()
 
 
 def _diff(run) -> str:
@@ -198,8 +265,12 @@ def cmd_rules(args) -> int:
         written = write_pages(Path(args.markdown))
         print(f"wrote {len(written)} pages to {args.markdown}")
         return EXIT_CLEAN
+    from freezelint import config as config_mod
+
+    template = config_mod.load().docs_url
     rows = [{"code": c.code, "name": c.name, "summary": c.summary, "severity": c.severity,
-             "fix": c.fix, "found_by": where(c.code), "url": c.url} for c in codes.CATALOGUE.values()]
+             "fix": c.fix, "found_by": where(c.code), "url": codes.docs_url(c.code, template)}
+            for c in codes.CATALOGUE.values()]
     if args.json:
         import json
 
@@ -223,19 +294,27 @@ def cmd_audit(args) -> int:
     return run_audit_cli(args.target, steps=args.steps, fmt=args.format, set_to_none=not args.no_set_to_none)
 
 
+# name -> (add its parser, run it). Order is the order `--help` lists them in.
+COMMANDS: dict[str, tuple] = {
+    "check": (_add_check, cmd_check),
+    "rule": (_add_rule, cmd_rule),
+    "rules": (_add_rules, cmd_rules),
+    "audit": (_add_audit, cmd_audit),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     from freezelint.config import ConfigError
 
     parser = build_parser()
     verbose = False
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_implied_check(list(sys.argv[1:] if argv is None else argv)))
         verbose = getattr(args, "verbose", False)
         if args.command is None:
             parser.print_help()
             return EXIT_ERROR
-        handler = {"check": cmd_check, "rule": cmd_rule, "rules": cmd_rules, "audit": cmd_audit}[args.command]
-        return handler(args)
+        return COMMANDS[args.command][1](args)
     except (UsageError, ConfigError) as e:
         print(f"freezelint: error: {e}", file=sys.stderr)
         return EXIT_ERROR

@@ -15,7 +15,19 @@ WARNING = "warning"
 SAFE = "safe"
 UNSAFE = "unsafe"
 
-DOCS_URL = "https://freezelint.dev/rules/{code}"
+# No documentation site is assumed: a finding links somewhere only when a `docs-url` is set
+# (config key or --docs-url), e.g. a project's mirror of the generated rules/ pages. Otherwise
+# users are pointed at `freezelint rule FZxxx` and the rules/ pages in the repository.
+
+
+def docs_url(code: str, template: str | None) -> str | None:
+    """The rule's page under a `docs-url` setting: `{code}` in it is replaced by the code, else
+    `/FZxxx` is appended. None without a setting."""
+    if not template:
+        return None
+    if "{code}" in template:
+        return template.replace("{code}", code)
+    return f"{template.rstrip('/')}/{code}"
 
 
 @dataclass(frozen=True)
@@ -29,8 +41,9 @@ class Code:
     runtime: bool  # found by `audit()`
 
     @property
-    def url(self) -> str:
-        return DOCS_URL.format(code=self.code)
+    def url(self) -> str | None:
+        """No invented address: None (see `docs_url` for a configured one)."""
+        return None
 
 
 def _c(code, name, summary, severity, fix=None, static=True, runtime=False) -> Code:

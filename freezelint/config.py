@@ -23,7 +23,7 @@ DEFAULT_EXCLUDE = (
 )
 KNOWN_KEYS = frozenset({
     "select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
-    "respect-gitignore", "cache-dir",
+    "respect-gitignore", "cache-dir", "docs-url",
 })
 
 
@@ -43,6 +43,7 @@ class Config:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     respect_gitignore: bool = True
     cache_dir: Path | None = None
+    docs_url: str | None = None  # where finding links point (`{code}` replaced); none by default
     # Command-line selection is a second layer over the file's, as in ruff: a CLI --select
     # starts afresh (the file's select and ignore no longer apply); CLI --ignore and
     # --extend-select adjust whatever the layer below chose.
@@ -147,6 +148,10 @@ def load(config_file: Path | None = None, cwd: Path | None = None) -> Config:
         if not isinstance(table["cache-dir"], str):
             raise ConfigError(f"{path}: [tool.freezelint] cache-dir must be a string")
         cfg.cache_dir = (cfg.root / table["cache-dir"]).resolve()
+    if "docs-url" in table:
+        if not isinstance(table["docs-url"], str):
+            raise ConfigError(f"{path}: [tool.freezelint] docs-url must be a string")
+        cfg.docs_url = table["docs-url"]
     cfg.validate()
     return cfg
 

@@ -105,18 +105,18 @@ def test_unreadable_file_is_one_error_line_and_run_goes_on(cli, tmp_path):
 
 def test_unreadable_file_reported_via_monkeypatched_open(cli, tmp_path, monkeypatch):
     # Runs as root too: make reading one file fail the way a permission error would.
-    import pathlib
+    from freezelint.check import runner
 
     write(tmp_path / "locked.py", BAD_MODULE)
     write(tmp_path / "bad.py", BAD_MODULE)
-    real_read = pathlib.Path.read_bytes
+    real_read = runner._read
 
-    def fake_read(self):
-        if self.name == "locked.py":
+    def fake_read(path):
+        if path.endswith("locked.py"):
             raise PermissionError(13, "Permission denied")
-        return real_read(self)
+        return real_read(path)
 
-    monkeypatch.setattr(pathlib.Path, "read_bytes", fake_read)
+    monkeypatch.setattr(runner, "_read", fake_read)
     r = cli(tmp_path, "check", "--no-cache", ".")
     assert r.code == 1
     assert "freezelint: locked.py: cannot read: Permission denied" in r.err.splitlines()

@@ -29,7 +29,7 @@ class Diagnostic:
         return codes.get(self.code).name
 
     @property
-    def url(self) -> str:
+    def url(self) -> str | None:
         return codes.get(self.code).url
 
     @property

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import pathspec
+if TYPE_CHECKING:  # pragma: no cover
+    import pathspec
 
 from freezelint.config import Config
 
@@ -30,11 +32,22 @@ class _Ignore:
     spec: pathspec.PathSpec
 
     def matches(self, path: Path, is_dir: bool) -> bool:
-        try:
-            rel = path.relative_to(self.base).as_posix()
-        except ValueError:
+        rel = _relative(str(path), str(self.base))
+        if rel is None:
             return False
         return self.spec.match_file(rel + "/" if is_dir else rel)
+
+
+def _relative(path: str, base: str) -> str | None:
+    """`Path(path).relative_to(base).as_posix()` for normalised absolute paths, or None when
+    `path` is not under `base`: string work, as this runs for every file of the tree."""
+    if path == base:
+        return "."
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if not path.startswith(prefix):
+        return None
+    rel = path[len(prefix):]
+    return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
 
 def _read_gitignore(directory: Path) -> _Ignore | None:
@@ -43,6 +56,8 @@ def _read_gitignore(directory: Path) -> _Ignore | None:
         lines = gi.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
+    import pathspec
+
     return _Ignore(directory, pathspec.GitIgnoreSpec.from_lines(lines)) if lines else None
 
 
@@ -57,8 +72,16 @@ class Discovery:
     def __init__(self, config: Config, force_exclude: bool = False) -> None:
         self.config = config
         self.force_exclude = force_exclude
-        self.exclude = pathspec.GitIgnoreSpec.from_lines(config.all_excludes())
+        self._root = str(config.root)
         self._gitignore_cache: dict[Path, _Ignore | None] = {}
+
+    @cached_property
+    def exclude(self) -> pathspec.GitIgnoreSpec:
+        """Compiled on first use: a run on named files (pre-commit without --force-exclude)
+        never needs it, nor the pathspec import."""
+        import pathspec
+
+        return pathspec.GitIgnoreSpec.from_lines(self.config.all_excludes())
 
     def _gitignore(self, d: Path) -> _Ignore | None:
         if d not in self._gitignore_cache:
@@ -77,15 +100,11 @@ class Discovery:
         return [g for d in reversed(dirs) if (g := self._gitignore(d)) is not None]
 
     def _excluded(self, path: Path, is_dir: bool, walk_root: Path) -> bool:
-        base = self.config.root
-        try:
-            rel = path.relative_to(base)
-        except ValueError:
-            try:
-                rel = path.relative_to(walk_root.parent)
-            except ValueError:
-                rel = Path(path.name)
-        text = rel.as_posix()
+        text = _relative(str(path), self._root)
+        if text is None:
+            text = _relative(str(path), str(walk_root.parent))
+        if text is None:
+            text = path.name
         return self.exclude.match_file(text + "/" if is_dir else text)
 
     def files(self, paths: list[str]) -> Iterator[Path]:

@@ -5,9 +5,6 @@ suppress -> (fix). Nothing here touches the file system; `runner.py` does.
 from __future__ import annotations
 
 import ast
-import io
-import re
-import tokenize
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -20,13 +17,10 @@ from freezelint import codes
 from freezelint.check import noqa
 from freezelint.check.diagnostic import Diagnostic
 from freezelint.check.facts import Facts
-from freezelint.check.rules import ALL_RULES, BY_CODE, ENGINE_CODES, Finding, Fix, Rule
+from freezelint.check.prefilter import DecodeError, decode, trigger_pattern  # noqa: F401  (re-exported)
+from freezelint.check.rules import ALL_RULES, ENGINE_CODES, Finding, Fix, Rule
 
 _MAX_FIX_PASSES = 10
-
-
-class DecodeError(Exception):
-    """The bytes are not text in the encoding the file declares."""
 
 
 @dataclass
@@ -42,61 +36,6 @@ class Outcome:
 @lru_cache(maxsize=64)
 def rules_for(selected: frozenset[str]) -> tuple[Rule, ...]:
     return tuple(cls() for cls in ALL_RULES if cls.code in selected and cls.code not in ENGINE_CODES)
-
-
-class _Gate:
-    """Whether one rule could fire on a text: a plain word, then a trigger, then every requirement."""
-
-    def __init__(self, rule: type[Rule]) -> None:
-        self.code = rule.code
-        self.words = rule.words
-        self.trigger = re.compile("|".join(rule.triggers))
-        self.requires = [re.compile(x) for x in rule.requires]
-
-    def admits(self, text: str) -> bool:
-        if self.words and not any(w in text for w in self.words):
-            return False
-        return bool(self.trigger.search(text)) and all(x.search(text) for x in self.requires)
-
-
-class _Prefilter:
-    """Which selected rules admit a text; a file none admits is never parsed."""
-
-    def __init__(self, selected: frozenset[str]) -> None:
-        self.gates = [_Gate(BY_CODE[c]) for c in sorted(selected) if c in BY_CODE and BY_CODE[c].triggers]
-
-    def admitted(self, text: str) -> frozenset[str]:
-        return frozenset(g.code for g in self.gates if g.admits(text))
-
-    def search(self, text: str) -> bool:
-        return any(g.admits(text) for g in self.gates)
-
-
-@lru_cache(maxsize=64)
-def trigger_pattern(selected: frozenset[str]) -> _Prefilter | None:
-    """What decides whether a file is parsed for the selected rules (None: no rule has a trigger)."""
-    pre = _Prefilter(selected)
-    return pre if pre.gates else None
-
-
-# ---------------------------------------------------------------------------- decoding
-def decode(data: bytes) -> tuple[str, str]:
-    """Text and encoding (PEP 263 cookie or BOM, default utf-8)."""
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as e:  # unknown codec in a coding cookie, BOM + other cookie, bad bytes
-        if "invalid or missing encoding declaration" in str(e):
-            encoding = "utf-8"  # let the decode below say which byte is wrong
-        else:
-            raise DecodeError(str(e).split("\n")[0]) from None
-    try:
-        return data.decode(encoding), encoding
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise DecodeError(f"cannot decode as {encoding}: byte 0x{data[e.start]:02x} at line {line} "
-                          f"({e.reason}); declare the file's encoding with a coding comment") from None
-    except LookupError as e:
-        raise DecodeError(f"unknown encoding: {e}") from None
 
 
 # ------------------------------------------------------------------------------ locate

@@ -3,13 +3,19 @@
 Cells are joined in order so that imports in an early cell resolve names in later ones. Each
 IPython magic line (`%time`, `!pip`, `x = !ls`, `obj?`) becomes `pass` at the same indentation,
 and a `%%` cell magic masks its whole cell, so every other line keeps its row and can be mapped
-back to (cell, row). Cells are numbered from 1 across the whole notebook, as Jupyter shows them.
+back to (cell, row). Only a line that starts a logical line can be a magic: a line continuing an
+open bracket, string or backslash (`    != b)`, `    % n)`) is code. A cell that still does not
+parse once its magics are masked (IPython syntax we do not know) is left out of the check, whole,
+rather than reported as a syntax error of the notebook. Cells are numbered from 1 across the
+whole notebook, as Jupyter shows them.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import warnings
 from dataclasses import dataclass
 
 _MAGIC = re.compile(r"^\s*(?:[%!]|\?\?|\?)|^[^#'\"]*=\s*[%!]|^\s*[\w.]+\?{1,2}\s*$")
@@ -76,6 +82,79 @@ def _dump(data: dict, raw: str) -> str:
     return text + "\n" if raw.endswith("\n") else text
 
 
+def _masked_line(line: str, masked: bool) -> str:
+    body = line if line.endswith("\n") else line + "\n"
+    if not masked:
+        return body
+    return f"{body[: len(body) - len(body.lstrip())]}pass\n"
+
+
+def _parses(source: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _magic_lines(lines: list[str]) -> list[bool]:
+    """Which lines are IPython magics: those that start a logical line and look like one."""
+    masked: list[bool] = []
+    depth, triple, continued = 0, None, False
+    for line in lines:
+        starts = depth == 0 and triple is None and not continued
+        is_magic = starts and bool(_MAGIC.match(line))
+        masked.append(is_magic)
+        if is_magic:
+            continued = False
+            continue
+        depth, triple, continued = _scan(line, depth, triple)
+    return masked
+
+
+def _scan(line: str, depth: int, triple: str | None) -> tuple[int, str | None, bool]:
+    """Bracket depth, open triple-quoted string, and backslash continuation after `line`."""
+    i, n = 0, len(line)
+    while i < n:
+        if triple is not None:
+            end = line.find(triple, i)
+            while end > 0 and _escaped(line, end):
+                end = line.find(triple, end + 1)
+            if end < 0:
+                return depth, triple, False
+            i, triple = end + 3, None
+            continue
+        c = line[i]
+        if c == "#":
+            break
+        if c in "\"'":
+            if line.startswith(c * 3, i):
+                triple, i = c * 3, i + 3
+                continue
+            end = line.find(c, i + 1)
+            while end > 0 and _escaped(line, end):
+                end = line.find(c, end + 1)
+            i = n if end < 0 else end + 1
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth = max(0, depth - 1)
+        i += 1
+    continued = triple is None and line.rstrip("\r\n").endswith("\\") and "#" not in line
+    return depth, triple, continued
+
+
+def _escaped(line: str, at: int) -> bool:
+    """Whether the character at `at` is escaped by an odd run of backslashes."""
+    k = at - 1
+    while k >= 0 and line[k] == "\\":
+        k -= 1
+    return (at - 1 - k) % 2 == 1
+
+
 def load(text: str) -> Notebook:
     try:
         data = json.loads(text)
@@ -102,13 +181,12 @@ def load(text: str) -> Notebook:
         if not lines:
             continue
         whole_cell_magic = lines[0].lstrip().startswith("%%")
-        masked = [whole_cell_magic or bool(_MAGIC.match(line)) for line in lines]
-        for line, m in zip(lines, masked):
-            body = line if line.endswith("\n") else line + "\n"
-            if m:
-                indent = "" if whole_cell_magic else body[: len(body) - len(body.lstrip())]
-                body = f"{indent}pass\n"
-            parts.append(body)
+        masked = [True] * len(lines) if whole_cell_magic else _magic_lines(lines)
+        bodies = [_masked_line(line, m) for line, m in zip(lines, masked)]
+        if any(masked) and not whole_cell_magic and not _parses("".join(bodies)):
+            masked = [True] * len(lines)  # magics we could not mask: the cell is left out
+            bodies = ["pass\n"] * len(lines)
+        parts.extend(bodies)
         cells.append(_Cell(i, i + 1, lines, masked, row))
         row += len(lines)
     return Notebook(data, text, cells, "".join(parts))

@@ -1,20 +1,20 @@
-"""Many files: discover -> cache -> (process pool) -> engine -> atomic fix writes.
+"""Many files: discover -> cache -> prefilter -> (process pool) -> engine -> atomic fix writes.
 
-The engine (and libcst, and the rule code) is imported only when some file misses the cache.
+A warm run decides each file from its metadata (the cache index) before reading it, then from its
+content key. The engine (and libcst, and the rule code) is imported only when some file needs
+parsing; the text prefilter works without it.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-import pathspec
-
-from freezelint.check.cache import Cache
+from freezelint.check import prefilter
+from freezelint.check.cache import Cache, Meta, content_key, meta_of
 from freezelint.check.diagnostic import Diagnostic
 from freezelint.check.discover import Discovery
 from freezelint.config import Config, load
@@ -37,6 +37,19 @@ class FileResult:
     error: str | None = None  # a one-line problem with this file
     original: bytes | None = None  # only when a fix changed the file
     new: bytes | None = None
+    key: str | None = None  # content key of exactly the bytes checked (None: not cacheable)
+    meta: Meta | None = None  # their file's (size, mtime_ns, inode), taken before reading them
+
+
+@dataclass(frozen=True)
+class RunError:
+    """A file that could not be checked (or fixed): every output format carries these."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
 
 
 @dataclass
@@ -46,19 +59,28 @@ class RunResult:
     parsed: int = 0
     cached: int = 0
     fixed: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[RunError] = field(default_factory=list)
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
+    docs_url: str | None = None  # the `docs-url` setting the report's links follow
+
+    def url(self, code: str) -> str | None:
+        from freezelint.codes import docs_url
+
+        return docs_url(code, self.docs_url)
 
     @property
     def skipped(self) -> int:
         return self.files - self.parsed - self.cached
 
 
-def display_path(p: Path) -> str:
+def display_path(p: Path | str) -> str:
+    path, cwd = str(p), os.getcwd()
+    if path.startswith(cwd) and path[len(cwd):len(cwd) + 1] == os.sep:
+        return path[len(cwd) + 1:]  # the common case, without relpath's normalising
     try:
-        return os.path.relpath(p)
+        return os.path.relpath(path)
     except ValueError:
-        return str(p)
+        return path
 
 
 def _one_line(e: BaseException) -> str:
@@ -67,34 +89,48 @@ def _one_line(e: BaseException) -> str:
     return str(e).split("\n")[0] or type(e).__name__
 
 
-def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None) -> FileResult:
-    """Check one file's bytes (read here when `data` is None). Runs in workers too."""
-    from freezelint.check import engine
+def _read(path: str) -> tuple[bytes, Meta]:
+    """The file's bytes and its metadata taken before reading them (a save during the read
+    leaves metadata that the next run will not match). Raises OSError."""
+    with open(path, "rb") as f:
+        meta = meta_of(os.fstat(f.fileno()))
+        return f.read(), meta
 
+
+def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None,
+            parse_all: bool = False, keyed: bool = False) -> FileResult:
+    """Check one file's bytes (read here when `data` is None). Runs in workers too.
+    `parse_all`: parse even a file no rule's text trigger admits (explicit FZ001 / ALL).
+    `keyed`: give the result the content key of the bytes read here (for the cache)."""
     result = FileResult(path)
     if data is None:
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            data, result.meta = _read(path)
         except OSError as e:
             result.error = f"cannot read: {_one_line(e)}"
             return result
+        if keyed:
+            result.key = content_key(data, selected, _kind(path), parse_all)
     if len(data) > MAX_PARSE_BYTES:
-        pattern = engine.trigger_pattern(selected)
+        pattern = prefilter.trigger_pattern(selected)
         text = data.decode("utf-8", "replace")
-        if pattern is not None and pattern.search(text):
+        if parse_all or (pattern is not None and pattern.search(text)):
             result.error = f"not checked: {len(data) / 2**20:.1f} MB is over the {MAX_PARSE_BYTES // 2**20} MB limit"
         return result
     try:
-        text, encoding = engine.decode(data)
-    except engine.DecodeError as e:
+        text, encoding = prefilter.decode(data)
+    except prefilter.DecodeError as e:
         if "FZ001" in selected:
-            result.diagnostics = [engine.syntax_error(path, str(e))]
+            from freezelint.check.engine import syntax_error
+
+            result.diagnostics = [syntax_error(path, str(e))]
         result.parsed = True
         return result
     if path.endswith(".ipynb"):
-        return _process_notebook(result, text, encoding, selected, fix)
-    outcome = engine.check_text(text, path, selected, fix)
+        return _process_notebook(result, text, encoding, selected, fix, parse_all)
+    from freezelint.check import engine  # the runner sends here only files some rule admits
+
+    outcome = engine.check_text(text, path, selected, fix, force=parse_all)
     result.diagnostics, result.parsed, result.fixed = outcome.diagnostics, outcome.parsed, outcome.fixed
     if outcome.fix_refused:
         result.error = outcome.fix_refused
@@ -106,7 +142,11 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
     return result
 
 
-def _process_notebook(result: FileResult, text: str, encoding: str, selected, fix) -> FileResult:
+def _kind(path: str) -> str:
+    return "ipynb" if path.endswith(".ipynb") else "py"
+
+
+def _process_notebook(result: FileResult, text: str, encoding: str, selected, fix, parse_all: bool) -> FileResult:
     from freezelint.check import engine, notebook
 
     try:
@@ -116,7 +156,7 @@ def _process_notebook(result: FileResult, text: str, encoding: str, selected, fi
         if "FZ001" in selected:
             result.diagnostics = [engine.syntax_error(result.path, str(e))]
         return result
-    outcome = engine.check_text(nb.source, result.path, selected, fix)
+    outcome = engine.check_text(nb.source, result.path, selected, fix, force=parse_all)
     result.parsed = outcome.parsed
     for d in outcome.diagnostics:
         d.cell, d.row = nb.locate(d.row)
@@ -151,6 +191,10 @@ def write_atomic(path: Path, original: bytes, new: bytes) -> str | None:
 def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path], frozenset[str]]:
     from freezelint.config import _expand
 
+    if not cfg.per_file_ignores:
+        return lambda p: selected
+    import pathspec
+
     specs = [(pathspec.GitIgnoreSpec.from_lines([pat]), {c for sel in sels for c in _expand(sel)})
              for pat, sels in cfg.per_file_ignores.items()]
 
@@ -170,75 +214,99 @@ def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path]
     return for_path
 
 
-def _pool_worker(task: tuple[str, frozenset[str], str | None]) -> FileResult:
-    path, selected, fix = task
-    return process(path, None, selected, fix)
+def _pool_worker(task: tuple[str, frozenset[str], str | None, bool, bool]) -> FileResult:
+    path, selected, fix, parse_all, keyed = task
+    return process(path, None, selected, fix, parse_all, keyed)
 
 
 def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
     """Cheap test in the main process: could any selected rule fire on this file's text?
     Undecodable and oversized files go to `process`, which reports them."""
-    from freezelint.check import engine
-
     if len(data) > MAX_PARSE_BYTES:
         return True
     try:
-        text, _ = engine.decode(data)
-    except engine.DecodeError:
+        text, _ = prefilter.decode(data)
+    except prefilter.DecodeError:
         return True
-    pattern = engine.trigger_pattern(selected)
+    pattern = prefilter.trigger_pattern(selected)
     return pattern is not None and pattern.search(text)
+
+
+def _configuration(cfg: Config, selected: frozenset[str], parse_all: bool) -> str:
+    """Everything besides a file's bytes that decides its result (names the cache index)."""
+    pfi = sorted((k, tuple(v)) for k, v in cfg.per_file_ignores.items())
+    return repr((sorted(selected), pfi, str(cfg.root), parse_all))
 
 
 def check_paths(paths: Iterable[str] | None = None, config: Config | None = None, *,
                 fix: str | None = None, write: bool = True, force_exclude: bool = False,
                 use_cache: bool = True, jobs: int | None = None,
-                progress: Callable[[int, int], None] | None = None) -> RunResult:
+                progress: Callable[[int, int], None] | None = None, parse_all: bool = False) -> RunResult:
     """Check files and directories (public API). `fix` is None, "safe" or "unsafe"; with
-    `write=False` fixes are computed (for --diff) but not written."""
+    `write=False` fixes are computed (for --diff) but not written. `parse_all` parses every file,
+    also those no rule's text trigger admits (so FZ001 sees every syntax error)."""
     cfg = config or load()
     selected = cfg.selected()
     selected_for = _per_file_selected(cfg, selected)
-    files = list(Discovery(cfg, force_exclude).files(list(paths) if paths is not None else ["."]))
-    run = RunResult(files=len(files))
+    paths = list(paths) if paths is not None else ["."]
+    files = list(Discovery(cfg, force_exclude).files(paths))
+    run = RunResult(files=len(files), docs_url=cfg.docs_url)
     cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
+    index = cache.index(_configuration(cfg, selected, parse_all)) if cache is not None else None
 
+    trees = _checked_trees(paths, cfg) if fix is not None else []
+    written: set[str] = set()
     results: list[FileResult] = []
-    # Files some rule admits, by path only: holding their bytes here would grow with the tree;
-    # the worker reads them again (they are a small share, and the OS has them cached).
-    heavy: list[tuple[str, frozenset[str], str | None]] = []
-    keys: dict[str, str] = {}
+    # Files some rule admits, by path only: holding their bytes here would grow with the tree.
+    # The worker reads them again and keys its result by the bytes it read (a file saved in
+    # between is checked, and cached, as saved).
+    heavy: list[tuple[str, frozenset[str], str | None, bool, bool]] = []
     total, done = len(files), 0
     for p in files:
-        shown = display_path(p)
+        path = str(p)
         sel = selected_for(p)
-        try:
-            data = p.read_bytes()
-        except OSError as e:
-            results.append(FileResult(shown, error=f"cannot read: {_one_line(e)}"))
-            continue
-        if cache is not None:
-            key = cache.key(data, sel, "ipynb" if p.suffix == ".ipynb" else "py")
-            entry = cache.get(key)
-            if entry is not None:
-                try:
-                    diags = [Diagnostic.from_cache(shown, d) for d in entry["diagnostics"]]
-                except (TypeError, KeyError):
-                    diags = None
+        if index is not None:
+            try:
+                meta = meta_of(os.stat(path))
+            except OSError:
+                meta = None
+            found = index.lookup(path, meta) if meta is not None else None
+            if found is not None:
+                shown = display_path(p)
+                diags = _from_cache(shown, found)
                 if diags is not None:
                     results.append(FileResult(shown, diags, cached=True))
                     continue
-            keys[str(p)] = key
-        if p.suffix == ".ipynb" or _needs_parse(data, sel):  # notebooks: decided on their cells
-            heavy.append((str(p), sel, fix))
-        else:
-            results.append(FileResult(str(p)))  # no selected rule could fire on this text
+        try:
+            data, meta = _read(path)
+        except OSError as e:
+            results.append(FileResult(path, error=f"cannot read: {_one_line(e)}"))
+            continue
+        key = content_key(data, sel, _kind(path), parse_all) if cache is not None else None
+        if cache is not None:
+            known = index.key_of(path) if index is not None else None
+            entry = known[1] if known is not None and known[0] == key else None
+            if entry is None:
+                stored = cache.get(key)
+                entry = stored["diagnostics"] if stored is not None else None
+            shown = display_path(p)
+            diags = _from_cache(shown, entry) if entry is not None else None
+            if diags is not None:
+                if index is not None:
+                    index.record(path, meta, key, entry)
+                results.append(FileResult(shown, diags, cached=True))
+                continue
+        if p.suffix == ".ipynb" or parse_all or _needs_parse(data, sel):  # notebooks: decided on their cells
+            heavy.append((path, sel, fix, parse_all, cache is not None))
+        else:  # no selected rule could fire on this text
+            results.append(FileResult(path, key=key, meta=meta))
     done = len(results)
     if progress:
         progress(done, total)
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     if workers > 1 and len(heavy) >= POOL_MIN_FILES:
         import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
 
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         import freezelint.check.engine  # noqa: F401  (loaded once, shared by forked workers)
@@ -262,26 +330,64 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
         shown = r.path if r.cached else display_path(Path(abs_path))
         for d in r.diagnostics:
             d.path = shown
-        if cache is not None and not r.cached and r.error is None and abs_path in keys:
-            cache.put(keys[abs_path], {"diagnostics": [d.to_cache() for d in r.diagnostics],
-                                       "parsed": r.parsed})
+        if cache is not None and not r.cached and r.error is None and r.key is not None:
+            stored = [d.to_cache() for d in r.diagnostics]
+            cache.put(r.key, {"diagnostics": stored, "parsed": r.parsed})
+            if index is not None and r.meta is not None:
+                index.record(abs_path, r.meta, r.key, stored)
         run.parsed += r.parsed
         run.cached += r.cached
         if r.error:
-            run.errors.append(f"{shown}: {r.error}")
+            run.errors.append(RunError(shown, r.error))
         if r.new is not None and r.original is not None:
+            # Through symlinks to the real file (the link stays a link), never outside the tree.
+            target = os.path.realpath(abs_path)
+            if target != abs_path:
+                shown_fixed = display_path(Path(target))
+            else:
+                shown_fixed = shown
+            if write and target in written:  # a link and its target both checked: fixed once
+                run.diagnostics.extend(r.diagnostics)
+                continue
             if write:
-                err = write_atomic(Path(abs_path), r.original, r.new)
+                err = _outside(target, trees) or write_atomic(Path(target), r.original, r.new)
                 if err:
-                    run.errors.append(f"{shown}: {err}")
-                    unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None)
+                    run.errors.append(RunError(shown, err))
+                    unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None, parse_all)
                     for d in unfixed.diagnostics:
                         d.path = shown
                     run.diagnostics.extend(unfixed.diagnostics)
                     continue
+            written.add(target)
             run.fixed += r.fixed
-            run.changes.append((shown, r.original, r.new))
+            run.changes.append((shown_fixed, r.original, r.new))
         run.diagnostics.extend(r.diagnostics)
+    if index is not None:
+        index.save()
     run.diagnostics.sort(key=Diagnostic.sort_key)
     return run
 
+
+def _checked_trees(paths: Iterable[str], cfg: Config) -> list[str]:
+    """Real directories a fix may write into: the project root, each directory checked and the
+    directory of each file named."""
+    trees = {os.path.realpath(cfg.root)}
+    for raw in paths:
+        p = os.path.abspath(raw)
+        trees.add(os.path.realpath(p if os.path.isdir(p) else os.path.dirname(p)))
+    return sorted(trees)
+
+
+def _outside(target: str, trees: list[str]) -> str | None:
+    """Why a fix may not be written to `target` (a symlink's real file), or None."""
+    if any(target == t or target.startswith(t.rstrip(os.sep) + os.sep) for t in trees):
+        return None
+    return (f"fix not written: it is a link to {target}, outside the checked tree "
+            f"(check that file where it lives to fix it)")
+
+
+def _from_cache(shown: str, entries: list) -> list[Diagnostic] | None:
+    try:
+        return [Diagnostic.from_cache(shown, d) for d in entries]
+    except (TypeError, KeyError):
+        return None

@@ -16,4 +16,7 @@ def render(run) -> str:
         props = (f"title={_escape(f'freezelint ({d.code})', True)},file={_escape(d.path, True)},"
                  f"line={d.row},col={d.col},endLine={d.end_row},endColumn={d.end_col}")
         lines.append(f"::{level} {props}::{_escape(f'{d.location}: {d.code} {d.message}{where}')}")
+    for e in run.errors:
+        props = f"title={_escape('freezelint (not checked)', True)},file={_escape(e.path, True)}"
+        lines.append(f"::error {props}::{_escape(str(e))}")
     return "\n".join(lines) + ("\n" if lines else "")

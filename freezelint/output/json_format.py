@@ -1,4 +1,7 @@
-"""JSON in ruff's shape, so tools that read `ruff --output-format json` read this too."""
+"""JSON in ruff's shape, so tools that read `ruff --output-format json` read this too.
+
+A file that could not be checked is an entry with `"code": null`, as ruff reports the errors
+that are no rule's finding, so a reader that counts entries never sees `[]` for a failed run."""
 
 from __future__ import annotations
 
@@ -16,12 +19,24 @@ def as_dicts(run) -> list[dict]:
             "end_location": {"row": d.end_row, "column": d.end_col},
             "fix": d.fix,
             "severity": d.severity,
-            "url": d.url,
+            "url": run.url(d.code),  # null unless a docs-url is set
             "name": d.name,
         }
         if d.cell is not None:
             item["cell"] = d.cell
         out.append(item)
+    for e in run.errors:
+        out.append({
+            "code": None,
+            "message": e.message,
+            "filename": e.path,
+            "location": {"row": 1, "column": 1},
+            "end_location": {"row": 1, "column": 1},
+            "fix": None,
+            "severity": "error",
+            "url": None,
+            "name": "run-error",
+        })
     return out
 
 

@@ -1,4 +1,5 @@
-"""JUnit XML: one test case per checked file with findings, one failure per finding."""
+"""JUnit XML: one test case per finding (a failure), one per file that could not be checked
+(an error)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,22 @@ def render(run) -> str:
     by_file: dict[str, list] = defaultdict(list)
     for d in run.diagnostics:
         by_file[d.path].append(d)
-    suites = ET.Element("testsuites", name="freezelint", tests=str(len(run.diagnostics)),
-                        failures=str(len(run.diagnostics)))
-    suite = ET.SubElement(suites, "testsuite", name="freezelint", tests=str(len(run.diagnostics)),
-                          failures=str(len(run.diagnostics)), errors="0", skipped="0")
+    n, errors = len(run.diagnostics), len(run.errors)
+    suites = ET.Element("testsuites", name="freezelint", tests=str(n + errors), failures=str(n),
+                        errors=str(errors))
+    suite = ET.SubElement(suites, "testsuite", name="freezelint", tests=str(n + errors), failures=str(n),
+                          errors=str(errors), skipped="0")
     for path in sorted(by_file):
         for d in by_file[path]:
             case = ET.SubElement(suite, "testcase", name=f"{d.code} {d.location}", classname=path,
                                  file=path, line=str(d.row))
             failure = ET.SubElement(case, "failure", message=d.message, type=d.code)
             failure.text = f"{d.location}: {d.code} {d.message}"
-    if not run.diagnostics:
+    for e in run.errors:
+        case = ET.SubElement(suite, "testcase", name=f"not checked {e.path}", classname=e.path, file=e.path)
+        error = ET.SubElement(case, "error", message=e.message, type="run-error")
+        error.text = str(e)
+    if not run.diagnostics and not run.errors:
         ET.SubElement(suite, "testcase", name="freezelint", classname="freezelint")
         suite.set("tests", "1")
         suites.set("tests", "1")

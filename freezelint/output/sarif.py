@@ -10,16 +10,39 @@ from freezelint import __version__, codes
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def _rule(code: codes.Code) -> dict:
-    return {
+def _help(code: codes.Code, url: str | None) -> dict:
+    """The rule's help travels with the report: its whole page where it has one."""
+    text = f"{code.summary}. Run `freezelint rule {code.code}` for the full explanation"
+    text += f", or see {url}." if url else "."
+    out = {"text": text}
+    from freezelint.check.docs import documented_codes, page
+
+    if code.code in documented_codes():
+        out["markdown"] = page(code.code)
+    return out
+
+
+def _rule(code: codes.Code, url: str | None) -> dict:
+    rule = {
         "id": code.code,
         "name": code.name,
         "shortDescription": {"text": code.summary},
         "fullDescription": {"text": code.summary},
-        "helpUri": code.url,
-        "help": {"text": f"{code.summary}. See {code.url}"},
+        "help": _help(code, url),
         "defaultConfiguration": {"level": "error" if code.severity == codes.ERROR else "warning"},
         "properties": {"tags": ["pytorch", "freezing"]},
+    }
+    if url:
+        rule["helpUri"] = url
+    return rule
+
+
+def _notification(error) -> dict:
+    """A file that could not be checked: a run error, not a result of some rule."""
+    return {
+        "level": "error",
+        "message": {"text": error.message},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": PurePath(error.path).as_posix()}}}],
     }
 
 
@@ -49,10 +72,13 @@ def render(run) -> str:
             "tool": {"driver": {
                 "name": "freezelint",
                 "version": __version__,
-                "informationUri": "https://freezelint.dev",
-                "rules": [_rule(codes.get(c)) for c in used],
+                "rules": [_rule(codes.get(c), run.url(c)) for c in used],
             }},
             "results": results,
+            "invocations": [{
+                "executionSuccessful": not run.errors,
+                "toolExecutionNotifications": [_notification(e) for e in run.errors],
+            }],
         }],
     }
     return json.dumps(doc, indent=2) + "\n"

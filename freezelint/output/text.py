@@ -1,6 +1,7 @@
 """Human output: the source line with a caret under the finding, the code, message and fix.
 
-Colours only on a terminal (and never with NO_COLOR); plain text when piped.
+Colours only on a terminal (and never with NO_COLOR); plain text when piped. rich is imported
+only when there is a finding to draw: a clean run prints its one line without it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import os
 import sys
 from collections import Counter
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+_ANSI = {"green": "32", "bold red": "1;31"}  # what rich writes for these styles on a standard terminal
 
 
 @lru_cache(maxsize=256)
@@ -23,7 +26,7 @@ def _lines(path: str, cell: int | None) -> tuple[str, ...]:
             data = f.read()
     except OSError:
         return ()
-    from freezelint.check.engine import DecodeError, decode
+    from freezelint.check.prefilter import DecodeError, decode
 
     try:
         text, _ = decode(data)
@@ -50,6 +53,8 @@ def use_color(stream=None) -> bool:
 
 
 def _snippet(console: Console, d) -> None:
+    from rich.text import Text
+
     lines = _lines(d.path, d.cell)
     if not (0 < d.row <= len(lines)):
         return
@@ -70,15 +75,22 @@ def _snippet(console: Console, d) -> None:
 
 def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool | None = None,
            statistics: bool = False, quiet: bool = False) -> str:
-    buf = io.StringIO()
     color = use_color() if color is None else color
+    if not run.diagnostics and not (show_fixes and run.changes):
+        return "" if (quiet or statistics) else _plain_summary(run, color)
+    if concise and quiet and not color and not statistics:  # plain lines: no need for rich
+        return "".join(f"{d.location}: {d.code}{_mark(d)} {d.message}\n" for d in run.diagnostics)
+    from rich.console import Console
+    from rich.markup import escape
+
+    buf = io.StringIO()
     console = Console(file=buf, force_terminal=color, no_color=not color, color_system="standard" if color else None,
                       width=10_000, highlight=False, soft_wrap=True)
     if statistics:
         _statistics(console, run)
         return buf.getvalue()
     for d in run.diagnostics:
-        mark = " [*]" if d.fix and d.fix["applicability"] == "safe" else ""
+        mark = _mark(d)
         style = "bold red" if d.severity == "error" else "bold yellow"
         console.print(f"[bold]{escape(d.location)}[/bold]: [{style}]{d.code}[/{style}]{escape(mark)} {escape(d.message)}")
         if concise:
@@ -87,14 +99,41 @@ def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool 
         if d.fix:
             label = "fix" if d.fix["applicability"] == "safe" else "unsafe fix (--unsafe-fixes)"
             console.print(f"  = [cyan]{label}[/cyan]: {escape(d.fix['message'])}")
-        console.print(f"  = [dim]docs: {escape(d.url)}  (freezelint rule {d.code})[/dim]")
+        url = run.url(d.code)
+        where = f"{url}  (freezelint rule {d.code})" if url else f"freezelint rule {d.code}"
+        console.print(f"  = [dim]docs: {escape(where)}[/dim]")
         console.print()
     if not quiet:
         _summary(console, run, show_fixes)
     return buf.getvalue()
 
 
+def _mark(d) -> str:
+    return " [*]" if d.fix and d.fix["applicability"] == "safe" else ""
+
+
+def _not_checked(run) -> str:
+    errors = len(run.errors)
+    return (f"{errors} file{'s' if errors != 1 else ''} could not be checked (see the errors above)."
+            if errors else "")
+
+
+def _plain_summary(run, color: bool) -> str:
+    """The summary of a run without findings, as rich would print it, without rich."""
+    lines: list[tuple[str, str | None]] = []
+    if run.fixed:
+        lines.append((f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''}.", None))
+    if _not_checked(run):
+        lines.append((_not_checked(run), "bold red"))
+    elif not run.fixed:
+        lines.append(("All checks passed!", "green"))
+    return "".join(f"\x1b[{_ANSI[style]}m{text}\x1b[0m\n" if color and style else f"{text}\n"
+                   for text, style in lines)
+
+
 def _summary(console: Console, run, show_fixes: bool) -> None:
+    from rich.markup import escape
+
     n = len(run.diagnostics)
     if show_fixes and run.changes:
         console.print(f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''} in:")
@@ -102,8 +141,11 @@ def _summary(console: Console, run, show_fixes: bool) -> None:
             console.print(f"  {escape(path)}")
     elif run.fixed:
         console.print(f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''}.")
+    not_checked = _not_checked(run)
     if n == 0:
-        if not run.fixed:
+        if not_checked:
+            console.print(f"[bold red]{escape(not_checked)}[/bold red]")
+        elif not run.fixed:
             console.print("[green]All checks passed![/green]")
         return
     safe = sum(1 for d in run.diagnostics if d.fix and d.fix["applicability"] == "safe")
@@ -114,10 +156,14 @@ def _summary(console: Console, run, show_fixes: bool) -> None:
         line += f"\n[*] {safe} fixable with `freezelint check --fix`."
     if unsafe:
         line += f"\n{unsafe} more fixable with `--unsafe-fixes`."
+    if not_checked:
+        line += f"\n{not_checked}"
     console.print(escape(line))
 
 
 def _statistics(console: Console, run) -> None:
+    from rich.markup import escape
+
     counts = Counter(d.code for d in run.diagnostics)
     fixable = Counter(d.code for d in run.diagnostics if d.fix and d.fix["applicability"] == "safe")
     names = {d.code: d.name for d in run.diagnostics}

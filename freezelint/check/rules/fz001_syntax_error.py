@@ -18,6 +18,13 @@ class SyntaxErrorRule(Rule):
         "A file that does not parse cannot be checked, so none of its freezing mistakes would be "
         "found. freezelint reports it and goes on with the other files; `--fix` never rewrites it."
     )
+    notes = (
+        "By default a file whose text holds none of the words any selected rule needs "
+        "(`requires_grad`, `.train(`, an optimizer, `BatchNorm`, `load_state_dict`, ...) is never "
+        "parsed, so its syntax errors are not reported: it has no freezing code to check. Name the "
+        "code explicitly, `freezelint check --select FZ001` (or `--select ALL`, or "
+        "`--extend-select FZ001`), and every file is parsed, so every syntax error is reported."
+    )
     bad = [
         Example(
             """

@@ -1,0 +1,192 @@
+"""The cache never replays what the code or the file no longer says; the warm path reads nothing
+it need not; explicit FZ001 parses every file (issue 18 points 7, 8; issue 16 point 3)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import BAD_MODULE, ROOT, write
+
+from freezelint.check import cache as cache_mod
+from freezelint.check import prefilter, runner
+
+OLD = 10**9 * (int(time.time()) - 3600)  # an hour ago: metadata old enough to be trusted
+
+
+def _age(path, ns=OLD):
+    os.utime(path, ns=(ns, ns))
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Which files were read and which were checked by the engine in the last runs."""
+    seen = {"read": [], "process": []}
+    real_read, real_process = runner._read, runner.process
+    monkeypatch.setattr(runner, "_read", lambda p: seen["read"].append(os.path.basename(p)) or real_read(p))
+    monkeypatch.setattr(runner, "process",
+                        lambda p, *a, **k: seen["process"].append(os.path.basename(p)) or real_process(p, *a, **k))
+    return seen
+
+
+# ------------------------------------------------------------------ point 7: cache keys
+def test_source_digest_follows_the_package_sources(tmp_path, monkeypatch):
+    copy = tmp_path / "freezelint"
+    shutil.copytree(prefilter.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    monkeypatch.setattr(prefilter, "PACKAGE", copy)
+    monkeypatch.setattr(prefilter, "RULES_DIR", copy / "check" / "rules")
+    monkeypatch.setattr(prefilter, "GATES_FILE", copy / "check" / "gates.py")
+    prefilter._digests.cache_clear()
+    try:
+        before = prefilter._digests()
+        assert prefilter._digests() is before  # computed once per process
+        rule = copy / "check" / "rules" / "fz102_requires_grad_on_module.py"
+        rule.write_text(rule.read_text() + "\n# edited\n")
+        prefilter._digests.cache_clear()
+        edited = prefilter._digests()
+        assert edited[0] != before[0] and edited[1] != before[1]
+        # code that cannot change a finding (the auditor) is not part of it
+        prefilter._digests.cache_clear()
+        (copy / "runtime" / "report.py").write_text("# edited\n")
+        assert prefilter._digests() == edited
+    finally:
+        prefilter._digests.cache_clear()
+
+
+def test_edited_checker_code_does_not_replay_cached_findings(cli, tmp_path, monkeypatch, spy):
+    write(tmp_path / "a.py", BAD_MODULE)
+    first = cli(tmp_path, "check", "--format", "json", "a.py").out
+    assert spy["process"] == ["a.py"]
+    assert cli(tmp_path, "check", "--format", "json", "a.py").out == first and spy["process"] == ["a.py"]
+    # the same file and selection under other checker code: another key, checked again
+    monkeypatch.setattr(cache_mod, "source_digest", lambda: "an-edited-install")
+    assert cli(tmp_path, "check", "--format", "json", "a.py").out == first
+    assert spy["process"] == ["a.py", "a.py"]
+
+
+def test_a_file_saved_during_the_run_is_cached_under_the_bytes_checked(cli, tmp_path, monkeypatch):
+    f = write(tmp_path / "a.py", BAD_MODULE)  # FZ102 on line 3
+    saved = "# saved while the run was going on\n" + f.read_text()  # FZ102 on line 4
+    real = runner._needs_parse
+
+    def save_after_main_read(data, selected):
+        f.write_text(saved)  # the main process read the old bytes; the worker reads these
+        return real(data, selected)
+
+    monkeypatch.setattr(runner, "_needs_parse", save_after_main_read)
+    r = cli(tmp_path, "check", "--format", "json", "a.py")
+    assert [d["location"]["row"] for d in json.loads(r.out)] == [4]  # what is on disk now
+    monkeypatch.setattr(runner, "_needs_parse", real)
+    # back to the old bytes: their findings, not the saved file's
+    f.write_text(BAD_MODULE.lstrip("\n"))
+    r = cli(tmp_path, "check", "--format", "json", "a.py")
+    assert [d["location"]["row"] for d in json.loads(r.out)] == [3]
+
+
+# ------------------------------------------------------------- issue 16.3: warm path
+def test_warm_run_decides_unchanged_files_from_metadata(cli, tmp_path, spy):
+    for name in ("a.py", "b.py"):
+        _age(write(tmp_path / name, BAD_MODULE if name == "a.py" else "x = 1\n"))
+    first = cli(tmp_path, "check", "--format", "json", ".").out
+    assert sorted(spy["read"]) == ["a.py", "a.py", "b.py"]  # main process, then the worker for a.py
+    spy["read"].clear()
+    assert cli(tmp_path, "check", "--format", "json", ".").out == first
+    assert spy["read"] == []  # neither file was opened
+
+
+def test_changed_metadata_falls_back_to_the_content_key(cli, tmp_path, spy):
+    f = write(tmp_path / "a.py", BAD_MODULE)
+    _age(f)
+    first = cli(tmp_path, "check", "--format", "json", "a.py").out
+    spy["read"].clear(), spy["process"].clear()
+    _age(f, OLD + 10**9)  # touched, same bytes
+    assert cli(tmp_path, "check", "--format", "json", "a.py").out == first
+    assert spy["read"] == ["a.py"] and spy["process"] == []  # read and hashed, not checked again
+    spy["read"].clear()
+    assert cli(tmp_path, "check", "--format", "json", "a.py").out == first and spy["read"] == []
+    # new bytes, same size: metadata differs (mtime), so they are checked
+    f.write_text(BAD_MODULE.lstrip("\n").replace("layer", "lazer"))
+    _age(f, OLD + 2 * 10**9)
+    r = json.loads(cli(tmp_path, "check", "--format", "json", "a.py").out)
+    assert spy["process"] == ["a.py"] and "`lazer`" in r[0]["message"]
+
+
+def test_just_written_files_are_not_trusted_by_metadata(cli, tmp_path, spy):
+    write(tmp_path / "a.py", BAD_MODULE)  # mtime: now, within the racy window
+    cli(tmp_path, "check", "a.py")
+    spy["read"].clear()
+    cli(tmp_path, "check", "a.py")
+    assert spy["read"] == ["a.py"]  # a save in the same clock tick could hide behind equal metadata
+
+
+def _imports_libcst(tmp_path, *args: str) -> bool:
+    code = ("import sys; from freezelint.cli import main; main(sys.argv[1:]); "
+            "print('LIBCST', 'libcst' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    p = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True,
+                       env=env, timeout=120)
+    return p.stdout.strip().splitlines()[-1] == "LIBCST True"
+
+
+def test_libcst_is_imported_only_when_a_file_needs_parsing(tmp_path):
+    write(tmp_path / "plain.py", "import os\nprint(os.getcwd())\n")
+    write(tmp_path / "bad.py", BAD_MODULE)
+    assert not _imports_libcst(tmp_path, "check", "--no-cache", "plain.py")
+    assert _imports_libcst(tmp_path, "check", "--no-cache", "bad.py")
+    # warm: the finding (and its source line) comes from the cache, nothing is parsed
+    assert _imports_libcst(tmp_path, "check", "bad.py")
+    assert not _imports_libcst(tmp_path, "check", "bad.py")
+
+
+def test_generated_gate_table_is_fresh():
+    assert prefilter.GATES_FILE.read_text() == prefilter.render_table(), (
+        "freezelint/check/gates.py is stale: run `python3 -m freezelint.check.prefilter --write`")
+    from freezelint.check import gates
+
+    assert gates.GATES == prefilter._gates_from_rules()
+
+
+def test_stale_gate_table_falls_back_to_the_rules(monkeypatch):
+    from freezelint.check import gates
+
+    monkeypatch.setattr(gates, "RULES_DIGEST", "stale")
+    monkeypatch.setattr(gates, "GATES", {})
+    prefilter.gates.cache_clear()
+    try:
+        assert prefilter.gates() == prefilter._gates_from_rules()
+    finally:
+        prefilter.gates.cache_clear()
+
+
+# ------------------------------------------------------- point 8: explicit FZ001 / ALL
+@pytest.mark.parametrize("flags", [("--select", "FZ001"), ("--select", "ALL"), ("--extend-select", "fz001")])
+def test_explicit_fz001_parses_files_without_freezing_vocabulary(cli, tmp_path, flags):
+    write(tmp_path / "broken.py", "x = (\n")
+    r = cli(tmp_path, "check", *flags, "broken.py")
+    assert r.code == 1 and "broken.py:1:5: FZ001" in r.out and "All checks passed" not in r.out
+
+
+def test_default_still_skips_files_without_freezing_vocabulary(cli, tmp_path, spy):
+    write(tmp_path / "broken.py", "x = (\n")
+    r = cli(tmp_path, "check", "broken.py")
+    assert r.code == 0 and spy["process"] == []
+    r = cli(tmp_path, "check", "--select", "FZ1", "broken.py")
+    assert r.code == 0
+
+
+def test_explicit_fz001_is_cached_apart_from_the_default(cli, tmp_path):
+    write(tmp_path / "broken.py", "x = (\n")
+    assert cli(tmp_path, "check", "broken.py").code == 0
+    assert cli(tmp_path, "check", "--select", "ALL", "broken.py").code == 1
+    assert cli(tmp_path, "check", "broken.py").code == 0
+
+
+def test_fz001_page_says_when_every_file_is_parsed():
+    page = (ROOT / "rules" / "FZ001.md").read_text()
+    assert "--select FZ001" in page and "--select ALL" in page and "never parsed" in page
