@@ -1,4 +1,4 @@
-"""`freezelint check | audit | rule | rules`.
+"""`freezelint check | audit | rule | rules | server`.
 
 Exit codes: 0 clean, 1 findings (or files that could not be checked), 2 usage or internal error.
 Errors are one line; `--verbose` adds the traceback.
@@ -84,7 +84,25 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-set-to-none", action="store_true",
                    help="step with optimizer.zero_grad(set_to_none=False), as loops that keep zeroed grads do")
     a.add_argument("--verbose", "-v", action="store_true")
+    _add_server(sub)
     return parser
+
+
+def _add_server(sub) -> None:
+    s = sub.add_parser("server", help="run the language server (LSP over stdio) for editors",
+                       description="Speak the Language Server Protocol on stdin/stdout: diagnostics as you "
+                                   "type, fixes and `# noqa` as code actions, rule pages on hover. "
+                                   "Needs the `server` extra (pygls).")
+    s.add_argument("--stdio", action="store_true", help="use stdin/stdout (the default and only transport)")
+
+
+def cmd_server(args) -> int:
+    from freezelint.server import missing_dependency, serve
+
+    problem = missing_dependency()
+    if problem is not None:
+        raise UsageError(problem)
+    return serve()
 
 
 def _progress(enabled: bool):
@@ -234,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_ERROR
-        handler = {"check": cmd_check, "rule": cmd_rule, "rules": cmd_rules, "audit": cmd_audit}[args.command]
+        handler = {"check": cmd_check, "rule": cmd_rule, "rules": cmd_rules, "audit": cmd_audit,
+                   "server": cmd_server}[args.command]
         return handler(args)
     except (UsageError, ConfigError) as e:
         print(f"freezelint: error: {e}", file=sys.stderr)
