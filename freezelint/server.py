@@ -349,7 +349,7 @@ def build_server(debounce: float = DEBOUNCE_S):
                     continue
                 if placed.diagnostic.fix is not None:
                     actions.append(ls.fix_action(uri, doc, diagnostic, placed))
-                if placed.diagnostic.code != "FZ001":
+                if placed.diagnostic.code not in ("FZ001", "FZ002"):  # not for parse errors or stale noqa
                     action = ls.noqa_action(uri, unit, doc, diagnostic, placed)
                     if action is not None:
                         actions.append(action)
