@@ -111,8 +111,22 @@ class Checked:
 
     source: str  # the text the engine saw (a notebook's cells joined, magics masked)
     placed: list[Placed] = field(default_factory=list)
+    skipped: str | None = None  # why the text was not checked
     # for a notebook: source row -> (cell key, row in the cell)
     cell_of_row: Callable[[int], tuple[str, int]] | None = None
+
+
+def too_big(text: str) -> bool:
+    """Over the size `freezelint check` refuses to parse (libcst would take minutes)."""
+    from freezelint.check.runner import MAX_PARSE_BYTES
+
+    return len(text) > MAX_PARSE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_PARSE_BYTES
+
+
+def _too_big_message() -> str:
+    from freezelint.check.runner import MAX_PARSE_BYTES
+
+    return f"not checked: over the {MAX_PARSE_BYTES // 2**20} MB limit"
 
 
 def default_analyse(text: str, path: str, selected: frozenset, fix: str | None = None):
@@ -136,6 +150,8 @@ class Checker:
         self.analyse = analyse
 
     def check_python(self, key: str, text: str, path: str, selected: frozenset[str]) -> Checked:
+        if too_big(text):
+            return Checked(text, skipped=_too_big_message())
         outcome = self.analyse(text, path, selected, None)
         return Checked(text, [Placed(key, d, d.row) for d in outcome.diagnostics])
 
@@ -145,6 +161,8 @@ class Checker:
         from freezelint.check import notebook
 
         nb = notebook.load(json.dumps({"cells": [{"cell_type": "code", "source": text} for _, text in cells]}))
+        if too_big(nb.source):
+            return Checked(nb.source, skipped=_too_big_message())
         outcome = self.analyse(nb.source, path, selected, None)
 
         def cell_of_row(row: int) -> tuple[str, int]:

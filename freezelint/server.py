@@ -169,6 +169,9 @@ def build_server(debounce: float = DEBOUNCE_S):
             self._publish(nb_uri, _Unit(checked, str(path or nb_uri), selected, docs, notebook=True))
 
         def _publish(self, key: str, unit: _Unit) -> None:
+            if unit.checked.skipped:
+                self.window_log_message(t.LogMessageParams(
+                    type=t.MessageType.Info, message=f"freezelint: {unit.path}: {unit.checked.skipped}"))
             old = self.units.get(key)
             self.units[key] = unit
             for placed in unit.checked.placed:

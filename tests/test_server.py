@@ -331,3 +331,17 @@ def test_cli_lists_the_server():
 
     assert "server" in build_parser().format_help()
     assert re.search(r"server\s+run the language server", build_parser().format_help())
+
+
+def test_a_text_over_the_parse_limit_is_not_checked():
+    from freezelint.check.runner import MAX_PARSE_BYTES
+    from freezelint.lsp_support import Checker
+
+    checker = Checker()
+    small = "model.requires_grad_ = False\n"
+    assert [p.diagnostic.code for p in checker.check_python("k", small, "a.py", ALL).placed] == ["FZ101"]
+    big = small + "x = 1  # padding\n" * (MAX_PARSE_BYTES // 17 + 1)
+    checked = checker.check_python("k", big, "a.py", ALL)
+    assert checked.placed == [] and checked.skipped == "not checked: over the 8 MB limit"
+    nb = checker.check_notebook([("c1", small), ("c2", big)], "n.ipynb", ALL)
+    assert nb.placed == [] and nb.skipped
