@@ -1,4 +1,4 @@
-"""`freezelint check | audit | rule | rules`; `freezelint PATH ...` means `freezelint check PATH ...`.
+"""`freezelint check | audit | rule | rules | server`; `freezelint PATH ...` means `freezelint check PATH ...`.
 
 Exit codes: 0 clean, 1 findings (or files that could not be checked), 2 usage or internal error.
 Errors are one line; `--verbose` adds the traceback.
@@ -294,12 +294,30 @@ def cmd_audit(args) -> int:
     return run_audit_cli(args.target, steps=args.steps, fmt=args.format, set_to_none=not args.no_set_to_none)
 
 
+def _add_server(sub) -> None:
+    s = sub.add_parser("server", help="run the language server (LSP over stdio) for editors",
+                       description="Speak the Language Server Protocol on stdin/stdout: diagnostics as you "
+                                   "type, fixes and `# noqa` as code actions, rule pages on hover. "
+                                   "Needs the `server` extra (pygls).")
+    s.add_argument("--stdio", action="store_true", help="use stdin/stdout (the default and only transport)")
+
+
+def cmd_server(args) -> int:
+    from freezelint.server import missing_dependency, serve
+
+    problem = missing_dependency()
+    if problem is not None:
+        raise UsageError(problem)
+    return serve()
+
+
 # name -> (add its parser, run it). Order is the order `--help` lists them in.
 COMMANDS: dict[str, tuple] = {
     "check": (_add_check, cmd_check),
     "rule": (_add_rule, cmd_rule),
     "rules": (_add_rules, cmd_rules),
     "audit": (_add_audit, cmd_audit),
+    "server": (_add_server, cmd_server),
 }
 
 

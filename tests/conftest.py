@@ -14,6 +14,13 @@ from freezelint.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["pytester"]
 
+# Under pytest-xdist each worker is one of several processes sharing the cores: one intra-op
+# thread each (and in the processes the tests start), so torch's pools do not oversubscribe them.
+if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
 
 @dataclass
 class Result:

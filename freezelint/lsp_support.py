@@ -1,0 +1,265 @@
+"""What the language server needs from the checker, without pygls: documents in, findings out.
+
+Kept apart from `server.py` so that it can be tested in-process and so that the protocol layer
+stays thin. Positions here are 1-based rows and code-point columns, as the engine reports them;
+`server.py` converts them to the client's units.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import re
+import tokenize
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from freezelint.check.diagnostic import Diagnostic
+from freezelint.config import Config, ConfigError
+from freezelint.config import load as load_config
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_CODE_LIST = re.compile(r"\s*[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*")
+
+# The engine call every check goes through: (text, path, selected, fix) -> engine.Outcome.
+Analyse = Callable[[str, str, frozenset, "str | None"], Any]
+
+
+def source_lines(text: str, keepends: bool = True) -> list[str]:
+    """Lines as Python and LSP count them: only \\n, \\r\\n and \\r end a line."""
+    parts = _LINE.findall(text)
+    return parts if keepends else [p.rstrip("\r\n") for p in parts]
+
+
+# --------------------------------------------------------------------------- config
+@dataclass
+class Settings:
+    """What applies to one document: the codes to report, or None when config excludes it."""
+
+    selected: frozenset[str] | None
+    config: Config | None = None
+    error: str | None = None  # a broken pyproject.toml: reported once, defaults used meanwhile
+
+
+class ConfigCache:
+    """`[tool.freezelint]` of the nearest pyproject.toml above a document, as `freezelint check`
+    reads it; re-read when any pyproject.toml on the way up appears, changes or goes."""
+
+    def __init__(self) -> None:
+        self._by_dir: dict[Path, tuple[tuple, Config | None, str | None]] = {}
+
+    @staticmethod
+    def _stamp(directory: Path) -> tuple:
+        out = []
+        for d in [directory, *directory.parents]:
+            try:
+                st = (d / "pyproject.toml").stat()
+            except OSError:
+                continue
+            out.append((str(d), st.st_mtime_ns, st.st_size, st.st_ino))
+        return tuple(out)
+
+    def config(self, directory: Path) -> tuple[Config, str | None]:
+        stamp = self._stamp(directory)
+        hit = self._by_dir.get(directory)
+        if hit is None or hit[0] != stamp:
+            try:
+                hit = (stamp, load_config(cwd=directory), None)
+            except ConfigError as e:
+                hit = (stamp, None, str(e))
+            self._by_dir[directory] = hit
+        _, cfg, error = hit
+        return (cfg if cfg is not None else Config(root=directory)), error
+
+    def settings(self, path: Path | None, fallback_dir: Path) -> Settings:
+        from freezelint.check.discover import Discovery, MissingPath
+        from freezelint.check.runner import _per_file_selected
+
+        cfg, error = self.config(path.parent if path is not None else fallback_dir)
+        try:
+            selected = cfg.selected()
+        except ConfigError as e:
+            cfg, error = Config(root=cfg.root), str(e)
+            selected = cfg.selected()
+        if path is None:
+            return Settings(selected, cfg, error)
+        try:  # excluded files stay silent, as `freezelint check --force-exclude` (pre-commit) has it
+            if not list(Discovery(cfg, force_exclude=True).files([str(path)])):
+                return Settings(None, cfg, error)
+        except MissingPath:
+            pass  # not saved yet: nothing on disk to exclude
+        return Settings(_per_file_selected(cfg, selected)(path), cfg, error)
+
+
+# --------------------------------------------------------------------------- findings
+@dataclass
+class Placed:
+    """One diagnostic in one document: a file, or one cell of a notebook (rows within it)."""
+
+    doc: str  # the document's key (URI) it is published on
+    diagnostic: Diagnostic
+    source_row: int  # the row in the checked source (the notebook's joined cells)
+
+
+@dataclass
+class Checked:
+    """One check of a document: what to publish, and what code actions need later."""
+
+    source: str  # the text the engine saw (a notebook's cells joined, magics masked)
+    placed: list[Placed] = field(default_factory=list)
+    skipped: str | None = None  # why the text was not checked
+    # for a notebook: source row -> (cell key, row in the cell)
+    cell_of_row: Callable[[int], tuple[str, int]] | None = None
+
+
+def too_big(text: str) -> bool:
+    """Over the size `freezelint check` refuses to parse (libcst would take minutes)."""
+    from freezelint.check.runner import MAX_PARSE_BYTES
+
+    return len(text) > MAX_PARSE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_PARSE_BYTES
+
+
+def _too_big_message() -> str:
+    from freezelint.check.runner import MAX_PARSE_BYTES
+
+    return f"not checked: over the {MAX_PARSE_BYTES // 2**20} MB limit"
+
+
+def default_analyse(text: str, path: str, selected: frozenset, fix: str | None = None):
+    from freezelint.check import engine
+
+    return engine.check_text(text, path, selected, fix)
+
+
+class Checker:
+    """Checks documents from their in-memory text. Every check goes through `self.analyse`:
+    `use_analyse()` is where a project-aware engine (the index of the checked tree, so that
+    calls into other files resolve) plugs in, with one call."""
+
+    def __init__(self) -> None:
+        self.configs = ConfigCache()
+        self.analyse: Analyse = default_analyse
+
+    def use_analyse(self, analyse: Analyse) -> None:
+        """Route every check through `analyse(text, path, selected, fix)`, e.g.
+        `functools.partial(project_check_text, project=index)`."""
+        self.analyse = analyse
+
+    def check_python(self, key: str, text: str, path: str, selected: frozenset[str]) -> Checked:
+        if too_big(text):
+            return Checked(text, skipped=_too_big_message())
+        outcome = self.analyse(text, path, selected, None)
+        return Checked(text, [Placed(key, d, d.row) for d in outcome.diagnostics])
+
+    def check_notebook(self, cells: list[tuple[str, str]], path: str, selected: frozenset[str]) -> Checked:
+        """`cells`: (key, text) of each code cell, in notebook order; checked as one module,
+        magics masked, as `freezelint check` checks a saved notebook."""
+        from freezelint.check import notebook
+
+        nb = notebook.load(json.dumps({"cells": [{"cell_type": "code", "source": text} for _, text in cells]}))
+        if too_big(nb.source):
+            return Checked(nb.source, skipped=_too_big_message())
+        outcome = self.analyse(nb.source, path, selected, None)
+
+        def cell_of_row(row: int) -> tuple[str, int]:
+            number, in_cell = nb.locate(row)
+            return cells[number - 1][0], in_cell
+
+        checked = Checked(nb.source, cell_of_row=cell_of_row)
+        for d in outcome.diagnostics:
+            key, row = cell_of_row(d.row)
+            end_key, end_row = cell_of_row(d.end_row)
+            if end_key != key:  # a statement cannot span cells; keep the mark inside its cell
+                end_row, d.end_col = row, d.col
+            source_row = d.row
+            d.row, d.end_row = row, end_row
+            if d.fix is not None and not _fix_within(d.fix, cell_of_row, key):
+                d.fix = None
+            checked.placed.append(Placed(key, d, source_row))
+        return checked
+
+    def fix_all(self, text: str, path: str, selected: frozenset[str]) -> str | None:
+        """The text with every safe fix applied (as `freezelint check --fix`), or None."""
+        return self.analyse(text, path, selected, "safe").new_text
+
+
+def _fix_within(fix: dict, cell_of_row, key: str) -> bool:
+    """Map a notebook fix's edits to rows of the cell; False when they reach another cell."""
+    mapped = []
+    for edit in fix["edits"]:
+        for loc in (edit["location"], edit["end_location"]):
+            k, r = cell_of_row(loc["row"])
+            if k != key:
+                return False
+            mapped.append((loc, r))
+    for loc, r in mapped:
+        loc["row"] = r
+    return True
+
+
+# ------------------------------------------------------------------------- suppression
+@dataclass
+class LineEdit:
+    """Insert `text` at (row, col) of the checked source: 1-based row, 0-based column."""
+
+    row: int
+    col: int
+    text: str
+
+
+def noqa_edit(source: str, row: int, code: str) -> LineEdit | None:
+    """Where to write `# noqa: CODE` so that the finding on `row` is suppressed: appended to the
+    line, or added to the codes of a `# noqa:` already there. None when no comment can go there
+    (the line ends inside a string or a backslash continuation). The result is proved: the
+    edited source still parses and the suppression reader sees the code on that row."""
+    from freezelint.check import noqa
+
+    lines = source_lines(source)
+    if not 1 <= row <= len(lines):
+        return None
+    body = lines[row - 1].rstrip("\r\n")
+    comment = _comment_on(source, row)
+    if comment is None and body.rstrip().endswith("\\"):
+        return None
+    edit = None
+    if comment is not None:
+        text, col = comment
+        m = noqa._NOQA.search(text)
+        if m is not None and m.group("codes") is not None:
+            listed = _CODE_LIST.match(text, m.start("codes"))
+            if listed is not None:
+                edit = LineEdit(row, col + listed.end(), f", {code}")
+    if edit is None:
+        stripped = body.rstrip()
+        edit = LineEdit(row, len(stripped), f"  # noqa: {code}")
+    new_source = apply_line_edit(source, edit)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(new_source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return edit if noqa.collect(new_source).match(code, (row,)) is not None else None
+
+
+def _comment_on(source: str, row: int) -> tuple[str, int] | None:
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.start[0] > row:
+                break
+            if tok.type == tokenize.COMMENT and tok.start[0] == row:
+                return tok.string, tok.start[1]
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return None
+
+
+def apply_line_edit(source: str, edit: LineEdit) -> str:
+    lines = source_lines(source)
+    line = lines[edit.row - 1]
+    lines[edit.row - 1] = line[: edit.col] + edit.text + line[edit.col:]
+    return "".join(lines)

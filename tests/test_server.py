@@ -1,0 +1,347 @@
+"""`freezelint server`: real client sessions over stdio (a spawned server driven with JSON-RPC
+frames), and the pieces the code actions are made of."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from freezelint import codes
+from freezelint.check.engine import check_text
+from freezelint.check.rules import ALL_RULES
+from freezelint.lsp_support import apply_line_edit, noqa_edit, source_lines
+
+pytest.importorskip("pygls")
+from lsp_client import LspClient  # noqa: E402
+
+ALL = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
+
+TRAIN = textwrap.dedent('''\
+    import torch.nn as nn
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    tag = "\U0001F9CA"; model.requires_grad = False
+    model.training = False
+
+
+    def freeze_bn(net):
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+                m.weight.requires_grad = False
+''')
+
+
+def uri_of(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
+def utf16_offset(text: str, pos: dict) -> int:
+    """A code-point offset into `text` from an LSP position in UTF-16 units."""
+    lines = source_lines(text)
+    offset = sum(len(line) for line in lines[: pos["line"]])
+    line = lines[pos["line"]] if pos["line"] < len(lines) else ""
+    units = 0
+    for i, ch in enumerate(line):
+        if units >= pos["character"]:
+            return offset + i
+        units += 2 if ord(ch) > 0xFFFF else 1
+    return offset + len(line.rstrip("\r\n")) if units >= pos["character"] else offset + len(line)
+
+
+def apply_edits(text: str, edits: list[dict]) -> str:
+    spans = sorted(((utf16_offset(text, e["range"]["start"]), utf16_offset(text, e["range"]["end"]), e["newText"])
+                    for e in edits), reverse=True)
+    for a, b, new in spans:
+        text = text[:a] + new + text[b:]
+    return text
+
+
+def edits_of(action: dict, uri: str) -> list[dict]:
+    edit = action["edit"]
+    if "documentChanges" in edit:
+        (change,) = edit["documentChanges"]
+        assert change["textDocument"]["uri"] == uri
+        return change["edits"]
+    return edit["changes"][uri]
+
+
+def initialize(client: LspClient, root: Path, notebooks: bool = False, debounce_ms: int = 200) -> dict:
+    caps: dict = {"workspace": {"workspaceEdit": {"documentChanges": True}},
+                  "textDocument": {"codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": [
+                      "quickfix", "source.fixAll"]}}}, "hover": {"contentFormat": ["markdown"]},
+                      "publishDiagnostics": {"versionSupport": True}}}
+    if notebooks:
+        caps["notebookDocument"] = {"synchronization": {"dynamicRegistration": False}}
+    result = client.request("initialize", {"processId": os.getpid(), "rootUri": uri_of(root), "capabilities": caps,
+                                           "initializationOptions": {"debounceMs": debounce_ms}})
+    client.notify("initialized", {})
+    return result
+
+
+@pytest.fixture
+def session(tmp_path):
+    clients: list[LspClient] = []
+
+    def start(**kw) -> LspClient:
+        c = LspClient(tmp_path, **kw)
+        clients.append(c)
+        return c
+
+    yield start
+    for c in clients:
+        c.close()
+
+
+def test_python_session_over_stdio(tmp_path, session):
+    (tmp_path / "pyproject.toml").write_text('[tool.freezelint]\nignore = ["FZ106"]\n')
+    path = tmp_path / "train.py"
+    path.write_text(TRAIN)
+    uri = uri_of(path)
+    client = session()
+    result = initialize(client, tmp_path)
+    caps = result["capabilities"]
+    assert result["serverInfo"]["name"] == "freezelint"
+    assert caps["hoverProvider"] and "quickfix" in caps["codeActionProvider"]["codeActionKinds"]
+
+    text, version = TRAIN, 1
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                            "text": text}})
+    diags = client.diagnostics(uri)
+    # FZ106 is ignored by the nearest pyproject.toml; the others are found in the unsaved text
+    assert sorted((d["code"], d["range"]["start"]["line"]) for d in diags) == [("FZ102", 3), ("FZ203", 9)]
+    fz102 = next(d for d in diags if d["code"] == "FZ102")
+    # columns in UTF-16 units: the ice cube before the mistake counts twice
+    assert fz102["range"]["start"]["character"] == len('tag = "') + 2 + len('"; ')
+    assert fz102["severity"] == 1 and fz102["source"] == "freezelint"
+    assert "requires_grad_(False)" in fz102["message"]
+
+    hover = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": fz102["range"]["start"]})
+    assert hover["contents"]["kind"] == "markdown"
+    assert hover["contents"]["value"].startswith("# FZ102 requires-grad-on-module")
+    assert "## Why is this bad?" in hover["contents"]["value"]
+    assert client.request("textDocument/hover", {"textDocument": {"uri": uri},
+                                                 "position": {"line": 0, "character": 0}}) is None
+
+    def actions_for(diag: dict) -> list[dict]:
+        actions = client.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": diag["range"],
+                                                             "context": {"diagnostics": [diag]}})
+        return [a for a in actions if a["kind"] == "quickfix"]
+
+    fix102, noqa102 = actions_for(fz102)
+    assert fix102["kind"] == "quickfix" and fix102["isPreferred"] and "unsafe" not in fix102["title"]
+    assert "# noqa: FZ102" in noqa102["title"]
+    fz203 = next(d for d in diags if d["code"] == "FZ203")
+    fix203, noqa203 = actions_for(fz203)
+    assert "unsafe" in fix203["title"] and not fix203["isPreferred"]
+    assert "# noqa: FZ203" in noqa203["title"]
+    # the safe fix is what `freezelint check --fix` writes
+    fixed = apply_edits(text, edits_of(fix102, uri))
+    assert fixed == check_text(text, "t.py", frozenset({"FZ102"}), fix="safe").new_text
+
+    # apply the safe fix as an editor does: an incremental change with the action's edits
+    changes = [{"range": e["range"], "text": e["newText"]} for e in edits_of(fix102, uri)]
+    text, version = fixed, version + 1
+    mark = client.mark()
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                                             "contentChanges": changes})
+    diags = client.diagnostics(uri, after=mark)
+    assert [d["code"] for d in diags] == ["FZ203"]
+
+    # suppress the other one with its noqa action (asked again: positions are per version)
+    (noqa203,) = [a for a in actions_for(diags[0]) if "noqa" in a["title"]]
+    edits = edits_of(noqa203, uri)
+    text, version = apply_edits(text, edits), version + 1
+    assert "isinstance(m, nn.BatchNorm2d):  # noqa: FZ203\n" in text
+    mark = client.mark()
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                                             "contentChanges": [{"range": e["range"], "text": e["newText"]}
+                                                                for e in edits]})
+    assert client.diagnostics(uri, after=mark) == []  # cleared
+
+    # typing: changes in quick succession are checked once, after the pause, at the last version
+    mark = client.mark()
+    for line in ("model.requires_grad_ = False\n", "m = 1\n", "model.require_grad = False\n"):
+        version += 1
+        client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                                                 "contentChanges": [{"text": text + line}]})
+    diags = client.diagnostics(uri, after=mark)
+    assert [d["code"] for d in diags] == ["FZ103"]
+    published = [n["params"] for n in client.notifications[mark:] if n["method"] == "textDocument/publishDiagnostics"]
+    assert [p["version"] for p in published] == [version]
+
+    # the fix-all source action applies every safe fix, as `--fix` does
+    (fix_all,) = client.request("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0},
+                                                 "end": {"line": 0, "character": 0}},
+        "context": {"diagnostics": [], "only": ["source.fixAll"]}})
+    assert fix_all["kind"] == "source.fixAll.freezelint"
+    # FZ103's rename, then FZ102's call; FZ106 is left alone: the config ignores it
+    assert apply_edits(text + "model.require_grad = False\n", edits_of(fix_all, uri)) == \
+        text + "model.requires_grad_(False)\n"
+    assert "model.training = False\n" in text
+
+    # save checks at once; close clears
+    mark = client.mark()
+    client.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
+    assert [d["code"] for d in client.diagnostics(uri, after=mark)] == ["FZ103"]
+    mark = client.mark()
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    assert client.diagnostics(uri, after=mark) == []
+
+    assert client.request("shutdown", None) is None
+    client.notify("exit", None)
+    assert client.proc.wait(timeout=30) == 0
+
+
+def test_notebook_cells_are_checked_as_one_module(tmp_path, session):
+    nb_uri = uri_of(tmp_path / "explore.ipynb")
+    cells = [("c1", 2, "import torch.nn as nn\nm = nn.Linear(2, 2)\n"),
+             ("c2", 1, "Freeze `m`:"),
+             ("c3", 2, "%time x = 1\nm.requires_grad = False\n")]
+    cell_uri = {name: f"vscode-notebook-cell:{tmp_path / 'explore.ipynb'}#{name}" for name, _, _ in cells}
+    client = session()
+    caps = initialize(client, tmp_path, notebooks=True, debounce_ms=0)["capabilities"]
+    assert caps["notebookDocumentSync"]["notebookSelector"][0]["cells"] == [{"language": "python"}]
+    client.notify("notebookDocument/didOpen", {
+        "notebookDocument": {"uri": nb_uri, "notebookType": "jupyter-notebook", "version": 1,
+                             "cells": [{"kind": kind, "document": cell_uri[name]} for name, kind, _ in cells]},
+        "cellTextDocuments": [{"uri": cell_uri[name], "languageId": "python" if kind == 2 else "markdown",
+                               "version": 1, "text": text} for name, kind, text in cells]})
+    # `m` is a Module because of cell 1; the magic in cell 3 is skipped; lines count within the cell
+    diags = client.diagnostics(cell_uri["c3"])
+    assert [(d["code"], d["range"]["start"]) for d in diags] == [("FZ102", {"line": 1, "character": 0})]
+    assert client.diagnostics(cell_uri["c1"]) == []
+
+    fix, noqa = client.request("textDocument/codeAction", {"textDocument": {"uri": cell_uri["c3"]},
+                                                           "range": diags[0]["range"],
+                                                           "context": {"diagnostics": diags}})
+    assert apply_edits(cells[2][2], edits_of(noqa, cell_uri["c3"])).endswith(
+        "m.requires_grad = False  # noqa: FZ102\n")
+    edits = edits_of(fix, cell_uri["c3"])
+    assert apply_edits(cells[2][2], edits) == "%time x = 1\nm.requires_grad_(False)\n"
+    mark = client.mark()
+    client.notify("notebookDocument/didChange", {
+        "notebookDocument": {"uri": nb_uri, "version": 2},
+        "change": {"cells": {"textContent": [{"document": {"uri": cell_uri["c3"], "version": 2},
+                                              "changes": [{"range": e["range"], "text": e["newText"]}
+                                                          for e in edits]}]}}})
+    assert client.diagnostics(cell_uri["c3"], after=mark) == []
+    mark = client.mark()
+    client.notify("notebookDocument/didClose", {"notebookDocument": {"uri": nb_uri},
+                                                "cellTextDocuments": [{"uri": u} for u in cell_uri.values()]})
+    client.diagnostics(cell_uri["c3"], after=mark)
+    assert client.request("shutdown", None) is None
+    client.notify("exit", None)
+    assert client.proc.wait(timeout=30) == 0
+
+
+def test_broken_config_is_shown_once_and_defaults_apply(tmp_path, session):
+    (tmp_path / "pyproject.toml").write_text('[tool.freezelint]\nselect = ["FZ9"]\n')
+    path = tmp_path / "a.py"
+    uri = uri_of(path)
+    client = session()
+    initialize(client, tmp_path, debounce_ms=0)
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                            "text": "model.requires_grad_ = False\n"}})
+    assert [d["code"] for d in client.diagnostics(uri)] == ["FZ101"]
+    shown = client.wait_for("window/showMessage")
+    assert "unknown rule selector 'FZ9'" in shown["message"] and "default rules" in shown["message"]
+    # excluded files stay silent, as with `freezelint check --force-exclude`
+    (tmp_path / "pyproject.toml").write_text('[tool.freezelint]\nextend-exclude = ["legacy/"]\n')
+    (tmp_path / "legacy").mkdir()
+    (tmp_path / "legacy" / "old.py").write_text("model.requires_grad_ = False\n")
+    old = uri_of(tmp_path / "legacy" / "old.py")
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": old, "languageId": "python", "version": 1,
+                                                            "text": "model.requires_grad_ = False\n"}})
+    assert client.diagnostics(old) == []
+    assert len([n for n in client.notifications if n["method"] == "window/showMessage"]) == 1
+
+
+def test_without_pygls_one_line_and_exit_2(tmp_path):
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "pygls.py").write_text("raise ImportError(\"No module named 'pygls'\")\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), str(ROOT)])}
+    p = subprocess.run([sys.executable, "-m", "freezelint", "server"], capture_output=True, text=True, env=env,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 2
+    assert p.stderr == ("freezelint: error: `freezelint server` needs pygls 2 and lsprotocol: "
+                        "pip install 'freezelint[server]'\n")
+
+
+# --------------------------------------------------------------------- the actions' pieces
+FIXABLE = [pytest.param(ex.code, id=f"{r.code}-bad{i}") for r in ALL_RULES for i, ex in enumerate(r.bad)
+           if r.code in codes.CATALOGUE and codes.get(r.code).fix]
+
+
+@pytest.mark.parametrize("source", FIXABLE)
+def test_each_fix_edit_is_the_fix_check_applies(source):
+    """A code action's edits are the diagnostic's fix edits: applied as text they give exactly
+    what `freezelint check --fix --unsafe-fixes` writes for that one finding."""
+    diagnostics = check_text(source, "x.py", ALL, force=True).diagnostics
+    fixable = [d for d in diagnostics if d.fix]
+    assert fixable
+    lines = source_lines(source)
+
+    def at(loc: dict) -> int:
+        return sum(len(x) for x in lines[: loc["row"] - 1]) + loc["column"] - 1
+
+    for d in fixable:
+        text = source
+        for e in sorted(d.fix["edits"], key=lambda e: at(e["location"]), reverse=True):
+            text = text[: at(e["location"])] + e["content"] + text[at(e["end_location"]):]
+        if sum(x.code == d.code for x in fixable) == 1:
+            assert text == check_text(source, "x.py", frozenset({d.code}), fix="unsafe", force=True).new_text
+
+
+@pytest.mark.parametrize("source,row,expected", [
+    ("m.requires_grad_ = False\n", 1, "m.requires_grad_ = False  # noqa: FZ101\n"),
+    ("m.requires_grad_ = False   \r\n", 1, "m.requires_grad_ = False  # noqa: FZ101   \r\n"),
+    ("m.requires_grad_ = False  # noqa: E501\n", 1, "m.requires_grad_ = False  # noqa: E501, FZ101\n"),
+    ("m.requires_grad_ = False  # noqa: E501 -- long\n", 1, "m.requires_grad_ = False  # noqa: E501, FZ101 -- long\n"),
+    ("m.requires_grad_ = False  # freeze it\n", 1, "m.requires_grad_ = False  # freeze it  # noqa: FZ101\n"),
+    ("x = 1\nm.requires_grad_ = (\n    False)\n", 2, "x = 1\nm.requires_grad_ = (  # noqa: FZ101\n    False)\n"),
+])
+def test_noqa_edit(source, row, expected):
+    edit = noqa_edit(source, row, "FZ101")
+    assert edit is not None and apply_line_edit(source, edit) == expected
+    out = check_text(expected, "x.py", ALL, force=True).diagnostics
+    assert [d.code for d in out] == [], out  # suppressed, and the suppression is used (no FZ002)
+
+
+@pytest.mark.parametrize("source,row", [
+    ('m.requires_grad_ = f("""\n""")\n', 1),  # the line ends inside a string
+    ("m.requires_grad_ = \\\n    False\n", 1),  # backslash continuation
+    ("x = 1\n", 5),
+])
+def test_noqa_edit_refuses_where_a_comment_cannot_go(source, row):
+    assert noqa_edit(source, row, "FZ101") is None
+
+
+def test_cli_lists_the_server():
+    from freezelint.cli import build_parser
+
+    assert "server" in build_parser().format_help()
+    assert re.search(r"server\s+run the language server", build_parser().format_help())
+
+
+def test_a_text_over_the_parse_limit_is_not_checked():
+    from freezelint.check.runner import MAX_PARSE_BYTES
+    from freezelint.lsp_support import Checker
+
+    checker = Checker()
+    small = "model.requires_grad_ = False\n"
+    assert [p.diagnostic.code for p in checker.check_python("k", small, "a.py", ALL).placed] == ["FZ101"]
+    big = small + "x = 1  # padding\n" * (MAX_PARSE_BYTES // 17 + 1)
+    checked = checker.check_python("k", big, "a.py", ALL)
+    assert checked.placed == [] and checked.skipped == "not checked: over the 8 MB limit"
+    nb = checker.check_notebook([("c1", small), ("c2", big)], "n.ipynb", ALL)
+    assert nb.placed == [] and nb.skipped
