@@ -1,4 +1,4 @@
-"""`freezelint check | audit | rule | rules`.
+"""`freezelint check | audit | run | rule | rules`.
 
 Exit codes: 0 clean, 1 findings (or files that could not be checked), 2 usage or internal error.
 Errors are one line; `--verbose` adds the traceback.
@@ -84,7 +84,29 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-set-to-none", action="store_true",
                    help="step with optimizer.zero_grad(set_to_none=False), as loops that keep zeroed grads do")
     a.add_argument("--verbose", "-v", action="store_true")
+    _add_run(sub)
     return parser
+
+
+def _add_run(sub) -> None:
+    r = sub.add_parser("run", help="run a training script and judge its first optimizer steps",
+                       usage="freezelint run [options] SCRIPT.py [args ...] | -m MODULE [args ...]",
+                       description="Runs the script in this process as __main__ with its own arguments, watches its "
+                                   "first --steps optimizer steps through torch's global hooks, prints the report and "
+                                   "stops it. Exit 0 clean, 1 findings, 2 when the script ended or failed first.",
+                       epilog="Under torchrun (`torchrun ... -m freezelint run train.py`) every rank watches, ranks "
+                              "are compared, rank 0 prints.")
+    r.add_argument("--steps", type=int, default=2, help="optimizer steps to watch (default 2)")
+    r.add_argument("--no-stop", action="store_true", help="let training run on after the window")
+    r.add_argument("--format", default="text", choices=("text", "json"))
+    r.add_argument("--output-file", "-o", help="write the report here instead of stdout")
+    r.add_argument("--expect-frozen", action="append", default=[], metavar="PATTERN",
+                   help="a parameter name, module name or glob that must stay frozen (repeatable)")
+    r.add_argument("--expect-trainable", action="append", default=[], metavar="PATTERN",
+                   help="a parameter name, module name or glob that must train (repeatable)")
+    r.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as `python -m MODULE`")
+    r.add_argument("--verbose", "-v", action="store_true")
+    r.add_argument("script_args", nargs=argparse.REMAINDER, metavar="SCRIPT.py [args ...]")
 
 
 def _progress(enabled: bool):
@@ -223,6 +245,23 @@ def cmd_audit(args) -> int:
     return run_audit_cli(args.target, steps=args.steps, fmt=args.format, set_to_none=not args.no_set_to_none)
 
 
+def cmd_run(args) -> int:
+    from freezelint.runtime.run_cli import RunOptions, run_script
+
+    rest = list(args.script_args)
+    if args.module is None:
+        if not rest:
+            raise UsageError("run needs a script (`freezelint run train.py`) or -m MODULE")
+        target, rest = rest[0], rest[1:]
+    else:
+        target = args.module
+    if args.steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {args.steps}")
+    return run_script(RunOptions(target, rest, module=args.module is not None, steps=args.steps,
+                                 stop=not args.no_stop, fmt=args.format, output_file=args.output_file,
+                                 expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable))
+
+
 def main(argv: list[str] | None = None) -> int:
     from freezelint.config import ConfigError
 
@@ -234,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_ERROR
-        handler = {"check": cmd_check, "rule": cmd_rule, "rules": cmd_rules, "audit": cmd_audit}[args.command]
+        handler = {"check": cmd_check, "rule": cmd_rule, "rules": cmd_rules, "audit": cmd_audit,
+                   "run": cmd_run}[args.command]
         return handler(args)
     except (UsageError, ConfigError) as e:
         print(f"freezelint: error: {e}", file=sys.stderr)
