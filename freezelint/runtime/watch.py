@@ -90,11 +90,13 @@ class Watch:
         self.roots: dict[int, nn.Module] = {}
         self._covered: dict[int, int] = {}  # id(submodule) -> id(its root)
         self._given_sub = ({id(m) for m in model.modules()} if model is not None else None)
-        # at the window's start: parameter fingerprints and buffer copies, by id of the tensor
-        self.param_before: dict[int, tuple[torch.Tensor, tuple]] = {}
-        self.buffer_before: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        # at the window's start, by id of the tensor: fingerprints of parameters and buffers, and
+        # copies of the buffers (views into one block per root and dtype), which size a change
+        self.before: dict[int, tuple[torch.Tensor, tuple]] = {}
+        self.buffer_copy: dict[int, torch.Tensor] = {}
+        self._blocks: dict[int, list[torch.Tensor]] = {}
         self.modes_before: dict[int, bool] = {}  # id(module) -> training, at the window's start
-        self._fingerprinters: dict[int, Fingerprinter] = {}
+        self._fingerprinters: dict[int, tuple[list[torch.Tensor], Fingerprinter]] = {}
         self.optimizers: dict[int, torch.optim.Optimizer] = {}
         self.counts: dict[int, int] = {}  # completed steps per optimizer, in the window
         self.trained: set[int] = set()  # params that required grad at a step of an optimizer holding them
@@ -193,21 +195,27 @@ class Watch:
         params, buffers = _tensors(root)
         self._root_params[id(root)] = params
         overwrite = not self.started
-        fp = self._fingerprinters.get(id(root))
-        if fp is None or fp.n != len(params):
-            fp = self._fingerprinters[id(root)] = Fingerprinter(params)
-        for p, f in zip(params, fp()):
-            if overwrite or id(p) not in self.param_before:
-                self.param_before[id(p)] = (p, f)
-        for b in buffers:
-            saved = self.buffer_before.get(id(b))
-            if saved is not None and not overwrite:
-                continue
-            if saved is not None and saved[1].shape == b.shape and saved[1].dtype == b.dtype \
-                    and saved[1].device == b.device:
-                saved[1].copy_(b)
-            else:
-                self.buffer_before[id(b)] = (b, b.detach().clone())
+        tensors = params + buffers
+        cached = self._fingerprinters.get(id(root))
+        if cached is None or len(cached[0]) != len(tensors) or any(a is not b for a, b in zip(cached[0], tensors)):
+            cached = self._fingerprinters[id(root)] = (tensors, Fingerprinter(tensors))
+        for t, f in zip(tensors, cached[1]()):
+            if overwrite or id(t) not in self.before:
+                self.before[id(t)] = (t, f)
+        todo = [b for b in buffers if overwrite or id(b) not in self.buffer_copy]
+        by_kind: dict[tuple, list[torch.Tensor]] = {}
+        for b in todo:
+            if b.layout == torch.strided:
+                by_kind.setdefault((b.dtype, b.device), []).append(b)
+        blocks = []
+        for group in by_kind.values():  # one copy per dtype: a cat, not a clone per buffer
+            block = torch.cat([b.detach().reshape(-1) for b in group])
+            blocks.append(block)
+            at = 0
+            for b in group:
+                self.buffer_copy[id(b)] = block[at:at + b.numel()].view(b.shape)
+                at += b.numel()
+        self._blocks[id(root)] = blocks + (self._blocks.get(id(root), []) if not overwrite else [])
         for m in root.modules():
             if overwrite or id(m) not in self.modes_before:
                 self.modes_before[id(m)] = m.training
@@ -255,16 +263,17 @@ class Watch:
                 self.roots.clear()
                 self._root_params.clear()
                 self._covered.clear()
-                self.param_before.clear()
-                self.buffer_before.clear()
+                self.before.clear()
+                self.buffer_copy.clear()
+                self._blocks.clear()
                 self.modes_before.clear()
         if id(opt) not in self.optimizers:
             self.optimizers[id(opt)] = opt
             self.counts[id(opt)] = 0
-        held = [p for p in self._held(opt) if id(p) not in self.param_before]
+        held = [p for p in self._held(opt) if id(p) not in self.before]
         if held:  # parameters no forwarded module holds yet (a wrapper's own, or none forwarded)
             for p, f in zip(held, Fingerprinter(held)()):
-                self.param_before[id(p)] = (p, f)
+                self.before[id(p)] = (p, f)
         for p in self._held(opt):
             if p.requires_grad:
                 self.trained.add(id(p))

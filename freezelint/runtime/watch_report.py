@@ -16,7 +16,7 @@ from torch import nn
 
 from freezelint.runtime import findings as F
 from freezelint.runtime.distributed import Distributed, ddp_class
-from freezelint.runtime.fingerprint import Fingerprinter, as_ints, fingerprints
+from freezelint.runtime.fingerprint import Fingerprinter
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import AuditUsageError, _module_records
 
@@ -92,14 +92,13 @@ def _join(prefix: str, name: str) -> str:
 
 
 @torch.no_grad()
-def _buffer_change(b: torch.Tensor, saved: torch.Tensor) -> tuple[bool, float | None]:
+def _size(b: torch.Tensor, saved: torch.Tensor | None) -> float | None:
+    """max |change| of a buffer that moved, from its copy (nan when its shape or dtype changed)."""
+    if saved is None or b.dtype == torch.bool or not b.numel() or b.layout != torch.strided:
+        return None
     if (b.shape, b.dtype, b.device) != (saved.shape, saved.dtype, saved.device):
-        return True, float("nan")
-    if torch.equal(as_ints(b), as_ints(saved)):
-        return False, None
-    if b.dtype == torch.bool or not b.numel():
-        return True, None
-    return True, (b.to(torch.float64) - saved.to(torch.float64)).abs().max().item()
+        return float("nan")
+    return (b.to(torch.float64) - saved.to(torch.float64)).abs().max().item()
 
 
 def judge(w: "Watch") -> AuditReport:
@@ -129,12 +128,18 @@ def judge(w: "Watch") -> AuditReport:
         named_modules.insert(0, ("", nn.Module()))
     params = [p for _, p in named]
 
-    # parameters: fingerprints at the window's start and now; buffers: their copies
-    after_p = Fingerprinter(params)() if params else []
-    before_p = [w.param_before[id(p)][1] if id(p) in w.param_before else a for p, a in zip(params, after_p)]
-    changed_p = [a != b for a, b in zip(after_p, before_p)]
-    bchanges = [_buffer_change(b, w.buffer_before[id(b)][1]) if id(b) in w.buffer_before else (False, None)
-                for _, b in named_buffers]
+    # fingerprints at the window's start and now (the root's own fingerprinter when the model is
+    # one forwarded root: its index is built already); a buffer that moved is sized from its copy
+    tensors = params + [b for _, b in named_buffers]
+    cached = w._fingerprinters.get(id(models[0])) if len(models) == 1 else None
+    reuse = cached is not None and len(cached[0]) == len(tensors) and all(a is b for a, b in zip(cached[0], tensors))
+    after = (cached[1] if reuse else Fingerprinter(tensors))() if tensors else []
+    before = [w.before[id(t)][1] if id(t) in w.before else a for t, a in zip(tensors, after)]
+    changed = [a != b for a, b in zip(after, before)]
+    nparams = len(params)
+    changed_p = changed[:nparams]
+    bchanges = [(moved, _size(b, w.buffer_copy.get(id(b))) if moved else None)
+                for (_, b), moved in zip(named_buffers, changed[nparams:])]
 
     opts = list(w.optimizers.values())
     holder: dict[int, tuple[int, int]] = {}
@@ -158,9 +163,7 @@ def judge(w: "Watch") -> AuditReport:
 
     from_ddp: frozenset[str] = frozenset()
     if spread is not None:
-        before_b = fingerprints([w.buffer_before[id(b)][1] if id(b) in w.buffer_before else b
-                                 for _, b in named_buffers])
-        spread.share_before(named, [n for n, _ in named_buffers], [*before_p, *before_b])
+        spread.share_before(named, [n for n, _ in named_buffers], before)
         from_ddp = frozenset(spread.local_wrap.frozen) if spread.local_wrap else frozenset()
 
     found = F.live_findings(named_modules, named)
@@ -172,12 +175,11 @@ def judge(w: "Watch") -> AuditReport:
         found += F.step_findings(models[0], opt, mine, brecords if oi == 0 else [], mrecords, modes, w.steps,
                                  set_to_none, foreign, True, from_ddp)
     found += F.expectation_findings(precords, w.expect_frozen, w.expect_trainable)
-    extra = sum(c.numel() * c.element_size() for _, c in w.buffer_before.values())
-    extra += sum(f.scratch_bytes for f in w._fingerprinters.values())
+    extra = sum(b.numel() * b.element_size() for blocks in w._blocks.values() for b in blocks)
+    extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
     device = str(params[0].device) if params else "cpu"
     report = AuditReport(found, precords, brecords, mrecords, w.steps, device,
                          " + ".join(type(o).__name__ for o in opts), set_to_none, extra_bytes=extra)
     if spread is not None:
-        after_b = fingerprints([b for _, b in named_buffers])
-        report = spread.merge(report, [*after_p, *after_b], [*changed_p, *(c for c, _ in bchanges)])
+        report = spread.merge(report, after, changed)
     return report
