@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -326,3 +328,32 @@ def test_pytest_fixture_fails_with_the_report(freeze_watch):
     with pytest.raises(freezelint.FreezeAuditError, match="FZ502"):
         with freeze_watch():
             loop(model, opt, 2, refreeze=False)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_watched_amp_steps_equal_unwatched_ones_and_stay_on_device():
+    def run(watched: bool):
+        model = net().cuda()
+        freeze_backbone(model)
+        opt = torch.optim.AdamW(model.parameters(), lr=0.1, fused=True)  # skips itself on inf
+        scaler = torch.amp.GradScaler("cuda")
+        torch.manual_seed(3)
+        ctx = freezelint.watch(steps=2) if watched else None
+        with ctx if ctx is not None else contextlib.nullcontext():
+            for _ in range(4):  # room for a step the scaler skips
+                model.train()
+                model[1].eval()
+                with torch.autocast("cuda", dtype=torch.float16):
+                    loss = model(torch.randn(6, 4, device="cuda")).float().pow(2).mean()
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                opt.zero_grad()
+        return model, ctx
+
+    (plain, _), (seen, w) = run(False), run(True)
+    for (n, a), (_, b) in zip(plain.state_dict().items(), seen.state_dict().items()):
+        assert torch.equal(a.view(-1).view(torch.uint8), b.view(-1).view(torch.uint8)), n
+    assert w.report.ok, w.report.render_text()
+    assert w.report.device.startswith("cuda")
