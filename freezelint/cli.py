@@ -106,7 +106,27 @@ def _add_run(sub) -> None:
                    help="a parameter name, module name or glob that must train (repeatable)")
     r.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as `python -m MODULE`")
     r.add_argument("--verbose", "-v", action="store_true")
-    r.add_argument("script_args", nargs=argparse.REMAINDER, metavar="SCRIPT.py [args ...]")
+    r.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the training script; what follows is its own")
+
+
+_RUN_VALUED = {"--steps", "--format", "--output-file", "-o", "--expect-frozen", "--expect-trainable"}
+
+
+def _split_run(args: list[str]) -> tuple[list[str], list[str]]:
+    """`run`'s own options and target, and the script's arguments: everything after SCRIPT.py or
+    `-m MODULE` belongs to the script, options included (argparse alone would take them)."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-m":
+            return args[:i + 2], args[i + 2:]
+        if a in _RUN_VALUED:
+            i += 2
+        elif a.startswith("-"):
+            i += 1
+        else:
+            return args[:i + 1], args[i + 1:]
+    return args, []
 
 
 def _progress(enabled: bool):
@@ -248,11 +268,11 @@ def cmd_audit(args) -> int:
 def cmd_run(args) -> int:
     from freezelint.runtime.run_cli import RunOptions, run_script
 
-    rest = list(args.script_args)
+    rest = list(getattr(args, "script_args", []))
     if args.module is None:
-        if not rest:
+        if not args.script:
             raise UsageError("run needs a script (`freezelint run train.py`) or -m MODULE")
-        target, rest = rest[0], rest[1:]
+        target = args.script
     else:
         target = args.module
     if args.steps < 1:
@@ -268,7 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     verbose = False
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        script_args: list[str] = []
+        if argv[:1] == ["run"]:
+            ours, script_args = _split_run(argv[1:])
+            argv = ["run", *ours]
         args = parser.parse_args(argv)
+        args.script_args = script_args
         verbose = getattr(args, "verbose", False)
         if args.command is None:
             parser.print_help()

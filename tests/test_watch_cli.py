@@ -48,9 +48,9 @@ def test_examples_real_loop_mistake_and_its_fixed_twin_exit_1_and_0(cli, tmp_pat
 
 def test_script_runs_as_main_with_its_arguments_and_stops_after_the_window(cli, tmp_path):
     script(tmp_path)
-    r = cli(tmp_path, "run", "train.py", "5")
+    r = cli(tmp_path, "run", "train.py", "5", "--steps", "9", "-m", "x")  # after the script: the script's
     assert r.code == 0, r.err
-    assert "argv ['5'] __main__" in r.out and "freeze audit: OK" in r.out
+    assert "argv ['5', '--steps', '9', '-m', 'x'] __main__" in r.out and "freeze audit: OK — 2 steps" in r.out
     assert not (tmp_path / "finished.txt").exists()
 
 
@@ -65,9 +65,9 @@ def test_module_form_json_output_file_and_expectations(cli, tmp_path):
     write(tmp_path / "pkg" / "__init__.py", "")
     write(tmp_path / "pkg" / "train.py", SCRIPT.replace("{fail_at}", "-1"))
     r = cli(tmp_path, "run", "--format", "json", "-o", "report.json", "--expect-trainable", "0",
-            "--expect-frozen", "3", "-m", "pkg.train", "3")
+            "--expect-frozen", "3", "-m", "pkg.train", "3", "--format", "text")
     assert r.code == 1, r.err
-    assert "argv ['3'] __main__" in r.out
+    assert "argv ['3', '--format', 'text'] __main__" in r.out
     report = json.loads((tmp_path / "report.json").read_text())
     assert [f["code"] for f in report["findings"]] == ["FZ506", "FZ506"]
     assert {f["target"] for f in report["findings"]} == {"0", "3"}
