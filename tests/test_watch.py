@@ -357,3 +357,47 @@ def test_cuda_watched_amp_steps_equal_unwatched_ones_and_stay_on_device():
         assert torch.equal(a.view(-1).view(torch.uint8), b.view(-1).view(torch.uint8)), n
     assert w.report.ok, w.report.render_text()
     assert w.report.device.startswith("cuda")
+
+
+class TwoParts(nn.Module):
+    """A Lightning-style module whose step calls its parts, never its own forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(4, 3))
+        self.dec = nn.Sequential(nn.Linear(3, 4))
+        self.temperature = nn.Parameter(torch.ones(()))  # its own, held by the optimizer
+
+
+def test_model_found_above_the_forwarded_parts_that_hold_the_optimizers_parameters():
+    torch.manual_seed(0)
+    model = TwoParts()
+    model.enc.requires_grad_(False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randn(5, 4)
+            (model.dec(model.enc(x)) * model.temperature).sub(x).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    report = w.report
+    assert {p.name for p in report.params} == {"temperature", "enc.0.weight", "enc.0.bias", "dec.0.weight",
+                                               "dec.0.bias"}
+    assert report.ok, report.render_text()
+
+
+def test_a_failing_hook_leaves_training_alone_and_says_so(monkeypatch):
+    import freezelint.runtime.watch as watch_mod
+
+    def broken(tensors):
+        raise RuntimeError("no fingerprint today")
+
+    monkeypatch.setattr(watch_mod, "Fingerprinter", broken)
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    train = nn.Module.train
+    with freezelint.watch() as w:
+        loop(model, opt, 2)  # runs to the end
+        assert nn.Module.train is train  # the watch closed itself
+    with pytest.raises(AuditUsageError, match="watching failed: RuntimeError: no fingerprint today"):
+        w.report

@@ -35,6 +35,26 @@ from freezelint.runtime.report import AuditReport
 from freezelint.runtime.runner import AuditUsageError
 
 
+def _guarded(hook: Callable) -> Callable:
+    """A hook that fails closes the watch and keeps the error for `report`: the user's training
+    goes on as if unwatched."""
+
+    def run(self: "Watch", *args: Any) -> None:
+        try:
+            hook(self, *args)
+        except WindowComplete:
+            raise
+        except Exception as e:  # noqa: BLE001 — reported through Watch.report, never into the loop
+            self.error = AuditUsageError(f"watching failed: {type(e).__name__}: {e}")
+            self.error.__cause__ = e
+            self.done = True
+            self._remove_hooks()
+
+    run.__name__ = hook.__name__
+    run.__doc__ = hook.__doc__
+    return run
+
+
 class WindowComplete(BaseException):
     """Raised from the step hook to stop a script once its window is judged (`freezelint run`).
     A BaseException, so the script's own `except Exception` does not swallow it."""
@@ -82,6 +102,7 @@ class Watch:
         self._handles: list[Any] = []
         self._post_handle: Any = None
         self._train_orig: Callable | None = None
+        self._train_wrapper: Callable | None = None
         self._in_train = False
         self._active = False
         self.started = False  # the first optimizer step has begun
@@ -163,7 +184,10 @@ class Watch:
             h.remove()
         self._handles = []
         if self._train_orig is not None:
-            nn.Module.train = self._train_orig  # type: ignore[method-assign]
+            # Put back what was there unless another wrapper came after ours (a nested watch that
+            # is still open): ours then passes every call through.
+            if nn.Module.train is self._train_wrapper:
+                nn.Module.train = self._train_orig  # type: ignore[method-assign]
             self._train_orig = None
 
     def _wrap_train(self) -> None:
@@ -171,7 +195,7 @@ class Watch:
         watch = self
 
         def train(module: nn.Module, mode: bool = True) -> nn.Module:
-            if not mode or watch._in_train or watch.done:
+            if not mode or watch._in_train or watch.done or not watch._active:
                 return orig(module, mode)
             watch._in_train = True  # Module.train recurses through this function: walk once
             try:
@@ -186,6 +210,7 @@ class Watch:
 
         train.__doc__ = orig.__doc__
         self._train_orig = orig
+        self._train_wrapper = train
         nn.Module.train = train  # type: ignore[method-assign]
 
     @torch.no_grad()
@@ -220,6 +245,7 @@ class Watch:
             if overwrite or id(m) not in self.modes_before:
                 self.modes_before[id(m)] = m.training
 
+    @_guarded
     def _on_forward(self, module: nn.Module, args: Any) -> None:
         if self.done:
             return
@@ -247,6 +273,7 @@ class Watch:
     def _watched(self, opt: torch.optim.Optimizer) -> bool:
         return not self.given_opts or any(opt is o for o in self.given_opts)
 
+    @_guarded
     @torch.no_grad()
     def _on_step_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if self.done or not self._watched(opt):
@@ -285,6 +312,7 @@ class Watch:
                 if p.requires_grad:
                     self.wanted.add(id(p))
 
+    @_guarded
     @torch.no_grad()
     def _on_step_post(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if opt is not self._stepping:
@@ -327,6 +355,10 @@ class Watch:
             self._report = judge(self)
         except AuditUsageError as e:
             self.error = e
+            return
+        except Exception as e:  # noqa: BLE001 — the training goes on; report says what failed
+            self.error = AuditUsageError(f"judging the watched steps failed: {type(e).__name__}: {e}")
+            self.error.__cause__ = e
             return
         if self.on_report is not None:
             self.on_report(self._report)
