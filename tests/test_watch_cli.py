@@ -93,3 +93,10 @@ def test_bad_usage_is_one_line_and_exit_2(cli, tmp_path):
                        (("run", "--steps", "0", "x.py"), "--steps must be at least 1")]:
         r = cli(tmp_path, *args)
         assert r.code == 2 and text in r.err and len(r.err.strip().splitlines()) == 1, (args, r.err)
+
+
+def test_no_stop_script_failing_after_the_window_prints_the_report_and_exits_2(cli, tmp_path):
+    script(tmp_path, fail_at=2)
+    r = cli(tmp_path, "run", "--no-stop", "--steps", "1", "train.py")
+    assert r.code == 2 and "freeze audit: OK — 1 step" in r.out
+    assert r.err.strip() == "freezelint: error: train.py raised ValueError at train.py:15 after the watched window"
