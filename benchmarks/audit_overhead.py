@@ -52,9 +52,12 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 224])
     ap.add_argument("--batches", type=int, nargs="+", default=[8, 16, 32])
     ap.add_argument("--kinds", nargs="+", default=["head", "full"])
+    ap.add_argument("--device", default="cpu", help="cuda to time the audit on a GPU")
     args = ap.parse_args()
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads, resnet50 weights=None, "
+          f"{torch.get_num_threads()} threads, resnet50 weights=None on {device}, "
           f"median of {args.rounds} alternating rounds")
     print("setup: head = frozen backbone + new 10-class head (SGD momentum on the head); "
           "full = everything trainable (SGD momentum)")
@@ -62,7 +65,8 @@ def main() -> None:
           f"{'extra mem / param bytes':>24}")
     for kind, bsz, size in [(k, b, s) for k in args.kinds for b in args.batches for s in args.sizes]:
             model, optimizer = setup(kind)
-            batch = torch.randn(bsz, 3, size, size)
+            model.to(device)  # the same Parameter objects: the optimizer still holds them
+            batch = torch.randn(bsz, 3, size, size, device=device)
             param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
             plain_steps(model, optimizer, batch)  # warm-up: allocator, kernels, optimizer state
             audit(model, optimizer, batch=batch, call_train=True)
@@ -70,11 +74,14 @@ def main() -> None:
             for _ in range(args.rounds):
                 # The audit restores the model, so plain steps keep training a copy of the same
                 # weights; both sides see the same shapes and optimizer state sizes.
+                sync()
                 t = time.perf_counter()
                 plain_steps(model, optimizer, batch)
+                sync()
                 plain.append(time.perf_counter() - t)
                 t = time.perf_counter()
                 report = audit(model, optimizer, steps=2, batch=batch)
+                sync()
                 audited.append(time.perf_counter() - t)
                 extra = report.extra_bytes
             p, a = statistics.median(plain), statistics.median(audited)

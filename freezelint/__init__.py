@@ -18,6 +18,7 @@ __all__ = [
     "audit",
     "check_paths",
     "check_source",
+    "watch",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.runner import AuditUsageError, assert_frozen, audit
     from freezelint.check.engine import check_source
     from freezelint.check.runner import check_paths
+    from freezelint.runtime.watch import watch
 
 _LAZY = {
     "audit": "freezelint.runtime.runner",
@@ -34,6 +36,7 @@ _LAZY = {
     "FreezeAuditError": "freezelint.runtime.report",
     "check_source": "freezelint.check.engine",
     "check_paths": "freezelint.check.runner",
+    "watch": "freezelint.runtime.watch",
 }
 
 

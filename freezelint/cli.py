@@ -1,4 +1,4 @@
-"""`freezelint check | audit | rule | rules | server`; `freezelint PATH ...` means `freezelint check PATH ...`.
+"""`freezelint check | audit | run | rule | rules | server`; `freezelint PATH ...` means `freezelint check PATH ...`.
 
 Exit codes: 0 clean, 1 findings (or files that could not be checked), 2 usage or internal error.
 Errors are one line; `--verbose` adds the traceback.
@@ -311,12 +311,71 @@ def cmd_server(args) -> int:
     return serve()
 
 
+def _add_run(sub) -> None:
+    r = sub.add_parser("run", help="run a training script and judge its first optimizer steps",
+                       usage="freezelint run [options] SCRIPT.py [args ...] | -m MODULE [args ...]",
+                       description="Runs the script in this process as __main__ with its own arguments, watches its "
+                                   "first --steps optimizer steps through torch's global hooks, prints the report and "
+                                   "stops it. Exit 0 clean, 1 findings, 2 when the script ended or failed first.",
+                       epilog="Under torchrun (`torchrun ... -m freezelint run train.py`) every rank watches, ranks "
+                              "are compared, rank 0 prints.")
+    r.add_argument("--steps", type=int, default=2, help="optimizer steps to watch (default 2)")
+    r.add_argument("--no-stop", action="store_true", help="let training run on after the window")
+    r.add_argument("--format", default="text", choices=("text", "json"))
+    r.add_argument("--output-file", "-o", help="write the report here instead of stdout")
+    r.add_argument("--expect-frozen", action="append", default=[], metavar="PATTERN",
+                   help="a parameter name, module name or glob that must stay frozen (repeatable)")
+    r.add_argument("--expect-trainable", action="append", default=[], metavar="PATTERN",
+                   help="a parameter name, module name or glob that must train (repeatable)")
+    r.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as `python -m MODULE`")
+    r.add_argument("--verbose", "-v", action="store_true")
+    r.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the training script; what follows is its own")
+
+
+_RUN_VALUED = {"--steps", "--format", "--output-file", "-o", "--expect-frozen", "--expect-trainable"}
+
+
+def _split_run(args: list[str]) -> tuple[list[str], list[str]]:
+    """`run`'s own options and target, and the script's arguments: everything after SCRIPT.py or
+    `-m MODULE` belongs to the script, options included (argparse alone would take them)."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-m":
+            return args[:i + 2], args[i + 2:]
+        if a in _RUN_VALUED:
+            i += 2
+        elif a.startswith("-"):
+            i += 1
+        else:
+            return args[:i + 1], args[i + 1:]
+    return args, []
+
+
+def cmd_run(args) -> int:
+    from freezelint.runtime.run_cli import RunOptions, run_script
+
+    rest = list(getattr(args, "script_args", []))
+    if args.module is None:
+        if not args.script:
+            raise UsageError("run needs a script (`freezelint run train.py`) or -m MODULE")
+        target = args.script
+    else:
+        target = args.module
+    if args.steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {args.steps}")
+    return run_script(RunOptions(target, rest, module=args.module is not None, steps=args.steps,
+                                 stop=not args.no_stop, fmt=args.format, output_file=args.output_file,
+                                 expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable))
+
+
 # name -> (add its parser, run it). Order is the order `--help` lists them in.
 COMMANDS: dict[str, tuple] = {
     "check": (_add_check, cmd_check),
     "rule": (_add_rule, cmd_rule),
     "rules": (_add_rules, cmd_rules),
     "audit": (_add_audit, cmd_audit),
+    "run": (_add_run, cmd_run),
     "server": (_add_server, cmd_server),
 }
 
@@ -327,7 +386,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     verbose = False
     try:
-        args = parser.parse_args(_implied_check(list(sys.argv[1:] if argv is None else argv)))
+        argv = _implied_check(list(sys.argv[1:] if argv is None else argv))
+        script_args: list[str] = []
+        if argv[:1] == ["run"]:
+            ours, script_args = _split_run(argv[1:])
+            argv = ["run", *ours]
+        args = parser.parse_args(argv)
+        args.script_args = script_args
         verbose = getattr(args, "verbose", False)
         if args.command is None:
             parser.print_help()

@@ -1,4 +1,4 @@
-"""pytest plugin: a `freeze_audit` fixture over `freezelint.audit()`.
+"""pytest plugin: `freeze_audit` over `freezelint.audit()`, `freeze_watch` over `freezelint.watch()`.
 
 Registered through the `pytest11` entry point, so it loads in every pytest run of an
 environment with freezelint installed: it imports nothing heavy until a test asks for it.
@@ -19,3 +19,15 @@ def freeze_audit():
     from freezelint.runtime.runner import assert_frozen
 
     return assert_frozen
+
+
+@pytest.fixture
+def freeze_watch():
+    """`with freeze_watch(frozen=[...], trainable=[...], steps=2, **watch_kwargs): <train>`.
+
+    Watches the real training steps run inside the block (any loop, Lightning, the HF Trainer)
+    and fails the test with the report when there are findings.
+    """
+    from freezelint.runtime.watch import assert_watched
+
+    return assert_watched

@@ -29,3 +29,13 @@ def test_fingerprint_pass_benchmark_runs():
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "kernel / torch" in p.stdout or "not built" in p.stdout, p.stdout
+
+
+def test_watch_overhead_benchmark_runs():
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "watch_overhead.py"), "--arch", "resnet18",
+                        "--sizes", "32", "--batch", "2", "--rounds", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = [line.split() for line in p.stdout.splitlines() if line.startswith(("head", "full"))]
+    assert [line[0] for line in lines] == ["head", "full"], p.stdout
+    assert all(float(line[-2]) > 0 and line[-1].endswith("%") for line in lines), p.stdout

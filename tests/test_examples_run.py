@@ -19,8 +19,10 @@ ran = []
 for path in sys.argv[1:]:
     p = pathlib.Path(path)
     sys.path.insert(0, str(p.parent))
+    argv, sys.argv = sys.argv, [str(p)]  # as `python script.py` runs it: no arguments of its own
     with contextlib.redirect_stdout(io.StringIO()):
         runpy.run_path(str(p), run_name="__main__")
+    sys.argv = argv
     sys.path.pop(0)
     ran.append(p.name)
 print("ran", len(ran))

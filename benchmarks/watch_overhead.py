@@ -1,0 +1,107 @@
+"""Watch overhead: two training steps watched by `freezelint.watch(steps=2)` against the same two
+steps unwatched, in the same run.
+
+    python benchmarks/watch_overhead.py [--rounds 7] [--sizes 64 224] [--batch 8] [--kinds head full]
+
+For torchvision resnet50 (weights=None) it prints, per input size and fine-tuning setup, the
+median wall time of two plain steps of a training loop (model.train(), BatchNorm of the frozen
+part back to eval(), forward, backward, step, zero_grad), the median of the same two steps run
+inside `with freezelint.watch(steps=2)` and judged (the report built), their ratio, and the memory
+the watch held beyond the model (buffer copies, fingerprint scratch) relative to the parameter
+bytes. Rounds alternate so drift hits both sides alike; both sides keep training the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torchvision
+
+from freezelint import watch
+
+
+def setup(kind: str, arch: str = "resnet50", classes: int = 10):
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, arch)(weights=None)
+    if kind == "head":  # the fine-tuning case: frozen backbone with BatchNorm in eval, new head
+        model.requires_grad_(False)
+        model.fc = nn.Linear(model.fc.in_features, classes)
+        params = model.fc.parameters()
+    else:  # full fine-tune
+        model.fc = nn.Linear(model.fc.in_features, classes)
+        params = model.parameters()
+    optimizer = torch.optim.SGD(params, lr=0.01, momentum=0.9)
+    return model, optimizer
+
+
+def steps(model, optimizer, batch, n: int = 2) -> None:
+    for _ in range(n):
+        model.train()
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and not m.weight.requires_grad:
+                m.eval()
+        loss = model(batch).float().pow(2).mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+
+def watched(model, optimizer, batch):
+    with watch(steps=2) as w:
+        steps(model, optimizer, batch)
+    return w.report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 224])
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--kinds", nargs="+", default=["head", "full"])
+    ap.add_argument("--arch", default="resnet50", help="a torchvision resnet (resnet18 for a quick smoke run)")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} threads, {args.arch} weights=None on {device}, "
+          f"median of {args.rounds} alternating rounds")
+    print("setup: head = frozen backbone (BatchNorm in eval) + new 10-class head (SGD momentum on the head); "
+          "full = everything trainable (SGD momentum)")
+    print(f"{'setup':<6} {'batch':>5} {'px':>4} {'2 plain steps':>14} {'2 watched steps':>16} {'ratio':>6} "
+          f"{'extra mem / param bytes':>24}")
+    for kind in args.kinds:
+        for size in args.sizes:
+            model, optimizer = setup(kind, args.arch)
+            model.to(device)
+            optimizer = type(optimizer)(
+                [p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+            batch = torch.randn(args.batch, 3, size, size, device=device)
+            param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+            sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+            steps(model, optimizer, batch)  # warm-up: allocator, kernels, optimizer state
+            report = watched(model, optimizer, batch)
+            assert report.ok, report.render_text()
+            plain, seen, extra = [], [], 0
+            for _ in range(args.rounds):
+                sync()
+                t = time.perf_counter()
+                steps(model, optimizer, batch)
+                sync()
+                plain.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                report = watched(model, optimizer, batch)
+                sync()
+                seen.append(time.perf_counter() - t)
+                extra = report.extra_bytes
+            p, s = statistics.median(plain), statistics.median(seen)
+            print(f"{kind:<6} {args.batch:>5} {size:>4} {p * 1e3:>12.0f}ms {s * 1e3:>14.0f}ms {s / p:>6.2f} "
+                  f"{extra / param_bytes:>23.2%}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The fixed twin of finetune_loop.py: the unfrozen layer joins the optimizer.
+
+    freezelint run examples/watch/finetune_loop_fixed.py    # exit 0
+"""
+
+import argparse
+
+import torch
+import torch.nn as nn
+import torchvision
+
+
+def freeze_bn(model: nn.Module) -> None:
+    """Running statistics of the frozen part stay as loaded (call after every model.train())."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not m.weight.requires_grad:
+            m.eval()
+
+
+def unfreeze(model: nn.Module, optimizer: torch.optim.Optimizer, layer: nn.Module) -> None:
+    layer.requires_grad_(True)
+    optimizer.add_param_group({"params": list(layer.parameters())})  # now it trains
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batches", type=int, default=3)
+    ap.add_argument("--unfreeze-after", type=int, default=1, help="optimizer steps before layer4 trains")
+    args = ap.parse_args()
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None)
+    model.requires_grad_(False)
+    model.fc = nn.Linear(model.fc.in_features, 5)  # new head, trainable
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    data = [(torch.randn(4, 3, 32, 32), torch.randint(0, 5, (4,))) for _ in range(args.batches)]
+
+    step = 0
+    for epoch in range(args.epochs):
+        model.train()
+        freeze_bn(model)
+        for images, labels in data:
+            if step == args.unfreeze_after:
+                unfreeze(model, optimizer, model.layer4)
+                freeze_bn(model)  # layer4's BatchNorm trains now: back to train mode
+                model.layer4.train()
+            loss = nn.functional.cross_entropy(model(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            step += 1
+        print(f"epoch {epoch}: loss {loss.item():.3f}")
+
+
+if __name__ == "__main__":
+    main()

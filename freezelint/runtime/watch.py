@@ -1,0 +1,393 @@
+"""`freezelint.watch()`: judge the user's own training steps, observed through torch's global hooks.
+
+`audit()` runs synthetic steps and restores; this observes real ones and restores nothing, so it
+must not change what training computes: it draws no random numbers, flips no modes and runs no
+forward of its own. It reads, at three kinds of moment:
+
+- a module's forward (`register_module_forward_pre_hook`): the outermost module whose forward
+  runs is a candidate model; its parameters are fingerprinted and its buffers copied there, at the
+  start of an iteration (until the window starts, again at each such forward, so nothing the
+  script does before training counts);
+- an optimizer step (`register_optimizer_step_pre_hook` / `_post_hook`): the first step opens the
+  window; each completed step records which of the optimizer's parameters required grad (a GAN
+  that turns `requires_grad` off for one network during the other's step trains both) and what
+  their grads were; a step that a GradScaler skipped inside a fused optimizer does not count;
+- `nn.Module.train` (wrapped for the duration, only to record): a `train()` that switches a module
+  from eval() back to train mode, the FZ201 mistake.
+
+The window closes when every optimizer seen in it has completed `steps` steps; then parameters are
+fingerprinted again, buffers compared with their copies, and `watch_report.judge` builds the same
+`AuditReport` as `audit()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterable, Iterator
+
+import torch
+from torch import nn
+from torch.nn.modules.module import register_module_forward_pre_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+from freezelint.runtime.fingerprint import Fingerprinter
+from freezelint.runtime.report import AuditReport
+from freezelint.runtime.runner import AuditUsageError
+
+
+def _guarded(hook: Callable) -> Callable:
+    """A hook that fails closes the watch and keeps the error for `report`: the user's training
+    goes on as if unwatched."""
+
+    def run(self: "Watch", *args: Any) -> None:
+        try:
+            hook(self, *args)
+        except WindowComplete:
+            raise
+        except Exception as e:  # noqa: BLE001 — reported through Watch.report, never into the loop
+            self.error = AuditUsageError(f"watching failed: {type(e).__name__}: {e}")
+            self.error.__cause__ = e
+            self.done = True
+            self._remove_hooks()
+
+    run.__name__ = hook.__name__
+    run.__doc__ = hook.__doc__
+    return run
+
+
+class WindowComplete(BaseException):
+    """Raised from the step hook to stop a script once its window is judged (`freezelint run`).
+    A BaseException, so the script's own `except Exception` does not swallow it."""
+
+
+def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
+    if optimizer is None:
+        return []
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return [optimizer]
+    items = list(optimizer.values()) if isinstance(optimizer, dict) else optimizer
+    if not isinstance(items, (list, tuple)) or not items or \
+            not all(isinstance(o, torch.optim.Optimizer) for o in items):
+        raise AuditUsageError(f"optimizer must be a torch.optim.Optimizer, a list or a dict of them, "
+                              f"got {type(optimizer).__name__}")
+    return list(items)
+
+
+def _tensors(module: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    return list(module.parameters()), list(module.buffers())
+
+
+class Watch:
+    """Observe `steps` optimizer steps of whatever trains while it is active; `report` afterwards.
+
+    Use `freezelint.watch()`; `stop=True` (for `freezelint run`) raises WindowComplete from the
+    step that closes the window; `on_report` is called with the report as soon as it exists."""
+
+    def __init__(self, steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,
+                 expect_frozen: Iterable[str] | str = (), expect_trainable: Iterable[str] | str = (),
+                 stop: bool = False, on_report: Callable[[AuditReport], None] | None = None) -> None:
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise AuditUsageError(f"steps must be an integer >= 1, got {steps!r}")
+        if model is not None and not isinstance(model, nn.Module):
+            raise AuditUsageError(f"model must be an nn.Module, got {type(model).__name__}")
+        self.steps = steps
+        self.stop = stop
+        self.on_report = on_report
+        self.expect_frozen = [expect_frozen] if isinstance(expect_frozen, str) else list(expect_frozen)
+        self.expect_trainable = [expect_trainable] if isinstance(expect_trainable, str) else list(expect_trainable)
+        self.given_model = model
+        self.given_opts = _optimizers(optimizer)
+        self._report: AuditReport | None = None
+        self.error: BaseException | None = None  # raised while judging (the window's step still ran)
+        self._handles: list[Any] = []
+        self._post_handle: Any = None
+        self._train_orig: Callable | None = None
+        self._train_wrapper: Callable | None = None
+        self._in_train = False
+        self._active = False
+        self.started = False  # the first optimizer step has begun
+        self.done = False  # the window is closed
+        # candidate models: outermost forwarded modules (or the given model), by id
+        self.roots: dict[int, nn.Module] = {}
+        self._covered: dict[int, int] = {}  # id(submodule) -> id(its root)
+        self._given_sub = ({id(m) for m in model.modules()} if model is not None else None)
+        # at the window's start, by id of the tensor: fingerprints of parameters and buffers, and
+        # copies of the buffers (views into one block per root and dtype), which size a change
+        self.before: dict[int, tuple[torch.Tensor, tuple]] = {}
+        self.buffer_copy: dict[int, torch.Tensor] = {}
+        self._blocks: dict[int, list[torch.Tensor]] = {}
+        self.modes_before: dict[int, bool] = {}  # id(module) -> training, at the window's start
+        self._fingerprinters: dict[int, tuple[list[torch.Tensor], Fingerprinter]] = {}
+        self.optimizers: dict[int, torch.optim.Optimizer] = {}
+        self.counts: dict[int, int] = {}  # completed steps per optimizer, in the window
+        self.trained: set[int] = set()  # params that required grad at a step of an optimizer holding them
+        self.wanted: set[int] = set()  # params of the models that required grad at any step
+        self._root_params: dict[int, list[torch.Tensor]] = {}
+        self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
+        self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
+        self._stepping: torch.optim.Optimizer | None = None
+        self.extra_bytes = 0
+
+    # ------------------------------------------------------------------ public
+    @property
+    def report(self) -> AuditReport:
+        if self._report is not None:
+            return self._report
+        if self.error is not None:
+            raise self.error
+        if not self.started:
+            raise AuditUsageError("no optimizer step was observed while watching: run the training inside "
+                                  "`with freezelint.watch():`")
+        raise AuditUsageError(f"the window is not complete: {self._progress()} of {self.steps} optimizer steps "
+                              f"were observed; lower `steps` or train longer")
+
+    @property
+    def steps_seen(self) -> int:
+        """Completed steps of the optimizer that has done fewest (all of them count alike)."""
+        return min(self.counts.values(), default=0)
+
+    def _progress(self) -> str:
+        return str(self.steps_seen)
+
+    def __enter__(self) -> "Watch":
+        if self._active:
+            raise AuditUsageError("this watch is already active")
+        self._active = True
+        self._handles = [
+            register_module_forward_pre_hook(self._on_forward),
+            register_optimizer_step_pre_hook(self._on_step_pre),
+        ]
+        self._post_handle = register_optimizer_step_post_hook(self._on_step_post)
+        self._wrap_train()
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        self.close()
+        # An optimizer that joined late (or stepped once, elsewhere) may keep the window open:
+        # once the first one has completed its steps, what was seen is judged.
+        if not self.done and exc is None and max(self.counts.values(), default=0) >= self.steps:
+            self._finish()
+
+    def close(self) -> None:
+        """Remove every hook (idempotent)."""
+        self._remove_hooks()
+        if self._post_handle is not None:
+            self._post_handle.remove()
+            self._post_handle = None
+        self._active = False
+
+    # ------------------------------------------------------------------ hooks
+    def _remove_hooks(self) -> None:
+        # The step post-hook stays until close(): torch is iterating over those hooks when the
+        # window closes inside one of them.
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        if self._train_orig is not None:
+            # Put back what was there unless another wrapper came after ours (a nested watch that
+            # is still open): ours then passes every call through.
+            if nn.Module.train is self._train_wrapper:
+                nn.Module.train = self._train_orig  # type: ignore[method-assign]
+            self._train_orig = None
+
+    def _wrap_train(self) -> None:
+        orig = nn.Module.train
+        watch = self
+
+        def train(module: nn.Module, mode: bool = True) -> nn.Module:
+            if not mode or watch._in_train or watch.done or not watch._active:
+                return orig(module, mode)
+            watch._in_train = True  # Module.train recurses through this function: walk once
+            try:
+                evals = [m for m in module.modules() if not m.training]
+                out = orig(module, mode)
+                for m in evals:
+                    if m.training:
+                        watch.undone[id(m)] = m
+                return out
+            finally:
+                watch._in_train = False
+
+        train.__doc__ = orig.__doc__
+        self._train_orig = orig
+        self._train_wrapper = train
+        nn.Module.train = train  # type: ignore[method-assign]
+
+    @torch.no_grad()
+    def _baseline_root(self, root: nn.Module) -> None:
+        """Fingerprint the root's parameters and copy its buffers, as they are now. Before the
+        window, each forward of a root takes them again; inside it, what is taken stays."""
+        params, buffers = _tensors(root)
+        self._root_params[id(root)] = params
+        overwrite = not self.started
+        tensors = params + buffers
+        cached = self._fingerprinters.get(id(root))
+        if cached is None or len(cached[0]) != len(tensors) or any(a is not b for a, b in zip(cached[0], tensors)):
+            cached = self._fingerprinters[id(root)] = (tensors, Fingerprinter(tensors))
+        for t, f in zip(tensors, cached[1]()):
+            if overwrite or id(t) not in self.before:
+                self.before[id(t)] = (t, f)
+        todo = [b for b in buffers if overwrite or id(b) not in self.buffer_copy]
+        by_kind: dict[tuple, list[torch.Tensor]] = {}
+        for b in todo:
+            if b.layout == torch.strided:
+                by_kind.setdefault((b.dtype, b.device), []).append(b)
+        blocks = []
+        for group in by_kind.values():  # one copy per dtype: a cat, not a clone per buffer
+            block = torch.cat([b.detach().reshape(-1) for b in group])
+            blocks.append(block)
+            at = 0
+            for b in group:
+                self.buffer_copy[id(b)] = block[at:at + b.numel()].view(b.shape)
+                at += b.numel()
+        self._blocks[id(root)] = blocks + (self._blocks.get(id(root), []) if not overwrite else [])
+        for m in root.modules():
+            if overwrite or id(m) not in self.modes_before:
+                self.modes_before[id(m)] = m.training
+
+    @_guarded
+    def _on_forward(self, module: nn.Module, args: Any) -> None:
+        if self.done:
+            return
+        mid = id(module)
+        root_id = self._covered.get(mid)
+        if root_id is not None:
+            if root_id == mid and not self.started:
+                self._baseline_root(module)  # a new iteration before the window: take it again
+            return
+        if self._given_sub is not None:
+            if mid not in self._given_sub:
+                return
+            module = self.given_model  # type: ignore[assignment]
+            mid = id(module)
+        self.roots[mid] = module
+        for m in module.modules():
+            self._covered.setdefault(id(m), mid)
+        self._covered[mid] = mid
+        self._baseline_root(module)
+
+    @staticmethod
+    def _held(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
+        return [p for g in opt.param_groups for p in g["params"]]
+
+    def _watched(self, opt: torch.optim.Optimizer) -> bool:
+        return not self.given_opts or any(opt is o for o in self.given_opts)
+
+    @_guarded
+    @torch.no_grad()
+    def _on_step_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if self.done or not self._watched(opt):
+            return
+        if self._stepping is not None and self._stepping is not opt:
+            return  # a wrapper's step calling the optimizer it wraps: one step
+        self._stepping = opt
+        if not self.started:
+            self.started = True
+            closure = args[0] if args else kwargs.get("closure")
+            if closure is not None:
+                # Lightning and LBFGS run forward and backward inside the step: take everything
+                # at that forward, not at one from before (a validation pass, say).
+                self.roots.clear()
+                self._root_params.clear()
+                self._covered.clear()
+                self.before.clear()
+                self.buffer_copy.clear()
+                self._blocks.clear()
+                self.modes_before.clear()
+        if id(opt) not in self.optimizers:
+            self.optimizers[id(opt)] = opt
+            self.counts[id(opt)] = 0
+        held = [p for p in self._held(opt) if id(p) not in self.before]
+        if held:  # parameters no forwarded module holds yet (a wrapper's own, or none forwarded)
+            for p, f in zip(held, Fingerprinter(held)()):
+                self.before[id(p)] = (p, f)
+        for p in self._held(opt):
+            if p.requires_grad:
+                self.trained.add(id(p))
+        self._note_wanted()
+
+    def _note_wanted(self) -> None:
+        for params in self._root_params.values():
+            for p in params:
+                if p.requires_grad:
+                    self.wanted.add(id(p))
+
+    @_guarded
+    @torch.no_grad()
+    def _on_step_post(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if opt is not self._stepping:
+            return
+        self._stepping = None
+        if self.done:
+            return
+        found_inf = getattr(opt, "found_inf", None)  # set by GradScaler for optimizers that skip themselves
+        if isinstance(found_inf, torch.Tensor) and bool(found_inf.any()):
+            return
+        self.counts[id(opt)] += 1
+        self._note_wanted()
+        held = self._held(opt)
+        frozen_with_grad = []
+        for p in held:
+            if p.requires_grad:
+                self.trained.add(id(p))
+                if p.grad is not None:
+                    self.grad_seen[id(p)] = "nonzero"
+            elif p.grad is not None:
+                frozen_with_grad.append(p)
+        if frozen_with_grad:
+            counts = torch.stack([torch.count_nonzero(p.grad).cpu() for p in frozen_with_grad]).tolist()
+            for p, c in zip(frozen_with_grad, counts):
+                if c:
+                    self.grad_seen[id(p)] = "nonzero"
+                elif self.grad_seen.get(id(p)) != "nonzero":
+                    self.grad_seen[id(p)] = "zero"
+        if all(c >= self.steps for c in self.counts.values()):
+            self._finish()
+            if self.stop:
+                raise WindowComplete()
+
+    def _finish(self) -> None:
+        from freezelint.runtime.watch_report import judge
+
+        self.done = True
+        self._remove_hooks()
+        try:
+            self._report = judge(self)
+        except AuditUsageError as e:
+            self.error = e
+            return
+        except Exception as e:  # noqa: BLE001 — the training goes on; report says what failed
+            self.error = AuditUsageError(f"judging the watched steps failed: {type(e).__name__}: {e}")
+            self.error.__cause__ = e
+            return
+        if self.on_report is not None:
+            self.on_report(self._report)
+
+
+def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,
+          expect_frozen: Iterable[str] | str = (), expect_trainable: Iterable[str] | str = ()) -> Watch:
+    """Watch the next `steps` optimizer steps of the real training loop and judge them.
+
+        with freezelint.watch(expect_frozen=["backbone"]) as w:
+            trainer.fit(model)
+        w.report.raise_for_findings()
+
+    Models and optimizers are found by themselves (the outermost modules whose forward runs and
+    whose parameters a stepping optimizer holds); pass `model=` / `optimizer=` (one, a list or a
+    dict) to watch only those. Every optimizer that steps in the window counts: it closes when
+    each has completed `steps` steps. Nothing is restored and nothing is computed in the
+    training's place: the weights after the watched steps are those of an unwatched run, bit
+    for bit."""
+    return Watch(steps, model, optimizer, expect_frozen=expect_frozen, expect_trainable=expect_trainable)
+
+
+@contextlib.contextmanager
+def assert_watched(steps: int = 2, frozen: Iterable[str] | str = (), trainable: Iterable[str] | str = (),
+                   **kwargs: Any) -> Iterator[Watch]:
+    """`watch()` that raises FreezeAuditError (the report) on findings when the block ends."""
+    with watch(steps, expect_frozen=frozen, expect_trainable=trainable, **kwargs) as w:
+        yield w
+    w.report.raise_for_findings()
+
+
+__all__ = ["Watch", "WindowComplete", "assert_watched", "watch"]

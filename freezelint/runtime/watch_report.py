@@ -1,0 +1,185 @@
+"""Judge what `watch()` observed: the same records, codes and `AuditReport` as `audit()`.
+
+Which optimizer holds which parameter is an input here, not an assumption: each parameter is
+judged against the optimizer that holds it (and its param group there), and "requires grad"
+means it did at a step of that optimizer, so a network whose `requires_grad` is off during
+another network's step is still trained by its own optimizer.
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from freezelint.runtime import findings as F
+from freezelint.runtime.distributed import Distributed, ddp_class
+from freezelint.runtime.fingerprint import Fingerprinter
+from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
+from freezelint.runtime.runner import AuditUsageError, _module_records
+
+if TYPE_CHECKING:  # pragma: no cover
+    from freezelint.runtime.watch import Watch
+
+
+def _outermost(modules: list[nn.Module]) -> list[nn.Module]:
+    inner = {id(c) for m in modules for c in m.modules() if c is not m}
+    out: dict[int, nn.Module] = {}
+    for m in modules:
+        if id(m) not in inner:
+            out.setdefault(id(m), m)
+    return list(out.values())
+
+
+def _tops(modules: list[nn.Module], orphans: set[int]) -> list[nn.Module]:
+    """The outermost modules above `modules` and above the modules that hold the parameters in
+    `orphans` (ids), found once through the garbage collector's list of live objects: a Lightning
+    `training_step` may call only submodules, so no forward names the model that holds them."""
+    parent: dict[int, nn.Module] = {}
+    owners: list[nn.Module] = []
+    for obj in gc.get_objects():
+        if not issubclass(type(obj), nn.Module):
+            continue
+        for child in obj._modules.values():
+            if child is not None:
+                parent.setdefault(id(child), obj)
+        if orphans and any(p is not None and id(p) in orphans for p in obj._parameters.values()):
+            owners.append(obj)
+    tops = []
+    for m in [*modules, *owners]:
+        seen = set()
+        while id(m) in parent and id(m) not in seen:
+            seen.add(id(m))
+            m = parent[id(m)]
+        tops.append(m)
+    return _outermost(tops)
+
+
+def _held(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
+    return [p for g in opt.param_groups for p in g["params"]]
+
+
+def find_models(w: "Watch") -> list[nn.Module]:
+    """The given model, or the outermost forwarded modules holding parameters a watched
+    optimizer holds (climbing to their owners when the optimizer holds more than they do)."""
+    if w.given_model is not None:
+        return [w.given_model]
+    held = {id(p) for o in w.optimizers.values() for p in _held(o)}
+    chosen = [r for r in _outermost(list(w.roots.values())) if any(id(p) in held for p in r.parameters())]
+    covered = {id(p) for r in chosen for p in r.parameters()}
+    orphans = held - covered
+    if orphans or not chosen:
+        chosen = _tops(chosen, orphans)
+        chosen = [m for m in chosen if any(id(p) in held for p in m.parameters())]
+    if not chosen:
+        raise AuditUsageError("no module holding the stepped optimizer's parameters was found: pass model= to "
+                              "watch()")
+    return chosen
+
+
+def _labels(models: list[nn.Module]) -> list[str]:
+    """Name prefixes: none for one model, class names (numbered when repeated) for several."""
+    if len(models) == 1:
+        return [""]
+    kinds = [type(m).__name__ for m in models]
+    return [k if kinds.count(k) == 1 else f"{k}{kinds[:i].count(k)}" for i, k in enumerate(kinds)]
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix and name else (prefix or name)
+
+
+@torch.no_grad()
+def _size(b: torch.Tensor, saved: torch.Tensor | None) -> float | None:
+    """max |change| of a buffer that moved, from its copy (nan when its shape or dtype changed)."""
+    if saved is None or b.dtype == torch.bool or not b.numel() or b.layout != torch.strided:
+        return None
+    if (b.shape, b.dtype, b.device) != (saved.shape, saved.dtype, saved.device):
+        return float("nan")
+    return (b.to(torch.float64) - saved.to(torch.float64)).abs().max().item()
+
+
+def judge(w: "Watch") -> AuditReport:
+    models = find_models(w)
+    dist = torch.distributed
+    spread = None
+    if len(models) == 1 and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        spread = Distributed(models[0])
+    ddp = ddp_class()
+    inners = [spread.inner if spread is not None else (m.module if ddp is not None and isinstance(m, ddp) else m)
+              for m in models]
+    named_modules: list[tuple[str, nn.Module]] = []
+    named: list[tuple[str, nn.Parameter]] = []
+    named_buffers: list[tuple[str, torch.Tensor]] = []
+    seen: set[int] = set()
+    for label, inner in zip(_labels(models), inners):
+        named_modules += [(_join(label, n), m) for n, m in inner.named_modules()]
+        for n, p in inner.named_parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                named.append((_join(label, n), p))
+        for n, b in inner.named_buffers():
+            if id(b) not in seen:
+                seen.add(id(b))
+                named_buffers.append((_join(label, n), b))
+    if len(models) > 1:  # one root above the models, so the module tree has a top
+        named_modules.insert(0, ("", nn.Module()))
+    params = [p for _, p in named]
+
+    # fingerprints at the window's start and now (the root's own fingerprinter when the model is
+    # one forwarded root: its index is built already); a buffer that moved is sized from its copy
+    tensors = params + [b for _, b in named_buffers]
+    cached = w._fingerprinters.get(id(models[0])) if len(models) == 1 else None
+    reuse = cached is not None and len(cached[0]) == len(tensors) and all(a is b for a, b in zip(cached[0], tensors))
+    after = (cached[1] if reuse else Fingerprinter(tensors))() if tensors else []
+    before = [w.before[id(t)][1] if id(t) in w.before else a for t, a in zip(tensors, after)]
+    changed = [a != b for a, b in zip(after, before)]
+    nparams = len(params)
+    changed_p = changed[:nparams]
+    bchanges = [(moved, _size(b, w.buffer_copy.get(id(b))) if moved else None)
+                for (_, b), moved in zip(named_buffers, changed[nparams:])]
+
+    opts = list(w.optimizers.values())
+    holder: dict[int, tuple[int, int]] = {}
+    for oi, opt in enumerate(opts):
+        for gi, group in enumerate(opt.param_groups):
+            for p in group["params"]:
+                holder.setdefault(id(p), (oi, gi))
+    owner = {n: n.rpartition(".")[0] for n, _ in [*named, *named_buffers]}
+    precords = []
+    for (n, p), moved in zip(named, changed_p):
+        held = holder.get(id(p))
+        trained = id(p) in w.trained if held is not None else (p.requires_grad or id(p) in w.wanted)
+        state = opts[held[0]].state.get(p) if held is not None else None
+        precords.append(ParamRecord(n, owner[n], tuple(p.shape), str(p.dtype).replace("torch.", ""), trained,
+                                    held[1] if held else None, moved, None, w.grad_seen.get(id(p), "none"),
+                                    bool(state)))
+    brecords = [BufferRecord(n, owner[n], moved, delta) for (n, _), (moved, delta) in zip(named_buffers, bchanges)]
+    modes = {n: w.modes_before.get(id(m), m.training) and id(m) not in w.undone for n, m in named_modules}
+    mrecords = _module_records(named_modules, precords, brecords, modes)
+    set_to_none = not any(r.grad == "zero" and not r.requires_grad for r in precords)
+
+    from_ddp: frozenset[str] = frozenset()
+    if spread is not None:
+        spread.share_before(named, [n for n, _ in named_buffers], before)
+        from_ddp = frozenset(spread.local_wrap.frozen) if spread.local_wrap else frozenset()
+
+    found = F.live_findings(named_modules, named)
+    model_ids = {id(p) for p in params}
+    for oi, opt in enumerate(opts):
+        mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
+                or (oi == 0 and id(p) not in holder)]
+        foreign = any(id(p) not in model_ids for p in _held(opt))
+        found += F.step_findings(models[0], opt, mine, brecords if oi == 0 else [], mrecords, modes, w.steps,
+                                 set_to_none, foreign, True, from_ddp)
+    found += F.expectation_findings(precords, w.expect_frozen, w.expect_trainable)
+    extra = sum(b.numel() * b.element_size() for blocks in w._blocks.values() for b in blocks)
+    extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
+    device = str(params[0].device) if params else "cpu"
+    report = AuditReport(found, precords, brecords, mrecords, w.steps, device,
+                         " + ".join(type(o).__name__ for o in opts), set_to_none, extra_bytes=extra)
+    if spread is not None:
+        report = spread.merge(report, after, changed)
+    return report

@@ -1,0 +1,403 @@
+"""freezelint.watch(): the user's own loop, judged through torch's global hooks."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import freezelint  # noqa: E402
+from freezelint.runtime.runner import AuditUsageError  # noqa: E402
+
+
+def net(seed: int = 0) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 2))
+
+
+def freeze_backbone(model: nn.Sequential) -> None:
+    model[0].requires_grad_(False)
+    model[1].requires_grad_(False)
+
+
+def loop(model, opt, iters: int, *, refreeze: bool = True, set_to_none: bool = True, accumulate: int = 1,
+         on_iter=None):
+    gen = torch.Generator().manual_seed(1)
+    for i in range(iters):
+        if on_iter is not None:
+            on_iter(i)
+        model.train()
+        if refreeze:
+            model[1].eval()
+        for _ in range(accumulate):
+            loss = model(torch.randn(6, 4, generator=gen)).pow(2).mean()
+            loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=set_to_none)
+
+
+def codes(report) -> list[str]:
+    return sorted(f.code for f in report.findings)
+
+
+def test_correct_head_finetune_is_ok_and_only_the_head_changed():
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1, momentum=0.9)
+    with freezelint.watch(expect_frozen=["0", "1"], expect_trainable="4") as w:
+        loop(model, opt, 3)
+    report = w.report
+    assert report.ok, report.render_text()
+    assert {p.name for p in report.params if p.changed} == {"4.weight", "4.bias"}
+    assert not any(b.changed for b in report.buffers)
+    assert report.steps == 2 and report.optimizer == "SGD" and w.steps_seen == 2
+
+
+def test_watched_steps_compute_what_unwatched_steps_compute_bit_for_bit():
+    def run(watched: bool):
+        model = net()
+        freeze_backbone(model)
+        opt = torch.optim.AdamW(model.parameters(), lr=0.1)  # frozen ones included: state, decay
+        torch.manual_seed(5)  # dropout draws from the global generator
+        if watched:
+            with freezelint.watch(steps=3) as w:
+                loop(model, opt, 3, refreeze=False)
+            assert w.done
+        else:
+            loop(model, opt, 3, refreeze=False)
+        return model, opt, torch.get_rng_state()
+
+    (m1, o1, rng1), (m2, o2, rng2) = run(False), run(True)
+    for (n, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
+        assert torch.equal(a.view(-1).view(torch.uint8), b.view(-1).view(torch.uint8)), n
+    assert torch.equal(rng1, rng2)
+    assert [m.training for m in m1.modules()] == [m.training for m in m2.modules()]
+    s1, s2 = o1.state_dict()["state"], o2.state_dict()["state"]
+    assert s1.keys() == s2.keys()
+    for k in s1:
+        for key in s1[k]:
+            assert torch.equal(s1[k][key], s2[k][key]), (k, key)
+
+
+def test_train_that_undoes_a_bn_eval_is_fz201():
+    model = net()
+    freeze_backbone(model)
+    model[1].eval()  # frozen once, before the loop; every model.train() undoes it
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        loop(model, opt, 2, refreeze=False)
+    assert codes(w.report) == ["FZ201"]
+    assert w.report.findings[0].target == "1"
+
+
+def test_stale_grads_moving_frozen_weights_under_adamw():
+    model = net()
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    loop(model, opt, 1, set_to_none=False)  # every parameter has a grad tensor now
+    freeze_backbone(model)
+    with freezelint.watch() as w:
+        loop(model, opt, 2, set_to_none=False)
+    found = codes(w.report)
+    assert "FZ501" in found and "FZ504" in found
+    fz501 = next(f for f in w.report.findings if f.code == "FZ501")
+    assert "0.weight" in fz501.message and "zero_grad(set_to_none=False)" in fz501.message
+    assert w.report.set_to_none is False
+
+
+def test_unfreeze_mid_window_without_add_param_group_is_fz503():
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+
+    def unfreeze_at(i):
+        if i == 1:  # an epoch boundary inside the window
+            model[0].requires_grad_(True)
+
+    with freezelint.watch() as w:
+        loop(model, opt, 3, on_iter=unfreeze_at)
+    fz503 = [f for f in w.report.findings if f.code == "FZ503"]
+    assert fz503 and "0.weight" in fz503[0].message
+
+
+def test_head_replaced_after_the_optimizer_is_fz302():
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model[4] = nn.Linear(8, 2)
+    with freezelint.watch() as w:
+        loop(model, opt, 2)
+    assert "FZ302" in codes(w.report)
+
+
+def test_a_live_attribute_that_freezes_nothing_is_reported():
+    model = net()
+    model[0].requires_grad = False  # FZ102: a plain attribute
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch(expect_frozen=["0"]) as w:
+        loop(model, opt, 2)
+    assert codes(w.report) == ["FZ102", "FZ506"]
+
+
+def test_gradient_accumulation_counts_optimizer_steps():
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    forwards = []
+    model.register_forward_pre_hook(lambda m, a: forwards.append(w.done))
+    with freezelint.watch(steps=2) as w:
+        loop(model, opt, 3, accumulate=4)
+    # the window closed with the second optimizer step: eight forwards inside it, four after it
+    assert forwards == [False] * 8 + [True] * 4
+    assert w.report.steps == 2 and w.report.ok, w.report.render_text()
+
+
+def test_gradscaler_steps_skipped_on_inf_are_not_counted():
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 8)
+    stepped = []
+    with freezelint.watch(steps=2) as w:
+        for i in range(4):
+            model.train()
+            x = torch.randn(6, 4)
+            if i == 0:
+                x[0, 0] = float("inf")  # inf grads: the scaler skips this optimizer.step()
+            loss = model(x).pow(2).mean()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            opt.zero_grad()
+            stepped.append(w.done)
+    assert stepped == [False, False, True, True]  # the window needed two real steps
+    report = w.report
+    assert "FZ505" not in codes(report)
+    assert all(p.changed for p in report.params if p.name.startswith("4."))
+
+
+def test_fused_optimizer_skipping_itself_under_gradscaler_is_not_counted():
+    model = net()
+    opt = torch.optim.Adam(model.parameters(), lr=0.1, fused=True)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 8)
+    stepped = []
+    with freezelint.watch(steps=1) as w:
+        for i in range(2):
+            x = torch.randn(6, 4)
+            if i == 0:
+                x[0, 0] = float("inf")
+            scaler.scale(model(x).pow(2).mean()).backward()
+            scaler.step(opt)
+            scaler.update()
+            opt.zero_grad()
+            stepped.append(w.done)
+    assert stepped == [False, True]
+    assert w.report.ok, w.report.render_text()
+
+
+class Generator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 4))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class Discriminator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def gan_steps(G, D, opt_g, opt_d, iters: int) -> None:
+    for _ in range(iters):
+        real, z = torch.randn(6, 4), torch.randn(6, 3)
+        fake = G(z)
+        D.requires_grad_(True)  # pix2pix's set_requires_grad(netD, True)
+        opt_d.zero_grad()
+        loss_d = D(fake.detach()).mean() - D(real).mean()
+        loss_d.backward()
+        opt_d.step()
+        D.requires_grad_(False)  # ... and False during the generator's step
+        opt_g.zero_grad()
+        (-D(fake).mean()).backward()
+        opt_g.step()
+
+
+def test_gan_with_two_optimizers_toggling_requires_grad_is_clean():
+    torch.manual_seed(0)
+    G, D = Generator(), Discriminator()
+    opt_g = torch.optim.Adam(G.parameters(), lr=1e-3)
+    opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        gan_steps(G, D, opt_g, opt_d, 3)
+    report = w.report
+    assert report.ok, report.render_text()
+    assert report.optimizer == "Adam + Adam"
+    names = {p.name for p in report.params}
+    assert "Generator.net.0.weight" in names and "Discriminator.net.0.weight" in names
+    # judged trainable although D's requires_grad was off during the generator's step
+    assert all(p.requires_grad for p in report.params)
+    assert all(p.changed for p in report.params if p.name != "Discriminator.net.3.bias")  # cancels in the loss
+
+
+def test_gan_generator_optimizer_missing_the_discriminator_is_fz503_for_it_only():
+    torch.manual_seed(0)
+    G, D = Generator(), Discriminator()
+    opt_g = torch.optim.Adam(G.parameters(), lr=1e-3)
+    opt_d = torch.optim.Adam(D.net[3].parameters(), lr=1e-3)  # D's first layers were left out
+    with freezelint.watch(optimizer=[opt_g, opt_d]) as w:
+        gan_steps(G, D, opt_g, opt_d, 2)  # ends with D.requires_grad_(False)
+    # trainable during D's step, in no optimizer: FZ503, not frozen statistics (FZ502)
+    assert codes(w.report) == ["FZ503", "FZ503"], w.report.render_text()
+    assert [f.target for f in w.report.findings] == ["Discriminator.net.0", "Discriminator.net.1"]
+
+
+def test_several_models_under_one_optimizer():
+    torch.manual_seed(0)
+    enc, dec = nn.Sequential(nn.Linear(4, 3)), nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 4))
+    dec[1].requires_grad_(False)
+    opt = torch.optim.SGD([*enc.parameters(), *dec.parameters()], lr=0.1, weight_decay=0.01)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randn(5, 4)
+            dec(enc(x)).sub(x).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    report = w.report
+    assert [f.code for f in report.findings] == ["FZ504"]  # frozen dec[1] decayed by the group
+    assert {p.name for p in report.params} == {"Sequential0.0.weight", "Sequential0.0.bias",
+                                               "Sequential1.0.weight", "Sequential1.0.bias",
+                                               "Sequential1.1.weight", "Sequential1.1.bias"}
+
+
+def test_given_model_and_optimizer_restrict_what_is_watched():
+    model, other = net(), net(1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    other_opt = torch.optim.SGD(other.parameters(), lr=0.1)
+    with freezelint.watch(model=model, optimizer=opt) as w:
+        loop(other, other_opt, 1)
+        loop(model, opt, 2)
+    assert {p.name for p in w.report.params} == {n for n, _ in model.named_parameters()}
+    assert w.report.optimizer == "SGD"
+
+
+def test_no_step_or_too_few_steps_say_so():
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        model(torch.randn(3, 4))
+    with pytest.raises(AuditUsageError, match="no optimizer step was observed"):
+        w.report
+    with freezelint.watch(steps=3) as w:
+        loop(model, opt, 1)
+    with pytest.raises(AuditUsageError, match="1 of 3 optimizer steps"):
+        w.report
+    with pytest.raises(AuditUsageError, match="steps must be"):
+        freezelint.watch(steps=0)
+
+
+def test_hooks_and_train_are_left_as_found():
+    from torch.nn.modules import module as module_mod
+    from torch.optim import optimizer as optimizer_mod
+
+    train = nn.Module.train
+    counts = (len(module_mod._global_forward_pre_hooks), len(optimizer_mod._global_optimizer_pre_hooks),
+              len(optimizer_mod._global_optimizer_post_hooks))
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(RuntimeError, match="boom"):
+        with freezelint.watch():
+            loop(model, opt, 1)
+            raise RuntimeError("boom")
+    assert nn.Module.train is train
+    assert counts == (len(module_mod._global_forward_pre_hooks), len(optimizer_mod._global_optimizer_pre_hooks),
+                      len(optimizer_mod._global_optimizer_post_hooks))
+
+
+def test_pytest_fixture_fails_with_the_report(freeze_watch):
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    with freeze_watch(frozen=["0"], trainable=["4"]):
+        loop(model, opt, 2)
+    model[1].train()
+    with pytest.raises(freezelint.FreezeAuditError, match="FZ502"):
+        with freeze_watch():
+            loop(model, opt, 2, refreeze=False)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_watched_amp_steps_equal_unwatched_ones_and_stay_on_device():
+    def run(watched: bool):
+        model = net().cuda()
+        freeze_backbone(model)
+        opt = torch.optim.AdamW(model.parameters(), lr=0.1, fused=True)  # skips itself on inf
+        scaler = torch.amp.GradScaler("cuda")
+        torch.manual_seed(3)
+        ctx = freezelint.watch(steps=2) if watched else None
+        with ctx if ctx is not None else contextlib.nullcontext():
+            for _ in range(4):  # room for a step the scaler skips
+                model.train()
+                model[1].eval()
+                with torch.autocast("cuda", dtype=torch.float16):
+                    loss = model(torch.randn(6, 4, device="cuda")).float().pow(2).mean()
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                opt.zero_grad()
+        return model, ctx
+
+    (plain, _), (seen, w) = run(False), run(True)
+    for (n, a), (_, b) in zip(plain.state_dict().items(), seen.state_dict().items()):
+        assert torch.equal(a.view(-1).view(torch.uint8), b.view(-1).view(torch.uint8)), n
+    assert w.report.ok, w.report.render_text()
+    assert w.report.device.startswith("cuda")
+
+
+class TwoParts(nn.Module):
+    """A Lightning-style module whose step calls its parts, never its own forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(4, 3))
+        self.dec = nn.Sequential(nn.Linear(3, 4))
+        self.temperature = nn.Parameter(torch.ones(()))  # its own, held by the optimizer
+
+
+def test_model_found_above_the_forwarded_parts_that_hold_the_optimizers_parameters():
+    torch.manual_seed(0)
+    model = TwoParts()
+    model.enc.requires_grad_(False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randn(5, 4)
+            (model.dec(model.enc(x)) * model.temperature).sub(x).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    report = w.report
+    assert {p.name for p in report.params} == {"temperature", "enc.0.weight", "enc.0.bias", "dec.0.weight",
+                                               "dec.0.bias"}
+    assert report.ok, report.render_text()
+
+
+def test_a_failing_hook_leaves_training_alone_and_says_so(monkeypatch):
+    import freezelint.runtime.watch as watch_mod
+
+    def broken(tensors):
+        raise RuntimeError("no fingerprint today")
+
+    monkeypatch.setattr(watch_mod, "Fingerprinter", broken)
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    train = nn.Module.train
+    with freezelint.watch() as w:
+        loop(model, opt, 2)  # runs to the end
+        assert nn.Module.train is train  # the watch closed itself
+    with pytest.raises(AuditUsageError, match="watching failed: RuntimeError: no fingerprint today"):
+        w.report

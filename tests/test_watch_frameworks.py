@@ -1,0 +1,148 @@
+"""watch() and `freezelint run` with the real frameworks: Lightning, the HF Trainer, torchrun DDP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+from conftest import ROOT, needs_gloo, write
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import freezelint  # noqa: E402
+
+
+# ---------------------------------------------------------------- Lightning
+def _lightning_module(freeze_in_init: bool, forget_in_optimizer: bool):
+    L = pytest.importorskip("lightning.pytorch")
+
+    class Classifier(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU())
+            self.head = nn.Linear(16, 3)
+            if freeze_in_init:
+                self.backbone.requires_grad_(False)
+                self.backbone.eval()  # Lightning keeps modules in eval at fit start (PYTORCH_FACTS)
+
+        def forward(self, x):
+            return self.head(self.backbone(x))
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return nn.functional.cross_entropy(self(x), y)
+
+        def configure_optimizers(self):
+            params = self.head.parameters() if forget_in_optimizer else \
+                [p for p in self.parameters() if p.requires_grad]
+            return torch.optim.Adam(params, lr=1e-2)
+
+    return L, Classifier()
+
+
+def _fit(L, module, steps: int = 3):
+    data = torch.utils.data.TensorDataset(torch.randn(24, 6), torch.randint(0, 3, (24,)))
+    loader = torch.utils.data.DataLoader(data, batch_size=4)
+    trainer = L.Trainer(max_steps=steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, loader)
+
+
+def test_lightning_fit_with_closures_is_judged_and_clean():
+    torch.manual_seed(0)
+    L, module = _lightning_module(freeze_in_init=True, forget_in_optimizer=False)
+    with freezelint.watch(expect_frozen=["backbone"], expect_trainable=["head"]) as w:
+        _fit(L, module)
+    report = w.report
+    assert report.ok, report.render_text()
+    assert {p.name for p in report.params if p.changed} == {"head.weight", "head.bias"}
+    assert report.optimizer == "Adam"
+
+
+def test_lightning_fit_trainable_layer_left_out_of_the_optimizer_is_fz503():
+    torch.manual_seed(0)
+    L, module = _lightning_module(freeze_in_init=False, forget_in_optimizer=True)
+    with freezelint.watch() as w:
+        _fit(L, module)
+    fz503 = [f for f in w.report.findings if f.code == "FZ503"]
+    assert [f.target for f in fz503] == ["backbone"], w.report.render_text()
+
+
+# ---------------------------------------------------------------- HF Trainer
+def test_hf_trainer_with_an_accelerate_wrapped_optimizer(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=16, num_labels=2)
+    model = BertForSequenceClassification(config)
+    model.bert.embeddings.requires_grad_(False)
+    data = [{"input_ids": torch.randint(1, 50, (8,)), "attention_mask": torch.ones(8, dtype=torch.long),
+             "labels": torch.tensor(i % 2)} for i in range(12)]
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=4, report_to=[],
+                             save_strategy="no", use_cpu=True, logging_strategy="no", disable_tqdm=True,
+                             dataloader_num_workers=0)
+    trainer = Trainer(model=model, args=args, train_dataset=data)
+    transformers.logging.set_verbosity_error()
+    with freezelint.watch(expect_frozen=["bert.embeddings"], expect_trainable=["classifier"]) as w:
+        trainer.train()
+    report = w.report
+    assert type(trainer.optimizer).__name__ == "AcceleratedOptimizer"  # the wrapper steps the real one once
+    assert w.counts == {id(trainer.optimizer.optimizer): 2}
+    # AdamW's weight decay never touches the frozen embeddings: HF leaves them out of the optimizer
+    assert report.ok, report.render_text()
+    assert not any(p.changed for p in report.params if p.name.startswith("bert.embeddings."))
+
+
+# ---------------------------------------------------------------- torchrun DDP
+DDP_SCRIPT = """
+import os, sys
+import torch, torch.nn as nn, torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+model[0].requires_grad_(False)
+ddp = DDP(model)
+if "--bug" in sys.argv:
+    model[0].requires_grad_(True)  # unfrozen after the wrap: never all-reduced, ranks diverge
+opt = torch.optim.SGD([p for p in ddp.parameters() if p.requires_grad], lr=0.1, momentum=0.9)
+torch.manual_seed(rank)
+for step in range(5):
+    ddp(torch.randn(6, 4)).pow(2).mean().backward()
+    opt.step()
+    opt.zero_grad()
+print("rank", rank, "finished")
+dist.destroy_process_group()
+"""
+
+
+def _torchrun(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    write(tmp_path / "train_ddp.py", DDP_SCRIPT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "freezelint", "run", "train_ddp.py", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NO_COLOR": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=240, env=env)
+
+
+@needs_gloo()
+def test_torchrun_ddp_every_rank_watches_rank_0_prints(tmp_path):
+    ok = _torchrun(tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr[-3000:]
+    assert ok.stdout.count("freeze audit: OK") == 1 and "2 ranks (gloo, DDP" in ok.stdout
+    assert "finished" not in ok.stdout  # stopped after the window on every rank
+    bug = _torchrun(tmp_path, "--bug")
+    assert bug.returncode != 0
+    assert bug.stdout.count("freeze audit:") == 1, bug.stdout + bug.stderr[-3000:]
+    assert "FZ306 freeze-after-ddp [0]" in bug.stdout and "FZ508 rank-divergence [0]" in bug.stdout, bug.stdout
