@@ -135,6 +135,41 @@ def _fsdp1_flat_params(rank, device):
     return wrapped, torch.optim.AdamW(wrapped.parameters(), lr=1e-2), {}
 
 
+def _fsdp1_frozen_base(rank, device):
+    # one FullyShardedDataParallel per Linear inside the root's: nested `_fsdp_wrapped_module` levels
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    from torch.distributed.fsdp.wrap import ModuleWrapPolicy
+
+    m = net().to(device)
+    m[:4].requires_grad_(False)
+    wrapped = FSDP(m, use_orig_params=True, device_id=device, auto_wrap_policy=ModuleWrapPolicy({nn.Linear}))
+    return wrapped, torch.optim.AdamW(trainable(wrapped), lr=1e-2), {}
+
+
+def _fsdp1_stale_grad(rank, device):
+    # one flat parameter with frozen and trainable parameters, a grad kept from before the freeze
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    m = net().to(device)
+    wrapped = FSDP(m, use_orig_params=True, device_id=device)
+    opt = torch.optim.AdamW(wrapped.parameters(), lr=1e-2)
+    wrapped(torch.randn(4, 6, device=device)).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    m[0].requires_grad_(False)
+    return wrapped, opt, {"set_to_none": False}
+
+
+def _fsdp1_frozen_on_one_rank(rank, device):
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    m = net().to(device)
+    m[:3].requires_grad_(False)
+    if rank == 1:
+        m[3].requires_grad_(False)
+    wrapped = FSDP(m, use_orig_params=True, device_id=device)
+    return wrapped, torch.optim.AdamW(trainable(wrapped), lr=1e-2), {}
+
+
 SCENARIOS = {
     "frozen_base": _frozen_base,
     "no_reshard_after_forward": _no_reshard_after_forward,
@@ -146,9 +181,12 @@ SCENARIOS = {
     "frozen_norm_in_train_mode": _frozen_norm_in_train_mode,
     "step_raises": _step_raises,
     "fsdp1_flat_params": _fsdp1_flat_params,
+    "fsdp1_frozen_base": _fsdp1_frozen_base,
+    "fsdp1_stale_grad": _fsdp1_stale_grad,
+    "fsdp1_frozen_on_one_rank": _fsdp1_frozen_on_one_rank,
 }
 # the user's next step would hang (requires_grad differs across ranks): not tried
-NO_NEXT_STEP = {"frozen_on_one_rank"}
+NO_NEXT_STEP = {"frozen_on_one_rank", "fsdp1_frozen_on_one_rank"}
 
 
 def _bits(t) -> list:

@@ -48,7 +48,8 @@ def test_every_rank_returns_the_same_report_and_its_shards_are_restored(gloo, na
     assert ranks[0]["report"] == ranks[1]["report"]
     assert all(r["restored"] for r in ranks), "shards, grads, optimizer state, modes or RNG differ after the audit"
     report = ranks[0]["report"]
-    assert report["world_size"] == 2 and report["sharding"] == "FSDP2" and not report["ddp"]
+    assert report["world_size"] == 2 and not report["ddp"]
+    assert report["sharding"] == ("FSDP1" if name.startswith("fsdp1") else "FSDP2")
     if name not in scenarios.NO_NEXT_STEP:
         assert all(r["next_step"] == "ok" for r in ranks), [r["next_step"] for r in ranks]
 
@@ -115,6 +116,41 @@ def test_fsdp1_flat_parameters_are_refused_with_one_clear_line(gloo):
     for rank in gloo("fsdp1_flat_params"):
         assert "use_orig_params=True" in rank["usage_error"] and "\n" not in rank["usage_error"]
         assert rank["restored"]
+
+
+def test_fsdp1_with_orig_params_reports_unwrapped_names_and_real_shapes(gloo):
+    result = gloo("fsdp1_frozen_base")[0]
+    report = result["report"]
+    assert report["ok"], report["findings"]
+    shapes = {p["name"]: p["shape"] for p in report["params"]}
+    assert shapes == {"0.weight": [16, 6], "0.bias": [16], "1.weight": [16], "1.bias": [16], "3.weight": [16, 16],
+                      "3.bias": [16], "5.weight": [1, 16], "5.bias": [1]}
+    assert "_fsdp_wrapped_module" not in result["text"] and "FSDP1, parameters sharded" in result["text"]
+    assert [m["name"] for m in report["modules"]] == ["", "0", "1", "2", "3", "4", "5"]
+    assert changed(result) == {"5.weight", "5.bias"}
+
+
+def test_fsdp1_mixed_flat_parameter_with_stale_grads(gloo):
+    # Measured here: FSDP1 (use_orig_params=True) leaves a frozen parameter's .grad None after its
+    # backward, so the zero grad kept by zero_grad(set_to_none=False) is gone and it does not move;
+    # what remains is the frozen parameters' place in a weight-decaying optimizer.
+    result = gloo("fsdp1_stale_grad")[0]
+    assert codes_of(result) == ["FZ504"]
+    frozen = {p["name"]: p for p in result["report"]["params"] if not p["requires_grad"]}
+    assert set(frozen) == {"0.weight", "0.bias"} and not any(p["changed"] for p in frozen.values())
+    assert all(p["grad"] == "none" for p in frozen.values())
+
+
+def test_fsdp1_requires_grad_differing_across_ranks_is_fz507(gloo):
+    # FSDP1 does not hang on it (measured: its reduce-scatter covers the whole flat parameter, and
+    # only rank 0's shard of 3.weight moves); the audit names it without stepping either
+    ranks = gloo("fsdp1_frozen_on_one_rank")
+    report = ranks[0]["report"]
+    assert codes_of(ranks[0]) == ["FZ507"] and report["steps"] == 0
+    f = report["findings"][0]
+    assert f["target"] == "3" and "frozen on rank 1 but trainable on rank 0" in f["message"]
+    assert "partly trained" in f["message"]
+    assert all(r["restored"] for r in ranks)
 
 
 def test_shard_helpers_leave_plain_tensors_alone():

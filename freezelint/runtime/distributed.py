@@ -180,7 +180,9 @@ class Distributed:
         if self.fsdp is not None:
             self.sharded = ({n for n, p in named if fsdp.is_sharded(p)} if self.fsdp == 2
                             else fsdp.fsdp1_sharded(self.inner, named))
-            # A gradient reduce-scatter every rank must join: a requires_grad that differs would hang it.
+            # FSDP2 reduce-scatters the gradients each rank has: a requires_grad that differs hangs the
+            # first backward (measured). FSDP1 reduce-scatters whole flat parameters and does not hang,
+            # but its steps would only blur the finding (a parameter trained on some shards): no step.
             self.halted = bool(requires_grad_disagreement(self.before))
         # Every rank decides from the same data, so all of them step the same way (no hang). With
         # static_graph=True DDP copes until its first iteration has recorded the graph (measured: a
@@ -208,14 +210,29 @@ class Distributed:
         if self.fsdp == 2:
             fsdp.reshard(self.inner)
 
+    def clean_names(self, modules: list[tuple[str, nn.Module]], params: list[tuple[str, nn.Parameter]],
+                    buffers: list[tuple[str, torch.Tensor]]) -> tuple[list, list, list]:
+        """FSDP1 puts a FullyShardedDataParallel around each wrapped module (as
+        `_fsdp_wrapped_module`): names as the unwrapped model has them, the wrappers left out."""
+        if self.fsdp != 1:
+            return modules, params, buffers
+        modules = [(fsdp.clean_name(n), m) for n, m in modules if not fsdp.is_fsdp1_wrapper(m)]
+        return (modules, [(fsdp.clean_name(n), p) for n, p in params],
+                [(fsdp.clean_name(n), b) for n, b in buffers])
+
     def agree(self, params: list[ParamRecord], buffers: list[BufferRecord]
               ) -> tuple[list[ParamRecord], list[BufferRecord]]:
         """For a sharded model, every rank's records merged into one (a parameter is judged from
-        all its shards); unchanged otherwise."""
+        all its shards, and FSDP1's flat views get their parameters' real shapes); unchanged
+        otherwise."""
         if self.fsdp is None:
             return params, buffers
         gathered = sorted(self._gather((self.rank, params, buffers)), key=lambda g: g[0])
-        return fsdp.merge_records([(ps, bs) for _, ps, bs in gathered])
+        params, buffers = fsdp.merge_records([(ps, bs) for _, ps, bs in gathered])
+        if self.fsdp == 1:
+            shapes = fsdp.fsdp1_shapes(self.inner)
+            params = [replace(p, shape=shapes.get(p.name, p.shape)) for p in params]
+        return params, buffers
 
     # ------------------------------------------------------------------ after the steps
     def merge(self, report: AuditReport, fingerprints: list[tuple[int, int]], changed: list[bool]) -> AuditReport:
@@ -226,7 +243,8 @@ class Distributed:
         found += self._findings(gathered)
         unrestored = [f"{n} (rank {a.rank})" for a in gathered for n in a.report.unrestored]
         merged = replace(first, findings=found, restored=not unrestored, unrestored=unrestored,
-                         extra_bytes=max(a.report.extra_bytes for a in gathered), world_size=self.world,
+                         extra_bytes=max(a.report.extra_bytes for a in gathered),
+                         extra_bytes_per_rank=[a.report.extra_bytes for a in gathered], world_size=self.world,
                          backend=self.backend, ddp=self.ddp is not None, grad_sync=self.grad_sync)
         if self.fsdp is not None:
             merged = replace(merged, sharding=self.sharding, steps=0 if self.halted else merged.steps)
@@ -241,11 +259,14 @@ class Distributed:
         # FZ507: requires_grad differs across ranks
         for ns, frozen_on, trainable_on in requires_grad_disagreement(before):
             if self.fsdp is not None:
+                why = ("FSDP2 reduce-scatters the gradients each rank has, so the first backward would wait in a "
+                       "collective until the process group's timeout" if self.fsdp == 2 else
+                       "FSDP1 still reduce-scatters the whole flat parameter, but only ranks where they are "
+                       "trainable step their shards, so each of these parameters ends up partly trained")
+                why += "; the audit ran no step"
                 out.append(AuditFinding(
                     "FZ507", _common(ns), f"{_names(ns)}: frozen on {_ranks(frozen_on)} but trainable on "
-                    f"{_ranks(trainable_on)}; {self.sharding} reduce-scatters gradients in collectives every "
-                    f"rank must join, so the first backward would wait on the others until the process group's "
-                    f"timeout: the audit ran no step",
+                    f"{_ranks(trainable_on)}; {why}",
                     "make the freeze decision identical on every rank (no rank-dependent conditions)"))
                 continue
             out.append(AuditFinding(

@@ -68,10 +68,13 @@ def version(modules: Iterable[nn.Module]) -> int | None:
     return found
 
 
+def is_fsdp1_wrapper(m: nn.Module) -> bool:
+    return any(c.__name__ == _FSDP1 for c in type(m).__mro__)
+
+
 def unsupported(modules: list[nn.Module]) -> str | None:
     """Why the audit cannot run on this sharded model (one line), or None."""
-    flat = [m for m in modules if any(c.__name__ == _FSDP1 for c in type(m).__mro__)
-            and not getattr(m, "_use_orig_params", True)]
+    flat = [m for m in modules if is_fsdp1_wrapper(m) and not getattr(m, "_use_orig_params", True)]
     if flat:
         return ("FullyShardedDataParallel without use_orig_params=True is not supported: its parameters are "
                 "merged into flat parameters, so requires_grad and values cannot be told apart per parameter; "
@@ -90,22 +93,28 @@ def fsdp1_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
     """FSDP1 keeps each original parameter as a flat view of this rank's part: its real shape,
     by clean name, from the flat parameters' records (private fields; empty when missing)."""
     out: dict[str, tuple[int, ...]] = {}
-    for prefix, m in model.named_modules():
-        for handle in getattr(m, "_all_handles", None) or ():
-            flat = getattr(handle, "flat_param", None)
-            for fqn, shape in zip(getattr(flat, "_fqns", ()), getattr(flat, "_shapes", ())):
-                out[clean_name(f"{prefix}.{fqn}" if prefix else fqn)] = tuple(shape)
+    for prefix, handle in _handles(model):
+        flat = getattr(handle, "flat_param", None)
+        for fqn, shape in zip(getattr(flat, "_fqns", ()), getattr(flat, "_shapes", ())):
+            out[clean_name(f"{prefix}.{fqn}" if prefix else fqn)] = tuple(shape)
     return out
+
+
+def _handles(model: nn.Module) -> list[tuple[str, Any]]:
+    """(wrapper's name, its FlatParamHandle) for every FSDP1 wrapper in the model."""
+    return [(prefix, m._handle) for prefix, m in model.named_modules()
+            if is_fsdp1_wrapper(m) and getattr(m, "_handle", None) is not None]
 
 
 def fsdp1_sharded(model: nn.Module, named: list[tuple[str, nn.Parameter]]) -> set[str]:
     """Parameters FSDP1 manages (views of a flat parameter), by the names in `named`."""
     managed = set()
-    for m in model.modules():
-        for handle in getattr(m, "_all_handles", None) or ():
-            flat = getattr(handle, "flat_param", None)
-            managed.update(id(p) for p in getattr(flat, "_params", None) or ())
-    return {n for n, p in named if id(p) in managed} if managed else {n for n, _ in named}
+    for _, handle in _handles(model):
+        if not getattr(handle, "uses_sharded_strategy", True):  # NO_SHARD: every rank holds all of it
+            continue
+        flat = getattr(handle, "flat_param", None)
+        managed.update(id(p) for p in getattr(flat, "_params", None) or ())
+    return {n for n, p in named if id(p) in managed}
 
 
 def process_group(named: list[tuple[str, nn.Parameter]]) -> Any:

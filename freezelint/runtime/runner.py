@@ -137,6 +137,10 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         named_modules = list(model.named_modules())
     expect_frozen, expect_trainable = list(expect_frozen), list(expect_trainable)
     named = _named_tensors(model, named_modules, "_parameters")
+    named_buffers = _named_tensors(model, named_modules, "_buffers")
+    every_module = [m for _, m in named_modules]
+    if spread is not None:  # FSDP1: names as the unwrapped model has them, its wrappers left out
+        named_modules, named, named_buffers = spread.clean_names(named_modules, named, named_buffers)
     params = [p for _, p in named]
     param_ids = {id(p) for p in params}
     group_of: dict[int, int] = {}
@@ -155,13 +159,12 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
             batch = synthesize(model, seed=spread.rank if spread is not None and spread.data_parallel else 0)
         except InputError as e:
             raise AuditUsageError(str(e)) from None
-    named_buffers = _named_tensors(model, named_modules, "_buffers")
     buffers = [b for _, b in named_buffers]
     modes_before = {name: m.training for name, m in named_modules}
     device = next(iter(params)).device
 
     snap = Snapshot(wrapper, optimizer, params, exact=exact, scaler=scaler,
-                    modules=[m for _, m in named_modules] if wrapper is model else None)
+                    modules=every_module if wrapper is model else None)
     everything: list[torch.Tensor] = params + buffers
     nparams = len(params)
     # What was copied before the steps is compared with its copy; the rest (frozen parameters)
