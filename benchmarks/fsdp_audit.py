@@ -61,6 +61,11 @@ def build(args: argparse.Namespace) -> tuple[nn.Module, torch.optim.Optimizer]:
     return model, optimizer
 
 
+def _local_bytes(t: torch.Tensor) -> int:
+    t = t.to_local() if hasattr(t, "to_local") else t
+    return t.numel() * t.element_size()
+
+
 def plain_steps(model, optimizer, batch, steps=2):
     model.train()
     for _ in range(steps):
@@ -90,9 +95,15 @@ def worker(rank: int, world: int, store: str, args: argparse.Namespace) -> None:
         dist.barrier()
         audited.append(time.perf_counter() - t)
     shard_bytes = sum(p.to_local().numel() * p.element_size() for p in model.parameters())
-    shards: list = [None] * world
-    dist.all_gather_object(shards, shard_bytes)
-    per_rank = list(zip(shards, report.extra_bytes_per_rank))
+    # what exact restoration cannot do without: a copy of every trained shard, of its optimizer
+    # state (AdamW: two moments and a step) and of every buffer
+    trained = [p for p in model.parameters() if p.requires_grad]
+    floor = sum(p.to_local().numel() * p.element_size() for p in trained)
+    floor += sum(_local_bytes(v) for p in trained for v in optimizer.state[p].values() if isinstance(v, torch.Tensor))
+    floor += sum(b.numel() * b.element_size() for b in model.buffers())
+    sizes: list = [None] * world
+    dist.all_gather_object(sizes, (shard_bytes, floor))
+    per_rank = [(sb, fl, eb) for (sb, fl), eb in zip(sizes, report.extra_bytes_per_rank)]
     if rank == 0:
         p, a = statistics.median(plain), statistics.median(audited)
         total = sum(q.numel() for q in model.parameters())
@@ -104,9 +115,10 @@ def worker(rank: int, world: int, store: str, args: argparse.Namespace) -> None:
         print(f"{'2 plain FSDP2 steps':>20} {'audit(steps=2)':>15} {'ratio':>6}  findings")
         print(f"{p * 1e3:>18.0f}ms {a * 1e3:>13.0f}ms {a / p:>6.2f}  {len(report.findings)} "
               f"({'OK' if report.ok else ', '.join(f.code for f in report.findings)})")
-        print(f"{'rank':>4} {'param shard bytes':>18} {'audit extra bytes':>18} {'extra / shard':>14}")
-        for r, (sb, eb) in enumerate(per_rank):
-            print(f"{r:>4} {sb:>18,} {eb:>18,} {eb / sb:>13.2%}")
+        print(f"{'rank':>4} {'param shard bytes':>18} {'restore floor':>14} {'audit extra bytes':>18} "
+              f"{'extra / shard':>14} {'extra / floor':>14}")
+        for r, (sb, fl, eb) in enumerate(per_rank):
+            print(f"{r:>4} {sb:>18,} {fl:>14,} {eb:>18,} {eb / sb:>13.2%} {eb / fl:>13.2%}")
     dist.destroy_process_group()
 
 
