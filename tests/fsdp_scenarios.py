@@ -45,6 +45,29 @@ def _frozen_base(rank, device):
     return m, torch.optim.AdamW(trainable(m), lr=1e-2), {}
 
 
+def _after_training(rank, device):
+    # AdamW state exists (DTensor moments, a step count): the audit must put it back bit for bit
+    m = net().to(device)
+    m[:3].requires_grad_(False)
+    shard_units(m)
+    opt = torch.optim.AdamW(trainable(m), lr=1e-2)
+    for _ in range(2):
+        m(torch.randn(4, 6, device=device)).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad()
+    return m, opt, {}
+
+
+def _bf16_compute(rank, device):
+    # MixedPrecisionPolicy: bf16 all-gathered parameters for compute, fp32 shards kept and stepped
+    from torch.distributed.fsdp import MixedPrecisionPolicy
+
+    m = net().to(device)
+    m[:4].requires_grad_(False)
+    shard_units(m, mp_policy=MixedPrecisionPolicy(param_dtype=torch.bfloat16))
+    return m, torch.optim.AdamW(trainable(m), lr=1e-2), {}
+
+
 def _no_reshard_after_forward(rank, device):
     m = net().to(device)
     m[:4].requires_grad_(False)
@@ -173,6 +196,8 @@ def _fsdp1_frozen_on_one_rank(rank, device):
 SCENARIOS = {
     "frozen_base": _frozen_base,
     "no_reshard_after_forward": _no_reshard_after_forward,
+    "after_training": _after_training,
+    "bf16_compute": _bf16_compute,
     "mixed_unit_stale_grad": _mixed_unit_stale_grad,
     "mixed_unit_correct": _mixed_unit_correct,
     "unfreeze_after_shard": _unfreeze_after_shard,

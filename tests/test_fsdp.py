@@ -69,6 +69,21 @@ def test_correct_sharded_finetunes_report_nothing(gloo, name):
     assert "FSDP2, parameters sharded" in result["text"]
 
 
+def test_existing_adamw_state_of_shards_comes_back_bit_for_bit(gloo):
+    # two real steps ran before the audit: DTensor moments and step counts exist and are restored
+    # (the parametrized test compares every bit of them on both ranks)
+    ranks = gloo("after_training")
+    assert ranks[0]["report"]["ok"] and all(r["restored"] for r in ranks)
+    assert changed(ranks[0]) == {"3.weight", "3.bias", "5.weight", "5.bias"}
+
+
+def test_bf16_compute_policy_audits_the_fp32_shards(gloo):
+    result = gloo("bf16_compute")[0]
+    assert result["report"]["ok"], result["report"]["findings"]
+    assert {p["dtype"] for p in result["report"]["params"]} == {"float32"}
+    assert changed(result) == {"5.weight", "5.bias"}
+
+
 def test_stale_grad_moves_a_frozen_param_in_a_mixed_unit(gloo):
     result = gloo("mixed_unit_stale_grad")[0]
     assert codes_of(result) == ["FZ501", "FZ504"]
