@@ -249,13 +249,17 @@ def _next_step(model: nn.Module, opt: torch.optim.Optimizer, device: torch.devic
 
 
 def run_one(name: str, rank: int, device: torch.device) -> dict:
+    from freezelint.runtime import fsdp
+
     model, opt, kwargs = SCENARIOS[name](rank, device)
     before = _state(model, opt)
-    result: dict = {}
+    # the cross-rank check a watcher of real steps runs before the first backward
+    result: dict = {"disagreement": fsdp.requires_grad_disagreement(
+        fsdp.gather_rank_flags([(fsdp.clean_name(n), p) for n, p in model.named_parameters()]))}
     try:
         report = freezelint.audit(model, opt, steps=2, **kwargs)
     except freezelint.AuditUsageError as e:
-        return {"usage_error": str(e), "restored": _state(model, opt) == before}
+        return {**result, "usage_error": str(e), "restored": _state(model, opt) == before}
     except ValueError as e:
         result["raised"] = str(e)
     else:

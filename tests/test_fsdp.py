@@ -168,6 +168,14 @@ def test_fsdp1_requires_grad_differing_across_ranks_is_fz507(gloo):
     assert all(r["restored"] for r in ranks)
 
 
+@pytest.mark.parametrize("name", sorted(scenarios.SCENARIOS))
+def test_rank_flags_gathered_before_a_step_find_exactly_the_divergent_freeze(gloo, name):
+    found = [r["disagreement"] for r in gloo(name)]
+    assert found[0] == found[1]
+    expected = [[["3.weight", "3.bias"], [1], [0]]] if name in scenarios.NO_NEXT_STEP else []
+    assert found[0] == expected
+
+
 def test_shard_helpers_leave_plain_tensors_alone():
     from freezelint.runtime import fsdp
 
@@ -177,6 +185,12 @@ def test_shard_helpers_leave_plain_tensors_alone():
     assert fsdp.clean_name("_fsdp_wrapped_module.0._fsdp_wrapped_module.weight") == "0.weight"
     flags = [fsdp.RankFlags(1, ["a", "b"], [True, False]), fsdp.RankFlags(0, ["a", "b"], [True, True])]
     assert fsdp.requires_grad_disagreement(flags) == [(["b"], [1], [0])]
+    from freezelint.runtime.distributed import fz507
+
+    f = fz507(["b.weight", "b.bias"], [1], [0], 2, "the audit ran no step")
+    assert f.target == "b" and "frozen on rank 1 but trainable on rank 0" in f.message
+    assert "reduce-scatter" in f.message and f.message.endswith("the audit ran no step")
+    assert "replicas no longer agree" in fz507(["b"], [1], [0]).message
 
 
 @pytest.mark.cuda

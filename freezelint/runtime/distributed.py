@@ -258,23 +258,7 @@ class Distributed:
 
         # FZ507: requires_grad differs across ranks
         for ns, frozen_on, trainable_on in requires_grad_disagreement(before):
-            if self.fsdp is not None:
-                why = ("FSDP2 reduce-scatters the gradients each rank has, so the first backward would wait in a "
-                       "collective until the process group's timeout" if self.fsdp == 2 else
-                       "FSDP1 still reduce-scatters the whole flat parameter, but only ranks where they are "
-                       "trainable step their shards, so each of these parameters ends up partly trained")
-                why += "; the audit ran no step"
-                out.append(AuditFinding(
-                    "FZ507", _common(ns), f"{_names(ns)}: frozen on {_ranks(frozen_on)} but trainable on "
-                    f"{_ranks(trainable_on)}; {why}",
-                    "make the freeze decision identical on every rank (no rank-dependent conditions)"))
-                continue
-            out.append(AuditFinding(
-                "FZ507", _common(ns), f"{_names(ns)}: frozen on {_ranks(frozen_on)} but trainable on "
-                f"{_ranks(trainable_on)}; each rank trains a different set of weights, so the replicas no "
-                f"longer agree on what the model is",
-                "make the freeze decision identical on every rank (no rank-dependent conditions), before "
-                "wrapping the model in DDP"))
+            out.append(fz507(ns, frozen_on, trainable_on, self.fsdp, "the audit ran no step" if self.halted else ""))
 
         # FZ306 / FZ509: what changed since DDP wrapped the model
         if self.ddp is not None:
@@ -389,6 +373,26 @@ class Distributed:
             what, advice = texts[cause]
             out.append(AuditFinding("FZ508", _common(ns), f"{_names(ns)}: {what}", advice))
         return out
+
+
+def fz507(names: list[str], frozen_on: list[int], trainable_on: list[int], fsdp_version: int | None = None,
+          outcome: str = "") -> AuditFinding:
+    """FZ507 for parameters frozen on some ranks and trainable on others (what
+    `requires_grad_disagreement` returns), worded for DDP or a plain model, FSDP2 or FSDP1;
+    `outcome` says what the caller did about it ("the audit ran no step")."""
+    where = f"{_names(names)}: frozen on {_ranks(frozen_on)} but trainable on {_ranks(trainable_on)}; "
+    if fsdp_version is None:
+        return AuditFinding(
+            "FZ507", _common(names), where + "each rank trains a different set of weights, so the replicas no "
+            "longer agree on what the model is",
+            "make the freeze decision identical on every rank (no rank-dependent conditions), before wrapping the "
+            "model in DDP")
+    why = ("FSDP2 reduce-scatters the gradients each rank has, so the first backward would wait in a collective "
+           "until the process group's timeout" if fsdp_version == 2 else
+           "FSDP1 still reduce-scatters the whole flat parameter, but only ranks where they are trainable step "
+           "their shards, so each of these parameters ends up partly trained")
+    return AuditFinding("FZ507", _common(names), where + why + (f"; {outcome}" if outcome else ""),
+                        "make the freeze decision identical on every rank (no rank-dependent conditions)")
 
 
 def requires_grad_disagreement(before: list[Any]) -> list[tuple[list[str], list[int], list[int]]]:

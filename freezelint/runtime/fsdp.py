@@ -15,8 +15,9 @@ across ranks makes the first backward wait in a collective until the process gro
 Unfreezing after `fully_shard` is fine in FSDP2 (it trains), so FZ306 is not carried over.
 
 Functions here are what a watcher of real training steps needs too: `local()` and
-`shard_fingerprints()` per rank, `RankFlags` gathered across ranks and judged by
-`requires_grad_disagreement()`, and `merge_records()` for records judged per shard.
+`shard_fingerprints()` per rank, `gather_rank_flags()` before the first backward judged by
+`requires_grad_disagreement()` (worded by `distributed.fz507`), and `merge_records()` for
+records judged per shard.
 """
 
 from __future__ import annotations
@@ -153,6 +154,16 @@ class RankFlags:
 
 def rank_flags(rank: int, named: list[tuple[str, nn.Parameter]]) -> RankFlags:
     return RankFlags(rank, [n for n, _ in named], [p.requires_grad for _, p in named])
+
+
+def gather_rank_flags(named: list[tuple[str, nn.Parameter]], group: Any = None) -> list[RankFlags]:
+    """Every rank's RankFlags, by rank (one all_gather_object over `group`: every rank must call it,
+    and before the backward that a disagreement would hang)."""
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * dist.get_world_size(group)
+    dist.all_gather_object(out, rank_flags(dist.get_rank(group), named), group=group)
+    return sorted(out, key=lambda f: f.rank)
 
 
 def requires_grad_disagreement(flags: list[RankFlags]) -> list[tuple[list[str], list[int], list[int]]]:
