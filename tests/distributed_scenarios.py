@@ -131,14 +131,6 @@ def _static_graph_frozen_after_iterations(rank, device):
     return ddp, opt, {}
 
 
-def _fsdp2(rank, device):
-    from torch.distributed.fsdp import fully_shard
-
-    m = net().to(device)
-    fully_shard(m)
-    return m, torch.optim.SGD(m.parameters(), lr=0.1), {}
-
-
 SCENARIOS = {
     "correct": _correct,
     "unfreeze_after_wrap": _unfreeze_after_wrap,
@@ -152,14 +144,12 @@ SCENARIOS = {
     "static_graph": _static_graph,
     "static_graph_frozen_after_wrap": _static_graph_frozen_after_wrap,
     "static_graph_frozen_after_iterations": _static_graph_frozen_after_iterations,
-    "fsdp2": _fsdp2,
 }
 
 
 def _state(model: nn.Module, opt: torch.optim.Optimizer) -> list:
     """Every bit the audit may touch, as plain data."""
     def bits(t):
-        t = getattr(t, "_local_tensor", t)  # an FSDP2 shard: this rank's part
         t = t.detach().cpu().contiguous()
         return t.view(torch.int32 if t.dtype == torch.float32 else t.dtype).tolist()
 
@@ -170,7 +160,7 @@ def _state(model: nn.Module, opt: torch.optim.Optimizer) -> list:
     return out
 
 
-def _one(name: str, rank: int, device: torch.device) -> dict:
+def run_one(name: str, rank: int, device: torch.device) -> dict:
     model, opt, kwargs = SCENARIOS[name](rank, device)
     before = _state(model, opt)
     try:
@@ -190,7 +180,12 @@ def _one(name: str, rank: int, device: torch.device) -> dict:
     return result
 
 
-def worker(rank: int, world: int, store: str, out: str, backend: str, names: list[str]) -> None:
+def worker(rank: int, world: int, store: str, out: str, backend: str, names: list[str],
+           module: str = __name__) -> None:
+    """Runs each named scenario with `run_one` of the scenarios `module` (this one by default)."""
+    import importlib
+
+    run = importlib.import_module(module).run_one
     dist.init_process_group(backend, init_method=f"file://{store}", rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=60))
     device = torch.device("cpu")
@@ -200,7 +195,7 @@ def worker(rank: int, world: int, store: str, out: str, backend: str, names: lis
     try:
         for name in names:
             try:
-                result = _one(name, rank, device)
+                result = run(name, rank, device)
             except Exception:
                 result = {"error": traceback.format_exc()}
             Path(out, f"{name}.{rank}.json").write_text(json.dumps(result, default=str))
@@ -209,12 +204,13 @@ def worker(rank: int, world: int, store: str, out: str, backend: str, names: lis
         dist.destroy_process_group()
 
 
-def launch(out: Path, names: list[str], backend: str = "gloo", world: int = 2, deadline_s: float = 100) -> float:
+def launch(out: Path, names: list[str], backend: str = "gloo", world: int = 2, deadline_s: float = 100,
+           module: str = __name__) -> float:
     """Run the scenarios on `world` spawned ranks; returns the wall time. Kills them at the deadline."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     start = time.perf_counter()
-    ctx = mp.start_processes(worker, args=(world, str(out / "store"), str(out), backend, names), nprocs=world,
-                             join=False, start_method="spawn")
+    ctx = mp.start_processes(worker, args=(world, str(out / "store"), str(out), backend, names, module),
+                             nprocs=world, join=False, start_method="spawn")
     while not ctx.join(timeout=1):
         if time.perf_counter() - start > deadline_s:
             for p in ctx.processes:

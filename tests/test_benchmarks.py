@@ -24,6 +24,14 @@ def test_ddp_audit_benchmark_runs_two_ranks():
     assert "2 plain DDP steps" in p.stdout and "0 (OK)" in p.stdout, p.stdout
 
 
+def test_fsdp_audit_benchmark_runs_two_ranks():
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fsdp_audit.py"), "--rounds", "1", "--layers", "2",
+                        "--dim", "32", "--seq", "8", "--batch", "2"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "2 plain FSDP2 steps" in p.stdout and "0 (OK)" in p.stdout, p.stdout
+    assert p.stdout.count("%") == 4, p.stdout  # extra memory of each of the two ranks, two ratios each
+
+
 def test_fingerprint_pass_benchmark_runs():
     p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fingerprint_pass.py"), "--rounds", "1"],
                        capture_output=True, text=True, timeout=300)

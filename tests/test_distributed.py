@@ -34,7 +34,7 @@ def codes_of(result: dict) -> list[str]:
     return [f["code"] for f in result["report"]["findings"]]
 
 
-@pytest.mark.parametrize("name", sorted(set(scenarios.SCENARIOS) - {"fsdp2"}))
+@pytest.mark.parametrize("name", sorted(scenarios.SCENARIOS))
 def test_every_rank_returns_the_same_report_and_is_restored(gloo, name):
     ranks = gloo(name)
     assert ranks[0]["report"] == ranks[1]["report"]
@@ -140,12 +140,6 @@ def test_audit_refuses_a_process_group_without_init():
     model = torch.nn.Linear(2, 2)
     with pytest.raises(AuditUsageError, match="init_process_group"):
         audit(model, torch.optim.SGD(model.parameters(), lr=0.1), process_group=object())
-
-
-def test_fsdp2_sharded_model_is_refused_with_one_clear_line(gloo):
-    for rank in gloo("fsdp2"):
-        assert "FSDP-sharded models are not supported yet" in rank["usage_error"]
-        assert "\n" not in rank["usage_error"] and rank["restored"]
 
 
 def test_head_replaced_after_wrap_on_a_single_rank(tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from freezelint.runtime.fingerprint import as_ints, sparse_parts
+from freezelint.runtime.fsdp import local
 
 # Tensors up to this many elements are handled together, a handful of ops per batch of them:
 # BatchNorm statistics and biases cost per-op overhead, not bandwidth. Larger ones one by one,
@@ -44,6 +45,7 @@ def _put_back_swapped(t: torch.Tensor, saved: torch.Tensor) -> None:
 @torch.no_grad()
 def copy_back(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
     """Write each copy back into its tensor, in one foreach call for all that kept their layout."""
+    pairs = [(local(t), saved) for t, saved in pairs]  # copies of DTensors are of their shards
     same = [(t, saved) for t, saved in pairs if not _swapped(t, saved) and t.layout == torch.strided]
     if same:
         torch._foreach_copy_([t for t, _ in same], [saved for _, saved in same])
@@ -57,6 +59,7 @@ def copy_back(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
 def scratch_bytes(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> int:
     """An upper bound on what restore_measured allocates besides its result: the differences of
     the batched tensors, and one chunk of the largest other one."""
+    pairs = [(local(t), saved) for t, saved in pairs]
     pairs = [(t, saved) for t, saved in pairs if t.layout == torch.strided]  # sparse: no scratch
     batched = [t for t, _ in pairs if t.numel() <= BATCHED and not t.is_complex()]
     large = [t for t, _ in pairs if t.numel() > BATCHED or t.is_complex()]
@@ -69,6 +72,7 @@ def restore_measured(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[flo
     """Put each copy back into its tensor and say, per (tensor, copy) pair, what the tensor held
     before that: None when its bits were the copy's, else max |tensor - copy| (nan where a value
     is or became NaN, or the shape or dtype was swapped)."""
+    pairs = [(local(t), saved) for t, saved in pairs]  # copies of DTensors are of their shards
     out: list[float | None] = [None] * len(pairs)
     batches: dict[tuple, list[int]] = {}
     large: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}

@@ -12,6 +12,12 @@ wrap (or a replaced layer's old one) is still awaited, and without `find_unused_
 the second iteration raises. The audit reads the reducer's parameter set and, when a step would
 leave the reducer waiting, runs its steps under `no_sync()` on every rank instead, so the
 reducer is left between iterations as it was found.
+
+Sharded models (FSDP2 `fully_shard`, FSDP1 with use_orig_params=True) go through the same two
+gathers plus a third of the per-rank records, merged so that a parameter is judged once from all
+its shards (fsdp.py). Their shards legitimately differ across ranks, so FZ508 compares only what
+is replicated; a requires_grad that differs across ranks is found before any step, and then no
+step runs (the first one would hang in a collective).
 """
 
 from __future__ import annotations
@@ -23,8 +29,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from freezelint.runtime import fsdp
 from freezelint.runtime.findings import _common, _names
-from freezelint.runtime.report import AuditFinding, AuditReport
+from freezelint.runtime.report import (
+    AuditFinding,
+    AuditReport,
+    BufferRecord,
+    ParamRecord,
+)
 
 
 def _ranks(ranks: list[int]) -> str:
@@ -127,17 +139,31 @@ class Distributed:
         cls = ddp_class()
         self.ddp = model if cls is not None and isinstance(model, cls) else None
         self.inner: nn.Module = self.ddp.module if self.ddp is not None else model
+        self.fsdp = fsdp.version(model.modules()) if self.ddp is None else None  # 2, 1 or None
+        if process_group is None and self.fsdp == 2:
+            process_group = fsdp.process_group(list(model.named_parameters()))
         self.group = process_group if process_group is not None else getattr(self.ddp, "process_group", None)
         self.dist = dist
         self.rank = dist.get_rank(self.group)
         self.world = dist.get_world_size(self.group)
         self.backend = str(dist.get_backend(self.group))
-        self.grad_sync = self.ddp is not None
+        self.grad_sync = self.ddp is not None or self.fsdp is not None
+        self.sharded: set[str] = set()  # parameters whose shards differ across ranks by design
+        self.halted = False  # no step may run: requires_grad differs across ranks of a sharded model
         self.broadcast_buffers = bool(self.ddp is not None and getattr(self.ddp, "broadcast_buffers", False))
         self.ignored = set(getattr(self.ddp, "parameters_to_ignore", ()) or ()) if self.ddp is not None else set()
         self.before: list[Before] = []
         self.local_wrap: WrapFacts | None = None
         self._sync_flags: tuple[bool, bool] | None = None
+
+    @property
+    def data_parallel(self) -> bool:
+        """Each rank trains on its own batch (DDP or FSDP)."""
+        return self.ddp is not None or self.fsdp is not None
+
+    @property
+    def sharding(self) -> str | None:
+        return f"FSDP{self.fsdp}" if self.fsdp else None
 
     def _gather(self, obj: Any) -> list[Any]:
         out: list[Any] = [None] * self.world
@@ -151,6 +177,13 @@ class Distributed:
         mine = Before(self.rank, [n for n, _ in named], [p.requires_grad for _, p in named], buffer_names,
                       fingerprints, wrap)
         self.before = sorted(self._gather(mine), key=lambda b: b.rank)
+        if self.fsdp is not None:
+            self.sharded = ({n for n, p in named if fsdp.is_sharded(p)} if self.fsdp == 2
+                            else fsdp.fsdp1_sharded(self.inner, named))
+            # FSDP2 reduce-scatters the gradients each rank has: a requires_grad that differs hangs the
+            # first backward (measured). FSDP1 reduce-scatters whole flat parameters and does not hang,
+            # but its steps would only blur the finding (a parameter trained on some shards): no step.
+            self.halted = bool(requires_grad_disagreement(self.before))
         # Every rank decides from the same data, so all of them step the same way (no hang). With
         # static_graph=True DDP copes until its first iteration has recorded the graph (measured: a
         # synced step after that fails; no_sync() before it trips an internal assert in the reducer).
@@ -170,9 +203,36 @@ class Distributed:
 
     def restore(self) -> None:
         """DDP's own flags a step flips (buffer sync at the next forward); the reducer itself is
-        left between iterations by every completed step."""
+        left between iterations by every completed step. FSDP2 units a failed step left
+        unsharded are resharded (a completed step reshards them itself)."""
         if self.ddp is not None and self._sync_flags is not None:
             self.ddp.require_forward_param_sync, self.ddp.require_backward_grad_sync = self._sync_flags
+        if self.fsdp == 2:
+            fsdp.reshard(self.inner)
+
+    def clean_names(self, modules: list[tuple[str, nn.Module]], params: list[tuple[str, nn.Parameter]],
+                    buffers: list[tuple[str, torch.Tensor]]) -> tuple[list, list, list]:
+        """FSDP1 puts a FullyShardedDataParallel around each wrapped module (as
+        `_fsdp_wrapped_module`): names as the unwrapped model has them, the wrappers left out."""
+        if self.fsdp != 1:
+            return modules, params, buffers
+        modules = [(fsdp.clean_name(n), m) for n, m in modules if not fsdp.is_fsdp1_wrapper(m)]
+        return (modules, [(fsdp.clean_name(n), p) for n, p in params],
+                [(fsdp.clean_name(n), b) for n, b in buffers])
+
+    def agree(self, params: list[ParamRecord], buffers: list[BufferRecord]
+              ) -> tuple[list[ParamRecord], list[BufferRecord]]:
+        """For a sharded model, every rank's records merged into one (a parameter is judged from
+        all its shards, and FSDP1's flat views get their parameters' real shapes); unchanged
+        otherwise."""
+        if self.fsdp is None:
+            return params, buffers
+        gathered = sorted(self._gather((self.rank, params, buffers)), key=lambda g: g[0])
+        params, buffers = fsdp.merge_records([(ps, bs) for _, ps, bs in gathered])
+        if self.fsdp == 1:
+            shapes = fsdp.fsdp1_shapes(self.inner)
+            params = [replace(p, shape=shapes.get(p.name, p.shape)) for p in params]
+        return params, buffers
 
     # ------------------------------------------------------------------ after the steps
     def merge(self, report: AuditReport, fingerprints: list[tuple[int, int]], changed: list[bool]) -> AuditReport:
@@ -182,32 +242,23 @@ class Distributed:
         found = _merge_local([(a.rank, a.report) for a in gathered])
         found += self._findings(gathered)
         unrestored = [f"{n} (rank {a.rank})" for a in gathered for n in a.report.unrestored]
-        return replace(first, findings=found, restored=not unrestored, unrestored=unrestored,
-                       extra_bytes=max(a.report.extra_bytes for a in gathered), world_size=self.world,
-                       backend=self.backend, ddp=self.ddp is not None, grad_sync=self.grad_sync)
+        merged = replace(first, findings=found, restored=not unrestored, unrestored=unrestored,
+                         extra_bytes=max(a.report.extra_bytes for a in gathered),
+                         extra_bytes_per_rank=[a.report.extra_bytes for a in gathered], world_size=self.world,
+                         backend=self.backend, ddp=self.ddp is not None, grad_sync=self.grad_sync)
+        if self.fsdp is not None:
+            merged = replace(merged, sharding=self.sharding, steps=0 if self.halted else merged.steps)
+        return merged
 
     def _findings(self, after: list[After]) -> list[AuditFinding]:
         before = self.before
         out: list[AuditFinding] = []
-        ranks = [b.rank for b in before]
         index = [{n: i for i, n in enumerate(b.params)} for b in before]
         shared = [n for n in before[0].params if all(n in ix for ix in index)]
 
         # FZ507: requires_grad differs across ranks
-        mixed: dict[tuple, list[str]] = {}
-        for n in shared:
-            flags = tuple(b.requires_grad[ix[n]] for b, ix in zip(before, index))
-            if len(set(flags)) > 1:
-                mixed.setdefault(flags, []).append(n)
-        for flags, ns in mixed.items():
-            frozen_on = [r for r, f in zip(ranks, flags) if not f]
-            trainable_on = [r for r, f in zip(ranks, flags) if f]
-            out.append(AuditFinding(
-                "FZ507", _common(ns), f"{_names(ns)}: frozen on {_ranks(frozen_on)} but trainable on "
-                f"{_ranks(trainable_on)}; each rank trains a different set of weights, so the replicas no "
-                f"longer agree on what the model is",
-                "make the freeze decision identical on every rank (no rank-dependent conditions), before "
-                "wrapping the model in DDP"))
+        for ns, frozen_on, trainable_on in requires_grad_disagreement(before):
+            out.append(fz507(ns, frozen_on, trainable_on, self.fsdp, "the audit ran no step" if self.halted else ""))
 
         # FZ306 / FZ509: what changed since DDP wrapped the model
         if self.ddp is not None:
@@ -279,7 +330,7 @@ class Distributed:
         nparams = [len(b.params) for b in before]
         causes: dict[str, list[str]] = {}
         for n in shared:
-            if n in self.ignored:
+            if n in self.ignored or n in self.sharded:
                 continue
             at = [ix[n] for ix in index]
             was = {b.fingerprints[i] for b, i in zip(before, at)}
@@ -322,6 +373,33 @@ class Distributed:
             what, advice = texts[cause]
             out.append(AuditFinding("FZ508", _common(ns), f"{_names(ns)}: {what}", advice))
         return out
+
+
+def fz507(names: list[str], frozen_on: list[int], trainable_on: list[int], fsdp_version: int | None = None,
+          outcome: str = "") -> AuditFinding:
+    """FZ507 for parameters frozen on some ranks and trainable on others (what
+    `requires_grad_disagreement` returns), worded for DDP or a plain model, FSDP2 or FSDP1;
+    `outcome` says what the caller did about it ("the audit ran no step")."""
+    where = f"{_names(names)}: frozen on {_ranks(frozen_on)} but trainable on {_ranks(trainable_on)}; "
+    if fsdp_version is None:
+        return AuditFinding(
+            "FZ507", _common(names), where + "each rank trains a different set of weights, so the replicas no "
+            "longer agree on what the model is",
+            "make the freeze decision identical on every rank (no rank-dependent conditions), before wrapping the "
+            "model in DDP")
+    why = ("FSDP2 reduce-scatters the gradients each rank has, so the first backward would wait in a collective "
+           "until the process group's timeout" if fsdp_version == 2 else
+           "FSDP1 still reduce-scatters the whole flat parameter, but only ranks where they are trainable step "
+           "their shards, so each of these parameters ends up partly trained")
+    return AuditFinding("FZ507", _common(names), where + why + (f"; {outcome}" if outcome else ""),
+                        "make the freeze decision identical on every rank (no rank-dependent conditions)")
+
+
+def requires_grad_disagreement(before: list[Any]) -> list[tuple[list[str], list[int], list[int]]]:
+    """(names, ranks where frozen, ranks where trainable) for parameters whose requires_grad
+    differs across ranks; `before` holds each rank's names and requires_grad (Before, RankFlags)."""
+    return fsdp.requires_grad_disagreement(
+        [fsdp.RankFlags(b.rank, b.params if hasattr(b, "params") else b.names, b.requires_grad) for b in before])
 
 
 def _merge_local(reports: list[tuple[int, AuditReport]]) -> list[AuditFinding]:

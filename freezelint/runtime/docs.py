@@ -58,8 +58,13 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
         "why": ("Each rank then trains a different set of weights. Under DDP a parameter frozen on one rank only "
                 "after the wrap is still all-reduced (with `find_unused_parameters=True`), so the other ranks' "
                 "gradient lands in its `.grad` and it still moves; freeze decisions that depend on the rank "
-                "(`if rank == 0:`, a rank-local file or metric) are the usual cause."),
-        "fix": "Take the freeze decision identically on every rank, before wrapping the model in DDP.",
+                "(`if rank == 0:`, a rank-local file or metric) are the usual cause. Under FSDP2 (`fully_shard`) "
+                "the first backward waits in a gradient reduce-scatter that the ranks no longer agree on, until "
+                "the process group's timeout, with no error naming the cause; `audit()` finds it before any step "
+                "and runs none. Under FSDP1 (`use_orig_params=True`) the whole flat parameter is still "
+                "reduce-scattered, but only ranks where the parameter is trainable step their shard of it, so it "
+                "ends up partly trained."),
+        "fix": "Take the freeze decision identically on every rank, before wrapping the model in DDP or FSDP.",
     },
     "FZ508": {
         "observes": ("Inside a distributed job: a parameter whose bits differ across ranks before the audit's "

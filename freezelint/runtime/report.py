@@ -84,10 +84,13 @@ class AuditReport:
     restored: bool = True
     unrestored: list[str] = field(default_factory=list)
     extra_bytes: int = 0  # bytes the audit held beyond the model: copies for restore, fingerprint scratch
+    # (the largest rank's when world_size > 1; each rank's in extra_bytes_per_rank)
     world_size: int = 1  # ranks in the process group; the same report on each of them
     backend: str | None = None  # torch.distributed backend when world_size > 1
     ddp: bool = False  # steps ran through a DistributedDataParallel wrapper
     grad_sync: bool | None = None  # DDP all-reduced gradients in the steps (False: under no_sync())
+    sharding: str | None = None  # "FSDP2" or "FSDP1": parameters are sharded across the ranks
+    extra_bytes_per_rank: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -121,7 +124,7 @@ class AuditReport:
                     f"{self.optimizer}, zero_grad(set_to_none={self.set_to_none})")
         if self.world_size > 1:
             how = ("DDP, gradients all-reduced" if self.grad_sync else "DDP under no_sync()") if self.ddp else \
-                "no DDP wrapper"
+                f"{self.sharding}, parameters sharded" if self.sharding else "no DDP wrapper"
             head.append(f", {self.world_size} ranks ({self.backend}, {how}); module tree from rank 0")
         yield head
         for f in self.findings:

@@ -20,9 +20,11 @@ from torch import nn
 
 from freezelint.runtime.compare import copy_back, restore_measured, scratch_bytes
 from freezelint.runtime.fingerprint import sparse_parts
+from freezelint.runtime.fsdp import local
 
 
 def _nbytes(t: torch.Tensor) -> int:
+    t = local(t)  # a sharded tensor (DTensor): this rank's shard
     if t.layout == torch.strided:
         return t.numel() * t.element_size()
     return sum(x.numel() * x.element_size() for x in sparse_parts(t))
@@ -33,6 +35,7 @@ def copies(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
     than one block and its views, and a block advised for huge pages (fewer page faults when
     first written) stalled for 100+ ms in kernel compaction on a busy machine (measured)."""
     with torch.no_grad():
+        tensors = [local(t) for t in tensors]  # a DTensor's shard: copied and restored on its own rank
         return [t.detach().clone(memory_format=torch.contiguous_format) if t.layout == torch.strided
                 else t.detach().clone() for t in tensors]  # a sparse grad has no memory format
 

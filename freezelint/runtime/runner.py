@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from freezelint.runtime import findings as F
+from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import Distributed
 from freezelint.runtime.fingerprint import Fingerprinter, fingerprints
 from freezelint.runtime.inputs import InputError, call, default_loss, synthesize
@@ -32,11 +33,9 @@ def _validate(model: Any, optimizer: Any, steps: int) -> list[tuple[str, nn.Modu
     if next(model.parameters(), None) is None:
         raise AuditUsageError(f"{type(model).__name__} has no parameters: there is nothing to freeze or train")
     walk = list(model.named_modules())
-    # FSDP1 wraps in FullyShardedDataParallel; fully_shard (FSDP2) swaps in a subclass of FSDPModule.
-    if any(c.__name__ in ("FullyShardedDataParallel", "FSDPModule") for kind in {type(m) for _, m in walk}
-           for c in kind.__mro__):
-        raise AuditUsageError("FSDP-sharded models are not supported yet (each rank holds only shards): audit "
-                              "the unwrapped model on one process, or wrap it in DistributedDataParallel")
+    refused = fsdp.unsupported([m for _, m in walk])
+    if refused:
+        raise AuditUsageError(refused)
     return walk
 
 
@@ -67,7 +66,7 @@ def _distributed(model: nn.Module, process_group: Any) -> Distributed | None:
                                   "torch.distributed.init_process_group(...) first")
         return None  # a DDP model cannot exist without a process group
     spread = Distributed(model, process_group)
-    return spread if spread.ddp is not None or spread.world > 1 else None
+    return spread if spread.data_parallel or spread.world > 1 else None
 
 
 def _grad_states(params: list[torch.Tensor]) -> list[str]:
@@ -80,8 +79,8 @@ def _grad_states(params: list[torch.Tensor]) -> list[str]:
             continue
         if p.requires_grad:
             out[i] = "nonzero"
-        else:
-            counts.append(torch.count_nonzero(p.grad).reshape(1))
+        else:  # a shard's own elements: a DTensor's count would be a collective
+            counts.append(torch.count_nonzero(fsdp.local(p.grad)).reshape(1))
             idx.append(i)
     if counts:
         for i, c in zip(idx, torch.cat([c.cpu() for c in counts]).tolist()):
@@ -138,6 +137,10 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         named_modules = list(model.named_modules())
     expect_frozen, expect_trainable = list(expect_frozen), list(expect_trainable)
     named = _named_tensors(model, named_modules, "_parameters")
+    named_buffers = _named_tensors(model, named_modules, "_buffers")
+    every_module = [m for _, m in named_modules]
+    if spread is not None:  # FSDP1: names as the unwrapped model has them, its wrappers left out
+        named_modules, named, named_buffers = spread.clean_names(named_modules, named, named_buffers)
     params = [p for _, p in named]
     param_ids = {id(p) for p in params}
     group_of: dict[int, int] = {}
@@ -153,16 +156,15 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     live = F.live_findings(named_modules, named)
     if batch is None:
         try:
-            batch = synthesize(model, seed=spread.rank if spread is not None and spread.ddp is not None else 0)
+            batch = synthesize(model, seed=spread.rank if spread is not None and spread.data_parallel else 0)
         except InputError as e:
             raise AuditUsageError(str(e)) from None
-    named_buffers = _named_tensors(model, named_modules, "_buffers")
     buffers = [b for _, b in named_buffers]
     modes_before = {name: m.training for name, m in named_modules}
     device = next(iter(params)).device
 
     snap = Snapshot(wrapper, optimizer, params, exact=exact, scaler=scaler,
-                    modules=[m for _, m in named_modules] if wrapper is model else None)
+                    modules=every_module if wrapper is model else None)
     everything: list[torch.Tensor] = params + buffers
     nparams = len(params)
     # What was copied before the steps is compared with its copy; the rest (frozen parameters)
@@ -171,10 +173,11 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     copies += [snap.buffer_before(b) for b in buffers]
     watched = (list(range(len(everything))) if spread is not None
                else [k for k, c in enumerate(copies) if c is None])
-    fingerprint_watched = Fingerprinter([everything[k] for k in watched])
+    fingerprint_watched = Fingerprinter([fsdp.local(everything[k]) for k in watched])
     before = dict(zip(watched, fingerprint_watched()))
     if spread is not None:
         spread.share_before(named, [n for n, _ in named_buffers], [before[k] for k in range(len(everything))])
+    stepping = spread is None or not spread.halted  # a step that would hang is not run
     handle = optimizer.register_step_pre_hook(snap.before_step)
     grad_seen: list[str] = ["none"] * len(params)
     after: dict[int, tuple] = {}  # fingerprints: (sum, weighted sum), more for a sparse tensor
@@ -186,8 +189,9 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         if call_train:
             wrapper.train()
         with spread.steps_context() if spread is not None else contextlib.nullcontext():
-            grad_seen = _train_steps(wrapper, optimizer, params, batch, steps, loss_fn, set_to_none, scaler,
-                                     autocast_dtype, device)
+            if stepping:
+                grad_seen = _train_steps(wrapper, optimizer, params, batch, steps, loss_fn, set_to_none, scaler,
+                                         autocast_dtype, device)
         after = dict(zip(watched, fingerprint_watched()))
         state_after = {id(p) for p in optimizer.state if optimizer.state[p]}
         finished = True
@@ -216,7 +220,7 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         check = [k for k in range(nparams) if copies[k] is None and snap.value_before(params[k]) is not None]
         hooked = set(check)
         gone = [k for k in delta if copies[k] is None and k not in hooked]  # buffers always have copies
-    again = dict(zip(check, fingerprints([everything[k] for k in check])))
+    again = dict(zip(check, fingerprints([fsdp.local(everything[k]) for k in check])))
     names_all = [n for n, _ in named] + [n for n, _ in named_buffers]
     unrestored = [names_all[k] for k in sorted({k for k in check if again[k] != before[k]} | set(gone))]
     if step_error is not None:
@@ -234,11 +238,15 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         for i, (n, p) in enumerate(named)
     ]
     brecords = [BufferRecord(n, owner[n], j in deltas_b, deltas_b.get(j)) for j, (n, _) in enumerate(named_buffers)]
+    if spread is not None:  # a sharded parameter is judged from all its shards
+        precords, brecords = spread.agree(precords, brecords)
     mrecords = _module_records(named_modules, precords, brecords, modes_before)
     from_ddp = frozenset(spread.local_wrap.frozen) if spread is not None and spread.local_wrap else frozenset()
-    found = live + F.step_findings(model, optimizer, precords, brecords, mrecords, modes_before, steps,
-                                   set_to_none, foreign > 0, call_train, from_ddp)
-    found += F.expectation_findings(precords, expect_frozen, expect_trainable)
+    found = list(live)
+    if stepping:
+        found += F.step_findings(model, optimizer, precords, brecords, mrecords, modes_before, steps,
+                                 set_to_none, foreign > 0, call_train, from_ddp)
+        found += F.expectation_findings(precords, expect_frozen, expect_trainable)
     report = AuditReport(found, precords, brecords, mrecords, steps, str(device), type(optimizer).__name__,
                          set_to_none, restored=not unrestored, unrestored=unrestored,
                          extra_bytes=snap.extra_bytes + fingerprint_watched.scratch_bytes)
