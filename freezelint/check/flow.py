@@ -15,7 +15,8 @@ from functools import cached_property
 
 import libcst as cst
 
-from freezelint.check.facts import Facts, Scope, _call_arg, _dotted, is_batchnorm_class
+from freezelint.check.facts import Facts, Scope, is_batchnorm_class
+from freezelint.check.syntax import call_arg, dotted, root_of, walk
 
 TRAIN, EVAL, BN_FREEZE, ACTIVITY = "train", "eval", "bn_freeze", "activity"
 OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
@@ -40,23 +41,8 @@ class Event:
         return any(i in arms and arms[i] != arm for i, arm in other.branches)
 
 
-def root_of(expr: cst.BaseExpression) -> str | None:
-    """`model.layer4.conv` -> "model"; `self.backbone.fc` -> "self.backbone"; `model.blocks[3]` -> "model"."""
-    path = _dotted(expr)
-    if path is None:
-        while isinstance(expr, (cst.Attribute, cst.Subscript)):
-            expr = expr.value
-            path = _dotted(expr)
-            if path is not None:
-                break
-    if path is None:
-        return None
-    parts = path.split(".")
-    return ".".join(parts[:2]) if parts[0] == "self" and len(parts) > 1 else parts[0]
-
-
 def _bool_arg(call: cst.Call, default: bool | None) -> bool | None:
-    arg = _call_arg(call, 0, "mode") if call.func.attr.value == "train" else _call_arg(call, 0, "requires_grad")  # type: ignore[union-attr]
+    arg = call_arg(call, 0, "mode") if call.func.attr.value == "train" else call_arg(call, 0, "requires_grad")  # type: ignore[union-attr]
     if arg is None:
         return default
     if isinstance(arg, cst.Name) and arg.value in ("True", "False"):
@@ -139,9 +125,9 @@ class Flow(cst.CSTVisitor):
     def _bn_names(self, test: cst.BaseExpression) -> list[str]:
         """Names an `if` proves to be BatchNorm layers: isinstance or class-name checks."""
         out = []
-        for node in _walk(test):
+        for node in walk(test):
             if isinstance(node, cst.Call) and self.facts.qualname(node.func, self.scope) == "isinstance":
-                subject, classes = _call_arg(node, 0), _call_arg(node, 1)
+                subject, classes = call_arg(node, 0), call_arg(node, 1)
                 if isinstance(subject, cst.Name) and classes is not None:
                     exprs = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
                     if any(is_batchnorm_class(self.facts.qualname(e, self.scope)) for e in exprs):
@@ -182,7 +168,7 @@ class Flow(cst.CSTVisitor):
             elif method == "requires_grad_":
                 value = _bool_arg(node, True)
                 if value is not None:
-                    self._emit(UNFREEZE if value else FREEZE, target, node, sub=_dotted(recv))
+                    self._emit(UNFREEZE if value else FREEZE, target, node, sub=dotted(recv))
             elif method == "add_param_group":
                 self._emit(ADD_GROUP, target, node)
             elif method in ("backward", "step"):
@@ -194,7 +180,7 @@ class Flow(cst.CSTVisitor):
             self._emit(DDP_WRAP, root_of(node.args[0].value), node)
         # calls that hand a model to a helper of this file, or run its forward
         if isinstance(func, cst.Name):
-            callee = facts._resolve_def(func, scope)
+            callee = facts.resolve_def(func, scope)
             for i, arg in enumerate(a for a in node.args if a.keyword is None and not a.star):
                 target = root_of(arg.value)
                 if target is None:
@@ -219,7 +205,7 @@ class Flow(cst.CSTVisitor):
         kind = self.facts.kind(recv, self.scope)
         if kind is not None and is_batchnorm_class(kind.qual):
             root = root_of(recv)
-            if root and "." in (_dotted(recv) or ""):
+            if root and "." in (dotted(recv) or ""):
                 self._emit(BN_FREEZE, root, node)
 
     def _origin_model(self, name: str) -> str | None:
@@ -251,7 +237,7 @@ class Flow(cst.CSTVisitor):
                         self._emit(UNFREEZE if value.value == "True" else FREEZE,
                                    self._param_owner(target.value), node, sub=self._param_path(target.value))
                 elif self.facts.is_module(node.value, self.scope) and isinstance(node.value, cst.Call):
-                    self._emit(REPLACE, root_of(target.value), node, path=_dotted(target))
+                    self._emit(REPLACE, root_of(target.value), node, path=dotted(target))
             elif isinstance(target, cst.Name) and isinstance(node.value, cst.Call):
                 q = self.facts.qualname(node.value.func, self.scope)
                 if q and q.startswith("torch.optim."):
@@ -267,9 +253,9 @@ class Flow(cst.CSTVisitor):
             for b in (owner.bindings.get(expr.value, []) if owner else []):
                 if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute) \
                         and b.node.func.attr.value in ("parameters", "named_parameters"):
-                    return _dotted(b.node.func.value)
+                    return dotted(b.node.func.value)
             return None
-        path = _dotted(expr)
+        path = dotted(expr)
         return path.rsplit(".", 1)[0] if path and path.endswith((".weight", ".bias")) else path
 
     def _param_owner(self, expr: cst.BaseExpression) -> str | None:
@@ -285,12 +271,6 @@ class Flow(cst.CSTVisitor):
         return root_of(expr)
 
 
-def _walk(node: cst.CSTNode):
-    yield node
-    for child in node.children:
-        yield from _walk(child)
-
-
 def _is_filtered(source: cst.BaseExpression) -> bool:
     code = cst.Module(body=[]).code_for_node(source)
     return "requires_grad" in code
@@ -300,10 +280,10 @@ def _param_sources(source: cst.BaseExpression) -> tuple[list[tuple[str, str]], b
     """(root, dotted receiver) of every `X.parameters()` in an optimizer's first argument, and
     whether one of them is a whole model (`model.parameters()`)."""
     out, whole = [], False
-    for node in _walk(source):
+    for node in walk(source):
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
                 and node.func.attr.value in ("parameters", "named_parameters"):
-            path = _dotted(node.func.value)
+            path = dotted(node.func.value)
             root = root_of(node.func.value)
             if root and path:
                 out.append((root, path))
@@ -344,7 +324,7 @@ class Summaries:
             return self._cache[key]
         if depth >= _MAX_DEPTH or id(func) in self._busy:
             return ()
-        scope = self.facts._func_scopes.get(id(func))
+        scope = self.facts.func_scopes.get(id(func))
         params = [*func.params.posonly_params, *func.params.params]
         if scope is None or pos >= len(params):
             return ()
@@ -364,7 +344,7 @@ class Summaries:
         if isinstance(fn, cst.Lambda):
             code = cst.Module(body=[]).code_for_node(fn)
             return bool(_BN_NAME.search(code)) and ".eval()" in code
-        func = self.facts._resolve_def(fn, scope) if isinstance(fn, cst.Name) else None
+        func = self.facts.resolve_def(fn, scope) if isinstance(fn, cst.Name) else None
         if func is None:
             return False
         return BN_FREEZE in self.of(func, 0, 0)
@@ -383,9 +363,16 @@ class FileFlows:
     def bodies(self) -> list[Flow]:
         """The module body and every function body, each as its own event list."""
         out = [Flow.of_body(self.facts, self.facts.module_scope, self.module.body, self.summaries)]
-        for fid, scope in self.facts._func_scopes.items():
+        for fid, scope in self.facts.func_scopes.items():
             out.append(Flow.of_body(self.facts, scope, scope.node.body.body, self.summaries))  # type: ignore[union-attr]
         return out
+
+
+def flows_of(facts: Facts) -> FileFlows:
+    """The event lists of a file's bodies, built once per file on first use."""
+    if facts.flow_cache is None:
+        facts.flow_cache = FileFlows(facts, facts.module)
+    return facts.flow_cache
 
 
 def after(a: Event, b: Event) -> bool:

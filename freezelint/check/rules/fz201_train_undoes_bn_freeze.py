@@ -7,7 +7,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ACTIVITY, BN_FREEZE, TRAIN, after, between
+from freezelint.check.flow import ACTIVITY, BN_FREEZE, TRAIN, after, between, flows_of
 from freezelint.check.rules.base import Example, Finding, Rule, src
 
 
@@ -123,7 +123,7 @@ class TrainUndoesBnFreeze(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        flows = facts.flows
+        flows = flows_of(facts)
         for flow in flows.bodies:
             evs = flow.events
             for t in (e for e in evs if e.kind == TRAIN):
@@ -154,7 +154,7 @@ class TrainUndoesBnFreeze(Rule):
             methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
             if "train" in methods:
                 continue
-            for flow in facts.flows.bodies:
+            for flow in flows_of(facts).bodies:
                 scope = flow.scope
                 if scope.cls is not info or not scope.is_method:
                     continue

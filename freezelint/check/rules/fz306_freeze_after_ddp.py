@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ACTIVITY, DDP_WRAP, FREEZE, UNFREEZE, after, between
+from freezelint.check.flow import ACTIVITY, DDP_WRAP, FREEZE, UNFREEZE, after, between, flows_of
 from freezelint.check.rules.base import FREEZES, UNFREEZES, Example, Finding, Rule
 
 
@@ -81,7 +81,7 @@ class FreezeAfterDdp(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for flow in facts.flows.bodies:
+        for flow in flows_of(facts).bodies:
             evs = flow.events
             for f in (e for e in evs if e.kind in (FREEZE, UNFREEZE)):
                 wraps = [w for w in evs if w.kind == DDP_WRAP and w.target == f.target]
