@@ -34,6 +34,7 @@ COPY = "copy"
 STATE_DICT = "state_dict"
 
 _MAX_DEPTH = 12
+_DEPTH_CUT = ("depth",)
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,18 @@ class Kind:
     cls: ClassInfo | None = None
     origin: str | None = None  # for copies: how the copy was made, for messages
     qual: str | None = None  # for modules built from a known class: its qualified name
+    wraps: tuple | None = None  # DataParallel/DDP: (the wrapped model's expression, its scope)
 
 
+
+# The answer to a question already being asked: no information either way. Never leaves Kinds.
+PENDING = Kind("pending")
+
+# Wrappers whose `.module` is the model they were given.
+_WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+                       "torch.nn.parallel.data_parallel.DataParallel",
+                       "torch.nn.parallel.DistributedDataParallel",
+                       "torch.nn.parallel.distributed.DistributedDataParallel"})
 
 
 class Kinds:
@@ -53,6 +64,7 @@ class Kinds:
         self.f = extracted
         self._memo: dict[tuple[int, int], Kind | None] = {}
         self._busy: set[tuple[int, int]] = set()
+        self._frames: list[set] = []  # per question being answered: the cut-offs it leaned on
 
     def kind(self, expr: cst.BaseExpression, ctx_or_scope: "Ctx | Scope") -> Kind | None:
         """What `expr` holds, or None when it cannot be established."""
@@ -64,26 +76,41 @@ class Kinds:
         if isinstance(expr, cst.Name) and expr.value in narrow:
             tag, qual = narrow[expr.value]
             return Kind(tag, qual=qual)
-        return self._kind(expr, scope, 0)
+        result = self._kind(expr, scope, 0)
+        return None if result is PENDING else result
 
     def is_module(self, expr: cst.BaseExpression, ctx: "Ctx | Scope") -> bool:
         k = self.kind(expr, ctx)
         return k is not None and k.tag == MODULE
 
     def _kind(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> Kind | None:
+        """Memoised inference. A question met again while it is being answered (a rebinding that
+        reads its own name) or past the depth bound gets PENDING, which `_agree` ignores; an
+        answer that leaned on such a cut-off is not memoised unless the cut was its own question,
+        so no answer depends on the order in which questions are asked."""
         if depth > _MAX_DEPTH:
-            return None
+            if self._frames:
+                self._frames[-1].add(_DEPTH_CUT)
+            return PENDING
         key = (id(expr), id(scope))
         if key in self._memo:
             return self._memo[key]
         if key in self._busy:
-            return None
+            self._frames[-1].add(key)
+            return PENDING
         self._busy.add(key)
+        self._frames.append(set())
         try:
             result = self._infer(expr, scope, depth + 1)
         finally:
             self._busy.discard(key)
-        self._memo[key] = result
+            cuts = self._frames.pop()
+        cuts.discard(key)
+        if cuts:
+            if self._frames:
+                self._frames[-1].update(cuts)
+        else:
+            self._memo[key] = result
         return result
 
     def _infer(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> Kind | None:
@@ -97,6 +124,10 @@ class Kinds:
             if attr == "data":
                 # Only Tensor.data is a copy; PackedSequence.data and friends are fields.
                 return Kind(COPY, origin=".data") if base is not None and base.tag == PARAM else None
+            if attr == "module":
+                inner = self._wrapped(expr.value, base, scope, depth)
+                if inner is not None:
+                    return inner
             if base is not None and base.tag == MODULE and base.cls is not None:
                 values = base.cls.attrs.get(attr)
                 if values:
@@ -114,22 +145,42 @@ class Kinds:
             return None
         return None
 
+    def _wrapped(self, expr: cst.BaseExpression, base: Kind | None, scope: Scope, depth: int) -> Kind | None:
+        """Kind of `expr.module` when `expr` is a DataParallel/DDP wrapper (or a name one binding
+        of which is one: `model = DDP(model)` makes `model.module` the model)."""
+        wraps = [base.wraps] if base is not None and base.wraps is not None else []
+        if not wraps and isinstance(expr, cst.Name):
+            owner = scope.lookup(expr.value)
+            for b in owner.bindings[expr.value] if owner is not None else ():
+                if b.how == "expr" and isinstance(b.node, cst.Call):
+                    k = self._call_kind(b.node, b.scope or owner, depth)
+                    if k is not None and k is not PENDING and k.wraps is not None:
+                        wraps.append(k.wraps)
+        if not wraps:
+            return None
+        kinds = [self._kind(arg, s, depth) for arg, s in wraps]
+        return self._agree(kinds) if all(k is not None and k.tag == MODULE for k in kinds) else None
+
     @staticmethod
     def _agree(kinds: Sequence[Kind | None]) -> Kind | None:
-        """The common kind of all bindings; details survive only where every binding agrees."""
+        """The common kind of all bindings; details survive only where every binding agrees.
+        PENDING bindings (cut-off rebindings) say nothing; all PENDING stays PENDING."""
         if not kinds or any(k is None for k in kinds):
             return None
-        first = kinds[0]
-        if len(kinds) == 1:
+        known = [k for k in kinds if k is not PENDING]
+        if not known:
+            return PENDING
+        first = known[0]
+        if len(known) == 1:
             return first
-        if any(k.tag != first.tag for k in kinds):  # type: ignore[union-attr]
+        if any(k.tag != first.tag for k in known):  # type: ignore[union-attr]
             return None
 
         def same(attr):
-            values = [getattr(k, attr) for k in kinds]
-            return values[0] if all(v is values[0] for v in values) else None
+            values = [getattr(k, attr) for k in known]
+            return values[0] if all(v == values[0] for v in values) else None
 
-        return Kind(first.tag, same("cls"), same("origin"), same("qual"))
+        return Kind(first.tag, same("cls"), same("origin"), same("qual"), same("wraps"))
 
     def _name_kind(self, name: str, scope: Scope, depth: int) -> Kind | None:
         owner = scope.lookup(name)
@@ -209,8 +260,13 @@ class Kinds:
             if q == "torch.load":
                 return Kind(STATE_DICT, origin="torch.load()")
             if q in ("copy.deepcopy", "torch.compile"):
+                # deepcopy of a Module is a Module; torch.compile(model) is a Module over model's
+                # parameters (and compiles functions too: it is what its argument is).
                 arg = call_arg(call, 0)
                 return self._kind(arg, scope, depth) if arg is not None else None
+            if q in _WRAPPERS:
+                arg = call_arg(call, 0, "module")
+                return Kind(MODULE, qual=q, wraps=(arg, scope) if arg is not None else None)
             if is_module_class(q):
                 return Kind(MODULE, qual=q)
             if is_module_factory(q):
@@ -244,10 +300,16 @@ class Kinds:
                 if owner_q and owner_q.startswith("transformers.") and is_module_class(owner_q):
                     return Kind(MODULE)
                 return None
-            if method in SELF_RETURNING:
+            if method in SELF_RETURNING or method == "apply":
                 base = self._kind(func.value, scope, depth)
-                if base is not None and base.tag in (MODULE, PARAM) and method != "type":
-                    return base
+                if base is PENDING:
+                    return PENDING
+                if base is None:
+                    return None
+                if base.tag == MODULE and (method != "type" or call.args):
+                    return base  # nn.Module's methods return the module itself
+                if base.tag == PARAM and method == "requires_grad_":
+                    return base  # Tensor.to()/.cuda()/.float() return new tensors: not the Parameter
         return None
 
     def _element_kind(self, it: cst.BaseExpression, scope: Scope, index: tuple[int, ...],
