@@ -50,6 +50,10 @@ class Kind:
 # The answer to a question already being asked: no information either way. Never leaves Kinds.
 PENDING = Kind("pending")
 
+# Methods only an nn.Module has (a use of one proves the receiver is a Module).
+_MODULE_ONLY_METHODS = frozenset({"eval", "train", "parameters", "named_parameters", "modules", "named_modules",
+                                  "children", "named_children", "apply"})
+
 # Wrappers whose `.module` is the model they were given.
 _WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
                        "torch.nn.parallel.data_parallel.DataParallel",
@@ -64,6 +68,7 @@ class Kinds:
         self.f = extracted
         self._memo: dict[tuple[int, int], Kind | None] = {}
         self._busy: set[tuple[int, int]] = set()
+        self._uses: dict[tuple, set[str]] | None = None  # what each variable is used for
         self._frames: list[set] = []  # per question being answered: the cut-offs it leaned on
 
     def kind(self, expr: cst.BaseExpression, ctx_or_scope: "Ctx | Scope") -> Kind | None:
@@ -77,7 +82,58 @@ class Kinds:
             tag, qual = narrow[expr.value]
             return Kind(tag, qual=qual)
         result = self._kind(expr, scope, 0)
-        return None if result is PENDING else result
+        if result is None or result is PENDING:
+            return Kind(MODULE) if self.proven_module_by_use(expr, scope) else None
+        return result
+
+    def proven_module_by_use(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """A variable (or `self.x` of a class) on which the file calls Module-only methods —
+        `.eval()`, `.train()`, `.parameters()`, `.modules()`, `.children()`, `.apply()`, both
+        `.state_dict()` and `.load_state_dict()` — or that it calls like a layer. Tensors have none
+        of these; a name bound by `def`, `class` or `import` never qualifies."""
+        key = self._use_key(expr, scope)
+        if key is None:
+            return False
+        if self._uses is None:
+            self._uses = self._collect_uses()
+        used = self._uses.get(key, set())
+        return bool(used & _MODULE_ONLY_METHODS) or "()" in used or {"state_dict", "load_state_dict"} <= used
+
+    def _use_key(self, expr: cst.BaseExpression, scope: Scope) -> tuple | None:
+        if isinstance(expr, cst.Name):
+            owner = scope.lookup(expr.value)
+            if owner is None or owner.kind == "class" or expr.value == "self":
+                return None
+            if any(b.how in ("def", "import", "opaque") for b in owner.bindings[expr.value]):
+                return None
+            return ("name", id(owner), expr.value)
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+            owner = scope.lookup("self")
+            cls = owner.cls if owner is not None and owner.is_method else None
+            if cls is None or expr.attr.value not in cls.attrs:
+                return None
+            methods = {st.name.value for st in cls.node.body.body if isinstance(st, cst.FunctionDef)}
+            if expr.attr.value in methods:
+                return None
+            return ("self", id(cls), expr.attr.value)
+        return None
+
+    def _collect_uses(self) -> dict[tuple, set[str]]:
+        uses: dict[tuple, set[str]] = {}
+        for mc in self.f.method_calls:
+            key = self._use_key(mc.obj, mc.ctx.scope)
+            if key is not None:
+                uses.setdefault(key, set()).add(mc.method)
+            # `self.backbone(x)`: the attribute called like a layer
+            if isinstance(mc.obj, cst.Name) and mc.obj.value == "self":
+                key = self._use_key(cst.Attribute(mc.obj, cst.Name(mc.method)), mc.ctx.scope)
+                if key is not None:
+                    uses.setdefault(key, set()).add("()")
+        for nc in self.f.name_calls:
+            key = self._use_key(nc.obj, nc.ctx.scope)
+            if key is not None:
+                uses.setdefault(key, set()).add("()")
+        return uses
 
     def is_module(self, expr: cst.BaseExpression, ctx: "Ctx | Scope") -> bool:
         k = self.kind(expr, ctx)
