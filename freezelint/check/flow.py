@@ -16,6 +16,7 @@ from functools import cached_property
 import libcst as cst
 
 from freezelint.check.facts import Facts, Scope, is_batchnorm_class
+from freezelint.check.known import SELF_RETURNING
 from freezelint.check.syntax import call_arg, dotted, root_of, walk
 
 TRAIN, EVAL, BN_FREEZE, ACTIVITY = "train", "eval", "bn_freeze", "activity"
@@ -175,9 +176,8 @@ class Flow(cst.CSTVisitor):
                 self._emit(ACTIVITY, "*", node)
         if q and q.startswith("torch.optim.") and q.rsplit(".", 1)[1][:1].isupper() and node.args:
             self._opt_build(node, q)
-        if q in ("torch.nn.parallel.DistributedDataParallel",
-                 "torch.nn.parallel.distributed.DistributedDataParallel") and node.args:
-            self._emit(DDP_WRAP, root_of(node.args[0].value), node)
+        if q in _DDP and node.args:
+            self._emit(DDP_WRAP, root_of(unwrap_self_returning(node.args[0].value)), node)
         # calls that hand a model to a helper of this file, or run its forward
         if isinstance(func, cst.Name):
             callee = facts.resolve_def(func, scope)
@@ -245,6 +245,15 @@ class Flow(cst.CSTVisitor):
                         if e.kind == OPT_BUILD and e.node is node.value:
                             e.detail["name"] = target.value
 
+    def leave_Assign(self, node: cst.Assign) -> None:
+        # `ddp = DDP(model)`: a change through `ddp.module...` is a change to the wrapped model.
+        if isinstance(node.value, cst.Call) and self.facts.qualname(node.value.func, self.scope) in _DDP:
+            for t in node.targets:
+                if isinstance(t.target, cst.Name):
+                    for e in [e for e in self.events if e.kind == DDP_WRAP and e.node is node.value]:
+                        if e.target != t.target.value:
+                            self._emit(DDP_WRAP, t.target.value, node.value)
+
     def _param_path(self, expr: cst.BaseExpression) -> str | None:
         """What a requires_grad assignment freezes: `model.layer1` for `p` from
         `model.layer1.parameters()`, `model.fc` for `model.fc.weight`."""
@@ -269,6 +278,16 @@ class Flow(cst.CSTVisitor):
                         return root_of(b.node.func.value)
             return None
         return root_of(expr)
+
+
+_DDP = ("torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel")
+
+
+def unwrap_self_returning(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """`model.to(rank).cuda()` -> `model`: nn.Module methods that return the module keep the alias."""
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in SELF_RETURNING:
+        expr = expr.func.value
+    return expr
 
 
 def _is_filtered(source: cst.BaseExpression) -> bool:

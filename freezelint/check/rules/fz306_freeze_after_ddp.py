@@ -63,6 +63,16 @@ class FreezeAfterDdp(Rule):
             ddp = DDP(model)
             """
         ),
+        Example(
+            """
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            model = model.to(device)
+            ddp = DDP(model.to(rank), device_ids=[rank])
+            for p in ddp.module.backbone.parameters():
+                p.requires_grad = False  # expect: FZ306
+            """
+        ),
     ]
     good = [
         """
@@ -77,6 +87,14 @@ class FreezeAfterDdp(Rule):
         ddp = DDP(model)
         model.layer4.requires_grad_(True)
         ddp = DDP(model)  # wrapped again: the new reducer sees layer4
+        """,
+        """
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        model = model.to(device)
+        for p in model.backbone.parameters():
+            p.requires_grad = False
+        ddp = DDP(model.cuda(), device_ids=[rank])
         """,
     ]
 
