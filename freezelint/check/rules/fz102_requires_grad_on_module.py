@@ -97,6 +97,42 @@ class RequiresGradOnModule(Rule):
                         m.requires_grad_(False)  # expect: FZ102
             """,
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            model = model.to(device)
+            model = torch.compile(model)
+            model.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            model = model.to(device)
+            model = torch.compile(model)
+            model.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
+        Example(
+            """
+            def freeze_backbone(backbone, head):
+                backbone.eval()  # only an nn.Module has eval(): backbone is one
+                backbone.requires_grad = False  # expect: FZ102
+                for p in head.parameters():
+                    p.requires_grad = True
+            """,
+            fixed="""
+            def freeze_backbone(backbone, head):
+                backbone.eval()  # only an nn.Module has eval(): backbone is one
+                backbone.requires_grad_(False)  # expect: FZ102
+                for p in head.parameters():
+                    p.requires_grad = True
+            """,
+        ),
     ]
     good = [
         """
@@ -129,6 +165,21 @@ class RequiresGradOnModule(Rule):
 
         model = build_model()  # unknown factory: stay silent
         model.requires_grad = False
+        """,
+        """
+        def make_leaf(x):
+            x = x.detach().float()  # tensors share to()/float()/detach() with modules: proves nothing
+            x.requires_grad = True
+            return x
+        """,
+        """
+        class Head:
+            def __init__(self, weight):
+                self.weight = weight
+                self.weight.requires_grad = False  # used as a tensor only: stays silent
+
+            def score(self, x):
+                return (self.weight * x).sum()
         """,
     ]
 

@@ -7,7 +7,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ACTIVITY, BN_FREEZE, TRAIN, after, between
+from freezelint.check.flow import ACTIVITY, BN_FREEZE, TRAIN, after, between, flows_of
 from freezelint.check.rules.base import Example, Finding, Rule, src
 
 
@@ -65,6 +65,44 @@ class TrainUndoesBnFreeze(Rule):
                             m.eval()  # expect: FZ201
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            def train_one_epoch(model, loader, optimizer):
+                model.train()
+                for x, y in loader:
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+
+            freeze_bn(model)
+            for epoch in range(10):
+                train_one_epoch(model, loader, optimizer)  # expect: FZ201
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def freeze_bn(self):
+                    for m in self.modules():
+                        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                            m.eval()
+
+            model = Net()
+            model.freeze_bn()
+            for epoch in range(10):
+                model.train()  # expect: FZ201
+                for x, y in loader:
+                    criterion(model(x), y).backward()
+            """
+        ),
     ]
     good = [
         """
@@ -116,29 +154,65 @@ class TrainUndoesBnFreeze(Rule):
         # test-time adaptation (TENT) trains BatchNorm on purpose
         model.train()
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.requires_grad_(True)
                 m.track_running_stats = False
+        """,
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def freeze_bn(self):  # no train() override: fine, every caller re-applies it
+                for m in self.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+        model = Net()
+        for epoch in range(10):
+            model.train()
+            model.freeze_bn()
+            for x, y in loader:
+                criterion(model(x), y).backward()
+        """,
+        """
+        import torch.nn as nn
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def train_one_epoch(model, loader, optimizer):
+            model.train()
+            freeze_bn(model)  # re-applied inside the helper, after its train()
+            for x, y in loader:
+                criterion(model(x), y).backward()
+                optimizer.step()
+
+        freeze_bn(model)
+        for epoch in range(10):
+            train_one_epoch(model, loader, optimizer)
         """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        flows = facts.flows
+        flows = flows_of(facts)
         for flow in flows.bodies:
             evs = flow.events
             for t in (e for e in evs if e.kind == TRAIN):
                 freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)]
                 if not freezes:
                     continue
+                # a helper that calls train() and then trains counts as both, in that order
                 acts = [a for a in evs if a.kind == ACTIVITY and a.target in (t.target, "*") and after(t, a)
-                        and a is not t and a.node is not t.node]
+                        and a is not t and (a.node is not t.node or (t.detail.get("via") and a.index > t.index))]
                 for a in acts:
                     span = between(flow, t, a)
                     if any(f.kind == BN_FREEZE and f.target == t.target for f in span):
                         continue
-                    line = f"`{src(t.node)}`"
+                    line = _shown(t, flow.facts)
                     yield self.finding(
-                        t.node,
+                        _span(t.node),
                         f"{line} puts the BatchNorm layers that were frozen with .eval() back into training mode "
                         f"before training continues, so their running statistics move again; re-apply the freeze "
                         f"right after it (or override train())",
@@ -148,23 +222,47 @@ class TrainUndoesBnFreeze(Rule):
         yield from self._classes(facts)
 
     def _classes(self, facts: Facts) -> Iterable[Finding]:
+        """A BN freeze in `__init__` of a class without a train() override: no caller can re-apply
+        a constructor. Freezes in other methods are judged where they are called (above)."""
         for info in facts.classes.values():
             if not info.is_module:
                 continue
             methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
             if "train" in methods:
                 continue
-            for flow in facts.flows.bodies:
+            for flow in flows_of(facts).bodies:
                 scope = flow.scope
-                if scope.cls is not info or not scope.is_method:
+                if scope.cls is not info or not scope.is_method or scope.func_name != "__init__":
                     continue
                 for e in flow.events:
                     if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self.")):
                         yield self.finding(
                             e.node,
-                            f"{info.name} freezes BatchNorm with .eval() here but does not override train(): "
-                            f"the first model.train() (every epoch loop calls it) undoes this freeze; override "
-                            f"train() to re-apply it",
+                            f"{info.name} freezes BatchNorm with .eval() in __init__ but does not override "
+                            f"train(): the first model.train() (every epoch loop calls it) undoes this freeze; "
+                            f"override train() to re-apply it",
                             stmt=e.stmt,
                         )
 
+
+def _span(node: cst.CSTNode) -> cst.CSTNode:
+    """A call through a helper is underlined at the helper's name, not the whole call."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+        return node.func
+    return node
+
+
+def _shown(t, facts: Facts) -> str:
+    """`model.train()`, or `helper(...)` and where the helper calls train()."""
+    via = t.detail.get("via")
+    if not via:
+        return f"`{src(t.node)}`"
+    where = t.detail.get("where")
+    if where is None and t.detail.get("origin_node") is not None:
+        from libcst.metadata import MetadataWrapper, PositionProvider
+
+        positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        origin = t.detail["origin_node"]
+        if origin in positions:
+            where = f"line {positions[origin].start.line}"
+    return f"`{via}(...)` (it calls train() at {where})" if where else f"`{via}(...)` (it calls train())"

@@ -8,7 +8,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
-from freezelint.check.flow import BN_FREEZE
+from freezelint.check.flow import BN_FREEZE, flows_of
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule, code_of
 
 
@@ -81,7 +81,7 @@ class BnFrozenWithoutEval(Rule):
                   if any(is_batchnorm_class(facts.qualname(c, ctx.scope)) for c in classes)]
         if not checks:
             return
-        if any(e.kind == BN_FREEZE for flow in facts.flows.bodies for e in flow.events):
+        if any(e.kind == BN_FREEZE for flow in flows_of(facts).bodies for e in flow.events):
             return
         for node, name, _classes, ctx in checks:
             body = node.body

@@ -8,7 +8,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after
+from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, flows_of
 from freezelint.check.rules.base import FREEZES, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
 
 
@@ -81,7 +81,7 @@ class OptimizerOverFrozenParams(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for flow in facts.flows.bodies:
+        for flow in flows_of(facts).bodies:
             evs = flow.events
             for o in (e for e in evs if e.kind == OPT_BUILD and not e.detail["filtered"] and e.detail["stateful"]):
                 freezes = [f for f in evs if f.kind == FREEZE and f.target == o.target and not f.exclusive_with(o)

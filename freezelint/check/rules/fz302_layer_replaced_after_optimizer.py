@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ADD_GROUP, OPT_BUILD, REPLACE, after
+from freezelint.check.flow import ADD_GROUP, OPT_BUILD, REPLACE, after, flows_of
 from freezelint.check.rules.base import OPTIMIZER_CALL, Example, Finding, Rule
 
 
@@ -54,7 +54,7 @@ class LayerReplacedAfterOptimizer(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for flow in facts.flows.bodies:
+        for flow in flows_of(facts).bodies:
             evs = flow.events
             for r in (e for e in evs if e.kind == REPLACE):
                 path = r.detail.get("path") or ""

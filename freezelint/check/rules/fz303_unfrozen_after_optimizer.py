@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ADD_GROUP, OPT_BUILD, UNFREEZE, after
+from freezelint.check.flow import ADD_GROUP, OPT_BUILD, UNFREEZE, after, flows_of
 from freezelint.check.rules.base import OPTIMIZER_CALL, UNFREEZES, Example, Finding, Rule, src
 
 
@@ -77,7 +77,7 @@ class UnfrozenAfterOptimizer(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for flow in facts.flows.bodies:
+        for flow in flows_of(facts).bodies:
             evs = flow.events
             for u in (e for e in evs if e.kind == UNFREEZE):
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.detail.get("filtered") and o.target == u.target

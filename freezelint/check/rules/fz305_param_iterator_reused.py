@@ -223,7 +223,7 @@ class ParamIteratorReused(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for scope in [facts.module_scope, *facts._func_scopes.values()]:
+        for scope in [facts.module_scope, *facts.func_scopes.values()]:
             for name, bindings in scope.bindings.items():
                 b = bindings[0]
                 # bound whole (`y, z = (gen)` unpacks it in one go), once, to a parameter iterator

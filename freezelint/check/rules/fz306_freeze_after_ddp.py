@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ACTIVITY, DDP_WRAP, FREEZE, UNFREEZE, after, between
+from freezelint.check.flow import ACTIVITY, DDP_WRAP, FREEZE, UNFREEZE, after, between, flows_of
 from freezelint.check.rules.base import FREEZES, UNFREEZES, Example, Finding, Rule
 
 
@@ -63,6 +63,16 @@ class FreezeAfterDdp(Rule):
             ddp = DDP(model)
             """
         ),
+        Example(
+            """
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            model = model.to(device)
+            ddp = DDP(model.to(rank), device_ids=[rank])
+            for p in ddp.module.backbone.parameters():
+                p.requires_grad = False  # expect: FZ306
+            """
+        ),
     ]
     good = [
         """
@@ -78,10 +88,18 @@ class FreezeAfterDdp(Rule):
         model.layer4.requires_grad_(True)
         ddp = DDP(model)  # wrapped again: the new reducer sees layer4
         """,
+        """
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        model = model.to(device)
+        for p in model.backbone.parameters():
+            p.requires_grad = False
+        ddp = DDP(model.cuda(), device_ids=[rank])
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for flow in facts.flows.bodies:
+        for flow in flows_of(facts).bodies:
             evs = flow.events
             for f in (e for e in evs if e.kind in (FREEZE, UNFREEZE)):
                 wraps = [w for w in evs if w.kind == DDP_WRAP and w.target == f.target]

@@ -8,7 +8,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ACTIVITY, FREEZE, after
+from freezelint.check.flow import ACTIVITY, FREEZE, after, flows_of
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule, code_of
 
 
@@ -63,7 +63,7 @@ class StaleGradAfterFreeze(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for flow in facts.flows.bodies:
+        for flow in flows_of(facts).bodies:
             evs = flow.events
             backwards = [e for e in evs if e.kind == ACTIVITY and isinstance(e.node, cst.Call)
                          and isinstance(e.node.func, cst.Attribute) and e.node.func.attr.value == "backward"]

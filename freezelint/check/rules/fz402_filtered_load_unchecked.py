@@ -112,7 +112,7 @@ class FilteredLoadUnchecked(Rule):
 
 
 def _filtered_dicts(facts: Facts):
-    for scope in [facts.module_scope, *facts._func_scopes.values()]:
+    for scope in [facts.module_scope, *facts.func_scopes.values()]:
         for name, bindings in scope.bindings.items():
             for b in bindings:
                 if b.how == "expr" and isinstance(b.node, cst.DictComp) and _key_filter(b.node):

@@ -1,0 +1,419 @@
+"""Freezing events of one body (the module, a function), in source order, for one file.
+
+Each body becomes an ordered list of events. An event knows the loops around it and its branch
+path, so two events in different arms of one `if` never order each other. Calls into functions of
+the same file apply what the callee does to its parameters (`Callees`, to a depth bound); calls
+into other files of the project go through the `external` hooks, which the flow layer fills from
+the project index (this module knows nothing about other files).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from freezelint.check.facts import Facts, Scope, is_batchnorm_class
+from freezelint.check.known import SELF_RETURNING
+from freezelint.check.syntax import call_arg, dotted, root_of, walk
+
+TRAIN, EVAL, BN_FREEZE, ACTIVITY = "train", "eval", "bn_freeze", "activity"
+OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
+    "opt_build", "add_group", "replace", "freeze", "unfreeze", "ddp_wrap")
+_MAX_DEPTH = 3
+_BN_NAME = re.compile(r"BatchNorm|BN\b|bn\b|_BatchNorm|FrozenBatchNorm")
+
+
+@dataclass(eq=False)
+class Event:
+    kind: str
+    target: str  # root path of the model (or optimizer) concerned: "model", "self.backbone"
+    node: cst.CSTNode
+    stmt: cst.CSTNode | None
+    index: int = 0
+    loops: tuple[int, ...] = ()  # ids of enclosing loops, outermost first
+    branches: tuple[tuple[int, int], ...] = ()  # (if id, arm)
+    detail: dict = field(default_factory=dict)
+
+    def exclusive_with(self, other: "Event") -> bool:
+        arms = dict(self.branches)
+        return any(i in arms and arms[i] != arm for i, arm in other.branches)
+
+
+def _bool_arg(call: cst.Call, default: bool | None) -> bool | None:
+    arg = call_arg(call, 0, "mode") if call.func.attr.value == "train" else call_arg(call, 0, "requires_grad")  # type: ignore[union-attr]
+    if arg is None:
+        return default
+    if isinstance(arg, cst.Name) and arg.value in ("True", "False"):
+        return arg.value == "True"
+    return None  # a variable: unknown
+
+
+class Flow(cst.CSTVisitor):
+    """Events of one body, in order. Nested functions and classes are bodies of their own."""
+
+    def __init__(self, facts: Facts, scope: Scope, summaries: "Summaries", depth: int = 0) -> None:
+        self.facts = facts
+        self.scope = scope
+        self.summaries = summaries
+        self.depth = depth
+        self.events: list[Event] = []
+        self._loops: list[int] = []
+        self._branches: list[tuple[int, int]] = []
+        self._stmt: cst.CSTNode | None = None
+        self._bn_guard: list[str] = []  # names proven BatchNorm by an enclosing check
+
+    @classmethod
+    def of_body(cls, facts: Facts, scope: Scope, body, summaries: "Summaries", depth: int = 0) -> "Flow":
+        flow = cls(facts, scope, summaries, depth)
+        for stmt in body:
+            stmt.visit(flow)
+        for i, e in enumerate(flow.events):
+            e.index = i
+        return flow
+
+    def _emit(self, kind: str, target: str | None, node: cst.CSTNode, **detail) -> None:
+        if target:
+            self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
+                                     tuple(self._branches), detail))
+
+    # structure ---------------------------------------------------------------------
+    def visit_FunctionDef(self, node) -> bool:
+        return False  # a body of its own
+
+    def visit_ClassDef(self, node) -> bool:
+        return False
+
+    def visit_Lambda(self, node) -> bool:
+        return False
+
+    def visit_SimpleStatementLine(self, node) -> None:
+        self._stmt = node
+
+    def _loop(self, node, parts) -> bool:
+        self._stmt = node
+        for part in parts[:1]:
+            part.visit(self)
+        self._loops.append(id(node))
+        for part in parts[1:]:
+            if part is not None:
+                part.visit(self)
+        self._loops.pop()
+        return False
+
+    def visit_For(self, node: cst.For) -> bool:
+        return self._loop(node, [node.iter, node.body, node.orelse])
+
+    def visit_While(self, node: cst.While) -> bool:
+        return self._loop(node, [node.test, node.body, node.orelse])
+
+    def visit_If(self, node: cst.If) -> bool:
+        self._stmt = node
+        node.test.visit(self)
+        guards = self._bn_names(node.test)
+        self._branches.append((id(node), 0))
+        self._bn_guard.extend(guards)
+        node.body.visit(self)
+        del self._bn_guard[len(self._bn_guard) - len(guards):]
+        self._branches[-1] = (id(node), 1)
+        if node.orelse is not None:
+            node.orelse.visit(self)
+        self._branches.pop()
+        return False
+
+    def _bn_names(self, test: cst.BaseExpression) -> list[str]:
+        """Names an `if` proves to be BatchNorm layers: isinstance or class-name checks."""
+        out = []
+        for node in walk(test):
+            if isinstance(node, cst.Call) and self.facts.qualname(node.func, self.scope) == "isinstance":
+                subject, classes = call_arg(node, 0), call_arg(node, 1)
+                if isinstance(subject, cst.Name) and classes is not None:
+                    exprs = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
+                    if any(is_batchnorm_class(self.facts.qualname(e, self.scope)) for e in exprs):
+                        out.append(subject.value)
+        code = cst.Module(body=[]).code_for_node(test)
+        if "BatchNorm" in code or "classname" in code:
+            out.extend(self.scope_param_names())
+        return out
+
+    def scope_param_names(self) -> list[str]:
+        node = self.scope.node
+        if isinstance(node, cst.FunctionDef):
+            return [p.name.value for p in node.params.params[:1]]
+        return []
+
+    # events ------------------------------------------------------------------------
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        facts, scope = self.facts, self.scope
+        q = facts.qualname(func, scope)
+        if isinstance(func, cst.Attribute):
+            method, recv = func.attr.value, func.value
+            target = root_of(recv)
+            if method == "train":
+                mode = _bool_arg(node, True)
+                if mode is False:
+                    self._emit(EVAL, target, node)
+                    self._maybe_bn_freeze(recv, node)
+                else:
+                    self._emit(TRAIN, target, node)
+            elif method == "eval":
+                self._emit(EVAL, target, node)
+                self._maybe_bn_freeze(recv, node)
+            elif method == "apply" and node.args:
+                fn = node.args[0].value
+                if self.summaries.bn_freezer(fn, scope):
+                    self._emit(BN_FREEZE, target, node)
+            elif method == "requires_grad_":
+                value = _bool_arg(node, True)
+                if value is not None:
+                    self._emit(UNFREEZE if value else FREEZE, target, node, sub=dotted(recv))
+            elif method == "add_param_group":
+                self._emit(ADD_GROUP, target, node)
+            elif method in ("backward", "step"):
+                self._emit(ACTIVITY, "*", node)
+            elif target is not None:
+                # a method of a Module class of the project: what it does to `self` happens here
+                for kind, detail in self.summaries.method(recv, method, scope, self.depth):
+                    self._emit(kind, target, node, **detail)
+        if q and q.startswith("torch.optim.") and q.rsplit(".", 1)[1][:1].isupper() and node.args:
+            self._opt_build(node, q)
+        if q in _DDP and node.args:
+            self._emit(DDP_WRAP, root_of(unwrap_self_returning(node.args[0].value)), node)
+        # calls that hand a model to a helper (of this file, or imported), or run its forward
+        if isinstance(func, cst.Name):
+            callee = facts.resolve_def(func, scope)
+            for i, arg in enumerate(a for a in node.args if a.keyword is None and not a.star):
+                target = root_of(arg.value)
+                if target is None:
+                    continue
+                if callee is not None:
+                    effects = [(k, self.summaries.detail(callee, i, k)) for k in self.summaries.of(callee, i, self.depth)]
+                else:
+                    effects = self.summaries.external(func, scope, i)
+                for kind, detail in effects:
+                    self._emit(kind, target, node, **detail)
+                if self.facts.is_module(arg.value, scope) or effects:
+                    self._emit(ACTIVITY, target, node)
+            owner = scope.lookup(func.value)
+            if owner is not None and facts.is_module(func, scope):
+                self._emit(ACTIVITY, func.value, node)
+
+    def _maybe_bn_freeze(self, recv: cst.BaseExpression, node: cst.Call) -> None:
+        """`m.eval()` where m is known BatchNorm freezes BN statistics of the model it came from."""
+        if isinstance(recv, cst.Name) and recv.value in self._bn_guard:
+            origin = self._origin_model(recv.value)
+            if origin is not None:
+                self._emit(BN_FREEZE, origin, node)
+            else:
+                self._emit(BN_FREEZE, recv.value, node)  # a parameter: what summaries look for
+        kind = self.facts.kind(recv, self.scope)
+        if kind is not None and is_batchnorm_class(kind.qual):
+            root = root_of(recv)
+            if root and "." in (dotted(recv) or ""):
+                self._emit(BN_FREEZE, root, node)
+
+    def _origin_model(self, name: str) -> str | None:
+        """`for m in model.modules()` -> "model"."""
+        owner = self.scope.lookup(name)
+        if owner is None:
+            return None
+        for b in owner.bindings.get(name, []):
+            if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute):
+                if b.node.func.attr.value in ("modules", "named_modules", "children", "named_children"):
+                    return root_of(b.node.func.value)
+        return None
+
+    def _opt_build(self, node: cst.Call, q: str) -> None:
+        source = node.args[0].value
+        filtered = _is_filtered(source)
+        roots, whole = _param_sources(source)
+        for root, path in roots:
+            self._emit(OPT_BUILD, root, node, filtered=filtered, optimizer=q, path=path, whole=whole,
+                       stateful=_stateful(node, q))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for t in node.targets:
+            target = t.target
+            if isinstance(target, cst.Attribute):
+                if target.attr.value == "requires_grad":
+                    value = node.value
+                    if isinstance(value, cst.Name) and value.value in ("True", "False"):
+                        self._emit(UNFREEZE if value.value == "True" else FREEZE,
+                                   self._param_owner(target.value), node, sub=self._param_path(target.value))
+                elif self.facts.is_module(node.value, self.scope) and isinstance(node.value, cst.Call):
+                    self._emit(REPLACE, root_of(target.value), node, path=dotted(target))
+            elif isinstance(target, cst.Name) and isinstance(node.value, cst.Call):
+                q = self.facts.qualname(node.value.func, self.scope)
+                if q and q.startswith("torch.optim."):
+                    for e in self.events:
+                        if e.kind == OPT_BUILD and e.node is node.value:
+                            e.detail["name"] = target.value
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        # `ddp = DDP(model)`: a change through `ddp.module...` is a change to the wrapped model.
+        if isinstance(node.value, cst.Call) and self.facts.qualname(node.value.func, self.scope) in _DDP:
+            for t in node.targets:
+                if isinstance(t.target, cst.Name):
+                    for e in [e for e in self.events if e.kind == DDP_WRAP and e.node is node.value]:
+                        if e.target != t.target.value:
+                            self._emit(DDP_WRAP, t.target.value, node.value)
+
+    def _param_path(self, expr: cst.BaseExpression) -> str | None:
+        """What a requires_grad assignment freezes: `model.layer1` for `p` from
+        `model.layer1.parameters()`, `model.fc` for `model.fc.weight`."""
+        if isinstance(expr, cst.Name):
+            owner = self.scope.lookup(expr.value)
+            for b in (owner.bindings.get(expr.value, []) if owner else []):
+                if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute) \
+                        and b.node.func.attr.value in ("parameters", "named_parameters"):
+                    return dotted(b.node.func.value)
+            return None
+        path = dotted(expr)
+        return path.rsplit(".", 1)[0] if path and path.endswith((".weight", ".bias")) else path
+
+    def _param_owner(self, expr: cst.BaseExpression) -> str | None:
+        """`p` from `for p in model.layer4.parameters()` -> "model"; `model.fc.weight` -> "model"."""
+        if isinstance(expr, cst.Name):
+            owner = self.scope.lookup(expr.value)
+            if owner is not None:
+                for b in owner.bindings.get(expr.value, []):
+                    if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute) \
+                            and b.node.func.attr.value in ("parameters", "named_parameters"):
+                        return root_of(b.node.func.value)
+            return None
+        return root_of(expr)
+
+
+_DDP = ("torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel")
+
+
+def unwrap_self_returning(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """`model.to(rank).cuda()` -> `model`: nn.Module methods that return the module keep the alias."""
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in SELF_RETURNING:
+        expr = expr.func.value
+    return expr
+
+
+def _is_filtered(source: cst.BaseExpression) -> bool:
+    code = cst.Module(body=[]).code_for_node(source)
+    return "requires_grad" in code
+
+
+def _param_sources(source: cst.BaseExpression) -> tuple[list[tuple[str, str]], bool]:
+    """(root, dotted receiver) of every `X.parameters()` in an optimizer's first argument, and
+    whether one of them is a whole model (`model.parameters()`)."""
+    out, whole = [], False
+    for node in walk(source):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and node.func.attr.value in ("parameters", "named_parameters"):
+            path = dotted(node.func.value)
+            root = root_of(node.func.value)
+            if root and path:
+                out.append((root, path))
+                whole = whole or path == root
+    return out, whole
+
+
+_STATEFUL_BY_DEFAULT = ("Adam", "AdamW", "NAdam", "RAdam", "Adamax", "Adagrad", "Adadelta", "RMSprop", "Rprop",
+                        "SparseAdam", "LBFGS", "Adafactor")
+
+
+def _stateful(call: cst.Call, q: str) -> str | None:
+    """Why the optimizer moves parameters whose grad is a zero tensor, or None."""
+    name = q.rsplit(".", 1)[1]
+    kw = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    for key in ("momentum", "weight_decay"):
+        v = kw.get(key)
+        if v is not None and not (isinstance(v, (cst.Integer, cst.Float)) and float(v.value) == 0.0):
+            return f"{key}={cst.Module(body=[]).code_for_node(v)}"
+    if name == "AdamW":
+        return "AdamW's default weight_decay=0.01"
+    if name in _STATEFUL_BY_DEFAULT:
+        return f"{name}'s moving averages"
+    return None
+
+
+class Summaries:
+    """What same-file functions do to their positional parameters (bounded depth). Calls that
+    leave the file go to `external`/`external_method`, which say nothing here; the flow layer
+    answers them from the project index."""
+
+    # what a call site takes over from its callee
+    APPLIED = (TRAIN, BN_FREEZE, EVAL, ACTIVITY)
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+        self._cache: dict[tuple[int, int], tuple[str, ...]] = {}
+        self._all: dict[tuple[int, int], dict[str, cst.CSTNode]] = {}
+        self._busy: set[int] = set()
+
+    def effects(self, func: cst.FunctionDef, pos: int, depth: int = 0) -> dict[str, cst.CSTNode]:
+        """Every event kind the function causes on its parameter `pos`, with the first node of each."""
+        self.of(func, pos, depth)
+        return self._all.get((id(func), pos), {})
+
+    def of(self, func: cst.FunctionDef, pos: int, depth: int) -> tuple[str, ...]:
+        key = (id(func), pos)
+        if key in self._cache:
+            return self._cache[key]
+        if depth >= _MAX_DEPTH or id(func) in self._busy:
+            return ()
+        scope = self.facts.func_scopes.get(id(func))
+        params = [*func.params.posonly_params, *func.params.params]
+        if scope is None or pos >= len(params):
+            return ()
+        name = params[pos].name.value
+        self._busy.add(id(func))
+        try:
+            flow = Flow.of_body(self.facts, scope, func.body.body, self, depth + 1)
+        finally:
+            self._busy.discard(id(func))
+        first: dict[str, cst.CSTNode] = {}
+        for e in flow.events:
+            if e.target == name or e.target.startswith(name + "."):
+                first.setdefault(e.kind, e.detail.get("origin_node", e.node))
+        self._all[key] = first
+        kinds = tuple(k for k in first if k in self.APPLIED)
+        self._cache[key] = kinds
+        return kinds
+
+    def detail(self, func: cst.FunctionDef, pos: int, kind: str) -> dict:
+        """What a call site's event says about where it comes from (for messages)."""
+        if kind != TRAIN:
+            return {}
+        return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind)}
+
+    def method(self, recv: cst.BaseExpression, method: str, scope: Scope, depth: int) -> list[tuple[str, dict]]:
+        """`recv.method(...)` on an instance of a Module class: what the method does to `self`."""
+        kind = self.facts.kind(recv, scope)
+        if kind is None or kind.tag != "module":
+            return []
+        if kind.cls is not None:
+            for st in kind.cls.node.body.body:
+                if isinstance(st, cst.FunctionDef) and st.name.value == method:
+                    return [(k, self.detail(st, 0, k)) for k in self.of(st, 0, depth)]
+            return []
+        if kind.qual is not None:
+            return self.external_method(kind.qual, method)
+        return []
+
+    def external(self, func: cst.Name, scope: Scope, pos: int) -> list[tuple[str, dict]]:
+        """What a function defined in another file does to its parameter `pos` (none known here)."""
+        return []
+
+    def external_method(self, class_qual: str, method: str) -> list[tuple[str, dict]]:
+        """What a method of a class defined in another file does to `self` (none known here)."""
+        return []
+
+    def bn_freezer(self, fn: cst.BaseExpression, scope: Scope) -> bool:
+        """A function (or lambda) that, given a module, puts it in eval mode if it is BatchNorm."""
+        if isinstance(fn, cst.Lambda):
+            code = cst.Module(body=[]).code_for_node(fn)
+            return bool(_BN_NAME.search(code)) and ".eval()" in code
+        func = self.facts.resolve_def(fn, scope) if isinstance(fn, cst.Name) else None
+        if func is None:
+            return False
+        return BN_FREEZE in self.of(func, 0, 0)
+
+

@@ -1,0 +1,402 @@
+"""What a name holds: Module, Parameter, copy, state dict — inferred over the extracted scopes.
+
+What a name holds is inferred flow-insensitively per scope: a name is a Module only if every
+binding of it in its scope says so; one unknown binding makes it unknown. A binding that reads
+the name it rebinds (`model = model.to(device)`) keeps the kind of the others. Rules that need a
+fact this pass cannot establish stay silent (precision over recall).
+
+Kinds:
+    module      an nn.Module (constructed from a Module class, a model factory, `self` in an
+                nn.Module subclass, items of `.modules()`/`.named_modules()`, ...)
+    param       a Parameter (items of `.parameters()`/`.named_parameters()`, `nn.Parameter(...)`)
+    copy        a tensor that does not share autograd identity with the parameter it came from
+                (`.data`, `.detach()`, `.clone()`, values of `state_dict()` or `torch.load(...)`)
+    state_dict  a mapping of copies (`model.state_dict()`, `torch.load(...)`)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import libcst as cst
+
+from freezelint.check.known import SELF_RETURNING, is_module_class, is_module_factory
+from freezelint.check.scopes import Binding, ClassInfo, Ctx, Scope, qualname
+from freezelint.check.syntax import call_arg, dotted
+
+if TYPE_CHECKING:
+    from freezelint.check.extract import Extractor
+
+MODULE = "module"
+PARAM = "param"
+COPY = "copy"
+STATE_DICT = "state_dict"
+
+_MAX_DEPTH = 12
+_DEPTH_CUT = ("depth",)
+
+
+@dataclass(frozen=True)
+class Kind:
+    tag: str
+    cls: ClassInfo | None = None
+    origin: str | None = None  # for copies: how the copy was made, for messages
+    qual: str | None = None  # for modules built from a known class: its qualified name
+    wraps: tuple | None = None  # DataParallel/DDP: (the wrapped model's expression, its scope)
+
+
+
+# The answer to a question already being asked: no information either way. Never leaves Kinds.
+PENDING = Kind("pending")
+
+# Methods only an nn.Module has (a use of one proves the receiver is a Module).
+_MODULE_ONLY_METHODS = frozenset({"eval", "train", "parameters", "named_parameters", "modules", "named_modules",
+                                  "children", "named_children", "apply"})
+
+# Wrappers whose `.module` is the model they were given.
+_WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+                       "torch.nn.parallel.data_parallel.DataParallel",
+                       "torch.nn.parallel.DistributedDataParallel",
+                       "torch.nn.parallel.distributed.DistributedDataParallel"})
+
+
+class Kinds:
+    """Kind inference over one file's extracted facts, memoised per (expression, scope)."""
+
+    def __init__(self, extracted: "Extractor") -> None:
+        self.f = extracted
+        self._memo: dict[tuple[int, int], Kind | None] = {}
+        self._busy: set[tuple[int, int]] = set()
+        self._uses: dict[tuple, set[str]] | None = None  # what each variable is used for
+        self._frames: list[set] = []  # per question being answered: the cut-offs it leaned on
+
+    def kind(self, expr: cst.BaseExpression, ctx_or_scope: "Ctx | Scope") -> Kind | None:
+        """What `expr` holds, or None when it cannot be established."""
+        if isinstance(ctx_or_scope, Ctx):
+            scope = ctx_or_scope.scope
+            narrow = {name: (tag, qual) for name, tag, qual in ctx_or_scope.narrow}
+        else:
+            scope, narrow = ctx_or_scope, {}
+        if isinstance(expr, cst.Name) and expr.value in narrow:
+            tag, qual = narrow[expr.value]
+            return Kind(tag, qual=qual)
+        result = self._kind(expr, scope, 0)
+        if result is None or result is PENDING:
+            return Kind(MODULE) if self.proven_module_by_use(expr, scope) else None
+        return result
+
+    def proven_module_by_use(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """A variable (or `self.x` of a class) on which the file calls Module-only methods —
+        `.eval()`, `.train()`, `.parameters()`, `.modules()`, `.children()`, `.apply()`, both
+        `.state_dict()` and `.load_state_dict()` — or that it calls like a layer. Tensors have none
+        of these; a name bound by `def`, `class` or `import` never qualifies."""
+        key = self._use_key(expr, scope)
+        if key is None:
+            return False
+        if self._uses is None:
+            self._uses = self._collect_uses()
+        used = self._uses.get(key, set())
+        return bool(used & _MODULE_ONLY_METHODS) or "()" in used or {"state_dict", "load_state_dict"} <= used
+
+    def _use_key(self, expr: cst.BaseExpression, scope: Scope) -> tuple | None:
+        if isinstance(expr, cst.Name):
+            owner = scope.lookup(expr.value)
+            if owner is None or owner.kind == "class" or expr.value == "self":
+                return None
+            if any(b.how in ("def", "import", "opaque") for b in owner.bindings[expr.value]):
+                return None
+            return ("name", id(owner), expr.value)
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+            owner = scope.lookup("self")
+            cls = owner.cls if owner is not None and owner.is_method else None
+            if cls is None or expr.attr.value not in cls.attrs:
+                return None
+            methods = {st.name.value for st in cls.node.body.body if isinstance(st, cst.FunctionDef)}
+            if expr.attr.value in methods:
+                return None
+            return ("self", id(cls), expr.attr.value)
+        return None
+
+    def _collect_uses(self) -> dict[tuple, set[str]]:
+        uses: dict[tuple, set[str]] = {}
+        for mc in self.f.method_calls:
+            key = self._use_key(mc.obj, mc.ctx.scope)
+            if key is not None:
+                uses.setdefault(key, set()).add(mc.method)
+            # `self.backbone(x)`: the attribute called like a layer
+            if isinstance(mc.obj, cst.Name) and mc.obj.value == "self":
+                key = self._use_key(cst.Attribute(mc.obj, cst.Name(mc.method)), mc.ctx.scope)
+                if key is not None:
+                    uses.setdefault(key, set()).add("()")
+        for nc in self.f.name_calls:
+            key = self._use_key(nc.obj, nc.ctx.scope)
+            if key is not None:
+                uses.setdefault(key, set()).add("()")
+        return uses
+
+    def is_module(self, expr: cst.BaseExpression, ctx: "Ctx | Scope") -> bool:
+        k = self.kind(expr, ctx)
+        return k is not None and k.tag == MODULE
+
+    def _kind(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> Kind | None:
+        """Memoised inference. A question met again while it is being answered (a rebinding that
+        reads its own name) or past the depth bound gets PENDING, which `_agree` ignores; an
+        answer that leaned on such a cut-off is not memoised unless the cut was its own question,
+        so no answer depends on the order in which questions are asked."""
+        if depth > _MAX_DEPTH:
+            if self._frames:
+                self._frames[-1].add(_DEPTH_CUT)
+            return PENDING
+        key = (id(expr), id(scope))
+        if key in self._memo:
+            return self._memo[key]
+        if key in self._busy:
+            self._frames[-1].add(key)
+            return PENDING
+        self._busy.add(key)
+        self._frames.append(set())
+        try:
+            result = self._infer(expr, scope, depth + 1)
+        finally:
+            self._busy.discard(key)
+            cuts = self._frames.pop()
+        cuts.discard(key)
+        if cuts:
+            if self._frames:
+                self._frames[-1].update(cuts)
+        else:
+            self._memo[key] = result
+        return result
+
+    def _infer(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> Kind | None:
+        if isinstance(expr, cst.Name):
+            return self._name_kind(expr.value, scope, depth)
+        if isinstance(expr, cst.Call):
+            return self._call_kind(expr, scope, depth)
+        if isinstance(expr, cst.Attribute):
+            attr = expr.attr.value
+            base = self._kind(expr.value, scope, depth)
+            if attr == "data":
+                # Only Tensor.data is a copy; PackedSequence.data and friends are fields.
+                return Kind(COPY, origin=".data") if base is not None and base.tag == PARAM else None
+            if attr == "module":
+                inner = self._wrapped(expr.value, base, scope, depth)
+                if inner is not None:
+                    return inner
+            if base is not None and base.tag == MODULE and base.cls is not None:
+                values = base.cls.attrs.get(attr)
+                if values:
+                    return self._agree([self._kind(v, s, depth) for v, s in values])
+            path = dotted(expr)
+            if path is not None:
+                owner = scope.lookup(path.split(".")[0])
+                if owner is not None and path in owner.paths:
+                    return self._agree([self._kind(v, owner, depth) for v in owner.paths[path]])
+            return None
+        if isinstance(expr, cst.Subscript):
+            base = self._kind(expr.value, scope, depth)
+            if base is not None and base.tag == STATE_DICT:
+                return Kind(COPY, origin=base.origin)
+            return None
+        return None
+
+    def _wrapped(self, expr: cst.BaseExpression, base: Kind | None, scope: Scope, depth: int) -> Kind | None:
+        """Kind of `expr.module` when `expr` is a DataParallel/DDP wrapper (or a name one binding
+        of which is one: `model = DDP(model)` makes `model.module` the model)."""
+        wraps = [base.wraps] if base is not None and base.wraps is not None else []
+        if not wraps and isinstance(expr, cst.Name):
+            owner = scope.lookup(expr.value)
+            for b in owner.bindings[expr.value] if owner is not None else ():
+                if b.how == "expr" and isinstance(b.node, cst.Call):
+                    k = self._call_kind(b.node, b.scope or owner, depth)
+                    if k is not None and k is not PENDING and k.wraps is not None:
+                        wraps.append(k.wraps)
+        if not wraps:
+            return None
+        kinds = [self._kind(arg, s, depth) for arg, s in wraps]
+        return self._agree(kinds) if all(k is not None and k.tag == MODULE for k in kinds) else None
+
+    @staticmethod
+    def _agree(kinds: Sequence[Kind | None]) -> Kind | None:
+        """The common kind of all bindings; details survive only where every binding agrees.
+        PENDING bindings (cut-off rebindings) say nothing; all PENDING stays PENDING."""
+        if not kinds or any(k is None for k in kinds):
+            return None
+        known = [k for k in kinds if k is not PENDING]
+        if not known:
+            return PENDING
+        first = known[0]
+        if len(known) == 1:
+            return first
+        if any(k.tag != first.tag for k in known):  # type: ignore[union-attr]
+            return None
+
+        def same(attr):
+            values = [getattr(k, attr) for k in known]
+            return values[0] if all(v == values[0] for v in values) else None
+
+        return Kind(first.tag, same("cls"), same("origin"), same("qual"), same("wraps"))
+
+    def _name_kind(self, name: str, scope: Scope, depth: int) -> Kind | None:
+        owner = scope.lookup(name)
+        if owner is None:
+            return None
+        return self._agree([self._binding_kind(name, b, owner, depth) for b in owner.bindings[name]])
+
+    def _binding_kind(self, name: str, b: Binding, owner: Scope, depth: int) -> Kind | None:
+        if b.how == "expr":
+            return self._kind(b.node, b.scope or owner, depth)
+        if b.how == "iter":
+            return self._element_kind(b.node, b.scope or owner, b.index, depth)
+        if b.how == "param":
+            return self._param_kind(name, b, owner, depth)
+        return None
+
+    def _param_kind(self, name: str, b: Binding, owner: Scope, depth: int) -> Kind | None:
+        param: cst.Param = b.node  # type: ignore[assignment]
+        if b.qualname == "self" and owner.cls is not None and owner.cls.is_module:
+            return Kind(MODULE, owner.cls)
+        if param.annotation is not None:
+            q = qualname(param.annotation.annotation, b.scope or owner)
+            if is_module_class(q):
+                return Kind(MODULE)
+            if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+                return Kind(PARAM)
+            return None
+        # The first parameter of a function handed to `module.apply(...)` receives modules.
+        if b.index == (0,):
+            func = b.func
+            receivers: list[tuple[cst.BaseExpression, Scope]] = []
+            if isinstance(func, cst.Lambda):
+                receivers = self.f.apply_receivers.get(id(func), [])
+            elif isinstance(func, cst.FunctionDef):
+                receivers = self.f.apply_by_name.get(func.name.value, [])
+            if receivers and all(self._is_module_kind(self._kind(r, s, depth)) for r, s in receivers):
+                return Kind(MODULE)
+        if isinstance(b.func, cst.FunctionDef) and not owner.is_method and b.index != (-1,):
+            return self._param_from_calls(b.func, param, b.index[0], depth)
+        return None
+
+    def _param_from_calls(self, func: cst.FunctionDef, param: cst.Param, pos: int, depth: int) -> Kind | None:
+        """A parameter holds what every same-file call of its function passes (at least one call)."""
+        kinds: list[Kind | None] = []
+        for call, scope in self.f.calls_by_name.get(func.name.value, []):
+            if self.resolve_def(call.func, scope) is not func:
+                continue
+            if any(a.star for a in call.args):
+                return None
+            arg = call_arg(call, pos, param.name.value)
+            if arg is None:
+                return None  # default value used somewhere: unknown
+            kinds.append(self._kind(arg, scope, depth))
+        return self._agree(kinds)
+
+    def resolve_def(self, expr: cst.BaseExpression, scope: Scope) -> cst.FunctionDef | None:
+        if not isinstance(expr, cst.Name):
+            return None
+        owner = scope.lookup(expr.value)
+        if owner is None:
+            return None
+        defs = owner.bindings[expr.value]
+        if len(defs) == 1 and defs[0].how == "def":
+            return defs[0].node  # type: ignore[return-value]
+        return None
+
+    @staticmethod
+    def _is_module_kind(k: Kind | None) -> bool:
+        return k is not None and k.tag == MODULE
+
+    def _call_kind(self, call: cst.Call, scope: Scope, depth: int) -> Kind | None:
+        func = call.func
+        q = qualname(func, scope)
+        if q is not None:
+            if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+                return Kind(PARAM)
+            if q == "torch.load":
+                return Kind(STATE_DICT, origin="torch.load()")
+            if q in ("copy.deepcopy", "torch.compile"):
+                # deepcopy of a Module is a Module; torch.compile(model) is a Module over model's
+                # parameters (and compiles functions too: it is what its argument is).
+                arg = call_arg(call, 0)
+                return self._kind(arg, scope, depth) if arg is not None else None
+            if q in _WRAPPERS:
+                arg = call_arg(call, 0, "module")
+                return Kind(MODULE, qual=q, wraps=(arg, scope) if arg is not None else None)
+            if is_module_class(q):
+                return Kind(MODULE, qual=q)
+            if is_module_factory(q):
+                return Kind(MODULE)
+        if isinstance(func, cst.Name):
+            fdef = self.resolve_def(func, scope)
+            if fdef is not None:
+                returns = self.f.returns.get(id(fdef), [])
+                fscope = self.f.func_scopes.get(id(fdef))
+                if not returns or fscope is None or any(r is None for r in returns):
+                    return None
+                return self._agree([self._kind(r, fscope, depth) for r in returns])
+            info = self.f.classes.get(func.value)
+            owner = scope.lookup(func.value)
+            if info is not None and info.is_module and owner is not None and all(
+                b.how == "opaque" for b in owner.bindings[func.value]
+            ):
+                return Kind(MODULE, info)
+            return None
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in ("detach", "clone"):
+                return Kind(COPY, origin=f".{method}()")
+            if method == "state_dict":
+                keep = call_arg(call, 99, "keep_vars")
+                if keep is not None and not (isinstance(keep, cst.Name) and keep.value == "False"):
+                    return None
+                return Kind(STATE_DICT, origin="state_dict()")
+            if method == "from_pretrained":
+                owner_q = qualname(func.value, scope)
+                if owner_q and owner_q.startswith("transformers.") and is_module_class(owner_q):
+                    return Kind(MODULE)
+                return None
+            if method in SELF_RETURNING or method == "apply":
+                base = self._kind(func.value, scope, depth)
+                if base is PENDING:
+                    return PENDING
+                if base is None:
+                    return None
+                if base.tag == MODULE and (method != "type" or call.args):
+                    return base  # nn.Module's methods return the module itself
+                if base.tag == PARAM and method == "requires_grad_":
+                    return base  # Tensor.to()/.cuda()/.float() return new tensors: not the Parameter
+        return None
+
+    def _element_kind(self, it: cst.BaseExpression, scope: Scope, index: tuple[int, ...],
+                      depth: int) -> Kind | None:
+        """Kind of the item at `index` of the elements produced by iterating `it`."""
+        if isinstance(it, cst.Call):
+            q = qualname(it.func, scope)
+            if q in ("enumerate", "list", "tuple", "reversed", "sorted") and it.args:
+                inner = it.args[0].value
+                if q == "enumerate":
+                    if not index or index[0] != 1:
+                        return None
+                    return self._element_kind(inner, scope, index[1:], depth)
+                return self._element_kind(inner, scope, index, depth)
+            if isinstance(it.func, cst.Attribute):
+                method = it.func.attr.value
+                recv = it.func.value
+                if method in ("modules", "children"):
+                    if method == "children" and not self._is_module_kind(self._kind(recv, scope, depth)):
+                        return None
+                    return Kind(MODULE) if not index else None
+                if method in ("named_modules", "named_children"):
+                    return Kind(MODULE) if index == (1,) else None
+                if method == "parameters":
+                    return Kind(PARAM) if not index else None
+                if method == "named_parameters":
+                    return Kind(PARAM) if index == (1,) else None
+                if method in ("items", "values"):
+                    base = self._kind(recv, scope, depth)
+                    if base is not None and base.tag == STATE_DICT:
+                        want = (1,) if method == "items" else ()
+                        return Kind(COPY, origin=base.origin) if index == want else None
+        return None
+

@@ -1,0 +1,85 @@
+"""What the checker knows about library names: which classes and factories give nn.Modules.
+
+Pure tables over qualified names; nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+# Methods of nn.Module that return the module itself (the name keeps its kind).
+SELF_RETURNING = frozenset(
+    {"to", "cuda", "cpu", "train", "eval", "requires_grad_", "float", "half", "double",
+     "bfloat16", "type", "to_empty", "share_memory", "xpu", "ipu", "mtia"}
+)
+_NON_MODULE_NN = frozenset({"Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer"})
+_NN_NON_MODULE_PACKAGES = frozenset(
+    {"utils", "functional", "init", "parameter", "grad", "common_types", "attention", "modules.utils"}
+)
+_TV_NON_FACTORIES = frozenset({"get_weight", "list_models", "get_model_weights", "get_model_builder"})
+_MODULE_BASES = frozenset(
+    {"lightning.pytorch.LightningModule", "pytorch_lightning.LightningModule",
+     "lightning.LightningModule", "transformers.PreTrainedModel",
+     "transformers.modeling_utils.PreTrainedModel"}
+)
+_MODULE_FACTORIES = frozenset(
+    {"timm.create_model", "timm.models.create_model", "torch.compile", "copy.deepcopy",
+     "torchvision.models.get_model",
+     "torchvision.models.feature_extraction.create_feature_extractor"}
+)
+
+
+def is_module_class(qualname: str | None) -> bool:
+    """True when `qualname` names a class whose instances are nn.Modules."""
+    if not qualname:
+        return False
+    if qualname in _MODULE_BASES:
+        return True
+    parts = qualname.split(".")
+    last = parts[-1]
+    if not last[:1].isupper():
+        return False
+    if qualname.startswith("torch.nn.") or qualname.startswith("torch.ao.nn."):
+        inner = parts[2:-1]
+        return last not in _NON_MODULE_NN and not any(p in _NN_NON_MODULE_PACKAGES for p in inner)
+    if qualname.startswith(("torchvision.models.", "torchvision.ops.", "timm.models.", "timm.layers.")):
+        return not last.endswith("Weights") and "utils" not in parts
+    if qualname.startswith("transformers.") and len(parts) == 2:
+        return last.endswith("Model") or "For" in last
+    return False
+
+
+# torch.nn classes whose instances hold submodules; every other torch.nn class is a leaf.
+_NN_CONTAINERS = frozenset({
+    "Module", "Sequential", "ModuleList", "ModuleDict", "Transformer", "TransformerEncoder",
+    "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
+    "MultiheadAttention", "DataParallel", "DistributedDataParallel",
+})
+
+
+def is_leaf_module_class(qualname: str | None) -> bool:
+    """A torch.nn layer without child modules (Linear, BatchNorm2d, ReLU, ...)."""
+    if not qualname or not qualname.startswith("torch.nn.") or not is_module_class(qualname):
+        return False
+    return qualname.rsplit(".", 1)[1] not in _NN_CONTAINERS and ".parallel." not in qualname
+
+
+_BATCHNORM = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d",
+                        "LazyBatchNorm2d", "LazyBatchNorm3d", "_BatchNorm"})
+
+
+def is_batchnorm_class(qualname: str | None) -> bool:
+    """A class of the BatchNorm family (running statistics, `affine`), reached through torch.nn."""
+    return bool(qualname) and qualname.startswith("torch.nn.") and qualname.rsplit(".", 1)[1] in _BATCHNORM
+
+
+def is_module_factory(qualname: str | None) -> bool:
+    """True when calling `qualname` returns a Module (functions, not classes)."""
+    if not qualname:
+        return False
+    if qualname in _MODULE_FACTORIES:
+        return True
+    parts = qualname.split(".")
+    last = parts[-1]
+    if qualname.startswith("torchvision.models.") and last[:1].islower():
+        return last not in _TV_NON_FACTORIES and "utils" not in parts and not last.startswith("_")
+    return False
+
