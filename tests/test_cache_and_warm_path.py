@@ -146,10 +146,20 @@ def test_libcst_is_imported_only_when_a_file_needs_parsing(tmp_path):
 
 def test_generated_gate_table_is_fresh():
     assert prefilter.GATES_FILE.read_text() == prefilter.render_table(), (
-        "freezelint/check/gates.py is stale: run `python3 -m freezelint.check.prefilter --write`")
+        "freezelint/check/gates.py is stale: run `python3 -m freezelint rules --markdown rules/`")
     from freezelint.check import gates
 
     assert gates.GATES == prefilter._gates_from_rules()
+
+
+def test_rules_markdown_regenerates_a_stale_gate_table(cli, tmp_path, monkeypatch):
+    table = tmp_path / "gates.py"
+    table.write_text("RULES_DIGEST = 'stale'\nGATES = {}\n")
+    monkeypatch.setattr(prefilter, "GATES_FILE", table)
+    r = cli(tmp_path, "rules", "--markdown", "pages")
+    assert r.code == 0 and f"wrote {table}" in r.out
+    assert table.read_text() == prefilter.render_table()
+    assert str(table) not in cli(tmp_path, "rules", "--markdown", "pages").out  # fresh: left alone
 
 
 def test_stale_gate_table_falls_back_to_the_rules(monkeypatch):
