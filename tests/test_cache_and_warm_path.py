@@ -200,3 +200,15 @@ def test_explicit_fz001_is_cached_apart_from_the_default(cli, tmp_path):
 def test_fz001_page_says_when_every_file_is_parsed():
     page = (ROOT / "rules" / "FZ001.md").read_text()
     assert "--select FZ001" in page and "--select ALL" in page and "never parsed" in page
+
+
+def test_select_all_parses_every_file_but_runs_only_admitted_rules(cli, tmp_path, monkeypatch):
+    from freezelint.check import engine
+
+    ran = []
+    real = engine.run_rules
+    monkeypatch.setattr(engine, "run_rules", lambda module, rules: ran.append([r.code for r in rules])
+                        or real(module, rules))
+    write(tmp_path / "plain.py", "x = 1\n")
+    r = cli(tmp_path, "check", "--no-cache", "--select", "ALL", "plain.py")
+    assert r.code == 0 and ran == [[]]  # parsed (FZ001 would show), no rule had anything to look at

@@ -130,7 +130,7 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
         return _process_notebook(result, text, encoding, selected, fix, parse_all)
     from freezelint.check import engine  # the runner sends here only files some rule admits
 
-    outcome = engine.check_text(text, path, selected, fix, force=parse_all)
+    outcome = engine.check_text(text, path, selected, fix, parse_all=parse_all)
     result.diagnostics, result.parsed, result.fixed = outcome.diagnostics, outcome.parsed, outcome.fixed
     if outcome.fix_refused:
         result.error = outcome.fix_refused
@@ -156,7 +156,7 @@ def _process_notebook(result: FileResult, text: str, encoding: str, selected, fi
         if "FZ001" in selected:
             result.diagnostics = [engine.syntax_error(result.path, str(e))]
         return result
-    outcome = engine.check_text(nb.source, result.path, selected, fix, force=parse_all)
+    outcome = engine.check_text(nb.source, result.path, selected, fix, parse_all=parse_all)
     result.parsed = outcome.parsed
     for d in outcome.diagnostics:
         d.cell, d.row = nb.locate(d.row)
