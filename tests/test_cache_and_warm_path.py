@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import BAD_MODULE, ROOT, write
 
 from freezelint.check import cache as cache_mod
@@ -130,7 +129,7 @@ def _imports_libcst(tmp_path, *args: str) -> bool:
             "print('LIBCST', 'libcst' in sys.modules)")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     p = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True,
-                       env=env, timeout=120)
+                       env=env, timeout=120, check=True)
     return p.stdout.strip().splitlines()[-1] == "LIBCST True"
 
 

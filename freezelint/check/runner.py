@@ -128,7 +128,8 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
         return result
     if path.endswith(".ipynb"):
         return _process_notebook(result, text, encoding, selected, fix, parse_all)
-    from freezelint.check import engine  # the runner sends here only files some rule admits
+    # The runner sends here only files some rule admits: libcst is imported now, not before.
+    from freezelint.check import engine
 
     outcome = engine.check_text(text, path, selected, fix, parse_all=parse_all)
     result.diagnostics, result.parsed, result.fixed = outcome.diagnostics, outcome.parsed, outcome.fixed
