@@ -264,6 +264,13 @@ def cmd_rules(args) -> int:
     if args.markdown:
         written = write_pages(Path(args.markdown))
         print(f"wrote {len(written)} pages to {args.markdown}")
+        from freezelint.check.prefilter import GATES_FILE, refresh_table
+
+        try:  # the prefilter's table is generated from the same rule modules
+            if refresh_table():
+                print(f"wrote {GATES_FILE}")
+        except OSError:
+            pass  # an installed package we may not write: the table only saves time
         return EXIT_CLEAN
     from freezelint import config as config_mod
 

@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import BAD_MODULE, ROOT, write
 
 from freezelint.check import cache as cache_mod
@@ -130,7 +129,7 @@ def _imports_libcst(tmp_path, *args: str) -> bool:
             "print('LIBCST', 'libcst' in sys.modules)")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     p = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True,
-                       env=env, timeout=120)
+                       env=env, timeout=120, check=True)
     return p.stdout.strip().splitlines()[-1] == "LIBCST True"
 
 
@@ -146,10 +145,20 @@ def test_libcst_is_imported_only_when_a_file_needs_parsing(tmp_path):
 
 def test_generated_gate_table_is_fresh():
     assert prefilter.GATES_FILE.read_text() == prefilter.render_table(), (
-        "freezelint/check/gates.py is stale: run `python3 -m freezelint.check.prefilter --write`")
+        "freezelint/check/gates.py is stale: run `python3 -m freezelint rules --markdown rules/`")
     from freezelint.check import gates
 
     assert gates.GATES == prefilter._gates_from_rules()
+
+
+def test_rules_markdown_regenerates_a_stale_gate_table(cli, tmp_path, monkeypatch):
+    table = tmp_path / "gates.py"
+    table.write_text("RULES_DIGEST = 'stale'\nGATES = {}\n")
+    monkeypatch.setattr(prefilter, "GATES_FILE", table)
+    r = cli(tmp_path, "rules", "--markdown", "pages")
+    assert r.code == 0 and f"wrote {table}" in r.out
+    assert table.read_text() == prefilter.render_table()
+    assert str(table) not in cli(tmp_path, "rules", "--markdown", "pages").out  # fresh: left alone
 
 
 def test_stale_gate_table_falls_back_to_the_rules(monkeypatch):
@@ -190,3 +199,15 @@ def test_explicit_fz001_is_cached_apart_from_the_default(cli, tmp_path):
 def test_fz001_page_says_when_every_file_is_parsed():
     page = (ROOT / "rules" / "FZ001.md").read_text()
     assert "--select FZ001" in page and "--select ALL" in page and "never parsed" in page
+
+
+def test_select_all_parses_every_file_but_runs_only_admitted_rules(cli, tmp_path, monkeypatch):
+    from freezelint.check import engine
+
+    ran = []
+    real = engine.run_rules
+    monkeypatch.setattr(engine, "run_rules", lambda module, rules: ran.append([r.code for r in rules])
+                        or real(module, rules))
+    write(tmp_path / "plain.py", "x = 1\n")
+    r = cli(tmp_path, "check", "--no-cache", "--select", "ALL", "plain.py")
+    assert r.code == 0 and ran == [[]]  # parsed (FZ001 would show), no rule had anything to look at

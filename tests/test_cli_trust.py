@@ -7,7 +7,6 @@ import os
 from xml.etree import ElementTree as ET
 
 import pytest
-
 from conftest import BAD_MODULE, ROOT, write
 
 from freezelint.check import runner

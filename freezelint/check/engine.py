@@ -180,11 +180,13 @@ def _compiles(text: str) -> bool:
 
 
 def check_text(text: str, path: str, selected: frozenset[str], fix: str | None = None,
-               force: bool = False) -> Outcome:
-    """Check Python source text. `fix` is None, "safe" or "unsafe"."""
+               force: bool = False, parse_all: bool = False) -> Outcome:
+    """Check Python source text. `fix` is None, "safe" or "unsafe". `force` runs every selected
+    rule whatever the prefilter says; `parse_all` parses the text even when no rule's prefilter
+    admits it (so FZ001 sees it) but still runs only the rules that admit it."""
     pattern = trigger_pattern(selected)
     admitted = pattern.admitted(text) if pattern is not None else frozenset()
-    if not force and not admitted:
+    if not force and not parse_all and not admitted:
         return Outcome(parsed=False)
     # Rules run only on files their own prefilter admits (engine codes always "run").
     active = selected if force else frozenset(admitted | (selected & ENGINE_CODES))

@@ -4,9 +4,9 @@ Each rule declares plain `words`, regex `triggers` and `requires` (see rules/bas
 modules import libcst (about 0.3 s), so the runner reads those three fields from `gates.py`, a
 table generated from the rule modules and stamped with a digest of their source. When the stamp
 does not match the installed rule sources (an edited install), the rules are imported instead:
-a stale table can cost time, never a finding. Regenerate with
+a stale table can cost time, never a finding. Regenerate it with the rule pages,
 
-    python3 -m freezelint.check.prefilter --write
+    python3 -m freezelint rules --markdown rules/      (or: python3 -m freezelint.check.prefilter --write)
 
 (a test fails when the table is stale).
 """
@@ -171,10 +171,22 @@ def render_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # pragma: no cover
+def refresh_table() -> bool:
+    """Rewrite gates.py when it no longer matches the rule sources; True when it was rewritten.
+    `freezelint rules --markdown` calls this, so regenerating the rule pages regenerates it too."""
     text = render_table()
+    try:
+        if GATES_FILE.read_text(encoding="utf-8") == text:
+            return False
+    except OSError:
+        pass
+    GATES_FILE.write_text(text, encoding="utf-8")
+    return True
+
+
+if __name__ == "__main__":  # pragma: no cover
     if "--write" in sys.argv:
-        GATES_FILE.write_text(text, encoding="utf-8")
+        refresh_table()
         print(f"wrote {GATES_FILE}")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(render_table())

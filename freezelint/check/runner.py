@@ -128,9 +128,10 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
         return result
     if path.endswith(".ipynb"):
         return _process_notebook(result, text, encoding, selected, fix, parse_all)
-    from freezelint.check import engine  # the runner sends here only files some rule admits
+    # The runner sends here only files some rule admits: libcst is imported now, not before.
+    from freezelint.check import engine
 
-    outcome = engine.check_text(text, path, selected, fix, force=parse_all)
+    outcome = engine.check_text(text, path, selected, fix, parse_all=parse_all)
     result.diagnostics, result.parsed, result.fixed = outcome.diagnostics, outcome.parsed, outcome.fixed
     if outcome.fix_refused:
         result.error = outcome.fix_refused
@@ -156,7 +157,7 @@ def _process_notebook(result: FileResult, text: str, encoding: str, selected, fi
         if "FZ001" in selected:
             result.diagnostics = [engine.syntax_error(result.path, str(e))]
         return result
-    outcome = engine.check_text(nb.source, result.path, selected, fix, force=parse_all)
+    outcome = engine.check_text(nb.source, result.path, selected, fix, parse_all=parse_all)
     result.parsed = outcome.parsed
     for d in outcome.diagnostics:
         d.cell, d.row = nb.locate(d.row)
