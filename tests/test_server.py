@@ -168,10 +168,11 @@ def test_python_session_over_stdio(tmp_path, session):
 
     # typing: changes in quick succession are checked once, after the pause, at the last version
     mark = client.mark()
+    burst = []
     for line in ("model.requires_grad_ = False\n", "m = 1\n", "model.require_grad = False\n"):
         version += 1
-        client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
-                                                 "contentChanges": [{"text": text + line}]})
+        burst.append({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text + line}]})
+    client.notify_all("textDocument/didChange", burst)
     diags = client.diagnostics(uri, after=mark)
     assert [d["code"] for d in diags] == ["FZ103"]
     published = [n["params"] for n in client.notifications[mark:] if n["method"] == "textDocument/publishDiagnostics"]
