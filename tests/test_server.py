@@ -235,6 +235,22 @@ def test_notebook_cells_are_checked_as_one_module(tmp_path, session):
                                               "changes": [{"range": e["range"], "text": e["newText"]}
                                                           for e in edits]}]}}})
     assert client.diagnostics(cell_uri["c3"], after=mark) == []
+
+    # a new cell with a mistake is checked with the others; deleting it clears its findings
+    c4 = f"vscode-notebook-cell:{tmp_path / 'explore.ipynb'}#c4"
+    mark = client.mark()
+    client.notify("notebookDocument/didChange", {
+        "notebookDocument": {"uri": nb_uri, "version": 3},
+        "change": {"cells": {"structure": {
+            "array": {"start": 3, "deleteCount": 0, "cells": [{"kind": 2, "document": c4}]},
+            "didOpen": [{"uri": c4, "languageId": "python", "version": 1, "text": "m.require_grad = False\n"}]}}}})
+    assert [d["code"] for d in client.diagnostics(c4, after=mark)] == ["FZ103"]
+    mark = client.mark()
+    client.notify("notebookDocument/didChange", {
+        "notebookDocument": {"uri": nb_uri, "version": 4},
+        "change": {"cells": {"structure": {"array": {"start": 3, "deleteCount": 1}, "didClose": [{"uri": c4}]}}}})
+    assert client.diagnostics(c4, after=mark) == []
+
     mark = client.mark()
     client.notify("notebookDocument/didClose", {"notebookDocument": {"uri": nb_uri},
                                                 "cellTextDocuments": [{"uri": u} for u in cell_uri.values()]})
