@@ -280,6 +280,11 @@ def test_broken_config_is_shown_once_and_defaults_apply(tmp_path, session):
                                                             "text": "model.requires_grad_ = False\n"}})
     assert client.diagnostics(old) == []
     assert len([n for n in client.notifications if n["method"] == "window/showMessage"]) == 1
+    # an edited pyproject.toml applies from the next check on
+    (tmp_path / "pyproject.toml").write_text('[tool.freezelint]\nignore = ["FZ101"]\n')
+    mark = client.mark()
+    client.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
+    assert client.diagnostics(uri, after=mark) == []
 
 
 def test_without_pygls_one_line_and_exit_2(tmp_path):
