@@ -47,9 +47,13 @@ class LspClient:
             assert length is not None, "frame without Content-Length"
             self._inbox.put(json.loads(out.read(length)))
 
-    def _send(self, message: dict) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    def _send(self, *messages: dict) -> None:
+        """Write the frames in one go (a burst of changes arrives as an editor sends it)."""
+        data = b""
+        for message in messages:
+            body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
+            data += b"Content-Length: %d\r\n\r\n" % len(body) + body
+        self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
     def _pump(self, deadline: float) -> bool:
@@ -80,6 +84,9 @@ class LspClient:
 
     def notify(self, method: str, params: Any) -> None:
         self._send({"method": method, "params": params})
+
+    def notify_all(self, method: str, params: list[Any]) -> None:
+        self._send(*({"method": method, "params": p} for p in params))
 
     def wait_for(self, method: str, where: Callable[[dict], bool] = lambda p: True,
                  timeout: float = TIMEOUT, after: int = 0) -> dict:

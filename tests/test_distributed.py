@@ -12,7 +12,9 @@ import torch.distributed as dist
 import distributed_scenarios as scenarios
 from conftest import needs_gloo
 
-pytestmark = needs_gloo()
+# One spawn of the ranks serves the module; with `pytest -n N --dist loadgroup` its tests stay on one
+# worker, so the ranks are not spawned again on another.
+pytestmark = [needs_gloo(), pytest.mark.xdist_group("gloo")]
 
 
 def _load(out: Path, name: str, world: int) -> list[dict]:

@@ -168,10 +168,11 @@ def test_python_session_over_stdio(tmp_path, session):
 
     # typing: changes in quick succession are checked once, after the pause, at the last version
     mark = client.mark()
+    burst = []
     for line in ("model.requires_grad_ = False\n", "m = 1\n", "model.require_grad = False\n"):
         version += 1
-        client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
-                                                 "contentChanges": [{"text": text + line}]})
+        burst.append({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text + line}]})
+    client.notify_all("textDocument/didChange", burst)
     diags = client.diagnostics(uri, after=mark)
     assert [d["code"] for d in diags] == ["FZ103"]
     published = [n["params"] for n in client.notifications[mark:] if n["method"] == "textDocument/publishDiagnostics"]
@@ -234,6 +235,22 @@ def test_notebook_cells_are_checked_as_one_module(tmp_path, session):
                                               "changes": [{"range": e["range"], "text": e["newText"]}
                                                           for e in edits]}]}}})
     assert client.diagnostics(cell_uri["c3"], after=mark) == []
+
+    # a new cell with a mistake is checked with the others; deleting it clears its findings
+    c4 = f"vscode-notebook-cell:{tmp_path / 'explore.ipynb'}#c4"
+    mark = client.mark()
+    client.notify("notebookDocument/didChange", {
+        "notebookDocument": {"uri": nb_uri, "version": 3},
+        "change": {"cells": {"structure": {
+            "array": {"start": 3, "deleteCount": 0, "cells": [{"kind": 2, "document": c4}]},
+            "didOpen": [{"uri": c4, "languageId": "python", "version": 1, "text": "m.require_grad = False\n"}]}}}})
+    assert [d["code"] for d in client.diagnostics(c4, after=mark)] == ["FZ103"]
+    mark = client.mark()
+    client.notify("notebookDocument/didChange", {
+        "notebookDocument": {"uri": nb_uri, "version": 4},
+        "change": {"cells": {"structure": {"array": {"start": 3, "deleteCount": 1}, "didClose": [{"uri": c4}]}}}})
+    assert client.diagnostics(c4, after=mark) == []
+
     mark = client.mark()
     client.notify("notebookDocument/didClose", {"notebookDocument": {"uri": nb_uri},
                                                 "cellTextDocuments": [{"uri": u} for u in cell_uri.values()]})
@@ -263,6 +280,11 @@ def test_broken_config_is_shown_once_and_defaults_apply(tmp_path, session):
                                                             "text": "model.requires_grad_ = False\n"}})
     assert client.diagnostics(old) == []
     assert len([n for n in client.notifications if n["method"] == "window/showMessage"]) == 1
+    # an edited pyproject.toml applies from the next check on
+    (tmp_path / "pyproject.toml").write_text('[tool.freezelint]\nignore = ["FZ101"]\n')
+    mark = client.mark()
+    client.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
+    assert client.diagnostics(uri, after=mark) == []
 
 
 def test_without_pygls_one_line_and_exit_2(tmp_path):
