@@ -138,6 +138,17 @@ def _frozen_norm_in_train_mode(rank, device):
     return m, torch.optim.AdamW(trainable(m), lr=1e-2), {}
 
 
+def _norm_eval_on_one_rank(rank, device):
+    # FZ508 on what FSDP replicates: only rank 0 keeps the frozen BatchNorm's statistics frozen
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3)).to(device)
+    m[:2].requires_grad_(False)
+    shard_units(m)
+    if rank == 0:
+        m[1].eval()
+    return m, torch.optim.AdamW(trainable(m), lr=1e-2), {"call_train": False}
+
+
 def _step_raises(rank, device):
     # the loss raises after the forward on every rank: the units are left unsharded mid-step
     m = net().to(device)
@@ -204,6 +215,7 @@ SCENARIOS = {
     "frozen_on_one_rank": _frozen_on_one_rank,
     "not_optimized_and_lr_zero": _not_optimized_and_lr_zero,
     "frozen_norm_in_train_mode": _frozen_norm_in_train_mode,
+    "norm_eval_on_one_rank": _norm_eval_on_one_rank,
     "step_raises": _step_raises,
     "fsdp1_flat_params": _fsdp1_flat_params,
     "fsdp1_frozen_base": _fsdp1_frozen_base,

@@ -121,6 +121,16 @@ def test_frozen_batchnorm_statistics_in_train_mode_are_fz502(gloo):
     assert codes_of(result) == ["FZ502"] and result["report"]["findings"][0]["target"] == "1"
 
 
+def test_replicated_buffers_still_compared_across_ranks_but_shards_are_not(gloo):
+    # every other scenario has shards that differ across ranks and no FZ508: shards are not compared
+    result = gloo("norm_eval_on_one_rank")[0]
+    fz508 = [f for f in result["report"]["findings"] if f["code"] == "FZ508"]
+    assert len(fz508) == 1 and fz508[0]["target"] == "1" and "some ranks only" in fz508[0]["message"]
+    # buffers are not sharded: each rank judges its own, and a finding of some ranks says which
+    fz502 = next(f for f in result["report"]["findings"] if f["code"] == "FZ502")
+    assert fz502["message"].startswith("on rank 1 only:")
+
+
 def test_a_step_that_raises_leaves_shards_restored_and_units_resharded(gloo):
     for rank in gloo("step_raises"):
         assert rank["raised"] == "loss exploded"

@@ -31,12 +31,7 @@ from torch import nn
 
 from freezelint.runtime import fsdp
 from freezelint.runtime.findings import _common, _names
-from freezelint.runtime.report import (
-    AuditFinding,
-    AuditReport,
-    BufferRecord,
-    ParamRecord,
-)
+from freezelint.runtime.report import AuditFinding, AuditReport, BufferRecord, ParamRecord
 
 
 def _ranks(ranks: list[int]) -> str:
@@ -222,13 +217,13 @@ class Distributed:
 
     def agree(self, params: list[ParamRecord], buffers: list[BufferRecord]
               ) -> tuple[list[ParamRecord], list[BufferRecord]]:
-        """For a sharded model, every rank's records merged into one (a parameter is judged from
-        all its shards, and FSDP1's flat views get their parameters' real shapes); unchanged
-        otherwise."""
+        """For a sharded model, every rank's parameter records merged into one (a parameter is
+        judged from all its shards, and FSDP1's flat views get their parameters' real shapes);
+        buffers, replicated, stay this rank's (per-rank findings are marked with their ranks)."""
         if self.fsdp is None:
             return params, buffers
-        gathered = sorted(self._gather((self.rank, params, buffers)), key=lambda g: g[0])
-        params, buffers = fsdp.merge_records([(ps, bs) for _, ps, bs in gathered])
+        gathered = sorted(self._gather((self.rank, params)), key=lambda g: g[0])
+        params = fsdp.merge_records([ps for _, ps in gathered])
         if self.fsdp == 1:
             shapes = fsdp.fsdp1_shapes(self.inner)
             params = [replace(p, shape=shapes.get(p.name, p.shape)) for p in params]
@@ -395,11 +390,10 @@ def fz507(names: list[str], frozen_on: list[int], trainable_on: list[int], fsdp_
                         "make the freeze decision identical on every rank (no rank-dependent conditions)")
 
 
-def requires_grad_disagreement(before: list[Any]) -> list[tuple[list[str], list[int], list[int]]]:
+def requires_grad_disagreement(before: list[Before]) -> list[tuple[list[str], list[int], list[int]]]:
     """(names, ranks where frozen, ranks where trainable) for parameters whose requires_grad
-    differs across ranks; `before` holds each rank's names and requires_grad (Before, RankFlags)."""
-    return fsdp.requires_grad_disagreement(
-        [fsdp.RankFlags(b.rank, b.params if hasattr(b, "params") else b.names, b.requires_grad) for b in before])
+    differs across ranks, from what every rank sent before the steps."""
+    return fsdp.requires_grad_disagreement([fsdp.RankFlags(b.rank, b.params, b.requires_grad) for b in before])
 
 
 def _merge_local(reports: list[tuple[int, AuditReport]]) -> list[AuditFinding]:

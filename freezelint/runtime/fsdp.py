@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from freezelint.runtime.report import BufferRecord, ParamRecord
+from freezelint.runtime.report import ParamRecord
 
 _FSDP1 = "FullyShardedDataParallel"
 _FSDP1_PREFIX = "_fsdp_wrapped_module"
@@ -186,27 +186,18 @@ def requires_grad_disagreement(flags: list[RankFlags]) -> list[tuple[list[str], 
 _GRADS = {"none": 0, "zero": 1, "nonzero": 2}
 
 
-def merge_records(per_rank: list[tuple[list[ParamRecord], list[BufferRecord]]]
-                  ) -> tuple[list[ParamRecord], list[BufferRecord]]:
-    """One set of records from every rank's, for parameters judged per shard: a parameter
-    changed if its shard changed on any rank (by the largest change seen), its grad is the most
-    telling any rank saw, it has optimizer state if any rank holds some; a buffer changed if it
-    changed on any rank. Every rank computes the same result from the same gathered records."""
-    params, buffers = per_rank[0]
-    pindex = [{r.name: r for r in ps} for ps, _ in per_rank]
-    bindex = [{r.name: r for r in bs} for _, bs in per_rank]
+def merge_records(per_rank: list[list[ParamRecord]]) -> list[ParamRecord]:
+    """One record per parameter from every rank's, for parameters judged per shard: it changed
+    if its shard changed on any rank (by the largest change seen), its grad is the most telling
+    any rank saw, it has optimizer state if any rank holds some. Every rank computes the same
+    result from the same gathered records. (Buffers are not sharded: each rank judges its own.)"""
+    pindex = [{r.name: r for r in ps} for ps in per_rank]
     merged_p = []
-    for rec in params:
+    for rec in per_rank[0]:
         seen = [ix[rec.name] for ix in pindex if rec.name in ix]
         deltas = [r.max_abs_delta for r in seen if r.changed and r.max_abs_delta is not None]
         merged_p.append(replace(rec, changed=any(r.changed for r in seen),
                                 max_abs_delta=max(deltas) if deltas else None,
                                 grad=max((r.grad for r in seen), key=_GRADS.__getitem__),
                                 has_state=any(r.has_state for r in seen)))
-    merged_b = []
-    for rec in buffers:
-        seen = [ix[rec.name] for ix in bindex if rec.name in ix]
-        deltas = [r.max_abs_delta for r in seen if r.changed and r.max_abs_delta is not None]
-        merged_b.append(replace(rec, changed=any(r.changed for r in seen),
-                                max_abs_delta=max(deltas) if deltas else None))
-    return merged_p, merged_b
+    return merged_p
