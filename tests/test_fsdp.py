@@ -193,6 +193,12 @@ def test_shard_helpers_leave_plain_tensors_alone():
     assert fsdp.local(t) is t and not fsdp.is_sharded(t)
     assert fsdp.version(torch.nn.Sequential(torch.nn.Linear(2, 2)).modules()) is None
     assert fsdp.clean_name("_fsdp_wrapped_module.0._fsdp_wrapped_module.weight") == "0.weight"
+    from freezelint.runtime.fingerprint import fingerprints
+
+    assert fsdp.shard_fingerprints([t]) == fingerprints([t])
+    # without FSDP1's private records nothing is compared across ranks (no false FZ508)
+    model = torch.nn.Linear(2, 2)
+    assert fsdp.fsdp1_sharded(model, list(model.named_parameters())) == {"weight", "bias"}
     flags = [fsdp.RankFlags(1, ["a", "b"], [True, False]), fsdp.RankFlags(0, ["a", "b"], [True, True])]
     assert fsdp.requires_grad_disagreement(flags) == [(["b"], [1], [0])]
     from freezelint.runtime.distributed import fz507

@@ -108,14 +108,19 @@ def _handles(model: nn.Module) -> list[tuple[str, Any]]:
 
 
 def fsdp1_sharded(model: nn.Module, named: list[tuple[str, nn.Parameter]]) -> set[str]:
-    """Parameters FSDP1 manages (views of a flat parameter), by the names in `named`."""
+    """Parameters FSDP1 shards (views of a flat parameter), by the names in `named`. Without
+    FSDP1's private records every parameter counts as sharded: comparing shards across ranks
+    would report a divergence that is not there."""
+    handles = _handles(model)
     managed = set()
-    for _, handle in _handles(model):
+    for _, handle in handles:
         if not getattr(handle, "uses_sharded_strategy", True):  # NO_SHARD: every rank holds all of it
             continue
-        flat = getattr(handle, "flat_param", None)
-        managed.update(id(p) for p in getattr(flat, "_params", None) or ())
-    return {n for n, p in named if id(p) in managed}
+        params = getattr(getattr(handle, "flat_param", None), "_params", None)
+        if params is None:
+            return {n for n, _ in named}
+        managed.update(id(p) for p in params)
+    return {n for n, p in named if id(p) in managed} if handles else {n for n, _ in named}
 
 
 def process_group(named: list[tuple[str, nn.Parameter]]) -> Any:
