@@ -131,6 +131,16 @@ def test_replicated_buffers_still_compared_across_ranks_but_shards_are_not(gloo)
     assert fz502["message"].startswith("on rank 1 only:")
 
 
+def test_hsdp_replicas_of_a_shard_are_compared(gloo):
+    # a 2-D mesh with 2 replicas of one shard: the replicas must agree, and only where they do not
+    # is FZ508 reported (a checkpoint loaded into rank 0's replica only)
+    assert gloo("hsdp")[0]["report"]["ok"]
+    result = gloo("hsdp_loaded_on_rank0")[0]
+    assert codes_of(result) == ["FZ508"]
+    f = result["report"]["findings"][0]
+    assert f["target"] == "3.weight" and "differ across ranks" in f["message"]
+
+
 def test_a_step_that_raises_leaves_shards_restored_and_units_resharded(gloo):
     for rank in gloo("step_raises"):
         assert rank["raised"] == "loss exploded"

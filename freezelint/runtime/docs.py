@@ -78,7 +78,7 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
                 "re-broadcasts at every forward (`broadcast_buffers=True`) and running statistics every rank "
                 "updates from its own batch are not reported: they differ by design. Under FSDP each rank holds "
                 "a different shard of every sharded parameter, so only replicated tensors (buffers, parameters "
-                "outside any FSDP unit) are compared."),
+                "outside any FSDP unit, the replicas of a shard under HSDP) are compared."),
         "fix": ("Load checkpoints, change requires_grad and replace layers before wrapping in DDP, or wrap again "
                 "(`DDP(model.module, ...)`) after such a change."),
     },

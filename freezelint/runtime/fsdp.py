@@ -57,6 +57,16 @@ def is_sharded(t: torch.Tensor) -> bool:
     return cls is not None and isinstance(t, cls) and any(p.is_shard() for p in t.placements)
 
 
+def shard_key(t: torch.Tensor) -> tuple[int, ...] | None:
+    """Which shard of a sharded DTensor this rank holds: its mesh coordinates along the sharded
+    dimensions. Ranks with the same key hold the same bits by design (HSDP replicas); None when
+    t is not sharded."""
+    if not is_sharded(t):
+        return None
+    coord = t.device_mesh.get_coordinate() or ()
+    return tuple(c for c, placement in zip(coord, t.placements) if placement.is_shard())
+
+
 def version(modules: Iterable[nn.Module]) -> int | None:
     """2 for a model with `fully_shard` units, 1 for FullyShardedDataParallel, None otherwise."""
     found = None
