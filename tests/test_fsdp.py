@@ -219,6 +219,28 @@ def test_shard_helpers_leave_plain_tensors_alone():
     assert "replicas no longer agree" in fz507(["b"], [1], [0]).message
 
 
+def test_fingerprints_of_a_dtensor_follow_a_new_local_shard(tmp_path):
+    """FSDP2 may give a parameter a new local tensor (its lazy init, a load): a Fingerprinter
+    made before reads the new one, never DTensor ops (world size 1, in this process)."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
+
+    from freezelint.runtime.fingerprint import Fingerprinter, fingerprints
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        mesh = init_device_mesh("cpu", (1,))
+        dt = distribute_tensor(torch.arange(6.0).reshape(3, 2), mesh, [Shard(0)])
+        fp = Fingerprinter([dt])
+        first = fp()
+        assert first == fingerprints([dt.to_local()])
+        dt._local_tensor = dt._local_tensor.clone().add_(1)  # what FSDP2's reset_sharded_param does
+        second = fp()
+        assert second != first and second == fingerprints([dt._local_tensor])
+    finally:
+        dist.destroy_process_group()
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.device_count() < 2
                     or not dist.is_nccl_available(), reason="needs 2 CUDA devices and NCCL")

@@ -151,10 +151,11 @@ def reshard(model: nn.Module) -> None:
 
 
 def shard_fingerprints(tensors: list[torch.Tensor]) -> list[tuple]:
-    """Fingerprints of this rank's shards of `tensors` (plain tensors are their own shard)."""
+    """Fingerprints of this rank's shards of `tensors` (plain tensors are their own shard; a
+    `fingerprint.Fingerprinter` of them takes them again and again, re-reading the shards)."""
     from freezelint.runtime.fingerprint import fingerprints
 
-    return fingerprints([local(t) for t in tensors])
+    return fingerprints(tensors)
 
 
 # ---------------------------------------------------------------------- agreement across ranks
