@@ -68,6 +68,31 @@ def _bf16_compute(rank, device):
     return m, torch.optim.AdamW(trainable(m), lr=1e-2), {}
 
 
+def _hsdp(rank, device):
+    # a 2-D mesh (replicate x shard): HSDP, here 2 replicas of 1 shard each
+    from torch.distributed.device_mesh import init_device_mesh
+
+    mesh = init_device_mesh(device.type, (2, 1), mesh_dim_names=("replicate", "shard"))
+    m = net().to(device)
+    m[:4].requires_grad_(False)
+    shard_units(m, mesh=mesh)
+    return m, torch.optim.AdamW(trainable(m), lr=1e-2), {}
+
+
+def _hsdp_loaded_on_rank0(rank, device):
+    # HSDP replicas must hold the same shard: a checkpoint loaded into one replica only
+    from torch.distributed.device_mesh import init_device_mesh
+
+    mesh = init_device_mesh(device.type, (2, 1), mesh_dim_names=("replicate", "shard"))
+    m = net().to(device)
+    m[:4].requires_grad_(False)
+    shard_units(m, mesh=mesh)
+    if rank == 0:
+        with torch.no_grad():
+            m[3].weight.to_local().add_(0.5)
+    return m, torch.optim.AdamW(trainable(m), lr=1e-2), {}
+
+
 def _no_reshard_after_forward(rank, device):
     m = net().to(device)
     m[:4].requires_grad_(False)
@@ -138,6 +163,17 @@ def _frozen_norm_in_train_mode(rank, device):
     return m, torch.optim.AdamW(trainable(m), lr=1e-2), {}
 
 
+def _norm_eval_on_one_rank(rank, device):
+    # FZ508 on what FSDP replicates: only rank 0 keeps the frozen BatchNorm's statistics frozen
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3)).to(device)
+    m[:2].requires_grad_(False)
+    shard_units(m)
+    if rank == 0:
+        m[1].eval()
+    return m, torch.optim.AdamW(trainable(m), lr=1e-2), {"call_train": False}
+
+
 def _step_raises(rank, device):
     # the loss raises after the forward on every rank: the units are left unsharded mid-step
     m = net().to(device)
@@ -198,12 +234,15 @@ SCENARIOS = {
     "no_reshard_after_forward": _no_reshard_after_forward,
     "after_training": _after_training,
     "bf16_compute": _bf16_compute,
+    "hsdp": _hsdp,
+    "hsdp_loaded_on_rank0": _hsdp_loaded_on_rank0,
     "mixed_unit_stale_grad": _mixed_unit_stale_grad,
     "mixed_unit_correct": _mixed_unit_correct,
     "unfreeze_after_shard": _unfreeze_after_shard,
     "frozen_on_one_rank": _frozen_on_one_rank,
     "not_optimized_and_lr_zero": _not_optimized_and_lr_zero,
     "frozen_norm_in_train_mode": _frozen_norm_in_train_mode,
+    "norm_eval_on_one_rank": _norm_eval_on_one_rank,
     "step_raises": _step_raises,
     "fsdp1_flat_params": _fsdp1_flat_params,
     "fsdp1_frozen_base": _fsdp1_frozen_base,

@@ -29,7 +29,7 @@ print("ran", len(ran))
 """
 
 
-LAUNCHED = {"ddp_finetune.py"}  # needs a launcher: tested below
+LAUNCHED = {"ddp_finetune.py", "fsdp_finetune.py"}  # need a launcher: tested below
 
 
 def test_all_example_scripts_run():
@@ -64,3 +64,21 @@ def test_audit_cli_under_torchrun_prints_once_and_fails_on_every_rank():
     report = json.loads(p.stdout)  # one JSON document: only rank 0 printed
     assert p.returncode != 0 and "exitcode  : 1" in p.stderr  # each rank exits 1 on findings
     assert report["world_size"] == 2 and sorted(f["code"] for f in report["findings"]) == ["FZ306", "FZ508"]
+
+
+@needs_gloo()
+def test_fsdp_example_fixed_under_torchrun_is_clean():
+    p = torchrun(str(ROOT / "examples" / "fsdp_finetune.py"), "--fixed")
+    assert p.returncode == 0 and p.stdout.count("freeze audit: OK") == 1, p.stdout + p.stderr[-2000:]
+    assert "FSDP2, parameters sharded" in p.stdout
+
+
+@needs_gloo()
+def test_audit_cli_under_torchrun_finds_a_rank_dependent_freeze_without_hanging():
+    # the ranks decide differently whether to unfreeze the last block: a real step would hang
+    p = torchrun("-m", "freezelint", "audit", str(ROOT / "examples" / "fsdp_finetune.py") + ":make", "--format", "json")
+    report = json.loads(p.stdout)
+    assert p.returncode != 0 and report["steps"] == 0 and report["sharding"] == "FSDP2"
+    assert [f["code"] for f in report["findings"]] == ["FZ507"]
+    assert report["findings"][0]["target"] == "blocks.2"
+    assert "frozen on rank 1 but trainable on rank 0" in report["findings"][0]["message"]

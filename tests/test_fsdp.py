@@ -121,6 +121,26 @@ def test_frozen_batchnorm_statistics_in_train_mode_are_fz502(gloo):
     assert codes_of(result) == ["FZ502"] and result["report"]["findings"][0]["target"] == "1"
 
 
+def test_replicated_buffers_still_compared_across_ranks_but_shards_are_not(gloo):
+    # every other scenario has shards that differ across ranks and no FZ508: shards are not compared
+    result = gloo("norm_eval_on_one_rank")[0]
+    fz508 = [f for f in result["report"]["findings"] if f["code"] == "FZ508"]
+    assert len(fz508) == 1 and fz508[0]["target"] == "1" and "some ranks only" in fz508[0]["message"]
+    # buffers are not sharded: each rank judges its own, and a finding of some ranks says which
+    fz502 = next(f for f in result["report"]["findings"] if f["code"] == "FZ502")
+    assert fz502["message"].startswith("on rank 1 only:")
+
+
+def test_hsdp_replicas_of_a_shard_are_compared(gloo):
+    # a 2-D mesh with 2 replicas of one shard: the replicas must agree, and only where they do not
+    # is FZ508 reported (a checkpoint loaded into rank 0's replica only)
+    assert gloo("hsdp")[0]["report"]["ok"]
+    result = gloo("hsdp_loaded_on_rank0")[0]
+    assert codes_of(result) == ["FZ508"]
+    f = result["report"]["findings"][0]
+    assert f["target"] == "3.weight" and "differ across ranks" in f["message"]
+
+
 def test_a_step_that_raises_leaves_shards_restored_and_units_resharded(gloo):
     for rank in gloo("step_raises"):
         assert rank["raised"] == "loss exploded"
@@ -183,6 +203,12 @@ def test_shard_helpers_leave_plain_tensors_alone():
     assert fsdp.local(t) is t and not fsdp.is_sharded(t)
     assert fsdp.version(torch.nn.Sequential(torch.nn.Linear(2, 2)).modules()) is None
     assert fsdp.clean_name("_fsdp_wrapped_module.0._fsdp_wrapped_module.weight") == "0.weight"
+    from freezelint.runtime.fingerprint import fingerprints
+
+    assert fsdp.shard_fingerprints([t]) == fingerprints([t])
+    # without FSDP1's private records nothing is compared across ranks (no false FZ508)
+    model = torch.nn.Linear(2, 2)
+    assert fsdp.fsdp1_sharded(model, list(model.named_parameters())) == {"weight", "bias"}
     flags = [fsdp.RankFlags(1, ["a", "b"], [True, False]), fsdp.RankFlags(0, ["a", "b"], [True, True])]
     assert fsdp.requires_grad_disagreement(flags) == [(["b"], [1], [0])]
     from freezelint.runtime.distributed import fz507
@@ -191,6 +217,28 @@ def test_shard_helpers_leave_plain_tensors_alone():
     assert f.target == "b" and "frozen on rank 1 but trainable on rank 0" in f.message
     assert "reduce-scatter" in f.message and f.message.endswith("the audit ran no step")
     assert "replicas no longer agree" in fz507(["b"], [1], [0]).message
+
+
+def test_fingerprints_of_a_dtensor_follow_a_new_local_shard(tmp_path):
+    """FSDP2 may give a parameter a new local tensor (its lazy init, a load): a Fingerprinter
+    made before reads the new one, never DTensor ops (world size 1, in this process)."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
+
+    from freezelint.runtime.fingerprint import Fingerprinter, fingerprints
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        mesh = init_device_mesh("cpu", (1,))
+        dt = distribute_tensor(torch.arange(6.0).reshape(3, 2), mesh, [Shard(0)])
+        fp = Fingerprinter([dt])
+        first = fp()
+        assert first == fingerprints([dt.to_local()])
+        dt._local_tensor = dt._local_tensor.clone().add_(1)  # what FSDP2's reset_sharded_param does
+        second = fp()
+        assert second != first and second == fingerprints([dt._local_tensor])
+    finally:
+        dist.destroy_process_group()
 
 
 @pytest.mark.cuda

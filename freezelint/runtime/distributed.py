@@ -31,12 +31,7 @@ from torch import nn
 
 from freezelint.runtime import fsdp
 from freezelint.runtime.findings import _common, _names
-from freezelint.runtime.report import (
-    AuditFinding,
-    AuditReport,
-    BufferRecord,
-    ParamRecord,
-)
+from freezelint.runtime.report import AuditFinding, AuditReport, BufferRecord, ParamRecord
 
 
 def _ranks(ranks: list[int]) -> str:
@@ -118,6 +113,7 @@ class Before:
     buffers: list[str]
     fingerprints: list[tuple[int, int]]  # params, then buffers
     wrap: WrapFacts | None
+    shards: list[tuple[int, ...] | None] | None = None  # per param, which shard this rank holds (FSDP2)
 
 
 @dataclass
@@ -175,7 +171,7 @@ class Distributed:
                      fingerprints: list[tuple[int, int]]) -> None:
         wrap = self.local_wrap = wrap_facts(self.ddp, named) if self.ddp is not None else None
         mine = Before(self.rank, [n for n, _ in named], [p.requires_grad for _, p in named], buffer_names,
-                      fingerprints, wrap)
+                      fingerprints, wrap, [fsdp.shard_key(p) for _, p in named] if self.fsdp == 2 else None)
         self.before = sorted(self._gather(mine), key=lambda b: b.rank)
         if self.fsdp is not None:
             self.sharded = ({n for n, p in named if fsdp.is_sharded(p)} if self.fsdp == 2
@@ -222,13 +218,13 @@ class Distributed:
 
     def agree(self, params: list[ParamRecord], buffers: list[BufferRecord]
               ) -> tuple[list[ParamRecord], list[BufferRecord]]:
-        """For a sharded model, every rank's records merged into one (a parameter is judged from
-        all its shards, and FSDP1's flat views get their parameters' real shapes); unchanged
-        otherwise."""
+        """For a sharded model, every rank's parameter records merged into one (a parameter is
+        judged from all its shards, and FSDP1's flat views get their parameters' real shapes);
+        buffers, replicated, stay this rank's (per-rank findings are marked with their ranks)."""
         if self.fsdp is None:
             return params, buffers
-        gathered = sorted(self._gather((self.rank, params, buffers)), key=lambda g: g[0])
-        params, buffers = fsdp.merge_records([(ps, bs) for _, ps, bs in gathered])
+        gathered = sorted(self._gather((self.rank, params)), key=lambda g: g[0])
+        params = fsdp.merge_records([ps for _, ps in gathered])
         if self.fsdp == 1:
             shapes = fsdp.fsdp1_shapes(self.inner)
             params = [replace(p, shape=shapes.get(p.name, p.shape)) for p in params]
@@ -325,20 +321,36 @@ class Distributed:
                 "replace layers before wrapping, or wrap again afterwards"))
         return out
 
+    def _holding_alike(self, name: str, at: list[int]) -> list[list[int]]:
+        """Groups of (positions of) ranks that hold the same bits of parameter `name` by design:
+        all ranks for a replicated parameter; for a sharded one, the ranks holding the same shard
+        (HSDP replicas), none when that is unknown."""
+        if name not in self.sharded:
+            return [list(range(len(self.before)))]
+        if any(b.shards is None for b in self.before):
+            return []
+        groups: dict[Any, list[int]] = {}
+        for r, (b, i) in enumerate(zip(self.before, at)):
+            groups.setdefault(b.shards[i], []).append(r)
+        return [rs for key, rs in groups.items() if key is not None and len(rs) > 1]
+
     def _divergence(self, after: list[After], shared: list[str], index: list[dict[str, int]]) -> list[AuditFinding]:
         before = self.before
         nparams = [len(b.params) for b in before]
         causes: dict[str, list[str]] = {}
         for n in shared:
-            if n in self.ignored or n in self.sharded:
+            if n in self.ignored:
                 continue
             at = [ix[n] for ix in index]
-            was = {b.fingerprints[i] for b, i in zip(before, at)}
-            now = {a.fingerprints[i] for a, i in zip(after, at)}
-            if len(was) > 1:
-                causes.setdefault("param-before", []).append(n)
-            elif len(now) > 1 and self.grad_sync:
-                causes.setdefault("param-during", []).append(n)
+            for ranks in self._holding_alike(n, at):
+                was = {before[r].fingerprints[at[r]] for r in ranks}
+                now = {after[r].fingerprints[at[r]] for r in ranks}
+                if len(was) > 1:
+                    causes.setdefault("param-before", []).append(n)
+                    break
+                if len(now) > 1 and self.grad_sync:
+                    causes.setdefault("param-during", []).append(n)
+                    break
         bindex = [{n: np_ + i for i, n in enumerate(b.buffers)} for b, np_ in zip(before, nparams)]
         bshared = [n for n in before[0].buffers if all(n in ix for ix in bindex)]
         if not self.broadcast_buffers:  # DDP overwrites broadcast buffers with rank 0's at every forward
@@ -395,11 +407,10 @@ def fz507(names: list[str], frozen_on: list[int], trainable_on: list[int], fsdp_
                         "make the freeze decision identical on every rank (no rank-dependent conditions)")
 
 
-def requires_grad_disagreement(before: list[Any]) -> list[tuple[list[str], list[int], list[int]]]:
+def requires_grad_disagreement(before: list[Before]) -> list[tuple[list[str], list[int], list[int]]]:
     """(names, ranks where frozen, ranks where trainable) for parameters whose requires_grad
-    differs across ranks; `before` holds each rank's names and requires_grad (Before, RankFlags)."""
-    return fsdp.requires_grad_disagreement(
-        [fsdp.RankFlags(b.rank, b.params if hasattr(b, "params") else b.names, b.requires_grad) for b in before])
+    differs across ranks, from what every rank sent before the steps."""
+    return fsdp.requires_grad_disagreement([fsdp.RankFlags(b.rank, b.params, b.requires_grad) for b in before])
 
 
 def _merge_local(reports: list[tuple[int, AuditReport]]) -> list[AuditFinding]:

@@ -76,7 +76,9 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
                 "forever, and parameters DDP does not all-reduce (unfrozen or registered after the wrap) drift "
                 "apart with every step; rank 0's checkpoint then describes one replica only. Buffers DDP "
                 "re-broadcasts at every forward (`broadcast_buffers=True`) and running statistics every rank "
-                "updates from its own batch are not reported: they differ by design."),
+                "updates from its own batch are not reported: they differ by design. Under FSDP each rank holds "
+                "a different shard of every sharded parameter, so only replicated tensors (buffers, parameters "
+                "outside any FSDP unit, the replicas of a shard under HSDP) are compared."),
         "fix": ("Load checkpoints, change requires_grad and replace layers before wrapping in DDP, or wrap again "
                 "(`DDP(model.module, ...)`) after such a change."),
     },

@@ -20,6 +20,8 @@ from array import array
 
 import torch
 
+from freezelint.runtime.fsdp import local
+
 try:
     from freezelint.runtime import _fold
 except ImportError:  # built without a C compiler: the torch reductions below give the same sums
@@ -265,10 +267,18 @@ class Fingerprinter:
     """Fingerprints of a fixed list of tensors, taken as often as needed (before and after the
     steps) with one transfer per device per pass. A sparse tensor's fingerprint is its layout,
     shape and the fingerprints of its parts, taken afresh at every pass (its parts may have been
-    replaced); there are seldom more than a few."""
+    replaced); there are seldom more than a few. A sharded tensor (DTensor) is read through this
+    rank's shard, looked up again at every pass: FSDP2 may give a parameter a new local tensor
+    (at its lazy initialisation, or after a load)."""
 
     @torch.no_grad()
     def __init__(self, tensors: list[torch.Tensor]) -> None:
+        self.sources = tensors
+        self.shards = [i for i, t in enumerate(tensors) if local(t) is not t]
+        self._build([local(t) for t in tensors])
+
+    def _build(self, tensors: list[torch.Tensor]) -> None:
+        self.tensors = tensors
         self.n = len(tensors)
         by_device: dict[torch.device, list[int]] = {}
         self.sparse = [(i, t) for i, t in enumerate(tensors) if t.layout != torch.strided]
@@ -283,6 +293,8 @@ class Fingerprinter:
 
     @torch.no_grad()
     def __call__(self) -> list[tuple]:
+        if any(local(self.sources[i]) is not self.tensors[i] for i in self.shards):
+            self._build([local(t) for t in self.sources])
         out: list[tuple] = [(0, 0)] * self.n
         for n, (idx, group) in enumerate(self.groups):
             if group.moved():

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from freezelint.runtime.report import BufferRecord, ParamRecord
+from freezelint.runtime.report import ParamRecord
 
 _FSDP1 = "FullyShardedDataParallel"
 _FSDP1_PREFIX = "_fsdp_wrapped_module"
@@ -55,6 +55,16 @@ def is_sharded(t: torch.Tensor) -> bool:
     """A DTensor sharded over its mesh (each rank holds different rows)."""
     cls = _dtensor()
     return cls is not None and isinstance(t, cls) and any(p.is_shard() for p in t.placements)
+
+
+def shard_key(t: torch.Tensor) -> tuple[int, ...] | None:
+    """Which shard of a sharded DTensor this rank holds: its mesh coordinates along the sharded
+    dimensions. Ranks with the same key hold the same bits by design (HSDP replicas); None when
+    t is not sharded."""
+    if not is_sharded(t):
+        return None
+    coord = t.device_mesh.get_coordinate() or ()
+    return tuple(c for c, placement in zip(coord, t.placements) if placement.is_shard())
 
 
 def version(modules: Iterable[nn.Module]) -> int | None:
@@ -108,14 +118,19 @@ def _handles(model: nn.Module) -> list[tuple[str, Any]]:
 
 
 def fsdp1_sharded(model: nn.Module, named: list[tuple[str, nn.Parameter]]) -> set[str]:
-    """Parameters FSDP1 manages (views of a flat parameter), by the names in `named`."""
+    """Parameters FSDP1 shards (views of a flat parameter), by the names in `named`. Without
+    FSDP1's private records every parameter counts as sharded: comparing shards across ranks
+    would report a divergence that is not there."""
+    handles = _handles(model)
     managed = set()
-    for _, handle in _handles(model):
+    for _, handle in handles:
         if not getattr(handle, "uses_sharded_strategy", True):  # NO_SHARD: every rank holds all of it
             continue
-        flat = getattr(handle, "flat_param", None)
-        managed.update(id(p) for p in getattr(flat, "_params", None) or ())
-    return {n for n, p in named if id(p) in managed}
+        params = getattr(getattr(handle, "flat_param", None), "_params", None)
+        if params is None:
+            return {n for n, _ in named}
+        managed.update(id(p) for p in params)
+    return {n for n, p in named if id(p) in managed} if handles else {n for n, _ in named}
 
 
 def process_group(named: list[tuple[str, nn.Parameter]]) -> Any:
@@ -136,10 +151,11 @@ def reshard(model: nn.Module) -> None:
 
 
 def shard_fingerprints(tensors: list[torch.Tensor]) -> list[tuple]:
-    """Fingerprints of this rank's shards of `tensors` (plain tensors are their own shard)."""
+    """Fingerprints of this rank's shards of `tensors` (plain tensors are their own shard; a
+    `fingerprint.Fingerprinter` of them takes them again and again, re-reading the shards)."""
     from freezelint.runtime.fingerprint import fingerprints
 
-    return fingerprints([local(t) for t in tensors])
+    return fingerprints(tensors)
 
 
 # ---------------------------------------------------------------------- agreement across ranks
@@ -186,27 +202,18 @@ def requires_grad_disagreement(flags: list[RankFlags]) -> list[tuple[list[str], 
 _GRADS = {"none": 0, "zero": 1, "nonzero": 2}
 
 
-def merge_records(per_rank: list[tuple[list[ParamRecord], list[BufferRecord]]]
-                  ) -> tuple[list[ParamRecord], list[BufferRecord]]:
-    """One set of records from every rank's, for parameters judged per shard: a parameter
-    changed if its shard changed on any rank (by the largest change seen), its grad is the most
-    telling any rank saw, it has optimizer state if any rank holds some; a buffer changed if it
-    changed on any rank. Every rank computes the same result from the same gathered records."""
-    params, buffers = per_rank[0]
-    pindex = [{r.name: r for r in ps} for ps, _ in per_rank]
-    bindex = [{r.name: r for r in bs} for _, bs in per_rank]
+def merge_records(per_rank: list[list[ParamRecord]]) -> list[ParamRecord]:
+    """One record per parameter from every rank's, for parameters judged per shard: it changed
+    if its shard changed on any rank (by the largest change seen), its grad is the most telling
+    any rank saw, it has optimizer state if any rank holds some. Every rank computes the same
+    result from the same gathered records. (Buffers are not sharded: each rank judges its own.)"""
+    pindex = [{r.name: r for r in ps} for ps in per_rank]
     merged_p = []
-    for rec in params:
+    for rec in per_rank[0]:
         seen = [ix[rec.name] for ix in pindex if rec.name in ix]
         deltas = [r.max_abs_delta for r in seen if r.changed and r.max_abs_delta is not None]
         merged_p.append(replace(rec, changed=any(r.changed for r in seen),
                                 max_abs_delta=max(deltas) if deltas else None,
                                 grad=max((r.grad for r in seen), key=_GRADS.__getitem__),
                                 has_state=any(r.has_state for r in seen)))
-    merged_b = []
-    for rec in buffers:
-        seen = [ix[rec.name] for ix in bindex if rec.name in ix]
-        deltas = [r.max_abs_delta for r in seen if r.changed and r.max_abs_delta is not None]
-        merged_b.append(replace(rec, changed=any(r.changed for r in seen),
-                                max_abs_delta=max(deltas) if deltas else None))
-    return merged_p, merged_b
+    return merged_p

@@ -173,7 +173,7 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     copies += [snap.buffer_before(b) for b in buffers]
     watched = (list(range(len(everything))) if spread is not None
                else [k for k, c in enumerate(copies) if c is None])
-    fingerprint_watched = Fingerprinter([fsdp.local(everything[k]) for k in watched])
+    fingerprint_watched = Fingerprinter([everything[k] for k in watched])
     before = dict(zip(watched, fingerprint_watched()))
     if spread is not None:
         spread.share_before(named, [n for n, _ in named_buffers], [before[k] for k in range(len(everything))])
@@ -220,7 +220,7 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         check = [k for k in range(nparams) if copies[k] is None and snap.value_before(params[k]) is not None]
         hooked = set(check)
         gone = [k for k in delta if copies[k] is None and k not in hooked]  # buffers always have copies
-    again = dict(zip(check, fingerprints([fsdp.local(everything[k]) for k in check])))
+    again = dict(zip(check, fingerprints([everything[k] for k in check])))
     names_all = [n for n, _ in named] + [n for n, _ in named_buffers]
     unrestored = [names_all[k] for k in sorted({k for k in check if again[k] != before[k]} | set(gone))]
     if step_error is not None:
