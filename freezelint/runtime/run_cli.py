@@ -46,8 +46,8 @@ def _rank() -> int:
 
 
 def _emit(report: Any, opts: RunOptions) -> None:
-    """Rank 0 prints (every rank holds the same report)."""
-    if report.world_size > 1 and _rank() != 0:
+    """Rank 0 prints (every rank holds the same report when ranks were compared)."""
+    if _rank() != 0:
         return
     if opts.fmt == "json":
         text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
