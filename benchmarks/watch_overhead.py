@@ -9,6 +9,8 @@ part back to eval(), forward, backward, step, zero_grad), the median of the same
 inside `with freezelint.watch(steps=2)` and judged (the report built), their ratio, and the memory
 the watch held beyond the model (buffer copies, fingerprint scratch) relative to the parameter
 bytes. Rounds alternate so drift hits both sides alike; both sides keep training the same model.
+The process CPU time of both sides and its ratio, and the ratio of the fastest rounds, are printed
+too: on a machine shared with other work the medians mostly measure the neighbours.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def main() -> None:
     print("setup: head = frozen backbone (BatchNorm in eval) + new 10-class head (SGD momentum on the head); "
           "full = everything trainable (SGD momentum)")
     print(f"{'setup':<6} {'batch':>5} {'px':>4} {'2 plain steps':>14} {'2 watched steps':>16} {'ratio':>6} "
-          f"{'extra mem / param bytes':>24}")
+          f"{'cpu plain':>10} {'cpu watched':>12} {'cpu ratio':>10} {'min ratio':>10} {'extra mem / param bytes':>24}")
     for kind in args.kinds:
         for size in args.sizes:
             model, optimizer = setup(kind, args.arch)
@@ -86,20 +88,24 @@ def main() -> None:
             steps(model, optimizer, batch)  # warm-up: allocator, kernels, optimizer state
             report = watched(model, optimizer, batch)
             assert report.ok, report.render_text()
-            plain, seen, extra = [], [], 0
+            plain, seen, plain_cpu, seen_cpu, extra = [], [], [], [], 0
             for _ in range(args.rounds):
                 sync()
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 steps(model, optimizer, batch)
                 sync()
                 plain.append(time.perf_counter() - t)
-                t = time.perf_counter()
+                plain_cpu.append(time.process_time() - c)
+                t, c = time.perf_counter(), time.process_time()
                 report = watched(model, optimizer, batch)
                 sync()
                 seen.append(time.perf_counter() - t)
+                seen_cpu.append(time.process_time() - c)
                 extra = report.extra_bytes
             p, s = statistics.median(plain), statistics.median(seen)
+            pc, sc = statistics.median(plain_cpu), statistics.median(seen_cpu)
             print(f"{kind:<6} {args.batch:>5} {size:>4} {p * 1e3:>12.0f}ms {s * 1e3:>14.0f}ms {s / p:>6.2f} "
+                  f"{pc * 1e3:>8.0f}ms {sc * 1e3:>10.0f}ms {sc / pc:>10.2f} {min(seen) / min(plain):>10.2f} "
                   f"{extra / param_bytes:>23.2%}", flush=True)
 
 

@@ -335,7 +335,7 @@ def _add_run(sub) -> None:
     r.add_argument("--expect-trainable", action="append", default=[], metavar="PATTERN",
                    help="a parameter name, module name or glob that must train (repeatable)")
     r.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as `python -m MODULE`")
-    r.add_argument("--verbose", "-v", action="store_true")
+    r.add_argument("--verbose", "-v", action="store_true", help="the script's traceback when it fails")
     r.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the training script; what follows is its own")
 
 
@@ -373,7 +373,8 @@ def cmd_run(args) -> int:
         raise UsageError(f"--steps must be at least 1, got {args.steps}")
     return run_script(RunOptions(target, rest, module=args.module is not None, steps=args.steps,
                                  stop=not args.no_stop, fmt=args.format, output_file=args.output_file,
-                                 expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable))
+                                 expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable,
+                                 verbose=args.verbose))
 
 
 # name -> (add its parser, run it). Order is the order `--help` lists them in.

@@ -46,4 +46,4 @@ def test_watch_overhead_benchmark_runs():
     assert p.returncode == 0, p.stderr[-3000:]
     lines = [line.split() for line in p.stdout.splitlines() if line.startswith(("head", "full"))]
     assert [line[0] for line in lines] == ["head", "full"], p.stdout
-    assert all(float(line[-2]) > 0 and line[-1].endswith("%") for line in lines), p.stdout
+    assert all(float(line[5]) > 0 and float(line[-2]) > 0 and line[-1].endswith("%") for line in lines), p.stdout

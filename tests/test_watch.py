@@ -401,3 +401,25 @@ def test_a_failing_hook_leaves_training_alone_and_says_so(monkeypatch):
         assert nn.Module.train is train  # the watch closed itself
     with pytest.raises(AuditUsageError, match="watching failed: RuntimeError: no fingerprint today"):
         w.report
+
+
+class Wrapping(torch.optim.Optimizer):
+    """An optimizer wrapper (as Lookahead-style wrappers are): its step steps the one it wraps."""
+
+    def __init__(self, inner):
+        super().__init__(inner.param_groups[0]["params"], {"lr": 0.0})
+        self.inner = inner
+        self.param_groups = inner.param_groups
+
+    def step(self, closure=None):
+        return self.inner.step(closure)
+
+
+def test_a_wrapper_stepping_the_optimizer_it_wraps_counts_once():
+    model = net()
+    opt = Wrapping(torch.optim.SGD(model.parameters(), lr=0.1))
+    done_before = []
+    with freezelint.watch(steps=2) as w:
+        loop(model, opt, 3, on_iter=lambda i: done_before.append(w.done))
+    assert done_before == [False, False, True]  # two iterations, not one counted twice
+    assert list(w.counts.values()) == [2] and w.report.ok, w.report.render_text()

@@ -36,6 +36,7 @@ class RunOptions:
     output_file: str | None = None
     expect_frozen: list[str] = field(default_factory=list)
     expect_trainable: list[str] = field(default_factory=list)
+    verbose: bool = False  # the script's traceback too, when it fails
 
 
 def _rank() -> int:
@@ -45,8 +46,8 @@ def _rank() -> int:
 
 
 def _emit(report: Any, opts: RunOptions) -> None:
-    """Rank 0 prints (every rank holds the same report)."""
-    if report.world_size > 1 and _rank() != 0:
+    """Rank 0 prints (every rank holds the same report when ranks were compared)."""
+    if _rank() != 0:
         return
     if opts.fmt == "json":
         text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
@@ -132,6 +133,10 @@ def run_script(opts: RunOptions) -> int:
         watch.close()
 
     name = os.path.basename(argv0)
+    if failure is not None and opts.verbose:
+        traceback.print_exception(failure)
+    if watch.error is not None and opts.verbose:
+        traceback.print_exception(watch.error)
     if watch.error is not None:
         print(f"freezelint: error: {str(watch.error).splitlines()[0]}", file=sys.stderr)
         return 2

@@ -126,7 +126,6 @@ class Watch:
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
         self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
         self._stepping: torch.optim.Optimizer | None = None
-        self.extra_bytes = 0
 
     # ------------------------------------------------------------------ public
     @property
@@ -278,8 +277,12 @@ class Watch:
     def _on_step_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if self.done or not self._watched(opt):
             return
-        if self._stepping is not None and self._stepping is not opt:
-            return  # a wrapper's step calling the optimizer it wraps: one step
+        outer = self._stepping
+        if outer is not None and outer is not opt:
+            ids = {id(p) for p in self._held(outer)}
+            if any(id(p) in ids for p in self._held(opt)):
+                return  # a wrapper's step calling the optimizer it wraps: one step
+            # else the other optimizer's step raised before its end: this one is a new step
         self._stepping = opt
         if not self.started:
             self.started = True
