@@ -60,7 +60,7 @@ class Declared:
         return None
 
 
-_CACHE: "weakref.WeakKeyDictionary[Facts, Declared]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[Facts, Declared] = weakref.WeakKeyDictionary()
 
 
 def declared(facts: Facts) -> Declared:
@@ -135,7 +135,7 @@ def _string(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.SimpleString):
         try:
             value = node.evaluated_value
-        except Exception:
+        except (ValueError, SyntaxError, UnicodeError):  # malformed escapes: not a name
             return None
         return value if isinstance(value, str) else None
     return None
