@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ce76441bb63e37413292a3d92c9690d6'
+RULES_DIGEST = '78de647b0137aa1bdb4c9827f72cf50d'
 
 GATES = {
     'FZ002': (
