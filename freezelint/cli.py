@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--markdown", metavar="DIR", help="write one Markdown page per code into DIR")
     a = sub.add_parser("audit", help="run the runtime audit on a model factory: path/to/file.py:factory",
                        epilog="Under torchrun, a factory that returns a DistributedDataParallel model is audited on "
-                              "every rank; rank 0 prints the shared report and every rank exits 1 on findings.")
+                              "every rank; rank 0 prints the shared report and every rank exits with the same code.")
     from freezelint.runtime.cli import add_arguments
 
     add_arguments(a)
