@@ -237,6 +237,9 @@ class AuditReport:
             return out
 
         def add(node, name: str, shown: str | None = None) -> None:
+            m = by_name[name]
+            if not self.verbose and not (m.params or m.buffers) and not interesting(name):
+                return  # holds nothing to freeze (activations, dropout, empty adapter dicts)
             sub = subtree(name)
             sigs = {signature(x) for x in sub if x.params or x.buffers}
             # within a uniform subtree, parameters changed everywhere or nowhere; buffer counts add up

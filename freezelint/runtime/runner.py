@@ -237,6 +237,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     named_buffers, _ = _named_tensors(model, raw_modules, "_buffers")
     _refuse_unmaterialised(named + named_buffers)
     names = Names.of(raw_modules, root)
+    written = {names.pattern(p): p for p in [*expect_frozen, *expect_trainable]}  # as displayed -> as written
     expect_frozen = [names.pattern(p) for p in expect_frozen]
     expect_trainable = [names.pattern(p) for p in expect_trainable]
     params = [p for _, p in named]
@@ -356,7 +357,9 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     judged = dict(opts) if len(opts) > 1 else optimizers[0]
     found = live + F.step_findings(model, judged, precords, brecords, mrecords, modes_before, steps,
                                    set_to_none, foreign or False, call_train, from_ddp)
-    found += F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules])
+    for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules]):
+        f.target = written.get(f.target, f.target)
+        found.append(f)
     found = F.grouped(found)
     report = AuditReport(found, precords, brecords, mrecords, steps, str(device),
                          ", ".join(f"{n}: {type(o).__name__}" for n, o in opts) if len(opts) > 1
