@@ -373,6 +373,10 @@ def test_public_api_rejects_nonsense_arguments(tmp_path):
     model = nn.Linear(2, 2)
     with pytest.raises(AuditUsageError, match="step_fn must be callable"):
         audit(model, torch.optim.SGD(model.parameters(), lr=1), step_fn=3)
+    with pytest.raises(AuditUsageError, match="loss_fn must be callable"):
+        audit(model, torch.optim.SGD(model.parameters(), lr=1), loss_fn="mse")
+    with pytest.raises(AuditUsageError, match="autocast_dtype must be a torch.dtype"):
+        audit(model, torch.optim.SGD(model.parameters(), lr=1), autocast_dtype="bf16")
     with pytest.raises(AuditUsageError, match="optimizers\\[1\\] is a str"):
         audit(model, [torch.optim.SGD(model.parameters(), lr=1), "adam"])
 

@@ -224,6 +224,10 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     rank returns the same report.
     """
     opts = _validate(model, optimizer, steps, step_fn)
+    if loss_fn is not None and not callable(loss_fn):
+        raise AuditUsageError(f"loss_fn must be callable as loss_fn(output, batch), got {type(loss_fn).__name__}")
+    if autocast_dtype is not None and not isinstance(autocast_dtype, torch.dtype):
+        raise AuditUsageError(f"autocast_dtype must be a torch.dtype such as torch.bfloat16, got {autocast_dtype!r}")
     expect_frozen = as_patterns(expect_frozen, "expect_frozen")
     expect_trainable = as_patterns(expect_trainable, "expect_trainable")
     ignore = check_codes(ignore, "ignore")
