@@ -54,7 +54,8 @@ def loaded(target: str) -> Iterator:
         raise AuditCliError(f"cannot import {path_text}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    sys.path.insert(0, str(path.parent.resolve()))
+    folder = str(path.parent.resolve())
+    sys.path.insert(0, folder)
     try:
         try:
             spec.loader.exec_module(module)
@@ -65,7 +66,8 @@ def loaded(target: str) -> Iterator:
             raise AuditCliError(f"{path_text} has no function {func!r}")
         yield factory
     finally:
-        sys.path.remove(str(path.parent.resolve()))
+        if folder in sys.path:  # the factory may have taken it out itself
+            sys.path.remove(folder)
         if sys.modules.get(name) is module:
             del sys.modules[name]
 
