@@ -87,13 +87,10 @@ def _add_rules(sub) -> None:
 def _add_audit(sub) -> None:
     a = sub.add_parser("audit", help="run the runtime audit on a model factory: path/to/file.py:factory",
                        epilog="Under torchrun, a factory that returns a DistributedDataParallel model is audited on "
-                              "every rank; rank 0 prints the shared report and every rank exits 1 on findings.")
-    a.add_argument("target", help="FILE.py:FUNCTION, returning (model, optimizer[, batch])")
-    a.add_argument("--steps", type=int, default=2)
-    a.add_argument("--format", default="text", choices=("text", "json"))
-    a.add_argument("--no-set-to-none", action="store_true",
-                   help="step with optimizer.zero_grad(set_to_none=False), as loops that keep zeroed grads do")
-    a.add_argument("--verbose", "-v", action="store_true")
+                              "every rank; rank 0 prints the shared report and every rank exits with the same code.")
+    from freezelint.runtime.cli import add_arguments
+
+    add_arguments(a)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,7 +295,8 @@ def cmd_rules(args) -> int:
 def cmd_audit(args) -> int:
     from freezelint.runtime.cli import run_audit_cli
 
-    return run_audit_cli(args.target, steps=args.steps, fmt=args.format, set_to_none=not args.no_set_to_none)
+    return run_audit_cli(args.target, steps=args.steps, fmt=args.format, set_to_none=not args.no_set_to_none,
+                         ignore=args.ignore, strict=args.strict, verbose=args.verbose)
 
 
 def _add_server(sub) -> None:

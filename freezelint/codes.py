@@ -8,6 +8,7 @@ code that detects the mistake.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 ERROR = "error"
 WARNING = "warning"
@@ -103,3 +104,23 @@ def expand_selector(selector: str) -> list[str]:
     if not sel.startswith("FZ") or not matched:
         raise ValueError(f"unknown rule selector {selector!r} (expected a code like FZ101, a prefix like FZ1, or ALL)")
     return matched
+
+
+def check_codes(values: Iterable[str] | str, option: str) -> list[str]:
+    """Codes (or selectors: `FZ5`, `ALL`) given to a public function, expanded; a str is one
+    selector. ValueError naming the option for anything else."""
+    if isinstance(values, str):
+        values = [values]
+    try:
+        items = list(values)
+    except TypeError:
+        raise ValueError(f"{option} must be a list of codes like FZ504, got {type(values).__name__}") from None
+    out: list[str] = []
+    for v in items:
+        if not isinstance(v, str):
+            raise ValueError(f"{option} must hold codes like FZ504, got {v!r}")
+        try:
+            out.extend(c for c in expand_selector(v) if c not in out)
+        except ValueError as e:
+            raise ValueError(f"{option}: {e}") from None
+    return out

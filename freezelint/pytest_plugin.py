@@ -11,10 +11,11 @@ import pytest
 
 @pytest.fixture
 def freeze_audit():
-    """`freeze_audit(model, optimizer, frozen=[...], trainable=[...], **audit_kwargs)`.
+    """`freeze_audit(model, optimizer, frozen=[...], trainable=[...], ignore=[...], strict=True,
+    **audit_kwargs)`.
 
-    Runs the audit and fails the test with the audit's table when there are findings;
-    returns the AuditReport otherwise.
+    Runs the audit and fails the test with the audit's table when there are findings whose code
+    is not ignored (with strict=False: errors only); returns the AuditReport otherwise.
     """
     from freezelint.runtime.runner import assert_frozen
 

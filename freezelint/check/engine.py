@@ -240,8 +240,11 @@ def _fix_loop(outcome: Outcome, module: cst.Module, text: str, path: str, select
 
 def check_source(source: str | bytes, filename: str = "<string>",
                  select: Iterable[str] | None = None) -> list[Diagnostic]:
-    """Check one piece of Python source; returns the diagnostics (public API)."""
-    selected = frozenset(select) if select is not None else frozenset(
+    """Check one piece of Python source; returns the diagnostics (public API). `select`: codes
+    or prefixes (`FZ1`, `ALL`); ValueError for one that names no rule."""
+    if not isinstance(source, (str, bytes)):
+        raise ValueError(f"check_source() needs source text (str or bytes), got {type(source).__name__}")
+    selected = frozenset(codes.check_codes(select, "select")) if select is not None else frozenset(
         c for c, info in codes.CATALOGUE.items() if info.static)
     if isinstance(source, bytes):
         try:

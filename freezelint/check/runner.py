@@ -245,7 +245,14 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                 progress: Callable[[int, int], None] | None = None, parse_all: bool = False) -> RunResult:
     """Check files and directories (public API). `fix` is None, "safe" or "unsafe"; with
     `write=False` fixes are computed (for --diff) but not written. `parse_all` parses every file,
-    also those no rule's text trigger admits (so FZ001 sees every syntax error)."""
+    also those no rule's text trigger admits (so FZ001 sees every syntax error). ValueError for
+    arguments that mean nothing (a fix mode other than those, a jobs count below 1)."""
+    if fix not in (None, "safe", "unsafe"):
+        raise ValueError(f"fix must be None, 'safe' or 'unsafe', got {fix!r}")
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]  # one path, not its characters
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
+        raise ValueError(f"jobs must be None or an integer >= 1, got {jobs!r}")
     cfg = config or load()
     selected = cfg.selected()
     selected_for = _per_file_selected(cfg, selected)

@@ -2,38 +2,80 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import importlib.util
+import itertools
 import json
 import sys
 from pathlib import Path
+from typing import Iterator
+
+from freezelint.runtime.errors import AuditUsageError
+
+_loads = itertools.count()
 
 
-class AuditCliError(Exception):
+class AuditCliError(AuditUsageError):
     """One line for the user; exit 2."""
 
 
-def load_factory(target: str):
+def add_arguments(a: argparse.ArgumentParser) -> None:
+    """The `audit` subcommand's options (the main parser adds the subcommand)."""
+    a.add_argument("target", help="FILE.py:FUNCTION, returning (model, optimizer[, batch]); optimizer may be a "
+                                  "list or a dict of optimizers")
+    a.add_argument("--steps", type=int, default=2)
+    a.add_argument("--format", default="text", choices=("text", "json"))
+    a.add_argument("--no-set-to-none", action="store_true",
+                   help="step with optimizer.zero_grad(set_to_none=False), as loops that keep zeroed grads do")
+    a.add_argument("--ignore", action="append", default=[], metavar="CODES",
+                   help="codes to accept (comma-separated, repeatable): reported, but they do not fail the audit")
+    a.add_argument("--strict", action="store_true", help="exit 1 on warnings too (default: only on errors)")
+    a.add_argument("--verbose", "-v", action="store_true",
+                   help="every name of grouped findings and every module of the tree")
+
+
+@contextlib.contextmanager
+def loaded(target: str) -> Iterator:
+    """The factory named by FILE.py:FUNCTION. Its module is registered in sys.modules under a
+    unique name while the caller uses it (dataclasses, pickling and typing.get_type_hints look
+    their module up there), and removed after."""
     path_text, sep, func = target.rpartition(":")
     if not sep or not path_text or not func:
         raise AuditCliError(f"expected FILE.py:FUNCTION, got {target!r}")
     path = Path(path_text)
     if not path.is_file():
         raise AuditCliError(f"no such file: {path_text}")
-    spec = importlib.util.spec_from_file_location(f"_freezelint_audit_{path.stem}", path)
+    name = f"_freezelint_audit_{path.stem}_{next(_loads)}"
+    while name in sys.modules:
+        name = f"_freezelint_audit_{path.stem}_{next(_loads)}"
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise AuditCliError(f"cannot import {path_text}")
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent.resolve()))
+    sys.modules[name] = module
+    folder = str(path.parent.resolve())
+    sys.path.insert(0, folder)
     try:
-        spec.loader.exec_module(module)
-    except Exception as e:
-        raise AuditCliError(f"importing {path_text} failed: {type(e).__name__}: {e}") from None
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:
+            raise AuditCliError(f"importing {path_text} failed: {type(e).__name__}: {e}") from None
+        factory = getattr(module, func, None)
+        if not callable(factory):
+            raise AuditCliError(f"{path_text} has no function {func!r}")
+        yield factory
     finally:
-        sys.path.pop(0)
-    factory = getattr(module, func, None)
-    if not callable(factory):
-        raise AuditCliError(f"{path_text} has no function {func!r}")
-    return factory
+        if folder in sys.path:  # the factory may have taken it out itself
+            sys.path.remove(folder)
+        if sys.modules.get(name) is module:
+            del sys.modules[name]
+
+
+def load_factory(target: str):
+    """The factory alone; its module is registered only while it loads (use `loaded` to keep it)."""
+    with loaded(target) as factory:
+        return factory
 
 
 def _rank() -> int:
@@ -42,41 +84,55 @@ def _rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
-def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: bool = True) -> int:
+def _codes(values: list[str]) -> list[str]:
+    from freezelint.codes import check_codes
+
+    try:
+        return check_codes([c for v in values for c in v.split(",") if c.strip()], "--ignore")
+    except ValueError as e:
+        raise AuditCliError(str(e)) from None
+
+
+def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: bool = True,
+                  ignore: list[str] | None = None, strict: bool = False, verbose: bool = False) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
         print("freezelint: error: the audit needs torch: pip install 'freezelint[audit]'", file=sys.stderr)
         return 2
-    from freezelint.runtime.runner import AuditUsageError, audit
+    from freezelint.runtime.runner import audit
 
     try:
-        factory = load_factory(target)
-        try:
-            built = factory()
-        except Exception as e:
-            raise AuditCliError(f"{target} raised {type(e).__name__}: {e}") from None
-        if not isinstance(built, tuple) or len(built) not in (2, 3):
-            raise AuditCliError(f"{target} must return (model, optimizer) or (model, optimizer, batch), "
-                                f"got {type(built).__name__}")
-        model, optimizer, *rest = built
-        try:
-            report = audit(model, optimizer, steps=steps, batch=rest[0] if rest else None,
-                           set_to_none=set_to_none)
-        except (AuditCliError, AuditUsageError):
-            raise
-        except Exception as e:
-            raise AuditCliError(f"a training step raised {type(e).__name__}: {e} (model and optimizer were "
-                                f"restored)") from None
-    except (AuditCliError, AuditUsageError) as e:
+        codes = _codes(ignore or [])
+        with loaded(target) as factory:
+            try:
+                built = factory()
+            except Exception as e:
+                raise AuditCliError(f"{target} raised {type(e).__name__}: {e}") from None
+            if not isinstance(built, tuple) or len(built) not in (2, 3):
+                raise AuditCliError(f"{target} must return (model, optimizer) or (model, optimizer, batch), "
+                                    f"got {type(built).__name__}")
+            model, optimizer, *rest = built
+            try:
+                report = audit(model, optimizer, steps=steps, batch=rest[0] if rest else None,
+                               set_to_none=set_to_none, ignore=codes)
+            except AuditUsageError:
+                raise
+            except Exception as e:
+                raise AuditCliError(f"a training step raised {type(e).__name__}: {e} (model and optimizer were "
+                                    f"restored)") from None
+    except AuditUsageError as e:
         print(f"freezelint: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
+    report.verbose = verbose
+    code = 1 if report.failed(strict) else 0
     if report.world_size > 1 and _rank() != 0:
-        return 0 if report.ok else 1  # every rank has the same report; rank 0 prints it
+        return code  # every rank has the same report; rank 0 prints it
     if fmt == "json":
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         from rich.console import Console
 
-        Console(soft_wrap=True, highlight=False).print(report)
-    return 0 if report.ok else 1
+        # piped: never cut to a width (a log or a CI page wraps it itself)
+        Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 100_000).print(report)
+    return code

@@ -8,11 +8,13 @@ stale grad is non-zero); BatchNorm statistics move in train mode whatever requir
 from __future__ import annotations
 
 from collections import defaultdict
-from fnmatch import fnmatchcase
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
 
+from freezelint.runtime.errors import AuditUsageError
+from freezelint.runtime.names import matches, nearest
 from freezelint.runtime.report import AuditFinding, BufferRecord, ModuleRecord, ParamRecord
 from freezelint.spelling import FOREIGN, is_misspelling
 
@@ -73,8 +75,45 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
     return out
 
 
-def _hyper(optimizer: torch.optim.Optimizer, group: dict) -> str:
-    parts = [type(optimizer).__name__]
+Optimizers = torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | Mapping[str, torch.optim.Optimizer]
+
+
+def named_optimizers(optimizer: Any) -> list[tuple[str, torch.optim.Optimizer]]:
+    """One optimizer, a list or a dict of named ones, as (name, optimizer) pairs. A single one is
+    named by its type; a list's by position (`optimizers[1]`); a dict's by key."""
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return [(type(optimizer).__name__, optimizer)]
+    if isinstance(optimizer, Mapping):
+        pairs = [(str(k), v) for k, v in optimizer.items()]
+    elif isinstance(optimizer, (list, tuple)):
+        pairs = [(f"optimizers[{i}]", v) for i, v in enumerate(optimizer)]
+    else:
+        raise AuditUsageError(f"audit() needs a torch.optim.Optimizer, a list or a dict of them, got "
+                              f"{type(optimizer).__name__}")
+    if not pairs:
+        raise AuditUsageError("optimizer is empty: pass the optimizer(s) your training loop steps")
+    for name, o in pairs:
+        if not isinstance(o, torch.optim.Optimizer):
+            raise AuditUsageError(f"optimizer {name} is a {type(o).__name__}, not a torch.optim.Optimizer")
+    if len({id(o) for _, o in pairs}) != len(pairs):
+        raise AuditUsageError("the same optimizer was passed twice")
+    return pairs
+
+
+def holders(optimizers: Any) -> dict[int, tuple[str, int]]:
+    """Which optimizer holds which parameter: id(param) -> (optimizer name, param group index).
+    A parameter is judged against the optimizer that holds it (the first, if several do)."""
+    out: dict[int, tuple[str, int]] = {}
+    for name, opt in named_optimizers(optimizers):
+        for gi, group in enumerate(opt.param_groups):
+            for p in group["params"]:
+                out.setdefault(id(p), (name, gi))
+    return out
+
+
+def _hyper(optimizer: torch.optim.Optimizer, group: dict, name: str | None = None) -> str:
+    parts = [type(optimizer).__name__ if name in (None, type(optimizer).__name__) else
+             f"{name} ({type(optimizer).__name__})"]
     for key in ("lr", "momentum", "weight_decay", "betas", "nesterov"):
         if key in group and group[key] not in (0, 0.0, False, None):
             v = group[key]
@@ -89,14 +128,25 @@ def _is_stateful(optimizer: torch.optim.Optimizer, group: dict) -> bool:
                 or type(optimizer).__name__ in ("Adagrad", "Adadelta", "RMSprop", "Rprop"))
 
 
-def step_findings(model: nn.Module, optimizer: torch.optim.Optimizer, params: list[ParamRecord],
+def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRecord],
                   buffers: list[BufferRecord], modules: list[ModuleRecord], modes_before: dict[str, bool],
                   steps: int, set_to_none: bool, optimizer_has_foreign: bool,
                   call_train: bool, grads_from_ddp: frozenset[str] = frozenset()) -> list[AuditFinding]:
-    """Findings from one process's steps. `grads_from_ddp` names frozen parameters DDP's reducer
-    still all-reduces (frozen after the wrap): their grads come from the other ranks."""
+    """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
+    each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
+    holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
+    after the wrap): their grads come from the other ranks."""
     out: list[AuditFinding] = []
-    groups = optimizer.param_groups
+    opts = dict(named_optimizers(optimizer))
+    first = next(iter(opts))
+
+    def owner(p: ParamRecord) -> tuple[str, torch.optim.Optimizer, dict]:
+        name = p.optimizer if p.optimizer in opts else first
+        return name, opts[name], opts[name].param_groups[p.group]
+
+    def hyper(p: ParamRecord) -> str:
+        name, opt, group = owner(p)
+        return _hyper(opt, group, name if len(opts) > 1 else None)
     by_module = {m.name: m for m in modules}
     over = f"over {steps} step{'s' if steps != 1 else ''}"
 
@@ -105,27 +155,28 @@ def step_findings(model: nn.Module, optimizer: torch.optim.Optimizer, params: li
     for p in params:
         if not p.requires_grad and p.changed:
             kind = "ddp" if p.name in grads_from_ddp else p.grad
-            moved_frozen[(p.group, kind if p.group is not None else None)].append(p)
-    for (gi, grad_kind), ps in moved_frozen.items():
+            moved_frozen[(p.optimizer, p.group, kind if p.group is not None else None)].append(p)
+    for (_o, gi, grad_kind), ps in moved_frozen.items():
         names = [p.name for p in ps]
         deltas = [p.max_abs_delta for p in ps if p.max_abs_delta is not None]
         delta = f"by up to {max(deltas):.2g} " if deltas else ""
         if gi is not None and grad_kind == "ddp":
             why = (f"they were frozen after DistributedDataParallel wrapped the model, so DDP still writes the "
                    f"gradient all-reduced from the other ranks into their .grad, and the optimizer "
-                   f"({_hyper(optimizer, groups[gi])}) applied it")
+                   f"({hyper(ps[0])}) applied it")
             advice = "freeze before wrapping in DDP (or wrap again), and keep frozen parameters out of the optimizer"
         elif gi is not None:
             grad = {"zero": "a zero tensor", "nonzero": "a stale non-zero tensor"}.get(grad_kind, "a tensor")
             why = (f"their .grad was {grad} left from before they were frozen, and the optimizer "
-                   f"({_hyper(optimizer, groups[gi])}) applied it")
+                   f"({hyper(ps[0])}) applied it")
             if not set_to_none:
                 why += "; zero_grad(set_to_none=False) keeps such grads alive"
             advice = ("after freezing, clear the grads (`p.grad = None` or `zero_grad(set_to_none=True)`) and "
                       "build the optimizer from trainable parameters only")
         else:
-            why = "they are in no param group, so something else wrote to them (the forward pass, a hook, or " \
-                  "another optimizer)"
+            why = ("they are in no param group" + (" of any of the optimizers" if len(opts) > 1 else "")
+                   + ", so something else wrote to them (the forward pass, a hook, or an optimizer the audit "
+                   "was not given)")
             advice = "find what writes to them; audit with exact=True so they can be restored"
         out.append(AuditFinding("FZ501", _common(names), f"{_names(names)}: requires_grad=False, yet changed "
                                 f"{delta}{over}; {why}", advice))
@@ -153,17 +204,18 @@ def step_findings(model: nn.Module, optimizer: torch.optim.Optimizer, params: li
         (undone if (call_train and not modes_before.get(mod, True)) else unfrozen_stats).append((mod, bufs))
     if undone:
         names = [_label(m) for m, _ in undone]
-        largest = max((b.max_abs_delta or 0.0) for _, bs in undone for b in bs)
+        largest = _largest(undone)
         out.append(AuditFinding(
             "FZ201", names[0] if len(names) == 1 else f"{len(names)} modules",
             f"{_names(names)} {'was' if len(names) == 1 else 'were'} in eval() to freeze running statistics, but "
             f"model.train() (as every epoch loop calls it) switched {'it' if len(names) == 1 else 'them'} back and "
             f"the statistics moved (up to {largest:.2g}) {over}",
             "re-apply .eval() to these modules after every model.train(): override train() in the model, or "
-            "use torchvision.ops.FrozenBatchNorm2d"))
+            "use torchvision.ops.FrozenBatchNorm2d; if your loop never calls model.train(), audit with "
+            "call_train=False"))
     if unfrozen_stats:
         names = [_label(m) for m, _ in unfrozen_stats]
-        largest = max((b.max_abs_delta or 0.0) for _, bs in unfrozen_stats for b in bs)
+        largest = _largest(unfrozen_stats)
         kinds = sorted({by_module[m].type for m, _ in unfrozen_stats if m in by_module})
         out.append(AuditFinding(
             "FZ502", names[0] if len(names) == 1 else f"{len(names)} modules",
@@ -188,26 +240,30 @@ def step_findings(model: nn.Module, optimizer: torch.optim.Optimizer, params: li
         for top, ps in tops.items():
             names = [p.name for p in ps]
             if optimizer_has_foreign and by_module.get(top) and by_module[top].optimizer == "none":
+                held = f" ({optimizer_has_foreign})" if isinstance(optimizer_has_foreign, str) else ""
                 out.append(AuditFinding(
                     "FZ302", _label(top), f"{_label(top)} ({by_module[top].type}) has {len(ps)} trainable "
-                    f"parameter{'s' if len(ps) != 1 else ''} in no param group, while the optimizer still holds "
-                    f"parameters that are no longer in the model: the layer was replaced after the optimizer was "
-                    f"built and is never trained", "build the optimizer after replacing layers, or "
+                    f"parameter{'s' if len(ps) != 1 else ''} ({_names(names)}) in no param group, while the "
+                    f"optimizer holds tensors that are no longer in the model{held}: the layer was replaced after "
+                    f"the optimizer was built, so the new one is never trained and the old one is trained in "
+                    f"its place", "build the optimizer after replacing layers, or "
                     "`optimizer.add_param_group({'params': layer.parameters()})`"))
             else:
                 out.append(AuditFinding(
                     "FZ503", names[0] if len(names) == 1 else _label(top),
-                    f"{_names(names)}: requires_grad=True but in no param group, so never updated; their .grad "
+                    f"{_names(names)}: requires_grad=True but in no param group"
+                    f"{' of any of the ' + str(len(opts)) + ' optimizers' if len(opts) > 1 else ''}, so never "
+                    f"updated; their .grad "
                     f"accumulates and optimizer.zero_grad() never clears it",
                     "add them to the optimizer (`optimizer.add_param_group(...)`) or freeze them"))
 
     # FZ504: frozen parameters the optimizer holds state for, or decays
-    per_group: dict[int, list[ParamRecord]] = defaultdict(list)
+    per_group: dict[tuple[str, int], list[ParamRecord]] = defaultdict(list)
     for p in params:
         if not p.requires_grad and p.group is not None:
-            per_group[p.group].append(p)
-    for gi, ps in sorted(per_group.items()):
-        group = groups[gi]
+            per_group[(owner(p)[0], p.group)].append(p)
+    for (oname, gi), ps in sorted(per_group.items()):
+        group = owner(ps[0])[2]
         with_state = [p.name for p in ps if p.has_state]
         wd = group.get("weight_decay") or 0
         if not with_state and not wd:
@@ -218,8 +274,9 @@ def step_findings(model: nn.Module, optimizer: torch.optim.Optimizer, params: li
         if wd:
             what.append(f"the group's weight_decay={wd} shrinks any of them whose .grad is a zero tensor")
         out.append(AuditFinding(
-            "FZ504", f"param_groups[{gi}]", f"{len(ps)} frozen parameter{'s' if len(ps) != 1 else ''} "
-            f"({_names([p.name for p in ps])}) are in param group {gi} of {_hyper(optimizer, group)}: "
+            "FZ504", f"param_groups[{gi}]" if len(opts) == 1 else f"{oname}.param_groups[{gi}]",
+            f"{len(ps)} frozen parameter{'s' if len(ps) != 1 else ''} "
+            f"({_names([p.name for p in ps])}) are in param group {gi} of {hyper(ps[0])}: "
             + "; ".join(what),
             "build the optimizer from `[p for p in model.parameters() if p.requires_grad]`"))
 
@@ -234,7 +291,7 @@ def step_findings(model: nn.Module, optimizer: torch.optim.Optimizer, params: li
         if all(p.grad == "none" for p in ps):
             why = "no gradient reached them: .grad stayed None (not used in the forward pass, or cut off by " \
                   "detach() / torch.no_grad())"
-        elif all(groups[p.group].get("lr") == 0 for p in ps):
+        elif all(owner(p)[2].get("lr") == 0 for p in ps):
             why = "their param group has lr=0, a freeze that still computes grads and state (FZ304)"
         else:
             continue
@@ -246,20 +303,42 @@ def step_findings(model: nn.Module, optimizer: torch.optim.Optimizer, params: li
     return out
 
 
-def _matches(pattern: str, name: str) -> bool:
-    return name == pattern or name.startswith(pattern + ".") or fnmatchcase(name, pattern)
+def _largest(moved: list[tuple[str, list[BufferRecord]]]) -> float:
+    """The largest change of a floating buffer (num_batches_tracked counts steps, not drift)."""
+    sizes = [b.max_abs_delta or 0.0 for _, bs in moved for b in bs
+             if not b.dtype.startswith(("int", "uint", "bool"))]
+    return max(sizes, default=0.0)
 
 
-def expectation_findings(params: list[ParamRecord], expect_frozen: list[str],
-                         expect_trainable: list[str]) -> list[AuditFinding]:
+def _hit(pattern: str, p: ParamRecord) -> bool:
+    """A pattern names a parameter by its name or any alias; a PEFT original_module only when the
+    pattern says `original_module` (the copy under modules_to_save is what trains)."""
+    if p.original and "original_module" not in pattern:
+        return False
+    return any(matches(pattern, n) for n in (p.name, *p.aliases))
+
+
+def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],
+                         module_names: Sequence[str] = ()) -> list[AuditFinding]:
+    """FZ506 per pattern. Trainable means requires_grad, held by an optimizer, and changed, or
+    reached by a gradient that was exactly zero at every step (LoRA's lora_A while lora_B is still
+    zero at initialisation: it moves from the second step on)."""
     out = []
+
+    def untrained(r: ParamRecord) -> bool:
+        return not r.changed and not (r.requires_grad and r.group is not None and r.grad == "zero")
+
     checks = [("expect_frozen", p, lambda r: r.changed or r.requires_grad) for p in expect_frozen] + \
-             [("expect_trainable", p, lambda r: not r.changed) for p in expect_trainable]
+             [("expect_trainable", p, untrained) for p in expect_trainable]
     for option, pattern, wrong in checks:
-        hit = [p for p in params if _matches(pattern, p.name)]
+        hit = [p for p in params if _hit(pattern, p)]
         if not hit:
-            out.append(AuditFinding("FZ506", pattern, f"{option} pattern matched no parameter",
-                                    "check the name against model.named_parameters()"))
+            pool = [*module_names, *(n for p in params for n in (p.name, *p.aliases))]
+            near = nearest(pattern, [n for n in pool if n])
+            out.append(AuditFinding("FZ506", pattern, f"{option} pattern matched no parameter"
+                                    + (f"; nearest names: {', '.join(near)}" if near else ""),
+                                    "a module name matches its whole subtree, a glob (`*`) matches parameter "
+                                    "names; see model.named_parameters()"))
             continue
         bad = [p.name for p in hit if wrong(p)]
         if not bad:
@@ -272,3 +351,41 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str],
             out.append(AuditFinding("FZ506", pattern, f"expected to train, but {_names(bad)} did not change",
                                     "check requires_grad, the optimizer's param groups and the loss"))
     return out
+
+
+def grouped(findings: list[AuditFinding], most: int = _SHOW) -> list[AuditFinding]:
+    """More than `most` findings of one code with the same advice become one, targeted at the
+    module subtree they share, counted, naming the first few (every name kept in `names`).
+    Expectations (FZ506) stay one per pattern."""
+    buckets: dict[tuple[str, str], list[AuditFinding]] = defaultdict(list)
+    for f in findings:
+        buckets[(f.code, f.advice if f.code != "FZ506" else f.target)].append(f)
+    out: list[AuditFinding] = []
+    done: set[tuple[str, str]] = set()
+    for f in findings:
+        key = (f.code, f.advice if f.code != "FZ506" else f.target)
+        alike = buckets[key]
+        if len(alike) <= most:
+            out.append(f)
+            continue
+        if key in done:
+            continue
+        done.add(key)
+        names = [n for g in alike for n in (g.names or [g.target])]
+        where = _subtree(names)
+        out.append(AuditFinding(f.code, where, f"{len(names)} alike under {where} ({_names(names)}); the first: "
+                                f"{f.message}", f.advice, names))
+    return out
+
+
+def _subtree(names: list[str]) -> str:
+    """The deepest module path every name lies under, or (model)."""
+    parts = [n.split(".") for n in names]
+    prefix = []
+    for level in zip(*parts):
+        if len(set(level)) != 1:
+            break
+        prefix.append(level[0])
+    if prefix and all(len(p) == len(prefix) for p in parts):
+        prefix.pop()  # every name is the prefix itself: its parent holds them
+    return ".".join(prefix) or "(model)"

@@ -8,11 +8,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from freezelint.runtime.errors import AuditUsageError
+
 BATCH = 2
 
 
-class InputError(ValueError):
-    pass
+# Kept for code that caught it: a missing input is the audit's one usage error.
+InputError = AuditUsageError
 
 
 def _float_dtype(model: nn.Module) -> torch.dtype:
@@ -74,7 +76,7 @@ def synthesize(model: nn.Module, image_size: int = 64, seed: int = 0) -> Any:
         if isinstance(m, nn.RNNBase):
             steps = 8
             return randn(BATCH, steps, m.input_size) if m.batch_first else randn(steps, BATCH, m.input_size)
-    raise InputError(
+    raise AuditUsageError(
         f"cannot build an input for {type(model).__name__}: no Conv, Linear, Embedding or RNN layer "
         f"to read a shape from; pass batch=... (a tensor, a tuple of positional args, or a dict of "
         f"keyword args)"
@@ -115,7 +117,7 @@ def default_loss(out: Any) -> torch.Tensor:
     """Mean of squares of every floating output: a gradient reaches everything that is used."""
     tensors = [t for t in floating_tensors(out) if t.requires_grad]
     if not tensors:
-        raise InputError("the model output has no floating tensor that requires grad, so no step can "
+        raise AuditUsageError("the model output has no floating tensor that requires grad, so no step can "
                          "train anything; pass loss_fn=... or check that some parameter is trainable")
     total = tensors[0].real.float().pow(2).mean()
     for t in tensors[1:]:

@@ -15,6 +15,11 @@ class AuditFinding:
     target: str  # parameter, module, buffer, param group or pattern
     message: str  # what was observed
     advice: str  # what to do
+    names: list[str] = field(default_factory=list)  # every target, when this one stands for several alike
+
+    @property
+    def count(self) -> int:
+        return len(self.names) or 1
 
     @property
     def name(self) -> str:
@@ -34,12 +39,15 @@ class ParamRecord:
     module: str
     shape: tuple[int, ...]
     dtype: str
-    requires_grad: bool
-    group: int | None  # index of its param group, None when in no group
+    requires_grad: bool  # before the steps, or at a step of the optimizer that holds it
+    group: int | None  # index of its param group in the optimizer that holds it, None when in no group
     changed: bool = False
     max_abs_delta: float | None = None
-    grad: str = "none"  # at the last step: "none", "zero" or "nonzero"
+    grad: str = "none"  # at some step: "nonzero" over "zero" over "none"
     has_state: bool = False  # optimizer state after the steps
+    optimizer: str | None = None  # name of the optimizer that holds it (None: in none, or the only one)
+    aliases: list[str] = field(default_factory=list)  # other names of this tensor (tied weights, PEFT copies)
+    original: bool = False  # a PEFT original_module parameter: frozen by design, a copy trains instead
 
 
 @dataclass
@@ -48,6 +56,7 @@ class BufferRecord:
     module: str
     changed: bool = False
     max_abs_delta: float | None = None
+    dtype: str = ""
 
 
 @dataclass
@@ -91,13 +100,26 @@ class AuditReport:
     grad_sync: bool | None = None  # DDP all-reduced gradients in the steps (False: under no_sync())
     sharding: str | None = None  # "FSDP2" or "FSDP1": parameters are sharded across the ranks
     extra_bytes_per_rank: list[int] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)  # codes accepted: reported, but they do not fail
+    verbose: bool = False  # render every name and every module
+
+    @property
+    def active(self) -> list[AuditFinding]:
+        """The findings that count: those whose code is not ignored."""
+        return [f for f in self.findings if f.code not in self.ignore]
 
     @property
     def ok(self) -> bool:
-        return not self.findings
+        """No finding that is not ignored (warnings included)."""
+        return not self.active
 
-    def raise_for_findings(self) -> "AuditReport":
-        if self.findings:
+    def failed(self, strict: bool = False) -> bool:
+        """An error that is not ignored; with strict, any finding that is not ignored."""
+        return any(strict or f.severity == codes.ERROR for f in self.active)
+
+    def raise_for_findings(self, strict: bool = True) -> "AuditReport":
+        """FreezeAuditError unless ok; with strict=False only on errors (warnings pass)."""
+        if self.failed(strict):
             raise FreezeAuditError(self)
         return self
 
@@ -106,6 +128,7 @@ class AuditReport:
         d["ok"] = self.ok
         for f, src in zip(d["findings"], self.findings):
             f["name"], f["severity"], f["url"] = src.name, src.severity, codes.get(src.code).url
+            f["count"], f["ignored"] = src.count, src.code in self.ignore
         for p in d["params"]:
             p["shape"] = list(p["shape"])
         return d
@@ -118,7 +141,10 @@ class AuditReport:
         from rich.text import Text
 
         head = Text()
-        verdict = ("OK" if self.ok else f"{len(self.findings)} finding{'s' if len(self.findings) != 1 else ''}")
+        n = len(self.active)
+        verdict = "OK" if self.ok else f"{n} finding{'s' if n != 1 else ''}"
+        if len(self.findings) > n:
+            verdict += f" ({len(self.findings) - n} ignored)"
         head.append(f"freeze audit: {verdict}", style="bold green" if self.ok else "bold red")
         head.append(f" — {self.steps} step{'s' if self.steps != 1 else ''} on {self.device}, "
                     f"{self.optimizer}, zero_grad(set_to_none={self.set_to_none})")
@@ -128,19 +154,25 @@ class AuditReport:
             head.append(f", {self.world_size} ranks ({self.backend}, {how}); module tree from rank 0")
         yield head
         for f in self.findings:
+            ignored = f.code in self.ignore
             line = Text("  ")
-            line.append(f.code, style="bold red" if f.severity == codes.ERROR else "bold yellow")
+            line.append(f.code, style="dim" if ignored else "bold red" if f.severity == codes.ERROR else "bold yellow")
             line.append(f" {f.name} ", style="bold")
             line.append(f"[{f.target}] ", style="cyan")
             line.append(f"{f.message}. ")
             line.append(f.advice, style="italic")
+            if ignored:
+                line.append(" (ignored)", style="dim")
             yield line
+            if self.verbose and f.count > 1:
+                yield Text(f"    all {f.count}: {', '.join(f.names)}", style="dim")
         yield self.tree()
         if not self.restored:
             yield Text(f"  could not restore: {', '.join(self.unrestored)} (use exact=True)", style="bold red")
 
     def tree(self):
-        """The module tree; subtrees whose modules all look the same are collapsed to one line."""
+        """The module tree. Unless verbose: a subtree whose modules all look the same is one line,
+        and a run of numbered siblings that look the same is one (`layers.0-31 (x32)`)."""
         from rich.tree import Tree
 
         by_name = {m.name: m for m in self.modules}
@@ -149,7 +181,9 @@ class AuditReport:
             if m.name:
                 parent = m.name.rpartition(".")[0]
                 children.setdefault(parent, []).append(m.name)
-        flagged = {f.target.split(":")[0] for f in self.findings}
+        # a group of alike findings flags the subtree they share; verbose, each of its names
+        flagged = {t.split(":")[0] for f in self.findings
+                   for t in (f.names if self.verbose and f.names else [f.target])}
 
         def subtree(name: str) -> list[ModuleRecord]:
             out = [by_name[name]]
@@ -160,13 +194,13 @@ class AuditReport:
         def interesting(name: str) -> bool:
             return any(n == name or n.startswith(name + ".") for n in flagged)
 
-        def label(name: str, collapsed: list[ModuleRecord] | None) -> str:
+        def label(name: str, collapsed: list[ModuleRecord] | None, shown: str | None = None) -> str:
             m = by_name[name]
             # a module's counts already cover everything below it
             params, pch, bufs, bch = m.params, m.params_changed, m.buffers, m.buffers_changed
             status = m.status
             style = {"trainable": "green", "frozen": "blue", "partly frozen": "yellow"}.get(status, "dim")
-            parts = [f"[bold]{name or '(model)'}[/bold] {m.type}", f"[{style}]{status}[/{style}]", m.mode]
+            parts = [f"[bold]{shown or name or '(model)'}[/bold] {m.type}", f"[{style}]{status}[/{style}]", m.mode]
             if params:
                 parts.append(f"params changed {pch}/{params}")
             if bufs:
@@ -182,33 +216,65 @@ class AuditReport:
         def signature(m: ModuleRecord) -> tuple:
             return (m.status if m.status != "no params" else None, m.mode, m.optimizer if m.optimizer != "-" else None)
 
-        def add(node, name: str) -> None:
+        shapes: dict[str, tuple] = {}
+
+        def shape(name: str) -> tuple:
+            """What a subtree looks like, names relative: equal for identical repeated blocks."""
+            if name not in shapes:
+                m = by_name[name]
+                shapes[name] = (m.type, m.status, m.mode, m.optimizer, m.params, m.params_changed, m.buffers,
+                                m.buffers_changed, name in flagged,
+                                tuple((c.rpartition(".")[2], shape(c)) for c in children.get(name, [])))
+            return shapes[name]
+
+        def runs(names: list[str]) -> list[list[str]]:
+            """Consecutive numbered siblings of one shape, together."""
+            out: list[list[str]] = []
+            for c in names:
+                last = out[-1] if out else None
+                if (last and not self.verbose and c.rpartition(".")[2].isdigit()
+                        and last[-1].rpartition(".")[2].isdigit() and shape(c) == shape(last[0])):
+                    last.append(c)
+                else:
+                    out.append([c])
+            return out
+
+        def add(node, name: str, shown: str | None = None) -> None:
+            m = by_name[name]
+            if not self.verbose and not (m.params or m.buffers) and not interesting(name):
+                return  # holds nothing to freeze (activations, dropout, empty adapter dicts)
             sub = subtree(name)
             sigs = {signature(x) for x in sub if x.params or x.buffers}
             # within a uniform subtree, parameters changed everywhere or nowhere; buffer counts add up
             changed = {x.params_changed == x.params for x in sub if x.params} | \
                       {x.params_changed > 0 for x in sub if x.params}
-            if len(sub) > 1 and len(sigs) <= 1 and len(changed) <= 1 and not interesting(name):
-                node.add(label(name, sub))
+            if (not self.verbose and len(sub) > 1 and len(sigs) <= 1 and len(changed) <= 1
+                    and not interesting(name)):
+                node.add(label(name, sub, shown))
                 return
-            branch = node.add(label(name, None))
-            for c in children.get(name, []):
-                add(branch, c)
+            branch = node.add(label(name, None, shown))
+            for run in runs(children.get(name, [])):
+                if len(run) == 1:
+                    add(branch, run[0])
+                else:
+                    first, last = run[0], run[-1].rpartition(".")[2]
+                    add(branch, first, f"{first}-{last} (x{len(run)})")
 
         root = Tree(label("", None) if "" in by_name else "(model)")
-        for c in children.get("", []):
-            add(root, c)
+        for run in runs(children.get("", [])):
+            add(root, run[0], None if len(run) == 1 else f"{run[0]}-{run[-1]} (x{len(run)})")
         return root
 
-    def render_text(self, color: bool = False, width: int = 160) -> str:
+    def render_text(self, color: bool = False, width: int | None = None) -> str:
+        """The report as text; never cut to a width unless one is given."""
         from rich.console import Console
 
         buf = io.StringIO()
-        console = Console(file=buf, force_terminal=color, no_color=not color, width=width, highlight=False,
-                          soft_wrap=True)
+        console = Console(file=buf, force_terminal=color, no_color=not color, width=width or 100_000,
+                          highlight=False, soft_wrap=True)
         for r in self._renderables():
             console.print(r)
-        return buf.getvalue()
+        return "\n".join(line.rstrip() for line in buf.getvalue().split("\n"))
 
     def __str__(self) -> str:
         return self.render_text()

@@ -46,9 +46,10 @@ def _clone(v: Any) -> Any:
 
 
 class Snapshot:
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, params: list[nn.Parameter],
-                 exact: bool = False, scaler: Any = None, modules: list[nn.Module] | None = None) -> None:
-        self.optimizer = optimizer
+    def __init__(self, model: nn.Module, optimizers: torch.optim.Optimizer | list[torch.optim.Optimizer],
+                 params: list[nn.Parameter], exact: bool = False, scaler: Any = None,
+                 modules: list[nn.Module] | None = None) -> None:
+        self.optimizers = [optimizers] if isinstance(optimizers, torch.optim.Optimizer) else list(optimizers)
         self.scaler = scaler
         self.extra_bytes = 0
         # identity of every registered parameter and buffer, so replaced tensors come back too
@@ -57,7 +58,8 @@ class Snapshot:
                       for kind in ("_parameters", "_buffers")
                       for name, t in getattr(m, kind).items() if t is not None]
         buffers = list({id(t): t for _m, kind, _n, t in self.slots if kind == "_buffers"}.values())
-        trained = params if exact else [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
+        trained = params if exact else [p for o in self.optimizers for g in o.param_groups for p in g["params"]
+                                        if p.requires_grad]
         trained = list({id(p): p for p in trained}.values())
         grads = [p.grad for p in params if p.grad is not None]
         saved = copies(buffers + trained + grads)
@@ -69,11 +71,8 @@ class Snapshot:
         grad_copies = iter(saved[len(buffers) + len(trained):])
         self.grads = {id(p): (p, p.grad, next(grad_copies) if p.grad is not None else None) for p in params}
         self.flags = [(m, m.training) for m in modules]
-        self.groups = [{k: (v, _clone(v)) for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
-        self.group_params = [list(g["params"]) for g in optimizer.param_groups]
-        self.opt_attrs = {k: v for k, v in vars(optimizer).items() if isinstance(v, (int, float, bool))}
-        self.state_keys = set(optimizer.state.keys())
-        self.state: dict[int, tuple[Any, dict[str, tuple[Any, Any]]]] = {}
+        self.requires_grad = [(p, p.requires_grad) for p in params]  # a step_fn may toggle them
+        self.parts = {id(o): _OptimizerSnapshot(o) for o in self.optimizers}
         self.rng_cpu = torch.get_rng_state()
         self.rng_cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
         self.rng_py = random.getstate()
@@ -85,6 +84,7 @@ class Snapshot:
         """Step pre-hook: save what this step can change that is not saved yet."""
         values: dict[int, torch.Tensor] = {}
         states = []
+        part = self.parts[id(optimizer)]
         for group in optimizer.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -92,7 +92,7 @@ class Snapshot:
                 if id(p) not in self.values:
                     values[id(p)] = p
                 # State created by an audited step is dropped at restore, not saved as if original.
-                if p in self.state_keys and id(p) not in self.state:
+                if p in part.state_keys and id(p) not in part.state:
                     states.append((p, optimizer.state[p]))
         tensors = [*values.values(), *(v for _p, e in states for v in e.values() if isinstance(v, torch.Tensor))]
         saved = iter(copies(tensors))
@@ -100,7 +100,7 @@ class Snapshot:
         for p in values.values():
             self.values[id(p)] = (p, next(saved))
         for p, entry in states:
-            self.state[id(p)] = (p, {k: (v, next(saved) if isinstance(v, torch.Tensor) else v)
+            part.state[id(p)] = (p, {k: (v, next(saved) if isinstance(v, torch.Tensor) else v)
                                      for k, v in entry.items()})
 
     def value_before(self, p: torch.Tensor) -> torch.Tensor | None:
@@ -122,8 +122,8 @@ class Snapshot:
         changed and by how much (max |change|, by id; compare.py), in the same pass."""
         for m, kind, name, t in self.slots:
             getattr(m, kind)[name] = t
-        state = [(obj, copy) for _p, entry in self.state.values() for obj, copy in entry.values()
-                 if isinstance(obj, torch.Tensor)]
+        state = [(obj, copy) for part in self.parts.values() for _p, entry in part.state.values()
+                 for obj, copy in entry.values() if isinstance(obj, torch.Tensor)]
         grads = [(grad, saved) for _p, grad, saved in self.grads.values() if grad is not None]
         copied = [*self.values.values(), *self.buffers.values()]
         changed: dict[int, float] = {}
@@ -139,6 +139,38 @@ class Snapshot:
         for m, flag in self.flags:
             if m.training is not flag:  # Module.__setattr__ is slow; most flags did not change
                 m.training = flag
+        for p, flag in self.requires_grad:
+            if p.requires_grad is not flag:
+                p.requires_grad_(flag)
+        for part in self.parts.values():
+            part.restore()
+        torch.set_rng_state(self.rng_cpu)
+        if self.rng_cuda is not None:
+            torch.cuda.set_rng_state_all(self.rng_cuda)
+        random.setstate(self.rng_py)
+        np = sys.modules.get("numpy")
+        if np is not None and self.rng_np is not None:
+            np.random.set_state(self.rng_np)
+        if self.scaler is not None and self.scaler_state:
+            self.scaler.load_state_dict(self.scaler_state)
+        return changed
+
+
+class _OptimizerSnapshot:
+    """One optimizer's param groups, plain attributes and state, as before the steps; the state
+    of a parameter is copied by the step pre-hook, right before a step can change it."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+        self.groups = [{k: (v, _clone(v)) for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+        self.group_params = [list(g["params"]) for g in optimizer.param_groups]
+        self.opt_attrs = {k: v for k, v in vars(optimizer).items() if isinstance(v, (int, float, bool))}
+        self.state_keys = set(optimizer.state.keys())
+        self.state: dict[int, tuple[Any, dict[str, tuple[Any, Any]]]] = {}
+
+    def restore(self) -> None:
+        """Groups, attributes and state entries back (the state tensors were written back by
+        Snapshot.restore with everything else)."""
         opt = self.optimizer
         for group, saved, params in zip(opt.param_groups, self.groups, self.group_params):
             for k in [k for k in group if k != "params" and k not in saved]:
@@ -157,13 +189,3 @@ class Snapshot:
             del opt.state[p]
         for p, entry in self.state.values():
             opt.state[p] = {k: obj for k, (obj, _copy) in entry.items()}
-        torch.set_rng_state(self.rng_cpu)
-        if self.rng_cuda is not None:
-            torch.cuda.set_rng_state_all(self.rng_cuda)
-        random.setstate(self.rng_py)
-        np = sys.modules.get("numpy")
-        if np is not None and self.rng_np is not None:
-            np.random.set_state(self.rng_np)
-        if self.scaler is not None and self.scaler_state:
-            self.scaler.load_state_dict(self.scaler_state)
-        return changed

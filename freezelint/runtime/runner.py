@@ -12,27 +12,32 @@ from torch import nn
 from freezelint.runtime import findings as F
 from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import Distributed
+from freezelint.codes import check_codes
 from freezelint.runtime.fingerprint import Fingerprinter, fingerprints
-from freezelint.runtime.inputs import InputError, call, default_loss, synthesize
+from freezelint.runtime.names import Names, as_patterns, matches, not_materialised, unwrap
+from freezelint.runtime.errors import AuditUsageError
+from freezelint.runtime.inputs import call, default_loss, synthesize
 from freezelint.runtime.report import AuditReport, BufferRecord, FreezeAuditError, ModuleRecord, ParamRecord
 from freezelint.runtime.restore import Snapshot
 
 
-class AuditUsageError(ValueError):
-    """The audit cannot run on what it was given: one line saying what to pass instead."""
-
-
-def _validate(model: Any, optimizer: Any, steps: int) -> list[tuple[str, nn.Module]]:
-    """Refuse what the audit cannot run on; return model.named_modules()."""
+def _validate(model: Any, optimizer: Any, steps: int, step_fn: Any) -> list[tuple[str, torch.optim.Optimizer]]:
+    """Refuse what the audit cannot run on; return the optimizers, named."""
     if not isinstance(model, nn.Module):
         raise AuditUsageError(f"audit() needs an nn.Module as model, got {type(model).__name__}")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise AuditUsageError(f"audit() needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    opts = F.named_optimizers(optimizer)
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise AuditUsageError(f"steps must be an integer >= 1, got {steps!r}")
-    if next(model.parameters(), None) is None:
-        raise AuditUsageError(f"{type(model).__name__} has no parameters: there is nothing to freeze or train")
+    if step_fn is not None and not callable(step_fn):
+        raise AuditUsageError(f"step_fn must be callable as step_fn(model, optimizers, batch), got "
+                              f"{type(step_fn).__name__}")
+    return opts
+
+
+def _walk(model: nn.Module) -> list[tuple[str, nn.Module]]:
     walk = list(model.named_modules())
+    if not any(m._parameters for _, m in walk) and next(model.parameters(), None) is None:
+        raise AuditUsageError(f"{type(model).__name__} has no parameters: there is nothing to freeze or train")
     refused = fsdp.unsupported([m for _, m in walk])
     if refused:
         raise AuditUsageError(refused)
@@ -40,20 +45,45 @@ def _validate(model: Any, optimizer: Any, steps: int) -> list[tuple[str, nn.Modu
 
 
 def _named_tensors(model: nn.Module, named_modules: list[tuple[str, nn.Module]],
-                   kind: str) -> list[tuple[str, torch.Tensor]]:
+                   kind: str) -> tuple[list[tuple[str, torch.Tensor]], dict[int, list[str]]]:
     """model.named_parameters() (kind "_parameters") or named_buffers() ("_buffers"): each
     tensor once, under its first name, read off the module walk the audit already has (every
-    walk of a resnet50 costs ~0.5 ms). A model that overrides the method is asked instead."""
+    walk of a resnet50 costs ~0.5 ms); and, for tensors reachable under more names (tied
+    weights), all their names. A model that overrides the method is asked instead."""
     method = "named_parameters" if kind == "_parameters" else "named_buffers"
+    every: list[tuple[str, torch.Tensor]] = []
     if getattr(type(model), method) is not getattr(nn.Module, method):
-        return list(getattr(model, method)())
-    out, seen = [], set()
-    for prefix, m in named_modules:
-        for name, t in getattr(m, kind).items():
-            if t is not None and id(t) not in seen:
-                seen.add(id(t))
-                out.append((f"{prefix}.{name}" if prefix else name, t))
-    return out
+        try:
+            every = list(getattr(model, method)(remove_duplicate=False))
+        except TypeError:  # an override without the keyword
+            every = list(getattr(model, method)())
+    else:
+        for prefix, m in named_modules:
+            every.extend((f"{prefix}.{name}" if prefix else name, t)
+                         for name, t in getattr(m, kind).items() if t is not None)
+    out, names = [], {}
+    for name, t in every:
+        known = names.get(id(t))
+        if known is None:
+            names[id(t)] = [name]
+            out.append((name, t))
+        elif name not in known:
+            known.append(name)
+    return out, {k: v for k, v in names.items() if len(v) > 1}
+
+
+def _refuse_unmaterialised(named: list[tuple[str, torch.Tensor]]) -> None:
+    """Meta-device and lazy tensors hold no values to step, compare or restore: refuse them
+    before anything is touched."""
+    meta, lazy = not_materialised(named)
+    if lazy:
+        raise AuditUsageError(f"{len(lazy)} parameter(s) or buffer(s) are uninitialised lazy tensors (first: "
+                              f"{lazy[0]}): run one forward pass with a real batch (model(batch)) to "
+                              f"materialise them, build the optimizer after it, then audit")
+    if meta:
+        raise AuditUsageError(f"{len(meta)} parameter(s) or buffer(s) are on the meta device (first: {meta[0]}): "
+                              f"materialise the model first (model.to_empty(device=...) then load or "
+                              f"initialise the weights) and build the optimizer from it, then audit")
 
 
 def _distributed(model: nn.Module, process_group: Any) -> Distributed | None:
@@ -69,15 +99,16 @@ def _distributed(model: nn.Module, process_group: Any) -> Distributed | None:
     return spread if spread.data_parallel or spread.world > 1 else None
 
 
-def _grad_states(params: list[torch.Tensor]) -> list[str]:
-    """'none', 'zero' or 'nonzero' per parameter. Only grads of frozen parameters are read
-    (they explain FZ501); a trainable parameter's grad counts as 'nonzero' without a pass over it."""
+def _grad_states(params: list[torch.Tensor], track: frozenset[int] = frozenset()) -> list[str]:
+    """'none', 'zero' or 'nonzero' per parameter. Only grads of frozen parameters (they explain
+    FZ501) and of those in `track` (expected to train) are read; another trainable parameter's
+    grad counts as 'nonzero' without a pass over it."""
     out = ["none"] * len(params)
     counts, idx = [], []
     for i, p in enumerate(params):
         if p.grad is None:
             continue
-        if p.requires_grad:
+        if p.requires_grad and i not in track:
             out[i] = "nonzero"
         else:  # a shard's own elements: a DTensor's count would be a collective
             counts.append(torch.count_nonzero(fsdp.local(p.grad)).reshape(1))
@@ -88,11 +119,18 @@ def _grad_states(params: list[torch.Tensor]) -> list[str]:
     return out
 
 
-def _train_steps(model: nn.Module, optimizer: torch.optim.Optimizer, params: list[nn.Parameter], batch: Any,
-                 steps: int, loss_fn: Callable | None, set_to_none: bool, scaler: Any,
-                 autocast_dtype: torch.dtype | None, device: torch.device) -> list[str]:
-    """The audited steps, as a training loop runs them. Returns, per parameter, the grad it had
-    at some step: 'nonzero' over 'zero' over 'none'."""
+def _merge_seen(seen: list[str], states: list[str]) -> None:
+    for i, s in enumerate(states):
+        if s == "nonzero" or (s == "zero" and seen[i] == "none"):
+            seen[i] = s
+
+
+def _train_steps(model: nn.Module, optimizers: list[torch.optim.Optimizer], params: list[nn.Parameter],
+                 batch: Any, steps: int, loss_fn: Callable | None, set_to_none: bool, scaler: Any,
+                 autocast_dtype: torch.dtype | None, device: torch.device, track: frozenset[int]) -> list[str]:
+    """The audited steps, as a training loop runs them: forward, backward, every optimizer's
+    step, zero_grad. Returns, per parameter, the grad it had at some step: 'nonzero' over 'zero'
+    over 'none'."""
     seen = ["none"] * len(params)
     autocast = (torch.autocast(device_type=device.type, dtype=autocast_dtype)
                 if autocast_dtype is not None else contextlib.nullcontext())
@@ -102,68 +140,131 @@ def _train_steps(model: nn.Module, optimizer: torch.optim.Optimizer, params: lis
             loss = loss_fn(out, batch) if loss_fn is not None else default_loss(out)
         if loss.requires_grad:
             (scaler.scale(loss) if scaler is not None else loss).backward()
-        for i, s in enumerate(_grad_states(params)):
-            if s == "nonzero" or (s == "zero" and seen[i] == "none"):
-                seen[i] = s
+        _merge_seen(seen, _grad_states(params, track))
+        for optimizer in optimizers:
+            if scaler is not None:
+                scaler.step(optimizer)
+            else:
+                optimizer.step()
         if scaler is not None:
-            scaler.step(optimizer)
             scaler.update()
-        else:
-            optimizer.step()
-        optimizer.zero_grad(set_to_none=set_to_none)
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=set_to_none)
     return seen
 
 
-def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *, batch: Any = None,
-          loss_fn: Callable[[Any, Any], torch.Tensor] | None = None, expect_frozen: Iterable[str] = (),
-          expect_trainable: Iterable[str] = (), call_train: bool = True, set_to_none: bool = True,
+class _StepWatch:
+    """Optimizer step pre-hooks: the snapshot's copies, and which parameters each optimizer's
+    steps found trainable (a GAN step turns a network's requires_grad off during the other
+    network's step; it is still trained by its own optimizer). Under a step_fn, also the grads
+    each step saw, since the audit does not run the backward itself."""
+
+    def __init__(self, snap: Snapshot, params: list[nn.Parameter], track: frozenset[int], grads: bool) -> None:
+        self.snap, self.params, self.track, self.grads = snap, params, track, grads
+        self.seen = ["none"] * len(params)
+        self.trained: set[int] = set()
+
+    def __call__(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self.snap.before_step(optimizer, args, kwargs)
+        self.trained.update(id(p) for g in optimizer.param_groups for p in g["params"] if p.requires_grad)
+        if self.grads:
+            _merge_seen(self.seen, _grad_states(self.params, self.track))
+
+
+def _describe(batch: Any) -> str:
+    if isinstance(batch, torch.Tensor):
+        return f"a {str(batch.dtype).replace('torch.', '')} tensor of shape {list(batch.shape)}"
+    if isinstance(batch, (tuple, list)):
+        return f"{len(batch)} positional arguments"
+    return type(batch).__name__
+
+
+def _foreign(opts: list[tuple[str, torch.optim.Optimizer]], param_ids: set[int], nparams: int) -> str:
+    """'' when every optimizer holds only the model's parameters; else what they hold that is not
+    in the model. An optimizer holding none of them, and as many tensors as the model has, was
+    built for another model or a copy: that is a usage error, not a finding."""
+    parts = []
+    for name, opt in opts:
+        held = [p for g in opt.param_groups for p in g["params"]]
+        alien = [p for p in held if id(p) not in param_ids]
+        if held and len(alien) == len(held) and len(held) >= nparams:
+            raise AuditUsageError(f"the optimizer{'' if len(opts) == 1 else ' ' + name} holds none of this "
+                                  f"model's parameters: was it built for another model (or a copy of it)?")
+        if alien:
+            shapes = ", ".join(str(list(p.shape)) for p in alien[:3]) + (" ..." if len(alien) > 3 else "")
+            parts.append(f"{len(alien)} in {name}: {shapes}" if len(opts) > 1 else f"{len(alien)}: {shapes}")
+    return "; ".join(parts)
+
+
+def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None,
+          loss_fn: Callable[[Any, Any], torch.Tensor] | None = None, expect_frozen: str | Iterable[str] = (),
+          expect_trainable: str | Iterable[str] = (), call_train: bool = True, set_to_none: bool = True,
           scaler: Any = None, autocast_dtype: torch.dtype | None = None, exact: bool = False,
-          process_group: Any = None) -> AuditReport:
+          process_group: Any = None, step_fn: Callable[[Any, Any, Any], Any] | None = None,
+          ignore: Iterable[str] = ()) -> AuditReport:
     """Run `steps` real training steps, compare every parameter and buffer bit-exactly, restore
     everything, and report what changed, what stayed frozen, and what is wrong.
 
-    Each step is model.train() (unless call_train=False), forward, backward, optimizer.step()
-    and optimizer.zero_grad(set_to_none=set_to_none) — pass the setting your loop uses.
+    Each step is model.train() (unless call_train=False), forward, backward, every optimizer's
+    step() and zero_grad(set_to_none=set_to_none) — pass the setting your loop uses.
+
+    `optimizer` is one optimizer, a list, or a dict of named ones (a GAN's generator and
+    discriminator); each parameter is judged against the optimizer that holds it. `step_fn(model,
+    optimizer, batch)` replaces the built-in step with your own (forward, losses, backward, steps
+    and zero_grad in your order); it is called `steps` times with `optimizer` as you passed it.
+
+    `expect_frozen` / `expect_trainable`: a name pattern or a list of them (a module name matches
+    its subtree, a glob matches names). `ignore`: codes whose findings are kept in the report but
+    do not make it fail (`report.ok`).
 
     Inside a torch.distributed job (a DistributedDataParallel model, or any model while a process
     group is initialised) every rank must call it; the steps run through the DDP wrapper, ranks
     compare what they saw over `process_group` (default: DDP's, else the default group), and every
     rank returns the same report.
     """
-    named_modules = _validate(model, optimizer, steps)
+    opts = _validate(model, optimizer, steps, step_fn)
+    if loss_fn is not None and not callable(loss_fn):
+        raise AuditUsageError(f"loss_fn must be callable as loss_fn(output, batch), got {type(loss_fn).__name__}")
+    if autocast_dtype is not None and not isinstance(autocast_dtype, torch.dtype):
+        raise AuditUsageError(f"autocast_dtype must be a torch.dtype such as torch.bfloat16, got {autocast_dtype!r}")
+    expect_frozen = as_patterns(expect_frozen, "expect_frozen")
+    expect_trainable = as_patterns(expect_trainable, "expect_trainable")
+    ignore = check_codes(ignore, "ignore")
+    optimizers = [o for _, o in opts]
     spread = _distributed(model, process_group)
-    wrapper, model = model, (spread.inner if spread is not None else model)
-    if model is not wrapper:
-        named_modules = list(model.named_modules())
-    expect_frozen, expect_trainable = list(expect_frozen), list(expect_trainable)
-    named = _named_tensors(model, named_modules, "_parameters")
-    named_buffers = _named_tensors(model, named_modules, "_buffers")
-    every_module = [m for _, m in named_modules]
+    wrapper, (model, root) = model, unwrap(spread.inner if spread is not None else model)
+    if spread is not None and spread.inner is not wrapper:
+        root = ["module", *root]
+    raw_modules = _walk(model)
+    named, tied = _named_tensors(model, raw_modules, "_parameters")
+    named_buffers, _ = _named_tensors(model, raw_modules, "_buffers")
+    _refuse_unmaterialised(named + named_buffers)
+    every_module = [m for _, m in raw_modules]  # FSDP1's wrappers too: their modes are restored
     if spread is not None:  # FSDP1: names as the unwrapped model has them, its wrappers left out
-        named_modules, named, named_buffers = spread.clean_names(named_modules, named, named_buffers)
+        raw_modules, named, named_buffers = spread.clean_names(raw_modules, named, named_buffers)
+    names = Names.of(raw_modules, root)
+    written = {names.pattern(p): p for p in [*expect_frozen, *expect_trainable]}  # as displayed -> as written
+    expect_frozen = [names.pattern(p) for p in expect_frozen]
+    expect_trainable = [names.pattern(p) for p in expect_trainable]
     params = [p for _, p in named]
     param_ids = {id(p) for p in params}
-    group_of: dict[int, int] = {}
-    foreign = 0
-    for gi, group in enumerate(optimizer.param_groups):
-        for p in group["params"]:
-            group_of.setdefault(id(p), gi)
-            foreign += id(p) not in param_ids
-    total_in_opt = sum(len(g["params"]) for g in optimizer.param_groups)
-    if total_in_opt and foreign == total_in_opt:
-        raise AuditUsageError("the optimizer holds none of this model's parameters: was it built for another "
-                              "model (or a copy of it)?")
-    live = F.live_findings(named_modules, named)
-    if batch is None:
-        try:
-            batch = synthesize(model, seed=spread.rank if spread is not None and spread.data_parallel else 0)
-        except InputError as e:
-            raise AuditUsageError(str(e)) from None
+    held = F.holders(dict(opts))
+    foreign = _foreign(opts, param_ids, len(params))
+    # What the user sees: wrapper segments left out, wrapper modules folded into what they wrap.
+    named_modules = [(names.display(n), m) for n, m in raw_modules if n not in names.wrappers]
+    live = F.live_findings(named_modules, [(names.display(n), p) for n, p in named])
+    synthetic = batch is None and step_fn is None
+    if synthetic:
+        batch = synthesize(model, seed=spread.rank if spread is not None and spread.data_parallel else 0)
     buffers = [b for _, b in named_buffers]
     modes_before = {name: m.training for name, m in named_modules}
+    requires_before = [p.requires_grad for p in params]
     device = next(iter(params)).device
+    track = frozenset(i for i, (n, _) in enumerate(named)
+                      if any(matches(pat, names.display(n)) for pat in expect_trainable)) if expect_trainable \
+        else frozenset()
 
-    snap = Snapshot(wrapper, optimizer, params, exact=exact, scaler=scaler,
+    snap = Snapshot(wrapper, optimizers, params, exact=exact, scaler=scaler,
                     modules=every_module if wrapper is model else None)
     everything: list[torch.Tensor] = params + buffers
     nparams = len(params)
@@ -178,7 +279,8 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     if spread is not None:
         spread.share_before(named, [n for n, _ in named_buffers], [before[k] for k in range(len(everything))])
     stepping = spread is None or not spread.halted  # a step that would hang is not run
-    handle = optimizer.register_step_pre_hook(snap.before_step)
+    watch = _StepWatch(snap, params, track, grads=step_fn is not None)
+    handles = [o.register_step_pre_hook(watch) for o in optimizers]
     grad_seen: list[str] = ["none"] * len(params)
     after: dict[int, tuple] = {}  # fingerprints: (sum, weighted sum), more for a sparse tensor
     delta: dict[int, float | None] = {}  # what changed (params, then buffers): max |change|, None if unknown
@@ -189,16 +291,23 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         if call_train:
             wrapper.train()
         with spread.steps_context() if spread is not None else contextlib.nullcontext():
-            if stepping:
-                grad_seen = _train_steps(wrapper, optimizer, params, batch, steps, loss_fn, set_to_none, scaler,
-                                         autocast_dtype, device)
+            if not stepping:
+                pass
+            elif step_fn is not None:
+                for _ in range(steps):
+                    step_fn(wrapper, optimizer, batch)
+                grad_seen = watch.seen
+            else:
+                grad_seen = _train_steps(wrapper, optimizers, params, batch, steps, loss_fn, set_to_none, scaler,
+                                         autocast_dtype, device, track)
         after = dict(zip(watched, fingerprint_watched()))
-        state_after = {id(p) for p in optimizer.state if optimizer.state[p]}
+        state_after = {id(p) for o in optimizers for p in o.state if o.state[p]}
         finished = True
     except BaseException as e:  # noqa: BLE001 — restored below, then re-raised
         step_error = e
     finally:
-        handle.remove()
+        for handle in handles:
+            handle.remove()
         measured = snap.restore(measure=finished)
         if spread is not None:
             spread.restore()
@@ -221,35 +330,55 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
         hooked = set(check)
         gone = [k for k in delta if copies[k] is None and k not in hooked]  # buffers always have copies
     again = dict(zip(check, fingerprints([everything[k] for k in check])))
-    names_all = [n for n, _ in named] + [n for n, _ in named_buffers]
+    names_all = [names.display(n) for n, _ in named] + [names.display(n) for n, _ in named_buffers]
     unrestored = [names_all[k] for k in sorted({k for k in check if again[k] != before[k]} | set(gone))]
     if step_error is not None:
         if unrestored:
             warnings.warn(f"freezelint: could not restore {', '.join(unrestored)}; use exact=True", RuntimeWarning,
                           stacklevel=2)
+        if synthetic and isinstance(step_error, Exception) and not isinstance(step_error, AuditUsageError):
+            raise AuditUsageError(
+                f"the audit's synthetic step failed inside {type(model).__name__} ({type(step_error).__name__}: "
+                f"{str(step_error).strip().splitlines()[0] if str(step_error).strip() else 'no message'}); it "
+                f"tried {_describe(batch)} as input and the mean of squares of every floating output as the "
+                f"loss: pass batch=... (what your loop feeds the model) and loss_fn=... (how it gets a loss); "
+                f"the model was restored") from step_error
         raise step_error
     deltas_p = {k: d for k, d in delta.items() if k < nparams}
     deltas_b = {k - nparams: d for k, d in delta.items() if k >= nparams}
 
-    owner = {n: n.rpartition(".")[0] for n, _ in [*named, *named_buffers]}
-    precords = [
-        ParamRecord(n, owner[n], tuple(p.shape), str(p.dtype).replace("torch.", ""), p.requires_grad,
-                    group_of.get(id(p)), i in deltas_p, deltas_p.get(i), grad_seen[i], id(p) in state_after)
-        for i, (n, p) in enumerate(named)
-    ]
-    brecords = [BufferRecord(n, owner[n], j in deltas_b, deltas_b.get(j)) for j, (n, _) in enumerate(named_buffers)]
+    shown = [names.display(n) for n, _ in named]
+    shown_b = [names.display(n) for n, _ in named_buffers]
+    owner = {n: n.rpartition(".")[0] for n in [*shown, *shown_b]}
+    precords = []
+    for i, ((raw, p), n) in enumerate(zip(named, shown)):
+        holder = held.get(id(p))
+        aliases = [names.display(a) for a in tied.get(id(p), [])[1:]] + names.aliases(raw)
+        precords.append(ParamRecord(
+            n, owner[n], tuple(p.shape), str(p.dtype).replace("torch.", ""),
+            requires_before[i] or (holder is not None and id(p) in watch.trained),
+            holder[1] if holder else None, i in deltas_p, deltas_p.get(i), grad_seen[i], id(p) in state_after,
+            holder[0] if holder and len(opts) > 1 else None, aliases, names.is_original(raw)))
+    brecords = [BufferRecord(n, owner[n], j in deltas_b, deltas_b.get(j), str(b.dtype).replace("torch.", ""))
+                for j, (n, b) in enumerate(zip(shown_b, buffers))]
     if spread is not None:  # a sharded parameter is judged from all its shards
         precords, brecords = spread.agree(precords, brecords)
-    mrecords = _module_records(named_modules, precords, brecords, modes_before)
+    mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes_before)
     from_ddp = frozenset(spread.local_wrap.frozen) if spread is not None and spread.local_wrap else frozenset()
+    judged = dict(opts) if len(opts) > 1 else optimizers[0]
     found = list(live)
     if stepping:
-        found += F.step_findings(model, optimizer, precords, brecords, mrecords, modes_before, steps,
-                                 set_to_none, foreign > 0, call_train, from_ddp)
-        found += F.expectation_findings(precords, expect_frozen, expect_trainable)
-    report = AuditReport(found, precords, brecords, mrecords, steps, str(device), type(optimizer).__name__,
+        found += F.step_findings(model, judged, precords, brecords, mrecords, modes_before, steps,
+                                 set_to_none, foreign or False, call_train, from_ddp)
+        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules]):
+            f.target = written.get(f.target, f.target)
+            found.append(f)
+    found = F.grouped(found)
+    report = AuditReport(found, precords, brecords, mrecords, steps, str(device),
+                         ", ".join(f"{n}: {type(o).__name__}" for n, o in opts) if len(opts) > 1
+                         else type(optimizers[0]).__name__,
                          set_to_none, restored=not unrestored, unrestored=unrestored,
-                         extra_bytes=snap.extra_bytes + fingerprint_watched.scratch_bytes)
+                         extra_bytes=snap.extra_bytes + fingerprint_watched.scratch_bytes, ignore=list(ignore))
     if spread is not None:
         changed = [k in delta for k in range(len(everything))]
         report = spread.merge(report, [after[k] for k in range(len(everything))], changed)
@@ -259,31 +388,34 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 2, *,
     return report
 
 
-def _module_records(modules: list[tuple[str, nn.Module]], params: list[ParamRecord], buffers: list[BufferRecord],
-                    modes: dict[str, bool]) -> list[ModuleRecord]:
-    # Per module: params, changed, trainable, in the optimizer, buffers, buffers changed. Each
-    # tensor counts for its owner; owners then add into their parents, children first.
-    count = {name: [0, 0, 0, 0, 0, 0] for name, _ in modules}
-    for p in params:
-        c = count.get(p.module)
+def _module_records(modules: list[tuple[str, nn.Module]], params: dict[int, ParamRecord],
+                    buffers: list[BufferRecord], modes: dict[str, bool]) -> list[ModuleRecord]:
+    """Per module: its subtree's parameters (a tied one counts in every module that holds it, once
+    per module), changed, trainable, in an optimizer; buffers, changed."""
+    own: dict[str, set[int]] = {name: {id(t) for t in m._parameters.values() if t is not None and id(t) in params}
+                                for name, m in modules}
+    for k, r in params.items():  # tensors a named_parameters() override reports from elsewhere
+        if r.module in own:
+            own[r.module].add(k)
+    bcount = {name: [0, 0] for name, _ in modules}
+    for b in buffers:
+        c = bcount.get(b.module)
         if c is not None:
             c[0] += 1
-            c[1] += p.changed
-            c[2] += p.requires_grad
-            c[3] += p.requires_grad and p.group is not None
-    for b in buffers:
-        c = count.get(b.module)
-        if c is not None:
-            c[4] += 1
-            c[5] += b.changed
-    for name, _ in reversed(modules):
-        parent = count.get(name.rpartition(".")[0]) if name else None
-        if parent is not None:
-            for k, v in enumerate(count[name]):
-                parent[k] += v
+            c[1] += b.changed
+    for name, _ in reversed(modules):  # children first
+        parent = name.rpartition(".")[0] if name else None
+        if parent is not None and parent in own:
+            own[parent] |= own[name]
+            bcount[parent][0] += bcount[name][0]
+            bcount[parent][1] += bcount[name][1]
     out = []
     for name, m in modules:
-        total, changed, trainable, in_opt, nbuf, bchanged = count[name]
+        recs = [params[k] for k in own[name]]
+        total, changed = len(recs), sum(r.changed for r in recs)
+        trainable = sum(r.requires_grad for r in recs)
+        in_opt = sum(r.requires_grad and r.group is not None for r in recs)
+        nbuf, bchanged = bcount[name]
         if not total:
             status = "no params"
         elif trainable == total:
@@ -298,10 +430,13 @@ def _module_records(modules: list[tuple[str, nn.Module]], params: list[ParamReco
     return out
 
 
-def assert_frozen(model: nn.Module, optimizer: torch.optim.Optimizer, frozen: Iterable[str] = (),
-                  trainable: Iterable[str] = (), **kwargs: Any) -> AuditReport:
-    """Audit and raise FreezeAuditError (an AssertionError showing the table) on any finding."""
-    return audit(model, optimizer, expect_frozen=frozen, expect_trainable=trainable, **kwargs).raise_for_findings()
+def assert_frozen(model: nn.Module, optimizer: Any, frozen: str | Iterable[str] = (),
+                  trainable: str | Iterable[str] = (), *, strict: bool = True, **kwargs: Any) -> AuditReport:
+    """Audit and raise FreezeAuditError (an AssertionError showing the table) on any finding whose
+    code is not in `ignore=`; with strict=False, on errors only (warnings are printed in the
+    report but pass)."""
+    return audit(model, optimizer, expect_frozen=frozen, expect_trainable=trainable,
+                 **kwargs).raise_for_findings(strict)
 
 
 __all__ = ["AuditUsageError", "FreezeAuditError", "assert_frozen", "audit"]

@@ -156,9 +156,10 @@ def judge(w: "Watch") -> AuditReport:
         precords.append(ParamRecord(n, owner[n], tuple(p.shape), str(p.dtype).replace("torch.", ""), trained,
                                     held[1] if held else None, moved, None, w.grad_seen.get(id(p), "none"),
                                     bool(state)))
-    brecords = [BufferRecord(n, owner[n], moved, delta) for (n, _), (moved, delta) in zip(named_buffers, bchanges)]
+    brecords = [BufferRecord(n, owner[n], moved, delta, str(b.dtype).replace("torch.", ""))
+                for (n, b), (moved, delta) in zip(named_buffers, bchanges)]
     modes = {n: w.modes_before.get(id(m), m.training) and id(m) not in w.undone for n, m in named_modules}
-    mrecords = _module_records(named_modules, precords, brecords, modes)
+    mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes)
     set_to_none = not any(r.grad == "zero" and not r.requires_grad for r in precords)
 
     from_ddp: frozenset[str] = frozenset()
@@ -174,7 +175,8 @@ def judge(w: "Watch") -> AuditReport:
         foreign = any(id(p) not in model_ids for p in _held(opt))
         found += F.step_findings(models[0], opt, mine, brecords if oi == 0 else [], mrecords, modes, w.steps,
                                  set_to_none, foreign, True, from_ddp)
-    found += F.expectation_findings(precords, w.expect_frozen, w.expect_trainable)
+    found += F.expectation_findings(precords, w.expect_frozen, w.expect_trainable, [n for n, _ in named_modules])
+    found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
     extra = sum(b.numel() * b.element_size() for blocks in w._blocks.values() for b in blocks)
     extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
     device = str(params[0].device) if params else "cpu"

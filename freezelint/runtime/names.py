@@ -1,0 +1,139 @@
+"""Parameter names as the user wrote them, and expectation patterns matched against them.
+
+A tensor can be reachable under several names: tied weights (an LM head sharing the embedding's
+matrix), wrappers that add a path segment (`_orig_mod.` of `torch.compile`, `module.` of
+DataParallel / DistributedDataParallel), and PEFT's `ModulesToSaveWrapper`, which trains a copy
+of a module under `modules_to_save.<adapter>.` while the original under `original_module.` stays
+frozen by design. Reports use one display name per tensor and list the others as aliases;
+patterns match any of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Iterable
+
+import torch
+from torch import nn
+
+# Wrappers whose one child is the user's module: the child's path segment is not part of the
+# name the user wrote.
+_WRAPPER_CHILD = {"OptimizedModule": "_orig_mod", "DataParallel": "module", "DistributedDataParallel": "module"}
+_PEFT_SAVE = "ModulesToSaveWrapper"
+
+
+def is_wrapper(m: nn.Module) -> bool:
+    """A module that only wraps the user's module (compile, DataParallel, DDP)."""
+    child = _WRAPPER_CHILD.get(type(m).__name__)
+    return child is not None and isinstance(getattr(m, child, None), nn.Module)
+
+
+def unwrap(model: nn.Module) -> tuple[nn.Module, list[str]]:
+    """The user's module under wrappers at the root (`torch.compile(model)`, `DataParallel(model)`),
+    and the path segments the wrappers added (`["_orig_mod"]`)."""
+    segments = []
+    while is_wrapper(model):
+        segments.append(_WRAPPER_CHILD[type(model).__name__])
+        model = getattr(model, segments[-1])
+    return model, segments
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+@dataclass
+class Names:
+    """Built from the model's raw module walk; says how each raw name reads to the user."""
+
+    transparent: set[str] = field(default_factory=set)  # raw paths of wrapper children
+    wrappers: set[str] = field(default_factory=set)  # raw paths of the wrapper modules themselves
+    saved_copies: dict[str, str] = field(default_factory=dict)  # copy path -> the wrapper's path (PEFT)
+    originals: set[str] = field(default_factory=set)  # PEFT original_module paths
+    root: list[str] = field(default_factory=list)  # segments of wrappers around the model itself
+
+    def pattern(self, pattern: str) -> str:
+        """A pattern as the user may have written it, with the wrappers' segments: as displayed."""
+        for seg in self.root:
+            if pattern.startswith(seg + "."):
+                pattern = pattern[len(seg) + 1:]
+        return self.display(pattern)
+
+    @classmethod
+    def of(cls, named_modules: Iterable[tuple[str, nn.Module]], root: Iterable[str] = ()) -> "Names":
+        out = cls(root=list(root))
+        for name, m in named_modules:
+            if is_wrapper(m):
+                out.wrappers.add(name)
+                out.transparent.add(_join(name, _WRAPPER_CHILD[type(m).__name__]))
+            elif type(m).__name__ == _PEFT_SAVE:
+                copies = getattr(m, "modules_to_save", None)
+                if isinstance(copies, nn.ModuleDict):
+                    active = getattr(m, "active_adapters", None) or list(copies.keys())
+                    for adapter in [active] if isinstance(active, str) else active:
+                        if adapter in copies:
+                            out.saved_copies[_join(name, f"modules_to_save.{adapter}")] = name
+                out.originals.add(_join(name, "original_module"))
+        return out
+
+    def display(self, raw: str) -> str:
+        """raw with wrapper segments left out: `_orig_mod.0.weight` -> `0.weight`."""
+        if not self.transparent or not raw:
+            return raw
+        kept, path = [], ""
+        for seg in raw.split("."):
+            path = _join(path, seg)
+            if path not in self.transparent:
+                kept.append(seg)
+        return ".".join(kept)
+
+    def aliases(self, raw: str) -> list[str]:
+        """Other names a pattern may use for this tensor: the PEFT copy's parameters also answer
+        to the wrapped module's own name (`classifier.weight` for
+        `classifier.modules_to_save.default.weight`)."""
+        for copy, wrapper in self.saved_copies.items():
+            if raw.startswith(copy + "."):
+                return [self.display(_join(wrapper, raw[len(copy) + 1:]))]
+        return []
+
+    def is_original(self, raw: str) -> bool:
+        """A parameter of a PEFT original_module: frozen by design, a copy trains instead."""
+        return any(raw.startswith(o + ".") for o in self.originals)
+
+
+def as_patterns(value: str | Iterable[str], option: str) -> list[str]:
+    """A str is one pattern, never its characters; anything else must be strings."""
+    if isinstance(value, str):
+        return [value]
+    try:
+        patterns = list(value)
+    except TypeError:
+        raise ValueError(f"{option} must be a name pattern or a list of them, got {type(value).__name__}") from None
+    bad = [p for p in patterns if not isinstance(p, str) or not p]
+    if bad:
+        raise ValueError(f"{option} patterns must be non-empty strings, got {bad[0]!r}")
+    return patterns
+
+
+def matches(pattern: str, name: str) -> bool:
+    """A module or parameter name matches itself and its subtree; a glob matches names."""
+    return name == pattern or name.startswith(pattern + ".") or fnmatchcase(name, pattern)
+
+
+def nearest(pattern: str, names: Iterable[str], n: int = 3) -> list[str]:
+    """The real names closest to a pattern that matched nothing, modules before parameters."""
+    pool = list(dict.fromkeys(names))
+    found = difflib.get_close_matches(pattern, pool, n=n, cutoff=0.5)
+    if len(found) < n:  # a wrong prefix (`model.encoder` for `encoder`): compare the last segments
+        tail = pattern.rsplit(".", 1)[-1]
+        found += [x for x in pool if x.rsplit(".", 1)[-1] == tail and x not in found][: n - len(found)]
+    return found
+
+
+def not_materialised(named: list[tuple[str, torch.Tensor]]) -> tuple[list[str], list[str]]:
+    """Names of tensors on the meta device, and of uninitialised (lazy) ones."""
+    lazy = [n for n, t in named if isinstance(t, nn.parameter.UninitializedTensorMixin)]
+    meta = [n for n, t in named if t.is_meta and not isinstance(t, nn.parameter.UninitializedTensorMixin)]
+    return meta, lazy
