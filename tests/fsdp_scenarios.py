@@ -183,7 +183,9 @@ def _step_raises(rank, device):
     def loss_fn(out, batch):
         raise ValueError("loss exploded")
 
-    return m, torch.optim.AdamW(trainable(m), lr=1e-2), {"loss_fn": loss_fn}
+    # a batch of the user's own: a failure on a synthetic batch is reported as a usage error instead
+    batch = torch.randn(4, 6, generator=torch.Generator().manual_seed(rank), device="cpu").to(device)
+    return m, torch.optim.AdamW(trainable(m), lr=1e-2), {"loss_fn": loss_fn, "batch": batch}
 
 
 def _fsdp1_flat_params(rank, device):
