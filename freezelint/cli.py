@@ -63,6 +63,9 @@ def _add_check(sub) -> None:
     run.add_argument("--cache-dir", help="cache directory (default: .freezelint_cache in the project root)")
     run.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per CPU)")
     run.add_argument("--verbose", "-v", action="store_true", help="tracebacks on internal errors")
+    run.add_argument("--show-project", action="store_true",
+                     help="print (to stderr) the project root, the files whose summaries were used and the "
+                          "cross-file edges the analysis followed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,6 +140,8 @@ def cmd_check(args) -> int:
             bar.stop()
     for err in run.errors:
         print(f"freezelint: {err}", file=sys.stderr)
+    if getattr(args, "show_project", False):
+        _show_project(run)
     if args.diff:
         text = _diff(run)
     else:
@@ -154,6 +159,17 @@ def cmd_check(args) -> int:
     if args.diff:
         return EXIT_FINDINGS if run.changes else EXIT_CLEAN
     return EXIT_FINDINGS if (run.diagnostics or run.errors) else EXIT_CLEAN
+
+
+def _show_project(run) -> None:
+    from freezelint.check.runner import display_path
+
+    lines = [f"project root: {run.project_root}",
+             f"files summarised and used: {len(run.summarised)}"]
+    lines += [f"  {display_path(Path(p))}" for p in sorted(run.summarised)]
+    lines.append(f"cross-file edges followed: {len(run.edges)}")
+    lines += [f"  {e}" for e in run.edges]
+    print("\n".join(lines), file=sys.stderr)
 
 
 def _diff(run) -> str:

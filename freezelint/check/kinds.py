@@ -68,6 +68,9 @@ class Kinds:
         self.f = extracted
         self._memo: dict[tuple[int, int], Kind | None] = {}
         self._busy: set[tuple[int, int]] = set()
+        # Set by the engine when the file is checked in a project: is this qualified name an
+        # nn.Module class defined in another project file?
+        self.external_module_class = None
         self._uses: dict[tuple, set[str]] | None = None  # what each variable is used for
         self._frames: list[set] = []  # per question being answered: the cut-offs it leaned on
 
@@ -327,6 +330,8 @@ class Kinds:
                 return Kind(MODULE, qual=q)
             if is_module_factory(q):
                 return Kind(MODULE)
+            if self.external_module_class is not None and self.external_module_class(q):
+                return Kind(MODULE, qual=q)
         if isinstance(func, cst.Name):
             fdef = self.resolve_def(func, scope)
             if fdef is not None:

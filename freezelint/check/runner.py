@@ -37,6 +37,8 @@ class FileResult:
     error: str | None = None  # a one-line problem with this file
     original: bytes | None = None  # only when a fix changed the file
     new: bytes | None = None
+    deps: dict[str, str] = field(default_factory=dict)  # project summaries the findings used
+    edges: list[str] = field(default_factory=list)  # cross-file edges the analysis used
 
 
 @dataclass
@@ -48,6 +50,9 @@ class RunResult:
     fixed: int = 0
     errors: list[str] = field(default_factory=list)
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
+    project_root: str | None = None  # --show-project: the root, files summarised, edges used
+    summarised: set[str] = field(default_factory=set)
+    edges: list[str] = field(default_factory=list)
 
     @property
     def skipped(self) -> int:
@@ -67,7 +72,8 @@ def _one_line(e: BaseException) -> str:
     return str(e).split("\n")[0] or type(e).__name__
 
 
-def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None) -> FileResult:
+def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None,
+            project=None) -> FileResult:
     """Check one file's bytes (read here when `data` is None). Runs in workers too."""
     from freezelint.check import engine
 
@@ -94,8 +100,9 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
         return result
     if path.endswith(".ipynb"):
         return _process_notebook(result, text, encoding, selected, fix)
-    outcome = engine.check_text(text, path, selected, fix)
+    outcome = engine.check_text(text, path, selected, fix, project=project)
     result.diagnostics, result.parsed, result.fixed = outcome.diagnostics, outcome.parsed, outcome.fixed
+    result.deps, result.edges = outcome.deps, outcome.edges
     if outcome.fix_refused:
         result.error = outcome.fix_refused
     if outcome.new_text is not None:
@@ -170,9 +177,9 @@ def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path]
     return for_path
 
 
-def _pool_worker(task: tuple[str, frozenset[str], str | None]) -> FileResult:
-    path, selected, fix = task
-    return process(path, None, selected, fix)
+def _pool_worker(task: tuple) -> FileResult:
+    path, selected, fix, project = task
+    return process(path, None, selected, fix, project)
 
 
 def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
@@ -202,6 +209,9 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     files = list(Discovery(cfg, force_exclude).files(list(paths) if paths is not None else ["."]))
     run = RunResult(files=len(files))
     cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
+    from freezelint.check.project import Project  # light: no libcst until a summary is needed
+
+    project = Project.for_paths(files, (cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache else None)
 
     results: list[FileResult] = []
     # Files some rule admits, by path only: holding their bytes here would grow with the tree;
@@ -220,17 +230,20 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
         if cache is not None:
             key = cache.key(data, sel, "ipynb" if p.suffix == ".ipynb" else "py")
             entry = cache.get(key)
+            if entry is not None and not project.deps_current(entry.get("deps")):
+                entry = None  # a summary its findings used has changed
             if entry is not None:
                 try:
                     diags = [Diagnostic.from_cache(shown, d) for d in entry["diagnostics"]]
                 except (TypeError, KeyError):
                     diags = None
                 if diags is not None:
-                    results.append(FileResult(shown, diags, cached=True))
+                    results.append(FileResult(shown, diags, cached=True, deps=entry.get("deps") or {},
+                                              edges=entry.get("edges") or []))
                     continue
             keys[str(p)] = key
-        if p.suffix == ".ipynb" or _needs_parse(data, sel):  # notebooks: decided on their cells
-            heavy.append((str(p), sel, fix))
+        if p.suffix == ".ipynb" or _needs_parse(data, sel) or _project_admits(project, p, data):
+            heavy.append((str(p), sel, fix, project))  # notebooks: decided on their cells
         else:
             results.append(FileResult(str(p)))  # no selected rule could fire on this text
     done = len(results)
@@ -264,7 +277,9 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             d.path = shown
         if cache is not None and not r.cached and r.error is None and abs_path in keys:
             cache.put(keys[abs_path], {"diagnostics": [d.to_cache() for d in r.diagnostics],
-                                       "parsed": r.parsed})
+                                       "parsed": r.parsed, "deps": r.deps, "edges": r.edges})
+        run.summarised.update(r.deps)
+        run.edges.extend(e for e in r.edges if e not in run.edges)
         run.parsed += r.parsed
         run.cached += r.cached
         if r.error:
@@ -274,7 +289,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                 err = write_atomic(Path(abs_path), r.original, r.new)
                 if err:
                     run.errors.append(f"{shown}: {err}")
-                    unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None)
+                    unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None, project)
                     for d in unfixed.diagnostics:
                         d.path = shown
                     run.diagnostics.extend(unfixed.diagnostics)
@@ -283,5 +298,16 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             run.changes.append((shown, r.original, r.new))
         run.diagnostics.extend(r.diagnostics)
     run.diagnostics.sort(key=Diagnostic.sort_key)
+    run.project_root = str(project.root)
     return run
+
+
+def _project_admits(project, path: Path, data: bytes) -> bool:
+    """A file the text prefilter rules out may still call project code that freezes or trains."""
+    if path.suffix != ".py" or b"import" not in data or len(data) > MAX_PARSE_BYTES:
+        return False
+    try:
+        return project.admits(str(path), data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
 

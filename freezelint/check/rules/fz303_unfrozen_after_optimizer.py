@@ -37,6 +37,20 @@ class UnfrozenAfterOptimizer(Rule):
                 train_one_epoch(model, optimizer)
             """
         ),
+        Example(
+            """
+            import torch
+            from lightning.pytorch import LightningModule
+
+            class Lit(LightningModule):
+                def configure_optimizers(self):  # Lightning calls this before any training hook
+                    return torch.optim.Adam(filter(lambda p: p.requires_grad, self.parameters()))
+
+                def on_train_epoch_start(self):
+                    if self.current_epoch == 5:
+                        self.backbone.requires_grad_(True)  # expect: FZ303
+            """
+        ),
     ]
     good = [
         """
@@ -73,6 +87,19 @@ class UnfrozenAfterOptimizer(Rule):
                     self.unfreeze_and_add_param_group(pl_module.backbone, optimizer)
 
         optimizer = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()))
+        """,
+        """
+        import torch
+        from lightning.pytorch import LightningModule
+
+        class Lit(LightningModule):
+            def configure_optimizers(self):
+                return torch.optim.Adam(filter(lambda p: p.requires_grad, self.parameters()))
+
+            def on_train_epoch_start(self):
+                if self.current_epoch == 5:
+                    self.backbone.requires_grad_(True)
+                    self.trainer.optimizers[0].add_param_group({"params": self.backbone.parameters()})
         """,
     ]
 

@@ -1,0 +1,277 @@
+"""The project a checked file belongs to: its root, imports between its files, their summaries.
+
+A run on a few files (pre-commit passes the changed ones) still sees the project: the root is the
+nearest directory with `pyproject.toml` or `.git`, an import resolves to a file under the root, a
+`src/` directory or the importing file's own directory, and the imported file is summarised on
+demand (bounded by `limit` files a run) — from the summary cache when its content was seen before.
+Every summary a file's findings used is recorded (`used`) with its digest, so a cached finding is
+recomputed when one of them changes; so is every cross-file edge (`edges`), for --show-project.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from freezelint.check import summaries
+from freezelint.check.known import is_module_class
+from freezelint.fsutil import atomic_write
+
+_MAX_REEXPORT = 3
+_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
+_NAMES = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+\w+)?")
+_NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+))?")
+# a file without any of these words does nothing a summary records: it is not parsed
+_FLOW_WORDS = re.compile(r"\.train\(|\.eval\(|requires_grad|optim|DistributedDataParallel|\.apply\(|"
+                         r"BatchNorm|configure_optimizers|load_state_dict")
+# effects that matter to a file's flow rules when it calls the function
+_FLOW_EFFECTS = {"train", "bn_freeze", "freeze", "unfreeze", "opt_build", "ddp_wrap"}
+
+
+def find_root(path: Path) -> Path:
+    """The nearest directory at or above `path` that holds pyproject.toml or .git."""
+    start = path.resolve()
+    if not start.is_dir():
+        start = start.parent
+    for d in (start, *start.parents):
+        if (d / "pyproject.toml").exists() or (d / ".git").exists():
+            return d
+    return start
+
+
+@dataclass
+class Edge:
+    """A finding's file used what `name` (defined in `target`) does."""
+
+    source: str
+    target: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target}:{self.name}"
+
+
+@dataclass
+class Project:
+    root: Path
+    cache_dir: Path | None = None
+    limit: int = 200  # files summarised on demand per run (each costs a parse)
+    summarised: dict[str, dict | None] = field(default_factory=dict)  # abs path -> summary
+    used: dict[str, str] = field(default_factory=dict)  # abs path -> summary digest (this file's check)
+    edges: list[Edge] = field(default_factory=list)
+
+    @classmethod
+    def for_paths(cls, paths: list[Path], cache_dir: Path | None = None) -> "Project":
+        first = paths[0] if paths else Path(".")
+        return cls(find_root(first), cache_dir)
+
+    # -------------------------------------------------------------- files and modules
+    def _roots(self, importer: Path) -> list[Path]:
+        roots = [self.root, self.root / "src", importer.parent]
+        return [r for i, r in enumerate(roots) if r not in roots[:i]]
+
+    def _module_file(self, parts: list[str], base: Path) -> Path | None:
+        if not parts:
+            init = base / "__init__.py"
+            return init if init.is_file() else None
+        stem = base.joinpath(*parts)
+        for candidate in (stem.with_name(stem.name + ".py"), stem / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def resolve(self, importer: str, qual: str, _depth: int = 0) -> tuple[Path, str] | None:
+        """The project file and top-level name a qualified name from `importer` refers to:
+        `models.net.Net` -> (models/net.py, "Net"); `.net.Net`, `..utils.freeze_bn` relative to
+        the importer's package. Re-exports through a package's `__init__` are followed."""
+        if _depth > _MAX_REEXPORT or not qual:
+            return None
+        here = Path(importer).resolve()
+        dots = len(qual) - len(qual.lstrip("."))
+        parts = [p for p in qual.lstrip(".").split(".") if p]
+        if dots:
+            base = here.parent
+            for _ in range(dots - 1):
+                base = base.parent
+            bases = [base]
+        else:
+            bases = self._roots(here)
+        for base in bases:
+            for cut in range(len(parts) - 1, -1, -1):
+                module, rest = parts[:cut], parts[cut:]
+                if len(rest) != 1 or (not module and not dots):
+                    continue
+                path = self._module_file(module, base)
+                if path is None or path.resolve() == here:
+                    continue
+                summary = self.summary(path)
+                if summary is None:
+                    return None
+                name = rest[0]
+                if name in summary["functions"] or name in summary["classes"]:
+                    return path, name
+                again = summary["imports"].get(name)
+                if again:  # `from .net import Net` in a package's __init__
+                    return self.resolve(str(path), again, _depth + 1)
+                return None
+        return None
+
+    # -------------------------------------------------------------- summaries
+    def summary(self, path: Path) -> dict | None:
+        key = str(path.resolve())
+        if key in self.summarised:
+            return self.summarised[key]
+        if len(self.summarised) >= self.limit:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            self.summarised[key] = None
+            return None
+        result = self._cached(data)
+        self.summarised[key] = result
+        return result
+
+    def _cached(self, data: bytes) -> dict | None:
+        h = hashlib.blake2b(data, digest_size=20)
+        h.update(f"\0summary\0{summaries.VERSION}".encode())
+        name = h.hexdigest()
+        where = self.cache_dir / "summaries" / name[:2] / name if self.cache_dir is not None else None
+        if where is not None:
+            try:
+                entry = json.loads(where.read_bytes())
+                if isinstance(entry, dict) and entry.get("version") == summaries.VERSION:
+                    return entry
+            except (OSError, ValueError):
+                pass
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if _FLOW_WORDS.search(text):
+            result = summaries.summarise_text(text)
+        else:  # nothing here freezes or trains: only its imports matter (re-exports), no parse
+            result = summaries.light(_imports_of(text))
+        if where is not None and result is not None:
+            try:
+                where.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(where, json.dumps(result, separators=(",", ":")).encode())
+            except OSError:
+                pass
+        return result
+
+    def current_digest(self, path: str) -> str:
+        return summaries.digest(self.summary(Path(path)))
+
+    def deps_current(self, deps: dict[str, str] | None) -> bool:
+        """Whether every summary a cached result used is unchanged."""
+        return all(self.current_digest(p) == d for p, d in (deps or {}).items())
+
+    # -------------------------------------------------------------- lookups
+    def _use(self, importer: str, path: Path, name: str) -> None:
+        key = str(path.resolve())
+        self.used[key] = summaries.digest(self.summarised.get(key))
+        edge = Edge(_show(importer), _show(str(path)), name)
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+
+    def function(self, importer: str, qual: str) -> tuple[dict, str] | None:
+        """A function of another project file: its summary entry and `file:line`-ready path."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return None
+        path, name = hit
+        entry = self.summarised[str(path.resolve())]["functions"].get(name)  # type: ignore[index]
+        if entry is None:
+            return None
+        self._use(importer, path, name)
+        return entry, _show(str(path))
+
+    def klass(self, importer: str, qual: str) -> tuple[dict, str, Path] | None:
+        """A class of another project file: its summary entry."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return None
+        path, name = hit
+        entry = self.summarised[str(path.resolve())]["classes"].get(name)  # type: ignore[index]
+        if entry is None:
+            return None
+        self._use(importer, path, name)
+        return entry, _show(str(path)), path
+
+    def module_class(self, importer: str, qual: str, _depth: int = 0) -> bool:
+        """A project class whose bases make it an nn.Module (bases in other project files too)."""
+        hit = self.klass(importer, qual)
+        if hit is None or _depth > _MAX_REEXPORT:
+            return False
+        entry, _, path = hit
+        if entry["module"]:
+            return True
+        return any(not is_module_class(b) and b and self.module_class(str(path), b, _depth + 1)
+                   for b in entry["bases"])
+
+    def method(self, importer: str, qual: str, method: str, _depth: int = 0) -> tuple[dict, str] | None:
+        """What `method` of a project class (or of a project base class) does to self."""
+        hit = self.klass(importer, qual)
+        if hit is None or _depth > _MAX_REEXPORT:
+            return None
+        entry, shown, path = hit
+        if method in entry["methods"]:
+            return entry["methods"][method], shown
+        for b in entry["bases"]:
+            found = self.method(str(path), b, method, _depth + 1) if b else None
+            if found is not None:
+                return found
+        return None
+
+    def admits(self, importer: str, text: str) -> bool:
+        """Whether a file the text prefilter ruled out imports a project function or class that
+        freezes, trains or builds an optimizer: then the flow rules must see it (a `main.py` with
+        `freeze_bn(model)` and `train_one_epoch(model)` names no freezing word itself)."""
+        if "import" not in text:
+            return False
+        for m in _FROM_IMPORT.finditer(text):
+            module = m.group(1)
+            for name in _NAMES.findall(m.group(2)):
+                qual = f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
+                if self._acts(importer, qual):
+                    return True
+        return False
+
+    def _acts(self, importer: str, qual: str) -> bool:
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        path, name = hit
+        summary = self.summarised.get(str(path.resolve())) or {}
+        fn = summary.get("functions", {}).get(name)
+        if fn is not None:
+            return any(set(e) & _FLOW_EFFECTS for e in fn["effects"].values())
+        cls = summary.get("classes", {}).get(name)
+        return cls is not None and any(set(e) & _FLOW_EFFECTS for e in cls["methods"].values())
+
+    def start_file(self) -> None:
+        """Forget what the previous file used (each file records its own dependencies)."""
+        self.used = {}
+        self.edges = []
+
+
+def _imports_of(text: str) -> dict[str, str]:
+    """`from X import a, b as c` lines of an unparsed file: local name -> qualified name."""
+    out = {}
+    for m in _FROM_IMPORT.finditer(text):
+        module = m.group(1)
+        for name, alias in _NAMES_AS.findall(m.group(2)):
+            out[alias or name] = f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
+    return out
+
+
+def _show(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
