@@ -29,3 +29,10 @@ def test_fingerprint_pass_benchmark_runs():
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "kernel / torch" in p.stdout or "not built" in p.stdout, p.stdout
+
+
+def test_project_speed_benchmark_counts_reanalysed_files():
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "project_speed.py"), "--files", "4", "--rounds", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "files re-analysed after the edit:   [6] of 10" in p.stdout
