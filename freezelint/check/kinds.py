@@ -118,6 +118,11 @@ class Kinds:
             return Kind(MODULE) if self.proven_module_by_use(expr, scope) else None
         return result
 
+    def name_kind(self, name: str, scope: Scope) -> Kind | None:
+        """What a variable named `name` holds as seen from `scope` (no expression node needed)."""
+        result = self._name_kind(name, scope, 0)
+        return None if result is PENDING else result
+
     def proven_module_by_use(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         """A variable (or `self.x` of a class) on which the file calls Module-only methods —
         `.eval()`, `.train()`, `.parameters()`, `.modules()`, `.children()`, `.apply()`, both

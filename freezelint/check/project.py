@@ -28,6 +28,7 @@ _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+)
 # a file without any of these words does nothing a summary records: it is not parsed
 _FLOW_WORDS = re.compile(r"\.train\(|\.eval\(|requires_grad|optim|DistributedDataParallel|\.apply\(|"
                          r"BatchNorm|configure_optimizers|load_state_dict")
+_SKIP_DIRS = {"__pycache__", "node_modules", "venv", "env", "build", "dist", "site-packages"}
 # effects that matter to a file's flow rules when it calls the function
 _FLOW_EFFECTS = {"train", "bn_freeze", "freeze", "unfreeze", "opt_build", "ddp_wrap"}
 
@@ -63,6 +64,7 @@ class Project:
     summarised: dict[str, dict | None] = field(default_factory=dict)  # abs path -> summary
     used: dict[str, str] = field(default_factory=dict)  # abs path -> summary digest (this file's check)
     edges: list[Edge] = field(default_factory=list)
+    _files: list[Path] | None = None
 
     @classmethod
     def for_paths(cls, paths: list[Path], cache_dir: Path | None = None) -> "Project":
@@ -253,6 +255,46 @@ class Project:
             return any(set(e) & _FLOW_EFFECTS for e in fn["effects"].values())
         cls = summary.get("classes", {}).get(name)
         return cls is not None and any(set(e) & _FLOW_EFFECTS for e in cls["methods"].values())
+
+    def modes_of(self, path: str, class_name: str) -> tuple[bool, bool]:
+        """Whether some project file puts instances of `class_name` (defined in `path`) in train()
+        mode, and whether some file puts them in eval() mode. Files are found by text first (the
+        class's name and `.train(`/`.eval(`), then by their summaries, within the bound."""
+        here = Path(path).resolve()
+        trained = evaluated = False
+        for f in self._py_files():
+            try:
+                text = f.read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if class_name not in text or (".train(" not in text and ".eval(" not in text):
+                continue
+            summary = self.summary(f)
+            if summary is None:
+                continue
+            for key, names in (("trained", summary.get("trained", [])), ("evaluated", summary.get("evaluated", []))):
+                for q in names:
+                    hit = (f, q) if f.resolve() == here and q == class_name else self.resolve(str(f), q)
+                    if hit is not None and Path(hit[0]).resolve() == here and hit[1] == class_name:
+                        self.used[str(f.resolve())] = summaries.digest(summary)
+                        if f.resolve() != here:
+                            edge = Edge(_show(path), _show(str(f)), f"{key}: {class_name}")
+                            if not any(str(e) == str(edge) for e in self.edges):
+                                self.edges.append(edge)
+                        trained = trained or key == "trained"
+                        evaluated = evaluated or key == "evaluated"
+        return trained, evaluated
+
+    def _py_files(self) -> list[Path]:
+        if self._files is None:
+            out: list[Path] = []
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS]
+                out.extend(Path(dirpath) / n for n in filenames if n.endswith(".py"))
+                if len(out) > 20 * self.limit:
+                    break
+            self._files = sorted(out)
+        return self._files
 
     def start_file(self) -> None:
         """Forget what the previous file used (each file records its own dependencies)."""

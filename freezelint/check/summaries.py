@@ -27,7 +27,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from freezelint.check.events import CALLS, OPT_BUILD, Summaries, opt_detail
 from freezelint.check.facts import Facts
 
-VERSION = 1
+VERSION = 2
 
 # Event kinds a summary records (what crosses files). ACTIVITY: the argument is trained/run.
 RECORDED = ("train", "eval", "bn_freeze", "freeze", "unfreeze", "opt_build", "ddp_wrap", "activity")
@@ -78,14 +78,33 @@ def summarise(facts: Facts) -> dict:
         for k, node in list(eff.items()):
             eff[k] = positions[node].start.line if positions is not None and node in positions else 0
 
+    trained, evaluated = _instances_put_in_modes(facts, callees)
     imports = {name: b[0].qualname for name, b in facts.module_scope.bindings.items()
                if len(b) == 1 and b[0].how == "import" and b[0].qualname}
-    return {"version": VERSION, "imports": imports, "functions": functions, "classes": classes}
+    return {"version": VERSION, "imports": imports, "functions": functions, "classes": classes,
+            "trained": trained, "evaluated": evaluated}
+
+
+def _instances_put_in_modes(facts: Facts, callees: Summaries) -> tuple[list[str], list[str]]:
+    """Classes (as this file names them: `Net`, `models.Net`, `.net.Net`) whose instances this
+    file puts in train() mode, and those it puts in eval() mode."""
+    from freezelint.check.events import EVAL, TRAIN, Flow
+
+    bodies = [(facts.module_scope, facts.module.body)]
+    bodies += [(scope, scope.node.body.body) for scope in facts.func_scopes.values()]  # type: ignore[union-attr]
+    modes: dict[str, set[str]] = {TRAIN: set(), EVAL: set()}
+    for scope, body in bodies:
+        for e in Flow.of_body(facts, scope, body, callees).events:
+            if e.kind in modes and "." not in e.target:
+                made = _constructed_from(facts, e.target, scope)
+                if made:
+                    modes[e.kind].add(made)
+    return sorted(modes[TRAIN]), sorted(modes[EVAL])
 
 
 def light(imports: dict[str, str]) -> dict:
     """The summary of a file that does nothing a summary records (not parsed): its imports only."""
-    return {"version": VERSION, "imports": imports, "functions": {}, "classes": {}}
+    return {"version": VERSION, "imports": imports, "functions": {}, "classes": {}, "trained": [], "evaluated": []}
 
 
 def summarise_text(text: str) -> dict | None:
@@ -100,3 +119,28 @@ def summarise_text(text: str) -> dict | None:
 def digest(summary: dict | None) -> str:
     """Stable digest of a summary: findings that used it are recomputed when it changes."""
     return hashlib.blake2b(json.dumps(summary, sort_keys=True).encode(), digest_size=12).hexdigest()
+
+
+def _constructed_from(facts: Facts, name: str, scope) -> str | None:
+    """`model = Net(...)` (possibly rebound through `.to()`/`.cuda()`): the class as this file
+    names it, when every constructing binding agrees."""
+    from freezelint.check.known import SELF_RETURNING
+
+    owner = scope.lookup(name)
+    if owner is None:
+        return None
+    found = set()
+    for b in owner.bindings[name]:
+        value = b.node
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+                and value.func.attr.value in SELF_RETURNING:
+            value = value.func.value
+        if isinstance(value, cst.Name) and value.value == name:
+            continue  # `model = model.to(device)`
+        if b.how != "expr" or not isinstance(value, cst.Call):
+            return None
+        q = facts.qualname(value.func, b.scope or owner)
+        if not q:
+            return None
+        found.add(q)
+    return found.pop() if len(found) == 1 else None

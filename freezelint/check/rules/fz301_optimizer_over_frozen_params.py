@@ -41,7 +41,9 @@ class OptimizerOverFrozenParams(Rule):
         "generator step), when the parameters are filtered on requires_grad, when the optimizer gets a named "
         "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, and for "
         "plain SGD without momentum or weight decay. The fix is offered when the freeze comes before "
-        "the optimizer, where a filter can see it; it is unsafe because it changes the param groups."
+        "the optimizer, where a filter can see it; it is unsafe because it changes the param groups. "
+        "Optimizers built by helpers of the project's other files (`build_optimizer(model)`) count, "
+        "and a freeze FZ101/FZ103/FZ104 report as broken still counts as the freeze meant."
     )
     bad = [
         Example(

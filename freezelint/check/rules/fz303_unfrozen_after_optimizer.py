@@ -24,6 +24,12 @@ class UnfrozenAfterOptimizer(Rule):
         "the optimizer never updates them. `add_param_group` fixes it; a scheduler built before that "
         "then needs care (OneCycleLR raises `KeyError: 'initial_lr'`)."
     )
+    notes = (
+        "Follows helpers of the project's other files and Lightning's order: `configure_optimizers` "
+        "runs before every training hook (`on_train_epoch_start`, `training_step`, ...), so an "
+        "unfreeze there comes after the optimizer unless the hook adds a param group; "
+        "`BaseFinetuning.unfreeze_and_add_param_group` does both."
+    )
     bad = [
         Example(
             """
