@@ -383,6 +383,7 @@ class Summaries:
         self._cache: dict[tuple[int, int], tuple[str, ...]] = {}
         self._all: dict[tuple[int, int], dict[str, cst.CSTNode]] = {}
         self._first: dict[tuple[int, int], dict[str, Event]] = {}
+        self._flows: dict[int, Flow] = {}
         self._busy: set[int] = set()
 
     def effects(self, func: cst.FunctionDef, pos: int, depth: int = 0) -> dict[str, cst.CSTNode]:
@@ -400,23 +401,37 @@ class Summaries:
         params = [*func.params.posonly_params, *func.params.params]
         if scope is None or pos >= len(params):
             return ()
-        name = params[pos].name.value
+        flow = self.body_flow(func, depth)
+        if flow is None:
+            return ()
+        for i, p in enumerate(params):  # one pass over the body answers every parameter
+            name = p.name.value
+            first: dict[str, cst.CSTNode] = {}
+            events: dict[str, Event] = {}
+            for e in flow.events:
+                if e.target == name or e.target.startswith(name + "."):
+                    first.setdefault(e.kind, e.detail.get("origin_node", e.node))
+                    events.setdefault(e.kind, e)
+            k = (id(func), i)
+            self._all[k] = first
+            self._first[k] = events
+            self._cache[k] = tuple(x for x in first if x in self.APPLIED or x.startswith(CALLS))
+        return self._cache[key]
+
+    def body_flow(self, func: cst.FunctionDef, depth: int = 0) -> "Flow | None":
+        """The events of a function's body, built once."""
+        if id(func) in self._flows:
+            return self._flows[id(func)]
+        scope = self.facts.func_scopes.get(id(func))
+        if scope is None or id(func) in self._busy:
+            return None
         self._busy.add(id(func))
         try:
             flow = Flow.of_body(self.facts, scope, func.body.body, self, depth + 1)
         finally:
             self._busy.discard(id(func))
-        first: dict[str, cst.CSTNode] = {}
-        events: dict[str, Event] = {}
-        for e in flow.events:
-            if e.target == name or e.target.startswith(name + "."):
-                first.setdefault(e.kind, e.detail.get("origin_node", e.node))
-                events.setdefault(e.kind, e)
-        self._all[key] = first
-        self._first[key] = events
-        kinds = tuple(k for k in first if k in self.APPLIED or k.startswith(CALLS))
-        self._cache[key] = kinds
-        return kinds
+        self._flows[id(func)] = flow
+        return flow
 
     def first_event(self, func: cst.FunctionDef, pos: int, kind: str) -> Event | None:
         return self._first.get((id(func), pos), {}).get(kind)

@@ -23,11 +23,13 @@ from freezelint.fsutil import atomic_write
 
 _MAX_REEXPORT = 3
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
-_NAMES = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+\w+)?")
 _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+))?")
 # a file without any of these words does nothing a summary records: it is not parsed
-_FLOW_WORDS = re.compile(r"\.train\(|\.eval\(|requires_grad|optim|DistributedDataParallel|\.apply\(|"
-                         r"BatchNorm|configure_optimizers|load_state_dict")
+_FLOW_WORDS = re.compile(r"\.train\(|\.eval\(\)|requires_grad|DistributedDataParallel|configure_optimizers|"
+                         r"\b(?:SGD|Adam|AdamW|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS|Lion|LAMB|Lamb)\s*\(")
+_TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
+_CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
+_TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
 _SKIP_DIRS = {"__pycache__", "node_modules", "venv", "env", "build", "dist", "site-packages"}
 # effects that matter to a file's flow rules when it calls the function
 _FLOW_EFFECTS = {"train", "bn_freeze", "freeze", "unfreeze", "opt_build", "ddp_wrap"}
@@ -65,6 +67,7 @@ class Project:
     used: dict[str, str] = field(default_factory=dict)  # abs path -> summary digest (this file's check)
     edges: list[Edge] = field(default_factory=list)
     _files: list[Path] | None = None
+    _outlines: dict[str, dict | None] = field(default_factory=dict)
 
     @classmethod
     def for_paths(cls, paths: list[Path], cache_dir: Path | None = None) -> "Project":
@@ -110,19 +113,46 @@ class Project:
                 path = self._module_file(module, base)
                 if path is None or path.resolve() == here:
                     continue
-                summary = self.summary(path)
-                if summary is None:
+                outline = self.outline(path)
+                if outline is None:
                     return None
                 name = rest[0]
-                if name in summary["functions"] or name in summary["classes"]:
+                if name in outline["defs"]:
                     return path, name
-                again = summary["imports"].get(name)
+                again = outline["imports"].get(name)
                 if again:  # `from .net import Net` in a package's __init__
                     return self.resolve(str(path), again, _depth + 1)
                 return None
         return None
 
     # -------------------------------------------------------------- summaries
+    def outline(self, path: Path) -> dict | None:
+        """What resolution needs of a file, without parsing it: its text, its top-level `def` and
+        `class` names, and its `from ... import` names."""
+        key = str(path.resolve())
+        if key not in self._outlines:
+            try:
+                text = path.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError):
+                self._outlines[key] = None
+                return None
+            self._outlines[key] = {"text": text, "imports": _imports_of(text),
+                                   "defs": {m.group(1) for m in _TOP_DEF.finditer(text)}}
+        return self._outlines[key]
+
+    def might_act(self, path: Path, name: str) -> bool:
+        """Text test before a summary: does the top-level `def`/`class` block of `name` contain a
+        word of what summaries record? (A file's summary costs a parse; most blocks say no.)"""
+        outline = self.outline(path)
+        if outline is None:
+            return False
+        text = outline["text"]
+        m = re.search(rf"^(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b", text, re.M)
+        if m is None:
+            return False
+        end = _TOP_LEVEL.search(text, m.end())
+        return bool(_FLOW_WORDS.search(text, m.start(), end.start() if end else len(text)))
+
     def summary(self, path: Path) -> dict | None:
         key = str(path.resolve())
         if key in self.summarised:
@@ -187,7 +217,8 @@ class Project:
         if hit is None:
             return None
         path, name = hit
-        entry = self.summarised[str(path.resolve())]["functions"].get(name)  # type: ignore[index]
+        summary = self.summary(path)
+        entry = summary["functions"].get(name) if summary else None
         if entry is None:
             return None
         self._use(importer, path, name)
@@ -199,7 +230,8 @@ class Project:
         if hit is None:
             return None
         path, name = hit
-        entry = self.summarised[str(path.resolve())]["classes"].get(name)  # type: ignore[index]
+        summary = self.summary(path)
+        entry = summary["classes"].get(name) if summary else None
         if entry is None:
             return None
         self._use(importer, path, name)
@@ -236,9 +268,14 @@ class Project:
         `freeze_bn(model)` and `train_one_epoch(model)` names no freezing word itself)."""
         if "import" not in text:
             return False
+        called = None
         for m in _FROM_IMPORT.finditer(text):
             module = m.group(1)
-            for name in _NAMES.findall(m.group(2)):
+            for name, alias in _NAMES_AS.findall(m.group(2)):
+                if called is None:
+                    called = set(_CALLED_WITH_ARGS.findall(text))
+                if (alias or name) not in called:
+                    continue  # never called with an argument here: cannot act on a model
                 qual = f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
                 if self._acts(importer, qual):
                     return True
@@ -249,6 +286,9 @@ class Project:
         if hit is None:
             return False
         path, name = hit
+        if not self.might_act(path, name):
+            return False
+        self.summary(path)
         summary = self.summarised.get(str(path.resolve())) or {}
         fn = summary.get("functions", {}).get(name)
         if fn is not None:

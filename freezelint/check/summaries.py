@@ -90,11 +90,12 @@ def _instances_put_in_modes(facts: Facts, callees: Summaries) -> tuple[list[str]
     file puts in train() mode, and those it puts in eval() mode."""
     from freezelint.check.events import EVAL, TRAIN, Flow
 
-    bodies = [(facts.module_scope, facts.module.body)]
-    bodies += [(scope, scope.node.body.body) for scope in facts.func_scopes.values()]  # type: ignore[union-attr]
+    flows = [Flow.of_body(facts, facts.module_scope, facts.module.body, callees)]
+    flows += [f for f in (callees.body_flow(s.node) for s in facts.func_scopes.values()) if f is not None]
     modes: dict[str, set[str]] = {TRAIN: set(), EVAL: set()}
-    for scope, body in bodies:
-        for e in Flow.of_body(facts, scope, body, callees).events:
+    for flow in flows:
+        scope = flow.scope
+        for e in flow.events:
             if e.kind in modes and "." not in e.target:
                 made = _constructed_from(facts, e.target, scope)
                 if made:
