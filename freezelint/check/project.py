@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from freezelint.check import summaries
 from freezelint.check.known import is_module_class
 from freezelint.fsutil import atomic_write
 
@@ -27,6 +26,7 @@ _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+)
 # a file without any of these words does nothing a summary records: it is not parsed
 _FLOW_WORDS = re.compile(r"\.train\(|\.eval\(\)|requires_grad|DistributedDataParallel|configure_optimizers|"
                          r"\b(?:SGD|Adam|AdamW|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS|Lion|LAMB|Lamb)\s*\(")
+_MODULE_BASE_NAMES = {"Module", "LightningModule", "PreTrainedModel"}
 _TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
 _CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
 _TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
@@ -68,6 +68,7 @@ class Project:
     edges: list[Edge] = field(default_factory=list)
     _files: list[Path] | None = None
     _outlines: dict[str, dict | None] = field(default_factory=dict)
+    _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
 
     @classmethod
     def for_paths(cls, paths: list[Path], cache_dir: Path | None = None) -> "Project":
@@ -96,6 +97,13 @@ class Project:
         if _depth > _MAX_REEXPORT or not qual:
             return None
         here = Path(importer).resolve()
+        key = (str(here.parent), qual)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(here, qual, _depth)
+        hit = self._resolved[key]
+        return None if hit is None or hit[0].resolve() == here else hit
+
+    def _resolve(self, here: Path, qual: str, _depth: int) -> tuple[Path, str] | None:
         dots = len(qual) - len(qual.lstrip("."))
         parts = [p for p in qual.lstrip(".").split(".") if p]
         if dots:
@@ -111,7 +119,7 @@ class Project:
                 if len(rest) != 1 or (not module and not dots):
                     continue
                 path = self._module_file(module, base)
-                if path is None or path.resolve() == here:
+                if path is None:
                     continue
                 outline = self.outline(path)
                 if outline is None:
@@ -169,6 +177,8 @@ class Project:
         return result
 
     def _cached(self, data: bytes) -> dict | None:
+        from freezelint.check import summaries  # libcst: loaded only when a summary is needed
+
         h = hashlib.blake2b(data, digest_size=20)
         h.update(f"\0summary\0{summaries.VERSION}".encode())
         name = h.hexdigest()
@@ -197,7 +207,7 @@ class Project:
         return result
 
     def current_digest(self, path: str) -> str:
-        return summaries.digest(self.summary(Path(path)))
+        return _digest(self.summary(Path(path)))
 
     def deps_current(self, deps: dict[str, str] | None) -> bool:
         """Whether every summary a cached result used is unchanged."""
@@ -206,7 +216,7 @@ class Project:
     # -------------------------------------------------------------- lookups
     def _use(self, importer: str, path: Path, name: str) -> None:
         key = str(path.resolve())
-        self.used[key] = summaries.digest(self.summarised.get(key))
+        self.used[key] = _digest(self.summarised.get(key))
         edge = Edge(_show(importer), _show(str(path)), name)
         if not any(str(e) == str(edge) for e in self.edges):
             self.edges.append(edge)
@@ -214,7 +224,7 @@ class Project:
     def function(self, importer: str, qual: str) -> tuple[dict, str] | None:
         """A function of another project file: its summary entry and `file:line`-ready path."""
         hit = self.resolve(importer, qual)
-        if hit is None:
+        if hit is None or not self.might_act(*hit):
             return None
         path, name = hit
         summary = self.summary(path)
@@ -225,9 +235,9 @@ class Project:
         return entry, _show(str(path))
 
     def klass(self, importer: str, qual: str) -> tuple[dict, str, Path] | None:
-        """A class of another project file: its summary entry."""
+        """A class of another project file that freezes or trains: its summary entry."""
         hit = self.resolve(importer, qual)
-        if hit is None:
+        if hit is None or not self.might_act(*hit):
             return None
         path, name = hit
         summary = self.summary(path)
@@ -238,15 +248,26 @@ class Project:
         return entry, _show(str(path)), path
 
     def module_class(self, importer: str, qual: str, _depth: int = 0) -> bool:
-        """A project class whose bases make it an nn.Module (bases in other project files too)."""
-        hit = self.klass(importer, qual)
-        if hit is None or _depth > _MAX_REEXPORT:
+        """A project class whose bases make it an nn.Module (bases in other project files too),
+        read from the `class` line's text: no summary, no parse."""
+        hit = self.resolve(importer, qual) if _depth <= _MAX_REEXPORT else None
+        if hit is None:
             return False
-        entry, _, path = hit
-        if entry["module"]:
+        path, name = hit
+        outline = self.outline(path)
+        m = re.search(rf"^class[ \t]+{re.escape(name)}[ \t]*\(([^)]*)\)", outline["text"], re.M) if outline else None
+        if m is None:
+            return False
+        bases = [b.strip() for b in m.group(1).split(",") if b.strip() and "=" not in b]
+        if any(is_module_class(b) or b.rsplit(".", 1)[-1] in _MODULE_BASE_NAMES for b in bases):
+            self._use(importer, path, name)
             return True
-        return any(not is_module_class(b) and b and self.module_class(str(path), b, _depth + 1)
-                   for b in entry["bases"])
+        for b in bases:
+            local = outline["imports"].get(b.split(".")[0]) if "." not in b else None
+            if local and self.module_class(str(path), local, _depth + 1):
+                self._use(importer, path, name)
+                return True
+        return False
 
     def method(self, importer: str, qual: str, method: str, _depth: int = 0) -> tuple[dict, str] | None:
         """What `method` of a project class (or of a project base class) does to self."""
@@ -316,7 +337,7 @@ class Project:
                 for q in names:
                     hit = (f, q) if f.resolve() == here and q == class_name else self.resolve(str(f), q)
                     if hit is not None and Path(hit[0]).resolve() == here and hit[1] == class_name:
-                        self.used[str(f.resolve())] = summaries.digest(summary)
+                        self.used[str(f.resolve())] = _digest(summary)
                         if f.resolve() != here:
                             edge = Edge(_show(path), _show(str(f)), f"{key}: {class_name}")
                             if not any(str(e) == str(edge) for e in self.edges):
@@ -340,6 +361,11 @@ class Project:
         """Forget what the previous file used (each file records its own dependencies)."""
         self.used = {}
         self.edges = []
+
+
+def _digest(summary: dict | None) -> str:
+    """Stable digest of a summary: findings that used it are recomputed when it changes."""
+    return hashlib.blake2b(json.dumps(summary, sort_keys=True).encode(), digest_size=12).hexdigest()
 
 
 def _imports_of(text: str) -> dict[str, str]:

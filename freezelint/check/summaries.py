@@ -18,9 +18,6 @@ it has `configure_optimizers`. Effects map an event kind to the 1-based line whe
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
@@ -115,11 +112,6 @@ def summarise_text(text: str) -> dict | None:
         return summarise(Facts.of(module))
     except (cst.ParserSyntaxError, RecursionError, ValueError):
         return None
-
-
-def digest(summary: dict | None) -> str:
-    """Stable digest of a summary: findings that used it are recomputed when it changes."""
-    return hashlib.blake2b(json.dumps(summary, sort_keys=True).encode(), digest_size=12).hexdigest()
 
 
 def _constructed_from(facts: Facts, name: str, scope) -> str | None:
