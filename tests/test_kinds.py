@@ -166,3 +166,20 @@ def test_submodule_table_without_importing_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[('FZ102', 3)] False"
+
+
+def test_self_attribute_proven_module_by_use_in_its_class():
+    code = """
+    class Trainer:
+        def __init__(self, net, scale):
+            self.net = net
+            self.scale = scale
+
+        def fit(self, x):
+            self.net.train()
+            self.scale.requires_grad = False  # never used as a Module: silent
+            self.net.requires_grad = False
+            return self.net(x) * self.scale
+    """
+    diags = check_source(textwrap.dedent(code).lstrip(), select=["FZ102"])
+    assert [(d.code, d.row) for d in diags] == [("FZ102", 9)]
