@@ -70,6 +70,14 @@ class Project:
     _outlines: dict[str, dict | None] = field(default_factory=dict)
     _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
 
+    def __getstate__(self) -> dict:
+        # Sent to worker processes with every task: the root and settings, not the caches
+        # (file texts, summaries), which each worker rebuilds on demand.
+        return {"root": self.root, "cache_dir": self.cache_dir, "limit": self.limit}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
     @classmethod
     def for_paths(cls, paths: list[Path], cache_dir: Path | None = None) -> "Project":
         first = paths[0] if paths else Path(".")
