@@ -71,6 +71,9 @@ def _add_check(sub) -> None:
     run.add_argument("--cache-dir", help="cache directory (default: .freezelint_cache in the project root)")
     run.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per CPU)")
     run.add_argument("--verbose", "-v", action="store_true", help="tracebacks on internal errors")
+    run.add_argument("--show-project", action="store_true",
+                     help="print (to stderr) the project root, the files whose summaries were used and the "
+                          "cross-file edges the analysis followed")
 
 
 def _add_rule(sub) -> None:
@@ -192,6 +195,8 @@ def cmd_check(args) -> int:
     for err in run.errors:
         print(f"freezelint: {err}", file=sys.stderr)
     unchecked = [d for d in run.diagnostics if d.code == "FZ001"]
+    if getattr(args, "show_project", False):
+        _show_project(run)
     if args.diff:
         for d in unchecked:  # --diff prints no findings, but a file it could not read must show
             print(f"freezelint: {d.location}: {d.code} {d.message}", file=sys.stderr)
@@ -218,6 +223,17 @@ def _parse_all(args, cfg) -> bool:
     file is parsed; by default files without freezing vocabulary are skipped unparsed."""
     named = {c.upper() for c in [*(args.select or []), *(args.extend_select or [])]}
     return bool(named & {"FZ001", "ALL"}) and "FZ001" in cfg.selected()
+
+
+def _show_project(run) -> None:
+    from freezelint.check.runner import display_path
+
+    lines = [f"project root: {run.project_root}",
+             f"files summarised and used: {len(run.summarised)}"]
+    lines += [f"  {display_path(Path(p))}" for p in sorted(run.summarised)]
+    lines.append(f"cross-file edges followed: {len(run.edges)}")
+    lines += [f"  {e}" for e in run.edges]
+    print("\n".join(lines), file=sys.stderr)
 
 
 def _diff(run) -> str:

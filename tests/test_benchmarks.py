@@ -47,3 +47,10 @@ def test_watch_overhead_benchmark_runs():
     lines = [line.split() for line in p.stdout.splitlines() if line.startswith(("head", "full"))]
     assert [line[0] for line in lines] == ["head", "full"], p.stdout
     assert all(float(line[5]) > 0 and float(line[-2]) > 0 and line[-1].endswith("%") for line in lines), p.stdout
+
+
+def test_project_speed_benchmark_counts_reanalysed_files():
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "project_speed.py"), "--files", "4", "--rounds", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "files re-analysed after the edit:   [6] of 10" in p.stdout

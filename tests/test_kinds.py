@@ -151,3 +151,35 @@ def test_answers_do_not_depend_on_the_order_asked(code):
             reference = answers
             assert any(v is not None and v[0] == MODULE for v in answers.values())
         assert answers == reference, order
+
+
+def test_submodule_table_without_importing_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from freezelint.check.engine import check_source\n"
+        "src = 'import torchvision\\nm = torchvision.models.resnet18()\\nm.layer4.requires_grad = False\\n"
+        "m.fc.weight.requires_grad = False\\n'\n"
+        "print([(d.code, d.row) for d in check_source(src)], 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[('FZ102', 3)] False"
+
+
+def test_self_attribute_proven_module_by_use_in_its_class():
+    code = """
+    class Trainer:
+        def __init__(self, net, scale):
+            self.net = net
+            self.scale = scale
+
+        def fit(self, x):
+            self.net.train()
+            self.scale.requires_grad = False  # never used as a Module: silent
+            self.net.requires_grad = False
+            return self.net(x) * self.scale
+    """
+    diags = check_source(textwrap.dedent(code).lstrip(), select=["FZ102"])
+    assert [(d.code, d.row) for d in diags] == [("FZ102", 9)]

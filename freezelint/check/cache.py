@@ -95,7 +95,8 @@ class Cache:
 
 
 class Index:
-    """path -> [size, mtime_ns, inode, content key, trusted, diagnostics] (see the module doc)."""
+    """path -> [size, mtime_ns, inode, content key, trusted, diagnostics, project deps, edges] (see
+    the module doc)."""
 
     def __init__(self, cache: Cache, path: Path) -> None:
         self.cache, self.path = cache, path
@@ -111,7 +112,7 @@ class Index:
     def lookup(self, path: str, meta: Meta) -> list[dict] | None:
         """Cached diagnostics when the file's metadata is the trusted one recorded, else None."""
         e = self.entries.get(path)
-        if (isinstance(e, list) and len(e) == 6 and e[4] is True and e[0] == meta[0] and e[1] == meta[1]
+        if (isinstance(e, list) and len(e) >= 6 and e[4] is True and e[0] == meta[0] and e[1] == meta[1]
                 and e[2] == meta[2] and isinstance(e[5], list)):
             return e[5]
         return None
@@ -119,13 +120,22 @@ class Index:
     def key_of(self, path: str) -> tuple[str, list[dict]] | None:
         """The content key and diagnostics recorded for this path, whatever its metadata."""
         e = self.entries.get(path)
-        if isinstance(e, list) and len(e) == 6 and isinstance(e[3], str) and isinstance(e[5], list):
+        if isinstance(e, list) and len(e) >= 6 and isinstance(e[3], str) and isinstance(e[5], list):
             return e[3], e[5]
         return None
 
-    def record(self, path: str, meta: Meta, key: str, diagnostics: list[dict]) -> None:
+    def deps_of(self, path: str) -> tuple[dict, list]:
+        """The project summaries (path -> digest) and cross-file edges the recorded findings used:
+        the findings stand only while those summaries do."""
+        e = self.entries.get(path)
+        if isinstance(e, list) and len(e) == 8 and isinstance(e[6], dict) and isinstance(e[7], list):
+            return e[6], e[7]
+        return {}, []
+
+    def record(self, path: str, meta: Meta, key: str, diagnostics: list[dict], deps: dict | None = None,
+               edges: list | None = None) -> None:
         trusted = meta[1] + RACY_NS < self.started
-        entry = [meta[0], meta[1], meta[2], key, trusted, diagnostics]
+        entry = [meta[0], meta[1], meta[2], key, trusted, diagnostics, deps or {}, edges or []]
         if self.entries.get(path) != entry:
             self.entries[path] = entry
             self.changed = True

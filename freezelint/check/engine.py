@@ -21,6 +21,9 @@ from freezelint.check.prefilter import DecodeError, decode, trigger_pattern  # n
 from freezelint.check.rules import ALL_RULES, ENGINE_CODES, Finding, Fix, Rule
 
 _MAX_FIX_PASSES = 10
+# Rules that follow calls into other files: they run on a file that calls project code that
+# freezes or trains, even when the file's own text names nothing they look for.
+FLOW_CODES = frozenset({"FZ201", "FZ202", "FZ301", "FZ302", "FZ303", "FZ306"})
 
 
 @dataclass
@@ -30,6 +33,8 @@ class Outcome:
     fixed: int = 0
     parsed: bool = False  # False when the text triggers ruled the file out
     fix_refused: str | None = None  # why fixes were not written
+    deps: dict[str, str] = field(default_factory=dict)  # project files whose summaries were used -> digest
+    edges: list[str] = field(default_factory=list)  # cross-file edges the analysis used
 
 
 # ------------------------------------------------------------------------------ rules
@@ -96,8 +101,13 @@ def parse(text: str) -> cst.Module:
     return cst.parse_module(text)
 
 
-def run_rules(module: cst.Module, rules: Sequence[Rule]) -> list[Finding]:
+def run_rules(module: cst.Module, rules: Sequence[Rule], project=None, path: str | None = None) -> list[Finding]:
+    """Findings of the rules on one parsed file; `project` (a project.Project) lets the flow
+    rules follow calls and classes into the other files of the project."""
     facts = Facts.of(module)
+    if project is not None and path:
+        facts.project, facts.path = project, path
+        facts.kinds.external_module_class = lambda q: project.module_class(path, q)
     findings: list[Finding] = []
     seen: set[tuple[str, int]] = set()
     for rule in rules:
@@ -110,10 +120,11 @@ def run_rules(module: cst.Module, rules: Sequence[Rule]) -> list[Finding]:
 
 
 def analyse(module: cst.Module, text: str, path: str, selected: frozenset[str],
-            check_noqa: bool, active: frozenset[str] | None = None) -> tuple[list[Diagnostic], list[tuple[Finding, object]]]:
+            check_noqa: bool, active: frozenset[str] | None = None,
+            project=None) -> tuple[list[Diagnostic], list[tuple[Finding, object]]]:
     """Diagnostics of a parsed file after suppression, plus the unsuppressed fixable findings.
     `active`: the rules to run (those whose prefilter admits the file); default all selected."""
-    findings = run_rules(module, rules_for(active if active is not None else selected))
+    findings = run_rules(module, rules_for(active if active is not None else selected), project, path)
     supp = noqa.collect(text) if (findings or check_noqa) else noqa.Suppressions.empty()
     diagnostics: list[Diagnostic] = []
     fixable: list[tuple[Finding, object]] = []
@@ -180,12 +191,26 @@ def _compiles(text: str) -> bool:
 
 
 def check_text(text: str, path: str, selected: frozenset[str], fix: str | None = None,
-               force: bool = False, parse_all: bool = False) -> Outcome:
+               force: bool = False, parse_all: bool = False, project=None) -> Outcome:
     """Check Python source text. `fix` is None, "safe" or "unsafe". `force` runs every selected
     rule whatever the prefilter says; `parse_all` parses the text even when no rule's prefilter
-    admits it (so FZ001 sees it) but still runs only the rules that admit it."""
+    admits it (so FZ001 sees it) but still runs only the rules that admit it. With a `project`
+    (project.Project), calls and classes from other files of the project are followed."""
+    if project is not None:
+        project.start_file()
+    outcome = _check_text(text, path, selected, fix, force, parse_all, project)
+    if project is not None:
+        outcome.deps, outcome.edges = dict(project.used), [str(e) for e in project.edges]
+    return outcome
+
+
+def _check_text(text: str, path: str, selected: frozenset[str], fix: str | None, force: bool,
+                parse_all: bool, project) -> Outcome:
     pattern = trigger_pattern(selected)
     admitted = pattern.admitted(text) if pattern is not None else frozenset()
+    if not force and project is not None and not (selected & FLOW_CODES) <= admitted \
+            and project.admits(path, text):
+        admitted = admitted | (selected & FLOW_CODES)  # it calls project code that freezes or trains
     if not force and not parse_all and not admitted:
         return Outcome(parsed=False)
     # Rules run only on files their own prefilter admits (engine codes always "run").
@@ -199,7 +224,7 @@ def check_text(text: str, path: str, selected: frozenset[str], fix: str | None =
         return Outcome([_libcst_error(path, e)] if "FZ001" in selected else [], parsed=True)
     check_noqa = "FZ002" in selected and bool(noqa.OWN_NOQA.search(text))
     try:
-        diagnostics, fixable = analyse(module, text, path, selected, check_noqa, active)
+        diagnostics, fixable = analyse(module, text, path, selected, check_noqa, active, project)
     except RecursionError:
         return Outcome([syntax_error(path, "cannot analyse: expressions nested too deeply")]
                        if "FZ001" in selected else [], parsed=True)
@@ -207,14 +232,15 @@ def check_text(text: str, path: str, selected: frozenset[str], fix: str | None =
     if fix is None or not fixable:
         return outcome
     try:
-        return _fix_loop(outcome, module, text, path, selected, fixable, fix == "unsafe", check_noqa, active)
+        return _fix_loop(outcome, module, text, path, selected, fixable, fix == "unsafe", check_noqa, active,
+                         project)
     except RecursionError:
         outcome.fix_refused = "fixes not applied: code nested too deeply to rewrite safely"
         return outcome
 
 
 def _fix_loop(outcome: Outcome, module: cst.Module, text: str, path: str, selected: frozenset[str],
-              fixable, unsafe: bool, check_noqa: bool, active: frozenset[str]) -> Outcome:
+              fixable, unsafe: bool, check_noqa: bool, active: frozenset[str], project=None) -> Outcome:
     current, total = text, 0
     diagnostics = outcome.diagnostics
     for _ in range(_MAX_FIX_PASSES):
@@ -230,7 +256,7 @@ def _fix_loop(outcome: Outcome, module: cst.Module, text: str, path: str, select
             outcome.fix_refused = "a fix produced code that does not parse; file left unchanged"
             return outcome
         current, total = new_text, total + applied
-        diagnostics, fixable = analyse(module, new_text, path, selected, check_noqa, active)
+        diagnostics, fixable = analyse(module, new_text, path, selected, check_noqa, active, project)
         if not any(f.fix and (f.fix.safe or unsafe) for f, _ in fixable):
             break
     if total:

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from freezelint.check.facts import Facts, Scope, is_batchnorm_class
-from freezelint.check.known import SELF_RETURNING
+from freezelint.check.known import MODULE_METHODS, SELF_RETURNING
+from freezelint.spelling import is_misspelling
 from freezelint.check.syntax import call_arg, dotted, root_of, walk
 
 TRAIN, EVAL, BN_FREEZE, ACTIVITY = "train", "eval", "bn_freeze", "activity"
+CALLS = "calls:"  # prefix: a method called on a receiver whose class is not known here
 OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
     "opt_build", "add_group", "replace", "freeze", "unfreeze", "ddp_wrap")
 _MAX_DEPTH = 3
@@ -174,8 +176,14 @@ class Flow(cst.CSTVisitor):
                 self._emit(ACTIVITY, "*", node)
             elif target is not None:
                 # a method of a Module class of the project: what it does to `self` happens here
-                for kind, detail in self.summaries.method(recv, method, scope, self.depth):
+                effects = self.summaries.method(recv, method, scope, self.depth)
+                for kind, detail in effects:
                     self._emit(kind, target, node, **detail)
+                if not effects and isinstance(recv, cst.Name) and not method.startswith("_") \
+                        and method not in MODULE_METHODS:
+                    # on a receiver of unknown class (a helper's parameter): a caller that knows
+                    # the class applies the method (`model.freeze_bn()` inside train_one_epoch)
+                    self._emit(CALLS + method, target, node)
         if q and q.startswith("torch.optim.") and q.rsplit(".", 1)[1][:1].isupper() and node.args:
             self._opt_build(node, q)
         if q in _DDP and node.args:
@@ -192,7 +200,13 @@ class Flow(cst.CSTVisitor):
                 else:
                     effects = self.summaries.external(func, scope, i)
                 for kind, detail in effects:
-                    self._emit(kind, target, node, **detail)
+                    if kind.startswith(CALLS):  # the helper calls a method of what it was given
+                        for k2, d2 in self.summaries.method(arg.value, kind[len(CALLS):], scope, self.depth):
+                            self._emit(k2, target, node, **d2)
+                    else:
+                        if kind == OPT_BUILD:
+                            detail = {**detail, "path": dotted(arg.value) or target}
+                        self._emit(kind, target, node, **detail)
                 if self.facts.is_module(arg.value, scope) or effects:
                     self._emit(ACTIVITY, target, node)
             owner = scope.lookup(func.value)
@@ -236,7 +250,9 @@ class Flow(cst.CSTVisitor):
         for t in node.targets:
             target = t.target
             if isinstance(target, cst.Attribute):
-                if target.attr.value == "requires_grad":
+                if _meant_requires_grad(target.attr.value):
+                    # also a freeze FZ101/FZ103 flag as broken: it is still the freeze the author
+                    # meant, so FZ301-FZ303 report now instead of after the fix
                     value = node.value
                     if isinstance(value, cst.Name) and value.value in ("True", "False"):
                         self._emit(UNFREEZE if value.value == "True" else FREEZE,
@@ -258,6 +274,17 @@ class Flow(cst.CSTVisitor):
                     for e in [e for e in self.events if e.kind == DDP_WRAP and e.node is node.value]:
                         if e.target != t.target.value:
                             self._emit(DDP_WRAP, t.target.value, node.value)
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        # `p.requires_grad == False` as a statement (FZ104): meant as a freeze
+        cmp = node.value
+        if isinstance(cmp, cst.Comparison) and len(cmp.comparisons) == 1 \
+                and isinstance(cmp.comparisons[0].operator, cst.Equal) \
+                and isinstance(cmp.left, cst.Attribute) and _meant_requires_grad(cmp.left.attr.value):
+            value = cmp.comparisons[0].comparator
+            if isinstance(value, cst.Name) and value.value in ("True", "False"):
+                self._emit(UNFREEZE if value.value == "True" else FREEZE,
+                           self._param_owner(cmp.left.value), node, sub=self._param_path(cmp.left.value))
 
     def _param_path(self, expr: cst.BaseExpression) -> str | None:
         """What a requires_grad assignment freezes: `model.layer1` for `p` from
@@ -293,6 +320,15 @@ def unwrap_self_returning(expr: cst.BaseExpression) -> cst.BaseExpression:
     while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in SELF_RETURNING:
         expr = expr.func.value
     return expr
+
+
+def _meant_requires_grad(attr: str) -> bool:
+    return attr in ("requires_grad", "requires_grad_") or is_misspelling(attr)
+
+
+def opt_detail(e: Event) -> dict:
+    """What FZ301 needs of an optimizer build, as plain data (it crosses files in summaries)."""
+    return {k: e.detail.get(k) for k in ("filtered", "optimizer", "whole", "stateful")}
 
 
 def _is_filtered(source: cst.BaseExpression) -> bool:
@@ -340,12 +376,14 @@ class Summaries:
     answers them from the project index."""
 
     # what a call site takes over from its callee
-    APPLIED = (TRAIN, BN_FREEZE, EVAL, ACTIVITY)
+    APPLIED = (TRAIN, BN_FREEZE, EVAL, ACTIVITY, FREEZE, UNFREEZE, OPT_BUILD, DDP_WRAP)
 
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
         self._cache: dict[tuple[int, int], tuple[str, ...]] = {}
         self._all: dict[tuple[int, int], dict[str, cst.CSTNode]] = {}
+        self._first: dict[tuple[int, int], dict[str, Event]] = {}
+        self._flows: dict[int, Flow] = {}
         self._busy: set[int] = set()
 
     def effects(self, func: cst.FunctionDef, pos: int, depth: int = 0) -> dict[str, cst.CSTNode]:
@@ -363,25 +401,48 @@ class Summaries:
         params = [*func.params.posonly_params, *func.params.params]
         if scope is None or pos >= len(params):
             return ()
-        name = params[pos].name.value
+        flow = self.body_flow(func, depth)
+        if flow is None:
+            return ()
+        for i, p in enumerate(params):  # one pass over the body answers every parameter
+            name = p.name.value
+            first: dict[str, cst.CSTNode] = {}
+            events: dict[str, Event] = {}
+            for e in flow.events:
+                if e.target == name or e.target.startswith(name + "."):
+                    first.setdefault(e.kind, e.detail.get("origin_node", e.node))
+                    events.setdefault(e.kind, e)
+            k = (id(func), i)
+            self._all[k] = first
+            self._first[k] = events
+            self._cache[k] = tuple(x for x in first if x in self.APPLIED or x.startswith(CALLS))
+        return self._cache[key]
+
+    def body_flow(self, func: cst.FunctionDef, depth: int = 0) -> "Flow | None":
+        """The events of a function's body, built once."""
+        if id(func) in self._flows:
+            return self._flows[id(func)]
+        scope = self.facts.func_scopes.get(id(func))
+        if scope is None or id(func) in self._busy:
+            return None
         self._busy.add(id(func))
         try:
             flow = Flow.of_body(self.facts, scope, func.body.body, self, depth + 1)
         finally:
             self._busy.discard(id(func))
-        first: dict[str, cst.CSTNode] = {}
-        for e in flow.events:
-            if e.target == name or e.target.startswith(name + "."):
-                first.setdefault(e.kind, e.detail.get("origin_node", e.node))
-        self._all[key] = first
-        kinds = tuple(k for k in first if k in self.APPLIED)
-        self._cache[key] = kinds
-        return kinds
+        self._flows[id(func)] = flow
+        return flow
+
+    def first_event(self, func: cst.FunctionDef, pos: int, kind: str) -> Event | None:
+        return self._first.get((id(func), pos), {}).get(kind)
 
     def detail(self, func: cst.FunctionDef, pos: int, kind: str) -> dict:
         """What a call site's event says about where it comes from (for messages)."""
+        if kind == OPT_BUILD:
+            e = self.first_event(func, pos, kind)
+            return {**opt_detail(e), "via": func.name.value} if e is not None else {}
         if kind != TRAIN:
-            return {}
+            return {"via": func.name.value}
         return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind)}
 
     def method(self, recv: cst.BaseExpression, method: str, scope: Scope, depth: int) -> list[tuple[str, dict]]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '78de647b0137aa1bdb4c9827f72cf50d'
+RULES_DIGEST = '38c19d90e538915375cd66c99c06caef'
 
 GATES = {
     'FZ002': (
@@ -48,7 +48,7 @@ GATES = {
     ),
     'FZ202': (
         ('BatchNorm',),
-        ('isinstance\\([^)]*BatchNorm',),
+        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\('),
         ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (
@@ -62,9 +62,9 @@ GATES = {
         (),
     ),
     'FZ301': (
-        ('requires_grad',),
+        ('requires_grad', 'require_grad', 'requiresGrad'),
         ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(',),
-        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)', '\\.parameters\\(\\)'),
+        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.parameters\\(\\)'),
     ),
     'FZ302': (
         ('optim',),

@@ -44,6 +44,8 @@ class Kind:
     origin: str | None = None  # for copies: how the copy was made, for messages
     qual: str | None = None  # for modules built from a known class: its qualified name
     wraps: tuple | None = None  # DataParallel/DDP: (the wrapped model's expression, its scope)
+    factory: str | None = None  # a model from a factory in submodule_table: its key
+    sub: str | None = None  # ... and the attribute path inside it ("layer1", "features.0")
 
 
 
@@ -61,6 +63,33 @@ _WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DataParallel"
                        "torch.nn.parallel.distributed.DistributedDataParallel"})
 
 
+def _factory_key(q: str, call: cst.Call) -> str:
+    """The submodule table's key for a factory call: `timm.create_model:vit_base_patch16_224`."""
+    if q in ("timm.create_model", "timm.models.create_model"):
+        name = call_arg(call, 0, "model_name")
+        if isinstance(name, cst.SimpleString):
+            value = name.evaluated_value
+            if isinstance(value, str):
+                return "timm.create_model:" + value.split(".")[0]
+    return q
+
+
+def _submodule(base: Kind, attr: str) -> Kind | None:
+    """`attr` of a known model (or of one of its submodules), from the generated table: a Module,
+    a Parameter, or None (not in the table, or deeper than it goes)."""
+    from freezelint.check.submodule_table import TABLE  # loaded on first use (~40 kB)
+
+    entry = TABLE.get(base.factory or "")
+    if entry is None:
+        return None
+    path = f"{base.sub}.{attr}" if base.sub else attr
+    if path in entry["params"]:
+        return Kind(PARAM)
+    if path in entry["modules"]:
+        return Kind(MODULE, factory=base.factory, sub=path)
+    return None
+
+
 class Kinds:
     """Kind inference over one file's extracted facts, memoised per (expression, scope)."""
 
@@ -68,6 +97,9 @@ class Kinds:
         self.f = extracted
         self._memo: dict[tuple[int, int], Kind | None] = {}
         self._busy: set[tuple[int, int]] = set()
+        # Set by the engine when the file is checked in a project: is this qualified name an
+        # nn.Module class defined in another project file?
+        self.external_module_class = None
         self._uses: dict[tuple, set[str]] | None = None  # what each variable is used for
         self._frames: list[set] = []  # per question being answered: the cut-offs it leaned on
 
@@ -85,6 +117,11 @@ class Kinds:
         if result is None or result is PENDING:
             return Kind(MODULE) if self.proven_module_by_use(expr, scope) else None
         return result
+
+    def name_kind(self, name: str, scope: Scope) -> Kind | None:
+        """What a variable named `name` holds as seen from `scope` (no expression node needed)."""
+        result = self._name_kind(name, scope, 0)
+        return None if result is PENDING else result
 
     def proven_module_by_use(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         """A variable (or `self.x` of a class) on which the file calls Module-only methods —
@@ -184,6 +221,10 @@ class Kinds:
                 inner = self._wrapped(expr.value, base, scope, depth)
                 if inner is not None:
                     return inner
+            if base is not None and base.tag == MODULE and base.factory:
+                known = _submodule(base, attr)
+                if known is not None:
+                    return known
             if base is not None and base.tag == MODULE and base.cls is not None:
                 values = base.cls.attrs.get(attr)
                 if values:
@@ -198,6 +239,10 @@ class Kinds:
             base = self._kind(expr.value, scope, depth)
             if base is not None and base.tag == STATE_DICT:
                 return Kind(COPY, origin=base.origin)
+            index = expr.slice[0].slice if len(expr.slice) == 1 else None
+            if base is not None and base.factory and isinstance(index, cst.Index) \
+                    and isinstance(index.value, cst.Integer):
+                return _submodule(base, index.value.value)  # `model.features[0]`
             return None
         return None
 
@@ -236,7 +281,8 @@ class Kinds:
             values = [getattr(k, attr) for k in known]
             return values[0] if all(v == values[0] for v in values) else None
 
-        return Kind(first.tag, same("cls"), same("origin"), same("qual"), same("wraps"))
+        return Kind(first.tag, same("cls"), same("origin"), same("qual"), same("wraps"), same("factory"),
+                    same("sub"))
 
     def _name_kind(self, name: str, scope: Scope, depth: int) -> Kind | None:
         owner = scope.lookup(name)
@@ -324,9 +370,11 @@ class Kinds:
                 arg = call_arg(call, 0, "module")
                 return Kind(MODULE, qual=q, wraps=(arg, scope) if arg is not None else None)
             if is_module_class(q):
-                return Kind(MODULE, qual=q)
+                return Kind(MODULE, qual=q, factory=q)
             if is_module_factory(q):
-                return Kind(MODULE)
+                return Kind(MODULE, factory=_factory_key(q, call))
+            if self.external_module_class is not None and self.external_module_class(q):
+                return Kind(MODULE, qual=q)
         if isinstance(func, cst.Name):
             fdef = self.resolve_def(func, scope)
             if fdef is not None:
@@ -354,7 +402,7 @@ class Kinds:
             if method == "from_pretrained":
                 owner_q = qualname(func.value, scope)
                 if owner_q and owner_q.startswith("transformers.") and is_module_class(owner_q):
-                    return Kind(MODULE)
+                    return Kind(MODULE, factory=owner_q)
                 return None
             if method in SELF_RETURNING or method == "apply":
                 base = self._kind(func.value, scope, depth)

@@ -83,3 +83,12 @@ def is_module_factory(qualname: str | None) -> bool:
         return last not in _TV_NON_FACTORIES and "utils" not in parts and not last.startswith("_")
     return False
 
+
+
+# nn.Module's own methods: a call of one is never a project method to look up.
+MODULE_METHODS = SELF_RETURNING | frozenset({
+    "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules", "children",
+    "named_children", "state_dict", "load_state_dict", "forward", "zero_grad", "register_buffer",
+    "register_parameter", "add_module", "register_module", "get_submodule", "get_parameter",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "extra_repr",
+})

@@ -40,6 +40,8 @@ class FileResult:
     key: str | None = None  # content key of exactly the bytes checked (None: not cacheable)
     meta: Meta | None = None  # their file's (size, mtime_ns, inode), taken before reading them
 
+    deps: dict[str, str] = field(default_factory=dict)  # project summaries the findings used
+    edges: list[str] = field(default_factory=list)  # cross-file edges the analysis used
 
 @dataclass(frozen=True)
 class RunError:
@@ -63,6 +65,9 @@ class RunResult:
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
     docs_url: str | None = None  # the `docs-url` setting the report's links follow
 
+    project_root: str | None = None  # --show-project: the root, files summarised, edges used
+    summarised: set[str] = field(default_factory=set)
+    edges: list[str] = field(default_factory=list)
     def url(self, code: str) -> str | None:
         from freezelint.codes import docs_url
 
@@ -98,7 +103,7 @@ def _read(path: str) -> tuple[bytes, Meta]:
 
 
 def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None,
-            parse_all: bool = False, keyed: bool = False) -> FileResult:
+            parse_all: bool = False, keyed: bool = False, project=None) -> FileResult:
     """Check one file's bytes (read here when `data` is None). Runs in workers too.
     `parse_all`: parse even a file no rule's text trigger admits (explicit FZ001 / ALL).
     `keyed`: give the result the content key of the bytes read here (for the cache)."""
@@ -131,8 +136,9 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
     # The runner sends here only files some rule admits: libcst is imported now, not before.
     from freezelint.check import engine
 
-    outcome = engine.check_text(text, path, selected, fix, parse_all=parse_all)
+    outcome = engine.check_text(text, path, selected, fix, parse_all=parse_all, project=project)
     result.diagnostics, result.parsed, result.fixed = outcome.diagnostics, outcome.parsed, outcome.fixed
+    result.deps, result.edges = outcome.deps, outcome.edges
     if outcome.fix_refused:
         result.error = outcome.fix_refused
     if outcome.new_text is not None:
@@ -215,9 +221,9 @@ def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path]
     return for_path
 
 
-def _pool_worker(task: tuple[str, frozenset[str], str | None, bool, bool]) -> FileResult:
-    path, selected, fix, parse_all, keyed = task
-    return process(path, None, selected, fix, parse_all, keyed)
+def _pool_worker(task: tuple) -> FileResult:
+    path, selected, fix, parse_all, keyed, project = task
+    return process(path, None, selected, fix, parse_all, keyed, project)
 
 
 def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
@@ -261,6 +267,9 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     run = RunResult(files=len(files), docs_url=cfg.docs_url)
     cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
     index = cache.index(_configuration(cfg, selected, parse_all)) if cache is not None else None
+    from freezelint.check.project import Project  # light: no libcst until a summary is needed
+
+    project = Project.for_paths(files, (cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache else None)
 
     trees = _checked_trees(paths, cfg) if fix is not None else []
     written: set[str] = set()
@@ -268,7 +277,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     # Files some rule admits, by path only: holding their bytes here would grow with the tree.
     # The worker reads them again and keys its result by the bytes it read (a file saved in
     # between is checked, and cached, as saved).
-    heavy: list[tuple[str, frozenset[str], str | None, bool, bool]] = []
+    heavy: list[tuple] = []
     total, done = len(files), 0
     for p in files:
         path = str(p)
@@ -279,11 +288,15 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             except OSError:
                 meta = None
             found = index.lookup(path, meta) if meta is not None else None
+            deps, edges = index.deps_of(path)
+            if found is not None and not project.deps_current(deps):
+                found = None  # a summary its findings used has changed
             if found is not None:
                 shown = display_path(p)
                 diags = _from_cache(shown, found)
                 if diags is not None:
-                    results.append(FileResult(shown, diags, cached=True))
+                    results.append(FileResult(shown, diags, cached=True, deps=entry.get("deps") or {},
+                                              edges=entry.get("edges") or []))
                     continue
         try:
             data, meta = _read(path)
@@ -294,18 +307,22 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
         if cache is not None:
             known = index.key_of(path) if index is not None else None
             entry = known[1] if known is not None and known[0] == key else None
+            deps, edges = index.deps_of(path) if entry is not None else ({}, [])
             if entry is None:
                 stored = cache.get(key)
                 entry = stored["diagnostics"] if stored is not None else None
+                deps, edges = (stored.get("deps") or {}, stored.get("edges") or []) if stored is not None else ({}, [])
+            if entry is not None and not project.deps_current(deps):
+                entry = None  # a summary its findings used has changed
             shown = display_path(p)
             diags = _from_cache(shown, entry) if entry is not None else None
             if diags is not None:
                 if index is not None:
-                    index.record(path, meta, key, entry)
-                results.append(FileResult(shown, diags, cached=True))
+                    index.record(path, meta, key, entry, deps, edges)
+                results.append(FileResult(shown, diags, cached=True, deps=deps, edges=edges))
                 continue
-        if p.suffix == ".ipynb" or parse_all or _needs_parse(data, sel):  # notebooks: decided on their cells
-            heavy.append((path, sel, fix, parse_all, cache is not None))
+        if p.suffix == ".ipynb" or parse_all or _needs_parse(data, sel) or _project_admits(project, p, data):
+            heavy.append((path, sel, fix, parse_all, cache is not None, project))  # notebooks: decided on their cells
         else:  # no selected rule could fire on this text
             results.append(FileResult(path, key=key, meta=meta))
     done = len(results)
@@ -340,9 +357,11 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             d.path = shown
         if cache is not None and not r.cached and r.error is None and r.key is not None:
             stored = [d.to_cache() for d in r.diagnostics]
-            cache.put(r.key, {"diagnostics": stored, "parsed": r.parsed})
+            cache.put(r.key, {"diagnostics": stored, "parsed": r.parsed, "deps": r.deps, "edges": r.edges})
             if index is not None and r.meta is not None:
-                index.record(abs_path, r.meta, r.key, stored)
+                index.record(abs_path, r.meta, r.key, stored, r.deps, r.edges)
+        run.summarised.update(r.deps)
+        run.edges.extend(e for e in r.edges if e not in run.edges)
         run.parsed += r.parsed
         run.cached += r.cached
         if r.error:
@@ -361,7 +380,8 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                 err = _outside(target, trees) or write_atomic(Path(target), r.original, r.new)
                 if err:
                     run.errors.append(RunError(shown, err))
-                    unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None, parse_all)
+                    unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None, parse_all,
+                                      project=project)
                     for d in unfixed.diagnostics:
                         d.path = shown
                     run.diagnostics.extend(unfixed.diagnostics)
@@ -373,6 +393,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     if index is not None:
         index.save()
     run.diagnostics.sort(key=Diagnostic.sort_key)
+    run.project_root = str(project.root)
     return run
 
 
@@ -399,3 +420,13 @@ def _from_cache(shown: str, entries: list) -> list[Diagnostic] | None:
         return [Diagnostic.from_cache(shown, d) for d in entries]
     except (TypeError, KeyError):
         return None
+
+
+def _project_admits(project, path: Path, data: bytes) -> bool:
+    """A file the text prefilter rules out may still call project code that freezes or trains."""
+    if path.suffix != ".py" or b"import" not in data or len(data) > MAX_PARSE_BYTES:
+        return False
+    try:
+        return project.admits(str(path), data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False

@@ -26,9 +26,14 @@ class RequiresGradOnModule(Rule):
     notes = (
         "The checker establishes that the object is a Module: constructed from an `nn` class or a "
         "model factory (`torchvision.models.*`, `timm.create_model`, `AutoModel*.from_pretrained`) "
-        "reached through imports, an instance of an nn.Module subclass of the same file, `self` "
-        "inside such a class (or `self.<attr>` assigned a Module there), or items of `.modules()`, "
-        "`.named_modules()`, `.named_children()`, `.children()` and `.apply(fn)`. "
+        "reached through imports, a submodule of a torchvision, timm or transformers model by the "
+        "generated table of their attribute paths (`model.layer1`, not `vit.cls_token`), an instance "
+        "of an nn.Module subclass of the same file (or of another file of the project), `self` "
+        "inside such a class (or `self.<attr>` assigned a Module there), items of `.modules()`, "
+        "`.named_modules()`, `.named_children()`, `.children()` and `.apply(fn)`, or a name proven "
+        "a Module by use (`.eval()`, `.train()`, `.parameters()`, `.modules()`, `.children()`, "
+        "`.apply()`, `.state_dict()` with `.load_state_dict()`, called like a layer). Rebinding "
+        "through `.to()`, `.cuda()`, `.float()`, `.eval()`, `torch.compile(...)` keeps the kind. "
         "It stays silent on Parameters and on anything it cannot establish. A class that reads "
         "`self.requires_grad` back uses it as its own setting and is not reported."
     )
@@ -133,6 +138,26 @@ class RequiresGradOnModule(Rule):
                     p.requires_grad = True
             """,
         ),
+        Example(
+            """
+            import timm
+            import torchvision
+
+            resnet = torchvision.models.resnet50(weights=None)
+            resnet.layer1.requires_grad = False  # expect: FZ102
+            vit = timm.create_model("vit_base_patch16_224", pretrained=False)
+            vit.blocks[0].requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            import timm
+            import torchvision
+
+            resnet = torchvision.models.resnet50(weights=None)
+            resnet.layer1.requires_grad_(False)  # expect: FZ102
+            vit = timm.create_model("vit_base_patch16_224", pretrained=False)
+            vit.blocks[0].requires_grad_(False)  # expect: FZ102
+            """,
+        ),
     ]
     good = [
         """
@@ -180,6 +205,13 @@ class RequiresGradOnModule(Rule):
 
             def score(self, x):
                 return (self.weight * x).sum()
+        """,
+        """
+        import timm
+
+        vit = timm.create_model("vit_base_patch16_224", pretrained=False)
+        vit.cls_token.requires_grad = False  # a Parameter (from the generated submodule table)
+        vit.pos_embed.requires_grad = False
         """,
     ]
 

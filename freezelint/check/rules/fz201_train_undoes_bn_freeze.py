@@ -30,8 +30,12 @@ class TrainUndoesBnFreeze(Rule):
         "(`model.apply(fix_bn)`) is the working order."
     )
     notes = (
-        "Follows calls into functions of the same file (a `train_one_epoch(model)` that calls "
-        "`model.train()` counts), to a bounded depth. Freezes through `FrozenBatchNorm2d` are "
+        "Follows calls into functions and Module-class methods of the same file and of the other "
+        "files of the project (through their summaries), to a bounded depth: a `train_one_epoch(model)` "
+        "that calls `model.train()` and then trains is reported at its call site, naming the line of "
+        "its train(); a `model.freeze_bn()` re-applied after every train() is the working idiom and "
+        "needs no train() override. A class is reported at its definition only when the BN freeze is "
+        "in `__init__` (no caller can re-apply a constructor). Freezes through `FrozenBatchNorm2d` are "
         "permanent and never reported."
     )
     bad = [

@@ -8,14 +8,14 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
-from freezelint.check.flow import BN_FREEZE, flows_of
+from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, TRAIN, flows_of
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule, code_of
 
 
 class BnFrozenWithoutEval(Rule):
     code = "FZ202"
     words = ("BatchNorm",)
-    triggers = (r"isinstance\([^)]*BatchNorm",)
+    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(")
     requires = (FREEZES + r"|requires_grad_\(\s*\)",)
     what = "Finds BatchNorm layers frozen with requires_grad only, never put in eval mode."
     why = (
@@ -25,7 +25,13 @@ class BnFrozenWithoutEval(Rule):
         "drift towards the fine-tuning data. `.eval()` (re-applied after every `model.train()`) or "
         "`FrozenBatchNorm2d` freezes the statistics."
     )
-    notes = "Silent when the file puts BatchNorm layers in eval mode anywhere (for example `model.apply(fix_bn)`)."
+    notes = (
+        "Silent when the file puts BatchNorm layers in eval mode anywhere (for example "
+        "`model.apply(fix_bn)`). BatchNorm layers frozen by a parameter loop in a Module's `__init__` "
+        "are reported when this file or another file of the project puts the model in train mode "
+        "(found through the project's summaries) and the class never puts them in eval mode; a "
+        "model used only under eval() is fine."
+    )
     bad = [
         Example(
             """
@@ -45,6 +51,24 @@ class BnFrozenWithoutEval(Rule):
                 if isinstance(m, nn.BatchNorm2d):  # expect: FZ203
                     m.weight.requires_grad = False  # expect: FZ202
                     # m.eval()  (a comment does not put the layer in eval mode)
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(3, 8, 3)
+                    self.bn1 = nn.BatchNorm2d(8)
+                    for p in self.bn1.parameters():
+                        p.requires_grad = False  # expect: FZ202
+
+            model = Net()
+            for epoch in range(10):
+                model.train()
+                train_one_epoch(model)
             """
         ),
     ]
@@ -74,9 +98,57 @@ class BnFrozenWithoutEval(Rule):
                 nn.init.constant_(m.bias, 0)
                 # for p in m.parameters(): p.requires_grad = False
         """,
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 8, 3)
+                self.bn1 = nn.BatchNorm2d(8)
+                for p in self.bn1.parameters():
+                    p.requires_grad = False
+
+        model = Net()
+        model.eval()  # an evaluation script: never in train mode
+        evaluate(model)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
+        yield from self._init_freezes(facts)
+        yield from self._isinstance_freezes(facts)
+
+    def _init_freezes(self, facts: Facts) -> Iterable[Finding]:
+        """BN layers frozen by requires_grad in a Module's `__init__`, in a project that puts the
+        model in train() mode and never BN-freezes it (a model used only under eval() is fine)."""
+        bodies = flows_of(facts).bodies
+        for info in facts.classes.values():
+            if not info.is_module:
+                continue
+            own = [f for f in bodies if f.scope.cls is info and f.scope.is_method]
+            if any(e.kind in (BN_FREEZE, EVAL) and (e.target == "self" or e.target.startswith("self."))
+                   for f in own for e in f.events):
+                continue  # the class puts its BatchNorm layers in eval mode itself
+            init = next((f for f in own if f.scope.func_name == "__init__"), None)
+            freezes = [e for e in (init.events if init else []) if e.kind == FREEZE
+                       and _is_bn_attr(facts, info, e.detail.get("sub"))]
+            if not freezes:
+                continue
+            trainer = _trained_where(facts, info, bodies)
+            if trainer is None:
+                continue
+            for e in freezes:
+                yield self.finding(
+                    e.node,
+                    f"BatchNorm layer `{e.detail['sub']}` is frozen with requires_grad only in __init__, and "
+                    f"{trainer} puts {info.name} in train mode: its running statistics still update on every "
+                    f"batch; also put it in eval mode after every model.train() (override train()), or use "
+                    f"FrozenBatchNorm2d",
+                    stmt=e.stmt,
+                )
+
+    def _isinstance_freezes(self, facts: Facts) -> Iterable[Finding]:
         checks = [(node, name, classes, ctx) for node, name, classes, ctx in facts.isinstance_ifs
                   if any(is_batchnorm_class(facts.qualname(c, ctx.scope)) for c in classes)]
         if not checks:
@@ -101,3 +173,29 @@ class BnFrozenWithoutEval(Rule):
                 f"or use FrozenBatchNorm2d",
                 ctx,
             )
+
+
+def _is_bn_attr(facts: Facts, info, sub: str | None) -> bool:
+    """`self.bn1` (or `self.bn1.weight`) where every value the class gives `bn1` is a BatchNorm."""
+    if not sub or not sub.startswith("self."):
+        return False
+    attr = sub.split(".")[1]
+    values = info.attrs.get(attr, [])
+    return bool(values) and all(
+        (k := facts.kind(v, s)) is not None and is_batchnorm_class(k.qual) for v, s in values)
+
+
+def _trained_where(facts: Facts, info, bodies) -> str | None:
+    """Where an instance of the class is put in train mode: this file, or a project file."""
+    for flow in bodies:
+        for e in flow.events:
+            if e.kind == TRAIN and "." not in e.target:
+                k = facts.kinds.name_kind(e.target, flow.scope)
+                if k is not None and k.cls is info:
+                    return "this file"
+    if facts.project is not None and facts.path:
+        trained, _ = facts.project.modes_of(facts.path, info.name)
+        if trained:
+            edges = [e for e in facts.project.edges if e.name == f"trained: {info.name}"]
+            return f"`{edges[0].target}`" if edges else "the project"
+    return None

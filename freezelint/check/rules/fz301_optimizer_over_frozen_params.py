@@ -9,7 +9,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, flows_of
-from freezelint.check.rules.base import FREEZES, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
+from freezelint.check.rules.base import FREEZES_MEANT, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
 
 
 def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
@@ -20,9 +20,9 @@ def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
 
 class OptimizerOverFrozenParams(Rule):
     code = "FZ301"
-    words = ("requires_grad",)
+    words = ("requires_grad", "require_grad", "requiresGrad")
     triggers = (OPTIMIZER_CALL,)
-    requires = (FREEZES, r"\.parameters\(\)")
+    requires = (FREEZES_MEANT, r"\.parameters\(\)")
     what = (
         "Finds an optimizer with momentum, moving averages or weight decay built over all of a "
         "model's `.parameters()` while the same file freezes some of them."
@@ -41,7 +41,9 @@ class OptimizerOverFrozenParams(Rule):
         "generator step), when the parameters are filtered on requires_grad, when the optimizer gets a named "
         "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, and for "
         "plain SGD without momentum or weight decay. The fix is offered when the freeze comes before "
-        "the optimizer, where a filter can see it; it is unsafe because it changes the param groups."
+        "the optimizer, where a filter can see it; it is unsafe because it changes the param groups. "
+        "Optimizers built by helpers of the project's other files (`build_optimizer(model)`) count, "
+        "and a freeze FZ101/FZ103/FZ104 report as broken still counts as the freeze meant."
     )
     bad = [
         Example(
@@ -66,6 +68,17 @@ class OptimizerOverFrozenParams(Rule):
             optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ301
             """,
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for p in model.layer1.parameters():
+                p.requires_grad_ = False  # expect: FZ101
+            optimizer = torch.optim.AdamW(model.parameters())  # expect: FZ301
+            """,
+        ),
     ]
     good = [
         """
@@ -77,6 +90,13 @@ class OptimizerOverFrozenParams(Rule):
         opt3 = torch.optim.SGD(model.head.parameters(), lr=0.1, momentum=0.9)
         opt4 = torch.optim.Adam([{"params": model.head.parameters()}, {"params": model.neck.parameters()}])
         opt5 = torch.optim.SGD(model.parameters(), lr=0.1)  # stateless: frozen params never move
+        """,
+        """
+        import torch
+
+        for p in model.backbone.parameters():
+            assert p.requires_grad == False  # a check, not a freeze
+        optimizer = torch.optim.AdamW(model.parameters())
         """,
     ]
 

@@ -20,6 +20,11 @@ class LayerReplacedAfterOptimizer(Rule):
         "Parameters: its `.grad` is computed at every backward, but the optimizer never updates it, "
         "and keeps the old layer alive instead. The new head silently stays at its random init."
     )
+    notes = (
+        "Follows helpers of the project's other files (an optimizer built by `build_optimizer(model)` "
+        "in a builder module) and Lightning's order: `configure_optimizers` runs before every "
+        "training hook, so a layer replaced in `on_train_epoch_start` comes after the optimizer."
+    )
     bad = [
         Example(
             """

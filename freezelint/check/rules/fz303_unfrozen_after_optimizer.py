@@ -24,6 +24,12 @@ class UnfrozenAfterOptimizer(Rule):
         "the optimizer never updates them. `add_param_group` fixes it; a scheduler built before that "
         "then needs care (OneCycleLR raises `KeyError: 'initial_lr'`)."
     )
+    notes = (
+        "Follows helpers of the project's other files and Lightning's order: `configure_optimizers` "
+        "runs before every training hook (`on_train_epoch_start`, `training_step`, ...), so an "
+        "unfreeze there comes after the optimizer unless the hook adds a param group; "
+        "`BaseFinetuning.unfreeze_and_add_param_group` does both."
+    )
     bad = [
         Example(
             """
@@ -35,6 +41,20 @@ class UnfrozenAfterOptimizer(Rule):
                 if epoch == 5:
                     model.backbone.layer4.requires_grad_(True)  # expect: FZ303
                 train_one_epoch(model, optimizer)
+            """
+        ),
+        Example(
+            """
+            import torch
+            from lightning.pytorch import LightningModule
+
+            class Lit(LightningModule):
+                def configure_optimizers(self):  # Lightning calls this before any training hook
+                    return torch.optim.Adam(filter(lambda p: p.requires_grad, self.parameters()))
+
+                def on_train_epoch_start(self):
+                    if self.current_epoch == 5:
+                        self.backbone.requires_grad_(True)  # expect: FZ303
             """
         ),
     ]
@@ -73,6 +93,19 @@ class UnfrozenAfterOptimizer(Rule):
                     self.unfreeze_and_add_param_group(pl_module.backbone, optimizer)
 
         optimizer = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()))
+        """,
+        """
+        import torch
+        from lightning.pytorch import LightningModule
+
+        class Lit(LightningModule):
+            def configure_optimizers(self):
+                return torch.optim.Adam(filter(lambda p: p.requires_grad, self.parameters()))
+
+            def on_train_epoch_start(self):
+                if self.current_epoch == 5:
+                    self.backbone.requires_grad_(True)
+                    self.trainer.optimizers[0].add_param_group({"params": self.backbone.parameters()})
         """,
     ]
 

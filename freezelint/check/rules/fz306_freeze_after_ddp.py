@@ -22,6 +22,11 @@ class FreezeAfterDdp(Rule):
         "in the prior iteration`. With `find_unused_parameters=True`, a layer frozen on one rank only "
         "still changes on that rank."
     )
+    notes = (
+        "Module methods that return the module keep the alias (`DDP(model.to(rank))`, "
+        "`model = model.cuda()`), a change through `ddp.module` is a change to the wrapped model, and "
+        "freezing helpers of the project's other files (`freeze_backbone(model.module)`) count."
+    )
     bad = [
         Example(
             """

@@ -1,0 +1,393 @@
+"""The project a checked file belongs to: its root, imports between its files, their summaries.
+
+A run on a few files (pre-commit passes the changed ones) still sees the project: the root is the
+nearest directory with `pyproject.toml` or `.git`, an import resolves to a file under the root, a
+`src/` directory or the importing file's own directory, and the imported file is summarised on
+demand (bounded by `limit` files a run) — from the summary cache when its content was seen before.
+Every summary a file's findings used is recorded (`used`) with its digest, so a cached finding is
+recomputed when one of them changes; so is every cross-file edge (`edges`), for --show-project.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from freezelint.check.known import is_module_class
+from freezelint.fsutil import atomic_write
+
+_MAX_REEXPORT = 3
+_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
+_NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+))?")
+# a file without any of these words does nothing a summary records: it is not parsed
+_FLOW_WORDS = re.compile(r"\.train\(|\.eval\(\)|requires_grad|DistributedDataParallel|configure_optimizers|"
+                         r"\b(?:SGD|Adam|AdamW|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS|Lion|LAMB|Lamb)\s*\(")
+_MODULE_BASE_NAMES = {"Module", "LightningModule", "PreTrainedModel"}
+_TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
+_CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
+_TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
+_SKIP_DIRS = {"__pycache__", "node_modules", "venv", "env", "build", "dist", "site-packages"}
+# effects that matter to a file's flow rules when it calls the function
+_FLOW_EFFECTS = {"train", "bn_freeze", "freeze", "unfreeze", "opt_build", "ddp_wrap"}
+
+
+def find_root(path: Path) -> Path:
+    """The nearest directory at or above `path` that holds pyproject.toml or .git."""
+    start = path.resolve()
+    if not start.is_dir():
+        start = start.parent
+    for d in (start, *start.parents):
+        if (d / "pyproject.toml").exists() or (d / ".git").exists():
+            return d
+    return start
+
+
+@dataclass
+class Edge:
+    """A finding's file used what `name` (defined in `target`) does."""
+
+    source: str
+    target: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target}:{self.name}"
+
+
+@dataclass
+class Project:
+    root: Path
+    cache_dir: Path | None = None
+    limit: int = 200  # files summarised on demand per run (each costs a parse)
+    summarised: dict[str, dict | None] = field(default_factory=dict)  # abs path -> summary
+    used: dict[str, str] = field(default_factory=dict)  # abs path -> summary digest (this file's check)
+    edges: list[Edge] = field(default_factory=list)
+    _files: list[Path] | None = None
+    _outlines: dict[str, dict | None] = field(default_factory=dict)
+    _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
+
+    def __getstate__(self) -> dict:
+        # Sent to worker processes with every task: the root and settings, not the caches
+        # (file texts, summaries), which each worker rebuilds on demand.
+        return {"root": self.root, "cache_dir": self.cache_dir, "limit": self.limit}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    @classmethod
+    def for_paths(cls, paths: list[Path], cache_dir: Path | None = None) -> "Project":
+        first = paths[0] if paths else Path(".")
+        return cls(find_root(first), cache_dir)
+
+    # -------------------------------------------------------------- files and modules
+    def _roots(self, importer: Path) -> list[Path]:
+        roots = [self.root, self.root / "src", importer.parent]
+        return [r for i, r in enumerate(roots) if r not in roots[:i]]
+
+    def _module_file(self, parts: list[str], base: Path) -> Path | None:
+        if not parts:
+            init = base / "__init__.py"
+            return init if init.is_file() else None
+        stem = base.joinpath(*parts)
+        for candidate in (stem.with_name(stem.name + ".py"), stem / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def resolve(self, importer: str, qual: str, _depth: int = 0) -> tuple[Path, str] | None:
+        """The project file and top-level name a qualified name from `importer` refers to:
+        `models.net.Net` -> (models/net.py, "Net"); `.net.Net`, `..utils.freeze_bn` relative to
+        the importer's package. Re-exports through a package's `__init__` are followed."""
+        if _depth > _MAX_REEXPORT or not qual:
+            return None
+        here = Path(importer).resolve()
+        key = (str(here.parent), qual)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(here, qual, _depth)
+        hit = self._resolved[key]
+        return None if hit is None or hit[0].resolve() == here else hit
+
+    def _resolve(self, here: Path, qual: str, _depth: int) -> tuple[Path, str] | None:
+        dots = len(qual) - len(qual.lstrip("."))
+        parts = [p for p in qual.lstrip(".").split(".") if p]
+        if dots:
+            base = here.parent
+            for _ in range(dots - 1):
+                base = base.parent
+            bases = [base]
+        else:
+            bases = self._roots(here)
+        for base in bases:
+            for cut in range(len(parts) - 1, -1, -1):
+                module, rest = parts[:cut], parts[cut:]
+                if len(rest) != 1 or (not module and not dots):
+                    continue
+                path = self._module_file(module, base)
+                if path is None:
+                    continue
+                outline = self.outline(path)
+                if outline is None:
+                    return None
+                name = rest[0]
+                if name in outline["defs"]:
+                    return path, name
+                again = outline["imports"].get(name)
+                if again:  # `from .net import Net` in a package's __init__
+                    return self.resolve(str(path), again, _depth + 1)
+                return None
+        return None
+
+    # -------------------------------------------------------------- summaries
+    def outline(self, path: Path) -> dict | None:
+        """What resolution needs of a file, without parsing it: its text, its top-level `def` and
+        `class` names, and its `from ... import` names."""
+        key = str(path.resolve())
+        if key not in self._outlines:
+            try:
+                text = path.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError):
+                self._outlines[key] = None
+                return None
+            self._outlines[key] = {"text": text, "imports": _imports_of(text),
+                                   "defs": {m.group(1) for m in _TOP_DEF.finditer(text)}}
+        return self._outlines[key]
+
+    def might_act(self, path: Path, name: str) -> bool:
+        """Text test before a summary: does the top-level `def`/`class` block of `name` contain a
+        word of what summaries record? (A file's summary costs a parse; most blocks say no.)"""
+        outline = self.outline(path)
+        if outline is None:
+            return False
+        text = outline["text"]
+        m = re.search(rf"^(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b", text, re.M)
+        if m is None:
+            return False
+        end = _TOP_LEVEL.search(text, m.end())
+        return bool(_FLOW_WORDS.search(text, m.start(), end.start() if end else len(text)))
+
+    def summary(self, path: Path) -> dict | None:
+        key = str(path.resolve())
+        if key in self.summarised:
+            return self.summarised[key]
+        if len(self.summarised) >= self.limit:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            self.summarised[key] = None
+            return None
+        result = self._cached(data)
+        self.summarised[key] = result
+        return result
+
+    def _cached(self, data: bytes) -> dict | None:
+        from freezelint.check import summaries  # libcst: loaded only when a summary is needed
+
+        h = hashlib.blake2b(data, digest_size=20)
+        h.update(f"\0summary\0{summaries.VERSION}".encode())
+        name = h.hexdigest()
+        where = self.cache_dir / "summaries" / name[:2] / name if self.cache_dir is not None else None
+        if where is not None:
+            try:
+                entry = json.loads(where.read_bytes())
+                if isinstance(entry, dict) and entry.get("version") == summaries.VERSION:
+                    return entry
+            except (OSError, ValueError):
+                pass
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if _FLOW_WORDS.search(text):
+            result = summaries.summarise_text(text)
+        else:  # nothing here freezes or trains: only its imports matter (re-exports), no parse
+            result = summaries.light(_imports_of(text))
+        if where is not None and result is not None:
+            try:
+                where.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(where, json.dumps(result, separators=(",", ":")).encode())
+            except OSError:
+                pass
+        return result
+
+    def current_digest(self, path: str) -> str:
+        return _digest(self.summary(Path(path)))
+
+    def deps_current(self, deps: dict[str, str] | None) -> bool:
+        """Whether every summary a cached result used is unchanged."""
+        return all(self.current_digest(p) == d for p, d in (deps or {}).items())
+
+    # -------------------------------------------------------------- lookups
+    def _use(self, importer: str, path: Path, name: str) -> None:
+        key = str(path.resolve())
+        self.used[key] = _digest(self.summarised.get(key))
+        edge = Edge(_show(importer), _show(str(path)), name)
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+
+    def function(self, importer: str, qual: str) -> tuple[dict, str] | None:
+        """A function of another project file: its summary entry and `file:line`-ready path."""
+        hit = self.resolve(importer, qual)
+        if hit is None or not self.might_act(*hit):
+            return None
+        path, name = hit
+        summary = self.summary(path)
+        entry = summary["functions"].get(name) if summary else None
+        if entry is None:
+            return None
+        self._use(importer, path, name)
+        return entry, _show(str(path))
+
+    def klass(self, importer: str, qual: str) -> tuple[dict, str, Path] | None:
+        """A class of another project file that freezes or trains: its summary entry."""
+        hit = self.resolve(importer, qual)
+        if hit is None or not self.might_act(*hit):
+            return None
+        path, name = hit
+        summary = self.summary(path)
+        entry = summary["classes"].get(name) if summary else None
+        if entry is None:
+            return None
+        self._use(importer, path, name)
+        return entry, _show(str(path)), path
+
+    def module_class(self, importer: str, qual: str, _depth: int = 0) -> bool:
+        """A project class whose bases make it an nn.Module (bases in other project files too),
+        read from the `class` line's text: no summary, no parse."""
+        hit = self.resolve(importer, qual) if _depth <= _MAX_REEXPORT else None
+        if hit is None:
+            return False
+        path, name = hit
+        outline = self.outline(path)
+        m = re.search(rf"^class[ \t]+{re.escape(name)}[ \t]*\(([^)]*)\)", outline["text"], re.M) if outline else None
+        if m is None:
+            return False
+        bases = [b.strip() for b in m.group(1).split(",") if b.strip() and "=" not in b]
+        if any(is_module_class(b) or b.rsplit(".", 1)[-1] in _MODULE_BASE_NAMES for b in bases):
+            self._use(importer, path, name)
+            return True
+        for b in bases:
+            local = outline["imports"].get(b.split(".")[0]) if "." not in b else None
+            if local and self.module_class(str(path), local, _depth + 1):
+                self._use(importer, path, name)
+                return True
+        return False
+
+    def method(self, importer: str, qual: str, method: str, _depth: int = 0) -> tuple[dict, str] | None:
+        """What `method` of a project class (or of a project base class) does to self."""
+        hit = self.klass(importer, qual)
+        if hit is None or _depth > _MAX_REEXPORT:
+            return None
+        entry, shown, path = hit
+        if method in entry["methods"]:
+            return entry["methods"][method], shown
+        for b in entry["bases"]:
+            found = self.method(str(path), b, method, _depth + 1) if b else None
+            if found is not None:
+                return found
+        return None
+
+    def admits(self, importer: str, text: str) -> bool:
+        """Whether a file the text prefilter ruled out imports a project function or class that
+        freezes, trains or builds an optimizer: then the flow rules must see it (a `main.py` with
+        `freeze_bn(model)` and `train_one_epoch(model)` names no freezing word itself)."""
+        if "import" not in text:
+            return False
+        called = None
+        for m in _FROM_IMPORT.finditer(text):
+            module = m.group(1)
+            for name, alias in _NAMES_AS.findall(m.group(2)):
+                if called is None:
+                    called = set(_CALLED_WITH_ARGS.findall(text))
+                if (alias or name) not in called:
+                    continue  # never called with an argument here: cannot act on a model
+                qual = f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
+                if self._acts(importer, qual):
+                    return True
+        return False
+
+    def _acts(self, importer: str, qual: str) -> bool:
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        path, name = hit
+        if not self.might_act(path, name):
+            return False
+        self.summary(path)
+        summary = self.summarised.get(str(path.resolve())) or {}
+        fn = summary.get("functions", {}).get(name)
+        if fn is not None:
+            return any(set(e) & _FLOW_EFFECTS for e in fn["effects"].values())
+        cls = summary.get("classes", {}).get(name)
+        return cls is not None and any(set(e) & _FLOW_EFFECTS for e in cls["methods"].values())
+
+    def modes_of(self, path: str, class_name: str) -> tuple[bool, bool]:
+        """Whether some project file puts instances of `class_name` (defined in `path`) in train()
+        mode, and whether some file puts them in eval() mode. Files are found by text first (the
+        class's name and `.train(`/`.eval(`), then by their summaries, within the bound."""
+        here = Path(path).resolve()
+        trained = evaluated = False
+        for f in self._py_files():
+            try:
+                text = f.read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if class_name not in text or (".train(" not in text and ".eval(" not in text):
+                continue
+            summary = self.summary(f)
+            if summary is None:
+                continue
+            for key, names in (("trained", summary.get("trained", [])), ("evaluated", summary.get("evaluated", []))):
+                for q in names:
+                    hit = (f, q) if f.resolve() == here and q == class_name else self.resolve(str(f), q)
+                    if hit is not None and Path(hit[0]).resolve() == here and hit[1] == class_name:
+                        self.used[str(f.resolve())] = _digest(summary)
+                        if f.resolve() != here:
+                            edge = Edge(_show(path), _show(str(f)), f"{key}: {class_name}")
+                            if not any(str(e) == str(edge) for e in self.edges):
+                                self.edges.append(edge)
+                        trained = trained or key == "trained"
+                        evaluated = evaluated or key == "evaluated"
+        return trained, evaluated
+
+    def _py_files(self) -> list[Path]:
+        if self._files is None:
+            out: list[Path] = []
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS]
+                out.extend(Path(dirpath) / n for n in filenames if n.endswith(".py"))
+                if len(out) > 20 * self.limit:
+                    break
+            self._files = sorted(out)
+        return self._files
+
+    def start_file(self) -> None:
+        """Forget what the previous file used (each file records its own dependencies)."""
+        self.used = {}
+        self.edges = []
+
+
+def _digest(summary: dict | None) -> str:
+    """Stable digest of a summary: findings that used it are recomputed when it changes."""
+    return hashlib.blake2b(json.dumps(summary, sort_keys=True).encode(), digest_size=12).hexdigest()
+
+
+def _imports_of(text: str) -> dict[str, str]:
+    """`from X import a, b as c` lines of an unparsed file: local name -> qualified name."""
+    out = {}
+    for m in _FROM_IMPORT.finditer(text):
+        module = m.group(1)
+        for name, alias in _NAMES_AS.findall(m.group(2)):
+            out[alias or name] = f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
+    return out
+
+
+def _show(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path

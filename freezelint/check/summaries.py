@@ -1,0 +1,139 @@
+"""What each function and class of one file does to its arguments, as plain JSON data.
+
+A summary is computed once per file content (the project index caches it by content hash) and is
+all another file needs to know: which parameters a function freezes, unfreezes, puts in train()
+or eval(), BN-freezes, builds an optimizer over, wraps in DDP, trains; what each Module class
+does to `self` in `__init__` and in its other methods, whether it overrides train(), and whether
+it has `configure_optimizers`. Effects map an event kind to the 1-based line where it happens.
+
+    {"version": 1,
+     "imports": {"Net": "models.net.Net", "F": ".functional"},
+     "functions": {"train_one_epoch": {"params": ["model", "loader"],
+                                       "effects": {"0": {"train": 12, "calls:freeze_bn": 13}},
+                                       "opt": {}}},
+     "classes": {"Net": {"bases": ["torch.nn.Module"], "module": true, "train_override": false,
+                         "configure_optimizers": false,
+                         "methods": {"freeze_bn": {"bn_freeze": 30}, "__init__": {}}}}}
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from freezelint.check.events import CALLS, OPT_BUILD, Summaries, opt_detail
+from freezelint.check.facts import Facts
+
+VERSION = 2
+
+# Event kinds a summary records (what crosses files). ACTIVITY: the argument is trained/run.
+RECORDED = ("train", "eval", "bn_freeze", "freeze", "unfreeze", "opt_build", "ddp_wrap", "activity")
+
+
+def _recorded(kind: str) -> bool:
+    return kind in RECORDED or kind.startswith(CALLS)
+
+
+def summarise(facts: Facts) -> dict:
+    """The file's summary (see the module docstring)."""
+    callees = Summaries(facts)
+    found: dict[str, dict[str, cst.CSTNode]] = {}  # "f:0" / "C.m" -> kind -> first node
+
+    functions: dict[str, dict] = {}
+    classes: dict[str, dict] = {}
+    for stmt in facts.module.body:
+        if isinstance(stmt, cst.FunctionDef):
+            params = [p.name.value for p in (*stmt.params.posonly_params, *stmt.params.params)]
+            entry: dict = {"params": params, "effects": {}, "opt": {}}
+            for i in range(len(params)):
+                eff = {k: n for k, n in callees.effects(stmt, i).items() if _recorded(k)}
+                if eff:
+                    found[f"{stmt.name.value}:{i}"] = eff
+                    entry["effects"][str(i)] = eff
+                opt = callees.first_event(stmt, i, OPT_BUILD)
+                if opt is not None:
+                    entry["opt"][str(i)] = opt_detail(opt)
+            functions[stmt.name.value] = entry
+        elif isinstance(stmt, cst.ClassDef):
+            info = facts.classes.get(stmt.name.value)
+            bases = [facts.qualname(b.value, facts.module_scope) or "" for b in stmt.bases if b.keyword is None]
+            methods: dict[str, dict] = {}
+            for m in stmt.body.body:
+                if isinstance(m, cst.FunctionDef) and (m.params.params or m.params.posonly_params):
+                    eff = {k: n for k, n in callees.effects(m, 0).items() if _recorded(k)}
+                    found[f"{stmt.name.value}.{m.name.value}"] = eff
+                    methods[m.name.value] = eff
+            classes[stmt.name.value] = {
+                "bases": bases, "module": bool(info and info.is_module),
+                "train_override": "train" in methods, "configure_optimizers": "configure_optimizers" in methods,
+                "methods": methods,
+            }
+    positions = None
+    if any(found.values()):
+        positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+    for eff in found.values():
+        for k, node in list(eff.items()):
+            eff[k] = positions[node].start.line if positions is not None and node in positions else 0
+
+    trained, evaluated = _instances_put_in_modes(facts, callees)
+    imports = {name: b[0].qualname for name, b in facts.module_scope.bindings.items()
+               if len(b) == 1 and b[0].how == "import" and b[0].qualname}
+    return {"version": VERSION, "imports": imports, "functions": functions, "classes": classes,
+            "trained": trained, "evaluated": evaluated}
+
+
+def _instances_put_in_modes(facts: Facts, callees: Summaries) -> tuple[list[str], list[str]]:
+    """Classes (as this file names them: `Net`, `models.Net`, `.net.Net`) whose instances this
+    file puts in train() mode, and those it puts in eval() mode."""
+    from freezelint.check.events import EVAL, TRAIN, Flow
+
+    flows = [Flow.of_body(facts, facts.module_scope, facts.module.body, callees)]
+    flows += [f for f in (callees.body_flow(s.node) for s in facts.func_scopes.values()) if f is not None]
+    modes: dict[str, set[str]] = {TRAIN: set(), EVAL: set()}
+    for flow in flows:
+        scope = flow.scope
+        for e in flow.events:
+            if e.kind in modes and "." not in e.target:
+                made = _constructed_from(facts, e.target, scope)
+                if made:
+                    modes[e.kind].add(made)
+    return sorted(modes[TRAIN]), sorted(modes[EVAL])
+
+
+def light(imports: dict[str, str]) -> dict:
+    """The summary of a file that does nothing a summary records (not parsed): its imports only."""
+    return {"version": VERSION, "imports": imports, "functions": {}, "classes": {}, "trained": [], "evaluated": []}
+
+
+def summarise_text(text: str) -> dict | None:
+    """Summary of a source text, or None when it does not parse."""
+    try:
+        module = cst.parse_module(text)
+        return summarise(Facts.of(module))
+    except (cst.ParserSyntaxError, RecursionError, ValueError):
+        return None
+
+
+def _constructed_from(facts: Facts, name: str, scope) -> str | None:
+    """`model = Net(...)` (possibly rebound through `.to()`/`.cuda()`): the class as this file
+    names it, when every constructing binding agrees."""
+    from freezelint.check.known import SELF_RETURNING
+
+    owner = scope.lookup(name)
+    if owner is None:
+        return None
+    found = set()
+    for b in owner.bindings[name]:
+        value = b.node
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+                and value.func.attr.value in SELF_RETURNING:
+            value = value.func.value
+        if isinstance(value, cst.Name) and value.value == name:
+            continue  # `model = model.to(device)`
+        if b.how != "expr" or not isinstance(value, cst.Call):
+            return None
+        q = facts.qualname(value.func, b.scope or owner)
+        if not q:
+            return None
+        found.add(q)
+    return found.pop() if len(found) == 1 else None

@@ -1,0 +1,3 @@
+def freeze_backbone(model):
+    for p in model.backbone.parameters():
+        p.requires_grad = False

@@ -1,0 +1,9 @@
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from ddpapp.freezing import freeze_backbone
+from ddpapp.model import build
+
+model = build()
+model = model.to(rank)
+freeze_backbone(model)
+model = DDP(model.to(rank), device_ids=[rank])

@@ -1,0 +1,5 @@
+import torchvision
+
+
+def build():
+    return torchvision.models.resnet18(weights=None)

@@ -1,0 +1,118 @@
+"""Project analysis: the flow rules follow calls and classes into the other files of the project
+(multi-file fixtures under tests/projects/, each with a correct twin), summaries are cached and
+findings recomputed when a summary they used changes, and a run on one file still sees the project."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from freezelint.check.project import Project, find_root
+from freezelint.check.summaries import summarise_text
+
+PROJECTS = Path(__file__).parent / "projects"
+NAMES = sorted(p.name for p in PROJECTS.iterdir() if p.is_dir())
+EXPECT = re.compile(r"#\s*expect:\s*(FZ\d{3})")
+
+
+def _copy(name: str, tmp_path: Path) -> Path:
+    dest = tmp_path / name
+    shutil.copytree(PROJECTS / name, dest)
+    return dest
+
+
+def _expected(root: Path) -> list[tuple[str, int, str]]:
+    out = []
+    for f in sorted(root.rglob("*.py")):
+        for i, line in enumerate(f.read_text().splitlines(), 1):
+            for code in EXPECT.findall(line):
+                out.append((f.relative_to(root).as_posix(), i, code))
+    return out
+
+
+def _found(cli, root: Path, *args: str) -> list[tuple[str, int, str]]:
+    r = cli(root, "check", "--format", "json", *args)
+    assert r.code in (0, 1), r.err
+    return sorted((Path(d["filename"]).as_posix(), d["location"]["row"], d["code"]) for d in json.loads(r.out))
+
+
+def test_fixture_twins_exist():
+    bad = {n[:-4] for n in NAMES if n.endswith("_bad")}
+    good = {n[:-5] for n in NAMES if n.endswith("_good")}
+    assert bad == good and {"split", "builder", "ddp"} <= bad
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_project_findings_are_exactly_the_marked_lines(cli, tmp_path, name):
+    root = _copy(name, tmp_path)
+    want = _expected(root)
+    assert bool(want) == name.endswith("_bad")
+    assert _found(cli, root, "--no-cache", ".") == want
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.endswith("_bad")])
+def test_the_same_files_alone_find_nothing(cli, tmp_path, name):
+    """The mistakes really cross files: each marked file checked with its project hidden is clean."""
+    root = _copy(name, tmp_path)
+    for rel, _, _ in _expected(root):
+        alone = tmp_path / f"alone_{name}"
+        alone.mkdir(exist_ok=True)
+        (alone / "pyproject.toml").write_text("")
+        shutil.copy(root / rel, alone / Path(rel).name)
+        assert _found(cli, alone, "--no-cache", ".") == []
+
+
+def test_a_run_on_one_file_finds_the_root_and_summarises_on_demand(cli, tmp_path):
+    root = _copy("split_bad", tmp_path)
+    assert find_root(root / "models" / "net.py") == root
+    r = cli(root / "models", "check", "--no-cache", "--format", "json", "../train.py")
+    assert [(d["code"], d["location"]["row"]) for d in json.loads(r.out)] == [("FZ201", 10)]
+    msg = json.loads(r.out)[0]["message"]
+    assert "`train_one_epoch(...)`" in msg and "engine.py:2" in msg
+
+
+def test_show_project_names_root_files_and_edges(cli, tmp_path):
+    root = _copy("split_bad", tmp_path)
+    r = cli(root, "check", "--no-cache", "--show-project", "train.py")
+    assert r.code == 1
+    assert f"project root: {root}" in r.err
+    assert "\n  engine.py\n" in r.err and "\n  models/net.py\n" in r.err
+    assert "train.py -> engine.py:train_one_epoch" in r.err
+    assert "train.py -> models/net.py:Net" in r.err
+    assert "FZ201" in r.out
+
+
+def test_summary_is_json_data_and_names_effects():
+    text = (PROJECTS / "split_good" / "engine.py").read_text()
+    s = summarise_text(text)
+    assert json.loads(json.dumps(s)) == s
+    assert s["functions"]["train_one_epoch"]["effects"]["0"] == {"train": 2, "calls:freeze_bn": 3, "activity": 6}
+    net = summarise_text((PROJECTS / "split_good" / "models" / "net.py").read_text())
+    assert net["classes"]["Net"]["module"] and not net["classes"]["Net"]["train_override"]
+    assert net["classes"]["Net"]["methods"]["freeze_bn"] == {"bn_freeze": 16}
+
+
+def test_cached_findings_follow_a_changed_dependency(cli, tmp_path):
+    root = _copy("split_good", tmp_path)
+    assert _found(cli, root, ".") == []
+    assert _found(cli, root, ".") == []  # warm
+    engine = root / "engine.py"
+    # the helper stops re-applying the freeze: train.py itself is unchanged, its finding appears
+    engine.write_text(engine.read_text().replace("    model.freeze_bn()  # re-applied after every train()\n", ""))
+    assert _found(cli, root, ".") == [("train.py", 10, "FZ201")]
+    # the summaries were cached by content
+    assert list((root / ".freezelint_cache").rglob("summaries/*/*"))
+
+
+def test_summaries_on_demand_are_bounded(tmp_path):
+    for i in range(5):
+        (tmp_path / f"m{i}.py").write_text(f"def f{i}(model):\n    model.train()\n")
+    (tmp_path / "pyproject.toml").write_text("")
+    project = Project(tmp_path, limit=3)
+    importer = str(tmp_path / "main.py")
+    hits = [project.function(importer, f"m{i}.f{i}") for i in range(5)]
+    assert sum(h is not None for h in hits) == 3
