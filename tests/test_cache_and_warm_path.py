@@ -206,8 +206,8 @@ def test_select_all_parses_every_file_but_runs_only_admitted_rules(cli, tmp_path
 
     ran = []
     real = engine.run_rules
-    monkeypatch.setattr(engine, "run_rules", lambda module, rules: ran.append([r.code for r in rules])
-                        or real(module, rules))
+    monkeypatch.setattr(engine, "run_rules", lambda module, rules, *a, **k: ran.append([r.code for r in rules])
+                        or real(module, rules, *a, **k))
     write(tmp_path / "plain.py", "x = 1\n")
     r = cli(tmp_path, "check", "--no-cache", "--select", "ALL", "plain.py")
     assert r.code == 0 and ran == [[]]  # parsed (FZ001 would show), no rule had anything to look at

@@ -295,8 +295,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                 shown = display_path(p)
                 diags = _from_cache(shown, found)
                 if diags is not None:
-                    results.append(FileResult(shown, diags, cached=True, deps=entry.get("deps") or {},
-                                              edges=entry.get("edges") or []))
+                    results.append(FileResult(shown, diags, cached=True, deps=deps, edges=edges))
                     continue
         try:
             data, meta = _read(path)
