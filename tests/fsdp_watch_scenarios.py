@@ -1,0 +1,100 @@
+"""`watch()` on sharded models (FSDP2 `fully_shard`): real training loops on every rank of a small job.
+
+Launched with `distributed_scenarios.launch(..., module="fsdp_watch_scenarios")`: each rank runs
+every scenario's loop inside `freezelint.watch()` and writes the report it got to
+`<out>/<scenario>.<rank>.json`, with the rank's shards after the loop and those of the same loop
+run unwatched (watching must not change what training computes).
+"""
+
+from __future__ import annotations
+
+import torch
+from fsdp_scenarios import net, shard_units, trainable
+from torch import nn
+
+import freezelint
+
+
+def _frozen_base(rank, device):
+    # the fine-tune FSDP2 is for: base frozen before sharding, head trained, optimizer over the head
+    m = net().to(device)
+    m[:4].requires_grad_(False)
+    shard_units(m)
+    return m, torch.optim.AdamW(trainable(m), lr=1e-2), True
+
+
+def _stale_grad(rank, device):
+    # a backward before the freeze and zero_grad(set_to_none=False): AdamW's weight decay moves
+    # the frozen layer's shards through their zero grads, on every rank
+    from torch.distributed.fsdp import fully_shard
+
+    m = net().to(device)
+    fully_shard(m)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-2)
+    m(torch.randn(4, 6, device=device)).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    m[0].requires_grad_(False)
+    return m, opt, False
+
+
+def _unfreeze_after_shard(rank, device):
+    # gradual unfreezing after fully_shard trains in FSDP2: no FZ306
+    m = net().to(device)
+    m[:4].requires_grad_(False)
+    shard_units(m)
+    opt = torch.optim.AdamW(trainable(m), lr=1e-2)
+    m[3].requires_grad_(True)  # noqa: FZ306 — allowed with FSDP2, the point of the scenario
+    opt.add_param_group({"params": list(m[3].parameters())})
+    return m, opt, True
+
+
+def _frozen_on_one_rank(rank, device):
+    # a rank-dependent freeze: the first backward would wait in the reduce-scatter until timeout
+    m = net().to(device)
+    m[:3].requires_grad_(False)
+    if rank == 1:
+        m[3].requires_grad_(False)
+    shard_units(m)
+    return m, torch.optim.AdamW(trainable(m), lr=1e-2), True
+
+
+SCENARIOS = {
+    "frozen_base": _frozen_base,
+    "stale_grad": _stale_grad,
+    "unfreeze_after_shard": _unfreeze_after_shard,
+    "frozen_on_one_rank": _frozen_on_one_rank,
+}
+STEPS = 3  # the loop's steps; the watch judges the first 2
+
+
+def _loop(m: nn.Module, opt: torch.optim.Optimizer, rank: int, set_to_none: bool) -> None:
+    gen = torch.Generator().manual_seed(100 + rank)  # each rank trains on its own batches
+    for _ in range(STEPS):
+        m(torch.randn(4, 6, generator=gen)).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad(set_to_none=set_to_none)
+
+
+def _shards(m: nn.Module) -> list:
+    from freezelint.runtime.fsdp import local
+
+    return [local(p).detach().clone().view(torch.int32).tolist() for p in m.parameters()]
+
+
+def run_one(name: str, rank: int, device: torch.device) -> dict:
+    model, opt, set_to_none = SCENARIOS[name](rank, device)
+    result: dict = {}
+    try:
+        with freezelint.watch(steps=2) as w:
+            _loop(model, opt, rank, set_to_none)
+    except freezelint.FreezeAuditError as e:
+        result["stopped"] = True
+        result["raised_report"] = e.report.to_dict()
+    report = w.report
+    result.update(report=report.to_dict(), text=report.render_text() if rank == 0 else "")
+    if not result.get("stopped"):
+        result["shards"] = _shards(model)
+        unwatched, opt2, _ = SCENARIOS[name](rank, device)
+        _loop(unwatched, opt2, rank, set_to_none)
+        result["unwatched_shards"] = _shards(unwatched)
+    return result
