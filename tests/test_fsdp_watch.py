@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import distributed_scenarios
 import fsdp_watch_scenarios as scenarios
 import pytest
-from conftest import needs_gloo
+from conftest import ROOT, needs_gloo, write
 
 pytestmark = needs_gloo()
 
@@ -87,3 +90,57 @@ def test_requires_grad_differing_across_ranks_stops_before_the_hang_with_fz507(g
     assert "frozen on rank 1 but trainable on rank 0" in f["message"]
     assert "stopped the script" in f["message"]
     assert "FZ507" in ranks[0]["text"]
+
+
+# ---------------------------------------------------------------- freezelint run under torchrun
+FSDP_SCRIPT = """
+import sys
+import torch, torch.nn as nn, torch.distributed as dist
+from torch.distributed.fsdp import fully_shard
+
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+model[:2].requires_grad_(False)
+if "--bug" in sys.argv and rank == 1:
+    model[2].requires_grad_(False)  # a rank-dependent freeze: the first backward would hang
+for layer in (model[0], model[2], model[4]):
+    fully_shard(layer)
+fully_shard(model)
+opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+torch.manual_seed(rank)
+for step in range(5):
+    model(torch.randn(6, 4)).pow(2).mean().backward()
+    opt.step()
+    opt.zero_grad()
+print("rank", rank, "finished")
+dist.destroy_process_group()
+"""
+
+
+def _torchrun(tmp_path, options: tuple[str, ...] = (), script_args: tuple[str, ...] = ()
+              ) -> subprocess.CompletedProcess:
+    write(tmp_path / "train_fsdp.py", FSDP_SCRIPT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "freezelint", "run", *options, "train_fsdp.py", *script_args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NO_COLOR": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    # the process group's timeout is 10 min: a hang fails here long before it
+    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_freezelint_run_under_torchrun_on_fsdp2_rank_0_prints_once(tmp_path):
+    ok = _torchrun(tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr[-3000:]
+    assert ok.stdout.count("freeze audit: OK") == 1 and "FSDP2" in ok.stdout, ok.stdout
+    assert "finished" not in ok.stdout  # stopped after the window on every rank
+
+
+@pytest.mark.parametrize("stop", [True, False], ids=["stop", "no-stop"])
+def test_freezelint_run_stops_a_divergent_freeze_before_the_hang(tmp_path, stop):
+    bug = _torchrun(tmp_path, () if stop else ("--no-stop",), ("--bug",))
+    assert bug.returncode == 1, bug.stdout + bug.stderr[-3000:]
+    assert bug.stdout.count("freeze audit:") == 1, bug.stdout + bug.stderr[-3000:]
+    assert "FZ507" in bug.stdout and "2.weight, 2.bias" in bug.stdout, bug.stdout
+    assert "finished" not in bug.stdout

@@ -161,6 +161,9 @@ def run_script(opts: RunOptions) -> int:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
+            # every rank holds the report here: wait for rank 0's print, or torchrun, seeing a rank
+            # exit 1 first, kills rank 0 before it has printed
+            dist.barrier()
             dist.destroy_process_group()  # the script was stopped before it could
     elif failure is not None or exit_code not in (0, None):
         what = (f"raised {type(failure).__name__}{_where(failure, script)}" if failure is not None

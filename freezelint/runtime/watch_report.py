@@ -215,6 +215,6 @@ def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
     outcome = "the watch stopped the script at the forward before that backward"
     found = [fz507(ns, frozen_on, trainable_on, 2, outcome) for ns, frozen_on, trainable_on in mixed]
     device = str(named[0][1].device) if named else "cpu"
-    opts = " + ".join(type(o).__name__ for o in w.optimizers.values())
+    opts = " + ".join(type(o).__name__ for o in w.optimizers.values()) or "stopped before the first backward"
     return AuditReport(found, precords, [], mrecords, 0, device, opts, True, world_size=dist.get_world_size(group),
                        backend=str(dist.get_backend(group)), sharding="FSDP2")
