@@ -58,11 +58,59 @@ def _frozen_on_one_rank(rank, device):
     return m, torch.optim.AdamW(trainable(m), lr=1e-2), True
 
 
+def _fsdp1_frozen_base(rank, device):
+    # FSDP1 with use_orig_params=True: the same fine-tune, each parameter a view of a flat shard
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    m = net().to(device)
+    m[:4].requires_grad_(False)
+    wrapped = FSDP(m, use_orig_params=True, device_id=device)
+    return wrapped, torch.optim.AdamW(trainable(wrapped), lr=1e-2), True
+
+
+def _fsdp1_stale_grad(rank, device):
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    m = net().to(device)
+    wrapped = FSDP(m, use_orig_params=True, device_id=device)
+    opt = torch.optim.AdamW(wrapped.parameters(), lr=1e-2)
+    wrapped(torch.randn(4, 6, device=device)).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    m[0].requires_grad_(False)
+    return wrapped, opt, False
+
+
+def _fsdp1_flat_params(rank, device):
+    # without use_orig_params: audit()'s one-line refusal, and training goes on unwatched
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    m = net().to(device)  # a flat parameter needs one requires_grad for all it holds
+    wrapped = FSDP(m, use_orig_params=False, device_id=device)
+    return wrapped, torch.optim.AdamW(wrapped.parameters(), lr=1e-2), True
+
+
+def _fsdp1_frozen_on_one_rank(rank, device):
+    # FSDP1 does not hang on it (its reduce-scatter covers the whole flat parameter): the steps
+    # run and the watch reports FZ507 after the window
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    m = net().to(device)
+    m[:3].requires_grad_(False)
+    if rank == 1:
+        m[3].requires_grad_(False)
+    wrapped = FSDP(m, use_orig_params=True, device_id=device)
+    return wrapped, torch.optim.AdamW(trainable(wrapped), lr=1e-2), True
+
+
 SCENARIOS = {
     "frozen_base": _frozen_base,
     "stale_grad": _stale_grad,
     "unfreeze_after_shard": _unfreeze_after_shard,
     "frozen_on_one_rank": _frozen_on_one_rank,
+    "fsdp1_frozen_base": _fsdp1_frozen_base,
+    "fsdp1_stale_grad": _fsdp1_stale_grad,
+    "fsdp1_flat_params": _fsdp1_flat_params,
+    "fsdp1_frozen_on_one_rank": _fsdp1_frozen_on_one_rank,
 }
 STEPS = 3  # the loop's steps; the watch judges the first 2
 
@@ -90,8 +138,12 @@ def run_one(name: str, rank: int, device: torch.device) -> dict:
     except freezelint.FreezeAuditError as e:
         result["stopped"] = True
         result["raised_report"] = e.report.to_dict()
-    report = w.report
-    result.update(report=report.to_dict(), text=report.render_text() if rank == 0 else "")
+    try:
+        report = w.report
+    except freezelint.AuditUsageError as e:
+        result["usage_error"] = str(e)
+    else:
+        result.update(report=report.to_dict(), text=report.render_text() if rank == 0 else "")
     if not result.get("stopped"):
         result["shards"] = _shards(model)
         unwatched, opt2, _ = SCENARIOS[name](rank, device)
