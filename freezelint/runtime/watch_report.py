@@ -14,6 +14,7 @@ that stopped before a backward that would hang (requires_grad differing across F
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import torch
@@ -207,14 +208,22 @@ def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
     group = fsdp.process_group(named)
     rank0 = dict(zip(flags[0].names, flags[0].requires_grad))
     owner = {n: n.rpartition(".")[0] for n, _ in named}
+    known = {id(o): o for o in [*w.given_opts, *w.optimizers.values()]}  # none before a first step
+    group_of: dict[int, int] = {}
+    for opt in known.values():
+        for gi, group in enumerate(opt.param_groups):
+            for p in group["params"]:
+                group_of.setdefault(id(p), gi)
     precords = [ParamRecord(n, owner[n], tuple(p.shape), str(p.dtype).replace("torch.", ""), rank0.get(n, False),
-                            None) for n, p in named]
+                            group_of.get(id(p))) for n, p in named]
     named_modules = list(root.named_modules())
     modes = {n: m.training for n, m in named_modules}
     mrecords = _module_records(named_modules, precords, [], modes)
+    if not known:  # which parameters an optimizer holds is unknown: claim nothing
+        mrecords = [replace(m, optimizer="-") for m in mrecords]
     outcome = "the watch stopped the script at the forward before that backward"
     found = [fz507(ns, frozen_on, trainable_on, 2, outcome) for ns, frozen_on, trainable_on in mixed]
     device = str(named[0][1].device) if named else "cpu"
-    opts = " + ".join(type(o).__name__ for o in w.optimizers.values()) or "stopped before the first backward"
+    opts = " + ".join(type(o).__name__ for o in known.values()) or "stopped before the first backward"
     return AuditReport(found, precords, [], mrecords, 0, device, opts, True, world_size=dist.get_world_size(group),
                        backend=str(dist.get_backend(group)), sharding="FSDP2")
