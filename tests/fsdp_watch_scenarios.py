@@ -115,10 +115,10 @@ SCENARIOS = {
 STEPS = 3  # the loop's steps; the watch judges the first 2
 
 
-def _loop(m: nn.Module, opt: torch.optim.Optimizer, rank: int, set_to_none: bool) -> None:
+def _loop(m: nn.Module, opt: torch.optim.Optimizer, rank: int, set_to_none: bool, device: torch.device) -> None:
     gen = torch.Generator().manual_seed(100 + rank)  # each rank trains on its own batches
     for _ in range(STEPS):
-        m(torch.randn(4, 6, generator=gen)).pow(2).mean().backward()
+        m(torch.randn(4, 6, generator=gen).to(device)).pow(2).mean().backward()
         opt.step()
         opt.zero_grad(set_to_none=set_to_none)
 
@@ -134,7 +134,7 @@ def run_one(name: str, rank: int, device: torch.device) -> dict:
     result: dict = {}
     try:
         with freezelint.watch(steps=2) as w:
-            _loop(model, opt, rank, set_to_none)
+            _loop(model, opt, rank, set_to_none, device)
     except freezelint.FreezeAuditError as e:
         result["stopped"] = True
         result["raised_report"] = e.report.to_dict()
@@ -147,6 +147,6 @@ def run_one(name: str, rank: int, device: torch.device) -> dict:
     if not result.get("stopped"):
         result["shards"] = _shards(model)
         unwatched, opt2, _ = SCENARIOS[name](rank, device)
-        _loop(unwatched, opt2, rank, set_to_none)
+        _loop(unwatched, opt2, rank, set_to_none, device)
         result["unwatched_shards"] = _shards(unwatched)
     return result

@@ -10,6 +10,8 @@ import sys
 import distributed_scenarios
 import fsdp_watch_scenarios as scenarios
 import pytest
+import torch
+import torch.distributed as dist
 from conftest import ROOT, needs_gloo, write
 
 pytestmark = needs_gloo()
@@ -125,6 +127,23 @@ def test_fsdp1_flat_parameters_get_audits_one_line_refusal_and_train_on(gloo):
     for r in gloo("fsdp1_flat_params"):
         assert "use_orig_params=True" in r["usage_error"] and "\n" not in r["usage_error"]
         assert r["shards"] == r["unwatched_shards"]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.device_count() < 2
+                    or not dist.is_nccl_available(), reason="needs 2 CUDA devices and NCCL")
+def test_nccl_ranks_watch_sharded_models(tmp_path):
+    names = ["frozen_base", "stale_grad", "frozen_on_one_rank"]
+    distributed_scenarios.launch(tmp_path, names, backend="nccl", world=2, deadline_s=180,
+                                 module="fsdp_watch_scenarios")
+    results = {n: [json.loads((tmp_path / f"{n}.{r}.json").read_text()) for r in range(2)] for n in names}
+    for n, ranks in results.items():
+        assert all("error" not in r for r in ranks), ranks
+        assert ranks[0]["report"] == ranks[1]["report"]
+    assert results["frozen_base"][0]["report"]["ok"]
+    assert results["frozen_base"][0]["report"]["device"].startswith("cuda")
+    assert "FZ501" in codes(results["stale_grad"][0]["report"])
+    assert codes(results["frozen_on_one_rank"][0]["report"]) == ["FZ507"]
 
 
 # ---------------------------------------------------------------- freezelint run under torchrun
