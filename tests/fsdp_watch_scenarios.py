@@ -58,6 +58,22 @@ def _frozen_on_one_rank(rank, device):
     return m, torch.optim.AdamW(trainable(m), lr=1e-2), True
 
 
+def _sharded_inside_the_watch(rank, device):
+    # a check forward of the plain model runs inside the watch, then the script freezes (rank-
+    # dependently) and shards: the watch must still see the root is now FSDP2 and stop in time
+    m = net().to(device)
+    m[:3].requires_grad_(False)
+
+    def prepare():
+        m(torch.randn(2, 6, device=device)).sum()  # a forward with grad enabled, before fully_shard
+        if rank == 1:
+            m[3].requires_grad_(False)
+        shard_units(m)
+        return torch.optim.AdamW(trainable(m), lr=1e-2)
+
+    return m, prepare, True
+
+
 def _fsdp1_frozen_base(rank, device):
     # FSDP1 with use_orig_params=True: the same fine-tune, each parameter a view of a flat shard
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
@@ -107,6 +123,7 @@ SCENARIOS = {
     "stale_grad": _stale_grad,
     "unfreeze_after_shard": _unfreeze_after_shard,
     "frozen_on_one_rank": _frozen_on_one_rank,
+    "sharded_inside_the_watch": _sharded_inside_the_watch,
     "fsdp1_frozen_base": _fsdp1_frozen_base,
     "fsdp1_stale_grad": _fsdp1_stale_grad,
     "fsdp1_flat_params": _fsdp1_flat_params,
@@ -134,6 +151,8 @@ def run_one(name: str, rank: int, device: torch.device) -> dict:
     result: dict = {}
     try:
         with freezelint.watch(steps=2) as w:
+            if callable(opt):  # the scenario builds its optimizer (and shards) inside the watch
+                opt = opt()
             _loop(model, opt, rank, set_to_none, device)
     except freezelint.FreezeAuditError as e:
         result["stopped"] = True

@@ -54,7 +54,7 @@ def test_every_rank_gets_the_same_sharded_report(gloo, name):
     assert "FZ306" not in codes(report)
 
 
-@pytest.mark.parametrize("name", sorted(set(WATCHED) - {"frozen_on_one_rank"}))
+@pytest.mark.parametrize("name", sorted(set(WATCHED) - {"frozen_on_one_rank", "sharded_inside_the_watch"}))
 def test_watching_changes_no_bit_of_any_shard(gloo, name):
     for r in gloo(name):
         assert r["shards"] == r["unwatched_shards"]
@@ -85,8 +85,9 @@ def test_unfreezing_after_fully_shard_is_no_finding(gloo):
     assert changed(report) == {"3.weight", "3.bias", "5.weight", "5.bias"}
 
 
-def test_requires_grad_differing_across_ranks_stops_before_the_hang_with_fz507(gloo):
-    ranks = gloo("frozen_on_one_rank")
+@pytest.mark.parametrize("name", ["frozen_on_one_rank", "sharded_inside_the_watch"])
+def test_requires_grad_differing_across_ranks_stops_before_the_hang_with_fz507(gloo, name):
+    ranks = gloo(name)
     assert all(r.get("stopped") for r in ranks), "the watch did not stop the loop at the first forward"
     report = ranks[0]["report"]
     assert ranks[0]["raised_report"] == report  # FreezeAuditError carries the same report

@@ -140,7 +140,8 @@ class Watch:
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
         self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
         self._stepping: torch.optim.Optimizer | None = None
-        self._sharding: dict[int, int | None] = {}  # id(root) -> FSDP version (2, 1) or None
+        # (id(root), its class) -> FSDP version (2, 1) or None; fully_shard changes the class
+        self._sharding: dict[tuple[int, type], int | None] = {}
         self.halted = False  # requires_grad differed across the ranks of a sharded model: stopped
 
     # ------------------------------------------------------------------ public
@@ -293,11 +294,12 @@ class Watch:
         they differ, judge FZ507 and stop here, before the backward that would hang."""
         if not torch.is_grad_enabled():
             return
-        version = self._sharding.get(id(root), -1)
+        key = (id(root), type(root))
+        version = self._sharding.get(key, -1)
         if version == -1:
             dist = torch.distributed
             spread = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-            version = self._sharding[id(root)] = fsdp.version(root.modules()) if spread else None
+            version = self._sharding[key] = fsdp.version(root.modules()) if spread else None
         if version != 2:
             return
         named = list(root.named_parameters())
