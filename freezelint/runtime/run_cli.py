@@ -5,7 +5,9 @@ Runs the user's training script in this process as `__main__`, with its own argu
 it: exit 0 clean, 1 findings, 2 when the script ended or failed before the window closed, or on
 bad usage (one line). `--no-stop` lets training run on; the report is printed when the window
 closes and the exit code is decided when the script ends. Under torchrun every rank watches,
-ranks are compared as `audit()` compares them, and rank 0 prints.
+ranks are compared as `audit()` compares them, and rank 0 prints. On an FSDP2 model whose
+requires_grad differs across ranks the script is stopped before the backward that would hang,
+with `--no-stop` too: the report (FZ507) is printed and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def run_script(opts: RunOptions) -> int:
         print("freezelint: interrupted", file=sys.stderr)
         return 130
     except BaseException as e:  # noqa: BLE001 — the user's script failed; one line says where
-        failure = e
+        failure = None if watch.halted else e  # halted: the watch's own FreezeAuditError (--no-stop)
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
         watch.close()
@@ -153,11 +155,15 @@ def run_script(opts: RunOptions) -> int:
               + ("" if watch.started else " (no optimizer step was observed)"), file=sys.stderr)
         return 2
     report = watch.report
-    if opts.stop:
-        _emit(report, opts)
+    if opts.stop or watch.halted:
+        if opts.stop:
+            _emit(report, opts)  # else on_report printed it
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
+            # every rank holds the report here: wait for rank 0's print, or torchrun, seeing a rank
+            # exit 1 first, kills rank 0 before it has printed
+            dist.barrier()
             dist.destroy_process_group()  # the script was stopped before it could
     elif failure is not None or exit_code not in (0, None):
         what = (f"raised {type(failure).__name__}{_where(failure, script)}" if failure is not None

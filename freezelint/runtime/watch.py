@@ -15,6 +15,13 @@ forward of its own. It reads, at three kinds of moment:
 - `nn.Module.train` (wrapped for the duration, only to record): a `train()` that switches a module
   from eval() back to train mode, the FZ201 mistake.
 
+On a model sharded with FSDP2 (`fully_shard`) every rank watches its own shards (fingerprints of
+local tensors only: a DTensor op would start a collective some ranks never enter). At each root
+forward with grad enabled, until the window closes, the ranks gather their requires_grad flags:
+one that differs would hang the next backward in a reduce-scatter, so the watch judges FZ507
+there, on every rank alike, and raises out of the forward (WindowComplete for `freezelint run`,
+FreezeAuditError with the report otherwise) instead of stepping into the hang.
+
 The window closes when every optimizer seen in it has completed `steps` steps; then parameters are
 fingerprinted again, buffers compared with their copies, and `watch_report.judge` builds the same
 `AuditReport` as `audit()`.
@@ -30,8 +37,9 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
+from freezelint.runtime import fsdp
 from freezelint.runtime.fingerprint import Fingerprinter
-from freezelint.runtime.report import AuditReport
+from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError
 
 
@@ -44,6 +52,12 @@ def _guarded(hook: Callable) -> Callable:
             hook(self, *args)
         except WindowComplete:
             raise
+        except FreezeAuditError:  # the watch's own stop before a hang (see _agree_before_backward)
+            raise
+        except AuditUsageError as e:  # a model the watch refuses: its one line, as audit() says it
+            self.error = e
+            self.done = True
+            self._remove_hooks()
         except Exception as e:  # noqa: BLE001 — reported through Watch.report, never into the loop
             self.error = AuditUsageError(f"watching failed: {type(e).__name__}: {e}")
             self.error.__cause__ = e
@@ -126,6 +140,9 @@ class Watch:
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
         self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
         self._stepping: torch.optim.Optimizer | None = None
+        # (id(root), its class) -> FSDP version (2, 1) or None; fully_shard changes the class
+        self._sharding: dict[tuple[int, type], int | None] = {}
+        self.halted = False  # requires_grad differed across the ranks of a sharded model: stopped
 
     # ------------------------------------------------------------------ public
     @property
@@ -251,8 +268,10 @@ class Watch:
         mid = id(module)
         root_id = self._covered.get(mid)
         if root_id is not None:
-            if root_id == mid and not self.started:
-                self._baseline_root(module)  # a new iteration before the window: take it again
+            if root_id == mid:
+                if not self.started:
+                    self._baseline_root(module)  # a new iteration before the window: take it again
+                self._agree_before_backward(module)
             return
         if self._given_sub is not None:
             if mid not in self._given_sub:
@@ -263,7 +282,41 @@ class Watch:
         for m in module.modules():
             self._covered.setdefault(id(m), mid)
         self._covered[mid] = mid
+        refused = fsdp.unsupported(list(module.modules()))
+        if refused:
+            raise AuditUsageError(refused)
         self._baseline_root(module)
+        self._agree_before_backward(module)
+
+    def _agree_before_backward(self, root: nn.Module) -> None:
+        """For an FSDP2 root forward that will be followed by a backward: gather every rank's
+        requires_grad (every rank runs this forward, so every rank enters the gather) and, when
+        they differ, judge FZ507 and stop here, before the backward that would hang."""
+        if not torch.is_grad_enabled():
+            return
+        key = (id(root), type(root))
+        version = self._sharding.get(key, -1)
+        if version == -1:
+            dist = torch.distributed
+            spread = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+            version = self._sharding[key] = fsdp.version(root.modules()) if spread else None
+        if version != 2:
+            return
+        named = list(root.named_parameters())
+        flags = fsdp.gather_rank_flags(named, fsdp.process_group(named))
+        mixed = fsdp.requires_grad_disagreement(flags)
+        if not mixed:
+            return
+        from freezelint.runtime.watch_report import halted
+
+        self._report = halted(self, root, flags, mixed)
+        self.halted = self.done = True
+        self._remove_hooks()
+        if self.on_report is not None:
+            self.on_report(self._report)
+        if self.stop:
+            raise WindowComplete()
+        raise FreezeAuditError(self._report)
 
     @staticmethod
     def _held(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
@@ -338,7 +391,8 @@ class Watch:
             elif p.grad is not None:
                 frozen_with_grad.append(p)
         if frozen_with_grad:
-            counts = torch.stack([torch.count_nonzero(p.grad).cpu() for p in frozen_with_grad]).tolist()
+            # this rank's shard of each grad: counting a DTensor's would be a collective
+            counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for p in frozen_with_grad]).tolist()
             for p, c in zip(frozen_with_grad, counts):
                 if c:
                     self.grad_seen[id(p)] = "nonzero"

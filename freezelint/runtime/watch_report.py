@@ -4,18 +4,25 @@ Which optimizer holds which parameter is an input here, not an assumption: each 
 judged against the optimizer that holds it (and its param group there), and "requires grad"
 means it did at a step of that optimizer, so a network whose `requires_grad` is off during
 another network's step is still trained by its own optimizer.
+
+A sharded model (FSDP2, FSDP1 with use_orig_params=True) is judged as `audit()` judges it: each
+rank's records of its own shards, merged across ranks (`Distributed.agree`: a parameter changed
+if any rank's shard did), and the same report on every rank. `halted` is the report of a watch
+that stopped before a backward that would hang (requires_grad differing across FSDP2 ranks).
 """
 
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from freezelint.runtime import findings as F
-from freezelint.runtime.distributed import Distributed, ddp_class
+from freezelint.runtime import fsdp
+from freezelint.runtime.distributed import Distributed, ddp_class, fz507
 from freezelint.runtime.fingerprint import Fingerprinter
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import AuditUsageError, _module_records
@@ -124,6 +131,8 @@ def judge(w: "Watch") -> AuditReport:
             if id(b) not in seen:
                 seen.add(id(b))
                 named_buffers.append((_join(label, n), b))
+    if spread is not None:  # FSDP1: names as the unwrapped model has them, its wrappers left out
+        named_modules, named, named_buffers = spread.clean_names(named_modules, named, named_buffers)
     if len(models) > 1:  # one root above the models, so the module tree has a top
         named_modules.insert(0, ("", nn.Module()))
     params = [p for _, p in named]
@@ -158,6 +167,8 @@ def judge(w: "Watch") -> AuditReport:
                                     bool(state)))
     brecords = [BufferRecord(n, owner[n], moved, delta, str(b.dtype).replace("torch.", ""))
                 for (n, b), (moved, delta) in zip(named_buffers, bchanges)]
+    if spread is not None:  # a sharded parameter is judged from all its shards
+        precords, brecords = spread.agree(precords, brecords)
     modes = {n: w.modes_before.get(id(m), m.training) and id(m) not in w.undone for n, m in named_modules}
     mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes)
     set_to_none = not any(r.grad == "zero" and not r.requires_grad for r in precords)
@@ -165,6 +176,7 @@ def judge(w: "Watch") -> AuditReport:
     from_ddp: frozenset[str] = frozenset()
     if spread is not None:
         spread.share_before(named, [n for n, _ in named_buffers], before)
+        spread.halted = False  # the watched steps ran: what they did is judged, not withheld
         from_ddp = frozenset(spread.local_wrap.frozen) if spread.local_wrap else frozenset()
 
     found = F.live_findings(named_modules, named)
@@ -185,3 +197,35 @@ def judge(w: "Watch") -> AuditReport:
     if spread is not None:
         report = spread.merge(report, after, changed)
     return report
+
+
+def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
+           mixed: list[tuple[list[str], list[int], list[int]]]) -> AuditReport:
+    """The report of a watch stopped at an FSDP2 root forward because requires_grad differs
+    across ranks: FZ507, no step judged. Built from the gathered flags (rank 0's requires_grad in
+    the records), so every rank holds the same report."""
+    import torch.distributed as dist
+
+    named = list(root.named_parameters())
+    group = fsdp.process_group(named)
+    rank0 = dict(zip(flags[0].names, flags[0].requires_grad))
+    owner = {n: n.rpartition(".")[0] for n, _ in named}
+    known = {id(o): o for o in [*w.given_opts, *w.optimizers.values()]}  # none before a first step
+    group_of: dict[int, int] = {}
+    for opt in known.values():
+        for gi, group in enumerate(opt.param_groups):
+            for p in group["params"]:
+                group_of.setdefault(id(p), gi)
+    precords = [ParamRecord(n, owner[n], tuple(p.shape), str(p.dtype).replace("torch.", ""), rank0.get(n, False),
+                            group_of.get(id(p))) for n, p in named]
+    named_modules = list(root.named_modules())
+    modes = {n: m.training for n, m in named_modules}
+    mrecords = _module_records(named_modules, precords, [], modes)
+    if not known:  # which parameters an optimizer holds is unknown: claim nothing
+        mrecords = [replace(m, optimizer="-") for m in mrecords]
+    outcome = "the watch stopped the script at the forward before that backward"
+    found = [fz507(ns, frozen_on, trainable_on, 2, outcome) for ns, frozen_on, trainable_on in mixed]
+    device = str(named[0][1].device) if named else "cpu"
+    opts = " + ".join(type(o).__name__ for o in known.values()) or "stopped before the first backward"
+    return AuditReport(found, precords, [], mrecords, 0, device, opts, True, world_size=dist.get_world_size(group),
+                       backend=str(dist.get_backend(group)), sharding="FSDP2")
