@@ -220,7 +220,7 @@ def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
                             group_of.get(id(p))) for n, p in named]
     named_modules = list(root.named_modules())
     modes = {n: m.training for n, m in named_modules}
-    mrecords = _module_records(named_modules, precords, [], modes)
+    mrecords = _module_records(named_modules, {id(p): r for (_, p), r in zip(named, precords)}, [], modes)
     if not known:  # which parameters an optimizer holds is unknown: claim nothing
         mrecords = [replace(m, optimizer="-") for m in mrecords]
     outcome = "the watch stopped the script at the forward before that backward"
