@@ -228,9 +228,9 @@ def _parse_all(args, cfg) -> bool:
 def _show_project(run) -> None:
     from freezelint.check.runner import display_path
 
-    lines = [f"project root: {run.project_root}",
-             f"files summarised and used: {len(run.summarised)}"]
-    lines += [f"  {display_path(Path(p))}" for p in sorted(run.summarised)]
+    used = sorted({p.partition("#class ")[0] for p in run.summarised})  # "#class": read its class line only
+    lines = [f"project root: {run.project_root}", f"files summarised and used: {len(used)}"]
+    lines += [f"  {display_path(Path(p))}" for p in used]
     lines.append(f"cross-file edges followed: {len(run.edges)}")
     lines += [f"  {e}" for e in run.edges]
     print("\n".join(lines), file=sys.stderr)

@@ -116,3 +116,21 @@ def test_summaries_on_demand_are_bounded(tmp_path):
     importer = str(tmp_path / "main.py")
     hits = [project.function(importer, f"m{i}.f{i}") for i in range(5)]
     assert sum(h is not None for h in hits) == 3
+
+
+def test_warm_run_hits_the_cache_for_files_that_used_project_summaries(tmp_path, monkeypatch):
+    from freezelint.check.runner import check_paths
+    from freezelint.config import load
+
+    root = _copy("split_bad", tmp_path)
+    monkeypatch.chdir(root)
+    cold = check_paths(["."], load())
+    warm = check_paths(["."], load())
+    assert [d.code for d in cold.diagnostics] == [d.code for d in warm.diagnostics] == ["FZ201"]
+    assert warm.cached == warm.files and warm.parsed == 0
+    assert any("#class Net" in d for d in warm.summarised)  # the Net class line was a dependency
+    # a change to the class line (no longer a Module) invalidates train.py's cached result
+    net = root / "models" / "net.py"
+    net.write_text(net.read_text().replace("class Net(nn.Module):", "class Net(object):"))
+    again = check_paths(["."], load())
+    assert again.parsed >= 2  # net.py itself and train.py, whose result used its class line

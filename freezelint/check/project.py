@@ -214,17 +214,30 @@ class Project:
                 pass
         return result
 
-    def current_digest(self, path: str) -> str:
+    def current_digest(self, dep: str) -> str:
+        """`path` -> digest of its summary; `path#class Name` -> digest of that class line (what
+        module-class detection read, without a summary)."""
+        path, _, cls = dep.partition("#class ")
+        if cls:
+            return _digest(self._class_line(Path(path), cls))
         return _digest(self.summary(Path(path)))
+
+    def _class_line(self, path: Path, name: str) -> str | None:
+        outline = self.outline(path)
+        m = re.search(rf"^class[ \t]+{re.escape(name)}[ \t]*\(([^)]*)\)", outline["text"], re.M) if outline else None
+        return m.group(0) if m else None
 
     def deps_current(self, deps: dict[str, str] | None) -> bool:
         """Whether every summary a cached result used is unchanged."""
         return all(self.current_digest(p) == d for p, d in (deps or {}).items())
 
     # -------------------------------------------------------------- lookups
-    def _use(self, importer: str, path: Path, name: str) -> None:
+    def _use(self, importer: str, path: Path, name: str, summary: bool = True) -> None:
         key = str(path.resolve())
-        self.used[key] = _digest(self.summarised.get(key))
+        if summary:
+            self.used[key] = _digest(self.summarised.get(key))
+        else:
+            self.used[f"{key}#class {name}"] = _digest(self._class_line(path, name))
         edge = Edge(_show(importer), _show(str(path)), name)
         if not any(str(e) == str(edge) for e in self.edges):
             self.edges.append(edge)
@@ -263,17 +276,18 @@ class Project:
             return False
         path, name = hit
         outline = self.outline(path)
-        m = re.search(rf"^class[ \t]+{re.escape(name)}[ \t]*\(([^)]*)\)", outline["text"], re.M) if outline else None
-        if m is None:
+        line = self._class_line(path, name)
+        if line is None or outline is None:
             return False
-        bases = [b.strip() for b in m.group(1).split(",") if b.strip() and "=" not in b]
+        inside = line[line.index("(") + 1:line.rindex(")")]
+        bases = [b.strip() for b in inside.split(",") if b.strip() and "=" not in b]
         if any(is_module_class(b) or b.rsplit(".", 1)[-1] in _MODULE_BASE_NAMES for b in bases):
-            self._use(importer, path, name)
+            self._use(importer, path, name, summary=False)
             return True
         for b in bases:
             local = outline["imports"].get(b.split(".")[0]) if "." not in b else None
             if local and self.module_class(str(path), local, _depth + 1):
-                self._use(importer, path, name)
+                self._use(importer, path, name, summary=False)
                 return True
         return False
 
