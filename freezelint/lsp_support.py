@@ -130,9 +130,18 @@ def _too_big_message() -> str:
 
 
 def default_analyse(text: str, path: str, selected: frozenset, fix: str | None = None):
-    from freezelint.check import engine
+    """The editor's text checked as `freezelint check` checks the file: inside its project (the
+    nearest pyproject.toml / .git), so calls and classes from other files resolve. A fresh
+    Project per check: summaries come from the on-disk cache by content, so an edit saved in
+    another file is seen at the next check."""
+    from pathlib import Path
 
-    return engine.check_text(text, path, selected, fix)
+    from freezelint.check import engine
+    from freezelint.check.project import Project, find_root
+
+    root = find_root(Path(path))
+    project = Project(root, root / ".freezelint_cache")
+    return engine.check_text(text, path, selected, fix, project=project)
 
 
 class Checker:

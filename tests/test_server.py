@@ -367,3 +367,20 @@ def test_a_text_over_the_parse_limit_is_not_checked():
     assert checked.placed == [] and checked.skipped == "not checked: over the 8 MB limit"
     nb = checker.check_notebook([("c1", small), ("c2", big)], "n.ipynb", ALL)
     assert nb.placed == [] and nb.skipped
+
+
+@pytest.mark.parametrize("fixture, expected", [("split_bad", ["FZ201"]), ("split_good", [])])
+def test_diagnostics_follow_calls_into_other_files_of_the_project(tmp_path, session, fixture, expected):
+    # train.py calls engine.train_one_epoch (which calls model.train()) after models.Net.freeze_bn():
+    # only the project analysis sees it, so the server checks the editor's text inside its project
+    import shutil
+
+    root = tmp_path / fixture
+    shutil.copytree(ROOT / "tests" / "projects" / fixture, root)
+    path = root / "train.py"
+    uri = uri_of(path)
+    client = session()
+    initialize(client, root, debounce_ms=0)
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                            "text": path.read_text()}})
+    assert [d["code"] for d in client.diagnostics(uri)] == expected
