@@ -423,3 +423,23 @@ def test_a_wrapper_stepping_the_optimizer_it_wraps_counts_once():
         loop(model, opt, 3, on_iter=lambda i: done_before.append(w.done))
     assert done_before == [False, False, True]  # two iterations, not one counted twice
     assert list(w.counts.values()) == [2] and w.report.ok, w.report.render_text()
+
+
+
+def test_what_the_first_watched_step_changes_is_judged():
+    # torch hands a step pre-hook step()'s own args, the optimizer first: mistaking it for a
+    # closure retook the baseline after the first step, and BatchNorm statistics that moved
+    # only in the first iteration went unseen
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    gen = torch.Generator().manual_seed(1)
+    with freezelint.watch(steps=2) as w:
+        for i in range(2):
+            model.train()
+            if i:  # the BatchNorm freeze comes one iteration late
+                model[1].eval()
+            model(torch.randn(6, 4, generator=gen)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert "FZ502" in {f.code for f in w.report.findings}

@@ -339,7 +339,8 @@ class Watch:
         self._stepping = opt
         if not self.started:
             self.started = True
-            closure = args[0] if args else kwargs.get("closure")
+            # torch passes step()'s own args, the optimizer first: a closure is the one after it
+            closure = args[1] if len(args) > 1 else kwargs.get("closure")
             if closure is not None:
                 # Lightning and LBFGS run forward and backward inside the step: take everything
                 # at that forward, not at one from before (a validation pass, say).
