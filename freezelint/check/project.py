@@ -69,6 +69,7 @@ class Project:
     _files: list[Path] | None = None
     _outlines: dict[str, dict | None] = field(default_factory=dict)
     _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
+    _acting: dict[tuple[str, str], bool] = field(default_factory=dict)  # (importer's dir, name) -> acts
 
     def __getstate__(self) -> dict:
         # Sent to worker processes with every task: the root and settings, not the caches
@@ -320,7 +321,12 @@ class Project:
                 if (alias or name) not in called:
                     continue  # never called with an argument here: cannot act on a model
                 qual = f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
-                if self._acts(importer, qual):
+                # files of one directory resolve an import alike: asked once per directory
+                key = (os.path.dirname(importer), qual)
+                acts = self._acting.get(key)
+                if acts is None:
+                    acts = self._acting[key] = self._acts(importer, qual)
+                if acts:
                     return True
         return False
 
