@@ -13,7 +13,6 @@ restores the model, so the plain steps keep training the same weights.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import platform
 import statistics
@@ -26,7 +25,7 @@ import torch.multiprocessing as mp
 import torchvision
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from freezelint import audit
+from _ranks import alternate, init_rank
 
 
 def plain_steps(model, optimizer, batch, steps=2):
@@ -38,28 +37,13 @@ def plain_steps(model, optimizer, batch, steps=2):
 
 
 def worker(rank: int, world: int, store: str, args: argparse.Namespace) -> None:
-    torch.set_num_threads(args.threads)
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=300))
+    init_rank(rank, world, store, args.threads)
     torch.manual_seed(0)
     model = getattr(torchvision.models, args.model)(weights=None, num_classes=10)
     ddp = DDP(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     batch = torch.randn(args.batch, 3, args.size, args.size, generator=torch.Generator().manual_seed(rank))
-    plain_steps(ddp, optimizer, batch)  # warm-up: buckets rebuilt, optimizer state, allocator
-    audit(ddp, optimizer, batch=batch)
-    plain, audited = [], []
-    report = None
-    for _ in range(args.rounds):
-        dist.barrier()
-        t = time.perf_counter()
-        plain_steps(ddp, optimizer, batch)
-        dist.barrier()
-        plain.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        report = audit(ddp, optimizer, steps=2, batch=batch)
-        dist.barrier()
-        audited.append(time.perf_counter() - t)
+    plain, audited, report = alternate(ddp, optimizer, batch, args.rounds, plain_steps)
     if rank == 0:
         p, a = statistics.median(plain), statistics.median(audited)
         n = sum(q.numel() for q in model.parameters())

@@ -16,7 +16,6 @@ parameter shards. The audit restores everything, so the plain steps keep trainin
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import platform
 import statistics
@@ -28,7 +27,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from freezelint import audit
+from _ranks import alternate, init_rank
 
 
 class Tiny(nn.Module):
@@ -75,25 +74,10 @@ def plain_steps(model, optimizer, batch, steps=2):
 
 
 def worker(rank: int, world: int, store: str, args: argparse.Namespace) -> None:
-    torch.set_num_threads(args.threads)
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=300))
+    init_rank(rank, world, store, args.threads)
     model, optimizer = build(args)
     batch = torch.randint(0, args.vocab, (args.batch, args.seq), generator=torch.Generator().manual_seed(rank))
-    plain_steps(model, optimizer, batch)  # warm-up: lazy init, optimizer state, allocator
-    audit(model, optimizer, batch=batch)
-    plain, audited = [], []
-    report = None
-    for _ in range(args.rounds):
-        dist.barrier()
-        t = time.perf_counter()
-        plain_steps(model, optimizer, batch)
-        dist.barrier()
-        plain.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        report = audit(model, optimizer, steps=2, batch=batch)
-        dist.barrier()
-        audited.append(time.perf_counter() - t)
+    plain, audited, report = alternate(model, optimizer, batch, args.rounds, plain_steps)
     shard_bytes = sum(p.to_local().numel() * p.element_size() for p in model.parameters())
     # what exact restoration cannot do without: a copy of every trained shard, of its optimizer
     # state (AdamW: two moments and a step) and of every buffer
