@@ -211,3 +211,73 @@ def test_select_all_parses_every_file_but_runs_only_admitted_rules(cli, tmp_path
     write(tmp_path / "plain.py", "x = 1\n")
     r = cli(tmp_path, "check", "--no-cache", "--select", "ALL", "plain.py")
     assert r.code == 0 and ran == [[]]  # parsed (FZ001 would show), no rule had anything to look at
+
+
+# ------------------------------------------------------- project admission, and what it read
+_BN = """
+import torch.nn as nn
+
+
+def setup_layers(model):
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+"""
+_QUIET_EPOCH = "def run_epoch(model, loader):\n    for x in loader:\n        model(x)\n"
+_TRAINING_EPOCH = "def run_epoch(model, loader):\n    model.train()\n    for x in loader:\n        model(x)\n"
+
+
+def _admission_project(root, main: str):
+    write(root / "pyproject.toml", "")
+    write(root / "bn.py", _BN)
+    write(root / "engine.py", _QUIET_EPOCH)
+    write(root / "main.py", main)
+    for p in root.glob("*.py"):
+        _age(p)
+
+
+def _codes(cli, root, *args):
+    r = cli(root, "check", "--format", "json", *args)
+    assert r.code in (0, 1), r.err
+    return sorted((d["filename"], d["location"]["row"], d["code"]) for d in json.loads(r.out))
+
+
+def _start_training(root):
+    (root / "engine.py").write_text(_TRAINING_EPOCH)
+    _age(root / "engine.py", OLD + 10**9)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_skipped_file_is_checked_again_when_the_helpers_it_calls_start_acting(cli, tmp_path, jobs):
+    # main.py names no freezing word and calls nothing that acts yet: skipped, and cached so
+    _admission_project(tmp_path, "from steps import prepare, run\nfrom zoo import make\n\n"
+                                 "model = make()\nprepare(model)\nfor epoch in range(3):\n"
+                                 "    run(model, [])\n")
+    write(tmp_path / "steps.py", "def prepare(model):\n    return model\n\n\n" + _QUIET_EPOCH.replace("run_epoch", "run"))
+    _age(tmp_path / "steps.py")
+    for i in range(runner.POOL_MIN_FILES + 2):  # enough files that the pool starts with --jobs 2
+        write(tmp_path / f"f{i}.py", "from zoo import make\n\nmake(1)\n")
+    assert _codes(cli, tmp_path, "--jobs", jobs, ".") == []
+    assert _codes(cli, tmp_path, "--jobs", jobs, ".") == []  # warm
+    # main.py is unchanged; what it calls now freezes BatchNorm, then trains after the freeze
+    (tmp_path / "steps.py").write_text(_BN.replace("setup_layers", "prepare") + "\n\n"
+                                       + _TRAINING_EPOCH.replace("run_epoch", "run"))
+    _age(tmp_path / "steps.py", OLD + 10**9)
+    assert _codes(cli, tmp_path, "--jobs", jobs, ".") == [("main.py", 7, "FZ201")]
+
+
+def test_an_admitted_file_is_checked_again_when_a_quiet_callee_starts_training(cli, tmp_path):
+    # admitted through setup_layers (a BN freeze); run_epoch does nothing yet, and is a dependency
+    _admission_project(tmp_path, "from bn import setup_layers\nfrom engine import run_epoch\nfrom zoo import make\n\n"
+                                 "model = make()\nsetup_layers(model)\nfor epoch in range(3):\n"
+                                 "    run_epoch(model, [])\n")
+    assert _codes(cli, tmp_path, ".") == []
+    assert _codes(cli, tmp_path, ".") == []
+    _start_training(tmp_path)
+    assert _codes(cli, tmp_path, ".") == [("main.py", 8, "FZ201")]
+
+
+def test_admission_of_a_plain_importer_does_not_import_libcst(tmp_path):
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "plain.py", "from os.path import join\n\nprint(join('a', 'b'))\n")
+    assert not _imports_libcst(tmp_path, "check", "--no-cache", "plain.py")

@@ -69,7 +69,7 @@ class Project:
     _files: list[Path] | None = None
     _outlines: dict[str, dict | None] = field(default_factory=dict)
     _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
-    _acting: dict[tuple[str, str], bool] = field(default_factory=dict)  # (importer's dir, name) -> acts
+    _acting: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (importer dir, name) -> (target, acts)
 
     def __getstate__(self) -> dict:
         # Sent to worker processes with every task: the root and settings, not the caches
@@ -217,10 +217,14 @@ class Project:
 
     def current_digest(self, dep: str) -> str:
         """`path` -> digest of its summary; `path#class Name` -> digest of that class line (what
-        module-class detection read, without a summary)."""
+        module-class detection read, without a summary); `path#acts name` -> whether that
+        top-level name acts (what admission read)."""
         path, _, cls = dep.partition("#class ")
         if cls:
             return _digest(self._class_line(Path(path), cls))
+        path, _, acting = dep.partition("#acts ")
+        if acting:
+            return _digest(self._acts(Path(path), acting))
         return _digest(self.summary(Path(path)))
 
     def _class_line(self, path: Path, name: str) -> str | None:
@@ -243,10 +247,22 @@ class Project:
         if not any(str(e) == str(edge) for e in self.edges):
             self.edges.append(edge)
 
+    def _acting_target(self, importer: str, qual: str) -> tuple[Path, str] | None:
+        """The project file and name `qual` refers to, when its text may act; a project name
+        that cannot is still a dependency (`path#acts name`): the importer is checked again
+        when it starts to."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return None
+        if not self.might_act(*hit):
+            self.used[f"{hit[0].resolve()}#acts {hit[1]}"] = _digest(False)
+            return None
+        return hit
+
     def function(self, importer: str, qual: str) -> tuple[dict, str] | None:
         """A function of another project file: its summary entry and `file:line`-ready path."""
-        hit = self.resolve(importer, qual)
-        if hit is None or not self.might_act(*hit):
+        hit = self._acting_target(importer, qual)
+        if hit is None:
             return None
         path, name = hit
         summary = self.summary(path)
@@ -258,8 +274,8 @@ class Project:
 
     def klass(self, importer: str, qual: str) -> tuple[dict, str, Path] | None:
         """A class of another project file that freezes or trains: its summary entry."""
-        hit = self.resolve(importer, qual)
-        if hit is None or not self.might_act(*hit):
+        hit = self._acting_target(importer, qual)
+        if hit is None:
             return None
         path, name = hit
         summary = self.summary(path)
@@ -306,35 +322,44 @@ class Project:
                 return found
         return None
 
-    def admits(self, importer: str, text: str) -> bool:
-        """Whether a file the text prefilter ruled out imports a project function or class that
-        freezes, trains or builds an optimizer: then the flow rules must see it (a `main.py` with
-        `freeze_bn(model)` and `train_one_epoch(model)` names no freezing word itself)."""
+    def calls_imported(self, text: str) -> list[str]:
+        """Text only, no file read: the qualified names a file imports with `from ... import`
+        and calls with an argument (only those can act on a model it holds)."""
         if "import" not in text:
-            return False
+            return []
         called = None
+        out = []
         for m in _FROM_IMPORT.finditer(text):
             module = m.group(1)
             for name, alias in _NAMES_AS.findall(m.group(2)):
                 if called is None:
                     called = set(_CALLED_WITH_ARGS.findall(text))
-                if (alias or name) not in called:
-                    continue  # never called with an argument here: cannot act on a model
-                qual = f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
-                # files of one directory resolve an import alike: asked once per directory
-                key = (os.path.dirname(importer), qual)
-                acts = self._acting.get(key)
-                if acts is None:
-                    acts = self._acting[key] = self._acts(importer, qual)
-                if acts:
-                    return True
+                if (alias or name) in called:
+                    out.append(f"{module}{name}" if module.endswith(".") else f"{module}.{name}")
+        return out
+
+    def admits(self, importer: str, text: str) -> bool:
+        """Whether a file the text prefilter ruled out imports a project function or class that
+        freezes, trains or builds an optimizer: then the flow rules must see it (a `main.py` with
+        `freeze_bn(model)` and `train_one_epoch(model)` names no freezing word itself). Every
+        project name it asked about is recorded in `used` (`path#acts name`): the file is
+        checked again when one of them starts or stops acting."""
+        for qual in self.calls_imported(text):
+            # files of one directory resolve an import alike: asked once per directory
+            key = (os.path.dirname(importer), qual)
+            if key not in self._acting:
+                hit = self.resolve(importer, qual)
+                self._acting[key] = (hit, self._acts(*hit) if hit is not None else False)
+            hit, acts = self._acting[key]
+            if hit is not None:
+                self.used[f"{hit[0].resolve()}#acts {hit[1]}"] = _digest(acts)
+            if acts:
+                return True
         return False
 
-    def _acts(self, importer: str, qual: str) -> bool:
-        hit = self.resolve(importer, qual)
-        if hit is None:
-            return False
-        path, name = hit
+    def _acts(self, path: Path, name: str) -> bool:
+        """Does top-level `name` of project file `path` freeze, train, build an optimizer or
+        wrap in DDP (a text test first, then its summary)?"""
         if not self.might_act(path, name):
             return False
         self.summary(path)

@@ -133,7 +133,14 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
         return result
     if path.endswith(".ipynb"):
         return _process_notebook(result, text, encoding, selected, fix, parse_all)
-    # The runner sends here only files some rule admits: libcst is imported now, not before.
+    if not parse_all and not _triggered(text, selected):
+        # No rule's text trigger: checked only if it calls project code that freezes or trains
+        # (asked here, in the worker: the answer may cost parses of the files it imports).
+        if project is None or not _project_admits(project, path, text):
+            if project is not None:
+                result.deps = dict(project.used)  # re-checked when one of those starts acting
+            return result
+    # Some rule admits the file: libcst is imported now, not before.
     from freezelint.check import engine
 
     outcome = engine.check_text(text, path, selected, fix, parse_all=parse_all, project=project)
@@ -235,8 +242,12 @@ def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
         text, _ = prefilter.decode(data)
     except prefilter.DecodeError:
         return True
+    return _triggered(text, selected)
+
+
+def _triggered(text: str, selected: frozenset[str]) -> bool:
     pattern = prefilter.trigger_pattern(selected)
-    return pattern is not None and pattern.search(text)
+    return pattern is not None and bool(pattern.search(text))
 
 
 def _configuration(cfg: Config, selected: frozenset[str], parse_all: bool) -> str:
@@ -278,6 +289,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     # The worker reads them again and keys its result by the bytes it read (a file saved in
     # between is checked, and cached, as saved).
     heavy: list[tuple] = []
+    asks: list[tuple] = []  # files only project code they call could admit
     total, done = len(files), 0
     for p in files:
         path = str(p)
@@ -320,15 +332,20 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                     index.record(path, meta, key, entry, deps, edges)
                 results.append(FileResult(shown, diags, cached=True, deps=deps, edges=edges))
                 continue
-        if p.suffix == ".ipynb" or parse_all or _needs_parse(data, sel) or _project_admits(project, p, data):
-            heavy.append((path, sel, fix, parse_all, cache is not None, project))  # notebooks: decided on their cells
+        task = (path, sel, fix, parse_all, cache is not None, project)
+        if p.suffix == ".ipynb" or parse_all or _needs_parse(data, sel):
+            heavy.append(task)  # notebooks: decided on their cells
+        elif _may_call_project(project, p, data):
+            asks.append(task)  # the project decides, in the workers (it may parse what it imports)
         else:  # no selected rule could fire on this text
             results.append(FileResult(path, key=key, meta=meta))
     done = len(results)
     if progress:
         progress(done, total)
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    if workers > 1 and len(heavy) >= POOL_MIN_FILES:
+    pooled = workers > 1 and len(heavy) >= POOL_MIN_FILES
+    heavy += asks  # last: mostly quick, they even out the workers' tails
+    if pooled:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
@@ -421,11 +438,20 @@ def _from_cache(shown: str, entries: list) -> list[Diagnostic] | None:
         return None
 
 
-def _project_admits(project, path: Path, data: bytes) -> bool:
-    """A file the text prefilter rules out may still call project code that freezes or trains."""
+def _may_call_project(project, path: Path, data: bytes) -> bool:
+    """Text only: does a file no rule's trigger admits call a name it imports from somewhere?
+    Only then can project code that freezes or trains make it worth checking."""
     if path.suffix != ".py" or b"import" not in data or len(data) > MAX_PARSE_BYTES:
         return False
     try:
-        return project.admits(str(path), data.decode("utf-8"))
+        return bool(project.calls_imported(data.decode("utf-8")))
     except UnicodeDecodeError:
         return False
+
+
+def _project_admits(project, path: str, text: str) -> bool:
+    """A file the text prefilter rules out may still call project code that freezes or trains."""
+    if not path.endswith(".py"):
+        return False
+    project.start_file()
+    return project.admits(path, text)
