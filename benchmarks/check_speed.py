@@ -6,6 +6,8 @@
     python benchmarks/check_speed.py --installed --packages timm torchvision --no-others
                                                      # corpus copied from this environment's
                                                      # packages; ruff and freezelint only
+    python benchmarks/check_speed.py --installed --packages timm torchvision --others torchfix
+                                                     # the cold ratio against TorchFix alone
     python benchmarks/check_speed.py --tiny          # examples/ only, no other tools (CI smoke)
 
 Warm path targets (issue 16): freezelint's warm re-check of the corpus within 2x of ruff's warm
@@ -135,6 +137,8 @@ def main() -> None:
     ap.add_argument("--packages", nargs="+", default=list(CORPUS_PACKAGES), choices=list(CORPUS_PACKAGES))
     ap.add_argument("--installed", action="store_true", help="copy the corpus from the installed packages")
     ap.add_argument("--no-others", action="store_true", help="skip TorchFix and Fixit (ruff still runs)")
+    ap.add_argument("--others", nargs="+", default=list(TOOLS), choices=list(TOOLS),
+                    help="which of the slow tools to run (default: all)")
     ap.add_argument("--no-floor", action="store_true", help="skip the libcst parse floor (the slowest command)")
     ap.add_argument("--compare", metavar="TREE", type=Path,
                     help="another freezelint source tree (e.g. `git archive` of main): its cold, warm and "
@@ -148,7 +152,7 @@ def main() -> None:
         BENCH.mkdir(parents=True, exist_ok=True)
         roots = copy_installed(args.packages) if args.installed else prepare_corpus(args.packages)
         rounds = max(3, args.rounds)
-        tools = {} if args.no_others else {name: prepare_tool(name) for name in TOOLS}
+        tools = {} if args.no_others else {name: prepare_tool(name) for name in args.others}
     files, size = corpus_size(roots)
     paths = [str(r) for r in roots]
     scratch = BENCH if not args.tiny else Path(os.environ.get("TMPDIR", "/tmp"))

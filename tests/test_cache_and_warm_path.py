@@ -281,3 +281,19 @@ def test_admission_of_a_plain_importer_does_not_import_libcst(tmp_path):
     write(tmp_path / "pyproject.toml", "")
     write(tmp_path / "plain.py", "from os.path import join\n\nprint(join('a', 'b'))\n")
     assert not _imports_libcst(tmp_path, "check", "--no-cache", "plain.py")
+
+
+def test_a_file_saved_after_the_runner_read_it_is_judged_on_the_bytes_the_worker_read(tmp_path):
+    from freezelint.check.project import Project
+    from freezelint.config import load
+
+    write(tmp_path / "pyproject.toml", "")
+    f = write(tmp_path / "main.py", BAD_MODULE)  # now triggered: a freeze on a Module
+    selected = load(cwd=tmp_path).selected()
+    project = Project(tmp_path)
+    # the runner saw other bytes (key "old"), in which no rule's trigger fired
+    r = runner.process(str(f), None, selected, None, keyed=True, project=project, ask=(["zoo.make"], "old"))
+    assert r.parsed and [d.code for d in r.diagnostics] == ["FZ102"]
+    # same bytes as the runner saw: the project decides, and zoo.make is not project code
+    r = runner.process(str(f), None, selected, None, keyed=True, project=project, ask=(["zoo.make"], r.key))
+    assert not r.parsed and r.diagnostics == []

@@ -21,6 +21,9 @@ from freezelint.check.known import is_module_class
 from freezelint.fsutil import atomic_write
 
 _MAX_REEXPORT = 3
+# Version of the summary format (summaries.py writes it): cached summaries are read back here
+# without importing libcst, which only a summary to compute needs.
+SUMMARY_VERSION = 2
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
 _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+))?")
 # a file without any of these words does nothing a summary records: it is not parsed
@@ -69,6 +72,7 @@ class Project:
     _files: list[Path] | None = None
     _outlines: dict[str, dict | None] = field(default_factory=dict)
     _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
+    _digests: dict[str, str] = field(default_factory=dict)  # dependency -> its digest now
     _acting: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (importer dir, name) -> (target, acts)
 
     def __getstate__(self) -> dict:
@@ -186,16 +190,14 @@ class Project:
         return result
 
     def _cached(self, data: bytes) -> dict | None:
-        from freezelint.check import summaries  # libcst: loaded only when a summary is needed
-
         h = hashlib.blake2b(data, digest_size=20)
-        h.update(f"\0summary\0{summaries.VERSION}".encode())
+        h.update(f"\0summary\0{SUMMARY_VERSION}".encode())
         name = h.hexdigest()
         where = self.cache_dir / "summaries" / name[:2] / name if self.cache_dir is not None else None
         if where is not None:
             try:
                 entry = json.loads(where.read_bytes())
-                if isinstance(entry, dict) and entry.get("version") == summaries.VERSION:
+                if isinstance(entry, dict) and entry.get("version") == SUMMARY_VERSION:
                     return entry
             except (OSError, ValueError):
                 pass
@@ -204,9 +206,12 @@ class Project:
         except UnicodeDecodeError:
             return None
         if _FLOW_WORDS.search(text):
+            from freezelint.check import summaries  # libcst: loaded only when a summary is computed
+
             result = summaries.summarise_text(text)
         else:  # nothing here freezes or trains: only its imports matter (re-exports), no parse
-            result = summaries.light(_imports_of(text))
+            result = {"version": SUMMARY_VERSION, "imports": _imports_of(text), "functions": {}, "classes": {},
+                      "trained": [], "evaluated": []}
         if where is not None and result is not None:
             try:
                 where.parent.mkdir(parents=True, exist_ok=True)
@@ -216,6 +221,11 @@ class Project:
         return result
 
     def current_digest(self, dep: str) -> str:
+        if dep not in self._digests:  # many files share a dependency: computed once a run
+            self._digests[dep] = self._current_digest(dep)
+        return self._digests[dep]
+
+    def _current_digest(self, dep: str) -> str:
         """`path` -> digest of its summary; `path#class Name` -> digest of that class line (what
         module-class detection read, without a summary); `path#acts name` -> whether that
         top-level name acts (what admission read)."""
@@ -344,7 +354,11 @@ class Project:
         `freeze_bn(model)` and `train_one_epoch(model)` names no freezing word itself). Every
         project name it asked about is recorded in `used` (`path#acts name`): the file is
         checked again when one of them starts or stops acting."""
-        for qual in self.calls_imported(text):
+        return self.admits_names(importer, self.calls_imported(text))
+
+    def admits_names(self, importer: str, quals: list[str]) -> bool:
+        """`admits` for names `calls_imported` already found."""
+        for qual in quals:
             # files of one directory resolve an import alike: asked once per directory
             key = (os.path.dirname(importer), qual)
             if key not in self._acting:

@@ -103,10 +103,14 @@ def _read(path: str) -> tuple[bytes, Meta]:
 
 
 def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None,
-            parse_all: bool = False, keyed: bool = False, project=None) -> FileResult:
+            parse_all: bool = False, keyed: bool = False, project=None,
+            ask: tuple[list[str], str | None] | None = None) -> FileResult:
     """Check one file's bytes (read here when `data` is None). Runs in workers too.
     `parse_all`: parse even a file no rule's text trigger admits (explicit FZ001 / ALL).
-    `keyed`: give the result the content key of the bytes read here (for the cache)."""
+    `keyed`: give the result the content key of the bytes read here (for the cache).
+    `ask`: (names, key): no rule's trigger admitted the file when the runner read it (bytes of
+    content key `key`); the project decides, from the imported names it calls, whether it is
+    checked. Bytes read here under another key are judged afresh."""
     result = FileResult(path)
     if data is None:
         try:
@@ -133,14 +137,16 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
         return result
     if path.endswith(".ipynb"):
         return _process_notebook(result, text, encoding, selected, fix, parse_all)
-    if not parse_all and not _triggered(text, selected):
+    if ask is not None:
+        same = not keyed or ask[1] == result.key  # else saved since the runner read it
         # No rule's text trigger: checked only if it calls project code that freezes or trains
         # (asked here, in the worker: the answer may cost parses of the files it imports).
-        if project is None or not _project_admits(project, path, text):
+        if (same or not _triggered(text, selected)) and \
+                (project is None or not _project_admits(project, path, text, ask[0] if same else None)):
             if project is not None:
                 result.deps = dict(project.used)  # re-checked when one of those starts acting
             return result
-    # Some rule admits the file: libcst is imported now, not before.
+    # Some rule admits the file (the engine asks the project too): libcst is imported now.
     from freezelint.check import engine
 
     outcome = engine.check_text(text, path, selected, fix, parse_all=parse_all, project=project)
@@ -229,8 +235,8 @@ def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path]
 
 
 def _pool_worker(task: tuple) -> FileResult:
-    path, selected, fix, parse_all, keyed, project = task
-    return process(path, None, selected, fix, parse_all, keyed, project)
+    path, selected, fix, parse_all, keyed, project, ask = task
+    return process(path, None, selected, fix, parse_all, keyed, project, ask)
 
 
 def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
@@ -332,11 +338,11 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                     index.record(path, meta, key, entry, deps, edges)
                 results.append(FileResult(shown, diags, cached=True, deps=deps, edges=edges))
                 continue
-        task = (path, sel, fix, parse_all, cache is not None, project)
         if p.suffix == ".ipynb" or parse_all or _needs_parse(data, sel):
-            heavy.append(task)  # notebooks: decided on their cells
-        elif _may_call_project(project, p, data):
-            asks.append(task)  # the project decides, in the workers (it may parse what it imports)
+            heavy.append((path, sel, fix, parse_all, cache is not None, project, None))  # notebooks: by cells
+        elif quals := _calls_imported(project, p, data):
+            # the project decides, in the workers (the answer may parse the files it imports)
+            asks.append((path, sel, fix, parse_all, cache is not None, project, (quals, key)))
         else:  # no selected rule could fire on this text
             results.append(FileResult(path, key=key, meta=meta))
     done = len(results)
@@ -438,20 +444,20 @@ def _from_cache(shown: str, entries: list) -> list[Diagnostic] | None:
         return None
 
 
-def _may_call_project(project, path: Path, data: bytes) -> bool:
-    """Text only: does a file no rule's trigger admits call a name it imports from somewhere?
-    Only then can project code that freezes or trains make it worth checking."""
+def _calls_imported(project, path: Path, data: bytes) -> list[str]:
+    """Text only: the names a file no rule's trigger admits imports and calls. Only project code
+    among them that freezes or trains can make it worth checking."""
     if path.suffix != ".py" or b"import" not in data or len(data) > MAX_PARSE_BYTES:
-        return False
+        return []
     try:
-        return bool(project.calls_imported(data.decode("utf-8")))
+        return project.calls_imported(data.decode("utf-8"))
     except UnicodeDecodeError:
-        return False
+        return []
 
 
-def _project_admits(project, path: str, text: str) -> bool:
+def _project_admits(project, path: str, text: str, quals: list[str] | None) -> bool:
     """A file the text prefilter rules out may still call project code that freezes or trains."""
     if not path.endswith(".py"):
         return False
     project.start_file()
-    return project.admits(path, text)
+    return project.admits(path, text) if quals is None else project.admits_names(path, quals)

@@ -23,8 +23,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check.events import CALLS, OPT_BUILD, Summaries, opt_detail
 from freezelint.check.facts import Facts
-
-VERSION = 2
+from freezelint.check.project import SUMMARY_VERSION as VERSION  # there: read back without libcst
 
 # Event kinds a summary records (what crosses files). ACTIVITY: the argument is trained/run.
 RECORDED = ("train", "eval", "bn_freeze", "freeze", "unfreeze", "opt_build", "ddp_wrap", "activity")
@@ -98,11 +97,6 @@ def _instances_put_in_modes(facts: Facts, callees: Summaries) -> tuple[list[str]
                 if made:
                     modes[e.kind].add(made)
     return sorted(modes[TRAIN]), sorted(modes[EVAL])
-
-
-def light(imports: dict[str, str]) -> dict:
-    """The summary of a file that does nothing a summary records (not parsed): its imports only."""
-    return {"version": VERSION, "imports": imports, "functions": {}, "classes": {}, "trained": [], "evaluated": []}
 
 
 def summarise_text(text: str) -> dict | None:
