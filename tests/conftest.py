@@ -56,12 +56,20 @@ def needs_gloo() -> pytest.MarkDecorator:
     return pytest.mark.skipif(not available, reason="torch.distributed with gloo is not available")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    # the tests of the shared rank spawn (gloo_ranks) run on one xdist worker with --dist
+    # loadgroup, so it is spawned once; before xdist's hook, which reads the group
+    for item in items:
+        if "gloo_ranks" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("gloo"))
+
+
 @pytest.fixture(scope="session")
 def gloo_ranks(request, tmp_path_factory):
     """The rank scenarios of every collected module that asks for them (its RANK_SCENARIOS names
     a scenarios module) on 2 gloo ranks, in one spawn: a rank's start-up (torch, and the
-    torch._dynamo import DDP makes) costs more than most scenarios. Those test modules share the
-    xdist group "gloo", so the ranks are spawned once, on one worker. Returns load(module, name):
+    torch._dynamo import DDP makes) costs more than most scenarios. Returns load(module, name):
     each rank's result."""
     import distributed_scenarios
 

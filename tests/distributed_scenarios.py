@@ -183,7 +183,10 @@ def run_one(name: str, rank: int, device: torch.device) -> dict:
 
 def worker(rank: int, world: int, store: str, backend: str, jobs: list[tuple[str, str, str]]) -> None:
     """Runs each job (scenarios module, scenario name, results folder) with that module's `run_one`."""
+    import faulthandler
     import importlib
+
+    faulthandler.enable()  # a rank killed by a signal (an abort in C++) prints where each thread was
 
     dist.init_process_group(backend, init_method=f"file://{store}", rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=60))

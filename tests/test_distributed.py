@@ -12,9 +12,8 @@ import torch.distributed as dist
 import distributed_scenarios as scenarios
 from conftest import needs_gloo
 
-# The scenarios run in conftest's one spawn of 2 gloo ranks for the session (gloo_ranks); with
-# `pytest -n N --dist loadgroup` the modules using it stay on one worker, so it is spawned once.
-pytestmark = [needs_gloo(), pytest.mark.xdist_group("gloo")]
+# The scenarios run in conftest's one spawn of 2 gloo ranks for the session (gloo_ranks).
+pytestmark = needs_gloo()
 RANK_SCENARIOS = "distributed_scenarios"
 
 

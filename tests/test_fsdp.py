@@ -13,7 +13,7 @@ import torch.distributed as dist
 from conftest import needs_gloo
 
 # The scenarios run in conftest's one spawn of 2 gloo ranks for the session (gloo_ranks).
-pytestmark = [needs_gloo(), pytest.mark.xdist_group("gloo")]
+pytestmark = needs_gloo()
 RANK_SCENARIOS = "fsdp_scenarios"
 
 

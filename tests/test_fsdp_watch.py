@@ -15,7 +15,7 @@ import torch.distributed as dist
 from conftest import ROOT, needs_gloo, write
 
 # The scenarios run in conftest's one spawn of 2 gloo ranks for the session (gloo_ranks).
-pytestmark = [needs_gloo(), pytest.mark.xdist_group("gloo")]
+pytestmark = needs_gloo()
 RANK_SCENARIOS = "fsdp_watch_scenarios"
 
 
