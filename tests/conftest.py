@@ -74,7 +74,7 @@ def gloo_ranks(request, tmp_path_factory):
     import distributed_scenarios
 
     modules = sorted({m.RANK_SCENARIOS for item in request.session.items
-                      if "gloo_ranks" in item.fixturenames
+                      if "gloo_ranks" in getattr(item, "fixturenames", ())
                       and (m := getattr(item, "module", None)) is not None and hasattr(m, "RANK_SCENARIOS")})
     root = tmp_path_factory.mktemp("ranks")
     jobs = []
