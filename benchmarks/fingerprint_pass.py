@@ -1,6 +1,6 @@
 """One fingerprint pass over resnet50's frozen backbone: the compiled kernel against torch.
 
-    python benchmarks/fingerprint_pass.py [--rounds 21]
+    python benchmarks/fingerprint_pass.py [--rounds 21] [--arch resnet50]
 
 The baseline is the torch path the auditor falls back to without the kernel (two reductions of
 a (rows, 64) view per tensor). "warm" runs passes back to back (part of the 94 MB still in
@@ -32,13 +32,14 @@ def timed(take, before, rounds: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=21)
+    ap.add_argument("--arch", default="resnet50", help="a torchvision model (resnet18 for a quick smoke run)")
     args = ap.parse_args()
     torch.manual_seed(0)
-    model = torchvision.models.resnet50(weights=None).requires_grad_(False)
+    model = getattr(torchvision.models, args.arch)(weights=None).requires_grad_(False)
     tensors = list(model.parameters())
     batch = torch.randn(8, 3, 64, 64)
     kernel = fingerprint._fold
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; resnet50 weights=None, "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.arch} weights=None, "
           f"{len(tensors)} tensors, {sum(t.numel() * t.element_size() for t in tensors) / 1e6:.0f} MB; "
           f"median of {args.rounds}")
     if kernel is None:

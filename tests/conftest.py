@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import subprocess
 import sys
@@ -52,6 +54,42 @@ def needs_gloo() -> pytest.MarkDecorator:
     else:
         available = dist.is_available() and dist.is_gloo_available()
     return pytest.mark.skipif(not available, reason="torch.distributed with gloo is not available")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    # the tests of the shared rank spawn (gloo_ranks) run on one xdist worker with --dist
+    # loadgroup, so it is spawned once; before xdist's hook, which reads the group
+    for item in items:
+        if "gloo_ranks" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("gloo"))
+
+
+@pytest.fixture(scope="session")
+def gloo_ranks(request, tmp_path_factory):
+    """The rank scenarios of every collected module that asks for them (its RANK_SCENARIOS names
+    a scenarios module) on 2 gloo ranks, in one spawn: a rank's start-up (torch, and the
+    torch._dynamo import DDP makes) costs more than most scenarios. Returns load(module, name):
+    each rank's result."""
+    import distributed_scenarios
+
+    modules = sorted({m.RANK_SCENARIOS for item in request.session.items
+                      if "gloo_ranks" in getattr(item, "fixturenames", ())
+                      and (m := getattr(item, "module", None)) is not None and hasattr(m, "RANK_SCENARIOS")})
+    root = tmp_path_factory.mktemp("ranks")
+    jobs = []
+    for module in modules:
+        (root / module).mkdir()
+        jobs += [(module, name, str(root / module)) for name in importlib.import_module(module).SCENARIOS]
+    distributed_scenarios.launch_jobs(root / "store", jobs, backend="gloo", world=2, deadline_s=300)
+
+    def load(module: str, name: str) -> list[dict]:
+        results = [json.loads((root / module / f"{name}.{rank}.json").read_text()) for rank in range(2)]
+        for rank, r in enumerate(results):
+            assert "error" not in r, f"rank {rank} of {module}.{name} raised:\n{r['error']}"
+        return results
+
+    return load
 
 
 def run_subprocess(cwd: Path, *args: str, stdin: str | None = None) -> Result:

@@ -2,6 +2,7 @@
 
 `launch()` spawns the ranks with a hard deadline (a hang fails the test instead of blocking CI);
 each rank runs every scenario and writes what it saw to `<out>/<scenario>.<rank>.json`.
+`launch_jobs()` runs the scenarios of several modules in one spawn (conftest's `gloo_ranks`).
 """
 
 from __future__ import annotations
@@ -180,12 +181,13 @@ def run_one(name: str, rank: int, device: torch.device) -> dict:
     return result
 
 
-def worker(rank: int, world: int, store: str, out: str, backend: str, names: list[str],
-           module: str = __name__) -> None:
-    """Runs each named scenario with `run_one` of the scenarios `module` (this one by default)."""
+def worker(rank: int, world: int, store: str, backend: str, jobs: list[tuple[str, str, str]]) -> None:
+    """Runs each job (scenarios module, scenario name, results folder) with that module's `run_one`."""
+    import faulthandler
     import importlib
 
-    run = importlib.import_module(module).run_one
+    faulthandler.enable()  # a rank killed by a signal (an abort in C++) prints where each thread was
+
     dist.init_process_group(backend, init_method=f"file://{store}", rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=60))
     device = torch.device("cpu")
@@ -193,9 +195,9 @@ def worker(rank: int, world: int, store: str, out: str, backend: str, names: lis
         torch.cuda.set_device(rank)
         device = torch.device("cuda", rank)
     try:
-        for name in names:
+        for module, name, out in jobs:
             try:
-                result = run(name, rank, device)
+                result = importlib.import_module(module).run_one(name, rank, device)
             except Exception:
                 result = {"error": traceback.format_exc()}
             Path(out, f"{name}.{rank}.json").write_text(json.dumps(result, default=str))
@@ -206,11 +208,18 @@ def worker(rank: int, world: int, store: str, out: str, backend: str, names: lis
 
 def launch(out: Path, names: list[str], backend: str = "gloo", world: int = 2, deadline_s: float = 100,
            module: str = __name__) -> float:
-    """Run the scenarios on `world` spawned ranks; returns the wall time. Kills them at the deadline."""
+    """Run the scenarios of `module` on `world` spawned ranks, results in `out`; returns the wall time."""
+    return launch_jobs(out / "store", [(module, name, str(out)) for name in names], backend, world, deadline_s)
+
+
+def launch_jobs(store: Path, jobs: list[tuple[str, str, str]], backend: str = "gloo", world: int = 2,
+                deadline_s: float = 100) -> float:
+    """Run (module, scenario, results folder) jobs on `world` spawned ranks, in one process group;
+    returns the wall time. Kills the ranks at the deadline."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     start = time.perf_counter()
-    ctx = mp.start_processes(worker, args=(world, str(out / "store"), str(out), backend, names, module),
-                             nprocs=world, join=False, start_method="spawn")
+    ctx = mp.start_processes(worker, args=(world, str(store), backend, jobs), nprocs=world, join=False,
+                             start_method="spawn")
     while not ctx.join(timeout=1):
         if time.perf_counter() - start > deadline_s:
             for p in ctx.processes:

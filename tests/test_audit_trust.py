@@ -239,7 +239,7 @@ def test_a_32_layer_lora_report_fits_in_40_lines_and_verbose_shows_all():
     assert len(str(report).splitlines()) > 200
 
 
-def test_piped_cli_output_is_never_cut(tmp_path):
+def test_piped_cli_output_is_never_cut(tmp_path, cli):
     factory = tmp_path / "wide.py"
     factory.write_text(textwrap.dedent("""
         import torch
@@ -259,20 +259,20 @@ def test_piped_cli_output_is_never_cut(tmp_path):
             model = AVeryLongModuleNameThatNeedsTheWholeLine()
             return model, torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=1e-4)
     """))
+    # the one run whose stdout must be a real pipe; the exit codes below are main()'s, in-process
     proc = run_subprocess(tmp_path, "audit", f"{factory}:make")
     assert proc.code == 0, proc.err  # FZ504 is a warning: printed, not failing
     assert "FZ504" in proc.out
     longest = max(len(line) for line in proc.out.splitlines())
     assert longest > 120 and "an_equally_long_attribute_name_for_a_submodule" in proc.out
     assert all(line == line.rstrip() for line in proc.out.splitlines())
-    strict = run_subprocess(tmp_path, "audit", f"{factory}:make", "--strict")
+    strict = cli(tmp_path, "audit", f"{factory}:make", "--strict")
     assert strict.code == 1
-    ignored = run_subprocess(tmp_path, "audit", f"{factory}:make", "--strict", "--ignore", "FZ504", "--format",
-                             "json")
+    ignored = cli(tmp_path, "audit", f"{factory}:make", "--strict", "--ignore", "FZ504", "--format", "json")
     assert ignored.code == 0, ignored.out
     data = json.loads(ignored.out)
     assert data["ok"] is True and data["findings"][0]["ignored"] is True
-    bad = run_subprocess(tmp_path, "audit", f"{factory}:make", "--ignore", "FZ999")
+    bad = cli(tmp_path, "audit", f"{factory}:make", "--ignore", "FZ999")
     assert bad.code == 2 and bad.err.count("\n") == 1 and "FZ999" in bad.err
 
 

@@ -12,9 +12,9 @@ import torch.distributed as dist
 import distributed_scenarios as scenarios
 from conftest import needs_gloo
 
-# One spawn of the ranks serves the module; with `pytest -n N --dist loadgroup` its tests stay on one
-# worker, so the ranks are not spawned again on another.
-pytestmark = [needs_gloo(), pytest.mark.xdist_group("gloo")]
+# The scenarios run in conftest's one spawn of 2 gloo ranks for the session (gloo_ranks).
+pytestmark = needs_gloo()
+RANK_SCENARIOS = "distributed_scenarios"
 
 
 def _load(out: Path, name: str, world: int) -> list[dict]:
@@ -24,12 +24,10 @@ def _load(out: Path, name: str, world: int) -> list[dict]:
     return results
 
 
-@pytest.fixture(scope="module")
-def gloo(tmp_path_factory):
-    """Every scenario on 2 gloo ranks, in one spawn (the ranks' start-up dominates)."""
-    out = tmp_path_factory.mktemp("gloo")
-    scenarios.launch(out, list(scenarios.SCENARIOS), backend="gloo", world=2, deadline_s=100)
-    return lambda name: _load(out, name, 2)
+@pytest.fixture
+def gloo(gloo_ranks):
+    """Every scenario's result on each of the 2 gloo ranks."""
+    return lambda name: gloo_ranks(RANK_SCENARIOS, name)
 
 
 def codes_of(result: dict) -> list[str]:

@@ -12,7 +12,9 @@ import torch
 import torch.distributed as dist
 from conftest import needs_gloo
 
+# The scenarios run in conftest's one spawn of 2 gloo ranks for the session (gloo_ranks).
 pytestmark = needs_gloo()
+RANK_SCENARIOS = "fsdp_scenarios"
 
 
 def _load(out: Path, name: str, world: int) -> list[dict]:
@@ -22,13 +24,10 @@ def _load(out: Path, name: str, world: int) -> list[dict]:
     return results
 
 
-@pytest.fixture(scope="module")
-def gloo(tmp_path_factory):
-    """Every sharded scenario on 2 gloo ranks, in one spawn (the ranks' start-up dominates)."""
-    out = tmp_path_factory.mktemp("fsdp")
-    distributed_scenarios.launch(out, list(scenarios.SCENARIOS), backend="gloo", world=2, deadline_s=150,
-                                 module="fsdp_scenarios")
-    return lambda name: _load(out, name, 2)
+@pytest.fixture
+def gloo(gloo_ranks):
+    """Every sharded scenario's result on each of the 2 gloo ranks."""
+    return lambda name: gloo_ranks(RANK_SCENARIOS, name)
 
 
 def codes_of(result: dict) -> list[str]:

@@ -14,23 +14,15 @@ import torch
 import torch.distributed as dist
 from conftest import ROOT, needs_gloo, write
 
+# The scenarios run in conftest's one spawn of 2 gloo ranks for the session (gloo_ranks).
 pytestmark = needs_gloo()
+RANK_SCENARIOS = "fsdp_watch_scenarios"
 
 
-@pytest.fixture(scope="module")
-def gloo(tmp_path_factory):
-    """Every scenario on 2 gloo ranks, in one spawn; a hang fails at the deadline."""
-    out = tmp_path_factory.mktemp("fsdp_watch")
-    distributed_scenarios.launch(out, list(scenarios.SCENARIOS), backend="gloo", world=2, deadline_s=150,
-                                 module="fsdp_watch_scenarios")
-
-    def load(name: str) -> list[dict]:
-        results = [json.loads((out / f"{name}.{rank}.json").read_text()) for rank in range(2)]
-        for rank, r in enumerate(results):
-            assert "error" not in r, f"rank {rank} of {name} raised:\n{r['error']}"
-        return results
-
-    return load
+@pytest.fixture
+def gloo(gloo_ranks):
+    """Every watched scenario's result on each of the 2 gloo ranks."""
+    return lambda name: gloo_ranks(RANK_SCENARIOS, name)
 
 
 def codes(report: dict) -> list[str]:
