@@ -11,6 +11,10 @@ the watch held beyond the model (buffer copies, fingerprint scratch) relative to
 bytes. Rounds alternate so drift hits both sides alike; both sides keep training the same model.
 The process CPU time of both sides and its ratio, and the ratio of the fastest rounds, are printed
 too: on a machine shared with other work the medians mostly measure the neighbours.
+
+The floor: every round also times two bare fingerprint passes over the model's parameters and
+buffers (what a watch cannot do without: one read before the steps, one after), and "floor" is
+(plain + those two passes) / plain, the ratio a watch with no other cost would have.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import torch.nn as nn
 import torchvision
 
 from freezelint import watch
+from freezelint.runtime.fingerprint import Fingerprinter
 
 
 def setup(kind: str, arch: str = "resnet50", classes: int = 10):
@@ -75,7 +80,8 @@ def main() -> None:
     print("setup: head = frozen backbone (BatchNorm in eval) + new 10-class head (SGD momentum on the head); "
           "full = everything trainable (SGD momentum)")
     print(f"{'setup':<6} {'batch':>5} {'px':>4} {'2 plain steps':>14} {'2 watched steps':>16} {'ratio':>6} "
-          f"{'cpu plain':>10} {'cpu watched':>12} {'cpu ratio':>10} {'min ratio':>10} {'extra mem / param bytes':>24}")
+          f"{'cpu plain':>10} {'cpu watched':>12} {'cpu ratio':>10} {'2 passes':>9} {'floor':>6} {'min ratio':>10} "
+          f"{'extra mem / param bytes':>24}")
     for kind in args.kinds:
         for size in args.sizes:
             model, optimizer = setup(kind, args.arch)
@@ -88,7 +94,9 @@ def main() -> None:
             steps(model, optimizer, batch)  # warm-up: allocator, kernels, optimizer state
             report = watched(model, optimizer, batch)
             assert report.ok, report.render_text()
-            plain, seen, plain_cpu, seen_cpu, extra = [], [], [], [], 0
+            passes = Fingerprinter(list(model.parameters()) + list(model.buffers()))
+            passes()
+            plain, seen, plain_cpu, seen_cpu, bare, extra = [], [], [], [], [], 0
             for _ in range(args.rounds):
                 sync()
                 t, c = time.perf_counter(), time.process_time()
@@ -102,11 +110,16 @@ def main() -> None:
                 seen.append(time.perf_counter() - t)
                 seen_cpu.append(time.process_time() - c)
                 extra = report.extra_bytes
+                t = time.perf_counter()
+                passes()
+                passes()
+                sync()
+                bare.append(time.perf_counter() - t)
             p, s = statistics.median(plain), statistics.median(seen)
-            pc, sc = statistics.median(plain_cpu), statistics.median(seen_cpu)
+            pc, sc, b = statistics.median(plain_cpu), statistics.median(seen_cpu), statistics.median(bare)
             print(f"{kind:<6} {args.batch:>5} {size:>4} {p * 1e3:>12.0f}ms {s * 1e3:>14.0f}ms {s / p:>6.2f} "
-                  f"{pc * 1e3:>8.0f}ms {sc * 1e3:>10.0f}ms {sc / pc:>10.2f} {min(seen) / min(plain):>10.2f} "
-                  f"{extra / param_bytes:>23.2%}", flush=True)
+                  f"{pc * 1e3:>8.0f}ms {sc * 1e3:>10.0f}ms {sc / pc:>10.2f} {b * 1e3:>7.1f}ms {(p + b) / p:>6.2f} "
+                  f"{min(seen) / min(plain):>10.2f} {extra / param_bytes:>23.2%}", flush=True)
 
 
 if __name__ == "__main__":
