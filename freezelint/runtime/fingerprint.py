@@ -112,18 +112,26 @@ def _layout(t: torch.Tensor) -> tuple:
     return t.data_ptr(), t.shape, t.stride(), t.dtype, t.untyped_storage().nbytes()
 
 
-def _readable(t: torch.Tensor) -> bool:
-    """Whether a contiguous tensor's elements lie in its storage. A storage resized to nothing
-    (as sharding does) holds none, and reading it crashes the process, in torch or the kernel."""
-    return not t.is_contiguous() or (t.storage_offset() + t.numel()) * t.element_size() <= t.untyped_storage().nbytes()
+def _readable(t: torch.Tensor, nbytes: int) -> bool:
+    """Whether a contiguous tensor's elements lie in its storage (of `nbytes`). A storage resized
+    to nothing (as sharding does) holds none, and reading it crashes the process, in torch or the
+    kernel."""
+    return not t.is_contiguous() or (t.storage_offset() + t.numel()) * t.element_size() <= nbytes
 
 
 class _Group:
-    """The tensors of one device and where their bits lay when the group was built."""
+    """The tensors of one device, where their bits lay when the group was built, and their
+    storages (held, whatever happens to the tensors: the kernel reads them without the GIL, so
+    another thread may swap a tensor's storage meanwhile)."""
 
     def __init__(self, tensors: list[torch.Tensor]) -> None:
         self.tensors = tensors
-        self.layout = [_layout(t) for t in tensors]
+        self.storages = [t.untyped_storage() for t in tensors]
+        self.layout = [(t.data_ptr(), t.shape, t.stride(), t.dtype, s.nbytes()) for t, s in zip(tensors, self.storages)]
+        for t, (*_, nbytes) in zip(tensors, self.layout):
+            if not _readable(t, nbytes):
+                raise ValueError(f"a {tuple(t.shape)} tensor's storage holds {nbytes} bytes, fewer than its "
+                                 "elements need (was it resized away by sharding?)")
 
     def moved(self) -> bool:
         """A tensor now has other storage or another shape (`p.data = ...`): the group is stale."""
@@ -261,9 +269,6 @@ class _KernelGroup(_Group):
 
     def __init__(self, tensors: list[torch.Tensor]) -> None:
         super().__init__(tensors)
-        # the storages the table points at, held whatever happens to the tensors: the kernel runs
-        # without the GIL, so another thread may swap a tensor's storage while it reads
-        self.storages = [t.untyped_storage() for t in tensors]
         key = tuple(self.layout)
         cached = _TABLES.pop(key, None) or _table(tensors)
         if len(_TABLES) >= _TABLES_KEPT:
@@ -332,11 +337,8 @@ class Fingerprinter:
 
 
 def _group(tensors: list[torch.Tensor]) -> _KernelGroup | _DeviceGroup:
-    """The kernel for CPU tensors where it was built; torch reductions on the device otherwise."""
-    empty = next((t for t in tensors if not _readable(t)), None)
-    if empty is not None:
-        raise ValueError(f"a {tuple(empty.shape)} tensor's storage holds {empty.untyped_storage().nbytes()} bytes, "
-                         "fewer than its elements need (was it resized away by sharding?)")
+    """The kernel for CPU tensors where it was built; torch reductions on the device otherwise.
+    Refuses (ValueError) a tensor whose storage no longer holds its elements."""
     if _fold is not None and tensors[0].device.type == "cpu":
         return _KernelGroup(tensors)
     return _DeviceGroup(tensors)
