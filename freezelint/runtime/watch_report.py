@@ -111,7 +111,7 @@ def _flat(t: torch.Tensor) -> torch.Tensor:
 def _sizes(buffers: list[torch.Tensor], saved: list[torch.Tensor | None]) -> list[float | None]:
     """max |change| of each buffer that moved, from its copy (nan when its shape or dtype changed;
     None when it cannot be sized). Buffers of one dtype and device are sized together, one float64
-    difference and one segment max: resnet50's 159 BatchNorm buffers in 0.3 ms rather than 2."""
+    difference and one segment max (resnet50's 159 BatchNorm buffers: 0.8 ms rather than 1.5)."""
     out: list[float | None] = [None] * len(buffers)
     kinds: dict[tuple, list[int]] = {}
     for i, (b, was) in enumerate(zip(buffers, saved)):
