@@ -11,11 +11,18 @@ the watch held beyond the model (buffer copies, fingerprint scratch) relative to
 bytes. Rounds alternate so drift hits both sides alike; both sides keep training the same model.
 The process CPU time of both sides and its ratio, and the ratio of the fastest rounds, are printed
 too: on a machine shared with other work the medians mostly measure the neighbours.
+
+The floor: every round also times two bare fingerprint passes over the model's parameters and
+buffers (what a watch cannot do without: one read before the steps, one after), and "floor" is
+(plain + those two passes) / plain, the ratio a watch with no other cost would have. `--own`
+also prints the time spent inside the watch's own hooks (the passes, finding the model, the
+report), which, unlike the ratios, a loaded machine does not drown.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import statistics
 import time
@@ -25,6 +32,7 @@ import torch.nn as nn
 import torchvision
 
 from freezelint import watch
+from freezelint.runtime.fingerprint import Fingerprinter
 
 
 def setup(kind: str, arch: str = "resnet50", classes: int = 10):
@@ -53,6 +61,30 @@ def steps(model, optimizer, batch, n: int = 2) -> None:
         optimizer.zero_grad(set_to_none=True)
 
 
+def own_time() -> list[float]:
+    """Wrap the watch's hook entry points to add up the time spent in them, into the list returned."""
+    from freezelint.runtime.watch import Watch
+
+    spent, depth = [0.0], [0]
+
+    def timed(f):
+        @functools.wraps(f)
+        def run(*args, **kwargs):
+            depth[0] += 1
+            t = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if not depth[0]:  # the outermost: _finish runs inside _on_step_post
+                    spent[0] += time.perf_counter() - t
+        return run
+
+    for name in ("__enter__", "__exit__", "_on_forward", "_on_step_pre", "_on_step_post"):
+        setattr(Watch, name, timed(getattr(Watch, name)))
+    return spent
+
+
 def watched(model, optimizer, batch):
     with watch(steps=2) as w:
         steps(model, optimizer, batch)
@@ -67,7 +99,9 @@ def main() -> None:
     ap.add_argument("--kinds", nargs="+", default=["head", "full"])
     ap.add_argument("--arch", default="resnet50", help="a torchvision resnet (resnet18 for a quick smoke run)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--own", action="store_true", help="also print the time spent in the watch's own hooks")
     args = ap.parse_args()
+    spent = own_time() if args.own else [0.0]
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads, {args.arch} weights=None on {device}, "
@@ -75,7 +109,8 @@ def main() -> None:
     print("setup: head = frozen backbone (BatchNorm in eval) + new 10-class head (SGD momentum on the head); "
           "full = everything trainable (SGD momentum)")
     print(f"{'setup':<6} {'batch':>5} {'px':>4} {'2 plain steps':>14} {'2 watched steps':>16} {'ratio':>6} "
-          f"{'cpu plain':>10} {'cpu watched':>12} {'cpu ratio':>10} {'min ratio':>10} {'extra mem / param bytes':>24}")
+          f"{'cpu plain':>10} {'cpu watched':>12} {'cpu ratio':>10} {'2 passes':>9} {'floor':>6} {'min ratio':>10} "
+          f"{'extra mem / param bytes':>24}")
     for kind in args.kinds:
         for size in args.sizes:
             model, optimizer = setup(kind, args.arch)
@@ -88,7 +123,9 @@ def main() -> None:
             steps(model, optimizer, batch)  # warm-up: allocator, kernels, optimizer state
             report = watched(model, optimizer, batch)
             assert report.ok, report.render_text()
-            plain, seen, plain_cpu, seen_cpu, extra = [], [], [], [], 0
+            passes = Fingerprinter(list(model.parameters()) + list(model.buffers()))
+            passes()
+            plain, seen, plain_cpu, seen_cpu, bare, own, extra = [], [], [], [], [], [], 0
             for _ in range(args.rounds):
                 sync()
                 t, c = time.perf_counter(), time.process_time()
@@ -97,16 +134,27 @@ def main() -> None:
                 plain.append(time.perf_counter() - t)
                 plain_cpu.append(time.process_time() - c)
                 t, c = time.perf_counter(), time.process_time()
+                spent[0] = 0.0
                 report = watched(model, optimizer, batch)
                 sync()
                 seen.append(time.perf_counter() - t)
+                own.append(spent[0])
                 seen_cpu.append(time.process_time() - c)
                 extra = report.extra_bytes
+                t = time.perf_counter()
+                passes()
+                passes()
+                sync()
+                bare.append(time.perf_counter() - t)
             p, s = statistics.median(plain), statistics.median(seen)
-            pc, sc = statistics.median(plain_cpu), statistics.median(seen_cpu)
+            pc, sc, b = statistics.median(plain_cpu), statistics.median(seen_cpu), statistics.median(bare)
             print(f"{kind:<6} {args.batch:>5} {size:>4} {p * 1e3:>12.0f}ms {s * 1e3:>14.0f}ms {s / p:>6.2f} "
-                  f"{pc * 1e3:>8.0f}ms {sc * 1e3:>10.0f}ms {sc / pc:>10.2f} {min(seen) / min(plain):>10.2f} "
-                  f"{extra / param_bytes:>23.2%}", flush=True)
+                  f"{pc * 1e3:>8.0f}ms {sc * 1e3:>10.0f}ms {sc / pc:>10.2f} {b * 1e3:>7.1f}ms {(p + b) / p:>6.2f} "
+                  f"{min(seen) / min(plain):>10.2f} {extra / param_bytes:>23.2%}", flush=True)
+            if args.own:
+                o = statistics.median(own)
+                print(f"       the watch's own hooks: median {o * 1e3:.1f}ms (min {min(own) * 1e3:.1f}ms), "
+                      f"less the two passes {(o - b) * 1e3:.1f}ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -159,3 +159,51 @@ def test_sparse_tensors_are_fingerprinted_by_their_parts():
         assert take() != first
         moved = make(torch.tensor([[1.5, 0.0, 0.0], [2.0, 0.0, -0.0]]))  # same values, other places
         assert fingerprints([moved]) != first
+
+
+def test_a_kept_segment_table_serves_only_tensors_laid_out_as_it_was_built_for():
+    # The kernel's segment table is kept by layout (address, shape, strides, dtype, storage size)
+    # and reused by a later Fingerprinter of tensors laid out the same (a model watched again):
+    # it must read the bits they hold then, and a tensor given other storage, another shape or
+    # dtype, or a storage resized away, must not be read through a table built for the old one.
+    from freezelint.runtime.fingerprint import Fingerprinter
+
+    big, small = torch.randn(40_000), torch.randn(10)
+    odd = torch.randn(7, 9).t()  # non-contiguous: read through a copy made at every pass
+    first = Fingerprinter([big, small, odd])()
+    assert Fingerprinter([big, small, odd])() == first
+    with torch.no_grad():
+        big[123] += 1
+        odd[2, 3] += 1
+    again = Fingerprinter([big, small, odd])()
+    assert again == [fp(big.clone()), first[1], fp(odd.contiguous())] and again[0] != first[0]
+    p = torch.nn.Parameter(big.clone())
+    Fingerprinter([p, small])()
+    old = p.data  # kept alive: a table wrongly reused would read it, not crash
+    p.data = torch.full((40_000,), 2.0)  # other storage, same shape
+    assert Fingerprinter([p, small])()[0] == fp(torch.full((40_000,), 2.0)) != fp(old)
+    p.data = torch.arange(40_001, dtype=torch.float32)  # other storage and shape
+    assert Fingerprinter([p, small])()[0] == fp(torch.arange(40_001, dtype=torch.float32))
+    as_ints = big.view(torch.int32)  # same address and shape, another dtype
+    assert Fingerprinter([as_ints, small])()[0] == fp(as_ints.clone())
+    p.untyped_storage().resize_(0)
+    with pytest.raises(ValueError, match="storage holds 0 bytes"):
+        Fingerprinter([p, small])()
+
+
+def test_kept_segment_tables_hold_no_tensor_and_stay_few():
+    import gc
+    import weakref
+
+    from freezelint.runtime.fingerprint import _TABLES, _TABLES_KEPT, Fingerprinter
+
+    t = torch.randn(5000)
+    gone = weakref.ref(t)
+    Fingerprinter([t])()
+    del t
+    gc.collect()
+    assert gone() is None  # nothing kept alive by the table kept for it
+    keep = [torch.randn(100 + i) for i in range(_TABLES_KEPT + 5)]
+    for x in keep:
+        assert Fingerprinter([x])() == [fp(x.clone())]
+    assert len(_TABLES) <= _TABLES_KEPT

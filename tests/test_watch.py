@@ -443,3 +443,75 @@ def test_what_the_first_watched_step_changes_is_judged():
             opt.step()
             opt.zero_grad()
     assert "FZ502" in {f.code for f in w.report.findings}
+
+
+def test_buffers_that_moved_are_sized_each_from_its_own_copy():
+    # Buffers are sized together per dtype (one difference, one segment max): each record must
+    # still carry its own largest change, a nan stays nan, a counter counts, and a buffer given
+    # another shape or dtype in the window is nan.
+    class Stats(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+            for name, value in [("a", torch.zeros(4)), ("b", torch.zeros(2, 3)), ("c", torch.zeros(5)),
+                                ("n", torch.tensor(7)), ("flag", torch.tensor([True])),
+                                ("low", torch.zeros(3, dtype=torch.float16)), ("reshaped", torch.zeros(2))]:
+                self.register_buffer(name, value)
+
+        def forward(self, x):
+            with torch.no_grad():
+                self.a[2] += 0.25
+                self.b[1, 0] -= 4.0
+                self.c[4] = float("nan")
+                self.n += 3
+                self.flag[0] = False
+                self.low[1] += 2.0
+                self.reshaped.resize_(3).fill_(1.0)
+            return self.lin(x)
+
+    model = Stats()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch(steps=1) as w:
+        model(torch.randn(2, 3)).sum().backward()
+        opt.step()
+    got = {b.name: b.max_abs_delta for b in w.report.buffers}
+    assert {k: got[k] for k in ("a", "b", "n", "low")} == {"a": 0.25, "b": 4.0, "n": 3.0, "low": 2.0}
+    assert got["c"] != got["c"] and got["reshaped"] != got["reshaped"]  # nan
+    assert got["flag"] is None and all(b.changed for b in w.report.buffers)
+
+
+def test_a_model_changed_between_two_watches_is_judged_as_it_is_then():
+    # Fingerprinting state is reused across watches of one model (a kept segment table): after
+    # `.data` is swapped, a parameter replaced, a buffer or a module added, what the next window
+    # does to the new tensors must still be seen, and an untouched window stays clean.
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+
+    def judged(write=None):
+        def on_iter(i):
+            if i == 1 and write is not None:  # inside the window: after its first step
+                with torch.no_grad():
+                    write()
+        with freezelint.watch() as w:
+            loop(model, opt, 2, on_iter=on_iter)
+        return w.report
+
+    def moved(report):
+        return {p.name for p in report.params if p.changed} | {b.name for b in report.buffers if b.changed}
+
+    assert judged().ok
+    model[0].weight.data = model[0].weight.data.clone()  # other storage, same bits
+    assert judged().ok
+    report = judged(lambda: model[0].weight.add_(1.0))
+    assert "0.weight" in moved(report) and "FZ501" in codes(report)
+    model[0].bias = nn.Parameter(torch.zeros(8), requires_grad=False)  # replaced
+    assert judged().ok
+    assert "0.bias" in moved(judged(lambda: model[0].bias.add_(1.0)))
+    model[1].register_buffer("extra", torch.zeros(3))
+    assert judged().ok
+    assert "1.extra" in moved(judged(lambda: model[1].extra.add_(1.0)))
+    model.add_module("5", nn.Linear(2, 2).requires_grad_(False))
+    assert judged().ok
+    report = judged(lambda: model[5].weight.mul_(2.0))
+    assert moved(report) == {"4.weight", "4.bias", "5.weight"} and "FZ501" in codes(report)

@@ -126,9 +126,10 @@ class Watch:
         self._covered: dict[int, int] = {}  # id(submodule) -> id(its root)
         self._given_sub = ({id(m) for m in model.modules()} if model is not None else None)
         # at the window's start, by id of the tensor: fingerprints of parameters and buffers, and
-        # copies of the buffers (views into one block per root and dtype), which size a change
+        # where each buffer's copy lies in one block per root and dtype (block, offset, shape):
+        # `saved()` makes the view, only for the few buffers whose change is sized
         self.before: dict[int, tuple[torch.Tensor, tuple]] = {}
-        self.buffer_copy: dict[int, torch.Tensor] = {}
+        self.buffer_copy: dict[int, tuple[torch.Tensor, int, torch.Size]] = {}
         self._blocks: dict[int, list[torch.Tensor]] = {}
         self.modes_before: dict[int, bool] = {}  # id(module) -> training, at the window's start
         self._fingerprinters: dict[int, tuple[list[torch.Tensor], Fingerprinter]] = {}
@@ -250,16 +251,24 @@ class Watch:
                 by_kind.setdefault((b.dtype, b.device), []).append(b)
         blocks = []
         for group in by_kind.values():  # one copy per dtype: a cat, not a clone per buffer
-            block = torch.cat([b.detach().reshape(-1) for b in group])
+            block = torch.cat([b if b.dim() == 1 else b.reshape(-1) for b in group])  # no_grad: no graph
             blocks.append(block)
             at = 0
             for b in group:
-                self.buffer_copy[id(b)] = block[at:at + b.numel()].view(b.shape)
+                self.buffer_copy[id(b)] = (block, at, b.shape)
                 at += b.numel()
         self._blocks[id(root)] = blocks + (self._blocks.get(id(root), []) if not overwrite else [])
         for m in root.modules():
             if overwrite or id(m) not in self.modes_before:
                 self.modes_before[id(m)] = m.training
+
+    def saved(self, buffer: torch.Tensor) -> torch.Tensor | None:
+        """The buffer's copy from the window's start, or None when none was taken."""
+        where = self.buffer_copy.get(id(buffer))
+        if where is None:
+            return None
+        block, at, shape = where
+        return block[at:at + shape.numel()].view(shape)
 
     @_guarded
     def _on_forward(self, module: nn.Module, args: Any) -> None:
