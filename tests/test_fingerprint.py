@@ -107,8 +107,8 @@ def test_fingerprinter_sees_values_and_storage_swaps_after_it_was_built():
     assert take()[0] == first[0]
     p.data[SMALL_PLUS - 1] += 1  # a write through .data bumps no version counter
     assert take()[0] != first[0]
-    p.data = torch.zeros(3)  # another shape
-    assert take()[0] == fp(torch.zeros(3))
+    p.data = torch.zeros(3)  # another shape: the fingerprint carries it
+    assert take()[0] == (*fp(torch.zeros(3)), (3,))
 
 
 def test_grouped_fingerprints_equal_the_definition():
@@ -207,3 +207,18 @@ def test_kept_segment_tables_hold_no_tensor_and_stay_few():
     for x in keep:
         assert Fingerprinter([x])() == [fp(x.clone())]
     assert len(_TABLES) <= _TABLES_KEPT
+
+
+def test_zeros_resized_to_more_zeros_are_a_change_and_back_again_are_not():
+    from freezelint.runtime.fingerprint import Fingerprinter
+
+    p = torch.nn.Parameter(torch.zeros(4), requires_grad=False)
+    q = torch.nn.Parameter(torch.ones(3), requires_grad=False)
+    fp = Fingerprinter([p, q])
+    before = fp()
+    p.data = torch.zeros(8)  # the same sums: only the shape tells
+    grown = fp()
+    assert grown[0] != before[0] and grown[1] == before[1]
+    assert fp() == grown  # stable from then on
+    p.data = torch.zeros(4)
+    assert fp() == before

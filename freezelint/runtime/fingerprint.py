@@ -308,6 +308,11 @@ class Fingerprinter:
     def _build(self, tensors: list[torch.Tensor]) -> None:
         self.tensors = tensors
         self.n = len(tensors)
+        # Zeros resized to more zeros sum alike: a tensor whose shape differs from the first
+        # build's carries its shape in its fingerprint from then on.
+        if not hasattr(self, "shapes"):
+            self.shapes = [t.shape for t in tensors]
+            self.reshaped: set[int] = set()
         by_device: dict[torch.device, list[int]] = {}
         self.sparse = [(i, t) for i, t in enumerate(tensors) if t.layout != torch.strided]
         for i, t in enumerate(tensors):
@@ -328,8 +333,12 @@ class Fingerprinter:
             if group.moved():
                 group = _group(group.tensors)
                 self.groups[n] = (idx, group)
+                self.reshaped.difference_update(idx)
+                self.reshaped.update(i for i in idx if self.tensors[i].shape != self.shapes[i])
             for i, pair in zip(idx, group()):
                 out[i] = pair
+        for i in self.reshaped:
+            out[i] = (*out[i], tuple(self.tensors[i].shape))
         for i, t in self.sparse:
             parts = sparse_parts(t)
             out[i] = (str(t.layout), tuple(t.shape), *zip((tuple(x.shape) for x in parts), fingerprints(parts)))
