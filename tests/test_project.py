@@ -43,7 +43,7 @@ def _found(cli, root: Path, *args: str) -> list[tuple[str, int, str]]:
 def test_fixture_twins_exist():
     bad = {n[:-4] for n in NAMES if n.endswith("_bad")}
     good = {n[:-5] for n in NAMES if n.endswith("_good")}
-    assert bad == good and {"split", "builder", "ddp"} <= bad
+    assert bad == good and {"split", "builder", "ddp", "callback"} <= bad
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -134,3 +134,35 @@ def test_warm_run_hits_the_cache_for_files_that_used_project_summaries(tmp_path,
     net.write_text(net.read_text().replace("class Net(nn.Module):", "class Net(object):"))
     again = check_paths(["."], load())
     assert again.parsed >= 2  # net.py itself and train.py, whose result used its class line
+
+
+def test_callback_hooks_come_after_the_optimizer_of_the_module_they_name(cli, tmp_path):
+    """Lightning builds the optimizers (configure_optimizers) before any Callback training hook:
+    the findings in callbacks.py name the module's configure_optimizers in model.py."""
+    root = _copy("callback_bad", tmp_path)
+    r = cli(root, "check", "--no-cache", "--format", "json", "callbacks.py")
+    found = {d["code"]: d["message"] for d in json.loads(r.out)}
+    assert set(found) == {"FZ301", "FZ303"}
+    assert "`Classifier.configure_optimizers` (model.py:15)" in found["FZ303"] and "on_train_epoch_start" in found["FZ303"]
+    assert "`Finetuner.configure_optimizers` (model.py:27)" in found["FZ301"]
+    s = summarise_text((root / "model.py").read_text())
+    assert s["classes"]["Classifier"]["optimizer"]["filtered"] is True
+    assert s["classes"]["Finetuner"]["optimizer"] == {
+        "filtered": False, "optimizer": "torch.optim.AdamW", "whole": True,
+        "stateful": "AdamW's default weight_decay=0.01", "path": "self", "line": 27}
+
+
+def test_callback_without_a_visible_module_reports_only_what_holds_for_any_optimizer(cli, tmp_path):
+    """Which module a Callback gets is unknown without an annotation or a single imported
+    LightningModule: FZ301/FZ303 need its optimizer and stay silent; FZ302 holds for any optimizer."""
+    root = _copy("callback_bad", tmp_path)
+    cb = root / "callbacks.py"
+    text = cb.read_text().replace(": Classifier", "").replace(': "Finetuner"', "")
+    cb.write_text(text)  # two LightningModules imported, none named: unknown
+    assert _found(cli, root, "--no-cache", "callbacks.py") == []
+    cb.write_text(text.replace("from model import Classifier, Finetuner", "from model import Classifier"))
+    assert [c for _, _, c in _found(cli, root, "--no-cache", "callbacks.py")] == ["FZ303"]  # the only one
+    cb.write_text(text + "\n\nclass Head(Callback):\n    def on_fit_start(self, trainer, pl_module):\n"
+                  "        pl_module.head = torch.nn.Linear(512, 10)\n")
+    cb.write_text("import torch\n" + cb.read_text())
+    assert [c for _, _, c in _found(cli, root, "--no-cache", "callbacks.py")] == ["FZ302"]

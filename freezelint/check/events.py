@@ -170,7 +170,7 @@ class Flow(cst.CSTVisitor):
                 value = _bool_arg(node, True)
                 if value is not None:
                     self._emit(UNFREEZE if value else FREEZE, target, node, sub=dotted(recv))
-            elif method == "add_param_group":
+            elif method in _GIVES_OPTIMIZER:
                 self._emit(ADD_GROUP, target, node)
             elif method in ("backward", "step"):
                 self._emit(ACTIVITY, "*", node)
@@ -312,6 +312,10 @@ class Flow(cst.CSTVisitor):
         return root_of(expr)
 
 
+# Calls that hand parameters to an optimizer already built: `add_param_group`, Lightning's
+# `BaseFinetuning.unfreeze_and_add_param_group`, and `trainer.strategy.setup_optimizers(trainer)`,
+# which calls configure_optimizers again.
+_GIVES_OPTIMIZER = frozenset({"add_param_group", "unfreeze_and_add_param_group", "setup_optimizers"})
 _DDP = ("torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel")
 
 
