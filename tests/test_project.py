@@ -43,7 +43,7 @@ def _found(cli, root: Path, *args: str) -> list[tuple[str, int, str]]:
 def test_fixture_twins_exist():
     bad = {n[:-4] for n in NAMES if n.endswith("_bad")}
     good = {n[:-5] for n in NAMES if n.endswith("_good")}
-    assert bad == good and {"split", "builder", "ddp", "callback"} <= bad
+    assert bad == good and {"split", "builder", "ddp", "callback", "chain"} <= bad
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -166,3 +166,46 @@ def test_callback_without_a_visible_module_reports_only_what_holds_for_any_optim
                   "        pl_module.head = torch.nn.Linear(512, 10)\n")
     cb.write_text("import torch\n" + cb.read_text())
     assert [c for _, _, c in _found(cli, root, "--no-cache", "callbacks.py")] == ["FZ302"]
+
+
+def test_effects_cross_a_chain_of_files_and_a_change_at_its_end_reaches_the_caller(cli, tmp_path, monkeypatch):
+    """train.py -> engine/loop.py:run_epoch -> engine/steps.py:train_one_epoch (model.train()):
+    the FZ201 in train.py comes from two files away; its cached result depends on both."""
+    from freezelint.check.runner import check_paths
+    from freezelint.config import load
+
+    bad = _copy("chain_bad", tmp_path)
+    r = cli(bad, "check", "--no-cache", "--format", "json", "train.py")
+    [d] = json.loads(r.out)
+    assert "`run_epoch(...)` (`train_one_epoch(...)`, it calls train() at engine/steps.py:5)" in d["message"]
+
+    root = _copy("chain_good", tmp_path)
+    monkeypatch.chdir(root)
+    assert check_paths(["."], load()).diagnostics == []
+    warm = check_paths(["."], load())
+    assert warm.cached == warm.files and warm.diagnostics == []
+    assert {Path(p).name for p in warm.summarised} >= {"loop.py", "steps.py"}
+    steps = root / "engine" / "steps.py"
+    steps.write_text(steps.read_text().replace("    model.apply(keep_bn_frozen)  # re-applied after every train()\n", ""))
+    again = check_paths(["."], load())  # train.py and loop.py unchanged
+    assert [(d.path, d.row, d.code) for d in again.diagnostics] == [("train.py", 18, "FZ201")]
+
+
+def test_summaries_used_include_every_file_on_the_chain(tmp_path):
+    root = _copy("chain_bad", tmp_path)
+    project = Project(root)
+    project.start_file()
+    effects = project.effects(str(root / "train.py"), "engine.loop.run_epoch", 0)
+    assert [(e.kind, e.shown.endswith("steps.py"), e.via) for e in effects][:1] == \
+        [("train", True, ("run_epoch", "train_one_epoch"))]
+    assert {Path(p).name for p in project.used} == {"loop.py", "steps.py"}
+    assert effects[0].edges[1].endswith("engine/loop.py -> " + str(Path(effects[0].shown)) + ":train_one_epoch")
+
+
+def test_a_cycle_of_helpers_across_files_ends(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "a.py").write_text("from b import g\n\n\ndef f(model, n):\n    model.train()\n    g(model, n - 1)\n")
+    (tmp_path / "b.py").write_text("from a import f\n\n\ndef g(model, n):\n    if n:\n        f(model, n)\n")
+    project = Project(tmp_path)
+    effects = project.effects(str(tmp_path / "main.py"), "b.g", 0)
+    assert effects[0].kind == "train" and effects[0].via == ("g", "f")  # and back into g: not entered again

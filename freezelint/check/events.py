@@ -20,6 +20,13 @@ from freezelint.check.syntax import call_arg, dotted, root_of, walk
 
 TRAIN, EVAL, BN_FREEZE, ACTIVITY = "train", "eval", "bn_freeze", "activity"
 CALLS = "calls:"  # prefix: a method called on a receiver whose class is not known here
+# prefix: the argument is handed to a function of another file, `via:<qualname>#<position>`
+# (recorded in summaries; the project index follows it to that file's summary)
+VIA = "via:"
+# Imported names of these packages are never project functions: calls into them are not recorded.
+_LIBRARIES = frozenset({"torch", "torchvision", "timm", "transformers", "lightning", "pytorch_lightning", "peft",
+                        "accelerate", "numpy", "os", "sys", "math", "copy", "functools", "itertools", "typing",
+                        "collections", "json", "logging", "random", "time", "tqdm", "re", "pathlib"})
 OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
     "opt_build", "add_group", "replace", "freeze", "unfreeze", "ddp_wrap")
 _MAX_DEPTH = 3
@@ -207,7 +214,7 @@ class Flow(cst.CSTVisitor):
                         if kind == OPT_BUILD:
                             detail = {**detail, "path": dotted(arg.value) or target}
                         self._emit(kind, target, node, **detail)
-                if self.facts.is_module(arg.value, scope) or effects:
+                if self.facts.is_module(arg.value, scope) or any(not k.startswith(VIA) for k, _ in effects):
                     self._emit(ACTIVITY, target, node)
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
@@ -419,7 +426,7 @@ class Summaries:
             k = (id(func), i)
             self._all[k] = first
             self._first[k] = events
-            self._cache[k] = tuple(x for x in first if x in self.APPLIED or x.startswith(CALLS))
+            self._cache[k] = tuple(x for x in first if x in self.APPLIED or x.startswith((CALLS, VIA)))
         return self._cache[key]
 
     def body_flow(self, func: cst.FunctionDef, depth: int = 0) -> "Flow | None":
@@ -464,8 +471,17 @@ class Summaries:
         return []
 
     def external(self, func: cst.Name, scope: Scope, pos: int) -> list[tuple[str, dict]]:
-        """What a function defined in another file does to its parameter `pos` (none known here)."""
-        return []
+        """What a function defined in another file does to its parameter `pos`: not known to one
+        file, only that the argument is handed on (`via:<qualname>#<pos>`), which a summary keeps
+        so that a caller two files away still sees what that function does."""
+        owner = scope.lookup(func.value)
+        bindings = owner.bindings.get(func.value, []) if owner is not None else []
+        if len(bindings) != 1 or bindings[0].how != "import" or not bindings[0].qualname:
+            return []
+        q = self.facts.qualname(func, scope)
+        if not q or q.split(".")[0] in _LIBRARIES:
+            return []
+        return [(f"{VIA}{q}#{pos}", {})]
 
     def external_method(self, class_qual: str, method: str) -> list[tuple[str, dict]]:
         """What a method of a class defined in another file does to `self` (none known here)."""

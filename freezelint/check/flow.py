@@ -31,18 +31,15 @@ class ProjectSummaries(Summaries):
         q = self.facts.qualname(func, scope)
         if not q or q == func.value and scope.lookup(func.value) is None:
             return []  # a builtin or an undefined name
-        hit = self.project.function(self.facts.path, q)
-        if hit is None:
-            return []
-        entry, shown = hit
-        effects = entry["effects"].get(str(pos), {})
         out = []
-        for k, line in effects.items():
-            if k in self.APPLIED or k.startswith(CALLS):
-                detail = _detail(func.value, k, shown, line)
-                if k == OPT_BUILD:
-                    detail.update(entry.get("opt", {}).get(str(pos), {}))
-                out.append((k, detail))
+        for e in self.project.effects(self.facts.path, q, pos):
+            if e.kind in self.APPLIED or e.kind.startswith(CALLS):
+                detail = _detail(func.value, e.kind, e.shown, e.line)
+                if e.kind == OPT_BUILD:
+                    detail.update(e.opt)
+                if len(e.via) > 1:
+                    detail["through"] = list(e.via[1:])
+                out.append((e.kind, {**detail, "edges": list(e.edges)}))
         return out
 
     def external_method(self, class_qual: str, method: str) -> list[tuple[str, dict]]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a58aa0757a609e4b032693030cd7f2a7'
+RULES_DIGEST = '074b4ef346fd044f328b125242630914'
 
 GATES = {
     'FZ002': (

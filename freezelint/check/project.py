@@ -21,6 +21,8 @@ from freezelint.check.known import is_module_class
 from freezelint.fsutil import atomic_write
 
 _MAX_REEXPORT = 3
+_MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
+_VIA = "via:"  # events.VIA (this module loads without libcst)
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
 _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+))?")
 # a file without any of these words does nothing a summary records: it is not parsed
@@ -56,6 +58,20 @@ class Edge:
 
     def __str__(self) -> str:
         return f"{self.source} -> {self.target}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One effect of a project function on an argument: its kind, the line and file where it
+    happens, the optimizer it builds (OPT_BUILD), the cross-file edges that carried it, and the
+    functions it went through (the one called first)."""
+
+    kind: str
+    line: int
+    shown: str
+    opt: dict
+    edges: tuple[str, ...]
+    via: tuple[str, ...]
 
 
 @dataclass
@@ -203,10 +219,11 @@ class Project:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return None
-        if _FLOW_WORDS.search(text):
+        imports = _imports_of(text)
+        if _FLOW_WORDS.search(text) or set(_CALLED_WITH_ARGS.findall(text)) & set(imports):
             result = summaries.summarise_text(text)
-        else:  # nothing here freezes or trains: only its imports matter (re-exports), no parse
-            result = summaries.light(_imports_of(text))
+        else:  # nothing here freezes, trains or hands an argument on: only its imports matter
+            result = summaries.light(imports)
         if where is not None and result is not None:
             try:
                 where.parent.mkdir(parents=True, exist_ok=True)
@@ -246,7 +263,7 @@ class Project:
     def function(self, importer: str, qual: str) -> tuple[dict, str] | None:
         """A function of another project file: its summary entry and `file:line`-ready path."""
         hit = self.resolve(importer, qual)
-        if hit is None or not self.might_act(*hit):
+        if hit is None or not (self.might_act(*hit) or self._hands_on(*hit)):
             return None
         path, name = hit
         summary = self.summary(path)
@@ -255,6 +272,44 @@ class Project:
             return None
         self._use(importer, path, name)
         return entry, _show(str(path))
+
+    def effects(self, importer: str, qual: str, pos: int, _chain: tuple = ()) -> list["Effect"]:
+        """What a function of another project file does to its argument `pos`, and what the
+        project functions it hands that argument to do (`via:` effects), through at most
+        `_MAX_CHAIN` files; a function already on the chain is not entered again. Every file on
+        the chain is recorded as used, so a cached finding follows a change anywhere on it."""
+        hit = self.resolve(importer, qual)
+        if hit is None or hit in _chain or len(_chain) >= _MAX_CHAIN:
+            return []
+        found = self.function(importer, qual)
+        if found is None:
+            return []
+        entry, shown = found
+        edge = str(Edge(_show(importer), shown, hit[1]))
+        out: list[Effect] = []
+        for kind, line in entry["effects"].get(str(pos), {}).items():
+            if kind.startswith(_VIA):
+                inner, _, at = kind[len(_VIA):].rpartition("#")
+                for e in self.effects(str(hit[0]), inner, int(at), (*_chain, hit)) if at.isdigit() else ():
+                    out.append(Effect(e.kind, e.line, e.shown, e.opt, (edge, *e.edges), (hit[1], *e.via)))
+            else:
+                out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), (edge,), (hit[1],)))
+        seen: set[str] = set()
+        return [e for e in out if not (e.kind in seen or seen.add(e.kind))]  # the first of each kind
+
+    def _hands_on(self, path: Path, name: str) -> bool:
+        """Text test: does the top-level block of `name` call a name its file imports (which may
+        be a project function that acts: a `via:` effect)?"""
+        outline = self.outline(path)
+        if outline is None or not outline["imports"]:
+            return False
+        text = outline["text"]
+        m = re.search(rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}\b", text, re.M)
+        if m is None:
+            return False
+        end = _TOP_LEVEL.search(text, m.end())
+        called = set(_CALLED_WITH_ARGS.findall(text, m.end(), end.start() if end else len(text)))
+        return bool(called & set(outline["imports"]))
 
     def klass(self, importer: str, qual: str) -> tuple[dict, str, Path] | None:
         """A class of another project file that freezes or trains: its summary entry."""

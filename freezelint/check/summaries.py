@@ -24,17 +24,17 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from freezelint.check.events import CALLS, OPT_BUILD, Summaries, opt_detail
+from freezelint.check.events import CALLS, OPT_BUILD, VIA, Summaries, opt_detail
 from freezelint.check.facts import Facts
 
-VERSION = 3
+VERSION = 4
 
 # Event kinds a summary records (what crosses files). ACTIVITY: the argument is trained/run.
 RECORDED = ("train", "eval", "bn_freeze", "freeze", "unfreeze", "opt_build", "ddp_wrap", "activity")
 
 
 def _recorded(kind: str) -> bool:
-    return kind in RECORDED or kind.startswith(CALLS)
+    return kind in RECORDED or kind.startswith((CALLS, VIA))
 
 
 def summarise(facts: Facts) -> dict:

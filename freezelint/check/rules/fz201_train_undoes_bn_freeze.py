@@ -269,4 +269,5 @@ def _shown(t, facts: Facts) -> str:
         origin = t.detail["origin_node"]
         if origin in positions:
             where = f"line {positions[origin].start.line}"
-    return f"`{via}(...)` (it calls train() at {where})" if where else f"`{via}(...)` (it calls train())"
+    through = "".join(f"`{f}(...)`, " for f in t.detail.get("through", ()))  # helpers of other files on the way
+    return f"`{via}(...)` ({through}it calls train() at {where})" if where else f"`{via}(...)` (it calls train())"
