@@ -86,6 +86,50 @@ def test_show_project_names_root_files_and_edges(cli, tmp_path):
     assert "FZ201" in r.out
 
 
+def _used_edges(err: str) -> dict[tuple[str, int, str], list[str]]:
+    """--show-project's per-finding section: (file, line, code) -> the edges listed under it."""
+    section = err.split("cross-file edges the findings used:", 1)[1].split("\ncross-file edges followed:", 1)[0]
+    out: dict = {}
+    path = key = None
+    for line in section.splitlines()[1:]:
+        depth = len(line) - len(line.lstrip())
+        if depth == 2:
+            path = line.strip()
+        elif depth == 4:
+            row, code = line.strip().split(": ")
+            key = (path, int(row), code)
+            out[key] = []
+        elif depth == 6:
+            out[key].append(line.strip())
+    return out
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.endswith("_bad")])
+@pytest.mark.parametrize("warm", [False, True])
+def test_show_project_lists_under_each_finding_the_edges_it_used(cli, tmp_path, name, warm):
+    """Every finding of a fixture crosses files: --show-project names, under it, the edges that
+    carried it (from the cache too); the full list of edges followed needs --verbose."""
+    root = _copy(name, tmp_path)
+    if warm:
+        cli(root, "check", "--format", "json", ".")
+    r = cli(root, "check", "--show-project", *(() if warm else ("--no-cache",)), "--format", "json", ".")
+    used = _used_edges(r.err)
+    findings = {(Path(d["filename"]).as_posix(), d["location"]["row"], d["code"]) for d in json.loads(r.out)}
+    assert set(used) == findings and all(used.values())
+    assert all(" -> " in e and e.split(" -> ")[0].endswith(".py") for edges in used.values() for e in edges)
+    assert "(--verbose lists them)" in r.err
+    v = cli(root, "check", "--show-project", "--verbose", "--no-cache", ".")
+    followed = v.err.split("\ncross-file edges followed:", 1)[1].splitlines()[1:]
+    assert {e for edges in used.values() for e in edges} <= {f.strip() for f in followed}
+
+
+def test_show_project_names_the_whole_chain_under_the_finding(cli, tmp_path):
+    root = _copy("chain_bad", tmp_path)
+    r = cli(root, "check", "--no-cache", "--show-project", ".")
+    assert _used_edges(r.err) == {("train.py", 18, "FZ201"): [
+        "train.py -> engine/loop.py:run_epoch", "engine/loop.py -> engine/steps.py:train_one_epoch"]}
+
+
 def test_summary_is_json_data_and_names_effects():
     text = (PROJECTS / "split_good" / "engine.py").read_text()
     s = summarise_text(text)
@@ -199,7 +243,7 @@ def test_summaries_used_include_every_file_on_the_chain(tmp_path):
     assert [(e.kind, e.shown.endswith("steps.py"), e.via) for e in effects][:1] == \
         [("train", True, ("run_epoch", "train_one_epoch"))]
     assert {Path(p).name for p in project.used} == {"loop.py", "steps.py"}
-    assert effects[0].edges[1].endswith("engine/loop.py -> " + str(Path(effects[0].shown)) + ":train_one_epoch")
+    assert [(e.target.endswith("loop.py"), e.name) for e in effects[0].edges] == [(True, "run_epoch"), (False, "train_one_epoch")]
 
 
 def test_a_cycle_of_helpers_across_files_ends(tmp_path):

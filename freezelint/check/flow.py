@@ -13,10 +13,11 @@ from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_
                                      TRAIN, UNFREEZE, Event, Flow, Summaries)
 from freezelint.check.events import opt_detail
 from freezelint.check.facts import Facts, Scope
+from freezelint.check.project import Edge, shown_path
 from freezelint.check.syntax import dotted
 
 __all__ = ["ACTIVITY", "ADD_GROUP", "BN_FREEZE", "DDP_WRAP", "EVAL", "FREEZE", "OPT_BUILD", "REPLACE", "TRAIN",
-           "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between", "flows_of"]
+           "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between", "flows_of", "note_used"]
 
 
 class ProjectSummaries(Summaries):
@@ -47,7 +48,9 @@ class ProjectSummaries(Summaries):
         if hit is None:
             return []
         effects, shown = hit
-        return [(k, _detail(f"{class_qual.rsplit('.', 1)[-1]}.{method}", k, shown, line))
+        name = class_qual.rsplit(".", 1)[-1]
+        edge = Edge(shown_path(self.facts.path), shown, name)
+        return [(k, {**_detail(f"{name}.{method}", k, shown, line), "edges": [edge]})
                 for k, line in effects.items() if k in self.APPLIED]
 
 
@@ -59,6 +62,13 @@ def _detail(via: str, kind: str, shown: str, line: int) -> dict:
 class FileFlows:
     facts: Facts
     module: cst.Module
+
+    @cached_property
+    def positions(self):
+        """Positions of the file's nodes (only --show-project's per-finding edges need them)."""
+        from libcst.metadata import MetadataWrapper, PositionProvider
+
+        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
 
     @cached_property
     def summaries(self) -> Summaries:
@@ -136,10 +146,10 @@ class FileFlows:
         found = [c for c in (self._configured(n) for n in sorted(names)) if c is not None]
         if len(found) != 1:
             return unknown
-        detail, where = found[0]
+        detail, where, edges = found[0]
         path = detail.get("path") or "self"
         return {**unknown, **{k: detail.get(k) for k in ("filtered", "stateful", "whole", "optimizer")},
-                "path": PL_MODULE + path[len("self"):], "lightning": where}
+                "path": PL_MODULE + path[len("self"):], "lightning": where, "edges": edges}
 
     def _annotated(self, param: cst.Param) -> str | None:
         """The class a `pl_module: Net` (or `"Net"`) annotation names, unless it is LightningModule."""
@@ -155,7 +165,7 @@ class FileFlows:
             return None
         return local if local and (local in self.facts.classes or self.facts.module_scope.lookup(local)) else None
 
-    def _configured(self, name: str) -> tuple[dict, str] | None:
+    def _configured(self, name: str) -> tuple[dict, str, list] | None:
         """`configure_optimizers` of a LightningModule of this file, or of a project file it is
         imported from: the first optimizer it builds over `self`, and where."""
         info = self.facts.classes.get(name)
@@ -167,7 +177,7 @@ class FileFlows:
                     flow = self.summaries.body_flow(m)
                     for e in flow.events if flow is not None else ():
                         if e.kind == OPT_BUILD and e.target == "self":
-                            return {**opt_detail(e), "path": e.detail.get("path")}, f"`{name}.configure_optimizers`"
+                            return {**opt_detail(e), "path": e.detail.get("path")}, f"`{name}.configure_optimizers`", []
             return None
         project = self.facts.project
         q = self.facts.qualname(cst.Name(name), self.facts.module_scope)
@@ -177,7 +187,8 @@ class FileFlows:
         opt = hit[0].get("optimizer") if hit is not None else None
         if not opt:
             return None
-        return opt, f"`{name}.configure_optimizers` ({hit[1]}:{opt.get('line', 0)})"
+        return (opt, f"`{name}.configure_optimizers` ({hit[1]}:{opt.get('line', 0)})",
+                [Edge(shown_path(self.facts.path), hit[1], name)])
 
 
 def _is_copy(node: cst.CSTNode) -> bool:
@@ -225,6 +236,17 @@ def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | Non
     for i, e in enumerate(combined.events):
         e.index = i
     return combined
+
+
+def note_used(facts: Facts, code: str, node: cst.CSTNode, events=(), edges=()) -> None:
+    """For --show-project: the cross-file edges that carried the events behind a finding (each
+    event knows the edges of the project lookups it came from), recorded under the finding."""
+    found = [*edges, *(e for ev in events for e in ev.detail.get("edges", ()))]
+    if facts.project is None or not found or not facts.path:
+        return
+    flows = flows_of(facts)
+    line = flows.positions[node].start.line if node in flows.positions else 0
+    facts.project.finding_used(f"{code} {shown_path(facts.path)}:{line}", found)
 
 
 def flows_of(facts: Facts) -> FileFlows:

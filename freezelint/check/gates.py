@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '074b4ef346fd044f328b125242630914'
+RULES_DIGEST = '6c68caec69331bcfe52b515b64e9b251'
 
 GATES = {
     'FZ002': (

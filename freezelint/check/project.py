@@ -50,14 +50,24 @@ def find_root(path: Path) -> Path:
 
 @dataclass
 class Edge:
-    """A finding's file used what `name` (defined in `target`) does."""
+    """`source` used what `name` (defined in `target`) does. With `finding` ("FZ201 train.py:18"),
+    the edge carried that finding across files: its string is `<finding> <- <edge>`, which is how
+    it travels with the file's cached result and how --show-project groups it (`parse_used`)."""
 
     source: str
     target: str
     name: str
+    finding: str = ""
 
     def __str__(self) -> str:
-        return f"{self.source} -> {self.target}:{self.name}"
+        edge = f"{self.source} -> {self.target}:{self.name}"
+        return f"{self.finding} <- {edge}" if self.finding else edge
+
+
+def parse_used(edge: str) -> tuple[str, str] | None:
+    """`FZ201 train.py:18 <- a -> b:f` -> ("FZ201 train.py:18", "a -> b:f"); None for a plain edge."""
+    finding, sep, rest = edge.partition(" <- ")
+    return (finding, rest) if sep else None
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ class Effect:
     line: int
     shown: str
     opt: dict
-    edges: tuple[str, ...]
+    edges: tuple[Edge, ...]
     via: tuple[str, ...]
 
 
@@ -256,7 +266,7 @@ class Project:
             self.used[key] = _digest(self.summarised.get(key))
         else:
             self.used[f"{key}#class {name}"] = _digest(self._class_line(path, name))
-        edge = Edge(_show(importer), _show(str(path)), name)
+        edge = Edge(shown_path(importer), shown_path(str(path)), name)
         if not any(str(e) == str(edge) for e in self.edges):
             self.edges.append(edge)
 
@@ -271,7 +281,7 @@ class Project:
         if entry is None:
             return None
         self._use(importer, path, name)
-        return entry, _show(str(path))
+        return entry, shown_path(str(path))
 
     def effects(self, importer: str, qual: str, pos: int, _chain: tuple = ()) -> list["Effect"]:
         """What a function of another project file does to its argument `pos`, and what the
@@ -285,7 +295,7 @@ class Project:
         if found is None:
             return []
         entry, shown = found
-        edge = str(Edge(_show(importer), shown, hit[1]))
+        edge = Edge(shown_path(importer), shown, hit[1])
         out: list[Effect] = []
         for kind, line in entry["effects"].get(str(pos), {}).items():
             if kind.startswith(_VIA):
@@ -322,7 +332,7 @@ class Project:
         if entry is None:
             return None
         self._use(importer, path, name)
-        return entry, _show(str(path)), path
+        return entry, shown_path(str(path)), path
 
     def module_class(self, importer: str, qual: str, _depth: int = 0) -> bool:
         """A project class whose bases make it an nn.Module (bases in other project files too),
@@ -422,7 +432,7 @@ class Project:
                     if hit is not None and Path(hit[0]).resolve() == here and hit[1] == class_name:
                         self.used[str(f.resolve())] = _digest(summary)
                         if f.resolve() != here:
-                            edge = Edge(_show(path), _show(str(f)), f"{key}: {class_name}")
+                            edge = Edge(shown_path(path), shown_path(str(f)), f"{key}: {class_name}")
                             if not any(str(e) == str(edge) for e in self.edges):
                                 self.edges.append(edge)
                         trained = trained or key == "trained"
@@ -439,6 +449,13 @@ class Project:
                     break
             self._files = sorted(out)
         return self._files
+
+    def finding_used(self, finding: str, edges) -> None:
+        """Record that `finding` ("FZ201 train.py:18") came across files through `edges`."""
+        for e in edges:
+            used = Edge(e.source, e.target, e.name, finding)
+            if not any(str(x) == str(used) for x in self.edges):
+                self.edges.append(used)
 
     def start_file(self) -> None:
         """Forget what the previous file used (each file records its own dependencies)."""
@@ -461,7 +478,7 @@ def _imports_of(text: str) -> dict[str, str]:
     return out
 
 
-def _show(path: str) -> str:
+def shown_path(path: str) -> str:
     try:
         return os.path.relpath(path)
     except ValueError:

@@ -16,7 +16,7 @@ import libcst as cst
 
 from freezelint import codes
 from freezelint.check.facts import AttrStore, Ctx, Facts
-from freezelint.check.flow import CALLBACK_HOOKS
+from freezelint.check.flow import CALLBACK_HOOKS, note_used
 
 
 # Trigger fragment: an assignment `= v` or `: T = v` right after a name (never `==`).
@@ -98,7 +98,12 @@ class Rule(ABC):
         """Yield the findings of this rule in one file."""
 
     def finding(self, node: cst.CSTNode, message: str, ctx: Ctx | None = None,
-                fix: Fix | None = None, stmt: cst.CSTNode | None = None) -> Finding:
+                fix: Fix | None = None, stmt: cst.CSTNode | None = None,
+                facts: Facts | None = None, used: Iterable = (), edges: Iterable = ()) -> Finding:
+        """`used`: the flow events the finding rests on; with `facts`, the cross-file edges that
+        carried them (and `edges`) are recorded under the finding for --show-project."""
+        if facts is not None:
+            note_used(facts, self.code, node, used, edges)
         return Finding(self.code, node, message, stmt if stmt is not None else (ctx.stmt if ctx else None), fix)
 
 

@@ -220,7 +220,7 @@ class TrainUndoesBnFreeze(Rule):
                         f"{line} puts the BatchNorm layers that were frozen with .eval() back into training mode "
                         f"before training continues, so their running statistics move again; re-apply the freeze "
                         f"right after it (or override train())",
-                        stmt=t.stmt,
+                        stmt=t.stmt, facts=facts, used=[*freezes, t, a],
                     )
                     break
         yield from self._classes(facts)

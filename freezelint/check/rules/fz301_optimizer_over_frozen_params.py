@@ -154,7 +154,7 @@ class OptimizerOverFrozenParams(Rule):
                         f"parameter of `{o.detail['path']}`): any stale or zero grad on the frozen parameters is "
                         f"applied through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad "
                         f"in configure_optimizers",
-                        stmt=f.stmt,
+                        stmt=f.stmt, facts=facts, used=[o, *freezes],
                     )
                     continue
                 first = o.node.args[0].value
@@ -171,7 +171,7 @@ class OptimizerOverFrozenParams(Rule):
                     f"any stale or zero grad on them is applied through {o.detail['stateful']}, moving "
                     f"\"frozen\" weights; filter on requires_grad",
                     fix=fix,
-                    stmt=o.stmt,
+                    stmt=o.stmt, facts=facts, used=[o, *freezes],
                 )
 
 

@@ -112,5 +112,5 @@ class LayerReplacedAfterOptimizer(Rule):
                     r.node,
                     f"`{path}` is replaced {when}: the new layer's parameters are in no param group and never "
                     f"train; {fix}, or `add_param_group` the new layer",
-                    stmt=r.stmt,
+                    stmt=r.stmt, facts=facts, used=[r, *builds],
                 )

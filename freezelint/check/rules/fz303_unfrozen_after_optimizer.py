@@ -176,5 +176,5 @@ class UnfrozenAfterOptimizer(Rule):
                     u.node,
                     f"`{src(u.node) if len(src(u.node)) < 60 else u.detail.get('sub') or u.target}` unfreezes "
                     f"parameters {when}: they get grads but are never updated; `optimizer.add_param_group(...)` them",
-                    stmt=u.stmt,
+                    stmt=u.stmt, facts=facts, used=[u, *builds],
                 )
