@@ -209,7 +209,8 @@ class Flow(cst.CSTVisitor):
                 for kind, detail in effects:
                     if kind.startswith(CALLS):  # the helper calls a method of what it was given
                         for k2, d2 in self.summaries.method(arg.value, kind[len(CALLS):], scope, self.depth):
-                            self._emit(k2, target, node, **d2)
+                            edges = [*detail.get("edges", ()), *d2.get("edges", ())]  # both files, if any
+                            self._emit(k2, target, node, **{**d2, **({"edges": edges} if edges else {})})
                     else:
                         if kind == OPT_BUILD:
                             detail = {**detail, "path": dotted(arg.value) or target}
