@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from freezelint.check.facts import Facts, Scope, is_batchnorm_class
-from freezelint.check.known import MODULE_METHODS, SELF_RETURNING
+from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_parameter_free
 from freezelint.spelling import is_misspelling
 from freezelint.check.syntax import call_arg, dotted, root_of, walk
 
@@ -265,7 +265,8 @@ class Flow(cst.CSTVisitor):
                     if isinstance(value, cst.Name) and value.value in ("True", "False"):
                         self._emit(UNFREEZE if value.value == "True" else FREEZE,
                                    self._param_owner(target.value), node, sub=self._param_path(target.value))
-                elif self.facts.is_module(node.value, self.scope) and isinstance(node.value, cst.Call):
+                elif self.facts.is_module(node.value, self.scope) and isinstance(node.value, cst.Call) \
+                        and not is_parameter_free(self.facts.qualname(node.value.func, self.scope)):
                     self._emit(REPLACE, root_of(target.value), node, path=dotted(target))
             elif isinstance(target, cst.Name) and isinstance(node.value, cst.Call):
                 q = self.facts.qualname(node.value.func, self.scope)

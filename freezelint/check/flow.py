@@ -206,6 +206,7 @@ LIGHTNING_MODULES = frozenset({"lightning.pytorch.LightningModule", "pytorch_lig
                                "pytorch_lightning.core.LightningModule"})
 CALLBACKS = frozenset({"lightning.pytorch.Callback", "lightning.pytorch.callbacks.Callback", "lightning.Callback",
                        "pytorch_lightning.Callback", "pytorch_lightning.callbacks.Callback",
+                       "lightning.pytorch.callbacks.callback.Callback", "pytorch_lightning.callbacks.callback.Callback",
                        "lightning.pytorch.callbacks.BaseFinetuning", "pytorch_lightning.callbacks.BaseFinetuning",
                        "lightning.pytorch.callbacks.finetuning.BaseFinetuning",
                        "pytorch_lightning.callbacks.finetuning.BaseFinetuning"})

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6c68caec69331bcfe52b515b64e9b251'
+RULES_DIGEST = '12811134dcd8b784f8cd8751dd2d0a5f'
 
 GATES = {
     'FZ002': (

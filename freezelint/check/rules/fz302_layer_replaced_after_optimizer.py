@@ -27,7 +27,8 @@ class LayerReplacedAfterOptimizer(Rule):
         "Callback's training hooks (`on_fit_start` ... `on_train_epoch_end`, BaseFinetuning's "
         "`finetune_function`) a layer replaced on `pl_module` is reported whatever the optimizer, even "
         "when the LightningModule is not visible: Lightning built it over the module before the hook. "
-        "Silent in `setup` (before the optimizer), for `copy.deepcopy` (EMA and teacher copies stay out "
+        "Silent for layers without parameters (`nn.Identity()`, activations, pooling, losses), "
+        "in `setup` (before the optimizer), for `copy.deepcopy` (EMA and teacher copies stay out "
         "of the optimizer on purpose) and when the hook adds a param group or calls "
         "`trainer.strategy.setup_optimizers`."
     )
@@ -73,6 +74,14 @@ class LayerReplacedAfterOptimizer(Rule):
         optimizer.add_param_group({"params": model.fc.parameters()})
         """,
         """
+        import torch.nn as nn
+        import torch.optim as optim
+
+        optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        model.fc = nn.Identity()  # features only: no new parameters the optimizer could miss
+        model.criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+        """,
+        """
         import copy
         import torch.nn as nn
         from lightning.pytorch.callbacks import Callback
@@ -83,6 +92,7 @@ class LayerReplacedAfterOptimizer(Rule):
 
             def on_fit_start(self, trainer, pl_module):
                 pl_module.ema = copy.deepcopy(pl_module.net)  # an EMA copy: kept out of the optimizer
+                pl_module.criterion = nn.CrossEntropyLoss(weight=trainer.datamodule.class_weights)  # no parameters
 
             def on_train_epoch_start(self, trainer, pl_module):
                 pl_module.head = nn.Linear(512, 10)
