@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from freezelint.check.facts import Facts, Scope, is_batchnorm_class
-from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_parameter_free
+from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_library, is_parameter_free
 from freezelint.spelling import is_misspelling
 from freezelint.check.syntax import call_arg, dotted, root_of, walk
 
@@ -23,10 +23,6 @@ CALLS = "calls:"  # prefix: a method called on a receiver whose class is not kno
 # prefix: the argument is handed to a function of another file, `via:<qualname>#<position>`
 # (recorded in summaries; the project index follows it to that file's summary)
 VIA = "via:"
-# Imported names of these packages are never project functions: calls into them are not recorded.
-_LIBRARIES = frozenset({"torch", "torchvision", "timm", "transformers", "lightning", "pytorch_lightning", "peft",
-                        "accelerate", "numpy", "os", "sys", "math", "copy", "functools", "itertools", "typing",
-                        "collections", "json", "logging", "random", "time", "tqdm", "re", "pathlib"})
 OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
     "opt_build", "add_group", "replace", "freeze", "unfreeze", "ddp_wrap")
 _MAX_DEPTH = 3
@@ -481,7 +477,7 @@ class Summaries:
         if len(bindings) != 1 or bindings[0].how != "import" or not bindings[0].qualname:
             return []
         q = self.facts.qualname(func, scope)
-        if not q or q.split(".")[0] in _LIBRARIES:
+        if not q or is_library(q):
             return []
         return [(f"{VIA}{q}#{pos}", {})]
 

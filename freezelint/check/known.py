@@ -62,6 +62,17 @@ def is_leaf_module_class(qualname: str | None) -> bool:
     return qualname.rsplit(".", 1)[1] not in _NN_CONTAINERS and ".parallel." not in qualname
 
 
+# Packages whose functions are never a project's own: an argument handed to them is not followed.
+_LIBRARIES = frozenset({"torch", "torchvision", "timm", "transformers", "lightning", "pytorch_lightning", "peft",
+                        "accelerate", "numpy", "os", "sys", "math", "copy", "functools", "itertools", "typing",
+                        "collections", "json", "logging", "random", "time", "tqdm", "re", "pathlib"})
+
+
+def is_library(qualname: str) -> bool:
+    """A name imported from a well-known library (never relative: `.helpers.f` is the project's)."""
+    return qualname.split(".", 1)[0] in _LIBRARIES
+
+
 # torch.nn layers without parameters: one assigned after the optimizer was built leaves nothing out of it.
 _PARAMETER_FREE = frozenset({
     "Identity", "Flatten", "Unflatten", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU",

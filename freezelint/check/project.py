@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from freezelint.check.known import is_module_class
+from freezelint.check.known import is_library, is_module_class
 from freezelint.fsutil import atomic_write
 
 _MAX_REEXPORT = 3
@@ -230,7 +230,7 @@ class Project:
         except UnicodeDecodeError:
             return None
         imports = _imports_of(text)
-        if _FLOW_WORDS.search(text) or set(_CALLED_WITH_ARGS.findall(text)) & set(imports):
+        if _FLOW_WORDS.search(text) or _hands_on(text, imports, 0, len(text)):
             result = summaries.summarise_text(text)
         else:  # nothing here freezes, trains or hands an argument on: only its imports matter
             result = summaries.light(imports)
@@ -273,7 +273,7 @@ class Project:
     def function(self, importer: str, qual: str) -> tuple[dict, str] | None:
         """A function of another project file: its summary entry and `file:line`-ready path."""
         hit = self.resolve(importer, qual)
-        if hit is None or not (self.might_act(*hit) or self._hands_on(*hit)):
+        if hit is None or not (self.might_act(*hit) or self._passes_on(*hit)):
             return None
         path, name = hit
         summary = self.summary(path)
@@ -307,7 +307,7 @@ class Project:
         seen: set[str] = set()
         return [e for e in out if not (e.kind in seen or seen.add(e.kind))]  # the first of each kind
 
-    def _hands_on(self, path: Path, name: str) -> bool:
+    def _passes_on(self, path: Path, name: str) -> bool:
         """Text test: does the top-level block of `name` call a name its file imports (which may
         be a project function that acts: a `via:` effect)?"""
         outline = self.outline(path)
@@ -318,8 +318,7 @@ class Project:
         if m is None:
             return False
         end = _TOP_LEVEL.search(text, m.end())
-        called = set(_CALLED_WITH_ARGS.findall(text, m.end(), end.start() if end else len(text)))
-        return bool(called & set(outline["imports"]))
+        return _hands_on(text, outline["imports"], m.end(), end.start() if end else len(text))
 
     def klass(self, importer: str, qual: str) -> tuple[dict, str, Path] | None:
         """A class of another project file that freezes or trains: its summary entry."""
@@ -461,6 +460,13 @@ class Project:
         """Forget what the previous file used (each file records its own dependencies)."""
         self.used = {}
         self.edges = []
+
+
+def _hands_on(text: str, imports: dict[str, str], start: int, end: int) -> bool:
+    """Does text[start:end] call, with arguments, a name imported from outside the well-known
+    libraries (perhaps a project function that acts on what it is given)?"""
+    called = set(_CALLED_WITH_ARGS.findall(text, start, end))
+    return any(name in called and not is_library(q) for name, q in imports.items())
 
 
 def _digest(summary: dict | None) -> str:
