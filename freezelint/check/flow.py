@@ -1,6 +1,7 @@
 """Order of freezing events, across calls and files, for the flow-aware rules (FZ201,
 FZ202, FZ301-FZ303, FZ306, FZ307): event lists per body (`events`), with calls into other files
-of the project resolved through the project index, and the ordering questions rules ask."""
+of the project resolved through the project index (through chains of files), the order Lightning
+imposes on a LightningModule's and a Callback's hooks, and the ordering questions rules ask."""
 
 from __future__ import annotations
 
