@@ -96,6 +96,7 @@ class Project:
     _outlines: dict[str, dict | None] = field(default_factory=dict)
     _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
     _acting: dict[tuple[str, str], bool] = field(default_factory=dict)  # (importer's dir, name) -> acts
+    _passing: dict[tuple[str, str], bool] = field(default_factory=dict)  # (file, function) -> _passes_on
 
     def __getstate__(self) -> dict:
         # Sent to worker processes with every task: the root and settings, not the caches
@@ -230,7 +231,7 @@ class Project:
         except UnicodeDecodeError:
             return None
         imports = _imports_of(text)
-        if _FLOW_WORDS.search(text) or _hands_on(text, imports, 0, len(text)):
+        if _FLOW_WORDS.search(text) or _handed_to(text, imports, 0, len(text)):
             result = summaries.summarise_text(text)
         else:  # nothing here freezes, trains or hands an argument on: only its imports matter
             result = summaries.light(imports)
@@ -307,18 +308,27 @@ class Project:
         seen: set[str] = set()
         return [e for e in out if not (e.kind in seen or seen.add(e.kind))]  # the first of each kind
 
-    def _passes_on(self, path: Path, name: str) -> bool:
-        """Text test: does the top-level block of `name` call a name its file imports (which may
-        be a project function that acts: a `via:` effect)?"""
+    def _passes_on(self, path: Path, name: str, _depth: int = 0) -> bool:
+        """Text test before a summary: does the top-level `def` block of `name` hand an argument
+        to an imported project function that acts, itself or further down (bounded)? Only then
+        is the file worth parsing for a `via:` effect."""
+        key = (str(path), name)
+        if key in self._passing:
+            return self._passing[key]
+        self._passing[key] = False  # a cycle: not through here
         outline = self.outline(path)
-        if outline is None or not outline["imports"]:
-            return False
-        text = outline["text"]
-        m = re.search(rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}\b", text, re.M)
-        if m is None:
-            return False
-        end = _TOP_LEVEL.search(text, m.end())
-        return _hands_on(text, outline["imports"], m.end(), end.start() if end else len(text))
+        m = re.search(rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
+        found = False
+        if m is not None and outline["imports"] and _depth < _MAX_CHAIN:
+            text = outline["text"]
+            end = _TOP_LEVEL.search(text, m.end())
+            for local in _handed_to(text, outline["imports"], m.end(), end.start() if end else len(text)):
+                hit = self.resolve(str(path), outline["imports"][local])
+                if hit is not None and (self.might_act(*hit) or self._passes_on(*hit, _depth + 1)):
+                    found = True
+                    break
+        self._passing[key] = found
+        return found
 
     def klass(self, importer: str, qual: str) -> tuple[dict, str, Path] | None:
         """A class of another project file that freezes or trains: its summary entry."""
@@ -462,11 +472,11 @@ class Project:
         self.edges = []
 
 
-def _hands_on(text: str, imports: dict[str, str], start: int, end: int) -> bool:
-    """Does text[start:end] call, with arguments, a name imported from outside the well-known
-    libraries (perhaps a project function that acts on what it is given)?"""
+def _handed_to(text: str, imports: dict[str, str], start: int, end: int) -> list[str]:
+    """Names imported from outside the well-known libraries that text[start:end] calls with
+    arguments (perhaps project functions that act on what they are given)."""
     called = set(_CALLED_WITH_ARGS.findall(text, start, end))
-    return any(name in called and not is_library(q) for name, q in imports.items())
+    return [name for name, q in imports.items() if name in called and not is_library(q)]
 
 
 def _digest(summary: dict | None) -> str:
