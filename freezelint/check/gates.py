@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '12811134dcd8b784f8cd8751dd2d0a5f'
+RULES_DIGEST = '3c4efb94103f405aeea5c0317a316029'
 
 GATES = {
     'FZ002': (
@@ -63,17 +63,17 @@ GATES = {
     ),
     'FZ301': (
         ('requires_grad', 'require_grad', 'requiresGrad'),
-        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'def\\s+(?:on_fit_start|on_train_start|on_train_epoch_start|on_train_batch_start|on_before_backward|on_after_backward|on_before_optimizer_step|on_before_zero_grad|on_train_batch_end|on_train_epoch_end|on_validation_epoch_end|finetune_function)\\s*\\('),
-        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.parameters\\(\\)|def\\s+(?:on_fit_start|on_train_start|on_train_epoch_start|on_train_batch_start|on_before_backward|on_after_backward|on_before_optimizer_step|on_before_zero_grad|on_train_batch_end|on_train_epoch_end|on_validation_epoch_end|finetune_function)\\s*\\('),
+        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
     ),
     'FZ302': (
-        ('optim', 'def on_', 'finetune_function'),
-        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'def\\s+(?:on_fit_start|on_train_start|on_train_epoch_start|on_train_batch_start|on_before_backward|on_after_backward|on_before_optimizer_step|on_before_zero_grad|on_train_batch_end|on_train_epoch_end|on_validation_epoch_end|finetune_function)\\s*\\('),
+        ('optim', 'Callback', 'BaseFinetuning'),
+        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
         ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(',),
     ),
     'FZ303': (
         ('requires_grad',),
-        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'def\\s+(?:on_fit_start|on_train_start|on_train_epoch_start|on_train_batch_start|on_before_backward|on_after_backward|on_before_optimizer_step|on_before_zero_grad|on_train_batch_end|on_train_epoch_end|on_validation_epoch_end|finetune_function)\\s*\\('),
+        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
         ('requires_grad\\s*=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)', 'requires_grad'),
     ),
     'FZ304': (

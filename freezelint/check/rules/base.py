@@ -16,7 +16,7 @@ import libcst as cst
 
 from freezelint import codes
 from freezelint.check.facts import AttrStore, Ctx, Facts
-from freezelint.check.flow import CALLBACK_HOOKS, note_used
+from freezelint.check.flow import note_used
 
 
 # Trigger fragment: an assignment `= v` or `: T = v` right after a name (never `==`).
@@ -31,10 +31,10 @@ FREEZES = r"requires_grad\s*=\s*False|requires_grad_\(\s*(?:False|requires_grad\
 FREEZES_MEANT = (FREEZES + r"|requires_grad_\s*=\s*False|requires_grad\s*==\s*False"
                  r"|\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\s*=\s*False")
 UNFREEZES = r"requires_grad\s*=\s*True|requires_grad_\(\s*(?:True|requires_grad\s*=\s*True)?\s*\)"
-# A Lightning Callback training hook: Lightning built the optimizer before it runs, so a file
-# with one needs no optimizer call of its own for FZ301-FZ303 (the module may be in another file).
-LIGHTNING_HOOK = r"def\s+(?:" + "|".join(h for h, _ in CALLBACK_HOOKS) + r")\s*\("
-LIGHTNING_WORDS = ("def on_", "finetune_function")
+# A Lightning Callback class: Lightning built the optimizer before its training hooks run, so a
+# file with one needs no optimizer call of its own for FZ301-FZ303 (the module may be elsewhere).
+LIGHTNING_CALLBACK = r"class\s+\w+\s*\([^)]*\b(?:Callback|BaseFinetuning)\b"
+LIGHTNING_WORDS = ("Callback", "BaseFinetuning")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, flows_of
-from freezelint.check.rules.base import FREEZES_MEANT, LIGHTNING_HOOK, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
+from freezelint.check.rules.base import FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
 
 
 def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
@@ -21,8 +21,8 @@ def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
 class OptimizerOverFrozenParams(Rule):
     code = "FZ301"
     words = ("requires_grad", "require_grad", "requiresGrad")
-    triggers = (OPTIMIZER_CALL, LIGHTNING_HOOK)
-    requires = (FREEZES_MEANT, r"\.parameters\(\)|" + LIGHTNING_HOOK)
+    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
+    requires = (FREEZES_MEANT, r"\.parameters\(\)|" + LIGHTNING_CALLBACK)
     what = (
         "Finds an optimizer with momentum, moving averages or weight decay built over all of a "
         "model's `.parameters()` while the same file freezes some of them."

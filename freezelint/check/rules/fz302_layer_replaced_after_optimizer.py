@@ -6,13 +6,13 @@ from typing import Iterable
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import ADD_GROUP, OPT_BUILD, REPLACE, after, flows_of
-from freezelint.check.rules.base import LIGHTNING_HOOK, LIGHTNING_WORDS, OPTIMIZER_CALL, Example, Finding, Rule
+from freezelint.check.rules.base import LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, Example, Finding, Rule
 
 
 class LayerReplacedAfterOptimizer(Rule):
     code = "FZ302"
     words = ("optim", *LIGHTNING_WORDS)
-    triggers = (OPTIMIZER_CALL, LIGHTNING_HOOK)
+    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
     requires = (r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(",)
     what = "Finds a submodule replaced (`model.fc = nn.Linear(...)`) after an optimizer over it was built."
     why = (

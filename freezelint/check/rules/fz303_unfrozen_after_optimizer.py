@@ -6,13 +6,13 @@ from typing import Iterable
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import ADD_GROUP, OPT_BUILD, UNFREEZE, after, flows_of
-from freezelint.check.rules.base import LIGHTNING_HOOK, OPTIMIZER_CALL, UNFREEZES, Example, Finding, Rule, src
+from freezelint.check.rules.base import LIGHTNING_CALLBACK, OPTIMIZER_CALL, UNFREEZES, Example, Finding, Rule, src
 
 
 class UnfrozenAfterOptimizer(Rule):
     code = "FZ303"
     words = ("requires_grad",)
-    triggers = (OPTIMIZER_CALL, LIGHTNING_HOOK)
+    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
     requires = (UNFREEZES, r"requires_grad")
     what = (
         "Finds parameters set back to `requires_grad=True` after an optimizer was built from a "
