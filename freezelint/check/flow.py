@@ -149,7 +149,7 @@ class FileFlows:
             return unknown
         detail, where, edges = found[0]
         path = detail.get("path") or "self"
-        return {**unknown, **{k: detail.get(k) for k in ("filtered", "stateful", "whole", "optimizer")},
+        return {**unknown, **{k: detail.get(k) for k in ("filtered", "stateful", "whole", "optimizer", "call")},
                 "path": PL_MODULE + path[len("self"):], "lightning": where, "edges": edges}
 
     def _annotated(self, param: cst.Param) -> str | None:
@@ -178,7 +178,9 @@ class FileFlows:
                     flow = self.summaries.body_flow(m)
                     for e in flow.events if flow is not None else ():
                         if e.kind == OPT_BUILD and e.target == "self":
-                            return {**opt_detail(e), "path": e.detail.get("path")}, f"`{name}.configure_optimizers`", []
+                            # the call itself too: a rule's fix can edit it (same file)
+                            return ({**opt_detail(e), "path": e.detail.get("path"), "call": e.node},
+                                    f"`{name}.configure_optimizers`", [])
             return None
         project = self.facts.project
         q = self.facts.qualname(cst.Name(name), self.facts.module_scope)

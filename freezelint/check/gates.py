@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3c4efb94103f405aeea5c0317a316029'
+RULES_DIGEST = 'a8e26d2423ace8f6748a3b1e38c0c5bd'
 
 GATES = {
     'FZ002': (

@@ -95,7 +95,20 @@ class OptimizerOverFrozenParams(Rule):
                 def on_train_epoch_start(self, trainer, pl_module):
                     if trainer.current_epoch == 2:
                         pl_module.backbone.requires_grad_(False)  # expect: FZ301
-            """
+            """,
+            fixed="""
+            import torch
+            from lightning.pytorch import Callback, LightningModule
+
+            class Lit(LightningModule):
+                def configure_optimizers(self):
+                    return torch.optim.AdamW([p for p in self.parameters() if p.requires_grad])
+
+            class FreezeBackbone(Callback):  # Lightning built Lit's optimizer before this hook
+                def on_train_epoch_start(self, trainer, pl_module):
+                    if trainer.current_epoch == 2:
+                        pl_module.backbone.requires_grad_(False)  # expect: FZ301
+            """,
         ),
     ]
     good = [
@@ -147,6 +160,7 @@ class OptimizerOverFrozenParams(Rule):
                 where = o.detail.get("lightning")
                 if where:  # the optimizer is in the LightningModule: the freeze in the Callback is the finding
                     f = freezes[0]
+                    call = o.detail.get("call")  # configure_optimizers' optimizer, when in this file
                     yield self.finding(
                         f.node,
                         f"`{f.detail.get('sub') or f.target}` is frozen in `{f.detail.get('hook')}`, after Lightning "
@@ -154,15 +168,12 @@ class OptimizerOverFrozenParams(Rule):
                         f"parameter of `{o.detail['path']}`): any stale or zero grad on the frozen parameters is "
                         f"applied through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad "
                         f"in configure_optimizers",
+                        fix=_filter_fix(call.args[0].value) if isinstance(call, cst.Call) and call.args else None,
                         stmt=f.stmt, facts=facts, used=[o, *freezes],
                     )
                     continue
                 first = o.node.args[0].value
-                fix = None
-                if all(f.index < o.index for f in freezes) and isinstance(first, cst.Call) and \
-                        isinstance(first.func, cst.Attribute) and first.func.attr.value == "parameters":
-                    new = cst.parse_expression(f"[p for p in {src(first)} if p.requires_grad]")
-                    fix = Fix("Pass only parameters that require grad", [(first, new)], safe=False)
+                fix = _filter_fix(first) if all(f.index < o.index for f in freezes) else None
                 frozen = freezes[0].detail.get("sub") or o.target
                 yield self.finding(
                     first,
@@ -173,6 +184,14 @@ class OptimizerOverFrozenParams(Rule):
                     fix=fix,
                     stmt=o.stmt, facts=facts, used=[o, *freezes],
                 )
+
+
+def _filter_fix(first: cst.BaseExpression) -> Fix | None:
+    """`model.parameters()` -> `[p for p in model.parameters() if p.requires_grad]`."""
+    if isinstance(first, cst.Call) and isinstance(first.func, cst.Attribute) and first.func.attr.value == "parameters":
+        new = cst.parse_expression(f"[p for p in {src(first)} if p.requires_grad]")
+        return Fix("Pass only parameters that require grad", [(first, new)], safe=False)
+    return None
 
 
 def _rebuilt(opt, freeze, events) -> bool:
