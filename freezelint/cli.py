@@ -72,8 +72,8 @@ def _add_check(sub) -> None:
     run.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per CPU)")
     run.add_argument("--verbose", "-v", action="store_true", help="tracebacks on internal errors")
     run.add_argument("--show-project", action="store_true",
-                     help="print (to stderr) the project root, the files whose summaries were used and the "
-                          "cross-file edges the analysis followed")
+                     help="print (to stderr) the project root, the files whose summaries were used and, under "
+                          "each finding, the cross-file edges it used (with --verbose: every edge followed)")
 
 
 def _add_rule(sub) -> None:
@@ -196,7 +196,7 @@ def cmd_check(args) -> int:
         print(f"freezelint: {err}", file=sys.stderr)
     unchecked = [d for d in run.diagnostics if d.code == "FZ001"]
     if getattr(args, "show_project", False):
-        _show_project(run)
+        _show_project(run, every=args.verbose)
     if args.diff:
         for d in unchecked:  # --diff prints no findings, but a file it could not read must show
             print(f"freezelint: {d.location}: {d.code} {d.message}", file=sys.stderr)
@@ -225,14 +225,32 @@ def _parse_all(args, cfg) -> bool:
     return bool(named & {"FZ001", "ALL"}) and "FZ001" in cfg.selected()
 
 
-def _show_project(run) -> None:
+def _show_project(run, every: bool = False) -> None:
+    from freezelint.check.project import parse_used
     from freezelint.check.runner import display_path
 
     used = sorted({p.partition("#class ")[0] for p in run.summarised})  # "#class": read its class line only
     lines = [f"project root: {run.project_root}", f"files summarised and used: {len(used)}"]
     lines += [f"  {display_path(Path(p))}" for p in used]
-    lines.append(f"cross-file edges followed: {len(run.edges)}")
-    lines += [f"  {e}" for e in run.edges]
+    by_file: dict[str, dict[tuple[int, str], list[str]]] = {}
+    followed = []
+    for e in run.edges:
+        hit = parse_used(e)
+        if hit is None:
+            followed.append(e)
+            continue
+        code, _, where = hit[0].partition(" ")
+        path, _, line = where.rpartition(":")
+        by_file.setdefault(path, {}).setdefault((int(line) if line.isdigit() else 0, code), []).append(hit[1])
+    lines.append(f"cross-file edges the findings used: {sum(len(v) for f in by_file.values() for v in f.values())}")
+    for path in sorted(by_file):
+        lines.append(f"  {path}")
+        for (line, code), edges in sorted(by_file[path].items()):
+            lines.append(f"    {line}: {code}")
+            lines += [f"      {e}" for e in edges]
+    lines.append(f"cross-file edges followed: {len(followed)}" + ("" if every else " (--verbose lists them)"))
+    if every:
+        lines += [f"  {e}" for e in followed]
     print("\n".join(lines), file=sys.stderr)
 
 

@@ -297,3 +297,21 @@ def test_a_file_saved_after_the_runner_read_it_is_judged_on_the_bytes_the_worker
     # same bytes as the runner saw: the project decides, and zoo.make is not project code
     r = runner.process(str(f), None, selected, None, keyed=True, project=project, ask=(["zoo.make"], r.key))
     assert not r.parsed and r.diagnostics == []
+
+
+def test_a_file_whose_only_link_to_training_is_a_chain_of_files_is_checked(cli, tmp_path):
+    # main.py names no freezing word; loop.py only hands the model on; engine.py acts
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "engine.py", _BN.replace("setup_layers", "prepare") + "\n\n" + _TRAINING_EPOCH)
+    write(tmp_path / "loop.py", "from engine import prepare, run_epoch\n\n\ndef setup(model):\n    prepare(model)\n\n\n"
+                                "def fit(model, loader):\n    run_epoch(model, loader)\n")
+    write(tmp_path / "main.py", "from loop import fit, setup\nfrom zoo import make\n\nmodel = make()\nsetup(model)\n"
+                                "for epoch in range(3):\n    fit(model, [])\n")
+    for p in tmp_path.glob("*.py"):
+        _age(p)
+    assert _codes(cli, tmp_path, ".") == [("main.py", 7, "FZ201")]
+    assert _codes(cli, tmp_path, ".") == [("main.py", 7, "FZ201")]  # warm
+    # the end of the chain stops training: main.py and loop.py are unchanged, the finding goes
+    (tmp_path / "engine.py").write_text(_BN.replace("setup_layers", "prepare") + "\n\n" + _QUIET_EPOCH)
+    _age(tmp_path / "engine.py", OLD + 10**9)
+    assert _codes(cli, tmp_path, ".") == []

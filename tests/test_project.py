@@ -43,7 +43,7 @@ def _found(cli, root: Path, *args: str) -> list[tuple[str, int, str]]:
 def test_fixture_twins_exist():
     bad = {n[:-4] for n in NAMES if n.endswith("_bad")}
     good = {n[:-5] for n in NAMES if n.endswith("_good")}
-    assert bad == good and {"split", "builder", "ddp"} <= bad
+    assert bad == good and {"split", "builder", "ddp", "callback", "chain"} <= bad
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -84,6 +84,50 @@ def test_show_project_names_root_files_and_edges(cli, tmp_path):
     assert "train.py -> engine.py:train_one_epoch" in r.err
     assert "train.py -> models/net.py:Net" in r.err
     assert "FZ201" in r.out
+
+
+def _used_edges(err: str) -> dict[tuple[str, int, str], list[str]]:
+    """--show-project's per-finding section: (file, line, code) -> the edges listed under it."""
+    section = err.split("cross-file edges the findings used:", 1)[1].split("\ncross-file edges followed:", 1)[0]
+    out: dict = {}
+    path = key = None
+    for line in section.splitlines()[1:]:
+        depth = len(line) - len(line.lstrip())
+        if depth == 2:
+            path = line.strip()
+        elif depth == 4:
+            row, code = line.strip().split(": ")
+            key = (path, int(row), code)
+            out[key] = []
+        elif depth == 6:
+            out[key].append(line.strip())
+    return out
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.endswith("_bad")])
+@pytest.mark.parametrize("warm", [False, True])
+def test_show_project_lists_under_each_finding_the_edges_it_used(cli, tmp_path, name, warm):
+    """Every finding of a fixture crosses files: --show-project names, under it, the edges that
+    carried it (from the cache too); the full list of edges followed needs --verbose."""
+    root = _copy(name, tmp_path)
+    if warm:
+        cli(root, "check", "--format", "json", ".")
+    r = cli(root, "check", "--show-project", *(() if warm else ("--no-cache",)), "--format", "json", ".")
+    used = _used_edges(r.err)
+    findings = {(Path(d["filename"]).as_posix(), d["location"]["row"], d["code"]) for d in json.loads(r.out)}
+    assert set(used) == findings and all(used.values())
+    assert all(" -> " in e and e.split(" -> ")[0].endswith(".py") for edges in used.values() for e in edges)
+    assert "(--verbose lists them)" in r.err
+    v = cli(root, "check", "--show-project", "--verbose", "--no-cache", ".")
+    followed = v.err.split("\ncross-file edges followed:", 1)[1].splitlines()[1:]
+    assert {e for edges in used.values() for e in edges} <= {f.strip() for f in followed}
+
+
+def test_show_project_names_the_whole_chain_under_the_finding(cli, tmp_path):
+    root = _copy("chain_bad", tmp_path)
+    r = cli(root, "check", "--no-cache", "--show-project", ".")
+    assert _used_edges(r.err) == {("train.py", 18, "FZ201"): [
+        "train.py -> engine/loop.py:run_epoch", "engine/loop.py -> engine/steps.py:train_one_epoch"]}
 
 
 def test_summary_is_json_data_and_names_effects():
@@ -134,3 +178,78 @@ def test_warm_run_hits_the_cache_for_files_that_used_project_summaries(tmp_path,
     net.write_text(net.read_text().replace("class Net(nn.Module):", "class Net(object):"))
     again = check_paths(["."], load())
     assert again.parsed >= 2  # net.py itself and train.py, whose result used its class line
+
+
+def test_callback_hooks_come_after_the_optimizer_of_the_module_they_name(cli, tmp_path):
+    """Lightning builds the optimizers (configure_optimizers) before any Callback training hook:
+    the findings in callbacks.py name the module's configure_optimizers in model.py."""
+    root = _copy("callback_bad", tmp_path)
+    r = cli(root, "check", "--no-cache", "--format", "json", "callbacks.py")
+    found = {d["code"]: d["message"] for d in json.loads(r.out)}
+    assert set(found) == {"FZ301", "FZ303"}
+    assert "`Classifier.configure_optimizers` (model.py:15)" in found["FZ303"] and "on_train_epoch_start" in found["FZ303"]
+    assert "`Finetuner.configure_optimizers` (model.py:27)" in found["FZ301"]
+    s = summarise_text((root / "model.py").read_text())
+    assert s["classes"]["Classifier"]["optimizer"]["filtered"] is True
+    assert s["classes"]["Finetuner"]["optimizer"] == {
+        "filtered": False, "optimizer": "torch.optim.AdamW", "whole": True,
+        "stateful": "AdamW's default weight_decay=0.01", "path": "self", "line": 27}
+
+
+def test_callback_without_a_visible_module_reports_only_what_holds_for_any_optimizer(cli, tmp_path):
+    """Which module a Callback gets is unknown without an annotation or a single imported
+    LightningModule: FZ301/FZ303 need its optimizer and stay silent; FZ302 holds for any optimizer."""
+    root = _copy("callback_bad", tmp_path)
+    cb = root / "callbacks.py"
+    text = cb.read_text().replace(": Classifier", "").replace(': "Finetuner"', "")
+    cb.write_text(text)  # two LightningModules imported, none named: unknown
+    assert _found(cli, root, "--no-cache", "callbacks.py") == []
+    cb.write_text(text.replace("from model import Classifier, Finetuner", "from model import Classifier"))
+    assert [c for _, _, c in _found(cli, root, "--no-cache", "callbacks.py")] == ["FZ303"]  # the only one
+    cb.write_text(text + "\n\nclass Head(Callback):\n    def on_fit_start(self, trainer, pl_module):\n"
+                  "        pl_module.head = torch.nn.Linear(512, 10)\n")
+    cb.write_text("import torch\n" + cb.read_text())
+    assert [c for _, _, c in _found(cli, root, "--no-cache", "callbacks.py")] == ["FZ302"]
+
+
+def test_effects_cross_a_chain_of_files_and_a_change_at_its_end_reaches_the_caller(cli, tmp_path, monkeypatch):
+    """train.py -> engine/loop.py:run_epoch -> engine/steps.py:train_one_epoch (model.train()):
+    the FZ201 in train.py comes from two files away; its cached result depends on both."""
+    from freezelint.check.runner import check_paths
+    from freezelint.config import load
+
+    bad = _copy("chain_bad", tmp_path)
+    r = cli(bad, "check", "--no-cache", "--format", "json", "train.py")
+    [d] = json.loads(r.out)
+    assert "`run_epoch(...)` (`train_one_epoch(...)`, it calls train() at engine/steps.py:5)" in d["message"]
+
+    root = _copy("chain_good", tmp_path)
+    monkeypatch.chdir(root)
+    assert check_paths(["."], load()).diagnostics == []
+    warm = check_paths(["."], load())
+    assert warm.cached == warm.files and warm.diagnostics == []
+    assert {Path(p).name for p in warm.summarised} >= {"loop.py", "steps.py"}
+    steps = root / "engine" / "steps.py"
+    steps.write_text(steps.read_text().replace("    model.apply(keep_bn_frozen)  # re-applied after every train()\n", ""))
+    again = check_paths(["."], load())  # train.py and loop.py unchanged
+    assert [(d.path, d.row, d.code) for d in again.diagnostics] == [("train.py", 18, "FZ201")]
+
+
+def test_summaries_used_include_every_file_on_the_chain(tmp_path):
+    root = _copy("chain_bad", tmp_path)
+    project = Project(root)
+    project.start_file()
+    effects = project.effects(str(root / "train.py"), "engine.loop.run_epoch", 0)
+    assert [(e.kind, e.shown.endswith("steps.py"), e.via) for e in effects][:1] == \
+        [("train", True, ("run_epoch", "train_one_epoch"))]
+    assert {Path(p).name for p in project.used} == {"loop.py", "steps.py"}
+    assert [(e.target.endswith("loop.py"), e.name) for e in effects[0].edges] == [(True, "run_epoch"), (False, "train_one_epoch")]
+
+
+def test_a_cycle_of_helpers_across_files_ends(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "a.py").write_text("from b import g\n\n\ndef f(model, n):\n    model.train()\n    g(model, n - 1)\n")
+    (tmp_path / "b.py").write_text("from a import f\n\n\ndef g(model, n):\n    if n:\n        f(model, n)\n")
+    project = Project(tmp_path)
+    effects = project.effects(str(tmp_path / "main.py"), "b.g", 0)
+    assert effects[0].kind == "train" and effects[0].via == ("g", "f")  # and back into g: not entered again

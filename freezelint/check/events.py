@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from freezelint.check.facts import Facts, Scope, is_batchnorm_class
-from freezelint.check.known import MODULE_METHODS, SELF_RETURNING
+from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_library, is_parameter_free
 from freezelint.spelling import is_misspelling
 from freezelint.check.syntax import call_arg, dotted, root_of, walk
 
 TRAIN, EVAL, BN_FREEZE, ACTIVITY = "train", "eval", "bn_freeze", "activity"
 CALLS = "calls:"  # prefix: a method called on a receiver whose class is not known here
+# prefix: the argument is handed to a function of another file, `via:<qualname>#<position>`
+# (recorded in summaries; the project index follows it to that file's summary)
+VIA = "via:"
 OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
     "opt_build", "add_group", "replace", "freeze", "unfreeze", "ddp_wrap")
 _MAX_DEPTH = 3
@@ -170,7 +173,7 @@ class Flow(cst.CSTVisitor):
                 value = _bool_arg(node, True)
                 if value is not None:
                     self._emit(UNFREEZE if value else FREEZE, target, node, sub=dotted(recv))
-            elif method == "add_param_group":
+            elif method in _GIVES_OPTIMIZER:
                 self._emit(ADD_GROUP, target, node)
             elif method in ("backward", "step"):
                 self._emit(ACTIVITY, "*", node)
@@ -202,12 +205,13 @@ class Flow(cst.CSTVisitor):
                 for kind, detail in effects:
                     if kind.startswith(CALLS):  # the helper calls a method of what it was given
                         for k2, d2 in self.summaries.method(arg.value, kind[len(CALLS):], scope, self.depth):
-                            self._emit(k2, target, node, **d2)
+                            edges = [*detail.get("edges", ()), *d2.get("edges", ())]  # both files, if any
+                            self._emit(k2, target, node, **{**d2, **({"edges": edges} if edges else {})})
                     else:
                         if kind == OPT_BUILD:
                             detail = {**detail, "path": dotted(arg.value) or target}
                         self._emit(kind, target, node, **detail)
-                if self.facts.is_module(arg.value, scope) or effects:
+                if self.facts.is_module(arg.value, scope) or any(not k.startswith(VIA) for k, _ in effects):
                     self._emit(ACTIVITY, target, node)
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
@@ -257,7 +261,8 @@ class Flow(cst.CSTVisitor):
                     if isinstance(value, cst.Name) and value.value in ("True", "False"):
                         self._emit(UNFREEZE if value.value == "True" else FREEZE,
                                    self._param_owner(target.value), node, sub=self._param_path(target.value))
-                elif self.facts.is_module(node.value, self.scope) and isinstance(node.value, cst.Call):
+                elif self.facts.is_module(node.value, self.scope) and isinstance(node.value, cst.Call) \
+                        and not is_parameter_free(self.facts.qualname(node.value.func, self.scope)):
                     self._emit(REPLACE, root_of(target.value), node, path=dotted(target))
             elif isinstance(target, cst.Name) and isinstance(node.value, cst.Call):
                 q = self.facts.qualname(node.value.func, self.scope)
@@ -312,6 +317,10 @@ class Flow(cst.CSTVisitor):
         return root_of(expr)
 
 
+# Calls that hand parameters to an optimizer already built: `add_param_group`, Lightning's
+# `BaseFinetuning.unfreeze_and_add_param_group`, and `trainer.strategy.setup_optimizers(trainer)`,
+# which calls configure_optimizers again.
+_GIVES_OPTIMIZER = frozenset({"add_param_group", "unfreeze_and_add_param_group", "setup_optimizers"})
 _DDP = ("torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel")
 
 
@@ -415,7 +424,7 @@ class Summaries:
             k = (id(func), i)
             self._all[k] = first
             self._first[k] = events
-            self._cache[k] = tuple(x for x in first if x in self.APPLIED or x.startswith(CALLS))
+            self._cache[k] = tuple(x for x in first if x in self.APPLIED or x.startswith((CALLS, VIA)))
         return self._cache[key]
 
     def body_flow(self, func: cst.FunctionDef, depth: int = 0) -> "Flow | None":
@@ -460,8 +469,17 @@ class Summaries:
         return []
 
     def external(self, func: cst.Name, scope: Scope, pos: int) -> list[tuple[str, dict]]:
-        """What a function defined in another file does to its parameter `pos` (none known here)."""
-        return []
+        """What a function defined in another file does to its parameter `pos`: not known to one
+        file, only that the argument is handed on (`via:<qualname>#<pos>`), which a summary keeps
+        so that a caller two files away still sees what that function does."""
+        owner = scope.lookup(func.value)
+        bindings = owner.bindings.get(func.value, []) if owner is not None else []
+        if len(bindings) != 1 or bindings[0].how != "import" or not bindings[0].qualname:
+            return []
+        q = self.facts.qualname(func, scope)
+        if not q or is_library(q):
+            return []
+        return [(f"{VIA}{q}#{pos}", {})]
 
     def external_method(self, class_qual: str, method: str) -> list[tuple[str, dict]]:
         """What a method of a class defined in another file does to `self` (none known here)."""

@@ -1,6 +1,7 @@
 """Order of freezing events, across calls and files, for the flow-aware rules (FZ201,
 FZ202, FZ301-FZ303, FZ306, FZ307): event lists per body (`events`), with calls into other files
-of the project resolved through the project index, and the ordering questions rules ask."""
+of the project resolved through the project index (through chains of files), the order Lightning
+imposes on a LightningModule's and a Callback's hooks, and the ordering questions rules ask."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import libcst as cst
 
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, OPT_BUILD, REPLACE,
                                      TRAIN, UNFREEZE, Event, Flow, Summaries)
+from freezelint.check.events import opt_detail
 from freezelint.check.facts import Facts, Scope
+from freezelint.check.project import Edge, shown_path
+from freezelint.check.syntax import dotted
 
 __all__ = ["ACTIVITY", "ADD_GROUP", "BN_FREEZE", "DDP_WRAP", "EVAL", "FREEZE", "OPT_BUILD", "REPLACE", "TRAIN",
-           "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between", "flows_of"]
+           "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between", "flows_of", "note_used"]
 
 
 class ProjectSummaries(Summaries):
@@ -29,18 +33,15 @@ class ProjectSummaries(Summaries):
         q = self.facts.qualname(func, scope)
         if not q or q == func.value and scope.lookup(func.value) is None:
             return []  # a builtin or an undefined name
-        hit = self.project.function(self.facts.path, q)
-        if hit is None:
-            return []
-        entry, shown = hit
-        effects = entry["effects"].get(str(pos), {})
         out = []
-        for k, line in effects.items():
-            if k in self.APPLIED or k.startswith(CALLS):
-                detail = _detail(func.value, k, shown, line)
-                if k == OPT_BUILD:
-                    detail.update(entry.get("opt", {}).get(str(pos), {}))
-                out.append((k, detail))
+        for e in self.project.effects(self.facts.path, q, pos):
+            if e.kind in self.APPLIED or e.kind.startswith(CALLS):
+                detail = _detail(func.value, e.kind, e.shown, e.line)
+                if e.kind == OPT_BUILD:
+                    detail.update(e.opt)
+                if len(e.via) > 1:
+                    detail["through"] = list(e.via[1:])
+                out.append((e.kind, {**detail, "edges": list(e.edges)}))
         return out
 
     def external_method(self, class_qual: str, method: str) -> list[tuple[str, dict]]:
@@ -48,7 +49,9 @@ class ProjectSummaries(Summaries):
         if hit is None:
             return []
         effects, shown = hit
-        return [(k, _detail(f"{class_qual.rsplit('.', 1)[-1]}.{method}", k, shown, line))
+        name = class_qual.rsplit(".", 1)[-1]
+        edge = Edge(shown_path(self.facts.path), shown, name)
+        return [(k, {**_detail(f"{name}.{method}", k, shown, line), "edges": [edge]})
                 for k, line in effects.items() if k in self.APPLIED]
 
 
@@ -60,6 +63,13 @@ def _detail(via: str, kind: str, shown: str, line: int) -> dict:
 class FileFlows:
     facts: Facts
     module: cst.Module
+
+    @cached_property
+    def positions(self):
+        """Positions of the file's nodes (only --show-project's per-finding edges need them)."""
+        from libcst.metadata import MetadataWrapper, PositionProvider
+
+        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
 
     @cached_property
     def summaries(self) -> Summaries:
@@ -78,23 +88,139 @@ class FileFlows:
             by_func[fid] = flow
             out.append(flow)
         for info in self.facts.classes.values():
-            if self._is_lightning(info.node):
+            bases = self._bases(info.node)
+            if bases & LIGHTNING_MODULES:
                 framework = _framework_order(info.node, by_func)
                 if framework is not None:
                     out.append(framework)
+            elif bases & CALLBACKS:
+                order = self._callback_order(info.node, by_func)
+                if order is not None:
+                    out.append(order)
         return out
 
-    def _is_lightning(self, node: cst.ClassDef) -> bool:
-        return any(self.facts.qualname(b.value, self.facts.module_scope) in LIGHTNING_MODULES
-                   for b in node.bases if b.keyword is None)
+    def _bases(self, node: cst.ClassDef) -> set[str]:
+        return {self.facts.qualname(b.value, self.facts.module_scope) or "" for b in node.bases if b.keyword is None}
+
+    def _callback_order(self, node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | None:
+        """One event list for a Callback: the optimizer Lightning built over `pl_module`, then
+        each training hook's events, targets on the hook's `pl_module` parameter joined."""
+        methods = {m.name.value: m for m in node.body.body if isinstance(m, cst.FunctionDef)}
+        hooks = []
+        for name, pos in CALLBACK_HOOKS:
+            m = methods.get(name)
+            params = [*m.params.posonly_params, *m.params.params] if m is not None else []
+            if len(params) > pos and id(m) in by_func:
+                hooks.append((m, params[pos]))
+        if not hooks:
+            return None
+        first = by_func[id(hooks[0][0])]
+        combined = Flow(first.facts, first.scope, first.summaries)
+        build = self._lightning_optimizer([p for _, p in hooks])
+        combined.events.append(Event(OPT_BUILD, PL_MODULE, hooks[0][0], None, detail=build))
+        for m, param in hooks:
+            name = param.name.value
+            for e in by_func[id(m)].events:
+                if e.kind == REPLACE and _is_copy(e.node):
+                    continue  # an EMA or teacher copy is kept out of the optimizer on purpose
+                target = PL_MODULE if e.target == name or e.target.startswith(name + ".") else e.target
+                combined.events.append(Event(e.kind, target, e.node, e.stmt, 0, e.loops, e.branches,
+                                             {**e.detail, "hook": m.name.value}))
+        for i, e in enumerate(combined.events):
+            e.index = i
+        return combined
+
+    def _lightning_optimizer(self, params: list[cst.Param]) -> dict:
+        """What the optimizer Lightning built before a Callback's hooks holds. The LightningModule
+        is the one the hooks' `pl_module` annotation names, else the only project LightningModule
+        the file defines or imports; its `configure_optimizers` says whether the optimizer filters
+        on requires_grad and keeps state. Unknown (None) when it cannot be seen: then only FZ302,
+        which holds for any optimizer over the module, can fire."""
+        unknown = {"filtered": None, "stateful": None, "whole": True, "path": PL_MODULE, "optimizer": None,
+                   "lightning": "`configure_optimizers`"}
+        names = {q for q in (self._annotated(p) for p in params) if q}
+        if not names:
+            names = {f"{info.name}" for info in self.facts.classes.values()
+                     if self._bases(info.node) & LIGHTNING_MODULES}
+            names |= {n for n, b in self.facts.module_scope.bindings.items()
+                      if len(b) == 1 and b[0].how == "import" and n[:1].isupper()}
+        found = [c for c in (self._configured(n) for n in sorted(names)) if c is not None]
+        if len(found) != 1:
+            return unknown
+        detail, where, edges = found[0]
+        path = detail.get("path") or "self"
+        return {**unknown, **{k: detail.get(k) for k in ("filtered", "stateful", "whole", "optimizer", "call")},
+                "path": PL_MODULE + path[len("self"):], "lightning": where, "edges": edges}
+
+    def _annotated(self, param: cst.Param) -> str | None:
+        """The class a `pl_module: Net` (or `"Net"`) annotation names, unless it is LightningModule."""
+        ann = param.annotation.annotation if param.annotation is not None else None
+        if isinstance(ann, cst.SimpleString):
+            text = ann.evaluated_value if isinstance(ann.evaluated_value, str) else ""
+            ann = cst.parse_expression(text) if text.replace(".", "").replace("_", "").isalnum() else None
+        if not isinstance(ann, (cst.Name, cst.Attribute)):
+            return None
+        local = ann.value if isinstance(ann, cst.Name) else None
+        q = self.facts.qualname(ann, self.facts.module_scope)
+        if q in LIGHTNING_MODULES:
+            return None
+        return local if local and (local in self.facts.classes or self.facts.module_scope.lookup(local)) else None
+
+    def _configured(self, name: str) -> tuple[dict, str, list] | None:
+        """`configure_optimizers` of a LightningModule of this file, or of a project file it is
+        imported from: the first optimizer it builds over `self`, and where."""
+        info = self.facts.classes.get(name)
+        if info is not None:
+            if not self._bases(info.node) & LIGHTNING_MODULES:
+                return None
+            for m in info.node.body.body:
+                if isinstance(m, cst.FunctionDef) and m.name.value == "configure_optimizers":
+                    flow = self.summaries.body_flow(m)
+                    for e in flow.events if flow is not None else ():
+                        if e.kind == OPT_BUILD and e.target == "self":
+                            # the call itself too: a rule's fix can edit it (same file)
+                            return ({**opt_detail(e), "path": e.detail.get("path"), "call": e.node},
+                                    f"`{name}.configure_optimizers`", [])
+            return None
+        project = self.facts.project
+        q = self.facts.qualname(cst.Name(name), self.facts.module_scope)
+        if project is None or not self.facts.path or not q:
+            return None
+        hit = project.klass(self.facts.path, q)
+        opt = hit[0].get("optimizer") if hit is not None else None
+        if not opt:
+            return None
+        return (opt, f"`{name}.configure_optimizers` ({hit[1]}:{opt.get('line', 0)})",
+                [Edge(shown_path(self.facts.path), hit[1], name)])
 
 
-# Lightning calls configure_optimizers (during setup) before any of these hooks of the module.
+def _is_copy(node: cst.CSTNode) -> bool:
+    value = node.value if isinstance(node, cst.Assign) else None
+    return isinstance(value, cst.Call) and (dotted(value.func) or "").rsplit(".", 1)[-1] == "deepcopy"
+
+
+# Lightning's order (lightning 2.6, trainer/trainer.py `Trainer._run`): the `setup` hooks
+# (callbacks', then the module's) and `configure_model` run first; then `strategy.setup(trainer)`
+# builds the optimizers (`setup_optimizers` -> `configure_optimizers`); only then `on_fit_start`
+# (callbacks', then the module's) and the fit loop's hooks. So a freeze in `setup`
+# (`BaseFinetuning.freeze_before_training`) comes before the optimizer, and every hook below after it.
 LIGHTNING_MODULES = frozenset({"lightning.pytorch.LightningModule", "pytorch_lightning.LightningModule",
                                "lightning.LightningModule", "lightning.pytorch.core.LightningModule",
                                "pytorch_lightning.core.LightningModule"})
+CALLBACKS = frozenset({"lightning.pytorch.Callback", "lightning.pytorch.callbacks.Callback", "lightning.Callback",
+                       "pytorch_lightning.Callback", "pytorch_lightning.callbacks.Callback",
+                       "lightning.pytorch.callbacks.callback.Callback", "pytorch_lightning.callbacks.callback.Callback",
+                       "lightning.pytorch.callbacks.BaseFinetuning", "pytorch_lightning.callbacks.BaseFinetuning",
+                       "lightning.pytorch.callbacks.finetuning.BaseFinetuning",
+                       "pytorch_lightning.callbacks.finetuning.BaseFinetuning"})
 TRAINING_HOOKS = ("on_fit_start", "on_train_start", "on_train_epoch_start", "on_train_batch_start",
-                  "training_step", "on_train_batch_end", "on_train_epoch_end", "on_validation_epoch_end")
+                  "training_step", "on_before_backward", "on_after_backward", "on_before_optimizer_step",
+                  "on_before_zero_grad", "on_train_batch_end", "on_train_epoch_end", "on_validation_epoch_end")
+# A Callback's hooks, with the position of their `pl_module` parameter: `(self, trainer, pl_module,
+# ...)`; BaseFinetuning's `finetune_function(self, pl_module, epoch, optimizer)` runs in
+# on_train_epoch_start.
+CALLBACK_HOOKS = tuple((h, 2) for h in TRAINING_HOOKS if h != "training_step") + (("finetune_function", 1),)
+PL_MODULE = "pl_module"
 
 
 def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | None:
@@ -114,6 +240,17 @@ def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | Non
     for i, e in enumerate(combined.events):
         e.index = i
     return combined
+
+
+def note_used(facts: Facts, code: str, node: cst.CSTNode, events=(), edges=()) -> None:
+    """For --show-project: the cross-file edges that carried the events behind a finding (each
+    event knows the edges of the project lookups it came from), recorded under the finding."""
+    found = [*edges, *(e for ev in events for e in ev.detail.get("edges", ()))]
+    if facts.project is None or not found or not facts.path:
+        return
+    flows = flows_of(facts)
+    line = flows.positions[node].start.line if node in flows.positions else 0
+    facts.project.finding_used(f"{code} {shown_path(facts.path)}:{line}", found)
 
 
 def flows_of(facts: Facts) -> FileFlows:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '38c19d90e538915375cd66c99c06caef'
+RULES_DIGEST = 'a8e26d2423ace8f6748a3b1e38c0c5bd'
 
 GATES = {
     'FZ002': (
@@ -63,17 +63,17 @@ GATES = {
     ),
     'FZ301': (
         ('requires_grad', 'require_grad', 'requiresGrad'),
-        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(',),
-        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.parameters\\(\\)'),
+        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
     ),
     'FZ302': (
-        ('optim',),
-        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(',),
+        ('optim', 'Callback', 'BaseFinetuning'),
+        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
         ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(',),
     ),
     'FZ303': (
         ('requires_grad',),
-        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(',),
+        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
         ('requires_grad\\s*=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)', 'requires_grad'),
     ),
     'FZ304': (

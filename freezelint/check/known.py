@@ -62,6 +62,35 @@ def is_leaf_module_class(qualname: str | None) -> bool:
     return qualname.rsplit(".", 1)[1] not in _NN_CONTAINERS and ".parallel." not in qualname
 
 
+# Packages whose functions are never a project's own: an argument handed to them is not followed.
+_LIBRARIES = frozenset({"torch", "torchvision", "timm", "transformers", "lightning", "pytorch_lightning", "peft",
+                        "accelerate", "numpy", "os", "sys", "math", "copy", "functools", "itertools", "typing",
+                        "collections", "json", "logging", "random", "time", "tqdm", "re", "pathlib"})
+
+
+def is_library(qualname: str) -> bool:
+    """A name imported from a well-known library (never relative: `.helpers.f` is the project's)."""
+    return qualname.split(".", 1)[0] in _LIBRARIES
+
+
+# torch.nn layers without parameters: one assigned after the optimizer was built leaves nothing out of it.
+_PARAMETER_FREE = frozenset({
+    "Identity", "Flatten", "Unflatten", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU",
+    "Mish", "Sigmoid", "Tanh", "Hardtanh", "Hardswish", "Hardsigmoid", "Softplus", "Softmax", "LogSoftmax",
+    "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "MaxPool1d", "MaxPool2d", "MaxPool3d",
+    "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Upsample", "PixelShuffle", "ZeroPad2d",
+})
+
+
+def is_parameter_free(qualname: str | None) -> bool:
+    """A torch.nn layer or loss that holds no parameters (ReLU, Dropout, pooling, CrossEntropyLoss)."""
+    if not qualname or not qualname.startswith("torch.nn."):
+        return False
+    last = qualname.rsplit(".", 1)[1]
+    return last in _PARAMETER_FREE or last.endswith("Loss")
+
+
 _BATCHNORM = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d",
                         "LazyBatchNorm2d", "LazyBatchNorm3d", "_BatchNorm"})
 

@@ -17,13 +17,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from freezelint.check.known import is_module_class
+from freezelint.check.known import is_library, is_module_class
 from freezelint.fsutil import atomic_write
 
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 2
+SUMMARY_VERSION = 4
+_MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
+_VIA = "via:"  # events.VIA (this module loads without libcst)
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
 _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+))?")
 # a file without any of these words does nothing a summary records: it is not parsed
@@ -51,14 +53,38 @@ def find_root(path: Path) -> Path:
 
 @dataclass
 class Edge:
-    """A finding's file used what `name` (defined in `target`) does."""
+    """`source` used what `name` (defined in `target`) does. With `finding` ("FZ201 train.py:18"),
+    the edge carried that finding across files: its string is `<finding> <- <edge>`, which is how
+    it travels with the file's cached result and how --show-project groups it (`parse_used`)."""
 
     source: str
     target: str
     name: str
+    finding: str = ""
 
     def __str__(self) -> str:
-        return f"{self.source} -> {self.target}:{self.name}"
+        edge = f"{self.source} -> {self.target}:{self.name}"
+        return f"{self.finding} <- {edge}" if self.finding else edge
+
+
+def parse_used(edge: str) -> tuple[str, str] | None:
+    """`FZ201 train.py:18 <- a -> b:f` -> ("FZ201 train.py:18", "a -> b:f"); None for a plain edge."""
+    finding, sep, rest = edge.partition(" <- ")
+    return (finding, rest) if sep else None
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One effect of a project function on an argument: its kind, the line and file where it
+    happens, the optimizer it builds (OPT_BUILD), the cross-file edges that carried it, and the
+    functions it went through (the one called first)."""
+
+    kind: str
+    line: int
+    shown: str
+    opt: dict
+    edges: tuple[Edge, ...]
+    via: tuple[str, ...]
 
 
 @dataclass
@@ -74,6 +100,7 @@ class Project:
     _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)  # dependency -> its digest now
     _acting: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (importer dir, name) -> (target, acts)
+    _passing: dict[tuple[str, str], bool] = field(default_factory=dict)  # (file, function) -> _passes_on
 
     def __getstate__(self) -> dict:
         # Sent to worker processes with every task: the root and settings, not the caches
@@ -205,12 +232,13 @@ class Project:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return None
-        if _FLOW_WORDS.search(text):
+        imports = _imports_of(text)
+        if _FLOW_WORDS.search(text) or _handed_to(text, imports, 0, len(text)):
             from freezelint.check import summaries  # libcst: loaded only when a summary is computed
 
             result = summaries.summarise_text(text)
-        else:  # nothing here freezes or trains: only its imports matter (re-exports), no parse
-            result = {"version": SUMMARY_VERSION, "imports": _imports_of(text), "functions": {}, "classes": {},
+        else:  # nothing here freezes, trains or hands an argument on: only its imports matter
+            result = {"version": SUMMARY_VERSION, "imports": imports, "functions": {}, "classes": {},
                       "trained": [], "evaluated": []}
         if where is not None and result is not None:
             try:
@@ -221,21 +249,19 @@ class Project:
         return result
 
     def current_digest(self, dep: str) -> str:
-        if dep not in self._digests:  # many files share a dependency: computed once a run
-            self._digests[dep] = self._current_digest(dep)
-        return self._digests[dep]
-
-    def _current_digest(self, dep: str) -> str:
         """`path` -> digest of its summary; `path#class Name` -> digest of that class line (what
         module-class detection read, without a summary); `path#acts name` -> whether that
-        top-level name acts (what admission read)."""
-        path, _, cls = dep.partition("#class ")
-        if cls:
-            return _digest(self._class_line(Path(path), cls))
-        path, _, acting = dep.partition("#acts ")
-        if acting:
-            return _digest(self._acts(Path(path), acting))
-        return _digest(self.summary(Path(path)))
+        top-level name acts (what admission and a lookup that found it quiet read)."""
+        if dep not in self._digests:  # many files share a dependency: computed once a run
+            path, _, cls = dep.partition("#class ")
+            acting = dep.partition("#acts ")[2]
+            if cls:
+                self._digests[dep] = _digest(self._class_line(Path(path), cls))
+            elif acting:
+                self._digests[dep] = _digest(self._acts(Path(dep.partition("#acts ")[0]), acting))
+            else:
+                self._digests[dep] = _digest(self.summary(Path(path)))
+        return self._digests[dep]
 
     def _class_line(self, path: Path, name: str) -> str | None:
         outline = self.outline(path)
@@ -253,18 +279,18 @@ class Project:
             self.used[key] = _digest(self.summarised.get(key))
         else:
             self.used[f"{key}#class {name}"] = _digest(self._class_line(path, name))
-        edge = Edge(_show(importer), _show(str(path)), name)
+        edge = Edge(shown_path(importer), shown_path(str(path)), name)
         if not any(str(e) == str(edge) for e in self.edges):
             self.edges.append(edge)
 
     def _acting_target(self, importer: str, qual: str) -> tuple[Path, str] | None:
-        """The project file and name `qual` refers to, when its text may act; a project name
-        that cannot is still a dependency (`path#acts name`): the importer is checked again
-        when it starts to."""
+        """The project file and name `qual` refers to, when its text may act (itself or down a
+        chain of files); a project name that cannot is still a dependency (`path#acts name`):
+        the importer is checked again when it starts to."""
         hit = self.resolve(importer, qual)
         if hit is None:
             return None
-        if not self.might_act(*hit):
+        if not (self.might_act(*hit) or self._passes_on(*hit)):
             self.used[f"{hit[0].resolve()}#acts {hit[1]}"] = _digest(False)
             return None
         return hit
@@ -280,7 +306,53 @@ class Project:
         if entry is None:
             return None
         self._use(importer, path, name)
-        return entry, _show(str(path))
+        return entry, shown_path(str(path))
+
+    def effects(self, importer: str, qual: str, pos: int, _chain: tuple = ()) -> list["Effect"]:
+        """What a function of another project file does to its argument `pos`, and what the
+        project functions it hands that argument to do (`via:` effects), through at most
+        `_MAX_CHAIN` files; a function already on the chain is not entered again. Every file on
+        the chain is recorded as used, so a cached finding follows a change anywhere on it."""
+        hit = self.resolve(importer, qual)
+        if hit is None or hit in _chain or len(_chain) >= _MAX_CHAIN:
+            return []
+        found = self.function(importer, qual)
+        if found is None:
+            return []
+        entry, shown = found
+        edge = Edge(shown_path(importer), shown, hit[1])
+        out: list[Effect] = []
+        for kind, line in entry["effects"].get(str(pos), {}).items():
+            if kind.startswith(_VIA):
+                inner, _, at = kind[len(_VIA):].rpartition("#")
+                for e in self.effects(str(hit[0]), inner, int(at), (*_chain, hit)) if at.isdigit() else ():
+                    out.append(Effect(e.kind, e.line, e.shown, e.opt, (edge, *e.edges), (hit[1], *e.via)))
+            else:
+                out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), (edge,), (hit[1],)))
+        seen: set[str] = set()
+        return [e for e in out if not (e.kind in seen or seen.add(e.kind))]  # the first of each kind
+
+    def _passes_on(self, path: Path, name: str, _depth: int = 0) -> bool:
+        """Text test before a summary: does the top-level `def` block of `name` hand an argument
+        to an imported project function that acts, itself or further down (bounded)? Only then
+        is the file worth parsing for a `via:` effect."""
+        key = (str(path), name)
+        if key in self._passing:
+            return self._passing[key]
+        self._passing[key] = False  # a cycle: not through here
+        outline = self.outline(path)
+        m = re.search(rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
+        found = False
+        if m is not None and outline["imports"] and _depth < _MAX_CHAIN:
+            text = outline["text"]
+            end = _TOP_LEVEL.search(text, m.end())
+            for local in _handed_to(text, outline["imports"], m.end(), end.start() if end else len(text)):
+                hit = self.resolve(str(path), outline["imports"][local])
+                if hit is not None and (self.might_act(*hit) or self._passes_on(*hit, _depth + 1)):
+                    found = True
+                    break
+        self._passing[key] = found
+        return found
 
     def klass(self, importer: str, qual: str) -> tuple[dict, str, Path] | None:
         """A class of another project file that freezes or trains: its summary entry."""
@@ -293,7 +365,7 @@ class Project:
         if entry is None:
             return None
         self._use(importer, path, name)
-        return entry, _show(str(path)), path
+        return entry, shown_path(str(path)), path
 
     def module_class(self, importer: str, qual: str, _depth: int = 0) -> bool:
         """A project class whose bases make it an nn.Module (bases in other project files too),
@@ -373,14 +445,16 @@ class Project:
 
     def _acts(self, path: Path, name: str) -> bool:
         """Does top-level `name` of project file `path` freeze, train, build an optimizer or
-        wrap in DDP (a text test first, then its summary)?"""
-        if not self.might_act(path, name):
+        wrap in DDP, itself or down a chain of files (text tests first, then its summary)?"""
+        passes = self._passes_on(path, name)
+        if not (self.might_act(path, name) or passes):
             return False
         self.summary(path)
         summary = self.summarised.get(str(path.resolve())) or {}
         fn = summary.get("functions", {}).get(name)
-        if fn is not None:
-            return any(set(e) & _FLOW_EFFECTS for e in fn["effects"].values())
+        if fn is not None:  # an argument handed down a chain of files that acts (text test) counts
+            return any(set(e) & _FLOW_EFFECTS or passes and any(k.startswith(_VIA) for k in e)
+                       for e in fn["effects"].values())
         cls = summary.get("classes", {}).get(name)
         return cls is not None and any(set(e) & _FLOW_EFFECTS for e in cls["methods"].values())
 
@@ -406,7 +480,7 @@ class Project:
                     if hit is not None and Path(hit[0]).resolve() == here and hit[1] == class_name:
                         self.used[str(f.resolve())] = _digest(summary)
                         if f.resolve() != here:
-                            edge = Edge(_show(path), _show(str(f)), f"{key}: {class_name}")
+                            edge = Edge(shown_path(path), shown_path(str(f)), f"{key}: {class_name}")
                             if not any(str(e) == str(edge) for e in self.edges):
                                 self.edges.append(edge)
                         trained = trained or key == "trained"
@@ -424,10 +498,24 @@ class Project:
             self._files = sorted(out)
         return self._files
 
+    def finding_used(self, finding: str, edges) -> None:
+        """Record that `finding` ("FZ201 train.py:18") came across files through `edges`."""
+        for e in edges:
+            used = Edge(e.source, e.target, e.name, finding)
+            if not any(str(x) == str(used) for x in self.edges):
+                self.edges.append(used)
+
     def start_file(self) -> None:
         """Forget what the previous file used (each file records its own dependencies)."""
         self.used = {}
         self.edges = []
+
+
+def _handed_to(text: str, imports: dict[str, str], start: int, end: int) -> list[str]:
+    """Names imported from outside the well-known libraries that text[start:end] calls with
+    arguments (perhaps project functions that act on what they are given)."""
+    called = set(_CALLED_WITH_ARGS.findall(text, start, end))
+    return [name for name, q in imports.items() if name in called and not is_library(q)]
 
 
 def _digest(summary: dict | None) -> str:
@@ -445,7 +533,7 @@ def _imports_of(text: str) -> dict[str, str]:
     return out
 
 
-def _show(path: str) -> str:
+def shown_path(path: str) -> str:
     try:
         return os.path.relpath(path)
     except ValueError:

@@ -14,6 +14,9 @@ it has `configure_optimizers`. Effects map an event kind to the 1-based line whe
      "classes": {"Net": {"bases": ["torch.nn.Module"], "module": true, "train_override": false,
                          "configure_optimizers": false,
                          "methods": {"freeze_bn": {"bn_freeze": 30}, "__init__": {}}}}}
+
+A LightningModule's entry also has "optimizer": the first optimizer its `configure_optimizers` builds
+over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from freezelint.check.events import CALLS, OPT_BUILD, Summaries, opt_detail
+from freezelint.check.events import CALLS, OPT_BUILD, VIA, Summaries, opt_detail
 from freezelint.check.facts import Facts
 from freezelint.check.project import SUMMARY_VERSION as VERSION  # there: read back without libcst
 
@@ -30,7 +33,7 @@ RECORDED = ("train", "eval", "bn_freeze", "freeze", "unfreeze", "opt_build", "dd
 
 
 def _recorded(kind: str) -> bool:
-    return kind in RECORDED or kind.startswith(CALLS)
+    return kind in RECORDED or kind.startswith((CALLS, VIA))
 
 
 def summarise(facts: Facts) -> dict:
@@ -67,12 +70,22 @@ def summarise(facts: Facts) -> dict:
                 "train_override": "train" in methods, "configure_optimizers": "configure_optimizers" in methods,
                 "methods": methods,
             }
+            conf = next((m for m in stmt.body.body if isinstance(m, cst.FunctionDef)
+                         and m.name.value == "configure_optimizers" and m.params.params), None)
+            built = callees.first_event(conf, 0, OPT_BUILD) if conf is not None else None
+            if built is not None and built.target == "self":
+                # what a Callback of another file needs: the optimizer Lightning builds before its hooks
+                classes[stmt.name.value]["optimizer"] = {**opt_detail(built), "path": built.detail.get("path")}
+                found[f"{stmt.name.value}#optimizer"] = {"line": built.node}
     positions = None
     if any(found.values()):
         positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
     for eff in found.values():
         for k, node in list(eff.items()):
             eff[k] = positions[node].start.line if positions is not None and node in positions else 0
+    for name, entry in classes.items():
+        if "optimizer" in entry:
+            entry["optimizer"]["line"] = found.pop(f"{name}#optimizer")["line"]
 
     trained, evaluated = _instances_put_in_modes(facts, callees)
     imports = {name: b[0].qualname for name, b in facts.module_scope.bindings.items()

@@ -16,6 +16,7 @@ import libcst as cst
 
 from freezelint import codes
 from freezelint.check.facts import AttrStore, Ctx, Facts
+from freezelint.check.flow import note_used
 
 
 # Trigger fragment: an assignment `= v` or `: T = v` right after a name (never `==`).
@@ -30,6 +31,10 @@ FREEZES = r"requires_grad\s*=\s*False|requires_grad_\(\s*(?:False|requires_grad\
 FREEZES_MEANT = (FREEZES + r"|requires_grad_\s*=\s*False|requires_grad\s*==\s*False"
                  r"|\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\s*=\s*False")
 UNFREEZES = r"requires_grad\s*=\s*True|requires_grad_\(\s*(?:True|requires_grad\s*=\s*True)?\s*\)"
+# A Lightning Callback class: Lightning built the optimizer before its training hooks run, so a
+# file with one needs no optimizer call of its own for FZ301-FZ303 (the module may be elsewhere).
+LIGHTNING_CALLBACK = r"class\s+\w+\s*\([^)]*\b(?:Callback|BaseFinetuning)\b"
+LIGHTNING_WORDS = ("Callback", "BaseFinetuning")
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,12 @@ class Rule(ABC):
         """Yield the findings of this rule in one file."""
 
     def finding(self, node: cst.CSTNode, message: str, ctx: Ctx | None = None,
-                fix: Fix | None = None, stmt: cst.CSTNode | None = None) -> Finding:
+                fix: Fix | None = None, stmt: cst.CSTNode | None = None,
+                facts: Facts | None = None, used: Iterable = (), edges: Iterable = ()) -> Finding:
+        """`used`: the flow events the finding rests on; with `facts`, the cross-file edges that
+        carried them (and `edges`) are recorded under the finding for --show-project."""
+        if facts is not None:
+            note_used(facts, self.code, node, used, edges)
         return Finding(self.code, node, message, stmt if stmt is not None else (ctx.stmt if ctx else None), fix)
 
 

@@ -220,7 +220,7 @@ class TrainUndoesBnFreeze(Rule):
                         f"{line} puts the BatchNorm layers that were frozen with .eval() back into training mode "
                         f"before training continues, so their running statistics move again; re-apply the freeze "
                         f"right after it (or override train())",
-                        stmt=t.stmt,
+                        stmt=t.stmt, facts=facts, used=[*freezes, t, a],
                     )
                     break
         yield from self._classes(facts)
@@ -269,4 +269,5 @@ def _shown(t, facts: Facts) -> str:
         origin = t.detail["origin_node"]
         if origin in positions:
             where = f"line {positions[origin].start.line}"
-    return f"`{via}(...)` (it calls train() at {where})" if where else f"`{via}(...)` (it calls train())"
+    through = "".join(f"`{f}(...)`, " for f in t.detail.get("through", ()))  # helpers of other files on the way
+    return f"`{via}(...)` ({through}it calls train() at {where})" if where else f"`{via}(...)` (it calls train())"

@@ -138,6 +138,8 @@ class BnFrozenWithoutEval(Rule):
             trainer = _trained_where(facts, info, bodies)
             if trainer is None:
                 continue
+            trained_by = [e for e in facts.project.edges if e.name == f"trained: {info.name}" and not e.finding] \
+                if facts.project is not None else []
             for e in freezes:
                 yield self.finding(
                     e.node,
@@ -145,7 +147,7 @@ class BnFrozenWithoutEval(Rule):
                     f"{trainer} puts {info.name} in train mode: its running statistics still update on every "
                     f"batch; also put it in eval mode after every model.train() (override train()), or use "
                     f"FrozenBatchNorm2d",
-                    stmt=e.stmt,
+                    stmt=e.stmt, facts=facts, used=[e], edges=trained_by[:1],
                 )
 
     def _isinstance_freezes(self, facts: Facts) -> Iterable[Finding]:
@@ -196,6 +198,6 @@ def _trained_where(facts: Facts, info, bodies) -> str | None:
     if facts.project is not None and facts.path:
         trained, _ = facts.project.modes_of(facts.path, info.name)
         if trained:
-            edges = [e for e in facts.project.edges if e.name == f"trained: {info.name}"]
+            edges = [e for e in facts.project.edges if e.name == f"trained: {info.name}" and not e.finding]
             return f"`{edges[0].target}`" if edges else "the project"
     return None

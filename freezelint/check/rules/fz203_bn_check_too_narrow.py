@@ -10,11 +10,10 @@ import libcst as cst
 from freezelint.check.facts import Facts
 from freezelint.check.rules.base import Example, Finding, Fix, Rule, code_of, src
 
-_NARROW = frozenset({"torch.nn.BatchNorm1d", "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d",
-                     "torch.nn.modules.batchnorm.BatchNorm1d", "torch.nn.modules.batchnorm.BatchNorm2d",
-                     "torch.nn.modules.batchnorm.BatchNorm3d"})
-_BASE = frozenset({"torch.nn.modules.batchnorm._BatchNorm", "torch.nn.SyncBatchNorm",
-                   "torch.nn.modules.batchnorm.SyncBatchNorm"})
+# torch.nn re-exports the classes of torch.nn.modules, which re-exports those of its batchnorm module
+_PACKAGES = ("torch.nn.", "torch.nn.modules.", "torch.nn.modules.batchnorm.")
+_NARROW = frozenset(p + c for p in _PACKAGES for c in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"))
+_BASE = frozenset({"torch.nn.modules.batchnorm._BatchNorm", *(p + "SyncBatchNorm" for p in _PACKAGES)})
 
 
 class BnCheckTooNarrow(Rule):
@@ -53,6 +52,24 @@ class BnCheckTooNarrow(Rule):
                         m.weight.requires_grad = False
             """,
         ),
+        Example(
+            """
+            import torch
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, torch.nn.modules.BatchNorm2d):  # expect: FZ203
+                        m.eval()
+            """,
+            fixed="""
+            import torch
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):  # expect: FZ203
+                        m.eval()
+            """,
+        ),
     ]
     good = [
         """
@@ -74,6 +91,14 @@ class BnCheckTooNarrow(Rule):
                     nn.init.constant_(m.weight, 1)
                     # for p in m.parameters(): p.requires_grad = False
         """,
+        """
+        import torch.nn as nn
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, (nn.modules.BatchNorm2d, nn.modules.SyncBatchNorm)):  # converted copies too
+                    m.eval()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -89,9 +114,12 @@ class BnCheckTooNarrow(Rule):
             narrow = [c for c, q in zip(classes, quals) if q in _NARROW]
             fix = None
             if len(classes) == 1 and isinstance(classes[0], cst.Attribute):
-                base = classes[0].value  # the `nn` (or `torch.nn`) the code already uses
-                new = cst.parse_expression(f"{src(base)}.modules.batchnorm._BatchNorm")
-                fix = Fix(f"Test for `{src(base)}.modules.batchnorm._BatchNorm`", [(classes[0], new)], safe=False)
+                # the `nn` (`torch.nn`, `nn.modules`, `nn.modules.batchnorm`) the code already uses
+                base, q = src(classes[0].value), quals[0] or ""
+                rest = ("_BatchNorm" if q.startswith("torch.nn.modules.batchnorm.") else
+                        "batchnorm._BatchNorm" if q.startswith("torch.nn.modules.") else "modules.batchnorm._BatchNorm")
+                new = cst.parse_expression(f"{base}.{rest}")
+                fix = Fix(f"Test for `{base}.{rest}`", [(classes[0], new)], safe=False)
             yield self.finding(
                 narrow[0],
                 f"`isinstance({name}, {', '.join(src(c) for c in narrow)})` misses the other BatchNorm layers "

@@ -9,7 +9,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, flows_of
-from freezelint.check.rules.base import FREEZES_MEANT, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
+from freezelint.check.rules.base import FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
 
 
 def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
@@ -21,8 +21,8 @@ def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
 class OptimizerOverFrozenParams(Rule):
     code = "FZ301"
     words = ("requires_grad", "require_grad", "requiresGrad")
-    triggers = (OPTIMIZER_CALL,)
-    requires = (FREEZES_MEANT, r"\.parameters\(\)")
+    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
+    requires = (FREEZES_MEANT, r"\.parameters\(\)|" + LIGHTNING_CALLBACK)
     what = (
         "Finds an optimizer with momentum, moving averages or weight decay built over all of a "
         "model's `.parameters()` while the same file freezes some of them."
@@ -43,7 +43,10 @@ class OptimizerOverFrozenParams(Rule):
         "plain SGD without momentum or weight decay. The fix is offered when the freeze comes before "
         "the optimizer, where a filter can see it; it is unsafe because it changes the param groups. "
         "Optimizers built by helpers of the project's other files (`build_optimizer(model)`) count, "
-        "and a freeze FZ101/FZ103/FZ104 report as broken still counts as the freeze meant."
+        "and a freeze FZ101/FZ103/FZ104 report as broken still counts as the freeze meant. A freeze "
+        "of `pl_module` in a Callback's training hook is reported there when the LightningModule's "
+        "`configure_optimizers` is visible (as for FZ303) and builds such an optimizer over it; "
+        "BaseFinetuning's `freeze` stays silent."
     )
     bad = [
         Example(
@@ -79,6 +82,34 @@ class OptimizerOverFrozenParams(Rule):
             optimizer = torch.optim.AdamW(model.parameters())  # expect: FZ301
             """,
         ),
+        Example(
+            """
+            import torch
+            from lightning.pytorch import Callback, LightningModule
+
+            class Lit(LightningModule):
+                def configure_optimizers(self):
+                    return torch.optim.AdamW(self.parameters())
+
+            class FreezeBackbone(Callback):  # Lightning built Lit's optimizer before this hook
+                def on_train_epoch_start(self, trainer, pl_module):
+                    if trainer.current_epoch == 2:
+                        pl_module.backbone.requires_grad_(False)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            from lightning.pytorch import Callback, LightningModule
+
+            class Lit(LightningModule):
+                def configure_optimizers(self):
+                    return torch.optim.AdamW([p for p in self.parameters() if p.requires_grad])
+
+            class FreezeBackbone(Callback):  # Lightning built Lit's optimizer before this hook
+                def on_train_epoch_start(self, trainer, pl_module):
+                    if trainer.current_epoch == 2:
+                        pl_module.backbone.requires_grad_(False)  # expect: FZ301
+            """,
+        ),
     ]
     good = [
         """
@@ -98,6 +129,23 @@ class OptimizerOverFrozenParams(Rule):
             assert p.requires_grad == False  # a check, not a freeze
         optimizer = torch.optim.AdamW(model.parameters())
         """,
+        """
+        import torch
+        from lightning.pytorch import LightningModule
+        from lightning.pytorch.callbacks import BaseFinetuning
+
+        class Lit(LightningModule):
+            def configure_optimizers(self):
+                return torch.optim.AdamW(self.parameters())
+
+        class Gradual(BaseFinetuning):  # Lightning's own freeze helpers: left to BaseFinetuning
+            def freeze_before_training(self, pl_module):
+                self.freeze(pl_module.backbone)
+
+            def finetune_function(self, pl_module, epoch, optimizer):
+                if epoch == 2:
+                    self.freeze(pl_module.head)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -109,12 +157,23 @@ class OptimizerOverFrozenParams(Rule):
                            and not _undone(f, evs) and not _rebuilt(o, f, evs)]
                 if not freezes:
                     continue
+                where = o.detail.get("lightning")
+                if where:  # the optimizer is in the LightningModule: the freeze in the Callback is the finding
+                    f = freezes[0]
+                    call = o.detail.get("call")  # configure_optimizers' optimizer, when in this file
+                    yield self.finding(
+                        f.node,
+                        f"`{f.detail.get('sub') or f.target}` is frozen in `{f.detail.get('hook')}`, after Lightning "
+                        f"built the optimizer ({where}: {o.detail['optimizer'].rsplit('.', 1)[1]} over every "
+                        f"parameter of `{o.detail['path']}`): any stale or zero grad on the frozen parameters is "
+                        f"applied through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad "
+                        f"in configure_optimizers",
+                        fix=_filter_fix(call.args[0].value) if isinstance(call, cst.Call) and call.args else None,
+                        stmt=f.stmt, facts=facts, used=[o, *freezes],
+                    )
+                    continue
                 first = o.node.args[0].value
-                fix = None
-                if all(f.index < o.index for f in freezes) and isinstance(first, cst.Call) and \
-                        isinstance(first.func, cst.Attribute) and first.func.attr.value == "parameters":
-                    new = cst.parse_expression(f"[p for p in {src(first)} if p.requires_grad]")
-                    fix = Fix("Pass only parameters that require grad", [(first, new)], safe=False)
+                fix = _filter_fix(first) if all(f.index < o.index for f in freezes) else None
                 frozen = freezes[0].detail.get("sub") or o.target
                 yield self.finding(
                     first,
@@ -123,8 +182,16 @@ class OptimizerOverFrozenParams(Rule):
                     f"any stale or zero grad on them is applied through {o.detail['stateful']}, moving "
                     f"\"frozen\" weights; filter on requires_grad",
                     fix=fix,
-                    stmt=o.stmt,
+                    stmt=o.stmt, facts=facts, used=[o, *freezes],
                 )
+
+
+def _filter_fix(first: cst.BaseExpression) -> Fix | None:
+    """`model.parameters()` -> `[p for p in model.parameters() if p.requires_grad]`."""
+    if isinstance(first, cst.Call) and isinstance(first.func, cst.Attribute) and first.func.attr.value == "parameters":
+        new = cst.parse_expression(f"[p for p in {src(first)} if p.requires_grad]")
+        return Fix("Pass only parameters that require grad", [(first, new)], safe=False)
+    return None
 
 
 def _rebuilt(opt, freeze, events) -> bool:

@@ -6,13 +6,13 @@ from typing import Iterable
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import ADD_GROUP, OPT_BUILD, REPLACE, after, flows_of
-from freezelint.check.rules.base import OPTIMIZER_CALL, Example, Finding, Rule
+from freezelint.check.rules.base import LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, Example, Finding, Rule
 
 
 class LayerReplacedAfterOptimizer(Rule):
     code = "FZ302"
-    words = ("optim",)
-    triggers = (OPTIMIZER_CALL,)
+    words = ("optim", *LIGHTNING_WORDS)
+    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
     requires = (r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(",)
     what = "Finds a submodule replaced (`model.fc = nn.Linear(...)`) after an optimizer over it was built."
     why = (
@@ -23,7 +23,14 @@ class LayerReplacedAfterOptimizer(Rule):
     notes = (
         "Follows helpers of the project's other files (an optimizer built by `build_optimizer(model)` "
         "in a builder module) and Lightning's order: `configure_optimizers` runs before every "
-        "training hook, so a layer replaced in `on_train_epoch_start` comes after the optimizer."
+        "training hook, so a layer replaced in `on_train_epoch_start` comes after the optimizer. In a "
+        "Callback's training hooks (`on_fit_start` ... `on_train_epoch_end`, BaseFinetuning's "
+        "`finetune_function`) a layer replaced on `pl_module` is reported whatever the optimizer, even "
+        "when the LightningModule is not visible: Lightning built it over the module before the hook. "
+        "Silent for layers without parameters (`nn.Identity()`, activations, pooling, losses), "
+        "in `setup` (before the optimizer), for `copy.deepcopy` (EMA and teacher copies stay out "
+        "of the optimizer on purpose) and when the hook adds a param group or calls "
+        "`trainer.strategy.setup_optimizers`."
     )
     bad = [
         Example(
@@ -35,6 +42,16 @@ class LayerReplacedAfterOptimizer(Rule):
             model = torchvision.models.resnet18(weights=None)
             optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
             model.fc = nn.Linear(512, 10)  # expect: FZ302
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+            from lightning.pytorch.callbacks import Callback
+
+            class NewHead(Callback):  # Lightning built the optimizer before any of these hooks
+                def on_fit_start(self, trainer, pl_module):
+                    pl_module.head = nn.Linear(512, 10)  # expect: FZ302
             """
         ),
     ]
@@ -56,6 +73,31 @@ class LayerReplacedAfterOptimizer(Rule):
         model.fc = nn.Linear(512, 10)
         optimizer.add_param_group({"params": model.fc.parameters()})
         """,
+        """
+        import torch.nn as nn
+        import torch.optim as optim
+
+        optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        model.fc = nn.Identity()  # features only: no new parameters the optimizer could miss
+        model.criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+        """,
+        """
+        import copy
+        import torch.nn as nn
+        from lightning.pytorch.callbacks import Callback
+
+        class NewHead(Callback):
+            def setup(self, trainer, pl_module, stage):  # runs before configure_optimizers
+                pl_module.head = nn.Linear(512, 10)
+
+            def on_fit_start(self, trainer, pl_module):
+                pl_module.ema = copy.deepcopy(pl_module.net)  # an EMA copy: kept out of the optimizer
+                pl_module.criterion = nn.CrossEntropyLoss(weight=trainer.datamodule.class_weights)  # no parameters
+
+            def on_train_epoch_start(self, trainer, pl_module):
+                pl_module.head = nn.Linear(512, 10)
+                trainer.strategy.setup_optimizers(trainer)  # configure_optimizers again
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -71,10 +113,14 @@ class LayerReplacedAfterOptimizer(Rule):
                 later = [e for e in evs if e.kind in (OPT_BUILD, ADD_GROUP) and after(r, e) and e is not r]
                 if later:
                     continue
+                where = builds[-1].detail.get("lightning")
+                when, fix = ((f"in `{r.detail.get('hook')}`, after Lightning built the optimizer ({where} runs "
+                              f"before every training hook)", "replace it in `setup`, which runs before")
+                             if where else (f"after the optimizer was built over `{builds[-1].detail['path']}`",
+                                            "build the optimizer after replacing layers"))
                 yield self.finding(
                     r.node,
-                    f"`{path}` is replaced after the optimizer was built over `{builds[-1].detail['path']}`: the new "
-                    f"layer's parameters are in no param group and never train; build the optimizer after "
-                    f"replacing layers, or `add_param_group` the new layer",
-                    stmt=r.stmt,
+                    f"`{path}` is replaced {when}: the new layer's parameters are in no param group and never "
+                    f"train; {fix}, or `add_param_group` the new layer",
+                    stmt=r.stmt, facts=facts, used=[r, *builds],
                 )

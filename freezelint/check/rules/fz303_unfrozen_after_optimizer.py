@@ -6,13 +6,13 @@ from typing import Iterable
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import ADD_GROUP, OPT_BUILD, UNFREEZE, after, flows_of
-from freezelint.check.rules.base import OPTIMIZER_CALL, UNFREEZES, Example, Finding, Rule, src
+from freezelint.check.rules.base import LIGHTNING_CALLBACK, OPTIMIZER_CALL, UNFREEZES, Example, Finding, Rule, src
 
 
 class UnfrozenAfterOptimizer(Rule):
     code = "FZ303"
     words = ("requires_grad",)
-    triggers = (OPTIMIZER_CALL,)
+    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
     requires = (UNFREEZES, r"requires_grad")
     what = (
         "Finds parameters set back to `requires_grad=True` after an optimizer was built from a "
@@ -28,7 +28,12 @@ class UnfrozenAfterOptimizer(Rule):
         "Follows helpers of the project's other files and Lightning's order: `configure_optimizers` "
         "runs before every training hook (`on_train_epoch_start`, `training_step`, ...), so an "
         "unfreeze there comes after the optimizer unless the hook adds a param group; "
-        "`BaseFinetuning.unfreeze_and_add_param_group` does both."
+        "`BaseFinetuning.unfreeze_and_add_param_group` does both. In a Callback's training hooks an "
+        "unfreeze of `pl_module` is reported only when the LightningModule's `configure_optimizers` is "
+        "visible and filters on requires_grad: the module the hooks' `pl_module: Net` annotation names, "
+        "else the only project LightningModule the Callback's file defines or imports (from another "
+        "file of the project too). When it cannot be seen, the optimizer's kind is unknown and the "
+        "rule stays silent."
     )
     bad = [
         Example(
@@ -55,6 +60,21 @@ class UnfrozenAfterOptimizer(Rule):
                 def on_train_epoch_start(self):
                     if self.current_epoch == 5:
                         self.backbone.requires_grad_(True)  # expect: FZ303
+            """
+        ),
+        Example(
+            """
+            import torch
+            from lightning.pytorch import Callback, LightningModule
+
+            class Lit(LightningModule):
+                def configure_optimizers(self):
+                    return torch.optim.Adam([p for p in self.parameters() if p.requires_grad])
+
+            class Unfreeze(Callback):  # configure_optimizers ran before every Callback training hook
+                def on_train_epoch_start(self, trainer, pl_module):
+                    if trainer.current_epoch == 5:
+                        pl_module.backbone.requires_grad_(True)  # expect: FZ303
             """
         ),
     ]
@@ -107,6 +127,34 @@ class UnfrozenAfterOptimizer(Rule):
                     self.backbone.requires_grad_(True)
                     self.trainer.optimizers[0].add_param_group({"params": self.backbone.parameters()})
         """,
+        """
+        import torch
+        from lightning.pytorch import Callback, LightningModule
+
+        class Lit(LightningModule):
+            def configure_optimizers(self):
+                return torch.optim.Adam(self.parameters())  # every parameter: an unfreeze needs nothing more
+
+        class Unfreeze(Callback):
+            def on_train_epoch_start(self, trainer, pl_module):
+                if trainer.current_epoch == 5:
+                    pl_module.backbone.requires_grad_(True)
+        """,
+        """
+        from lightning.pytorch.callbacks import BaseFinetuning, Callback
+
+        class Unfreeze(Callback):  # the LightningModule is not visible: whether it filters is unknown
+            def on_train_epoch_start(self, trainer, pl_module):
+                pl_module.backbone.requires_grad_(True)
+
+        class Gradual(BaseFinetuning):
+            def freeze_before_training(self, pl_module):
+                self.freeze(pl_module.backbone)
+
+            def finetune_function(self, pl_module, epoch, optimizer):
+                if epoch == 5:
+                    self.unfreeze_and_add_param_group(pl_module.backbone, optimizer)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -120,10 +168,13 @@ class UnfrozenAfterOptimizer(Rule):
                 if any(e.kind in (ADD_GROUP, OPT_BUILD) and (after(u, e)) and e is not u for e in evs
                        if e.index > u.index or set(e.loops) & set(u.loops)):
                     continue
+                where = builds[-1].detail.get("lightning")
+                when = (f"in `{u.detail.get('hook')}`, after Lightning built the optimizer from a requires_grad "
+                        f"filter ({where} runs before every training hook)" if where else
+                        "after the optimizer was built from a requires_grad filter")
                 yield self.finding(
                     u.node,
                     f"`{src(u.node) if len(src(u.node)) < 60 else u.detail.get('sub') or u.target}` unfreezes "
-                    f"parameters after the optimizer was built from a requires_grad filter: they get grads but are "
-                    f"never updated; `optimizer.add_param_group(...)` them",
-                    stmt=u.stmt,
+                    f"parameters {when}: they get grads but are never updated; `optimizer.add_param_group(...)` them",
+                    stmt=u.stmt, facts=facts, used=[u, *builds],
                 )

@@ -116,7 +116,7 @@ class FreezeAfterDdp(Rule):
                         f"{verb} `{f.detail.get('sub') or f.target}` after DistributedDataParallel wrapped it: "
                         f"DDP fixed the set of synchronised parameters at construction, so ranks diverge or "
                         f"fail a step later; change requires_grad before wrapping (or re-wrap)",
-                        stmt=f.stmt,
+                        stmt=f.stmt, facts=facts, used=[f, *wraps],
                     )
 
 
