@@ -229,7 +229,7 @@ def _show_project(run, every: bool = False) -> None:
     from freezelint.check.project import parse_used
     from freezelint.check.runner import display_path
 
-    used = sorted({p.partition("#class ")[0] for p in run.summarised})  # "#class": read its class line only
+    used = sorted({p.partition("#")[0] for p in run.summarised})  # "#class", "#acts": read in part only
     lines = [f"project root: {run.project_root}", f"files summarised and used: {len(used)}"]
     lines += [f"  {display_path(Path(p))}" for p in used]
     by_file: dict[str, dict[tuple[int, str], list[str]]] = {}

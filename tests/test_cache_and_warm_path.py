@@ -315,3 +315,23 @@ def test_a_file_whose_only_link_to_training_is_a_chain_of_files_is_checked(cli, 
     (tmp_path / "engine.py").write_text(_BN.replace("setup_layers", "prepare") + "\n\n" + _QUIET_EPOCH)
     _age(tmp_path / "engine.py", OLD + 10**9)
     assert _codes(cli, tmp_path, ".") == []
+
+
+def test_a_warm_run_trusts_a_dependency_by_its_metadata_and_never_a_just_written_one(cli, tmp_path, monkeypatch):
+    from freezelint.check.project import Project
+
+    _admission_project(tmp_path, "from bn import setup_layers\nfrom engine import run_epoch\nfrom zoo import make\n\n"
+                                 "model = make()\nsetup_layers(model)\nfor epoch in range(3):\n"
+                                 "    run_epoch(model, [])\n")
+    asked = []
+    real = Project.current_digest
+    monkeypatch.setattr(Project, "current_digest", lambda self, dep: asked.append(dep) or real(self, dep))
+    assert _codes(cli, tmp_path, ".") == []
+    asked.clear()
+    assert _codes(cli, tmp_path, ".") == []  # warm: main.py's dependencies are old files, stat only
+    assert asked == []
+    # a dependency written just now is not trusted by its metadata: its digest is computed
+    (tmp_path / "engine.py").write_text(_QUIET_EPOCH + "\n# a comment\n")
+    assert _codes(cli, tmp_path, ".") == []
+    assert _codes(cli, tmp_path, ".") == []
+    assert any(d.endswith("#acts run_epoch") for d in asked)

@@ -200,7 +200,7 @@ def check_text(text: str, path: str, selected: frozenset[str], fix: str | None =
         project.start_file()
     outcome = _check_text(text, path, selected, fix, force, parse_all, project)
     if project is not None:
-        outcome.deps, outcome.edges = dict(project.used), [str(e) for e in project.edges]
+        outcome.deps, outcome.edges = project.recorded(), [str(e) for e in project.edges]
     return outcome
 
 

@@ -14,9 +14,11 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from freezelint.check.cache import RACY_NS
 from freezelint.check.known import is_library, is_module_class
 from freezelint.fsutil import atomic_write
 
@@ -99,6 +101,7 @@ class Project:
     _outlines: dict[str, dict | None] = field(default_factory=dict)
     _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)  # dependency -> its digest now
+    _stats: dict[str, str | None] = field(default_factory=dict)  # path -> "size:mtime_ns:inode" now
     _acting: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (importer dir, name) -> (target, acts)
     _passing: dict[tuple[str, str], bool] = field(default_factory=dict)  # (file, function) -> _passes_on
 
@@ -269,8 +272,37 @@ class Project:
         return m.group(0) if m else None
 
     def deps_current(self, deps: dict[str, str] | None) -> bool:
-        """Whether every summary a cached result used is unchanged."""
-        return all(self.current_digest(p) == d for p, d in (deps or {}).items())
+        """Whether every summary a cached result used is unchanged. A dependency recorded with
+        its file's metadata (`digest@size:mtime:inode`) is unchanged while that metadata is: a
+        warm run then stats the file instead of reading it and computing the digest."""
+        for dep, value in (deps or {}).items():
+            digest, _, stamp = value.partition("@")
+            if stamp and stamp == self._stamp(dep.partition("#")[0]):
+                continue
+            if self.current_digest(dep) != digest:
+                return False
+        return True
+
+    def recorded(self) -> dict[str, str]:
+        """What this file's check used (`used`), each with its file's metadata where that can be
+        trusted: an mtime within RACY_NS of now could belong to a save still to come in the
+        same clock tick, as the cache index reasons."""
+        now = time.time_ns()
+        out = {}
+        for dep, digest in self.used.items():
+            stamp = self._stamp(dep.partition("#")[0])
+            old = stamp is not None and int(stamp.split(":")[1]) + RACY_NS < now
+            out[dep] = f"{digest}@{stamp}" if old else digest
+        return out
+
+    def _stamp(self, path: str) -> str | None:
+        if path not in self._stats:
+            try:
+                st = os.stat(path)
+                self._stats[path] = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+            except OSError:
+                self._stats[path] = None
+        return self._stats[path]
 
     # -------------------------------------------------------------- lookups
     def _use(self, importer: str, path: Path, name: str, summary: bool = True) -> None:

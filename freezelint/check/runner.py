@@ -144,7 +144,7 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
         if (same or not _triggered(text, selected)) and \
                 (project is None or not _project_admits(project, path, text, ask[0] if same else None)):
             if project is not None:
-                result.deps = dict(project.used)  # re-checked when one of those starts acting
+                result.deps = project.recorded()  # re-checked when one of those starts acting
             return result
     # Some rule admits the file (the engine asks the project too): libcst is imported now.
     from freezelint.check import engine
