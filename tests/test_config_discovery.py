@@ -134,3 +134,24 @@ def test_explicit_directory_inside_an_ignored_tree_is_checked(cli, tmp_path):
     r = cli(tmp_path, "check", "--format", "concise", "--quiet", "venv-like/pkg")
     assert files_of(r) == ["venv-like/pkg/bad.py"]
     assert cli(tmp_path, "check", "--force-exclude", "venv-like/pkg").code == 0
+
+
+def test_bare_name_excludes_match_as_pathspec_does(tmp_path):
+    """The default excludes are bare names, decided by a path's parts without pathspec; a list
+    with any other pattern goes through pathspec. Both agree on every path here."""
+    from freezelint.check.discover import Discovery
+    from freezelint.config import Config
+
+    for rel in ["a.py", "build.py", "build/x.py", "src/build/y.py", "src/venv/lib/z.py", "pkg/dist/m.py",
+                "pkg/distx/m.py", "pkg/my_build/m.py", "node_modules/q.py", "src/ok.py", ".git/hooks/h.py"]:
+        write(tmp_path / rel, "x = 1\n")
+    bare = Discovery(Config(root=tmp_path))
+    assert bare._names is not None
+    forced = Discovery(Config(root=tmp_path, extend_exclude=["*.nothing"]))  # not a bare name: pathspec
+    assert forced._names is None
+    got = sorted(str(p.relative_to(tmp_path)) for p in bare.files([str(tmp_path)]))
+    assert got == sorted(str(p.relative_to(tmp_path)) for p in forced.files([str(tmp_path)]))
+    assert got == ["a.py", "build.py", "pkg/distx/m.py", "pkg/my_build/m.py", "src/ok.py"]
+    for rel in ["build/x.py", "src/venv/lib/z.py", "src/ok.py"]:
+        p = tmp_path / rel
+        assert bare._is_excluded_explicit(p, False, []) == forced._is_excluded_explicit(p, False, [])

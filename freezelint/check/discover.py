@@ -83,6 +83,22 @@ class Discovery:
 
         return pathspec.GitIgnoreSpec.from_lines(self.config.all_excludes())
 
+    @cached_property
+    def _names(self) -> frozenset[str] | None:
+        """The exclude patterns when all are bare names (the default list): a bare name matches a
+        file or directory of that name at any depth, and everything under such a directory, so
+        a path's parts decide without pathspec (its import and a regex per file)."""
+        patterns = self.config.all_excludes()
+        if all(p and p.strip() == p and not any(c in p for c in "/*?[]!\\#") for p in patterns):
+            return frozenset(patterns)
+        return None
+
+    def _match(self, text: str) -> bool:
+        """`text`: a path relative to the root, `/`-separated, `/`-terminated for a directory."""
+        if self._names is not None:
+            return any(part in self._names for part in text.split("/"))
+        return self.exclude.match_file(text)
+
     def _gitignore(self, d: Path) -> _Ignore | None:
         if d not in self._gitignore_cache:
             self._gitignore_cache[d] = _read_gitignore(d) if self.config.respect_gitignore else None
@@ -105,7 +121,7 @@ class Discovery:
             text = _relative(str(path), str(walk_root.parent))
         if text is None:
             text = path.name
-        return self.exclude.match_file(text + "/" if is_dir else text)
+        return self._match(text + "/" if is_dir else text)
 
     def files(self, paths: list[str]) -> Iterator[Path]:
         """Files to check, sorted within each directory, each once."""
@@ -142,7 +158,7 @@ class Discovery:
         except ValueError:
             rel_parts = ()
         for i in range(1, len(rel_parts)):
-            if self.exclude.match_file("/".join(rel_parts[:i]) + "/"):
+            if self._match("/".join(rel_parts[:i]) + "/"):
                 return True
         return any(g.matches(p, is_dir) for g in ignores)
 
