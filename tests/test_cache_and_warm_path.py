@@ -335,3 +335,10 @@ def test_a_warm_run_trusts_a_dependency_by_its_metadata_and_never_a_just_written
     assert _codes(cli, tmp_path, ".") == []
     assert _codes(cli, tmp_path, ".") == []
     assert any(d.endswith("#acts run_epoch") for d in asked)
+
+
+def test_an_imported_name_called_inside_another_call_counts_as_called():
+    from freezelint.check.project import Project
+
+    text = "from engine import prepare, run, unused\n\nlog(prepare(model))\nrun (x)\nunused\nmy_run(y)\n"
+    assert Project(ROOT).calls_imported(text) == ["engine.prepare", "engine.run"]
