@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a8e26d2423ace8f6748a3b1e38c0c5bd'
+RULES_DIGEST = '0e0fec1ccda7223e4226bdf86e1e62c8'
 
 GATES = {
     'FZ002': (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import libcst as cst
+import libcst.matchers as m
 
 from freezelint.check.facts import Ctx, Facts, is_leaf_module_class
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
@@ -33,6 +34,23 @@ class TrainingFlagAssigned(Rule):
         "Lightning does), unless an isinstance test picks some of those modules out."
     )
     bad = [
+        Example(
+            """
+            import torch.nn as nn
+
+            class Wrapper(nn.Module):
+                def __init__(self, encoder, norm):
+                    super().__init__()
+                    self.encoder = encoder
+                    self.norm = norm
+
+                def freeze(self):
+                    for p in self.encoder.parameters():
+                        p.requires_grad = False
+                    print(self.norm.running_var)  # another module's statistics
+                    self.encoder.training = False  # expect: FZ106
+            """
+        ),
         Example(
             """
             import torchvision
@@ -91,6 +109,23 @@ class TrainingFlagAssigned(Rule):
         ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        _BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+
+        class ConvBn(nn.Module):  # torch.ao's fused QAT modules: self.bn is a BatchNorm layer
+            def __init__(self, dim):
+                super().__init__()
+                self.bn = _BN[dim](8)
+
+            def reset_bn(self):
+                self.bn.reset_running_stats()
+
+            def freeze_bn_stats(self):
+                self.bn.training = False
+                return self
+        """,
         """
         import torch.nn as nn
 
@@ -153,6 +188,8 @@ class TrainingFlagAssigned(Rule):
             kind = facts.kind(store.obj, store.ctx)
             if kind is None or kind.tag != "module" or is_leaf_module_class(kind.qual):
                 continue
+            if kind.qual is None and _batchnorm_by_use(module, store.obj):
+                continue
             if facts.enclosing_class(store.ctx) is not None and facts.function_name(store.ctx) in _MODE_METHODS:
                 continue
             if isinstance(store.value, cst.Attribute) and store.value.attr.value == "training":
@@ -168,6 +205,19 @@ class TrainingFlagAssigned(Rule):
                 store.ctx,
                 call_fix(store, "train", f"Call `{obj}.train({value})`"),
             )
+
+
+# Attributes only BatchNorm layers have.
+_BN_ONLY = frozenset({"running_mean", "running_var", "num_batches_tracked", "reset_running_stats",
+                      "track_running_stats"})
+
+
+def _batchnorm_by_use(module: cst.Module, obj: cst.BaseExpression) -> bool:
+    """A module of unknown class (`self.bn = _BN_CLASS_MAP[dim](...)`) whose BatchNorm-only
+    attributes the file uses is a BatchNorm layer: it has no children, the flag is the whole story."""
+    target = src(obj)
+    return any(src(n.value) == target for n in m.findall(module, m.Attribute(attr=m.Name(m.MatchIfTrue(
+        lambda v: v in _BN_ONLY)))))
 
 
 # Iterating these visits every module of a tree, so setting each one's own flag sets them all.
