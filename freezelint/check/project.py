@@ -256,14 +256,10 @@ class Project:
         module-class detection read, without a summary); `path#acts name` -> whether that
         top-level name acts (what admission and a lookup that found it quiet read)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
-            path, _, cls = dep.partition("#class ")
-            acting = dep.partition("#acts ")[2]
-            if cls:
-                self._digests[dep] = _digest(self._class_line(Path(path), cls))
-            elif acting:
-                self._digests[dep] = _digest(self._acts(Path(dep.partition("#acts ")[0]), acting))
-            else:
-                self._digests[dep] = _digest(self.summary(Path(path)))
+            path, _, part = dep.partition("#")
+            kind, _, name = part.partition(" ")
+            read = {"class": self._class_line, "acts": self._acts}.get(kind)
+            self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
     def _class_line(self, path: Path, name: str) -> str | None:
