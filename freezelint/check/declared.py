@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from freezelint.check import traverse
 from freezelint.check.facts import COPY, MODULE, PARAM, ClassInfo, Facts, Kind, Scope
 
 # Kinds whose attributes are known: a fix on them is safe.
@@ -68,7 +69,7 @@ def declared(facts: Facts) -> Declared:
     found = _CACHE.get(facts)
     if found is None:
         collector = _Collector()
-        facts.module.visit(collector)
+        traverse.visit(facts.module, collector)
         found = _CACHE[facts] = collector.out
     return found
 
@@ -78,7 +79,7 @@ def class_declares(cls: ClassInfo | None, attr: str) -> bool:
     if cls is None:
         return False
     collector = _Collector(self_only=True)
-    cls.node.visit(collector)
+    traverse.visit(cls.node, collector)
     return attr in collector.out.fields or attr in collector.out.reads
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from freezelint.check import traverse
 from freezelint.check.facts import Facts, Scope, is_batchnorm_class
 from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_library, is_parameter_free
 from freezelint.spelling import is_misspelling
@@ -72,7 +73,7 @@ class Flow(cst.CSTVisitor):
     def of_body(cls, facts: Facts, scope: Scope, body, summaries: "Summaries", depth: int = 0) -> "Flow":
         flow = cls(facts, scope, summaries, depth)
         for stmt in body:
-            stmt.visit(flow)
+            traverse.visit(stmt, flow)
         for i, e in enumerate(flow.events):
             e.index = i
         return flow
@@ -98,11 +99,11 @@ class Flow(cst.CSTVisitor):
     def _loop(self, node, parts) -> bool:
         self._stmt = node
         for part in parts[:1]:
-            part.visit(self)
+            traverse.visit(part, self)
         self._loops.append(id(node))
         for part in parts[1:]:
             if part is not None:
-                part.visit(self)
+                traverse.visit(part, self)
         self._loops.pop()
         return False
 
@@ -114,15 +115,15 @@ class Flow(cst.CSTVisitor):
 
     def visit_If(self, node: cst.If) -> bool:
         self._stmt = node
-        node.test.visit(self)
+        traverse.visit(node.test, self)
         guards = self._bn_names(node.test)
         self._branches.append((id(node), 0))
         self._bn_guard.extend(guards)
-        node.body.visit(self)
+        traverse.visit(node.body, self)
         del self._bn_guard[len(self._bn_guard) - len(guards):]
         self._branches[-1] = (id(node), 1)
         if node.orelse is not None:
-            node.orelse.visit(self)
+            traverse.visit(node.orelse, self)
         self._branches.pop()
         return False
 

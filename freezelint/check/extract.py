@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from freezelint.check import traverse
 from freezelint.check.known import is_batchnorm_class, is_module_class
 from freezelint.check.scopes import (AttrStore, Binding, ClassInfo, Ctx, ExprStatement, MethodCall, Scope,
                                      qualname)
@@ -137,13 +138,13 @@ class Extractor(cst.CSTVisitor):
     def visit_If(self, node: cst.If) -> bool:
         # Children are visited by hand so that isinstance narrowing covers the body only.
         self._enter_compound(node)
-        node.test.visit(self)
+        traverse.visit(node.test, self)
         mark = len(self._narrow)
         self._narrow.extend(self._narrowings(node.test, node))
-        node.body.visit(self)
+        traverse.visit(node.body, self)
         del self._narrow[mark:]
         if node.orelse is not None:
-            node.orelse.visit(self)
+            traverse.visit(node.orelse, self)
         return False
 
     def leave_If(self, node: cst.If) -> None:

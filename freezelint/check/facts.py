@@ -10,6 +10,7 @@ from typing import Any
 
 import libcst as cst
 
+from freezelint.check import traverse
 from freezelint.check.extract import Extractor
 from freezelint.check.kinds import COPY, MODULE, PARAM, STATE_DICT, Kind, Kinds
 from freezelint.check.known import (is_batchnorm_class, is_leaf_module_class, is_module_class,
@@ -47,7 +48,7 @@ class Facts:
     @classmethod
     def of(cls, module: cst.Module) -> "Facts":
         extracted = Extractor()
-        module.visit(extracted)
+        traverse.visit(module, extracted)
         return cls(module, extracted)
 
     # ------------------------------------------------------------------ queries

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0e0fec1ccda7223e4226bdf86e1e62c8'
+RULES_DIGEST = 'ed7c6a3f7548ee9a76f7eb1f74bc4357'
 
 GATES = {
     'FZ002': (

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Iterator
 
 import libcst as cst
+
+from freezelint.check.traverse import walk  # noqa: F401  (re-exported: every layer walks)
 
 _EMPTY = cst.Module(body=[])
 
@@ -45,11 +46,6 @@ def call_arg(call: cst.Call, pos: int, keyword: str | None = None) -> cst.BaseEx
     return None
 
 
-def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """The node and all its descendants, depth first."""
-    yield node
-    for child in node.children:
-        yield from walk(child)
 
 
 def code_of(node: cst.CSTNode) -> str:

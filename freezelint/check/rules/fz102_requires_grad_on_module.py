@@ -6,6 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
+from freezelint.check import traverse
 from freezelint.check.declared import class_declares
 from freezelint.check.facts import ClassInfo, Facts
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
@@ -242,7 +243,7 @@ def _is_own_setting(obj: cst.BaseExpression, cls: ClassInfo | None) -> bool:
     if cls is None or not (isinstance(obj, cst.Name) and obj.value == "self"):
         return False
     reader = _SelfAttrReads("requires_grad")
-    cls.node.visit(reader)
+    traverse.visit(cls.node, reader)
     return reader.reads > 0
 
 

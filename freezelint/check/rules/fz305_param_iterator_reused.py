@@ -6,6 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
+from freezelint.check import traverse
 from freezelint.check.facts import Facts
 from freezelint.check.rules.base import Example, Finding, Fix, Rule
 
@@ -65,29 +66,29 @@ class _Uses(cst.CSTVisitor):
             self.bind_loops = tuple(self._loops)
 
     def _loop(self, node, first, rest) -> bool:
-        first.visit(self)
+        traverse.visit(first, self)
         self._loops.append(id(node))
         for part in rest:
             if part is not None:
-                part.visit(self)
+                traverse.visit(part, self)
         self._loops.pop()
         return False
 
     def visit_For(self, node: cst.For) -> bool:
         self._targets.add(id(node.target))
-        node.target.visit(self)
+        traverse.visit(node.target, self)
         return self._loop(node, node.iter, [node.body, node.orelse])
 
     def visit_While(self, node: cst.While) -> bool:
         return self._loop(node, node.test, [node.body, node.orelse])
 
     def visit_If(self, node: cst.If) -> bool:
-        node.test.visit(self)
+        traverse.visit(node.test, self)
         self._branches.append((id(node), 0))
-        node.body.visit(self)
+        traverse.visit(node.body, self)
         self._branches[-1] = (id(node), 1)
         if node.orelse is not None:
-            node.orelse.visit(self)
+            traverse.visit(node.orelse, self)
         self._branches.pop()
         return False
 
@@ -232,7 +233,7 @@ class ParamIteratorReused(Rule):
                 value = bindings[0].node
                 uses = _Uses(name, value)
                 body = scope.node.body if isinstance(scope.node, cst.FunctionDef) else module
-                body.visit(uses)
+                traverse.visit(body, uses)
                 if uses.partial:
                     continue
                 second = _second_use(uses)

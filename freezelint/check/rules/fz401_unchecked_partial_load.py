@@ -6,6 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
+from freezelint.check import traverse
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.rules.base import Example, Finding, Rule, src
 
@@ -147,7 +148,7 @@ def _checked_first(load: cst.Call, body: cst.CSTNode) -> bool:
     if _literal_keys(load.args[0].value if load.args else None):
         return True
     visitor = _BeforeLoad(load)
-    body.visit(visitor)
+    traverse.visit(body, visitor)
     if visitor.loaded_value is not None and _literal_keys(visitor.loaded_value):
         return True
     return visitor.paired_call or (visitor.key_comparison and visitor.reports)

@@ -6,6 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
+from freezelint.check import traverse
 from freezelint.check.facts import Facts
 from freezelint.check.rules.base import Example, Finding, Rule
 
@@ -100,7 +101,7 @@ class FilteredLoadUnchecked(Rule):
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         for store_scope, name, comp in _filtered_dicts(facts):
             uses = _Uses(name)
-            (store_scope.node if store_scope.node is not None else module).visit(uses)
+            traverse.visit(store_scope.node if store_scope.node is not None else module, uses)
             if uses.checked or not uses.loaded:
                 continue
             yield self.finding(
