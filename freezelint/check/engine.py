@@ -15,6 +15,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint import codes
 from freezelint.check import noqa
+from freezelint.check.alloc import relaxed_gc
 from freezelint.check.diagnostic import Diagnostic
 from freezelint.check.facts import Facts
 from freezelint.check.prefilter import DecodeError, decode, trigger_pattern  # noqa: F401  (re-exported)
@@ -198,7 +199,8 @@ def check_text(text: str, path: str, selected: frozenset[str], fix: str | None =
     (project.Project), calls and classes from other files of the project are followed."""
     if project is not None:
         project.start_file()
-    outcome = _check_text(text, path, selected, fix, force, parse_all, project)
+    with relaxed_gc():
+        outcome = _check_text(text, path, selected, fix, force, parse_all, project)
     if project is not None:
         outcome.deps, outcome.edges = project.recorded(), [str(e) for e in project.edges]
     return outcome

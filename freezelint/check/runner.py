@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from freezelint.check import prefilter
+from freezelint.check.alloc import relaxed_gc
 from freezelint.check.cache import Cache, Meta, content_key, meta_of
 from freezelint.check.diagnostic import Diagnostic
 from freezelint.check.discover import Discovery
@@ -111,6 +112,12 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
     `ask`: (names, key): no rule's trigger admitted the file when the runner read it (bytes of
     content key `key`); the project decides, from the imported names it calls, whether it is
     checked. Bytes read here under another key are judged afresh."""
+    with relaxed_gc():
+        return _process(path, data, selected, fix, parse_all, keyed, project, ask)
+
+
+def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None, parse_all: bool,
+             keyed: bool, project, ask: tuple[list[str], str | None] | None) -> FileResult:
     result = FileResult(path)
     if data is None:
         try:
