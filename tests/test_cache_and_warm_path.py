@@ -342,3 +342,43 @@ def test_an_imported_name_called_inside_another_call_counts_as_called():
 
     text = "from engine import prepare, run, unused\n\nlog(prepare(model))\nrun (x)\nunused\nmy_run(y)\n"
     assert Project(ROOT).calls_imported(text) == ["engine.prepare", "engine.run"]
+
+
+def test_workers_started_mid_scan_give_what_one_process_gives_in_the_same_order(tmp_path, monkeypatch):
+    # The pool starts once POOL_MIN_FILES files need parsing and is fed while the runner reads
+    # on: findings, errors, counts and progress are those of a run in one process.
+    from freezelint.check.runner import check_paths
+    from freezelint.config import load
+
+    write(tmp_path / "pyproject.toml", "")
+    for i in range(3 * runner.POOL_MIN_FILES):
+        if i % 3 == 0:
+            write(tmp_path / f"m{i:02}.py", BAD_MODULE)
+        elif i % 3 == 1:
+            write(tmp_path / f"m{i:02}.py", "import os\n\nprint(os.sep)\n")
+        else:
+            write(tmp_path / f"m{i:02}.py", "import torch\nfrom helpers import prepare\n\nprepare(torch.nn.Linear(1, 1))\n")
+    write(tmp_path / "helpers.py", "def prepare(model):\n    model.requires_grad = False\n")
+    (tmp_path / "m05_latin1.py").write_bytes(b"m.requires_grad_ = False  # caf\xe9\n")  # undecodable: FZ001
+    (tmp_path / "m07_huge.py").write_bytes(b"m.requires_grad_ = False\n" * (runner.MAX_PARSE_BYTES // 25 + 1))
+    started = []
+    real = runner._Pool.submit
+
+    def submit(self, tasks, batch=False):
+        started.append((self.started, len(tasks), batch))
+        return real(self, tasks, batch)
+
+    monkeypatch.setattr(runner._Pool, "submit", submit)
+    runs = {}
+    for jobs in (1, 2):
+        seen = []
+        res = check_paths([str(tmp_path)], load(cwd=tmp_path), use_cache=False, jobs=jobs,
+                          progress=lambda done, total: seen.append((done, total)))
+        runs[jobs] = ([(d.path, d.row, d.code) for d in res.diagnostics], [str(e) for e in res.errors],
+                      res.files, res.parsed)
+        assert seen[-1] == (res.files, res.files) and seen == sorted(seen)
+    assert runs[1] == runs[2]
+    assert len(runs[2][0]) > runner.POOL_MIN_FILES and "FZ001" in {c for _, _, c in runs[2][0]}
+    assert runs[2][1] and "over the" in runs[2][1][0]  # the file too large to parse
+    # the first submission started the workers with POOL_MIN_FILES files; later ones fed them
+    assert started[0] == (False, runner.POOL_MIN_FILES, False) and all(s[0] for s in started[1:])

@@ -11,7 +11,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from freezelint.check import prefilter
 from freezelint.check.alloc import relaxed_gc
@@ -246,6 +246,50 @@ def _pool_worker(task: tuple) -> FileResult:
     return process(path, None, selected, fix, parse_all, keyed, project, ask)
 
 
+def _pool_batch(tasks: list[tuple]) -> list[FileResult]:
+    return [_pool_worker(t) for t in tasks]
+
+
+class _Pool:
+    """Worker processes started on the first submission, fed while the runner still reads files;
+    results come back in submission order."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.submitted = 0  # heavy tasks submitted one by one
+        self._executor = None
+        self._futures: list = []
+
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
+    def submit(self, tasks: list[tuple], batch: bool = False) -> None:
+        if self._executor is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            import freezelint.check.engine  # noqa: F401  (loaded once, shared by forked workers)
+
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        if batch:
+            self._futures.append(self._executor.submit(_pool_batch, tasks))
+            return
+        for task in tasks:
+            self._futures.append(self._executor.submit(_pool_worker, task))
+        self.submitted += len(tasks)
+
+    def results(self) -> Iterator[FileResult]:
+        for f in self._futures:
+            out = f.result()
+            yield from (out if isinstance(out, list) else [out])
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+
 def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
     """Cheap test in the main process: could any selected rule fire on this file's text?
     Undecodable and oversized files go to `process`, which reports them."""
@@ -303,81 +347,80 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     # between is checked, and cached, as saved).
     heavy: list[tuple] = []
     asks: list[tuple] = []  # files only project code they call could admit
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    # Workers start as soon as enough files need parsing, and parse while this loop reads on.
+    pool = _Pool(workers) if workers > 1 and len(files) >= POOL_MIN_FILES else None
     total, done = len(files), 0
-    for p in files:
-        path = str(p)
-        sel = selected_for(p)
-        if index is not None:
+    try:
+        for p in files:
+            path = str(p)
+            sel = selected_for(p)
+            if index is not None:
+                try:
+                    meta = meta_of(os.stat(path))
+                except OSError:
+                    meta = None
+                found = index.lookup(path, meta) if meta is not None else None
+                deps, edges = index.deps_of(path)
+                if found is not None and not project.deps_current(deps):
+                    found = None  # a summary its findings used has changed
+                if found is not None:
+                    shown = display_path(p)
+                    diags = _from_cache(shown, found)
+                    if diags is not None:
+                        results.append(FileResult(shown, diags, cached=True, deps=deps, edges=edges))
+                        continue
             try:
-                meta = meta_of(os.stat(path))
-            except OSError:
-                meta = None
-            found = index.lookup(path, meta) if meta is not None else None
-            deps, edges = index.deps_of(path)
-            if found is not None and not project.deps_current(deps):
-                found = None  # a summary its findings used has changed
-            if found is not None:
+                data, meta = _read(path)
+            except OSError as e:
+                results.append(FileResult(path, error=f"cannot read: {_one_line(e)}"))
+                continue
+            key = content_key(data, sel, _kind(path), parse_all) if cache is not None else None
+            if cache is not None:
+                known = index.key_of(path) if index is not None else None
+                entry = known[1] if known is not None and known[0] == key else None
+                deps, edges = index.deps_of(path) if entry is not None else ({}, [])
+                if entry is None:
+                    stored = cache.get(key)
+                    entry = stored["diagnostics"] if stored is not None else None
+                    deps, edges = (stored.get("deps") or {}, stored.get("edges") or []) if stored is not None else ({}, [])
+                if entry is not None and not project.deps_current(deps):
+                    entry = None  # a summary its findings used has changed
                 shown = display_path(p)
-                diags = _from_cache(shown, found)
+                diags = _from_cache(shown, entry) if entry is not None else None
                 if diags is not None:
+                    if index is not None:
+                        index.record(path, meta, key, entry, deps, edges)
                     results.append(FileResult(shown, diags, cached=True, deps=deps, edges=edges))
                     continue
-        try:
-            data, meta = _read(path)
-        except OSError as e:
-            results.append(FileResult(path, error=f"cannot read: {_one_line(e)}"))
-            continue
-        key = content_key(data, sel, _kind(path), parse_all) if cache is not None else None
-        if cache is not None:
-            known = index.key_of(path) if index is not None else None
-            entry = known[1] if known is not None and known[0] == key else None
-            deps, edges = index.deps_of(path) if entry is not None else ({}, [])
-            if entry is None:
-                stored = cache.get(key)
-                entry = stored["diagnostics"] if stored is not None else None
-                deps, edges = (stored.get("deps") or {}, stored.get("edges") or []) if stored is not None else ({}, [])
-            if entry is not None and not project.deps_current(deps):
-                entry = None  # a summary its findings used has changed
-            shown = display_path(p)
-            diags = _from_cache(shown, entry) if entry is not None else None
-            if diags is not None:
-                if index is not None:
-                    index.record(path, meta, key, entry, deps, edges)
-                results.append(FileResult(shown, diags, cached=True, deps=deps, edges=edges))
-                continue
-        if p.suffix == ".ipynb" or parse_all or _needs_parse(data, sel):
-            heavy.append((path, sel, fix, parse_all, cache is not None, project, None))  # notebooks: by cells
-        elif quals := _calls_imported(project, p, data):
-            # the project decides, in the workers (the answer may parse the files it imports)
-            asks.append((path, sel, fix, parse_all, cache is not None, project, (quals, key)))
-        else:  # no selected rule could fire on this text
-            results.append(FileResult(path, key=key, meta=meta))
-    done = len(results)
-    if progress:
-        progress(done, total)
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    pooled = workers > 1 and len(heavy) >= POOL_MIN_FILES
-    heavy += asks  # last: mostly quick, they even out the workers' tails
-    if pooled:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        import freezelint.check.engine  # noqa: F401  (loaded once, shared by forked workers)
-
-        chunk = max(1, min(8, len(heavy) // (workers * 4)))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            for r in pool.map(_pool_worker, heavy, chunksize=chunk):
-                results.append(r)
-                done += 1
-                if progress:
-                    progress(done, total)
-    else:
-        for task in heavy:
-            results.append(_pool_worker(task))
+            if p.suffix == ".ipynb" or parse_all or _needs_parse(data, sel):
+                heavy.append((path, sel, fix, parse_all, cache is not None, project, None))  # notebooks: by cells
+                if pool is not None and len(heavy) >= POOL_MIN_FILES:
+                    pool.submit(heavy[pool.submitted:])
+            elif quals := _calls_imported(project, p, data):
+                # the project decides, in the workers (the answer may parse the files it imports)
+                asks.append((path, sel, fix, parse_all, cache is not None, project, (quals, key)))
+            else:  # no selected rule could fire on this text
+                results.append(FileResult(path, key=key, meta=meta))
+        done = len(results)
+        if progress:
+            progress(done, total)
+        tasks = heavy + asks  # asks last: mostly quick, they even out the workers' tails
+        if pool is not None and pool.started:
+            chunk = max(1, min(8, len(asks) // (workers * 4)))
+            for i in range(0, len(asks), chunk):
+                pool.submit(asks[i:i + chunk], batch=True)
+            outcomes = pool.results()
+        else:
+            outcomes = (_pool_worker(task) for task in tasks)
+        for r in outcomes:
+            results.append(r)
             done += 1
             if progress:
                 progress(done, total)
+    finally:
+        if pool is not None:
+            pool.close()
 
     for r in results:
         abs_path = os.path.abspath(r.path)
