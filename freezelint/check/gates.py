@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ed7c6a3f7548ee9a76f7eb1f74bc4357'
+RULES_DIGEST = 'b104573561ed13012c872f9fdd2c75c9'
 
 GATES = {
     'FZ002': (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Iterable
 
 import libcst as cst
-import libcst.matchers as m
 
+from freezelint.check import traverse
 from freezelint.check.facts import Ctx, Facts, is_leaf_module_class
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
 
@@ -216,8 +216,8 @@ def _batchnorm_by_use(module: cst.Module, obj: cst.BaseExpression) -> bool:
     """A module of unknown class (`self.bn = _BN_CLASS_MAP[dim](...)`) whose BatchNorm-only
     attributes the file uses is a BatchNorm layer: it has no children, the flag is the whole story."""
     target = src(obj)
-    return any(src(n.value) == target for n in m.findall(module, m.Attribute(attr=m.Name(m.MatchIfTrue(
-        lambda v: v in _BN_ONLY)))))
+    return any(isinstance(n, cst.Attribute) and n.attr.value in _BN_ONLY and src(n.value) == target
+               for n in traverse.walk(module))
 
 
 # Iterating these visits every module of a tree, so setting each one's own flag sets them all.
