@@ -382,3 +382,21 @@ def test_workers_started_mid_scan_give_what_one_process_gives_in_the_same_order(
     assert runs[2][1] and "over the" in runs[2][1][0]  # the file too large to parse
     # the first submission started the workers with POOL_MIN_FILES files; later ones fed them
     assert started[0] == (False, runner.POOL_MIN_FILES, False) and all(s[0] for s in started[1:])
+
+
+@pytest.mark.parametrize("text, admitted", [
+    # keyword arguments and quoted names that no setattr() can use: nothing to parse for
+    ("w = nn.Parameter(torch.zeros(3), requires_grad=False)\n", False),
+    ("p = nn.Parameter(x, requires_grad=self.table.requires_grad)\n", False),
+    ("split = 'training' if train else 'testing'\nbn = nn.BatchNorm2d(4, affine=False)\n", False),
+    ("keys = ['requires_grad', 'affine']\n", False),
+    # the shapes the rules read
+    ("model.requires_grad = False\n", True),
+    ("model . requires_grad = False\n", True),
+    ("setattr(model, 'requires_grad', False)\n", True),
+    ("setattr(\n    bn,\n    \"training\",\n    False,\n)\n", True),
+    ("self.bn.affine = False\n", True),
+])
+def test_text_gates_skip_keyword_arguments_and_lone_quoted_names(text, admitted):
+    pre = prefilter.trigger_pattern(frozenset({"FZ102", "FZ105", "FZ106", "FZ204"}))
+    assert bool(pre.admitted(text)) is admitted, pre.admitted(text)

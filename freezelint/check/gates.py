@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b104573561ed13012c872f9fdd2c75c9'
+RULES_DIGEST = 'a29a0b5f9a77063be1872ea32fc10d00'
 
 GATES = {
     'FZ002': (
@@ -18,8 +18,8 @@ GATES = {
     ),
     'FZ102': (
         ('requires_grad',),
-        ('requires_grad\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]requires_grad[\'\\"]'),
-        (),
+        ('\\.\\s*requires_grad\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]requires_grad[\'\\"]'),
+        ('\\.\\s*requires_grad\\s*(?::[^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
     ),
     'FZ103': (
         ('req', 'Req', 'REQ', 'required', 'Required', 'trainable'),
@@ -33,13 +33,13 @@ GATES = {
     ),
     'FZ105': (
         ('requires_grad',),
-        ('requires_grad\\s*(?::[^=\\n]*)?=(?!=)', 'requires_grad_\\(\\s*(?:False|0|requires_grad\\s*=\\s*False)\\s*\\)'),
+        ('\\.\\s*requires_grad\\s*(?::[^=\\n]*)?=(?!=)', 'requires_grad_\\(\\s*(?:False|0|requires_grad\\s*=\\s*False)\\s*\\)'),
         ('state_dict|torch\\.load|\\.data\\b|\\.detach\\(|\\.clone\\(',),
     ),
     'FZ106': (
         ('training',),
         ('\\.training\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]training[\'\\"]'),
-        (),
+        ('\\.training\\s*(?::[^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
     ),
     'FZ201': (
         ('.eval(', '.train('),
@@ -59,7 +59,7 @@ GATES = {
     'FZ204': (
         ('affine',),
         ('\\.affine\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]affine[\'\\"]'),
-        (),
+        ('\\.affine\\s*(?::[^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
     ),
     'FZ301': (
         ('requires_grad', 'require_grad', 'requiresGrad'),

@@ -15,7 +15,9 @@ from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_f
 class RequiresGradOnModule(Rule):
     code = "FZ102"
     words = ("requires_grad",)
-    triggers = (r"requires_grad" + ASSIGNED, r"['\"]requires_grad['\"]")
+    triggers = (r"\.\s*requires_grad" + ASSIGNED, r"['\"]requires_grad['\"]")
+    # the quoted name counts only where a setattr() can use it
+    requires = (r"\.\s*requires_grad" + ASSIGNED + r"|\bsetattr\s*\(",)
     what = "Finds `requires_grad` assigned on an `nn.Module` instead of on its parameters."
     why = (
         "`requires_grad` is a tensor attribute. On an nn.Module, `model.requires_grad = False` only "

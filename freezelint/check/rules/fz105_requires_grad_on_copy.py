@@ -23,7 +23,7 @@ def _is_false(value: cst.BaseExpression | None) -> bool:
 class RequiresGradOnCopy(Rule):
     code = "FZ105"
     words = ("requires_grad",)
-    triggers = (r"requires_grad" + ASSIGNED, r"requires_grad_\(\s*(?:False|0|requires_grad\s*=\s*False)\s*\)")
+    triggers = (r"\.\s*requires_grad" + ASSIGNED, r"requires_grad_\(\s*(?:False|0|requires_grad\s*=\s*False)\s*\)")
     requires = (r"state_dict|torch\.load|\.data\b|\.detach\(|\.clone\(",)
     what = "Finds requires_grad set on a copy of a parameter instead of on the parameter."
     why = (

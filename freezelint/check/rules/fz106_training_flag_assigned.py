@@ -18,6 +18,8 @@ class TrainingFlagAssigned(Rule):
     code = "FZ106"
     words = ("training",)
     triggers = (r"\.training" + ASSIGNED, r"['\"]training['\"]")
+    # the quoted name counts only where a setattr() can use it
+    requires = (r"\.training" + ASSIGNED + r"|\bsetattr\s*\(",)
     what = "Finds `module.training = v` where `module.train(v)` was meant."
     why = (
         "`training` is a per-module flag. Assigning it flips that one module only; its children "

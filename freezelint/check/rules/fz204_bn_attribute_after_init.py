@@ -12,6 +12,8 @@ class BnAttributeAfterInit(Rule):
     code = "FZ204"
     words = ("affine",)
     triggers = (r"\.affine" + ASSIGNED, r"['\"]affine['\"]")
+    # the quoted name counts only where a setattr() can use it
+    requires = (r"\.affine" + ASSIGNED + r"|\bsetattr\s*\(",)
     what = "Finds `affine` assigned on an existing BatchNorm layer."
     why = (
         "`affine` is read only in `__init__`, where it decides whether `weight` and `bias` exist. "
