@@ -61,8 +61,11 @@ def pytest_collection_modifyitems(items):
     # the tests of the shared rank spawn (gloo_ranks) run on one xdist worker with --dist
     # loadgroup, so it is spawned once; before xdist's hook, which reads the group
     for item in items:
-        if "gloo_ranks" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "gloo_ranks" in names:
             item.add_marker(pytest.mark.xdist_group("gloo"))
+        elif "torchrun_ranks" in names:
+            item.add_marker(pytest.mark.xdist_group("torchrun"))
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +91,62 @@ def gloo_ranks(request, tmp_path_factory):
         for rank, r in enumerate(results):
             assert "error" not in r, f"rank {rank} of {module}.{name} raised:\n{r['error']}"
         return results
+
+    return load
+
+
+@dataclass
+class Ranks:
+    """One scenario's run on each rank of the shared torchrun launch (torchrun_ranks)."""
+    codes: list[int]  # each rank's exit status
+    outs: list[str]
+    errs: list[str]
+
+    @property
+    def out(self) -> str:
+        """Every rank's stdout, as the terminal of `torchrun` shows them (rank 0's first)."""
+        return "".join(self.outs)
+
+    @property
+    def err(self) -> str:
+        return "".join(self.errs)
+
+
+@pytest.fixture(scope="session")
+def torchrun_ranks(request, tmp_path_factory):
+    """The torchrun scenarios of every collected module that asks for them (its TORCHRUN_SCENARIOS:
+    name -> (files to write into the scenario's folder, the argv after `torchrun ... `)), run by
+    ONE `torchrun --standalone --nproc-per-node 2` whose ranks run them one after another
+    (tests/torchrun_scenarios.py): each launch costs the agent's and both ranks' torch start-up.
+    Returns load(module, name) -> Ranks."""
+    modules = {m.__name__: m.TORCHRUN_SCENARIOS for item in request.session.items
+               if "torchrun_ranks" in getattr(item, "fixturenames", ())
+               and (m := getattr(item, "module", None)) is not None and hasattr(m, "TORCHRUN_SCENARIOS")}
+    root = tmp_path_factory.mktemp("torchrun")
+    spec = []
+    for module, scenarios in sorted(modules.items()):
+        for name, (files, argv) in scenarios.items():
+            cwd = root / module / name
+            cwd.mkdir(parents=True)
+            for file, text in files.items():
+                write(cwd / file, text)
+            spec.append({"cwd": str(cwd), "argv": [str(a) for a in argv]})
+    (root / "spec.json").write_text(json.dumps(spec))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NO_COLOR": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                        str(ROOT / "tests" / "torchrun_scenarios.py"), str(root / "spec.json")],
+                       capture_output=True, text=True, timeout=300, env=env)
+
+    def load(module: str, name: str) -> Ranks:
+        assert p.returncode == 0, f"the shared torchrun launch failed:\n{p.stdout[-2000:]}{p.stderr[-3000:]}"
+        cwd = root / module / name
+        results = [json.loads((cwd / f"rank{r}.json").read_text()) for r in range(2)]
+        outs = [(cwd / f"rank{r}.out").read_text() for r in range(2)]
+        errs = [(cwd / f"rank{r}.err").read_text() for r in range(2)]
+        for rank, r in enumerate(results):
+            assert "error" not in r, f"rank {rank} of {module}.{name} raised:\n{r['error']}"
+        return Ranks([r["code"] for r in results], outs, errs)
 
     return load
 
