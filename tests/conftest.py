@@ -66,6 +66,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group("gloo"))
         elif "torchrun_ranks" in names:
             item.add_marker(pytest.mark.xdist_group("torchrun"))
+        elif "one_process_runs" in names:
+            item.add_marker(pytest.mark.xdist_group("one_process"))
 
 
 @pytest.fixture(scope="session")
@@ -147,6 +149,36 @@ def torchrun_ranks(request, tmp_path_factory):
         for rank, r in enumerate(results):
             assert "error" not in r, f"rank {rank} of {module}.{name} raised:\n{r['error']}"
         return Ranks([r["code"] for r in results], outs, errs)
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def one_process_runs(request, tmp_path_factory):
+    """The runs of every collected module that asks for them (its ONE_PROCESS_RUNS: name -> the
+    argv after `python`), one after another in ONE fresh interpreter (tests/one_process.py), each
+    in its own empty folder: for tests of what a script prints and exits with, whose interpreter's
+    start-up (torch, torchvision: seconds of CPU) is not what they test. Returns load(module, name)."""
+    modules = {m.__name__: m.ONE_PROCESS_RUNS for item in request.session.items
+               if "one_process_runs" in getattr(item, "fixturenames", ())
+               and (m := getattr(item, "module", None)) is not None and hasattr(m, "ONE_PROCESS_RUNS")}
+    root = tmp_path_factory.mktemp("one_process")
+    spec = []
+    for module, runs in sorted(modules.items()):
+        for name, argv in runs.items():
+            (root / module / name).mkdir(parents=True)
+            spec.append({"cwd": str(root / module / name), "argv": [str(a) for a in argv]})
+    (root / "spec.json").write_text(json.dumps(spec))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    p = subprocess.run([sys.executable, str(ROOT / "tests" / "one_process.py"), str(root / "spec.json")],
+                       capture_output=True, text=True, timeout=900, env=env)
+
+    def load(module: str, name: str) -> Result:
+        assert p.returncode == 0, f"the shared process failed:\n{p.stdout[-2000:]}{p.stderr[-3000:]}"
+        cwd = root / module / name
+        result = json.loads((cwd / "run.json").read_text())
+        assert "error" not in result, f"{module}.{name} raised:\n{result['error']}"
+        return Result(result["code"], (cwd / "run.out").read_text(), (cwd / "run.err").read_text())
 
     return load
 

@@ -3,11 +3,8 @@ a script runs and prints its ratios; their numbers are for the README, not for C
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
 
@@ -22,55 +19,29 @@ def test_check_speed_runs_on_a_tiny_corpus():
     assert "skipped by text triggers" in p.stdout
 
 
-# The torch benchmarks run one after another in ONE process (tests/one_process.py): the script's
-# own start-up (torch and torchvision imports, seconds of CPU each time) is not what they test.
-# The ranks the distributed ones spawn are their own processes, as they are for a user.
-TORCH_BENCHMARKS = {
+# The torch benchmarks run one after another in conftest's one shared process: the script's own
+# start-up (torch and torchvision imports, seconds of CPU each time) is not what they test. The
+# ranks the distributed ones spawn are their own processes, as they are for a user.
+ONE_PROCESS_RUNS = {name: [ROOT / "benchmarks" / script, *args] for name, (script, *args) in {
     "ddp_audit": ["ddp_audit.py", "--rounds", "1", "--size", "32", "--batch", "2", "--model", "squeezenet1_1"],
     "fsdp_audit": ["fsdp_audit.py", "--rounds", "1", "--layers", "2", "--dim", "32", "--seq", "8", "--batch", "2"],
     "fingerprint_pass": ["fingerprint_pass.py", "--rounds", "1", "--arch", "resnet18"],
     "watch_overhead": ["watch_overhead.py", "--arch", "resnet18", "--sizes", "32", "--batch", "2", "--rounds", "1"],
-}
+}.items()}
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture(scope="module")
-def bench_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("benchmarks")
-    spec = []
-    for name, (script, *args) in TORCH_BENCHMARKS.items():
-        (root / name).mkdir()
-        spec.append({"cwd": str(root / name), "argv": [str(ROOT / "benchmarks" / script), *args]})
-    (root / "spec.json").write_text(json.dumps(spec))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    p = subprocess.run([sys.executable, str(ROOT / "tests" / "one_process.py"), str(root / "spec.json")],
-                       capture_output=True, text=True, timeout=600, env=env)
-
-    def load(name: str) -> Run:
-        assert p.returncode == 0, p.stderr[-3000:]
-        result = json.loads((root / name / "run.json").read_text())
-        err = (root / name / "run.err").read_text()
-        assert "error" not in result, result["error"]
-        return Run(result["code"], (root / name / "run.out").read_text(), err)
-
-    return load
+@pytest.fixture
+def bench_runs(one_process_runs):
+    return lambda name: one_process_runs(__name__, name)
 
 
 @needs_gloo()
-@pytest.mark.xdist_group("benchmarks")
 def test_ddp_audit_benchmark_runs_two_ranks(bench_runs):
     p = bench_runs("ddp_audit")
     assert p.code == 0, p.err[-3000:]
     assert "2 plain DDP steps" in p.out and "0 (OK)" in p.out, p.out
 
 
-@pytest.mark.xdist_group("benchmarks")
 def test_fsdp_audit_benchmark_runs_two_ranks(bench_runs):
     p = bench_runs("fsdp_audit")
     assert p.code == 0, p.err[-3000:]
@@ -78,14 +49,12 @@ def test_fsdp_audit_benchmark_runs_two_ranks(bench_runs):
     assert p.out.count("%") == 4, p.out  # extra memory of each of the two ranks, two ratios each
 
 
-@pytest.mark.xdist_group("benchmarks")
 def test_fingerprint_pass_benchmark_runs(bench_runs):
     p = bench_runs("fingerprint_pass")
     assert p.code == 0, p.err[-3000:]
     assert "kernel / torch" in p.out or "not built" in p.out, p.out
 
 
-@pytest.mark.xdist_group("benchmarks")
 def test_watch_overhead_benchmark_runs(bench_runs):
     p = bench_runs("watch_overhead")
     assert p.code == 0, p.err[-3000:]
