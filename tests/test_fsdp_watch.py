@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from conftest import ROOT, needs_gloo, write
 
-# The scenarios run in conftest's one spawn of 2 gloo ranks for the session (gloo_ranks).
+# The scenarios run on the 2 gloo ranks of conftest's one shared launch for the session (gloo_ranks).
 pytestmark = needs_gloo()
 RANK_SCENARIOS = "fsdp_watch_scenarios"
 

@@ -3,8 +3,9 @@ after scenario, as `python SCRIPT ARGS...` or `python -m freezelint ARGS...` wou
 
 A torchrun launch costs its agent and every rank a torch import (and a torch._dynamo import at the
 first optimizer): more than most scenarios. conftest's `torchrun_ranks` launches
-`tests/torchrun_scenarios.py SPEC`, SPEC a JSON list of {"cwd", "argv"}; each rank writes
-`<cwd>/rank<r>.out|err|json` (tests/one_process.py).
+`tests/torchrun_scenarios.py SPEC`, SPEC a JSON list of {"cwd", "argv"}, each rank writing
+`<cwd>/rank<r>.out|err|json` (tests/one_process.py), or of {"rank_jobs"}: conftest's gloo_ranks
+scenario functions (distributed_scenarios.run_jobs) in one process group.
 
 Each scenario gets a fresh rendezvous: rank 0 hosts a new TCPStore and points MASTER_PORT at it.
 Re-creating the process group on the agent's store finds the keys the previous group left there
@@ -21,9 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+import torch
 import torch.distributed as dist
 from torch.distributed import TCPStore
 
+import distributed_scenarios
 from one_process import run
 
 
@@ -46,7 +49,14 @@ def main(spec_path: str) -> None:
             agent.set(f"{key}/port", str(store.port))
         port = agent.get(f"{key}/port").decode()
         os.environ["MASTER_PORT"] = port  # env:// in the scenario is a client of rank 0's store
-        run(scenario["argv"], Path(scenario["cwd"]), f"rank{rank}")
+        if "rank_jobs" in scenario:  # conftest's gloo_ranks: scenario functions, results as JSON
+            dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
+            try:
+                distributed_scenarios.run_jobs(rank, torch.device("cpu"), scenario["rank_jobs"])
+            finally:
+                dist.destroy_process_group()
+        else:
+            run(scenario["argv"], Path(scenario["cwd"]), f"rank{rank}")
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()  # a script stopped before its own destroy
         _barrier(agent, f"{key}/done", world)  # rank 0's store lives until every rank is done with it
