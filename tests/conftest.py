@@ -118,6 +118,8 @@ def _ranks_launch(request, tmp_path_factory):
     p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                         str(ROOT / "tests" / "torchrun_scenarios.py"), str(root / "spec.json")],
                        capture_output=True, text=True, timeout=600, env=env)
+    (root / "torchrun.out").write_text(p.stdout)  # the agent's and each rank's own lines: a C++ abort's
+    (root / "torchrun.err").write_text(p.stderr)  # message, faulthandler's stacks
     assert p.returncode == 0, f"the shared torchrun launch failed:\n{p.stdout[-2000:]}{p.stderr[-5000:]}"
     return root
 
