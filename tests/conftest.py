@@ -117,7 +117,7 @@ def _ranks_launch(request, tmp_path_factory):
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                         str(ROOT / "tests" / "torchrun_scenarios.py"), str(root / "spec.json")],
-                       capture_output=True, text=True, timeout=600, env=env)
+                       capture_output=True, text=True, timeout=300, env=env)
     (root / "torchrun.out").write_text(p.stdout)  # the agent's and each rank's own lines: a C++ abort's
     (root / "torchrun.err").write_text(p.stderr)  # message, faulthandler's stacks
     assert p.returncode == 0, f"the shared torchrun launch failed:\n{p.stdout[-2000:]}{p.stderr[-5000:]}"
@@ -173,7 +173,7 @@ def one_process_runs(request, tmp_path_factory):
     (root / "spec.json").write_text(json.dumps(spec))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     p = subprocess.run([sys.executable, str(ROOT / "tests" / "one_process.py"), str(root / "spec.json")],
-                       capture_output=True, text=True, timeout=900, env=env)
+                       capture_output=True, text=True, timeout=600, env=env)
 
     def load(module: str, name: str) -> Result:
         assert p.returncode == 0, f"the shared process failed:\n{p.stdout[-2000:]}{p.stderr[-3000:]}"
