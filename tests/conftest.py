@@ -58,36 +58,129 @@ def needs_gloo() -> pytest.MarkDecorator:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    # the tests of the shared rank spawn (gloo_ranks) run on one xdist worker with --dist
-    # loadgroup, so it is spawned once; before xdist's hook, which reads the group
+    # the tests of a shared launch (gloo_ranks and torchrun_ranks, one_process_runs) run on one
+    # xdist worker with --dist loadgroup, so it is launched once; before xdist's hook, which reads
+    # the group
     for item in items:
-        if "gloo_ranks" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("gloo"))
+        names = getattr(item, "fixturenames", ())
+        if "gloo_ranks" in names or "torchrun_ranks" in names:
+            item.add_marker(pytest.mark.xdist_group("ranks"))
+        elif "one_process_runs" in names:
+            item.add_marker(pytest.mark.xdist_group("one_process"))
+
+
+@dataclass
+class Ranks:
+    """One scenario's run on each rank of the shared torchrun launch (torchrun_ranks)."""
+    codes: list[int]  # each rank's exit status
+    outs: list[str]
+    errs: list[str]
+
+    @property
+    def out(self) -> str:
+        """Every rank's stdout, as the terminal of `torchrun` shows them (rank 0's first)."""
+        return "".join(self.outs)
+
+    @property
+    def err(self) -> str:
+        return "".join(self.errs)
+
+
+def _modules_asking(request, fixture: str, attribute: str) -> dict[str, object]:
+    """module name -> its `attribute`, for every collected module with a test that uses `fixture`."""
+    return {m.__name__: getattr(m, attribute) for item in request.session.items
+            if fixture in getattr(item, "fixturenames", ())
+            and (m := getattr(item, "module", None)) is not None and hasattr(m, attribute)}
 
 
 @pytest.fixture(scope="session")
-def gloo_ranks(request, tmp_path_factory):
-    """The rank scenarios of every collected module that asks for them (its RANK_SCENARIOS names
-    a scenarios module) on 2 gloo ranks, in one spawn: a rank's start-up (torch, and the
-    torch._dynamo import DDP makes) costs more than most scenarios. Returns load(module, name):
-    each rank's result."""
-    import distributed_scenarios
-
-    modules = sorted({m.RANK_SCENARIOS for item in request.session.items
-                      if "gloo_ranks" in getattr(item, "fixturenames", ())
-                      and (m := getattr(item, "module", None)) is not None and hasattr(m, "RANK_SCENARIOS")})
+def _ranks_launch(request, tmp_path_factory):
+    """ONE `torchrun --standalone --nproc-per-node 2` for gloo_ranks and torchrun_ranks: its ranks
+    run every scenario one after another (tests/torchrun_scenarios.py). A launch costs the agent's
+    and each rank's torch start-up, and the torch._dynamo import of a rank's first optimizer:
+    more than most scenarios."""
     root = tmp_path_factory.mktemp("ranks")
     jobs = []
-    for module in modules:
-        (root / module).mkdir()
-        jobs += [(module, name, str(root / module)) for name in importlib.import_module(module).SCENARIOS]
-    distributed_scenarios.launch_jobs(root / "store", jobs, backend="gloo", world=2, deadline_s=300)
+    for scenarios in sorted(set(_modules_asking(request, "gloo_ranks", "RANK_SCENARIOS").values())):
+        (root / scenarios).mkdir()
+        jobs += [(scenarios, name, str(root / scenarios)) for name in importlib.import_module(scenarios).SCENARIOS]
+    spec: list[dict] = [{"rank_jobs": jobs}] if jobs else []
+    for module, scenarios in sorted(_modules_asking(request, "torchrun_ranks", "TORCHRUN_SCENARIOS").items()):
+        for name, (files, argv) in scenarios.items():
+            cwd = root / module / name
+            cwd.mkdir(parents=True)
+            for file, text in files.items():
+                write(cwd / file, text)
+            spec.append({"cwd": str(cwd), "argv": [str(a) for a in argv]})
+    (root / "spec.json").write_text(json.dumps(spec))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NO_COLOR": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                        str(ROOT / "tests" / "torchrun_scenarios.py"), str(root / "spec.json")],
+                       capture_output=True, text=True, timeout=300, env=env)
+    (root / "torchrun.out").write_text(p.stdout)  # the agent's and each rank's own lines: a C++ abort's
+    (root / "torchrun.err").write_text(p.stderr)  # message, faulthandler's stacks
+    assert p.returncode == 0, f"the shared torchrun launch failed:\n{p.stdout[-2000:]}{p.stderr[-5000:]}"
+    return root
+
+
+@pytest.fixture(scope="session")
+def gloo_ranks(_ranks_launch):
+    """The rank scenarios of every collected module that asks for them (its RANK_SCENARIOS names
+    a scenarios module) on the 2 gloo ranks of the shared launch, in one process group. Returns
+    load(module, name): each rank's result."""
 
     def load(module: str, name: str) -> list[dict]:
-        results = [json.loads((root / module / f"{name}.{rank}.json").read_text()) for rank in range(2)]
+        results = [json.loads((_ranks_launch / module / f"{name}.{rank}.json").read_text()) for rank in range(2)]
         for rank, r in enumerate(results):
             assert "error" not in r, f"rank {rank} of {module}.{name} raised:\n{r['error']}"
         return results
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def torchrun_ranks(_ranks_launch):
+    """The torchrun scenarios of every collected module that asks for them (its TORCHRUN_SCENARIOS:
+    name -> (files to write into the scenario's folder, the argv after `torchrun ... `)), each
+    run by both ranks of the shared launch as `torchrun` would run it. Returns load(module, name)."""
+
+    def load(module: str, name: str) -> Ranks:
+        cwd = _ranks_launch / module / name
+        results = [json.loads((cwd / f"rank{r}.json").read_text()) for r in range(2)]
+        outs = [(cwd / f"rank{r}.out").read_text() for r in range(2)]
+        errs = [(cwd / f"rank{r}.err").read_text() for r in range(2)]
+        for rank, r in enumerate(results):
+            assert "error" not in r, f"rank {rank} of {module}.{name} raised:\n{r['error']}"
+        return Ranks([r["code"] for r in results], outs, errs)
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def one_process_runs(request, tmp_path_factory):
+    """The runs of every collected module that asks for them (its ONE_PROCESS_RUNS: name -> the
+    argv after `python`), one after another in ONE fresh interpreter (tests/one_process.py), each
+    in its own empty folder: for tests of what a script prints and exits with, whose interpreter's
+    start-up (torch, torchvision: seconds of CPU) is not what they test. Returns load(module, name)."""
+    modules = _modules_asking(request, "one_process_runs", "ONE_PROCESS_RUNS")
+    root = tmp_path_factory.mktemp("one_process")
+    spec = []
+    for module, runs in sorted(modules.items()):
+        for name, argv in runs.items():
+            (root / module / name).mkdir(parents=True)
+            spec.append({"cwd": str(root / module / name), "argv": [str(a) for a in argv]})
+    (root / "spec.json").write_text(json.dumps(spec))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    p = subprocess.run([sys.executable, str(ROOT / "tests" / "one_process.py"), str(root / "spec.json")],
+                       capture_output=True, text=True, timeout=600, env=env)
+
+    def load(module: str, name: str) -> Result:
+        assert p.returncode == 0, f"the shared process failed:\n{p.stdout[-2000:]}{p.stderr[-3000:]}"
+        cwd = root / module / name
+        result = json.loads((cwd / "run.json").read_text())
+        assert "error" not in result, f"{module}.{name} raised:\n{result['error']}"
+        return Result(result["code"], (cwd / "run.out").read_text(), (cwd / "run.err").read_text())
 
     return load
 

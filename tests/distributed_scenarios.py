@@ -2,7 +2,8 @@
 
 `launch()` spawns the ranks with a hard deadline (a hang fails the test instead of blocking CI);
 each rank runs every scenario and writes what it saw to `<out>/<scenario>.<rank>.json`.
-`launch_jobs()` runs the scenarios of several modules in one spawn (conftest's `gloo_ranks`).
+`launch_jobs()` runs the scenarios of several modules in one spawn; conftest's `gloo_ranks`
+runs them with `run_jobs()` in the ranks of its shared torchrun launch (tests/torchrun_scenarios.py).
 """
 
 from __future__ import annotations
@@ -181,10 +182,23 @@ def run_one(name: str, rank: int, device: torch.device) -> dict:
     return result
 
 
-def worker(rank: int, world: int, store: str, backend: str, jobs: list[tuple[str, str, str]]) -> None:
-    """Runs each job (scenarios module, scenario name, results folder) with that module's `run_one`."""
-    import faulthandler
+def run_jobs(rank: int, device: torch.device, jobs: list[tuple[str, str, str]]) -> None:
+    """Runs each job (scenarios module, scenario name, results folder) with that module's `run_one`,
+    in the initialized process group."""
     import importlib
+
+    for module, name, out in jobs:
+        try:
+            result = importlib.import_module(module).run_one(name, rank, device)
+        except Exception:
+            result = {"error": traceback.format_exc()}
+        Path(out, f"{name}.{rank}.json").write_text(json.dumps(result, default=str))
+        dist.barrier()
+
+
+def worker(rank: int, world: int, store: str, backend: str, jobs: list[tuple[str, str, str]]) -> None:
+    """A spawned rank: its process group on a file store, then `run_jobs`."""
+    import faulthandler
 
     faulthandler.enable()  # a rank killed by a signal (an abort in C++) prints where each thread was
 
@@ -195,13 +209,7 @@ def worker(rank: int, world: int, store: str, backend: str, jobs: list[tuple[str
         torch.cuda.set_device(rank)
         device = torch.device("cuda", rank)
     try:
-        for module, name, out in jobs:
-            try:
-                result = importlib.import_module(module).run_one(name, rank, device)
-            except Exception:
-                result = {"error": traceback.format_exc()}
-            Path(out, f"{name}.{rank}.json").write_text(json.dumps(result, default=str))
-            dist.barrier()
+        run_jobs(rank, device, jobs)
     finally:
         dist.destroy_process_group()
 

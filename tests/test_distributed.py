@@ -12,7 +12,7 @@ import torch.distributed as dist
 import distributed_scenarios as scenarios
 from conftest import needs_gloo
 
-# The scenarios run in conftest's one spawn of 2 gloo ranks for the session (gloo_ranks).
+# The scenarios run on the 2 gloo ranks of conftest's one shared launch for the session (gloo_ranks).
 pytestmark = needs_gloo()
 RANK_SCENARIOS = "distributed_scenarios"
 

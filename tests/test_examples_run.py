@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -13,72 +10,70 @@ from conftest import ROOT, needs_gloo
 
 pytest.importorskip("torch")
 
-RUNNER = """
-import runpy, sys, pathlib, io, contextlib
-ran = []
-for path in sys.argv[1:]:
-    p = pathlib.Path(path)
-    sys.path.insert(0, str(p.parent))
-    argv, sys.argv = sys.argv, [str(p)]  # as `python script.py` runs it: no arguments of its own
-    with contextlib.redirect_stdout(io.StringIO()):
-        runpy.run_path(str(p), run_name="__main__")
-    sys.argv = argv
-    sys.path.pop(0)
-    ran.append(p.name)
-print("ran", len(ran))
-"""
-
-
 LAUNCHED = {"ddp_finetune.py", "fsdp_finetune.py"}  # need a launcher: tested below
+# every other example as `python examples/X.py` runs it (no arguments of its own), in conftest's
+# one shared process
+EXAMPLES = sorted(p for p in (ROOT / "examples").rglob("*.py") if not p.name.startswith("_") and p.name not in LAUNCHED)
+ONE_PROCESS_RUNS = {str(p.relative_to(ROOT / "examples")): [p] for p in EXAMPLES}
 
 
-def test_all_example_scripts_run():
-    scripts = sorted(str(p) for p in (ROOT / "examples").rglob("*.py")
-                     if not p.name.startswith("_") and p.name not in LAUNCHED)
-    p = subprocess.run([sys.executable, "-c", RUNNER, *scripts], capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    assert p.stdout.strip() == f"ran {len(scripts)}"
+def test_all_example_scripts_run(one_process_runs):
+    assert len(EXAMPLES) > 10
+    for name in ONE_PROCESS_RUNS:
+        run = one_process_runs(__name__, name)  # asserts it let no exception out
+        assert run.code == 0, f"{name} exited {run.code}:\n{run.err[-3000:]}"
 
 
-def torchrun(*args: str) -> subprocess.CompletedProcess:
-    """Two CPU ranks under torch.distributed.run, as a user would launch them."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
+DDP, FSDP = ROOT / "examples" / "ddp_finetune.py", ROOT / "examples" / "fsdp_finetune.py"
+# `torchrun --standalone --nproc-per-node 2 ARGV...`, every one in conftest's one shared launch
+TORCHRUN_SCENARIOS = {
+    "ddp_bug": ({}, [DDP]),
+    "ddp_fixed": ({}, [DDP, "--fixed"]),
+    "audit_ddp": ({}, ["-m", "freezelint", "audit", f"{DDP}:make", "--format", "json"]),
+    "fsdp_fixed": ({}, [FSDP, "--fixed"]),
+    "audit_fsdp": ({}, ["-m", "freezelint", "audit", f"{FSDP}:make", "--format", "json"]),
+}
+
+
+@pytest.fixture
+def torchrun(torchrun_ranks):
+    return lambda name: torchrun_ranks(__name__, name)
 
 
 @needs_gloo()
 @pytest.mark.parametrize("fixed", [False, True], ids=["bug", "fixed"])
-def test_ddp_example_under_torchrun(fixed):
-    p = torchrun(str(ROOT / "examples" / "ddp_finetune.py"), *(["--fixed"] if fixed else []))
-    assert p.stdout.count("freeze audit:") == 1, p.stdout + p.stderr[-2000:]  # rank 0 prints the report
+def test_ddp_example_under_torchrun(torchrun, fixed):
+    p = torchrun("ddp_fixed" if fixed else "ddp_bug")
+    assert p.out.count("freeze audit:") == 1 and p.outs[1] == "", p.out + p.err[-2000:]  # rank 0 prints the report
     if fixed:
-        assert p.returncode == 0 and "freeze audit: OK" in p.stdout, p.stdout + p.stderr[-2000:]
+        assert p.codes == [0, 0] and "freeze audit: OK" in p.out, p.out + p.err[-2000:]
     else:
-        assert p.returncode != 0
-        assert "FZ306 freeze-after-ddp [layer4]" in p.stdout and "FZ508 rank-divergence [layer4]" in p.stdout
+        assert p.codes == [1, 1]  # each rank exits 1
+        assert "FZ306 freeze-after-ddp [layer4]" in p.out and "FZ508 rank-divergence [layer4]" in p.out
 
 
 @needs_gloo()
-def test_audit_cli_under_torchrun_prints_once_and_fails_on_every_rank():
-    p = torchrun("-m", "freezelint", "audit", str(ROOT / "examples" / "ddp_finetune.py") + ":make", "--format", "json")
-    report = json.loads(p.stdout)  # one JSON document: only rank 0 printed
-    assert p.returncode != 0 and "exitcode  : 1" in p.stderr  # each rank exits 1 on findings
+def test_audit_cli_under_torchrun_prints_once_and_fails_on_every_rank(torchrun):
+    p = torchrun("audit_ddp")
+    report = json.loads(p.outs[0])  # one JSON document: only rank 0 printed
+    assert p.outs[1] == "" and p.codes == [1, 1]  # each rank exits 1 on findings
     assert report["world_size"] == 2 and sorted(f["code"] for f in report["findings"]) == ["FZ306", "FZ508"]
 
 
 @needs_gloo()
-def test_fsdp_example_fixed_under_torchrun_is_clean():
-    p = torchrun(str(ROOT / "examples" / "fsdp_finetune.py"), "--fixed")
-    assert p.returncode == 0 and p.stdout.count("freeze audit: OK") == 1, p.stdout + p.stderr[-2000:]
-    assert "FSDP2, parameters sharded" in p.stdout
+def test_fsdp_example_fixed_under_torchrun_is_clean(torchrun):
+    p = torchrun("fsdp_fixed")
+    assert p.codes == [0, 0] and p.out.count("freeze audit: OK") == 1, p.out + p.err[-2000:]
+    assert "FSDP2, parameters sharded" in p.out
 
 
 @needs_gloo()
-def test_audit_cli_under_torchrun_finds_a_rank_dependent_freeze_without_hanging():
+def test_audit_cli_under_torchrun_finds_a_rank_dependent_freeze_without_hanging(torchrun):
     # the ranks decide differently whether to unfreeze the last block: a real step would hang
-    p = torchrun("-m", "freezelint", "audit", str(ROOT / "examples" / "fsdp_finetune.py") + ":make", "--format", "json")
-    report = json.loads(p.stdout)
-    assert p.returncode != 0 and report["steps"] == 0 and report["sharding"] == "FSDP2"
+    p = torchrun("audit_fsdp")
+    report = json.loads(p.outs[0])
+    assert p.outs[1] == "" and p.codes == [1, 1]
+    assert report["steps"] == 0 and report["sharding"] == "FSDP2"
     assert [f["code"] for f in report["findings"]] == ["FZ507"]
     assert report["findings"][0]["target"] == "blocks.2"
     assert "frozen on rank 1 but trainable on rank 0" in report["findings"][0]["message"]

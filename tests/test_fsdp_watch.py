@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from conftest import ROOT, needs_gloo, write
 
-# The scenarios run in conftest's one spawn of 2 gloo ranks for the session (gloo_ranks).
+# The scenarios run on the 2 gloo ranks of conftest's one shared launch for the session (gloo_ranks).
 pytestmark = needs_gloo()
 RANK_SCENARIOS = "fsdp_watch_scenarios"
 
@@ -177,11 +177,16 @@ def _torchrun(tmp_path, options: tuple[str, ...] = (), script_args: tuple[str, .
     return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
 
 
-def test_freezelint_run_under_torchrun_on_fsdp2_rank_0_prints_once(tmp_path):
-    ok = _torchrun(tmp_path)
-    assert ok.returncode == 0, ok.stdout + ok.stderr[-3000:]
-    assert ok.stdout.count("freeze audit: OK") == 1 and "FSDP2" in ok.stdout, ok.stdout
-    assert "finished" not in ok.stdout  # stopped after the window on every rank
+# in conftest's shared torchrun launch; the two launches below stay on their own: a rank stopped
+# before the hang and the exit status of `torchrun` itself are their point
+TORCHRUN_SCENARIOS = {"fsdp_ok": ({"train_fsdp.py": FSDP_SCRIPT}, ["-m", "freezelint", "run", "train_fsdp.py"])}
+
+
+def test_freezelint_run_under_torchrun_on_fsdp2_rank_0_prints_once(torchrun_ranks):
+    ok = torchrun_ranks(__name__, "fsdp_ok")
+    assert ok.codes == [0, 0], ok.out + ok.err[-3000:]
+    assert ok.out.count("freeze audit: OK") == 1 and ok.outs[1] == "" and "FSDP2" in ok.out, ok.out
+    assert "finished" not in ok.out  # stopped after the window on every rank
 
 
 @pytest.mark.parametrize("stop", [True, False], ids=["stop", "no-stop"])

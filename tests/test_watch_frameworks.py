@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import warnings
 
 import pytest
 
-from conftest import ROOT, needs_gloo, write
+from conftest import needs_gloo
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
@@ -127,24 +124,21 @@ dist.destroy_process_group()
 """
 
 
-def _torchrun(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    write(tmp_path / "train_ddp.py", DDP_SCRIPT)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "freezelint", "run", "train_ddp.py", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "NO_COLOR": "1",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=240, env=env)
+# `torchrun --standalone --nproc-per-node 2 -m freezelint run train_ddp.py`, in conftest's shared launch
+TORCHRUN_SCENARIOS = {name: ({"train_ddp.py": DDP_SCRIPT}, ["-m", "freezelint", "run", "train_ddp.py", *args])
+                      for name, args in (("ddp_ok", []), ("ddp_bug", ["--bug"]))}
 
 
 @needs_gloo()
-@pytest.mark.parametrize("bug", [False, True], ids=["ok", "bug"])  # two tests: the launches may run on two workers
-def test_torchrun_ddp_every_rank_watches_rank_0_prints(tmp_path, bug):
-    p = _torchrun(tmp_path, *(["--bug"] if bug else []))
+@pytest.mark.parametrize("bug", [False, True], ids=["ok", "bug"])
+def test_torchrun_ddp_every_rank_watches_rank_0_prints(torchrun_ranks, bug):
+    p = torchrun_ranks(__name__, "ddp_bug" if bug else "ddp_ok")
+    assert p.outs[1] == "", p.outs[1]  # rank 0 prints
     if not bug:
-        assert p.returncode == 0, p.stdout + p.stderr[-3000:]
-        assert p.stdout.count("freeze audit: OK") == 1 and "2 ranks (gloo, DDP" in p.stdout
-        assert "finished" not in p.stdout  # stopped after the window on every rank
+        assert p.codes == [0, 0], p.out + p.err[-3000:]
+        assert p.out.count("freeze audit: OK") == 1 and "2 ranks (gloo, DDP" in p.out
+        assert "finished" not in p.out  # stopped after the window on every rank
         return
-    assert p.returncode != 0
-    assert p.stdout.count("freeze audit:") == 1, p.stdout + p.stderr[-3000:]
-    assert "FZ306 freeze-after-ddp [0]" in p.stdout and "FZ508 rank-divergence [0]" in p.stdout, p.stdout
+    assert p.codes == [1, 1], p.out + p.err[-3000:]
+    assert p.out.count("freeze audit:") == 1, p.out + p.err[-3000:]
+    assert "FZ306 freeze-after-ddp [0]" in p.out and "FZ508 rank-divergence [0]" in p.out, p.out
