@@ -204,7 +204,7 @@ def main() -> None:
     counts = subprocess.run([sys.executable, "-c", COUNTS, *paths], capture_output=True, text=True,
                             cwd=ROOT, env=tree_env(ROOT)).stdout.split()
     single = ROOT / "examples" / "finetune_resnet.py"
-    one = [run([*fz, "--no-cache", str(single)], ROOT, tree_env(ROOT))[0] for _ in range(5)]
+    one = [run([*fz, "--no-cache", str(single)], ROOT, tree_env(ROOT))[0] for _ in range(1 if args.tiny else 5)]
     imp = subprocess.run([sys.executable, "-X", "importtime", "-c", "import freezelint.cli"],
                          capture_output=True, text=True, cwd=ROOT, env=tree_env(ROOT)).stderr.splitlines()
     cli_import_us = next((int(l.split("|")[1]) for l in reversed(imp) if l.strip().endswith("freezelint.cli")), 0)
