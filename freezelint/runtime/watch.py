@@ -240,8 +240,12 @@ class Watch:
         tensors = params + buffers
         cached = self._fingerprinters.get(id(root))
         if cached is None or len(cached[0]) != len(tensors) or any(a is not b for a, b in zip(cached[0], tensors)):
-            cached = self._fingerprinters[id(root)] = (tensors, Fingerprinter(tensors))
-        for t, f in zip(tensors, cached[1]()):
+            built = Fingerprinter(tensors)
+            taken = built(just_built=True)  # read at once: the layouts just taken still hold
+            self._fingerprinters[id(root)] = (tensors, built)
+        else:
+            taken = cached[1]()
+        for t, f in zip(tensors, taken):
             if overwrite or id(t) not in self.before:
                 self.before[id(t)] = (t, f)
         todo = [b for b in buffers if overwrite or id(b) not in self.buffer_copy]
@@ -365,7 +369,7 @@ class Watch:
             self.counts[id(opt)] = 0
         held = [p for p in self._held(opt) if id(p) not in self.before]
         if held:  # parameters no forwarded module holds yet (a wrapper's own, or none forwarded)
-            for p, f in zip(held, Fingerprinter(held)()):
+            for p, f in zip(held, Fingerprinter(held)(just_built=True)):
                 self.before[id(p)] = (p, f)
         for p in self._held(opt):
             if p.requires_grad:
