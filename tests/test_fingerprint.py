@@ -235,7 +235,10 @@ def test_the_kernel_runs_on_torchs_openmp_pool_and_on_its_own_threads_after_a_fo
     if path != "kernel":
         pytest.skip("the kernel's threads")
     kernel = fingerprint_module._fold
-    loaded = sys.platform.startswith("linux") and any("libgomp" in line for line in open("/proc/self/maps"))
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the pool is looked up on Linux only")
+    with open("/proc/self/maps") as maps:
+        loaded = any("libgomp" in line for line in maps)
     if not loaded:
         pytest.skip("torch did not load libgomp: the kernel starts its own threads")
     ts = [torch.randn(300_000), torch.randn(7, 9).t(), torch.arange(77, dtype=torch.int16)]

@@ -326,9 +326,9 @@ class Fingerprinter:
 
     @torch.no_grad()
     def __call__(self, just_built: bool = False) -> list[tuple]:
-        """One pass. `just_built`: nothing ran since this Fingerprinter was built (`F(ts)(just_built=True)`),
-        so the tensors still lie where the build found them and the check that they do (a walk of
-        every tensor's layout, 0.24 ms for resnet50's 320) is skipped."""
+        """One pass. `just_built`: nothing ran since this Fingerprinter was built, so the tensors
+        still lie where the build found them and the check that they do (a walk of every
+        tensor's layout, 0.24 ms for resnet50's 320) is skipped."""
         if any(local(self.sources[i]) is not self.tensors[i] for i in self.shards):
             self._build([local(t) for t in self.sources])
         out: list[tuple] = [(0, 0)] * self.n
