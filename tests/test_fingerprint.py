@@ -231,6 +231,7 @@ def test_the_kernel_runs_on_torchs_openmp_pool_and_on_its_own_threads_after_a_fo
     # starts its own threads, and must neither hang nor give other numbers.
     import multiprocessing
     import sys
+    from array import array
 
     if path != "kernel":
         pytest.skip("the kernel's threads")
@@ -248,6 +249,11 @@ def test_the_kernel_runs_on_torchs_openmp_pool_and_on_its_own_threads_after_a_fo
         torch.randn(512, 512) @ torch.randn(512, 512)  # the pool exists before the fork
         expected = fingerprints(ts)
         assert kernel.on_torch_pool()
+        dense = [ts[0], ts[2]]  # contiguous: the table points at them, not at copies
+        pooled, own = array("q", bytes(32)), array("q", bytes(32))
+        kernel.fold(fingerprint_module._table(dense)[0], pooled, 2)
+        kernel.fold(fingerprint_module._table(dense)[0], own, 2, False)  # threads of its own
+        assert pooled == own and list(zip(pooled[0::2], pooled[1::2])) == [expected[0], expected[2]]
         ctx = multiprocessing.get_context("fork")
         queue = ctx.Queue()
         child = ctx.Process(target=_fingerprints_in_child, args=(ts, queue))

@@ -226,19 +226,20 @@ static void take_pieces_on_pool(void *arg) { take_pieces(arg); }
 
 /* Fold every segment into sums[2 * slot], sums[2 * slot + 1]. Returns -1 when out of memory.
    Called without the GIL. */
-static int run_fold(const int64_t *rows, Py_ssize_t nseg, uint64_t *sums, int threads) {
+static int run_fold(const int64_t *rows, Py_ssize_t nseg, uint64_t *sums, int threads, int use_pool) {
     work wk = {NULL, count_pieces(rows, nseg), 0};
     wk.pieces = (piece *)calloc((size_t)wk.np + 1, sizeof(piece));
     if (!wk.pieces)
         return -1;
     chop(rows, nseg, wk.pieces);
 #if FOLD_GOMP
-    gomp_parallel_fn pool = threads > 1 ? torch_pool() : NULL;
+    gomp_parallel_fn pool = threads > 1 && use_pool ? torch_pool() : NULL;
     if (pool)
         pool(take_pieces_on_pool, &wk, (unsigned)threads, 0);
     else
         run_threads(&wk, threads);
 #else
+    (void)use_pool;
     run_threads(&wk, threads);
 #endif
     for (Py_ssize_t i = 0; i < wk.np; i++) {
@@ -261,9 +262,9 @@ static int valid(const int64_t *rows, Py_ssize_t nseg, Py_ssize_t nslots) {
 
 static PyObject *fold(PyObject *self, PyObject *args) {
     Py_buffer table, out;
-    int threads, status = 0;
+    int threads, use_pool = 1, status = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*w*i", &table, &out, &threads))
+    if (!PyArg_ParseTuple(args, "y*w*i|p", &table, &out, &threads, &use_pool))
         return NULL;
     const Py_ssize_t row_bytes = FIELDS * (Py_ssize_t)sizeof(int64_t), slot_bytes = 2 * (Py_ssize_t)sizeof(int64_t);
     Py_ssize_t nseg = table.len / row_bytes, nslots = out.len / slot_bytes;
@@ -276,7 +277,7 @@ static PyObject *fold(PyObject *self, PyObject *args) {
         if (threads > 64)
             threads = 64;
         Py_BEGIN_ALLOW_THREADS
-        status = run_fold((const int64_t *)table.buf, nseg, (uint64_t *)out.buf, threads);
+        status = run_fold((const int64_t *)table.buf, nseg, (uint64_t *)out.buf, threads, use_pool);
         Py_END_ALLOW_THREADS
         if (status)
             PyErr_NoMemory();
@@ -300,7 +301,8 @@ static PyObject *on_torch_pool(PyObject *self, PyObject *unused) {
 
 static PyMethodDef methods[] = {
     {"fold", fold, METH_VARARGS,
-     "fold(table, out, threads): add each segment's (sum, weighted sum) into out[2*slot : 2*slot+2]."},
+     "fold(table, out, threads, use_pool=True): add each segment's (sum, weighted sum) into\n"
+     "out[2*slot : 2*slot+2], on torch's OpenMP pool where it can (use_pool=False: threads of its own)."},
     {"on_torch_pool", on_torch_pool, METH_NOARGS,
      "Whether a fold on several threads runs on the OpenMP pool torch's CPU ops use (libgomp loaded)."},
     {NULL, NULL, 0, NULL},
