@@ -45,7 +45,7 @@ def _common(names: list[str]) -> str:
 
 # Attribute names seen and found to be neither a misspelling of requires_grad nor a foreign word:
 # a model's modules share a few dozen (training, in_features, ...), so most modules' attributes
-# are all known after the first and are passed over as one set difference. Bounded.
+# are all known after the first and are passed over by one subset test. Bounded.
 _ORDINARY: set[str] = set()
 _ORDINARY_KEPT = 4096
 
