@@ -4,7 +4,11 @@
 
 The baseline is the torch path the auditor falls back to without the kernel (two reductions of
 a (rows, 64) view per tensor). "warm" runs passes back to back (part of the 94 MB still in
-cache); "after a forward" runs a forward of the model before each pass, as the audit does.
+cache); "after a forward" runs a forward of the model before each pass, as the audit does;
+"after a step" a forward, backward and SGD step of a new head, as a watch's last pass follows.
+The kernel is timed on one thread, on torch's thread count with threads of its own, and on
+torch's OpenMP pool (what it uses where torch loaded libgomp): the variants alternate in each
+round, and the fastest round is printed next to the median.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from array import array
 
 import torch
 import torchvision
@@ -19,14 +24,25 @@ import torchvision
 from freezelint.runtime import fingerprint
 
 
-def timed(take, before, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        before()
-        t = time.perf_counter()
-        take()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def timed(takes: list, before, rounds: int) -> list[list[float]]:
+    """Each round runs `before` and then one take, for every take in turn (reversed every other
+    round): the seconds of each take's rounds."""
+    times: list[list[float]] = [[] for _ in takes]
+    for r in range(rounds):
+        order = list(enumerate(takes))
+        for i, take in order if r % 2 else order[::-1]:
+            before()
+            t = time.perf_counter()
+            take()
+            times[i].append(time.perf_counter() - t)
+    return times
+
+
+def kernel_threads(kernel, tensors, threads: int, use_pool: bool):
+    """One kernel pass on `threads` threads, on torch's pool or on threads of its own."""
+    table = fingerprint._table(tensors)[0]  # every tensor is contiguous: no per-pass copies
+    out = array("q", bytes(16 * len(tensors)))
+    return lambda: kernel.fold(table, out, threads, use_pool)
 
 
 def main() -> None:
@@ -50,10 +66,28 @@ def main() -> None:
     torch_pass = fingerprint.Fingerprinter(tensors)
     fingerprint._fold = kernel
     assert kernel_pass() == torch_pass()
-    print(f"{'':15} {'torch (baseline)':>17} {'kernel':>8} {'kernel / torch':>15}")
-    for name, before in [("warm", lambda: None), ("after a forward", lambda: model(batch))]:
-        base, fast = (timed(take, before, args.rounds) for take in (torch_pass, kernel_pass))
-        print(f"{name:15} {base * 1e3:>15.2f}ms {fast * 1e3:>6.2f}ms {fast / base:>15.2f}")
+    n = torch.get_num_threads()
+    pool = "yes" if kernel.on_torch_pool() else "no: threads of its own"
+    print(f"torch's OpenMP pool found: {pool}")
+    takes = [torch_pass, kernel_threads(kernel, tensors, 1, False), kernel_threads(kernel, tensors, n, False),
+             kernel_threads(kernel, tensors, n, True)]
+    print(f"{'(median / min)':15} {'torch (baseline)':>17} {'kernel 1 thread':>16} {f'kernel {n} own':>16} "
+          f"{f'kernel {n} pool':>16} {'best kernel / torch':>20}")
+    head = torch.nn.Linear(model.fc.in_features, 10)
+    model.fc = head
+    opt = torch.optim.SGD(head.parameters(), lr=0.01, momentum=0.9)
+
+    def step():
+        with torch.enable_grad():
+            model(batch).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    for name, before in [("warm", lambda: None), ("after a forward", lambda: model(batch)), ("after a step", step)]:
+        times = timed(takes, before, args.rounds)
+        med = [statistics.median(t) for t in times]
+        cells = " ".join(f"{m * 1e3:>7.2f}/{min(t) * 1e3:<5.2f}ms" for m, t in zip(med, times))
+        print(f"{name:15} {cells} {min(med[1:]) / med[0]:>14.2f}")
 
 
 if __name__ == "__main__":

@@ -222,3 +222,51 @@ def test_zeros_resized_to_more_zeros_are_a_change_and_back_again_are_not():
     assert fp() == grown  # stable from then on
     p.data = torch.zeros(4)
     assert fp() == before
+
+
+def test_the_kernel_runs_on_torchs_openmp_pool_and_on_its_own_threads_after_a_fork(path):
+    # Several fold threads run on the pool torch's CPU ops use, where torch loaded libgomp (its
+    # Linux wheels): threads of the kernel's own would wait for a CPU the pool's spinning workers
+    # hold. A child forked after the pool existed has none of its workers: there the kernel
+    # starts its own threads, and must neither hang nor give other numbers.
+    import multiprocessing
+    import sys
+    from array import array
+
+    if path != "kernel":
+        pytest.skip("the kernel's threads")
+    kernel = fingerprint_module._fold
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the pool is looked up on Linux only")
+    with open("/proc/self/maps") as maps:
+        loaded = any("libgomp" in line for line in maps)
+    if not loaded:
+        pytest.skip("torch did not load libgomp: the kernel starts its own threads")
+    ts = [torch.randn(300_000), torch.randn(7, 9).t(), torch.arange(77, dtype=torch.int16)]
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.randn(512, 512) @ torch.randn(512, 512)  # the pool exists before the fork
+        expected = fingerprints(ts)
+        assert kernel.on_torch_pool()
+        dense = [ts[0], ts[2]]  # contiguous: the table points at them, not at copies
+        pooled, own = array("q", bytes(32)), array("q", bytes(32))
+        kernel.fold(fingerprint_module._table(dense)[0], pooled, 2)
+        kernel.fold(fingerprint_module._table(dense)[0], own, 2, False)  # threads of its own
+        assert pooled == own and list(zip(pooled[0::2], pooled[1::2])) == [expected[0], expected[2]]
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=_fingerprints_in_child, args=(ts, queue))
+        child.start()
+        child.join(60)
+        if child.is_alive():
+            child.kill()
+            pytest.fail("the kernel hung in a forked child")
+        assert child.exitcode == 0
+        assert queue.get(timeout=5) == (False, expected)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _fingerprints_in_child(ts, queue):
+    queue.put((fingerprint_module._fold.on_torch_pool(), fingerprints(ts)))

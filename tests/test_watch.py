@@ -140,6 +140,22 @@ def test_a_live_attribute_that_freezes_nothing_is_reported():
     assert codes(w.report) == ["FZ102", "FZ506"]
 
 
+def test_a_misspelt_attribute_set_after_a_clean_watch_is_reported_by_the_next():
+    # Attribute names already judged ordinary are passed over by later judgements: a new one,
+    # on a module or a parameter judged clean before, is still looked at.
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        loop(model, opt, 2)
+    assert w.report.ok, w.report.render_text()
+    model[0].requiresGrad = False  # noqa: FZ103 (the mistake under test)
+    model[4].weight.trainable = False  # noqa: FZ103
+    with freezelint.watch() as w:
+        loop(model, opt, 2)
+    assert sorted((f.code, f.target) for f in w.report.findings if f.code == "FZ103") == [
+        ("FZ103", "0"), ("FZ103", "4.weight")]
+
+
 def test_gradient_accumulation_counts_optimizer_steps():
     model = net()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)

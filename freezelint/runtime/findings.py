@@ -43,6 +43,24 @@ def _common(names: list[str]) -> str:
     return ".".join(prefix) or "(model)"
 
 
+# Attribute names seen and found to be neither a misspelling of requires_grad nor a foreign word:
+# a model's modules share a few dozen (training, in_features, ...), so most modules' attributes
+# are all known after the first and are passed over by one subset test. Bounded.
+_ORDINARY: set[str] = set()
+_ORDINARY_KEPT = 4096
+
+
+def _odd(attrs: dict[str, Any]) -> list[str]:
+    """The attribute names (sorted) that FZ103 reports: misspellings of requires_grad, foreign words."""
+    if attrs.keys() <= _ORDINARY:  # no set built: the common case
+        return []
+    unknown = attrs.keys() - _ORDINARY
+    odd = sorted(a for a in unknown if is_misspelling(a) or a in FOREIGN)
+    if len(_ORDINARY) < _ORDINARY_KEPT:
+        _ORDINARY.update(unknown.difference(odd))
+    return odd
+
+
 def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, nn.Parameter]]) -> list[AuditFinding]:
     """FZ101/FZ102/FZ103, visible on the live objects whatever the steps do (the model's named
     modules and parameters)."""
@@ -59,7 +77,7 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
                                     f"attribute ({attrs['requires_grad']!r}) that autograd never reads",
                                     f"call `.requires_grad_({attrs['requires_grad']!r})` to set it on every "
                                     f"parameter"))
-        for attr in sorted(a for a in attrs if is_misspelling(a) or a in FOREIGN):
+        for attr in _odd(attrs):
             out.append(AuditFinding("FZ103", _label(name), f"attribute `{attr}` was set on this "
                                     f"{type(m).__name__}; it is not `requires_grad` and freezes nothing",
                                     "use `.requires_grad_(value)`"))
@@ -69,7 +87,7 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
             out.append(AuditFinding("FZ101", name, f"`requires_grad_` on this Parameter was overwritten with "
                                     f"{attrs['requires_grad_']!r}; requires_grad is still {p.requires_grad}",
                                     "call `p.requires_grad_(value)` and `del p.requires_grad_`"))
-        for attr in sorted(a for a in attrs if is_misspelling(a) or a in FOREIGN):
+        for attr in _odd(attrs):
             out.append(AuditFinding("FZ103", name, f"attribute `{attr}` was set on this Parameter; "
                                     f"requires_grad is still {p.requires_grad}", "set `p.requires_grad`"))
     return out

@@ -325,12 +325,15 @@ class Fingerprinter:
         return sum(group.scratch_bytes for _, group in self.groups)
 
     @torch.no_grad()
-    def __call__(self) -> list[tuple]:
+    def __call__(self, just_built: bool = False) -> list[tuple]:
+        """One pass. `just_built`: nothing ran since this Fingerprinter was built, so the tensors
+        still lie where the build found them and the check that they do (a walk of every
+        tensor's layout, 0.24 ms for resnet50's 320) is skipped."""
         if any(local(self.sources[i]) is not self.tensors[i] for i in self.shards):
             self._build([local(t) for t in self.sources])
         out: list[tuple] = [(0, 0)] * self.n
         for n, (idx, group) in enumerate(self.groups):
-            if group.moved():
+            if not just_built and group.moved():
                 group = _group(group.tensors)
                 self.groups[n] = (idx, group)
                 self.reshaped.difference_update(idx)
@@ -355,4 +358,4 @@ def _group(tensors: list[torch.Tensor]) -> _KernelGroup | _DeviceGroup:
 
 def fingerprints(tensors: list[torch.Tensor]) -> list[tuple]:
     """Fingerprints of many tensors, once."""
-    return Fingerprinter(tensors)()
+    return Fingerprinter(tensors)(just_built=True)

@@ -231,17 +231,22 @@ class Watch:
         nn.Module.train = train  # type: ignore[method-assign]
 
     @torch.no_grad()
-    def _baseline_root(self, root: nn.Module) -> None:
+    def _baseline_root(self, root: nn.Module, modules: list[nn.Module] | None = None) -> None:
         """Fingerprint the root's parameters and copy its buffers, as they are now. Before the
-        window, each forward of a root takes them again; inside it, what is taken stays."""
+        window, each forward of a root takes them again; inside it, what is taken stays.
+        `modules`: root.modules(), when the caller has just walked them."""
         params, buffers = _tensors(root)
         self._root_params[id(root)] = params
         overwrite = not self.started
         tensors = params + buffers
         cached = self._fingerprinters.get(id(root))
         if cached is None or len(cached[0]) != len(tensors) or any(a is not b for a, b in zip(cached[0], tensors)):
-            cached = self._fingerprinters[id(root)] = (tensors, Fingerprinter(tensors))
-        for t, f in zip(tensors, cached[1]()):
+            built = Fingerprinter(tensors)
+            taken = built(just_built=True)  # read at once: the layouts just taken still hold
+            self._fingerprinters[id(root)] = (tensors, built)
+        else:
+            taken = cached[1]()
+        for t, f in zip(tensors, taken):
             if overwrite or id(t) not in self.before:
                 self.before[id(t)] = (t, f)
         todo = [b for b in buffers if overwrite or id(b) not in self.buffer_copy]
@@ -258,7 +263,7 @@ class Watch:
                 self.buffer_copy[id(b)] = (block, at, b.shape)
                 at += b.numel()
         self._blocks[id(root)] = blocks + (self._blocks.get(id(root), []) if not overwrite else [])
-        for m in root.modules():
+        for m in root.modules() if modules is None else modules:
             if overwrite or id(m) not in self.modes_before:
                 self.modes_before[id(m)] = m.training
 
@@ -288,13 +293,14 @@ class Watch:
             module = self.given_model  # type: ignore[assignment]
             mid = id(module)
         self.roots[mid] = module
-        for m in module.modules():
+        modules = list(module.modules())  # one walk for the three uses below
+        for m in modules:
             self._covered.setdefault(id(m), mid)
         self._covered[mid] = mid
-        refused = fsdp.unsupported(list(module.modules()))
+        refused = fsdp.unsupported(modules)
         if refused:
             raise AuditUsageError(refused)
-        self._baseline_root(module)
+        self._baseline_root(module, modules)
         self._agree_before_backward(module)
 
     def _agree_before_backward(self, root: nn.Module) -> None:
@@ -365,7 +371,7 @@ class Watch:
             self.counts[id(opt)] = 0
         held = [p for p in self._held(opt) if id(p) not in self.before]
         if held:  # parameters no forwarded module holds yet (a wrapper's own, or none forwarded)
-            for p, f in zip(held, Fingerprinter(held)()):
+            for p, f in zip(held, Fingerprinter(held)(just_built=True)):
                 self.before[id(p)] = (p, f)
         for p in self._held(opt):
             if p.requires_grad:

@@ -167,7 +167,7 @@ def judge(w: "Watch") -> AuditReport:
     tensors = params + [b for _, b in named_buffers]
     cached = w._fingerprinters.get(id(models[0])) if len(models) == 1 else None
     reuse = cached is not None and len(cached[0]) == len(tensors) and all(a is b for a, b in zip(cached[0], tensors))
-    after = (cached[1] if reuse else Fingerprinter(tensors))() if tensors else []
+    after = (cached[1]() if reuse else Fingerprinter(tensors)(just_built=True)) if tensors else []
     before = [w.before[id(t)][1] if id(t) in w.before else a for t, a in zip(tensors, after)]
     changed = [a != b for a, b in zip(after, before)]
     nparams = len(params)
