@@ -22,8 +22,6 @@ import tokenize
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from conftest import ROOT
 from freezelint import codes
@@ -33,8 +31,6 @@ FULL = os.environ.get("FREEZELINT_FUZZ") == "full"
 # CI: 100 generated programs draw every statement form, comment and block kind (a derandomized
 # run of the same strategy drew all of them by 80; at 60 no `with` block yet)
 EXAMPLES = int(os.environ.get("FREEZELINT_FUZZ_EXAMPLES", 2000 if FULL else 100))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not FULL,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 ALL = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
 
 
@@ -90,97 +86,35 @@ def assert_fix_is_safe(text: str) -> None:
 
 
 # ----------------------------------------------------------------- generated programs
-NAMES = st.sampled_from(["m", "model", "p", "self", "layer", "bn", "head", "v", "x"])
-ATTRS = st.sampled_from(["requires_grad_", "requires_grad", "require_grad", "requiresGrad", "requires_grads",
-                         "training", "trainable", "data", "weight", "fc", "backbone"])
-VALUES = st.sampled_from(["False", "True", "0", "flag", "not frozen", "(a, b)", "x if y else z",
-                          "lambda: 1", "p.requires_grad", "[1]"])
-HEADERS = ["import torch\nimport torch.nn as nn\n", "from torch import nn\nimport torchvision\n",
-           "import torchvision.models as models\nfrom torch.nn import BatchNorm2d as BN\n", ""]
-LOOPS = ["for m in model.modules():", "for n, p in model.named_parameters():",
-         "for k, v in model.state_dict().items():", "for p in filter(lambda q: q.requires_grad, ps):",
-         "if isinstance(m, nn.BatchNorm2d):", "with torch.no_grad():", "while True:", "try:"]
+def test_generated_freezing_programs():
+    import fuzz_programs
+
+    def check(text: str) -> None:
+        ast.parse(text)  # the generator makes valid Python
+        out = check_text(text, "f.py", ALL, force=True)
+        assert not [d for d in out.diagnostics if d.code == "FZ001"], out.diagnostics
+        assert_locations_inside(text, out.diagnostics)
+        assert_fix_is_safe(text)
+
+    fuzz_programs.run_programs(check, EXAMPLES, FULL)
 
 
-@st.composite
-def target(draw):
-    chain = draw(st.lists(ATTRS, min_size=0, max_size=2))
-    return ".".join([draw(NAMES), *chain, draw(ATTRS)])
-
-
-@st.composite
-def statement(draw):
-    t, v = draw(target()), draw(VALUES)
-    obj, _, attr = t.rpartition(".")
-    comment = draw(st.sampled_from(["", "  # noqa", "  # noqa: FZ101", "  # freezelint: noqa",
-                                    "  # noqa: FZ102,FZ999", "  # note"]))
-    form = draw(st.sampled_from(["assign", "ann", "aug", "chain", "setattr", "compare", "call", "lambda",
-                                 "comp", "multi"]))
-    body = {
-        "assign": f"{t} = {v}",
-        "ann": f"{t}: bool = {v}",
-        "aug": f"{t} |= {v}",
-        "chain": f"{t} = {draw(target())} = {v}",
-        "setattr": f"setattr({obj}, {attr!r}, {v})",
-        "compare": f"{t} == ({v})",
-        "call": f"{obj}.requires_grad_({v})",
-        "lambda": f"model.apply(lambda {draw(NAMES)}: setattr({obj}, {attr!r}, {v}))",
-        "comp": f"[setattr({obj}, {attr!r}, {v}) for {draw(NAMES)} in model.parameters()]",
-        "multi": f"setattr(\n    {obj},\n    {attr!r},\n    {v},\n)",
-    }[form]
-    return body + comment
-
-
-@st.composite
-def program(draw):
-    lines = [draw(st.sampled_from(HEADERS))]
-    for _ in range(draw(st.integers(1, 6))):
-        kind = draw(st.sampled_from(["plain", "loop", "class", "def"]))
-        stmt = draw(statement())
-        indented = "\n".join("    " + s for s in stmt.splitlines())
-        if kind == "plain":
-            lines.append(stmt + "\n")
-        elif kind == "loop":
-            loop = draw(st.sampled_from(LOOPS))
-            tail = "\nexcept Exception:\n    pass" if loop == "try:" else ""
-            lines.append(f"{loop}\n{indented}{tail}\n")
-        elif kind == "class":
-            base = draw(st.sampled_from(["nn.Module", "object", "models.ResNet", ""]))
-            lines.append(f"class C({base}):\n    def f(self):\n" + "\n".join("    " + s for s in indented.splitlines())
-                         + "\n")
-        else:
-            lines.append(f"def g(model, {draw(NAMES)}=None):\n{indented}\n    return model\ng(torchvision.models.resnet18())\n")
-    text = "".join(lines)
-    if draw(st.booleans()):
-        text = text.replace("\n", "\r\n")
-    return text
-
-
-@FUZZ
-@given(program())
-def test_generated_freezing_programs(text):
-    ast.parse(text)  # the generator makes valid Python
-    out = check_text(text, "f.py", ALL, force=True)
-    assert not [d for d in out.diagnostics if d.code == "FZ001"], out.diagnostics
-    assert_locations_inside(text, out.diagnostics)
-    assert_fix_is_safe(text)
-
-
-# imported at the first draw, by the worker that runs the test (about 1 s: its grammar); a
-# module-level importorskip would also skip every test below when it is missing
+# a module-level importorskip would also skip every test below when it is missing
 HYPOTHESMITH = importlib.util.find_spec("hypothesmith") is not None
 
 
 @pytest.mark.skipif(not HYPOTHESMITH, reason="hypothesmith is not installed")
-@settings(max_examples=max(30, EXAMPLES // 5), deadline=None, derandomize=not FULL,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
-@given(st.deferred(lambda: importlib.import_module("hypothesmith").from_grammar()), statement())
-def test_grammar_programs_never_crash(code, extra):
-    for text in (code, code + "\n" + extra + "\n"):
-        out = check_text(text, "g.py", ALL, force=True)  # must not raise, whatever the input
-        assert_locations_inside(text, out.diagnostics)
-        if not [d for d in out.diagnostics if d.code == "FZ001"]:
-            assert_fix_is_safe(text)
+def test_grammar_programs_never_crash():
+    import fuzz_programs
+
+    def check(code: str, extra: str) -> None:
+        for text in (code, code + "\n" + extra + "\n"):
+            out = check_text(text, "g.py", ALL, force=True)  # must not raise, whatever the input
+            assert_locations_inside(text, out.diagnostics)
+            if not [d for d in out.diagnostics if d.code == "FZ001"]:
+                assert_fix_is_safe(text)
+
+    fuzz_programs.run_grammar(check, max(30, EXAMPLES // 5), FULL)
 
 
 # ------------------------------------------------------------------ mutations of real code
