@@ -14,6 +14,17 @@ import torch.distributed as dist
 from freezelint import audit
 
 
+def start(worker: Callable[..., None], args: tuple, nprocs: int, method: str = "spawn") -> None:
+    """Run `worker(rank, *args)` on `nprocs` processes. "forkserver" imports this script, torch
+    and torch._dynamo once in a server and forks every rank from it (a smoke run's ranks then
+    skip seconds of start-up each); "spawn", the default, starts each rank afresh."""
+    if method == "forkserver":
+        import multiprocessing
+
+        multiprocessing.get_context("forkserver").set_forkserver_preload(["__main__", "torch._dynamo"])
+    torch.multiprocessing.start_processes(worker, args=args, nprocs=nprocs, start_method=method)
+
+
 def init_rank(rank: int, world: int, store: str, threads: int) -> None:
     torch.set_num_threads(threads)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world,

@@ -21,11 +21,10 @@ import time
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torchvision
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from _ranks import alternate, init_rank
+from _ranks import start, alternate, init_rank
 
 
 def plain_steps(model, optimizer, batch, steps=2):
@@ -64,11 +63,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--model", default="resnet18")
     ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) // 2))
+    ap.add_argument("--start-method", choices=["spawn", "forkserver"], default="spawn",
+                    help="how ranks start (forkserver: imports once, for smoke runs)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        mp.start_processes(worker, args=(args.world, os.path.join(tmp, "store"), args), nprocs=args.world,
-                           start_method="spawn")
+        start(worker, (args.world, os.path.join(tmp, "store"), args), args.world, args.start_method)
         print(f"wall time of the whole run, spawn included: {time.perf_counter() - t:.1f} s")
 
 
