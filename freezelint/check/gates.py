@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a29a0b5f9a77063be1872ea32fc10d00'
+RULES_DIGEST = 'ea9aed81820c5a602f9fff4404703455'
 
 GATES = {
     'FZ002': (

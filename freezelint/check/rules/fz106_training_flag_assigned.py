@@ -40,6 +40,16 @@ class TrainingFlagAssigned(Rule):
             """
             import torch.nn as nn
 
+            model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+            model.training = False  # expect: FZ106
+            validate(model(x))  # the model runs with its BatchNorm still training
+            model.train()
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
             class Wrapper(nn.Module):
                 def __init__(self, encoder, norm):
                     super().__init__()
@@ -111,6 +121,17 @@ class TrainingFlagAssigned(Rule):
         ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+        model.training = True  # redundant: train() below sets every module's flag before the model runs
+        scheduler = make_scheduler()
+        model.train()
+        model.freeze_bn()
+        for x in data:
+            model(x)
+        """,
         """
         import torch.nn as nn
 
@@ -198,6 +219,8 @@ class TrainingFlagAssigned(Rule):
                 continue
             if _each_module_of_a_walk(facts, store.obj, store.ctx):
                 continue
+            if _mode_called_after(store, module):
+                continue
             obj = src(store.obj)
             value = src(store.value) if store.value is not None else "mode"
             yield self.finding(
@@ -220,6 +243,32 @@ def _batchnorm_by_use(module: cst.Module, obj: cst.BaseExpression) -> bool:
     target = src(obj)
     return any(isinstance(n, cst.Attribute) and n.attr.value in _BN_ONLY and src(n.value) == target
                for n in traverse.walk(module))
+
+
+def _mode_called_after(store, module: cst.Module) -> bool:
+    """`model.training = True` then, later in the same block and before `model` runs,
+    `model.train()` or `model.eval()`: the call sets every module's flag, the assignment changes
+    nothing (seen in real training scripts)."""
+    if store.form not in ("assign", "annassign"):
+        return False
+    obj = src(store.obj)
+    root = store.ctx.scope.node if store.ctx.scope.node is not None else module
+    for node in traverse.walk(root):
+        body = getattr(node, "body", None)
+        if not isinstance(body, (list, tuple)) or not any(stmt is store.ctx.stmt for stmt in body):
+            continue
+        after = list(body)[[id(b) for b in body].index(id(store.ctx.stmt)) + 1:]
+        for later in after:
+            for n in traverse.walk(later):
+                if not isinstance(n, cst.Call):
+                    continue
+                if isinstance(n.func, cst.Attribute) and n.func.attr.value in ("train", "eval") \
+                        and src(n.func.value) == obj:
+                    return True
+                if src(n.func) == obj:  # the model runs first: the flag mattered
+                    return False
+        return False
+    return False
 
 
 # Iterating these visits every module of a tree, so setting each one's own flag sets them all.
