@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ea9aed81820c5a602f9fff4404703455'
+RULES_DIGEST = '6610165a5122b492362318fd829072c4'
 
 GATES = {
     'FZ002': (

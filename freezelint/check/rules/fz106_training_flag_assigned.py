@@ -40,16 +40,6 @@ class TrainingFlagAssigned(Rule):
             """
             import torch.nn as nn
 
-            model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
-            model.training = False  # expect: FZ106
-            validate(model(x))  # the model runs with its BatchNorm still training
-            model.train()
-            """
-        ),
-        Example(
-            """
-            import torch.nn as nn
-
             class Wrapper(nn.Module):
                 def __init__(self, encoder, norm):
                     super().__init__()
@@ -118,6 +108,16 @@ class TrainingFlagAssigned(Rule):
                     if isinstance(m, nn.Sequential):
                         m.train(False)  # expect: FZ106
             """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+            model.training = False  # expect: FZ106
+            validate(model(x))  # the model runs with its BatchNorm still training
+            model.train()
+            """
         ),
     ]
     good = [
