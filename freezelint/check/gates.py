@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6610165a5122b492362318fd829072c4'
+RULES_DIGEST = '2284ca4ac46fd423d9c75a208d4ffb51'
 
 GATES = {
     'FZ002': (

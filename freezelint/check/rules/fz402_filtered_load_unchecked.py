@@ -8,7 +8,7 @@ import libcst as cst
 
 from freezelint.check import traverse
 from freezelint.check.facts import Facts
-from freezelint.check.rules.base import Example, Finding, Rule
+from freezelint.check.rules.base import Example, Finding, Rule, src
 
 
 def _key_filter(comp: cst.DictComp) -> bool:
@@ -53,6 +53,25 @@ class _Uses(cst.CSTVisitor):
         self._test(node.test)
 
 
+class _InlineFiltered(cst.CSTVisitor):
+    """`R.update({k: v for ... if k in R})` and the dicts passed to `load_state_dict`: a filtered
+    dict merged without a name can never have been checked."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[str, cst.DictComp]] = []
+        self.loaded: set[str] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or not node.args:
+            return
+        first = node.args[0].value
+        if func.attr.value == "update" and isinstance(first, cst.DictComp) and _key_filter(first):
+            self.updates.append((src(func.value), first))
+        elif func.attr.value == "load_state_dict":
+            self.loaded.add(src(first))
+
+
 class FilteredLoadUnchecked(Rule):
     code = "FZ402"
     words = ("items()",)
@@ -80,6 +99,16 @@ class FilteredLoadUnchecked(Rule):
             model.load_state_dict(model_dict)
             """
         ),
+        Example(
+            """
+            import torch
+
+            state = torch.load(pretrained, map_location="cpu")
+            model_dict = self.backbone.state_dict()
+            model_dict.update({k: v for k, v in state.items() if k in model_dict})  # expect: FZ402
+            self.backbone.load_state_dict(model_dict)
+            """
+        ),
     ]
     good = [
         """
@@ -96,6 +125,11 @@ class FilteredLoadUnchecked(Rule):
         renamed = {k.replace("module.", ""): v for k, v in checkpoint.items()}
         model.load_state_dict(renamed)  # strict: mismatches raise
         """,
+        """
+        def configure(defaults, overrides, model, ckpt):
+            defaults.update({k: v for k, v in overrides.items() if k in defaults})  # a config, never loaded
+            model.load_state_dict(ckpt)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -110,6 +144,16 @@ class FilteredLoadUnchecked(Rule):
                 f"and the load that follows reports success with nothing loaded; check `len({name})` before "
                 f"loading",
             )
+        inline = _InlineFiltered()
+        traverse.visit(module, inline)
+        for receiver, comp in inline.updates:
+            if receiver in inline.loaded:
+                yield self.finding(
+                    comp,
+                    f"`{receiver}.update(...)` merges a dict that keeps only keys already in the model, and "
+                    f"`{receiver}` is loaded next: with a prefix mismatch nothing is merged and the load reports "
+                    f"success; name the filtered dict and check its `len()` before merging",
+                )
 
 
 def _filtered_dicts(facts: Facts):
