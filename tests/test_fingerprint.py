@@ -224,6 +224,7 @@ def test_zeros_resized_to_more_zeros_are_a_change_and_back_again_are_not():
     assert fp() == before
 
 
+@pytest.mark.parametrize("path", ["kernel"], indirect=True)  # about the C kernel only
 def test_the_kernel_runs_on_torchs_openmp_pool_and_on_its_own_threads_after_a_fork(path):
     # Several fold threads run on the pool torch's CPU ops use, where torch loaded libgomp (its
     # Linux wheels): threads of the kernel's own would wait for a CPU the pool's spinning workers
@@ -233,8 +234,6 @@ def test_the_kernel_runs_on_torchs_openmp_pool_and_on_its_own_threads_after_a_fo
     import sys
     from array import array
 
-    if path != "kernel":
-        pytest.skip("the kernel's threads")
     kernel = fingerprint_module._fold
     if not sys.platform.startswith("linux"):
         pytest.skip("the pool is looked up on Linux only")
