@@ -1,0 +1,74 @@
+"""One walk of a module tree: its named modules, parameters and buffers, as torch lists them.
+
+`named_modules()`, `named_parameters()` and `named_buffers()` each walk the whole tree through
+nested generators (resnet50: 0.6 ms for the three, and more right after a forward pass has
+evicted the modules from the cache); the watch needs all three at the window's start and again
+at its end. `walk` reads the same dictionaries once, in the same order with the same
+de-duplication. A tree with a module whose class redefines how torch lists its members (FSDP1
+cleans its names, for one) is listed by torch itself.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+# The methods through which torch lists a tree's members; a class that overrides one may list
+# something other than its dictionaries.
+_LISTING = ("named_modules", "named_parameters", "named_buffers", "_named_members", "modules", "parameters",
+            "buffers", "named_children", "children")
+_PLAIN: dict[type, bool] = {}
+
+
+def _plain(cls: type) -> bool:
+    known = _PLAIN.get(cls)
+    if known is None:
+        if len(_PLAIN) > 4096:  # classes made on the fly are not kept alive for ever
+            _PLAIN.clear()
+        known = _PLAIN[cls] = all(getattr(cls, n, None) is getattr(nn.Module, n) for n in _LISTING) \
+            and cls.__hash__ is nn.Module.__hash__
+    return known
+
+
+class Tree(NamedTuple):
+    modules: list[tuple[str, nn.Module]]
+    params: list[tuple[str, nn.Parameter]]
+    buffers: list[tuple[str, torch.Tensor]]
+
+
+def walk(root: nn.Module) -> Tree:
+    """`(list(root.named_modules()), list(root.named_parameters()), list(root.named_buffers()))`,
+    read in one pass."""
+    modules: list[tuple[str, nn.Module]] = []
+    params: list[tuple[str, nn.Parameter]] = []
+    buffers: list[tuple[str, torch.Tensor]] = []
+    seen_m: set[int] = set()
+    seen_p: set[int] = set()
+    seen_b: set[int] = set()
+    stack = [("", root)]  # children pushed in reverse: popped in the order torch's recursion visits them
+    while stack:
+        name, m = stack.pop()
+        if id(m) in seen_m:
+            continue
+        if not _plain(type(m)):
+            return Tree(list(root.named_modules()), list(root.named_parameters()), list(root.named_buffers()))
+        seen_m.add(id(m))
+        modules.append((name, m))
+        dot = name + "." if name else ""
+        for k, p in m._parameters.items():
+            if p is not None and id(p) not in seen_p:
+                seen_p.add(id(p))
+                params.append((dot + k, p))
+        for k, b in m._buffers.items():
+            if b is not None and id(b) not in seen_b:
+                seen_b.add(id(b))
+                buffers.append((dot + k, b))
+        children = m._modules
+        if children:
+            stack.extend((dot + k, c) for k, c in reversed(children.items()) if c is not None)
+    return Tree(modules, params, buffers)
+
+
+__all__ = ["Tree", "walk"]
