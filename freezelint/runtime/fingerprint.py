@@ -20,7 +20,7 @@ from array import array
 
 import torch
 
-from freezelint.runtime.fsdp import local
+from freezelint.runtime.fsdp import _dtensor, local
 
 try:
     from freezelint.runtime import _fold
@@ -56,6 +56,13 @@ def as_ints(t: torch.Tensor) -> torch.Tensor:
     if t.dtype.is_floating_point or t.dtype == torch.bool:
         t = t.view(_INT_OF_SIZE[t.element_size()])
     return t.reshape(-1)
+
+
+def joined(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The tensors' elements, one after the other, in one new 1-d tensor (of their one dtype)."""
+    if all(t.dim() == 0 for t in tensors):  # num_batches_tracked: a stack, not a reshape per scalar
+        return torch.stack(tensors)
+    return torch.cat([t if t.dim() == 1 else t.reshape(-1) for t in tensors])
 
 
 def _sequence(t: torch.Tensor) -> tuple[list[torch.Tensor], bool]:
@@ -112,13 +119,6 @@ def _layout(t: torch.Tensor) -> tuple:
     return t.data_ptr(), t.shape, t.stride(), t.dtype, t.untyped_storage().nbytes()
 
 
-def _readable(t: torch.Tensor, nbytes: int) -> bool:
-    """Whether a contiguous tensor's elements lie in its storage (of `nbytes`). A storage resized
-    to nothing (as sharding does) holds none, and reading it crashes the process, in torch or the
-    kernel."""
-    return not t.is_contiguous() or (t.storage_offset() + t.numel()) * t.element_size() <= nbytes
-
-
 class _Group:
     """The tensors of one device, where their bits lay when the group was built, and their
     storages (held, whatever happens to the tensors: the kernel reads them without the GIL, so
@@ -126,10 +126,12 @@ class _Group:
 
     def __init__(self, tensors: list[torch.Tensor]) -> None:
         self.tensors = tensors
-        self.storages = [t.untyped_storage() for t in tensors]
-        self.layout = [(t.data_ptr(), t.shape, t.stride(), t.dtype, s.nbytes()) for t, s in zip(tensors, self.storages)]
-        for t, (*_, nbytes) in zip(tensors, self.layout):
-            if not _readable(t, nbytes):
+        self.storages = storages = [t.untyped_storage() for t in tensors]
+        self.layout = layout = [(t.data_ptr(), t.shape, t.stride(), t.dtype, s.nbytes())
+                                for t, s in zip(tensors, storages)]
+        for t, s, (ptr, *_, nbytes) in zip(tensors, storages, layout):
+            # _readable, from what was just read: the bytes before t's first element, plus its own
+            if ptr - s.data_ptr() + t.nbytes > nbytes and t.is_contiguous():
                 raise ValueError(f"a {tuple(t.shape)} tensor's storage holds {nbytes} bytes, fewer than its "
                                  "elements need (was it resized away by sharding?)")
 
@@ -301,8 +303,11 @@ class Fingerprinter:
     @torch.no_grad()
     def __init__(self, tensors: list[torch.Tensor]) -> None:
         self.sources = tensors
-        shards = [local(t) for t in tensors]
-        self.shards = [i for i, (t, s) in enumerate(zip(tensors, shards)) if s is not t]
+        if _dtensor() is None:  # nothing has imported DTensor: no tensor here is one
+            shards, self.shards = tensors, []
+        else:
+            shards = [local(t) for t in tensors]
+            self.shards = [i for i, (t, s) in enumerate(zip(tensors, shards)) if s is not t]
         self._build(shards)
 
     def _build(self, tensors: list[torch.Tensor]) -> None:
@@ -314,11 +319,17 @@ class Fingerprinter:
             self.shapes = [t.shape for t in tensors]
             self.reshaped: set[int] = set()
         by_device: dict[torch.device, list[int]] = {}
-        self.sparse = [(i, t) for i, t in enumerate(tensors) if t.layout != torch.strided]
+        self.sparse = []
+        strided = torch.strided
         for i, t in enumerate(tensors):
-            if t.device.type != "meta" and t.numel() and t.layout == torch.strided:
-                by_device.setdefault(t.device, []).append(i)
-        self.groups = [(idx, _group([tensors[i] for i in idx])) for idx in by_device.values()]
+            if t.layout != strided:
+                self.sparse.append((i, t))
+            elif t.numel():
+                device = t.device
+                if device.type != "meta":
+                    by_device.setdefault(device, []).append(i)
+        self.groups = [(idx, _group([tensors[i] for i in idx] if len(idx) < self.n else tensors))
+                       for idx in by_device.values()]
 
     @property
     def scratch_bytes(self) -> int:

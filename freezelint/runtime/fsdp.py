@@ -67,20 +67,33 @@ def shard_key(t: torch.Tensor) -> tuple[int, ...] | None:
     return tuple(c for c, placement in zip(coord, t.placements) if placement.is_shard())
 
 
+_KIND: dict[type, int | None] = {}  # by class: 2 (an FSDPModule), 1 (FullyShardedDataParallel) or None
+
+
+def _kind(cls: type) -> int | None:
+    known = _KIND.get(cls, 0)
+    if known == 0:
+        if len(_KIND) > 4096:  # classes made on the fly are not kept alive for ever
+            _KIND.clear()
+        names = {c.__name__ for c in cls.__mro__}
+        known = _KIND[cls] = 2 if "FSDPModule" in names else 1 if _FSDP1 in names else None
+    return known
+
+
 def version(modules: Iterable[nn.Module]) -> int | None:
     """2 for a model with `fully_shard` units, 1 for FullyShardedDataParallel, None otherwise."""
     found = None
     for m in modules:
-        names = {c.__name__ for c in type(m).__mro__}
-        if "FSDPModule" in names:
+        kind = _kind(type(m))
+        if kind == 2:
             return 2
-        if _FSDP1 in names:
+        if kind == 1:
             found = 1
     return found
 
 
 def is_fsdp1_wrapper(m: nn.Module) -> bool:
-    return any(c.__name__ == _FSDP1 for c in type(m).__mro__)
+    return _kind(type(m)) == 1
 
 
 def unsupported(modules: list[nn.Module]) -> str | None:
