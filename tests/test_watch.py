@@ -496,6 +496,78 @@ def test_buffers_that_moved_are_sized_each_from_its_own_copy():
     assert got["flag"] is None and all(b.changed for b in w.report.buffers)
 
 
+def test_buffers_are_judged_by_their_bits_against_the_copy_not_by_value():
+    # Buffers are compared with their copies block by block: a change that leaves the value equal
+    # (0.0 to -0.0, one NaN for another) still moved, sized 0 or nan; among many buffers that did
+    # not move, the one that did is named alone; a bool buffer that flipped moved, unsized.
+    class Quiet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2)
+            self.register_buffer("zero", torch.zeros(3))
+            self.register_buffer("nan", torch.full((2,), float("nan")))
+            for i in range(12):  # more unchanged buffers than are checked one by one
+                self.register_buffer(f"still{i}", torch.arange(4.0) + i)
+            self.register_buffer("mask", torch.tensor([True, False]))
+
+        def forward(self, x):
+            with torch.no_grad():
+                self.zero[1] = -0.0
+                self.nan.view(torch.int32)[0] ^= 1  # another NaN payload: NaN all the same
+                self.mask[1] = True
+            return self.lin(x)
+
+    model = Quiet()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch(steps=1) as w:
+        model(torch.randn(2, 2)).sum().backward()
+        opt.step()
+    got = {b.name: (b.changed, b.max_abs_delta) for b in w.report.buffers}
+    assert got["zero"] == (True, 0.0)
+    assert got["nan"][0] and got["nan"][1] != got["nan"][1]
+    assert got["mask"] == (True, None)
+    assert all(got[f"still{i}"] == (False, None) for i in range(12))
+
+
+def test_a_buffer_shared_by_two_models_is_judged_by_its_latest_copy():
+    # Before the window each root forward copies its buffers again; a buffer two roots share is
+    # in both roots' blocks, and only the copy taken last says whether it moved in the window.
+    class Counter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("count", torch.zeros(()))
+
+    class Counts(nn.Module):  # moves the shared counter in its forward
+        def __init__(self, counter):
+            super().__init__()
+            self.counter, self.lin = counter, nn.Linear(2, 2)
+
+        def forward(self, x):
+            with torch.no_grad():
+                self.counter.count += 1
+            return self.lin(x)
+
+    class Reads(nn.Module):  # holds the counter, leaves it alone
+        def __init__(self, counter):
+            super().__init__()
+            self.counter, self.lin = counter, nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.lin(x)
+
+    counter = Counter()
+    a, b = Counts(counter), Reads(counter)
+    opt = torch.optim.SGD([*a.lin.parameters(), *b.lin.parameters()], lr=0.1)
+    x = torch.randn(3, 2)
+    with freezelint.watch(steps=1) as w:
+        b(x)  # b's block first (count 0)
+        y = a(x)  # a's copy (count 0), then count 1
+        b(y).sum().backward()  # b's copy again, the latest: count 1, and nothing moves it after
+        opt.step()
+    (count,) = [r for r in w.report.buffers if r.name.endswith("count")]
+    assert not count.changed, count
+
+
 def test_a_model_changed_between_two_watches_is_judged_as_it_is_then():
     # Fingerprinting state is reused across watches of one model (a kept segment table): after
     # `.data` is swapped, a parameter replaced, a buffer or a module added, what the next window

@@ -30,6 +30,7 @@ fingerprinted again, buffers compared with their copies, and `watch_report.judge
 from __future__ import annotations
 
 import contextlib
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Iterator
 
 import torch
@@ -38,9 +39,10 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from freezelint.runtime import fsdp
-from freezelint.runtime.fingerprint import Fingerprinter
+from freezelint.runtime.fingerprint import Fingerprinter, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError
+from freezelint.runtime.tree import Tree, walk
 
 
 def _guarded(hook: Callable) -> Callable:
@@ -74,6 +76,9 @@ class WindowComplete(BaseException):
     A BaseException, so the script's own `except Exception` does not swallow it."""
 
 
+_requires_grad = attrgetter("requires_grad")
+
+
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
     if optimizer is None:
         return []
@@ -85,10 +90,6 @@ def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
         raise AuditUsageError(f"optimizer must be a torch.optim.Optimizer, a list or a dict of them, "
                               f"got {type(optimizer).__name__}")
     return list(items)
-
-
-def _tensors(module: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    return list(module.parameters()), list(module.buffers())
 
 
 class Watch:
@@ -118,6 +119,7 @@ class Watch:
         self._train_orig: Callable | None = None
         self._train_wrapper: Callable | None = None
         self._in_train = False
+        self._evals: list[nn.Module] = []  # modules in eval() that the current train() call reached
         self._active = False
         self.started = False  # the first optimizer step has begun
         self.done = False  # the window is closed
@@ -130,7 +132,8 @@ class Watch:
         # `saved()` makes the view, only for the few buffers whose change is sized
         self.before: dict[int, tuple[torch.Tensor, tuple]] = {}
         self.buffer_copy: dict[int, tuple[torch.Tensor, int, torch.Size]] = {}
-        self._blocks: dict[int, list[torch.Tensor]] = {}
+        # by id of the root: (block, the buffers copied into it in order, their shapes then)
+        self._blocks: dict[int, list[tuple[torch.Tensor, list[torch.Tensor], list[torch.Size]]]] = {}
         self.modes_before: dict[int, bool] = {}  # id(module) -> training, at the window's start
         self._fingerprinters: dict[int, tuple[list[torch.Tensor], Fingerprinter]] = {}
         self.optimizers: dict[int, torch.optim.Optimizer] = {}
@@ -170,8 +173,17 @@ class Watch:
         if self._active:
             raise AuditUsageError("this watch is already active")
         self._active = True
+        covered, slow = self._covered, self._on_forward
+
+        def on_forward(module: nn.Module, args: Any) -> None:
+            # Every module's forward comes here; a submodule of a known root (nearly all of them)
+            # needs nothing, so it costs a lookup, not a call through _guarded.
+            root = covered.get(id(module))
+            if root is None or root == id(module):
+                slow(module, args)
+
         self._handles = [
-            register_module_forward_pre_hook(self._on_forward),
+            register_module_forward_pre_hook(on_forward),
             register_optimizer_step_pre_hook(self._on_step_pre),
         ]
         self._post_handle = register_optimizer_step_post_hook(self._on_step_post)
@@ -212,11 +224,18 @@ class Watch:
         watch = self
 
         def train(module: nn.Module, mode: bool = True) -> nn.Module:
-            if not mode or watch._in_train or watch.done or not watch._active:
+            if not mode or watch.done or not watch._active:
                 return orig(module, mode)
-            watch._in_train = True  # Module.train recurses through this function: walk once
+            # Module.train recurses through this function, once per module: each notes whether
+            # it is in eval() now; the outermost call keeps those that train() left training (a
+            # train() override may put some back into eval()).
+            if watch._in_train:
+                if not module.training:
+                    watch._evals.append(module)
+                return orig(module, mode)
+            watch._in_train = True
+            evals = watch._evals = [module] if not module.training else []
             try:
-                evals = [m for m in module.modules() if not m.training]
                 out = orig(module, mode)
                 for m in evals:
                     if m.training:
@@ -224,6 +243,7 @@ class Watch:
                 return out
             finally:
                 watch._in_train = False
+                watch._evals = []
 
         train.__doc__ = orig.__doc__
         self._train_orig = orig
@@ -231,14 +251,18 @@ class Watch:
         nn.Module.train = train  # type: ignore[method-assign]
 
     @torch.no_grad()
-    def _baseline_root(self, root: nn.Module, modules: list[nn.Module] | None = None) -> None:
+    def _baseline_root(self, root: nn.Module, tree: Tree | None = None) -> None:
         """Fingerprint the root's parameters and copy its buffers, as they are now. Before the
         window, each forward of a root takes them again; inside it, what is taken stays.
-        `modules`: root.modules(), when the caller has just walked them."""
-        params, buffers = _tensors(root)
+        `tree`: walk(root), when the caller has just taken it."""
+        if tree is None:
+            tree = walk(root)
+        params, buffers = [p for _, p in tree.params], [b for _, b in tree.buffers]
         self._root_params[id(root)] = params
         overwrite = not self.started
-        tensors = params + buffers
+        # buffers are compared with their copies (below) at the end, not fingerprinted; sparse
+        # ones, which get no copy, are
+        tensors = params + [b for b in buffers if b.layout != torch.strided]
         cached = self._fingerprinters.get(id(root))
         if cached is None or len(cached[0]) != len(tensors) or any(a is not b for a, b in zip(cached[0], tensors)):
             built = Fingerprinter(tensors)
@@ -246,9 +270,11 @@ class Watch:
             self._fingerprinters[id(root)] = (tensors, built)
         else:
             taken = cached[1]()
-        for t, f in zip(tensors, taken):
-            if overwrite or id(t) not in self.before:
-                self.before[id(t)] = (t, f)
+        if overwrite:
+            self.before.update(zip(map(id, tensors), zip(tensors, taken)))
+        else:
+            for t, f in zip(tensors, taken):
+                self.before.setdefault(id(t), (t, f))
         todo = [b for b in buffers if overwrite or id(b) not in self.buffer_copy]
         by_kind: dict[tuple, list[torch.Tensor]] = {}
         for b in todo:
@@ -256,16 +282,19 @@ class Watch:
                 by_kind.setdefault((b.dtype, b.device), []).append(b)
         blocks = []
         for group in by_kind.values():  # one copy per dtype: a cat, not a clone per buffer
-            block = torch.cat([b if b.dim() == 1 else b.reshape(-1) for b in group])  # no_grad: no graph
-            blocks.append(block)
+            block = joined(group)  # no_grad: no graph
+            shapes = [b.shape for b in group]
+            blocks.append((block, group, shapes))
             at = 0
-            for b in group:
-                self.buffer_copy[id(b)] = (block, at, b.shape)
+            for b, shape in zip(group, shapes):
+                self.buffer_copy[id(b)] = (block, at, shape)
                 at += b.numel()
         self._blocks[id(root)] = blocks + (self._blocks.get(id(root), []) if not overwrite else [])
-        for m in root.modules() if modules is None else modules:
-            if overwrite or id(m) not in self.modes_before:
-                self.modes_before[id(m)] = m.training
+        if overwrite:
+            self.modes_before.update((id(m), m.training) for _, m in tree.modules)
+        else:
+            for _, m in tree.modules:
+                self.modes_before.setdefault(id(m), m.training)
 
     def saved(self, buffer: torch.Tensor) -> torch.Tensor | None:
         """The buffer's copy from the window's start, or None when none was taken."""
@@ -293,14 +322,14 @@ class Watch:
             module = self.given_model  # type: ignore[assignment]
             mid = id(module)
         self.roots[mid] = module
-        modules = list(module.modules())  # one walk for the three uses below
-        for m in modules:
+        tree = walk(module)  # one walk for the three uses below
+        for _, m in tree.modules:
             self._covered.setdefault(id(m), mid)
         self._covered[mid] = mid
-        refused = fsdp.unsupported(modules)
+        refused = fsdp.unsupported([m for _, m in tree.modules])
         if refused:
             raise AuditUsageError(refused)
-        self._baseline_root(module, modules)
+        self._baseline_root(module, tree)
         self._agree_before_backward(module)
 
     def _agree_before_backward(self, root: nn.Module) -> None:
@@ -380,9 +409,7 @@ class Watch:
 
     def _note_wanted(self) -> None:
         for params in self._root_params.values():
-            for p in params:
-                if p.requires_grad:
-                    self.wanted.add(id(p))
+            self.wanted.update(map(id, filter(_requires_grad, params)))  # C loops: 4x a for loop
 
     @_guarded
     @torch.no_grad()
