@@ -27,6 +27,10 @@ VIA = "via:"
 OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
     "opt_build", "add_group", "replace", "freeze", "unfreeze", "ddp_wrap")
 _MAX_DEPTH = 3
+# Summaries position of the value a function returns (`model = build(cfg)` takes over what
+# `build` did to the model it returns), and the event kinds a call site takes over from it: the
+# state the returned model is in, not what was done with it inside.
+RET = "ret"
 _BN_NAME = re.compile(r"BatchNorm|BN\b|bn\b|_BatchNorm|FrozenBatchNorm")
 
 
@@ -273,6 +277,7 @@ class Flow(cst.CSTVisitor):
                             e.detail["name"] = target.value
 
     def leave_Assign(self, node: cst.Assign) -> None:
+        self._returned(node)
         # `ddp = DDP(model)`: a change through `ddp.module...` is a change to the wrapped model.
         if isinstance(node.value, cst.Call) and self.facts.qualname(node.value.func, self.scope) in _DDP:
             for t in node.targets:
@@ -280,6 +285,27 @@ class Flow(cst.CSTVisitor):
                     for e in [e for e in self.events if e.kind == DDP_WRAP and e.node is node.value]:
                         if e.target != t.target.value:
                             self._emit(DDP_WRAP, t.target.value, node.value)
+
+    def _returned(self, node: cst.Assign) -> None:
+        """`model = build(cfg)` (or `build(cfg).to(device)`): the model arrives in the state
+        `build` left the model it returns in (BatchNorm frozen, parameters frozen, eval())."""
+        call = unwrap_self_returning(node.value)
+        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name) \
+                or not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
+            return
+        target = node.targets[0].target
+        callee = self.facts.resolve_def(call.func, self.scope)
+        if callee is not None:
+            effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)]
+        else:
+            effects = self.summaries.external(call.func, self.scope, RET)
+        for kind, detail in effects:
+            if kind.startswith(CALLS):  # the builder called a method of the model it returns
+                for k2, d2 in self.summaries.method(target, kind[len(CALLS):], self.scope, self.depth):
+                    if k2 in Summaries.RETURNED:
+                        self._emit(k2, target.value, call, **d2)
+            elif kind in Summaries.RETURNED or kind.startswith(VIA):
+                self._emit(kind, target.value, call, **detail)
 
     def visit_Expr(self, node: cst.Expr) -> None:
         # `p.requires_grad == False` as a statement (FZ104): meant as a freeze
@@ -323,6 +349,41 @@ class Flow(cst.CSTVisitor):
 # which calls configure_optimizers again.
 _GIVES_OPTIMIZER = frozenset({"add_param_group", "unfreeze_and_add_param_group", "setup_optimizers"})
 _DDP = ("torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel")
+
+
+class _Returns(cst.CSTVisitor):
+    """The values of a body's `return` statements (not those of nested functions or classes)."""
+
+    def __init__(self) -> None:
+        self.values: list[cst.BaseExpression | None] = []
+
+    def visit_FunctionDef(self, node) -> bool:
+        return False
+
+    def visit_ClassDef(self, node) -> bool:
+        return False
+
+    def visit_Lambda(self, node) -> bool:
+        return False
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.values.append(node.value)
+
+
+def _returned_local(func: cst.FunctionDef, scope: Scope, params: list[str]) -> str | None:
+    """The local name every `return` of the function returns (`return model`, `return
+    model.to(device)`), when it is one name bound in the function and not a parameter (what
+    the function does to a parameter its callers see already); None otherwise."""
+    found = _Returns()
+    for stmt in func.body.body:
+        traverse.visit(stmt, found)
+    names = {dotted(unwrap_self_returning(v)) if v is not None else None for v in found.values}
+    if len(names) != 1:
+        return None
+    name = names.pop()
+    if name is None or "." in name or name in params or name not in scope.bindings:
+        return None
+    return name
 
 
 def unwrap_self_returning(expr: cst.BaseExpression) -> cst.BaseExpression:
@@ -385,8 +446,10 @@ class Summaries:
     leave the file go to `external`/`external_method`, which say nothing here; the flow layer
     answers them from the project index."""
 
-    # what a call site takes over from its callee
+    # what a call site takes over from its callee: from what it does to an argument, and from
+    # what it did to the model it returns
     APPLIED = (TRAIN, BN_FREEZE, EVAL, ACTIVITY, FREEZE, UNFREEZE, OPT_BUILD, DDP_WRAP)
+    RETURNED = (TRAIN, BN_FREEZE, EVAL, FREEZE, UNFREEZE)
 
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
@@ -409,23 +472,25 @@ class Summaries:
             return ()
         scope = self.facts.func_scopes.get(id(func))
         params = [*func.params.posonly_params, *func.params.params]
-        if scope is None or pos >= len(params):
+        if scope is None or (pos != RET and pos >= len(params)):
             return ()
         flow = self.body_flow(func, depth)
         if flow is None:
             return ()
-        for i, p in enumerate(params):  # one pass over the body answers every parameter
-            name = p.name.value
+        names = [p.name.value for p in params]
+        targets: list[tuple[int | str, str | None]] = [*enumerate(names), (RET, _returned_local(func, scope, names))]
+        for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
             events: dict[str, Event] = {}
-            for e in flow.events:
+            for e in flow.events if name is not None else ():
                 if e.target == name or e.target.startswith(name + "."):
                     first.setdefault(e.kind, e.detail.get("origin_node", e.node))
                     events.setdefault(e.kind, e)
             k = (id(func), i)
             self._all[k] = first
             self._first[k] = events
-            self._cache[k] = tuple(x for x in first if x in self.APPLIED or x.startswith((CALLS, VIA)))
+            applied = self.RETURNED if i == RET else self.APPLIED
+            self._cache[k] = tuple(x for x in first if x in applied or x.startswith((CALLS, VIA)))
         return self._cache[key]
 
     def body_flow(self, func: cst.FunctionDef, depth: int = 0) -> "Flow | None":

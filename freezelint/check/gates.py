@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '2284ca4ac46fd423d9c75a208d4ffb51'
+RULES_DIGEST = 'ef9afd54b057630b72fa48f9dbec3ccd'
 
 GATES = {
     'FZ002': (

@@ -25,9 +25,10 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 4
+SUMMARY_VERSION = 5
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
+_RET = "ret"  # events.RET: the position of a function's returned model
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
 _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+))?")
 # a file without any of these words does nothing a summary records: it is not parsed
@@ -336,8 +337,9 @@ class Project:
         self._use(importer, path, name)
         return entry, shown_path(str(path))
 
-    def effects(self, importer: str, qual: str, pos: int, _chain: tuple = ()) -> list["Effect"]:
-        """What a function of another project file does to its argument `pos`, and what the
+    def effects(self, importer: str, qual: str, pos: int | str, _chain: tuple = ()) -> list["Effect"]:
+        """What a function of another project file does to its argument `pos` (or, at "ret", to
+        the model it returns), and what the
         project functions it hands that argument to do (`via:` effects), through at most
         `_MAX_CHAIN` files; a function already on the chain is not entered again. Every file on
         the chain is recorded as used, so a cached finding follows a change anywhere on it."""
@@ -353,7 +355,8 @@ class Project:
         for kind, line in entry["effects"].get(str(pos), {}).items():
             if kind.startswith(_VIA):
                 inner, _, at = kind[len(_VIA):].rpartition("#")
-                for e in self.effects(str(hit[0]), inner, int(at), (*_chain, hit)) if at.isdigit() else ():
+                to = int(at) if at.isdigit() else at if at == _RET else None
+                for e in self.effects(str(hit[0]), inner, to, (*_chain, hit)) if to is not None else ():
                     out.append(Effect(e.kind, e.line, e.shown, e.opt, (edge, *e.edges), (hit[1], *e.via)))
             else:
                 out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), (edge,), (hit[1],)))

@@ -2,7 +2,8 @@
 
 A summary is computed once per file content (the project index caches it by content hash) and is
 all another file needs to know: which parameters a function freezes, unfreezes, puts in train()
-or eval(), BN-freezes, builds an optimizer over, wraps in DDP, trains; what each Module class
+or eval(), BN-freezes, builds an optimizer over, wraps in DDP, trains, and the state of the
+model it returns ("ret": frozen, BN-frozen, in eval() or train()); what each Module class
 does to `self` in `__init__` and in its other methods, whether it overrides train(), and whether
 it has `configure_optimizers`. Effects map an event kind to the 1-based line where it happens.
 
@@ -10,7 +11,8 @@ it has `configure_optimizers`. Effects map an event kind to the 1-based line whe
      "imports": {"Net": "models.net.Net", "F": ".functional"},
      "functions": {"train_one_epoch": {"params": ["model", "loader"],
                                        "effects": {"0": {"train": 12, "calls:freeze_bn": 13}},
-                                       "opt": {}}},
+                                       "opt": {}},
+                   "build": {"params": ["cfg"], "effects": {"ret": {"bn_freeze": 20}}, "opt": {}}},
      "classes": {"Net": {"bases": ["torch.nn.Module"], "module": true, "train_override": false,
                          "configure_optimizers": false,
                          "methods": {"freeze_bn": {"bn_freeze": 30}, "__init__": {}}}}}
@@ -24,7 +26,7 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from freezelint.check.events import CALLS, OPT_BUILD, VIA, Summaries, opt_detail
+from freezelint.check.events import CALLS, OPT_BUILD, RET, VIA, Summaries, opt_detail
 from freezelint.check.facts import Facts
 from freezelint.check.project import SUMMARY_VERSION as VERSION  # there: read back without libcst
 
@@ -55,6 +57,12 @@ def summarise(facts: Facts) -> dict:
                 opt = callees.first_event(stmt, i, OPT_BUILD)
                 if opt is not None:
                     entry["opt"][str(i)] = opt_detail(opt)
+            # the state of the model it returns (`"ret"`): what a `model = build(cfg)` starts from
+            eff = {k: n for k, n in callees.effects(stmt, RET).items()
+                   if k in Summaries.RETURNED or k.startswith((CALLS, VIA))}
+            if eff:
+                found[f"{stmt.name.value}:{RET}"] = eff
+                entry["effects"][RET] = eff
             functions[stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):
             info = facts.classes.get(stmt.name.value)

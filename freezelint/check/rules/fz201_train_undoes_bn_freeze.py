@@ -31,7 +31,9 @@ class TrainUndoesBnFreeze(Rule):
     )
     notes = (
         "Follows calls into functions and Module-class methods of the same file and of the other "
-        "files of the project (through their summaries), to a bounded depth: a `train_one_epoch(model)` "
+        "files of the project (through their summaries), to a bounded depth, and a model returned "
+        "by a builder arrives in the state the builder left it in (`model = build_model(cfg)` after "
+        "a `return model` whose BatchNorm was frozen): a `train_one_epoch(model)` "
         "that calls `model.train()` and then trains is reported at its call site, naming the line of "
         "its train(); a `model.freeze_bn()` re-applied after every train() is the working idiom and "
         "needs no train() override. A class is reported at its definition only when the BN freeze is "
@@ -107,8 +109,61 @@ class TrainUndoesBnFreeze(Rule):
                     criterion(model(x), y).backward()
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+            import torchvision
+
+            def build_model(num_classes):
+                model = torchvision.models.resnet50(weights=None)
+                model.fc = nn.Linear(model.fc.in_features, num_classes)
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+                return model.cuda()
+
+            def main(loader, optimizer):
+                model = build_model(10)  # returned with BatchNorm frozen
+                for epoch in range(10):
+                    model.train()  # expect: FZ201
+                    for x, y in loader:
+                        criterion(model(x), y).backward()
+                        optimizer.step()
+            """
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+        import torchvision
+
+        def fix_bn(m):
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+        def build(pretrained_teacher):
+            teacher = torchvision.models.resnet50(weights=None)
+            teacher.apply(fix_bn)  # the teacher's BatchNorm, frozen; the student it returns is not
+            student = torchvision.models.resnet18(weights=None)
+            return student
+
+        def build_either(small):
+            a = torchvision.models.resnet18(weights=None)
+            a.apply(fix_bn)
+            b = torchvision.models.resnet50(weights=None)
+            if small:
+                return a
+            return b  # two models returned: which one a caller holds is not known
+
+        model = build(None)
+        other = build_either(False)
+        for epoch in range(10):
+            model.train()
+            other.train()
+            for x, y in loader:
+                criterion(model(x) + other(x), y).backward()
+                optimizer.step()
+        """,
         """
         import torch.nn as nn
 
@@ -215,9 +270,11 @@ class TrainUndoesBnFreeze(Rule):
                     if any(f.kind == BN_FREEZE and f.target == t.target for f in span):
                         continue
                     line = _shown(t, flow.facts)
+                    frozen_by = freezes[-1].detail.get("via")  # a helper, or the builder that returned the model
+                    how = f"that `{frozen_by}(...)` froze" if frozen_by else "that were frozen"
                     yield self.finding(
                         _span(t.node),
-                        f"{line} puts the BatchNorm layers that were frozen with .eval() back into training mode "
+                        f"{line} puts the BatchNorm layers {how} with .eval() back into training mode "
                         f"before training continues, so their running statistics move again; re-apply the freeze "
                         f"right after it (or override train())",
                         stmt=t.stmt, facts=facts, used=[*freezes, t, a],
