@@ -568,6 +568,30 @@ def test_a_buffer_shared_by_two_models_is_judged_by_its_latest_copy():
     assert not count.changed, count
 
 
+def test_evaluating_before_training_reads_the_parameters_once(monkeypatch):
+    # Each root forward before the window copies the buffers again (it may be the first step's),
+    # but parameters change only at a step: a script that evaluates 5 batches first still gets
+    # one pass before the window and one at its end, and the judgement is the same.
+    from freezelint.runtime.fingerprint import Fingerprinter
+
+    passes = []
+    original = Fingerprinter.__call__
+    monkeypatch.setattr(Fingerprinter, "__call__", lambda self, *a, **k: passes.append(1) or original(self, *a, **k))
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9)
+    with freezelint.watch(steps=2) as w:
+        model.eval()
+        with torch.no_grad():
+            for _ in range(5):
+                model(torch.randn(6, 4))
+        loop(model, opt, 2)
+    assert w.report.ok, w.report.render_text()
+    assert len(passes) == 2
+    changed = {r.name for r in w.report.params if r.changed}
+    assert changed == {"4.weight", "4.bias"}
+
+
 def test_a_model_changed_between_two_watches_is_judged_as_it_is_then():
     # Fingerprinting state is reused across watches of one model (a kept segment table): after
     # `.data` is swapped, a parameter replaced, a buffer or a module added, what the next window

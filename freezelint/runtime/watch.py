@@ -136,6 +136,8 @@ class Watch:
         self._blocks: dict[int, list[tuple[torch.Tensor, list[torch.Tensor], list[torch.Size]]]] = {}
         self.modes_before: dict[int, bool] = {}  # id(module) -> training, at the window's start
         self._fingerprinters: dict[int, tuple[list[torch.Tensor], Fingerprinter]] = {}
+        # roots forwarded before the window, by id: their tensors to fingerprint at the first step
+        self._pending: dict[int, tuple[nn.Module, list[torch.Tensor]]] = {}
         self.optimizers: dict[int, torch.optim.Optimizer] = {}
         self.counts: dict[int, int] = {}  # completed steps per optimizer, in the window
         self.trained: set[int] = set()  # params that required grad at a step of an optimizer holding them
@@ -252,9 +254,13 @@ class Watch:
 
     @torch.no_grad()
     def _baseline_root(self, root: nn.Module, tree: Tree | None = None) -> None:
-        """Fingerprint the root's parameters and copy its buffers, as they are now. Before the
-        window, each forward of a root takes them again; inside it, what is taken stays.
-        `tree`: walk(root), when the caller has just taken it."""
+        """Copy the root's buffers and note its modules' modes, as they are now, and fingerprint
+        its parameters: inside the window at once, before it at the first step (`_take_pending`).
+        Before the window, each forward of a root copies its buffers again (the forward about to
+        run may be the first step's, and moves BatchNorm statistics); its parameters change only
+        at a step, so a script that evaluates before it trains pays for one pass, not one per
+        batch. Inside the window, what is taken stays. `tree`: walk(root), when the caller has
+        just taken it."""
         if tree is None:
             tree = walk(root)
         params, buffers = [p for _, p in tree.params], [b for _, b in tree.buffers]
@@ -263,6 +269,25 @@ class Watch:
         # buffers are compared with their copies (below) at the end, not fingerprinted; sparse
         # ones, which get no copy, are
         tensors = params + [b for b in buffers if b.layout != torch.strided]
+        if self.started:
+            self._fingerprint(root, tensors)
+        else:
+            self._pending[id(root)] = (root, tensors)
+        self._copy_buffers(root, buffers, overwrite)
+        if overwrite:
+            self.modes_before.update((id(m), m.training) for _, m in tree.modules)
+        else:
+            for _, m in tree.modules:
+                self.modes_before.setdefault(id(m), m.training)
+
+    def _take_pending(self) -> None:
+        """At the first step, before it changes anything: the parameters of the roots forwarded
+        before it, fingerprinted once."""
+        for root, tensors in self._pending.values():
+            self._fingerprint(root, tensors, overwrite=True)
+        self._pending.clear()
+
+    def _fingerprint(self, root: nn.Module, tensors: list[torch.Tensor], overwrite: bool = False) -> None:
         cached = self._fingerprinters.get(id(root))
         if cached is None or len(cached[0]) != len(tensors) or any(a is not b for a, b in zip(cached[0], tensors)):
             built = Fingerprinter(tensors)
@@ -275,6 +300,8 @@ class Watch:
         else:
             for t, f in zip(tensors, taken):
                 self.before.setdefault(id(t), (t, f))
+
+    def _copy_buffers(self, root: nn.Module, buffers: list[torch.Tensor], overwrite: bool) -> None:
         todo = [b for b in buffers if overwrite or id(b) not in self.buffer_copy]
         by_kind: dict[tuple, list[torch.Tensor]] = {}
         for b in todo:
@@ -290,11 +317,6 @@ class Watch:
                 self.buffer_copy[id(b)] = (block, at, shape)
                 at += b.numel()
         self._blocks[id(root)] = blocks + (self._blocks.get(id(root), []) if not overwrite else [])
-        if overwrite:
-            self.modes_before.update((id(m), m.training) for _, m in tree.modules)
-        else:
-            for _, m in tree.modules:
-                self.modes_before.setdefault(id(m), m.training)
 
     def saved(self, buffer: torch.Tensor) -> torch.Tensor | None:
         """The buffer's copy from the window's start, or None when none was taken."""
@@ -395,6 +417,8 @@ class Watch:
                 self.buffer_copy.clear()
                 self._blocks.clear()
                 self.modes_before.clear()
+                self._pending.clear()
+            self._take_pending()
         if id(opt) not in self.optimizers:
             self.optimizers[id(opt)] = opt
             self.counts[id(opt)] = 0
