@@ -136,6 +136,8 @@ def _buffer_changes(w: "Watch", buffers: list[torch.Tensor]) -> list[tuple[bool,
             # a buffer copied again since (a root that shares it, forwarded later) is judged by its
             # latest copy, in the other block
             mine = [w.buffer_copy[id(b)][0] is block for b in group]
+            if not any(mine):
+                continue
             dtype, device, strided = block.dtype, block.device, torch.strided
             on_cpu = device.type == "cpu"  # `is_cpu` reads a flag; `device` builds an object
             if any(b.shape != shape or b.dtype is not dtype or b.layout is not strided
