@@ -72,6 +72,7 @@ class Flow(cst.CSTVisitor):
         self._branches: list[tuple[int, int]] = []
         self._stmt: cst.CSTNode | None = None
         self._bn_guard: list[str] = []  # names proven BatchNorm by an enclosing check
+        self.returns: list[cst.BaseExpression | None] = []  # values of this body's `return`s
 
     @classmethod
     def of_body(cls, facts: Facts, scope: Scope, body, summaries: "Summaries", depth: int = 0) -> "Flow":
@@ -99,6 +100,9 @@ class Flow(cst.CSTVisitor):
 
     def visit_SimpleStatementLine(self, node) -> None:
         self._stmt = node
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.returns.append(node.value)
 
     def _loop(self, node, parts) -> bool:
         self._stmt = node
@@ -351,33 +355,11 @@ _GIVES_OPTIMIZER = frozenset({"add_param_group", "unfreeze_and_add_param_group",
 _DDP = ("torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel")
 
 
-class _Returns(cst.CSTVisitor):
-    """The values of a body's `return` statements (not those of nested functions or classes)."""
-
-    def __init__(self) -> None:
-        self.values: list[cst.BaseExpression | None] = []
-
-    def visit_FunctionDef(self, node) -> bool:
-        return False
-
-    def visit_ClassDef(self, node) -> bool:
-        return False
-
-    def visit_Lambda(self, node) -> bool:
-        return False
-
-    def visit_Return(self, node: cst.Return) -> None:
-        self.values.append(node.value)
-
-
-def _returned_local(func: cst.FunctionDef, scope: Scope, params: list[str]) -> str | None:
-    """The local name every `return` of the function returns (`return model`, `return
-    model.to(device)`), when it is one name bound in the function and not a parameter (what
-    the function does to a parameter its callers see already); None otherwise."""
-    found = _Returns()
-    for stmt in func.body.body:
-        traverse.visit(stmt, found)
-    names = {dotted(unwrap_self_returning(v)) if v is not None else None for v in found.values}
+def _returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None:
+    """The local name every `return` of the function (whose body `flow` is) returns (`return
+    model`, `return model.to(device)`), when it is one name bound in the function and not a
+    parameter (what the function does to a parameter its callers see already); None otherwise."""
+    names = {dotted(unwrap_self_returning(v)) if v is not None else None for v in flow.returns}
     if len(names) != 1:
         return None
     name = names.pop()
@@ -478,7 +460,7 @@ class Summaries:
         if flow is None:
             return ()
         names = [p.name.value for p in params]
-        targets: list[tuple[int | str, str | None]] = [*enumerate(names), (RET, _returned_local(func, scope, names))]
+        targets: list[tuple[int | str, str | None]] = [*enumerate(names), (RET, _returned_local(flow, scope, names))]
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
             events: dict[str, Event] = {}
