@@ -253,3 +253,19 @@ def test_a_cycle_of_helpers_across_files_ends(tmp_path):
     project = Project(tmp_path)
     effects = project.effects(str(tmp_path / "main.py"), "b.g", 0)
     assert effects[0].kind == "train" and effects[0].via == ("g", "f")  # and back into g: not entered again
+
+
+@pytest.mark.parametrize("text, called", [
+    ("x = build_model(cfg)", True),  # an argument: it may act on what it is given
+    ("model = build_model()", True),  # assigned: a builder whose model may come back frozen
+    ("model = (\n    build_model()\n)", True),
+    ("build_model()", False),  # no argument, result dropped: nothing a flow rule can follow
+    ("main()\nbuild_model  ()", False),
+    ("self.build_model(cfg)", False),  # a method of the same name, not the imported function
+    ("x = self.build_model()", False),
+    ("rebuild_model(cfg)", False),
+])
+def test_imported_names_followed_are_those_called_with_an_argument_or_assigned(text, called):
+    from freezelint.check.project import _called_with_args
+
+    assert _called_with_args(text, "build_model") == called

@@ -540,16 +540,22 @@ class Project:
 
 
 _CALL_TAIL = re.compile(r"\s*\(\s*[\w(]")
+_EMPTY_CALL_TAIL = re.compile(r"\s*\(\s*\)")
+_ASSIGNED_HEAD = re.compile(r"=\s*\(?\s*$")
 
 
 def _called_with_args(text: str, name: str) -> bool:
     """`_CALLED_WITH_ARGS` for one name, by substring search (a regex scan of every call in a
-    file cost more than the rest of the runner's text tests together)."""
+    file cost more than the rest of the runner's text tests together); or called with none and
+    its result assigned (`model = build_model()`: a builder, whose returned model may come frozen)."""
     i = text.find(name)
     while i != -1:
         end = i + len(name)
-        if (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")) and _CALL_TAIL.match(text, end):
-            return True
+        if i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_."):
+            if _CALL_TAIL.match(text, end):
+                return True
+            if _EMPTY_CALL_TAIL.match(text, end) and _ASSIGNED_HEAD.search(text, max(0, i - 40), i):
+                return True
         i = text.find(name, end)
     return False
 
