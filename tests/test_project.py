@@ -269,3 +269,21 @@ def test_imported_names_followed_are_those_called_with_an_argument_or_assigned(t
     from freezelint.check.project import _called_with_args
 
     assert _called_with_args(text, "build_model") == called
+
+
+def test_a_narrow_batchnorm_test_is_reported_once_another_kind_appears_in_the_project(cli, tmp_path):
+    # FZ203 needs another BatchNorm kind in sight; in another file of the project counts, and a
+    # cached "nothing" is checked again when a file starts (or stops) naming one.
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "utils.py").write_text(
+        "import torch.nn as nn\n\n\ndef freeze_bn(model):\n    for m in model.modules():\n"
+        "        if isinstance(m, nn.BatchNorm2d):\n            m.eval()\n")
+    train = tmp_path / "train.py"
+    train.write_text("from utils import freeze_bn\n\nfreeze_bn(model)\n")
+    cache = ["--cache-dir", str(tmp_path / ".cache")]
+    assert _found(cli, tmp_path, *cache, ".") == []
+    train.write_text("import torch.nn as nn\nfrom utils import freeze_bn\n\n"
+                     "model = nn.SyncBatchNorm.convert_sync_batchnorm(model)\nfreeze_bn(model)\n")
+    assert _found(cli, tmp_path, *cache, ".") == [("utils.py", 6, "FZ203")]
+    train.write_text("from utils import freeze_bn\n\nfreeze_bn(model)\n")
+    assert _found(cli, tmp_path, *cache, ".") == []

@@ -8,6 +8,7 @@ the project index (this module knows nothing about other files).
 """
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass, field
 
@@ -220,8 +221,9 @@ class Flow(cst.CSTVisitor):
                         if kind == OPT_BUILD:
                             detail = {**detail, "path": dotted(arg.value) or target}
                         self._emit(kind, target, node, **detail)
-                if self.facts.is_module(arg.value, scope) or any(not k.startswith(VIA) for k, _ in effects):
-                    self._emit(ACTIVITY, target, node)
+                if (self.facts.is_module(arg.value, scope) and not _builtin(func, scope)) \
+                        or any(not k.startswith(VIA) for k, _ in effects):
+                    self._emit(ACTIVITY, target, node)  # handed to a function that may run it
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
@@ -366,6 +368,11 @@ def _returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None
     if name is None or "." in name or name in params or name not in scope.bindings:
         return None
     return name
+
+
+def _builtin(func: cst.Name, scope: Scope) -> bool:
+    """A builtin no binding shadows (`isinstance(model, DDP)`, `print(model)`): it never runs a model."""
+    return hasattr(builtins, func.value) and scope.lookup(func.value) is None
 
 
 def unwrap_self_returning(expr: cst.BaseExpression) -> cst.BaseExpression:

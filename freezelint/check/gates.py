@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ef9afd54b057630b72fa48f9dbec3ccd'
+RULES_DIGEST = '6d9acfedab3e03a51ae98aaf0d6f65d7'
 
 GATES = {
     'FZ002': (

@@ -29,6 +29,10 @@ SUMMARY_VERSION = 5
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
+# An isinstance test names a class without making one (`elif isinstance(m, nn.BatchNorm1d)`: kinds
+# told apart): FZ203's evidence of another BatchNorm kind leaves tests out (one level of nesting).
+_ISINSTANCE_TEST = re.compile(r"isinstance\((?:[^()]|\([^()]*\))*\)")
+_PROJECT = "<project>"  # the path part of a dependency on the whole project's files (no stat shortcut)
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
 _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+))?")
 # a file without any of these words does nothing a summary records: it is not parsed
@@ -105,6 +109,7 @@ class Project:
     _stats: dict[str, str | None] = field(default_factory=dict)  # path -> "size:mtime_ns:inode" now
     _acting: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (importer dir, name) -> (target, acts)
     _passing: dict[tuple[str, str], bool] = field(default_factory=dict)  # (file, function) -> _passes_on
+    _mentions: dict[str, list[Path]] = field(default_factory=dict)  # regex -> project files matching it
 
     def __getstate__(self) -> dict:
         # Sent to worker processes with every task: the root and settings, not the caches
@@ -259,6 +264,9 @@ class Project:
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
+            if path == _PROJECT:  # `<project>#mentions words`: which files match now
+                self._digests[dep] = _digest([str(f) for f in self._scan(name)])
+                return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
@@ -515,6 +523,29 @@ class Project:
                         evaluated = evaluated or key == "evaluated"
         return trained, evaluated
 
+    def mentions(self, words: str) -> list[str]:
+        """Project files whose text matches the regex `words` outside isinstance tests (what
+        FZ203 asks: a BatchNorm kind made or converted to, not one tested for), as shown paths. Recorded as used
+        under a key of the whole project (`<project>#mentions words`, its digest the list of
+        files): a cached result is checked again when a file starts or stops matching."""
+        hits = self._scan(words)
+        self.used[f"{_PROJECT}#mentions {words}"] = _digest([str(f) for f in hits])
+        return [shown_path(str(f)) for f in hits]
+
+    def _scan(self, words: str) -> list[Path]:
+        if words not in self._mentions:
+            pattern = re.compile(words)
+            hits = []
+            for f in self._py_files():
+                try:
+                    text = f.read_text("utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                if pattern.search(text) and pattern.search(without_isinstance_tests(text)):
+                    hits.append(f)
+            self._mentions[words] = hits
+        return self._mentions[words]
+
     def _py_files(self) -> list[Path]:
         if self._files is None:
             out: list[Path] = []
@@ -542,6 +573,10 @@ class Project:
 _CALL_TAIL = re.compile(r"\s*\(\s*[\w(]")
 _EMPTY_CALL_TAIL = re.compile(r"\s*\(\s*\)")
 _ASSIGNED_HEAD = re.compile(r"=\s*\(?\s*$")
+
+
+def without_isinstance_tests(text: str) -> str:
+    return _ISINSTANCE_TEST.sub("", text)
 
 
 def _called_with_args(text: str, name: str) -> bool:

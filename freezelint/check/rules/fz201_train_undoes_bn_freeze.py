@@ -37,7 +37,8 @@ class TrainUndoesBnFreeze(Rule):
         "that calls `model.train()` and then trains is reported at its call site, naming the line of "
         "its train(); a `model.freeze_bn()` re-applied after every train() is the working idiom and "
         "needs no train() override. A class is reported at its definition only when the BN freeze is "
-        "in `__init__` (no caller can re-apply a constructor). Freezes through `FrozenBatchNorm2d` are "
+        "in `__init__` (no caller can re-apply a constructor), and not through a public method callers can "
+        "call again after train() (`self.freeze_bn()`: judged where they train). Freezes through `FrozenBatchNorm2d` are "
         "permanent and never reported."
     )
     bad = [
@@ -135,6 +136,24 @@ class TrainUndoesBnFreeze(Rule):
     good = [
         """
         import torch.nn as nn
+
+        def freeze_batch_norm(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        for epoch in range(10):
+            model.train()
+            if isinstance(model, nn.parallel.DistributedDataParallel):  # a test, not a run of the model
+                freeze_batch_norm(model.module)
+            else:
+                freeze_batch_norm(model)
+            for x, y in loader:
+                criterion(model(x), y).backward()
+                optimizer.step()
+        """,
+        """
+        import torch.nn as nn
         import torchvision
 
         def fix_bn(m):
@@ -177,6 +196,27 @@ class TrainUndoesBnFreeze(Rule):
             for x, y in loader:
                 criterion(model(x), y).backward()
                 optimizer.step()
+        """,
+        """
+        import torch.nn as nn
+
+        class ResNet(nn.Module):
+            def __init__(self, layers):
+                super().__init__()
+                self.layers = layers
+                self.freeze_bn()  # a public method: the training loop calls it again after train()
+
+            def freeze_bn(self):
+                for layer in self.modules():
+                    if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                        layer.eval()
+
+        model = ResNet(layers)
+        for epoch in range(10):
+            model.train()
+            model.freeze_bn()
+            for x, y in loader:
+                criterion(model(x), y).backward()
         """,
         """
         import torch.nn as nn
@@ -296,6 +336,8 @@ class TrainUndoesBnFreeze(Rule):
                 if scope.cls is not info or not scope.is_method or scope.func_name != "__init__":
                     continue
                 for e in flow.events:
+                    if e.detail.get("via") in methods and not e.detail["via"].startswith("_"):
+                        continue  # through a public method: callers re-apply it after train() (judged there)
                     if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self.")):
                         yield self.finding(
                             e.node,

@@ -48,9 +48,20 @@ class BnFrozenWithoutEval(Rule):
             import torch.nn as nn
 
             for m in model.modules():
-                if isinstance(m, nn.BatchNorm2d):  # expect: FZ203
+                if isinstance(m, nn.BatchNorm2d):
                     m.weight.requires_grad = False  # expect: FZ202
                     # m.eval()  (a comment does not put the layer in eval mode)
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_norm(model):
+                for module in model.modules():
+                    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                        module.weight.requires_grad_(False)  # expect: FZ202
+                        module.bias.requires_grad_(False)
             """
         ),
         Example(
@@ -73,6 +84,15 @@ class BnFrozenWithoutEval(Rule):
         ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        def unfreeze_norm(model):
+            for module in model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.weight.requires_grad_()  # requires_grad_() is requires_grad_(True)
+                    module.bias.requires_grad_()
+        """,
         """
         import torch.nn as nn
 
@@ -161,7 +181,8 @@ class BnFrozenWithoutEval(Rule):
             body = node.body
             code = code_of(body)
             n = re.escape(name)
-            freeze = re.search(rf"\b{n}(\.\w+)?\.requires_grad\s*=\s*False|\b{n}\.requires_grad_\(\s*(False)?\s*\)"
+            freeze = re.search(rf"\b{n}(\.\w+)?\.requires_grad\s*=\s*False"
+                               rf"|\b{n}(\.\w+)?\.requires_grad_\(\s*(requires_grad\s*=\s*)?False\s*\)"
                                rf"|for \w+ in {n}\.parameters\(\)", code)
             if not freeze or re.search(rf"\b{n}\.requires_grad_\(\s*True", code):
                 continue

@@ -7,13 +7,41 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.facts import Facts
+from freezelint.check.facts import Facts, is_batchnorm_class
+from freezelint.check.project import without_isinstance_tests
+from freezelint.check.syntax import walk as syntax_walk
 from freezelint.check.rules.base import Example, Finding, Fix, Rule, code_of, src
 
 # torch.nn re-exports the classes of torch.nn.modules, which re-exports those of its batchnorm module
 _PACKAGES = ("torch.nn.", "torch.nn.modules.", "torch.nn.modules.batchnorm.")
 _NARROW = frozenset(p + c for p in _PACKAGES for c in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"))
 _BASE = frozenset({"torch.nn.modules.batchnorm._BatchNorm", *(p + "SyncBatchNorm" for p in _PACKAGES)})
+# Words that show a BatchNorm layer of another kind in the code: a test for one kind is a mistake
+# only where another kind can reach it (a model built with only BatchNorm2d and never converted is
+# fully frozen by it).
+_KINDS = {"BatchNorm1d": r"BatchNorm1d", "BatchNorm2d": r"BatchNorm2d", "BatchNorm3d": r"BatchNorm3d"}
+_ALWAYS_OTHER = (r"SyncBatchNorm", r"convert_sync_batchnorm", r"LazyBatchNorm[123]d")
+
+
+def _others(tested: set[str]) -> str:
+    """The regex of the words for BatchNorm kinds other than `tested` (class names)."""
+    words = [w for k, w in _KINDS.items() if k not in tested] + list(_ALWAYS_OTHER)
+    return r"\b(?:" + "|".join(words) + r")\b"
+
+
+def _handles_another(node: cst.If, facts: Facts, ctx) -> bool:
+    """`if isinstance(m, BatchNorm2d): ... elif isinstance(m, BatchNorm1d): ...`: kinds told apart
+    on purpose (one frozen, another trained)."""
+    orelse = node.orelse
+    while isinstance(orelse, cst.If):
+        for call in (n for n in syntax_walk(orelse.test) if isinstance(n, cst.Call)):
+            if facts.qualname(call.func, ctx.scope) == "isinstance" and len(call.args) > 1:
+                value = call.args[1].value
+                classes = [e.value for e in value.elements] if isinstance(value, cst.Tuple) else [value]
+                if any(is_batchnorm_class(facts.qualname(c, ctx.scope) or "") for c in classes):
+                    return True
+        orelse = orelse.orelse
+    return False
 
 
 class BnCheckTooNarrow(Rule):
@@ -30,7 +58,13 @@ class BnCheckTooNarrow(Rule):
         "whole family."
     )
     fix_title = "Test for `nn.modules.batchnorm._BatchNorm`"
-    notes = "Reported only where the checked branch freezes: calls `.eval()` on the layer or sets requires_grad."
+    notes = (
+        "Reported only where the checked branch freezes (calls `.eval()` on the layer or sets "
+        "requires_grad), and where a BatchNorm of another kind is in sight: named in the file or in "
+        "another file of the project (BatchNorm1d/3d, SyncBatchNorm, `convert_sync_batchnorm`, "
+        "LazyBatchNorm; a name in an isinstance test does not count: it tells kinds apart, it makes "
+        "none). Not where an `elif` of the same test handles another BatchNorm kind."
+    )
     bad = [
         Example(
             """
@@ -41,6 +75,9 @@ class BnCheckTooNarrow(Rule):
                     if isinstance(m, nn.BatchNorm2d):  # expect: FZ203
                         m.eval()
                         m.weight.requires_grad = False
+
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # every BatchNorm2d is now a SyncBatchNorm
+            freeze_bn(model)
             """,
             fixed="""
             import torch.nn as nn
@@ -50,11 +87,17 @@ class BnCheckTooNarrow(Rule):
                     if isinstance(m, nn.modules.batchnorm._BatchNorm):  # expect: FZ203
                         m.eval()
                         m.weight.requires_grad = False
+
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # every BatchNorm2d is now a SyncBatchNorm
+            freeze_bn(model)
             """,
         ),
         Example(
             """
             import torch
+
+            def get_norm(kind, channels):
+                return torch.nn.BatchNorm3d(channels) if kind == "3d" else torch.nn.BatchNorm2d(channels)
 
             def freeze_bn(model):
                 for m in model.modules():
@@ -64,6 +107,9 @@ class BnCheckTooNarrow(Rule):
             fixed="""
             import torch
 
+            def get_norm(kind, channels):
+                return torch.nn.BatchNorm3d(channels) if kind == "3d" else torch.nn.BatchNorm2d(channels)
+
             def freeze_bn(model):
                 for m in model.modules():
                     if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):  # expect: FZ203
@@ -72,6 +118,31 @@ class BnCheckTooNarrow(Rule):
         ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        def freeze_bn(model):  # every BatchNorm in sight is a BatchNorm2d, and none is converted
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+
+        model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+        freeze_bn(model)
+        """,
+        """
+        import torch.nn as nn
+
+        def partial_bn(model, bn_params):
+            count = 0
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):  # all but the first frozen, on purpose
+                    count += 1
+                    if count >= 2:
+                        m.eval()
+                        m.weight.requires_grad = False
+                elif isinstance(m, nn.BatchNorm1d):  # trained: the kinds are told apart
+                    bn_params.extend(m.parameters())
+        """,
         """
         import torch.nn as nn
 
@@ -102,6 +173,7 @@ class BnCheckTooNarrow(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
+        text = None
         for node, name, classes, ctx in facts.isinstance_ifs:
             quals = [facts.qualname(c, ctx.scope) for c in classes]
             if any(q in _BASE for q in quals) or not any(q in _NARROW for q in quals):
@@ -112,6 +184,14 @@ class BnCheckTooNarrow(Rule):
             if not freezes:
                 continue
             narrow = [c for c, q in zip(classes, quals) if q in _NARROW]
+            if _handles_another(node, facts, ctx):
+                continue
+            others = _others({(q or "").rsplit(".", 1)[-1] for q in quals})
+            if text is None:
+                text = without_isinstance_tests(module.code)  # once a file, and only for a candidate
+            if not re.search(others, text):
+                if facts.project is None or not facts.project.mentions(others):
+                    continue  # no other kind anywhere in sight: the test covers every BatchNorm there is
             fix = None
             if len(classes) == 1 and isinstance(classes[0], cst.Attribute):
                 # the `nn` (`torch.nn`, `nn.modules`, `nn.modules.batchnorm`) the code already uses

@@ -27,9 +27,13 @@ class _Uses(cst.CSTVisitor):
         self.name = name
         self.checked = False
         self.loaded: list[cst.CSTNode] = []
+        self._bare: set[int] = set()  # calls that are whole statements: their results are dropped
 
     def _is(self, node) -> bool:
         return isinstance(node, cst.Name) and node.value == self.name
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        self._bare.add(id(node.value))
 
     def visit_Call(self, node: cst.Call) -> None:
         args = [a.value for a in node.args]
@@ -38,6 +42,10 @@ class _Uses(cst.CSTVisitor):
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("update", "load_state_dict") \
                 and any(map(self._is, args)):
             self.loaded.append(node)
+            if node.func.attr.value == "load_state_dict" and id(node) not in self._bare:
+                # the filtered dict loaded itself, its result kept: an empty one would come back with
+                # every key of the model missing (what FZ401 asks to look at)
+                self.checked = True
 
     def _test(self, test) -> None:
         if self._is(test) or (isinstance(test, cst.UnaryOperation) and self._is(test.expression)):
@@ -124,6 +132,17 @@ class FilteredLoadUnchecked(Rule):
         """
         renamed = {k.replace("module.", ""): v for k, v in checkpoint.items()}
         model.load_state_dict(renamed)  # strict: mismatches raise
+        """,
+        """
+        def load_teacher(teacher_model, checkpoint):
+            state_dict = {k: v for k, v in checkpoint.items() if k in teacher_model.state_dict()}
+            missing_keys, unexpected_keys = teacher_model.load_state_dict(state_dict, strict=False)
+            if missing_keys:  # an empty filter comes back as every key missing
+                print(f"Missing keys: {missing_keys}")
+
+        def load_student(student, checkpoint):
+            kept = {k: v for k, v in checkpoint.items() if k in student.state_dict()}
+            print(student.load_state_dict(kept, strict=False))
         """,
         """
         def configure(defaults, overrides, model, ckpt):
