@@ -5,11 +5,12 @@ must not change what training computes: it draws no random numbers, flips no mod
 forward of its own. It reads, at three kinds of moment:
 
 - a module's forward (`register_module_forward_pre_hook`): the outermost module whose forward
-  runs is a candidate model; its parameters are fingerprinted and its buffers copied there, at the
+  runs is a candidate model; its buffers are copied and its modules' modes noted there, at the
   start of an iteration (until the window starts, again at each such forward, so nothing the
   script does before training counts);
 - an optimizer step (`register_optimizer_step_pre_hook` / `_post_hook`): the first step opens the
-  window; each completed step records which of the optimizer's parameters required grad (a GAN
+  window, and the parameters of the models found so far are fingerprinted before it changes any
+  (once, however many forwards came first); each completed step records which of the optimizer's parameters required grad (a GAN
   that turns `requires_grad` off for one network during the other's step trains both) and what
   their grads were; a step that a GradScaler skipped inside a fused optimizer does not count;
 - `nn.Module.train` (wrapped for the duration, only to record): a `train()` that switches a module
