@@ -61,6 +61,17 @@ def test_no_stop_lets_training_finish_and_prints_the_report_once(cli, tmp_path):
     assert (tmp_path / "finished.txt").exists()
 
 
+def test_a_report_that_cannot_be_written_is_exit_2_and_checked_before_the_run(cli, tmp_path):
+    # A CI gate must not pass without its report: a missing folder is refused before the script
+    # runs; a write that fails after it (here: a folder where the file should be) is exit 2 too.
+    script(tmp_path)
+    r = cli(tmp_path, "run", "-o", str(tmp_path / "nowhere" / "r.json"), "train.py")
+    assert r.code == 2 and "no such directory" in r.err and "argv" not in r.out, r.out + r.err
+    (tmp_path / "taken").mkdir()
+    r = cli(tmp_path, "run", "-o", str(tmp_path / "taken"), "train.py")
+    assert r.code == 2 and "cannot write" in r.err, r.out + r.err
+
+
 def test_module_form_json_output_file_and_expectations(cli, tmp_path):
     write(tmp_path / "pkg" / "__init__.py", "")
     write(tmp_path / "pkg" / "train.py", SCRIPT.replace("{fail_at}", "-1"))

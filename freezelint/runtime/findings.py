@@ -149,11 +149,15 @@ def _is_stateful(optimizer: torch.optim.Optimizer, group: dict) -> bool:
 def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRecord],
                   buffers: list[BufferRecord], modules: list[ModuleRecord], modes_before: dict[str, bool],
                   steps: int, set_to_none: bool, optimizer_has_foreign: bool,
-                  call_train: bool, grads_from_ddp: frozenset[str] = frozenset()) -> list[AuditFinding]:
+                  call_train: bool, grads_from_ddp: frozenset[str] = frozenset(),
+                  updated_elsewhere: bool = False) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
-    after the wrap): their grads come from the other ranks."""
+    after the wrap): their grads come from the other ranks. `updated_elsewhere` (the watch: the
+    script's own code ran): a parameter in no param group that changed was written by that code
+    on purpose (an EMA teacher, a momentum encoder, SWA's AveragedModel), so it is neither FZ501
+    (frozen yet changed) nor FZ503 (trainable yet never updated)."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -171,7 +175,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # FZ501: frozen but moved — grouped by cause, named by their common module
     moved_frozen: dict[tuple, list[ParamRecord]] = defaultdict(list)
     for p in params:
-        if not p.requires_grad and p.changed:
+        if not p.requires_grad and p.changed and not (updated_elsewhere and p.group is None):
             kind = "ddp" if p.name in grads_from_ddp else p.grad
             moved_frozen[(p.optimizer, p.group, kind if p.group is not None else None)].append(p)
     for (_o, gi, grad_kind), ps in moved_frozen.items():
@@ -243,7 +247,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             "FrozenBatchNorm2d"))
 
     # FZ302 / FZ503: trainable but in no param group
-    missing = [p for p in params if p.requires_grad and p.group is None]
+    missing = [p for p in params if p.requires_grad and p.group is None and not (updated_elsewhere and p.changed)]
     if missing:
         tops: dict[str, list[ParamRecord]] = defaultdict(list)
         for p in missing:

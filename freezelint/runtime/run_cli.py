@@ -39,6 +39,7 @@ class RunOptions:
     expect_frozen: list[str] = field(default_factory=list)
     expect_trainable: list[str] = field(default_factory=list)
     verbose: bool = False  # the script's traceback too, when it fails
+    unwritten: bool = False  # set when the report could not be written to output_file: exit 2
 
 
 def _rank() -> int:
@@ -60,6 +61,7 @@ def _emit(report: Any, opts: RunOptions) -> None:
             Path(opts.output_file).write_text(text, encoding="utf-8")
         except OSError as e:
             print(f"freezelint: error: cannot write {opts.output_file}: {e.strerror or e}", file=sys.stderr)
+            opts.unwritten = True  # a CI gate must not pass without its report
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -104,6 +106,8 @@ def run_script(opts: RunOptions) -> int:
         if opts.module:
             sys.path.insert(0, os.getcwd())  # as `python -m` does, before the module is looked up
         argv0, script = _resolve(opts)
+        if opts.output_file and not Path(opts.output_file).absolute().parent.is_dir():
+            raise RunError(f"cannot write {opts.output_file}: no such directory (checked before running the script)")
         watch = Watch(opts.steps, expect_frozen=opts.expect_frozen, expect_trainable=opts.expect_trainable,
                       stop=opts.stop, on_report=None if opts.stop else (lambda r: _emit(r, opts)))
     except (RunError, AuditUsageError) as e:
@@ -169,5 +173,7 @@ def run_script(opts: RunOptions) -> int:
         what = (f"raised {type(failure).__name__}{_where(failure, script)}" if failure is not None
                 else f"exited with status {exit_code}")
         print(f"freezelint: error: {name} {what} after the watched window", file=sys.stderr)
+        return 2
+    if opts.unwritten:
         return 2
     return 0 if report.ok else 1

@@ -90,10 +90,26 @@ def find_models(w: "Watch", trees: dict[int, Tree] | None = None) -> list[nn.Mod
     if orphans or not chosen:
         chosen = _tops(chosen, orphans)
         chosen = [m for m in chosen if any(id(p) in held for p in m.parameters())]
+    if not chosen and roots:
+        # No module holds what the optimizer steps: a layer replaced after the optimizer was built
+        # (FZ302, judged on the model that ran), or tensors of no module (an optimized input).
+        chosen = _outermost(roots)
     if not chosen:
         raise AuditUsageError("no module holding the stepped optimizer's parameters was found: pass model= to "
                               "watch()")
     return chosen
+
+
+def _unwrapped(model: nn.Module, ddp: type | None) -> nn.Module:
+    """The model as its author named its parts: inside DDP's `.module` and torch.compile's
+    `_orig_mod` (names without their prefixes; the same tensors)."""
+    while True:
+        if ddp is not None and isinstance(model, ddp):
+            model = model.module
+        elif type(model).__name__ == "OptimizedModule" and isinstance(model._modules.get("_orig_mod"), nn.Module):
+            model = model._modules["_orig_mod"]
+        else:
+            return model
 
 
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
@@ -222,8 +238,7 @@ def judge(w: "Watch") -> AuditReport:
     if len(models) == 1 and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         spread = Distributed(models[0])
     ddp = ddp_class()
-    inners = [spread.inner if spread is not None else (m.module if ddp is not None and isinstance(m, ddp) else m)
-              for m in models]
+    inners = [spread.inner if spread is not None else _unwrapped(m, ddp) for m in models]
     named_modules: list[tuple[str, nn.Module]] = []
     named: list[tuple[str, nn.Parameter]] = []
     named_buffers: list[tuple[str, torch.Tensor]] = []
@@ -314,7 +329,7 @@ def judge(w: "Watch") -> AuditReport:
                 or (oi == 0 and id(p) not in holder)]
         foreign = any(id(p) not in model_ids for p in _held(opt))
         found += F.step_findings(models[0], opt, mine, brecords if oi == 0 else [], mrecords, modes, w.steps,
-                                 set_to_none, foreign, True, from_ddp)
+                                 set_to_none, foreign, True, from_ddp, updated_elsewhere=True)
     found += F.expectation_findings(precords, w.expect_frozen, w.expect_trainable, [n for n, _ in named_modules])
     found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
     extra = sum(b.numel() * b.element_size() for blocks in w._blocks.values() for b, _, _ in blocks)
