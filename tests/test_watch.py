@@ -302,6 +302,27 @@ def test_gan_with_two_optimizers_toggling_requires_grad_is_clean():
     assert all(p.changed for p in report.params if p.name != "Discriminator.net.3.bias")  # cancels in the loss
 
 
+def test_gan_whose_toggle_freezes_the_generator_is_fz504_its_optimizer_trains_nothing():
+    # The toggle freezes G where it meant D: G is frozen at every one of its optimizer's steps.
+    torch.manual_seed(0)
+    G, D = Generator(), Discriminator()
+    opt_g = torch.optim.Adam(G.parameters(), lr=1e-3)
+    opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            real, z = torch.randn(6, 4), torch.randn(6, 3)
+            fake = G(z)
+            opt_d.zero_grad()
+            (D(fake.detach()).mean() - D(real).mean()).backward()
+            opt_d.step()
+            G.requires_grad_(False)  # meant: D
+            opt_g.zero_grad()
+            (-D(fake).mean()).backward()
+            opt_g.step()
+    trains_nothing = [f for f in w.report.findings if f.code == "FZ504" and "trains nothing" in f.message]
+    assert len(trains_nothing) == 1 and "Generator" in trains_nothing[0].message, w.report.render_text()
+
+
 def test_gan_generator_optimizer_missing_the_discriminator_is_fz503_for_it_only():
     torch.manual_seed(0)
     G, D = Generator(), Discriminator()

@@ -279,6 +279,17 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     f"accumulates and optimizer.zero_grad() never clears it",
                     "add them to the optimizer (`optimizer.add_param_group(...)`) or freeze them"))
 
+    # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the
+    # watch): it trains nothing, whatever its state (a GAN whose toggle freezes the wrong network)
+    for oname, opt in opts.items():
+        held = [p for p in params if p.group is not None and owner(p)[0] == oname]
+        if held and not any(p.requires_grad for p in held) and len(held) == sum(len(g["params"]) for g in opt.param_groups):
+            out.append(AuditFinding(
+                "FZ504", oname if len(opts) > 1 else "optimizer",
+                f"every parameter {hyper(held[0])} holds ({len(held)}: {_names([p.name for p in held])}) was frozen "
+                f"when it stepped, so it trains nothing", "unfreeze what it should train before its step (in a GAN, "
+                "freeze the other network), or drop the optimizer"))
+
     # FZ504: frozen parameters the optimizer holds state for, or decays
     per_group: dict[tuple[str, int], list[ParamRecord]] = defaultdict(list)
     for p in params:
