@@ -233,8 +233,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             f"model.train() (as every epoch loop calls it) switched {'it' if len(names) == 1 else 'them'} back and "
             f"the statistics moved (up to {largest:.2g}) {over}",
             "re-apply .eval() to these modules after every model.train(): override train() in the model, or "
-            "use torchvision.ops.FrozenBatchNorm2d; if your loop never calls model.train(), audit with "
-            "call_train=False"))
+            "use torchvision.ops.FrozenBatchNorm2d" + ("" if updated_elsewhere else  # the watch saw the loop's train()
+                                                       "; if your loop never calls model.train(), audit with "
+                                                       "call_train=False")))
     if unfrozen_stats:
         names = [_label(m) for m, _ in unfrozen_stats]
         largest = _largest(unfrozen_stats)
