@@ -72,6 +72,14 @@ def test_a_report_that_cannot_be_written_is_exit_2_and_checked_before_the_run(cl
     assert r.code == 2 and "cannot write" in r.err, r.out + r.err
 
 
+def test_a_script_that_swallows_the_stop_runs_on_and_says_so(cli, tmp_path):
+    write(tmp_path / "train.py", SCRIPT.replace("{fail_at}", "-1").replace(
+        "    opt.step()\n", "    try:\n        opt.step()\n    except:  # noqa: E722\n        print('skipped')\n"))
+    r = cli(tmp_path, "run", "train.py", "4")
+    assert r.code == 0 and "caught the stop" in r.err and "skipped" in r.out, r.out + r.err
+    assert (tmp_path / "finished.txt").exists()  # it ran on to its end
+
+
 def test_module_form_json_output_file_and_expectations(cli, tmp_path):
     write(tmp_path / "pkg" / "__init__.py", "")
     write(tmp_path / "pkg" / "train.py", SCRIPT.replace("{fail_at}", "-1"))

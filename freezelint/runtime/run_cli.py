@@ -119,6 +119,7 @@ def run_script(opts: RunOptions) -> int:
         sys.path.insert(0, os.path.dirname(script or ""))  # as `python SCRIPT.py` puts the script's folder first
     failure: BaseException | None = None
     exit_code: Any = 0
+    stopped = False
     try:
         with watch:
             if opts.module:
@@ -126,7 +127,7 @@ def run_script(opts: RunOptions) -> int:
             else:
                 runpy.run_path(script, run_name="__main__")
     except WindowComplete:
-        pass
+        stopped = True
     except SystemExit as e:
         exit_code = e.code
     except KeyboardInterrupt:
@@ -159,6 +160,9 @@ def run_script(opts: RunOptions) -> int:
               + ("" if watch.started else " (no optimizer step was observed)"), file=sys.stderr)
         return 2
     report = watch.report
+    if opts.stop and not stopped and not watch.halted:
+        print(f"freezelint: note: {name} caught the stop raised after the window (a bare `except:`?) and ran "
+              f"on; the report is of the {opts.steps} watched steps", file=sys.stderr)
     if opts.stop or watch.halted:
         if opts.stop:
             _emit(report, opts)  # else on_report printed it
