@@ -270,7 +270,9 @@ class Discriminator(nn.Module):
         return self.net(x)
 
 
-def gan_steps(G, D, opt_g, opt_d, iters: int) -> None:
+def gan_steps(G, D, opt_g, opt_d, iters: int, frozen_for_g=None) -> None:
+    """`frozen_for_g`: the network frozen during the generator's step (D; G is the mistake)."""
+    frozen_for_g = D if frozen_for_g is None else frozen_for_g
     for _ in range(iters):
         real, z = torch.randn(6, 4), torch.randn(6, 3)
         fake = G(z)
@@ -279,7 +281,7 @@ def gan_steps(G, D, opt_g, opt_d, iters: int) -> None:
         loss_d = D(fake.detach()).mean() - D(real).mean()
         loss_d.backward()
         opt_d.step()
-        D.requires_grad_(False)  # ... and False during the generator's step
+        frozen_for_g.requires_grad_(False)  # ... and False during the generator's step
         opt_g.zero_grad()
         (-D(fake).mean()).backward()
         opt_g.step()
@@ -309,16 +311,7 @@ def test_gan_whose_toggle_freezes_the_generator_is_fz504_its_optimizer_trains_no
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-3)
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)
     with freezelint.watch() as w:
-        for _ in range(3):
-            real, z = torch.randn(6, 4), torch.randn(6, 3)
-            fake = G(z)
-            opt_d.zero_grad()
-            (D(fake.detach()).mean() - D(real).mean()).backward()
-            opt_d.step()
-            G.requires_grad_(False)  # meant: D
-            opt_g.zero_grad()
-            (-D(fake).mean()).backward()
-            opt_g.step()
+        gan_steps(G, D, opt_g, opt_d, 3, frozen_for_g=G)  # meant: D
     trains_nothing = [f for f in w.report.findings if f.code == "FZ504" and "trains nothing" in f.message]
     assert len(trains_nothing) == 1 and "Generator" in trains_nothing[0].message, w.report.render_text()
 
