@@ -570,27 +570,30 @@ class Project:
         self.edges = []
 
 
-_CALL_TAIL = re.compile(r"\s*\(\s*[\w(]")
-_EMPTY_CALL_TAIL = re.compile(r"\s*\(\s*\)")
-_ASSIGNED_HEAD = re.compile(r"=\s*\(?\s*$")
-
-
 def without_isinstance_tests(text: str) -> str:
     return _ISINSTANCE_TEST.sub("", text)
+
+
+_CALL_OPEN = re.compile(r"\s*\(\s*")
+_ASSIGNED_HEAD = re.compile(r"=\s*\(?\s*$")
 
 
 def _called_with_args(text: str, name: str) -> bool:
     """`_CALLED_WITH_ARGS` for one name, by substring search (a regex scan of every call in a
     file cost more than the rest of the runner's text tests together); or called with none and
-    its result assigned (`model = build_model()`: a builder, whose returned model may come frozen)."""
+    its result assigned (`model = build_model()`: a builder, whose returned model may come frozen).
+    One regex per occurrence: most occurrences are not calls at all."""
     i = text.find(name)
     while i != -1:
         end = i + len(name)
         if i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_."):
-            if _CALL_TAIL.match(text, end):
-                return True
-            if _EMPTY_CALL_TAIL.match(text, end) and _ASSIGNED_HEAD.search(text, max(0, i - 40), i):
-                return True
+            m = _CALL_OPEN.match(text, end)
+            if m is not None:
+                nxt = text[m.end():m.end() + 1]
+                if nxt.isalnum() or nxt in "_(":  # `\w` or `(`: an argument
+                    return True
+                if nxt == ")" and _ASSIGNED_HEAD.search(text, max(0, i - 40), i):
+                    return True
         i = text.find(name, end)
     return False
 
