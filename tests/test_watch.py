@@ -287,11 +287,15 @@ def gan_steps(G, D, opt_g, opt_d, iters: int, frozen_for_g=None) -> None:
         opt_g.step()
 
 
-def test_gan_with_two_optimizers_toggling_requires_grad_is_clean():
+def gan():
+    """A generator and a discriminator, seeded, each with its own Adam over all its parameters."""
     torch.manual_seed(0)
     G, D = Generator(), Discriminator()
-    opt_g = torch.optim.Adam(G.parameters(), lr=1e-3)
-    opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)
+    return G, D, torch.optim.Adam(G.parameters(), lr=1e-3), torch.optim.Adam(D.parameters(), lr=1e-3)
+
+
+def test_gan_with_two_optimizers_toggling_requires_grad_is_clean():
+    G, D, opt_g, opt_d = gan()
     with freezelint.watch() as w:
         gan_steps(G, D, opt_g, opt_d, 3)
     report = w.report
@@ -306,10 +310,7 @@ def test_gan_with_two_optimizers_toggling_requires_grad_is_clean():
 
 def test_gan_whose_toggle_freezes_the_generator_is_fz504_its_optimizer_trains_nothing():
     # The toggle freezes G where it meant D: G is frozen at every one of its optimizer's steps.
-    torch.manual_seed(0)
-    G, D = Generator(), Discriminator()
-    opt_g = torch.optim.Adam(G.parameters(), lr=1e-3)
-    opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)
+    G, D, opt_g, opt_d = gan()
     with freezelint.watch() as w:
         gan_steps(G, D, opt_g, opt_d, 3, frozen_for_g=G)  # meant: D
     trains_nothing = [f for f in w.report.findings if f.code == "FZ504" and "trains nothing" in f.message]

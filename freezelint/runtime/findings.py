@@ -284,7 +284,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # watch): it trains nothing, whatever its state (a GAN whose toggle freezes the wrong network)
     for oname, opt in opts.items():
         held = [p for p in params if p.group is not None and owner(p)[0] == oname]
-        if held and not any(p.requires_grad for p in held) and len(held) == sum(len(g["params"]) for g in opt.param_groups):
+        every = sum(len(g["params"]) for g in opt.param_groups)  # all it holds are this model's
+        if held and len(held) == every and not any(p.requires_grad for p in held):
             out.append(AuditFinding(
                 "FZ504", oname if len(opts) > 1 else "optimizer",
                 f"every parameter {hyper(held[0])} holds ({len(held)}: {_names([p.name for p in held])}) was frozen "
