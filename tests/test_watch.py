@@ -94,6 +94,60 @@ def test_train_that_undoes_a_bn_eval_is_fz201():
     assert w.report.findings[0].target == "1"
 
 
+def validate_then_train(model, opt, iters: int) -> None:
+    """The common epoch: model.eval() for a validation batch, model.train(), a training step."""
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(iters):
+        model.eval()
+        with torch.no_grad():
+            model(torch.randn(6, 4, generator=gen))
+        model.train()
+        model(torch.randn(6, 4, generator=gen)).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad()
+
+
+def test_a_validation_eval_that_train_undoes_is_fz502_not_fz201():
+    # The frozen BatchNorm was never put in eval() for training: the script's own eval()/train()
+    # pair around validation is not a freeze that train() undid.
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        validate_then_train(model, opt, 3)
+    assert codes(w.report) == ["FZ502"]
+    assert w.report.findings[0].target == "1"
+    assert {m.name: m.mode for m in w.report.modules}["1"] == "train"  # the mode the steps ran in
+
+
+def test_a_freeze_undone_by_train_stays_fz201_with_validation_around_it():
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        model[1].eval()  # the freeze: an eval() of the part, before the loop
+        validate_then_train(model, opt, 3)
+    assert codes(w.report) == ["FZ201"]
+
+
+def test_the_tree_shows_modes_as_the_steps_ran_after_a_validation_pass():
+    class Override(nn.Sequential):
+        def train(self, mode: bool = True):  # keeps the frozen BatchNorm in eval, whatever the loop does
+            super().train(mode)
+            if mode:
+                self[1].eval()
+            return self
+
+    model = Override(*net())
+    freeze_backbone(model)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        validate_then_train(model, opt, 3)
+    assert w.report.ok, w.report.render_text()
+    modes = {m.name: m.mode for m in w.report.modules}
+    assert modes[""] == modes["0"] == modes["4"] == "train" and modes["1"] == "eval"
+
+
 def test_stale_grads_moving_frozen_weights_under_adamw():
     model = net()
     opt = torch.optim.AdamW(model.parameters(), lr=0.1)

@@ -146,6 +146,10 @@ class Watch:
         self._root_params: dict[int, list[torch.Tensor]] = {}
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
         self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
+        self.trained_in_window: set[int] = set()  # of those, switched after the window opened
+        self.undone_by: dict[int, set[int]] = {}  # id(module) -> ids of the modules those train() calls were on
+        self.eval_targets: dict[int, set[int]] = {}  # id(module) -> ids of the modules eval() was called on
+        self._eval_target: int | None = None  # the outermost eval() call in progress
         self._stepping: torch.optim.Optimizer | None = None
         # (id(root), its class) -> FSDP version (2, 1) or None; fully_shard changes the class
         self._sharding: dict[tuple[int, type], int | None] = {}
@@ -227,11 +231,33 @@ class Watch:
         watch = self
 
         def train(module: nn.Module, mode: bool = True) -> nn.Module:
-            if not mode or watch.done or not watch._active:
+            if watch.done or not watch._active:
                 return orig(module, mode)
-            # Module.train recurses through this function, once per module: each notes whether
-            # it is in eval() now; the outermost call keeps those that train() left training (a
-            # train() override may put some back into eval()).
+            # Module.train recurses through this function, once per module; the outermost call
+            # is the one the script made (its target).
+            if not mode:
+                # eval(): which calls put each module in eval, so that a train() undoing only the
+                # script's own eval() of the same module (a validation pass) is told from one
+                # undoing an eval() that froze a part (FZ201)
+                outer = watch._eval_target is None
+                if outer:
+                    watch._eval_target = id(module)
+                targets = watch.eval_targets.get(id(module))
+                if targets is None:
+                    watch.eval_targets[id(module)] = {watch._eval_target}
+                else:
+                    targets.add(watch._eval_target)
+                if watch.undone:  # back in eval: no longer switched out of it
+                    watch.undone.pop(id(module), None)
+                    watch.trained_in_window.discard(id(module))
+                if not outer:
+                    return orig(module, mode)
+                try:
+                    return orig(module, mode)
+                finally:
+                    watch._eval_target = None
+            # train(): each call notes whether its module is in eval() now; the outermost keeps
+            # those that train() left training (a train() override may put some back into eval()).
             if watch._in_train:
                 if not module.training:
                     watch._evals.append(module)
@@ -243,6 +269,13 @@ class Watch:
                 for m in evals:
                     if m.training:
                         watch.undone[id(m)] = m
+                        if watch.started:
+                            watch.trained_in_window.add(id(m))
+                        by = watch.undone_by.get(id(m))
+                        if by is None:
+                            watch.undone_by[id(m)] = {id(module)}
+                        else:
+                            by.add(id(module))
                 return out
             finally:
                 watch._in_train = False
@@ -252,6 +285,14 @@ class Watch:
         self._train_orig = orig
         self._train_wrapper = train
         nn.Module.train = train  # type: ignore[method-assign]
+
+    def toggled(self, module: nn.Module) -> bool:
+        """An observed train() switched the module out of eval(), and every eval() that had put it
+        there was a call on one of the modules those train() calls were made on (the script's own
+        eval()/train() pair around a validation pass), not on a part of them: its BatchNorm was
+        never frozen, it ran in train mode (FZ502, not FZ201)."""
+        targets = self.eval_targets.get(id(module))
+        return bool(targets) and targets <= self.undone_by.get(id(module), set())
 
     @torch.no_grad()
     def _baseline_root(self, root: nn.Module, tree: Tree | None = None) -> None:

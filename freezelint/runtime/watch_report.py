@@ -312,7 +312,17 @@ def judge(w: "Watch") -> AuditReport:
                 for (n, b), (moved, delta) in zip(named_buffers, bchanges)]
     if spread is not None:  # a sharded parameter is judged from all its shards
         precords, brecords = spread.agree(precords, brecords)
-    modes = {n: w.modes_before.get(id(m), m.training) and id(m) not in w.undone for n, m in named_modules}
+    # The tree shows the mode the steps ran in: the mode at the window's start, or train for a
+    # module an observed train() switched out of eval() inside the window. The findings are told
+    # whether an undone eval() froze a part (FZ201) or was the script's own eval()/train() pair
+    # around a validation pass (FZ502: those statistics were never frozen).
+    at_start, undone, later = w.modes_before, w.undone, w.trained_in_window
+    if undone:
+        modes = {n: id(m) in later or at_start.get(id(m), m.training) for n, m in named_modules}
+        judged_modes = {n: w.toggled(m) if id(m) in undone else at_start.get(id(m), m.training)
+                        for n, m in named_modules}
+    else:
+        modes = judged_modes = {n: at_start.get(id(m), m.training) for n, m in named_modules}
     mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes)
     set_to_none = not any(r.grad == "zero" and not r.requires_grad for r in precords)
 
@@ -328,7 +338,7 @@ def judge(w: "Watch") -> AuditReport:
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
         foreign = any(id(p) not in model_ids for p in _held(opt))
-        found += F.step_findings(models[0], opt, mine, brecords if oi == 0 else [], mrecords, modes, w.steps,
+        found += F.step_findings(models[0], opt, mine, brecords if oi == 0 else [], mrecords, judged_modes, w.steps,
                                  set_to_none, foreign, True, from_ddp, updated_elsewhere=True)
     found += F.expectation_findings(precords, w.expect_frozen, w.expect_trainable, [n for n, _ in named_modules])
     found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
