@@ -784,3 +784,111 @@ def test_a_model_changed_between_two_watches_is_judged_as_it_is_then():
     assert judged().ok
     report = judged(lambda: model[5].weight.mul_(2.0))
     assert moved(report) == {"4.weight", "4.bias", "5.weight"} and report.ok
+
+
+# ---------------------------------------------------------------- models beside the trained one
+def distill(teacher_eval: bool, *, ema: bool = False, steps: int = 3, **expect):
+    torch.manual_seed(0)
+    teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+    teacher.requires_grad_(False)
+    if teacher_eval:
+        teacher.eval()
+    student = net(1)
+    opt = torch.optim.SGD(student.parameters(), lr=0.1)
+    gen = torch.Generator().manual_seed(3)
+    with freezelint.watch(**expect) as w:
+        for _ in range(steps):
+            x = torch.randn(6, 4, generator=gen)
+            with torch.no_grad():
+                soft = teacher(x)
+            (student(x) - soft).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+            if ema:  # a mean teacher: the script's own code moves it, statistics included
+                with torch.no_grad():
+                    for t, s in zip(teacher.parameters(), student.parameters()):
+                        if t.shape == s.shape:
+                            t.mul_(0.9).add_(s, alpha=0.1)
+    return w.report
+
+
+def test_a_frozen_teacher_whose_batchnorm_drifts_is_judged_beside_the_student():
+    report = distill(teacher_eval=False)  # labelled by class, the trained model first
+    assert codes(report) == ["FZ502"], report.render_text()
+    assert report.findings[0].target == "Sequential1.1"
+    assert {p.name for p in report.params if p.name.startswith("Sequential1.")} == {
+        "Sequential1.0.weight", "Sequential1.0.bias", "Sequential1.1.weight", "Sequential1.1.bias",
+        "Sequential1.2.weight", "Sequential1.2.bias"}
+
+
+def test_near_miss_a_teacher_in_eval_and_a_mean_teacher_the_script_moves_are_clean():
+    assert distill(teacher_eval=True).ok
+    report = distill(teacher_eval=False, ema=True)  # BatchNorm in train mode on purpose, parameters by EMA
+    assert report.ok, report.render_text()
+
+
+def test_expectations_name_the_trained_model_as_its_author_does_beside_a_teacher():
+    report = distill(teacher_eval=True, expect_trainable=["4"], expect_frozen=["Sequential1"])
+    assert report.ok, report.render_text()
+    assert codes(distill(teacher_eval=True, expect_frozen=["4"])) == ["FZ506"]
+
+
+def test_a_model_whose_optimizer_did_not_step_in_the_window_is_named_in_a_note():
+    torch.manual_seed(0)
+    gen_net, critic = nn.Sequential(nn.Linear(2, 4)), nn.Sequential(nn.Linear(4, 1))
+    opt_g = torch.optim.Adam(gen_net.parameters())
+    opt_c = torch.optim.Adam(critic.parameters())
+    with freezelint.watch() as w:
+        for it in range(6):  # the critic steps 5 times per generator step
+            critic(gen_net(torch.randn(3, 2)).detach()).mean().backward()
+            opt_c.step()
+            opt_c.zero_grad()
+            if it % 5 == 4:
+                critic(gen_net(torch.randn(3, 2))).mean().backward()
+                opt_g.step()
+                opt_g.zero_grad()
+    report = w.report
+    assert report.ok and len(report.notes) == 1, report.render_text()
+    assert "2 trainable parameters, not judged: the Adam that holds them did not step" in report.notes[0]
+    assert "note: " in report.render_text() and report.to_dict()["notes"] == report.notes
+
+
+def test_a_trainable_model_that_no_optimizer_holds_is_named_in_a_note():
+    model, loss_net = net(), nn.Sequential(nn.Linear(2, 1))  # forgot to freeze the loss network
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            loss_net(model(torch.randn(6, 4))).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert w.report.ok and "no optimizer holds them" in w.report.notes[0]
+
+
+def tied_lm_steps(**expect):
+    torch.manual_seed(0)
+    lm = nn.Sequential(nn.Embedding(10, 4), nn.Dropout(0.1), nn.Linear(4, 10, bias=False))
+    lm[2].weight = lm[0].weight  # tied: "train only the head" trains the embedding too
+    lm.requires_grad_(False)
+    lm[2].requires_grad_(True)
+    opt = torch.optim.SGD([p for p in lm.parameters() if p.requires_grad], lr=0.1)
+    with freezelint.watch(**expect) as w:
+        for _ in range(2):
+            lm(torch.arange(6)).logsumexp(-1).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    return w.report
+
+
+def test_a_tied_parameter_answers_to_every_name_it_has():
+    report = tied_lm_steps(expect_trainable=["2"])  # the head's module: its weight is the embedding's
+    assert report.ok, report.render_text()
+    assert [p.aliases for p in report.params] == [["2.weight"]]
+    report = tied_lm_steps(expect_frozen=["0"])
+    assert codes(report) == ["FZ506"]
+    assert "0.weight (also 2.weight) is trainable" in report.findings[0].message
+
+
+def test_an_expectation_naming_a_module_without_parameters_says_so():
+    report = tied_lm_steps(expect_frozen=["1"])
+    assert codes(report) == ["FZ506"]
+    assert report.findings[0].message == "expect_frozen pattern names a module that holds no parameters"

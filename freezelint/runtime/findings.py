@@ -219,9 +219,13 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     for b in buffers:
         if b.changed:
             moved[b.module].append(b)
+    # a module whose frozen parameters the script's own code wrote (an EMA teacher run in train
+    # mode) has its statistics follow the same plan
+    written = {p.module for p in params if p.changed and p.group is None and not p.requires_grad} \
+        if updated_elsewhere else set()
     undone, unfrozen_stats = [], []
     for mod, bufs in moved.items():
-        if not frozen(mod):
+        if not frozen(mod) or mod in written:
             continue
         (undone if (call_train and not modes_before.get(mod, True)) else unfrozen_stats).append((mod, bufs))
     if undone:
@@ -353,6 +357,15 @@ def _hit(pattern: str, p: ParamRecord) -> bool:
     return any(matches(pattern, n) for n in (p.name, *p.aliases))
 
 
+def within(pattern: str, label: str, params: list[ParamRecord]) -> str:
+    """`pattern`, or `label.pattern` when only that names a parameter: the report labels each
+    model when it judges several, and a pattern names the trained one as its author knows it."""
+    if any(_hit(pattern, p) for p in params):
+        return pattern
+    inner = f"{label}.{pattern}"
+    return inner if any(_hit(inner, p) for p in params) else pattern
+
+
 def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],
                          module_names: Sequence[str] = ()) -> list[AuditFinding]:
     """FZ506 per pattern. Trainable means requires_grad, held by an optimizer, and changed, or
@@ -367,6 +380,10 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
              [("expect_trainable", p, untrained) for p in expect_trainable]
     for option, pattern, wrong in checks:
         hit = [p for p in params if _hit(pattern, p)]
+        if not hit and pattern in module_names:  # a dropout, an activation, a tied head's module
+            out.append(AuditFinding("FZ506", pattern, f"{option} pattern names a module that holds no parameters",
+                                    "name a module that holds some, or a parameter; see model.named_parameters()"))
+            continue
         if not hit:
             pool = [*module_names, *(n for p in params for n in (p.name, *p.aliases))]
             near = nearest(pattern, [n for n in pool if n])
@@ -375,7 +392,7 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
                                     "a module name matches its whole subtree, a glob (`*`) matches parameter "
                                     "names; see model.named_parameters()"))
             continue
-        bad = [p.name for p in hit if wrong(p)]
+        bad = [f"{p.name} (also {', '.join(p.aliases)})" if p.aliases else p.name for p in hit if wrong(p)]
         if not bad:
             continue
         if option == "expect_frozen":

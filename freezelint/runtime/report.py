@@ -102,6 +102,7 @@ class AuditReport:
     extra_bytes_per_rank: list[int] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)  # codes accepted: reported, but they do not fail
     verbose: bool = False  # render every name and every module
+    notes: list[str] = field(default_factory=list)  # what was seen but not judged, and why
 
     @property
     def active(self) -> list[AuditFinding]:
@@ -166,6 +167,8 @@ class AuditReport:
             yield line
             if self.verbose and f.count > 1:
                 yield Text(f"    all {f.count}: {', '.join(f.names)}", style="dim")
+        for note in self.notes:
+            yield Text(f"  note: {note}", style="dim")
         yield self.tree()
         if not self.restored:
             yield Text(f"  could not restore: {', '.join(self.unrestored)} (use exact=True)", style="bold red")

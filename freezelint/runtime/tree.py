@@ -36,31 +36,50 @@ class Tree(NamedTuple):
     modules: list[tuple[str, nn.Module]]
     params: list[tuple[str, nn.Parameter]]
     buffers: list[tuple[str, torch.Tensor]]
+    tied: dict[int, list[str]]  # id of a parameter reachable under several names -> all of them, first first
+
+
+def _tied(root: nn.Module) -> dict[int, list[str]]:
+    names: dict[int, list[str]] = {}
+    try:
+        every = root.named_parameters(remove_duplicate=False)
+    except TypeError:  # an override without the keyword
+        return {}
+    for n, p in every:
+        known = names.setdefault(id(p), [])
+        if n not in known:
+            known.append(n)
+    return {k: v for k, v in names.items() if len(v) > 1}
 
 
 def walk(root: nn.Module) -> Tree:
     """`(list(root.named_modules()), list(root.named_parameters()), list(root.named_buffers()))`,
-    read in one pass."""
+    read in one pass, and the names of tied parameters."""
     modules: list[tuple[str, nn.Module]] = []
     params: list[tuple[str, nn.Parameter]] = []
     buffers: list[tuple[str, torch.Tensor]] = []
     seen_m: set[int] = set()
     seen_p: set[int] = set()
     seen_b: set[int] = set()
+    tied: dict[int, list[str]] = {}
     stack = [("", root)]  # children pushed in reverse: popped in the order torch's recursion visits them
     while stack:
         name, m = stack.pop()
         if id(m) in seen_m:
             continue
         if not _plain(type(m)):
-            return Tree(list(root.named_modules()), list(root.named_parameters()), list(root.named_buffers()))
+            return Tree(list(root.named_modules()), list(root.named_parameters()), list(root.named_buffers()),
+                        _tied(root))
         seen_m.add(id(m))
         modules.append((name, m))
         dot = name + "." if name else ""
         for k, p in m._parameters.items():
-            if p is not None and id(p) not in seen_p:
-                seen_p.add(id(p))
-                params.append((dot + k, p))
+            if p is not None:
+                if id(p) not in seen_p:
+                    seen_p.add(id(p))
+                    params.append((dot + k, p))
+                else:  # tied: its first name is in params, found once a second one turns up
+                    tied.setdefault(id(p), []).append(dot + k)
         for k, b in m._buffers.items():
             if b is not None and id(b) not in seen_b:
                 seen_b.add(id(b))
@@ -68,7 +87,10 @@ def walk(root: nn.Module) -> Tree:
         children = m._modules
         if children:
             stack.extend((dot + k, c) for k, c in reversed(children.items()) if c is not None)
-    return Tree(modules, params, buffers)
+    if tied:
+        first = {id(p): n for n, p in params if id(p) in tied}
+        tied = {k: [first[k], *(n for n in dict.fromkeys(v) if n != first[k])] for k, v in tied.items()}
+    return Tree(modules, params, buffers, tied)
 
 
 __all__ = ["Tree", "walk"]

@@ -14,11 +14,13 @@ that stopped before a backward that would hang (requires_grad differing across F
 from __future__ import annotations
 
 import gc
+import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
 
 from freezelint.runtime import findings as F
 from freezelint.runtime import fsdp
@@ -98,6 +100,64 @@ def find_models(w: "Watch", trees: dict[int, Tree] | None = None) -> list[nn.Mod
         raise AuditUsageError("no module holding the stepped optimizer's parameters was found: pass model= to "
                               "watch()")
     return chosen
+
+
+def _script_name(obj: object) -> str | None:
+    """The name the running script's top level gives `obj` (`teacher`), when it has one."""
+    main = sys.modules.get("__main__")
+    for k, v in (vars(main).items() if main is not None else ()):
+        if v is obj and not k.startswith("_"):
+            return k
+    return None
+
+
+def _holding_optimizer(ids: set[int]) -> str | None:
+    """The class of a live optimizer that holds any of these parameters (ids), found through the
+    garbage collector's list of objects: one that never stepped is not known otherwise."""
+    for obj in gc.get_objects():
+        if issubclass(type(obj), torch.optim.Optimizer) and any(  # isinstance would wake deprecated objects
+                id(p) in ids for g in obj.param_groups for p in g["params"]):
+            return type(obj).__name__
+    return None
+
+
+def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> tuple[list[nn.Module], list[str]]:
+    """The other models the script forwarded while watched, beside the trained ones: those with
+    every parameter frozen and running statistics are judged with them (a distillation teacher, a
+    frozen encoder, a perceptual-loss network: their BatchNorm must not drift either); one with trainable
+    parameters that no optimizer stepping in the window holds is named in a note, not judged (its
+    optimizer may step less often, as a GAN's generator does with n_critic)."""
+    if w.given_model is not None or len(w.roots) == len(models):
+        return [], []
+    inside: set[int] = set()
+    for m in models:
+        inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
+    held = {id(p) for o in w.optimizers.values() for p in _held(o)}
+    frozen: list[nn.Module] = []
+    notes: list[str] = []
+    for r in _outermost([r for r in w.roots.values() if id(r) not in inside]):
+        tree = trees.get(id(r)) or walk(r)
+        if any(id(m) in inside for _, m in tree.modules) or not tree.params:
+            continue  # holds a trained model (climbed to from below), or nothing to train (a loss)
+        if any(id(p) in held for _, p in tree.params):
+            continue
+        trainable = {id(p) for _, p in tree.params if p.requires_grad or id(p) in w.wanted}
+        if not trainable:
+            # judged only where something can go wrong unseen: running statistics (a frozen
+            # model's parameters change only through code the script runs on purpose)
+            if any(isinstance(m, _NormBase) and m.track_running_stats for _, m in tree.modules):
+                frozen.append(r)
+                trees[id(r)] = tree
+            continue
+        name = _script_name(r)
+        what = f"{name} ({type(r).__name__})" if name else type(r).__name__
+        opt = _holding_optimizer(trainable)
+        notes.append(
+            f"{what} ran with {len(trainable)} trainable parameters, not judged: "
+            + (f"the {opt} that holds them did not step in the window (raise the number of steps to take it in)"
+               if opt else "no optimizer holds them (freeze it with requires_grad_(False) if it should not "
+                           "train, or give it an optimizer)"))
+    return frozen, notes
 
 
 def _unwrapped(model: nn.Module, ddp: type | None) -> nn.Module:
@@ -232,21 +292,29 @@ def _sizes(buffers: list[torch.Tensor], saved: list[torch.Tensor | None]) -> lis
 
 def judge(w: "Watch") -> AuditReport:
     trees: dict[int, Tree] = {}
-    models = find_models(w, trees)
+    trained = find_models(w, trees)
     dist = torch.distributed
     spread = None
-    if len(models) == 1 and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        spread = Distributed(models[0])
+    if len(trained) == 1 and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        spread = Distributed(trained[0])
+        frozen, notes = [], []  # the ranks compare one model's names and fingerprints
+    else:
+        frozen, notes = bystanders(w, trained, trees)
+    models = trained + frozen
     ddp = ddp_class()
     inners = [spread.inner if spread is not None else _unwrapped(m, ddp) for m in models]
     named_modules: list[tuple[str, nn.Module]] = []
     named: list[tuple[str, nn.Parameter]] = []
     named_buffers: list[tuple[str, torch.Tensor]] = []
     seen: set[int] = set()
-    for label, inner in zip(_labels(models), inners):
+    tied: dict[int, list[str]] = {}  # every name of a tied parameter: patterns may use any of them
+    labels = _labels(models)
+    for label, inner in zip(labels, inners):
         tree = trees.get(id(inner)) or walk(inner)
+        for pid, names in tree.tied.items():
+            tied.setdefault(pid, []).extend(_join(label, n) for n in names)
         if len(models) == 1 and not {id(p) for _, p in tree.params} & {id(b) for _, b in tree.buffers}:
-            named_modules, named, named_buffers = tree  # the common case: nothing to rename or drop
+            named_modules, named, named_buffers = tree.modules, tree.params, tree.buffers  # nothing to rename
             break
         named_modules += [(_join(label, n), m) for n, m in tree.modules]
         for n, p in tree.params:
@@ -308,6 +376,10 @@ def judge(w: "Watch") -> AuditReport:
             precords.append(ParamRecord(n, n.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype),
                                         p.requires_grad or id(p) in wanted, None, moved, None,
                                         grad_seen.get(id(p), "none"), False))
+    if tied:
+        for r, p in zip(precords, params):
+            if id(p) in tied:
+                r.aliases = [n for n in tied[id(p)] if n != r.name]
     brecords = [BufferRecord(n, n.rpartition(".")[0], moved, delta, _dtype_name(b.dtype))
                 for (n, b), (moved, delta) in zip(named_buffers, bchanges)]
     if spread is not None:  # a sharded parameter is judged from all its shards
@@ -338,15 +410,19 @@ def judge(w: "Watch") -> AuditReport:
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
         foreign = any(id(p) not in model_ids for p in _held(opt))
-        found += F.step_findings(models[0], opt, mine, brecords if oi == 0 else [], mrecords, judged_modes, w.steps,
+        found += F.step_findings(trained[0], opt, mine, brecords if oi == 0 else [], mrecords, judged_modes, w.steps,
                                  set_to_none, foreign, True, from_ddp, updated_elsewhere=True)
-    found += F.expectation_findings(precords, w.expect_frozen, w.expect_trainable, [n for n, _ in named_modules])
+    expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
+    if frozen and len(trained) == 1:  # the trained model's names as the user knows them, without its label
+        expect_frozen, expect_trainable = ([F.within(p, labels[0], precords) for p in ps]
+                                           for ps in (expect_frozen, expect_trainable))
+    found += F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules])
     found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
     extra = sum(b.numel() * b.element_size() for blocks in w._blocks.values() for b, _, _ in blocks)
     extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
     device = str(params[0].device) if params else "cpu"
     report = AuditReport(found, precords, brecords, mrecords, w.steps, device,
-                         " + ".join(type(o).__name__ for o in opts), set_to_none, extra_bytes=extra)
+                         " + ".join(type(o).__name__ for o in opts), set_to_none, extra_bytes=extra, notes=notes)
     if spread is not None:
         report = spread.merge(report, after, changed)
     return report
