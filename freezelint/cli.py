@@ -355,13 +355,25 @@ def _add_run(sub) -> None:
                        usage="freezelint run [options] SCRIPT.py [args ...] | -m MODULE [args ...]",
                        description="Runs the script in this process as __main__ with its own arguments, watches its "
                                    "first --steps optimizer steps through torch's global hooks, prints the report and "
-                                   "stops it. Exit 0 clean, 1 findings, 2 when the script ended or failed first.",
-                       epilog="Under torchrun (`torchrun ... -m freezelint run train.py`) every rank watches, ranks "
-                              "are compared, rank 0 prints.")
+                                   "stops it. Exit 0 clean, 1 findings, 2 when the script ended or failed first. "
+                                   "With --no-stop: 1 on findings, else the script's own exit status (sys.exit(N): "
+                                   "N; an exception or sys.exit('message'): 1), as python would exit.",
+                       epilog="Codes follow the select/ignore/extend-select of [tool.freezelint] in the nearest "
+                              "pyproject.toml above the script (above the cwd for -m) and --select/--ignore; codes "
+                              "left out are listed as ignored and do not count; per-file-ignores apply to `check` "
+                              "only. With --format json and no -o, the script's stdout goes to stderr while it runs, "
+                              "so stdout holds the JSON alone. Under torchrun (`torchrun ... -m freezelint run "
+                              "train.py`) every rank watches, ranks are compared, rank 0 prints.")
     r.add_argument("--steps", type=int, default=2, help="optimizer steps to watch (default 2)")
-    r.add_argument("--no-stop", action="store_true", help="let training run on after the window")
-    r.add_argument("--format", default="text", choices=("text", "json"))
+    r.add_argument("--no-stop", action="store_true",
+                   help="let training run on after the window; a clean window exits with the script's status")
+    r.add_argument("--format", default="text", choices=("text", "json"),
+                   help="json to stdout sends the script's own stdout to stderr")
     r.add_argument("--output-file", "-o", help="write the report here instead of stdout")
+    r.add_argument("--select", type=_codes, metavar="CODES",
+                   help="codes or prefixes to count (replaces the config's), e.g. FZ5")
+    r.add_argument("--ignore", type=_codes, metavar="CODES", help="codes or prefixes to list as ignored, e.g. FZ505")
+    r.add_argument("--config", help="pyproject.toml to read [tool.freezelint] from")
     r.add_argument("--expect-frozen", action="append", default=[], metavar="PATTERN",
                    help="a parameter name, module name or glob that must stay frozen (repeatable)")
     r.add_argument("--expect-trainable", action="append", default=[], metavar="PATTERN",
@@ -371,7 +383,8 @@ def _add_run(sub) -> None:
     r.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the training script; what follows is its own")
 
 
-_RUN_VALUED = {"--steps", "--format", "--output-file", "-o", "--expect-frozen", "--expect-trainable"}
+_RUN_VALUED = {"--steps", "--format", "--output-file", "-o", "--expect-frozen", "--expect-trainable", "--select",
+               "--ignore", "--config"}
 
 
 def _split_run(args: list[str]) -> tuple[list[str], list[str]]:
@@ -406,7 +419,8 @@ def cmd_run(args) -> int:
     return run_script(RunOptions(target, rest, module=args.module is not None, steps=args.steps,
                                  stop=not args.no_stop, fmt=args.format, output_file=args.output_file,
                                  expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable,
-                                 verbose=args.verbose))
+                                 verbose=args.verbose, select=args.select, ignore=args.ignore or [],
+                                 config=args.config))
 
 
 # name -> (add its parser, run it). Order is the order `--help` lists them in.

@@ -51,15 +51,18 @@ class Config:
     cli_ignore: list[str] = field(default_factory=list)
     cli_extend_select: list[str] = field(default_factory=list)
 
-    def selected(self) -> frozenset[str]:
-        """The static codes this run reports."""
+    def chosen(self) -> frozenset[str]:
+        """Every code the selection reports, static or runtime (`freezelint run` judges by it)."""
         if self.cli_select is not None:
             chosen = _apply(set(), self.cli_select, [])
         else:
             chosen = _apply(set(), self.select if self.select is not None else ["ALL"], self.ignore,
                             self.extend_select)
-        chosen = _apply(chosen, self.cli_extend_select, self.cli_ignore)
-        return frozenset(c for c in chosen if codes.get(c).static)
+        return frozenset(_apply(chosen, self.cli_extend_select, self.cli_ignore))
+
+    def selected(self) -> frozenset[str]:
+        """The static codes this run reports."""
+        return frozenset(c for c in self.chosen() if codes.get(c).static)
 
     def validate(self) -> None:
         for sel in [*(self.select or []), *self.ignore, *self.extend_select, *(self.cli_select or []),

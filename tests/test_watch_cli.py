@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import ROOT, write
+from conftest import ROOT, run_subprocess, write
 
 pytest.importorskip("torch")
 
@@ -114,8 +114,128 @@ def test_bad_usage_is_one_line_and_exit_2(cli, tmp_path):
         assert r.code == 2 and text in r.err and len(r.err.strip().splitlines()) == 1, (args, r.err)
 
 
-def test_no_stop_script_failing_after_the_window_prints_the_report_and_exits_2(cli, tmp_path):
-    script(tmp_path, fail_at=2)
+def ending(tmp_path, end: str, where=None):
+    """The script with `end` after its training loop (reached only with --no-stop), in `where`."""
+    return write((where or tmp_path) / "train.py", SCRIPT.replace("{fail_at}", "-1") + end + "\n")
+
+
+@pytest.mark.parametrize("end, code, note", [
+    ("sys.exit(3)", 3, ("freezelint: note: train.py exited with status 3 after a clean window; its status is the "
+                        "exit code")),
+    ("raise RuntimeError('disk full')", 1, ("freezelint: note: train.py raised RuntimeError: disk full at "
+                                            "train.py:20 after a clean window; its status is the exit code")),
+    ("sys.exit('disk full')", 1, ("disk full\nfreezelint: note: train.py exited with status 1 after a clean window; "
+                                  "its status is the exit code")),
+    ("sys.exit(0)", 0, ""), ("sys.exit(None)", 0, ""), ("sys.exit()", 0, ""), ("pass", 0, ""),
+])
+def test_no_stop_exits_with_the_scripts_own_status_after_a_clean_window(cli, tmp_path, end, code, note):
+    # as `python train.py` (and `coverage run`) would exit; the report is printed all the same
+    ending(tmp_path, end)
     r = cli(tmp_path, "run", "--no-stop", "--steps", "1", "train.py")
-    assert r.code == 2 and "freeze audit: OK — 1 step" in r.out
-    assert r.err.strip() == "freezelint: error: train.py raised ValueError at train.py:15 after the watched window"
+    assert r.code == code and r.out.count("freeze audit: OK — 1 step") == 1, r.out + r.err
+    assert r.err.strip() == note
+    assert (tmp_path / "finished.txt").exists()
+
+
+def test_no_stop_findings_are_1_whatever_the_script_exits_with(cli, tmp_path):
+    for end in ("sys.exit(3)", "raise RuntimeError('disk full')", "sys.exit(0)"):
+        ending(tmp_path, end)
+        r = cli(tmp_path, "run", "--no-stop", "--steps", "1", "--expect-frozen", "3", "train.py")
+        assert r.code == 1 and "freeze audit: 1 finding" in r.out and "FZ506" in r.out, (end, r.out + r.err)
+        assert ("the exit code is 1 for the findings" in r.err) == (end != "sys.exit(0)"), (end, r.err)
+
+
+def test_without_no_stop_the_scripts_end_is_never_reached(cli, tmp_path):
+    ending(tmp_path, "sys.exit(3)")
+    r = cli(tmp_path, "run", "--steps", "1", "train.py")
+    assert r.code == 0 and r.err == "" and not (tmp_path / "finished.txt").exists(), r.out + r.err
+
+
+def test_ignore_and_select_decide_what_counts_and_ignored_findings_stay_listed(cli, tmp_path):
+    script(tmp_path)
+    expect = ("--expect-frozen", "3")
+    for opts, code in [((), 1), (("--ignore", "FZ506"), 0), (("--ignore", "FZ505,FZ1"), 1),
+                       (("--select", "FZ503"), 0), (("--select", "FZ5"), 1), (("--ignore", "fz50"), 0)]:
+        r = cli(tmp_path, "run", *opts, *expect, "train.py")
+        assert r.code == code and "FZ506 expectation-failed [3]" in r.out, (opts, r.out + r.err)
+        assert ("freeze audit: OK (1 ignored)" in r.out and "(ignored)" in r.out) == (code == 0), (opts, r.out)
+    r = cli(tmp_path, "run", "--no-stop", "--ignore", "FZ506", "--format", "json", *expect, "train.py", "2")
+    report = json.loads(r.out)
+    assert r.code == 0 and report["ok"] and report["findings"][0]["ignored"], r.out + r.err
+
+
+def test_an_unknown_code_or_a_bad_config_is_one_line_before_the_script_runs(cli, tmp_path):
+    script(tmp_path)
+    for opts, text in [(("--ignore", "FZ999"), "unknown rule selector 'FZ999'"),
+                       (("--select", "F5"), "unknown rule selector 'F5'"),
+                       (("--config", "none.toml"), "config file not found: none.toml")]:
+        r = cli(tmp_path, "run", *opts, "train.py")
+        assert r.code == 2 and text in r.err and len(r.err.strip().splitlines()) == 1, (opts, r.err)
+        assert "argv" not in r.out, opts
+    write(tmp_path / "pyproject.toml", "[tool.freezelint]\nignore = ['FZ5O6']\n")
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2 and "unknown rule selector 'FZ5O6'" in r.err and "argv" not in r.out, r.out + r.err
+    write(tmp_path / "pyproject.toml", "[tool.freezelint]\nignor = ['FZ506']\n")
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2 and "unknown key in [tool.freezelint]: ignor" in r.err and "argv" not in r.out, r.err
+
+
+def test_the_config_above_the_script_applies_and_flags_layer_over_it(cli, tmp_path):
+    proj = tmp_path / "proj"
+    ending(tmp_path, "", where=proj)
+    write(tmp_path / "other" / "pyproject.toml", "[tool.freezelint]\nignore = ['FZ506']\n")
+    r = cli(tmp_path / "other", "run", "--expect-frozen", "3", str(proj / "train.py"))
+    assert r.code == 1, r.out + r.err  # the cwd's config is not the script's
+    write(proj / "pyproject.toml", "[tool.freezelint]\nignore = ['FZ506']\n")
+    r = cli(tmp_path / "other", "run", "--expect-frozen", "3", str(proj / "train.py"))
+    assert r.code == 0 and "FZ506" in r.out and "(ignored)" in r.out, r.out + r.err
+    r = cli(tmp_path, "run", "--select", "FZ506", "--expect-frozen", "3", "proj/train.py")
+    assert r.code == 1, r.out + r.err  # --select starts afresh, as in check
+    r = cli(tmp_path, "run", "--config", "other/pyproject.toml", "--expect-frozen", "3", "proj/train.py")
+    assert r.code == 0, r.out + r.err
+    write(proj / "pyproject.toml", "[tool.freezelint]\nselect = ['FZ1', 'FZ2', 'FZ3']\nextend-select = ['FZ506']\n")
+    r = cli(tmp_path, "run", "--expect-frozen", "3", "proj/train.py")
+    assert r.code == 1, r.out + r.err
+
+
+def test_module_form_reads_the_config_of_the_cwd(cli, tmp_path):
+    write(tmp_path / "pkg" / "__init__.py", "")
+    write(tmp_path / "pkg" / "train.py", SCRIPT.replace("{fail_at}", "-1"))
+    r = cli(tmp_path, "run", "--expect-frozen", "3", "-m", "pkg.train")
+    assert r.code == 1, r.out + r.err
+    write(tmp_path / "pyproject.toml", "[tool.freezelint]\nignore = ['FZ506']\n")
+    r = cli(tmp_path, "run", "--expect-frozen", "3", "-m", "pkg.train")
+    assert r.code == 0 and "(ignored)" in r.out, r.out + r.err
+
+
+CHATTY = SCRIPT.replace("{fail_at}", "-1").replace("    opt.step()\n", "    opt.step()\n    print('step', i)\n")
+
+
+def test_json_to_stdout_is_the_json_alone_the_scripts_prints_go_to_stderr(cli, tmp_path):
+    import sys
+
+    write(tmp_path / "train.py", CHATTY)
+    stdout = sys.stdout
+    for opts in [(), ("--no-stop",)]:
+        r = cli(tmp_path, "run", *opts, "--format", "json", "train.py", "4")
+        assert r.code == 0 and json.loads(r.out)["ok"], r.out + r.err
+        assert "argv ['4'] __main__" in r.err and "step 0" in r.err, r.err
+        assert ("step 3" in r.err) == bool(opts), r.err  # --no-stop ran to the end
+    assert sys.stdout is stdout  # given back
+    r = cli(tmp_path, "run", "train.py")  # text: the prints stay where they were
+    assert r.code == 0 and "step 0" in r.out and "freeze audit: OK" in r.out and r.err == "", r.out + r.err
+
+
+def test_json_to_stdout_in_a_real_process_holds_child_and_descriptor_writes_off_stdout(tmp_path):
+    # a child process and sys.__stdout__ write to descriptor 1, not through sys.stdout
+    write(tmp_path / "train.py", CHATTY.replace("    print('step', i)\n", "    print('step', i)\n"
+                                                "    os.system('echo child says ' + str(i))\n"
+                                                "    sys.__stdout__.write('raw %d\\n' % i)\n").replace(
+        "import sys\n", "import os, sys\n") + "print('bye')\nsys.exit(3)\n")
+    r = run_subprocess(tmp_path, "run", "--no-stop", "--steps", "1", "--format", "json", "train.py", "3")
+    assert r.code == 3 and json.loads(r.out)["ok"], r.out + r.err
+    for text in ("argv ['3']", "step 2", "child says 0", "child says 2", "raw 1", "bye",
+                 "train.py exited with status 3 after a clean window"):
+        assert text in r.err, (text, r.err)
+    r = run_subprocess(tmp_path, "run", "--format", "json", "train.py", "3")
+    assert r.code == 0 and json.loads(r.out)["steps"] == 2 and "child says 0" in r.err, r.out + r.err

@@ -3,24 +3,39 @@
 Runs the user's training script in this process as `__main__`, with its own arguments (as
 `coverage run` does), watches its first `--steps` optimizer steps, prints the report and stops
 it: exit 0 clean, 1 findings, 2 when the script ended or failed before the window closed, or on
-bad usage (one line). `--no-stop` lets training run on; the report is printed when the window
-closes and the exit code is decided when the script ends. Under torchrun every rank watches,
-ranks are compared as `audit()` compares them, and rank 0 prints. On an FSDP2 model whose
-requires_grad differs across ranks the script is stopped before the backward that would hang,
-with `--no-stop` too: the report (FZ507) is printed and the exit code is 1.
+bad usage (one line). Under torchrun every rank watches, ranks are compared as `audit()` compares
+them, and rank 0 prints. On an FSDP2 model whose requires_grad differs across ranks the script is
+stopped before the backward that would hang, with `--no-stop` too: the report (FZ507) is printed
+and the exit code is 1.
+
+`--no-stop` lets training run on; the report is printed when the window closes and the exit code
+is decided when the script ends: findings -> 1 (the report is the gate); a clean window -> the
+script's own status, as `python SCRIPT.py` would exit (`sys.exit(N)` -> N, `sys.exit("msg")` ->
+the message and 1, an exception -> 1, the end or `sys.exit(0)`/`sys.exit(None)` -> 0), with a
+one-line note on stderr when it is not 0. A script that ends or fails before the window is 2.
+
+The codes reported follow `[tool.freezelint]` select/ignore/extend-select (the nearest
+pyproject.toml above the script, or above the cwd for -m; `--config` names one) and `--select` /
+`--ignore`, layered as for `check`. Codes left out stay in the report, marked ignored, and do not
+count, as `audit(ignore=...)` marks them. per-file-ignores are `check`'s alone.
+
+With `--format json` to stdout, the script's own stdout (sys.stdout and file descriptor 1, which
+its child processes inherit) goes to stderr while it runs, so stdout carries the JSON alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import runpy
 import sys
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 
 class RunError(Exception):
@@ -39,6 +54,9 @@ class RunOptions:
     expect_frozen: list[str] = field(default_factory=list)
     expect_trainable: list[str] = field(default_factory=list)
     verbose: bool = False  # the script's traceback too, when it fails
+    select: list[str] | None = None  # --select: replaces the config's selection
+    ignore: list[str] = field(default_factory=list)  # --ignore
+    config: str | None = None  # --config: the pyproject.toml to read instead of the nearest
     unwritten: bool = False  # set when the report could not be written to output_file: exit 2
 
 
@@ -48,8 +66,11 @@ def _rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
-def _emit(report: Any, opts: RunOptions) -> None:
-    """Rank 0 prints (every rank holds the same report when ranks were compared)."""
+def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None = None) -> None:
+    """Rank 0 prints (every rank holds the same report when ranks were compared), to `out` (the
+    real stdout while the script's goes to stderr) or sys.stdout. Codes the selection leaves out
+    become the report's `ignore` first, so the exit code follows what it prints."""
+    report.ignore = sorted({*report.ignore, *accepted})
     if _rank() != 0:
         return
     if opts.fmt == "json":
@@ -63,8 +84,54 @@ def _emit(report: Any, opts: RunOptions) -> None:
             print(f"freezelint: error: cannot write {opts.output_file}: {e.strerror or e}", file=sys.stderr)
             opts.unwritten = True  # a CI gate must not pass without its report
     else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        out = out or sys.stdout
+        out.write(text)
+        out.flush()
+
+
+def _accepted(opts: RunOptions, script: str | None) -> list[str]:
+    """The runtime codes that the config and --select/--ignore leave out (ConfigError on a bad
+    config or an unknown code). The config is found as `check` finds it, from the script's folder
+    (from the cwd for -m)."""
+    from freezelint import codes, config
+
+    start = Path(script).parent if script and not opts.module else Path.cwd()
+    cfg = config.load(Path(opts.config) if opts.config else None, cwd=start)
+    chosen = config.merge_cli(cfg, select=opts.select, ignore=opts.ignore).chosen()
+    return [c for c, info in codes.CATALOGUE.items() if info.runtime and c not in chosen]
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[TextIO]:
+    """While the script runs, what it writes to stdout goes to stderr; yields the real stdout, for
+    the report alone. sys.stdout is swapped (so the script's prints keep their order among its
+    stderr lines) and, when stdout is a real file, descriptor 1 itself is pointed at stderr for
+    child processes and C code; both are restored on the way out."""
+    real = sys.stdout
+    real.flush()
+    try:
+        fd, err_fd = real.fileno(), sys.stderr.fileno()
+        sys.stderr.flush()
+        saved = os.dup(fd)
+    except (AttributeError, OSError, ValueError):  # a captured stream (pytest, a notebook): no descriptor
+        saved = None
+    out = real
+    if saved is not None:
+        os.dup2(err_fd, fd)
+        # closed below, before fd 1 is given back; closefd=False: the descriptor is closed there
+        out = open(saved, "w", encoding=getattr(real, "encoding", None) or "utf-8", closefd=False)  # noqa: SIM115
+    sys.stdout = sys.stderr
+    try:
+        yield out
+    finally:
+        sys.stdout = real
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+            real.flush()  # the script may have written to the object it held (fd 1: stderr for now)
+        if saved is not None:
+            out.close()
+            os.dup2(saved, fd)
+            os.close(saved)
 
 
 def _where(exc: BaseException, script: str | None) -> str:
@@ -92,25 +159,61 @@ def _resolve(opts: RunOptions) -> tuple[str, str | None]:
     return str(path), str(path.resolve())
 
 
+def _exit_status(code: Any) -> int:
+    """What `python SCRIPT.py` exits with after `sys.exit(code)` (the message it prints aside)."""
+    if code is None:
+        return 0
+    return int(code) if isinstance(code, int) else 1  # sys.exit(True) is 1
+
+
+def _after_window(name: str, ok: bool, failure: BaseException | None, exit_code: Any, script: str | None,
+                  verbose: bool) -> int:
+    """--no-stop, the window judged, the script has ended: findings are 1, else the script's own
+    status (as `coverage run` passes it on), with one line on stderr when it is not 0."""
+    if failure is not None:
+        if verbose:
+            traceback.print_exception(failure)
+        text = str(failure).splitlines()[0] if str(failure) else ""
+        what, status = f"raised {type(failure).__name__}{': ' + text if text else ''}{_where(failure, script)}", 1
+    else:
+        status = _exit_status(exit_code)
+        if status == 0:
+            return 0 if ok else 1
+        if not isinstance(exit_code, int):
+            print(exit_code, file=sys.stderr)  # as python prints sys.exit("message")
+        what = f"exited with status {status}"
+    if ok:
+        print(f"freezelint: note: {name} {what} after a clean window; its status is the exit code", file=sys.stderr)
+        return status
+    print(f"freezelint: note: {name} {what} after the window; the exit code is 1 for the findings", file=sys.stderr)
+    return 1
+
+
 def run_script(opts: RunOptions) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
         print("freezelint: error: `freezelint run` needs torch: pip install 'freezelint[audit]'", file=sys.stderr)
         return 2
+    from freezelint.config import ConfigError
     from freezelint.runtime.runner import AuditUsageError
     from freezelint.runtime.watch import Watch, WindowComplete
+
+    json_to_stdout = opts.fmt == "json" and not opts.output_file
+    report_out: list[TextIO | None] = [None]  # where --no-stop's report goes while the script runs
 
     saved_argv, saved_path = sys.argv[:], sys.path[:]
     try:
         if opts.module:
             sys.path.insert(0, os.getcwd())  # as `python -m` does, before the module is looked up
         argv0, script = _resolve(opts)
+        accepted = _accepted(opts, script)
         if opts.output_file and not Path(opts.output_file).absolute().parent.is_dir():
             raise RunError(f"cannot write {opts.output_file}: no such directory (checked before running the script)")
         watch = Watch(opts.steps, expect_frozen=opts.expect_frozen, expect_trainable=opts.expect_trainable,
-                      stop=opts.stop, on_report=None if opts.stop else (lambda r: _emit(r, opts)))
-    except (RunError, AuditUsageError) as e:
+                      stop=opts.stop,
+                      on_report=None if opts.stop else (lambda r: _emit(r, opts, accepted, report_out[0])))
+    except (RunError, AuditUsageError, ConfigError) as e:
         sys.path[:] = saved_path
         print(f"freezelint: error: {e}", file=sys.stderr)
         return 2
@@ -121,7 +224,8 @@ def run_script(opts: RunOptions) -> int:
     exit_code: Any = 0
     stopped = False
     try:
-        with watch:
+        with _stdout_to_stderr() if json_to_stdout else contextlib.nullcontext() as out, watch:
+            report_out[0] = out
             if opts.module:
                 runpy.run_module(opts.target, run_name="__main__", alter_sys=True)
             else:
@@ -140,14 +244,16 @@ def run_script(opts: RunOptions) -> int:
         watch.close()
 
     name = os.path.basename(argv0)
-    if failure is not None and opts.verbose:
-        traceback.print_exception(failure)
-    if watch.error is not None and opts.verbose:
-        traceback.print_exception(watch.error)
     if watch.error is not None:
+        if opts.verbose:
+            if failure is not None:
+                traceback.print_exception(failure)
+            traceback.print_exception(watch.error)
         print(f"freezelint: error: {str(watch.error).splitlines()[0]}", file=sys.stderr)
         return 2
     if not watch.done:
+        if failure is not None and opts.verbose:
+            traceback.print_exception(failure)
         seen = watch.steps_seen
         if failure is not None:
             cause = f"raised {type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}"
@@ -165,7 +271,7 @@ def run_script(opts: RunOptions) -> int:
               f"on; the report is of the {opts.steps} watched steps", file=sys.stderr)
     if opts.stop or watch.halted:
         if opts.stop:
-            _emit(report, opts)  # else on_report printed it
+            _emit(report, opts, accepted)  # else on_report printed it
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
@@ -173,11 +279,6 @@ def run_script(opts: RunOptions) -> int:
             # exit 1 first, kills rank 0 before it has printed
             dist.barrier()
             dist.destroy_process_group()  # the script was stopped before it could
-    elif failure is not None or exit_code not in (0, None):
-        what = (f"raised {type(failure).__name__}{_where(failure, script)}" if failure is not None
-                else f"exited with status {exit_code}")
-        print(f"freezelint: error: {name} {what} after the watched window", file=sys.stderr)
-        return 2
-    if opts.unwritten:
-        return 2
-    return 0 if report.ok else 1
+        return 2 if opts.unwritten else 0 if report.ok else 1
+    status = _after_window(name, report.ok, failure, exit_code, script, opts.verbose)
+    return 2 if opts.unwritten else status
