@@ -196,6 +196,16 @@ def test_the_config_above_the_script_applies_and_flags_layer_over_it(cli, tmp_pa
     write(proj / "pyproject.toml", "[tool.freezelint]\nselect = ['FZ1', 'FZ2', 'FZ3']\nextend-select = ['FZ506']\n")
     r = cli(tmp_path, "run", "--expect-frozen", "3", "proj/train.py")
     assert r.code == 1, r.out + r.err
+    # a selection written for check (static codes only) does not switch off what only a run finds
+    write(proj / "pyproject.toml", "[tool.freezelint]\nselect = ['FZ1', 'FZ2', 'FZ3']\n")
+    r = cli(tmp_path, "run", "--expect-frozen", "3", "proj/train.py")
+    assert r.code == 1 and "(ignored)" not in r.out, r.out + r.err
+    write(proj / "pyproject.toml", "[tool.freezelint]\nselect = ['FZ1', 'FZ2', 'FZ3']\nignore = ['FZ506']\n")
+    r = cli(tmp_path, "run", "--expect-frozen", "3", "proj/train.py")
+    assert r.code == 0 and "(ignored)" in r.out, r.out + r.err
+    write(proj / "pyproject.toml", "[tool.freezelint]\nselect = ['FZ1', 'FZ503']\n")  # names a run-only code
+    r = cli(tmp_path, "run", "--expect-frozen", "3", "proj/train.py")
+    assert r.code == 0 and "(ignored)" in r.out, r.out + r.err
 
 
 def test_module_form_reads_the_config_of_the_cwd(cli, tmp_path):

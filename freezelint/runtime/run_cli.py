@@ -97,7 +97,15 @@ def _accepted(opts: RunOptions, script: str | None) -> list[str]:
 
     start = Path(script).parent if script and not opts.module else Path.cwd()
     cfg = config.load(Path(opts.config) if opts.config else None, cwd=start)
-    chosen = config.merge_cli(cfg, select=opts.select, ignore=opts.ignore).chosen()
+    cfg = config.merge_cli(cfg, select=opts.select, ignore=opts.ignore)
+    chosen = cfg.chosen()
+    # A selection written for `check` names static codes only; it does not switch off what only a
+    # run can find (FZ5xx) unless it names one of those codes itself, or ignores them.
+    only_runtime = {c for c, info in codes.CATALOGUE.items() if info.runtime and not info.static}
+    selection = cfg.cli_select if cfg.cli_select is not None else cfg.select
+    if selection is not None and not only_runtime & {c for s in selection for c in codes.expand_selector(s)}:
+        ignored = {c for s in [*cfg.ignore, *cfg.cli_ignore] for c in codes.expand_selector(s)}
+        chosen = chosen | (only_runtime - ignored)
     return [c for c, info in codes.CATALOGUE.items() if info.runtime and c not in chosen]
 
 
@@ -279,6 +287,7 @@ def run_script(opts: RunOptions) -> int:
             # exit 1 first, kills rank 0 before it has printed
             dist.barrier()
             dist.destroy_process_group()  # the script was stopped before it could
-        return 2 if opts.unwritten else 0 if report.ok else 1
+        # halted: the script was stopped before a backward that would hang, whatever is ignored
+        return 2 if opts.unwritten else 1 if watch.halted or not report.ok else 0
     status = _after_window(name, report.ok, failure, exit_code, script, opts.verbose)
     return 2 if opts.unwritten else status
