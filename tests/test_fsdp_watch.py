@@ -189,9 +189,9 @@ def test_freezelint_run_under_torchrun_on_fsdp2_rank_0_prints_once(torchrun_rank
     assert "finished" not in ok.out  # stopped after the window on every rank
 
 
-@pytest.mark.parametrize("stop", [True, False], ids=["stop", "no-stop"])
-def test_freezelint_run_stops_a_divergent_freeze_before_the_hang(tmp_path, stop):
-    bug = _torchrun(tmp_path, () if stop else ("--no-stop",), ("--bug",))
+@pytest.mark.parametrize("options", [(), ("--no-stop",), ("--ignore", "FZ507")], ids=["stop", "no-stop", "ignored"])
+def test_freezelint_run_stops_a_divergent_freeze_before_the_hang(tmp_path, options):
+    bug = _torchrun(tmp_path, options, ("--bug",))  # ignored or not, the script was stopped: exit 1
     assert bug.returncode == 1, bug.stdout + bug.stderr[-3000:]
     assert bug.stdout.count("freeze audit:") == 1, bug.stdout + bug.stderr[-3000:]
     assert "FZ507" in bug.stdout and "2.weight, 2.bias" in bug.stdout, bug.stdout
