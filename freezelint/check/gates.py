@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6d9acfedab3e03a51ae98aaf0d6f65d7'
+RULES_DIGEST = 'cb757d2054e16484a12fa604093ba94b'
 
 GATES = {
     'FZ002': (
