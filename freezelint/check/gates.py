@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'cb757d2054e16484a12fa604093ba94b'
+RULES_DIGEST = '28a6d30e4a2a8927d0096ff553c59dce'
 
 GATES = {
     'FZ002': (
@@ -44,7 +44,7 @@ GATES = {
     'FZ201': (
         ('.eval(', '.train('),
         ('\\.eval\\(\\)|\\.train\\(\\s*False',),
-        ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm',),
+        ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode',),
     ),
     'FZ202': (
         ('BatchNorm',),
