@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '28a6d30e4a2a8927d0096ff553c59dce'
+RULES_DIGEST = 'e3cb4da96890e4a64520a2228adf703c'
 
 GATES = {
     'FZ002': (

@@ -9,6 +9,7 @@ import re
 import libcst as cst
 
 from freezelint.check.facts import Facts
+from freezelint.check.known import is_module_class, is_parameter_free
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, TRAIN, after, between,
                                    flows_of)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
@@ -44,8 +45,9 @@ class TrainUndoesBnFreeze(Rule):
         "in `__init__` (no caller can re-apply a constructor), and not through a public method callers can "
         "call again after train() (`self.freeze_bn()`: judged where they train). Freezes through `FrozenBatchNorm2d` are "
         "permanent and never reported. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
-        "reported only when the class treats it as a frozen feature extractor (it freezes its parameters, or "
-        "`forward` runs it under `torch.no_grad()`); the message then names dropout and BatchNorm only as what "
+        "reported only when the class treats it as a frozen feature extractor and evidently trains: `forward` "
+        "runs it under `torch.no_grad()`, or the class freezes its parameters and holds a layer of its own to "
+        "train (a perceptual loss's frozen VGG is left alone); the message then names dropout and BatchNorm only as what "
         "the submodule may hold. Silent for a LightningModule (Lightning keeps submodules that are in eval mode "
         "at the start of fit in eval mode), for a `self.encoder.train = ...` override, and when a base class "
         "other than torch's may override train()."
@@ -199,6 +201,7 @@ class TrainUndoesBnFreeze(Rule):
                 self.encoder = encoder
                 self.encoder.requires_grad_(False)
                 self.encoder.eval()  # Lightning keeps it in eval mode through fit
+                self.head = nn.Linear(512, 10)
 
         def disabled_train(self, mode=True):
             return self
@@ -211,12 +214,14 @@ class TrainUndoesBnFreeze(Rule):
                 self.first_stage.train = disabled_train  # its train() can no longer undo the eval()
                 for p in self.first_stage.parameters():
                     p.requires_grad = False
+                self.unet = nn.Conv2d(4, 4, 3)
 
         class Wrapper(nn.Module):
             def __init__(self, net):
                 super().__init__()
                 self.net = net
                 self.net.requires_grad_(False)
+                self.head = nn.Linear(512, 10)
                 self.eval()  # the whole model: a caller that trains it means to
 
         class Teacher(nn.Module):
@@ -225,6 +230,7 @@ class TrainUndoesBnFreeze(Rule):
                 self.net = net
                 self.net.eval()
                 self.net.requires_grad_(False)
+                self.head = nn.Linear(512, 10)
 
             def train(self, mode=True):
                 super().train(mode)
@@ -232,6 +238,7 @@ class TrainUndoesBnFreeze(Rule):
                 return self
         """,
         """
+        import torch.nn as nn
         from .base import BaseModel
 
         class Student(BaseModel):  # BaseModel (another file) may override train()
@@ -240,6 +247,24 @@ class TrainUndoesBnFreeze(Rule):
                 self.teacher = teacher
                 self.teacher.eval()
                 self.teacher.requires_grad_(False)
+                self.head = nn.Linear(512, 10)
+        """,
+        """
+        import torch.nn as nn
+        import torch.nn.functional as F
+        import torchvision
+
+        class PerceptualLoss(nn.Module):  # trains nothing itself: a criterion train() may never reach
+            def __init__(self):
+                super().__init__()
+                self.vgg = torchvision.models.vgg16(weights=None).features[:16]
+                self.vgg.eval()
+                for p in self.vgg.parameters():
+                    p.requires_grad = False
+                self.l1 = nn.L1Loss()
+
+            def forward(self, pred, target):
+                return F.mse_loss(self.vgg(pred), self.vgg(target)) + self.l1(pred, target)
         """,
         """
         import torch.nn as nn
@@ -459,8 +484,11 @@ class TrainUndoesBnFreeze(Rule):
 
     def _frozen_submodules(self, facts: Facts, info, reported: set[int]) -> Iterable[Finding]:
         """`self.encoder.eval()` in `__init__` (or a private helper it calls) of a frozen feature
-        extractor: the class also freezes the submodule's parameters, or runs it without grad in
-        forward. What the submodule holds is not known, so no BatchNorm is claimed. Silent where the
+        extractor in a class that is evidently trained: `forward` runs the submodule without grad
+        (its output feeds what is trained), or the class freezes the submodule's parameters and
+        holds a layer of its own to train (a perceptual loss's frozen VGG, in a class that trains
+        nothing, is left alone: train() may never reach it). What the submodule holds is not
+        known, so no BatchNorm is claimed. Silent where the
         eval can survive train(): a LightningModule (Lightning keeps submodules that are in eval
         mode at the start of fit in eval mode), a `.train = ...` override of the submodule's
         train(), a base class that is not torch's and may override train()."""
@@ -480,10 +508,10 @@ class TrainUndoesBnFreeze(Rule):
                 path = dotted(e.node.func.value)
                 if not path or not path.startswith("self."):
                     continue  # `self.eval()`: the whole model, which its caller then trains on purpose
-                if any(_overlaps(path, sub) for sub in frozen):
-                    how = "freezes its parameters"
-                elif _run_without_grad(facts, info, path):
+                if _run_without_grad(facts, info, path):
                     how = "runs it without grad in forward"
+                elif any(_overlaps(path, sub) for sub in frozen) and _trains_a_layer(facts, info, path, frozen):
+                    how = "freezes its parameters"
                 else:
                     continue
                 reported.add(id(e.node))
@@ -501,6 +529,20 @@ def _overlaps(path: str, sub: str | None) -> bool:
     """A freeze of `sub` reaches the submodule `path` (all of the model, the submodule, or a part of it)."""
     return bool(sub) and (sub == "self" or sub == path or path.startswith(sub + ".")
                           or sub.startswith((path + ".", path + "[")))
+
+
+def _trains_a_layer(facts: Facts, info, path: str, frozen: list) -> bool:
+    """The class assigns a torch.nn layer with parameters (`self.head = nn.Linear(...)`) outside
+    `path` and outside every freeze: it has something to train."""
+    for attr, values in info.attrs.items():
+        own = f"self.{attr}"
+        if own == path or any(_overlaps(own, sub) for sub in frozen):
+            continue
+        for value, scope in values:
+            q = facts.qualname(value.func, scope) if isinstance(value, cst.Call) else None
+            if q and q.startswith("torch.nn.") and is_module_class(q) and not is_parameter_free(q):
+                return True
+    return False
 
 
 _NO_GRAD = ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad")
