@@ -287,3 +287,23 @@ def test_a_narrow_batchnorm_test_is_reported_once_another_kind_appears_in_the_pr
     assert _found(cli, tmp_path, *cache, ".") == [("utils.py", 6, "FZ203")]
     train.write_text("from utils import freeze_bn\n\nfreeze_bn(model)\n")
     assert _found(cli, tmp_path, *cache, ".") == []
+
+
+def test_a_freeze_by_a_helper_of_another_file_counts_for_fz301_and_a_helper_doing_both_is_reported_once(cli, tmp_path):
+    """FZ301 sees a freeze done by an imported helper (as all of what the helper is given, since a
+    summary says that it freezes, not which part); a helper that freezes and builds the optimizer
+    itself is reported inside it, not again at its call site."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "utils.py").write_text(
+        "def freeze_encoder(model):\n    for p in model.encoder.parameters():\n        p.requires_grad = False\n")
+    train = tmp_path / "train.py"
+    train.write_text("import torch\nfrom utils import freeze_encoder\n\nfreeze_encoder(model)\n"
+                     "opt = torch.optim.AdamW(model.parameters())\nhead_opt = torch.optim.AdamW(model.head.parameters())\n")
+    assert _found(cli, tmp_path, "--no-cache", ".") == [("train.py", 5, "FZ301")]
+    msg = json.loads(cli(tmp_path, "check", "--no-cache", "--format", "json", ".").out)[0]["message"]
+    assert "`freeze_encoder(...)` freezes parameters of `model`" in msg
+    (tmp_path / "engine.py").write_text(
+        "import torch\n\n\ndef fit(cfg, model):\n    for p in model.encoder.parameters():\n"
+        "        p.requires_grad = False\n    opt = torch.optim.AdamW(model.parameters())\n    return model\n")
+    train.write_text("from engine import fit\n\nmodel = fit(cfg, model)\n")
+    assert _found(cli, tmp_path, "--no-cache", ".") == [("engine.py", 7, "FZ301")]

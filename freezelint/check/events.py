@@ -182,7 +182,7 @@ class Flow(cst.CSTVisitor):
             elif method == "requires_grad_":
                 value = _bool_arg(node, True)
                 if value is not None:
-                    self._emit(UNFREEZE if value else FREEZE, target, node, sub=dotted(recv))
+                    self._emit(UNFREEZE if value else FREEZE, target, node, sub=part_path(recv))
             elif method in _GIVES_OPTIMIZER:
                 self._emit(ADD_GROUP, target, node)
             elif method in ("backward", "step"):
@@ -191,7 +191,7 @@ class Flow(cst.CSTVisitor):
                 # a method of a Module class of the project: what it does to `self` happens here
                 effects = self.summaries.method(recv, method, scope, self.depth)
                 for kind, detail in effects:
-                    self._emit(kind, target, node, **detail)
+                    self._emit(kind, target, node, **_placed(kind, detail, part_path(recv)))
                 if not effects and isinstance(recv, cst.Name) and not method.startswith("_") \
                         and method not in MODULE_METHODS:
                     # on a receiver of unknown class (a helper's parameter): a caller that knows
@@ -216,11 +216,12 @@ class Flow(cst.CSTVisitor):
                     if kind.startswith(CALLS):  # the helper calls a method of what it was given
                         for k2, d2 in self.summaries.method(arg.value, kind[len(CALLS):], scope, self.depth):
                             edges = [*detail.get("edges", ()), *d2.get("edges", ())]  # both files, if any
+                            d2 = _placed(k2, d2, part_path(arg.value))
                             self._emit(k2, target, node, **{**d2, **({"edges": edges} if edges else {})})
                     else:
                         if kind == OPT_BUILD:
                             detail = {**detail, "path": dotted(arg.value) or target}
-                        self._emit(kind, target, node, **detail)
+                        self._emit(kind, target, node, **_placed(kind, detail, part_path(arg.value)))
                 if (self.facts.is_module(arg.value, scope) and not _builtin(func, scope)) \
                         or any(not k.startswith(VIA) for k, _ in effects):
                     self._emit(ACTIVITY, target, node)  # handed to a function that may run it
@@ -309,9 +310,9 @@ class Flow(cst.CSTVisitor):
             if kind.startswith(CALLS):  # the builder called a method of the model it returns
                 for k2, d2 in self.summaries.method(target, kind[len(CALLS):], self.scope, self.depth):
                     if k2 in Summaries.RETURNED:
-                        self._emit(k2, target.value, call, **d2)
+                        self._emit(k2, target.value, call, **_placed(k2, d2, target.value))
             elif kind in Summaries.RETURNED or kind.startswith(VIA):
-                self._emit(kind, target.value, call, **detail)
+                self._emit(kind, target.value, call, **_placed(kind, detail, target.value))
 
     def visit_Expr(self, node: cst.Expr) -> None:
         # `p.requires_grad == False` as a statement (FZ104): meant as a freeze
@@ -332,9 +333,9 @@ class Flow(cst.CSTVisitor):
             for b in (owner.bindings.get(expr.value, []) if owner else []):
                 if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute) \
                         and b.node.func.attr.value in ("parameters", "named_parameters"):
-                    return dotted(b.node.func.value)
+                    return part_path(b.node.func.value)
             return None
-        path = dotted(expr)
+        path = part_path(expr)
         return path.rsplit(".", 1)[0] if path and path.endswith((".weight", ".bias")) else path
 
     def _param_owner(self, expr: cst.BaseExpression) -> str | None:
@@ -368,6 +369,30 @@ def _returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None
     if name is None or "." in name or name in params or name not in scope.bindings:
         return None
     return name
+
+
+def part_path(expr: cst.BaseExpression) -> str | None:
+    """`model.encoder.layer[i]`: a dotted path that may index containers (the part of a model a
+    freeze names), else None."""
+    if isinstance(expr, cst.Subscript):
+        base = part_path(expr.value)
+        return f"{base}[{cst.Module(body=[]).code_for_node(expr.slice[0].slice)}]" \
+            if base and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index) else None
+    if isinstance(expr, cst.Attribute):
+        base = part_path(expr.value)
+        return f"{base}.{expr.attr.value}" if base else None
+    return dotted(expr)
+
+
+def _placed(kind: str, detail: dict, at: str | None) -> dict:
+    """A freeze or unfreeze taken over from a callee, placed on the caller's argument `at`: the
+    callee's part of its parameter (`"inner"`, same file) under `at`, else `at` as a whole (a
+    callee of another file: its summary says that it freezes, not which part)."""
+    if kind not in (FREEZE, UNFREEZE):
+        return detail
+    out = {k: v for k, v in detail.items() if k != "inner"}
+    out["sub"] = at + detail.get("inner", "") if at else None
+    return out
 
 
 def _builtin(func: cst.Name, scope: Scope) -> bool:
@@ -445,6 +470,7 @@ class Summaries:
         self._cache: dict[tuple[int, int], tuple[str, ...]] = {}
         self._all: dict[tuple[int, int], dict[str, cst.CSTNode]] = {}
         self._first: dict[tuple[int, int], dict[str, Event]] = {}
+        self._names: dict[tuple[int, int | str], str] = {}  # the callee's name for a position
         self._flows: dict[int, Flow] = {}
         self._busy: set[int] = set()
 
@@ -476,6 +502,8 @@ class Summaries:
                     first.setdefault(e.kind, e.detail.get("origin_node", e.node))
                     events.setdefault(e.kind, e)
             k = (id(func), i)
+            if name is not None:
+                self._names[k] = name
             self._all[k] = first
             self._first[k] = events
             applied = self.RETURNED if i == RET else self.APPLIED
@@ -505,9 +533,20 @@ class Summaries:
         if kind == OPT_BUILD:
             e = self.first_event(func, pos, kind)
             return {**opt_detail(e), "via": func.name.value} if e is not None else {}
+        if kind in (FREEZE, UNFREEZE):
+            return {"via": func.name.value, **self._inner(func, pos, kind)}
         if kind != TRAIN:
             return {"via": func.name.value}
         return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind)}
+
+    def _inner(self, func: cst.FunctionDef, pos: int, kind: str) -> dict:
+        """The part of its parameter the callee's first freeze (unfreeze) names, relative to the
+        parameter (`".encoder.layer[i]"`, `""` for all of it); nothing when the part is not known."""
+        e, name = self.first_event(func, pos, kind), self._names.get((id(func), pos))
+        sub = e.detail.get("sub") if e is not None else None
+        if not sub or not name or not (sub == name or sub.startswith((name + ".", name + "["))):
+            return {}
+        return {"inner": sub[len(name):]}
 
     def method(self, recv: cst.BaseExpression, method: str, scope: Scope, depth: int) -> list[tuple[str, dict]]:
         """`recv.method(...)` on an instance of a Module class: what the method does to `self`."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6d9acfedab3e03a51ae98aaf0d6f65d7'
+RULES_DIGEST = 'e3cb4da96890e4a64520a2228adf703c'
 
 GATES = {
     'FZ002': (
@@ -44,7 +44,7 @@ GATES = {
     'FZ201': (
         ('.eval(', '.train('),
         ('\\.eval\\(\\)|\\.train\\(\\s*False',),
-        ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm',),
+        ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode',),
     ),
     'FZ202': (
         ('BatchNorm',),

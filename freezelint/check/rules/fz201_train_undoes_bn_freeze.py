@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import re
+
 import libcst as cst
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ACTIVITY, BN_FREEZE, TRAIN, after, between, flows_of
-from freezelint.check.rules.base import Example, Finding, Rule, src
+from freezelint.check.known import is_module_class, is_parameter_free
+from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, TRAIN, after, between,
+                                   flows_of)
+from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
+from freezelint.check.syntax import dotted, walk
 
 
 class TrainUndoesBnFreeze(Rule):
     code = "FZ201"
     words = (".eval(", ".train(")
     triggers = (r"\.eval\(\)|\.train\(\s*False",)
-    requires = (r"BatchNorm|classname|\bbn\d*\b|\bBN\b|norm",)
+    requires = (r"BatchNorm|classname|\bbn\d*\b|\bBN\b|norm|requires_grad|no_grad|inference_mode",)
     what = (
         "Finds a `model.train()` that runs after BatchNorm layers were frozen with `.eval()` and "
         "before training continues, with no re-freeze in between; and nn.Module classes that freeze "
@@ -39,7 +44,13 @@ class TrainUndoesBnFreeze(Rule):
         "needs no train() override. A class is reported at its definition only when the BN freeze is "
         "in `__init__` (no caller can re-apply a constructor), and not through a public method callers can "
         "call again after train() (`self.freeze_bn()`: judged where they train). Freezes through `FrozenBatchNorm2d` are "
-        "permanent and never reported."
+        "permanent and never reported. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
+        "reported only when the class treats it as a frozen feature extractor and evidently trains: `forward` "
+        "runs it under `torch.no_grad()`, or the class freezes its parameters and holds a layer of its own to "
+        "train (a perceptual loss's frozen VGG is left alone); the message then names dropout and BatchNorm only as what "
+        "the submodule may hold. Silent for a LightningModule (Lightning keeps submodules that are in eval mode "
+        "at the start of fit in eval mode), for a `self.encoder.train = ...` override, and when a base class "
+        "other than torch's may override train()."
     )
     bad = [
         Example(
@@ -132,8 +143,129 @@ class TrainUndoesBnFreeze(Rule):
                         optimizer.step()
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class LinearProbe(nn.Module):
+                def __init__(self, encoder, dim, num_classes):
+                    super().__init__()
+                    self.encoder = encoder
+                    self.encoder.eval()  # expect: FZ201
+                    self.head = nn.Linear(dim, num_classes)
+
+                def features(self, x):
+                    return self.encoder(x).flatten(1)
+
+                def forward(self, x):
+                    with torch.no_grad():
+                        x = self.features(x)
+                    return self.head(x)
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+            from transformers import AutoModel
+
+            class Classifier(nn.Module):
+                def __init__(self, name, num_classes):
+                    super().__init__()
+                    self.bert = AutoModel.from_pretrained(name)
+                    self.bert.requires_grad_(False)
+                    self.bert.eval()  # expect: FZ201
+                    self.head = nn.Linear(768, num_classes)
+            """
+        ),
     ]
     good = [
+        """
+        import torch
+        import torch.nn as nn
+        from lightning.pytorch import LightningModule
+
+        class Probe(nn.Module):
+            def __init__(self, encoder, dim):
+                super().__init__()
+                self.encoder = encoder
+                self.encoder.eval()  # nothing says it stays frozen: forward fine-tunes it
+                self.head = nn.Linear(dim, 10)
+
+            def forward(self, x):
+                return self.head(self.encoder(x))
+
+        class LitProbe(LightningModule):
+            def __init__(self, encoder):
+                super().__init__()
+                self.encoder = encoder
+                self.encoder.requires_grad_(False)
+                self.encoder.eval()  # Lightning keeps it in eval mode through fit
+                self.head = nn.Linear(512, 10)
+
+        def disabled_train(self, mode=True):
+            return self
+
+        class Diffusion(nn.Module):
+            def __init__(self, autoencoder):
+                super().__init__()
+                self.first_stage = autoencoder
+                self.first_stage.eval()
+                self.first_stage.train = disabled_train  # its train() can no longer undo the eval()
+                for p in self.first_stage.parameters():
+                    p.requires_grad = False
+                self.unet = nn.Conv2d(4, 4, 3)
+
+        class Wrapper(nn.Module):
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+                self.net.requires_grad_(False)
+                self.head = nn.Linear(512, 10)
+                self.eval()  # the whole model: a caller that trains it means to
+
+        class Teacher(nn.Module):
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+                self.net.eval()
+                self.net.requires_grad_(False)
+                self.head = nn.Linear(512, 10)
+
+            def train(self, mode=True):
+                super().train(mode)
+                self.net.eval()  # re-applied after every train()
+                return self
+        """,
+        """
+        import torch.nn as nn
+        from .base import BaseModel
+
+        class Student(BaseModel):  # BaseModel (another file) may override train()
+            def __init__(self, teacher):
+                super().__init__()
+                self.teacher = teacher
+                self.teacher.eval()
+                self.teacher.requires_grad_(False)
+                self.head = nn.Linear(512, 10)
+        """,
+        """
+        import torch.nn as nn
+        import torch.nn.functional as F
+        import torchvision
+
+        class PerceptualLoss(nn.Module):  # trains nothing itself: a criterion train() may never reach
+            def __init__(self):
+                super().__init__()
+                self.vgg = torchvision.models.vgg16(weights=None).features[:16]
+                self.vgg.eval()
+                for p in self.vgg.parameters():
+                    p.requires_grad = False
+                self.l1 = nn.L1Loss()
+
+            def forward(self, pred, target):
+                return F.mse_loss(self.vgg(pred), self.vgg(target)) + self.l1(pred, target)
+        """,
         """
         import torch.nn as nn
 
@@ -331,6 +463,7 @@ class TrainUndoesBnFreeze(Rule):
             methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
             if "train" in methods:
                 continue
+            reported = set()
             for flow in flows_of(facts).bodies:
                 scope = flow.scope
                 if scope.cls is not info or not scope.is_method or scope.func_name != "__init__":
@@ -339,6 +472,7 @@ class TrainUndoesBnFreeze(Rule):
                     if e.detail.get("via") in methods and not e.detail["via"].startswith("_"):
                         continue  # through a public method: callers re-apply it after train() (judged there)
                     if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self.")):
+                        reported.add(id(e.node))
                         yield self.finding(
                             e.node,
                             f"{info.name} freezes BatchNorm with .eval() in __init__ but does not override "
@@ -346,6 +480,120 @@ class TrainUndoesBnFreeze(Rule):
                             f"override train() to re-apply it",
                             stmt=e.stmt,
                         )
+            yield from self._frozen_submodules(facts, info, reported)
+
+    def _frozen_submodules(self, facts: Facts, info, reported: set[int]) -> Iterable[Finding]:
+        """`self.encoder.eval()` in `__init__` (or a private helper it calls) of a frozen feature
+        extractor in a class that is evidently trained: `forward` runs the submodule without grad
+        (its output feeds what is trained), or the class freezes the submodule's parameters and
+        holds a layer of its own to train (a perceptual loss's frozen VGG, in a class that trains
+        nothing, is left alone: train() may never reach it). What the submodule holds is not
+        known, so no BatchNorm is claimed. Silent where the
+        eval can survive train(): a LightningModule (Lightning keeps submodules that are in eval
+        mode at the start of fit in eval mode), a `.train = ...` override of the submodule's
+        train(), a base class that is not torch's and may override train()."""
+        if _bases_may_override_train(facts, info) or re.search(r"\.train\s*=(?!=)", code_of(info.node)):
+            return
+        own = [f for f in flows_of(facts).bodies if f.scope.cls is info and f.scope.is_method]
+        init = next((f for f in own if f.scope.func_name == "__init__"), None)
+        if init is None:
+            return
+        helpers = {e.detail["via"] for e in init.events if str(e.detail.get("via", "")).startswith("_")}
+        frozen = [e.detail.get("sub") for f in own for e in f.events if e.kind == FREEZE]
+        for flow in (f for f in own if f.scope.func_name == "__init__" or f.scope.func_name in helpers):
+            for e in flow.events:
+                if e.kind != EVAL or e.detail.get("via") or id(e.node) in reported \
+                        or not isinstance(e.node, cst.Call) or not isinstance(e.node.func, cst.Attribute):
+                    continue
+                path = dotted(e.node.func.value)
+                if not path or not path.startswith("self."):
+                    continue  # `self.eval()`: the whole model, which its caller then trains on purpose
+                if _run_without_grad(facts, info, path):
+                    how = "runs it without grad in forward"
+                elif any(_overlaps(path, sub) for sub in frozen) and _trains_a_layer(facts, info, path, frozen):
+                    how = "freezes its parameters"
+                else:
+                    continue
+                reported.add(id(e.node))
+                yield self.finding(
+                    e.node,
+                    f"{info.name} puts `{path}` in eval mode in __init__ and {how}, but does not override "
+                    f"train(): the first model.train() (every epoch loop calls it) puts `{path}` back in training "
+                    f"mode, so any dropout in it is active again and any BatchNorm statistics in it move; override "
+                    f"train() to re-apply `{path}.eval()`",
+                    stmt=e.stmt,
+                )
+
+
+def _overlaps(path: str, sub: str | None) -> bool:
+    """A freeze of `sub` reaches the submodule `path` (all of the model, the submodule, or a part of it)."""
+    return bool(sub) and (sub == "self" or sub == path or path.startswith(sub + ".")
+                          or sub.startswith((path + ".", path + "[")))
+
+
+def _trains_a_layer(facts: Facts, info, path: str, frozen: list) -> bool:
+    """The class assigns a torch.nn layer with parameters (`self.head = nn.Linear(...)`) outside
+    `path` and outside every freeze: it has something to train."""
+    for attr, values in info.attrs.items():
+        own = f"self.{attr}"
+        if own == path or any(_overlaps(own, sub) for sub in frozen):
+            continue
+        for value, scope in values:
+            q = facts.qualname(value.func, scope) if isinstance(value, cst.Call) else None
+            if q and q.startswith("torch.nn.") and is_module_class(q) and not is_parameter_free(q):
+                return True
+    return False
+
+
+_NO_GRAD = ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad")
+
+
+def _run_without_grad(facts: Facts, info, path: str) -> bool:
+    """`forward` runs `path` under `with torch.no_grad():` (directly or through a method of the
+    class it calls there), or through a method decorated with `@torch.no_grad()`."""
+    methods = {m.name.value: m for m in info.node.body.body if isinstance(m, cst.FunctionDef)}
+    forward = methods.get("forward")
+    if forward is None:
+        return False
+    named = re.compile(re.escape(path) + r"\b")
+
+    def runs(node: cst.CSTNode, through_decorated: bool = False) -> bool:
+        code = code_of(node)
+        if not through_decorated and named.search(code):
+            return True
+        for name in re.findall(r"\bself\.(\w+)\s*\(", code):
+            m = methods.get(name)
+            if m is not None and named.search(code_of(m.body)) \
+                    and (not through_decorated or any(_no_grad(facts, d.decorator) for d in m.decorators)):
+                return True
+        return False
+
+    withs = [n for n in walk(forward.body) if isinstance(n, cst.With)
+             and any(_no_grad(facts, item.item) for item in n.items)]
+    return any(runs(w.body) for w in withs) or runs(forward.body, through_decorated=True)
+
+
+def _no_grad(facts: Facts, expr: cst.BaseExpression) -> bool:
+    func = expr.func if isinstance(expr, cst.Call) else expr
+    return facts.qualname(func, facts.module_scope) in _NO_GRAD
+
+
+def _bases_may_override_train(facts: Facts, info, seen: frozenset[str] = frozenset()) -> bool:
+    """A base class other than torch's may override train(): one of this file is looked into, a
+    LightningModule keeps eval modes through fit, anything else is not known."""
+    for base in (b.value for b in info.node.bases if b.keyword is None):
+        q = facts.qualname(base, facts.module_scope) or (base.value if isinstance(base, cst.Name) else "")
+        if q in LIGHTNING_MODULES:
+            return True
+        if q.startswith("torch.nn."):
+            continue
+        local = facts.classes.get(q)
+        if local is None or q in seen:
+            return True
+        if any(isinstance(s, cst.FunctionDef) and s.name.value == "train" for s in local.node.body.body) \
+                or _bases_may_override_train(facts, local, seen | {q}):
+            return True
+    return False
 
 
 def _span(node: cst.CSTNode) -> cst.CSTNode:

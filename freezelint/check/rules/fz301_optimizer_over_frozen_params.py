@@ -13,9 +13,11 @@ from freezelint.check.rules.base import FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIM
 
 
 def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
+    """Do the optimizer's parameters (`opt_path`) include the frozen part (`model.encoder.layer[i]`)?"""
     if not frozen:
         return False
-    return frozen == opt_path or frozen.startswith(opt_path + ".") or (whole and frozen.split(".")[0] == opt_path)
+    return frozen == opt_path or frozen.startswith((opt_path + ".", opt_path + "[")) \
+        or (whole and frozen.split(".")[0].split("[")[0] == opt_path)
 
 
 class OptimizerOverFrozenParams(Rule):
@@ -40,7 +42,10 @@ class OptimizerOverFrozenParams(Rule):
         "Silent for freezes that the same scope undoes later (a GAN's discriminator frozen for the "
         "generator step), when the parameters are filtered on requires_grad, when the optimizer gets a named "
         "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, and for "
-        "plain SGD without momentum or weight decay. The fix is offered when the freeze comes before "
+        "plain SGD without momentum or weight decay. A freeze done by a helper (`freeze_encoder(model)`, "
+        "of this file or another) counts as the part of the model the helper freezes (all of what it is "
+        "given, for a helper of another file); a helper that freezes and builds the optimizer itself is "
+        "reported inside it, not at each call. The fix is offered when the freeze comes before "
         "the optimizer, where a filter can see it; it is unsafe because it changes the param groups. "
         "Optimizers built by helpers of the project's other files (`build_optimizer(model)`) count, "
         "and a freeze FZ101/FZ103/FZ104 report as broken still counts as the freeze meant. A freeze "
@@ -85,6 +90,20 @@ class OptimizerOverFrozenParams(Rule):
         Example(
             """
             import torch
+
+            def freeze_encoder(model, layers=6):
+                for i in range(layers):
+                    for p in model.encoder.layer[i].parameters():
+                        p.requires_grad = False
+
+            def train(model, loader):
+                freeze_encoder(model)
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.01, weight_decay=5e-5)  # expect: FZ301
+            """,
+        ),
+        Example(
+            """
+            import torch
             from lightning.pytorch import Callback, LightningModule
 
             class Lit(LightningModule):
@@ -112,6 +131,43 @@ class OptimizerOverFrozenParams(Rule):
         ),
     ]
     good = [
+        """
+        import torch
+
+        def set_trainable(module, flag):
+            for p in module.parameters():
+                p.requires_grad = flag
+
+        def freeze(module):
+            for p in module.parameters():
+                p.requires_grad = False
+
+        def unfreeze(module):
+            for p in module.parameters():
+                p.requires_grad = True
+
+        freeze(model.backbone)
+        opt = torch.optim.AdamW(model.head.parameters())  # the helper froze a part the optimizer never gets
+
+        gan_opt = torch.optim.Adam(gan.parameters())
+        for x in loader:
+            freeze(gan.critic)  # frozen for the generator step only
+            gan.generator_loss(x).backward()
+            unfreeze(gan.critic)
+            set_trainable(gan.generator, False)  # a flag: not known to freeze
+            gan_opt.step()
+        """,
+        """
+        import torch
+
+        for i in range(12):
+            for p in model.blocks[i].parameters():
+                p.requires_grad = False
+        for j in range(12):  # every block unfrozen again: an index cannot tell which stay frozen
+            for p in model.blocks[j].parameters():
+                p.requires_grad = True
+        optimizer = torch.optim.AdamW(model.parameters())
+        """,
         """
         import torch
 
@@ -153,6 +209,7 @@ class OptimizerOverFrozenParams(Rule):
             evs = flow.events
             for o in (e for e in evs if e.kind == OPT_BUILD and not e.detail["filtered"] and e.detail["stateful"]):
                 freezes = [f for f in evs if f.kind == FREEZE and f.target == o.target and not f.exclusive_with(o)
+                           and f.node is not o.node  # one helper freezes and builds: reported inside it
                            and _covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
                            and not _undone(f, evs) and not _rebuilt(o, f, evs)]
                 if not freezes:
@@ -175,10 +232,12 @@ class OptimizerOverFrozenParams(Rule):
                 first = o.node.args[0].value
                 fix = _filter_fix(first) if all(f.index < o.index for f in freezes) else None
                 frozen = freezes[0].detail.get("sub") or o.target
+                via = freezes[0].detail.get("via")  # frozen by a helper (or a builder): name it
+                how = f"`{via}(...)` freezes parameters of `{frozen}`" if via else f"`{frozen}` is frozen"
                 yield self.finding(
                     first,
                     f"{o.detail['optimizer'].rsplit('.', 1)[1]} gets every parameter of `{o.detail['path']}` while "
-                    f"`{frozen}` is frozen in this scope: those take optimizer slots for nothing, and "
+                    f"{how} in this scope: those take optimizer slots for nothing, and "
                     f"any stale or zero grad on them is applied through {o.detail['stateful']}, moving "
                     f"\"frozen\" weights; filter on requires_grad",
                     fix=fix,
@@ -203,4 +262,10 @@ def _rebuilt(opt, freeze, events) -> bool:
 def _undone(freeze, events) -> bool:
     """A freeze undone later in the scope is temporary (GAN steps, alternating training)."""
     return any(u.kind == UNFREEZE and u.target == freeze.target and after(freeze, u)
-               and (u.detail.get("sub") or "") == (freeze.detail.get("sub") or "") for u in events)
+               and _same_part(u.detail.get("sub") or "", freeze.detail.get("sub") or "") for u in events)
+
+
+def _same_part(a: str, b: str) -> bool:
+    """The same part of a model; indexed parts of one container (`layer[i]`, `layer[j]`) may be
+    the same, so they count as one."""
+    return a == b or ("[" in a and "[" in b and a.split("[")[0] == b.split("[")[0])

@@ -1,0 +1,72 @@
+"""Messages say only what the checker knows: a frozen submodule of unknown content is not said to
+hold BatchNorm, and a freeze done by a helper names the helper and the part it freezes."""
+
+from __future__ import annotations
+
+import textwrap
+
+from freezelint.check.engine import check_source
+
+
+def _messages(code: str, rule: str) -> list[tuple[int, str]]:
+    return [(d.row, d.message) for d in check_source(textwrap.dedent(code).lstrip(), select=[rule])]
+
+
+def test_fz201_frozen_submodule_claims_no_batchnorm_it_cannot_know():
+    found = _messages("""
+        import torch.nn as nn
+        from transformers import AutoModel
+
+        class Classifier(nn.Module):
+            def __init__(self, name):
+                super().__init__()
+                self.bert = AutoModel.from_pretrained(name)
+                self.bert.requires_grad_(False)
+                self.bert.eval()
+                self.head = nn.Linear(768, 2)
+        """, "FZ201")
+    assert [row for row, _ in found] == [9]
+    msg = found[0][1]
+    assert "`self.bert` back in training mode" in msg and "freezes its parameters" in msg
+    assert "any dropout in it" in msg and "any BatchNorm statistics in it" in msg
+    assert "freezes BatchNorm" not in msg
+
+
+def test_fz201_frozen_submodule_needs_a_sign_that_it_stays_frozen():
+    code = """
+        import torch
+        import torch.nn as nn
+
+        class Probe(nn.Module):
+            def __init__(self, encoder):
+                super().__init__()
+                self.encoder = encoder
+                self.encoder.eval()
+                self.head = nn.Linear(8, 2)
+
+            def forward(self, x):
+                return self.head(self.encoder(x))
+        """
+    assert _messages(code, "FZ201") == []
+    no_grad = code.replace("return self.head(self.encoder(x))",
+                           "with torch.no_grad():\n                    x = self.encoder(x)\n"
+                           "                return self.head(x)")
+    found = _messages(no_grad, "FZ201")
+    assert [row for row, _ in found] == [8] and "runs it without grad in forward" in found[0][1]
+
+
+def test_fz301_names_the_helper_and_the_part_it_freezes():
+    found = _messages("""
+        import torch
+
+        def freeze_encoder(model, layers=6):
+            for i in range(layers):
+                for p in model.encoder.layer[i].parameters():
+                    p.requires_grad = False
+
+        freeze_encoder(net.backbone)
+        optimizer = torch.optim.AdamW(net.parameters())
+        head_only = torch.optim.AdamW(net.head.parameters())
+        """, "FZ301")
+    assert [row for row, _ in found] == [9]
+    assert "`freeze_encoder(...)` freezes parameters of `net.backbone.encoder.layer[i]`" in found[0][1]
