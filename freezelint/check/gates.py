@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e3cb4da96890e4a64520a2228adf703c'
+RULES_DIGEST = '18a3af89c6d9c9e57569cc1e63bf4c67'
 
 GATES = {
     'FZ002': (

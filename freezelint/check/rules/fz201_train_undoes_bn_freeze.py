@@ -391,6 +391,21 @@ class TrainUndoesBnFreeze(Rule):
         """,
         """
         import torch.nn as nn
+        from lightning.pytorch import LightningModule
+
+        class Base(LightningModule):
+            pass
+
+        class Lit(Base):  # Lightning keeps what is in eval() at the start of fit in eval()
+            def __init__(self, backbone):
+                super().__init__()
+                self.backbone = backbone
+                for m in self.backbone.modules():
+                    if isinstance(m, nn.BatchNorm2d):
+                        m.eval()
+        """,
+        """
+        import torch.nn as nn
 
         class Net(nn.Module):
             def freeze_bn(self):  # no train() override: fine, every caller re-applies it
@@ -461,8 +476,8 @@ class TrainUndoesBnFreeze(Rule):
             if not info.is_module:
                 continue
             methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
-            if "train" in methods:
-                continue
+            if "train" in methods or _lightning(facts, info):
+                continue  # Lightning keeps submodules in eval() at the start of fit in eval() (PYTORCH_FACTS)
             reported = set()
             for flow in flows_of(facts).bodies:
                 scope = flow.scope
@@ -576,6 +591,16 @@ def _run_without_grad(facts: Facts, info, path: str) -> bool:
 def _no_grad(facts: Facts, expr: cst.BaseExpression) -> bool:
     func = expr.func if isinstance(expr, cst.Call) else expr
     return facts.qualname(func, facts.module_scope) in _NO_GRAD
+
+
+def _lightning(facts: Facts, info, seen: frozenset[str] = frozenset()) -> bool:
+    """A LightningModule, directly or through classes of this file."""
+    for base in (b.value for b in info.node.bases if b.keyword is None):
+        q = facts.qualname(base, facts.module_scope) or (base.value if isinstance(base, cst.Name) else "")
+        local = facts.classes.get(q)
+        if q in LIGHTNING_MODULES or (local is not None and q not in seen and _lightning(facts, local, seen | {q})):
+            return True
+    return False
 
 
 def _bases_may_override_train(facts: Facts, info, seen: frozenset[str] = frozenset()) -> bool:
