@@ -19,7 +19,9 @@ The floor: every round also times two bare fingerprint passes over the model's p
 buffers (what a watch cannot do without: one read before the steps, one after), and "floor" is
 (plain + those two passes) / plain, the ratio a watch with no other cost would have. `--own`
 also prints the time spent inside the watch's own hooks (the passes, finding the model, the
-report), which, unlike the ratios, a loaded machine does not drown.
+report), which, unlike the ratios, a loaded machine does not drown. `--after` also times two more
+steps inside the same watch once its window has closed (as `freezelint run --no-stop` trains on)
+against two plain steps: the watch's cost is the window's alone, so that ratio should be 1.00.
 """
 
 from __future__ import annotations
@@ -96,6 +98,17 @@ def watched(model, optimizer, batch):
     return w, w.report
 
 
+def after_window(model, optimizer, batch) -> float:
+    """Seconds for two steps inside a watch whose window (2 steps) has closed."""
+    with watch(steps=2) as w:
+        steps(model, optimizer, batch)
+        assert w.done
+        t = time.perf_counter()
+        steps(model, optimizer, batch)
+        spent = time.perf_counter() - t
+    return spent
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
@@ -105,6 +118,7 @@ def main() -> None:
     ap.add_argument("--arch", default="resnet50", help="a torchvision resnet (resnet18 for a quick smoke run)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--own", action="store_true", help="also print the time spent in the watch's own hooks")
+    ap.add_argument("--after", action="store_true", help="also time two steps after the window, the watch still open")
     args = ap.parse_args()
     spent = own_time() if args.own else [0.0]
     device = torch.device(args.device)
@@ -130,7 +144,7 @@ def main() -> None:
             assert report.ok, report.render_text()
             passes = Fingerprinter(list(model.parameters()) + list(model.buffers()))
             passes()
-            plain, seen, plain_cpu, seen_cpu, bare, own, extra = [], [], [], [], [], [], 0
+            plain, seen, plain_cpu, seen_cpu, bare, own, extra, later = [], [], [], [], [], [], 0, []
             for _ in range(args.rounds):
                 sync()
                 t, c = time.perf_counter(), time.process_time()
@@ -152,6 +166,9 @@ def main() -> None:
                 passes()
                 sync()
                 bare.append(time.perf_counter() - t)
+                if args.after:
+                    kept = report = None
+                    later.append(after_window(model, optimizer, batch))
             p, s = statistics.median(plain), statistics.median(seen)
             pc, sc, b = statistics.median(plain_cpu), statistics.median(seen_cpu), statistics.median(bare)
             print(f"{kind:<6} {args.batch:>5} {size:>4} {p * 1e3:>12.0f}ms {s * 1e3:>14.0f}ms {s / p:>6.2f} "
@@ -161,6 +178,10 @@ def main() -> None:
                 o = statistics.median(own)
                 print(f"       the watch's own hooks: median {o * 1e3:.1f}ms (min {min(own) * 1e3:.1f}ms), "
                       f"less the two passes {(o - b) * 1e3:.1f}ms", flush=True)
+            if args.after:
+                a = statistics.median(later)
+                print(f"       after the window, the watch still open: 2 steps {a * 1e3:.0f}ms, "
+                      f"ratio to plain {a / p:.2f}", flush=True)
 
 
 if __name__ == "__main__":

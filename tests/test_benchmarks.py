@@ -29,7 +29,8 @@ ONE_PROCESS_RUNS = {name: [ROOT / "benchmarks" / script, *args] for name, (scrip
                   "--start-method", "forkserver"],
     "fsdp_audit": ["fsdp_audit.py", "--rounds", "1", "--layers", "2", "--dim", "32", "--seq", "8", "--batch", "2"],
     "fingerprint_pass": ["fingerprint_pass.py", "--rounds", "1", "--arch", "resnet18"],
-    "watch_overhead": ["watch_overhead.py", "--arch", "resnet18", "--sizes", "32", "--batch", "2", "--rounds", "1"],
+    "watch_overhead": ["watch_overhead.py", "--arch", "resnet18", "--sizes", "32", "--batch", "2", "--rounds", "1",
+                       "--own", "--after"],
 }.items()}
 
 
@@ -64,6 +65,7 @@ def test_watch_overhead_benchmark_runs(bench_runs):
     lines = [line.split() for line in p.out.splitlines() if line.startswith(("head", "full"))]
     assert [line[0] for line in lines] == ["head", "full"], p.out
     assert all(float(line[5]) > 0 and float(line[-2]) > 0 and line[-1].endswith("%") for line in lines), p.out
+    assert p.out.count("the watch's own hooks: median") == 2 and p.out.count("after the window, the watch") == 2
 
 
 def test_project_speed_benchmark_counts_reanalysed_files():
