@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '18a3af89c6d9c9e57569cc1e63bf4c67'
+RULES_DIGEST = 'aed7fc3330f3f2d9534cdf8fc1ab4a33'
 
 GATES = {
     'FZ002': (

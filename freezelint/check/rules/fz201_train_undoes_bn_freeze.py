@@ -507,9 +507,8 @@ class TrainUndoesBnFreeze(Rule):
         eval can survive train(): a LightningModule (Lightning keeps submodules that are in eval
         mode at the start of fit in eval mode), a `.train = ...` override of the submodule's
         train(), a base class that is not torch's and may override train()."""
-        if _bases_may_override_train(facts, info) or re.search(r"\.train\s*=(?!=)", code_of(info.node)):
-            return
         own = [f for f in flows_of(facts).bodies if f.scope.cls is info and f.scope.is_method]
+        silent: bool | None = None  # decided once a candidate turns up: code_of re-renders the class (slow)
         init = next((f for f in own if f.scope.func_name == "__init__"), None)
         if init is None:
             return
@@ -529,6 +528,11 @@ class TrainUndoesBnFreeze(Rule):
                     how = "freezes its parameters"
                 else:
                     continue
+                if silent is None:
+                    silent = _bases_may_override_train(facts, info) or \
+                        bool(re.search(r"\.train\s*=(?!=)", code_of(info.node)))
+                if silent:
+                    return
                 reported.add(id(e.node))
                 yield self.finding(
                     e.node,
