@@ -307,3 +307,18 @@ def test_a_freeze_by_a_helper_of_another_file_counts_for_fz301_and_a_helper_doin
         "        p.requires_grad = False\n    opt = torch.optim.AdamW(model.parameters())\n    return model\n")
     train.write_text("from engine import fit\n\nmodel = fit(cfg, model)\n")
     assert _found(cli, tmp_path, "--no-cache", ".") == [("engine.py", 7, "FZ301")]
+
+
+def test_a_helper_of_another_file_that_unfreezes_and_adds_the_group_is_not_fz303(cli, tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    helper = ("def unfreeze(optimizer, layer):\n    layer.requires_grad_(True)\n"
+              "    optimizer.add_param_group({'params': list(layer.parameters())})\n")
+    (tmp_path / "schedule.py").write_text(helper)
+    (tmp_path / "train.py").write_text(
+        "import torch\nfrom schedule import unfreeze\n\nmodel.backbone.requires_grad_(False)\n"
+        "opt = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()))\n"
+        "for epoch in range(10):\n    if epoch == 5:\n        unfreeze(opt, model.backbone.layer4)\n"
+        "    train_one_epoch(model, opt)\n")
+    assert _found(cli, tmp_path, "--no-cache", ".") == []
+    (tmp_path / "schedule.py").write_text(helper.rsplit("    optimizer", 1)[0])  # the half that is the mistake
+    assert _found(cli, tmp_path, "--no-cache", ".") == [("train.py", 8, "FZ303")]

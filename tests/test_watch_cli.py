@@ -46,6 +46,15 @@ def test_examples_real_loop_mistake_and_its_fixed_twin_exit_1_and_0(cli, tmp_pat
     assert fixed.out.startswith("freeze audit: OK — 2 steps")
 
 
+def test_examples_distillation_teacher_left_in_train_mode_and_its_fixed_twin_exit_1_and_0(cli, tmp_path):
+    bug = cli(tmp_path, "run", str(ROOT / "examples" / "watch" / "distill.py"))
+    assert bug.code == 1, bug.out + bug.err
+    assert "FZ502 frozen-stats-changed [20 modules] ResNet.bn1" in bug.out and "step 2" not in bug.out
+    fixed = cli(tmp_path, "run", str(ROOT / "examples" / "watch" / "distill_fixed.py"))
+    assert fixed.code == 0, fixed.out + fixed.err
+    assert "freeze audit: OK — 2 steps" in fixed.out and "ResNet · frozen · eval" in fixed.out
+
+
 def test_script_runs_as_main_with_its_arguments_and_stops_after_the_window(cli, tmp_path):
     script(tmp_path)
     r = cli(tmp_path, "run", "train.py", "5", "--steps", "9", "-m", "x")  # after the script: the script's

@@ -462,7 +462,7 @@ class Summaries:
 
     # what a call site takes over from its callee: from what it does to an argument, and from
     # what it did to the model it returns
-    APPLIED = (TRAIN, BN_FREEZE, EVAL, ACTIVITY, FREEZE, UNFREEZE, OPT_BUILD, DDP_WRAP)
+    APPLIED = (TRAIN, BN_FREEZE, EVAL, ACTIVITY, FREEZE, UNFREEZE, OPT_BUILD, ADD_GROUP, DDP_WRAP)
     RETURNED = (TRAIN, BN_FREEZE, EVAL, FREEZE, UNFREEZE)
 
     def __init__(self, facts: Facts) -> None:

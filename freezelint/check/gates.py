@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'aed7fc3330f3f2d9534cdf8fc1ab4a33'
+RULES_DIGEST = 'ffb0070e2c9eea52943b5afadecffaa0'
 
 GATES = {
     'FZ002': (

@@ -10,8 +10,8 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.known import is_module_class, is_parameter_free
-from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, TRAIN, after, between,
-                                   flows_of)
+from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, TRAIN, UNFREEZE, after,
+                                   between, flows_of)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
 from freezelint.check.syntax import dotted, walk
 
@@ -423,6 +423,24 @@ class TrainUndoesBnFreeze(Rule):
         """
         import torch.nn as nn
 
+        def freeze_bn(model):  # the frozen part's BatchNorm only
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and not m.weight.requires_grad:
+                    m.eval()
+
+        for epoch in range(10):
+            model.train()
+            freeze_bn(model)
+            if epoch == 5:  # gradual unfreezing: layer4 trains from here, its BatchNorm with it
+                model.layer4.requires_grad_(True)
+                optimizer.add_param_group({"params": model.layer4.parameters()})
+                model.layer4.train()
+            for x, y in loader:
+                criterion(model(x), y).backward()
+        """,
+        """
+        import torch.nn as nn
+
         def freeze_bn(model):
             for m in model.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -447,7 +465,7 @@ class TrainUndoesBnFreeze(Rule):
             evs = flow.events
             for t in (e for e in evs if e.kind == TRAIN):
                 freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)]
-                if not freezes:
+                if not freezes or _unfrozen_first(evs, t):
                     continue
                 # a helper that calls train() and then trains counts as both, in that order
                 acts = [a for a in evs if a.kind == ACTIVITY and a.target in (t.target, "*") and after(t, a)
@@ -542,6 +560,17 @@ class TrainUndoesBnFreeze(Rule):
                     f"train() to re-apply `{path}.eval()`",
                     stmt=e.stmt,
                 )
+
+
+def _unfrozen_first(evs: list, t) -> bool:
+    """`X.train()` on a part the code unfroze before it (gradual unfreezing: `layer4` trains now,
+    its BatchNorm with it): switching it to train mode is the point, not a freeze undone."""
+    node = t.node
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+        return False
+    path = dotted(node.func.value)
+    return bool(path) and any(u.kind == UNFREEZE and u.target == t.target and u.index < t.index
+                              and _overlaps(path, u.detail.get("sub") or u.target) for u in evs)
 
 
 def _overlaps(path: str, sub: str | None) -> bool:

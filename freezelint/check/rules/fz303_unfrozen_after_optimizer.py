@@ -82,6 +82,20 @@ class UnfrozenAfterOptimizer(Rule):
         """
         import torch
 
+        def unfreeze(optimizer, layer):  # both halves in one helper
+            layer.requires_grad_(True)
+            optimizer.add_param_group({"params": list(layer.parameters())})
+
+        model.backbone.requires_grad_(False)
+        optimizer = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-3)
+        for epoch in range(10):
+            if epoch == 5:
+                unfreeze(optimizer, model.backbone.layer4)
+            train_one_epoch(model, optimizer)
+        """,
+        """
+        import torch
+
         model.backbone.requires_grad_(False)
         optimizer = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-3)
         for epoch in range(10):
