@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ffb0070e2c9eea52943b5afadecffaa0'
+RULES_DIGEST = 'e4008057c2d93cf298959dd29d467235'
 
 GATES = {
     'FZ002': (

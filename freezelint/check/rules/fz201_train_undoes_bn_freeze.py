@@ -390,6 +390,22 @@ class TrainUndoesBnFreeze(Rule):
                 m.track_running_stats = False
         """,
         """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        class FeatureMatch(nn.Module):  # a criterion: it trains nothing of its own
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+                self.net.eval()
+
+            def forward(self, pred, target):
+                with torch.no_grad():
+                    t = self.net(target)
+                return F.mse_loss(self.net(pred), t)
+        """,
+        """
         import torch.nn as nn
         from lightning.pytorch import LightningModule
 
@@ -540,9 +556,11 @@ class TrainUndoesBnFreeze(Rule):
                 path = dotted(e.node.func.value)
                 if not path or not path.startswith("self."):
                     continue  # `self.eval()`: the whole model, which its caller then trains on purpose
+                if not _trains_a_layer(facts, info, path, frozen):
+                    continue  # a criterion (a perceptual loss's VGG) trains nothing: train() may never reach it
                 if _run_without_grad(facts, info, path):
                     how = "runs it without grad in forward"
-                elif any(_overlaps(path, sub) for sub in frozen) and _trains_a_layer(facts, info, path, frozen):
+                elif any(_overlaps(path, sub) for sub in frozen):
                     how = "freezes its parameters"
                 else:
                     continue
