@@ -849,7 +849,7 @@ def test_a_model_whose_optimizer_did_not_step_in_the_window_is_named_in_a_note()
                 opt_g.zero_grad()
     report = w.report
     assert report.ok and len(report.notes) == 1, report.render_text()
-    assert "2 trainable parameters, not judged: the Adam that holds them did not step" in report.notes[0]
+    assert report.notes[0].startswith("Sequential ran, not judged: the Adam that holds its parameters did not step")
     assert "note: " in report.render_text() and report.to_dict()["notes"] == report.notes
 
 
@@ -861,7 +861,7 @@ def test_a_trainable_model_that_no_optimizer_holds_is_named_in_a_note():
             loss_net(model(torch.randn(6, 4))).mean().backward()
             opt.step()
             opt.zero_grad()
-    assert w.report.ok and "no optimizer holds them" in w.report.notes[0]
+    assert w.report.ok and "ran with trainable parameters that no optimizer holds" in w.report.notes[0]
 
 
 def tied_lm_steps(**expect):
@@ -892,3 +892,101 @@ def test_an_expectation_naming_a_module_without_parameters_says_so():
     report = tied_lm_steps(expect_frozen=["1"])
     assert codes(report) == ["FZ506"]
     assert report.findings[0].message == "expect_frozen pattern names a module that holds no parameters"
+
+
+def test_a_generator_frozen_during_the_critics_steps_is_noted_not_judged():
+    # WGAN: the generator (with BatchNorm) is frozen while the critic steps; its own optimizer
+    # steps once per 5 iterations, after the window: it is no frozen bystander
+    torch.manual_seed(0)
+    gen_net = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4))
+    critic = nn.Sequential(nn.Linear(4, 1))
+    opt_g, opt_c = torch.optim.Adam(gen_net.parameters()), torch.optim.Adam(critic.parameters())
+    with freezelint.watch() as w:
+        for it in range(6):
+            gen_net.requires_grad_(False)
+            critic(gen_net(torch.randn(3, 2))).mean().backward()
+            opt_c.step()
+            opt_c.zero_grad()
+            gen_net.requires_grad_(True)
+            if it % 5 == 4:
+                critic(gen_net(torch.randn(3, 2))).mean().backward()
+                opt_g.step()
+                opt_g.zero_grad()
+    assert w.report.ok, w.report.render_text()
+    assert "the Adam that holds its parameters did not step" in w.report.notes[0]
+
+
+def test_a_glob_names_the_trained_model_not_the_teacher_beside_it():
+    report = distill(teacher_eval=True, expect_trainable=["*.weight"])
+    assert report.ok, report.render_text()
+    assert codes(distill(teacher_eval=True, expect_trainable=["Sequential1.*.weight"])) == ["FZ506"]
+    report = distill(teacher_eval=True, expect_frozen=["2"])  # a ReLU of the student
+    assert report.findings[0].message == "expect_frozen pattern names a module that holds no parameters"
+
+
+def test_an_ema_teacher_whose_eval_train_undoes_is_still_fz201():
+    class MeanTeacher(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.student = net(1)
+            self.teacher = copy.deepcopy(self.student).requires_grad_(False)
+            self.teacher.eval()  # meant to stay in eval: every model.train() undoes it
+
+        def forward(self, x):
+            with torch.no_grad():
+                target = self.teacher(x)
+            return (self.student(x) - target).pow(2).mean()
+
+    model = MeanTeacher()
+    opt = torch.optim.SGD(model.student.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            model.train()
+            model(torch.randn(6, 4)).backward()
+            opt.step()
+            opt.zero_grad()
+            with torch.no_grad():  # the EMA: the script's own code moves the teacher
+                for t, s in zip(model.teacher.parameters(), model.student.parameters()):
+                    t.mul_(0.9).add_(s, alpha=0.1)
+    assert codes(w.report) == ["FZ201"], w.report.render_text()
+
+
+def test_a_teacher_sharing_a_frozen_stem_with_the_student_is_still_judged():
+    torch.manual_seed(0)
+    stem = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8)).requires_grad_(False).eval()
+    student = nn.Sequential(stem, nn.Linear(8, 2))
+    teacher = nn.Sequential(stem, nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)).requires_grad_(False)
+    opt = torch.optim.SGD(student[1].parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = teacher(x)  # left in train mode: its own BatchNorm drifts
+            (student(x) - soft).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert codes(w.report) == ["FZ502"] and w.report.findings[0].target == "Sequential1.2", w.report.render_text()
+
+
+def test_a_teacher_is_judged_beside_a_loss_module_with_parameters():
+    class Scaled(nn.Module):  # a learnable temperature: another root, with a parameter the optimizer holds
+        def __init__(self):
+            super().__init__()
+            self.t = nn.Parameter(torch.ones(()))
+
+        def forward(self, a, b):
+            return ((a - b) / self.t).pow(2).mean()
+
+    torch.manual_seed(0)
+    teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)).requires_grad_(False)
+    student, loss = net(1), Scaled()
+    opt = torch.optim.SGD([*student.parameters(), *loss.parameters()], lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = teacher(x)
+            loss(student(x), soft).backward()
+            opt.step()
+            opt.zero_grad()
+    assert codes(w.report) == ["FZ502"], w.report.render_text()

@@ -219,15 +219,19 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     for b in buffers:
         if b.changed:
             moved[b.module].append(b)
-    # a module whose frozen parameters the script's own code wrote (an EMA teacher run in train
-    # mode) has its statistics follow the same plan
+    # a module in train mode whose frozen parameters the script's own code writes (an EMA teacher
+    # run in train mode on purpose) has its statistics follow the same plan: not FZ502; an eval()
+    # of it that train() undid is still FZ201
     written = {p.module for p in params if p.changed and p.group is None and not p.requires_grad} \
         if updated_elsewhere else set()
     undone, unfrozen_stats = [], []
     for mod, bufs in moved.items():
-        if not frozen(mod) or mod in written:
+        if not frozen(mod):
             continue
-        (undone if (call_train and not modes_before.get(mod, True)) else unfrozen_stats).append((mod, bufs))
+        if call_train and not modes_before.get(mod, True):
+            undone.append((mod, bufs))
+        elif mod not in written:
+            unfrozen_stats.append((mod, bufs))
     if undone:
         names = [_label(m) for m, _ in undone]
         largest = _largest(undone)
@@ -355,15 +359,6 @@ def _hit(pattern: str, p: ParamRecord) -> bool:
     if p.original and "original_module" not in pattern:
         return False
     return any(matches(pattern, n) for n in (p.name, *p.aliases))
-
-
-def within(pattern: str, label: str, params: list[ParamRecord]) -> str:
-    """`pattern`, or `label.pattern` when only that names a parameter: the report labels each
-    model when it judges several, and a pattern names the trained one as its author knows it."""
-    if any(_hit(pattern, p) for p in params):
-        return pattern
-    inner = f"{label}.{pattern}"
-    return inner if any(_hit(inner, p) for p in params) else pattern
 
 
 def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],

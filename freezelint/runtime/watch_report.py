@@ -111,53 +111,92 @@ def _script_name(obj: object) -> str | None:
     return None
 
 
-def _holding_optimizer(ids: set[int]) -> str | None:
-    """The class of a live optimizer that holds any of these parameters (ids), found through the
-    garbage collector's list of objects: one that never stepped is not known otherwise."""
+def _optimizers_holding() -> dict[int, str]:
+    """id of each parameter a live optimizer holds -> that optimizer's class, from one scan of
+    the garbage collector's list of objects: an optimizer that never stepped is not known
+    otherwise."""
+    out: dict[int, str] = {}
     for obj in gc.get_objects():
-        if issubclass(type(obj), torch.optim.Optimizer) and any(  # isinstance would wake deprecated objects
-                id(p) in ids for g in obj.param_groups for p in g["params"]):
-            return type(obj).__name__
-    return None
+        if issubclass(type(obj), torch.optim.Optimizer):  # isinstance would wake deprecated objects
+            name = type(obj).__name__
+            for g in obj.param_groups:
+                for p in g["params"]:
+                    out.setdefault(id(p), name)
+    return out
 
 
-def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> tuple[list[nn.Module], list[str]]:
-    """The other models the script forwarded while watched, beside the trained ones: those with
-    every parameter frozen and running statistics are judged with them (a distillation teacher, a
-    frozen encoder, a perceptual-loss network: their BatchNorm must not drift either); one with trainable
-    parameters that no optimizer stepping in the window holds is named in a note, not judged (its
-    optimizer may step less often, as a GAN's generator does with n_critic)."""
-    if w.given_model is not None or len(w.roots) == len(models):
+def _listed(names: list[str], most: int = 3) -> str:
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
+
+
+def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
+               judge: bool = True) -> tuple[list[nn.Module], list[str]]:
+    """The other models the script forwarded while watched, beside the trained ones. Those with
+    every parameter frozen, held by no optimizer, and with running statistics are judged with
+    them (a distillation teacher, a frozen encoder, a perceptual-loss network: their BatchNorm
+    must not drift either). Those an optimizer holds that did not step in the window (a GAN's
+    generator, stepped once per 5 critic steps and frozen during them) and those with trainable
+    parameters that no optimizer holds are named in a note, not judged. `judge=False` (the ranks
+    of torch.distributed compare one model): the frozen ones are named in a note too."""
+    trained = {id(m) for m in models}
+    if w.given_model is not None or all(i in trained for i in w.roots):
         return [], []
     inside: set[int] = set()
     for m in models:
         inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
     held = {id(p) for o in w.optimizers.values() for p in _held(o)}
-    frozen: list[nn.Module] = []
-    notes: list[str] = []
+    candidates = []
     for r in _outermost([r for r in w.roots.values() if id(r) not in inside]):
         tree = trees.get(id(r)) or walk(r)
-        if any(id(m) in inside for _, m in tree.modules) or not tree.params:
-            continue  # holds a trained model (climbed to from below), or nothing to train (a loss)
-        if any(id(p) in held for _, p in tree.params):
-            continue
-        trainable = {id(p) for _, p in tree.params if p.requires_grad or id(p) in w.wanted}
-        if not trainable:
-            # judged only where something can go wrong unseen: running statistics (a frozen
-            # model's parameters change only through code the script runs on purpose)
-            if any(isinstance(m, _NormBase) and m.track_running_stats for _, m in tree.modules):
-                frozen.append(r)
-                trees[id(r)] = tree
-            continue
+        if not tree.params or any(id(m) in trained for _, m in tree.modules):
+            continue  # nothing to train (a loss), or it holds a trained model (climbed to from below)
+        if not any(id(p) in held for _, p in tree.params):
+            candidates.append((r, tree))
+    if not candidates:
+        return [], []
+    holders = _optimizers_holding()
+    frozen: list[nn.Module] = []
+    idle: dict[str, list[str]] = {}
+    unheld: list[str] = []
+    unjudged: list[str] = []
+    for r, tree in candidates:
         name = _script_name(r)
         what = f"{name} ({type(r).__name__})" if name else type(r).__name__
-        opt = _holding_optimizer(trainable)
-        notes.append(
-            f"{what} ran with {len(trainable)} trainable parameters, not judged: "
-            + (f"the {opt} that holds them did not step in the window (raise the number of steps to take it in)"
-               if opt else "no optimizer holds them (freeze it with requires_grad_(False) if it should not "
-                           "train, or give it an optimizer)"))
+        opt = next((holders[id(p)] for _, p in tree.params if id(p) in holders), None)
+        if opt is not None:
+            idle.setdefault(opt, []).append(what)
+        elif any(p.requires_grad or id(p) in w.wanted for _, p in tree.params):
+            unheld.append(what)
+        elif any(isinstance(m, _NormBase) and m.track_running_stats for _, m in tree.modules):
+            # judged only where something can go wrong unseen: running statistics (a frozen
+            # model's parameters change only through code the script runs on purpose)
+            if judge:
+                frozen.append(r)
+                trees[id(r)] = tree
+            else:
+                unjudged.append(what)
+    notes = [f"{_listed(names)} ran, not judged: the {opt} that holds {'its' if len(names) == 1 else 'their'} "
+             f"parameters did not step in the window (raise the number of steps to take it in)"
+             for opt, names in idle.items()]
+    if unheld:
+        notes.append(f"{_listed(unheld)} ran with trainable parameters that no optimizer holds, not judged (freeze "
+                     f"{'it' if len(unheld) == 1 else 'them'} with requires_grad_(False) if "
+                     f"{'it does' if len(unheld) == 1 else 'they do'} not train, or give "
+                     f"{'it' if len(unheld) == 1 else 'them'} an optimizer)")
+    if unjudged:
+        notes.append(f"{_listed(unjudged)} ran beside the trained model, frozen, not judged: under torch.distributed "
+                     f"only the trained model is compared across the ranks")
     return frozen, notes
+
+
+def within(pattern: str, label: str, labels: list[str]) -> str:
+    """An expectation as the report names it when it labels each model: the trained model's
+    names as its author knows them (`backbone` -> `ResNet0.backbone`); a pattern that starts
+    with a label already says which model it means."""
+    if any(pattern == x or pattern.startswith(x + ".") for x in labels if x):
+        return pattern
+    return _join(label, pattern)
 
 
 def _unwrapped(model: nn.Module, ddp: type | None) -> nn.Module:
@@ -297,9 +336,8 @@ def judge(w: "Watch") -> AuditReport:
     spread = None
     if len(trained) == 1 and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         spread = Distributed(trained[0])
-        frozen, notes = [], []  # the ranks compare one model's names and fingerprints
-    else:
-        frozen, notes = bystanders(w, trained, trees)
+    # the ranks compare one model's names and fingerprints: other models are only named there
+    frozen, notes = bystanders(w, trained, trees, judge=spread is None)
     models = trained + frozen
     ddp = ddp_class()
     inners = [spread.inner if spread is not None else _unwrapped(m, ddp) for m in models]
@@ -308,7 +346,7 @@ def judge(w: "Watch") -> AuditReport:
     named_buffers: list[tuple[str, torch.Tensor]] = []
     seen: set[int] = set()
     tied: dict[int, list[str]] = {}  # every name of a tied parameter: patterns may use any of them
-    labels = _labels(models)
+    labels = _labels(inners)  # by the classes their authors wrote, not DDP's or torch.compile's
     for label, inner in zip(labels, inners):
         tree = trees.get(id(inner)) or walk(inner)
         for pid, names in tree.tied.items():
@@ -414,7 +452,7 @@ def judge(w: "Watch") -> AuditReport:
                                  set_to_none, foreign, True, from_ddp, updated_elsewhere=True)
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
     if frozen and len(trained) == 1:  # the trained model's names as the user knows them, without its label
-        expect_frozen, expect_trainable = ([F.within(p, labels[0], precords) for p in ps]
+        expect_frozen, expect_trainable = ([within(p, labels[0], labels) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
     found += F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules])
     found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
