@@ -356,10 +356,10 @@ def test_gan_with_two_optimizers_toggling_requires_grad_is_clean():
     assert report.ok, report.render_text()
     assert report.optimizer == "Adam + Adam"
     names = {p.name for p in report.params}
-    assert "Generator.net.0.weight" in names and "Discriminator.net.0.weight" in names
+    assert "G.net.0.weight" in names and "D.net.0.weight" in names  # the names the loop gives them
     # judged trainable although D's requires_grad was off during the generator's step
     assert all(p.requires_grad for p in report.params)
-    assert all(p.changed for p in report.params if p.name != "Discriminator.net.3.bias")  # cancels in the loss
+    assert all(p.changed for p in report.params if p.name != "D.net.3.bias")  # cancels in the loss
 
 
 def test_gan_whose_toggle_freezes_the_generator_is_fz504_its_optimizer_trains_nothing():
@@ -368,7 +368,7 @@ def test_gan_whose_toggle_freezes_the_generator_is_fz504_its_optimizer_trains_no
     with freezelint.watch() as w:
         gan_steps(G, D, opt_g, opt_d, 3, frozen_for_g=G)  # meant: D
     trains_nothing = [f for f in w.report.findings if f.code == "FZ504" and "trains nothing" in f.message]
-    assert len(trains_nothing) == 1 and "Generator" in trains_nothing[0].message, w.report.render_text()
+    assert len(trains_nothing) == 1 and "G.net.0.weight" in trains_nothing[0].message, w.report.render_text()
 
 
 def test_gan_generator_optimizer_missing_the_discriminator_is_fz503_for_it_only():
@@ -380,7 +380,7 @@ def test_gan_generator_optimizer_missing_the_discriminator_is_fz503_for_it_only(
         gan_steps(G, D, opt_g, opt_d, 2)  # ends with D.requires_grad_(False)
     # trainable during D's step, in no optimizer: FZ503, not frozen statistics (FZ502)
     assert codes(w.report) == ["FZ503", "FZ503"], w.report.render_text()
-    assert [f.target for f in w.report.findings] == ["Discriminator.net.0", "Discriminator.net.1"]
+    assert [f.target for f in w.report.findings] == ["D.net.0", "D.net.1"]
 
 
 def test_several_models_under_one_optimizer():
@@ -396,9 +396,8 @@ def test_several_models_under_one_optimizer():
             opt.zero_grad()
     report = w.report
     assert [f.code for f in report.findings] == ["FZ504"]  # frozen dec[1] decayed by the group
-    assert {p.name for p in report.params} == {"Sequential0.0.weight", "Sequential0.0.bias",
-                                               "Sequential1.0.weight", "Sequential1.0.bias",
-                                               "Sequential1.1.weight", "Sequential1.1.bias"}
+    assert {p.name for p in report.params} == {"enc.0.weight", "enc.0.bias", "dec.0.weight", "dec.0.bias",
+                                               "dec.1.weight", "dec.1.bias"}
 
 
 def test_given_model_and_optimizer_restrict_what_is_watched():
@@ -813,12 +812,12 @@ def distill(teacher_eval: bool, *, ema: bool = False, steps: int = 3, **expect):
 
 
 def test_a_frozen_teacher_whose_batchnorm_drifts_is_judged_beside_the_student():
-    report = distill(teacher_eval=False)  # labelled by class, the trained model first
+    report = distill(teacher_eval=False)  # labelled by the names the loop gives them
     assert codes(report) == ["FZ502"], report.render_text()
-    assert report.findings[0].target == "Sequential1.1"
-    assert {p.name for p in report.params if p.name.startswith("Sequential1.")} == {
-        "Sequential1.0.weight", "Sequential1.0.bias", "Sequential1.1.weight", "Sequential1.1.bias",
-        "Sequential1.2.weight", "Sequential1.2.bias"}
+    assert report.findings[0].target == "teacher.1"
+    assert {p.name for p in report.params if p.name.startswith("teacher.")} == {
+        "teacher.0.weight", "teacher.0.bias", "teacher.1.weight", "teacher.1.bias", "teacher.2.weight",
+        "teacher.2.bias"}
 
 
 def test_near_miss_a_teacher_in_eval_and_a_mean_teacher_the_script_moves_are_clean():
@@ -828,7 +827,7 @@ def test_near_miss_a_teacher_in_eval_and_a_mean_teacher_the_script_moves_are_cle
 
 
 def test_expectations_name_the_trained_model_as_its_author_does_beside_a_teacher():
-    report = distill(teacher_eval=True, expect_trainable=["4"], expect_frozen=["Sequential1"])
+    report = distill(teacher_eval=True, expect_trainable=["4"], expect_frozen=["teacher"])
     assert report.ok, report.render_text()
     assert codes(distill(teacher_eval=True, expect_frozen=["4"])) == ["FZ506"]
 
@@ -849,7 +848,7 @@ def test_a_model_whose_optimizer_did_not_step_in_the_window_is_named_in_a_note()
                 opt_g.zero_grad()
     report = w.report
     assert report.ok and len(report.notes) == 1, report.render_text()
-    assert report.notes[0].startswith("Sequential ran, not judged: the Adam that holds its parameters did not step")
+    assert report.notes[0].startswith("gen_net (Sequential) ran, not judged: the Adam that holds its parameters did not")
     assert "note: " in report.render_text() and report.to_dict()["notes"] == report.notes
 
 
@@ -913,13 +912,13 @@ def test_a_generator_frozen_during_the_critics_steps_is_noted_not_judged():
                 opt_g.step()
                 opt_g.zero_grad()
     assert w.report.ok, w.report.render_text()
-    assert "the Adam that holds its parameters did not step" in w.report.notes[0]
+    assert w.report.notes[0].startswith("gen_net (Sequential) ran, not judged: the Adam that holds its parameters")
 
 
 def test_a_glob_names_the_trained_model_not_the_teacher_beside_it():
     report = distill(teacher_eval=True, expect_trainable=["*.weight"])
     assert report.ok, report.render_text()
-    assert codes(distill(teacher_eval=True, expect_trainable=["Sequential1.*.weight"])) == ["FZ506"]
+    assert codes(distill(teacher_eval=True, expect_trainable=["teacher.*.weight"])) == ["FZ506"]
     report = distill(teacher_eval=True, expect_frozen=["2"])  # a ReLU of the student
     assert report.findings[0].message == "expect_frozen pattern names a module that holds no parameters"
 
@@ -965,7 +964,7 @@ def test_a_teacher_sharing_a_frozen_stem_with_the_student_is_still_judged():
             (student(x) - soft).pow(2).mean().backward()
             opt.step()
             opt.zero_grad()
-    assert codes(w.report) == ["FZ502"] and w.report.findings[0].target == "Sequential1.2", w.report.render_text()
+    assert codes(w.report) == ["FZ502"] and w.report.findings[0].target == "teacher.2", w.report.render_text()
 
 
 def test_a_teacher_is_judged_beside_a_loss_module_with_parameters():

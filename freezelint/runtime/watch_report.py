@@ -14,6 +14,7 @@ that stopped before a backward that would hang (requires_grad differing across F
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -102,8 +103,20 @@ def find_models(w: "Watch", trees: dict[int, Tree] | None = None) -> list[nn.Mod
     return chosen
 
 
+_LIBRARY = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(os.path.abspath(torch.__file__)))
+
+
 def _script_name(obj: object) -> str | None:
-    """The name the running script's top level gives `obj` (`teacher`), when it has one."""
+    """The name the training code gives `obj` (`teacher`, `G`): a variable of the innermost
+    frame of the user's code that holds it (the judging runs inside its optimizer step, so its
+    loop is on the stack), else of the running script's top level."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_LIBRARY):
+            for k, v in frame.f_locals.items():
+                if v is obj and k != "self" and not k.startswith("_"):
+                    return k
+        frame = frame.f_back
     main = sys.modules.get("__main__")
     for k, v in (vars(main).items() if main is not None else ()):
         if v is obj and not k.startswith("_"):
@@ -221,11 +234,14 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return name
 
 
-def _labels(models: list[nn.Module]) -> list[str]:
-    """Name prefixes: none for one model, class names (numbered when repeated) for several."""
+def _labels(models: list[nn.Module], inners: list[nn.Module]) -> list[str]:
+    """Name prefixes: none for one model; for several, the names the running script gives them
+    (`teacher`, `G`), else their classes as their authors wrote them (inside DDP or
+    torch.compile), numbered when repeated."""
     if len(models) == 1:
         return [""]
-    kinds = [type(m).__name__ for m in models]
+    named = [_script_name(m) or _script_name(i) for m, i in zip(models, inners)]
+    kinds = [n or type(i).__name__ for n, i in zip(named, inners)]
     return [k if kinds.count(k) == 1 else f"{k}{kinds[:i].count(k)}" for i, k in enumerate(kinds)]
 
 
@@ -346,7 +362,7 @@ def judge(w: "Watch") -> AuditReport:
     named_buffers: list[tuple[str, torch.Tensor]] = []
     seen: set[int] = set()
     tied: dict[int, list[str]] = {}  # every name of a tied parameter: patterns may use any of them
-    labels = _labels(inners)  # by the classes their authors wrote, not DDP's or torch.compile's
+    labels = _labels(models, inners)
     for label, inner in zip(labels, inners):
         tree = trees.get(id(inner)) or walk(inner)
         for pid, names in tree.tied.items():
