@@ -49,10 +49,10 @@ def test_examples_real_loop_mistake_and_its_fixed_twin_exit_1_and_0(cli, tmp_pat
 def test_examples_distillation_teacher_left_in_train_mode_and_its_fixed_twin_exit_1_and_0(cli, tmp_path):
     bug = cli(tmp_path, "run", str(ROOT / "examples" / "watch" / "distill.py"))
     assert bug.code == 1, bug.out + bug.err
-    assert "FZ502 frozen-stats-changed [20 modules] ResNet.bn1" in bug.out and "step 2" not in bug.out
+    assert "FZ502 frozen-stats-changed [20 modules] teacher.bn1" in bug.out and "step 2" not in bug.out
     fixed = cli(tmp_path, "run", str(ROOT / "examples" / "watch" / "distill_fixed.py"))
     assert fixed.code == 0, fixed.out + fixed.err
-    assert "freeze audit: OK — 2 steps" in fixed.out and "ResNet · frozen · eval" in fixed.out
+    assert "freeze audit: OK — 2 steps" in fixed.out and "teacher ResNet · frozen · eval" in fixed.out
 
 
 def test_script_runs_as_main_with_its_arguments_and_stops_after_the_window(cli, tmp_path):
@@ -164,7 +164,8 @@ def test_ignore_and_select_decide_what_counts_and_ignored_findings_stay_listed(c
     script(tmp_path)
     expect = ("--expect-frozen", "3")
     for opts, code in [((), 1), (("--ignore", "FZ506"), 0), (("--ignore", "FZ505,FZ1"), 1),
-                       (("--select", "FZ503"), 0), (("--select", "FZ5"), 1), (("--ignore", "fz50"), 0)]:
+                       (("--select", "FZ503"), 0), (("--select", "FZ5"), 1), (("--ignore", "fz50"), 0),
+                       (("--select", "FZ201"), 0)]:  # a --select given to run means what it says
         r = cli(tmp_path, "run", *opts, *expect, "train.py")
         assert r.code == code and "FZ506 expectation-failed [3]" in r.out, (opts, r.out + r.err)
         assert ("freeze audit: OK (1 ignored)" in r.out and "(ignored)" in r.out) == (code == 0), (opts, r.out)
@@ -245,6 +246,22 @@ def test_json_to_stdout_is_the_json_alone_the_scripts_prints_go_to_stderr(cli, t
     assert r.code == 0 and "step 0" in r.out and "freeze audit: OK" in r.out and r.err == "", r.out + r.err
 
 
+def test_the_report_goes_to_the_stdout_of_before_the_script_whatever_the_script_does_to_it(cli, tmp_path):
+    import sys
+
+    stdout, stderr = sys.stdout, sys.stderr
+    # the script sends its prints to a log, then closes it: the report still reaches stdout
+    write(tmp_path / "train.py", "import sys\nsys.stdout = open('log.txt', 'w')\n" + CHATTY)
+    r = cli(tmp_path, "run", "--no-stop", "train.py", "3")
+    assert r.code == 0 and "freeze audit: OK" in r.out, r.out + r.err
+    assert "step 0" in (tmp_path / "log.txt").read_text() and "freeze audit" not in (tmp_path / "log.txt").read_text()
+    # JSON: a script that closes its stdout (stderr, for the run) neither closes stderr nor loses the report
+    write(tmp_path / "train.py", CHATTY + "sys.stdout.close()\nprint('after', file=sys.stderr)\n")
+    r = cli(tmp_path, "run", "--no-stop", "--format", "json", "train.py", "3")
+    assert r.code == 0 and json.loads(r.out)["ok"] and "after" in r.err, r.out + r.err
+    assert sys.stdout is stdout and sys.stderr is stderr
+
+
 def test_json_to_stdout_in_a_real_process_holds_child_and_descriptor_writes_off_stdout(tmp_path):
     # a child process and sys.__stdout__ write to descriptor 1, not through sys.stdout
     write(tmp_path / "train.py", CHATTY.replace("    print('step', i)\n", "    print('step', i)\n"
@@ -258,3 +275,18 @@ def test_json_to_stdout_in_a_real_process_holds_child_and_descriptor_writes_off_
         assert text in r.err, (text, r.err)
     r = run_subprocess(tmp_path, "run", "--format", "json", "train.py", "3")
     assert r.code == 0 and json.loads(r.out)["steps"] == 2 and "child says 0" in r.err, r.out + r.err
+
+
+def test_a_script_that_ends_before_every_optimizer_completed_the_window_says_so(cli, tmp_path):
+    # the critic steps every iteration, the generator every other: 4 iterations give it 2 of 3 steps
+    write(tmp_path / "train.py", "import torch\nimport torch.nn as nn\n"
+                                 "g, c = nn.Linear(2, 4), nn.Linear(4, 1)\n"
+                                 "opt_g, opt_c = torch.optim.Adam(g.parameters()), torch.optim.SGD(c.parameters(), lr=0.1)\n"
+                                 "for it in range(4):\n"
+                                 "    c(g(torch.randn(3, 2)).detach()).mean().backward(); opt_c.step(); opt_c.zero_grad()\n"
+                                 "    if it % 2:\n"
+                                 "        c(g(torch.randn(3, 2))).mean().backward(); opt_g.step(); opt_g.zero_grad()\n")
+    r = cli(tmp_path, "run", "--steps", "3", "train.py")
+    assert r.code == 0 and "freeze audit: OK" in r.out, r.out + r.err
+    assert r.err == ("freezelint: note: train.py ended before every optimizer had completed 3 steps (SGD 4, Adam 2); "
+                     "the report is of the steps seen\n"), r.err

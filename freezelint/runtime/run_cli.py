@@ -84,7 +84,7 @@ def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None
             print(f"freezelint: error: cannot write {opts.output_file}: {e.strerror or e}", file=sys.stderr)
             opts.unwritten = True  # a CI gate must not pass without its report
     else:
-        out = out or sys.stdout
+        out = _writable(out or sys.stdout)
         out.write(text)
         out.flush()
 
@@ -99,14 +99,42 @@ def _accepted(opts: RunOptions, script: str | None) -> list[str]:
     cfg = config.load(Path(opts.config) if opts.config else None, cwd=start)
     cfg = config.merge_cli(cfg, select=opts.select, ignore=opts.ignore)
     chosen = cfg.chosen()
-    # A selection written for `check` names static codes only; it does not switch off what only a
-    # run can find (FZ5xx) unless it names one of those codes itself, or ignores them.
+    # A config's selection written for `check` names static codes only; it does not switch off
+    # what only a run can find (FZ5xx) unless its select or extend-select names one of those codes,
+    # or they are ignored. A --select given to `run` means what it says.
     only_runtime = {c for c, info in codes.CATALOGUE.items() if info.runtime and not info.static}
-    selection = cfg.cli_select if cfg.cli_select is not None else cfg.select
-    if selection is not None and not only_runtime & {c for s in selection for c in codes.expand_selector(s)}:
-        ignored = {c for s in [*cfg.ignore, *cfg.cli_ignore] for c in codes.expand_selector(s)}
-        chosen = chosen | (only_runtime - ignored)
+    if cfg.cli_select is None and cfg.select is not None:
+        named = {c for s in [*cfg.select, *cfg.extend_select] for c in codes.expand_selector(s)}
+        if not only_runtime & named:
+            ignored = {c for s in [*cfg.ignore, *cfg.cli_ignore] for c in codes.expand_selector(s)}
+            chosen = chosen | (only_runtime - ignored)
     return [c for c, info in codes.CATALOGUE.items() if info.runtime and c not in chosen]
+
+
+class _Unclosable:
+    """A stream that writes to another and ignores close(): the script's sys.stdout while its
+    output goes to stderr (a script that closes its stdout must not close stderr)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def close(self) -> None:
+        self._stream.flush()
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _writable(stream: TextIO) -> TextIO:
+    """`stream`, or a new one on descriptor 1 when the script closed it (the standard streams
+    leave their descriptor open)."""
+    if not getattr(stream, "closed", False):
+        return stream
+    return open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
 
 
 @contextlib.contextmanager
@@ -128,7 +156,7 @@ def _stdout_to_stderr() -> Iterator[TextIO]:
         os.dup2(err_fd, fd)
         # closed below, before fd 1 is given back; closefd=False: the descriptor is closed there
         out = open(saved, "w", encoding=getattr(real, "encoding", None) or "utf-8", closefd=False)  # noqa: SIM115
-    sys.stdout = sys.stderr
+    sys.stdout = _Unclosable(sys.stderr)  # type: ignore[assignment]
     try:
         yield out
     finally:
@@ -211,6 +239,8 @@ def run_script(opts: RunOptions) -> int:
     report_out: list[TextIO | None] = [None]  # where --no-stop's report goes while the script runs
 
     saved_argv, saved_path = sys.argv[:], sys.path[:]
+    # the report goes where stdout pointed before the script ran, whatever it does to sys.stdout
+    saved_out, saved_err = sys.stdout, sys.stderr
     try:
         if opts.module:
             sys.path.insert(0, os.getcwd())  # as `python -m` does, before the module is looked up
@@ -232,7 +262,7 @@ def run_script(opts: RunOptions) -> int:
     exit_code: Any = 0
     stopped = False
     try:
-        with _stdout_to_stderr() if json_to_stdout else contextlib.nullcontext() as out, watch:
+        with _stdout_to_stderr() if json_to_stdout else contextlib.nullcontext(saved_out) as out, watch:
             report_out[0] = out
             if opts.module:
                 runpy.run_module(opts.target, run_name="__main__", alter_sys=True)
@@ -249,6 +279,7 @@ def run_script(opts: RunOptions) -> int:
         failure = None if watch.halted else e  # halted: the watch's own FreezeAuditError (--no-stop)
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
+        sys.stdout, sys.stderr = saved_out, saved_err
         watch.close()
 
     name = os.path.basename(argv0)
@@ -274,7 +305,10 @@ def run_script(opts: RunOptions) -> int:
               + ("" if watch.started else " (no optimizer step was observed)"), file=sys.stderr)
         return 2
     report = watch.report
-    if opts.stop and not stopped and not watch.halted:
+    if watch.judged_at_exit:
+        print(f"freezelint: note: {name} ended before every optimizer had completed {opts.steps} steps "
+              f"({watch.progress()}); the report is of the steps seen", file=sys.stderr)
+    elif opts.stop and not stopped and not watch.halted:
         print(f"freezelint: note: {name} caught the stop raised after the window (a bare `except:`?) and ran "
               f"on; the report is of the {opts.steps} watched steps", file=sys.stderr)
     if opts.stop or watch.halted:

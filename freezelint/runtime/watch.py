@@ -154,6 +154,7 @@ class Watch:
         # (id(root), its class) -> FSDP version (2, 1) or None; fully_shard changes the class
         self._sharding: dict[tuple[int, type], int | None] = {}
         self.halted = False  # requires_grad differed across the ranks of a sharded model: stopped
+        self.judged_at_exit = False  # closed by the end of the block, some optimizer short of `steps`
 
     # ------------------------------------------------------------------ public
     @property
@@ -175,6 +176,10 @@ class Watch:
 
     def _progress(self) -> str:
         return str(self.steps_seen)
+
+    def progress(self) -> str:
+        """Completed steps per optimizer: `SGD 7, Adam 6`."""
+        return ", ".join(f"{type(self.optimizers[k]).__name__} {n}" for k, n in self.counts.items())
 
     def __enter__(self) -> "Watch":
         if self._active:
@@ -202,6 +207,7 @@ class Watch:
         # An optimizer that joined late (or stepped once, elsewhere) may keep the window open:
         # once the first one has completed its steps, what was seen is judged.
         if not self.done and exc is None and max(self.counts.values(), default=0) >= self.steps:
+            self.judged_at_exit = True
             self._finish()
 
     def close(self) -> None:
