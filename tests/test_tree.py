@@ -13,7 +13,7 @@ from torch import nn  # noqa: E402
 
 from freezelint.runtime import runner  # noqa: E402
 from freezelint.runtime.report import BufferRecord, ParamRecord  # noqa: E402
-from freezelint.runtime.tree import walk  # noqa: E402
+from freezelint.runtime.tree import _tied, walk  # noqa: E402
 
 
 def _torch_lists(m: nn.Module):
@@ -30,8 +30,13 @@ def _same(got, want) -> None:
 def test_walk_names_every_name_of_a_tied_parameter():
     m = nn.Sequential(Tied(), nn.Linear(2, 2))
     tree = walk(m)
-    assert list(tree.tied.values()) == [["0.emb.weight", "0.head.weight"]]
-    assert tree.tied == {id(m[0].emb.weight): ["0.emb.weight", "0.head.weight"]}
+    block = m[0].block  # also reachable as `again`: its parameters have both names
+    assert tree.tied == {id(m[0].emb.weight): ["0.emb.weight", "0.head.weight"],
+                         id(block[0].weight): ["0.block.0.weight", "0.again.0.weight"],
+                         id(block[0].bias): ["0.block.0.bias", "0.again.0.bias"],
+                         id(block[1].weight): ["0.block.1.weight", "0.again.1.weight"],
+                         id(block[1].bias): ["0.block.1.bias", "0.again.1.bias"]}
+    assert tree.tied == _tied(m)  # as torch's own listing gives them (the fallback path)
     lm = nn.Sequential(nn.Embedding(5, 2), nn.Linear(2, 5))
     lm[1].weight = lm[0].weight
     listed_by_torch = nn.Sequential(Renamed(), lm)  # the fallback path: torch's own listing

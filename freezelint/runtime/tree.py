@@ -65,7 +65,10 @@ def walk(root: nn.Module) -> Tree:
     stack = [("", root)]  # children pushed in reverse: popped in the order torch's recursion visits them
     while stack:
         name, m = stack.pop()
-        if id(m) in seen_m:
+        if id(m) in seen_m:  # a shared module: its parameters answer to these names too
+            if m._parameters or m._modules:
+                for n, p in m.named_parameters(prefix=name):
+                    tied.setdefault(id(p), []).append(n)
             continue
         if not _plain(type(m)):
             return Tree(list(root.named_modules()), list(root.named_parameters()), list(root.named_buffers()),
