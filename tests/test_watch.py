@@ -130,6 +130,36 @@ def test_a_freeze_undone_by_train_stays_fz201_with_validation_around_it():
     assert codes(w.report) == ["FZ201"]
 
 
+def test_a_freeze_done_before_watching_undone_by_a_validation_pair_is_fz201():
+    model = net()
+    freeze_backbone(model)
+    model[1].eval()  # the freeze, before the watch: unseen, but in eval() when first seen
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        validate_then_train(model, opt, 3)
+    assert codes(w.report) == ["FZ201"]
+
+
+def test_an_eval_of_the_whole_model_that_nothing_ran_under_is_a_freeze_fz201():
+    # eval() at set-up to freeze it, then train() every iteration: no forward in between, no validation
+    torch.manual_seed(0)
+    teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8)).requires_grad_(False)
+    student = nn.Sequential(nn.Linear(4, 8))
+    opt = torch.optim.SGD(student.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        teacher.eval()
+        for _ in range(3):
+            for m in (student, teacher):
+                m.train()
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                target = teacher(x)
+            (student(x) - target).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert codes(w.report) == ["FZ201"], w.report.render_text()
+
+
 def test_the_tree_shows_modes_as_the_steps_ran_after_a_validation_pass():
     class Override(nn.Sequential):
         def train(self, mode: bool = True):  # keeps the frozen BatchNorm in eval, whatever the loop does

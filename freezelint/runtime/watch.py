@@ -150,6 +150,9 @@ class Watch:
         self.undone_by: dict[int, set[int]] = {}  # id(module) -> ids of the modules those train() calls were on
         self.eval_targets: dict[int, set[int]] = {}  # id(module) -> ids of the modules eval() was called on
         self._eval_target: int | None = None  # the outermost eval() call in progress
+        self._forwards = 0  # forwards of outermost modules so far
+        self._eval_at: dict[int, int] = {}  # id(module eval() was called on) -> _forwards then
+        self.pre_eval: set[int] = set()  # ids of modules already in eval() when first seen
         self._stepping: torch.optim.Optimizer | None = None
         # (id(root), its class) -> FSDP version (2, 1) or None; fully_shard changes the class
         self._sharding: dict[tuple[int, type], int | None] = {}
@@ -248,8 +251,11 @@ class Watch:
                 outer = watch._eval_target is None
                 if outer:
                     watch._eval_target = id(module)
+                    watch._eval_at[id(module)] = watch._forwards
                 targets = watch.eval_targets.get(id(module))
                 if targets is None:
+                    if not module.training:  # in eval() already: put there before the watch began
+                        watch.pre_eval.add(id(module))
                     watch.eval_targets[id(module)] = {watch._eval_target}
                 else:
                     targets.add(watch._eval_target)
@@ -272,16 +278,15 @@ class Watch:
             evals = watch._evals = [module] if not module.training else []
             try:
                 out = orig(module, mode)
+                # the model ran since its own eval(): a validation pass (else that eval() froze it)
+                ran = watch._forwards > watch._eval_at.get(id(module), watch._forwards)
                 for m in evals:
                     if m.training:
                         watch.undone[id(m)] = m
                         if watch.started:
                             watch.trained_in_window.add(id(m))
-                        by = watch.undone_by.get(id(m))
-                        if by is None:
-                            watch.undone_by[id(m)] = {id(module)}
-                        else:
-                            by.add(id(module))
+                        if ran:
+                            watch.undone_by.setdefault(id(m), set()).add(id(module))
                 return out
             finally:
                 watch._in_train = False
@@ -294,11 +299,12 @@ class Watch:
 
     def toggled(self, module: nn.Module) -> bool:
         """An observed train() switched the module out of eval(), and every eval() that had put it
-        there was a call on one of the modules those train() calls were made on (the script's own
-        eval()/train() pair around a validation pass), not on a part of them: its BatchNorm was
-        never frozen, it ran in train mode (FZ502, not FZ201)."""
+        there was a call on one of the modules those train() calls were made on, which ran in
+        between (the script's own eval()/train() pair around a validation pass), not on a part of
+        them, and it was not in eval() before the watch began: its BatchNorm was never frozen, it
+        ran in train mode (FZ502, not FZ201)."""
         targets = self.eval_targets.get(id(module))
-        return bool(targets) and targets <= self.undone_by.get(id(module), set())
+        return bool(targets) and id(module) not in self.pre_eval and targets <= self.undone_by.get(id(module), set())
 
     @torch.no_grad()
     def _baseline_root(self, root: nn.Module, tree: Tree | None = None) -> None:
@@ -378,6 +384,7 @@ class Watch:
     def _on_forward(self, module: nn.Module, args: Any) -> None:
         if self.done:
             return
+        self._forwards += 1
         mid = id(module)
         root_id = self._covered.get(mid)
         if root_id is not None:
@@ -395,6 +402,8 @@ class Watch:
         tree = walk(module)  # one walk for the three uses below
         for _, m in tree.modules:
             self._covered.setdefault(id(m), mid)
+            if not m.training and id(m) not in self.eval_targets:
+                self.pre_eval.add(id(m))  # put in eval() before the watch began
         self._covered[mid] = mid
         refused = fsdp.unsupported([m for _, m in tree.modules])
         if refused:
