@@ -456,6 +456,18 @@ def test_no_step_or_too_few_steps_say_so():
         freezelint.watch(steps=0)
 
 
+@pytest.mark.parametrize("outer_steps", [1, 3], ids=["outer-closes-first", "same-window"])
+def test_nested_watches_give_train_back_whichever_closes_first(outer_steps):
+    train = nn.Module.train
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch(outer_steps) as outer:
+        with freezelint.watch(3) as inner:
+            loop(model, opt, 3)
+    assert outer.report.steps == outer_steps and inner.report.steps == 3
+    assert nn.Module.train is train
+
+
 def test_hooks_and_train_are_left_as_found():
     from torch.nn.modules import module as module_mod
     from torch.optim import optimizer as optimizer_mod

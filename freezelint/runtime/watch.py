@@ -230,10 +230,13 @@ class Watch:
         self._handles = []
         if self._train_orig is not None:
             # Put back what was there unless another wrapper came after ours (a nested watch that
-            # is still open): ours then passes every call through.
+            # is still open): ours then passes every call through, and that watch, when it puts
+            # back what was under it, skips the wrappers of watches that have finished.
+            orig, self._train_orig = self._train_orig, None
             if nn.Module.train is self._train_wrapper:
-                nn.Module.train = self._train_orig  # type: ignore[method-assign]
-            self._train_orig = None
+                while getattr(orig, "_freezelint_watch", None) is not None and orig._freezelint_watch._train_orig is None:
+                    orig = orig._freezelint_orig
+                nn.Module.train = orig  # type: ignore[method-assign]
 
     def _wrap_train(self) -> None:
         orig = nn.Module.train
@@ -293,6 +296,7 @@ class Watch:
                 watch._evals = []
 
         train.__doc__ = orig.__doc__
+        train._freezelint_watch, train._freezelint_orig = self, orig  # type: ignore[attr-defined]
         self._train_orig = orig
         self._train_wrapper = train
         nn.Module.train = train  # type: ignore[method-assign]
