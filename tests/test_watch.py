@@ -895,14 +895,25 @@ def test_a_model_whose_optimizer_did_not_step_in_the_window_is_named_in_a_note()
 
 
 def test_a_trainable_model_that_no_optimizer_holds_is_named_in_a_note():
-    model, loss_net = net(), nn.Sequential(nn.Linear(2, 1))  # forgot to freeze the loss network
+    model, reference = net(), nn.Sequential(nn.Linear(4, 2))  # left trainable, run without grad only
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                target = reference(x)
+            (model(x) - target).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert w.report.ok and "ran with trainable parameters that no optimizer holds" in w.report.notes[0]
+    # the backward reaching it (a loss network left trainable) makes it FZ503, judged with the model
+    loss_net = nn.Sequential(nn.Linear(2, 1))
     with freezelint.watch() as w:
         for _ in range(2):
             loss_net(model(torch.randn(6, 4))).mean().backward()
             opt.step()
             opt.zero_grad()
-    assert w.report.ok and "ran with trainable parameters that no optimizer holds" in w.report.notes[0]
+    assert codes(w.report) == ["FZ503"] and w.report.findings[0].target == "loss_net", w.report.render_text()
 
 
 def tied_lm_steps(**expect):
@@ -1031,3 +1042,33 @@ def test_a_teacher_is_judged_beside_a_loss_module_with_parameters():
             opt.step()
             opt.zero_grad()
     assert codes(w.report) == ["FZ502"], w.report.render_text()
+
+
+def test_a_model_the_backward_reached_that_no_optimizer_holds_is_fz503():
+    torch.manual_seed(0)
+    policy, value = net(), nn.Sequential(nn.Linear(4, 1))  # the value head was left out of the optimizer
+    opt = torch.optim.SGD(policy.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            (policy(x).pow(2).mean() + value(x).pow(2).mean()).backward()
+            opt.step()
+            opt.zero_grad()
+    assert codes(w.report) == ["FZ503"] and w.report.findings[0].target.startswith("value"), w.report.render_text()
+
+
+def test_an_ema_copy_left_trainable_that_the_script_updates_gets_no_note():
+    torch.manual_seed(0)
+    model = net()
+    ema = copy.deepcopy(model)  # requires_grad left on, as timm's ModelEmaV2 leaves it
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            model(torch.randn(6, 4)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+            with torch.no_grad():
+                for e, p in zip(ema.parameters(), model.parameters()):
+                    e.mul_(0.9).add_(p, alpha=0.1)
+                ema(torch.randn(6, 4))  # evaluated: a root of its own
+    assert w.report.ok and w.report.notes == [], w.report.render_text()

@@ -252,8 +252,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             "FZ502", names[0] if len(names) == 1 else f"{len(names)} modules",
             f"{_names(names)} ({', '.join(kinds)}) have all parameters frozen, but run in train mode, so running "
             f"statistics moved (up to {largest:.2g}) {over}; requires_grad does not stop them",
-            "put them in eval() after every model.train() (or override train()), or replace them with "
-            "FrozenBatchNorm2d"))
+            "put them in eval(), again after every train() that reaches them (or override train())"
+            + (", or replace them with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else "")))
 
     # FZ302 / FZ503: trainable but in no param group
     missing = [p for p in params if p.requires_grad and p.group is None and not (updated_elsewhere and p.changed)]

@@ -148,10 +148,12 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
     """The other models the script forwarded while watched, beside the trained ones. Those with
     every parameter frozen, held by no optimizer, and with running statistics are judged with
     them (a distillation teacher, a frozen encoder, a perceptual-loss network: their BatchNorm
-    must not drift either). Those an optimizer holds that did not step in the window (a GAN's
-    generator, stepped once per 5 critic steps and frozen during them) and those with trainable
-    parameters that no optimizer holds are named in a note, not judged. `judge=False` (the ranks
-    of torch.distributed compare one model): the frozen ones are named in a note too."""
+    must not drift either), and so are those with trainable parameters that the backward reached
+    but no optimizer holds (a value head left out: FZ503). Those an optimizer holds that did not
+    step in the window (a GAN's generator, stepped once per 5 critic steps and frozen during them)
+    and those with trainable parameters nothing reached are named in a note, not judged, unless
+    the script itself updated them (an EMA copy: silent). `judge=False` (the ranks of
+    torch.distributed compare one model): the ones to judge are named in a note instead."""
     trained = {id(m) for m in models}
     if w.given_model is not None or all(i in trained for i in w.roots):
         return [], []
@@ -169,6 +171,12 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
     if not candidates:
         return [], []
     holders = _optimizers_holding()
+    shapes = {tuple(p.shape for _, p in (trees.get(id(m)) or walk(m)).params) for m in models}
+
+    def copies(tree: Tree) -> bool:
+        """The same parameters as a trained model, shape for shape: its EMA copy or reference."""
+        return tuple(p.shape for _, p in tree.params) in shapes
+
     frozen: list[nn.Module] = []
     idle: dict[str, list[str]] = {}
     unheld: list[str] = []
@@ -180,7 +188,15 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
         if opt is not None:
             idle.setdefault(opt, []).append(what)
         elif any(p.requires_grad or id(p) in w.wanted for _, p in tree.params):
-            unheld.append(what)
+            if any(p.grad is not None for _, p in tree.params):
+                # the backward reached it and nothing applies that: FZ503, judged with the others
+                if judge:
+                    frozen.append(r)
+                    trees[id(r)] = tree
+                else:
+                    unjudged.append(what)
+            elif not copies(tree) and not _written(w, [p for _, p in tree.params]):
+                unheld.append(what)  # neither a copy of a trained model (an EMA, a reference) nor updated
         elif any(isinstance(m, _NormBase) and m.track_running_stats for _, m in tree.modules):
             # judged only where something can go wrong unseen: running statistics (a frozen
             # model's parameters change only through code the script runs on purpose)
@@ -198,9 +214,15 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
                      f"{'it does' if len(unheld) == 1 else 'they do'} not train, or give "
                      f"{'it' if len(unheld) == 1 else 'them'} an optimizer)")
     if unjudged:
-        notes.append(f"{_listed(unjudged)} ran beside the trained model, frozen, not judged: under torch.distributed "
-                     f"only the trained model is compared across the ranks")
+        notes.append(f"{_listed(unjudged)} ran beside the trained model, not judged: under torch.distributed only "
+                     f"the trained model is compared across the ranks")
     return frozen, notes
+
+
+def _written(w: "Watch", params: list[torch.Tensor]) -> bool:
+    """Any of these parameters changed in the window (they are fingerprinted again here)."""
+    then = [w.before.get(id(p)) for p in params]
+    return any(b is None or a != b[1] for a, b in zip(Fingerprinter(params)(just_built=True), then))
 
 
 def within(pattern: str, label: str, labels: list[str]) -> str:
