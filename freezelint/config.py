@@ -95,8 +95,14 @@ def find_pyproject(start: Path) -> Path | None:
         candidate = d / "pyproject.toml"
         if candidate.is_file():
             try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                text = candidate.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue  # an unreadable unrelated pyproject.toml is not ours to report
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as e:
+                if "tool.freezelint" in text:  # ours, broken: never run on without it
+                    raise ConfigError(f"{candidate}: invalid TOML: {e}") from None
                 continue  # a broken unrelated pyproject.toml is not ours to report
             if "freezelint" in data.get("tool", {}):
                 return candidate

@@ -53,6 +53,16 @@ def test_bad_config_is_one_line_exit_2(cli, tmp_path, body, needle):
     assert r.code == 2 and needle in r.err and r.err.count("\n") == 1
 
 
+def test_a_broken_pyproject_is_an_error_when_it_is_ours_and_skipped_when_it_is_not(cli, tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.freezelint]\nignore = ["FZ102"]\n')
+    write(tmp_path / "pkg/a.py", BAD_MODULE)
+    write(tmp_path / "pkg/pyproject.toml", '[tool.freezelint\nignore = ["FZ102"]\n')  # found first, broken
+    r = cli(tmp_path / "pkg", "check", "a.py")
+    assert r.code == 2 and "pkg/pyproject.toml: invalid TOML" in r.err and r.err.count("\n") == 1, r.err
+    write(tmp_path / "pkg/pyproject.toml", '[project\nname = "x"\n')  # someone else's, broken: the one above
+    assert cli(tmp_path / "pkg", "check", "a.py").code == 0
+
+
 def test_missing_config_file(cli, tmp_path):
     r = cli(tmp_path, "check", "--config", "nope.toml")
     assert r.code == 2 and "config file not found" in r.err
