@@ -1072,3 +1072,32 @@ def test_an_ema_copy_left_trainable_that_the_script_updates_gets_no_note():
                     e.mul_(0.9).add_(p, alpha=0.1)
                 ema(torch.randn(6, 4))  # evaluated: a root of its own
     assert w.report.ok and w.report.notes == [], w.report.render_text()
+
+
+def test_peft_modules_to_save_expectations_are_judged_on_the_copy_that_trains_as_audit_judges_them():
+    peft = pytest.importorskip("peft")
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.classifier = nn.Linear(8, 8), nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.classifier(torch.relu(self.body(x)))
+
+    torch.manual_seed(0)
+    model = peft.get_peft_model(Net(), peft.LoraConfig(r=2, target_modules=["body"], modules_to_save=["classifier"]))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+
+    def watched(**expect):
+        with freezelint.watch(**expect) as w:
+            for _ in range(2):
+                model(torch.randn(4, 8)).pow(2).mean().backward()
+                opt.step()
+                opt.zero_grad()
+        return w.report
+
+    report = watched(expect_trainable=["base_model.model.classifier", "base_model.model.classifier.weight"],
+                     expect_frozen=["base_model.model.classifier.original_module", "base_model.model.body.base_layer"])
+    assert report.ok, report.render_text()
+    assert codes(watched(expect_frozen=["base_model.model.classifier"])) == ["FZ506"]

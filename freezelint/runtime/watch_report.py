@@ -27,6 +27,7 @@ from freezelint.runtime import findings as F
 from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import Distributed, ddp_class, fz507
 from freezelint.runtime.fingerprint import Fingerprinter, as_ints, joined
+from freezelint.runtime.names import Names
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import AuditUsageError, _module_records
 from freezelint.runtime.tree import Tree, walk
@@ -456,6 +457,12 @@ def judge(w: "Watch") -> AuditReport:
         for r, p in zip(precords, params):
             if id(p) in tied:
                 r.aliases = [n for n in tied[id(p)] if n != r.name]
+    names = Names.of(named_modules)  # as audit() names them: PEFT's trained copies, wrappers inside the model
+    if names.saved_copies or names.transparent:
+        for r in precords:
+            shown = names.display(r.name)
+            r.aliases += [a for a in [*names.aliases(r.name), shown] if a != r.name and a not in r.aliases]
+            r.original = names.is_original(r.name)
     brecords = [BufferRecord(n, n.rpartition(".")[0], moved, delta, _dtype_name(b.dtype))
                 for (n, b), (moved, delta) in zip(named_buffers, bchanges)]
     if spread is not None:  # a sharded parameter is judged from all its shards
