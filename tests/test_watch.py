@@ -130,6 +130,17 @@ def test_a_freeze_undone_by_train_stays_fz201_with_validation_around_it():
     assert codes(w.report) == ["FZ201"]
 
 
+def test_a_finding_that_stands_for_several_modules_lists_them_all():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+    model[:4].requires_grad_(False)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        validate_then_train(model, opt, 3)
+    (found,) = w.report.to_dict()["findings"]
+    assert (found["code"], found["target"], found["names"], found["count"]) == ("FZ502", "2 modules", ["1", "3"], 2)
+
+
 def test_a_freeze_done_before_watching_undone_by_a_validation_pair_is_fz201():
     model = net()
     freeze_backbone(model)

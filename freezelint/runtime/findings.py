@@ -146,6 +146,11 @@ def _is_stateful(optimizer: torch.optim.Optimizer, group: dict) -> bool:
                 or type(optimizer).__name__ in ("Adagrad", "Adadelta", "RMSprop", "Rprop"))
 
 
+def _several(names: list[str]) -> list[str]:
+    """A finding's `names`: every target, when it stands for several (JSON readers get them all)."""
+    return list(names) if len(names) > 1 else []
+
+
 def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRecord],
                   buffers: list[BufferRecord], modules: list[ModuleRecord], modes_before: dict[str, bool],
                   steps: int, set_to_none: bool, optimizer_has_foreign: bool,
@@ -201,7 +206,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    "was not given)")
             advice = "find what writes to them; audit with exact=True so they can be restored"
         out.append(AuditFinding("FZ501", _common(names), f"{_names(names)}: requires_grad=False, yet changed "
-                                f"{delta}{over}; {why}", advice))
+                                f"{delta}{over}; {why}", advice, _several(names)))
 
     # FZ201 / FZ502: running statistics moved in frozen modules
     status_of = {m.name: m.status for m in modules}
@@ -243,7 +248,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             "re-apply .eval() to these modules after every model.train(): override train() in the model, or "
             "use torchvision.ops.FrozenBatchNorm2d" + ("" if updated_elsewhere else  # the watch saw the loop's train()
                                                        "; if your loop never calls model.train(), audit with "
-                                                       "call_train=False")))
+                                                       "call_train=False"), _several(names)))
     if unfrozen_stats:
         names = [_label(m) for m, _ in unfrozen_stats]
         largest = _largest(unfrozen_stats)
@@ -253,7 +258,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             f"{_names(names)} ({', '.join(kinds)}) have all parameters frozen, but run in train mode, so running "
             f"statistics moved (up to {largest:.2g}) {over}; requires_grad does not stop them",
             "put them in eval(), again after every train() that reaches them (or override train())"
-            + (", or replace them with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else "")))
+            + (", or replace them with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else ""),
+            _several(names)))
 
     # FZ302 / FZ503: trainable but in no param group
     missing = [p for p in params if p.requires_grad and p.group is None and not (updated_elsewhere and p.changed)]
@@ -286,7 +292,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     f"{' of any of the ' + str(len(opts)) + ' optimizers' if len(opts) > 1 else ''}, so never "
                     f"updated; their .grad "
                     f"accumulates and optimizer.zero_grad() never clears it",
-                    "add them to the optimizer (`optimizer.add_param_group(...)`) or freeze them"))
+                    "add them to the optimizer (`optimizer.add_param_group(...)`) or freeze them", _several(names)))
 
     # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the
     # watch): it trains nothing, whatever its state (a GAN whose toggle freezes the wrong network)
@@ -342,7 +348,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         out.append(AuditFinding(
             "FZ505", names[0] if len(names) == 1 else _label(mod),
             f"{_names(names)}: requires_grad=True and in the optimizer, yet unchanged {over}; {why}",
-            "freeze them explicitly if that is intended, otherwise make the loss depend on them"))
+            "freeze them explicitly if that is intended, otherwise make the loss depend on them", _several(names)))
     return out
 
 
