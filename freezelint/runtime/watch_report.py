@@ -13,15 +13,11 @@ that stopped before a backward that would hang (requires_grad differing across F
 
 from __future__ import annotations
 
-import gc
-import os
-import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from torch.nn.modules.batchnorm import _NormBase
 
 from freezelint.runtime import findings as F
 from freezelint.runtime import fsdp
@@ -29,222 +25,13 @@ from freezelint.runtime.distributed import Distributed, ddp_class, fz507
 from freezelint.runtime.fingerprint import Fingerprinter, as_ints, joined
 from freezelint.runtime.names import Names
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
-from freezelint.runtime.runner import AuditUsageError, _module_records
+from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, walk
+from freezelint.runtime.watch_models import (bystanders, find_models, held_params, join_name, model_labels,
+                                               unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
-
-
-def _outermost(modules: list[nn.Module]) -> list[nn.Module]:
-    inner = {id(c) for m in modules for c in m.modules() if c is not m}
-    out: dict[int, nn.Module] = {}
-    for m in modules:
-        if id(m) not in inner:
-            out.setdefault(id(m), m)
-    return list(out.values())
-
-
-def _tops(modules: list[nn.Module], orphans: set[int]) -> list[nn.Module]:
-    """The outermost modules above `modules` and above the modules that hold the parameters in
-    `orphans` (ids), found once through the garbage collector's list of live objects: a Lightning
-    `training_step` may call only submodules, so no forward names the model that holds them."""
-    parent: dict[int, nn.Module] = {}
-    owners: list[nn.Module] = []
-    for obj in gc.get_objects():
-        if not issubclass(type(obj), nn.Module):
-            continue
-        for child in obj._modules.values():
-            if child is not None:
-                parent.setdefault(id(child), obj)
-        if orphans and any(p is not None and id(p) in orphans for p in obj._parameters.values()):
-            owners.append(obj)
-    tops = []
-    for m in [*modules, *owners]:
-        seen = set()
-        while id(m) in parent and id(m) not in seen:
-            seen.add(id(m))
-            m = parent[id(m)]
-        tops.append(m)
-    return _outermost(tops)
-
-
-def _held(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
-    return [p for g in opt.param_groups for p in g["params"]]
-
-
-def find_models(w: "Watch", trees: dict[int, Tree] | None = None) -> list[nn.Module]:
-    """The given model, or the outermost forwarded modules holding parameters a watched
-    optimizer holds (climbing to their owners when the optimizer holds more than they do).
-    `trees`: walks taken here, by id of the module, for the caller to reuse."""
-    if w.given_model is not None:
-        return [w.given_model]
-    held = {id(p) for o in w.optimizers.values() for p in _held(o)}
-    roots = list(w.roots.values())
-    chosen, covered = [], set()
-    for r in roots if len(roots) == 1 else _outermost(roots):
-        tree = walk(r)
-        if trees is not None:
-            trees[id(r)] = tree
-        ids = {id(p) for _, p in tree.params}
-        if not ids.isdisjoint(held):
-            chosen.append(r)
-            covered |= ids
-    orphans = held - covered
-    if orphans or not chosen:
-        chosen = _tops(chosen, orphans)
-        chosen = [m for m in chosen if any(id(p) in held for p in m.parameters())]
-    if not chosen and roots:
-        # No module holds what the optimizer steps: a layer replaced after the optimizer was built
-        # (FZ302, judged on the model that ran), or tensors of no module (an optimized input).
-        chosen = _outermost(roots)
-    if not chosen:
-        raise AuditUsageError("no module holding the stepped optimizer's parameters was found: pass model= to "
-                              "watch()")
-    return chosen
-
-
-_LIBRARY = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(os.path.abspath(torch.__file__)))
-
-
-def _script_name(obj: object) -> str | None:
-    """The name the training code gives `obj` (`teacher`, `G`): a variable of the innermost
-    frame of the user's code that holds it (the judging runs inside its optimizer step, so its
-    loop is on the stack), else of the running script's top level."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if not frame.f_code.co_filename.startswith(_LIBRARY):
-            for k, v in frame.f_locals.items():
-                if v is obj and k != "self" and not k.startswith("_"):
-                    return k
-        frame = frame.f_back
-    main = sys.modules.get("__main__")
-    for k, v in (vars(main).items() if main is not None else ()):
-        if v is obj and not k.startswith("_"):
-            return k
-    return None
-
-
-def _optimizers_holding() -> dict[int, str]:
-    """id of each parameter a live optimizer holds -> that optimizer's class, from one scan of
-    the garbage collector's list of objects: an optimizer that never stepped is not known
-    otherwise."""
-    out: dict[int, str] = {}
-    for obj in gc.get_objects():
-        if issubclass(type(obj), torch.optim.Optimizer):  # isinstance would wake deprecated objects
-            name = type(obj).__name__
-            for g in obj.param_groups:
-                for p in g["params"]:
-                    out.setdefault(id(p), name)
-    return out
-
-
-def _listed(names: list[str], most: int = 3) -> str:
-    shown = ", ".join(names[:most])
-    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
-
-
-def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
-               judge: bool = True) -> tuple[list[nn.Module], list[str]]:
-    """The other models the script forwarded while watched, beside the trained ones. Those with
-    every parameter frozen, held by no optimizer, and with running statistics are judged with
-    them (a distillation teacher, a frozen encoder, a perceptual-loss network: their BatchNorm
-    must not drift either), and so are those with trainable parameters that the backward reached
-    but no optimizer holds (a value head left out: FZ503). Those an optimizer holds that did not
-    step in the window (a GAN's generator, stepped once per 5 critic steps and frozen during them)
-    and those with trainable parameters nothing reached are named in a note, not judged, unless
-    the script itself updated them (an EMA copy: silent). `judge=False` (the ranks of
-    torch.distributed compare one model): the ones to judge are named in a note instead."""
-    trained = {id(m) for m in models}
-    if w.given_model is not None or all(i in trained for i in w.roots):
-        return [], []
-    inside: set[int] = set()
-    for m in models:
-        inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
-    held = {id(p) for o in w.optimizers.values() for p in _held(o)}
-    candidates = []
-    for r in _outermost([r for r in w.roots.values() if id(r) not in inside]):
-        tree = trees.get(id(r)) or walk(r)
-        if not tree.params or any(id(m) in trained for _, m in tree.modules):
-            continue  # nothing to train (a loss), or it holds a trained model (climbed to from below)
-        if not any(id(p) in held for _, p in tree.params):
-            candidates.append((r, tree))
-    if not candidates:
-        return [], []
-    holders = _optimizers_holding()
-    shapes = {tuple(p.shape for _, p in (trees.get(id(m)) or walk(m)).params) for m in models}
-
-    def copies(tree: Tree) -> bool:
-        """The same parameters as a trained model, shape for shape: its EMA copy or reference."""
-        return tuple(p.shape for _, p in tree.params) in shapes
-
-    frozen: list[nn.Module] = []
-    idle: dict[str, list[str]] = {}
-    unheld: list[str] = []
-    unjudged: list[str] = []
-    for r, tree in candidates:
-        name = _script_name(r)
-        what = f"{name} ({type(r).__name__})" if name else type(r).__name__
-        opt = next((holders[id(p)] for _, p in tree.params if id(p) in holders), None)
-        if opt is not None:
-            idle.setdefault(opt, []).append(what)
-        elif any(p.requires_grad or id(p) in w.wanted for _, p in tree.params):
-            if any(p.grad is not None for _, p in tree.params):
-                # the backward reached it and nothing applies that: FZ503, judged with the others
-                if judge:
-                    frozen.append(r)
-                    trees[id(r)] = tree
-                else:
-                    unjudged.append(what)
-            elif not copies(tree) and not _written(w, [p for _, p in tree.params]):
-                unheld.append(what)  # neither a copy of a trained model (an EMA, a reference) nor updated
-        elif any(isinstance(m, _NormBase) and m.track_running_stats for _, m in tree.modules):
-            # judged only where something can go wrong unseen: running statistics (a frozen
-            # model's parameters change only through code the script runs on purpose)
-            if judge:
-                frozen.append(r)
-                trees[id(r)] = tree
-            else:
-                unjudged.append(what)
-    notes = [f"{_listed(names)} ran, not judged: the {opt} that holds {'its' if len(names) == 1 else 'their'} "
-             f"parameters did not step in the window (raise the number of steps to take it in)"
-             for opt, names in idle.items()]
-    if unheld:
-        notes.append(f"{_listed(unheld)} ran with trainable parameters that no optimizer holds, not judged (freeze "
-                     f"{'it' if len(unheld) == 1 else 'them'} with requires_grad_(False) if "
-                     f"{'it does' if len(unheld) == 1 else 'they do'} not train, or give "
-                     f"{'it' if len(unheld) == 1 else 'them'} an optimizer)")
-    if unjudged:
-        notes.append(f"{_listed(unjudged)} ran beside the trained model, not judged: under torch.distributed only "
-                     f"the trained model is compared across the ranks")
-    return frozen, notes
-
-
-def _written(w: "Watch", params: list[torch.Tensor]) -> bool:
-    """Any of these parameters changed in the window (they are fingerprinted again here)."""
-    then = [w.before.get(id(p)) for p in params]
-    return any(b is None or a != b[1] for a, b in zip(Fingerprinter(params)(just_built=True), then))
-
-
-def within(pattern: str, label: str, labels: list[str]) -> str:
-    """An expectation as the report names it when it labels each model: the trained model's
-    names as its author knows them (`backbone` -> `ResNet0.backbone`); a pattern that starts
-    with a label already says which model it means."""
-    if any(pattern == x or pattern.startswith(x + ".") for x in labels if x):
-        return pattern
-    return _join(label, pattern)
-
-
-def _unwrapped(model: nn.Module, ddp: type | None) -> nn.Module:
-    """The model as its author named its parts: inside DDP's `.module` and torch.compile's
-    `_orig_mod` (names without their prefixes; the same tensors)."""
-    while True:
-        if ddp is not None and isinstance(model, ddp):
-            model = model.module
-        elif type(model).__name__ == "OptimizedModule" and isinstance(model._modules.get("_orig_mod"), nn.Module):
-            model = model._modules["_orig_mod"]
-        else:
-            return model
 
 
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
@@ -255,21 +42,6 @@ def _dtype_name(dtype: torch.dtype) -> str:
     if name is None:
         name = _DTYPE_NAMES[dtype] = str(dtype).replace("torch.", "")
     return name
-
-
-def _labels(models: list[nn.Module], inners: list[nn.Module]) -> list[str]:
-    """Name prefixes: none for one model; for several, the names the running script gives them
-    (`teacher`, `G`), else their classes as their authors wrote them (inside DDP or
-    torch.compile), numbered when repeated."""
-    if len(models) == 1:
-        return [""]
-    named = [_script_name(m) or _script_name(i) for m, i in zip(models, inners)]
-    kinds = [n or type(i).__name__ for n, i in zip(named, inners)]
-    return [k if kinds.count(k) == 1 else f"{k}{kinds[:i].count(k)}" for i, k in enumerate(kinds)]
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix and name else (prefix or name)
 
 
 def _flat(t: torch.Tensor) -> torch.Tensor:
@@ -379,29 +151,29 @@ def judge(w: "Watch") -> AuditReport:
     frozen, notes = bystanders(w, trained, trees, judge=spread is None)
     models = trained + frozen
     ddp = ddp_class()
-    inners = [spread.inner if spread is not None else _unwrapped(m, ddp) for m in models]
+    inners = [spread.inner if spread is not None else unwrapped(m, ddp) for m in models]
     named_modules: list[tuple[str, nn.Module]] = []
     named: list[tuple[str, nn.Parameter]] = []
     named_buffers: list[tuple[str, torch.Tensor]] = []
     seen: set[int] = set()
     tied: dict[int, list[str]] = {}  # every name of a tied parameter: patterns may use any of them
-    labels = _labels(models, inners)
+    labels = model_labels(models, inners)
     for label, inner in zip(labels, inners):
         tree = trees.get(id(inner)) or walk(inner)
         for pid, names in tree.tied.items():
-            tied.setdefault(pid, []).extend(_join(label, n) for n in names)
+            tied.setdefault(pid, []).extend(join_name(label, n) for n in names)
         if len(models) == 1 and not {id(p) for _, p in tree.params} & {id(b) for _, b in tree.buffers}:
             named_modules, named, named_buffers = tree.modules, tree.params, tree.buffers  # nothing to rename
             break
-        named_modules += [(_join(label, n), m) for n, m in tree.modules]
+        named_modules += [(join_name(label, n), m) for n, m in tree.modules]
         for n, p in tree.params:
             if id(p) not in seen:
                 seen.add(id(p))
-                named.append((_join(label, n), p))
+                named.append((join_name(label, n), p))
         for n, b in tree.buffers:
             if id(b) not in seen:
                 seen.add(id(b))
-                named_buffers.append((_join(label, n), b))
+                named_buffers.append((join_name(label, n), b))
     if spread is not None:  # FSDP1: names as the unwrapped model has them, its wrappers left out
         named_modules, named, named_buffers = spread.clean_names(named_modules, named, named_buffers)
     if len(models) > 1:  # one root above the models, so the module tree has a top
@@ -492,7 +264,7 @@ def judge(w: "Watch") -> AuditReport:
     for oi, opt in enumerate(opts):
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
-        foreign = any(id(p) not in model_ids for p in _held(opt))
+        foreign = any(id(p) not in model_ids for p in held_params(opt))
         found += F.step_findings(trained[0], opt, mine, brecords if oi == 0 else [], mrecords, judged_modes, w.steps,
                                  set_to_none, foreign, True, from_ddp, updated_elsewhere=True)
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
