@@ -265,12 +265,11 @@ class Watch:
                 if watch.undone:  # back in eval: no longer switched out of it
                     watch.undone.pop(id(module), None)
                     watch.trained_in_window.discard(id(module))
-                if not outer:
-                    return orig(module, mode)
                 try:
                     return orig(module, mode)
                 finally:
-                    watch._eval_target = None
+                    if outer:
+                        watch._eval_target = None
             # train(): each call notes whether its module is in eval() now; the outermost keeps
             # those that train() left training (a train() override may put some back into eval()).
             if watch._in_train:
