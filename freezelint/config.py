@@ -65,10 +65,14 @@ class Config:
         return frozenset(c for c in self.chosen() if codes.get(c).static)
 
     def validate(self) -> None:
-        for sel in [*(self.select or []), *self.ignore, *self.extend_select, *(self.cli_select or []),
-                    *self.cli_ignore, *self.cli_extend_select,
-                    *(c for v in self.per_file_ignores.values() for c in v)]:
+        for sel in [*(self.cli_select or []), *self.cli_ignore, *self.cli_extend_select]:
             _expand(sel)
+        for sel in [*(self.select or []), *self.ignore, *self.extend_select,
+                    *(c for v in self.per_file_ignores.values() for c in v)]:
+            try:
+                _expand(sel)
+            except ConfigError as e:  # say which file holds it
+                raise ConfigError(f"{self.source}: {e}" if self.source else str(e)) from None
 
     def all_excludes(self) -> list[str]:
         return [*self.exclude, *self.extend_exclude]

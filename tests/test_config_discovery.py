@@ -63,6 +63,16 @@ def test_a_broken_pyproject_is_an_error_when_it_is_ours_and_skipped_when_it_is_n
     assert cli(tmp_path / "pkg", "check", "a.py").code == 0
 
 
+def test_a_bad_code_in_the_config_names_the_file_and_one_on_the_command_line_does_not(cli, tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.freezelint]\nignore = ["FZ999"]\n')
+    write(tmp_path / "a.py", "x = 1\n")
+    r = cli(tmp_path, "check", "a.py")
+    assert r.code == 2 and r.err.startswith(f"freezelint: error: {tmp_path / 'pyproject.toml'}: unknown rule selector"), r.err
+    write(tmp_path / "pyproject.toml", '[tool.freezelint]\nignore = ["FZ102"]\n')
+    r = cli(tmp_path, "check", "--select", "FZ998", "a.py")
+    assert r.code == 2 and r.err.startswith("freezelint: error: unknown rule selector 'FZ998'"), r.err
+
+
 def test_missing_config_file(cli, tmp_path):
     r = cli(tmp_path, "check", "--config", "nope.toml")
     assert r.code == 2 and "config file not found" in r.err
