@@ -44,6 +44,7 @@ from freezelint.runtime.fingerprint import Fingerprinter, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError
 from freezelint.runtime.tree import Tree, walk
+from freezelint.runtime.watch_models import held_params
 
 
 def _guarded(hook: Callable) -> Callable:
@@ -444,10 +445,6 @@ class Watch:
             raise WindowComplete()
         raise FreezeAuditError(self._report)
 
-    @staticmethod
-    def _held(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
-        return [p for g in opt.param_groups for p in g["params"]]
-
     def _watched(self, opt: torch.optim.Optimizer) -> bool:
         return not self.given_opts or any(opt is o for o in self.given_opts)
 
@@ -458,8 +455,8 @@ class Watch:
             return
         outer = self._stepping
         if outer is not None and outer is not opt:
-            ids = {id(p) for p in self._held(outer)}
-            if any(id(p) in ids for p in self._held(opt)):
+            ids = {id(p) for p in held_params(outer)}
+            if any(id(p) in ids for p in held_params(opt)):
                 return  # a wrapper's step calling the optimizer it wraps: one step
             # else the other optimizer's step raised before its end: this one is a new step
         self._stepping = opt
@@ -482,11 +479,11 @@ class Watch:
         if id(opt) not in self.optimizers:
             self.optimizers[id(opt)] = opt
             self.counts[id(opt)] = 0
-        held = [p for p in self._held(opt) if id(p) not in self.before]
+        held = [p for p in held_params(opt) if id(p) not in self.before]
         if held:  # parameters no forwarded module holds yet (a wrapper's own, or none forwarded)
             for p, f in zip(held, Fingerprinter(held)(just_built=True)):
                 self.before[id(p)] = (p, f)
-        for p in self._held(opt):
+        for p in held_params(opt):
             if p.requires_grad:
                 self.trained.add(id(p))
         self._note_wanted()
@@ -508,7 +505,7 @@ class Watch:
             return
         self.counts[id(opt)] += 1
         self._note_wanted()
-        held = self._held(opt)
+        held = held_params(opt)
         frozen_with_grad = []
         for p in held:
             if p.requires_grad:

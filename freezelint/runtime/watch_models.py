@@ -60,13 +60,18 @@ def held_params(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p for g in opt.param_groups for p in g["params"]]
 
 
+def held_ids(w: "Watch") -> set[int]:
+    """Ids of every parameter the optimizers that stepped in the window hold."""
+    return {id(p) for o in w.optimizers.values() for p in held_params(o)}
+
+
 def find_models(w: "Watch", trees: dict[int, Tree] | None = None) -> list[nn.Module]:
     """The given model, or the outermost forwarded modules holding parameters a watched
     optimizer holds (climbing to their owners when the optimizer holds more than they do).
     `trees`: walks taken here, by id of the module, for the caller to reuse."""
     if w.given_model is not None:
         return [w.given_model]
-    held = {id(p) for o in w.optimizers.values() for p in held_params(o)}
+    held = held_ids(w)
     roots = list(w.roots.values())
     chosen, covered = [], set()
     for r in roots if len(roots) == 1 else _outermost(roots):
@@ -148,7 +153,7 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
     inside: set[int] = set()
     for m in models:
         inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
-    held = {id(p) for o in w.optimizers.values() for p in held_params(o)}
+    held = held_ids(w)
     candidates = []
     for r in _outermost([r for r in w.roots.values() if id(r) not in inside]):
         tree = trees.get(id(r)) or walk(r)
