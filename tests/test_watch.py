@@ -879,6 +879,40 @@ def test_near_miss_a_teacher_in_eval_and_a_mean_teacher_the_script_moves_are_cle
     assert report.ok, report.render_text()
 
 
+def test_an_average_updated_less_often_than_the_window_gets_a_hint_a_teacher_of_another_shape_none():
+    torch.manual_seed(0)
+    student = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+    ema = copy.deepcopy(student).requires_grad_(False)  # forwarded in train mode
+    opt = torch.optim.SGD(student.parameters(), lr=0.1)
+    with freezelint.watch(steps=2) as w:
+        for i in range(4):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = ema(x)
+            (student(x) - soft).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+            if i % 4 == 3:  # its first update falls after the window
+                with torch.no_grad():
+                    for e, s in zip(ema.parameters(), student.parameters()):
+                        e.mul_(0.9).add_(s, alpha=0.1)
+    (finding,) = w.report.findings
+    assert finding.code == "FZ502" and finding.target == "ema.1"
+    assert "if ema is an average of the trained model (an EMA) updated every few steps" in finding.advice
+    assert "none of its updates fell in these 2 steps" in finding.advice
+    teacher = nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.Linear(16, 2)).requires_grad_(False)
+    with freezelint.watch(steps=2) as w:  # a teacher unlike the student: no such hint
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = teacher(x)
+            (student(x) - soft).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    (other,) = w.report.findings
+    assert other.code == "FZ502" and other.target == "teacher.1" and "average" not in other.advice
+
+
 def test_expectations_name_the_trained_model_as_its_author_does_beside_a_teacher():
     report = distill(teacher_eval=True, expect_trainable=["4"], expect_frozen=["teacher"])
     assert report.ok, report.render_text()

@@ -137,7 +137,7 @@ def _listed(names: list[str], most: int = 3) -> str:
 
 
 def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
-               judge: bool = True) -> tuple[list[nn.Module], list[str]]:
+               judge: bool = True) -> tuple[list[nn.Module], list[str], set[int]]:
     """The other models the script forwarded while watched, beside the trained ones. Those with
     every parameter frozen, held by no optimizer, and with running statistics are judged with
     them (a distillation teacher, a frozen encoder, a perceptual-loss network: their BatchNorm
@@ -146,10 +146,12 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
     step in the window (a GAN's generator, stepped once per 5 critic steps and frozen during them)
     and those with trainable parameters nothing reached are named in a note, not judged, unless
     the script itself updated them (an EMA copy: silent). `judge=False` (the ranks of
-    torch.distributed compare one model): the ones to judge are named in a note instead."""
+    torch.distributed compare one model): the ones to judge are named in a note instead. Also
+    the ids of the judged ones shaped as a trained model (an EMA copy that no update reached in
+    the window looks frozen: its findings say so)."""
     trained = {id(m) for m in models}
     if w.given_model is not None or all(i in trained for i in w.roots):
-        return [], []
+        return [], [], set()
     inside: set[int] = set()
     for m in models:
         inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
@@ -162,7 +164,7 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
         if not any(id(p) in held for _, p in tree.params):
             candidates.append((r, tree))
     if not candidates:
-        return [], []
+        return [], [], set()
     holders = _optimizers_holding()
     shapes = {tuple(p.shape for _, p in (trees.get(id(m)) or walk(m)).params) for m in models}
 
@@ -171,6 +173,7 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
         return tuple(p.shape for _, p in tree.params) in shapes
 
     frozen: list[nn.Module] = []
+    copied: set[int] = set()
     idle: dict[str, list[str]] = {}
     unheld: list[str] = []
     unjudged: list[str] = []
@@ -196,6 +199,8 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
             if judge:
                 frozen.append(r)
                 trees[id(r)] = tree
+                if copies(tree):
+                    copied.add(id(r))
             else:
                 unjudged.append(what)
     notes = [f"{_listed(names)} ran, not judged: the {opt} that holds {'its' if len(names) == 1 else 'their'} "
@@ -209,7 +214,7 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
     if unjudged:
         notes.append(f"{_listed(unjudged)} ran beside the trained model, not judged: under torch.distributed only "
                      f"the trained model is compared across the ranks")
-    return frozen, notes
+    return frozen, notes, copied
 
 
 def _written(w: "Watch", params: list[torch.Tensor]) -> bool:

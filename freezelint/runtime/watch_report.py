@@ -140,6 +140,19 @@ def _sizes(buffers: list[torch.Tensor], saved: list[torch.Tensor | None]) -> lis
     return out
 
 
+def _hint_averages(found: list[F.AuditFinding], labels: list[str], steps: int) -> None:
+    """FZ502 on a frozen model shaped as the trained one: an EMA updated every few steps is
+    indistinguishable from a forgotten frozen copy when no update fell in the window."""
+    for f in found:
+        if f.code != "FZ502":
+            continue
+        owners = {next((x for x in labels if n == x or n.startswith(x + ".")), None) for n in f.names or [f.target]}
+        if len(owners) == 1 and None not in owners:
+            label = owners.pop()
+            f.advice += (f"; if {label} is an average of the trained model (an EMA) updated every few steps, none of "
+                         f"its updates fell in these {steps} steps: watch more steps to see one")
+
+
 def judge(w: "Watch") -> AuditReport:
     trees: dict[int, Tree] = {}
     trained = find_models(w, trees)
@@ -148,7 +161,7 @@ def judge(w: "Watch") -> AuditReport:
     if len(trained) == 1 and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         spread = Distributed(trained[0])
     # the ranks compare one model's names and fingerprints: other models are only named there
-    frozen, notes = bystanders(w, trained, trees, judge=spread is None)
+    frozen, notes, copies = bystanders(w, trained, trees, judge=spread is None)
     models = trained + frozen
     ddp = ddp_class()
     inners = [spread.inner if spread is not None else unwrapped(m, ddp) for m in models]
@@ -273,6 +286,8 @@ def judge(w: "Watch") -> AuditReport:
                                            for ps in (expect_frozen, expect_trainable))
     found += F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules])
     found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
+    if copies:
+        _hint_averages(found, [label for label, m in zip(labels, models) if id(m) in copies], w.steps)
     extra = sum(b.numel() * b.element_size() for blocks in w._blocks.values() for b, _, _ in blocks)
     extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
     device = str(params[0].device) if params else "cpu"
