@@ -919,10 +919,15 @@ def test_expectations_name_the_trained_model_as_its_author_does_beside_a_teacher
     assert codes(distill(teacher_eval=True, expect_frozen=["4"])) == ["FZ506"]
 
 
-def test_a_model_whose_optimizer_did_not_step_in_the_window_is_named_in_a_note():
+class _ScriptAdam(torch.optim.Adam):
+    """An optimizer class of the script's own (found among the live optimizers all the same)."""
+
+
+@pytest.mark.parametrize("kind", [torch.optim.Adam, _ScriptAdam])
+def test_a_model_whose_optimizer_did_not_step_in_the_window_is_named_in_a_note(kind):
     torch.manual_seed(0)
     gen_net, critic = nn.Sequential(nn.Linear(2, 4)), nn.Sequential(nn.Linear(4, 1))
-    opt_g = torch.optim.Adam(gen_net.parameters())
+    opt_g = kind(gen_net.parameters())
     opt_c = torch.optim.Adam(critic.parameters())
     with freezelint.watch() as w:
         for it in range(6):  # the critic steps 5 times per generator step
@@ -935,7 +940,8 @@ def test_a_model_whose_optimizer_did_not_step_in_the_window_is_named_in_a_note()
                 opt_g.zero_grad()
     report = w.report
     assert report.ok and len(report.notes) == 1, report.render_text()
-    assert report.notes[0].startswith("gen_net (Sequential) ran, not judged: the Adam that holds its parameters did not")
+    assert report.notes[0].startswith(f"gen_net (Sequential) ran, not judged: the {kind.__name__} that holds its "
+                                      f"parameters did not")
     assert "note: " in report.render_text() and report.to_dict()["notes"] == report.notes
 
 
