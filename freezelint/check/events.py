@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from freezelint.check import traverse
-from freezelint.check.facts import Facts, Scope, is_batchnorm_class
+from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
 from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_library, is_parameter_free
 from freezelint.spelling import is_misspelling
 from freezelint.check.scopes import qualname
-from freezelint.check.syntax import call_arg, dotted, root_of, string_value, walk
+from freezelint.check.syntax import call_arg, code_of, dotted, root_of, string_value, walk
 
 TRAIN, EVAL, BN_FREEZE, ACTIVITY = "train", "eval", "bn_freeze", "activity"
 CALLS = "calls:"  # prefix: a method called on a receiver whose class is not known here
@@ -28,6 +28,11 @@ CALLS = "calls:"  # prefix: a method called on a receiver whose class is not kno
 VIA = "via:"
 OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
     "opt_build", "add_group", "replace", "freeze", "unfreeze", "ddp_wrap")
+# requires_grad set from a parameter of the function whose default is False (`def freeze_norm(model,
+# unfreeze=False): ...requires_grad_(unfreeze)`): a freeze wherever a caller leaves it out. Only a
+# rule that asks about the body itself reads it; a call site takes over nothing from it, since its
+# own argument may say True.
+FREEZE_BY_DEFAULT = "freeze_by_default"
 _MAX_DEPTH = 3
 # Summaries position of the value a function returns (`model = build(cfg)` takes over what
 # `build` did to the model it returns), and the event kinds a call site takes over from it: the
@@ -308,12 +313,34 @@ class Flow(cst.CSTVisitor):
         target, sub = self._param_owner(obj), self._param_path(obj)
         if target is None and called:  # `model.requires_grad_(False)`: the object names itself
             target, sub = root_of(obj), part_path(obj)
-        self._emit(kind, target, node, sub=sub)
+        self._emit(kind, target, node, sub=sub, **({"flag": code_of(value)} if kind == FREEZE_BY_DEFAULT else {}))
 
     def _flag_kind(self, value: cst.BaseExpression) -> str | None:
-        if isinstance(value, cst.Name) and value.value in ("True", "False"):
-            return UNFREEZE if value.value == "True" else FREEZE
+        if isinstance(value, cst.Name):
+            if value.value in ("True", "False"):
+                return UNFREEZE if value.value == "True" else FREEZE
+            owner = self.scope.lookup(value.value)
+            if owner is self.scope and self.scope.kind == "function":
+                b = owner.bindings[value.value]
+                default = b[0].node.default if len(b) == 1 and isinstance(b[0].node, cst.Param) else None
+                if isinstance(default, cst.Name) and default.value == "False" and not self._always_passed(b[0]):
+                    return FREEZE_BY_DEFAULT
         return None
+
+    def _always_passed(self, param: Binding) -> bool:
+        """Every call of the function in this file passes the parameter, none as a literal False
+        (`set_bn_grad(model, True)` only): then its default freezes nothing here."""
+        func = param.func
+        if not isinstance(func, cst.FunctionDef) or not param.index:
+            return False
+        calls = [c for c, sc in self.facts.extracted.calls_by_name.get(func.name.value, [])
+                 if self.facts.resolve_def(c.func, sc) is func]
+        pos, name = param.index[0], param.node.name.value  # type: ignore[union-attr]
+        passed = [call_arg(c, pos, name) if pos >= 0 else  # -1: keyword-only
+                  next((a.value for a in c.args if a.keyword is not None and a.keyword.value == name), None)
+                  for c in calls]
+        return bool(calls) and all(v is not None and not (isinstance(v, cst.Name) and v.value == "False")
+                                   for v in passed)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for obj, value, called in requires_grad_sets(node, self.scope):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '43460904043abaaa7d9dd5967d9fe218'
+RULES_DIGEST = 'abef082af8e9d6080bd68ec463378148'
 
 GATES = {
     'FZ002': (
@@ -49,7 +49,7 @@ GATES = {
     'FZ202': (
         ('BatchNorm',),
         ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\('),
-        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad_\\(\\s*\\)',),
+        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (
         ('BatchNorm',),
