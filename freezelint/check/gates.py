@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'abef082af8e9d6080bd68ec463378148'
+RULES_DIGEST = '870f00f5feffcbf75c86eb32b797ce79'
 
 GATES = {
     'FZ002': (
