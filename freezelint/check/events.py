@@ -72,13 +72,17 @@ _TRUE = cst.Name("True")
 
 def requires_grad_sets(node: cst.CSTNode, scope: Scope) -> list[tuple[cst.BaseExpression, cst.BaseExpression, bool]]:
     """Every `requires_grad` change a node makes, in each form the checker understands (the one
-    place they are recognised): `x.requires_grad = v` (and the spellings FZ101/FZ103 report),
-    `setattr(x, "requires_grad", v)`, `x.requires_grad == v` as a statement (FZ104, meant as the
-    assignment) and `x.requires_grad_(v)` (`requires_grad_()` is True). Each is (x, v, whether
-    the method was called: on a module it sets every parameter's flag)."""
+    place they are recognised): `x.requires_grad = v` (annotated or not, and the spellings
+    FZ101/FZ103 report), `setattr(x, "requires_grad", v)`, `x.requires_grad == v` as a statement
+    (FZ104, meant as the assignment) and `x.requires_grad_(v)` (`requires_grad_()` is True). Each
+    is (x, v, whether the method was called: on a module it sets every parameter's flag)."""
     if isinstance(node, cst.Assign):
         return [(t.target.value, node.value, False) for t in node.targets
                 if isinstance(t.target, cst.Attribute) and _meant_requires_grad(t.target.attr.value)]
+    if isinstance(node, cst.AnnAssign):  # `p.requires_grad: bool = False`
+        t = node.target
+        return [(t.value, node.value, False)] if node.value is not None and isinstance(t, cst.Attribute) \
+            and _meant_requires_grad(t.attr.value) else []
     if isinstance(node, cst.Expr):
         cmp = node.value
         if isinstance(cmp, cst.Comparison) and len(cmp.comparisons) == 1 \
@@ -389,6 +393,10 @@ class Flow(cst.CSTVisitor):
                         self._emit(k2, target.value, call, **_placed(k2, d2, target.value))
             elif kind in Summaries.RETURNED or kind.startswith(VIA):
                 self._emit(kind, target.value, call, **_placed(kind, detail, target.value))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        for obj, value, called in requires_grad_sets(node, self.scope):
+            self._requires_grad(obj, value, called, node)
 
     def visit_Expr(self, node: cst.Expr) -> None:
         for obj, value, called in requires_grad_sets(node, self.scope):  # `p.requires_grad == False`

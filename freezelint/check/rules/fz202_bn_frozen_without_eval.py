@@ -99,6 +99,9 @@ class BnFrozenWithoutEval(Rule):
                 if isinstance(m, nn.SyncBatchNorm):
                     for _, p in m.named_parameters():  # expect: FZ202
                         p.requires_grad = False
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm1d):
+                    m.bias.requires_grad: bool = False  # expect: FZ202
             """
         ),
         Example(
