@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from freezelint.check import traverse
-from freezelint.check.facts import Facts, Scope, is_batchnorm_class
+from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
 from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_library, is_parameter_free
 from freezelint.spelling import is_misspelling
-from freezelint.check.syntax import call_arg, dotted, root_of, walk
+from freezelint.check.scopes import qualname
+from freezelint.check.syntax import call_arg, code_of, dotted, root_of, string_value, walk
 
 TRAIN, EVAL, BN_FREEZE, ACTIVITY = "train", "eval", "bn_freeze", "activity"
 CALLS = "calls:"  # prefix: a method called on a receiver whose class is not known here
@@ -27,6 +28,11 @@ CALLS = "calls:"  # prefix: a method called on a receiver whose class is not kno
 VIA = "via:"
 OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
     "opt_build", "add_group", "replace", "freeze", "unfreeze", "ddp_wrap")
+# requires_grad set from a parameter of the function whose default is False (`def freeze_norm(model,
+# unfreeze=False): ...requires_grad_(unfreeze)`): a freeze wherever a caller leaves it out. Only a
+# rule that asks about the body itself reads it; a call site takes over nothing from it, since its
+# own argument may say True.
+FREEZE_BY_DEFAULT = "freeze_by_default"
 _MAX_DEPTH = 3
 # Summaries position of the value a function returns (`model = build(cfg)` takes over what
 # `build` did to the model it returns), and the event kinds a call site takes over from it: the
@@ -51,13 +57,50 @@ class Event:
         return any(i in arms and arms[i] != arm for i, arm in other.branches)
 
 
-def _bool_arg(call: cst.Call, default: bool | None) -> bool | None:
-    arg = call_arg(call, 0, "mode") if call.func.attr.value == "train" else call_arg(call, 0, "requires_grad")  # type: ignore[union-attr]
+def _mode_arg(call: cst.Call, default: bool | None) -> bool | None:
+    """`train(mode)`: the mode when it is a literal (or left out), else None."""
+    arg = call_arg(call, 0, "mode")
     if arg is None:
         return default
     if isinstance(arg, cst.Name) and arg.value in ("True", "False"):
         return arg.value == "True"
     return None  # a variable: unknown
+
+
+_TRUE = cst.Name("True")
+
+
+def requires_grad_sets(node: cst.CSTNode, scope: Scope) -> list[tuple[cst.BaseExpression, cst.BaseExpression, bool]]:
+    """Every `requires_grad` change a node makes, in each form the checker understands (the one
+    place they are recognised): `x.requires_grad = v` (annotated or not, and the spellings
+    FZ101/FZ103 report), `setattr(x, "requires_grad", v)`, `x.requires_grad == v` as a statement
+    (FZ104, meant as the assignment) and `x.requires_grad_(v)` (`requires_grad_()` is True). Each
+    is (x, v, whether the method was called: on a module it sets every parameter's flag)."""
+    if isinstance(node, cst.Assign):
+        return [(t.target.value, node.value, False) for t in node.targets
+                if isinstance(t.target, cst.Attribute) and _meant_requires_grad(t.target.attr.value)]
+    if isinstance(node, cst.AnnAssign):  # `p.requires_grad: bool = False`
+        t = node.target
+        return [(t.value, node.value, False)] if node.value is not None and isinstance(t, cst.Attribute) \
+            and _meant_requires_grad(t.attr.value) else []
+    if isinstance(node, cst.Expr):
+        cmp = node.value
+        if isinstance(cmp, cst.Comparison) and len(cmp.comparisons) == 1 \
+                and isinstance(cmp.comparisons[0].operator, cst.Equal) \
+                and isinstance(cmp.left, cst.Attribute) and _meant_requires_grad(cmp.left.attr.value):
+            return [(cmp.left.value, cmp.comparisons[0].comparator, False)]
+        return []
+    if not isinstance(node, cst.Call):
+        return []
+    func = node.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_":
+        return [(func.value, call_arg(node, 0, "requires_grad") or _TRUE, True)]
+    if isinstance(func, cst.Name) and func.value == "setattr" and len(node.args) == 3 \
+            and all(a.keyword is None and not a.star for a in node.args) and qualname(func, scope) == "setattr":
+        name = string_value(node.args[1].value)
+        if name is not None and _meant_requires_grad(name):
+            return [(node.args[0].value, node.args[2].value, False)]
+    return []
 
 
 class Flow(cst.CSTVisitor):
@@ -73,6 +116,7 @@ class Flow(cst.CSTVisitor):
         self._branches: list[tuple[int, int]] = []
         self._stmt: cst.CSTNode | None = None
         self._bn_guard: list[str] = []  # names proven BatchNorm by an enclosing check
+        self._comps: list[Scope] = []  # comprehensions entered, innermost last
         self.returns: list[cst.BaseExpression | None] = []  # values of this body's `return`s
 
     @classmethod
@@ -166,7 +210,7 @@ class Flow(cst.CSTVisitor):
             method, recv = func.attr.value, func.value
             target = root_of(recv)
             if method == "train":
-                mode = _bool_arg(node, True)
+                mode = _mode_arg(node, True)
                 if mode is False:
                     self._emit(EVAL, target, node)
                     self._maybe_bn_freeze(recv, node)
@@ -180,9 +224,7 @@ class Flow(cst.CSTVisitor):
                 if self.summaries.bn_freezer(fn, scope):
                     self._emit(BN_FREEZE, target, node)
             elif method == "requires_grad_":
-                value = _bool_arg(node, True)
-                if value is not None:
-                    self._emit(UNFREEZE if value else FREEZE, target, node, sub=part_path(recv))
+                pass  # below, with the other forms of a requires_grad change
             elif method in _GIVES_OPTIMIZER:
                 self._emit(ADD_GROUP, target, node)
             elif method in ("backward", "step"):
@@ -197,6 +239,8 @@ class Flow(cst.CSTVisitor):
                     # on a receiver of unknown class (a helper's parameter): a caller that knows
                     # the class applies the method (`model.freeze_bn()` inside train_one_epoch)
                     self._emit(CALLS + method, target, node)
+        for obj, value, called in requires_grad_sets(node, scope):
+            self._requires_grad(obj, value, called, node)
         if q and q.startswith("torch.optim.") and q.rsplit(".", 1)[1][:1].isupper() and node.args:
             self._opt_build(node, q)
         if q in _DDP and node.args:
@@ -262,18 +306,54 @@ class Flow(cst.CSTVisitor):
             self._emit(OPT_BUILD, root, node, filtered=filtered, optimizer=q, path=path, whole=whole,
                        stateful=_stateful(node, q))
 
+    def _requires_grad(self, obj: cst.BaseExpression, value: cst.BaseExpression, called: bool,
+                       node: cst.CSTNode) -> None:
+        """A requires_grad change (any form `requires_grad_sets` knows), as an event on the model
+        whose parameters it changes. Forms FZ101/FZ103/FZ104 flag as broken count as the freeze
+        the author meant, so FZ301-FZ303 report now instead of after the fix."""
+        kind = self._flag_kind(value)
+        if kind is None:
+            return
+        target, sub = self._param_owner(obj), self._param_path(obj)
+        if target is None and called:  # `model.requires_grad_(False)`: the object names itself
+            target, sub = root_of(obj), part_path(obj)
+        self._emit(kind, target, node, sub=sub, **({"flag": code_of(value)} if kind == FREEZE_BY_DEFAULT else {}))
+
+    def _flag_kind(self, value: cst.BaseExpression) -> str | None:
+        if isinstance(value, cst.Name):
+            if value.value in ("True", "False"):
+                return UNFREEZE if value.value == "True" else FREEZE
+            owner = self.scope.lookup(value.value)
+            if owner is self.scope and self.scope.kind == "function":
+                b = owner.bindings[value.value]
+                default = b[0].node.default if len(b) == 1 and isinstance(b[0].node, cst.Param) else None
+                if isinstance(default, cst.Name) and default.value == "False" and not self._always_passed(b[0]):
+                    return FREEZE_BY_DEFAULT
+        return None
+
+    def _always_passed(self, param: Binding) -> bool:
+        """Every call of the function in this file passes the parameter, none as a literal False
+        (`set_bn_grad(model, True)` only): then its default freezes nothing here."""
+        func = param.func
+        if not isinstance(func, cst.FunctionDef) or not param.index:
+            return False
+        calls = [c for c, sc in self.facts.extracted.calls_by_name.get(func.name.value, [])
+                 if self.facts.resolve_def(c.func, sc) is func]
+        pos, name = param.index[0], param.node.name.value  # type: ignore[union-attr]
+        passed = [call_arg(c, pos, name) if pos >= 0 else  # -1: keyword-only
+                  next((a.value for a in c.args if a.keyword is not None and a.keyword.value == name), None)
+                  for c in calls]
+        return bool(calls) and all(v is not None and not (isinstance(v, cst.Name) and v.value == "False")
+                                   for v in passed)
+
     def visit_Assign(self, node: cst.Assign) -> None:
+        for obj, value, called in requires_grad_sets(node, self.scope):
+            self._requires_grad(obj, value, called, node)
         for t in node.targets:
             target = t.target
             if isinstance(target, cst.Attribute):
-                if _meant_requires_grad(target.attr.value):
-                    # also a freeze FZ101/FZ103 flag as broken: it is still the freeze the author
-                    # meant, so FZ301-FZ303 report now instead of after the fix
-                    value = node.value
-                    if isinstance(value, cst.Name) and value.value in ("True", "False"):
-                        self._emit(UNFREEZE if value.value == "True" else FREEZE,
-                                   self._param_owner(target.value), node, sub=self._param_path(target.value))
-                elif self.facts.is_module(node.value, self.scope) and isinstance(node.value, cst.Call) \
+                if not _meant_requires_grad(target.attr.value) and self.facts.is_module(node.value, self.scope) \
+                        and isinstance(node.value, cst.Call) \
                         and not is_parameter_free(self.facts.qualname(node.value.func, self.scope)):
                     self._emit(REPLACE, root_of(target.value), node, path=dotted(target))
             elif isinstance(target, cst.Name) and isinstance(node.value, cst.Call):
@@ -314,22 +394,35 @@ class Flow(cst.CSTVisitor):
             elif kind in Summaries.RETURNED or kind.startswith(VIA):
                 self._emit(kind, target.value, call, **_placed(kind, detail, target.value))
 
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        for obj, value, called in requires_grad_sets(node, self.scope):
+            self._requires_grad(obj, value, called, node)
+
     def visit_Expr(self, node: cst.Expr) -> None:
-        # `p.requires_grad == False` as a statement (FZ104): meant as a freeze
-        cmp = node.value
-        if isinstance(cmp, cst.Comparison) and len(cmp.comparisons) == 1 \
-                and isinstance(cmp.comparisons[0].operator, cst.Equal) \
-                and isinstance(cmp.left, cst.Attribute) and _meant_requires_grad(cmp.left.attr.value):
-            value = cmp.comparisons[0].comparator
-            if isinstance(value, cst.Name) and value.value in ("True", "False"):
-                self._emit(UNFREEZE if value.value == "True" else FREEZE,
-                           self._param_owner(cmp.left.value), node, sub=self._param_path(cmp.left.value))
+        for obj, value, called in requires_grad_sets(node, self.scope):  # `p.requires_grad == False`
+            self._requires_grad(obj, value, called, node)
+
+    # a comprehension's names (`[p.requires_grad_(False) for p in m.parameters()]`) live in its own scope
+    def _enter_comp(self, node: cst.CSTNode) -> None:
+        scope = self.facts.extracted.comp_scopes.get(id(node))
+        if scope is not None:
+            self._comps.append(scope)
+
+    def _leave_comp(self, node: cst.CSTNode) -> None:
+        if self._comps and self._comps[-1].node is node:
+            self._comps.pop()
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _enter_comp  # type: ignore[assignment]
+    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp  # type: ignore[assignment]
+
+    def _binder(self, name: str) -> Scope | None:
+        return (self._comps[-1] if self._comps else self.scope).lookup(name)
 
     def _param_path(self, expr: cst.BaseExpression) -> str | None:
         """What a requires_grad assignment freezes: `model.layer1` for `p` from
         `model.layer1.parameters()`, `model.fc` for `model.fc.weight`."""
         if isinstance(expr, cst.Name):
-            owner = self.scope.lookup(expr.value)
+            owner = self._binder(expr.value)
             for b in (owner.bindings.get(expr.value, []) if owner else []):
                 if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute) \
                         and b.node.func.attr.value in ("parameters", "named_parameters"):
@@ -341,7 +434,7 @@ class Flow(cst.CSTVisitor):
     def _param_owner(self, expr: cst.BaseExpression) -> str | None:
         """`p` from `for p in model.layer4.parameters()` -> "model"; `model.fc.weight` -> "model"."""
         if isinstance(expr, cst.Name):
-            owner = self.scope.lookup(expr.value)
+            owner = self._binder(expr.value)
             if owner is not None:
                 for b in owner.bindings.get(expr.value, []):
                     if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute) \

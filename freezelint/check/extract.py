@@ -34,6 +34,7 @@ class Extractor(cst.CSTVisitor):
         self.apply_by_name: dict[str, list[tuple[cst.BaseExpression, Scope]]] = {}
         # per function: its return values, and the call sites `name(...)` that reach it
         self.func_scopes: dict[int, Scope] = {}
+        self.comp_scopes: dict[int, Scope] = {}  # per comprehension node: the scope of its names
         self.returns: dict[int, list[cst.BaseExpression | None]] = {}
         self.calls_by_name: dict[str, list[tuple[cst.Call, Scope]]] = {}
 
@@ -211,6 +212,7 @@ class Extractor(cst.CSTVisitor):
 
     def _visit_comp(self, node, for_in: cst.CompFor) -> None:
         scope = Scope("comp", self._scope, node, cls=self._scope.cls)
+        self.comp_scopes[id(node)] = scope
         f: cst.CompFor | None = for_in
         while f is not None:
             # The first iterable is evaluated in the enclosing scope; later ones inside.

@@ -10,15 +10,15 @@ from functools import cached_property
 
 import libcst as cst
 
-from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, OPT_BUILD, REPLACE,
-                                     TRAIN, UNFREEZE, Event, Flow, Summaries)
+from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
+                                     OPT_BUILD, REPLACE, TRAIN, UNFREEZE, Event, Flow, Summaries)
 from freezelint.check.events import opt_detail
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.project import Edge, shown_path
 from freezelint.check.syntax import dotted
 
-__all__ = ["ACTIVITY", "ADD_GROUP", "BN_FREEZE", "DDP_WRAP", "EVAL", "FREEZE", "OPT_BUILD", "REPLACE", "TRAIN",
-           "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between", "flows_of", "note_used"]
+__all__ = ["ACTIVITY", "ADD_GROUP", "BN_FREEZE", "DDP_WRAP", "EVAL", "FREEZE", "FREEZE_BY_DEFAULT", "OPT_BUILD",
+           "REPLACE", "TRAIN", "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between", "flows_of", "note_used"]
 
 
 class ProjectSummaries(Summaries):

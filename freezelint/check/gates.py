@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e4008057c2d93cf298959dd29d467235'
+RULES_DIGEST = 'f61810f9d32376a41660cd283a598c6f'
 
 GATES = {
     'FZ002': (
@@ -49,7 +49,7 @@ GATES = {
     'FZ202': (
         ('BatchNorm',),
         ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\('),
-        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|requires_grad_\\(\\s*\\)',),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (
         ('BatchNorm',),
@@ -64,7 +64,7 @@ GATES = {
     'FZ301': (
         ('requires_grad', 'require_grad', 'requiresGrad'),
         ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
     ),
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
@@ -74,7 +74,7 @@ GATES = {
     'FZ303': (
         ('requires_grad',),
         ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('requires_grad\\s*=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)', 'requires_grad'),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True', 'requires_grad'),
     ),
     'FZ304': (
         ('optim',),
@@ -89,12 +89,12 @@ GATES = {
     'FZ306': (
         ('DistributedDataParallel',),
         ('DistributedDataParallel',),
-        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|requires_grad\\s*=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)',),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True',),
     ),
     'FZ307': (
         ('set_to_none',),
         ('set_to_none\\s*=\\s*False',),
-        ('requires_grad\\s*=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)', '\\.backward\\('),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False', '\\.backward\\('),
     ),
     'FZ401': (
         ('load_state_dict',),

@@ -216,6 +216,20 @@ class RequiresGradOnModule(Rule):
         vit.cls_token.requires_grad = False  # a Parameter (from the generated submodule table)
         vit.pos_embed.requires_grad = False
         """,
+        """
+        from pytorch_lightning.callbacks import Callback
+
+        class FreezingCallback(Callback):
+            def on_train_epoch_end(self, trainer, pl_module):
+                for param in pl_module.main.feature_extractor.parameters():
+                    param.requires_grad = False
+                # A real bug the checker cannot prove, so it stays silent: `fc` is an nn.Linear in
+                # the model's code, but pl_module's class is neither annotated nor imported here (no
+                # class to follow `main.feature_extractor.main.fc` through), and no Module-only
+                # method is called on `...main.fc` anywhere. The name proves nothing: a Parameter
+                # (`model.pos_embed`) is unfrozen exactly this way, correctly.
+                pl_module.main.feature_extractor.main.fc.requires_grad = True
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:

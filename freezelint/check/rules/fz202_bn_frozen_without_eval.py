@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import Iterable
 
 import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
-from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, TRAIN, flows_of
-from freezelint.check.rules.base import FREEZES, Example, Finding, Rule, code_of
+from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, flows_of
+from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
+from freezelint.check.syntax import walk
 
 
 class BnFrozenWithoutEval(Rule):
     code = "FZ202"
     words = ("BatchNorm",)
     triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(")
-    requires = (FREEZES + r"|requires_grad_\(\s*\)",)
+    # a literal False, or a flag (`requires_grad_(unfreeze)`, `unfreeze=False` by default)
+    requires = (FREEZES + r"|requires_grad_?(?:\s*=|\(|['\"]\s*,)\s*[A-Za-z_]|requires_grad_\(\s*\)",)
     what = "Finds BatchNorm layers frozen with requires_grad only, never put in eval mode."
     why = (
         "`requires_grad=False` stops the BatchNorm weight and bias from training, but not its "
@@ -26,6 +27,11 @@ class BnFrozenWithoutEval(Rule):
         "`FrozenBatchNorm2d` freezes the statistics."
     )
     notes = (
+        "A freeze is any requires_grad change the checker understands, on the layer, its weight or "
+        "bias, or its parameters in a loop or comprehension: `= False`, `requires_grad_(False)`, "
+        "`setattr(p, \"requires_grad\", False)`, or a flag parameter whose default is False "
+        "(`def freeze_norm(model, unfreeze=False)` ... `requires_grad_(unfreeze)`), unless every call "
+        "of the function in the file passes the flag. "
         "Silent when the file puts BatchNorm layers in eval mode anywhere (for example "
         "`model.apply(fix_bn)`). BatchNorm layers frozen by a parameter loop in a Module's `__init__` "
         "are reported when this file or another file of the project puts the model in train mode "
@@ -62,6 +68,40 @@ class BnFrozenWithoutEval(Rule):
                     if isinstance(module, nn.modules.batchnorm._BatchNorm):
                         module.weight.requires_grad_(False)  # expect: FZ202
                         module.bias.requires_grad_(False)
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_norm(model, unfreeze=False):
+                for module in model.modules():
+                    if isinstance(module, nn.BatchNorm2d):
+                        if module.weight is not None:  # expect: FZ202
+                            module.weight.requires_grad_(unfreeze)  # a freeze where callers leave it out
+                        module.bias.requires_grad_(unfreeze)
+
+            freeze_norm(model)
+            freeze_norm(head, unfreeze=True)
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    setattr(m.weight, "requires_grad", False)  # expect: FZ202
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm3d):
+                    [p.requires_grad_(False) for p in m.parameters()]  # expect: FZ202
+            for name, m in model.named_modules():
+                if isinstance(m, nn.SyncBatchNorm):
+                    for _, p in m.named_parameters():  # expect: FZ202
+                        p.requires_grad = False
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm1d):
+                    m.bias.requires_grad: bool = False  # expect: FZ202
             """
         ),
         Example(
@@ -108,6 +148,31 @@ class BnFrozenWithoutEval(Rule):
         for m in model.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.requires_grad_(True)  # test-time adaptation trains BatchNorm on purpose
+        """,
+        """
+        import torch.nn as nn
+
+        def set_norm_grad(model, trainable=False):
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.weight.requires_grad_(trainable)  # every call below passes True: nothing frozen
+
+        def set_bn_flag(model, flag):
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.weight.requires_grad = flag  # a flag without a default: not known to freeze
+
+        set_norm_grad(model, True)
+        set_norm_grad(other, trainable=True)
+        """,
+        """
+        import torch.nn as nn
+
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                for p in m.parameters():
+                    setattr(p, "requires_grad", False)
+                m.train(False)  # statistics frozen too
         """,
         """
         import torch.nn as nn
@@ -175,27 +240,36 @@ class BnFrozenWithoutEval(Rule):
                   if any(is_batchnorm_class(facts.qualname(c, ctx.scope)) for c in classes)]
         if not checks:
             return
-        if any(e.kind == BN_FREEZE for flow in flows_of(facts).bodies for e in flow.events):
+        events = [e for flow in flows_of(facts).bodies for e in flow.events]
+        if any(e.kind == BN_FREEZE for e in events):
             return
         for node, name, _classes, ctx in checks:
+            # what the `if` body does to the layer, as the flow layer recognises it (every form of
+            # a requires_grad change, the layer's own parameters or the layer itself, helpers)
+            inside = {id(n) for n in walk(node.body)}
+            here = [e for e in events if id(e.node) in inside and e.target == name]
+            freezes = [e for e in here if e.kind in (FREEZE, FREEZE_BY_DEFAULT)]
+            if not freezes or any(e.kind == UNFREEZE and e.detail.get("sub") == name for e in here):
+                continue  # nothing frozen, or the whole layer trained on purpose
+            if any(e.kind == EVAL for e in here):
+                continue
             body = node.body
-            code = code_of(body)
-            n = re.escape(name)
-            freeze = re.search(rf"\b{n}(\.\w+)?\.requires_grad\s*=\s*False"
-                               rf"|\b{n}(\.\w+)?\.requires_grad_\(\s*(requires_grad\s*=\s*)?False\s*\)"
-                               rf"|for \w+ in {n}\.parameters\(\)", code)
-            if not freeze or re.search(rf"\b{n}\.requires_grad_\(\s*True", code):
-                continue
-            if re.search(rf"\b{n}\.(eval\(\)|train\(\s*False)", code):
-                continue
             stmt = next(iter(body.body), node) if isinstance(body, cst.IndentedBlock) else node
+            flag = _default_flag(freezes)
             yield self.finding(
                 stmt,
-                f"BatchNorm layer `{name}` is frozen with requires_grad only: its running statistics still "
-                f"update on every batch in train mode; also call `{name}.eval()` (after every model.train()), "
-                f"or use FrozenBatchNorm2d",
-                ctx,
+                f"BatchNorm layer `{name}` is frozen with requires_grad only{flag}: its running statistics "
+                f"still update on every batch in train mode; also call `{name}.eval()` (after every "
+                f"model.train()), or use FrozenBatchNorm2d",
+                ctx, facts=facts, used=freezes,
             )
+
+
+def _default_flag(freezes) -> str:
+    """` (when `unfreeze` keeps its default False)` for a layer frozen only by a flag's default."""
+    if any(e.kind == FREEZE for e in freezes):
+        return ""
+    return f" (when `{freezes[0].detail['flag']}` keeps its default False)"
 
 
 def _is_bn_attr(facts: Facts, info, sub: str | None) -> bool:

@@ -90,6 +90,28 @@ class OptimizerOverFrozenParams(Rule):
         Example(
             """
             import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for name, p in model.named_parameters():
+                if not name.startswith("fc."):
+                    p.requires_grad_(False)
+            optimizer = torch.optim.AdamW(model.parameters())  # expect: FZ301
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            [setattr(p, "requires_grad", False) for p in model.layer1.parameters()]
+            optimizer = torch.optim.Adam(model.parameters())  # expect: FZ301
+            """,
+        ),
+        Example(
+            """
+            import torch
 
             def freeze_encoder(model, layers=6):
                 for i in range(layers):

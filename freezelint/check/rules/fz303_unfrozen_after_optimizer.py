@@ -51,6 +51,18 @@ class UnfrozenAfterOptimizer(Rule):
         Example(
             """
             import torch
+
+            optimizer = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-3)
+            for epoch in range(10):
+                if epoch == 5:
+                    for p in model.backbone.parameters():
+                        p.requires_grad_()  # expect: FZ303
+                train_one_epoch(model, optimizer)
+            """
+        ),
+        Example(
+            """
+            import torch
             from lightning.pytorch import LightningModule
 
             class Lit(LightningModule):

@@ -78,6 +78,16 @@ class FreezeAfterDdp(Rule):
                 p.requires_grad = False  # expect: FZ306
             """
         ),
+        Example(
+            """
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            model = DDP(model, device_ids=[rank])
+            for name, p in model.module.named_parameters():
+                if name.startswith("backbone."):
+                    p.requires_grad_(False)  # expect: FZ306
+            """
+        ),
     ]
     good = [
         """
