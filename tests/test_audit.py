@@ -282,6 +282,54 @@ def test_frozen_params_without_grads_do_not_move_and_are_not_reported():
     assert [p.changed for p in report.params] == [False, False, True, True]
 
 
+def _trained_then_frozen(opt_cls, **kw):
+    """Two steps of a loop that zeroes grads before its backward, then the first layer frozen: its
+    .grad from the last backward is still there when the audit begins."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    opt = opt_cls(model.parameters(), lr=0.1, **kw)
+    x = torch.randn(8, 4)
+    for _ in range(2):
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        opt.step()
+    model[0].requires_grad_(False)
+    return model, opt, x
+
+
+def test_a_grad_left_from_before_a_freeze_is_cleared_first_and_named_in_a_note():
+    model, opt, x = _trained_then_frozen(torch.optim.SGD)
+    grads = [p.grad.clone() for p in model.parameters()]
+    report = audit(model, opt, batch=x, expect_frozen=["0"])
+    assert report.ok, str(report)  # the user's loop clears it before applying anything
+    assert [p.changed for p in report.params] == [False, False, True, True]
+    (note,) = report.notes
+    assert note.startswith("0.weight, 0.bias (frozen, in an optimizer) held a .grad from a backward before the freeze")
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads))  # given back as they were
+    # zero_grad(set_to_none=False) keeps a zero grad that Adam's moments still apply: still FZ501
+    model, opt, x = _trained_then_frozen(torch.optim.Adam)
+    report = audit(model, opt, batch=x, set_to_none=False)
+    assert "FZ501" in {f.code for f in report.findings} and not report.notes
+
+
+def test_a_grad_left_from_before_the_audit_does_not_hide_a_layer_no_loss_reaches():
+    class Phased(nn.Module):  # an earlier phase trained aux; the forward no longer reaches it
+        def __init__(self):
+            super().__init__()
+            self.used, self.aux = nn.Linear(4, 2), nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.used(x)
+
+    torch.manual_seed(0)
+    model = Phased()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(3, 4)
+    model.aux(x).sum().backward()
+    report = audit(model, opt, batch=x)
+    assert [(f.code, f.target) for f in report.findings] == [("FZ505", "aux")], str(report)
+
+
 def test_weight_decay_over_frozen_params_is_fz504():
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
     model[0].requires_grad_(False)

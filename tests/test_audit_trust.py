@@ -378,6 +378,40 @@ def test_public_api_rejects_nonsense_arguments(tmp_path):
         audit(model, torch.optim.SGD(model.parameters(), lr=1), loss_fn="mse")
     with pytest.raises(AuditUsageError, match="autocast_dtype must be a torch.dtype"):
         audit(model, torch.optim.SGD(model.parameters(), lr=1), autocast_dtype="bf16")
+    for bad in (object(), "cpu", True):
+        with pytest.raises(AuditUsageError, match="scaler must be a torch.amp.GradScaler"):
+            audit(model, torch.optim.SGD(model.parameters(), lr=1), scaler=bad)
+
+
+def test_a_failed_synthetic_step_says_where_it_failed_and_asks_only_for_what_was_not_given():
+    model = nn.Sequential(nn.Linear(4, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def broken(out, batch):
+        raise KeyError("labels")
+
+    with pytest.raises(AuditUsageError) as e:
+        audit(model, opt, loss_fn=broken)
+    assert "failed in your loss_fn (KeyError: 'labels')" in str(e.value) and "and your loss_fn: pass batch=" in str(e.value)
+    assert "loss_fn=..." not in str(e.value)
+    with pytest.raises(AuditUsageError, match="failed in the backward of the loss .*scalar outputs"):
+        audit(model, opt, loss_fn=lambda out, batch: out)
+
+    class Flaky(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin, self.calls = nn.Linear(4, 2), 0
+
+        def forward(self, x):
+            self.calls += 1
+            if self.calls == 2:
+                raise RuntimeError("second call")
+            return self.lin(x)
+
+    flaky = Flaky()
+    with pytest.raises(AuditUsageError, match=r"failed inside Flaky at step 2 of 2, after the first ran \(RuntimeError: "
+                                              r"second call\).*and loss_fn=\.\.\."):
+        audit(flaky, torch.optim.SGD(flaky.parameters(), lr=0.1))
     with pytest.raises(AuditUsageError, match="optimizers\\[1\\] is a str"):
         audit(model, [torch.optim.SGD(model.parameters(), lr=1), "adam"])
 

@@ -125,21 +125,31 @@ def _merge_seen(seen: list[str], states: list[str]) -> None:
             seen[i] = s
 
 
+# what the steps call on a scaler, and what the restore reads and writes back
+_SCALER_METHODS = ("scale", "step", "update", "state_dict", "load_state_dict")
+
+
 def _train_steps(model: nn.Module, optimizers: list[torch.optim.Optimizer], params: list[nn.Parameter],
                  batch: Any, steps: int, loss_fn: Callable | None, set_to_none: bool, scaler: Any,
-                 autocast_dtype: torch.dtype | None, device: torch.device, track: frozenset[int]) -> list[str]:
+                 autocast_dtype: torch.dtype | None, device: torch.device, track: frozenset[int],
+                 at: list[Any]) -> list[str]:
     """The audited steps, as a training loop runs them: forward, backward, every optimizer's
     step, zero_grad. Returns, per parameter, the grad it had at some step: 'nonzero' over 'zero'
-    over 'none'."""
+    over 'none'. `at` is kept as [step, phase] (from 1; "model", "loss" or "backward"), for a failure's
+    message."""
     seen = ["none"] * len(params)
     autocast = (torch.autocast(device_type=device.type, dtype=autocast_dtype)
                 if autocast_dtype is not None else contextlib.nullcontext())
-    for _ in range(steps):
+    for k in range(steps):
         with autocast:
+            at[:] = [k + 1, "model"]
             out = call(model, batch)
+            at[1] = "loss"
             loss = loss_fn(out, batch) if loss_fn is not None else default_loss(out)
+        at[1] = "backward"
         if loss.requires_grad:
             (scaler.scale(loss) if scaler is not None else loss).backward()
+        at[1] = "model"  # the step runs the model's hooks and the optimizer
         _merge_seen(seen, _grad_states(params, track))
         for optimizer in optimizers:
             if scaler is not None:
@@ -227,6 +237,9 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
         raise AuditUsageError(f"loss_fn must be callable as loss_fn(output, batch), got {type(loss_fn).__name__}")
     if autocast_dtype is not None and not isinstance(autocast_dtype, torch.dtype):
         raise AuditUsageError(f"autocast_dtype must be a torch.dtype such as torch.bfloat16, got {autocast_dtype!r}")
+    if scaler is not None and not all(callable(getattr(scaler, m, None)) for m in _SCALER_METHODS):
+        raise AuditUsageError(f"scaler must be a torch.amp.GradScaler (with {', '.join(_SCALER_METHODS)}), "
+                              f"got {type(scaler).__name__}")
     expect_frozen = as_patterns(expect_frozen, "expect_frozen")
     expect_trainable = as_patterns(expect_trainable, "expect_trainable")
     ignore = check_codes(ignore, "ignore")
@@ -287,10 +300,19 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     state_after: set[int] = set()
     step_error: BaseException | None = None
     finished = False
+    # A grad left by a backward before the audit (a layer frozen after some training) is cleared
+    # first, as the next iteration of a loop that zeroes before its backward would: applying it
+    # would judge a loop order the user may not have. Held frozen ones are named in a note.
+    at: list[Any] = [1, "model"]  # where the synthetic steps are: step, "model", "loss" or "backward"
+    stale = [names.display(n) for n, p in named if p.grad is not None and not p.requires_grad and id(p) in held]
     try:
         if call_train:
             wrapper.train()
         with spread.steps_context() if spread is not None else contextlib.nullcontext():
+            if stepping:
+                wrapper.zero_grad(set_to_none=set_to_none)
+                for o in optimizers:
+                    o.zero_grad(set_to_none=set_to_none)
             if not stepping:
                 pass
             elif step_fn is not None:
@@ -299,7 +321,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                 grad_seen = watch.seen
             else:
                 grad_seen = _train_steps(wrapper, optimizers, params, batch, steps, loss_fn, set_to_none, scaler,
-                                         autocast_dtype, device, track)
+                                         autocast_dtype, device, track, at)
         after = dict(zip(watched, fingerprint_watched()))
         state_after = {id(p) for o in optimizers for p in o.state if o.state[p]}
         finished = True
@@ -337,12 +359,18 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
             warnings.warn(f"freezelint: could not restore {', '.join(unrestored)}; use exact=True", RuntimeWarning,
                           stacklevel=2)
         if synthetic and isinstance(step_error, Exception) and not isinstance(step_error, AuditUsageError):
+            step, phase = at
+            where = ("in your loss_fn" if phase == "loss" and loss_fn is not None
+                     else "in the backward of the loss" if phase == "backward" else f"inside {type(model).__name__}")
+            error = str(step_error).strip().splitlines()[0] if str(step_error).strip() else "no message"
             raise AuditUsageError(
-                f"the audit's synthetic step failed inside {type(model).__name__} ({type(step_error).__name__}: "
-                f"{str(step_error).strip().splitlines()[0] if str(step_error).strip() else 'no message'}); it "
-                f"tried {_describe(batch)} as input and the mean of squares of every floating output as the "
-                f"loss: pass batch=... (what your loop feeds the model) and loss_fn=... (how it gets a loss); "
-                f"the model was restored") from step_error
+                f"the audit's synthetic step failed {where}"
+                f"{f' at step {step} of {steps}, after the first ran' if step > 1 else ''} "
+                f"({type(step_error).__name__}: {error}); it tried {_describe(batch)} as input and "
+                + ("your loss_fn" if loss_fn is not None else "the mean of squares of every floating output as the loss")
+                + ": pass batch=... (what your loop feeds the model)"
+                + ("" if loss_fn is not None else " and loss_fn=... (how it gets a loss)")
+                + "; the model was restored") from step_error
         raise step_error
     deltas_p = {k: d for k, d in delta.items() if k < nparams}
     deltas_b = {k - nparams: d for k, d in delta.items() if k >= nparams}
@@ -378,7 +406,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                          ", ".join(f"{n}: {type(o).__name__}" for n, o in opts) if len(opts) > 1
                          else type(optimizers[0]).__name__,
                          set_to_none, restored=not unrestored, unrestored=unrestored,
-                         extra_bytes=snap.extra_bytes + fingerprint_watched.scratch_bytes, ignore=list(ignore))
+                         extra_bytes=snap.extra_bytes + fingerprint_watched.scratch_bytes, ignore=list(ignore),
+                         notes=_stale_note(stale) if stepping and set_to_none else [])
     if spread is not None:
         changed = [k in delta for k in range(len(everything))]
         report = spread.merge(report, [after[k] for k in range(len(everything))], changed)
@@ -386,6 +415,16 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
         warnings.warn(f"freezelint: could not restore {', '.join(unrestored)}; use exact=True", RuntimeWarning,
                       stacklevel=2)
     return report
+
+
+def _stale_note(names: list[str]) -> list[str]:
+    if not names:
+        return []
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return [f"{shown} (frozen, in an optimizer) held a .grad from a backward before the freeze: the audited steps "
+            f"began with zero_grad(), as a loop that clears grads before its backward does; a loop that steps "
+            f"before clearing them (gradient accumulation across the freeze) would apply it: set .grad to None "
+            f"when freezing"]
 
 
 def _module_records(modules: list[tuple[str, nn.Module]], params: dict[int, ParamRecord],
