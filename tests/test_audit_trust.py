@@ -470,3 +470,20 @@ def test_peft_modules_to_save_expectation_is_judged_on_the_copy_that_trains():
     assert report.ok, str(report)
     report = audit(model, opt, batch=batch, expect_frozen=["base_model.model.classifier"])
     assert codes(report) == ["FZ506"]
+
+
+def test_the_module_tree_shows_the_modes_the_audited_steps_ran_in():
+    class KeepsBnFrozen(nn.Sequential):
+        def train(self, mode=True):
+            super().train(mode)
+            self[1].eval()
+            return self
+
+    for make, call_train, modes in [(nn.Sequential, True, ["train", "train", "train"]),
+                                    (nn.Sequential, False, ["eval", "eval", "eval"]),
+                                    (KeepsBnFrozen, True, ["train", "eval", "train"])]:
+        torch.manual_seed(0)
+        model = make(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)).eval()
+        report = audit(model, torch.optim.SGD(model.parameters(), lr=0.1), call_train=call_train)
+        assert [m.mode for m in report.modules if m.name] == modes, (make, call_train)
+        assert not model.training  # given back

@@ -64,7 +64,7 @@ class ModuleRecord:
     name: str
     type: str
     status: str  # "trainable", "frozen", "partly frozen", "no params"
-    mode: str  # "train" or "eval", before the audit
+    mode: str  # "train" or "eval": the mode the steps ran in (audit: after its train() call)
     params: int = 0
     params_changed: int = 0
     buffers: int = 0

@@ -271,6 +271,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
         batch = synthesize(model, seed=spread.rank if spread is not None and spread.data_parallel else 0)
     buffers = [b for _, b in named_buffers]
     modes_before = {name: m.training for name, m in named_modules}
+    modes_run = modes_before  # the modes the steps ran in (the tree shows them)
     requires_before = [p.requires_grad for p in params]
     device = next(iter(params)).device
     track = frozenset(i for i, (n, _) in enumerate(named)
@@ -308,6 +309,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     try:
         if call_train:
             wrapper.train()
+            modes_run = {name: m.training for name, m in named_modules}  # a train() override may keep some in eval
         with spread.steps_context() if spread is not None else contextlib.nullcontext():
             if stepping:
                 wrapper.zero_grad(set_to_none=set_to_none)
@@ -391,7 +393,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                 for j, (n, b) in enumerate(zip(shown_b, buffers))]
     if spread is not None:  # a sharded parameter is judged from all its shards
         precords, brecords = spread.agree(precords, brecords)
-    mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes_before)
+    mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes_run)
     from_ddp = frozenset(spread.local_wrap.frozen) if spread is not None and spread.local_wrap else frozenset()
     judged = dict(opts) if len(opts) > 1 else optimizers[0]
     found = list(live)
