@@ -124,9 +124,35 @@ dist.destroy_process_group()
 """
 
 
+DDP_TEACHER_SCRIPT = """
+import sys
+import torch, torch.nn as nn, torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+dist.init_process_group("gloo")
+torch.manual_seed(0)
+teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)).requires_grad_(False)
+if "--bug" not in sys.argv:
+    teacher.eval()  # else its BatchNorm drifts on every rank
+student = DDP(nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2)))
+opt = torch.optim.SGD(student.parameters(), lr=0.1)
+torch.manual_seed(dist.get_rank())
+for step in range(5):
+    x = torch.randn(6, 4)
+    with torch.no_grad():
+        soft = teacher(x)
+    (student(x) - soft).pow(2).mean().backward()
+    opt.step()
+    opt.zero_grad()
+dist.destroy_process_group()
+"""
+
+
 # `torchrun --standalone --nproc-per-node 2 -m freezelint run train_ddp.py`, in conftest's shared launch
-TORCHRUN_SCENARIOS = {name: ({"train_ddp.py": DDP_SCRIPT}, ["-m", "freezelint", "run", "train_ddp.py", *args])
-                      for name, args in (("ddp_ok", []), ("ddp_bug", ["--bug"]))}
+TORCHRUN_SCENARIOS = {name: ({"train_ddp.py": script}, ["-m", "freezelint", "run", "train_ddp.py", *args])
+                      for name, script, args in (("ddp_ok", DDP_SCRIPT, []), ("ddp_bug", DDP_SCRIPT, ["--bug"]),
+                                                 ("teacher_ok", DDP_TEACHER_SCRIPT, []),
+                                                 ("teacher_bug", DDP_TEACHER_SCRIPT, ["--bug"]))}
 
 
 @needs_gloo()
@@ -142,3 +168,15 @@ def test_torchrun_ddp_every_rank_watches_rank_0_prints(torchrun_ranks, bug):
     assert p.codes == [1, 1], p.out + p.err[-3000:]
     assert p.out.count("freeze audit:") == 1, p.out + p.err[-3000:]
     assert "FZ306 freeze-after-ddp [0]" in p.out and "FZ508 rank-divergence [0]" in p.out, p.out
+
+
+@needs_gloo()
+@pytest.mark.parametrize("bug", [False, True], ids=["ok", "bug"])
+def test_torchrun_a_frozen_teacher_beside_the_ddp_student_is_judged_on_every_rank(torchrun_ranks, bug):
+    p = torchrun_ranks(__name__, "teacher_bug" if bug else "teacher_ok")
+    assert p.outs[1] == "", p.outs[1]  # rank 0 prints
+    assert p.codes == ([1, 1] if bug else [0, 0]), p.out + p.err[-3000:]
+    assert p.out.count("freeze audit:") == 1 and "note: teacher ran beside the trained model: judged on every rank" in p.out
+    if bug:  # on both ranks alike: one line, no "on rank ... only"
+        assert "FZ502 frozen-stats-changed [teacher.1] teacher.1 (BatchNorm1d) have all parameters frozen" in p.out, p.out
+        assert "only" not in p.out.split("FZ502")[1].splitlines()[0]

@@ -141,13 +141,12 @@ def _optimizers_holding() -> dict[int, str]:
     return out
 
 
-def _listed(names: list[str], most: int = 3) -> str:
+def listed(names: list[str], most: int = 3) -> str:
     shown = ", ".join(names[:most])
     return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
 
 
-def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
-               judge: bool = True) -> tuple[list[nn.Module], list[str], set[int]]:
+def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> tuple[list[nn.Module], list[str], set[int]]:
     """The other models the script forwarded while watched, beside the trained ones. Those with
     every parameter frozen, held by no optimizer, and with running statistics are judged with
     them (a distillation teacher, a frozen encoder, a perceptual-loss network: their BatchNorm
@@ -155,8 +154,7 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
     but no optimizer holds (a value head left out: FZ503). Those an optimizer holds that did not
     step in the window (a GAN's generator, stepped once per 5 critic steps and frozen during them)
     and those with trainable parameters nothing reached are named in a note, not judged, unless
-    the script itself updated them (an EMA copy: silent). `judge=False` (the ranks of
-    torch.distributed compare one model): the ones to judge are named in a note instead. Also
+    the script itself updated them (an EMA copy: silent). Also
     the ids of the judged ones shaped as a trained model (an EMA copy that no update reached in
     the window looks frozen: its findings say so)."""
     trained = {id(m) for m in models}
@@ -186,7 +184,6 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
     copied: set[int] = set()
     idle: dict[str, list[str]] = {}
     unheld: list[str] = []
-    unjudged: list[str] = []
     for r, tree in candidates:
         name = _script_name(r)
         what = f"{name} ({type(r).__name__})" if name else type(r).__name__
@@ -196,34 +193,25 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree],
         elif any(p.requires_grad or id(p) in w.wanted for _, p in tree.params):
             if any(p.grad is not None for _, p in tree.params):
                 # the backward reached it and nothing applies that: FZ503, judged with the others
-                if judge:
-                    frozen.append(r)
-                    trees[id(r)] = tree
-                else:
-                    unjudged.append(what)
+                frozen.append(r)
+                trees[id(r)] = tree
             elif not copies(tree) and not _written(w, [p for _, p in tree.params]):
                 unheld.append(what)  # neither a copy of a trained model (an EMA, a reference) nor updated
         elif any(isinstance(m, _NormBase) and m.track_running_stats for _, m in tree.modules):
             # judged only where something can go wrong unseen: running statistics (a frozen
             # model's parameters change only through code the script runs on purpose)
-            if judge:
-                frozen.append(r)
-                trees[id(r)] = tree
-                if copies(tree):
-                    copied.add(id(r))
-            else:
-                unjudged.append(what)
-    notes = [f"{_listed(names)} ran, not judged: the {opt} that holds {'its' if len(names) == 1 else 'their'} "
+            frozen.append(r)
+            trees[id(r)] = tree
+            if copies(tree):
+                copied.add(id(r))
+    notes = [f"{listed(names)} ran, not judged: the {opt} that holds {'its' if len(names) == 1 else 'their'} "
              f"parameters did not step in the window (raise the number of steps to take it in)"
              for opt, names in idle.items()]
     if unheld:
-        notes.append(f"{_listed(unheld)} ran with trainable parameters that no optimizer holds, not judged (freeze "
+        notes.append(f"{listed(unheld)} ran with trainable parameters that no optimizer holds, not judged (freeze "
                      f"{'it' if len(unheld) == 1 else 'them'} with requires_grad_(False) if "
                      f"{'it does' if len(unheld) == 1 else 'they do'} not train, or give "
                      f"{'it' if len(unheld) == 1 else 'them'} an optimizer)")
-    if unjudged:
-        notes.append(f"{_listed(unjudged)} ran beside the trained model, not judged: under torch.distributed only "
-                     f"the trained model is compared across the ranks")
     return frozen, notes, copied
 
 

@@ -27,8 +27,8 @@ from freezelint.runtime.names import Names
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, walk
-from freezelint.runtime.watch_models import (bystanders, find_models, held_params, join_name, model_labels,
-                                               unwrapped, within)
+from freezelint.runtime.watch_models import (listed, bystanders, find_models, held_params, join_name,
+                                               model_labels, unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
@@ -160,22 +160,39 @@ def judge(w: "Watch") -> AuditReport:
     spread = None
     if len(trained) == 1 and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         spread = Distributed(trained[0])
-    # the ranks compare one model's names and fingerprints: other models are only named there
-    frozen, notes, copies = bystanders(w, trained, trees, judge=spread is None)
+    frozen, notes, averages = bystanders(w, trained, trees)
     models = trained + frozen
     ddp = ddp_class()
-    inners = [spread.inner if spread is not None else unwrapped(m, ddp) for m in models]
+    inners = [spread.inner if spread is not None else unwrapped(m, ddp) for m in trained]
+    inners += [unwrapped(m, ddp) for m in frozen]
+    labels = model_labels(models, inners)
+    if spread is None or not frozen:
+        return _judged(w, models, inners, labels, trees, spread, trained, notes, averages)
+    # The ranks compare the trained model, by its own names; the models beside it are judged on
+    # each rank, and their findings merged across the ranks with the trained model's.
+    beside = _judged(w, frozen, inners[1:], labels[1:], trees, None, trained, [], averages)
+    notes = notes + [f"{listed(labels[1:])} ran beside the trained model: judged on every rank, not shown in the "
+                     f"tree (the ranks compare the trained model only)"]
+    return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, set(), beside.findings)
+
+
+def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels: list[str], trees: dict[int, Tree],
+            spread: Distributed | None, trained: list[nn.Module], notes: list[str], averages: set[int],
+            beside: list[F.AuditFinding] = ()) -> AuditReport:  # type: ignore[assignment]
+    """The report on `models` (the trained ones and those run beside them, or only the latter:
+    `models` not starting with `trained`), each named under its label. `spread`: the ranks
+    compare these models; `beside`: findings on the models beside, judged apart, to merge."""
+    only_beside = models[0] is not trained[0]
     named_modules: list[tuple[str, nn.Module]] = []
     named: list[tuple[str, nn.Parameter]] = []
     named_buffers: list[tuple[str, torch.Tensor]] = []
     seen: set[int] = set()
     tied: dict[int, list[str]] = {}  # every name of a tied parameter: patterns may use any of them
-    labels = model_labels(models, inners)
     for label, inner in zip(labels, inners):
         tree = trees.get(id(inner)) or walk(inner)
         for pid, names in tree.tied.items():
             tied.setdefault(pid, []).extend(join_name(label, n) for n in names)
-        if len(models) == 1 and not {id(p) for _, p in tree.params} & {id(b) for _, b in tree.buffers}:
+        if labels == [""] and not {id(p) for _, p in tree.params} & {id(b) for _, b in tree.buffers}:
             named_modules, named, named_buffers = tree.modules, tree.params, tree.buffers  # nothing to rename
             break
         named_modules += [(join_name(label, n), m) for n, m in tree.modules]
@@ -189,7 +206,7 @@ def judge(w: "Watch") -> AuditReport:
                 named_buffers.append((join_name(label, n), b))
     if spread is not None:  # FSDP1: names as the unwrapped model has them, its wrappers left out
         named_modules, named, named_buffers = spread.clean_names(named_modules, named, named_buffers)
-    if len(models) > 1:  # one root above the models, so the module tree has a top
+    if labels != [""]:  # one root above the labelled models, so the module tree has a top
         named_modules.insert(0, ("", nn.Module()))
     params = [p for _, p in named]
 
@@ -213,8 +230,8 @@ def judge(w: "Watch") -> AuditReport:
     if spread is not None:  # the ranks compare buffers by fingerprint: the copies' are those at the start
         after_b, before_b = iter(after[nparams:]), iter(before[nparams:])
         now = Fingerprinter(buffers)(just_built=True) if buffers else []
-        copies = [w.saved(b) for b, c in zip(buffers, copied) if c]
-        then = iter(Fingerprinter(copies)(just_built=True) if copies else [])  # type: ignore[arg-type]
+        saved = [w.saved(b) for b, c in zip(buffers, copied) if c]
+        then = iter(Fingerprinter(saved)(just_built=True) if saved else [])  # type: ignore[arg-type]
         after = after[:nparams] + [f if c else next(after_b) for c, f in zip(copied, now)]
         before = before[:nparams] + [next(then) if c else next(before_b) for c in copied]
         changed = changed_p + bmoved
@@ -277,17 +294,19 @@ def judge(w: "Watch") -> AuditReport:
     for oi, opt in enumerate(opts):
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
-        foreign = any(id(p) not in model_ids for p in held_params(opt))
+        foreign = not only_beside and any(id(p) not in model_ids for p in held_params(opt))
         found += F.step_findings(trained[0], opt, mine, brecords if oi == 0 else [], mrecords, judged_modes, w.steps,
                                  set_to_none, foreign, True, from_ddp, updated_elsewhere=True)
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
-    if frozen and len(trained) == 1:  # the trained model's names as the user knows them, without its label
+    if len(models) > len(trained) == 1:  # the trained model's names as the user knows them, without its label
         expect_frozen, expect_trainable = ([within(p, labels[0], labels) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
-    found += F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules])
+    if not only_beside:  # expectations name the trained model
+        found += F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules])
     found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
-    if copies:
-        _hint_averages(found, [label for label, m in zip(labels, models) if id(m) in copies], w.steps)
+    if averages:
+        _hint_averages(found, [label for label, m in zip(labels, models) if id(m) in averages], w.steps)
+    found += beside
     extra = sum(b.numel() * b.element_size() for blocks in w._blocks.values() for b, _, _ in blocks)
     extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
     device = str(params[0].device) if params else "cpu"
