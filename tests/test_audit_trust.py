@@ -487,3 +487,13 @@ def test_the_module_tree_shows_the_modes_the_audited_steps_ran_in():
         report = audit(model, torch.optim.SGD(model.parameters(), lr=0.1), call_train=call_train)
         assert [m.mode for m in report.modules if m.name] == modes, (make, call_train)
         assert not model.training  # given back
+
+
+def test_a_step_that_diverges_gives_json_without_nan_tokens():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    report = audit(model, torch.optim.SGD(model.parameters(), lr=1e30), steps=3, batch=torch.randn(8, 4) * 1e10)
+    text = json.dumps(report.to_dict(), allow_nan=False)  # strict JSON: no NaN / Infinity tokens
+    unsized = [r for r in json.loads(text)["params"] + json.loads(text)["buffers"] if "delta" in r]
+    assert unsized and all(r["max_abs_delta"] is None and r["delta"] in ("nan", "inf") for r in unsized)
+    assert any(r.max_abs_delta != r.max_abs_delta for r in report.params + report.buffers)  # the records keep it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -125,6 +126,9 @@ class AuditReport:
         return self
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON data (`json.dumps(..., allow_nan=False)` takes it): a change that
+        cannot be sized as a finite number (a step that diverged to NaN or inf, a tensor whose
+        shape changed) has `max_abs_delta` null and says which in `delta`."""
         d = asdict(self)
         d["ok"] = self.ok
         for f, src in zip(d["findings"], self.findings):
@@ -132,6 +136,10 @@ class AuditReport:
             f["count"], f["ignored"] = src.count, src.code in self.ignore
         for p in d["params"]:
             p["shape"] = list(p["shape"])
+        for r in [*d["params"], *d["buffers"]]:
+            v = r["max_abs_delta"]
+            if v is not None and not math.isfinite(v):
+                r["max_abs_delta"], r["delta"] = None, str(v)  # "nan", "inf"
         return d
 
     # ------------------------------------------------------------------ rendering
