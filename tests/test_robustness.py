@@ -253,6 +253,7 @@ def test_hostile_files_and_directories(tmp_path):
     (tmp_path / "deep.py").write_text("model.requires_grad_ = False\nx = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
     (tmp_path / "deep_chain.py").write_text("model.requires_grad_ = False\nx = " + " if a else ".join(["b"] * 8000) + "\n")
     (tmp_path / "deep_valid.py").write_text("model.requires_grad_ = False\nx = " + "+".join(["a"] * 2900) + "\n")
+    (tmp_path / "strings.py").write_text("model.requires_grad_ = False\nx = (" + " ".join(['"s"'] * 600) + ")\n")
     with open(tmp_path / "huge.py", "wb") as f:  # 50 MB, over the parse limit
         f.write(b"model.requires_grad_ = False\n")
         f.write((b"x = 1  # padding padding padding padding padding padding padding padding\n") * 700_000)
@@ -279,8 +280,9 @@ def test_hostile_files_and_directories(tmp_path):
                    "nocells.ipynb:1:1: FZ001", "list.ipynb:1:1: FZ001", "weird.ipynb:1:1: FZ001 cell 3"):
         assert needle in out, (needle, out)
     assert "empty.py" not in out and "only_bom.py" not in out
-    # valid code nested past Python's recursion limit: reported, never a crash
-    assert "deep_valid.py:1:1: FZ101" in out or "deep_valid.py:1:1: FZ001 cannot analyse" in out
+    # valid code nested past Python's recursion limit (generated code): analysed all the same
+    assert "deep_valid.py:1:1: FZ101" in out and "deep_valid.py:1:1: FZ001" not in out
+    assert "strings.py:1:1: FZ101" in out and "strings.py:1:1: FZ001" not in out
 
 
 def test_two_runs_sharing_a_cache_at_once(tmp_path):

@@ -5,6 +5,8 @@ suppress -> (fix). Nothing here touches the file system; `runner.py` does.
 from __future__ import annotations
 
 import ast
+import sys
+import threading
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -62,6 +64,39 @@ def _fix_dict(fix: Fix, positions) -> dict:
             "end_location": {"row": r.end.line, "column": r.end.column + 1},
         })
     return {"applicability": codes.SAFE if fix.safe else codes.UNSAFE, "message": fix.message, "edits": edits}
+
+
+# libcst's visitors recurse a few frames per level of nesting, so valid generated code (a sum of
+# 500 terms, 600 concatenated string literals) exceeds Python's default limit of 1000 frames. Such
+# a file is analysed again on a thread whose C stack has room for a much higher limit.
+_DEEP_LIMIT = 60_000
+_DEEP_STACK = 512 << 20
+
+
+def deep(fn, *args):  # type: ignore[no-untyped-def]
+    """fn(*args) on a thread with a large stack, under a high recursion limit (restored after)."""
+    out: list = []
+
+    def run() -> None:
+        try:
+            out.append((True, fn(*args)))
+        except BaseException as e:  # noqa: BLE001 — handed back to the caller's thread
+            out.append((False, e))
+
+    limit, stack = sys.getrecursionlimit(), threading.stack_size()
+    try:
+        threading.stack_size(_DEEP_STACK)
+        sys.setrecursionlimit(max(limit, _DEEP_LIMIT))
+        thread = threading.Thread(target=run, name="freezelint-deep")
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(stack)
+        sys.setrecursionlimit(limit)
+    ok, value = out[0]
+    if not ok:
+        raise value
+    return value
 
 
 def syntax_error(path: str, message: str, row: int = 1, col: int = 1) -> Diagnostic:
@@ -226,16 +261,22 @@ def _check_text(text: str, path: str, selected: frozenset[str], fix: str | None,
         return Outcome([_libcst_error(path, e)] if "FZ001" in selected else [], parsed=True)
     check_noqa = "FZ002" in selected and bool(noqa.OWN_NOQA.search(text))
     try:
-        diagnostics, fixable = analyse(module, text, path, selected, check_noqa, active, project)
+        try:
+            diagnostics, fixable = analyse(module, text, path, selected, check_noqa, active, project)
+        except RecursionError:  # long generated expressions: again, with room to recurse
+            diagnostics, fixable = deep(analyse, module, text, path, selected, check_noqa, active, project)
     except RecursionError:
         return Outcome([syntax_error(path, "cannot analyse: expressions nested too deeply")]
                        if "FZ001" in selected else [], parsed=True)
     outcome = Outcome(diagnostics, parsed=True)
     if fix is None or not fixable:
         return outcome
+    args = (outcome, module, text, path, selected, fixable, fix == "unsafe", check_noqa, active, project)
     try:
-        return _fix_loop(outcome, module, text, path, selected, fixable, fix == "unsafe", check_noqa, active,
-                         project)
+        try:
+            return _fix_loop(*args)
+        except RecursionError:
+            return deep(_fix_loop, *args)
     except RecursionError:
         outcome.fix_refused = "fixes not applied: code nested too deeply to rewrite safely"
         return outcome
