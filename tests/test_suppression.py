@@ -60,6 +60,16 @@ def test_file_level():
         m.requires_grad_ = False
         p.requires_grad == False
     """) == [(3, "FZ104")]
+    # one that names a code with no finding in the file is unused (FZ002); a blanket one never is
+    assert found("""
+        # freezelint: noqa: FZ101, FZ304
+        m.requires_grad_ = False
+    """) == [(1, "FZ002")]
+    assert found("""
+        # freezelint: noqa
+        x = 1
+    """) == []
+    assert found("# freezelint: noqa: FZ304\nx = 1\n", ALL - {"FZ304"}) == []  # not selected: not judged
 
 
 def test_unused_and_unknown_reported_as_fz002():

@@ -130,7 +130,11 @@ def unused_messages(supp: Suppressions, selected: frozenset[str]) -> list[tuple[
         if d.unknown:
             out.append((d, f"unknown code{'s' if len(d.unknown) > 1 else ''} in suppression: "
                            f"{', '.join(d.unknown)}; see `freezelint rules`"))
-        if d.file_level:
+        if d.file_level:  # a blanket one opts the file out; one naming codes must still suppress them
+            unused = [c for c in d.codes or () if c.startswith("FZ") and c in selected and c not in d.used]
+            if unused:
+                out.append((d, f"unused file-level suppression for {', '.join(unused)}: no such finding in this "
+                               f"file; remove it"))
             continue
         if d.codes is None:
             if not d.used:
