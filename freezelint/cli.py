@@ -170,7 +170,7 @@ def cmd_check(args) -> int:
     from freezelint.check.runner import check_paths
     from freezelint.output import render
 
-    cfg = config_mod.load(Path(args.config) if args.config else None)
+    cfg = config_mod.load(Path(args.config) if args.config else None, start=config_mod.search_start(args.paths))
     cfg = config_mod.merge_cli(cfg, select=args.select, ignore=args.ignore, extend_select=args.extend_select,
                                exclude=args.exclude, extend_exclude=args.extend_exclude,
                                per_file_ignores=args.per_file_ignores, cache_dir=args.cache_dir)

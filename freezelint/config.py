@@ -93,6 +93,18 @@ def _expand(selector: str) -> list[str]:
         raise ConfigError(str(e)) from None
 
 
+def search_start(paths: list[str]) -> Path | None:
+    """Where to look for the config of these checked paths: their deepest common directory (so
+    `freezelint check proj/` from above uses proj's pyproject.toml, as from inside it)."""
+    dirs = []
+    for p in paths:
+        if p == "-":  # stdin: no place of its own
+            continue
+        q = Path(p).absolute()
+        dirs.append(q if q.is_dir() else q.parent)
+    return Path(os.path.commonpath(dirs)) if dirs else None
+
+
 def find_pyproject(start: Path) -> Path | None:
     """Nearest pyproject.toml with a [tool.freezelint] table, searching upward from `start`."""
     for d in [start, *start.parents]:
@@ -121,9 +133,11 @@ def _str_list(key: str, value: Any, where: Path) -> list[str]:
     return list(value)
 
 
-def load(config_file: Path | None = None, cwd: Path | None = None) -> Config:
+def load(config_file: Path | None = None, cwd: Path | None = None, start: Path | None = None) -> Config:
+    """The config: `config_file`, else the nearest pyproject.toml with [tool.freezelint] above
+    `start` (where the checked files are; default `cwd`); without one, defaults rooted at `cwd`."""
     cwd = cwd or Path.cwd()
-    path = config_file or find_pyproject(cwd)
+    path = config_file or find_pyproject(start or cwd)
     if path is None:
         return Config(root=cwd)
     try:

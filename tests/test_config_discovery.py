@@ -39,6 +39,24 @@ def test_config_found_from_a_subdirectory(cli, tmp_path):
     assert cli(tmp_path / "pkg", "check", "a.py").code == 0
 
 
+def test_config_is_found_above_the_checked_paths_whatever_the_working_directory(cli, tmp_path):
+    write(tmp_path / "proj/pyproject.toml", """
+        [tool.freezelint]
+        extend-exclude = ["legacy"]
+        per-file-ignores = { "tests/*" = ["FZ102"] }
+    """)
+    write(tmp_path / "proj/legacy/old.py", BAD_MODULE)
+    write(tmp_path / "proj/tests/t.py", BAD_MODULE)
+    write(tmp_path / "proj/src/a.py", BAD_MODULE)
+    for cwd, paths in [(tmp_path / "proj", ["."]), (tmp_path, ["proj"]), (tmp_path, ["proj/src", "proj/tests"]),
+                       (tmp_path / "proj/src", [".."])]:
+        r = cli(cwd, "check", "--format", "concise", "--quiet", *paths)
+        assert [os.path.basename(f) for f in files_of(r)] == ["a.py"], (cwd, paths, r.out)
+    write(tmp_path / "pyproject.toml", '[tool.freezelint]\nignore = ["FZ102"]\n')  # the nearer one wins
+    assert cli(tmp_path, "check", "--quiet", "proj").code == 1
+    assert cli(tmp_path, "check", "--quiet", "proj/src", "other").code == 2  # a missing path: still exit 2
+
+
 @pytest.mark.parametrize("body,needle", [
     ('[tool.freezelint]\nselekt = ["FZ1"]\n', "unknown key in [tool.freezelint]: selekt"),
     ('[tool.freezelint]\nselect = ["FZ42"]\n', "unknown rule selector 'FZ42'"),
