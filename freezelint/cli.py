@@ -330,7 +330,8 @@ def cmd_audit(args) -> int:
     from freezelint.runtime.cli import run_audit_cli
 
     return run_audit_cli(args.target, steps=args.steps, fmt=args.format, set_to_none=not args.no_set_to_none,
-                         ignore=args.ignore, strict=args.strict, verbose=args.verbose)
+                         ignore=args.ignore, strict=args.strict, verbose=args.verbose, output_file=args.output_file,
+                         expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable)
 
 
 def _add_server(sub) -> None:

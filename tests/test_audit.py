@@ -528,6 +528,14 @@ def test_audit_cli_on_examples(tmp_path, cli):
     assert r.code == 0 and "freeze audit: OK" in r.out
     r = cli(ROOT, "audit", "examples/runtime/adamw_stale_grads.py:make", "--no-set-to-none")
     assert r.code == 1 and "FZ501" in r.out
+    # expectations and a report file, as `freezelint run` takes them
+    out = tmp_path / "report.json"
+    r = cli(ROOT, "audit", "examples/runtime/gradual_unfreeze_fixed.py:make", "--format", "json", "-o", str(out),
+            "--expect-frozen", "head", "--expect-trainable", "backbone.3")
+    assert r.code == 1 and not r.out
+    assert [(f["code"], f["target"]) for f in json.loads(out.read_text())["findings"]] == [("FZ506", "head")]
+    r = cli(ROOT, "audit", "examples/runtime/gradual_unfreeze_fixed.py:make", "-o", str(tmp_path / "no/dir/r.txt"))
+    assert r.code == 2 and "no such directory" in r.err and not r.out
     (tmp_path / "f.py").write_text("def make():\n    return 1\n")
     for target, needle in [("f.py:make", "must return (model, optimizer)"), ("f.py:nope", "has no function"),
                            ("missing.py:make", "no such file"), ("f.py", "expected FILE.py:FUNCTION")]:

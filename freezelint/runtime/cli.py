@@ -33,6 +33,11 @@ def add_arguments(a: argparse.ArgumentParser) -> None:
     a.add_argument("--strict", action="store_true", help="exit 1 on warnings too (default: only on errors)")
     a.add_argument("--verbose", "-v", action="store_true",
                    help="every name of grouped findings and every module of the tree")
+    a.add_argument("--output-file", "-o", help="write the report here instead of stdout")
+    a.add_argument("--expect-frozen", action="append", default=[], metavar="PATTERN",
+                   help="a parameter name, module name or glob that must stay frozen (repeatable)")
+    a.add_argument("--expect-trainable", action="append", default=[], metavar="PATTERN",
+                   help="a parameter name, module name or glob that must train (repeatable)")
 
 
 @contextlib.contextmanager
@@ -94,7 +99,9 @@ def _codes(values: list[str]) -> list[str]:
 
 
 def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: bool = True,
-                  ignore: list[str] | None = None, strict: bool = False, verbose: bool = False) -> int:
+                  ignore: list[str] | None = None, strict: bool = False, verbose: bool = False,
+                  output_file: str | None = None, expect_frozen: list[str] | None = None,
+                  expect_trainable: list[str] | None = None) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -104,6 +111,8 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
 
     try:
         codes = _codes(ignore or [])
+        if output_file and not Path(output_file).absolute().parent.is_dir():
+            raise AuditCliError(f"cannot write {output_file}: no such directory")
         with loaded(target) as factory:
             try:
                 built = factory()
@@ -115,7 +124,8 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
             model, optimizer, *rest = built
             try:
                 report = audit(model, optimizer, steps=steps, batch=rest[0] if rest else None,
-                               set_to_none=set_to_none, ignore=codes)
+                               set_to_none=set_to_none, ignore=codes, expect_frozen=expect_frozen or (),
+                               expect_trainable=expect_trainable or ())
             except AuditUsageError:
                 raise
             except Exception as e:
@@ -128,7 +138,15 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
     code = 1 if report.failed(strict) else 0
     if report.world_size > 1 and _rank() != 0:
         return code  # every rank has the same report; rank 0 prints it
-    if fmt == "json":
+    if output_file:
+        text = (json.dumps(report.to_dict(), indent=2, default=str) + "\n" if fmt == "json"
+                else report.render_text(width=160))
+        try:
+            Path(output_file).write_text(text, encoding="utf-8")
+        except OSError as e:  # a CI gate must not pass without its report
+            print(f"freezelint: error: cannot write {output_file}: {e.strerror or e}", file=sys.stderr)
+            return 2
+    elif fmt == "json":
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         from rich.console import Console
