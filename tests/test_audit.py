@@ -517,6 +517,8 @@ def test_pytest_plugin_fixture(pytester):
     result = pytester.runpytest_inprocess(*(f"-pno:{name}" for name in others))
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*FZ506 expectation-failed [[]0[]]*"])
+    # the failure shows the test's own line and the report, not freezelint's frames and reprs
+    assert "runner.py" not in result.stdout.str() and "AuditReport(findings=" not in result.stdout.str()
 
 
 def test_audit_cli_on_examples(tmp_path, cli):

@@ -121,6 +121,7 @@ class AuditReport:
 
     def raise_for_findings(self, strict: bool = True) -> "AuditReport":
         """FreezeAuditError unless ok; with strict=False only on errors (warnings pass)."""
+        __tracebackhide__ = True
         if self.failed(strict):
             raise FreezeAuditError(self)
         return self

@@ -527,6 +527,7 @@ def assert_frozen(model: nn.Module, optimizer: Any, frozen: str | Iterable[str] 
     """Audit and raise FreezeAuditError (an AssertionError showing the table) on any finding whose
     code is not in `ignore=`; with strict=False, on errors only (warnings are printed in the
     report but pass)."""
+    __tracebackhide__ = True  # a failing test shows its own line and the report, not ours
     return audit(model, optimizer, expect_frozen=frozen, expect_trainable=trainable,
                  **kwargs).raise_for_findings(strict)
 

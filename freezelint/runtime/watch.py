@@ -566,6 +566,7 @@ def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None,
 def assert_watched(steps: int = 2, frozen: Iterable[str] | str = (), trainable: Iterable[str] | str = (),
                    **kwargs: Any) -> Iterator[Watch]:
     """`watch()` that raises FreezeAuditError (the report) on findings when the block ends."""
+    __tracebackhide__ = True
     with watch(steps, expect_frozen=frozen, expect_trainable=trainable, **kwargs) as w:
         yield w
     w.report.raise_for_findings()
