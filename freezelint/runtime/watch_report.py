@@ -27,7 +27,7 @@ from freezelint.runtime.names import Names
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, walk
-from freezelint.runtime.watch_models import (listed, bystanders, find_models, held_params, join_name,
+from freezelint.runtime.watch_models import (bystanders, find_models, held_params, join_name, listed,
                                                model_labels, unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
