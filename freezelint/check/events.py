@@ -276,7 +276,7 @@ class Flow(cst.CSTVisitor):
     def _maybe_bn_freeze(self, recv: cst.BaseExpression, node: cst.Call) -> None:
         """`m.eval()` where m is known BatchNorm freezes BN statistics of the model it came from."""
         if isinstance(recv, cst.Name) and recv.value in self._bn_guard:
-            origin = self._origin_model(recv.value)
+            origin = self.origin_model(recv.value)
             if origin is not None:
                 self._emit(BN_FREEZE, origin, node)
             else:
@@ -287,7 +287,7 @@ class Flow(cst.CSTVisitor):
             if root and "." in (dotted(recv) or ""):
                 self._emit(BN_FREEZE, root, node)
 
-    def _origin_model(self, name: str) -> str | None:
+    def origin_model(self, name: str) -> str | None:
         """`for m in model.modules()` -> "model"."""
         owner = self.scope.lookup(name)
         if owner is None:

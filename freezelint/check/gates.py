@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f61810f9d32376a41660cd283a598c6f'
+RULES_DIGEST = '05b36d2c452aafcf63763995e43c851a'
 
 GATES = {
     'FZ002': (
