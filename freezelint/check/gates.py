@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '05b36d2c452aafcf63763995e43c851a'
+RULES_DIGEST = 'a36c88d9b59b5ee2fdb89956daed07b1'
 
 GATES = {
     'FZ002': (

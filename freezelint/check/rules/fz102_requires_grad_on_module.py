@@ -9,7 +9,7 @@ import libcst as cst
 from freezelint.check import traverse
 from freezelint.check.declared import class_declares
 from freezelint.check.facts import ClassInfo, Facts
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
 
 
 class RequiresGradOnModule(Rule):
@@ -243,7 +243,7 @@ class RequiresGradOnModule(Rule):
             kind = facts.kind(store.obj, store.ctx)
             if kind is not None and class_declares(kind.cls, "requires_grad"):
                 continue  # an instance of a class of the file that keeps `requires_grad` as a setting
-            value = src(store.value) if store.value is not None else "v"
+            value = value_src(store.value)
             obj = src(store.obj)
             yield self.finding(
                 store.attr_node,
