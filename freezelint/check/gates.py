@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a36c88d9b59b5ee2fdb89956daed07b1'
+RULES_DIGEST = 'a6c7bb05a8941d95a1744dfa015775a4'
 
 GATES = {
     'FZ002': (

@@ -45,6 +45,8 @@ class Example:
     source: str
     fixed: str | None = None  # expected output of --fix (--unsafe-fixes for unsafe fixes)
     unsafe: bool = False  # the fix is unsafe here although the rule's fix is safe where the kind is known
+    # the corrected code, where no automatic fix writes it: the rule page's "Use instead"
+    instead: str | None = None
 
     @property
     def code(self) -> str:
@@ -53,6 +55,13 @@ class Example:
     @property
     def fixed_code(self) -> str | None:
         return None if self.fixed is None else textwrap.dedent(self.fixed).lstrip("\n")
+
+    @property
+    def corrected(self) -> str | None:
+        """The example as it should be written: what --fix makes of it, or its `instead`."""
+        if self.fixed is not None:
+            return self.fixed_code
+        return None if self.instead is None else textwrap.dedent(self.instead).lstrip("\n")
 
 
 @dataclass(eq=False)

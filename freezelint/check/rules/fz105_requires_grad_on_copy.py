@@ -38,7 +38,12 @@ class RequiresGradOnCopy(Rule):
             for name, value in model.state_dict().items():
                 if name.startswith("backbone."):
                     value.requires_grad = False  # expect: FZ105
-            """
+            """,
+            instead="""
+            for name, param in model.named_parameters():
+                if name.startswith("backbone."):
+                    param.requires_grad = False
+            """,
         ),
         Example(
             """

@@ -53,7 +53,16 @@ class BnFrozenWithoutEval(Rule):
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.weight.requires_grad = False  # expect: FZ202
                     m.bias.requires_grad = False
-            """
+            """,
+            instead="""
+            import torch.nn as nn
+
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()  # re-applied after every model.train()
+                    m.weight.requires_grad = False
+                    m.bias.requires_grad = False
+            """,
         ),
         Example(
             """

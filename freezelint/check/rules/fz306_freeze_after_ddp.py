@@ -34,7 +34,13 @@ class FreezeAfterDdp(Rule):
 
             model = DDP(model, device_ids=[rank])
             model.module.backbone.requires_grad_(False)  # expect: FZ306
-            """
+            """,
+            instead="""
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            model.backbone.requires_grad_(False)  # before wrapping: DDP registers the parameters it syncs
+            model = DDP(model, device_ids=[rank])
+            """,
         ),
         Example(
             """
