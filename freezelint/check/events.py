@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from freezelint.check import traverse
+from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
 from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_library, is_parameter_free
 from freezelint.spelling import is_misspelling
@@ -309,13 +310,14 @@ class Flow(cst.CSTVisitor):
     def _requires_grad(self, obj: cst.BaseExpression, value: cst.BaseExpression, called: bool,
                        node: cst.CSTNode) -> None:
         """A requires_grad change (any form `requires_grad_sets` knows), as an event on the model
-        whose parameters it changes. Forms FZ101/FZ103/FZ104 flag as broken count as the freeze
+        whose parameters it changes. Forms FZ101-FZ104 flag as broken count as the freeze
         the author meant, so FZ301-FZ303 report now instead of after the fix."""
         kind = self._flag_kind(value)
         if kind is None:
             return
         target, sub = self._param_owner(obj), self._param_path(obj)
-        if target is None and called:  # `model.requires_grad_(False)`: the object names itself
+        if target is None and (called or sets_module_flag(self.facts, obj, self.scope)):
+            # `model.requires_grad_(False)`, or FZ102's `model.requires_grad = False`: the object names itself
             target, sub = root_of(obj), part_path(obj)
         self._emit(kind, target, node, sub=sub, **({"flag": code_of(value)} if kind == FREEZE_BY_DEFAULT else {}))
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a6c7bb05a8941d95a1744dfa015775a4'
+RULES_DIGEST = 'af644b373b96df438e9edabedf43e125'
 
 GATES = {
     'FZ002': (

@@ -146,8 +146,8 @@ def call_with(func: cst.BaseExpression, value: cst.BaseExpression) -> cst.Call:
     inside them (`x.requires_grad = (\n    False\n)` -> `x.requires_grad_(\n    False\n)`)."""
     if len(value.lpar) == 1 and len(value.rpar) == 1:
         lpar, rpar = value.lpar[0], value.rpar[0]
-        return cst.Call(func, [cst.Arg(value.with_changes(lpar=[], rpar=[]), whitespace_after_arg=rpar.whitespace_before)],
-                        whitespace_before_args=lpar.whitespace_after)
+        arg = cst.Arg(value.with_changes(lpar=[], rpar=[]), whitespace_after_arg=rpar.whitespace_before)
+        return cst.Call(func, [arg], whitespace_before_args=lpar.whitespace_after)
     return cst.Call(func, [cst.Arg(value)])
 
 

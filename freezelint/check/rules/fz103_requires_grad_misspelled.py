@@ -8,7 +8,8 @@ import libcst as cst
 
 from freezelint.check.declared import class_declares, declared, is_config, kind_known, reason_unknown
 from freezelint.check.facts import MODULE, PARAM, AttrStore, Facts, Kind
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, does_nothing, rename_fix, src, value_src
+from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Rule, call_fix, does_nothing, rename_fix, src,
+                                         value_src)
 from freezelint.spelling import FOREIGN, is_misspelling
 
 

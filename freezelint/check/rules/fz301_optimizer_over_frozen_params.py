@@ -48,7 +48,7 @@ class OptimizerOverFrozenParams(Rule):
         "reported inside it, not at each call. The fix is offered when the freeze comes before "
         "the optimizer, where a filter can see it; it is unsafe because it changes the param groups. "
         "Optimizers built by helpers of the project's other files (`build_optimizer(model)`) count, "
-        "and a freeze FZ101/FZ103/FZ104 report as broken still counts as the freeze meant. A freeze "
+        "and a freeze FZ101/FZ102/FZ103/FZ104 report as broken still counts as the freeze meant. A freeze "
         "of `pl_module` in a Callback's training hook is reported there when the LightningModule's "
         "`configure_optimizers` is visible (as for FZ303) and builds such an optimizer over it; "
         "BaseFinetuning's `freeze` stays silent."
@@ -75,6 +75,17 @@ class OptimizerOverFrozenParams(Rule):
             model.fc = torch.nn.Linear(2048, 10)
             optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ301
             """,
+        ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            model.requires_grad = False  # expect: FZ102
+            model.fc.requires_grad_(True)
+            optimizer = torch.optim.Adam(model.parameters())  # expect: FZ301
+            """
         ),
         Example(
             """
