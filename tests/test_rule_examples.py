@@ -101,7 +101,8 @@ INSTEAD = [pytest.param(r, i, ex, id=f"{r.code}-instead{i}") for r in ALL_RULES 
 @pytest.mark.parametrize("rule,i,example", INSTEAD)
 def test_corrected_example_is_silent(rule, i, example):
     """The code a rule page recommends ("Use instead") draws no finding of any rule."""
-    got = [(d.row, d.code, d.message) for d in check_text(example.corrected, "ex.py", ALL_STATIC, force=True).diagnostics]
+    found = check_text(example.corrected, "ex.py", ALL_STATIC, force=True).diagnostics
+    got = [(d.row, d.code, d.message) for d in found]
     assert got == []
 
 
