@@ -367,13 +367,14 @@ class Flow(cst.CSTVisitor):
 
     def leave_Assign(self, node: cst.Assign) -> None:
         self._returned(node)
-        # `ddp = DDP(model)`: a change through `ddp.module...` is a change to the wrapped model.
-        if isinstance(node.value, cst.Call) and self.facts.qualname(node.value.func, self.scope) in _DDP:
+        # `ddp = DDP(model)`: a change through `ddp.module...` is a change to the wrapped model;
+        # so is one through `model` of `model = DDP(build_model(...))` (no name of its own before).
+        if isinstance(node.value, cst.Call) and node.value.args \
+                and self.facts.qualname(node.value.func, self.scope) in _DDP:
             for t in node.targets:
-                if isinstance(t.target, cst.Name):
-                    for e in [e for e in self.events if e.kind == DDP_WRAP and e.node is node.value]:
-                        if e.target != t.target.value:
-                            self._emit(DDP_WRAP, t.target.value, node.value)
+                if isinstance(t.target, cst.Name) and not any(
+                        e.kind == DDP_WRAP and e.node is node.value and e.target == t.target.value for e in self.events):
+                    self._emit(DDP_WRAP, t.target.value, node.value)
 
     def _returned(self, node: cst.Assign) -> None:
         """`model = build(cfg)` (or `build(cfg).to(device)`): the model arrives in the state

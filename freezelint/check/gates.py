@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'af644b373b96df438e9edabedf43e125'
+RULES_DIGEST = '799f9cd50a668a52d1a77fb1af3e8899'
 
 GATES = {
     'FZ002': (
