@@ -385,6 +385,13 @@ class Flow(cst.CSTVisitor):
             return
         target = node.targets[0].target
         callee = self.facts.resolve_def(call.func, self.scope)
+        kind = self.facts.kind(call, self.scope) if callee is None else None
+        if kind is not None and kind.tag == "module" and kind.cls is not None:
+            # `net = Net()`: a Module class of the file; the parameters its __init__ froze are frozen
+            for k, d in self.summaries.method(call, "__init__", self.scope, self.depth):
+                if k in (FREEZE, UNFREEZE):
+                    self._emit(k, target.value, call, **{**_placed(k, d, target.value), "via": kind.cls.name})
+            return
         if callee is not None:
             effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)]
         else:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '799f9cd50a668a52d1a77fb1af3e8899'
+RULES_DIGEST = '064bbf73a83d1918ef7b066fcfced319'
 
 GATES = {
     'FZ002': (
