@@ -371,9 +371,9 @@ class Flow(cst.CSTVisitor):
         # so is one through `model` of `model = DDP(build_model(...))` (no name of its own before).
         if isinstance(node.value, cst.Call) and node.value.args \
                 and self.facts.qualname(node.value.func, self.scope) in _DDP:
+            wrapped = {e.target for e in self.events if e.kind == DDP_WRAP and e.node is node.value}
             for t in node.targets:
-                if isinstance(t.target, cst.Name) and not any(
-                        e.kind == DDP_WRAP and e.node is node.value and e.target == t.target.value for e in self.events):
+                if isinstance(t.target, cst.Name) and t.target.value not in wrapped:
                     self._emit(DDP_WRAP, t.target.value, node.value)
 
     def _returned(self, node: cst.Assign) -> None:
