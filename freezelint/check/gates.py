@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '064bbf73a83d1918ef7b066fcfced319'
+RULES_DIGEST = 'a93c1574c743a611c29c2394044dd3a5'
 
 GATES = {
     'FZ002': (

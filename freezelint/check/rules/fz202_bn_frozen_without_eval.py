@@ -35,8 +35,9 @@ class BnFrozenWithoutEval(Rule):
         "(`def freeze_norm(model, unfreeze=False)` ... `requires_grad_(unfreeze)`), unless every call "
         "of the function in the file passes the flag. "
         "Silent when the file puts BatchNorm layers in eval mode anywhere (for example "
-        "`model.apply(fix_bn)`), and when the model the layers come from is put in eval mode after "
-        "the freeze (there, or after every call in the file of the function that freezes) and nothing "
+        "`model.apply(fix_bn)`), when the block that freezes also sets the layer's `momentum = 0` or "
+        "`track_running_stats = False` (its statistics no longer move), and when the model the layers "
+        "come from is put in eval mode after the freeze (there, or after every call in the file of the function that freezes) and nothing "
         "can put it back in train mode: no train(), directly or through a helper, and not handed to a "
         "function whose effects are not known (a linear probe trains in eval mode). The finding is "
         "on the freeze. BatchNorm layers frozen by a parameter loop in a Module's `__init__` "
@@ -261,6 +262,17 @@ class BnFrozenWithoutEval(Rule):
         evaluate(model)
         """,
         """
+        import torch.nn as nn
+
+        def bn_momentum_zero(model, loader, opt):
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.momentum = 0.0  # the running statistics no longer move
+                    m.weight.requires_grad = False
+                    m.bias.requires_grad = False
+            model.train()
+        """,
+        """
         import torch
         import torch.nn as nn
         import torchvision
@@ -350,7 +362,7 @@ class BnFrozenWithoutEval(Rule):
             freezes = [e for e in here if e.kind in (FREEZE, FREEZE_BY_DEFAULT)]
             if not freezes or any(e.kind == UNFREEZE and e.detail.get("sub") == name for e in here):
                 continue  # nothing frozen, or the whole layer trained on purpose
-            if any(e.kind == EVAL for e in here):
+            if any(e.kind == EVAL for e in here) or _stats_fixed(node.body, name):
                 continue
             model = flow.origin_model(name)  # `for m in model.modules()` -> "model"
             if model is not None and _left_in_eval(facts, bodies, flow, freezes[0], model):
@@ -403,6 +415,20 @@ def _left_in_eval(facts: Facts, bodies, flow, ref, model: str, seen_eval: bool =
         if at is None or target is None or not _left_in_eval(facts, bodies, caller, at, target, seen_eval, depth + 1):
             return False
     return True
+
+
+def _stats_fixed(body: cst.CSTNode, name: str) -> bool:
+    """`m.momentum = 0` or `m.track_running_stats = False`: the running statistics no longer move
+    in train mode (PYTORCH_FACTS: momentum=0 fixes them)."""
+    for n in walk(body):
+        if isinstance(n, cst.Assign) and len(n.targets) == 1 and isinstance(t := n.targets[0].target, cst.Attribute) \
+                and isinstance(t.value, cst.Name) and t.value.value == name:
+            v = n.value
+            if t.attr.value == "momentum" and isinstance(v, (cst.Integer, cst.Float)) and float(v.value) == 0.0:
+                return True
+            if t.attr.value == "track_running_stats" and isinstance(v, cst.Name) and v.value == "False":
+                return True
+    return False
 
 
 def _unknown_call(facts: Facts, flow, e, model: str) -> bool:
