@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a93c1574c743a611c29c2394044dd3a5'
+RULES_DIGEST = '79cc977ca26cb6b7900263ab876acc50'
 
 GATES = {
     'FZ002': (
