@@ -92,3 +92,27 @@ def test_rules_with_a_fix_in_the_catalogue_document_one():
         if codes.get(r.code).fix is not None:
             assert any(ex.fixed for ex in r.bad), f"{r.code} has a fix but no documented output"
             assert r.fix_title, r.code
+
+
+INSTEAD = [pytest.param(r, i, ex, id=f"{r.code}-instead{i}") for r in ALL_RULES for i, ex in enumerate(r.bad)
+           if ex.instead is not None]
+
+
+@pytest.mark.parametrize("rule,i,example", INSTEAD)
+def test_corrected_example_is_silent(rule, i, example):
+    """The code a rule page recommends ("Use instead") draws no finding of any rule."""
+    found = check_text(example.corrected, "ex.py", ALL_STATIC, force=True).diagnostics
+    got = [(d.row, d.code, d.message) for d in found]
+    assert got == []
+
+
+def test_rule_page_use_instead_is_its_example_corrected():
+    from freezelint.check.docs import page, strip_markers
+
+    for r in ALL_RULES:
+        ex = next((ex for ex in r.bad if ex.corrected is not None), None)
+        text = page(r.code)
+        assert ex is not None, f"{r.code}: no example says how it should be written"
+        example, instead = text.split("## Example\n", 1)[1].split("## Use instead\n", 1)
+        assert strip_markers(ex.code).rstrip() in example
+        assert strip_markers(ex.corrected).rstrip() in instead.split("## Fix safety")[0]

@@ -70,3 +70,49 @@ def test_fz301_names_the_helper_and_the_part_it_freezes():
         """, "FZ301")
     assert [row for row, _ in found] == [9]
     assert "`freeze_encoder(...)` freezes parameters of `net.backbone.encoder.layer[i]`" in found[0][1]
+
+
+def test_a_broken_unfreeze_is_said_to_unfreeze_nothing():
+    code = """
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+        for p in model.parameters():
+            p.requires_grad_ = True
+            p.require_grad = True
+            p.requires_grad == True
+            p.requires_grad == flag
+            p.requires_grad_ = False
+        """
+    found = dict(_messages(code, "FZ101") + _messages(code, "FZ103") + _messages(code, "FZ104"))
+    assert "unfreezes nothing" in found[5] and "unfreezes nothing" in found[6] and "unfreezes nothing" in found[7]
+    assert "freezes or unfreezes nothing" in found[8]
+    assert "freezes nothing" in found[9] and "unfreezes" not in found[9]
+
+
+def test_a_multi_line_statement_is_quoted_on_one_line():
+    code = """
+        import torch.nn as nn
+
+        model = nn.Linear(2, 2)
+        model.requires_grad = (
+            False  # the head too
+        )
+        model.requires_grad == (
+            False
+        )
+        """
+    found = _messages(code, "FZ102") + _messages(code, "FZ104")
+    assert [row for row, _ in found] == [4, 7]
+    for _, msg in found:
+        assert "\n" not in msg and "#" not in msg and "((" not in msg, msg
+    assert "`model.requires_grad = False`" in found[0][1] and "`model.requires_grad_(False)`" in found[0][1]
+    assert "`model.requires_grad == (False)` compares" in found[1][1] and "`model.requires_grad_(False)`" in found[1][1]
+
+
+def test_fz104_on_an_object_of_unknown_kind_calls_requires_grad_as_an_unsafe_fix():
+    from freezelint.check.engine import check_source as check
+
+    found = check("def freeze(encoder):\n    encoder.requires_grad == False\n", select=["FZ104"])
+    assert len(found) == 1 and "`encoder.requires_grad_(False)`" in found[0].message
+    assert found[0].fix["applicability"] == "unsafe" and "not known to be" in found[0].fix["message"]

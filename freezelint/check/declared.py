@@ -74,6 +74,52 @@ def declared(facts: Facts) -> Declared:
     return found
 
 
+def sets_module_flag(facts: Facts, obj: cst.BaseExpression, scope: Scope) -> bool:
+    """`obj.requires_grad = v` sets an attribute autograd never reads (FZ102): `obj` is an
+    nn.Module, and not one whose class keeps `requires_grad` as a setting of its own. The flow
+    layer counts such a store as the freeze (unfreeze) the author meant, as FZ102 reports it."""
+    if not facts.is_module(obj, scope):
+        return False
+    cls = next((s.cls for s in _outwards(scope) if s.cls is not None), None)
+    if _is_own_setting(obj, cls):
+        return False
+    kind = facts.kind(obj, scope)
+    return not (kind is not None and class_declares(kind.cls, "requires_grad"))
+
+
+def _outwards(scope: Scope | None):
+    while scope is not None:
+        yield scope
+        scope = scope.parent
+
+
+def _is_own_setting(obj: cst.BaseExpression, cls: ClassInfo | None) -> bool:
+    """`self.requires_grad = x` in a class that also reads `self.requires_grad` keeps a setting."""
+    if cls is None or not (isinstance(obj, cst.Name) and obj.value == "self"):
+        return False
+    reader = _SelfAttrReads("requires_grad")
+    traverse.visit(cls.node, reader)
+    return reader.reads > 0
+
+
+class _SelfAttrReads(cst.CSTVisitor):
+    def __init__(self, attr: str) -> None:
+        self.attr = attr
+        self.reads = 0
+        self._targets: set[int] = set()
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._targets.add(id(node.target))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._targets.add(id(node.target))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if (node.attr.value == self.attr and isinstance(node.value, cst.Name)
+                and node.value.value == "self" and id(node) not in self._targets):
+            self.reads += 1
+
+
 def class_declares(cls: ClassInfo | None, attr: str) -> bool:
     """The class uses `attr` as its own setting: a class-level field, or `self.<attr>` read back."""
     if cls is None:

@@ -49,15 +49,13 @@ def page(code: str) -> str:
     if code in BY_CODE:
         rule = BY_CODE[code]
         out += ["## What it does\n", rule.what + "\n", "## Why is this bad?\n", rule.why + "\n"]
-        if rule.bad:
-            out += ["## Example\n", _code_block(rule.bad[0].code)]
-        fixed = next((ex.fixed_code for ex in rule.bad if ex.fixed), None)
-        if fixed:
-            out += ["## Use instead\n", _code_block(fixed)]
-        elif rule.good:
-            import textwrap
-
-            out += ["## Use instead\n", _code_block(textwrap.dedent(rule.good[0]).lstrip("\n"))]
+        # the example shown is the first one whose corrected code is known, so that "Use instead"
+        # is that example corrected (never a near-miss, which is not advice)
+        example = next((ex for ex in rule.bad if ex.corrected is not None), rule.bad[0] if rule.bad else None)
+        if example is not None:
+            out += ["## Example\n", _code_block(example.code)]
+            if example.corrected is not None:
+                out += ["## Use instead\n", _code_block(example.corrected)]
         out.append("## Fix safety\n")
         if info.fix is None:
             out.append("No automatic fix: the right change depends on intent.\n")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from freezelint.check import traverse
+from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
 from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_library, is_parameter_free
 from freezelint.spelling import is_misspelling
@@ -276,7 +277,7 @@ class Flow(cst.CSTVisitor):
     def _maybe_bn_freeze(self, recv: cst.BaseExpression, node: cst.Call) -> None:
         """`m.eval()` where m is known BatchNorm freezes BN statistics of the model it came from."""
         if isinstance(recv, cst.Name) and recv.value in self._bn_guard:
-            origin = self._origin_model(recv.value)
+            origin = self.origin_model(recv.value)
             if origin is not None:
                 self._emit(BN_FREEZE, origin, node)
             else:
@@ -287,7 +288,7 @@ class Flow(cst.CSTVisitor):
             if root and "." in (dotted(recv) or ""):
                 self._emit(BN_FREEZE, root, node)
 
-    def _origin_model(self, name: str) -> str | None:
+    def origin_model(self, name: str) -> str | None:
         """`for m in model.modules()` -> "model"."""
         owner = self.scope.lookup(name)
         if owner is None:
@@ -309,13 +310,14 @@ class Flow(cst.CSTVisitor):
     def _requires_grad(self, obj: cst.BaseExpression, value: cst.BaseExpression, called: bool,
                        node: cst.CSTNode) -> None:
         """A requires_grad change (any form `requires_grad_sets` knows), as an event on the model
-        whose parameters it changes. Forms FZ101/FZ103/FZ104 flag as broken count as the freeze
+        whose parameters it changes. Forms FZ101-FZ104 flag as broken count as the freeze
         the author meant, so FZ301-FZ303 report now instead of after the fix."""
         kind = self._flag_kind(value)
         if kind is None:
             return
         target, sub = self._param_owner(obj), self._param_path(obj)
-        if target is None and called:  # `model.requires_grad_(False)`: the object names itself
+        if target is None and (called or sets_module_flag(self.facts, obj, self.scope)):
+            # `model.requires_grad_(False)`, or FZ102's `model.requires_grad = False`: the object names itself
             target, sub = root_of(obj), part_path(obj)
         self._emit(kind, target, node, sub=sub, **({"flag": code_of(value)} if kind == FREEZE_BY_DEFAULT else {}))
 
@@ -365,13 +367,14 @@ class Flow(cst.CSTVisitor):
 
     def leave_Assign(self, node: cst.Assign) -> None:
         self._returned(node)
-        # `ddp = DDP(model)`: a change through `ddp.module...` is a change to the wrapped model.
-        if isinstance(node.value, cst.Call) and self.facts.qualname(node.value.func, self.scope) in _DDP:
+        # `ddp = DDP(model)`: a change through `ddp.module...` is a change to the wrapped model;
+        # so is one through `model` of `model = DDP(build_model(...))` (no name of its own before).
+        if isinstance(node.value, cst.Call) and node.value.args \
+                and self.facts.qualname(node.value.func, self.scope) in _DDP:
+            wrapped = {e.target for e in self.events if e.kind == DDP_WRAP and e.node is node.value}
             for t in node.targets:
-                if isinstance(t.target, cst.Name):
-                    for e in [e for e in self.events if e.kind == DDP_WRAP and e.node is node.value]:
-                        if e.target != t.target.value:
-                            self._emit(DDP_WRAP, t.target.value, node.value)
+                if isinstance(t.target, cst.Name) and t.target.value not in wrapped:
+                    self._emit(DDP_WRAP, t.target.value, node.value)
 
     def _returned(self, node: cst.Assign) -> None:
         """`model = build(cfg)` (or `build(cfg).to(device)`): the model arrives in the state
@@ -382,6 +385,13 @@ class Flow(cst.CSTVisitor):
             return
         target = node.targets[0].target
         callee = self.facts.resolve_def(call.func, self.scope)
+        kind = self.facts.kind(call, self.scope) if callee is None else None
+        if kind is not None and kind.tag == "module" and kind.cls is not None:
+            # `net = Net()`: a Module class of the file; the parameters its __init__ froze are frozen
+            for k, d in self.summaries.method(call, "__init__", self.scope, self.depth):
+                if k in (FREEZE, UNFREEZE):
+                    self._emit(k, target.value, call, **{**_placed(k, d, target.value), "via": kind.cls.name})
+            return
         if callee is not None:
             effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)]
         else:

@@ -224,19 +224,23 @@ PL_MODULE = "pl_module"
 
 
 def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | None:
-    """One event list: configure_optimizers' events, then each training hook's, targets on
-    `self` joined (`self.backbone` is part of the module whose parameters the optimizer got)."""
+    """One event list: the freezes of `__init__`, configure_optimizers' events, then each training
+    hook's, targets on `self` joined (`self.backbone` is part of the module whose parameters the optimizer got)."""
     methods = {m.name.value: m for m in node.body.body if isinstance(m, cst.FunctionDef)}
     conf = methods.get("configure_optimizers")
     hooks = [methods[h] for h in TRAINING_HOOKS if h in methods]
-    if conf is None or not hooks or id(conf) not in by_func:
+    init = methods.get("__init__")
+    if conf is None or not (hooks or init) or id(conf) not in by_func:
         return None
     first = by_func[id(conf)]
     combined = Flow(first.facts, first.scope, first.summaries)
-    for m in [conf, *hooks]:
-        for e in by_func[id(m)].events if id(m) in by_func else ():
+    for m in [init, conf, *hooks]:
+        for e in by_func[id(m)].events if m is not None and id(m) in by_func else ():
+            if m is init and e.kind not in (FREEZE, UNFREEZE):
+                continue  # the parameters __init__ froze, before configure_optimizers ran
             target = "self" if e.target == "self" or e.target.startswith("self.") else e.target
-            combined.events.append(Event(e.kind, target, e.node, e.stmt, 0, e.loops, e.branches, dict(e.detail)))
+            detail = {**e.detail, "hook": "__init__"} if m is init else dict(e.detail)
+            combined.events.append(Event(e.kind, target, e.node, e.stmt, 0, e.loops, e.branches, detail))
     for i, e in enumerate(combined.events):
         e.index = i
     return combined

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f61810f9d32376a41660cd283a598c6f'
+RULES_DIGEST = '79cc977ca26cb6b7900263ab876acc50'
 
 GATES = {
     'FZ002': (

@@ -7,6 +7,7 @@ the good near-misses. Tests run every example; `freezelint rules --markdown` ren
 
 from __future__ import annotations
 
+import re
 import textwrap
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ class Example:
     source: str
     fixed: str | None = None  # expected output of --fix (--unsafe-fixes for unsafe fixes)
     unsafe: bool = False  # the fix is unsafe here although the rule's fix is safe where the kind is known
+    # the corrected code, where no automatic fix writes it: the rule page's "Use instead"
+    instead: str | None = None
 
     @property
     def code(self) -> str:
@@ -52,6 +55,13 @@ class Example:
     @property
     def fixed_code(self) -> str | None:
         return None if self.fixed is None else textwrap.dedent(self.fixed).lstrip("\n")
+
+    @property
+    def corrected(self) -> str | None:
+        """The example as it should be written: what --fix makes of it, or its `instead`."""
+        if self.fixed is not None:
+            return self.fixed_code
+        return None if self.instead is None else textwrap.dedent(self.instead).lstrip("\n")
 
 
 @dataclass(eq=False)
@@ -109,9 +119,44 @@ class Rule(ABC):
         return Finding(self.code, node, message, stmt if stmt is not None else (ctx.stmt if ctx else None), fix)
 
 
-def src(node: cst.CSTNode) -> str:
-    """Source text of a node (for messages)."""
+def _text(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
+
+
+def src(node: cst.CSTNode) -> str:
+    """Source text of a node on one line, for messages (a finding is one line in every format):
+    a multi-line expression loses its comments, line breaks and the indentation after them."""
+    text = _text(node)
+    if "\n" not in text and "\r" not in text:
+        return text
+    text = re.sub(r"\s*\\?\s*[\r\n]\s*", " ", _text(node.visit(_StripComments()))).strip()
+    return re.sub(r" ([)\]}])", r"\1", re.sub(r"([(\[{]) ", r"\1", text))
+
+
+def value_src(value: cst.BaseExpression | None, missing: str = "v") -> str:
+    """A value as a message quotes it, ready to stand as a call's argument: one line, without
+    parentheses of its own (`(\n    False\n)` -> `False`); a tuple keeps them."""
+    if value is None:
+        return missing
+    return src(value if isinstance(value, cst.Tuple) else value.with_changes(lpar=[], rpar=[]))
+
+
+def call_with(func: cst.BaseExpression, value: cst.BaseExpression) -> cst.Call:
+    """`func(value)`; a parenthesized value gives its parentheses to the call, with the line breaks
+    inside them (`x.requires_grad = (\n    False\n)` -> `x.requires_grad_(\n    False\n)`)."""
+    if len(value.lpar) == 1 and len(value.rpar) == 1:
+        lpar, rpar = value.lpar[0], value.rpar[0]
+        arg = cst.Arg(value.with_changes(lpar=[], rpar=[]), whitespace_after_arg=rpar.whitespace_before)
+        return cst.Call(func, [arg], whitespace_before_args=lpar.whitespace_after)
+    return cst.Call(func, [cst.Arg(value)])
+
+
+def does_nothing(value: cst.BaseExpression | None) -> str:
+    """What a requires_grad change that never lands fails to do: with `True` the author meant to
+    unfreeze, with a flag either."""
+    if isinstance(value, cst.Name) and value.value in ("True", "False"):
+        return "freezes nothing" if value.value == "False" else "unfreezes nothing"
+    return "freezes or unfreezes nothing"
 
 
 class _StripComments(cst.CSTTransformer):
@@ -125,7 +170,7 @@ class _StripComments(cst.CSTTransformer):
 def code_of(node: cst.CSTNode) -> str:
     """Source text of a node without its comments: rules that search code text must never match
     a commented-out line (`# m.eval()`, `# p.requires_grad = False`)."""
-    return src(node.visit(_StripComments()))
+    return _text(node.visit(_StripComments()))
 
 
 def _fixable_value(value: cst.BaseExpression | None) -> bool:
@@ -164,7 +209,7 @@ def call_fix(store: AttrStore, method: str, message: str, safe: bool = True) -> 
     """`obj.attr = v` -> `obj.method(v)`."""
     if store.form not in ("assign", "annassign", "setattr") or not _fixable_value(store.value):
         return None
-    call = cst.Call(cst.Attribute(store.obj, cst.Name(method)), [cst.Arg(store.value)])
+    call = call_with(cst.Attribute(store.obj, cst.Name(method)), store.value)
     return _replace_store(store, cst.Expr(call), call, message, safe)
 
 

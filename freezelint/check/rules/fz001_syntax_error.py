@@ -30,7 +30,11 @@ class SyntaxErrorRule(Rule):
             """
             for p in model.parameters()  # expect: FZ001
                 p.requires_grad = False
-            """
+            """,
+            instead="""
+            for p in model.parameters():
+                p.requires_grad = False
+            """,
         ),
     ]
     good = [

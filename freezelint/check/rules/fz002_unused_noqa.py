@@ -31,7 +31,13 @@ class UnusedNoqa(Rule):
                 p.requires_grad = False  # noqa: FZ101  # expect: FZ002
             model.fc.requires_grad_(True)  # freezelint: noqa  # expect: FZ002
             model.requires_grad_ = False  # noqa: FZ999,FZ101  # expect: FZ002
-            """
+            """,
+            instead="""
+            for p in model.parameters():
+                p.requires_grad = False
+            model.fc.requires_grad_(True)
+            model.requires_grad_(False)
+            """,
         ),
     ]
     good = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.declared import kind_known, reason_unknown
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, does_nothing, src, value_src
 
 
 class RequiresGradMethodAssigned(Rule):
@@ -101,14 +101,14 @@ class RequiresGradMethodAssigned(Rule):
         for store in facts.attr_stores:
             if store.attr != "requires_grad_":
                 continue
-            value = src(store.value) if store.value is not None else "v"
+            value = value_src(store.value)
             obj = src(store.obj)
             known = kind_known(facts.kind(store.obj, store.ctx))
             how = "" if known else f" ({reason_unknown(obj)})"
             yield self.finding(
                 store.attr_node,
-                f"`{obj}.requires_grad_ = {value}` replaces the method with a value and freezes "
-                f"nothing; call `{obj}.requires_grad_({value})`",
+                f"`{obj}.requires_grad_ = {value}` replaces the method with a value and "
+                f"{does_nothing(store.value)}; call `{obj}.requires_grad_({value})`",
                 store.ctx,
                 call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`{how}", safe=known),
             )

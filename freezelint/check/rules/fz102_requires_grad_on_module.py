@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import libcst as cst
-
-from freezelint.check import traverse
-from freezelint.check.declared import class_declares
-from freezelint.check.facts import ClassInfo, Facts
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
+from freezelint.check.declared import sets_module_flag
+from freezelint.check.facts import Facts
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
 
 
 class RequiresGradOnModule(Rule):
@@ -91,7 +88,7 @@ class RequiresGradOnModule(Rule):
                         child.requires_grad = False  # expect: FZ102
                 for m in model.modules():
                     if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.LayerNorm)):
-                        setattr(m, "requires_grad", False)  # expect: FZ102
+                        setattr(m, "requires_grad", False)  # expect: FZ102, FZ202
             """,
             fixed="""
             import torch.nn as nn
@@ -102,7 +99,7 @@ class RequiresGradOnModule(Rule):
                         child.requires_grad_(False)  # expect: FZ102
                 for m in model.modules():
                     if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.LayerNorm)):
-                        m.requires_grad_(False)  # expect: FZ102
+                        m.requires_grad_(False)  # expect: FZ102, FZ202
             """,
         ),
         Example(
@@ -236,14 +233,9 @@ class RequiresGradOnModule(Rule):
         for store in facts.attr_stores:
             if store.attr != "requires_grad" or store.form == "augassign":
                 continue
-            if not facts.is_module(store.obj, store.ctx):
+            if not sets_module_flag(facts, store.obj, store.ctx.scope):
                 continue
-            if _is_own_setting(store.obj, facts.enclosing_class(store.ctx)):
-                continue
-            kind = facts.kind(store.obj, store.ctx)
-            if kind is not None and class_declares(kind.cls, "requires_grad"):
-                continue  # an instance of a class of the file that keeps `requires_grad` as a setting
-            value = src(store.value) if store.value is not None else "v"
+            value = value_src(store.value)
             obj = src(store.obj)
             yield self.finding(
                 store.attr_node,
@@ -252,30 +244,3 @@ class RequiresGradOnModule(Rule):
                 store.ctx,
                 call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`"),
             )
-
-
-def _is_own_setting(obj: cst.BaseExpression, cls: ClassInfo | None) -> bool:
-    """`self.requires_grad = x` in a class that also reads `self.requires_grad` keeps a setting."""
-    if cls is None or not (isinstance(obj, cst.Name) and obj.value == "self"):
-        return False
-    reader = _SelfAttrReads("requires_grad")
-    traverse.visit(cls.node, reader)
-    return reader.reads > 0
-
-
-class _SelfAttrReads(cst.CSTVisitor):
-    def __init__(self, attr: str) -> None:
-        self.attr = attr
-        self.reads = 0
-        self._targets: set[int] = set()
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._targets.add(id(node.target))
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._targets.add(id(node.target))
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        if (node.attr.value == self.attr and isinstance(node.value, cst.Name)
-                and node.value.value == "self" and id(node) not in self._targets):
-            self.reads += 1

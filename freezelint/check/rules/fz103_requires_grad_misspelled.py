@@ -8,7 +8,8 @@ import libcst as cst
 
 from freezelint.check.declared import class_declares, declared, is_config, kind_known, reason_unknown
 from freezelint.check.facts import MODULE, PARAM, AttrStore, Facts, Kind
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, rename_fix, src
+from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Rule, call_fix, does_nothing, rename_fix, src,
+                                         value_src)
 from freezelint.spelling import FOREIGN, is_misspelling
 
 
@@ -197,7 +198,7 @@ class RequiresGradMisspelled(Rule):
             if _declared_setting(facts, store, kind):
                 continue
             obj = src(store.obj)
-            value = src(store.value) if store.value is not None else "v"
+            value = value_src(store.value)
             if tag == MODULE:
                 fix = call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`")
                 advice = f"call `{obj}.requires_grad_({value})`"
@@ -208,8 +209,8 @@ class RequiresGradMisspelled(Rule):
                 advice = f"set `{obj}.requires_grad`"
             yield self.finding(
                 store.attr_node,
-                f"`{attr}` is not `requires_grad`: the assignment is accepted silently and freezes "
-                f"nothing; {advice}",
+                f"`{attr}` is not `requires_grad`: the assignment is accepted silently and "
+                f"{does_nothing(store.value)}; {advice}",
                 store.ctx,
                 fix,
             )

@@ -6,8 +6,9 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.facts import Facts
-from freezelint.check.rules.base import Example, Finding, Fix, Rule, src
+from freezelint.check.declared import kind_known, reason_unknown
+from freezelint.check.facts import MODULE, Facts
+from freezelint.check.rules.base import Example, Finding, Fix, Rule, call_with, does_nothing, src, value_src
 
 
 class RequiresGradComparedNotSet(Rule):
@@ -19,7 +20,11 @@ class RequiresGradComparedNotSet(Rule):
         "A comparison on its own line is evaluated and thrown away: no parameter is frozen, and "
         "Python gives no warning, not even with `-W always`."
     )
-    fix_title = "Assign: `x.requires_grad = v` (`x.requires_grad_(v)` on a Module)"
+    fix_title = "Assign: `x.requires_grad = v` on a Parameter or tensor, else call `x.requires_grad_(v)`"
+    fix_unsafe_when = (
+        "the object is not known to be a Parameter, Tensor or Module: `x.requires_grad_(v)`, right for a "
+        "Module and a leaf tensor alike, raises on an object of another kind"
+    )
     bad = [
         Example(
             """
@@ -35,14 +40,43 @@ class RequiresGradComparedNotSet(Rule):
             """
             import torch.nn as nn
             stem = nn.Conv2d(3, 8, 3)
-            stem.weight.requires_grad is False  # expect: FZ104
+            for p in stem.parameters():
+                p.requires_grad is False  # expect: FZ104
             stem.requires_grad == False  # expect: FZ104
             """,
             fixed="""
             import torch.nn as nn
             stem = nn.Conv2d(3, 8, 3)
-            stem.weight.requires_grad = False  # expect: FZ104
+            for p in stem.parameters():
+                p.requires_grad = False  # expect: FZ104
             stem.requires_grad_(False)  # expect: FZ104
+            """,
+        ),
+        Example(
+            """
+            def freeze(encoder):
+                encoder.requires_grad == False  # expect: FZ104
+            """,
+            fixed="""
+            def freeze(encoder):
+                encoder.requires_grad_(False)  # expect: FZ104
+            """,
+            unsafe=True,  # `encoder` may be a Module, where `= False` would be FZ102's no-op
+        ),
+        Example(
+            """
+            import torch.nn as nn
+            head = nn.Linear(8, 2)
+            head.requires_grad == (  # expect: FZ104
+                True
+            )
+            """,
+            fixed="""
+            import torch.nn as nn
+            head = nn.Linear(8, 2)
+            head.requires_grad_(  # expect: FZ104
+                True
+            )
             """,
         ),
     ]
@@ -69,19 +103,20 @@ class RequiresGradComparedNotSet(Rule):
             if not isinstance(op, (cst.Equal, cst.Is)):
                 continue
             obj = target.value
-            is_module = facts.is_module(obj, es.ctx)
+            kind = facts.kind(obj, es.ctx)
             bare = target.with_changes(lpar=[], rpar=[])
-            if is_module:
-                new: cst.BaseSmallStatement = cst.Expr(
-                    cst.Call(cst.Attribute(obj, cst.Name("requires_grad_")), [cst.Arg(value)])
-                )
-                advice = f"`{src(obj)}.requires_grad_({src(value)})`"
-            else:
-                new = cst.Assign([cst.AssignTarget(bare)], value)
-                advice = f"`{src(bare)} = {src(value)}`"
+            shown = value_src(value)
+            if kind_known(kind) and kind.tag != MODULE:  # a Parameter or tensor: the assignment meant
+                new: cst.BaseSmallStatement = cst.Assign([cst.AssignTarget(bare)], value)
+                advice = f"`{src(bare)} = {shown}`"
+            else:  # right for a Module and a leaf tensor alike (on a Module, `=` is FZ102's no-op)
+                new = cst.Expr(call_with(cst.Attribute(obj, cst.Name("requires_grad_")), value))
+                advice = f"`{src(obj)}.requires_grad_({shown})`"
+            how = "" if kind_known(kind) else f" ({reason_unknown(src(obj))})"
             yield self.finding(
                 cmp,
-                f"`{src(cmp)}` compares and discards the result; nothing is frozen. Did you mean {advice}?",
+                f"`{src(cmp)}` compares and discards the result: it {does_nothing(value)}. Did you mean {advice}?",
                 es.ctx,
-                Fix(f"Replace with {advice}", [(es.stmt, new.with_changes(semicolon=es.stmt.semicolon))]),
+                Fix(f"Replace with {advice}{how}", [(es.stmt, new.with_changes(semicolon=es.stmt.semicolon))],
+                    safe=kind_known(kind)),
             )

@@ -7,7 +7,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import COPY, Facts
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, does_nothing, src
 
 # A fresh leaf from detach()/clone() that is *made* trainable is a legitimate idiom
 # (adversarial inputs, meta-learning); only turning it off there is a freezing mistake.
@@ -38,7 +38,12 @@ class RequiresGradOnCopy(Rule):
             for name, value in model.state_dict().items():
                 if name.startswith("backbone."):
                     value.requires_grad = False  # expect: FZ105
-            """
+            """,
+            instead="""
+            for name, param in model.named_parameters():
+                if name.startswith("backbone."):
+                    param.requires_grad = False
+            """,
         ),
         Example(
             """
@@ -89,7 +94,7 @@ class RequiresGradOnCopy(Rule):
         yield self.finding(
             node,
             f"`{src(obj)}` comes from {origin}, a tensor separate from the model's parameter: setting "
-            f"requires_grad on it freezes nothing; set it on the parameter (e.g. via "
+            f"requires_grad on it {does_nothing(value)}; set it on the parameter (e.g. via "
             f"`model.named_parameters()`)",
             ctx,
         )

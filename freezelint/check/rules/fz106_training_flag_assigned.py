@@ -8,7 +8,7 @@ import libcst as cst
 
 from freezelint.check import traverse
 from freezelint.check.facts import Ctx, Facts, is_leaf_module_class
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
 
 # Inside these methods setting the flag directly is how mode switching is implemented.
 _MODE_METHODS = frozenset({"train", "eval", "training", "__init__", "__setstate__", "set_mode"})
@@ -222,7 +222,7 @@ class TrainingFlagAssigned(Rule):
             if _mode_called_after(store, module):
                 continue
             obj = src(store.obj)
-            value = src(store.value) if store.value is not None else "mode"
+            value = value_src(store.value, "mode")
             yield self.finding(
                 store.attr_node,
                 f"`{obj}.training = {value}` flips only `{obj}`'s own flag; its submodules (BatchNorm, "

@@ -68,7 +68,22 @@ class TrainUndoesBnFreeze(Rule):
                     loss = criterion(model(x), y)
                     loss.backward()
                     optimizer.step()
-            """
+            """,
+            instead="""
+            import torch.nn as nn
+
+            def fix_bn(m):
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+            for epoch in range(10):
+                model.train()
+                model.apply(fix_bn)  # after every train(): BatchNorm stays in eval mode
+                for x, y in loader:
+                    loss = criterion(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+            """,
         ),
         Example(
             """

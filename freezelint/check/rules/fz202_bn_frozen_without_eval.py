@@ -7,9 +7,11 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
-from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, flows_of
+from freezelint.check.events import VIA
+from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, after,
+                                   flows_of)
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
-from freezelint.check.syntax import walk
+from freezelint.check.syntax import call_arg, root_of, walk
 
 
 class BnFrozenWithoutEval(Rule):
@@ -33,7 +35,13 @@ class BnFrozenWithoutEval(Rule):
         "(`def freeze_norm(model, unfreeze=False)` ... `requires_grad_(unfreeze)`), unless every call "
         "of the function in the file passes the flag. "
         "Silent when the file puts BatchNorm layers in eval mode anywhere (for example "
-        "`model.apply(fix_bn)`). BatchNorm layers frozen by a parameter loop in a Module's `__init__` "
+        "`model.apply(fix_bn)`), when the block that freezes also sets the layer's `momentum = 0` or "
+        "`track_running_stats = False` (its statistics no longer move), and when the model the layers "
+        "come from is put in eval mode after the freeze (there, or after every call in the file of the "
+        "function that freezes) and nothing can put it back in train mode: no train(), directly or "
+        "through a helper, and not handed to a function whose effects are not known (a linear probe "
+        "trains in eval mode). The finding is "
+        "on the freeze. BatchNorm layers frozen by a parameter loop in a Module's `__init__` "
         "are reported when this file or another file of the project puts the model in train mode "
         "(found through the project's summaries) and the class never puts them in eval mode; a "
         "model used only under eval() is fine."
@@ -47,7 +55,16 @@ class BnFrozenWithoutEval(Rule):
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.weight.requires_grad = False  # expect: FZ202
                     m.bias.requires_grad = False
-            """
+            """,
+            instead="""
+            import torch.nn as nn
+
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()  # re-applied after every model.train()
+                    m.weight.requires_grad = False
+                    m.bias.requires_grad = False
+            """,
         ),
         Example(
             """
@@ -77,8 +94,9 @@ class BnFrozenWithoutEval(Rule):
             def freeze_norm(model, unfreeze=False):
                 for module in model.modules():
                     if isinstance(module, nn.BatchNorm2d):
-                        if module.weight is not None:  # expect: FZ202
-                            module.weight.requires_grad_(unfreeze)  # a freeze where callers leave it out
+                        if module.weight is not None:
+                            module.weight.requires_grad_(unfreeze)  # expect: FZ202
+                            # (a freeze where callers leave the flag out)
                         module.bias.requires_grad_(unfreeze)
 
             freeze_norm(model)
@@ -97,11 +115,57 @@ class BnFrozenWithoutEval(Rule):
                     [p.requires_grad_(False) for p in m.parameters()]  # expect: FZ202
             for name, m in model.named_modules():
                 if isinstance(m, nn.SyncBatchNorm):
-                    for _, p in m.named_parameters():  # expect: FZ202
-                        p.requires_grad = False
+                    for _, p in m.named_parameters():
+                        p.requires_grad = False  # expect: FZ202
             for m in model.modules():
                 if isinstance(m, nn.BatchNorm1d):
                     m.bias.requires_grad: bool = False  # expect: FZ202
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.BatchNorm2d):
+                        pass  # m.eval() removed
+                        for p in m.parameters():
+                            p.requires_grad = False  # expect: FZ202
+
+            def probe(model, loader):
+                freeze_bn(model)
+                model.eval()
+                for x, y in loader:
+                    model.train()  # back in train mode: the statistics move
+                    loss = model(x)
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+            from lightning_tools import fit
+
+            model = build()
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.requires_grad_(False)  # expect: FZ202
+            model.eval()
+            fit(model, loader)  # a library's function may call train()
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def linear_probe(model, loader):
+                for m in model.modules():
+                    if isinstance(m, nn.BatchNorm2d):
+                        m.requires_grad_(False)  # expect: FZ202
+                model.eval()  # eval() here, but the caller trains it afterwards
+
+            linear_probe(model, loader)
+            model.train()
             """
         ),
         Example(
@@ -198,6 +262,53 @@ class BnFrozenWithoutEval(Rule):
         model.eval()  # an evaluation script: never in train mode
         evaluate(model)
         """,
+        """
+        import torch.nn as nn
+
+        def bn_momentum_zero(model, loader, opt):
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.momentum = 0.0  # the running statistics no longer move
+                    m.weight.requires_grad = False
+                    m.bias.requires_grad = False
+            model.train()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        def linear_probe(loader):
+            model = torchvision.models.resnet50()
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.requires_grad_(False)
+            model.eval()  # a linear probe trains in eval mode: the statistics never move
+            opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+        """,
+        """
+        import torch.nn as nn
+        import torchvision
+
+        def freeze_bn_params(model):
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.requires_grad_(False)
+
+        def put_eval(model):
+            model.eval()
+
+        def linear_probe(loader):
+            model = torchvision.models.resnet50()
+            freeze_bn_params(model)  # through a helper, put in eval mode by another one
+            put_eval(model)
+            for x, y in loader:
+                step(model(x), y)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -240,29 +351,99 @@ class BnFrozenWithoutEval(Rule):
                   if any(is_batchnorm_class(facts.qualname(c, ctx.scope)) for c in classes)]
         if not checks:
             return
-        events = [e for flow in flows_of(facts).bodies for e in flow.events]
-        if any(e.kind == BN_FREEZE for e in events):
+        bodies = flows_of(facts).bodies
+        if any(e.kind == BN_FREEZE for flow in bodies for e in flow.events):
             return
         for node, name, _classes, ctx in checks:
             # what the `if` body does to the layer, as the flow layer recognises it (every form of
             # a requires_grad change, the layer's own parameters or the layer itself, helpers)
             inside = {id(n) for n in walk(node.body)}
-            here = [e for e in events if id(e.node) in inside and e.target == name]
+            flow = next((f for f in bodies if any(id(e.node) in inside for e in f.events)), None)
+            here = [e for e in (flow.events if flow else []) if id(e.node) in inside and e.target == name]
             freezes = [e for e in here if e.kind in (FREEZE, FREEZE_BY_DEFAULT)]
             if not freezes or any(e.kind == UNFREEZE and e.detail.get("sub") == name for e in here):
                 continue  # nothing frozen, or the whole layer trained on purpose
-            if any(e.kind == EVAL for e in here):
+            if any(e.kind == EVAL for e in here) or _stats_fixed(node.body, name):
                 continue
-            body = node.body
-            stmt = next(iter(body.body), node) if isinstance(body, cst.IndentedBlock) else node
+            model = flow.origin_model(name)  # `for m in model.modules()` -> "model"
+            if model is not None and _left_in_eval(facts, bodies, flow, freezes[0], model):
+                continue  # a linear probe: the model trains in eval mode, its statistics never move
             flag = _default_flag(freezes)
             yield self.finding(
-                stmt,
+                freezes[0].stmt or node,
                 f"BatchNorm layer `{name}` is frozen with requires_grad only{flag}: its running statistics "
                 f"still update on every batch in train mode; also call `{name}.eval()` (after every "
                 f"model.train()), or use FrozenBatchNorm2d",
                 ctx, facts=facts, used=freezes,
             )
+
+
+def _left_in_eval(facts: Facts, bodies, flow, ref, model: str, seen_eval: bool = False, depth: int = 0) -> bool:
+    """After `ref` (the freeze, or the call of the helper that froze), `model` is put in eval mode
+    and nothing can put it back in train mode: no train() (directly or through a helper), and not
+    handed to a function whose effects are unknown. A parameter's model is followed to every call
+    of the function in this file (none: unknown, the freeze counts)."""
+    if depth > 3:
+        return False
+    for e in flow.events:
+        if not (e.target == model or e.target.startswith(model + ".")) or e is ref or not after(ref, e):
+            continue
+        if e.kind == TRAIN or (e.kind == ACTIVITY and _unknown_call(facts, flow, e, model)):
+            return False
+        seen_eval = seen_eval or e.kind == EVAL
+    scope = flow.scope
+    if scope.kind == "module":  # a global: a function of the file may train it
+        return seen_eval and not any(e.kind == TRAIN and e.target == model and f.scope.lookup(model) in (scope, None)
+                                     for f in bodies for e in f.events)
+    binding = scope.bindings.get(model, [])
+    if not any(b.how == "param" for b in binding):
+        return seen_eval  # a local of the function: nothing outside sees it
+    func = scope.node
+    params = [p.name.value for p in (*func.params.posonly_params, *func.params.params)] \
+        if isinstance(func, cst.FunctionDef) and not scope.is_method else []
+    if model not in params or len(binding) != 1:
+        return False
+    pos = params.index(model)
+    calls = [(c, sc) for c, sc in facts.extracted.calls_by_name.get(func.name.value, [])
+             if facts.resolve_def(c.func, sc) is func]
+    if not calls:
+        return False  # called from elsewhere: the callers' train() is not known
+    for call, _sc in calls:
+        arg = call_arg(call, pos, model)
+        caller = next((f for f in bodies if any(e.node is call for e in f.events)), None)
+        at = next((e for e in caller.events if e.node is call), None) if caller else None
+        target = root_of(arg) if arg is not None else None
+        if at is None or target is None or not _left_in_eval(facts, bodies, caller, at, target, seen_eval, depth + 1):
+            return False
+    return True
+
+
+def _stats_fixed(body: cst.CSTNode, name: str) -> bool:
+    """`m.momentum = 0` or `m.track_running_stats = False`: the running statistics no longer move
+    in train mode (PYTORCH_FACTS: momentum=0 fixes them)."""
+    for n in walk(body):
+        if isinstance(n, cst.Assign) and len(n.targets) == 1 and isinstance(t := n.targets[0].target, cst.Attribute) \
+                and isinstance(t.value, cst.Name) and t.value.value == name:
+            v = n.value
+            if t.attr.value == "momentum" and isinstance(v, (cst.Integer, cst.Float)) and float(v.value) == 0.0:
+                return True
+            if t.attr.value == "track_running_stats" and isinstance(v, cst.Name) and v.value == "False":
+                return True
+    return False
+
+
+def _unknown_call(facts: Facts, flow, e, model: str) -> bool:
+    """The model handed to a function whose effects on it are not known (a library's `fit(model)`
+    may call train()); its own forward, and this project's functions that the project index
+    resolved (their train() would be an event here), are known."""
+    call = e.node
+    if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) or call.func.value == model:
+        return False
+    if facts.resolve_def(call.func, flow.scope) is not None:
+        return False
+    return not any(not k.startswith(VIA) for i, a in enumerate(call.args)
+                   if a.keyword is None and not a.star and root_of(a.value) == model
+                   for k, _ in flow.summaries.external(call.func, flow.scope, i))
 
 
 def _default_flag(freezes) -> str:

@@ -30,7 +30,16 @@ class BnAttributeAfterInit(Rule):
             for m in model.modules():
                 if isinstance(m, nn.BatchNorm2d):
                     m.affine = False  # expect: FZ204
-            """
+            """,
+            instead="""
+            from functools import partial
+
+            import torch.nn as nn
+            import torchvision
+
+            bn = nn.BatchNorm2d(64, affine=False)  # affine is a constructor argument
+            model = torchvision.models.resnet18(norm_layer=partial(nn.BatchNorm2d, affine=False))
+            """,
         ),
     ]
     good = [

@@ -48,7 +48,9 @@ class OptimizerOverFrozenParams(Rule):
         "reported inside it, not at each call. The fix is offered when the freeze comes before "
         "the optimizer, where a filter can see it; it is unsafe because it changes the param groups. "
         "Optimizers built by helpers of the project's other files (`build_optimizer(model)`) count, "
-        "and a freeze FZ101/FZ103/FZ104 report as broken still counts as the freeze meant. A freeze "
+        "and a freeze FZ101/FZ102/FZ103/FZ104 report as broken still counts as the freeze meant. What "
+        "the `__init__` of a Module class of the file freezes counts where an instance is built "
+        "(`net = Net()`), and in a LightningModule before its `configure_optimizers`. A freeze "
         "of `pl_module` in a Callback's training hook is reported there when the LightningModule's "
         "`configure_optimizers` is visible (as for FZ303) and builds such an optimizer over it; "
         "BaseFinetuning's `freeze` stays silent."
@@ -75,6 +77,17 @@ class OptimizerOverFrozenParams(Rule):
             model.fc = torch.nn.Linear(2048, 10)
             optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ301
             """,
+        ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            model.requires_grad = False  # expect: FZ102
+            model.fc.requires_grad_(True)
+            optimizer = torch.optim.Adam(model.parameters())  # expect: FZ301
+            """
         ),
         Example(
             """
@@ -151,8 +164,67 @@ class OptimizerOverFrozenParams(Rule):
                         pl_module.backbone.requires_grad_(False)  # expect: FZ301
             """,
         ),
+        Example(
+            """
+            import lightning as L
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            class LitProbe(L.LightningModule):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = torchvision.models.resnet18(weights=None)
+                    self.backbone.requires_grad_(False)
+                    self.head = nn.Linear(1000, 10)
+
+                def configure_optimizers(self):
+                    return torch.optim.Adam(self.parameters(), lr=1e-3)  # expect: FZ301
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = torchvision.models.resnet18(weights=None)
+                    for p in self.backbone.parameters():
+                        p.requires_grad = False
+                    self.head = nn.Linear(1000, 10)
+
+            net = Net()
+            opt = torch.optim.AdamW(net.parameters(), lr=1e-3)  # expect: FZ301
+            """
+        ),
     ]
     good = [
+        """
+        import lightning as L
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        class LitProbe(L.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.backbone = torchvision.models.resnet18(weights=None)
+                self.backbone.requires_grad_(False)
+                self.head = nn.Linear(1000, 10)
+
+            def configure_optimizers(self):
+                return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=1e-3)
+
+        class Net(nn.Module):
+            def __init__(self, frozen=True):
+                super().__init__()
+                self.backbone = torchvision.models.resnet18(weights=None)
+                self.head = nn.Linear(1000, 10)
+
+            def freeze(self):
+                self.backbone.requires_grad_(False)  # not in __init__: Net() freezes nothing
+
+        net = Net()
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+        probe = LitProbe()
+        sgd = torch.optim.SGD(probe.parameters(), lr=0.1)  # plain SGD: a zero grad moves nothing
+        """,
         """
         import torch
 
@@ -256,10 +328,11 @@ class OptimizerOverFrozenParams(Rule):
                 frozen = freezes[0].detail.get("sub") or o.target
                 via = freezes[0].detail.get("via")  # frozen by a helper (or a builder): name it
                 how = f"`{via}(...)` freezes parameters of `{frozen}`" if via else f"`{frozen}` is frozen"
+                hook = freezes[0].detail.get("hook")  # a LightningModule's __init__, before configure_optimizers
                 yield self.finding(
                     first,
                     f"{o.detail['optimizer'].rsplit('.', 1)[1]} gets every parameter of `{o.detail['path']}` while "
-                    f"{how} in this scope: those take optimizer slots for nothing, and "
+                    f"{how} {f'in `{hook}`' if hook else 'in this scope'}: those take optimizer slots for nothing, and "
                     f"any stale or zero grad on them is applied through {o.detail['stateful']}, moving "
                     f"\"frozen\" weights; filter on requires_grad",
                     fix=fix,

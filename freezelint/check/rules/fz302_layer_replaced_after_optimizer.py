@@ -42,7 +42,16 @@ class LayerReplacedAfterOptimizer(Rule):
             model = torchvision.models.resnet18(weights=None)
             optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
             model.fc = nn.Linear(512, 10)  # expect: FZ302
-            """
+            """,
+            instead="""
+            import torch.nn as nn
+            import torch.optim as optim
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            model.fc = nn.Linear(512, 10)  # replace layers before the optimizer is built
+            optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+            """,
         ),
         Example(
             """

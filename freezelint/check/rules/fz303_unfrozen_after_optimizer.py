@@ -46,7 +46,18 @@ class UnfrozenAfterOptimizer(Rule):
                 if epoch == 5:
                     model.backbone.layer4.requires_grad_(True)  # expect: FZ303
                 train_one_epoch(model, optimizer)
-            """
+            """,
+            instead="""
+            import torch
+
+            model.backbone.requires_grad_(False)
+            optimizer = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-3)
+            for epoch in range(10):
+                if epoch == 5:
+                    model.backbone.layer4.requires_grad_(True)
+                    optimizer.add_param_group({"params": model.backbone.layer4.parameters()})
+                train_one_epoch(model, optimizer)
+            """,
         ),
         Example(
             """

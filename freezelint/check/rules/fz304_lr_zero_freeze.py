@@ -57,7 +57,16 @@ class LrZeroFreeze(Rule):
                 {"params": model.fc.parameters(), "lr": LR},
             ], momentum=0.9)
             optimizer.add_param_group(dict(params=model.layer4.parameters(), lr=LR * 0))  # expect: FZ304
-            """
+            """,
+            instead="""
+            import torch.optim as optim
+
+            model.requires_grad_(False)
+            model.fc.requires_grad_(True)
+            optimizer = optim.SGD(model.fc.parameters(), lr=LR, momentum=0.9)
+            model.layer4.requires_grad_(True)
+            optimizer.add_param_group(dict(params=model.layer4.parameters(), lr=LR))
+            """,
         ),
     ]
     good = [

@@ -34,7 +34,13 @@ class FreezeAfterDdp(Rule):
 
             model = DDP(model, device_ids=[rank])
             model.module.backbone.requires_grad_(False)  # expect: FZ306
-            """
+            """,
+            instead="""
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            model.backbone.requires_grad_(False)  # before wrapping: DDP registers the parameters it syncs
+            model = DDP(model, device_ids=[rank])
+            """,
         ),
         Example(
             """
@@ -88,8 +94,32 @@ class FreezeAfterDdp(Rule):
                     p.requires_grad_(False)  # expect: FZ306
             """
         ),
+        Example(
+            """
+            import torchvision
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            def setup(rank):
+                model = DDP(torchvision.models.resnet18(weights=None).to(rank), device_ids=[rank])
+                model.module.layer1.requires_grad_(False)  # expect: FZ306
+                return model
+            """
+        ),
     ]
     good = [
+        """
+        import torchvision
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        def build():
+            net = torchvision.models.resnet18(weights=None)
+            net.layer1.requires_grad_(False)  # frozen before the wrap
+            return net
+
+        def setup(rank):
+            model = DDP(build().to(rank), device_ids=[rank])
+            return model
+        """,
         """
         from torch.nn.parallel import DistributedDataParallel as DDP
 

@@ -38,7 +38,15 @@ class StaleGradAfterFreeze(Rule):
                     model.backbone.requires_grad_(False)  # expect: FZ307
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=False)
-            """
+            """,
+            instead="""
+            for step, (x, y) in enumerate(loader):
+                loss_fn(model(x), y).backward()
+                if step == warmup_steps:
+                    model.backbone.requires_grad_(False)
+                optimizer.step()
+                optimizer.zero_grad()  # set_to_none=True (the default): a frozen parameter keeps no grad
+            """,
         ),
     ]
     good = [

@@ -46,7 +46,14 @@ class UncheckedPartialLoad(Rule):
             state = torch.load("backbone.pt")
             model.load_state_dict(state, strict=False)  # expect: FZ401
             model.backbone.load_state_dict(state, False)  # expect: FZ401
-            """
+            """,
+            instead="""
+            import torch
+
+            state = torch.load("backbone.pt")
+            result = model.load_state_dict(state, strict=False)
+            assert not result.unexpected_keys, result.unexpected_keys
+            """,
         ),
         Example(
             """

@@ -105,7 +105,17 @@ class FilteredLoadUnchecked(Rule):
             pretrained = {k: v for k, v in pretrained.items() if k in model_dict}  # expect: FZ402
             model_dict.update(pretrained)
             model.load_state_dict(model_dict)
-            """
+            """,
+            instead="""
+            import torch
+
+            pretrained = torch.load("resnet50.pth")
+            model_dict = model.state_dict()
+            kept = {k: v for k, v in pretrained.items() if k in model_dict}
+            assert kept, "no key of the checkpoint is a key of the model"
+            model_dict.update(kept)
+            model.load_state_dict(model_dict)
+            """,
         ),
         Example(
             """
