@@ -266,9 +266,12 @@ class Flow(cst.CSTVisitor):
                         if kind == OPT_BUILD:
                             detail = {**detail, "path": dotted(arg.value) or target}
                         self._emit(kind, target, node, **_placed(kind, detail, part_path(arg.value)))
-                if (self.facts.is_module(arg.value, scope) and not _builtin(func, scope)) \
-                        or any(not k.startswith(VIA) for k, _ in effects):
-                    self._emit(ACTIVITY, target, node)  # handed to a function that may run it
+                # handed to a function that may run it; one whose effects are known runs it only
+                # where its own ACTIVITY (placed among them in body order) says
+                known = [k for k, _ in effects if not k.startswith(VIA)]
+                if any(k.startswith(CALLS) for k in known) \
+                        or (not known and self.facts.is_module(arg.value, scope) and not _builtin(func, scope)):
+                    self._emit(ACTIVITY, target, node)
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
@@ -592,7 +595,13 @@ class Summaries:
             events: dict[str, Event] = {}
             for e in flow.events if name is not None else ():
                 if e.target == name or e.target.startswith(name + "."):
-                    first.setdefault(e.kind, e.detail.get("origin_node", e.node))
+                    node = e.detail.get("origin_node", e.node)
+                    if e.kind == ACTIVITY:
+                        # its last run, moved to the end: the kinds stay in body order, so a call
+                        # site orders a helper's train() and its runs as the inline code would
+                        first.pop(ACTIVITY, None)
+                        first[ACTIVITY] = node
+                    first.setdefault(e.kind, node)
                     events.setdefault(e.kind, e)
             k = (id(func), i)
             if name is not None:

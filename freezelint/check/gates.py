@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f61810f9d32376a41660cd283a598c6f'
+RULES_DIGEST = '3090c3136b6335fe58e11f905296638e'
 
 GATES = {
     'FZ002': (
