@@ -114,6 +114,8 @@ class Flow(cst.CSTVisitor):
         self.events: list[Event] = []
         self._loops: list[int] = []
         self._branches: list[tuple[int, int]] = []
+        # (if id, arm) that every later event of the body is in: the other arm ends in return/raise
+        self.escapes: list[tuple[int, int]] = []
         self._stmt: cst.CSTNode | None = None
         self._bn_guard: list[str] = []  # names proven BatchNorm by an enclosing check
         self._comps: list[Scope] = []  # comprehensions entered, innermost last
@@ -131,7 +133,7 @@ class Flow(cst.CSTVisitor):
     def _emit(self, kind: str, target: str | None, node: cst.CSTNode, **detail) -> None:
         if target:
             self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
-                                     tuple(self._branches), detail))
+                                     (*self._branches, *self.escapes), detail))
 
     # structure ---------------------------------------------------------------------
     def visit_FunctionDef(self, node) -> bool:
@@ -178,6 +180,9 @@ class Flow(cst.CSTVisitor):
         if node.orelse is not None:
             traverse.visit(node.orelse, self)
         self._branches.pop()
+        ends = [_ends_body(node.body), isinstance(node.orelse, cst.Else) and _ends_body(node.orelse.body)]
+        if ends[0] != ends[1]:  # what follows the if runs only after the arm that goes on
+            self.escapes.append((id(node), 1 if ends[0] else 0))
         return False
 
     def _bn_names(self, test: cst.BaseExpression) -> list[str]:
@@ -489,6 +494,15 @@ def _placed(kind: str, detail: dict, at: str | None) -> dict:
     out = {k: v for k, v in detail.items() if k != "inner"}
     out["sub"] = at + detail.get("inner", "") if at else None
     return out
+
+
+def _ends_body(block: cst.BaseSuite) -> bool:
+    """The block's last statement is a `return` or `raise`: nothing after its `if` runs on that path."""
+    last = block.body[-1] if isinstance(block, cst.IndentedBlock) and block.body else \
+        block if isinstance(block, cst.SimpleStatementSuite) else None
+    small = last.body[-1] if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and last.body \
+        else None
+    return isinstance(small, (cst.Return, cst.Raise))
 
 
 def _builtin(func: cst.Name, scope: Scope) -> bool:

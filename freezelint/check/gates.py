@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3090c3136b6335fe58e11f905296638e'
+RULES_DIGEST = '0082609f3c658b63b74a88ed7b6a38e9'
 
 GATES = {
     'FZ002': (

@@ -203,6 +203,27 @@ class TrainUndoesBnFreeze(Rule):
                 evaluate(model, val_loader)  # expect: FZ201
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            def fit(model, loader, opt, finetune_bn):
+                freeze_bn(model)
+                if finetune_bn:
+                    model.train()  # expect: FZ201
+                    for x, y in loader:
+                        nn.functional.cross_entropy(model(x), y).backward()
+                    return model
+                for x, y in loader:
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -526,6 +547,24 @@ class TrainUndoesBnFreeze(Rule):
                 optimizer.step()
             evaluate(model, val_loader)
             freeze_bn(model)
+        """,
+        """
+        import torch.nn as nn
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def fit(model, loader, opt, finetune_bn):
+            freeze_bn(model)
+            if finetune_bn:
+                model.train()
+                return model  # no training follows the train() on this path
+            for x, y in loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            return model
         """,
     ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ADD_GROUP, OPT_BUILD, UNFREEZE, after, flows_of
+from freezelint.check.flow import ADD_GROUP, OPT_BUILD, UNFREEZE, after, dropped_on_return, flows_of
 from freezelint.check.rules.base import LIGHTNING_CALLBACK, OPTIMIZER_CALL, UNFREEZES, Example, Finding, Rule, src
 
 
@@ -181,6 +181,23 @@ class UnfrozenAfterOptimizer(Rule):
                 if epoch == 5:
                     self.unfreeze_and_add_param_group(pl_module.backbone, optimizer)
         """,
+        """
+        import torch
+        import torchvision
+
+        def build(loader, full=False):
+            model = torchvision.models.resnet18(weights=None)
+            model.requires_grad_(False)
+            model.fc.requires_grad_(True)
+            opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+            if full:
+                model.requires_grad_(True)
+                return model  # this path leaves without the optimizer: the caller builds its own
+            for x, y in loader:
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            return model
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -189,6 +206,7 @@ class UnfrozenAfterOptimizer(Rule):
             for u in (e for e in evs if e.kind == UNFREEZE):
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.detail.get("filtered") and o.target == u.target
                           and o.index < u.index and not o.exclusive_with(u)]
+                builds = [o for o in builds if not dropped_on_return(flow, u, o)]  # a path that returns first
                 if not builds:
                     continue
                 if any(e.kind in (ADD_GROUP, OPT_BUILD) and (after(u, e)) and e is not u for e in evs

@@ -158,7 +158,7 @@ def _rewraps(flow, change, wrap) -> bool:
     from the new requires_grad before a step could use the old one. A helper that changes it and
     runs something (on any argument) may run it after the change: its events are not ordered
     across arguments."""
-    return (wrap.index > change.index and set(wrap.branches) <= set(change.branches)
+    return (wrap.index > change.index and set(wrap.branches) - set(flow.escapes) <= set(change.branches)
             and wrap.loops == change.loops
             and not any(e.kind == ACTIVITY for e in between(flow, change, wrap))
             and not any(e.kind == ACTIVITY and e.node is change.node for e in flow.events))
