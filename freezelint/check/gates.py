@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0082609f3c658b63b74a88ed7b6a38e9'
+RULES_DIGEST = 'fcf76610949ef054496006ed7d38164d'
 
 GATES = {
     'FZ002': (
