@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'fcf76610949ef054496006ed7d38164d'
+RULES_DIGEST = '33522806ee8fd34e1d2f35232c58acab'
 
 GATES = {
     'FZ002': (
