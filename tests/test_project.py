@@ -322,3 +322,23 @@ def test_a_helper_of_another_file_that_unfreezes_and_adds_the_group_is_not_fz303
     assert _found(cli, tmp_path, "--no-cache", ".") == []
     (tmp_path / "schedule.py").write_text(helper.rsplit("    optimizer", 1)[0])  # the half that is the mistake
     assert _found(cli, tmp_path, "--no-cache", ".") == [("train.py", 8, "FZ303")]
+
+
+def test_a_helper_of_another_file_ending_in_train_is_ordered_with_the_statements_around_its_call(cli, tmp_path):
+    """`evaluate(model, val); freeze_bn(model)` with evaluate (another file) ending in model.train():
+    the re-freeze follows that train() as it would follow an inline one; without it, FZ201."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "bn.py").write_text(
+        "import torch.nn as nn\n\n\ndef freeze_bn(model):\n    for m in model.modules():\n"
+        "        if isinstance(m, nn.modules.batchnorm._BatchNorm):\n            m.eval()\n")
+    (tmp_path / "engine.py").write_text(
+        "import torch\n\n\n@torch.no_grad()\ndef evaluate(model, loader):\n    model.eval()\n"
+        "    for x, y in loader:\n        model(x)\n    model.train()\n")
+    loop = ("from bn import freeze_bn\nfrom engine import evaluate\n\nfreeze_bn(model)\nfor epoch in range(10):\n"
+            "    for x, y in loader:\n        criterion(model(x), y).backward()\n        optimizer.step()\n"
+            "    evaluate(model, val_loader)\n")
+    train = tmp_path / "train.py"
+    train.write_text(loop + "    freeze_bn(model)\n")
+    assert _found(cli, tmp_path, "--no-cache", ".") == []
+    train.write_text(loop)
+    assert _found(cli, tmp_path, "--no-cache", ".") == [("train.py", 9, "FZ201")]

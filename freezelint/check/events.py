@@ -115,6 +115,8 @@ class Flow(cst.CSTVisitor):
         self.events: list[Event] = []
         self._loops: list[int] = []
         self._branches: list[tuple[int, int]] = []
+        # (if id, arm) that every later event of the body is in: the other arm ends in return/raise
+        self.escapes: list[tuple[int, int]] = []
         self._stmt: cst.CSTNode | None = None
         self._bn_guard: list[str] = []  # names proven BatchNorm by an enclosing check
         self._comps: list[Scope] = []  # comprehensions entered, innermost last
@@ -132,7 +134,7 @@ class Flow(cst.CSTVisitor):
     def _emit(self, kind: str, target: str | None, node: cst.CSTNode, **detail) -> None:
         if target:
             self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
-                                     tuple(self._branches), detail))
+                                     (*self._branches, *self.escapes), detail))
 
     # structure ---------------------------------------------------------------------
     def visit_FunctionDef(self, node) -> bool:
@@ -179,6 +181,9 @@ class Flow(cst.CSTVisitor):
         if node.orelse is not None:
             traverse.visit(node.orelse, self)
         self._branches.pop()
+        ends = [_ends_body(node.body), isinstance(node.orelse, cst.Else) and _ends_body(node.orelse.body)]
+        if ends[0] != ends[1]:  # what follows the if runs only after the arm that goes on
+            self.escapes.append((id(node), 1 if ends[0] else 0))
         return False
 
     def _bn_names(self, test: cst.BaseExpression) -> list[str]:
@@ -267,9 +272,12 @@ class Flow(cst.CSTVisitor):
                         if kind == OPT_BUILD:
                             detail = {**detail, "path": dotted(arg.value) or target}
                         self._emit(kind, target, node, **_placed(kind, detail, part_path(arg.value)))
-                if (self.facts.is_module(arg.value, scope) and not _builtin(func, scope)) \
-                        or any(not k.startswith(VIA) for k, _ in effects):
-                    self._emit(ACTIVITY, target, node)  # handed to a function that may run it
+                # handed to a function that may run it; one whose effects are known runs it only
+                # where its own ACTIVITY (placed among them in body order) says
+                known = [k for k, _ in effects if not k.startswith(VIA)]
+                if any(k.startswith(CALLS) for k in known) \
+                        or (not known and self.facts.is_module(arg.value, scope) and not _builtin(func, scope)):
+                    self._emit(ACTIVITY, target, node)
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
@@ -498,6 +506,15 @@ def _placed(kind: str, detail: dict, at: str | None) -> dict:
     return out
 
 
+def _ends_body(block: cst.BaseSuite) -> bool:
+    """The block's last statement is a `return` or `raise`: nothing after its `if` runs on that path."""
+    last = block.body[-1] if isinstance(block, cst.IndentedBlock) and block.body else \
+        block if isinstance(block, cst.SimpleStatementSuite) else None
+    small = last.body[-1] if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and last.body \
+        else None
+    return isinstance(small, (cst.Return, cst.Raise))
+
+
 def _builtin(func: cst.Name, scope: Scope) -> bool:
     """A builtin no binding shadows (`isinstance(model, DDP)`, `print(model)`): it never runs a model."""
     return hasattr(builtins, func.value) and scope.lookup(func.value) is None
@@ -602,7 +619,13 @@ class Summaries:
             events: dict[str, Event] = {}
             for e in flow.events if name is not None else ():
                 if e.target == name or e.target.startswith(name + "."):
-                    first.setdefault(e.kind, e.detail.get("origin_node", e.node))
+                    node = e.detail.get("origin_node", e.node)
+                    if e.kind == ACTIVITY:
+                        # its last run, moved to the end: the kinds stay in body order, so a call
+                        # site orders a helper's train() and its runs as the inline code would
+                        first.pop(ACTIVITY, None)
+                        first[ACTIVITY] = node
+                    first.setdefault(e.kind, node)
                     events.setdefault(e.kind, e)
             k = (id(func), i)
             if name is not None:

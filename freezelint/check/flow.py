@@ -16,9 +16,11 @@ from freezelint.check.events import opt_detail
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.project import Edge, shown_path
 from freezelint.check.syntax import dotted
+from freezelint.check.traverse import walk
 
 __all__ = ["ACTIVITY", "ADD_GROUP", "BN_FREEZE", "DDP_WRAP", "EVAL", "FREEZE", "FREEZE_BY_DEFAULT", "OPT_BUILD",
-           "REPLACE", "TRAIN", "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between", "flows_of", "note_used"]
+           "REPLACE", "TRAIN", "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between", "dropped_on_return", "flows_of",
+           "note_used"]
 
 
 class ProjectSummaries(Summaries):
@@ -272,6 +274,43 @@ def after(a: Event, b: Event) -> bool:
         return True
     shared = set(a.loops) & set(b.loops)
     return bool(shared) and b.index < a.index
+
+
+def dropped_on_return(flow: Flow, change: Event, build: Event) -> bool:
+    """`change` is in an `if` arm that ends in return/raise, and the optimizer `build` made (a
+    local of the function) is named nowhere on that path: not in the arm, not before the `if`
+    but where it is assigned. The function leaves with the optimizer unused: whether the change
+    comes "after the optimizer" for training cannot be established."""
+    name, func = _assigned_name(build), flow.scope.node
+    if not name or flow.scope.kind != "function" or name not in flow.scope.bindings \
+            or not isinstance(func, cst.FunctionDef):
+        return False
+    escaping = {i: arm for i, arm in flow.escapes}
+    arm_of = next(((i, a) for i, a in change.branches if i in escaping and escaping[i] != a), None)
+    if arm_of is None:
+        return False
+    nodes = list(walk(func.body))
+    at = next((k for k, n in enumerate(nodes) if id(n) == arm_of[0]), None)
+    if at is None:
+        return False
+    node = nodes[at]
+    kept = node.orelse if arm_of[1] == 0 else node.body  # the arm that goes on: named there is fine
+    inside = {id(n) for n in walk(node)}
+    past = at + len(inside)  # preorder: the if's subtree, then what follows it
+    skip = {id(n) for n in walk(kept)} if kept is not None else set()
+    own = {id(n) for n in walk(build.stmt)} if build.stmt is not None else set()
+    return not any(isinstance(n, cst.Name) and n.value == name and id(n) not in skip and id(n) not in own
+                   for n in nodes[:past])
+
+
+def _assigned_name(build: Event) -> str | None:
+    """`opt = torch.optim.SGD(...)`: "opt"."""
+    stmt = build.stmt
+    small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 else None
+    if isinstance(small, cst.Assign) and small.value is build.node and len(small.targets) == 1 \
+            and isinstance(small.targets[0].target, cst.Name):
+        return small.targets[0].target.value
+    return None
 
 
 def between(flow: Flow, a: Event, b: Event) -> list[Event]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '79cc977ca26cb6b7900263ab876acc50'
+RULES_DIGEST = 'c87230d0b3824e128f7ae17f1db2c158'
 
 GATES = {
     'FZ002': (

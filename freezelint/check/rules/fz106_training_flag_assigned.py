@@ -119,6 +119,20 @@ class TrainingFlagAssigned(Rule):
             model.train()
             """
         ),
+        Example(
+            """
+            import torchvision
+
+            net = torchvision.models.resnet18(weights=None)
+            net.layer1.training = False  # expect: FZ106
+            """,
+            fixed="""
+            import torchvision
+
+            net = torchvision.models.resnet18(weights=None)
+            net.layer1.train(False)  # expect: FZ106
+            """,
+        ),
     ]
     good = [
         """
@@ -202,6 +216,12 @@ class TrainingFlagAssigned(Rule):
             def training(self, value):
                 self.inner.training = value
         """,
+        """
+        import torchvision
+
+        net = torchvision.models.resnet18(weights=None)
+        net.bn1.training = False  # a BatchNorm2d without children: the same as net.bn1.eval()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -211,7 +231,7 @@ class TrainingFlagAssigned(Rule):
             kind = facts.kind(store.obj, store.ctx)
             if kind is None or kind.tag != "module" or is_leaf_module_class(kind.qual):
                 continue
-            if kind.qual is None and _batchnorm_by_use(module, store.obj):
+            if kind.qual is None and (_batchnorm_by_use(module, store.obj) or _table_leaf(kind)):
                 continue
             if facts.enclosing_class(store.ctx) is not None and facts.function_name(store.ctx) in _MODE_METHODS:
                 continue
@@ -230,6 +250,17 @@ class TrainingFlagAssigned(Rule):
                 store.ctx,
                 call_fix(store, "train", f"Call `{obj}.train({value})`"),
             )
+
+
+def _table_leaf(kind) -> bool:
+    """A part of a known model (`resnet18(...).bn1`) the generated table shows without children:
+    it has none (the table lists every module to its depth), so its own flag is the whole story."""
+    from freezelint.check.submodule_table import DEPTH, TABLE
+
+    entry = TABLE.get(kind.factory or "")
+    if entry is None or not kind.sub or kind.sub.count(".") + 1 >= DEPTH:
+        return False  # its children, if any, would be deeper than the table goes
+    return kind.sub in entry["modules"] and not any(m.startswith(kind.sub + ".") for m in entry["modules"])
 
 
 # Attributes only BatchNorm layers have.

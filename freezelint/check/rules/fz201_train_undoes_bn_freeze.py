@@ -193,6 +193,52 @@ class TrainUndoesBnFreeze(Rule):
                     self.head = nn.Linear(768, num_classes)
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            @torch.no_grad()
+            def evaluate(model, loader):
+                model.eval()
+                for x, y in loader:
+                    model(x)
+                model.train()
+
+            freeze_bn(model)
+            for epoch in range(10):
+                for x, y in loader:
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+                evaluate(model, val_loader)  # expect: FZ201
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            def fit(model, loader, opt, finetune_bn):
+                freeze_bn(model)
+                if finetune_bn:
+                    model.train()  # expect: FZ201
+                    for x, y in loader:
+                        nn.functional.cross_entropy(model(x), y).backward()
+                    return model
+                for x, y in loader:
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -487,6 +533,53 @@ class TrainUndoesBnFreeze(Rule):
         freeze_bn(model)
         for epoch in range(10):
             train_one_epoch(model, loader, optimizer)
+        """,
+        """
+        import torch
+        import torch.nn as nn
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def set_train(model):
+            model.train()
+
+        @torch.no_grad()
+        def evaluate(model, loader):
+            model.eval()
+            for x, y in loader:
+                model(x)
+            model.train()  # the helper's last word: its caller re-freezes right after the call
+
+        freeze_bn(model)
+        set_train(model)
+        freeze_bn(model)
+        for epoch in range(10):
+            for x, y in loader:
+                criterion(model(x), y).backward()
+                optimizer.step()
+            evaluate(model, val_loader)
+            freeze_bn(model)
+        """,
+        """
+        import torch.nn as nn
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def fit(model, loader, opt, finetune_bn):
+            freeze_bn(model)
+            if finetune_bn:
+                model.train()
+                return model  # no training follows the train() on this path
+            for x, y in loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            return model
         """,
     ]
 

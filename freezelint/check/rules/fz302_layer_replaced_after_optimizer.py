@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ADD_GROUP, OPT_BUILD, REPLACE, after, flows_of
+from freezelint.check.flow import ADD_GROUP, OPT_BUILD, REPLACE, after, dropped_on_return, flows_of
 from freezelint.check.rules.base import LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, Example, Finding, Rule
 
 
@@ -63,6 +63,21 @@ class LayerReplacedAfterOptimizer(Rule):
                     pl_module.head = nn.Linear(512, 10)  # expect: FZ302
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            def build(new_classes=None):
+                model = torchvision.models.resnet18(weights=None)
+                opt = torch.optim.SGD(model.parameters(), lr=0.1)
+                if new_classes is not None:
+                    model.fc = nn.Linear(512, new_classes)  # expect: FZ302
+                    return model, opt  # the caller trains with this optimizer
+                return model, opt
+            """
+        ),
     ]
     good = [
         """
@@ -107,6 +122,22 @@ class LayerReplacedAfterOptimizer(Rule):
                 pl_module.head = nn.Linear(512, 10)
                 trainer.strategy.setup_optimizers(trainer)  # configure_optimizers again
         """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        def build(loader, new_classes=None):
+            model = torchvision.models.resnet18(weights=None)
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            if new_classes is not None:
+                model.fc = nn.Linear(512, new_classes)
+                return model  # this path leaves without the optimizer: nothing trains with it
+            for x, y in loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            return model
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -117,6 +148,7 @@ class LayerReplacedAfterOptimizer(Rule):
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.target == r.target and o.index < r.index
                           and not o.exclusive_with(r)
                           and (o.detail["whole"] or path.startswith(o.detail["path"] + "."))]
+                builds = [o for o in builds if not dropped_on_return(flow, r, o)]  # a path that returns first
                 if not builds:
                     continue
                 later = [e for e in evs if e.kind in (OPT_BUILD, ADD_GROUP) and after(r, e) and e is not r]

@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ADD_GROUP, OPT_BUILD, UNFREEZE, after, flows_of
-from freezelint.check.rules.base import LIGHTNING_CALLBACK, OPTIMIZER_CALL, UNFREEZES, Example, Finding, Rule, src
+from freezelint.check.known import SELF_RETURNING, is_library
+import re
+
+import libcst as cst
+
+from freezelint.check.flow import (ADD_GROUP, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, UNFREEZE, after, dropped_on_return,
+                                   flows_of)
+from freezelint.check.rules.base import (FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, UNFREEZES, Example, Finding,
+                                         Rule, code_of, src)
 
 
 class UnfrozenAfterOptimizer(Rule):
@@ -192,16 +199,51 @@ class UnfrozenAfterOptimizer(Rule):
                 if epoch == 5:
                     self.unfreeze_and_add_param_group(pl_module.backbone, optimizer)
         """,
+        """
+        import torch
+        import torchvision
+
+        def build(loader, full=False):
+            model = torchvision.models.resnet18(weights=None)
+            model.requires_grad_(False)
+            model.fc.requires_grad_(True)
+            opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+            if full:
+                model.requires_grad_(True)
+                return model  # this path leaves without the optimizer: the caller builds its own
+            for x, y in loader:
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            return model
+        """,
+        """
+        import torch
+        import torchvision
+
+        model = torchvision.models.resnet18(weights=None)  # nothing is ever frozen
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])  # keeps every parameter
+        for epoch in range(5):
+            if epoch == 3:
+                model.layer4.requires_grad_(True)  # changes nothing: all of it is in the optimizer
+            train_one_epoch(model, opt)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
+        freezes: bool | None = None  # whether anything is seen frozen: decided at the first candidate
         for flow in flows_of(facts).bodies:
             evs = flow.events
             for u in (e for e in evs if e.kind == UNFREEZE):
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.detail.get("filtered") and o.target == u.target
                           and o.index < u.index and not o.exclusive_with(u)]
+                builds = [o for o in builds if not dropped_on_return(flow, u, o)]  # a path that returns first
                 if not builds:
                     continue
+                if freezes is None:
+                    freezes = _freezes_seen(facts, module)
+                if not freezes and _fresh(facts, flow, u) \
+                        and not any(o.detail.get("edges") or o.detail.get("via") for o in builds):
+                    continue  # nothing frozen: the filter kept every parameter, the unfreeze changes nothing
                 if any(e.kind in (ADD_GROUP, OPT_BUILD) and (after(u, e)) and e is not u for e in evs
                        if e.index > u.index or set(e.loops) & set(u.loops)):
                     continue
@@ -215,3 +257,39 @@ class UnfrozenAfterOptimizer(Rule):
                     f"parameters {when}: they get grads but are never updated; `optimizer.add_param_group(...)` them",
                     stmt=u.stmt, facts=facts, used=[u, *builds],
                 )
+
+
+def _freezes_seen(facts: Facts, module) -> bool:
+    """Anything frozen in the file: a freeze written in it, or one a helper or builder of another
+    file does to a model of it. Without one the requires_grad filter kept every parameter."""
+    return bool(re.search(FREEZES_MEANT, code_of(module))) or any(
+        e.kind in (FREEZE, FREEZE_BY_DEFAULT) for f in flows_of(facts).bodies for e in f.events)
+
+
+def _fresh(facts: Facts, flow, u) -> bool:
+    """The unfrozen model is built here from a library (`model = torchvision.models.resnet18(...)`
+    in the function, `self.backbone = ...` in the class's own methods, the class a direct
+    torch/Lightning subclass): it starts with every parameter trainable, so only a freeze written
+    in this file could have left one out of the optimizer. A parameter, a global or a project
+    class may arrive frozen."""
+    target, sub = u.target, u.detail.get("sub") or u.target
+    if target == "self":
+        info = flow.scope.cls
+        attr = sub.split(".")[1] if sub.startswith("self.") else None
+        if info is None or attr is None or not all(
+                is_library(facts.qualname(b.value, facts.module_scope) or "") for b in info.node.bases):
+            return False
+        values = [v for v, _ in info.attrs.get(attr, [])]
+        scopes = [sc for _, sc in info.attrs.get(attr, [])]
+        return bool(values) and all(_library_call(facts, v, sc) for v, sc in zip(values, scopes))
+    owner = flow.scope.lookup(target) if "." not in target else None
+    if owner is not flow.scope or flow.scope.kind not in ("function", "module"):
+        return False
+    bindings = owner.bindings.get(target, [])
+    return bool(bindings) and all(b.how == "expr" and _library_call(facts, b.node, b.scope or owner) for b in bindings)
+
+
+def _library_call(facts: Facts, value, scope) -> bool:
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in SELF_RETURNING:
+        value = value.func.value
+    return isinstance(value, cst.Call) and is_library(facts.qualname(value.func, scope) or "")

@@ -78,6 +78,19 @@ class FreezeAfterDdp(Rule):
             """
             from torch.nn.parallel import DistributedDataParallel as DDP
 
+            def unfreeze_and_step(ddp, model, batch):
+                model.layer4.requires_grad_(True)
+                ddp(batch).sum().backward()  # one step with the old reducer
+
+            ddp = DDP(model)
+            unfreeze_and_step(ddp, model, batch)  # expect: FZ306
+            ddp = DDP(model)
+            """
+        ),
+        Example(
+            """
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
             model = model.to(device)
             ddp = DDP(model.to(rank), device_ids=[rank])
             for p in ddp.module.backbone.parameters():
@@ -141,6 +154,16 @@ class FreezeAfterDdp(Rule):
             p.requires_grad = False
         ddp = DDP(model.cuda(), device_ids=[rank])
         """,
+        """
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        def freeze(m):
+            m.requires_grad_(False)
+
+        ddp = DDP(model)
+        freeze(model.layer1)  # through a helper that only freezes
+        ddp = DDP(model)  # wrapped again before any step
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -162,7 +185,10 @@ class FreezeAfterDdp(Rule):
 
 def _rewraps(flow, change, wrap) -> bool:
     """A wrap that runs whenever `change` ran, after it and before any training: DDP is rebuilt
-    from the new requires_grad before a step could use the old one."""
-    return (wrap.index > change.index and set(wrap.branches) <= set(change.branches)
+    from the new requires_grad before a step could use the old one. A helper that changes it and
+    runs something (on any argument) may run it after the change: its events are not ordered
+    across arguments."""
+    return (wrap.index > change.index and set(wrap.branches) - set(flow.escapes) <= set(change.branches)
             and wrap.loops == change.loops
-            and not any(e.kind == ACTIVITY for e in between(flow, change, wrap)))
+            and not any(e.kind == ACTIVITY for e in between(flow, change, wrap))
+            and not any(e.kind == ACTIVITY and e.node is change.node for e in flow.events))
