@@ -163,6 +163,35 @@ def test_syntax_error_reported_and_run_goes_on_and_never_rewritten(cli, tmp_path
     assert r.code == 1
 
 
+def test_file_without_trigger_words_that_does_not_parse_is_fz001(cli, tmp_path):
+    """The text prefilter keeps libcst off a file no rule could fire on; CPython's parser still
+    sees it, so a file that does not parse is FZ001 whatever words it holds, cold and cached."""
+    write(tmp_path / "plain.py", "import os\nx = os.path.join(\n")
+    write(tmp_path / "calls.py", "def f(model):\n    model.train(\n")
+    write(tmp_path / "ok.py", "import os\nprint(os.sep)\n")
+    write(tmp_path / "top_return.py", "return 1\n")  # ast.parse accepts it (a compile-time error only)
+    for extra in (["--no-cache"], [], []):  # cold, then written to and read from the cache
+        r = cli(tmp_path, "check", *extra, "--format", "concise", ".")
+        assert r.code == 1
+        assert r.out.splitlines()[:2] == ["calls.py:2:16: FZ001 SyntaxError: '(' was never closed",
+                                          "plain.py:2:17: FZ001 SyntaxError: '(' was never closed"]
+        assert "Found 2 findings in 2 files." in r.out
+    r = cli(tmp_path, "check", "--no-cache", "--ignore", "FZ001", "plain.py")
+    assert r.code == 0
+
+
+def test_files_without_trigger_words_are_fz001_through_the_worker_pool_too(cli, tmp_path):
+    for i in range(10):  # enough files to parse that workers start; the plain ones follow
+        write(tmp_path / f"a{i}.py", BAD_MODULE)
+    for i in range(3):
+        write(tmp_path / f"z{i}.py", f"import os\nx{i} = os.path.join(\n")
+    write(tmp_path / "z_ok.py", "import os\n")
+    r = cli(tmp_path, "check", "--no-cache", "--jobs", "2", "--format", "concise", ".")
+    fz001 = [line for line in r.out.splitlines() if "FZ001" in line]
+    assert fz001 == [f"z{i}.py:2:18: FZ001 SyntaxError: '(' was never closed" for i in range(3)]
+    assert "Found 13 findings in 13 files." in r.out
+
+
 def test_undecodable_file_is_fz001(cli, tmp_path):
     (tmp_path / "bin.py").write_bytes(b"x = '\xff\xfe'\nmodel.requires_grad_ = False\n")
     r = cli(tmp_path, "check", "--format", "concise", "bin.py")

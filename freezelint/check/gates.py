@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f61810f9d32376a41660cd283a598c6f'
+RULES_DIGEST = '7e335459fca271a975d8f737d83d52f4'
 
 GATES = {
     'FZ002': (

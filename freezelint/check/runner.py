@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator
 from freezelint.check import prefilter
 from freezelint.check.alloc import relaxed_gc
 from freezelint.check.cache import Cache, Meta, content_key, meta_of
+from freezelint.check.cpython_parse import quick_error, syntax_error
 from freezelint.check.diagnostic import Diagnostic
 from freezelint.check.discover import Discovery
 from freezelint.config import Config, load
@@ -26,6 +27,9 @@ from freezelint.fsutil import atomic_write
 POOL_MIN_FILES = int(os.environ.get("FREEZELINT_POOL_MIN_FILES", 8))
 # Files this large are not parsed: libcst would need minutes and gigabytes.
 MAX_PARSE_BYTES = 8 * 1024 * 1024
+# Files only CPython's parser sees (no rule's trigger admits them) go to the workers in batches
+# of about this many bytes, with their bytes: one task per batch, no second read.
+SYNTAX_BATCH_BYTES = 256 * 1024
 
 
 @dataclass
@@ -137,8 +141,6 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
         text, encoding = prefilter.decode(data)
     except prefilter.DecodeError as e:
         if "FZ001" in selected:
-            from freezelint.check.engine import syntax_error
-
             result.diagnostics = [syntax_error(path, str(e))]
         result.parsed = True
         return result
@@ -152,6 +154,7 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
                 (project is None or not _project_admits(project, path, text, ask[0] if same else None)):
             if project is not None:
                 result.deps = project.recorded()  # re-checked when one of those starts acting
+            result.diagnostics = _unparsable(path, text, selected)
             return result
     # Some rule admits the file (the engine asks the project too): libcst is imported now.
     from freezelint.check import engine
@@ -250,6 +253,12 @@ def _pool_batch(tasks: list[tuple]) -> list[FileResult]:
     return [_pool_worker(t) for t in tasks]
 
 
+def _syntax_batch(items: list[tuple]) -> list[FileResult]:
+    """(path, bytes, selected, key, meta) of files no rule admits: CPython's parser alone."""
+    return [FileResult(path, _unparsable(path, data, sel), key=key, meta=meta)
+            for path, data, sel, key, meta in items]
+
+
 class _Pool:
     """Worker processes started on the first submission, fed while the runner still reads files;
     results come back in submission order."""
@@ -280,6 +289,9 @@ class _Pool:
             self._futures.append(self._executor.submit(_pool_worker, task))
         self.submitted += len(tasks)
 
+    def submit_syntax(self, items: list[tuple]) -> None:
+        self._futures.append(self._executor.submit(_syntax_batch, items))
+
     def results(self) -> Iterator[FileResult]:
         for f in self._futures:
             out = f.result()
@@ -305,6 +317,19 @@ def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
 def _triggered(text: str, selected: frozenset[str]) -> bool:
     pattern = prefilter.trigger_pattern(selected)
     return pattern is not None and bool(pattern.search(text))
+
+
+def _unparsable(path: str, source: bytes | str, selected: frozenset[str]) -> list[Diagnostic]:
+    """FZ001 for a file no rule admits (libcst never sees it), from CPython's parser."""
+    if "FZ001" not in selected or path.endswith(".ipynb"):
+        return []
+    if isinstance(source, bytes):
+        try:
+            source, _ = prefilter.decode(source)
+        except prefilter.DecodeError as e:  # _needs_parse sends these to `process`; kept for safety
+            return [syntax_error(path, str(e))]
+    rejected = quick_error(path, source)
+    return [rejected] if rejected is not None else []
 
 
 def _configuration(cfg: Config, selected: frozenset[str], parse_all: bool) -> str:
@@ -347,6 +372,8 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     # between is checked, and cached, as saved).
     heavy: list[tuple] = []
     asks: list[tuple] = []  # files only project code they call could admit
+    syntax: list[tuple] = []  # files only CPython's parser sees, with their bytes, for the workers
+    syntax_bytes = 0
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     # Workers start as soon as enough files need parsing, and parse while this loop reads on.
     pool = _Pool(workers) if workers > 1 and len(files) >= POOL_MIN_FILES else None
@@ -400,8 +427,18 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             elif quals := _calls_imported(project, p, data):
                 # the project decides, in the workers (the answer may parse the files it imports)
                 asks.append((path, sel, fix, parse_all, cache is not None, project, (quals, key)))
-            else:  # no selected rule could fire on this text
-                results.append(FileResult(path, key=key, meta=meta))
+            elif pool is not None and pool.started and "FZ001" in sel:
+                # no selected rule could fire on this text: only CPython's parser sees it (FZ001),
+                # in the workers beside the files they parse, a few hundred kB a batch
+                syntax.append((path, data, sel, key, meta))
+                syntax_bytes += len(data)
+                if syntax_bytes >= SYNTAX_BATCH_BYTES:
+                    pool.submit_syntax(syntax)
+                    syntax, syntax_bytes = [], 0
+            else:  # no selected rule could fire on this text: only CPython's parser sees it (FZ001)
+                results.append(FileResult(path, _unparsable(path, data, sel), key=key, meta=meta))
+        if syntax:
+            pool.submit_syntax(syntax)
         done = len(results)
         if progress:
             progress(done, total)
