@@ -200,22 +200,34 @@ def cmd_check(args) -> int:
     if args.diff:
         for d in unchecked:  # --diff prints no findings, but a file it could not read must show
             print(f"freezelint: {d.location}: {d.code} {d.message}", file=sys.stderr)
-        text = _diff(run)
+        report = _diff(run)  # bytes: each file's lines in its own encoding, as git applies them
     else:
-        text = render(args.format, run, show_fixes=args.show_fixes, statistics=args.statistics,
-                      color=False if args.output_file else None, quiet=args.quiet)
-    if args.output_file:
-        try:
-            Path(args.output_file).write_text(text, encoding="utf-8")
-        except OSError as e:
-            raise UsageError(f"cannot write {args.output_file}: {e.strerror or e}") from None
-    else:
-        sys.stdout.write(text)
+        report = render(args.format, run, show_fixes=args.show_fixes, statistics=args.statistics,
+                        color=False if args.output_file else None, quiet=args.quiet)
+    _write_report(report, args.output_file)
     if args.exit_zero:
         return EXIT_CLEAN
     if args.diff:  # a file it could not check is not a clean diff
         return EXIT_FINDINGS if (run.changes or run.errors or unchecked) else EXIT_CLEAN
     return EXIT_FINDINGS if (run.diagnostics or run.errors) else EXIT_CLEAN
+
+
+def _write_report(report: str | bytes, output_file: str | None) -> None:
+    """Text as UTF-8; a diff (bytes) as it is, in the encodings of the files it patches."""
+    if output_file:
+        try:
+            data = report if isinstance(report, bytes) else report.encode("utf-8")
+            Path(output_file).write_bytes(data)
+        except OSError as e:
+            raise UsageError(f"cannot write {output_file}: {e.strerror or e}") from None
+    elif isinstance(report, str):
+        sys.stdout.write(report)
+    elif hasattr(sys.stdout, "buffer"):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(report)
+        sys.stdout.buffer.flush()
+    else:  # a text-only stream (a caller's StringIO)
+        sys.stdout.write(report.decode("utf-8", "surrogateescape"))
 
 
 def _parse_all(args, cfg) -> bool:
@@ -254,16 +266,30 @@ def _show_project(run, every: bool = False) -> None:
     print("\n".join(lines), file=sys.stderr)
 
 
-def _diff(run) -> str:
-    out = []
+def _diff(run) -> bytes:
+    """The fixes as a unified diff that `git apply` and `patch` accept: made from the files' bytes
+    (a latin-1 file's context is its own bytes, not U+FFFD), lines split at "\\n" only as git
+    splits them, and a last line without a newline marked as git marks it."""
+    out: list[bytes] = []
     for path, old, new in run.changes:
-        a = old.decode("utf-8", "replace").splitlines(keepends=True)
-        b = new.decode("utf-8", "replace").splitlines(keepends=True)
-        out.extend(difflib.unified_diff(a, b, f"a/{path}", f"b/{path}"))
+        name = os.fsencode(path)
+        for line in difflib.diff_bytes(difflib.unified_diff, _git_lines(old), _git_lines(new),
+                                       b"a/" + name, b"b/" + name):
+            out.append(line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n")
     if run.changes:
         out.append(f"\nWould fix {run.fixed} finding{'s' if run.fixed != 1 else ''} "
-                   f"in {len(run.changes)} file{'s' if len(run.changes) != 1 else ''}.\n")
-    return "".join(out)
+                   f"in {len(run.changes)} file{'s' if len(run.changes) != 1 else ''}.\n".encode())
+    return b"".join(out)
+
+
+def _git_lines(data: bytes) -> list[bytes]:
+    """Lines as git sees them: ended by b"\\n" alone (a CR stays in its line), the last one
+    possibly without."""
+    lines = data.split(b"\n")
+    out = [line + b"\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
 
 
 def cmd_rule(args) -> int:
