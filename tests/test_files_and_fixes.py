@@ -112,6 +112,26 @@ def test_file_changed_between_read_and_write_is_not_overwritten(cli, tmp_path, m
     assert r.code == 1 and "FZ102" in r.out  # the unfixed finding is still reported
 
 
+def test_fix_that_cannot_be_written_is_named_as_such_not_as_an_unchecked_file(cli, tmp_path, monkeypatch):
+    from freezelint.check import runner
+
+    def immutable(path, data, **kw):
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr(runner, "atomic_write", immutable)
+    f = write(tmp_path / "a.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--fix", "a.py")
+    assert r.code == 1 and f.read_text() == BAD_MODULE.lstrip("\n")
+    assert r.err == "freezelint: a.py: fix not written: Operation not permitted\n"
+    summary = r.out.splitlines()[-3:]
+    assert summary == ["Found 1 finding in 1 file.", "[*] 1 fixable, not fixed.",
+                       "Checked, but not fixed: a.py: Operation not permitted."]
+    assert "could not be checked" not in r.out and "with `freezelint check --fix`" not in r.out
+    data = json.loads(cli(tmp_path, "check", "--fix", "--format", "json", "a.py").out)
+    assert [(d["code"], d["message"]) for d in data] == [
+        ("FZ102", data[0]["message"]), (None, "fix not written: Operation not permitted")]
+
+
 def test_fix_whose_result_does_not_parse_is_refused(tmp_path, monkeypatch):
     import libcst as cst
 

@@ -40,6 +40,7 @@ class FileResult:
     cached: bool = False
     fixed: int = 0
     error: str | None = None  # a one-line problem with this file
+    fix_error: bool = False  # the problem is a fix that was not written (the file was checked)
     original: bytes | None = None  # only when a fix changed the file
     new: bytes | None = None
     key: str | None = None  # content key of exactly the bytes checked (None: not cacheable)
@@ -54,6 +55,7 @@ class RunError:
 
     path: str
     message: str
+    fix: bool = False  # checked, but its fix was not written (else: the file was not checked)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -67,6 +69,7 @@ class RunResult:
     cached: int = 0
     fixed: int = 0
     errors: list[RunError] = field(default_factory=list)
+    fixing: bool = False  # fixes were to be written (--fix), not only shown
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
     docs_url: str | None = None  # the `docs-url` setting the report's links follow
 
@@ -163,12 +166,13 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
     result.diagnostics, result.parsed, result.fixed = outcome.diagnostics, outcome.parsed, outcome.fixed
     result.deps, result.edges = outcome.deps, outcome.edges
     if outcome.fix_refused:
-        result.error = outcome.fix_refused
+        result.error, result.fix_error = outcome.fix_refused, True
     if outcome.new_text is not None:
         try:
             result.original, result.new = data, outcome.new_text.encode(encoding)
         except UnicodeEncodeError:
             result.error, result.fixed = f"fix not written: result cannot be encoded as {encoding}", 0
+            result.fix_error = True
     return result
 
 
@@ -199,7 +203,7 @@ def _process_notebook(result: FileResult, text: str, encoding: str, selected, fi
     if outcome.new_text is not None:
         new_json = nb.with_source(outcome.new_text)
         if new_json is None:
-            result.error = "fix not written: it would change the notebook's cell layout"
+            result.error, result.fix_error = "fix not written: it would change the notebook's cell layout", True
         else:
             result.fixed = outcome.fixed
             result.original, result.new = text.encode(encoding), new_json.encode(encoding)
@@ -357,7 +361,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     selected_for = _per_file_selected(cfg, selected)
     paths = list(paths) if paths is not None else ["."]
     files = list(Discovery(cfg, force_exclude).files(paths))
-    run = RunResult(files=len(files), docs_url=cfg.docs_url)
+    run = RunResult(files=len(files), docs_url=cfg.docs_url, fixing=fix is not None and write)
     cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
     index = cache.index(_configuration(cfg, selected, parse_all)) if cache is not None else None
     from freezelint.check.project import Project  # light: no libcst until a summary is needed
@@ -474,7 +478,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
         run.parsed += r.parsed
         run.cached += r.cached
         if r.error:
-            run.errors.append(RunError(shown, r.error))
+            run.errors.append(RunError(shown, r.error, fix=r.fix_error))
         if r.new is not None and r.original is not None:
             # Through symlinks to the real file (the link stays a link), never outside the tree.
             target = os.path.realpath(abs_path)
@@ -488,7 +492,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             if write:
                 err = _outside(target, trees) or write_atomic(Path(target), r.original, r.new)
                 if err:
-                    run.errors.append(RunError(shown, err))
+                    run.errors.append(RunError(shown, err, fix=True))
                     unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None, parse_all,
                                       project=project)
                     for d in unfixed.diagnostics:
