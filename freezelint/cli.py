@@ -1,6 +1,8 @@
 """`freezelint check | audit | run | rule | rules | server`; `freezelint PATH ...` means `freezelint check PATH ...`.
 
 Exit codes: 0 clean, 1 findings (or files that could not be checked), 2 usage or internal error.
+A run that checks nothing (no Python file under the paths, or every one excluded; a selection
+that leaves no rule) warns on stderr and exits 0, as ruff does; `--select ""` is a usage error.
 Errors are one line; `--verbose` adds the traceback.
 
 Each subcommand is one `_add_<name>` (its parser) and one `cmd_<name>` (its work), registered
@@ -178,6 +180,8 @@ def cmd_check(args) -> int:
         cfg.docs_url = args.docs_url or None
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.select is not None and not args.select:  # `--select ""`, e.g. from an unset variable
+        raise UsageError("--select names no code: give codes or prefixes (e.g. FZ1, FZ102, ALL)")
     fix = None
     if args.fix or args.diff:
         fix = "unsafe" if args.unsafe_fixes else "safe"
@@ -194,6 +198,8 @@ def cmd_check(args) -> int:
             bar.stop()
     for err in run.errors:
         print(f"freezelint: {err}", file=sys.stderr)
+    if not args.quiet:
+        _warn_if_nothing_checked(run, cfg)
     unchecked = [d for d in run.diagnostics if d.code == "FZ001"]
     if getattr(args, "show_project", False):
         _show_project(run, every=args.verbose)
@@ -210,6 +216,18 @@ def cmd_check(args) -> int:
     if args.diff:  # a file it could not check is not a clean diff
         return EXIT_FINDINGS if (run.changes or run.errors or unchecked) else EXIT_CLEAN
     return EXIT_FINDINGS if (run.diagnostics or run.errors) else EXIT_CLEAN
+
+
+def _warn_if_nothing_checked(run, cfg) -> None:
+    """As ruff does: a run that checked nothing says so on stderr and still exits 0 (a pre-commit
+    hook whose files are all excluded is not a failure)."""
+    if not run.files:
+        print("freezelint: warning: no Python files found under the given paths: nothing was checked",
+              file=sys.stderr)
+    elif not cfg.selected():
+        where = f" ({cfg.source})" if cfg.source is not None and cfg.cli_select is None else ""
+        print(f"freezelint: warning: the selection{where} leaves no rule to run: nothing was checked",
+              file=sys.stderr)
 
 
 def _write_report(report: str | bytes, output_file: str | None) -> None:

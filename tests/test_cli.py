@@ -28,10 +28,30 @@ def test_missing_path_is_one_line_error(cli, tmp_path):
     assert r.err.strip() == "freezelint: error: no such file or directory: missing.py"
 
 
-def test_empty_directory_and_no_python_files_exit_zero(cli, tmp_path):
+def test_a_run_that_checks_no_file_warns_and_exits_zero_as_ruff_does(cli, tmp_path):
+    warning = "freezelint: warning: no Python files found under the given paths: nothing was checked\n"
     (tmp_path / "empty").mkdir()
-    r = cli(tmp_path, "check", "empty")
-    assert r.code == 0 and "All checks passed" in r.out
+    write(tmp_path / "docs" / "README.md", "model.requires_grad = False\n")
+    write(tmp_path / "a.py", BAD_MODULE)
+    for args in (["empty"], ["docs"], ["--exclude", "a.py", "--force-exclude", "a.py"]):
+        r = cli(tmp_path, "check", *args)
+        assert (r.code, r.err) == (0, warning) and "All checks passed" in r.out
+    r = cli(tmp_path, "check", "-q", "empty")
+    assert (r.code, r.out, r.err) == (0, "", "")
+    r = cli(tmp_path, "check", "a.py")
+    assert r.code == 1 and r.err == ""
+
+
+def test_a_selection_of_no_rule_warns_and_an_empty_select_flag_is_a_usage_error(cli, tmp_path):
+    write(tmp_path / "a.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--select", "", "a.py")
+    assert r.code == 2 and r.err.count("\n") == 1 and "--select names no code" in r.err
+    r = cli(tmp_path, "check", "--select", "FZ102", "--ignore", "FZ1", "a.py")
+    assert r.code == 0 and r.err == "freezelint: warning: the selection leaves no rule to run: nothing was checked\n"
+    write(tmp_path / "pyproject.toml", "[tool.freezelint]\nselect = []\n")
+    r = cli(tmp_path, "check", "a.py")
+    assert r.code == 0 and "the selection (" in r.err and "pyproject.toml) leaves no rule to run" in r.err
+    assert cli(tmp_path, "check", "--select", "FZ102", "a.py").code == 1  # the flag starts afresh
 
 
 def test_text_output_shows_source_caret_and_fix(cli, tmp_path):
