@@ -60,7 +60,8 @@ def _add_check(sub) -> None:
     out.add_argument("--format", "--output-format", dest="format", default="text",
                      choices=("text", "concise", "json", "github", "sarif", "junit"))
     out.add_argument("--output-file", "-o", help="write the report here instead of stdout")
-    out.add_argument("--statistics", action="store_true", help="count findings per code")
+    out.add_argument("--statistics", action="store_true",
+                     help="count findings per code (text, concise or json)")
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     out.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -170,7 +171,7 @@ def cmd_check(args) -> int:
     from freezelint import config as config_mod
     from freezelint.check.discover import MissingPath
     from freezelint.check.runner import check_paths
-    from freezelint.output import render
+    from freezelint.output import STATISTICS_FORMATS, render
 
     cfg = config_mod.load(Path(args.config) if args.config else None)
     cfg = config_mod.merge_cli(cfg, select=args.select, ignore=args.ignore, extend_select=args.extend_select,
@@ -180,6 +181,9 @@ def cmd_check(args) -> int:
         cfg.docs_url = args.docs_url or None
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.statistics and args.format not in STATISTICS_FORMATS and not args.diff:
+        raise UsageError(f"--statistics cannot be written as {args.format}: use --format "
+                         f"{', '.join(STATISTICS_FORMATS[:-1])} or {STATISTICS_FORMATS[-1]}")
     if args.select is not None and not args.select:  # `--select ""`, e.g. from an unset variable
         raise UsageError("--select names no code: give codes or prefixes (e.g. FZ1, FZ102, ALL)")
     fix = None

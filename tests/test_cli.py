@@ -146,6 +146,19 @@ def test_statistics_quiet_output_file(cli, tmp_path):
     assert r.out == "" and len(json.loads((tmp_path / "report.json").read_text())) == 2
 
 
+def test_statistics_as_json_in_ruffs_shape_and_refused_where_no_shape_fits(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE + "layer.requires_grad_ = True\nfc = nn.Linear(2, 2)\nfc.requires_grad = False\n")
+    r = cli(tmp_path, "check", "--statistics", "--format", "json", "bad.py")
+    assert r.code == 1 and json.loads(r.out) == [
+        {"code": "FZ102", "name": "requires-grad-on-module", "count": 2, "fixable": True, "fixable_count": 2},
+        {"code": "FZ101", "name": "requires-grad-method-assigned", "count": 1, "fixable": True, "fixable_count": 1},
+    ]
+    for fmt in ("github", "sarif", "junit"):
+        r = cli(tmp_path, "check", "--statistics", "--format", fmt, "bad.py")
+        assert r.code == 2 and r.out == "" and r.err.count("\n") == 1
+        assert f"--statistics cannot be written as {fmt}: use --format text, concise or json" in r.err
+
+
 def test_fix_diff_and_second_fix_is_noop(cli, tmp_path):
     f = write(tmp_path / "bad.py", BAD_MODULE)
     r = cli(tmp_path, "check", "--diff", "bad.py")
