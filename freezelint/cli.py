@@ -260,12 +260,18 @@ def _parse_all(args, cfg) -> bool:
 
 
 def _show_project(run, every: bool = False) -> None:
-    from freezelint.check.project import parse_used
+    from freezelint.check.project import _PROJECT, parse_used
     from freezelint.check.runner import display_path
 
-    used = sorted({p.partition("#")[0] for p in run.summarised})  # "#class", "#acts": read in part only
+    # "path#class", "path#acts name": a file read in part; "<project>#mentions words": a scan of
+    # every project file, no file of its own
+    used = sorted({p.partition("#")[0] for p in run.summarised} - {_PROJECT})
+    scans = sorted(p.partition("#")[2] for p in run.summarised if p.partition("#")[0] == _PROJECT)
     lines = [f"project root: {run.project_root}", f"files summarised and used: {len(used)}"]
     lines += [f"  {display_path(Path(p))}" for p in used]
+    if scans:
+        lines.append(f"scans of every project file used: {len(scans)}")
+        lines += [f"  {scan}" for scan in scans]
     by_file: dict[str, dict[tuple[int, str], list[str]]] = {}
     followed = []
     for e in run.edges:
