@@ -1,6 +1,8 @@
 """`freezelint check | audit | run | rule | rules | server`; `freezelint PATH ...` means `freezelint check PATH ...`.
 
 Exit codes: 0 clean, 1 findings (or files that could not be checked), 2 usage or internal error.
+A run that checks nothing (no Python file under the paths, or every one excluded; a selection
+that leaves no rule) warns on stderr and exits 0, as ruff does; `--select ""` is a usage error.
 Errors are one line; `--verbose` adds the traceback.
 
 Each subcommand is one `_add_<name>` (its parser) and one `cmd_<name>` (its work), registered
@@ -58,7 +60,8 @@ def _add_check(sub) -> None:
     out.add_argument("--format", "--output-format", dest="format", default="text",
                      choices=("text", "concise", "json", "github", "sarif", "junit"))
     out.add_argument("--output-file", "-o", help="write the report here instead of stdout")
-    out.add_argument("--statistics", action="store_true", help="count findings per code")
+    out.add_argument("--statistics", action="store_true",
+                     help="count findings per code (text, concise or json)")
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     out.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -168,7 +171,7 @@ def cmd_check(args) -> int:
     from freezelint import config as config_mod
     from freezelint.check.discover import MissingPath
     from freezelint.check.runner import check_paths
-    from freezelint.output import render
+    from freezelint.output import STATISTICS_FORMATS, render
 
     cfg = config_mod.load(Path(args.config) if args.config else None, start=config_mod.search_start(args.paths))
     cfg = config_mod.merge_cli(cfg, select=args.select, ignore=args.ignore, extend_select=args.extend_select,
@@ -178,6 +181,11 @@ def cmd_check(args) -> int:
         cfg.docs_url = args.docs_url or None
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.statistics and args.format not in STATISTICS_FORMATS and not args.diff:
+        raise UsageError(f"--statistics cannot be written as {args.format}: use --format "
+                         f"{', '.join(STATISTICS_FORMATS[:-1])} or {STATISTICS_FORMATS[-1]}")
+    if args.select is not None and not args.select:  # `--select ""`, e.g. from an unset variable
+        raise UsageError("--select names no code: give codes or prefixes (e.g. FZ1, FZ102, ALL)")
     fix = None
     if args.fix or args.diff:
         fix = "unsafe" if args.unsafe_fixes else "safe"
@@ -194,28 +202,54 @@ def cmd_check(args) -> int:
             bar.stop()
     for err in run.errors:
         print(f"freezelint: {err}", file=sys.stderr)
+    if not args.quiet:
+        _warn_if_nothing_checked(run, cfg)
     unchecked = [d for d in run.diagnostics if d.code == "FZ001"]
     if getattr(args, "show_project", False):
         _show_project(run, every=args.verbose)
     if args.diff:
         for d in unchecked:  # --diff prints no findings, but a file it could not read must show
             print(f"freezelint: {d.location}: {d.code} {d.message}", file=sys.stderr)
-        text = _diff(run)
+        report = _diff(run)  # bytes: each file's lines in its own encoding, as git applies them
     else:
-        text = render(args.format, run, show_fixes=args.show_fixes, statistics=args.statistics,
-                      color=False if args.output_file else None, quiet=args.quiet)
-    if args.output_file:
-        try:
-            Path(args.output_file).write_text(text, encoding="utf-8")
-        except OSError as e:
-            raise UsageError(f"cannot write {args.output_file}: {e.strerror or e}") from None
-    else:
-        sys.stdout.write(text)
+        report = render(args.format, run, show_fixes=args.show_fixes, statistics=args.statistics,
+                        color=False if args.output_file else None, quiet=args.quiet)
+    _write_report(report, args.output_file)
     if args.exit_zero:
         return EXIT_CLEAN
     if args.diff:  # a file it could not check is not a clean diff
         return EXIT_FINDINGS if (run.changes or run.errors or unchecked) else EXIT_CLEAN
     return EXIT_FINDINGS if (run.diagnostics or run.errors) else EXIT_CLEAN
+
+
+def _warn_if_nothing_checked(run, cfg) -> None:
+    """As ruff does: a run that checked nothing says so on stderr and still exits 0 (a pre-commit
+    hook whose files are all excluded is not a failure)."""
+    if not run.files:
+        print("freezelint: warning: no Python files found under the given paths: nothing was checked",
+              file=sys.stderr)
+    elif not cfg.selected():
+        where = f" ({cfg.source})" if cfg.source is not None and cfg.cli_select is None else ""
+        print(f"freezelint: warning: the selection{where} leaves no rule to run: nothing was checked",
+              file=sys.stderr)
+
+
+def _write_report(report: str | bytes, output_file: str | None) -> None:
+    """Text as UTF-8; a diff (bytes) as it is, in the encodings of the files it patches."""
+    if output_file:
+        try:
+            data = report if isinstance(report, bytes) else report.encode("utf-8")
+            Path(output_file).write_bytes(data)
+        except OSError as e:
+            raise UsageError(f"cannot write {output_file}: {e.strerror or e}") from None
+    elif isinstance(report, str):
+        sys.stdout.write(report)
+    elif hasattr(sys.stdout, "buffer"):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(report)
+        sys.stdout.buffer.flush()
+    else:  # a text-only stream (a caller's StringIO)
+        sys.stdout.write(report.decode("utf-8", "surrogateescape"))
 
 
 def _parse_all(args, cfg) -> bool:
@@ -226,12 +260,18 @@ def _parse_all(args, cfg) -> bool:
 
 
 def _show_project(run, every: bool = False) -> None:
-    from freezelint.check.project import parse_used
+    from freezelint.check.project import _PROJECT, parse_used
     from freezelint.check.runner import display_path
 
-    used = sorted({p.partition("#")[0] for p in run.summarised})  # "#class", "#acts": read in part only
+    # "path#class", "path#acts name": a file read in part; "<project>#mentions words": a scan of
+    # every project file, no file of its own
+    used = sorted({p.partition("#")[0] for p in run.summarised} - {_PROJECT})
+    scans = sorted(p.partition("#")[2] for p in run.summarised if p.partition("#")[0] == _PROJECT)
     lines = [f"project root: {run.project_root}", f"files summarised and used: {len(used)}"]
     lines += [f"  {display_path(Path(p))}" for p in used]
+    if scans:
+        lines.append(f"scans of every project file used: {len(scans)}")
+        lines += [f"  {scan}" for scan in scans]
     by_file: dict[str, dict[tuple[int, str], list[str]]] = {}
     followed = []
     for e in run.edges:
@@ -254,16 +294,30 @@ def _show_project(run, every: bool = False) -> None:
     print("\n".join(lines), file=sys.stderr)
 
 
-def _diff(run) -> str:
-    out = []
+def _diff(run) -> bytes:
+    """The fixes as a unified diff that `git apply` and `patch` accept: made from the files' bytes
+    (a latin-1 file's context is its own bytes, not U+FFFD), lines split at "\\n" only as git
+    splits them, and a last line without a newline marked as git marks it."""
+    out: list[bytes] = []
     for path, old, new in run.changes:
-        a = old.decode("utf-8", "replace").splitlines(keepends=True)
-        b = new.decode("utf-8", "replace").splitlines(keepends=True)
-        out.extend(difflib.unified_diff(a, b, f"a/{path}", f"b/{path}"))
+        name = os.fsencode(path)
+        for line in difflib.diff_bytes(difflib.unified_diff, _git_lines(old), _git_lines(new),
+                                       b"a/" + name, b"b/" + name):
+            out.append(line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n")
     if run.changes:
         out.append(f"\nWould fix {run.fixed} finding{'s' if run.fixed != 1 else ''} "
-                   f"in {len(run.changes)} file{'s' if len(run.changes) != 1 else ''}.\n")
-    return "".join(out)
+                   f"in {len(run.changes)} file{'s' if len(run.changes) != 1 else ''}.\n".encode())
+    return b"".join(out)
+
+
+def _git_lines(data: bytes) -> list[bytes]:
+    """Lines as git sees them: ended by b"\\n" alone (a CR stays in its line), the last one
+    possibly without."""
+    lines = data.split(b"\n")
+    out = [line + b"\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
 
 
 def cmd_rule(args) -> int:

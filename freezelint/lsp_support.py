@@ -76,7 +76,7 @@ class ConfigCache:
         return (cfg if cfg is not None else Config(root=directory)), error
 
     def settings(self, path: Path | None, fallback_dir: Path) -> Settings:
-        from freezelint.check.discover import Discovery, MissingPath
+        from freezelint.check.discover import Discovery
         from freezelint.check.runner import _per_file_selected
 
         cfg, error = self.config(path.parent if path is not None else fallback_dir)
@@ -87,11 +87,10 @@ class ConfigCache:
             selected = cfg.selected()
         if path is None:
             return Settings(selected, cfg, error)
-        try:  # excluded files stay silent, as `freezelint check --force-exclude` (pre-commit) has it
-            if not list(Discovery(cfg, force_exclude=True).files([str(path)])):
-                return Settings(None, cfg, error)
-        except MissingPath:
-            pass  # not saved yet: nothing on disk to exclude
+        # excluded files stay silent, as `freezelint check --force-exclude` (pre-commit) has it;
+        # decided from the path, so a new file not saved yet is excluded as it will be on disk
+        if Discovery(cfg, force_exclude=True).excluded_file(str(path)):
+            return Settings(None, cfg, error)
         return Settings(_per_file_selected(cfg, selected)(path), cfg, error)
 
 
@@ -112,6 +111,8 @@ class Checked:
     source: str  # the text the engine saw (a notebook's cells joined, magics masked)
     placed: list[Placed] = field(default_factory=list)
     skipped: str | None = None  # why the text was not checked
+    # project files (resolved paths) the check read; None: every file (a scan of the project)
+    uses: frozenset[str] | None = frozenset()
     # for a notebook: source row -> (cell key, row in the cell)
     cell_of_row: Callable[[int], tuple[str, int]] | None = None
 
@@ -129,19 +130,30 @@ def _too_big_message() -> str:
     return f"not checked: over the {MAX_PARSE_BYTES // 2**20} MB limit"
 
 
-def default_analyse(text: str, path: str, selected: frozenset, fix: str | None = None):
+def default_analyse(text: str, path: str, selected: frozenset, fix: str | None = None,
+                    open_files: dict[str, str] | None = None):
     """The editor's text checked as `freezelint check` checks the file: inside its project (the
     nearest pyproject.toml / .git), so calls and classes from other files resolve. A fresh
     Project per check: summaries come from the on-disk cache by content, so an edit saved in
-    another file is seen at the next check."""
+    another file is seen at the next check. `open_files` (resolved path -> text): the editor's
+    buffers, read instead of those files on disk."""
     from pathlib import Path
 
     from freezelint.check import engine
     from freezelint.check.project import Project, find_root
 
     root = find_root(Path(path))
-    project = Project(root, root / ".freezelint_cache")
+    overlay = {p: t.encode("utf-8", "surrogatepass") for p, t in (open_files or {}).items()}
+    project = Project(root, root / ".freezelint_cache", overlay=overlay)
     return engine.check_text(text, path, selected, fix, project=project)
+
+
+def _uses(outcome) -> frozenset[str] | None:
+    """The project files a check read (from the outcome's dependencies), None for all of them."""
+    from freezelint.check.project import _PROJECT
+
+    paths = {dep.partition("#")[0] for dep in getattr(outcome, "deps", None) or {}}
+    return None if _PROJECT in paths else frozenset(paths)
 
 
 class Checker:
@@ -151,7 +163,10 @@ class Checker:
 
     def __init__(self) -> None:
         self.configs = ConfigCache()
-        self.analyse: Analyse = default_analyse
+        # the editor's open Python files (resolved path -> text), read instead of the disk
+        self.open_files: dict[str, str] = {}
+        self.analyse: Analyse = lambda text, path, selected, fix: default_analyse(
+            text, path, selected, fix, open_files=self.open_files)
 
     def use_analyse(self, analyse: Analyse) -> None:
         """Route every check through `analyse(text, path, selected, fix)`, e.g.
@@ -162,7 +177,7 @@ class Checker:
         if too_big(text):
             return Checked(text, skipped=_too_big_message())
         outcome = self.analyse(text, path, selected, None)
-        return Checked(text, [Placed(key, d, d.row) for d in outcome.diagnostics])
+        return Checked(text, [Placed(key, d, d.row) for d in outcome.diagnostics], uses=_uses(outcome))
 
     def check_notebook(self, cells: list[tuple[str, str]], path: str, selected: frozenset[str]) -> Checked:
         """`cells`: (key, text) of each code cell, in notebook order; checked as one module,
@@ -178,7 +193,7 @@ class Checker:
             number, in_cell = nb.locate(row)
             return cells[number - 1][0], in_cell
 
-        checked = Checked(nb.source, cell_of_row=cell_of_row)
+        checked = Checked(nb.source, cell_of_row=cell_of_row, uses=_uses(outcome))
         for d in outcome.diagnostics:
             key, row = cell_of_row(d.row)
             end_key, end_row = cell_of_row(d.end_row)

@@ -123,10 +123,13 @@ def build_server(debounce: float = DEBOUNCE_S):
         def _is_cell(self, uri: str) -> bool:
             return self.workspace.get_notebook_document(cell_uri=uri) is not None
 
-        def lint(self, uri: str) -> None:
-            """Check a file or notebook now and publish; never raises into the protocol."""
+        def lint(self, uri: str, dependents: bool = False) -> None:
+            """Check a file or notebook now and publish; never raises into the protocol.
+            `dependents`: its text changed, so the open documents whose last check read this
+            file (a helper they import) are checked again too, against its text as it is now."""
             self._cancel(uri)
             try:
+                self._sync_open_files()
                 if unquote(uri) in self.workspace.notebook_documents:
                     self._lint_notebook(uri)
                 elif unquote(uri) in self.workspace.text_documents:
@@ -135,6 +138,28 @@ def build_server(debounce: float = DEBOUNCE_S):
                 log.exception("check failed")
                 self.window_log_message(t.LogMessageParams(
                     type=t.MessageType.Error, message=f"freezelint: cannot check {uri}: {type(e).__name__}: {e}"))
+            if dependents:
+                self.lint_dependents(uri)
+
+        def lint_dependents(self, uri: str) -> None:
+            path = self._path(uri)
+            if path is None:
+                return
+            changed = str(path.resolve())
+            for key, unit in list(self.units.items()):
+                uses = unit.checked.uses
+                if key != uri and (uses is None or changed in uses):
+                    self.lint(key)
+
+        def _sync_open_files(self) -> None:
+            """The open Python files' texts, read by the project analysis instead of the disk."""
+            texts = {}
+            for uri, doc in list(self.workspace.text_documents.items()):
+                path = self._path(uri)
+                if path is not None and path.suffix in PYTHON_SUFFIXES and not self._is_cell(uri):
+                    texts[str(path.resolve())] = doc.source
+            self.checker.open_files.clear()
+            self.checker.open_files.update(texts)
 
         def _lint_file(self, uri: str) -> None:
             doc = self.workspace.get_text_document(uri)
@@ -193,11 +218,12 @@ def build_server(debounce: float = DEBOUNCE_S):
 
         # ------------------------------------------------------------------ debounce
         def later(self, key: str) -> None:
+            """Check after a pause in typing, then the open documents that read this one."""
             self._cancel(key)
             if self.debounce <= 0:
-                self.lint(key)
+                self.lint(key, dependents=True)
                 return
-            self._timers[key] = asyncio.get_running_loop().call_later(self.debounce, self.lint, key)
+            self._timers[key] = asyncio.get_running_loop().call_later(self.debounce, self.lint, key, True)
 
         def _cancel(self, key: str) -> None:
             timer = self._timers.pop(key, None)
@@ -308,11 +334,13 @@ def build_server(debounce: float = DEBOUNCE_S):
 
     @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: FreezelintServer, params: t.DidSaveTextDocumentParams) -> None:
-        ls.lint(params.text_document.uri)
+        ls.lint(params.text_document.uri, dependents=True)
 
     @server.feature(t.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: FreezelintServer, params: t.DidCloseTextDocumentParams) -> None:
         ls.clear(params.text_document.uri)
+        ls._sync_open_files()  # its unsaved text no longer stands in for the file on disk
+        ls.lint_dependents(params.text_document.uri)
 
     @server.feature(t.NOTEBOOK_DOCUMENT_DID_OPEN)
     def nb_open(ls: FreezelintServer, params: t.DidOpenNotebookDocumentParams) -> None:

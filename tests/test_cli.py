@@ -28,10 +28,30 @@ def test_missing_path_is_one_line_error(cli, tmp_path):
     assert r.err.strip() == "freezelint: error: no such file or directory: missing.py"
 
 
-def test_empty_directory_and_no_python_files_exit_zero(cli, tmp_path):
+def test_a_run_that_checks_no_file_warns_and_exits_zero_as_ruff_does(cli, tmp_path):
+    warning = "freezelint: warning: no Python files found under the given paths: nothing was checked\n"
     (tmp_path / "empty").mkdir()
-    r = cli(tmp_path, "check", "empty")
-    assert r.code == 0 and "All checks passed" in r.out
+    write(tmp_path / "docs" / "README.md", "model.requires_grad = False\n")
+    write(tmp_path / "a.py", BAD_MODULE)
+    for args in (["empty"], ["docs"], ["--exclude", "a.py", "--force-exclude", "a.py"]):
+        r = cli(tmp_path, "check", *args)
+        assert (r.code, r.err) == (0, warning) and "All checks passed" in r.out
+    r = cli(tmp_path, "check", "-q", "empty")
+    assert (r.code, r.out, r.err) == (0, "", "")
+    r = cli(tmp_path, "check", "a.py")
+    assert r.code == 1 and r.err == ""
+
+
+def test_a_selection_of_no_rule_warns_and_an_empty_select_flag_is_a_usage_error(cli, tmp_path):
+    write(tmp_path / "a.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--select", "", "a.py")
+    assert r.code == 2 and r.err.count("\n") == 1 and "--select names no code" in r.err
+    r = cli(tmp_path, "check", "--select", "FZ102", "--ignore", "FZ1", "a.py")
+    assert r.code == 0 and r.err == "freezelint: warning: the selection leaves no rule to run: nothing was checked\n"
+    write(tmp_path / "pyproject.toml", "[tool.freezelint]\nselect = []\n")
+    r = cli(tmp_path, "check", "a.py")
+    assert r.code == 0 and "the selection (" in r.err and "pyproject.toml) leaves no rule to run" in r.err
+    assert cli(tmp_path, "check", "--select", "FZ102", "a.py").code == 1  # the flag starts afresh
 
 
 def test_text_output_shows_source_caret_and_fix(cli, tmp_path):
@@ -126,6 +146,19 @@ def test_statistics_quiet_output_file(cli, tmp_path):
     assert r.out == "" and len(json.loads((tmp_path / "report.json").read_text())) == 2
 
 
+def test_statistics_as_json_in_ruffs_shape_and_refused_where_no_shape_fits(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE + "layer.requires_grad_ = True\nfc = nn.Linear(2, 2)\nfc.requires_grad = False\n")
+    r = cli(tmp_path, "check", "--statistics", "--format", "json", "bad.py")
+    assert r.code == 1 and json.loads(r.out) == [
+        {"code": "FZ102", "name": "requires-grad-on-module", "count": 2, "fixable": True, "fixable_count": 2},
+        {"code": "FZ101", "name": "requires-grad-method-assigned", "count": 1, "fixable": True, "fixable_count": 1},
+    ]
+    for fmt in ("github", "sarif", "junit"):
+        r = cli(tmp_path, "check", "--statistics", "--format", fmt, "bad.py")
+        assert r.code == 2 and r.out == "" and r.err.count("\n") == 1
+        assert f"--statistics cannot be written as {fmt}: use --format text, concise or json" in r.err
+
+
 def test_fix_diff_and_second_fix_is_noop(cli, tmp_path):
     f = write(tmp_path / "bad.py", BAD_MODULE)
     r = cli(tmp_path, "check", "--diff", "bad.py")
@@ -161,6 +194,35 @@ def test_syntax_error_reported_and_run_goes_on_and_never_rewritten(cli, tmp_path
     assert (tmp_path / "broken.py").read_text() == broken
     assert "layer.requires_grad_(False)" in (tmp_path / "bad.py").read_text()
     assert r.code == 1
+
+
+def test_file_without_trigger_words_that_does_not_parse_is_fz001(cli, tmp_path):
+    """The text prefilter keeps libcst off a file no rule could fire on; CPython's parser still
+    sees it, so a file that does not parse is FZ001 whatever words it holds, cold and cached."""
+    write(tmp_path / "plain.py", "import os\nx = os.path.join(\n")
+    write(tmp_path / "calls.py", "def f(model):\n    model.train(\n")
+    write(tmp_path / "ok.py", "import os\nprint(os.sep)\n")
+    write(tmp_path / "top_return.py", "return 1\n")  # ast.parse accepts it (a compile-time error only)
+    for extra in (["--no-cache"], [], []):  # cold, then written to and read from the cache
+        r = cli(tmp_path, "check", *extra, "--format", "concise", ".")
+        assert r.code == 1
+        assert r.out.splitlines()[:2] == ["calls.py:2:16: FZ001 SyntaxError: '(' was never closed",
+                                          "plain.py:2:17: FZ001 SyntaxError: '(' was never closed"]
+        assert "Found 2 findings in 2 files." in r.out
+    r = cli(tmp_path, "check", "--no-cache", "--ignore", "FZ001", "plain.py")
+    assert r.code == 0
+
+
+def test_files_without_trigger_words_are_fz001_through_the_worker_pool_too(cli, tmp_path):
+    for i in range(10):  # enough files to parse that workers start; the plain ones follow
+        write(tmp_path / f"a{i}.py", BAD_MODULE)
+    for i in range(3):
+        write(tmp_path / f"z{i}.py", f"import os\nx{i} = os.path.join(\n")
+    write(tmp_path / "z_ok.py", "import os\n")
+    r = cli(tmp_path, "check", "--no-cache", "--jobs", "2", "--format", "concise", ".")
+    fz001 = [line for line in r.out.splitlines() if "FZ001" in line]
+    assert fz001 == [f"z{i}.py:2:18: FZ001 SyntaxError: '(' was never closed" for i in range(3)]
+    assert "Found 13 findings in 13 files." in r.out
 
 
 def test_undecodable_file_is_fz001(cli, tmp_path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -105,6 +107,35 @@ def test_github_carries_run_errors_as_error_commands(cli, too_big):
     lines = r.out.splitlines()
     assert len(lines) == 1 and lines[0].startswith("::error ") and "file=big.py" in lines[0]
     assert "not checked" in lines[0]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_diff_is_a_patch_git_applies_as_fix_would(cli, tmp_path):
+    """No final newline, latin-1 bytes, CRLF, a form feed and a U+0085 inside a line (line breaks
+    to str.splitlines, not to git): `git apply` takes the patch and leaves the bytes --fix writes."""
+    files = {
+        "nonl.py": b"import torch.nn as nn\nmodel = nn.Linear(2, 2)\nmodel.requires_grad = False",
+        "latin1.py": b"# -*- coding: latin-1 -*-\nimport torch.nn as nn\nmodel = nn.Linear(2, 2)\n"
+                     b's = "caf\xe9"\nmodel.requires_grad = False\n',
+        "crlf.py": b"import torch.nn as nn\r\nmodel = nn.Linear(2, 2)\r\n\x0ct = 'a\xc2\x85b'\r\n"
+                   b"model.requires_grad = False\r\n",
+    }
+    for tree in ("fixed", "patched"):
+        (tmp_path / tree).mkdir()
+        for name, data in files.items():
+            (tmp_path / tree / name).write_bytes(data)
+    assert cli(tmp_path / "fixed", "check", "--fix", ".").code == 0
+    r = cli(tmp_path / "patched", "check", "--diff", "-o", "../p.diff", ".")
+    assert r.code == 1
+    patch = (tmp_path / "p.diff").read_bytes()
+    assert patch.count(b"\\ No newline at end of file\n") == 2 and b's = "caf\xe9"' in patch
+    git = ["git", "-c", "core.autocrlf=false"]
+    subprocess.run([*git, "init", "-q", "."], cwd=tmp_path / "patched", check=True)
+    for args in (["apply", "--check", "../p.diff"], ["apply", "../p.diff"]):
+        p = subprocess.run([*git, *args], cwd=tmp_path / "patched", capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+    for name in files:
+        assert (tmp_path / "patched" / name).read_bytes() == (tmp_path / "fixed" / name).read_bytes() != files[name]
 
 
 def test_diff_exits_1_on_a_syntax_error(cli, tmp_path):

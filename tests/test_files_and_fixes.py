@@ -23,6 +23,39 @@ def test_notebook_locations_and_json_cell_field(cli, tmp_path):
     assert "nb.ipynb:cell 3:2:1: FZ102" in r.out
 
 
+def test_notebook_findings_point_at_lines_of_the_ipynb_in_github_sarif_and_junit(cli, tmp_path):
+    """Those formats read a row as a line of the file: the .ipynb line holding the cell's line,
+    the cell and the place in it carried beside."""
+    from xml.etree import ElementTree as ET
+
+    (tmp_path / "nb.ipynb").write_bytes(NB_BAD.read_bytes())
+    lines = NB_BAD.read_text().splitlines()
+    wanted = {"FZ102": '"model.requires_grad = False\\n",', "FZ101": '"        p.requires_grad_ = True"'}
+
+    gh = cli(tmp_path, "check", "--format", "github", "nb.ipynb").out.splitlines()
+    for line in gh:
+        code = re.search(r"\(FZ(\d+)\)", line).group(0)[1:-1]
+        n = int(re.search(r",line=(\d+)::", line).group(1))
+        assert lines[n - 1].strip() == wanted[code] and ",col=" not in line
+    sarif = json.loads(cli(tmp_path, "check", "--format", "sarif", "nb.ipynb").out)
+    for res in sarif["runs"][0]["results"]:
+        n = res["locations"][0]["physicalLocation"]["region"]["startLine"]
+        assert lines[n - 1].strip() == wanted[res["ruleId"]]
+    assert [(r["properties"]["notebookCell"], r["properties"]["cellRegion"]["startLine"])
+            for r in sarif["runs"][0]["results"]] == [(3, 2), (4, 4)]
+    junit = ET.fromstring(cli(tmp_path, "check", "--format", "junit", "nb.ipynb").out)
+    cases = {c.find("failure").get("type"): int(c.get("line")) for c in junit.iter("testcase")}
+    assert {code: lines[n - 1].strip() for code, n in cases.items()} == wanted
+
+    # one-line JSON, each source one string: everything is on line 1
+    data = json.loads(NB_BAD.read_text())
+    for cell in data["cells"]:
+        cell["source"] = "".join(cell["source"])
+    (tmp_path / "nb.ipynb").write_text(json.dumps(data))
+    gh = cli(tmp_path, "check", "--format", "github", "nb.ipynb").out.splitlines()
+    assert len(gh) == 2 and all(",line=1::" in line for line in gh)
+
+
 def test_notebook_fix_rewrites_only_changed_cells(cli, tmp_path):
     nb = tmp_path / "nb.ipynb"
     nb.write_bytes(NB_BAD.read_bytes())
@@ -110,6 +143,26 @@ def test_file_changed_between_read_and_write_is_not_overwritten(cli, tmp_path, m
     assert f.read_text() == "# edited meanwhile\n"
     assert "fix not written: the file changed on disk" in r.err
     assert r.code == 1 and "FZ102" in r.out  # the unfixed finding is still reported
+
+
+def test_fix_that_cannot_be_written_is_named_as_such_not_as_an_unchecked_file(cli, tmp_path, monkeypatch):
+    from freezelint.check import runner
+
+    def immutable(path, data, **kw):
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr(runner, "atomic_write", immutable)
+    f = write(tmp_path / "a.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--fix", "a.py")
+    assert r.code == 1 and f.read_text() == BAD_MODULE.lstrip("\n")
+    assert r.err == "freezelint: a.py: fix not written: Operation not permitted\n"
+    summary = r.out.splitlines()[-3:]
+    assert summary == ["Found 1 finding in 1 file.", "[*] 1 fixable, not fixed.",
+                       "Checked, but not fixed: a.py: Operation not permitted."]
+    assert "could not be checked" not in r.out and "with `freezelint check --fix`" not in r.out
+    data = json.loads(cli(tmp_path, "check", "--fix", "--format", "json", "a.py").out)
+    assert [(d["code"], d["message"]) for d in data] == [
+        ("FZ102", data[0]["message"]), (None, "fix not written: Operation not permitted")]
 
 
 def test_fix_whose_result_does_not_parse_is_refused(tmp_path, monkeypatch):

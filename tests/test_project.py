@@ -14,6 +14,8 @@ import pytest
 from freezelint.check.project import Project, find_root
 from freezelint.check.summaries import summarise_text
 
+from conftest import write
+
 PROJECTS = Path(__file__).parent / "projects"
 NAMES = sorted(p.name for p in PROJECTS.iterdir() if p.is_dir())
 EXPECT = re.compile(r"#\s*expect:\s*(FZ\d{3})")
@@ -84,6 +86,77 @@ def test_show_project_names_root_files_and_edges(cli, tmp_path):
     assert "train.py -> engine.py:train_one_epoch" in r.err
     assert "train.py -> models/net.py:Net" in r.err
     assert "FZ201" in r.out
+
+
+def test_show_project_lists_files_apart_from_scans_of_the_whole_project(cli, tmp_path):
+    """A finding that asked which project files mention another BatchNorm kind used a scan of
+    every file: listed as such, not as a file named `<project>`."""
+    write(tmp_path / "pyproject.toml", "[tool.freezelint]\n")
+    for pkg in ("models", "engine"):
+        write(tmp_path / pkg / "__init__.py", "")
+    write(tmp_path / "models" / "net.py", """
+import torch
+import torch.nn as nn
+import torchvision
+
+
+class Detector(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = torchvision.models.resnet50(weights=None)
+        for m in self.backbone.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+                m.weight.requires_grad_(False)
+                m.bias.requires_grad_(False)
+        self.head = nn.Linear(1000, 4)
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+def freeze_bn(model):
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+""")
+    write(tmp_path / "engine" / "loop.py", """
+import torch.nn.functional as F
+
+
+def train_one_epoch(model, loader, optimizer):
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+""")
+    write(tmp_path / "main.py", """
+import torch
+import torchvision
+from models.net import Detector, freeze_bn
+from engine.loop import train_one_epoch
+
+
+def main(loader):
+    det = Detector()
+    opt = torch.optim.SGD([p for p in det.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+    for epoch in range(3):
+        train_one_epoch(det, loader, opt)
+
+
+def main2(loader):
+    model = torchvision.models.resnet50(weights=None)
+    freeze_bn(model)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    for epoch in range(3):
+        train_one_epoch(model, loader, opt)
+""")
+    r = cli(tmp_path, "check", "--no-cache", "--show-project", ".")
+    assert "FZ201" in r.out
+    files = r.err.split("files summarised and used: ")[1].split("\n")
+    assert files[:3] == ["2", "  engine/loop.py", "  models/net.py"] and "<project>" not in r.err
+    assert "\nscans of every project file used: 1\n  mentions " in r.err
 
 
 def _used_edges(err: str) -> dict[tuple[str, int, str], list[str]]:

@@ -384,3 +384,89 @@ def test_diagnostics_follow_calls_into_other_files_of_the_project(tmp_path, sess
     client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
                                                             "text": path.read_text()}})
     assert [d["code"] for d in client.diagnostics(uri)] == expected
+
+
+HELPER = textwrap.dedent('''\
+    import torch.nn as nn
+
+
+    def freeze_bn(model):
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+''')
+
+TRAINER = textwrap.dedent('''\
+    import torch
+    import torchvision
+
+    from mypkg.freeze import freeze_bn
+
+
+    def main(loader):
+        model = torchvision.models.resnet18(weights=None)
+        freeze_bn(model)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        for epoch in range(3):
+            model.train()
+            for x, y in loader:
+                optimizer.step()
+''')
+
+
+def test_open_dependents_follow_the_helpers_text_as_edited_saved_and_closed(tmp_path, session):
+    """train.py imports freeze_bn from the helper: its FZ201 (train() undoes the helper's eval())
+    follows the helper's buffer while it is open, its disk text once it is closed."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "mypkg"\n')
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    helper, train = pkg / "freeze.py", pkg / "train.py"
+    helper.write_text(HELPER)
+    train.write_text(TRAINER)
+    h_uri, t_uri = uri_of(helper), uri_of(train)
+    client = session()
+    initialize(client, tmp_path, debounce_ms=0)
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": t_uri, "languageId": "python", "version": 1,
+                                                            "text": TRAINER}})
+    assert [d["code"] for d in client.diagnostics(t_uri)] == ["FZ201"]
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": h_uri, "languageId": "python", "version": 1,
+                                                            "text": HELPER}})
+    client.diagnostics(h_uri)
+
+    # typed, not saved: train.py is checked again against the helper's buffer
+    edited = HELPER.replace("m.eval()", "pass")
+    mark = client.mark()
+    client.notify("textDocument/didChange", {"textDocument": {"uri": h_uri, "version": 2},
+                                             "contentChanges": [{"text": edited}]})
+    assert client.diagnostics(t_uri, after=mark) == []
+    assert helper.read_text() == HELPER
+
+    # saved: still clean (now from the disk as well)
+    helper.write_text(edited)
+    mark = client.mark()
+    client.notify("textDocument/didSave", {"textDocument": {"uri": h_uri}})
+    assert client.diagnostics(t_uri, after=mark) == []
+
+    # the edit undone in the buffer, then the helper closed unsaved: the disk's clean text counts
+    mark = client.mark()
+    client.notify("textDocument/didChange", {"textDocument": {"uri": h_uri, "version": 3},
+                                             "contentChanges": [{"text": HELPER}]})
+    assert [d["code"] for d in client.diagnostics(t_uri, after=mark)] == ["FZ201"]
+    mark = client.mark()
+    client.notify("textDocument/didClose", {"textDocument": {"uri": h_uri}})
+    assert client.diagnostics(t_uri, after=mark) == []
+
+
+def test_a_new_unsaved_file_under_an_excluded_path_stays_silent(tmp_path, session):
+    (tmp_path / "pyproject.toml").write_text('[tool.freezelint]\nextend-exclude = ["legacy/"]\n')
+    (tmp_path / "legacy").mkdir()
+    text = "import torch.nn as nn\nm = nn.Linear(1, 1)\nm.requires_grad = False\n"
+    client = session()
+    initialize(client, tmp_path, debounce_ms=0)
+    for name, expected in (("legacy/new.py", []), ("legacy/sub/newer.py", []), ("kept/new.py", ["FZ102"])):
+        uri = uri_of(tmp_path / name)
+        assert not (tmp_path / name).exists()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                                "text": text}})
+        assert [d["code"] for d in client.diagnostics(uri)] == expected, name

@@ -143,11 +143,17 @@ class Discovery:
                         seen.add(f)
                         yield f
             else:
-                if self.force_exclude and self._is_excluded_explicit(p, False, self._ancestor_ignores(p)):
+                if self.force_exclude and self.excluded_file(raw):
                     continue
                 if p not in seen:
                     seen.add(p)
                     yield p
+
+    def excluded_file(self, raw: str) -> bool:
+        """Whether a file named explicitly is left out under `--force-exclude`, decided from its
+        path alone: it need not exist (an editor's new, unsaved file)."""
+        p = Path(os.path.abspath(raw))
+        return self._is_excluded_explicit(p, False, self._ancestor_ignores(p))
 
     def _is_excluded_explicit(self, p: Path, is_dir: bool, ignores: list[_Ignore]) -> bool:
         if self._excluded(p, is_dir, p):

@@ -4,10 +4,8 @@ suppress -> (fix). Nothing here touches the file system; `runner.py` does.
 
 from __future__ import annotations
 
-import ast
 import sys
 import threading
-import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Sequence
@@ -18,6 +16,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from freezelint import codes
 from freezelint.check import noqa
 from freezelint.check.alloc import relaxed_gc
+from freezelint.check.cpython_parse import cpython_error, syntax_error  # noqa: F401  (syntax_error re-exported)
 from freezelint.check.diagnostic import Diagnostic
 from freezelint.check.facts import Facts
 from freezelint.check.prefilter import DecodeError, decode, trigger_pattern  # noqa: F401  (re-exported)
@@ -97,32 +96,6 @@ def deep(fn, *args):  # type: ignore[no-untyped-def]
     if not ok:
         raise value
     return value
-
-
-def syntax_error(path: str, message: str, row: int = 1, col: int = 1) -> Diagnostic:
-    return Diagnostic("FZ001", message, path, row, col, row, col)
-
-
-def _cpython_error(path: str, text: str) -> Diagnostic | None:
-    """FZ001 if CPython's parser rejects the text, else None.
-
-    libcst's native parser overflows the C stack (a segfault, not an exception) on nesting that
-    CPython refuses cleanly (over 200 brackets, ~3000-long operator chains), so every file goes
-    through CPython's parser first: about a tenth of libcst's parse time, and no crash."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(text)
-    except SyntaxError as se:
-        msg = se.msg
-        if "too many nested" in msg:
-            msg += " (nested too deeply)"
-        return syntax_error(path, f"SyntaxError: {msg}", se.lineno or 1, max(se.offset or 1, 1))
-    except (RecursionError, MemoryError):
-        return syntax_error(path, "cannot parse: expressions nested too deeply")
-    except ValueError as e:  # e.g. source code string cannot contain null bytes
-        return syntax_error(path, f"cannot parse: {e}".split("\n")[0])
-    return None
 
 
 def _libcst_error(path: str, e: Exception) -> Diagnostic:
@@ -223,7 +196,7 @@ def _apply(module: cst.Module, fixable: list[tuple[Finding, object]], unsafe: bo
 
 
 def _compiles(text: str) -> bool:
-    return _cpython_error("", text) is None
+    return cpython_error("", text) is None
 
 
 def check_text(text: str, path: str, selected: frozenset[str], fix: str | None = None,
@@ -248,11 +221,12 @@ def _check_text(text: str, path: str, selected: frozenset[str], fix: str | None,
     if not force and project is not None and not (selected & FLOW_CODES) <= admitted \
             and project.admits(path, text):
         admitted = admitted | (selected & FLOW_CODES)  # it calls project code that freezes or trains
-    if not force and not parse_all and not admitted:
-        return Outcome(parsed=False)
+    if not force and not parse_all and not admitted:  # libcst never sees it; CPython's parser does
+        rejected = cpython_error(path, text) if "FZ001" in selected else None
+        return Outcome([rejected] if rejected is not None else [], parsed=False)
     # Rules run only on files their own prefilter admits (engine codes always "run").
     active = selected if force else frozenset(admitted | (selected & ENGINE_CODES))
-    rejected = _cpython_error(path, text)
+    rejected = cpython_error(path, text)
     if rejected is not None:
         return Outcome([rejected] if "FZ001" in selected else [], parsed=True)
     try:

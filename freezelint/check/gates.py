@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c87230d0b3824e128f7ae17f1db2c158'
+RULES_DIGEST = '7df2d8e9ecb08cdf491dd085970ccba1'
 
 GATES = {
     'FZ002': (

@@ -98,6 +98,8 @@ class Effect:
 class Project:
     root: Path
     cache_dir: Path | None = None
+    # Texts that stand in for files on disk (the editor's unsaved buffers), by resolved path
+    overlay: dict[str, bytes] = field(default_factory=dict)
     limit: int = 200  # files summarised on demand per run (each costs a parse)
     summarised: dict[str, dict | None] = field(default_factory=dict)  # abs path -> summary
     used: dict[str, str] = field(default_factory=dict)  # abs path -> summary digest (this file's check)
@@ -125,6 +127,14 @@ class Project:
         return cls(find_root(first), cache_dir)
 
     # -------------------------------------------------------------- files and modules
+    def _read(self, path: Path) -> bytes:
+        """A project file's bytes: its overlay text when one stands in for it. Raises OSError."""
+        if self.overlay:
+            text = self.overlay.get(str(path.resolve()))
+            if text is not None:
+                return text
+        return path.read_bytes()
+
     def _roots(self, importer: Path) -> list[Path]:
         roots = [self.root, self.root / "src", importer.parent]
         return [r for i, r in enumerate(roots) if r not in roots[:i]]
@@ -189,7 +199,7 @@ class Project:
         key = str(path.resolve())
         if key not in self._outlines:
             try:
-                text = path.read_bytes().decode("utf-8")
+                text = self._read(path).decode("utf-8")
             except (OSError, UnicodeDecodeError):
                 self._outlines[key] = None
                 return None
@@ -217,7 +227,7 @@ class Project:
         if len(self.summarised) >= self.limit:
             return None
         try:
-            data = path.read_bytes()
+            data = self._read(path)
         except OSError:
             self.summarised[key] = None
             return None
@@ -502,7 +512,7 @@ class Project:
         trained = evaluated = False
         for f in self._py_files():
             try:
-                text = f.read_text("utf-8")
+                text = self._read(f).decode("utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
             if class_name not in text or (".train(" not in text and ".eval(" not in text):
@@ -538,7 +548,7 @@ class Project:
             hits = []
             for f in self._py_files():
                 try:
-                    text = f.read_text("utf-8")
+                    text = self._read(f).decode("utf-8")
                 except (OSError, UnicodeDecodeError):
                     continue
                 if pattern.search(text) and pattern.search(without_isinstance_tests(text)):

@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator
 from freezelint.check import prefilter
 from freezelint.check.alloc import relaxed_gc
 from freezelint.check.cache import Cache, Meta, content_key, meta_of
+from freezelint.check.cpython_parse import quick_error, syntax_error
 from freezelint.check.diagnostic import Diagnostic
 from freezelint.check.discover import Discovery
 from freezelint.config import Config, load
@@ -26,6 +27,9 @@ from freezelint.fsutil import atomic_write
 POOL_MIN_FILES = int(os.environ.get("FREEZELINT_POOL_MIN_FILES", 8))
 # Files this large are not parsed: libcst would need minutes and gigabytes.
 MAX_PARSE_BYTES = 8 * 1024 * 1024
+# Files only CPython's parser sees (no rule's trigger admits them) go to the workers in batches
+# of about this many bytes, with their bytes: one task per batch, no second read.
+SYNTAX_BATCH_BYTES = 256 * 1024
 
 
 @dataclass
@@ -36,6 +40,7 @@ class FileResult:
     cached: bool = False
     fixed: int = 0
     error: str | None = None  # a one-line problem with this file
+    fix_error: bool = False  # the problem is a fix that was not written (the file was checked)
     original: bytes | None = None  # only when a fix changed the file
     new: bytes | None = None
     key: str | None = None  # content key of exactly the bytes checked (None: not cacheable)
@@ -50,6 +55,7 @@ class RunError:
 
     path: str
     message: str
+    fix: bool = False  # checked, but its fix was not written (else: the file was not checked)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -63,6 +69,7 @@ class RunResult:
     cached: int = 0
     fixed: int = 0
     errors: list[RunError] = field(default_factory=list)
+    fixing: bool = False  # fixes were to be written (--fix), not only shown
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
     docs_url: str | None = None  # the `docs-url` setting the report's links follow
 
@@ -137,8 +144,6 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
         text, encoding = prefilter.decode(data)
     except prefilter.DecodeError as e:
         if "FZ001" in selected:
-            from freezelint.check.engine import syntax_error
-
             result.diagnostics = [syntax_error(path, str(e))]
         result.parsed = True
         return result
@@ -152,6 +157,7 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
                 (project is None or not _project_admits(project, path, text, ask[0] if same else None)):
             if project is not None:
                 result.deps = project.recorded()  # re-checked when one of those starts acting
+            result.diagnostics = _unparsable(path, text, selected)
             return result
     # Some rule admits the file (the engine asks the project too): libcst is imported now.
     from freezelint.check import engine
@@ -160,12 +166,13 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
     result.diagnostics, result.parsed, result.fixed = outcome.diagnostics, outcome.parsed, outcome.fixed
     result.deps, result.edges = outcome.deps, outcome.edges
     if outcome.fix_refused:
-        result.error = outcome.fix_refused
+        result.error, result.fix_error = outcome.fix_refused, True
     if outcome.new_text is not None:
         try:
             result.original, result.new = data, outcome.new_text.encode(encoding)
         except UnicodeEncodeError:
             result.error, result.fixed = f"fix not written: result cannot be encoded as {encoding}", 0
+            result.fix_error = True
     return result
 
 
@@ -196,7 +203,7 @@ def _process_notebook(result: FileResult, text: str, encoding: str, selected, fi
     if outcome.new_text is not None:
         new_json = nb.with_source(outcome.new_text)
         if new_json is None:
-            result.error = "fix not written: it would change the notebook's cell layout"
+            result.error, result.fix_error = "fix not written: it would change the notebook's cell layout", True
         else:
             result.fixed = outcome.fixed
             result.original, result.new = text.encode(encoding), new_json.encode(encoding)
@@ -250,6 +257,12 @@ def _pool_batch(tasks: list[tuple]) -> list[FileResult]:
     return [_pool_worker(t) for t in tasks]
 
 
+def _syntax_batch(items: list[tuple]) -> list[FileResult]:
+    """(path, bytes, selected, key, meta) of files no rule admits: CPython's parser alone."""
+    return [FileResult(path, _unparsable(path, data, sel), key=key, meta=meta)
+            for path, data, sel, key, meta in items]
+
+
 class _Pool:
     """Worker processes started on the first submission, fed while the runner still reads files;
     results come back in submission order."""
@@ -280,6 +293,9 @@ class _Pool:
             self._futures.append(self._executor.submit(_pool_worker, task))
         self.submitted += len(tasks)
 
+    def submit_syntax(self, items: list[tuple]) -> None:
+        self._futures.append(self._executor.submit(_syntax_batch, items))
+
     def results(self) -> Iterator[FileResult]:
         for f in self._futures:
             out = f.result()
@@ -307,6 +323,19 @@ def _triggered(text: str, selected: frozenset[str]) -> bool:
     return pattern is not None and bool(pattern.search(text))
 
 
+def _unparsable(path: str, source: bytes | str, selected: frozenset[str]) -> list[Diagnostic]:
+    """FZ001 for a file no rule admits (libcst never sees it), from CPython's parser."""
+    if "FZ001" not in selected or path.endswith(".ipynb"):
+        return []
+    if isinstance(source, bytes):
+        try:
+            source, _ = prefilter.decode(source)
+        except prefilter.DecodeError as e:  # _needs_parse sends these to `process`; kept for safety
+            return [syntax_error(path, str(e))]
+    rejected = quick_error(path, source)
+    return [rejected] if rejected is not None else []
+
+
 def _configuration(cfg: Config, selected: frozenset[str], parse_all: bool) -> str:
     """Everything besides a file's bytes that decides its result (names the cache index)."""
     pfi = sorted((k, tuple(v)) for k, v in cfg.per_file_ignores.items())
@@ -332,7 +361,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     selected_for = _per_file_selected(cfg, selected)
     paths = list(paths) if paths is not None else ["."]
     files = list(Discovery(cfg, force_exclude).files(paths))
-    run = RunResult(files=len(files), docs_url=cfg.docs_url)
+    run = RunResult(files=len(files), docs_url=cfg.docs_url, fixing=fix is not None and write)
     cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
     index = cache.index(_configuration(cfg, selected, parse_all)) if cache is not None else None
     from freezelint.check.project import Project  # light: no libcst until a summary is needed
@@ -347,6 +376,8 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     # between is checked, and cached, as saved).
     heavy: list[tuple] = []
     asks: list[tuple] = []  # files only project code they call could admit
+    syntax: list[tuple] = []  # files only CPython's parser sees, with their bytes, for the workers
+    syntax_bytes = 0
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     # Workers start as soon as enough files need parsing, and parse while this loop reads on.
     pool = _Pool(workers) if workers > 1 and len(files) >= POOL_MIN_FILES else None
@@ -400,8 +431,18 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             elif quals := _calls_imported(project, p, data):
                 # the project decides, in the workers (the answer may parse the files it imports)
                 asks.append((path, sel, fix, parse_all, cache is not None, project, (quals, key)))
-            else:  # no selected rule could fire on this text
-                results.append(FileResult(path, key=key, meta=meta))
+            elif pool is not None and pool.started and "FZ001" in sel:
+                # no selected rule could fire on this text: only CPython's parser sees it (FZ001),
+                # in the workers beside the files they parse, a few hundred kB a batch
+                syntax.append((path, data, sel, key, meta))
+                syntax_bytes += len(data)
+                if syntax_bytes >= SYNTAX_BATCH_BYTES:
+                    pool.submit_syntax(syntax)
+                    syntax, syntax_bytes = [], 0
+            else:  # no selected rule could fire on this text: only CPython's parser sees it (FZ001)
+                results.append(FileResult(path, _unparsable(path, data, sel), key=key, meta=meta))
+        if syntax:
+            pool.submit_syntax(syntax)
         done = len(results)
         if progress:
             progress(done, total)
@@ -437,7 +478,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
         run.parsed += r.parsed
         run.cached += r.cached
         if r.error:
-            run.errors.append(RunError(shown, r.error))
+            run.errors.append(RunError(shown, r.error, fix=r.fix_error))
         if r.new is not None and r.original is not None:
             # Through symlinks to the real file (the link stays a link), never outside the tree.
             target = os.path.realpath(abs_path)
@@ -451,7 +492,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             if write:
                 err = _outside(target, trees) or write_atomic(Path(target), r.original, r.new)
                 if err:
-                    run.errors.append(RunError(shown, err))
+                    run.errors.append(RunError(shown, err, fix=True))
                     unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None, parse_all,
                                       project=project)
                     for d in unfixed.diagnostics:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 FORMATS = ("text", "concise", "json", "github", "sarif", "junit")
+STATISTICS_FORMATS = ("text", "concise", "json")  # --statistics with the others is a usage error, as in ruff
 
 
 def render(fmt: str, run, *, show_fixes: bool = False, color: bool | None = None,
@@ -10,7 +11,7 @@ def render(fmt: str, run, *, show_fixes: bool = False, color: bool | None = None
     """The report for `run` (a RunResult) in format `fmt`, as text."""
     if fmt == "json":
         from freezelint.output import json_format
-        return json_format.render(run)
+        return json_format.render_statistics(run) if statistics else json_format.render(run)
     if fmt == "sarif":
         from freezelint.output import sarif
         return sarif.render(run)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from freezelint import codes
+
 
 def as_dicts(run) -> list[dict]:
     out = []
@@ -42,3 +44,15 @@ def as_dicts(run) -> list[dict]:
 
 def render(run) -> str:
     return json.dumps(as_dicts(run), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_statistics(run) -> str:
+    """`--statistics --format json`: one entry per code, in ruff's shape, most frequent first."""
+    counts: dict[str, list[int]] = {}
+    for d in run.diagnostics:
+        entry = counts.setdefault(d.code, [0, 0])
+        entry[0] += 1
+        entry[1] += bool(d.fix and d.fix["applicability"] == "safe")
+    rows = [{"code": code, "name": codes.get(code).name, "count": n, "fixable": fixable > 0, "fixable_count": fixable}
+            for code, (n, fixable) in sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0]))]
+    return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from xml.etree import ElementTree as ET
 
+from freezelint.output.notebook_lines import file_line
+
 
 def render(run) -> str:
     by_file: dict[str, list] = defaultdict(list)
@@ -18,8 +20,9 @@ def render(run) -> str:
                           errors=str(errors), skipped="0")
     for path in sorted(by_file):
         for d in by_file[path]:
+            line = d.row if d.cell is None else file_line(d.path, d.cell, d.row)  # a line of the .ipynb
             case = ET.SubElement(suite, "testcase", name=f"{d.code} {d.location}", classname=path,
-                                 file=path, line=str(d.row))
+                                 file=path, **({"line": str(line)} if line is not None else {}))
             failure = ET.SubElement(case, "failure", message=d.message, type=d.code)
             failure.text = f"{d.location}: {d.code} {d.message}"
     for e in run.errors:

@@ -6,6 +6,7 @@ import json
 from pathlib import PurePath
 
 from freezelint import __version__, codes
+from freezelint.output.notebook_lines import file_line
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -51,20 +52,24 @@ def render(run) -> str:
     index = {c: i for i, c in enumerate(used)}
     results = []
     for d in run.diagnostics:
-        message = d.message + (f" (notebook cell {d.cell})" if d.cell is not None else "")
-        results.append({
+        message = d.message + (f" (notebook cell {d.cell}, line {d.row})" if d.cell is not None else "")
+        region = {"startLine": d.row, "startColumn": d.col, "endLine": d.end_row, "endColumn": max(d.end_col, d.col)}
+        location: dict = {"artifactLocation": {"uri": PurePath(d.path).as_posix()}}
+        result: dict = {
             "ruleId": d.code,
             "ruleIndex": index[d.code],
             "level": "error" if d.severity == codes.ERROR else "warning",
             "message": {"text": message},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": PurePath(d.path).as_posix()},
-                    "region": {"startLine": d.row, "startColumn": d.col,
-                               "endLine": d.end_row, "endColumn": max(d.end_col, d.col)},
-                }
-            }],
-        })
+            "locations": [{"physicalLocation": location}],
+        }
+        if d.cell is None:
+            location["region"] = region
+        else:  # the region is a line of the .ipynb file; the cell and the place in it are properties
+            line = file_line(d.path, d.cell, d.row)
+            if line is not None:
+                location["region"] = {"startLine": line}
+            result["properties"] = {"notebookCell": d.cell, "cellRegion": region}
+        results.append(result)
     doc = {
         "$schema": SCHEMA,
         "version": "2.1.0",

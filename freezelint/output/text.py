@@ -113,9 +113,19 @@ def _mark(d) -> str:
 
 
 def _not_checked(run) -> str:
-    errors = len(run.errors)
-    return (f"{errors} file{'s' if errors != 1 else ''} could not be checked (see the errors above)."
-            if errors else "")
+    """What went wrong besides the findings: files not checked, fixes not written (each error
+    is on stderr, printed before the report)."""
+    lines = []
+    errors = sum(1 for e in run.errors if not e.fix)
+    if errors:
+        lines.append(f"{errors} file{'s' if errors != 1 else ''} could not be checked (see the errors above).")
+    unwritten = [e for e in run.errors if e.fix]
+    if len(unwritten) == 1:
+        e = unwritten[0]
+        lines.append(f"Checked, but not fixed: {e.path}: {e.message.removeprefix('fix not written: ')}.")
+    elif unwritten:
+        lines.append(f"Checked, but not fixed: {len(unwritten)} files (their errors are above).")
+    return "\n".join(lines)
 
 
 def _plain_summary(run, color: bool) -> str:
@@ -152,7 +162,9 @@ def _summary(console: Console, run, show_fixes: bool) -> None:
     unsafe = sum(1 for d in run.diagnostics if d.fix and d.fix["applicability"] == "unsafe")
     files = len({d.path for d in run.diagnostics})
     line = f"Found {n} finding{'s' if n != 1 else ''} in {files} file{'s' if files != 1 else ''}."
-    if safe:
+    if safe and getattr(run, "fixing", False):  # --fix ran: these are the fixes it could not write
+        line += f"\n[*] {safe} fixable, not fixed."
+    elif safe:
         line += f"\n[*] {safe} fixable with `freezelint check --fix`."
     if unsafe:
         line += f"\n{unsafe} more fixable with `--unsafe-fixes`."

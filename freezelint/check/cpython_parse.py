@@ -1,0 +1,54 @@
+"""FZ001 from CPython's own parser: light (no libcst), so every file gets it.
+
+libcst's native parser overflows the C stack (a segfault, not an exception) on nesting that
+CPython refuses cleanly (over 200 brackets, ~3000-long operator chains), so a file goes through
+CPython's parser before libcst sees it. A file no selected rule's text trigger admits is never
+given to libcst, but still goes through this check: a file that does not parse is FZ001 whatever
+words it holds. CPython's parser costs about a tenth of libcst's.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+
+from freezelint.check.alloc import relaxed_gc
+from freezelint.check.diagnostic import Diagnostic
+
+
+def syntax_error(path: str, message: str, row: int = 1, col: int = 1) -> Diagnostic:
+    return Diagnostic("FZ001", message, path, row, col, row, col)
+
+
+def cpython_error(path: str, text: str) -> Diagnostic | None:
+    """FZ001 if CPython's parser rejects the text, else None."""
+    try:
+        with warnings.catch_warnings(), relaxed_gc():  # relaxed: the AST is freed at once, no cycles
+            warnings.simplefilter("ignore")  # SyntaxWarnings (`is` with a literal, escapes) are no error
+            ast.parse(text)
+    except SyntaxError as se:
+        msg = se.msg
+        if "too many nested" in msg:
+            msg += " (nested too deeply)"
+        return syntax_error(path, f"SyntaxError: {msg}", se.lineno or 1, max(se.offset or 1, 1))
+    except (RecursionError, MemoryError):
+        return syntax_error(path, "cannot parse: expressions nested too deeply")
+    except ValueError as e:  # e.g. source code string cannot contain null bytes
+        return syntax_error(path, f"cannot parse: {e}".split("\n")[0])
+    return None
+
+
+def quick_error(path: str, text: str) -> Diagnostic | None:
+    """`cpython_error`'s verdict at about 60% of its cost, for a file libcst will not see: the
+    symbol table is built from the parser's tree without making Python objects of the tree.
+    The symbol table refuses a few things ast.parse accepts (`nonlocal` at module level), so a
+    refusal is confirmed by `cpython_error`."""
+    import symtable  # here: a run that meets no such file never imports it
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            symtable.symtable(text, path, "exec")
+        return None
+    except Exception:  # noqa: BLE001 — SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError
+        return cpython_error(path, text)
