@@ -37,6 +37,35 @@ TRANSFORMERS = {  # factory class -> config model type
     "RobertaModel": "roberta", "CLIPModel": "clip",
 }
 
+# Auto classes: what `AutoModelFor*.from_pretrained(...)` returns depends on the checkpoint, so an
+# Auto entry holds the paths that are Modules in the models below and a Parameter in none of them
+# (`auto.bert`, `auto.classifier`), and the reverse; a path that is each in some is left out.
+AUTO = ["AutoModel", "AutoModelForSequenceClassification", "AutoModelForTokenClassification",
+        "AutoModelForQuestionAnswering", "AutoModelForMaskedLM", "AutoModelForCausalLM",
+        "AutoModelForSeq2SeqLM", "AutoModelForImageClassification"]
+AUTO_TYPES = ["bert", "roberta", "distilbert", "deberta-v2", "albert", "electra", "xlm-roberta", "gpt2", "llama",
+              "mistral", "qwen2", "gemma", "phi", "t5", "bart", "vit", "swin", "convnext", "clip", "whisper"]
+
+
+def _auto(table: dict, auto_name: str) -> None:
+    import transformers
+
+    auto = getattr(transformers, auto_name)
+    modules: set[str] = set()
+    params: set[str] = set()
+    for model_type in AUTO_TYPES:
+        try:
+            config = transformers.AutoConfig.for_model(model_type)
+            if type(config) not in auto._model_mapping:
+                continue
+            found = _paths(auto.from_config(config))
+        except Exception as e:  # noqa: BLE001 — a model that cannot be built on meta is left out
+            print(f"skipped {auto_name} {model_type}: {type(e).__name__}: {str(e).splitlines()[0]}", file=sys.stderr)
+            continue
+        modules.update(found["modules"])
+        params.update(found["params"])
+    table[f"transformers.{auto_name}"] = {"modules": sorted(modules - params), "params": sorted(params - modules)}
+
 
 def _paths(model) -> dict[str, list[str]]:
     modules = sorted(n for n, _ in model.named_modules() if n and n.count(".") < DEPTH)
@@ -71,6 +100,8 @@ def main() -> None:
         for cls_name, model_type in TRANSFORMERS.items():
             _add(table, f"transformers.{cls_name}",
                  lambda: getattr(transformers, cls_name)(transformers.AutoConfig.for_model(model_type)))
+        for auto_name in AUTO:
+            _auto(table, auto_name)
     body = pprint.pformat(table, width=116, compact=True)
     OUT.write_text(
         '"""Which attribute paths of known models are Modules and which are Parameters (generated).\n\n'

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7df2d8e9ecb08cdf491dd085970ccba1'
+RULES_DIGEST = '370bb50b3f25ed8a83bddd62fd1b6120'
 
 GATES = {
     'FZ002': (

@@ -399,9 +399,15 @@ class Kinds:
                 if keep is not None and not (isinstance(keep, cst.Name) and keep.value == "False"):
                     return None
                 return Kind(STATE_DICT, origin="state_dict()")
-            if method == "from_pretrained":
+            if method in ("from_pretrained", "from_config"):
                 owner_q = qualname(func.value, scope)
-                if owner_q and owner_q.startswith("transformers.") and is_module_class(owner_q):
+                if not owner_q or not owner_q.startswith("transformers."):
+                    return None
+                if method == "from_pretrained" and is_module_class(owner_q):
+                    return Kind(MODULE, factory=owner_q)
+                if owner_q.rpartition(".")[2].startswith("AutoModel"):  # (TF/Flax ones start otherwise)
+                    # a PreTrainedModel whatever the checkpoint; its parts are those the table
+                    # finds as Modules, or as Parameters, in every model class it was built from
                     return Kind(MODULE, factory=owner_q)
                 return None
             if method in SELF_RETURNING or method == "apply":

@@ -27,7 +27,9 @@ class RequiresGradOnModule(Rule):
         "The checker establishes that the object is a Module: constructed from an `nn` class or a "
         "model factory (`torchvision.models.*`, `timm.create_model`, `AutoModel*.from_pretrained`) "
         "reached through imports, a submodule of a torchvision, timm or transformers model by the "
-        "generated table of their attribute paths (`model.layer1`, not `vit.cls_token`), an instance "
+        "generated table of their attribute paths (`model.layer1`, not `vit.cls_token`; for an "
+        "Auto class, the paths that are a Module in some model class the table was built from and a "
+        "Parameter in none, such as `model.bert`), an instance "
         "of an nn.Module subclass of the same file (or of another file of the project), `self` "
         "inside such a class (or `self.<attr>` assigned a Module there), items of `.modules()`, "
         "`.named_modules()`, `.named_children()`, `.children()` and `.apply(fn)`, or a name proven "
@@ -158,6 +160,22 @@ class RequiresGradOnModule(Rule):
             vit.blocks[0].requires_grad_(False)  # expect: FZ102
             """,
         ),
+        Example(
+            """
+            from transformers import AutoModelForSequenceClassification
+
+            model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=2)
+            model.bert.requires_grad = False  # expect: FZ102
+            model.classifier.requires_grad = True  # expect: FZ102
+            """,
+            fixed="""
+            from transformers import AutoModelForSequenceClassification
+
+            model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=2)
+            model.bert.requires_grad_(False)  # expect: FZ102
+            model.classifier.requires_grad_(True)  # expect: FZ102
+            """,
+        ),
     ]
     good = [
         """
@@ -226,6 +244,16 @@ class RequiresGradOnModule(Rule):
                 # method is called on `...main.fc` anywhere. The name proves nothing: a Parameter
                 # (`model.pos_embed`) is unfrozen exactly this way, correctly.
                 pl_module.main.feature_extractor.main.fc.requires_grad = True
+        """,
+        """
+        from transformers import AutoModel
+
+        # An Auto class's parts are known where no model class disagrees: Parameters here
+        clip = AutoModel.from_pretrained("openai/clip-vit-base-patch32")
+        clip.logit_scale.requires_grad = False
+        vit = AutoModel.from_pretrained("google/vit-base-patch16-224")
+        vit.embeddings.cls_token.requires_grad = False
+        vit.custom_scale.requires_grad = False  # not in the table: unknown, silent
         """,
     ]
 
