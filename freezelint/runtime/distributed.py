@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from freezelint.runtime import fsdp
-from freezelint.runtime.findings import _common, _names
+from freezelint.runtime.findings import _common, listed
 from freezelint.runtime.report import AuditFinding, AuditReport, BufferRecord, ParamRecord
 
 
@@ -287,7 +287,7 @@ class Distributed:
 
         for ns, rs in grouped("unfrozen"):
             out.append(AuditFinding(
-                "FZ306", _common(ns), f"{_names(ns)}: unfrozen after DistributedDataParallel wrapped the model"
+                "FZ306", _common(ns), f"{listed(ns)}: unfrozen after DistributedDataParallel wrapped the model"
                 f"{where(rs)}; DDP's reducer never all-reduces their gradients, so every rank trains its own "
                 f"copy and the replicas diverge silently",
                 "set requires_grad before wrapping, or wrap again (`DDP(model.module, ...)`) after changing it"))
@@ -303,14 +303,14 @@ class Distributed:
                           "every step")
         for ns, rs in grouped("frozen"):
             out.append(AuditFinding(
-                "FZ306", _common(ns), f"{_names(ns)}: frozen after DistributedDataParallel wrapped the model"
+                "FZ306", _common(ns), f"{listed(ns)}: frozen after DistributedDataParallel wrapped the model"
                 f"{where(rs)}; DDP's reducer still waits for their gradients: {stall_note}",
                 "freeze before wrapping, or wrap again (`DDP(model.module, ...)`) after changing requires_grad"))
         for ns, rs in grouped("registered"):
             extra = (f"; the parameters they replaced are still in DDP's reducer, which waits for them in vain "
                      f"({stall_note})") if gone else ""
             out.append(AuditFinding(
-                "FZ509", _common(ns), f"{_names(ns)}: trainable but registered after DistributedDataParallel "
+                "FZ509", _common(ns), f"{listed(ns)}: trainable but registered after DistributedDataParallel "
                 f"wrapped the model{where(rs)}, so DDP neither broadcast their initial values nor all-reduces "
                 f"their gradients{extra}",
                 "replace or add layers before wrapping, or wrap again (`DDP(model.module, ...)`) afterwards"))
@@ -383,7 +383,7 @@ class Distributed:
         }
         for cause, ns in causes.items():
             what, advice = texts[cause]
-            out.append(AuditFinding("FZ508", _common(ns), f"{_names(ns)}: {what}", advice))
+            out.append(AuditFinding("FZ508", _common(ns), f"{listed(ns)}: {what}", advice))
         return out
 
 
@@ -392,7 +392,7 @@ def fz507(names: list[str], frozen_on: list[int], trainable_on: list[int], fsdp_
     """FZ507 for parameters frozen on some ranks and trainable on others (what
     `requires_grad_disagreement` returns), worded for DDP or a plain model, FSDP2 or FSDP1;
     `outcome` says what the caller did about it ("the audit ran no step")."""
-    where = f"{_names(names)}: frozen on {_ranks(frozen_on)} but trainable on {_ranks(trainable_on)}; "
+    where = f"{listed(names)}: frozen on {_ranks(frozen_on)} but trainable on {_ranks(trainable_on)}; "
     if fsdp_version is None:
         return AuditFinding(
             "FZ507", _common(names), where + "each rank trains a different set of weights, so the replicas no "

@@ -21,9 +21,11 @@ from freezelint.spelling import FOREIGN, is_misspelling
 _SHOW = 3  # names listed before "and N more"
 
 
-def _names(names: list[str]) -> str:
+def listed(names: list[str]) -> str:
+    """`a, b, c and 4 more`: how reports and notes list names."""
     shown = ", ".join(names[:_SHOW])
     return shown + (f" and {len(names) - _SHOW} more" if len(names) > _SHOW else "")
+
 
 
 def _label(name: str) -> str:
@@ -205,7 +207,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    + ", so something else wrote to them (the forward pass, a hook, or an optimizer the audit "
                    "was not given)")
             advice = "find what writes to them; audit with exact=True so they can be restored"
-        out.append(AuditFinding("FZ501", _common(names), f"{_names(names)}: requires_grad=False, yet changed "
+        out.append(AuditFinding("FZ501", _common(names), f"{listed(names)}: requires_grad=False, yet changed "
                                 f"{delta}{over}; {why}", advice, _several(names)))
 
     # FZ201 / FZ502: running statistics moved in frozen modules
@@ -242,7 +244,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         largest = _largest(undone)
         out.append(AuditFinding(
             "FZ201", names[0] if len(names) == 1 else f"{len(names)} modules",
-            f"{_names(names)} {'was' if len(names) == 1 else 'were'} in eval() to freeze running statistics, but "
+            f"{listed(names)} {'was' if len(names) == 1 else 'were'} in eval() to freeze running statistics, but "
             f"model.train() (as every epoch loop calls it) switched {'it' if len(names) == 1 else 'them'} back and "
             f"the statistics moved (up to {largest:.2g}) {over}",
             "re-apply .eval() to these modules after every model.train(): override train() in the model, or "
@@ -255,7 +257,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         kinds = sorted({by_module[m].type for m, _ in unfrozen_stats if m in by_module})
         out.append(AuditFinding(
             "FZ502", names[0] if len(names) == 1 else f"{len(names)} modules",
-            f"{_names(names)} ({', '.join(kinds)}) have all parameters frozen, but run in train mode, so running "
+            f"{listed(names)} ({', '.join(kinds)}) have all parameters frozen, but run in train mode, so running "
             f"statistics moved (up to {largest:.2g}) {over}; requires_grad does not stop them",
             "put them in eval(), again after every train() that reaches them (or override train())"
             + (", or replace them with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else ""),
@@ -280,7 +282,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 held = f" ({optimizer_has_foreign})" if isinstance(optimizer_has_foreign, str) else ""
                 out.append(AuditFinding(
                     "FZ302", _label(top), f"{_label(top)} ({by_module[top].type}) has {len(ps)} trainable "
-                    f"parameter{'s' if len(ps) != 1 else ''} ({_names(names)}) in no param group, while the "
+                    f"parameter{'s' if len(ps) != 1 else ''} ({listed(names)}) in no param group, while the "
                     f"optimizer holds tensors that are no longer in the model{held}: the layer was replaced after "
                     f"the optimizer was built, so the new one is never trained and the old one is trained in "
                     f"its place", "build the optimizer after replacing layers, or "
@@ -288,7 +290,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             else:
                 out.append(AuditFinding(
                     "FZ503", names[0] if len(names) == 1 else _label(top),
-                    f"{_names(names)}: requires_grad=True but in no param group"
+                    f"{listed(names)}: requires_grad=True but in no param group"
                     f"{' of any of the ' + str(len(opts)) + ' optimizers' if len(opts) > 1 else ''}, so never "
                     f"updated; their .grad "
                     f"accumulates and optimizer.zero_grad() never clears it",
@@ -302,7 +304,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         if held and len(held) == every and not any(p.requires_grad for p in held):
             out.append(AuditFinding(
                 "FZ504", oname if len(opts) > 1 else "optimizer",
-                f"every parameter {hyper(held[0])} holds ({len(held)}: {_names([p.name for p in held])}) was frozen "
+                f"every parameter {hyper(held[0])} holds ({len(held)}: {listed([p.name for p in held])}) was frozen "
                 f"when it stepped, so it trains nothing", "unfreeze what it should train before its step (in a GAN, "
                 "freeze the other network), or drop the optimizer"))
 
@@ -319,13 +321,13 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             continue
         what = []
         if with_state:
-            what.append(f"{len(with_state)} hold optimizer state ({_names(with_state)})")
+            what.append(f"{len(with_state)} hold optimizer state ({listed(with_state)})")
         if wd:
             what.append(f"the group's weight_decay={wd} shrinks any of them whose .grad is a zero tensor")
         out.append(AuditFinding(
             "FZ504", f"param_groups[{gi}]" if len(opts) == 1 else f"{oname}.param_groups[{gi}]",
             f"{len(ps)} frozen parameter{'s' if len(ps) != 1 else ''} "
-            f"({_names([p.name for p in ps])}) are in param group {gi} of {hyper(ps[0])}: "
+            f"({listed([p.name for p in ps])}) are in param group {gi} of {hyper(ps[0])}: "
             + "; ".join(what),
             "build the optimizer from `[p for p in model.parameters() if p.requires_grad]`"))
 
@@ -347,7 +349,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         names = [p.name for p in ps]
         out.append(AuditFinding(
             "FZ505", names[0] if len(names) == 1 else _label(mod),
-            f"{_names(names)}: requires_grad=True and in the optimizer, yet unchanged {over}; {why}",
+            f"{listed(names)}: requires_grad=True and in the optimizer, yet unchanged {over}; {why}",
             "freeze them explicitly if that is intended, otherwise make the loss depend on them", _several(names)))
     return out
 
@@ -397,11 +399,11 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
         if not bad:
             continue
         if option == "expect_frozen":
-            out.append(AuditFinding("FZ506", pattern, f"expected frozen, but {_names(bad)} "
+            out.append(AuditFinding("FZ506", pattern, f"expected frozen, but {listed(bad)} "
                                     f"{'is' if len(bad) == 1 else 'are'} trainable or changed",
                                     "freeze them with requires_grad_(False) and keep them out of the optimizer"))
         else:
-            out.append(AuditFinding("FZ506", pattern, f"expected to train, but {_names(bad)} did not change",
+            out.append(AuditFinding("FZ506", pattern, f"expected to train, but {listed(bad)} did not change",
                                     "check requires_grad, the optimizer's param groups and the loss"))
     return out
 
@@ -426,7 +428,7 @@ def grouped(findings: list[AuditFinding], most: int = _SHOW) -> list[AuditFindin
         done.add(key)
         names = [n for g in alike for n in (g.names or [g.target])]
         where = _subtree(names)
-        out.append(AuditFinding(f.code, where, f"{len(names)} alike under {where} ({_names(names)}); the first: "
+        out.append(AuditFinding(f.code, where, f"{len(names)} alike under {where} ({listed(names)}); the first: "
                                 f"{f.message}", f.advice, names))
     return out
 

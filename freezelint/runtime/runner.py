@@ -422,8 +422,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
 def _stale_note(names: list[str]) -> list[str]:
     if not names:
         return []
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return [f"{shown} (frozen, in an optimizer) held a .grad from a backward before the freeze: the audited steps "
+    return [f"{F.listed(names)} (frozen, in an optimizer) held a .grad from a backward before the freeze: the audited steps "
             f"began with zero_grad(), as a loop that clears grads before its backward does; a loop that steps "
             f"before clearing them (gradient accumulation across the freeze) would apply it: set .grad to None "
             f"when freezing"]

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
+from freezelint.runtime.findings import listed
 from freezelint.runtime.fingerprint import Fingerprinter
 from freezelint.runtime.runner import AuditUsageError
 from freezelint.runtime.tree import Tree, walk
@@ -139,11 +140,6 @@ def _optimizers_holding() -> dict[int, str]:
                 for p in g["params"]:
                     out.setdefault(id(p), name)
     return out
-
-
-def listed(names: list[str], most: int = 3) -> str:
-    shown = ", ".join(names[:most])
-    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
 
 
 def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> tuple[list[nn.Module], list[str], set[int]]:

@@ -27,8 +27,8 @@ from freezelint.runtime.names import Names
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, walk
-from freezelint.runtime.watch_models import (bystanders, find_models, held_params, join_name, listed,
-                                               model_labels, unwrapped, within)
+from freezelint.runtime.watch_models import (bystanders, find_models, held_params, join_name, model_labels,
+                                               unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
@@ -171,7 +171,7 @@ def judge(w: "Watch") -> AuditReport:
     # The ranks compare the trained model, by its own names; the models beside it are judged on
     # each rank, and their findings merged across the ranks with the trained model's.
     beside = _judged(w, frozen, inners[1:], labels[1:], trees, None, trained, [], averages)
-    notes = notes + [f"{listed(labels[1:])} ran beside the trained model: judged on every rank, not shown in the "
+    notes = notes + [f"{F.listed(labels[1:])} ran beside the trained model: judged on every rank, not shown in the "
                      f"tree (the ranks compare the trained model only)"]
     return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, set(), beside.findings)
 
