@@ -191,6 +191,30 @@ def test_a_kept_segment_table_serves_only_tensors_laid_out_as_it_was_built_for()
         Fingerprinter([p, small])()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int8,
+                                   torch.uint8, torch.int16, torch.int32, torch.int64, torch.bool, torch.complex64,
+                                   torch.float8_e4m3fn])
+def test_a_tables_rows_come_from_address_and_size_as_the_views_would_give_them(dtype):
+    # _table computes a contiguous tensor's rows without building its integer views: they must
+    # be the rows _segments gives for those views, at every length and storage offset
+    from freezelint.runtime.fingerprint import _FIELDS, _segments, _table, as_ints
+
+    for n in (1, 2, 3, 5, 8, 9, 16, 17):
+        for offset in (0, 1, 3):
+            whole = torch.zeros(offset + n + 1, dtype=dtype)
+            pattern = torch.arange(whole.nbytes, dtype=torch.uint8)  # every byte differs (a bool: 0 or 1)
+            whole.view(torch.uint8)[:] = pattern % 2 if dtype == torch.bool else pattern
+            t = whole[offset:offset + n]
+            odd = whole[offset:offset + 2 * n:2] if offset + 2 * n <= whole.numel() else None
+            tensors = [t, whole] + ([odd] if odd is not None and not odd.is_contiguous() else [])
+            table, copied, nbytes = _table(tensors)
+            rows = [x for slot, x in enumerate(tensors) for x in _segments(as_ints(x), slot)]
+            assert list(table) == rows, (dtype, n, offset)
+            assert len(table) % _FIELDS == 0 and nbytes == sum(x.nbytes for x in tensors)
+            assert [c[0] for c in copied] == [i for i, x in enumerate(tensors) if not x.is_contiguous()]
+            assert fingerprints(tensors) == [fingerprints([x.clone()])[0] for x in tensors]
+
+
 def test_kept_segment_tables_hold_no_tensor_and_stay_few():
     import gc
     import weakref

@@ -249,18 +249,41 @@ _TABLES: dict[tuple, tuple[array, list[tuple[int, int, int]], int]] = {}
 _TABLES_KEPT = 8
 
 
+# dtype -> (bytes per item, signed) of the integers `as_ints` reads it as
+_INTS: dict[torch.dtype, tuple[int, int]] = {}
+
+
+def _ints_of(dtype: torch.dtype) -> tuple[int, int]:
+    known = _INTS.get(dtype)
+    if known is None:
+        ints = as_ints(torch.empty(0, dtype=dtype))
+        known = _INTS[dtype] = (ints.element_size(), int(ints.dtype.is_signed))
+    return known
+
+
 def _table(tensors: list[torch.Tensor]) -> tuple[array, list[tuple[int, int, int]], int]:
     """The segment table of `tensors`, the (tensor, first row, rows) of those read through a copy
-    made at every pass, and their bytes."""
+    made at every pass, and their bytes. A contiguous tensor's rows are `_segments(as_ints(t))`
+    computed from its address and size alone: the views cost 4 us a tensor, most of a table's
+    build (the first watch of a model, every audit())."""
     table = array("q")
     copied = []
     nbytes = 0
     for slot, t in enumerate(tensors):
-        rows = _segments(as_ints(t), slot)  # a non-contiguous tensor's rows are re-pointed per pass
-        if not t.is_contiguous():
+        size = t.nbytes
+        if t.is_contiguous():
+            words, rest = divmod(size, 8)
+            ptr = t.data_ptr()
+            if words:
+                table.extend((ptr, words, 8, 0, 0, slot))
+            if rest:
+                item, signed = _ints_of(t.dtype)
+                table.extend((ptr + 8 * words, rest // item, item, signed, words, slot))
+        else:  # read through a contiguous copy, its rows re-pointed at every pass
+            rows = _segments(as_ints(t), slot)
             copied.append((slot, len(table) // _FIELDS, len(rows) // _FIELDS))
-        table.extend(rows)
-        nbytes += t.numel() * t.element_size()
+            table.extend(rows)
+        nbytes += size
     return table, copied, nbytes
 
 
