@@ -22,14 +22,21 @@ also prints the time spent inside the watch's own hooks (the passes, finding the
 report), which, unlike the ratios, a loaded machine does not drown. `--after` also times two more
 steps inside the same watch once its window has closed (as `freezelint run --no-stop` trains on)
 against two plain steps: the watch's cost is the window's alone, so that ratio should be 1.00.
+`--first K` also starts K fresh processes, each timing two plain steps and the first watch of
+the process (alternating which comes first): what `freezelint run` pays, once, with nothing
+imported or cached before (the rounds above reuse what the first watch of the run left: the
+judging code imported, the kernel's segment table of the same model).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 import torch
@@ -109,7 +116,44 @@ def after_window(model, optimizer, batch) -> float:
     return spent
 
 
+def first_window(kind: str, size: int, batch_size: int, arch: str, watched_first: bool) -> None:
+    """In a fresh process: two plain steps and the process's first watch, as JSON on stdout."""
+    spent = own_time()
+    model, optimizer = setup(kind, arch)
+    optimizer = type(optimizer)([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+    batch = torch.randn(batch_size, 3, size, size)
+    steps(model, optimizer, batch)  # warm-up: allocator, kernels, optimizer state
+    steps(model, optimizer, batch)
+    out = {}
+    for side in (["watched", "plain"] if watched_first else ["plain", "watched"]):
+        t = time.perf_counter()
+        if side == "plain":
+            steps(model, optimizer, batch)
+        else:
+            kept = watched(model, optimizer, batch)
+        out[side] = time.perf_counter() - t
+    out["own"] = spent[0]
+    assert kept[1].ok
+    print(json.dumps(out))
+
+
+def first_windows(args: argparse.Namespace, kind: str, size: int) -> None:
+    runs = []
+    for i in range(args.first):
+        cmd = [sys.executable, __file__, "--child-first", kind, str(size), str(args.batch), args.arch, str(i % 2)]
+        runs.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout))
+    p, s, o = (statistics.median(r[k] for r in runs) for k in ("plain", "watched", "own"))
+    ratios = sorted(r["watched"] / r["plain"] for r in runs)
+    print(f"       first watch of a process ({args.first} processes): 2 plain steps {p * 1e3:.0f}ms, watched "
+          f"{s * 1e3:.0f}ms, ratio {statistics.median(ratios):.2f} (min {ratios[0]:.2f}), own hooks "
+          f"{o * 1e3:.1f}ms", flush=True)
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-first":
+        kind, size, batch_size, arch, order = sys.argv[2:7]
+        first_window(kind, int(size), int(batch_size), arch, order == "1")
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 224])
@@ -119,6 +163,8 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--own", action="store_true", help="also print the time spent in the watch's own hooks")
     ap.add_argument("--after", action="store_true", help="also time two steps after the window, the watch still open")
+    ap.add_argument("--first", type=int, default=0, metavar="K",
+                    help="also time the first watch of K fresh processes (CPU only)")
     args = ap.parse_args()
     spent = own_time() if args.own else [0.0]
     device = torch.device(args.device)
@@ -182,6 +228,8 @@ def main() -> None:
                 a = statistics.median(later)
                 print(f"       after the window, the watch still open: 2 steps {a * 1e3:.0f}ms, "
                       f"ratio to plain {a / p:.2f}", flush=True)
+            if args.first and device.type == "cpu":
+                first_windows(args, kind, size)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError
 from freezelint.runtime.tree import Tree, walk
 from freezelint.runtime.watch_models import held_params
+from freezelint.runtime.watch_report import halted, judge
 
 
 def _guarded(hook: Callable) -> Callable:
@@ -434,8 +435,6 @@ class Watch:
         mixed = fsdp.requires_grad_disagreement(flags)
         if not mixed:
             return
-        from freezelint.runtime.watch_report import halted
-
         self._report = halted(self, root, flags, mixed)
         self.halted = self.done = True
         self._remove_hooks()
@@ -528,8 +527,6 @@ class Watch:
                 raise WindowComplete()
 
     def _finish(self) -> None:
-        from freezelint.runtime.watch_report import judge
-
         self.done = True
         self._remove_hooks()
         try:
