@@ -218,6 +218,54 @@ def test_unfreeze_mid_window_without_add_param_group_is_fz503():
     assert fz503 and "0.weight" in fz503[0].message
 
 
+def _freeze_head_at(model, k):
+    def freeze_at(i):
+        if i == k:  # a freeze at an epoch boundary inside the window, after steps that trained it
+            model[4].requires_grad_(False)
+    return freeze_at
+
+
+def test_a_freeze_inside_the_window_is_judged_from_the_freeze_on():
+    # Trained for two steps, then frozen; zero grads (set_to_none=False) and momentum go on
+    # moving it in the two steps after: FZ501 for those steps, though it was trainable before.
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with freezelint.watch(steps=4) as w:
+        loop(model, opt, 4, refreeze=False, set_to_none=False, on_iter=_freeze_head_at(model, 2))
+    report = w.report
+    fz501 = [f for f in report.findings if f.code == "FZ501"]
+    assert fz501 and fz501[0].target == "4" and "zero_grad(set_to_none=False)" in fz501[0].message
+    assert not report.set_to_none
+    assert {p.name: p.requires_grad for p in report.params if p.name.startswith("4.")} == \
+        {"4.weight": False, "4.bias": False}
+    assert any("frozen from step 3 of 4 on" in n for n in report.notes), report.notes
+
+
+def test_a_freeze_inside_the_window_that_holds_is_not_fz501():
+    # The same freeze with grads set to None: momentum has nothing to apply, the layer stays put.
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with freezelint.watch(steps=4) as w:
+        loop(model, opt, 4, refreeze=False, on_iter=_freeze_head_at(model, 2))
+    assert "FZ501" not in codes(w.report), w.report.render_text()
+    layer = [p for p in w.report.params if p.name.startswith("4.")]
+    assert layer and not any(p.changed for p in layer)  # judged from the freeze on: unchanged since
+
+
+def test_a_parameter_frozen_for_one_step_and_trained_again_is_judged_over_the_whole_window():
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def toggle(i):
+        model[4].requires_grad_(i != 1)  # frozen at the second step only
+
+    with freezelint.watch(steps=3) as w:
+        loop(model, opt, 3, refreeze=False, on_iter=toggle)
+    report = w.report
+    assert "FZ501" not in codes(report) and not report.notes, report.render_text()
+    assert all(p.requires_grad and p.changed for p in report.params if p.name.startswith("4."))
+
+
 def test_head_replaced_after_the_optimizer_is_fz302():
     model = net()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -144,6 +144,9 @@ class Watch:
         self.optimizers: dict[int, torch.optim.Optimizer] = {}
         self.counts: dict[int, int] = {}  # completed steps per optimizer, in the window
         self.trained: set[int] = set()  # params that required grad at a step of an optimizer holding them
+        # params frozen inside the window after such a step: id -> (their entry in `before` from the
+        # window's start, the step of their optimizer from which they were frozen); judged from then on
+        self.refrozen: dict[int, tuple[tuple[torch.Tensor, tuple], int]] = {}
         self.wanted: set[int] = set()  # params of the models that required grad at any step
         self._root_params: dict[int, list[torch.Tensor]] = {}
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
@@ -482,10 +485,29 @@ class Watch:
         if held:  # parameters no forwarded module holds yet (a wrapper's own, or none forwarded)
             for p, f in zip(held, Fingerprinter(held)(just_built=True)):
                 self.before[id(p)] = (p, f)
+        trained, refrozen, frozen_now = self.trained, self.refrozen, []
         for p in held_params(opt):
             if p.requires_grad:
-                self.trained.add(id(p))
+                trained.add(id(p))
+                if refrozen and id(p) in refrozen:  # trained again: judged over the whole window
+                    self.before[id(p)] = refrozen.pop(id(p))[0]
+            elif id(p) in trained:
+                frozen_now.append(p)
+        if frozen_now:
+            self._refreeze(opt, frozen_now)
         self._note_wanted()
+
+    def _refreeze(self, opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> None:
+        """Parameters this optimizer stepped while they required grad, frozen since: from this step
+        on they must stay put, so they are fingerprinted again now and judged as frozen from here
+        (a freeze at an epoch boundary inside the window, with momentum or zero grads still moving
+        them: FZ501)."""
+        step = self.counts[id(opt)] + 1
+        for p, f in zip(params, Fingerprinter(params)(just_built=True)):
+            self.refrozen[id(p)] = (self.before[id(p)], step)
+            self.before[id(p)] = (p, f)
+            self.trained.discard(id(p))
+            self.grad_seen.pop(id(p), None)  # the grads that count are those after the freeze
 
     def _note_wanted(self) -> None:
         for params in self._root_params.values():

@@ -153,6 +153,22 @@ def _hint_averages(found: list[F.AuditFinding], labels: list[str], steps: int) -
                          f"its updates fell in these {steps} steps: watch more steps to see one")
 
 
+def _refrozen_notes(w: "Watch", named: list[tuple[str, nn.Parameter]]) -> list[str]:
+    """Which parameters were frozen inside the window, after steps that trained them: their
+    records (and any FZ501) are about the steps from the freeze on."""
+    by_step: dict[int, list[str]] = {}
+    for n, p in named:
+        entry = w.refrozen.get(id(p))
+        if entry is not None:
+            by_step.setdefault(entry[1], []).append(n)
+    out = []
+    for step, names in sorted(by_step.items()):
+        what = F._common(names) if len(names) > 1 else names[0]
+        out.append(f"{what}{' (' + str(len(names)) + ' parameters)' if len(names) > 1 else ''} trained, then frozen "
+                   f"from step {step} of {w.steps} on: judged as frozen over the steps from there")
+    return out
+
+
 def judge(w: "Watch") -> AuditReport:
     trees: dict[int, Tree] = {}
     trained = find_models(w, trees)
@@ -307,6 +323,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if averages:
         _hint_averages(found, [label for label, m in zip(labels, models) if id(m) in averages], w.steps)
     found += beside
+    if w.refrozen:
+        notes = notes + _refrozen_notes(w, named)
     extra = sum(b.numel() * b.element_size() for blocks in w._blocks.values() for b, _, _ in blocks)
     extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
     device = str(params[0].device) if params else "cpu"
