@@ -249,8 +249,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             f"the statistics moved (up to {largest:.2g}) {over}",
             "re-apply .eval() to these modules after every model.train(): override train() in the model, or "
             "use torchvision.ops.FrozenBatchNorm2d" + ("" if updated_elsewhere else  # the watch saw the loop's train()
-                                                       "; if your loop never calls model.train(), audit with "
-                                                       "call_train=False"), _several(names)))
+                                                       "; if your loop never calls model.train(), or puts "
+                                                       "these modules back in eval() after each of its "
+                                                       "train() calls, audit with call_train=False (or watch "
+                                                       "the real loop: freezelint.watch())"), _several(names)))
     if unfrozen_stats:
         names = [_label(m) for m, _ in unfrozen_stats]
         largest = _largest(unfrozen_stats)
