@@ -15,6 +15,7 @@ __all__ = [
     "AuditUsageError",
     "FreezeAuditError",
     "assert_frozen",
+    "assert_watched",
     "audit",
     "check_paths",
     "check_source",
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.runner import AuditUsageError, assert_frozen, audit
     from freezelint.check.engine import check_source
     from freezelint.check.runner import check_paths
-    from freezelint.runtime.watch import watch
+    from freezelint.runtime.watch import assert_watched, watch
 
 _LAZY = {
     "audit": "freezelint.runtime.runner",
@@ -37,6 +38,7 @@ _LAZY = {
     "check_source": "freezelint.check.engine",
     "check_paths": "freezelint.check.runner",
     "watch": "freezelint.runtime.watch",
+    "assert_watched": "freezelint.runtime.watch",
 }
 
 

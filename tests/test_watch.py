@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.metadata
 
 import pytest
 
@@ -555,6 +556,49 @@ def test_pytest_fixture_fails_with_the_report(freeze_watch):
     with pytest.raises(freezelint.FreezeAuditError, match="FZ502"):
         with freeze_watch():
             loop(model, opt, 2, refreeze=False)
+
+
+def test_watch_failures_in_a_test_show_the_tests_line_and_the_report(pytester):
+    # as freeze_audit's: no contextlib or freezelint frames, for findings and for a short window;
+    # freezelint.assert_watched is the same outside the fixture (unittest)
+    pytester.makepyfile("""
+        import torch, torch.nn as nn, freezelint
+
+        def setup():
+            m = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+            m[:2].requires_grad_(False)
+            return m, torch.optim.SGD(m[2].parameters(), lr=0.1)
+
+        def train(m, opt, n):
+            for _ in range(n):
+                m.train()
+                m(torch.randn(3, 4)).sum().backward()
+                opt.step()
+                opt.zero_grad()
+
+        def test_findings(freeze_watch):
+            m, opt = setup()
+            with freeze_watch(frozen=["0"]):
+                train(m, opt, 2)
+
+        def test_short_window(freeze_watch):
+            m, opt = setup()
+            with freeze_watch(steps=3):
+                train(m, opt, 1)
+
+        def test_outside_the_fixture():
+            m, opt = setup()
+            with freezelint.assert_watched(trainable=["2"]):
+                train(m, opt, 2)
+    """)
+    others = [e.name for e in importlib.metadata.entry_points(group="pytest11") if e.name != "freezelint"]
+    result = pytester.runpytest_inprocess(*(f"-pno:{name}" for name in others))
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(["*FZ502 frozen-stats-changed*", "*1 of 3 optimizer steps were observed*"])
+    assert "contextlib.py" not in out and "watch.py" not in out and "AuditReport(findings=" not in out, out
+    for line, kind in ((17, "FreezeAuditError"), (22, "AuditUsageError"), (27, "FreezeAuditError")):  # the with lines
+        assert f"_report.py:{line}: {kind}" in out, out
 
 
 @pytest.mark.cuda

@@ -30,9 +30,8 @@ fingerprinted again, buffers compared with their copies, and `watch_report.judge
 
 from __future__ import annotations
 
-import contextlib
 from operator import attrgetter
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
@@ -167,6 +166,7 @@ class Watch:
     # ------------------------------------------------------------------ public
     @property
     def report(self) -> AuditReport:
+        __tracebackhide__ = True
         if self._report is not None:
             return self._report
         if self.error is not None:
@@ -581,14 +581,32 @@ def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None,
     return Watch(steps, model, optimizer, expect_frozen=expect_frozen, expect_trainable=expect_trainable)
 
 
-@contextlib.contextmanager
+class _AssertWatched:
+    """The context manager `assert_watched` returns: a class, not a generator, so that a failure
+    at the block's end shows the test's line and the report, without contextlib's frames (pytest
+    hides frames that set `__tracebackhide__`)."""
+
+    def __init__(self, w: Watch) -> None:
+        self.watch = w
+
+    def __enter__(self) -> Watch:
+        return self.watch.__enter__()
+
+    def __exit__(self, kind, exc, tb) -> None:
+        __tracebackhide__ = True
+        self.watch.__exit__(kind, exc, tb)
+        if kind is None:
+            self.watch.report.raise_for_findings()
+
+
 def assert_watched(steps: int = 2, frozen: Iterable[str] | str = (), trainable: Iterable[str] | str = (),
-                   **kwargs: Any) -> Iterator[Watch]:
-    """`watch()` that raises FreezeAuditError (the report) on findings when the block ends."""
-    __tracebackhide__ = True
-    with watch(steps, expect_frozen=frozen, expect_trainable=trainable, **kwargs) as w:
-        yield w
-    w.report.raise_for_findings()
+                   **kwargs: Any) -> _AssertWatched:
+    """`watch()` that raises FreezeAuditError (the report) on findings when the block ends.
+
+        with freezelint.assert_watched(frozen=["backbone"], trainable=["head"]):
+            train(model, loader)
+    """
+    return _AssertWatched(watch(steps, expect_frozen=frozen, expect_trainable=trainable, **kwargs))
 
 
 __all__ = ["Watch", "WindowComplete", "assert_watched", "watch"]
