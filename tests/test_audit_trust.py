@@ -201,6 +201,23 @@ def test_a_string_pattern_is_one_pattern_and_unknown_names_come_with_the_nearest
 
 
 # ---------------------------------------------------------------- 6. readable reports
+def test_a_failed_expectation_says_what_the_steps_saw_and_what_to_do_for_each_cause():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.SGD(model[2].parameters(), lr=0.1)  # model[1] trainable, in no group
+    report = audit(model, opt, batch=torch.randn(3, 4), expect_trainable=["0", "1"], expect_frozen=["2"])
+    found = {f.target: f for f in report.findings if f.code == "FZ506"}
+    assert "all 2 are frozen (requires_grad=False)" in found["0"].message
+    assert "requires_grad_(True)" in found["0"].advice and "add_param_group" not in found["0"].advice
+    assert "all 2 are in no param group" in found["1"].message and "add_param_group" in found["1"].advice
+    assert "all 2 are trainable (requires_grad=True)" in found["2"].message
+    mixed = audit(model, opt, batch=torch.randn(3, 4), expect_trainable=["*.weight"])
+    (f,) = [f for f in mixed.findings if f.code == "FZ506"]
+    assert "1 is frozen (requires_grad=False), 1 is in no param group" in f.message, f.message
+    assert "requires_grad_(True)" in f.advice and "add_param_group" in f.advice
+
+
 def test_many_findings_of_one_code_are_one_group_with_every_name_in_json():
     model = torchvision.models.resnet18(weights=None, num_classes=3)
     for m in model.modules():

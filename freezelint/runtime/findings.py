@@ -397,17 +397,44 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
                                     "a module name matches its whole subtree, a glob (`*`) matches parameter "
                                     "names; see model.named_parameters()"))
             continue
-        bad = [f"{p.name} (also {', '.join(p.aliases)})" if p.aliases else p.name for p in hit if wrong(p)]
-        if not bad:
+        wrongs = [p for p in hit if wrong(p)]
+        if not wrongs:
             continue
+        bad = [f"{p.name} (also {', '.join(p.aliases)})" if p.aliases else p.name for p in wrongs]
+        causes, advice = _expectation_causes(option, wrongs)
         if option == "expect_frozen":
             out.append(AuditFinding("FZ506", pattern, f"expected frozen, but {listed(bad)} "
-                                    f"{'is' if len(bad) == 1 else 'are'} trainable or changed",
-                                    "freeze them with requires_grad_(False) and keep them out of the optimizer"))
+                                    f"{'is' if len(bad) == 1 else 'are'} trainable or changed: {causes}", advice))
         else:
-            out.append(AuditFinding("FZ506", pattern, f"expected to train, but {listed(bad)} did not change",
-                                    "check requires_grad, the optimizer's param groups and the loss"))
+            out.append(AuditFinding("FZ506", pattern, f"expected to train, but {listed(bad)} did not change: "
+                                    f"{causes}", advice))
     return out
+
+
+def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str]:
+    """What the records say went wrong for an expectation's parameters, counted by cause, and
+    what to do about each cause present."""
+    if option == "expect_frozen":
+        kinds = [("trainable (requires_grad=True)", "freeze them with requires_grad_(False)", lambda r: r.requires_grad),
+                 ("changed though frozen (see FZ501 for what moved them)", "keep them out of the optimizer and "
+                  "clear their grads", lambda r: not r.requires_grad)]
+    else:
+        kinds = [("frozen (requires_grad=False)", "unfreeze them with requires_grad_(True) and give them to the "
+                  "optimizer", lambda r: not r.requires_grad),
+                 ("in no param group of the optimizer", "add them to the optimizer (add_param_group, or build it "
+                  "after unfreezing)", lambda r: r.requires_grad and r.group is None),
+                 ("reached by no gradient", "check that the forward uses them and nothing detaches them from "
+                  "the loss", lambda r: r.requires_grad and r.group is not None and r.grad == "none"),
+                 ("given a gradient that did not move them (a zero learning rate?)", "check their param "
+                  "group's lr", lambda r: r.requires_grad and r.group is not None and r.grad != "none")]
+    counts, todo = [], []
+    for what, fix, test in kinds:
+        n = sum(1 for r in wrong if test(r))
+        if n:
+            counts.append(f"it is {what}" if len(wrong) == 1 else
+                          f"{'all ' if n == len(wrong) else ''}{n} {'is' if n == 1 else 'are'} {what}")
+            todo.append(fix)
+    return ", ".join(counts), "; ".join(todo)
 
 
 def grouped(findings: list[AuditFinding], most: int = _SHOW) -> list[AuditFinding]:
