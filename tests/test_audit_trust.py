@@ -487,6 +487,13 @@ def test_peft_modules_to_save_expectation_is_judged_on_the_copy_that_trains():
     assert report.ok, str(report)
     report = audit(model, opt, batch=batch, expect_frozen=["base_model.model.classifier"])
     assert codes(report) == ["FZ506"]
+    # the names as the user wrote them, without PEFT's `base_model.model.` (as modules_to_save names it)
+    report = audit(model, opt, batch=batch, expect_trainable=["classifier", "*lora_A*"],
+                   expect_frozen=["classifier.original_module", "bert.embeddings"])
+    assert report.ok, str(report)
+    assert {r.name for r in report.params if r.changed} >= {"classifier.modules_to_save.default.weight"}
+    assert not any(r.name.startswith("base_model") for r in report.params)
+    assert codes(audit(model, opt, batch=batch, expect_frozen=["classifier"])) == ["FZ506"]
 
 
 def test_the_module_tree_shows_the_modes_the_audited_steps_ran_in():

@@ -1244,3 +1244,6 @@ def test_peft_modules_to_save_expectations_are_judged_on_the_copy_that_trains_as
                      expect_frozen=["base_model.model.classifier.original_module", "base_model.model.body.base_layer"])
     assert report.ok, report.render_text()
     assert codes(watched(expect_frozen=["base_model.model.classifier"])) == ["FZ506"]
+    # and by the names the user wrote, without PEFT's `base_model.model.`
+    assert watched(expect_trainable=["classifier", "*lora_B*"], expect_frozen=["body.base_layer"]).ok
+    assert codes(watched(expect_frozen=["classifier"])) == ["FZ506"]

@@ -2,7 +2,7 @@
 
 A tensor can be reachable under several names: tied weights (an LM head sharing the embedding's
 matrix), wrappers that add a path segment (`_orig_mod.` of `torch.compile`, `module.` of
-DataParallel / DistributedDataParallel), and PEFT's `ModulesToSaveWrapper`, which trains a copy
+DataParallel / DistributedDataParallel, `base_model.model.` of a PEFT model), and PEFT's `ModulesToSaveWrapper`, which trains a copy
 of a module under `modules_to_save.<adapter>.` while the original under `original_module.` stays
 frozen by design. Reports use one display name per tensor and list the others as aliases;
 patterns match any of them.
@@ -28,6 +28,22 @@ def is_wrapper(m: nn.Module) -> bool:
     """A module that only wraps the user's module (compile, DataParallel, DDP)."""
     child = _WRAPPER_CHILD.get(type(m).__name__)
     return child is not None and isinstance(getattr(m, child, None), nn.Module)
+
+
+# PEFT puts the user's model two path segments down, `base_model.model.`, that its users do not
+# write (`modules_to_save=["classifier"]` names `classifier`): a PeftModel's `base_model` (a tuner,
+# LoraModel and the like) and the tuner's `model`. Their names are left out as a wrapper's are, in
+# names only: a PeftModel may hold more than the wrapped model (a prompt encoder), so it is never
+# unwrapped as compile's and DDP's wrappers are.
+_PEFT_CHILD = {"PeftModel": "base_model", "BaseTuner": "model"}
+
+
+def _peft_child(m: nn.Module) -> str | None:
+    for cls in type(m).__mro__:
+        child = _PEFT_CHILD.get(cls.__name__)
+        if child is not None and cls.__module__.startswith("peft.") and isinstance(getattr(m, child, None), nn.Module):
+            return child
+    return None
 
 
 def unwrap(model: nn.Module) -> tuple[nn.Module, list[str]]:
@@ -76,6 +92,9 @@ class Names:
                         if adapter in copies:
                             out.saved_copies[_join(name, f"modules_to_save.{adapter}")] = name
                 out.originals.add(_join(name, "original_module"))
+            elif "peft" in type(m).__module__ and (child := _peft_child(m)) is not None:
+                out.wrappers.add(name)
+                out.transparent.add(_join(name, child))
         return out
 
     def display(self, raw: str) -> str:
@@ -89,13 +108,15 @@ class Names:
                 kept.append(seg)
         return ".".join(kept)
 
-    def aliases(self, raw: str) -> list[str]:
+    def aliases(self, raw: str, displayed: bool = True) -> list[str]:
         """Other names a pattern may use for this tensor: the PEFT copy's parameters also answer
         to the wrapped module's own name (`classifier.weight` for
-        `classifier.modules_to_save.default.weight`)."""
+        `classifier.modules_to_save.default.weight`); `displayed=False`: with the wrappers'
+        segments kept (`base_model.model.classifier.weight`)."""
         for copy, wrapper in self.saved_copies.items():
             if raw.startswith(copy + "."):
-                return [self.display(_join(wrapper, raw[len(copy) + 1:]))]
+                name = _join(wrapper, raw[len(copy) + 1:])
+                return [self.display(name) if displayed else name]
         return []
 
     def is_original(self, raw: str) -> bool:

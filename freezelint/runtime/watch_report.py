@@ -279,7 +279,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if names.saved_copies or names.transparent:
         for r in precords:
             shown = names.display(r.name)
-            r.aliases += [a for a in [*names.aliases(r.name), shown] if a != r.name and a not in r.aliases]
+            every = [*names.aliases(r.name, displayed=False), *names.aliases(r.name), shown]  # raw names stay
+            r.aliases += [a for a in dict.fromkeys(every) if a != r.name and a not in r.aliases]
             r.original = names.is_original(r.name)
     brecords = [BufferRecord(n, n.rpartition(".")[0], moved, delta, _dtype_name(b.dtype))
                 for (n, b), (moved, delta) in zip(named_buffers, bchanges)]
