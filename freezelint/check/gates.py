@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '370bb50b3f25ed8a83bddd62fd1b6120'
+RULES_DIGEST = '371b025ec8b3ecf3a774ac0a19640ef3'
 
 GATES = {
     'FZ002': (
