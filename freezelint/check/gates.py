@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '371b025ec8b3ecf3a774ac0a19640ef3'
+RULES_DIGEST = 'b4a3ee7b50c4a7c7e1a641a13c145883'
 
 GATES = {
     'FZ002': (

@@ -107,6 +107,30 @@ class UnfrozenAfterOptimizer(Rule):
                         pl_module.backbone.requires_grad_(True)  # expect: FZ303
             """
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            def fit(loader, epochs):
+                model = torchvision.models.resnet18(weights=None)
+                model.requires_grad_(False)
+                model.fc.requires_grad_(True)
+                opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+                for epoch in range(epochs):
+                    if epoch == 5:
+                        # the break skips the add_param_group below
+                        model.layer4.requires_grad_(True)  # expect: FZ303
+                        break
+                    opt.add_param_group({"params": model.layer3.parameters()})
+                    for x, y in loader:
+                        torch.nn.functional.cross_entropy(model(x), y).backward()
+                        opt.step()
+                for x, y in loader:
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -227,6 +251,24 @@ class UnfrozenAfterOptimizer(Rule):
                 model.layer4.requires_grad_(True)  # changes nothing: all of it is in the optimizer
             train_one_epoch(model, opt)
         """,
+        """
+        import torch
+        import torchvision
+
+        def fit(loader, stages):
+            model = torchvision.models.resnet18(weights=None)
+            model.requires_grad_(False)
+            model.fc.requires_grad_(True)
+            for stage in stages:
+                if stage.last:
+                    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+                    break
+                # the optimizer is built only when leaving the loop
+                model.layer4.requires_grad_(True)
+            for x, y in loader:
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -235,7 +277,7 @@ class UnfrozenAfterOptimizer(Rule):
             evs = flow.events
             for u in (e for e in evs if e.kind == UNFREEZE):
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.detail.get("filtered") and o.target == u.target
-                          and o.index < u.index and not o.exclusive_with(u)]
+                          and o.index < u.index and after(o, u)]
                 builds = [o for o in builds if not dropped_on_return(flow, u, o)]  # a path that returns first
                 if not builds:
                     continue
