@@ -84,7 +84,7 @@ class Config:
         return [*self.exclude, *self.extend_exclude]
 
 
-# Never left out by select, ignore or per-file-ignores, and no `# noqa` drops it: a file that
+# Never left out by select, ignore or per-file-ignores, and no noqa comment drops it: a file that
 # does not parse has no statement a comment could be on (ruff does the same with syntax errors).
 ALWAYS_REPORTED = frozenset({"FZ001"})
 

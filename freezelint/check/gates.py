@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b4a3ee7b50c4a7c7e1a641a13c145883'
+RULES_DIGEST = 'b84c175e6721aac98612d3815038534e'
 
 GATES = {
     'FZ002': (

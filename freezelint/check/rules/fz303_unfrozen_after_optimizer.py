@@ -10,8 +10,10 @@ import re
 
 import libcst as cst
 
+from freezelint.check.events import RET, unwrap_self_returning
 from freezelint.check.flow import (ADD_GROUP, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, UNFREEZE, after, dropped_on_return,
                                    flows_of)
+from freezelint.check.syntax import walk
 from freezelint.check.rules.base import (FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, UNFREEZES, Example, Finding,
                                          Rule, code_of, src)
 
@@ -40,7 +42,10 @@ class UnfrozenAfterOptimizer(Rule):
         "visible and filters on requires_grad: the module the hooks' `pl_module: Net` annotation names, "
         "else the only project LightningModule the Callback's file defines or imports (from another "
         "file of the project too). When it cannot be seen, the optimizer's kind is unknown and the "
-        "rule stays silent."
+        "rule stays silent. Silent too when nothing was frozen, so the filter kept every parameter: the "
+        "model is built by a library call (`resnet18(...)`, in the file or by a builder of another "
+        "project file that neither freezes nor hands it on) and no freeze is seen, in the file or in a "
+        "project function it calls (`freeze.freeze_backbone(model)` included)."
     )
     bad = [
         Example(
@@ -305,7 +310,27 @@ def _freezes_seen(facts: Facts, module) -> bool:
     """Anything frozen in the file: a freeze written in it, or one a helper or builder of another
     file does to a model of it. Without one the requires_grad filter kept every parameter."""
     return bool(re.search(FREEZES_MEANT, code_of(module))) or any(
-        e.kind in (FREEZE, FREEZE_BY_DEFAULT) for f in flows_of(facts).bodies for e in f.events)
+        e.kind in (FREEZE, FREEZE_BY_DEFAULT) for f in flows_of(facts).bodies for e in f.events) \
+        or _project_freezes(facts, module)
+
+
+def _project_freezes(facts: Facts, module) -> bool:
+    """A call of the file to a function of another project file that freezes an argument or the
+    model it returns, however the call names it (`freeze.freeze_backbone(model)` too, which the
+    flow events, following plain names, do not see)."""
+    project = facts.project
+    if project is None or not facts.path:
+        return False
+    for node in walk(module):
+        if not isinstance(node, cst.Call) or not isinstance(node.func, (cst.Name, cst.Attribute)):
+            continue
+        q = facts.qualname(node.func, facts.module_scope)
+        if not q or is_library(q) or "." not in q and facts.module_scope.lookup(q) is None:
+            continue
+        for pos in (*range(len(node.args)), RET):
+            if any(e.kind == FREEZE for e in project.effects(facts.path, q, pos)):
+                return True
+    return False
 
 
 def _fresh(facts: Facts, flow, u) -> bool:
@@ -328,7 +353,19 @@ def _fresh(facts: Facts, flow, u) -> bool:
     if owner is not flow.scope or flow.scope.kind not in ("function", "module"):
         return False
     bindings = owner.bindings.get(target, [])
-    return bool(bindings) and all(b.how == "expr" and _library_call(facts, b.node, b.scope or owner) for b in bindings)
+    return bool(bindings) and all(b.how == "expr" and (_library_call(facts, b.node, b.scope or owner)
+                                                       or _fresh_from_project(facts, b.node, b.scope or owner))
+                                  for b in bindings)
+
+
+def _fresh_from_project(facts: Facts, value, scope) -> bool:
+    """`model = build_model(cfg)`, a builder of another project file whose summary says the model
+    it returns comes from a library call it neither freezes nor hands on."""
+    value = unwrap_self_returning(value)
+    if facts.project is None or not facts.path or not isinstance(value, cst.Call):
+        return False
+    q = facts.qualname(value.func, scope)
+    return bool(q) and not is_library(q) and facts.project.returns_fresh(facts.path, q)
 
 
 def _library_call(facts: Facts, value, scope) -> bool:
