@@ -64,7 +64,6 @@ class Event:
     branches: tuple[tuple[int, int], ...] = ()  # (if id, arm)
     detail: dict = field(default_factory=dict)
     jumps: tuple[Jump, ...] = ()  # the continue/break arms it is in, innermost first
-    past: tuple[int, ...] = ()  # ids of the jumping ifs it follows in the same loop iteration
 
     def exclusive_with(self, other: "Event") -> bool:
         arms = dict(self.branches)
@@ -131,7 +130,6 @@ class Flow(cst.CSTVisitor):
         # (if id, arm) that every later event of the body is in: the other arm ends in return/raise
         self.escapes: list[tuple[int, int]] = []
         self._body_loops: list[cst.CSTNode | None] = []  # loops whose body is being visited (None: an else)
-        self._past: list[int] = []  # jumping ifs passed in the current block of the loop body
         self._stmt: cst.CSTNode | None = None
         self._bn_guard: list[str] = []  # names proven BatchNorm by an enclosing check
         self._comps: list[Scope] = []  # comprehensions entered, innermost last
@@ -149,7 +147,7 @@ class Flow(cst.CSTVisitor):
     def _emit(self, kind: str, target: str | None, node: cst.CSTNode, **detail) -> None:
         if target:
             self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
-                                     (*self._branches, *self.escapes), detail, past=tuple(self._past)))
+                                     (*self._branches, *self.escapes), detail))
 
     # structure ---------------------------------------------------------------------
     def visit_FunctionDef(self, node) -> bool:
@@ -175,9 +173,7 @@ class Flow(cst.CSTVisitor):
         for part, own in zip(parts[1:], (node, None)):  # a continue in the loop's `else` is another loop's
             if part is not None:
                 self._body_loops.append(own)
-                past = len(self._past)
                 traverse.visit(part, self)
-                del self._past[past:]
                 self._body_loops.pop()
         self._loops.pop()
         return False
@@ -194,14 +190,12 @@ class Flow(cst.CSTVisitor):
         guards = self._bn_names(node.test)
         self._branches.append((id(node), 0))
         self._bn_guard.extend(guards)
-        start, past = len(self.events), len(self._past)
+        start = len(self.events)
         traverse.visit(node.body, self)
         del self._bn_guard[len(self._bn_guard) - len(guards):]
-        del self._past[past:]  # an arm's own jumping ifs are not passed on the other arm
         self._branches[-1] = (id(node), 1)
         if node.orelse is not None:
             traverse.visit(node.orelse, self)
-            del self._past[past:]
         self._branches.pop()
         ends = [_ends_body(node.body), isinstance(node.orelse, cst.Else) and _ends_body(node.orelse.body)]
         if ends[0] != ends[1]:  # what follows the if runs only after the arm that goes on
@@ -211,8 +205,7 @@ class Flow(cst.CSTVisitor):
         return False
 
     def _jump(self, node: cst.If, start: int) -> None:
-        """One arm ends in continue/break, the other goes on: mark the arm's events with the jump,
-        and what follows the `if` in the loop body as past it."""
+        """One arm ends in continue/break, the other goes on: mark the arm's events with the jump."""
         loop = self._body_loops[-1] if self._body_loops else None
         if loop is None:
             return
@@ -227,7 +220,6 @@ class Flow(cst.CSTVisitor):
         for e in self.events[start:]:
             if (id(node), arm) in e.branches:
                 e.jumps = (*e.jumps, jump)
-        self._past.append(id(node))
 
     def _bn_names(self, test: cst.BaseExpression) -> list[str]:
         """Names an `if` proves to be BatchNorm layers: isinstance or class-name checks."""

@@ -325,7 +325,7 @@ def between(flow: Flow, a: Event, b: Event) -> list[Event]:
             path = [e for e in evs if jump.loop in e.loops and e.index < b.index]
         else:  # out of the loop at once, to `b` after it
             path = [e for e in evs if a.index < e.index < b.index and jump.loop not in e.loops]
-        seen = {id(e) for e in rest}
+        seen = {id(e) for e in rest} | {id(a), id(b)}
         span = rest + [e for e in path if id(e) not in seen]
         return [e for e in span if not e.exclusive_with(a) and not e.exclusive_with(b)]
     if b.index > a.index:
