@@ -186,6 +186,9 @@ def cmd_check(args) -> int:
                          f"{', '.join(STATISTICS_FORMATS[:-1])} or {STATISTICS_FORMATS[-1]}")
     if args.select is not None and not args.select:  # `--select ""`, e.g. from an unset variable
         raise UsageError("--select names no code: give codes or prefixes (e.g. FZ1, FZ102, ALL)")
+    if cfg.named_always_reported() and not args.quiet:  # as ruff says of its syntax errors
+        print("freezelint: warning: FZ001 is always reported (a file that does not parse was not checked): "
+              "ignoring it does nothing", file=sys.stderr)
     fix = None
     if args.fix or args.diff:
         fix = "unsafe" if args.unsafe_fixes else "safe"
@@ -225,13 +228,15 @@ def cmd_check(args) -> int:
 def _warn_if_nothing_checked(run, cfg) -> None:
     """As ruff does: a run that checked nothing says so on stderr and still exits 0 (a pre-commit
     hook whose files are all excluded is not a failure)."""
+    from freezelint.config import ALWAYS_REPORTED
+
     if not run.files:
         print("freezelint: warning: no Python files found under the given paths: nothing was checked",
               file=sys.stderr)
-    elif not cfg.selected():
+    elif not cfg.selected() - ALWAYS_REPORTED:
         where = f" ({cfg.source})" if cfg.source is not None and cfg.cli_select is None else ""
-        print(f"freezelint: warning: the selection{where} leaves no rule to run: nothing was checked",
-              file=sys.stderr)
+        print(f"freezelint: warning: the selection{where} leaves no rule to run: only syntax errors (FZ001) "
+              "were checked", file=sys.stderr)
 
 
 def _write_report(report: str | bytes, output_file: str | None) -> None:

@@ -61,8 +61,14 @@ class Config:
         return frozenset(_apply(chosen, self.cli_extend_select, self.cli_ignore))
 
     def selected(self) -> frozenset[str]:
-        """The static codes this run reports."""
-        return frozenset(c for c in self.chosen() if codes.get(c).static)
+        """The static codes this run reports: FZ001 always, as ruff always reports syntax errors
+        (a file that does not parse was not checked, whatever the selection asked of it)."""
+        return frozenset(c for c in self.chosen() if codes.get(c).static) | ALWAYS_REPORTED
+
+    def named_always_reported(self) -> list[str]:
+        """Where an ignore names FZ001 outright, which does nothing (for a warning)."""
+        ignores = [*self.cli_ignore, *self.ignore, *(c for v in self.per_file_ignores.values() for c in v)]
+        return sorted({c.upper() for c in ignores} & ALWAYS_REPORTED)
 
     def validate(self) -> None:
         for sel in [*(self.cli_select or []), *self.cli_ignore, *self.cli_extend_select]:
@@ -76,6 +82,11 @@ class Config:
 
     def all_excludes(self) -> list[str]:
         return [*self.exclude, *self.extend_exclude]
+
+
+# Never left out by select, ignore or per-file-ignores, and no noqa comment drops it: a file that
+# does not parse has no statement a comment could be on (ruff does the same with syntax errors).
+ALWAYS_REPORTED = frozenset({"FZ001"})
 
 
 def _apply(chosen: set[str], add: list[str], remove: list[str], extra: list[str] = ()) -> set[str]:

@@ -185,8 +185,8 @@ def test_default_still_skips_files_without_freezing_vocabulary(cli, tmp_path, sp
     write(tmp_path / "broken.py", "x = (\n")
     r = cli(tmp_path, "check", "broken.py")  # CPython's parser reports it; libcst never sees it
     assert r.code == 1 and "broken.py:1:5: FZ001" in r.out and spy["process"] == []
-    r = cli(tmp_path, "check", "--select", "FZ1", "broken.py")
-    assert r.code == 0
+    r = cli(tmp_path, "check", "--select", "FZ1", "broken.py")  # FZ001 whatever is selected, still unparsed
+    assert r.code == 1 and "broken.py:1:5: FZ001" in r.out and spy["process"] == []
 
 
 def test_explicit_fz001_is_cached_apart_from_the_default(cli, tmp_path, spy):

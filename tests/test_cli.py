@@ -47,7 +47,8 @@ def test_a_selection_of_no_rule_warns_and_an_empty_select_flag_is_a_usage_error(
     r = cli(tmp_path, "check", "--select", "", "a.py")
     assert r.code == 2 and r.err.count("\n") == 1 and "--select names no code" in r.err
     r = cli(tmp_path, "check", "--select", "FZ102", "--ignore", "FZ1", "a.py")
-    assert r.code == 0 and r.err == "freezelint: warning: the selection leaves no rule to run: nothing was checked\n"
+    assert r.code == 0 and r.err == ("freezelint: warning: the selection leaves no rule to run: only syntax errors "
+                                     "(FZ001) were checked\n")
     write(tmp_path / "pyproject.toml", "[tool.freezelint]\nselect = []\n")
     r = cli(tmp_path, "check", "a.py")
     assert r.code == 0 and "the selection (" in r.err and "pyproject.toml) leaves no rule to run" in r.err
@@ -209,8 +210,25 @@ def test_file_without_trigger_words_that_does_not_parse_is_fz001(cli, tmp_path):
         assert r.out.splitlines()[:2] == ["calls.py:2:16: FZ001 SyntaxError: '(' was never closed",
                                           "plain.py:2:17: FZ001 SyntaxError: '(' was never closed"]
         assert "Found 2 findings in 2 files." in r.out
-    r = cli(tmp_path, "check", "--no-cache", "--ignore", "FZ001", "plain.py")
-    assert r.code == 0
+
+
+def test_syntax_errors_are_reported_whatever_the_selection(cli, tmp_path):
+    """As ruff does: a file that does not parse was not checked, so FZ001 shows whatever
+    --select, --ignore, per-file-ignores or a `# noqa` say; naming it in an ignore warns."""
+    write(tmp_path / "plain.py", "import os\nx = os.path.join(  # noqa\n")
+    write(tmp_path / "calls.py", "def f(model):\n    model.requires_grad = False\n    model.train(  # noqa: FZ001\n")
+    wanted = ["calls.py:3:16: FZ001 SyntaxError: '(' was never closed",
+              "plain.py:2:17: FZ001 SyntaxError: '(' was never closed"]
+    for flags, warns in ((["--select", "FZ1"], False), (["--select", "FZ3", "--ignore", "FZ0"], False),
+                         (["--ignore", "FZ001"], True), (["--per-file-ignores", "*.py:FZ001,FZ1"], True),
+                         (["--select", "FZ102", "--ignore", "FZ1"], False)):
+        r = cli(tmp_path, "check", "--no-cache", "--format", "concise", *flags, ".")
+        assert r.code == 1 and r.out.splitlines()[:2] == wanted, flags
+        assert ("FZ001 is always reported" in r.err) == warns, (flags, r.err)
+    assert "leaves no rule to run: only syntax errors (FZ001) were checked" in r.err
+    write(tmp_path / "pyproject.toml", '[tool.freezelint]\nignore = ["FZ001"]\n')
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
+    assert r.code == 1 and r.out.splitlines()[:2] == wanted and "FZ001 is always reported" in r.err
 
 
 def test_files_without_trigger_words_are_fz001_through_the_worker_pool_too(cli, tmp_path):

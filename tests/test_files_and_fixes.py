@@ -37,6 +37,7 @@ def test_notebook_findings_point_at_lines_of_the_ipynb_in_github_sarif_and_junit
         code = re.search(r"\(FZ(\d+)\)", line).group(0)[1:-1]
         n = int(re.search(r",line=(\d+)::", line).group(1))
         assert lines[n - 1].strip() == wanted[code] and ",col=" not in line
+        assert line.count("cell ") == 1 and "::nb.ipynb:cell " in line  # the location has it, once
     sarif = json.loads(cli(tmp_path, "check", "--format", "sarif", "nb.ipynb").out)
     for res in sarif["runs"][0]["results"]:
         n = res["locations"][0]["physicalLocation"]["region"]["startLine"]

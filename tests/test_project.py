@@ -415,3 +415,48 @@ def test_a_helper_of_another_file_ending_in_train_is_ordered_with_the_statements
     assert _found(cli, tmp_path, "--no-cache", ".") == []
     train.write_text(loop)
     assert _found(cli, tmp_path, "--no-cache", ".") == [("train.py", 9, "FZ201")]
+
+
+TRAIN_UNFREEZE = ("import torch\n{imports}\n\nmodel = {build}\n{freeze}"
+                  "opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)\n"
+                  "for epoch in range(10):\n    if epoch == 5:\n        model.layer4.requires_grad_(True)\n"
+                  "    train_one_epoch(model, opt)\n")
+
+
+def test_fz303_sees_a_freeze_by_a_function_of_another_file_however_the_call_names_it(cli, tmp_path):
+    """Nothing frozen, the requires_grad filter kept every parameter: FZ303 is silent. A freeze done
+    by a helper of another file counts, called by its name or through its module."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "freeze.py").write_text(
+        "def freeze_backbone(model):\n    for name, p in model.named_parameters():\n"
+        "        if not name.startswith('fc.'):\n            p.requires_grad = False\n\n\n"
+        "def count(model):\n    return sum(p.numel() for p in model.parameters())\n")
+    train = tmp_path / "train.py"
+    lib = "torchvision.models.resnet18(weights=None)"
+    for imports, call, found in (("from freeze import freeze_backbone", "freeze_backbone(model)", True),
+                                 ("import freeze", "freeze.freeze_backbone(model)", True),
+                                 ("import freeze", "freeze.count(model)", False)):
+        source = TRAIN_UNFREEZE.format(imports=f"import torchvision\n{imports}", build=lib, freeze=call + "\n")
+        train.write_text(source)
+        want = [("train.py", 10, "FZ303")] if found else []
+        assert _found(cli, tmp_path, "--no-cache", ".") == want, call
+
+
+def test_fz303_reads_a_builder_of_another_file_for_a_model_that_comes_with_nothing_frozen(cli, tmp_path):
+    """`model = build_model(10)` from another file: a model a library call built there, neither
+    frozen nor handed on, has every parameter trainable (FZ303 silent, as for `resnet18(...)` in
+    the file); one the builder freezes is reported, and a cached run follows the builder's change."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    models = tmp_path / "models.py"
+    fresh = ("import torchvision\n\n\ndef build_model(classes):\n"
+             "    model = torchvision.models.resnet18(weights=None)\n    model.fc = torchvision.ops.MLP(512, [classes])\n    return model\n")
+    models.write_text(fresh)
+    (tmp_path / "train.py").write_text(TRAIN_UNFREEZE.format(imports="from models import build_model",
+                                                             build="build_model(10)", freeze=""))
+    assert _found(cli, tmp_path, "--no-cache", ".") == []
+    assert _found(cli, tmp_path, ".") == []  # written to the cache
+    for frozen in ("    model.requires_grad_(False)\n", "    setup(model)\n"):  # frozen, or handed to unknown code
+        models.write_text(fresh.replace("    return model", frozen + "    return model"))
+        assert _found(cli, tmp_path, ".") == [("train.py", 8, "FZ303")], frozen
+    models.write_text(fresh)
+    assert _found(cli, tmp_path, ".") == []

@@ -42,6 +42,17 @@ RET = "ret"
 _BN_NAME = re.compile(r"BatchNorm|BN\b|bn\b|_BatchNorm|FrozenBatchNorm")
 
 
+@dataclass(frozen=True)
+class Jump:
+    """An `if` arm of a loop body that ends in `continue` or `break` (the other arm goes on):
+    what follows the `if` in the loop body is not on that arm's path in the same iteration."""
+    if_id: int
+    arm: int
+    loop: int  # id of the loop it continues or leaves
+    kind: str  # "continue" or "break"
+    exits: bool  # the loop can end at its head (a `for`, a `while` not on a constant true)
+
+
 @dataclass(eq=False)
 class Event:
     kind: str
@@ -52,6 +63,7 @@ class Event:
     loops: tuple[int, ...] = ()  # ids of enclosing loops, outermost first
     branches: tuple[tuple[int, int], ...] = ()  # (if id, arm)
     detail: dict = field(default_factory=dict)
+    jumps: tuple[Jump, ...] = ()  # the continue/break arms it is in, innermost first
 
     def exclusive_with(self, other: "Event") -> bool:
         arms = dict(self.branches)
@@ -117,6 +129,7 @@ class Flow(cst.CSTVisitor):
         self._branches: list[tuple[int, int]] = []
         # (if id, arm) that every later event of the body is in: the other arm ends in return/raise
         self.escapes: list[tuple[int, int]] = []
+        self._body_loops: list[cst.CSTNode | None] = []  # loops whose body is being visited (None: an else)
         self._stmt: cst.CSTNode | None = None
         self._bn_guard: list[str] = []  # names proven BatchNorm by an enclosing check
         self._comps: list[Scope] = []  # comprehensions entered, innermost last
@@ -157,9 +170,11 @@ class Flow(cst.CSTVisitor):
         for part in parts[:1]:
             traverse.visit(part, self)
         self._loops.append(id(node))
-        for part in parts[1:]:
+        for part, own in zip(parts[1:], (node, None)):  # a continue in the loop's `else` is another loop's
             if part is not None:
+                self._body_loops.append(own)
                 traverse.visit(part, self)
+                self._body_loops.pop()
         self._loops.pop()
         return False
 
@@ -175,6 +190,7 @@ class Flow(cst.CSTVisitor):
         guards = self._bn_names(node.test)
         self._branches.append((id(node), 0))
         self._bn_guard.extend(guards)
+        start = len(self.events)
         traverse.visit(node.body, self)
         del self._bn_guard[len(self._bn_guard) - len(guards):]
         self._branches[-1] = (id(node), 1)
@@ -184,7 +200,26 @@ class Flow(cst.CSTVisitor):
         ends = [_ends_body(node.body), isinstance(node.orelse, cst.Else) and _ends_body(node.orelse.body)]
         if ends[0] != ends[1]:  # what follows the if runs only after the arm that goes on
             self.escapes.append((id(node), 1 if ends[0] else 0))
+        else:
+            self._jump(node, start)
         return False
+
+    def _jump(self, node: cst.If, start: int) -> None:
+        """One arm ends in continue/break, the other goes on: mark the arm's events with the jump."""
+        loop = self._body_loops[-1] if self._body_loops else None
+        if loop is None:
+            return
+        kinds = [_jump_kind(node.body), _jump_kind(node.orelse.body) if isinstance(node.orelse, cst.Else) else None]
+        if (kinds[0] is None) == (kinds[1] is None):
+            return  # neither arm jumps, or both do (nothing after the if runs)
+        arm = 0 if kinds[0] else 1
+        test = loop.test if isinstance(loop, cst.While) else None
+        exits = not (isinstance(test, cst.Name) and test.value == "True"
+                     or isinstance(test, cst.Integer) and test.value != "0")
+        jump = Jump(id(node), arm, id(loop), kinds[arm], exits)
+        for e in self.events[start:]:
+            if (id(node), arm) in e.branches:
+                e.jumps = (*e.jumps, jump)
 
     def _bn_names(self, test: cst.BaseExpression) -> list[str]:
         """Names an `if` proves to be BatchNorm layers: isinstance or class-name checks."""
@@ -366,14 +401,14 @@ class Flow(cst.CSTVisitor):
                         and isinstance(node.value, cst.Call) \
                         and not is_parameter_free(self.facts.qualname(node.value.func, self.scope)):
                     self._emit(REPLACE, root_of(target.value), node, path=dotted(target))
-            elif isinstance(target, cst.Name) and isinstance(node.value, cst.Call):
-                q = self.facts.qualname(node.value.func, self.scope)
-                if q and q.startswith("torch.optim."):
-                    for e in self.events:
-                        if e.kind == OPT_BUILD and e.node is node.value:
-                            e.detail["name"] = target.value
 
     def leave_Assign(self, node: cst.Assign) -> None:
+        # `opt = torch.optim.SGD(...)` (or `opt = make_optimizer(model)`): the build's events
+        # exist only once the call was visited, so the name is set on the way out
+        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            for e in self.events:
+                if e.kind == OPT_BUILD and e.node is node.value:
+                    e.detail["name"] = node.targets[0].target.value
         self._returned(node)
         # `ddp = DDP(model)`: a change through `ddp.module...` is a change to the wrapped model;
         # so is one through `model` of `model = DDP(build_model(...))` (no name of its own before).
@@ -513,6 +548,15 @@ def _ends_body(block: cst.BaseSuite) -> bool:
     small = last.body[-1] if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and last.body \
         else None
     return isinstance(small, (cst.Return, cst.Raise))
+
+
+def _jump_kind(block: cst.BaseSuite) -> str | None:
+    """"continue" or "break" when the block's last statement is one, else None."""
+    last = block.body[-1] if isinstance(block, cst.IndentedBlock) and block.body else \
+        block if isinstance(block, cst.SimpleStatementSuite) else None
+    small = last.body[-1] if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and last.body \
+        else None
+    return "continue" if isinstance(small, cst.Continue) else "break" if isinstance(small, cst.Break) else None
 
 
 def _builtin(func: cst.Name, scope: Scope) -> bool:

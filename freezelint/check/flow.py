@@ -5,13 +5,13 @@ imposes on a LightningModule's and a Callback's hooks, and the ordering question
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import libcst as cst
 
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
-                                     OPT_BUILD, REPLACE, TRAIN, UNFREEZE, Event, Flow, Summaries)
+                                     OPT_BUILD, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump, Summaries)
 from freezelint.check.events import opt_detail
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.project import Edge, shown_path
@@ -126,8 +126,7 @@ class FileFlows:
                 if e.kind == REPLACE and _is_copy(e.node):
                     continue  # an EMA or teacher copy is kept out of the optimizer on purpose
                 target = PL_MODULE if e.target == name or e.target.startswith(name + ".") else e.target
-                combined.events.append(Event(e.kind, target, e.node, e.stmt, 0, e.loops, e.branches,
-                                             {**e.detail, "hook": m.name.value}))
+                combined.events.append(replace(e, target=target, detail={**e.detail, "hook": m.name.value}))
         for i, e in enumerate(combined.events):
             e.index = i
         return combined
@@ -242,7 +241,7 @@ def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | Non
                 continue  # the parameters __init__ froze, before configure_optimizers ran
             target = "self" if e.target == "self" or e.target.startswith("self.") else e.target
             detail = {**e.detail, "hook": "__init__"} if m is init else dict(e.detail)
-            combined.events.append(Event(e.kind, target, e.node, e.stmt, 0, e.loops, e.branches, detail))
+            combined.events.append(replace(e, target=target, detail=detail))
     for i, e in enumerate(combined.events):
         e.index = i
     return combined
@@ -267,9 +266,13 @@ def flows_of(facts: Facts) -> FileFlows:
 
 
 def after(a: Event, b: Event) -> bool:
-    """Can `b` run after `a`? Later in order, or earlier inside a loop that holds both."""
+    """Can `b` run after `a`? Later in order, or earlier inside a loop that holds both. From an
+    arm that ends in `break`, nothing else of that loop runs after it but through an outer loop."""
     if a.exclusive_with(b):
         return False
+    jump = _jumps_from(a, b)
+    if jump is not None and jump.kind == "break" and jump.loop in b.loops:
+        return bool(set(a.loops[:a.loops.index(jump.loop)]) & set(b.loops))
     if b.index > a.index:
         return True
     shared = set(a.loops) & set(b.loops)
@@ -281,7 +284,7 @@ def dropped_on_return(flow: Flow, change: Event, build: Event) -> bool:
     local of the function) is named nowhere on that path: not in the arm, not before the `if`
     but where it is assigned. The function leaves with the optimizer unused: whether the change
     comes "after the optimizer" for training cannot be established."""
-    name, func = _assigned_name(build), flow.scope.node
+    name, func = build.detail.get("name"), flow.scope.node
     if not name or flow.scope.kind != "function" or name not in flow.scope.bindings \
             or not isinstance(func, cst.FunctionDef):
         return False
@@ -303,19 +306,28 @@ def dropped_on_return(flow: Flow, change: Event, build: Event) -> bool:
                    for n in nodes[:past])
 
 
-def _assigned_name(build: Event) -> str | None:
-    """`opt = torch.optim.SGD(...)`: "opt"."""
-    stmt = build.stmt
-    small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 else None
-    if isinstance(small, cst.Assign) and small.value is build.node and len(small.targets) == 1 \
-            and isinstance(small.targets[0].target, cst.Name):
-        return small.targets[0].target.value
-    return None
+def _jumps_from(a: Event, b: Event) -> Jump | None:
+    """The continue/break `a` goes on to on its way to `b` (`b` is not later in `a`'s own arm)."""
+    return next((j for j in a.jumps if not ((j.if_id, j.arm) in b.branches and b.index > a.index)), None)
 
 
 def between(flow: Flow, a: Event, b: Event) -> list[Event]:
-    """Events that run after `a` and before `b` when `b` follows `a` (wrapping around a loop)."""
+    """Events that run after `a` and before `b` when `b` follows `a` (wrapping around a loop). From
+    an arm that ends in continue/break: the rest of the arm, then the loop's head (continue: the
+    loop body up to `b`), or what follows the loop (break, or a continue whose loop ends there)."""
     evs = flow.events
+    jump = _jumps_from(a, b)
+    inside = jump is not None and jump.loop in b.loops
+    if jump is not None and (jump.kind == "continue" and inside or not inside and b.index > a.index
+                             and (jump.kind == "break" or jump.exits)):
+        rest = [e for e in evs if e.index > a.index and (jump.if_id, jump.arm) in e.branches]
+        if inside:  # continue: the loop's body again, from its start up to `b`
+            path = [e for e in evs if jump.loop in e.loops and e.index < b.index]
+        else:  # out of the loop at once, to `b` after it
+            path = [e for e in evs if a.index < e.index < b.index and jump.loop not in e.loops]
+        seen = {id(e) for e in rest} | {id(a), id(b)}
+        span = rest + [e for e in path if id(e) not in seen]
+        return [e for e in span if not e.exclusive_with(a) and not e.exclusive_with(b)]
     if b.index > a.index:
         span = evs[a.index + 1:b.index]
     else:

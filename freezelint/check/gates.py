@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '370bb50b3f25ed8a83bddd62fd1b6120'
+RULES_DIGEST = 'b84c175e6721aac98612d3815038534e'
 
 GATES = {
     'FZ002': (

@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 9
+SUMMARY_VERSION = 10
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -270,14 +270,15 @@ class Project:
     def current_digest(self, dep: str) -> str:
         """`path` -> digest of its summary; `path#class Name` -> digest of that class line (what
         module-class detection read, without a summary); `path#acts name` -> whether that
-        top-level name acts (what admission and a lookup that found it quiet read)."""
+        top-level name acts (what admission and a lookup that found it quiet read); `path#fresh
+        name` -> whether that function returns a fresh library model (FZ303)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
             if path == _PROJECT:  # `<project>#mentions words`: which files match now
                 self._digests[dep] = _digest([str(f) for f in self._scan(name)])
                 return self._digests[dep]
-            read = {"class": self._class_line, "acts": self._acts}.get(kind)
+            read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -354,6 +355,33 @@ class Project:
             return None
         self._use(importer, path, name)
         return entry, shown_path(str(path))
+
+    def returns_fresh(self, importer: str, qual: str) -> bool:
+        """A function of another project file returns a model a library call just built, which it
+        neither freezes nor hands on (its summary's "fresh"): every parameter of it is trainable.
+        Recorded as a dependency of its own (`path#fresh name`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        fresh = self._fresh(*hit)
+        self.used[f"{hit[0].resolve()}#fresh {hit[1]}"] = _digest(fresh)
+        edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+        return fresh
+
+    def _fresh(self, path: Path, name: str) -> bool:
+        """The summary's "fresh" of a function; a file with no word of what summaries record is
+        summarised without a parse (no functions listed), so it is parsed here for the answer."""
+        summary = self.summary(path)
+        entry = summary["functions"].get(name) if summary else None
+        if entry is None and summary is not None and not summary["functions"] \
+                and name in (self.outline(path) or {}).get("defs", ()):
+            from freezelint.check import summaries  # libcst: loaded only when a summary is computed
+
+            full = summaries.summarise_text(self.outline(path)["text"])
+            entry = full["functions"].get(name) if full else None
+        return bool(entry and entry.get("fresh"))
 
     def effects(self, importer: str, qual: str, pos: int | str, _chain: tuple = ()) -> list["Effect"]:
         """What a function of another project file does to its argument `pos` (or, at "ret", to

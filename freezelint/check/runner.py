@@ -223,13 +223,13 @@ def write_atomic(path: Path, original: bytes, new: bytes) -> str | None:
 
 
 def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path], frozenset[str]]:
-    from freezelint.config import _expand
+    from freezelint.config import ALWAYS_REPORTED, _expand
 
     if not cfg.per_file_ignores:
         return lambda p: selected
     import pathspec
 
-    specs = [(pathspec.GitIgnoreSpec.from_lines([pat]), {c for sel in sels for c in _expand(sel)})
+    specs = [(pathspec.GitIgnoreSpec.from_lines([pat]), {c for sel in sels for c in _expand(sel)} - ALWAYS_REPORTED)
              for pat, sels in cfg.per_file_ignores.items()]
 
     def for_path(p: Path) -> frozenset[str]:

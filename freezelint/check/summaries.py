@@ -12,13 +12,16 @@ it has `configure_optimizers`. Effects map an event kind to the 1-based line whe
      "functions": {"train_one_epoch": {"params": ["model", "loader"],
                                        "effects": {"0": {"train": 12, "calls:freeze_bn": 13}},
                                        "opt": {}},
-                   "build": {"params": ["cfg"], "effects": {"ret": {"bn_freeze": 20}}, "opt": {}}},
+                   "build": {"params": ["cfg"], "effects": {"ret": {"bn_freeze": 20}}, "opt": {}},
+                   "make": {"params": ["cfg"], "effects": {}, "opt": {}, "fresh": true}},
      "classes": {"Net": {"bases": ["torch.nn.Module"], "module": true, "train_override": false,
                          "configure_optimizers": false,
                          "methods": {"freeze_bn": {"bn_freeze": 30}, "__init__": {}}}}}
 
 A LightningModule's entry also has "optimizer": the first optimizer its `configure_optimizers` builds
-over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}).
+over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
+returns a model a library call just built, which nothing in it freezes or hands on: every parameter
+of it is trainable (FZ303: an optimizer's requires_grad filter over it kept them all).
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from freezelint.check.events import CALLS, OPT_BUILD, RET, VIA, Summaries, opt_detail
+from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REPLACE, RET, TRAIN, VIA, Summaries,
+                                     opt_detail, unwrap_self_returning)
 from freezelint.check.facts import Facts
+from freezelint.check.known import is_library
+from freezelint.check.syntax import root_of, walk
 from freezelint.check.project import SUMMARY_VERSION as VERSION  # there: read back without libcst
 
 # Event kinds a summary records (what crosses files). ACTIVITY: the argument is trained/run.
@@ -63,6 +69,8 @@ def summarise(facts: Facts) -> dict:
             if eff:
                 found[f"{stmt.name.value}:{RET}"] = eff
                 entry["effects"][RET] = eff
+            if _returns_fresh(facts, stmt, callees):
+                entry["fresh"] = True
             functions[stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):
             info = facts.classes.get(stmt.name.value)
@@ -100,6 +108,33 @@ def summarise(facts: Facts) -> dict:
                if len(b) == 1 and b[0].how == "import" and b[0].qualname}
     return {"version": VERSION, "imports": imports, "functions": functions, "classes": classes,
             "trained": trained, "evaluated": evaluated}
+
+
+def _returns_fresh(facts: Facts, func: cst.FunctionDef, callees: Summaries) -> bool:
+    """Every `return` gives a model a library call built here (`return resnet18(...)`, or a local
+    bound only to such calls), and nothing in the function freezes it, runs it or hands it to code
+    that is not a library's: the caller gets every parameter trainable."""
+    flow, scope = callees.body_flow(func), facts.func_scopes.get(id(func))
+    if flow is None or scope is None or not flow.returns:
+        return False
+    names = set()
+    for value in (unwrap_self_returning(v) if v is not None else None for v in flow.returns):
+        if _library_call(facts, value, scope):
+            continue
+        bindings = scope.bindings.get(value.value, []) if isinstance(value, cst.Name) else []
+        if not bindings or not all(b.how == "expr" and not b.index
+                                   and _library_call(facts, unwrap_self_returning(b.node), scope) for b in bindings):
+            return False
+        names.add(value.value)
+    if any(e.target in names and e.kind not in (TRAIN, EVAL, BN_FREEZE, REPLACE) for e in flow.events):
+        return False
+    return not any(isinstance(n, cst.Call) and not is_library(facts.qualname(n.func, scope) or "")
+                   and any(root_of(a.value) in names for a in n.args)
+                   for n in walk(func.body))
+
+
+def _library_call(facts: Facts, value, scope) -> bool:
+    return isinstance(value, cst.Call) and is_library(facts.qualname(value.func, scope) or "")
 
 
 def _instances_put_in_modes(facts: Facts, callees: Summaries) -> tuple[list[str], list[str]]:

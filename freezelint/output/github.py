@@ -14,13 +14,12 @@ def render(run) -> str:
     lines = []
     for d in run.diagnostics:
         level = "error" if d.severity == "error" else "warning"
-        where = f" (cell {d.cell})" if d.cell is not None else ""
         props = f"title={_escape(f'freezelint ({d.code})', True)},file={_escape(d.path, True)}"
         if d.cell is None:
             props += f",line={d.row},col={d.col},endLine={d.end_row},endColumn={d.end_col}"
         elif (line := file_line(d.path, d.cell, d.row)) is not None:
-            props += f",line={line}"  # the .ipynb line holding the cell's line (the message has both)
-        lines.append(f"::{level} {props}::{_escape(f'{d.location}: {d.code} {d.message}{where}')}")
+            props += f",line={line}"  # the .ipynb line holding the cell's line (the location has both)
+        lines.append(f"::{level} {props}::{_escape(f'{d.location}: {d.code} {d.message}')}")
     for e in run.errors:
         props = f"title={_escape('freezelint (not checked)', True)},file={_escape(e.path, True)}"
         lines.append(f"::error {props}::{_escape(str(e))}")

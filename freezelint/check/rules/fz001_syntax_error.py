@@ -19,6 +19,9 @@ class SyntaxErrorRule(Rule):
         "found. freezelint reports it and goes on with the other files; `--fix` never rewrites it."
     )
     notes = (
+        "It is always reported, as ruff always reports syntax errors: `--select`, `--ignore`, "
+        "`extend-select`, `per-file-ignores` and `# noqa` do not reach it (`--select FZ1` on a file "
+        "that does not parse still says so; an ignore that names FZ001 warns that it does nothing). "
         "A file whose text holds none of the words any selected rule needs (`requires_grad`, "
         "`.train(`, an optimizer, `BatchNorm`, `load_state_dict`, ...) is never given to libcst: it "
         "has no freezing code to check. CPython's own parser still reads it (a tenth of libcst's "

@@ -239,6 +239,53 @@ class TrainUndoesBnFreeze(Rule):
                     opt.step()
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            def fit(model, loader, opt, epochs, k):
+                freeze_bn(model)
+                for epoch in range(epochs):
+                    for x, y in loader:
+                        nn.functional.cross_entropy(model(x), y).backward()
+                        opt.step()
+                    if epoch < k:
+                        # the continue skips the re-freeze; the next epoch trains BN
+                        model.train()  # expect: FZ201
+                        continue
+                    freeze_bn(model)
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            def fit(model, loader, opt, epochs, stop):
+                for epoch in range(epochs):
+                    freeze_bn(model)
+                    if stop(epoch):
+                        # the break skips the re-freeze below; the final pass trains BN
+                        model.train()  # expect: FZ201
+                        break
+                    freeze_bn(model)
+                    for x, y in loader:
+                        nn.functional.cross_entropy(model(x), y).backward()
+                        opt.step()
+                for x, y in loader:
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -580,6 +627,44 @@ class TrainUndoesBnFreeze(Rule):
                 nn.functional.cross_entropy(model(x), y).backward()
                 opt.step()
             return model
+        """,
+        """
+        import torch.nn as nn
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def fit(model, loader, opt, epochs, patience):
+            freeze_bn(model)
+            for epoch in range(epochs):
+                for x, y in loader:
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+                if patience(epoch):
+                    # the loop ends here, nothing trains after
+                    model.train()
+                    break
+            return model
+        """,
+        """
+        import torch.nn as nn
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def fit(model, loader, opt, epochs, k):
+            for epoch in range(epochs):
+                model.train()
+                freeze_bn(model)
+                if epoch % 10:
+                    continue
+                for x, y in loader:
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
         """,
     ]
 

@@ -78,6 +78,29 @@ class LayerReplacedAfterOptimizer(Rule):
                 return model, opt
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            def fit(loader, epochs, new_classes):
+                model = torchvision.models.resnet18(weights=None)
+                opt = torch.optim.SGD(model.parameters(), lr=0.1)
+                for epoch in range(epochs):
+                    if epoch == 3:
+                        # the break skips the rebuild below
+                        model.fc = nn.Linear(512, new_classes)  # expect: FZ302
+                        break
+                    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+                    for x, y in loader:
+                        nn.functional.cross_entropy(model(x), y).backward()
+                        opt.step()
+                for x, y in loader:
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -138,6 +161,23 @@ class LayerReplacedAfterOptimizer(Rule):
                 opt.step()
             return model
         """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        def fit(loader, stages):
+            model = torchvision.models.resnet18(weights=None)
+            for stage in stages:
+                if stage.final:
+                    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+                    break
+                # the optimizer is built only when leaving the loop
+                model.fc = nn.Linear(512, stage.classes)
+            for x, y in loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -146,7 +186,7 @@ class LayerReplacedAfterOptimizer(Rule):
             for r in (e for e in evs if e.kind == REPLACE):
                 path = r.detail.get("path") or ""
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.target == r.target and o.index < r.index
-                          and not o.exclusive_with(r)
+                          and after(o, r)
                           and (o.detail["whole"] or path.startswith(o.detail["path"] + "."))]
                 builds = [o for o in builds if not dropped_on_return(flow, r, o)]  # a path that returns first
                 if not builds:

@@ -10,8 +10,10 @@ import re
 
 import libcst as cst
 
+from freezelint.check.events import RET, unwrap_self_returning
 from freezelint.check.flow import (ADD_GROUP, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, UNFREEZE, after, dropped_on_return,
                                    flows_of)
+from freezelint.check.syntax import walk
 from freezelint.check.rules.base import (FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, UNFREEZES, Example, Finding,
                                          Rule, code_of, src)
 
@@ -40,7 +42,10 @@ class UnfrozenAfterOptimizer(Rule):
         "visible and filters on requires_grad: the module the hooks' `pl_module: Net` annotation names, "
         "else the only project LightningModule the Callback's file defines or imports (from another "
         "file of the project too). When it cannot be seen, the optimizer's kind is unknown and the "
-        "rule stays silent."
+        "rule stays silent. Silent too when nothing was frozen, so the filter kept every parameter: the "
+        "model is built by a library call (`resnet18(...)`, in the file or by a builder of another "
+        "project file that neither freezes nor hands it on) and no freeze is seen, in the file or in a "
+        "project function it calls (`freeze.freeze_backbone(model)` included)."
     )
     bad = [
         Example(
@@ -105,6 +110,30 @@ class UnfrozenAfterOptimizer(Rule):
                 def on_train_epoch_start(self, trainer, pl_module):
                     if trainer.current_epoch == 5:
                         pl_module.backbone.requires_grad_(True)  # expect: FZ303
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            def fit(loader, epochs):
+                model = torchvision.models.resnet18(weights=None)
+                model.requires_grad_(False)
+                model.fc.requires_grad_(True)
+                opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+                for epoch in range(epochs):
+                    if epoch == 5:
+                        # the break skips the add_param_group below
+                        model.layer4.requires_grad_(True)  # expect: FZ303
+                        break
+                    opt.add_param_group({"params": model.layer3.parameters()})
+                    for x, y in loader:
+                        torch.nn.functional.cross_entropy(model(x), y).backward()
+                        opt.step()
+                for x, y in loader:
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
             """
         ),
     ]
@@ -227,6 +256,24 @@ class UnfrozenAfterOptimizer(Rule):
                 model.layer4.requires_grad_(True)  # changes nothing: all of it is in the optimizer
             train_one_epoch(model, opt)
         """,
+        """
+        import torch
+        import torchvision
+
+        def fit(loader, stages):
+            model = torchvision.models.resnet18(weights=None)
+            model.requires_grad_(False)
+            model.fc.requires_grad_(True)
+            for stage in stages:
+                if stage.last:
+                    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+                    break
+                # the optimizer is built only when leaving the loop
+                model.layer4.requires_grad_(True)
+            for x, y in loader:
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -235,7 +282,7 @@ class UnfrozenAfterOptimizer(Rule):
             evs = flow.events
             for u in (e for e in evs if e.kind == UNFREEZE):
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.detail.get("filtered") and o.target == u.target
-                          and o.index < u.index and not o.exclusive_with(u)]
+                          and o.index < u.index and after(o, u)]
                 builds = [o for o in builds if not dropped_on_return(flow, u, o)]  # a path that returns first
                 if not builds:
                     continue
@@ -263,7 +310,27 @@ def _freezes_seen(facts: Facts, module) -> bool:
     """Anything frozen in the file: a freeze written in it, or one a helper or builder of another
     file does to a model of it. Without one the requires_grad filter kept every parameter."""
     return bool(re.search(FREEZES_MEANT, code_of(module))) or any(
-        e.kind in (FREEZE, FREEZE_BY_DEFAULT) for f in flows_of(facts).bodies for e in f.events)
+        e.kind in (FREEZE, FREEZE_BY_DEFAULT) for f in flows_of(facts).bodies for e in f.events) \
+        or _project_freezes(facts, module)
+
+
+def _project_freezes(facts: Facts, module) -> bool:
+    """A call of the file to a function of another project file that freezes an argument or the
+    model it returns, however the call names it (`freeze.freeze_backbone(model)` too, which the
+    flow events, following plain names, do not see)."""
+    project = facts.project
+    if project is None or not facts.path:
+        return False
+    for node in walk(module):
+        if not isinstance(node, cst.Call) or not isinstance(node.func, (cst.Name, cst.Attribute)):
+            continue
+        q = facts.qualname(node.func, facts.module_scope)
+        if not q or is_library(q) or "." not in q and facts.module_scope.lookup(q) is None:
+            continue
+        for pos in (*range(len(node.args)), RET):
+            if any(e.kind == FREEZE for e in project.effects(facts.path, q, pos)):
+                return True
+    return False
 
 
 def _fresh(facts: Facts, flow, u) -> bool:
@@ -286,7 +353,19 @@ def _fresh(facts: Facts, flow, u) -> bool:
     if owner is not flow.scope or flow.scope.kind not in ("function", "module"):
         return False
     bindings = owner.bindings.get(target, [])
-    return bool(bindings) and all(b.how == "expr" and _library_call(facts, b.node, b.scope or owner) for b in bindings)
+    return bool(bindings) and all(b.how == "expr" and (_library_call(facts, b.node, b.scope or owner)
+                                                       or _fresh_from_project(facts, b.node, b.scope or owner))
+                                  for b in bindings)
+
+
+def _fresh_from_project(facts: Facts, value, scope) -> bool:
+    """`model = build_model(cfg)`, a builder of another project file whose summary says the model
+    it returns comes from a library call it neither freezes nor hands on."""
+    value = unwrap_self_returning(value)
+    if facts.project is None or not facts.path or not isinstance(value, cst.Call):
+        return False
+    q = facts.qualname(value.func, scope)
+    return bool(q) and not is_library(q) and facts.project.returns_fresh(facts.path, q)
 
 
 def _library_call(facts: Facts, value, scope) -> bool:

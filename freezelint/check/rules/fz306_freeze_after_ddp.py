@@ -118,6 +118,28 @@ class FreezeAfterDdp(Rule):
                 return model
             """
         ),
+        Example(
+            """
+            import torch
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            def fit(model, loader, rank, epochs):
+                ddp = DDP(model.to(rank), device_ids=[rank])
+                opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+                for epoch in range(epochs):
+                    if epoch == 5:
+                        # the break skips the re-wrap below
+                        model.backbone.requires_grad_(True)  # expect: FZ306
+                        break
+                    ddp = DDP(model, device_ids=[rank])
+                    for x, y in loader:
+                        ddp(x).sum().backward()
+                        opt.step()
+                for x, y in loader:
+                    ddp(x).sum().backward()
+                    opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -164,6 +186,22 @@ class FreezeAfterDdp(Rule):
         freeze(model.layer1)  # through a helper that only freezes
         ddp = DDP(model)  # wrapped again before any step
         """,
+        """
+        import torch
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        def fit(model, loader, rank, epochs):
+            ddp = DDP(model.to(rank), device_ids=[rank])
+            opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+            for epoch in range(epochs):
+                if epoch == 5:
+                    model.backbone.requires_grad_(True)
+                    ddp = DDP(model, device_ids=[rank])  # re-wrapped before any training
+                    continue
+                for x, y in loader:
+                    ddp(x).sum().backward()
+                    opt.step()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -187,8 +225,8 @@ def _rewraps(flow, change, wrap) -> bool:
     """A wrap that runs whenever `change` ran, after it and before any training: DDP is rebuilt
     from the new requires_grad before a step could use the old one. A helper that changes it and
     runs something (on any argument) may run it after the change: its events are not ordered
-    across arguments."""
-    return (wrap.index > change.index and set(wrap.branches) - set(flow.escapes) <= set(change.branches)
-            and wrap.loops == change.loops
+    across arguments. A change in an arm that breaks out of the loop never reaches a wrap after the arm."""
+    return (wrap.index > change.index and after(change, wrap)
+            and set(wrap.branches) - set(flow.escapes) <= set(change.branches) and wrap.loops == change.loops
             and not any(e.kind == ACTIVITY for e in between(flow, change, wrap))
             and not any(e.kind == ACTIVITY and e.node is change.node for e in flow.events))
