@@ -285,6 +285,9 @@ def test_an_optimizer_holding_only_the_replaced_head_is_fz302_not_a_usage_error(
     with freezelint.watch() as w:
         loop(model, opt, 2)
     assert codes(w.report) == ["FZ302"] and w.report.findings[0].target == "4"
+    # the old head, out of the forward, is not trained in the new one's place; a watch restores nothing
+    assert "gets no gradient" in w.report.findings[0].message and "trained in its place" not in w.report.findings[0].message
+    assert w.report.to_dict()["restored"] is None and "could not restore" not in w.report.render_text()
 
 
 def test_a_compiled_model_is_judged_under_its_own_names():

@@ -238,7 +238,8 @@ class Distributed:
         found = _merge_local([(a.rank, a.report) for a in gathered])
         found += self._findings(gathered)
         unrestored = [f"{n} (rank {a.rank})" for a in gathered for n in a.report.unrestored]
-        merged = replace(first, findings=found, restored=not unrestored, unrestored=unrestored,
+        merged = replace(first, findings=found, restored=None if first.restored is None else not unrestored,
+                         unrestored=unrestored,
                          extra_bytes=max(a.report.extra_bytes for a in gathered),
                          extra_bytes_per_rank=[a.report.extra_bytes for a in gathered], world_size=self.world,
                          backend=self.backend, ddp=self.ddp is not None, grad_sync=self.grad_sync)

@@ -286,8 +286,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     "FZ302", _label(top), f"{_label(top)} ({by_module[top].type}) has {len(ps)} trainable "
                     f"parameter{'s' if len(ps) != 1 else ''} ({listed(names)}) in no param group, while the "
                     f"optimizer holds tensors that are no longer in the model{held}: the layer was replaced after "
-                    f"the optimizer was built, so the new one is never trained and the old one is trained in "
-                    f"its place", "build the optimizer after replacing layers, or "
+                    f"the optimizer was built, so the new one is never trained, and the old one, out of the "
+                    f"forward, gets no gradient and only takes the optimizer's memory", "build the optimizer after replacing layers, or "
                     "`optimizer.add_param_group({'params': layer.parameters()})`"))
             else:
                 out.append(AuditFinding(

@@ -91,7 +91,7 @@ class AuditReport:
     device: str
     optimizer: str
     set_to_none: bool
-    restored: bool = True
+    restored: bool | None = True  # None: nothing to restore (a watch judges the user's own steps)
     unrestored: list[str] = field(default_factory=list)
     extra_bytes: int = 0  # bytes the audit held beyond the model: copies for restore, fingerprint scratch
     # (the largest rank's when world_size > 1; each rank's in extra_bytes_per_rank)
@@ -179,7 +179,7 @@ class AuditReport:
         for note in self.notes:
             yield Text(f"  note: {note}", style="dim")
         yield self.tree()
-        if not self.restored:
+        if self.restored is False:
             yield Text(f"  could not restore: {', '.join(self.unrestored)} (use exact=True)", style="bold red")
 
     def tree(self):

@@ -330,7 +330,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
     device = str(params[0].device) if params else "cpu"
     report = AuditReport(found, precords, brecords, mrecords, w.steps, device,
-                         " + ".join(type(o).__name__ for o in opts), set_to_none, extra_bytes=extra, notes=notes)
+                         " + ".join(type(o).__name__ for o in opts), set_to_none, restored=None, extra_bytes=extra,
+                         notes=notes)
     if spread is not None:
         report = spread.merge(report, after, changed)
     return report
@@ -364,5 +365,5 @@ def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
     found = [fz507(ns, frozen_on, trainable_on, 2, outcome) for ns, frozen_on, trainable_on in mixed]
     device = str(named[0][1].device) if named else "cpu"
     opts = " + ".join(type(o).__name__ for o in known.values()) or "stopped before the first backward"
-    return AuditReport(found, precords, [], mrecords, 0, device, opts, True, world_size=dist.get_world_size(group),
-                       backend=str(dist.get_backend(group)), sharding="FSDP2")
+    return AuditReport(found, precords, [], mrecords, 0, device, opts, True, restored=None,
+                       world_size=dist.get_world_size(group), backend=str(dist.get_backend(group)), sharding="FSDP2")
