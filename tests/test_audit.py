@@ -494,6 +494,22 @@ def test_report_to_dict_is_json_and_tree_collapses():
     assert report.extra_bytes < 0.05 * sum(p.numel() * 4 for p in model.parameters())
 
 
+def test_frozen_stages_with_frozen_batchnorm_fold_into_one_line_each():
+    # FrozenBatchNorm2d holds buffers and no parameters: it takes the status of the frozen convs
+    # around it, so a frozen stage is one line, as with BatchNorm2d in eval()
+    from torchvision.ops import FrozenBatchNorm2d
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=3, norm_layer=FrozenBatchNorm2d)
+    model.requires_grad_(False)
+    model.fc.requires_grad_(True)
+    report = audit(model, torch.optim.SGD(model.fc.parameters(), lr=0.1), batch=torch.randn(2, 3, 32, 32))
+    text = report.render_text()
+    assert report.ok and len(text.splitlines()) <= 10, text
+    assert "layer1 Sequential · frozen · train · params changed 0/4 · buffers changed 0/16 · (12 submodules alike)" \
+        in text, text
+
+
 def test_pytest_plugin_fixture(pytester):
     pytester.makepyfile("""
         import torch, torch.nn as nn, pytest

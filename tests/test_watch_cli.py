@@ -101,6 +101,39 @@ def test_module_form_json_output_file_and_expectations(cli, tmp_path):
     assert {f["target"] for f in report["findings"]} == {"0", "3"}
 
 
+def test_a_report_file_is_never_cut_and_the_tree_shows_where_frozen_parameters_in_the_optimizer_are(cli, tmp_path):
+    write(tmp_path / "train.py", """
+import torch
+import torch.nn as nn
+
+class AVeryLongModuleNameThatNeedsTheWholeLineAndMoreOfItThanAnyTerminalHas(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.frozen_part_with_a_long_name_that_goes_on_and_on_and_on = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+        self.an_equally_long_attribute_name_for_the_head_that_trains = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.an_equally_long_attribute_name_for_the_head_that_trains(
+            self.frozen_part_with_a_long_name_that_goes_on_and_on_and_on(x))
+
+model = AVeryLongModuleNameThatNeedsTheWholeLineAndMoreOfItThanAnyTerminalHas()
+model.frozen_part_with_a_long_name_that_goes_on_and_on_and_on.requires_grad_(False)
+opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+for _ in range(3):
+    model(torch.randn(5, 4)).sum().backward()
+    opt.step()
+    opt.zero_grad()
+""")
+    r = cli(tmp_path, "run", "-o", "report.txt", "train.py")
+    text = (tmp_path / "report.txt").read_text()
+    assert r.code == 1 and "FZ504" in text, r.err + text
+    lines = text.splitlines()
+    assert max(map(len, lines)) > 160 and any("optimizer: all" in line and "head_that_trains" in line for line in lines)
+    # FZ504's target is a param group: the module holding its parameters carries the mark, on one line
+    (held,) = [line for line in lines if "frozen_part_with_a_long_name_that_goes_on_and_on_and_on " in line]
+    assert held.endswith("◀") and "(2 submodules alike)" in held, text
+
+
 def test_script_that_fails_or_ends_before_the_window_is_exit_2_with_one_line(cli, tmp_path):
     script(tmp_path, fail_at=1)
     r = cli(tmp_path, "run", "train.py")

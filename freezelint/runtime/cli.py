@@ -140,7 +140,7 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
         return code  # every rank has the same report; rank 0 prints it
     if output_file:
         text = (json.dumps(report.to_dict(), indent=2, default=str) + "\n" if fmt == "json"
-                else report.render_text(width=160))
+                else report.render_text())  # never cut to a width
         try:
             Path(output_file).write_text(text, encoding="utf-8")
         except OSError as e:  # a CI gate must not pass without its report

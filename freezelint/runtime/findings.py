@@ -308,7 +308,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 "FZ504", oname if len(opts) > 1 else "optimizer",
                 f"every parameter {hyper(held[0])} holds ({len(held)}: {listed([p.name for p in held])}) was frozen "
                 f"when it stepped, so it trains nothing", "unfreeze what it should train before its step (in a GAN, "
-                "freeze the other network), or drop the optimizer"))
+                "freeze the other network), or drop the optimizer", _several([p.name for p in held])))
 
     # FZ504: frozen parameters the optimizer holds state for, or decays
     per_group: dict[tuple[str, int], list[ParamRecord]] = defaultdict(list)
@@ -331,7 +331,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             f"{len(ps)} frozen parameter{'s' if len(ps) != 1 else ''} "
             f"({listed([p.name for p in ps])}) are in param group {gi} of {hyper(ps[0])}: "
             + "; ".join(what),
-            "build the optimizer from `[p for p in model.parameters() if p.requires_grad]`"))
+            "build the optimizer from `[p for p in model.parameters() if p.requires_grad]`", _several([p.name for p in ps])))
 
     # FZ505: trainable, optimized, yet unchanged
     still: dict[str, list[ParamRecord]] = defaultdict(list)

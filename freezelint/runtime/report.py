@@ -10,6 +10,23 @@ from typing import Any
 from freezelint import codes
 
 
+def _holders(names: list[str], modules: dict[str, "ModuleRecord"]) -> set[str]:
+    """The outermost modules all of whose parameters are among `names` (parameter names), else
+    the deepest module that holds all of them."""
+    counts: dict[str, int] = {}
+    for n in names:
+        mod = n
+        while mod:
+            mod = mod.rpartition(".")[0]
+            counts[mod] = counts.get(mod, 0) + 1
+    full = {m for m, c in counts.items() if m in modules and 0 < modules[m].params <= c}
+    top = {m for m in full if not any(m.startswith(o + ".") or (not o and m) for o in full if o != m)}
+    if top:
+        return top
+    common = [m for m, c in counts.items() if c == len(names) and m in modules]
+    return {max(common, key=len)} if common else set()
+
+
 @dataclass
 class AuditFinding:
     code: str
@@ -196,6 +213,12 @@ class AuditReport:
         # a group of alike findings flags the subtree they share; verbose, each of its names
         flagged = {t.split(":")[0] for f in self.findings
                    for t in (f.names if self.verbose and f.names else [f.target])}
+        # a finding on something other than a module (a param group: FZ504) flags the modules that
+        # hold its parameters, so the tree shows where they are (each may stay one line)
+        holding: set[str] = set()
+        for f in self.findings:
+            if f.target not in by_name and f.names:
+                holding |= _holders(f.names, by_name)
 
         def subtree(name: str) -> list[ModuleRecord]:
             out = [by_name[name]]
@@ -204,7 +227,8 @@ class AuditReport:
             return out
 
         def interesting(name: str) -> bool:
-            return any(n == name or n.startswith(name + ".") for n in flagged)
+            return any(n == name or n.startswith(name + ".") for n in flagged) or \
+                any(n.startswith(name + ".") for n in holding)
 
         def label(name: str, collapsed: list[ModuleRecord] | None, shown: str | None = None) -> str:
             m = by_name[name]
@@ -220,8 +244,8 @@ class AuditReport:
             if m.optimizer != "-":
                 parts.append(f"optimizer: {m.optimizer}")
             if collapsed and len(collapsed) > 1:
-                parts.append(f"[dim]({len(collapsed) - 1} submodules alike)[/dim]")
-            if name in flagged:
+                parts.append(f"[dim]({len(collapsed) - 1} submodule{'s' if len(collapsed) != 2 else ''} alike)[/dim]")
+            if name in flagged or name in holding:
                 parts.append("[bold red]◀[/bold red]")
             return " · ".join(parts)
 
@@ -235,7 +259,7 @@ class AuditReport:
             if name not in shapes:
                 m = by_name[name]
                 shapes[name] = (m.type, m.status, m.mode, m.optimizer, m.params, m.params_changed, m.buffers,
-                                m.buffers_changed, name in flagged,
+                                m.buffers_changed, name in flagged or name in holding,
                                 tuple((c.rpartition(".")[2], shape(c)) for c in children.get(name, [])))
             return shapes[name]
 
@@ -256,11 +280,13 @@ class AuditReport:
             if not self.verbose and not (m.params or m.buffers) and not interesting(name):
                 return  # holds nothing to freeze (activations, dropout, empty adapter dicts)
             sub = subtree(name)
-            sigs = {signature(x) for x in sub if x.params or x.buffers}
+            # modules without parameters (FrozenBatchNorm2d's buffers) take any status: only their mode counts
+            sigs = {signature(x) for x in sub if x.params}
+            modes = {x.mode for x in sub if x.params or x.buffers}
             # within a uniform subtree, parameters changed everywhere or nowhere; buffer counts add up
             changed = {x.params_changed == x.params for x in sub if x.params} | \
                       {x.params_changed > 0 for x in sub if x.params}
-            if (not self.verbose and len(sub) > 1 and len(sigs) <= 1 and len(changed) <= 1
+            if (not self.verbose and len(sub) > 1 and len(sigs) <= 1 and len(modes) <= 1 and len(changed) <= 1
                     and not interesting(name)):
                 node.add(label(name, sub, shown))
                 return

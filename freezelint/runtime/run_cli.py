@@ -76,7 +76,7 @@ def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None
     if opts.fmt == "json":
         text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
     else:
-        text = report.render_text(width=160)
+        text = report.render_text()  # never cut: a terminal, a log or a CI page wraps it itself
     if opts.output_file:
         try:
             Path(opts.output_file).write_text(text, encoding="utf-8")
