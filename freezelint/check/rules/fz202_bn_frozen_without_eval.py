@@ -7,17 +7,18 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
-from freezelint.check.events import VIA
-from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, after,
-                                   flows_of)
+from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, flows_of
+from freezelint.check.probe import left_in_eval, settled
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
-from freezelint.check.syntax import call_arg, root_of, walk
+from freezelint.check.rules.fz202_whole_model import BN_FACTORY_CALL, claims
+from freezelint.check.syntax import walk
 
 
 class BnFrozenWithoutEval(Rule):
     code = "FZ202"
-    words = ("BatchNorm",)
-    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(")
+    words = ("BatchNorm", "torchvision", "timm")
+    # ... or a model factory the table knows to hold BatchNorm (tests check every one matches)
+    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", BN_FACTORY_CALL)
     # a literal False, or a flag (`requires_grad_(unfreeze)`, `unfreeze=False` by default)
     requires = (FREEZES + r"|requires_grad_?(?:\s*=|\(|['\"]\s*,)\s*[A-Za-z_]|requires_grad_\(\s*\)",)
     what = "Finds BatchNorm layers frozen with requires_grad only, never put in eval mode."
@@ -314,6 +315,23 @@ class BnFrozenWithoutEval(Rule):
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         yield from self._init_freezes(facts)
         yield from self._isinstance_freezes(facts)
+        yield from self._whole_model_freezes(facts)
+
+    def _whole_model_freezes(self, facts: Facts) -> Iterable[Finding]:
+        """A model whose BatchNorm layers the table knows, frozen whole with requires_grad and
+        trained in train mode (fz202_whole_model)."""
+        for c in claims(facts, flows_of(facts).bodies):
+            mode = f"`{c.model}.train()` puts it in train mode" if c.trained is not None \
+                else "it trains in the train mode a new model starts in"
+            layers = "BatchNorm layer" if c.frozen == 1 else f"{c.frozen} BatchNorm layers"
+            yield self.finding(
+                c.freeze.node,
+                f"`{c.model}` ({c.factory.replace('timm.create_model:', 'timm ')}) is frozen with requires_grad "
+                f"only and {mode}: its {layers} keep updating their running statistics on every batch although "
+                f"frozen; call `.eval()` on the frozen part after every `{c.model}.train()` (or override train()), "
+                f"or use FrozenBatchNorm2d",
+                stmt=c.freeze.stmt, facts=facts, used=[c.freeze, *([c.trained] if c.trained else [])],
+            )
 
     def _init_freezes(self, facts: Facts) -> Iterable[Finding]:
         """BN layers frozen by requires_grad in a Module's `__init__`, in a project that puts the
@@ -366,7 +384,7 @@ class BnFrozenWithoutEval(Rule):
             if any(e.kind == EVAL for e in here) or _stats_fixed(node.body, name):
                 continue
             model = flow.origin_model(name)  # `for m in model.modules()` -> "model"
-            if model is not None and _left_in_eval(facts, bodies, flow, freezes[0], model):
+            if model is not None and settled(left_in_eval(facts, bodies, flow, freezes[0], model)):
                 continue  # a linear probe: the model trains in eval mode, its statistics never move
             flag = _default_flag(freezes)
             yield self.finding(
@@ -376,46 +394,6 @@ class BnFrozenWithoutEval(Rule):
                 f"model.train()), or use FrozenBatchNorm2d",
                 ctx, facts=facts, used=freezes,
             )
-
-
-def _left_in_eval(facts: Facts, bodies, flow, ref, model: str, seen_eval: bool = False, depth: int = 0) -> bool:
-    """After `ref` (the freeze, or the call of the helper that froze), `model` is put in eval mode
-    and nothing can put it back in train mode: no train() (directly or through a helper), and not
-    handed to a function whose effects are unknown. A parameter's model is followed to every call
-    of the function in this file (none: unknown, the freeze counts)."""
-    if depth > 3:
-        return False
-    for e in flow.events:
-        if not (e.target == model or e.target.startswith(model + ".")) or e is ref or not after(ref, e):
-            continue
-        if e.kind == TRAIN or (e.kind == ACTIVITY and _unknown_call(facts, flow, e, model)):
-            return False
-        seen_eval = seen_eval or e.kind == EVAL
-    scope = flow.scope
-    if scope.kind == "module":  # a global: a function of the file may train it
-        return seen_eval and not any(e.kind == TRAIN and e.target == model and f.scope.lookup(model) in (scope, None)
-                                     for f in bodies for e in f.events)
-    binding = scope.bindings.get(model, [])
-    if not any(b.how == "param" for b in binding):
-        return seen_eval  # a local of the function: nothing outside sees it
-    func = scope.node
-    params = [p.name.value for p in (*func.params.posonly_params, *func.params.params)] \
-        if isinstance(func, cst.FunctionDef) and not scope.is_method else []
-    if model not in params or len(binding) != 1:
-        return False
-    pos = params.index(model)
-    calls = [(c, sc) for c, sc in facts.extracted.calls_by_name.get(func.name.value, [])
-             if facts.resolve_def(c.func, sc) is func]
-    if not calls:
-        return False  # called from elsewhere: the callers' train() is not known
-    for call, _sc in calls:
-        arg = call_arg(call, pos, model)
-        caller = next((f for f in bodies if any(e.node is call for e in f.events)), None)
-        at = next((e for e in caller.events if e.node is call), None) if caller else None
-        target = root_of(arg) if arg is not None else None
-        if at is None or target is None or not _left_in_eval(facts, bodies, caller, at, target, seen_eval, depth + 1):
-            return False
-    return True
 
 
 def _stats_fixed(body: cst.CSTNode, name: str) -> bool:
@@ -430,20 +408,6 @@ def _stats_fixed(body: cst.CSTNode, name: str) -> bool:
             if t.attr.value == "track_running_stats" and isinstance(v, cst.Name) and v.value == "False":
                 return True
     return False
-
-
-def _unknown_call(facts: Facts, flow, e, model: str) -> bool:
-    """The model handed to a function whose effects on it are not known (a library's `fit(model)`
-    may call train()); its own forward, and this project's functions that the project index
-    resolved (their train() would be an event here), are known."""
-    call = e.node
-    if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) or call.func.value == model:
-        return False
-    if facts.resolve_def(call.func, flow.scope) is not None:
-        return False
-    return not any(not k.startswith(VIA) for i, a in enumerate(call.args)
-                   if a.keyword is None and not a.star and root_of(a.value) == model
-                   for k, _ in flow.summaries.external(call.func, flow.scope, i))
 
 
 def _default_flag(freezes) -> str:
