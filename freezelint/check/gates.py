@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '370bb50b3f25ed8a83bddd62fd1b6120'
+RULES_DIGEST = '253b501c9c9e83caea870e31c2dd3f69'
 
 GATES = {
     'FZ002': (
@@ -47,8 +47,8 @@ GATES = {
         ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode',),
     ),
     'FZ202': (
-        ('BatchNorm',),
-        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\('),
+        ('BatchNorm', 'torchvision', 'timm'),
+        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', '\\b(?:resnet|resnext|wide_resnet|densenet|efficientnet|mobilenet|mnasnet|shufflenet|inception_v3|googlenet|vgg\\d+_bn|regnet|maxvit)\\w*\\s*\\(|create_model\\('),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (

@@ -94,10 +94,10 @@ def _factory(facts: Facts, flow: Flow, model: str, freeze: Event) -> str | None:
     if kind is not None and kind.factory:
         return kind.factory
     owner = flow.scope.lookup(model)
-    if owner is not flow.scope or not isinstance(flow.scope.node, (cst.Module, cst.FunctionDef)):
+    node = _body(flow)
+    if owner is not flow.scope or not isinstance(node, (cst.Module, cst.FunctionDef)):
         return None
-    body = flow.scope.node.body if isinstance(flow.scope.node, cst.Module) else flow.scope.node.body
-    order = {id(n): i for i, n in enumerate(walk(body))}
+    order = {id(n): i for i, n in enumerate(walk(node.body if isinstance(node, cst.FunctionDef) else node))}
     at = order.get(id(freeze.node))
     if at is None:
         return None
@@ -131,7 +131,7 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, factory: str, layers: l
     trained = _trained_in_train_mode(facts, bodies, flow, model, freeze, mine)
     if trained is False:
         return None
-    return Claim(model, factory, freeze, len(frozen), trained)
+    return Claim(model, factory, freeze, len(frozen), trained if isinstance(trained, Event) else None)
 
 
 def _apply(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _State, depth: int,
@@ -303,8 +303,13 @@ def _binder(flow: Flow, name: str, node: cst.CSTNode):
     return flow.scope.lookup(name)
 
 
+def _body(flow: Flow) -> cst.CSTNode | None:
+    """The node of the flow's body: the module, or the function."""
+    return flow.facts.module if flow.scope.kind == "module" else flow.scope.node
+
+
 def _loop_node(flow: Flow, call: cst.Call) -> cst.For | cst.CompFor | None:
-    body = flow.scope.node
+    body = _body(flow)
     for n in walk(body) if body is not None else ():
         if isinstance(n, (cst.For, cst.CompFor)) and n.iter is call:
             return n
@@ -505,7 +510,7 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
     for e in later:
         if e.kind == EVAL and _part_eval(e, model):
             return False  # the frozen part put in eval mode
-        if e.kind == ACTIVITY and any(after(e, s) for s in steps) and _unknown(facts, flow, e, model):
+        if e.kind == ACTIVITY and (not steps or any(after(e, s) for s in steps)) and _unknown(facts, flow, e, model):
             return False  # a function whose effects are unknown, before a training step
     if any(mc.method == "apply" and root_of(mc.obj) == model for mc in facts.method_calls):
         return False  # `model.apply(fn)`: fn may put BatchNorm layers in eval mode
@@ -528,7 +533,8 @@ def _chosen_by_setting(flow: Flow, freeze: Event, train: Event, evals: list[Even
     depends on too (`if args.weights == "freeze": model.requires_grad_(False)` ... `if
     args.weights == "finetune": model.train() else: model.eval()`): the frozen run is the one in
     eval mode, as far as can be told."""
-    nodes = {id(n): n for n in walk(flow.scope.node)} if flow.scope.node is not None else {}
+    body = _body(flow)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
     settings = {d for i, _ in freeze.branches if isinstance(nodes.get(i), cst.If)
                 for d in _names_in(nodes[i].test)}
     if not settings:
@@ -559,4 +565,5 @@ def _part_eval(e: Event, model: str) -> bool:
 
 def _unknown(facts: Facts, flow: Flow, e: Event, model: str) -> bool:
     """The model handed to a function whose effects on it are not known."""
-    return handed_to(facts, flow, e, model) is None
+    waits = handed_to(facts, flow, e, model)
+    return waits is None or bool(waits)  # pending: a function of another file, not resolved here
