@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '253b501c9c9e83caea870e31c2dd3f69'
+RULES_DIGEST = 'de7a9c37b7a2c6fb19ca294c1814a3ad'
 
 GATES = {
     'FZ002': (

@@ -599,6 +599,40 @@ class BnFrozenWithoutEval(Rule):
         with torch.no_grad():
             feats = [model(x) for x in loader]
         """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        def set_eval(module):
+            module.eval()
+
+        def train(arch, loader):
+            if arch == "resnet50":
+                model = torchvision.models.resnet50()
+            else:
+                model = torchvision.models.vit_b_16()  # which model is frozen is not known
+            model.requires_grad_(False)
+            opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+            model.train()
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+
+        def train_vgg(loader):
+            model = torchvision.models.vgg16_bn()
+            for p in model.features.parameters():
+                p.requires_grad = False
+            opt = torch.optim.SGD(model.classifier.parameters(), lr=0.1)
+            for epoch in range(10):
+                model.train()
+                set_eval(model.features)  # the frozen part back in eval mode
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:

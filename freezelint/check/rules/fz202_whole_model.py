@@ -102,18 +102,18 @@ def _factory(facts: Facts, flow: Flow, model: str, freeze: Event) -> str | None:
     if at is None:
         return None
     before = [b for b in owner.bindings.get(model, []) if b.node is not None and order.get(id(b.node), at) < at]
-    for b in reversed(before):  # the binding that reaches the freeze
+    found: list[str | None] = []
+    for b in reversed(before):  # the binding that reaches the freeze first, then those of other arms
         value = b.node
         while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
                 and value.func.attr.value in SELF_RETURNING:
             value = value.func.value
         if isinstance(value, cst.Name) and value.value == model:
             continue  # `model = model.to(device)`
-        if b.how != "expr" or not isinstance(value, cst.Call):
-            return None
-        k = facts.kind(value, b.scope or owner)
-        return k.factory if k is not None and k.factory else None
-    return None
+        k = facts.kind(value, b.scope or owner) if b.how == "expr" and isinstance(value, cst.Call) else None
+        found.append(k.factory if k is not None and k.factory else None)
+    # `if arch == "resnet50": model = resnet50() else: model = vit_b_16()`: which one is not known
+    return found[0] if found and len(set(found)) == 1 else None
 
 
 def _claim(facts: Facts, bodies, flow: Flow, model: str, factory: str, layers: list[str]) -> Claim | None:
@@ -556,10 +556,16 @@ def _names_in(test: cst.BaseExpression) -> set[str]:
 
 
 def _part_eval(e: Event, model: str) -> bool:
+    """eval() of a part of the model (`model.backbone.eval()`, `set_eval(model.features)`): the
+    frozen part kept in eval mode. A helper's eval() of the whole model may be a validation pass
+    that the next train() undoes: not this."""
     node = e.node
+    if not isinstance(node, cst.Call):
+        return False
     if e.detail.get("via"):
-        return False  # a helper's eval(): of the whole model, or a validation pass, not known
-    recv = node.func.value if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) else None
+        return any(a.keyword is None and root_of(a.value) == model and (dotted(a.value) or "") != model
+                   for a in node.args)
+    recv = node.func.value if isinstance(node.func, cst.Attribute) else None
     return recv is not None and (dotted(recv) or "") != model
 
 
