@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'de7a9c37b7a2c6fb19ca294c1814a3ad'
+RULES_DIGEST = '7a90a7b97fc2c32d3f382149f196b07f'
 
 GATES = {
     'FZ002': (

@@ -66,7 +66,7 @@ class BnFrozenWithoutEval(Rule):
         "the frozen part or the whole model is put in eval() after the freeze with no train() after it, "
         "when train() and eval() are chosen by a setting the freeze depends on too, when the file puts "
         "BatchNorm layers in eval mode anywhere, tests for BatchNorm with isinstance, mentions "
-        "FrozenBatchNorm, `track_running_stats` or `.momentum`, calls `model.apply(...)`, or hands the "
+        "FrozenBatchNorm or `track_running_stats`, sets a `.momentum`, calls `model.apply(...)`, or hands the "
         "model to a function whose effects are unknown before a training step, and when a name test is not "
         "understood. A freeze made by a helper of another file is not read (its summary says that it "
         "freezes, not what). Reported on the freeze; `# noqa: FZ202` for AdaBN-style adaptation on purpose."
@@ -304,7 +304,7 @@ class BnFrozenWithoutEval(Rule):
             model = timm.create_model("efficientnet_b0", pretrained=True, num_classes=5)
             freeze_backbone(model)  # expect: FZ202
             model.classifier.requires_grad_(True)  # the head holds no BatchNorm
-            opt = torch.optim.AdamW(model.classifier.parameters(), lr=3e-4)
+            opt = torch.optim.SGD(model.classifier.parameters(), lr=cfg.lr, momentum=cfg.momentum)
             for epoch in range(10):
                 model.train()
                 for x, y in loader:

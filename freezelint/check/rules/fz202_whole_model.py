@@ -8,6 +8,7 @@ is told apart from `if "layer4" not in name`. Anything not understood is no clai
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -23,6 +24,7 @@ from freezelint.check.syntax import dotted, root_of, walk
 # timm's `create_model("resnet50")`
 BN_FACTORY_CALL = (r"\b(?:resnet|resnext|wide_resnet|densenet|efficientnet|mobilenet|mnasnet|shufflenet|inception_v3|"
                    r"googlenet|vgg\d+_bn|regnet|maxvit)\w*\s*\(|create_model\(")
+_MOMENTUM_SET = re.compile(r"\.momentum\s*=[^=]")  # `m.momentum = 0`, not `momentum=args.momentum`
 _MAX_DEPTH = 2  # same-file helpers followed into (`freeze_backbone(model)` inside `setup(model)`)
 # nn classes that hold no BatchNorm: a head replaced by one of them adds none (containers are read through)
 _CONTAINERS = ("Sequential", "ModuleList")
@@ -80,7 +82,7 @@ def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
 def _handles_batchnorm(facts: Facts, text: str) -> bool:
     """The file deals with BatchNorm itself: an isinstance test for it (FZ202's other case reads
     those), FrozenBatchNorm, statistics fixed by momentum or track_running_stats."""
-    if any(word in text for word in ("FrozenBatchNorm", "track_running_stats", ".momentum")):
+    if "FrozenBatchNorm" in text or "track_running_stats" in text or _MOMENTUM_SET.search(text):
         return True
     return any(any(is_batchnorm_class(facts.qualname(c, ctx.scope)) for c in classes)
                for _node, _name, classes, ctx in facts.isinstance_ifs)
