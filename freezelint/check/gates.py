@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7a90a7b97fc2c32d3f382149f196b07f'
+RULES_DIGEST = '1afc80253f9bf2189ddc42d6aaff1045'
 
 GATES = {
     'FZ002': (

@@ -66,7 +66,8 @@ class BnFrozenWithoutEval(Rule):
         "the frozen part or the whole model is put in eval() after the freeze with no train() after it, "
         "when train() and eval() are chosen by a setting the freeze depends on too, when the file puts "
         "BatchNorm layers in eval mode anywhere, tests for BatchNorm with isinstance, mentions "
-        "FrozenBatchNorm or `track_running_stats`, sets a `.momentum`, calls `model.apply(...)`, or hands the "
+        "FrozenBatchNorm or `track_running_stats`, sets a `.momentum`, updates parameters by a moving "
+        "average (`zip(teacher.parameters(), ...)`, `lerp_`, EMA: a teacher in train mode on purpose), calls `model.apply(...)`, or hands the "
         "model to a function whose effects are unknown before a training step, and when a name test is not "
         "understood. A freeze made by a helper of another file is not read (its summary says that it "
         "freezes, not what). Reported on the freeze; `# noqa: FZ202` for AdaBN-style adaptation on purpose."
@@ -311,6 +312,22 @@ class BnFrozenWithoutEval(Rule):
                     opt.zero_grad()
                     torch.nn.functional.cross_entropy(model(x), y).backward()
                     opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn.functional as F
+            import torchvision
+
+            vgg = torchvision.models.vgg16_bn(weights="DEFAULT").features  # a perceptual loss
+            vgg.requires_grad_(False)  # expect: FZ202
+            opt = torch.optim.Adam(generator.parameters(), lr=2e-4)
+            for z, real in loader:
+                fake = generator(z)
+                opt.zero_grad()
+                F.mse_loss(vgg(fake), vgg(real)).backward()
+                opt.step()
             """
         ),
     ]
@@ -632,6 +649,24 @@ class BnFrozenWithoutEval(Rule):
                     opt.zero_grad()
                     nn.functional.cross_entropy(model(x), y).backward()
                     opt.step()
+        """,
+        """
+        import torch
+        import torchvision
+
+        teacher = torchvision.models.resnet50()
+        teacher.requires_grad_(False)  # a momentum teacher: in train mode on purpose, updated below
+        student = torchvision.models.resnet50()
+        opt = torch.optim.SGD(student.parameters(), lr=0.1)
+        for x in loader:
+            with torch.no_grad():
+                target = teacher(x)
+            opt.zero_grad()
+            loss_fn(student(x), target).backward()
+            opt.step()
+            with torch.no_grad():
+                for pt, ps in zip(teacher.parameters(), student.parameters()):
+                    pt.mul_(0.99).add_(ps, alpha=0.01)
         """,
     ]
 

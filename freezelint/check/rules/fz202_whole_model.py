@@ -25,6 +25,10 @@ from freezelint.check.syntax import dotted, root_of, walk
 BN_FACTORY_CALL = (r"\b(?:resnet|resnext|wide_resnet|densenet|efficientnet|mobilenet|mnasnet|shufflenet|inception_v3|"
                    r"googlenet|vgg\d+_bn|regnet|maxvit)\w*\s*\(|create_model\(")
 _MOMENTUM_SET = re.compile(r"\.momentum\s*=[^=]")  # `m.momentum = 0`, not `momentum=args.momentum`
+# Parameters updated by a moving average (an EMA/momentum teacher, frozen to autograd but written
+# by the script): `zip(teacher.parameters(), student.parameters())` with an in-place update, or a name for it
+_MOVING_AVERAGE = re.compile(r"zip\([^)\n]*\.parameters\(\)|\bema\b|\bEMA\b|AveragedModel|momentum_update|"
+                             r"\.lerp_\(")
 _MAX_DEPTH = 2  # same-file helpers followed into (`freeze_backbone(model)` inside `setup(model)`)
 # nn classes that hold no BatchNorm: a head replaced by one of them adds none (containers are read through)
 _CONTAINERS = ("Sequential", "ModuleList")
@@ -65,8 +69,9 @@ def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
         roots = {e.target for e in flow.events if e.kind == FREEZE and "." not in e.target}
         for model in sorted(roots):
             first = next(e for e in flow.events if e.kind == FREEZE and e.target == model)
-            factory = _factory(facts, flow, model, first)
-            layers = bn_layers(factory)
+            factory, sub = _factory(facts, flow, model, first)
+            layers = [layer[len(sub) + 1:] for layer in bn_layers(factory) if layer.startswith(sub + ".")] \
+                if sub else bn_layers(factory)  # `vgg16_bn().features`: the part's own BatchNorm layers
             if not layers:
                 continue
             if text is None:
@@ -84,27 +89,29 @@ def _handles_batchnorm(facts: Facts, text: str) -> bool:
     those), FrozenBatchNorm, statistics fixed by momentum or track_running_stats."""
     if "FrozenBatchNorm" in text or "track_running_stats" in text or _MOMENTUM_SET.search(text):
         return True
+    if _MOVING_AVERAGE.search(text):
+        return True  # a teacher updated by moving average runs in train mode on purpose (MoCo, BYOL)
     return any(any(is_batchnorm_class(facts.qualname(c, ctx.scope)) for c in classes)
                for _node, _name, classes, ctx in facts.isinstance_ifs)
 
 
-def _factory(facts: Facts, flow: Flow, model: str, freeze: Event) -> str | None:
+def _factory(facts: Facts, flow: Flow, model: str, freeze: Event) -> tuple[str | None, str | None]:
     """The table key of the factory call `model` was last bound to before the freeze, in this body
     (`model = torchvision.models.resnet50(...)`, possibly `.to(device)`); rebinding the result of
     training later (`model = train_model(model, ...)`) does not matter to the freeze."""
     kind = facts.kinds.name_kind(model, flow.scope)
     if kind is not None and kind.factory:
-        return kind.factory
+        return kind.factory, kind.sub
     owner = flow.scope.lookup(model)
     node = _body(flow)
     if owner is not flow.scope or not isinstance(node, (cst.Module, cst.FunctionDef)):
-        return None
+        return None, None
     order = {id(n): i for i, n in enumerate(walk(node.body if isinstance(node, cst.FunctionDef) else node))}
     at = order.get(id(freeze.node))
     if at is None:
-        return None
+        return None, None
     before = [b for b in owner.bindings.get(model, []) if b.node is not None and order.get(id(b.node), at) < at]
-    found: list[str | None] = []
+    found: list[tuple[str | None, str | None]] = []
     for b in reversed(before):  # the binding that reaches the freeze first, then those of other arms
         value = b.node
         while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
@@ -113,9 +120,9 @@ def _factory(facts: Facts, flow: Flow, model: str, freeze: Event) -> str | None:
         if isinstance(value, cst.Name) and value.value == model:
             continue  # `model = model.to(device)`
         k = facts.kind(value, b.scope or owner) if b.how == "expr" and isinstance(value, cst.Call) else None
-        found.append(k.factory if k is not None and k.factory else None)
+        found.append((k.factory, k.sub) if k is not None and k.factory else (None, None))
     # `if arch == "resnet50": model = resnet50() else: model = vit_b_16()`: which one is not known
-    return found[0] if found and len(set(found)) == 1 else None
+    return found[0] if found and len(set(found)) == 1 else (None, None)
 
 
 def _claim(facts: Facts, bodies, flow: Flow, model: str, factory: str, layers: list[str]) -> Claim | None:
