@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1afc80253f9bf2189ddc42d6aaff1045'
+RULES_DIGEST = '980f7a87992c26d34c2900203d4edb90'
 
 GATES = {
     'FZ002': (

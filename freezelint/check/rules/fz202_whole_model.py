@@ -63,6 +63,7 @@ class _State:
 
 
 def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
+    """Every model of the file's bodies frozen whole with BatchNorm inside and trained in train mode."""
     text = None
     out = []
     for flow in bodies:
@@ -241,6 +242,8 @@ def _reach(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _S
     names = [n for n in state.names if _under(n, rel)]
     if loop is None:
         return set(names)
+    if loop is _UNKNOWN:
+        return None
     var, tests, source = loop
     # names as the loop sees them: relative to the module whose parameters it walks
     base = rel
@@ -260,6 +263,9 @@ def _reach(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _S
     return out
 
 
+_UNKNOWN = (None, [], None)  # a loop variable whose loop (or its tests) cannot be read
+
+
 def _loop_of(flow: Flow, e: Event) -> tuple[str | None, list[tuple[cst.BaseExpression, bool]], cst.Call] | None:
     """For a change made on a loop variable (`for name, p in model.named_parameters(): ...
     p.requires_grad = False`): the name variable (None for `.parameters()`), the tests that
@@ -277,19 +283,19 @@ def _loop_of(flow: Flow, e: Event) -> tuple[str | None, list[tuple[cst.BaseExpre
     call = binding.node
     where = _loop_node(flow, call)
     if where is None:
-        return ("", [(cst.Name("unknown"), True)], call)  # a test that cannot be evaluated
+        return _UNKNOWN  # what decides which parameters is not known
     target = where.target
     var = None
     if isinstance(target, cst.Tuple) and len(target.elements) == 2 and isinstance(target.elements[0].value, cst.Name):
         var = target.elements[0].value.value
     tests = _tests_to(where, e)
     if tests is None:
-        return ("", [(cst.Name("unknown"), True)], call)
+        return _UNKNOWN
     # a test on no name the loop binds is a setting: the same for every parameter
     bound = _bound_in(where)
     tests = [(t, w) for t, w in tests if any(isinstance(n, cst.Name) and n.value in bound for n in walk(t))]
     if tests and var is None:
-        return ("", [(cst.Name("unknown"), True)], call)
+        return _UNKNOWN
     return (var, tests, call)
 
 
