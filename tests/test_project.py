@@ -460,3 +460,31 @@ def test_fz303_reads_a_builder_of_another_file_for_a_model_that_comes_with_nothi
         assert _found(cli, tmp_path, ".") == [("train.py", 8, "FZ303")], frozen
     models.write_text(fresh)
     assert _found(cli, tmp_path, ".") == []
+
+
+def test_a_batchnorm_freeze_helper_follows_its_callers_in_other_files(cli, tmp_path):
+    """FZ202's linear probe across files: `freeze_bn_params` (engine.py) has no caller in its own file;
+    the callers in the project decide. Every caller leaving the model in eval mode (here through a
+    helper of engine.py again, which train.py's summary leaves pending) is silent; a caller that puts
+    it back in train mode, hands it to a function of unknown effects, or no caller at all, reports.
+    A cached result follows a change of the caller."""
+    root = _copy("probe_good", tmp_path)
+    assert _found(cli, root, ".") == []
+    train = root / "train.py"
+    text = train.read_text()
+    train.write_text(text.replace("put_eval(model)\n", "put_eval(model)\nmodel.train()\n"))
+    assert _found(cli, root, ".") == [("engine.py", 7, "FZ202")]  # cached engine.py recomputed
+    train.write_text(text.replace("put_eval(model)\n", "put_eval(model)\nfrom lib import fit\nfit(model)\n"))
+    assert _found(cli, root, "--no-cache", ".") == [("engine.py", 7, "FZ202")]
+    train.write_text(text.replace("put_eval(model)\n", ""))  # never in eval mode
+    assert _found(cli, root, "--no-cache", ".") == [("engine.py", 7, "FZ202")]
+    train.unlink()
+    assert _found(cli, root, "--no-cache", ".") == [("engine.py", 7, "FZ202")]
+
+
+def test_summaries_record_what_follows_the_calls_of_imported_helpers():
+    s = summarise_text((PROJECTS / "probe_good" / "train.py").read_text())
+    assert s["probes"]["engine.freeze_bn_params#0"] == [[False, ["engine.put_eval#0", "engine.train_one_epoch#0"]]]
+    trained = summarise_text("from engine import freeze_bn_params\nmodel = build()\nfreeze_bn_params(model)\n"
+                             "model.eval()\nmodel.train()\nmodel(x)\n")
+    assert trained["probes"] == {"engine.freeze_bn_params#0": None}

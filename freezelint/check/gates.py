@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b84c175e6721aac98612d3815038534e'
+RULES_DIGEST = '6e68fcf42d892a6817217bc898849a8c'
 
 GATES = {
     'FZ002': (
@@ -47,8 +47,8 @@ GATES = {
         ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode',),
     ),
     'FZ202': (
-        ('BatchNorm',),
-        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\('),
+        ('BatchNorm', 'torchvision', 'timm'),
+        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', '\\b(?:resnet|resnext|wide_resnet|densenet|efficientnet|mobilenet|mnasnet|shufflenet|inception_v3|googlenet|vgg\\d+_bn|regnet|maxvit)\\w*\\s*\\(|create_model\\('),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (

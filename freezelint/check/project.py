@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 10
+SUMMARY_VERSION = 11
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -560,6 +560,48 @@ class Project:
                         trained = trained or key == "trained"
                         evaluated = evaluated or key == "evaluated"
         return trained, evaluated
+
+    def probed(self, path: str, name: str, pos: int, eval_seen: bool = False) -> bool:
+        """Whether every call from other project files of function `name` (defined in `path`)
+        leaves its argument `pos` in eval mode for good (FZ202's linear probe), as their summaries'
+        `probes` say; the helpers of further files a call hands the model to afterwards are read
+        from their summaries (none may train it or be unknown, and with no eval() of its own, one
+        must put it in eval mode). False when no such call is found."""
+        here = Path(path).resolve()
+        found = False
+        words = rf"\b{re.escape(name)}\b"
+        files = self._scan(words)
+        self.used[f"{_PROJECT}#mentions {words}"] = _digest([str(f) for f in files])  # a new caller counts
+        for f in files:
+            if f.resolve() == here:
+                continue
+            summary = self.summary(f) or {}
+            for key, sites in summary.get("probes", {}).items():
+                qual, _, at = key.rpartition("#")
+                if at != str(pos) or qual.rpartition(".")[2] != name:
+                    continue
+                hit = self.resolve(str(f), qual)
+                if hit is None or Path(hit[0]).resolve() != here or hit[1] != name:
+                    continue
+                self.used[str(f.resolve())] = _digest(summary)
+                edge = Edge(shown_path(path), shown_path(str(f)), f"probes: {name}")
+                if not any(str(e) == str(edge) for e in self.edges):
+                    self.edges.append(edge)
+                if sites is None or not all(self._left_in_eval(f, seen or eval_seen, waits) for seen, waits in sites):
+                    return False
+                found = True
+        return found
+
+    def _left_in_eval(self, caller: Path, eval_seen: bool, waits: list[str]) -> bool:
+        for wait in waits:
+            qual, _, at = wait.rpartition("#")
+            kinds = {e.kind for e in self.effects(str(caller), qual, int(at))} if at.isdigit() else set()
+            if not kinds and self._acting_target(str(caller), qual) is None and self.resolve(str(caller), qual):
+                continue  # a project function whose text does nothing a summary records
+            if not kinds or "train" in kinds or any(k.startswith("calls:") for k in kinds):
+                return False  # unknown effects, or back in train mode
+            eval_seen = eval_seen or bool(kinds & {"eval", "bn_freeze"})
+        return eval_seen
 
     def mentions(self, words: str) -> list[str]:
         """Project files whose text matches the regex `words` outside isinstance tests (what

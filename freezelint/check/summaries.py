@@ -18,6 +18,10 @@ it has `configure_optimizers`. Effects map an event kind to the 1-based line whe
                          "configure_optimizers": false,
                          "methods": {"freeze_bn": {"bn_freeze": 30}, "__init__": {}}}}}
 
+"probes" (FZ202's linear probe across files): per imported helper given a model, as this file names it
+with the argument's position, what follows each call: `[eval_seen, [pending helpers]]` per path on
+which the model is left in eval mode, or null when some call leaves it in train mode (probe.py).
+
 A LightningModule's entry also has "optimizer": the first optimizer its `configure_optimizers` builds
 over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
 returns a model a library call just built, which nothing in it freezes or hands on: every parameter
@@ -103,11 +107,14 @@ def summarise(facts: Facts) -> dict:
         if "optimizer" in entry:
             entry["optimizer"]["line"] = found.pop(f"{name}#optimizer")["line"]
 
-    trained, evaluated = _instances_put_in_modes(facts, callees)
+    flows = _flows(facts, callees)
+    trained, evaluated = _instances_put_in_modes(facts, flows)
     imports = {name: b[0].qualname for name, b in facts.module_scope.bindings.items()
                if len(b) == 1 and b[0].how == "import" and b[0].qualname}
+    from freezelint.check.probe import probes  # the flow layer's ordering; loaded with the summary
+
     return {"version": VERSION, "imports": imports, "functions": functions, "classes": classes,
-            "trained": trained, "evaluated": evaluated}
+            "trained": trained, "evaluated": evaluated, "probes": probes(facts, flows)}
 
 
 def _returns_fresh(facts: Facts, func: cst.FunctionDef, callees: Summaries) -> bool:
@@ -137,13 +144,19 @@ def _library_call(facts: Facts, value, scope) -> bool:
     return isinstance(value, cst.Call) and is_library(facts.qualname(value.func, scope) or "")
 
 
-def _instances_put_in_modes(facts: Facts, callees: Summaries) -> tuple[list[str], list[str]]:
-    """Classes (as this file names them: `Net`, `models.Net`, `.net.Net`) whose instances this
-    file puts in train() mode, and those it puts in eval() mode."""
-    from freezelint.check.events import EVAL, TRAIN, Flow
+def _flows(facts: Facts, callees: Summaries) -> list:
+    """The events of the module body and of every function body."""
+    from freezelint.check.events import Flow
 
     flows = [Flow.of_body(facts, facts.module_scope, facts.module.body, callees)]
-    flows += [f for f in (callees.body_flow(s.node) for s in facts.func_scopes.values()) if f is not None]
+    return flows + [f for f in (callees.body_flow(s.node) for s in facts.func_scopes.values()) if f is not None]
+
+
+def _instances_put_in_modes(facts: Facts, flows: list) -> tuple[list[str], list[str]]:
+    """Classes (as this file names them: `Net`, `models.Net`, `.net.Net`) whose instances this
+    file puts in train() mode, and those it puts in eval() mode."""
+    from freezelint.check.events import EVAL, TRAIN
+
     modes: dict[str, set[str]] = {TRAIN: set(), EVAL: set()}
     for flow in flows:
         scope = flow.scope

@@ -7,20 +7,22 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
-from freezelint.check.events import VIA
-from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, after,
-                                   flows_of)
+from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, flows_of
+from freezelint.check.probe import left_in_eval, settled
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
-from freezelint.check.syntax import call_arg, root_of, walk
+from freezelint.check.rules.fz202_whole_model import BN_FACTORY_CALL, claims
+from freezelint.check.syntax import walk
 
 
 class BnFrozenWithoutEval(Rule):
     code = "FZ202"
-    words = ("BatchNorm",)
-    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(")
+    words = ("BatchNorm", "torchvision", "timm")
+    # ... or a model factory the table knows to hold BatchNorm (tests check every one matches)
+    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", BN_FACTORY_CALL)
     # a literal False, or a flag (`requires_grad_(unfreeze)`, `unfreeze=False` by default)
     requires = (FREEZES + r"|requires_grad_?(?:\s*=|\(|['\"]\s*,)\s*[A-Za-z_]|requires_grad_\(\s*\)",)
-    what = "Finds BatchNorm layers frozen with requires_grad only, never put in eval mode."
+    what = ("Finds BatchNorm layers frozen with requires_grad only, never put in eval mode: frozen one by one, or "
+            "with the whole model (a torchvision/timm backbone) trained in train mode.")
     why = (
         "`requires_grad=False` stops the BatchNorm weight and bias from training, but not its "
         "running_mean, running_var and num_batches_tracked: they keep updating on every batch in "
@@ -44,7 +46,32 @@ class BnFrozenWithoutEval(Rule):
         "on the freeze. BatchNorm layers frozen by a parameter loop in a Module's `__init__` "
         "are reported when this file or another file of the project puts the model in train mode "
         "(found through the project's summaries) and the class never puts them in eval mode; a "
-        "model used only under eval() is fine."
+        "model used only under eval() is fine. "
+        "A function that freezes BatchNorm in its parameter and is called from no place in its own file "
+        "is followed to its callers in the other files of the project (their summaries record what follows "
+        "each call of an imported helper): silent when every one of them leaves the model in eval mode, "
+        "through helpers of further files too; reported when none is found. "
+        "The whole-model freeze: a model built in the same body by a torchvision or timm factory whose "
+        "BatchNorm layers the generated table lists (resnets, densenet, efficientnet, mobilenet, "
+        "vgg*_bn, ...; a ViT or a transformers model has none: LayerNorm keeps no running statistics), "
+        "frozen with requires_grad (`requires_grad_(False)`, a `parameters()` loop, a `named_parameters` "
+        "loop whose name test, startswith/endswith/in/==/not/and/or/any over literal strings, is evaluated "
+        "on each BatchNorm parameter's name, a helper of the same file) so that every BatchNorm layer it "
+        "leaves is frozen (a later unfreeze of a part with BatchNorm, a BatchNorm part left trainable "
+        "such as `layer4`, or a part replaced by a module that may hold BatchNorm: train mode is wanted "
+        "there, not claimed), with an optimizer built in that body, and then put in train mode: a `train()` "
+        "after the freeze (directly or through a helper of this or another project file: a validation "
+        "`eval()` that the next `train()` undoes does not help), or, with no eval() of it at all, the "
+        "train mode a new model starts in, its forward and a backward/step after the freeze. Silent when "
+        "the frozen part or the whole model is put in eval() after the freeze with no train() after it, "
+        "when train() and eval() are chosen by a setting the freeze depends on too, when the file puts "
+        "BatchNorm layers in eval mode anywhere, tests for BatchNorm with isinstance, mentions "
+        "FrozenBatchNorm or `track_running_stats`, sets a `.momentum`, updates parameters by a moving "
+        "average (`zip(teacher.parameters(), ...)`, `lerp_`, EMA: a teacher in train mode on purpose), "
+        "calls `model.apply(...)`, or hands the "
+        "model to a function whose effects are unknown before a training step, and when a name test is not "
+        "understood. A freeze made by a helper of another file is not read (its summary says that it "
+        "freezes, not what). Reported on the freeze; `# noqa: FZ202` for AdaBN-style adaptation on purpose."
     )
     bad = [
         Example(
@@ -186,6 +213,124 @@ class BnFrozenWithoutEval(Rule):
                 train_one_epoch(model)
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            def linear_probe(loader):
+                model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+                model.requires_grad_(False)  # expect: FZ202
+                model.fc = nn.Linear(2048, 10)
+                opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+                model.train()
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            def linear_probe(loader):
+                model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+                model.requires_grad_(False)
+                model.fc = nn.Linear(2048, 10)
+                opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+                model.eval()  # the frozen backbone's statistics stay put; the new head has none
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn.functional as F
+            from torchvision import models
+
+            model = models.mobilenet_v2(weights="DEFAULT")
+            for name, p in model.named_parameters():
+                if not name.startswith("classifier"):
+                    p.requires_grad = False  # expect: FZ202
+                    # (a new model starts in train mode: no train() call is needed)
+            opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for x, y in loader:
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            def train_model(model, criterion, optimizer, num_epochs):
+                for epoch in range(num_epochs):
+                    for phase in ["train", "val"]:
+                        if phase == "train":
+                            model.train()
+                        else:
+                            model.eval()  # a validation pass: the next epoch's train() undoes it
+                        for inputs, labels in loaders[phase]:
+                            optimizer.zero_grad()
+                            loss = criterion(model(inputs), labels)
+                            if phase == "train":
+                                loss.backward()
+                                optimizer.step()
+                return model
+
+            model_conv = torchvision.models.resnet18(weights="IMAGENET1K_V1")
+            for param in model_conv.parameters():
+                param.requires_grad = False  # expect: FZ202
+            model_conv.fc = nn.Linear(model_conv.fc.in_features, 2)
+            optimizer_conv = torch.optim.SGD(model_conv.fc.parameters(), lr=0.001, momentum=0.9)
+            model_conv = train_model(model_conv, nn.CrossEntropyLoss(), optimizer_conv, num_epochs=25)
+            """
+        ),
+        Example(
+            """
+            import timm
+            import torch
+
+            def freeze_backbone(net):
+                for p in net.parameters():
+                    p.requires_grad = False
+
+            model = timm.create_model("efficientnet_b0", pretrained=True, num_classes=5)
+            freeze_backbone(model)  # expect: FZ202
+            model.classifier.requires_grad_(True)  # the head holds no BatchNorm
+            opt = torch.optim.SGD(model.classifier.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+            for epoch in range(10):
+                model.train()
+                for x, y in loader:
+                    opt.zero_grad()
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn.functional as F
+            import torchvision
+
+            vgg = torchvision.models.vgg16_bn(weights="DEFAULT").features  # a perceptual loss
+            vgg.requires_grad_(False)  # expect: FZ202
+            opt = torch.optim.Adam(generator.parameters(), lr=2e-4)
+            for z, real in loader:
+                fake = generator(z)
+                opt.zero_grad()
+                F.mse_loss(vgg(fake), vgg(real)).backward()
+                opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -309,11 +454,246 @@ class BnFrozenWithoutEval(Rule):
             for x, y in loader:
                 step(model(x), y)
         """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        def linear_probe(loader):
+            model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+            model.requires_grad_(False)
+            model.fc = nn.Linear(2048, 10)
+            opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+            model.eval()  # trained in eval mode: the statistics never move
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        def set_bn_eval(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def fine_tune(loader):
+            model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+            model.requires_grad_(False)
+            model.fc = nn.Linear(2048, 10)
+            opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+            for epoch in range(10):
+                model.train()
+                set_bn_eval(model)  # the usual re-freeze after train()
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+        for name, p in model.named_parameters():
+            if not name.startswith(("layer4", "fc")):
+                p.requires_grad = False  # layer4 trains, its BatchNorm layers in train mode on purpose
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+        model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+        for name, p in model.named_parameters():
+            if "bn" not in name and not name.startswith("fc"):
+                p.requires_grad = False  # BatchNorm is what trains here (its statistics too)
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+        model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        model = torchvision.models.vit_b_16(weights="IMAGENET1K_V1")
+        model.requires_grad_(False)  # a ViT: LayerNorm has no running statistics
+        model.heads = nn.Linear(768, 10)
+        opt = torch.optim.SGD(model.heads.parameters(), lr=0.1)
+        model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        model = torchvision.models.resnet18(weights="IMAGENET1K_V1")
+        for name, p in model.named_parameters():
+            if name not in trainable:  # which names train is not known here
+                p.requires_grad = False
+        for m in range(3):
+            model.train()
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        def main(args, loader):
+            model = torchvision.models.resnet50()
+            if args.weights == "freeze":
+                model.requires_grad_(False)
+                model.fc.requires_grad_(True)
+            opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+            for epoch in range(args.epochs):
+                if args.weights == "finetune":
+                    model.train()
+                else:
+                    model.eval()  # the frozen run trains in eval mode
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+        from trainer_lib import fit
+
+        model = torchvision.models.resnet50()
+        model.requires_grad_(False)
+        model.fc = nn.Linear(2048, 10)
+        opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+        model.train()
+        fit(model, opt, loader)  # what fit does with modes is not known
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        backbone = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+        backbone.requires_grad_(False)
+        for m in backbone.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.track_running_stats = False  # the statistics are dealt with
+        head = nn.Linear(1000, 10)
+        opt = torch.optim.SGD(head.parameters(), lr=0.1)
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(head(backbone(x)), y).backward()
+            opt.step()
+        """,
+        """
+        import torch
+        import torchvision
+
+        model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+        model.requires_grad_(False)  # a feature extractor: nothing is trained here
+        with torch.no_grad():
+            feats = [model(x) for x in loader]
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        def set_eval(module):
+            module.eval()
+
+        def train(arch, loader):
+            if arch == "resnet50":
+                model = torchvision.models.resnet50()
+            else:
+                model = torchvision.models.vit_b_16()  # which model is frozen is not known
+            model.requires_grad_(False)
+            opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+            model.train()
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+
+        def train_vgg(loader):
+            model = torchvision.models.vgg16_bn()
+            for p in model.features.parameters():
+                p.requires_grad = False
+            opt = torch.optim.SGD(model.classifier.parameters(), lr=0.1)
+            for epoch in range(10):
+                model.train()
+                set_eval(model.features)  # the frozen part back in eval mode
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+        """,
+        """
+        import torch
+        import torchvision
+
+        teacher = torchvision.models.resnet50()
+        teacher.requires_grad_(False)  # a momentum teacher: in train mode on purpose, updated below
+        student = torchvision.models.resnet50()
+        opt = torch.optim.SGD(student.parameters(), lr=0.1)
+        for x in loader:
+            with torch.no_grad():
+                target = teacher(x)
+            opt.zero_grad()
+            loss_fn(student(x), target).backward()
+            opt.step()
+            with torch.no_grad():
+                for pt, ps in zip(teacher.parameters(), student.parameters()):
+                    pt.mul_(0.99).add_(ps, alpha=0.01)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         yield from self._init_freezes(facts)
         yield from self._isinstance_freezes(facts)
+        yield from self._whole_model_freezes(facts)
+
+    def _whole_model_freezes(self, facts: Facts) -> Iterable[Finding]:
+        """A model whose BatchNorm layers the table knows, frozen whole with requires_grad and
+        trained in train mode (fz202_whole_model)."""
+        for c in claims(facts, flows_of(facts).bodies):
+            via, where = (c.trained.detail.get("via"), c.trained.detail.get("where")) if c.trained else (None, None)
+            mode = "it trains in the train mode a new model starts in" if c.trained is None \
+                else f"`{c.model}.train()` puts it in train mode" if via is None \
+                else f"`{via}(...)` puts it in train mode (train() at {where})" if where \
+                else f"`{via}(...)` puts it in train mode"
+            layers = "BatchNorm layer" if c.frozen == 1 else f"{c.frozen} BatchNorm layers"
+            yield self.finding(
+                c.freeze.node,
+                f"`{c.model}` ({c.factory.replace('timm.create_model:', 'timm ')}) is frozen with requires_grad "
+                f"only and {mode}: its {layers} keep updating their running statistics on every batch although "
+                f"frozen; call `.eval()` on the frozen part after every `{c.model}.train()` (or override train()), "
+                f"or use FrozenBatchNorm2d",
+                stmt=c.freeze.stmt, facts=facts, used=[c.freeze, *([c.trained] if c.trained else [])],
+            )
 
     def _init_freezes(self, facts: Facts) -> Iterable[Finding]:
         """BN layers frozen by requires_grad in a Module's `__init__`, in a project that puts the
@@ -366,7 +746,7 @@ class BnFrozenWithoutEval(Rule):
             if any(e.kind == EVAL for e in here) or _stats_fixed(node.body, name):
                 continue
             model = flow.origin_model(name)  # `for m in model.modules()` -> "model"
-            if model is not None and _left_in_eval(facts, bodies, flow, freezes[0], model):
+            if model is not None and settled(left_in_eval(facts, bodies, flow, freezes[0], model)):
                 continue  # a linear probe: the model trains in eval mode, its statistics never move
             flag = _default_flag(freezes)
             yield self.finding(
@@ -376,46 +756,6 @@ class BnFrozenWithoutEval(Rule):
                 f"model.train()), or use FrozenBatchNorm2d",
                 ctx, facts=facts, used=freezes,
             )
-
-
-def _left_in_eval(facts: Facts, bodies, flow, ref, model: str, seen_eval: bool = False, depth: int = 0) -> bool:
-    """After `ref` (the freeze, or the call of the helper that froze), `model` is put in eval mode
-    and nothing can put it back in train mode: no train() (directly or through a helper), and not
-    handed to a function whose effects are unknown. A parameter's model is followed to every call
-    of the function in this file (none: unknown, the freeze counts)."""
-    if depth > 3:
-        return False
-    for e in flow.events:
-        if not (e.target == model or e.target.startswith(model + ".")) or e is ref or not after(ref, e):
-            continue
-        if e.kind == TRAIN or (e.kind == ACTIVITY and _unknown_call(facts, flow, e, model)):
-            return False
-        seen_eval = seen_eval or e.kind == EVAL
-    scope = flow.scope
-    if scope.kind == "module":  # a global: a function of the file may train it
-        return seen_eval and not any(e.kind == TRAIN and e.target == model and f.scope.lookup(model) in (scope, None)
-                                     for f in bodies for e in f.events)
-    binding = scope.bindings.get(model, [])
-    if not any(b.how == "param" for b in binding):
-        return seen_eval  # a local of the function: nothing outside sees it
-    func = scope.node
-    params = [p.name.value for p in (*func.params.posonly_params, *func.params.params)] \
-        if isinstance(func, cst.FunctionDef) and not scope.is_method else []
-    if model not in params or len(binding) != 1:
-        return False
-    pos = params.index(model)
-    calls = [(c, sc) for c, sc in facts.extracted.calls_by_name.get(func.name.value, [])
-             if facts.resolve_def(c.func, sc) is func]
-    if not calls:
-        return False  # called from elsewhere: the callers' train() is not known
-    for call, _sc in calls:
-        arg = call_arg(call, pos, model)
-        caller = next((f for f in bodies if any(e.node is call for e in f.events)), None)
-        at = next((e for e in caller.events if e.node is call), None) if caller else None
-        target = root_of(arg) if arg is not None else None
-        if at is None or target is None or not _left_in_eval(facts, bodies, caller, at, target, seen_eval, depth + 1):
-            return False
-    return True
 
 
 def _stats_fixed(body: cst.CSTNode, name: str) -> bool:
@@ -430,20 +770,6 @@ def _stats_fixed(body: cst.CSTNode, name: str) -> bool:
             if t.attr.value == "track_running_stats" and isinstance(v, cst.Name) and v.value == "False":
                 return True
     return False
-
-
-def _unknown_call(facts: Facts, flow, e, model: str) -> bool:
-    """The model handed to a function whose effects on it are not known (a library's `fit(model)`
-    may call train()); its own forward, and this project's functions that the project index
-    resolved (their train() would be an event here), are known."""
-    call = e.node
-    if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) or call.func.value == model:
-        return False
-    if facts.resolve_def(call.func, flow.scope) is not None:
-        return False
-    return not any(not k.startswith(VIA) for i, a in enumerate(call.args)
-                   if a.keyword is None and not a.star and root_of(a.value) == model
-                   for k, _ in flow.summaries.external(call.func, flow.scope, i))
 
 
 def _default_flag(freezes) -> str:

@@ -1,0 +1,590 @@
+"""FZ202's whole-model case: a model whose BatchNorm layers are known from the generated table
+(`submodule_table`, "bn"), frozen whole with requires_grad and trained in train mode.
+
+The parameters a freeze reaches are worked out per BatchNorm parameter name (`layer1.0.bn1.weight`):
+a `named_parameters` loop's name test is evaluated on each name, so `if not name.startswith("fc")`
+is told apart from `if "layer4" not in name`. Anything not understood is no claim.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from freezelint.check.events import Event, Flow, requires_grad_sets
+from freezelint.check.facts import Facts, is_batchnorm_class
+from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, OPT_BUILD, REPLACE, TRAIN, UNFREEZE, after)
+from freezelint.check.known import SELF_RETURNING
+from freezelint.check.probe import handed_to
+from freezelint.check.syntax import dotted, root_of, walk
+
+# The call of a factory whose model holds BatchNorm (the rule's text trigger): torchvision's by name,
+# timm's `create_model("resnet50")`
+BN_FACTORY_CALL = (r"\b(?:resnet|resnext|wide_resnet|densenet|efficientnet|mobilenet|mnasnet|shufflenet|inception_v3|"
+                   r"googlenet|vgg\d+_bn|regnet|maxvit)\w*\s*\(|create_model\(")
+_MOMENTUM_SET = re.compile(r"\.momentum\s*=[^=]")  # `m.momentum = 0`, not `momentum=args.momentum`
+# Parameters updated by a moving average (an EMA/momentum teacher, frozen to autograd but written
+# by the script): `zip(teacher.parameters(), student.parameters())` with an in-place update, or a name for it
+_MOVING_AVERAGE = re.compile(r"zip\([^)\n]*\.parameters\(\)|\bema\b|\bEMA\b|AveragedModel|momentum_update|"
+                             r"\.lerp_\(")
+_MAX_DEPTH = 2  # same-file helpers followed into (`freeze_backbone(model)` inside `setup(model)`)
+# nn classes that hold no BatchNorm: a head replaced by one of them adds none (containers are read through)
+_CONTAINERS = ("Sequential", "ModuleList")
+
+
+def bn_layers(factory: str | None) -> list[str]:
+    """The table's BatchNorm layer paths of a model factory (none: not known to hold any)."""
+    from freezelint.check.submodule_table import TABLE
+
+    return list(TABLE.get(factory or "", {}).get("bn", []))
+
+
+@dataclass
+class Claim:
+    """A model frozen whole with BatchNorm inside, trained in train mode: what the finding says."""
+
+    model: str
+    factory: str
+    freeze: Event
+    frozen: int  # BatchNorm layers frozen
+    trained: Event | None  # the train() after the freeze (None: the fresh model's default mode)
+
+
+@dataclass
+class _State:
+    """Per BatchNorm parameter name: frozen or not; parts replaced by modules that may hold BatchNorm."""
+
+    names: dict[str, bool]
+    unknown: dict[str, bool] = field(default_factory=dict)  # replaced part -> trainable
+    first: dict[str, Event] = field(default_factory=dict)  # name -> the freeze that froze it last
+    done: set[int] = field(default_factory=set)  # helper calls already applied
+
+
+def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
+    """Every model of the file's bodies frozen whole with BatchNorm inside and trained in train mode."""
+    text = None
+    out = []
+    for flow in bodies:
+        roots = {e.target for e in flow.events if e.kind == FREEZE and "." not in e.target}
+        for model in sorted(roots):
+            first = next(e for e in flow.events if e.kind == FREEZE and e.target == model)
+            factory, sub = _factory(facts, flow, model, first)
+            layers = [layer[len(sub) + 1:] for layer in bn_layers(factory) if layer.startswith(sub + ".")] \
+                if sub else bn_layers(factory)  # `vgg16_bn().features`: the part's own BatchNorm layers
+            if not layers:
+                continue
+            if text is None:
+                text = facts.module.code
+            if _handles_batchnorm(facts, text):
+                return []
+            claim = _claim(facts, bodies, flow, model, factory, layers)
+            if claim is not None:
+                out.append(claim)
+    return out
+
+
+def _handles_batchnorm(facts: Facts, text: str) -> bool:
+    """The file deals with BatchNorm itself: an isinstance test for it (FZ202's other case reads
+    those), FrozenBatchNorm, statistics fixed by momentum or track_running_stats."""
+    if "FrozenBatchNorm" in text or "track_running_stats" in text or _MOMENTUM_SET.search(text):
+        return True
+    if _MOVING_AVERAGE.search(text):
+        return True  # a teacher updated by moving average runs in train mode on purpose (MoCo, BYOL)
+    return any(any(is_batchnorm_class(facts.qualname(c, ctx.scope)) for c in classes)
+               for _node, _name, classes, ctx in facts.isinstance_ifs)
+
+
+def _factory(facts: Facts, flow: Flow, model: str, freeze: Event) -> tuple[str | None, str | None]:
+    """The table key of the factory call `model` was last bound to before the freeze, in this body
+    (`model = torchvision.models.resnet50(...)`, possibly `.to(device)`); rebinding the result of
+    training later (`model = train_model(model, ...)`) does not matter to the freeze."""
+    kind = facts.kinds.name_kind(model, flow.scope)
+    if kind is not None and kind.factory:
+        return kind.factory, kind.sub
+    owner = flow.scope.lookup(model)
+    node = _body(flow)
+    if owner is not flow.scope or not isinstance(node, (cst.Module, cst.FunctionDef)):
+        return None, None
+    order = {id(n): i for i, n in enumerate(walk(node.body if isinstance(node, cst.FunctionDef) else node))}
+    at = order.get(id(freeze.node))
+    if at is None:
+        return None, None
+    before = [b for b in owner.bindings.get(model, []) if b.node is not None and order.get(id(b.node), at) < at]
+    found: list[tuple[str | None, str | None]] = []
+    for b in reversed(before):  # the binding that reaches the freeze first, then those of other arms
+        value = b.node
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+                and value.func.attr.value in SELF_RETURNING:
+            value = value.func.value
+        if isinstance(value, cst.Name) and value.value == model:
+            continue  # `model = model.to(device)`
+        k = facts.kind(value, b.scope or owner) if b.how == "expr" and isinstance(value, cst.Call) else None
+        found.append((k.factory, k.sub) if k is not None and k.factory else (None, None))
+    # `if arch == "resnet50": model = resnet50() else: model = vit_b_16()`: which one is not known
+    return found[0] if found and len(set(found)) == 1 else (None, None)
+
+
+def _claim(facts: Facts, bodies, flow: Flow, model: str, factory: str, layers: list[str]) -> Claim | None:
+    names = {f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")}
+    state = _State(names)
+    mine = [e for e in flow.events if e.target == model or e.target.startswith(model + ".")]
+    for e in mine:
+        if e.kind in (FREEZE, UNFREEZE, REPLACE) and not _apply(facts, flow, e, model, "", state, 0):
+            return None  # an unfreeze or a replacement whose reach is not known: it may train BatchNorm
+    frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]
+    trainable = any(v is False for v in state.names.values())
+    if not frozen or trainable or any(state.unknown.values()):
+        return None  # a part with BatchNorm left to train: train mode is wanted there
+    freeze = min((state.first[f"{layer}.weight"] for layer in frozen), key=lambda e: e.index)
+    trained = _trained_in_train_mode(facts, bodies, flow, model, freeze, mine)
+    if trained is False:
+        return None
+    return Claim(model, factory, freeze, len(frozen), trained if isinstance(trained, Event) else None)
+
+
+def _apply(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _State, depth: int,
+           at: Event | None = None) -> bool:
+    """Apply a freeze, unfreeze or replacement on `root` (a part at `prefix` of the model) to the
+    state; False when its reach cannot be established and it may make BatchNorm trainable."""
+    report = at or e
+    if e.detail.get("via"):
+        return _apply_helper(facts, flow, e, root, prefix, state, depth, report)
+    if e.kind == REPLACE:
+        path = e.detail.get("path")
+        rel = _relative(path, root, prefix) if path else None
+        value = e.node.value if isinstance(e.node, cst.Assign) else None
+        free = value is not None and _holds_no_batchnorm(facts, value, flow.scope)
+        if rel is None:
+            return free  # somewhere in the model: harmless only when it holds no BatchNorm
+        for name in [n for n in state.names if _under(n, rel)]:
+            del state.names[name]
+        if not free:
+            state.unknown[rel] = True
+        return True
+    reach = _reach(facts, flow, e, root, prefix, state)
+    if reach is None:
+        return e.kind == FREEZE  # a freeze not understood claims nothing; an unfreeze may train BatchNorm
+    frozen = e.kind == FREEZE
+    for name in reach:
+        state.names[name] = frozen
+        if frozen:
+            state.first[name] = report
+    for part in state.unknown:
+        if _covers(e, root, prefix, part, flow):
+            state.unknown[part] = not frozen
+    return True
+
+
+def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _State, depth: int,
+                  report: Event) -> bool:
+    """A freeze or unfreeze taken over from a same-file helper (`freeze_backbone(model)`): the
+    helper's own events on its parameter, in its order, applied here; a helper of another file
+    is not read (its summary says that it freezes, not what)."""
+    call = e.node
+    if id(call) in state.done:
+        return True
+    state.done.add(id(call))
+    callee = facts.resolve_def(call.func, flow.scope) if isinstance(call, cst.Call) \
+        and isinstance(call.func, cst.Name) else None
+    if callee is None or depth >= _MAX_DEPTH:
+        return e.kind == FREEZE
+    params = [p.name.value for p in (*callee.params.posonly_params, *callee.params.params)]
+    args = [a.value for a in call.args if a.keyword is None and not a.star]
+    for i, arg in enumerate(args[:len(params)]):
+        if root_of(arg) != root:
+            continue
+        rel = _relative(dotted(arg), root, prefix)
+        inner = flow.summaries.body_flow(callee)
+        if rel is None or inner is None:
+            return e.kind == FREEZE
+        for ev in inner.events:
+            if (ev.target == params[i] or ev.target.startswith(params[i] + ".")) \
+                    and ev.kind in (FREEZE, UNFREEZE, REPLACE):
+                if not _apply(facts, inner, ev, params[i], rel, state, depth + 1, report):
+                    return False
+        return True
+    return e.kind == FREEZE
+
+
+def _relative(path: str | None, root: str, prefix: str) -> str | None:
+    """`model.features[0]` under root `model` (itself at `prefix` of the whole model): "features.0"."""
+    if path is None:
+        return None
+    path = path.replace("[", ".").replace("]", "")
+    if path == root:
+        rel = ""
+    elif path.startswith(root + "."):
+        rel = path[len(root) + 1:]
+    else:
+        return None
+    if any(not (part.isidentifier() or part.isdigit()) for part in rel.split(".") if rel):
+        return None  # `layer[i]`: which part is not known
+    return ".".join(p for p in (prefix, rel) if p)
+
+
+def _under(name: str, rel: str) -> bool:
+    return not rel or name == rel or name.startswith(rel + ".")
+
+
+def _covers(e: Event, root: str, prefix: str, part: str, flow: Flow) -> bool:
+    rel = _relative(e.detail.get("sub"), root, prefix)
+    return rel is not None and _under(part, rel) and _loop_of(flow, e) is None
+
+
+def _reach(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _State) -> set[str] | None:
+    """The BatchNorm parameter names a requires_grad change reaches, or None when not known."""
+    rel = _relative(e.detail.get("sub"), root, prefix)
+    if rel is None:
+        return None
+    loop = _loop_of(flow, e)
+    names = [n for n in state.names if _under(n, rel)]
+    if loop is None:
+        return set(names)
+    if loop is _UNKNOWN:
+        return None
+    var, tests, source = loop
+    # names as the loop sees them: relative to the module whose parameters it walks
+    base = rel
+    out = set()
+    for name in names:
+        local = name[len(base) + 1:] if base else name
+        verdict = True
+        for test, want in tests:
+            value = _evaluate(test, var, local)
+            if value is None:
+                return None
+            if value != want:
+                verdict = False
+                break
+        if verdict:
+            out.add(name)
+    return out
+
+
+_UNKNOWN = (None, [], None)  # a loop variable whose loop (or its tests) cannot be read
+
+
+def _loop_of(flow: Flow, e: Event) -> tuple[str | None, list[tuple[cst.BaseExpression, bool]], cst.Call] | None:
+    """For a change made on a loop variable (`for name, p in model.named_parameters(): ...
+    p.requires_grad = False`): the name variable (None for `.parameters()`), the tests that
+    decide whether this parameter is reached (each with the value it must have), and the call
+    walked. None when the change is not made on a loop variable."""
+    sets = requires_grad_sets(e.node, flow.scope) if isinstance(e.node, (cst.Assign, cst.AnnAssign, cst.Expr,
+                                                                          cst.Call)) else []
+    obj = sets[0][0] if sets else None
+    if not isinstance(obj, cst.Name):
+        return None
+    owner = _binder(flow, obj.value, e.node)
+    binding = next((b for b in (owner.bindings.get(obj.value, []) if owner else []) if b.how == "iter"), None)
+    if binding is None or not isinstance(binding.node, cst.Call):
+        return None
+    call = binding.node
+    where = _loop_node(flow, call)
+    if where is None:
+        return _UNKNOWN  # what decides which parameters is not known
+    target = where.target
+    var = None
+    if isinstance(target, cst.Tuple) and len(target.elements) == 2 and isinstance(target.elements[0].value, cst.Name):
+        var = target.elements[0].value.value
+    tests = _tests_to(where, e)
+    if tests is None:
+        return _UNKNOWN
+    # a test on no name the loop binds is a setting: the same for every parameter
+    bound = _bound_in(where)
+    tests = [(t, w) for t, w in tests if any(isinstance(n, cst.Name) and n.value in bound for n in walk(t))]
+    if tests and var is None:
+        return _UNKNOWN
+    return (var, tests, call)
+
+
+def _bound_in(loop: cst.For | cst.CompFor) -> set[str]:
+    """Names the loop binds: its target, and what its body assigns."""
+    out = {n.value for n in walk(loop.target) if isinstance(n, cst.Name)}
+    for n in walk(loop):
+        targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else \
+            [n.target] if isinstance(n, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.For)) else \
+            [n.asname.name] if isinstance(n, cst.WithItem) and n.asname is not None else []
+        out.update(x.value for t in targets for x in walk(t) if isinstance(x, cst.Name))
+    return out
+
+
+def _binder(flow: Flow, name: str, node: cst.CSTNode):
+    for scope in flow.facts.extracted.comp_scopes.values():
+        comp = scope.node
+        if comp is not None and name in scope.bindings and any(n is node for n in walk(comp)):
+            return scope
+    return flow.scope.lookup(name)
+
+
+def _body(flow: Flow) -> cst.CSTNode | None:
+    """The node of the flow's body: the module, or the function."""
+    return flow.facts.module if flow.scope.kind == "module" else flow.scope.node
+
+
+def _loop_node(flow: Flow, call: cst.Call) -> cst.For | cst.CompFor | None:
+    body = _body(flow)
+    for n in walk(body) if body is not None else ():
+        if isinstance(n, (cst.For, cst.CompFor)) and n.iter is call:
+            return n
+    return None
+
+
+def _tests_to(loop: cst.For | cst.CompFor, e: Event) -> list[tuple[cst.BaseExpression, bool]] | None:
+    """The tests between a loop and the change inside it, each with the value it has there:
+    `if` arms, `if test: continue` before it, a comprehension's `if` clauses. None when
+    something else decides (a nested loop, break)."""
+    if isinstance(loop, cst.CompFor):
+        return [(c.test, True) for c in loop.ifs] if loop.inner_for_in is None else None
+    return _tests_in(loop.body, e.node)
+
+
+def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
+    return any(n is target for n in walk(node))
+
+
+def _tests_in(block: cst.BaseSuite, target: cst.CSTNode) -> list | None:
+    stmts = block.body if isinstance(block, cst.IndentedBlock) else [block]
+    out: list = []
+    for stmt in stmts:
+        if not _contains(stmt, target):
+            if isinstance(stmt, cst.If) and stmt.orelse is None and _only_continue(stmt.body):
+                out.append((stmt.test, False))
+            elif any(isinstance(n, (cst.Continue, cst.Break, cst.Return, cst.Raise)) for n in walk(stmt)):
+                return None
+            continue
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            return out
+        if isinstance(stmt, cst.If):
+            return _tests_in_if(stmt, target, out)
+        if isinstance(stmt, (cst.With, cst.Try)):
+            rest = _tests_in(stmt.body, target)
+            return None if rest is None else out + rest
+        return None
+    return None
+
+
+def _tests_in_if(stmt: cst.If, target: cst.CSTNode, out: list) -> list | None:
+    if _contains(stmt.body, target):
+        rest = _tests_in(stmt.body, target)
+        return None if rest is None else out + [(stmt.test, True)] + rest
+    orelse = stmt.orelse
+    if isinstance(orelse, cst.If):
+        return _tests_in_if(orelse, target, out + [(stmt.test, False)])
+    if isinstance(orelse, cst.Else):
+        rest = _tests_in(orelse.body, target)
+        return None if rest is None else out + [(stmt.test, False)] + rest
+    return None
+
+
+def _only_continue(block: cst.BaseSuite) -> bool:
+    stmts = block.body if isinstance(block, cst.IndentedBlock) else [block]
+    smalls = [s for st in stmts for s in (st.body if isinstance(st, (cst.SimpleStatementLine,
+                                                                   cst.SimpleStatementSuite)) else [None])]
+    return len(smalls) == 1 and isinstance(smalls[0], cst.Continue)
+
+
+def _evaluate(test: cst.BaseExpression, var: str | None, name: str) -> bool | None:
+    """A parameter-name test evaluated on `name`: str methods startswith/endswith, `in`, `==`,
+    not/and/or, `any(s in name for s in [...])`; None for anything else."""
+    if var is None:
+        return None
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        v = _evaluate(test.expression, var, name)
+        return None if v is None else not v
+    if isinstance(test, cst.BooleanOperation):
+        a, b = _evaluate(test.left, var, name), _evaluate(test.right, var, name)
+        if isinstance(test.operator, cst.And):
+            return False if a is False or b is False else None if a is None or b is None else True
+        return True if a is True or b is True else None if a is None or b is None else False
+    if isinstance(test, cst.Call):
+        return _evaluate_call(test, var, name)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        op, right = test.comparisons[0].operator, test.comparisons[0].comparator
+        left = test.left
+        if isinstance(op, (cst.In, cst.NotIn)):
+            if _is_var(right, var):
+                s = _string(left)
+                v = s in name if s is not None else None
+            elif _is_var(left, var):
+                items = _strings(right)
+                v = name in items if items is not None else None
+            else:
+                return None
+            return None if v is None else v if isinstance(op, cst.In) else not v
+        if isinstance(op, (cst.Equal, cst.NotEqual)):
+            value = _value(left, var, name) if _string(right) is not None else _value(right, var, name)
+            other = _string(right) if _string(right) is not None else _string(left)
+            if value is None or other is None:
+                return None
+            return (value == other) if isinstance(op, cst.Equal) else (value != other)
+    return None
+
+
+def _evaluate_call(test: cst.Call, var: str, name: str) -> bool | None:
+    func = test.func
+    if isinstance(func, cst.Attribute) and func.attr.value in ("startswith", "endswith") and len(test.args) == 1:
+        value = _value(func.value, var, name)
+        arg = test.args[0].value
+        items = [_string(arg)] if _string(arg) is not None else _strings(arg)
+        if value is None or items is None:
+            return None
+        return any(value.startswith(s) if func.attr.value == "startswith" else value.endswith(s) for s in items)
+    if isinstance(func, cst.Name) and func.value in ("any", "all") and len(test.args) == 1 \
+            and isinstance(gen := test.args[0].value, cst.GeneratorExp) and gen.for_in.inner_for_in is None \
+            and not gen.for_in.ifs and isinstance(gen.for_in.target, cst.Name):
+        items = _strings(gen.for_in.iter)
+        if items is None:
+            return None
+        loop_var = gen.for_in.target.value
+        results = []
+        for item in items:
+            v = _evaluate(_substitute(gen.elt, loop_var, item), var, name)
+            if v is None:
+                return None
+            results.append(v)
+        return any(results) if func.value == "any" else all(results)
+    return None
+
+
+def _substitute(expr: cst.BaseExpression, name: str, value: str) -> cst.BaseExpression:
+    class _Sub(cst.CSTTransformer):
+        def leave_Name(self, original, updated):
+            return cst.SimpleString(repr(value)) if updated.value == name else updated
+
+    return expr.visit(_Sub())  # type: ignore[return-value]
+
+
+def _is_var(expr: cst.BaseExpression, var: str) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == var
+
+
+def _value(expr: cst.BaseExpression, var: str, name: str) -> str | None:
+    """`name`, `name.split(".")[0]`, `name.split(".")[-1]`... as a string, else None."""
+    if _is_var(expr, var):
+        return name
+    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(idx := expr.slice[0].slice, cst.Index) \
+            and isinstance(call := expr.value, cst.Call) and isinstance(call.func, cst.Attribute) \
+            and call.func.attr.value == "split" and _is_var(call.func.value, var) and len(call.args) == 1 \
+            and _string(call.args[0].value) is not None:
+        i = _integer(idx.value)
+        parts = name.split(_string(call.args[0].value))
+        return parts[i] if i is not None and -len(parts) <= i < len(parts) else None
+    return None
+
+
+def _integer(expr: cst.BaseExpression) -> int | None:
+    if isinstance(expr, cst.Integer):
+        return int(expr.value)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus) \
+            and isinstance(expr.expression, cst.Integer):
+        return -int(expr.expression.value)
+    return None
+
+
+def _string(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.SimpleString):
+        v = expr.evaluated_value
+        return v if isinstance(v, str) else None
+    return None
+
+
+def _strings(expr: cst.BaseExpression) -> list[str] | None:
+    if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+        out = [_string(el.value) for el in expr.elements]
+        return None if any(s is None for s in out) else out  # type: ignore[return-value]
+    return None
+
+
+def _holds_no_batchnorm(facts: Facts, value: cst.BaseExpression, scope) -> bool:
+    """`nn.Linear(...)`, `nn.Identity()`, `nn.Sequential(nn.Dropout(0.2), nn.Linear(...))`: a
+    torch.nn layer (or container of them) that is no BatchNorm."""
+    if not isinstance(value, cst.Call):
+        return False
+    q = facts.qualname(value.func, scope) or ""
+    if not q.startswith("torch.nn.") or is_batchnorm_class(q) or "Norm" in q.rsplit(".", 1)[-1]:
+        return False
+    if q.rsplit(".", 1)[-1] in _CONTAINERS:
+        return all(a.keyword is None and not a.star and _holds_no_batchnorm(facts, a.value, scope) for a in value.args)
+    return q.rsplit(".", 1)[-1][:1].isupper()
+
+
+def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze: Event, mine: list[Event]):
+    """The train() that puts the frozen model in train mode after the freeze (an Event), True for
+    a fresh model left in its default train mode and trained, False when it is not claimed: put
+    in eval() after the freeze (the frozen part, or the whole model with no train() after), its
+    BatchNorm layers put in eval() anywhere in the file, handed to a function whose effects are
+    unknown, or never trained with an optimizer here."""
+    if any(e.kind == BN_FREEZE for f in bodies for e in f.events):
+        return False
+    if not any(e.kind == OPT_BUILD for e in flow.events):
+        return False
+    later = [e for e in mine if e is not freeze and after(freeze, e)]
+    steps = [e for e in flow.events if e.kind == ACTIVITY and e.target == "*" and after(freeze, e)]
+    for e in later:
+        if e.kind == EVAL and _part_eval(e, model):
+            return False  # the frozen part put in eval mode
+        if e.kind == ACTIVITY and (not steps or any(after(e, s) for s in steps)) and _unknown(facts, flow, e, model):
+            return False  # a function whose effects are unknown, before a training step
+    if any(mc.method == "apply" and root_of(mc.obj) == model for mc in facts.method_calls):
+        return False  # `model.apply(fn)`: fn may put BatchNorm layers in eval mode
+    evals = [e for e in later if e.kind == EVAL]
+    trains = [e for e in later if e.kind == TRAIN and not _chosen_by_setting(flow, freeze, e, evals)]
+    if trains:
+        return trains[0]
+    if any(e.kind == EVAL for e in mine):
+        return False  # in eval mode, no train() after: a linear probe trains in eval mode
+    if flow.scope.kind == "module" and any(
+            e.kind in (EVAL, TRAIN) and e.target == model and f.scope.lookup(model) is flow.scope
+            for f in bodies if f is not flow for e in f.events):
+        return False  # a global another function of the file puts in some mode
+    runs = any(e.kind == ACTIVITY and e.target == model for e in later)
+    return True if runs and steps else False
+
+
+def _chosen_by_setting(flow: Flow, freeze: Event, train: Event, evals: list[Event]) -> bool:
+    """train() in one arm of an `if` and eval() in the other, the test naming a setting the freeze
+    depends on too (`if args.weights == "freeze": model.requires_grad_(False)` ... `if
+    args.weights == "finetune": model.train() else: model.eval()`): the frozen run is the one in
+    eval mode, as far as can be told."""
+    body = _body(flow)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
+    settings = {d for i, _ in freeze.branches if isinstance(nodes.get(i), cst.If)
+                for d in _names_in(nodes[i].test)}
+    if not settings:
+        return False
+    arms = dict(train.branches)
+    for e in evals:
+        for i, arm in e.branches:
+            if i in arms and arms[i] != arm and isinstance(nodes.get(i), cst.If) \
+                    and settings & _names_in(nodes[i].test):
+                return True
+    return False
+
+
+def _names_in(test: cst.BaseExpression) -> set[str]:
+    """The dotted names a test reads (`args.weights`), the longest of each chain."""
+    inner = {id(n.value) for n in walk(test) if isinstance(n, cst.Attribute)}
+    return {d for n in walk(test) if isinstance(n, (cst.Name, cst.Attribute)) and id(n) not in inner
+            and (d := dotted(n)) is not None}
+
+
+def _part_eval(e: Event, model: str) -> bool:
+    """eval() of a part of the model (`model.backbone.eval()`, `set_eval(model.features)`): the
+    frozen part kept in eval mode. A helper's eval() of the whole model may be a validation pass
+    that the next train() undoes: not this."""
+    node = e.node
+    if not isinstance(node, cst.Call):
+        return False
+    if e.detail.get("via"):
+        return any(a.keyword is None and root_of(a.value) == model and (dotted(a.value) or "") != model
+                   for a in node.args)
+    recv = node.func.value if isinstance(node.func, cst.Attribute) else None
+    return recv is not None and (dotted(recv) or "") != model
+
+
+def _unknown(facts: Facts, flow: Flow, e: Event, model: str) -> bool:
+    """The model handed to a function whose effects on it are not known."""
+    waits = handed_to(facts, flow, e, model)
+    return waits is None or bool(waits)  # pending: a function of another file, not resolved here

@@ -1,0 +1,76 @@
+"""FZ202's whole-model freeze: the table's BatchNorm content, the text trigger, the name tests."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+import pytest
+
+from freezelint.check.rules.fz202_whole_model import BN_FACTORY_CALL, _evaluate, bn_layers
+from freezelint.check.submodule_table import TABLE
+
+
+def test_the_table_knows_which_factories_hold_batchnorm():
+    assert len(bn_layers("torchvision.models.resnet50")) == 53
+    assert bn_layers("torchvision.models.resnet50")[:2] == ["bn1", "layer1.0.bn1"]
+    assert len(bn_layers("timm.create_model:efficientnet_b0")) == 49
+    for no_bn in ("torchvision.models.vit_b_16", "torchvision.models.vgg16", "timm.create_model:convnext_tiny",
+                  "transformers.BertModel"):
+        assert bn_layers(no_bn) == []
+    assert bn_layers("transformers.AutoModel") == []  # an Auto class's content is not known: no claim
+
+
+def test_the_trigger_admits_every_factory_with_batchnorm():
+    holders = [k for k, v in TABLE.items() if v.get("bn")]
+    assert len(holders) > 20
+    for key in holders:
+        call = f'timm.create_model("{key.split(":")[1]}")' if key.startswith("timm") else f"{key}(weights=None)"
+        assert re.search(BN_FACTORY_CALL, call), key
+
+
+@pytest.mark.parametrize("test,name,want", [
+    ('not n.startswith("fc")', "layer1.0.bn1.weight", True),
+    ('not n.startswith("fc")', "fc.weight", False),
+    ('not n.startswith(("layer4", "fc"))', "layer4.2.bn3.bias", False),
+    ('"fc" not in n', "bn1.weight", True),
+    ('"bn" not in n and "fc" not in n', "layer1.0.bn1.weight", False),
+    ('n not in ["fc.weight", "fc.bias"]', "bn1.bias", True),
+    ('n.split(".")[0] != "classifier"', "features.0.1.weight", True),
+    ('not any(k in n for k in ["layer3", "layer4"])', "layer3.0.bn1.weight", False),
+    ('n in trainable', "bn1.weight", None),  # a variable: not known
+    ('p.ndim > 1', "bn1.weight", None),
+])
+def test_name_tests_are_evaluated_on_each_batchnorm_parameter_name(test, name, want):
+    assert _evaluate(cst.parse_expression(test), "n", name) is want
+
+
+def _messages(cli, tmp_path, text):
+    import json
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "train.py").write_text(text)
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", "--select", "FZ202", ".")
+    return [(d["location"]["row"], d["message"]) for d in json.loads(r.out)]
+
+
+def test_the_message_names_the_model_its_batchnorm_layers_and_the_train_mode(cli, tmp_path):
+    found = _messages(cli, tmp_path, (
+        "import torch\nimport torchvision\n\nmodel = torchvision.models.resnet18()\n"
+        "for p in model.parameters():\n    p.requires_grad = False\n"
+        "model.fc = torch.nn.Linear(512, 2)\nopt = torch.optim.SGD(model.fc.parameters(), lr=0.1)\n"
+        "for x, y in loader:\n    opt.zero_grad()\n    loss_fn(model(x), y).backward()\n    opt.step()\n"))
+    assert len(found) == 1 and found[0][0] == 6
+    msg = found[0][1]
+    assert "`model` (torchvision.models.resnet18)" in msg and "its 20 BatchNorm layers" in msg
+    assert "the train mode a new model starts in" in msg and "after every `model.train()`" in msg
+
+
+def test_a_freeze_noqa_keeps_adabn_style_adaptation(cli, tmp_path):
+    text = ("import torch\nimport torchvision\n\nmodel = torchvision.models.resnet18()\n"
+            "model.requires_grad_(False)\n"
+            "opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)\nmodel.train()\n"
+            "for x, y in loader:\n    opt.zero_grad()\n    loss_fn(model(x), y).backward()\n    opt.step()\n")
+    assert [row for row, _ in _messages(cli, tmp_path, text)] == [5]
+    noqa = text.replace("(False)\n", "(False)  # noqa: FZ202 - AdaBN: the statistics adapt on purpose\n")
+    assert _messages(cli, tmp_path, noqa) == []
