@@ -488,3 +488,26 @@ def test_summaries_record_what_follows_the_calls_of_imported_helpers():
     trained = summarise_text("from engine import freeze_bn_params\nmodel = build()\nfreeze_bn_params(model)\n"
                              "model.eval()\nmodel.train()\nmodel(x)\n")
     assert trained["probes"] == {"engine.freeze_bn_params#0": None}
+
+
+def test_an_import_resolves_in_its_own_project_when_a_nested_project_holds_a_package_of_the_same_name(cli, tmp_path):
+    # `check .` over a repository whose examples/old/ is a project of its own with a package named
+    # as the repository's: each file's imports resolve where Python would import them from
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'proj'\n")
+    step = "    for x in loader:\n        model(x).sum().backward(); opt.step(); opt.zero_grad()\n"
+    for base, engine in [(tmp_path, "def train_one_epoch(model, opt, loader):\n" + step),
+                         (tmp_path / "examples" / "old", "def train_one_epoch(model, opt, loader):\n"
+                                                          "    model.train()\n" + step)]:
+        (base / "proj").mkdir(parents=True)
+        (base / "proj" / "__init__.py").write_text("")
+        (base / "proj" / "engine.py").write_text(engine)
+        (base / "proj" / "train.py").write_text(
+            "import torch\nfrom torch import nn\nfrom proj.engine import train_one_epoch\n\n"
+            "model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))\nfor m in model.modules():\n"
+            "    if isinstance(m, nn.BatchNorm2d):\n        m.eval()\n        m.requires_grad_(False)\n"
+            "opt = torch.optim.SGD(model[0].parameters(), lr=0.1)\n"
+            "train_one_epoch(model, opt, [torch.randn(2, 3, 8, 8)] * 3)\n")
+    (tmp_path / "examples" / "old" / "pyproject.toml").write_text("[project]\nname = 'proj'\n")
+    # only the nested project's engine calls train()
+    assert _found(cli, tmp_path, "--no-cache", ".") == [("examples/old/proj/train.py", 11, "FZ201")]
+    assert _found(cli, tmp_path, "--no-cache", "proj") == []

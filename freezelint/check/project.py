@@ -112,6 +112,7 @@ class Project:
     _acting: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (importer dir, name) -> (target, acts)
     _passing: dict[tuple[str, str], bool] = field(default_factory=dict)  # (file, function) -> _passes_on
     _mentions: dict[str, list[Path]] = field(default_factory=dict)  # regex -> project files matching it
+    _file_roots: dict[str, Path] = field(default_factory=dict)  # directory -> the root of its project
 
     def __getstate__(self) -> dict:
         # Sent to worker processes with every task: the root and settings, not the caches
@@ -123,8 +124,12 @@ class Project:
 
     @classmethod
     def for_paths(cls, paths: list[Path], cache_dir: Path | None = None) -> "Project":
-        first = paths[0] if paths else Path(".")
-        return cls(find_root(first), cache_dir)
+        """The project of the checked files: the root above all of them (not the first file's:
+        `check .` over a repository that nests a project of its own would take that one)."""
+        if not paths:
+            return cls(find_root(Path(".")), cache_dir)
+        dirs = {str((p if p.is_dir() else p.parent).resolve()) for p in paths}
+        return cls(find_root(Path(os.path.commonpath(sorted(dirs)))), cache_dir)
 
     # -------------------------------------------------------------- files and modules
     def _read(self, path: Path) -> bytes:
@@ -136,7 +141,14 @@ class Project:
         return path.read_bytes()
 
     def _roots(self, importer: Path) -> list[Path]:
-        roots = [self.root, self.root / "src", importer.parent]
+        """Where an absolute import of `importer` is looked for: the root of its own project first
+        (a repository may nest projects that hold packages of the same name) and its `src/`, then
+        the run's root and its `src/`, and the importer's directory (a script run from there)."""
+        key = str(importer.parent)
+        own = self._file_roots.get(key)
+        if own is None:
+            own = self._file_roots[key] = find_root(importer.parent)
+        roots = [own, own / "src", self.root, self.root / "src", importer.parent]
         return [r for i, r in enumerate(roots) if r not in roots[:i]]
 
     def _module_file(self, parts: list[str], base: Path) -> Path | None:
