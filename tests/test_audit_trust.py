@@ -218,6 +218,19 @@ def test_a_failed_expectation_says_what_the_steps_saw_and_what_to_do_for_each_ca
     assert "requires_grad_(True)" in f.advice and "add_param_group" in f.advice
 
 
+def test_runtime_findings_name_the_static_rule_and_advise_for_the_cause_seen():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.AdamW([{"params": model[0].parameters()}, {"params": model[1].parameters(), "lr": 0.0}])
+    report = audit(model, opt, batch=torch.randn(3, 4))
+    found = {f.code: f for f in report.findings}
+    assert "FZ301 in the code" in found["FZ504"].message
+    assert "FZ304 in the code" in found["FZ505"].message
+    assert "give their param group a learning rate" in found["FZ505"].advice
+    assert "make the loss depend on them" not in found["FZ505"].advice
+
+
 def test_many_findings_of_one_code_are_one_group_with_every_name_in_json():
     model = torchvision.models.resnet18(weights=None, num_classes=3)
     for m in model.modules():

@@ -216,7 +216,7 @@ def test_unfreeze_mid_window_without_add_param_group_is_fz503():
     with freezelint.watch() as w:
         loop(model, opt, 3, on_iter=unfreeze_at)
     fz503 = [f for f in w.report.findings if f.code == "FZ503"]
-    assert fz503 and "0.weight" in fz503[0].message
+    assert fz503 and "0.weight" in fz503[0].message and "FZ303 in the code" in fz503[0].message
 
 
 def _freeze_head_at(model, k):

@@ -260,7 +260,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         out.append(AuditFinding(
             "FZ502", names[0] if len(names) == 1 else f"{len(names)} modules",
             f"{listed(names)} ({', '.join(kinds)}) have all parameters frozen, but run in train mode, so running "
-            f"statistics moved (up to {largest:.2g}) {over}; requires_grad does not stop them",
+            f"statistics moved (up to {largest:.2g}) {over}; requires_grad does not stop them (FZ202 in the code)",
             "put them in eval(), again after every train() that reaches them (or override train())"
             + (", or replace them with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else ""),
             _several(names)))
@@ -295,7 +295,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     f"{listed(names)}: requires_grad=True but in no param group"
                     f"{' of any of the ' + str(len(opts)) + ' optimizers' if len(opts) > 1 else ''}, so never "
                     f"updated; their .grad "
-                    f"accumulates and optimizer.zero_grad() never clears it",
+                    f"accumulates and optimizer.zero_grad() never clears it (an unfreeze after the optimizer was "
+                    f"built: FZ303 in the code)",
                     "add them to the optimizer (`optimizer.add_param_group(...)`) or freeze them", _several(names)))
 
     # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the
@@ -330,7 +331,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             "FZ504", f"param_groups[{gi}]" if len(opts) == 1 else f"{oname}.param_groups[{gi}]",
             f"{len(ps)} frozen parameter{'s' if len(ps) != 1 else ''} "
             f"({listed([p.name for p in ps])}) are in param group {gi} of {hyper(ps[0])}: "
-            + "; ".join(what),
+            + "; ".join(what) + " (FZ301 in the code)",
             "build the optimizer from `[p for p in model.parameters() if p.requires_grad]`", _several([p.name for p in ps])))
 
     # FZ505: trainable, optimized, yet unchanged
@@ -344,15 +345,18 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         if all(p.grad == "none" for p in ps):
             why = "no gradient reached them: .grad stayed None (not used in the forward pass, or cut off by " \
                   "detach() / torch.no_grad())"
+            advice = "freeze them explicitly if that is intended, otherwise make the loss depend on them"
         elif all(owner(p)[2].get("lr") == 0 for p in ps):
-            why = "their param group has lr=0, a freeze that still computes grads and state (FZ304)"
+            why = "their param group has lr=0, a freeze that still computes grads and state (FZ304 in the code)"
+            advice = ("freeze them with requires_grad_(False) and leave them out of the optimizer if that is "
+                      "intended, otherwise give their param group a learning rate")
         else:
             continue
         names = [p.name for p in ps]
         out.append(AuditFinding(
             "FZ505", names[0] if len(names) == 1 else _label(mod),
             f"{listed(names)}: requires_grad=True and in the optimizer, yet unchanged {over}; {why}",
-            "freeze them explicitly if that is intended, otherwise make the loss depend on them", _several(names)))
+            advice, _several(names)))
     return out
 
 
