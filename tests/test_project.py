@@ -511,3 +511,18 @@ def test_an_import_resolves_in_its_own_project_when_a_nested_project_holds_a_pac
     # only the nested project's engine calls train()
     assert _found(cli, tmp_path, "--no-cache", ".") == [("examples/old/proj/train.py", 11, "FZ201")]
     assert _found(cli, tmp_path, "--no-cache", "proj") == []
+
+
+def test_what_fz203_looks_for_in_other_files_is_looked_for_in_the_files_own_project(cli, tmp_path):
+    # two projects checked in one run: the first file's (0_other, which makes SyncBatchNorm) is
+    # not where the freeze helper of a_proj looks for another BatchNorm kind
+    helper = ("import torch.nn as nn\n\ndef freeze_bn(model):\n    for m in model.modules():\n"
+              "        if isinstance(m, nn.BatchNorm2d):\n            m.eval()\n")
+    for name in ("0_other", "a_proj"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "pyproject.toml").write_text(f"[project]\nname = '{name}'\n")
+    (tmp_path / "0_other" / "sync.py").write_text("import torch.nn as nn\n\nmodel = nn.SyncBatchNorm(4)\n")
+    (tmp_path / "a_proj" / "utils.py").write_text(helper)
+    assert _found(cli, tmp_path, "--no-cache", "0_other", "a_proj") == []
+    (tmp_path / "a_proj" / "sync.py").write_text("import torch.nn as nn\n\nmodel = nn.SyncBatchNorm(4)\n")
+    assert _found(cli, tmp_path, "--no-cache", "0_other", "a_proj") == [("a_proj/utils.py", 5, "FZ203")]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6e68fcf42d892a6817217bc898849a8c'
+RULES_DIGEST = '4da2dfa0b81be9b543c72487d3c211d6'
 
 GATES = {
     'FZ002': (

@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 11
+SUMMARY_VERSION = 12
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -104,7 +104,7 @@ class Project:
     summarised: dict[str, dict | None] = field(default_factory=dict)  # abs path -> summary
     used: dict[str, str] = field(default_factory=dict)  # abs path -> summary digest (this file's check)
     edges: list[Edge] = field(default_factory=list)
-    _files: list[Path] | None = None
+    _files: dict[str, list[Path]] = field(default_factory=dict)  # root -> its .py files
     _outlines: dict[str, dict | None] = field(default_factory=dict)
     _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)  # dependency -> its digest now
@@ -124,12 +124,10 @@ class Project:
 
     @classmethod
     def for_paths(cls, paths: list[Path], cache_dir: Path | None = None) -> "Project":
-        """The project of the checked files: the root above all of them (not the first file's:
-        `check .` over a repository that nests a project of its own would take that one)."""
-        if not paths:
-            return cls(find_root(Path(".")), cache_dir)
-        dirs = {str((p if p.is_dir() else p.parent).resolve()) for p in paths}
-        return cls(find_root(Path(os.path.commonpath(sorted(dirs)))), cache_dir)
+        """The run's project: the first file's. Each file's imports and scans look in its own
+        project first (`_root_of`), so a run over several projects reads each in its own."""
+        first = paths[0] if paths else Path(".")
+        return cls(find_root(first), cache_dir)
 
     # -------------------------------------------------------------- files and modules
     def _read(self, path: Path) -> bytes:
@@ -144,12 +142,18 @@ class Project:
         """Where an absolute import of `importer` is looked for: the root of its own project first
         (a repository may nest projects that hold packages of the same name) and its `src/`, then
         the run's root and its `src/`, and the importer's directory (a script run from there)."""
-        key = str(importer.parent)
-        own = self._file_roots.get(key)
-        if own is None:
-            own = self._file_roots[key] = find_root(importer.parent)
+        own = self._root_of(importer)
         roots = [own, own / "src", self.root, self.root / "src", importer.parent]
         return [r for i, r in enumerate(roots) if r not in roots[:i]]
+
+    def _root_of(self, path: Path) -> Path:
+        """The root of the project a file belongs to (its nearest pyproject.toml or .git; its own
+        directory without one): where its imports and the scans on its behalf look."""
+        key = str(path.parent)
+        root = self._file_roots.get(key)
+        if root is None:
+            root = self._file_roots[key] = find_root(path.parent)
+        return root
 
     def _module_file(self, parts: list[str], base: Path) -> Path | None:
         if not parts:
@@ -287,8 +291,9 @@ class Project:
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
-            if path == _PROJECT:  # `<project>#mentions words`: which files match now
-                self._digests[dep] = _digest([str(f) for f in self._scan(name)])
+            if path == _PROJECT:  # `<project>#mentions ROOT\nwords`: which files under ROOT match now
+                root, _, words = name.partition("\n")
+                self._digests[dep] = _digest([str(f) for f in self._scan(words, Path(root))])
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
@@ -550,7 +555,7 @@ class Project:
         class's name and `.train(`/`.eval(`), then by their summaries, within the bound."""
         here = Path(path).resolve()
         trained = evaluated = False
-        for f in self._py_files():
+        for f in self._py_files(self._root_of(here)):
             try:
                 text = self._read(f).decode("utf-8")
             except (OSError, UnicodeDecodeError):
@@ -582,8 +587,9 @@ class Project:
         here = Path(path).resolve()
         found = False
         words = rf"\b{re.escape(name)}\b"
-        files = self._scan(words)
-        self.used[f"{_PROJECT}#mentions {words}"] = _digest([str(f) for f in files])  # a new caller counts
+        root = self._root_of(here)
+        files = self._scan(words, root)
+        self.used[_mentions_key(root, words)] = _digest([str(f) for f in files])  # a new caller counts
         for f in files:
             if f.resolve() == here:
                 continue
@@ -615,39 +621,43 @@ class Project:
             eval_seen = eval_seen or bool(kinds & {"eval", "bn_freeze"})
         return eval_seen
 
-    def mentions(self, words: str) -> list[str]:
+    def mentions(self, words: str, path: str | None = None) -> list[str]:
         """Project files whose text matches the regex `words` outside isinstance tests (what
         FZ203 asks: a BatchNorm kind made or converted to, not one tested for), as shown paths. Recorded as used
         under a key of the whole project (`<project>#mentions words`, its digest the list of
         files): a cached result is checked again when a file starts or stops matching."""
-        hits = self._scan(words)
-        self.used[f"{_PROJECT}#mentions {words}"] = _digest([str(f) for f in hits])
+        root = self._root_of(Path(path).resolve()) if path else self.root
+        hits = self._scan(words, root)
+        self.used[_mentions_key(root, words)] = _digest([str(f) for f in hits])
         return [shown_path(str(f)) for f in hits]
 
-    def _scan(self, words: str) -> list[Path]:
-        if words not in self._mentions:
+    def _scan(self, words: str, root: Path) -> list[Path]:
+        key = f"{root}\0{words}"
+        if key not in self._mentions:
             pattern = re.compile(words)
             hits = []
-            for f in self._py_files():
+            for f in self._py_files(root):
                 try:
                     text = self._read(f).decode("utf-8")
                 except (OSError, UnicodeDecodeError):
                     continue
                 if pattern.search(text) and pattern.search(without_isinstance_tests(text)):
                     hits.append(f)
-            self._mentions[words] = hits
-        return self._mentions[words]
+            self._mentions[key] = hits
+        return self._mentions[key]
 
-    def _py_files(self) -> list[Path]:
-        if self._files is None:
+    def _py_files(self, root: Path) -> list[Path]:
+        """The project's .py files under `root` (bounded: 20x the summary limit)."""
+        files = self._files.get(str(root))
+        if files is None:
             out: list[Path] = []
-            for dirpath, dirnames, filenames in os.walk(self.root):
+            for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS]
                 out.extend(Path(dirpath) / n for n in filenames if n.endswith(".py"))
                 if len(out) > 20 * self.limit:
                     break
-            self._files = sorted(out)
-        return self._files
+            files = self._files[str(root)] = sorted(out)
+        return files
 
     def finding_used(self, finding: str, edges) -> None:
         """Record that `finding` ("FZ201 train.py:18") came across files through `edges`."""
@@ -660,6 +670,11 @@ class Project:
         """Forget what the previous file used (each file records its own dependencies)."""
         self.used = {}
         self.edges = []
+
+
+def _mentions_key(root: Path, words: str) -> str:
+    """The dependency on which files under `root` match the regex `words` (see current_digest)."""
+    return f"{_PROJECT}#mentions {root}\n{words}"
 
 
 def without_isinstance_tests(text: str) -> str:

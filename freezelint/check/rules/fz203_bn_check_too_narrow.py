@@ -190,7 +190,7 @@ class BnCheckTooNarrow(Rule):
             if text is None:
                 text = without_isinstance_tests(module.code)  # once a file, and only for a candidate
             if not re.search(others, text):
-                if facts.project is None or not facts.project.mentions(others):
+                if facts.project is None or not facts.project.mentions(others, facts.path):
                     continue  # no other kind anywhere in sight: the test covers every BatchNorm there is
             fix = None
             if len(classes) == 1 and isinstance(classes[0], cst.Attribute):
