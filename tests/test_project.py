@@ -460,3 +460,24 @@ def test_fz303_reads_a_builder_of_another_file_for_a_model_that_comes_with_nothi
         assert _found(cli, tmp_path, ".") == [("train.py", 8, "FZ303")], frozen
     models.write_text(fresh)
     assert _found(cli, tmp_path, ".") == []
+
+
+def test_a_train_override_inherited_from_another_file_is_a_dependency_of_the_cached_result(cli, tmp_path, monkeypatch):
+    """train.py trains a `Student` (student.py: `class Student(Net): pass`) whose base `Net`
+    (model.py) overrides train() to keep its BatchNorm in eval mode: no FZ201. The answer depends
+    on model.py, which student.py's text does not change: removing the override brings it back."""
+    from freezelint.check.runner import check_paths
+    from freezelint.config import load
+
+    root = _copy("override_good", tmp_path)
+    (root / "student.py").write_text("from model import Net\n\n\nclass Student(Net):\n    pass\n")
+    train = root / "train.py"
+    train.write_text(train.read_text().replace("from model import Net", "from student import Student as Net"))
+    monkeypatch.chdir(root)
+    assert check_paths(["."], load()).diagnostics == []
+    warm = check_paths(["."], load())
+    assert warm.cached == warm.files and warm.diagnostics == []
+    model = root / "model.py"
+    model.write_text(model.read_text().replace("    def train(self, mode=True):", "    def train_(self, mode=True):"))
+    again = check_paths(["."], load())
+    assert [(d.path, d.row, d.code) for d in again.diagnostics] == [("train.py", 11, "FZ201")]

@@ -23,6 +23,10 @@ from freezelint.check.scopes import qualname
 from freezelint.check.syntax import call_arg, code_of, dotted, root_of, string_value, walk
 
 TRAIN, EVAL, BN_FREEZE, ACTIVITY = "train", "eval", "bn_freeze", "activity"
+# the model handed to a callable the body cannot resolve, a parameter of the function (`freeze(model)`
+# in a helper given `freeze=freeze_backbone`): it may re-apply a freeze, so a train() before it is
+# not known to stay unfixed
+OPAQUE = "opaque"
 CALLS = "calls:"  # prefix: a method called on a receiver whose class is not known here
 # prefix: the argument is handed to a function of another file, `via:<qualname>#<position>`
 # (recorded in summaries; the project index follows it to that file's summary)
@@ -144,7 +148,14 @@ class Flow(cst.CSTVisitor):
             e.index = i
         return flow
 
-    def _emit(self, kind: str, target: str | None, node: cst.CSTNode, **detail) -> None:
+    def _emit(self, kind: str, target: str | None, node: cst.CSTNode, on: cst.BaseExpression | None = None,
+              **detail) -> None:
+        """An event on `target`; `on` is the expression a train() reaches (`model`, `model.module`):
+        when its class overrides train(), the event says which class (`override`)."""
+        if kind == TRAIN and on is not None:
+            cls = self.summaries.overrides_train(on, self.scope)
+            if cls:
+                detail["override"] = cls
         if target:
             self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
                                      (*self._branches, *self.escapes), detail))
@@ -256,7 +267,7 @@ class Flow(cst.CSTVisitor):
                     self._emit(EVAL, target, node)
                     self._maybe_bn_freeze(recv, node)
                 else:
-                    self._emit(TRAIN, target, node)
+                    self._emit(TRAIN, target, node, on=recv)
             elif method == "eval":
                 self._emit(EVAL, target, node)
                 self._maybe_bn_freeze(recv, node)
@@ -274,7 +285,7 @@ class Flow(cst.CSTVisitor):
                 # a method of a Module class of the project: what it does to `self` happens here
                 effects = self.summaries.method(recv, method, scope, self.depth)
                 for kind, detail in effects:
-                    self._emit(kind, target, node, **_placed(kind, detail, part_path(recv)))
+                    self._emit(kind, target, node, on=recv, **_placed(kind, detail, part_path(recv)))
                 if not effects and isinstance(recv, cst.Name) and not method.startswith("_") \
                         and method not in MODULE_METHODS:
                     # on a receiver of unknown class (a helper's parameter): a caller that knows
@@ -302,11 +313,14 @@ class Flow(cst.CSTVisitor):
                         for k2, d2 in self.summaries.method(arg.value, kind[len(CALLS):], scope, self.depth):
                             edges = [*detail.get("edges", ()), *d2.get("edges", ())]  # both files, if any
                             d2 = _placed(k2, d2, part_path(arg.value))
-                            self._emit(k2, target, node, **{**d2, **({"edges": edges} if edges else {})})
+                            self._emit(k2, target, node, on=arg.value,
+                                       **{**d2, **({"edges": edges} if edges else {})})
                     else:
                         if kind == OPT_BUILD:
                             detail = {**detail, "path": dotted(arg.value) or target}
-                        self._emit(kind, target, node, **_placed(kind, detail, part_path(arg.value)))
+                        self._emit(kind, target, node, on=arg.value, **_placed(kind, detail, part_path(arg.value)))
+                if callee is None and not effects and self._is_param(func):
+                    self._emit(OPAQUE, target, node, via=func.value)
                 # handed to a function that may run it; one whose effects are known runs it only
                 # where its own ACTIVITY (placed among them in body order) says
                 known = [k for k, _ in effects if not k.startswith(VIA)]
@@ -316,6 +330,12 @@ class Flow(cst.CSTVisitor):
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
+
+    def _is_param(self, func: cst.Name) -> bool:
+        """`func` is a parameter of the function whose body this is (a callable handed in)."""
+        owner = self.scope.lookup(func.value)
+        return owner is self.scope and self.scope.kind == "function" \
+            and all(b.how == "param" for b in owner.bindings.get(func.value, []))
 
     def _maybe_bn_freeze(self, recv: cst.BaseExpression, node: cst.Call) -> None:
         """`m.eval()` where m is known BatchNorm freezes BN statistics of the model it came from."""
@@ -626,7 +646,7 @@ class Summaries:
 
     # what a call site takes over from its callee: from what it does to an argument, and from
     # what it did to the model it returns
-    APPLIED = (TRAIN, BN_FREEZE, EVAL, ACTIVITY, FREEZE, UNFREEZE, OPT_BUILD, ADD_GROUP, DDP_WRAP)
+    APPLIED = (TRAIN, BN_FREEZE, EVAL, ACTIVITY, FREEZE, UNFREEZE, OPT_BUILD, ADD_GROUP, DDP_WRAP, OPAQUE)
     RETURNED = (TRAIN, BN_FREEZE, EVAL, FREEZE, UNFREEZE)
 
     def __init__(self, facts: Facts) -> None:
@@ -664,11 +684,12 @@ class Summaries:
             for e in flow.events if name is not None else ():
                 if e.target == name or e.target.startswith(name + "."):
                     node = e.detail.get("origin_node", e.node)
-                    if e.kind == ACTIVITY:
-                        # its last run, moved to the end: the kinds stay in body order, so a call
+                    if e.kind in (ACTIVITY, OPAQUE):
+                        # its last run (or last hand-over to an unknown callable, which may
+                        # re-freeze), moved to the end: the kinds stay in body order, so a call
                         # site orders a helper's train() and its runs as the inline code would
-                        first.pop(ACTIVITY, None)
-                        first[ACTIVITY] = node
+                        first.pop(e.kind, None)
+                        first[e.kind] = node
                     first.setdefault(e.kind, node)
                     events.setdefault(e.kind, e)
             k = (id(func), i)
@@ -731,6 +752,43 @@ class Summaries:
         if kind.qual is not None:
             return self.external_method(kind.qual, method)
         return []
+
+    def overrides_train(self, expr: cst.BaseExpression, scope: Scope) -> str | None:
+        """`expr` is a Module of a class that defines train() itself, or whose base class of the
+        project does (through a DataParallel/DDP wrapper: the wrapped model's class): that class's
+        name, else None. Its train() is what `expr.train()` runs, whatever it re-applies."""
+        return self._override_of(self.facts.kind(expr, scope), 0)
+
+    def _override_of(self, kind, depth: int) -> str | None:
+        if kind is None or kind.tag != "module" or depth > _MAX_DEPTH:
+            return None
+        if kind.wraps is not None:
+            return self._override_of(self.facts.kind(*kind.wraps), depth + 1)
+        if kind.cls is not None:
+            return self._class_override(kind.cls, frozenset())
+        if kind.qual is not None and not kind.qual.startswith("torch."):
+            return self.external_override(kind.qual)
+        return None
+
+    def _class_override(self, info, seen: frozenset[str]) -> str | None:
+        if any(isinstance(st, cst.FunctionDef) and st.name.value == "train" for st in info.node.body.body):
+            return info.name
+        for base in (b.value for b in info.node.bases if b.keyword is None):
+            q = self.facts.qualname(base, self.facts.module_scope) or (base.value if isinstance(base, cst.Name) else "")
+            local = self.facts.classes.get(q)
+            if local is not None and q not in seen:
+                found = self._class_override(local, seen | {q})
+            elif local is None and q and not q.startswith("torch."):
+                found = self.external_override(q)
+            else:
+                found = None
+            if found:
+                return found
+        return None
+
+    def external_override(self, class_qual: str) -> str | None:
+        """The class of another file (or a base of it) that defines train(): none known here."""
+        return None
 
     def external(self, func: cst.Name, scope: Scope, pos: int) -> list[tuple[str, dict]]:
         """What a function defined in another file does to its parameter `pos`: not known to one

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b84c175e6721aac98612d3815038534e'
+RULES_DIGEST = '8831cf375ed13e269e8409991fdea4c2'
 
 GATES = {
     'FZ002': (

@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 10
+SUMMARY_VERSION = 11
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -271,14 +271,16 @@ class Project:
         """`path` -> digest of its summary; `path#class Name` -> digest of that class line (what
         module-class detection read, without a summary); `path#acts name` -> whether that
         top-level name acts (what admission and a lookup that found it quiet read); `path#fresh
-        name` -> whether that function returns a fresh library model (FZ303)."""
+        name` -> whether that function returns a fresh library model (FZ303); `path#train name`
+        -> whether that class defines train(), itself or through its bases (FZ201)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
             if path == _PROJECT:  # `<project>#mentions words`: which files match now
                 self._digests[dep] = _digest([str(f) for f in self._scan(name)])
                 return self._digests[dep]
-            read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh}.get(kind)
+            read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
+                    "train": self._train_override}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -466,6 +468,42 @@ class Project:
                 self._use(importer, path, name, summary=False)
                 return True
         return False
+
+    def overrides_train(self, importer: str, qual: str) -> bool:
+        """A project class that defines train() itself or through a project base class, read from
+        the class blocks' text (no summary: `class Sub(Net): pass` acts on nothing). Each class
+        on the way is a dependency of its own (`path#train name`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+        return self._train_override(*hit, record=True)
+
+    def _train_override(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> bool:
+        outline = self.outline(path)
+        m = re.search(rf"^class[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
+        found = False
+        if m is not None and _depth <= _MAX_REEXPORT:
+            text = outline["text"]
+            end = _TOP_LEVEL.search(text, m.end())
+            found = bool(re.search(r"^[ \t]+def[ \t]+train[ \t]*\(", text[m.end():end.start() if end else len(text)],
+                                   re.M))
+            line = self._class_line(path, name) or ""
+            inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
+            for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
+                if found:
+                    break
+                head = b.split(".")[0]
+                if head in outline["imports"]:
+                    hit = self.resolve(str(path), outline["imports"][head] + b[len(head):])
+                    found = hit is not None and self._train_override(*hit, _depth + 1, record)
+                elif b in outline["defs"] and b != name:
+                    found = self._train_override(path, b, _depth + 1, record)
+        if record:
+            self.used[f"{path.resolve()}#train {name}"] = _digest(found)
+        return found
 
     def method(self, importer: str, qual: str, method: str, _depth: int = 0) -> tuple[dict, str] | None:
         """What `method` of a project class (or of a project base class) does to self."""

@@ -37,7 +37,8 @@ from freezelint.check.syntax import root_of, walk
 from freezelint.check.project import SUMMARY_VERSION as VERSION  # there: read back without libcst
 
 # Event kinds a summary records (what crosses files). ACTIVITY: the argument is trained/run.
-RECORDED = ("train", "eval", "bn_freeze", "freeze", "unfreeze", "opt_build", "add_group", "ddp_wrap", "activity")
+RECORDED = ("train", "eval", "bn_freeze", "freeze", "unfreeze", "opt_build", "add_group", "ddp_wrap", "activity",
+            "opaque")
 
 
 def _recorded(kind: str) -> bool:
