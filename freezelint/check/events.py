@@ -144,6 +144,7 @@ class Flow(cst.CSTVisitor):
         flow = cls(facts, scope, summaries, depth)
         for stmt in body:
             traverse.visit(stmt, flow)
+        flow.events = [e for e in flow.events if not e.detail.get("part") or _part_frozen(flow.events, e)]
         for i, e in enumerate(flow.events):
             e.index = i
         return flow
@@ -159,6 +160,21 @@ class Flow(cst.CSTVisitor):
         if target:
             self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
                                      (*self._branches, *self.escapes), detail))
+        compiled = self._compiled_from(target) if kind == TRAIN and target else None
+        if compiled:  # `cmodel.train()` of `cmodel = torch.compile(model)` sets the modes of model's modules
+            self.events.append(Event(kind, compiled, node, self._stmt, 0, tuple(self._loops),
+                                     (*self._branches, *self.escapes), dict(detail)))
+
+    def _compiled_from(self, name: str) -> str | None:
+        """`cmodel = torch.compile(model)` (its only binding): "model", else None."""
+        owner = self.scope.lookup(name) if "." not in name else None
+        bindings = owner.bindings.get(name, []) if owner is not None else []
+        call = bindings[0].node if len(bindings) == 1 and bindings[0].how == "expr" else None
+        if not isinstance(call, cst.Call) or not call.args \
+                or self.facts.qualname(call.func, bindings[0].scope or owner) != "torch.compile":
+            return None
+        inner = root_of(unwrap_self_returning(call.args[0].value))
+        return inner if inner != name else None
 
     # structure ---------------------------------------------------------------------
     def visit_FunctionDef(self, node) -> bool:
@@ -350,6 +366,10 @@ class Flow(cst.CSTVisitor):
             root = root_of(recv)
             if root and "." in (dotted(recv) or ""):
                 self._emit(BN_FREEZE, root, node)
+        elif self.summaries.holds_batchnorm(recv, self.scope, part=True):
+            # a part proven to hold BatchNorm (`model.layer1.eval()`): a freeze of its statistics
+            # where the body also freezes its parameters (`of_body` keeps only those)
+            self._emit(BN_FREEZE, root_of(recv), node, part=part_path(recv))
 
     def origin_model(self, name: str) -> str | None:
         """`for m in model.modules()` -> "model"."""
@@ -517,6 +537,9 @@ class Flow(cst.CSTVisitor):
         return root_of(expr)
 
 
+_CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
+                         "torch.nn.modules.container.Sequential", "torch.nn.modules.container.ModuleList",
+                         "torch.nn.modules.container.ModuleDict"})
 # Calls that hand parameters to an optimizer already built: `add_param_group`, Lightning's
 # `BaseFinetuning.unfreeze_and_add_param_group`, and `trainer.strategy.setup_optimizers(trainer)`,
 # which calls configure_optimizers again.
@@ -535,6 +558,16 @@ def _returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None
     if name is None or "." in name or name in params or name not in scope.bindings:
         return None
     return name
+
+
+def _part_frozen(events: list[Event], e: Event) -> bool:
+    """The body freezes the parameters of the part `e` put in eval mode (of all the model, the
+    part, or a part of it): `.eval()` on a part then says that it is frozen, not that it is run."""
+    part = e.detail["part"]
+    return any(f.kind == FREEZE and f.target == e.target and not f.exclusive_with(e) and (sub := f.detail.get("sub"))
+               and (sub == f.target or sub == part or sub.startswith((part + ".", part + "["))
+                    or part.startswith(sub + "."))
+               for f in events)
 
 
 def part_path(expr: cst.BaseExpression) -> str | None:
@@ -657,6 +690,7 @@ class Summaries:
         self._names: dict[tuple[int, int | str], str] = {}  # the callee's name for a position
         self._flows: dict[int, Flow] = {}
         self._busy: set[int] = set()
+        self._classes_busy: set[int] = set()  # classes whose BatchNorm parts are being looked for
 
     def effects(self, func: cst.FunctionDef, pos: int, depth: int = 0) -> dict[str, cst.CSTNode]:
         """Every event kind the function causes on its parameter `pos`, with the first node of each."""
@@ -751,6 +785,86 @@ class Summaries:
             return []
         if kind.qual is not None:
             return self.external_method(kind.qual, method)
+        return []
+
+    def holds_batchnorm(self, expr: cst.BaseExpression, scope: Scope, part: bool = False, depth: int = 0) -> bool:
+        """`expr` is proven to hold a layer with running statistics (BatchNorm): a BatchNorm
+        layer, a torch.nn container built with one, a model from the submodule table whose part
+        holds one, a Module class of the project whose attribute holds one. With `part`, only a
+        part of a model (`model.layer1`, `self.backbone`): never the whole model. A name alone proves
+        nothing; a part built in arms (`bn if x else nn.Identity()`) is not proven."""
+        if depth > _MAX_DEPTH or (part and not isinstance(expr, cst.Attribute)):
+            return False
+        expr = unwrap_self_returning(expr)
+        kind = self.facts.kind(expr, scope)
+        if kind is not None and kind.tag == "module":
+            if is_batchnorm_class(kind.qual):
+                return True
+            if kind.factory:
+                from freezelint.check.submodule_table import TABLE  # loaded on first use
+
+                bn = TABLE.get(kind.factory, {}).get("bn")
+                if bn is not None:
+                    return any(p == kind.sub or p.startswith(f"{kind.sub}.") for p in bn) if kind.sub else bool(bn)
+        if isinstance(expr, cst.Attribute):
+            base = self.facts.kind(expr.value, scope)
+            if base is None or base.tag != "module":
+                return False
+            if base.cls is not None:
+                values = base.cls.attrs.get(expr.attr.value, [])
+                return bool(values) and all(self.holds_batchnorm(v, s, depth=depth + 1) for v, s in values)
+            if base.qual and not base.qual.startswith("torch.") and base.wraps is None:
+                return expr.attr.value in self.external_bn_attrs(base.qual)
+            return False
+        if isinstance(expr, cst.Name):
+            owner = scope.lookup(expr.value)
+            bindings = owner.bindings.get(expr.value, []) if owner is not None else []
+            return len(bindings) == 1 and bindings[0].how == "expr" and bindings[0].node is not None \
+                and self.holds_batchnorm(bindings[0].node, bindings[0].scope or owner, depth=depth + 1)
+        if not isinstance(expr, cst.Call):
+            return False
+        q = self.facts.qualname(expr.func, scope) or ""
+        if q in _CONTAINERS:
+            return any(self._built_with_bn(a.value, scope, depth + 1) for a in expr.args)
+        info = self.facts.classes.get(expr.func.value) if isinstance(expr.func, cst.Name) else None
+        if info is not None and info.is_module and kind is not None and kind.cls is info:
+            return bool(self.bn_attrs(info, depth + 1))
+        if kind is not None and kind.tag == "module" and kind.qual and not kind.qual.startswith("torch."):
+            return bool(self.external_bn_attrs(kind.qual))
+        return False
+
+    def _built_with_bn(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+        """An argument of a torch.nn container (`nn.Sequential(conv, nn.BatchNorm2d(8))`, a list
+        of layers, an OrderedDict of them, `*layers`) that holds BatchNorm."""
+        if isinstance(expr, (cst.List, cst.Tuple)):
+            return any(self._built_with_bn(el.value, scope, depth) for el in expr.elements)
+        if isinstance(expr, cst.Dict):
+            return any(self._built_with_bn(el.value, scope, depth) for el in expr.elements
+                       if isinstance(el, cst.DictElement))
+        if isinstance(expr, cst.Call) and (self.facts.qualname(expr.func, scope) or "") in (
+                "collections.OrderedDict", "dict", "list", "tuple"):
+            return any(self._built_with_bn(a.value, scope, depth) for a in expr.args)
+        if isinstance(expr, cst.Name):  # `layers = [conv, bn]; nn.Sequential(*layers)`
+            owner = scope.lookup(expr.value)
+            bindings = owner.bindings.get(expr.value, []) if owner is not None else []
+            if len(bindings) == 1 and bindings[0].how == "expr" and isinstance(bindings[0].node, (cst.List, cst.Tuple)):
+                return self._built_with_bn(bindings[0].node, bindings[0].scope or owner, depth + 1)
+        return self.holds_batchnorm(expr, scope, depth=depth)
+
+    def bn_attrs(self, info, depth: int = 0) -> list[str]:
+        """Attributes of a Module class of this file that every assignment fills with a part
+        holding BatchNorm (`self.backbone = nn.Sequential(..., nn.BatchNorm2d(8))`)."""
+        if id(info) in self._classes_busy:
+            return []
+        self._classes_busy.add(id(info))
+        try:
+            return sorted(a for a, values in info.attrs.items()
+                          if values and all(self.holds_batchnorm(v, s, depth=depth) for v, s in values))
+        finally:
+            self._classes_busy.discard(id(info))
+
+    def external_bn_attrs(self, class_qual: str) -> list[str]:
+        """`bn_attrs` of a class of another file: none known here."""
         return []
 
     def overrides_train(self, expr: cst.BaseExpression, scope: Scope) -> str | None:

@@ -57,6 +57,9 @@ class ProjectSummaries(Summaries):
                 for k, line in effects.items() if k in self.APPLIED]
 
 
+    def external_bn_attrs(self, class_qual: str) -> list[str]:
+        return self.project.bn_attrs(self.facts.path, class_qual)
+
     def external_override(self, class_qual: str) -> str | None:
         return class_qual.rsplit(".", 1)[-1] if self.project.overrides_train(self.facts.path, class_qual) else None
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8831cf375ed13e269e8409991fdea4c2'
+RULES_DIGEST = '1fba8e27ffb6acb05b19714e58cac236'
 
 GATES = {
     'FZ002': (

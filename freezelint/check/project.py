@@ -252,7 +252,8 @@ class Project:
         except UnicodeDecodeError:
             return None
         imports = _imports_of(text)
-        if _FLOW_WORDS.search(text) or _handed_to(text, imports, 0, len(text)):
+        # BatchNorm: a class's "bn" (the parts that hold it) needs a parse too
+        if _FLOW_WORDS.search(text) or "BatchNorm" in text or _handed_to(text, imports, 0, len(text)):
             from freezelint.check import summaries  # libcst: loaded only when a summary is computed
 
             result = summaries.summarise_text(text)
@@ -272,7 +273,8 @@ class Project:
         module-class detection read, without a summary); `path#acts name` -> whether that
         top-level name acts (what admission and a lookup that found it quiet read); `path#fresh
         name` -> whether that function returns a fresh library model (FZ303); `path#train name`
-        -> whether that class defines train(), itself or through its bases (FZ201)."""
+        -> whether that class defines train(), itself or through its bases (FZ201); `path#bn name`
+        -> nothing while the file never says BatchNorm (a class without BatchNorm parts)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -280,9 +282,14 @@ class Project:
                 self._digests[dep] = _digest([str(f) for f in self._scan(name)])
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
-                    "train": self._train_override}.get(kind)
+                    "train": self._train_override, "bn": self._bn_words}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
+
+    def _bn_words(self, path: Path, name: str) -> list[str]:
+        """What `bn_attrs` read of a file that never says BatchNorm: nothing; else its summary."""
+        outline = self.outline(path)
+        return [] if outline is None or "BatchNorm" not in outline["text"] else [self.summary(path)]
 
     def _class_line(self, path: Path, name: str) -> str | None:
         outline = self.outline(path)
@@ -504,6 +511,23 @@ class Project:
         if record:
             self.used[f"{path.resolve()}#train {name}"] = _digest(found)
         return found
+
+    def bn_attrs(self, importer: str, qual: str) -> list[str]:
+        """The attributes of a project class proven to hold BatchNorm (its summary's "bn"); a class
+        whose block never says BatchNorm has none, without a summary (`path#bn name`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return []
+        path, name = hit
+        outline = self.outline(path)
+        m = re.search(rf"^class[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
+        if m is None or "BatchNorm" not in outline["text"]:
+            self.used[f"{path.resolve()}#bn {name}"] = _digest([])
+            return []
+        summary = self.summary(path)
+        entry = summary["classes"].get(name) if summary else None
+        self._use(importer, path, name)
+        return list(entry.get("bn", [])) if entry else []
 
     def method(self, importer: str, qual: str, method: str, _depth: int = 0) -> tuple[dict, str] | None:
         """What `method` of a project class (or of a project base class) does to self."""

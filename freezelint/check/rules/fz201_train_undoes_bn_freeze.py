@@ -310,8 +310,79 @@ class TrainUndoesBnFreeze(Rule):
                 train_one_epoch(model, loader, optimizer, freeze_bn)  # expect: FZ201
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+                    self.head = nn.Linear(8, 10)
+
+            model = Net()
+            model.backbone.requires_grad_(False)
+            model.backbone.eval()  # frozen, its BatchNorm statistics too
+            compiled = torch.compile(model)
+            for epoch in range(10):
+                compiled.train()  # expect: FZ201
+                for x, y in loader:
+                    criterion(compiled(x), y).backward()
+                    optimizer.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+                    self.head = nn.Linear(8, 10)
+
+            model = Net()
+            model.backbone.requires_grad_(False)
+            compiled = torch.compile(model)
+            for epoch in range(10):
+                compiled.train()
+                model.backbone.eval()  # after every train()
+                for x, y in loader:
+                    criterion(compiled(x), y).backward()
+                    optimizer.step()
+            """,
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self, bn=True):
+                super().__init__()
+                self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+                self.stem = nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3) if bn else nn.Identity())
+                self.fc = nn.Sequential(nn.Linear(8, 8), nn.ReLU())
+                self.head = nn.Linear(8, 10)
+
+        model = Net()
+        model.fc.requires_grad_(False)
+        model.fc.eval()  # no BatchNorm in it: dropout-free, nothing to undo
+        model.stem.requires_grad_(False)
+        model.stem.eval()  # BatchNorm in one arm only: not known to hold one
+        model.backbone.requires_grad_(False)
+        model.backbone.eval()
+        other = Net()
+        other.backbone.eval()  # its parameters train: not a freeze
+        for epoch in range(10):
+            model.train()
+            model.backbone.eval()  # re-frozen after every train()
+            other.train()
+            for x, y in loader:
+                criterion(model(x), y).backward()
+                criterion(other(x), y).backward()
+                optimizer.step()
+        """,
         """
         import torch.nn as nn
 
@@ -754,12 +825,13 @@ class TrainUndoesBnFreeze(Rule):
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         flows = flows_of(facts)
+        reported: set[int] = set()  # `cmodel.train()` is a train() of cmodel and of the model it compiled
         for flow in flows.bodies:
             evs = flow.events
             # a class's own train() (`Net.train` re-freezing its BatchNorm) runs instead: not judged here
             for t in (e for e in evs if e.kind == TRAIN and not e.detail.get("override")):
                 freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)]
-                if not freezes or _unfrozen_first(evs, t):
+                if not freezes or _unfrozen_first(evs, t) or id(t.node) in reported:
                     continue
                 # a helper that calls train() and then trains counts as both, in that order
                 acts = [a for a in evs if a.kind == ACTIVITY and a.target in (t.target, "*") and after(t, a)
@@ -772,6 +844,9 @@ class TrainUndoesBnFreeze(Rule):
                     line = _shown(t, flow.facts)
                     frozen_by = freezes[-1].detail.get("via")  # a helper, or the builder that returned the model
                     how = f"that `{frozen_by}(...)` froze" if frozen_by else "that were frozen"
+                    part = freezes[-1].detail.get("part")  # `model.layer1.eval()`: a part holding BatchNorm
+                    how = f"of `{part}` {how}" if part else how
+                    reported.add(id(t.node))
                     yield self.finding(
                         _span(t.node),
                         f"{line} puts the BatchNorm layers {how} with .eval() back into training mode "
@@ -799,7 +874,8 @@ class TrainUndoesBnFreeze(Rule):
                 for e in flow.events:
                     if e.detail.get("via") in methods and not e.detail["via"].startswith("_"):
                         continue  # through a public method: callers re-apply it after train() (judged there)
-                    if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self.")):
+                    if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self.")) \
+                            and not e.detail.get("part"):  # `self.encoder.eval()`: _frozen_submodules
                         reported.add(id(e.node))
                         yield self.finding(
                             e.node,
