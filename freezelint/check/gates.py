@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1fba8e27ffb6acb05b19714e58cac236'
+RULES_DIGEST = '3d386bc6142b004a8c703018e8739b42'
 
 GATES = {
     'FZ002': (
