@@ -211,6 +211,18 @@ def test_summary_is_json_data_and_names_effects():
     net = summarise_text((PROJECTS / "split_good" / "models" / "net.py").read_text())
     assert net["classes"]["Net"]["module"] and not net["classes"]["Net"]["train_override"]
     assert net["classes"]["Net"]["methods"]["freeze_bn"] == {"bn_freeze": 16}
+    assert net["classes"]["Net"]["bn"] == ["backbone"]
+
+
+def test_a_summary_places_a_hand_over_to_a_callable_parameter_at_its_last_call():
+    """`freeze(model)` of a `freeze` the helper was given may re-freeze: "opaque", where it last
+    happens, so a caller orders it after the helper's train() only when it comes after it."""
+    engine = summarise_text((PROJECTS / "override_good" / "engine.py").read_text())
+    assert list(engine["functions"]["train_refreezing"]["effects"]["0"]) == ["train", "opaque", "activity"]
+    engine = summarise_text((PROJECTS / "override_bad" / "engine.py").read_text())
+    assert list(engine["functions"]["train_refreezing"]["effects"]["0"]) == ["opaque", "train", "activity"]
+    twice = summarise_text("def fit(model, freeze):\n    freeze(model)\n    model.train()\n    freeze(model)\n")
+    assert list(twice["functions"]["fit"]["effects"]["0"]) == ["train", "opaque", "activity"]
 
 
 def test_cached_findings_follow_a_changed_dependency(cli, tmp_path):
