@@ -211,6 +211,18 @@ def test_summary_is_json_data_and_names_effects():
     net = summarise_text((PROJECTS / "split_good" / "models" / "net.py").read_text())
     assert net["classes"]["Net"]["module"] and not net["classes"]["Net"]["train_override"]
     assert net["classes"]["Net"]["methods"]["freeze_bn"] == {"bn_freeze": 16}
+    assert net["classes"]["Net"]["bn"] == ["backbone"]
+
+
+def test_a_summary_places_a_hand_over_to_a_callable_parameter_at_its_last_call():
+    """`freeze(model)` of a `freeze` the helper was given may re-freeze: "opaque", where it last
+    happens, so a caller orders it after the helper's train() only when it comes after it."""
+    engine = summarise_text((PROJECTS / "override_good" / "engine.py").read_text())
+    assert list(engine["functions"]["train_refreezing"]["effects"]["0"]) == ["train", "opaque", "activity"]
+    engine = summarise_text((PROJECTS / "override_bad" / "engine.py").read_text())
+    assert list(engine["functions"]["train_refreezing"]["effects"]["0"]) == ["opaque", "train", "activity"]
+    twice = summarise_text("def fit(model, freeze):\n    freeze(model)\n    model.train()\n    freeze(model)\n")
+    assert list(twice["functions"]["fit"]["effects"]["0"]) == ["train", "opaque", "activity"]
 
 
 def test_cached_findings_follow_a_changed_dependency(cli, tmp_path):
@@ -526,3 +538,24 @@ def test_what_fz203_looks_for_in_other_files_is_looked_for_in_the_files_own_proj
     assert _found(cli, tmp_path, "--no-cache", "0_other", "a_proj") == []
     (tmp_path / "a_proj" / "sync.py").write_text("import torch.nn as nn\n\nmodel = nn.SyncBatchNorm(4)\n")
     assert _found(cli, tmp_path, "--no-cache", "0_other", "a_proj") == [("a_proj/utils.py", 5, "FZ203")]
+
+
+def test_a_train_override_inherited_from_another_file_is_a_dependency_of_the_cached_result(cli, tmp_path, monkeypatch):
+    """train.py trains a `Student` (student.py: `class Student(Net): pass`) whose base `Net`
+    (model.py) overrides train() to keep its BatchNorm in eval mode: no FZ201. The answer depends
+    on model.py, which student.py's text does not change: removing the override brings it back."""
+    from freezelint.check.runner import check_paths
+    from freezelint.config import load
+
+    root = _copy("override_good", tmp_path)
+    (root / "student.py").write_text("from model import Net\n\n\nclass Student(Net):\n    pass\n")
+    train = root / "train.py"
+    train.write_text(train.read_text().replace("from model import Net", "from student import Student as Net"))
+    monkeypatch.chdir(root)
+    assert check_paths(["."], load()).diagnostics == []
+    warm = check_paths(["."], load())
+    assert warm.cached == warm.files and warm.diagnostics == []
+    model = root / "model.py"
+    model.write_text(model.read_text().replace("    def train(self, mode=True):", "    def train_(self, mode=True):"))
+    again = check_paths(["."], load())
+    assert [(d.path, d.row, d.code) for d in again.diagnostics] == [("train.py", 11, "FZ201")]

@@ -23,6 +23,10 @@ from freezelint.check.scopes import qualname
 from freezelint.check.syntax import call_arg, code_of, dotted, root_of, string_value, walk
 
 TRAIN, EVAL, BN_FREEZE, ACTIVITY = "train", "eval", "bn_freeze", "activity"
+# the model handed to a callable the body cannot resolve, a parameter of the function (`freeze(model)`
+# in a helper given `freeze=freeze_backbone`): it may re-apply a freeze, so a train() before it is
+# not known to stay unfixed
+OPAQUE = "opaque"
 CALLS = "calls:"  # prefix: a method called on a receiver whose class is not known here
 # prefix: the argument is handed to a function of another file, `via:<qualname>#<position>`
 # (recorded in summaries; the project index follows it to that file's summary)
@@ -140,14 +144,37 @@ class Flow(cst.CSTVisitor):
         flow = cls(facts, scope, summaries, depth)
         for stmt in body:
             traverse.visit(stmt, flow)
+        flow.events = [e for e in flow.events if not e.detail.get("part") or _part_frozen(flow.events, e)]
         for i, e in enumerate(flow.events):
             e.index = i
         return flow
 
-    def _emit(self, kind: str, target: str | None, node: cst.CSTNode, **detail) -> None:
+    def _emit(self, kind: str, target: str | None, node: cst.CSTNode, on: cst.BaseExpression | None = None,
+              **detail) -> None:
+        """An event on `target`; `on` is the expression a train() reaches (`model`, `model.module`):
+        when its class overrides train(), the event says which class (`override`)."""
+        if kind == TRAIN and on is not None:
+            cls = self.summaries.overrides_train(on, self.scope)
+            if cls:
+                detail["override"] = cls
         if target:
             self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
                                      (*self._branches, *self.escapes), detail))
+        compiled = self._compiled_from(target) if kind == TRAIN and target else None
+        if compiled:  # `cmodel.train()` of `cmodel = torch.compile(model)` sets the modes of model's modules
+            self.events.append(Event(kind, compiled, node, self._stmt, 0, tuple(self._loops),
+                                     (*self._branches, *self.escapes), dict(detail)))
+
+    def _compiled_from(self, name: str) -> str | None:
+        """`cmodel = torch.compile(model)` (its only binding): "model", else None."""
+        owner = self.scope.lookup(name) if "." not in name else None
+        bindings = owner.bindings.get(name, []) if owner is not None else []
+        call = bindings[0].node if len(bindings) == 1 and bindings[0].how == "expr" else None
+        if not isinstance(call, cst.Call) or not call.args \
+                or self.facts.qualname(call.func, bindings[0].scope or owner) != "torch.compile":
+            return None
+        inner = root_of(unwrap_self_returning(call.args[0].value))
+        return inner if inner != name else None
 
     # structure ---------------------------------------------------------------------
     def visit_FunctionDef(self, node) -> bool:
@@ -256,7 +283,7 @@ class Flow(cst.CSTVisitor):
                     self._emit(EVAL, target, node)
                     self._maybe_bn_freeze(recv, node)
                 else:
-                    self._emit(TRAIN, target, node)
+                    self._emit(TRAIN, target, node, on=recv)
             elif method == "eval":
                 self._emit(EVAL, target, node)
                 self._maybe_bn_freeze(recv, node)
@@ -274,7 +301,7 @@ class Flow(cst.CSTVisitor):
                 # a method of a Module class of the project: what it does to `self` happens here
                 effects = self.summaries.method(recv, method, scope, self.depth)
                 for kind, detail in effects:
-                    self._emit(kind, target, node, **_placed(kind, detail, part_path(recv)))
+                    self._emit(kind, target, node, on=recv, **_placed(kind, detail, part_path(recv)))
                 if not effects and isinstance(recv, cst.Name) and not method.startswith("_") \
                         and method not in MODULE_METHODS:
                     # on a receiver of unknown class (a helper's parameter): a caller that knows
@@ -302,11 +329,14 @@ class Flow(cst.CSTVisitor):
                         for k2, d2 in self.summaries.method(arg.value, kind[len(CALLS):], scope, self.depth):
                             edges = [*detail.get("edges", ()), *d2.get("edges", ())]  # both files, if any
                             d2 = _placed(k2, d2, part_path(arg.value))
-                            self._emit(k2, target, node, **{**d2, **({"edges": edges} if edges else {})})
+                            self._emit(k2, target, node, on=arg.value,
+                                       **{**d2, **({"edges": edges} if edges else {})})
                     else:
                         if kind == OPT_BUILD:
                             detail = {**detail, "path": dotted(arg.value) or target}
-                        self._emit(kind, target, node, **_placed(kind, detail, part_path(arg.value)))
+                        self._emit(kind, target, node, on=arg.value, **_placed(kind, detail, part_path(arg.value)))
+                if callee is None and not effects and self._is_param(func):
+                    self._emit(OPAQUE, target, node, via=func.value)
                 # handed to a function that may run it; one whose effects are known runs it only
                 # where its own ACTIVITY (placed among them in body order) says
                 known = [k for k, _ in effects if not k.startswith(VIA)]
@@ -316,6 +346,12 @@ class Flow(cst.CSTVisitor):
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
+
+    def _is_param(self, func: cst.Name) -> bool:
+        """`func` is a parameter of the function whose body this is (a callable handed in)."""
+        owner = self.scope.lookup(func.value)
+        return owner is self.scope and self.scope.kind == "function" \
+            and all(b.how == "param" for b in owner.bindings.get(func.value, []))
 
     def _maybe_bn_freeze(self, recv: cst.BaseExpression, node: cst.Call) -> None:
         """`m.eval()` where m is known BatchNorm freezes BN statistics of the model it came from."""
@@ -330,6 +366,10 @@ class Flow(cst.CSTVisitor):
             root = root_of(recv)
             if root and "." in (dotted(recv) or ""):
                 self._emit(BN_FREEZE, root, node)
+        elif self.summaries.holds_batchnorm(recv, self.scope, part=True):
+            # a part proven to hold BatchNorm (`model.layer1.eval()`): a freeze of its statistics
+            # where the body also freezes its parameters (`of_body` keeps only those)
+            self._emit(BN_FREEZE, root_of(recv), node, part=part_path(recv))
 
     def origin_model(self, name: str) -> str | None:
         """`for m in model.modules()` -> "model"."""
@@ -497,6 +537,9 @@ class Flow(cst.CSTVisitor):
         return root_of(expr)
 
 
+_CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
+                         "torch.nn.modules.container.Sequential", "torch.nn.modules.container.ModuleList",
+                         "torch.nn.modules.container.ModuleDict"})
 # Calls that hand parameters to an optimizer already built: `add_param_group`, Lightning's
 # `BaseFinetuning.unfreeze_and_add_param_group`, and `trainer.strategy.setup_optimizers(trainer)`,
 # which calls configure_optimizers again.
@@ -515,6 +558,16 @@ def _returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None
     if name is None or "." in name or name in params or name not in scope.bindings:
         return None
     return name
+
+
+def _part_frozen(events: list[Event], e: Event) -> bool:
+    """The body freezes the parameters of the part `e` put in eval mode (of all the model, the
+    part, or a part of it): `.eval()` on a part then says that it is frozen, not that it is run."""
+    part = e.detail["part"]
+    return any(f.kind == FREEZE and f.target == e.target and not f.exclusive_with(e) and (sub := f.detail.get("sub"))
+               and (sub == f.target or sub == part or sub.startswith((part + ".", part + "["))
+                    or part.startswith(sub + "."))
+               for f in events)
 
 
 def part_path(expr: cst.BaseExpression) -> str | None:
@@ -626,7 +679,7 @@ class Summaries:
 
     # what a call site takes over from its callee: from what it does to an argument, and from
     # what it did to the model it returns
-    APPLIED = (TRAIN, BN_FREEZE, EVAL, ACTIVITY, FREEZE, UNFREEZE, OPT_BUILD, ADD_GROUP, DDP_WRAP)
+    APPLIED = (TRAIN, BN_FREEZE, EVAL, ACTIVITY, FREEZE, UNFREEZE, OPT_BUILD, ADD_GROUP, DDP_WRAP, OPAQUE)
     RETURNED = (TRAIN, BN_FREEZE, EVAL, FREEZE, UNFREEZE)
 
     def __init__(self, facts: Facts) -> None:
@@ -637,6 +690,7 @@ class Summaries:
         self._names: dict[tuple[int, int | str], str] = {}  # the callee's name for a position
         self._flows: dict[int, Flow] = {}
         self._busy: set[int] = set()
+        self._classes_busy: set[int] = set()  # classes whose BatchNorm parts are being looked for
 
     def effects(self, func: cst.FunctionDef, pos: int, depth: int = 0) -> dict[str, cst.CSTNode]:
         """Every event kind the function causes on its parameter `pos`, with the first node of each."""
@@ -664,11 +718,12 @@ class Summaries:
             for e in flow.events if name is not None else ():
                 if e.target == name or e.target.startswith(name + "."):
                     node = e.detail.get("origin_node", e.node)
-                    if e.kind == ACTIVITY:
-                        # its last run, moved to the end: the kinds stay in body order, so a call
+                    if e.kind in (ACTIVITY, OPAQUE):
+                        # its last run (or last hand-over to an unknown callable, which may
+                        # re-freeze), moved to the end: the kinds stay in body order, so a call
                         # site orders a helper's train() and its runs as the inline code would
-                        first.pop(ACTIVITY, None)
-                        first[ACTIVITY] = node
+                        first.pop(e.kind, None)
+                        first[e.kind] = node
                     first.setdefault(e.kind, node)
                     events.setdefault(e.kind, e)
             k = (id(func), i)
@@ -731,6 +786,123 @@ class Summaries:
         if kind.qual is not None:
             return self.external_method(kind.qual, method)
         return []
+
+    def holds_batchnorm(self, expr: cst.BaseExpression, scope: Scope, part: bool = False, depth: int = 0) -> bool:
+        """`expr` is proven to hold a layer with running statistics (BatchNorm): a BatchNorm
+        layer, a torch.nn container built with one, a model from the submodule table whose part
+        holds one, a Module class of the project whose attribute holds one. With `part`, only a
+        part of a model (`model.layer1`, `self.backbone`): never the whole model. A name alone proves
+        nothing; a part built in arms (`bn if x else nn.Identity()`) is not proven."""
+        if depth > _MAX_DEPTH or (part and not isinstance(expr, cst.Attribute)):
+            return False
+        expr = unwrap_self_returning(expr)
+        kind = self.facts.kind(expr, scope)
+        if kind is not None and kind.tag == "module":
+            if is_batchnorm_class(kind.qual):
+                return True
+            if kind.factory:
+                from freezelint.check.submodule_table import TABLE  # loaded on first use
+
+                bn = TABLE.get(kind.factory, {}).get("bn")
+                if bn is not None:
+                    return any(p == kind.sub or p.startswith(f"{kind.sub}.") for p in bn) if kind.sub else bool(bn)
+        if isinstance(expr, cst.Attribute):
+            base = self.facts.kind(expr.value, scope)
+            if base is None or base.tag != "module":
+                return False
+            if base.cls is not None:
+                values = base.cls.attrs.get(expr.attr.value, [])
+                return bool(values) and all(self.holds_batchnorm(v, s, depth=depth + 1) for v, s in values)
+            if base.qual and not base.qual.startswith("torch.") and base.wraps is None:
+                return expr.attr.value in self.external_bn_attrs(base.qual)
+            return False
+        if isinstance(expr, cst.Name):
+            owner = scope.lookup(expr.value)
+            bindings = owner.bindings.get(expr.value, []) if owner is not None else []
+            return len(bindings) == 1 and bindings[0].how == "expr" and bindings[0].node is not None \
+                and self.holds_batchnorm(bindings[0].node, bindings[0].scope or owner, depth=depth + 1)
+        if not isinstance(expr, cst.Call):
+            return False
+        q = self.facts.qualname(expr.func, scope) or ""
+        if q in _CONTAINERS:
+            return any(self._built_with_bn(a.value, scope, depth + 1) for a in expr.args)
+        info = self.facts.classes.get(expr.func.value) if isinstance(expr.func, cst.Name) else None
+        if info is not None and info.is_module and kind is not None and kind.cls is info:
+            return bool(self.bn_attrs(info, depth + 1))
+        if kind is not None and kind.tag == "module" and kind.qual and not kind.qual.startswith("torch."):
+            return bool(self.external_bn_attrs(kind.qual))
+        return False
+
+    def _built_with_bn(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+        """An argument of a torch.nn container (`nn.Sequential(conv, nn.BatchNorm2d(8))`, a list
+        of layers, an OrderedDict of them, `*layers`) that holds BatchNorm."""
+        if isinstance(expr, (cst.List, cst.Tuple)):
+            return any(self._built_with_bn(el.value, scope, depth) for el in expr.elements)
+        if isinstance(expr, cst.Dict):
+            return any(self._built_with_bn(el.value, scope, depth) for el in expr.elements
+                       if isinstance(el, cst.DictElement))
+        if isinstance(expr, cst.Call) and (self.facts.qualname(expr.func, scope) or "") in (
+                "collections.OrderedDict", "dict", "list", "tuple"):
+            return any(self._built_with_bn(a.value, scope, depth) for a in expr.args)
+        if isinstance(expr, cst.Name):  # `layers = [conv, bn]; nn.Sequential(*layers)`
+            owner = scope.lookup(expr.value)
+            bindings = owner.bindings.get(expr.value, []) if owner is not None else []
+            if len(bindings) == 1 and bindings[0].how == "expr" and isinstance(bindings[0].node, (cst.List, cst.Tuple)):
+                return self._built_with_bn(bindings[0].node, bindings[0].scope or owner, depth + 1)
+        return self.holds_batchnorm(expr, scope, depth=depth)
+
+    def bn_attrs(self, info, depth: int = 0) -> list[str]:
+        """Attributes of a Module class of this file that every assignment fills with a part
+        holding BatchNorm (`self.backbone = nn.Sequential(..., nn.BatchNorm2d(8))`)."""
+        if id(info) in self._classes_busy:
+            return []
+        self._classes_busy.add(id(info))
+        try:
+            return sorted(a for a, values in info.attrs.items()
+                          if values and all(self.holds_batchnorm(v, s, depth=depth) for v, s in values))
+        finally:
+            self._classes_busy.discard(id(info))
+
+    def external_bn_attrs(self, class_qual: str) -> list[str]:
+        """`bn_attrs` of a class of another file: none known here."""
+        return []
+
+    def overrides_train(self, expr: cst.BaseExpression, scope: Scope) -> str | None:
+        """`expr` is a Module of a class that defines train() itself, or whose base class of the
+        project does (through a DataParallel/DDP wrapper: the wrapped model's class): that class's
+        name, else None. Its train() is what `expr.train()` runs, whatever it re-applies."""
+        return self._override_of(self.facts.kind(expr, scope), 0)
+
+    def _override_of(self, kind, depth: int) -> str | None:
+        if kind is None or kind.tag != "module" or depth > _MAX_DEPTH:
+            return None
+        if kind.wraps is not None:
+            return self._override_of(self.facts.kind(*kind.wraps), depth + 1)
+        if kind.cls is not None:
+            return self._class_override(kind.cls, frozenset())
+        if kind.qual is not None and not kind.qual.startswith("torch."):
+            return self.external_override(kind.qual)
+        return None
+
+    def _class_override(self, info, seen: frozenset[str]) -> str | None:
+        if any(isinstance(st, cst.FunctionDef) and st.name.value == "train" for st in info.node.body.body):
+            return info.name
+        for base in (b.value for b in info.node.bases if b.keyword is None):
+            q = self.facts.qualname(base, self.facts.module_scope) or (base.value if isinstance(base, cst.Name) else "")
+            local = self.facts.classes.get(q)
+            if local is not None and q not in seen:
+                found = self._class_override(local, seen | {q})
+            elif local is None and q and not q.startswith("torch."):
+                found = self.external_override(q)
+            else:
+                found = None
+            if found:
+                return found
+        return None
+
+    def external_override(self, class_qual: str) -> str | None:
+        """The class of another file (or a base of it) that defines train(): none known here."""
+        return None
 
     def external(self, func: cst.Name, scope: Scope, pos: int) -> list[tuple[str, dict]]:
         """What a function defined in another file does to its parameter `pos`: not known to one

@@ -11,16 +11,16 @@ from functools import cached_property
 import libcst as cst
 
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
-                                     OPT_BUILD, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump, Summaries)
+                                     OPAQUE, OPT_BUILD, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump, Summaries)
 from freezelint.check.events import opt_detail
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.project import Edge, shown_path
 from freezelint.check.syntax import dotted
 from freezelint.check.traverse import walk
 
-__all__ = ["ACTIVITY", "ADD_GROUP", "BN_FREEZE", "DDP_WRAP", "EVAL", "FREEZE", "FREEZE_BY_DEFAULT", "OPT_BUILD",
-           "REPLACE", "TRAIN", "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between", "dropped_on_return", "flows_of",
-           "note_used"]
+__all__ = ["ACTIVITY", "ADD_GROUP", "BN_FREEZE", "DDP_WRAP", "EVAL", "FREEZE", "FREEZE_BY_DEFAULT", "OPAQUE",
+           "OPT_BUILD", "REPLACE", "TRAIN", "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between",
+           "dropped_on_return", "flows_of", "note_used"]
 
 
 class ProjectSummaries(Summaries):
@@ -55,6 +55,13 @@ class ProjectSummaries(Summaries):
         edge = Edge(shown_path(self.facts.path), shown, name)
         return [(k, {**_detail(f"{name}.{method}", k, shown, line), "edges": [edge]})
                 for k, line in effects.items() if k in self.APPLIED]
+
+
+    def external_bn_attrs(self, class_qual: str) -> list[str]:
+        return self.project.bn_attrs(self.facts.path, class_qual)
+
+    def external_override(self, class_qual: str) -> str | None:
+        return class_qual.rsplit(".", 1)[-1] if self.project.overrides_train(self.facts.path, class_qual) else None
 
 
 def _detail(via: str, kind: str, shown: str, line: int) -> dict:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '4da2dfa0b81be9b543c72487d3c211d6'
+RULES_DIGEST = '06cd89afd1ec25bdd33545f0bbefa67b'
 
 GATES = {
     'FZ002': (

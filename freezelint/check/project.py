@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 12
+SUMMARY_VERSION = 13
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -268,7 +268,8 @@ class Project:
         except UnicodeDecodeError:
             return None
         imports = _imports_of(text)
-        if _FLOW_WORDS.search(text) or _handed_to(text, imports, 0, len(text)):
+        # BatchNorm: a class's "bn" (the parts that hold it) needs a parse too
+        if _FLOW_WORDS.search(text) or "BatchNorm" in text or _handed_to(text, imports, 0, len(text)):
             from freezelint.check import summaries  # libcst: loaded only when a summary is computed
 
             result = summaries.summarise_text(text)
@@ -287,7 +288,9 @@ class Project:
         """`path` -> digest of its summary; `path#class Name` -> digest of that class line (what
         module-class detection read, without a summary); `path#acts name` -> whether that
         top-level name acts (what admission and a lookup that found it quiet read); `path#fresh
-        name` -> whether that function returns a fresh library model (FZ303)."""
+        name` -> whether that function returns a fresh library model (FZ303); `path#train name`
+        -> whether that class defines train(), itself or through its bases (FZ201); `path#bn name`
+        -> nothing while the file never says BatchNorm (a class without BatchNorm parts)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -295,9 +298,15 @@ class Project:
                 root, _, words = name.partition("\n")
                 self._digests[dep] = _digest([str(f) for f in self._scan(words, Path(root))])
                 return self._digests[dep]
-            read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh}.get(kind)
+            read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
+                    "train": self._train_override, "bn": self._bn_words}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
+
+    def _bn_words(self, path: Path, name: str) -> list[str]:
+        """What `bn_attrs` read of a file that never says BatchNorm: nothing; else its summary."""
+        outline = self.outline(path)
+        return [] if outline is None or "BatchNorm" not in outline["text"] else [self.summary(path)]
 
     def _class_line(self, path: Path, name: str) -> str | None:
         outline = self.outline(path)
@@ -483,6 +492,59 @@ class Project:
                 self._use(importer, path, name, summary=False)
                 return True
         return False
+
+    def overrides_train(self, importer: str, qual: str) -> bool:
+        """A project class that defines train() itself or through a project base class, read from
+        the class blocks' text (no summary: `class Sub(Net): pass` acts on nothing). Each class
+        on the way is a dependency of its own (`path#train name`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+        return self._train_override(*hit, record=True)
+
+    def _train_override(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> bool:
+        outline = self.outline(path)
+        m = re.search(rf"^class[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
+        found = False
+        if m is not None and _depth <= _MAX_REEXPORT:
+            text = outline["text"]
+            end = _TOP_LEVEL.search(text, m.end())
+            found = bool(re.search(r"^[ \t]+def[ \t]+train[ \t]*\(", text[m.end():end.start() if end else len(text)],
+                                   re.M))
+            line = self._class_line(path, name) or ""
+            inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
+            for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
+                if found:
+                    break
+                head = b.split(".")[0]
+                if head in outline["imports"]:
+                    hit = self.resolve(str(path), outline["imports"][head] + b[len(head):])
+                    found = hit is not None and self._train_override(*hit, _depth + 1, record)
+                elif b in outline["defs"] and b != name:
+                    found = self._train_override(path, b, _depth + 1, record)
+        if record:
+            self.used[f"{path.resolve()}#train {name}"] = _digest(found)
+        return found
+
+    def bn_attrs(self, importer: str, qual: str) -> list[str]:
+        """The attributes of a project class proven to hold BatchNorm (its summary's "bn"); a class
+        whose block never says BatchNorm has none, without a summary (`path#bn name`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return []
+        path, name = hit
+        outline = self.outline(path)
+        m = re.search(rf"^class[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
+        if m is None or "BatchNorm" not in outline["text"]:
+            self.used[f"{path.resolve()}#bn {name}"] = _digest([])
+            return []
+        summary = self.summary(path)
+        entry = summary["classes"].get(name) if summary else None
+        self._use(importer, path, name)
+        return list(entry.get("bn", [])) if entry else []
 
     def method(self, importer: str, qual: str, method: str, _depth: int = 0) -> tuple[dict, str] | None:
         """What `method` of a project class (or of a project base class) does to self."""

@@ -4,8 +4,10 @@ A summary is computed once per file content (the project index caches it by cont
 all another file needs to know: which parameters a function freezes, unfreezes, puts in train()
 or eval(), BN-freezes, builds an optimizer over, wraps in DDP, trains, and the state of the
 model it returns ("ret": frozen, BN-frozen, in eval() or train()); what each Module class
-does to `self` in `__init__` and in its other methods, whether it overrides train(), and whether
-it has `configure_optimizers`. Effects map an event kind to the 1-based line where it happens.
+does to `self` in `__init__` and in its other methods, whether it overrides train(), whether it
+has `configure_optimizers`, and which of its attributes are proven to hold BatchNorm ("bn": a
+`model.backbone.eval()` of another file freezes BatchNorm statistics). Effects map an event kind
+to the 1-based line where it happens.
 
     {"version": 1,
      "imports": {"Net": "models.net.Net", "F": ".functional"},
@@ -16,7 +18,7 @@ it has `configure_optimizers`. Effects map an event kind to the 1-based line whe
                    "make": {"params": ["cfg"], "effects": {}, "opt": {}, "fresh": true}},
      "classes": {"Net": {"bases": ["torch.nn.Module"], "module": true, "train_override": false,
                          "configure_optimizers": false,
-                         "methods": {"freeze_bn": {"bn_freeze": 30}, "__init__": {}}}}}
+                         "methods": {"freeze_bn": {"bn_freeze": 30}, "__init__": {}}, "bn": ["backbone"]}}}
 
 "probes" (FZ202's linear probe across files): per imported helper given a model, as this file names it
 with the argument's position, what follows each call: `[eval_seen, [pending helpers]]` per path on
@@ -41,7 +43,8 @@ from freezelint.check.syntax import root_of, walk
 from freezelint.check.project import SUMMARY_VERSION as VERSION  # there: read back without libcst
 
 # Event kinds a summary records (what crosses files). ACTIVITY: the argument is trained/run.
-RECORDED = ("train", "eval", "bn_freeze", "freeze", "unfreeze", "opt_build", "add_group", "ddp_wrap", "activity")
+RECORDED = ("train", "eval", "bn_freeze", "freeze", "unfreeze", "opt_build", "add_group", "ddp_wrap", "activity",
+            "opaque")
 
 
 def _recorded(kind: str) -> bool:
@@ -88,7 +91,7 @@ def summarise(facts: Facts) -> dict:
             classes[stmt.name.value] = {
                 "bases": bases, "module": bool(info and info.is_module),
                 "train_override": "train" in methods, "configure_optimizers": "configure_optimizers" in methods,
-                "methods": methods,
+                "methods": methods, "bn": callees.bn_attrs(info) if info and info.is_module else [],
             }
             conf = next((m for m in stmt.body.body if isinstance(m, cst.FunctionDef)
                          and m.name.value == "configure_optimizers" and m.params.params), None)

@@ -10,8 +10,8 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.known import is_module_class, is_parameter_free
-from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, TRAIN, UNFREEZE, after,
-                                   between, flows_of)
+from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, TRAIN, UNFREEZE,
+                                   after, between, flows_of)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
 from freezelint.check.syntax import dotted, walk
 
@@ -41,7 +41,14 @@ class TrainUndoesBnFreeze(Rule):
         "a `return model` whose BatchNorm was frozen): a `train_one_epoch(model)` "
         "that calls `model.train()` and then trains is reported at its call site, naming the line of "
         "its train(); a `model.freeze_bn()` re-applied after every train() is the working idiom and "
-        "needs no train() override. A class is reported at its definition only when the BN freeze is "
+        "needs no train() override. Silent for a model whose class (or a base class of the project) "
+        "overrides train(), inline or through a helper, in any file: its train() runs instead, and is "
+        "where a re-freeze belongs; and after train() a helper hands the model to a callable it was "
+        "given (`freeze(model)`), which may re-apply the freeze. A freeze may be `.eval()` on a part of the model whose parameters "
+        "the same body freezes (`model.layer1.requires_grad_(False); model.layer1.eval()`), taken as a BatchNorm "
+        "freeze only where the part is proven to hold BatchNorm (the submodule table's BatchNorm paths of a "
+        "factory model, an attribute a project class builds with a BatchNorm layer), never from its name; "
+        "`compiled.train()` of `compiled = torch.compile(model)` is a train() of `model`. A class is reported at its definition only when the BN freeze is "
         "in `__init__` (no caller can re-apply a constructor), and not through a public method callers can "
         "call again after train() (`self.freeze_bn()`: judged where they train). Freezes through `FrozenBatchNorm2d` are "
         "permanent and never reported. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
@@ -286,8 +293,160 @@ class TrainUndoesBnFreeze(Rule):
                     opt.step()
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            def train_one_epoch(model, loader, optimizer, refreeze):
+                refreeze(model)
+                model.train()  # undoes what refreeze(model) just did
+                for x, y in loader:
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+
+            freeze_bn(model)
+            for epoch in range(10):
+                train_one_epoch(model, loader, optimizer, freeze_bn)  # expect: FZ201
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+                    self.head = nn.Linear(8, 10)
+
+            model = Net()
+            model.backbone.requires_grad_(False)
+            model.backbone.eval()  # frozen, its BatchNorm statistics too
+            compiled = torch.compile(model)
+            for epoch in range(10):
+                compiled.train()  # expect: FZ201
+                for x, y in loader:
+                    criterion(compiled(x), y).backward()
+                    optimizer.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+                    self.head = nn.Linear(8, 10)
+
+            model = Net()
+            model.backbone.requires_grad_(False)
+            compiled = torch.compile(model)
+            for epoch in range(10):
+                compiled.train()
+                model.backbone.eval()  # after every train()
+                for x, y in loader:
+                    criterion(compiled(x), y).backward()
+                    optimizer.step()
+            """,
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self, bn=True):
+                super().__init__()
+                self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+                self.stem = nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3) if bn else nn.Identity())
+                self.fc = nn.Sequential(nn.Linear(8, 8), nn.ReLU())
+                self.head = nn.Linear(8, 10)
+
+        model = Net()
+        model.fc.requires_grad_(False)
+        model.fc.eval()  # no BatchNorm in it: dropout-free, nothing to undo
+        model.stem.requires_grad_(False)
+        model.stem.eval()  # BatchNorm in one arm only: not known to hold one
+        model.backbone.requires_grad_(False)
+        model.backbone.eval()
+        other = Net()
+        other.backbone.eval()  # its parameters train: not a freeze
+        for epoch in range(10):
+            model.train()
+            model.backbone.eval()  # re-frozen after every train()
+            other.train()
+            for x, y in loader:
+                criterion(model(x), y).backward()
+                criterion(other(x), y).backward()
+                optimizer.step()
+        """,
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+                self.head = nn.Linear(8, 4)
+
+            def train(self, mode=True):
+                super().train(mode)
+                for m in self.backbone.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+                return self
+
+        class Student(Net):  # inherits the override
+            pass
+
+        def freeze_backbone(model):
+            for m in model.backbone.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def train_one_epoch(model, loader, optimizer):
+            model.train()  # Net.train(): the backbone's BatchNorm stays in eval mode
+            for x, y in loader:
+                criterion(model(x), y).backward()
+                optimizer.step()
+
+        model = Net()
+        freeze_backbone(model)
+        student = Student()
+        freeze_backbone(student)
+        for epoch in range(10):
+            train_one_epoch(model, loader, optimizer)
+            student.train()
+            for x, y in loader:
+                criterion(student(x), y).backward()
+        """,
+        """
+        import torch.nn as nn
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def train_one_epoch(model, loader, optimizer, refreeze=None):
+            model.train()
+            if refreeze:
+                refreeze(model)  # what the caller hands in runs after train(): it may re-freeze
+            for x, y in loader:
+                criterion(model(x), y).backward()
+                optimizer.step()
+
+        freeze_bn(model)
+        for epoch in range(10):
+            train_one_epoch(model, loader, optimizer, freeze_bn)
+        """,
         """
         import torch
         import torch.nn as nn
@@ -670,22 +829,28 @@ class TrainUndoesBnFreeze(Rule):
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         flows = flows_of(facts)
+        reported: set[int] = set()  # `cmodel.train()` is a train() of cmodel and of the model it compiled
         for flow in flows.bodies:
             evs = flow.events
-            for t in (e for e in evs if e.kind == TRAIN):
+            # a class's own train() (`Net.train` re-freezing its BatchNorm) runs instead: not judged here
+            for t in (e for e in evs if e.kind == TRAIN and not e.detail.get("override")):
                 freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)]
-                if not freezes or _unfrozen_first(evs, t):
+                if not freezes or _unfrozen_first(evs, t) or id(t.node) in reported:
                     continue
                 # a helper that calls train() and then trains counts as both, in that order
                 acts = [a for a in evs if a.kind == ACTIVITY and a.target in (t.target, "*") and after(t, a)
                         and a is not t and (a.node is not t.node or (t.detail.get("via") and a.index > t.index))]
                 for a in acts:
                     span = between(flow, t, a)
-                    if any(f.kind == BN_FREEZE and f.target == t.target for f in span):
+                    # re-frozen, or handed to a callable that cannot be resolved and may re-freeze
+                    if any(f.kind in (BN_FREEZE, OPAQUE) and f.target == t.target for f in span):
                         continue
                     line = _shown(t, flow.facts)
                     frozen_by = freezes[-1].detail.get("via")  # a helper, or the builder that returned the model
                     how = f"that `{frozen_by}(...)` froze" if frozen_by else "that were frozen"
+                    part = freezes[-1].detail.get("part")  # `model.layer1.eval()`: a part holding BatchNorm
+                    how = f"of `{part}` {how}" if part else how
+                    reported.add(id(t.node))
                     yield self.finding(
                         _span(t.node),
                         f"{line} puts the BatchNorm layers {how} with .eval() back into training mode "
@@ -713,7 +878,8 @@ class TrainUndoesBnFreeze(Rule):
                 for e in flow.events:
                     if e.detail.get("via") in methods and not e.detail["via"].startswith("_"):
                         continue  # through a public method: callers re-apply it after train() (judged there)
-                    if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self.")):
+                    if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self.")) \
+                            and not e.detail.get("part"):  # `self.encoder.eval()`: _frozen_submodules
                         reported.add(id(e.node))
                         yield self.finding(
                             e.node,

@@ -1,0 +1,134 @@
+"""FZ201 for a freeze written as `.eval()` on a part of a model (`model.layer1.eval()` with its
+parameters frozen), undone by the epoch loop's `model.train()`: reported only where the part is
+proven to hold BatchNorm (the submodule table's "bn" paths of a factory model, a project class's
+attribute built with a BatchNorm layer, in this file or another), never from a name."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from freezelint import codes
+from freezelint.check.engine import check_text
+from freezelint.check.submodule_table import TABLE
+from freezelint.check.summaries import summarise_text
+
+ALL_STATIC = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
+
+TORCHVISION = """
+import torch, torchvision
+
+model = torchvision.models.resnet18(weights=None, num_classes=4)
+model.{part}.requires_grad_(False)
+model.{part}.eval()
+opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+for epoch in range(2):
+    model.train()
+    for x, y in loader:
+        model(x).sum().backward(); opt.step(); opt.zero_grad()
+"""
+
+
+def _fz201(src: str) -> list[tuple[int, str]]:
+    found = check_text(textwrap.dedent(src), "ex.py", ALL_STATIC, force=True).diagnostics
+    return [(d.row, d.message) for d in found if d.code == "FZ201"]
+
+
+@pytest.fixture
+def resnet18_bn(monkeypatch):
+    """The table's "bn" paths of resnet18 (what scripts/gen_submodule_table.py records per factory)."""
+    entry = {**TABLE["torchvision.models.resnet18"],
+             "bn": ["bn1", "layer1.0.bn1", "layer1.0.bn2", "layer1.1.bn1", "layer1.1.bn2"]}
+    monkeypatch.setitem(TABLE, "torchvision.models.resnet18", entry)
+
+
+def test_a_factory_part_the_table_says_holds_batchnorm(resnet18_bn):
+    [(row, msg)] = _fz201(TORCHVISION.format(part="layer1"))
+    assert row == 9 and "`model.layer1`" in msg
+
+
+def test_a_factory_part_without_batchnorm_is_silent(resnet18_bn):
+    assert _fz201(TORCHVISION.format(part="fc")) == []
+
+
+def test_without_the_tables_batchnorm_paths_a_part_is_not_guessed(monkeypatch):
+    entry = {k: v for k, v in TABLE["torchvision.models.resnet18"].items() if k != "bn"}
+    monkeypatch.setitem(TABLE, "torchvision.models.resnet18", entry)
+    assert _fz201(TORCHVISION.format(part="layer1")) == []
+
+
+CLASS = """
+import torch
+from collections import OrderedDict
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layers = [nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8)]
+        self.backbone = nn.Sequential(*layers)
+        self.neck = nn.Sequential(OrderedDict([("conv", nn.Conv2d(8, 8, 1)), ("bn", nn.BatchNorm2d(8))]))
+        self.fc = nn.Sequential(nn.Linear(8, 8), nn.ReLU())
+        self.head = nn.Linear(8, 2)
+
+def fit(model, loader, opt):
+    {freeze}
+    for epoch in range(2):
+        model.train()
+        {refreeze}
+        for x, y in loader:
+            model(x).sum().backward(); opt.step()
+
+fit(Net(), loader, opt)
+"""
+
+
+@pytest.mark.parametrize("freeze,fires", [
+    ("model.backbone.requires_grad_(False); model.backbone.eval()", True),
+    ("model.neck.requires_grad_(False); model.neck.eval()", True),
+    ("model.requires_grad_(False); model.neck.eval()", True),  # all of it frozen, the part in eval()
+    ("model.fc.requires_grad_(False); model.fc.eval()", False),  # no BatchNorm in it
+    ("model.backbone.eval()", False),  # its parameters train: not a freeze
+    ("model.head.requires_grad_(False); model.backbone.eval()", False),  # another part frozen
+])
+def test_a_class_part_built_with_batchnorm(freeze, fires):
+    found = _fz201(CLASS.format(freeze=freeze, refreeze="pass"))
+    assert [row for row, _ in found] == ([18] if fires else [])
+    # re-applied after every train(): silent
+    assert _fz201(CLASS.format(freeze=freeze, refreeze=freeze.split("; ")[-1])) == []
+
+
+def test_the_class_summary_lists_the_parts_that_hold_batchnorm():
+    summary = summarise_text(textwrap.dedent(CLASS.format(freeze="pass", refreeze="pass")))
+    assert summary["classes"]["Net"]["bn"] == ["backbone", "neck"]
+
+
+def _project(root: Path, norm: str) -> None:
+    (root / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (root / "model.py").write_text(
+        "from torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        f"        self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), {norm})\n"
+        "        self.head = nn.Linear(8, 2)\n")
+    (root / "train.py").write_text(
+        "import torch\nfrom model import Net\n\nmodel = Net()\nmodel.backbone.requires_grad_(False)\n"
+        "model.backbone.eval()\ncompiled = torch.compile(model)\nfor epoch in range(2):\n    compiled.train()\n"
+        "    for x, y in loader:\n        compiled(x).sum().backward(); opt.step()\n")
+
+
+def test_a_class_of_another_file_through_torch_compile_and_its_summary_as_a_dependency(cli, tmp_path):
+    _project(tmp_path, "nn.BatchNorm2d(8)")
+
+    def found() -> list[tuple[str, int, str]]:
+        r = cli(tmp_path, "check", "--format", "json", ".")
+        assert r.code in (0, 1), r.err
+        return [(Path(d["filename"]).name, d["location"]["row"], d["code"]) for d in json.loads(r.out)]
+
+    assert found() == [("train.py", 9, "FZ201")]
+    model = tmp_path / "model.py"
+    model.write_text(model.read_text().replace("nn.BatchNorm2d(8)", "nn.GroupNorm(2, 8)"))
+    assert found() == []  # the cached result followed model.py: no running statistics now
+    model.write_text(model.read_text().replace("nn.GroupNorm(2, 8)", "nn.BatchNorm2d(8)"))
+    assert found() == [("train.py", 9, "FZ201")]
