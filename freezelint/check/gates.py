@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '06cd89afd1ec25bdd33545f0bbefa67b'
+RULES_DIGEST = '1ac6c16d5bf9f38799b3e1c41e1fbe5b'
 
 GATES = {
     'FZ002': (

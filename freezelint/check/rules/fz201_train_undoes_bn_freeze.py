@@ -356,8 +356,52 @@ class TrainUndoesBnFreeze(Rule):
                     optimizer.step()
             """,
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(num_classes=4)
+            model.layer1.requires_grad_(False)
+            model.layer1.eval()  # layer1 frozen, its BatchNorm statistics too (the table knows it holds BatchNorm)
+            opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+            for epoch in range(2):
+                model.train()  # expect: FZ201
+                for x, y in loader:
+                    criterion(model(x), y).backward()
+                    opt.step()
+            """,
+            instead="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(num_classes=4)
+            model.layer1.requires_grad_(False)
+            opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+            for epoch in range(2):
+                model.train()
+                model.layer1.eval()  # after every train()
+                for x, y in loader:
+                    criterion(model(x), y).backward()
+                    opt.step()
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+        import torchvision
+
+        model = torchvision.models.resnet18(num_classes=4)
+        model.fc.requires_grad_(False)
+        model.fc.eval()  # a Linear: no running statistics to freeze
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+        for epoch in range(2):
+            model.train()
+            for x, y in loader:
+                criterion(model(x), y).backward()
+                opt.step()
+        """,
         """
         import torch.nn as nn
 
