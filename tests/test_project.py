@@ -460,3 +460,22 @@ def test_fz303_reads_a_builder_of_another_file_for_a_model_that_comes_with_nothi
         assert _found(cli, tmp_path, ".") == [("train.py", 8, "FZ303")], frozen
     models.write_text(fresh)
     assert _found(cli, tmp_path, ".") == []
+
+
+def test_fz102_reads_the_attributes_of_a_class_of_another_file_and_follows_their_change(cli, tmp_path):
+    """`model.backbone` of an imported project Net is a Module as nets.py's summary records it
+    ("attrs"); a cached result is recomputed when those attributes change (`path#attrs Net`)."""
+    root = _copy("attrs_bad", tmp_path)
+    want = [("train.py", 5, "FZ102"), ("train.py", 6, "FZ102")]
+    assert _found(cli, root, ".") == want
+    assert _found(cli, root, ".") == want  # warm
+    nets = root / "models" / "nets.py"
+    # backbone becomes what nets.py cannot establish: the store is no longer reported
+    nets.write_text(nets.read_text().replace("self.backbone = nn.Sequential(nn.Linear(4, 4), nn.ReLU())",
+                                             "self.backbone = make_backbone()"))
+    assert _found(cli, root, ".") == [("train.py", 6, "FZ102")]
+    summary = summarise_text(nets.read_text())
+    assert summary["classes"]["Net"]["attrs"] == {
+        "encoder": {"kind": "module", "factory": "torchvision.models.resnet18"},
+        "head": {"kind": "module", "qual": "torch.nn.Linear", "factory": "torch.nn.Linear"},
+        "scale": {"kind": "param"}}  # adapter keeps requires_grad as its own setting: left out

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b84c175e6721aac98612d3815038534e'
+RULES_DIGEST = '4c158539b33875e7500d27838bfb7886'
 
 GATES = {
     'FZ002': (
