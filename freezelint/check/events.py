@@ -18,6 +18,7 @@ from freezelint.check import traverse
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
 from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_library, is_parameter_free
+from freezelint.check.param_sources import param_sources
 from freezelint.spelling import is_misspelling
 from freezelint.check.scopes import qualname
 from freezelint.check.syntax import call_arg, code_of, dotted, root_of, string_value, walk
@@ -343,12 +344,11 @@ class Flow(cst.CSTVisitor):
         return None
 
     def _opt_build(self, node: cst.Call, q: str) -> None:
-        source = node.args[0].value
-        filtered = _is_filtered(source)
-        roots, whole = _param_sources(source)
-        for root, path in roots:
-            self._emit(OPT_BUILD, root, node, filtered=filtered, optimizer=q, path=path, whole=whole,
-                       stateful=_stateful(node, q))
+        sources = param_sources(node.args[0].value, self.scope)
+        whole = any(s.path == s.root for s in sources)
+        for s in sources:
+            self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=q, path=s.path, whole=whole,
+                       stateful=_stateful(node, q, s.group))
 
     def _requires_grad(self, obj: cst.BaseExpression, value: cst.BaseExpression, called: bool,
                        node: cst.CSTNode) -> None:
@@ -580,39 +580,27 @@ def opt_detail(e: Event) -> dict:
     return {k: e.detail.get(k) for k in ("filtered", "optimizer", "whole", "stateful")}
 
 
-def _is_filtered(source: cst.BaseExpression) -> bool:
-    code = cst.Module(body=[]).code_for_node(source)
-    return "requires_grad" in code
-
-
-def _param_sources(source: cst.BaseExpression) -> tuple[list[tuple[str, str]], bool]:
-    """(root, dotted receiver) of every `X.parameters()` in an optimizer's first argument, and
-    whether one of them is a whole model (`model.parameters()`)."""
-    out, whole = [], False
-    for node in walk(source):
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                and node.func.attr.value in ("parameters", "named_parameters"):
-            path = dotted(node.func.value)
-            root = root_of(node.func.value)
-            if root and path:
-                out.append((root, path))
-                whole = whole or path == root
-    return out, whole
-
-
 _STATEFUL_BY_DEFAULT = ("Adam", "AdamW", "NAdam", "RAdam", "Adamax", "Adagrad", "Adadelta", "RMSprop", "Rprop",
                         "SparseAdam", "LBFGS", "Adafactor")
 
 
-def _stateful(call: cst.Call, q: str) -> str | None:
-    """Why the optimizer moves parameters whose grad is a zero tensor, or None."""
+def _stateful(call: cst.Call, q: str, group: cst.Dict | None = None) -> str | None:
+    """Why the optimizer moves parameters whose grad is a zero tensor, or None. A param group's
+    own `momentum`/`weight_decay` overrides the optimizer's (torch.optim's rule), so the reason
+    given is that group's value where it writes one."""
     name = q.rsplit(".", 1)[1]
     kw = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    for el in group.elements if group is not None else ():
+        key = string_value(el.key) if isinstance(el, cst.DictElement) else None
+        if key in ("momentum", "weight_decay"):
+            kw[key] = el.value
     for key in ("momentum", "weight_decay"):
         v = kw.get(key)
         if v is not None and not (isinstance(v, (cst.Integer, cst.Float)) and float(v.value) == 0.0):
-            return f"{key}={cst.Module(body=[]).code_for_node(v)}"
-    if name == "AdamW":
+            own = group is not None and any(isinstance(el, cst.DictElement) and el.value is v for el in group.elements)
+            prefix = "its param group's " if own else ""
+            return f"{prefix}{key}={code_of(v)}"
+    if name == "AdamW" and "weight_decay" not in kw:
         return "AdamW's default weight_decay=0.01"
     if name in _STATEFUL_BY_DEFAULT:
         return f"{name}'s moving averages"

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '4c158539b33875e7500d27838bfb7886'
+RULES_DIGEST = '69365e5f38ce31767f25bfed47271e43'
 
 GATES = {
     'FZ002': (
@@ -64,7 +64,7 @@ GATES = {
     'FZ301': (
         ('requires_grad', 'require_grad', 'requiresGrad'),
         ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.(?:named_)?parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
     ),
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
