@@ -17,7 +17,7 @@ import libcst as cst
 from freezelint.check import traverse
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
-from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_library, is_parameter_free
+from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_base_finetuning, is_library, is_parameter_free
 from freezelint.check.param_sources import param_sources
 from freezelint.spelling import is_misspelling
 from freezelint.check.scopes import qualname
@@ -269,6 +269,11 @@ class Flow(cst.CSTVisitor):
                 pass  # below, with the other forms of a requires_grad change
             elif method in _GIVES_OPTIMIZER:
                 self._emit(ADD_GROUP, target, node)
+            elif method == "make_trainable" and node.args and self._base_finetuning(recv):
+                # BaseFinetuning's unfreeze, without the add_param_group of unfreeze_and_add_param_group
+                arg = node.args[0].value
+                for m in ([e.value for e in arg.elements] if isinstance(arg, (cst.List, cst.Tuple)) else [arg]):
+                    self._emit(UNFREEZE, root_of(m), node, sub=part_path(m), finetuning=True)
             elif method in ("backward", "step"):
                 self._emit(ACTIVITY, "*", node)
             elif target is not None:
@@ -349,6 +354,21 @@ class Flow(cst.CSTVisitor):
         for s in sources:
             self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=q, path=s.path, whole=whole,
                        stateful=_stateful(node, q, s.group))
+
+    def _base_finetuning(self, recv: cst.BaseExpression) -> bool:
+        """`recv.<method>` is Lightning's BaseFinetuning's own: `BaseFinetuning.m(...)`, or
+        `self.m(...)` in a direct subclass that does not define the method itself."""
+        if is_base_finetuning(self.facts.qualname(recv, self.scope)):
+            return True
+        s = self.scope
+        while s is not None and s.cls is None:
+            s = s.parent
+        if not (isinstance(recv, cst.Name) and recv.value == "self" and s is not None and s.is_method):
+            return False
+        node = s.cls.node
+        return any(is_base_finetuning(self.facts.qualname(b.value, self.facts.module_scope))
+                   for b in node.bases if b.keyword is None) \
+            and not any(isinstance(m, cst.FunctionDef) and m.name.value == "make_trainable" for m in node.body.body)
 
     def _requires_grad(self, obj: cst.BaseExpression, value: cst.BaseExpression, called: bool,
                        node: cst.CSTNode) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '69365e5f38ce31767f25bfed47271e43'
+RULES_DIGEST = 'ef0e9b706b52fee6e2f5fd01280d6f12'
 
 GATES = {
     'FZ002': (
@@ -72,9 +72,9 @@ GATES = {
         ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(',),
     ),
     'FZ303': (
-        ('requires_grad',),
+        ('requires_grad', 'make_trainable'),
         ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True', 'requires_grad'),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True|\\bmake_trainable\\s*\\(', 'requires_grad|\\bmake_trainable\\s*\\('),
     ),
     'FZ304': (
         ('optim',),

@@ -121,3 +121,13 @@ MODULE_METHODS = SELF_RETURNING | frozenset({
     "register_parameter", "add_module", "register_module", "get_submodule", "get_parameter",
     "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "extra_repr",
 })
+
+
+_BASE_FINETUNING = frozenset({"lightning.pytorch.callbacks.BaseFinetuning", "pytorch_lightning.callbacks.BaseFinetuning",
+                              "lightning.pytorch.callbacks.finetuning.BaseFinetuning",
+                              "pytorch_lightning.callbacks.finetuning.BaseFinetuning"})
+
+
+def is_base_finetuning(qualname: str | None) -> bool:
+    """Lightning's BaseFinetuning callback class."""
+    return qualname in _BASE_FINETUNING
