@@ -17,7 +17,8 @@ import libcst as cst
 from freezelint.check import traverse
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
-from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_base_finetuning, is_library, is_parameter_free
+from freezelint.check.known import (MODULE_METHODS, SELF_RETURNING, TIMM_FACTORIES, is_base_finetuning, is_library,
+                                    is_parameter_free)
 from freezelint.check.param_sources import param_sources
 from freezelint.spelling import is_misspelling
 from freezelint.check.scopes import qualname
@@ -269,6 +270,9 @@ class Flow(cst.CSTVisitor):
                 pass  # below, with the other forms of a requires_grad change
             elif method in _GIVES_OPTIMIZER:
                 self._emit(ADD_GROUP, target, node)
+            elif method == "reset_classifier" and self._timm_model(recv) and not _zero_classes(node):
+                # timm builds a new classifier layer (`num_classes=0`: an nn.Identity, no parameters)
+                self._emit(REPLACE, target, node, path=dotted(recv), classifier=True)
             elif method == "make_trainable" and node.args and self._base_finetuning(recv):
                 # BaseFinetuning's unfreeze, without the add_param_group of unfreeze_and_add_param_group
                 arg = node.args[0].value
@@ -354,6 +358,11 @@ class Flow(cst.CSTVisitor):
         for s in sources:
             self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=q, path=s.path, whole=whole,
                        stateful=_stateful(node, q, s.group))
+
+    def _timm_model(self, recv: cst.BaseExpression) -> bool:
+        """`recv` is a model `timm.create_model(...)` built (not a submodule of one)."""
+        k = self.facts.kind(recv, self.scope)
+        return k is not None and k.sub is None and (k.factory or "").split(":")[0] in TIMM_FACTORIES
 
     def _base_finetuning(self, recv: cst.BaseExpression) -> bool:
         """`recv.<method>` is Lightning's BaseFinetuning's own: `BaseFinetuning.m(...)`, or
@@ -535,6 +544,11 @@ def _returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None
     if name is None or "." in name or name in params or name not in scope.bindings:
         return None
     return name
+
+
+def _zero_classes(call: cst.Call) -> bool:
+    arg = call_arg(call, 0, "num_classes")
+    return isinstance(arg, cst.Integer) and arg.value == "0"
 
 
 def part_path(expr: cst.BaseExpression) -> str | None:

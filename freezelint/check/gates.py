@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ef0e9b706b52fee6e2f5fd01280d6f12'
+RULES_DIGEST = '35571e1671a5feff0f6bd58ef13ba129'
 
 GATES = {
     'FZ002': (
@@ -69,7 +69,7 @@ GATES = {
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
         ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(',),
+        ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(',),
     ),
     'FZ303': (
         ('requires_grad', 'make_trainable'),

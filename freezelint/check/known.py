@@ -20,8 +20,9 @@ _MODULE_BASES = frozenset(
      "lightning.LightningModule", "transformers.PreTrainedModel",
      "transformers.modeling_utils.PreTrainedModel"}
 )
-_MODULE_FACTORIES = frozenset(
-    {"timm.create_model", "timm.models.create_model", "torch.compile", "copy.deepcopy",
+TIMM_FACTORIES = frozenset({"timm.create_model", "timm.models.create_model"})
+_MODULE_FACTORIES = TIMM_FACTORIES | frozenset(
+    {"torch.compile", "copy.deepcopy",
      "torchvision.models.get_model",
      "torchvision.models.feature_extraction.create_feature_extractor"}
 )
