@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '35571e1671a5feff0f6bd58ef13ba129'
+RULES_DIGEST = 'afe0fd3aabb28b3d3f6c69617289d97c'
 
 GATES = {
     'FZ002': (

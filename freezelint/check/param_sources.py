@@ -44,6 +44,7 @@ class Source:
     path: str
     group: cst.Dict | None
     filtered: bool
+    comp: cst.BaseExpression | None = None  # the comprehension that holds them, if one does
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class _Comp:
     filtered: bool
     key: tuple  # what it iterates: the parameters of one path, with the same loop variables
     cond: tuple | None  # its one condition (normalised), None when it has none
+    node: cst.BaseExpression | None = None  # the comprehension
 
 
 def param_sources(source: cst.BaseExpression, scope: Scope) -> list[Source]:
@@ -66,7 +68,7 @@ def param_sources(source: cst.BaseExpression, scope: Scope) -> list[Source]:
         # a filtered subset holds no frozen parameter whatever its other condition: it counts too
         if c.cond is None or c.filtered or any(o is not c and o.key == c.key and _complement(o.cond, c.cond)
                                                for o in comps):
-            found.append(Source(c.root, c.path, c.group, c.filtered))
+            found.append(Source(c.root, c.path, c.group, c.filtered, c.node))
     return found
 
 
@@ -159,7 +161,23 @@ def _comp(comp, scope: Scope, group, filtered: bool, depth: int) -> _Comp | None
     if not bare:
         return None if not conds else _Comp(root, path, group, filtered, (), _UNPAIRED)
     cond = None if not kept else _normalised(kept[0]) if len(kept) == 1 else _UNPAIRED
-    return _Comp(root, path, group, filtered, (path, code_of(target)), cond)
+    return _Comp(root, path, group, filtered, (path, code_of(target)), cond, comp)
+
+
+def with_requires_grad_filter(comp) -> cst.BaseExpression:
+    """The comprehension with `p.requires_grad and` before its condition (`if p.requires_grad`
+    without one): the same parameters, less the frozen ones."""
+    test = cst.parse_expression(f"{comp.elt.value}.requires_grad")
+    loop = comp.for_in
+    if loop.ifs:
+        old = loop.ifs[0].test
+        if isinstance(old, (cst.BooleanOperation, cst.IfExp, cst.Lambda, cst.NamedExpr)) and not old.lpar:
+            old = old.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        test = cst.BooleanOperation(test, cst.And(), old)
+        ifs = [loop.ifs[0].with_changes(test=test), *loop.ifs[1:]]
+    else:
+        ifs = [cst.CompIf(test=test)]
+    return comp.with_changes(for_in=loop.with_changes(ifs=ifs))
 
 
 def _named_iter(it: cst.BaseExpression, scope: Scope, depth: int) -> tuple[tuple[str, str], bool] | None:

@@ -9,6 +9,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, flows_of
+from freezelint.check.param_sources import with_requires_grad_filter
 from freezelint.check.rules.base import FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
 
 
@@ -227,6 +228,34 @@ class OptimizerOverFrozenParams(Rule):
                  "weight_decay": 0.0},
             ])
             """,
+            fixed="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            model.layer1.requires_grad_(False)
+            # weight-decay groups split by ndim: together they hold every parameter, frozen ones too
+            decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]
+            no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim <= 1]
+            opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},  # expect: FZ301
+                                     {"params": no_decay, "weight_decay": 0.0}], lr=1e-3)
+
+            # nanoGPT's configure_optimizers
+            param_dict = {pn: p for pn, p in model.named_parameters()}
+            decay_params = [p for n, p in param_dict.items() if p.requires_grad and p.dim() >= 2]
+            nodecay_params = [p for n, p in param_dict.items() if p.requires_grad and p.dim() < 2]
+            optim_groups = [{"params": decay_params, "weight_decay": 0.1},
+                            {"params": nodecay_params, "weight_decay": 0.0}]
+            opt2 = torch.optim.AdamW(optim_groups, lr=1e-3)  # expect: FZ301
+
+            # the Hugging Face split by name
+            no_decay_names = ["bias", "LayerNorm.weight"]
+            opt3 = torch.optim.AdamW([  # expect: FZ301
+                {"params": [p for n, p in model.named_parameters() if p.requires_grad and not any(nd in n for nd in no_decay_names)]},
+                {"params": [p for n, p in model.named_parameters() if p.requires_grad and any(nd in n for nd in no_decay_names)],
+                 "weight_decay": 0.0},
+            ])
+            """,
         ),
     ]
     good = [
@@ -381,7 +410,8 @@ class OptimizerOverFrozenParams(Rule):
                     )
                     continue
                 first = o.node.args[0].value
-                fix = _filter_fix(first) if all(f.index < o.index for f in freezes) else None
+                fix = _filter_fix(first, [e for e in evs if e.kind == OPT_BUILD and e.node is o.node]) \
+                    if all(f.index < o.index for f in freezes) else None
                 frozen = freezes[0].detail.get("sub") or o.target
                 via = freezes[0].detail.get("via")  # frozen by a helper (or a builder): name it
                 how = f"`{via}(...)` freezes parameters of `{frozen}`" if via else f"`{frozen}` is frozen"
@@ -397,11 +427,16 @@ class OptimizerOverFrozenParams(Rule):
                 )
 
 
-def _filter_fix(first: cst.BaseExpression) -> Fix | None:
-    """`model.parameters()` -> `[p for p in model.parameters() if p.requires_grad]`."""
+def _filter_fix(first: cst.BaseExpression, builds=()) -> Fix | None:
+    """`model.parameters()` -> `[p for p in model.parameters() if p.requires_grad]`; param groups
+    whose every source is a comprehension (`if p.ndim > 1`) get `p.requires_grad and` in each."""
     if isinstance(first, cst.Call) and isinstance(first.func, cst.Attribute) and first.func.attr.value == "parameters":
         new = cst.parse_expression(f"[p for p in {src(first)} if p.requires_grad]")
         return Fix("Pass only parameters that require grad", [(first, new)], safe=False)
+    comps = list({id(c): c for c in (b.detail.get("comp") for b in builds)}.values())
+    if comps and all(c is not None for c in comps) and all(not b.detail["filtered"] for b in builds):
+        return Fix("Keep only parameters that require grad in each param group",
+                   [(c, with_requires_grad_filter(c)) for c in comps], safe=False)
     return None
 
 
