@@ -559,3 +559,22 @@ def test_a_train_override_inherited_from_another_file_is_a_dependency_of_the_cac
     model.write_text(model.read_text().replace("    def train(self, mode=True):", "    def train_(self, mode=True):"))
     again = check_paths(["."], load())
     assert [(d.path, d.row, d.code) for d in again.diagnostics] == [("train.py", 11, "FZ201")]
+
+
+def test_fz102_reads_the_attributes_of_a_class_of_another_file_and_follows_their_change(cli, tmp_path):
+    """`model.backbone` of an imported project Net is a Module as nets.py's summary records it
+    ("attrs"); a cached result is recomputed when those attributes change (`path#attrs Net`)."""
+    root = _copy("attrs_bad", tmp_path)
+    want = [("train.py", 5, "FZ102"), ("train.py", 6, "FZ102")]
+    assert _found(cli, root, ".") == want
+    assert _found(cli, root, ".") == want  # warm
+    nets = root / "models" / "nets.py"
+    # backbone becomes what nets.py cannot establish: the store is no longer reported
+    nets.write_text(nets.read_text().replace("self.backbone = nn.Sequential(nn.Linear(4, 4), nn.ReLU())",
+                                             "self.backbone = make_backbone()"))
+    assert _found(cli, root, ".") == [("train.py", 6, "FZ102")]
+    summary = summarise_text(nets.read_text())
+    assert summary["classes"]["Net"]["attrs"] == {
+        "encoder": {"kind": "module", "factory": "torchvision.models.resnet18"},
+        "head": {"kind": "module", "qual": "torch.nn.Linear", "factory": "torch.nn.Linear"},
+        "scale": {"kind": "param"}}  # adapter keeps requires_grad as its own setting: left out

@@ -116,3 +116,23 @@ def test_fz104_on_an_object_of_unknown_kind_calls_requires_grad_as_an_unsafe_fix
     found = check("def freeze(encoder):\n    encoder.requires_grad == False\n", select=["FZ104"])
     assert len(found) == 1 and "`encoder.requires_grad_(False)`" in found[0].message
     assert found[0].fix["applicability"] == "unsafe" and "not known to be" in found[0].fix["message"]
+
+
+def test_fz301_names_the_weight_decay_of_the_param_group_that_holds_the_frozen_part():
+    found = _messages("""
+        import torch
+
+        model.backbone.requires_grad_(False)
+        opt = torch.optim.AdamW([{"params": model.parameters(), "weight_decay": 0.1}], lr=1e-3)
+        opt = torch.optim.SGD([{"params": model.parameters(), "momentum": 0.0}], lr=0.1, momentum=0.9)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+        opt = torch.optim.AdamW([{"params": model.backbone.parameters()},
+                                 {"params": model.head.parameters(), "weight_decay": 0.5}], weight_decay=0.2)
+        """, "FZ301")
+    reasons = {row: msg.split("applied through ")[1].split(", moving")[0] for row, msg in found}
+    assert reasons == {
+        4: "its param group's weight_decay=0.1",  # not AdamW's default 0.01
+        # 5: the group turns momentum off: plain SGD, a zero grad moves nothing
+        6: "AdamW's moving averages",  # weight_decay=0 written: no default decay
+        7: "weight_decay=0.2",  # the frozen backbone's group takes the optimizer's value
+    }

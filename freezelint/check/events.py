@@ -17,7 +17,9 @@ import libcst as cst
 from freezelint.check import traverse
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
-from freezelint.check.known import MODULE_METHODS, SELF_RETURNING, is_library, is_parameter_free
+from freezelint.check.known import (MODULE_METHODS, SELF_RETURNING, TIMM_FACTORIES, is_base_finetuning, is_library,
+                                    is_parameter_free)
+from freezelint.check.param_sources import param_sources
 from freezelint.spelling import is_misspelling
 from freezelint.check.scopes import qualname
 from freezelint.check.syntax import call_arg, code_of, dotted, root_of, string_value, walk
@@ -295,6 +297,14 @@ class Flow(cst.CSTVisitor):
                 pass  # below, with the other forms of a requires_grad change
             elif method in _GIVES_OPTIMIZER:
                 self._emit(ADD_GROUP, target, node)
+            elif method == "reset_classifier" and self._timm_model(recv) and not _zero_classes(node):
+                # timm builds a new classifier layer (`num_classes=0`: an nn.Identity, no parameters)
+                self._emit(REPLACE, target, node, path=dotted(recv), classifier=True)
+            elif method == "make_trainable" and node.args and self._base_finetuning(recv):
+                # BaseFinetuning's unfreeze, without the add_param_group of unfreeze_and_add_param_group
+                arg = node.args[0].value
+                for m in ([e.value for e in arg.elements] if isinstance(arg, (cst.List, cst.Tuple)) else [arg]):
+                    self._emit(UNFREEZE, root_of(m), node, sub=part_path(m), finetuning=True)
             elif method in ("backward", "step"):
                 self._emit(ACTIVITY, "*", node)
             elif target is not None:
@@ -383,12 +393,31 @@ class Flow(cst.CSTVisitor):
         return None
 
     def _opt_build(self, node: cst.Call, q: str) -> None:
-        source = node.args[0].value
-        filtered = _is_filtered(source)
-        roots, whole = _param_sources(source)
-        for root, path in roots:
-            self._emit(OPT_BUILD, root, node, filtered=filtered, optimizer=q, path=path, whole=whole,
-                       stateful=_stateful(node, q))
+        sources = param_sources(node.args[0].value, self.scope)
+        whole = any(s.path == s.root for s in sources)
+        for s in sources:
+            self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=q, path=s.path, whole=whole,
+                       stateful=_stateful(node, q, s.group), comp=s.comp)
+
+    def _timm_model(self, recv: cst.BaseExpression) -> bool:
+        """`recv` is a model `timm.create_model(...)` built (not a submodule of one)."""
+        k = self.facts.kind(recv, self.scope)
+        return k is not None and k.sub is None and (k.factory or "").split(":")[0] in TIMM_FACTORIES
+
+    def _base_finetuning(self, recv: cst.BaseExpression) -> bool:
+        """`recv.<method>` is Lightning's BaseFinetuning's own: `BaseFinetuning.m(...)`, or
+        `self.m(...)` in a direct subclass that does not define the method itself."""
+        if is_base_finetuning(self.facts.qualname(recv, self.scope)):
+            return True
+        s = self.scope
+        while s is not None and s.cls is None:
+            s = s.parent
+        if not (isinstance(recv, cst.Name) and recv.value == "self" and s is not None and s.is_method):
+            return False
+        node = s.cls.node
+        return any(is_base_finetuning(self.facts.qualname(b.value, self.facts.module_scope))
+                   for b in node.bases if b.keyword is None) \
+            and not any(isinstance(m, cst.FunctionDef) and m.name.value == "make_trainable" for m in node.body.body)
 
     def _requires_grad(self, obj: cst.BaseExpression, value: cst.BaseExpression, called: bool,
                        node: cst.CSTNode) -> None:
@@ -570,6 +599,11 @@ def _part_frozen(events: list[Event], e: Event) -> bool:
                for f in events)
 
 
+def _zero_classes(call: cst.Call) -> bool:
+    arg = call_arg(call, 0, "num_classes")
+    return isinstance(arg, cst.Integer) and arg.value == "0"
+
+
 def part_path(expr: cst.BaseExpression) -> str | None:
     """`model.encoder.layer[i]`: a dotted path that may index containers (the part of a model a
     freeze names), else None."""
@@ -633,39 +667,27 @@ def opt_detail(e: Event) -> dict:
     return {k: e.detail.get(k) for k in ("filtered", "optimizer", "whole", "stateful")}
 
 
-def _is_filtered(source: cst.BaseExpression) -> bool:
-    code = cst.Module(body=[]).code_for_node(source)
-    return "requires_grad" in code
-
-
-def _param_sources(source: cst.BaseExpression) -> tuple[list[tuple[str, str]], bool]:
-    """(root, dotted receiver) of every `X.parameters()` in an optimizer's first argument, and
-    whether one of them is a whole model (`model.parameters()`)."""
-    out, whole = [], False
-    for node in walk(source):
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                and node.func.attr.value in ("parameters", "named_parameters"):
-            path = dotted(node.func.value)
-            root = root_of(node.func.value)
-            if root and path:
-                out.append((root, path))
-                whole = whole or path == root
-    return out, whole
-
-
 _STATEFUL_BY_DEFAULT = ("Adam", "AdamW", "NAdam", "RAdam", "Adamax", "Adagrad", "Adadelta", "RMSprop", "Rprop",
                         "SparseAdam", "LBFGS", "Adafactor")
 
 
-def _stateful(call: cst.Call, q: str) -> str | None:
-    """Why the optimizer moves parameters whose grad is a zero tensor, or None."""
+def _stateful(call: cst.Call, q: str, group: cst.Dict | None = None) -> str | None:
+    """Why the optimizer moves parameters whose grad is a zero tensor, or None. A param group's
+    own `momentum`/`weight_decay` overrides the optimizer's (torch.optim's rule), so the reason
+    given is that group's value where it writes one."""
     name = q.rsplit(".", 1)[1]
     kw = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    for el in group.elements if group is not None else ():
+        key = string_value(el.key) if isinstance(el, cst.DictElement) else None
+        if key in ("momentum", "weight_decay"):
+            kw[key] = el.value
     for key in ("momentum", "weight_decay"):
         v = kw.get(key)
         if v is not None and not (isinstance(v, (cst.Integer, cst.Float)) and float(v.value) == 0.0):
-            return f"{key}={cst.Module(body=[]).code_for_node(v)}"
-    if name == "AdamW":
+            own = group is not None and any(isinstance(el, cst.DictElement) and el.value is v for el in group.elements)
+            prefix = "its param group's " if own else ""
+            return f"{prefix}{key}={code_of(v)}"
+    if name == "AdamW" and "weight_decay" not in kw:
         return "AdamW's default weight_decay=0.01"
     if name in _STATEFUL_BY_DEFAULT:
         return f"{name}'s moving averages"

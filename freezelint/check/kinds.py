@@ -90,6 +90,17 @@ def _submodule(base: Kind, attr: str) -> Kind | None:
     return None
 
 
+def _from_summary(entry: dict | None) -> Kind | None:
+    """The Kind a project summary's "attrs" entry records (summaries._attr_kinds writes it)."""
+    if not entry:
+        return None
+    if entry.get("kind") == PARAM:
+        return Kind(PARAM)
+    if entry.get("kind") == MODULE:
+        return Kind(MODULE, qual=entry.get("qual"), factory=entry.get("factory"), sub=entry.get("sub"))
+    return None
+
+
 class Kinds:
     """Kind inference over one file's extracted facts, memoised per (expression, scope)."""
 
@@ -100,6 +111,10 @@ class Kinds:
         # Set by the engine when the file is checked in a project: is this qualified name an
         # nn.Module class defined in another project file?
         self.external_module_class = None
+        # ... and what attribute `attr` of an instance of such a class holds: (qualified class
+        # name, attr) -> (its summary's "attrs" entry, the project edge it crossed) or None.
+        self.external_attr_kind = None
+        self._edges: dict[int, object] = {}  # id(attribute node) -> the edge its kind came through
         self._uses: dict[tuple, set[str]] | None = None  # what each variable is used for
         self._frames: list[set] = []  # per question being answered: the cut-offs it leaned on
 
@@ -226,9 +241,15 @@ class Kinds:
                 if known is not None:
                     return known
             if base is not None and base.tag == MODULE and base.cls is not None:
-                values = base.cls.attrs.get(attr)
-                if values:
-                    return self._agree([self._kind(v, s, depth) for v, s in values])
+                if base.cls.attrs.get(attr):
+                    return self._class_attr(base.cls, attr, depth)
+            elif base is not None and base.tag == MODULE and base.qual and base.factory is None \
+                    and base.wraps is None and self.external_attr_kind is not None:
+                hit = self.external_attr_kind(base.qual, attr)  # a class of another project file
+                known = _from_summary(hit[0]) if hit is not None else None
+                if known is not None:
+                    self._edges[id(expr)] = hit[1]
+                    return known
             path = dotted(expr)
             if path is not None:
                 owner = scope.lookup(path.split(".")[0])
@@ -245,6 +266,41 @@ class Kinds:
                 return _submodule(base, index.value.value)  # `model.features[0]`
             return None
         return None
+
+    def edges_behind(self, expr: cst.BaseExpression, scope: Scope) -> list:
+        """The project edges the kind of `expr` was read through (for --show-project): those of
+        the attributes it is made of and, for a name, of what its bindings hold (bounded)."""
+        out: list = []
+        todo, seen = [(expr, scope)], set()
+        while todo and len(seen) < 64:
+            node, sc = todo.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if id(node) in self._edges and self._edges[id(node)] not in out:
+                out.append(self._edges[id(node)])
+            if isinstance(node, (cst.Attribute, cst.Subscript)):
+                todo.append((node.value, sc))
+            elif isinstance(node, cst.Call):
+                todo.extend((a.value, sc) for a in node.args[:1])  # torch.compile(model), deepcopy(model)
+                if isinstance(node.func, cst.Attribute):
+                    todo.append((node.func.value, sc))  # model.to(device)
+            elif isinstance(node, cst.Name):
+                owner = sc.lookup(node.value)
+                for b in owner.bindings[node.value] if owner is not None else ():
+                    if b.how == "expr" and b.node is not None:
+                        todo.append((b.node, b.scope or owner))
+        return out
+
+    def class_attr(self, cls: ClassInfo, attr: str) -> Kind | None:
+        """What `self.<attr>` holds in an instance of `cls`: the kind every assignment of it in the
+        class's methods agrees on (what a project summary records of the class for other files)."""
+        result = self._class_attr(cls, attr, 0)
+        return None if result is PENDING else result
+
+    def _class_attr(self, cls: ClassInfo, attr: str, depth: int) -> Kind | None:
+        values = cls.attrs.get(attr)
+        return self._agree([self._kind(v, s, depth) for v, s in values]) if values else None
 
     def _wrapped(self, expr: cst.BaseExpression, base: Kind | None, scope: Scope, depth: int) -> Kind | None:
         """Kind of `expr.module` when `expr` is a DataParallel/DDP wrapper (or a name one binding

@@ -20,8 +20,9 @@ _MODULE_BASES = frozenset(
      "lightning.LightningModule", "transformers.PreTrainedModel",
      "transformers.modeling_utils.PreTrainedModel"}
 )
-_MODULE_FACTORIES = frozenset(
-    {"timm.create_model", "timm.models.create_model", "torch.compile", "copy.deepcopy",
+TIMM_FACTORIES = frozenset({"timm.create_model", "timm.models.create_model"})
+_MODULE_FACTORIES = TIMM_FACTORIES | frozenset(
+    {"torch.compile", "copy.deepcopy",
      "torchvision.models.get_model",
      "torchvision.models.feature_extraction.create_feature_extractor"}
 )
@@ -121,3 +122,13 @@ MODULE_METHODS = SELF_RETURNING | frozenset({
     "register_parameter", "add_module", "register_module", "get_submodule", "get_parameter",
     "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "extra_repr",
 })
+
+
+_BASE_FINETUNING = frozenset({"lightning.pytorch.callbacks.BaseFinetuning", "pytorch_lightning.callbacks.BaseFinetuning",
+                              "lightning.pytorch.callbacks.finetuning.BaseFinetuning",
+                              "pytorch_lightning.callbacks.finetuning.BaseFinetuning"})
+
+
+def is_base_finetuning(qualname: str | None) -> bool:
+    """Lightning's BaseFinetuning callback class."""
+    return qualname in _BASE_FINETUNING

@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 13
+SUMMARY_VERSION = 14
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -39,6 +39,9 @@ _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+)
 _FLOW_WORDS = re.compile(r"\.train\(|\.eval\(\)|requires_grad|DistributedDataParallel|configure_optimizers|"
                          r"\b(?:SGD|Adam|AdamW|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS|Lion|LAMB|Lamb)\s*\(")
 _MODULE_BASE_NAMES = {"Module", "LightningModule", "PreTrainedModel"}
+# a class with bases that assigns `self.<attr>`: its summary's "attrs" may say what another file's
+# `model.backbone` holds, so such a file is parsed even without a word of _FLOW_WORDS
+_CLASS_WITH_ATTRS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\([ \t]*\w", re.M)
 _TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
 _CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
 _TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
@@ -269,7 +272,8 @@ class Project:
             return None
         imports = _imports_of(text)
         # BatchNorm: a class's "bn" (the parts that hold it) needs a parse too
-        if _FLOW_WORDS.search(text) or "BatchNorm" in text or _handed_to(text, imports, 0, len(text)):
+        if _FLOW_WORDS.search(text) or "BatchNorm" in text or _handed_to(text, imports, 0, len(text)) \
+                or ("self." in text and _CLASS_WITH_ATTRS.search(text)):
             from freezelint.check import summaries  # libcst: loaded only when a summary is computed
 
             result = summaries.summarise_text(text)
@@ -290,7 +294,8 @@ class Project:
         top-level name acts (what admission and a lookup that found it quiet read); `path#fresh
         name` -> whether that function returns a fresh library model (FZ303); `path#train name`
         -> whether that class defines train(), itself or through its bases (FZ201); `path#bn name`
-        -> nothing while the file never says BatchNorm (a class without BatchNorm parts)."""
+        -> nothing while the file never says BatchNorm (a class without BatchNorm parts); `path#attrs
+        Name` -> what the attributes of that class hold (its summary's "attrs")."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -299,7 +304,7 @@ class Project:
                 self._digests[dep] = _digest([str(f) for f in self._scan(words, Path(root))])
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
-                    "train": self._train_override, "bn": self._bn_words}.get(kind)
+                    "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -395,6 +400,32 @@ class Project:
         if not any(str(e) == str(edge) for e in self.edges):
             self.edges.append(edge)
         return fresh
+
+    def class_attr(self, importer: str, qual: str, attr: str) -> tuple[dict, Edge] | None:
+        """What `attr` of an instance of a project class of another file holds, as its summary's
+        "attrs" records it ({"kind": "module", ...} or {"kind": "param"}), with the edge it
+        crossed; None when unknown. Recorded as a dependency of its own (`path#attrs name`): the
+        importer is checked again when the class's attributes change, not when anything else in
+        its file does."""
+        if is_library(qual):
+            return None
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return None
+        attrs = self._attrs(*hit)
+        self.used[f"{hit[0].resolve()}#attrs {hit[1]}"] = _digest(attrs)
+        found = attrs.get(attr) if attrs else None
+        if found is None:
+            return None
+        edge = Edge(shown_path(importer), shown_path(str(hit[0])), f"{hit[1]}.{attr}")
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+        return found, edge
+
+    def _attrs(self, path: Path, name: str) -> dict | None:
+        summary = self.summary(path)
+        entry = summary["classes"].get(name) if summary else None
+        return entry.get("attrs") if entry else None
 
     def _fresh(self, path: Path, name: str) -> bool:
         """The summary's "fresh" of a function; a file with no word of what summaries record is

@@ -18,7 +18,10 @@ to the 1-based line where it happens.
                    "make": {"params": ["cfg"], "effects": {}, "opt": {}, "fresh": true}},
      "classes": {"Net": {"bases": ["torch.nn.Module"], "module": true, "train_override": false,
                          "configure_optimizers": false,
-                         "methods": {"freeze_bn": {"bn_freeze": 30}, "__init__": {}}, "bn": ["backbone"]}}}
+                         "methods": {"freeze_bn": {"bn_freeze": 30}, "__init__": {}}, "bn": ["backbone"],
+                         "attrs": {"backbone": {"kind": "module", "qual": "torch.nn.Sequential",
+                                                "factory": "torch.nn.Sequential"},
+                                   "scale": {"kind": "param"}}}}}
 
 "probes" (FZ202's linear probe across files): per imported helper given a model, as this file names it
 with the argument's position, what follows each call: `[eval_seen, [pending helpers]]` per path on
@@ -28,6 +31,8 @@ A LightningModule's entry also has "optimizer": the first optimizer its `configu
 over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
 returns a model a library call just built, which nothing in it freezes or hands on: every parameter
 of it is trainable (FZ303: an optimizer's requires_grad filter over it kept them all).
+A Module class's "attrs": what each `self.<attr>` holds where the file establishes it (see
+`_attr_kinds`): another file's `model.backbone` is then known as this file knows it.
 """
 
 from __future__ import annotations
@@ -35,9 +40,10 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from freezelint.check.declared import class_declares
 from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REPLACE, RET, TRAIN, VIA, Summaries,
                                      opt_detail, unwrap_self_returning)
-from freezelint.check.facts import Facts
+from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.known import is_library
 from freezelint.check.syntax import root_of, walk
 from freezelint.check.project import SUMMARY_VERSION as VERSION  # there: read back without libcst
@@ -93,6 +99,8 @@ def summarise(facts: Facts) -> dict:
                 "train_override": "train" in methods, "configure_optimizers": "configure_optimizers" in methods,
                 "methods": methods, "bn": callees.bn_attrs(info) if info and info.is_module else [],
             }
+            if info is not None and info.is_module:
+                classes[stmt.name.value]["attrs"] = _attr_kinds(facts, info)
             conf = next((m for m in stmt.body.body if isinstance(m, cst.FunctionDef)
                          and m.name.value == "configure_optimizers" and m.params.params), None)
             built = callees.first_event(conf, 0, OPT_BUILD) if conf is not None else None
@@ -118,6 +126,33 @@ def summarise(facts: Facts) -> dict:
 
     return {"version": VERSION, "imports": imports, "functions": functions, "classes": classes,
             "trained": trained, "evaluated": evaluated, "probes": probes(facts, flows)}
+
+
+def _attr_kinds(facts: Facts, info) -> dict[str, dict]:
+    """What each `self.<attr>` of a Module class holds, where the file establishes it: a Module
+    ({"kind": "module"}, with the library class or table factory it was built from) or a
+    Parameter ({"kind": "param"}). A Module of this file whose class keeps `requires_grad` as its
+    own setting is left out: nothing another file concludes from the kind alone holds for it."""
+    out: dict[str, dict] = {}
+    for attr in sorted(info.attrs):
+        k = facts.kinds.class_attr(info, attr)
+        if k is None or k.tag not in (MODULE, PARAM):
+            continue
+        if k.tag == PARAM:
+            out[attr] = {"kind": PARAM}
+            continue
+        if k.cls is not None and class_declares(k.cls, "requires_grad"):
+            continue
+        entry = {"kind": MODULE}
+        # only library names mean the same in another file (a project class is named as this file imports it)
+        if k.qual and is_library(k.qual) and k.wraps is None:
+            entry["qual"] = k.qual
+        if k.factory and is_library(k.factory):
+            entry["factory"] = k.factory
+            if k.sub:
+                entry["sub"] = k.sub
+        out[attr] = entry
+    return out
 
 
 def _returns_fresh(facts: Facts, func: cst.FunctionDef, callees: Summaries) -> bool:

@@ -6,6 +6,7 @@ from typing import Iterable
 
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Facts
+from freezelint.check.flow import note_used
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
 
 
@@ -32,7 +33,9 @@ class RequiresGradOnModule(Rule):
         "Parameter in none, such as `model.bert`), an instance "
         "of an nn.Module subclass of the same file (or of another file of the project), `self` "
         "inside such a class (or `self.<attr>` assigned a Module there), items of `.modules()`, "
-        "`.named_modules()`, `.named_children()`, `.children()` and `.apply(fn)`, or a name proven "
+        "`.named_modules()`, `.named_children()`, `.children()` and `.apply(fn)`, an attribute of an "
+        "instance of such a class that the class assigns a Module in every assignment of it (`model.backbone`, "
+        "also where the class is defined in another project file), or a name proven "
         "a Module by use (`.eval()`, `.train()`, `.parameters()`, `.modules()`, `.children()`, "
         "`.apply()`, `.state_dict()` with `.load_state_dict()`, called like a layer). Rebinding "
         "through `.to()`, `.cuda()`, `.float()`, `.eval()`, `torch.compile(...)` keeps the kind. "
@@ -263,6 +266,7 @@ class RequiresGradOnModule(Rule):
                 continue
             if not sets_module_flag(facts, store.obj, store.ctx.scope):
                 continue
+            note_used(facts, self.code, store.attr_node, edges=facts.kinds.edges_behind(store.obj, store.ctx.scope))
             value = value_src(store.value)
             obj = src(store.obj)
             yield self.finding(

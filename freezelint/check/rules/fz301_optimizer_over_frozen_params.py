@@ -9,6 +9,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, flows_of
+from freezelint.check.param_sources import with_requires_grad_filter
 from freezelint.check.rules.base import FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
 
 
@@ -24,7 +25,7 @@ class OptimizerOverFrozenParams(Rule):
     code = "FZ301"
     words = ("requires_grad", "require_grad", "requiresGrad")
     triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
-    requires = (FREEZES_MEANT, r"\.parameters\(\)|" + LIGHTNING_CALLBACK)
+    requires = (FREEZES_MEANT, r"\.(?:named_)?parameters\(\)|" + LIGHTNING_CALLBACK)
     what = (
         "Finds an optimizer with momentum, moving averages or weight decay built over all of a "
         "model's `.parameters()` while the same file freezes some of them."
@@ -42,7 +43,12 @@ class OptimizerOverFrozenParams(Rule):
         "Silent for freezes that the same scope undoes later (a GAN's discriminator frozen for the "
         "generator step), when the parameters are filtered on requires_grad, when the optimizer gets a named "
         "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, and for "
-        "plain SGD without momentum or weight decay. A freeze done by a helper (`freeze_encoder(model)`, "
+        "plain SGD without momentum or weight decay. Param groups built from `named_parameters()` "
+        "count as every parameter where their conditions are each other's complement (the weight-decay "
+        "split by `p.ndim > 1` / `p.ndim <= 1`, `X` / `not X`, through names and nanoGPT's `param_dict`); "
+        "a comprehension with any other condition holds a subset the checker cannot name and says "
+        "nothing. The reason named is the param group's own `weight_decay`/`momentum` where it sets one. "
+        "A freeze done by a helper (`freeze_encoder(model)`, "
         "of this file or another) counts as the part of the model the helper freezes (all of what it is "
         "given, for a helper of another file); a helper that freezes and builds the optimizer itself is "
         "reported inside it, not at each call. The fix is offered when the freeze comes before "
@@ -193,6 +199,64 @@ class OptimizerOverFrozenParams(Rule):
             opt = torch.optim.AdamW(net.parameters(), lr=1e-3)  # expect: FZ301
             """
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            model.layer1.requires_grad_(False)
+            # weight-decay groups split by ndim: together they hold every parameter, frozen ones too
+            decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+            no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+            opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},  # expect: FZ301
+                                     {"params": no_decay, "weight_decay": 0.0}], lr=1e-3)
+
+            # nanoGPT's configure_optimizers
+            param_dict = {pn: p for pn, p in model.named_parameters()}
+            decay_params = [p for n, p in param_dict.items() if p.dim() >= 2]
+            nodecay_params = [p for n, p in param_dict.items() if p.dim() < 2]
+            optim_groups = [{"params": decay_params, "weight_decay": 0.1},
+                            {"params": nodecay_params, "weight_decay": 0.0}]
+            opt2 = torch.optim.AdamW(optim_groups, lr=1e-3)  # expect: FZ301
+
+            # the Hugging Face split by name
+            no_decay_names = ["bias", "LayerNorm.weight"]
+            opt3 = torch.optim.AdamW([  # expect: FZ301
+                {"params": [p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay_names)]},
+                {"params": [p for n, p in model.named_parameters() if any(nd in n for nd in no_decay_names)],
+                 "weight_decay": 0.0},
+            ])
+            """,
+            fixed="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            model.layer1.requires_grad_(False)
+            # weight-decay groups split by ndim: together they hold every parameter, frozen ones too
+            decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]
+            no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim <= 1]
+            opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},  # expect: FZ301
+                                     {"params": no_decay, "weight_decay": 0.0}], lr=1e-3)
+
+            # nanoGPT's configure_optimizers
+            param_dict = {pn: p for pn, p in model.named_parameters()}
+            decay_params = [p for n, p in param_dict.items() if p.requires_grad and p.dim() >= 2]
+            nodecay_params = [p for n, p in param_dict.items() if p.requires_grad and p.dim() < 2]
+            optim_groups = [{"params": decay_params, "weight_decay": 0.1},
+                            {"params": nodecay_params, "weight_decay": 0.0}]
+            opt2 = torch.optim.AdamW(optim_groups, lr=1e-3)  # expect: FZ301
+
+            # the Hugging Face split by name
+            no_decay_names = ["bias", "LayerNorm.weight"]
+            opt3 = torch.optim.AdamW([  # expect: FZ301
+                {"params": [p for n, p in model.named_parameters() if p.requires_grad and not any(nd in n for nd in no_decay_names)]},
+                {"params": [p for n, p in model.named_parameters() if p.requires_grad and any(nd in n for nd in no_decay_names)],
+                 "weight_decay": 0.0},
+            ])
+            """,
+        ),
     ]
     good = [
         """
@@ -281,6 +345,28 @@ class OptimizerOverFrozenParams(Rule):
         """,
         """
         import torch
+        import torchvision
+
+        model = torchvision.models.resnet50(weights=None)
+        model.layer1.requires_grad_(False)
+        # a subset by name: which parameters it holds is not known, silent
+        head = [p for n, p in model.named_parameters() if n.startswith("fc")]
+        opt1 = torch.optim.AdamW(head, lr=1e-3)
+        opt2 = torch.optim.AdamW([p for n, p in model.named_parameters() if "fc" in n], lr=1e-3)
+        # groups that do not add up to every parameter (ndim 1 is in neither)
+        big = [p for p in model.parameters() if p.ndim > 1]
+        small = [p for p in model.parameters() if p.ndim < 1]
+        opt3 = torch.optim.AdamW([{"params": big}, {"params": small}], lr=1e-3)
+        # the weight-decay split with the requires_grad filter
+        decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]
+        no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim <= 1]
+        opt4 = torch.optim.AdamW([{"params": decay}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3)
+        # a name bound to something else than parameters: not followed
+        device = next(model.parameters()).device
+        opt5 = torch.optim.AdamW(build_param_groups(model.fc, device), lr=1e-3)
+        """,
+        """
+        import torch
         from lightning.pytorch import LightningModule
         from lightning.pytorch.callbacks import BaseFinetuning
 
@@ -324,7 +410,8 @@ class OptimizerOverFrozenParams(Rule):
                     )
                     continue
                 first = o.node.args[0].value
-                fix = _filter_fix(first) if all(f.index < o.index for f in freezes) else None
+                fix = _filter_fix(first, [e for e in evs if e.kind == OPT_BUILD and e.node is o.node]) \
+                    if all(f.index < o.index for f in freezes) else None
                 frozen = freezes[0].detail.get("sub") or o.target
                 via = freezes[0].detail.get("via")  # frozen by a helper (or a builder): name it
                 how = f"`{via}(...)` freezes parameters of `{frozen}`" if via else f"`{frozen}` is frozen"
@@ -340,11 +427,16 @@ class OptimizerOverFrozenParams(Rule):
                 )
 
 
-def _filter_fix(first: cst.BaseExpression) -> Fix | None:
-    """`model.parameters()` -> `[p for p in model.parameters() if p.requires_grad]`."""
+def _filter_fix(first: cst.BaseExpression, builds=()) -> Fix | None:
+    """`model.parameters()` -> `[p for p in model.parameters() if p.requires_grad]`; param groups
+    whose every source is a comprehension (`if p.ndim > 1`) get `p.requires_grad and` in each."""
     if isinstance(first, cst.Call) and isinstance(first.func, cst.Attribute) and first.func.attr.value == "parameters":
         new = cst.parse_expression(f"[p for p in {src(first)} if p.requires_grad]")
         return Fix("Pass only parameters that require grad", [(first, new)], safe=False)
+    comps = list({id(c): c for c in (b.detail.get("comp") for b in builds)}.values())
+    if comps and all(c is not None for c in comps) and all(not b.detail["filtered"] for b in builds):
+        return Fix("Keep only parameters that require grad in each param group",
+                   [(c, with_requires_grad_filter(c)) for c in comps], safe=False)
     return None
 
 

@@ -6,14 +6,14 @@ from typing import Iterable
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import ADD_GROUP, OPT_BUILD, REPLACE, after, dropped_on_return, flows_of
-from freezelint.check.rules.base import LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, Example, Finding, Rule
+from freezelint.check.rules.base import LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, Example, Finding, Rule, src
 
 
 class LayerReplacedAfterOptimizer(Rule):
     code = "FZ302"
     words = ("optim", *LIGHTNING_WORDS)
     triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
-    requires = (r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(",)
+    requires = (r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(|\.reset_classifier\s*\(",)
     what = "Finds a submodule replaced (`model.fc = nn.Linear(...)`) after an optimizer over it was built."
     why = (
         "An optimizer holds the Parameter objects it was given. A layer assigned afterwards has new "
@@ -27,6 +27,9 @@ class LayerReplacedAfterOptimizer(Rule):
         "Callback's training hooks (`on_fit_start` ... `on_train_epoch_end`, BaseFinetuning's "
         "`finetune_function`) a layer replaced on `pl_module` is reported whatever the optimizer, even "
         "when the LightningModule is not visible: Lightning built it over the module before the hook. "
+        "timm's `model.reset_classifier(n)` replaces the classifier too: reported where `model` is known "
+        "to come from `timm.create_model` (never by the method's name alone) and the optimizer holds every "
+        "parameter of it; `reset_classifier(0)` (an nn.Identity) is silent. "
         "Silent for layers without parameters (`nn.Identity()`, activations, pooling, losses), "
         "in `setup` (before the optimizer), for `copy.deepcopy` (EMA and teacher copies stay out "
         "of the optimizer on purpose) and when the hook adds a param group or calls "
@@ -101,8 +104,40 @@ class LayerReplacedAfterOptimizer(Rule):
                     opt.step()
             """
         ),
+        Example(
+            """
+            import timm
+            import torch
+
+            model = timm.create_model("resnet18", pretrained=True)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+            model.reset_classifier(4)  # expect: FZ302
+            """,
+            instead="""
+            import timm
+            import torch
+
+            model = timm.create_model("resnet18", pretrained=True)
+            model.reset_classifier(4)  # a new head first
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+            """,
+        ),
     ]
     good = [
+        """
+        import timm
+        import torch
+
+        model = timm.create_model("resnet18", pretrained=True)
+        opt = torch.optim.AdamW(model.layer4.parameters(), lr=1e-3)  # the head is not trained by this one
+        model.reset_classifier(4)
+        features = timm.create_model("resnet50", pretrained=True)
+        opt2 = torch.optim.AdamW(features.parameters(), lr=1e-3)
+        features.reset_classifier(0)  # an nn.Identity: no parameters
+        net = build_model()  # not known to be a timm model: its reset_classifier may be anything
+        opt3 = torch.optim.AdamW(net.parameters(), lr=1e-3)
+        net.reset_classifier(4)
+        """,
         """
         import torch.nn as nn
         import torch.optim as optim
@@ -185,9 +220,10 @@ class LayerReplacedAfterOptimizer(Rule):
             evs = flow.events
             for r in (e for e in evs if e.kind == REPLACE):
                 path = r.detail.get("path") or ""
+                head = r.detail.get("classifier")  # timm's reset_classifier: which attribute is unknown
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.target == r.target and o.index < r.index
                           and after(o, r)
-                          and (o.detail["whole"] or path.startswith(o.detail["path"] + "."))]
+                          and (o.detail["whole"] or not head and path.startswith(o.detail["path"] + "."))]
                 builds = [o for o in builds if not dropped_on_return(flow, r, o)]  # a path that returns first
                 if not builds:
                     continue
@@ -199,9 +235,10 @@ class LayerReplacedAfterOptimizer(Rule):
                               f"before every training hook)", "replace it in `setup`, which runs before")
                              if where else (f"after the optimizer was built over `{builds[-1].detail['path']}`",
                                             "build the optimizer after replacing layers"))
+                what = f"`{src(r.node)}` replaces the classifier of `{path}`" if head else f"`{path}` is replaced"
                 yield self.finding(
                     r.node,
-                    f"`{path}` is replaced {when}: the new layer's parameters are in no param group and never "
+                    f"{what} {when}: the new layer's parameters are in no param group and never "
                     f"train; {fix}, or `add_param_group` the new layer",
                     stmt=r.stmt, facts=facts, used=[r, *builds],
                 )

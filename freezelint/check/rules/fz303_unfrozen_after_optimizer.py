@@ -18,11 +18,15 @@ from freezelint.check.rules.base import (FREEZES_MEANT, LIGHTNING_CALLBACK, OPTI
                                          Rule, code_of, src)
 
 
+# Lightning's BaseFinetuning.make_trainable: an unfreeze without the param group
+_MAKE_TRAINABLE = r"|\bmake_trainable\s*\("
+
+
 class UnfrozenAfterOptimizer(Rule):
     code = "FZ303"
-    words = ("requires_grad",)
+    words = ("requires_grad", "make_trainable")
     triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
-    requires = (UNFREEZES, r"requires_grad")
+    requires = (UNFREEZES + _MAKE_TRAINABLE, r"requires_grad" + _MAKE_TRAINABLE)
     what = (
         "Finds parameters set back to `requires_grad=True` after an optimizer was built from a "
         "requires_grad filter, with no `add_param_group` (or new optimizer) after it."
@@ -37,7 +41,8 @@ class UnfrozenAfterOptimizer(Rule):
         "Follows helpers of the project's other files and Lightning's order: `configure_optimizers` "
         "runs before every training hook (`on_train_epoch_start`, `training_step`, ...), so an "
         "unfreeze there comes after the optimizer unless the hook adds a param group; "
-        "`BaseFinetuning.unfreeze_and_add_param_group` does both. In a Callback's training hooks an "
+        "`BaseFinetuning.unfreeze_and_add_param_group` does both, its `make_trainable` (in "
+        "`finetune_function`) only the unfreeze. In a Callback's training hooks an "
         "unfreeze of `pl_module` is reported only when the LightningModule's `configure_optimizers` is "
         "visible and filters on requires_grad: the module the hooks' `pl_module: Net` annotation names, "
         "else the only project LightningModule the Callback's file defines or imports (from another "
@@ -136,6 +141,46 @@ class UnfrozenAfterOptimizer(Rule):
                     opt.step()
             """
         ),
+        Example(
+            """
+            import torch
+            from lightning.pytorch import LightningModule
+            from lightning.pytorch.callbacks import BaseFinetuning
+
+            class Lit(LightningModule):
+                def configure_optimizers(self):
+                    return torch.optim.AdamW(filter(lambda p: p.requires_grad, self.parameters()))
+
+            class GradualUnfreeze(BaseFinetuning):
+                def freeze_before_training(self, pl_module):
+                    self.freeze(pl_module.backbone)
+
+                def finetune_function(self, pl_module, epoch, optimizer):
+                    if epoch == 1:
+                        self.make_trainable(pl_module.backbone)  # expect: FZ303
+                    if epoch == 2:
+                        BaseFinetuning.make_trainable([pl_module.neck, pl_module.head])  # expect: FZ303
+            """,
+            instead="""
+            import torch
+            from lightning.pytorch import LightningModule
+            from lightning.pytorch.callbacks import BaseFinetuning
+
+            class Lit(LightningModule):
+                def configure_optimizers(self):
+                    return torch.optim.AdamW(filter(lambda p: p.requires_grad, self.parameters()))
+
+            class GradualUnfreeze(BaseFinetuning):
+                def freeze_before_training(self, pl_module):
+                    self.freeze(pl_module.backbone)
+
+                def finetune_function(self, pl_module, epoch, optimizer):
+                    if epoch == 1:
+                        self.unfreeze_and_add_param_group(pl_module.backbone, optimizer)
+                    if epoch == 2:
+                        self.unfreeze_and_add_param_group([pl_module.neck, pl_module.head], optimizer)
+            """,
+        ),
     ]
     good = [
         """
@@ -212,6 +257,32 @@ class UnfrozenAfterOptimizer(Rule):
             def on_train_epoch_start(self, trainer, pl_module):
                 if trainer.current_epoch == 5:
                     pl_module.backbone.requires_grad_(True)
+        """,
+        """
+        import torch
+        from lightning.pytorch import Callback, LightningModule
+        from lightning.pytorch.callbacks import BaseFinetuning
+
+        class Lit(LightningModule):
+            def configure_optimizers(self):
+                return torch.optim.AdamW(filter(lambda p: p.requires_grad, self.parameters()))
+
+        class GradualUnfreeze(BaseFinetuning):
+            def freeze_before_training(self, pl_module):
+                self.make_trainable(pl_module.head)  # before Lightning builds the optimizer
+                self.freeze(pl_module.backbone)
+
+            def finetune_function(self, pl_module, epoch, optimizer):
+                if epoch == 1:
+                    self.make_trainable(pl_module.backbone)
+                    optimizer.add_param_group({"params": pl_module.backbone.parameters()})
+
+        class Thaw(Callback):  # not a BaseFinetuning: its make_trainable is its own, unknown
+            def make_trainable(self, module):
+                self.thawed = module
+
+            def on_train_epoch_start(self, trainer, pl_module):
+                self.make_trainable(pl_module.backbone)
         """,
         """
         from lightning.pytorch.callbacks import BaseFinetuning, Callback
@@ -298,10 +369,16 @@ class UnfrozenAfterOptimizer(Rule):
                 when = (f"in `{u.detail.get('hook')}`, after Lightning built the optimizer from a requires_grad "
                         f"filter ({where} runs before every training hook)" if where else
                         "after the optimizer was built from a requires_grad filter")
+                if u.detail.get("finetuning") or u.detail.get("hook") == "finetune_function":
+                    # a BaseFinetuning: its own unfreeze adds the param group too
+                    fix = f"use `self.unfreeze_and_add_param_group({u.detail.get('sub') or u.target}, optimizer)`, " \
+                          f"which also adds them to the optimizer"
+                else:
+                    fix = "`optimizer.add_param_group(...)` them"
                 yield self.finding(
                     u.node,
                     f"`{src(u.node) if len(src(u.node)) < 60 else u.detail.get('sub') or u.target}` unfreezes "
-                    f"parameters {when}: they get grads but are never updated; `optimizer.add_param_group(...)` them",
+                    f"parameters {when}: they get grads but are never updated; {fix}",
                     stmt=u.stmt, facts=facts, used=[u, *builds],
                 )
 

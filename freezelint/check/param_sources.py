@@ -1,0 +1,253 @@
+"""Which models' parameters an optimizer gets: the `X.parameters()` its first argument holds,
+directly or through the names and comprehensions that build its param groups.
+
+    AdamW(model.parameters())                                    every parameter of `model`
+    AdamW([{"params": model.head.parameters()}, ...])            `model.head` (that group)
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    AdamW([{"params": decay, ...}, {"params": no_decay, ...}])   every parameter of `model`
+
+A comprehension with a condition holds a subset nobody can name (`if "head" in n`), so it counts
+only beside its complement over the same parameters (`p.ndim > 1` / `p.ndim <= 1`, `X` / `not X`):
+together they hold them all, as the weight-decay split of HF, timm and nanoGPT does. A condition
+on requires_grad is the filter, not a subset: it makes the source filtered. A name is followed to
+its one assignment in its scope; anything else says nothing (precision first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from freezelint.check.scopes import Scope
+from freezelint.check.syntax import code_of, dotted, root_of, string_value
+
+_MAX_DEPTH = 4
+_PARAM_METHODS = ("parameters", "named_parameters")
+# calls that hand on the parameters of their arguments (a name among them is followed)
+_CONCAT = frozenset({"list", "tuple", "itertools.chain", "chain", "chain.from_iterable"})
+# comparison operators and their negation
+_NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "==", "in": "not in",
+            "not in": "in", "is": "is not", "is not": "is"}
+
+
+_UNPAIRED = ("unpaired",)  # a condition with no complement to pair it with (a conjunction, ...)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Parameters of `path` (rooted at `root`) that the optimizer gets, in param group `group`
+    (its dict literal, None outside one); `filtered`: a requires_grad test on the way."""
+
+    root: str
+    path: str
+    group: cst.Dict | None
+    filtered: bool
+    comp: cst.BaseExpression | None = None  # the comprehension that holds them, if one does
+
+
+@dataclass(frozen=True)
+class _Comp:
+    root: str
+    path: str
+    group: cst.Dict | None
+    filtered: bool
+    key: tuple  # what it iterates: the parameters of one path, with the same loop variables
+    cond: tuple | None  # its one condition (normalised), None when it has none
+    node: cst.BaseExpression | None = None  # the comprehension
+
+
+def param_sources(source: cst.BaseExpression, scope: Scope) -> list[Source]:
+    """The parameter sources of an optimizer's first argument (see the module docstring)."""
+    filtered = "requires_grad" in code_of(source)
+    found: list[Source] = []
+    comps: list[_Comp] = []
+    _collect(source, scope, None, filtered, found, comps, 0)
+    for c in comps:
+        # a filtered subset holds no frozen parameter whatever its other condition: it counts too
+        if c.cond is None or c.filtered or any(o is not c and o.key == c.key and _complement(o.cond, c.cond)
+                                               for o in comps):
+            found.append(Source(c.root, c.path, c.group, c.filtered, c.node))
+    return found
+
+
+def _collect(expr: cst.BaseExpression, scope: Scope, group: cst.Dict | None, filtered: bool,
+             found: list[Source], comps: list[_Comp], depth: int, follow: bool = True) -> None:
+    """`follow`: `expr` stands where parameters (or groups of them) go, so a name there is one of
+    them and is followed to its value; inside anything else (`next(model.parameters()).device`)
+    only a `.parameters()` written in place counts, as it always did."""
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(expr, cst.Dict) and group is None and follow:
+        for el in expr.elements:
+            if isinstance(el, cst.DictElement) and string_value(el.key) == "params":
+                _collect(el.value, scope, expr, filtered, found, comps, depth)
+        return
+    if isinstance(expr, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+        comp = _comp(expr, scope, group, filtered, depth)
+        if comp is not None:
+            comps.append(comp)
+            return  # else not over parameters, or over all of them in another shape: as any expression
+    hit = _params_call(expr)
+    if hit is not None:
+        found.append(Source(*hit, group, filtered))
+        return
+    if isinstance(expr, cst.Name):
+        value = _assigned(expr, scope) if follow else None
+        if value is not None:
+            _collect(value, scope, group, filtered or "requires_grad" in code_of(value), found, comps, depth + 1)
+        return
+    if isinstance(expr, cst.Lambda):
+        return
+    if follow and isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+        inner = [e.value for e in expr.elements]
+    elif follow and isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+        inner = [expr.left, expr.right]
+    elif follow and isinstance(expr, cst.Call) and dotted(expr.func) in _CONCAT:
+        inner = [a.value for a in expr.args if a.keyword is None]
+    else:
+        for child in expr.children:
+            kids = [child] if isinstance(child, cst.BaseExpression) else \
+                [c for c in child.children if isinstance(c, cst.BaseExpression)]  # Arg, Element, ...
+            for k in kids:
+                _collect(k, scope, group, filtered, found, comps, depth, follow=False)
+        return
+    for e in inner:
+        _collect(e, scope, group, filtered, found, comps, depth)
+
+
+def _params_call(expr: cst.BaseExpression) -> tuple[str, str] | None:
+    """`X.parameters()` / `X.named_parameters()`: (root, path of X)."""
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
+            and expr.func.attr.value in _PARAM_METHODS:
+        path, root = dotted(expr.func.value), root_of(expr.func.value)
+        if root and path:
+            return root, path
+    return None
+
+
+def _assigned(name: cst.Name, scope: Scope) -> cst.BaseExpression | None:
+    """The value of the one plain assignment of `name` in the scope that binds it."""
+    owner = scope.lookup(name.value)
+    bindings = owner.bindings.get(name.value, []) if owner is not None else []
+    if len(bindings) != 1 or bindings[0].how != "expr" or bindings[0].index:
+        return None
+    return bindings[0].node
+
+
+def _comp(comp, scope: Scope, group, filtered: bool, depth: int) -> _Comp | None:
+    """A comprehension over the parameters of one path: `p for p in X.parameters()`,
+    `p for n, p in X.named_parameters()` (or over a dict of them: `param_dict.items()`). None for
+    any other, and for one without a condition whose items are not the bare parameters
+    (`{"params": [p]} for p in ...`: every parameter still, found as a `.parameters()` inside)."""
+    loop = comp.for_in
+    if loop.inner_for_in is not None or loop.asynchronous is not None:
+        return None
+    hit = _named_iter(loop.iter, scope, depth)
+    if hit is None:
+        return None
+    (root, path), named = hit
+    conds = [c for test in loop.ifs for c in _conjuncts(test.test)]
+    kept = [c for c in conds if "requires_grad" not in code_of(c)]
+    filtered = filtered or len(kept) < len(conds)
+    target, elt = loop.target, comp.elt
+    if named:  # (name, parameter) pairs: the element is the second
+        bare = isinstance(elt, cst.Name) and isinstance(target, cst.Tuple) and len(target.elements) == 2 \
+            and all(isinstance(e.value, cst.Name) for e in target.elements) \
+            and target.elements[1].value.value == elt.value
+    else:
+        bare = isinstance(elt, cst.Name) and isinstance(target, cst.Name) and target.value == elt.value
+    if not bare:
+        return None if not conds else _Comp(root, path, group, filtered, (), _UNPAIRED)
+    cond = None if not kept else _normalised(kept[0]) if len(kept) == 1 else _UNPAIRED
+    return _Comp(root, path, group, filtered, (path, code_of(target)), cond, comp)
+
+
+def with_requires_grad_filter(comp) -> cst.BaseExpression:
+    """The comprehension with `p.requires_grad and` before its condition (`if p.requires_grad`
+    without one): the same parameters, less the frozen ones."""
+    test = cst.parse_expression(f"{comp.elt.value}.requires_grad")
+    loop = comp.for_in
+    if loop.ifs:
+        old = loop.ifs[0].test
+        if isinstance(old, (cst.BooleanOperation, cst.IfExp, cst.Lambda, cst.NamedExpr)) and not old.lpar:
+            old = old.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        test = cst.BooleanOperation(test, cst.And(), old)
+        ifs = [loop.ifs[0].with_changes(test=test), *loop.ifs[1:]]
+    else:
+        ifs = [cst.CompIf(test=test)]
+    return comp.with_changes(for_in=loop.with_changes(ifs=ifs))
+
+
+def _named_iter(it: cst.BaseExpression, scope: Scope, depth: int) -> tuple[tuple[str, str], bool] | None:
+    """What a comprehension iterates: ((root, path), whether items are (name, parameter) pairs)."""
+    hit = _params_call(it)
+    if hit is not None:
+        return hit, it.func.attr.value == "named_parameters"
+    # `param_dict.items()` / `.values()` of `param_dict = {pn: p for pn, p in X.named_parameters()}`
+    # or `dict(X.named_parameters())`
+    if isinstance(it, cst.Call) and not it.args and isinstance(it.func, cst.Attribute) \
+            and it.func.attr.value in ("items", "values") and isinstance(it.func.value, cst.Name) \
+            and depth < _MAX_DEPTH:
+        value = _assigned(it.func.value, scope)
+        inner = _whole_dict(value) if value is not None else None
+        if inner is not None:
+            return inner, it.func.attr.value == "items"
+    return None
+
+
+def _whole_dict(value: cst.BaseExpression) -> tuple[str, str] | None:
+    """A dict of every (name, parameter) pair of one path."""
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "dict" \
+            and len(value.args) == 1 and value.args[0].keyword is None and not value.args[0].star:
+        arg = value.args[0].value
+        hit = _params_call(arg)
+        return hit if hit is not None and arg.func.attr.value == "named_parameters" else None
+    if isinstance(value, cst.DictComp) and value.for_in.inner_for_in is None and not value.for_in.ifs:
+        hit = _params_call(value.for_in.iter)
+        t = value.for_in.target
+        if hit is None or value.for_in.iter.func.attr.value != "named_parameters" or not (
+                isinstance(t, cst.Tuple) and len(t.elements) == 2 and all(isinstance(e.value, cst.Name) for e in t.elements)):
+            return None
+        n, p = (e.value.value for e in t.elements)
+        if isinstance(value.key, cst.Name) and value.key.value == n \
+                and isinstance(value.value, cst.Name) and value.value.value == p:
+            return hit
+    return None
+
+
+def _conjuncts(test: cst.BaseExpression) -> list[cst.BaseExpression]:
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And) and not test.lpar:
+        return _conjuncts(test.left) + _conjuncts(test.right)
+    return [test]
+
+
+def _bare(expr: cst.BaseExpression) -> str:
+    return code_of(expr.with_changes(lpar=[], rpar=[]) if getattr(expr, "lpar", None) else expr).strip()
+
+
+def _normalised(test: cst.BaseExpression) -> tuple:
+    """("not", text) for `not X`, ("cmp", left, op, right) for a single comparison, else ("is", text)."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return ("not", _bare(test.expression))
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        c = test.comparisons[0]
+        op = " ".join(code_of(c.operator).split())
+        if op in _NEGATED:
+            return ("cmp", _bare(test.left), op, _bare(c.comparator))
+    return ("is", _bare(test))
+
+
+def _complement(a: tuple | None, b: tuple | None) -> bool:
+    """Every item satisfies exactly one of two normalised conditions."""
+    if a is None or b is None or _UNPAIRED in (a, b):
+        return False
+    if a[0] == "cmp" and b[0] == "cmp":
+        return a[1] == b[1] and a[3] == b[3] and _NEGATED[a[2]] == b[2]
+    if {a[0], b[0]} == {"not", "is"}:
+        return a[1] == b[1]
+    if {a[0], b[0]} == {"not", "cmp"}:  # `not (x > 1)` beside `x > 1`
+        neg, cmp = (a, b) if a[0] == "not" else (b, a)
+        return neg[1] == f"{cmp[1]} {cmp[2]} {cmp[3]}"
+    return False

@@ -1,0 +1,12 @@
+from lightning.pytorch.callbacks import BaseFinetuning
+
+from model import Classifier
+
+
+class GradualUnfreeze(BaseFinetuning):
+    def freeze_before_training(self, pl_module):
+        self.freeze(pl_module.backbone)
+
+    def finetune_function(self, pl_module: Classifier, epoch, optimizer):
+        if epoch == 1:
+            self.make_trainable(pl_module.backbone)  # expect: FZ303
