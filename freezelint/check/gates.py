@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a418bb1db940ebcc222210db08c61aad'
+RULES_DIGEST = '0ef0b6f6b3b45cc55a161f535045265b'
 
 GATES = {
     'FZ002': (

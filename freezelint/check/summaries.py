@@ -218,17 +218,12 @@ def summarise_text(text: str) -> dict | None:
 def _constructed_from(facts: Facts, name: str, scope) -> str | None:
     """`model = Net(...)` (possibly rebound through `.to()`/`.cuda()`): the class as this file
     names it, when every constructing binding agrees."""
-    from freezelint.check.known import SELF_RETURNING
-
     owner = scope.lookup(name)
     if owner is None:
         return None
     found = set()
     for b in owner.bindings[name]:
-        value = b.node
-        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-                and value.func.attr.value in SELF_RETURNING:
-            value = value.func.value
+        value = unwrap_self_returning(b.node)
         if isinstance(value, cst.Name) and value.value == name:
             continue  # `model = model.to(device)`
         if b.how != "expr" or not isinstance(value, cst.Call):

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from freezelint.check.events import Event, Flow, requires_grad_sets
+from freezelint.check.events import Event, Flow, requires_grad_sets, unwrap_self_returning
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, OPT_BUILD, REPLACE, TRAIN, UNFREEZE, after)
-from freezelint.check.known import SELF_RETURNING
 from freezelint.check.probe import handed_to
 from freezelint.check.syntax import dotted, root_of, walk
 
@@ -114,10 +113,7 @@ def _factory(facts: Facts, flow: Flow, model: str, freeze: Event) -> tuple[str |
     before = [b for b in owner.bindings.get(model, []) if b.node is not None and order.get(id(b.node), at) < at]
     found: list[tuple[str | None, str | None]] = []
     for b in reversed(before):  # the binding that reaches the freeze first, then those of other arms
-        value = b.node
-        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-                and value.func.attr.value in SELF_RETURNING:
-            value = value.func.value
+        value = unwrap_self_returning(b.node)
         if isinstance(value, cst.Name) and value.value == model:
             continue  # `model = model.to(device)`
         k = facts.kind(value, b.scope or owner) if b.how == "expr" and isinstance(value, cst.Call) else None
