@@ -578,3 +578,19 @@ def test_fz102_reads_the_attributes_of_a_class_of_another_file_and_follows_their
         "encoder": {"kind": "module", "factory": "torchvision.models.resnet18"},
         "head": {"kind": "module", "qual": "torch.nn.Linear", "factory": "torch.nn.Linear"},
         "scale": {"kind": "param"}}  # adapter keeps requires_grad as its own setting: left out
+
+
+def test_fz102_is_silent_on_a_class_of_another_file_that_keeps_requires_grad_as_its_own_setting(cli, tmp_path):
+    # as for a class of the same file: a Net whose forward reads self.requires_grad keeps a switch
+    # of its own, and `model.requires_grad = False` sets it; a cached result follows the class
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    nets = tmp_path / "nets.py"
+    switch = ("import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.requires_grad = True\n        self.body = nn.Linear(2, 2)\n\n    def forward(self, x):\n"
+              "        return self.body(x) if self.requires_grad else x\n")
+    nets.write_text(switch)
+    (tmp_path / "train.py").write_text("from nets import Net\n\nmodel = Net()\nmodel.requires_grad = False\n")
+    cache = ["--cache-dir", str(tmp_path / ".cache")]
+    assert _found(cli, tmp_path, *cache, "train.py") == []
+    nets.write_text(switch.replace("self.body(x) if self.requires_grad else x", "self.body(x)"))
+    assert _found(cli, tmp_path, *cache, "train.py") == [("train.py", 4, "FZ102")]

@@ -84,6 +84,9 @@ def sets_module_flag(facts: Facts, obj: cst.BaseExpression, scope: Scope) -> boo
     if _is_own_setting(obj, cls):
         return False
     kind = facts.kind(obj, scope)
+    if kind is not None and kind.cls is None and kind.qual and facts.project is not None and facts.path \
+            and facts.project.keeps_requires_grad(facts.path, kind.qual):
+        return False  # a class of another project file that keeps requires_grad as its own setting
     return not (kind is not None and class_declares(kind.cls, "requires_grad"))
 
 

@@ -304,7 +304,8 @@ class Project:
                 self._digests[dep] = _digest([str(f) for f in self._scan(words, Path(root))])
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
-                    "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs}.get(kind)
+                    "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
+                    "ownrg": self._keeps_requires_grad}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -559,6 +560,28 @@ class Project:
         if record:
             self.used[f"{path.resolve()}#train {name}"] = _digest(found)
         return found
+
+    def keeps_requires_grad(self, importer: str, qual: str) -> bool:
+        """A project class that keeps `requires_grad` as a setting of its own (reads
+        `self.requires_grad` back, or declares it at class level), read from the class block's
+        text: `model.requires_grad = False` on its instances sets that setting (FZ102 is silent, as
+        it is for a class of the same file). A dependency of its own (`path#ownrg name`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        found = self._keeps_requires_grad(*hit)
+        self.used[f"{hit[0].resolve()}#ownrg {hit[1]}"] = _digest(found)
+        return found
+
+    def _keeps_requires_grad(self, path: Path, name: str) -> bool:
+        outline = self.outline(path)
+        m = re.search(rf"^class[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
+        if m is None:
+            return False
+        text = outline["text"]
+        end = _TOP_LEVEL.search(text, m.end())
+        block = text[m.end():end.start() if end else len(text)]
+        return bool(re.search(r"\bself\.requires_grad\b(?!\s*=[^=])|^[ \t]+requires_grad[ \t]*[:=]", block, re.M))
 
     def bn_attrs(self, importer: str, qual: str) -> list[str]:
         """The attributes of a project class proven to hold BatchNorm (its summary's "bn"); a class
