@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import warnings
 
 import pytest
@@ -70,6 +71,42 @@ def test_lightning_fit_trainable_layer_left_out_of_the_optimizer_is_fz503():
         _fit(L, module)
     fz503 = [f for f in w.report.findings if f.code == "FZ503"]
     assert [f.target for f in fz503] == ["backbone"], w.report.render_text()
+
+
+def test_lightning_base_finetuning_make_trainable_is_fz503_with_lightnings_own_fix():
+    # BaseFinetuning.make_trainable unfreezes without adding to the optimizer (trial4 r05): the
+    # finding names unfreeze_and_add_param_group
+    L = pytest.importorskip("lightning.pytorch")
+    from lightning.pytorch.callbacks import BaseFinetuning
+
+    class Unfreeze(BaseFinetuning):
+        def freeze_before_training(self, pl_module):
+            self.freeze(pl_module.backbone)
+
+        def finetune_function(self, pl_module, epoch, optimizer):
+            if epoch == 1:
+                self.make_trainable(pl_module.backbone)
+
+    torch.manual_seed(0)
+    _, module = _lightning_module(freeze_in_init=False, forget_in_optimizer=False)
+    data = torch.utils.data.TensorDataset(torch.randn(8, 6), torch.randint(0, 3, (8,)))
+    trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        callbacks=[Unfreeze()])
+    with freezelint.watch(steps=4) as w, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=4))
+    fz503 = [f for f in w.report.findings if f.code == "FZ503"]
+    assert fz503 and "unfreeze_and_add_param_group" in fz503[0].advice and "Unfreeze" in fz503[0].advice, \
+        w.report.render_text()
+    # without such a callback alive the advice stays the plain one
+    del trainer, module, w
+    gc.collect()
+    torch.manual_seed(0)
+    L, plain = _lightning_module(freeze_in_init=False, forget_in_optimizer=True)
+    with freezelint.watch() as w:
+        _fit(L, plain)
+    assert all("unfreeze_and_add_param_group" not in f.advice for f in w.report.findings)
 
 
 # ---------------------------------------------------------------- HF Trainer

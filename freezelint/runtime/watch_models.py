@@ -142,6 +142,23 @@ def _optimizers_holding() -> dict[int, str]:
     return out
 
 
+def finetuning_callbacks() -> list[str]:
+    """Classes of the live Lightning `BaseFinetuning` callbacks (none when Lightning is not
+    imported): their `make_trainable` unfreezes without adding to the optimizer, the FZ503
+    mistake that `unfreeze_and_add_param_group` avoids."""
+    bases = [getattr(sys.modules.get(f"{pkg}.callbacks.finetuning"), "BaseFinetuning", None)
+             for pkg in ("lightning.pytorch", "pytorch_lightning")]
+    todo, classes = [b for b in bases if isinstance(b, type)], []
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
+    if not classes:
+        return []
+    return sorted({type(o).__name__ for o in gc.get_referrers(*classes) if isinstance(type(o), type)
+                   and any(issubclass(type(o), b) for b in classes)})
+
+
 def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> tuple[list[nn.Module], list[str], set[int]]:
     """The other models the script forwarded while watched, beside the trained ones. Those with
     every parameter frozen, held by no optimizer, and with running statistics are judged with

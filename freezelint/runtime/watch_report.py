@@ -27,8 +27,8 @@ from freezelint.runtime.names import Names
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, walk
-from freezelint.runtime.watch_models import (bystanders, find_models, held_params, join_name, model_labels,
-                                               unwrapped, within)
+from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params,
+                                               join_name, model_labels, unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
@@ -321,6 +321,14 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if not only_beside:  # expectations name the trained model
         found += F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules])
     found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
+    if any(f.code == "FZ503" for f in found):
+        callbacks = finetuning_callbacks()
+        if callbacks:  # Lightning's own way to unfreeze adds to the optimizer too
+            for f in found:
+                if f.code == "FZ503":
+                    f.advice += (f"; in a Lightning BaseFinetuning callback ({', '.join(callbacks)}), unfreeze with "
+                                 f"`self.unfreeze_and_add_param_group(modules, optimizer)`: `make_trainable` does not "
+                                 f"give them to the optimizer")
     if averages:
         _hint_averages(found, [label for label, m in zip(labels, models) if id(m) in averages], w.steps)
     found += beside
