@@ -537,15 +537,21 @@ class Project:
             self.edges.append(edge)
         return self._train_override(*hit, record=True)
 
-    def _train_override(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> bool:
+    def _class_block(self, path: Path, name: str) -> str | None:
+        """The text of the top-level class `name` in `path` after its name (None: no such class)."""
         outline = self.outline(path)
         m = re.search(rf"^class[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
+        if m is None:
+            return None
+        end = _TOP_LEVEL.search(outline["text"], m.end())
+        return outline["text"][m.end():end.start() if end else len(outline["text"])]
+
+    def _train_override(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> bool:
+        outline = self.outline(path)
+        block = self._class_block(path, name)
         found = False
-        if m is not None and _depth <= _MAX_REEXPORT:
-            text = outline["text"]
-            end = _TOP_LEVEL.search(text, m.end())
-            found = bool(re.search(r"^[ \t]+def[ \t]+train[ \t]*\(", text[m.end():end.start() if end else len(text)],
-                                   re.M))
+        if block is not None and _depth <= _MAX_REEXPORT:
+            found = bool(re.search(r"^[ \t]+def[ \t]+train[ \t]*\(", block, re.M))
             line = self._class_line(path, name) or ""
             inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
             for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
@@ -574,14 +580,8 @@ class Project:
         return found
 
     def _keeps_requires_grad(self, path: Path, name: str) -> bool:
-        outline = self.outline(path)
-        m = re.search(rf"^class[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
-        if m is None:
-            return False
-        text = outline["text"]
-        end = _TOP_LEVEL.search(text, m.end())
-        block = text[m.end():end.start() if end else len(text)]
-        return bool(re.search(r"\bself\.requires_grad\b(?!\s*=[^=])|^[ \t]+requires_grad[ \t]*[:=]", block, re.M))
+        block = self._class_block(path, name)
+        return block is not None and bool(re.search(r"\bself\.requires_grad\b(?!\s*=[^=])|^[ \t]+requires_grad[ \t]*[:=]", block, re.M))
 
     def bn_attrs(self, importer: str, qual: str) -> list[str]:
         """The attributes of a project class proven to hold BatchNorm (its summary's "bn"); a class

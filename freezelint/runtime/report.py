@@ -20,7 +20,7 @@ def _holders(names: list[str], modules: dict[str, "ModuleRecord"]) -> set[str]:
             mod = mod.rpartition(".")[0]
             counts[mod] = counts.get(mod, 0) + 1
     full = {m for m, c in counts.items() if m in modules and 0 < modules[m].params <= c}
-    top = {m for m in full if not any(m.startswith(o + ".") or (not o and m) for o in full if o != m)}
+    top = {m for m in full if not any(o != m and (not o or m.startswith(o + ".")) for o in full)}
     if top:
         return top
     common = [m for m, c in counts.items() if c == len(names) and m in modules]

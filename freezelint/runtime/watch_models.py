@@ -118,13 +118,17 @@ def _script_name(obj: object) -> str | None:
     return None
 
 
-def _optimizer_classes() -> list[type]:
-    out, todo = [], [torch.optim.Optimizer]
+def _with_subclasses(bases: list[type]) -> list[type]:
+    out, todo = [], list(bases)
     while todo:
         cls = todo.pop()
         out.append(cls)
         todo.extend(cls.__subclasses__())
     return out
+
+
+def _optimizer_classes() -> list[type]:
+    return _with_subclasses([torch.optim.Optimizer])
 
 
 def _optimizers_holding() -> dict[int, str]:
@@ -148,11 +152,7 @@ def finetuning_callbacks() -> list[str]:
     mistake that `unfreeze_and_add_param_group` avoids."""
     bases = [getattr(sys.modules.get(f"{pkg}.callbacks.finetuning"), "BaseFinetuning", None)
              for pkg in ("lightning.pytorch", "pytorch_lightning")]
-    todo, classes = [b for b in bases if isinstance(b, type)], []
-    while todo:
-        cls = todo.pop()
-        classes.append(cls)
-        todo.extend(cls.__subclasses__())
+    classes = _with_subclasses([b for b in bases if isinstance(b, type)])
     if not classes:
         return []
     return sorted({type(o).__name__ for o in gc.get_referrers(*classes) if isinstance(type(o), type)
