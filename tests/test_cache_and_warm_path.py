@@ -124,13 +124,18 @@ def test_just_written_files_are_not_trusted_by_metadata(cli, tmp_path, spy):
     assert spy["read"] == ["a.py"]  # a save in the same clock tick could hide behind equal metadata
 
 
-def _imports_libcst(tmp_path, *args: str) -> bool:
+def _imported(tmp_path, modules: tuple[str, ...], *args: str, env: dict | None = None) -> set[str]:
+    """Which of `modules` a `freezelint` run with `args` imported, in a fresh process."""
     code = ("import sys; from freezelint.cli import main; main(sys.argv[1:]); "
-            "print('LIBCST', 'libcst' in sys.modules)")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+            f"print('IMPORTED', *[m for m in {modules!r} if m in sys.modules])")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", **(env or {})}
     p = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True,
                        env=env, timeout=120, check=True)
-    return p.stdout.strip().splitlines()[-1] == "LIBCST True"
+    return set(p.stdout.strip().splitlines()[-1].split()[1:])
+
+
+def _imports_libcst(tmp_path, *args: str) -> bool:
+    return "libcst" in _imported(tmp_path, ("libcst",), *args)
 
 
 def test_libcst_is_imported_only_when_a_file_needs_parsing(tmp_path):
@@ -141,6 +146,16 @@ def test_libcst_is_imported_only_when_a_file_needs_parsing(tmp_path):
     # warm: the finding (and its source line) comes from the cache, nothing is parsed
     assert _imports_libcst(tmp_path, "check", "bad.py")
     assert not _imports_libcst(tmp_path, "check", "bad.py")
+
+
+@pytest.mark.parametrize("fmt", ["text", "concise"])
+@pytest.mark.parametrize("color", [{}, {"NO_COLOR": "", "FORCE_COLOR": "1"}])
+def test_a_warm_run_with_findings_imports_neither_libcst_nor_rich(tmp_path, fmt, color):
+    # rich's import alone was a quarter of a warm re-check of timm + torchvision
+    write(tmp_path / "bad.py", BAD_MODULE)
+    _imported(tmp_path, (), "check", "--exit-zero", "bad.py")
+    assert _imported(tmp_path, ("libcst", "rich"), "check", "--exit-zero", "--format", fmt, "bad.py",
+                     env=color) == set()
 
 
 def test_generated_gate_table_is_fresh():

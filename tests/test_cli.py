@@ -67,6 +67,18 @@ def test_text_output_shows_source_caret_and_fix(cli, tmp_path):
     assert "Found 1 finding in 1 file." in r.out
 
 
+def test_colored_text_paints_the_gutter_and_caret_not_the_code(tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "FORCE_COLOR": "1"}
+    env.pop("NO_COLOR", None)
+    out = subprocess.run([sys.executable, "-m", "freezelint", "check", "--no-cache", "bad.py"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=120).stdout
+    assert "\x1b[1mbad.py:3:1\x1b[0m: \x1b[1;31mFZ102\x1b[0m [*] " in out
+    assert "\x1b[34m3 | \x1b[0mlayer.requires_grad = False\n" in out  # the code as written, uncoloured
+    assert "\x1b[34m  | \x1b[0m\x1b[1;31m^" in out
+    assert "  = \x1b[36mfix\x1b[0m: Call `layer.requires_grad_(False)`" in out
+
+
 def test_json_output_has_ruff_shape(cli, tmp_path):
     write(tmp_path / "bad.py", BAD_MODULE)
     r = cli(tmp_path, "check", "--format", "json", "bad.py")
