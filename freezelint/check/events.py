@@ -629,21 +629,51 @@ def _placed(kind: str, detail: dict, at: str | None) -> dict:
 
 
 def _ends_body(block: cst.BaseSuite) -> bool:
-    """The block's last statement is a `return` or `raise`: nothing after its `if` runs on that path."""
-    last = block.body[-1] if isinstance(block, cst.IndentedBlock) and block.body else \
-        block if isinstance(block, cst.SimpleStatementSuite) else None
-    small = last.body[-1] if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and last.body \
-        else None
-    return isinstance(small, (cst.Return, cst.Raise))
+    """The block always ends in a `return` or `raise`: nothing after its `if` runs on that path."""
+    return _ending(block) in ("return", "raise")
 
 
 def _jump_kind(block: cst.BaseSuite) -> str | None:
-    """"continue" or "break" when the block's last statement is one, else None."""
+    """"continue" or "break" when the block always ends in one, else None."""
+    kind = _ending(block)
+    return kind if kind in ("continue", "break") else None
+
+
+_ENDINGS = {cst.Return: "return", cst.Raise: "raise", cst.Continue: "continue", cst.Break: "break"}
+# Context managers whose exit swallows an exception (the block's end is then not sure to be reached,
+# and what follows the `with` runs): `with suppress(E): step(); continue` may fall through.
+_SWALLOWING = frozenset({"suppress", "raises", "assertRaises", "assertRaisesRegex", "catch_warnings_as_errors"})
+
+
+def _ending(block: cst.BaseSuite | None) -> str | None:
+    """How a block always ends: "return", "raise", "continue" or "break" when its last statement is
+    one, or a `with` (no exception-swallowing manager) or `try` that always ends so. A `try` counts
+    when its `finally` ends so, or when its body ends so, every `except` ends so too (or raises:
+    nothing after it runs) and its `finally` jumps nowhere. Else None: the path may go on."""
     last = block.body[-1] if isinstance(block, cst.IndentedBlock) and block.body else \
         block if isinstance(block, cst.SimpleStatementSuite) else None
-    small = last.body[-1] if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and last.body \
-        else None
-    return "continue" if isinstance(small, cst.Continue) else "break" if isinstance(small, cst.Break) else None
+    if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return _ENDINGS.get(type(last.body[-1])) if last.body else None
+    if isinstance(last, cst.With):
+        swallows = any((dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "").rsplit(".", 1)[-1]
+                       in _SWALLOWING for i in last.items)
+        return None if swallows else _ending(last.body)
+    if isinstance(last, cst.Try):
+        final = _ending(last.finalbody.body) if last.finalbody is not None else None
+        if final is not None:
+            return final  # run on every way out of the try, and its own jump replaces any other
+        kind = _ending(last.body)
+        if kind is None or last.finalbody is not None and _jumps_anywhere(last.finalbody.body):
+            return None
+        if any(_ending(h.body) not in (kind, "raise") for h in last.handlers):
+            return None  # an `except` that goes on, or ends another way
+        return kind
+    return None
+
+
+def _jumps_anywhere(block: cst.BaseSuite) -> bool:
+    """A return/raise/continue/break anywhere in the block (in a nested loop or function too: unsure)."""
+    return any(isinstance(n, tuple(_ENDINGS)) for n in walk(block))
 
 
 def _builtin(func: cst.Name, scope: Scope) -> bool:

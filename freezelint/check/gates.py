@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0ef0b6f6b3b45cc55a161f535045265b'
+RULES_DIGEST = 'a13c4f3084765accfdc1ba60f4aac017'
 
 GATES = {
     'FZ002': (

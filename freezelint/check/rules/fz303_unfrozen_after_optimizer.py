@@ -181,6 +181,32 @@ class UnfrozenAfterOptimizer(Rule):
                         self.unfreeze_and_add_param_group([pl_module.neck, pl_module.head], optimizer)
             """,
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            def fit(loader, epochs, evaluate):
+                model = torchvision.models.resnet18(weights=None)
+                model.requires_grad_(False)
+                model.fc.requires_grad_(True)
+                opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+                for epoch in range(epochs):
+                    if epoch == 5:
+                        # the break, inside the with, skips the add_param_group below
+                        model.layer4.requires_grad_(True)  # expect: FZ303
+                        with torch.no_grad():
+                            evaluate(model)
+                            break
+                    opt.add_param_group({"params": model.layer3.parameters()})
+                    for x, y in loader:
+                        torch.nn.functional.cross_entropy(model(x), y).backward()
+                        opt.step()
+                for x, y in loader:
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -344,6 +370,28 @@ class UnfrozenAfterOptimizer(Rule):
             for x, y in loader:
                 torch.nn.functional.cross_entropy(model(x), y).backward()
                 opt.step()
+        """,
+        """
+        import torch
+        import torchvision
+
+        def fit(loader, epochs, evaluate):
+            model = torchvision.models.resnet18(weights=None)
+            model.requires_grad_(False)
+            model.fc.requires_grad_(True)
+            opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+            for epoch in range(epochs):
+                if epoch == 5:
+                    model.layer4.requires_grad_(True)
+                    try:
+                        evaluate(model)
+                        break
+                    except RuntimeError:
+                        pass  # training goes on: the add_param_group below takes layer4
+                opt.add_param_group({"params": model.layer4.parameters()})
+                for x, y in loader:
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
         """,
     ]
 
