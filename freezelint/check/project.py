@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 14
+SUMMARY_VERSION = 15
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -295,7 +295,8 @@ class Project:
         name` -> whether that function returns a fresh library model (FZ303); `path#train name`
         -> whether that class defines train(), itself or through its bases (FZ201); `path#bn name`
         -> nothing while the file never says BatchNorm (a class without BatchNorm parts); `path#attrs
-        Name` -> what the attributes of that class hold (its summary's "attrs")."""
+        Name` -> what the attributes of that class hold and its project bases (its summary's "attrs",
+        "bases")."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -405,17 +406,16 @@ class Project:
     def class_attr(self, importer: str, qual: str, attr: str) -> tuple[dict, Edge] | None:
         """What `attr` of an instance of a project class of another file holds, as its summary's
         "attrs" records it ({"kind": "module", ...} or {"kind": "param"}), with the edge it
-        crossed; None when unknown. Recorded as a dependency of its own (`path#attrs name`): the
-        importer is checked again when the class's attributes change, not when anything else in
-        its file does."""
+        crossed; None when unknown. An attribute the class inherits is looked for in its project
+        base classes, and one that holds an instance of a project class is a Module when that
+        class is one, named so that the importer can ask for its attributes in turn (both
+        through at most `_MAX_CHAIN` files, each class once). Each class read is a dependency of
+        its own (`path#attrs name`): the importer is checked again when the attributes of a class
+        on the chain change, not when anything else in its file does."""
         if is_library(qual):
             return None
         hit = self.resolve(importer, qual)
-        if hit is None:
-            return None
-        attrs = self._attrs(*hit)
-        self.used[f"{hit[0].resolve()}#attrs {hit[1]}"] = _digest(attrs)
-        found = attrs.get(attr) if attrs else None
+        found = self._inherited_attr(importer, hit, attr, set()) if hit is not None else None
         if found is None:
             return None
         edge = Edge(shown_path(importer), shown_path(str(hit[0])), f"{hit[1]}.{attr}")
@@ -423,10 +423,81 @@ class Project:
             self.edges.append(edge)
         return found, edge
 
+    def _inherited_attr(self, importer: str, hit: tuple[Path, str], attr: str, seen: set) -> dict | None:
+        """`attr` of the class `hit` or of its project base classes (see class_attr)."""
+        path, name = hit
+        key = (str(path.resolve()), name)
+        if key in seen or len(seen) >= _MAX_CHAIN:
+            return None
+        seen.add(key)
+        read = self._attrs(path, name)
+        self.used[f"{key[0]}#attrs {name}"] = _digest(read)
+        if read is None:
+            return None
+        found = read["attrs"].get(attr)
+        if found is not None:
+            return self._instance_of(importer, path, found, seen)
+        for base in read["bases"]:
+            below = self._class_ref(path, base)
+            found = self._inherited_attr(importer, below, attr, seen) if below is not None else None
+            if found is not None:
+                return found
+        return None
+
+    def _instance_of(self, importer: str, path: Path, found: dict, seen: set) -> dict | None:
+        """An "attrs" entry of a class of `path` as the importer knows it. One that names the project
+        class it holds ("class") gets a name the importer resolves to that class (its attributes are
+        then looked up in turn); an instance of a class of another file ("class" alone) is a Module
+        when that class is one and does not keep `requires_grad` as its own setting."""
+        ref = found.get("class")
+        if ref is None:
+            return found
+        out = {k: v for k, v in found.items() if k != "class"}
+        target = self._class_ref(path, ref)
+        if target is None:
+            return out or None
+        if not out:
+            if not self.module_class(str(path), ref):
+                return None
+            keeps = self._keeps_requires_grad(*target)
+            self.used[f"{target[0].resolve()}#ownrg {target[1]}"] = _digest(keeps)
+            if keeps:
+                return None
+            out["kind"] = "module"
+        named = self._name_for(importer, target) if len(seen) < _MAX_CHAIN else None
+        if named is not None:
+            out["qual"] = named
+        return out
+
+    def _class_ref(self, path: Path, qual: str) -> tuple[Path, str] | None:
+        """The class a name of `path` refers to: a top-level class of `path` itself, or of another file."""
+        if "." not in qual and qual in (self.outline(path) or {}).get("defs", ()):
+            return path, qual
+        return None if is_library(qual) else self.resolve(str(path), qual)
+
+    def _name_for(self, importer: str, target: tuple[Path, str]) -> str | None:
+        """A dotted name the importer resolves to the class `target` (`models.backbones.Backbone`)."""
+        where = target[0].resolve()
+        for root in self._roots(Path(importer).resolve()):
+            try:
+                parts = list(where.relative_to(root.resolve()).with_suffix("").parts)
+            except ValueError:
+                continue
+            if parts and parts[-1] == "__init__":
+                parts.pop()
+            qual = ".".join([*parts, target[1]])
+            hit = self.resolve(importer, qual) if parts and all(p.isidentifier() for p in parts) else None
+            if hit is not None and hit[0].resolve() == where and hit[1] == target[1]:
+                return qual
+        return None
+
     def _attrs(self, path: Path, name: str) -> dict | None:
+        """What class_attr reads of a class: its summary's "attrs" and its project bases."""
         summary = self.summary(path)
         entry = summary["classes"].get(name) if summary else None
-        return entry.get("attrs") if entry else None
+        if entry is None or "attrs" not in entry:
+            return None
+        return {"attrs": entry["attrs"], "bases": [b for b in entry["bases"] if b and not is_library(b)]}
 
     def _fresh(self, path: Path, name: str) -> bool:
         """The summary's "fresh" of a function; a file with no word of what summaries record is
