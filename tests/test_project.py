@@ -638,3 +638,24 @@ def test_fz102_follows_attributes_through_a_third_file_and_its_change_reaches_th
                          .replace("self.encoder = torchvision.models.resnet18(weights=None)", "self.encoder = None"))
     changed = check_paths(["."], load())
     assert [(d.path, d.row, d.code) for d in changed.diagnostics] == [bad[0], bad[2], bad[4]]
+
+
+def test_fz303_follows_a_basefinetuning_through_a_project_base_class_and_its_change(tmp_path, monkeypatch):
+    """callbacks.py's `GradualUnfreeze(BackboneFinetuning)` names no Lightning class: base.py's
+    `BackboneFinetuning(BaseFinetuning)` makes it one, and its make_trainable Lightning's. The cached
+    result follows base.py: once BackboneFinetuning defines make_trainable itself, nothing is found."""
+    from freezelint.check.runner import check_paths
+    from freezelint.config import load
+
+    root = _copy("finetuning3_bad", tmp_path)
+    monkeypatch.chdir(root)
+    bad = [("callbacks.py", 8, "FZ303"), ("callbacks.py", 14, "FZ303")]
+    assert [(d.path, d.row, d.code) for d in check_paths(["."], load()).diagnostics] == bad
+    warm = check_paths(["."], load())
+    assert warm.cached == warm.files and [(d.path, d.row, d.code) for d in warm.diagnostics] == bad
+    base = root / "base.py"
+    base.write_text(base.read_text().replace(
+        "        self.freeze(pl_module.backbone)\n",
+        "        self.freeze(pl_module.backbone)\n\n    def make_trainable(self, modules, optimizer=None):\n"
+        "        self.unfreeze_and_add_param_group(modules, optimizer)\n", 1))
+    assert check_paths(["."], load()).diagnostics == []

@@ -405,8 +405,8 @@ class Flow(cst.CSTVisitor):
         return k is not None and k.sub is None and (k.factory or "").split(":")[0] in TIMM_FACTORIES
 
     def _base_finetuning(self, recv: cst.BaseExpression) -> bool:
-        """`recv.<method>` is Lightning's BaseFinetuning's own: `BaseFinetuning.m(...)`, or
-        `self.m(...)` in a direct subclass that does not define the method itself."""
+        """`recv.make_trainable` is Lightning's BaseFinetuning's own: `BaseFinetuning.m(...)`, or
+        `self.m(...)` in a subclass (through project classes too) none of which defines it itself."""
         if is_base_finetuning(self.facts.qualname(recv, self.scope)):
             return True
         s = self.scope
@@ -414,10 +414,8 @@ class Flow(cst.CSTVisitor):
             s = s.parent
         if not (isinstance(recv, cst.Name) and recv.value == "self" and s is not None and s.is_method):
             return False
-        node = s.cls.node
-        return any(is_base_finetuning(self.facts.qualname(b.value, self.facts.module_scope))
-                   for b in node.bases if b.keyword is None) \
-            and not any(isinstance(m, cst.FunctionDef) and m.name.value == "make_trainable" for m in node.body.body)
+        bases, own = library_bases(self.facts, s.cls.node)
+        return not own and any(is_base_finetuning(q) for q in bases)
 
     def _requires_grad(self, obj: cst.BaseExpression, value: cst.BaseExpression, called: bool,
                        node: cst.CSTNode) -> None:
@@ -574,6 +572,31 @@ _CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn
 # which calls configure_optimizers again.
 _GIVES_OPTIMIZER = frozenset({"add_param_group", "unfreeze_and_add_param_group", "setup_optimizers"})
 _DDP = ("torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel")
+
+
+def library_bases(facts: Facts, node: cst.ClassDef, _depth: int = 0) -> tuple[frozenset[str], bool]:
+    """The library classes a class of this file derives from, through the project's classes (of
+    this file, and of other files through the project index), and whether one of those project
+    classes (itself included) defines `make_trainable`: `class MyFt(Base)` with `class
+    Base(BaseFinetuning)` elsewhere is a BaseFinetuning whose make_trainable is Lightning's."""
+    own = any(isinstance(m, cst.FunctionDef) and m.name.value == "make_trainable" for m in node.body.body)
+    found: set[str] = set()
+    for b in (b.value for b in node.bases if b.keyword is None):
+        local = facts.classes.get(b.value) if isinstance(b, cst.Name) else None
+        q = facts.qualname(b, facts.module_scope)
+        if local is not None and local.node is not node:
+            if _depth < _MAX_DEPTH:
+                more, by = library_bases(facts, local.node, _depth + 1)
+                found |= more
+                own = own or by
+        elif q and is_library(q):
+            found.add(q)
+        elif q and facts.project is not None and facts.path:
+            hit = facts.project.library_bases(facts.path, q)
+            if hit is not None:
+                found |= set(hit["bases"])
+                own = own or hit["make_trainable"]
+    return frozenset(found), own
 
 
 def _returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None:

@@ -12,8 +12,9 @@ import libcst as cst
 
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
                                      OPAQUE, OPT_BUILD, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump, Summaries)
-from freezelint.check.events import opt_detail
+from freezelint.check.events import library_bases, opt_detail
 from freezelint.check.facts import Facts, Scope
+from freezelint.check.known import is_library
 from freezelint.check.project import Edge, shown_path
 from freezelint.check.syntax import dotted
 from freezelint.check.traverse import walk
@@ -102,7 +103,8 @@ class FileFlows:
                 framework = _framework_order(info.node, by_func)
                 if framework is not None:
                     out.append(framework)
-            elif bases & CALLBACKS:
+            elif (bases & CALLBACKS or any(not is_library(b) for b in bases)
+                  and library_bases(self.facts, info.node)[0] & CALLBACKS):  # through project classes
                 order = self._callback_order(info.node, by_func)
                 if order is not None:
                     out.append(order)

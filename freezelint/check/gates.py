@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a13c4f3084765accfdc1ba60f4aac017'
+RULES_DIGEST = '995b726c7daf181f93c7cf69da9c7b92'
 
 GATES = {
     'FZ002': (

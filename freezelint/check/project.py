@@ -42,6 +42,10 @@ _MODULE_BASE_NAMES = {"Module", "LightningModule", "PreTrainedModel"}
 # a class with bases that assigns `self.<attr>`: its summary's "attrs" may say what another file's
 # `model.backbone` holds, so such a file is parsed even without a word of _FLOW_WORDS
 _CLASS_WITH_ATTRS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\([ \t]*\w", re.M)
+_CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
+# Lightning's callback classes (flow.CALLBACKS by their last part): a subclass's hooks follow the optimizer
+_CALLBACK_NAMES = ("Callback", "BaseFinetuning")
+_BASE = "class:"  # calls_imported's mark of a name that a class of the file derives from
 _TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
 _CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
 _TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
@@ -296,7 +300,7 @@ class Project:
         -> whether that class defines train(), itself or through its bases (FZ201); `path#bn name`
         -> nothing while the file never says BatchNorm (a class without BatchNorm parts); `path#attrs
         Name` -> what the attributes of that class hold and its project bases (its summary's "attrs",
-        "bases")."""
+        "bases"); `path#libbases Name` -> the library classes that class derives from (library_bases)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -306,7 +310,7 @@ class Project:
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
-                    "ownrg": self._keeps_requires_grad}.get(kind)
+                    "ownrg": self._keeps_requires_grad, "libbases": self._library_bases}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -638,6 +642,44 @@ class Project:
             self.used[f"{path.resolve()}#train {name}"] = _digest(found)
         return found
 
+    def library_bases(self, importer: str, qual: str) -> dict | None:
+        """The library classes a project class derives from through project classes (bases in
+        other files too), read from the class lines' text, and whether a project class on the way
+        defines `make_trainable` itself (a Lightning BaseFinetuning subclass of a project subclass
+        then uses its own): {"bases": [...], "make_trainable": bool}. Each class on the way is a
+        dependency of its own (`path#libbases name`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return None
+        edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+        return self._library_bases(*hit, record=True)
+
+    def _library_bases(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> dict:
+        outline = self.outline(path)
+        block = self._class_block(path, name)
+        found: dict = {"bases": [], "make_trainable": False}
+        if block is not None and _depth <= _MAX_REEXPORT:
+            found["make_trainable"] = bool(re.search(r"^[ \t]+def[ \t]+make_trainable[ \t]*\(", block, re.M))
+            line = self._class_line(path, name) or ""
+            inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
+            for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
+                head = b.split(".")[0]
+                q = outline["imports"][head] + b[len(head):] if head in outline["imports"] else None
+                if q is not None and is_library(q):
+                    found["bases"].append(q)
+                    continue
+                below = self.resolve(str(path), q) if q is not None else \
+                    (path, b) if b in outline["defs"] and b != name else None
+                if below is not None:
+                    more = self._library_bases(*below, _depth + 1, record)
+                    found["bases"] += [x for x in more["bases"] if x not in found["bases"]]
+                    found["make_trainable"] = found["make_trainable"] or more["make_trainable"]
+        if record:
+            self.used[f"{path.resolve()}#libbases {name}"] = _digest(found)
+        return found
+
     def keeps_requires_grad(self, importer: str, qual: str) -> bool:
         """A project class that keeps `requires_grad` as a setting of its own (reads
         `self.requires_grad` back, or declares it at class level), read from the class block's
@@ -696,7 +738,7 @@ class Project:
             for name, alias in _NAMES_AS.findall(m.group(2)):
                 if _called_with_args(text, alias or name):
                     out.append(f"{module}{name}" if module.endswith(".") else f"{module}.{name}")
-        return out
+        return out + [_BASE + q for q in _imported_bases(text) if q not in out]
 
     def admits(self, importer: str, text: str) -> bool:
         """Whether a file the text prefilter ruled out imports a project function or class that
@@ -709,6 +751,10 @@ class Project:
     def admits_names(self, importer: str, quals: list[str]) -> bool:
         """`admits` for names `calls_imported` already found."""
         for qual in quals:
+            if qual.startswith(_BASE):  # a base class: admitted when it is a Lightning callback
+                if self._derives_callback(importer, qual[len(_BASE):]):
+                    return True
+                continue
             # files of one directory resolve an import alike: asked once per directory
             key = (os.path.dirname(importer), qual)
             if key not in self._acting:
@@ -720,6 +766,15 @@ class Project:
             if acts:
                 return True
         return False
+
+    def _derives_callback(self, importer: str, qual: str) -> bool:
+        """A project class of another file a class of the importer derives from is a Lightning
+        Callback (BaseFinetuning) through its own bases (`class MyFt(Base)`, `class
+        Base(BaseFinetuning)` in base.py): the subclass's hooks run after Lightning built the
+        optimizer, as a direct subclass's do. Each class on the way is recorded (`path#libbases name`)."""
+        hit = self.resolve(importer, qual)
+        bases = self._library_bases(*hit, record=True)["bases"] if hit is not None else []
+        return any(q.rsplit(".", 1)[-1] in _CALLBACK_NAMES for q in bases)
 
     def _acts(self, path: Path, name: str) -> bool:
         """Does top-level `name` of project file `path` freeze, train, build an optimizer or
@@ -890,6 +945,20 @@ def _called_with_args(text: str, name: str) -> bool:
                     return True
         i = text.find(name, end)
     return False
+
+
+def _imported_bases(text: str) -> list[str]:
+    """Qualified names of the imported classes the file's classes derive from (`class MyFt(Base)`
+    with `from callbacks.base import Base`), library ones left out."""
+    imports, out = None, []
+    for m in _CLASS_BASES.finditer(text):
+        for b in (b.strip() for b in m.group(1).split(",")):
+            imports = _imports_of(text) if imports is None else imports
+            head = b.split(".")[0]
+            q = imports[head] + b[len(head):] if b and "=" not in b and head in imports else None
+            if q is not None and not is_library(q) and q not in out:
+                out.append(q)
+    return out
 
 
 def _handed_to(text: str, imports: dict[str, str], start: int, end: int) -> list[str]:

@@ -207,6 +207,26 @@ class UnfrozenAfterOptimizer(Rule):
                     opt.step()
             """
         ),
+        Example(
+            """
+            import torch
+            from lightning.pytorch import LightningModule
+            from lightning.pytorch.callbacks import BaseFinetuning
+
+            class Lit(LightningModule):
+                def configure_optimizers(self):
+                    return torch.optim.AdamW(filter(lambda p: p.requires_grad, self.parameters()))
+
+            class BackboneFreeze(BaseFinetuning):
+                def freeze_before_training(self, pl_module):
+                    self.freeze(pl_module.backbone)
+
+            class LateUnfreeze(BackboneFreeze):  # a BaseFinetuning through BackboneFreeze
+                def finetune_function(self, pl_module, epoch, optimizer):
+                    if epoch == 5:
+                        self.make_trainable(pl_module.backbone)  # expect: FZ303
+            """
+        ),
     ]
     good = [
         """
@@ -392,6 +412,27 @@ class UnfrozenAfterOptimizer(Rule):
                 for x, y in loader:
                     torch.nn.functional.cross_entropy(model(x), y).backward()
                     opt.step()
+        """,
+        """
+        import torch
+        from lightning.pytorch import LightningModule
+        from lightning.pytorch.callbacks import BaseFinetuning
+
+        class Lit(LightningModule):
+            def configure_optimizers(self):
+                return torch.optim.AdamW(filter(lambda p: p.requires_grad, self.parameters()))
+
+        class GroupThaw(BaseFinetuning):
+            def freeze_before_training(self, pl_module):
+                self.freeze(pl_module.backbone)
+
+            def make_trainable(self, modules, optimizer=None):  # its own: adds the param group too
+                self.unfreeze_and_add_param_group(modules, optimizer)
+
+        class LateUnfreeze(GroupThaw):
+            def finetune_function(self, pl_module, epoch, optimizer):
+                if epoch == 5:
+                    self.make_trainable(pl_module.backbone, optimizer)  # GroupThaw's make_trainable
         """,
     ]
 
