@@ -45,6 +45,7 @@ _CLASS_WITH_ATTRS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\([ \t]*\w", re.M)
 _CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
 # Lightning's callback classes (flow.CALLBACKS by their last part): a subclass's hooks follow the optimizer
 _CALLBACK_NAMES = ("Callback", "BaseFinetuning")
+_HOOK_DEF = re.compile(r"^[ \t]+def[ \t]+(?:on_\w+|finetune_function)[ \t]*\(", re.M)
 _BASE = "class:"  # calls_imported's mark of a name that a class of the file derives from
 _TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
 _CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
@@ -120,6 +121,7 @@ class Project:
     _passing: dict[tuple[str, str], bool] = field(default_factory=dict)  # (file, function) -> _passes_on
     _mentions: dict[str, list[Path]] = field(default_factory=dict)  # regex -> project files matching it
     _file_roots: dict[str, Path] = field(default_factory=dict)  # directory -> the root of its project
+    _libbases: dict[tuple[str, str], tuple[dict, dict]] = field(default_factory=dict)  # class -> (answer, deps)
 
     def __getstate__(self) -> dict:
         # Sent to worker processes with every task: the root and settings, not the caches
@@ -654,7 +656,20 @@ class Project:
         edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
         if not any(str(e) == str(edge) for e in self.edges):
             self.edges.append(edge)
-        return self._library_bases(*hit, record=True)
+        return self._recorded_bases(*hit)
+
+    def _recorded_bases(self, path: Path, name: str) -> dict:
+        """`_library_bases` with every class on the way recorded, once a run per class."""
+        key = (str(path.resolve()), name)
+        if key not in self._libbases:
+            kept, self.used = self.used, {}  # what this walk records, kept for the next file's ask
+            try:
+                self._libbases[key] = (self._library_bases(path, name, record=True), self.used)
+            finally:
+                self.used = kept
+        found, deps = self._libbases[key]
+        self.used.update(deps)
+        return found
 
     def _library_bases(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> dict:
         outline = self.outline(path)
@@ -773,7 +788,7 @@ class Project:
         Base(BaseFinetuning)` in base.py): the subclass's hooks run after Lightning built the
         optimizer, as a direct subclass's do. Each class on the way is recorded (`path#libbases name`)."""
         hit = self.resolve(importer, qual)
-        bases = self._library_bases(*hit, record=True)["bases"] if hit is not None else []
+        bases = self._recorded_bases(*hit)["bases"] if hit is not None else []
         return any(q.rsplit(".", 1)[-1] in _CALLBACK_NAMES for q in bases)
 
     def _acts(self, path: Path, name: str) -> bool:
@@ -949,7 +964,10 @@ def _called_with_args(text: str, name: str) -> bool:
 
 def _imported_bases(text: str) -> list[str]:
     """Qualified names of the imported classes the file's classes derive from (`class MyFt(Base)`
-    with `from callbacks.base import Base`), library ones left out."""
+    with `from callbacks.base import Base`), library ones left out; none in a file that defines no
+    Lightning callback hook (nothing a callback base could order)."""
+    if not _HOOK_DEF.search(text):
+        return []
     imports, out = None, []
     for m in _CLASS_BASES.finditer(text):
         for b in (b.strip() for b in m.group(1).split(",")):
