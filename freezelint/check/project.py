@@ -440,9 +440,9 @@ class Project:
         self.used[f"{key[0]}#attrs {name}"] = _digest(read)
         if read is None:
             return None
-        found = read["attrs"].get(attr)
-        if found is not None:
-            return self._instance_of(importer, path, found, seen)
+        if attr in read["attrs"]:  # set by this class: what its bases set is overridden
+            found = read["attrs"][attr]
+            return self._instance_of(importer, path, found, seen) if found else None
         for base in read["bases"]:
             below = self._class_ref(path, base)
             found = self._inherited_attr(importer, below, attr, seen) if below is not None else None

@@ -135,22 +135,23 @@ def summarise(facts: Facts) -> dict:
 def _attr_kinds(facts: Facts, info) -> dict[str, dict]:
     """What each `self.<attr>` of a Module class holds, where the file establishes it: a Module
     ({"kind": "module"}, with the library class or table factory it was built from) or a
-    Parameter ({"kind": "param"}). A Module of this file whose class keeps `requires_grad` as its
-    own setting is left out: nothing another file concludes from the kind alone holds for it."""
+    Parameter ({"kind": "param"}). Any other attribute the class assigns is there as `{}`: unknown,
+    and what a base class assigns to it does not hold (a Module of this file whose class keeps
+    `requires_grad` as its own setting too: nothing another file concludes from the kind holds)."""
     out: dict[str, dict] = {}
     for attr in sorted(info.attrs):
         k = facts.kinds.class_attr(info, attr)
         if k is None:
             made = _project_instance(facts, info.attrs[attr])
-            if made:  # what that class is, the project index reads in its file
-                out[attr] = {"class": made}
+            # an instance of a project class of another file: what that class is, the project reads there
+            out[attr] = {"class": made} if made else {}
             continue
-        if k.tag not in (MODULE, PARAM):
+        if k.tag not in (MODULE, PARAM) or k.tag == MODULE and k.cls is not None \
+                and class_declares(k.cls, "requires_grad"):
+            out[attr] = {}
             continue
         if k.tag == PARAM:
             out[attr] = {"kind": PARAM}
-            continue
-        if k.cls is not None and class_declares(k.cls, "requires_grad"):
             continue
         entry = {"kind": MODULE}
         # only library names mean the same in another file (a project class is named as this file imports it)

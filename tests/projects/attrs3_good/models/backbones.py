@@ -33,3 +33,5 @@ class Base(nn.Module):
         super().__init__()
         self.encoder = torchvision.models.resnet18(weights=None)
         self.temperature = nn.Parameter(torch.ones(1))
+        self.proj = nn.Linear(8, 8)
+        self.norm = nn.LayerNorm(8)
