@@ -665,7 +665,7 @@ def _jump_kind(block: cst.BaseSuite) -> str | None:
 _ENDINGS = {cst.Return: "return", cst.Raise: "raise", cst.Continue: "continue", cst.Break: "break"}
 # Context managers whose exit swallows an exception (the block's end is then not sure to be reached,
 # and what follows the `with` runs): `with suppress(E): step(); continue` may fall through.
-_SWALLOWING = frozenset({"suppress", "raises", "assertRaises", "assertRaisesRegex", "catch_warnings_as_errors"})
+_SWALLOWING = frozenset({"suppress", "raises", "assertRaises", "assertRaisesRegex"})
 
 
 def _ending(block: cst.BaseSuite | None) -> str | None:
