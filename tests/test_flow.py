@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import libcst as cst
+import pytest
 
 from freezelint.check.facts import Facts
 from freezelint.check.flow import OPT_BUILD, after, between, flows_of
@@ -77,3 +78,119 @@ def test_a_continue_in_a_nested_loop_or_a_loop_else_is_its_own_loop():
     evaluate, run, train = _event(flow, "model.eval"), _event(flow, "step(model)"), _event(flow, "model.train")
     assert after(evaluate, train) and after(evaluate, run)  # the outer loop comes back to the inner one
     assert not any(e is run for e in between(flow, evaluate, train))
+
+
+def _codes(source: str) -> list[tuple[int, str]]:
+    from freezelint.check.engine import check_text
+    from tests.test_rule_examples import ALL_STATIC
+
+    return sorted((d.row, d.code) for d in check_text(textwrap.dedent(source), "ex.py", ALL_STATIC, force=True).diagnostics)
+
+
+JUMP_IN_BLOCK = """
+    import contextlib
+    import torch
+
+    def fit(model, loader, epochs, step, log):
+        for epoch in range(epochs):
+            step(model)
+            if epoch < 3:
+                model.train()
+                {block}
+            model.head.requires_grad_(False)
+        model.requires_grad_(True)
+    """
+
+
+@pytest.mark.parametrize("block,jumps", [
+    ("with torch.no_grad():\n    log(model)\n    continue", "continue"),
+    ("with torch.no_grad(), open(log) as f:\n    with torch.autocast('cuda'):\n        break", "break"),
+    ("try:\n    log(model)\n    continue\nfinally:\n    log.close()", "continue"),
+    ("try:\n    log(model)\n    continue\nexcept OSError:\n    raise\nexcept ValueError:\n    continue", "continue"),
+    ("try:\n    log(model)\nfinally:\n    break", "break"),
+    # the path may go on to what follows the `if`: as if nothing jumped
+    ("try:\n    log(model)\n    continue\nexcept OSError:\n    pass", None),
+    ("try:\n    log(model)\n    continue\nexcept OSError:\n    break", None),
+    ("try:\n    log(model)\n    continue\nfinally:\n    if log.failed:\n        break", None),
+    ("with contextlib.suppress(OSError):\n    log(model)\n    continue", None),
+    ("with torch.no_grad():\n    if log:\n        continue", None),
+])
+def test_a_continue_or_break_that_ends_a_with_or_try_ends_the_arm(block, jumps):
+    body = textwrap.indent(textwrap.dedent(block), " " * 16).lstrip()
+    flow = _flow(JUMP_IN_BLOCK.replace("{block}", body), "fit")
+    train, head, run = _event(flow, "model.train"), _event(flow, "model.head"), _event(flow, "step(model)")
+    assert [j.kind for j in train.jumps] == ([jumps] if jumps else [])
+    if jumps is None:  # the rest of the iteration follows the arm
+        assert after(train, head) and head in between(flow, train, run)
+    elif jumps == "continue":  # straight back to the loop's head; the rest comes in the next iteration
+        assert after(train, head) and head not in between(flow, train, run)
+    else:  # out of the loop: none of it follows
+        assert not after(train, head) and not after(train, run)
+
+
+FZ201_CONTINUE_IN_WITH = """
+    import torch.nn as nn
+
+    def freeze_bn(model):
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+    def fit(model, loader, opt, epochs, k, log):
+        freeze_bn(model)
+        for epoch in range(epochs):
+            for x, y in loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            if epoch < k:
+                model.train()
+                {block}
+            freeze_bn(model)
+    """
+
+
+@pytest.mark.parametrize("block,fires", [
+    # the continue skips the re-freeze below: the next epoch trains BatchNorm
+    ("with open(log, 'a') as f:\n    f.write(str(epoch))\n    continue", True),
+    ("try:\n    log.write(str(epoch))\n    continue\nfinally:\n    log.flush()", True),
+    # an OSError is caught and the re-freeze below runs: as a plain `if` arm that goes on
+    ("try:\n    log.write(str(epoch))\n    continue\nexcept OSError:\n    pass", False),
+])
+def test_fz201_sees_a_continue_inside_a_with_or_try(block, fires):
+    body = textwrap.indent(textwrap.dedent(block), " " * 16).lstrip()
+    assert _codes(FZ201_CONTINUE_IN_WITH.replace("{block}", body)) == ([(16, "FZ201")] if fires else [])
+
+
+FZ303_BREAK_IN_BLOCK = """
+    import contextlib
+    import torch
+    import torchvision
+
+    def fit(loader, epochs, evaluate):
+        model = torchvision.models.resnet18(weights=None)
+        model.requires_grad_(False)
+        model.fc.requires_grad_(True)
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+        for epoch in range(epochs):
+            if epoch == 5:
+                model.layer4.requires_grad_(True)
+                {block}
+            opt.add_param_group({"params": model.layer4.parameters()})
+            for x, y in loader:
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+        for x, y in loader:
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    """
+
+
+@pytest.mark.parametrize("block,fires", [
+    ("try:\n    evaluate(model)\n    break\nfinally:\n    print(epoch)", True),
+    ("with torch.no_grad():\n    evaluate(model)\n    break", True),
+    # an error of evaluate() is swallowed and the add_param_group below runs
+    ("with contextlib.suppress(RuntimeError):\n    evaluate(model)\n    break", False),
+])
+def test_fz303_sees_a_break_inside_a_with_or_try(block, fires):
+    body = textwrap.indent(textwrap.dedent(block), " " * 16).lstrip()
+    assert _codes(FZ303_BREAK_IN_BLOCK.replace("{block}", body)) == ([(13, "FZ303")] if fires else [])

@@ -340,6 +340,24 @@ def test_a_cycle_of_helpers_across_files_ends(tmp_path):
     assert effects[0].kind == "train" and effects[0].via == ("g", "f")  # and back into g: not entered again
 
 
+def test_attributes_followed_through_a_cycle_of_base_classes_end(tmp_path):
+    """`class A(B)` and `class B(A)` in two files: an attribute neither sets is unknown, each class
+    read once; one B sets is found through A, with both classes as dependencies."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "a.py").write_text("from b import B\n\n\nclass A(B):\n    def __init__(self):\n"
+                                   "        self.head = B()\n")
+    (tmp_path / "b.py").write_text("import torch.nn as nn\nfrom a import A\n\n\nclass B(A):\n"
+                                   "    def __init__(self):\n        self.body = nn.Linear(2, 2)\n")
+    project = Project(tmp_path)
+    main = str(tmp_path / "main.py")
+    assert project.class_attr(main, "a.A", "tail") is None
+    assert project.class_attr(main, "a.A", "body")[0] == {"kind": "module", "qual": "torch.nn.Linear",
+                                                         "factory": "torch.nn.Linear"}
+    assert sorted(d.rsplit("/", 1)[-1] for d in project.used if "#attrs" in d) == ["a.py#attrs A", "b.py#attrs B"]
+    # `head` holds a B, not proven a Module (its bases go round): unknown
+    assert project.class_attr(main, "a.A", "head") is None
+
+
 @pytest.mark.parametrize("text, called", [
     ("x = build_model(cfg)", True),  # an argument: it may act on what it is given
     ("model = build_model()", True),  # assigned: a builder whose model may come back frozen
@@ -577,7 +595,8 @@ def test_fz102_reads_the_attributes_of_a_class_of_another_file_and_follows_their
     assert summary["classes"]["Net"]["attrs"] == {
         "encoder": {"kind": "module", "factory": "torchvision.models.resnet18"},
         "head": {"kind": "module", "qual": "torch.nn.Linear", "factory": "torch.nn.Linear"},
-        "scale": {"kind": "param"}}  # adapter keeps requires_grad as its own setting: left out
+        "scale": {"kind": "param"},
+        "backbone": {}, "adapter": {}}  # unknown; adapter keeps requires_grad as its own setting
 
 
 def test_fz102_is_silent_on_a_class_of_another_file_that_keeps_requires_grad_as_its_own_setting(cli, tmp_path):
@@ -594,3 +613,50 @@ def test_fz102_is_silent_on_a_class_of_another_file_that_keeps_requires_grad_as_
     assert _found(cli, tmp_path, *cache, "train.py") == []
     nets.write_text(switch.replace("self.body(x) if self.requires_grad else x", "self.body(x)"))
     assert _found(cli, tmp_path, *cache, "train.py") == [("train.py", 4, "FZ102")]
+
+
+def test_fz102_follows_attributes_through_a_third_file_and_its_change_reaches_the_cached_result(tmp_path, monkeypatch):
+    """train.py's `model.backbone.stem` and `model.encoder.layer1` are known through net.py (Net's
+    `backbone = Backbone(8)`, Net's base `Base`) in backbones.py: each class read is a dependency of
+    train.py's cached result. A change there that leaves the attributes as they were keeps it."""
+    from freezelint.check.runner import check_paths
+    from freezelint.config import load
+
+    root = _copy("attrs3_bad", tmp_path)
+    monkeypatch.chdir(root)
+    bad = [("train.py", 5, "FZ102"), ("train.py", 6, "FZ102"), ("train.py", 7, "FZ102"),
+           ("train.py", 8, "FZ102"), ("train.py", 9, "FZ102")]
+    assert [(d.path, d.row, d.code) for d in check_paths(["."], load()).diagnostics] == bad
+    warm = check_paths(["."], load())
+    assert warm.cached == warm.files and [(d.path, d.row, d.code) for d in warm.diagnostics] == bad
+    backbones = root / "models" / "backbones.py"
+    text = backbones.read_text()
+    backbones.write_text(text + "\n\ndef unrelated():\n    return 1\n")
+    again = check_paths(["."], load())
+    assert again.cached == again.files - 1  # backbones.py itself; train.py's classes are as they were
+    # Backbone's stem becomes a Parameter and Base no longer builds an encoder: train.py is checked again
+    backbones.write_text(text.replace("self.stem = nn.Conv2d(3, width, 3)", "self.stem = nn.Parameter(torch.ones(width))")
+                         .replace("self.encoder = torchvision.models.resnet18(weights=None)", "self.encoder = None"))
+    changed = check_paths(["."], load())
+    assert [(d.path, d.row, d.code) for d in changed.diagnostics] == [bad[0], bad[2], bad[4]]
+
+
+def test_fz303_follows_a_basefinetuning_through_a_project_base_class_and_its_change(tmp_path, monkeypatch):
+    """callbacks.py's `GradualUnfreeze(BackboneFinetuning)` names no Lightning class: base.py's
+    `BackboneFinetuning(BaseFinetuning)` makes it one, and its make_trainable Lightning's. The cached
+    result follows base.py: once BackboneFinetuning defines make_trainable itself, nothing is found."""
+    from freezelint.check.runner import check_paths
+    from freezelint.config import load
+
+    root = _copy("finetuning3_bad", tmp_path)
+    monkeypatch.chdir(root)
+    bad = [("callbacks.py", 8, "FZ303"), ("callbacks.py", 14, "FZ303")]
+    assert [(d.path, d.row, d.code) for d in check_paths(["."], load()).diagnostics] == bad
+    warm = check_paths(["."], load())
+    assert warm.cached == warm.files and [(d.path, d.row, d.code) for d in warm.diagnostics] == bad
+    base = root / "base.py"
+    base.write_text(base.read_text().replace(
+        "        self.freeze(pl_module.backbone)\n",
+        "        self.freeze(pl_module.backbone)\n\n    def make_trainable(self, modules, optimizer=None):\n"
+        "        self.unfreeze_and_add_param_group(modules, optimizer)\n", 1))
+    assert check_paths(["."], load()).diagnostics == []

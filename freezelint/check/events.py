@@ -405,8 +405,8 @@ class Flow(cst.CSTVisitor):
         return k is not None and k.sub is None and (k.factory or "").split(":")[0] in TIMM_FACTORIES
 
     def _base_finetuning(self, recv: cst.BaseExpression) -> bool:
-        """`recv.<method>` is Lightning's BaseFinetuning's own: `BaseFinetuning.m(...)`, or
-        `self.m(...)` in a direct subclass that does not define the method itself."""
+        """`recv.make_trainable` is Lightning's BaseFinetuning's own: `BaseFinetuning.m(...)`, or
+        `self.m(...)` in a subclass (through project classes too) none of which defines it itself."""
         if is_base_finetuning(self.facts.qualname(recv, self.scope)):
             return True
         s = self.scope
@@ -414,10 +414,8 @@ class Flow(cst.CSTVisitor):
             s = s.parent
         if not (isinstance(recv, cst.Name) and recv.value == "self" and s is not None and s.is_method):
             return False
-        node = s.cls.node
-        return any(is_base_finetuning(self.facts.qualname(b.value, self.facts.module_scope))
-                   for b in node.bases if b.keyword is None) \
-            and not any(isinstance(m, cst.FunctionDef) and m.name.value == "make_trainable" for m in node.body.body)
+        bases, own = library_bases(self.facts, s.cls.node)
+        return not own and any(is_base_finetuning(q) for q in bases)
 
     def _requires_grad(self, obj: cst.BaseExpression, value: cst.BaseExpression, called: bool,
                        node: cst.CSTNode) -> None:
@@ -576,6 +574,31 @@ _GIVES_OPTIMIZER = frozenset({"add_param_group", "unfreeze_and_add_param_group",
 _DDP = ("torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel")
 
 
+def library_bases(facts: Facts, node: cst.ClassDef, _depth: int = 0) -> tuple[frozenset[str], bool]:
+    """The library classes a class of this file derives from, through the project's classes (of
+    this file, and of other files through the project index), and whether one of those project
+    classes (itself included) defines `make_trainable`: `class MyFt(Base)` with `class
+    Base(BaseFinetuning)` elsewhere is a BaseFinetuning whose make_trainable is Lightning's."""
+    own = any(isinstance(m, cst.FunctionDef) and m.name.value == "make_trainable" for m in node.body.body)
+    found: set[str] = set()
+    for b in (b.value for b in node.bases if b.keyword is None):
+        local = facts.classes.get(b.value) if isinstance(b, cst.Name) else None
+        q = facts.qualname(b, facts.module_scope)
+        if local is not None and local.node is not node:
+            if _depth < _MAX_DEPTH:
+                more, by = library_bases(facts, local.node, _depth + 1)
+                found |= more
+                own = own or by
+        elif q and is_library(q):
+            found.add(q)
+        elif q and facts.project is not None and facts.path:
+            hit = facts.project.library_bases(facts.path, q)
+            if hit is not None:
+                found |= set(hit["bases"])
+                own = own or hit["make_trainable"]
+    return frozenset(found), own
+
+
 def _returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None:
     """The local name every `return` of the function (whose body `flow` is) returns (`return
     model`, `return model.to(device)`), when it is one name bound in the function and not a
@@ -629,21 +652,51 @@ def _placed(kind: str, detail: dict, at: str | None) -> dict:
 
 
 def _ends_body(block: cst.BaseSuite) -> bool:
-    """The block's last statement is a `return` or `raise`: nothing after its `if` runs on that path."""
-    last = block.body[-1] if isinstance(block, cst.IndentedBlock) and block.body else \
-        block if isinstance(block, cst.SimpleStatementSuite) else None
-    small = last.body[-1] if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and last.body \
-        else None
-    return isinstance(small, (cst.Return, cst.Raise))
+    """The block always ends in a `return` or `raise`: nothing after its `if` runs on that path."""
+    return _ending(block) in ("return", "raise")
 
 
 def _jump_kind(block: cst.BaseSuite) -> str | None:
-    """"continue" or "break" when the block's last statement is one, else None."""
+    """"continue" or "break" when the block always ends in one, else None."""
+    kind = _ending(block)
+    return kind if kind in ("continue", "break") else None
+
+
+_ENDINGS = {cst.Return: "return", cst.Raise: "raise", cst.Continue: "continue", cst.Break: "break"}
+# Context managers whose exit swallows an exception (the block's end is then not sure to be reached,
+# and what follows the `with` runs): `with suppress(E): step(); continue` may fall through.
+_SWALLOWING = frozenset({"suppress", "raises", "assertRaises", "assertRaisesRegex"})
+
+
+def _ending(block: cst.BaseSuite | None) -> str | None:
+    """How a block always ends: "return", "raise", "continue" or "break" when its last statement is
+    one, or a `with` (no exception-swallowing manager) or `try` that always ends so. A `try` counts
+    when its `finally` ends so, or when its body ends so, every `except` ends so too (or raises:
+    nothing after it runs) and its `finally` jumps nowhere. Else None: the path may go on."""
     last = block.body[-1] if isinstance(block, cst.IndentedBlock) and block.body else \
         block if isinstance(block, cst.SimpleStatementSuite) else None
-    small = last.body[-1] if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) and last.body \
-        else None
-    return "continue" if isinstance(small, cst.Continue) else "break" if isinstance(small, cst.Break) else None
+    if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return _ENDINGS.get(type(last.body[-1])) if last.body else None
+    if isinstance(last, cst.With):
+        swallows = any((dotted(i.item.func if isinstance(i.item, cst.Call) else i.item) or "").rsplit(".", 1)[-1]
+                       in _SWALLOWING for i in last.items)
+        return None if swallows else _ending(last.body)
+    if isinstance(last, cst.Try):
+        final = _ending(last.finalbody.body) if last.finalbody is not None else None
+        if final is not None:
+            return final  # run on every way out of the try, and its own jump replaces any other
+        kind = _ending(last.body)
+        if kind is None or last.finalbody is not None and _jumps_anywhere(last.finalbody.body):
+            return None
+        if any(_ending(h.body) not in (kind, "raise") for h in last.handlers):
+            return None  # an `except` that goes on, or ends another way
+        return kind
+    return None
+
+
+def _jumps_anywhere(block: cst.BaseSuite) -> bool:
+    """A return/raise/continue/break anywhere in the block (in a nested loop or function too: unsure)."""
+    return any(isinstance(n, tuple(_ENDINGS)) for n in walk(block))
 
 
 def _builtin(func: cst.Name, scope: Scope) -> bool:

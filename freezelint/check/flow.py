@@ -12,8 +12,9 @@ import libcst as cst
 
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
                                      OPAQUE, OPT_BUILD, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump, Summaries)
-from freezelint.check.events import opt_detail
+from freezelint.check.events import library_bases, opt_detail
 from freezelint.check.facts import Facts, Scope
+from freezelint.check.known import is_library
 from freezelint.check.project import Edge, shown_path
 from freezelint.check.syntax import dotted
 from freezelint.check.traverse import walk
@@ -102,7 +103,8 @@ class FileFlows:
                 framework = _framework_order(info.node, by_func)
                 if framework is not None:
                     out.append(framework)
-            elif bases & CALLBACKS:
+            elif bases & CALLBACKS or _has_hooks(info.node) and any(not is_library(b) for b in bases) \
+                    and library_bases(self.facts, info.node)[0] & CALLBACKS:  # through project classes
                 order = self._callback_order(info.node, by_func)
                 if order is not None:
                     out.append(order)
@@ -202,6 +204,11 @@ class FileFlows:
                 [Edge(shown_path(self.facts.path), hit[1], name)])
 
 
+def _has_hooks(node: cst.ClassDef) -> bool:
+    """The class defines a Callback hook (what `_callback_order` orders)."""
+    return any(isinstance(m, cst.FunctionDef) and m.name.value in _HOOK_NAMES for m in node.body.body)
+
+
 def _is_copy(node: cst.CSTNode) -> bool:
     value = node.value if isinstance(node, cst.Assign) else None
     return isinstance(value, cst.Call) and (dotted(value.func) or "").rsplit(".", 1)[-1] == "deepcopy"
@@ -229,6 +236,7 @@ TRAINING_HOOKS = ("on_fit_start", "on_train_start", "on_train_epoch_start", "on_
 # on_train_epoch_start.
 CALLBACK_HOOKS = tuple((h, 2) for h in TRAINING_HOOKS if h != "training_step") + (("finetune_function", 1),)
 PL_MODULE = "pl_module"
+_HOOK_NAMES = frozenset(h for h, _ in CALLBACK_HOOKS)
 
 
 def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | None:

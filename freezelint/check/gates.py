@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0ef0b6f6b3b45cc55a161f535045265b'
+RULES_DIGEST = '995b726c7daf181f93c7cf69da9c7b92'
 
 GATES = {
     'FZ002': (

@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 14
+SUMMARY_VERSION = 15
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -42,6 +42,11 @@ _MODULE_BASE_NAMES = {"Module", "LightningModule", "PreTrainedModel"}
 # a class with bases that assigns `self.<attr>`: its summary's "attrs" may say what another file's
 # `model.backbone` holds, so such a file is parsed even without a word of _FLOW_WORDS
 _CLASS_WITH_ATTRS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\([ \t]*\w", re.M)
+_CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
+# Lightning's callback classes (flow.CALLBACKS by their last part): a subclass's hooks follow the optimizer
+_CALLBACK_NAMES = ("Callback", "BaseFinetuning")
+_HOOK_DEF = re.compile(r"^[ \t]+def[ \t]+(?:on_\w+|finetune_function)[ \t]*\(", re.M)
+_BASE = "class:"  # calls_imported's mark of a name that a class of the file derives from
 _TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
 _CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
 _TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
@@ -116,6 +121,7 @@ class Project:
     _passing: dict[tuple[str, str], bool] = field(default_factory=dict)  # (file, function) -> _passes_on
     _mentions: dict[str, list[Path]] = field(default_factory=dict)  # regex -> project files matching it
     _file_roots: dict[str, Path] = field(default_factory=dict)  # directory -> the root of its project
+    _libbases: dict[tuple[str, str], tuple[dict, dict]] = field(default_factory=dict)  # class -> (answer, deps)
 
     def __getstate__(self) -> dict:
         # Sent to worker processes with every task: the root and settings, not the caches
@@ -295,7 +301,8 @@ class Project:
         name` -> whether that function returns a fresh library model (FZ303); `path#train name`
         -> whether that class defines train(), itself or through its bases (FZ201); `path#bn name`
         -> nothing while the file never says BatchNorm (a class without BatchNorm parts); `path#attrs
-        Name` -> what the attributes of that class hold (its summary's "attrs")."""
+        Name` -> what the attributes of that class hold and its project bases (its summary's "attrs",
+        "bases"); `path#libbases Name` -> the library classes that class derives from (library_bases)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -305,7 +312,7 @@ class Project:
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
-                    "ownrg": self._keeps_requires_grad}.get(kind)
+                    "ownrg": self._keeps_requires_grad, "libbases": self._library_bases}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -405,17 +412,16 @@ class Project:
     def class_attr(self, importer: str, qual: str, attr: str) -> tuple[dict, Edge] | None:
         """What `attr` of an instance of a project class of another file holds, as its summary's
         "attrs" records it ({"kind": "module", ...} or {"kind": "param"}), with the edge it
-        crossed; None when unknown. Recorded as a dependency of its own (`path#attrs name`): the
-        importer is checked again when the class's attributes change, not when anything else in
-        its file does."""
+        crossed; None when unknown. An attribute the class inherits is looked for in its project
+        base classes, and one that holds an instance of a project class is a Module when that
+        class is one, named so that the importer can ask for its attributes in turn (both
+        through at most `_MAX_CHAIN` files, each class once). Each class read is a dependency of
+        its own (`path#attrs name`): the importer is checked again when the attributes of a class
+        on the chain change, not when anything else in its file does."""
         if is_library(qual):
             return None
         hit = self.resolve(importer, qual)
-        if hit is None:
-            return None
-        attrs = self._attrs(*hit)
-        self.used[f"{hit[0].resolve()}#attrs {hit[1]}"] = _digest(attrs)
-        found = attrs.get(attr) if attrs else None
+        found = self._inherited_attr(importer, hit, attr, set()) if hit is not None else None
         if found is None:
             return None
         edge = Edge(shown_path(importer), shown_path(str(hit[0])), f"{hit[1]}.{attr}")
@@ -423,10 +429,81 @@ class Project:
             self.edges.append(edge)
         return found, edge
 
+    def _inherited_attr(self, importer: str, hit: tuple[Path, str], attr: str, seen: set) -> dict | None:
+        """`attr` of the class `hit` or of its project base classes (see class_attr)."""
+        path, name = hit
+        key = (str(path.resolve()), name)
+        if key in seen or len(seen) >= _MAX_CHAIN:
+            return None
+        seen.add(key)
+        read = self._attrs(path, name)
+        self.used[f"{key[0]}#attrs {name}"] = _digest(read)
+        if read is None:
+            return None
+        if attr in read["attrs"]:  # set by this class: what its bases set is overridden
+            found = read["attrs"][attr]
+            return self._instance_of(importer, path, found, seen) if found else None
+        for base in read["bases"]:
+            below = self._class_ref(path, base)
+            found = self._inherited_attr(importer, below, attr, seen) if below is not None else None
+            if found is not None:
+                return found
+        return None
+
+    def _instance_of(self, importer: str, path: Path, found: dict, seen: set) -> dict | None:
+        """An "attrs" entry of a class of `path` as the importer knows it. One that names the project
+        class it holds ("class") gets a name the importer resolves to that class (its attributes are
+        then looked up in turn); an instance of a class of another file ("class" alone) is a Module
+        when that class is one and does not keep `requires_grad` as its own setting."""
+        ref = found.get("class")
+        if ref is None:
+            return found
+        out = {k: v for k, v in found.items() if k != "class"}
+        target = self._class_ref(path, ref)
+        if target is None:
+            return out or None
+        if not out:
+            if not self.module_class(str(path), ref):
+                return None
+            keeps = self._keeps_requires_grad(*target)
+            self.used[f"{target[0].resolve()}#ownrg {target[1]}"] = _digest(keeps)
+            if keeps:
+                return None
+            out["kind"] = "module"
+        named = self._name_for(importer, target) if len(seen) < _MAX_CHAIN else None
+        if named is not None:
+            out["qual"] = named
+        return out
+
+    def _class_ref(self, path: Path, qual: str) -> tuple[Path, str] | None:
+        """The class a name of `path` refers to: a top-level class of `path` itself, or of another file."""
+        if "." not in qual and qual in (self.outline(path) or {}).get("defs", ()):
+            return path, qual
+        return None if is_library(qual) else self.resolve(str(path), qual)
+
+    def _name_for(self, importer: str, target: tuple[Path, str]) -> str | None:
+        """A dotted name the importer resolves to the class `target` (`models.backbones.Backbone`)."""
+        where = target[0].resolve()
+        for root in self._roots(Path(importer).resolve()):
+            try:
+                parts = list(where.relative_to(root.resolve()).with_suffix("").parts)
+            except ValueError:
+                continue
+            if parts and parts[-1] == "__init__":
+                parts.pop()
+            qual = ".".join([*parts, target[1]])
+            hit = self.resolve(importer, qual) if parts and all(p.isidentifier() for p in parts) else None
+            if hit is not None and hit[0].resolve() == where and hit[1] == target[1]:
+                return qual
+        return None
+
     def _attrs(self, path: Path, name: str) -> dict | None:
+        """What class_attr reads of a class: its summary's "attrs" and its project bases."""
         summary = self.summary(path)
         entry = summary["classes"].get(name) if summary else None
-        return entry.get("attrs") if entry else None
+        if entry is None or "attrs" not in entry:
+            return None
+        return {"attrs": entry["attrs"], "bases": [b for b in entry["bases"] if b and not is_library(b)]}
 
     def _fresh(self, path: Path, name: str) -> bool:
         """The summary's "fresh" of a function; a file with no word of what summaries record is
@@ -567,6 +644,57 @@ class Project:
             self.used[f"{path.resolve()}#train {name}"] = _digest(found)
         return found
 
+    def library_bases(self, importer: str, qual: str) -> dict | None:
+        """The library classes a project class derives from through project classes (bases in
+        other files too), read from the class lines' text, and whether a project class on the way
+        defines `make_trainable` itself (a Lightning BaseFinetuning subclass of a project subclass
+        then uses its own): {"bases": [...], "make_trainable": bool}. Each class on the way is a
+        dependency of its own (`path#libbases name`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return None
+        edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+        return self._recorded_bases(*hit)
+
+    def _recorded_bases(self, path: Path, name: str) -> dict:
+        """`_library_bases` with every class on the way recorded, once a run per class."""
+        key = (str(path.resolve()), name)
+        if key not in self._libbases:
+            kept, self.used = self.used, {}  # what this walk records, kept for the next file's ask
+            try:
+                self._libbases[key] = (self._library_bases(path, name, record=True), self.used)
+            finally:
+                self.used = kept
+        found, deps = self._libbases[key]
+        self.used.update(deps)
+        return found
+
+    def _library_bases(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> dict:
+        outline = self.outline(path)
+        block = self._class_block(path, name)
+        found: dict = {"bases": [], "make_trainable": False}
+        if block is not None and _depth <= _MAX_REEXPORT:
+            found["make_trainable"] = bool(re.search(r"^[ \t]+def[ \t]+make_trainable[ \t]*\(", block, re.M))
+            line = self._class_line(path, name) or ""
+            inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
+            for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
+                head = b.split(".")[0]
+                q = outline["imports"][head] + b[len(head):] if head in outline["imports"] else None
+                if q is not None and is_library(q):
+                    found["bases"].append(q)
+                    continue
+                below = self.resolve(str(path), q) if q is not None else \
+                    (path, b) if b in outline["defs"] and b != name else None
+                if below is not None:
+                    more = self._library_bases(*below, _depth + 1, record)
+                    found["bases"] += [x for x in more["bases"] if x not in found["bases"]]
+                    found["make_trainable"] = found["make_trainable"] or more["make_trainable"]
+        if record:
+            self.used[f"{path.resolve()}#libbases {name}"] = _digest(found)
+        return found
+
     def keeps_requires_grad(self, importer: str, qual: str) -> bool:
         """A project class that keeps `requires_grad` as a setting of its own (reads
         `self.requires_grad` back, or declares it at class level), read from the class block's
@@ -625,7 +753,7 @@ class Project:
             for name, alias in _NAMES_AS.findall(m.group(2)):
                 if _called_with_args(text, alias or name):
                     out.append(f"{module}{name}" if module.endswith(".") else f"{module}.{name}")
-        return out
+        return out + [_BASE + q for q in _imported_bases(text) if q not in out]
 
     def admits(self, importer: str, text: str) -> bool:
         """Whether a file the text prefilter ruled out imports a project function or class that
@@ -638,6 +766,10 @@ class Project:
     def admits_names(self, importer: str, quals: list[str]) -> bool:
         """`admits` for names `calls_imported` already found."""
         for qual in quals:
+            if qual.startswith(_BASE):  # a base class: admitted when it is a Lightning callback
+                if self._derives_callback(importer, qual[len(_BASE):]):
+                    return True
+                continue
             # files of one directory resolve an import alike: asked once per directory
             key = (os.path.dirname(importer), qual)
             if key not in self._acting:
@@ -649,6 +781,15 @@ class Project:
             if acts:
                 return True
         return False
+
+    def _derives_callback(self, importer: str, qual: str) -> bool:
+        """A project class of another file a class of the importer derives from is a Lightning
+        Callback (BaseFinetuning) through its own bases (`class MyFt(Base)`, `class
+        Base(BaseFinetuning)` in base.py): the subclass's hooks run after Lightning built the
+        optimizer, as a direct subclass's do. Each class on the way is recorded (`path#libbases name`)."""
+        hit = self.resolve(importer, qual)
+        bases = self._recorded_bases(*hit)["bases"] if hit is not None else []
+        return any(q.rsplit(".", 1)[-1] in _CALLBACK_NAMES for q in bases)
 
     def _acts(self, path: Path, name: str) -> bool:
         """Does top-level `name` of project file `path` freeze, train, build an optimizer or
@@ -819,6 +960,23 @@ def _called_with_args(text: str, name: str) -> bool:
                     return True
         i = text.find(name, end)
     return False
+
+
+def _imported_bases(text: str) -> list[str]:
+    """Qualified names of the imported classes the file's classes derive from (`class MyFt(Base)`
+    with `from callbacks.base import Base`), library ones left out; none in a file that defines no
+    Lightning callback hook (nothing a callback base could order)."""
+    if not _HOOK_DEF.search(text):
+        return []
+    imports, out = None, []
+    for m in _CLASS_BASES.finditer(text):
+        for b in (b.strip() for b in m.group(1).split(",")):
+            imports = _imports_of(text) if imports is None else imports
+            head = b.split(".")[0]
+            q = imports[head] + b[len(head):] if b and "=" not in b and head in imports else None
+            if q is not None and not is_library(q) and q not in out:
+                out.append(q)
+    return out
 
 
 def _handed_to(text: str, imports: dict[str, str], start: int, end: int) -> list[str]:

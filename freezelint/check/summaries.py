@@ -31,8 +31,11 @@ A LightningModule's entry also has "optimizer": the first optimizer its `configu
 over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
 returns a model a library call just built, which nothing in it freezes or hands on: every parameter
 of it is trainable (FZ303: an optimizer's requires_grad filter over it kept them all).
-A Module class's "attrs": what each `self.<attr>` holds where the file establishes it (see
-`_attr_kinds`): another file's `model.backbone` is then known as this file knows it.
+A Module class's "attrs" (and those of a class with a project base class, a Module maybe through
+another file): what each `self.<attr>` holds where the file establishes it (see `_attr_kinds`):
+another file's `model.backbone` is then known as this file knows it. An attribute that holds an
+instance of a project class says which ("class": as this file names it, a class of another file or
+of this one): the project index follows it there (`model.backbone.stem`), through its bases too.
 """
 
 from __future__ import annotations
@@ -99,7 +102,8 @@ def summarise(facts: Facts) -> dict:
                 "train_override": "train" in methods, "configure_optimizers": "configure_optimizers" in methods,
                 "methods": methods, "bn": callees.bn_attrs(info) if info and info.is_module else [],
             }
-            if info is not None and info.is_module:
+            if info is not None and (info.is_module or any(b and not is_library(b) for b in bases)):
+                # a class whose base is a project class may be a Module through another file
                 classes[stmt.name.value]["attrs"] = _attr_kinds(facts, info)
             conf = next((m for m in stmt.body.body if isinstance(m, cst.FunctionDef)
                          and m.name.value == "configure_optimizers" and m.params.params), None)
@@ -131,28 +135,52 @@ def summarise(facts: Facts) -> dict:
 def _attr_kinds(facts: Facts, info) -> dict[str, dict]:
     """What each `self.<attr>` of a Module class holds, where the file establishes it: a Module
     ({"kind": "module"}, with the library class or table factory it was built from) or a
-    Parameter ({"kind": "param"}). A Module of this file whose class keeps `requires_grad` as its
-    own setting is left out: nothing another file concludes from the kind alone holds for it."""
+    Parameter ({"kind": "param"}). Any other attribute the class assigns is there as `{}`: unknown,
+    and what a base class assigns to it does not hold (a Module of this file whose class keeps
+    `requires_grad` as its own setting too: nothing another file concludes from the kind holds)."""
     out: dict[str, dict] = {}
     for attr in sorted(info.attrs):
         k = facts.kinds.class_attr(info, attr)
-        if k is None or k.tag not in (MODULE, PARAM):
+        if k is None:
+            made = _project_instance(facts, info.attrs[attr])
+            # an instance of a project class of another file: what that class is, the project reads there
+            out[attr] = {"class": made} if made else {}
+            continue
+        if k.tag not in (MODULE, PARAM) or k.tag == MODULE and k.cls is not None \
+                and class_declares(k.cls, "requires_grad"):
+            out[attr] = {}
             continue
         if k.tag == PARAM:
             out[attr] = {"kind": PARAM}
-            continue
-        if k.cls is not None and class_declares(k.cls, "requires_grad"):
             continue
         entry = {"kind": MODULE}
         # only library names mean the same in another file (a project class is named as this file imports it)
         if k.qual and is_library(k.qual) and k.wraps is None:
             entry["qual"] = k.qual
+        elif k.cls is not None and k.cls.name in facts.classes and k.wraps is None:
+            entry["class"] = k.cls.name  # a class of this file: its own attributes are followed there
         if k.factory and is_library(k.factory):
             entry["factory"] = k.factory
             if k.sub:
                 entry["sub"] = k.sub
         out[attr] = entry
     return out
+
+
+def _project_instance(facts: Facts, values) -> str | None:
+    """Every assignment of an attribute builds an instance of one class of another project file
+    (`self.backbone = Backbone(cfg)`): that class as this file names it (`models.backbones.Backbone`)."""
+    found = set()
+    for value, scope in values:
+        value = unwrap_self_returning(value)
+        q = facts.qualname(value.func, scope) if isinstance(value, cst.Call) else None
+        local = root_of(value.func) if q else None  # `Backbone`, `backbones` of `backbones.Backbone`
+        bound = scope.lookup(local) if local else None
+        binding = bound.bindings.get(local, []) if bound is not None else []
+        if not q or is_library(q) or not binding or any(b.how != "import" for b in binding):
+            return None
+        found.add(q)
+    return found.pop() if len(found) == 1 else None
 
 
 def _returns_fresh(facts: Facts, func: cst.FunctionDef, callees: Summaries) -> bool:

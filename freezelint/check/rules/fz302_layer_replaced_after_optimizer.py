@@ -122,6 +122,31 @@ class LayerReplacedAfterOptimizer(Rule):
             opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
             """,
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            def fit(loader, epochs, new_classes, evaluate):
+                model = torchvision.models.resnet18(weights=None)
+                opt = torch.optim.SGD(model.parameters(), lr=0.1)
+                for epoch in range(epochs):
+                    if epoch == 3:
+                        # the break, inside the with, skips the rebuild below
+                        model.fc = nn.Linear(512, new_classes)  # expect: FZ302
+                        with torch.no_grad():
+                            evaluate(model)
+                            break
+                    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+                    for x, y in loader:
+                        nn.functional.cross_entropy(model(x), y).backward()
+                        opt.step()
+                for x, y in loader:
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -212,6 +237,24 @@ class LayerReplacedAfterOptimizer(Rule):
             for x, y in loader:
                 nn.functional.cross_entropy(model(x), y).backward()
                 opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        def build(loader, new_classes=None):
+            model = torchvision.models.resnet18(weights=None)
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            if new_classes is not None:
+                model.fc = nn.Linear(512, new_classes)
+                with torch.no_grad():
+                    model.fc.bias.zero_()
+                    return model  # this path leaves without the optimizer: nothing trains with it
+            for x, y in loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            return model
         """,
     ]
 

@@ -181,6 +181,52 @@ class UnfrozenAfterOptimizer(Rule):
                         self.unfreeze_and_add_param_group([pl_module.neck, pl_module.head], optimizer)
             """,
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            def fit(loader, epochs, evaluate):
+                model = torchvision.models.resnet18(weights=None)
+                model.requires_grad_(False)
+                model.fc.requires_grad_(True)
+                opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+                for epoch in range(epochs):
+                    if epoch == 5:
+                        # the break, inside the with, skips the add_param_group below
+                        model.layer4.requires_grad_(True)  # expect: FZ303
+                        with torch.no_grad():
+                            evaluate(model)
+                            break
+                    opt.add_param_group({"params": model.layer3.parameters()})
+                    for x, y in loader:
+                        torch.nn.functional.cross_entropy(model(x), y).backward()
+                        opt.step()
+                for x, y in loader:
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            from lightning.pytorch import LightningModule
+            from lightning.pytorch.callbacks import BaseFinetuning
+
+            class Lit(LightningModule):
+                def configure_optimizers(self):
+                    return torch.optim.AdamW(filter(lambda p: p.requires_grad, self.parameters()))
+
+            class BackboneFreeze(BaseFinetuning):
+                def freeze_before_training(self, pl_module):
+                    self.freeze(pl_module.backbone)
+
+            class LateUnfreeze(BackboneFreeze):  # a BaseFinetuning through BackboneFreeze
+                def finetune_function(self, pl_module, epoch, optimizer):
+                    if epoch == 5:
+                        self.make_trainable(pl_module.backbone)  # expect: FZ303
+            """
+        ),
     ]
     good = [
         """
@@ -344,6 +390,49 @@ class UnfrozenAfterOptimizer(Rule):
             for x, y in loader:
                 torch.nn.functional.cross_entropy(model(x), y).backward()
                 opt.step()
+        """,
+        """
+        import torch
+        import torchvision
+
+        def fit(loader, epochs, evaluate):
+            model = torchvision.models.resnet18(weights=None)
+            model.requires_grad_(False)
+            model.fc.requires_grad_(True)
+            opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+            for epoch in range(epochs):
+                if epoch == 5:
+                    model.layer4.requires_grad_(True)
+                    try:
+                        evaluate(model)
+                        break
+                    except RuntimeError:
+                        pass  # training goes on: the add_param_group below takes layer4
+                opt.add_param_group({"params": model.layer4.parameters()})
+                for x, y in loader:
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+        """,
+        """
+        import torch
+        from lightning.pytorch import LightningModule
+        from lightning.pytorch.callbacks import BaseFinetuning
+
+        class Lit(LightningModule):
+            def configure_optimizers(self):
+                return torch.optim.AdamW(filter(lambda p: p.requires_grad, self.parameters()))
+
+        class GroupThaw(BaseFinetuning):
+            def freeze_before_training(self, pl_module):
+                self.freeze(pl_module.backbone)
+
+            def make_trainable(self, modules, optimizer=None):  # its own: adds the param group too
+                self.unfreeze_and_add_param_group(modules, optimizer)
+
+        class LateUnfreeze(GroupThaw):
+            def finetune_function(self, pl_module, epoch, optimizer):
+                if epoch == 5:
+                    self.make_trainable(pl_module.backbone, optimizer)  # GroupThaw's make_trainable
         """,
     ]
 

@@ -140,6 +140,32 @@ class FreezeAfterDdp(Rule):
                     opt.step()
             """
         ),
+        Example(
+            """
+            import torch
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            def fit(model, loader, rank, epochs, stop, log):
+                ddp = DDP(model.to(rank), device_ids=[rank])
+                opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+                for epoch in range(epochs):
+                    if stop(epoch):
+                        # the break in the try (its finally jumps nowhere) skips the re-wrap below
+                        model.backbone.requires_grad_(True)  # expect: FZ306
+                        try:
+                            log.write(f"stopped at {epoch}")
+                            break
+                        finally:
+                            log.close()
+                    ddp = DDP(model, device_ids=[rank])
+                    for x, y in loader:
+                        ddp(x).sum().backward()
+                        opt.step()
+                for x, y in loader:
+                    ddp(x).sum().backward()
+                    opt.step()
+            """
+        ),
     ]
     good = [
         """
