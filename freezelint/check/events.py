@@ -159,6 +159,9 @@ class Flow(cst.CSTVisitor):
             cls = self.summaries.overrides_train(on, self.scope)
             if cls:
                 detail["override"] = cls
+                keeps = self.summaries.override_keeps(on, self.scope)
+                if keeps is not None:  # what the override provably keeps in eval (modes.train_keeps)
+                    detail["keeps"] = keeps
         if target:
             self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
                                      (*self._branches, *self.escapes), detail))
@@ -344,9 +347,13 @@ class Flow(cst.CSTVisitor):
                     else:
                         if kind == OPT_BUILD:
                             detail = {**detail, "path": dotted(arg.value) or target}
+                        if kind == OPAQUE:  # the callable it hands the model to may be known here
+                            detail = self._handed(node, detail)
+                            if detail is None:
+                                continue
                         self._emit(kind, target, node, on=arg.value, **_placed(kind, detail, part_path(arg.value)))
                 if callee is None and not effects and self._is_param(func):
-                    self._emit(OPAQUE, target, node, via=func.value)
+                    self._emit(OPAQUE, target, node, via=func.value, hands=[self._hand(func.value, i)])
                 # handed to a function that may run it; one whose effects are known runs it only
                 # where its own ACTIVITY (placed among them in body order) says
                 known = [k for k, _ in effects if not k.startswith(VIA)]
@@ -356,6 +363,44 @@ class Flow(cst.CSTVisitor):
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
+
+    def _hand(self, name: str, at: int) -> list | None:
+        """`[index, name, at, none_default]` of the callable parameter `name` this body's function
+        hands a model to, at position `at` of that call: a call site that passes a known
+        callable there can tell what it does."""
+        func = self.scope.node
+        if not isinstance(func, cst.FunctionDef):
+            return None
+        params = [*func.params.posonly_params, *func.params.params]
+        i = next((k for k, p in enumerate(params) if p.name.value == name), None)
+        if i is None:
+            return None
+        default = params[i].default
+        return [i, name, at, isinstance(default, cst.Name) and default.value == "None"]
+
+    def _handed(self, call: cst.Call, detail: dict) -> dict | None:
+        """A callee's OPAQUE (it hands the model to a callable it was given) at a call site: None
+        when every callable this call hands in is proven to leave modes alone (`log_stats`, a
+        project function that only reads: modes.quiet) or is not passed (a `None` default);
+        re-pointed at this body's own parameter when the call passes one on; else kept."""
+        hands = detail.get("hands")
+        if not hands or any(h is None for h in hands):
+            return {**detail, "hands": [None]}
+        mine = []
+        for index, name, at, none_default in hands:
+            arg = call_arg(call, index, name)
+            if arg is None and none_default or isinstance(arg, cst.Name) and arg.value == "None":
+                continue  # never called: the helper's default is None
+            if isinstance(arg, cst.Name):
+                if self._is_param(arg):
+                    mine.append(self._hand(arg.value, at))
+                    continue
+                fn = self.facts.resolve_def(arg, self.scope)
+                if fn is not None and self.summaries.quiet(fn, at) or fn is None and self.summaries.external_quiet(
+                        arg, self.scope, at):
+                    continue
+            return {**detail, "hands": [None]}
+        return {**detail, "hands": mine} if mine else None
 
     def _is_param(self, func: cst.Name) -> bool:
         """`func` is a parameter of the function whose body this is (a callable handed in)."""
@@ -711,6 +756,7 @@ class Summaries:
         self._first: dict[tuple[int, int], dict[str, Event]] = {}
         self._names: dict[tuple[int, int | str], str] = {}  # the callee's name for a position
         self._flows: dict[int, Flow] = {}
+        self._quiet: dict[tuple[int, int], bool] = {}
         self._busy: set[int] = set()
         self._classes_busy: set[int] = set()  # classes whose BatchNorm parts are being looked for
 
@@ -782,9 +828,32 @@ class Summaries:
             return {**opt_detail(e), "via": func.name.value} if e is not None else {}
         if kind in (FREEZE, UNFREEZE):
             return {"via": func.name.value, **self._inner(func, pos, kind)}
+        if kind == OPAQUE:
+            return {"via": func.name.value, "hands": self.hands(func, pos)}
         if kind != TRAIN:
             return {"via": func.name.value}
         return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind)}
+
+    def hands(self, func: cst.FunctionDef, pos: int) -> list:
+        """The callables the function hands its parameter `pos` to (`Flow._hand`; None: one not known)."""
+        flow, name = self._flows.get(id(func)), self._names.get((id(func), pos))
+        if flow is None or name is None:
+            return [None]
+        return [h for e in flow.events if e.kind == OPAQUE and (e.target == name or e.target.startswith(name + "."))
+                for h in e.detail.get("hands") or [None]]
+
+    def quiet(self, func: cst.FunctionDef, pos: int) -> bool:
+        """The function provably leaves the modes of its parameter `pos` alone (modes.quiet)."""
+        key = (id(func), pos)
+        if key not in self._quiet:
+            from freezelint.check.modes import quiet
+
+            self._quiet[key] = quiet(self.facts, func, pos)
+        return self._quiet[key]
+
+    def external_quiet(self, func: cst.Name, scope: Scope, pos: int) -> bool:
+        """The same of a function of another file: not known here."""
+        return False
 
     def _inner(self, func: cst.FunctionDef, pos: int, kind: str) -> dict:
         """The part of its parameter the callee's first freeze (unfreeze) names, relative to the
@@ -924,6 +993,26 @@ class Summaries:
 
     def external_override(self, class_qual: str) -> str | None:
         """The class of another file (or a base of it) that defines train(): none known here."""
+        return None
+
+    def override_keeps(self, expr: cst.BaseExpression, scope: Scope) -> list[str] | None:
+        """What the train() override `expr.train()` runs provably keeps in eval mode (the parts it
+        re-applies eval() to; `[]`: none), or None when it may keep more (modes.train_keeps)."""
+        from freezelint.check.modes import train_keeps
+
+        kind, depth = self.facts.kind(expr, scope), 0
+        while kind is not None and kind.tag == "module" and kind.wraps is not None and depth <= _MAX_DEPTH:
+            kind, depth = self.facts.kind(*kind.wraps), depth + 1
+        if kind is None or kind.tag != "module" or kind.wraps is not None:
+            return None
+        if kind.cls is not None:
+            return train_keeps(self.facts, kind.cls)
+        if kind.qual is not None and not kind.qual.startswith("torch."):
+            return self.external_override_keeps(kind.qual)
+        return None
+
+    def external_override_keeps(self, class_qual: str) -> list[str] | None:
+        """`override_keeps` of a class of another file: not known here."""
         return None
 
     def external(self, func: cst.Name, scope: Scope, pos: int) -> list[tuple[str, dict]]:
