@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0ef0b6f6b3b45cc55a161f535045265b'
+RULES_DIGEST = 'f21c502b9252dec8b75095d223b4ed8f'
 
 GATES = {
     'FZ002': (

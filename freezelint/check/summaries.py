@@ -31,6 +31,12 @@ A LightningModule's entry also has "optimizer": the first optimizer its `configu
 over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
 returns a model a library call just built, which nothing in it freezes or hands on: every parameter
 of it is trainable (FZ303: an optimizer's requires_grad filter over it kept them all).
+"quiet" (FZ201): the positions of the parameters a function provably leaves in their modes (it
+reads, prints or saves them: modes.quiet); "hands": per position it hands to a callable it was
+given ("opaque"), `[index, name, at, none_default]` of that callable parameter (null: not known),
+so a call site that passes a known function can tell. A class with a train() of its own has
+"train_keeps": the parts that train() provably keeps in eval mode (`[]`: none), or null when it
+may keep more (modes.train_keeps).
 A Module class's "attrs": what each `self.<attr>` holds where the file establishes it (see
 `_attr_kinds`): another file's `model.backbone` is then known as this file knows it.
 """
@@ -45,6 +51,7 @@ from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REPLACE,
                                      opt_detail, unwrap_self_returning)
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.known import is_library
+from freezelint.check.modes import train_keeps
 from freezelint.check.syntax import root_of, walk
 from freezelint.check.project import SUMMARY_VERSION as VERSION  # there: read back without libcst
 
@@ -84,6 +91,13 @@ def summarise(facts: Facts) -> dict:
                 entry["effects"][RET] = eff
             if _returns_fresh(facts, stmt, callees):
                 entry["fresh"] = True
+            quiet = [i for i in range(len(params)) if callees.quiet(stmt, i)]
+            if quiet:  # FZ201: handed the model after train(), it re-freezes nothing
+                entry["quiet"] = quiet
+            hands = {str(i): callees.hands(stmt, i) for i in range(len(params))
+                     if "opaque" in entry["effects"].get(str(i), {})}
+            if hands:
+                entry["hands"] = hands
             functions[stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):
             info = facts.classes.get(stmt.name.value)
@@ -99,6 +113,8 @@ def summarise(facts: Facts) -> dict:
                 "train_override": "train" in methods, "configure_optimizers": "configure_optimizers" in methods,
                 "methods": methods, "bn": callees.bn_attrs(info) if info and info.is_module else [],
             }
+            if "train" in methods and info is not None:  # what its train() provably keeps in eval (FZ201)
+                classes[stmt.name.value]["train_keeps"] = train_keeps(facts, info)
             if info is not None and info.is_module:
                 classes[stmt.name.value]["attrs"] = _attr_kinds(facts, info)
             conf = next((m for m in stmt.body.body if isinstance(m, cst.FunctionDef)

@@ -1,0 +1,128 @@
+"""modes.py: the proofs FZ201 trusts. `quiet` (a function leaves its argument's modes alone) and
+`train_keeps` (what a train() override keeps in eval mode) answer only what they can prove:
+whatever they cannot read counts as possibly re-freezing."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from freezelint.check.facts import Facts
+from freezelint.check.modes import quiet, train_keeps
+
+
+def _facts(src: str) -> Facts:
+    return Facts.of(cst.parse_module(textwrap.dedent(src)))
+
+
+def _quiet(src: str, pos: int = 0) -> bool:
+    facts = _facts(src)
+    func = next(s for s in facts.module.body if isinstance(s, cst.FunctionDef) and s.name.value == "f")
+    return quiet(facts, func, pos)
+
+
+@pytest.mark.parametrize("body", [
+    "print(sum(p.numel() for p in model.parameters()))",
+    "torch.save(model.state_dict(), 'ckpt.pt')",
+    "logger.info('params: %d', len(list(model.named_parameters())))",
+    "n = 0\n    for name, p in model.named_parameters():\n        n += p.numel()\n    print(n)",
+    "helper(model)",  # a function of the file that is quiet in turn
+])
+def test_quiet_reads_prints_and_saves(body):
+    src = f"import torch, logging\nlogger = logging.getLogger()\n\ndef helper(m):\n    print(m)\n\n" \
+          f"def f(model):\n    {body}\n"
+    assert _quiet(src)
+
+
+@pytest.mark.parametrize("body", [
+    "model.eval()",
+    "for m in model.modules():\n        m.eval()",  # on what it derives from the argument
+    "model.apply(lambda m: None)",
+    "model.freeze_bn()",
+    "model.backbone.training = False",
+    "unknown(model)",  # handed on to what cannot be read
+    "sub = model.backbone\n    unknown(sub)",
+    "getattr(model, 'freeze')()",
+    "x.requires_grad_(False)",  # a mode-like call anywhere in the body
+    "helper(model)",  # a function of the file that evals
+    "callbacks.on_epoch_start(model)",
+])
+def test_not_quiet_where_a_mode_may_change(body):
+    src = f"def helper(m):\n    m.eval()\n\ndef f(model):\n    {body}\n"
+    assert not _quiet(src)
+
+
+def _keeps(src: str, cls: str = "Net"):
+    facts = _facts("import logging\nimport torch.nn as nn\nfrom lib import freeze_norm\n" + textwrap.dedent(src))
+    return train_keeps(facts, facts.classes[cls])
+
+
+def test_train_keeps_nothing_for_a_no_op_or_logging_override():
+    assert _keeps("""
+        class Net(nn.Module):
+            def train(self, mode=True):
+                super().train(mode)
+                return self
+        """) == []
+    assert _keeps("""
+        class Net(nn.Module):
+            def train(self, mode=True):
+                '''Logs the switch.'''
+                logging.info("train(%s)", mode)
+                return super(Net, self).train(mode)
+        """) == []
+
+
+def test_train_keeps_the_parts_it_re_evals_also_through_a_base_of_the_file():
+    assert _keeps("""
+        class Base(nn.Module):
+            def train(self, mode=True):
+                nn.Module.train(self, mode)
+                self.neck.eval()
+                return self
+
+        class Net(Base):
+            def train(self, mode=True):
+                super().train(mode)
+                if mode:
+                    self.head.train(False)
+                return self
+        """) == ["head", "neck"]
+
+
+@pytest.mark.parametrize("body", [
+    "for m in self.modules():\n" + " " * 20 + "if isinstance(m, nn.BatchNorm2d):\n" + " " * 24 + "m.eval()",
+    "self._freeze()",  # a helper that evals
+    "freeze_norm(self)",  # a function that cannot be read
+    "self.eval()",  # every part
+    "self.training = False",
+])
+def test_train_keeps_is_unknown_where_the_override_may_keep_more(body):
+    assert _keeps(f"""
+        class Net(nn.Module):
+            def train(self, mode=True):
+                super().train(mode)
+                {body}
+                return self
+
+            def _freeze(self):
+                self.backbone.eval()
+        """) is None
+
+
+def test_train_keeps_is_unknown_without_the_base_train_or_with_a_base_of_another_file():
+    assert _keeps("""
+        class Net(nn.Module):
+            def train(self, mode=True):  # never puts anything in training mode
+                return self
+        """) is None
+    assert _keeps("""
+        from mmcv.runner import BaseModule
+
+        class Net(BaseModule):
+            def train(self, mode=True):
+                super().train(mode)
+                return self
+        """) is None
