@@ -126,3 +126,22 @@ def test_train_keeps_is_unknown_without_the_base_train_or_with_a_base_of_another
                 super().train(mode)
                 return self
         """) is None
+
+
+def test_train_keeps_reads_timm_levit_s_cache_clearing_override():
+    """timm's LeViT attention: `@torch.no_grad()`, a cache emptied after `super().train(mode)`."""
+    assert _keeps("""
+        import torch
+
+        class Net(nn.Module):
+            @torch.no_grad()
+            def train(self, mode=True):
+                super().train(mode)
+                if self.attention_bias_cache:
+                    self.attention_bias_cache = {}  # clear ab cache
+        """) == []
+
+
+def test_a_decorated_function_is_not_quiet():
+    assert not _quiet("@register\ndef f(model):\n    print(model)\n")
+    assert _quiet("import torch\n\n@torch.no_grad()\ndef f(model):\n    print(model)\n")

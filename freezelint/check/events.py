@@ -19,6 +19,7 @@ from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
 from freezelint.check.known import (MODULE_METHODS, SELF_RETURNING, TIMM_FACTORIES, is_base_finetuning, is_library,
                                     is_parameter_free)
+from freezelint.check.modes import quiet, train_keeps
 from freezelint.check.param_sources import param_sources
 from freezelint.spelling import is_misspelling
 from freezelint.check.scopes import qualname
@@ -846,8 +847,6 @@ class Summaries:
         """The function provably leaves the modes of its parameter `pos` alone (modes.quiet)."""
         key = (id(func), pos)
         if key not in self._quiet:
-            from freezelint.check.modes import quiet
-
             self._quiet[key] = quiet(self.facts, func, pos)
         return self._quiet[key]
 
@@ -998,17 +997,30 @@ class Summaries:
     def override_keeps(self, expr: cst.BaseExpression, scope: Scope) -> list[str] | None:
         """What the train() override `expr.train()` runs provably keeps in eval mode (the parts it
         re-applies eval() to; `[]`: none), or None when it may keep more (modes.train_keeps)."""
-        from freezelint.check.modes import train_keeps
-
         kind, depth = self.facts.kind(expr, scope), 0
         while kind is not None and kind.tag == "module" and kind.wraps is not None and depth <= _MAX_DEPTH:
             kind, depth = self.facts.kind(*kind.wraps), depth + 1
         if kind is None or kind.tag != "module" or kind.wraps is not None:
             return None
         if kind.cls is not None:
-            return train_keeps(self.facts, kind.cls)
+            return self._class_keeps(kind.cls, frozenset())
         if kind.qual is not None and not kind.qual.startswith("torch."):
             return self.external_override_keeps(kind.qual)
+        return None
+
+    def _class_keeps(self, info, seen: frozenset[str]) -> list[str] | None:
+        """`override_keeps` of a class of this file: its own train(), else the base whose
+        train() `_class_override` finds (of this file, or of another)."""
+        if any(isinstance(st, cst.FunctionDef) and st.name.value == "train" for st in info.node.body.body):
+            return train_keeps(self.facts, info)
+        for base in (b.value for b in info.node.bases if b.keyword is None):
+            q = self.facts.qualname(base, self.facts.module_scope) or (base.value if isinstance(base, cst.Name) else "")
+            local = self.facts.classes.get(q)
+            if local is not None and q not in seen:
+                if self._class_override(local, seen | {q}):
+                    return self._class_keeps(local, seen | {q})
+            elif local is None and q and not q.startswith("torch.") and self.external_override(q):
+                return self.external_override_keeps(q)
         return None
 
     def external_override_keeps(self, class_qual: str) -> list[str] | None:

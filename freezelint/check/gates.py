@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f21c502b9252dec8b75095d223b4ed8f'
+RULES_DIGEST = '30c0a98c9a830e84d490b37af9fb6b82'
 
 GATES = {
     'FZ002': (

@@ -47,8 +47,9 @@ def quiet(facts: Facts, func: cst.FunctionDef, pos: int, _depth: int = 0) -> boo
     file that are quiet for it in turn (bounded depth)."""
     scope = facts.func_scopes.get(id(func))
     params = [*func.params.posonly_params, *func.params.params]
-    if scope is None or pos >= len(params) or _depth > _MAX_DEPTH:
-        return False
+    if scope is None or pos >= len(params) or _depth > _MAX_DEPTH \
+            or not all(_harmless(facts, d.decorator) for d in func.decorators):
+        return False  # a decorator may wrap it in anything
     related = _derived(func, params[pos].name.value)
     for node in walk(func.body):
         if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
@@ -159,7 +160,8 @@ def train_keeps(facts: Facts, info, _seen: frozenset[str] = frozenset()) -> list
         return defined[0] if len(defined) == 1 else None if defined else None
     scope = facts.func_scopes.get(id(own))
     params = [p.name.value for p in (*own.params.posonly_params, *own.params.params)]
-    if scope is None or not params or own.decorators or own.asynchronous is not None:
+    if scope is None or not params or own.asynchronous is not None \
+            or not all(_harmless(facts, d.decorator) for d in own.decorators):
         return None
     kept: list[str] = []
     judge = _OverrideBody(facts, info, scope, params[0], params[1] if len(params) > 1 else None)
@@ -172,6 +174,16 @@ def train_keeps(facts: Facts, info, _seen: frozenset[str] = frozenset()) -> list
         if base != "torch":
             kept.extend(base)
     return sorted(set(kept))
+
+
+_HARMLESS_DECORATORS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.jit.ignore", "torch.jit.unused",
+                                  "typing.override", "typing_extensions.override"})
+
+
+def _harmless(facts: Facts, decorator: cst.BaseExpression) -> bool:
+    """`@torch.no_grad()` (timm's LeViT clears a cache in train()): it changes no mode."""
+    func = decorator.func if isinstance(decorator, cst.Call) else decorator
+    return facts.qualname(func, facts.module_scope) in _HARMLESS_DECORATORS
 
 
 def _base_keeps(facts: Facts, base: cst.BaseExpression, seen: frozenset[str]):

@@ -488,6 +488,26 @@ class TrainUndoesBnFreeze(Rule):
         ),
         Example(
             """
+            import torch.nn as nn
+            from transformers import AutoModel
+
+            class Classifier(nn.Module):
+                def __init__(self, name, num_classes):
+                    super().__init__()
+                    self.bert = AutoModel.from_pretrained(name)
+                    self.bert.requires_grad_(False)
+                    self.bert.eval()  # expect: FZ201
+                    self.dropout = nn.Dropout(0.1)
+                    self.head = nn.Linear(768, num_classes)
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self.dropout.eval()  # another part: the frozen encoder trains again
+                    return self
+            """
+        ),
+        Example(
+            """
             import torch
             import torch.nn as nn
 
