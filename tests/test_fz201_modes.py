@@ -145,3 +145,51 @@ def test_train_keeps_reads_timm_levit_s_cache_clearing_override():
 def test_a_decorated_function_is_not_quiet():
     assert not _quiet("@register\ndef f(model):\n    print(model)\n")
     assert _quiet("import torch\n\n@torch.no_grad()\ndef f(model):\n    print(model)\n")
+
+
+HANDED = """
+import torch.nn as nn
+
+def fix_bn(m):
+    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        m.eval()
+
+def train_one_epoch(model, loader, optimizer, hook=None):
+    model.train()
+    if hook is not None:
+        hook(model)
+    for x, y in loader:
+        criterion(model(x), y).backward()
+        optimizer.step()
+
+def fit(model, loader, optimizer, hook):
+    for epoch in range(10):
+        train_one_epoch(model, loader, optimizer, hook)
+
+def log_stats(model):
+    print(model)
+
+def refreeze(model):
+    model.apply(fix_bn)
+
+model.apply(fix_bn)
+{call}
+"""
+
+
+@pytest.mark.parametrize("call,fires", [
+    ("fit(model, loader, optimizer, log_stats)", True),  # handed on through fit's own parameter
+    ("train_one_epoch(model, loader, optimizer)", True),  # the default None: nothing re-freezes
+    ("train_one_epoch(model, loader, optimizer, hook=None)", True),
+    ("fit(model, loader, optimizer, refreeze)", False),
+    ("train_one_epoch(model, loader, optimizer, **cfg)", False),  # may pass a hook
+    ("train_one_epoch(model, loader, optimizer, lambda m: print(m))", False),  # not read
+])
+def test_fz201_resolves_the_callable_a_helper_hands_the_model_to(call, fires):
+    from freezelint import codes
+    from freezelint.check.engine import check_text
+
+    static = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
+    src = HANDED.format(call=call)
+    found = [(d.row, d.code) for d in check_text(src, "ex.py", static, force=True).diagnostics]
+    assert found == ([(src.splitlines().index(call) + 1, "FZ201")] if fires else [])

@@ -385,8 +385,8 @@ class Flow(cst.CSTVisitor):
         project function that only reads: modes.quiet) or is not passed (a `None` default);
         re-pointed at this body's own parameter when the call passes one on; else kept."""
         hands = detail.get("hands")
-        if not hands or any(h is None for h in hands):
-            return {**detail, "hands": [None]}
+        if not hands or any(h is None for h in hands) or any(a.star for a in call.args):
+            return {**detail, "hands": [None]}  # `**cfg` may pass the callable: not known
         mine = []
         for index, name, at, none_default in hands:
             arg = call_arg(call, index, name)
