@@ -50,44 +50,48 @@ def quiet(facts: Facts, func: cst.FunctionDef, pos: int, _depth: int = 0) -> boo
     if scope is None or pos >= len(params) or _depth > _MAX_DEPTH \
             or not all(_harmless(facts, d.decorator) for d in func.decorators):
         return False  # a decorator may wrap it in anything
-    related = _derived(func, params[pos].name.value)
+    calls: list[cst.Call] = []
+    pairs: list[tuple[set[str], set[str]]] = []  # (names bound, names read): `for m in model.modules()`
     for node in walk(func.body):
-        if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+        if isinstance(node, cst.Call):
+            f = node.func
+            name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
+            if _TOUCHES.search(name):
+                return False  # fails fast: most functions of a big file stop here
+            calls.append(node)
+        elif isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
             targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
             if any(not isinstance(n, (cst.Name, cst.Tuple, cst.List, cst.Element)) for t in targets for n in walk(t)):
                 return False  # an attribute (`m.training = False`), an item: not followed
+            if node.value is not None:
+                pairs += [(_names(t), _names(node.value)) for t in targets]
         elif isinstance(node, (cst.Global, cst.Nonlocal, cst.Yield, cst.Await)):
             return False
-        elif isinstance(node, cst.Call) and not _inert_call(facts, node, scope, related, _depth):
-            return False
-    return True
+        elif isinstance(node, (cst.For, cst.CompFor)):
+            pairs.append((_names(node.target), _names(node.iter)))
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            pairs.append((_names(node.asname.name), _names(node.item)))
+        elif isinstance(node, cst.NamedExpr):
+            pairs.append((_names(node.target), _names(node.value)))
+    related = _derived(params[pos].name.value, pairs)
+    return all(_inert_call(facts, c, scope, related, _depth) for c in calls)
 
 
-def _derived(func: cst.FunctionDef, name: str) -> set[str]:
+def _names(node: cst.CSTNode) -> set[str]:
+    return {n.value for n in walk(node) if isinstance(n, cst.Name)}
+
+
+def _derived(name: str, pairs: list[tuple[set[str], set[str]]]) -> set[str]:
     """`name` and every local bound from an expression that mentions one of them (`for m in
     model.modules()`, `sub = model.backbone`, a comprehension's target, `with ... as x`)."""
     related = {name}
-    pairs: list[tuple[cst.CSTNode, cst.CSTNode]] = []
-    for node in walk(func.body):
-        if isinstance(node, cst.Assign):
-            pairs += [(t.target, node.value) for t in node.targets]
-        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)) and node.value is not None:
-            pairs.append((node.target, node.value))
-        elif isinstance(node, (cst.For, cst.CompFor)):
-            pairs.append((node.target, node.iter))
-        elif isinstance(node, cst.WithItem) and node.asname is not None:
-            pairs.append((node.asname.name, node.item))
-        elif isinstance(node, cst.NamedExpr):
-            pairs.append((node.target, node.value))
     grown = True
     while grown:
         grown = False
-        for target, value in pairs:
-            if _mentions(value, related):
-                for n in walk(target):
-                    if isinstance(n, cst.Name) and n.value not in related:
-                        related.add(n.value)
-                        grown = True
+        for bound, read in pairs:
+            if read & related and not bound <= related:
+                related |= bound
+                grown = True
     return related
 
 

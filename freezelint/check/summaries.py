@@ -91,7 +91,8 @@ def summarise(facts: Facts) -> dict:
                 entry["effects"][RET] = eff
             if _returns_fresh(facts, stmt, callees):
                 entry["fresh"] = True
-            quiet = [i for i in range(len(params)) if callees.quiet(stmt, i)]
+            # an argument with effects is not left alone (whatever `quiet` found: not asked)
+            quiet = [i for i in range(len(params)) if str(i) not in entry["effects"] and callees.quiet(stmt, i)]
             if quiet:  # FZ201: handed the model after train(), it re-freezes nothing
                 entry["quiet"] = quiet
             hands = {str(i): callees.hands(stmt, i) for i in range(len(params))
