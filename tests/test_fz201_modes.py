@@ -78,6 +78,11 @@ def test_train_keeps_nothing_for_a_no_op_or_logging_override():
 def test_train_keeps_the_parts_it_re_evals_also_through_a_base_of_the_file():
     assert _keeps("""
         class Base(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.neck = nn.Sequential(nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8))
+                self.head = nn.Linear(8, 4)
+
             def train(self, mode=True):
                 nn.Module.train(self, mode)
                 self.neck.eval()
@@ -193,3 +198,36 @@ def test_fz201_resolves_the_callable_a_helper_hands_the_model_to(call, fires):
     src = HANDED.format(call=call)
     found = [(d.row, d.code) for d in check_text(src, "ex.py", static, force=True).diagnostics]
     assert found == ([(src.splitlines().index(call) + 1, "FZ201")] if fires else [])
+
+
+def test_train_keeps_no_part_that_may_be_or_hold_another():
+    """`self.encoder.eval()` of an alias of the backbone, or of a wrapper built around what the
+    model was given, may keep the frozen part itself: not a proof of "another part"."""
+    for init in ("self.encoder = self.backbone", "self.encoder = Wrapper(backbone)",
+                 "self.encoder = nn.Sequential(backbone, nn.ReLU())"):
+        assert _keeps(f"""
+            class Net(nn.Module):
+                def __init__(self, backbone):
+                    super().__init__()
+                    self.backbone = backbone
+                    {init}
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self.encoder.eval()
+                    return self
+            """) is None
+    assert _keeps("""
+        class Net(nn.Module):
+            def __init__(self, backbone, p):
+                super().__init__()
+                self.backbone = backbone
+                self.dropout = nn.Dropout(p)
+                self.neck = nn.Sequential(nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8))
+
+            def train(self, mode=True):
+                super().train(mode)
+                self.dropout.eval()
+                self.neck.eval()
+                return self
+        """) == ["dropout", "neck"]

@@ -13,7 +13,7 @@ import re
 
 import libcst as cst
 
-from freezelint.check.facts import Facts, is_batchnorm_class
+from freezelint.check.facts import Facts, is_batchnorm_class, is_leaf_module_class
 from freezelint.check.syntax import call_arg, dotted, walk
 
 _MAX_DEPTH = 3
@@ -112,7 +112,7 @@ def _inert_call(facts: Facts, call: cst.Call, scope, related: set[str], depth: i
             return True
         if _mentions(func.value, related):
             # `model.parameters()`; `self.logger.info(...)` in a method: a logger the object holds
-            logger = re.search(r"log|writer", (dotted(func.value) or "").rsplit(".", 1)[-1], re.I)
+            logger = re.search(r"log|writer", (dotted(func.value) or "").rsplit(".", 1)[-1], re.IGNORECASE)
             return (method in _READS or logger is not None and method in _RECORDS) and not handed
         return not handed or method in _RECORDS
     if not isinstance(func, cst.Name):
@@ -161,7 +161,7 @@ def train_keeps(facts: Facts, info, _seen: frozenset[str] = frozenset()) -> list
     if own is None:
         found = [_base_keeps(facts, b, _seen) for b in bases]
         defined = [f for f in found if f != "torch"]
-        return defined[0] if len(defined) == 1 else None if defined else None
+        return defined[0] if len(defined) == 1 else None  # none (nn.Module's own), or several: not judged
     scope = facts.func_scopes.get(id(own))
     params = [p.name.value for p in (*own.params.posonly_params, *own.params.params)]
     if scope is None or not params or own.asynchronous is not None \
@@ -171,6 +171,8 @@ def train_keeps(facts: Facts, info, _seen: frozenset[str] = frozenset()) -> list
     judge = _OverrideBody(facts, info, scope, params[0], params[1] if len(params) > 1 else None)
     if not judge.block(own.body.body, kept) or not judge.super_called:
         return None
+    if not all(_own_part(facts, info, k) for k in kept):
+        return None  # `self.encoder.eval()` of an alias, or of a part that may hold the frozen one
     for b in bases:  # what `super().train(mode)` runs
         base = _base_keeps(facts, b, _seen)
         if base is None:
@@ -178,6 +180,38 @@ def train_keeps(facts: Facts, info, _seen: frozenset[str] = frozenset()) -> list
         if base != "torch":
             kept.extend(base)
     return sorted(set(kept))
+
+
+def _attr_values(facts: Facts, info, attr: str, depth: int = 0) -> list:
+    """Where the class, or a base class of this file, assigns `self.<attr>`."""
+    if attr in info.attrs or depth > _MAX_DEPTH:
+        return info.attrs.get(attr, [])
+    for b in (b.value for b in info.node.bases if b.keyword is None):
+        local = facts.classes.get(facts.qualname(b, facts.module_scope) or (b.value if isinstance(b, cst.Name) else ""))
+        if local is not None and local is not info:
+            found = _attr_values(facts, local, attr, depth + 1)
+            if found:
+                return found
+    return []
+
+
+def _own_part(facts: Facts, info, part: str) -> bool:
+    """Every assignment of the attribute `part` starts with builds a module that can hold no
+    other part of the model: a torch.nn layer without children (`nn.Dropout(p)`), or a call
+    that is handed neither `self` nor a parameter (`nn.Sequential(nn.Conv2d(8, 8, 3), ...)`).
+    An alias (`self.encoder = self.backbone`) or a wrapper of what the model was given may be
+    the frozen part itself."""
+    values = _attr_values(facts, info, re.split(r"[.\[]", part, maxsplit=1)[0])
+    for value, scope in values:
+        if not isinstance(value, cst.Call):
+            return False
+        if is_leaf_module_class(facts.qualname(value.func, scope)):
+            continue
+        params = {n for n, bs in scope.bindings.items() if any(b.how == "param" for b in bs)}
+        if any(isinstance(n, cst.Name) and (n.value == "self" or n.value in params) for a in value.args
+               for n in walk(a.value)):
+            return False
+    return bool(values)
 
 
 _HARMLESS_DECORATORS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.jit.ignore", "torch.jit.unused",
