@@ -204,7 +204,8 @@ def test_train_keeps_no_part_that_may_be_or_hold_another():
     """`self.encoder.eval()` of an alias of the backbone, or of a wrapper built around what the
     model was given, may keep the frozen part itself: not a proof of "another part"."""
     for init in ("self.encoder = self.backbone", "self.encoder = Wrapper(backbone)",
-                 "self.encoder = nn.Sequential(backbone, nn.ReLU())"):
+                 "self.encoder = nn.Sequential(backbone, nn.ReLU())",
+                 "self.encoder = nn.Sequential(nn.ReLU())\n" + " " * 20 + "self.backbone = self.encoder"):
         assert _keeps(f"""
             class Net(nn.Module):
                 def __init__(self, backbone):

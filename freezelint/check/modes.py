@@ -182,17 +182,19 @@ def train_keeps(facts: Facts, info, _seen: frozenset[str] = frozenset()) -> list
     return sorted(set(kept))
 
 
-def _attr_values(facts: Facts, info, attr: str, depth: int = 0) -> list:
-    """Where the class, or a base class of this file, assigns `self.<attr>`."""
-    if attr in info.attrs or depth > _MAX_DEPTH:
-        return info.attrs.get(attr, [])
-    for b in (b.value for b in info.node.bases if b.keyword is None):
+def _chain(facts: Facts, info, depth: int = 0) -> list:
+    """The class and its base classes of this file."""
+    out = [info]
+    for b in (b.value for b in info.node.bases if b.keyword is None) if depth <= _MAX_DEPTH else ():
         local = facts.classes.get(facts.qualname(b, facts.module_scope) or (b.value if isinstance(b, cst.Name) else ""))
         if local is not None and local is not info:
-            found = _attr_values(facts, local, attr, depth + 1)
-            if found:
-                return found
-    return []
+            out += _chain(facts, local, depth + 1)
+    return out
+
+
+def _mentions_attr(value: cst.CSTNode, attr: str) -> bool:
+    return any(isinstance(n, cst.Attribute) and n.attr.value == attr and isinstance(n.value, cst.Name)
+               and n.value.value == "self" for n in walk(value))
 
 
 def _own_part(facts: Facts, info, part: str) -> bool:
@@ -201,7 +203,10 @@ def _own_part(facts: Facts, info, part: str) -> bool:
     that is handed neither `self` nor a parameter (`nn.Sequential(nn.Conv2d(8, 8, 3), ...)`).
     An alias (`self.encoder = self.backbone`) or a wrapper of what the model was given may be
     the frozen part itself."""
-    values = _attr_values(facts, info, re.split(r"[.\[]", part, maxsplit=1)[0])
+    attr = re.split(r"[.\[]", part, maxsplit=1)[0]
+    values = next((c.attrs[attr] for c in _chain(facts, info) if attr in c.attrs), [])
+    if any(_mentions_attr(v, attr) for c in _chain(facts, info) for vs in c.attrs.values() for v, _ in vs):
+        return False  # `self.backbone = self.neck`: the frozen part may be this one
     for value, scope in values:
         if not isinstance(value, cst.Call):
             return False
