@@ -29,9 +29,11 @@ def _quiet(src: str, pos: int = 0) -> bool:
     "logger.info('params: %d', len(list(model.named_parameters())))",
     "n = 0\n    for name, p in model.named_parameters():\n        n += p.numel()\n    print(n)",
     "helper(model)",  # a function of the file that is quiet in turn
+    "save_model(model, 'ckpt.pt')",  # `model` in a name is no `mode`
 ])
 def test_quiet_reads_prints_and_saves(body):
     src = f"import torch, logging\nlogger = logging.getLogger()\n\ndef helper(m):\n    print(m)\n\n" \
+          f"def save_model(m, path):\n    torch.save(m.state_dict(), path)\n\n" \
           f"def f(model):\n    {body}\n"
     assert _quiet(src)
 

@@ -18,7 +18,7 @@ from freezelint.check.syntax import call_arg, dotted, walk
 
 _MAX_DEPTH = 3
 # a name that may set a mode or a requires_grad flag, wherever it is called or assigned
-_TOUCHES = re.compile(r"(?i)train|eval|freeze|grad|mode|apply|norm|setattr|exec")
+_TOUCHES = re.compile(r"(?i)train|eval|freeze|grad|mode(?!l)|apply|norm|setattr|exec")  # `save_model` is no mode
 # methods that only read a module (or a tensor, a container of them)
 _READS = frozenset({
     "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules", "children",
