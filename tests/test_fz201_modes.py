@@ -234,3 +234,76 @@ def test_train_keeps_no_part_that_may_be_or_hold_another():
                 self.neck.eval()
                 return self
         """) == ["dropout", "neck"]
+
+
+WITHIN = '''
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+        self.neck = nn.Sequential(nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8))
+        self.head = nn.Linear(8, 4)
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.neck.eval()
+        return self
+
+
+def fix_bn(m):
+    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        m.eval()
+
+
+def freeze_backbone(model):
+    for m in model.backbone.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+def freeze_neck(model):
+    for m in model.neck.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+a = Net()
+freeze_backbone(a)
+b = Net()
+b.backbone.apply(fix_bn)
+c = Net()
+freeze_neck(c)
+d = Net()
+for m in d.backbone.modules():
+    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        m.eval()
+e = Net()
+e.apply(fix_bn)
+for epoch in range(10):
+    a.train()  # expect
+    b.train()  # expect
+    c.train()
+    d.train()  # expect
+    e.train()
+    for x, y in loader:
+        criterion(a(x) + b(x) + c(x) + d(x) + e(x), y).backward()
+'''
+
+
+def test_fz201_tells_the_frozen_part_from_the_part_a_train_override_re_evals():
+    """The BatchNorm a loop over `model.backbone.modules()` froze (inline, through a helper of the
+    file, or `model.backbone.apply(fix_bn)`) is not kept by a train() that re-evals the neck; one
+    frozen in the neck is, and a freeze of the whole model may be (what else holds BatchNorm is
+    not known)."""
+    from freezelint import codes
+    from freezelint.check.engine import check_text
+
+    static = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
+    found = check_text(WITHIN, "ex.py", static, force=True).diagnostics
+    want = [i for i, line in enumerate(WITHIN.splitlines(), 1) if line.endswith("# expect")]
+    assert [(d.row, d.code) for d in found] == [(i, "FZ201") for i in want] and len(want) == 3
+    assert "of `a.backbone` that `freeze_backbone(...)` froze" in found[0].message
+    assert "re-applies eval() to `self.neck` only, not to `self.backbone`" in found[0].message

@@ -296,7 +296,9 @@ class Flow(cst.CSTVisitor):
             elif method == "apply" and node.args:
                 fn = node.args[0].value
                 if self.summaries.bn_freezer(fn, scope):
-                    self._emit(BN_FREEZE, target, node)
+                    path = part_path(recv)  # `model.backbone.apply(fix_bn)`: within the backbone
+                    self._emit(BN_FREEZE, target, node,
+                               **({"within": path} if path and target and path.startswith(target + ".") else {}))
             elif method == "requires_grad_":
                 pass  # below, with the other forms of a requires_grad change
             elif method in _GIVES_OPTIMIZER:
@@ -414,7 +416,7 @@ class Flow(cst.CSTVisitor):
         if isinstance(recv, cst.Name) and recv.value in self._bn_guard:
             origin = self.origin_model(recv.value)
             if origin is not None:
-                self._emit(BN_FREEZE, origin, node)
+                self._emit(BN_FREEZE, origin, node, **self._within(recv.value, origin))
             else:
                 self._emit(BN_FREEZE, recv.value, node)  # a parameter: what summaries look for
         kind = self.facts.kind(recv, self.scope)
@@ -426,6 +428,16 @@ class Flow(cst.CSTVisitor):
             # a part proven to hold BatchNorm (`model.layer1.eval()`): a freeze of its statistics
             # where the body also freezes its parameters (`of_body` keeps only those)
             self._emit(BN_FREEZE, root_of(recv), node, part=part_path(recv))
+
+    def _within(self, name: str, origin: str) -> dict:
+        """`for m in model.backbone.modules()`: the BatchNorm frozen is within `model.backbone`
+        (FZ201 tells it from a part a train() override re-evals); nothing for all of the model."""
+        owner = self.scope.lookup(name)
+        for b in owner.bindings.get(name, []) if owner is not None else ():
+            if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute):
+                path = part_path(b.node.func.value)
+                return {"within": path} if path and path.startswith(origin + ".") else {}
+        return {}
 
     def origin_model(self, name: str) -> str | None:
         """`for m in model.modules()` -> "model"."""
@@ -667,6 +679,9 @@ def _placed(kind: str, detail: dict, at: str | None) -> dict:
     """A freeze or unfreeze taken over from a callee, placed on the caller's argument `at`: the
     callee's part of its parameter (`"inner"`, same file) under `at`, else `at` as a whole (a
     callee of another file: its summary says that it freezes, not which part)."""
+    if kind == BN_FREEZE and "inner" in detail:  # the BatchNorm frozen within a part of `at`
+        out = {k: v for k, v in detail.items() if k != "inner"}
+        return {**out, "within": at + detail["inner"]} if at else out
     if kind not in (FREEZE, UNFREEZE):
         return detail
     out = {k: v for k, v in detail.items() if k != "inner"}
@@ -831,6 +846,11 @@ class Summaries:
             return {"via": func.name.value, **self._inner(func, pos, kind)}
         if kind == OPAQUE:
             return {"via": func.name.value, "hands": self.hands(func, pos)}
+        if kind == BN_FREEZE:  # where in its parameter (`model.backbone`), relative to it
+            e, name = self.first_event(func, pos, kind), self._names.get((id(func), pos))
+            within = e.detail.get("within") if e is not None else None
+            inner = {"inner": within[len(name):]} if within and name and within.startswith(name + ".") else {}
+            return {"via": func.name.value, **inner}
         if kind != TRAIN:
             return {"via": func.name.value}
         return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind)}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '30c0a98c9a830e84d490b37af9fb6b82'
+RULES_DIGEST = '4464f1afd53cb3ad0cd2cbafc027fdca'
 
 GATES = {
     'FZ002': (

@@ -1117,7 +1117,8 @@ class TrainUndoesBnFreeze(Rule):
                 freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)]
                 if not freezes or _unfrozen_first(evs, t) or id(t.node) in reported:
                     continue
-                lost = _not_kept(t.detail, freezes[-1].detail.get("part"), t.target) \
+                frozen = freezes[-1].detail
+                lost = _not_kept(t.detail, frozen.get("part") or frozen.get("within"), t.target) \
                     if t.detail.get("override") else None
                 if t.detail.get("override") and lost is None:
                     continue
@@ -1132,7 +1133,8 @@ class TrainUndoesBnFreeze(Rule):
                     line = _shown(t, flow.facts)
                     frozen_by = freezes[-1].detail.get("via")  # a helper, or the builder that returned the model
                     how = f"that `{frozen_by}(...)` froze" if frozen_by else "that were frozen"
-                    part = freezes[-1].detail.get("part")  # `model.layer1.eval()`: a part holding BatchNorm
+                    # `model.layer1.eval()`: a part holding BatchNorm; a loop over `model.backbone.modules()`
+                    part = freezes[-1].detail.get("part") or freezes[-1].detail.get("within")
                     how = f"of `{part}` {how}" if part else how
                     reported.add(id(t.node))
                     if lost is not None:
@@ -1243,8 +1245,8 @@ class TrainUndoesBnFreeze(Rule):
 def _not_kept(detail: dict, part: str | None, target: str) -> str | None:
     """Why the train() override a TRAIN event runs does not keep the frozen BatchNorm in eval
     mode, from what it provably keeps (`detail["keeps"]`, modes.train_keeps): nothing at all, or
-    only parts other than the frozen `part` (`model.layer1`: known only for a part's freeze).
-    None when it may keep it."""
+    only parts other than the frozen `part` (`model.layer1`; the BatchNorm of `model.backbone` a
+    loop over its modules froze, in this body or a helper of this file). None when it may keep it."""
     keeps = detail.get("keeps")
     if keeps is None:
         return None
