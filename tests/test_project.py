@@ -660,3 +660,36 @@ def test_fz303_follows_a_basefinetuning_through_a_project_base_class_and_its_cha
         "        self.freeze(pl_module.backbone)\n\n    def make_trainable(self, modules, optimizer=None):\n"
         "        self.unfreeze_and_add_param_group(modules, optimizer)\n", 1))
     assert check_paths(["."], load()).diagnostics == []
+
+
+def test_a_summary_records_what_a_train_override_keeps_and_which_functions_are_quiet():
+    """FZ201's facts across files: "train_keeps" (the parts a class's train() provably keeps in
+    eval mode, null when it may keep more), "quiet" (the parameters a function provably leaves
+    in their modes) and "hands" (the callable parameter a helper hands its argument to)."""
+    bad = summarise_text((PROJECTS / "keeps_bad" / "models.py").read_text())
+    assert bad["classes"]["Net"]["train_keeps"] == [] and "train_keeps" not in bad["classes"]["Plain"]
+    good = summarise_text((PROJECTS / "keeps_good" / "models.py").read_text())
+    assert good["classes"]["Net"]["train_keeps"] is None
+    stats = summarise_text((PROJECTS / "keeps_bad" / "stats.py").read_text())
+    assert stats["functions"]["log_stats"]["quiet"] == [0] and stats["functions"]["save"]["quiet"] == [0, 1]
+    freeze = summarise_text((PROJECTS / "keeps_bad" / "freeze.py").read_text())
+    assert "quiet" not in freeze["functions"]["freeze_backbone"]
+    engine = summarise_text((PROJECTS / "keeps_bad" / "engine.py").read_text())
+    assert engine["functions"]["train_one_epoch"]["hands"] == {"0": [[3, "hook", 0, True]]}
+
+
+def test_fz201_follows_a_train_override_and_a_handed_callable_of_other_files_when_they_change(cli, tmp_path):
+    """The findings of keeps_bad depend on models.py (what Net.train keeps) and stats.py (what
+    log_stats does), which train.py's text does not show: a warm run follows a change to either."""
+    root = _copy("keeps_bad", tmp_path)
+    want = [("train.py", 15, "FZ201"), ("train.py", 16, "FZ201")]
+    assert _found(cli, root, ".") == want
+    assert _found(cli, root, ".") == want  # warm
+    models = root / "models.py"
+    models.write_text(models.read_text().replace(
+        "        super().train(mode)\n        return self",
+        "        super().train(mode)\n        self.backbone.eval()\n        return self"))
+    assert _found(cli, root, ".") == [("train.py", 16, "FZ201")]
+    stats = root / "stats.py"
+    stats.write_text(stats.read_text().replace("    print(sum(", "    model.backbone.eval()\n    print(sum("))
+    assert _found(cli, root, ".") == []

@@ -19,6 +19,7 @@ from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
 from freezelint.check.known import (MODULE_METHODS, SELF_RETURNING, TIMM_FACTORIES, is_base_finetuning, is_library,
                                     is_parameter_free)
+from freezelint.check.modes import quiet, train_keeps
 from freezelint.check.param_sources import param_sources
 from freezelint.spelling import is_misspelling
 from freezelint.check.scopes import qualname
@@ -159,6 +160,9 @@ class Flow(cst.CSTVisitor):
             cls = self.summaries.overrides_train(on, self.scope)
             if cls:
                 detail["override"] = cls
+                keeps = self.summaries.override_keeps(on, self.scope)
+                if keeps is not None:  # what the override provably keeps in eval (modes.train_keeps)
+                    detail["keeps"] = keeps
         if target:
             self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
                                      (*self._branches, *self.escapes), detail))
@@ -292,7 +296,9 @@ class Flow(cst.CSTVisitor):
             elif method == "apply" and node.args:
                 fn = node.args[0].value
                 if self.summaries.bn_freezer(fn, scope):
-                    self._emit(BN_FREEZE, target, node)
+                    path = part_path(recv)  # `model.backbone.apply(fix_bn)`: within the backbone
+                    self._emit(BN_FREEZE, target, node,
+                               **({"within": path} if path and target and path.startswith(target + ".") else {}))
             elif method == "requires_grad_":
                 pass  # below, with the other forms of a requires_grad change
             elif method in _GIVES_OPTIMIZER:
@@ -344,9 +350,13 @@ class Flow(cst.CSTVisitor):
                     else:
                         if kind == OPT_BUILD:
                             detail = {**detail, "path": dotted(arg.value) or target}
+                        if kind == OPAQUE:  # the callable it hands the model to may be known here
+                            detail = self._handed(node, detail)
+                            if detail is None:
+                                continue
                         self._emit(kind, target, node, on=arg.value, **_placed(kind, detail, part_path(arg.value)))
                 if callee is None and not effects and self._is_param(func):
-                    self._emit(OPAQUE, target, node, via=func.value)
+                    self._emit(OPAQUE, target, node, via=func.value, hands=[self._hand(func.value, i)])
                 # handed to a function that may run it; one whose effects are known runs it only
                 # where its own ACTIVITY (placed among them in body order) says
                 known = [k for k, _ in effects if not k.startswith(VIA)]
@@ -356,6 +366,44 @@ class Flow(cst.CSTVisitor):
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
+
+    def _hand(self, name: str, at: int) -> list | None:
+        """`[index, name, at, none_default]` of the callable parameter `name` this body's function
+        hands a model to, at position `at` of that call: a call site that passes a known
+        callable there can tell what it does."""
+        func = self.scope.node
+        if not isinstance(func, cst.FunctionDef):
+            return None
+        params = [*func.params.posonly_params, *func.params.params]
+        i = next((k for k, p in enumerate(params) if p.name.value == name), None)
+        if i is None:
+            return None
+        default = params[i].default
+        return [i, name, at, isinstance(default, cst.Name) and default.value == "None"]
+
+    def _handed(self, call: cst.Call, detail: dict) -> dict | None:
+        """A callee's OPAQUE (it hands the model to a callable it was given) at a call site: None
+        when every callable this call hands in is proven to leave modes alone (`log_stats`, a
+        project function that only reads: modes.quiet) or is not passed (a `None` default);
+        re-pointed at this body's own parameter when the call passes one on; else kept."""
+        hands = detail.get("hands")
+        if not hands or any(h is None for h in hands) or any(a.star for a in call.args):
+            return {**detail, "hands": [None]}  # `**cfg` may pass the callable: not known
+        mine = []
+        for index, name, at, none_default in hands:
+            arg = call_arg(call, index, name)
+            if arg is None and none_default or isinstance(arg, cst.Name) and arg.value == "None":
+                continue  # never called: the helper's default is None
+            if isinstance(arg, cst.Name):
+                if self._is_param(arg):
+                    mine.append(self._hand(arg.value, at))
+                    continue
+                fn = self.facts.resolve_def(arg, self.scope)
+                if fn is not None and self.summaries.quiet(fn, at) or fn is None and self.summaries.external_quiet(
+                        arg, self.scope, at):
+                    continue
+            return {**detail, "hands": [None]}
+        return {**detail, "hands": mine} if mine else None
 
     def _is_param(self, func: cst.Name) -> bool:
         """`func` is a parameter of the function whose body this is (a callable handed in)."""
@@ -368,7 +416,7 @@ class Flow(cst.CSTVisitor):
         if isinstance(recv, cst.Name) and recv.value in self._bn_guard:
             origin = self.origin_model(recv.value)
             if origin is not None:
-                self._emit(BN_FREEZE, origin, node)
+                self._emit(BN_FREEZE, origin, node, **self._within(recv.value, origin))
             else:
                 self._emit(BN_FREEZE, recv.value, node)  # a parameter: what summaries look for
         kind = self.facts.kind(recv, self.scope)
@@ -380,6 +428,16 @@ class Flow(cst.CSTVisitor):
             # a part proven to hold BatchNorm (`model.layer1.eval()`): a freeze of its statistics
             # where the body also freezes its parameters (`of_body` keeps only those)
             self._emit(BN_FREEZE, root_of(recv), node, part=part_path(recv))
+
+    def _within(self, name: str, origin: str) -> dict:
+        """`for m in model.backbone.modules()`: the BatchNorm frozen is within `model.backbone`
+        (FZ201 tells it from a part a train() override re-evals); nothing for all of the model."""
+        owner = self.scope.lookup(name)
+        for b in owner.bindings.get(name, []) if owner is not None else ():
+            if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute):
+                path = part_path(b.node.func.value)
+                return {"within": path} if path and path.startswith(origin + ".") else {}
+        return {}
 
     def origin_model(self, name: str) -> str | None:
         """`for m in model.modules()` -> "model"."""
@@ -644,6 +702,9 @@ def _placed(kind: str, detail: dict, at: str | None) -> dict:
     """A freeze or unfreeze taken over from a callee, placed on the caller's argument `at`: the
     callee's part of its parameter (`"inner"`, same file) under `at`, else `at` as a whole (a
     callee of another file: its summary says that it freezes, not which part)."""
+    if kind == BN_FREEZE and "inner" in detail:  # the BatchNorm frozen within a part of `at`
+        out = {k: v for k, v in detail.items() if k != "inner"}
+        return {**out, "within": at + detail["inner"]} if at else out
     if kind not in (FREEZE, UNFREEZE):
         return detail
     out = {k: v for k, v in detail.items() if k != "inner"}
@@ -764,6 +825,7 @@ class Summaries:
         self._first: dict[tuple[int, int], dict[str, Event]] = {}
         self._names: dict[tuple[int, int | str], str] = {}  # the callee's name for a position
         self._flows: dict[int, Flow] = {}
+        self._quiet: dict[tuple[int, int], bool] = {}
         self._busy: set[int] = set()
         self._classes_busy: set[int] = set()  # classes whose BatchNorm parts are being looked for
 
@@ -835,9 +897,35 @@ class Summaries:
             return {**opt_detail(e), "via": func.name.value} if e is not None else {}
         if kind in (FREEZE, UNFREEZE):
             return {"via": func.name.value, **self._inner(func, pos, kind)}
+        if kind == OPAQUE:
+            return {"via": func.name.value, "hands": self.hands(func, pos)}
+        if kind == BN_FREEZE:  # where in its parameter (`model.backbone`), relative to it
+            e, name = self.first_event(func, pos, kind), self._names.get((id(func), pos))
+            within = e.detail.get("within") if e is not None else None
+            inner = {"inner": within[len(name):]} if within and name and within.startswith(name + ".") else {}
+            return {"via": func.name.value, **inner}
         if kind != TRAIN:
             return {"via": func.name.value}
         return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind)}
+
+    def hands(self, func: cst.FunctionDef, pos: int) -> list:
+        """The callables the function hands its parameter `pos` to (`Flow._hand`; None: one not known)."""
+        flow, name = self._flows.get(id(func)), self._names.get((id(func), pos))
+        if flow is None or name is None:
+            return [None]
+        return [h for e in flow.events if e.kind == OPAQUE and (e.target == name or e.target.startswith(name + "."))
+                for h in e.detail.get("hands") or [None]]
+
+    def quiet(self, func: cst.FunctionDef, pos: int) -> bool:
+        """The function provably leaves the modes of its parameter `pos` alone (modes.quiet)."""
+        key = (id(func), pos)
+        if key not in self._quiet:
+            self._quiet[key] = quiet(self.facts, func, pos)
+        return self._quiet[key]
+
+    def external_quiet(self, func: cst.Name, scope: Scope, pos: int) -> bool:
+        """The same of a function of another file: not known here."""
+        return False
 
     def _inner(self, func: cst.FunctionDef, pos: int, kind: str) -> dict:
         """The part of its parameter the callee's first freeze (unfreeze) names, relative to the
@@ -977,6 +1065,39 @@ class Summaries:
 
     def external_override(self, class_qual: str) -> str | None:
         """The class of another file (or a base of it) that defines train(): none known here."""
+        return None
+
+    def override_keeps(self, expr: cst.BaseExpression, scope: Scope) -> list[str] | None:
+        """What the train() override `expr.train()` runs provably keeps in eval mode (the parts it
+        re-applies eval() to; `[]`: none), or None when it may keep more (modes.train_keeps)."""
+        kind, depth = self.facts.kind(expr, scope), 0
+        while kind is not None and kind.tag == "module" and kind.wraps is not None and depth <= _MAX_DEPTH:
+            kind, depth = self.facts.kind(*kind.wraps), depth + 1
+        if kind is None or kind.tag != "module" or kind.wraps is not None:
+            return None
+        if kind.cls is not None:
+            return self._class_keeps(kind.cls, frozenset())
+        if kind.qual is not None and not kind.qual.startswith("torch."):
+            return self.external_override_keeps(kind.qual)
+        return None
+
+    def _class_keeps(self, info, seen: frozenset[str]) -> list[str] | None:
+        """`override_keeps` of a class of this file: its own train(), else the base whose
+        train() `_class_override` finds (of this file, or of another)."""
+        if any(isinstance(st, cst.FunctionDef) and st.name.value == "train" for st in info.node.body.body):
+            return train_keeps(self.facts, info)
+        for base in (b.value for b in info.node.bases if b.keyword is None):
+            q = self.facts.qualname(base, self.facts.module_scope) or (base.value if isinstance(base, cst.Name) else "")
+            local = self.facts.classes.get(q)
+            if local is not None and q not in seen:
+                if self._class_override(local, seen | {q}):
+                    return self._class_keeps(local, seen | {q})
+            elif local is None and q and not q.startswith("torch.") and self.external_override(q):
+                return self.external_override_keeps(q)
+        return None
+
+    def external_override_keeps(self, class_qual: str) -> list[str] | None:
+        """`override_keeps` of a class of another file: not known here."""
         return None
 
     def external(self, func: cst.Name, scope: Scope, pos: int) -> list[tuple[str, dict]]:

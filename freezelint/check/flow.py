@@ -44,6 +44,8 @@ class ProjectSummaries(Summaries):
                     detail.update(e.opt)
                 if len(e.via) > 1:
                     detail["through"] = list(e.via[1:])
+                if e.kind == OPAQUE:  # the callables it hands the argument to (None: not known)
+                    detail["hands"] = list(e.hands) or [None]
                 out.append((e.kind, {**detail, "edges": list(e.edges)}))
         return out
 
@@ -63,6 +65,13 @@ class ProjectSummaries(Summaries):
 
     def external_override(self, class_qual: str) -> str | None:
         return class_qual.rsplit(".", 1)[-1] if self.project.overrides_train(self.facts.path, class_qual) else None
+
+    def external_override_keeps(self, class_qual: str) -> list[str] | None:
+        return self.project.train_keeps(self.facts.path, class_qual)
+
+    def external_quiet(self, func: cst.Name, scope: Scope, pos: int) -> bool:
+        q = self.facts.qualname(func, scope)
+        return bool(q) and self.project.quiet(self.facts.path, q, pos)
 
 
 def _detail(via: str, kind: str, shown: str, line: int) -> dict:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '995b726c7daf181f93c7cf69da9c7b92'
+RULES_DIGEST = 'd1c35f73524708fc6db4f6f342005db5'
 
 GATES = {
     'FZ002': (

@@ -100,6 +100,7 @@ class Effect:
     opt: dict
     edges: tuple[Edge, ...]
     via: tuple[str, ...]
+    hands: tuple = ()  # "opaque": the callables it hands the argument to (its summary's "hands")
 
 
 @dataclass
@@ -302,7 +303,9 @@ class Project:
         -> whether that class defines train(), itself or through its bases (FZ201); `path#bn name`
         -> nothing while the file never says BatchNorm (a class without BatchNorm parts); `path#attrs
         Name` -> what the attributes of that class hold and its project bases (its summary's "attrs",
-        "bases"); `path#libbases Name` -> the library classes that class derives from (library_bases)."""
+        "bases"); `path#libbases Name` -> the library classes that class derives from (library_bases);
+        `path#keeps Name` -> what the train() that class runs keeps in eval mode, `path#quiet name` -> the
+        parameters that function leaves in their modes (FZ201)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -312,7 +315,8 @@ class Project:
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
-                    "ownrg": self._keeps_requires_grad, "libbases": self._library_bases}.get(kind)
+                    "ownrg": self._keeps_requires_grad, "libbases": self._library_bases, "quiet": self._quiet,
+                    "keeps": self._keeps}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -540,7 +544,9 @@ class Project:
                 for e in self.effects(str(hit[0]), inner, to, (*_chain, hit)) if to is not None else ():
                     out.append(Effect(e.kind, e.line, e.shown, e.opt, (edge, *e.edges), (hit[1], *e.via)))
             else:
-                out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), (edge,), (hit[1],)))
+                hands = tuple(entry.get("hands", {}).get(str(pos), ())) if kind == "opaque" and not _chain else ()
+                out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), (edge,), (hit[1],),
+                                  hands))
         seen: set[str] = set()
         return [e for e in out if not (e.kind in seen or seen.add(e.kind))]  # the first of each kind
 
@@ -694,6 +700,78 @@ class Project:
         if record:
             self.used[f"{path.resolve()}#libbases {name}"] = _digest(found)
         return found
+
+    def train_keeps(self, importer: str, qual: str) -> list[str] | None:
+        """What the train() a project class runs (its own, or a project base class's) provably
+        keeps in eval mode, as the summary of the class that defines it says ("train_keeps");
+        None when it may keep more, or cannot be read. A dependency of its own (`path#keeps name`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return None
+        found = self._keeps(*hit, record=True)
+        return found if isinstance(found, list) else None
+
+    def _keeps(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> list[str] | str | None:
+        """`train_keeps` of a class; "none" when neither it nor a project base defines train().
+        Each class on the way is a dependency of its own (`path#keeps name`)."""
+        found = self._keeps_of(path, name, _depth, record)
+        if record:
+            self.used[f"{path.resolve()}#keeps {name}"] = _digest(found)
+        return found
+
+    def _keeps_of(self, path: Path, name: str, _depth: int, record: bool) -> list[str] | str | None:
+        block = self._class_block(path, name)
+        if block is None or _depth > _MAX_REEXPORT:
+            return None
+        if re.search(r"^[ \t]+def[ \t]+train[ \t]*\(", block, re.M):
+            summary = self.summary(path)
+            entry = summary["classes"].get(name) if summary else None
+            return entry.get("train_keeps") if entry else None
+        outline = self.outline(path)
+        line = self._class_line(path, name) or ""
+        inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
+        found: list = []
+        for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
+            head = b.split(".")[0]
+            if head in outline["imports"]:
+                hit = self.resolve(str(path), outline["imports"][head] + b[len(head):])
+                found.append(self._keeps(*hit, _depth + 1, record) if hit is not None else
+                             "none" if is_library(outline["imports"][head]) else None)
+            elif b in outline["defs"] and b != name:
+                found.append(self._keeps(path, b, _depth + 1, record))
+            else:
+                found.append("none" if head in ("nn", "torch") else None)
+        defined = [f for f in found if f != "none"]
+        return "none" if not defined else defined[0] if len(defined) == 1 else None
+
+    def quiet(self, importer: str, qual: str, pos: int) -> bool:
+        """A function of another project file provably leaves the modes of its argument `pos`
+        alone (its summary's "quiet"): handed the model after train(), it re-freezes nothing. A
+        dependency of its own (`path#quiet name`)."""
+        if is_library(qual):
+            return False
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        found = self._quiet(*hit)
+        self.used[f"{hit[0].resolve()}#quiet {hit[1]}"] = _digest(found)
+        edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+        return pos in found
+
+    def _quiet(self, path: Path, name: str) -> list[int]:
+        """The summary's "quiet" of a function; a file with no word of what summaries record is
+        summarised without a parse (no functions listed), so it is parsed here for the answer."""
+        summary = self.summary(path)
+        entry = summary["functions"].get(name) if summary else None
+        if entry is None and summary is not None and not summary["functions"] \
+                and name in (self.outline(path) or {}).get("defs", ()):
+            from freezelint.check import summaries  # libcst: loaded only when a summary is computed
+
+            full = summaries.summarise_text(self.outline(path)["text"])
+            entry = full["functions"].get(name) if full else None
+        return list(entry.get("quiet", [])) if entry else []
 
     def keeps_requires_grad(self, importer: str, qual: str) -> bool:
         """A project class that keeps `requires_grad` as a setting of its own (reads

@@ -36,6 +36,12 @@ another file): what each `self.<attr>` holds where the file establishes it (see 
 another file's `model.backbone` is then known as this file knows it. An attribute that holds an
 instance of a project class says which ("class": as this file names it, a class of another file or
 of this one): the project index follows it there (`model.backbone.stem`), through its bases too.
+"quiet" (FZ201): the positions of the parameters a function provably leaves in their modes (it
+reads, prints or saves them: modes.quiet); "hands": per position it hands to a callable it was
+given ("opaque"), `[index, name, at, none_default]` of that callable parameter (null: not known),
+so a call site that passes a known function can tell. A class with a train() of its own has
+"train_keeps": the parts that train() provably keeps in eval mode (`[]`: none), or null when it
+may keep more (modes.train_keeps).
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REPLACE,
                                      opt_detail, unwrap_self_returning)
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.known import is_library
+from freezelint.check.modes import train_keeps
 from freezelint.check.syntax import root_of, walk
 from freezelint.check.project import SUMMARY_VERSION as VERSION  # there: read back without libcst
 
@@ -87,6 +94,14 @@ def summarise(facts: Facts) -> dict:
                 entry["effects"][RET] = eff
             if _returns_fresh(facts, stmt, callees):
                 entry["fresh"] = True
+            # an argument with effects is not left alone (whatever `quiet` found: not asked)
+            quiet = [i for i in range(len(params)) if str(i) not in entry["effects"] and callees.quiet(stmt, i)]
+            if quiet:  # FZ201: handed the model after train(), it re-freezes nothing
+                entry["quiet"] = quiet
+            hands = {str(i): callees.hands(stmt, i) for i in range(len(params))
+                     if "opaque" in entry["effects"].get(str(i), {})}
+            if hands:
+                entry["hands"] = hands
             functions[stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):
             info = facts.classes.get(stmt.name.value)
@@ -102,6 +117,8 @@ def summarise(facts: Facts) -> dict:
                 "train_override": "train" in methods, "configure_optimizers": "configure_optimizers" in methods,
                 "methods": methods, "bn": callees.bn_attrs(info) if info and info.is_module else [],
             }
+            if "train" in methods and info is not None:  # what its train() provably keeps in eval (FZ201)
+                classes[stmt.name.value]["train_keeps"] = train_keeps(facts, info)
             if info is not None and (info.is_module or any(b and not is_library(b) for b in bases)):
                 # a class whose base is a project class may be a Module through another file
                 classes[stmt.name.value]["attrs"] = _attr_kinds(facts, info)

@@ -10,6 +10,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.known import is_module_class, is_parameter_free
+from freezelint.check.modes import train_keeps
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, TRAIN, UNFREEZE,
                                    after, between, flows_of)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
@@ -41,10 +42,15 @@ class TrainUndoesBnFreeze(Rule):
         "a `return model` whose BatchNorm was frozen): a `train_one_epoch(model)` "
         "that calls `model.train()` and then trains is reported at its call site, naming the line of "
         "its train(); a `model.freeze_bn()` re-applied after every train() is the working idiom and "
-        "needs no train() override. Silent for a model whose class (or a base class of the project) "
-        "overrides train(), inline or through a helper, in any file: its train() runs instead, and is "
-        "where a re-freeze belongs; and after train() a helper hands the model to a callable it was "
-        "given (`freeze(model)`), which may re-apply the freeze. A freeze may be `.eval()` on a part of the model whose parameters "
+        "needs no train() override. A model whose class (or a base class of the project, in any file) "
+        "overrides train() runs that override instead, where a re-freeze belongs: reported only where the "
+        "override provably leaves the frozen BatchNorm in training mode (it calls `super().train(mode)` and "
+        "re-applies no eval(), only logs, or re-applies eval() to other parts than the frozen one); silent "
+        "where it loops over modules (mmdet's `norm_eval`), calls a helper that may re-freeze, or does anything "
+        "that cannot be read. After train() a helper may hand the model to a callable it was given "
+        "(`hook(model)`), which may re-apply the freeze: silent, unless the call site passes a function of the "
+        "project proven to leave modes alone (it reads, prints, saves a checkpoint) or passes none to a `None` "
+        "default. A freeze may be `.eval()` on a part of the model whose parameters "
         "the same body freezes (`model.layer1.requires_grad_(False); model.layer1.eval()`), taken as a BatchNorm "
         "freeze only where the part is proven to hold BatchNorm (the submodule table's BatchNorm paths of a "
         "factory model, an attribute a project class builds with a BatchNorm layer), never from its name; "
@@ -385,6 +391,146 @@ class TrainUndoesBnFreeze(Rule):
                     criterion(model(x), y).backward()
                     opt.step()
             """,
+        ),
+        Example(
+            """
+            import logging
+            import torch.nn as nn
+
+            logger = logging.getLogger(__name__)
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+                    self.head = nn.Linear(8, 4)
+
+                def train(self, mode=True):  # an override that only logs: every BatchNorm trains again
+                    logger.info("train(%s)", mode)
+                    super().train(mode)
+                    return self
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            model = Net()
+            freeze_bn(model)
+            for epoch in range(10):
+                model.train()  # expect: FZ201
+                for x, y in loader:
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """,
+            instead="""
+            import logging
+            import torch.nn as nn
+
+            logger = logging.getLogger(__name__)
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+                    self.head = nn.Linear(8, 4)
+
+                def train(self, mode=True):
+                    logger.info("train(%s)", mode)
+                    super().train(mode)
+                    for m in self.modules():  # re-applied after every train()
+                        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                            m.eval()
+                    return self
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+                    self.neck = nn.Sequential(nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8))
+                    self.head = nn.Linear(8, 4)
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self.neck.eval()  # the neck: not the part that is frozen below
+                    return self
+
+            model = Net()
+            model.backbone.requires_grad_(False)
+            model.backbone.eval()
+            for epoch in range(10):
+                model.train()  # expect: FZ201
+                for x, y in loader:
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Detector(nn.Module):
+                def __init__(self, backbone):
+                    super().__init__()
+                    self.backbone = backbone
+                    for m in self.backbone.modules():
+                        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                            m.eval()  # expect: FZ201
+
+                def train(self, mode=True):  # overridden, but re-applies nothing
+                    return super().train(mode)
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+            from transformers import AutoModel
+
+            class Classifier(nn.Module):
+                def __init__(self, name, num_classes):
+                    super().__init__()
+                    self.bert = AutoModel.from_pretrained(name)
+                    self.bert.requires_grad_(False)
+                    self.bert.eval()  # expect: FZ201
+                    self.dropout = nn.Dropout(0.1)
+                    self.head = nn.Linear(768, num_classes)
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self.dropout.eval()  # another part: the frozen encoder trains again
+                    return self
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            def log_stats(model):  # reads and prints: it re-freezes nothing
+                print(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+            def train_one_epoch(model, loader, optimizer, hook=None):
+                model.train()
+                if hook is not None:
+                    hook(model)
+                for x, y in loader:
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+
+            freeze_bn(model)
+            for epoch in range(10):
+                train_one_epoch(model, loader, optimizer, log_stats)  # expect: FZ201
+            """
         ),
     ]
     good = [
@@ -869,6 +1015,95 @@ class TrainUndoesBnFreeze(Rule):
                     nn.functional.cross_entropy(model(x), y).backward()
                     opt.step()
         """,
+        """
+        import torch.nn as nn
+        from mmcv.utils import freeze_norm  # not read: it may re-freeze
+        from torch.nn.modules.batchnorm import _BatchNorm
+
+        class ResNet(nn.Module):  # mmdet's norm_eval
+            def __init__(self, norm_eval=True):
+                super().__init__()
+                self.norm_eval = norm_eval
+                self.stem = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+
+            def train(self, mode=True):
+                super().train(mode)
+                if mode and self.norm_eval:
+                    for m in self.modules():
+                        if isinstance(m, _BatchNorm):
+                            m.eval()
+
+        class Partial(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+                self.head = nn.Linear(8, 4)
+
+            def train(self, mode=True):
+                super().train(mode)
+                self.backbone.eval()  # the part frozen below
+                return self
+
+        class Helped(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+
+            def train(self, mode=True):
+                super().train(mode)
+                freeze_norm(self)
+                return self
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        resnet = ResNet()
+        partial = Partial()
+        helped = Helped()
+        freeze_bn(resnet)
+        partial.backbone.requires_grad_(False)
+        partial.backbone.eval()
+        freeze_bn(helped)
+        for epoch in range(10):
+            resnet.train()
+            partial.train()
+            helped.train()
+            for x, y in loader:
+                criterion(resnet(x) + partial(x) + helped(x), y).backward()
+                optimizer.step()
+        """,
+        """
+        import torch.nn as nn
+        from somewhere import report
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def refreeze_and_log(model):
+            print("refreezing")
+            freeze_bn(model)
+
+        def log_with(model):
+            report(model)  # an unknown function handed the model: it may re-freeze
+
+        def train_one_epoch(model, loader, optimizer, hook=None):
+            model.train()
+            if hook is not None:
+                hook(model)
+            for x, y in loader:
+                criterion(model(x), y).backward()
+                optimizer.step()
+
+        freeze_bn(model)
+        for epoch in range(10):
+            train_one_epoch(model, loader, optimizer, refreeze_and_log)
+            train_one_epoch(model, loader, optimizer, hook=log_with)
+            train_one_epoch(model, loader, optimizer, report)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -876,10 +1111,16 @@ class TrainUndoesBnFreeze(Rule):
         reported: set[int] = set()  # `cmodel.train()` is a train() of cmodel and of the model it compiled
         for flow in flows.bodies:
             evs = flow.events
-            # a class's own train() (`Net.train` re-freezing its BatchNorm) runs instead: not judged here
-            for t in (e for e in evs if e.kind == TRAIN and not e.detail.get("override")):
+            # a class's own train() (`Net.train` re-freezing its BatchNorm) runs instead: judged
+            # only where it is proven to keep no part, or other parts, in eval ("keeps")
+            for t in (e for e in evs if e.kind == TRAIN and (not e.detail.get("override") or "keeps" in e.detail)):
                 freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)]
                 if not freezes or _unfrozen_first(evs, t) or id(t.node) in reported:
+                    continue
+                frozen = freezes[-1].detail
+                lost = _not_kept(t.detail, frozen.get("part") or frozen.get("within"), t.target) \
+                    if t.detail.get("override") else None
+                if t.detail.get("override") and lost is None:
                     continue
                 # a helper that calls train() and then trains counts as both, in that order
                 acts = [a for a in evs if a.kind == ACTIVITY and a.target in (t.target, "*") and after(t, a)
@@ -892,16 +1133,20 @@ class TrainUndoesBnFreeze(Rule):
                     line = _shown(t, flow.facts)
                     frozen_by = freezes[-1].detail.get("via")  # a helper, or the builder that returned the model
                     how = f"that `{frozen_by}(...)` froze" if frozen_by else "that were frozen"
-                    part = freezes[-1].detail.get("part")  # `model.layer1.eval()`: a part holding BatchNorm
+                    # `model.layer1.eval()`: a part holding BatchNorm; a loop over `model.backbone.modules()`
+                    part = freezes[-1].detail.get("part") or freezes[-1].detail.get("within")
                     how = f"of `{part}` {how}" if part else how
                     reported.add(id(t.node))
-                    yield self.finding(
-                        _span(t.node),
-                        f"{line} puts the BatchNorm layers {how} with .eval() back into training mode "
-                        f"before training continues, so their running statistics move again; re-apply the freeze "
-                        f"right after it (or override train())",
-                        stmt=t.stmt, facts=facts, used=[*freezes, t, a],
-                    )
+                    if lost is not None:
+                        cls = t.detail["override"]
+                        message = (f"{line} runs `{cls}.train()`, which does not keep the BatchNorm layers {how} "
+                                   f"with .eval() in eval mode ({lost}): training continues with their running "
+                                   f"statistics moving again; re-apply the freeze in `{cls}.train()`")
+                    else:
+                        message = (f"{line} puts the BatchNorm layers {how} with .eval() back into training mode "
+                                   f"before training continues, so their running statistics move again; re-apply "
+                                   f"the freeze right after it (or override train())")
+                    yield self.finding(_span(t.node), message, stmt=t.stmt, facts=facts, used=[*freezes, t, a])
                     break
         yield from self._classes(facts)
 
@@ -912,7 +1157,9 @@ class TrainUndoesBnFreeze(Rule):
             if not info.is_module:
                 continue
             methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
-            if "train" in methods or _lightning(facts, info):
+            # its own train() runs instead: judged only where it provably keeps nothing, or other parts
+            keeps = train_keeps(facts, info) if "train" in methods else None
+            if "train" in methods and keeps is None or _lightning(facts, info):
                 continue  # Lightning keeps submodules in eval() at the start of fit in eval() (PYTORCH_FACTS)
             reported = set()
             for flow in flows_of(facts).bodies:
@@ -924,17 +1171,23 @@ class TrainUndoesBnFreeze(Rule):
                         continue  # through a public method: callers re-apply it after train() (judged there)
                     if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self.")) \
                             and not e.detail.get("part"):  # `self.encoder.eval()`: _frozen_submodules
+                        lost = _not_kept({"keeps": keeps}, e.target, "self") if keeps is not None else None
+                        if keeps is not None and lost is None:
+                            continue
                         reported.add(id(e.node))
+                        how = f"overrides train() with one that does not keep it in eval mode ({lost})" \
+                            if lost else "does not override train()"
                         yield self.finding(
                             e.node,
-                            f"{info.name} freezes BatchNorm with .eval() in __init__ but does not override "
-                            f"train(): the first model.train() (every epoch loop calls it) undoes this freeze; "
-                            f"override train() to re-apply it",
+                            f"{info.name} freezes BatchNorm with .eval() in __init__ but {how}: the first "
+                            f"model.train() (every epoch loop calls it) undoes this freeze; "
+                            f"{'re-apply it in train()' if lost else 'override train() to re-apply it'}",
                             stmt=e.stmt,
                         )
-            yield from self._frozen_submodules(facts, info, reported)
+            yield from self._frozen_submodules(facts, info, reported, keeps)
 
-    def _frozen_submodules(self, facts: Facts, info, reported: set[int]) -> Iterable[Finding]:
+    def _frozen_submodules(self, facts: Facts, info, reported: set[int],
+                           keeps: list[str] | None = None) -> Iterable[Finding]:
         """`self.encoder.eval()` in `__init__` (or a private helper it calls) of a frozen feature
         extractor in a class that is evidently trained: `forward` runs the submodule without grad
         (its output feeds what is trained), or the class freezes the submodule's parameters and
@@ -967,20 +1220,42 @@ class TrainUndoesBnFreeze(Rule):
                     how = "freezes its parameters"
                 else:
                     continue
-                if silent is None:
-                    silent = _bases_may_override_train(facts, info) or \
+                lost = _not_kept({"keeps": keeps}, path, "self") if keeps is not None else None
+                if keeps is not None and lost is None:
+                    continue
+                if silent is None:  # an override of its own is judged by what it keeps (`lost`)
+                    silent = keeps is None and _bases_may_override_train(facts, info) or \
                         bool(re.search(r"\.train\s*=(?!=)", code_of(info.node)))
                 if silent:
                     return
                 reported.add(id(e.node))
+                override = f"its train() does not keep it in eval mode ({lost})" if lost else \
+                    "does not override train()"
                 yield self.finding(
                     e.node,
-                    f"{info.name} puts `{path}` in eval mode in __init__ and {how}, but does not override "
-                    f"train(): the first model.train() (every epoch loop calls it) puts `{path}` back in training "
-                    f"mode, so any dropout in it is active again and any BatchNorm statistics in it move; override "
-                    f"train() to re-apply `{path}.eval()`",
+                    f"{info.name} puts `{path}` in eval mode in __init__ and {how}, but {override}: the first "
+                    f"model.train() (every epoch loop calls it) puts `{path}` back in training "
+                    f"mode, so any dropout in it is active again and any BatchNorm statistics in it move; "
+                    f"{'re-apply' if lost else 'override train() to re-apply'} `{path}.eval()`"
+                    f"{' in train()' if lost else ''}",
                     stmt=e.stmt,
                 )
+
+
+def _not_kept(detail: dict, part: str | None, target: str) -> str | None:
+    """Why the train() override a TRAIN event runs does not keep the frozen BatchNorm in eval
+    mode, from what it provably keeps (`detail["keeps"]`, modes.train_keeps): nothing at all, or
+    only parts other than the frozen `part` (`model.layer1`; the BatchNorm of `model.backbone` a
+    loop over its modules froze, in this body or a helper of this file). None when it may keep it."""
+    keeps = detail.get("keeps")
+    if keeps is None:
+        return None
+    if not keeps:
+        return "it re-applies no eval()"
+    rel = part[len(target) + 1:] if part and part.startswith(target + ".") else None
+    if rel is None or any(_overlaps(rel, k) for k in keeps):
+        return None
+    return "it re-applies eval() to " + ", ".join(f"`self.{k}`" for k in keeps) + f" only, not to `self.{rel}`"
 
 
 def _unfrozen_first(evs: list, t) -> bool:

@@ -1,0 +1,5 @@
+from models import Net
+
+
+class Student(Net):
+    pass
