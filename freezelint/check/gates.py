@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0ef0b6f6b3b45cc55a161f535045265b'
+RULES_DIGEST = '5c4356c609e8856503c3b0c2a0888e75'
 
 GATES = {
     'FZ002': (

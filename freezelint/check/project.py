@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 14
+SUMMARY_VERSION = 15
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -422,6 +422,21 @@ class Project:
         if not any(str(e) == str(edge) for e in self.edges):
             self.edges.append(edge)
         return found, edge
+
+    def frozen(self, importer: str, qual: str, pos: int | str) -> tuple[dict, Edge] | None:
+        """What a function (at `pos`: a parameter's index, or "ret") or a class (an instance, at
+        "ret") of another project file leaves frozen, as its summary's "frozen" records it, with
+        the edge it crossed; None when it records nothing there."""
+        if is_library(qual):
+            return None
+        found = self.function(importer, qual)
+        hit = self.klass(importer, qual) if found is None and pos == _RET else None
+        record = found[0].get("frozen", {}).get(str(pos)) if found is not None else \
+            hit[0].get("frozen") if hit is not None else None
+        if not record:
+            return None
+        shown = found[1] if found is not None else hit[1]
+        return record, Edge(shown_path(importer), shown, qual.rsplit(".", 1)[-1])
 
     def _attrs(self, path: Path, name: str) -> dict | None:
         summary = self.summary(path)
