@@ -594,3 +594,42 @@ def test_fz102_is_silent_on_a_class_of_another_file_that_keeps_requires_grad_as_
     assert _found(cli, tmp_path, *cache, "train.py") == []
     nets.write_text(switch.replace("self.body(x) if self.requires_grad else x", "self.body(x)"))
     assert _found(cli, tmp_path, *cache, "train.py") == [("train.py", 4, "FZ102")]
+
+
+def test_summaries_say_what_a_helper_a_builder_and_a_class_leave_frozen():
+    """FZ202's whole-model freeze across files: a helper that freezes its argument whole on every path,
+    a builder whose returned model has every BatchNorm layer frozen, a class whose __init__ leaves
+    them frozen; nothing for a name test, a freeze the caller's flag decides, or a class that puts
+    its backbone in eval mode itself."""
+    bad = summarise_text((PROJECTS / "wholefreeze_bad" / "models.py").read_text())
+    assert bad["classes"]["Probe"]["frozen"] == {"parts": {"backbone": ["torchvision.models.resnet50", None]}}
+    assert bad["functions"]["build"]["frozen"] == {"ret": {"parts": {"": ["timm.create_model:efficientnet_b0", None]}}}
+    good = summarise_text((PROJECTS / "wholefreeze_good" / "models.py").read_text())
+    assert "frozen" not in good["classes"]["Probe"] and "frozen" not in good["functions"]["build"]
+    helpers = summarise_text(
+        "def freeze_all(m, cfg):\n    m.requires_grad_(False)\n\n\n"
+        "def freeze_loop(opt, m):\n    for p in m.parameters():\n        p.requires_grad = False\n\n\n"
+        "def freeze_named(m):\n    for n, p in m.named_parameters():\n        if 'fc' not in n:\n"
+        "            p.requires_grad = False\n\n\n"
+        "def freeze_if(m, freeze):\n    if freeze:\n        m.requires_grad_(False)\n\n\n"
+        "def freeze_then_thaw(m):\n    m.requires_grad_(False)\n    m.fc.requires_grad_(True)\n")
+    frozen = {name: f.get("frozen") for name, f in helpers["functions"].items()}
+    assert frozen == {"freeze_all": {"0": {"whole": True}}, "freeze_loop": {"1": {"whole": True}},
+                      "freeze_named": None, "freeze_if": None, "freeze_then_thaw": None}
+
+
+def test_a_whole_model_freeze_of_another_file_is_a_dependency_of_the_cached_result(cli, tmp_path):
+    """train_helper.py's finding rests on what freeze.py's summary says of `freeze_all`: a cached
+    run follows it when the helper starts to leave a part trainable, and back."""
+    root = _copy("wholefreeze_bad", tmp_path)
+    want = _expected(root)
+    assert _found(cli, root, ".") == want
+    assert _found(cli, root, ".") == want  # warm
+    helper = root / "freeze.py"
+    text = helper.read_text()
+    helper.write_text(text.replace("    for p in module.parameters():\n",
+                                   "    for name, p in module.named_parameters():\n        if 'layer4' in name:\n"
+                                   "            continue\n"))
+    assert _found(cli, root, ".") == [w for w in want if w[0] != "train_helper.py"]
+    helper.write_text(text)
+    assert _found(cli, root, ".") == want
