@@ -606,6 +606,9 @@ def test_summaries_say_what_a_helper_a_builder_and_a_class_leave_frozen():
     assert bad["functions"]["build"]["frozen"] == {"ret": {"parts": {"": ["timm.create_model:efficientnet_b0", None]}}}
     good = summarise_text((PROJECTS / "wholefreeze_good" / "models.py").read_text())
     assert "frozen" not in good["classes"]["Probe"] and "frozen" not in good["functions"]["build"]
+    fixed = summarise_text((PROJECTS / "wholefreeze_bad" / "models.py").read_text().replace(
+        '(weights="IMAGENET1K_V2")', '(weights="IMAGENET1K_V2", norm_layer=torchvision.ops.FrozenBatchNorm2d)'))
+    assert "frozen" not in fixed["classes"]["Probe"] and "frozen" not in fixed["functions"]["build"]
     helpers = summarise_text(
         "def freeze_all(m, cfg):\n    m.requires_grad_(False)\n\n\n"
         "def freeze_loop(opt, m):\n    for p in m.parameters():\n        p.requires_grad = False\n\n\n"
@@ -633,3 +636,23 @@ def test_a_whole_model_freeze_of_another_file_is_a_dependency_of_the_cached_resu
     assert _found(cli, root, ".") == [w for w in want if w[0] != "train_helper.py"]
     helper.write_text(text)
     assert _found(cli, root, ".") == want
+
+
+@pytest.mark.parametrize("helper,after,want", [
+    ("    module.requires_grad_(False)\n", "", [("train.py", 6, "FZ202")]),
+    # the helper puts what it freezes in eval mode too (its summary's effects say so): a linear probe...
+    ("    module.requires_grad_(False)\n    module.eval()\n", "", []),
+    # ... until the model is put back in train mode
+    ("    module.requires_grad_(False)\n    module.eval()\n", "model.train()\n", [("train.py", 6, "FZ202")]),
+    ("    if module.training:\n        module.requires_grad_(False)\n", "", []),  # not on every path
+    ("    module.requires_grad_(False)\n    module.fc.requires_grad_(True)\n", "", []),  # not whole
+])
+def test_a_helper_of_another_file_that_freezes_its_argument_whole(cli, tmp_path, helper, after, want):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "freeze.py").write_text("def freeze_all(module):\n" + helper)
+    (tmp_path / "train.py").write_text(
+        "import torch\nimport torchvision\nfrom freeze import freeze_all\n\n"
+        "model = torchvision.models.resnet18(weights=None)\nfreeze_all(model)\n"
+        "model.fc = torch.nn.Linear(512, 2)\nopt = torch.optim.SGD(model.fc.parameters(), lr=0.1)\n" + after +
+        "for x, y in loader:\n    opt.zero_grad()\n    loss_fn(model(x), y).backward()\n    opt.step()\n")
+    assert _found(cli, tmp_path, "--no-cache", ".") == want

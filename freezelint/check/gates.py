@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '5c4356c609e8856503c3b0c2a0888e75'
+RULES_DIGEST = 'ed8ea39aa7e3b94e56468dee00ecd48c'
 
 GATES = {
     'FZ002': (

@@ -113,7 +113,7 @@ def _model_parts(facts: Facts, flow: Flow, model: str, first: Event) -> tuple[Pa
         return {"": (factory, sub)}, [], _shown(factory)
     kind = facts.kinds.name_kind(model, flow.scope)
     if kind is not None and kind.cls is not None and kind.cls.is_module and kind.tag == "module":
-        if _evals_parts(flow.summaries, kind.cls):
+        if not _plain_module(facts, kind.cls) or _evals_parts(flow.summaries, kind.cls):
             return None
         parts, unknown = class_parts(facts, kind.cls)
         return parts, unknown, _class_label(kind.cls.name, parts)
@@ -153,6 +153,13 @@ def class_parts(facts: Facts, info) -> tuple[Parts, list[str]]:
         else:
             unknown.append(attr)
     return parts, unknown
+
+
+def _plain_module(facts: Facts, info) -> bool:
+    """A class whose bases are torch's (`nn.Module`): every part of its instances is one its own
+    methods assign (a project base class may add parts with BatchNorm left to train)."""
+    bases = [b.value for b in info.node.bases if b.keyword is None]
+    return bool(bases) and all((facts.qualname(b, facts.module_scope) or "").startswith("torch.") for b in bases)
 
 
 def _evals_parts(callees, info) -> bool:
@@ -901,18 +908,14 @@ def _returned_parts(facts: Facts, flow: Flow, local: str) -> Parts | None:
 def _init_parts(facts: Facts, callees, info) -> Parts | None:
     """The parts of an instance of a Module class of this file when its `__init__` leaves every
     BatchNorm layer in it frozen, and no method of the class puts a part of it in eval mode."""
-    parts, unknown = class_parts(facts, info)
-    layers = _layers(parts)
     init = next((m for m in info.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"),
                 None)
-    flow = callees.body_flow(init) if init is not None and layers else None
-    if flow is None:
+    flow = callees.body_flow(init) if init is not None else None
+    report = next((e for e in flow.events if e.kind == FREEZE), None) if flow is not None else None
+    if report is None or not _plain_module(facts, info) or _evals_parts(callees, info):
         return None
-    if _evals_parts(callees, info):
-        return None
-    report = next((e for e in flow.events if e.kind == FREEZE), None)
-    if report is None:
-        return None
+    parts, unknown = class_parts(facts, info)
+    layers = _layers(parts)
     state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
                    {part: True for part in unknown})
     if not _apply_init(facts, flow, info, "", state, 0, report):
