@@ -118,10 +118,12 @@ def _codes(cli, tmp_path, text):
     ("for p in self.backbone.parameters():\n            p.requires_grad = False", [(18, "FZ202")]),
     # the backbone put in eval mode where it is frozen: model.train() undoing that is FZ201's, at the class
     ("self.backbone.requires_grad_(False)\n        self.backbone.eval()", [(11, "FZ201")]),
+    ("self.requires_grad_(False)", [(17, "FZ202")]),  # all of it, before its BatchNorm-free head is built
     # the caller's flag decides whether anything is frozen: not known here
     ("if freeze:\n            self.backbone.requires_grad_(False)", []),
     # a part with BatchNorm left to train: train mode is wanted there
     ("self.backbone.requires_grad_(False)\n        self.backbone.layer4.requires_grad_(True)", []),
+    ("self.requires_grad_(False)\n        self.neck = nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3))", []),
 ])
 def test_a_backbone_frozen_in_init_is_reported_where_the_model_is_built(cli, tmp_path, freeze, want):
     assert _codes(cli, tmp_path, PROBE.replace("FREEZE", freeze)) == want

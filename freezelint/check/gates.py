@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ed8ea39aa7e3b94e56468dee00ecd48c'
+RULES_DIGEST = 'b5c53a38fc1e400fe73ed36e2afd9e44'
 
 GATES = {
     'FZ002': (

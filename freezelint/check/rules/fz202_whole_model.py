@@ -115,7 +115,7 @@ def _model_parts(facts: Facts, flow: Flow, model: str, first: Event) -> tuple[Pa
     if kind is not None and kind.cls is not None and kind.cls.is_module and kind.tag == "module":
         if not _plain_module(facts, kind.cls) or _evals_parts(flow.summaries, kind.cls):
             return None
-        parts, unknown = class_parts(facts, kind.cls)
+        parts, unknown = _class_parts(facts, kind.cls)
         return parts, unknown, _class_label(kind.cls.name, parts)
     returned = first.kind == BUILT or isinstance(first.node, cst.Call) and _assigned_to(first, first.node, model)
     record = _record_of(facts, flow, first) if returned else None
@@ -137,7 +137,7 @@ def _class_label(name: str, parts: Parts) -> str:
     return f"{name}: its {held}" if name else held
 
 
-def class_parts(facts: Facts, info) -> tuple[Parts, list[str]]:
+def _class_parts(facts: Facts, info) -> tuple[Parts, list[str]]:
     """The parts of an instance of a Module class of this file built by table factories
     (`self.backbone = resnet50()`), and its other attributes that may hold BatchNorm (a Module not
     proven free of it: a project class, a builder's result)."""
@@ -354,14 +354,14 @@ def _apply_events(facts: Facts, inner: Flow, name: str, rel: str, state: _State,
     the builder may decide) freezes nothing known."""
     for ev in inner.events:
         if (ev.target == name or ev.target.startswith(name + ".")) and ev.kind in (FREEZE, UNFREEZE, REPLACE):
-            if built and ev.kind == FREEZE and conditional(inner, ev):
+            if built and ev.kind == FREEZE and _conditional(inner, ev):
                 continue
             if not _apply(facts, inner, ev, name, rel, state, depth + 1, report):
                 return False
     return True
 
 
-def conditional(flow: Flow, e: Event) -> bool:
+def _conditional(flow: Flow, e: Event) -> bool:
     """`e` runs only on some paths of its body: inside an `if` (or after one that may return)
     other than a parameter loop's own name test (`if not name.startswith("fc")`)."""
     if not e.branches:
@@ -391,8 +391,10 @@ def _apply_init(facts: Facts, flow: Flow, cls, prefix: str, state: _State, depth
             built = _relative(path, me, prefix)
             for name in [n for n in state.names if _under(n, built)]:
                 state.names[name] = False  # built here: trainable until frozen
+            if built in state.unknown:
+                state.unknown[built] = True
             continue
-        if ev.kind == FREEZE and conditional(inner, ev):
+        if ev.kind == FREEZE and _conditional(inner, ev):
             continue  # `if freeze_backbone: ...`: the caller's argument decides
         if ev.kind in (FREEZE, UNFREEZE, REPLACE) and not _apply(facts, inner, ev, me, prefix, state, depth + 1,
                                                                report):
@@ -842,7 +844,7 @@ def frozen_records(facts: Facts, callees) -> dict:
     text = facts.module.code
     if _handles_batchnorm(facts, text):
         return out
-    models = bool(BN_WORDS.search(text))  # else no model with BatchNorm is built here
+    models = bool(_BN_WORDS.search(text))  # else no model with BatchNorm is built here
     for stmt in facts.module.body:
         if isinstance(stmt, cst.FunctionDef):
             flow = callees.body_flow(stmt)
@@ -865,7 +867,7 @@ def frozen_records(facts: Facts, callees) -> dict:
 
 
 # a file that never builds a model of the table nor names BatchNorm records nothing
-BN_WORDS = re.compile(BN_FACTORY_CALL + r"|BatchNorm")
+_BN_WORDS = re.compile(BN_FACTORY_CALL + r"|BatchNorm")
 
 
 def _whole(flow: Flow, param: str) -> bool:
@@ -876,7 +878,7 @@ def _whole(flow: Flow, param: str) -> bool:
     if not mine:
         return False
     for e in mine:
-        if e.kind != FREEZE or e.detail.get("via") or conditional(flow, e) \
+        if e.kind != FREEZE or e.detail.get("via") or _conditional(flow, e) \
                 or _relative(e.detail.get("sub"), param, "") != "":
             return False
         loop = _loop_of(flow, e)
@@ -897,7 +899,7 @@ def _returned_parts(facts: Facts, flow: Flow, local: str) -> Parts | None:
                    {part: True for part in found[1]})
     for e in flow.events:
         if (e.target == local or e.target.startswith(local + ".")) and e.kind in (FREEZE, UNFREEZE, REPLACE, BUILT):
-            if e.kind == FREEZE and conditional(flow, e):
+            if e.kind == FREEZE and _conditional(flow, e):
                 continue
             if not _apply(flow.facts, flow, e, local, "", state, 0):
                 return None
@@ -914,7 +916,7 @@ def _init_parts(facts: Facts, callees, info) -> Parts | None:
     report = next((e for e in flow.events if e.kind == FREEZE), None) if flow is not None else None
     if report is None or not _plain_module(facts, info) or _evals_parts(callees, info):
         return None
-    parts, unknown = class_parts(facts, info)
+    parts, unknown = _class_parts(facts, info)
     layers = _layers(parts)
     state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
                    {part: True for part in unknown})
