@@ -656,3 +656,21 @@ def test_a_helper_of_another_file_that_freezes_its_argument_whole(cli, tmp_path,
         "model.fc = torch.nn.Linear(512, 2)\nopt = torch.optim.SGD(model.fc.parameters(), lr=0.1)\n" + after +
         "for x, y in loader:\n    opt.zero_grad()\n    loss_fn(model(x), y).backward()\n    opt.step()\n")
     assert _found(cli, tmp_path, "--no-cache", ".") == want
+
+
+def test_a_class_of_another_file_whose_init_freezes_through_a_helper_of_its_file(cli, tmp_path):
+    """`freeze(self.backbone)` in `Probe.__init__`, `freeze` defined beside it: the class block names
+    no freezing word itself, yet the file that trains a Probe is admitted and its summary read."""
+    (tmp_path / "pyproject.toml").write_text("")
+    models = ("import torch.nn as nn\nimport torchvision\n\n\ndef freeze(module):\n"
+              "    for p in module.parameters():\n        p.requires_grad = False\n\n\n"
+              "class Probe(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.backbone = torchvision.models.resnet50(weights=None)\n        freeze(self.backbone)\n"
+              "        self.head = nn.Linear(1000, 10)\n\n    def forward(self, x):\n"
+              "        return self.head(self.backbone(x))\n")
+    (tmp_path / "models.py").write_text(models)
+    (tmp_path / "train.py").write_text((PROJECTS / "wholefreeze_bad" / "train_probe.py").read_text()
+                                       .replace("Probe(10)", "Probe()"))
+    assert _found(cli, tmp_path, "--no-cache", ".") == [("train.py", 6, "FZ202")]
+    (tmp_path / "models.py").write_text(models.replace("        freeze(self.backbone)\n", ""))
+    assert _found(cli, tmp_path, "--no-cache", ".") == []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b5c53a38fc1e400fe73ed36e2afd9e44'
+RULES_DIGEST = '84635c1ee50a513a21dfc2625e8bc0b8'
 
 GATES = {
     'FZ002': (

@@ -228,16 +228,18 @@ class Project:
 
     def might_act(self, path: Path, name: str) -> bool:
         """Text test before a summary: does the top-level `def`/`class` block of `name` contain a
-        word of what summaries record? (A file's summary costs a parse; most blocks say no.)"""
+        word of what summaries record, or call a top-level function of its file whose block does
+        (`freeze(self.backbone)` in `__init__`)? (A file's summary costs a parse; most blocks say no.)"""
         outline = self.outline(path)
-        if outline is None:
+        block = _block(outline["text"], name) if outline is not None else None
+        if block is None:
             return False
-        text = outline["text"]
-        m = re.search(rf"^(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b", text, re.M)
-        if m is None:
-            return False
-        end = _TOP_LEVEL.search(text, m.end())
-        return bool(_FLOW_WORDS.search(text, m.start(), end.start() if end else len(text)))
+        if _FLOW_WORDS.search(block):
+            return True
+        if "acting" not in outline:  # the file's functions whose own block has such a word
+            outline["acting"] = {d for d in outline["defs"]
+                                 if _FLOW_WORDS.search(_block(outline["text"], d) or "")}
+        return any(d != name and _called_with_args(block, d) for d in outline["acting"])
 
     def summary(self, path: Path) -> dict | None:
         key = str(path.resolve())
@@ -427,16 +429,18 @@ class Project:
         """What a function (at `pos`: a parameter's index, or "ret") or a class (an instance, at
         "ret") of another project file leaves frozen, as its summary's "frozen" records it, with
         the edge it crossed; None when it records nothing there."""
-        if is_library(qual):
+        hit = None if is_library(qual) else self.resolve(importer, qual)
+        if hit is None:
             return None
-        found = self.function(importer, qual)
-        hit = self.klass(importer, qual) if found is None and pos == _RET else None
-        record = found[0].get("frozen", {}).get(str(pos)) if found is not None else \
-            hit[0].get("frozen") if hit is not None else None
-        if not record:
+        path, name = hit
+        summary = self.summary(path)  # not through `function`/`klass`: a class's own helper may freeze
+        if summary is None or name not in summary["functions"] and name not in summary["classes"]:
             return None
-        shown = found[1] if found is not None else hit[1]
-        return record, Edge(shown_path(importer), shown, qual.rsplit(".", 1)[-1])
+        self._use(importer, path, name)
+        function = summary["functions"].get(name)
+        record = function.get("frozen", {}).get(str(pos)) if function is not None else \
+            summary["classes"][name].get("frozen") if pos == _RET else None
+        return (record, Edge(shown_path(importer), shown_path(str(path)), name)) if record else None
 
     def _attrs(self, path: Path, name: str) -> dict | None:
         summary = self.summary(path)
@@ -814,6 +818,15 @@ def without_isinstance_tests(text: str) -> str:
 
 _CALL_OPEN = re.compile(r"\s*\(\s*")
 _ASSIGNED_HEAD = re.compile(r"=\s*\(?\s*$")
+
+
+def _block(text: str, name: str) -> str | None:
+    """The text of the top-level `def`/`class` block of `name` (None: no such block)."""
+    m = re.search(rf"^(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b", text, re.M)
+    if m is None:
+        return None
+    end = _TOP_LEVEL.search(text, m.end())
+    return text[m.start():end.start() if end else len(text)]
 
 
 def _called_with_args(text: str, name: str) -> bool:

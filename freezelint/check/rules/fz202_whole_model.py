@@ -335,7 +335,7 @@ def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, st
     params = [p.name.value for p in (*callee.params.posonly_params, *callee.params.params)]
     args = [a.value for a in call.args if a.keyword is None and not a.star]
     for i, arg in enumerate(args[:len(params)]):
-        if root_of(arg) != root:
+        if not _within(arg, root):
             continue
         rel = _relative(dotted(arg), root, prefix)
         if rel is None:
@@ -422,7 +422,7 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
         return True
     args = [a.value for a in call.args if a.keyword is None and not a.star]
     for i, arg in enumerate(args):
-        if root_of(arg) != root:
+        if not _within(arg, root):
             continue
         rel = _relative(dotted(arg), root, prefix)
         found = project.frozen(facts.path, q, i)
@@ -437,6 +437,11 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
                 state.unknown[part] = False
         return True
     return e.kind == FREEZE
+
+
+def _within(arg: cst.BaseExpression, root: str) -> bool:
+    """`arg` is the model `root` or a part of it (`self.backbone` of `self` too)."""
+    return root_of(arg) == root or (dotted(arg) or "").startswith(root + ".")
 
 
 def _assigned_to(e: Event, call: cst.Call, root: str) -> bool:
