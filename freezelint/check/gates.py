@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '84635c1ee50a513a21dfc2625e8bc0b8'
+RULES_DIGEST = 'f2df1865045c32d11d0d4aad60782463'
 
 GATES = {
     'FZ002': (

@@ -66,7 +66,7 @@ class BnFrozenWithoutEval(Rule):
         "the frozen part or the whole model is put in eval() after the freeze with no train() after it, "
         "when train() and eval() are chosen by a setting the freeze depends on too, when the file puts "
         "BatchNorm layers in eval mode anywhere, tests for BatchNorm with isinstance, mentions "
-        "FrozenBatchNorm or `track_running_stats`, sets a `.momentum`, updates parameters by a moving "
+        "FrozenBatchNorm, `track_running_stats` or `norm_layer` (a GroupNorm backbone), sets a `.momentum`, updates parameters by a moving "
         "average (`zip(teacher.parameters(), ...)`, `lerp_`, EMA: a teacher in train mode on purpose), "
         "calls `model.apply(...)`, or hands the "
         "model to a function whose effects are unknown before a training step, and when a name test is not "
@@ -756,6 +756,29 @@ class BnFrozenWithoutEval(Rule):
                 super().__init__()
                 self.backbone = torchvision.models.vit_b_16(weights="DEFAULT")  # LayerNorm: no running statistics
                 self.backbone.requires_grad_(False)
+                self.head = nn.Linear(1000, classes)
+
+            def forward(self, x):
+                return self.head(self.backbone(x))
+
+        model = Probe(10)
+        opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+        model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        class Probe(nn.Module):
+            def __init__(self, classes):
+                super().__init__()
+                self.backbone = torchvision.models.resnet50(norm_layer=lambda c: nn.GroupNorm(32, c))
+                self.backbone.requires_grad_(False)  # GroupNorm: no running statistics
                 self.head = nn.Linear(1000, classes)
 
             def forward(self, x):

@@ -210,8 +210,10 @@ def _record_of(facts: Facts, flow: Flow, e: Event) -> dict | None:
 
 def _handles_batchnorm(facts: Facts, text: str) -> bool:
     """The file deals with BatchNorm itself: an isinstance test for it (FZ202's other case reads
-    those), FrozenBatchNorm, statistics fixed by momentum or track_running_stats."""
-    if "FrozenBatchNorm" in text or "track_running_stats" in text or _MOMENTUM_SET.search(text):
+    those), FrozenBatchNorm, statistics fixed by momentum or track_running_stats, a factory given a
+    `norm_layer` of its own (GroupNorm: the table's BatchNorm layers are not there)."""
+    if "FrozenBatchNorm" in text or "track_running_stats" in text or "norm_layer" in text \
+            or _MOMENTUM_SET.search(text):
         return True
     if _MOVING_AVERAGE.search(text):
         return True  # a teacher updated by moving average runs in train mode on purpose (MoCo, BYOL)
