@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f2df1865045c32d11d0d4aad60782463'
+RULES_DIGEST = '6000cc544dab43f6e516cb5ff3f489eb'
 
 GATES = {
     'FZ002': (

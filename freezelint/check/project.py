@@ -237,8 +237,7 @@ class Project:
         if _FLOW_WORDS.search(block):
             return True
         if "acting" not in outline:  # the file's functions whose own block has such a word
-            outline["acting"] = {d for d in outline["defs"]
-                                 if _FLOW_WORDS.search(_block(outline["text"], d) or "")}
+            outline["acting"] = _acting_defs(outline["text"])
         return any(d != name and _called_with_args(block, d) for d in outline["acting"])
 
     def summary(self, path: Path) -> dict | None:
@@ -297,7 +296,8 @@ class Project:
         name` -> whether that function returns a fresh library model (FZ303); `path#train name`
         -> whether that class defines train(), itself or through its bases (FZ201); `path#bn name`
         -> nothing while the file never says BatchNorm (a class without BatchNorm parts); `path#attrs
-        Name` -> what the attributes of that class hold (its summary's "attrs")."""
+        Name` -> what the attributes of that class hold (its summary's "attrs"); `path#frozen name` ->
+        what that function or class leaves frozen (its summary's "frozen", FZ202)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -307,7 +307,7 @@ class Project:
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
-                    "ownrg": self._keeps_requires_grad}.get(kind)
+                    "ownrg": self._keeps_requires_grad, "frozen": self._frozen}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -433,14 +433,29 @@ class Project:
         if hit is None:
             return None
         path, name = hit
-        summary = self.summary(path)  # not through `function`/`klass`: a class's own helper may freeze
-        if summary is None or name not in summary["functions"] and name not in summary["classes"]:
+        entry = self._frozen(path, name)
+        self.used[f"{path.resolve()}#frozen {name}"] = _digest(entry)
+        if not entry:
             return None
-        self._use(importer, path, name)
-        function = summary["functions"].get(name)
-        record = function.get("frozen", {}).get(str(pos)) if function is not None else \
-            summary["classes"][name].get("frozen") if pos == _RET else None
-        return (record, Edge(shown_path(importer), shown_path(str(path)), name)) if record else None
+        # a class's: what an instance starts with; a function's: per position
+        record = (entry if pos == _RET else None) if "parts" in entry else entry.get(str(pos))
+        if not record:
+            return None
+        edge = Edge(shown_path(importer), shown_path(str(path)), name)
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+        return record, edge
+
+    def _frozen(self, path: Path, name: str) -> dict | None:
+        """The summary's "frozen" of a function or class (not through `function`/`klass`: a
+        class's own helper may freeze); nothing, without a summary, in a file that never says
+        requires_grad."""
+        outline = self.outline(path)
+        if outline is None or "requires_grad" not in outline["text"]:
+            return None
+        summary = self.summary(path)
+        entry = (summary["functions"].get(name) or summary["classes"].get(name)) if summary else None
+        return entry.get("frozen") if entry else None
 
     def _attrs(self, path: Path, name: str) -> dict | None:
         summary = self.summary(path)
@@ -818,6 +833,17 @@ def without_isinstance_tests(text: str) -> str:
 
 _CALL_OPEN = re.compile(r"\s*\(\s*")
 _ASSIGNED_HEAD = re.compile(r"=\s*\(?\s*$")
+
+
+def _acting_defs(text: str) -> set[str]:
+    """The top-level functions and classes of a file whose own block has a word of what summaries
+    record, in one pass over the file."""
+    out = set()
+    for m in _TOP_DEF.finditer(text) if _FLOW_WORDS.search(text) else ():
+        end = _TOP_LEVEL.search(text, m.end())
+        if _FLOW_WORDS.search(text, m.start(), end.start() if end else len(text)):
+            out.add(m.group(1))
+    return out
 
 
 def _block(text: str, name: str) -> str | None:

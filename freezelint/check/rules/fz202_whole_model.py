@@ -70,6 +70,8 @@ def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
     text = None
     out = []
     for flow in bodies:
+        if not any(e.kind == OPT_BUILD for e in flow.events):
+            continue  # nothing trained here (what `_trained_in_train_mode` asks first)
         roots = {e.target for e in flow.events if e.kind in (FREEZE, BUILT) and "." not in e.target}
         for model in sorted(roots):
             first = next(e for e in flow.events if e.kind in (FREEZE, BUILT) and e.target == model)
