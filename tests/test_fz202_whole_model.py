@@ -74,3 +74,64 @@ def test_a_freeze_noqa_keeps_adabn_style_adaptation(cli, tmp_path):
     assert [row for row, _ in _messages(cli, tmp_path, text)] == [5]
     noqa = text.replace("(False)\n", "(False)  # noqa: FZ202 - AdaBN: the statistics adapt on purpose\n")
     assert _messages(cli, tmp_path, noqa) == []
+
+
+PROBE = """\
+import torch
+import torch.nn as nn
+import torchvision
+
+
+class Probe(nn.Module):
+    def __init__(self, classes, freeze=True):
+        super().__init__()
+        self.backbone = torchvision.models.resnet50(weights=None)
+        FREEZE
+        self.head = nn.Linear(1000, classes)
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+model = Probe(10)
+opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+for epoch in range(10):
+    model.train()
+    for x, y in loader:
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+"""
+
+
+def _codes(cli, tmp_path, text):
+    import json
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "train.py").write_text(text)
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", ".")
+    return [(d["location"]["row"], d["code"]) for d in json.loads(r.out)]
+
+
+@pytest.mark.parametrize("freeze,want", [
+    ("self.backbone.requires_grad_(False)", [(17, "FZ202")]),
+    ("for p in self.backbone.parameters():\n            p.requires_grad = False", [(18, "FZ202")]),
+    # the backbone put in eval mode where it is frozen: model.train() undoing that is FZ201's, at the class
+    ("self.backbone.requires_grad_(False)\n        self.backbone.eval()", [(11, "FZ201")]),
+    ("self.requires_grad_(False)", [(17, "FZ202")]),  # all of it, before its BatchNorm-free head is built
+    # the caller's flag decides whether anything is frozen: not known here
+    ("if freeze:\n            self.backbone.requires_grad_(False)", []),
+    # a part with BatchNorm left to train: train mode is wanted there
+    ("self.backbone.requires_grad_(False)\n        self.backbone.layer4.requires_grad_(True)", []),
+    ("self.requires_grad_(False)\n        self.neck = nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3))", []),
+])
+def test_a_backbone_frozen_in_init_is_reported_where_the_model_is_built(cli, tmp_path, freeze, want):
+    assert _codes(cli, tmp_path, PROBE.replace("FREEZE", freeze)) == want
+
+
+def test_the_message_names_the_class_its_backbone_and_what_froze_it(cli, tmp_path):
+    found = _messages(cli, tmp_path, PROBE.replace("FREEZE", "self.backbone.requires_grad_(False)"))
+    assert len(found) == 1 and found[0][0] == 17
+    msg = found[0][1]
+    assert "`model` (Probe: its `backbone` is torchvision.models.resnet50)" in msg
+    assert "frozen with requires_grad only by `Probe(...)`" in msg and "its 53 BatchNorm layers" in msg

@@ -693,3 +693,83 @@ def test_fz201_follows_a_train_override_and_a_handed_callable_of_other_files_whe
     stats = root / "stats.py"
     stats.write_text(stats.read_text().replace("    print(sum(", "    model.backbone.eval()\n    print(sum("))
     assert _found(cli, root, ".") == []
+
+
+def test_summaries_say_what_a_helper_a_builder_and_a_class_leave_frozen():
+    """FZ202's whole-model freeze across files: a helper that freezes its argument whole on every path,
+    a builder whose returned model has every BatchNorm layer frozen, a class whose __init__ leaves
+    them frozen; nothing for a name test, a freeze the caller's flag decides, or a class that puts
+    its backbone in eval mode itself."""
+    bad = summarise_text((PROJECTS / "wholefreeze_bad" / "models.py").read_text())
+    assert bad["classes"]["Probe"]["frozen"] == {"parts": {"backbone": ["torchvision.models.resnet50", None]}}
+    assert bad["functions"]["build"]["frozen"] == {"ret": {"parts": {"": ["timm.create_model:efficientnet_b0", None]}}}
+    good = summarise_text((PROJECTS / "wholefreeze_good" / "models.py").read_text())
+    assert "frozen" not in good["classes"]["Probe"] and "frozen" not in good["functions"]["build"]
+    fixed = summarise_text((PROJECTS / "wholefreeze_bad" / "models.py").read_text().replace(
+        '(weights="IMAGENET1K_V2")', '(weights="IMAGENET1K_V2", norm_layer=torchvision.ops.FrozenBatchNorm2d)'))
+    assert "frozen" not in fixed["classes"]["Probe"] and "frozen" not in fixed["functions"]["build"]
+    helpers = summarise_text(
+        "def freeze_all(m, cfg):\n    m.requires_grad_(False)\n\n\n"
+        "def freeze_loop(opt, m):\n    for p in m.parameters():\n        p.requires_grad = False\n\n\n"
+        "def freeze_named(m):\n    for n, p in m.named_parameters():\n        if 'fc' not in n:\n"
+        "            p.requires_grad = False\n\n\n"
+        "def freeze_if(m, freeze):\n    if freeze:\n        m.requires_grad_(False)\n\n\n"
+        "def freeze_then_thaw(m):\n    m.requires_grad_(False)\n    m.fc.requires_grad_(True)\n")
+    frozen = {name: f.get("frozen") for name, f in helpers["functions"].items()}
+    assert frozen == {"freeze_all": {"0": {"whole": True}}, "freeze_loop": {"1": {"whole": True}},
+                      "freeze_named": None, "freeze_if": None, "freeze_then_thaw": None}
+
+
+def test_a_whole_model_freeze_of_another_file_is_a_dependency_of_the_cached_result(cli, tmp_path):
+    """train_helper.py's finding rests on what freeze.py's summary says of `freeze_all`: a cached
+    run follows it when the helper starts to leave a part trainable, and back."""
+    root = _copy("wholefreeze_bad", tmp_path)
+    want = _expected(root)
+    assert _found(cli, root, ".") == want
+    assert _found(cli, root, ".") == want  # warm
+    helper = root / "freeze.py"
+    text = helper.read_text()
+    helper.write_text(text.replace("    for p in module.parameters():\n",
+                                   "    for name, p in module.named_parameters():\n        if 'layer4' in name:\n"
+                                   "            continue\n"))
+    assert _found(cli, root, ".") == [w for w in want if w[0] != "train_helper.py"]
+    helper.write_text(text)
+    assert _found(cli, root, ".") == want
+
+
+@pytest.mark.parametrize("helper,after,want", [
+    ("    module.requires_grad_(False)\n", "", [("train.py", 6, "FZ202")]),
+    # the helper puts what it freezes in eval mode too (its summary's effects say so): a linear probe...
+    ("    module.requires_grad_(False)\n    module.eval()\n", "", []),
+    # ... until the model is put back in train mode
+    ("    module.requires_grad_(False)\n    module.eval()\n", "model.train()\n", [("train.py", 6, "FZ202")]),
+    ("    if module.training:\n        module.requires_grad_(False)\n", "", []),  # not on every path
+    ("    module.requires_grad_(False)\n    module.fc.requires_grad_(True)\n", "", []),  # not whole
+])
+def test_a_helper_of_another_file_that_freezes_its_argument_whole(cli, tmp_path, helper, after, want):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "freeze.py").write_text("def freeze_all(module):\n" + helper)
+    (tmp_path / "train.py").write_text(
+        "import torch\nimport torchvision\nfrom freeze import freeze_all\n\n"
+        "model = torchvision.models.resnet18(weights=None)\nfreeze_all(model)\n"
+        "model.fc = torch.nn.Linear(512, 2)\nopt = torch.optim.SGD(model.fc.parameters(), lr=0.1)\n" + after +
+        "for x, y in loader:\n    opt.zero_grad()\n    loss_fn(model(x), y).backward()\n    opt.step()\n")
+    assert _found(cli, tmp_path, "--no-cache", ".") == want
+
+
+def test_a_class_of_another_file_whose_init_freezes_through_a_helper_of_its_file(cli, tmp_path):
+    """`freeze(self.backbone)` in `Probe.__init__`, `freeze` defined beside it: the class block names
+    no freezing word itself, yet the file that trains a Probe is admitted and its summary read."""
+    (tmp_path / "pyproject.toml").write_text("")
+    models = ("import torch.nn as nn\nimport torchvision\n\n\ndef freeze(module):\n"
+              "    for p in module.parameters():\n        p.requires_grad = False\n\n\n"
+              "class Probe(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.backbone = torchvision.models.resnet50(weights=None)\n        freeze(self.backbone)\n"
+              "        self.head = nn.Linear(1000, 10)\n\n    def forward(self, x):\n"
+              "        return self.head(self.backbone(x))\n")
+    (tmp_path / "models.py").write_text(models)
+    (tmp_path / "train.py").write_text((PROJECTS / "wholefreeze_bad" / "train_probe.py").read_text()
+                                       .replace("Probe(10)", "Probe()"))
+    assert _found(cli, tmp_path, "--no-cache", ".") == [("train.py", 6, "FZ202")]
+    (tmp_path / "models.py").write_text(models.replace("        freeze(self.backbone)\n", ""))
+    assert _found(cli, tmp_path, "--no-cache", ".") == []

@@ -41,6 +41,9 @@ OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
 # rule that asks about the body itself reads it; a call site takes over nothing from it, since its
 # own argument may say True.
 FREEZE_BY_DEFAULT = "freeze_by_default"
+# `model = Probe()` of a Module class of another project file: where the instance comes into being
+# (FZ202 reads what the class's summary says `__init__` left frozen; no other rule reads it)
+BUILT = "built"
 _MAX_DEPTH = 3
 # Summaries position of the value a function returns (`model = build(cfg)` takes over what
 # `build` did to the model it returns), and the event kinds a call site takes over from it: the
@@ -560,6 +563,8 @@ class Flow(cst.CSTVisitor):
                 if k in (FREEZE, UNFREEZE):
                     self._emit(k, target.value, call, **{**_placed(k, d, target.value), "via": kind.cls.name})
             return
+        if kind is not None and kind.tag == "module" and kind.qual and not is_library(kind.qual):
+            self._emit(BUILT, target.value, call, via=kind.qual.rsplit(".", 1)[-1])
         if callee is not None:
             effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)]
         else:
@@ -657,7 +662,7 @@ def library_bases(facts: Facts, node: cst.ClassDef, _depth: int = 0) -> tuple[fr
     return frozenset(found), own
 
 
-def _returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None:
+def returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None:
     """The local name every `return` of the function (whose body `flow` is) returns (`return
     model`, `return model.to(device)`), when it is one name bound in the function and not a
     parameter (what the function does to a parameter its callers see already); None otherwise."""
@@ -848,7 +853,7 @@ class Summaries:
         if flow is None:
             return ()
         names = [p.name.value for p in params]
-        targets: list[tuple[int | str, str | None]] = [*enumerate(names), (RET, _returned_local(flow, scope, names))]
+        targets: list[tuple[int | str, str | None]] = [*enumerate(names), (RET, returned_local(flow, scope, names))]
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
             events: dict[str, Event] = {}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd1c35f73524708fc6db4f6f342005db5'
+RULES_DIGEST = '6747a794308dabb850083a74b5bd205f'
 
 GATES = {
     'FZ002': (

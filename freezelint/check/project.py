@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 15
+SUMMARY_VERSION = 16
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -235,16 +235,17 @@ class Project:
 
     def might_act(self, path: Path, name: str) -> bool:
         """Text test before a summary: does the top-level `def`/`class` block of `name` contain a
-        word of what summaries record? (A file's summary costs a parse; most blocks say no.)"""
+        word of what summaries record, or call a top-level function of its file whose block does
+        (`freeze(self.backbone)` in `__init__`)? (A file's summary costs a parse; most blocks say no.)"""
         outline = self.outline(path)
-        if outline is None:
+        block = _block(outline["text"], name) if outline is not None else None
+        if block is None:
             return False
-        text = outline["text"]
-        m = re.search(rf"^(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b", text, re.M)
-        if m is None:
-            return False
-        end = _TOP_LEVEL.search(text, m.end())
-        return bool(_FLOW_WORDS.search(text, m.start(), end.start() if end else len(text)))
+        if _FLOW_WORDS.search(block):
+            return True
+        if "acting" not in outline:  # the file's functions whose own block has such a word
+            outline["acting"] = _acting_defs(outline["text"])
+        return any(d != name and _called_with_args(block, d) for d in outline["acting"])
 
     def summary(self, path: Path) -> dict | None:
         key = str(path.resolve())
@@ -305,7 +306,8 @@ class Project:
         Name` -> what the attributes of that class hold and its project bases (its summary's "attrs",
         "bases"); `path#libbases Name` -> the library classes that class derives from (library_bases);
         `path#keeps Name` -> what the train() that class runs keeps in eval mode, `path#quiet name` -> the
-        parameters that function leaves in their modes (FZ201)."""
+        parameters that function leaves in their modes (FZ201); `path#frozen name` -> what that
+        function or class leaves frozen (its summary's "frozen", FZ202)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -316,7 +318,7 @@ class Project:
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
                     "ownrg": self._keeps_requires_grad, "libbases": self._library_bases, "quiet": self._quiet,
-                    "keeps": self._keeps}.get(kind)
+                    "keeps": self._keeps, "frozen": self._frozen}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -500,6 +502,38 @@ class Project:
             if hit is not None and hit[0].resolve() == where and hit[1] == target[1]:
                 return qual
         return None
+
+    def frozen(self, importer: str, qual: str, pos: int | str) -> tuple[dict, Edge] | None:
+        """What a function (at `pos`: a parameter's index, or "ret") or a class (an instance, at
+        "ret") of another project file leaves frozen, as its summary's "frozen" records it, with
+        the edge it crossed; None when it records nothing there."""
+        hit = None if is_library(qual) else self.resolve(importer, qual)
+        if hit is None:
+            return None
+        path, name = hit
+        entry = self._frozen(path, name)
+        self.used[f"{path.resolve()}#frozen {name}"] = _digest(entry)
+        if not entry:
+            return None
+        # a class's: what an instance starts with; a function's: per position
+        record = (entry if pos == _RET else None) if "parts" in entry else entry.get(str(pos))
+        if not record:
+            return None
+        edge = Edge(shown_path(importer), shown_path(str(path)), name)
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+        return record, edge
+
+    def _frozen(self, path: Path, name: str) -> dict | None:
+        """The summary's "frozen" of a function or class (not through `function`/`klass`: a
+        class's own helper may freeze); nothing, without a summary, in a file that never says
+        requires_grad."""
+        outline = self.outline(path)
+        if outline is None or "requires_grad" not in outline["text"]:
+            return None
+        summary = self.summary(path)
+        entry = (summary["functions"].get(name) or summary["classes"].get(name)) if summary else None
+        return entry.get("frozen") if entry else None
 
     def _attrs(self, path: Path, name: str) -> dict | None:
         """What class_attr reads of a class: its summary's "attrs" and its project bases."""
@@ -1018,6 +1052,26 @@ def without_isinstance_tests(text: str) -> str:
 
 _CALL_OPEN = re.compile(r"\s*\(\s*")
 _ASSIGNED_HEAD = re.compile(r"=\s*\(?\s*$")
+
+
+def _acting_defs(text: str) -> set[str]:
+    """The top-level functions and classes of a file whose own block has a word of what summaries
+    record, in one pass over the file."""
+    out = set()
+    for m in _TOP_DEF.finditer(text) if _FLOW_WORDS.search(text) else ():
+        end = _TOP_LEVEL.search(text, m.end())
+        if _FLOW_WORDS.search(text, m.start(), end.start() if end else len(text)):
+            out.add(m.group(1))
+    return out
+
+
+def _block(text: str, name: str) -> str | None:
+    """The text of the top-level `def`/`class` block of `name` (None: no such block)."""
+    m = re.search(rf"^(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b", text, re.M)
+    if m is None:
+        return None
+    end = _TOP_LEVEL.search(text, m.end())
+    return text[m.start():end.start() if end else len(text)]
 
 
 def _called_with_args(text: str, name: str) -> bool:

@@ -27,6 +27,12 @@ to the 1-based line where it happens.
 with the argument's position, what follows each call: `[eval_seen, [pending helpers]]` per path on
 which the model is left in eval mode, or null when some call leaves it in train mode (probe.py).
 
+"frozen" (FZ202's whole-model freeze, fz202_whole_model.frozen_records): in a function's entry, the
+positions it freezes whole (`{"0": {"whole": true}}`: every parameter of its argument, on every path)
+and the model it returns with every BatchNorm layer frozen (`{"ret": {"parts": {"": [factory, sub]}}}`,
+the table factories that built it, by path inside it); in a Module class's entry, the same of an
+instance its `__init__` built (`{"parts": {"backbone": ["torchvision.models.resnet50", null]}}`).
+
 A LightningModule's entry also has "optimizer": the first optimizer its `configure_optimizers` builds
 over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
 returns a model a library call just built, which nothing in it freezes or hands on: every parameter
@@ -138,6 +144,15 @@ def summarise(facts: Facts) -> dict:
     for name, entry in classes.items():
         if "optimizer" in entry:
             entry["optimizer"]["line"] = found.pop(f"{name}#optimizer")["line"]
+
+    # FZ202's whole-model freeze: what a helper, builder or class leaves frozen (its module says how)
+    from freezelint.check.rules.fz202_whole_model import frozen_records
+
+    frozen = frozen_records(facts, callees)
+    for kind, entries in (("functions", functions), ("classes", classes)):
+        for name, record in frozen[kind].items():
+            if name in entries:
+                entries[name]["frozen"] = record
 
     flows = _flows(facts, callees)
     trained, evaluated = _instances_put_in_modes(facts, flows)

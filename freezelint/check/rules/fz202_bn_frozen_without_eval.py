@@ -66,12 +66,20 @@ class BnFrozenWithoutEval(Rule):
         "the frozen part or the whole model is put in eval() after the freeze with no train() after it, "
         "when train() and eval() are chosen by a setting the freeze depends on too, when the file puts "
         "BatchNorm layers in eval mode anywhere, tests for BatchNorm with isinstance, mentions "
-        "FrozenBatchNorm or `track_running_stats`, sets a `.momentum`, updates parameters by a moving "
+        "FrozenBatchNorm, `track_running_stats` or `norm_layer` (a GroupNorm backbone), sets a `.momentum`, updates parameters by a moving "
         "average (`zip(teacher.parameters(), ...)`, `lerp_`, EMA: a teacher in train mode on purpose), "
         "calls `model.apply(...)`, or hands the "
         "model to a function whose effects are unknown before a training step, and when a name test is not "
-        "understood. A freeze made by a helper of another file is not read (its summary says that it "
-        "freezes, not what). Reported on the freeze; `# noqa: FZ202` for AdaBN-style adaptation on purpose."
+        "understood. The freeze may also come with the model: an instance of a Module class whose `__init__` "
+        "freezes its factory-built parts (`self.backbone = resnet50(); self.backbone.requires_grad_(False)`; "
+        "the class's other attributes must hold no BatchNorm left to train), or a builder's returned model "
+        "(`model = build()`; timm's `reset_classifier` adds no BatchNorm), in this file or another file of "
+        "the project, and a helper of another file that freezes its argument whole (`freeze_all(model."
+        "backbone)`), as the project's summaries record them; a freeze there made only on some paths (`if "
+        "freeze:`) or by a name test is not taken from another file. Silent when the class overrides "
+        "train() or puts a part of itself in eval mode (after a freeze in `__init__`, a train() undoing "
+        "that is FZ201's). Reported on the freeze, or on the call that builds or freezes the model; "
+        "`# noqa: FZ202` for AdaBN-style adaptation on purpose."
     )
     bad = [
         Example(
@@ -328,6 +336,75 @@ class BnFrozenWithoutEval(Rule):
                 fake = generator(z)
                 opt.zero_grad()
                 F.mse_loss(vgg(fake), vgg(real)).backward()
+                opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            class Probe(nn.Module):
+                def __init__(self, classes):
+                    super().__init__()
+                    self.backbone = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+                    self.backbone.requires_grad_(False)  # frozen whole where the model is built
+                    self.backbone.fc = nn.Identity()
+                    self.head = nn.Linear(2048, classes)
+
+                def forward(self, x):
+                    return self.head(self.backbone(x))
+
+            model = Probe(10)  # expect: FZ202
+            opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+            for epoch in range(10):
+                model.train()  # the backbone's BatchNorm layers too
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            class Probe(nn.Module):
+                def __init__(self, classes):
+                    super().__init__()
+                    self.backbone = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+                    self.backbone.requires_grad_(False)
+                    self.backbone.fc = nn.Identity()
+                    self.head = nn.Linear(2048, classes)
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self.backbone.eval()  # every model.train() leaves the frozen backbone in eval mode
+                    return self
+
+                def forward(self, x):
+                    return self.head(self.backbone(x))
+            """,
+        ),
+        Example(
+            """
+            import timm
+            import torch
+            import torch.nn.functional as F
+
+            def build(classes):
+                m = timm.create_model("efficientnet_b0", pretrained=True)
+                for p in m.parameters():
+                    p.requires_grad = False
+                m.reset_classifier(classes)  # a new Linear head: no BatchNorm
+                return m
+
+            model = build(10)  # expect: FZ202
+            opt = torch.optim.AdamW(model.classifier.parameters(), lr=1e-3)
+            for x, y in loader:
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
                 opt.step()
             """
         ),
@@ -669,6 +746,109 @@ class BnFrozenWithoutEval(Rule):
                 for pt, ps in zip(teacher.parameters(), student.parameters()):
                     pt.mul_(0.99).add_(ps, alpha=0.01)
         """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        class Probe(nn.Module):
+            def __init__(self, classes):
+                super().__init__()
+                self.backbone = torchvision.models.vit_b_16(weights="DEFAULT")  # LayerNorm: no running statistics
+                self.backbone.requires_grad_(False)
+                self.head = nn.Linear(1000, classes)
+
+            def forward(self, x):
+                return self.head(self.backbone(x))
+
+        model = Probe(10)
+        opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+        model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        class Probe(nn.Module):
+            def __init__(self, classes):
+                super().__init__()
+                self.backbone = torchvision.models.resnet50(norm_layer=lambda c: nn.GroupNorm(32, c))
+                self.backbone.requires_grad_(False)  # GroupNorm: no running statistics
+                self.head = nn.Linear(1000, classes)
+
+            def forward(self, x):
+                return self.head(self.backbone(x))
+
+        model = Probe(10)
+        opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+        model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        class Probe(nn.Module):
+            def __init__(self, classes):
+                super().__init__()
+                self.backbone = torchvision.models.resnet50(weights="DEFAULT")
+                self.backbone.requires_grad_(False)
+                self.head = nn.Sequential(nn.Linear(1000, 256), nn.BatchNorm1d(256), nn.Linear(256, classes))
+
+            def forward(self, x):
+                return self.head(self.backbone(x))
+
+        class Tuned(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = torchvision.models.resnet18(weights="DEFAULT")
+                self.backbone.requires_grad_(False)
+
+            def train(self, mode=True):
+                super().train(mode)
+                self.backbone.eval()  # the frozen backbone stays in eval mode
+                return self
+
+        model = Probe(10)  # its head's BatchNorm trains: train mode is wanted there
+        tuned = Tuned()
+        opt = torch.optim.SGD([*model.head.parameters(), *tuned.parameters()], lr=0.1)
+        for epoch in range(10):
+            model.train()
+            tuned.train()
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x) + tuned(x), y).backward()
+                opt.step()
+        """,
+        """
+        import timm
+        import torch
+        import torch.nn.functional as F
+
+        def build(classes):
+            m = timm.create_model("resnet50", pretrained=True, num_classes=classes)
+            for name, p in m.named_parameters():
+                if not name.startswith(("layer4", "fc")):
+                    p.requires_grad = False  # layer4 trains: its BatchNorm layers in train mode on purpose
+            return m
+
+        model = build(10)
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+        model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -686,13 +866,16 @@ class BnFrozenWithoutEval(Rule):
                 else f"`{via}(...)` puts it in train mode (train() at {where})" if where \
                 else f"`{via}(...)` puts it in train mode"
             layers = "BatchNorm layer" if c.frozen == 1 else f"{c.frozen} BatchNorm layers"
+            by = c.freeze.detail.get("via")
+            by = f" by `{by}(...)`" if by else ""
             yield self.finding(
                 c.freeze.node,
-                f"`{c.model}` ({c.factory.replace('timm.create_model:', 'timm ')}) is frozen with requires_grad "
-                f"only and {mode}: its {layers} keep updating their running statistics on every batch although "
+                f"`{c.model}` ({c.factory}) is frozen with requires_grad only{by} and {mode}: its {layers} keep "
+                f"updating their running statistics on every batch although "
                 f"frozen; call `.eval()` on the frozen part after every `{c.model}.train()` (or override train()), "
                 f"or use FrozenBatchNorm2d",
                 stmt=c.freeze.stmt, facts=facts, used=[c.freeze, *([c.trained] if c.trained else [])],
+                edges=c.edges,
             )
 
     def _init_freezes(self, facts: Facts) -> Iterable[Finding]:

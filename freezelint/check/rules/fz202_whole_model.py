@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from freezelint.check.events import Event, Flow, requires_grad_sets, unwrap_self_returning
+from freezelint.check.events import (BUILT, RET, Event, Flow, requires_grad_sets, returned_local,
+                                     unwrap_self_returning)
 from freezelint.check.facts import Facts, is_batchnorm_class
-from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, OPT_BUILD, REPLACE, TRAIN, UNFREEZE, after)
+from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REPLACE, TRAIN,
+                                   UNFREEZE, after)
 from freezelint.check.probe import handed_to
 from freezelint.check.syntax import dotted, root_of, walk
 
@@ -45,10 +47,11 @@ class Claim:
     """A model frozen whole with BatchNorm inside, trained in train mode: what the finding says."""
 
     model: str
-    factory: str
+    factory: str  # what the model is, for the message (`torchvision.models.resnet50`, `Probe: its ...`)
     freeze: Event
     frozen: int  # BatchNorm layers frozen
     trained: Event | None  # the train() after the freeze (None: the fresh model's default mode)
+    edges: list = field(default_factory=list)  # the summaries of other files it rests on
 
 
 @dataclass
@@ -59,6 +62,7 @@ class _State:
     unknown: dict[str, bool] = field(default_factory=dict)  # replaced part -> trainable
     first: dict[str, Event] = field(default_factory=dict)  # name -> the freeze that froze it last
     done: set[int] = field(default_factory=set)  # helper calls already applied
+    edges: list = field(default_factory=list)  # project edges of the other files' summaries read
 
 
 def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
@@ -66,28 +70,152 @@ def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
     text = None
     out = []
     for flow in bodies:
-        roots = {e.target for e in flow.events if e.kind == FREEZE and "." not in e.target}
+        if not any(e.kind == OPT_BUILD for e in flow.events):
+            continue  # nothing trained here (what `_trained_in_train_mode` asks first)
+        roots = {e.target for e in flow.events if e.kind in (FREEZE, BUILT) and "." not in e.target}
         for model in sorted(roots):
-            first = next(e for e in flow.events if e.kind == FREEZE and e.target == model)
-            factory, sub = _factory(facts, flow, model, first)
-            layers = [layer[len(sub) + 1:] for layer in bn_layers(factory) if layer.startswith(sub + ".")] \
-                if sub else bn_layers(factory)  # `vgg16_bn().features`: the part's own BatchNorm layers
+            first = next(e for e in flow.events if e.kind in (FREEZE, BUILT) and e.target == model)
+            found = _model_parts(facts, flow, model, first)
+            layers = _layers(found[0]) if found is not None else []
             if not layers:
                 continue
             if text is None:
                 text = facts.module.code
             if _handles_batchnorm(facts, text):
                 return []
-            claim = _claim(facts, bodies, flow, model, factory, layers)
+            claim = _claim(facts, bodies, flow, model, found, layers)
             if claim is not None:
                 out.append(claim)
     return out
 
 
+# What a model holds with BatchNorm: per path inside it ("" for all of it), the table factory that
+# built that part and the part of the factory's model (`vgg16_bn().features`: "features")
+Parts = dict[str, tuple[str, str | None]]
+
+
+def _layers(parts: Parts) -> list[str]:
+    """The BatchNorm layer paths of a model made of `parts`."""
+    out = []
+    for rel, (factory, sub) in parts.items():
+        own = [layer[len(sub) + 1:] for layer in bn_layers(factory) if layer.startswith(sub + ".")] \
+            if sub else bn_layers(factory)  # `vgg16_bn().features`: the part's own BatchNorm layers
+        out.extend(f"{rel}.{layer}" if rel else layer for layer in own)
+    return out
+
+
+def _model_parts(facts: Facts, flow: Flow, model: str, first: Event) -> tuple[Parts, list[str], str] | None:
+    """What `model` holds with BatchNorm where the freeze finds it: its parts built by table
+    factories, the parts that may hold BatchNorm of unknown kind (a Module class's other
+    attributes), and how to name it. A factory's model (`resnet50()`, possibly through a builder
+    of this file), an instance of a Module class of this file (its attributes), or what the
+    summary of another project file says a builder or class of it returns frozen."""
+    factory, sub = _factory(facts, flow, model, first)
+    if factory:
+        return {"": (factory, sub)}, [], _shown(factory)
+    kind = facts.kinds.name_kind(model, flow.scope)
+    if kind is not None and kind.cls is not None and kind.cls.is_module and kind.tag == "module":
+        if not _plain_module(facts, kind.cls) or _evals_parts(flow.summaries, kind.cls):
+            return None
+        parts, unknown = _class_parts(facts, kind.cls)
+        return parts, unknown, _class_label(kind.cls.name, parts)
+    returned = first.kind == BUILT or isinstance(first.node, cst.Call) and _assigned_to(first, first.node, model)
+    record = _record_of(facts, flow, first) if returned else None
+    if record is not None and record.get("parts"):
+        parts = {rel: (f, s) for rel, (f, s) in record["parts"].items()}
+        return parts, [], _class_label(first.detail.get("via", "") if first.kind == BUILT else "", parts)
+    return None
+
+
+def _shown(factory: str) -> str:
+    return factory.replace("timm.create_model:", "timm ")
+
+
+def _class_label(name: str, parts: Parts) -> str:
+    """`Probe: its `backbone` is torchvision.models.resnet50`; a factory's model by its factory."""
+    if set(parts) == {""}:
+        return _shown(parts[""][0])
+    held = ", ".join(f"`{rel}` is {_shown(f)}" for rel, (f, _) in sorted(parts.items()))
+    return f"{name}: its {held}" if name else held
+
+
+def _class_parts(facts: Facts, info) -> tuple[Parts, list[str]]:
+    """The parts of an instance of a Module class of this file built by table factories
+    (`self.backbone = resnet50()`), and its other attributes that may hold BatchNorm (a Module not
+    proven free of it: a project class, a builder's result)."""
+    parts: Parts = {}
+    unknown = []
+    for attr in sorted(info.attrs):
+        values = info.attrs[attr]
+        k = facts.kinds.class_attr(info, attr)
+        if k is not None and k.tag == "module" and k.factory and k.factory in _table():
+            parts[attr] = (k.factory, k.sub)
+        elif all(_holds_no_batchnorm(facts, v, s) or not _may_be_module(facts, v, s) for v, s in values):
+            continue
+        else:
+            unknown.append(attr)
+    return parts, unknown
+
+
+def _plain_module(facts: Facts, info) -> bool:
+    """A class whose bases are torch's (`nn.Module`): every part of its instances is one its own
+    methods assign (a project base class may add parts with BatchNorm left to train)."""
+    bases = [b.value for b in info.node.bases if b.keyword is None]
+    return bool(bases) and all((facts.qualname(b, facts.module_scope) or "").startswith("torch.") for b in bases)
+
+
+def _evals_parts(callees, info) -> bool:
+    """A method of the class puts a part of `self` in eval mode (`self.backbone.eval()`): the
+    class deals with the mode of its frozen part (in __init__, a later train() undoing it is FZ201's)."""
+    for m in info.node.body.body:
+        body = callees.body_flow(m) if isinstance(m, cst.FunctionDef) and m.params.params else None
+        me = m.params.params[0].name.value if body is not None else None
+        if body is not None and any(e.kind in (EVAL, BN_FREEZE) and e.target.startswith(me + ".")
+                                    for e in body.events):
+            return True
+    return False
+
+
+def _table() -> dict:
+    from freezelint.check.submodule_table import TABLE
+
+    return TABLE
+
+
+def _may_be_module(facts: Facts, value: cst.BaseExpression, scope) -> bool:
+    """A value that may be a Module: one known to be, or a call not known to make a tensor
+    (`torch.zeros(...)`) or a Parameter."""
+    if facts.is_module(value, scope):
+        return True
+    if not isinstance(value, cst.Call):
+        return False
+    k = facts.kind(value, scope)
+    if k is not None:
+        return k.tag == "module"
+    q = facts.qualname(value.func, scope) or ""
+    return not (q.startswith("torch.") and not q.startswith("torch.nn.")) and q not in _NOT_MODULES
+
+
+_NOT_MODULES = frozenset({"int", "float", "str", "bool", "list", "dict", "tuple", "set", "len", "range", "getattr"})
+
+
+def _record_of(facts: Facts, flow: Flow, e: Event) -> dict | None:
+    """What the summary of another project file says the function or class called at `e` leaves
+    frozen in the model it returns ("frozen" of its entry, "ret" for a function), or None."""
+    project, call = facts.project, e.node
+    if project is None or not facts.path or not isinstance(call, cst.Call):
+        return None
+    q = facts.qualname(call.func, flow.scope)
+    found = project.frozen(facts.path, q, RET) if q else None
+    return found[0] if found is not None else None
+
+
 def _handles_batchnorm(facts: Facts, text: str) -> bool:
     """The file deals with BatchNorm itself: an isinstance test for it (FZ202's other case reads
-    those), FrozenBatchNorm, statistics fixed by momentum or track_running_stats."""
-    if "FrozenBatchNorm" in text or "track_running_stats" in text or _MOMENTUM_SET.search(text):
+    those), FrozenBatchNorm, statistics fixed by momentum or track_running_stats, a factory given a
+    `norm_layer` of its own (GroupNorm: the table's BatchNorm layers are not there)."""
+    if "FrozenBatchNorm" in text or "track_running_stats" in text or "norm_layer" in text \
+            or _MOMENTUM_SET.search(text):
         return True
     if _MOVING_AVERAGE.search(text):
         return True  # a teacher updated by moving average runs in train mode on purpose (MoCo, BYOL)
@@ -122,22 +250,29 @@ def _factory(facts: Facts, flow: Flow, model: str, freeze: Event) -> tuple[str |
     return found[0] if found and len(set(found)) == 1 else (None, None)
 
 
-def _claim(facts: Facts, bodies, flow: Flow, model: str, factory: str, layers: list[str]) -> Claim | None:
-    names = {f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")}
-    state = _State(names)
+def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, list[str], str],
+           layers: list[str]) -> Claim | None:
+    parts, unknown, label = found
+    state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
+                   {part: True for part in unknown})
     mine = [e for e in flow.events if e.target == model or e.target.startswith(model + ".")]
     for e in mine:
-        if e.kind in (FREEZE, UNFREEZE, REPLACE) and not _apply(facts, flow, e, model, "", state, 0):
+        if e.kind in (FREEZE, UNFREEZE, REPLACE, BUILT) and not _apply(facts, flow, e, model, "", state, 0):
             return None  # an unfreeze or a replacement whose reach is not known: it may train BatchNorm
     frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]
-    trainable = any(v is False for v in state.names.values())
-    if not frozen or trainable or any(state.unknown.values()):
+    if not _all_frozen(state, frozen):
         return None  # a part with BatchNorm left to train: train mode is wanted there
     freeze = min((state.first[f"{layer}.weight"] for layer in frozen), key=lambda e: e.index)
     trained = _trained_in_train_mode(facts, bodies, flow, model, freeze, mine)
     if trained is False:
         return None
-    return Claim(model, factory, freeze, len(frozen), trained if isinstance(trained, Event) else None)
+    return Claim(model, label, freeze, len(frozen), trained if isinstance(trained, Event) else None, state.edges)
+
+
+def _all_frozen(state: _State, frozen: list[str]) -> bool:
+    """Every BatchNorm layer left in the model frozen, none trainable, no part of unknown content
+    left to train."""
+    return bool(frozen) and not any(v is False for v in state.names.values()) and not any(state.unknown.values())
 
 
 def _apply(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _State, depth: int,
@@ -145,8 +280,10 @@ def _apply(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _S
     """Apply a freeze, unfreeze or replacement on `root` (a part at `prefix` of the model) to the
     state; False when its reach cannot be established and it may make BatchNorm trainable."""
     report = at or e
-    if e.detail.get("via"):
+    if e.detail.get("via") or e.kind == BUILT:
         return _apply_helper(facts, flow, e, root, prefix, state, depth, report)
+    if e.kind == REPLACE and e.detail.get("classifier"):
+        return True  # timm's reset_classifier: a new Linear head, no BatchNorm
     if e.kind == REPLACE:
         path = e.detail.get("path")
         rel = _relative(path, root, prefix) if path else None
@@ -176,32 +313,148 @@ def _apply(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _S
 def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _State, depth: int,
                   report: Event) -> bool:
     """A freeze or unfreeze taken over from a same-file helper (`freeze_backbone(model)`): the
-    helper's own events on its parameter, in its order, applied here; a helper of another file
-    is not read (its summary says that it freezes, not what)."""
+    helper's own events on its parameter, in its order, applied here; from a builder of this file
+    (`model = build()`), its events on the model it returns; from a Module class of this file
+    (`model = Probe()`), its `__init__`'s events on `self`. A helper, builder or class of another
+    file counts where its summary says it freezes its argument whole, or returns a model whose
+    every BatchNorm layer is frozen ("frozen"); else it claims nothing."""
     call = e.node
     if id(call) in state.done:
         return True
     state.done.add(id(call))
-    callee = facts.resolve_def(call.func, flow.scope) if isinstance(call, cst.Call) \
-        and isinstance(call.func, cst.Name) else None
-    if callee is None or depth >= _MAX_DEPTH:
+    if not isinstance(call, cst.Call):
+        return e.kind == FREEZE
+    if depth >= _MAX_DEPTH:
+        return e.kind == FREEZE
+    returned = _assigned_to(e, call, root)
+    cls = facts.classes.get(call.func.value) if isinstance(call.func, cst.Name) and returned else None
+    if cls is not None and cls.is_module and e.detail.get("via") == cls.name:
+        return _apply_init(facts, flow, cls, prefix, state, depth, report)
+    callee = facts.resolve_def(call.func, flow.scope) if isinstance(call.func, cst.Name) else None
+    if callee is None:
+        return _apply_external(facts, flow, e, root, prefix, state, report, returned)
+    inner = flow.summaries.body_flow(callee)
+    if inner is None:
         return e.kind == FREEZE
     params = [p.name.value for p in (*callee.params.posonly_params, *callee.params.params)]
     args = [a.value for a in call.args if a.keyword is None and not a.star]
     for i, arg in enumerate(args[:len(params)]):
-        if root_of(arg) != root:
+        if not _within(arg, root):
             continue
         rel = _relative(dotted(arg), root, prefix)
-        inner = flow.summaries.body_flow(callee)
-        if rel is None or inner is None:
+        if rel is None:
             return e.kind == FREEZE
-        for ev in inner.events:
-            if (ev.target == params[i] or ev.target.startswith(params[i] + ".")) \
-                    and ev.kind in (FREEZE, UNFREEZE, REPLACE):
-                if not _apply(facts, inner, ev, params[i], rel, state, depth + 1, report):
-                    return False
+        return _apply_events(facts, inner, params[i], rel, state, depth, report)
+    local = returned_local(inner, inner.scope, params) if returned else None
+    if local is not None:
+        return _apply_events(facts, inner, local, prefix, state, depth, report, built=True)
+    return e.kind == FREEZE
+
+
+def _apply_events(facts: Facts, inner: Flow, name: str, rel: str, state: _State, depth: int,
+                  report: Event, built: bool = False) -> bool:
+    """A body's freezes, unfreezes and replacements of `name` (the model at `rel`), in its order.
+    In a builder (`built`), a freeze made only on some paths (`if freeze: ...`, a parameter of
+    the builder may decide) freezes nothing known."""
+    for ev in inner.events:
+        if (ev.target == name or ev.target.startswith(name + ".")) and ev.kind in (FREEZE, UNFREEZE, REPLACE):
+            if built and ev.kind == FREEZE and _conditional(inner, ev):
+                continue
+            if not _apply(facts, inner, ev, name, rel, state, depth + 1, report):
+                return False
+    return True
+
+
+def _conditional(flow: Flow, e: Event) -> bool:
+    """`e` runs only on some paths of its body: inside an `if` (or after one that may return)
+    other than a parameter loop's own name test (`if not name.startswith("fc")`)."""
+    if not e.branches:
+        return False
+    body = _body(flow)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
+    loops = [nodes[i] for i in e.loops if i in nodes]
+    return any(not any(_contains(loop, nodes.get(i, loop)) for loop in loops) for i, _ in e.branches)
+
+
+def _apply_init(facts: Facts, flow: Flow, cls, prefix: str, state: _State, depth: int, report: Event) -> bool:
+    """`model = Probe()`: what `Probe.__init__` does to `self`. An attribute assigned there is the
+    part being built (its content is in the state already), not a replacement; an `__init__` that
+    puts a part of `self` in eval mode is not claimed (train() undoing that is FZ201's)."""
+    init = next((m for m in cls.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"), None)
+    inner = flow.summaries.body_flow(init) if init is not None else None
+    if inner is None or not init.params.params:
+        return False
+    me = init.params.params[0].name.value
+    for ev in inner.events:
+        if not (ev.target == me or ev.target.startswith(me + ".")):
+            continue
+        if ev.kind in (EVAL, BN_FREEZE):
+            return False
+        if ev.kind == REPLACE and (path := ev.detail.get("path")) and path.count(".") == 1 \
+                and path.startswith(me + ".") and not ev.detail.get("classifier"):
+            built = _relative(path, me, prefix)
+            for name in [n for n in state.names if _under(n, built)]:
+                state.names[name] = False  # built here: trainable until frozen
+            if built in state.unknown:
+                state.unknown[built] = True
+            continue
+        if ev.kind == FREEZE and _conditional(inner, ev):
+            continue  # `if freeze_backbone: ...`: the caller's argument decides
+        if ev.kind in (FREEZE, UNFREEZE, REPLACE) and not _apply(facts, inner, ev, me, prefix, state, depth + 1,
+                                                               report):
+            return False
+    return True
+
+
+def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _State, report: Event,
+                    returned: bool) -> bool:
+    """A helper, builder or class of another project file, as its summary's "frozen" tells: its
+    argument frozen whole (`freeze_all(model.backbone)`), or every BatchNorm layer of the model it
+    returns frozen (`model = build()`, `model = Probe()`). Anything else claims nothing."""
+    project, call = facts.project, e.node
+    q = facts.qualname(call.func, flow.scope) if project is not None and facts.path else None
+    if not q:
+        return e.kind == FREEZE
+    if returned or e.kind == BUILT:
+        found = project.frozen(facts.path, q, RET)
+        if found is None or not found[0].get("parts"):
+            return e.kind != UNFREEZE
+        state.edges.append(found[1])
+        for name in [n for n in state.names if _under(n, prefix)]:
+            state.names[name] = True
+            state.first[name] = report
+        return True
+    args = [a.value for a in call.args if a.keyword is None and not a.star]
+    for i, arg in enumerate(args):
+        if not _within(arg, root):
+            continue
+        rel = _relative(dotted(arg), root, prefix)
+        found = project.frozen(facts.path, q, i)
+        if rel is None or found is None or not found[0].get("whole") or e.kind != FREEZE:
+            return e.kind == FREEZE
+        state.edges.append(found[1])
+        for name in [n for n in state.names if _under(n, rel)]:
+            state.names[name] = True
+            state.first[name] = report
+        for part in state.unknown:
+            if _under(part, rel):
+                state.unknown[part] = False
         return True
     return e.kind == FREEZE
+
+
+def _within(arg: cst.BaseExpression, root: str) -> bool:
+    """`arg` is the model `root` or a part of it (`self.backbone` of `self` too)."""
+    return root_of(arg) == root or (dotted(arg) or "").startswith(root + ".")
+
+
+def _assigned_to(e: Event, call: cst.Call, root: str) -> bool:
+    """`root = call` (possibly `.to(device)`): the event comes from the model the call returns."""
+    stmt = e.stmt
+    small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 else None
+    return isinstance(small, cst.Assign) and len(small.targets) == 1 \
+        and isinstance(t := small.targets[0].target, cst.Name) and t.value == root \
+        and unwrap_self_returning(small.value) is call
 
 
 def _relative(path: str | None, root: str, prefix: str) -> str | None:
@@ -527,6 +780,8 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
         return False  # `model.apply(fn)`: fn may put BatchNorm layers in eval mode
     evals = [e for e in later if e.kind == EVAL]
     trains = [e for e in later if e.kind == TRAIN and not _chosen_by_setting(flow, freeze, e, evals)]
+    if any(e.detail.get("override") for e in trains):
+        return False  # the class's own train() runs, and may put the frozen part back in eval mode
     if trains:
         return trains[0]
     if any(e.kind == EVAL for e in mine):
@@ -584,3 +839,97 @@ def _unknown(facts: Facts, flow: Flow, e: Event, model: str) -> bool:
     """The model handed to a function whose effects on it are not known."""
     waits = handed_to(facts, flow, e, model)
     return waits is None or bool(waits)  # pending: a function of another file, not resolved here
+
+
+def frozen_records(facts: Facts, callees) -> dict:
+    """For a summary (what another file's FZ202 reads, see `_apply_external`): per top-level
+    function, the positions it freezes whole (a parameter: every parameter of it frozen by the
+    function's own requires_grad changes on every path, `{"whole": true}`), and the model it
+    returns with every BatchNorm layer frozen (`"ret": {"parts": {path: [factory, sub]}}`); per
+    Module class, the same of an instance `__init__` built, unless a method of the class puts a
+    part of it in eval mode. Nothing for a file that deals with BatchNorm itself (FrozenBatchNorm,
+    momentum, isinstance tests...)."""
+    out: dict = {"functions": {}, "classes": {}}
+    text = facts.module.code
+    if _handles_batchnorm(facts, text):
+        return out
+    models = bool(_BN_WORDS.search(text))  # else no model with BatchNorm is built here
+    for stmt in facts.module.body:
+        if isinstance(stmt, cst.FunctionDef):
+            flow = callees.body_flow(stmt)
+            if flow is None:
+                continue
+            params = [p.name.value for p in (*stmt.params.posonly_params, *stmt.params.params)]
+            entry = {str(i): {"whole": True} for i, p in enumerate(params) if _whole(flow, p)}
+            local = returned_local(flow, flow.scope, params) if models else None
+            parts = _returned_parts(facts, flow, local) if local is not None else None
+            if parts:
+                entry[RET] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+            if entry:
+                out["functions"][stmt.name.value] = entry
+        elif isinstance(stmt, cst.ClassDef):
+            info = facts.classes.get(stmt.name.value)
+            parts = _init_parts(facts, callees, info) if models and info is not None and info.is_module else None
+            if parts:
+                out["classes"][stmt.name.value] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+    return out
+
+
+# a file that never builds a model of the table nor names BatchNorm records nothing
+_BN_WORDS = re.compile(BN_FACTORY_CALL + r"|BatchNorm")
+
+
+def _whole(flow: Flow, param: str) -> bool:
+    """The function freezes every parameter of its parameter `param` itself, on every path, and
+    unfreezes or replaces nothing of it."""
+    mine = [e for e in flow.events if (e.target == param or e.target.startswith(param + "."))
+            and e.kind in (FREEZE, UNFREEZE, REPLACE, FREEZE_BY_DEFAULT)]
+    if not mine:
+        return False
+    for e in mine:
+        if e.kind != FREEZE or e.detail.get("via") or _conditional(flow, e) \
+                or _relative(e.detail.get("sub"), param, "") != "":
+            return False
+        loop = _loop_of(flow, e)
+        if loop is not None and (loop is _UNKNOWN or loop[1]):
+            return False  # a name test, or a loop not understood: not every parameter
+    return True
+
+
+def _returned_parts(facts: Facts, flow: Flow, local: str) -> Parts | None:
+    """The parts of the model a builder returns (`return m`), when every BatchNorm layer in it is
+    frozen there on every path."""
+    first = next((e for e in flow.events if e.kind in (FREEZE, BUILT) and e.target == local), None)
+    found = _model_parts(facts, flow, local, first) if first is not None else None
+    layers = _layers(found[0]) if found is not None else []
+    if not layers:
+        return None
+    state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
+                   {part: True for part in found[1]})
+    for e in flow.events:
+        if (e.target == local or e.target.startswith(local + ".")) and e.kind in (FREEZE, UNFREEZE, REPLACE, BUILT):
+            if e.kind == FREEZE and _conditional(flow, e):
+                continue
+            if not _apply(flow.facts, flow, e, local, "", state, 0):
+                return None
+    frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]
+    return found[0] if _all_frozen(state, frozen) else None
+
+
+def _init_parts(facts: Facts, callees, info) -> Parts | None:
+    """The parts of an instance of a Module class of this file when its `__init__` leaves every
+    BatchNorm layer in it frozen, and no method of the class puts a part of it in eval mode."""
+    init = next((m for m in info.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"),
+                None)
+    flow = callees.body_flow(init) if init is not None else None
+    report = next((e for e in flow.events if e.kind == FREEZE), None) if flow is not None else None
+    if report is None or not _plain_module(facts, info) or _evals_parts(callees, info):
+        return None
+    parts, unknown = _class_parts(facts, info)
+    layers = _layers(parts)
+    state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
+                   {part: True for part in unknown})
+    if not _apply_init(facts, flow, info, "", state, 0, report):
+        return None
+    frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]
+    return parts if _all_frozen(state, frozen) else None
