@@ -194,3 +194,29 @@ FZ303_BREAK_IN_BLOCK = """
 def test_fz303_sees_a_break_inside_a_with_or_try(block, fires):
     body = textwrap.indent(textwrap.dedent(block), " " * 16).lstrip()
     assert _codes(FZ303_BREAK_IN_BLOCK.replace("{block}", body)) == ([(13, "FZ303")] if fires else [])
+
+
+_TERNARY = """
+import itertools
+
+import torch
+import torch.nn as nn
+
+def main(args):
+    unet, text_encoder = nn.Linear(4, 4), nn.Linear(4, 4)
+    {freeze}
+    params = itertools.chain(unet.parameters(), text_encoder.parameters()) if args.train_text_encoder \\
+        else unet.parameters()
+    return torch.optim.AdamW(params, lr=1e-4)
+"""
+
+
+@pytest.mark.parametrize("freeze,found", [
+    ("text_encoder.requires_grad_(False)", [(12, "FZ301")]),  # on every run: also when chained in
+    ("if not args.train_text_encoder: text_encoder.requires_grad_(False)", []),  # diffusers' DreamBooth
+    ("if args.other: text_encoder.requires_grad_(False)", []),  # conditions not related: silent
+])
+def test_fz301_a_part_one_arm_of_a_conditional_expression_gives_the_optimizer(freeze, found):
+    """A part only one arm of `A if cond else B` hands the optimizer counts on every run when the
+    freeze is unconditional; a freeze under an `if` of its own may be on the other runs only."""
+    assert [f for f in _codes(_TERNARY.format(freeze=freeze)) if f[1] == "FZ301"] == found

@@ -458,7 +458,7 @@ class Flow(cst.CSTVisitor):
         whole = any(s.path == s.root for s in sources)
         for s in sources:
             self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=q, path=s.path, whole=whole,
-                       stateful=_stateful(node, q, s.group), comp=s.comp)
+                       stateful=_stateful(node, q, s.group), comp=s.comp, conditional=s.conditional)
 
     def _timm_model(self, recv: cst.BaseExpression) -> bool:
         """`recv` is a model `timm.create_model(...)` built (not a submodule of one)."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6747a794308dabb850083a74b5bd205f'
+RULES_DIGEST = 'd31b5dd1e18f8fe8d51bb62b1ecd8fcb'
 
 GATES = {
     'FZ002': (

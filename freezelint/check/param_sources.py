@@ -16,7 +16,7 @@ its one assignment in its scope; anything else says nothing (precision first).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
@@ -45,6 +45,7 @@ class Source:
     group: cst.Dict | None
     filtered: bool
     comp: cst.BaseExpression | None = None  # the comprehension that holds them, if one does
+    conditional: bool = False  # in one arm of `A if cond else B` only: the optimizer gets them on some runs
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,22 @@ def _collect(expr: cst.BaseExpression, scope: Scope, group: cst.Dict | None, fil
             _collect(value, scope, group, filtered or "requires_grad" in code_of(value), found, comps, depth + 1)
         return
     if isinstance(expr, cst.Lambda):
+        return
+    if follow and isinstance(expr, cst.IfExp):
+        # what both arms hold is held on every run; what one arm holds, only when its condition says
+        arms = []
+        for arm in (expr.body, expr.orelse):
+            got: list[Source] = []
+            _collect(arm, scope, group, filtered, got, comps, depth)
+            arms.append(got)
+        both = {(s.root, s.path) for s in arms[0]} & {(s.root, s.path) for s in arms[1]}
+        seen = set()
+        for s in arms[0] + arms[1]:
+            key = (s.root, s.path)
+            if key in both and key in seen:
+                continue
+            seen.add(key)
+            found.append(s if key in both else replace(s, conditional=True))
         return
     if follow and isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
         inner = [e.value for e in expr.elements]

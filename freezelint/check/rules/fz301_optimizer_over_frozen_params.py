@@ -42,7 +42,9 @@ class OptimizerOverFrozenParams(Rule):
     notes = (
         "Silent for freezes that the same scope undoes later (a GAN's discriminator frozen for the "
         "generator step), when the parameters are filtered on requires_grad, when the optimizer gets a named "
-        "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, and for "
+        "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, when the part "
+        "reaches the optimizer through one arm of `A if cond else B` and the freeze sits under an `if` of "
+        "its own (the conditions may exclude each other: diffusers' DreamBooth), and for "
         "plain SGD without momentum or weight decay. Param groups built from `named_parameters()` "
         "count as every parameter where their conditions are each other's complement (the weight-decay "
         "split by `p.ndim > 1` / `p.ndim <= 1`, `X` / `not X`, through names and nanoGPT's `param_dict`); "
@@ -260,6 +262,22 @@ class OptimizerOverFrozenParams(Rule):
     ]
     good = [
         """
+        import itertools
+
+        import torch
+        import torch.nn as nn
+
+        def main(args):  # diffusers' DreamBooth: frozen only on the runs whose optimizer leaves it out
+            unet, text_encoder = nn.Linear(4, 4), nn.Linear(4, 4)
+            if not args.train_text_encoder:
+                text_encoder.requires_grad_(False)
+            params = (
+                itertools.chain(unet.parameters(), text_encoder.parameters()) if args.train_text_encoder
+                else unet.parameters()
+            )
+            return torch.optim.AdamW(params, lr=1e-4)
+        """,
+        """
         import lightning as L
         import torch
         import torch.nn as nn
@@ -391,7 +409,7 @@ class OptimizerOverFrozenParams(Rule):
                 freezes = [f for f in evs if f.kind == FREEZE and f.target == o.target and not f.exclusive_with(o)
                            and f.node is not o.node  # one helper freezes and builds: reported inside it
                            and _covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
-                           and not _undone(f, evs) and not _rebuilt(o, f, evs)]
+                           and not _undone(f, evs) and not _rebuilt(o, f, evs) and not _both_conditional(o, f)]
                 if not freezes:
                     continue
                 where = o.detail.get("lightning")
@@ -438,6 +456,14 @@ def _filter_fix(first: cst.BaseExpression, builds=()) -> Fix | None:
         return Fix("Keep only parameters that require grad in each param group",
                    [(c, with_requires_grad_filter(c)) for c in comps], safe=False)
     return None
+
+
+def _both_conditional(opt, freeze) -> bool:
+    """The optimizer gets the part in one arm of `A if cond else B` only and the freeze is under an
+    `if` of its own: the two conditions may exclude each other (diffusers' DreamBooth freezes the
+    text encoder `if not args.train_text_encoder` and chains it in `if args.train_text_encoder`),
+    and nothing here relates them: silent."""
+    return bool(opt.detail.get("conditional")) and bool(set(freeze.branches) - set(opt.branches))
 
 
 def _rebuilt(opt, freeze, events) -> bool:
