@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '908f365df6855739cfe437f3042d3466'
+RULES_DIGEST = 'd31b5dd1e18f8fe8d51bb62b1ecd8fcb'
 
 GATES = {
     'FZ002': (

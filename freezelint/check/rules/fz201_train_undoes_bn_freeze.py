@@ -68,25 +68,6 @@ class TrainUndoesBnFreeze(Rule):
     bad = [
         Example(
             """
-            import torch
-            import torch.nn as nn
-
-            model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3))
-            freeze = ["0.", "1."]
-            for k, v in model.named_parameters():
-                v.requires_grad = True  # train all layers (YOLOv5): an unfreeze before the freeze below
-                if any(x in k for x in freeze):
-                    v.requires_grad = False
-            for m in model[:2].modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.eval()
-            for epoch in range(3):
-                model.train()  # expect: FZ201
-                model(torch.randn(2, 3, 32, 32)).mean().backward()
-            """
-        ),
-        Example(
-            """
             import torch.nn as nn
 
             def fix_bn(m):
@@ -1134,7 +1115,7 @@ class TrainUndoesBnFreeze(Rule):
             # only where it is proven to keep no part, or other parts, in eval ("keeps")
             for t in (e for e in evs if e.kind == TRAIN and (not e.detail.get("override") or "keeps" in e.detail)):
                 freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)]
-                if not freezes or _unfrozen_first(evs, t, freezes) or id(t.node) in reported:
+                if not freezes or _unfrozen_first(evs, t) or id(t.node) in reported:
                     continue
                 frozen = freezes[-1].detail
                 lost = _not_kept(t.detail, frozen.get("part") or frozen.get("within"), t.target) \
@@ -1277,17 +1258,14 @@ def _not_kept(detail: dict, part: str | None, target: str) -> str | None:
     return "it re-applies eval() to " + ", ".join(f"`self.{k}`" for k in keeps) + f" only, not to `self.{rel}`"
 
 
-def _unfrozen_first(evs: list, t, freezes: list) -> bool:
-    """`X.train()` on a part the code unfroze before it, after the BatchNorm freeze (gradual
-    unfreezing: `layer4` trains now, its BatchNorm with it): switching it to train mode is the
-    point, not a freeze undone. An unfreeze before that freeze is no such thing (YOLOv5's
-    `v.requires_grad = True  # train all layers` ahead of its freeze loop)."""
+def _unfrozen_first(evs: list, t) -> bool:
+    """`X.train()` on a part the code unfroze before it (gradual unfreezing: `layer4` trains now,
+    its BatchNorm with it): switching it to train mode is the point, not a freeze undone."""
     node = t.node
     if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
         return False
     path = dotted(node.func.value)
-    last = max(f.index for f in freezes)
-    return bool(path) and any(u.kind == UNFREEZE and u.target == t.target and last < u.index < t.index
+    return bool(path) and any(u.kind == UNFREEZE and u.target == t.target and u.index < t.index
                               and _overlaps(path, u.detail.get("sub") or u.target) for u in evs)
 
 
