@@ -50,6 +50,15 @@ def test_source_digest_follows_the_package_sources(tmp_path, monkeypatch):
         prefilter._digests.cache_clear()
         edited = prefilter._digests()
         assert edited[0] != before[0] and edited[1] != before[1]
+        # a module outside rules/ that a text gate is built from (FZ202's factory pattern) counts
+        # for the gate table too; other checker code only for the cache keys
+        for rel, both in (("whole_model.py", True), ("flow.py", False)):
+            src = copy / "check" / rel
+            src.write_text(src.read_text() + "\n# edited\n")
+            prefilter._digests.cache_clear()
+            now = prefilter._digests()
+            assert now[0] != edited[0] and (now[1] != edited[1]) == both, rel
+            edited = now
         # code that cannot change a finding (the auditor) is not part of it
         prefilter._digests.cache_clear()
         (copy / "runtime" / "report.py").write_text("# edited\n")

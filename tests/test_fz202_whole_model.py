@@ -7,7 +7,7 @@ import re
 import libcst as cst
 import pytest
 
-from freezelint.check.rules.fz202_whole_model import BN_FACTORY_CALL, _evaluate, bn_layers
+from freezelint.check.whole_model import BN_FACTORY_CALL, _evaluate, bn_layers
 from freezelint.check.submodule_table import TABLE
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd31b5dd1e18f8fe8d51bb62b1ecd8fcb'
+RULES_DIGEST = 'd0cabec73f6542c689f19bd9aff529c7'
 
 GATES = {
     'FZ002': (

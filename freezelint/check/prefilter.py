@@ -53,6 +53,11 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 # ------------------------------------------------------------------------ source digests
+# Modules outside rules/ that a rule's text gate is built from: the generated gate table is stale
+# when they change too.
+_TRIGGER_SOURCES = frozenset({"check/whole_model.py"})  # FZ202's BN_FACTORY_CALL
+
+
 @lru_cache(maxsize=1)
 def _digests() -> tuple[str, str]:
     """(checker digest, rules digest): blake2b over the package's checker sources, read once per
@@ -66,7 +71,7 @@ def _digests() -> tuple[str, str]:
             with open(path, "rb") as f:
                 data = f.read()
             everything.update(rel.encode() + b"\0" + data + b"\0")
-            if rel.startswith("check/rules/") and rel.count("/") == 2:
+            if (rel.startswith("check/rules/") and rel.count("/") == 2) or rel in _TRIGGER_SOURCES:
                 rules.update(rel.encode() + b"\0" + data + b"\0")
     except OSError:
         return everything.hexdigest(), ""

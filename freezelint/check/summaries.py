@@ -27,7 +27,7 @@ to the 1-based line where it happens.
 with the argument's position, what follows each call: `[eval_seen, [pending helpers]]` per path on
 which the model is left in eval mode, or null when some call leaves it in train mode (probe.py).
 
-"frozen" (FZ202's whole-model freeze, fz202_whole_model.frozen_records): in a function's entry, the
+"frozen" (FZ202's whole-model freeze, whole_model.frozen_records): in a function's entry, the
 positions it freezes whole (`{"0": {"whole": true}}`: every parameter of its argument, on every path)
 and the model it returns with every BatchNorm layer frozen (`{"ret": {"parts": {"": [factory, sub]}}}`,
 the table factories that built it, by path inside it); in a Module class's entry, the same of an
@@ -146,7 +146,7 @@ def summarise(facts: Facts) -> dict:
             entry["optimizer"]["line"] = found.pop(f"{name}#optimizer")["line"]
 
     # FZ202's whole-model freeze: what a helper, builder or class leaves frozen (its module says how)
-    from freezelint.check.rules.fz202_whole_model import frozen_records
+    from freezelint.check.whole_model import frozen_records
 
     frozen = frozen_records(facts, callees)
     for kind, entries in (("functions", functions), ("classes", classes)):

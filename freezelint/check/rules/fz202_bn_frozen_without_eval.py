@@ -10,7 +10,7 @@ from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, flows_of
 from freezelint.check.probe import left_in_eval, settled
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
-from freezelint.check.rules.fz202_whole_model import BN_FACTORY_CALL, claims
+from freezelint.check.whole_model import BN_FACTORY_CALL, claims
 from freezelint.check.syntax import walk
 
 
@@ -858,7 +858,7 @@ class BnFrozenWithoutEval(Rule):
 
     def _whole_model_freezes(self, facts: Facts) -> Iterable[Finding]:
         """A model whose BatchNorm layers the table knows, frozen whole with requires_grad and
-        trained in train mode (fz202_whole_model)."""
+        trained in train mode (check/whole_model.py)."""
         for c in claims(facts, flows_of(facts).bodies):
             via, where = (c.trained.detail.get("via"), c.trained.detail.get("where")) if c.trained else (None, None)
             mode = "it trains in the train mode a new model starts in" if c.trained is None \

@@ -4,6 +4,10 @@
 The parameters a freeze reaches are worked out per BatchNorm parameter name (`layer1.0.bn1.weight`):
 a `named_parameters` loop's name test is evaluated on each name, so `if not name.startswith("fc")`
 is told apart from `if "layer4" not in name`. Anything not understood is no claim.
+
+Shared by the rule (rules/fz202_bn_frozen_without_eval.py: `claims`) and the summaries
+(`frozen_records`: what a helper, builder or class of another file leaves frozen), so it sits in the
+flow layer beside probe.py, below both.
 """
 
 from __future__ import annotations
