@@ -136,3 +136,58 @@ def test_fz301_names_the_weight_decay_of_the_param_group_that_holds_the_frozen_p
         6: "AdamW's moving averages",  # weight_decay=0 written: no default decay
         7: "weight_decay=0.2",  # the frozen backbone's group takes the optimizer's value
     }
+
+
+def _fz107(source: str) -> list[tuple[int, str, bool]]:
+    found = check_source(textwrap.dedent(source).lstrip("\n"), "ex.py", select=["FZ107"])
+    return [(d.row, d.message, d.fix is not None) for d in found]
+
+
+def test_fz107_requires_grad_method_named_gets_advice_not_a_fix():
+    # `x.requires_grad_()` would turn requires_grad on: the freeze is `(False)`, said, not written
+    got = _fz107("""
+        import torch.nn as nn
+        head = nn.Linear(2, 2)
+        head.requires_grad_
+        head.weight.requires_grad_
+    """)
+    assert [(r, fix) for r, _, fix in got] == [(3, False), (4, False)]
+    assert "Call `head.requires_grad_(False)` to freeze" in got[0][1]
+
+
+def test_fz107_helper_that_needs_arguments_is_not_called_with_none():
+    got = _fz107("""
+        def freeze_bn(model, momentum=None):
+            model.eval()
+
+        def unfreeze(*, model):
+            model.requires_grad_(True)
+
+        freeze_bn
+        unfreeze
+    """)
+    assert [(r, fix) for r, _, fix in got] == [(7, False), (8, False)]
+    assert got[0][1].endswith("Call it with its arguments: `freeze_bn(...)`.")
+    assert "nothing is unfrozen" in got[1][1]
+
+
+def test_fz107_names_that_are_data_or_unknown_are_left_alone():
+    assert _fz107("""
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            freeze = True  # a class-level flag
+
+            def go(self):
+                self.freeze
+                self.freeze_at
+
+        net = Net()
+        net.freeze_at = 3
+        opt.train
+        hparams.freeze_encoder
+        freeze_encoder
+        model.frozen
+        model.freezer
+        model.evaluate
+    """) == []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd0cabec73f6542c689f19bd9aff529c7'
+RULES_DIGEST = '9566c427524b257bc3d98e0f10df90be'
 
 GATES = {
     'FZ002': (
@@ -40,6 +40,11 @@ GATES = {
         ('training',),
         ('\\.training\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]training[\'\\"]'),
         ('\\.training\\s*(?::[^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
+    ),
+    'FZ107': (
+        ('eval', 'train', 'freeze', 'requires_grad_'),
+        ('(?m:^[ \\t]*[\\w.\\[\\]()\'\\"]*\\.(?:eval|train|requires_grad_|\\w*freeze\\w*)[ \\t]*(?:#[^\\n]*)?$)', '(?m:^[ \\t]*\\w*freeze\\w*[ \\t]*(?:#[^\\n]*)?$)'),
+        (),
     ),
     'FZ201': (
         ('.eval(', '.train('),
