@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '9566c427524b257bc3d98e0f10df90be'
+RULES_DIGEST = '1c73baf01f9288bc5e77bb43f4153b48'
 
 GATES = {
     'FZ002': (
@@ -43,7 +43,7 @@ GATES = {
     ),
     'FZ107': (
         ('eval', 'train', 'freeze', 'requires_grad_'),
-        ('(?m:^[ \\t]*[\\w.\\[\\]()\'\\"]*\\.(?:eval|train|requires_grad_|\\w*freeze\\w*)[ \\t]*(?:#[^\\n]*)?$)', '(?m:^[ \\t]*\\w*freeze\\w*[ \\t]*(?:#[^\\n]*)?$)'),
+        ('(?m:(?:\\.(?:eval|train|requires_grad_)|freeze\\w*)\\)?[ \\t]*(?:#[^\\n]*)?$)',),
         (),
     ),
     'FZ201': (

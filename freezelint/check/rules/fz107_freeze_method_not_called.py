@@ -35,8 +35,9 @@ def _what_is_lost(name: str) -> str:
 class FreezeMethodNotCalled(Rule):
     code = "FZ107"
     words = ("eval", "train", "freeze", "requires_grad_")
-    triggers = (r"(?m:^[ \t]*[\w.\[\]()'\"]*\.(?:eval|train|requires_grad_|\w*freeze\w*)" + _REFERENCE + ")",
-                r"(?m:^[ \t]*\w*freeze\w*" + _REFERENCE + ")")
+    # a line ending in one of the names (a cheap over-approximation: the rule decides the rest);
+    # anchoring at the line's start made re try every position of every file with "eval" in it (4x slower)
+    triggers = (r"(?m:(?:\.(?:eval|train|requires_grad_)|freeze\w*)\)?" + _REFERENCE + ")",)
     what = ("Finds a freezing method named as a statement without being called: `model.eval`, "
             "`model.train`, `x.requires_grad_`, `model.freeze_feature_encoder`, `freeze_bn`.")
     why = (
