@@ -773,3 +773,53 @@ def test_a_class_of_another_file_whose_init_freezes_through_a_helper_of_its_file
     assert _found(cli, tmp_path, "--no-cache", ".") == [("train.py", 6, "FZ202")]
     (tmp_path / "models.py").write_text(models.replace("        freeze(self.backbone)\n", ""))
     assert _found(cli, tmp_path, "--no-cache", ".") == []
+
+
+@pytest.mark.parametrize("factory,want", [
+    ("def make_model(classes):\n    return build(classes)\n", [("train_chain.py", 6, "FZ202")]),
+    ("def make_model(classes, device='cpu'):\n    m = build(classes)\n    return m.to(device)\n",
+     [("train_chain.py", 6, "FZ202")]),
+    # the factory thaws what the builder froze, or builds something else on one path: no claim
+    ("def make_model(classes):\n    m = build(classes)\n    m.requires_grad_(True)\n    return m\n", []),
+    ("def make_model(classes):\n    if classes > 10:\n        return other(classes)\n    return build(classes)\n", []),
+    ("def make_model(classes):\n    m = build(classes)\n    m = wrap(m)\n    return m\n", []),
+])
+def test_fz202_follows_a_builder_that_passes_on_another_files_builder(cli, tmp_path, factory, want):
+    """train_chain.py -> factory.py -> models.py: a factory that returns what models.build built
+    (every BatchNorm layer frozen there) passes the frozen model on; a cached run follows a change
+    two files away."""
+    root = _copy("wholefreeze_bad", tmp_path)
+    for f in root.glob("train_*.py"):
+        f.unlink()
+    (root / "factory.py").write_text("from models import build, other, wrap\n\n\n" + factory)
+    (root / "train_chain.py").write_text(
+        "import torch\nimport torch.nn.functional as F\n\nfrom factory import make_model\n\n"
+        "model = make_model(10)\nopt = torch.optim.SGD(model.classifier.parameters(), lr=0.1)\n"
+        "for x, y in loader:\n    opt.zero_grad()\n    F.cross_entropy(model(x), y).backward()\n    opt.step()\n")
+    assert _found(cli, root, ".") == want
+    if want:  # models.build stops freezing: the cached result of train_chain.py follows
+        models = root / "models.py"
+        text = models.read_text()
+        models.write_text(text.replace("        p.requires_grad = False\n", "        pass\n"))
+        assert _found(cli, root, ".") == []
+        models.write_text(text)
+        assert _found(cli, root, ".") == want
+
+
+def test_a_chain_of_builders_that_returns_to_itself_ends(tmp_path):
+    """Two factories passing each other's models on (a cycle): followed a bounded number of files
+    deep, claiming nothing; a chain that ends in a freezing builder is followed to it."""
+    (tmp_path / "a.py").write_text("from b import make_b\n\n\ndef make_a(n):\n    return make_b(n)\n")
+    (tmp_path / "b.py").write_text("from a import make_a\n\n\ndef make_b(n):\n    return make_a(n)\n")
+    project = Project(tmp_path)
+    asked = []
+    frozen = project.frozen
+    project.frozen = lambda *a, **k: asked.append(a) or frozen(*a, **k)  # type: ignore[method-assign]
+    assert project.frozen(str(tmp_path / "train.py"), "a.make_a", "ret") is None
+    assert 2 <= len(asked) <= 6
+    shutil.copy(PROJECTS / "wholefreeze_bad" / "models.py", tmp_path / "models.py")
+    (tmp_path / "b.py").write_text("from models import build\n\n\ndef make_b(n):\n    return build(n)\n")
+    project = Project(tmp_path)
+    record, edge = project.frozen(str(tmp_path / "train.py"), "a.make_a", "ret")
+    assert record == {"parts": {"": ["timm.create_model:efficientnet_b0", None]}} and edge.name == "make_a"
+    assert {e.name for e in project.edges} == {"make_a", "make_b", "build"}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1c73baf01f9288bc5e77bb43f4153b48'
+RULES_DIGEST = 'e869920bc89a53c23af00cf70da43d0b'
 
 GATES = {
     'FZ002': (

@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 16
+SUMMARY_VERSION = 17
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -101,6 +101,9 @@ class Effect:
     edges: tuple[Edge, ...]
     via: tuple[str, ...]
     hands: tuple = ()  # "opaque": the callables it hands the argument to (its summary's "hands")
+
+
+_MAX_VIA = 4  # builders passing on another file's builder's model, followed this deep (and no cycle further)
 
 
 @dataclass
@@ -503,20 +506,28 @@ class Project:
                 return qual
         return None
 
-    def frozen(self, importer: str, qual: str, pos: int | str) -> tuple[dict, Edge] | None:
+    def frozen(self, importer: str, qual: str, pos: int | str, _depth: int = 0) -> tuple[dict, Edge] | None:
         """What a function (at `pos`: a parameter's index, or "ret") or a class (an instance, at
         "ret") of another project file leaves frozen, as its summary's "frozen" records it, with
-        the edge it crossed; None when it records nothing there."""
+        the edge it crossed; None when it records nothing there. A function that returns what a
+        builder of a third file built (`"via"`) is followed there, a few files deep."""
         hit = None if is_library(qual) else self.resolve(importer, qual)
         if hit is None:
             return None
         path, name = hit
-        entry = self._frozen(path, name)
+        entry = self._frozen(path, name, returned=pos == _RET)
         self.used[f"{path.resolve()}#frozen {name}"] = _digest(entry)
         if not entry:
             return None
         # a class's: what an instance starts with; a function's: per position
         record = (entry if pos == _RET else None) if "parts" in entry else entry.get(str(pos))
+        if record and "via" in record:
+            if _depth >= _MAX_VIA:
+                return None
+            found = self.frozen(str(path), record["via"], _RET, _depth + 1)
+            if found is None:
+                return None
+            record = found[0]
         if not record:
             return None
         edge = Edge(shown_path(importer), shown_path(str(path)), name)
@@ -524,12 +535,13 @@ class Project:
             self.edges.append(edge)
         return record, edge
 
-    def _frozen(self, path: Path, name: str) -> dict | None:
+    def _frozen(self, path: Path, name: str, returned: bool = False) -> dict | None:
         """The summary's "frozen" of a function or class (not through `function`/`klass`: a
         class's own helper may freeze); nothing, without a summary, in a file that never says
-        requires_grad."""
+        requires_grad (unless the model a function returns is asked for: it may pass on a
+        builder's of a third file)."""
         outline = self.outline(path)
-        if outline is None or "requires_grad" not in outline["text"]:
+        if outline is None or ("requires_grad" not in outline["text"] and not returned):
             return None
         summary = self.summary(path)
         entry = (summary["functions"].get(name) or summary["classes"].get(name)) if summary else None

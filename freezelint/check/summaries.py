@@ -30,8 +30,12 @@ which the model is left in eval mode, or null when some call leaves it in train 
 "frozen" (FZ202's whole-model freeze, whole_model.frozen_records): in a function's entry, the
 positions it freezes whole (`{"0": {"whole": true}}`: every parameter of its argument, on every path)
 and the model it returns with every BatchNorm layer frozen (`{"ret": {"parts": {"": [factory, sub]}}}`,
-the table factories that built it, by path inside it); in a Module class's entry, the same of an
-instance its `__init__` built (`{"parts": {"backbone": ["torchvision.models.resnet50", null]}}`).
+the table factories that built it, by path inside it), or the builder of another file whose model
+it returns untouched (`{"ret": {"via": "models.build"}}`: the project follows it there); in a Module
+class's entry, the same of an instance its `__init__` built (`{"parts": {"backbone":
+["torchvision.models.resnet50", null]}}`). A function that returns such a builder's result straight
+(`return build(cfg)`) has `{"ret": {"via:models.build#ret": line}}` in its effects, as
+`m = build(cfg); return m` has.
 
 A LightningModule's entry also has "optimizer": the first optimizer its `configure_optimizers` builds
 over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
@@ -69,6 +73,22 @@ RECORDED = ("train", "eval", "bn_freeze", "freeze", "unfreeze", "opt_build", "ad
             "opaque")
 
 
+def _returned_call(facts: Facts, callees, stmt: cst.FunctionDef, params: list[str]) -> dict:
+    """`{"via:<qualname>#ret": node}` for a function that returns straight what a function of
+    another file returns (`return build(cfg)`, the same call on every path), else nothing."""
+    flow = callees.body_flow(stmt)
+    if flow is None or not flow.returns:
+        return {}
+    calls = [unwrap_self_returning(v) for v in flow.returns if v is not None]
+    if len(calls) != len(flow.returns) or not all(isinstance(c, cst.Call) and isinstance(c.func, cst.Name)
+                                                   for c in calls):
+        return {}
+    from freezelint.check.whole_model import returned_builder  # the flow layer, as frozen_records
+
+    via = returned_builder(facts, flow, params)
+    return {f"{VIA}{via}#{RET}": calls[0]} if via is not None else {}
+
+
 def _recorded(kind: str) -> bool:
     return kind in RECORDED or kind.startswith((CALLS, VIA))
 
@@ -95,6 +115,8 @@ def summarise(facts: Facts) -> dict:
             # the state of the model it returns (`"ret"`): what a `model = build(cfg)` starts from
             eff = {k: n for k, n in callees.effects(stmt, RET).items()
                    if k in Summaries.RETURNED or k.startswith((CALLS, VIA))}
+            if not eff:  # `return build(cfg)`: handed on as `m = build(cfg); return m` is
+                eff = _returned_call(facts, callees, stmt, params)
             if eff:
                 found[f"{stmt.name.value}:{RET}"] = eff
                 entry["effects"][RET] = eff

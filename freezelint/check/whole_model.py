@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from freezelint.check.events import (BUILT, RET, Event, Flow, requires_grad_sets, returned_local,
+from freezelint.check.events import (BUILT, RET, VIA, Event, Flow, requires_grad_sets, returned_local,
                                      unwrap_self_returning)
 from freezelint.check.facts import Facts, is_batchnorm_class
+from freezelint.check.known import is_library
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REPLACE, TRAIN,
                                    UNFREEZE, after)
 from freezelint.check.probe import handed_to
@@ -869,6 +870,10 @@ def frozen_records(facts: Facts, callees) -> dict:
             parts = _returned_parts(facts, flow, local) if local is not None else None
             if parts:
                 entry[RET] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+            elif local is None or not models:
+                via = returned_builder(facts, flow, params)
+                if via is not None:  # what that builder's model comes with, the project reads
+                    entry[RET] = {"via": via}
             if entry:
                 out["functions"][stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):
@@ -918,6 +923,41 @@ def _returned_parts(facts: Facts, flow: Flow, local: str) -> Parts | None:
                 return None
     frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]
     return found[0] if _all_frozen(state, frozen) else None
+
+
+def returned_builder(facts: Facts, flow: Flow, params: list[str]) -> str | None:
+    """The imported project function whose result every `return` hands back untouched (`return
+    build(cfg)`, or `m = build(cfg)` ... `return m.to(device)` with nothing done to `m` between):
+    a builder of another file passed on, its model's frozen BatchNorm with it."""
+    calls = []
+    for value in flow.returns:
+        value = unwrap_self_returning(value) if value is not None else None
+        if isinstance(value, cst.Name) and value.value not in params:
+            bound = flow.scope.bindings.get(value.value, [])
+            if len(bound) != 1 or bound[0].how != "expr" or not isinstance(bound[0].node, cst.Call) or any(
+                    e.target == value.value or e.target.startswith(value.value + ".")
+                    for e in flow.events if e.kind != BUILT and not (e.kind.startswith(VIA) and e.kind.endswith("#" + RET))):
+                return None
+            value = bound[0].node
+        if not isinstance(value, cst.Call) or not isinstance(value.func, cst.Name):
+            return None  # `models.build(cfg)`: not followed, as `m = models.build(cfg)` is not
+        calls.append(value)
+    quals = {facts.qualname(c.func, flow.scope) for c in calls}
+    if len(quals) != 1:
+        return None
+    q = quals.pop()
+    root = root_of(calls[0].func)
+    if not q or is_library(q) or not _imported(facts, flow, root):
+        return None
+    return q
+
+
+def _imported(facts: Facts, flow: Flow, name: str | None) -> bool:
+    """`name` is bound by an import of the file (not a def of its own, not a local)."""
+    if name is None or name in flow.scope.bindings:
+        return False
+    binding = facts.module_scope.bindings.get(name, [])
+    return len(binding) == 1 and binding[0].how == "import"
 
 
 def _init_parts(facts: Facts, callees, info) -> Parts | None:
