@@ -191,3 +191,20 @@ def test_fz107_names_that_are_data_or_unknown_are_left_alone():
         model.freezer
         model.evaluate
     """) == []
+
+
+def test_fz107_claims_batchnorm_and_dropout_only_for_a_known_module():
+    """A NumPy framework's `model.eval` is dead code too, but nothing says it has BatchNorm."""
+    got = _fz107("""
+        import numpy as np
+        import torchvision
+        import layers
+
+        net = layers.Sequential(layers.Linear(784, 10))
+        net.eval
+        model = torchvision.models.resnet18()
+        model.eval
+    """)
+    assert [r for r, _, _ in got] == [5, 7]
+    assert got[0][1].endswith("nothing is put in eval mode. Call it: `net.eval()`.")
+    assert "BatchNorm statistics keep moving and Dropout stays on" in got[1][1]

@@ -22,9 +22,11 @@ def _meant(name: str) -> bool:
     return name in _MODE or name == "requires_grad_" or bool(FREEZE_NAME.search(name))
 
 
-def _what_is_lost(name: str) -> str:
+def _what_is_lost(name: str, module: bool) -> str:
+    """What the call would have done; torch's consequences only for an object known to be a Module."""
     if name == "eval":
-        return "nothing is put in eval mode: BatchNorm statistics keep moving and Dropout stays on"
+        return "nothing is put in eval mode" + (": BatchNorm statistics keep moving and Dropout stays on" if module
+                                                 else "")
     if name == "train":
         return "the mode does not change"
     if name == "requires_grad_":
@@ -205,14 +207,16 @@ class FreezeMethodNotCalled(Rule):
                 if target is None:
                     continue  # a bare name: only a function defined in this file is known to be one
                 fixable = not _required_params(target)
+                module = False
             else:
                 kind = facts.kind(ref.value, es.ctx)
                 if name != "requires_grad_" and (kind_known(kind) and kind.tag != MODULE
                                                   or not kind_known(kind) and _settings(ref.value)):
                     continue  # a Parameter, tensor or settings object has no such mode or freeze method
                 fixable = True
+                module = kind_known(kind) and kind.tag == MODULE
             shown = src(ref.with_changes(lpar=[], rpar=[]))
-            message = f"`{shown}` names the method without calling it: {_what_is_lost(name)}."
+            message = f"`{shown}` names the method without calling it: {_what_is_lost(name, module)}."
             if name == "requires_grad_":
                 yield self.finding(ref, message + f" Call `{shown}(False)` to freeze.", es.ctx)
                 continue
