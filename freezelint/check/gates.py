@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e869920bc89a53c23af00cf70da43d0b'
+RULES_DIGEST = 'a19d862299e84c03f350d5649d899f11'
 
 GATES = {
     'FZ002': (

@@ -11,13 +11,79 @@ from freezelint.check.facts import Facts
 from freezelint.check.rules.base import Example, Finding, Rule, src
 
 
+def _key_test(test: cst.BaseExpression) -> bool:
+    """A membership test, alone or as one of the conditions an `and` joins (`k in model_dict and
+    "fc" not in k`): every key it keeps passes it."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _key_test(test.left) or _key_test(test.right)
+    return isinstance(test, cst.Comparison) and any(isinstance(c.operator, cst.In) for c in test.comparisons)
+
+
 def _key_filter(comp: cst.DictComp) -> bool:
     """`{k: v for k, v in sd.items() if k in other}`: filtered on key membership."""
-    for cond in comp.for_in.ifs:
-        test = cond.test
-        if isinstance(test, cst.Comparison) and any(isinstance(c.operator, cst.In) for c in test.comparisons):
+    return any(_key_test(cond.test) for cond in comp.for_in.ifs)
+
+
+def _empty_dict(node: cst.CSTNode | None) -> bool:
+    return (isinstance(node, cst.Dict) and not node.elements) or (
+        isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict" and not node.args)
+
+
+class _SubscriptStores(cst.CSTVisitor):
+    def __init__(self, name: str) -> None:
+        self.name, self.count = name, 0
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        t = node.target
+        if isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name) and t.value.value == self.name:
+            self.count += 1
+
+    def visit_Call(self, node: cst.Call) -> None:  # `name.update(...)`, `name.setdefault(...)`
+        f = node.func
+        if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == self.name \
+                and f.attr.value in ("update", "setdefault", "__setitem__"):
+            self.count += 1
+
+
+def _stores_to(node: cst.CSTNode, name: str) -> int:
+    v = _SubscriptStores(name)
+    traverse.visit(node, v)
+    return v.count
+
+
+class _FilledUnderKeyTest(cst.CSTVisitor):
+    """`for k, v in sd.items(): if k in other: name[k] = v`: the loop form of a key-filtered dict."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.found = False
+
+    def visit_For(self, node: cst.For) -> bool:
+        it, target = node.iter, node.target
+        if not (isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and it.func.attr.value == "items"
+                and isinstance(target, cst.Tuple) and target.elements
+                and isinstance(target.elements[0].value, cst.Name)):
             return True
-    return False
+        key = target.elements[0].value.value
+        guarded = [stmt for stmt in node.body.body if isinstance(stmt, cst.If) and _key_test(stmt.test)
+                   and stmt.orelse is None and self._stores(stmt.body, key)]
+        # every store into the dict in this loop is under the test (an `else` or another store may
+        # keep the keys the test drops)
+        if guarded and _stores_to(node.body, self.name) == sum(_stores_to(g.body, self.name) for g in guarded):
+            self.found = True
+        return True
+
+    def _stores(self, body: cst.BaseSuite, key: str) -> bool:
+        for stmt in getattr(body, "body", ()):
+            for small in getattr(stmt, "body", ()) if isinstance(stmt, cst.SimpleStatementLine) else ():
+                if isinstance(small, cst.Assign) and any(
+                        isinstance(t.target, cst.Subscript) and isinstance(t.target.value, cst.Name)
+                        and t.target.value.value == self.name and len(t.target.slice) == 1
+                        and isinstance(t.target.slice[0].slice, cst.Index)
+                        and isinstance(t.target.slice[0].slice.value, cst.Name)
+                        and t.target.slice[0].slice.value.value == key for t in small.targets):
+                    return True
+        return False
 
 
 class _Uses(cst.CSTVisitor):
@@ -127,8 +193,60 @@ class FilteredLoadUnchecked(Rule):
             self.backbone.load_state_dict(model_dict)
             """
         ),
+        Example(
+            """
+            import torch
+
+            checkpoint = torch.load("backbone.pth")
+            current = model.state_dict()
+            kept = {k: v for k, v in checkpoint.items() if k in current and "fc" not in k}  # expect: FZ402
+            current.update(kept)
+            model.load_state_dict(current)
+            """
+        ),
+        Example(
+            """
+            import torch
+
+            def load_pretrained(model, path):
+                pretrained = torch.load(path)
+                state_dict = model.state_dict()
+                model_dict = {}  # expect: FZ402
+                for k, v in pretrained.items():
+                    if k in state_dict:
+                        model_dict[k] = v
+                state_dict.update(model_dict)
+                model.load_state_dict(state_dict)
+            """
+        ),
     ]
     good = [
+        """
+        import torch
+
+        def load_pretrained(model, path):
+            pretrained = torch.load(path)
+            state_dict = model.state_dict()
+            model_dict = {}
+            for k, v in pretrained.items():
+                if k in state_dict:
+                    model_dict[k] = v
+                else:  # every key kept, renamed or not
+                    model_dict[k.replace("module.", "")] = v
+            state_dict.update(model_dict)
+            model.load_state_dict(state_dict)
+
+        def load_checked(model, path):
+            pretrained = torch.load(path)
+            state_dict = model.state_dict()
+            matched = {}
+            for k, v in pretrained.items():
+                if k in state_dict and v.shape == state_dict[k].shape:
+                    matched[k] = v
+            print(f"loaded {len(matched)} of {len(state_dict)} tensors")
+            state_dict.update(matched)
+            model.load_state_dict(state_dict)
+        """,
         """
         import torch
 
@@ -189,5 +307,12 @@ def _filtered_dicts(facts: Facts):
     for scope in [facts.module_scope, *facts.func_scopes.values()]:
         for name, bindings in scope.bindings.items():
             for b in bindings:
-                if b.how == "expr" and isinstance(b.node, cst.DictComp) and _key_filter(b.node):
+                if b.how != "expr":
+                    continue
+                if isinstance(b.node, cst.DictComp) and _key_filter(b.node):
                     yield scope, name, b.node
+                elif _empty_dict(b.node) and len(bindings) == 1:  # filled by a loop under a key test
+                    loops = _FilledUnderKeyTest(name)
+                    traverse.visit(scope.node if scope.node is not None else facts.module, loops)
+                    if loops.found:
+                        yield scope, name, b.node
