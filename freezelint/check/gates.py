@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd31b5dd1e18f8fe8d51bb62b1ecd8fcb'
+RULES_DIGEST = '46fff3c1fc5f72e90c9948e0761f5571'
 
 GATES = {
     'FZ002': (

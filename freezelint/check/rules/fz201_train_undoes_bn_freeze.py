@@ -68,6 +68,25 @@ class TrainUndoesBnFreeze(Rule):
     bad = [
         Example(
             """
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3))
+            freeze = ["0.", "1."]
+            for k, v in model.named_parameters():
+                v.requires_grad = True  # train all layers (YOLOv5): a reset before the partial freeze, no unfreeze
+                if any(x in k for x in freeze):
+                    v.requires_grad = False
+            for m in model[:2].modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+            for epoch in range(3):
+                model.train()  # expect: FZ201
+                model(torch.randn(2, 3, 32, 32)).mean().backward()
+            """
+        ),
+        Example(
+            """
             import torch.nn as nn
 
             def fix_bn(m):
