@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '46fff3c1fc5f72e90c9948e0761f5571'
+RULES_DIGEST = 'c366b65618b274e2edca7ae499ed4d82'
 
 GATES = {
     'FZ002': (

@@ -10,7 +10,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.known import is_module_class, is_parameter_free
-from freezelint.check.modes import train_keeps
+from freezelint.check.modes import ancestors, skipped_trains, train_keeps
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, TRAIN, UNFREEZE,
                                    after, between, flows_of)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
@@ -47,7 +47,10 @@ class TrainUndoesBnFreeze(Rule):
         "override provably leaves the frozen BatchNorm in training mode (it calls `super().train(mode)` and "
         "re-applies no eval(), only logs, or re-applies eval() to other parts than the frozen one); silent "
         "where it loops over modules (mmdet's `norm_eval`), calls a helper that may re-freeze, or does anything "
-        "that cannot be read. After train() a helper may hand the model to a callable it was given "
+        "that cannot be read. An override whose base call skips a base class's train() that re-freezes "
+        "(`super(Base, self).train(mode)` or `nn.Module.train(self, mode)` runs nn.Module's train(), not Base's) "
+        "in a class whose inherited `__init__` froze BatchNorm is reported at that call (base classes of the "
+        "same file). After train() a helper may hand the model to a callable it was given "
         "(`hook(model)`), which may re-apply the freeze: silent, unless the call site passes a function of the "
         "project proven to leave modes alone (it reads, prints, saves a checkpoint) or passes none to a `None` "
         "default. A freeze may be `.eval()` on a part of the model whose parameters "
@@ -549,6 +552,34 @@ class TrainUndoesBnFreeze(Rule):
             freeze_bn(model)
             for epoch in range(10):
                 train_one_epoch(model, loader, optimizer, log_stats)  # expect: FZ201
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+            import torchvision
+
+            class Base(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = torchvision.models.resnet18()
+                    self.freeze_bn()
+
+                def freeze_bn(self):
+                    for m in self.backbone.modules():
+                        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                            m.eval()
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self.freeze_bn()  # the re-freeze
+                    return self
+
+            class Child(Base):
+                def train(self, mode=True):
+                    # runs nn.Module's train(), not Base's: the re-freeze is skipped
+                    super(Base, self).train(mode)  # expect: FZ201
+                    return self
             """
         ),
     ]
@@ -1180,6 +1211,8 @@ class TrainUndoesBnFreeze(Rule):
             keeps = train_keeps(facts, info) if "train" in methods else None
             if "train" in methods and keeps is None or _lightning(facts, info):
                 continue  # Lightning keeps submodules in eval() at the start of fit in eval() (PYTORCH_FACTS)
+            if keeps is not None:
+                yield from self._skipped_refreeze(facts, info, keeps)
             reported = set()
             for flow in flows_of(facts).bodies:
                 scope = flow.scope
@@ -1204,6 +1237,37 @@ class TrainUndoesBnFreeze(Rule):
                             stmt=e.stmt,
                         )
             yield from self._frozen_submodules(facts, info, reported, keeps)
+
+    def _skipped_refreeze(self, facts: Facts, info, keeps: list[str]) -> Iterable[Finding]:
+        """A train() override whose base call skips the train() of a base class of this file that
+        re-freezes BatchNorm (`super(Base, self).train(mode)` runs nn.Module's train(), not
+        Base's), in a class whose inherited `__init__` froze it: reported at that call."""
+        skip = skipped_trains(facts, info)
+        if skip is None:
+            return
+        call, skipped = skip
+        bodies = flows_of(facts).bodies
+
+        def bn_freezes(classes: list, method: str) -> list:
+            return [e for f in bodies if f.scope.cls in classes and f.scope.is_method and f.scope.func_name == method
+                    for e in f.events if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self."))]
+
+        refreezer = next((c for c in skipped if bn_freezes([c], "train")), None)
+        frozen = bn_freezes(ancestors(facts, info), "__init__")
+        if refreezer is None or not frozen:
+            return
+        lost = _not_kept({"keeps": keeps}, frozen[0].detail.get("part") or frozen[0].detail.get("within"), "self")
+        if lost is None:
+            return
+        owner = next(f.scope.cls.name for f in bodies if any(e is frozen[0] for e in f.events))
+        base = code_of(call.func.value) if isinstance(call.func, cst.Attribute) else "nn.Module"
+        yield self.finding(
+            call,
+            f"`{base}.train(...)` in {info.name}.train() skips `{refreezer.name}.train()` and the BatchNorm "
+            f"re-freeze in it ({info.name}.train() {lost.removeprefix('it ')}): the BatchNorm layers that "
+            f"{owner}.__init__ froze with .eval() go back to training mode at every model.train(), so their "
+            f"running statistics move; call `super().train(mode)`, or re-apply the freeze in {info.name}.train()",
+        )
 
     def _frozen_submodules(self, facts: Facts, info, reported: set[int],
                            keeps: list[str] | None = None) -> Iterable[Finding]:
