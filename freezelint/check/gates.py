@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c366b65618b274e2edca7ae499ed4d82'
+RULES_DIGEST = '31b0dd81abfac06a9452e600f079adf4'
 
 GATES = {
     'FZ002': (
@@ -43,8 +43,8 @@ GATES = {
     ),
     'FZ201': (
         ('.eval(', '.train('),
-        ('\\.eval\\(\\)|\\.train\\(\\s*False',),
-        ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode',),
+        ('\\.eval\\(\\)|\\.train\\(\\s*False|super\\(\\s*\\w+\\s*,\\s*self\\s*\\)\\s*\\.\\s*train\\(|Module\\.train\\(\\s*self\\b',),
+        ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode|super\\(\\s*\\w+\\s*,\\s*self\\s*\\)\\s*\\.\\s*train\\(|Module\\.train\\(\\s*self\\b',),
     ),
     'FZ202': (
         ('BatchNorm', 'torchvision', 'timm'),

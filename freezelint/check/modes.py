@@ -162,6 +162,26 @@ def train_keeps(facts: Facts, info, _seen: frozenset[str] = frozenset()) -> list
         found = [_base_keeps(facts, b, _seen) for b in bases]
         defined = [f for f in found if f != "torch"]
         return defined[0] if len(defined) == 1 else None  # none (nn.Module's own), or several: not judged
+    read = _own_keeps(facts, info, own)
+    if read is None:
+        return None
+    kept, starts = read
+    runs = _runs_next(facts, info, starts)
+    if runs is None:
+        return None
+    for b in runs:  # what `super().train(mode)` runs: the bases, or those after `super(Base, self)`
+        base = _base_keeps(facts, b, _seen)
+        if base is None:
+            return None
+        if base != "torch":
+            kept.extend(base)
+    return sorted(set(kept))
+
+
+def _own_keeps(facts: Facts, info, own: cst.FunctionDef) -> tuple[list[str], list] | None:
+    """What the class's own train() body keeps in eval mode (its bases' train() aside), and where
+    each of its base calls starts looking for train() (`_OverrideBody.starts`); None where the
+    body cannot be read or never calls a base train()."""
     scope = facts.func_scopes.get(id(own))
     params = [p.name.value for p in (*own.params.posonly_params, *own.params.params)]
     if scope is None or not params or own.asynchronous is not None \
@@ -173,16 +193,7 @@ def train_keeps(facts: Facts, info, _seen: frozenset[str] = frozenset()) -> list
         return None
     if not all(_own_part(facts, info, k) for k in kept):
         return None  # `self.encoder.eval()` of an alias, or of a part that may hold the frozen one
-    runs = _runs_next(facts, info, judge.starts)
-    if runs is None:
-        return None
-    for b in runs:  # what `super().train(mode)` runs: the bases, or those after `super(Base, self)`
-        base = _base_keeps(facts, b, _seen)
-        if base is None:
-            return None
-        if base != "torch":
-            kept.extend(base)
-    return sorted(set(kept))
+    return kept, judge.starts
 
 
 def _runs_next(facts: Facts, info, starts: list) -> list | None:
@@ -219,10 +230,10 @@ def _single_chain(facts: Facts, info) -> list:
     return out
 
 
-def skipped_trains(facts: Facts, info) -> tuple[cst.Call, list] | None:
-    """The base call of the train() the class defines that skips train() overrides of its bases
-    of this file (`super(Base, self).train(mode)` skips `Base.train`; `nn.Module.train(self, mode)`
-    skips every one), and those classes; None where it skips none or cannot be read."""
+def base_call(facts: Facts, info) -> tuple[cst.Call, object, list[str] | None] | None:
+    """The one base call of the train() the class defines (`super(Base, self).train(mode)`), where
+    it starts looking for train() ("own", "torch" or the class expression: `_OverrideBody.starts`)
+    and what the override's own body keeps in eval mode (None: not read); None without exactly one."""
     own = _own_train(info)
     scope = facts.func_scopes.get(id(own)) if own is not None else None
     params = [p.name.value for p in (*own.params.posonly_params, *own.params.params)] if own is not None else []
@@ -230,9 +241,20 @@ def skipped_trains(facts: Facts, info) -> tuple[cst.Call, list] | None:
         return None
     judge = _OverrideBody(facts, info, scope, params[0], params[1] if len(params) > 1 else None)
     calls = [n for n in walk(own.body) if isinstance(n, cst.Call) and judge.super_train(n, False)]
-    if len(calls) != 1 or judge.starts[0] == "own":
+    if len(calls) != 1:
         return None
-    start = judge.starts[0]
+    read = _own_keeps(facts, info, own)
+    return calls[0], judge.starts[0], read[0] if read is not None else None
+
+
+def skipped_trains(facts: Facts, info) -> tuple[cst.Call, list] | None:
+    """The base call of the train() the class defines that skips train() overrides of its bases
+    of this file (`super(Base, self).train(mode)` skips `Base.train`; `nn.Module.train(self, mode)`
+    skips every one), and those classes; None where it skips none or cannot be read."""
+    found = base_call(facts, info)
+    if found is None or found[1] == "own":
+        return None
+    call, start, _ = found
     if start == "torch":
         on_the_way = ancestors(facts, info)
     else:
@@ -242,7 +264,7 @@ def skipped_trains(facts: Facts, info) -> tuple[cst.Call, list] | None:
             return None
         on_the_way = line[1:line.index(target) + 1]
     skipped = [c for c in on_the_way if _own_train(c) is not None]
-    return (calls[0], skipped) if skipped else None
+    return (call, skipped) if skipped else None
 
 
 def _own_train(info) -> cst.FunctionDef | None:
