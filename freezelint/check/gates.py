@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '31b0dd81abfac06a9452e600f079adf4'
+RULES_DIGEST = '2fdc20bcbbf8e9b21f1b15791bd00ed1'
 
 GATES = {
     'FZ002': (

@@ -23,7 +23,7 @@ _SKIPS = r"super\(\s*\w+\s*,\s*self\s*\)\s*\.\s*train\(|Module\.train\(\s*self\b
 class TrainUndoesBnFreeze(Rule):
     code = "FZ201"
     words = (".eval(", ".train(")
-    # the last forms: a train() override that skips its base's (a base of another file may re-freeze)
+    # or a train() override that skips its base's (whose re-freeze may be in another file)
     triggers = (r"\.eval\(\)|\.train\(\s*False|" + _SKIPS,)
     requires = (r"BatchNorm|classname|\bbn\d*\b|\bBN\b|norm|requires_grad|no_grad|inference_mode|" + _SKIPS,)
     what = (
@@ -54,7 +54,8 @@ class TrainUndoesBnFreeze(Rule):
         "that cannot be read. An override whose base call skips a base class's train() that re-freezes "
         "(`super(Base, self).train(mode)` or `nn.Module.train(self, mode)` runs nn.Module's train(), not Base's) "
         "in a class whose inherited `__init__` froze BatchNorm is reported at that call (base classes of the "
-        "file, or the one base class of another project file, as its summary records it). After train() a helper may hand the model to a callable it was given "
+        "file, or the one base class of another project file, as its summary records it). "
+        "After train() a helper may hand the model to a callable it was given "
         "(`hook(model)`), which may re-apply the freeze: silent, unless the call site passes a function of the "
         "project proven to leave modes alone (it reads, prints, saves a checkpoint) or passes none to a `None` "
         "default. A freeze may be `.eval()` on a part of the model whose parameters "
@@ -1297,7 +1298,7 @@ class TrainUndoesBnFreeze(Rule):
         hit = facts.project.klass(facts.path, q)
         entry = hit[0] if hit is not None else {}
         methods = entry.get("methods", {})
-        if not entry.get("module") or BN_FREEZE not in methods.get("train", {}) or BN_FREEZE not in methods.get("__init__", {}):
+        if not entry.get("module") or any(BN_FREEZE not in methods.get(m, {}) for m in ("train", "__init__")):
             return None
         if start != "torch" and not all(b.startswith("torch.nn.") and not is_batchnorm_class(b)
                                         for b in entry.get("bases", [""])):
