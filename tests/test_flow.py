@@ -220,3 +220,65 @@ def test_fz301_a_part_one_arm_of_a_conditional_expression_gives_the_optimizer(fr
     """A part only one arm of `A if cond else B` hands the optimizer counts on every run when the
     freeze is unconditional; a freeze under an `if` of its own may be on the other runs only."""
     assert [f for f in _codes(_TERNARY.format(freeze=freeze)) if f[1] == "FZ301"] == found
+
+
+_RESET_LOOP = """
+import torch
+import torch.nn as nn
+import torchvision
+
+def train(epochs, loader):
+    model = torchvision.models.resnet18()
+    freeze = [f"layer{{x}}." for x in range(1, 3)]
+    for k, v in model.named_parameters():
+        {reset}
+        if any(x in k for x in freeze):
+            v.requires_grad = False
+    {after}
+"""
+_BN_EVAL_TRAIN = """for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+    for epoch in range(epochs):
+        model.train()
+        for x, y in loader:
+            model(x).sum().backward()"""
+_SGD = "opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)"
+
+
+@pytest.mark.parametrize("reset,after,found", [
+    # YOLOv5's train.py: a reset ahead of the partial freeze is no unfreeze (trial 5 r08)
+    ("v.requires_grad = True  # train all layers", _BN_EVAL_TRAIN, [(17, "FZ201")]),
+    ("v.requires_grad = True  # train all layers", _SGD, [(13, "FZ301")]),
+    ("v.requires_grad_(True)", _SGD, [(13, "FZ301")]),
+    ("pass", _BN_EVAL_TRAIN, [(17, "FZ201")]),  # the same without the reset
+    ("pass", _SGD, [(13, "FZ301")]),
+])
+def test_a_reset_before_a_partial_freeze_in_one_loop_body_is_no_unfreeze(reset, after, found):
+    src = _RESET_LOOP.format(reset=reset, after=after)
+    assert [f for f in _codes(src) if f[1] in ("FZ201", "FZ301")] == found
+
+
+@pytest.mark.parametrize("body,unfreezes", [
+    ("p.requires_grad = True\n    if cond(k):\n        p.requires_grad = False", 0),  # a reset
+    ("p.requires_grad = True\n    if cond(k):\n        q.requires_grad = False", 1),  # another tensor frozen
+    ("if cond(k):\n        p.requires_grad = False\n    p.requires_grad = True", 1),  # the unfreeze comes last
+    ("if other(k):\n        p.requires_grad = True\n    if cond(k):\n        p.requires_grad = False", 1),
+    ("p.requires_grad = True\n    if cond(k):\n        p.requires_grad = True", 2),
+])
+def test_only_a_reset_followed_by_a_freeze_of_the_same_tensor_is_no_unfreeze(body, unfreezes):
+    src = "def f(model, cond, other, q):\n    for k, p in model.named_parameters():\n        "
+    flow = _flow(src + body.replace("\n", "\n    ") + "\n", "f")
+    assert sum(e.kind == "unfreeze" for e in flow.events) == unfreezes
+
+
+@pytest.mark.parametrize("unfreeze,found", [
+    ("for p in model.layer1.parameters():\n                p.requires_grad = True", []),
+    ("pass", [(19, "FZ201")]),  # no unfreeze: layer1's BatchNorm was frozen and train() undoes it
+])
+def test_gradual_unfreezing_after_a_reset_loop_stays_an_unfreeze(unfreeze, found):
+    """`if epoch == 5: ... p.requires_grad = True` is a real unfreeze: layer1 trains from then on,
+    its BatchNorm with it, so the train() after it is the point."""
+    after = _BN_EVAL_TRAIN.replace("model.train()", f"if epoch == 5:\n            {unfreeze}\n        model.layer1.train()")
+    assert [f for f in _codes(_RESET_LOOP.format(reset="v.requires_grad = True", after=after))
+            if f[1] == "FZ201"] == found

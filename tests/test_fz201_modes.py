@@ -307,3 +307,106 @@ def test_fz201_tells_the_frozen_part_from_the_part_a_train_override_re_evals():
     assert [(d.row, d.code) for d in found] == [(i, "FZ201") for i in want] and len(want) == 3
     assert "of `a.backbone` that `freeze_backbone(...)` froze" in found[0].message
     assert "re-applies eval() to `self.neck` only, not to `self.backbone`" in found[0].message
+
+
+SKIP = '''
+import torch.nn as nn
+import torchvision
+
+
+class Mixin:
+    pass
+
+
+class Base(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = torchvision.models.resnet18()
+        self.bn_frozen()
+
+    def bn_frozen(self):
+        for m in self.backbone.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.bn_frozen()
+        return self
+
+
+class Child({bases}):
+    def train(self, mode=True):
+        {call}
+        return self
+'''
+
+
+@pytest.mark.parametrize("call,bases,keeps,skipped", [
+    ("super(Base, self).train(mode)", "Base", [], ["Base"]),  # nn.Module's train(): Base's re-freeze skipped
+    ("nn.Module.train(self, mode)", "Base", [], ["Base"]),
+    ("super(Child, self).train(mode)", "Base", None, None),  # Base's train() runs: it re-freezes
+    ("super().train(mode)", "Base", None, None),
+    ("Base.train(self, mode)", "Base", None, None),
+    # skips Base's, but re-freezes itself through a method it does not read: may keep it
+    ("super(Base, self).train(mode)\n        self.bn_frozen()", "Base", None, ["Base"]),
+    # Mixin may come after Base in the MRO and define train() in a subclass: not read
+    ("super(Base, self).train(mode)", "Base, Mixin", None, None),
+    ("super(Other, self).train(mode)", "Base", None, None),  # not a base of the file
+])
+def test_a_base_call_that_skips_the_bases_train(call, bases, keeps, skipped):
+    """`super(Base, self).train(mode)` runs what comes after Base in the MRO (nn.Module's train()),
+    so what Base.train() re-freezes is not kept, and Base is the override it skips."""
+    from freezelint.check.modes import skipped_trains
+
+    facts = _facts(SKIP.format(call=call, bases=bases))
+    child = facts.classes["Child"]
+    assert train_keeps(facts, child) == keeps
+    found = skipped_trains(facts, child)
+    assert (found and [c.name for c in found[1]]) == skipped
+
+
+def _fz201(src: str) -> list:
+    from freezelint import codes
+    from freezelint.check.engine import check_text
+
+    static = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
+    return [d for d in check_text(src, "ex.py", static, force=True).diagnostics if d.code == "FZ201"]
+
+
+@pytest.mark.parametrize("call,spelled", [
+    ("super(Base, self).train(mode)", "super(Base, self)"),
+    ("nn.Module.train(self, mode)", "nn.Module"),
+])
+def test_fz201_reports_an_override_that_skips_the_bases_re_freeze(call, spelled):
+    """Child().train() runs nn.Module's train(), not Base's: the BatchNorm Base.__init__ froze goes
+    back to training mode. Reported at the call that skips it (trial 5 r03)."""
+    src = SKIP.format(call=call, bases="Base")
+    found = _fz201(src)
+    assert [d.row for d in found] == [src.splitlines().index(f"        {call}") + 1]
+    assert f"`{spelled}.train(...)` in Child.train() skips `Base.train()`" in found[0].message
+    assert "Base.__init__ froze" in found[0].message
+
+
+@pytest.mark.parametrize("call,base_train", [
+    ("super(Child, self).train(mode)", None),  # the py2 spelling of super(): Base.train runs
+    ("super().train(mode)", None),
+    ("Base.train(self, mode)", None),  # the base's override, called by name
+    ("super(Base, self).train(mode)\n        self.bn_frozen()", None),  # re-freezes itself
+    ("super(Base, self).train(mode)", "super().train(mode)\n        return self"),  # Base re-freezes nothing
+])
+def test_fz201_is_silent_where_the_bases_re_freeze_runs_or_there_is_none(call, base_train):
+    src = SKIP.format(call=call, bases="Base")
+    if base_train:
+        old = "super().train(mode)\n        self.bn_frozen()\n        return self"
+        assert old in src
+        src = src.replace(old, base_train)
+    assert _fz201(src) == []
+
+
+def test_fz201_a_skipped_re_freeze_needs_an_inherited_freeze():
+    """Base re-freezes in train() only (no freeze in __init__): Child never had it frozen."""
+    src = SKIP.format(call="super(Base, self).train(mode)", bases="Base").replace(
+        "self.backbone = torchvision.models.resnet18()\n        self.bn_frozen()",
+        "self.backbone = torchvision.models.resnet18()")
+    assert src.count("self.bn_frozen()") == 1 and _fz201(src) == []

@@ -132,3 +132,55 @@ def test_a_class_of_another_file_through_torch_compile_and_its_summary_as_a_depe
     assert found() == []  # the cached result followed model.py: no running statistics now
     model.write_text(model.read_text().replace("nn.GroupNorm(2, 8)", "nn.BatchNorm2d(8)"))
     assert found() == [("train.py", 9, "FZ201")]
+
+
+BASE_OF_ANOTHER_FILE = """\
+import torch.nn as nn
+import torchvision
+
+
+class Base(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = torchvision.models.resnet18()
+        self.bn_frozen()
+
+    def bn_frozen(self):
+        for m in self.backbone.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.bn_frozen()
+        return self
+"""
+
+
+@pytest.mark.parametrize("call,fires", [
+    ("super(Base, self).train(mode)", True),  # nn.Module's train(): Base's re-freeze skipped
+    ("nn.Module.train(self, mode)", True),
+    ("super(Child, self).train(mode)", False),
+    ("super().train(mode)", False),
+    ("Base.train(self, mode)", False),
+    ("super(Base, self).train(mode)\n        self.bn_frozen()", False),  # re-freezes itself
+])
+def test_an_override_that_skips_the_re_freeze_of_a_base_of_another_file(cli, tmp_path, call, fires):
+    (tmp_path / "base.py").write_text(BASE_OF_ANOTHER_FILE)
+    (tmp_path / "child.py").write_text("import torch.nn as nn\n\nfrom base import Base\n\n\nclass Child(Base):\n"
+                                       f"    def train(self, mode=True):\n        {call}\n        return self\n")
+
+    def found() -> list[tuple[str, int, str]]:
+        r = cli(tmp_path, "check", "--format", "json", ".")
+        assert r.code in (0, 1), r.err
+        return [(Path(d["filename"]).name, d["location"]["row"], d["message"]) for d in json.loads(r.out)]
+
+    if not fires:
+        assert found() == []
+        return
+    [(name, row, message)] = found()
+    assert (name, row) == ("child.py", 8) and "skips `Base.train()`" in message and "Base.__init__ froze" in message
+    base = tmp_path / "base.py"
+    base.write_text(BASE_OF_ANOTHER_FILE.replace("        super().train(mode)\n        self.bn_frozen()\n",
+                                                 "        super().train(mode)\n"))
+    assert found() == []  # the cached result followed base.py: its train() re-freezes nothing now

@@ -484,13 +484,26 @@ class Flow(cst.CSTVisitor):
         whose parameters it changes. Forms FZ101-FZ104 flag as broken count as the freeze
         the author meant, so FZ301-FZ303 report now instead of after the fix."""
         kind = self._flag_kind(value)
-        if kind is None:
+        if kind is None or kind == UNFREEZE and self._reset(obj):
             return
         target, sub = self._param_owner(obj), self._param_path(obj)
         if target is None and (called or sets_module_flag(self.facts, obj, self.scope)):
             # `model.requires_grad_(False)`, or FZ102's `model.requires_grad = False`: the object names itself
             target, sub = root_of(obj), part_path(obj)
         self._emit(kind, target, node, sub=sub, **({"flag": code_of(value)} if kind == FREEZE_BY_DEFAULT else {}))
+
+    def _reset(self, obj: cst.BaseExpression) -> bool:
+        """`v.requires_grad = True` as a statement of a loop body that a later statement of the
+        same body freezes again, under a condition (YOLOv5: `v.requires_grad = True  # train all
+        layers`, then `if any(x in k for x in freeze): v.requires_grad = False`): a reset before a
+        partial freeze, not an unfreeze. Which parameters end up trainable is the freeze's to say."""
+        loop = self._body_loops[-1] if self._body_loops else None
+        body = loop.body.body if loop is not None and isinstance(loop.body, cst.IndentedBlock) else ()
+        at = next((i for i, st in enumerate(body) if st is self._stmt), None)
+        if at is None:
+            return False
+        return any(isinstance(v, cst.Name) and v.value == "False" and o.deep_equals(obj)
+                   for st in body[at + 1:] for n in walk(st) for o, v, _ in requires_grad_sets(n, self.scope))
 
     def _flag_kind(self, value: cst.BaseExpression) -> str | None:
         if isinstance(value, cst.Name):

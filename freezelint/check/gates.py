@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a19d862299e84c03f350d5649d899f11'
+RULES_DIGEST = '44cb5c1af50845d8bcfafea3565e8be7'
 
 GATES = {
     'FZ002': (
@@ -48,8 +48,8 @@ GATES = {
     ),
     'FZ201': (
         ('.eval(', '.train('),
-        ('\\.eval\\(\\)|\\.train\\(\\s*False',),
-        ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode',),
+        ('\\.eval\\(\\)|\\.train\\(\\s*False|super\\(\\s*\\w+\\s*,\\s*self\\s*\\)\\s*\\.\\s*train\\(|Module\\.train\\(\\s*self\\b',),
+        ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode|super\\(\\s*\\w+\\s*,\\s*self\\s*\\)\\s*\\.\\s*train\\(|Module\\.train\\(\\s*self\\b',),
     ),
     'FZ202': (
         ('BatchNorm', 'torchvision', 'timm'),

@@ -156,12 +156,32 @@ def train_keeps(facts: Facts, info, _seen: frozenset[str] = frozenset()) -> list
     every BatchNorm, on the whole model, calls a helper that is not proven quiet, does anything
     else that cannot be read, never calls its base's train(), or sits on a base class of another
     file. A class without a train() of its own answers for the base whose train() it inherits."""
-    own = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "train"), None)
+    own = _own_train(info)
     bases = [b.value for b in info.node.bases if b.keyword is None]
     if own is None:
         found = [_base_keeps(facts, b, _seen) for b in bases]
         defined = [f for f in found if f != "torch"]
         return defined[0] if len(defined) == 1 else None  # none (nn.Module's own), or several: not judged
+    read = _own_keeps(facts, info, own)
+    if read is None:
+        return None
+    kept, starts = read
+    runs = _runs_next(facts, info, starts)
+    if runs is None:
+        return None
+    for b in runs:  # what `super().train(mode)` runs: the bases, or those after `super(Base, self)`
+        base = _base_keeps(facts, b, _seen)
+        if base is None:
+            return None
+        if base != "torch":
+            kept.extend(base)
+    return sorted(set(kept))
+
+
+def _own_keeps(facts: Facts, info, own: cst.FunctionDef) -> tuple[list[str], list] | None:
+    """What the class's own train() body keeps in eval mode (its bases' train() aside), and where
+    each of its base calls starts looking for train() (`_OverrideBody.starts`); None where the
+    body cannot be read or never calls a base train()."""
     scope = facts.func_scopes.get(id(own))
     params = [p.name.value for p in (*own.params.posonly_params, *own.params.params)]
     if scope is None or not params or own.asynchronous is not None \
@@ -173,13 +193,87 @@ def train_keeps(facts: Facts, info, _seen: frozenset[str] = frozenset()) -> list
         return None
     if not all(_own_part(facts, info, k) for k in kept):
         return None  # `self.encoder.eval()` of an alias, or of a part that may hold the frozen one
-    for b in bases:  # what `super().train(mode)` runs
-        base = _base_keeps(facts, b, _seen)
-        if base is None:
+    return kept, judge.starts
+
+
+def _runs_next(facts: Facts, info, starts: list) -> list | None:
+    """The base expressions whose train() the override's base calls run next: the class's own
+    bases for `super()` (`super(Net, self)`), none for `nn.Module.train(self, mode)`, and those of
+    `Base` for `super(Base, self)` where the class reaches `Base` through single bases of this
+    file (then nothing else sits between them in the MRO). None where they disagree or are not read."""
+    if len({s if isinstance(s, str) else dotted(s) for s in starts}) != 1:
+        return None
+    start = starts[0]
+    if start == "torch":
+        return []
+    target = info if start == "own" else _local(facts, start)
+    line = _single_chain(facts, info)
+    if target is None or target not in line:
+        return None
+    return [b.value for b in target.node.bases if b.keyword is None]
+
+
+def _local(facts: Facts, expr: cst.BaseExpression):
+    """The class of this file `expr` names, else None."""
+    return facts.classes.get(facts.qualname(expr, facts.module_scope) or (expr.value if isinstance(expr, cst.Name) else ""))
+
+
+def _single_chain(facts: Facts, info) -> list:
+    """The class and the classes of this file it inherits from one single base at a time."""
+    out = [info]
+    while len(out) <= _MAX_DEPTH:
+        bases = [b.value for b in out[-1].node.bases if b.keyword is None]
+        nxt = _local(facts, bases[0]) if len(bases) == 1 else None
+        if nxt is None or nxt in out:
+            break
+        out.append(nxt)
+    return out
+
+
+def base_call(facts: Facts, info) -> tuple[cst.Call, object, list[str] | None] | None:
+    """The one base call of the train() the class defines (`super(Base, self).train(mode)`), where
+    it starts looking for train() ("own", "torch" or the class expression: `_OverrideBody.starts`)
+    and what the override's own body keeps in eval mode (None: not read); None without exactly one."""
+    own = _own_train(info)
+    scope = facts.func_scopes.get(id(own)) if own is not None else None
+    params = [p.name.value for p in (*own.params.posonly_params, *own.params.params)] if own is not None else []
+    if scope is None or not params:
+        return None
+    judge = _OverrideBody(facts, info, scope, params[0], params[1] if len(params) > 1 else None)
+    calls = [n for n in walk(own.body) if isinstance(n, cst.Call) and judge.super_train(n, False)]
+    if len(calls) != 1:
+        return None
+    read = _own_keeps(facts, info, own)
+    return calls[0], judge.starts[0], read[0] if read is not None else None
+
+
+def skipped_trains(facts: Facts, info) -> tuple[cst.Call, list] | None:
+    """The base call of the train() the class defines that skips train() overrides of its bases
+    of this file (`super(Base, self).train(mode)` skips `Base.train`; `nn.Module.train(self, mode)`
+    skips every one), and those classes; None where it skips none or cannot be read."""
+    found = base_call(facts, info)
+    if found is None or found[1] == "own":
+        return None
+    call, start, _ = found
+    if start == "torch":
+        on_the_way = ancestors(facts, info)
+    else:
+        line = _single_chain(facts, info)
+        target = _local(facts, start)
+        if target is None or target not in line[1:]:
             return None
-        if base != "torch":
-            kept.extend(base)
-    return sorted(set(kept))
+        on_the_way = line[1:line.index(target) + 1]
+    skipped = [c for c in on_the_way if _own_train(c) is not None]
+    return (call, skipped) if skipped else None
+
+
+def _own_train(info) -> cst.FunctionDef | None:
+    return next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "train"), None)
+
+
+def ancestors(facts: Facts, info) -> list:
+    """The base classes of this file a class inherits from, at any depth."""
+    return _chain(facts, info)[1:]
 
 
 def _chain(facts: Facts, info, depth: int = 0) -> list:
@@ -251,6 +345,9 @@ class _OverrideBody:
     def __init__(self, facts: Facts, info, scope, me: str, mode: str | None) -> None:
         self.facts, self.info, self.scope, self.me, self.mode = facts, info, scope, me, mode
         self.super_called = False
+        # where each base call starts looking for train(): "own" (`super()`, `super(Net, self)`),
+        # "torch" (`nn.Module.train(self, mode)`), or the class expression of `super(Base, self)`
+        self.starts: list = []
 
     def block(self, body, kept: list[str], top: bool = True) -> bool:
         for i, stmt in enumerate(body):
@@ -313,10 +410,12 @@ class _OverrideBody:
         recv = func.value
         args = [a for a in call.args]
         if isinstance(recv, cst.Call) and isinstance(recv.func, cst.Name) and recv.func.value == "super":
-            rest = args
+            rest, start = args, self._super_start(recv)
+            if start is None:
+                return False
         elif (self.facts.qualname(recv, self.scope) or "") == "torch.nn.Module" and args \
                 and isinstance(args[0].value, cst.Name) and args[0].value.value == self.me and args[0].keyword is None:
-            rest = args[1:]
+            rest, start = args[1:], "torch"
         else:
             return False
         if len(rest) > 1 or any(a.star for a in rest):
@@ -326,7 +425,18 @@ class _OverrideBody:
             return False
         if top:
             self.super_called = True
+        self.starts.append(start)
         return True
+
+    def _super_start(self, call: cst.Call):
+        """`super()` and `super(Net, self)` in Net: "own"; `super(Base, self)`: `Base`; else None."""
+        if not call.args:
+            return "own"
+        if len(call.args) != 2 or any(a.keyword is not None or a.star for a in call.args) \
+                or dotted(call.args[1].value) != self.me:
+            return None
+        cls = call.args[0].value
+        return "own" if isinstance(cls, cst.Name) and cls.value == self.info.name else cls
 
     def eval_of_part(self, call: cst.Call) -> str | None:
         """`self.head.eval()` (or `.train(False)`): "head"; never `self.eval()` (every part)."""

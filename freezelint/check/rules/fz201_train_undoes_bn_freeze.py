@@ -8,20 +8,24 @@ import re
 
 import libcst as cst
 
-from freezelint.check.facts import Facts
-from freezelint.check.known import is_module_class, is_parameter_free
-from freezelint.check.modes import train_keeps
+from freezelint.check.facts import Facts, is_batchnorm_class
+from freezelint.check.known import is_library, is_module_class, is_parameter_free
+from freezelint.check.modes import ancestors, base_call, skipped_trains, train_keeps
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, TRAIN, UNFREEZE,
                                    after, between, flows_of)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
 from freezelint.check.syntax import dotted, walk
 
 
+_SKIPS = r"super\(\s*\w+\s*,\s*self\s*\)\s*\.\s*train\(|Module\.train\(\s*self\b"
+
+
 class TrainUndoesBnFreeze(Rule):
     code = "FZ201"
     words = (".eval(", ".train(")
-    triggers = (r"\.eval\(\)|\.train\(\s*False",)
-    requires = (r"BatchNorm|classname|\bbn\d*\b|\bBN\b|norm|requires_grad|no_grad|inference_mode",)
+    # or a train() override that skips its base's (whose re-freeze may be in another file)
+    triggers = (r"\.eval\(\)|\.train\(\s*False|" + _SKIPS,)
+    requires = (r"BatchNorm|classname|\bbn\d*\b|\bBN\b|norm|requires_grad|no_grad|inference_mode|" + _SKIPS,)
     what = (
         "Finds a `model.train()` that runs after BatchNorm layers were frozen with `.eval()` and "
         "before training continues, with no re-freeze in between; and nn.Module classes that freeze "
@@ -47,7 +51,11 @@ class TrainUndoesBnFreeze(Rule):
         "override provably leaves the frozen BatchNorm in training mode (it calls `super().train(mode)` and "
         "re-applies no eval(), only logs, or re-applies eval() to other parts than the frozen one); silent "
         "where it loops over modules (mmdet's `norm_eval`), calls a helper that may re-freeze, or does anything "
-        "that cannot be read. After train() a helper may hand the model to a callable it was given "
+        "that cannot be read. An override whose base call skips a base class's train() that re-freezes "
+        "(`super(Base, self).train(mode)` or `nn.Module.train(self, mode)` runs nn.Module's train(), not Base's) "
+        "in a class whose inherited `__init__` froze BatchNorm is reported at that call (base classes of the "
+        "file, or the one base class of another project file, as its summary records it). "
+        "After train() a helper may hand the model to a callable it was given "
         "(`hook(model)`), which may re-apply the freeze: silent, unless the call site passes a function of the "
         "project proven to leave modes alone (it reads, prints, saves a checkpoint) or passes none to a `None` "
         "default. A freeze may be `.eval()` on a part of the model whose parameters "
@@ -66,6 +74,25 @@ class TrainUndoesBnFreeze(Rule):
         "other than torch's may override train()."
     )
     bad = [
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3))
+            freeze = ["0.", "1."]
+            for k, v in model.named_parameters():
+                v.requires_grad = True  # train all layers (YOLOv5): a reset before the partial freeze, no unfreeze
+                if any(x in k for x in freeze):
+                    v.requires_grad = False
+            for m in model[:2].modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+            for epoch in range(3):
+                model.train()  # expect: FZ201
+                model(torch.randn(2, 3, 32, 32)).mean().backward()
+            """
+        ),
         Example(
             """
             import torch.nn as nn
@@ -530,6 +557,34 @@ class TrainUndoesBnFreeze(Rule):
             freeze_bn(model)
             for epoch in range(10):
                 train_one_epoch(model, loader, optimizer, log_stats)  # expect: FZ201
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+            import torchvision
+
+            class Base(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = torchvision.models.resnet18()
+                    self.freeze_bn()
+
+                def freeze_bn(self):
+                    for m in self.backbone.modules():
+                        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                            m.eval()
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self.freeze_bn()  # the re-freeze
+                    return self
+
+            class Child(Base):
+                def train(self, mode=True):
+                    # runs nn.Module's train(), not Base's: the re-freeze is skipped
+                    super(Base, self).train(mode)  # expect: FZ201
+                    return self
             """
         ),
     ]
@@ -1154,13 +1209,15 @@ class TrainUndoesBnFreeze(Rule):
         """A BN freeze in `__init__` of a class without a train() override: no caller can re-apply
         a constructor. Freezes in other methods are judged where they are called (above)."""
         for info in facts.classes.values():
-            if not info.is_module:
-                continue
             methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
             # its own train() runs instead: judged only where it provably keeps nothing, or other parts
-            keeps = train_keeps(facts, info) if "train" in methods else None
-            if "train" in methods and keeps is None or _lightning(facts, info):
+            keeps = train_keeps(facts, info) if "train" in methods and info.is_module else None
+            if _lightning(facts, info):
                 continue  # Lightning keeps submodules in eval() at the start of fit in eval() (PYTORCH_FACTS)
+            if "train" in methods:  # a Module through a base of another file too (its summary says)
+                yield from self._skipped_refreeze(facts, info, keeps)
+            if not info.is_module or "train" in methods and keeps is None:
+                continue
             reported = set()
             for flow in flows_of(facts).bodies:
                 scope = flow.scope
@@ -1185,6 +1242,70 @@ class TrainUndoesBnFreeze(Rule):
                             stmt=e.stmt,
                         )
             yield from self._frozen_submodules(facts, info, reported, keeps)
+
+    def _skipped_refreeze(self, facts: Facts, info, keeps: list[str] | None) -> Iterable[Finding]:
+        """A train() override whose base call skips the train() of a base class that re-freezes
+        BatchNorm (`super(Base, self).train(mode)` runs nn.Module's train(), not Base's), in a class
+        whose inherited `__init__` froze it: reported at that call. Base classes of this file, or
+        the one base of another project file, as its summary records it."""
+        found = self._skipped_here(facts, info, keeps) if keeps is not None else None
+        found = found or self._skipped_elsewhere(facts, info)
+        if found is None:
+            return
+        call, refreezer, owner, lost = found
+        base = code_of(call.func.value) if isinstance(call.func, cst.Attribute) else "nn.Module"
+        yield self.finding(
+            call,
+            f"`{base}.train(...)` in {info.name}.train() skips `{refreezer}.train()` and the BatchNorm "
+            f"re-freeze in it ({info.name}.train() {lost.removeprefix('it ')}): the BatchNorm layers that "
+            f"{owner}.__init__ froze with .eval() go back to training mode at every model.train(), so their "
+            f"running statistics move; call `super().train(mode)`, or re-apply the freeze in {info.name}.train()",
+        )
+
+    def _skipped_here(self, facts: Facts, info, keeps: list[str]) -> tuple | None:
+        skip = skipped_trains(facts, info)
+        if skip is None:
+            return None
+        call, skipped = skip
+        bodies = flows_of(facts).bodies
+
+        def bn_freezes(classes: list, method: str) -> list:
+            return [e for f in bodies if f.scope.cls in classes and f.scope.is_method and f.scope.func_name == method
+                    for e in f.events if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self."))]
+
+        refreezer = next((c for c in skipped if bn_freezes([c], "train")), None)
+        frozen = bn_freezes(ancestors(facts, info), "__init__")
+        if refreezer is None or not frozen:
+            return None
+        lost = _not_kept({"keeps": keeps}, frozen[0].detail.get("part") or frozen[0].detail.get("within"), "self")
+        owner = next(f.scope.cls.name for f in bodies if any(e is frozen[0] for e in f.events))
+        return (call, refreezer.name, owner, lost) if lost is not None else None
+
+    def _skipped_elsewhere(self, facts: Facts, info) -> tuple | None:
+        """The class's one base is a class of another project file whose summary says both its
+        `__init__` and its train() freeze BatchNorm (on `self`), and the override's base call skips
+        that train(): `super(Base, self)` where Base's own bases are torch.nn's (nn.Module's train()
+        runs next), or `nn.Module.train(self, mode)`."""
+        bases = [b.value for b in info.node.bases if b.keyword is None]
+        found = base_call(facts, info) if len(bases) == 1 and facts.project is not None and facts.path else None
+        if found is None or found[1] == "own" or found[2] is None:
+            return None
+        call, start, kept = found
+        q = facts.qualname(bases[0], facts.module_scope)
+        if not q or is_library(q) or q in facts.classes \
+                or start != "torch" and dotted(start) != dotted(bases[0]):
+            return None
+        hit = facts.project.klass(facts.path, q)
+        entry = hit[0] if hit is not None else {}
+        methods = entry.get("methods", {})
+        if not entry.get("module") or any(BN_FREEZE not in methods.get(m, {}) for m in ("train", "__init__")):
+            return None
+        if start != "torch" and not all(b.startswith("torch.nn.") and not is_batchnorm_class(b)
+                                        for b in entry.get("bases", [""])):
+            return None  # what runs after Base may be another override
+        lost = _not_kept({"keeps": kept}, None, "self")
+        name = q.rsplit(".", 1)[-1]
+        return (call, name, name, lost) if lost is not None else None
 
     def _frozen_submodules(self, facts: Facts, info, reported: set[int],
                            keeps: list[str] | None = None) -> Iterable[Finding]:
