@@ -135,3 +135,34 @@ def test_the_message_names_the_class_its_backbone_and_what_froze_it(cli, tmp_pat
     msg = found[0][1]
     assert "`model` (Probe: its `backbone` is torchvision.models.resnet50)" in msg
     assert "frozen with requires_grad only by `Probe(...)`" in msg and "its 53 BatchNorm layers" in msg
+
+
+LINEAR_EVAL = """\
+import torch
+import torch.nn as nn
+import torchvision
+
+model = torchvision.models.resnet18(weights=None)
+model.requires_grad_(False)
+model.fc = nn.Linear(512, 3)
+optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.1, momentum=0.9)
+for epoch in range(2):
+    model.eval()
+    PART.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+"""
+
+
+@pytest.mark.parametrize("part,want", [
+    ("model.fc", []),  # only the new head (no BatchNorm) back in train mode: a linear probe, right
+    ("model.layer4", [6]),  # a frozen part that holds BatchNorm back in train mode
+    ("model", [6]),
+])
+def test_train_of_a_part_counts_only_when_it_reaches_frozen_batchnorm(cli, tmp_path, part, want):
+    found = _messages(cli, tmp_path, LINEAR_EVAL.replace("PART", part))
+    assert [row for row, _ in found] == want
+    if want:
+        assert f"`{part}.train()` puts it in train mode" in found[0][1]

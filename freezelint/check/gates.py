@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '44cb5c1af50845d8bcfafea3565e8be7'
+RULES_DIGEST = '5925452806cc057a1b505418a1c59fc0'
 
 GATES = {
     'FZ002': (

@@ -268,10 +268,11 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
     if not _all_frozen(state, frozen):
         return None  # a part with BatchNorm left to train: train mode is wanted there
     freeze = min((state.first[f"{layer}.weight"] for layer in frozen), key=lambda e: e.index)
-    trained = _trained_in_train_mode(facts, bodies, flow, model, freeze, mine)
+    trained = _trained_in_train_mode(facts, bodies, flow, model, freeze, mine, frozen)
     if trained is False:
         return None
-    return Claim(model, label, freeze, len(frozen), trained if isinstance(trained, Event) else None, state.edges)
+    count = len(_reached(trained, model, frozen)) if isinstance(trained, Event) else len(frozen)
+    return Claim(model, label, freeze, count, trained if isinstance(trained, Event) else None, state.edges)
 
 
 def _all_frozen(state: _State, frozen: list[str]) -> bool:
@@ -764,7 +765,8 @@ def _holds_no_batchnorm(facts: Facts, value: cst.BaseExpression, scope) -> bool:
     return q.rsplit(".", 1)[-1][:1].isupper()
 
 
-def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze: Event, mine: list[Event]):
+def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze: Event, mine: list[Event],
+                           frozen: list[str]):
     """The train() that puts the frozen model in train mode after the freeze (an Event), True for
     a fresh model left in its default train mode and trained, False when it is not claimed: put
     in eval() after the freeze (the frozen part, or the whole model with no train() after), its
@@ -784,7 +786,8 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
     if any(mc.method == "apply" and root_of(mc.obj) == model for mc in facts.method_calls):
         return False  # `model.apply(fn)`: fn may put BatchNorm layers in eval mode
     evals = [e for e in later if e.kind == EVAL]
-    trains = [e for e in later if e.kind == TRAIN and not _chosen_by_setting(flow, freeze, e, evals)]
+    trains = [e for e in later if e.kind == TRAIN and not _chosen_by_setting(flow, freeze, e, evals)
+              and _reaches(e, model, frozen)]
     if any(e.detail.get("override") for e in trains):
         return False  # the class's own train() runs, and may put the frozen part back in eval mode
     if trains:
@@ -797,6 +800,24 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
         return False  # a global another function of the file puts in some mode
     runs = any(e.kind == ACTIVITY and e.target == model for e in later)
     return True if runs and steps else False
+
+
+def _reaches(train: Event, model: str, layers: list[str]) -> bool:
+    return bool(_reached(train, model, layers))
+
+
+def _reached(train: Event, model: str, layers: list[str]) -> list[str]:
+    """The frozen BatchNorm layers a train() reaches: all of the model's, or those of the part it
+    is called on (`model.fc.train()` after `model.eval()`, a linear probe's head, reaches none). A
+    helper's, or a part not named by a path, may reach any."""
+    node = train.node
+    if train.detail.get("via") or not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+        return layers
+    path = dotted(node.func.value)
+    if path is None or path == model or not path.startswith(model + "."):
+        return layers
+    part = path[len(model) + 1:]
+    return [layer for layer in layers if layer == part or layer.startswith(part + ".")]
 
 
 def _chosen_by_setting(flow: Flow, freeze: Event, train: Event, evals: list[Event]) -> bool:

@@ -11,7 +11,7 @@ from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TR
 from freezelint.check.probe import left_in_eval, settled
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
 from freezelint.check.whole_model import BN_FACTORY_CALL, claims
-from freezelint.check.syntax import walk
+from freezelint.check.syntax import dotted, walk
 
 
 class BnFrozenWithoutEval(Rule):
@@ -862,7 +862,7 @@ class BnFrozenWithoutEval(Rule):
         for c in claims(facts, flows_of(facts).bodies):
             via, where = (c.trained.detail.get("via"), c.trained.detail.get("where")) if c.trained else (None, None)
             mode = "it trains in the train mode a new model starts in" if c.trained is None \
-                else f"`{c.model}.train()` puts it in train mode" if via is None \
+                else f"`{_receiver(c.trained, c.model)}.train()` puts it in train mode" if via is None \
                 else f"`{via}(...)` puts it in train mode (train() at {where})" if where \
                 else f"`{via}(...)` puts it in train mode"
             layers = "BatchNorm layer" if c.frozen == 1 else f"{c.frozen} BatchNorm layers"
@@ -986,3 +986,11 @@ def _trained_where(facts: Facts, info, bodies) -> str | None:
             edges = [e for e in facts.project.edges if e.name == f"trained: {info.name}" and not e.finding]
             return f"`{edges[0].target}`" if edges else "the project"
     return None
+
+
+def _receiver(train, model: str) -> str:
+    """What train() was called on: the model, or the part of it that holds frozen BatchNorm."""
+    node = train.node
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        return dotted(node.func.value) or model
+    return model
