@@ -1250,3 +1250,172 @@ def test_peft_modules_to_save_expectations_are_judged_on_the_copy_that_trains_as
     # and by the names the user wrote, without PEFT's `base_model.model.`
     assert watched(expect_trainable=["classifier", "*lora_B*"], expect_frozen=["body.base_layer"]).ok
     assert codes(watched(expect_frozen=["classifier"])) == ["FZ506"]
+
+
+# ---------------------------------------------------------------- a loop that calls a method of the model
+class Detector(nn.Module):
+    """mmdet's shape: the loop calls `model.loss(x)`, never `model(x)`, so the outermost forwards
+    are the parts."""
+
+    def __init__(self, bn: bool = False):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8) if bn else nn.Identity(), nn.ReLU())
+        self.head = nn.Linear(8, 2)
+
+    def loss(self, x):
+        return self.head(self.backbone(x)).pow(2).mean()
+
+
+def detector(bn: bool = False) -> tuple[Detector, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    model = Detector(bn)
+    model.backbone.requires_grad_(False)
+    return model, torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+
+
+def loss_steps(model, opt, iters: int = 3, **expect):
+    with freezelint.watch(**expect) as w:
+        for _ in range(iters):
+            model.loss(torch.randn(6, 4)).backward()
+            opt.step()
+            opt.zero_grad()
+    return w.report
+
+
+DETECTOR_PARAMS = {"backbone.0.weight", "backbone.0.bias", "head.weight", "head.bias"}
+
+
+def test_a_model_trained_through_a_method_is_judged_as_one_model_under_its_own_names():
+    model, opt = detector()
+    report = loss_steps(model, opt, expect_frozen="backbone", expect_trainable="head")
+    assert report.ok, report.render_text()
+    assert {p.name for p in report.params} == DETECTOR_PARAMS
+    assert {p.name for p in report.params if p.changed} == {"head.weight", "head.bias"}
+
+
+def test_the_model_is_found_through_the_loops_object_that_holds_it():
+    class Runner:  # mmengine's / a home-made trainer's `self.model`, no variable holds the model itself
+        def __init__(self):
+            self.model, self.opt = detector(bn=True)
+
+        def fit(self, iters):
+            for _ in range(iters):
+                self.model.loss(torch.randn(6, 4)).backward()
+                self.opt.step()
+                self.opt.zero_grad()
+
+    runner = Runner()
+    with freezelint.watch(expect_frozen="backbone") as w:
+        runner.fit(3)
+    (finding,) = w.report.findings
+    assert finding.code == "FZ502" and finding.target == "backbone.1", w.report.render_text()  # its own names
+
+
+def test_a_vae_whose_elbo_calls_both_parts_is_one_model():
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder, self.decoder = nn.Linear(4, 4), nn.Linear(2, 4)
+
+        def elbo(self, x):
+            mu, logvar = self.encoder(x).chunk(2, dim=-1)
+            z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+            return (self.decoder(z) - x).pow(2).mean() - 0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).mean()
+
+    torch.manual_seed(0)
+    vae = VAE()
+    opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
+    with freezelint.watch(expect_trainable=["encoder", "decoder"]) as w:
+        for _ in range(2):
+            vae.elbo(torch.randn(6, 4)).backward()
+            opt.step()
+            opt.zero_grad()
+    assert w.report.ok, w.report.render_text()
+    assert {p.name for p in w.report.params} == {"encoder.weight", "encoder.bias", "decoder.weight", "decoder.bias"}
+
+
+def test_a_teacher_beside_a_model_trained_through_a_method_is_still_judged_beside_it():
+    model, opt = detector()
+    teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)).requires_grad_(False)
+    with freezelint.watch(expect_frozen="backbone") as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = teacher(x)
+            (model.loss(x) + (model.head(model.backbone(x)) - soft).pow(2).mean()).backward()
+            opt.step()
+            opt.zero_grad()
+    report = w.report
+    assert codes(report) == ["FZ502"] and report.findings[0].target == "teacher.1", report.render_text()
+    assert {p.name for p in report.params if p.name.startswith("model.")} == {f"model.{n}" for n in DETECTOR_PARAMS}
+
+
+def test_near_miss_a_gan_kept_in_one_module_stays_two_models():
+    class GAN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gen, self.disc = Generator(), Discriminator()
+
+    torch.manual_seed(0)
+    both = GAN()
+    opt_g, opt_d = torch.optim.Adam(both.gen.parameters(), lr=1e-3), torch.optim.Adam(both.disc.parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        gan_steps(both.gen, both.disc, opt_g, opt_d, 3)
+    report = w.report
+    assert report.ok, report.render_text()
+    # two models labelled by the loop's names for them, not one named `gen.…` and `disc.…`
+    assert {p.name.partition(".")[0] for p in report.params} == {"G", "D"}
+
+
+def test_near_miss_a_student_and_teacher_kept_in_a_module_dict_stay_student_and_teacher():
+    # torch's containers are not a model: expectations still name the student as its author does
+    torch.manual_seed(0)
+    teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)).requires_grad_(False)
+    student = net(1)
+    student[0].requires_grad_(False)
+    models = nn.ModuleDict({"student": student, "teacher": teacher})  # noqa: F841 — held for saving, say
+    opt = torch.optim.SGD([p for p in student.parameters() if p.requires_grad], lr=0.1)
+    with freezelint.watch(expect_frozen="0") as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = teacher(x)
+            (student(x) - soft).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    report = w.report
+    assert [(f.code, f.target) for f in report.findings] == [("FZ502", "teacher.1")], report.render_text()
+
+
+def test_near_miss_two_modules_each_holding_the_parts_leave_them_as_they_are():
+    # two candidates, neither inside the other: which one is the model is not plain, nothing is guessed
+    class Left(nn.Module):
+        def __init__(self, backbone, head):
+            super().__init__()
+            self.backbone, self.head = backbone, head
+
+    class Right(Left):
+        pass
+
+    torch.manual_seed(0)
+    model = Detector()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    left, right = Left(model.backbone, model.head), Right(model.backbone, model.head)  # noqa: F841
+    del model
+    with freezelint.watch() as w:
+        for _ in range(2):
+            left.head(right.backbone(torch.randn(6, 4))).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert {p.name.partition(".")[0] for p in w.report.params} == {"Sequential", "Linear"}  # the parts, by class
+
+
+def test_several_roots_with_no_module_above_them_keep_their_names():
+    enc, dec = nn.Linear(4, 3), nn.Linear(3, 4)
+    opt = torch.optim.SGD([*enc.parameters(), *dec.parameters()], lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            dec(enc(torch.randn(5, 4))).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert {p.name for p in w.report.params} == {"enc.weight", "enc.bias", "dec.weight", "dec.bias"}

@@ -9,7 +9,9 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING
+import types
+from itertools import combinations
+from typing import TYPE_CHECKING, Iterator
 
 import torch
 from torch import nn
@@ -74,6 +76,10 @@ def find_models(w: "Watch", trees: dict[int, Tree] | None = None) -> list[nn.Mod
         return [w.given_model]
     held = held_ids(w)
     roots = list(w.roots.values())
+    if len(roots) > 1:
+        whole = _enclosing(w, _outermost(roots), held)
+        if whole is not None:
+            return [whole]
     chosen, covered = [], set()
     for r in roots if len(roots) == 1 else _outermost(roots):
         tree = walk(r)
@@ -98,6 +104,78 @@ def find_models(w: "Watch", trees: dict[int, Tree] | None = None) -> list[nn.Mod
 
 
 _LIBRARY = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(os.path.abspath(torch.__file__)))
+
+
+def _enclosing(w: "Watch", outer: list[nn.Module], held: set[int]) -> nn.Module | None:
+    """The one model above several forwarded roots, when the loop calls a method of it rather
+    than its forward (mmdet's `model.loss(batch)`, a VAE's `model.elbo(x)`, a LightningModule
+    whose step calls its parts): the smallest module the running code names (`_named_modules`)
+    that holds every parameter the optimizers hold and two roots or more. None, so the roots are
+    judged as they are, when it is not plainly one: optimizers that each train roots of their
+    own (a GAN's two models), or the smallest such module not inside every other one."""
+    if not held or _apart(w, outer):
+        return None
+    found: list[tuple[int, nn.Module, set[int]]] = []
+    for m in _named_modules():
+        inside = {id(x) for x in m.modules()}
+        if sum(id(r) in inside for r in outer) > 1 and held <= {id(p) for p in m.parameters()}:
+            found.append((len(inside), m, inside))
+    if not found:
+        return None
+    found.sort(key=lambda f: f[0])
+    smallest = found[0][1]
+    return smallest if all(id(smallest) in inside for _, _, inside in found[1:]) else None
+
+
+def _apart(w: "Watch", outer: list[nn.Module]) -> bool:
+    """Several optimizers, none of them holding parameters of a root another one holds: models
+    trained apart (a GAN's generator and discriminator), however the code keeps them."""
+    opts = list(w.optimizers.values())
+    if len(opts) < 2:
+        return False
+    owned = [{id(p) for p in held_params(o)} for o in opts]
+    trains = [{id(r) for r in outer if any(id(p) in ids for p in r.parameters())} for ids in owned]
+    return all(a.isdisjoint(b) for a, b in combinations(trains, 2))
+
+
+# torch's own containers are not a model: a ModuleDict of a student and its teacher holds both
+_CONTAINERS = (nn.ModuleDict, nn.ModuleList, nn.ParameterDict, nn.ParameterList)
+
+
+def _named_modules() -> Iterator[nn.Module]:
+    """Each module the running code holds in a variable, once: the variables of the frames on the
+    stack outside freezelint and torch (the judging runs inside the loop's optimizer step), and
+    the attributes of those that are not modules (`trainer.model`, `self.model`), then the
+    running script's top level."""
+    seen: set[int] = set()
+
+    def found(values) -> Iterator[nn.Module]:
+        for v in values:
+            kind = type(v)
+            if issubclass(kind, nn.Module):  # isinstance would wake deprecated objects
+                if id(v) not in seen and not issubclass(kind, _CONTAINERS):
+                    seen.add(id(v))
+                    yield v
+            elif not issubclass(kind, (type, types.ModuleType, types.FunctionType)):
+                try:
+                    attrs = object.__getattribute__(v, "__dict__")  # never a class's own __getattr__
+                except Exception:  # noqa: BLE001 — no instance dictionary
+                    continue
+                if type(attrs) is dict:
+                    for a in list(attrs.values()):
+                        if issubclass(type(a), nn.Module) and id(a) not in seen \
+                                and not issubclass(type(a), _CONTAINERS):
+                            seen.add(id(a))
+                            yield a
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_LIBRARY):
+            yield from found(list(frame.f_locals.values()))
+        frame = frame.f_back
+    main = sys.modules.get("__main__")
+    if main is not None:
+        yield from found(list(vars(main).values()))
 
 
 def _script_name(obj: object) -> str | None:
