@@ -132,8 +132,11 @@ for _ in range(3):
     assert r.code == 1 and "FZ504" in text, r.err + text
     lines = text.splitlines()
     assert max(map(len, lines)) > 160 and any("optimizer: all" in line and "head_that_trains" in line for line in lines)
-    # FZ504's target is a param group: the module holding its parameters carries the mark, on one line
-    (held,) = [line for line in lines if "frozen_part_with_a_long_name_that_goes_on_and_on_and_on " in line]
+    # FZ504's target names the frozen part and its param group; in the tree, the module holding its
+    # parameters carries the mark, on one line
+    part = "frozen_part_with_a_long_name_that_goes_on_and_on_and_on"
+    assert f"FZ504 frozen-in-optimizer [{part} in param_groups[0]]" in text
+    (held,) = [line for line in lines if f"{part} " in line and "FZ504" not in line]
     assert held.endswith("◀") and "(2 submodules alike)" in held, text
 
 
