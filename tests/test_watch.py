@@ -1419,3 +1419,53 @@ def test_several_roots_with_no_module_above_them_keep_their_names():
             opt.step()
             opt.zero_grad()
     assert {p.name for p in w.report.params} == {"enc.weight", "enc.bias", "dec.weight", "dec.bias"}
+
+
+def test_a_mean_teacher_run_through_a_method_beside_the_student_is_judged_as_one_model():
+    # mmdet's semi-supervised shape: `teacher.predict(x)` forwards the teacher's parts one by one;
+    # judged as the teacher the script holds, shaped as the student (an EMA: the hint applies)
+    def run(ema: bool):
+        torch.manual_seed(0)
+        student = Detector(bn=True)
+        teacher = copy.deepcopy(student).requires_grad_(False)
+        opt = torch.optim.SGD(student.parameters(), lr=0.1)
+        with freezelint.watch(expect_trainable="head") as w:
+            for _ in range(3):
+                x = torch.randn(6, 4)
+                with torch.no_grad():
+                    target = teacher.head(teacher.backbone(x))
+                (student.loss(x) + (student.head(student.backbone(x)) - target - 1).pow(2).mean()).backward()
+                opt.step()
+                opt.zero_grad()
+                if ema:
+                    with torch.no_grad():
+                        for t, s in zip(teacher.parameters(), student.parameters()):
+                            t.mul_(0.99).add_(s, alpha=0.01)
+        return w.report
+
+    assert run(ema=True).ok, run(ema=True).render_text()
+    report = run(ema=False)
+    (finding,) = report.findings
+    assert finding.code == "FZ502" and finding.target == "teacher.backbone.1", report.render_text()
+    assert "if teacher is an average of the trained model (an EMA)" in finding.advice
+    assert {p.name for p in report.params if p.name.startswith("teacher.")} == {
+        "teacher.backbone.0.weight", "teacher.backbone.0.bias", "teacher.backbone.1.weight", "teacher.backbone.1.bias",
+        "teacher.head.weight", "teacher.head.bias"}
+
+
+def test_near_miss_parts_run_beside_held_by_two_modules_neither_inside_the_other_stay_parts():
+    torch.manual_seed(0)
+    model, opt = detector()
+    frozen = Detector(bn=True).requires_grad_(False)
+    one, other = nn.Sequential(frozen.backbone, frozen.head), nn.Sequential(frozen.backbone, frozen.head)  # noqa: F841
+    del frozen
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                target = one[1](other[0](x))
+            (model.head(model.backbone(x)) - target).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    (finding,) = w.report.findings
+    assert finding.code == "FZ502" and finding.target == "Sequential.1", w.report.render_text()  # the part, by class

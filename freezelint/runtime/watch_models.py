@@ -127,6 +127,31 @@ def _enclosing(w: "Watch", outer: list[nn.Module], held: set[int]) -> nn.Module 
     return smallest if all(id(smallest) in inside for _, _, inside in found[1:]) else None
 
 
+def _lifted(roots: list[nn.Module], inside: set[int], held: set[int]) -> list[nn.Module]:
+    """The models run beside the trained ones as the script holds them: the parts a method of one
+    forwards one by one (a mean teacher's `teacher.predict(x)` runs its backbone, then its head)
+    become the smallest module the running code holds above two of them or more, with none of
+    the trained models' modules and none of the parameters an optimizer holds. A part stays as
+    it ran where that is not plain (the smallest module above it not inside every other)."""
+    if len(roots) < 2:
+        return roots
+    found: list[tuple[int, nn.Module, set[int]]] = []
+    for m in _named_modules():
+        mods = {id(x) for x in m.modules()}
+        if mods.isdisjoint(inside) and sum(id(r) in mods for r in roots) > 1 \
+                and not any(id(p) in held for p in m.parameters()):
+            found.append((len(mods), m, mods))
+    if not found:
+        return roots
+    found.sort(key=lambda f: f[0])
+    out = []
+    for r in roots:
+        above = [(m, mods) for _, m, mods in found if id(r) in mods]
+        plain = above and all(id(above[0][0]) in mods for _, mods in above[1:])
+        out.append(above[0][0] if plain else r)
+    return _outermost(out)
+
+
 def _apart(w: "Watch", outer: list[nn.Module]) -> bool:
     """Several optimizers, none of them holding parameters of a root another one holds: models
     trained apart (a GAN's generator and discriminator), however the code keeps them."""
@@ -256,7 +281,7 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> t
         inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
     held = held_ids(w)
     candidates = []
-    for r in _outermost([r for r in w.roots.values() if id(r) not in inside]):
+    for r in _lifted(_outermost([r for r in w.roots.values() if id(r) not in inside]), inside, held):
         tree = trees.get(id(r)) or walk(r)
         if not tree.params or any(id(m) in trained for _, m in tree.modules):
             continue  # nothing to train (a loss), or it holds a trained model (climbed to from below)
