@@ -11,7 +11,7 @@ import os
 import sys
 import types
 from itertools import combinations
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 from torch import nn
@@ -109,47 +109,47 @@ _LIBRARY = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path
 def _enclosing(w: "Watch", outer: list[nn.Module], held: set[int]) -> nn.Module | None:
     """The one model above several forwarded roots, when the loop calls a method of it rather
     than its forward (mmdet's `model.loss(batch)`, a VAE's `model.elbo(x)`, a LightningModule
-    whose step calls its parts): the smallest module the running code names (`_named_modules`)
-    that holds every parameter the optimizers hold and two roots or more. None, so the roots are
-    judged as they are, when it is not plainly one: optimizers that each train roots of their
-    own (a GAN's two models), or the smallest such module not inside every other one."""
+    whose step calls its parts): the smallest module the running code holds above two roots or
+    more that holds every parameter the optimizers hold. None, so the roots are judged as they
+    are, when it is not plainly one: optimizers that each train roots of their own (a GAN's two
+    models), or the smallest such module not inside every other one."""
     if not held or _apart(w, outer):
         return None
-    found: list[tuple[int, nn.Module, set[int]]] = []
-    for m in _named_modules():
-        inside = {id(x) for x in m.modules()}
-        if sum(id(r) in inside for r in outer) > 1 and held <= {id(p) for p in m.parameters()}:
-            found.append((len(inside), m, inside))
+    found = _above(outer, lambda m, _: held <= {id(p) for p in m.parameters()})
     if not found:
         return None
-    found.sort(key=lambda f: f[0])
-    smallest = found[0][1]
-    return smallest if all(id(smallest) in inside for _, _, inside in found[1:]) else None
+    smallest = found[0][0]
+    return smallest if all(id(smallest) in mods for _, mods in found[1:]) else None
 
 
 def _lifted(roots: list[nn.Module], inside: set[int], held: set[int]) -> list[nn.Module]:
     """The models run beside the trained ones as the script holds them: the parts a method of one
     forwards one by one (a mean teacher's `teacher.predict(x)` runs its backbone, then its head)
     become the smallest module the running code holds above two of them or more, with none of
-    the trained models' modules and none of the parameters an optimizer holds. A part stays as
-    it ran where that is not plain (the smallest module above it not inside every other)."""
+    the trained models' modules (`inside`) and none of the parameters an optimizer holds. A part
+    stays as it ran where that is not plain (the smallest module above it not inside every other)."""
     if len(roots) < 2:
         return roots
-    found: list[tuple[int, nn.Module, set[int]]] = []
-    for m in _named_modules():
-        mods = {id(x) for x in m.modules()}
-        if mods.isdisjoint(inside) and sum(id(r) in mods for r in roots) > 1 \
-                and not any(id(p) in held for p in m.parameters()):
-            found.append((len(mods), m, mods))
+    found = _above(roots, lambda m, mods: mods.isdisjoint(inside) and not any(id(p) in held for p in m.parameters()))
     if not found:
         return roots
-    found.sort(key=lambda f: f[0])
     out = []
     for r in roots:
-        above = [(m, mods) for _, m, mods in found if id(r) in mods]
-        plain = above and all(id(above[0][0]) in mods for _, mods in above[1:])
-        out.append(above[0][0] if plain else r)
+        over = [(m, mods) for m, mods in found if id(r) in mods]
+        plain = over and all(id(over[0][0]) in mods for _, mods in over[1:])
+        out.append(over[0][0] if plain else r)
     return _outermost(out)
+
+
+def _above(roots: list[nn.Module], fits: Callable[[nn.Module, set[int]], bool]) -> list[tuple[nn.Module, set[int]]]:
+    """The modules the running code holds (`_named_modules`) above two of `roots` or more that
+    `fits(module, ids of its modules)` accepts, smallest first, each with the ids of its modules."""
+    found = []
+    for m in _named_modules():
+        mods = {id(x) for x in m.modules()}
+        if sum(id(r) in mods for r in roots) > 1 and fits(m, mods):
+            found.append((m, mods))
+    return sorted(found, key=lambda f: len(f[1]))
 
 
 def _apart(w: "Watch", outer: list[nn.Module]) -> bool:
