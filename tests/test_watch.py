@@ -1469,3 +1469,30 @@ def test_near_miss_parts_run_beside_held_by_two_modules_neither_inside_the_other
             opt.zero_grad()
     (finding,) = w.report.findings
     assert finding.code == "FZ502" and finding.target == "Sequential.1", w.report.render_text()  # the part, by class
+
+
+def test_a_student_and_teacher_in_one_module_are_one_model_and_expectations_may_name_the_student_as_before():
+    class Distiller(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.student = net(1)
+            self.teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)).requires_grad_(False)
+
+    torch.manual_seed(0)
+    distiller = Distiller()
+    distiller.student[0].requires_grad_(False)
+    distiller.student[1].eval()
+    opt = torch.optim.SGD([p for p in distiller.student.parameters() if p.requires_grad], lr=0.1)
+    # `0` and `4` name the student's layers, as they did when the student was judged alone;
+    # `teacher` names the module's own part
+    with freezelint.watch(expect_frozen=["0", "teacher"], expect_trainable="4") as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = distiller.teacher(x)
+            (distiller.student(x) - soft).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    report = w.report
+    assert [(f.code, f.target) for f in report.findings] == [("FZ502", "teacher.1")], report.render_text()
+    assert "student.0.weight" in {p.name for p in report.params}

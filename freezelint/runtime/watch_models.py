@@ -19,6 +19,7 @@ from torch.nn.modules.batchnorm import _NormBase
 
 from freezelint.runtime.findings import listed
 from freezelint.runtime.fingerprint import Fingerprinter
+from freezelint.runtime.names import matches
 from freezelint.runtime.runner import AuditUsageError
 from freezelint.runtime.tree import Tree, walk
 
@@ -109,11 +110,14 @@ _LIBRARY = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path
 def _enclosing(w: "Watch", outer: list[nn.Module], held: set[int]) -> nn.Module | None:
     """The one model above several forwarded roots, when the loop calls a method of it rather
     than its forward (mmdet's `model.loss(batch)`, a VAE's `model.elbo(x)`, a LightningModule
-    whose step calls its parts): the smallest module the running code holds above two roots or
-    more that holds every parameter the optimizers hold. None, so the roots are judged as they
-    are, when it is not plainly one: optimizers that each train roots of their own (a GAN's two
-    models), or the smallest such module not inside every other one."""
-    if not held or _apart(w, outer):
+    whose step calls its parts): the smallest module the running code holds above two roots with
+    parameters or more that holds every parameter the optimizers hold (a LightningModule whose
+    step runs `self.model` and a loss module without parameters keeps `self.model` as the model).
+    None, so the roots are judged as they are, when it is not plainly one: optimizers that each
+    train roots of their own (a GAN's two models), or the smallest such module not inside every
+    other one."""
+    outer = [r for r in outer if next(r.parameters(), None) is not None]  # a loss module is no part
+    if not held or len(outer) < 2 or _apart(w, outer):
         return None
     found = _above(outer, lambda m, _: held <= {id(p) for p in m.parameters()})
     if not found:
@@ -335,6 +339,27 @@ def _written(w: "Watch", params: list[torch.Tensor]) -> bool:
     """Any of these parameters changed in the window (they are fingerprinted again here)."""
     then = [w.before.get(id(p)) for p in params]
     return any(b is None or a != b[1] for a, b in zip(Fingerprinter(params)(just_built=True), then))
+
+
+def in_part(w: "Watch", model: nn.Module, patterns: list[str]) -> list[str]:
+    """Expectations on a model found above its forwarded parts (`_enclosing`) when one of those
+    parts holds every parameter the optimizers hold (a student beside its teacher in the
+    LightningModule that holds both): a pattern that names nothing in the model, but does in
+    that part, is read as the part's author wrote it (`layer1` -> `student.layer1`)."""
+    if not patterns or id(model) in w.roots:
+        return patterns
+    held = held_ids(w)
+    tree = walk(model)
+    where = {id(m): n for n, m in tree.modules}
+    parts = [where[id(r)] for r in w.roots.values() if where.get(id(r)) and held <= {id(p) for p in r.parameters()}]
+    if len(parts) != 1:
+        return patterns
+    names = [n for n, _ in tree.modules] + [n for n, _ in tree.params]
+
+    def named(pattern: str) -> bool:
+        return any(matches(pattern, n) for n in names)
+
+    return [p if named(p) or not named(join_name(parts[0], p)) else join_name(parts[0], p) for p in patterns]
 
 
 def within(pattern: str, label: str, labels: list[str]) -> str:
