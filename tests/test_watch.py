@@ -1496,3 +1496,28 @@ def test_a_student_and_teacher_in_one_module_are_one_model_and_expectations_may_
     report = w.report
     assert [(f.code, f.target) for f in report.findings] == [("FZ502", "teacher.1")], report.render_text()
     assert "student.0.weight" in {p.name for p in report.params}
+
+
+def test_near_miss_a_teacher_left_trainable_but_run_under_no_grad_keeps_the_student_alone_and_a_note():
+    # inside one model its parameters would be trainable in no param group (FZ503); beside the
+    # student, as before, it is a note
+    class Distiller(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.student = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+            self.teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)).eval()
+
+    torch.manual_seed(0)
+    distiller = Distiller()
+    opt = torch.optim.SGD(distiller.student.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = distiller.teacher(x)
+            (distiller.student(x) - soft).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert w.report.ok, w.report.render_text()
+    assert {p.name for p in w.report.params} == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    assert "ran with trainable parameters that no optimizer holds" in w.report.notes[0]

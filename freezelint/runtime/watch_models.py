@@ -114,16 +114,28 @@ def _enclosing(w: "Watch", outer: list[nn.Module], held: set[int]) -> nn.Module 
     parameters or more that holds every parameter the optimizers hold (a LightningModule whose
     step runs `self.model` and a loss module without parameters keeps `self.model` as the model).
     None, so the roots are judged as they are, when it is not plainly one: optimizers that each
-    train roots of their own (a GAN's two models), or the smallest such module not inside every
-    other one."""
+    train roots of their own (a GAN's two models), the smallest such module not inside every
+    other one, or a part in it left trainable that nothing trains (`_idle`)."""
     outer = [r for r in outer if next(r.parameters(), None) is not None]  # a loss module is no part
     if not held or len(outer) < 2 or _apart(w, outer):
         return None
     found = _above(outer, lambda m, _: held <= {id(p) for p in m.parameters()})
     if not found:
         return None
-    smallest = found[0][0]
-    return smallest if all(id(smallest) in mods for _, mods in found[1:]) else None
+    smallest, mods = found[0]
+    if not all(id(smallest) in others for _, others in found[1:]):
+        return None
+    if any(_idle(w, r, held) for r in outer if id(r) in mods):
+        return None  # judged beside the model, that part is a note; inside it, it would be FZ503
+    return smallest
+
+
+def _idle(w: "Watch", part: nn.Module, held: set[int]) -> bool:
+    """A part that trains nothing the optimizers hold, with trainable parameters that no backward
+    reached: a teacher run under torch.no_grad() without requires_grad_(False)."""
+    params = list(part.parameters())
+    return not any(id(p) in held for p in params) and any(p.requires_grad or id(p) in w.wanted for p in params) \
+        and all(p.grad is None for p in params)
 
 
 def _lifted(roots: list[nn.Module], inside: set[int], held: set[int]) -> list[nn.Module]:
