@@ -610,8 +610,9 @@ def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None,
         w.report.raise_for_findings()
 
     Models and optimizers are found by themselves (the outermost modules whose forward runs and
-    whose parameters a stepping optimizer holds); pass `model=` / `optimizer=` (one, a list or a
-    dict) to watch only those. Every optimizer that steps in the window counts: it closes when
+    whose parameters a stepping optimizer holds; for a loop that calls a method of the model, such
+    as `model.loss(batch)`, the module the code holds above the parts that method runs); pass
+    `model=` / `optimizer=` (one, a list or a dict) to watch only those. Every optimizer that steps in the window counts: it closes when
     each has completed `steps` steps. Nothing is restored and nothing is computed in the
     training's place: the weights after the watched steps are those of an unwatched run, bit
     for bit."""

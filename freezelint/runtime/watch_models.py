@@ -1,7 +1,8 @@
 """Which models a watch judges: the trained ones (the outermost forwarded modules that hold what
-a watched optimizer steps), the ones run beside them (a distillation teacher, a frozen encoder,
-a value head left out of the optimizer), and the names the report gives each (the training
-code's own, else the class).
+a watched optimizer steps, or the module the running code holds above several of them when the
+loop calls a method rather than forward), the ones run beside them (a distillation teacher, a
+frozen encoder, a value head left out of the optimizer), and the names the report gives each
+(the training code's own, else the class).
 """
 
 from __future__ import annotations
