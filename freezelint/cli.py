@@ -438,13 +438,18 @@ def _add_run(sub) -> None:
                    help="a parameter name, module name or glob that must stay frozen (repeatable)")
     r.add_argument("--expect-trainable", action="append", default=[], metavar="PATTERN",
                    help="a parameter name, module name or glob that must train (repeatable)")
+    r.add_argument("--model", metavar="NAME",
+                   help="the script's variable that holds the model (dotted attributes allowed: trainer.model), "
+                        "looked up at the first optimizer step in the script's own frames, then its top level; "
+                        "as watch(model=...), when the loop calls a method of the model rather than its forward "
+                        "and the model is not found by itself")
     r.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as `python -m MODULE`")
     r.add_argument("--verbose", "-v", action="store_true", help="the script's traceback when it fails")
     r.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the training script; what follows is its own")
 
 
 _RUN_VALUED = {"--steps", "--format", "--output-file", "-o", "--expect-frozen", "--expect-trainable", "--select",
-               "--ignore", "--config"}
+               "--ignore", "--config", "--model"}
 
 
 def _split_run(args: list[str]) -> tuple[list[str], list[str]]:
@@ -476,11 +481,13 @@ def cmd_run(args) -> int:
         target = args.module
     if args.steps < 1:
         raise UsageError(f"--steps must be at least 1, got {args.steps}")
+    if args.model is not None and not all(part.isidentifier() for part in args.model.split(".")):
+        raise UsageError(f"--model takes a variable name or a dotted path (trainer.model), got {args.model!r}")
     return run_script(RunOptions(target, rest, module=args.module is not None, steps=args.steps,
                                  stop=not args.no_stop, fmt=args.format, output_file=args.output_file,
                                  expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable,
                                  verbose=args.verbose, select=args.select, ignore=args.ignore or [],
-                                 config=args.config))
+                                 config=args.config, model=args.model))
 
 
 # name -> (add its parser, run it). Order is the order `--help` lists them in.

@@ -337,6 +337,61 @@ def test_weight_decay_over_frozen_params_is_fz504():
     report = audit(model, opt, batch=torch.randn(3, 4))
     assert [f.code for f in report.findings] == ["FZ504"]
     assert "weight_decay=0.01" in report.findings[0].message
+    # one group: the requires_grad filter rebuilds it; the target names the frozen parameters' module
+    assert report.findings[0].target == "0 in param_groups[0]"
+    assert "[p for p in model.parameters() if p.requires_grad]" in report.findings[0].advice
+
+
+def test_fz504_with_several_param_groups_advises_filtering_each_group_not_one_filter():
+    # a filter over model.parameters() would drop the backbone's own lr and the head's weight decay
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.AdamW([{"params": [*model[0].parameters(), *model[1].parameters()], "lr": 1e-4},
+                             {"params": model[2].parameters(), "lr": 1e-3, "weight_decay": 0.1}])
+    report = audit(model, opt, batch=torch.randn(3, 4))
+    (f,) = report.findings
+    assert f.code == "FZ504" and f.target == "0 in param_groups[0]", str(report)
+    assert "0.weight, 0.bias" in f.message and "param group 0 of AdamW lr=0.0001" in f.message
+    assert "keep the 2 param groups and filter each one's list" in f.advice
+    assert "model.parameters() if p.requires_grad]`" not in f.advice
+    # frozen parameters spread over the model: the group alone names where they are
+    model[0].requires_grad_(True)
+    model[1].requires_grad_(False)
+    model[2].weight.requires_grad_(False)
+    opt = torch.optim.AdamW([{"params": [*model[0].parameters(), *model[1].parameters()], "lr": 1e-4},
+                             {"params": model[2].parameters(), "lr": 1e-3, "weight_decay": 0.1}])
+    targets = sorted(f.target for f in audit(model, opt, batch=torch.randn(3, 4)).findings if f.code == "FZ504")
+    assert targets == ["1 in param_groups[0]", "2.weight in param_groups[1]"]
+
+
+def test_fz505_is_one_finding_per_cause_naming_every_module_as_fz501_does():
+    # three unused heads: one finding, not one per module; a reentrant checkpoint behind frozen
+    # layers gives its block no gradient, and the message says that it can
+    from torch.utils.checkpoint import checkpoint
+
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Linear(4, 4).requires_grad_(False)
+            self.block = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
+            self.heads = nn.ModuleList([nn.Linear(4, 2) for _ in range(4)])
+
+        def forward(self, x):
+            h = checkpoint(self.block, self.stem(x), use_reentrant=True)
+            return self.heads[0](h + self.stem(x))
+
+    torch.manual_seed(0)
+    model = Heads()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    with pytest.warns(UserWarning, match="None of the inputs have requires_grad=True"):
+        report = audit(model, opt, batch=torch.randn(3, 4))
+    (f,) = report.findings
+    assert f.code == "FZ505" and f.target == "(model)", str(report)
+    assert set(f.names) == {"block.0.weight", "block.0.bias", "block.2.weight", "block.2.bias",
+                            *(f"heads.{i}.{k}" for i in (1, 2, 3) for k in ("weight", "bias"))}
+    assert "torch.utils.checkpoint(..., use_reentrant=True)" in f.message and "use_reentrant=False" in f.advice
+    assert "heads.0.weight" not in f.names  # it trains
 
 
 def test_unused_layer_and_lr_zero_group_are_fz505():

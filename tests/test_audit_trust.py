@@ -176,7 +176,7 @@ def test_one_of_two_optimizers_misses_the_other_network_but_both_are_judged_apar
 
     report = audit(model, [opts["G"], opts["D"]], step_fn=step, batch=batch)
     fz504 = [f for f in report.findings if f.code == "FZ504"]
-    assert [f.target for f in fz504] == ["optimizers[1].param_groups[0]"], str(report)
+    assert [f.target for f in fz504] == ["D.0 in optimizers[1].param_groups[0]"], str(report)
     assert "optimizers[1] (Adam)" in fz504[0].message
     assert codes(report) == ["FZ504"], str(report)
     # the default loop steps every optimizer; G's alone leaves D trainable in no optimizer

@@ -1250,3 +1250,274 @@ def test_peft_modules_to_save_expectations_are_judged_on_the_copy_that_trains_as
     # and by the names the user wrote, without PEFT's `base_model.model.`
     assert watched(expect_trainable=["classifier", "*lora_B*"], expect_frozen=["body.base_layer"]).ok
     assert codes(watched(expect_frozen=["classifier"])) == ["FZ506"]
+
+
+# ---------------------------------------------------------------- a loop that calls a method of the model
+class Detector(nn.Module):
+    """mmdet's shape: the loop calls `model.loss(x)`, never `model(x)`, so the outermost forwards
+    are the parts."""
+
+    def __init__(self, bn: bool = False):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8) if bn else nn.Identity(), nn.ReLU())
+        self.head = nn.Linear(8, 2)
+
+    def loss(self, x):
+        return self.head(self.backbone(x)).pow(2).mean()
+
+
+def detector(bn: bool = False) -> tuple[Detector, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    model = Detector(bn)
+    model.backbone.requires_grad_(False)
+    return model, torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+
+
+def loss_steps(model, opt, iters: int = 3, **expect):
+    with freezelint.watch(**expect) as w:
+        for _ in range(iters):
+            model.loss(torch.randn(6, 4)).backward()
+            opt.step()
+            opt.zero_grad()
+    return w.report
+
+
+DETECTOR_PARAMS = {"backbone.0.weight", "backbone.0.bias", "head.weight", "head.bias"}
+
+
+def test_a_model_trained_through_a_method_is_judged_as_one_model_under_its_own_names():
+    model, opt = detector()
+    report = loss_steps(model, opt, expect_frozen="backbone", expect_trainable="head")
+    assert report.ok, report.render_text()
+    assert {p.name for p in report.params} == DETECTOR_PARAMS
+    assert {p.name for p in report.params if p.changed} == {"head.weight", "head.bias"}
+
+
+def test_the_model_is_found_through_the_loops_object_that_holds_it():
+    class Runner:  # mmengine's / a home-made trainer's `self.model`, no variable holds the model itself
+        def __init__(self):
+            self.model, self.opt = detector(bn=True)
+
+        def fit(self, iters):
+            for _ in range(iters):
+                self.model.loss(torch.randn(6, 4)).backward()
+                self.opt.step()
+                self.opt.zero_grad()
+
+    runner = Runner()
+    with freezelint.watch(expect_frozen="backbone") as w:
+        runner.fit(3)
+    (finding,) = w.report.findings
+    assert finding.code == "FZ502" and finding.target == "backbone.1", w.report.render_text()  # its own names
+
+
+def test_a_vae_whose_elbo_calls_both_parts_is_one_model():
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder, self.decoder = nn.Linear(4, 4), nn.Linear(2, 4)
+
+        def elbo(self, x):
+            mu, logvar = self.encoder(x).chunk(2, dim=-1)
+            z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+            return (self.decoder(z) - x).pow(2).mean() - 0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).mean()
+
+    torch.manual_seed(0)
+    vae = VAE()
+    opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
+    with freezelint.watch(expect_trainable=["encoder", "decoder"]) as w:
+        for _ in range(2):
+            vae.elbo(torch.randn(6, 4)).backward()
+            opt.step()
+            opt.zero_grad()
+    assert w.report.ok, w.report.render_text()
+    assert {p.name for p in w.report.params} == {"encoder.weight", "encoder.bias", "decoder.weight", "decoder.bias"}
+
+
+def test_a_teacher_beside_a_model_trained_through_a_method_is_still_judged_beside_it():
+    model, opt = detector()
+    teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)).requires_grad_(False)
+    with freezelint.watch(expect_frozen="backbone") as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = teacher(x)
+            (model.loss(x) + (model.head(model.backbone(x)) - soft).pow(2).mean()).backward()
+            opt.step()
+            opt.zero_grad()
+    report = w.report
+    assert codes(report) == ["FZ502"] and report.findings[0].target == "teacher.1", report.render_text()
+    assert {p.name for p in report.params if p.name.startswith("model.")} == {f"model.{n}" for n in DETECTOR_PARAMS}
+
+
+def test_near_miss_a_gan_kept_in_one_module_stays_two_models():
+    class GAN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gen, self.disc = Generator(), Discriminator()
+
+    torch.manual_seed(0)
+    both = GAN()
+    opt_g, opt_d = torch.optim.Adam(both.gen.parameters(), lr=1e-3), torch.optim.Adam(both.disc.parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        gan_steps(both.gen, both.disc, opt_g, opt_d, 3)
+    report = w.report
+    assert report.ok, report.render_text()
+    # two models labelled by the loop's names for them, not one named `gen.…` and `disc.…`
+    assert {p.name.partition(".")[0] for p in report.params} == {"G", "D"}
+
+
+def test_near_miss_a_student_and_teacher_kept_in_a_module_dict_stay_student_and_teacher():
+    # torch's containers are not a model: expectations still name the student as its author does
+    torch.manual_seed(0)
+    teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)).requires_grad_(False)
+    student = net(1)
+    student[0].requires_grad_(False)
+    models = nn.ModuleDict({"student": student, "teacher": teacher})  # noqa: F841 — held for saving, say
+    opt = torch.optim.SGD([p for p in student.parameters() if p.requires_grad], lr=0.1)
+    with freezelint.watch(expect_frozen="0") as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = teacher(x)
+            (student(x) - soft).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    report = w.report
+    assert [(f.code, f.target) for f in report.findings] == [("FZ502", "teacher.1")], report.render_text()
+
+
+def test_near_miss_two_modules_each_holding_the_parts_leave_them_as_they_are():
+    # two candidates, neither inside the other: which one is the model is not plain, nothing is guessed
+    class Left(nn.Module):
+        def __init__(self, backbone, head):
+            super().__init__()
+            self.backbone, self.head = backbone, head
+
+    class Right(Left):
+        pass
+
+    torch.manual_seed(0)
+    model = Detector()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    left, right = Left(model.backbone, model.head), Right(model.backbone, model.head)  # noqa: F841
+    del model
+    with freezelint.watch() as w:
+        for _ in range(2):
+            left.head(right.backbone(torch.randn(6, 4))).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert {p.name.partition(".")[0] for p in w.report.params} == {"Sequential", "Linear"}  # the parts, by class
+
+
+def test_several_roots_with_no_module_above_them_keep_their_names():
+    enc, dec = nn.Linear(4, 3), nn.Linear(3, 4)
+    opt = torch.optim.SGD([*enc.parameters(), *dec.parameters()], lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            dec(enc(torch.randn(5, 4))).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert {p.name for p in w.report.params} == {"enc.weight", "enc.bias", "dec.weight", "dec.bias"}
+
+
+def test_a_mean_teacher_run_through_a_method_beside_the_student_is_judged_as_one_model():
+    # mmdet's semi-supervised shape: `teacher.predict(x)` forwards the teacher's parts one by one;
+    # judged as the teacher the script holds, shaped as the student (an EMA: the hint applies)
+    def run(ema: bool):
+        torch.manual_seed(0)
+        student = Detector(bn=True)
+        teacher = copy.deepcopy(student).requires_grad_(False)
+        opt = torch.optim.SGD(student.parameters(), lr=0.1)
+        with freezelint.watch(expect_trainable="head") as w:
+            for _ in range(3):
+                x = torch.randn(6, 4)
+                with torch.no_grad():
+                    target = teacher.head(teacher.backbone(x))
+                (student.loss(x) + (student.head(student.backbone(x)) - target - 1).pow(2).mean()).backward()
+                opt.step()
+                opt.zero_grad()
+                if ema:
+                    with torch.no_grad():
+                        for t, s in zip(teacher.parameters(), student.parameters()):
+                            t.mul_(0.99).add_(s, alpha=0.01)
+        return w.report
+
+    assert run(ema=True).ok, run(ema=True).render_text()
+    report = run(ema=False)
+    (finding,) = report.findings
+    assert finding.code == "FZ502" and finding.target == "teacher.backbone.1", report.render_text()
+    assert "if teacher is an average of the trained model (an EMA)" in finding.advice
+    assert {p.name for p in report.params if p.name.startswith("teacher.")} == {
+        "teacher.backbone.0.weight", "teacher.backbone.0.bias", "teacher.backbone.1.weight", "teacher.backbone.1.bias",
+        "teacher.head.weight", "teacher.head.bias"}
+
+
+def test_near_miss_parts_run_beside_held_by_two_modules_neither_inside_the_other_stay_parts():
+    torch.manual_seed(0)
+    model, opt = detector()
+    frozen = Detector(bn=True).requires_grad_(False)
+    one, other = nn.Sequential(frozen.backbone, frozen.head), nn.Sequential(frozen.backbone, frozen.head)  # noqa: F841
+    del frozen
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                target = one[1](other[0](x))
+            (model.head(model.backbone(x)) - target).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    (finding,) = w.report.findings
+    assert finding.code == "FZ502" and finding.target == "Sequential.1", w.report.render_text()  # the part, by class
+
+
+def test_a_student_and_teacher_in_one_module_are_one_model_and_expectations_may_name_the_student_as_before():
+    class Distiller(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.student = net(1)
+            self.teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)).requires_grad_(False)
+
+    torch.manual_seed(0)
+    distiller = Distiller()
+    distiller.student[0].requires_grad_(False)
+    distiller.student[1].eval()
+    opt = torch.optim.SGD([p for p in distiller.student.parameters() if p.requires_grad], lr=0.1)
+    # `0` and `4` name the student's layers, as they did when the student was judged alone;
+    # `teacher` names the module's own part
+    with freezelint.watch(expect_frozen=["0", "teacher"], expect_trainable="4") as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = distiller.teacher(x)
+            (distiller.student(x) - soft).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    report = w.report
+    assert [(f.code, f.target) for f in report.findings] == [("FZ502", "teacher.1")], report.render_text()
+    assert "student.0.weight" in {p.name for p in report.params}
+
+
+def test_near_miss_a_teacher_left_trainable_but_run_under_no_grad_keeps_the_student_alone_and_a_note():
+    # inside one model its parameters would be trainable in no param group (FZ503); beside the
+    # student, as before, it is a note
+    class Distiller(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.student = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+            self.teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)).eval()
+
+    torch.manual_seed(0)
+    distiller = Distiller()
+    opt = torch.optim.SGD(distiller.student.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = distiller.teacher(x)
+            (distiller.student(x) - soft).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert w.report.ok, w.report.render_text()
+    assert {p.name for p in w.report.params} == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    assert "ran with trainable parameters that no optimizer holds" in w.report.notes[0]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -129,8 +132,11 @@ for _ in range(3):
     assert r.code == 1 and "FZ504" in text, r.err + text
     lines = text.splitlines()
     assert max(map(len, lines)) > 160 and any("optimizer: all" in line and "head_that_trains" in line for line in lines)
-    # FZ504's target is a param group: the module holding its parameters carries the mark, on one line
-    (held,) = [line for line in lines if "frozen_part_with_a_long_name_that_goes_on_and_on_and_on " in line]
+    # FZ504's target names the frozen part and its param group; in the tree, the module holding its
+    # parameters carries the mark, on one line
+    part = "frozen_part_with_a_long_name_that_goes_on_and_on_and_on"
+    assert f"FZ504 frozen-in-optimizer [{part} in param_groups[0]]" in text
+    (held,) = [line for line in lines if f"{part} " in line and "FZ504" not in line]
     assert held.endswith("◀") and "(2 submodules alike)" in held, text
 
 
@@ -323,3 +329,95 @@ def test_a_script_that_ends_before_every_optimizer_completed_the_window_says_so(
     assert r.code == 0 and "freeze audit: OK" in r.out, r.out + r.err
     assert r.err == ("freezelint: note: train.py ended before every optimizer had completed 3 steps (SGD 4, Adam 2); "
                      "the report is of the steps seen\n"), r.err
+
+
+METHOD_LOOP = """
+import json
+import os
+import sys
+import types
+import torch
+import torch.nn as nn
+
+class Detector(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU())
+        self.head = nn.Linear(8, 2)
+
+    def loss(self, x):  # the loop calls this, never forward
+        return self.head(self.backbone(x)).pow(2).mean()
+
+def train(cfg, opt, iters=4):
+    for _ in range(iters):
+        cfg.train.model.loss(torch.randn(5, 4)).backward()
+        opt.step()
+        opt.zero_grad()
+
+def main():
+    torch.manual_seed(0)
+    cfg = types.SimpleNamespace(train=types.SimpleNamespace(model=Detector()))
+    {model}
+    cfg.train.model.backbone.requires_grad_(False)
+    cfg.train.model.backbone[1].eval()
+    with torch.no_grad():
+        cfg.train.model.backbone(torch.randn(5, 4))  # a look at the features before training
+    opt = torch.optim.SGD(cfg.train.model.head.parameters(), lr=0.1)
+    if os.environ.get("WATCH_GIVEN"):
+        import freezelint
+        with freezelint.watch(model=cfg.train.model, expect_frozen="backbone") as w:
+            train(cfg, opt)
+        sys.stdout.write(json.dumps(w.report.to_dict(), default=str))
+    else:
+        train(cfg, opt)
+
+main()
+"""
+
+
+def method_loop(tmp_path, visible: bool):
+    """A loop calling `model.loss(x)`; the model in a variable of main(), or only in a config
+    object two attributes down (nothing the watch looks at by itself names it)."""
+    return write(tmp_path / "train.py", METHOD_LOOP.replace("{model}", "model = cfg.train.model" if visible else ""))
+
+
+def test_a_loop_calling_a_method_of_the_model_is_judged_as_the_model_under_its_own_names(cli, tmp_path):
+    method_loop(tmp_path, visible=True)
+    r = cli(tmp_path, "run", "--expect-frozen", "backbone", "--expect-trainable", "head", "--format", "json",
+            "train.py")
+    assert r.code == 0, r.out + r.err
+    assert {p["name"] for p in json.loads(r.out)["params"]} == {
+        "backbone.0.weight", "backbone.0.bias", "backbone.1.weight", "backbone.1.bias", "head.weight", "head.bias"}
+
+
+def test_model_names_the_model_as_watch_model_would(cli, tmp_path):
+    method_loop(tmp_path, visible=False)
+    unnamed = cli(tmp_path, "run", "--expect-frozen", "backbone", "train.py")
+    assert unnamed.code == 1 and "FZ506" in unnamed.out  # the parts, by class: `backbone` names none of them
+    named = cli(tmp_path, "run", "--model", "cfg.train.model", "--expect-frozen", "backbone", "--format", "json",
+                "train.py")
+    assert named.code == 0, named.out + named.err
+    # the same script wrapping its loop in watch(model=...) itself: the same report
+    p = subprocess.run([sys.executable, "train.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "WATCH_GIVEN": "1", "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0, p.stderr
+    ran, watched = json.loads(named.out), json.loads(p.stdout)
+    for report in (ran, watched):
+        report.pop("extra_bytes")
+    assert ran == watched
+
+
+def test_model_not_found_or_not_a_module_is_one_line_and_exit_2_at_the_first_step(cli, tmp_path):
+    script(tmp_path)
+    for args, text in [(("--model", "nope"), "--model nope: train.py has no variable 'nope' at its first optimizer "
+                                             "step"),
+                       (("--model", "model.nope"), "--model model.nope: model (Sequential) has no attribute 'nope'"),
+                       (("--model", "opt"), "--model opt: not an nn.Module but SGD"),
+                       (("--no-stop", "--model", "i"), "--model i: not an nn.Module but int"),  # stops too
+                       (("--model", "model[0]"), "--model takes a variable name or a dotted path (trainer.model), got "
+                                                 "'model[0]'")]:
+        r = cli(tmp_path, "run", *args, "train.py")
+        assert r.code == 2 and r.err.strip() == f"freezelint: error: {text}", (args, r.err)
+        assert not (tmp_path / "finished.txt").exists(), args
+    r = cli(tmp_path, "run", "--model", "model", "train.py")
+    assert r.code == 0 and "freeze audit: OK" in r.out, r.err

@@ -109,6 +109,60 @@ def test_lightning_base_finetuning_make_trainable_is_fz503_with_lightnings_own_f
     assert all("unfreeze_and_add_param_group" not in f.advice for f in w.report.findings)
 
 
+def test_lightning_step_calling_the_parts_judges_the_module_under_its_own_names():
+    # training_step calls self.backbone and self.head, never self(x): the LightningModule above
+    # them (Lightning's frames hold it) is the one model, so expectations name its parts
+    L = pytest.importorskip("lightning.pytorch")
+
+    class Parts(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU())
+            self.head = nn.Linear(16, 3)
+            self.backbone.requires_grad_(False)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return nn.functional.cross_entropy(self.head(self.backbone(x)), y)
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.head.parameters(), lr=1e-2)
+
+    torch.manual_seed(0)
+    with freezelint.watch(expect_frozen=["backbone"], expect_trainable=["head"]) as w:
+        _fit(L, Parts())
+    report = w.report
+    assert {p.name for p in report.params} == {"backbone.0.weight", "backbone.0.bias", "backbone.1.weight",
+                                               "backbone.1.bias", "head.weight", "head.bias"}
+    # the frozen backbone's BatchNorm in train mode: found under the module's own name
+    assert [(f.code, f.target) for f in report.findings] == [("FZ502", "backbone.1")], report.render_text()
+
+
+def test_near_miss_lightning_step_running_its_model_and_a_loss_module_keeps_the_models_names():
+    # a loss module has no parameters: it is no part, so `self.model` stays the model, named as before
+    L = pytest.importorskip("lightning.pytorch")
+
+    class Wrapped(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+            self.criterion = nn.CrossEntropyLoss()
+            self.model[0].requires_grad_(False)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return self.criterion(self.model(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.model[2].parameters(), lr=0.1)
+
+    torch.manual_seed(0)
+    with freezelint.watch(expect_frozen="0", expect_trainable="2") as w:
+        _fit(L, Wrapped())
+    assert w.report.ok, w.report.render_text()
+    assert {p.name for p in w.report.params} == {"0.weight", "0.bias", "2.weight", "2.bias"}
+
+
 # ---------------------------------------------------------------- HF Trainer
 def test_hf_trainer_with_an_accelerate_wrapped_optimizer(tmp_path):
     transformers = pytest.importorskip("transformers")

@@ -36,13 +36,17 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
                 "grad (for example after `zero_grad(set_to_none=False)`) plus weight decay shrinks them: AdamW "
                 "(default weight_decay 0.01), Adam, SGD, RMSprop and Adagrad with weight decay all do, even "
                 "with fresh state."),
-        "fix": "Build the optimizer from `[p for p in model.parameters() if p.requires_grad]`.",
+        "fix": ("Build the optimizer from `[p for p in model.parameters() if p.requires_grad]`; with several param "
+                "groups (their own lr or weight decay), filter each group's list the same way instead, so the "
+                "groups and their settings stay."),
     },
     "FZ505": {
         "observes": ("A parameter with `requires_grad=True` in a param group that did not change at all, because "
                      "no gradient ever reached it or its group has `lr=0`."),
         "why": ("Something you meant to train is not training: it is not used in the forward pass, or the "
-                "graph is cut by `detach()` or `torch.no_grad()`, or an `lr=0` group stands in for a freeze. "
+                "graph is cut by `detach()` or `torch.no_grad()`, or it sits in a block run through "
+                "`torch.utils.checkpoint(..., use_reentrant=True)` none of whose inputs require grad (the "
+                "layers before it are frozen), or an `lr=0` group stands in for a freeze. "
                 "Parameters whose gradient is merely tiny (a conv bias right before BatchNorm) are not "
                 "reported."),
         "fix": "Freeze it explicitly if that is the intent; otherwise make the loss depend on it.",

@@ -317,7 +317,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         if not p.requires_grad and p.group is not None:
             per_group[(owner(p)[0], p.group)].append(p)
     for (oname, gi), ps in sorted(per_group.items()):
-        group = owner(ps[0])[2]
+        _, opt, group = owner(ps[0])
         with_state = [p.name for p in ps if p.has_state]
         wd = group.get("weight_decay") or 0
         if not with_state and not wd:
@@ -327,37 +327,58 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             what.append(f"{len(with_state)} hold optimizer state ({listed(with_state)})")
         if wd:
             what.append(f"the group's weight_decay={wd} shrinks any of them whose .grad is a zero tensor")
+        names = [p.name for p in ps]
+        where = _common(names)
+        at = f"param_groups[{gi}]" if len(opts) == 1 else f"{oname}.param_groups[{gi}]"
         out.append(AuditFinding(
-            "FZ504", f"param_groups[{gi}]" if len(opts) == 1 else f"{oname}.param_groups[{gi}]",
+            "FZ504", at if where == "(model)" else f"{where} in {at}",  # which parameters, and where they sit
             f"{len(ps)} frozen parameter{'s' if len(ps) != 1 else ''} "
-            f"({listed([p.name for p in ps])}) are in param group {gi} of {hyper(ps[0])}: "
+            f"({listed(names)}) are in param group {gi} of {hyper(ps[0])}: "
             + "; ".join(what) + " (FZ301 in the code)",
-            "build the optimizer from `[p for p in model.parameters() if p.requires_grad]`", _several([p.name for p in ps])))
+            _fz504_advice(len(opt.param_groups)), _several(names)))
 
-    # FZ505: trainable, optimized, yet unchanged
+    # FZ505: trainable, optimized, yet unchanged; one finding per cause, as FZ501 groups its own
     still: dict[str, list[ParamRecord]] = defaultdict(list)
     for p in params:
         if p.requires_grad and p.group is not None and not p.changed:
             still[p.module].append(p)
+    causes: dict[str, list[ParamRecord]] = defaultdict(list)
     for mod, ps in still.items():
-        # Only the unambiguous causes: a grad that is tiny or zero by construction (a conv bias
-        # before BatchNorm, a dead ReLU) is the model's business, not a freezing mistake.
+        # Only the unambiguous causes, module by module: a grad that is tiny or zero by
+        # construction (a conv bias before BatchNorm, a dead ReLU) is the model's business, not a
+        # freezing mistake.
         if all(p.grad == "none" for p in ps):
-            why = "no gradient reached them: .grad stayed None (not used in the forward pass, or cut off by " \
-                  "detach() / torch.no_grad())"
-            advice = "freeze them explicitly if that is intended, otherwise make the loss depend on them"
+            causes["no grad"] += ps
         elif all(owner(p)[2].get("lr") == 0 for p in ps):
+            causes["lr=0"] += ps
+    for cause, ps in causes.items():
+        names = [p.name for p in ps]
+        if cause == "no grad":
+            why = ("no gradient reached them: .grad stayed None (not used in the forward pass, run under "
+                   "torch.no_grad() or after detach(), or inside torch.utils.checkpoint(..., use_reentrant=True) "
+                   "whose inputs none require grad, as after frozen layers)")
+            advice = ("freeze them explicitly if that is intended, otherwise make the loss depend on them (a "
+                      "checkpointed block: use_reentrant=False, or an input that requires grad)")
+        else:
             why = "their param group has lr=0, a freeze that still computes grads and state (FZ304 in the code)"
             advice = ("freeze them with requires_grad_(False) and leave them out of the optimizer if that is "
                       "intended, otherwise give their param group a learning rate")
-        else:
-            continue
-        names = [p.name for p in ps]
         out.append(AuditFinding(
-            "FZ505", names[0] if len(names) == 1 else _label(mod),
+            "FZ505", _common(names),
             f"{listed(names)}: requires_grad=True and in the optimizer, yet unchanged {over}; {why}",
             advice, _several(names)))
     return out
+
+
+def _fz504_advice(groups: int) -> str:
+    """One group: rebuild it from a requires_grad filter. Several (their own lr or weight decay):
+    one filter over model.parameters() would merge them into one group with the defaults, so each
+    group's list is filtered instead."""
+    if groups == 1:
+        return "build the optimizer from `[p for p in model.parameters() if p.requires_grad]`"
+    return (f"keep the {groups} param groups and filter each one's list when building the optimizer "
+            "(`{'params': [p for p in params if p.requires_grad], 'lr': ...}` for every group); one filter over "
+            "model.parameters() would merge them and drop their own lr and weight_decay")
 
 
 def _largest(moved: list[tuple[str, list[BufferRecord]]]) -> float:

@@ -53,6 +53,7 @@ class RunOptions:
     output_file: str | None = None
     expect_frozen: list[str] = field(default_factory=list)
     expect_trainable: list[str] = field(default_factory=list)
+    model: str | None = None  # --model NAME: the variable (dotted attributes allowed) that holds the model
     verbose: bool = False  # the script's traceback too, when it fails
     select: list[str] | None = None  # --select: replaces the config's selection
     ignore: list[str] = field(default_factory=list)  # --ignore
@@ -195,6 +196,43 @@ def _resolve(opts: RunOptions) -> tuple[str, str | None]:
     return str(path), str(path.resolve())
 
 
+def _model_named(name: str, script: str | None, shown: str) -> Any:
+    """`--model NAME`, looked up at the first optimizer step as the script's code sees it there:
+    the variables of the script's own frames on the stack, innermost first (a `def main():`),
+    then its top level; then the dotted attributes (`trainer.model`). AuditUsageError (one line)
+    when it is missing or not an nn.Module."""
+    from torch import nn
+
+    from freezelint.runtime.runner import AuditUsageError
+
+    def find() -> nn.Module:
+        first, *attrs = name.split(".")
+        scopes = []
+        frame = sys._getframe(1)
+        while frame is not None:
+            if script is not None and os.path.abspath(frame.f_code.co_filename) == script:
+                scopes.append(frame.f_locals)
+            frame = frame.f_back
+        main = sys.modules.get("__main__")
+        scopes.append(vars(main) if main is not None else {})
+        scope = next((s for s in scopes if first in s), None)
+        if scope is None:
+            raise AuditUsageError(f"--model {name}: {shown} has no variable {first!r} at its first optimizer step")
+        obj = scope[first]
+        for i, attr in enumerate(attrs):
+            try:
+                obj = getattr(obj, attr)
+            except AttributeError:
+                held = ".".join([first, *attrs[:i]])
+                raise AuditUsageError(f"--model {name}: {held} ({type(obj).__name__}) has no attribute {attr!r}") \
+                    from None
+        if not isinstance(obj, nn.Module):
+            raise AuditUsageError(f"--model {name}: not an nn.Module but {type(obj).__name__}")
+        return obj
+
+    return find
+
+
 def _exit_status(code: Any) -> int:
     """What `python SCRIPT.py` exits with after `sys.exit(code)` (the message it prints aside)."""
     if code is None:
@@ -248,8 +286,9 @@ def run_script(opts: RunOptions) -> int:
         accepted = _accepted(opts, script)
         if opts.output_file and not Path(opts.output_file).absolute().parent.is_dir():
             raise RunError(f"cannot write {opts.output_file}: no such directory (checked before running the script)")
+        find = None if opts.model is None else _model_named(opts.model, script, os.path.basename(argv0))
         watch = Watch(opts.steps, expect_frozen=opts.expect_frozen, expect_trainable=opts.expect_trainable,
-                      stop=opts.stop,
+                      stop=opts.stop, find_model=find,
                       on_report=None if opts.stop else (lambda r: _emit(r, opts, accepted, report_out[0])))
     except (RunError, AuditUsageError, ConfigError) as e:
         sys.path[:] = saved_path

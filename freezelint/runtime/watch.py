@@ -98,11 +98,15 @@ class Watch:
     """Observe `steps` optimizer steps of whatever trains while it is active; `report` afterwards.
 
     Use `freezelint.watch()`; `stop=True` (for `freezelint run`) raises WindowComplete from the
-    step that closes the window; `on_report` is called with the report as soon as it exists."""
+    step that closes the window; `on_report` is called with the report as soon as it exists;
+    `find_model` (`freezelint run --model NAME`) gives the model at the first step, which is then
+    watched as a `model` given here is; when it raises AuditUsageError, that is the watch's error
+    and the step raises WindowComplete."""
 
     def __init__(self, steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,
                  expect_frozen: Iterable[str] | str = (), expect_trainable: Iterable[str] | str = (),
-                 stop: bool = False, on_report: Callable[[AuditReport], None] | None = None) -> None:
+                 stop: bool = False, on_report: Callable[[AuditReport], None] | None = None,
+                 find_model: Callable[[], nn.Module] | None = None) -> None:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise AuditUsageError(f"steps must be an integer >= 1, got {steps!r}")
         if model is not None and not isinstance(model, nn.Module):
@@ -113,6 +117,7 @@ class Watch:
         self.expect_frozen = [expect_frozen] if isinstance(expect_frozen, str) else list(expect_frozen)
         self.expect_trainable = [expect_trainable] if isinstance(expect_trainable, str) else list(expect_trainable)
         self.given_model = model
+        self.find_model = find_model
         self.given_opts = _optimizers(optimizer)
         self._report: AuditReport | None = None
         self.error: BaseException | None = None  # raised while judging (the window's step still ran)
@@ -406,6 +411,11 @@ class Watch:
                 return
             module = self.given_model  # type: ignore[assignment]
             mid = id(module)
+        self._add_root(module)
+        self._agree_before_backward(module)
+
+    def _add_root(self, module: nn.Module) -> None:
+        mid = id(module)
         self.roots[mid] = module
         tree = walk(module)  # one walk for the three uses below
         for _, m in tree.modules:
@@ -417,7 +427,32 @@ class Watch:
         if refused:
             raise AuditUsageError(refused)
         self._baseline_root(module, tree)
-        self._agree_before_backward(module)
+
+    def _adopt(self) -> None:
+        """At the first step, after `_take_pending`: the model `find_model` names becomes the one
+        watched, as a `model` given from the start would be. What the forwards of its parts took
+        before this step stays (their buffers were copied before the forward that moved them);
+        roots outside it are dropped; the rest of it is taken now."""
+        try:
+            model = self.find_model()  # type: ignore[misc]
+        except AuditUsageError as e:  # a usage error: stop at once rather than train on unwatched
+            self.error = e
+            self.done = True
+            self._remove_hooks()
+            raise WindowComplete() from None
+        inside = {id(m) for m in model.modules()}
+        for rid in [r for r in self.roots if r not in inside]:
+            del self.roots[rid]
+            self._pending.pop(rid, None)
+            for block, group, _ in self._blocks.pop(rid, []):
+                for b in group:  # a buffer the model shares is copied again, into its own block
+                    if self.buffer_copy.get(id(b), (None,))[0] is block:
+                        del self.buffer_copy[id(b)]
+        self.given_model, self._given_sub = model, inside
+        self.roots.clear()
+        self._covered.clear()
+        self._root_params.clear()
+        self._add_root(model)
 
     def _agree_before_backward(self, root: nn.Module) -> None:
         """For an FSDP2 root forward that will be followed by a backward: gather every rank's
@@ -478,6 +513,8 @@ class Watch:
                 self.modes_before.clear()
                 self._pending.clear()
             self._take_pending()
+            if self.find_model is not None:
+                self._adopt()
         if id(opt) not in self.optimizers:
             self.optimizers[id(opt)] = opt
             self.counts[id(opt)] = 0
@@ -573,8 +610,9 @@ def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None,
         w.report.raise_for_findings()
 
     Models and optimizers are found by themselves (the outermost modules whose forward runs and
-    whose parameters a stepping optimizer holds); pass `model=` / `optimizer=` (one, a list or a
-    dict) to watch only those. Every optimizer that steps in the window counts: it closes when
+    whose parameters a stepping optimizer holds; for a loop that calls a method of the model, such
+    as `model.loss(batch)`, the module the code holds above the parts that method runs); pass
+    `model=` / `optimizer=` (one, a list or a dict) to watch only those. Every optimizer that steps in the window counts: it closes when
     each has completed `steps` steps. Nothing is restored and nothing is computed in the
     training's place: the weights after the watched steps are those of an unwatched run, bit
     for bit."""

@@ -1,7 +1,8 @@
 """Which models a watch judges: the trained ones (the outermost forwarded modules that hold what
-a watched optimizer steps), the ones run beside them (a distillation teacher, a frozen encoder,
-a value head left out of the optimizer), and the names the report gives each (the training
-code's own, else the class).
+a watched optimizer steps, or the module the running code holds above several of them when the
+loop calls a method rather than forward), the ones run beside them (a distillation teacher, a
+frozen encoder, a value head left out of the optimizer), and the names the report gives each
+(the training code's own, else the class).
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING
+import types
+from itertools import combinations
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 from torch import nn
@@ -17,6 +20,7 @@ from torch.nn.modules.batchnorm import _NormBase
 
 from freezelint.runtime.findings import listed
 from freezelint.runtime.fingerprint import Fingerprinter
+from freezelint.runtime.names import matches
 from freezelint.runtime.runner import AuditUsageError
 from freezelint.runtime.tree import Tree, walk
 
@@ -74,6 +78,10 @@ def find_models(w: "Watch", trees: dict[int, Tree] | None = None) -> list[nn.Mod
         return [w.given_model]
     held = held_ids(w)
     roots = list(w.roots.values())
+    if len(roots) > 1:
+        whole = _enclosing(w, _outermost(roots), held)
+        if whole is not None:
+            return [whole]
     chosen, covered = [], set()
     for r in roots if len(roots) == 1 else _outermost(roots):
         tree = walk(r)
@@ -98,6 +106,118 @@ def find_models(w: "Watch", trees: dict[int, Tree] | None = None) -> list[nn.Mod
 
 
 _LIBRARY = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(os.path.abspath(torch.__file__)))
+
+
+def _enclosing(w: "Watch", outer: list[nn.Module], held: set[int]) -> nn.Module | None:
+    """The one model above several forwarded roots, when the loop calls a method of it rather
+    than its forward (mmdet's `model.loss(batch)`, a VAE's `model.elbo(x)`, a LightningModule
+    whose step calls its parts): the smallest module the running code holds above two roots with
+    parameters or more that holds every parameter the optimizers hold (a LightningModule whose
+    step runs `self.model` and a loss module without parameters keeps `self.model` as the model).
+    None, so the roots are judged as they are, when it is not plainly one: optimizers that each
+    train roots of their own (a GAN's two models), the smallest such module not inside every
+    other one, or a part in it left trainable that nothing trains (`_idle`)."""
+    outer = [r for r in outer if next(r.parameters(), None) is not None]  # a loss module is no part
+    if not held or len(outer) < 2 or _apart(w, outer):
+        return None
+    found = _above(outer, lambda m, _: held <= {id(p) for p in m.parameters()})
+    if not found:
+        return None
+    smallest, mods = found[0]
+    if not all(id(smallest) in others for _, others in found[1:]):
+        return None
+    if any(_idle(w, r, held) for r in outer if id(r) in mods):
+        return None  # judged beside the model, that part is a note; inside it, it would be FZ503
+    return smallest
+
+
+def _idle(w: "Watch", part: nn.Module, held: set[int]) -> bool:
+    """A part that trains nothing the optimizers hold, with trainable parameters that no backward
+    reached: a teacher run under torch.no_grad() without requires_grad_(False)."""
+    params = list(part.parameters())
+    return not any(id(p) in held for p in params) and any(p.requires_grad or id(p) in w.wanted for p in params) \
+        and all(p.grad is None for p in params)
+
+
+def _lifted(roots: list[nn.Module], inside: set[int], held: set[int]) -> list[nn.Module]:
+    """The models run beside the trained ones as the script holds them: the parts a method of one
+    forwards one by one (a mean teacher's `teacher.predict(x)` runs its backbone, then its head)
+    become the smallest module the running code holds above two of them or more, with none of
+    the trained models' modules (`inside`) and none of the parameters an optimizer holds. A part
+    stays as it ran where that is not plain (the smallest module above it not inside every other)."""
+    if len(roots) < 2:
+        return roots
+    found = _above(roots, lambda m, mods: mods.isdisjoint(inside) and not any(id(p) in held for p in m.parameters()))
+    if not found:
+        return roots
+    out = []
+    for r in roots:
+        over = [(m, mods) for m, mods in found if id(r) in mods]
+        plain = over and all(id(over[0][0]) in mods for _, mods in over[1:])
+        out.append(over[0][0] if plain else r)
+    return _outermost(out)
+
+
+def _above(roots: list[nn.Module], fits: Callable[[nn.Module, set[int]], bool]) -> list[tuple[nn.Module, set[int]]]:
+    """The modules the running code holds (`_named_modules`) above two of `roots` or more that
+    `fits(module, ids of its modules)` accepts, smallest first, each with the ids of its modules."""
+    found = []
+    for m in _named_modules():
+        mods = {id(x) for x in m.modules()}
+        if sum(id(r) in mods for r in roots) > 1 and fits(m, mods):
+            found.append((m, mods))
+    return sorted(found, key=lambda f: len(f[1]))
+
+
+def _apart(w: "Watch", outer: list[nn.Module]) -> bool:
+    """Several optimizers, none of them holding parameters of a root another one holds: models
+    trained apart (a GAN's generator and discriminator), however the code keeps them."""
+    opts = list(w.optimizers.values())
+    if len(opts) < 2:
+        return False
+    owned = [{id(p) for p in held_params(o)} for o in opts]
+    trains = [{id(r) for r in outer if any(id(p) in ids for p in r.parameters())} for ids in owned]
+    return all(a.isdisjoint(b) for a, b in combinations(trains, 2))
+
+
+# torch's own containers are not a model: a ModuleDict of a student and its teacher holds both
+_CONTAINERS = (nn.ModuleDict, nn.ModuleList, nn.ParameterDict, nn.ParameterList)
+
+
+def _named_modules() -> Iterator[nn.Module]:
+    """Each module the running code holds in a variable, once: the variables of the frames on the
+    stack outside freezelint and torch (the judging runs inside the loop's optimizer step), and
+    the attributes of those that are not modules (`trainer.model`, `self.model`), then the
+    running script's top level."""
+    seen: set[int] = set()
+
+    def found(values) -> Iterator[nn.Module]:
+        for v in values:
+            kind = type(v)
+            if issubclass(kind, nn.Module):  # isinstance would wake deprecated objects
+                if id(v) not in seen and not issubclass(kind, _CONTAINERS):
+                    seen.add(id(v))
+                    yield v
+            elif not issubclass(kind, (type, types.ModuleType, types.FunctionType)):
+                try:
+                    attrs = object.__getattribute__(v, "__dict__")  # never a class's own __getattr__
+                except Exception:  # noqa: BLE001 — no instance dictionary
+                    continue
+                if type(attrs) is dict:
+                    for a in list(attrs.values()):
+                        if issubclass(type(a), nn.Module) and id(a) not in seen \
+                                and not issubclass(type(a), _CONTAINERS):
+                            seen.add(id(a))
+                            yield a
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_LIBRARY):
+            yield from found(list(frame.f_locals.values()))
+        frame = frame.f_back
+    main = sys.modules.get("__main__")
+    if main is not None:
+        yield from found(list(vars(main).values()))
 
 
 def _script_name(obj: object) -> str | None:
@@ -178,7 +298,7 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> t
         inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
     held = held_ids(w)
     candidates = []
-    for r in _outermost([r for r in w.roots.values() if id(r) not in inside]):
+    for r in _lifted(_outermost([r for r in w.roots.values() if id(r) not in inside]), inside, held):
         tree = trees.get(id(r)) or walk(r)
         if not tree.params or any(id(m) in trained for _, m in tree.modules):
             continue  # nothing to train (a loss), or it holds a trained model (climbed to from below)
@@ -232,6 +352,27 @@ def _written(w: "Watch", params: list[torch.Tensor]) -> bool:
     """Any of these parameters changed in the window (they are fingerprinted again here)."""
     then = [w.before.get(id(p)) for p in params]
     return any(b is None or a != b[1] for a, b in zip(Fingerprinter(params)(just_built=True), then))
+
+
+def in_part(w: "Watch", model: nn.Module, patterns: list[str]) -> list[str]:
+    """Expectations on a model found above its forwarded parts (`_enclosing`) when one of those
+    parts holds every parameter the optimizers hold (a student beside its teacher in the
+    LightningModule that holds both): a pattern that names nothing in the model, but does in
+    that part, is read as the part's author wrote it (`layer1` -> `student.layer1`)."""
+    if not patterns or id(model) in w.roots:
+        return patterns
+    held = held_ids(w)
+    tree = walk(model)
+    where = {id(m): n for n, m in tree.modules}
+    parts = [where[id(r)] for r in w.roots.values() if where.get(id(r)) and held <= {id(p) for p in r.parameters()}]
+    if len(parts) != 1:
+        return patterns
+    names = [n for n, _ in tree.modules] + [n for n, _ in tree.params]
+
+    def named(pattern: str) -> bool:
+        return any(matches(pattern, n) for n in names)
+
+    return [p if named(p) or not named(join_name(parts[0], p)) else join_name(parts[0], p) for p in patterns]
 
 
 def within(pattern: str, label: str, labels: list[str]) -> str:

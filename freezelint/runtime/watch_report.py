@@ -27,7 +27,7 @@ from freezelint.runtime.names import Names
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, walk
-from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params,
+from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params, in_part,
                                                join_name, model_labels, unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -315,6 +315,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         found += F.step_findings(trained[0], opt, mine, brecords if oi == 0 else [], mrecords, judged_modes, w.steps,
                                  set_to_none, foreign, True, from_ddp, updated_elsewhere=True)
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
+    if len(trained) == 1 and w.given_model is None and not only_beside:  # names of the part that trains
+        expect_frozen, expect_trainable = (in_part(w, trained[0], ps) for ps in (expect_frozen, expect_trainable))
     if len(models) > len(trained) == 1:  # the trained model's names as the user knows them, without its label
         expect_frozen, expect_trainable = ([within(p, labels[0], labels) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
