@@ -151,6 +151,19 @@ class Kinds:
         used = self._uses.get(key, set())
         return bool(used & _MODULE_ONLY_METHODS) or "()" in used or {"state_dict", "load_state_dict"} <= used
 
+    def module_only_called(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """Taken for a Module only because the file calls it like a layer (`self.model(x)`): any
+        callable is called so, so a fix that depends on it being a Module is a guess."""
+        if self._kind(expr, scope, 0) not in (None, PENDING):
+            return False
+        key = self._use_key(expr, scope)
+        if key is None:
+            return False
+        if self._uses is None:
+            self._uses = self._collect_uses()
+        used = self._uses.get(key, set())
+        return "()" in used and not used & _MODULE_ONLY_METHODS and not {"state_dict", "load_state_dict"} <= used
+
     def _use_key(self, expr: cst.BaseExpression, scope: Scope) -> tuple | None:
         if isinstance(expr, cst.Name):
             owner = scope.lookup(expr.value)

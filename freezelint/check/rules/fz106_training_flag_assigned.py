@@ -27,6 +27,8 @@ class TrainingFlagAssigned(Rule):
         "moving and Dropout stays active. `module.train(v)` / `module.eval()` set the whole subtree."
     )
     fix_title = "Call `module.train(v)`"
+    fix_unsafe_when = ("the object is taken for a Module only because it is called like one (`self.model(x)`): "
+                       "any callable is, and `.train(v)` may not exist on it or mean something else")
     notes = (
         "Not reported where the flag is the whole story: on a layer without children (`nn.Linear`, "
         "`nn.BatchNorm2d`, `nn.ReLU`, ...), inside `train`/`eval`/`__init__` methods or a `training` "
@@ -132,6 +134,27 @@ class TrainingFlagAssigned(Rule):
             net = torchvision.models.resnet18(weights=None)
             net.layer1.train(False)  # expect: FZ106
             """,
+        ),
+        Example(
+            """
+            class Evaluator:
+                def __init__(self, model):
+                    self.model = model
+
+                def predict(self, x):
+                    self.model.training = False  # expect: FZ106
+                    return self.model(x)
+            """,
+            fixed="""
+            class Evaluator:
+                def __init__(self, model):
+                    self.model = model
+
+                def predict(self, x):
+                    self.model.train(False)  # expect: FZ106
+                    return self.model(x)
+            """,
+            unsafe=True,  # a Module only because it is called like one: any callable is
         ),
     ]
     good = [
@@ -248,7 +271,8 @@ class TrainingFlagAssigned(Rule):
                 f"`{obj}.training = {value}` flips only `{obj}`'s own flag; its submodules (BatchNorm, "
                 f"Dropout) keep theirs; call `{obj}.train({value})`",
                 store.ctx,
-                call_fix(store, "train", f"Call `{obj}.train({value})`"),
+                call_fix(store, "train", f"Call `{obj}.train({value})`",
+                         safe=not facts.kinds.module_only_called(store.obj, store.ctx.scope)),
             )
 
 
