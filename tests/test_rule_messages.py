@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from freezelint.check.engine import check_source
 
 
@@ -208,3 +210,21 @@ def test_fz107_claims_batchnorm_and_dropout_only_for_a_known_module():
     assert [r for r, _, _ in got] == [6, 8]
     assert got[0][1].endswith("nothing is put in eval mode. Call it: `net.eval()`.")
     assert "BatchNorm statistics keep moving and Dropout stays on" in got[1][1]
+
+
+@pytest.mark.parametrize("freeze,code", [
+    ("for p in model.parameters():\n    p.requires_grad_ = False\n", "FZ101"),
+    ("model.requires_grad = False\n", "FZ102"),
+    ("for p in model.parameters():\n    p.require_grad = False\n", "FZ103"),
+    ("for p in model.parameters():\n    p.requires_grad == False\n", "FZ104"),
+])
+def test_fz301_says_a_broken_freeze_is_meant_not_done(freeze, code):
+    """FZ301 counts the freeze the author meant; beside FZ101-FZ104 saying it freezes nothing, its
+    message must not say the model is frozen."""
+    found = _messages("import torchvision, torch\nmodel = torchvision.models.resnet18()\n" + freeze +
+                      "opt = torch.optim.AdamW(model.parameters())\n", "FZ301")
+    assert len(found) == 1
+    assert "`model` is meant to be frozen (`" in found[0][1] and f"freezes nothing as written: {code})" in found[0][1]
+    fine = _messages("import torchvision, torch\nmodel = torchvision.models.resnet18()\n"
+                     "model.requires_grad_(False)\nopt = torch.optim.AdamW(model.parameters())\n", "FZ301")
+    assert "while `model` is frozen in this scope" in fine[0][1]

@@ -321,7 +321,13 @@ class Flow(cst.CSTVisitor):
                 effects = self.summaries.method(recv, method, scope, self.depth)
                 for kind, detail in effects:
                     self._emit(kind, target, node, on=recv, **_placed(kind, detail, part_path(recv)))
-                if not effects and isinstance(recv, cst.Name) and not method.startswith("_") \
+                if not effects and method in LIBRARY_FREEZES and self._not_project_class(recv, scope):
+                    # transformers' own freeze of a part of the model (which part, its class says)
+                    # the part is not known here: named by the call, inside the receiver
+                    where = dotted(recv) or target
+                    self._emit(FREEZE, target, node, via=f"{where}.{method}", sub=f"{where}.{method}()",
+                               library=LIBRARY_FREEZES[method])
+                elif not effects and isinstance(recv, cst.Name) and not method.startswith("_") \
                         and method not in MODULE_METHODS:
                     # on a receiver of unknown class (a helper's parameter): a caller that knows
                     # the class applies the method (`model.freeze_bn()` inside train_one_epoch)
@@ -460,6 +466,14 @@ class Flow(cst.CSTVisitor):
             self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=q, path=s.path, whole=whole,
                        stateful=_stateful(node, q, s.group), comp=s.comp, conditional=s.conditional)
 
+    def _not_project_class(self, recv: cst.BaseExpression, scope: Scope) -> bool:
+        """`recv` is not an instance of a class of this file or of the project's (whose method of
+        that name, if any, the summaries answer), and not `self`."""
+        if isinstance(recv, cst.Name) and recv.value == "self":
+            return False
+        k = self.facts.kind(recv, scope)
+        return k is None or (k.cls is None and (k.qual is None or is_library(k.qual)))
+
     def _timm_model(self, recv: cst.BaseExpression) -> bool:
         """`recv` is a model `timm.create_model(...)` built (not a submodule of one)."""
         k = self.facts.kind(recv, self.scope)
@@ -487,10 +501,16 @@ class Flow(cst.CSTVisitor):
         if kind is None or kind == UNFREEZE and self._reset(obj):
             return
         target, sub = self._param_owner(obj), self._param_path(obj)
+        extra = {"flag": code_of(value)} if kind == FREEZE_BY_DEFAULT else {}
         if target is None and (called or sets_module_flag(self.facts, obj, self.scope)):
             # `model.requires_grad_(False)`, or FZ102's `model.requires_grad = False`: the object names itself
             target, sub = root_of(obj), part_path(obj)
-        self._emit(kind, target, node, sub=sub, **({"flag": code_of(value)} if kind == FREEZE_BY_DEFAULT else {}))
+            if not called:
+                extra["broken"] = "FZ102"
+        broken = extra.get("broken") or _broken_form(node)
+        if broken:  # the freeze meant, which as written changes nothing: messages say so
+            extra["broken"] = broken
+        self._emit(kind, target, node, sub=sub, **extra)
 
     def _reset(self, obj: cst.BaseExpression) -> bool:
         """`v.requires_grad = True` as a statement of a loop body that a later statement of the
@@ -823,6 +843,26 @@ def _stateful(call: cst.Call, q: str, group: cst.Dict | None = None) -> str | No
         return "AdamW's default weight_decay=0.01"
     if name in _STATEFUL_BY_DEFAULT:
         return f"{name}'s moving averages"
+    return None
+
+
+# Methods of transformers' models that set requires_grad False on a part of the model: the speech
+# models' feature encoder (Wav2Vec2, HuBERT, WavLM, Data2VecAudio, UniSpeech, SEW...), the whole
+# base model under a head (`freeze_base_model`).
+LIBRARY_FREEZES = {"freeze_feature_encoder": "its feature encoder", "freeze_feature_extractor": "its feature encoder",
+                   "freeze_base_model": "its base model"}
+
+
+def _broken_form(node: cst.CSTNode) -> str | None:
+    """The code of a requires_grad change written in a form that changes nothing: `x.requires_grad_
+    = v` (FZ101), a misspelled name (FZ103), `x.requires_grad == v` (FZ104)."""
+    if isinstance(node, cst.Expr) and isinstance(node.value, cst.Comparison):
+        return "FZ104"
+    targets = ([t.target for t in node.targets] if isinstance(node, cst.Assign)
+               else [node.target] if isinstance(node, (cst.AnnAssign, cst.AugAssign)) else [])
+    for t in targets:
+        if isinstance(t, cst.Attribute) and t.attr.value != "requires_grad":
+            return "FZ101" if t.attr.value == "requires_grad_" else "FZ103"
     return None
 
 

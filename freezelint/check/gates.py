@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '5925452806cc057a1b505418a1c59fc0'
+RULES_DIGEST = '9378fcd1244ce1611d9e3407ac88f685'
 
 GATES = {
     'FZ002': (
@@ -54,7 +54,7 @@ GATES = {
     'FZ202': (
         ('BatchNorm', 'torchvision', 'timm'),
         ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', '\\b(?:resnet|resnext|wide_resnet|densenet|efficientnet|mobilenet|mnasnet|shufflenet|inception_v3|googlenet|vgg\\d+_bn|regnet|maxvit)\\w*\\s*\\(|create_model\\('),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (
         ('BatchNorm',),
@@ -67,9 +67,9 @@ GATES = {
         ('\\.affine\\s*(?::[^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
     ),
     'FZ301': (
-        ('requires_grad', 'require_grad', 'requiresGrad'),
+        ('requires_grad', 'require_grad', 'requiresGrad', 'freeze_feature_e', 'freeze_base_model'),
         ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.(?:named_)?parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.(?:named_)?parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
     ),
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
@@ -94,12 +94,12 @@ GATES = {
     'FZ306': (
         ('DistributedDataParallel',),
         ('DistributedDataParallel',),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True',),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True',),
     ),
     'FZ307': (
         ('set_to_none',),
         ('set_to_none\\s*=\\s*False',),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False', '\\.backward\\('),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(', '\\.backward\\('),
     ),
     'FZ401': (
         ('load_state_dict',),

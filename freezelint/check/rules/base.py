@@ -27,7 +27,8 @@ OPTIMIZER_CALL = (r"\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Ad
                   r"Adafactor|LAMB|Lamb|LARS|Lion)\s*\(")
 # requires_grad turned off / on, in any of the forms the rules understand (events.requires_grad_sets).
 FREEZES = (r"requires_grad\s*(?::[^=\n]*)?=\s*False|requires_grad_\(\s*(?:False|requires_grad\s*=\s*False)"
-           r"|['\"]requires_grad['\"]\s*,\s*False")
+           r"|['\"]requires_grad['\"]\s*,\s*False"
+           r"|\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\(")  # events.LIBRARY_FREEZES
 # Freezes as meant, including the broken spellings FZ101/FZ103/FZ104 report (the flow rules
 # treat them as the freeze the author intended, so one run reports everything).
 FREEZES_MEANT = (FREEZES + r"|requires_grad_\s*=\s*False|requires_grad\s*==\s*False"

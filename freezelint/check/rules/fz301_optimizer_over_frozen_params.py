@@ -23,7 +23,7 @@ def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
 
 class OptimizerOverFrozenParams(Rule):
     code = "FZ301"
-    words = ("requires_grad", "require_grad", "requiresGrad")
+    words = ("requires_grad", "require_grad", "requiresGrad", "freeze_feature_e", "freeze_base_model")
     triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
     requires = (FREEZES_MEANT, r"\.(?:named_)?parameters\(\)|" + LIGHTNING_CALLBACK)
     what = (
@@ -64,6 +64,24 @@ class OptimizerOverFrozenParams(Rule):
         "BaseFinetuning's `freeze` stays silent."
     )
     bad = [
+        Example(
+            """
+            import torch
+            from transformers import Wav2Vec2ForCTC
+
+            model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
+            model.freeze_feature_encoder()  # transformers sets requires_grad False on the encoder
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            from transformers import Wav2Vec2ForCTC
+
+            model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
+            model.freeze_feature_encoder()  # transformers sets requires_grad False on the encoder
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)  # expect: FZ301
+            """,
+        ),
         Example(
             """
             import torch
@@ -262,6 +280,18 @@ class OptimizerOverFrozenParams(Rule):
     ]
     good = [
         """
+        import torch
+        import torch.nn as nn
+
+        class Speech(nn.Module):  # a method of the project's own: what it does is read there
+            def freeze_feature_encoder(self):
+                self.encoder_frozen = True  # read by forward(): torch.no_grad() around the encoder
+
+        model = Speech()
+        model.freeze_feature_encoder()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        """,
+        """
         import itertools
 
         import torch
@@ -432,7 +462,12 @@ class OptimizerOverFrozenParams(Rule):
                     if all(f.index < o.index for f in freezes) else None
                 frozen = freezes[0].detail.get("sub") or o.target
                 via = freezes[0].detail.get("via")  # frozen by a helper (or a builder): name it
-                how = f"`{via}(...)` freezes parameters of `{frozen}`" if via else f"`{frozen}` is frozen"
+                broken = freezes[0].detail.get("broken")
+                library = freezes[0].detail.get("library")  # transformers' own freeze method
+                how = f"`{via}()` freezes {library} (of `{o.target}`)" if library \
+                    else f"`{via}(...)` freezes parameters of `{frozen}`" if via \
+                    else (f"`{frozen}` is meant to be frozen (`{src(freezes[0].node)}` freezes nothing as written: "
+                          f"{broken})") if broken else f"`{frozen}` is frozen"
                 hook = freezes[0].detail.get("hook")  # a LightningModule's __init__, before configure_optimizers
                 yield self.finding(
                     first,
