@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e869920bc89a53c23af00cf70da43d0b'
+RULES_DIGEST = '8c2fab175ec7e16a6c39f40064a76781'
 
 GATES = {
     'FZ002': (
