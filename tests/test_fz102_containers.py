@@ -13,7 +13,7 @@ import pytest
 
 from freezelint.check.engine import check_source, check_text
 from freezelint.check.facts import MODULE, Facts
-from freezelint.check.submodule_table import TABLE
+from freezelint.check.submodule_table import DEPTH, TABLE
 
 from conftest import write
 
@@ -101,7 +101,13 @@ FIRES = {
     "Auto class, timm and torchvision containers from the table": """
     import timm
     import torchvision
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    def bert():
+        model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=2)
+        for layer in model.bert.encoder.layer[:8]:  # a layer stack one level below the table's depth
+            layer.requires_grad = False  # expect: FZ102
+        model.bert.encoder.layer.requires_grad = False  # expect: FZ102
 
     def llm():
         model = AutoModelForCausalLM.from_pretrained("some/checkpoint")
@@ -212,6 +218,7 @@ SILENT = {
     vit = timm.create_model("vit_base_patch16_224", pretrained=False)
     vit.cls_token[0].requires_grad = False
     vit.blocks.custom[0].requires_grad = False  # not in the table
+    vit.blocks.norm.layers[0].requires_grad = False  # deeper than the table goes
     """,
     "a list mixing a Module and a Parameter": """
     import torchvision
@@ -271,7 +278,9 @@ def test_parts_at_different_paths_do_not_make_the_whole_model():
 
 def test_table_seqs_are_module_paths():
     for key, entry in TABLE.items():
-        assert set(entry["seqs"]) <= set(entry["modules"]), key
+        assert {p for p in entry["seqs"] if p.count(".") < DEPTH} <= set(entry["modules"]), key
+        assert not set(entry["seqs"]) & set(entry["params"]), key
+    assert "bert.encoder.layer" in TABLE["transformers.AutoModelForSequenceClassification"]["seqs"]
     assert "transformer.h" in TABLE["transformers.GPT2LMHeadModel"]["seqs"]
     assert "layer1" in TABLE["torchvision.models.resnet18"]["seqs"]
     assert "wte" not in TABLE["transformers.GPT2Model"]["seqs"]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8c2fab175ec7e16a6c39f40064a76781'
+RULES_DIGEST = '0013b011e998a3e25a574d25dae444db'
 
 GATES = {
     'FZ002': (

@@ -85,7 +85,7 @@ def _submodule(base: Kind, attr: str) -> Kind | None:
     path = f"{base.sub}.{attr}" if base.sub else attr
     if path in entry["params"]:
         return Kind(PARAM)
-    if path in entry["modules"]:
+    if path in entry["modules"] or path in entry.get("seqs", ()):  # (seqs go one attribute deeper)
         return Kind(MODULE, factory=base.factory, sub=path)
     return None
 
