@@ -108,12 +108,14 @@ def _item(base: Kind | None, index: cst.BaseSlice | None) -> Kind | None:
     further where the index is a literal), a slice of an nn.Sequential/ModuleList is one of its
     own class; a ModuleDict cannot be sliced."""
     items = _items(base)
-    if items is None or index is None:
+    if base is None or items is None or index is None:
         return None
     if isinstance(index, cst.Slice):
-        return None if items == "dict" else base if not base.sub else Kind(MODULE)  # type: ignore[union-attr]
-    if items == "seq" and base.sub and isinstance(index.value, cst.Integer):  # type: ignore[union-attr]
-        return Kind(MODULE, factory=base.factory, sub=f"{base.sub}.{index.value.evaluated_value}")  # type: ignore
+        if items == "dict":
+            return None
+        return base if not base.sub else Kind(MODULE)  # a slice of a table path is no path of the table
+    if items == "seq" and base.sub and isinstance(index, cst.Index) and isinstance(index.value, cst.Integer):
+        return Kind(MODULE, factory=base.factory, sub=f"{base.sub}.{index.value.evaluated_value}")
     return Kind(MODULE)
 
 
@@ -520,7 +522,7 @@ class Kinds:
         if isinstance(it, (cst.List, cst.Tuple)):
             if index or not it.elements or any(isinstance(e, cst.StarredElement) for e in it.elements):
                 return None
-            return self._agree([self._kind(e.value, scope, depth) for e in it.elements])  # `[model.conv1, model.bn1]`
+            return self._agree([self._kind(e.value, scope, depth) for e in it.elements])  # `[model.conv1, ...]`
         if isinstance(it, cst.Call):
             q = qualname(it.func, scope)
             if q in ("enumerate", "list", "tuple", "reversed", "sorted") and it.args:
