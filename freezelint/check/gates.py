@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '9378fcd1244ce1611d9e3407ac88f685'
+RULES_DIGEST = '0399c3e4e524644edec3b7fcb54e4952'
 
 GATES = {
     'FZ002': (

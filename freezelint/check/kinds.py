@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import libcst as cst
 
-from freezelint.check.known import SELF_RETURNING, is_module_class, is_module_factory
+from freezelint.check.known import SELF_RETURNING, is_module_class, is_module_factory, module_items
 from freezelint.check.scopes import Binding, ClassInfo, Ctx, Scope, qualname
 from freezelint.check.syntax import call_arg, dotted
 
@@ -85,9 +85,38 @@ def _submodule(base: Kind, attr: str) -> Kind | None:
     path = f"{base.sub}.{attr}" if base.sub else attr
     if path in entry["params"]:
         return Kind(PARAM)
-    if path in entry["modules"]:
+    if path in entry["modules"] or path in entry.get("seqs", ()):  # (seqs go one attribute deeper)
         return Kind(MODULE, factory=base.factory, sub=path)
     return None
+
+
+def _items(base: Kind | None) -> str | None:
+    """What indexing a Module of this kind gives (known.module_items): "seq" or "dict" for a torch.nn
+    container built from its class, "seq" for a path the submodule table records as an
+    nn.Sequential/nn.ModuleList (`model.transformer.h`); None where it is not known."""
+    if base is None or base.tag != MODULE or base.wraps is not None or base.cls is not None:
+        return None
+    if base.sub:
+        from freezelint.check.submodule_table import TABLE
+
+        return "seq" if base.sub in TABLE.get(base.factory or "", {}).get("seqs", ()) else None
+    return module_items(base.qual)
+
+
+def _item(base: Kind | None, index: cst.BaseSlice | None) -> Kind | None:
+    """`base[index]` of a container of Modules: an item is a Module (one the table can follow
+    further where the index is a literal), a slice of an nn.Sequential/ModuleList is one of its
+    own class; a ModuleDict cannot be sliced."""
+    items = _items(base)
+    if base is None or items is None or index is None:
+        return None
+    if isinstance(index, cst.Slice):
+        if items == "dict":
+            return None
+        return base if not base.sub else Kind(MODULE)  # a slice of a table path is no path of the table
+    if items == "seq" and base.sub and isinstance(index, cst.Index) and isinstance(index.value, cst.Integer):
+        return Kind(MODULE, factory=base.factory, sub=f"{base.sub}.{index.value.evaluated_value}")
+    return Kind(MODULE)
 
 
 def _from_summary(entry: dict | None) -> Kind | None:
@@ -274,10 +303,15 @@ class Kinds:
             if base is not None and base.tag == STATE_DICT:
                 return Kind(COPY, origin=base.origin)
             index = expr.slice[0].slice if len(expr.slice) == 1 else None
+            if isinstance(index, cst.Index) and isinstance(expr.value, cst.Call) \
+                    and qualname(expr.value.func, scope) in ("list", "tuple", "sorted"):
+                return self._element_kind(expr.value, scope, (), depth)  # `list(model.children())[-1]`
             if base is not None and base.factory and isinstance(index, cst.Index) \
                     and isinstance(index.value, cst.Integer):
-                return _submodule(base, index.value.value)  # `model.features[0]`
-            return None
+                known = _submodule(base, index.value.value)  # `model.features[0]`
+                if known is not None:
+                    return known
+            return _item(base, index)
         return None
 
     def edges_behind(self, expr: cst.BaseExpression, scope: Scope) -> list:
@@ -350,8 +384,10 @@ class Kinds:
             values = [getattr(k, attr) for k in known]
             return values[0] if all(v == values[0] for v in values) else None
 
-        return Kind(first.tag, same("cls"), same("origin"), same("qual"), same("wraps"), same("factory"),
-                    same("sub"))
+        # a factory without its path is the whole model: parts at different paths keep neither
+        sub = same("sub")
+        factory = same("factory") if sub is not None or all(k.sub is None for k in known) else None
+        return Kind(first.tag, same("cls"), same("origin"), same("qual"), same("wraps"), factory, sub)
 
     def _name_kind(self, name: str, scope: Scope, depth: int) -> Kind | None:
         owner = scope.lookup(name)
@@ -494,6 +530,12 @@ class Kinds:
     def _element_kind(self, it: cst.BaseExpression, scope: Scope, index: tuple[int, ...],
                       depth: int) -> Kind | None:
         """Kind of the item at `index` of the elements produced by iterating `it`."""
+        if isinstance(it, cst.Subscript) and len(it.slice) == 1 and isinstance(it.slice[0].slice, cst.Slice):
+            return self._element_kind(it.value, scope, index, depth)  # a slice holds what its sequence does
+        if isinstance(it, (cst.List, cst.Tuple)):
+            if index or not it.elements or any(isinstance(e, cst.StarredElement) for e in it.elements):
+                return None
+            return self._agree([self._kind(e.value, scope, depth) for e in it.elements])  # `[model.conv1, ...]`
         if isinstance(it, cst.Call):
             q = qualname(it.func, scope)
             if q in ("enumerate", "list", "tuple", "reversed", "sorted") and it.args:
@@ -518,8 +560,13 @@ class Kinds:
                     return Kind(PARAM) if index == (1,) else None
                 if method in ("items", "values"):
                     base = self._kind(recv, scope, depth)
+                    want = (1,) if method == "items" else ()
                     if base is not None and base.tag == STATE_DICT:
-                        want = (1,) if method == "items" else ()
                         return Kind(COPY, origin=base.origin) if index == want else None
+                    if _items(base) == "dict":
+                        return Kind(MODULE) if index == want else None  # an nn.ModuleDict's values
+            return None
+        if not index and _items(self._kind(it, scope, depth)) == "seq":
+            return Kind(MODULE)  # `for block in model.transformer.h`
         return None
 

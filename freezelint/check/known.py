@@ -63,6 +63,18 @@ def is_leaf_module_class(qualname: str | None) -> bool:
     return qualname.rsplit(".", 1)[1] not in _NN_CONTAINERS and ".parallel." not in qualname
 
 
+_NN_ITEMS = {"Sequential": "seq", "ModuleList": "seq", "ModuleDict": "dict"}
+
+
+def module_items(qualname: str | None) -> str | None:
+    """What indexing a torch.nn container gives: "seq" for nn.Sequential and nn.ModuleList (every
+    item, slice and element is a Module), "dict" for nn.ModuleDict (every item and value is one;
+    iterating it gives the keys); None for any other class (nn.ParameterList items are Parameters)."""
+    if not qualname or not qualname.startswith("torch.nn.") or not is_module_class(qualname):
+        return None
+    return _NN_ITEMS.get(qualname.rsplit(".", 1)[1])
+
+
 # Packages whose functions are never a project's own: an argument handed to them is not followed.
 _LIBRARIES = frozenset({"torch", "torchvision", "timm", "transformers", "lightning", "pytorch_lightning", "peft",
                         "accelerate", "numpy", "os", "sys", "math", "copy", "functools", "itertools", "typing",

@@ -33,7 +33,11 @@ class RequiresGradOnModule(Rule):
         "Parameter in none, such as `model.bert`), an instance "
         "of an nn.Module subclass of the same file (or of another file of the project), `self` "
         "inside such a class (or `self.<attr>` assigned a Module there), items of `.modules()`, "
-        "`.named_modules()`, `.named_children()`, `.children()` and `.apply(fn)`, an attribute of an "
+        "`.named_modules()`, `.named_children()`, `.children()` and `.apply(fn)`, items, slices and loop "
+        "variables of an `nn.Sequential` or `nn.ModuleList` (built from its class, or a path the table "
+        "records as one, such as GPT-2's `model.transformer.h` or BERT's `model.bert.encoder.layer`), "
+        "items and `.values()` of an `nn.ModuleDict` (not its keys), items of `list(model.children())`, "
+        "a list of Modules, an attribute of an "
         "instance of such a class that the class assigns a Module in every assignment of it (`model.backbone`, "
         "also where the class is defined in another project file), or a name proven "
         "a Module by use (`.eval()`, `.train()`, `.parameters()`, `.modules()`, `.children()`, "
@@ -179,6 +183,44 @@ class RequiresGradOnModule(Rule):
             model.classifier.requires_grad_(True)  # expect: FZ102
             """,
         ),
+        Example(
+            """
+            from torch import nn
+            from transformers import GPT2LMHeadModel
+
+            model = GPT2LMHeadModel.from_pretrained("gpt2")
+            for block in model.transformer.h[:-2]:
+                block.requires_grad = False  # expect: FZ102
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(6)])
+
+            net = Net()
+            net.layers[0].requires_grad = False  # expect: FZ102
+            for layer in net.layers[:4]:
+                layer.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            from torch import nn
+            from transformers import GPT2LMHeadModel
+
+            model = GPT2LMHeadModel.from_pretrained("gpt2")
+            for block in model.transformer.h[:-2]:
+                block.requires_grad_(False)  # expect: FZ102
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(6)])
+
+            net = Net()
+            net.layers[0].requires_grad_(False)  # expect: FZ102
+            for layer in net.layers[:4]:
+                layer.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
     ]
     good = [
         """
@@ -257,6 +299,23 @@ class RequiresGradOnModule(Rule):
         vit = AutoModel.from_pretrained("google/vit-base-patch16-224")
         vit.embeddings.cls_token.requires_grad = False
         vit.custom_scale.requires_grad = False  # not in the table: unknown, silent
+        """,
+        """
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scales = nn.ParameterList([nn.Parameter(torch.ones(4)) for _ in range(3)])
+
+        net = Net()
+        net.scales[0].requires_grad = False  # a ParameterList holds Parameters: correct
+        for p in list(net.parameters())[:-2]:
+            p.requires_grad = False
+
+        def unfreeze_first(batch):
+            batch[0].requires_grad = True  # an unknown sequence: a tensor for all the checker knows
         """,
     ]
 
