@@ -21,13 +21,14 @@ DEPTH = 2  # `features.0` and `layer1.0` yes, `layer1.0.conv1` no: deeper paths 
 # A layer stack sits one level below a task model's backbone (`bert.encoder.layer`): "seqs" go one deeper.
 SEQ_DEPTH = DEPTH + 1
 
-TORCHVISION = [
-    "alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s", "googlenet",
-    "inception_v3", "mnasnet1_0", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "regnet_y_400mf",
-    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2",
-    "shufflenet_v2_x1_0", "squeezenet1_0", "swin_t", "vgg11", "vgg16", "vgg16_bn", "vgg19", "vit_b_16",
-    "vit_b_32", "vit_l_16", "maxvit_t",
-]
+
+
+def torchvision_models() -> list[str]:
+    """Every classification model torchvision lists: a family's members differ in depth and width
+    (`vgg13_bn().features` has other indices than `vgg16_bn()`'s), so none stands for another."""
+    import torchvision
+
+    return sorted(torchvision.models.list_models(module=torchvision.models))
 TIMM = [
     "vit_base_patch16_224", "vit_small_patch16_224", "vit_tiny_patch16_224", "deit_small_patch16_224",
     "resnet50", "resnet18", "efficientnet_b0", "convnext_tiny", "swin_tiny_patch4_window7_224",
@@ -118,7 +119,7 @@ def main() -> None:
     with torch.device("meta"):
         import torchvision
 
-        for name in TORCHVISION:
+        for name in torchvision_models():
             kw = {"aux_logits": False, "init_weights": False} if name in ("googlenet", "inception_v3") else {}
             _add(table, f"torchvision.models.{name}", lambda: getattr(torchvision.models, name)(weights=None, **kw))
         import timm
