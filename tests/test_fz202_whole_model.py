@@ -166,3 +166,23 @@ def test_train_of_a_part_counts_only_when_it_reaches_frozen_batchnorm(cli, tmp_p
     assert [row for row, _ in found] == want
     if want:
         assert f"`{part}.train()` puts it in train mode" in found[0][1]
+
+
+def test_a_helper_that_trains_only_the_head_puts_no_frozen_batchnorm_in_train_mode(cli, tmp_path):
+    """`train_epoch(model)` doing `model.eval(); model.fc.train()` (two public scripts): its
+    train() is on the head, which holds no BatchNorm; one that trains a part with BatchNorm, or
+    the whole model somewhere, is reported."""
+    head = ("def train_epoch(m):\n    m.eval()\n    m.fc.train()\n    step(m)\n\n\n"
+            "model = torchvision.models.resnet18(weights=None)\nmodel.requires_grad_(False)\n"
+            "model.fc = torch.nn.Linear(512, 2)\nopt = torch.optim.SGD(model.fc.parameters(), lr=0.1, momentum=0.9)\n"
+            "for epoch in range(3):\n    train_epoch(model)\n")
+    text = "import torch\nimport torchvision\n\n\n" + head
+    assert _messages(cli, tmp_path, text) == []
+    assert [r for r, _ in _messages(cli, tmp_path, text.replace("m.fc.train()", "m.layer4.train()"))] == [12]
+    both = text.replace("    m.fc.train()\n", "    m.fc.train()\n    if m.training:\n        m.train()\n")
+    assert [r for r, _ in _messages(cli, tmp_path, both)] == [14]
+    # two helpers deep: run_epoch(model) -> set_train_mode(model)
+    nested = text.replace("def train_epoch(m):\n    m.eval()\n    m.fc.train()\n    step(m)\n",
+                          "def set_train_mode(m):\n    m.eval()\n    m.fc.train()\n\n\n"
+                          "def train_epoch(m):\n    set_train_mode(m)\n    step(m)\n")
+    assert "set_train_mode" in nested and _messages(cli, tmp_path, nested) == []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0399c3e4e524644edec3b7fcb54e4952'
+RULES_DIGEST = '4e709538248e878c408b5f2a5675b0a2'
 
 GATES = {
     'FZ002': (

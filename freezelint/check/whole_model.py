@@ -811,9 +811,12 @@ def _reached(train: Event, model: str, layers: list[str]) -> list[str]:
     is called on (`model.fc.train()` after `model.eval()`, a linear probe's head, reaches none). A
     helper's, or a part not named by a path, may reach any."""
     node = train.node
-    if train.detail.get("via") or not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+    if train.detail.get("via"):  # a helper's: the part its train() calls are on, when it says
+        path = train.detail.get("trained_part")
+    elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        path = dotted(node.func.value)
+    else:
         return layers
-    path = dotted(node.func.value)
     if path is None or path == model or not path.startswith(model + "."):
         return layers
     part = path[len(model) + 1:]
