@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '4e709538248e878c408b5f2a5675b0a2'
+RULES_DIGEST = '0890899a8edc79098a98b098eec3f8d1'
 
 GATES = {
     'FZ002': (

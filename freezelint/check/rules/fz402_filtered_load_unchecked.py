@@ -52,7 +52,8 @@ def _stores_to(node: cst.CSTNode, name: str) -> int:
 
 
 class _FilledUnderKeyTest(cst.CSTVisitor):
-    """`for k, v in sd.items(): if k in other: name[k] = v`: the loop form of a key-filtered dict."""
+    """`for k, v in sd.items(): if k in other: name[k] = v` (renamed keys and nested tests too): the
+    loop form of a key-filtered dict."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -64,26 +65,13 @@ class _FilledUnderKeyTest(cst.CSTVisitor):
                 and isinstance(target, cst.Tuple) and target.elements
                 and isinstance(target.elements[0].value, cst.Name)):
             return True
-        key = target.elements[0].value.value
         guarded = [stmt for stmt in node.body.body if isinstance(stmt, cst.If) and _key_test(stmt.test)
-                   and stmt.orelse is None and self._stores(stmt.body, key)]
+                   and stmt.orelse is None and _stores_to(stmt.body, self.name)]
         # every store into the dict in this loop is under the test (an `else` or another store may
         # keep the keys the test drops)
         if guarded and _stores_to(node.body, self.name) == sum(_stores_to(g.body, self.name) for g in guarded):
             self.found = True
         return True
-
-    def _stores(self, body: cst.BaseSuite, key: str) -> bool:
-        for stmt in getattr(body, "body", ()):
-            for small in getattr(stmt, "body", ()) if isinstance(stmt, cst.SimpleStatementLine) else ():
-                if isinstance(small, cst.Assign) and any(
-                        isinstance(t.target, cst.Subscript) and isinstance(t.target.value, cst.Name)
-                        and t.target.value.value == self.name and len(t.target.slice) == 1
-                        and isinstance(t.target.slice[0].slice, cst.Index)
-                        and isinstance(t.target.slice[0].slice.value, cst.Name)
-                        and t.target.slice[0].slice.value.value == key for t in small.targets):
-                    return True
-        return False
 
 
 class _Uses(cst.CSTVisitor):
