@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0890899a8edc79098a98b098eec3f8d1'
+RULES_DIGEST = 'cca8629710413d5bc03665bba3e1edaa'
 
 GATES = {
     'FZ002': (

@@ -207,6 +207,21 @@ class FilteredLoadUnchecked(Rule):
                 model.load_state_dict(state_dict)
             """
         ),
+        Example(
+            """
+            def load_xception(model, pretrained):
+                state_dict = model.state_dict()
+                model_dict = {}  # expect: FZ402
+                for k, v in pretrained.items():
+                    if k in state_dict:
+                        if k.startswith("block12"):
+                            model_dict[k.replace("block12", "block20")] = v
+                        else:
+                            model_dict[k] = v
+                state_dict.update(model_dict)
+                model.load_state_dict(state_dict)
+            """
+        ),
     ]
     good = [
         """
