@@ -183,3 +183,20 @@ def test_self_attribute_proven_module_by_use_in_its_class():
     """
     diags = check_source(textwrap.dedent(code).lstrip(), select=["FZ102"])
     assert [(d.code, d.row) for d in diags] == [("FZ102", 9)]
+
+
+def test_a_name_bound_to_one_of_several_table_models_knows_what_they_agree_on():
+    """`vgg = vgg13_bn() ... else: vgg = vgg16_bn()`: `vgg.features` is a Module in both, so it is
+    one (FZ102 on `backbone.requires_grad = False`); a path only one of them has is not known."""
+    from freezelint.check.engine import check_source
+
+    src = ("import torchvision\n\n\ndef backbone(coarse):\n    if coarse:\n"
+           "        vgg = torchvision.models.vgg13_bn(weights=None)\n    else:\n"
+           "        vgg = torchvision.models.vgg16_bn(weights=None)\n"
+           "    b = vgg.features\n    b.requires_grad = False\n"
+           "    vgg.features[40].requires_grad = False\n    return b\n")
+    found = [(d.row, d.code) for d in check_source(src, "x.py", select=["FZ102"])]
+    # features[40] is a layer of vgg16_bn only (vgg13_bn's features end at 33): not claimed
+    assert found == [(10, "FZ102")]
+    mixed = src.replace("torchvision.models.vgg16_bn(weights=None)", "make_vgg()")
+    assert check_source(mixed, "x.py", select=["FZ102"]) == []

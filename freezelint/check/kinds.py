@@ -74,19 +74,24 @@ def _factory_key(q: str, call: cst.Call) -> str:
     return q
 
 
+# Joins the table keys of a name bound to one of several table models (`Kind.factory`): what they
+# all agree on is known; a key so joined is in no table entry, so nothing else reads it as one model.
+ALTERNATIVES = "|"
+
+
 def _submodule(base: Kind, attr: str) -> Kind | None:
     """`attr` of a known model (or of one of its submodules), from the generated table: a Module,
     a Parameter, or None (not in the table, or deeper than it goes)."""
     from freezelint.check.submodule_table import TABLE  # loaded on first use (~40 kB)
 
-    entry = TABLE.get(base.factory or "")
-    if entry is None:
+    entries = [TABLE.get(f) for f in (base.factory or "").split(ALTERNATIVES)]
+    if not entries or any(e is None for e in entries):
         return None
     path = f"{base.sub}.{attr}" if base.sub else attr
-    if path in entry["params"]:
+    if all(path in e["params"] for e in entries):  # type: ignore[index]
         return Kind(PARAM)
-    if path in entry["modules"] or path in entry.get("seqs", ()):  # (seqs go one attribute deeper)
-        return Kind(MODULE, factory=base.factory, sub=path)
+    if all(path in e["modules"] or path in e.get("seqs", ()) for e in entries):  # type: ignore[union-attr]
+        return Kind(MODULE, factory=base.factory, sub=path)  # (seqs go one attribute deeper)
     return None
 
 
@@ -387,6 +392,9 @@ class Kinds:
         # a factory without its path is the whole model: parts at different paths keep neither
         sub = same("sub")
         factory = same("factory") if sub is not None or all(k.sub is None for k in known) else None
+        if factory is None and all(k.factory for k in known) and (sub is not None or all(k.sub is None for k in known)):
+            # `vgg = vgg13_bn() if coarse else vgg16_bn()`: one of several table models, the same path
+            factory = ALTERNATIVES.join(sorted({k.factory for k in known}))  # type: ignore[misc]
         return Kind(first.tag, same("cls"), same("origin"), same("qual"), same("wraps"), factory, sub)
 
     def _name_kind(self, name: str, scope: Scope, depth: int) -> Kind | None:
