@@ -186,3 +186,47 @@ def test_a_helper_that_trains_only_the_head_puts_no_frozen_batchnorm_in_train_mo
                           "def set_train_mode(m):\n    m.eval()\n    m.fc.train()\n\n\n"
                           "def train_epoch(m):\n    set_train_mode(m)\n    step(m)\n")
     assert "set_train_mode" in nested and _messages(cli, tmp_path, nested) == []
+
+
+PASSED_IN = """\
+import torch
+import torch.nn as nn
+import torchvision
+
+
+class Probe(nn.Module):
+    def __init__(self, backbone, classes):
+        super().__init__()
+        self.backbone = backbone
+        self.backbone.requires_grad_(False)
+        self.head = nn.Linear(1000, classes)
+TRAIN_OVERRIDE
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+model = BUILT
+opt = torch.optim.SGD(model.head.parameters(), lr=0.1, momentum=0.9)
+for epoch in range(3):
+    model.train()
+    for x, y in loader:
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+"""
+
+
+@pytest.mark.parametrize("built,override,want", [
+    ("Probe(torchvision.models.resnet50(weights=None), 10)", "", [17]),
+    ("Probe(classes=10, backbone=torchvision.models.resnet18(weights=None))", "", [17]),
+    # the backbone is not a table model, or the class keeps it in eval mode itself: no claim
+    ("Probe(make_backbone(), 10)", "", []),
+    ("Probe(torchvision.models.resnet50(weights=None), 10)",
+     "\n    def train(self, mode=True):\n        super().train(mode)\n        self.backbone.eval()\n        return self\n", []),
+])
+def test_a_table_model_passed_to_init_and_frozen_there(cli, tmp_path, built, override, want):
+    text = PASSED_IN.replace("BUILT", built).replace("TRAIN_OVERRIDE", override)
+    found = _messages(cli, tmp_path, text)
+    assert [r for r, _ in found] == want
+    if want:
+        assert "its `backbone` is torchvision.models.resnet" in found[0][1]

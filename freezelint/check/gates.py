@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'cca8629710413d5bc03665bba3e1edaa'
+RULES_DIGEST = '6c9d3d2f813432a356e491a6cfc789b3'
 
 GATES = {
     'FZ002': (

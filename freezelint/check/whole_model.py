@@ -24,7 +24,7 @@ from freezelint.check.known import is_library
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REPLACE, TRAIN,
                                    UNFREEZE, after)
 from freezelint.check.probe import handed_to
-from freezelint.check.syntax import dotted, root_of, walk
+from freezelint.check.syntax import call_arg, dotted, root_of, walk
 
 # The call of a factory whose model holds BatchNorm (the rule's text trigger): torchvision's by name,
 # timm's `create_model("resnet50")`
@@ -122,7 +122,7 @@ def _model_parts(facts: Facts, flow: Flow, model: str, first: Event) -> tuple[Pa
     if kind is not None and kind.cls is not None and kind.cls.is_module and kind.tag == "module":
         if not _plain_module(facts, kind.cls) or _evals_parts(flow.summaries, kind.cls):
             return None
-        parts, unknown = _class_parts(facts, kind.cls)
+        parts, unknown = _class_parts(facts, kind.cls, _construction(flow, model))
         return parts, unknown, _class_label(kind.cls.name, parts)
     returned = first.kind == BUILT or isinstance(first.node, cst.Call) and _assigned_to(first, first.node, model)
     record = _record_of(facts, flow, first) if returned else None
@@ -144,15 +144,44 @@ def _class_label(name: str, parts: Parts) -> str:
     return f"{name}: its {held}" if name else held
 
 
-def _class_parts(facts: Facts, info) -> tuple[Parts, list[str]]:
+def _construction(flow: Flow, model: str) -> tuple[cst.Call, object] | None:
+    """`model = Probe(resnet50(), 10)`: the one call that built the instance, with its scope."""
+    bound = flow.scope.bindings.get(model, [])
+    if len(bound) == 1 and bound[0].how == "expr" and isinstance(bound[0].node, cst.Call):
+        return bound[0].node, flow.scope
+    return None
+
+
+def _passed_in(facts: Facts, info, values, built: tuple[cst.Call, object] | None):
+    """The kind of the argument an attribute holds when `__init__` stores a parameter as it is
+    (`self.backbone = backbone`, built as `Probe(resnet50(), 10)` or `Probe(backbone=resnet50())`)."""
+    if built is None or len(values) != 1 or not isinstance(values[0][0], cst.Name):
+        return None
+    value, scope = values[0]
+    init = next((m for m in info.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"),
+                None)
+    bound = scope.bindings.get(value.value, [])
+    if init is None or scope.node is not init or len(bound) != 1 or bound[0].how != "param":
+        return None
+    names = [p.name.value for p in (*init.params.posonly_params, *init.params.params)][1:]  # after self
+    call, call_scope = built
+    arg = call_arg(call, names.index(value.value), value.value) if value.value in names else \
+        next((a.value for a in call.args if a.keyword is not None and a.keyword.value == value.value), None)
+    return facts.kind(arg, call_scope) if arg is not None else None
+
+
+def _class_parts(facts: Facts, info, built: tuple[cst.Call, object] | None = None) -> tuple[Parts, list[str]]:
     """The parts of an instance of a Module class of this file built by table factories
-    (`self.backbone = resnet50()`), and its other attributes that may hold BatchNorm (a Module not
-    proven free of it: a project class, a builder's result)."""
+    (`self.backbone = resnet50()`, or a table model passed to `__init__` and stored as it is, when
+    the call that built the instance is known), and its other attributes that may hold BatchNorm
+    (a Module not proven free of it: a project class, a builder's result)."""
     parts: Parts = {}
     unknown = []
     for attr in sorted(info.attrs):
         values = info.attrs[attr]
         k = facts.kinds.class_attr(info, attr)
+        if not (k is not None and k.factory) and built is not None:
+            k = _passed_in(facts, info, values, built) or k
         if k is not None and k.tag == "module" and k.factory and k.factory in _table():
             parts[attr] = (k.factory, k.sub)
         elif all(_holds_no_batchnorm(facts, v, s) or not _may_be_module(facts, v, s) for v, s in values):
