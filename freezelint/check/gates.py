@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6c9d3d2f813432a356e491a6cfc789b3'
+RULES_DIGEST = 'affbd79c4ccaa7ab58ff50cfbf56578c'
 
 GATES = {
     'FZ002': (

@@ -44,8 +44,9 @@ class FreezeMethodNotCalled(Rule):
             "`model.train`, `x.requires_grad_`, `model.freeze_feature_encoder`, `freeze_bn`.")
     why = (
         "Without `()` the statement only looks the method up and throws it away: no module changes "
-        "mode and no parameter is frozen, and Python raises nothing. The model then trains with "
-        "BatchNorm statistics moving and every weight trainable, exactly as if the line were absent."
+        "mode and no parameter is frozen, and Python raises nothing. Everything runs as if the line "
+        "were absent: a model meant to be in eval mode keeps its BatchNorm statistics moving and its "
+        "Dropout on, and parameters meant to be frozen keep training."
     )
     fix_title = "Call it: add `()`"
     fix_unsafe_when = (
