@@ -7,7 +7,7 @@ import re
 import libcst as cst
 import pytest
 
-from freezelint.check.whole_model import BN_FACTORY_CALL, _evaluate, bn_layers
+from freezelint.check.whole_model import BN_FACTORY_CALL, BN_FACTORY_TRIGGERS, _evaluate, bn_layers
 from freezelint.check.submodule_table import TABLE
 
 
@@ -27,6 +27,7 @@ def test_the_trigger_admits_every_factory_with_batchnorm():
     for key in holders:
         call = f'timm.create_model("{key.split(":")[1]}")' if key.startswith("timm") else f"{key}(weights=None)"
         assert re.search(BN_FACTORY_CALL, call), key
+        assert any(re.search(t, call) for t in BN_FACTORY_TRIGGERS), key  # the rule's text gate
 
 
 @pytest.mark.parametrize("test,name,want", [

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'affbd79c4ccaa7ab58ff50cfbf56578c'
+RULES_DIGEST = '5009a911b14cbe2595c24ce4ee8ebc37'
 
 GATES = {
     'FZ002': (
@@ -53,7 +53,7 @@ GATES = {
     ),
     'FZ202': (
         ('BatchNorm', 'torchvision', 'timm'),
-        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', '\\b(?:resnet|resnext|wide_resnet|densenet|efficientnet|mobilenet|mnasnet|shufflenet|inception_v3|googlenet|vgg\\d+_bn|regnet|maxvit)\\w*\\s*\\(|create_model\\('),
+        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', 'resnet\\w*\\s*\\(', 'resnext\\w*\\s*\\(', 'wide_resnet\\w*\\s*\\(', 'densenet\\w*\\s*\\(', 'efficientnet\\w*\\s*\\(', 'mobilenet\\w*\\s*\\(', 'mnasnet\\w*\\s*\\(', 'shufflenet\\w*\\s*\\(', 'inception_v3\\w*\\s*\\(', 'googlenet\\w*\\s*\\(', 'vgg\\d+_bn\\w*\\s*\\(', 'regnet\\w*\\s*\\(', 'maxvit\\w*\\s*\\(', 'create_model\\('),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (

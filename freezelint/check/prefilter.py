@@ -132,13 +132,16 @@ class _Gate:
         words, triggers, requires = gate
         self.code = code
         self.words = words
-        self.trigger = re.compile("|".join(triggers))
+        # one pattern each, not one alternation: re scans quickly for a pattern's literal start,
+        # and tries an alternation of differently starting patterns at every position (the gates
+        # of timm + torchvision: 1.41 s as alternations, 1.12 s apart)
+        self.triggers = [re.compile(x) for x in triggers]
         self.requires = [re.compile(x) for x in requires]
 
     def admits(self, text: str) -> bool:
         if self.words and not any(w in text for w in self.words):
             return False
-        return bool(self.trigger.search(text)) and all(x.search(text) for x in self.requires)
+        return any(x.search(text) for x in self.triggers) and all(x.search(text) for x in self.requires)
 
 
 class Prefilter:

@@ -10,7 +10,7 @@ from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, flows_of
 from freezelint.check.probe import left_in_eval, settled
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
-from freezelint.check.whole_model import BN_FACTORY_CALL, claims
+from freezelint.check.whole_model import BN_FACTORY_TRIGGERS, claims
 from freezelint.check.syntax import dotted, walk
 
 
@@ -18,7 +18,7 @@ class BnFrozenWithoutEval(Rule):
     code = "FZ202"
     words = ("BatchNorm", "torchvision", "timm")
     # ... or a model factory the table knows to hold BatchNorm (tests check every one matches)
-    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", BN_FACTORY_CALL)
+    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", *BN_FACTORY_TRIGGERS)
     # a literal False, or a flag (`requires_grad_(unfreeze)`, `unfreeze=False` by default)
     requires = (FREEZES + r"|requires_grad_?(?:\s*=|\(|['\"]\s*,)\s*[A-Za-z_]|requires_grad_\(\s*\)",)
     what = ("Finds BatchNorm layers frozen with requires_grad only, never put in eval mode: frozen one by one, or "
