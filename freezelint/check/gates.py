@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '5009a911b14cbe2595c24ce4ee8ebc37'
+RULES_DIGEST = 'eae28ada76bc73181baf82ade759aa8c'
 
 GATES = {
     'FZ002': (
@@ -68,22 +68,22 @@ GATES = {
     ),
     'FZ301': (
         ('requires_grad', 'require_grad', 'requiresGrad', 'freeze_feature_e', 'freeze_base_model'),
-        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False', '\\.(?:named_)?parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
     ),
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
-        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
         ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(',),
     ),
     'FZ303': (
         ('requires_grad', 'make_trainable'),
-        ('\\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True|\\bmake_trainable\\s*\\(', 'requires_grad|\\bmake_trainable\\s*\\('),
     ),
     'FZ304': (
         ('optim',),
-        ('[\'\\"]lr[\'\\"]\\s*:\\s*(?:0(?:\\.0*)?(?![\\d.])|[\\w.]+\\s*\\*\\s*0(?![\\d.])|0(?:\\.0*)?\\s*\\*)', '\\blr\\s*=\\s*(?:0(?:\\.0*)?(?![\\d.])|[\\w.]+\\s*\\*\\s*0(?![\\d.])|0(?:\\.0*)?\\s*\\*)'),
+        ('[\'\\"]lr[\'\\"]\\s*:\\s*(?:0(?:\\.0*)?(?![\\d.])|[\\w.]+\\s*\\*\\s*0(?![\\d.])|0(?:\\.0*)?\\s*\\*)', 'lr\\s*=\\s*(?:0(?:\\.0*)?(?![\\d.])|[\\w.]+\\s*\\*\\s*0(?![\\d.])|0(?:\\.0*)?\\s*\\*)'),
         (),
     ),
     'FZ305': (
@@ -108,7 +108,7 @@ GATES = {
     ),
     'FZ402': (
         ('items()',),
-        ('\\bif\\s+\\w+\\s+in\\s+\\w+',),
+        ('if\\s+\\w+\\s+in\\s+\\w+',),
         ('load_state_dict',),
     ),
 }

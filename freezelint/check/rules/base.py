@@ -22,8 +22,11 @@ from freezelint.check.flow import note_used
 
 # Trigger fragment: an assignment `= v` or `: T = v` right after a name (never `==`).
 ASSIGNED = r"\s*(?::[^=\n]*)?=(?!=)"
+# Text gates over-approximate, and a leading `\b` costs re the scan for the pattern's first
+# characters (it then tries every position: the optimizer gate over timm + torchvision, 396 -> 68 ms
+# without it): gate patterns start with what they match.
 # An optimizer being constructed (torch.optim classes and the usual third-party names).
-OPTIMIZER_CALL = (r"\b(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|"
+OPTIMIZER_CALL = (r"(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|"
                   r"Adafactor|LAMB|Lamb|LARS|Lion)\s*\(")
 # requires_grad turned off / on, in any of the forms the rules understand (events.requires_grad_sets).
 FREEZES = (r"requires_grad\s*(?::[^=\n]*)?=\s*False|requires_grad_\(\s*(?:False|requires_grad\s*=\s*False)"

@@ -37,7 +37,7 @@ def _lr_values(group: cst.BaseExpression) -> list[cst.BaseExpression]:
 class LrZeroFreeze(Rule):
     code = "FZ304"
     words = ("optim",)
-    triggers = (r"['\"]lr['\"]\s*:\s*" + _ZERO, r"\blr\s*=\s*" + _ZERO)
+    triggers = (r"['\"]lr['\"]\s*:\s*" + _ZERO, r"lr\s*=\s*" + _ZERO)  # no leading \b: see base.OPTIMIZER_CALL
     what = "Finds optimizer param groups given `lr=0`, a common stand-in for freezing."
     why = (
         "An `lr=0` group keeps the values unchanged, but gradients and optimizer state are still "

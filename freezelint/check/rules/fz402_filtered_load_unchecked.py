@@ -137,7 +137,7 @@ class _InlineFiltered(cst.CSTVisitor):
 class FilteredLoadUnchecked(Rule):
     code = "FZ402"
     words = ("items()",)
-    triggers = (r"\bif\s+\w+\s+in\s+\w+",)
+    triggers = (r"if\s+\w+\s+in\s+\w+",)  # (`elif` too; no leading \b: see base.OPTIMIZER_CALL)
     requires = (r"load_state_dict",)
     what = (
         "Finds a state dict filtered by key membership (`{k: v for k, v in sd.items() if k in "
