@@ -27,6 +27,11 @@ def _holders(names: list[str], modules: dict[str, "ModuleRecord"]) -> set[str]:
     return {max(common, key=len)} if common else set()
 
 
+
+# The tree's words for ModuleRecord.optimizer, which counts trainable parameters only: "all" alone
+# read as every parameter of a partly frozen module
+_HELD = {"all": "all trainable", "some": "some trainable", "none": "no trainable"}
+
 @dataclass
 class AuditFinding:
     code: str
@@ -241,8 +246,8 @@ class AuditReport:
                 parts.append(f"params changed {pch}/{params}")
             if bufs:
                 parts.append(f"buffers changed {bch}/{bufs}")
-            if m.optimizer != "-":
-                parts.append(f"optimizer: {m.optimizer}")
+            if m.optimizer != "-":  # of the module's trainable parameters (a frozen part is no one's)
+                parts.append(f"optimizer: {_HELD.get(m.optimizer, m.optimizer)}")
             if collapsed and len(collapsed) > 1:
                 parts.append(f"[dim]({len(collapsed) - 1} submodule{'s' if len(collapsed) != 2 else ''} alike)[/dim]")
             if name in flagged or name in holding:
