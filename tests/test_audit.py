@@ -307,6 +307,16 @@ def test_near_miss_a_model_in_eval_as_a_whole_with_trainable_batchnorm_is_ok():
     assert any(b.changed for b in report.buffers)  # the statistics moved, as they are meant to
 
 
+def test_fz503_names_both_causes_the_audit_cannot_tell_apart():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    report = audit(model, torch.optim.SGD(model[1].parameters(), lr=0.1), batch=torch.randn(3, 4))
+    (found,) = report.findings
+    assert found.code == "FZ503" and found.message.endswith(
+        "(the optimizer was built from only part of the model, or they were unfrozen after it was built: FZ303 "
+        "in the code)")
+
+
 def test_frozen_params_without_grads_do_not_move_and_are_not_reported():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))

@@ -306,7 +306,21 @@ def test_unfreeze_mid_window_without_add_param_group_is_fz503():
     with freezelint.watch() as w:
         loop(model, opt, 3, on_iter=unfreeze_at)
     fz503 = [f for f in w.report.findings if f.code == "FZ503"]
-    assert fz503 and "0.weight" in fz503[0].message and "FZ303 in the code" in fz503[0].message
+    assert fz503 and "0.weight" in fz503[0].message
+    assert "(they were unfrozen after the optimizer was built: FZ303 in the code)" in fz503[0].message  # seen
+
+
+def test_an_optimizer_built_from_part_of_the_model_is_fz503_naming_both_causes():
+    # nothing frozen, nothing unfrozen: the optimizer holds layer3, layer4 and fc only
+    model = resnet()
+    opt = torch.optim.AdamW([{"params": model.layer3.parameters(), "lr": 1e-5},
+                             {"params": model.layer4.parameters()}, {"params": model.fc.parameters()}])
+    with freezelint.watch() as w:
+        resnet_loop(model, opt, 3)
+    (fz503,) = w.report.findings
+    assert fz503.code == "FZ503" and fz503.names[:3] == ["conv1.weight", "bn1.weight", "bn1.bias"]
+    assert fz503.message.endswith("(the optimizer was built from only part of the model, or they were unfrozen "
+                                  "after it was built: FZ303 in the code)")
 
 
 def _freeze_head_at(model, k):

@@ -26,7 +26,9 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
     "FZ503": {
         "observes": "A parameter with `requires_grad=True` that is in no param group of the optimizer.",
         "why": ("It gets a `.grad` at every backward but is never updated, and `optimizer.zero_grad()` never "
-                "clears that grad, so it accumulates forever."),
+                "clears that grad, so it accumulates forever. The optimizer was built from only part of the "
+                "model, or it was unfrozen after the optimizer was built (FZ303 in the code); the watch names "
+                "the second cause when it saw the unfreeze."),
         "fix": "Add it with `optimizer.add_param_group(...)` (or rebuild the optimizer), or freeze it.",
     },
     "FZ504": {

@@ -157,7 +157,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   buffers: list[BufferRecord], modules: list[ModuleRecord], modes_before: dict[str, bool],
                   steps: int, set_to_none: bool, optimizer_has_foreign: bool,
                   call_train: bool, grads_from_ddp: frozenset[str] = frozenset(),
-                  updated_elsewhere: bool = False, kept_stats: frozenset[str] = frozenset()) -> list[AuditFinding]:
+                  updated_elsewhere: bool = False, kept_stats: frozenset[str] = frozenset(),
+                  unfrozen: frozenset[str] | None = None) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -167,7 +168,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     (frozen yet changed) nor FZ503 (trainable yet never updated). `kept_stats` names the modules
     with running statistics that were put in eval() on their own, their parameters left to train
     (an eval-only BatchNorm freeze: deeplab's `freeze_bn()`, mmdet's `norm_eval`): a train() that
-    undid it is FZ201 too."""
+    undid it is FZ201 too. `unfrozen` names the parameters the watch saw unfrozen inside the
+    window (None: not known, as for audit()), so that FZ503 names its cause only when it was seen."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -297,13 +299,15 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     f"forward, gets no gradient and only takes the optimizer's memory", "build the optimizer after replacing layers, or "
                     "`optimizer.add_param_group({'params': layer.parameters()})`"))
             else:
+                seen = unfrozen is not None and all(n in unfrozen for n in names)
+                cause = ("they were unfrozen after the optimizer was built: FZ303 in the code" if seen else
+                         "the optimizer was built from only part of the model, or they were unfrozen after it "
+                         "was built: FZ303 in the code")
                 out.append(AuditFinding(
                     "FZ503", names[0] if len(names) == 1 else _label(top),
                     f"{listed(names)}: requires_grad=True but in no param group"
                     f"{' of any of the ' + str(len(opts)) + ' optimizers' if len(opts) > 1 else ''}, so never "
-                    f"updated; their .grad "
-                    f"accumulates and optimizer.zero_grad() never clears it (an unfreeze after the optimizer was "
-                    f"built: FZ303 in the code)",
+                    f"updated; their .grad accumulates and optimizer.zero_grad() never clears it ({cause})",
                     "add them to the optimizer (`optimizer.add_param_group(...)`) or freeze them", _several(names)))
 
     # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the

@@ -153,6 +153,10 @@ class Watch:
         # window's start, the step of their optimizer from which they were frozen); judged from then on
         self.refrozen: dict[int, tuple[tuple[torch.Tensor, tuple], int]] = {}
         self.wanted: set[int] = set()  # params of the models that required grad at any step
+        # params of the models frozen at the first step that saw their root: those trainable later
+        # were unfrozen inside the window (FZ503 names that cause only when it was seen)
+        self.frozen_at_start: set[int] = set()
+        self._start_noted: set[int] = set()  # ids of the roots whose params are in frozen_at_start
         self._root_params: dict[int, list[torch.Tensor]] = {}
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
         self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
@@ -542,6 +546,7 @@ class Watch:
                 frozen_now.append(p)
         if frozen_now:
             self._refreeze(opt, frozen_now)
+        self._note_start()
         self._note_wanted()
 
     def _refreeze(self, opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> None:
@@ -555,6 +560,13 @@ class Watch:
             self.before[id(p)] = (p, f)
             self.trained.discard(id(p))
             self.grad_seen.pop(id(p), None)  # the grads that count are those after the freeze
+
+    def _note_start(self) -> None:
+        """Each root's frozen parameters, once, at the first step that sees it."""
+        for rid, params in self._root_params.items():
+            if rid not in self._start_noted:
+                self._start_noted.add(rid)
+                self.frozen_at_start.update(id(p) for p in params if not p.requires_grad)
 
     def _note_kept(self, norm: nn.Module) -> None:
         """An eval() called on a norm layer itself: a freeze of its statistics alone while its
