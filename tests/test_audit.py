@@ -272,6 +272,51 @@ def test_adamw_stale_grads_finding_names_the_cause():
     assert {f.code for f in report.findings} == {"FZ501", "FZ504"}
 
 
+def _bn_eval_only(whole_model_eval: bool = False, bn_frozen: bool = False):
+    """resnet18 whose BatchNorm layers were put in eval() on their own (deeplab's `freeze_bn()`)."""
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=3)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval().requires_grad_(not bn_frozen)
+    if whole_model_eval:
+        model.eval()  # as after loading or a validation pass: the loop's train() is still to come
+    return model, torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+
+
+def test_an_eval_only_bn_freeze_undone_by_the_audits_train_is_fz201_as_the_watch_says():
+    model, opt = _bn_eval_only()
+    report = audit(model, opt, batch=torch.randn(4, 3, 32, 32))
+    assert [f.code for f in report.findings] == ["FZ201"], str(report)
+    (found,) = report.findings
+    assert found.target == "20 modules" and found.message.startswith(
+        "bn1, layer1.0.bn1, layer1.0.bn2 and 17 more were put in eval() to keep their running statistics (their "
+        "weight and bias left to train), but model.train()")
+    assert "audit with call_train=False" in found.advice  # the audit's own train(): the loop may re-freeze
+    assert audit(model, opt, batch=torch.randn(4, 3, 32, 32), call_train=False).ok
+    # with the BatchNorm parameters frozen too, the FZ201 of a whole freeze
+    model, opt = _bn_eval_only(bn_frozen=True)
+    (found,) = audit(model, opt, batch=torch.randn(4, 3, 32, 32)).findings
+    assert found.code == "FZ201" and "were in eval() to freeze running statistics" in found.message
+
+
+def test_near_miss_a_model_in_eval_as_a_whole_with_trainable_batchnorm_is_ok():
+    model, opt = _bn_eval_only(whole_model_eval=True)
+    report = audit(model, opt, batch=torch.randn(4, 3, 32, 32))
+    assert report.ok, str(report)
+    assert any(b.changed for b in report.buffers)  # the statistics moved, as they are meant to
+
+
+def test_fz503_names_both_causes_the_audit_cannot_tell_apart():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    report = audit(model, torch.optim.SGD(model[1].parameters(), lr=0.1), batch=torch.randn(3, 4))
+    (found,) = report.findings
+    assert found.code == "FZ503" and found.message.endswith(
+        "(the optimizer was built from only part of the model, or they were unfrozen after it was built: FZ303 "
+        "in the code)")
+
+
 def test_frozen_params_without_grads_do_not_move_and_are_not_reported():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))

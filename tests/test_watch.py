@@ -190,6 +190,96 @@ def test_the_tree_shows_modes_as_the_steps_ran_after_a_validation_pass():
     assert modes[""] == modes["0"] == modes["4"] == "train" and modes["1"] == "eval"
 
 
+def resnet(seed: int = 0) -> nn.Module:
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(seed)
+    return torchvision.models.resnet18(weights=None, num_classes=3)
+
+
+def bn_eval(model: nn.Module, only_frozen: bool = False) -> None:
+    """deeplab's `freeze_bn()`: every BatchNorm in eval(), its weight and bias left to train."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d) and not (only_frozen and m.weight.requires_grad):
+            m.eval()
+
+
+def resnet_loop(model, opt, iters: int, *, refreeze: bool = False, validate: bool = False, on_iter=None):
+    gen = torch.Generator().manual_seed(3)
+    for i in range(iters):
+        if on_iter is not None:
+            on_iter(i)
+        if validate:
+            model.eval()
+            with torch.no_grad():
+                model(torch.randn(2, 3, 32, 32, generator=gen))
+        model.train()
+        if refreeze:
+            bn_eval(model, only_frozen=refreeze == "frozen")
+        x, y = torch.randn(4, 3, 32, 32, generator=gen), torch.randint(0, 3, (4,), generator=gen)
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        opt.zero_grad()
+
+
+@pytest.mark.parametrize("when", ["watched", "before the watch", "with validation"])
+def test_an_eval_only_bn_freeze_that_model_train_undoes_is_fz201(when):
+    # pytorch-deeplab-xception's --freeze-bn: BatchNorm put in eval() once, its weight and bias
+    # trained; every epoch's model.train() undoes it and the statistics move
+    model = resnet()
+    if when == "before the watch":
+        bn_eval(model)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    with freezelint.watch() as w:
+        if when != "before the watch":
+            bn_eval(model)
+        resnet_loop(model, opt, 3, validate=when == "with validation")
+    assert codes(w.report) == ["FZ201"], w.report.render_text()
+    (found,) = w.report.findings
+    assert found.target == "20 modules" and found.names[:2] == ["bn1", "layer1.0.bn1"]
+    assert found.message.startswith("bn1, layer1.0.bn1, layer1.0.bn2 and 17 more were put in eval() to keep their "
+                                    "running statistics (their weight and bias left to train), but model.train()")
+    assert "call_train=False" not in found.advice  # the watch saw the loop's own train()
+
+
+@pytest.mark.parametrize("case", ["validation pass", "model.eval() before the loop", "re-frozen after train()",
+                                  "gradual unfreeze"])
+def test_near_miss_bn_evals_that_keep_or_mean_to_release_the_statistics_are_ok(case):
+    model = resnet()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def unfreeze(i):
+        if i == 1:  # layer4 and its BatchNorm train from here on: its freeze is released on purpose
+            model.layer4.requires_grad_(True)
+
+    with freezelint.watch(steps=3) as w:
+        if case == "model.eval() before the loop":
+            model.eval()
+        if case == "gradual unfreeze":
+            model.layer4.requires_grad_(False)
+            bn_eval(model, only_frozen=True)
+        resnet_loop(model, opt, 4, validate=case == "validation pass",
+                    refreeze={"re-frozen after train()": True, "gradual unfreeze": "frozen"}.get(case, False),
+                    on_iter=unfreeze if case == "gradual unfreeze" else None)
+    assert w.report.ok, w.report.render_text()
+    moved = {b.module for b in w.report.buffers if b.changed}
+    assert bool(moved) == (case != "re-frozen after train()")
+
+
+def test_watching_an_eval_only_bn_freeze_computes_what_an_unwatched_run_does():
+    def run(watched: bool):
+        model = resnet()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        bn_eval(model)
+        with freezelint.watch() if watched else contextlib.nullcontext():
+            resnet_loop(model, opt, 3)
+        return model
+
+    unwatched, watched = run(False), run(True)
+    for (n, a), (_, b) in zip(unwatched.state_dict().items(), watched.state_dict().items()):
+        assert torch.equal(a, b), n
+    assert [m.training for m in unwatched.modules()] == [m.training for m in watched.modules()]
+
+
 def test_stale_grads_moving_frozen_weights_under_adamw():
     model = net()
     opt = torch.optim.AdamW(model.parameters(), lr=0.1)
@@ -216,7 +306,21 @@ def test_unfreeze_mid_window_without_add_param_group_is_fz503():
     with freezelint.watch() as w:
         loop(model, opt, 3, on_iter=unfreeze_at)
     fz503 = [f for f in w.report.findings if f.code == "FZ503"]
-    assert fz503 and "0.weight" in fz503[0].message and "FZ303 in the code" in fz503[0].message
+    assert fz503 and "0.weight" in fz503[0].message
+    assert "(they were unfrozen after the optimizer was built: FZ303 in the code)" in fz503[0].message  # seen
+
+
+def test_an_optimizer_built_from_part_of_the_model_is_fz503_naming_both_causes():
+    # nothing frozen, nothing unfrozen: the optimizer holds layer3, layer4 and fc only
+    model = resnet()
+    opt = torch.optim.AdamW([{"params": model.layer3.parameters(), "lr": 1e-5},
+                             {"params": model.layer4.parameters()}, {"params": model.fc.parameters()}])
+    with freezelint.watch() as w:
+        resnet_loop(model, opt, 3)
+    (fz503,) = w.report.findings
+    assert fz503.code == "FZ503" and fz503.names[:3] == ["conv1.weight", "bn1.weight", "bn1.bias"]
+    assert fz503.message.endswith("(the optimizer was built from only part of the model, or they were unfrozen "
+                                  "after it was built: FZ303 in the code)")
 
 
 def _freeze_head_at(model, k):

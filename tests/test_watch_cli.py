@@ -421,3 +421,52 @@ def test_model_not_found_or_not_a_module_is_one_line_and_exit_2_at_the_first_ste
         assert not (tmp_path / "finished.txt").exists(), args
     r = cli(tmp_path, "run", "--model", "model", "train.py")
     assert r.code == 0 and "freeze audit: OK" in r.out, r.err
+
+
+DEEPLAB = """
+import torch
+import torch.nn as nn
+from torchvision.models import resnet18
+
+
+class Seg(nn.Module):  # pytorch-deeplab-xception's shape: --freeze-bn puts BatchNorm in eval() in __init__
+    def __init__(self, freeze_bn=False):
+        super().__init__()
+        self.backbone = resnet18(weights=None)
+        self.backbone.fc = nn.Identity()
+        self.head = nn.Linear(512, 3)
+        if freeze_bn:
+            self.freeze_bn()
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+    def freeze_bn(self):
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+
+
+torch.manual_seed(0)
+model = Seg(freeze_bn=True)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+for epoch in range(3):
+    model.train()
+    {refreeze}
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 3, (4,))
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+"""
+
+
+def test_an_eval_only_bn_freeze_in_init_that_the_epoch_loop_undoes_is_fz201_and_its_fixed_twin_ok(cli, tmp_path):
+    write(tmp_path / "train.py", DEEPLAB.replace("{refreeze}", "pass"))
+    bug = cli(tmp_path, "run", "train.py")
+    assert bug.code == 1, bug.out + bug.err
+    assert bug.out.splitlines()[1].startswith(
+        "  FZ201 train-undoes-bn-freeze [20 modules] backbone.bn1, backbone.layer1.0.bn1, backbone.layer1.0.bn2 and "
+        "17 more were put in eval() to keep their running statistics (their weight and bias left to train)")
+    write(tmp_path / "train.py", DEEPLAB.replace("{refreeze}", "model.freeze_bn()  # after every train()"))
+    fixed = cli(tmp_path, "run", "train.py")
+    assert fixed.code == 0 and fixed.out.startswith("freeze audit: OK — 2 steps"), fixed.out + fixed.err

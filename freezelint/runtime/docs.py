@@ -26,7 +26,9 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
     "FZ503": {
         "observes": "A parameter with `requires_grad=True` that is in no param group of the optimizer.",
         "why": ("It gets a `.grad` at every backward but is never updated, and `optimizer.zero_grad()` never "
-                "clears that grad, so it accumulates forever."),
+                "clears that grad, so it accumulates forever. The optimizer was built from only part of the "
+                "model, or it was unfrozen after the optimizer was built (FZ303 in the code); the watch names "
+                "the second cause when it saw the unfreeze."),
         "fix": "Add it with `optimizer.add_param_group(...)` (or rebuild the optimizer), or freeze it.",
     },
     "FZ504": {
@@ -104,7 +106,10 @@ ALSO_AT_RUNTIME: dict[str, str] = {
     "FZ102": "`'requires_grad' in module.__dict__`: a plain attribute on an nn.Module.",
     "FZ103": "A misspelling of `requires_grad` (or `trainable`) in a module's or parameter's `__dict__`.",
     "FZ201": ("BatchNorm statistics moved during the steps in a module whose parameters are frozen and that was "
-              "in eval mode before the audit's `model.train()` — as an epoch loop's `model.train()` would do."),
+              "in eval mode before the audit's `model.train()` — as an epoch loop's `model.train()` would do. "
+              "Also when its parameters train but the BatchNorm layer itself was put in eval() to keep its "
+              "statistics (deeplab's `freeze_bn()`, mmdet's `norm_eval`): the watch sees that eval(); "
+              "`audit()` sees the layer in eval() while the module holding it trains."),
     "FZ306": ("Under DDP: a parameter trainable now that DDP's reducer does not hold (unfrozen after the wrap; "
               "its gradient is never all-reduced), or one the reducer holds that is frozen now (frozen after the "
               "wrap; without find_unused_parameters=True the next iteration raises, so the audit runs its steps "

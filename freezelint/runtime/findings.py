@@ -157,14 +157,19 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   buffers: list[BufferRecord], modules: list[ModuleRecord], modes_before: dict[str, bool],
                   steps: int, set_to_none: bool, optimizer_has_foreign: bool,
                   call_train: bool, grads_from_ddp: frozenset[str] = frozenset(),
-                  updated_elsewhere: bool = False) -> list[AuditFinding]:
+                  updated_elsewhere: bool = False, kept_stats: frozenset[str] = frozenset(),
+                  unfrozen: frozenset[str] | None = None) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
     after the wrap): their grads come from the other ranks. `updated_elsewhere` (the watch: the
     script's own code ran): a parameter in no param group that changed was written by that code
     on purpose (an EMA teacher, a momentum encoder, SWA's AveragedModel), so it is neither FZ501
-    (frozen yet changed) nor FZ503 (trainable yet never updated)."""
+    (frozen yet changed) nor FZ503 (trainable yet never updated). `kept_stats` names the modules
+    with running statistics that were put in eval() on their own, their parameters left to train
+    (an eval-only BatchNorm freeze: deeplab's `freeze_bn()`, mmdet's `norm_eval`): a train() that
+    undid it is FZ201 too. `unfrozen` names the parameters the watch saw unfrozen inside the
+    window (None: not known, as for audit()), so that FZ503 names its cause only when it was seen."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -231,9 +236,11 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # of it that train() undid is still FZ201
     written = {p.module for p in params if p.changed and p.group is None and not p.requires_grad} \
         if updated_elsewhere else set()
-    undone, unfrozen_stats = [], []
+    undone, unfrozen_stats, eval_only = [], [], []
     for mod, bufs in moved.items():
         if not frozen(mod):
+            if call_train and mod in kept_stats and not modes_before.get(mod, True):
+                eval_only.append((mod, bufs))
             continue
         if call_train and not modes_before.get(mod, True):
             undone.append((mod, bufs))
@@ -253,6 +260,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                                                        "these modules back in eval() after each of its "
                                                        "train() calls, audit with call_train=False (or watch "
                                                        "the real loop: freezelint.watch())"), _several(names)))
+    if eval_only:
+        out.append(_eval_only_undone(eval_only, over, updated_elsewhere))
     if unfrozen_stats:
         names = [_label(m) for m, _ in unfrozen_stats]
         largest = _largest(unfrozen_stats)
@@ -290,13 +299,15 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     f"forward, gets no gradient and only takes the optimizer's memory", "build the optimizer after replacing layers, or "
                     "`optimizer.add_param_group({'params': layer.parameters()})`"))
             else:
+                seen = unfrozen is not None and all(n in unfrozen for n in names)
+                cause = ("they were unfrozen after the optimizer was built: FZ303 in the code" if seen else
+                         "the optimizer was built from only part of the model, or they were unfrozen after it "
+                         "was built: FZ303 in the code")
                 out.append(AuditFinding(
                     "FZ503", names[0] if len(names) == 1 else _label(top),
                     f"{listed(names)}: requires_grad=True but in no param group"
                     f"{' of any of the ' + str(len(opts)) + ' optimizers' if len(opts) > 1 else ''}, so never "
-                    f"updated; their .grad "
-                    f"accumulates and optimizer.zero_grad() never clears it (an unfreeze after the optimizer was "
-                    f"built: FZ303 in the code)",
+                    f"updated; their .grad accumulates and optimizer.zero_grad() never clears it ({cause})",
                     "add them to the optimizer (`optimizer.add_param_group(...)`) or freeze them", _several(names)))
 
     # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the
@@ -368,6 +379,22 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             f"{listed(names)}: requires_grad=True and in the optimizer, yet unchanged {over}; {why}",
             advice, _several(names)))
     return out
+
+
+def _eval_only_undone(moved: list[tuple[str, list[BufferRecord]]], over: str, watched: bool) -> AuditFinding:
+    """FZ201 for an eval-only freeze: the statistics were to be kept, the parameters to train."""
+    names = [_label(m) for m, _ in moved]
+    one = len(names) == 1
+    return AuditFinding(
+        "FZ201", names[0] if one else f"{len(names)} modules",
+        f"{listed(names)} {'was' if one else 'were'} put in eval() to keep {'its' if one else 'their'} running "
+        f"statistics ({'its' if one else 'their'} weight and bias left to train), but model.train() (as every "
+        f"epoch loop calls it) switched {'it' if one else 'them'} back and the statistics moved (up to "
+        f"{_largest(moved):.2g}) {over}",
+        "put them back in eval() after every model.train(): override train() in the model (call "
+        "super().train(mode), then eval() on them, as mmdet's norm_eval does), or call the freeze again after "
+        "each model.train()" + ("" if watched else "; if your loop already does, audit with call_train=False "
+                                "(or watch the real loop: freezelint.watch())"), _several(names))
 
 
 def _fz504_advice(groups: int) -> str:

@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
 
 from freezelint.runtime import findings as F
 from freezelint.runtime import fsdp
@@ -206,6 +207,16 @@ def _foreign(opts: list[tuple[str, torch.optim.Optimizer]], param_ids: set[int],
     return "; ".join(parts)
 
 
+def _kept_stats(named_modules: list[tuple[str, nn.Module]]) -> frozenset[str]:
+    """Norm layers in eval() while the module holding them and their own parameters train: put in
+    eval() on their own, an eval-only freeze of their statistics (deeplab's `freeze_bn()`), as the
+    watch sees it happen; a model left in eval() as a whole is only waiting for its loop's train()."""
+    name_of = {id(m): n for n, m in named_modules}
+    return frozenset(name_of[id(c)] for _, m in named_modules if m.training for c in m.children()
+                     if isinstance(c, _NormBase) and not c.training and id(c) in name_of
+                     and all(p.requires_grad for p in c.parameters(recurse=False)))
+
+
 def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None,
           loss_fn: Callable[[Any, Any], torch.Tensor] | None = None, expect_frozen: str | Iterable[str] = (),
           expect_trainable: str | Iterable[str] = (), call_train: bool = True, set_to_none: bool = True,
@@ -399,7 +410,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     found = list(live)
     if stepping:
         found += F.step_findings(model, judged, precords, brecords, mrecords, modes_before, steps,
-                                 set_to_none, foreign or False, call_train, from_ddp)
+                                 set_to_none, foreign or False, call_train, from_ddp,
+                                 kept_stats=_kept_stats(named_modules))
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules]):
             f.target = written.get(f.target, f.target)
             found.append(f)

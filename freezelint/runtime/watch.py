@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
@@ -152,6 +153,10 @@ class Watch:
         # window's start, the step of their optimizer from which they were frozen); judged from then on
         self.refrozen: dict[int, tuple[tuple[torch.Tensor, tuple], int]] = {}
         self.wanted: set[int] = set()  # params of the models that required grad at any step
+        # params of the models frozen at the first step that saw their root: those trainable later
+        # were unfrozen inside the window (FZ503 names that cause only when it was seen)
+        self.frozen_at_start: set[int] = set()
+        self._start_noted: set[int] = set()  # ids of the roots whose params are in frozen_at_start
         self._root_params: dict[int, list[torch.Tensor]] = {}
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
         self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
@@ -162,6 +167,10 @@ class Watch:
         self._forwards = 0  # forwards of outermost modules so far
         self._eval_at: dict[int, int] = {}  # id(module eval() was called on) -> _forwards then
         self.pre_eval: set[int] = set()  # ids of modules already in eval() when first seen
+        # norm layers put in eval() on their own while their parameters trained (an eval-only
+        # freeze of their statistics: deeplab's `freeze_bn()`, mmdet's norm_eval), seen or, done
+        # before the watch, found in eval() under a parent in train mode
+        self.stats_kept: set[int] = set()
         self._stepping: torch.optim.Optimizer | None = None
         # (id(root), its class) -> FSDP version (2, 1) or None; fully_shard changes the class
         self._sharding: dict[tuple[int, type], int | None] = {}
@@ -265,6 +274,8 @@ class Watch:
                 if outer:
                     watch._eval_target = id(module)
                     watch._eval_at[id(module)] = watch._forwards
+                    if isinstance(module, _NormBase):
+                        watch._note_kept(module)
                 targets = watch.eval_targets.get(id(module))
                 if targets is None:
                     if not module.training:  # in eval() already: put there before the watch began
@@ -287,6 +298,8 @@ class Watch:
                     watch._evals.append(module)
                 return orig(module, mode)
             watch._in_train = True
+            if not watch.started:  # an eval-only freeze done before the watch, about to be undone
+                watch._note_kept_before(module)
             evals = watch._evals = [module] if not module.training else []
             try:
                 out = orig(module, mode)
@@ -423,6 +436,7 @@ class Watch:
             if not m.training and id(m) not in self.eval_targets:
                 self.pre_eval.add(id(m))  # put in eval() before the watch began
         self._covered[mid] = mid
+        self._note_kept_before(module)
         refused = fsdp.unsupported([m for _, m in tree.modules])
         if refused:
             raise AuditUsageError(refused)
@@ -532,6 +546,7 @@ class Watch:
                 frozen_now.append(p)
         if frozen_now:
             self._refreeze(opt, frozen_now)
+        self._note_start()
         self._note_wanted()
 
     def _refreeze(self, opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> None:
@@ -545,6 +560,31 @@ class Watch:
             self.before[id(p)] = (p, f)
             self.trained.discard(id(p))
             self.grad_seen.pop(id(p), None)  # the grads that count are those after the freeze
+
+    def _note_start(self) -> None:
+        """Each root's frozen parameters, once, at the first step that sees it."""
+        for rid, params in self._root_params.items():
+            if rid not in self._start_noted:
+                self._start_noted.add(rid)
+                self.frozen_at_start.update(id(p) for p in params if not p.requires_grad)
+
+    def _note_kept(self, norm: nn.Module) -> None:
+        """An eval() called on a norm layer itself: a freeze of its statistics alone while its
+        parameters train; with them frozen it is a whole freeze, which an unfreeze may undo on
+        purpose (gradual unfreezing puts the layer back in train mode)."""
+        if all(p.requires_grad for p in norm.parameters(recurse=False)):
+            self.stats_kept.add(id(norm))
+        else:
+            self.stats_kept.discard(id(norm))
+
+    def _note_kept_before(self, root: nn.Module) -> None:
+        """Norm layers in eval() under a parent in train mode, not seen put there: an eval-only
+        freeze done before the watch began (as audit() judges it)."""
+        for parent in root.modules():
+            if parent.training:
+                for child in parent.children():
+                    if not child.training and isinstance(child, _NormBase) and id(child) not in self.eval_targets:
+                        self._note_kept(child)
 
     def _note_wanted(self) -> None:
         for params in self._root_params.values():

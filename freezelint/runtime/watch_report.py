@@ -307,13 +307,16 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         from_ddp = frozenset(spread.local_wrap.frozen) if spread.local_wrap else frozenset()
 
     found = F.live_findings(named_modules, named)
+    kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept)
+    unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start)
     model_ids = {id(p) for p in params}
     for oi, opt in enumerate(opts):
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
         foreign = not only_beside and any(id(p) not in model_ids for p in held_params(opt))
         found += F.step_findings(trained[0], opt, mine, brecords if oi == 0 else [], mrecords, judged_modes, w.steps,
-                                 set_to_none, foreign, True, from_ddp, updated_elsewhere=True)
+                                 set_to_none, foreign, True, from_ddp, updated_elsewhere=True, kept_stats=kept,
+                                 unfrozen=unfrozen)
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
     if len(trained) == 1 and w.given_model is None and not only_beside:  # names of the part that trains
         expect_frozen, expect_trainable = (in_part(w, trained[0], ps) for ps in (expect_frozen, expect_trainable))
