@@ -19,6 +19,16 @@ def test_check_speed_runs_on_a_tiny_corpus():
     assert "skipped by text triggers" in p.stdout
 
 
+def test_gate_cost_compares_two_trees_on_the_same_files():
+    # this tree against itself: the same files admitted, a ratio printed
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gate_cost.py"), "--packages", "timm/layers",
+                        "--rounds", "1", "--compare", str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    admitted = [line.split("admitted ")[1].split()[0] for line in p.stdout.splitlines() if "admitted" in line]
+    assert len(admitted) == 2 and admitted[0] == admitted[1]
+    assert "ratio this tree / compare" in p.stdout
+
+
 # The torch benchmarks run one after another in conftest's one shared process: the script's own
 # start-up (torch and torchvision imports, seconds of CPU each time) is not what they test. The
 # ranks the distributed ones spawn are their own processes, as they are for a user. ddp_audit's
