@@ -823,3 +823,23 @@ def test_a_chain_of_builders_that_returns_to_itself_ends(tmp_path):
     record, edge = project.frozen(str(tmp_path / "train.py"), "a.make_a", "ret")
     assert record == {"parts": {"": ["timm.create_model:efficientnet_b0", None]}} and edge.name == "make_a"
     assert {e.name for e in project.edges} == {"make_a", "make_b", "build"}
+
+
+def test_a_class_of_the_checked_file_inherits_attributes_from_a_base_of_another_file(cli, tmp_path):
+    """`class Net(Base)` here, Base (another file) building `self.backbone = resnet18()`: Net is a
+    Module, and `self.backbone` / `net.head` are its Modules (FZ102); a cached run follows Base."""
+    (tmp_path / "pyproject.toml").write_text("")
+    base = tmp_path / "base.py"
+    base.write_text("import torch.nn as nn\nimport torchvision\n\n\nclass Base(nn.Module):\n"
+                    "    def __init__(self):\n        super().__init__()\n"
+                    "        self.backbone = torchvision.models.resnet18(weights=None)\n"
+                    "        self.head = nn.Linear(512, 2)\n")
+    (tmp_path / "train.py").write_text("from base import Base\n\n\nclass Net(Base):\n    def freeze(self):\n"
+                                       "        self.backbone.requires_grad = False\n\n\n"
+                                       "net = Net()\nnet.head.requires_grad = False\nnet.scale.requires_grad = False\n")
+    assert _found(cli, tmp_path, ".") == [("train.py", 6, "FZ102"), ("train.py", 10, "FZ102")]
+    base.write_text(base.read_text().replace("nn.Linear(512, 2)", "torch.zeros(2)"))
+    assert _found(cli, tmp_path, ".") == [("train.py", 6, "FZ102")]
+    # a base that is not a Module: nothing is claimed of the class
+    base.write_text("class Base:\n    def __init__(self):\n        self.backbone = make()\n")
+    assert _found(cli, tmp_path, ".") == []

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import libcst as cst
 
-from freezelint.check.known import SELF_RETURNING, is_module_class, is_module_factory, module_items
+from freezelint.check.known import SELF_RETURNING, is_library, is_module_class, is_module_factory, module_items
 from freezelint.check.scopes import Binding, ClassInfo, Ctx, Scope, qualname
 from freezelint.check.syntax import call_arg, dotted
 
@@ -290,6 +290,9 @@ class Kinds:
             if base is not None and base.tag == MODULE and base.cls is not None:
                 if base.cls.attrs.get(attr):
                     return self._class_attr(base.cls, attr, depth)
+                inherited = self._inherited_attr(base.cls, attr, expr)
+                if inherited is not None:
+                    return inherited
             elif base is not None and base.tag == MODULE and base.qual and base.factory is None \
                     and base.wraps is None and self.external_attr_kind is not None:
                 hit = self.external_attr_kind(base.qual, attr)  # a class of another project file
@@ -349,6 +352,36 @@ class Kinds:
         class's methods agrees on (what a project summary records of the class for other files)."""
         result = self._class_attr(cls, attr, 0)
         return None if result is PENDING else result
+
+    def _module_class(self, cls: ClassInfo) -> bool:
+        """A Module class of this file: by its bases here, or by its one base, a Module class of
+        another project file (`class Net(Base)`, Base's summary says so)."""
+        if cls.is_module:
+            return True
+        return self._project_base(cls) is not None
+
+    def _project_base(self, cls: ClassInfo) -> str | None:
+        """The qualified name of the class's one base when it is a Module class of another project file."""
+        bases = [b.value for b in cls.node.bases if b.keyword is None]
+        if len(bases) != 1 or self.external_module_class is None:
+            return None
+        q = qualname(bases[0], self.f.module_scope)
+        if not q or is_library(q) or not self.external_module_class(q):
+            return None
+        return q
+
+    def _inherited_attr(self, cls: ClassInfo, attr: str, expr: cst.BaseExpression) -> Kind | None:
+        """An attribute a class of this file does not set, from its one base class of another project
+        file, as that file's summary says (`class Net(Base)` with `Base.__init__` setting
+        `self.backbone = resnet18()`)."""
+        q = self._project_base(cls) if self.external_attr_kind is not None else None
+        if q is None:
+            return None
+        hit = self.external_attr_kind(q, attr)
+        known = _from_summary(hit[0]) if hit is not None else None
+        if known is not None:
+            self._edges[id(expr)] = hit[1]
+        return known
 
     def _class_attr(self, cls: ClassInfo, attr: str, depth: int) -> Kind | None:
         values = cls.attrs.get(attr)
@@ -414,7 +447,7 @@ class Kinds:
 
     def _param_kind(self, name: str, b: Binding, owner: Scope, depth: int) -> Kind | None:
         param: cst.Param = b.node  # type: ignore[assignment]
-        if b.qualname == "self" and owner.cls is not None and owner.cls.is_module:
+        if b.qualname == "self" and owner.cls is not None and self._module_class(owner.cls):
             return Kind(MODULE, owner.cls)
         if param.annotation is not None:
             q = qualname(param.annotation.annotation, b.scope or owner)
@@ -498,7 +531,7 @@ class Kinds:
                 return self._agree([self._kind(r, fscope, depth) for r in returns])
             info = self.f.classes.get(func.value)
             owner = scope.lookup(func.value)
-            if info is not None and info.is_module and owner is not None and all(
+            if info is not None and self._module_class(info) and owner is not None and all(
                 b.how == "opaque" for b in owner.bindings[func.value]
             ):
                 return Kind(MODULE, info)
