@@ -166,6 +166,9 @@ class Flow(cst.CSTVisitor):
                 keeps = self.summaries.override_keeps(on, self.scope)
                 if keeps is not None:  # what the override provably keeps in eval (modes.train_keeps)
                     detail["keeps"] = keeps
+            reach = self._reach(on, target, detail.pop("reach_inner", None))
+            if reach:
+                detail["reach"] = reach
         if target:
             self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
                                      (*self._branches, *self.escapes), detail))
@@ -173,6 +176,21 @@ class Flow(cst.CSTVisitor):
         if compiled:  # `cmodel.train()` of `cmodel = torch.compile(model)` sets the modes of model's modules
             self.events.append(Event(kind, compiled, node, self._stmt, 0, tuple(self._loops),
                                      (*self._branches, *self.escapes), dict(detail)))
+
+    def _reach(self, on: cst.BaseExpression, target: str | None, inners: list | None) -> list | None:
+        """The parts of `target` a train() reaches, as `[path, holds BatchNorm]` pairs, when it
+        does not reach all of it: `net.head.train()` -> `[["net.head", False]]`; a helper that
+        trains only a part of its parameter (`inners`, relative to it: `[[".head", False]]`)
+        placed under the argument. None for all of it (`model.train()`, `model.module.train()`)."""
+        base = part_path(unwrap_self_returning(on))
+        if not base or not target:
+            return None
+        base = whole_of(base, target)
+        paths = [[base + inner, bn] for inner, bn in inners] if inners else [[base, None]]
+        if any(p == target or not p.startswith((target + ".", target + "[")) for p, _ in paths):
+            return None  # all of the model, or not known which part
+        return [[p, bn if bn is not None else self.summaries.holds_batchnorm(on, self.scope, part=True)]
+                for p, bn in paths]
 
     def _compiled_from(self, name: str) -> str | None:
         """`cmodel = torch.compile(model)` (its only binding): "model", else None."""
@@ -432,7 +450,8 @@ class Flow(cst.CSTVisitor):
         if kind is not None and is_batchnorm_class(kind.qual):
             root = root_of(recv)
             if root and "." in (dotted(recv) or ""):
-                self._emit(BN_FREEZE, root, node)
+                path = part_path(recv)  # `model.backbone.bn1.eval()`: the BatchNorm frozen is that one
+                self._emit(BN_FREEZE, root, node, **({"within": path} if path and path.startswith(root + ".") else {}))
         elif self.summaries.holds_batchnorm(recv, self.scope, part=True):
             # a part proven to hold BatchNorm (`model.layer1.eval()`): a freeze of its statistics
             # where the body also freezes its parameters (`of_body` keeps only those)
@@ -736,6 +755,20 @@ def part_path(expr: cst.BaseExpression) -> str | None:
     return dotted(expr)
 
 
+_WRAPPERS = (".module", "._orig_mod")  # DDP/DataParallel's and torch.compile's model: the same modules
+
+
+def whole_of(path: str, target: str) -> str:
+    """`model.module.backbone` -> `model.backbone`: a wrapper's inner model is the model."""
+    while path.startswith(target) and path[len(target):].startswith(_WRAPPERS):
+        rest = path[len(target):]
+        cut = next(w for w in _WRAPPERS if rest.startswith(w))
+        if rest[len(cut):][:1] not in ("", ".", "["):
+            break  # `model.modules_x`: another attribute
+        path = target + rest[len(cut):]
+    return path
+
+
 def _placed(kind: str, detail: dict, at: str | None) -> dict:
     """A freeze or unfreeze taken over from a callee, placed on the caller's argument `at`: the
     callee's part of its parameter (`"inner"`, same file) under `at`, else `at` as a whole (a
@@ -968,7 +1001,7 @@ class Summaries:
         if kind != TRAIN:
             return {"via": func.name.value}
         return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind),
-                **self._trained_part(func, pos)}
+                **self._trained_part(func, pos), **self._reached(func, pos)}
 
     def _trained_part(self, func: cst.FunctionDef, pos: int) -> dict:
         """The one part of its parameter every train() of the callee is called on, relative to the
@@ -987,6 +1020,33 @@ class Summaries:
                     return {}
                 parts.add(path[len(name):])
         return {"inner": parts.pop()} if len(parts) == 1 else {}
+
+    def reach_inner(self, func: cst.FunctionDef, pos: int) -> list | None:
+        """The parts of its parameter `pos` the function's train() calls reach, relative to it
+        (`[[".head", False]]`, see Flow._reach); None when one reaches all of it."""
+        flow, name = self._flows.get(id(func)), self._names.get((id(func), pos))
+        if flow is None or name is None:
+            return None
+        out = []
+        for e in flow.events:
+            if e.kind != TRAIN or not (e.target == name or e.target.startswith(name + ".")):
+                continue
+            for path, bn in e.detail.get("reach") or [[e.target, self._part_bn(e, flow.scope)]]:
+                path = whole_of(path, name)
+                if not path.startswith((name + ".", name + "[")):
+                    return None
+                out.append([path[len(name):], bn])
+        return out or None
+
+    def _part_bn(self, e: Event, scope: Scope) -> bool:
+        """`self.head.train()` in a method: the part it reaches is proven to hold BatchNorm."""
+        func = e.node.func if isinstance(e.node, cst.Call) else None
+        return isinstance(func, cst.Attribute) \
+            and self.holds_batchnorm(unwrap_self_returning(func.value), scope, part=True)
+
+    def _reached(self, func: cst.FunctionDef, pos: int) -> dict:
+        inners = self.reach_inner(func, pos)
+        return {"reach_inner": inners} if inners else {}
 
     def hands(self, func: cst.FunctionDef, pos: int) -> list:
         """The callables the function hands its parameter `pos` to (`Flow._hand`; None: one not known)."""

@@ -46,6 +46,8 @@ class ProjectSummaries(Summaries):
                     detail["through"] = list(e.via[1:])
                 if e.kind == OPAQUE:  # the callables it hands the argument to (None: not known)
                     detail["hands"] = list(e.hands) or [None]
+                if e.reach:  # its train() calls reach only these parts of the argument
+                    detail["reach_inner"] = [list(r) for r in e.reach]
                 out.append((e.kind, {**detail, "edges": list(e.edges)}))
         return out
 
@@ -56,7 +58,9 @@ class ProjectSummaries(Summaries):
         effects, shown = hit
         name = class_qual.rsplit(".", 1)[-1]
         edge = Edge(shown_path(self.facts.path), shown, name)
-        return [(k, {**_detail(f"{name}.{method}", k, shown, line), "edges": [edge]})
+        reach = self.project.method_reach(self.facts.path, class_qual, method) if TRAIN in effects else None
+        return [(k, {**_detail(f"{name}.{method}", k, shown, line), "edges": [edge],
+                     **({"reach_inner": reach} if reach and k == TRAIN else {})})
                 for k, line in effects.items() if k in self.APPLIED]
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'eae28ada76bc73181baf82ade759aa8c'
+RULES_DIGEST = '74718d6ca170533baa2d4dfff535e42d'
 
 GATES = {
     'FZ002': (

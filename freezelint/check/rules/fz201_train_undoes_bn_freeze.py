@@ -11,6 +11,7 @@ import libcst as cst
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library, is_module_class, is_parameter_free
 from freezelint.check.modes import ancestors, base_call, skipped_trains, train_keeps
+from freezelint.check.events import whole_of
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, TRAIN, UNFREEZE,
                                    after, between, flows_of)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
@@ -62,7 +63,10 @@ class TrainUndoesBnFreeze(Rule):
         "the same body freezes (`model.layer1.requires_grad_(False); model.layer1.eval()`), taken as a BatchNorm "
         "freeze only where the part is proven to hold BatchNorm (the submodule table's BatchNorm paths of a "
         "factory model, an attribute a project class builds with a BatchNorm layer), never from its name; "
-        "`compiled.train()` of `compiled = torch.compile(model)` is a train() of `model`. A class is reported at its definition only when the BN freeze is "
+        "`compiled.train()` of `compiled = torch.compile(model)` is a train() of `model`. A train() called on a part "
+        "(`net.head.train()`, directly or in a helper) reaches that part only: it undoes a freeze of the same part, of "
+        "a module that holds it, or of all the model where the part is proven to hold BatchNorm, never a sibling's "
+        "(`net.backbone.eval(); net.head.train()` is the frozen-backbone idiom). A class is reported at its definition only when the BN freeze is "
         "in `__init__` (no caller can re-apply a constructor), and not through a public method callers can "
         "call again after train() (`self.freeze_bn()`: judged where they train). Freezes through `FrozenBatchNorm2d` are "
         "permanent and never reported. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
@@ -1169,7 +1173,8 @@ class TrainUndoesBnFreeze(Rule):
             # a class's own train() (`Net.train` re-freezing its BatchNorm) runs instead: judged
             # only where it is proven to keep no part, or other parts, in eval ("keeps")
             for t in (e for e in evs if e.kind == TRAIN and (not e.detail.get("override") or "keeps" in e.detail)):
-                freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)]
+                freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)
+                           and _undoes(t, f)]
                 if not freezes or _unfrozen_first(evs, t) or id(t.node) in reported:
                     continue
                 frozen = freezes[-1].detail
@@ -1377,6 +1382,30 @@ def _not_kept(detail: dict, part: str | None, target: str) -> str | None:
     if rel is None or any(_overlaps(rel, k) for k in keeps):
         return None
     return "it re-applies eval() to " + ", ".join(f"`self.{k}`" for k in keeps) + f" only, not to `self.{rel}`"
+
+
+def _undoes(t, f) -> bool:
+    """train() sets the modes of the modules it reaches only: the train() event `t` undoes the
+    BatchNorm freeze `f` when it reaches all of the model, the frozen part itself, or a module
+    that holds it; a part inside what was frozen only where that part is proven to hold
+    BatchNorm (`model.head.train()` after `freeze_bn(model)` leaves a Linear head's BatchNorm-free
+    modules in training mode and nothing else). A sibling (`net.head` after `net.backbone.eval()`)
+    is not reached."""
+    reach = t.detail.get("reach")
+    if not reach:
+        return True
+    frozen = f.detail.get("part") or f.detail.get("within")
+    frozen = whole_of(frozen, f.target) if frozen else None
+    for path, bn in reach:
+        if path == frozen or frozen is not None and _inside(frozen, path):
+            return True
+        if (frozen is None or _inside(path, frozen)) and bn:
+            return True
+    return False
+
+
+def _inside(path: str, part: str) -> bool:
+    return path.startswith((part + ".", part + "["))
 
 
 def _unfrozen_first(evs: list, t) -> bool:
