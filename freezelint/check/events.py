@@ -603,17 +603,24 @@ class Flow(cst.CSTVisitor):
         """`model = build(cfg)` (or `build(cfg).to(device)`): the model arrives in the state
         `build` left the model it returns in (BatchNorm frozen, parameters frozen, eval())."""
         call = unwrap_self_returning(node.value)
-        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name) \
-                or not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
+        if len(node.targets) != 1 or not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
             return
         target = node.targets[0].target
+        held = _self_attr(target)  # `self.model = Net()`: what a trainer (not a Module: its parts) holds
+        owner = self.scope.cls
+        held = held if owner is not None and not owner.is_module else None
+        if not isinstance(target, cst.Name) and held is None:
+            return
         callee = self.facts.resolve_def(call.func, self.scope)
         kind = self.facts.kind(call, self.scope) if callee is None else None
         if kind is not None and kind.tag == "module" and kind.cls is not None:
             # `net = Net()`: a Module class of the file; the parameters its __init__ froze are frozen
-            for k, d in self.summaries.method(call, "__init__", self.scope, self.depth):
+            for k, d in self.summaries.method(call, "__init__", self.scope, self.depth) if held is None else ():
                 if k in (FREEZE, UNFREEZE):
                     self._emit(k, target.value, call, **{**_placed(k, d, target.value), "via": kind.cls.name})
+            self._constructed_bn_freezes(kind.cls, held or target.value, call)
+            return
+        if held is not None:
             return
         if kind is not None and kind.tag == "module" and kind.qual and not is_library(kind.qual):
             self._emit(BUILT, target.value, call, via=kind.qual.rsplit(".", 1)[-1])
@@ -628,6 +635,24 @@ class Flow(cst.CSTVisitor):
                         self._emit(k2, target.value, call, **_placed(k2, d2, target.value))
             elif kind in Summaries.RETURNED or kind.startswith(VIA):
                 self._emit(kind, target.value, call, **_placed(kind, detail, target.value))
+
+    def _constructed_bn_freezes(self, info, name: str, call: cst.Call) -> None:
+        """`model = DeepLab()` whose `__init__` froze BatchNorm through a public method of the class
+        (`self.freeze_bn()`, maybe under a flag): the model arrives with it frozen, and a train()
+        that follows must re-apply it (FZ201 reports a freeze made in `__init__` itself at the class)."""
+        init = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"),
+                    None)
+        flow = self.summaries.body_flow(init, self.depth + 1) if init is not None else None
+        public = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)
+                  and not s.name.value.startswith("_")}
+        for e in flow.events if flow is not None else ():
+            if e.kind != BN_FREEZE or e.detail.get("via") not in public \
+                    or not (e.target == "self" or e.target.startswith("self.")) or _switched_off(init, e, call):
+                continue
+            within = e.detail.get("within") or (e.target if e.target != "self" else None)
+            placed = {"within": name + within[len("self"):]} if within and within.startswith("self.") else {}
+            self._emit(BN_FREEZE, name, call, via=info.name, **placed)
+            return
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         for obj, value, called in requires_grad_sets(node, self.scope):
@@ -735,6 +760,33 @@ def _part_frozen(events: list[Event], e: Event) -> bool:
                and (sub == f.target or sub == part or sub.startswith((part + ".", part + "["))
                     or part.startswith(sub + "."))
                for f in events)
+
+
+_OFF = ("False", "None", "0")
+
+
+def _switched_off(init: cst.FunctionDef, e: Event, call: cst.Call) -> bool:
+    """The `__init__` event `e` sits under `if flag:` on a parameter the constructor call `call`
+    provably sets off: passes False/None/0, or leaves out where that is the default
+    (`DeepLab(freeze_bn=False)`). A flag the call passes on (`freeze_bn=args.freeze_bn`) may be on."""
+    params = [*init.params.posonly_params, *init.params.params][1:]
+    tests = {id(n): n.test for n in walk(init.body) if isinstance(n, cst.If)}
+    for if_id, arm in e.branches:
+        test = tests.get(if_id)
+        at = next((i for i, p in enumerate(params) if isinstance(test, cst.Name) and p.name.value == test.value), None)
+        if arm != 0 or at is None:
+            continue
+        value = call_arg(call, at, params[at].name.value)
+        value = params[at].default if value is None and not any(a.star for a in call.args) else value
+        if isinstance(value, (cst.Name, cst.Integer)) and value.value in _OFF:
+            return True
+    return False
+
+
+def _self_attr(expr: cst.BaseExpression) -> str | None:
+    """`self.model` -> "self.model" (an attribute of self, one level), else None."""
+    path = dotted(expr) if isinstance(expr, cst.Attribute) else None
+    return path if path and path.startswith("self.") and path.count(".") == 1 else None
 
 
 def _zero_classes(call: cst.Call) -> bool:

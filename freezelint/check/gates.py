@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '74718d6ca170533baa2d4dfff535e42d'
+RULES_DIGEST = 'd9fdf4148e6bb89bc5facc138e55ff19'
 
 GATES = {
     'FZ002': (

@@ -11,7 +11,9 @@ import libcst as cst
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library, is_module_class, is_parameter_free
 from freezelint.check.modes import ancestors, base_call, skipped_trains, train_keeps
-from freezelint.check.events import whole_of
+from dataclasses import replace
+
+from freezelint.check.events import Flow, whole_of
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, TRAIN, UNFREEZE,
                                    after, between, flows_of)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
@@ -68,7 +70,10 @@ class TrainUndoesBnFreeze(Rule):
         "a module that holds it, or of all the model where the part is proven to hold BatchNorm, never a sibling's "
         "(`net.backbone.eval(); net.head.train()` is the frozen-backbone idiom). A class is reported at its definition only when the BN freeze is "
         "in `__init__` (no caller can re-apply a constructor), and not through a public method callers can "
-        "call again after train() (`self.freeze_bn()`: judged where they train). Freezes through `FrozenBatchNorm2d` are "
+        "call again after train() (`self.freeze_bn()`: judged where they train: `model = DeepLab()` arrives with "
+        "its BatchNorm frozen, unless the call provably sets the flag off, `DeepLab(freeze_bn=False)`; so does a "
+        "trainer's `self.model = DeepLab()`, judged in the trainer's methods that call no other method of it and "
+        "nothing named like a re-freeze). Freezes through `FrozenBatchNorm2d` are "
         "permanent and never reported. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
         "reported only when the class treats it as a frozen feature extractor and evidently trains: `forward` "
         "runs it under `torch.no_grad()`, or the class freezes its parameters and holds a layer of its own to "
@@ -1168,7 +1173,7 @@ class TrainUndoesBnFreeze(Rule):
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         flows = flows_of(facts)
         reported: set[int] = set()  # `cmodel.train()` is a train() of cmodel and of the model it compiled
-        for flow in flows.bodies:
+        for flow in [*flows.bodies, *_held_bodies(facts, flows.bodies)]:
             evs = flow.events
             # a class's own train() (`Net.train` re-freezing its BatchNorm) runs instead: judged
             # only where it is proven to keep no part, or other parts, in eval ("keeps")
@@ -1366,6 +1371,58 @@ class TrainUndoesBnFreeze(Rule):
                     f"{' in train()' if lost else ''}",
                     stmt=e.stmt,
                 )
+
+
+def _held_bodies(facts: Facts, bodies: list) -> list:
+    """A trainer (a class that is no Module) holding a model its `__init__` froze BatchNorm of
+    (`self.model = DeepLab()`, `self.model.freeze_bn()`): each method that trains it, after those
+    freezes (a constructor runs before any method). Only methods that call no other method of the
+    class and hand `self` to nothing: what runs between their train() and their training is then
+    all in their own body."""
+    out = []
+    for info in facts.classes.values():
+        if info.is_module or _lightning(facts, info) \
+                or any(not (isinstance(b.value, cst.Name) and b.value.value == "object") for b in info.node.bases):
+            continue  # a base may hold methods of its own
+        own = [f for f in bodies if f.scope.cls is info and f.scope.is_method
+               and isinstance(f.scope.node, cst.FunctionDef) and f.scope.node.name.value == f.scope.func_name]
+        init = next((f for f in own if f.scope.func_name == "__init__"), None)
+        frozen = [e for e in init.events if e.kind == BN_FREEZE and e.target.startswith("self.")] if init else []
+        if not frozen:
+            continue
+        methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
+        for flow in own:
+            if flow is init or not any(e.kind == TRAIN and e.target in {f.target for f in frozen} for e in flow.events) \
+                    or _calls_self(flow.scope.node, methods):
+                continue
+            combined = Flow(flow.facts, flow.scope, flow.summaries)
+            combined.events = [replace(e, loops=(), branches=(), jumps=()) for e in frozen] + \
+                [replace(e) for e in flow.events]
+            for i, e in enumerate(combined.events):
+                e.index = i
+            out.append(combined)
+    return out
+
+
+_MAY_REFREEZE = re.compile(r"(?i)eval|freeze|apply|norm|bn")
+
+
+def _calls_self(func: cst.FunctionDef, methods: set[str]) -> bool:
+    """The method calls another method of its class (`self.validate()`), hands `self` on, or
+    calls anything named like a re-freeze (`self.model.module.freeze_bn()`: a model held by a
+    trainer is not always known well enough for its methods to be read)."""
+    for n in walk(func.body):
+        if isinstance(n, cst.Call):
+            f = n.func
+            name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
+            if _MAY_REFREEZE.search(name):
+                return True
+            if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self" \
+                    and f.attr.value in methods:
+                return True
+            if any(isinstance(a.value, cst.Name) and a.value.value == "self" for a in n.args):
+                return True
+    return False
 
 
 def _not_kept(detail: dict, part: str | None, target: str) -> str | None:
