@@ -359,7 +359,9 @@ def between(flow: Flow, a: Event, b: Event) -> list[Event]:
     if b.index > a.index:
         span = evs[a.index + 1:b.index]
     else:
-        loop = next(iter(set(a.loops) & set(b.loops)), None)
+        # around the innermost loop that holds both: its next pass reaches `b` before an outer
+        # loop's head runs again (a freeze at the top of each epoch waits for the epoch's end)
+        loop = next((lp for lp in reversed(a.loops) if lp in b.loops), None)
         span = [e for e in evs[a.index + 1:] + evs[:b.index] if loop in e.loops]
     return [e for e in span if not e.exclusive_with(a) and not e.exclusive_with(b)]
 
