@@ -134,6 +134,8 @@ class Trainer{bases}:
     ("", "self.model.module.freeze_bn()", False),  # not read through DataParallel: the name is enough
     ("", "self.refreeze()", False),  # another method of the trainer: it may re-freeze
     ("", "hooks.after_train(self)", False),  # the trainer handed on
+    ("", "self.callbacks.on_train_start(self.model)", False),  # the model handed to an object the trainer holds
+    ("", "self.logger.info(self.model.training)", True),  # not the model itself
     ("(BaseTrainer)", "pass", False),  # a base of its own: not read
 ])
 def test_a_trainer_that_holds_the_model(bases, refreeze, fires):

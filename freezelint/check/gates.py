@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd9fdf4148e6bb89bc5facc138e55ff19'
+RULES_DIGEST = '1dd2a8bb817ace136d4bd94e4a061e02'
 
 GATES = {
     'FZ002': (

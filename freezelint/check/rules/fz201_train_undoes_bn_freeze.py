@@ -1393,7 +1393,7 @@ def _held_bodies(facts: Facts, bodies: list) -> list:
         methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
         for flow in own:
             if flow is init or not any(e.kind == TRAIN and e.target in {f.target for f in frozen} for e in flow.events) \
-                    or _calls_self(flow.scope.node, methods):
+                    or _calls_self(flow.scope.node, methods, {f.target for f in frozen}):
                 continue
             combined = Flow(flow.facts, flow.scope, flow.summaries)
             combined.events = [replace(e, loops=(), branches=(), jumps=()) for e in frozen] + \
@@ -1407,8 +1407,9 @@ def _held_bodies(facts: Facts, bodies: list) -> list:
 _MAY_REFREEZE = re.compile(r"(?i)eval|freeze|apply|norm|bn")
 
 
-def _calls_self(func: cst.FunctionDef, methods: set[str]) -> bool:
-    """The method calls another method of its class (`self.validate()`), hands `self` on, or
+def _calls_self(func: cst.FunctionDef, methods: set[str], held: set[str]) -> bool:
+    """The method calls another method of its class (`self.validate()`), hands `self` on, hands
+    a model it holds to an object it holds (`self.callbacks.on_train_start(self.model)`), or
     calls anything named like a re-freeze (`self.model.module.freeze_bn()`: a model held by a
     trainer is not always known well enough for its methods to be read)."""
     for n in walk(func.body):
@@ -1421,6 +1422,9 @@ def _calls_self(func: cst.FunctionDef, methods: set[str]) -> bool:
                     and f.attr.value in methods:
                 return True
             if any(isinstance(a.value, cst.Name) and a.value.value == "self" for a in n.args):
+                return True
+            if isinstance(f, cst.Attribute) and (dotted(f.value) or "").startswith("self.") \
+                    and any(dotted(a.value) in held for a in n.args):
                 return True
     return False
 
