@@ -143,3 +143,62 @@ def test_a_trainer_that_holds_the_model(bases, refreeze, fires):
     if "refreeze()" in refreeze:
         src += "\n    def refreeze(self):\n        self.model.freeze_bn()\n"
     assert _fz201(src) == ([_row(src, "self.model.train()")] if fires else [])
+
+
+MODEL_FILE = """\
+import torch.nn as nn
+
+
+class DeepLab(nn.Module):
+    def __init__(self, num_classes=21, freeze_bn=False):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+        if freeze_bn:
+            self.freeze_bn()
+
+    def freeze_bn(self):
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+"""
+
+
+@pytest.mark.parametrize("build,refreeze,fires", [
+    ("DeepLab(freeze_bn=args.freeze_bn)", "pass", True),
+    ("DeepLab(21, True)", "pass", True),
+    ("DeepLab()", "pass", False),  # off by default
+    ("DeepLab(freeze_bn=False)", "pass", False),
+    ("DeepLab(freeze_bn=True)", "model.freeze_bn()", False),
+])
+def test_a_model_class_of_another_file(cli, tmp_path, build, refreeze, fires):
+    import json
+    from pathlib import Path
+
+    from freezelint.check.summaries import summarise_text
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    (tmp_path / "train.py").write_text(
+        f"from model import DeepLab\n\nmodel = {build}\nfor epoch in range(2):\n    model.train()\n"
+        f"    {refreeze}\n    for x in loader:\n        model(x).sum().backward(); opt.step()\n")
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    assert r.code in (0, 1), r.err
+    found = [(Path(d["filename"]).name, d["location"]["row"], d["code"]) for d in json.loads(r.out)]
+    assert found == ([("train.py", 5, "FZ201")] if fires else [])
+    assert summarise_text(MODEL_FILE)["classes"]["DeepLab"]["init_bn"] == [
+        {"inner": "", "flags": [[1, "freeze_bn", True]]}]
+
+
+def test_a_trainer_holding_a_model_class_of_another_file(cli, tmp_path):
+    import json
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    (tmp_path / "train.py").write_text(
+        "import torch\nfrom model import DeepLab\n\n\nclass Trainer(object):\n    def __init__(self, args):\n"
+        "        self.model = DeepLab(num_classes=4, freeze_bn=args.freeze_bn)\n\n    def training(self, loader):\n"
+        "        self.model.train()\n        for x in loader:\n            self.model(x).mean().backward()\n")
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    assert r.code in (0, 1), r.err
+    assert [(d["location"]["row"], d["code"]) for d in json.loads(r.out)] == [(10, "FZ201")]

@@ -618,11 +618,16 @@ class Flow(cst.CSTVisitor):
             for k, d in self.summaries.method(call, "__init__", self.scope, self.depth) if held is None else ():
                 if k in (FREEZE, UNFREEZE):
                     self._emit(k, target.value, call, **{**_placed(k, d, target.value), "via": kind.cls.name})
-            self._constructed_bn_freezes(kind.cls, held or target.value, call)
+            self._constructed_bn_freezes(self.summaries.constructed_bn(kind.cls), held or target.value, call,
+                                         kind.cls.name)
             return
+        project_class = kind is not None and kind.tag == "module" and kind.qual and not is_library(kind.qual)
+        if project_class:  # a Module class of another project file: its summary says
+            self._constructed_bn_freezes(self.summaries.external_constructed_bn(kind.qual), held or target.value,
+                                         call, kind.qual.rsplit(".", 1)[-1])
         if held is not None:
             return
-        if kind is not None and kind.tag == "module" and kind.qual and not is_library(kind.qual):
+        if project_class:
             self._emit(BUILT, target.value, call, via=kind.qual.rsplit(".", 1)[-1])
         if callee is not None:
             effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)]
@@ -636,23 +641,15 @@ class Flow(cst.CSTVisitor):
             elif kind in Summaries.RETURNED or kind.startswith(VIA):
                 self._emit(kind, target.value, call, **_placed(kind, detail, target.value))
 
-    def _constructed_bn_freezes(self, info, name: str, call: cst.Call) -> None:
+    def _constructed_bn_freezes(self, records: list, name: str, call: cst.Call, cls: str) -> None:
         """`model = DeepLab()` whose `__init__` froze BatchNorm through a public method of the class
-        (`self.freeze_bn()`, maybe under a flag): the model arrives with it frozen, and a train()
-        that follows must re-apply it (FZ201 reports a freeze made in `__init__` itself at the class)."""
-        init = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"),
-                    None)
-        flow = self.summaries.body_flow(init, self.depth + 1) if init is not None else None
-        public = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)
-                  and not s.name.value.startswith("_")}
-        for e in flow.events if flow is not None else ():
-            if e.kind != BN_FREEZE or e.detail.get("via") not in public \
-                    or not (e.target == "self" or e.target.startswith("self.")) or _switched_off(init, e, call):
-                continue
-            within = e.detail.get("within") or (e.target if e.target != "self" else None)
-            placed = {"within": name + within[len("self"):]} if within and within.startswith("self.") else {}
-            self._emit(BN_FREEZE, name, call, via=info.name, **placed)
-            return
+        (`self.freeze_bn()`, maybe under a flag: Summaries.constructed_bn): the model arrives with
+        it frozen, and a train() that follows must re-apply it (FZ201 reports a freeze made in
+        `__init__` itself at the class). Not where the call provably sets the flag off."""
+        for r in records:
+            if not _switched_off(r["flags"], call):
+                self._emit(BN_FREEZE, name, call, via=cls, **({"within": name + r["inner"]} if r["inner"] else {}))
+                return
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         for obj, value, called in requires_grad_sets(node, self.scope):
@@ -765,20 +762,32 @@ def _part_frozen(events: list[Event], e: Event) -> bool:
 _OFF = ("False", "None", "0")
 
 
-def _switched_off(init: cst.FunctionDef, e: Event, call: cst.Call) -> bool:
-    """The `__init__` event `e` sits under `if flag:` on a parameter the constructor call `call`
-    provably sets off: passes False/None/0, or leaves out where that is the default
-    (`DeepLab(freeze_bn=False)`). A flag the call passes on (`freeze_bn=args.freeze_bn`) may be on."""
+def _flags(init: cst.FunctionDef, e: Event) -> list:
+    """The `if flag:` tests on `__init__` parameters the event sits under: `[index after self,
+    name, off by default]` each."""
     params = [*init.params.posonly_params, *init.params.params][1:]
     tests = {id(n): n.test for n in walk(init.body) if isinstance(n, cst.If)}
+    out = []
     for if_id, arm in e.branches:
         test = tests.get(if_id)
         at = next((i for i, p in enumerate(params) if isinstance(test, cst.Name) and p.name.value == test.value), None)
-        if arm != 0 or at is None:
-            continue
-        value = call_arg(call, at, params[at].name.value)
-        value = params[at].default if value is None and not any(a.star for a in call.args) else value
-        if isinstance(value, (cst.Name, cst.Integer)) and value.value in _OFF:
+        if arm == 0 and at is not None:
+            default = params[at].default
+            out.append([at, params[at].name.value, isinstance(default, (cst.Name, cst.Integer)) and default.value in _OFF])
+    return out
+
+
+def _switched_off(flags: list, call: cst.Call) -> bool:
+    """The constructor call sets off one of the `__init__` flags a freeze sits under
+    (`[index, name, off by default]`, Summaries.constructed_bn): passes False/None/0, or leaves it
+    out where that is the default (`DeepLab(freeze_bn=False)`). A flag the call passes on
+    (`freeze_bn=args.freeze_bn`) may be on."""
+    for at, name, off_by_default in flags:
+        value = call_arg(call, at, name)
+        if value is None and not any(a.star for a in call.args):
+            if off_by_default:
+                return True
+        elif isinstance(value, (cst.Name, cst.Integer)) and value.value in _OFF:
             return True
     return False
 
@@ -1089,6 +1098,30 @@ class Summaries:
                     return None
                 out.append([path[len(name):], bn])
         return out or None
+
+    def constructed_bn(self, info) -> list[dict]:
+        """The BatchNorm freezes `__init__` of a Module class of this file makes through a public
+        method of the class (`self.freeze_bn()`: callers may call it again, so FZ201 judges them
+        where the model trains), each as `{"inner": ".backbone" (or "" for all of self), "flags":
+        [[index, name, off by default]]}`: the `if flag:` tests on its parameters it sits under."""
+        init = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"),
+                    None)
+        flow = self.body_flow(init) if init is not None else None
+        public = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)
+                  and not s.name.value.startswith("_")}
+        out = []
+        for e in flow.events if flow is not None else ():
+            if e.kind != BN_FREEZE or e.detail.get("via") not in public \
+                    or not (e.target == "self" or e.target.startswith("self.")):
+                continue
+            within = e.detail.get("within") or e.target
+            inner = within[len("self"):] if within.startswith("self.") else ""
+            out.append({"inner": inner, "flags": _flags(init, e)})
+        return out
+
+    def external_constructed_bn(self, class_qual: str) -> list[dict]:
+        """The same of a class of another file: not known here."""
+        return []
 
     def _part_bn(self, e: Event, scope: Scope) -> bool:
         """`self.head.train()` in a method: the part it reaches is proven to hold BatchNorm."""

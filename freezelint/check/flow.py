@@ -64,6 +64,9 @@ class ProjectSummaries(Summaries):
                 for k, line in effects.items() if k in self.APPLIED]
 
 
+    def external_constructed_bn(self, class_qual: str) -> list[dict]:
+        return self.project.constructed_bn(self.facts.path, class_qual)
+
     def external_bn_attrs(self, class_qual: str) -> list[str]:
         return self.project.bn_attrs(self.facts.path, class_qual)
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1dd2a8bb817ace136d4bd94e4a061e02'
+RULES_DIGEST = '6aeb4b71320b710b6413a2ac5a6a90a7'
 
 GATES = {
     'FZ002': (

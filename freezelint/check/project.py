@@ -854,6 +854,12 @@ class Project:
         self._use(importer, path, name)
         return list(entry.get("bn", [])) if entry else []
 
+    def constructed_bn(self, importer: str, qual: str) -> list[dict]:
+        """The BatchNorm freezes `__init__` of a project class makes through a public method of
+        it (its summary's "init_bn": Summaries.constructed_bn)."""
+        hit = self.klass(importer, qual)
+        return list(hit[0].get("init_bn", [])) if hit is not None else []
+
     def method(self, importer: str, qual: str, method: str) -> tuple[dict, str] | None:
         """What `method` of a project class (or of a project base class) does to self."""
         hit = self._defining(importer, qual, method)

@@ -52,7 +52,9 @@ given ("opaque"), `[index, name, at, none_default]` of that callable parameter (
 so a call site that passes a known function can tell. "reach" (FZ201): per position, where every
 train() call of the function reaches only parts of that parameter, those parts relative to it with
 whether each is proven to hold BatchNorm (`[[".head", false]]`); a class's "reach" says the same of
-self per method. A class with a train() of its own has
+self per method. "init_bn" (FZ201): the BatchNorm freezes a Module class's `__init__` makes through
+a public method of it (`self.freeze_bn()`), `{"inner": ".backbone" or "", "flags": [[index, name,
+off by default]]}` each, the `if flag:` tests on its parameters it sits under. A class with a train() of its own has
 "train_keeps": the parts that train() provably keeps in eval mode (`[]`: none), or null when it
 may keep more (modes.train_keeps).
 """
@@ -157,6 +159,9 @@ def summarise(facts: Facts) -> dict:
             }
             if reach:  # FZ201: the parts of self the train() calls of these methods reach
                 classes[stmt.name.value]["reach"] = reach
+            init_bn = callees.constructed_bn(info) if info is not None and info.is_module else []
+            if init_bn:  # FZ201: a model built from it arrives with this BatchNorm frozen
+                classes[stmt.name.value]["init_bn"] = init_bn
             if "train" in methods and info is not None:  # what its train() provably keeps in eval (FZ201)
                 classes[stmt.name.value]["train_keeps"] = train_keeps(facts, info)
             if info is not None and (info.is_module or any(b and not is_library(b) for b in bases)):
