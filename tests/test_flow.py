@@ -282,3 +282,20 @@ def test_gradual_unfreezing_after_a_reset_loop_stays_an_unfreeze(unfreeze, found
     after = _BN_EVAL_TRAIN.replace("model.train()", f"if epoch == 5:\n            {unfreeze}\n        model.layer1.train()")
     assert [f for f in _codes(_RESET_LOOP.format(reset="v.requires_grad = True", after=after))
             if f[1] == "FZ201"] == found
+
+
+def test_wrapping_around_the_innermost_loop_that_holds_both():
+    flow = _flow("""
+        def fit(model, loader, epochs, freeze_bn, step):
+            for epoch in range(epochs):
+                freeze_bn(model)
+                for x in loader:
+                    step(model, x)
+                    model.eval()
+                    model.train()
+            model.head.requires_grad_(False)
+        """, "fit")
+    train, run, frozen_bn = _event(flow, "model.train"), _event(flow, "step(model"), _event(flow, "freeze_bn")
+    # the batch loop's next pass runs before the epoch loop's head: no freeze on the way
+    assert after(train, run) and frozen_bn not in between(flow, train, run)
+    assert after(frozen_bn, run)

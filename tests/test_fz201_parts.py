@@ -184,3 +184,124 @@ def test_an_override_that_skips_the_re_freeze_of_a_base_of_another_file(cli, tmp
     base.write_text(BASE_OF_ANOTHER_FILE.replace("        super().train(mode)\n        self.bn_frozen()\n",
                                                  "        super().train(mode)\n"))
     assert found() == []  # the cached result followed base.py: its train() re-freezes nothing now
+
+
+REACH = """
+import torch
+from torch import nn
+
+class Backbone(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+        self.body = nn.Sequential(nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = Backbone()
+        self.neck = nn.Sequential(nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8))
+        self.head = nn.Linear(8, 2)
+
+    def head_mode(self):
+        self.head.train()
+
+    def neck_mode(self):
+        self.neck.train()
+
+def train_head(model):
+    model.head.train()
+
+def train_all(model):
+    model.head.train()
+    model.train()
+
+def set_train(m):
+    m.train()
+
+def fn_bn(m):
+    if isinstance(m, nn.BatchNorm2d):
+        m.eval()
+
+def fit(model, loader, opt):
+    model.backbone.requires_grad_(False)
+    {freeze}
+    for epoch in range(2):
+        {train}
+        for x, y in loader:
+            model(x).sum().backward(); opt.step()
+
+fit(Net(), loader, opt)
+"""
+
+
+@pytest.mark.parametrize("freeze,train,fires", [
+    # train() reaches the part it is called on: a sibling's freeze stays (trial 6 f03)
+    ("model.backbone.eval()", "model.head.train()", False),
+    ("model.backbone.eval()", "model.head.train(True)", False),
+    ("model.backbone.eval()", "model.module.head.train()", False),
+    ("model.backbone.eval()", "train_head(model)", False),  # a helper that trains a part of its parameter
+    ("model.backbone.eval()", "set_train(model.head)", False),  # a helper handed the part
+    ("model.backbone.eval()", "model.head_mode()", False),  # a method that trains a part of self
+    ("model.backbone.stem.eval()", "model.backbone.body.train()", False),
+    ("model.apply(fn_bn)", "model.backbone.pool.train()", False),  # inside what was frozen, but no BatchNorm
+    ("model.apply(fn_bn)", "model.head.train()", False),  # every BatchNorm, but the head holds none
+    ("model.backbone.apply(fn_bn)", "model.neck.train()", False),
+    # ... and the frozen part itself, a part of it that holds BatchNorm, or a module that holds it
+    ("model.backbone.eval()", "model.train()", True),
+    ("model.backbone.eval()", "model.module.train()", True),
+    ("model.backbone.eval()", "model.backbone.train()", True),
+    ("model.backbone.eval()", "model.backbone.body.train()", True),
+    ("model.backbone.stem.eval()", "model.backbone.train()", True),
+    ("model.backbone.apply(fn_bn)", "model.backbone.train()", True),
+    ("model.apply(fn_bn)", "model.backbone.train()", True),
+    ("model.apply(fn_bn)", "model.neck_mode()", True),
+    ("model.backbone.eval()", "train_all(model)", True),  # one of its train() calls reaches all of it
+    ("model.backbone.eval()", "set_train(model.backbone)", True),
+    ("model.backbone.eval()", "set_train(model)", True),
+    ("model.backbone.eval()", "model.head.train(); model.train()", True),
+])
+def test_a_train_of_a_part_undoes_only_what_it_reaches(freeze, train, fires):
+    found = _fz201(REACH.format(freeze=freeze, train=train))
+    assert bool(found) == fires, found
+
+
+HELPERS_OF_ANOTHER_FILE = """\
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+        self.head = nn.Linear(8, 2)
+
+    def head_mode(self):
+        self.head.train()
+
+
+def train_head(model):
+    model.head.train()
+"""
+
+
+@pytest.mark.parametrize("train,fires", [
+    ("train_head(model)", False),
+    ("model.head_mode()", False),
+    ("model.train()", True),
+])
+def test_a_helper_of_another_file_that_trains_a_part(cli, tmp_path, train, fires):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "net.py").write_text(HELPERS_OF_ANOTHER_FILE)
+    (tmp_path / "train.py").write_text(
+        "from net import Net, train_head\n\nmodel = Net()\nmodel.backbone.requires_grad_(False)\n"
+        f"model.backbone.eval()\nfor epoch in range(2):\n    {train}\n"
+        "    for x, y in loader:\n        model(x).sum().backward(); opt.step()\n")
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    assert r.code in (0, 1), r.err
+    found = [(Path(d["filename"]).name, d["location"]["row"], d["code"]) for d in json.loads(r.out)]
+    assert found == ([("train.py", 7, "FZ201")] if fires else [])
+    summary = summarise_text(HELPERS_OF_ANOTHER_FILE)
+    assert summary["functions"]["train_head"]["reach"] == {"0": [[".head", False]]}
+    assert summary["classes"]["Net"]["reach"] == {"head_mode": [[".head", False]]}

@@ -166,6 +166,9 @@ class Flow(cst.CSTVisitor):
                 keeps = self.summaries.override_keeps(on, self.scope)
                 if keeps is not None:  # what the override provably keeps in eval (modes.train_keeps)
                     detail["keeps"] = keeps
+            reach = self._reach(on, target, detail.pop("reach_inner", None))
+            if reach:
+                detail["reach"] = reach
         if target:
             self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
                                      (*self._branches, *self.escapes), detail))
@@ -173,6 +176,21 @@ class Flow(cst.CSTVisitor):
         if compiled:  # `cmodel.train()` of `cmodel = torch.compile(model)` sets the modes of model's modules
             self.events.append(Event(kind, compiled, node, self._stmt, 0, tuple(self._loops),
                                      (*self._branches, *self.escapes), dict(detail)))
+
+    def _reach(self, on: cst.BaseExpression, target: str | None, inners: list | None) -> list | None:
+        """The parts of `target` a train() reaches, as `[path, holds BatchNorm]` pairs, when it
+        does not reach all of it: `net.head.train()` -> `[["net.head", False]]`; a helper that
+        trains only a part of its parameter (`inners`, relative to it: `[[".head", False]]`)
+        placed under the argument. None for all of it (`model.train()`, `model.module.train()`)."""
+        base = part_path(unwrap_self_returning(on))
+        if not base or not target:
+            return None
+        base = whole_of(base, target)
+        paths = [[base + inner, bn] for inner, bn in inners] if inners else [[base, None]]
+        if any(p == target or not p.startswith((target + ".", target + "[")) for p, _ in paths):
+            return None  # all of the model, or not known which part
+        return [[p, bn if bn is not None else self.summaries.holds_batchnorm(on, self.scope, part=True)]
+                for p, bn in paths]
 
     def _compiled_from(self, name: str) -> str | None:
         """`cmodel = torch.compile(model)` (its only binding): "model", else None."""
@@ -432,7 +450,8 @@ class Flow(cst.CSTVisitor):
         if kind is not None and is_batchnorm_class(kind.qual):
             root = root_of(recv)
             if root and "." in (dotted(recv) or ""):
-                self._emit(BN_FREEZE, root, node)
+                path = part_path(recv)  # `model.backbone.bn1.eval()`: the BatchNorm frozen is that one
+                self._emit(BN_FREEZE, root, node, **({"within": path} if path and path.startswith(root + ".") else {}))
         elif self.summaries.holds_batchnorm(recv, self.scope, part=True):
             # a part proven to hold BatchNorm (`model.layer1.eval()`): a freeze of its statistics
             # where the body also freezes its parameters (`of_body` keeps only those)
@@ -584,19 +603,31 @@ class Flow(cst.CSTVisitor):
         """`model = build(cfg)` (or `build(cfg).to(device)`): the model arrives in the state
         `build` left the model it returns in (BatchNorm frozen, parameters frozen, eval())."""
         call = unwrap_self_returning(node.value)
-        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name) \
-                or not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
+        if len(node.targets) != 1 or not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
             return
         target = node.targets[0].target
+        held = _self_attr(target)  # `self.model = Net()`: what a trainer (not a Module: its parts) holds
+        owner = self.scope.cls
+        held = held if owner is not None and not owner.is_module else None
+        if not isinstance(target, cst.Name) and held is None:
+            return
         callee = self.facts.resolve_def(call.func, self.scope)
         kind = self.facts.kind(call, self.scope) if callee is None else None
         if kind is not None and kind.tag == "module" and kind.cls is not None:
             # `net = Net()`: a Module class of the file; the parameters its __init__ froze are frozen
-            for k, d in self.summaries.method(call, "__init__", self.scope, self.depth):
+            for k, d in self.summaries.method(call, "__init__", self.scope, self.depth) if held is None else ():
                 if k in (FREEZE, UNFREEZE):
                     self._emit(k, target.value, call, **{**_placed(k, d, target.value), "via": kind.cls.name})
+            self._constructed_bn_freezes(self.summaries.constructed_bn(kind.cls), held or target.value, call,
+                                         kind.cls.name)
             return
-        if kind is not None and kind.tag == "module" and kind.qual and not is_library(kind.qual):
+        project_class = kind is not None and kind.tag == "module" and kind.qual and not is_library(kind.qual)
+        if project_class:  # a Module class of another project file: its summary says
+            self._constructed_bn_freezes(self.summaries.external_constructed_bn(kind.qual), held or target.value,
+                                         call, kind.qual.rsplit(".", 1)[-1])
+        if held is not None:
+            return
+        if project_class:
             self._emit(BUILT, target.value, call, via=kind.qual.rsplit(".", 1)[-1])
         if callee is not None:
             effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)]
@@ -609,6 +640,16 @@ class Flow(cst.CSTVisitor):
                         self._emit(k2, target.value, call, **_placed(k2, d2, target.value))
             elif kind in Summaries.RETURNED or kind.startswith(VIA):
                 self._emit(kind, target.value, call, **_placed(kind, detail, target.value))
+
+    def _constructed_bn_freezes(self, records: list, name: str, call: cst.Call, cls: str) -> None:
+        """`model = DeepLab()` whose `__init__` froze BatchNorm through a public method of the class
+        (`self.freeze_bn()`, maybe under a flag: Summaries.constructed_bn): the model arrives with
+        it frozen, and a train() that follows must re-apply it (FZ201 reports a freeze made in
+        `__init__` itself at the class). Not where the call provably sets the flag off."""
+        for r in records:
+            if not _switched_off(r["flags"], call):
+                self._emit(BN_FREEZE, name, call, via=cls, **({"within": name + r["inner"]} if r["inner"] else {}))
+                return
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         for obj, value, called in requires_grad_sets(node, self.scope):
@@ -718,6 +759,45 @@ def _part_frozen(events: list[Event], e: Event) -> bool:
                for f in events)
 
 
+_OFF = ("False", "None", "0")
+
+
+def _flags(init: cst.FunctionDef, e: Event) -> list:
+    """The `if flag:` tests on `__init__` parameters the event sits under: `[index after self,
+    name, off by default]` each."""
+    params = [*init.params.posonly_params, *init.params.params][1:]
+    tests = {id(n): n.test for n in walk(init.body) if isinstance(n, cst.If)}
+    out = []
+    for if_id, arm in e.branches:
+        test = tests.get(if_id)
+        at = next((i for i, p in enumerate(params) if isinstance(test, cst.Name) and p.name.value == test.value), None)
+        if arm == 0 and at is not None:
+            default = params[at].default
+            out.append([at, params[at].name.value, isinstance(default, (cst.Name, cst.Integer)) and default.value in _OFF])
+    return out
+
+
+def _switched_off(flags: list, call: cst.Call) -> bool:
+    """The constructor call sets off one of the `__init__` flags a freeze sits under
+    (`[index, name, off by default]`, Summaries.constructed_bn): passes False/None/0, or leaves it
+    out where that is the default (`DeepLab(freeze_bn=False)`). A flag the call passes on
+    (`freeze_bn=args.freeze_bn`) may be on."""
+    for at, name, off_by_default in flags:
+        value = call_arg(call, at, name)
+        if value is None and not any(a.star for a in call.args):
+            if off_by_default:
+                return True
+        elif isinstance(value, (cst.Name, cst.Integer)) and value.value in _OFF:
+            return True
+    return False
+
+
+def _self_attr(expr: cst.BaseExpression) -> str | None:
+    """`self.model` -> "self.model" (an attribute of self, one level), else None."""
+    path = dotted(expr) if isinstance(expr, cst.Attribute) else None
+    return path if path and path.startswith("self.") and path.count(".") == 1 else None
+
+
 def _zero_classes(call: cst.Call) -> bool:
     arg = call_arg(call, 0, "num_classes")
     return isinstance(arg, cst.Integer) and arg.value == "0"
@@ -734,6 +814,20 @@ def part_path(expr: cst.BaseExpression) -> str | None:
         base = part_path(expr.value)
         return f"{base}.{expr.attr.value}" if base else None
     return dotted(expr)
+
+
+_WRAPPERS = (".module", "._orig_mod")  # DDP/DataParallel's and torch.compile's model: the same modules
+
+
+def whole_of(path: str, target: str) -> str:
+    """`model.module.backbone` -> `model.backbone`: a wrapper's inner model is the model."""
+    while path.startswith(target) and path[len(target):].startswith(_WRAPPERS):
+        rest = path[len(target):]
+        cut = next(w for w in _WRAPPERS if rest.startswith(w))
+        if rest[len(cut):][:1] not in ("", ".", "["):
+            break  # `model.modules_x`: another attribute
+        path = target + rest[len(cut):]
+    return path
 
 
 def _placed(kind: str, detail: dict, at: str | None) -> dict:
@@ -968,7 +1062,7 @@ class Summaries:
         if kind != TRAIN:
             return {"via": func.name.value}
         return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind),
-                **self._trained_part(func, pos)}
+                **self._trained_part(func, pos), **self._reached(func, pos)}
 
     def _trained_part(self, func: cst.FunctionDef, pos: int) -> dict:
         """The one part of its parameter every train() of the callee is called on, relative to the
@@ -987,6 +1081,57 @@ class Summaries:
                     return {}
                 parts.add(path[len(name):])
         return {"inner": parts.pop()} if len(parts) == 1 else {}
+
+    def reach_inner(self, func: cst.FunctionDef, pos: int) -> list | None:
+        """The parts of its parameter `pos` the function's train() calls reach, relative to it
+        (`[[".head", False]]`, see Flow._reach); None when one reaches all of it."""
+        flow, name = self._flows.get(id(func)), self._names.get((id(func), pos))
+        if flow is None or name is None:
+            return None
+        out = []
+        for e in flow.events:
+            if e.kind != TRAIN or not (e.target == name or e.target.startswith(name + ".")):
+                continue
+            for path, bn in e.detail.get("reach") or [[e.target, self._part_bn(e, flow.scope)]]:
+                path = whole_of(path, name)
+                if not path.startswith((name + ".", name + "[")):
+                    return None
+                out.append([path[len(name):], bn])
+        return out or None
+
+    def constructed_bn(self, info) -> list[dict]:
+        """The BatchNorm freezes `__init__` of a Module class of this file makes through a public
+        method of the class (`self.freeze_bn()`: callers may call it again, so FZ201 judges them
+        where the model trains), each as `{"inner": ".backbone" (or "" for all of self), "flags":
+        [[index, name, off by default]]}`: the `if flag:` tests on its parameters it sits under."""
+        init = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"),
+                    None)
+        flow = self.body_flow(init) if init is not None else None
+        public = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)
+                  and not s.name.value.startswith("_")}
+        out = []
+        for e in flow.events if flow is not None else ():
+            if e.kind != BN_FREEZE or e.detail.get("via") not in public \
+                    or not (e.target == "self" or e.target.startswith("self.")):
+                continue
+            within = e.detail.get("within") or e.target
+            inner = within[len("self"):] if within.startswith("self.") else ""
+            out.append({"inner": inner, "flags": _flags(init, e)})
+        return out
+
+    def external_constructed_bn(self, class_qual: str) -> list[dict]:
+        """The same of a class of another file: not known here."""
+        return []
+
+    def _part_bn(self, e: Event, scope: Scope) -> bool:
+        """`self.head.train()` in a method: the part it reaches is proven to hold BatchNorm."""
+        func = e.node.func if isinstance(e.node, cst.Call) else None
+        return isinstance(func, cst.Attribute) \
+            and self.holds_batchnorm(unwrap_self_returning(func.value), scope, part=True)
+
+    def _reached(self, func: cst.FunctionDef, pos: int) -> dict:
+        inners = self.reach_inner(func, pos)
+        return {"reach_inner": inners} if inners else {}
 
     def hands(self, func: cst.FunctionDef, pos: int) -> list:
         """The callables the function hands its parameter `pos` to (`Flow._hand`; None: one not known)."""

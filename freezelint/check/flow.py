@@ -46,6 +46,8 @@ class ProjectSummaries(Summaries):
                     detail["through"] = list(e.via[1:])
                 if e.kind == OPAQUE:  # the callables it hands the argument to (None: not known)
                     detail["hands"] = list(e.hands) or [None]
+                if e.reach:  # its train() calls reach only these parts of the argument
+                    detail["reach_inner"] = [list(r) for r in e.reach]
                 out.append((e.kind, {**detail, "edges": list(e.edges)}))
         return out
 
@@ -56,9 +58,14 @@ class ProjectSummaries(Summaries):
         effects, shown = hit
         name = class_qual.rsplit(".", 1)[-1]
         edge = Edge(shown_path(self.facts.path), shown, name)
-        return [(k, {**_detail(f"{name}.{method}", k, shown, line), "edges": [edge]})
+        reach = self.project.method_reach(self.facts.path, class_qual, method) if TRAIN in effects else None
+        return [(k, {**_detail(f"{name}.{method}", k, shown, line), "edges": [edge],
+                     **({"reach_inner": reach} if reach and k == TRAIN else {})})
                 for k, line in effects.items() if k in self.APPLIED]
 
+
+    def external_constructed_bn(self, class_qual: str) -> list[dict]:
+        return self.project.constructed_bn(self.facts.path, class_qual)
 
     def external_bn_attrs(self, class_qual: str) -> list[str]:
         return self.project.bn_attrs(self.facts.path, class_qual)
@@ -355,7 +362,9 @@ def between(flow: Flow, a: Event, b: Event) -> list[Event]:
     if b.index > a.index:
         span = evs[a.index + 1:b.index]
     else:
-        loop = next(iter(set(a.loops) & set(b.loops)), None)
+        # around the innermost loop that holds both: its next pass reaches `b` before an outer
+        # loop's head runs again (a freeze at the top of each epoch waits for the epoch's end)
+        loop = next((lp for lp in reversed(a.loops) if lp in b.loops), None)
         span = [e for e in evs[a.index + 1:] + evs[:b.index] if loop in e.loops]
     return [e for e in span if not e.exclusive_with(a) and not e.exclusive_with(b)]
 

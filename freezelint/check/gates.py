@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'eae28ada76bc73181baf82ade759aa8c'
+RULES_DIGEST = '6aeb4b71320b710b6413a2ac5a6a90a7'
 
 GATES = {
     'FZ002': (

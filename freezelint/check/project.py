@@ -25,7 +25,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 19
+SUMMARY_VERSION = 20
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -101,6 +101,7 @@ class Effect:
     edges: tuple[Edge, ...]
     via: tuple[str, ...]
     hands: tuple = ()  # "opaque": the callables it hands the argument to (its summary's "hands")
+    reach: tuple = ()  # "train": the parts of the argument its train() calls reach (its summary's "reach")
 
 
 _MAX_VIA = 4  # builders passing on another file's builder's model, followed this deep (and no cycle further)
@@ -591,8 +592,9 @@ class Project:
                     out.append(Effect(e.kind, e.line, e.shown, e.opt, (edge, *e.edges), (hit[1], *e.via)))
             else:
                 hands = tuple(entry.get("hands", {}).get(str(pos), ())) if kind == "opaque" and not _chain else ()
+                reach = tuple(entry.get("reach", {}).get(str(pos), ())) if kind == "train" else ()
                 out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), (edge,), (hit[1],),
-                                  hands))
+                                  hands, reach))
         seen: set[str] = set()
         return [e for e in out if not (e.kind in seen or seen.add(e.kind))]  # the first of each kind
 
@@ -852,16 +854,33 @@ class Project:
         self._use(importer, path, name)
         return list(entry.get("bn", [])) if entry else []
 
-    def method(self, importer: str, qual: str, method: str, _depth: int = 0) -> tuple[dict, str] | None:
+    def constructed_bn(self, importer: str, qual: str) -> list[dict]:
+        """The BatchNorm freezes `__init__` of a project class makes through a public method of
+        it (its summary's "init_bn": Summaries.constructed_bn)."""
+        hit = self.klass(importer, qual)
+        return list(hit[0].get("init_bn", [])) if hit is not None else []
+
+    def method(self, importer: str, qual: str, method: str) -> tuple[dict, str] | None:
         """What `method` of a project class (or of a project base class) does to self."""
+        hit = self._defining(importer, qual, method)
+        return (hit[0]["methods"][method], hit[1]) if hit is not None else None
+
+    def method_reach(self, importer: str, qual: str, method: str) -> list | None:
+        """The parts of self the train() calls of `method` reach, relative to self (`[[".head",
+        False]]`: the summary's "reach"); None for all of it."""
+        hit = self._defining(importer, qual, method)
+        return hit[0].get("reach", {}).get(method) if hit is not None else None
+
+    def _defining(self, importer: str, qual: str, method: str, _depth: int = 0) -> tuple[dict, str] | None:
+        """The summary entry of the project class (`qual` or a project base of it) that defines `method`."""
         hit = self.klass(importer, qual)
         if hit is None or _depth > _MAX_REEXPORT:
             return None
         entry, shown, path = hit
         if method in entry["methods"]:
-            return entry["methods"][method], shown
+            return entry, shown
         for b in entry["bases"]:
-            found = self.method(str(path), b, method, _depth + 1) if b else None
+            found = self._defining(str(path), b, method, _depth + 1) if b else None
             if found is not None:
                 return found
         return None

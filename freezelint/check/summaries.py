@@ -49,7 +49,12 @@ of this one): the project index follows it there (`model.backbone.stem`), throug
 "quiet" (FZ201): the positions of the parameters a function provably leaves in their modes (it
 reads, prints or saves them: modes.quiet); "hands": per position it hands to a callable it was
 given ("opaque"), `[index, name, at, none_default]` of that callable parameter (null: not known),
-so a call site that passes a known function can tell. A class with a train() of its own has
+so a call site that passes a known function can tell. "reach" (FZ201): per position, where every
+train() call of the function reaches only parts of that parameter, those parts relative to it with
+whether each is proven to hold BatchNorm (`[[".head", false]]`); a class's "reach" says the same of
+self per method. "init_bn" (FZ201): the BatchNorm freezes a Module class's `__init__` makes through
+a public method of it (`self.freeze_bn()`), `{"inner": ".backbone" or "", "flags": [[index, name,
+off by default]]}` each, the `if flag:` tests on its parameters it sits under. A class with a train() of its own has
 "train_keeps": the parts that train() provably keeps in eval mode (`[]`: none), or null when it
 may keep more (modes.train_keeps).
 """
@@ -130,21 +135,33 @@ def summarise(facts: Facts) -> dict:
                      if "opaque" in entry["effects"].get(str(i), {})}
             if hands:
                 entry["hands"] = hands
+            reach = {str(i): r for i in range(len(params)) if "train" in entry["effects"].get(str(i), {})
+                     and (r := callees.reach_inner(stmt, i))}
+            if reach:  # FZ201: its train() calls reach only these parts of the argument
+                entry["reach"] = reach
             functions[stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):
             info = facts.classes.get(stmt.name.value)
             bases = [facts.qualname(b.value, facts.module_scope) or "" for b in stmt.bases if b.keyword is None]
             methods: dict[str, dict] = {}
+            reach: dict[str, list] = {}
             for m in stmt.body.body:
                 if isinstance(m, cst.FunctionDef) and (m.params.params or m.params.posonly_params):
                     eff = {k: n for k, n in callees.effects(m, 0).items() if _recorded(k)}
                     found[f"{stmt.name.value}.{m.name.value}"] = eff
                     methods[m.name.value] = eff
+                    if "train" in eff and (r := callees.reach_inner(m, 0)):
+                        reach[m.name.value] = r
             classes[stmt.name.value] = {
                 "bases": bases, "module": bool(info and info.is_module),
                 "train_override": "train" in methods, "configure_optimizers": "configure_optimizers" in methods,
                 "methods": methods, "bn": callees.bn_attrs(info) if info and info.is_module else [],
             }
+            if reach:  # FZ201: the parts of self the train() calls of these methods reach
+                classes[stmt.name.value]["reach"] = reach
+            init_bn = callees.constructed_bn(info) if info is not None and info.is_module else []
+            if init_bn:  # FZ201: a model built from it arrives with this BatchNorm frozen
+                classes[stmt.name.value]["init_bn"] = init_bn
             if "train" in methods and info is not None:  # what its train() provably keeps in eval (FZ201)
                 classes[stmt.name.value]["train_keeps"] = train_keeps(facts, info)
             if info is not None and (info.is_module or any(b and not is_library(b) for b in bases)):

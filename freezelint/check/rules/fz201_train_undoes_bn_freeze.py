@@ -11,6 +11,9 @@ import libcst as cst
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library, is_module_class, is_parameter_free
 from freezelint.check.modes import ancestors, base_call, skipped_trains, train_keeps
+from dataclasses import replace
+
+from freezelint.check.events import Flow, whole_of
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, TRAIN, UNFREEZE,
                                    after, between, flows_of)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
@@ -62,9 +65,15 @@ class TrainUndoesBnFreeze(Rule):
         "the same body freezes (`model.layer1.requires_grad_(False); model.layer1.eval()`), taken as a BatchNorm "
         "freeze only where the part is proven to hold BatchNorm (the submodule table's BatchNorm paths of a "
         "factory model, an attribute a project class builds with a BatchNorm layer), never from its name; "
-        "`compiled.train()` of `compiled = torch.compile(model)` is a train() of `model`. A class is reported at its definition only when the BN freeze is "
+        "`compiled.train()` of `compiled = torch.compile(model)` is a train() of `model`. A train() called on a part "
+        "(`net.head.train()`, directly or in a helper) reaches that part only: it undoes a freeze of the same part, of "
+        "a module that holds it, or of all the model where the part is proven to hold BatchNorm, never a sibling's "
+        "(`net.backbone.eval(); net.head.train()` is the frozen-backbone idiom). A class is reported at its definition only when the BN freeze is "
         "in `__init__` (no caller can re-apply a constructor), and not through a public method callers can "
-        "call again after train() (`self.freeze_bn()`: judged where they train). Freezes through `FrozenBatchNorm2d` are "
+        "call again after train() (`self.freeze_bn()`: judged where they train: `model = DeepLab()` (a class of this file or "
+        "another) arrives with its BatchNorm frozen, unless the call provably sets the flag off, `DeepLab(freeze_bn=False)`; so does a "
+        "trainer's `self.model = DeepLab()`, judged in the trainer's methods that call no other method of it and "
+        "nothing named like a re-freeze). Freezes through `FrozenBatchNorm2d` are "
         "permanent and never reported. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
         "reported only when the class treats it as a frozen feature extractor and evidently trains: `forward` "
         "runs it under `torch.no_grad()`, or the class freezes its parameters and holds a layer of its own to "
@@ -1164,12 +1173,13 @@ class TrainUndoesBnFreeze(Rule):
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         flows = flows_of(facts)
         reported: set[int] = set()  # `cmodel.train()` is a train() of cmodel and of the model it compiled
-        for flow in flows.bodies:
+        for flow in [*flows.bodies, *_held_bodies(facts, flows.bodies)]:
             evs = flow.events
             # a class's own train() (`Net.train` re-freezing its BatchNorm) runs instead: judged
             # only where it is proven to keep no part, or other parts, in eval ("keeps")
             for t in (e for e in evs if e.kind == TRAIN and (not e.detail.get("override") or "keeps" in e.detail)):
-                freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)]
+                freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)
+                           and _undoes(t, f)]
                 if not freezes or _unfrozen_first(evs, t) or id(t.node) in reported:
                     continue
                 frozen = freezes[-1].detail
@@ -1363,6 +1373,62 @@ class TrainUndoesBnFreeze(Rule):
                 )
 
 
+def _held_bodies(facts: Facts, bodies: list) -> list:
+    """A trainer (a class that is no Module) holding a model its `__init__` froze BatchNorm of
+    (`self.model = DeepLab()`, `self.model.freeze_bn()`): each method that trains it, after those
+    freezes (a constructor runs before any method). Only methods that call no other method of the
+    class and hand `self` to nothing: what runs between their train() and their training is then
+    all in their own body."""
+    out = []
+    for info in facts.classes.values():
+        if info.is_module or _lightning(facts, info) \
+                or any(not (isinstance(b.value, cst.Name) and b.value.value == "object") for b in info.node.bases):
+            continue  # a base may hold methods of its own
+        own = [f for f in bodies if f.scope.cls is info and f.scope.is_method
+               and isinstance(f.scope.node, cst.FunctionDef) and f.scope.node.name.value == f.scope.func_name]
+        init = next((f for f in own if f.scope.func_name == "__init__"), None)
+        frozen = [e for e in init.events if e.kind == BN_FREEZE and e.target.startswith("self.")] if init else []
+        if not frozen:
+            continue
+        methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
+        for flow in own:
+            if flow is init or not any(e.kind == TRAIN and e.target in {f.target for f in frozen} for e in flow.events) \
+                    or _calls_self(flow.scope.node, methods, {f.target for f in frozen}):
+                continue
+            combined = Flow(flow.facts, flow.scope, flow.summaries)
+            combined.events = [replace(e, loops=(), branches=(), jumps=()) for e in frozen] + \
+                [replace(e) for e in flow.events]
+            for i, e in enumerate(combined.events):
+                e.index = i
+            out.append(combined)
+    return out
+
+
+_MAY_REFREEZE = re.compile(r"(?i)eval|freeze|apply|norm|bn")
+
+
+def _calls_self(func: cst.FunctionDef, methods: set[str], held: set[str]) -> bool:
+    """The method calls another method of its class (`self.validate()`), hands `self` on, hands
+    a model it holds to an object it holds (`self.callbacks.on_train_start(self.model)`), or
+    calls anything named like a re-freeze (`self.model.module.freeze_bn()`: a model held by a
+    trainer is not always known well enough for its methods to be read)."""
+    for n in walk(func.body):
+        if isinstance(n, cst.Call):
+            f = n.func
+            name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
+            if _MAY_REFREEZE.search(name):
+                return True
+            if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self" \
+                    and f.attr.value in methods:
+                return True
+            if any(isinstance(a.value, cst.Name) and a.value.value == "self" for a in n.args):
+                return True
+            if isinstance(f, cst.Attribute) and (dotted(f.value) or "").startswith("self.") \
+                    and any(dotted(a.value) in held for a in n.args):
+                return True
+    return False
+
+
 def _not_kept(detail: dict, part: str | None, target: str) -> str | None:
     """Why the train() override a TRAIN event runs does not keep the frozen BatchNorm in eval
     mode, from what it provably keeps (`detail["keeps"]`, modes.train_keeps): nothing at all, or
@@ -1377,6 +1443,30 @@ def _not_kept(detail: dict, part: str | None, target: str) -> str | None:
     if rel is None or any(_overlaps(rel, k) for k in keeps):
         return None
     return "it re-applies eval() to " + ", ".join(f"`self.{k}`" for k in keeps) + f" only, not to `self.{rel}`"
+
+
+def _undoes(t, f) -> bool:
+    """train() sets the modes of the modules it reaches only: the train() event `t` undoes the
+    BatchNorm freeze `f` when it reaches all of the model, the frozen part itself, or a module
+    that holds it; a part inside what was frozen only where that part is proven to hold
+    BatchNorm (`model.head.train()` after `freeze_bn(model)` leaves a Linear head's BatchNorm-free
+    modules in training mode and nothing else). A sibling (`net.head` after `net.backbone.eval()`)
+    is not reached."""
+    reach = t.detail.get("reach")
+    if not reach:
+        return True
+    frozen = f.detail.get("part") or f.detail.get("within")
+    frozen = whole_of(frozen, f.target) if frozen else None
+    for path, bn in reach:
+        if path == frozen or frozen is not None and _inside(frozen, path):
+            return True
+        if (frozen is None or _inside(path, frozen)) and bn:
+            return True
+    return False
+
+
+def _inside(path: str, part: str) -> bool:
+    return path.startswith((part + ".", part + "["))
 
 
 def _unfrozen_first(evs: list, t) -> bool:

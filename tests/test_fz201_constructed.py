@@ -1,0 +1,204 @@
+"""FZ201 for a model whose `__init__` froze BatchNorm through a public method of its class
+(`self.freeze_bn()`, pytorch-deeplab-xception's DeepLab): no caller can re-apply a constructor,
+but a caller can call the method again, so the class is not reported; the train() sites that
+follow the construction without that re-freeze are, in the code that built the model and in the
+methods of a trainer that holds it (`self.model = DeepLab()`)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from freezelint import codes
+from freezelint.check.engine import check_text
+
+ALL_STATIC = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
+
+
+def _fz201(src: str) -> list[int]:
+    found = check_text(textwrap.dedent(src), "ex.py", ALL_STATIC, force=True).diagnostics
+    return [d.row for d in found if d.code == "FZ201"]
+
+
+def _row(src: str, code: str) -> int:
+    return next(i for i, line in enumerate(textwrap.dedent(src).splitlines(), 1) if line.strip() == code)
+
+
+DEEPLAB = """
+import torch
+import torch.nn as nn
+
+
+class DeepLab(nn.Module):
+    def __init__(self, num_classes=4, freeze_bn=True):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+        {init}
+
+    def freeze_bn(self):
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+{override}
+
+model = {build}
+for epoch in range(3):
+    model.train()
+    {refreeze}
+    for x in loader:
+        model(x).mean().backward()
+"""
+OVERRIDE = """
+    def train(self, mode=True):
+        super().train(mode)
+        self.freeze_bn()
+        return self
+"""
+
+
+@pytest.mark.parametrize("init,build,fires", [
+    ("self.freeze_bn()", "DeepLab()", True),
+    ("if freeze_bn:\n            self.freeze_bn()", "DeepLab(freeze_bn=args.freeze_bn)", True),
+    ("if freeze_bn:\n            self.freeze_bn()", "DeepLab(4, args.freeze_bn)", True),
+    ("if freeze_bn:\n            self.freeze_bn()", "DeepLab()", True),  # the default: on
+    ("if freeze_bn:\n            self.freeze_bn()", "DeepLab(freeze_bn=False)", False),  # provably off
+    ("if freeze_bn:\n            self.freeze_bn()", "DeepLab(4, False)", False),
+    ("self.freeze_bn()", "DeepLab().cuda()", True),
+    ("pass", "DeepLab()", False),  # nothing frozen
+])
+def test_a_freeze_by_a_public_method_in_init_is_undone_where_the_model_trains(init, build, fires):
+    src = DEEPLAB.format(init=init, build=build, override="", refreeze="pass")
+    assert _fz201(src) == ([_row(src, "model.train()")] if fires else [])
+
+
+def test_the_flag_off_by_default_is_off_where_the_call_leaves_it_out():
+    src = DEEPLAB.format(init="if freeze_bn:\n            self.freeze_bn()", build="DeepLab()", override="",
+                         refreeze="pass").replace("freeze_bn=True", "freeze_bn=False")
+    assert _fz201(src) == []
+
+
+@pytest.mark.parametrize("override,refreeze", [
+    (OVERRIDE, "pass"),  # the class re-freezes in its own train()
+    ("", "model.freeze_bn()"),  # the loop re-freezes after every train()
+])
+def test_re_frozen_after_train_is_silent(override, refreeze):
+    assert _fz201(DEEPLAB.format(init="self.freeze_bn()", build="DeepLab()", override=override,
+                                 refreeze=refreeze)) == []
+
+
+TRAINER = """
+import torch
+import torch.nn as nn
+
+
+class DeepLab(nn.Module):
+    def __init__(self, freeze_bn=False):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+        if freeze_bn:
+            self.freeze_bn()
+
+    def freeze_bn(self):
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+
+
+class Trainer{bases}:
+    def __init__(self, args):
+        self.model = DeepLab(freeze_bn=args.freeze_bn)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+    def training(self, loader):
+        self.model.train()
+        {refreeze}
+        for x in loader:
+            self.optimizer.zero_grad()
+            self.model(x).mean().backward()
+            self.optimizer.step()
+
+    def validation(self, loader):
+        self.model.eval()
+        for x in loader:
+            self.model(x)
+"""
+
+
+@pytest.mark.parametrize("bases,refreeze,fires", [
+    ("", "pass", True),  # jfzhang95/pytorch-deeplab-xception's train.py
+    ("(object)", "pass", True),
+    ("", "self.model.freeze_bn()", False),
+    ("", "self.model.module.freeze_bn()", False),  # not read through DataParallel: the name is enough
+    ("", "self.refreeze()", False),  # another method of the trainer: it may re-freeze
+    ("", "hooks.after_train(self)", False),  # the trainer handed on
+    ("", "self.callbacks.on_train_start(self.model)", False),  # the model handed to an object the trainer holds
+    ("", "self.logger.info(self.model.training)", True),  # not the model itself
+    ("(BaseTrainer)", "pass", False),  # a base of its own: not read
+])
+def test_a_trainer_that_holds_the_model(bases, refreeze, fires):
+    src = TRAINER.format(bases=bases, refreeze=refreeze)
+    if "refreeze()" in refreeze:
+        src += "\n    def refreeze(self):\n        self.model.freeze_bn()\n"
+    assert _fz201(src) == ([_row(src, "self.model.train()")] if fires else [])
+
+
+MODEL_FILE = """\
+import torch.nn as nn
+
+
+class DeepLab(nn.Module):
+    def __init__(self, num_classes=21, freeze_bn=False):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+        if freeze_bn:
+            self.freeze_bn()
+
+    def freeze_bn(self):
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+"""
+
+
+@pytest.mark.parametrize("build,refreeze,fires", [
+    ("DeepLab(freeze_bn=args.freeze_bn)", "pass", True),
+    ("DeepLab(21, True)", "pass", True),
+    ("DeepLab()", "pass", False),  # off by default
+    ("DeepLab(freeze_bn=False)", "pass", False),
+    ("DeepLab(freeze_bn=True)", "model.freeze_bn()", False),
+])
+def test_a_model_class_of_another_file(cli, tmp_path, build, refreeze, fires):
+    import json
+    from pathlib import Path
+
+    from freezelint.check.summaries import summarise_text
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    (tmp_path / "train.py").write_text(
+        f"from model import DeepLab\n\nmodel = {build}\nfor epoch in range(2):\n    model.train()\n"
+        f"    {refreeze}\n    for x in loader:\n        model(x).sum().backward(); opt.step()\n")
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    assert r.code in (0, 1), r.err
+    found = [(Path(d["filename"]).name, d["location"]["row"], d["code"]) for d in json.loads(r.out)]
+    assert found == ([("train.py", 5, "FZ201")] if fires else [])
+    assert summarise_text(MODEL_FILE)["classes"]["DeepLab"]["init_bn"] == [
+        {"inner": "", "flags": [[1, "freeze_bn", True]]}]
+
+
+def test_a_trainer_holding_a_model_class_of_another_file(cli, tmp_path):
+    import json
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    (tmp_path / "train.py").write_text(
+        "import torch\nfrom model import DeepLab\n\n\nclass Trainer(object):\n    def __init__(self, args):\n"
+        "        self.model = DeepLab(num_classes=4, freeze_bn=args.freeze_bn)\n\n    def training(self, loader):\n"
+        "        self.model.train()\n        for x in loader:\n            self.model(x).mean().backward()\n")
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    assert r.code in (0, 1), r.err
+    assert [(d["location"]["row"], d["code"]) for d in json.loads(r.out)] == [(10, "FZ201")]
