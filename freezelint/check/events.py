@@ -837,9 +837,6 @@ def _placed(kind: str, detail: dict, at: str | None) -> dict:
     if kind == BN_FREEZE and "inner" in detail:  # the BatchNorm frozen within a part of `at`
         out = {k: v for k, v in detail.items() if k != "inner"}
         return {**out, "within": at + detail["inner"]} if at else out
-    if kind == TRAIN and "inner" in detail:  # the part of `at` the callee's train() is called on
-        out = {k: v for k, v in detail.items() if k != "inner"}
-        return {**out, "trained_part": at + detail["inner"]} if at else out
     if kind not in (FREEZE, UNFREEZE):
         return detail
     out = {k: v for k, v in detail.items() if k != "inner"}
@@ -1062,25 +1059,7 @@ class Summaries:
         if kind != TRAIN:
             return {"via": func.name.value}
         return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind),
-                **self._trained_part(func, pos), **self._reached(func, pos)}
-
-    def _trained_part(self, func: cst.FunctionDef, pos: int) -> dict:
-        """The one part of its parameter every train() of the callee is called on, relative to the
-        parameter (`{"inner": ".fc"}` for `model.eval(); model.fc.train()`, `""` for the whole);
-        nothing when they differ or one is not a plain call on a path."""
-        flow, name = self._flows.get(id(func)), self._names.get((id(func), pos))
-        if flow is None or name is None:
-            return {}
-        parts = set()
-        for e in flow.events:
-            if e.kind == TRAIN and (e.target == name or e.target.startswith(name + ".")):
-                node = e.node
-                path = e.detail.get("trained_part") if e.detail.get("via") else dotted(node.func.value) \
-                    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) else None
-                if path is None or not (path == name or path.startswith(name + ".")):
-                    return {}
-                parts.add(path[len(name):])
-        return {"inner": parts.pop()} if len(parts) == 1 else {}
+                **self._reached(func, pos)}
 
     def reach_inner(self, func: cst.FunctionDef, pos: int) -> list | None:
         """The parts of its parameter `pos` the function's train() calls reach, relative to it

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6aeb4b71320b710b6413a2ac5a6a90a7'
+RULES_DIGEST = '56fb74f1bf40bf7e2f4cc73a3687251e'
 
 GATES = {
     'FZ002': (

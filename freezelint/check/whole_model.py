@@ -841,20 +841,20 @@ def _reaches(train: Event, model: str, layers: list[str]) -> bool:
 
 
 def _reached(train: Event, model: str, layers: list[str]) -> list[str]:
-    """The frozen BatchNorm layers a train() reaches: all of the model's, or those of the part it
-    is called on (`model.fc.train()` after `model.eval()`, a linear probe's head, reaches none). A
-    helper's, or a part not named by a path, may reach any."""
-    node = train.node
-    if train.detail.get("via"):  # a helper's: the part its train() calls are on, when it says
-        path = train.detail.get("trained_part")
-    elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        path = dotted(node.func.value)
-    else:
+    """The frozen BatchNorm layers a train() reaches: all of the model's, or those of the parts its
+    event says it reaches (`reach`, events.Flow._reach: `model.fc.train()` after `model.eval()`, a
+    linear probe's head, or a helper that trains only the head, reaches none). A part not named by
+    a plain path may reach any."""
+    reach = train.detail.get("reach")
+    if not reach:
         return layers
-    if path is None or path == model or not path.startswith(model + "."):
-        return layers
-    part = path[len(model) + 1:]
-    return [layer for layer in layers if layer == part or layer.startswith(part + ".")]
+    out: list[str] = []
+    for path, _ in reach:
+        if not path.startswith(model + ".") or "[" in path:
+            return layers
+        part = path[len(model) + 1:]
+        out += [layer for layer in layers if (layer == part or layer.startswith(part + ".")) and layer not in out]
+    return out
 
 
 def _chosen_by_setting(flow: Flow, freeze: Event, train: Event, evals: list[Event]) -> bool:
