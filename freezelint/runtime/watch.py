@@ -171,6 +171,7 @@ class Watch:
         # freeze of their statistics: deeplab's `freeze_bn()`, mmdet's norm_eval), seen or, done
         # before the watch, found in eval() under a parent in train mode
         self.stats_kept: set[int] = set()
+        self._kept_looked: set[int] = set()  # ids of the modules _note_kept_before has looked under
         self._stepping: torch.optim.Optimizer | None = None
         # (id(root), its class) -> FSDP version (2, 1) or None; fully_shard changes the class
         self._sharding: dict[tuple[int, type], int | None] = {}
@@ -579,7 +580,12 @@ class Watch:
 
     def _note_kept_before(self, root: nn.Module) -> None:
         """Norm layers in eval() under a parent in train mode, not seen put there: an eval-only
-        freeze done before the watch began (as audit() judges it)."""
+        freeze done before the watch began (as audit() judges it). Once per module: every eval()
+        after the first look is one the watch sees (its first train() and its first forward would
+        otherwise each walk the model)."""
+        if id(root) in self._kept_looked:
+            return
+        self._kept_looked.add(id(root))
         for parent in root.modules():
             if parent.training:
                 for child in parent.children():
