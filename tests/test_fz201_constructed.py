@@ -202,3 +202,25 @@ def test_a_trainer_holding_a_model_class_of_another_file(cli, tmp_path):
     r = cli(tmp_path, "check", "--format", "json", ".")
     assert r.code in (0, 1), r.err
     assert [(d["location"]["row"], d["code"]) for d in json.loads(r.out)] == [(10, "FZ201")]
+
+
+OVERRIDE = "\n    def train(self, mode=True):\n        super().train(mode)\n        self.freeze_bn()\n        return self\n"
+
+
+def test_a_trainer_holding_a_model_whose_class_refreezes_in_train(cli, tmp_path):
+    """The model's class overrides train() to re-apply its freeze (trial 7 f00): the trainer's
+    `self.model.train()` keeps the BatchNorm in eval mode; silent, the class in this file or another."""
+    src = TRAINER.format(bases="", refreeze="pass")
+    src = src.replace("                m.eval()\n\n\nclass Trainer", "                m.eval()\n" + OVERRIDE + "\n\nclass Trainer")
+    assert "def train(self, mode=True)" in src and _fz201(src) == []
+    import json
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "model.py").write_text(MODEL_FILE + OVERRIDE)
+    (tmp_path / "train.py").write_text(
+        "import torch\nfrom model import DeepLab\n\n\nclass Trainer(object):\n    def __init__(self, args):\n"
+        "        self.model = DeepLab(num_classes=4, freeze_bn=args.freeze_bn)\n\n    def training(self, loader):\n"
+        "        self.model.train()\n        for x in loader:\n            self.model(x).mean().backward()\n")
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    assert r.code in (0, 1), r.err
+    assert json.loads(r.out) == []

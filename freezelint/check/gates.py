@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '56fb74f1bf40bf7e2f4cc73a3687251e'
+RULES_DIGEST = '3ba02b4a5597c01b960fb9b94f77140d'
 
 GATES = {
     'FZ002': (
