@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3ba02b4a5597c01b960fb9b94f77140d'
+RULES_DIGEST = 'e87d5d1cfb13d49618dfe9cbabc8d773'
 
 GATES = {
     'FZ002': (

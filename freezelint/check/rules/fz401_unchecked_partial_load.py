@@ -76,6 +76,16 @@ class UncheckedPartialLoad(Rule):
     ]
     good = [
         """
+        import torch
+        from torch.optim.lr_scheduler import MultiStepLR
+
+        def resume(model, state):
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            optimizer.load_state_dict(state["optimizer"], strict=False)  # an optimizer: no keys to report
+            scheduler = MultiStepLR(optimizer, [10, 20])
+            scheduler.load_state_dict(state["scheduler"], strict=False)
+        """,
+        """
         result = model.load_state_dict(state, strict=False)
         assert not result.unexpected_keys, result.unexpected_keys
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -129,7 +139,7 @@ class UncheckedPartialLoad(Rule):
             call = es.stmt.value
             if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
                     and call.func.attr.value == "load_state_dict" and _strict_false(call)):
-                if _checked_first(call, _body_of(es.ctx.scope, module)):
+                if _checked_first(call, _body_of(es.ctx.scope, module)) or _optimizer(facts, call.func.value, es.ctx.scope):
                     continue
                 yield self.finding(
                     call,
@@ -138,6 +148,18 @@ class UncheckedPartialLoad(Rule):
                     f"keep the result and check `missing_keys` / `unexpected_keys`",
                     es.ctx,
                 )
+
+
+def _optimizer(facts: Facts, recv: cst.BaseExpression, scope: Scope) -> bool:
+    """An optimizer or LR scheduler of torch's (every binding of the name builds one): its
+    load_state_dict has no keys to report (and no `strict`)."""
+    if not isinstance(recv, cst.Name):
+        return False
+    owner = scope.lookup(recv.value)
+    bound = owner.bindings.get(recv.value, []) if owner is not None else []
+    return bool(bound) and all(
+        b.how == "expr" and isinstance(b.node, cst.Call)
+        and (facts.qualname(b.node.func, b.scope or owner) or "").startswith("torch.optim.") for b in bound)
 
 
 def _body_of(scope: Scope, module: cst.Module) -> cst.CSTNode:
