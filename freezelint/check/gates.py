@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e87d5d1cfb13d49618dfe9cbabc8d773'
+RULES_DIGEST = '84a2937d49a8676eaba271047eb824c3'
 
 GATES = {
     'FZ002': (

@@ -180,6 +180,12 @@ class FreezeMethodNotCalled(Rule):
         Config().freeze
         """,
         """
+        from gensim.models import Word2Vec
+
+        model = Word2Vec(sentences)
+        model.train  # another library's object: its train() is not torch's (and needs its corpus)
+        """,
+        """
         freeze_layers  # a name of unknown kind, not a function defined here
         import torch
         t = torch.nn.Parameter(torch.zeros(3))
@@ -212,8 +218,9 @@ class FreezeMethodNotCalled(Rule):
             else:
                 kind = facts.kind(ref.value, es.ctx)
                 if name != "requires_grad_" and (kind_known(kind) and kind.tag != MODULE
-                                                  or not kind_known(kind) and _settings(ref.value)):
-                    continue  # a Parameter, tensor or settings object has no such mode or freeze method
+                                                  or not kind_known(kind) and (_settings(ref.value)
+                                                                               or _foreign(facts, ref.value, es.ctx))):
+                    continue  # a Parameter, tensor, settings or other library's object: not torch's method
                 fixable = True
                 module = kind_known(kind) and kind.tag == MODULE
             shown = src(ref.with_changes(lpar=[], rpar=[]))
@@ -239,6 +246,35 @@ def _settings(obj: cst.BaseExpression) -> bool:
     while isinstance(obj, cst.Attribute):
         obj = obj.value
     return isinstance(obj, cst.Name) and obj.value in _SETTINGS
+
+
+# Packages whose objects have torch's train()/eval() and freeze methods (or build models that do)
+_TORCH_WORLD = frozenset({"torch", "torchvision", "torchaudio", "timm", "transformers", "lightning",
+                          "pytorch_lightning", "peft", "accelerate", "diffusers", "mmdet", "mmcv", "mmseg",
+                          "mmengine", "detectron2", "ultralytics", "open_clip", "sentence_transformers",
+                          "segmentation_models_pytorch", "torchmetrics", "fairseq", "speechbrain"})
+
+
+def _foreign(facts: Facts, obj: cst.BaseExpression, ctx) -> bool:
+    """The object's root is built by a library outside PyTorch's world (gensim's `Word2Vec(...)`:
+    its `train` is a different method, and `train()` without its corpus raises): every binding of
+    the name a call of an imported name that is neither torch's world's nor the project's."""
+    while isinstance(obj, cst.Attribute):
+        obj = obj.value
+    if not isinstance(obj, cst.Name):
+        return False
+    owner = ctx.scope.lookup(obj.value)
+    bound = owner.bindings.get(obj.value, []) if owner is not None else []
+    if not bound:
+        return False
+    for b in bound:
+        q = facts.qualname(b.node.func, b.scope or owner) if b.how == "expr" and isinstance(b.node, cst.Call) else None
+        if not q or "." not in q or q.startswith(".") or q.split(".", 1)[0] in _TORCH_WORLD:
+            return False
+        project = facts.project
+        if project is not None and facts.path and project.resolve(facts.path, q) is not None:
+            return False  # a class of the project's own
+    return True
 
 
 def _required_params(fn: cst.FunctionDef) -> list[str]:
