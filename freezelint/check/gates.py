@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '84a2937d49a8676eaba271047eb824c3'
+RULES_DIGEST = 'ce508f9024a6776a66d12ee4770eb1bc'
 
 GATES = {
     'FZ002': (

@@ -45,6 +45,14 @@ class _SubscriptStores(cst.CSTVisitor):
             self.count += 1
 
 
+def _lenient(call: cst.Call) -> bool:
+    """`load_state_dict(..., strict=False)` (or a strict it cannot tell): missing keys pass silently."""
+    strict = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "strict"), None)
+    if strict is None and len([a for a in call.args if a.keyword is None]) > 1:
+        strict = call.args[1].value
+    return strict is not None and not (isinstance(strict, cst.Name) and strict.value == "True")
+
+
 def _stores_to(node: cst.CSTNode, name: str) -> int:
     v = _SubscriptStores(name)
     traverse.visit(node, v)
@@ -96,9 +104,10 @@ class _Uses(cst.CSTVisitor):
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("update", "load_state_dict") \
                 and any(map(self._is, args)):
             self.loaded.append(node)
-            if node.func.attr.value == "load_state_dict" and id(node) not in self._bare:
+            if node.func.attr.value == "load_state_dict" and (id(node) not in self._bare or not _lenient(node)):
                 # the filtered dict loaded itself, its result kept: an empty one would come back with
-                # every key of the model missing (what FZ401 asks to look at)
+                # every key of the model missing (what FZ401 asks to look at); loaded strictly, it
+                # raises on every key it lacks
                 self.checked = True
 
     def _test(self, test) -> None:
@@ -224,6 +233,15 @@ class FilteredLoadUnchecked(Rule):
         ),
     ]
     good = [
+        """
+        import torch
+
+        def load_strict(model, path):
+            sd = torch.load(path)
+            own = model.state_dict()
+            kept = {k: v for k, v in sd.items() if k in own}
+            model.load_state_dict(kept)  # strict: every key it lacks raises
+        """,
         """
         import torch
 
