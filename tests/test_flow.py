@@ -299,3 +299,21 @@ def test_wrapping_around_the_innermost_loop_that_holds_both():
     # the batch loop's next pass runs before the epoch loop's head: no freeze on the way
     assert after(train, run) and frozen_bn not in between(flow, train, run)
     assert after(frozen_bn, run)
+
+
+def test_a_loop_variable_two_loops_reuse_is_each_loops_own():
+    """`for param in model.parameters(): ... = False` then `for param in model.lm_head.parameters():
+    ... = True` (trial 7 m02): the second loop unfreezes the head, not the model, so FZ301 reports
+    the optimizer over every parameter; and a counting loop over the head before a freeze of the
+    backbone with the same name does not move the freeze onto the head (trial 7 f04)."""
+    from freezelint.check.engine import check_source
+
+    src = ("import torch\n\n\ndef main(model):\n    for param in model.parameters():\n"
+           "        param.requires_grad = False\n    for param in model.lm_head.parameters():\n"
+           "        param.requires_grad = True\n"
+           "    return torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)\n")
+    assert [(d.row, d.code) for d in check_source(src, "x.py", select=["FZ301"])] == [(9, "FZ301")]
+    counting = ("import torch\n\n\ndef setup(model):\n    n = 0\n    for p in model.head.parameters():\n"
+                "        n += p.numel()\n    for p in model.backbone.parameters():\n        p.requires_grad = False\n"
+                "    return torch.optim.AdamW(model.head.parameters(), lr=1e-3, weight_decay=0.1)\n")
+    assert check_source(counting, "x.py", select=["FZ301"]) == []

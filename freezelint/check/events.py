@@ -679,26 +679,33 @@ class Flow(cst.CSTVisitor):
         """What a requires_grad assignment freezes: `model.layer1` for `p` from
         `model.layer1.parameters()`, `model.fc` for `model.fc.weight`."""
         if isinstance(expr, cst.Name):
-            owner = self._binder(expr.value)
-            for b in (owner.bindings.get(expr.value, []) if owner else []):
-                if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute) \
-                        and b.node.func.attr.value in ("parameters", "named_parameters"):
-                    return part_path(b.node.func.value)
-            return None
+            b = self._param_loop(expr.value)
+            return part_path(b.node.func.value) if b is not None else None
         path = part_path(expr)
         return path.rsplit(".", 1)[0] if path and path.endswith((".weight", ".bias")) else path
 
     def _param_owner(self, expr: cst.BaseExpression) -> str | None:
         """`p` from `for p in model.layer4.parameters()` -> "model"; `model.fc.weight` -> "model"."""
         if isinstance(expr, cst.Name):
-            owner = self._binder(expr.value)
-            if owner is not None:
-                for b in owner.bindings.get(expr.value, []):
-                    if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute) \
-                            and b.node.func.attr.value in ("parameters", "named_parameters"):
-                        return root_of(b.node.func.value)
-            return None
+            b = self._param_loop(expr.value)
+            return root_of(b.node.func.value) if b is not None else None
         return root_of(expr)
+
+    def _param_loop(self, name: str) -> Binding | None:
+        """The `for name in X.parameters()` binding a use of `name` is in: the innermost loop being
+        visited that binds it (a name two loops of a function reuse, `for p in model.parameters(): ...
+        for p in model.head.parameters(): ...`, is each loop's own), else the first such binding."""
+        owner = self._binder(name)
+        found = [b for b in (owner.bindings.get(name, []) if owner is not None else [])
+                 if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute)
+                 and b.node.func.attr.value in ("parameters", "named_parameters")]
+        if len(found) > 1:
+            for loop in reversed(self._body_loops):
+                it = getattr(loop, "iter", None)
+                mine = next((b for b in found if b.node is it), None)
+                if mine is not None:
+                    return mine
+        return found[0] if found else None
 
 
 _CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
