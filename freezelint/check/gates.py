@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ce508f9024a6776a66d12ee4770eb1bc'
+RULES_DIGEST = '43bc28228639f381f8f8e58eab97da9a'
 
 GATES = {
     'FZ002': (

@@ -281,6 +281,18 @@ class OptimizerOverFrozenParams(Rule):
     good = [
         """
         import torch
+        from transformers import Wav2Vec2ForCTC
+
+        model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
+        model.freeze_feature_encoder()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        for epoch in range(10):
+            if epoch == 3:  # gradual unfreezing: the encoder trains from epoch 3 on
+                for p in model.wav2vec2.feature_extractor.parameters():
+                    p.requires_grad = True
+        """,
+        """
+        import torch
         import torch.nn as nn
 
         class Speech(nn.Module):  # a method of the project's own: what it does is read there
@@ -508,9 +520,12 @@ def _rebuilt(opt, freeze, events) -> bool:
 
 
 def _undone(freeze, events) -> bool:
-    """A freeze undone later in the scope is temporary (GAN steps, alternating training)."""
+    """A freeze undone later in the scope is temporary (GAN steps, alternating training). A library
+    method's freeze (`freeze_feature_encoder()`) is of a part not named here: any later unfreeze of
+    a part of the same model may be of it (gradual unfreezing of `model.wav2vec2.feature_extractor`)."""
     return any(u.kind == UNFREEZE and u.target == freeze.target and after(freeze, u)
-               and _same_part(u.detail.get("sub") or "", freeze.detail.get("sub") or "") for u in events)
+               and (freeze.detail.get("library")
+                    or _same_part(u.detail.get("sub") or "", freeze.detail.get("sub") or "")) for u in events)
 
 
 def _same_part(a: str, b: str) -> bool:
