@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '43bc28228639f381f8f8e58eab97da9a'
+RULES_DIGEST = '1b8e0dcc323f5009e600bb0fce4d491f'
 
 GATES = {
     'FZ002': (

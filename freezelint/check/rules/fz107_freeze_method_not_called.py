@@ -184,6 +184,8 @@ class FreezeMethodNotCalled(Rule):
 
         model = Word2Vec(sentences)
         model.train  # another library's object: its train() is not torch's (and needs its corpus)
+        model = Word2Vec.load("word2vec.model")
+        model.train([["hello", "world"]], total_examples=1, epochs=1)  # called like torch's: still gensim's
         """,
         """
         freeze_layers  # a name of unknown kind, not a function defined here
@@ -217,9 +219,10 @@ class FreezeMethodNotCalled(Rule):
                 module = False
             else:
                 kind = facts.kind(ref.value, es.ctx)
+                guessed = not kind_known(kind) or (kind.tag == MODULE and not (kind.cls or kind.qual or kind.factory))
                 if name != "requires_grad_" and (kind_known(kind) and kind.tag != MODULE
-                                                  or not kind_known(kind) and (_settings(ref.value)
-                                                                               or _foreign(facts, ref.value, es.ctx))):
+                                                  or not kind_known(kind) and _settings(ref.value)
+                                                  or guessed and _foreign(facts, ref.value, es.ctx)):
                     continue  # a Parameter, tensor, settings or other library's object: not torch's method
                 fixable = True
                 module = kind_known(kind) and kind.tag == MODULE
