@@ -317,3 +317,17 @@ def test_a_loop_variable_two_loops_reuse_is_each_loops_own():
                 "        n += p.numel()\n    for p in model.backbone.parameters():\n        p.requires_grad = False\n"
                 "    return torch.optim.AdamW(model.head.parameters(), lr=1e-3, weight_decay=0.1)\n")
     assert check_source(counting, "x.py", select=["FZ301"]) == []
+
+
+def test_match_cases_are_exclusive_arms():
+    """A freeze in one `case` does not reach another case's optimizer (trial 7 f01, a segmentation
+    CLI whose `match args.model:` arms each build a model); in the same case it does."""
+    from freezelint.check.engine import check_source
+
+    src = ("import torch\n\n\ndef make_optimizer(model, kind):\n    match kind:\n        case 'probe':\n"
+           "            for p in model.encoder.parameters():\n                p.requires_grad = False\n"
+           "            return torch.optim.AdamW(p for p in model.parameters() if p.requires_grad)\n"
+           "        case 'full':\n            return torch.optim.Adam(model.parameters())\n")
+    assert check_source(src, "x.py", select=["FZ301"]) == []
+    same = src.replace("AdamW(p for p in model.parameters() if p.requires_grad)", "AdamW(model.parameters())")
+    assert [(d.row, d.code) for d in check_source(same, "x.py", select=["FZ301"])] == [(9, "FZ301")]

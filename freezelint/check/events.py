@@ -258,6 +258,19 @@ class Flow(cst.CSTVisitor):
             self._jump(node, start)
         return False
 
+    def visit_Match(self, node: cst.Match) -> bool:
+        """`match`/`case`: each case an arm of its own, exclusive of the others as if/elif arms are
+        (what follows the statement is taken to run after any of them)."""
+        self._stmt = node
+        traverse.visit(node.subject, self)
+        for i, case in enumerate(node.cases):
+            self._branches.append((id(node), i))
+            if case.guard is not None:
+                traverse.visit(case.guard, self)
+            traverse.visit(case.body, self)
+            self._branches.pop()
+        return False
+
     def _jump(self, node: cst.If, start: int) -> None:
         """One arm ends in continue/break, the other goes on: mark the arm's events with the jump."""
         loop = self._body_loops[-1] if self._body_loops else None
