@@ -231,3 +231,32 @@ def test_a_table_model_passed_to_init_and_frozen_there(cli, tmp_path, built, ove
     assert [r for r, _ in found] == want
     if want:
         assert "its `backbone` is torchvision.models.resnet" in found[0][1]
+
+
+def test_batchnorm_frozen_one_by_one_in_a_model_whose_class_of_another_file_overrides_train(cli, tmp_path):
+    """FZ202 on `for m in model.modules(): if isinstance(m, BatchNorm2d): freeze` is silent when the
+    model's class overrides train() (its own train() decides what stays in eval), in another file
+    as in this one (trial 7 f08); without the override it fires."""
+    import json
+
+    (tmp_path / "pyproject.toml").write_text("")
+    net = ("import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+           "        self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))\n\n"
+           "    def train(self, mode=True):\n        super().train(mode)\n        for m in self.body.modules():\n"
+           "            if isinstance(m, nn.BatchNorm2d):\n                m.eval()\n        return self\n")
+    (tmp_path / "net.py").write_text(net)
+    (tmp_path / "build.py").write_text(
+        "import torch\nimport torch.nn as nn\n\nfrom net import Net\n\n\ndef main(loader):\n    model = Net()\n"
+        "    for m in model.modules():\n        if isinstance(m, nn.BatchNorm2d):\n            for p in m.parameters():\n"
+        "                p.requires_grad = False\n"
+        "    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)\n"
+        "    model.train()\n    for x in loader:\n        model(x).sum().backward()\n        opt.step()\n")
+
+    def found():
+        r = cli(tmp_path, "check", "--format", "json", "--select", "FZ202", ".")
+        assert r.code in (0, 1), r.err
+        return [(d["filename"], d["location"]["row"]) for d in json.loads(r.out)]
+
+    assert found() == []
+    (tmp_path / "net.py").write_text(net.split("    def train")[0])
+    assert found() == [("build.py", 12)]

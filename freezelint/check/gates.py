@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1b8e0dcc323f5009e600bb0fce4d491f'
+RULES_DIGEST = '59b3d2928fbc72963338822321c0f88d'
 
 GATES = {
     'FZ002': (

@@ -931,6 +931,9 @@ class BnFrozenWithoutEval(Rule):
             model = flow.origin_model(name)  # `for m in model.modules()` -> "model"
             if model is not None and settled(left_in_eval(facts, bodies, flow, freezes[0], model)):
                 continue  # a linear probe: the model trains in eval mode, its statistics never move
+            if model is not None and "." not in model \
+                    and flow.summaries.overrides_train(cst.Name(model), flow.scope):
+                continue  # its class's own train() (here or in another file) decides what stays in eval
             flag = _default_flag(freezes)
             yield self.finding(
                 freezes[0].stmt or node,
