@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '59b3d2928fbc72963338822321c0f88d'
+RULES_DIGEST = '7392656d73edd91118001ea019ff32f8'
 
 GATES = {
     'FZ002': (

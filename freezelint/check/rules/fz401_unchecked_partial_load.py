@@ -42,6 +42,17 @@ class UncheckedPartialLoad(Rule):
         Example(
             """
             import torch
+            from utils.general import intersect_dicts
+
+            def load_weights(model, weights):
+                csd = torch.load(weights, map_location="cpu")["model"].float().state_dict()
+                csd = intersect_dicts(csd, model.state_dict(), exclude=["anchor"])  # a filter: may keep nothing
+                model.load_state_dict(csd, strict=False)  # expect: FZ401
+            """
+        ),
+        Example(
+            """
+            import torch
 
             state = torch.load("backbone.pt")
             model.load_state_dict(state, strict=False)  # expect: FZ401
@@ -77,13 +88,25 @@ class UncheckedPartialLoad(Rule):
     good = [
         """
         import torch
+        from utils.general import intersect_dicts
+
+        def load_weights(model, weights):
+            csd = torch.load(weights, map_location="cpu")["model"].float().state_dict()
+            csd = intersect_dicts(csd, model.state_dict())
+            model.load_state_dict(csd, strict=False)
+            LOGGER.info(f"Transferred {len(csd)}/{len(model.state_dict())} items")  # an empty one says so
+        """,
+        """
+        import torch
         from torch.optim.lr_scheduler import MultiStepLR
 
         def resume(model, state):
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
             optimizer.load_state_dict(state["optimizer"], strict=False)  # an optimizer: no keys to report
-            scheduler = MultiStepLR(optimizer, [10, 20])
-            scheduler.load_state_dict(state["scheduler"], strict=False)
+            scheduler = None
+            if state.get("milestones"):
+                scheduler = MultiStepLR(optimizer, state["milestones"])
+                scheduler.load_state_dict(state["scheduler"], strict=False)
         """,
         """
         result = model.load_state_dict(state, strict=False)
@@ -139,7 +162,9 @@ class UncheckedPartialLoad(Rule):
             call = es.stmt.value
             if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
                     and call.func.attr.value == "load_state_dict" and _strict_false(call)):
-                if _checked_first(call, _body_of(es.ctx.scope, module)) or _optimizer(facts, call.func.value, es.ctx.scope):
+                body = _body_of(es.ctx.scope, module)
+                if _checked_first(call, body) or _counted_after(call, body) \
+                        or _optimizer(facts, call.func.value, es.ctx.scope):
                     continue
                 yield self.finding(
                     call,
@@ -151,15 +176,16 @@ class UncheckedPartialLoad(Rule):
 
 
 def _optimizer(facts: Facts, recv: cst.BaseExpression, scope: Scope) -> bool:
-    """An optimizer or LR scheduler of torch's (every binding of the name builds one): its
-    load_state_dict has no keys to report (and no `strict`)."""
+    """An optimizer or LR scheduler of torch's (every binding of the name builds one, or is None):
+    its load_state_dict has no keys to report (and no `strict`)."""
     if not isinstance(recv, cst.Name):
         return False
     owner = scope.lookup(recv.value)
     bound = owner.bindings.get(recv.value, []) if owner is not None else []
-    return bool(bound) and all(
+    built = [b for b in bound if not (isinstance(b.node, cst.Name) and b.node.value == "None")]  # `x = None` first
+    return bool(built) and all(
         b.how == "expr" and isinstance(b.node, cst.Call)
-        and (facts.qualname(b.node.func, b.scope or owner) or "").startswith("torch.optim.") for b in bound)
+        and (facts.qualname(b.node.func, b.scope or owner) or "").startswith("torch.optim.") for b in built)
 
 
 def _body_of(scope: Scope, module: cst.Module) -> cst.CSTNode:
@@ -181,6 +207,25 @@ def _checked_first(load: cst.Call, body: cst.CSTNode) -> bool:
     if visitor.loaded_value is not None and _literal_keys(visitor.loaded_value):
         return True
     return visitor.paired_call or (visitor.key_comparison and visitor.reports)
+
+
+def _counted_after(load: cst.Call, body: cst.CSTNode) -> bool:
+    """After the load, a report of how many entries the loaded dict kept (YOLOv5's
+    `LOGGER.info(f'Transferred {len(csd)}/{len(model.state_dict())} items')`): an empty one says so."""
+    first = load.args[0].value if load.args and load.args[0].keyword is None else None
+    if not isinstance(first, cst.Name):
+        return False
+    counted = f"len({first.value})"
+    seen = False
+    for node in traverse.walk(body):
+        if node is load:
+            seen = True
+        elif seen and isinstance(node, cst.Call):
+            f = node.func
+            name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
+            if name in _REPORTS and counted in src(node).replace(" ", ""):
+                return True
+    return False
 
 
 def _literal_keys(value: cst.BaseExpression | None) -> bool:
@@ -212,6 +257,7 @@ class _BeforeLoad(cst.CSTVisitor):
         self.loaded_value: cst.BaseExpression | None = None
         self._blocks: list[int] = [0]
         self._assigned: tuple[int, cst.BaseExpression] | None = None
+        self._filters: set[int] = set()  # calls whose result becomes the loaded dict
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self._blocks.append(id(node))
@@ -222,6 +268,10 @@ class _BeforeLoad(cst.CSTVisitor):
     def visit_Assign(self, node: cst.Assign) -> None:
         if any(src(t.target) == self.loaded for t in node.targets):
             self._assigned = (self._blocks[-1], node.value)
+            if isinstance(node.value, cst.Call):
+                # `csd = intersect_dicts(csd, model.state_dict())`: a filter that hands the dict
+                # back (YOLOv5's), not a check; it may keep nothing
+                self._filters.add(id(node.value))
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if self.done:
@@ -241,7 +291,7 @@ class _BeforeLoad(cst.CSTVisitor):
         if name == "load_state_dict" or self.loaded is None:
             return
         args = {src(a.value) for a in node.args}
-        if self.loaded in args and (self.model in args or self.model_state in args):
+        if self.loaded in args and (self.model in args or self.model_state in args) and id(node) not in self._filters:
             self.paired_call = True
 
     def visit_Raise(self, node: cst.Raise) -> None:
