@@ -331,3 +331,18 @@ def test_match_cases_are_exclusive_arms():
     assert check_source(src, "x.py", select=["FZ301"]) == []
     same = src.replace("AdamW(p for p in model.parameters() if p.requires_grad)", "AdamW(model.parameters())")
     assert [(d.row, d.code) for d in check_source(same, "x.py", select=["FZ301"])] == [(9, "FZ301")]
+
+
+def test_a_name_bound_to_a_new_model_between_the_freeze_and_the_optimizer():
+    """`model = nn.Sequential(...)` again after the freeze (trial 7 f02): the optimizer's parameters
+    are the new model's, none frozen; a freeze after the rebinding, or none in between, still counts."""
+    from freezelint.check.engine import check_source
+
+    src = ("import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))\n"
+           "for p in model[0].parameters():\n    p.requires_grad = False\nmodel = nn.Sequential(nn.Linear(2, 2))\n"
+           "opt = torch.optim.Adam(model.parameters())\n")
+    assert check_source(src, "x.py", select=["FZ301"]) == []
+    kept = src.replace("model = nn.Sequential(nn.Linear(2, 2))\n", "")
+    assert [(d.row, d.code) for d in check_source(kept, "x.py", select=["FZ301"])] == [(7, "FZ301")]
+    in_function = "def main():\n" + "".join("    " + line + "\n" for line in src.splitlines()[3:])
+    assert check_source("import torch\nimport torch.nn as nn\n\n" + in_function, "x.py", select=["FZ301"]) == []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7392656d73edd91118001ea019ff32f8'
+RULES_DIGEST = '8ab6236ab1d771f79fa94166e6ae7072'
 
 GATES = {
     'FZ002': (
