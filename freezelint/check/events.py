@@ -1287,6 +1287,16 @@ class Summaries:
                 return found
         return None
 
+    def named_override(self, name: str) -> str | None:
+        """`_override_of` for a class this file names (`DeepLab` of `self.model = DeepLab()`): a
+        class of this file, through its bases, or one it imports from another file."""
+        info = self.facts.classes.get(name)
+        if info is not None:
+            return self._class_override(info, frozenset({name}))
+        binding = self.facts.module_scope.bindings.get(name, [])
+        q = binding[0].qualname if len(binding) == 1 and binding[0].how == "import" else None
+        return self.external_override(q) if q and not q.startswith("torch.") else None
+
     def external_override(self, class_qual: str) -> str | None:
         """The class of another file (or a base of it) that defines train(): none known here."""
         return None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8ab6236ab1d771f79fa94166e6ae7072'
+RULES_DIGEST = '21705fc9b7e63188392849ebc2b73e1b'
 
 GATES = {
     'FZ002': (

@@ -1388,7 +1388,7 @@ def _held_bodies(facts: Facts, bodies: list) -> list:
                and isinstance(f.scope.node, cst.FunctionDef) and f.scope.node.name.value == f.scope.func_name]
         init = next((f for f in own if f.scope.func_name == "__init__"), None)
         frozen = [e for e in init.events if e.kind == BN_FREEZE and e.target.startswith("self.")
-                  and not _class_overrides_train(facts, e.detail.get("via"))] if init else []
+                  and not (e.detail.get("via") and init.summaries.named_override(e.detail["via"]))] if init else []
         if not frozen:
             continue
         methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
@@ -1403,25 +1403,6 @@ def _held_bodies(facts: Facts, bodies: list) -> list:
                 e.index = i
             out.append(combined)
     return out
-
-
-def _class_overrides_train(facts: Facts, name: str | None) -> bool:
-    """The class a freeze came with (`self.model = DeepLab()`: its __init__'s) defines train()
-    itself, or may: its train() decides what `self.model.train()` keeps in eval mode. A class of
-    this file with a train() of its own or a base of its own, or one of another file whose summary
-    says it overrides train() (or that cannot be read)."""
-    if not name:
-        return False
-    info = facts.classes.get(name)
-    if info is not None:
-        own = any(isinstance(s, cst.FunctionDef) and s.name.value == "train" for s in info.node.body.body)
-        bases = [b.value for b in info.node.bases if b.keyword is None]
-        torch_only = all((facts.qualname(b, facts.module_scope) or "").startswith("torch.") for b in bases)
-        return own or not torch_only
-    binding = facts.module_scope.bindings.get(name, [])
-    q = binding[0].qualname if len(binding) == 1 and binding[0].how == "import" else None
-    hit = facts.project.klass(facts.path, q) if q and facts.project is not None and facts.path else None
-    return hit is None or bool(hit[0].get("train_override"))
 
 
 _MAY_REFREEZE = re.compile(r"(?i)eval|freeze|apply|norm|bn")
