@@ -84,6 +84,48 @@ def test_watched_steps_compute_what_unwatched_steps_compute_bit_for_bit():
             assert torch.equal(s1[k][key], s2[k][key]), (k, key)
 
 
+def _tensors_held(obj, seen=None) -> list:
+    """Tensors reachable from obj through plain containers (not through modules or optimizers,
+    which are the user's own objects)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or isinstance(obj, (nn.Module, torch.optim.Optimizer)):
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, dict):
+        items = list(obj.keys()) + list(obj.values())
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        items = list(obj)
+    elif hasattr(obj, "__dict__") and type(obj).__module__.startswith("freezelint"):
+        items = list(vars(obj).values())
+    else:
+        return []
+    return [t for item in items for t in _tensors_held(item, seen)]
+
+
+def test_a_finished_watch_holds_only_the_models_own_tensors_and_is_freed_by_dropping_it():
+    import gc
+    import weakref
+
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1, momentum=0.9)
+    with freezelint.watch() as w:
+        loop(model, opt, 2)
+    assert w.report.ok
+    own = {id(t) for t in [*model.parameters(), *model.buffers()]}
+    copies = [tuple(t.shape) for t in _tensors_held(w) if id(t) not in own]
+    assert not copies  # the buffer copies and fingerprint scratch went with the judging
+    gone = weakref.ref(w)
+    gc.disable()
+    try:
+        del w
+        assert gone() is None  # no reference cycle keeps it until a collection
+    finally:
+        gc.enable()
+
+
 def test_train_that_undoes_a_bn_eval_is_fz201():
     model = net()
     freeze_backbone(model)

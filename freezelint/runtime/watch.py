@@ -257,6 +257,9 @@ class Watch:
                 while getattr(orig, "_freezelint_watch", None) is not None and orig._freezelint_watch._train_orig is None:
                     orig = orig._freezelint_orig
                 nn.Module.train = orig  # type: ignore[method-assign]
+            # the wrapper's closure holds this watch: without it, a dropped watch is freed at once,
+            # by its reference count, not left (buffer copies and all) to a cyclic collection
+            self._train_wrapper = None
 
     def _wrap_train(self) -> None:
         orig = nn.Module.train
@@ -643,8 +646,18 @@ class Watch:
             self.error = AuditUsageError(f"judging the watched steps failed: {type(e).__name__}: {e}")
             self.error.__cause__ = e
             return
+        finally:
+            self._release()
         if self.on_report is not None:
             self.on_report(self._report)
+
+    def _release(self) -> None:
+        """Drop what only judging needed once it is done: the buffer copies, the fingerprint
+        tables, the per-tensor maps. Training may go on for hours after the window (`--no-stop`,
+        a watch kept in a test's scope); what the report holds is records, not tensors."""
+        for held in (self.before, self.buffer_copy, self._blocks, self._fingerprinters, self._pending,
+                     self._root_params, self.refrozen, self._covered, self.modes_before):
+            held.clear()
 
 
 def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,
