@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import json
 import platform
 import statistics
@@ -95,6 +96,23 @@ def own_time() -> list[float]:
     for name in ("__enter__", "__exit__", "_on_forward", "_on_step_pre", "_on_step_post"):
         setattr(Watch, name, timed(getattr(Watch, name)))
     return spent
+
+
+def collections() -> list[float]:
+    """Count the cyclic garbage collections, and the seconds they took, into the list returned
+    ([count, seconds]): what the watch's allocations make the collector do inside the window,
+    which the plain steps (no Python objects kept) never trigger."""
+    seen, started = [0, 0.0], [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            seen[0] += 1
+            seen[1] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(on_gc)
+    return seen
 
 
 def watched(model, optimizer, batch):
@@ -191,19 +209,24 @@ def main() -> None:
             passes = Fingerprinter(list(model.parameters()) + list(model.buffers()))
             passes()
             plain, seen, plain_cpu, seen_cpu, bare, own, extra, later = [], [], [], [], [], [], 0, []
+            collected, gc_plain, gc_seen = collections(), [0, 0.0], [0, 0.0]
             for _ in range(args.rounds):
                 sync()
+                before = list(collected)
                 t, c = time.perf_counter(), time.process_time()
                 steps(model, optimizer, batch)
                 sync()
                 plain.append(time.perf_counter() - t)
                 plain_cpu.append(time.process_time() - c)
+                gc_plain = [a + now - then for a, now, then in zip(gc_plain, collected, before)]
                 kept = report = None  # the last round's watch and report are freed here, not in the timing
+                before = list(collected)
                 t, c = time.perf_counter(), time.process_time()
                 spent[0] = 0.0
                 kept, report = watched(model, optimizer, batch)
                 sync()
                 seen.append(time.perf_counter() - t)
+                gc_seen = [a + now - then for a, now, then in zip(gc_seen, collected, before)]
                 own.append(spent[0])
                 seen_cpu.append(time.process_time() - c)
                 extra = report.extra_bytes
@@ -224,6 +247,9 @@ def main() -> None:
                 o = statistics.median(own)
                 print(f"       the watch's own hooks: median {o * 1e3:.1f}ms (min {min(own) * 1e3:.1f}ms), "
                       f"less the two passes {(o - b) * 1e3:.1f}ms", flush=True)
+                r = args.rounds
+                print(f"       garbage collections per round: watched {gc_seen[0] / r:.2f} ({gc_seen[1] / r * 1e3:.2f}ms), "
+                      f"plain {gc_plain[0] / r:.2f} ({gc_plain[1] / r * 1e3:.2f}ms)", flush=True)
             if args.after:
                 a = statistics.median(later)
                 print(f"       after the window, the watch still open: 2 steps {a * 1e3:.0f}ms, "
