@@ -615,6 +615,56 @@ def test_fz102_is_silent_on_a_class_of_another_file_that_keeps_requires_grad_as_
     assert _found(cli, tmp_path, *cache, "train.py") == [("train.py", 4, "FZ102")]
 
 
+_DETECTOR = """\
+import torch.nn as nn
+
+
+class YOLOF(nn.Module):
+    def __init__(self, trainable=False):
+        super().__init__()
+        self.trainable = trainable  # the detector's own switch: training outputs or decoded boxes
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(x) if self.trainable else self.head(x).sigmoid()
+
+
+def build_model(trainable=False):
+    return YOLOF(trainable=trainable)
+"""
+
+
+@pytest.mark.parametrize("train", [
+    # DetLAB / PyTorch_YOLOF: a builder of another file; the class is not seen from train.py
+    "from models.detector import build_model\n\nmodel = build_model(trainable=True)\nmodel.train()\n"
+    "model.trainable = False\nmodel.eval()\nmodel.trainable = True\n",
+    # the class imported: its block, in another file, reads self.trainable back
+    "from models.detector import YOLOF\n\nmodel = YOLOF(trainable=True)\nmodel.trainable = False\n",
+])
+def test_fz103_is_silent_on_trainable_of_a_module_whose_class_keeps_it_as_its_own_setting(cli, tmp_path, train):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    write(tmp_path / "models" / "__init__.py", "")
+    detector = write(tmp_path / "models" / "detector.py", _DETECTOR)
+    write(tmp_path / "train.py", train)
+    cache = ["--cache-dir", str(tmp_path / ".cache")]
+    assert _found(cli, tmp_path, *cache, ".") == []
+    if "YOLOF(" in train:  # the class stops reading it back: a Keras-style freeze that freezes nothing
+        detector.write_text(_DETECTOR.replace("self.head(x) if self.trainable else ", ""))
+        assert _found(cli, tmp_path, *cache, ".") == [("models/detector.py", 7, "FZ103"), ("train.py", 4, "FZ103")]
+
+
+def test_fz103_on_a_module_of_a_class_not_seen_reports_misspellings_with_a_fix_to_review(cli, tmp_path):
+    # `model.train()` proves a Module, not its class: `trainable` may be that class's own word, a
+    # misspelling of requires_grad is still one, but its rewrite is not applied without review
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    write(tmp_path / "train.py", "from somewhere import build\n\nmodel = build()\nmodel.train()\n"
+                                 "model.trainable = False\nmodel.require_grad = False\n")
+    assert _found(cli, tmp_path, ".") == [("train.py", 6, "FZ103")]
+    out = cli(tmp_path, "check", "--no-cache", "--format", "json", ".").out
+    (finding,) = json.loads(out)["diagnostics"] if isinstance(json.loads(out), dict) else json.loads(out)
+    assert finding["fix"] is not None and finding["fix"]["applicability"] == "unsafe"
+
+
 def test_fz102_follows_attributes_through_a_third_file_and_its_change_reaches_the_cached_result(tmp_path, monkeypatch):
     """train.py's `model.backbone.stem` and `model.encoder.layer1` are known through net.py (Net's
     `backbone = Backbone(8)`, Net's base `Base`) in backbones.py: each class read is a dependency of

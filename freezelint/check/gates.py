@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '21705fc9b7e63188392849ebc2b73e1b'
+RULES_DIGEST = '73778c4295ced9d53e5a37976040ae4f'
 
 GATES = {
     'FZ002': (

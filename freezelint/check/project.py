@@ -321,7 +321,7 @@ class Project:
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
-                    "ownrg": self._keeps_requires_grad, "libbases": self._library_bases, "quiet": self._quiet,
+                    "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "libbases": self._library_bases, "quiet": self._quiet,
                     "keeps": self._keeps, "frozen": self._frozen}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
@@ -834,8 +834,25 @@ class Project:
         return found
 
     def _keeps_requires_grad(self, path: Path, name: str) -> bool:
+        return self._keeps_setting(path, f"{name} requires_grad")
+
+    def keeps_setting(self, importer: str, qual: str, attr: str) -> bool:
+        """A project class that keeps `attr` as a setting of its own (reads `self.<attr>` back, or
+        declares it at class level), read from the class block's text: `model.trainable = False`
+        on its instances switches that setting (FZ103 is silent, as it is for a class of the same
+        file). A dependency of its own (`path#own Name attr`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        found = self._keeps_setting(hit[0], f"{hit[1]} {attr}")
+        self.used[f"{hit[0].resolve()}#own {hit[1]} {attr}"] = _digest(found)
+        return found
+
+    def _keeps_setting(self, path: Path, name_attr: str) -> bool:
+        name, _, attr = name_attr.partition(" ")
         block = self._class_block(path, name)
-        return block is not None and bool(re.search(r"\bself\.requires_grad\b(?!\s*=[^=])|^[ \t]+requires_grad[ \t]*[:=]", block, re.M))
+        a = re.escape(attr)
+        return block is not None and bool(re.search(rf"\bself\.{a}\b(?!\s*=[^=])|^[ \t]+{a}[ \t]*[:=]", block, re.M))
 
     def bn_attrs(self, importer: str, qual: str) -> list[str]:
         """The attributes of a project class proven to hold BatchNorm (its summary's "bn"); a class

@@ -36,7 +36,10 @@ class RequiresGradMisspelled(Rule):
         "the name is the object's own"
     )
     notes = (
-        "`trainable` is reported only where the object is known to be a Parameter or Module. An "
+        "`trainable` is reported only where the object is known to be a Parameter, or a Module whose "
+        "class the checker can read (of the file, another project file or a library): a Module known "
+        "only from a use (`model.train()`) may be of a class with a `trainable` setting of its own, and "
+        "the fix of a misspelling on it needs review. An "
         "attribute that starts with `_` and `self.<name>` in a class that is not an nn.Module are "
         "treated as the author's own. A name the program declares is not reported: a class's own "
         "setting (a class-level field, or `self.<name>` read back in the class), and, on objects not "
@@ -190,8 +193,8 @@ class RequiresGradMisspelled(Rule):
                 continue
             kind = facts.kind(store.obj, store.ctx)
             tag = kind.tag if kind else None
-            if foreign and tag not in (MODULE, PARAM):
-                continue
+            if foreign and (tag not in (MODULE, PARAM) or (tag == MODULE and not _class_seen(kind))):
+                continue  # `trainable` is a word: on a Module of a class not seen, maybe that class's own
             if (isinstance(store.obj, cst.Name) and store.obj.value == "self" and tag != MODULE
                     and facts.enclosing_class(store.ctx) is not None):
                 continue
@@ -200,7 +203,9 @@ class RequiresGradMisspelled(Rule):
             obj = src(store.obj)
             value = value_src(store.value)
             if tag == MODULE:
-                fix = call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`")
+                # a class not seen may keep the name as a setting of its own: the rewrite needs review
+                fix = call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`",
+                               safe=_class_seen(kind))
                 advice = f"call `{obj}.requires_grad_({value})`"
             else:
                 known = kind_known(kind)
@@ -220,9 +225,17 @@ def _declared_setting(facts: Facts, store: AttrStore, kind: Kind | None) -> bool
     """The name is the program's own: a setting of a class of the file (assigned and read back, or a
     field), or, on an object not known to hold tensors, an argparse option, a config field or key."""
     if kind is not None and kind.tag == MODULE:
+        if kind.cls is None and kind.qual and facts.project is not None and facts.path:
+            return facts.project.keeps_setting(facts.path, kind.qual, store.attr)  # a class of another file
         return class_declares(kind.cls, store.attr)
     if kind_known(kind):
         return False  # Parameters and tensors declare nothing
     if is_config(facts, store.obj, store.ctx.scope):
         return True
     return declared(facts).why(store.attr) is not None
+
+
+def _class_seen(kind: Kind) -> bool:
+    """The Module's class is one the checker can read (of the file, a project file or a library),
+    not only inferred from a use (`model.train()`)."""
+    return kind.cls is not None or bool(kind.qual or kind.factory or kind.wraps)
