@@ -162,6 +162,7 @@ class Watch:
         self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
         self.trained_in_window: set[int] = set()  # of those, switched after the window opened
         self.undone_by: dict[int, set[int]] = {}  # id(module) -> ids of the modules those train() calls were on
+        self.undone_call: dict[int, nn.Module] = {}  # id(module) -> the module the latest such train() was on
         self.eval_targets: dict[int, set[int]] = {}  # id(module) -> ids of the modules eval() was called on
         self._eval_target: int | None = None  # the outermost eval() call in progress
         self._forwards = 0  # forwards of outermost modules so far
@@ -309,6 +310,7 @@ class Watch:
                 for m in evals:
                     if m.training:
                         watch.undone[id(m)] = m
+                        watch.undone_call[id(m)] = module
                         if watch.started:
                             watch.trained_in_window.add(id(m))
                         if ran:
