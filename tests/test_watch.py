@@ -1755,3 +1755,95 @@ def test_audit_keeps_its_model_train_wording():
     (found,) = [f for f in freezelint.audit(model, opt, batch=torch.randn(6, 4)).findings if f.code == "FZ201"]
     assert "but model.train() (as every epoch loop calls it) switched it back" in found.message
     assert "call_train=False" in found.advice
+
+
+# ---------------------------------------------------------------- one model, two optimizers over its parts
+def split_steps(model: Tower, opts, through_loss: bool, iters: int = 3):
+    """One backward per iteration, then every optimizer steps (the backbone's lr and the head's)."""
+    with freezelint.watch() as w:
+        for _ in range(iters):
+            x = torch.randn(6, 4)
+            (model.loss(x) if through_loss else model(x).pow(2).mean()).backward()
+            for o in opts:
+                o.step()
+            for o in opts:
+                o.zero_grad()
+    return w.report
+
+
+TOWER_PARAMS = {f"{part}.{i}.{kind}" for part, i in [("backbone", 0), ("backbone", 1), ("head", 0), ("head", 1),
+                                                     ("head", 2)] for kind in ("weight", "bias")}
+
+
+@pytest.mark.parametrize("through_loss", [False, True])
+def test_one_model_with_an_optimizer_per_part_is_one_model_and_clean(through_loss):
+    torch.manual_seed(0)
+    model = Tower()
+    opts = [torch.optim.AdamW(model.backbone.parameters(), lr=1e-4), torch.optim.SGD(model.head.parameters(), lr=0.1)]
+    report = split_steps(model, opts, through_loss)
+    assert report.ok, report.render_text()
+    assert {p.name for p in report.params} == TOWER_PARAMS  # its own names, no label per part
+    assert all(p.changed for p in report.params) and report.optimizer == "AdamW + SGD"
+
+
+@pytest.mark.parametrize("through_loss", [False, True])
+def test_one_model_with_an_optimizer_per_part_a_frozen_layer_one_of_them_holds_is_fz504_only(through_loss):
+    torch.manual_seed(0)
+    model = Tower()
+    model.backbone[0].requires_grad_(False)
+    opts = [torch.optim.AdamW(model.backbone.parameters(), lr=1e-4), torch.optim.SGD(model.head.parameters(), lr=0.1)]
+    report = split_steps(model, opts, through_loss)
+    assert [(f.code, f.target) for f in report.findings] == [("FZ504", "backbone.0 in param_groups[0]")], \
+        report.render_text()
+    assert "param group 0 of AdamW" in report.findings[0].message
+    assert {p.name for p in report.params} == TOWER_PARAMS
+
+
+@pytest.mark.parametrize("through_loss", [False, True])
+def test_one_model_with_an_optimizer_per_part_a_part_neither_holds_is_fz503_for_it_alone(through_loss):
+    torch.manual_seed(0)
+    model = Tower()
+    opts = [torch.optim.AdamW(model.backbone[1].parameters(), lr=1e-4),  # backbone.0 left out
+            torch.optim.SGD(model.head.parameters(), lr=0.1)]
+    report = split_steps(model, opts, through_loss)
+    assert [(f.code, f.target) for f in report.findings] == [("FZ503", "backbone.0")], report.render_text()
+
+
+@pytest.mark.parametrize("through_loss", [False, True])
+def test_one_model_with_an_optimizer_per_part_whose_lr_is_zero_is_fz505(through_loss):
+    torch.manual_seed(0)
+    model = Tower()
+    opts = [torch.optim.SGD(model.backbone.parameters(), lr=0.0), torch.optim.SGD(model.head.parameters(), lr=0.1)]
+    report = split_steps(model, opts, through_loss)
+    assert [(f.code, f.target) for f in report.findings] == [("FZ505", "backbone")], report.render_text()
+
+
+def test_near_miss_a_gan_whose_methods_forward_its_networks_stays_two_models():
+    # each optimizer steps after its own backward: two models, as when the loop calls G and D itself
+    class GAN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gen, self.disc = Generator(), Discriminator()
+
+        def d_loss(self, real, z):
+            return self.disc(self.gen(z).detach()).mean() - self.disc(real).mean()
+
+        def g_loss(self, z):
+            return -self.disc(self.gen(z)).mean()
+
+    torch.manual_seed(0)
+    gan_model = GAN()
+    opt_g = torch.optim.Adam(gan_model.gen.parameters(), lr=1e-3)
+    opt_d = torch.optim.Adam(gan_model.disc.parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            real, z = torch.randn(6, 4), torch.randn(6, 3)
+            opt_d.zero_grad()
+            gan_model.d_loss(real, z).backward()
+            opt_d.step()
+            opt_g.zero_grad()
+            gan_model.g_loss(z).backward()
+            opt_g.step()
+    report = w.report
+    assert report.ok, report.render_text()
+    assert {p.name.partition(".")[0] for p in report.params} == {"Generator", "Discriminator"}
