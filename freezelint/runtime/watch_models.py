@@ -115,7 +115,7 @@ def _enclosing(w: "Watch", outer: list[nn.Module], held: set[int]) -> nn.Module 
     parameters or more that holds every parameter the optimizers hold (a LightningModule whose
     step runs `self.model` and a loss module without parameters keeps `self.model` as the model).
     None, so the roots are judged as they are, when it is not plainly one: optimizers that each
-    train roots of their own (a GAN's two models), the smallest such module not inside every
+    train roots of their own after their own backward (a GAN's two models), the smallest such module not inside every
     other one, or a part in it left trainable that nothing trains (`_idle`)."""
     outer = [r for r in outer if next(r.parameters(), None) is not None]  # a loss module is no part
     if not held or len(outer) < 2 or _apart(w, outer):
