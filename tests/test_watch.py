@@ -1667,3 +1667,225 @@ def test_near_miss_a_teacher_left_trainable_but_run_under_no_grad_keeps_the_stud
     assert w.report.ok, w.report.render_text()
     assert {p.name for p in w.report.params} == {"0.weight", "0.bias", "2.weight", "2.bias"}
     assert "ran with trainable parameters that no optimizer holds" in w.report.notes[0]
+
+
+# ---------------------------------------------------------------- FZ201 names the train() call the watch saw
+class Tower(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU())
+        self.head = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+    def loss(self, x):  # mmdet's shape: the loop never calls forward
+        return self.head(self.backbone(x)).pow(2).mean()
+
+
+def tower(freeze: str = "backbone") -> Tower:
+    """The frozen part (or, `freeze="bn"`, only the backbone's BatchNorm statistics) put in eval()."""
+    torch.manual_seed(0)
+    model = Tower()
+    if freeze == "backbone":
+        model.backbone.requires_grad_(False)
+    model.backbone[1].eval() if freeze == "bn" else model.backbone.eval()
+    return model
+
+
+def tower_steps(model: Tower, train, iters: int = 3, through_loss: bool = False):
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(iters):
+            train()
+            x = torch.randn(6, 4)
+            (model.loss(x) if through_loss else model(x).pow(2).mean()).backward()
+            opt.step()
+            opt.zero_grad()
+    return w.report
+
+
+@pytest.mark.parametrize("through_loss", [False, True])
+def test_fz201_names_the_train_of_the_part_that_undid_the_freeze(through_loss):
+    model = tower()
+    report = tower_steps(model, lambda: model.backbone.train(), through_loss=through_loss)
+    (found,) = report.findings
+    assert (found.code, found.target) == ("FZ201", "backbone.1"), report.render_text()
+    assert found.message.startswith("backbone.1 was in eval() to freeze running statistics, but backbone.train() "
+                                    "switched it back and the statistics moved")
+    assert "model.train()" not in found.message + found.advice
+    assert found.advice.startswith("re-apply .eval() to these modules after every backbone.train(): ")
+
+
+def test_fz201_keeps_model_train_where_the_whole_model_was_switched():
+    model = tower()
+    report = tower_steps(model, lambda: model.train())
+    (found,) = report.findings
+    assert found.code == "FZ201" and "but model.train() (as every epoch loop calls it) switched it back" \
+        in found.message, report.render_text()
+    assert found.advice.startswith("re-apply .eval() to these modules after every model.train(): ")
+
+
+def test_fz201_of_an_eval_only_freeze_names_the_train_of_the_part():
+    model = tower("bn")  # the statistics kept, weight and bias trained
+    report = tower_steps(model, lambda: model.backbone.train())
+    (found,) = report.findings
+    assert (found.code, found.target) == ("FZ201", "backbone.1"), report.render_text()
+    assert "(its weight and bias left to train), but backbone.train() switched it back" in found.message
+    assert "after each backbone.train()" in found.advice and "model.train()" not in found.advice
+
+
+def test_fz201_freezes_undone_by_two_calls_are_one_finding_per_call():
+    model = tower()
+    model.head[1].requires_grad_(False)
+    model.head[1].eval()
+
+    def train():
+        model.backbone.train()
+        model.head[1].train()
+
+    report = tower_steps(model, train)
+    assert [(f.code, f.target) for f in report.findings] == [("FZ201", "backbone.1"), ("FZ201", "head.1")]
+    assert ["backbone.train() switched" in f.message for f in report.findings] == [True, False]
+    assert "but head.1.train() switched it back" in report.findings[1].message
+
+
+def test_fz201_names_a_trainers_train_of_a_part_by_its_name_in_the_model():
+    class Runner:  # a home-made trainer: `self.model.backbone.train()` every epoch, `self.model.loss(x)`
+        def __init__(self):
+            self.model = tower()
+            self.opt = torch.optim.SGD(self.model.head.parameters(), lr=0.1)
+
+        def fit(self, epochs):
+            for _ in range(epochs):
+                self.model.backbone.train()
+                self.model.loss(torch.randn(6, 4)).backward()
+                self.opt.step()
+                self.opt.zero_grad()
+
+    runner = Runner()
+    with freezelint.watch() as w:
+        runner.fit(3)
+    (found,) = w.report.findings
+    assert (found.code, found.target) == ("FZ201", "backbone.1"), w.report.render_text()
+    assert "but backbone.train() switched it back" in found.message
+
+
+def test_fz201_beside_a_student_names_the_teachers_own_train():
+    torch.manual_seed(0)
+    teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8)).requires_grad_(False).eval()
+    student = nn.Sequential(nn.Linear(4, 8))
+    opt = torch.optim.SGD(student.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            student.train()
+            teacher.train()
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                target = teacher(x)
+            (student(x) - target).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    (found,) = w.report.findings
+    assert (found.code, found.target) == ("FZ201", "teacher.1"), w.report.render_text()
+    assert "but teacher.train() switched it back" in found.message
+
+
+def test_audit_keeps_its_model_train_wording():
+    model = tower()
+    opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+    (found,) = [f for f in freezelint.audit(model, opt, batch=torch.randn(6, 4)).findings if f.code == "FZ201"]
+    assert "but model.train() (as every epoch loop calls it) switched it back" in found.message
+    assert "call_train=False" in found.advice
+
+
+# ---------------------------------------------------------------- one model, two optimizers over its parts
+def split_steps(model: Tower, opts, through_loss: bool, iters: int = 3):
+    """One backward per iteration, then every optimizer steps (the backbone's lr and the head's)."""
+    with freezelint.watch() as w:
+        for _ in range(iters):
+            x = torch.randn(6, 4)
+            (model.loss(x) if through_loss else model(x).pow(2).mean()).backward()
+            for o in opts:
+                o.step()
+            for o in opts:
+                o.zero_grad()
+    return w.report
+
+
+TOWER_PARAMS = {f"{part}.{i}.{kind}" for part, i in [("backbone", 0), ("backbone", 1), ("head", 0), ("head", 1),
+                                                     ("head", 2)] for kind in ("weight", "bias")}
+
+
+@pytest.mark.parametrize("through_loss", [False, True])
+def test_one_model_with_an_optimizer_per_part_is_one_model_and_clean(through_loss):
+    torch.manual_seed(0)
+    model = Tower()
+    opts = [torch.optim.AdamW(model.backbone.parameters(), lr=1e-4), torch.optim.SGD(model.head.parameters(), lr=0.1)]
+    report = split_steps(model, opts, through_loss)
+    assert report.ok, report.render_text()
+    assert {p.name for p in report.params} == TOWER_PARAMS  # its own names, no label per part
+    assert all(p.changed for p in report.params) and report.optimizer == "AdamW + SGD"
+
+
+@pytest.mark.parametrize("through_loss", [False, True])
+def test_one_model_with_an_optimizer_per_part_a_frozen_layer_one_of_them_holds_is_fz504_only(through_loss):
+    torch.manual_seed(0)
+    model = Tower()
+    model.backbone[0].requires_grad_(False)
+    opts = [torch.optim.AdamW(model.backbone.parameters(), lr=1e-4), torch.optim.SGD(model.head.parameters(), lr=0.1)]
+    report = split_steps(model, opts, through_loss)
+    assert [(f.code, f.target) for f in report.findings] == [("FZ504", "backbone.0 in param_groups[0]")], \
+        report.render_text()
+    assert "param group 0 of AdamW" in report.findings[0].message
+    assert {p.name for p in report.params} == TOWER_PARAMS
+
+
+@pytest.mark.parametrize("through_loss", [False, True])
+def test_one_model_with_an_optimizer_per_part_a_part_neither_holds_is_fz503_for_it_alone(through_loss):
+    torch.manual_seed(0)
+    model = Tower()
+    opts = [torch.optim.AdamW(model.backbone[1].parameters(), lr=1e-4),  # backbone.0 left out
+            torch.optim.SGD(model.head.parameters(), lr=0.1)]
+    report = split_steps(model, opts, through_loss)
+    assert [(f.code, f.target) for f in report.findings] == [("FZ503", "backbone.0")], report.render_text()
+
+
+@pytest.mark.parametrize("through_loss", [False, True])
+def test_one_model_with_an_optimizer_per_part_whose_lr_is_zero_is_fz505(through_loss):
+    torch.manual_seed(0)
+    model = Tower()
+    opts = [torch.optim.SGD(model.backbone.parameters(), lr=0.0), torch.optim.SGD(model.head.parameters(), lr=0.1)]
+    report = split_steps(model, opts, through_loss)
+    assert [(f.code, f.target) for f in report.findings] == [("FZ505", "backbone")], report.render_text()
+
+
+def test_near_miss_a_gan_whose_methods_forward_its_networks_stays_two_models():
+    # each optimizer steps after its own backward: two models, as when the loop calls G and D itself
+    class GAN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gen, self.disc = Generator(), Discriminator()
+
+        def d_loss(self, real, z):
+            return self.disc(self.gen(z).detach()).mean() - self.disc(real).mean()
+
+        def g_loss(self, z):
+            return -self.disc(self.gen(z)).mean()
+
+    torch.manual_seed(0)
+    gan_model = GAN()
+    opt_g = torch.optim.Adam(gan_model.gen.parameters(), lr=1e-3)
+    opt_d = torch.optim.Adam(gan_model.disc.parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            real, z = torch.randn(6, 4), torch.randn(6, 3)
+            opt_d.zero_grad()
+            gan_model.d_loss(real, z).backward()
+            opt_d.step()
+            opt_g.zero_grad()
+            gan_model.g_loss(z).backward()
+            opt_g.step()
+    report = w.report
+    assert report.ok, report.render_text()
+    assert {p.name.partition(".")[0] for p in report.params} == {"Generator", "Discriminator"}

@@ -470,3 +470,47 @@ def test_an_eval_only_bn_freeze_in_init_that_the_epoch_loop_undoes_is_fz201_and_
     write(tmp_path / "train.py", DEEPLAB.replace("{refreeze}", "model.freeze_bn()  # after every train()"))
     fixed = cli(tmp_path, "run", "train.py")
     assert fixed.code == 0 and fixed.out.startswith("freeze audit: OK — 2 steps"), fixed.out + fixed.err
+
+
+PART_TRAIN = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.head(self.backbone(x).flatten(1))
+
+
+torch.manual_seed(0)
+model = Net()
+model.backbone.requires_grad_(False)
+model.backbone.eval()  # the freeze
+optimizer = torch.optim.SGD(model.head.parameters(), lr=0.1)
+for epoch in range(3):
+    {train}
+    x, y = torch.randn(4, 3, 16, 16), torch.randint(0, 3, (4,))
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+"""
+
+
+def test_fz201_names_the_scripts_train_of_a_part_and_its_fixed_twin_is_ok(cli, tmp_path):
+    write(tmp_path / "train.py", PART_TRAIN.replace("{train}", "model.backbone.train()"))
+    bug = cli(tmp_path, "run", "train.py")
+    assert bug.code == 1, bug.out + bug.err
+    assert bug.out.splitlines()[1].startswith(
+        "  FZ201 train-undoes-bn-freeze [backbone.1] backbone.1 was in eval() to freeze running statistics, but "
+        "backbone.train() switched it back and the statistics moved"), bug.out
+    write(tmp_path / "train.py", PART_TRAIN.replace("{train}", "model.train()"))
+    whole = cli(tmp_path, "run", "train.py")
+    assert whole.code == 1 and "but model.train() (as every epoch loop calls it) switched it back" in whole.out
+    write(tmp_path / "train.py", PART_TRAIN.replace("{train}", "model.train(); model.backbone.eval()"))
+    fixed = cli(tmp_path, "run", "train.py")
+    assert fixed.code == 0 and fixed.out.startswith("freeze audit: OK — 2 steps"), fixed.out + fixed.err

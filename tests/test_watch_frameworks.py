@@ -163,6 +163,42 @@ def test_near_miss_lightning_step_running_its_model_and_a_loss_module_keeps_the_
     assert {p.name for p in w.report.params} == {"0.weight", "0.bias", "2.weight", "2.bias"}
 
 
+
+def test_lightning_manual_optimization_with_an_optimizer_per_part_is_one_model():
+    # one manual_backward, then the backbone's AdamW and the head's SGD step: one model whose
+    # parts have their own optimizer, judged under its own names (the frozen layer the AdamW
+    # holds is FZ504, nothing is FZ503)
+    L = pytest.importorskip("lightning.pytorch")
+
+    class Split(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+            self.backbone = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU())
+            self.head = nn.Linear(16, 3)
+            self.backbone[0].requires_grad_(False)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            opts = self.optimizers()
+            self.manual_backward(nn.functional.cross_entropy(self.head(self.backbone(x)), y))
+            for o in opts:
+                o.step()
+                o.zero_grad()
+
+        def configure_optimizers(self):
+            return [torch.optim.AdamW(self.backbone.parameters(), lr=1e-3),
+                    torch.optim.SGD(self.head.parameters(), lr=1e-2)]
+
+    torch.manual_seed(0)
+    with freezelint.watch() as w:
+        _fit(L, Split())
+    report = w.report
+    assert [(f.code, f.target) for f in report.findings] == [("FZ504", "backbone.0 in param_groups[0]")], \
+        report.render_text()
+    assert {p.name for p in report.params} == {"backbone.0.weight", "backbone.0.bias", "backbone.1.weight",
+                                               "backbone.1.bias", "head.weight", "head.bias"}
+
 # ---------------------------------------------------------------- HF Trainer
 def test_hf_trainer_with_an_accelerate_wrapped_optimizer(tmp_path):
     transformers = pytest.importorskip("transformers")

@@ -158,7 +158,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   steps: int, set_to_none: bool, optimizer_has_foreign: bool,
                   call_train: bool, grads_from_ddp: frozenset[str] = frozenset(),
                   updated_elsewhere: bool = False, kept_stats: frozenset[str] = frozenset(),
-                  unfrozen: frozenset[str] | None = None) -> list[AuditFinding]:
+                  unfrozen: frozenset[str] | None = None,
+                  undone_by: Mapping[str, str] | None = None) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -169,7 +170,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     with running statistics that were put in eval() on their own, their parameters left to train
     (an eval-only BatchNorm freeze: deeplab's `freeze_bn()`, mmdet's `norm_eval`): a train() that
     undid it is FZ201 too. `unfrozen` names the parameters the watch saw unfrozen inside the
-    window (None: not known, as for audit()), so that FZ503 names its cause only when it was seen."""
+    window (None: not known, as for audit()), so that FZ503 names its cause only when it was seen.
+    `undone_by` (the watch) names, by module, the part whose train() call switched it out of eval()
+    (`backbone`), so FZ201 names that call; a module absent was switched by model.train()."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -246,22 +249,21 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             undone.append((mod, bufs))
         elif mod not in written:
             unfrozen_stats.append((mod, bufs))
-    if undone:
-        names = [_label(m) for m, _ in undone]
-        largest = _largest(undone)
+    for call, mods in _by_call(undone, undone_by).items():
+        names = [_label(m) for m, _ in mods]
         out.append(AuditFinding(
             "FZ201", names[0] if len(names) == 1 else f"{len(names)} modules",
             f"{listed(names)} {'was' if len(names) == 1 else 'were'} in eval() to freeze running statistics, but "
-            f"model.train() (as every epoch loop calls it) switched {'it' if len(names) == 1 else 'them'} back and "
-            f"the statistics moved (up to {largest:.2g}) {over}",
-            "re-apply .eval() to these modules after every model.train(): override train() in the model, or "
+            f"{_switched(call)} switched {'it' if len(names) == 1 else 'them'} back and the statistics moved (up to "
+            f"{_largest(mods):.2g}) {over}",
+            f"re-apply .eval() to these modules after every {call}: override train() in the model, or "
             "use torchvision.ops.FrozenBatchNorm2d" + ("" if updated_elsewhere else  # the watch saw the loop's train()
                                                        "; if your loop never calls model.train(), or puts "
                                                        "these modules back in eval() after each of its "
                                                        "train() calls, audit with call_train=False (or watch "
                                                        "the real loop: freezelint.watch())"), _several(names)))
-    if eval_only:
-        out.append(_eval_only_undone(eval_only, over, updated_elsewhere))
+    for call, mods in _by_call(eval_only, undone_by).items():
+        out.append(_eval_only_undone(mods, over, updated_elsewhere, call))
     if unfrozen_stats:
         names = [_label(m) for m, _ in unfrozen_stats]
         largest = _largest(unfrozen_stats)
@@ -381,20 +383,37 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     return out
 
 
-def _eval_only_undone(moved: list[tuple[str, list[BufferRecord]]], over: str, watched: bool) -> AuditFinding:
+_MODEL_TRAIN = "model.train()"
+
+
+def _by_call(moved: list[tuple[str, list[BufferRecord]]], undone_by: Mapping[str, str] | None
+             ) -> dict[str, list[tuple[str, list[BufferRecord]]]]:
+    """The undone modules by the train() call that switched them (`backbone.train()`), in order."""
+    out: dict[str, list[tuple[str, list[BufferRecord]]]] = {}
+    for mod, bufs in moved:
+        part = (undone_by or {}).get(mod)
+        out.setdefault(f"{part}.train()" if part else _MODEL_TRAIN, []).append((mod, bufs))
+    return out
+
+
+def _switched(call: str) -> str:
+    return "model.train() (as every epoch loop calls it)" if call == _MODEL_TRAIN else call
+
+
+def _eval_only_undone(moved: list[tuple[str, list[BufferRecord]]], over: str, watched: bool,
+                      call: str = _MODEL_TRAIN) -> AuditFinding:
     """FZ201 for an eval-only freeze: the statistics were to be kept, the parameters to train."""
     names = [_label(m) for m, _ in moved]
     one = len(names) == 1
     return AuditFinding(
         "FZ201", names[0] if one else f"{len(names)} modules",
         f"{listed(names)} {'was' if one else 'were'} put in eval() to keep {'its' if one else 'their'} running "
-        f"statistics ({'its' if one else 'their'} weight and bias left to train), but model.train() (as every "
-        f"epoch loop calls it) switched {'it' if one else 'them'} back and the statistics moved (up to "
-        f"{_largest(moved):.2g}) {over}",
-        "put them back in eval() after every model.train(): override train() in the model (call "
+        f"statistics ({'its' if one else 'their'} weight and bias left to train), but {_switched(call)} "
+        f"switched {'it' if one else 'them'} back and the statistics moved (up to {_largest(moved):.2g}) {over}",
+        f"put them back in eval() after every {call}: override train() in the model (call "
         "super().train(mode), then eval() on them, as mmdet's norm_eval does), or call the freeze again after "
-        "each model.train()" + ("" if watched else "; if your loop already does, audit with call_train=False "
-                                "(or watch the real loop: freezelint.watch())"), _several(names))
+        f"each {call}" + ("" if watched else "; if your loop already does, audit with call_train=False "
+                          "(or watch the real loop: freezelint.watch())"), _several(names))
 
 
 def _fz504_advice(groups: int) -> str:

@@ -147,6 +147,12 @@ class Watch:
         # roots forwarded before the window, by id: their tensors to fingerprint at the first step
         self._pending: dict[int, tuple[nn.Module, list[torch.Tensor]]] = {}
         self.optimizers: dict[int, torch.optim.Optimizer] = {}
+        # pairs of optimizers (ids) that stepped from one backward: no forward from the start of the
+        # one's step to the end of the other's (one model's backbone and head, each with its own
+        # lr; a closure's forward parts them); `_last_step`: (id, forwards) at the latest step's start
+        self.together: set[tuple[int, int]] = set()
+        self._last_step: tuple[int, int] | None = None
+        self._step_forwards = 0  # forwards at the start of the step in progress
         self.counts: dict[int, int] = {}  # completed steps per optimizer, in the window
         self.trained: set[int] = set()  # params that required grad at a step of an optimizer holding them
         # params frozen inside the window after such a step: id -> (their entry in `before` from the
@@ -162,6 +168,7 @@ class Watch:
         self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
         self.trained_in_window: set[int] = set()  # of those, switched after the window opened
         self.undone_by: dict[int, set[int]] = {}  # id(module) -> ids of the modules those train() calls were on
+        self.undone_call: dict[int, nn.Module] = {}  # id(module) -> the module the latest such train() was on
         self.eval_targets: dict[int, set[int]] = {}  # id(module) -> ids of the modules eval() was called on
         self._eval_target: int | None = None  # the outermost eval() call in progress
         self._forwards = 0  # forwards of outermost modules so far
@@ -312,6 +319,7 @@ class Watch:
                 for m in evals:
                     if m.training:
                         watch.undone[id(m)] = m
+                        watch.undone_call[id(m)] = module
                         if watch.started:
                             watch.trained_in_window.add(id(m))
                         if ran:
@@ -515,6 +523,7 @@ class Watch:
                 return  # a wrapper's step calling the optimizer it wraps: one step
             # else the other optimizer's step raised before its end: this one is a new step
         self._stepping = opt
+        self._step_forwards = self._forwards
         if not self.started:
             self.started = True
             # torch passes step()'s own args, the optimizer first: a closure is the one after it
@@ -605,6 +614,9 @@ class Watch:
         if opt is not self._stepping:
             return
         self._stepping = None
+        last, self._last_step = self._last_step, (id(opt), self._step_forwards)
+        if last is not None and last[0] != id(opt) and last[1] == self._forwards:
+            self.together.add((last[0], id(opt)))
         if self.done:
             return
         found_inf = getattr(opt, "found_inf", None)  # set by GradScaler for optimizers that skip themselves

@@ -115,7 +115,7 @@ def _enclosing(w: "Watch", outer: list[nn.Module], held: set[int]) -> nn.Module 
     parameters or more that holds every parameter the optimizers hold (a LightningModule whose
     step runs `self.model` and a loss module without parameters keeps `self.model` as the model).
     None, so the roots are judged as they are, when it is not plainly one: optimizers that each
-    train roots of their own (a GAN's two models), the smallest such module not inside every
+    train roots of their own after their own backward (a GAN's two models), the smallest such module not inside every
     other one, or a part in it left trainable that nothing trains (`_idle`)."""
     outer = [r for r in outer if next(r.parameters(), None) is not None]  # a loss module is no part
     if not held or len(outer) < 2 or _apart(w, outer):
@@ -171,13 +171,25 @@ def _above(roots: list[nn.Module], fits: Callable[[nn.Module, set[int]], bool]) 
 
 def _apart(w: "Watch", outer: list[nn.Module]) -> bool:
     """Several optimizers, none of them holding parameters of a root another one holds: models
-    trained apart (a GAN's generator and discriminator), however the code keeps them."""
-    opts = list(w.optimizers.values())
-    if len(opts) < 2:
+    trained apart (a GAN's generator and discriminator, each stepped after its own backward),
+    however the code keeps them. Optimizers that stepped from one backward count as one: they
+    train one model whose parts each have their own (its backbone's lr, its head's)."""
+    owned = [{id(p) for o in group for p in held_params(o)} for group in _stepped_together(w)]
+    if len(owned) < 2:
         return False
-    owned = [{id(p) for p in held_params(o)} for o in opts]
     trains = [{id(r) for r in outer if any(id(p) in ids for p in r.parameters())} for ids in owned]
     return all(a.isdisjoint(b) for a, b in combinations(trains, 2))
+
+
+def _stepped_together(w: "Watch") -> list[list[torch.optim.Optimizer]]:
+    """The optimizers that stepped in the window, joined where two stepped from one backward."""
+    group = {k: [o] for k, o in w.optimizers.items()}
+    for a, b in w.together:
+        if a in group and b in group and group[a] is not group[b]:
+            group[a].extend(group[b])
+            for o in group[b]:
+                group[id(o)] = group[a]
+    return list({id(g): g for g in group.values()}.values())
 
 
 # torch's own containers are not a model: a ModuleDict of a student and its teacher holds both

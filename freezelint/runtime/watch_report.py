@@ -169,6 +169,20 @@ def _refrozen_notes(w: "Watch", named: list[tuple[str, nn.Parameter]]) -> list[s
     return out
 
 
+def _undone_by(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> dict[str, str]:
+    """Module name -> the name of the module whose train() call switched it out of eval(), as the
+    report names it (`model.backbone.train()`: `backbone`; `teacher.train()` beside a student:
+    `teacher`). A train() on the one model judged, or on a module outside the models (a DDP
+    wrapper), is left out: model.train() says it."""
+    name_of = {id(m): n for n, m in named_modules}
+    out = {}
+    for n, m in named_modules:
+        call = w.undone_call.get(id(m)) if id(m) in w.undone else None
+        if call is not None and name_of.get(id(call)):
+            out[n] = name_of[id(call)]
+    return out
+
+
 def judge(w: "Watch") -> AuditReport:
     trees: dict[int, Tree] = {}
     trained = find_models(w, trees)
@@ -308,6 +322,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
 
     found = F.live_findings(named_modules, named)
     kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept)
+    by_call = _undone_by(w, named_modules) if undone else {}
     unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start)
     model_ids = {id(p) for p in params}
     for oi, opt in enumerate(opts):
@@ -316,7 +331,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         foreign = not only_beside and any(id(p) not in model_ids for p in held_params(opt))
         found += F.step_findings(trained[0], opt, mine, brecords if oi == 0 else [], mrecords, judged_modes, w.steps,
                                  set_to_none, foreign, True, from_ddp, updated_elsewhere=True, kept_stats=kept,
-                                 unfrozen=unfrozen)
+                                 unfrozen=unfrozen, undone_by=by_call)
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
     if len(trained) == 1 and w.given_model is None and not only_beside:  # names of the part that trains
         expect_frozen, expect_trainable = (in_part(w, trained[0], ps) for ps in (expect_frozen, expect_trainable))
