@@ -375,13 +375,45 @@ def test_a_grad_left_from_before_the_audit_does_not_hide_a_layer_no_loss_reaches
     assert [(f.code, f.target) for f in report.findings] == [("FZ505", "aux")], str(report)
 
 
-def test_weight_decay_over_frozen_params_is_fz504():
+def trained_then_frozen(model: nn.Module, opt: torch.optim.Optimizer, part: nn.Module, x: torch.Tensor) -> None:
+    """One step with everything trainable, then `part` frozen: the optimizer keeps its state for it."""
+    model(x).sum().backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    part.requires_grad_(False)
+
+
+def test_frozen_params_in_a_decaying_group_whose_grad_stays_none_are_not_fz504():
+    # AdamW(model.parameters()) after a freeze (PEFT's own example loop): a parameter whose .grad is
+    # None at every step is skipped by every torch optimizer, weight decay included
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
     model[0].requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters())
     report = audit(model, opt, batch=torch.randn(3, 4))
-    assert [f.code for f in report.findings] == ["FZ504"]
-    assert "weight_decay=0.01" in report.findings[0].message
+    assert report.findings == [], str(report)
+    assert not any(p.changed for p in report.params if p.name.startswith("0."))
+
+
+def test_weight_decay_over_frozen_params_is_fz504():
+    # frozen after a backward, with zero_grad(set_to_none=False): their zero grads let the decay in
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=0.01)
+    model(torch.randn(3, 4)).sum().backward()
+    model[0].requires_grad_(False)
+    opt.zero_grad(set_to_none=False)
+    report = audit(model, opt, batch=torch.randn(3, 4), set_to_none=False)
+    assert [f.code for f in report.findings] == ["FZ501", "FZ504"], str(report)
+    fz504 = report.findings[1]
+    assert "weight_decay=0.01 shrinks any of them whose .grad is a zero tensor" in fz504.message
+    assert "hold optimizer state" not in fz504.message  # plain SGD keeps none
+    # trained, then frozen: AdamW keeps their moments, whatever the grads
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    opt = torch.optim.AdamW(model.parameters())
+    trained_then_frozen(model, opt, model[0], torch.randn(3, 4))
+    report = audit(model, opt, batch=torch.randn(3, 4))
+    assert [f.code for f in report.findings] == ["FZ504"], str(report)
+    assert "2 hold optimizer state (0.weight, 0.bias)" in report.findings[0].message
+    assert "weight_decay" not in report.findings[0].message.split(": ", 1)[1]  # no grad: no decay claimed
     # one group: the requires_grad filter rebuilds it; the target names the frozen parameters' module
     assert report.findings[0].target == "0 in param_groups[0]"
     assert "[p for p in model.parameters() if p.requires_grad]" in report.findings[0].advice
@@ -391,9 +423,9 @@ def test_fz504_with_several_param_groups_advises_filtering_each_group_not_one_fi
     # a filter over model.parameters() would drop the backbone's own lr and the head's weight decay
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 2))
-    model[0].requires_grad_(False)
     opt = torch.optim.AdamW([{"params": [*model[0].parameters(), *model[1].parameters()], "lr": 1e-4},
                              {"params": model[2].parameters(), "lr": 1e-3, "weight_decay": 0.1}])
+    trained_then_frozen(model, opt, model[0], torch.randn(3, 4))
     report = audit(model, opt, batch=torch.randn(3, 4))
     (f,) = report.findings
     assert f.code == "FZ504" and f.target == "0 in param_groups[0]", str(report)
@@ -402,10 +434,13 @@ def test_fz504_with_several_param_groups_advises_filtering_each_group_not_one_fi
     assert "model.parameters() if p.requires_grad]`" not in f.advice
     # frozen parameters spread over the model: the group alone names where they are
     model[0].requires_grad_(True)
-    model[1].requires_grad_(False)
-    model[2].weight.requires_grad_(False)
     opt = torch.optim.AdamW([{"params": [*model[0].parameters(), *model[1].parameters()], "lr": 1e-4},
                              {"params": model[2].parameters(), "lr": 1e-3, "weight_decay": 0.1}])
+    model(torch.randn(3, 4)).sum().backward()
+    opt.step()
+    opt.zero_grad()
+    model[1].requires_grad_(False)
+    model[2].weight.requires_grad_(False)
     targets = sorted(f.target for f in audit(model, opt, batch=torch.randn(3, 4)).findings if f.code == "FZ504")
     assert targets == ["1 in param_groups[0]", "2.weight in param_groups[1]"]
 

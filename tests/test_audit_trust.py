@@ -221,8 +221,11 @@ def test_a_failed_expectation_says_what_the_steps_saw_and_what_to_do_for_each_ca
 def test_runtime_findings_name_the_static_rule_and_advise_for_the_cause_seen():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
-    model[0].requires_grad_(False)
     opt = torch.optim.AdamW([{"params": model[0].parameters()}, {"params": model[1].parameters(), "lr": 0.0}])
+    model(torch.randn(3, 4)).sum().backward()  # trained once, then frozen: AdamW keeps model[0]'s moments
+    opt.step()
+    opt.zero_grad()
+    model[0].requires_grad_(False)
     report = audit(model, opt, batch=torch.randn(3, 4))
     found = {f.code: f for f in report.findings}
     assert "FZ301 in the code" in found["FZ504"].message
@@ -280,14 +283,18 @@ def test_piped_cli_output_is_never_cut(tmp_path, cli):
                 super().__init__()
                 self.an_equally_long_attribute_name_for_a_submodule = nn.Linear(4, 2)
                 self.frozen_part_with_a_long_name_too = nn.Linear(4, 4)
-                self.frozen_part_with_a_long_name_too.requires_grad_(False)
 
             def forward(self, x):
                 return self.an_equally_long_attribute_name_for_a_submodule(self.frozen_part_with_a_long_name_too(x))
 
         def make():
             model = AVeryLongModuleNameThatNeedsTheWholeLine()
-            return model, torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=1e-4)
+            opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            model(torch.randn(3, 4)).sum().backward()  # trained once before its freeze: momentum kept
+            opt.step()
+            opt.zero_grad()
+            model.frozen_part_with_a_long_name_too.requires_grad_(False)
+            return model, opt
     """))
     # the one run whose stdout must be a real pipe; the exit codes below are main()'s, in-process
     proc = run_subprocess(tmp_path, "audit", f"{factory}:make")
@@ -309,8 +316,11 @@ def test_piped_cli_output_is_never_cut(tmp_path, cli):
 # ---------------------------------------------------------------- 7. ignore
 def test_ignore_accepts_a_known_warning_in_audit_and_the_fixture():
     model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(3, 4)).sum().backward()  # trained once before its freeze: momentum kept
+    opt.step()
+    opt.zero_grad()
     model[0].requires_grad_(False)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=1e-4)
     report = audit(model, opt)
     assert codes(report) == ["FZ504"] and not report.ok
     accepted = audit(model, opt, ignore=["FZ504"])

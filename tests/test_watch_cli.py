@@ -120,14 +120,15 @@ class AVeryLongModuleNameThatNeedsTheWholeLineAndMoreOfItThanAnyTerminalHas(nn.M
             self.frozen_part_with_a_long_name_that_goes_on_and_on_and_on(x))
 
 model = AVeryLongModuleNameThatNeedsTheWholeLineAndMoreOfItThanAnyTerminalHas()
-model.frozen_part_with_a_long_name_that_goes_on_and_on_and_on.requires_grad_(False)
 opt = torch.optim.AdamW(model.parameters(), lr=0.1)
-for _ in range(3):
+for i in range(4):
+    if i == 1:  # frozen after a first step: AdamW keeps their moments
+        model.frozen_part_with_a_long_name_that_goes_on_and_on_and_on.requires_grad_(False)
     model(torch.randn(5, 4)).sum().backward()
     opt.step()
     opt.zero_grad()
 """)
-    r = cli(tmp_path, "run", "-o", "report.txt", "train.py")
+    r = cli(tmp_path, "run", "--steps", "3", "-o", "report.txt", "train.py")
     text = (tmp_path / "report.txt").read_text()
     assert r.code == 1 and "FZ504" in text, r.err + text
     lines = text.splitlines()
@@ -136,7 +137,7 @@ for _ in range(3):
     # parameters carries the mark, on one line
     part = "frozen_part_with_a_long_name_that_goes_on_and_on_and_on"
     assert f"FZ504 frozen-in-optimizer [{part} in param_groups[0]]" in text
-    (held,) = [line for line in lines if f"{part} " in line and "FZ504" not in line]
+    (held,) = [line for line in lines if f"{part} " in line and "FZ504" not in line and "note:" not in line]
     assert held.endswith("◀") and "(2 submodules alike)" in held, text
 
 

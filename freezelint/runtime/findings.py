@@ -332,7 +332,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     for (oname, gi), ps in sorted(per_group.items()):
         _, opt, group = owner(ps[0])
         with_state = [p.name for p in ps if p.has_state]
-        wd = group.get("weight_decay") or 0
+        # torch's optimizers skip a parameter whose .grad is None: weight decay reaches a frozen one
+        # only through a grad tensor (stale, or zeroed with set_to_none=False) seen at some step
+        wd = (group.get("weight_decay") or 0) if any(p.grad != "none" for p in ps) else 0
         if not with_state and not wd:
             continue
         what = []
