@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '21705fc9b7e63188392849ebc2b73e1b'
+RULES_DIGEST = '03305acc6150448f5c1cb2942bca0c95'
 
 GATES = {
     'FZ002': (
