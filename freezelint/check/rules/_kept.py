@@ -15,6 +15,8 @@ visible, like the `len(d)` check the rules ask for.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import libcst as cst
 
 from freezelint.check import traverse
@@ -171,7 +173,7 @@ class _KeyRead(cst.CSTVisitor):
         return False
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, _SCOPES) or isinstance(node, _COMPS):
+        if isinstance(node, (*_SCOPES, *_COMPS)):
             return False
         return super().on_visit(node)
 
@@ -191,7 +193,7 @@ def _headers(node: cst.CSTNode) -> list[cst.CSTNode]:
     """What a compound statement evaluates before its body runs."""
     if isinstance(node, (cst.If, cst.While)):
         return [node.test]
-    if isinstance(node, (cst.For,)):
+    if isinstance(node, cst.For):
         return [node.iter]
     if isinstance(node, cst.With):
         return [item.item for item in node.items]
@@ -204,7 +206,7 @@ def _run_before(path: list[cst.CSTNode]) -> list[cst.CSTNode]:
     """The statements (or headers) that run on every path to the last node of `path`, before it,
     in its function."""
     before: list[cst.CSTNode] = []
-    for parent, child in zip(path, path[1:]):
+    for parent, child in pairwise(path):
         if isinstance(parent, _SCOPES):
             before = []  # runs when called, not after what precedes the def
         body = getattr(parent, "body", None)
