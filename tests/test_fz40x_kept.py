@@ -84,6 +84,8 @@ PROVEN = {
         if missing:
             warnings.warn("some layers keep their random init")
         """,
+    "log_kept": 'print("kept:", list(new))\n',
+    "log_kept_keys": 'logger.info(f"loading {new.keys()}")\n',
     "warn_unless_key": """
         if "conv1.weight" not in new:
             print("conv1 not loaded")
@@ -212,7 +214,11 @@ UNPROVEN = {
         extra = [k for k in new if k not in model_dict]
         print(extra)
         """,
-    "log_kept": 'print("kept:", list(new))\n',
+    "log_kept_one_by_one": """
+        for k in new:
+            print("model load =>", k)
+        """,
+    "log_a_kept_value": 'print(new.get("fc.weight"))\n',
 }
 
 
@@ -281,3 +287,27 @@ def test_fz401_read_on_an_unfiltered_dict_proves_no_match():
     # the checkpoint has an un-prefixed `fc.weight`; the model may still be `module.`-prefixed
     assert _codes(LENIENT % ("dict(ckpt)", 'kept.pop("fc.weight")')) == [("FZ401", 7)]
     assert _codes(LENIENT % ("ckpt['state_dict']", 'del kept["fc.weight"]')) == [("FZ401", 7)]
+
+
+def test_read_of_an_earlier_binding_of_the_name_proves_nothing():
+    code = """
+    def load(model, ckpt, other):
+        model_dict = model.state_dict()
+        new = {k: v for k, v in ckpt.items() if k in model_dict}
+        new.pop("fc.weight")
+        new = {k: v for k, v in other.items() if k in model_dict}
+        model_dict.update(new)
+        model.load_state_dict(model_dict)
+    """
+    assert _codes(code) == [("FZ402", 5)]
+
+
+def test_read_in_the_header_of_the_statement_holding_the_load():
+    code = _between("""
+        if new["fc.weight"].shape[0] == 10:
+            model_dict.update(new)
+        else:
+            model_dict.update(new)
+        model.load_state_dict(model_dict)
+        """, tail="")
+    assert _codes(code) == []

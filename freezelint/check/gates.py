@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '03305acc6150448f5c1cb2942bca0c95'
+RULES_DIGEST = 'd3e1a9147a12292b426ad37d6bfe25e8'
 
 GATES = {
     'FZ002': (

@@ -9,8 +9,8 @@ a bare `k in d` never raise; a key computed at run time (a loop's key over the d
 be one the dict holds by construction, so only string literals count.
 
 A report of the keys the dict lacks (`print(set(model_dict) - set(d))`, or a name bound to
-`[k for k in model_dict if k not in d]` that is then logged, raised or tested) makes an empty filter
-visible, like the `len(d)` check the rules ask for.
+`[k for k in model_dict if k not in d]` that is then logged, raised or tested), or of the keys it
+kept (`print(list(d))`), makes an empty filter visible, like the `len(d)` check the rules ask for.
 """
 
 from __future__ import annotations
@@ -212,19 +212,23 @@ def _run_before(path: list[cst.CSTNode]) -> list[cst.CSTNode]:
         body = getattr(parent, "body", None)
         if isinstance(body, (tuple, list)) and any(s is child for s in body):
             before.extend(s for s in body[:next(i for i, s in enumerate(body) if s is child)])
-        elif isinstance(parent, (cst.If, cst.While, cst.For, cst.With, cst.Match)):
-            before.extend(_headers(parent))
+        elif isinstance(parent, (cst.If, cst.While, cst.For, cst.With, cst.Match)) \
+                and not isinstance(child, cst.WithItem) and not any(h is child for h in _headers(parent)):
+            before.extend(_headers(parent))  # the load sits in its body, not its header
     return before
 
 
-def read_before(name: str, use: cst.CSTNode, body: cst.CSTNode) -> bool:
-    """Before `use`, on every path to it within `body`, a statement raises unless `name` (a key-
-    filtered dict) holds a literal key: an empty filter stops there."""
+def read_before(name: str, use: cst.CSTNode, body: cst.CSTNode, since: cst.CSTNode | None = None) -> bool:
+    """Before `use`, on every path to it within `body` (and after the statement that holds `since`,
+    the dict's binding, when that is one of them), a statement raises unless `name` (a key-filtered
+    dict) holds a literal key: an empty filter stops there."""
     path = _path(body, use)
     if path is None:
         return False
+    before = _run_before(path)
+    bound = next((i for i, node in enumerate(before) if since is not None and _path(node, since)), None)
     reads = _KeyRead(name)
-    for node in _run_before(path):
+    for node in before[bound + 1 if bound is not None else 0:]:
         traverse.visit(node, reads)
         if reads.found:
             return True
@@ -242,6 +246,14 @@ def _lacks(node: cst.CSTNode, name: str) -> bool:
                 isinstance(c.operator, cst.NotIn) and _keys_of(c.comparator, name) for c in n.comparisons):
             return True
     return False
+
+
+def _shown(arg: cst.BaseExpression, name: str) -> bool:
+    """`print(list(d))`, `logger.info(f"kept {d.keys()}")`: the kept keys themselves, `[]` when none
+    (a loop that prints each kept key prints nothing instead)."""
+    if isinstance(arg, cst.FormattedString):
+        return any(isinstance(p, cst.FormattedStringExpression) and _keys_of(p.expression, name) for p in arg.parts)
+    return _keys_of(arg, name)
 
 
 def _reports(node: cst.CSTNode) -> bool:
@@ -269,7 +281,7 @@ class _MissingReported(cst.CSTVisitor):
             self.lacking.update(t.target.value for t in node.targets if isinstance(t.target, cst.Name))
 
     def visit_Call(self, node: cst.Call) -> None:
-        if _called(node) in REPORTS and any(self._lacks(a.value) for a in node.args):
+        if _called(node) in REPORTS and any(self._lacks(a.value) or _shown(a.value, self.name) for a in node.args):
             self.found = True
 
     def visit_Raise(self, node: cst.Raise) -> None:

@@ -210,7 +210,7 @@ def _checked_first(load: cst.Call, body: cst.CSTNode) -> bool:
     traverse.visit(body, visitor)
     if visitor.loaded_value is not None and _literal_keys(visitor.loaded_value):
         return True
-    if key_filter(visitor.loaded_value) and read_before(visitor.loaded, load, body):
+    if key_filter(visitor.loaded_value) and read_before(visitor.loaded, load, body, since=visitor.loaded_value):
         return True  # filtered on the model's keys, then a key of it read: an empty one raised
     return visitor.paired_call or (visitor.key_comparison and visitor.reports)
 

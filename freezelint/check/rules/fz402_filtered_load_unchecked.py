@@ -148,7 +148,8 @@ class FilteredLoadUnchecked(Rule):
     )
     notes = (
         "Checks that count: `len()` or truth of the filtered dict; the keys of the model it lacks "
-        "logged, raised or tested (`print(set(model_dict) - set(kept))`); and, before the dict is merged "
+        "logged, raised or tested (`print(set(model_dict) - set(kept))`), or the keys it kept logged "
+        "(`print(list(kept))`, not one line per key: none when it kept nothing); and, before the dict is merged "
         "or loaded and on every path to that, a read of a key spelled out in the code that raises "
         "`KeyError` when the filter kept nothing: `kept.pop(\"fc.weight\")` without a default, "
         "`del kept[\"fc.weight\"]`, `kept[\"fc.weight\"]`, `assert \"fc.weight\" in kept`. A read in "
@@ -324,7 +325,7 @@ class FilteredLoadUnchecked(Rule):
             uses = _Uses(name)
             traverse.visit(body, uses)
             if uses.checked or not uses.loaded or missing_reported(name, body) \
-                    or all(read_before(name, use, body) for use in uses.loaded):
+                    or all(read_before(name, use, body, since=comp) for use in uses.loaded):
                 continue
             yield self.finding(
                 comp,
