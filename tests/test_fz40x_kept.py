@@ -69,6 +69,9 @@ PROVEN = {
         for key in ("fc.weight", "fc.bias"):
             del new[key]
         """,
+    "loop_over_spelled_keys_asserted": """
+        for key in ["conv1.weight"]: assert key in new
+        """,
     "if_not_raise": """
         if not new:
             raise RuntimeError("no key of the checkpoint is a key of the model")
@@ -199,6 +202,8 @@ UNPROVEN = {
     "read_in_a_branch_of_ifexp": 'head = None if drop_head else new["fc.weight"]\n',
     "read_right_of_and": 'head = drop_head and new["fc.weight"]\n',
     "store": 'new["fc.weight"] = torch.zeros(10, 512)\n',
+    "store_in_a_tuple": 'new["fc.weight"], n = torch.zeros(10, 512), 1\n',
+    "store_annotated": 'new["fc.weight"]: torch.Tensor = torch.zeros(10, 512)\n',
     "read_in_a_nested_def": """
         def head():
             return new["fc.weight"]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd3e1a9147a12292b426ad37d6bfe25e8'
+RULES_DIGEST = '09a983ae0db18ecbd0c9687fe0e9d155'
 
 GATES = {
     'FZ002': (

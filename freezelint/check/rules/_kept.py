@@ -78,11 +78,12 @@ def _keys_of(node: cst.CSTNode, name: str) -> bool:
         and _keys_of(node.args[0].value, name)
 
 
-def _has_literal_key(test: cst.BaseExpression, name: str, op: type) -> bool:
+def _has_literal_key(test: cst.BaseExpression, name: str, op: type,
+                     keys: set[str] | frozenset[str] = frozenset()) -> bool:
     """`"fc.weight" in d` (op In) or `"fc.weight" not in d` (NotIn), alone or joined by `and`."""
     if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
-        return _has_literal_key(test.left, name, op) or _has_literal_key(test.right, name, op)
-    return isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and _literal(test.left) \
+        return _has_literal_key(test.left, name, op, keys) or _has_literal_key(test.right, name, op, keys)
+    return isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and _literal(test.left, keys) \
         and isinstance(test.comparisons[0].operator, op) and _keys_of(test.comparisons[0].comparator, name)
 
 
@@ -107,11 +108,20 @@ class _KeyRead(cst.CSTVisitor):
         self._stores: set[int] = set()
         self._keys: set[str] = set()  # names of loops over string literals
 
+    def _store(self, target: cst.BaseExpression) -> None:
+        # `d["fc.weight"] = w` (or `d["fc.weight"], n = w, 1`) adds a key, it reads none
+        self._stores.add(id(target))
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for e in target.elements:
+                self._store(e.value)
+        elif isinstance(target, cst.StarredElement):
+            self._store(target.value)
+
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._stores.add(id(node.target))  # `d["fc.weight"] = w` adds a key, it reads none
+        self._store(node.target)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._stores.add(id(node.target))
+        self._store(node.target)
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         if id(node) not in self._stores and _is(node.value, self.name) and len(node.slice) == 1 \
@@ -126,7 +136,7 @@ class _KeyRead(cst.CSTVisitor):
             self.found = True  # no default: KeyError when the key is absent
 
     def visit_Assert(self, node: cst.Assert) -> None:
-        if _has_literal_key(node.test, self.name, cst.In):
+        if _has_literal_key(node.test, self.name, cst.In, self._keys):
             self.found = True
 
     def visit_If(self, node: cst.If) -> bool:
