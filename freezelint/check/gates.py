@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '09a983ae0db18ecbd0c9687fe0e9d155'
+RULES_DIGEST = '7db50cbf960178f94634ee6dc3c90dee'
 
 GATES = {
     'FZ002': (

@@ -152,7 +152,7 @@ class FilteredLoadUnchecked(Rule):
         "(`print(list(kept))`, not one line per key: none when it kept nothing); and, before the dict is merged "
         "or loaded and on every path to that, a read of a key spelled out in the code that raises "
         "`KeyError` when the filter kept nothing: `kept.pop(\"fc.weight\")` without a default, "
-        "`del kept[\"fc.weight\"]`, `kept[\"fc.weight\"]`, `assert \"fc.weight\" in kept`. A read in "
+        "`del kept[\"fc.weight\"]`, `kept[\"fc.weight\"]`, `assert \"fc.weight\" in kept`, also in a loop over spelled-out keys. A read in "
         "one branch of an `if` that the load follows does not count (the other branch loads an empty "
         "dict silently), nor one a `try` or `suppress(KeyError)` may swallow, nor `pop(k, None)`, "
         "`get(k)`, or a key taken from the dict's own keys."
