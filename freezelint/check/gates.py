@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '73778c4295ced9d53e5a37976040ae4f'
+RULES_DIGEST = '8f68d08f020ca84547c921a44dda4b60'
 
 GATES = {
     'FZ002': (

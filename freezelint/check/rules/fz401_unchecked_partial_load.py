@@ -8,6 +8,7 @@ import libcst as cst
 
 from freezelint.check import traverse
 from freezelint.check.facts import Facts, Scope
+from freezelint.check.rules._kept import REPORTS, key_filter, read_before
 from freezelint.check.rules.base import Example, Finding, Rule, src
 
 
@@ -34,7 +35,10 @@ class UncheckedPartialLoad(Rule):
         "Not reported where the code checked the keys before the load, in the same function: a call "
         "that takes the model (or its `state_dict()`) and the loaded dict together, such as a "
         "`check_keys(model, pretrained)` helper, or a comparison of keys (a membership test of a loop's key, "
-        "a set difference of key sets) together with a raise, an assert or a warning. Nor where the "
+        "a set difference of key sets) together with a raise, an assert or a warning, or, where the "
+        "loaded dict was filtered on the model's keys (`{k: v for k, v in sd.items() if k in own}`), a "
+        "read of a key spelled out in the code that raises when it kept nothing (`kept.pop(\"fc.weight\")`, "
+        "`del kept[\"fc.weight\"]`; FZ402 says which reads count). Nor where the "
         "loaded dict is a literal whose every key is a string written at the load (assigned in the "
         "same block): a chosen subset, with no prefix to get wrong."
     )
@@ -206,6 +210,8 @@ def _checked_first(load: cst.Call, body: cst.CSTNode) -> bool:
     traverse.visit(body, visitor)
     if visitor.loaded_value is not None and _literal_keys(visitor.loaded_value):
         return True
+    if key_filter(visitor.loaded_value) and read_before(visitor.loaded, load, body, since=visitor.loaded_value):
+        return True  # filtered on the model's keys, then a key of it read: an empty one raised
     return visitor.paired_call or (visitor.key_comparison and visitor.reports)
 
 
@@ -223,7 +229,7 @@ def _counted_after(load: cst.Call, body: cst.CSTNode) -> bool:
         elif seen and isinstance(node, cst.Call):
             f = node.func
             name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
-            if name in _REPORTS and counted in src(node).replace(" ", ""):
+            if name in REPORTS and counted in src(node).replace(" ", ""):
                 return True
     return False
 
@@ -233,11 +239,6 @@ def _literal_keys(value: cst.BaseExpression | None) -> bool:
     partial load by construction; no prefix can be silently wrong."""
     return isinstance(value, cst.Dict) and bool(value.elements) and all(
         isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) for e in value.elements)
-
-
-# Calls that report: warnings, loggers, print, Lightning's rank-zero helpers.
-_REPORTS = frozenset({"warn", "warning", "warning_once", "warn_once", "error", "info", "info_once", "debug",
-                      "critical", "exception", "log", "print", "rank_zero_warn", "rank_zero_info"})
 
 
 class _BeforeLoad(cst.CSTVisitor):
@@ -286,7 +287,7 @@ class _BeforeLoad(cst.CSTVisitor):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
-        if name in _REPORTS:
+        if name in REPORTS:
             self.reports = True
         if name == "load_state_dict" or self.loaded is None:
             return

@@ -8,20 +8,8 @@ import libcst as cst
 
 from freezelint.check import traverse
 from freezelint.check.facts import Facts
+from freezelint.check.rules._kept import key_filter, key_test, missing_reported, read_before
 from freezelint.check.rules.base import Example, Finding, Rule, src
-
-
-def _key_test(test: cst.BaseExpression) -> bool:
-    """A membership test, alone or as one of the conditions an `and` joins (`k in model_dict and
-    "fc" not in k`): every key it keeps passes it."""
-    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
-        return _key_test(test.left) or _key_test(test.right)
-    return isinstance(test, cst.Comparison) and any(isinstance(c.operator, cst.In) for c in test.comparisons)
-
-
-def _key_filter(comp: cst.DictComp) -> bool:
-    """`{k: v for k, v in sd.items() if k in other}`: filtered on key membership."""
-    return any(_key_test(cond.test) for cond in comp.for_in.ifs)
 
 
 def _empty_dict(node: cst.CSTNode | None) -> bool:
@@ -73,7 +61,7 @@ class _FilledUnderKeyTest(cst.CSTVisitor):
                 and isinstance(target, cst.Tuple) and target.elements
                 and isinstance(target.elements[0].value, cst.Name)):
             return True
-        guarded = [stmt for stmt in node.body.body if isinstance(stmt, cst.If) and _key_test(stmt.test)
+        guarded = [stmt for stmt in node.body.body if isinstance(stmt, cst.If) and key_test(stmt.test)
                    and stmt.orelse is None and _stores_to(stmt.body, self.name)]
         # every store into the dict in this loop is under the test (an `else` or another store may
         # keep the keys the test drops)
@@ -137,7 +125,7 @@ class _InlineFiltered(cst.CSTVisitor):
         if not isinstance(func, cst.Attribute) or not node.args:
             return
         first = node.args[0].value
-        if func.attr.value == "update" and isinstance(first, cst.DictComp) and _key_filter(first):
+        if func.attr.value == "update" and isinstance(first, cst.DictComp) and key_filter(first):
             self.updates.append((src(func.value), first))
         elif func.attr.value == "load_state_dict":
             self.loaded.add(src(first))
@@ -157,6 +145,17 @@ class FilteredLoadUnchecked(Rule):
         "filter keeps zero keys. `model_dict.update(filtered)` then changes nothing and "
         "`model.load_state_dict(model_dict)` reports `All keys matched successfully` — for the "
         "model's own random weights. The layers you freeze next were never loaded."
+    )
+    notes = (
+        "Checks that count: `len()` or truth of the filtered dict; the keys of the model it lacks "
+        "logged, raised or tested (`print(set(model_dict) - set(kept))`), or the keys it kept logged "
+        "(`print(list(kept))`, not one line per key: none when it kept nothing); and, before the dict is merged "
+        "or loaded and on every path to that, a read of a key spelled out in the code that raises "
+        "`KeyError` when the filter kept nothing: `kept.pop(\"fc.weight\")` without a default, "
+        "`del kept[\"fc.weight\"]`, `kept[\"fc.weight\"]`, `assert \"fc.weight\" in kept`, also in a loop over spelled-out keys. A read in "
+        "one branch of an `if` that the load follows does not count (the other branch loads an empty "
+        "dict silently), nor one a `try` or `suppress(KeyError)` may swallow, nor `pop(k, None)`, "
+        "`get(k)`, or a key taken from the dict's own keys."
     )
     bad = [
         Example(
@@ -279,6 +278,26 @@ class FilteredLoadUnchecked(Rule):
         model.load_state_dict(model_dict)
         """,
         """
+        import torch
+
+        def load_model(model, checkpoint):
+            model_dict = model.state_dict()
+            new_dict = {k: v for k, v in torch.load(checkpoint).items() if k in model_dict}
+            new_dict.pop("classifier.weight")  # no default: KeyError if the filter kept nothing
+            new_dict.pop("classifier.bias")
+            model_dict.update(new_dict)
+            model.load_state_dict(model_dict)
+
+        def load_logged(model, checkpoint):
+            model_dict = model.state_dict()
+            kept = {k: v for k, v in torch.load(checkpoint).items() if k in model_dict}
+            missing = [k for k in model_dict if k not in kept]  # every key, when none matched
+            if missing:
+                print(f"not in the checkpoint: {missing}")
+            model_dict.update(kept)
+            model.load_state_dict(model_dict)
+        """,
+        """
         renamed = {k.replace("module.", ""): v for k, v in checkpoint.items()}
         model.load_state_dict(renamed)  # strict: mismatches raise
         """,
@@ -302,9 +321,11 @@ class FilteredLoadUnchecked(Rule):
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         for store_scope, name, comp in _filtered_dicts(facts):
+            body = store_scope.node if store_scope.node is not None else module
             uses = _Uses(name)
-            traverse.visit(store_scope.node if store_scope.node is not None else module, uses)
-            if uses.checked or not uses.loaded:
+            traverse.visit(body, uses)
+            if uses.checked or not uses.loaded or missing_reported(name, body) \
+                    or all(read_before(name, use, body, since=comp) for use in uses.loaded):
                 continue
             yield self.finding(
                 comp,
@@ -330,7 +351,7 @@ def _filtered_dicts(facts: Facts):
             for b in bindings:
                 if b.how != "expr":
                     continue
-                if isinstance(b.node, cst.DictComp) and _key_filter(b.node):
+                if isinstance(b.node, cst.DictComp) and key_filter(b.node):
                     yield scope, name, b.node
                 elif _empty_dict(b.node) and len(bindings) == 1:  # filled by a loop under a key test
                     loops = _FilledUnderKeyTest(name)
