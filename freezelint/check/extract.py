@@ -9,7 +9,7 @@ from freezelint.check import traverse
 from freezelint.check.known import is_batchnorm_class, is_module_class
 from freezelint.check.scopes import (AttrStore, Binding, ClassInfo, Ctx, ExprStatement, MethodCall, Scope,
                                      qualname)
-from freezelint.check.syntax import call_arg, dotted, import_name, string_value
+from freezelint.check.syntax import assigned_pairs, call_arg, dotted, import_name, string_value
 
 MODULE = "module"  # narrowing tag, the same string as kinds.MODULE
 
@@ -304,7 +304,8 @@ class Extractor(cst.CSTVisitor):
     def visit_Assign(self, node: cst.Assign) -> None:
         n = len(node.targets)
         for i, t in enumerate(node.targets):
-            self._bind_target(t.target, Binding("expr", node.value, self._scope))
+            for target, value in assigned_pairs(t.target, node.value):  # `a, b = x, y`: two assignments
+                self._bind_target(target, Binding("expr", value, self._scope))
             if isinstance(t.target, cst.Attribute):
                 self.attr_stores.append(AttrStore(t.target.value, t.target.attr.value, t.target,
                                                   node.value, "assign", node, self._ctx(), i))

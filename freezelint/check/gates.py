@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '21705fc9b7e63188392849ebc2b73e1b'
+RULES_DIGEST = 'ce3e27a7a878654461e477b4ba8d61f1'
 
 GATES = {
     'FZ002': (

@@ -21,8 +21,8 @@ from freezelint.check.events import (BUILT, RET, VIA, Event, Flow, requires_grad
                                      unwrap_self_returning)
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library
-from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REPLACE, TRAIN,
-                                   UNFREEZE, after)
+from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REBIND, REPLACE,
+                                   TRAIN, UNFREEZE, after)
 from freezelint.check.probe import handed_to
 from freezelint.check.syntax import call_arg, dotted, root_of, walk
 
@@ -295,6 +295,9 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
     state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
                    {part: True for part in unknown})
     mine = [e for e in flow.events if e.target == model or e.target.startswith(model + ".")]
+    if any(e.kind == REBIND and e.target == model and any(f.kind in (FREEZE, BUILT) and f.index < e.index for f in mine)
+           for e in mine):
+        return None  # a new object bound to the name after the freeze (`model = Net()` again): not followed
     for e in mine:
         if e.kind in (FREEZE, UNFREEZE, REPLACE, BUILT) and not _apply(facts, flow, e, model, "", state, 0):
             return None  # an unfreeze or a replacement whose reach is not known: it may train BatchNorm

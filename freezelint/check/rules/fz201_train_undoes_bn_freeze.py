@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from freezelint.check.events import Flow, whole_of
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, TRAIN, UNFREEZE,
-                                   after, between, flows_of)
+                                   after, between, flows_of, rebound)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
 from freezelint.check.syntax import dotted, walk
 
@@ -1179,7 +1179,7 @@ class TrainUndoesBnFreeze(Rule):
             # only where it is proven to keep no part, or other parts, in eval ("keeps")
             for t in (e for e in evs if e.kind == TRAIN and (not e.detail.get("override") or "keeps" in e.detail)):
                 freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)
-                           and _undoes(t, f)]
+                           and _undoes(t, f) and not rebound(flow, f, t)]  # a new model trains: not frozen
                 if not freezes or _unfrozen_first(evs, t) or id(t.node) in reported:
                     continue
                 frozen = freezes[-1].detail
