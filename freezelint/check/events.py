@@ -54,6 +54,9 @@ _MAX_DEPTH = 3
 # state the returned model is in, not what was done with it inside.
 RET = "ret"
 _BN_NAME = re.compile(r"BatchNorm|BN\b|bn\b|_BatchNorm|FrozenBatchNorm")
+# a method that freezes a model's BatchNorm by its name (`freeze_bn`, `fix_bn`, `freeze_batchnorm`,
+# `freeze_bn_stats`): what it does where the class is not known
+_BN_FREEZER = re.compile(r"(?i)(freeze|fix)_?(bn|batch_?norms?)(_stats|_eval)?$")
 
 
 @dataclass(frozen=True)
@@ -362,6 +365,10 @@ class Flow(cst.CSTVisitor):
                     where = dotted(recv) or target
                     self._emit(FREEZE, target, node, via=f"{where}.{method}", sub=f"{where}.{method}()",
                                library=LIBRARY_FREEZES[method])
+                elif not effects and _BN_FREEZER.match(method) and self._held_unknown(recv):
+                    # `self.model.freeze_bn()` in a trainer's __init__, the model's class not known
+                    # here (a star import, a factory): a BatchNorm freeze by its name
+                    self._emit(BN_FREEZE, target, node, via=f"{dotted(recv)}.{method}")
                 elif not effects and isinstance(recv, cst.Name) and not method.startswith("_") \
                         and method not in MODULE_METHODS:
                     # on a receiver of unknown class (a helper's parameter): a caller that knows
@@ -509,6 +516,13 @@ class Flow(cst.CSTVisitor):
             return False
         k = self.facts.kind(recv, scope)
         return k is None or (k.cls is None and (k.qual is None or is_library(k.qual)))
+
+    def _held_unknown(self, recv: cst.BaseExpression) -> bool:
+        """`recv` is `self.x` in the `__init__` of a trainer (a class that is no Module) and its
+        class is not one of the project's (whose methods the summaries answer)."""
+        owner = self.scope.cls
+        return _self_attr(recv) is not None and owner is not None and not owner.is_module \
+            and self.scope.func_name == "__init__" and self._not_project_class(recv, self.scope)
 
     def _timm_model(self, recv: cst.BaseExpression) -> bool:
         """`recv` is a model `timm.create_model(...)` built (not a submodule of one)."""
