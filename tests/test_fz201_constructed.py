@@ -263,3 +263,41 @@ def test_a_trainer_storing_a_model_class_of_another_file_by_tuple(cli, tmp_path)
     r = cli(tmp_path, "check", "--format", "json", ".")
     assert r.code in (0, 1), r.err
     assert [(d["location"]["row"], d["code"]) for d in json.loads(r.out)] == [(15, "FZ201")]
+
+
+@pytest.mark.parametrize("imports,fires", [
+    ("from model import *", True),  # jfzhang95's `from modeling.deeplab import *`
+    ("from model import DeepLab", True),
+    ("from model import *\nfrom zoo import *", True),  # not a project module: nothing of it bound
+    ("from model import *\nfrom zoo import DeepLab", False),  # bound by name: not the project's class
+    ("from zoo import *", False),
+])
+def test_a_trainer_in_a_file_that_star_imports_the_model_class(cli, tmp_path, imports, fires):
+    import json
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    (tmp_path / "train.py").write_text(
+        f"import torch\n{imports}\n\n\nclass Trainer(object):\n    def __init__(self, args):\n"
+        + STORED.format(flag="args.freeze_bn", store="self.model, self.optimizer = model, optimizer").lstrip("\n")
+        + "\n    def training(self, loader):\n        self.model.train()\n        for x in loader:\n"
+        "            self.model(x).mean().backward()\n")
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    assert r.code in (0, 1), r.err
+    row = 15 + imports.count("\n")
+    assert [(d["location"]["row"], d["code"]) for d in json.loads(r.out)] == ([(row, "FZ201")] if fires else [])
+
+
+def test_star_imports_bind_only_names_the_file_calls_and_binds_nowhere():
+    import libcst as cst
+
+    from freezelint.check.facts import Facts
+
+    facts = Facts.of(cst.parse_module(
+        "from a import *\nfrom .b import *\nfrom c import Net\n\nmodel = Net()\nhead = Head(2)\nprint(model)\n"
+        "def f(Local):\n    return Local()\n"))
+    facts.bind_star_imports(lambda q: q if q in ("a.Head", ".b.Head", "a.Net") else None)
+    bound = facts.module_scope.bindings
+    assert [b.qualname for b in bound["Head"]] == [".b.Head"]  # the later star import wins
+    assert [b.how for b in bound["Net"]] == ["import"] and bound["Net"][0].qualname == "c.Net"
+    assert "print" not in bound and "Local" not in bound  # a builtin; a name no star-imported module defines

@@ -37,6 +37,7 @@ class Extractor(cst.CSTVisitor):
         self.comp_scopes: dict[int, Scope] = {}  # per comprehension node: the scope of its names
         self.returns: dict[int, list[cst.BaseExpression | None]] = {}
         self.calls_by_name: dict[str, list[tuple[cst.Call, Scope]]] = {}
+        self.star_imports: list[str] = []  # `from X import *` at module level: X (Facts.bind_star_imports)
 
     # ----------------------------------------------------------------- traversal helpers
     def _ctx(self) -> Ctx:
@@ -256,9 +257,11 @@ class Extractor(cst.CSTVisitor):
                 self._scope.bind(top, Binding("import", qualname=top))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
         base = "." * len(node.relative) + (import_name(node.module) if node.module else "")
+        if isinstance(node.names, cst.ImportStar):
+            if self._scope is self.module_scope:
+                self.star_imports.append(base)
+            return
         for alias in node.names:
             name = import_name(alias.name)
             local = alias.asname.name.value if (alias.asname and isinstance(alias.asname.name, cst.Name)) else name
