@@ -225,6 +225,8 @@ STORED = """
     ("args.freeze_bn", "self.model, self.optimizer = Other(), optimizer", False),  # another model held
     ("args.freeze_bn", "model = DeepLab(num_classes=4)\n        self.model, self.optimizer = model, optimizer",
      False),  # the local rebound to a new model (the flag off by default) before it is stored
+    ("args.freeze_bn", "self.model, self.optimizer = model, optimizer\n        self.model = nn.Sequential(nn.Conv2d(3, 8, 3))",
+     False),  # the trainer's model replaced with a new one in __init__
 ])
 def test_a_trainer_that_stores_the_model_from_a_local(flag, store, fires):
     src = TRAINER.format(bases="", refreeze="pass")

@@ -252,3 +252,14 @@ def test_tuple_targets_of_equal_length_are_two_assignments():
     assert attrs == {"model": ["model"], "optimizer": ["optimizer"], "a": ["1"], "b": ["2"], "c": ["3"]}
     scope = next(iter(facts.func_scopes.values()))
     assert cst.Module([]).code_for_node(scope.bindings["model"][0].node) == "Net()"
+
+
+def test_a_builder_that_binds_its_model_once_still_returns_a_fresh_one():
+    """The REBIND of `model = resnet18()` (a first binding is one too) is no change to the model:
+    summaries still say the builder returns every parameter trainable."""
+    from freezelint.check.summaries import summarise_text
+
+    text = "import torchvision\n\n\ndef make():\n    model = torchvision.models.resnet18()\n    return model\n"
+    assert summarise_text(text)["functions"]["make"].get("fresh") is True
+    frozen = text.replace("    return", "    model.requires_grad_(False)\n    return")
+    assert not summarise_text(frozen)["functions"]["make"].get("fresh")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ce3e27a7a878654461e477b4ba8d61f1'
+RULES_DIGEST = '226d2c443f97b5e624abe40b83336b3b'
 
 GATES = {
     'FZ002': (

@@ -997,7 +997,8 @@ def returned_builder(facts: Facts, flow: Flow, params: list[str]) -> str | None:
             bound = flow.scope.bindings.get(value.value, [])
             if len(bound) != 1 or bound[0].how != "expr" or not isinstance(bound[0].node, cst.Call) or any(
                     e.target == value.value or e.target.startswith(value.value + ".")
-                    for e in flow.events if e.kind != BUILT and not (e.kind.startswith(VIA) and e.kind.endswith("#" + RET))):
+                    for e in flow.events if e.kind not in (BUILT, REBIND)
+                    and not (e.kind.startswith(VIA) and e.kind.endswith("#" + RET))):
                 return None
             value = bound[0].node
         if not isinstance(value, cst.Call) or not isinstance(value.func, cst.Name):
