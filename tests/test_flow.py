@@ -30,9 +30,10 @@ def test_an_optimizer_build_knows_its_name_direct_or_through_a_helper():
         def fit(model, head):
             opt = torch.optim.AdamW(model.parameters())
             other = make(head)
-            opt, sched = torch.optim.SGD(model.parameters(), lr=1), None
+            opt, sched = torch.optim.SGD(model.parameters(), lr=1), None  # two assignments
+            opt2, sched = make_both(model)  # a pair from a call: which is the optimizer is not known
         """, "fit")
-    assert [e.detail.get("name") for e in flow.events if e.kind == OPT_BUILD] == ["opt", "other", None]
+    assert [e.detail.get("name") for e in flow.events if e.kind == OPT_BUILD] == ["opt", "other", "opt"]
 
 
 LOOP = """

@@ -88,13 +88,10 @@ def test_re_frozen_after_train_is_silent(override, refreeze):
                                  refreeze=refreeze)) == []
 
 
-TRAINER = """
-import torch
-import torch.nn as nn
-
-
+# pytorch-deeplab-xception's DeepLab: `freeze_bn` off by default, applied in __init__ through the method
+DEEPLAB_CLASS = """\
 class DeepLab(nn.Module):
-    def __init__(self, freeze_bn=False):
+    def __init__(self, num_classes=21, freeze_bn=False):
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3)
         self.bn = nn.BatchNorm2d(8)
@@ -105,7 +102,9 @@ class DeepLab(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.eval()
-
+"""
+MODEL_FILE = "import torch.nn as nn\n\n\n" + DEEPLAB_CLASS
+TRAINER = "\nimport torch\nimport torch.nn as nn\n\n\n" + DEEPLAB_CLASS + """
 
 class Trainer{bases}:
     def __init__(self, args):
@@ -143,25 +142,6 @@ def test_a_trainer_that_holds_the_model(bases, refreeze, fires):
     if "refreeze()" in refreeze:
         src += "\n    def refreeze(self):\n        self.model.freeze_bn()\n"
     assert _fz201(src) == ([_row(src, "self.model.train()")] if fires else [])
-
-
-MODEL_FILE = """\
-import torch.nn as nn
-
-
-class DeepLab(nn.Module):
-    def __init__(self, num_classes=21, freeze_bn=False):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3)
-        self.bn = nn.BatchNorm2d(8)
-        if freeze_bn:
-            self.freeze_bn()
-
-    def freeze_bn(self):
-        for m in self.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.eval()
-"""
 
 
 @pytest.mark.parametrize("build,refreeze,fires", [
@@ -224,3 +204,102 @@ def test_a_trainer_holding_a_model_whose_class_refreezes_in_train(cli, tmp_path)
     r = cli(tmp_path, "check", "--format", "json", ".")
     assert r.code in (0, 1), r.err
     assert json.loads(r.out) == []
+
+
+# jfzhang95's Trainer.__init__ as written: built into locals, stored by tuple assignment, then wrapped
+STORED = """
+        model = DeepLab(num_classes=4, freeze_bn={flag})
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        {store}
+        if args.cuda:
+            self.model = torch.nn.DataParallel(self.model)
+            self.model = self.model.cuda()
+"""
+
+
+@pytest.mark.parametrize("flag,store,fires", [
+    ("args.freeze_bn", "self.model, self.optimizer = model, optimizer", True),
+    ("args.freeze_bn", "self.model = model\n        self.optimizer = optimizer", True),
+    ("args.freeze_bn", "[self.model, self.optimizer] = [model, optimizer]", True),
+    ("False", "self.model, self.optimizer = model, optimizer", False),  # provably off
+    ("args.freeze_bn", "self.model, self.optimizer = Other(), optimizer", False),  # another model held
+    ("args.freeze_bn", "model = DeepLab(num_classes=4)\n        self.model, self.optimizer = model, optimizer",
+     False),  # the local rebound to a new model (the flag off by default) before it is stored
+    ("args.freeze_bn", "self.model, self.optimizer = model, optimizer\n        self.model = nn.Sequential(nn.Conv2d(3, 8, 3))",
+     False),  # the trainer's model replaced with a new one in __init__
+])
+def test_a_trainer_that_stores_the_model_from_a_local(flag, store, fires):
+    src = TRAINER.format(bases="", refreeze="pass")
+    init = "        self.model = DeepLab(freeze_bn=args.freeze_bn)\n        self.optimizer = torch.optim.SGD(" \
+           "self.model.parameters(), lr=0.1)\n"
+    assert init in src
+    src = src.replace(init, STORED.format(flag=flag, store=store).lstrip("\n"))
+    assert _fz201(src) == ([_row(src, "self.model.train()")] if fires else [])
+
+
+@pytest.mark.parametrize("build,call,fires", [
+    ("DeepLab()", "self.model.freeze_bn()", True),  # a class of the file: its method freezes BatchNorm
+    ("build_model(args)", "self.model.freeze_bn()", True),  # class not known: a BatchNorm freeze by its name
+    ("build_model(args)", "self.model.fix_bn()", True),
+    ("build_model(args)", "self.model.init_weights()", False),  # no freeze by its name
+    ("DeepLab()", "self.model.init_weights()", False),
+    ("build_model(args)", "print(self.model)", False),
+])
+def test_a_freeze_method_called_on_the_held_model_in_init(build, call, fires):
+    src = TRAINER.format(bases="", refreeze="pass").replace("import torch\n", "import torch\nfrom zoo import build_model\n")
+    src = src.replace("self.model = DeepLab(freeze_bn=args.freeze_bn)\n",
+                      f"model = {build}\n        self.model, self.optimizer = model, None\n        {call}\n")
+    assert _fz201(src) == ([_row(src, "self.model.train()")] if fires else [])
+
+
+def test_a_trainer_storing_a_model_class_of_another_file_by_tuple(cli, tmp_path):
+    import json
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    (tmp_path / "train.py").write_text(
+        "import torch\nfrom model import DeepLab\n\n\nclass Trainer(object):\n    def __init__(self, args):\n"
+        + STORED.format(flag="args.freeze_bn", store="self.model, self.optimizer = model, optimizer").lstrip("\n")
+        + "\n    def training(self, loader):\n        self.model.train()\n        for x in loader:\n"
+        "            self.model(x).mean().backward()\n")
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    assert r.code in (0, 1), r.err
+    assert [(d["location"]["row"], d["code"]) for d in json.loads(r.out)] == [(15, "FZ201")]
+
+
+@pytest.mark.parametrize("imports,fires", [
+    ("from model import *", True),  # jfzhang95's `from modeling.deeplab import *`
+    ("from model import DeepLab", True),
+    ("from model import *\nfrom zoo import *", True),  # not a project module: nothing of it bound
+    ("from model import *\nfrom zoo import DeepLab", False),  # bound by name: not the project's class
+    ("from zoo import *", False),
+])
+def test_a_trainer_in_a_file_that_star_imports_the_model_class(cli, tmp_path, imports, fires):
+    import json
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    (tmp_path / "train.py").write_text(
+        f"import torch\n{imports}\n\n\nclass Trainer(object):\n    def __init__(self, args):\n"
+        + STORED.format(flag="args.freeze_bn", store="self.model, self.optimizer = model, optimizer").lstrip("\n")
+        + "\n    def training(self, loader):\n        self.model.train()\n        for x in loader:\n"
+        "            self.model(x).mean().backward()\n")
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    assert r.code in (0, 1), r.err
+    row = 15 + imports.count("\n")
+    assert [(d["location"]["row"], d["code"]) for d in json.loads(r.out)] == ([(row, "FZ201")] if fires else [])
+
+
+def test_star_imports_bind_only_names_the_file_calls_and_binds_nowhere():
+    import libcst as cst
+
+    from freezelint.check.facts import Facts
+
+    facts = Facts.of(cst.parse_module(
+        "from a import *\nfrom .b import *\nfrom c import Net\n\nmodel = Net()\nhead = Head(2)\nprint(model)\n"
+        "def f(Local):\n    return Local()\n"))
+    facts.bind_star_imports(lambda q: q if q in ("a.Head", ".b.Head", "a.Net") else None)
+    bound = facts.module_scope.bindings
+    assert [b.qualname for b in bound["Head"]] == [".b.Head"]  # the later star import wins
+    assert [b.how for b in bound["Net"]] == ["import"] and bound["Net"][0].qualname == "c.Net"
+    assert "print" not in bound and "Local" not in bound  # a builtin; a name no star-imported module defines

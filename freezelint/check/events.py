@@ -23,7 +23,7 @@ from freezelint.check.modes import quiet, train_keeps
 from freezelint.check.param_sources import param_sources
 from freezelint.spelling import is_misspelling
 from freezelint.check.scopes import qualname
-from freezelint.check.syntax import call_arg, code_of, dotted, root_of, string_value, walk
+from freezelint.check.syntax import assigned_pairs, call_arg, code_of, dotted, root_of, string_value, walk
 
 TRAIN, EVAL, BN_FREEZE, ACTIVITY = "train", "eval", "bn_freeze", "activity"
 # the model handed to a callable the body cannot resolve, a parameter of the function (`freeze(model)`
@@ -36,6 +36,10 @@ CALLS = "calls:"  # prefix: a method called on a receiver whose class is not kno
 VIA = "via:"
 OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
     "opt_build", "add_group", "replace", "freeze", "unfreeze", "ddp_wrap")
+# a name (or `self.x`) bound to a new object (`model = nn.Sequential(...)`, `model = build(cfg)`):
+# what was done to the object it held before is not done to this one (Flow._rebind). Rules ask
+# `flow.rebound(flow, a, b)` before they pair an event on the old object with one on the name.
+REBIND = "rebind"
 # requires_grad set from a parameter of the function whose default is False (`def freeze_norm(model,
 # unfreeze=False): ...requires_grad_(unfreeze)`): a freeze wherever a caller leaves it out. Only a
 # rule that asks about the body itself reads it; a call site takes over nothing from it, since its
@@ -50,6 +54,9 @@ _MAX_DEPTH = 3
 # state the returned model is in, not what was done with it inside.
 RET = "ret"
 _BN_NAME = re.compile(r"BatchNorm|BN\b|bn\b|_BatchNorm|FrozenBatchNorm")
+# a method that freezes a model's BatchNorm by its name (`freeze_bn`, `fix_bn`, `freeze_batchnorm`,
+# `freeze_bn_stats`): what it does where the class is not known
+_BN_FREEZER = re.compile(r"(?i)(freeze|fix)_?(bn|batch_?norms?)(_stats|_eval)?$")
 
 
 @dataclass(frozen=True)
@@ -358,6 +365,10 @@ class Flow(cst.CSTVisitor):
                     where = dotted(recv) or target
                     self._emit(FREEZE, target, node, via=f"{where}.{method}", sub=f"{where}.{method}()",
                                library=LIBRARY_FREEZES[method])
+                elif not effects and _BN_FREEZER.match(method) and self._held_unknown(recv):
+                    # `self.model.freeze_bn()` in a trainer's __init__, the model's class not known
+                    # here (a star import, a factory): a BatchNorm freeze by its name
+                    self._emit(BN_FREEZE, target, node, via=f"{dotted(recv)}.{method}")
                 elif not effects and isinstance(recv, cst.Name) and not method.startswith("_") \
                         and method not in MODULE_METHODS:
                     # on a receiver of unknown class (a helper's parameter): a caller that knows
@@ -506,6 +517,13 @@ class Flow(cst.CSTVisitor):
         k = self.facts.kind(recv, scope)
         return k is None or (k.cls is None and (k.qual is None or is_library(k.qual)))
 
+    def _held_unknown(self, recv: cst.BaseExpression) -> bool:
+        """`recv` is `self.x` in the `__init__` of a trainer (a class that is no Module) and its
+        class is not one of the project's (whose methods the summaries answer)."""
+        owner = self.scope.cls
+        return _self_attr(recv) is not None and owner is not None and not owner.is_module \
+            and self.scope.func_name == "__init__" and self._not_project_class(recv, self.scope)
+
     def _timm_model(self, recv: cst.BaseExpression) -> bool:
         """`recv` is a model `timm.create_model(...)` built (not a submodule of one)."""
         k = self.facts.kind(recv, self.scope)
@@ -596,29 +614,92 @@ class Flow(cst.CSTVisitor):
                     self._emit(REPLACE, root_of(target.value), node, path=dotted(target))
 
     def leave_Assign(self, node: cst.Assign) -> None:
-        # `opt = torch.optim.SGD(...)` (or `opt = make_optimizer(model)`): the build's events
-        # exist only once the call was visited, so the name is set on the way out
-        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+        # the events of the value exist only once it was visited: each binding is made on the way
+        # out, `a, b = x, y` as two (syntax.assigned_pairs)
+        for t in node.targets:
+            for target, value in assigned_pairs(t.target, node.value):
+                self._assigned(target, value, len(node.targets) == 1)
+
+    def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._rebind(node.target, node.value)
+
+    def _assigned(self, target: cst.BaseExpression, value: cst.BaseExpression, single: bool) -> None:
+        # `opt = torch.optim.SGD(...)` (or `opt = make_optimizer(model)`): the optimizer's name
+        if single and isinstance(target, cst.Name):
             for e in self.events:
-                if e.kind == OPT_BUILD and e.node is node.value:
-                    e.detail["name"] = node.targets[0].target.value
-        self._returned(node)
+                if e.kind == OPT_BUILD and e.node is value:
+                    e.detail["name"] = target.value
+        self._rebind(target, value)
+        if single:
+            self._returned(target, value)
+        self._carried(target, value)
         # `ddp = DDP(model)`: a change through `ddp.module...` is a change to the wrapped model;
         # so is one through `model` of `model = DDP(build_model(...))` (no name of its own before).
-        if isinstance(node.value, cst.Call) and node.value.args \
-                and self.facts.qualname(node.value.func, self.scope) in _DDP:
-            wrapped = {e.target for e in self.events if e.kind == DDP_WRAP and e.node is node.value}
-            for t in node.targets:
-                if isinstance(t.target, cst.Name) and t.target.value not in wrapped:
-                    self._emit(DDP_WRAP, t.target.value, node.value)
+        if isinstance(value, cst.Call) and value.args and self.facts.qualname(value.func, self.scope) in _DDP:
+            wrapped = {e.target for e in self.events if e.kind == DDP_WRAP and e.node is value}
+            if isinstance(target, cst.Name) and target.value not in wrapped:
+                self._emit(DDP_WRAP, target.value, value)
 
-    def _returned(self, node: cst.Assign) -> None:
+    def _rebind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        """REBIND: a name (or `self.x`) bound to a new object (`model = nn.Sequential(...)`,
+        `model = build_model(cfg)`): what was done to the object it held before is not done to this
+        one. A value that names the old object (`model.to(dev)`, `DDP(model)`, `torch.compile(model)`,
+        `accelerator.prepare(model, opt)`, `get_peft_model(model, cfg)`), directly or through a name
+        of this body bound from it (`accelerator.unwrap_model(ddp)`), may be that object: no event."""
+        for t in target.elements if isinstance(target, (cst.Tuple, cst.List)) else [target]:
+            t = t.value if isinstance(t, (cst.Element, cst.StarredElement)) else t
+            name = t.value if isinstance(t, cst.Name) else _self_attr(t)
+            call = unwrap_self_returning(value)
+            if name and isinstance(call, cst.Call) and "unwrap" not in (dotted(call.func) or "") \
+                    and not self._names(value, name, 1):
+                self._emit(REBIND, name, value)
+
+    def _names(self, expr: cst.BaseExpression, name: str, depth: int) -> bool:
+        """`expr` reads `name` (a name, or `self.x`), or reads a name of this body whose value does
+        (to `depth` such steps)."""
+        nodes = list(walk(expr))
+        skip = {id(n.attr) for n in nodes if isinstance(n, cst.Attribute)} | \
+            {id(n.keyword) for n in nodes if isinstance(n, cst.Arg) and n.keyword is not None}
+        for n in nodes:
+            if isinstance(n, cst.Attribute) and dotted(n) == name:
+                return True
+            if not isinstance(n, cst.Name) or id(n) in skip or n.value == "self":
+                continue
+            if n.value == name:
+                return True
+            owner = self.scope.lookup(n.value) if depth > 0 else None
+            if owner is self.scope and any(b.how == "expr" and b.node is not None and b.node is not expr
+                                           and self._names(b.node, name, depth - 1) for b in owner.bindings[n.value]):
+                return True
+        return False
+
+    def _carried(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        """`self.model = model` in a trainer (a class that is no Module): the BatchNorm freezes made
+        on the local `model` (since it was last bound) hold for what the trainer holds, as they do
+        for `self.model = DeepLab(...)` (FZ201 follows them into the trainer's methods)."""
+        held, local = _self_attr(target), unwrap_self_returning(value)
+        owner = self.scope.cls
+        if held is None or owner is None or owner.is_module or not isinstance(local, cst.Name) \
+                or local.value == "self":
+            return
+        frozen: list[Event] = []
+        for e in list(self.events):
+            if e.target == local.value and e.kind == REBIND:
+                frozen = []
+            elif e.target == local.value and e.kind == BN_FREEZE:
+                frozen.append(e)
+        for e in frozen:
+            within = e.detail.get("within")
+            detail = {**e.detail, **({"within": held + within[len(local.value):]} if within else {})}
+            self._emit(BN_FREEZE, held, e.node, **detail)
+
+    def _returned(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         """`model = build(cfg)` (or `build(cfg).to(device)`): the model arrives in the state
         `build` left the model it returns in (BatchNorm frozen, parameters frozen, eval())."""
-        call = unwrap_self_returning(node.value)
-        if len(node.targets) != 1 or not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
+        call = unwrap_self_returning(value)
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
             return
-        target = node.targets[0].target
         held = _self_attr(target)  # `self.model = Net()`: what a trainer (not a Module: its parts) holds
         owner = self.scope.cls
         held = held if owner is not None and not owner.is_module else None
@@ -1025,6 +1106,11 @@ class Summaries:
             first: dict[str, cst.CSTNode] = {}
             events: dict[str, Event] = {}
             for e in flow.events if name is not None else ():
+                if e.kind == REBIND and e.target == name and not e.branches and not e.loops:
+                    if i != RET:
+                        break  # the parameter now names a new object: the caller's is left alone from here
+                    first, events = {}, {}  # what was done before belongs to another object than the one returned
+                    continue
                 if e.target == name or e.target.startswith(name + "."):
                     node = e.detail.get("origin_node", e.node)
                     if e.kind in (ACTIVITY, OPAQUE):

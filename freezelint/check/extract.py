@@ -9,7 +9,7 @@ from freezelint.check import traverse
 from freezelint.check.known import is_batchnorm_class, is_module_class
 from freezelint.check.scopes import (AttrStore, Binding, ClassInfo, Ctx, ExprStatement, MethodCall, Scope,
                                      qualname)
-from freezelint.check.syntax import call_arg, dotted, import_name, string_value
+from freezelint.check.syntax import assigned_pairs, call_arg, dotted, import_name, string_value
 
 MODULE = "module"  # narrowing tag, the same string as kinds.MODULE
 
@@ -37,6 +37,7 @@ class Extractor(cst.CSTVisitor):
         self.comp_scopes: dict[int, Scope] = {}  # per comprehension node: the scope of its names
         self.returns: dict[int, list[cst.BaseExpression | None]] = {}
         self.calls_by_name: dict[str, list[tuple[cst.Call, Scope]]] = {}
+        self.star_imports: list[str] = []  # `from X import *` at module level: X (Facts.bind_star_imports)
 
     # ----------------------------------------------------------------- traversal helpers
     def _ctx(self) -> Ctx:
@@ -256,9 +257,11 @@ class Extractor(cst.CSTVisitor):
                 self._scope.bind(top, Binding("import", qualname=top))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
         base = "." * len(node.relative) + (import_name(node.module) if node.module else "")
+        if isinstance(node.names, cst.ImportStar):
+            if self._scope is self.module_scope:
+                self.star_imports.append(base)
+            return
         for alias in node.names:
             name = import_name(alias.name)
             local = alias.asname.name.value if (alias.asname and isinstance(alias.asname.name, cst.Name)) else name
@@ -304,7 +307,8 @@ class Extractor(cst.CSTVisitor):
     def visit_Assign(self, node: cst.Assign) -> None:
         n = len(node.targets)
         for i, t in enumerate(node.targets):
-            self._bind_target(t.target, Binding("expr", node.value, self._scope))
+            for target, value in assigned_pairs(t.target, node.value):  # `a, b = x, y`: two assignments
+                self._bind_target(target, Binding("expr", value, self._scope))
             if isinstance(t.target, cst.Attribute):
                 self.attr_stores.append(AttrStore(t.target.value, t.target.attr.value, t.target,
                                                   node.value, "assign", node, self._ctx(), i))

@@ -6,6 +6,7 @@ Layers import downward only: syntax/known -> scopes -> extract -> kinds -> facts
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import libcst as cst
@@ -50,6 +51,22 @@ class Facts:
         extracted = Extractor()
         traverse.visit(module, extracted)
         return cls(module, extracted)
+
+    def bind_star_imports(self, resolve) -> None:
+        """`from modeling.deeplab import *`: a name the file calls and binds nowhere is the one a
+        star-imported module defines, where `resolve(qualname)` finds it (a project file's top-level
+        `def`/`class`); bound as its import, the later star import first, as Python does."""
+        if not self.extracted.star_imports:
+            return
+        scope = self.module_scope
+        for name in self.extracted.calls_by_name:
+            if name in scope.bindings or hasattr(builtins, name):
+                continue
+            for module in reversed(self.extracted.star_imports):
+                qual = f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
+                if resolve(qual) is not None:
+                    scope.bind(name, Binding("import", qualname=qual))
+                    break
 
     # ------------------------------------------------------------------ queries
     def qualname(self, expr: cst.BaseExpression, scope: Scope) -> str | None:

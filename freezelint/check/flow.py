@@ -11,7 +11,8 @@ from functools import cached_property
 import libcst as cst
 
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
-                                     OPAQUE, OPT_BUILD, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump, Summaries)
+                                     OPAQUE, OPT_BUILD, REBIND, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump,
+                                     Summaries)
 from freezelint.check.events import library_bases, opt_detail
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.known import is_library
@@ -20,8 +21,8 @@ from freezelint.check.syntax import dotted
 from freezelint.check.traverse import walk
 
 __all__ = ["ACTIVITY", "ADD_GROUP", "BN_FREEZE", "DDP_WRAP", "EVAL", "FREEZE", "FREEZE_BY_DEFAULT", "OPAQUE",
-           "OPT_BUILD", "REPLACE", "TRAIN", "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between",
-           "dropped_on_return", "flows_of", "note_used"]
+           "OPT_BUILD", "REBIND", "REPLACE", "TRAIN", "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between",
+           "dropped_on_return", "flows_of", "note_used", "rebound"]
 
 
 class ProjectSummaries(Summaries):
@@ -150,6 +151,8 @@ class FileFlows:
             for e in by_func[id(m)].events:
                 if e.kind == REPLACE and _is_copy(e.node):
                     continue  # an EMA or teacher copy is kept out of the optimizer on purpose
+                if e.kind == REBIND and e.target != name:
+                    continue  # `pl_module.head = nn.Linear(...)`: a part replaced, not the module rebound
                 target = PL_MODULE if e.target == name or e.target.startswith(name + ".") else e.target
                 combined.events.append(replace(e, target=target, detail={**e.detail, "hook": m.name.value}))
         for i, e in enumerate(combined.events):
@@ -270,6 +273,8 @@ def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | Non
         for e in by_func[id(m)].events if m is not None and id(m) in by_func else ():
             if m is init and e.kind not in (FREEZE, UNFREEZE):
                 continue  # the parameters __init__ froze, before configure_optimizers ran
+            if e.kind == REBIND and e.target != "self":
+                continue  # `self.head = nn.Linear(...)` is a part of `self` replaced (REPLACE), not `self` rebound
             target = "self" if e.target == "self" or e.target.startswith("self.") else e.target
             detail = {**e.detail, "hook": "__init__"} if m is init else dict(e.detail)
             combined.events.append(replace(e, target=target, detail=detail))
@@ -368,3 +373,9 @@ def between(flow: Flow, a: Event, b: Event) -> list[Event]:
         span = [e for e in evs[a.index + 1:] + evs[:b.index] if loop in e.loops]
     return [e for e in span if not e.exclusive_with(a) and not e.exclusive_with(b)]
 
+
+def rebound(flow: Flow, a: Event, b: Event) -> bool:
+    """The name `a` is on is bound to a new object after `a` and before `b` (events.REBIND): `b`,
+    on that name, is about another object than `a` was (`model = nn.Sequential(...)` again between
+    a freeze and the optimizer). One that keeps the object (`model = DDP(model)`) is no REBIND."""
+    return any(e.kind == REBIND and e.target == a.target for e in between(flow, a, b))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8f68d08f020ca84547c921a44dda4b60'
+RULES_DIGEST = 'a705b30d3c651c9859b8ebc0ce08b800'
 
 GATES = {
     'FZ002': (

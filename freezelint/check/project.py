@@ -10,6 +10,7 @@ recomputed when one of them changes; so is every cross-file edge (`edges`), for 
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 20
+SUMMARY_VERSION = 21
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -35,6 +36,7 @@ _ISINSTANCE_TEST = re.compile(r"isinstance\((?:[^()]|\([^()]*\))*\)")
 _PROJECT = "<project>"  # the path part of a dependency on the whole project's files (no stat shortcut)
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
 _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+))?")
+_CALLED_NAME = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")  # `Name(`: what a star import may have brought
 # a file without any of these words does nothing a summary records: it is not parsed
 _FLOW_WORDS = re.compile(r"\.train\(|\.eval\(\)|requires_grad|DistributedDataParallel|configure_optimizers|"
                          r"\b(?:SGD|Adam|AdamW|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS|Lion|LAMB|Lamb)\s*\(")
@@ -910,7 +912,10 @@ class Project:
         out = []
         for m in _FROM_IMPORT.finditer(text):
             module = m.group(1)
-            for name, alias in _NAMES_AS.findall(m.group(2)):
+            # `from modeling.deeplab import *`: any name the file calls may be one of the module's
+            names = _NAMES_AS.findall(m.group(2)) if m.group(2).strip() != "*" else \
+                [(n, "") for n in sorted(set(_CALLED_NAME.findall(text))) if not hasattr(builtins, n)]
+            for name, alias in names:
                 if _called_with_args(text, alias or name):
                     out.append(f"{module}{name}" if module.endswith(".") else f"{module}.{name}")
         return out + [_BASE + q for q in _imported_bases(text) if q not in out]

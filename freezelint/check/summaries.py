@@ -65,7 +65,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check.declared import class_declares
-from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REPLACE, RET, TRAIN, VIA, Summaries,
+from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REBIND, REPLACE, RET, TRAIN, VIA, Summaries,
                                      opt_detail, unwrap_self_returning)
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.known import is_library
@@ -270,7 +270,7 @@ def _returns_fresh(facts: Facts, func: cst.FunctionDef, callees: Summaries) -> b
                                    and _library_call(facts, unwrap_self_returning(b.node), scope) for b in bindings):
             return False
         names.add(value.value)
-    if any(e.target in names and e.kind not in (TRAIN, EVAL, BN_FREEZE, REPLACE) for e in flow.events):
+    if any(e.target in names and e.kind not in (TRAIN, EVAL, BN_FREEZE, REPLACE, REBIND) for e in flow.events):
         return False
     return not any(isinstance(n, cst.Call) and not is_library(facts.qualname(n.func, scope) or "")
                    and any(root_of(a.value) in names for a in n.args)

@@ -65,3 +65,15 @@ def root_of(expr: cst.BaseExpression) -> str | None:
         return None
     parts = path.split(".")
     return ".".join(parts[:2]) if parts[0] == "self" and len(parts) > 1 else parts[0]
+
+
+def assigned_pairs(target: cst.BaseExpression, value: cst.BaseExpression) -> list[tuple[cst.BaseExpression,
+                                                                                        cst.BaseExpression]]:
+    """`a, b = x, y` as the two assignments it is (`self.model, self.optimizer = model, optimizer`),
+    nested too: (target, value) pairs. A tuple or list target gets its value whole unless the value
+    is a tuple or list display of the same length and neither side is starred."""
+    if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)) \
+            and len(target.elements) == len(value.elements) \
+            and not any(isinstance(el, cst.StarredElement) for el in (*target.elements, *value.elements)):
+        return [p for t, v in zip(target.elements, value.elements) for p in assigned_pairs(t.value, v.value)]
+    return [(target, value)]

@@ -21,8 +21,8 @@ from freezelint.check.events import (BUILT, RET, VIA, Event, Flow, requires_grad
                                      unwrap_self_returning)
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library
-from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REPLACE, TRAIN,
-                                   UNFREEZE, after)
+from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REBIND, REPLACE,
+                                   TRAIN, UNFREEZE, after)
 from freezelint.check.probe import handed_to
 from freezelint.check.syntax import call_arg, dotted, root_of, walk
 
@@ -295,6 +295,9 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
     state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
                    {part: True for part in unknown})
     mine = [e for e in flow.events if e.target == model or e.target.startswith(model + ".")]
+    if any(e.kind == REBIND and e.target == model and any(f.kind in (FREEZE, BUILT) and f.index < e.index for f in mine)
+           for e in mine):
+        return None  # a new object bound to the name after the freeze (`model = Net()` again): not followed
     for e in mine:
         if e.kind in (FREEZE, UNFREEZE, REPLACE, BUILT) and not _apply(facts, flow, e, model, "", state, 0):
             return None  # an unfreeze or a replacement whose reach is not known: it may train BatchNorm
@@ -994,7 +997,8 @@ def returned_builder(facts: Facts, flow: Flow, params: list[str]) -> str | None:
             bound = flow.scope.bindings.get(value.value, [])
             if len(bound) != 1 or bound[0].how != "expr" or not isinstance(bound[0].node, cst.Call) or any(
                     e.target == value.value or e.target.startswith(value.value + ".")
-                    for e in flow.events if e.kind != BUILT and not (e.kind.startswith(VIA) and e.kind.endswith("#" + RET))):
+                    for e in flow.events if e.kind not in (BUILT, REBIND)
+                    and not (e.kind.startswith(VIA) and e.kind.endswith("#" + RET))):
                 return None
             value = bound[0].node
         if not isinstance(value, cst.Call) or not isinstance(value.func, cst.Name):

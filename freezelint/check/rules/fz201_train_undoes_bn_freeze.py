@@ -14,8 +14,8 @@ from freezelint.check.modes import ancestors, base_call, skipped_trains, train_k
 from dataclasses import replace
 
 from freezelint.check.events import Flow, whole_of
-from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, TRAIN, UNFREEZE,
-                                   after, between, flows_of)
+from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, REBIND, TRAIN,
+                                   UNFREEZE, after, between, flows_of, rebound)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
 from freezelint.check.syntax import dotted, walk
 
@@ -1179,7 +1179,7 @@ class TrainUndoesBnFreeze(Rule):
             # only where it is proven to keep no part, or other parts, in eval ("keeps")
             for t in (e for e in evs if e.kind == TRAIN and (not e.detail.get("override") or "keeps" in e.detail)):
                 freezes = [f for f in evs if f.kind == BN_FREEZE and f.target == t.target and after(f, t)
-                           and _undoes(t, f)]
+                           and _undoes(t, f) and not rebound(flow, f, t)]  # a new model trains: not frozen
                 if not freezes or _unfrozen_first(evs, t) or id(t.node) in reported:
                     continue
                 frozen = freezes[-1].detail
@@ -1388,7 +1388,9 @@ def _held_bodies(facts: Facts, bodies: list) -> list:
                and isinstance(f.scope.node, cst.FunctionDef) and f.scope.node.name.value == f.scope.func_name]
         init = next((f for f in own if f.scope.func_name == "__init__"), None)
         frozen = [e for e in init.events if e.kind == BN_FREEZE and e.target.startswith("self.")
-                  and not (e.detail.get("via") and init.summaries.named_override(e.detail["via"]))] if init else []
+                  and not (e.detail.get("via") and init.summaries.named_override(e.detail["via"]))
+                  and not any(r.kind == REBIND and r.target == e.target and after(e, r) for r in init.events)
+                  ] if init else []  # a model `__init__` then replaced with a new one holds no freeze
         if not frozen:
             continue
         methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}

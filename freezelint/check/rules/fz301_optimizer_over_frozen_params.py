@@ -7,10 +7,8 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check import traverse
-
 from freezelint.check.facts import Facts
-from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, flows_of
+from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, flows_of, rebound
 from freezelint.check.param_sources import with_requires_grad_filter
 from freezelint.check.rules.base import FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
 
@@ -454,7 +452,7 @@ class OptimizerOverFrozenParams(Rule):
                            and f.node is not o.node  # one helper freezes and builds: reported inside it
                            and _covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
                            and not _undone(f, evs) and not _rebuilt(o, f, evs) and not _both_conditional(o, f)
-                           and not _rebound_between(flow, f, o)]
+                           and not rebound(flow, f, o)]
                 if not freezes:
                     continue
                 where = o.detail.get("lightning")
@@ -506,36 +504,6 @@ def _filter_fix(first: cst.BaseExpression, builds=()) -> Fix | None:
         return Fix("Keep only parameters that require grad in each param group",
                    [(c, with_requires_grad_filter(c)) for c in comps], safe=False)
     return None
-
-
-def _rebound_between(flow, freeze, opt) -> bool:
-    """The name is bound to a new object between the freeze and the optimizer (`model =
-    nn.Sequential(...)` again): the optimizer's parameters are not the frozen ones. Read on the
-    statements of the body, where the three are statements of it (or inside them)."""
-    name = opt.target
-    owner = flow.scope.lookup(name) if "." not in name else None
-    if owner is not flow.scope:
-        return False
-    node = flow.scope.node if flow.scope.node is not None else flow.facts.module
-    body = node.body if isinstance(node, cst.Module) else getattr(getattr(node, "body", None), "body", None)
-    if not body:
-        return False
-
-    def at(target) -> int | None:
-        for i, stmt in enumerate(body):
-            if stmt is target or any(n is target for n in traverse.walk(stmt)):
-                return i
-        return None
-
-    first, last = at(freeze.node), at(opt.node)
-    if first is None or last is None or first >= last:
-        return False
-    for b in owner.bindings.get(name, []):
-        if b.how == "expr" and isinstance(b.node, cst.Call):
-            i = at(b.node)
-            if i is not None and first < i < last:
-                return True
-    return False
 
 
 def _both_conditional(opt, freeze) -> bool:

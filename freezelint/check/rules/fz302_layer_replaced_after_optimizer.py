@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ADD_GROUP, OPT_BUILD, REPLACE, after, dropped_on_return, flows_of
+from freezelint.check.flow import ADD_GROUP, OPT_BUILD, REPLACE, after, dropped_on_return, flows_of, rebound
 from freezelint.check.rules.base import LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, Example, Finding, Rule, src
 
 
@@ -265,7 +265,7 @@ class LayerReplacedAfterOptimizer(Rule):
                 path = r.detail.get("path") or ""
                 head = r.detail.get("classifier")  # timm's reset_classifier: which attribute is unknown
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.target == r.target and o.index < r.index
-                          and after(o, r)
+                          and after(o, r) and not rebound(flow, o, r)  # a layer of a new model replaced
                           and (o.detail["whole"] or not head and path.startswith(o.detail["path"] + "."))]
                 builds = [o for o in builds if not dropped_on_return(flow, r, o)]  # a path that returns first
                 if not builds:

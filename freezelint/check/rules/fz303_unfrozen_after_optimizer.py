@@ -12,7 +12,7 @@ import libcst as cst
 
 from freezelint.check.events import RET, unwrap_self_returning
 from freezelint.check.flow import (ADD_GROUP, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, UNFREEZE, after, dropped_on_return,
-                                   flows_of)
+                                   flows_of, rebound)
 from freezelint.check.syntax import walk
 from freezelint.check.rules.base import (FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, UNFREEZES, Example, Finding,
                                          Rule, code_of, src)
@@ -442,7 +442,8 @@ class UnfrozenAfterOptimizer(Rule):
             evs = flow.events
             for u in (e for e in evs if e.kind == UNFREEZE):
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.detail.get("filtered") and o.target == u.target
-                          and o.index < u.index and after(o, u)]
+                          and o.index < u.index and after(o, u)
+                          and not rebound(flow, o, u)]  # a new model unfrozen: not the optimizer's
                 builds = [o for o in builds if not dropped_on_return(flow, u, o)]  # a path that returns first
                 if not builds:
                     continue

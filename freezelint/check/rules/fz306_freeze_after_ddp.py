@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ACTIVITY, DDP_WRAP, FREEZE, UNFREEZE, after, between, flows_of
+from freezelint.check.flow import ACTIVITY, DDP_WRAP, FREEZE, UNFREEZE, after, between, flows_of, rebound
 from freezelint.check.rules.base import FREEZES, UNFREEZES, Example, Finding, Rule
 
 
@@ -234,7 +234,9 @@ class FreezeAfterDdp(Rule):
         for flow in flows_of(facts).bodies:
             evs = flow.events
             for f in (e for e in evs if e.kind in (FREEZE, UNFREEZE)):
-                wraps = [w for w in evs if w.kind == DDP_WRAP and w.target == f.target]
+                # a wrap of the object the name held before a new one was bound to it: not this one's
+                wraps = [w for w in evs if w.kind == DDP_WRAP and w.target == f.target
+                         and not (w.index < f.index and rebound(flow, w, f))]
                 if any(w.index < f.index and after(w, f) for w in wraps) and not any(
                         _rewraps(flow, f, w) for w in wraps):
                     verb = "freezing" if f.kind == FREEZE else "unfreezing"

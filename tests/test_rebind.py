@@ -1,0 +1,265 @@
+"""The flow layer's REBIND: a name bound to a new object between a freeze and a later use holds
+none of what was frozen (trial 7 f02), for every rule that pairs the two; a rebinding that keeps
+the object (`.to(dev)`, DDP, torch.compile, accelerate, peft) keeps the freeze. And `a, b = x, y`
+is followed as the two assignments it is."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from freezelint import codes
+from freezelint.check.engine import check_text
+from freezelint.check.facts import Facts
+from freezelint.check.flow import REBIND, flows_of
+
+ALL_STATIC = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
+
+# a new object: what the name held before is gone
+FRESH = [
+    "model = nn.Sequential(nn.Linear(2, 2))",
+    "model = build_model(cfg)",
+    "model = torchvision.models.resnet18()",
+    "model = smp.UnetPlusPlus(encoder_name='resnet34').to(dev)",  # trial 7 f02's real shape
+    "model, tokenizer = load_pretrained(path)",
+    "model: nn.Module = nn.Sequential(nn.Linear(2, 2))",
+]
+# the same object, under another wrapper or moved
+KEPT = [
+    "model = model.to(dev)",
+    "model = model.cuda()",
+    "model = DDP(model)",
+    "model = torch.compile(model)",
+    "model = nn.DataParallel(model)",
+    "model = accelerator.prepare(model)",
+    "model, opt0 = accelerator.prepare(model, opt0)",
+    "model = get_peft_model(model, cfg)",
+    "wrapped = accelerator.prepare(model)\nmodel = accelerator.unwrap_model(wrapped)",
+    "ddp = DDP(model)\nmodel = ddp.module.cuda()",
+    "model: nn.Module = model.to(dev)",
+    "model = copy.deepcopy(model)",  # a copy keeps requires_grad
+]
+HEAD = """\
+import copy
+import torch
+import torch.nn as nn
+import torchvision
+import segmentation_models_pytorch as smp
+from torch.nn.parallel import DistributedDataParallel as DDP
+from peft import get_peft_model
+"""
+
+
+def _found(src: str, code: str) -> list[int]:
+    src = textwrap.dedent(src)
+    return [d.row for d in check_text(src, "ex.py", ALL_STATIC, force=True).diagnostics if d.code == code]
+
+
+def _row(src: str, line: str) -> int:
+    return next(i for i, text in enumerate(textwrap.dedent(src).splitlines(), 1) if text.strip() == line)
+
+
+def _with(template: str, rebind: str) -> str:
+    return HEAD + textwrap.dedent(template).replace("{rebind}", rebind)
+
+
+def _rebinds(src: str) -> list[str]:
+    facts = Facts.of(cst.parse_module(textwrap.dedent(src)))
+    return [e.target for f in flows_of(facts).bodies for e in f.events if e.kind == REBIND]
+
+
+@pytest.mark.parametrize("rebind", FRESH)
+def test_a_new_object_is_a_rebind_event(rebind):
+    assert "model" in _rebinds(HEAD + rebind + "\n")
+
+
+@pytest.mark.parametrize("rebind", KEPT)
+def test_a_rebinding_that_keeps_the_object_is_none(rebind):
+    assert "model" not in _rebinds(HEAD + "model = Net()\n" + rebind + "\n")[1:]
+
+
+def test_a_trainer_attribute_and_a_part_of_self():
+    src = """
+    class Trainer:
+        def __init__(self):
+            self.model = Net()
+            self.model = nn.DataParallel(self.model)
+            self.model.head = nn.Linear(2, 2)
+    """
+    assert _rebinds(src) == ["self.model"]  # the part replaced is a REPLACE, the wrapper keeps it
+
+
+FZ301 = """
+model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+for p in model[0].parameters():
+    p.requires_grad = False
+{rebind}
+opt = torch.optim.Adam(model.parameters())
+"""
+
+
+@pytest.mark.parametrize("rebind", FRESH)
+def test_fz301_a_new_model_holds_none_of_the_frozen_parameters(rebind):
+    assert _found(_with(FZ301, rebind), "FZ301") == []
+
+
+@pytest.mark.parametrize("rebind", KEPT)
+def test_fz301_a_rebinding_that_keeps_the_model_keeps_the_freeze(rebind):
+    src = _with(FZ301, rebind)
+    assert _found(src, "FZ301") == [_row(src, "opt = torch.optim.Adam(model.parameters())")]
+
+
+def test_fz301_a_rebinding_in_another_arm_than_the_freeze_does_not_undo_it():
+    src = _with("""
+    if pretrained:
+        model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+        for p in model[0].parameters():
+            p.requires_grad = False
+    else:
+        model = nn.Sequential(nn.Linear(2, 2))
+    opt = torch.optim.Adam(model.parameters())
+    """, "")
+    assert _found(src, "FZ301") == [_row(src, "opt = torch.optim.Adam(model.parameters())")]
+
+
+def test_fz301_a_helper_that_rebinds_its_parameter_leaves_the_callers_model_alone():
+    src = _with("""
+    def fresh(model):
+        model = nn.Sequential(nn.Linear(2, 2))
+        for p in model.parameters():
+            p.requires_grad = False
+        return model
+
+    net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    other = fresh(net)
+    opt = torch.optim.Adam(net.parameters())
+    """, "")
+    assert _found(src, "FZ301") == []
+    kept = src.replace("model = nn.Sequential(nn.Linear(2, 2))", "model = model.cuda()")
+    assert _found(kept, "FZ301") == [_row(kept, "opt = torch.optim.Adam(net.parameters())")]
+
+
+FZ201 = """
+def freeze_bn(m):
+    for mod in m.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.eval()
+
+
+model = torchvision.models.resnet50()
+freeze_bn(model)
+{rebind}
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(3):
+    model.train()
+    for x in loader:
+        model(x).sum().backward()
+        opt.step()
+"""
+
+
+@pytest.mark.parametrize("rebind", FRESH[:4])
+def test_fz201_train_of_a_new_model_undoes_no_freeze(rebind):
+    assert _found(_with(FZ201, rebind), "FZ201") == []
+
+
+@pytest.mark.parametrize("rebind", KEPT[:6])
+def test_fz201_train_of_the_same_model_undoes_the_freeze(rebind):
+    src = _with(FZ201, rebind)
+    assert _found(src, "FZ201") == [_row(src, "model.train()")]
+
+
+FZ303 = """
+model = torchvision.models.resnet50()
+model.requires_grad_(False)
+model.fc.requires_grad_(True)
+opt = torch.optim.SGD(filter(lambda p: p.requires_grad, model.parameters()), lr=0.1)
+{rebind}
+for p in model.layer4.parameters():
+    p.requires_grad = True
+"""
+
+
+def test_fz303_unfreezing_a_new_model_is_not_the_optimizers_business():
+    assert _found(_with(FZ303, FRESH[2]), "FZ303") == []
+    src = _with(FZ303, KEPT[0])
+    assert _found(src, "FZ303") == [_row(src, "p.requires_grad = True")]
+
+
+FZ302 = """
+model = torchvision.models.resnet50()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+{rebind}
+model.fc = nn.Linear(2048, 10)
+"""
+
+
+def test_fz302_replacing_a_layer_of_a_new_model_is_not_the_optimizers_business():
+    assert _found(_with(FZ302, FRESH[2]), "FZ302") == []
+    src = _with(FZ302, KEPT[0])
+    assert _found(src, "FZ302") == [_row(src, "model.fc = nn.Linear(2048, 10)")]
+
+
+FZ306 = """
+model = torchvision.models.resnet50()
+model = DDP(model)
+{rebind}
+for p in model.layer1.parameters():
+    p.requires_grad = False
+"""
+
+
+def test_fz306_a_new_model_was_never_wrapped():
+    assert _found(_with(FZ306, FRESH[2]), "FZ306") == []
+    src = _with(FZ306, KEPT[0])
+    assert _found(src, "FZ306") == [_row(src, "p.requires_grad = False")]
+
+
+FZ202 = """
+model = torchvision.models.resnet18()
+model.requires_grad_(False)
+{rebind}
+opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+model.train()
+for x, y in loader:
+    opt.zero_grad()
+    loss_fn(model(x), y).backward()
+    opt.step()
+"""
+
+
+def test_fz202_a_new_model_was_not_frozen_whole():
+    assert _found(_with(FZ202, "model = torchvision.models.resnet34()"), "FZ202") == []
+    src = _with(FZ202, KEPT[0])
+    assert _found(src, "FZ202") == [_row(src, "model.requires_grad_(False)")]
+
+
+def test_tuple_targets_of_equal_length_are_two_assignments():
+    """`self.model, self.optimizer = model, optimizer`: what the trainer holds is what the two
+    names hold (the extractor binds each, the flow layer follows each)."""
+    facts = Facts.of(cst.parse_module(textwrap.dedent("""
+    class Trainer:
+        def __init__(self):
+            model, optimizer = Net(), None
+            self.model, self.optimizer = model, optimizer
+            [self.a, (self.b, self.c)] = 1, (2, 3)
+            self.d, self.e = pair
+            self.f, *self.g = 1, 2
+    """)))
+    attrs = {k: [cst.Module([]).code_for_node(v) for v, _ in vs] for k, vs in facts.classes["Trainer"].attrs.items()}
+    assert attrs == {"model": ["model"], "optimizer": ["optimizer"], "a": ["1"], "b": ["2"], "c": ["3"]}
+    scope = next(iter(facts.func_scopes.values()))
+    assert cst.Module([]).code_for_node(scope.bindings["model"][0].node) == "Net()"
+
+
+def test_a_builder_that_binds_its_model_once_still_returns_a_fresh_one():
+    """The REBIND of `model = resnet18()` (a first binding is one too) is no change to the model:
+    summaries still say the builder returns every parameter trainable."""
+    from freezelint.check.summaries import summarise_text
+
+    text = "import torchvision\n\n\ndef make():\n    model = torchvision.models.resnet18()\n    return model\n"
+    assert summarise_text(text)["functions"]["make"].get("fresh") is True
+    frozen = text.replace("    return", "    model.requires_grad_(False)\n    return")
+    assert not summarise_text(frozen)["functions"]["make"].get("fresh")
