@@ -167,9 +167,10 @@ def test_fsdp1_with_orig_params_reports_unwrapped_names_and_real_shapes(gloo):
 def test_fsdp1_mixed_flat_parameter_with_stale_grads(gloo):
     # Measured here: FSDP1 (use_orig_params=True) leaves a frozen parameter's .grad None after its
     # backward, so the zero grad kept by zero_grad(set_to_none=False) is gone and it does not move;
-    # what remains is the frozen parameters' place in a weight-decaying optimizer.
+    # what remains is the frozen parameters' place in a weight-decaying optimizer, which skips them
+    # (their grad is None at every step): no finding.
     result = gloo("fsdp1_stale_grad")[0]
-    assert codes_of(result) == ["FZ504"]
+    assert codes_of(result) == []
     frozen = {p["name"]: p for p in result["report"]["params"] if not p["requires_grad"]}
     assert set(frozen) == {"0.weight", "0.bias"} and not any(p["changed"] for p in frozen.values())
     assert all(p["grad"] == "none" for p in frozen.values())
