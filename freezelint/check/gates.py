@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a705b30d3c651c9859b8ebc0ce08b800'
+RULES_DIGEST = '7e50152afff7a3905966be2a2c590044'
 
 GATES = {
     'FZ002': (
@@ -44,6 +44,11 @@ GATES = {
     'FZ107': (
         ('eval', 'train', 'freeze', 'requires_grad_'),
         ('(?m:(?:\\.(?:eval|train|requires_grad_)|freeze\\w*)\\)?[ \\t]*(?:#[^\\n]*)?$)',),
+        (),
+    ),
+    'FZ108': (
+        ('freeze',),
+        ('self\\.\\w*freeze\\w*\\s*(?::[^=\\n]*)?=(?!=)',),
         (),
     ),
     'FZ201': (

@@ -12,6 +12,7 @@ from freezelint.check.rules.fz104_requires_grad_compared_not_set import Requires
 from freezelint.check.rules.fz105_requires_grad_on_copy import RequiresGradOnCopy
 from freezelint.check.rules.fz106_training_flag_assigned import TrainingFlagAssigned
 from freezelint.check.rules.fz107_freeze_method_not_called import FreezeMethodNotCalled
+from freezelint.check.rules.fz108_freeze_method_shadowed import FreezeMethodShadowed
 from freezelint.check.rules.fz201_train_undoes_bn_freeze import TrainUndoesBnFreeze
 from freezelint.check.rules.fz202_bn_frozen_without_eval import BnFrozenWithoutEval
 from freezelint.check.rules.fz203_bn_check_too_narrow import BnCheckTooNarrow
@@ -36,6 +37,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     RequiresGradOnCopy,
     TrainingFlagAssigned,
     FreezeMethodNotCalled,
+    FreezeMethodShadowed,
     TrainUndoesBnFreeze,
     BnFrozenWithoutEval,
     BnCheckTooNarrow,

@@ -241,14 +241,14 @@ class FreezeMethodNotCalled(Rule):
 
 # Roots that name parsed options or settings (`args.train`, `cfg.freeze_bn`): flags, not modules,
 # when nothing says what they hold
-_SETTINGS = frozenset({"args", "arg", "opt", "opts", "options", "cfg", "config", "conf", "hparams", "hp", "flags",
+SETTINGS_ROOTS = frozenset({"args", "arg", "opt", "opts", "options", "cfg", "config", "conf", "hparams", "hp", "flags",
                        "FLAGS", "settings", "params", "hyp"})
 
 
 def _settings(obj: cst.BaseExpression) -> bool:
     while isinstance(obj, cst.Attribute):
         obj = obj.value
-    return isinstance(obj, cst.Name) and obj.value in _SETTINGS
+    return isinstance(obj, cst.Name) and obj.value in SETTINGS_ROOTS
 
 
 # Packages whose objects have torch's train()/eval() and freeze methods (or build models that do)
