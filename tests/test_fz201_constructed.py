@@ -290,6 +290,31 @@ def test_a_trainer_in_a_file_that_star_imports_the_model_class(cli, tmp_path, im
     assert [(d["location"]["row"], d["code"]) for d in json.loads(r.out)] == ([(row, "FZ201")] if fires else [])
 
 
+def test_a_cached_result_follows_what_a_star_imported_module_comes_to_define(cli, tmp_path):
+    # train.py calls DeepLab, which model.py does not define at first: nothing is bound and nothing
+    # found; once model.py defines it, the cached result of train.py is not reused
+    import json
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    model = tmp_path / "model.py"
+    model.write_text(MODEL_FILE.replace("class DeepLab(", "class DeepLabV3("))
+    (tmp_path / "train.py").write_text(
+        "import torch\nfrom model import *\n\n\nclass Trainer(object):\n    def __init__(self, args):\n"
+        + STORED.format(flag="args.freeze_bn", store="self.model, self.optimizer = model, optimizer").lstrip("\n")
+        + "\n    def training(self, loader):\n        self.model.train()\n        for x in loader:\n"
+        "            self.model(x).mean().backward()\n")
+    cache = ["--cache-dir", str(tmp_path / ".cache")]
+
+    def found() -> list[tuple[str, int, str]]:
+        r = cli(tmp_path, "check", *cache, "--format", "json", "train.py")
+        assert r.code in (0, 1), r.err
+        return [(d["filename"], d["location"]["row"], d["code"]) for d in json.loads(r.out)]
+
+    assert found() == [] and found() == []  # cold, then warm
+    model.write_text(MODEL_FILE)
+    assert [(row, code) for _, row, code in found()] == [(15, "FZ201")]
+
+
 def test_star_imports_bind_only_names_the_file_calls_and_binds_nowhere():
     import libcst as cst
 

@@ -26,7 +26,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 21
+SUMMARY_VERSION = 22
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -224,6 +224,32 @@ class Project:
                 return None
         return None
 
+    def star_module(self, importer: str, module: str) -> None:
+        """`from module import *` of a project module: the names it provides now (its top-level
+        `def`/`class` names and the names it imports) are a dependency of the importer's result
+        (`path#names _`), so a cached result that bound none of them is checked again once the module
+        defines one (facts.bind_star_imports binds only what it finds)."""
+        here = Path(importer).resolve()
+        dots = len(module) - len(module.lstrip("."))
+        parts = [p for p in module.lstrip(".").split(".") if p]
+        if dots:
+            base = here.parent
+            for _ in range(dots - 1):
+                base = base.parent
+            bases = [base]
+        else:
+            bases = self._roots(here)
+        for base in bases:
+            path = self._module_file(parts, base)
+            if path is not None:
+                if path.resolve() != here:
+                    self.used[f"{path.resolve()}#names _"] = _digest(self._names(path, "_"))
+                return
+
+    def _names(self, path: Path, _name: str) -> list[str]:
+        outline = self.outline(path)
+        return sorted(outline["defs"] | set(outline["imports"])) if outline is not None else []
+
     # -------------------------------------------------------------- summaries
     def outline(self, path: Path) -> dict | None:
         """What resolution needs of a file, without parsing it: its text, its top-level `def` and
@@ -323,7 +349,7 @@ class Project:
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
-                    "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "libbases": self._library_bases, "quiet": self._quiet,
+                    "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
                     "keeps": self._keeps, "frozen": self._frozen}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
