@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7e50152afff7a3905966be2a2c590044'
+RULES_DIGEST = '0603418c0e7c9fa6e4e65384a42380b9'
 
 GATES = {
     'FZ002': (
