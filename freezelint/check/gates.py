@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0603418c0e7c9fa6e4e65384a42380b9'
+RULES_DIGEST = 'c2643f80caa91a2f68f2f927021374f6'
 
 GATES = {
     'FZ002': (
@@ -50,6 +50,11 @@ GATES = {
         ('freeze',),
         ('self\\.\\w*freeze\\w*\\s*(?::[^=\\n]*)?=(?!=)',),
         (),
+    ),
+    'FZ109': (
+        ('requires_grad',),
+        ('for[ \\t]',),
+        ('requires_grad',),
     ),
     'FZ201': (
         ('.eval(', '.train('),

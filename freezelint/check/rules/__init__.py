@@ -13,6 +13,7 @@ from freezelint.check.rules.fz105_requires_grad_on_copy import RequiresGradOnCop
 from freezelint.check.rules.fz106_training_flag_assigned import TrainingFlagAssigned
 from freezelint.check.rules.fz107_freeze_method_not_called import FreezeMethodNotCalled
 from freezelint.check.rules.fz108_freeze_method_shadowed import FreezeMethodShadowed
+from freezelint.check.rules.fz109_freeze_loop_variable_stale import FreezeLoopVariableStale
 from freezelint.check.rules.fz201_train_undoes_bn_freeze import TrainUndoesBnFreeze
 from freezelint.check.rules.fz202_bn_frozen_without_eval import BnFrozenWithoutEval
 from freezelint.check.rules.fz203_bn_check_too_narrow import BnCheckTooNarrow
@@ -38,6 +39,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     TrainingFlagAssigned,
     FreezeMethodNotCalled,
     FreezeMethodShadowed,
+    FreezeLoopVariableStale,
     TrainUndoesBnFreeze,
     BnFrozenWithoutEval,
     BnCheckTooNarrow,
