@@ -194,16 +194,20 @@ class Project:
         hit = self._resolved[key]
         return None if hit is None or hit[0].resolve() == here else hit
 
-    def _resolve(self, here: Path, qual: str, _depth: int) -> tuple[Path, str] | None:
+    def _bases(self, here: Path, qual: str) -> tuple[int, list[str], list[Path]]:
+        """A dotted name's leading dots, its parts, and where it is looked for: the package the
+        dots name, or the roots of an absolute import."""
         dots = len(qual) - len(qual.lstrip("."))
         parts = [p for p in qual.lstrip(".").split(".") if p]
-        if dots:
-            base = here.parent
-            for _ in range(dots - 1):
-                base = base.parent
-            bases = [base]
-        else:
-            bases = self._roots(here)
+        if not dots:
+            return dots, parts, self._roots(here)
+        base = here.parent
+        for _ in range(dots - 1):
+            base = base.parent
+        return dots, parts, [base]
+
+    def _resolve(self, here: Path, qual: str, _depth: int) -> tuple[Path, str] | None:
+        dots, parts, bases = self._bases(here, qual)
         for base in bases:
             for cut in range(len(parts) - 1, -1, -1):
                 module, rest = parts[:cut], parts[cut:]
@@ -230,15 +234,7 @@ class Project:
         (`path#names _`), so a cached result that bound none of them is checked again once the module
         defines one (facts.bind_star_imports binds only what it finds)."""
         here = Path(importer).resolve()
-        dots = len(module) - len(module.lstrip("."))
-        parts = [p for p in module.lstrip(".").split(".") if p]
-        if dots:
-            base = here.parent
-            for _ in range(dots - 1):
-                base = base.parent
-            bases = [base]
-        else:
-            bases = self._roots(here)
+        _, parts, bases = self._bases(here, module)
         for base in bases:
             path = self._module_file(parts, base)
             if path is not None:
