@@ -1978,3 +1978,25 @@ def test_near_miss_a_gan_stepping_its_generator_first_with_the_discriminator_fro
             (D(fake.detach()).mean() - D(real).mean()).backward()
             opt_d.step()
     assert w.report.ok and not w.replaced, w.report.render_text()
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_grouped_finding_counts_the_names_its_first_finding_lists(bias):
+    # runtime trial r06: each BatchNorm's weight and bias left out of the optimizer is one FZ503;
+    # 4 alike are one finding, whose "first" names two parameters (the near-miss: one, the weight)
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    for i, name in enumerate("abcd"):
+        model.add_module(name, nn.Sequential(nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=1, bias=False),
+                                             nn.BatchNorm2d(4, affine=True), nn.ReLU()))
+        if not bias:
+            model[i][1].bias.requires_grad_(False)
+    opt = torch.optim.SGD([m.weight for m in model.modules() if isinstance(m, nn.Conv2d)], lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model(torch.randn(2, 3, 8, 8)).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    (f,) = w.report.findings
+    first = "the first 2: a.1.weight, a.1.bias: requires_grad=True" if bias else "the first: a.1.weight: requires_grad"
+    assert f.code == "FZ503" and first in f.message, f.message
