@@ -2000,3 +2000,19 @@ def test_a_grouped_finding_counts_the_names_its_first_finding_lists(bias):
     (f,) = w.report.findings
     first = "the first 2: a.1.weight, a.1.bias: requires_grad=True" if bias else "the first: a.1.weight: requires_grad"
     assert f.code == "FZ503" and first in f.message, f.message
+
+
+def test_the_root_above_several_models_names_them_not_a_module_class():
+    # runtime trial r05: the tree's root was "(model) Module", an object the script does not have
+    G, D, opt_g, opt_d = gan()
+    with freezelint.watch() as w:
+        gan_steps(G, D, opt_g, opt_d, 2)
+    text = w.report.render_text()
+    assert "\n(2 models: G, D) · trainable · train" in text and "(model)" not in text and " Module " not in text, text
+    assert w.report.modules[0].name == "" and w.report.modules[0].type == "(2 models: G, D)"
+    # near-miss: one model keeps its own root line
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        loop(model, opt, 2, refreeze=False)
+    assert "\n(model) Sequential · trainable" in w.report.render_text(), w.report.render_text()

@@ -368,6 +368,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     else:
         modes = judged_modes = {n: at_start.get(id(m), m.training) for n, m in named_modules}
     mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes)
+    if labels != [""]:  # the root above the labelled models is none of the script's: it names them
+        mrecords[0] = replace(mrecords[0], type=f"({len(labels)} models: {', '.join(labels)})")
     set_to_none = not any(r.grad == "zero" and not r.requires_grad for r in precords)
 
     from_ddp: frozenset[str] = frozenset()
