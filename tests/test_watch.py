@@ -2016,3 +2016,29 @@ def test_the_root_above_several_models_names_them_not_a_module_class():
     with freezelint.watch() as w:
         loop(model, opt, 2, refreeze=False)
     assert "\n(model) Sequential · trainable" in w.report.render_text(), w.report.render_text()
+
+
+def test_an_average_of_a_part_of_the_trained_model_gets_the_interval_hint_too():
+    # runtime trial r04: a momentum encoder (an EMA of the model's encoder alone, updated every 10
+    # steps, run in train mode): FZ502 within 2 steps, as for an EMA of the whole model, with its hint
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()),
+                          nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)))
+    encoder = model[0]
+    target = copy.deepcopy(encoder).requires_grad_(False)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with freezelint.watch(steps=2) as w:
+        for i in range(4):
+            x = torch.randn(8, 3, 8, 8)
+            loss = model(x).pow(2).mean() + (encoder(x) - target(x)).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if (i + 1) % 10 == 0:  # never inside the window
+                with torch.no_grad():
+                    for p_t, p in zip(target.parameters(), encoder.parameters()):
+                        p_t.mul_(0.99).add_(p, alpha=0.01)
+    (finding,) = w.report.findings
+    assert finding.code == "FZ502" and finding.target == "target.1", w.report.render_text()
+    assert ("if target is an average of a part of the trained model (an EMA of it, a momentum encoder) updated every "
+            "few steps, none of its updates fell in these 2 steps" in finding.advice), finding.advice

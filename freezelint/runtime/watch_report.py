@@ -141,16 +141,17 @@ def _sizes(buffers: list[torch.Tensor], saved: list[torch.Tensor | None]) -> lis
     return out
 
 
-def _hint_averages(found: list[F.AuditFinding], labels: list[str], steps: int) -> None:
-    """FZ502 on a frozen model shaped as the trained one: an EMA updated every few steps is
-    indistinguishable from a forgotten frozen copy when no update fell in the window."""
+def _hint_averages(found: list[F.AuditFinding], labels: dict[str, str], steps: int) -> None:
+    """FZ502 on a frozen model shaped as the trained one, or a part of it (`labels`: label -> which):
+    an EMA updated every few steps is indistinguishable from a forgotten frozen copy when no update
+    fell in the window."""
     for f in found:
         if f.code != "FZ502":
             continue
         owners = {next((x for x in labels if n == x or n.startswith(x + ".")), None) for n in f.names or [f.target]}
         if len(owners) == 1 and None not in owners:
             label = owners.pop()
-            f.advice += (f"; if {label} is an average of the trained model (an EMA) updated every few steps, none of "
+            f.advice += (f"; if {label} is an average of {labels[label]} updated every few steps, none of "
                          f"its updates fell in these {steps} steps: watch more steps to see one")
 
 
@@ -259,11 +260,11 @@ def judge(w: "Watch") -> AuditReport:
     beside = _judged(w, frozen, inners[1:], labels[1:], trees, None, trained, [], averages)
     notes = notes + [f"{F.listed(labels[1:])} ran beside the trained model: judged on every rank, not shown in the "
                      f"tree (the ranks compare the trained model only)"]
-    return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, set(), beside.findings)
+    return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, {}, beside.findings)
 
 
 def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels: list[str], trees: dict[int, Tree],
-            spread: Distributed | None, trained: list[nn.Module], notes: list[str], averages: set[int],
+            spread: Distributed | None, trained: list[nn.Module], notes: list[str], averages: dict[int, str],
             beside: list[F.AuditFinding] = ()) -> AuditReport:  # type: ignore[assignment]
     """The report on `models` (the trained ones and those run beside them, or only the latter:
     `models` not starting with `trained`), each named under its label. `spread`: the ranks
@@ -410,7 +411,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  f"`self.unfreeze_and_add_param_group(modules, optimizer)`: `make_trainable` does not "
                                  f"give them to the optimizer")
     if averages:
-        _hint_averages(found, [label for label, m in zip(labels, models) if id(m) in averages], w.steps)
+        _hint_averages(found, {label: averages[id(m)] for label, m in zip(labels, models) if id(m) in averages},
+                       w.steps)
     found += beside
     if w.refrozen:
         notes = notes + _refrozen_notes(w, named)
