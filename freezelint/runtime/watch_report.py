@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from torch.nn.modules.batchnorm import _NormBase
+from torch.nn.modules.batchnorm import _BatchNorm, _NormBase
 
 from freezelint.runtime import findings as F
 from freezelint.runtime import fsdp
@@ -208,6 +208,30 @@ def _replaced_notes(w: "Watch") -> list[str]:
     return [f"{kind} stepped {n} time{'s' if n != 1 else ''}, then a new optimizer holding all its parameters "
             f"took over: its steps count toward the {w.steps}, its parameters are judged against the new one"
             for _, n, kind in w.replaced.values()]
+
+
+def _advise_finetuning(found: list[F.AuditFinding], callbacks: str, named_modules: list[tuple[str, nn.Module]],
+                       unfrozen: frozenset[str]) -> None:
+    """FZ503 beside a Lightning BaseFinetuning callback. Its `unfreeze_and_add_param_group` calls
+    `make_trainable(modules)`, which unfreezes every parameter of them, then adds to the optimizer
+    only `filter_params(modules, train_bn=train_bn)`, which skips `_BatchNorm` layers when train_bn
+    is False: BatchNorm parameters seen unfrozen in the window, alone left out, are that. Anything
+    else is `make_trainable` alone, which adds nothing (the call that does is Lightning's own fix)."""
+    norms = {n for n, m in named_modules if isinstance(m, _BatchNorm)}
+    for f in found:
+        if f.code != "FZ503":
+            continue
+        names = f.names or [f.target]
+        if all(n.rpartition(".")[0] in norms and n in unfrozen for n in names):
+            f.advice += (f"; in the Lightning BaseFinetuning callback ({callbacks}), "
+                         f"`unfreeze_and_add_param_group(..., train_bn=False)` did this: its `make_trainable` unfreezes "
+                         f"every parameter of the modules, BatchNorm layers' included, but it gives the optimizer only "
+                         f"those outside BatchNorm layers; pass train_bn=True to train them, or freeze them again "
+                         f"after the call (`BaseFinetuning.freeze_module` on each BatchNorm layer)")
+        else:
+            f.advice += (f"; in a Lightning BaseFinetuning callback ({callbacks}), unfreeze with "
+                         f"`self.unfreeze_and_add_param_group(modules, optimizer)`: `make_trainable` does not give "
+                         f"them to the optimizer")
 
 
 def _refrozen_notes(w: "Watch", named: list[tuple[str, nn.Parameter]]) -> list[str]:
@@ -404,12 +428,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
     if any(f.code == "FZ503" for f in found):
         callbacks = finetuning_callbacks()
-        if callbacks:  # Lightning's own way to unfreeze adds to the optimizer too
-            for f in found:
-                if f.code == "FZ503":
-                    f.advice += (f"; in a Lightning BaseFinetuning callback ({', '.join(callbacks)}), unfreeze with "
-                                 f"`self.unfreeze_and_add_param_group(modules, optimizer)`: `make_trainable` does not "
-                                 f"give them to the optimizer")
+        if callbacks:
+            _advise_finetuning(found, ", ".join(callbacks), named_modules, unfrozen)
     if averages:
         _hint_averages(found, {label: averages[id(m)] for label, m in zip(labels, models) if id(m) in averages},
                        w.steps)
