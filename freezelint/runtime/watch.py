@@ -740,7 +740,9 @@ def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None,
     whose parameters a stepping optimizer holds; for a loop that calls a method of the model, such
     as `model.loss(batch)`, the module the code holds above the parts that method runs); pass
     `model=` / `optimizer=` (one, a list or a dict) to watch only those. Every optimizer that steps in the window counts: it closes when
-    each has completed `steps` steps. Nothing is restored and nothing is computed in the
+    each has completed `steps` steps (one replaced by a new optimizer over all its parameters,
+    gradual unfreezing's rebuild, stops counting once the new one has stepped twice: its steps
+    are the new one's). Nothing is restored and nothing is computed in the
     training's place: the weights after the watched steps are those of an unwatched run, bit
     for bit."""
     return Watch(steps, model, optimizer, expect_frozen=expect_frozen, expect_trainable=expect_trainable)
