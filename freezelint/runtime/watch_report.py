@@ -172,8 +172,10 @@ def stats_moved_while_frozen(w: "Watch", params: list[torch.Tensor]) -> list[tup
             own = list(m.parameters(recurse=False))
             if not own or not all(id(p) in ids for p in own):
                 continue
-            pairs = [(b, w.saved(b)) for b in (m.running_mean, m.running_var) if b is not None]
-            pairs = [(b, was) for b, was in pairs if was is not None and was.shape == b.shape]
+            # this rank's bits (a collective here would hang), none of a meta tensor
+            pairs = [(fsdp.local(b), w.saved(b)) for b in (m.running_mean, m.running_var) if b is not None]
+            pairs = [(b, was) for b, was in pairs if was is not None and was.shape == b.shape
+                     and b.device == was.device and b.device.type != "meta"]
             if any(not torch.equal(b, was) for b, was in pairs):
                 out.append((m, max((v for v in _sizes([b for b, _ in pairs], [was for _, was in pairs])
                                     if v is not None), default=None)))
@@ -439,8 +441,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if w.replaced and not only_beside:
         notes = notes + _replaced_notes(w)
     if w.judged_at_exit and not only_beside:
-        notes = notes + [f"the watch ended before every optimizer had completed {w.steps} steps ({w.progress()}): "
-                         f"judged over the steps seen"]
+        notes = notes + [(f"the watch ended before every optimizer had completed {w.steps} steps ({w.progress()}): "
+                          f"judged over the steps seen")]
     extra = sum(b.numel() * b.element_size() for blocks in w._blocks.values() for b, _, _ in blocks)
     extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
     device = str(params[0].device) if params else "cpu"
