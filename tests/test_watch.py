@@ -1894,3 +1894,151 @@ def test_near_miss_a_gan_whose_methods_forward_its_networks_stays_two_models():
     report = w.report
     assert report.ok, report.render_text()
     assert {p.name.partition(".")[0] for p in report.params} == {"Generator", "Discriminator"}
+
+
+
+def gradual_unfreeze(model: nn.Sequential, iters: int, w=None, *, frozen_bn_eval: bool = False,
+                     keep_first: bool = False) -> int:
+    """Train the head for 2 steps with the backbone frozen, then unfreeze it and build a NEW optimizer
+    over the whole model (a gradual-unfreezing script's epoch boundary). Stops once `w` is done;
+    returns the iterations run. `frozen_bn_eval`: the frozen BatchNorm kept in eval() until the
+    unfreeze. `keep_first`: the first optimizer steps on beside the new one (no rebuild, then)."""
+    gen = torch.Generator().manual_seed(1)
+    freeze_backbone(model)
+    head_opt = opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    for i in range(iters):
+        if w is not None and w.done:
+            return i
+        if i == 2:
+            model[0].requires_grad_(True)
+            model[1].requires_grad_(True)
+            opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        model.train()
+        if frozen_bn_eval and i < 2:
+            model[1].eval()
+        model(torch.randn(6, 4, generator=gen)).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad()
+        if keep_first and i >= 2:
+            model(torch.randn(6, 4, generator=gen)).pow(2).mean().backward()
+            head_opt.step()
+            head_opt.zero_grad()
+    return iters
+
+
+def test_an_optimizer_rebuilt_over_its_parameters_and_more_does_not_hold_the_window_open():
+    # runtime trial r01: the first optimizer never reaches 3 steps; the new one holds all it held
+    model = net()
+    with freezelint.watch(steps=3) as w:
+        ran = gradual_unfreeze(model, 8, w)
+    # the new optimizer's 2nd step, the old one not stepping since, tells a rebuild: the window
+    # closes there, the old one's 2 steps counting for the new one's (two optimizers that both go
+    # on stepping, below, are no rebuild)
+    assert ran == 4 and not w.judged_at_exit
+    report = w.report
+    assert report.optimizer == "SGD" and w.progress() == "SGD 2, replaced, SGD 4"
+    # the frozen backbone's BatchNorm drifted in train mode in steps 1-2, before the unfreeze: FZ502
+    assert codes(report) == ["FZ502"], report.render_text()
+    assert report.findings[0].target == "1" and "frozen until step 3 of 3" in report.findings[0].message
+    assert any("SGD stepped 2 times, then a new optimizer holding all its parameters took over" in n
+               for n in report.notes), report.notes
+    assert not w.drifted and not w.before  # released once judged
+
+
+def test_near_miss_a_rebuilt_optimizer_over_a_backbone_kept_in_eval_while_frozen_is_ok():
+    model = net()
+    with freezelint.watch(steps=3) as w:
+        ran = gradual_unfreeze(model, 8, w, frozen_bn_eval=True)
+    assert ran == 4 and w.report.ok, w.report.render_text()
+
+
+def test_near_miss_an_optimizer_that_steps_on_beside_one_holding_its_parameters_still_counts():
+    # not a rebuild: the head's own optimizer steps again, so the window waits for its 3 steps too
+    model = net()
+    with freezelint.watch(steps=3) as w:
+        ran = gradual_unfreeze(model, 8, w, frozen_bn_eval=True, keep_first=True)
+    assert ran == 5 and not w.replaced and w.progress() == "SGD 4, SGD 3"  # the new one's own 3 steps
+    assert w.report.optimizer == "SGD + SGD"
+
+
+def test_near_miss_a_gan_stepping_its_generator_first_with_the_discriminator_frozen_is_clean():
+    # D's BatchNorm runs in train mode, frozen, in G's step (the first): D's own optimizer then
+    # trains it; that is no unfreeze of a frozen part
+    G, D, opt_g, opt_d = gan()
+    with freezelint.watch() as w:
+        for _ in range(3):
+            real, z = torch.randn(6, 4), torch.randn(6, 3)
+            fake = G(z)
+            D.requires_grad_(False)
+            opt_g.zero_grad()
+            (-D(fake).mean()).backward()
+            opt_g.step()
+            D.requires_grad_(True)
+            opt_d.zero_grad()
+            (D(fake.detach()).mean() - D(real).mean()).backward()
+            opt_d.step()
+    assert w.report.ok and not w.replaced, w.report.render_text()
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_grouped_finding_counts_the_names_its_first_finding_lists(bias):
+    # runtime trial r06: each BatchNorm's weight and bias left out of the optimizer is one FZ503;
+    # 4 alike are one finding, whose "first" names two parameters (the near-miss: one, the weight)
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    for i, name in enumerate("abcd"):
+        model.add_module(name, nn.Sequential(nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=1, bias=False),
+                                             nn.BatchNorm2d(4, affine=True), nn.ReLU()))
+        if not bias:
+            model[i][1].bias.requires_grad_(False)
+    opt = torch.optim.SGD([m.weight for m in model.modules() if isinstance(m, nn.Conv2d)], lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model(torch.randn(2, 3, 8, 8)).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    (f,) = w.report.findings
+    first = "the first 2: a.1.weight, a.1.bias: requires_grad=True" if bias else "the first: a.1.weight: requires_grad"
+    assert f.code == "FZ503" and first in f.message, f.message
+
+
+def test_the_root_above_several_models_names_them_not_a_module_class():
+    # runtime trial r05: the tree's root was "(model) Module", an object the script does not have
+    G, D, opt_g, opt_d = gan()
+    with freezelint.watch() as w:
+        gan_steps(G, D, opt_g, opt_d, 2)
+    text = w.report.render_text()
+    assert "\n(2 models: G, D) · trainable · train" in text and "(model)" not in text and " Module " not in text, text
+    assert w.report.modules[0].name == "" and w.report.modules[0].type == "(2 models: G, D)"
+    # near-miss: one model keeps its own root line
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        loop(model, opt, 2, refreeze=False)
+    assert "\n(model) Sequential · trainable" in w.report.render_text(), w.report.render_text()
+
+
+def test_an_average_of_a_part_of_the_trained_model_gets_the_interval_hint_too():
+    # runtime trial r04: a momentum encoder (an EMA of the model's encoder alone, updated every 10
+    # steps, run in train mode): FZ502 within 2 steps, as for an EMA of the whole model, with its hint
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()),
+                          nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)))
+    encoder = model[0]
+    target = copy.deepcopy(encoder).requires_grad_(False)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with freezelint.watch(steps=2) as w:
+        for i in range(4):
+            x = torch.randn(8, 3, 8, 8)
+            loss = model(x).pow(2).mean() + (encoder(x) - target(x)).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if (i + 1) % 10 == 0:  # never inside the window
+                with torch.no_grad():
+                    for p_t, p in zip(target.parameters(), encoder.parameters()):
+                        p_t.mul_(0.99).add_(p, alpha=0.01)
+    (finding,) = w.report.findings
+    assert finding.code == "FZ502" and finding.target == "target.1", w.report.render_text()
+    assert ("if target is an average of a part of the trained model (an EMA of it, a momentum encoder) updated every "
+            "few steps, none of its updates fell in these 2 steps" in finding.advice), finding.advice

@@ -327,9 +327,18 @@ def test_a_script_that_ends_before_every_optimizer_completed_the_window_says_so(
                                  "    if it % 2:\n"
                                  "        c(g(torch.randn(3, 2))).mean().backward(); opt_g.step(); opt_g.zero_grad()\n")
     r = cli(tmp_path, "run", "--steps", "3", "train.py")
-    assert r.code == 0 and "freeze audit: OK" in r.out, r.out + r.err
+    # the steps seen are clean, but that is no verdict on 3 steps of each: 2, as for a script that
+    # ends before the window, the report saying so too
+    assert r.code == 2 and "freeze audit: OK" in r.out, r.out + r.err
+    assert "note: the watch ended before every optimizer had completed 3 steps (SGD 4, Adam 2)" in r.out, r.out
     assert r.err == ("freezelint: note: train.py ended before every optimizer had completed 3 steps (SGD 4, Adam 2); "
-                     "the report is of the steps seen\n"), r.err
+                     "the report is of the steps seen; exit 2: lower --steps or train longer\n"), r.err
+    # findings in the steps seen are findings: 1 (the critic's first layer left out of its optimizer)
+    write(tmp_path / "train.py", (tmp_path / "train.py").read_text().replace(
+        "c = nn.Linear(2, 4), nn.Linear(4, 1)", "c = nn.Linear(2, 4), nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 1))")
+        .replace("SGD(c.parameters()", "SGD(c[1].parameters()"))
+    r = cli(tmp_path, "run", "--steps", "3", "train.py")
+    assert r.code == 1 and "FZ503" in r.out and r.err.endswith("the report is of the steps seen\n"), r.out + r.err
 
 
 METHOD_LOOP = """
@@ -515,3 +524,44 @@ def test_fz201_names_the_scripts_train_of_a_part_and_its_fixed_twin_is_ok(cli, t
     write(tmp_path / "train.py", PART_TRAIN.replace("{train}", "model.train(); model.backbone.eval()"))
     fixed = cli(tmp_path, "run", "train.py")
     assert fixed.code == 0 and fixed.out.startswith("freeze audit: OK — 2 steps"), fixed.out + fixed.err
+
+
+REBUILT_OPTIMIZER = """
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+backbone, head = model[:2], model[3]
+x, y = torch.randn(8, 4), torch.randn(8, 2)
+steps = 0
+for epoch in range(3):
+    if epoch == 0:
+        backbone.requires_grad_(False)
+        EVAL
+        optimizer = torch.optim.SGD(head.parameters(), lr=0.1)
+    elif epoch == 1:
+        backbone.requires_grad_(True)
+        backbone.train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    for _ in range(2 if epoch == 0 else 5):
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        steps += 1
+        print("steps seen", steps)
+"""
+
+
+@pytest.mark.parametrize("kept_in_eval", [False, True])
+def test_a_script_that_rebuilds_its_optimizer_at_an_epoch_boundary_is_stopped_and_judged(cli, tmp_path, kept_in_eval):
+    # runtime trial r01 (gradual unfreezing, a new optimizer over the whole model): the first one,
+    # dropped after 2 steps, no longer keeps the window open to the script's end
+    write(tmp_path / "train.py", REBUILT_OPTIMIZER.replace("EVAL", "backbone[1].eval()" if kept_in_eval else "pass"))
+    r = cli(tmp_path, "run", "--steps", "3", "train.py")
+    assert "steps seen 3" in r.out and "steps seen 4" not in r.out, r.out + r.err  # stopped in its 4th step
+    assert "ended before" not in r.err and "took over" in r.out, r.out + r.err
+    if kept_in_eval:
+        assert r.code == 0 and "freeze audit: OK" in r.out, r.out + r.err
+    else:  # the frozen backbone's BatchNorm drifted in train mode before the unfreeze
+        assert r.code == 1 and "FZ502" in r.out and "frozen until step 3 of 3" in r.out, r.out + r.err

@@ -109,6 +109,39 @@ def test_lightning_base_finetuning_make_trainable_is_fz503_with_lightnings_own_f
     assert all("unfreeze_and_add_param_group" not in f.advice for f in w.report.findings)
 
 
+@pytest.mark.parametrize("train_bn", [False, True])
+def test_lightning_unfreeze_and_add_param_group_with_train_bn_false_is_fz503_naming_that_cause(train_bn):
+    # runtime trial r03: unfreeze_and_add_param_group(train_bn=False) unfreezes BatchNorm too
+    # (make_trainable) but adds only the rest to the optimizer; the advice named the call itself
+    L = pytest.importorskip("lightning.pytorch")
+    from lightning.pytorch.callbacks import BaseFinetuning
+
+    class Unfreezer(BaseFinetuning):
+        def freeze_before_training(self, pl_module):
+            self.freeze(pl_module.backbone, train_bn=False)
+
+        def finetune_function(self, pl_module, epoch, optimizer):
+            if epoch == 1:
+                self.unfreeze_and_add_param_group(pl_module.backbone, optimizer, train_bn=train_bn)
+
+    torch.manual_seed(0)
+    _, module = _lightning_module(freeze_in_init=False, forget_in_optimizer=False)
+    data = torch.utils.data.TensorDataset(torch.randn(8, 6), torch.randint(0, 3, (8,)))
+    trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        callbacks=[Unfreezer()])
+    with freezelint.watch(steps=4) as w, warnings.catch_warnings():  # 2 steps an epoch: across the unfreeze
+        warnings.simplefilter("ignore")
+        trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=4))
+    if train_bn:  # the near-miss: BatchNorm added with the rest
+        assert w.report.ok, w.report.render_text()
+        return
+    (f,) = w.report.findings
+    assert f.code == "FZ503" and f.target == "backbone.1", w.report.render_text()
+    assert "`unfreeze_and_add_param_group(..., train_bn=False)` did this" in f.advice and "Unfreezer" in f.advice
+    assert "pass train_bn=True" in f.advice and "unfreeze with `self.unfreeze_and_add_param_group" not in f.advice
+
+
 def test_lightning_step_calling_the_parts_judges_the_module_under_its_own_names():
     # training_step calls self.backbone and self.head, never self(x): the LightningModule above
     # them (Lightning's frames hold it) is the one model, so expectations name its parts

@@ -530,8 +530,9 @@ def grouped(findings: list[AuditFinding], most: int = _SHOW) -> list[AuditFindin
         done.add(key)
         names = [n for g in alike for n in (g.names or [g.target])]
         where = _subtree(names)
-        out.append(AuditFinding(f.code, where, f"{len(names)} alike under {where} ({listed(names)}); the first: "
-                                f"{f.message}", f.advice, names))
+        first = len(f.names or [f.target])  # a finding may name several (a module's weight and bias)
+        out.append(AuditFinding(f.code, where, f"{len(names)} alike under {where} ({listed(names)}); the first"
+                                f"{' ' + str(first) if first > 1 else ''}: {f.message}", f.advice, names))
     return out
 
 

@@ -241,7 +241,10 @@ class AuditReport:
             params, pch, bufs, bch = m.params, m.params_changed, m.buffers, m.buffers_changed
             status = m.status
             style = {"trainable": "green", "frozen": "blue", "partly frozen": "yellow"}.get(status, "dim")
-            parts = [f"[bold]{shown or name or '(model)'}[/bold] {m.type}", f"[{style}]{status}[/{style}]", m.mode]
+            # a watch's root above several models has no name or class of its own: its type names them
+            title = f"[bold]{m.type}[/bold]" if not (name or shown) and m.type.startswith("(") else \
+                f"[bold]{shown or name or '(model)'}[/bold] {m.type}"
+            parts = [title, f"[{style}]{status}[/{style}]", m.mode]
             if params:
                 parts.append(f"params changed {pch}/{params}")
             if bufs:

@@ -344,9 +344,12 @@ def run_script(opts: RunOptions) -> int:
               + ("" if watch.started else " (no optimizer step was observed)"), file=sys.stderr)
         return 2
     report = watch.report
+    # ended short of the window: findings are still 1, but a clean report is no verdict on N steps
+    short = watch.judged_at_exit and report.ok
     if watch.judged_at_exit:
         print(f"freezelint: note: {name} ended before every optimizer had completed {opts.steps} steps "
-              f"({watch.progress()}); the report is of the steps seen", file=sys.stderr)
+              f"({watch.progress()}); the report is of the steps seen"
+              + ("; exit 2: lower --steps or train longer" if short else ""), file=sys.stderr)
     elif opts.stop and not stopped and not watch.halted:
         print(f"freezelint: note: {name} caught the stop raised after the window (a bare `except:`?) and ran "
               f"on; the report is of the {opts.steps} watched steps", file=sys.stderr)
@@ -361,6 +364,6 @@ def run_script(opts: RunOptions) -> int:
             dist.barrier()
             dist.destroy_process_group()  # the script was stopped before it could
         # halted: the script was stopped before a backward that would hang, whatever is ignored
-        return 2 if opts.unwritten else 1 if watch.halted or not report.ok else 0
+        return 2 if opts.unwritten or short else 1 if watch.halted or not report.ok else 0
     status = _after_window(name, report.ok, failure, exit_code, script, opts.verbose)
-    return 2 if opts.unwritten else status
+    return 2 if opts.unwritten or short else status

@@ -23,13 +23,17 @@ one that differs would hang the next backward in a reduce-scatter, so the watch 
 there, on every rank alike, and raises out of the forward (WindowComplete for `freezelint run`,
 FreezeAuditError with the report otherwise) instead of stepping into the hang.
 
-The window closes when every optimizer seen in it has completed `steps` steps; then parameters are
+The window closes when every optimizer seen in it has completed `steps` steps (one that a new
+optimizer holding all its parameters took over, gradual unfreezing's rebuild at an epoch boundary,
+no longer counts once the new one has stepped twice: its steps go on in the new one's); then
+parameters are
 fingerprinted again, buffers compared with their copies, and `watch_report.judge` builds the same
 `AuditReport` as `audit()`.
 """
 
 from __future__ import annotations
 
+import weakref
 from operator import attrgetter
 from typing import Any, Callable, Iterable
 
@@ -45,7 +49,7 @@ from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError
 from freezelint.runtime.tree import Tree, walk
 from freezelint.runtime.watch_models import held_params
-from freezelint.runtime.watch_report import halted, judge
+from freezelint.runtime.watch_report import halted, judge, stats_moved_while_frozen
 
 
 def _guarded(hook: Callable) -> Callable:
@@ -154,6 +158,13 @@ class Watch:
         self._last_step: tuple[int, int] | None = None
         self._step_forwards = 0  # forwards at the start of the step in progress
         self.counts: dict[int, int] = {}  # completed steps per optimizer, in the window
+        # optimizers a new one took over (it holds all their parameters), dropped from `optimizers`:
+        # id -> (a weak reference to it: its state is not kept alive, its completed steps, its class)
+        self.replaced: dict[int, tuple[weakref.ref, int, str]] = {}
+        self._taking: dict[int, tuple[list[int], int]] = {}  # new id -> (ids it may replace, their steps)
+        # norm layers frozen at the window's start, in train mode, whose statistics had moved when
+        # an optimizer step first trained their parameters: id -> (module, that step, max |change|)
+        self.drifted: dict[int, tuple[nn.Module, int, float | None]] = {}
         self.trained: set[int] = set()  # params that required grad at a step of an optimizer holding them
         # params frozen inside the window after such a step: id -> (their entry in `before` from the
         # window's start, the step of their optimizer from which they were frozen); judged from then on
@@ -208,8 +219,9 @@ class Watch:
         return str(self.steps_seen)
 
     def progress(self) -> str:
-        """Completed steps per optimizer: `SGD 7, Adam 6`."""
-        return ", ".join(f"{type(self.optimizers[k]).__name__} {n}" for k, n in self.counts.items())
+        """Completed steps per optimizer: `SGD 7, Adam 6` (`SGD 2, replaced` for one taken over)."""
+        gone = [f"{kind} {n}, replaced" for _, n, kind in self.replaced.values()]
+        return ", ".join(gone + [f"{type(self.optimizers[k]).__name__} {n}" for k, n in self.counts.items()])
 
     def __enter__(self) -> "Watch":
         if self._active:
@@ -542,16 +554,23 @@ class Watch:
             self._take_pending()
             if self.find_model is not None:
                 self._adopt()
+        # an unfreeze is seen at a step of an optimizer that went on from the window's start (its
+        # own, or the one it took over), not at a new one's first (a GAN's D, frozen during G's step)
+        went_on = True
         if id(opt) not in self.optimizers:
+            self.counts[id(opt)], went_on = self._take_over(opt)
             self.optimizers[id(opt)] = opt
-            self.counts[id(opt)] = 0
+        elif self._taking:
+            self._settle(opt)
         held = [p for p in held_params(opt) if id(p) not in self.before]
         if held:  # parameters no forwarded module holds yet (a wrapper's own, or none forwarded)
             for p, f in zip(held, Fingerprinter(held)(just_built=True)):
                 self.before[id(p)] = (p, f)
-        trained, refrozen, frozen_now = self.trained, self.refrozen, []
+        trained, refrozen, frozen_now, unfrozen_now = self.trained, self.refrozen, [], []
         for p in held_params(opt):
             if p.requires_grad:
+                if went_on and id(p) not in trained and id(p) in self.frozen_at_start:
+                    unfrozen_now.append(p)
                 trained.add(id(p))
                 if refrozen and id(p) in refrozen:  # trained again: judged over the whole window
                     self.before[id(p)] = refrozen.pop(id(p))[0]
@@ -559,8 +578,45 @@ class Watch:
                 frozen_now.append(p)
         if frozen_now:
             self._refreeze(opt, frozen_now)
+        if unfrozen_now:
+            for m, moved in stats_moved_while_frozen(self, unfrozen_now):
+                self.drifted.setdefault(id(m), (m, self.counts[id(opt)] + 1, moved))
         self._note_start()
         self._note_wanted()
+
+    def _take_over(self, opt: torch.optim.Optimizer) -> tuple[int, bool]:
+        """At a new optimizer's first step: those seen that it holds every parameter of (gradual
+        unfreezing builds a new one over the old one's and more at an epoch boundary) may have been
+        dropped; their steps count as the new one's, so that the window is `steps` steps of
+        training in all, and `_settle` drops them once the new one steps again. One dropped that
+        steps again comes back with its count. Returns the new one's count, and whether it may
+        have taken one over (or came back)."""
+        back = self.replaced.get(id(opt))
+        if back is not None and back[0]() is opt:
+            del self.replaced[id(opt)]
+            return back[1], True
+        mine = {id(p) for p in held_params(opt)}
+        olds = [oid for oid, old in self.optimizers.items()
+                if (theirs := held_params(old)) and all(id(p) in mine for p in theirs)]
+        if not olds:
+            return 0, False
+        inherited = max(self.counts[oid] for oid in olds)
+        self._taking[id(opt)] = (olds, inherited)
+        return inherited, True
+
+    def _settle(self, opt: torch.optim.Optimizer) -> None:
+        """A take-over is sure when the new optimizer steps again and the old ones have not stepped
+        since: those no longer hold the window open. Until then they do (two optimizers over nested
+        parameters, both stepping each iteration, are no rebuild): one of them stepping undoes it."""
+        taken = self._taking.pop(id(opt), None)
+        if taken is not None:
+            for oid in taken[0]:
+                old = self.optimizers.pop(oid)
+                self.replaced[oid] = (weakref.ref(old), self.counts.pop(oid), type(old).__name__)
+        for new, (olds, inherited) in list(self._taking.items()):
+            if id(opt) in olds:
+                del self._taking[new]
+                self.counts[new] -= inherited
 
     def _refreeze(self, opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> None:
         """Parameters this optimizer stepped while they required grad, frozen since: from this step
@@ -668,7 +724,7 @@ class Watch:
         tables, the per-tensor maps. Training may go on for hours after the window (`--no-stop`,
         a watch kept in a test's scope); what the report holds is records, not tensors."""
         for held in (self.before, self.buffer_copy, self._blocks, self._fingerprinters, self._pending,
-                     self._root_params, self.refrozen, self._covered, self.modes_before):
+                     self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted):
             held.clear()
 
 
@@ -684,7 +740,9 @@ def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None,
     whose parameters a stepping optimizer holds; for a loop that calls a method of the model, such
     as `model.loss(batch)`, the module the code holds above the parts that method runs); pass
     `model=` / `optimizer=` (one, a list or a dict) to watch only those. Every optimizer that steps in the window counts: it closes when
-    each has completed `steps` steps. Nothing is restored and nothing is computed in the
+    each has completed `steps` steps (one replaced by a new optimizer over all its parameters,
+    gradual unfreezing's rebuild, stops counting once the new one has stepped twice: its steps
+    are the new one's). Nothing is restored and nothing is computed in the
     training's place: the weights after the watched steps are those of an unwatched run, bit
     for bit."""
     return Watch(steps, model, optimizer, expect_frozen=expect_frozen, expect_trainable=expect_trainable)

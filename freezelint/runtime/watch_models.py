@@ -291,7 +291,8 @@ def finetuning_callbacks() -> list[str]:
                    and any(issubclass(type(o), b) for b in classes)})
 
 
-def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> tuple[list[nn.Module], list[str], set[int]]:
+def bystanders(w: "Watch", models: list[nn.Module],
+               trees: dict[int, Tree]) -> tuple[list[nn.Module], list[str], dict[int, str]]:
     """The other models the script forwarded while watched, beside the trained ones. Those with
     every parameter frozen, held by no optimizer, and with running statistics are judged with
     them (a distillation teacher, a frozen encoder, a perceptual-loss network: their BatchNorm
@@ -300,11 +301,12 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> t
     step in the window (a GAN's generator, stepped once per 5 critic steps and frozen during them)
     and those with trainable parameters nothing reached are named in a note, not judged, unless
     the script itself updated them (an EMA copy: silent). Also
-    the ids of the judged ones shaped as a trained model (an EMA copy that no update reached in
-    the window looks frozen: its findings say so)."""
+    the ids of the judged ones shaped as a trained model or a part of one (an EMA copy, a
+    momentum encoder, that no update reached in the window looks frozen: its findings say so),
+    each with what it is shaped as."""
     trained = {id(m) for m in models}
     if w.given_model is not None or all(i in trained for i in w.roots):
-        return [], [], set()
+        return [], [], {}
     inside: set[int] = set()
     for m in models:
         inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
@@ -317,7 +319,7 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> t
         if not any(id(p) in held for _, p in tree.params):
             candidates.append((r, tree))
     if not candidates:
-        return [], [], set()
+        return [], [], {}
     holders = _optimizers_holding()
     shapes = {tuple(p.shape for _, p in (trees.get(id(m)) or walk(m)).params) for m in models}
 
@@ -325,8 +327,18 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> t
         """The same parameters as a trained model, shape for shape: its EMA copy or reference."""
         return tuple(p.shape for _, p in tree.params) in shapes
 
+    parts: set[tuple] = set()
+
+    def copies_part(tree: Tree) -> bool:
+        """The same parameters as a part of a trained model: a momentum encoder, an EMA of the backbone."""
+        if not parts:
+            for m in models:
+                parts.update(tuple(p.shape for p in sub.parameters()) for _, sub in (trees.get(id(m)) or walk(m)).modules)
+            parts.discard(())
+        return tuple(p.shape for _, p in tree.params) in parts
+
     frozen: list[nn.Module] = []
-    copied: set[int] = set()
+    copied: dict[int, str] = {}
     idle: dict[str, list[str]] = {}
     unheld: list[str] = []
     for r, tree in candidates:
@@ -348,7 +360,9 @@ def bystanders(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> t
             frozen.append(r)
             trees[id(r)] = tree
             if copies(tree):
-                copied.add(id(r))
+                copied[id(r)] = "the trained model (an EMA)"
+            elif copies_part(tree):
+                copied[id(r)] = "a part of the trained model (an EMA of it, a momentum encoder)"
     notes = [f"{listed(names)} ran, not judged: the {opt} that holds {'its' if len(names) == 1 else 'their'} "
              f"parameters did not step in the window (raise the number of steps to take it in)"
              for opt, names in idle.items()]

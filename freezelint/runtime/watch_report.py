@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm, _NormBase
 
 from freezelint.runtime import findings as F
 from freezelint.runtime import fsdp
@@ -140,17 +141,99 @@ def _sizes(buffers: list[torch.Tensor], saved: list[torch.Tensor | None]) -> lis
     return out
 
 
-def _hint_averages(found: list[F.AuditFinding], labels: list[str], steps: int) -> None:
-    """FZ502 on a frozen model shaped as the trained one: an EMA updated every few steps is
-    indistinguishable from a forgotten frozen copy when no update fell in the window."""
+def _hint_averages(found: list[F.AuditFinding], labels: dict[str, str], steps: int) -> None:
+    """FZ502 on a frozen model shaped as the trained one, or a part of it (`labels`: label -> which):
+    an EMA updated every few steps is indistinguishable from a forgotten frozen copy when no update
+    fell in the window."""
     for f in found:
         if f.code != "FZ502":
             continue
         owners = {next((x for x in labels if n == x or n.startswith(x + ".")), None) for n in f.names or [f.target]}
         if len(owners) == 1 and None not in owners:
             label = owners.pop()
-            f.advice += (f"; if {label} is an average of the trained model (an EMA) updated every few steps, none of "
+            f.advice += (f"; if {label} is an average of {labels[label]} updated every few steps, none of "
                          f"its updates fell in these {steps} steps: watch more steps to see one")
+
+
+@torch.no_grad()
+def stats_moved_while_frozen(w: "Watch", params: list[torch.Tensor]) -> list[tuple[nn.Module, float | None]]:
+    """At the step that first trains these parameters, frozen at the window's start (gradual
+    unfreezing inside the window): the norm layers whose own parameters they all are, in train
+    mode at the window's start and now, whose running statistics had moved from their copies,
+    each with the largest change. Those statistics drifted while the layer was frozen: FZ502 of
+    the steps before the unfreeze, which the report, judging the layer trainable, would not see."""
+    ids = {id(p) for p in params}
+    out = []
+    for root in list(w.roots.values()):
+        for m in root.modules():
+            if not isinstance(m, _NormBase) or not m.training or not w.modes_before.get(id(m)) \
+                    or id(m) in w.stats_kept or not m.track_running_stats:
+                continue
+            own = list(m.parameters(recurse=False))
+            if not own or not all(id(p) in ids for p in own):
+                continue
+            # this rank's bits (a collective here would hang), none of a meta tensor
+            pairs = [(fsdp.local(b), w.saved(b)) for b in (m.running_mean, m.running_var) if b is not None]
+            pairs = [(b, was) for b, was in pairs if was is not None and was.shape == b.shape
+                     and b.device == was.device and b.device.type != "meta"]
+            if any(not torch.equal(b, was) for b, was in pairs):
+                out.append((m, max((v for v in _sizes([b for b, _ in pairs], [was for _, was in pairs])
+                                    if v is not None), default=None)))
+    return out
+
+
+def _drifted_findings(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> list[F.AuditFinding]:
+    """FZ502 for the norm layers `stats_moved_while_frozen` caught, one finding per unfreeze step."""
+    by_step: dict[int, list[tuple[str, nn.Module, float | None]]] = {}
+    for name, m in named_modules:
+        entry = w.drifted.get(id(m))
+        if entry is not None:
+            by_step.setdefault(entry[1], []).append((name, m, entry[2]))
+    out = []
+    for step, mods in sorted(by_step.items()):
+        names = [n for n, _, _ in mods]
+        kinds = sorted({type(m).__name__ for _, m, _ in mods})
+        sizes = [v for _, _, v in mods if v is not None]
+        out.append(F.AuditFinding(
+            "FZ502", names[0] if len(names) == 1 else f"{len(names)} modules",
+            f"{F.listed(names)} ({', '.join(kinds)}) had all parameters frozen until step {step} of {w.steps}, when "
+            f"an optimizer first trained them, but ran in train mode before it, so running statistics moved"
+            f"{f' (up to {max(sizes):.2g})' if sizes else ''} while frozen; requires_grad does not stop them "
+            f"(FZ202 in the code)",
+            "put them in eval() for as long as they are frozen (again after every train() that reaches them), "
+            "and back in train mode when you unfreeze them", F._several(names)))
+    return out
+
+
+def _replaced_notes(w: "Watch") -> list[str]:
+    """Optimizers a new one took over inside the window (gradual unfreezing's rebuild)."""
+    return [f"{kind} stepped {n} time{'s' if n != 1 else ''}, then a new optimizer holding all its parameters "
+            f"took over: its steps count toward the {w.steps}, its parameters are judged against the new one"
+            for _, n, kind in w.replaced.values()]
+
+
+def _advise_finetuning(found: list[F.AuditFinding], callbacks: str, named_modules: list[tuple[str, nn.Module]],
+                       unfrozen: frozenset[str]) -> None:
+    """FZ503 beside a Lightning BaseFinetuning callback. Its `unfreeze_and_add_param_group` calls
+    `make_trainable(modules)`, which unfreezes every parameter of them, then adds to the optimizer
+    only `filter_params(modules, train_bn=train_bn)`, which skips `_BatchNorm` layers when train_bn
+    is False: BatchNorm parameters seen unfrozen in the window, alone left out, are that. Anything
+    else is `make_trainable` alone, which adds nothing (the call that does is Lightning's own fix)."""
+    norms = {n for n, m in named_modules if isinstance(m, _BatchNorm)}
+    for f in found:
+        if f.code != "FZ503":
+            continue
+        names = f.names or [f.target]
+        if all(n.rpartition(".")[0] in norms and n in unfrozen for n in names):
+            f.advice += (f"; in the Lightning BaseFinetuning callback ({callbacks}), "
+                         f"`unfreeze_and_add_param_group(..., train_bn=False)` did this: its `make_trainable` unfreezes "
+                         f"every parameter of the modules, BatchNorm layers' included, but it gives the optimizer only "
+                         f"those outside BatchNorm layers; pass train_bn=True to train them, or freeze them again "
+                         f"after the call (`BaseFinetuning.freeze_module` on each BatchNorm layer)")
+        else:
+            f.advice += (f"; in a Lightning BaseFinetuning callback ({callbacks}), unfreeze with "
+                         f"`self.unfreeze_and_add_param_group(modules, optimizer)`: `make_trainable` does not give "
+                         f"them to the optimizer")
 
 
 def _refrozen_notes(w: "Watch", named: list[tuple[str, nn.Parameter]]) -> list[str]:
@@ -203,11 +286,11 @@ def judge(w: "Watch") -> AuditReport:
     beside = _judged(w, frozen, inners[1:], labels[1:], trees, None, trained, [], averages)
     notes = notes + [f"{F.listed(labels[1:])} ran beside the trained model: judged on every rank, not shown in the "
                      f"tree (the ranks compare the trained model only)"]
-    return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, set(), beside.findings)
+    return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, {}, beside.findings)
 
 
 def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels: list[str], trees: dict[int, Tree],
-            spread: Distributed | None, trained: list[nn.Module], notes: list[str], averages: set[int],
+            spread: Distributed | None, trained: list[nn.Module], notes: list[str], averages: dict[int, str],
             beside: list[F.AuditFinding] = ()) -> AuditReport:  # type: ignore[assignment]
     """The report on `models` (the trained ones and those run beside them, or only the latter:
     `models` not starting with `trained`), each named under its label. `spread`: the ranks
@@ -312,6 +395,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     else:
         modes = judged_modes = {n: at_start.get(id(m), m.training) for n, m in named_modules}
     mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes)
+    if labels != [""]:  # the root above the labelled models is none of the script's: it names them
+        mrecords[0] = replace(mrecords[0], type=f"({len(labels)} models: {', '.join(labels)})")
     set_to_none = not any(r.grad == "zero" and not r.requires_grad for r in precords)
 
     from_ddp: frozenset[str] = frozenset()
@@ -340,20 +425,24 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                            for ps in (expect_frozen, expect_trainable))
     if not only_beside:  # expectations name the trained model
         found += F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules])
+    if w.drifted and not only_beside:
+        found += _drifted_findings(w, named_modules)
     found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
     if any(f.code == "FZ503" for f in found):
         callbacks = finetuning_callbacks()
-        if callbacks:  # Lightning's own way to unfreeze adds to the optimizer too
-            for f in found:
-                if f.code == "FZ503":
-                    f.advice += (f"; in a Lightning BaseFinetuning callback ({', '.join(callbacks)}), unfreeze with "
-                                 f"`self.unfreeze_and_add_param_group(modules, optimizer)`: `make_trainable` does not "
-                                 f"give them to the optimizer")
+        if callbacks:
+            _advise_finetuning(found, ", ".join(callbacks), named_modules, unfrozen)
     if averages:
-        _hint_averages(found, [label for label, m in zip(labels, models) if id(m) in averages], w.steps)
+        _hint_averages(found, {label: averages[id(m)] for label, m in zip(labels, models) if id(m) in averages},
+                       w.steps)
     found += beside
     if w.refrozen:
         notes = notes + _refrozen_notes(w, named)
+    if w.replaced and not only_beside:
+        notes = notes + _replaced_notes(w)
+    if w.judged_at_exit and not only_beside:
+        notes = notes + [(f"the watch ended before every optimizer had completed {w.steps} steps ({w.progress()}): "
+                          f"judged over the steps seen")]
     extra = sum(b.numel() * b.element_size() for blocks in w._blocks.values() for b, _, _ in blocks)
     extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
     device = str(params[0].device) if params else "cpu"
