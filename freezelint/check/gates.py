@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c2643f80caa91a2f68f2f927021374f6'
+RULES_DIGEST = 'f300cd15a9748ce94684d9b448362256'
 
 GATES = {
     'FZ002': (
