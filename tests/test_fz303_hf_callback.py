@@ -128,3 +128,11 @@ class FullTrainer(Trainer):
 def test_nothing_frozen_stays_silent():
     # the optimizer took every parameter: the unfreeze changes nothing
     assert _rows(_thaw("on_epoch_begin"), "def fit(model):\n    return model\n") == []
+
+
+def test_a_docstring_about_the_optimizer_is_no_use_of_it():
+    callback = _thaw("on_epoch_begin", '"""Thaw the encoder; the optimizer is the Trainer\'s."""\n'
+                     "self.model.encoder.requires_grad_(True)")
+    assert _rows(callback) == [10]
+    # a string that is a key, not a docstring: `kwargs["optimizer"]`
+    assert _rows(_thaw("on_epoch_begin", "self.model.encoder.requires_grad_(True)\nopt = kwargs['optimizer']")) == []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b2ced131f79fcd4bbb25aecb98b020fe'
+RULES_DIGEST = '3915840bb2cf9f687ca2a0b0819bb717'
 
 GATES = {
     'FZ002': (

@@ -503,14 +503,8 @@ class UnfrozenAfterOptimizer(Rule):
             def on_init_end(self, args, state, control, model=None, **kwargs):
                 model.head.requires_grad_(True)  # in Trainer.__init__: before train() builds the optimizer
 
-            def on_epoch_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
-                if state.epoch == 2:
-                    model.encoder.requires_grad_(True)
-                    optimizer.add_param_group({"params": list(model.encoder.parameters())})
-
-        class Alternate(TrainerCallback):  # frozen only after the optimizer took every parameter
+        class Staged(TrainerCallback):  # frozen only after the optimizer took every parameter
             def on_epoch_begin(self, args, state, control, model=None, **kwargs):
-                model.encoder.requires_grad_(state.epoch >= 2)
                 if state.epoch < 2:
                     model.encoder.requires_grad_(False)
                 else:
@@ -613,10 +607,13 @@ def _base_edges(facts: Facts, node: cst.ClassDef) -> list[Edge]:
 def _names_optimizer(node: cst.ClassDef) -> bool:
     """The class names an optimizer anywhere (`kwargs["optimizer"]`, `trainer.create_optimizer()`,
     `add_param_group`, `torch.optim`): it may extend or rebuild the Trainer's. Event names
-    (`on_pre_optimizer_step`) do not count."""
-    events = {id(m.name) for m in walk(node) if isinstance(m, cst.FunctionDef)}
-    return any(isinstance(n, cst.Name) and id(n) not in events and ("optim" in n.value or n.value == "add_param_group")
-               or isinstance(n, cst.SimpleString) and "optim" in n.value for n in walk(node))
+    (`on_pre_optimizer_step`) and docstrings do not count."""
+    nodes = list(walk(node))
+    skip = {id(m.name) for m in nodes if isinstance(m, cst.FunctionDef)} | {
+        id(m.value) for m in nodes if isinstance(m, cst.Expr)}
+    return any(id(n) not in skip and (
+        isinstance(n, cst.Name) and ("optim" in n.value or n.value == "add_param_group")
+        or isinstance(n, cst.SimpleString) and "optim" in n.value) for n in nodes)
 
 
 def _own_optimizer(facts: Facts, module) -> bool:
