@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c2643f80caa91a2f68f2f927021374f6'
+RULES_DIGEST = '3915840bb2cf9f687ca2a0b0819bb717'
 
 GATES = {
     'FZ002': (
@@ -88,7 +88,7 @@ GATES = {
     ),
     'FZ303': (
         ('requires_grad', 'make_trainable'),
-        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b', 'class\\s+\\w+\\s*\\([^)]*Callback\\b'),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True|\\bmake_trainable\\s*\\(', 'requires_grad|\\bmake_trainable\\s*\\('),
     ),
     'FZ304': (

@@ -314,3 +314,108 @@ def missing_reported(name: str, body: cst.CSTNode) -> bool:
     v = _MissingReported(name)
     traverse.visit(body, v)
     return v.found
+
+
+# Calls that read a scope's names without naming them.
+_NAMESPACE_READS = frozenset({"locals", "vars", "globals", "eval", "exec"})
+
+
+def _stored_names(target: cst.BaseExpression) -> list[str] | None:
+    """The names an assignment target binds (`msg`, `missing, unexpected`, `*rest`); None where it
+    stores into an object (`self.msg`, `d["msg"]`), which keeps the result."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, cst.StarredElement):
+        return _stored_names(target.value)
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out: list[str] = []
+        for e in target.elements:
+            got = _stored_names(e.value)
+            if got is None:
+                return None
+            out.extend(got)
+        return out
+    return None
+
+
+class _Reads(cst.CSTVisitor):
+    """Every occurrence of the names but where one is only bound (an assignment's, a loop's or a
+    `with`'s target, a parameter, a def's name) or is not a variable at all (`x.msg`, `f(msg=1)`).
+    `del msg`, `global msg` and a read in a nested function count: they all mean the name matters."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+        self.stores: set[int] = set()
+        self.read = False
+
+    def _store(self, target: cst.CSTNode | None) -> None:
+        if isinstance(target, cst.Name):
+            self.stores.add(id(target))
+        elif isinstance(target, cst.StarredElement):
+            self._store(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for e in target.elements:
+                self._store(e.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._store(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._store(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._store(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._store(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._store(node.name)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._store(node.target)
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.stores.add(id(node.name))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.stores.add(id(node.name))
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.stores.add(id(node.name))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.stores.add(id(node.attr))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self.stores.add(id(node.keyword))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value in _NAMESPACE_READS:
+            self.read = True
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value in self.names and id(node) not in self.stores:
+            self.read = True
+
+
+def unread_result(call: cst.Call, stmt: cst.CSTNode | None, body: cst.CSTNode) -> list[str]:
+    """`msg = model.load_state_dict(...)` (or `missing, unexpected = ...`, `_ = ...`) in the
+    statement `stmt` of `body` (a function, or the module), where `body` never reads any name the
+    result went to: the names, as dropped as a bare statement's result; else []."""
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return []
+    assign = next((s for s in stmt.body if isinstance(s, (cst.Assign, cst.AnnAssign)) and s.value is call), None)
+    if assign is None:
+        return []
+    targets = [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]
+    names: list[str] = []
+    for target in targets:
+        got = _stored_names(target)
+        if got is None:
+            return []
+        names.extend(n for n in got if n not in names)
+    reads = _Reads(set(names))
+    traverse.visit(body, reads)
+    return [] if reads.read else names

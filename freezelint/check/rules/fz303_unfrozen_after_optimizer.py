@@ -6,26 +6,42 @@ from typing import Iterable
 
 from freezelint.check.facts import Facts
 from freezelint.check.known import SELF_RETURNING, is_library
+from freezelint.check.project import Edge, shown_path
 import re
 
 import libcst as cst
 
-from freezelint.check.events import RET, unwrap_self_returning
+from freezelint.check.events import RET, library_bases, unwrap_self_returning
 from freezelint.check.flow import (ADD_GROUP, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, UNFREEZE, after, dropped_on_return,
                                    flows_of, rebound)
 from freezelint.check.syntax import walk
-from freezelint.check.rules.base import (FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, UNFREEZES, Example, Finding,
-                                         Rule, code_of, src)
+from freezelint.check.rules.base import (FREEZES, FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, UNFREEZES, Example,
+                                         Finding, Rule, code_of, src)
 
 
 # Lightning's BaseFinetuning.make_trainable: an unfreeze without the param group
 _MAKE_TRAINABLE = r"|\bmake_trainable\s*\("
 
+# transformers' Trainer (4.x and 5.x alike): train() builds the optimizer (`create_optimizer`, in
+# `_inner_training_loop`'s preparation) before the first callback event of training, on_train_begin;
+# only on_init_end runs earlier, in Trainer.__init__. create_optimizer keeps the parameters with
+# `p.requires_grad` (both weight-decay groups) and builds nothing when it was given one (`optimizers=`).
+HF_CALLBACKS = frozenset(f"transformers.{where}{name}" for where in ("", "trainer_callback.") for name in (
+    "TrainerCallback", "DefaultFlowCallback", "PrinterCallback", "ProgressCallback", "EarlyStoppingCallback"))
+HF_TRAINING_EVENTS = ("on_train_begin", "on_epoch_begin", "on_step_begin", "on_substep_end", "on_pre_optimizer_step",
+                      "on_optimizer_step", "on_step_end", "on_epoch_end")
+_HF_BEFORE_OPTIMIZER = ("__init__", "on_init_end")
+# A class deriving from a `...Callback` (TrainerCallback, or a project base class that may be one).
+_CALLBACK_CLASS = r"class\s+\w+\s*\([^)]*Callback\b"
+# The project gives its Trainer an optimizer of its own: a `create_optimizer` override, or
+# `optimizers=` (outside comments).
+_OWN_OPTIMIZER = r"(?m)^[^#\n]*(?:\bdef\s+create_optimizer\w*\s*\(|\boptimizers\s*=(?!=))"
+
 
 class UnfrozenAfterOptimizer(Rule):
     code = "FZ303"
     words = ("requires_grad", "make_trainable")
-    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
+    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK, _CALLBACK_CLASS)
     requires = (UNFREEZES + _MAKE_TRAINABLE, r"requires_grad" + _MAKE_TRAINABLE)
     what = (
         "Finds parameters set back to `requires_grad=True` after an optimizer was built from a "
@@ -50,7 +66,18 @@ class UnfrozenAfterOptimizer(Rule):
         "rule stays silent. Silent too when nothing was frozen, so the filter kept every parameter: the "
         "model is built by a library call (`resnet18(...)`, in the file or by a builder of another "
         "project file that neither freezes nor hands it on) and no freeze is seen, in the file or in a "
-        "project function it calls (`freeze.freeze_backbone(model)` included)."
+        "project function it calls (`freeze.freeze_backbone(model)` included). A transformers "
+        "`TrainerCallback` (or a project subclass of one) that unfreezes in a training event "
+        "(`on_train_begin`, `on_epoch_begin`, `on_step_begin`, `on_substep_end`, `on_pre_optimizer_step`, "
+        "`on_optimizer_step`, `on_step_end`, `on_epoch_end`) is reported: `Trainer.train()` builds its "
+        "optimizer (`create_optimizer`, which keeps the parameters with `p.requires_grad`) before the first "
+        "of them, `on_train_begin` included; only `on_init_end` runs before it. Silent when the callback "
+        "names an optimizer anywhere (`kwargs[\"optimizer\"].add_param_group(...)`, "
+        "`trainer.create_optimizer()`), when it also freezes in a training event (the optimizer may "
+        "then hold every parameter, the frozen ones skipped for want of a grad: the fix the message "
+        "suggests, since `add_param_group` on the Trainer's optimizer breaks its default LambdaLR "
+        "schedule, which raises on the extra group), when a file of the project overrides "
+        "`create_optimizer` or passes `optimizers=` to a Trainer, or when nothing is frozen in the project."
     )
     bad = [
         Example(
@@ -226,6 +253,41 @@ class UnfrozenAfterOptimizer(Rule):
                     if epoch == 5:
                         self.make_trainable(pl_module.backbone)  # expect: FZ303
             """
+        ),
+        Example(
+            """
+            from transformers import Trainer, TrainerCallback
+
+            class Thaw(TrainerCallback):  # Trainer.train() built its optimizer before any training event
+                def __init__(self, model, step):
+                    self.model, self.step = model, step
+
+                def on_step_begin(self, args, state, control, **kwargs):
+                    if state.global_step == self.step:
+                        self.model.encoder.requires_grad_(True)  # expect: FZ303
+
+            def fit(model, args, data):
+                model.encoder.requires_grad_(False)
+                Trainer(model=model, args=args, train_dataset=data, callbacks=[Thaw(model, 1000)]).train()
+            """,
+            instead="""
+            from transformers import Trainer, TrainerCallback
+
+            class Thaw(TrainerCallback):
+                def __init__(self, model, step):
+                    self.model, self.step = model, step
+
+                def on_train_begin(self, args, state, control, **kwargs):
+                    # after the optimizer took every parameter: frozen ones have no grad and are skipped
+                    self.model.encoder.requires_grad_(False)
+
+                def on_step_begin(self, args, state, control, **kwargs):
+                    if state.global_step == self.step:
+                        self.model.encoder.requires_grad_(True)
+
+            def fit(model, args, data):
+                Trainer(model=model, args=args, train_dataset=data, callbacks=[Thaw(model, 1000)]).train()
+            """,
         ),
     ]
     good = [
@@ -434,6 +496,23 @@ class UnfrozenAfterOptimizer(Rule):
                 if epoch == 5:
                     self.make_trainable(pl_module.backbone, optimizer)  # GroupThaw's make_trainable
         """,
+        """
+        from transformers import TrainerCallback
+
+        class Thaw(TrainerCallback):
+            def on_init_end(self, args, state, control, model=None, **kwargs):
+                model.head.requires_grad_(True)  # in Trainer.__init__: before train() builds the optimizer
+
+        class Staged(TrainerCallback):  # frozen only after the optimizer took every parameter
+            def on_epoch_begin(self, args, state, control, model=None, **kwargs):
+                if state.epoch < 2:
+                    model.encoder.requires_grad_(False)
+                else:
+                    model.encoder.requires_grad_(True)
+
+        def fit(model):
+            model.encoder.requires_grad_(False)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -471,6 +550,86 @@ class UnfrozenAfterOptimizer(Rule):
                     f"parameters {when}: they get grads but are never updated; {fix}",
                     stmt=u.stmt, facts=facts, used=[u, *builds],
                 )
+        yield from self._hf_callbacks(facts, module)
+
+    def _hf_callbacks(self, facts: Facts, module) -> Iterable[Finding]:
+        """Unfreezes in a transformers TrainerCallback's training events: the Trainer's optimizer,
+        built at the start of train() from the parameters that required grad then, never gets them."""
+        unfreezes = list(_hf_unfreezes(facts))
+        if not unfreezes or _own_optimizer(facts, module) or not _hf_freezes_seen(facts, module):
+            return
+        for u, hook, edges in unfreezes:
+            yield self.finding(
+                u.node,
+                f"`{src(u.node) if len(src(u.node)) < 60 else u.detail.get('sub') or u.target}` unfreezes "
+                f"parameters in `{hook}`, after the transformers Trainer built its optimizer from the parameters "
+                f"that required grad (at the start of `train()`, before any training event): they get grads "
+                f"but are never updated; freeze them in the callback's `on_train_begin` instead (the optimizer "
+                f"then holds every parameter and skips the frozen ones, which have no grad), or pass the Trainer "
+                f"`optimizers=` built over every parameter",
+                stmt=u.stmt, facts=facts, used=[u], edges=edges,
+            )
+
+
+def _hf_unfreezes(facts: Facts) -> Iterable[tuple]:
+    """(unfreeze event, event name, the edges to project base classes) in the training events of the file's TrainerCallbacks that
+    leave the optimizer alone and freeze nothing after it was built (a callback that freezes in its
+    events too may have left every parameter trainable for the optimizer: a frozen one's grad is
+    None, so the optimizer skips it until it is unfrozen)."""
+    flows = {id(f.scope.node): f for f in flows_of(facts).bodies if f.scope.kind == "function"}
+    for info in facts.classes.values():
+        if not library_bases(facts, info.node)[0] & HF_CALLBACKS or _names_optimizer(info.node):
+            continue
+        events = {m.name.value: flows[id(m)].events for m in info.node.body.body
+                  if isinstance(m, cst.FunctionDef) and id(m) in flows}
+        if any(e.kind in (FREEZE, FREEZE_BY_DEFAULT) for name, evs in events.items()
+               if name not in _HF_BEFORE_OPTIMIZER for e in evs):
+            continue
+        edges = _base_edges(facts, info.node)
+        for hook in HF_TRAINING_EVENTS:
+            yield from ((u, hook, edges) for u in events.get(hook, ()) if u.kind == UNFREEZE)
+
+
+def _base_edges(facts: Facts, node: cst.ClassDef) -> list[Edge]:
+    """The edges to the project classes of other files the class derives from (a TrainerCallback
+    through them), for --show-project."""
+    if facts.project is None or not facts.path:
+        return []
+    out = []
+    for b in (b.value for b in node.bases if b.keyword is None):
+        q = facts.qualname(b, facts.module_scope)
+        hit = facts.project.resolve(facts.path, q) if q and not is_library(q) else None
+        if hit is not None:
+            out.append(Edge(shown_path(facts.path), shown_path(str(hit[0])), hit[1]))
+    return out
+
+
+def _names_optimizer(node: cst.ClassDef) -> bool:
+    """The class names an optimizer anywhere (`kwargs["optimizer"]`, `trainer.create_optimizer()`,
+    `add_param_group`, `torch.optim`): it may extend or rebuild the Trainer's. Event names
+    (`on_pre_optimizer_step`) and docstrings do not count."""
+    nodes = list(walk(node))
+    skip = {id(m.name) for m in nodes if isinstance(m, cst.FunctionDef)} | {
+        id(m.value) for m in nodes if isinstance(m, cst.Expr)}
+    return any(id(n) not in skip and (
+        isinstance(n, cst.Name) and ("optim" in n.value or n.value == "add_param_group")
+        or isinstance(n, cst.SimpleString) and "optim" in n.value) for n in nodes)
+
+
+def _own_optimizer(facts: Facts, module) -> bool:
+    """The file, or a file of its project, gives a Trainer an optimizer of its own: a
+    `create_optimizer` override (which may keep every parameter) or `optimizers=(...)`."""
+    if re.search(_OWN_OPTIMIZER, code_of(module)):
+        return True
+    return facts.project is not None and bool(facts.path) and bool(facts.project.mentions(_OWN_OPTIMIZER, facts.path))
+
+
+def _hf_freezes_seen(facts: Facts, module) -> bool:
+    """Something is frozen before training: in the file (or by a project function it calls), or
+    in another file of the project (the script that builds the model and the Trainer). Without
+    it the optimizer took every parameter and an unfreeze changes nothing."""
+    return _freezes_seen(facts, module) or facts.project is not None and bool(facts.path) \
+        and bool(facts.project.mentions(FREEZES, facts.path))
 
 
 def _freezes_seen(facts: Facts, module) -> bool:

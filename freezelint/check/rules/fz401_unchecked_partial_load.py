@@ -1,4 +1,5 @@
-"""FZ401 unchecked-partial-load: the result of `load_state_dict(..., strict=False)` is discarded."""
+"""FZ401 unchecked-partial-load: the result of `load_state_dict(..., strict=False)` is discarded
+(a statement of its own, or assigned to names never read)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check import traverse
-from freezelint.check.facts import Facts, Scope
-from freezelint.check.rules._kept import REPORTS, key_filter, read_before
+from freezelint.check.facts import Ctx, Facts, Scope
+from freezelint.check.rules._kept import REPORTS, key_filter, read_before, unread_result
 from freezelint.check.rules.base import Example, Finding, Rule, src
 
 
@@ -24,7 +25,8 @@ class UncheckedPartialLoad(Rule):
     code = "FZ401"
     words = ("load_state_dict",)
     triggers = (r"strict\s*=\s*False", r"load_state_dict\([^)\n]*,\s*False")
-    what = "Finds `load_state_dict(..., strict=False)` calls whose result is thrown away."
+    what = ("Finds `load_state_dict(..., strict=False)` calls whose result is thrown away: a statement of its "
+            "own, or assigned to names the function never reads (`msg = model.load_state_dict(...)`).")
     why = (
         "With `strict=False`, a prefix mismatch (`module.`, `backbone.`) loads nothing at all and "
         "raises nothing: the returned `missing_keys` / `unexpected_keys` are the only evidence. "
@@ -40,7 +42,14 @@ class UncheckedPartialLoad(Rule):
         "read of a key spelled out in the code that raises when it kept nothing (`kept.pop(\"fc.weight\")`, "
         "`del kept[\"fc.weight\"]`; FZ402 says which reads count). Nor where the "
         "loaded dict is a literal whose every key is a string written at the load (assigned in the "
-        "same block): a chosen subset, with no prefix to get wrong."
+        "same block): a chosen subset, with no prefix to get wrong. A result assigned to names counts as "
+        "kept when the function (or module, for a module-level load) names one of them anywhere else: "
+        "printed, logged, asserted, returned, passed on, stored, read in a branch or a nested function, "
+        "even `del msg`, or when it calls `locals()` / `vars()`; stored on an object (`self.msg = ...`) "
+        "or in a class body, it is kept. `_ = model.load_state_dict(...)` and other `_` names are "
+        "reported like a bare statement: unlike an unused variable (which ruff lets `_` mark as "
+        "intended), the hazard is that nothing looks at the keys, and `_ =` (often there to silence a "
+        "notebook's echo of the result) looks at none; a deliberate unchecked load takes a `noqa`."
     )
     bad = [
         Example(
@@ -88,6 +97,29 @@ class UncheckedPartialLoad(Rule):
                 check_keys(model, ckpt)  # a check after the load comes too late
             """
         ),
+        Example(
+            """
+            import torch
+
+            def from_config(cls, cfg):
+                model = cls()
+                if cfg.get("ckpt"):
+                    ckpt = torch.load(cfg["ckpt"], map_location="cpu")
+                    msg = model.load_state_dict(ckpt["model"], strict=False)  # expect: FZ401
+                return model  # `msg` is never read: dropped as surely as a bare call's result
+            """,
+            instead="""
+            import torch
+
+            def from_config(cls, cfg):
+                model = cls()
+                if cfg.get("ckpt"):
+                    ckpt = torch.load(cfg["ckpt"], map_location="cpu")
+                    msg = model.load_state_dict(ckpt["model"], strict=False)
+                    assert not msg.unexpected_keys, msg.unexpected_keys
+                return model
+            """,
+        ),
     ]
     good = [
         """
@@ -116,12 +148,23 @@ class UncheckedPartialLoad(Rule):
         result = model.load_state_dict(state, strict=False)
         assert not result.unexpected_keys, result.unexpected_keys
         missing, unexpected = model.load_state_dict(state, strict=False)
+        assert not missing, missing
         model.load_state_dict(state)  # strict: mismatches raise
         print(model.load_state_dict(state, strict=False))
         """,
         """
         def load(model, state):
             return model.load_state_dict(state, strict=False)
+        """,
+        """
+        import logging
+
+        def load(model, state, verbose=False):
+            msg = model.load_state_dict(state, strict=False)
+            if verbose:
+                logging.info(f"loaded: {msg}")  # read on one branch: kept, the code chose when to look
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            assert not unexpected, unexpected
         """,
         """
         import torch
@@ -162,21 +205,51 @@ class UncheckedPartialLoad(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for es in facts.expr_statements:
-            call = es.stmt.value
-            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
-                    and call.func.attr.value == "load_state_dict" and _strict_false(call)):
-                body = _body_of(es.ctx.scope, module)
-                if _checked_first(call, body) or _counted_after(call, body) \
-                        or _optimizer(facts, call.func.value, es.ctx.scope):
-                    continue
-                yield self.finding(
-                    call,
-                    f"the result of `{src(call.func.value)}.load_state_dict(..., strict=False)` is discarded: if "
-                    f"no key matches (a `module.` or `backbone.` prefix), nothing is loaded and nothing says so; "
-                    f"keep the result and check `missing_keys` / `unexpected_keys`",
-                    es.ctx,
-                )
+        for call, ctx, names in _loads(facts, module):
+            body = _body_of(ctx.scope, module)
+            if _checked_first(call, body) or _counted_after(call, body) \
+                    or _optimizer(facts, call.func.value, ctx.scope):
+                continue
+            kept = f"is assigned to `{', '.join(names)}` and never read" if names else "is discarded"
+            yield self.finding(
+                call,
+                f"the result of `{src(call.func.value)}.load_state_dict(..., strict=False)` {kept}: if no key "
+                f"matches (a `module.` or `backbone.` prefix), nothing is loaded and nothing says so; {_advice(names)}",
+                ctx,
+            )
+
+
+def _advice(names: list[str]) -> str:
+    """What to check, in the names the code already chose (`_` is not one to read)."""
+    if any(n.startswith("_") for n in names) or len(names) > 2:
+        names = []
+    if len(names) == 1:
+        return f"check `{names[0]}.missing_keys` / `{names[0]}.unexpected_keys`"
+    if len(names) == 2:
+        return f"check `{names[0]}` / `{names[1]}` (missing / unexpected keys)"
+    return "keep the result and check `missing_keys` / `unexpected_keys`"
+
+
+def _loads(facts: Facts, module: cst.Module) -> Iterable[tuple[cst.Call, Ctx, list[str]]]:
+    """`load_state_dict(..., strict=False)` calls whose result is dropped: a statement of its own
+    (no names), or assigned to names the function (or module) never reads (those names). Names of
+    a class body are its attributes: read from anywhere."""
+    for es in facts.expr_statements:
+        call = es.stmt.value
+        if _partial_load(call):
+            yield call, es.ctx, []  # type: ignore[misc]
+    for mc in facts.method_calls:
+        if mc.method != "load_state_dict" or mc.ctx.scope.kind not in ("function", "module") \
+                or not _strict_false(mc.call):
+            continue
+        names = unread_result(mc.call, mc.ctx.stmt, _body_of(mc.ctx.scope, module))
+        if names:
+            yield mc.call, mc.ctx, names
+
+
+def _partial_load(call: cst.BaseExpression) -> bool:
+    return (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value == "load_state_dict" and _strict_false(call))
 
 
 def _optimizer(facts: Facts, recv: cst.BaseExpression, scope: Scope) -> bool:

@@ -1,0 +1,102 @@
+"""FZ401 on a result assigned and never read (trial 8 m06, MiniGPT-4's `msg = model.load_state_dict(...,
+strict=False)` with `msg` unused): as dropped as a bare statement's result. Every near-miss where the
+code names the result again (read, passed on, stored, deleted) stays silent."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from freezelint.check.engine import check_source
+
+
+def _rows(body: str) -> list[int]:
+    source = "import torch\n\n\ndef load(self, model, sd, logger, verbose):\n" + textwrap.indent(
+        textwrap.dedent(body).strip("\n"), "    ") + "\n"
+    compile(source, "x.py", "exec")
+    return sorted(d.row for d in check_source(source, select=["FZ401"]))
+
+
+LOAD = "msg = model.load_state_dict(sd, strict=False)\n"
+
+DROPPED = {
+    "never_read": LOAD + "return model\n",
+    # trial 8 m06: in a branch, the function returns the model
+    "in_branch": "if sd:\n    " + LOAD + "return model\n",
+    "annotated": "msg: object = model.load_state_dict(sd, strict=False)\n",
+    "tuple": "missing, unexpected = model.load_state_dict(sd, strict=False)\n",
+    "underscore": "_ = model.load_state_dict(sd, strict=False)\n",  # an explicit discard looks at no key
+    "underscore_tuple": "_, _ = model.load_state_dict(sd, strict=False)\n",
+    "underscore_name": "_msg = model.load_state_dict(sd, strict=False)\n",
+    # the same word as an attribute or a keyword is another thing
+    "attr_and_keyword": LOAD + "self.msg = 1\nlogger.info('done', msg=2)\nmodel.msg\n",
+    # in a loop; then a loop that only rebinds the name (a store, not a read)
+    "in_loop": "for part in sd:\n    " + LOAD.replace("sd,", "part,"),
+    "rebound_by_loop": LOAD + "for msg in range(3):\n    pass\n",
+}
+
+
+@pytest.mark.parametrize("body", DROPPED.values(), ids=DROPPED.keys())
+def test_result_assigned_and_never_read_fires(body):
+    assert len(_rows(body)) == 1
+
+
+KEPT = {
+    "printed": LOAD + "print(msg)\n",
+    "logged": LOAD + "logger.info('Missing keys {}'.format(msg.missing_keys))\n",
+    "asserted": LOAD + "assert not msg.unexpected_keys\n",
+    "returned": LOAD + "return msg\n",
+    "passed": LOAD + "check(msg)\n",
+    "stored_on_self": LOAD + "self.load_msg = msg\n",
+    "f_string": LOAD + "logger.info(f'{msg}')\n",
+    "tuple_first_read": "missing, unexpected = model.load_state_dict(sd, strict=False)\nassert not missing\n",
+    "tuple_second_read": "missing, unexpected = model.load_state_dict(sd, strict=False)\nprint(unexpected)\n",
+    "nested_function": LOAD + "def show():\n    print(msg)\nreturn show\n",
+    "lambda": LOAD + "return lambda: msg\n",
+    "deleted": LOAD + "del msg\n",
+    "read_in_a_branch": LOAD + "if verbose:\n    print(msg)\n",
+    "read_in_a_comprehension": LOAD + "keys = [k for k in msg.missing_keys]\nreturn keys\n",
+    "augmented": "msgs = []\nmsgs += model.load_state_dict(sd, strict=False)\n",
+    "locals": LOAD + "return locals()\n",
+    "attribute_target": "self.msg = model.load_state_dict(sd, strict=False)\n",
+    "subscript_target": "out = {}\nout['msg'] = model.load_state_dict(sd, strict=False)\nreturn out\n",
+    "walrus": "if (msg := model.load_state_dict(sd, strict=False)).missing_keys:\n    pass\n",
+    "global": "global msg\n" + LOAD,
+    "strict": "msg = model.load_state_dict(sd)\n",
+    "checked_first": "assert set(sd) - set(model.state_dict()) == set(), 'keys differ'\n" + LOAD,
+}
+
+
+@pytest.mark.parametrize("body", KEPT.values(), ids=KEPT.keys())
+def test_result_named_again_is_kept(body):
+    assert _rows(body) == []
+
+
+def test_module_level_and_class_body():
+    fires = "import torch\nsd = torch.load('x.pt')\nmsg = model.load_state_dict(sd, strict=False)\n"
+    assert [d.row for d in check_source(fires, select=["FZ401"])] == [3]
+    read = fires + "print(msg.missing_keys)\n"
+    assert check_source(read, select=["FZ401"]) == []
+    read_in_function = fires + "def report():\n    return msg\n"
+    assert check_source(read_in_function, select=["FZ401"]) == []
+    class_attr = "import torch\nclass Net:\n    msg = model.load_state_dict(sd, strict=False)\n"
+    assert check_source(class_attr, select=["FZ401"]) == []
+
+
+def test_message_names_what_to_check():
+    (one,) = check_source("import torch\n" + LOAD, select=["FZ401"])
+    assert "is assigned to `msg` and never read" in one.message
+    assert "check `msg.missing_keys` / `msg.unexpected_keys`" in one.message
+    (two,) = check_source("import torch\nmissing, unexpected = m.load_state_dict(sd, strict=False)\n",
+                          select=["FZ401"])
+    assert "check `missing` / `unexpected`" in two.message
+    (dropped,) = check_source("import torch\n_ = m.load_state_dict(sd, strict=False)\n", select=["FZ401"])
+    assert "is assigned to `_` and never read" in dropped.message
+    assert "keep the result and check `missing_keys` / `unexpected_keys`" in dropped.message
+
+
+def test_two_loads_into_one_name_read_once_count_as_read():
+    # the rule does not follow which binding a read sees: any read of the name keeps both
+    body = LOAD + LOAD.replace("sd,", "sd2,") + "print(msg)\n"
+    assert _rows(body.replace("sd2", "sd")) == []
