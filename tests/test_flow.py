@@ -347,3 +347,77 @@ def test_a_name_bound_to_a_new_model_between_the_freeze_and_the_optimizer():
     assert [(d.row, d.code) for d in check_source(kept, "x.py", select=["FZ301"])] == [(7, "FZ301")]
     in_function = "def main():\n" + "".join("    " + line + "\n" for line in src.splitlines()[3:])
     assert check_source("import torch\nimport torch.nn as nn\n\n" + in_function, "x.py", select=["FZ301"]) == []
+
+
+_PARTIAL = """
+import torch
+
+def main(model, args):
+    for n, p in model.named_parameters():
+        if "lora_" not in n:
+            p.requires_grad = False
+    {unfreeze}
+    return torch.optim.AdamW(model.parameters(), lr=3e-4)
+"""
+
+
+@pytest.mark.parametrize("unfreeze,found", [
+    # a subset picked by a name test of its own comes back: the rest stays frozen (trial 8 m01)
+    ("for n, p in model.named_parameters():\n        if 'bias' in n:\n            p.requires_grad = True", [11]),
+    (("if args.bias:\n        for n, p in model.named_parameters():\n            if 'bias' in n:\n"
+      "                p.requires_grad = True"), [12]),
+    ("pass", [9]),
+    # all of it set back, or the same parameters: nothing stays frozen
+    ("for p in model.parameters():\n        p.requires_grad = True", []),
+    ('for n, p in model.named_parameters():\n        if "lora_" not in n:\n            p.requires_grad = True', []),
+    ("model.requires_grad_(True)", []),
+])
+def test_fz301_an_unfreeze_of_a_subset_by_name_leaves_the_freeze(unfreeze, found):
+    src = _PARTIAL.format(unfreeze=unfreeze)
+    assert [row for row, code in _codes(src) if code == "FZ301"] == found
+
+
+@pytest.mark.parametrize("value,kind", [
+    ('"adapter_wte" in name or "gating_factor" in name', "freeze"),  # lit-llama (trial 8 m05)
+    ('name.startswith("fc")', "freeze"),
+    ('not any(k in name for k in keys)', "freeze"),
+    ('"adapter" in name or args.train_all', None),  # a setting may make every flag True
+    ('flag', None),
+    ('name in trainable', "freeze"),
+    ('lookup(name)', None),
+])
+def test_requires_grad_set_to_a_test_of_the_parameter_name_is_a_partial_freeze(value, kind):
+    flow = _flow(f"def f(model, keys, args, flag, trainable, lookup):\n"
+                 f"    for name, param in model.named_parameters():\n        param.requires_grad = {value}\n", "f")
+    events = [e for e in flow.events if e.kind in ("freeze", "unfreeze")]
+    assert [e.kind for e in events] == ([kind] if kind else [])
+    if kind:
+        assert events[0].target == "model" and events[0].detail["picked"][-1] == (value, 1)
+
+
+def test_a_helper_whose_unfreezes_pick_a_subset_by_name_keeps_its_freeze_in_its_summary():
+    from freezelint.check.summaries import summarise_text
+
+    helper = textwrap.dedent("""
+        def mark_only_lora_as_trainable(model, bias="none"):
+            for n, p in model.named_parameters():
+                if "lora_" not in n:
+                    p.requires_grad = False
+            if bias == "none":
+                return
+            elif bias == "all":
+                for n, p in model.named_parameters():
+                    if "bias" in n:
+                        p.requires_grad = True
+
+        def toggle(model, train_all=False):
+            for n, p in model.named_parameters():
+                if "lora_" not in n:
+                    p.requires_grad = False
+            if train_all:
+                model.requires_grad_(True)
+        """)
+    functions = summarise_text(helper)["functions"]
+    assert functions["mark_only_lora_as_trainable"]["kept"] == [0]
+    assert set(functions["mark_only_lora_as_trainable"]["effects"]["0"]) == {"freeze", "unfreeze"}
+    assert "kept" not in functions["toggle"]

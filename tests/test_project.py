@@ -412,6 +412,25 @@ def test_a_freeze_by_a_helper_of_another_file_counts_for_fz301_and_a_helper_doin
     assert _found(cli, tmp_path, "--no-cache", ".") == [("engine.py", 7, "FZ301")]
 
 
+def test_what_a_class_init_leaves_frozen_is_in_its_summary_and_a_change_there_is_seen(cli, tmp_path):
+    """A Module class's `__init__` freezes (of self, or of an argument it holds: trial 8 m02, m04)
+    are recorded with the flags they sit under; a cached finding that used them follows a change."""
+    root = _copy("initfreeze_bad", tmp_path)
+    builder = root / "models" / "builder.py"
+    classes = summarise_text(builder.read_text())["classes"]
+    assert classes["SimSiam"]["init_freeze"] == [{"inner": ".encoder.fc", "flags": []}]
+    assert classes["FusionModel"]["init_freeze"] == [
+        {"inner": ".text_model", "flags": [[3, "freeze_weights", False]]},
+        {"inner": ".audio_model", "flags": [[3, "freeze_weights", False]]}]
+    cache = ["--cache-dir", str(tmp_path / ".cache")]
+    assert {("train.py", 12, "FZ301"), ("train.py", 17, "FZ301")} <= set(_found(cli, root, *cache, "."))
+    msg = json.loads(cli(root, "check", "--no-cache", "--format", "json", "train.py").out)[0]["message"]
+    assert "`SimSiam(...)` freezes parameters of `model.encoder.fc`" in msg
+    builder.write_text(builder.read_text().replace("        self.encoder.fc.bias.requires_grad = False\n", ""))
+    found = set(_found(cli, root, *cache, "."))
+    assert ("train.py", 12, "FZ301") not in found and ("train.py", 22, "FZ301") in found
+
+
 def test_a_helper_of_another_file_that_unfreezes_and_adds_the_group_is_not_fz303(cli, tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
     helper = ("def unfreeze(optimizer, layer):\n    layer.requires_grad_(True)\n"

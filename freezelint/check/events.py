@@ -149,6 +149,7 @@ class Flow(cst.CSTVisitor):
         self._body_loops: list[cst.CSTNode | None] = []  # loops whose body is being visited (None: an else)
         self._stmt: cst.CSTNode | None = None
         self._bn_guard: list[str] = []  # names proven BatchNorm by an enclosing check
+        self._tests: list[list] = []  # the enclosing `if` tests, innermost last, each [test, arm]
         self._comps: list[Scope] = []  # comprehensions entered, innermost last
         self.returns: list[cst.BaseExpression | None] = []  # values of this body's `return`s
 
@@ -250,14 +251,17 @@ class Flow(cst.CSTVisitor):
         traverse.visit(node.test, self)
         guards = self._bn_names(node.test)
         self._branches.append((id(node), 0))
+        self._tests.append([node.test, 0])
         self._bn_guard.extend(guards)
         start = len(self.events)
         traverse.visit(node.body, self)
         del self._bn_guard[len(self._bn_guard) - len(guards):]
         self._branches[-1] = (id(node), 1)
+        self._tests[-1][1] = 1
         if node.orelse is not None:
             traverse.visit(node.orelse, self)
         self._branches.pop()
+        self._tests.pop()
         ends = [_ends_body(node.body), isinstance(node.orelse, cst.Else) and _ends_body(node.orelse.body)]
         if ends[0] != ends[1]:  # what follows the if runs only after the arm that goes on
             self.escapes.append((id(node), 1 if ends[0] else 0))
@@ -548,10 +552,16 @@ class Flow(cst.CSTVisitor):
         whose parameters it changes. Forms FZ101-FZ104 flag as broken count as the freeze
         the author meant, so FZ301-FZ303 report now instead of after the fix."""
         kind = self._flag_kind(value)
+        picked = self._picked(obj)
+        if kind is None and picked is not None and self._name_test(obj, value):
+            # `p.requires_grad = "adapter" in name`: False for every parameter whose name fails the test
+            kind, picked = FREEZE, (*picked, (code_of(value), 1))
         if kind is None or kind == UNFREEZE and self._reset(obj):
             return
         target, sub = self._param_owner(obj), self._param_path(obj)
         extra = {"flag": code_of(value)} if kind == FREEZE_BY_DEFAULT else {}
+        if picked:  # a subset of the loop's parameters, picked by their names
+            extra["picked"] = picked
         if target is None and (called or sets_module_flag(self.facts, obj, self.scope)):
             # `model.requires_grad_(False)`, or FZ102's `model.requires_grad = False`: the object names itself
             target, sub = root_of(obj), part_path(obj)
@@ -561,6 +571,33 @@ class Flow(cst.CSTVisitor):
         if broken:  # the freeze meant, which as written changes nothing: messages say so
             extra["broken"] = broken
         self._emit(kind, target, node, sub=sub, **extra)
+
+    def _name_var(self, obj: cst.BaseExpression) -> str | None:
+        """The name variable of the `for name, p in X.named_parameters()` loop being visited that
+        binds `obj` (`p`), else None."""
+        b = self._param_loop(obj.value) if isinstance(obj, cst.Name) else None
+        loop = next((lp for lp in self._body_loops if b is not None and getattr(lp, "iter", None) is b.node), None)
+        target = loop.target if isinstance(loop, cst.For) else None
+        if not isinstance(target, cst.Tuple) or len(target.elements) != 2 \
+                or not isinstance(target.elements[0].value, cst.Name):
+            return None
+        return target.elements[0].value.value
+
+    def _picked(self, obj: cst.BaseExpression) -> tuple | None:
+        """The tests on the parameter's name that a requires_grad change of `obj` (`p` of a
+        `named_parameters()` loop) sits under, each as (code, arm): which subset of the loop's
+        parameters it changes (`()`: all of them). None where `obj` is no such loop's parameter."""
+        var = self._name_var(obj)
+        if var is None:
+            return None
+        return tuple((code_of(t), arm) for t, arm in self._tests
+                     if any(isinstance(n, cst.Name) and n.value == var for n in walk(t)))
+
+    def _name_test(self, obj: cst.BaseExpression, value: cst.BaseExpression) -> bool:
+        """`value` is a test on the loop's parameter name (`"adapter" in name or "gate" in name`,
+        `name.startswith("fc")`, `not ...`): the flag it sets differs between the loop's parameters."""
+        var = self._name_var(obj)
+        return var is not None and _name_test(value, var)
 
     def _reset(self, obj: cst.BaseExpression) -> bool:
         """`v.requires_grad = True` as a statement of a loop body that a later statement of the
@@ -698,6 +735,12 @@ class Flow(cst.CSTVisitor):
         """`model = build(cfg)` (or `build(cfg).to(device)`): the model arrives in the state
         `build` left the model it returns in (BatchNorm frozen, parameters frozen, eval())."""
         call = unwrap_self_returning(value)
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and isinstance(target, cst.Name):
+            kind = self.facts.kind(call, self.scope)  # `simsiam.builder.SimSiam(...)`: a class of another file
+            if kind is not None and kind.tag == "module" and kind.cls is None and kind.qual and not is_library(kind.qual):
+                self._constructed_freezes(self.summaries.external_constructed_freezes(kind.qual), target.value, call,
+                                          kind.qual.rsplit(".", 1)[-1])
+            return
         if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
             return
         held = _self_attr(target)  # `self.model = Net()`: what a trainer (not a Module: its parts) holds
@@ -709,9 +752,9 @@ class Flow(cst.CSTVisitor):
         kind = self.facts.kind(call, self.scope) if callee is None else None
         if kind is not None and kind.tag == "module" and kind.cls is not None:
             # `net = Net()`: a Module class of the file; the parameters its __init__ froze are frozen
-            for k, d in self.summaries.method(call, "__init__", self.scope, self.depth) if held is None else ():
-                if k in (FREEZE, UNFREEZE):
-                    self._emit(k, target.value, call, **{**_placed(k, d, target.value), "via": kind.cls.name})
+            if held is None:
+                self._constructed_freezes(self.summaries.constructed_freezes(kind.cls), target.value, call,
+                                          kind.cls.name)
             self._constructed_bn_freezes(self.summaries.constructed_bn(kind.cls), held or target.value, call,
                                          kind.cls.name)
             return
@@ -723,6 +766,8 @@ class Flow(cst.CSTVisitor):
             return
         if project_class:
             self._emit(BUILT, target.value, call, via=kind.qual.rsplit(".", 1)[-1])
+            self._constructed_freezes(self.summaries.external_constructed_freezes(kind.qual), target.value, call,
+                                      kind.qual.rsplit(".", 1)[-1])
         if callee is not None:
             effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)]
         else:
@@ -734,6 +779,15 @@ class Flow(cst.CSTVisitor):
                         self._emit(k2, target.value, call, **_placed(k2, d2, target.value))
             elif kind in Summaries.RETURNED or kind.startswith(VIA):
                 self._emit(kind, target.value, call, **_placed(kind, detail, target.value))
+
+    def _constructed_freezes(self, records: list, name: str, call: cst.Call, cls: str) -> None:
+        """`model = Net()` whose `__init__` left parts of self frozen (Summaries.constructed_freezes):
+        the model arrives with them frozen, but where the call provably sets off the flag a freeze
+        sits under (`FusionModel(a, b, freeze_weights=False)`)."""
+        for r in records:
+            if not _switched_off(r["flags"], call):
+                self._emit(FREEZE, name, call, via=cls, sub=name + r["inner"],
+                           **({"edges": r["edges"]} if "edges" in r else {}))  # a class of another file
 
     def _constructed_bn_freezes(self, records: list, name: str, call: cst.Call, cls: str) -> None:
         """`model = DeepLab()` whose `__init__` froze BatchNorm through a public method of the class
@@ -878,6 +932,70 @@ def _flags(init: cst.FunctionDef, e: Event) -> list:
     return out
 
 
+_NAME_OPS = (cst.In, cst.NotIn, cst.Equal, cst.NotEqual)
+
+
+def _name_test(value: cst.BaseExpression, var: str) -> bool:
+    """`value` tests the name `var` only: `"x" in var`, `var == "x"`, `var.startswith(...)`,
+    `any(k in var for k in keys)`, and `not`/`and`/`or` of such tests (an operand that is no test
+    of the name, a setting, may make every flag True: not one)."""
+    def reads(n: cst.CSTNode) -> bool:
+        return any(isinstance(x, cst.Name) and x.value == var for x in walk(n))
+
+    if isinstance(value, cst.Comparison):
+        return reads(value) and all(isinstance(c.operator, _NAME_OPS) for c in value.comparisons)
+    if isinstance(value, cst.Call):
+        func = value.func
+        return (isinstance(func, cst.Attribute) and func.attr.value in ("startswith", "endswith")
+                and reads(func.value)) or (isinstance(func, cst.Name) and func.value in ("any", "all") and reads(value))
+    if isinstance(value, cst.BooleanOperation):
+        return _name_test(value.left, var) and _name_test(value.right, var)
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Not):
+        return _name_test(value.expression, var)
+    return False
+
+
+def _held_arguments(init: cst.FunctionDef, params: list[str], flow: Flow) -> dict[str, str]:
+    """The constructor arguments `__init__` stores on self as they are (`self.text_model =
+    text_model`, a statement of its own body, the name never bound to another object): argument ->
+    `self.text_model`."""
+    out: dict[str, str] = {}
+    rebound = {e.target for e in flow.events if e.kind == REBIND}
+    for st in init.body.body:
+        for small in st.body if isinstance(st, cst.SimpleStatementLine) else ():
+            if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+                continue
+            value, at = unwrap_self_returning(small.value), dotted(small.targets[0].target)
+            if isinstance(value, cst.Name) and value.value in params[1:] and value.value not in rebound and at \
+                    and at.startswith(params[0] + ".") and at.count(".") == 1:
+                out.setdefault(value.value, at)
+    return out
+
+
+def _held_path(e: Event, me: str, held: dict[str, str]) -> str | None:
+    """Where in self (`me`) an event of `__init__` happens: `self.encoder.fc`; `self.text_model.x`
+    for a change of a constructor argument it stores there. None for anything else."""
+    path = e.detail.get("path") if e.kind == REPLACE else e.detail.get("sub")
+    root = e.target if e.target in held else me if e.target == me or e.target.startswith(me + ".") else None
+    if root is None:
+        return None
+    path = whole_of(path, root) if path and (path == root or path.startswith((root + ".", root + "["))) else root
+    return held[root] + path[len(root):] if root in held else path
+
+
+def _sets_back_part(later: Event, at: str | None, freeze: Event, path: str) -> bool:
+    """A later event of `__init__` (at `at`) undoes its freeze of `path`: an unfreeze of it or of a
+    part above it (not of a subset a name test picks), or a new object assigned there or above
+    that does not name the frozen one (`self.fc = nn.Sequential(..., self.fc)` keeps it)."""
+    if at is None or not _part_of(path, at):
+        return False
+    if later.kind == UNFREEZE:
+        return sets_back(later, freeze)
+    if later.kind == REPLACE and isinstance(later.node, cst.Assign):
+        return not any(dotted(n) == path for n in walk(later.node.value) if isinstance(n, (cst.Attribute, cst.Name)))
+    return False
+
+
 def _switched_off(flags: list, call: cst.Call) -> bool:
     """The constructor call sets off one of the `__init__` flags a freeze sits under
     (`[index, name, off by default]`, Summaries.constructed_bn): passes False/None/0, or leaves it
@@ -929,6 +1047,19 @@ def whole_of(path: str, target: str) -> str:
             break  # `model.modules_x`: another attribute
         path = target + rest[len(cut):]
     return path
+
+
+def sets_back(unfreeze: Event, freeze: Event) -> bool:
+    """An unfreeze after a freeze of the same part sets back all it froze, unless a test on the
+    parameters' names of its own picks a subset (`if "bias" in n` after `if "lora_" not in n`):
+    then some parameters stay frozen."""
+    picked = unfreeze.detail.get("picked")
+    return not picked or picked == freeze.detail.get("picked")
+
+
+def _part_of(part: str | None, whole: str | None) -> bool:
+    """`part` is `whole` or inside it (a part not known may be anywhere)."""
+    return not part or not whole or part == whole or part.startswith((whole + ".", whole + "["))
 
 
 def _placed(kind: str, detail: dict, at: str | None) -> dict:
@@ -1154,7 +1285,8 @@ class Summaries:
             e = self.first_event(func, pos, kind)
             return {**opt_detail(e), "via": func.name.value} if e is not None else {}
         if kind in (FREEZE, UNFREEZE):
-            return {"via": func.name.value, **self._inner(func, pos, kind)}
+            kept = kind == FREEZE and UNFREEZE in self._all.get((id(func), pos), {}) and self.kept(func, pos)
+            return {"via": func.name.value, **self._inner(func, pos, kind), **({"kept": True} if kept else {})}
         if kind == OPAQUE:
             return {"via": func.name.value, "hands": self.hands(func, pos)}
         if kind == BN_FREEZE:  # where in its parameter (`model.backbone`), relative to it
@@ -1166,6 +1298,17 @@ class Summaries:
             return {"via": func.name.value}
         return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind),
                 **self._reached(func, pos)}
+
+    def kept(self, func: cst.FunctionDef, pos: int) -> bool:
+        """Some freeze of its parameter `pos` outlives the function's own later unfreezes: each sets
+        back only a subset that a name test of its own picks (loralib's `mark_only_lora_as_trainable`
+        freezes every non-LoRA parameter, then re-enables the biases for `bias="all"`)."""
+        flow, name = self._flows.get(id(func)), self._names.get((id(func), pos))
+        if flow is None or name is None:
+            return False
+        mine = [e for e in flow.events if e.target == name or e.target.startswith(name + ".")]
+        return any(f.kind == FREEZE and not any(u.kind == UNFREEZE and u.index > f.index and _part_of(
+            f.detail.get("sub"), u.detail.get("sub")) and sets_back(u, f) for u in mine) for f in mine)
 
     def reach_inner(self, func: cst.FunctionDef, pos: int) -> list | None:
         """The parts of its parameter `pos` the function's train() calls reach, relative to it
@@ -1206,6 +1349,37 @@ class Summaries:
 
     def external_constructed_bn(self, class_qual: str) -> list[dict]:
         """The same of a class of another file: not known here."""
+        return []
+
+    def constructed_freezes(self, info) -> list[dict]:
+        """The parts of self a Module class's `__init__` leaves frozen, each as `{"inner":
+        ".encoder.fc" (or "" for all of self), "flags": [[index, name, off by default]]}`: the `if
+        flag:` tests on its parameters the freeze sits under. A freeze of a constructor argument
+        counts where `__init__` stores it on self (`self.text_model = text_model`); one that a later
+        unfreeze there sets back, or a later assignment of the part (or of one above it) that does not
+        name it replaces, does not."""
+        init = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"),
+                    None)
+        params = [p.name.value for p in (*init.params.posonly_params, *init.params.params)] if init else []
+        flow = self.body_flow(init) if params else None
+        if flow is None:
+            return []
+        held = _held_arguments(init, params, flow)
+        paths = [_held_path(e, params[0], held) if e.kind in (FREEZE, UNFREEZE, REPLACE) else None
+                 for e in flow.events]
+        out: list[dict] = []
+        for e, path in zip(flow.events, paths):
+            if e.kind != FREEZE or path is None or any(
+                    _sets_back_part(later, at, e, path) for later, at in zip(flow.events[e.index + 1:],
+                                                                             paths[e.index + 1:])):
+                continue
+            record = {"inner": path[len(params[0]):], "flags": _flags(init, e)}
+            if record not in out:
+                out.append(record)
+        return out
+
+    def external_constructed_freezes(self, class_qual: str) -> list[dict]:
+        """The same of a class of another file (with the "edges" that reached it): not known here."""
         return []
 
     def _part_bn(self, e: Event, scope: Scope) -> bool:

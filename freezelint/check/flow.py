@@ -49,6 +49,8 @@ class ProjectSummaries(Summaries):
                     detail["hands"] = list(e.hands) or [None]
                 if e.reach:  # its train() calls reach only these parts of the argument
                     detail["reach_inner"] = [list(r) for r in e.reach]
+                if e.kept:  # its freeze outlives its own unfreezes (FZ301)
+                    detail["kept"] = True
                 out.append((e.kind, {**detail, "edges": list(e.edges)}))
         return out
 
@@ -67,6 +69,14 @@ class ProjectSummaries(Summaries):
 
     def external_constructed_bn(self, class_qual: str) -> list[dict]:
         return self.project.constructed_bn(self.facts.path, class_qual)
+
+    def external_constructed_freezes(self, class_qual: str) -> list[dict]:
+        hit = self.project.constructed_freezes(self.facts.path, class_qual)
+        if hit is None:
+            return []
+        records, shown = hit
+        edge = Edge(shown_path(self.facts.path), shown, class_qual.rsplit(".", 1)[-1])
+        return [{**r, "edges": [edge]} for r in records]
 
     def external_bn_attrs(self, class_qual: str) -> list[str]:
         return self.project.bn_attrs(self.facts.path, class_qual)

@@ -26,7 +26,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 22
+SUMMARY_VERSION = 23
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -104,6 +104,7 @@ class Effect:
     via: tuple[str, ...]
     hands: tuple = ()  # "opaque": the callables it hands the argument to (its summary's "hands")
     reach: tuple = ()  # "train": the parts of the argument its train() calls reach (its summary's "reach")
+    kept: bool = False  # "freeze": it outlives the function's own unfreezes (its summary's "kept")
 
 
 _MAX_VIA = 4  # builders passing on another file's builder's model, followed this deep (and no cycle further)
@@ -613,12 +614,13 @@ class Project:
                 inner, _, at = kind[len(_VIA):].rpartition("#")
                 to = int(at) if at.isdigit() else at if at == _RET else None
                 for e in self.effects(str(hit[0]), inner, to, (*_chain, hit)) if to is not None else ():
-                    out.append(Effect(e.kind, e.line, e.shown, e.opt, (edge, *e.edges), (hit[1], *e.via)))
+                    out.append(Effect(e.kind, e.line, e.shown, e.opt, (edge, *e.edges), (hit[1], *e.via),
+                                      kept=e.kept))
             else:
                 hands = tuple(entry.get("hands", {}).get(str(pos), ())) if kind == "opaque" and not _chain else ()
                 reach = tuple(entry.get("reach", {}).get(str(pos), ())) if kind == "train" else ()
                 out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), (edge,), (hit[1],),
-                                  hands, reach))
+                                  hands, reach, kind == "freeze" and pos in entry.get("kept", ())))
         seen: set[str] = set()
         return [e for e in out if not (e.kind in seen or seen.add(e.kind))]  # the first of each kind
 
@@ -900,6 +902,13 @@ class Project:
         it (its summary's "init_bn": Summaries.constructed_bn)."""
         hit = self.klass(importer, qual)
         return list(hit[0].get("init_bn", [])) if hit is not None else []
+
+    def constructed_freezes(self, importer: str, qual: str) -> tuple[list[dict], str] | None:
+        """The parts of self `__init__` of a project class leaves frozen (its summary's
+        "init_freeze": Summaries.constructed_freezes), and the file it is in; None for none."""
+        hit = self.klass(importer, qual)
+        records = hit[0].get("init_freeze") if hit is not None else None
+        return (list(records), hit[1]) if records else None
 
     def method(self, importer: str, qual: str, method: str) -> tuple[dict, str] | None:
         """What `method` of a project class (or of a project base class) does to self."""

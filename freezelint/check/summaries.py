@@ -54,7 +54,11 @@ train() call of the function reaches only parts of that parameter, those parts r
 whether each is proven to hold BatchNorm (`[[".head", false]]`); a class's "reach" says the same of
 self per method. "init_bn" (FZ201): the BatchNorm freezes a Module class's `__init__` makes through
 a public method of it (`self.freeze_bn()`), `{"inner": ".backbone" or "", "flags": [[index, name,
-off by default]]}` each, the `if flag:` tests on its parameters it sits under. A class with a train() of its own has
+off by default]]}` each, the `if flag:` tests on its parameters it sits under. "init_freeze" (FZ301):
+the parts of self a Module class's `__init__` leaves frozen (of self, or of a constructor argument it
+holds), `{"inner": ".encoder.fc", "flags": [...]}` each, flags as in "init_bn". A function's "kept"
+(FZ301): the positions whose freeze outlives the function's own unfreezes of them (each picks a
+subset by a name test of its own: loralib's `mark_only_lora_as_trainable`). A class with a train() of its own has
 "train_keeps": the parts that train() provably keeps in eval mode (`[]`: none), or null when it
 may keep more (modes.train_keeps).
 """
@@ -131,6 +135,10 @@ def summarise(facts: Facts) -> dict:
             quiet = [i for i in range(len(params)) if str(i) not in entry["effects"] and callees.quiet(stmt, i)]
             if quiet:  # FZ201: handed the model after train(), it re-freezes nothing
                 entry["quiet"] = quiet
+            kept = [i for i in range(len(params)) if {"freeze", "unfreeze"} <= set(entry["effects"].get(str(i), {}))
+                    and callees.kept(stmt, i)]
+            if kept:  # FZ301: its freeze of the argument outlives its own unfreezes (a subset by name)
+                entry["kept"] = kept
             hands = {str(i): callees.hands(stmt, i) for i in range(len(params))
                      if "opaque" in entry["effects"].get(str(i), {})}
             if hands:
@@ -162,6 +170,9 @@ def summarise(facts: Facts) -> dict:
             init_bn = callees.constructed_bn(info) if info is not None and info.is_module else []
             if init_bn:  # FZ201: a model built from it arrives with this BatchNorm frozen
                 classes[stmt.name.value]["init_bn"] = init_bn
+            init_freeze = callees.constructed_freezes(info) if info is not None and info.is_module else []
+            if init_freeze:  # FZ301: a model built from it arrives with these parts frozen
+                classes[stmt.name.value]["init_freeze"] = init_freeze
             if "train" in methods and info is not None:  # what its train() provably keeps in eval (FZ201)
                 classes[stmt.name.value]["train_keeps"] = train_keeps(facts, info)
             if info is not None and (info.is_module or any(b and not is_library(b) for b in bases)):

@@ -583,6 +583,9 @@ def _loop_of(flow: Flow, e: Event) -> tuple[str | None, list[tuple[cst.BaseExpre
     tests = _tests_to(where, e)
     if tests is None:
         return _UNKNOWN
+    flag = sets[0][1]
+    if e.kind == FREEZE and var is not None and any(isinstance(n, cst.Name) and n.value == var for n in walk(flag)):
+        tests = [*tests, (flag, False)]  # `p.requires_grad = "fc" in name`: frozen where the test fails
     # a test on no name the loop binds is a setting: the same for every parameter
     bound = _bound_in(where)
     tests = [(t, w) for t, w in tests if any(isinstance(n, cst.Name) and n.value in bound for n in walk(t))]

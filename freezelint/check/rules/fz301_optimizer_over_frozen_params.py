@@ -7,6 +7,7 @@ from typing import Iterable
 
 import libcst as cst
 
+from freezelint.check.events import sets_back
 from freezelint.check.facts import Facts
 from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, flows_of, rebound
 from freezelint.check.param_sources import with_requires_grad_filter
@@ -25,7 +26,9 @@ class OptimizerOverFrozenParams(Rule):
     code = "FZ301"
     words = ("requires_grad", "require_grad", "requiresGrad", "freeze_feature_e", "freeze_base_model")
     triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
-    requires = (FREEZES_MEANT, r"\.(?:named_)?parameters\(\)|" + LIGHTNING_CALLBACK)
+    # also `p.requires_grad = "adapter" in name`: a flag by name test, False for the rest
+    requires = (FREEZES_MEANT + r"|requires_grad\s*=[^=\n][^\n]*\b(?:in|startswith|endswith)\b",
+                r"\.(?:named_)?parameters\(\)|" + LIGHTNING_CALLBACK)
     what = (
         "Finds an optimizer with momentum, moving averages or weight decay built over all of a "
         "model's `.parameters()` while the same file freezes some of them."
@@ -57,8 +60,16 @@ class OptimizerOverFrozenParams(Rule):
         "the optimizer, where a filter can see it; it is unsafe because it changes the param groups. "
         "Optimizers built by helpers of the project's other files (`build_optimizer(model)`) count, "
         "and a freeze FZ101/FZ102/FZ103/FZ104 report as broken still counts as the freeze meant. What "
-        "the `__init__` of a Module class of the file freezes counts where an instance is built "
-        "(`net = Net()`), and in a LightningModule before its `configure_optimizers`. A freeze "
+        "the `__init__` of a Module class of the project (of this file or another) leaves frozen counts "
+        "where an instance is built (`net = Net()`), and in a LightningModule before its "
+        "`configure_optimizers`: its freezes of self, and of the constructor arguments it holds as they "
+        "are (`self.text_model = text_model`), but not where the call sets off the flag the freeze sits "
+        "under (`FusionModel(a, b, freeze_weights=False)`), nor where `__init__` sets them back or puts "
+        "a new layer in their place. `p.requires_grad = \"adapter\" in name` in a `named_parameters()` "
+        "loop freezes every parameter whose name fails the test. An unfreeze of a subset picked by a "
+        "name test of its own (`if \"bias\" in n`, loralib's `mark_only_lora_as_trainable` with "
+        "`bias=\"all\"`) before the optimizer leaves the rest frozen; after it, any unfreeze is gradual "
+        "unfreezing, which needs every parameter in the optimizer. A freeze "
         "of `pl_module` in a Callback's training hook is reported there when the LightningModule's "
         "`configure_optimizers` is visible (as for FZ303) and builds such an optimizer over it; "
         "BaseFinetuning's `freeze` stays silent."
@@ -277,6 +288,48 @@ class OptimizerOverFrozenParams(Rule):
             ])
             """,
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class FusionModel(nn.Module):
+                def __init__(self, text_model, audio_model, freeze_weights=True):
+                    super().__init__()
+                    if freeze_weights:  # the sub-models it is given, frozen, then held
+                        for p in text_model.parameters():
+                            p.requires_grad = False
+                    self.text_model = text_model
+                    self.audio_model = audio_model
+
+            model = FusionModel(nn.Linear(8, 8), nn.Linear(8, 8))
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-5)  # expect: FZ301
+            """
+        ),
+        Example(
+            """
+            import torch
+
+            def mark_only_lora_as_trainable(model, bias="none"):  # loralib
+                for n, p in model.named_parameters():
+                    if "lora_" not in n:
+                        p.requires_grad = False
+                if bias == "none":
+                    return
+                for n, p in model.named_parameters():
+                    if "bias" in n:  # only the biases come back: the rest stays frozen
+                        p.requires_grad = True
+
+            def mark_only_adapter_as_trainable(model):  # lit-llama: False for every other name
+                for name, p in model.named_parameters():
+                    p.requires_grad = "adapter_wte" in name or "gating_factor" in name
+
+            mark_only_lora_as_trainable(model)
+            opt = torch.optim.AdamW(model.parameters(), lr=3e-4)  # expect: FZ301
+            mark_only_adapter_as_trainable(adapted)
+            opt2 = torch.optim.AdamW(adapted.parameters(), lr=9e-3)  # expect: FZ301
+            """
+        ),
     ]
     good = [
         """
@@ -442,6 +495,46 @@ class OptimizerOverFrozenParams(Rule):
                 if epoch == 2:
                     self.freeze(pl_module.head)
         """,
+        """
+        import torch
+        import torch.nn as nn
+
+        class FusionModel(nn.Module):
+            def __init__(self, text_model, teacher, freeze_weights=True):
+                super().__init__()
+                if freeze_weights:
+                    text_model.requires_grad_(False)
+                teacher.requires_grad_(False)  # frozen, but kept out of the module's parameters
+                self.teacher = [teacher]
+                self.text_model = text_model
+
+        model = FusionModel(nn.Linear(8, 8), nn.Linear(8, 8), freeze_weights=False)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+        """,
+        """
+        import torch
+
+        for n, p in model.named_parameters():
+            if not n.startswith("fc"):
+                p.requires_grad = False
+        opt = torch.optim.AdamW(model.parameters())
+        for epoch in range(10):
+            if epoch == 3:  # gradual unfreezing: the optimizer holds every parameter on purpose
+                for n, p in model.named_parameters():
+                    if n.startswith("layer4"):
+                        p.requires_grad = True
+
+        for n, p in other.named_parameters():
+            if "lora_" not in n:
+                p.requires_grad = False
+        for n, p in other.named_parameters():
+            if "lora_" not in n:  # the same parameters set back
+                p.requires_grad = True
+        for n, p in third.named_parameters():
+            p.requires_grad = "adapter" in n or args.train_all  # a setting may make every flag True
+        opt2 = torch.optim.AdamW(other.parameters())
+        opt3 = torch.optim.AdamW(third.parameters())
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -451,7 +544,7 @@ class OptimizerOverFrozenParams(Rule):
                 freezes = [f for f in evs if f.kind == FREEZE and f.target == o.target and not f.exclusive_with(o)
                            and f.node is not o.node  # one helper freezes and builds: reported inside it
                            and _covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
-                           and not _undone(f, evs) and not _rebuilt(o, f, evs) and not _both_conditional(o, f)
+                           and not _undone(f, evs, o) and not _rebuilt(o, f, evs) and not _both_conditional(o, f)
                            and not rebound(flow, f, o)]
                 if not freezes:
                     continue
@@ -520,13 +613,25 @@ def _rebuilt(opt, freeze, events) -> bool:
         e.kind == OPT_BUILD and e.target == opt.target and e.index > freeze.index for e in events)
 
 
-def _undone(freeze, events) -> bool:
+def _undone(freeze, events, opt) -> bool:
     """A freeze undone later in the scope is temporary (GAN steps, alternating training). A library
     method's freeze (`freeze_feature_encoder()`) is of a part not named here: any later unfreeze of
     a part of the same model may be of it (gradual unfreezing of `model.wav2vec2.feature_extractor`)."""
     return any(u.kind == UNFREEZE and u.target == freeze.target and after(freeze, u)
                and (freeze.detail.get("library")
-                    or _same_part(u.detail.get("sub") or "", freeze.detail.get("sub") or "")) for u in events)
+                    or _same_part(u.detail.get("sub") or "", freeze.detail.get("sub") or ""))
+               and not _partly(freeze, u, opt) for u in events)
+
+
+def _partly(freeze, unfreeze, opt) -> bool:
+    """The unfreeze sets back only some of what the freeze froze before the optimizer got them: a
+    subset a name test of its own picks (`if "bias" in n` after `if "lora_" not in n`), where it
+    cannot run after the optimizer is built (after it, it is gradual unfreezing, which needs every
+    parameter in the optimizer); or, from one helper that does both, where the helper's summary says
+    its freeze outlives its own unfreezes (loralib's `mark_only_lora_as_trainable(model, bias)`)."""
+    if unfreeze.node is freeze.node:
+        return bool(freeze.detail.get("kept"))
+    return not sets_back(unfreeze, freeze) and not after(opt, unfreeze)
 
 
 def _same_part(a: str, b: str) -> bool:
