@@ -431,6 +431,20 @@ def test_what_a_class_init_leaves_frozen_is_in_its_summary_and_a_change_there_is
     assert ("train.py", 12, "FZ301") not in found and ("train.py", 22, "FZ301") in found
 
 
+def test_a_file_that_calls_a_class_through_its_imported_module_is_checked(cli, tmp_path):
+    """`import simsiam.builder` then `simsiam.builder.SimSiam(...)` (facebookresearch/simsiam's
+    main_simsiam.py): the file names no freezing word, and the class it builds freezes; the flow rules
+    see it. A module attribute that is not called with arguments admits nothing."""
+    root = _copy("initfreeze_bad", tmp_path)
+    (root / "train.py").write_text(
+        "import torch\nimport torchvision.models as tvm\n\nimport models.builder\n\n\n"
+        "def main(args):\n    model = models.builder.SimSiam(tvm.resnet50, args.dim)\n"
+        "    return torch.optim.SGD(model.parameters(), 0.05, momentum=0.9)\n")
+    assert _found(cli, root, "--no-cache", "train.py") == [("train.py", 9, "FZ301")]
+    assert Project(root).calls_imported("import models.builder as mb\nimport os\nx = mb.SimSiam(enc)\n"
+                                        "y = mb.DIM\nos.path.join(a)\n") == ["models.builder.SimSiam"]
+
+
 def test_a_helper_of_another_file_that_unfreezes_and_adds_the_group_is_not_fz303(cli, tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
     helper = ("def unfreeze(optimizer, layer):\n    layer.requires_grad_(True)\n"

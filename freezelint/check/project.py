@@ -35,6 +35,8 @@ _RET = "ret"  # events.RET: the position of a function's returned model
 _ISINSTANCE_TEST = re.compile(r"isinstance\((?:[^()]|\([^()]*\))*\)")
 _PROJECT = "<project>"  # the path part of a dependency on the whole project's files (no stat shortcut)
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
+_PLAIN_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)",
+                           re.M)
 _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+))?")
 _CALLED_NAME = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")  # `Name(`: what a star import may have brought
 # a file without any of these words does nothing a summary records: it is not parsed
@@ -949,6 +951,7 @@ class Project:
             for name, alias in names:
                 if _called_with_args(text, alias or name):
                     out.append(f"{module}{name}" if module.endswith(".") else f"{module}.{name}")
+        out += [q for q in _module_calls(text) if q not in out]
         return out + [_BASE + q for q in _imported_bases(text) if q not in out]
 
     def admits(self, importer: str, text: str) -> bool:
@@ -1176,6 +1179,23 @@ def _called_with_args(text: str, name: str) -> bool:
                     return True
         i = text.find(name, end)
     return False
+
+
+def _module_calls(text: str) -> list[str]:
+    """`import simsiam.builder` then `simsiam.builder.SimSiam(base, dim)`: the names of modules the
+    file imports whole (not a library's) that it calls with an argument, qualified."""
+    out: list[str] = []
+    for m in _PLAIN_IMPORT.finditer(text):
+        for item in m.group(1).split(","):
+            module, _, alias = (w.strip() for w in item.partition(" as "))
+            if not module or is_library(module):
+                continue
+            local = alias or module
+            for call in re.finditer(rf"(?<![\w.]){re.escape(local)}\.([A-Za-z_]\w*)\s*\(\s*[\w(]", text):
+                q = f"{module}.{call.group(1)}"
+                if q not in out:
+                    out.append(q)
+    return out
 
 
 def _imported_bases(text: str) -> list[str]:
