@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd909426c0b101879abce7484f341014f'
+RULES_DIGEST = '816b966fe74791ecba917f71af540ca4'
 
 GATES = {
     'FZ002': (
@@ -49,12 +49,12 @@ GATES = {
     'FZ108': (
         ('freeze',),
         ('self\\.\\w*freeze\\w*\\s*(?::[^=\\n]*)?=(?!=)',),
-        (),
+        ('def[ \\t]+\\w*freeze',),
     ),
     'FZ109': (
         ('requires_grad',),
+        ('\\.requires_grad(?:_\\(|[ \\t]*=[^=])',),
         ('for[ \\t]',),
-        ('requires_grad',),
     ),
     'FZ201': (
         ('.eval(', '.train('),

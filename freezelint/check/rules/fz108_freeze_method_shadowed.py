@@ -21,6 +21,7 @@ class FreezeMethodShadowed(Rule):
     code = "FZ108"
     words = ("freeze",)
     triggers = (r"self\.\w*freeze\w*" + ASSIGNED,)
+    requires = (r"def[ \t]+\w*freeze",)  # and a method of such a name somewhere in the file
     what = ("Finds an instance attribute given the name of the class's own freezing method: "
             "`self.freeze_bn = freeze_bn` in a class that defines `freeze_bn()`.")
     why = (

@@ -17,8 +17,10 @@ _COMPOUND = (cst.If, cst.Else, cst.With, cst.Try, cst.TryStar, cst.ExceptHandler
 class FreezeLoopVariableStale(Rule):
     code = "FZ109"
     words = ("requires_grad",)
-    triggers = (r"for[ \t]",)
-    requires = (r"requires_grad",)
+    # a requires_grad store or requires_grad_() call (not `nn.Parameter(..., requires_grad=False)`,
+    # common in model code), in a file with a loop
+    triggers = (r"\.requires_grad(?:_\(|[ \t]*=[^=])",)
+    requires = (r"for[ \t]",)
     what = ("Finds a loop that sets `requires_grad` on the variable of an EARLIER loop and never uses its own: "
             "`for layer in model.layers[-2:]: param.requires_grad = True`.")
     why = (
