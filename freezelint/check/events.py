@@ -1236,6 +1236,7 @@ class Summaries:
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
             events: dict[str, Event] = {}
+            loops_of: dict[str, set[int]] = {ACTIVITY: set(), TRAIN: set()}
             for e in flow.events if name is not None else ():
                 if e.kind == REBIND and e.target == name and not e.branches and not e.loops:
                     if i != RET:
@@ -1252,6 +1253,12 @@ class Summaries:
                         first[e.kind] = node
                     first.setdefault(e.kind, node)
                     events.setdefault(e.kind, e)
+                    if e.kind in loops_of:
+                        loops_of[e.kind].update(e.loops)
+            if loops_of[ACTIVITY] & loops_of[TRAIN] and list(first).index(ACTIVITY) < list(first).index(TRAIN):
+                # a training loop whose train() comes after its runs (validation, then `model.train()`,
+                # at the end of an iteration): the next iteration runs after that train()
+                first[ACTIVITY] = first.pop(ACTIVITY)
             k = (id(func), i)
             if name is not None:
                 self._names[k] = name
