@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '816b966fe74791ecba917f71af540ca4'
+RULES_DIGEST = '71df35017380246e09eec2590d09370c'
 
 GATES = {
     'FZ002': (

@@ -127,6 +127,17 @@ def _text(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
 
+def is_property(fn: cst.FunctionDef) -> bool:
+    """A `@property` (or `functools.cached_property`) def, or one of its setters/getters/deleters:
+    the name is data on instances, not a method."""
+    for d in fn.decorators:
+        name = src(d.decorator)
+        if name.rpartition(".")[2] in ("property", "cached_property") or name.endswith((".setter", ".getter",
+                                                                                         ".deleter")):
+            return True
+    return False
+
+
 def src(node: cst.CSTNode) -> str:
     """Source text of a node on one line, for messages (a finding is one line in every format):
     a multi-line expression loses its comments, line breaks and the indentation after them."""

@@ -9,7 +9,7 @@ import libcst as cst
 
 from freezelint.check.declared import kind_known
 from freezelint.check.facts import MODULE, Facts
-from freezelint.check.rules.base import Example, Finding, Fix, Rule, src
+from freezelint.check.rules.base import Example, Finding, Fix, Rule, is_property, src
 
 # A freeze helper's name: `freeze`, `freeze_bn`, `_freeze_stages`, `freeze_feature_encoder`,
 # `unfreeze_backbone`, `bn_freeze` (not `frozen`, `freezer`, `antifreeze`).
@@ -296,7 +296,7 @@ def _data_names(facts: Facts) -> set[str]:
     while stack:
         node = stack.pop()
         if isinstance(node, cst.FunctionDef):
-            if any(src(d.decorator).rpartition(".")[2] in ("property", "cached_property") for d in node.decorators):
+            if is_property(node):
                 names.add(node.name.value)
         elif isinstance(node, cst.ClassDef):
             for stmt in node.body.body:

@@ -7,7 +7,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, is_property, src
 from freezelint.check.rules.fz107_freeze_method_not_called import FREEZE_NAME, SETTINGS_ROOTS
 from freezelint.check.scopes import ClassInfo
 
@@ -184,8 +184,7 @@ def _methods(facts: Facts, cls: ClassInfo, depth: int = 0) -> dict[str, cst.Func
                 found.update(_methods(facts, facts.classes[base.value.value], depth + 1))
     for stmt in cls.node.body.body:
         if isinstance(stmt, cst.FunctionDef):
-            if any(src(d.decorator).partition(".")[0] in ("property", "cached_property")
-                   or src(d.decorator).endswith((".setter", ".getter")) for d in stmt.decorators):
+            if is_property(stmt):
                 found.pop(stmt.name.value, None)
             else:
                 found[stmt.name.value] = stmt
