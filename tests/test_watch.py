@@ -587,13 +587,53 @@ def gan():
     return G, D, torch.optim.Adam(G.parameters(), lr=1e-3), torch.optim.Adam(D.parameters(), lr=1e-3)
 
 
+def test_several_optimizers_are_named_as_the_loop_names_them_in_findings_and_records():
+    # a GAN whose D keeps a layer frozen inside opt_d, with momentum state from before the freeze:
+    # FZ504 says which optimizer (two of one class would otherwise read alike)
+    G, D, opt_g, _ = gan()
+    opt_d = torch.optim.SGD(D.parameters(), lr=1e-2, momentum=0.9)
+    opt_g = torch.optim.SGD(G.parameters(), lr=1e-2, momentum=0.9)
+
+    def train(iters):
+        for _ in range(iters):
+            real, z = torch.randn(6, 4), torch.randn(6, 3)
+            opt_d.zero_grad()
+            (D(G(z).detach()).mean() - D(real).mean()).backward()
+            opt_d.step()
+            opt_g.zero_grad()
+            (-D(G(z)).mean()).backward()
+            opt_g.step()
+
+    train(1)  # momentum for every D parameter
+    D.net[0].requires_grad_(False)
+    with freezelint.watch() as w:
+        train(2)
+    report = w.report
+    assert report.optimizer == "opt_d: SGD + opt_g: SGD"
+    assert [(f.code, f.target) for f in report.findings] == [("FZ504", "D.net.0 in opt_d.param_groups[0]")], \
+        report.render_text()
+    assert "param group 0 of opt_d (SGD) lr=0.01 momentum=0.9" in report.findings[0].message
+    held_by = {p.name: p.optimizer for p in report.params}
+    assert held_by["D.net.0.weight"] == "opt_d" and held_by["G.net.0.weight"] == "opt_g"
+
+
+def test_near_miss_optimizers_the_loop_holds_only_in_a_list_are_named_by_class_numbered():
+    # `for o in opts: o.step()`: the loop variable holds one at a time, so it names neither
+    torch.manual_seed(0)
+    model = Tower()
+    opts = [torch.optim.SGD(model.backbone.parameters(), lr=0.1), torch.optim.SGD(model.head.parameters(), lr=0.1)]
+    report = split_steps(model, opts, False)
+    assert report.ok, report.render_text()
+    assert report.optimizer == "SGD 1 + SGD 2"
+
+
 def test_gan_with_two_optimizers_toggling_requires_grad_is_clean():
     G, D, opt_g, opt_d = gan()
     with freezelint.watch() as w:
         gan_steps(G, D, opt_g, opt_d, 3)
     report = w.report
     assert report.ok, report.render_text()
-    assert report.optimizer == "Adam + Adam"
+    assert report.optimizer == "opt_d: Adam + opt_g: Adam"  # the loop's names, in the order they first stepped
     names = {p.name for p in report.params}
     assert "G.net.0.weight" in names and "D.net.0.weight" in names  # the names the loop gives them
     # judged trainable although D's requires_grad was off during the generator's step
@@ -1840,7 +1880,8 @@ def test_one_model_with_an_optimizer_per_part_a_frozen_layer_one_of_them_holds_i
     opts[1].zero_grad()
     model.backbone[0].requires_grad_(False)
     report = split_steps(model, opts, through_loss)
-    assert [(f.code, f.target) for f in report.findings] == [("FZ504", "backbone.0 in param_groups[0]")], \
+    # which of the two optimizers: the loop holds them in a list, so by class
+    assert [(f.code, f.target) for f in report.findings] == [("FZ504", "backbone.0 in AdamW.param_groups[0]")], \
         report.render_text()
     assert "param group 0 of AdamW" in report.findings[0].message
     assert {p.name for p in report.params} == TOWER_PARAMS
@@ -1958,7 +1999,7 @@ def test_near_miss_an_optimizer_that_steps_on_beside_one_holding_its_parameters_
     with freezelint.watch(steps=3) as w:
         ran = gradual_unfreeze(model, 8, w, frozen_bn_eval=True, keep_first=True)
     assert ran == 5 and not w.replaced and w.progress() == "SGD 4, SGD 3"  # the new one's own 3 steps
-    assert w.report.optimizer == "SGD + SGD"
+    assert w.report.optimizer == "head_opt: SGD + opt: SGD"
 
 
 def test_near_miss_a_gan_stepping_its_generator_first_with_the_discriminator_frozen_is_clean():

@@ -159,7 +159,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   call_train: bool, grads_from_ddp: frozenset[str] = frozenset(),
                   updated_elsewhere: bool = False, kept_stats: frozenset[str] = frozenset(),
                   unfrozen: frozenset[str] | None = None,
-                  undone_by: Mapping[str, str] | None = None) -> list[AuditFinding]:
+                  undone_by: Mapping[str, str] | None = None, among: int = 1) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -172,10 +172,13 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     undid it is FZ201 too. `unfrozen` names the parameters the watch saw unfrozen inside the
     window (None: not known, as for audit()), so that FZ503 names its cause only when it was seen.
     `undone_by` (the watch) names, by module, the part whose train() call switched it out of eval()
-    (`backbone`), so FZ201 names that call; a module absent was switched by model.train()."""
+    (`backbone`), so FZ201 names that call; a module absent was switched by model.train().
+    `among`: how many optimizers stepped in all, when the caller judges them one call each (the
+    watch): with more than one, findings name the optimizer by the name `optimizer` gives it."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
+    among = max(among, len(opts))
 
     def owner(p: ParamRecord) -> tuple[str, torch.optim.Optimizer, dict]:
         name = p.optimizer if p.optimizer in opts else first
@@ -183,7 +186,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
 
     def hyper(p: ParamRecord) -> str:
         name, opt, group = owner(p)
-        return _hyper(opt, group, name if len(opts) > 1 else None)
+        return _hyper(opt, group, name if among > 1 else None)
     by_module = {m.name: m for m in modules}
     over = f"over {steps} step{'s' if steps != 1 else ''}"
 
@@ -211,7 +214,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             advice = ("after freezing, clear the grads (`p.grad = None` or `zero_grad(set_to_none=True)`) and "
                       "build the optimizer from trainable parameters only")
         else:
-            why = ("they are in no param group" + (" of any of the optimizers" if len(opts) > 1 else "")
+            why = ("they are in no param group" + (" of any of the optimizers" if among > 1 else "")
                    + ", so something else wrote to them (the forward pass, a hook, or an optimizer the audit "
                    "was not given)")
             advice = "find what writes to them; audit with exact=True so they can be restored"
@@ -308,7 +311,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 out.append(AuditFinding(
                     "FZ503", names[0] if len(names) == 1 else _label(top),
                     f"{listed(names)}: requires_grad=True but in no param group"
-                    f"{' of any of the ' + str(len(opts)) + ' optimizers' if len(opts) > 1 else ''}, so never "
+                    f"{' of any of the ' + str(among) + ' optimizers' if among > 1 else ''}, so never "
                     f"updated; their .grad accumulates and optimizer.zero_grad() never clears it ({cause})",
                     "add them to the optimizer (`optimizer.add_param_group(...)`) or freeze them", _several(names)))
 
@@ -319,7 +322,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         every = sum(len(g["params"]) for g in opt.param_groups)  # all it holds are this model's
         if held and len(held) == every and not any(p.requires_grad for p in held):
             out.append(AuditFinding(
-                "FZ504", oname if len(opts) > 1 else "optimizer",
+                "FZ504", oname if among > 1 else "optimizer",
                 f"every parameter {hyper(held[0])} holds ({len(held)}: {listed([p.name for p in held])}) was frozen "
                 f"when it stepped, so it trains nothing", "unfreeze what it should train before its step (in a GAN, "
                 "freeze the other network), or drop the optimizer", _several([p.name for p in held])))
@@ -344,7 +347,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             what.append(f"the group's weight_decay={wd} shrinks any of them whose .grad is a zero tensor")
         names = [p.name for p in ps]
         where = _common(names)
-        at = f"param_groups[{gi}]" if len(opts) == 1 else f"{oname}.param_groups[{gi}]"
+        at = f"param_groups[{gi}]" if among == 1 else f"{oname}.param_groups[{gi}]"
         out.append(AuditFinding(
             "FZ504", at if where == "(model)" else f"{where} in {at}",  # which parameters, and where they sit
             f"{len(ps)} frozen parameter{'s' if len(ps) != 1 else ''} "
@@ -531,7 +534,7 @@ def grouped(findings: list[AuditFinding], most: int = _SHOW) -> list[AuditFindin
         names = [n for g in alike for n in (g.names or [g.target])]
         where = _subtree(names)
         first = len(f.names or [f.target])  # a finding may name several (a module's weight and bias)
-        out.append(AuditFinding(f.code, where, f"{len(names)} alike under {where} ({listed(names)}); the first"
+        out.append(AuditFinding(f.code, where, f"{len(names)} alike ({listed(names)}); the first"
                                 f"{' ' + str(first) if first > 1 else ''}: {f.message}", f.advice, names))
     return out
 

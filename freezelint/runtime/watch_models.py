@@ -250,6 +250,59 @@ def _script_name(obj: object) -> str | None:
     return None
 
 
+def _wraps(v: object, opt: torch.optim.Optimizer) -> bool:
+    """v is the optimizer, or a framework's wrapper around it (Lightning's LightningOptimizer
+    holds it as `_optimizer`, accelerate's AcceleratedOptimizer as `optimizer`)."""
+    if v is opt:
+        return True
+    try:
+        attrs = object.__getattribute__(v, "__dict__")  # never a wrapper's own __getattr__
+    except Exception:  # noqa: BLE001 — no instance dictionary
+        return False
+    return type(attrs) is dict and (attrs.get("_optimizer") is opt or attrs.get("optimizer") is opt)
+
+
+def optimizer_names(opts: list[torch.optim.Optimizer]) -> list[str | None]:
+    """Names for several optimizers, as findings show them: the variables (or attributes of
+    `self`) the training code holds them in, `opt_g` and `opt_d`, from the innermost frame of the
+    user's code that holds every one of them under a name of its own (the judging runs inside a
+    step, so the loop is on the stack), else the script's top level. None for each where no such
+    frame exists: the caller names them by class. A loop variable (`for o in opts`) holds only
+    one of them at a time, so it never names a full set."""
+    scopes = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_LIBRARY):
+            scopes.append(frame.f_locals)
+        frame = frame.f_back
+    main = sys.modules.get("__main__")
+    if main is not None:
+        scopes.append(vars(main))
+    for scope in scopes:
+        holders = [(k, v) for k, v in scope.items() if k != "self" and not k.startswith("_")]
+        me = scope.get("self")
+        if me is not None:
+            try:
+                attrs = object.__getattribute__(me, "__dict__")
+            except Exception:  # noqa: BLE001 — no instance dictionary
+                attrs = {}
+            if type(attrs) is dict:
+                holders += [(k, v) for k, v in attrs.items() if not k.startswith("_")]
+        names = [next((k for k, v in holders if _wraps(v, opt)), None) for opt in opts]
+        if all(names) and len(set(names)) == len(names):
+            return names
+    return [None] * len(opts)
+
+
+def optimizer_labels(opts: list[torch.optim.Optimizer]) -> list[str]:
+    """What a report calls each of several optimizers: its name in the code (optimizer_names),
+    else its class, numbered where two share one (`SGD 1`, `SGD 2`)."""
+    names = optimizer_names(opts) if len(opts) > 1 else [None] * len(opts)
+    kinds = [type(o).__name__ for o in opts]
+    return [name or (kind if kinds.count(kind) == 1 else f"{kind} {kinds[:i + 1].count(kind)}")
+            for i, (name, kind) in enumerate(zip(names, kinds))]
+
+
 def _with_subclasses(bases: list[type]) -> list[type]:
     out, todo = [], list(bases)
     while todo:

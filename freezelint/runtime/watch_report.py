@@ -29,7 +29,7 @@ from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, walk
 from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params, in_part,
-                                               join_name, model_labels, unwrapped, within)
+                                               join_name, model_labels, optimizer_labels, unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
@@ -350,6 +350,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         changed = changed_p + bmoved
 
     opts = list(w.optimizers.values())
+    onames = optimizer_labels(opts)  # several: named as the code names them, in findings and records
     holder: dict[int, tuple[int, int]] = {}
     for oi, opt in enumerate(opts):
         for gi, group in enumerate(opt.param_groups):
@@ -363,7 +364,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             state = opts[held[0]].state.get(p)
             precords.append(ParamRecord(n, n.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype),
                                         id(p) in trained_ids, held[1], moved, None, grad_seen.get(id(p), "none"),
-                                        bool(state)))
+                                        bool(state), onames[held[0]] if len(opts) > 1 else None))
         else:
             precords.append(ParamRecord(n, n.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype),
                                         p.requires_grad or id(p) in wanted, None, moved, None,
@@ -414,9 +415,9 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
         foreign = not only_beside and any(id(p) not in model_ids for p in held_params(opt))
-        found += F.step_findings(trained[0], opt, mine, brecords if oi == 0 else [], mrecords, judged_modes, w.steps,
-                                 set_to_none, foreign, True, from_ddp, updated_elsewhere=True, kept_stats=kept,
-                                 unfrozen=unfrozen, undone_by=by_call)
+        found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
+                                 judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
+                                 kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts))
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
     if len(trained) == 1 and w.given_model is None and not only_beside:  # names of the part that trains
         expect_frozen, expect_trainable = (in_part(w, trained[0], ps) for ps in (expect_frozen, expect_trainable))
@@ -447,7 +448,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
     device = str(params[0].device) if params else "cpu"
     report = AuditReport(found, precords, brecords, mrecords, w.steps, device,
-                         " + ".join(type(o).__name__ for o in opts), set_to_none, restored=None, extra_bytes=extra,
+                         " + ".join(n if n == type(o).__name__ or " " in n else f"{n}: {type(o).__name__}"
+                                    for n, o in zip(onames, opts)), set_to_none, restored=None, extra_bytes=extra,
                          notes=notes)
     if spread is not None:
         report = spread.merge(report, after, changed)
