@@ -131,18 +131,23 @@ def _too_big_message() -> str:
 
 
 def default_analyse(text: str, path: str, selected: frozenset, fix: str | None = None,
-                    open_files: dict[str, str] | None = None):
+                    open_files: dict[str, str] | None = None, workspace: list | None = None):
     """The editor's text checked as `freezelint check` checks the file: inside its project (the
-    nearest pyproject.toml / .git), so calls and classes from other files resolve. A fresh
-    Project per check: summaries come from the on-disk cache by content, so an edit saved in
-    another file is seen at the next check. `open_files` (resolved path -> text): the editor's
-    buffers, read instead of those files on disk."""
+    nearest pyproject.toml / .git; without one, the innermost workspace folder that holds it, as
+    `freezelint check FOLDER` would root it), so calls and classes from other files resolve. A
+    fresh Project per check: summaries come from the on-disk cache by content, so an edit saved
+    in another file is seen at the next check. `open_files` (resolved path -> text): the editor's
+    buffers, read instead of those files on disk. `workspace`: the editor's folders (Paths)."""
     from pathlib import Path
 
     from freezelint.check import engine
-    from freezelint.check.project import Project, find_root
+    from freezelint.check.project import Project, find_root, marked_root
 
-    root = find_root(Path(path))
+    here = Path(path).resolve()
+    root = marked_root(here)
+    if root is None:
+        holding = [w for w in workspace or () if w in here.parents]
+        root = max(holding, key=lambda w: len(w.parts)) if holding else find_root(here)
     overlay = {p: t.encode("utf-8", "surrogatepass") for p, t in (open_files or {}).items()}
     project = Project(root, root / ".freezelint_cache", overlay=overlay)
     return engine.check_text(text, path, selected, fix, project=project)
@@ -165,8 +170,9 @@ class Checker:
         self.configs = ConfigCache()
         # the editor's open Python files (resolved path -> text), read instead of the disk
         self.open_files: dict[str, str] = {}
+        self.workspace: list = []  # the editor's workspace folders, resolved Paths
         self.analyse: Analyse = lambda text, path, selected, fix: default_analyse(
-            text, path, selected, fix, open_files=self.open_files)
+            text, path, selected, fix, open_files=self.open_files, workspace=self.workspace)
 
     def use_analyse(self, analyse: Analyse) -> None:
         """Route every check through `analyse(text, path, selected, fix)`, e.g.

@@ -323,6 +323,9 @@ def build_server(debounce: float = DEBOUNCE_S):
         options = params.initialization_options
         if isinstance(options, dict) and isinstance(options.get("debounceMs"), (int, float)):
             ls.debounce = max(0.0, options["debounceMs"] / 1000)
+        # a folder with no pyproject.toml / .git above it roots the projects of the files in it
+        uris = [f.uri for f in params.workspace_folders or ()] or ([params.root_uri] if params.root_uri else [])
+        ls.checker.workspace = [Path(p).resolve() for p in (ls._path(u) for u in uris) if p is not None]
 
     @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: FreezelintServer, params: t.DidOpenTextDocumentParams) -> None:

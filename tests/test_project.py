@@ -77,6 +77,38 @@ def test_a_run_on_one_file_finds_the_root_and_summarises_on_demand(cli, tmp_path
     assert "`train_one_epoch(...)`" in msg and "engine.py:2" in msg
 
 
+def test_a_tree_without_pyproject_or_git_is_rooted_at_the_directory_given(cli, tmp_path):
+    """No marker above: the project is the tree the run was given, so a script in a subdirectory
+    that imports the package beside it (`python -m scripts.train`) sees that package's freeze."""
+    root = tmp_path / "proj"
+    write(root / "models" / "net.py", """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+
+    def freeze_backbone(self):
+        for p in self.backbone.parameters():
+            p.requires_grad = False
+""")
+    write(root / "scripts" / "train.py", """
+import torch
+from models.net import Net
+
+model = Net()
+model.freeze_backbone()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+""")
+    assert not any((d / m).exists() for d in (root, *root.parents) for m in ("pyproject.toml", ".git"))
+    assert _found(cli, root, "--no-cache", ".") == [("scripts/train.py", 6, "FZ301")]
+    # given only scripts/, the project is scripts/: models/ lies outside what the run was given
+    assert _found(cli, root, "--no-cache", "scripts") == []
+
+
 def test_show_project_names_root_files_and_edges(cli, tmp_path):
     root = _copy("split_bad", tmp_path)
     r = cli(root, "check", "--no-cache", "--show-project", "train.py")

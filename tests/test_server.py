@@ -414,6 +414,25 @@ TRAINER = textwrap.dedent('''\
 ''')
 
 
+def test_a_workspace_folder_without_pyproject_or_git_roots_the_project(tmp_path, session):
+    """No marker above the files: the editor's workspace folder is the project, as `freezelint
+    check FOLDER` roots it, so scripts/train.py sees the freeze_bn() of mypkg/ beside it."""
+    root = tmp_path / "ws"
+    (root / "mypkg").mkdir(parents=True)
+    (root / "scripts").mkdir()
+    (root / "mypkg" / "__init__.py").write_text("")
+    (root / "mypkg" / "freeze.py").write_text(HELPER)
+    train = root / "scripts" / "train.py"
+    train.write_text(TRAINER)
+    assert not any((d / m).exists() for d in (root, *root.parents) for m in ("pyproject.toml", ".git"))
+    uri = uri_of(train)
+    client = session()
+    initialize(client, root, debounce_ms=0)
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                            "text": TRAINER}})
+    assert [d["code"] for d in client.diagnostics(uri)] == ["FZ201"]
+
+
 def test_open_dependents_follow_the_helpers_text_as_edited_saved_and_closed(tmp_path, session):
     """train.py imports freeze_bn from the helper: its FZ201 (train() undoes the helper's eval())
     follows the helper's buffer while it is open, its disk text once it is closed."""

@@ -59,15 +59,26 @@ _SKIP_DIRS = {"__pycache__", "node_modules", "venv", "env", "build", "dist", "si
 _FLOW_EFFECTS = {"train", "bn_freeze", "freeze", "unfreeze", "opt_build", "ddp_wrap"}
 
 
-def find_root(path: Path) -> Path:
-    """The nearest directory at or above `path` that holds pyproject.toml or .git."""
+def marked_root(path: Path) -> Path | None:
+    """The nearest directory at or above `path` that holds pyproject.toml or .git, or None."""
     start = path.resolve()
     if not start.is_dir():
         start = start.parent
     for d in (start, *start.parents):
         if (d / "pyproject.toml").exists() or (d / ".git").exists():
             return d
-    return start
+    return None
+
+
+def find_root(path: Path) -> Path:
+    """The nearest directory at or above `path` that holds pyproject.toml or .git; without one,
+    `path`'s own directory."""
+    start = path.resolve()
+    return marked_root(start) or (start if start.is_dir() else start.parent)
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 @dataclass
@@ -142,11 +153,20 @@ class Project:
         self.__init__(**state)  # type: ignore[misc]
 
     @classmethod
-    def for_paths(cls, paths: list[Path], cache_dir: Path | None = None) -> "Project":
+    def for_paths(cls, paths: list[Path], cache_dir: Path | None = None, args: list[str] | None = None) -> "Project":
         """The run's project: the first file's. Each file's imports and scans look in its own
-        project first (`_root_of`), so a run over several projects reads each in its own."""
+        project first (`_root_of`), so a run over several projects reads each in its own. A tree
+        with no pyproject.toml or .git above it is rooted at the directory the run was given
+        (`freezelint check proj/`, its first argument), not at the first file's own directory:
+        `proj/scripts/train.py` importing `models.net` then finds `proj/models/net.py`."""
         first = paths[0] if paths else Path(".")
-        return cls(find_root(first), cache_dir)
+        root = marked_root(first)
+        if root is None:
+            root = find_root(first)
+            given = Path(args[0]).resolve() if args else None
+            if given is not None and given.is_dir() and _under(root, given):
+                root = given
+        return cls(root, cache_dir)
 
     # -------------------------------------------------------------- files and modules
     def _read(self, path: Path) -> bytes:
@@ -166,12 +186,17 @@ class Project:
         return [r for i, r in enumerate(roots) if r not in roots[:i]]
 
     def _root_of(self, path: Path) -> Path:
-        """The root of the project a file belongs to (its nearest pyproject.toml or .git; its own
-        directory without one): where its imports and the scans on its behalf look."""
+        """The root of the project a file belongs to (its nearest pyproject.toml or .git; without
+        one, the run's root when the file lies under it, else its own directory): where its
+        imports and the scans on its behalf look."""
         key = str(path.parent)
         root = self._file_roots.get(key)
         if root is None:
-            root = self._file_roots[key] = find_root(path.parent)
+            here = path.parent.resolve()
+            root = marked_root(here)
+            if root is None:
+                root = self.root if _under(here, self.root.resolve()) else here
+            self._file_roots[key] = root
         return root
 
     def _module_file(self, parts: list[str], base: Path) -> Path | None:

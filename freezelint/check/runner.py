@@ -366,7 +366,8 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     index = cache.index(_configuration(cfg, selected, parse_all)) if cache is not None else None
     from freezelint.check.project import Project  # light: no libcst until a summary is needed
 
-    project = Project.for_paths(files, (cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache else None)
+    project = Project.for_paths(files, (cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache else None,
+                                [str(p) for p in paths])
 
     trees = _checked_trees(paths, cfg) if fix is not None else []
     written: set[str] = set()
