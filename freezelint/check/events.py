@@ -387,12 +387,20 @@ class Flow(cst.CSTVisitor):
         # calls that hand a model to a helper (of this file, or imported), or run its forward
         if isinstance(func, cst.Name):
             callee = facts.resolve_def(func, scope)
+            # `Trainer(model)`: a plain class of this file whose __init__ acts on what it is given
+            # (builds the optimizer over it) acts at the call, its arguments one position on
+            shift, built = 0, None
+            if callee is None and (built := self._constructor(func, scope)) is not None:
+                callee, shift = built, 1
             for i, arg in enumerate(a for a in node.args if a.keyword is None and not a.star):
                 target = root_of(arg.value)
                 if target is None:
                     continue
                 if callee is not None:
-                    effects = [(k, self.summaries.detail(callee, i, k)) for k in self.summaries.of(callee, i, self.depth)]
+                    effects = [(k, self.summaries.detail(callee, i + shift, k))
+                               for k in self.summaries.of(callee, i + shift, self.depth)]
+                    if built is not None:
+                        effects = [(k, {**d, "via": func.value} if "via" in d else d) for k, d in effects]
                 else:
                     effects = self.summaries.external(func, scope, i)
                 for kind, detail in effects:
@@ -459,6 +467,18 @@ class Flow(cst.CSTVisitor):
                     continue
             return {**detail, "hands": [None]}
         return {**detail, "hands": mine} if mine else None
+
+    def _constructor(self, func: cst.Name, scope) -> cst.FunctionDef | None:
+        """The `__init__` of the plain (not nn.Module) class of this file `func` names, when it
+        takes arguments besides self: a trainer or engine built over the model."""
+        owner = scope.lookup(func.value)
+        info = self.facts.classes.get(func.value)
+        if owner is not self.facts.module_scope or info is None or info.is_module \
+                or len(owner.bindings[func.value]) != 1 or info.node not in self.facts.module.body:
+            return None  # rebound, nested, or a Module: its arguments are parts, not what it trains
+        init = next((m for m in info.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"),
+                    None)
+        return init if init is not None and len(init.params.params) > 1 else None
 
     def _is_param(self, func: cst.Name) -> bool:
         """`func` is a parameter of the function whose body this is (a callable handed in)."""

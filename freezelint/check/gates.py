@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '71df35017380246e09eec2590d09370c'
+RULES_DIGEST = '1cf71183251767b22bc333cb4aebbe34'
 
 GATES = {
     'FZ002': (

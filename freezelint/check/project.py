@@ -26,7 +26,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 24
+SUMMARY_VERSION = 25
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -452,6 +452,8 @@ class Project:
         path, name = hit
         summary = self.summary(path)
         entry = summary["functions"].get(name) if summary else None
+        if entry is None and summary:  # a plain class: its constructor, as a function of its arguments
+            entry = summary["classes"].get(name, {}).get("init")
         if entry is None:
             return None
         self._use(importer, path, name)
@@ -1028,7 +1030,8 @@ class Project:
             return any(set(e) & _FLOW_EFFECTS or passes and any(k.startswith(_VIA) for k in e)
                        for e in fn["effects"].values())
         cls = summary.get("classes", {}).get(name)
-        return cls is not None and any(set(e) & _FLOW_EFFECTS for e in cls["methods"].values())
+        return cls is not None and any(set(e) & _FLOW_EFFECTS for e in (*cls["methods"].values(),
+                                                                        *cls.get("init", {}).get("effects", {}).values()))
 
     def modes_of(self, path: str, class_name: str) -> tuple[bool, bool]:
         """Whether some project file puts instances of `class_name` (defined in `path`) in train()

@@ -37,6 +37,9 @@ class's entry, the same of an instance its `__init__` built (`{"parts": {"backbo
 (`return build(cfg)`) has `{"ret": {"via:models.build#ret": line}}` in its effects, as
 `m = build(cfg); return m` has.
 
+A plain class (not a Module) whose `__init__` acts on its arguments has "init": that constructor as a
+function of them, self left out ({"params", "effects", "opt"} as a function's entry has them): a
+`Trainer(model)` that builds its optimizer over the model builds it at the call.
 A LightningModule's entry also has "optimizer": the first optimizer its `configure_optimizers` builds
 over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
 returns a model a library call just built, which nothing in it freezes or hands on: every parameter
@@ -167,6 +170,9 @@ def summarise(facts: Facts) -> dict:
             }
             if reach:  # FZ201: the parts of self the train() calls of these methods reach
                 classes[stmt.name.value]["reach"] = reach
+            init = _constructor_entry(callees, stmt, info, found)
+            if init:  # a trainer built over the model: what `Trainer(model)` does to its arguments
+                classes[stmt.name.value]["init"] = init
             init_bn = callees.constructed_bn(info) if info is not None and info.is_module else []
             if init_bn:  # FZ201: a model built from it arrives with this BatchNorm frozen
                 classes[stmt.name.value]["init_bn"] = init_bn
@@ -212,6 +218,28 @@ def summarise(facts: Facts) -> dict:
 
     return {"version": VERSION, "imports": imports, "functions": functions, "classes": classes,
             "trained": trained, "evaluated": evaluated, "probes": probes(facts, flows)}
+
+
+def _constructor_entry(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dict | None:
+    """A plain class's `__init__` as a function of the constructor's arguments (self left out):
+    {"params", "effects", "opt"} as a function's entry has them, or None when it does nothing
+    recorded to them. Module classes are left out: their arguments are parts, held as self's."""
+    if info is None or info.is_module:
+        return None
+    init = next((m for m in stmt.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"), None)
+    if init is None or len(init.params.params) < 2:
+        return None
+    params = [p.name.value for p in init.params.params[1:]]
+    entry: dict = {"params": params, "effects": {}, "opt": {}}
+    for i in range(len(params)):
+        eff = {k: n for k, n in callees.effects(init, i + 1).items() if _recorded(k)}
+        if eff:
+            found[f"{stmt.name.value}.__init__:{i}"] = eff
+            entry["effects"][str(i)] = eff
+        opt = callees.first_event(init, i + 1, OPT_BUILD)
+        if opt is not None:
+            entry["opt"][str(i)] = opt_detail(opt)
+    return entry if entry["effects"] else None
 
 
 def _attr_kinds(facts: Facts, info) -> dict[str, dict]:

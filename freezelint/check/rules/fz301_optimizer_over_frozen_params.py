@@ -575,9 +575,11 @@ class OptimizerOverFrozenParams(Rule):
                     else (f"`{frozen}` is meant to be frozen (`{src(freezes[0].node)}` freezes nothing as written: "
                           f"{broken})") if broken else f"`{frozen}` is frozen"
                 hook = freezes[0].detail.get("hook")  # a LightningModule's __init__, before configure_optimizers
+                built = o.detail.get("via")  # by a helper or a trainer's constructor: the call shown is theirs
                 yield self.finding(
                     first,
-                    f"{o.detail['optimizer'].rsplit('.', 1)[1]} gets every parameter of `{o.detail['path']}` while "
+                    f"{o.detail['optimizer'].rsplit('.', 1)[1]}{f' (built by `{built}(...)`)' if built else ''} "
+                    f"gets every parameter of `{o.detail['path']}` while "
                     f"{how} {f'in `{hook}`' if hook else 'in this scope'}: those take optimizer slots for nothing, and "
                     f"any stale or zero grad on them is applied through {o.detail['stateful']}, moving "
                     f"\"frozen\" weights; filter on requires_grad",
