@@ -58,11 +58,10 @@ class ProjectSummaries(Summaries):
         hit = self.project.method(self.facts.path, class_qual, method)
         if hit is None:
             return []
-        effects, shown = hit
+        effects, shown, edges = hit
         name = class_qual.rsplit(".", 1)[-1]
-        edge = Edge(shown_path(self.facts.path), shown, name)
         reach = self.project.method_reach(self.facts.path, class_qual, method) if TRAIN in effects else None
-        return [(k, {**_detail(f"{name}.{method}", k, shown, line), "edges": [edge],
+        return [(k, {**_detail(f"{name}.{method}", k, shown, line), "edges": list(edges),
                      **({"reach_inner": reach} if reach and k == TRAIN else {})})
                 for k, line in effects.items() if k in self.APPLIED]
 

@@ -293,6 +293,12 @@ class Kinds:
                 inherited = self._inherited_attr(base.cls, attr, expr)
                 if inherited is not None:
                     return inherited
+            elif base is None and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+                # `self.model` of a plain class (a trainer): what its methods assign it
+                owner = scope.lookup("self")
+                cls = owner.cls if owner is not None and owner.is_method else None
+                if cls is not None and cls.attrs.get(attr):
+                    return self._class_attr(cls, attr, depth)
             elif base is not None and base.tag == MODULE and base.qual and base.factory is None \
                     and base.wraps is None and self.external_attr_kind is not None:
                 hit = self.external_attr_kind(base.qual, attr)  # a class of another project file

@@ -289,7 +289,7 @@ class Project:
                                    "defs": {m.group(1) for m in _TOP_DEF.finditer(text)}}
         return self._outlines[key]
 
-    def might_act(self, path: Path, name: str) -> bool:
+    def might_act(self, path: Path, name: str, _depth: int = 0) -> bool:
         """Text test before a summary: does the top-level `def`/`class` block of `name` contain a
         word of what summaries record, or call a top-level function of its file whose block does
         (`freeze(self.backbone)` in `__init__`)? (A file's summary costs a parse; most blocks say no.)"""
@@ -301,7 +301,32 @@ class Project:
             return True
         if "acting" not in outline:  # the file's functions whose own block has such a word
             outline["acting"] = _acting_defs(outline["text"])
-        return any(d != name and _called_with_args(block, d) for d in outline["acting"])
+        if any(d != name and _called_with_args(block, d) for d in outline["acting"]):
+            return True
+        return self._base_acts(path, name, _depth)
+
+    def _base_acts(self, path: Path, name: str, _depth: int) -> bool:
+        """A class whose project base class acts (`class Net(BaseModel)`, BaseModel's
+        freeze_backbone() in another file): its instances have that method. Read from the class
+        lines' text, a few classes deep; each base file read is a dependency of the caller's."""
+        line = self._class_line(path, name)
+        if line is None or _depth >= _MAX_REEXPORT:
+            return False
+        outline = self.outline(path)
+        inside = line[line.index("(") + 1:line.rindex(")")]
+        for b in (b.strip() for b in inside.split(",")):
+            if not b.isidentifier():
+                continue  # a keyword (metaclass=...), a dotted library base, a call
+            if b in outline["defs"]:  # a base class of the same file
+                if b != name and self.might_act(path, b, _depth + 1):
+                    return True
+                continue
+            qual = outline["imports"].get(b)
+            hit = self.resolve(str(path), qual) if qual and not is_library(qual) else None
+            if hit is not None and self.might_act(*hit, _depth=_depth + 1):
+                self.used[f"{hit[0].resolve()}#acts {hit[1]}"] = _digest(True)
+                return True
+        return False
 
     def summary(self, path: Path) -> dict | None:
         key = str(path.resolve())
@@ -939,10 +964,11 @@ class Project:
         records = hit[0].get("init_freeze") if hit is not None else None
         return (list(records), hit[1]) if records else None
 
-    def method(self, importer: str, qual: str, method: str) -> tuple[dict, str] | None:
-        """What `method` of a project class (or of a project base class) does to self."""
+    def method(self, importer: str, qual: str, method: str) -> tuple[dict, str, list[Edge]] | None:
+        """What `method` of a project class (or of a project base class) does to self, the file
+        that defines it, and the edges to it: the class's file, then each base's on the way."""
         hit = self._defining(importer, qual, method)
-        return (hit[0]["methods"][method], hit[1]) if hit is not None else None
+        return (hit[0]["methods"][method], hit[1], hit[2]) if hit is not None else None
 
     def method_reach(self, importer: str, qual: str, method: str) -> list | None:
         """The parts of self the train() calls of `method` reach, relative to self (`[[".head",
@@ -950,18 +976,21 @@ class Project:
         hit = self._defining(importer, qual, method)
         return hit[0].get("reach", {}).get(method) if hit is not None else None
 
-    def _defining(self, importer: str, qual: str, method: str, _depth: int = 0) -> tuple[dict, str] | None:
-        """The summary entry of the project class (`qual` or a project base of it) that defines `method`."""
+    def _defining(self, importer: str, qual: str, method: str,
+                  _depth: int = 0) -> tuple[dict, str, list[Edge]] | None:
+        """The summary entry of the project class (`qual` or a project base of it) that defines
+        `method`, its file, and the edges from the importer to it."""
         hit = self.klass(importer, qual)
         if hit is None or _depth > _MAX_REEXPORT:
             return None
         entry, shown, path = hit
+        edge = Edge(shown_path(importer), shown, qual.rsplit(".", 1)[-1])
         if method in entry["methods"]:
-            return entry, shown
+            return entry, shown, [edge]
         for b in entry["bases"]:
             found = self._defining(str(path), b, method, _depth + 1) if b else None
             if found is not None:
-                return found
+                return found[0], found[1], [edge, *found[2]]
         return None
 
     def calls_imported(self, text: str) -> list[str]:
@@ -1017,7 +1046,7 @@ class Project:
         bases = self._recorded_bases(*hit)["bases"] if hit is not None else []
         return any(q.rsplit(".", 1)[-1] in _CALLBACK_NAMES for q in bases)
 
-    def _acts(self, path: Path, name: str) -> bool:
+    def _acts(self, path: Path, name: str, _depth: int = 0) -> bool:
         """Does top-level `name` of project file `path` freeze, train, build an optimizer or
         wrap in DDP, itself or down a chain of files (text tests first, then its summary)?"""
         passes = self._passes_on(path, name)
@@ -1030,8 +1059,19 @@ class Project:
             return any(set(e) & _FLOW_EFFECTS or passes and any(k.startswith(_VIA) for k in e)
                        for e in fn["effects"].values())
         cls = summary.get("classes", {}).get(name)
-        return cls is not None and any(set(e) & _FLOW_EFFECTS for e in (*cls["methods"].values(),
-                                                                        *cls.get("init", {}).get("effects", {}).values()))
+        if cls is None:
+            return False
+        if any(set(e) & _FLOW_EFFECTS for e in (*cls["methods"].values(), *cls.get("init", {}).get("effects", {}).values())):
+            return True
+        if _depth >= _MAX_REEXPORT:
+            return False
+        for b in cls["bases"]:  # a method it inherits from a project base class
+            hit = self.resolve(str(path), b) if b and not is_library(b) else None
+            if hit is None and b and "." not in b and b in summary["classes"] and b != name:
+                hit = (path, b)  # a base of the same file
+            if hit is not None and self._acts(*hit, _depth=_depth + 1):
+                return True
+        return False
 
     def modes_of(self, path: str, class_name: str) -> tuple[bool, bool]:
         """Whether some project file puts instances of `class_name` (defined in `path`) in train()
