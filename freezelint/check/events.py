@@ -582,11 +582,12 @@ class Flow(cst.CSTVisitor):
         extra = {"flag": code_of(value)} if kind == FREEZE_BY_DEFAULT else {}
         if picked:  # a subset of the loop's parameters, picked by their names
             extra["picked"] = picked
-        if target is None and (called or sets_module_flag(self.facts, obj, self.scope)):
+        module_flag = not called and sets_module_flag(self.facts, obj, self.scope)
+        if target is None and (called or module_flag):
             # `model.requires_grad_(False)`, or FZ102's `model.requires_grad = False`: the object names itself
             target, sub = root_of(obj), part_path(obj)
-            if not called:
-                extra["broken"] = "FZ102"
+        if module_flag:  # FZ102's `model.layer1.requires_grad = False` too: a part, frozen only as meant
+            extra["broken"] = "FZ102"
         broken = extra.get("broken") or _broken_form(node)
         if broken:  # the freeze meant, which as written changes nothing: messages say so
             extra["broken"] = broken

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1cf71183251767b22bc333cb4aebbe34'
+RULES_DIGEST = '8fba8c2853b179dd9b021e2c1eb32ba6'
 
 GATES = {
     'FZ002': (
@@ -23,7 +23,7 @@ GATES = {
     ),
     'FZ103': (
         ('req', 'Req', 'REQ', 'required', 'Required', 'trainable'),
-        ('\\.(?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"](?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)[\'\\"]', 'trainable\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]trainable[\'\\"]'),
+        ('\\.(?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"](?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)[\'\\"]', 'trainable\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]trainable[\'\\"]', '\\.requires_grad_\\b(?!\\s*(?:\\(|=(?!=)|:[^=\\n]*=))'),
         (),
     ),
     'FZ104': (

@@ -276,6 +276,12 @@ class Kinds:
         if isinstance(expr, cst.Attribute):
             attr = expr.attr.value
             base = self._kind(expr.value, scope, depth)
+            if attr != "module" and isinstance(expr.value, cst.Name):
+                # `model = DataParallel(model)` elsewhere: the wrapper has no `model.encoder3`, so
+                # such a read runs where `model` is still the model (else it raises)
+                inner = self._unwrapped_name_kind(expr.value.value, scope, depth)
+                if inner is not None:
+                    base = inner
             if attr == "data":
                 # Only Tensor.data is a copy; PackedSequence.data and friends are fields.
                 return Kind(COPY, origin=".data") if base is not None and base.tag == PARAM else None
@@ -406,8 +412,27 @@ class Kinds:
                         wraps.append(k.wraps)
         if not wraps:
             return None
-        kinds = [self._kind(arg, s, depth) for arg, s in wraps]
+        kinds = [(self._unwrapped_name_kind(arg.value, s, depth) if isinstance(arg, cst.Name) else None)
+                 or self._kind(arg, s, depth) for arg, s in wraps]
         return self._agree(kinds) if all(k is not None and k.tag == MODULE for k in kinds) else None
+
+    def _unwrapped_name_kind(self, name: str, scope: Scope, depth: int) -> Kind | None:
+        """What `name` holds where it is not the DataParallel/DDP wrapper it is rebound to around
+        itself (`model = DDP(model)`): its other bindings agreed; None when it has no such
+        rebinding (or nothing else)."""
+        owner = scope.lookup(name)
+        if owner is None:
+            return None
+        bindings = owner.bindings[name]
+        if len(bindings) < 2:
+            return None
+        kinds = [self._binding_kind(name, b, owner, depth) for b in bindings]
+        rest = [k for k in kinds if not (k is not None and k is not PENDING and k.wraps is not None
+                                         and isinstance(k.wraps[0], cst.Name) and k.wraps[0].value == name)]
+        if len(rest) == len(kinds) or not rest:
+            return None
+        found = self._agree(rest)
+        return None if found is PENDING else found
 
     @staticmethod
     def _agree(kinds: Sequence[Kind | None]) -> Kind | None:

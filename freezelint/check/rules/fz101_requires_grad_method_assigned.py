@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.declared import kind_known, reason_unknown
+from freezelint.check.rules._method_reads import method_reads
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, does_nothing, src, value_src
 
 
@@ -22,7 +23,8 @@ class RequiresGradMethodAssigned(Rule):
     fix_title = "Call the method: `x.requires_grad_(v)`"
     fix_unsafe_when = (
         "the object is not known to be a Parameter, Tensor or Module: on an object of another kind "
-        "the call raises where the assignment did not"
+        "the call raises where the assignment did not; or the file reads `.requires_grad_` back as a "
+        "value (`if p.requires_grad_:`, FZ103): those reads see the stored flag, which the call removes"
     )
     bad = [
         Example(
@@ -83,6 +85,25 @@ class RequiresGradMethodAssigned(Rule):
             """,
             unsafe=True,  # `encoder`, `decoder` and `head` are of unknown kind
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(784, 512), nn.Linear(512, 10))
+            for name, param in model.named_parameters():
+                param.requires_grad_ = name.startswith("1.")  # expect: FZ101
+            trainable = [p for p in model.parameters() if p.requires_grad_]  # expect: FZ103
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(784, 512), nn.Linear(512, 10))
+            for name, param in model.named_parameters():
+                param.requires_grad_(name.startswith("1."))  # expect: FZ101
+            trainable = [p for p in model.parameters() if p.requires_grad]  # expect: FZ103
+            """,
+            unsafe=True,  # the filter reads the stored flag back: the call alone would let every one through
+        ),
     ]
     good = [
         """
@@ -98,13 +119,19 @@ class RequiresGradMethodAssigned(Rule):
     ]
 
     def check(self, facts, module) -> Iterable[Finding]:
+        read_back = None
         for store in facts.attr_stores:
             if store.attr != "requires_grad_":
                 continue
+            if read_back is None:
+                read_back = bool(method_reads(module)[0])
             value = value_src(store.value)
             obj = src(store.obj)
             known = kind_known(facts.kind(store.obj, store.ctx))
             how = "" if known else f" ({reason_unknown(obj)})"
+            if read_back:
+                how = " (the file reads `.requires_grad_` back as a value: fix those reads with it, FZ103)"
+                known = False
             yield self.finding(
                 store.attr_node,
                 f"`{obj}.requires_grad_ = {value}` replaces the method with a value and "

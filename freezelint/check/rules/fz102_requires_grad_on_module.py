@@ -6,7 +6,7 @@ from typing import Iterable
 
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Facts
-from freezelint.check.flow import note_used
+from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
 
 
@@ -221,8 +221,50 @@ class RequiresGradOnModule(Rule):
                 layer.requires_grad_(False)  # expect: FZ102
             """,
         ),
+        Example(
+            """
+            import torch
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.encoder3 = nn.Conv2d(32, 32, 3)
+
+            model = Net()
+            model.encoder3.requires_grad = False  # expect: FZ102
+            model = torch.nn.DataParallel(model)  # `model` is the wrapper from here on
+            model.module.encoder3.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            import torch
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.encoder3 = nn.Conv2d(32, 32, 3)
+
+            model = Net()
+            model.encoder3.requires_grad_(False)  # expect: FZ102
+            model = torch.nn.DataParallel(model)  # `model` is the wrapper from here on
+            model.module.encoder3.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+        import torchvision
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = torchvision.models.resnet18(weights=None)
+                self.backbone.requires_grad = False  # redundant: the loop below freezes it
+                for param in self.backbone.parameters():
+                    param.requires_grad = False
+        """,
         """
         import torchvision
 
@@ -325,6 +367,8 @@ class RequiresGradOnModule(Rule):
                 continue
             if not sets_module_flag(facts, store.obj, store.ctx.scope):
                 continue
+            if _done_beside(facts, store):
+                continue
             note_used(facts, self.code, store.attr_node, edges=facts.kinds.edges_behind(store.obj, store.ctx.scope))
             value = value_src(store.value)
             obj = src(store.obj)
@@ -335,3 +379,19 @@ class RequiresGradOnModule(Rule):
                 store.ctx,
                 call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`"),
             )
+
+
+def _done_beside(facts: Facts, store) -> bool:
+    """The same block also makes the change for real (`self.backbone.requires_grad = False` next to
+    `for p in self.backbone.parameters(): p.requires_grad = False`): the module ends as meant, and
+    the broken line is only redundant."""
+    for flow in flows_of(facts).bodies:
+        mine = next((e for e in flow.events if e.stmt is store.ctx.stmt and e.detail.get("broken") == "FZ102"
+                     and e.kind in (FREEZE, UNFREEZE)), None)
+        if mine is None:
+            continue
+        sub = mine.detail.get("sub")
+        return any(e is not mine and e.kind == mine.kind and e.detail.get("sub") == sub
+                   and not e.detail.get("broken") and "picked" not in e.detail
+                   and set(e.branches) == set(mine.branches) for e in flow.events)
+    return False

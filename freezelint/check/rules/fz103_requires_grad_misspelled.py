@@ -8,8 +8,9 @@ import libcst as cst
 
 from freezelint.check.declared import class_declares, declared, is_config, kind_known, reason_unknown
 from freezelint.check.facts import MODULE, PARAM, AttrStore, Facts, Kind
-from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Rule, call_fix, does_nothing, rename_fix, src,
-                                         value_src)
+from freezelint.check.rules._method_reads import method_reads
+from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Fix, Rule, call_fix, does_nothing, rename_fix,
+                                         src, value_src)
 from freezelint.spelling import FOREIGN, is_misspelling
 
 
@@ -22,12 +23,15 @@ class RequiresGradMisspelled(Rule):
     code = "FZ103"
     words = ("req", "Req", "REQ", "required", "Required", "trainable")
     triggers = (r"\." + _GRADLIKE + ASSIGNED, r"['\"]" + _GRADLIKE + r"['\"]", r"trainable" + ASSIGNED,
-                r"['\"]trainable['\"]")
-    what = "Finds assignments to misspellings of `requires_grad` (and Keras' `trainable`)."
+                r"['\"]trainable['\"]", r"\.requires_grad_\b(?!\s*(?:\(|=(?!=)|:[^=\n]*=))")
+    what = ("Finds assignments to misspellings of `requires_grad` (and Keras' `trainable`), and tests of "
+            "`x.requires_grad_`, the method, where the flag `x.requires_grad` was meant.")
     why = (
         "Parameters, tensors and Modules accept any new attribute: `p.require_grad = False`, "
         "`p.requires_grads = False`, `p.requiresGrad = False` or `p.trainable = False` raise nothing "
-        "and freeze nothing. Only reading such an attribute back would fail."
+        "and freeze nothing. Only reading such an attribute back would fail. Read back as a test, "
+        "`p.requires_grad_` is the in-place method, true for every parameter: "
+        "`[p for p in model.parameters() if p.requires_grad_]` keeps the frozen ones too."
     )
     fix_title = "Use `requires_grad` (or `requires_grad_(v)` on a Module)"
     fix_unsafe_when = (
@@ -116,8 +120,37 @@ class RequiresGradMisspelled(Rule):
                     self.requires_grad_(False)  # expect: FZ103
             """,
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+            model[0].requires_grad_(False)
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad_], lr=1e-3)  # expect: FZ103
+            frozen = list(filter(lambda p: not p.requires_grad_, model.parameters()))  # expect: FZ103
+            """,
+            fixed="""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+            model[0].requires_grad_(False)
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ103
+            frozen = list(filter(lambda p: not p.requires_grad, model.parameters()))  # expect: FZ103
+            """,
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(4, 4))
+        freeze = model.requires_grad_  # the bound method, handed on and called
+        freeze(False)
+        if callable(model.requires_grad_) and model.requires_grad_(False) is model:
+            pass
+        """,
         """
         for p in model.parameters():
             p.requires_grad = False
@@ -184,6 +217,7 @@ class RequiresGradMisspelled(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
+        yield from self._method_tests(facts, module)
         for store in facts.attr_stores:
             attr = store.attr
             if store.form == "augassign":
@@ -219,6 +253,27 @@ class RequiresGradMisspelled(Rule):
                 store.ctx,
                 fix,
             )
+
+
+    def _method_tests(self, facts: Facts, module) -> Iterable[Finding]:
+        """`if p.requires_grad_:`: the bound method, always true. Where the file assigns
+        `.requires_grad_ = v` (FZ101) the test reads that stored value back: the rename is right
+        once those assignments are calls, and changes what trains before: then it needs review."""
+        tested = method_reads(module)[1]
+        if not tested:
+            return
+        stored = any(s.attr == "requires_grad_" for s in facts.attr_stores)
+        for attr in tested:
+            obj = src(attr.value)
+            message = (f"`{obj}.requires_grad_` is the in-place method, not the flag: as a test it is always true, "
+                       f"so nothing is told apart by it; read `{obj}.requires_grad`")
+            if stored:
+                message += (" (the file assigns `.requires_grad_ = ...`, FZ101: until those are calls this reads "
+                            "the stored value; fix both together)")
+            how = " (with the FZ101 fixes of the assignments)" if stored else ""
+            yield self.finding(attr.attr, message, None,
+                               Fix(f"Read `{obj}.requires_grad`{how}",
+                                   [(attr.attr, attr.attr.with_changes(value="requires_grad"))], safe=not stored))
 
 
 def _declared_setting(facts: Facts, store: AttrStore, kind: Kind | None) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import libcst as cst
+
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, src
 
@@ -52,11 +54,29 @@ class BnAttributeAfterInit(Rule):
         conv.affine = False  # not a BatchNorm layer (and not our concern here)
         cfg.affine = False
         """,
+        """
+        import torch.nn as nn
+
+        def disable_affine(model):
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.affine = False
+                    m.weight = None  # the parameters go: forward gets weight=None, bias=None
+                    m.bias = None
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
+        # `m.weight = None` and `m.bias = None` beside it: the affine parameters are removed, which
+        # is how affine is turned off after construction (the flag then only keeps repr honest)
+        dropped: dict[tuple[int, str], set[str]] = {}
+        for store in facts.attr_stores:
+            if store.attr in ("weight", "bias") and isinstance(store.value, cst.Name) and store.value.value == "None":
+                dropped.setdefault((id(store.ctx.scope), src(store.obj)), set()).add(store.attr)
         for store in facts.attr_stores:
             if store.attr != "affine" or store.form == "augassign":
+                continue
+            if dropped.get((id(store.ctx.scope), src(store.obj))) == {"weight", "bias"}:
                 continue
             kind = facts.kind(store.obj, store.ctx)
             if kind is None or kind.tag != "module" or not is_batchnorm_class(kind.qual):

@@ -40,6 +40,7 @@ class _Uses(cst.CSTVisitor):
         self.partial = False
         self._loops: list[int] = []
         self._branches: list[tuple[int, int]] = []
+        self._blocks: list[int] = []  # len(_branches) where each enclosing block began
         self._targets: set[int] = set()
 
     def visit_FunctionDef(self, node) -> bool:
@@ -90,7 +91,23 @@ class _Uses(cst.CSTVisitor):
         if node.orelse is not None:
             traverse.visit(node.orelse, self)
         self._branches.pop()
+        if _ends(node.body):
+            # `if sam: return SAM(params)`: the rest of the block runs only where the if did not
+            # take that arm, as an `else` would (dropped where the block ends)
+            self._branches.append((id(node), 1))
         return False
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._blocks.append(len(self._branches))
+
+    def leave_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        del self._branches[self._blocks.pop():]
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self._blocks.append(len(self._branches))
+
+    def leave_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        del self._branches[self._blocks.pop():]
 
     def visit_Call(self, node: cst.Call) -> None:
         # next(it): consumed bit by bit on purpose; len(x): x is a sequence, not an iterator
@@ -105,6 +122,15 @@ class _Uses(cst.CSTVisitor):
     def visit_Name(self, node: cst.Name) -> None:
         if node.value == self.name and id(node) not in self._targets:
             self.uses.append((node, tuple(self._loops), tuple(self._branches)))
+
+
+def _ends(suite: cst.BaseSuite) -> bool:
+    """The block's last statement returns or raises: nothing after its `if` runs from it."""
+    body = suite.body
+    last = body[-1] if body else None
+    if isinstance(last, cst.SimpleStatementLine):
+        last = last.body[-1] if last.body else None
+    return isinstance(last, (cst.Return, cst.Raise))
 
 
 def _second_use(uses: _Uses) -> cst.Name | None:
@@ -179,6 +205,30 @@ class ParamIteratorReused(Rule):
                 return optimizer, scheduler_groups
             """,
         ),
+        Example(
+            """
+            import torch
+
+            def make_opt(model, lr, frozen_run=False):
+                params = filter(lambda p: p.requires_grad, model.parameters())
+                if frozen_run:
+                    return None
+                optimizer = torch.optim.AdamW(params, lr=lr)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)  # expect: FZ305
+                return optimizer
+            """,
+            fixed="""
+            import torch
+
+            def make_opt(model, lr, frozen_run=False):
+                params = list(filter(lambda p: p.requires_grad, model.parameters()))
+                if frozen_run:
+                    return None
+                optimizer = torch.optim.AdamW(params, lr=lr)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)  # expect: FZ305
+                return optimizer
+            """,
+        ),
     ]
     good = [
         """
@@ -215,6 +265,12 @@ class ParamIteratorReused(Rule):
             optimizer = torch.optim.AdamW(params=params, lr=1e-4)  # one use: the keyword is a name
             model_parameters = filter(lambda p: p.requires_grad, model.parameters())
             return deepspeed.initialize(model=model, model_parameters=model_parameters, config=config)
+
+        def make_opt(model, lr, use_sam=False):
+            params = filter(lambda p: p.requires_grad, model.parameters())
+            if use_sam:
+                return torch.optim.SGD(params, lr=lr, momentum=0.9)
+            return torch.optim.AdamW(params, lr=lr)  # the if returned: one use on each path
 
         def attribute_of_the_same_name(self, model):
             params = model.parameters()

@@ -166,8 +166,31 @@ class FreezeAfterDdp(Rule):
                     opt.step()
             """
         ),
+        Example(
+            """
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            model.backbone.requires_grad_(False)
+            model = DDP(model)  # the reducer syncs the head only
+            model.requires_grad_(True)  # expect: FZ306
+            """
+        ),
     ]
     good = [
+        """
+        import torch
+        import torch.nn as nn
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        teacher = DDP(nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8)))  # kept in DDP for SyncBatchNorm
+        for p in teacher.parameters():
+            p.requires_grad = False  # the whole model: no reducer hook ever waits
+        netD = DDP(nn.Sequential(nn.Linear(4, 16), nn.Linear(16, 1)))
+        for real in loader:
+            netD.requires_grad_(True)  # the whole discriminator, back to what the wrap saw
+            netD(real).mean().backward()
+            netD.requires_grad_(False)  # and off for the generator's step
+        """,
         """
         import torchvision
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -238,7 +261,7 @@ class FreezeAfterDdp(Rule):
                 wraps = [w for w in evs if w.kind == DDP_WRAP and w.target == f.target
                          and not (w.index < f.index and rebound(flow, w, f))]
                 if any(w.index < f.index and after(w, f) for w in wraps) and not any(
-                        _rewraps(flow, f, w) for w in wraps):
+                        _rewraps(flow, f, w) or _whole_toggle(flow, f, w) for w in wraps):
                     verb = "freezing" if f.kind == FREEZE else "unfreezing"
                     yield self.finding(
                         f.node,
@@ -247,6 +270,22 @@ class FreezeAfterDdp(Rule):
                         f"fail a step later; change requires_grad before wrapping (or re-wrap)",
                         stmt=f.stmt, facts=facts, used=[f, *wraps],
                     )
+
+
+def _whole_toggle(flow, change, wrap) -> bool:
+    """Every parameter of the wrapped model, not a part or a pick (`ddp.requires_grad_(False)`, a
+    loop over `ddp.module.parameters()`), changed where the wrap's own branches hold: a whole
+    freeze leaves no hook for the reducer to wait on (a DINO teacher, a GAN's discriminator during
+    the generator's step), and a whole unfreeze puts back what the wrap saw when nothing froze the
+    model before it. Partial changes still fail a step later or diverge."""
+    target = change.target
+    whole = (change.detail.get("sub") in (target, f"{target}.module") and "picked" not in change.detail
+             and "via" not in change.detail)  # a helper's change of its argument may be of a part
+    if not whole or wrap.index > change.index or not set(change.branches) <= set(wrap.branches):
+        return False
+    if change.kind == FREEZE:
+        return True
+    return not any(e.kind == FREEZE and e.target == target and e.index < wrap.index for e in flow.events)
 
 
 def _rewraps(flow, change, wrap) -> bool:
