@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8fba8c2853b179dd9b021e2c1eb32ba6'
+RULES_DIGEST = 'e673d765f28cb37e4b707e0b36d3cf2c'
 
 GATES = {
     'FZ002': (

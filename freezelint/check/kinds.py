@@ -124,7 +124,7 @@ def _item(base: Kind | None, index: cst.BaseSlice | None) -> Kind | None:
     return Kind(MODULE)
 
 
-def _from_summary(entry: dict | None) -> Kind | None:
+def from_summary(entry: dict | None) -> Kind | None:
     """The Kind a project summary's "attrs" entry records (summaries._attr_kinds writes it)."""
     if not entry:
         return None
@@ -145,6 +145,8 @@ class Kinds:
         # Set by the engine when the file is checked in a project: is this qualified name an
         # nn.Module class defined in another project file?
         self.external_module_class = None
+        # ... and what a function of another project file returns: (its summary entry, the edge)
+        self.external_returned_kind = None
         # ... and what attribute `attr` of an instance of such a class holds: (qualified class
         # name, attr) -> (its summary's "attrs" entry, the project edge it crossed) or None.
         self.external_attr_kind = None
@@ -308,7 +310,7 @@ class Kinds:
             elif base is not None and base.tag == MODULE and base.qual and base.factory is None \
                     and base.wraps is None and self.external_attr_kind is not None:
                 hit = self.external_attr_kind(base.qual, attr)  # a class of another project file
-                known = _from_summary(hit[0]) if hit is not None else None
+                known = from_summary(hit[0]) if hit is not None else None
                 if known is not None:
                     self._edges[id(expr)] = hit[1]
                     return known
@@ -390,7 +392,7 @@ class Kinds:
         if q is None:
             return None
         hit = self.external_attr_kind(q, attr)
-        known = _from_summary(hit[0]) if hit is not None else None
+        known = from_summary(hit[0]) if hit is not None else None
         if known is not None:
             self._edges[id(expr)] = hit[1]
         return known
@@ -552,6 +554,18 @@ class Kinds:
                 return Kind(MODULE, factory=_factory_key(q, call))
             if self.external_module_class is not None and self.external_module_class(q):
                 return Kind(MODULE, qual=q)
+            if self.external_returned_kind is not None:
+                hit = self.external_returned_kind(q)  # a builder function of another project file
+                known = from_summary(hit[0]) if hit is not None else None
+                if known is not None:
+                    self._edges[id(call)] = hit[1]
+                    return known
+        if isinstance(func, cst.Subscript) and isinstance(func.value, cst.Attribute) \
+                and func.value.attr.value == "__dict__" \
+                and (qualname(func.value.value, scope) or "").startswith("torchvision.models"):
+            # `torchvision.models.__dict__[arch](...)` (PyTorch's ImageNet example, MoCo, DINO): a model
+            # builder picked by name; which one is not known, so nothing of its parts is
+            return Kind(MODULE)
         if isinstance(func, cst.Name):
             fdef = self.resolve_def(func, scope)
             if fdef is not None:

@@ -26,7 +26,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 25
+SUMMARY_VERSION = 26
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -388,7 +388,8 @@ class Project:
         "bases"); `path#libbases Name` -> the library classes that class derives from (library_bases);
         `path#keeps Name` -> what the train() that class runs keeps in eval mode, `path#quiet name` -> the
         parameters that function leaves in their modes (FZ201); `path#frozen name` -> what that
-        function or class leaves frozen (its summary's "frozen", FZ202)."""
+        function or class leaves frozen (its summary's "frozen", FZ202); `path#returns name` -> the
+        Module that function returns (its summary's "returns")."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -399,7 +400,7 @@ class Project:
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
-                    "keeps": self._keeps, "frozen": self._frozen}.get(kind)
+                    "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -483,6 +484,36 @@ class Project:
             return None
         self._use(importer, path, name)
         return entry, shown_path(str(path))
+
+    def returned_kind(self, importer: str, qual: str) -> tuple[dict, Edge] | None:
+        """What a function of another project file returns, when that is a Module (its summary's
+        "returns", as kinds.from_summary reads it; a class of that file named as the importer
+        would name it, `model.ResNet` for `model.resnet50`), with the edge it crossed; None
+        otherwise. A dependency of its own (`path#returns name`)."""
+        if is_library(qual):
+            return None
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return None
+        path, name = hit
+        block = _block((self.outline(path) or {}).get("text", ""), name)
+        if block is None or not block.lstrip().startswith(("def", "async")) or "return" not in block:
+            return None
+        entry = self._returns(path, name)
+        self.used[f"{path.resolve()}#returns {name}"] = _digest(entry)
+        if not entry:
+            return None
+        edge = Edge(shown_path(importer), shown_path(str(path)), name)
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+        if "class" in entry and "." in qual:
+            entry = {**entry, "qual": f"{qual.rsplit('.', 1)[0]}.{entry['class']}"}
+        return entry, edge
+
+    def _returns(self, path: Path, name: str) -> dict | None:
+        summary = self.summary(path)
+        entry = summary["functions"].get(name) if summary else None
+        return entry.get("returns") if entry else None
 
     def returns_fresh(self, importer: str, qual: str) -> bool:
         """A function of another project file returns a model a library call just built, which it

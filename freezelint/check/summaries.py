@@ -134,6 +134,9 @@ def summarise(facts: Facts) -> dict:
                 entry["effects"][RET] = eff
             if _returns_fresh(facts, stmt, callees):
                 entry["fresh"] = True
+            returned = _returned_module(facts, stmt)
+            if returned:  # kinds: a call of it in another file gives a Module
+                entry["returns"] = returned
             # an argument with effects is not left alone (whatever `quiet` found: not asked)
             quiet = [i for i in range(len(params)) if str(i) not in entry["effects"] and callees.quiet(stmt, i)]
             if quiet:  # FZ201: handed the model after train(), it re-freezes nothing
@@ -263,18 +266,41 @@ def _attr_kinds(facts: Facts, info) -> dict[str, dict]:
         if k.tag == PARAM:
             out[attr] = {"kind": PARAM}
             continue
-        entry = {"kind": MODULE}
-        # only library names mean the same in another file (a project class is named as this file imports it)
-        if k.qual and is_library(k.qual) and k.wraps is None:
-            entry["qual"] = k.qual
-        elif k.cls is not None and k.cls.name in facts.classes and k.wraps is None:
-            entry["class"] = k.cls.name  # a class of this file: its own attributes are followed there
-        if k.factory and is_library(k.factory):
-            entry["factory"] = k.factory
-            if k.sub:
-                entry["sub"] = k.sub
-        out[attr] = entry
+        out[attr] = _module_entry(facts, k)
     return out
+
+
+def _module_entry(facts: Facts, k) -> dict:
+    """A Module kind as another file can read it back (kinds._from_summary)."""
+    entry = {"kind": MODULE}
+    # only library names mean the same in another file (a project class is named as this file imports it)
+    if k.qual and is_library(k.qual) and k.wraps is None:
+        entry["qual"] = k.qual
+    elif k.cls is not None and k.cls.name in facts.classes and k.wraps is None:
+        entry["class"] = k.cls.name  # a class of this file: its own attributes are followed there
+    if k.factory and is_library(k.factory):
+        entry["factory"] = k.factory
+        if k.sub:
+            entry["sub"] = k.sub
+    return entry
+
+
+def _returned_module(facts: Facts, func: cst.FunctionDef) -> dict | None:
+    """What every `return` of a top-level function gives, when that is a Module (`model =
+    ResNet(...); return model`): another file's `net = models.resnet50(...)` is then known as one."""
+    values = facts.extracted.returns.get(id(func), [])
+    scope = facts.func_scopes.get(id(func))
+    if not values or scope is None or any(v is None for v in values):
+        return None
+    kinds = [facts.kind(v, scope) for v in values]
+    if any(k is None or k.tag != MODULE for k in kinds):
+        return None
+    entries = [_module_entry(facts, k) for k in kinds]
+    if any(e != entries[0] for e in entries[1:]):
+        return {"kind": MODULE}
+    if "class" in entries[0] and class_declares(facts.classes[entries[0]["class"]], "requires_grad"):
+        return None  # a class that keeps requires_grad as its own setting: nothing holds
+    return entries[0]
 
 
 def _project_instance(facts: Facts, values) -> str | None:

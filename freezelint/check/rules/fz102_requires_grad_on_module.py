@@ -251,6 +251,20 @@ class RequiresGradOnModule(Rule):
             model.module.encoder3.requires_grad_(False)  # expect: FZ102
             """,
         ),
+        Example(
+            """
+            import torchvision.models as models
+
+            model = models.__dict__[arch](weights=None)  # a torchvision builder picked by name
+            model.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            import torchvision.models as models
+
+            model = models.__dict__[arch](weights=None)  # a torchvision builder picked by name
+            model.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
     ]
     good = [
         """

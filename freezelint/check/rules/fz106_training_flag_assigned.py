@@ -8,6 +8,7 @@ import libcst as cst
 
 from freezelint.check import traverse
 from freezelint.check.facts import Ctx, Facts, is_leaf_module_class
+from freezelint.check.flow import note_used
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
 
 # Inside these methods setting the flag directly is how mode switching is implemented.
@@ -264,6 +265,7 @@ class TrainingFlagAssigned(Rule):
                 continue
             if _mode_called_after(store, module):
                 continue
+            note_used(facts, self.code, store.attr_node, edges=facts.kinds.edges_behind(store.obj, store.ctx.scope))
             obj = src(store.obj)
             value = value_src(store.value, "mode")
             yield self.finding(
