@@ -263,3 +263,52 @@ def test_a_builder_that_binds_its_model_once_still_returns_a_fresh_one():
     assert summarise_text(text)["functions"]["make"].get("fresh") is True
     frozen = text.replace("    return", "    model.requires_grad_(False)\n    return")
     assert not summarise_text(frozen)["functions"]["make"].get("fresh")
+
+
+# `self.backbone.requires_grad, self.head.requires_grad = False, True` is the two stores it is, for
+# every rule that reads attribute stores (FZ102, FZ106, ...); a target list unpacking a value the
+# checker cannot read item by item stores nothing known
+UNPACKED = """
+import torch.nn as nn
+import torchvision
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+        self.head = nn.Sequential(nn.Linear(2, 2), nn.Dropout())
+
+    def freeze(self):
+        {store}
+"""
+
+
+@pytest.mark.parametrize("store,codes_found", [
+    ("self.backbone.requires_grad, self.head.requires_grad = False, True", ["FZ102", "FZ102"]),
+    ("[self.backbone.requires_grad, self.head.requires_grad] = [False, True]", ["FZ102", "FZ102"]),
+    ("self.n, (self.backbone.requires_grad, self.m) = 1, (False, 2)", ["FZ102"]),
+    ("self.backbone.training, self.head.training = False, False", ["FZ106", "FZ106"]),
+    ("self.n, self.backbone.training = 0, False", ["FZ106"]),
+    # no guessing: a value that is no display of the target's length, a starred target
+    ("self.backbone.requires_grad, self.head.requires_grad = flags", []),
+    ("self.backbone.requires_grad, self.head.requires_grad = False, True, True", []),
+    ("self.backbone.requires_grad, *self.rest = False, True", []),
+    ("self.backbone.training, self.head.training = (False, False) if x else (True, True)", []),
+])
+def test_each_pair_of_an_unpacked_store_is_a_store(store, codes_found):
+    src = UNPACKED.replace("{store}", store)
+    found = [d.code for d in check_text(src, "ex.py", ALL_STATIC).diagnostics]  # prefiltered, as a run is
+    assert found == codes_found
+    assert [d.code for d in check_text(src, "ex.py", ALL_STATIC, force=True).diagnostics] == codes_found
+
+
+def test_an_unpacked_store_is_fixed_pair_by_pair_where_that_keeps_the_meaning():
+    src = UNPACKED.replace("{store}", "self.backbone.training, self.head.training = False, mode")
+    out = check_text(src, "ex.py", ALL_STATIC, fix="unsafe", force=True).new_text
+    assert out is not None and "self.backbone.train(False); self.head.train(mode)" in out
+    # the values are read before any target is stored: a value a target rebinds keeps the statement
+    swap = UNPACKED.replace("{store}", "mode, self.backbone.training = False, mode")
+    assert [d.code for d in check_text(swap, "ex.py", ALL_STATIC).diagnostics] == ["FZ106"]
+    assert check_text(swap, "ex.py", ALL_STATIC, fix="unsafe", force=True).new_text is None
+    attr = UNPACKED.replace("{store}", "self.backbone.training, self.head.training = self.head.training, False")
+    assert check_text(attr, "ex.py", ALL_STATIC, fix="unsafe", force=True).new_text is None

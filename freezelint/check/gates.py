@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1cf71183251767b22bc333cb4aebbe34'
+RULES_DIGEST = '9e3ec3a39b252a7dea0f7faf8543471a'
 
 GATES = {
     'FZ002': (
@@ -13,17 +13,17 @@ GATES = {
     ),
     'FZ101': (
         ('requires_grad_',),
-        ('requires_grad_\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]requires_grad_[\'\\"]'),
+        ('requires_grad_\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]requires_grad_[\'\\"]'),
         (),
     ),
     'FZ102': (
         ('requires_grad',),
-        ('\\.\\s*requires_grad\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]requires_grad[\'\\"]'),
-        ('\\.\\s*requires_grad\\s*(?::[^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
+        ('\\.\\s*requires_grad\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]requires_grad[\'\\"]'),
+        ('\\.\\s*requires_grad\\s*(?:[:,][^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
     ),
     'FZ103': (
         ('req', 'Req', 'REQ', 'required', 'Required', 'trainable'),
-        ('\\.(?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"](?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)[\'\\"]', 'trainable\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]trainable[\'\\"]'),
+        ('\\.(?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"](?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)[\'\\"]', 'trainable\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]trainable[\'\\"]'),
         (),
     ),
     'FZ104': (
@@ -33,13 +33,13 @@ GATES = {
     ),
     'FZ105': (
         ('requires_grad',),
-        ('\\.\\s*requires_grad\\s*(?::[^=\\n]*)?=(?!=)', 'requires_grad_\\(\\s*(?:False|0|requires_grad\\s*=\\s*False)\\s*\\)'),
+        ('\\.\\s*requires_grad\\s*(?:[:,][^=\\n]*)?=(?!=)', 'requires_grad_\\(\\s*(?:False|0|requires_grad\\s*=\\s*False)\\s*\\)'),
         ('state_dict|torch\\.load|\\.data\\b|\\.detach\\(|\\.clone\\(',),
     ),
     'FZ106': (
         ('training',),
-        ('\\.training\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]training[\'\\"]'),
-        ('\\.training\\s*(?::[^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
+        ('\\.training\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]training[\'\\"]'),
+        ('\\.training\\s*(?:[:,][^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
     ),
     'FZ107': (
         ('eval', 'train', 'freeze', 'requires_grad_'),
@@ -48,7 +48,7 @@ GATES = {
     ),
     'FZ108': (
         ('freeze',),
-        ('self\\.\\w*freeze\\w*\\s*(?::[^=\\n]*)?=(?!=)',),
+        ('self\\.\\w*freeze\\w*\\s*(?:[:,][^=\\n]*)?=(?!=)',),
         ('def[ \\t]+\\w*freeze',),
     ),
     'FZ109': (
@@ -73,8 +73,8 @@ GATES = {
     ),
     'FZ204': (
         ('affine',),
-        ('\\.affine\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]affine[\'\\"]'),
-        ('\\.affine\\s*(?::[^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
+        ('\\.affine\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]affine[\'\\"]'),
+        ('\\.affine\\s*(?:[:,][^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
     ),
     'FZ301': (
         ('requires_grad', 'require_grad', 'requiresGrad', 'freeze_feature_e', 'freeze_base_model'),
