@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '9e3ec3a39b252a7dea0f7faf8543471a'
+RULES_DIGEST = '8172a3846b9360a439f509e57b039371'
 
 GATES = {
     'FZ002': (
