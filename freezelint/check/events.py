@@ -552,7 +552,7 @@ class Flow(cst.CSTVisitor):
         return None
 
     def _opt_build(self, node: cst.Call, q: str) -> None:
-        sources = param_sources(node.args[0].value, self.scope)
+        sources = param_sources(node.args[0].value, self.scope, self.facts.module)
         whole = any(s.path == s.root for s in sources)
         for s in sources:
             self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=q, path=s.path, whole=whole,
