@@ -778,10 +778,10 @@ class Flow(cst.CSTVisitor):
             return [n for n in _bound_names(target) if self._fresh(elt, n) and not self._names(it, n, 1)]
         if isinstance(it, cst.Name):
             bindings = self.scope.bindings.get(it.value, []) if self.scope.lookup(it.value) is self.scope else []
-            if len(bindings) != 1 or bindings[0].how != "expr" or bindings[0].node is None or bindings[0].index \
-                    or self._added_to(it.value):
+            if len(bindings) != 1 or bindings[0].how != "expr" or bindings[0].node is None or bindings[0].index:
                 return []
-            return self._fresh_items(target, bindings[0].node, depth + 1)
+            names = self._fresh_items(target, bindings[0].node, depth + 1)
+            return names if names and not self._added_to(it.value) else []  # the walk only where it decides
         return []
 
     def _added_to(self, container: str) -> bool:
