@@ -397,3 +397,23 @@ def test_a_walrus_in_a_while_test_binds_before_every_pass():
     rebinds = [e for f in flows_of(Facts.of(cst.parse_module(textwrap.dedent(src)))).bodies
                for e in f.events if e.kind == REBIND and e.target == "net"]
     assert [bool(e.loops) for e in rebinds] == [False, True]
+
+
+@pytest.mark.parametrize("freeze,found", [
+    ("model.fc.weight.requires_grad, model.fc.bias.requires_grad = False, False", ["FZ301"]),
+    ("n, model.fc.weight.requires_grad = 1, False", ["FZ301"]),
+    ("model.layer1.requires_grad, n = False, 1", ["FZ102", "FZ301"]),  # the freeze meant (FZ102's)
+    ("model.fc.weight.requires_grad_, n = False, 1", ["FZ101", "FZ301"]),
+    ("model.fc.weight.requires_grad, n = flags", []),  # not paired: no freeze known
+    ("model.fc.weight.requires_grad, n = True, False", []),
+])
+def test_the_flow_layer_sees_each_requires_grad_pair_of_an_unpacked_store(freeze, found):
+    """The freeze is an event for FZ301 as `x.requires_grad = False` alone is, and the text gates
+    let the file through on a default (prefiltered) run."""
+    src = _with("""
+    model = torchvision.models.resnet18()
+    {rebind}
+    opt = torch.optim.Adam(model.parameters())
+    """, freeze)
+    assert [d.code for d in check_text(src, "ex.py", ALL_STATIC).diagnostics] == found
+    assert [d.code for d in check_text(src, "ex.py", ALL_STATIC, force=True).diagnostics] == found

@@ -106,9 +106,9 @@ def requires_grad_sets(node: cst.CSTNode, scope: Scope) -> list[tuple[cst.BaseEx
     FZ101/FZ103 report), `setattr(x, "requires_grad", v)`, `x.requires_grad == v` as a statement
     (FZ104, meant as the assignment) and `x.requires_grad_(v)` (`requires_grad_()` is True). Each
     is (x, v, whether the method was called: on a module it sets every parameter's flag)."""
-    if isinstance(node, cst.Assign):
-        return [(t.target.value, node.value, False) for t in node.targets
-                if isinstance(t.target, cst.Attribute) and _meant_requires_grad(t.target.attr.value)]
+    if isinstance(node, cst.Assign):  # `a.requires_grad, b.requires_grad = False, True` as two (assigned_pairs)
+        return [(target.value, value, False) for t in node.targets for target, value in assigned_pairs(t.target, node.value)
+                if isinstance(target, cst.Attribute) and _meant_requires_grad(target.attr.value)]
     if isinstance(node, cst.AnnAssign):  # `p.requires_grad: bool = False`
         t = node.target
         return [(t.value, node.value, False)] if node.value is not None and isinstance(t, cst.Attribute) \

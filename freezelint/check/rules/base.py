@@ -33,13 +33,16 @@ OPTIMIZER_CALL = (r"(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adag
 # requires_grad turned off / on, in any of the forms the rules understand (events.requires_grad_sets).
 FREEZES = (r"requires_grad\s*(?::[^=\n]*)?=\s*False|requires_grad_\(\s*(?:False|requires_grad\s*=\s*False)"
            r"|['\"]requires_grad['\"]\s*,\s*False"
+           r"|requires_grad\s*(?:,[^=\n]*=[^=\n]*|=[^=\n]*,\s*)False"  # one target of several (`a.x, b.y = u, v`)
            r"|\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\(")  # events.LIBRARY_FREEZES
 # Freezes as meant, including the broken spellings FZ101/FZ103/FZ104 report (the flow rules
 # treat them as the freeze the author intended, so one run reports everything).
 FREEZES_MEANT = (FREEZES + r"|requires_grad_\s*=\s*False|requires_grad\s*==\s*False"
-                 r"|\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\s*=\s*False")
+                 r"|\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\s*=\s*False"
+                 r"|(?:requires_grad_|require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)"
+                 r"\s*(?:,[^=\n]*=[^=\n]*|=[^=\n]*,\s*)False")
 UNFREEZES = (r"requires_grad\s*(?::[^=\n]*)?=\s*True|requires_grad_\(\s*(?:True|requires_grad\s*=\s*True)?\s*\)"
-             r"|['\"]requires_grad['\"]\s*,\s*True")
+             r"|['\"]requires_grad['\"]\s*,\s*True|requires_grad\s*(?:,[^=\n]*=[^=\n]*|=[^=\n]*,\s*)True")
 # A Lightning Callback class: Lightning built the optimizer before its training hooks run, so a
 # file with one needs no optimizer call of its own for FZ301-FZ303 (the module may be elsewhere).
 LIGHTNING_CALLBACK = r"class\s+\w+\s*\([^)]*\b(?:Callback|BaseFinetuning)\b"
