@@ -50,6 +50,7 @@ FRESH_FORMS = [
     "for i, model in enumerate(build_models(cfg)):\n    pass",
     "for name, model in sorted(build_models(cfg).items()):\n    pass",
     "for model, x in zip(build_models(cfg), xs):\n    pass",
+    "for model in tqdm(build_models(cfg)):\n    pass",
     "models = [build_model(c) for c in cfgs]\nfor model in models:\n    pass",
     "with build_model(cfg) as model:\n    pass",
     "assert (model := torchvision.models.resnet18()) is not None",
@@ -64,17 +65,22 @@ KEPT_FORMS = [
     "models = [torchvision.models.resnet34()]\nmodels.append(model)\nfor model in models:\n    pass",
     "for model in models:\n    pass",  # items of a name this body does not bind: may be the model
     "for model in (m.cuda() for m in [model]):\n    pass",
+    "for model in tqdm(models):\n    pass",  # a progress bar over items that may be the model
+    "for model in itertools.chain(build_models(cfg), [model]):\n    pass",
+    "for model in map(prepare, build_models(cfg)):\n    pass",  # `prepare` may return what it is given
     "with model.to(dev) as model:\n    pass",
     "assert (model := model.to(dev)) is not None",
 ]
 HEAD = """\
 import copy
+import itertools
 import torch
 import torch.nn as nn
 import torchvision
 import segmentation_models_pytorch as smp
 from torch.nn.parallel import DistributedDataParallel as DDP
 from peft import get_peft_model
+from tqdm import tqdm
 """
 
 
@@ -340,7 +346,7 @@ def test_an_unpacked_store_is_fixed_pair_by_pair_where_that_keeps_the_meaning():
     assert check_text(attr, "ex.py", ALL_STATIC, fix="unsafe", force=True).new_text is None
 
 
-@pytest.mark.parametrize("rebind", [FRESH_FORMS[0], FRESH_FORMS[6], FRESH_FORMS[7]])
+@pytest.mark.parametrize("rebind", [f for f in FRESH_FORMS if f.startswith(("for model in build", "with", "assert"))])
 def test_fz302_fz303_fz306_a_new_model_of_another_binding_form(rebind):
     assert _found(_with(FZ303, rebind), "FZ303") == []
     assert _found(_with(FZ302, rebind), "FZ302") == []

@@ -760,8 +760,14 @@ class Flow(cst.CSTVisitor):
                 if len(els) != len(pos) or any(isinstance(el, cst.StarredElement) for el in els):
                     return []
                 return [n for el, arg in zip(els, pos) for n in self._fresh_items(el.value, arg, depth + 1)]
-            if q in ("reversed", "sorted", "list", "tuple", "iter", "filter") and pos:
+            if q in ("reversed", "sorted", "list", "tuple", "iter", "filter", "itertools.islice", "itertools.cycle") \
+                    and pos or (q or "").split(".")[0] == "tqdm" and pos:  # the items of what it is given
                 return self._fresh_items(target, pos[-1] if q == "filter" else pos[0], depth + 1)
+            if q == "itertools.chain":
+                each = [set(self._fresh_items(target, arg, depth + 1)) for arg in pos]
+                return sorted(set.intersection(*each)) if each else []
+            if q == "map" or (q or "").startswith("itertools."):
+                return []  # what `f` makes of each item, or items of what it is given: not known
             method = it.func.attr.value if isinstance(it.func, cst.Attribute) and not it.args else None
             if method == "values":
                 return self._fresh_items(target, it.func.value, depth + 1)
