@@ -223,6 +223,88 @@ def test_fz301_a_part_one_arm_of_a_conditional_expression_gives_the_optimizer(fr
     assert [f for f in _codes(_TERNARY.format(freeze=freeze)) if f[1] == "FZ301"] == found
 
 
+_ARMS = """
+import itertools
+
+import torch
+import torch.nn as nn
+
+def main(args):
+    unet, text_encoder = nn.Linear(4, 4), nn.Linear(4, 4)
+    {freeze}
+    if args.train_text_encoder:
+        params = itertools.chain(unet.parameters(), text_encoder.parameters())
+    else:
+        params = unet.parameters()
+    return torch.optim.AdamW(params, lr=1e-4)
+"""
+
+
+@pytest.mark.parametrize("freeze,found", [
+    ("text_encoder.requires_grad_(False)", [(14, "FZ301")]),
+    ("if not args.train_text_encoder: text_encoder.requires_grad_(False)", []),
+    ("if args.other: text_encoder.requires_grad_(False)", []),
+])
+def test_fz301_a_name_each_arm_of_an_if_binds_is_read_as_the_conditional_expression(freeze, found):
+    """`if c: params = A` / `else: params = B` is `params = A if c else B` to FZ301."""
+    assert [f for f in _codes(_ARMS.format(freeze=freeze)) if f[1] == "FZ301"] == found
+
+
+_SIMSIAM = """
+import torch
+import torchvision
+
+def main_worker(args):
+    model = torchvision.models.resnet50()
+    {freeze}
+    if args.fix_pred_lr:
+        optim_params = [{{'params': model.layer1.parameters(), 'fix_lr': False}},
+                        {{'params': model.fc.parameters(), 'fix_lr': True}}]
+    {elif_}else:
+        optim_params = model.parameters()
+    optimizer = torch.optim.SGD(optim_params, 0.1, momentum=0.9, weight_decay=1e-4)
+"""
+
+
+@pytest.mark.parametrize("freeze,elif_,found", [
+    # simsiam's main_simsiam.py freezes nothing: silent, as before
+    ("pass", "", []),
+    # the frozen part is in the optimizer in every arm
+    ("model.layer1.requires_grad_(False)", "", [(13, "FZ301")]),
+    ("model.layer1.requires_grad_(False)", "elif args.rest:\n        optim_params = model.layer1.parameters()\n    ",
+     [(15, "FZ301")]),
+    # an arm filters it: on the other runs the optimizer holds it all the same
+    ("model.layer1.requires_grad_(False)", ("elif args.rest:\n        optim_params = filter(lambda p: p.requires_grad, "
+                                            "model.parameters())\n    "), [(15, "FZ301")]),
+])
+def test_fz301_simsiam_optim_params_bound_in_each_arm(freeze, elif_, found):
+    src = _SIMSIAM.format(freeze=freeze, elif_=elif_)
+    assert [f for f in _codes(src) if f[1] == "FZ301"] == found
+
+
+@pytest.mark.parametrize("binds", [
+    # the first binding is replaced on every run: which one the optimizer gets is not followed
+    "optim_params = model.parameters()\n    optim_params = model.fc.parameters()",
+    # no `else`: an arm that binds nothing may keep an earlier binding
+    "optim_params = model.parameters()\n    if args.fix:\n        optim_params = model.fc.parameters()",
+    # an arm binding twice
+    ("if args.fix:\n        optim_params = model.parameters()\n        optim_params = model.fc.parameters()\n"
+     "    else:\n        optim_params = model.fc.parameters()"),
+])
+def test_fz301_names_bound_other_than_once_per_arm_are_not_followed(binds):
+    src = textwrap.dedent("""
+    import torch
+    import torchvision
+
+    def main_worker(args):
+        model = torchvision.models.resnet50()
+        model.layer1.requires_grad_(False)
+        {binds}
+        optimizer = torch.optim.SGD(optim_params, 0.1, momentum=0.9)
+    """).replace("{binds}", binds)
+    assert [f for f in _codes(src) if f[1] == "FZ301"] == []
+
+
 _RESET_LOOP = """
 import torch
 import torch.nn as nn

@@ -477,6 +477,23 @@ def test_a_file_that_calls_a_class_through_its_imported_module_is_checked(cli, t
                                         "y = mb.DIM\nos.path.join(a)\n") == ["models.builder.SimSiam"]
 
 
+def test_simsiam_optim_params_bound_in_each_arm_of_an_if_is_judged_as_one_binding(cli, tmp_path):
+    """main_simsiam.py as written: `optim_params` is the encoder and predictor groups under
+    `args.fix_pred_lr`, else `model.parameters()`, of the DDP-wrapped SimSiam. The frozen bias is in
+    the optimizer on every run, as in the one-binding version above: the same FZ301."""
+    root = _copy("initfreeze_bad", tmp_path)
+    (root / "train.py").write_text(
+        "import torch\nimport torchvision.models as tvm\n\nimport models.builder\n\n\n"
+        "def main_worker(gpu, args):\n    model = models.builder.SimSiam(tvm.resnet50, args.dim)\n"
+        "    model = torch.nn.parallel.DistributedDataParallel(model.cuda(), device_ids=[gpu])\n"
+        "    if args.fix_pred_lr:\n"
+        "        optim_params = [{'params': model.module.encoder.parameters(), 'fix_lr': False},\n"
+        "                        {'params': model.module.predictor.parameters(), 'fix_lr': True}]\n"
+        "    else:\n        optim_params = model.parameters()\n"
+        "    return torch.optim.SGD(optim_params, 0.05, momentum=0.9, weight_decay=1e-4)\n")
+    assert _found(cli, root, "--no-cache", "train.py") == [("train.py", 15, "FZ301")]
+
+
 def test_a_helper_of_another_file_that_unfreezes_and_adds_the_group_is_not_fz303(cli, tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
     helper = ("def unfreeze(optimizer, layer):\n    layer.requires_grad_(True)\n"

@@ -106,9 +106,9 @@ def requires_grad_sets(node: cst.CSTNode, scope: Scope) -> list[tuple[cst.BaseEx
     FZ101/FZ103 report), `setattr(x, "requires_grad", v)`, `x.requires_grad == v` as a statement
     (FZ104, meant as the assignment) and `x.requires_grad_(v)` (`requires_grad_()` is True). Each
     is (x, v, whether the method was called: on a module it sets every parameter's flag)."""
-    if isinstance(node, cst.Assign):
-        return [(t.target.value, node.value, False) for t in node.targets
-                if isinstance(t.target, cst.Attribute) and _meant_requires_grad(t.target.attr.value)]
+    if isinstance(node, cst.Assign):  # `a.requires_grad, b.requires_grad = False, True` as two (assigned_pairs)
+        return [(target.value, value, False) for t in node.targets for target, value in assigned_pairs(t.target, node.value)
+                if isinstance(target, cst.Attribute) and _meant_requires_grad(target.attr.value)]
     if isinstance(node, cst.AnnAssign):  # `p.requires_grad: bool = False`
         t = node.target
         return [(t.value, node.value, False)] if node.value is not None and isinstance(t, cst.Attribute) \
@@ -151,6 +151,7 @@ class Flow(cst.CSTVisitor):
         self._bn_guard: list[str] = []  # names proven BatchNorm by an enclosing check
         self._tests: list[list] = []  # the enclosing `if` tests, innermost last, each [test, arm]
         self._comps: list[Scope] = []  # comprehensions entered, innermost last
+        self._heads: list[cst.While | None] = []  # the loop whose head (`while` test) is being visited
         self.returns: list[cst.BaseExpression | None] = []  # values of this body's `return`s
 
     @classmethod
@@ -229,9 +230,14 @@ class Flow(cst.CSTVisitor):
 
     def _loop(self, node, parts) -> bool:
         self._stmt = node
+        self._heads.append(node if isinstance(node, cst.While) else None)
         for part in parts[:1]:
             traverse.visit(part, self)
+        self._heads.pop()
         self._loops.append(id(node))
+        if isinstance(node, cst.For):  # the target is bound at the head of every pass
+            for name in self._fresh_items(node.target, node.iter, 0):
+                self._emit(REBIND, name, node.iter, items=True)
         for part, own in zip(parts[1:], (node, None)):  # a continue in the loop's `else` is another loop's
             if part is not None:
                 self._body_loops.append(own)
@@ -245,6 +251,25 @@ class Flow(cst.CSTVisitor):
 
     def visit_While(self, node: cst.While) -> bool:
         return self._loop(node, [node.test, node.body, node.orelse])
+
+    def visit_With(self, node: cst.With) -> None:
+        self._stmt = node
+
+    def leave_WithItem(self, node: cst.WithItem) -> None:
+        # `with build() as model:` binds what the new object's __enter__ gives, that object
+        # itself for a Module or any usual context manager: a REBIND where `model = build()` is one
+        if node.asname is not None:
+            self._rebind(node.asname.name, node.item)
+
+    def leave_NamedExpr(self, node: cst.NamedExpr) -> None:
+        # `(model := build())`, bound where the expression is evaluated; a walrus in a `while` test
+        # binds again before every pass: the REBIND is in the loop, as a `for` target's is
+        head = self._heads[-1] if self._heads else None
+        if head is not None:
+            self._loops.append(id(head))
+        self._rebind(node.target, node.value)
+        if head is not None:
+            self._loops.pop()
 
     def visit_If(self, node: cst.If) -> bool:
         self._stmt = node
@@ -527,7 +552,7 @@ class Flow(cst.CSTVisitor):
         return None
 
     def _opt_build(self, node: cst.Call, q: str) -> None:
-        sources = param_sources(node.args[0].value, self.scope)
+        sources = param_sources(node.args[0].value, self.scope, self.facts.module)
         whole = any(s.path == s.root for s in sources)
         for s in sources:
             self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=q, path=s.path, whole=whole,
@@ -705,13 +730,86 @@ class Flow(cst.CSTVisitor):
         one. A value that names the old object (`model.to(dev)`, `DDP(model)`, `torch.compile(model)`,
         `accelerator.prepare(model, opt)`, `get_peft_model(model, cfg)`), directly or through a name
         of this body bound from it (`accelerator.unwrap_model(ddp)`), may be that object: no event."""
-        for t in target.elements if isinstance(target, (cst.Tuple, cst.List)) else [target]:
-            t = t.value if isinstance(t, (cst.Element, cst.StarredElement)) else t
-            name = t.value if isinstance(t, cst.Name) else _self_attr(t)
-            call = unwrap_self_returning(value)
-            if name and isinstance(call, cst.Call) and "unwrap" not in (dotted(call.func) or "") \
-                    and not self._names(value, name, 1):
+        for name in _bound_names(target):
+            if self._fresh(value, name):
                 self._emit(REBIND, name, value)
+
+    def _fresh(self, value: cst.BaseExpression, name: str) -> bool:
+        """`name = value` binds a new object: a call that does not read the name (`_rebind`)."""
+        call = unwrap_self_returning(value)
+        return isinstance(call, cst.Call) and "unwrap" not in (dotted(call.func) or "") \
+            and not self._names(value, name, 1)
+
+    def _fresh_items(self, target: cst.BaseExpression, it: cst.BaseExpression, depth: int) -> list[str]:
+        """The names of a `for` target that each pass binds to a new object, by `_fresh`'s test of
+        where the items come from: `for model in build_models(cfg)`, `for model in [resnet18(),
+        resnet50()]`, through `enumerate`/`zip`/`sorted`/`.items()`/`.values()` and a name of this
+        body bound once to such a value (`models = build_models(cfg)`) that nothing adds to. Items
+        of a name otherwise (`for model in models`, a parameter) may be the object the name held
+        (`for model in [model]`, `models.append(model)`): none."""
+        if depth > 3:
+            return []
+        if isinstance(it, cst.Call):
+            q, args = self.facts.qualname(it.func, self.scope), [a for a in it.args if a.keyword is None]
+            pos = [a.value for a in args if not a.star]
+            if q in ("enumerate", "zip", "reversed", "sorted", "list", "tuple", "iter", "filter") and len(pos) != len(args):
+                return []  # `zip(*groups)`
+            if q == "enumerate" and pos:
+                return self._fresh_items(_pair(target)[1], pos[0], depth + 1) if _pair(target) else []
+            if q == "zip":
+                els = target.elements if isinstance(target, (cst.Tuple, cst.List)) else ()
+                if len(els) != len(pos) or any(isinstance(el, cst.StarredElement) for el in els):
+                    return []
+                return [n for el, arg in zip(els, pos) for n in self._fresh_items(el.value, arg, depth + 1)]
+            if q in ("reversed", "sorted", "list", "tuple", "iter", "filter", "itertools.islice", "itertools.cycle") \
+                    and pos or (q or "").split(".")[0] == "tqdm" and pos:  # the items of what it is given
+                return self._fresh_items(target, pos[-1] if q == "filter" else pos[0], depth + 1)
+            if q == "itertools.chain":
+                each = [set(self._fresh_items(target, arg, depth + 1)) for arg in pos]
+                return sorted(set.intersection(*each)) if each else []
+            if q == "map" or (q or "").startswith("itertools."):
+                return []  # what `f` makes of each item, or items of what it is given: not known
+            method = it.func.attr.value if isinstance(it.func, cst.Attribute) and not it.args else None
+            if method == "values":
+                return self._fresh_items(target, it.func.value, depth + 1)
+            if method == "items":
+                return self._fresh_items(_pair(target)[1], it.func.value, depth + 1) if _pair(target) else []
+            return [n for n in _bound_names(target) if self._fresh(it, n)]
+        if isinstance(it, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
+            values = [el.value for el in it.elements if isinstance(el, (cst.Element, cst.DictElement))]
+            if not values or len(values) != len(it.elements):
+                return []  # `[*models, net]`, `{**a}`
+            return [n for n in _bound_names(target) if all(self._fresh(v, n) for v in values)]
+        if isinstance(it, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
+            elt = it.value if isinstance(it, cst.DictComp) else it.elt
+            return [n for n in _bound_names(target) if self._fresh(elt, n) and not self._names(it, n, 1)]
+        if isinstance(it, cst.Name):
+            bindings = self.scope.bindings.get(it.value, []) if self.scope.lookup(it.value) is self.scope else []
+            if len(bindings) != 1 or bindings[0].how != "expr" or bindings[0].node is None or bindings[0].index:
+                return []
+            names = self._fresh_items(target, bindings[0].node, depth + 1)
+            return names if names and not self._added_to(it.value) else []  # the walk only where it decides
+        return []
+
+    def _added_to(self, container: str) -> bool:
+        """Something of this body may put an object into the list or dict `container` names:
+        `models.append(m)`, `models[k] = m`, `models += [m]`, or it is handed on (`fill(models)`)."""
+        root = self.scope.node if self.scope.node is not None else self.facts.module
+        for n in walk(root):
+            if isinstance(n, cst.Call):
+                if isinstance(n.func, cst.Attribute) and isinstance(n.func.value, cst.Name) \
+                        and n.func.value.value == container and n.func.attr.value not in ("items", "values", "keys"):
+                    return True
+                if any(isinstance(a.value, cst.Name) and a.value.value == container for a in n.args) \
+                        and self.facts.qualname(n.func, self.scope) not in _ITERATING:
+                    return True
+            elif isinstance(n, (cst.AugAssign, cst.Assign)):
+                targets = [n.target] if isinstance(n, cst.AugAssign) else [t.target for t in n.targets]
+                if any(isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name) and t.value.value == container
+                       or isinstance(n, cst.AugAssign) and isinstance(t, cst.Name) and t.value == container
+                       for t in targets):
+                    return True
+        return False
 
     def _names(self, expr: cst.BaseExpression, name: str, depth: int) -> bool:
         """`expr` reads `name` (a name, or `self.x`), or reads a name of this body whose value does
@@ -875,6 +973,31 @@ class Flow(cst.CSTVisitor):
                 if mine is not None:
                     return mine
         return found[0] if found else None
+
+
+# builtins that read the items of what they are given, and keep none of it
+_ITERATING = frozenset({"enumerate", "zip", "reversed", "sorted", "list", "tuple", "iter", "filter", "len", "print",
+                        "map", "any", "all", "sum", "min", "max", "isinstance"})
+
+
+def _bound_names(target: cst.BaseExpression) -> list[str]:
+    """The names (or `self.x`) an assignment target binds whole: `model`, `model, tok`, not
+    `model.fc` (a part replaced: REPLACE) or `models[0]`."""
+    out = []
+    for t in target.elements if isinstance(target, (cst.Tuple, cst.List)) else [target]:
+        t = t.value if isinstance(t, (cst.Element, cst.StarredElement)) else t
+        name = t.value if isinstance(t, cst.Name) else _self_attr(t)
+        if name:
+            out.append(name)
+    return out
+
+
+def _pair(target: cst.BaseExpression) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+    """`i, model` of `for i, model in enumerate(...)` (or `.items()`), else None."""
+    if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2 \
+            and not any(isinstance(el, cst.StarredElement) for el in target.elements):
+        return target.elements[0].value, target.elements[1].value
+    return None
 
 
 _CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",

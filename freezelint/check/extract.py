@@ -307,11 +307,14 @@ class Extractor(cst.CSTVisitor):
     def visit_Assign(self, node: cst.Assign) -> None:
         n = len(node.targets)
         for i, t in enumerate(node.targets):
-            for target, value in assigned_pairs(t.target, node.value):  # `a, b = x, y`: two assignments
+            pairs = assigned_pairs(t.target, node.value)  # `a, b = x, y`: two assignments
+            for target, value in pairs:
                 self._bind_target(target, Binding("expr", value, self._scope))
-            if isinstance(t.target, cst.Attribute):
-                self.attr_stores.append(AttrStore(t.target.value, t.target.attr.value, t.target,
-                                                  node.value, "assign", node, self._ctx(), i))
+                # `self.backbone.requires_grad, self.head.requires_grad = False, True`: two stores;
+                # a target unpacking a value that is no display of its length stores nothing known
+                if isinstance(target, cst.Attribute):
+                    self.attr_stores.append(AttrStore(target.value, target.attr.value, target, value, "assign",
+                                                      node, self._ctx(), i, unpacked=target is not t.target))
         del n
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:

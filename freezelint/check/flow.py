@@ -21,8 +21,8 @@ from freezelint.check.syntax import dotted
 from freezelint.check.traverse import walk
 
 __all__ = ["ACTIVITY", "ADD_GROUP", "BN_FREEZE", "DDP_WRAP", "EVAL", "FREEZE", "FREEZE_BY_DEFAULT", "OPAQUE",
-           "OPT_BUILD", "REBIND", "REPLACE", "TRAIN", "UNFREEZE", "Event", "FileFlows", "Flow", "after", "between",
-           "dropped_on_return", "flows_of", "note_used", "rebound"]
+           "OPT_BUILD", "REBIND", "REPLACE", "TRAIN", "UNFREEZE", "Event", "FileFlows", "Flow", "after", "apart",
+           "between", "dropped_on_return", "flows_of", "note_used", "rebound"]
 
 
 class ProjectSummaries(Summaries):
@@ -388,3 +388,14 @@ def rebound(flow: Flow, a: Event, b: Event) -> bool:
     on that name, is about another object than `a` was (`model = nn.Sequential(...)` again between
     a freeze and the optimizer). One that keeps the object (`model = DDP(model)`) is no REBIND."""
     return any(e.kind == REBIND and e.target == a.target for e in between(flow, a, b))
+
+
+def apart(flow: Flow, a: Event, b: Event) -> bool:
+    """`a` and `b`, paired whatever their order (FZ301: a freeze anywhere in the optimizer's scope),
+    never meet on one object: each order they can run in crosses a REBIND of `a`'s name (`opt =
+    Adam(model.parameters())`, then `model = Net()` and its freeze; a `for model in build_models()`
+    pass freezing its model after the optimizer of the pass before)."""
+    orders = [(x, y) for x, y in ((a, b), (b, a)) if after(x, y)]
+    return bool(orders) and all(any(e.kind == REBIND and e.target == a.target for e in between(flow, x, y))
+                                for x, y in orders)
+

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e673d765f28cb37e4b707e0b36d3cf2c'
+RULES_DIGEST = 'dd87d0717b3599fd7fc84de70112a7b7'
 
 GATES = {
     'FZ002': (
@@ -13,17 +13,17 @@ GATES = {
     ),
     'FZ101': (
         ('requires_grad_',),
-        ('requires_grad_\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]requires_grad_[\'\\"]'),
+        ('requires_grad_\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]requires_grad_[\'\\"]'),
         (),
     ),
     'FZ102': (
         ('requires_grad',),
-        ('\\.\\s*requires_grad\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]requires_grad[\'\\"]'),
-        ('\\.\\s*requires_grad\\s*(?::[^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
+        ('\\.\\s*requires_grad\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]requires_grad[\'\\"]'),
+        ('\\.\\s*requires_grad\\s*(?:[:,][^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
     ),
     'FZ103': (
         ('req', 'Req', 'REQ', 'required', 'Required', 'trainable'),
-        ('\\.(?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"](?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)[\'\\"]', 'trainable\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]trainable[\'\\"]', '\\.requires_grad_\\b(?!\\s*(?:\\(|=(?!=)|:[^=\\n]*=))'),
+        ('\\.(?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"](?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)[\'\\"]', 'trainable\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]trainable[\'\\"]', '\\.requires_grad_\\b(?!\\s*(?:\\(|=(?!=)|:[^=\\n]*=))'),
         (),
     ),
     'FZ104': (
@@ -33,13 +33,13 @@ GATES = {
     ),
     'FZ105': (
         ('requires_grad',),
-        ('\\.\\s*requires_grad\\s*(?::[^=\\n]*)?=(?!=)', 'requires_grad_\\(\\s*(?:False|0|requires_grad\\s*=\\s*False)\\s*\\)'),
+        ('\\.\\s*requires_grad\\s*(?:[:,][^=\\n]*)?=(?!=)', 'requires_grad_\\(\\s*(?:False|0|requires_grad\\s*=\\s*False)\\s*\\)'),
         ('state_dict|torch\\.load|\\.data\\b|\\.detach\\(|\\.clone\\(',),
     ),
     'FZ106': (
         ('training',),
-        ('\\.training\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]training[\'\\"]'),
-        ('\\.training\\s*(?::[^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
+        ('\\.training\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]training[\'\\"]'),
+        ('\\.training\\s*(?:[:,][^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
     ),
     'FZ107': (
         ('eval', 'train', 'freeze', 'requires_grad_'),
@@ -48,7 +48,7 @@ GATES = {
     ),
     'FZ108': (
         ('freeze',),
-        ('self\\.\\w*freeze\\w*\\s*(?::[^=\\n]*)?=(?!=)',),
+        ('self\\.\\w*freeze\\w*\\s*(?:[:,][^=\\n]*)?=(?!=)',),
         ('def[ \\t]+\\w*freeze',),
     ),
     'FZ109': (
@@ -64,7 +64,7 @@ GATES = {
     'FZ202': (
         ('BatchNorm', 'torchvision', 'timm'),
         ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', 'resnet\\w*\\s*\\(', 'resnext\\w*\\s*\\(', 'wide_resnet\\w*\\s*\\(', 'densenet\\w*\\s*\\(', 'efficientnet\\w*\\s*\\(', 'mobilenet\\w*\\s*\\(', 'mnasnet\\w*\\s*\\(', 'shufflenet\\w*\\s*\\(', 'inception_v3\\w*\\s*\\(', 'googlenet\\w*\\s*\\(', 'vgg\\d+_bn\\w*\\s*\\(', 'regnet\\w*\\s*\\(', 'maxvit\\w*\\s*\\(', 'create_model\\('),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (
         ('BatchNorm',),
@@ -73,13 +73,13 @@ GATES = {
     ),
     'FZ204': (
         ('affine',),
-        ('\\.affine\\s*(?::[^=\\n]*)?=(?!=)', '[\'\\"]affine[\'\\"]'),
-        ('\\.affine\\s*(?::[^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
+        ('\\.affine\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]affine[\'\\"]'),
+        ('\\.affine\\s*(?:[:,][^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
     ),
     'FZ301': (
         ('requires_grad', 'require_grad', 'requiresGrad', 'freeze_feature_e', 'freeze_base_model'),
         ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False|requires_grad\\s*=[^=\\n][^\\n]*\\b(?:in|startswith|endswith)\\b', '\\.(?:named_)?parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False|(?:requires_grad_|require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|requires_grad\\s*=[^=\\n][^\\n]*\\b(?:in|startswith|endswith)\\b', '\\.(?:named_)?parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
     ),
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
@@ -89,7 +89,7 @@ GATES = {
     'FZ303': (
         ('requires_grad', 'make_trainable'),
         ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b', 'class\\s+\\w+\\s*\\([^)]*Callback\\b'),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True|\\bmake_trainable\\s*\\(', 'requires_grad|\\bmake_trainable\\s*\\('),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)True|\\bmake_trainable\\s*\\(', 'requires_grad|\\bmake_trainable\\s*\\('),
     ),
     'FZ304': (
         ('optim',),
@@ -104,12 +104,12 @@ GATES = {
     'FZ306': (
         ('DistributedDataParallel',),
         ('DistributedDataParallel',),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True',),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)True',),
     ),
     'FZ307': (
         ('set_to_none',),
         ('set_to_none\\s*=\\s*False',),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(', '\\.backward\\('),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(', '\\.backward\\('),
     ),
     'FZ401': (
         ('load_state_dict',),

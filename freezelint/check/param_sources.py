@@ -11,7 +11,8 @@ A comprehension with a condition holds a subset nobody can name (`if "head" in n
 only beside its complement over the same parameters (`p.ndim > 1` / `p.ndim <= 1`, `X` / `not X`):
 together they hold them all, as the weight-decay split of HF, timm and nanoGPT does. A condition
 on requires_grad is the filter, not a subset: it makes the source filtered. A name is followed to
-its one assignment in its scope; anything else says nothing (precision first).
+its one assignment in its scope, or to its one assignment in each arm of an if/elif/else chain that
+nothing else binds it in (read as `A if c else B`); anything else says nothing (precision first).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, replace
 import libcst as cst
 
 from freezelint.check.scopes import Scope
-from freezelint.check.syntax import code_of, dotted, root_of, string_value
+from freezelint.check.syntax import code_of, dotted, root_of, string_value, walk
 
 _MAX_DEPTH = 4
 _PARAM_METHODS = ("parameters", "named_parameters")
@@ -59,12 +60,13 @@ class _Comp:
     node: cst.BaseExpression | None = None  # the comprehension
 
 
-def param_sources(source: cst.BaseExpression, scope: Scope) -> list[Source]:
-    """The parameter sources of an optimizer's first argument (see the module docstring)."""
+def param_sources(source: cst.BaseExpression, scope: Scope, module: cst.Module | None = None) -> list[Source]:
+    """The parameter sources of an optimizer's first argument (see the module docstring). With
+    the `module`, a name bound in each arm of an if/else at module level is followed too."""
     filtered = "requires_grad" in code_of(source)
     found: list[Source] = []
     comps: list[_Comp] = []
-    _collect(source, scope, None, filtered, found, comps, 0)
+    _collect(source, scope, None, filtered, found, comps, 0, module=module)
     for c in comps:
         # a filtered subset holds no frozen parameter whatever its other condition: it counts too
         if c.cond is None or c.filtered or any(o is not c and o.key == c.key and _complement(o.cond, c.cond)
@@ -74,16 +76,20 @@ def param_sources(source: cst.BaseExpression, scope: Scope) -> list[Source]:
 
 
 def _collect(expr: cst.BaseExpression, scope: Scope, group: cst.Dict | None, filtered: bool,
-             found: list[Source], comps: list[_Comp], depth: int, follow: bool = True) -> None:
+             found: list[Source], comps: list[_Comp], depth: int, follow: bool = True,
+             module: cst.Module | None = None) -> None:
     """`follow`: `expr` stands where parameters (or groups of them) go, so a name there is one of
     them and is followed to its value; inside anything else (`next(model.parameters()).device`)
     only a `.parameters()` written in place counts, as it always did."""
     if depth > _MAX_DEPTH:
         return
+
+    def collect(e, grp=group, filt=filtered, fol=True, dep=depth):
+        _collect(e, scope, grp, filt, found, comps, dep, fol, module)
     if isinstance(expr, cst.Dict) and group is None and follow:
         for el in expr.elements:
             if isinstance(el, cst.DictElement) and string_value(el.key) == "params":
-                _collect(el.value, scope, expr, filtered, found, comps, depth)
+                collect(el.value, grp=expr)
         return
     if isinstance(expr, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
         comp = _comp(expr, scope, group, filtered, depth)
@@ -97,25 +103,17 @@ def _collect(expr: cst.BaseExpression, scope: Scope, group: cst.Dict | None, fil
     if isinstance(expr, cst.Name):
         value = _assigned(expr, scope) if follow else None
         if value is not None:
-            _collect(value, scope, group, filtered or "requires_grad" in code_of(value), found, comps, depth + 1)
+            collect(value, filt=filtered or "requires_grad" in code_of(value), dep=depth + 1)
+        elif follow:
+            # `if c: params = A` / `else: params = B` (simsiam's `optim_params`): as `A if c else B`
+            values = _arm_values(expr, scope, module)
+            if values:
+                _arms(values, scope, group, filtered, found, comps, depth + 1, module)
         return
     if isinstance(expr, cst.Lambda):
         return
     if follow and isinstance(expr, cst.IfExp):
-        # what both arms hold is held on every run; what one arm holds, only when its condition says
-        arms = []
-        for arm in (expr.body, expr.orelse):
-            got: list[Source] = []
-            _collect(arm, scope, group, filtered, got, comps, depth)
-            arms.append(got)
-        both = {(s.root, s.path) for s in arms[0]} & {(s.root, s.path) for s in arms[1]}
-        seen = set()
-        for s in arms[0] + arms[1]:
-            key = (s.root, s.path)
-            if key in both and key in seen:
-                continue
-            seen.add(key)
-            found.append(s if key in both else replace(s, conditional=True))
+        _arms([expr.body, expr.orelse], scope, group, filtered, found, comps, depth, module)
         return
     if follow and isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
         inner = [e.value for e in expr.elements]
@@ -128,10 +126,75 @@ def _collect(expr: cst.BaseExpression, scope: Scope, group: cst.Dict | None, fil
             kids = [child] if isinstance(child, cst.BaseExpression) else \
                 [c for c in child.children if isinstance(c, cst.BaseExpression)]  # Arg, Element, ...
             for k in kids:
-                _collect(k, scope, group, filtered, found, comps, depth, follow=False)
+                collect(k, fol=False)
         return
     for e in inner:
-        _collect(e, scope, group, filtered, found, comps, depth)
+        collect(e)
+
+
+def _arms(values: list[cst.BaseExpression], scope: Scope, group: cst.Dict | None, filtered: bool,
+          found: list[Source], comps: list[_Comp], depth: int, module: cst.Module | None) -> None:
+    """One of `values` is what the optimizer gets, on each run: what every arm holds is held on
+    every run; what only some hold, only when their conditions say (`conditional`)."""
+    arms = []
+    for arm in values:
+        got: list[Source] = []
+        _collect(arm, scope, group, filtered or "requires_grad" in code_of(arm), got, comps, depth, module=module)
+        arms.append(got)
+    # a part one arm filters on requires_grad and another does not is a source of each kind, on some runs
+    keys = [{(s.root, s.path, s.filtered) for s in got} for got in arms]
+    every = set.intersection(*keys)
+    seen = set()
+    for s in (s for got in arms for s in got):
+        key = (s.root, s.path, s.filtered)
+        if key in every and key in seen:
+            continue
+        seen.add(key)
+        found.append(s if key in every else replace(s, conditional=True))
+
+
+def _arm_values(name: cst.Name, scope: Scope, module: cst.Module | None) -> list[cst.BaseExpression]:
+    """The values of `name` where each arm of one `if`/`elif`/`else` chain binds it once, as a
+    statement of the arm itself, and nothing else binds it: whenever it is read after the chain,
+    it holds one of them. Empty otherwise (a binding after another may replace it: not followed)."""
+    owner = scope.lookup(name.value)
+    bindings = owner.bindings.get(name.value, []) if owner is not None else []
+    if not 2 <= len(bindings) <= 4 or any(b.how != "expr" or b.index or b.node is None for b in bindings):
+        return []
+    root = owner.node if owner.node is not None else module
+    body = getattr(root, "body", None)
+    if body is None or isinstance(root, cst.Lambda):
+        return []
+    nodes = {id(b.node) for b in bindings}
+    for n in walk(root):
+        values = _chain_values(n, name.value) if isinstance(n, cst.If) else None
+        if values is not None and sorted(id(v) for v in values) == sorted(nodes):
+            return values
+    return []
+
+
+def _chain_values(node: cst.If, name: str) -> list[cst.BaseExpression] | None:
+    """The value each arm of the chain `node` starts binds `name` to, or None where an arm does
+    not bind it by exactly one plain assignment among its own statements, or the chain has no `else`."""
+    out = []
+    while True:
+        value = _arm_value(node.body, name)
+        if value is None:
+            return None
+        out.append(value)
+        if isinstance(node.orelse, cst.If):
+            node = node.orelse
+            continue
+        last = _arm_value(node.orelse.body, name) if isinstance(node.orelse, cst.Else) else None
+        return [*out, last] if last is not None else None
+
+
+def _arm_value(arm: cst.BaseSuite, name: str) -> cst.BaseExpression | None:
+    lines = arm.body if isinstance(arm, cst.IndentedBlock) else [arm]
+    own = [small.value for st in lines if isinstance(st, (cst.SimpleStatementLine, cst.SimpleStatementSuite))
+           for small in st.body if isinstance(small, cst.Assign) and len(small.targets) == 1
+           and isinstance(small.targets[0].target, cst.Name) and small.targets[0].target.value == name]
+    return own[0] if len(own) == 1 else None
 
 
 def _params_call(expr: cst.BaseExpression) -> tuple[str, str] | None:

@@ -80,6 +80,7 @@ class AttrStore:
     node: cst.CSTNode  # the Assign / AnnAssign / AugAssign / setattr Call
     ctx: Ctx
     target_index: int = 0  # position among chained targets
+    unpacked: bool = False  # one pair of `a.x, b.y = u, v` (syntax.assigned_pairs), not the whole target
 
 
 @dataclass(eq=False, repr=False)

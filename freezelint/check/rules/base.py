@@ -18,10 +18,12 @@ import libcst as cst
 from freezelint import codes
 from freezelint.check.facts import AttrStore, Ctx, Facts
 from freezelint.check.flow import note_used
+from freezelint.check.syntax import assigned_pairs, walk
 
 
-# Trigger fragment: an assignment `= v` or `: T = v` right after a name (never `==`).
-ASSIGNED = r"\s*(?::[^=\n]*)?=(?!=)"
+# Trigger fragment: an assignment `= v` or `: T = v` right after a name (never `==`), or the name
+# is one target of several (`a.x, b.y = u, v`: extract.visit_Assign's pairs).
+ASSIGNED = r"\s*(?:[:,][^=\n]*)?=(?!=)"
 # Text gates over-approximate, and a leading `\b` costs re the scan for the pattern's first
 # characters (it then tries every position: the optimizer gate over timm + torchvision, 396 -> 68 ms
 # without it): gate patterns start with what they match.
@@ -31,13 +33,16 @@ OPTIMIZER_CALL = (r"(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adag
 # requires_grad turned off / on, in any of the forms the rules understand (events.requires_grad_sets).
 FREEZES = (r"requires_grad\s*(?::[^=\n]*)?=\s*False|requires_grad_\(\s*(?:False|requires_grad\s*=\s*False)"
            r"|['\"]requires_grad['\"]\s*,\s*False"
+           r"|requires_grad\s*(?:,[^=\n]*=[^=\n]*|=[^=\n]*,\s*)False"  # one target of several (`a.x, b.y = u, v`)
            r"|\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\(")  # events.LIBRARY_FREEZES
 # Freezes as meant, including the broken spellings FZ101/FZ103/FZ104 report (the flow rules
 # treat them as the freeze the author intended, so one run reports everything).
 FREEZES_MEANT = (FREEZES + r"|requires_grad_\s*=\s*False|requires_grad\s*==\s*False"
-                 r"|\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\s*=\s*False")
+                 r"|\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\s*=\s*False"
+                 r"|(?:requires_grad_|require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)"
+                 r"\s*(?:,[^=\n]*=[^=\n]*|=[^=\n]*,\s*)False")
 UNFREEZES = (r"requires_grad\s*(?::[^=\n]*)?=\s*True|requires_grad_\(\s*(?:True|requires_grad\s*=\s*True)?\s*\)"
-             r"|['\"]requires_grad['\"]\s*,\s*True")
+             r"|['\"]requires_grad['\"]\s*,\s*True|requires_grad\s*(?:,[^=\n]*=[^=\n]*|=[^=\n]*,\s*)True")
 # A Lightning Callback class: Lightning built the optimizer before its training hooks run, so a
 # file with one needs no optimizer call of its own for FZ301-FZ303 (the module may be elsewhere).
 LIGHTNING_CALLBACK = r"class\s+\w+\s*\([^)]*\b(?:Callback|BaseFinetuning)\b"
@@ -207,6 +212,8 @@ def _replace_store(store: AttrStore, new_small: cst.BaseSmallStatement | None,
     if store.form == "setattr":
         assert new_expr is not None
         return Fix(message, [(node, new_expr.with_changes(lpar=node.lpar, rpar=node.rpar))], safe)
+    if store.unpacked:
+        return _split_unpacked(store, new_small, message, safe)
     if store.form == "annassign" or (store.form == "assign" and len(node.targets) == 1):
         return Fix(message, [(node, new_small.with_changes(semicolon=node.semicolon))], safe)
     if store.form == "assign" and _pure(node.value):
@@ -218,6 +225,33 @@ def _replace_store(store: AttrStore, new_small: cst.BaseSmallStatement | None,
         parts[-1] = parts[-1].with_changes(semicolon=node.semicolon)
         return Fix(message, [(node, cst.FlattenSentinel(parts))], safe)
     return None
+
+
+def _split_unpacked(store: AttrStore, new_small: cst.BaseSmallStatement | None, message: str,
+                    safe: bool) -> Fix | None:
+    """`a.x, b.y = u, v` -> one statement per pair, the reported one replaced. Only where that keeps
+    the meaning: one target list, and values no pair's assignment can change (constants, or names
+    no target rebinds: `self.a, self.b = self.b, self.a` swaps and stays as it is)."""
+    node = store.node
+    if not isinstance(node, cst.Assign) or len(node.targets) != 1 or new_small is None:
+        return None
+    pairs = assigned_pairs(node.targets[0].target, node.value)
+    bound = {n.value for t, _ in pairs for n in walk(t) if isinstance(n, cst.Name)}
+    if not all(_constant(v) or isinstance(v, cst.Name) and v.value not in bound for _, v in pairs):
+        return None
+    parts: list[cst.BaseSmallStatement] = [
+        new_small if t is store.attr_node else cst.Assign(targets=[cst.AssignTarget(t.with_changes(lpar=[], rpar=[]))],
+                                                          value=v.with_changes(lpar=[], rpar=[]))
+        for t, v in pairs]
+    parts[-1] = parts[-1].with_changes(semicolon=node.semicolon)
+    return Fix(message, [(node, cst.FlattenSentinel(parts))], safe)
+
+
+def _constant(value: cst.BaseExpression) -> bool:
+    if isinstance(value, cst.UnaryOperation):
+        value = value.expression
+    return isinstance(value, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString)) or \
+        isinstance(value, cst.Name) and value.value in ("True", "False", "None")
 
 
 def call_fix(store: AttrStore, method: str, message: str, safe: bool = True) -> Fix | None:

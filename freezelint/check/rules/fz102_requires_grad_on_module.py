@@ -265,6 +265,32 @@ class RequiresGradOnModule(Rule):
             model.requires_grad_(False)  # expect: FZ102
             """,
         ),
+        Example(
+            """
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Linear(4, 4)
+                    self.head = nn.Linear(4, 2)
+
+                def finetune(self):
+                    self.backbone.requires_grad, self.head.requires_grad = False, True  # expect: FZ102, FZ102
+            """,
+            fixed="""
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Linear(4, 4)
+                    self.head = nn.Linear(4, 2)
+
+                def finetune(self):
+                    self.backbone.requires_grad_(False); self.head.requires_grad_(True)  # expect: FZ102, FZ102
+            """,
+        ),
     ]
     good = [
         """
@@ -372,6 +398,15 @@ class RequiresGradOnModule(Rule):
 
         def unfreeze_first(batch):
             batch[0].requires_grad = True  # an unknown sequence: a tensor for all the checker knows
+        """,
+        """
+        import torchvision
+
+        model = torchvision.models.resnet18(weights=None)
+        # each target takes an item of a value the checker cannot read: nothing known is stored
+        model.layer1.requires_grad, model.layer2.requires_grad = flags
+        model.fc.weight.requires_grad, *rest = False, True, True
+        model.fc.weight.requires_grad, model.fc.bias.requires_grad = False, False  # Parameters: correct
         """,
     ]
 

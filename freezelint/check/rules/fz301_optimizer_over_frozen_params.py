@@ -9,7 +9,7 @@ import libcst as cst
 
 from freezelint.check.events import sets_back
 from freezelint.check.facts import Facts
-from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, flows_of, rebound
+from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, apart, flows_of
 from freezelint.check.param_sources import with_requires_grad_filter
 from freezelint.check.rules.base import FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
 
@@ -545,7 +545,7 @@ class OptimizerOverFrozenParams(Rule):
                            and f.node is not o.node  # one helper freezes and builds: reported inside it
                            and _covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
                            and not _undone(f, evs, o) and not _rebuilt(o, f, evs) and not _both_conditional(o, f)
-                           and not rebound(flow, f, o)]
+                           and not apart(flow, f, o)]
                 if not freezes:
                     continue
                 where = o.detail.get("lightning")
