@@ -397,6 +397,21 @@ def test_a_freeze_inside_the_window_that_holds_is_not_fz501():
     assert "FZ501" not in codes(w.report), w.report.render_text()
     layer = [p for p in w.report.params if p.name.startswith("4.")]
     assert layer and not any(p.changed for p in layer)  # judged from the freeze on: unchanged since
+    # the momentum it holds from its training is no FZ504 either: no grad reaches it to apply it
+    assert w.report.ok and all(p.has_state for p in layer), w.report.render_text()
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_a_freeze_at_an_epoch_boundary_leaves_adamw_state_that_is_fz504_only_where_a_grad_reaches_it(set_to_none):
+    # runtime trial: a Lightning callback froze the encoder at an epoch boundary, AdamW still holding
+    # its moments: with grads set to None they are never applied; zero grads (set_to_none=False) are
+    model = net()
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    with freezelint.watch(steps=4) as w:
+        loop(model, opt, 4, refreeze=False, set_to_none=set_to_none, on_iter=_freeze_head_at(model, 2))
+    found = codes(w.report)
+    assert ("FZ504" in found) is (not set_to_none), w.report.render_text()
+    assert any("frozen from step 3 of 4 on" in n for n in w.report.notes)
 
 
 def test_a_parameter_frozen_for_one_step_and_trained_again_is_judged_over_the_whole_window():
@@ -2083,3 +2098,42 @@ def test_an_average_of_a_part_of_the_trained_model_gets_the_interval_hint_too():
     assert finding.code == "FZ502" and finding.target == "target.1", w.report.render_text()
     assert ("if target is an average of a part of the trained model (an EMA of it, a momentum encoder) updated every "
             "few steps, none of its updates fell in these 2 steps" in finding.advice), finding.advice
+
+
+def _distill(teacher_in_eval: bool) -> freezelint.Watch:
+    """A student trained on a teacher's outputs, the teacher run under torch.no_grad() and left
+    with requires_grad=True (the loop relies on no_grad, not on a freeze)."""
+    torch.manual_seed(0)
+    teacher = nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))  # larger
+    student = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    opt = torch.optim.SGD(student.parameters(), lr=0.1)
+    if teacher_in_eval:
+        teacher.eval()
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randn(6, 4)
+            with torch.no_grad():
+                soft = teacher(x).softmax(-1)
+            loss = -(soft * student(x).log_softmax(-1)).sum(-1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return w
+
+
+def test_a_distillation_teacher_left_in_train_mode_under_no_grad_is_fz502():
+    # runtime trial: no optimizer holds it and no backward reaches it, so it trains nothing, yet
+    # its BatchNorm statistics follow every batch
+    report = _distill(teacher_in_eval=False).report
+    (f,) = report.findings
+    assert f.code == "FZ502" and f.target == "teacher", report.render_text()
+    assert "trains nothing" in f.message and "BatchNorm1d" in f.message and "eval()" in f.advice
+    assert f.names == [] or all(n.startswith("teacher.") for n in f.names)
+    assert "◀" not in report.render_text()  # the teacher is not in the student's tree
+
+
+def test_near_miss_a_distillation_teacher_in_eval_is_only_named():
+    report = _distill(teacher_in_eval=True).report
+    assert report.ok, report.render_text()
+    assert any("teacher (Sequential) ran with trainable parameters that no optimizer holds" in n
+               for n in report.notes), report.notes

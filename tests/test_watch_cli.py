@@ -122,11 +122,11 @@ class AVeryLongModuleNameThatNeedsTheWholeLineAndMoreOfItThanAnyTerminalHas(nn.M
 model = AVeryLongModuleNameThatNeedsTheWholeLineAndMoreOfItThanAnyTerminalHas()
 opt = torch.optim.AdamW(model.parameters(), lr=0.1)
 for i in range(4):
-    if i == 1:  # frozen after a first step: AdamW keeps their moments
+    if i == 1:  # frozen after a first step: AdamW keeps their moments, and zeroed grads reach them
         model.frozen_part_with_a_long_name_that_goes_on_and_on_and_on.requires_grad_(False)
     model(torch.randn(5, 4)).sum().backward()
     opt.step()
-    opt.zero_grad()
+    opt.zero_grad(set_to_none=False)
 """)
     r = cli(tmp_path, "run", "--steps", "3", "-o", "report.txt", "train.py")
     text = (tmp_path / "report.txt").read_text()
@@ -137,8 +137,8 @@ for i in range(4):
     # parameters carries the mark, on one line
     part = "frozen_part_with_a_long_name_that_goes_on_and_on_and_on"
     assert f"FZ504 frozen-in-optimizer [{part} in param_groups[0]]" in text
-    (held,) = [line for line in lines if f"{part} " in line and "FZ504" not in line and "note:" not in line]
-    assert held.endswith("◀") and "(2 submodules alike)" in held, text
+    (held,) = [line for line in lines if f"{part} " in line and not line.lstrip().startswith(("FZ", "note:"))]
+    assert held.endswith("◀"), text
 
 
 def test_script_that_fails_or_ends_before_the_window_is_exit_2_with_one_line(cli, tmp_path):

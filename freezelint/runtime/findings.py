@@ -159,7 +159,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   call_train: bool, grads_from_ddp: frozenset[str] = frozenset(),
                   updated_elsewhere: bool = False, kept_stats: frozenset[str] = frozenset(),
                   unfrozen: frozenset[str] | None = None,
-                  undone_by: Mapping[str, str] | None = None, among: int = 1) -> list[AuditFinding]:
+                  undone_by: Mapping[str, str] | None = None, among: int = 1,
+                  refrozen: frozenset[str] = frozenset()) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -174,7 +175,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     `undone_by` (the watch) names, by module, the part whose train() call switched it out of eval()
     (`backbone`), so FZ201 names that call; a module absent was switched by model.train().
     `among`: how many optimizers stepped in all, when the caller judges them one call each (the
-    watch): with more than one, findings name the optimizer by the name `optimizer` gives it."""
+    watch): with more than one, findings name the optimizer by the name `optimizer` gives it.
+    `refrozen` (the watch) names the parameters trained and then frozen inside the window (a
+    freeze at an epoch boundary): the optimizer state they hold from their training is no FZ504
+    while no grad reaches them (torch's optimizers skip a None grad)."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -312,8 +316,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     "FZ503", names[0] if len(names) == 1 else _label(top),
                     f"{listed(names)}: requires_grad=True but in no param group"
                     f"{' of any of the ' + str(among) + ' optimizers' if among > 1 else ''}, so never "
-                    f"updated; their .grad accumulates and optimizer.zero_grad() never clears it ({cause})",
-                    "add them to the optimizer (`optimizer.add_param_group(...)`) or freeze them", _several(names)))
+                    f"updated; their .grad accumulates unless the loop clears the model's grads "
+                    f"(optimizer.zero_grad() clears only its own) ({cause})",
+                    "unfreeze them before the optimizer is built (a framework's trainer builds it when training "
+                    "starts), add them to it (`optimizer.add_param_group(...)`), or freeze them", _several(names)))
 
     # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the
     # watch): it trains nothing, whatever its state (a GAN whose toggle freezes the wrong network)
@@ -334,7 +340,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             per_group[(owner(p)[0], p.group)].append(p)
     for (oname, gi), ps in sorted(per_group.items()):
         _, opt, group = owner(ps[0])
-        with_state = [p.name for p in ps if p.has_state]
+        with_state = [p.name for p in ps if p.has_state and not (p.name in refrozen and p.grad == "none")]
         # torch's optimizers skip a parameter whose .grad is None: weight decay reaches a frozen one
         # only through a grad tensor (stale, or zeroed with set_to_none=False) seen at some step
         wd = (group.get("weight_decay") or 0) if any(p.grad != "none" for p in ps) else 0

@@ -19,11 +19,13 @@ def _holders(names: list[str], modules: dict[str, "ModuleRecord"]) -> set[str]:
         while mod:
             mod = mod.rpartition(".")[0]
             counts[mod] = counts.get(mod, 0) + 1
-    full = {m for m, c in counts.items() if m in modules and 0 < modules[m].params <= c}
+    # the root holds them only where they lie in this tree (a model run beside it is not shown)
+    inside = any("." not in n or n.partition(".")[0] in modules for n in names)
+    full = {m for m, c in counts.items() if m in modules and 0 < modules[m].params <= c and (m or inside)}
     top = {m for m in full if not any(o != m and (not o or m.startswith(o + ".")) for o in full)}
     if top:
         return top
-    common = [m for m, c in counts.items() if c == len(names) and m in modules]
+    common = [m for m, c in counts.items() if c == len(names) and m in modules and (m or inside)]
     return {max(common, key=len)} if common else set()
 
 

@@ -193,6 +193,9 @@ class Watch:
         self._stepping: torch.optim.Optimizer | None = None
         # (id(root), its class) -> FSDP version (2, 1) or None; fully_shard changes the class
         self._sharding: dict[tuple[int, type], int | None] = {}
+        # models that train nothing (no optimizer holds them, no backward reached them) whose norm
+        # layers' statistics moved in train mode, found when judging: (label, [(name, layer, change)])
+        self.idle_drift: list[tuple[str, list[tuple[str, nn.Module, float]]]] = []
         self.halted = False  # requires_grad differed across the ranks of a sharded model: stopped
         self.judged_at_exit = False  # closed by the end of the block, some optimizer short of `steps`
 

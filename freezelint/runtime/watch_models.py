@@ -406,7 +406,14 @@ def bystanders(w: "Watch", models: list[nn.Module],
                 frozen.append(r)
                 trees[id(r)] = tree
             elif not copies(tree) and not _written(w, [p for _, p in tree.params]):
-                unheld.append(what)  # neither a copy of a trained model (an EMA, a reference) nor updated
+                # neither a copy of a trained model (an EMA, a reference) nor updated: it trains
+                # nothing; its statistics moving in train mode is the distillation teacher's
+                # forgotten eval() (FZ502), else it is only named
+                moved = _stats_moved(w, tree)
+                if moved:
+                    w.idle_drift.append((what, moved))
+                else:
+                    unheld.append(what)
         elif any(isinstance(m, _NormBase) and m.track_running_stats for _, m in tree.modules):
             # judged only where something can go wrong unseen: running statistics (a frozen
             # model's parameters change only through code the script runs on purpose)
@@ -425,6 +432,22 @@ def bystanders(w: "Watch", models: list[nn.Module],
                      f"{'it does' if len(unheld) == 1 else 'they do'} not train, or give "
                      f"{'it' if len(unheld) == 1 else 'them'} an optimizer)")
     return frozen, notes, copied
+
+
+def _stats_moved(w: "Watch", tree: Tree) -> list[tuple[str, nn.Module, float]]:
+    """The norm layers of a model that trains nothing that ran in train mode and whose running
+    statistics moved from their copies at the window's start: (name, layer, largest change)."""
+    out = []
+    for name, m in tree.modules:
+        if not isinstance(m, _NormBase) or not m.track_running_stats or not w.modes_before.get(id(m), m.training):
+            continue
+        pairs = [(b, w.saved(b)) for b in (m.running_mean, m.running_var) if b is not None]
+        deltas = [float((b.double() - was.double()).abs().max()) for b, was in pairs
+                  if was is not None and was.shape == b.shape and b.numel() and b.device.type != "meta"
+                  and not torch.equal(b, was)]
+        if deltas:
+            out.append((name, m, max(deltas)))
+    return out
 
 
 def _written(w: "Watch", params: list[torch.Tensor]) -> bool:

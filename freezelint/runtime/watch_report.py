@@ -182,6 +182,22 @@ def stats_moved_while_frozen(w: "Watch", params: list[torch.Tensor]) -> list[tup
     return out
 
 
+def _idle_drift_finding(what: str, moved: list[tuple[str, nn.Module, float]], steps: int) -> F.AuditFinding:
+    """FZ502 for a model that trains nothing yet ran in train mode (a distillation teacher under
+    torch.no_grad() whose eval() was forgotten): its statistics drift from what it was trained with."""
+    label = what.split(" ", 1)[0]
+    kinds = sorted({type(m).__name__ for _, m, _ in moved})
+    names = [f"{label}.{n}" if n else label for n, _, _ in moved]
+    return F.AuditFinding(
+        "FZ502", label,
+        f"{what} trains nothing (no optimizer holds its parameters and no backward reached them), yet ran in train "
+        f"mode: the running statistics of {len(moved)} {', '.join(kinds)} layer{'s' if len(moved) != 1 else ''} "
+        f"moved (up to {max(c for _, _, c in moved):.2g}) over {steps} step{'s' if steps != 1 else ''}, so what it "
+        f"computes drifts from what it was trained to compute; torch.no_grad() does not stop them",
+        f"put {label} in eval() where it runs (again after every train() that reaches it), and freeze it with "
+        f"{label}.requires_grad_(False)", names if len(names) > 1 else [])
+
+
 def _drifted_findings(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> list[F.AuditFinding]:
     """FZ502 for the norm layers `stats_moved_while_frozen` caught, one finding per unfreeze step."""
     by_step: dict[int, list[tuple[str, nn.Module, float | None]]] = {}
@@ -410,6 +426,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept)
     by_call = _undone_by(w, named_modules) if undone else {}
     unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start)
+    refrozen = frozenset(n for n, p in named if id(p) in w.refrozen) if w.refrozen else frozenset()
     model_ids = {id(p) for p in params}
     for oi, opt in enumerate(opts):
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
@@ -417,7 +434,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         foreign = not only_beside and any(id(p) not in model_ids for p in held_params(opt))
         found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
-                                 kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts))
+                                 kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
+                                 refrozen=refrozen)
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
     if len(trained) == 1 and w.given_model is None and not only_beside:  # names of the part that trains
         expect_frozen, expect_trainable = (in_part(w, trained[0], ps) for ps in (expect_frozen, expect_trainable))
@@ -428,6 +446,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         found += F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules])
     if w.drifted and not only_beside:
         found += _drifted_findings(w, named_modules)
+    if w.idle_drift and not only_beside:
+        found += [_idle_drift_finding(what, moved, w.steps) for what, moved in w.idle_drift]
     found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
     if any(f.code == "FZ503" for f in found):
         callbacks = finetuning_callbacks()
