@@ -2013,7 +2013,7 @@ def test_near_miss_an_optimizer_that_steps_on_beside_one_holding_its_parameters_
     model = net()
     with freezelint.watch(steps=3) as w:
         ran = gradual_unfreeze(model, 8, w, frozen_bn_eval=True, keep_first=True)
-    assert ran == 5 and not w.replaced and w.progress() == "SGD 4, SGD 3"  # the new one's own 3 steps
+    assert ran == 5 and not w.replaced and w.progress() == "head_opt 4, opt 3"  # the new one's own 3 steps
     assert w.report.optimizer == "head_opt: SGD + opt: SGD"
 
 
@@ -2137,3 +2137,21 @@ def test_near_miss_a_distillation_teacher_in_eval_is_only_named():
     assert report.ok, report.render_text()
     assert any("teacher (Sequential) ran with trainable parameters that no optimizer holds" in n
                for n in report.notes), report.notes
+
+
+def test_naming_models_and_optimizers_from_the_loop_keeps_none_of_its_variables_alive():
+    # names are read from the frames on the stack; on Python < 3.13 reading a function frame's
+    # variables caches a snapshot in the frame that would hold them (here: this test's `batch`)
+    import weakref as _weakref
+
+    class Batch:
+        pass
+
+    G, D, opt_g, opt_d = gan()
+    batch = Batch()
+    ref = _weakref.ref(batch)
+    with freezelint.watch() as w:
+        gan_steps(G, D, opt_g, opt_d, 3)
+    assert w.report.optimizer == "opt_d: Adam + opt_g: Adam"
+    del batch
+    assert ref() is None

@@ -330,8 +330,10 @@ def test_a_script_that_ends_before_every_optimizer_completed_the_window_says_so(
     # the steps seen are clean, but that is no verdict on 3 steps of each: 2, as for a script that
     # ends before the window, the report saying so too
     assert r.code == 2 and "freeze audit: OK" in r.out, r.out + r.err
-    assert "note: the watch ended before every optimizer had completed 3 steps (SGD 4, Adam 2)" in r.out, r.out
-    assert r.err == ("freezelint: note: train.py ended before every optimizer had completed 3 steps (SGD 4, Adam 2); "
+    # named as the script names them, though it had ended when the window was judged
+    assert "note: the watch ended before every optimizer had completed 3 steps (opt_c 4, opt_g 2)" in r.out, r.out
+    assert "opt_c: SGD + opt_g: Adam" in r.out and "(2 models: g, c)" in r.out, r.out
+    assert r.err == ("freezelint: note: train.py ended before every optimizer had completed 3 steps (opt_c 4, opt_g 2); "
                      "the report is of the steps seen; exit 2: lower --steps or train longer\n"), r.err
     # findings in the steps seen are findings: 1 (the critic's first layer left out of its optimizer)
     write(tmp_path / "train.py", (tmp_path / "train.py").read_text().replace(

@@ -204,6 +204,7 @@ def _model_named(name: str, script: str | None, shown: str) -> Any:
     from torch import nn
 
     from freezelint.runtime.runner import AuditUsageError
+    from freezelint.runtime.watch_models import frame_variables
 
     def find() -> nn.Module:
         first, *attrs = name.split(".")
@@ -211,7 +212,7 @@ def _model_named(name: str, script: str | None, shown: str) -> Any:
         frame = sys._getframe(1)
         while frame is not None:
             if script is not None and os.path.abspath(frame.f_code.co_filename) == script:
-                scopes.append(frame.f_locals)
+                scopes.append(frame_variables(frame))  # a copy: the frame keeps no snapshot of them
             frame = frame.f_back
         main = sys.modules.get("__main__")
         scopes.append(vars(main) if main is not None else {})

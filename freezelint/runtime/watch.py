@@ -48,7 +48,7 @@ from freezelint.runtime.fingerprint import Fingerprinter, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError
 from freezelint.runtime.tree import Tree, walk
-from freezelint.runtime.watch_models import held_params
+from freezelint.runtime.watch_models import held_params, remember_names
 from freezelint.runtime.watch_report import halted, judge, stats_moved_while_frozen
 
 
@@ -196,6 +196,7 @@ class Watch:
         # models that train nothing (no optimizer holds them, no backward reached them) whose norm
         # layers' statistics moved in train mode, found when judging: (label, [(name, layer, change)])
         self.idle_drift: list[tuple[str, list[tuple[str, nn.Module, float]]]] = []
+        self.names_seen: dict[int, str] = {}  # id(optimizer or model) -> its name in the code, at its first step
         self.halted = False  # requires_grad differed across the ranks of a sharded model: stopped
         self.judged_at_exit = False  # closed by the end of the block, some optimizer short of `steps`
 
@@ -222,9 +223,12 @@ class Watch:
         return str(self.steps_seen)
 
     def progress(self) -> str:
-        """Completed steps per optimizer: `SGD 7, Adam 6` (`SGD 2, replaced` for one taken over)."""
+        """Completed steps per optimizer: `SGD 7, Adam 6`, or by name where several are named
+        (`opt_d 7, opt_g 6`; `SGD 2, replaced` for one taken over)."""
         gone = [f"{kind} {n}, replaced" for _, n, kind in self.replaced.values()]
-        return ", ".join(gone + [f"{type(self.optimizers[k]).__name__} {n}" for k, n in self.counts.items()])
+        named = self.names_seen if len(self.counts) > 1 else {}  # several: as the loop names them
+        return ", ".join(gone + [f"{named.get(k) or type(self.optimizers[k]).__name__} {n}"
+                                 for k, n in self.counts.items()])
 
     def __enter__(self) -> "Watch":
         if self._active:
@@ -563,6 +567,8 @@ class Watch:
         if id(opt) not in self.optimizers:
             self.counts[id(opt)], went_on = self._take_over(opt)
             self.optimizers[id(opt)] = opt
+            # the names the loop gives the optimizers and models, while its frames are there
+            remember_names([*self.optimizers.values(), *self.roots.values()], self.names_seen)
         elif self._taking:
             self._settle(opt)
         held = [p for p in held_params(opt) if id(p) not in self.before]

@@ -11,6 +11,7 @@ import gc
 import os
 import sys
 import types
+from inspect import CO_OPTIMIZED
 from itertools import combinations
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -196,6 +197,36 @@ def _stepped_together(w: "Watch") -> list[list[torch.optim.Optimizer]]:
 _CONTAINERS = (nn.ModuleDict, nn.ModuleList, nn.ParameterDict, nn.ParameterList)
 
 
+def frame_variables(frame) -> dict:
+    """A frame's variables, read without keeping them: on Python before 3.13, `frame.f_locals`
+    of a function's frame is a snapshot dict cached in the frame, which holds every value it
+    read (a trainer the script has since dropped, a batch) until the frame refreshes it; the
+    copy returned is ours and that snapshot is emptied (the frame's own variables are not
+    touched: the snapshot is only a copy of them). A module's frame gives its globals, and a
+    3.13 frame a live view: both as they are."""
+    found = frame.f_locals
+    if type(found) is dict and frame.f_code.co_flags & CO_OPTIMIZED and found is not frame.f_globals:
+        copied = dict(found)
+        found.clear()
+        return copied
+    return found
+
+
+def user_scopes(frame) -> list[dict]:
+    """The variables of the frames from `frame` outward that are not freezelint's or torch's
+    (the training code on the stack, innermost first), then those of the running script's top
+    level."""
+    scopes = []
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_LIBRARY):
+            scopes.append(frame_variables(frame))
+        frame = frame.f_back
+    main = sys.modules.get("__main__")
+    if main is not None:
+        scopes.append(vars(main))
+    return scopes
+
+
 def _named_modules() -> Iterator[nn.Module]:
     """Each module the running code holds in a variable, once: the variables of the frames on the
     stack outside freezelint and torch (the judging runs inside the loop's optimizer step), and
@@ -222,31 +253,18 @@ def _named_modules() -> Iterator[nn.Module]:
                             seen.add(id(a))
                             yield a
 
-    frame = sys._getframe(1)
-    while frame is not None:
-        if not frame.f_code.co_filename.startswith(_LIBRARY):
-            yield from found(list(frame.f_locals.values()))
-        frame = frame.f_back
-    main = sys.modules.get("__main__")
-    if main is not None:
-        yield from found(list(vars(main).values()))
+    for scope in user_scopes(sys._getframe(1)):
+        yield from found(list(scope.values()))
 
 
 def _script_name(obj: object) -> str | None:
     """The name the training code gives `obj` (`teacher`, `G`): a variable of the innermost
     frame of the user's code that holds it (the judging runs inside its optimizer step, so its
     loop is on the stack), else of the running script's top level."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if not frame.f_code.co_filename.startswith(_LIBRARY):
-            for k, v in frame.f_locals.items():
-                if v is obj and k != "self" and not k.startswith("_"):
-                    return k
-        frame = frame.f_back
-    main = sys.modules.get("__main__")
-    for k, v in (vars(main).items() if main is not None else ()):
-        if v is obj and not k.startswith("_"):
-            return k
+    for scope in user_scopes(sys._getframe(1)):
+        for k, v in list(scope.items()):
+            if v is obj and k != "self" and not k.startswith("_"):
+                return k
     return None
 
 
@@ -269,16 +287,7 @@ def optimizer_names(opts: list[torch.optim.Optimizer]) -> list[str | None]:
     step, so the loop is on the stack), else the script's top level. None for each where no such
     frame exists: the caller names them by class. A loop variable (`for o in opts`) holds only
     one of them at a time, so it never names a full set."""
-    scopes = []
-    frame = sys._getframe(1)
-    while frame is not None:
-        if not frame.f_code.co_filename.startswith(_LIBRARY):
-            scopes.append(frame.f_locals)
-        frame = frame.f_back
-    main = sys.modules.get("__main__")
-    if main is not None:
-        scopes.append(vars(main))
-    for scope in scopes:
+    for scope in user_scopes(sys._getframe(1)):
         holders = [(k, v) for k, v in scope.items() if k != "self" and not k.startswith("_")]
         me = scope.get("self")
         if me is not None:
@@ -294,10 +303,34 @@ def optimizer_names(opts: list[torch.optim.Optimizer]) -> list[str | None]:
     return [None] * len(opts)
 
 
-def optimizer_labels(opts: list[torch.optim.Optimizer]) -> list[str]:
-    """What a report calls each of several optimizers: its name in the code (optimizer_names),
-    else its class, numbered where two share one (`SGD 1`, `SGD 2`)."""
+def remember_names(objs: list[object], into: dict[int, str]) -> None:
+    """Note in `into` (by id) the names the running code gives these objects now, as
+    optimizer_names and _script_name would find them: a watch judged after the script ended
+    (some optimizer short of its steps) has no frames left to ask."""
+    todo = {id(o): o for o in objs if id(o) not in into}
+    if not todo:
+        return
+    for scope in user_scopes(sys._getframe(1)):
+        for k, v in list(scope.items()):
+            if k == "self" or k.startswith("_"):
+                continue
+            hit = next((i for i, o in todo.items() if _wraps(v, o)), None) if todo else None
+            if hit is not None:
+                into[hit] = k
+                del todo[hit]
+        if not todo:
+            return
+
+
+def optimizer_labels(opts: list[torch.optim.Optimizer], seen: dict[int, str] | None = None) -> list[str]:
+    """What a report calls each of several optimizers: its name in the code (optimizer_names; or,
+    the frames gone, as noted while the script ran: `seen`), else its class, numbered where two
+    share one (`SGD 1`, `SGD 2`)."""
     names = optimizer_names(opts) if len(opts) > 1 else [None] * len(opts)
+    if len(opts) > 1 and not all(names) and seen:
+        kept = [seen.get(id(o)) for o in opts]
+        if all(kept) and len(set(kept)) == len(kept):
+            names = kept
     kinds = [type(o).__name__ for o in opts]
     return [name or (kind if kinds.count(kind) == 1 else f"{kind} {kinds[:i + 1].count(kind)}")
             for i, (name, kind) in enumerate(zip(names, kinds))]
@@ -395,7 +428,7 @@ def bystanders(w: "Watch", models: list[nn.Module],
     idle: dict[str, list[str]] = {}
     unheld: list[str] = []
     for r, tree in candidates:
-        name = _script_name(r)
+        name = _script_name(r) or w.names_seen.get(id(r))
         what = f"{name} ({type(r).__name__})" if name else type(r).__name__
         opt = next((holders[id(p)] for _, p in tree.params if id(p) in holders), None)
         if opt is not None:
@@ -498,13 +531,14 @@ def unwrapped(model: nn.Module, ddp: type | None) -> nn.Module:
             return model
 
 
-def model_labels(models: list[nn.Module], inners: list[nn.Module]) -> list[str]:
+def model_labels(models: list[nn.Module], inners: list[nn.Module], seen: dict[int, str] | None = None) -> list[str]:
     """Name prefixes: none for one model; for several, the names the running script gives them
-    (`teacher`, `G`), else their classes as their authors wrote them (inside DDP or
-    torch.compile), numbered when repeated."""
+    (`teacher`, `G`; or, the frames gone, as noted while it ran: `seen`), else their classes as
+    their authors wrote them (inside DDP or torch.compile), numbered when repeated."""
     if len(models) == 1:
         return [""]
-    named = [_script_name(m) or _script_name(i) for m, i in zip(models, inners)]
+    seen = seen or {}
+    named = [_script_name(m) or _script_name(i) or seen.get(id(m)) or seen.get(id(i)) for m, i in zip(models, inners)]
     kinds = [n or type(i).__name__ for n, i in zip(named, inners)]
     return [k if kinds.count(k) == 1 else f"{k}{kinds[:i].count(k)}" for i, k in enumerate(kinds)]
 

@@ -294,7 +294,7 @@ def judge(w: "Watch") -> AuditReport:
     ddp = ddp_class()
     inners = [spread.inner if spread is not None else unwrapped(m, ddp) for m in trained]
     inners += [unwrapped(m, ddp) for m in frozen]
-    labels = model_labels(models, inners)
+    labels = model_labels(models, inners, w.names_seen)
     if spread is None or not frozen:
         return _judged(w, models, inners, labels, trees, spread, trained, notes, averages)
     # The ranks compare the trained model, by its own names; the models beside it are judged on
@@ -366,7 +366,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         changed = changed_p + bmoved
 
     opts = list(w.optimizers.values())
-    onames = optimizer_labels(opts)  # several: named as the code names them, in findings and records
+    onames = optimizer_labels(opts, w.names_seen)  # several: named as the code names them, in findings and records
     holder: dict[int, tuple[int, int]] = {}
     for oi, opt in enumerate(opts):
         for gi, group in enumerate(opt.param_groups):
