@@ -1227,7 +1227,7 @@ def test_a_model_whose_optimizer_did_not_step_in_the_window_is_named_in_a_note(k
     opt_g = kind(gen_net.parameters())
     opt_c = torch.optim.Adam(critic.parameters())
     with freezelint.watch() as w:
-        for it in range(6):  # the critic steps 5 times per generator step
+        for it in range(4):  # the critic steps 5 times per generator step: the block ends before its first
             critic(gen_net(torch.randn(3, 2)).detach()).mean().backward()
             opt_c.step()
             opt_c.zero_grad()
@@ -1236,10 +1236,51 @@ def test_a_model_whose_optimizer_did_not_step_in_the_window_is_named_in_a_note(k
                 opt_g.step()
                 opt_g.zero_grad()
     report = w.report
-    assert report.ok and len(report.notes) == 1, report.render_text()
+    assert report.ok and len(report.notes) == 2 and not w.judged_at_exit, report.render_text()
     assert report.notes[0].startswith(f"gen_net (Sequential) ran, not judged: the {kind.__name__} that holds its "
                                       f"parameters did not")
+    assert report.notes[1].startswith("the window waited for opt_g")  # and the block ended first
     assert "note: " in report.render_text() and report.to_dict()["notes"] == report.notes
+
+
+def _wgan(iters: int, n_critic: int = 5, steps: int = 2) -> freezelint.Watch:
+    torch.manual_seed(0)
+    gen_net = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4))
+    critic = nn.Sequential(nn.Linear(4, 1))
+    opt_g, opt_c = torch.optim.Adam(gen_net.parameters()), torch.optim.Adam(critic.parameters())
+    with freezelint.watch(steps=steps) as w:
+        for it in range(iters):
+            critic(gen_net(torch.randn(3, 2)).detach()).mean().backward()
+            opt_c.step()
+            opt_c.zero_grad()
+            if it % n_critic == n_critic - 1:
+                (-critic(gen_net(torch.randn(3, 2))).mean()).backward()
+                opt_g.step()
+                opt_g.zero_grad()
+    return w
+
+
+def test_the_window_waits_for_a_generator_stepped_once_per_five_critic_steps():
+    # runtime trial (WassersteinGAN): the critic completes its 2 steps before the generator ever
+    # steps; the generator's model ran, so the window holds until it has stepped twice too
+    w = _wgan(iters=12)
+    report = w.report
+    assert report.ok and not w.judged_at_exit, report.render_text()
+    assert w.counts == {id(o): n for o, n in zip(w.optimizers.values(), (10, 2))}
+    assert report.optimizer == "opt_c: Adam + opt_g: Adam"
+    assert {p.name.split(".")[0] for p in report.params if p.changed} == {"gen_net", "critic"}
+    assert report.notes == ["the window waited for opt_g, which had not stepped when the others had completed "
+                            "2 steps, to complete 2 too (opt_c 10, opt_g 2)"]
+
+
+def test_the_window_stops_waiting_for_an_optimizer_that_does_not_step():
+    # held open at most until the others have stepped 50 times the window
+    w = _wgan(iters=120, n_critic=1000)
+    report = w.report
+    assert report.ok and not w.judged_at_exit and w.waited_out == ["opt_g"], report.render_text()
+    assert w.counts[id(next(iter(w.optimizers.values())))] == 100
+    assert any(n.startswith("the window waited for opt_g, which holds the parameters of a model that ran, to step 2 "
+                            "times, and stopped waiting (opt_c 100)") for n in report.notes), report.notes
 
 
 def test_a_trainable_model_that_no_optimizer_holds_is_named_in_a_note():
@@ -1302,7 +1343,7 @@ def test_a_generator_frozen_during_the_critics_steps_is_noted_not_judged():
     critic = nn.Sequential(nn.Linear(4, 1))
     opt_g, opt_c = torch.optim.Adam(gen_net.parameters()), torch.optim.Adam(critic.parameters())
     with freezelint.watch() as w:
-        for it in range(6):
+        for it in range(4):  # the block ends before the generator's first step
             gen_net.requires_grad_(False)
             critic(gen_net(torch.randn(3, 2))).mean().backward()
             opt_c.step()

@@ -48,7 +48,7 @@ from freezelint.runtime.fingerprint import Fingerprinter, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError
 from freezelint.runtime.tree import Tree, walk
-from freezelint.runtime.watch_models import held_params, remember_names
+from freezelint.runtime.watch_models import held_params, idle_optimizers, remember_names
 from freezelint.runtime.watch_report import halted, judge, stats_moved_while_frozen
 
 
@@ -84,6 +84,9 @@ class WindowComplete(BaseException):
 
 
 _requires_grad = attrgetter("requires_grad")
+# how long the window waits for an optimizer that holds a forwarded model and has not stepped: until
+# the others have stepped this many times its `steps` (a WGAN's critic: 5 per generator step)
+_WAIT_FOR = 50
 
 
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
@@ -197,6 +200,12 @@ class Watch:
         # layers' statistics moved in train mode, found when judging: (label, [(name, layer, change)])
         self.idle_drift: list[tuple[str, list[tuple[str, nn.Module, float]]]] = []
         self.names_seen: dict[int, str] = {}  # id(optimizer or model) -> its name in the code, at its first step
+        # optimizers not yet stepped that hold a forwarded model's parameters, which the window
+        # waits for (weak references; None: not decided yet), and those it stopped waiting for
+        self._waiting: list[weakref.ref] | None = None
+        self._wait_until = 0
+        self.waited_out: list[str] = []
+        self.waited_for: list[str] = []
         self.halted = False  # requires_grad differed across the ranks of a sharded model: stopped
         self.judged_at_exit = False  # closed by the end of the block, some optimizer short of `steps`
 
@@ -226,7 +235,7 @@ class Watch:
         """Completed steps per optimizer: `SGD 7, Adam 6`, or by name where several are named
         (`opt_d 7, opt_g 6`; `SGD 2, replaced` for one taken over)."""
         gone = [f"{kind} {n}, replaced" for _, n, kind in self.replaced.values()]
-        named = self.names_seen if len(self.counts) > 1 else {}  # several: as the loop names them
+        named = self.names_seen if len(self.counts) > 1 or self._waiting else {}  # several: as the loop names them
         return ", ".join(gone + [f"{named.get(k) or type(self.optimizers[k]).__name__} {n}"
                                  for k, n in self.counts.items()])
 
@@ -256,7 +265,11 @@ class Watch:
         # An optimizer that joined late (or stepped once, elsewhere) may keep the window open:
         # once the first one has completed its steps, what was seen is judged.
         if not self.done and exc is None and max(self.counts.values(), default=0) >= self.steps:
-            self.judged_at_exit = True
+            # only waiting for an optimizer that never stepped: the window is complete without it
+            self.judged_at_exit = not all(c >= self.steps for c in self.counts.values())
+            if not self.judged_at_exit:
+                self.waited_out = [self.names_seen.get(id(o)) or type(o).__name__ for r in self._waiting or ()
+                                   if (o := r()) is not None and id(o) not in self.counts]
             self._finish()
 
     def close(self) -> None:
@@ -706,10 +719,32 @@ class Watch:
                     self.grad_seen[id(p)] = "nonzero"
                 elif self.grad_seen.get(id(p)) != "nonzero":
                     self.grad_seen[id(p)] = "zero"
-        if all(c >= self.steps for c in self.counts.values()):
+        if all(c >= self.steps for c in self.counts.values()) and not self._still_waiting():
             self._finish()
             if self.stop:
                 raise WindowComplete()
+
+    def _still_waiting(self) -> bool:
+        """Whether to hold the window open for an optimizer that has not stepped yet but holds
+        the parameters of a model that ran in it (a WGAN's generator, stepped once per 5 critic
+        steps): decided once, when the others first complete their steps, and held until it has
+        stepped `steps` times too, or until the others have stepped `_WAIT_FOR` times as often."""
+        if self._waiting is None:
+            self._waiting = [weakref.ref(o) for o in idle_optimizers(self)]
+            self._wait_until = self.steps * _WAIT_FOR
+            if self._waiting:
+                remember_names([o for r in self._waiting if (o := r()) is not None], self.names_seen)
+                self.waited_for = [self.names_seen.get(id(o)) or type(o).__name__
+                                   for r in self._waiting if (o := r()) is not None]
+        if not self._waiting:
+            return False
+        waiting = [o for r in self._waiting if (o := r()) is not None and self.counts.get(id(o), 0) < self.steps]
+        if not waiting:
+            return False
+        if max(self.counts.values()) >= self._wait_until:
+            self.waited_out = [self.names_seen.get(id(o)) or type(o).__name__ for o in waiting]
+            return False
+        return True
 
     def _finish(self) -> None:
         self.done = True

@@ -349,6 +349,21 @@ def _optimizer_classes() -> list[type]:
     return _with_subclasses([torch.optim.Optimizer])
 
 
+def idle_optimizers(w: "Watch") -> list[torch.optim.Optimizer]:
+    """Live optimizers that have not stepped in the window (nor were taken over) and hold
+    parameters of a model that ran in it which no optimizer that stepped holds: a GAN's
+    generator stepped less often than its critic. Found by the scan `_optimizers_holding` makes,
+    only where such a model ran."""
+    held = held_ids(w)
+    idle = {id(p) for r in w.roots.values() for p in r.parameters() if id(p) not in held}
+    if not idle:
+        return []
+    gone = {id(ref()) for ref, _, _ in w.replaced.values() if ref() is not None}
+    return [o for o in gc.get_referrers(*_optimizer_classes())
+            if issubclass(type(o), torch.optim.Optimizer) and id(o) not in w.counts and id(o) not in gone
+            and any(id(p) in idle for g in o.param_groups for p in g["params"])]
+
+
 def _optimizers_holding() -> dict[int, str]:
     """id of each parameter a live optimizer holds -> that optimizer's class: an optimizer that
     never stepped is not known otherwise. Found as the objects that refer to an optimizer class

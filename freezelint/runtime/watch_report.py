@@ -461,6 +461,14 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         notes = notes + _refrozen_notes(w, named)
     if w.replaced and not only_beside:
         notes = notes + _replaced_notes(w)
+    if w.waited_for and not w.waited_out and not w.judged_at_exit and not only_beside:
+        notes = notes + [f"the window waited for {F.listed(w.waited_for)}, which had not stepped when the others had "
+                         f"completed {w.steps} steps, to complete {w.steps} too ({w.progress()})"]
+    if w.waited_out and not only_beside:
+        notes = notes + [f"the window waited for {F.listed(w.waited_out)}, which hold{'s' if len(w.waited_out) == 1 else ''} "
+                         f"the parameters of a model that ran, to step {w.steps} times, and stopped waiting "
+                         f"({w.progress()}): raise the number of steps, or train longer, to judge "
+                         f"{'it' if len(w.waited_out) == 1 else 'them'} too"]
     if w.judged_at_exit and not only_beside:
         notes = notes + [(f"the watch ended before every optimizer had completed {w.steps} steps ({w.progress()}): "
                           f"judged over the steps seen")]
