@@ -351,13 +351,17 @@ def _optimizer_classes() -> list[type]:
 
 def idle_optimizers(w: "Watch") -> list[torch.optim.Optimizer]:
     """Live optimizers that have not stepped in the window (nor were taken over) and hold
-    parameters of a model that ran in it which no optimizer that stepped holds: a GAN's
+    parameters of a model that ran in it of which no optimizer that stepped holds any: a GAN's
     generator stepped less often than its critic. Found by the scan `_optimizers_holding` makes,
     only where such a model ran."""
     held = held_ids(w)
-    idle = {id(p) for r in w.roots.values() for p in r.parameters() if id(p) not in held}
+    idle: set[int] = set()
+    for r in w.roots.values():  # models none of whose parameters a stepped optimizer holds
+        ids = {id(p) for p in r.parameters()}
+        if ids and ids.isdisjoint(held):
+            idle |= ids
     if not idle:
-        return []
+        return []  # the usual case (one model, its frozen part in no optimizer): no scan
     gone = {id(ref()) for ref, _, _ in w.replaced.values() if ref() is not None}
     return [o for o in gc.get_referrers(*_optimizer_classes())
             if issubclass(type(o), torch.optim.Optimizer) and id(o) not in w.counts and id(o) not in gone
