@@ -580,8 +580,10 @@ class Watch:
         if id(opt) not in self.optimizers:
             self.counts[id(opt)], went_on = self._take_over(opt)
             self.optimizers[id(opt)] = opt
-            # the names the loop gives the optimizers and models, while its frames are there
-            remember_names([*self.optimizers.values(), *self.roots.values()], self.names_seen)
+            # the names the loop gives the optimizers and models, while its frames are there (a
+            # report names them only where there are several)
+            if len(self.optimizers) > 1 or len(self.roots) > 1:
+                remember_names([*self.optimizers.values(), *self.roots.values()], self.names_seen)
         elif self._taking:
             self._settle(opt)
         held = [p for p in held_params(opt) if id(p) not in self.before]

@@ -314,12 +314,20 @@ def remember_names(objs: list[object], into: dict[int, str]) -> None:
         for k, v in list(scope.items()):
             if k == "self" or k.startswith("_"):
                 continue
-            hit = next((i for i, o in todo.items() if _wraps(v, o)), None) if todo else None
-            if hit is not None:
-                into[hit] = k
-                del todo[hit]
-        if not todo:
-            return
+            if id(v) not in todo or todo[id(v)] is not v:  # a framework's wrapper of an optimizer, or nothing
+                try:
+                    attrs = object.__getattribute__(v, "__dict__")
+                except Exception:  # noqa: BLE001 — no instance dictionary
+                    continue
+                if type(attrs) is not dict:
+                    continue
+                v = attrs.get("_optimizer") or attrs.get("optimizer")
+                if v is None or id(v) not in todo or todo[id(v)] is not v:
+                    continue
+            into[id(v)] = k
+            del todo[id(v)]
+            if not todo:
+                return
 
 
 def optimizer_labels(opts: list[torch.optim.Optimizer], seen: dict[int, str] | None = None) -> list[str]:
