@@ -2196,3 +2196,29 @@ def test_naming_models_and_optimizers_from_the_loop_keeps_none_of_its_variables_
     assert w.report.optimizer == "opt_d: Adam + opt_g: Adam"
     del batch
     assert ref() is None
+
+
+def test_a_clean_frozen_backbone_with_batchnorm_in_eval_is_one_line_of_the_tree():
+    # runtime trial: BatchNorm put in eval inside a frozen backbone (the right fix) made every
+    # block of it a line of its own in a clean report; nothing in it moved, so it is one line
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=3)
+    model.requires_grad_(False)
+    model.fc.requires_grad_(True)
+    opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model.train()
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+            model(torch.randn(2, 3, 32, 32)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    text = w.report.render_text()
+    assert w.report.ok, text
+    layer1 = [line for line in text.splitlines() if "layer1" in line]
+    assert len(layer1) == 1 and "submodules alike" in layer1[0], text
+    assert len(text.splitlines()) <= 10, text

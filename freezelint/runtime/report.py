@@ -293,6 +293,10 @@ class AuditReport:
             # modules without parameters (FrozenBatchNorm2d's buffers) take any status: only their mode counts
             sigs = {signature(x) for x in sub if x.params}
             modes = {x.mode for x in sub if x.params or x.buffers}
+            if not any(x.params_changed or x.buffers_changed for x in sub):
+                # nothing in it moved (a frozen backbone, its BatchNorm in eval): which part ran in
+                # which mode tells nothing more, and would spell out every block
+                sigs, modes = {sig[0::2] for sig in sigs}, set()
             # within a uniform subtree, parameters changed everywhere or nowhere; buffer counts add up
             changed = {x.params_changed == x.params for x in sub if x.params} | \
                       {x.params_changed > 0 for x in sub if x.params}
