@@ -33,6 +33,7 @@ fingerprinted again, buffers compared with their copies, and `watch_report.judge
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from operator import attrgetter
 from typing import Any, Callable, Iterable
@@ -84,6 +85,7 @@ class WindowComplete(BaseException):
 
 
 _requires_grad = attrgetter("requires_grad")
+_COMPILE_WARNING = r"Using `torch\.compile\(module\)` when there are global hooks on modules"
 # how long the window waits for an optimizer that holds a forwarded model and has not stepped: until
 # the others have stepped this many times its `steps` (a WGAN's critic: 5 per generator step)
 _WAIT_FOR = 50
@@ -133,6 +135,7 @@ class Watch:
         self._post_handle: Any = None
         self._train_orig: Callable | None = None
         self._train_wrapper: Callable | None = None
+        self._filter: tuple | None = None  # the warnings filter __enter__ added
         self._in_train = False
         self._evals: list[nn.Module] = []  # modules in eval() that the current train() call reached
         self._active = False
@@ -252,6 +255,10 @@ class Watch:
             if root is None or root == id(module):
                 slow(module, args)
 
+        # torch.compile warns that global hooks (ours) fire once more for its wrapper: the watch
+        # counts on that (an outermost forward is its root's), and the user did not add them
+        warnings.filterwarnings("ignore", message=_COMPILE_WARNING, category=UserWarning)
+        self._filter = warnings.filters[0]
         self._handles = [
             register_module_forward_pre_hook(on_forward),
             register_optimizer_step_pre_hook(self._on_step_pre),
@@ -275,6 +282,13 @@ class Watch:
     def close(self) -> None:
         """Remove every hook (idempotent)."""
         self._remove_hooks()
+        if self._filter is not None:
+            try:
+                warnings.filters.remove(self._filter)
+                warnings._filters_mutated()  # type: ignore[attr-defined]  # as filterwarnings does
+            except (ValueError, AttributeError):
+                pass
+            self._filter = None
         if self._post_handle is not None:
             self._post_handle.remove()
             self._post_handle = None
