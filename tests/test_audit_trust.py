@@ -216,6 +216,11 @@ def test_a_failed_expectation_says_what_the_steps_saw_and_what_to_do_for_each_ca
     (f,) = [f for f in mixed.findings if f.code == "FZ506"]
     assert "1 is frozen (requires_grad=False), 1 is in no param group" in f.message, f.message
     assert "requires_grad_(True)" in f.advice and "add_param_group" in f.advice
+    # frozen but held by the optimizer (a tied head frozen with its embedding): unfreezing is all it takes
+    held = audit(model, torch.optim.SGD(model.parameters(), lr=0.1), batch=torch.randn(3, 4), expect_trainable=["0"])
+    (f,) = [f for f in held.findings if f.code == "FZ506"]
+    assert "all 2 are frozen (requires_grad=False), in the optimizer" in f.message, f.message
+    assert "holds them already" in f.advice and "give them to the optimizer" not in f.advice
 
 
 def test_runtime_findings_name_the_static_rule_and_advise_for_the_cause_seen():

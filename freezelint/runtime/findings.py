@@ -501,8 +501,10 @@ def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str
                  ("changed though frozen (see FZ501 for what moved them)", "keep them out of the optimizer and "
                   "clear their grads", lambda r: not r.requires_grad)]
     else:
-        kinds = [("frozen (requires_grad=False)", "unfreeze them with requires_grad_(True) and give them to the "
-                  "optimizer", lambda r: not r.requires_grad),
+        kinds = [("frozen (requires_grad=False), in the optimizer", "unfreeze them with requires_grad_(True) (the "
+                  "optimizer holds them already)", lambda r: not r.requires_grad and r.group is not None),
+                 ("frozen (requires_grad=False)", "unfreeze them with requires_grad_(True) and give them to the "
+                  "optimizer", lambda r: not r.requires_grad and r.group is None),
                  ("in no param group of the optimizer", "add them to the optimizer (add_param_group, or build it "
                   "after unfreezing)", lambda r: r.requires_grad and r.group is None),
                  ("reached by no gradient", "check that the forward uses them and nothing detaches them from "
