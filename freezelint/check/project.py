@@ -497,8 +497,8 @@ class Project:
             return None
         path, name = hit
         block = _block((self.outline(path) or {}).get("text", ""), name)
-        if block is None or not block.lstrip().startswith(("def", "async")) or "return" not in block:
-            return None
+        if block is None or not block.lstrip().startswith(("def", "async")) or not _returns_instance(block):
+            return None  # no summary (a parse) for a function that returns no class's instance by its text
         entry = self._returns(path, name)
         self.used[f"{path.resolve()}#returns {name}"] = _digest(entry)
         if not entry:
@@ -1258,6 +1258,21 @@ def _block(text: str, name: str) -> str | None:
         return None
     end = _TOP_LEVEL.search(text, m.end())
     return text[m.start():end.start() if end else len(text)]
+
+
+_RETURNS_CALL = re.compile(r"^[ \t]+return[ \t]+(?:[\w.]*\.)?[A-Z]\w*[ \t]*\(", re.M)
+_RETURNS_NAME = re.compile(r"^[ \t]+return[ \t]+(\w+)[ \t]*(?:#.*)?$", re.M)
+
+
+def _returns_instance(block: str) -> bool:
+    """Text test before a summary: the function returns a class's instance, built in the return
+    (`return ResNet(cfg)`, `return models.Net()`) or bound to the name it returns (`model =
+    ResNet(cfg) ... return model`). A factory that returns another function's result (timm's
+    `return _create_resnet(...)`) is left unknown without a parse."""
+    if _RETURNS_CALL.search(block):
+        return True
+    return any(re.search(rf"^[ \t]+{re.escape(n)}[ \t]*(?::[^=\n]*)?=[ \t]*(?:[\w.]*\.)?[A-Z]\w*[ \t]*\(", block, re.M)
+               for n in set(_RETURNS_NAME.findall(block)))
 
 
 def _called_with_args(text: str, name: str) -> bool:
