@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'dd87d0717b3599fd7fc84de70112a7b7'
+RULES_DIGEST = '57f15006514a174ea240ec7d9c77ea98'
 
 GATES = {
     'FZ002': (

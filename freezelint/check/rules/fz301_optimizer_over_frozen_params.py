@@ -9,8 +9,9 @@ import libcst as cst
 
 from freezelint.check.events import sets_back
 from freezelint.check.facts import Facts
-from freezelint.check.flow import FREEZE, OPT_BUILD, UNFREEZE, after, apart, flows_of
+from freezelint.check.flow import ACTIVITY, FREEZE, OPT_BUILD, UNFREEZE, after, apart, flows_of, rebound
 from freezelint.check.param_sources import with_requires_grad_filter
+from freezelint.check.syntax import walk
 from freezelint.check.rules.base import FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
 
 
@@ -535,6 +536,23 @@ class OptimizerOverFrozenParams(Rule):
         opt2 = torch.optim.AdamW(other.parameters())
         opt3 = torch.optim.AdamW(third.parameters())
         """,
+        """
+        import torch
+        import torchvision
+
+        def train_teachers(loader):
+            teachers = []
+            for arch in ["resnet18", "resnet34"]:
+                model = torchvision.models.__dict__[arch]()
+                optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    model(x).sum().backward()
+                    optimizer.step()
+                model.requires_grad_(False)  # trained: frozen to be handed on, no step follows
+                teachers.append(model)
+            return teachers
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -545,7 +563,7 @@ class OptimizerOverFrozenParams(Rule):
                            and f.node is not o.node  # one helper freezes and builds: reported inside it
                            and _covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
                            and not _undone(f, evs, o) and not _rebuilt(o, f, evs) and not _both_conditional(o, f)
-                           and not apart(flow, f, o)]
+                           and not apart(flow, f, o) and not _after_training(flow, o, f)]
                 if not freezes:
                     continue
                 where = o.detail.get("lightning")
@@ -586,6 +604,21 @@ class OptimizerOverFrozenParams(Rule):
                     fix=fix,
                     stmt=o.stmt, facts=facts, used=[o, *freezes],
                 )
+
+
+def _after_training(flow, o, f) -> bool:
+    """The freeze comes after the optimizer was built and after the last run of the model it
+    could step (`model.requires_grad_(False)` once training is over, to hand the model on as a
+    frozen teacher), and the optimizer stays in the function (a local that is not returned): no
+    step can apply anything to the frozen parameters."""
+    name = o.detail.get("name")
+    if not name or "." in name or not f.index > o.index or after(f, o) and not rebound(flow, f, o):
+        return False
+    if any(e.kind == ACTIVITY and e.target in (o.target, "*") and after(f, e) and not rebound(flow, f, e)
+           for e in flow.events):
+        return False
+    return not any(v is not None and any(isinstance(n, cst.Name) and n.value == name for n in walk(v))
+                   for v in flow.returns)
 
 
 def _filter_fix(first: cst.BaseExpression, builds=()) -> Fix | None:
