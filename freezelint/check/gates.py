@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '57f15006514a174ea240ec7d9c77ea98'
+RULES_DIGEST = '3cb8e755c1175bbd41f1de253909107c'
 
 GATES = {
     'FZ002': (

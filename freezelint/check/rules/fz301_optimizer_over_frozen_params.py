@@ -610,8 +610,11 @@ def _after_training(flow, o, f) -> bool:
     """The freeze comes after the optimizer was built and after the last run of the model it
     could step (`model.requires_grad_(False)` once training is over, to hand the model on as a
     frozen teacher), and the optimizer stays in the function (a local that is not returned): no
-    step can apply anything to the frozen parameters."""
+    step can apply anything to the frozen parameters. Not at a script's top level, where the
+    optimizer lives on for the code that follows (another cell, an imported function's use)."""
     name = o.detail.get("name")
+    if flow.scope.kind != "function":  # a script's top level: its optimizer stays for what runs next
+        return False
     if not name or "." in name or not f.index > o.index or after(f, o) and not rebound(flow, f, o):
         return False
     if any(e.kind == ACTIVITY and e.target in (o.target, "*") and after(f, e) and not rebound(flow, f, e)
