@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3cb8e755c1175bbd41f1de253909107c'
+RULES_DIGEST = 'd60e53fca11a65e509013a522fea2b7f'
 
 GATES = {
     'FZ002': (

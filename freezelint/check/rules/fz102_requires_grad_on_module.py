@@ -431,9 +431,9 @@ class RequiresGradOnModule(Rule):
 
 
 def _done_beside(facts: Facts, store) -> bool:
-    """The same block also makes the change for real (`self.backbone.requires_grad = False` next to
-    `for p in self.backbone.parameters(): p.requires_grad = False`): the module ends as meant, and
-    the broken line is only redundant."""
+    """The change is also made for real wherever the broken line runs (`self.backbone.requires_grad
+    = False` next to, or in an `if` before, `for p in self.backbone.parameters(): p.requires_grad =
+    False`): the module ends as meant, and the broken line is only redundant."""
     for flow in flows_of(facts).bodies:
         mine = next((e for e in flow.events if e.stmt is store.ctx.stmt and e.detail.get("broken") == "FZ102"
                      and e.kind in (FREEZE, UNFREEZE)), None)
@@ -442,5 +442,5 @@ def _done_beside(facts: Facts, store) -> bool:
         sub = mine.detail.get("sub")
         return any(e is not mine and e.kind == mine.kind and e.detail.get("sub") == sub
                    and not e.detail.get("broken") and "picked" not in e.detail
-                   and set(e.branches) == set(mine.branches) for e in flow.events)
+                   and set(e.branches) <= set(mine.branches) for e in flow.events)  # wherever it ran
     return False
