@@ -106,7 +106,7 @@ def _batchnorm(model) -> list[str]:
 def _add(table: dict, key: str, build) -> None:
     try:
         model = build()
-        table[key] = {**_paths(model), "bn": _batchnorm(model)}
+        table[key] = {**_paths(model), "bn": _batchnorm(model), "children": [n for n, _ in model.named_children()]}
     except Exception as e:  # a model whose constructor reads tensor values cannot be built on meta
         print(f"skipped {key}: {type(e).__name__}: {str(e).splitlines()[0]}", file=sys.stderr)
 
@@ -142,7 +142,9 @@ def main() -> None:
         '`timm.create_model:NAME`. Paths go DEPTH={DEPTH} attributes deep. "seqs": the Module paths, one\n'
         "attribute deeper, that are an nn.Sequential or nn.ModuleList (every item and slice of them is a\n"
         'Module; for an Auto class, one in every model class that has the path). "bn" (a factory, not an Auto\n'
-        "class): the full path of every layer with running statistics (BatchNorm), in model order.\n\"\"\"\n\n"
+        'class): the full path of every layer with running statistics (BatchNorm), in model order; "children"\n'
+
+        "(the same): the names `model.children()` yields, in its order (a slice of them keeps the named ones).\n\"\"\"\n\n"
         "from __future__ import annotations\n\n"
         f"DEPTH = {DEPTH}\n\nTABLE: dict[str, dict[str, list[str]]] = {body}\n".replace("DEPTH={DEPTH}", f"{DEPTH}")
     )

@@ -111,7 +111,30 @@ def _layers(parts: Parts) -> list[str]:
         own = [layer[len(sub) + 1:] for layer in bn_layers(factory) if layer.startswith(sub + ".")] \
             if sub else bn_layers(factory)  # `vgg16_bn().features`: the part's own BatchNorm layers
         out.extend(f"{rel}.{layer}" if rel else layer for layer in own)
+        if sub and rel and sub in bn_layers(factory):
+            out.append(rel)  # a kept child that is itself BatchNorm (`*list(resnet.children())[:-2]`: "1")
     return out
+
+
+def _children_parts(facts: Facts, value: cst.BaseExpression, scope, rel: str) -> Parts | None:
+    """`nn.Sequential(*list(resnet50().children())[:-2])` (or `*modules` bound once so): an
+    nn.Sequential of some children of a table model, renumbered from 0, as parts of the model at
+    `rel` (`backbone.4` is the factory's `layer1`); None for any other value."""
+    if not (isinstance(value, cst.Call) and len(value.args) == 1 and value.args[0].star == "*"
+            and (facts.qualname(value.func, scope) or "") in ("torch.nn.Sequential",
+                                                               "torch.nn.modules.container.Sequential")):
+        return None
+    kept_from, from_scope = value.args[0].value, scope
+    if isinstance(kept_from, cst.Name):
+        owner = scope.lookup(kept_from.value)
+        bound = owner.bindings.get(kept_from.value, []) if owner is not None else []
+        if len(bound) != 1 or bound[0].how != "expr" or bound[0].node is None:
+            return None
+        kept_from, from_scope = bound[0].node, bound[0].scope or owner
+    kept = facts.kinds.kept_children(kept_from, from_scope)
+    if kept is None:
+        return None
+    return {f"{rel}.{i}" if rel else str(i): (kept[0], path) for i, path in enumerate(kept[1])}
 
 
 def _model_parts(facts: Facts, flow: Flow, model: str, first: Event) -> tuple[Parts, list[str], str] | None:
@@ -120,6 +143,11 @@ def _model_parts(facts: Facts, flow: Flow, model: str, first: Event) -> tuple[Pa
     attributes), and how to name it. A factory's model (`resnet50()`, possibly through a builder
     of this file), an instance of a Module class of this file (its attributes), or what the
     summary of another project file says a builder or class of it returns frozen."""
+    bound = flow.scope.bindings.get(model, [])
+    if len(bound) == 1 and bound[0].how == "expr" and bound[0].node is not None:
+        kept = _children_parts(facts, unwrap_self_returning(bound[0].node), bound[0].scope or flow.scope, "")
+        if kept:  # `backbone = nn.Sequential(*list(resnet50().children())[:-1])`
+            return kept, [], f"children of {_shown(next(iter(kept.values()))[0])}"
     factory, sub = _factory(facts, flow, model, first)
     if factory:
         return {"": (factory, sub)}, [], _shown(factory)
@@ -145,7 +173,14 @@ def _class_label(name: str, parts: Parts) -> str:
     """`Probe: its `backbone` is torchvision.models.resnet50`; a factory's model by its factory."""
     if set(parts) == {""}:
         return _shown(parts[""][0])
-    held = ", ".join(f"`{rel}` is {_shown(f)}" for rel, (f, _) in sorted(parts.items()))
+    shown = {}
+    for rel, (f, _) in sorted(parts.items()):
+        head, _, index = rel.rpartition(".")
+        if index.isdigit():  # `backbone.0`, `backbone.1`, ...: a Sequential of the factory's children
+            shown[head] = f"children of {_shown(f)}"
+        else:
+            shown[rel] = _shown(f)
+    held = ", ".join(f"`{rel}` is {what}" for rel, what in shown.items())
     return f"{name}: its {held}" if name else held
 
 
@@ -187,8 +222,11 @@ def _class_parts(facts: Facts, info, built: tuple[cst.Call, object] | None = Non
         k = facts.kinds.class_attr(info, attr)
         if not (k is not None and k.factory) and built is not None:
             k = _passed_in(facts, info, values, built) or k
+        kept = _children_parts(facts, values[0][0], values[0][1], attr) if len(values) == 1 else None
         if k is not None and k.tag == "module" and k.factory and k.factory in _table():
             parts[attr] = (k.factory, k.sub)
+        elif kept is not None:
+            parts.update(kept)  # `self.backbone = nn.Sequential(*list(resnet50().children())[:-2])`
         elif all(_holds_no_batchnorm(facts, v, s) or not _may_be_module(facts, v, s) for v, s in values):
             continue
         else:
