@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'dd87d0717b3599fd7fc84de70112a7b7'
+RULES_DIGEST = '55950deead525dc93ad4a2f52e6355c2'
 
 GATES = {
     'FZ002': (
