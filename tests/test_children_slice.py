@@ -136,3 +136,52 @@ def test_the_slice_bound_to_a_name_first_and_the_renumbered_names():
     assert len(found) == 1 and "53 BatchNorm layers" in found[0].message
     # `7.` is layer4 there: its BatchNorm layers train, so train mode is wanted
     assert check_source(code.format(test='not name.startswith("7.")'), "train.py", select=["FZ202"]) == []
+
+
+def test_a_part_of_a_sequential_part_vgg_features():
+    code = textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        vgg = torchvision.models.vgg16_bn()
+        features = nn.Sequential(*list(vgg.features.children())[:{stop}])
+        features.requires_grad_(False)
+        head = nn.Linear(512, 10)
+        opt = torch.optim.SGD(head.parameters(), lr=0.1)
+        features.train()
+        for x, y in loader:
+            head(features(x).mean((2, 3))).sum().backward()
+            opt.step()
+    """)
+    found = check_source(code.format(stop=7), "train.py", select=["FZ202"])  # conv, bn, relu, conv, bn, relu, pool
+    assert len(found) == 1 and "2 BatchNorm layers" in found[0].message
+    assert check_source(code.format(stop=1), "train.py", select=["FZ202"]) == []  # the first conv alone
+
+
+@pytest.mark.parametrize("kept,fires", [("[:-2]", True), ("[:1]", False), ("[:cut]", False)])
+def test_fz201_an_eval_of_such_a_part_is_a_batchnorm_freeze_only_where_it_keeps_batchnorm(kept, fires):
+    code = textwrap.dedent(f"""
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        class Net(nn.Module):
+            def __init__(self, cut=3):
+                super().__init__()
+                resnet = torchvision.models.resnet50()
+                self.backbone = nn.Sequential(*list(resnet.children()){kept})
+                self.head = nn.Linear(2048, 10)
+
+        model = Net()
+        model.backbone.requires_grad_(False)
+        model.backbone.eval()
+        opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+        for epoch in range(3):
+            model.train()
+            for x, y in loader:
+                model(x).sum().backward()
+                opt.step()
+    """)
+    found = check_source(code, "train.py", select=["FZ201"])
+    assert len(found) == (1 if fires else 0)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '55950deead525dc93ad4a2f52e6355c2'
+RULES_DIGEST = '95cd7e4a97149c21cd4f382f438522ce'
 
 GATES = {
     'FZ002': (
