@@ -55,6 +55,19 @@ def test_an_unknown_slice_or_model_keeps_nothing_known(expr):
     assert _kept(expr, "import torch, torchvision\nresnet = torchvision.models.resnet18()\ncut = 3\n") is None
 
 
+@pytest.mark.parametrize("change,known", [
+    ("resnet.fc = torch.nn.Identity()", True),  # a child without BatchNorm replaced: order and BatchNorm kept
+    ("resnet.avgpool.output_size = 1", True),
+    ("resnet.bn1 = torch.nn.Identity()", False),  # a child with BatchNorm replaced
+    ("resnet.layer1[0].bn1 = torch.nn.Identity()", False),
+    ("resnet.extra = torch.nn.Conv2d(3, 3, 1)", False),  # a new child moves a negative slice
+    ("convert_bn_to_gn(resnet)", False),  # handed to a call: anything may have changed
+])
+def test_a_model_changed_before_the_slice_is_not_known(change, known):
+    prelude = f"import torch, torchvision\nresnet = torchvision.models.resnet18()\n{change}\n"
+    assert (_kept("list(resnet.children())[:-2]", prelude) is not None) is known
+
+
 NET = """
 import torch
 import torch.nn as nn

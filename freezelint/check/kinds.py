@@ -395,7 +395,46 @@ class Kinds:
         if base is None or base.tag != MODULE or base.wraps is not None or base.cls is not None:
             return None
         paths = _children_paths(base)
-        return (base.factory, paths[cut]) if paths is not None and base.factory else None
+        if paths is None or not base.factory or self._altered(expr.func.value, scope, base, paths):
+            return None
+        return base.factory, paths[cut]
+
+    def _altered(self, model: cst.BaseExpression, scope: Scope, base: Kind, children: list[str]) -> bool:
+        """The model named `model` may no longer hold the table's children: the file stores into
+        a child of it that holds BatchNorm, adds a child (`resnet.extra = ...` moves a negative
+        slice), or hands it to a call (`convert_bn_to_gn(resnet)`). A store into a child without
+        BatchNorm (`resnet.fc = nn.Identity()`) keeps the order and the BatchNorm. A model built in
+        the expression itself (`resnet18().children()`) is as built."""
+        from freezelint.check.submodule_table import TABLE
+
+        root = model
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if isinstance(root, cst.Call):
+            return False  # `vgg16_bn().features.children()`: as built
+        name = dotted(model)
+        if name is None:
+            return True
+        if scope.lookup(name.split(".")[0]) is None:
+            return True
+        bn = TABLE[base.factory or ""].get("bn", [])
+        at = f"{base.sub}." if base.sub else ""
+        parts = name.split(".")
+        for store in self.f.attr_stores:  # anywhere in the file: a store in a helper counts too
+            chain = [store.attr]
+            obj = store.obj
+            while isinstance(obj, (cst.Attribute, cst.Subscript)):  # `resnet.layer1[0].bn1 = ...`
+                if isinstance(obj, cst.Attribute):
+                    chain.insert(0, obj.attr.value)
+                obj = obj.value
+            if not isinstance(obj, cst.Name) or [obj.value, *chain][:len(parts)] != parts or len(chain) < len(parts):
+                continue
+            child = at + chain[len(parts) - 1]
+            if child not in children or any(p == child or p.startswith(child + ".") for p in bn):
+                return True
+        return any(any(dotted(a.value) == name for a in call.call.args)
+                   for call in (*self.f.method_calls, *self.f.name_calls)
+                   if not (isinstance(call.call.func, cst.Name) and call.call.func.value == "print"))
 
     def edges_behind(self, expr: cst.BaseExpression, scope: Scope) -> list:
         """The project edges the kind of `expr` was read through (for --show-project): those of
