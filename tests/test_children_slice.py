@@ -108,6 +108,7 @@ def _fz202(kept: str) -> list[str]:
     ("list(backbone.children())[:5]", "5 BatchNorm layers"),  # bn1 and layer1's four
     ("list(backbone.children())[:4]", "BatchNorm layer "),  # bn1 alone: the child that is BatchNorm itself
     ("backbone.children()", "20 BatchNorm layers"),
+    ("list(backbone.children())[:-2], nn.Conv2d(512, 512, 1), nn.Flatten()", "20 BatchNorm layers"),
 ])
 def test_a_frozen_sequential_of_children_with_batchnorm_is_reported(kept, layers):
     found = _fz202(kept)
@@ -120,6 +121,7 @@ def test_a_frozen_sequential_of_children_with_batchnorm_is_reported(kept, layers
     "list(backbone.children())[-2:]",  # avgpool and fc
     "list(backbone.children())[:cut]",  # a computed cut
     "list(backbone.modules())[:-2]",
+    "list(backbone.children())[:1], make_head()",  # conv1 and a layer of unknown content
 ])
 def test_a_slice_that_keeps_no_batchnorm_or_is_not_known_is_silent(kept):
     assert _fz202(kept) == []

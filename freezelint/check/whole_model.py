@@ -120,10 +120,13 @@ def _children_parts(facts: Facts, value: cst.BaseExpression, scope, rel: str) ->
     """`nn.Sequential(*list(resnet50().children())[:-2])` (or `*modules` bound once so): an
     nn.Sequential of some children of a table model, renumbered from 0, as parts of the model at
     `rel` (`backbone.4` is the factory's `layer1`); None for any other value."""
-    if not (isinstance(value, cst.Call) and len(value.args) == 1 and value.args[0].star == "*"
+    if not (isinstance(value, cst.Call) and value.args and value.args[0].star == "*"
             and (facts.qualname(value.func, scope) or "") in ("torch.nn.Sequential",
                                                                "torch.nn.modules.container.Sequential")):
         return None
+    if not all(a.keyword is None and not a.star and _holds_no_batchnorm(facts, a.value, scope)
+               for a in value.args[1:]):
+        return None  # layers after the children (`nn.Flatten()`, a head) must be known free of BatchNorm
     kept_from, from_scope = value.args[0].value, scope
     if isinstance(kept_from, cst.Name):
         owner = scope.lookup(kept_from.value)
