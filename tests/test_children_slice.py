@@ -106,7 +106,7 @@ def _fz202(kept: str) -> list[str]:
     ("(list(backbone.children())[:-1])", "20 BatchNorm layers"),
     ("list(backbone.children())[:8]", "20 BatchNorm layers"),
     ("list(backbone.children())[:5]", "5 BatchNorm layers"),  # bn1 and layer1's four
-    ("list(backbone.children())[:4]", "BatchNorm layer "),  # bn1 alone: the child that is BatchNorm itself
+    ("list(backbone.children())[:4]", "BatchNorm layer keeps"),  # bn1 alone: the child that is BatchNorm itself
     ("backbone.children()", "20 BatchNorm layers"),
     ("list(backbone.children())[:-2], nn.Conv2d(512, 512, 1), nn.Flatten()", "20 BatchNorm layers"),
 ])

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '95cd7e4a97149c21cd4f382f438522ce'
+RULES_DIGEST = '3563c738ba260f1395c6471866e6a360'
 
 GATES = {
     'FZ002': (

@@ -985,12 +985,12 @@ class BnFrozenWithoutEval(Rule):
                 else f"`{_receiver(c.trained, c.model)}.train()` puts it in train mode" if via is None \
                 else f"`{via}(...)` puts it in train mode (train() at {where})" if where \
                 else f"`{via}(...)` puts it in train mode"
-            layers = "BatchNorm layer" if c.frozen == 1 else f"{c.frozen} BatchNorm layers"
+            layers = "BatchNorm layer keeps" if c.frozen == 1 else f"{c.frozen} BatchNorm layers keep"
             by = c.freeze.detail.get("via")
             by = f" by `{by}(...)`" if by else ""
             yield self.finding(
                 c.freeze.node,
-                f"`{c.model}` ({c.factory}) is frozen with requires_grad only{by} and {mode}: its {layers} keep "
+                f"`{c.model}` ({c.factory}) is frozen with requires_grad only{by} and {mode}: its {layers} "
                 f"updating their running statistics on every batch although "
                 f"frozen; call `.eval()` on the frozen part after every `{c.model}.train()` (or override train()), "
                 f"or use FrozenBatchNorm2d",
