@@ -143,7 +143,6 @@ def main() -> None:
         "attribute deeper, that are an nn.Sequential or nn.ModuleList (every item and slice of them is a\n"
         'Module; for an Auto class, one in every model class that has the path). "bn" (a factory, not an Auto\n'
         'class): the full path of every layer with running statistics (BatchNorm), in model order; "children"\n'
-
         "(the same): the names `model.children()` yields, in its order (a slice of them keeps the named ones).\n\"\"\"\n\n"
         "from __future__ import annotations\n\n"
         f"DEPTH = {DEPTH}\n\nTABLE: dict[str, dict[str, list[str]]] = {body}\n".replace("DEPTH={DEPTH}", f"{DEPTH}")
