@@ -109,6 +109,7 @@ def _fz202(kept: str) -> list[str]:
     ("list(backbone.children())[:4]", "BatchNorm layer keeps"),  # bn1 alone: the child that is BatchNorm itself
     ("backbone.children()", "20 BatchNorm layers"),
     ("list(backbone.children())[:-2], nn.Conv2d(512, 512, 1), nn.Flatten()", "20 BatchNorm layers"),
+    ("list(backbone.children())[:-2]).to('cuda'", "20 BatchNorm layers"),
 ])
 def test_a_frozen_sequential_of_children_with_batchnorm_is_reported(kept, layers):
     found = _fz202(kept)

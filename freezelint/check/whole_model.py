@@ -225,7 +225,7 @@ def _class_parts(facts: Facts, info, built: tuple[cst.Call, object] | None = Non
         k = facts.kinds.class_attr(info, attr)
         if not (k is not None and k.factory) and built is not None:
             k = _passed_in(facts, info, values, built) or k
-        kept = _children_parts(facts, values[0][0], values[0][1], attr) if len(values) == 1 else None
+        kept = _children_parts(facts, unwrap_self_returning(values[0][0]), values[0][1], attr) if len(values) == 1 else None
         if k is not None and k.tag == "module" and k.factory and k.factory in _table():
             parts[attr] = (k.factory, k.sub)
         elif kept is not None:
