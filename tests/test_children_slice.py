@@ -201,3 +201,22 @@ def test_fz201_an_eval_of_such_a_part_is_a_batchnorm_freeze_only_where_it_keeps_
     """)
     found = check_source(code, "train.py", select=["FZ201"])
     assert len(found) == (1 if fires else 0)
+
+
+@pytest.mark.parametrize("build", ["torchvision.models.resnet50()", "torchvision.models.mobilenet_v2()",
+                                   "torchvision.models.vgg16_bn().features"])
+@pytest.mark.parametrize("cut", ["[:-2]", "[:-1]", "[:4]", "[1:5]", "[::2]", "[-3:]"])
+def test_the_batchnorm_paths_are_those_torch_gives_the_sequential(build, cut):
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    from torch.nn.modules.batchnorm import _NormBase
+
+    from freezelint.check.whole_model import _children_parts, _layers
+
+    module = cst.parse_module(f"import torch, torchvision\nx = torch.nn.Sequential(*list({build}.children()){cut})\n")
+    facts = Facts.of(module)
+    parts = _children_parts(facts, module.body[-1].body[0].value, facts.module_scope, "")
+    with torch.device("meta"):
+        model = eval(build, {"torchvision": torchvision})
+        real = torch.nn.Sequential(*eval(f"list(model.children()){cut}"))
+    assert sorted(_layers(parts)) == sorted(n for n, m in real.named_modules() if isinstance(m, _NormBase))
