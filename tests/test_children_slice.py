@@ -220,3 +220,45 @@ def test_the_batchnorm_paths_are_those_torch_gives_the_sequential(build, cut):
         model = eval(build, {"torchvision": torchvision})
         real = torch.nn.Sequential(*eval(f"list(model.children()){cut}"))
     assert sorted(_layers(parts)) == sorted(n for n, m in real.named_modules() if isinstance(m, _NormBase))
+
+
+REBUILT = """
+import torch
+import torch.nn as nn
+import torchvision
+
+
+class Encoder(nn.Module):
+    def __init__(self, headless=True):
+        super().__init__()
+        self.resnet = torchvision.models.resnet152(weights="DEFAULT")
+{rebuild}
+        for p in self.resnet.parameters():
+            p.requires_grad = False
+        self.fc = nn.Linear(2048, 256)
+
+    def forward(self, x):
+        return self.fc(self.resnet(x).flatten(1))
+
+
+model = Encoder()
+opt = torch.optim.Adam(model.fc.parameters())
+for epoch in range(3):
+    model.train()
+    for x, y in loader:
+        model(x).sum().backward()
+        opt.step()
+"""
+
+
+@pytest.mark.parametrize("rebuild,fires", [
+    ("        self.resnet = nn.Sequential(*list(self.resnet.children())[:-1])", True),
+    ("        self.resnet = nn.Sequential(*list(self.resnet.children())[-1:])", False),  # fc only
+    ("        if headless:\n            self.resnet = nn.Sequential(*list(self.resnet.children())[:-1])", False),
+    ("        self.resnet = nn.Sequential(*list(self.resnet.children())[:headless])", False),
+])
+def test_a_model_replaced_by_its_own_children_in_the_next_statement(rebuild, fires):
+    found = check_source(REBUILT.format(rebuild=rebuild), "train.py", select=["FZ202"])
+    assert len(found) == int(fires)
+    if fires:
+        assert "`resnet` is children of torchvision.models.resnet152" in found[0].message

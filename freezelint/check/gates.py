@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3563c738ba260f1395c6471866e6a360'
+RULES_DIGEST = 'ec9128dc4f6a8d97fdad742c9b112cca'
 
 GATES = {
     'FZ002': (

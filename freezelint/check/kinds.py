@@ -371,6 +371,13 @@ class Kinds:
         of it, and a slice of that by literal indices. Returns the model's table key and the
         kept children's paths; None where the model, the order of its children or the slice is
         not known (a computed index, a wrapped or project model)."""
+        read = self.children_slice(expr, scope)
+        if read is None:
+            return None
+        return self.kept_children_of(read[0], scope, read[1], self.kind(read[0], scope))
+
+    def children_slice(self, expr: cst.BaseExpression, scope: Scope) -> tuple[cst.BaseExpression, slice] | None:
+        """`list(model.children())[:-2]` (and the forms `kept_children` reads): (`model`, the slice)."""
         cut = slice(None)
         if isinstance(expr, cst.Subscript):
             if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Slice):
@@ -391,11 +398,15 @@ class Kinds:
         if not (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute)
                 and expr.func.attr.value == "children" and not expr.args):
             return None
-        base = self.kind(expr.func.value, scope)
+        return expr.func.value, cut
+
+    def kept_children_of(self, model: cst.BaseExpression, scope: Scope, cut: slice,
+                         base: Kind | None) -> tuple[str, list[str]] | None:
+        """`kept_children` once the model and the slice are read; `base`: what the model is."""
         if base is None or base.tag != MODULE or base.wraps is not None or base.cls is not None:
             return None
         paths = _children_paths(base)
-        if paths is None or not base.factory or self._altered(expr.func.value, scope, base, paths):
+        if paths is None or not base.factory or self._altered(model, scope, base, paths):
             return None
         return base.factory, paths[cut]
 

@@ -140,6 +140,33 @@ def _children_parts(facts: Facts, value: cst.BaseExpression, scope, rel: str) ->
     return {f"{rel}.{i}" if rel else str(i): (kept[0], path) for i, path in enumerate(kept[1])}
 
 
+def _rebuilt_parts(facts: Facts, attr: str, values) -> Parts | None:
+    """`self.resnet = resnet152(); self.resnet = nn.Sequential(*list(self.resnet.children())[:-1])`:
+    the two statements one after the other in the same method body, the second replacing the
+    model with some of its children; the parts as `_children_parts` gives them."""
+    (first, scope), (second, second_scope) = values
+    body = scope.node.body.body if isinstance(scope.node, cst.FunctionDef) else None
+    if body is None or second_scope is not scope:
+        return None
+    at = [i for i, st in enumerate(body) if isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1
+          and isinstance(st.body[0], cst.Assign) and st.body[0].value in (first, second)]
+    if len(at) != 2 or body[at[0]].body[0].value is not first:
+        return None  # not both plain statements of the body, or not in that order
+    seq = unwrap_self_returning(second)
+    if not (isinstance(seq, cst.Call) and len(seq.args) == 1 and seq.args[0].star == "*"
+            and (facts.qualname(seq.func, scope) or "") in ("torch.nn.Sequential",
+                                                             "torch.nn.modules.container.Sequential")):
+        return None
+    read = facts.kinds.children_slice(seq.args[0].value, scope)
+    if read is None or dotted(read[0]) != f"self.{attr}":
+        return None
+    base = facts.kind(unwrap_self_returning(first), scope)
+    kept = facts.kinds.kept_children_of(read[0], scope, read[1], base if base is not None and not base.sub else None)
+    if kept is None:
+        return None
+    return {f"{attr}.{i}": (kept[0], path) for i, path in enumerate(kept[1])}
+
+
 def _model_parts(facts: Facts, flow: Flow, model: str, first: Event) -> tuple[Parts, list[str], str] | None:
     """What `model` holds with BatchNorm where the freeze finds it: its parts built by table
     factories, the parts that may hold BatchNorm of unknown kind (a Module class's other
@@ -225,7 +252,8 @@ def _class_parts(facts: Facts, info, built: tuple[cst.Call, object] | None = Non
         k = facts.kinds.class_attr(info, attr)
         if not (k is not None and k.factory) and built is not None:
             k = _passed_in(facts, info, values, built) or k
-        kept = _children_parts(facts, unwrap_self_returning(values[0][0]), values[0][1], attr) if len(values) == 1 else None
+        kept = _children_parts(facts, unwrap_self_returning(values[0][0]), values[0][1], attr) if len(values) == 1 \
+            else _rebuilt_parts(facts, attr, values) if len(values) == 2 else None
         if k is not None and k.tag == "module" and k.factory and k.factory in _table():
             parts[attr] = (k.factory, k.sub)
         elif kept is not None:
