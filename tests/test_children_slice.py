@@ -257,7 +257,7 @@ for epoch in range(3):
     ("        if headless:\n            self.resnet = nn.Sequential(*list(self.resnet.children())[:-1])", False),
     ("        self.resnet = nn.Sequential(*list(self.resnet.children())[:headless])", False),
 ])
-def test_a_model_replaced_by_its_own_children_in_the_next_statement(rebuild, fires):
+def test_a_model_replaced_by_its_own_children_in_a_later_statement(rebuild, fires):
     found = check_source(REBUILT.format(rebuild=rebuild), "train.py", select=["FZ202"])
     assert len(found) == int(fires)
     if fires:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ec9128dc4f6a8d97fdad742c9b112cca'
+RULES_DIGEST = 'd2dda033f4bde2e7d1c12eecd6b24149'
 
 GATES = {
     'FZ002': (

@@ -142,7 +142,7 @@ def _children_parts(facts: Facts, value: cst.BaseExpression, scope, rel: str) ->
 
 def _rebuilt_parts(facts: Facts, attr: str, values) -> Parts | None:
     """`self.resnet = resnet152(); self.resnet = nn.Sequential(*list(self.resnet.children())[:-1])`:
-    the two statements one after the other in the same method body, the second replacing the
+    two plain statements of the same method body, in that order, the second replacing the
     model with some of its children; the parts as `_children_parts` gives them."""
     (first, scope), (second, second_scope) = values
     body = scope.node.body.body if isinstance(scope.node, cst.FunctionDef) else None
