@@ -26,6 +26,9 @@ def test_the_table_lists_children_in_model_order():
         "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
     assert TABLE["torchvision.models.vgg16_bn"]["children"] == ["features", "avgpool", "classifier"]
     assert "children" not in TABLE["transformers.AutoModel"]  # what an Auto class builds is not known
+    # built without the AuxLogits child a default call inserts mid-list: the order is not the user's
+    assert "children" not in TABLE["torchvision.models.inception_v3"]
+    assert _kept("list(torchvision.models.inception_v3().children())[:-3]") is None
 
 
 @pytest.mark.parametrize("expr,kept", [
