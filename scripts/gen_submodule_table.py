@@ -103,10 +103,14 @@ def _batchnorm(model) -> list[str]:
             if isinstance(m, _NormBase) and m.track_running_stats and getattr(m, "running_mean", None) is not None]
 
 
-def _add(table: dict, key: str, build) -> None:
+def _add(table: dict, key: str, build, ordered: bool = True) -> None:
+    """`ordered`: built as a call with no arguments builds it, so its children come in that order
+    (googlenet and inception_v3 are built without the AuxLogits child their default inserts)."""
     try:
         model = build()
         table[key] = {**_paths(model), "bn": _batchnorm(model)}
+        if ordered:
+            table[key]["children"] = [n for n, _ in model.named_children()]
     except Exception as e:  # a model whose constructor reads tensor values cannot be built on meta
         print(f"skipped {key}: {type(e).__name__}: {str(e).splitlines()[0]}", file=sys.stderr)
 
@@ -121,7 +125,8 @@ def main() -> None:
 
         for name in torchvision_models():
             kw = {"aux_logits": False, "init_weights": False} if name in ("googlenet", "inception_v3") else {}
-            _add(table, f"torchvision.models.{name}", lambda: getattr(torchvision.models, name)(weights=None, **kw))
+            _add(table, f"torchvision.models.{name}", lambda: getattr(torchvision.models, name)(weights=None, **kw),
+                 ordered=not kw)
         import timm
 
         for name in TIMM:
@@ -142,7 +147,8 @@ def main() -> None:
         '`timm.create_model:NAME`. Paths go DEPTH={DEPTH} attributes deep. "seqs": the Module paths, one\n'
         "attribute deeper, that are an nn.Sequential or nn.ModuleList (every item and slice of them is a\n"
         'Module; for an Auto class, one in every model class that has the path). "bn" (a factory, not an Auto\n'
-        "class): the full path of every layer with running statistics (BatchNorm), in model order.\n\"\"\"\n\n"
+        'class): the full path of every layer with running statistics (BatchNorm), in model order; "children"\n'
+        "(the same): the names `model.children()` yields, in its order (a slice of them keeps the named ones).\n\"\"\"\n\n"
         "from __future__ import annotations\n\n"
         f"DEPTH = {DEPTH}\n\nTABLE: dict[str, dict[str, list[str]]] = {body}\n".replace("DEPTH={DEPTH}", f"{DEPTH}")
     )

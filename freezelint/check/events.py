@@ -1647,7 +1647,23 @@ class Summaries:
             bindings = owner.bindings.get(expr.value, []) if owner is not None else []
             if len(bindings) == 1 and bindings[0].how == "expr" and isinstance(bindings[0].node, (cst.List, cst.Tuple)):
                 return self._built_with_bn(bindings[0].node, bindings[0].scope or owner, depth + 1)
+            if len(bindings) == 1 and bindings[0].how == "expr" and isinstance(bindings[0].node, (cst.Subscript, cst.Call)) \
+                    and self._children_with_bn(bindings[0].node, bindings[0].scope or owner):
+                return True  # `modules = list(resnet.children())[:-1]; nn.Sequential(*modules)`
+        if self._children_with_bn(expr, scope):  # `*list(resnet18().children())[:-2]`
+            return True
         return self.holds_batchnorm(expr, scope, depth=depth)
+
+    def _children_with_bn(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """`expr` holds children of a table model (Kinds.kept_children) and one of those kept
+        holds BatchNorm (the table's "bn" paths at or below it)."""
+        kept = self.facts.kinds.kept_children(expr, scope)
+        if kept is None:
+            return False
+        from freezelint.check.submodule_table import TABLE
+
+        bn = TABLE.get(kept[0], {}).get("bn") or []
+        return any(p == c or p.startswith(f"{c}.") for c in kept[1] for p in bn)
 
     def bn_attrs(self, info, depth: int = 0) -> list[str]:
         """Attributes of a Module class of this file that every assignment fills with a part

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd60e53fca11a65e509013a522fea2b7f'
+RULES_DIGEST = '185dcdf567bf7d822d8d28e5537f76ea'
 
 GATES = {
     'FZ002': (

@@ -124,6 +124,35 @@ def _item(base: Kind | None, index: cst.BaseSlice | None) -> Kind | None:
     return Kind(MODULE)
 
 
+def _literal_int(expr: cst.BaseExpression | None) -> int | None:
+    """`3` or `-2` as an int; None for anything else."""
+    if isinstance(expr, cst.Integer):
+        return int(expr.evaluated_value)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus) \
+            and isinstance(expr.expression, cst.Integer):
+        return -int(expr.expression.evaluated_value)
+    return None
+
+
+def _children_paths(base: Kind) -> list[str] | None:
+    """The table paths of what `base.children()` yields, in order: a whole model's top-level
+    modules as the table lists them, or the items of a Sequential/ModuleList path one attribute
+    deep (`features.0` ...); None where the order is not known."""
+    from freezelint.check.submodule_table import TABLE
+
+    entry = TABLE.get(base.factory or "")  # (joined alternatives are no key)
+    if entry is None:
+        return None
+    if not base.sub:
+        return list(entry["children"]) if "children" in entry else None
+    if "." in base.sub or base.sub not in entry.get("seqs", ()):
+        return None  # (the table lists items only one attribute below the root)
+    items: list[str] = []
+    while f"{base.sub}.{len(items)}" in entry["modules"]:
+        items.append(f"{base.sub}.{len(items)}")
+    return items or None
+
+
 def from_summary(entry: dict | None) -> Kind | None:
     """The Kind a project summary's "attrs" entry records (summaries._attr_kinds writes it)."""
     if not entry:
@@ -335,6 +364,88 @@ class Kinds:
                     return known
             return _item(base, index)
         return None
+
+    def kept_children(self, expr: cst.BaseExpression, scope: Scope) -> tuple[str, list[str]] | None:
+        """The children of a table model that `expr` holds (the headless-backbone idiom
+        `nn.Sequential(*list(model.children())[:-2])`): `model.children()`, `list(...)`/`tuple(...)`
+        of it, and a slice of that by literal indices. Returns the model's table key and the
+        kept children's paths; None where the model, the order of its children or the slice is
+        not known (a computed index, a wrapped or project model)."""
+        read = self.children_slice(expr, scope)
+        if read is None:
+            return None
+        return self.kept_children_of(read[0], scope, read[1], self.kind(read[0], scope))
+
+    def children_slice(self, expr: cst.BaseExpression, scope: Scope) -> tuple[cst.BaseExpression, slice] | None:
+        """`list(model.children())[:-2]` (and the forms `kept_children` reads): (`model`, the slice)."""
+        cut = slice(None)
+        if isinstance(expr, cst.Subscript):
+            if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Slice):
+                return None
+            s = expr.slice[0].slice
+            bounds = [_literal_int(b) if b is not None else None for b in (s.lower, s.upper, s.step)]
+            if any(b is None and given is not None for b, given in zip(bounds, (s.lower, s.upper, s.step))) \
+                    or bounds[2] == 0:
+                return None
+            cut = slice(*bounds)
+            expr = expr.value
+            if not (isinstance(expr, cst.Call) and qualname(expr.func, scope) in ("list", "tuple")):
+                return None  # (a generator cannot be sliced)
+        if isinstance(expr, cst.Call) and qualname(expr.func, scope) in ("list", "tuple"):
+            if len(expr.args) != 1 or expr.args[0].star or expr.args[0].keyword is not None:
+                return None
+            expr = expr.args[0].value
+        if not (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute)
+                and expr.func.attr.value == "children" and not expr.args):
+            return None
+        return expr.func.value, cut
+
+    def kept_children_of(self, model: cst.BaseExpression, scope: Scope, cut: slice,
+                         base: Kind | None) -> tuple[str, list[str]] | None:
+        """`kept_children` once the model and the slice are read; `base`: what the model is."""
+        if base is None or base.tag != MODULE or base.wraps is not None or base.cls is not None:
+            return None
+        paths = _children_paths(base)
+        if paths is None or not base.factory or self._altered(model, scope, base, paths):
+            return None
+        return base.factory, paths[cut]
+
+    def _altered(self, model: cst.BaseExpression, scope: Scope, base: Kind, children: list[str]) -> bool:
+        """The model named `model` may no longer hold the table's children: the file stores into
+        a child of it that holds BatchNorm, adds a child (`resnet.extra = ...` moves a negative
+        slice), or hands it to a call (`convert_bn_to_gn(resnet)`). A store into a child without
+        BatchNorm (`resnet.fc = nn.Identity()`) keeps the order and the BatchNorm. A model built in
+        the expression itself (`resnet18().children()`) is as built."""
+        from freezelint.check.submodule_table import TABLE
+
+        root = model
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if isinstance(root, cst.Call):
+            return False  # `vgg16_bn().features.children()`: as built
+        name = dotted(model)
+        if name is None:
+            return True
+        if scope.lookup(name.split(".")[0]) is None:
+            return True
+        bn = TABLE[base.factory or ""].get("bn", [])
+        at = f"{base.sub}." if base.sub else ""
+        parts = name.split(".")
+        for store in self.f.attr_stores:  # anywhere in the file: a store in a helper counts too
+            chain = [store.attr]
+            obj = store.obj
+            while isinstance(obj, (cst.Attribute, cst.Subscript)):  # `resnet.layer1[0].bn1 = ...`
+                if isinstance(obj, cst.Attribute):
+                    chain.insert(0, obj.attr.value)
+                obj = obj.value
+            if not isinstance(obj, cst.Name) or [obj.value, *chain][:len(parts)] != parts or len(chain) < len(parts):
+                continue
+            child = at + chain[len(parts) - 1]
+            if child not in children or any(p == child or p.startswith(child + ".") for p in bn):
+                return True
+        return any(any(dotted(a.value) == name for a in call.call.args)
+                   for call in (*self.f.method_calls, *self.f.name_calls)
+                   if not (isinstance(call.call.func, cst.Name) and call.call.func.value == "print"))
 
     def edges_behind(self, expr: cst.BaseExpression, scope: Scope) -> list:
         """The project edges the kind of `expr` was read through (for --show-project): those of

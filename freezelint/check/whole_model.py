@@ -111,7 +111,60 @@ def _layers(parts: Parts) -> list[str]:
         own = [layer[len(sub) + 1:] for layer in bn_layers(factory) if layer.startswith(sub + ".")] \
             if sub else bn_layers(factory)  # `vgg16_bn().features`: the part's own BatchNorm layers
         out.extend(f"{rel}.{layer}" if rel else layer for layer in own)
+        if sub and rel and sub in bn_layers(factory):
+            out.append(rel)  # a kept child that is itself BatchNorm (`*list(resnet.children())[:-2]`: "1")
     return out
+
+
+def _children_parts(facts: Facts, value: cst.BaseExpression, scope, rel: str) -> Parts | None:
+    """`nn.Sequential(*list(resnet50().children())[:-2])` (or `*modules` bound once so): an
+    nn.Sequential of some children of a table model, renumbered from 0, as parts of the model at
+    `rel` (`backbone.4` is the factory's `layer1`); None for any other value."""
+    if not (isinstance(value, cst.Call) and value.args and value.args[0].star == "*"
+            and (facts.qualname(value.func, scope) or "") in ("torch.nn.Sequential",
+                                                               "torch.nn.modules.container.Sequential")):
+        return None
+    if not all(a.keyword is None and not a.star and _holds_no_batchnorm(facts, a.value, scope)
+               for a in value.args[1:]):
+        return None  # layers after the children (`nn.Flatten()`, a head) must be known free of BatchNorm
+    kept_from, from_scope = value.args[0].value, scope
+    if isinstance(kept_from, cst.Name):
+        owner = scope.lookup(kept_from.value)
+        bound = owner.bindings.get(kept_from.value, []) if owner is not None else []
+        if len(bound) != 1 or bound[0].how != "expr" or bound[0].node is None:
+            return None
+        kept_from, from_scope = bound[0].node, bound[0].scope or owner
+    kept = facts.kinds.kept_children(kept_from, from_scope)
+    if kept is None:
+        return None
+    return {f"{rel}.{i}" if rel else str(i): (kept[0], path) for i, path in enumerate(kept[1])}
+
+
+def _rebuilt_parts(facts: Facts, attr: str, values) -> Parts | None:
+    """`self.resnet = resnet152(); self.resnet = nn.Sequential(*list(self.resnet.children())[:-1])`:
+    two plain statements of the same method body, in that order, the second replacing the
+    model with some of its children; the parts as `_children_parts` gives them."""
+    (first, scope), (second, second_scope) = values
+    body = scope.node.body.body if isinstance(scope.node, cst.FunctionDef) else None
+    if body is None or second_scope is not scope:
+        return None
+    at = [i for i, st in enumerate(body) if isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1
+          and isinstance(st.body[0], cst.Assign) and st.body[0].value in (first, second)]
+    if len(at) != 2 or body[at[0]].body[0].value is not first:
+        return None  # not both plain statements of the body, or not in that order
+    seq = unwrap_self_returning(second)
+    if not (isinstance(seq, cst.Call) and len(seq.args) == 1 and seq.args[0].star == "*"
+            and (facts.qualname(seq.func, scope) or "") in ("torch.nn.Sequential",
+                                                             "torch.nn.modules.container.Sequential")):
+        return None
+    read = facts.kinds.children_slice(seq.args[0].value, scope)
+    if read is None or dotted(read[0]) != f"self.{attr}":
+        return None
+    base = facts.kind(unwrap_self_returning(first), scope)
+    kept = facts.kinds.kept_children_of(read[0], scope, read[1], base if base is not None and not base.sub else None)
+    if kept is None:
+        return None
+    return {f"{attr}.{i}": (kept[0], path) for i, path in enumerate(kept[1])}
 
 
 def _model_parts(facts: Facts, flow: Flow, model: str, first: Event) -> tuple[Parts, list[str], str] | None:
@@ -120,6 +173,11 @@ def _model_parts(facts: Facts, flow: Flow, model: str, first: Event) -> tuple[Pa
     attributes), and how to name it. A factory's model (`resnet50()`, possibly through a builder
     of this file), an instance of a Module class of this file (its attributes), or what the
     summary of another project file says a builder or class of it returns frozen."""
+    bound = flow.scope.bindings.get(model, [])
+    if len(bound) == 1 and bound[0].how == "expr" and bound[0].node is not None:
+        kept = _children_parts(facts, unwrap_self_returning(bound[0].node), bound[0].scope or flow.scope, "")
+        if kept:  # `backbone = nn.Sequential(*list(resnet50().children())[:-1])`
+            return kept, [], f"children of {_shown(next(iter(kept.values()))[0])}"
     factory, sub = _factory(facts, flow, model, first)
     if factory:
         return {"": (factory, sub)}, [], _shown(factory)
@@ -145,7 +203,14 @@ def _class_label(name: str, parts: Parts) -> str:
     """`Probe: its `backbone` is torchvision.models.resnet50`; a factory's model by its factory."""
     if set(parts) == {""}:
         return _shown(parts[""][0])
-    held = ", ".join(f"`{rel}` is {_shown(f)}" for rel, (f, _) in sorted(parts.items()))
+    shown = {}
+    for rel, (f, _) in sorted(parts.items()):
+        head, _, index = rel.rpartition(".")
+        if index.isdigit():  # `backbone.0`, `backbone.1`, ...: a Sequential of the factory's children
+            shown[head] = f"children of {_shown(f)}"
+        else:
+            shown[rel] = _shown(f)
+    held = ", ".join(f"`{rel}` is {what}" for rel, what in shown.items())
     return f"{name}: its {held}" if name else held
 
 
@@ -187,8 +252,12 @@ def _class_parts(facts: Facts, info, built: tuple[cst.Call, object] | None = Non
         k = facts.kinds.class_attr(info, attr)
         if not (k is not None and k.factory) and built is not None:
             k = _passed_in(facts, info, values, built) or k
+        kept = _children_parts(facts, unwrap_self_returning(values[0][0]), values[0][1], attr) if len(values) == 1 \
+            else _rebuilt_parts(facts, attr, values) if len(values) == 2 else None
         if k is not None and k.tag == "module" and k.factory and k.factory in _table():
             parts[attr] = (k.factory, k.sub)
+        elif kept is not None:
+            parts.update(kept)  # `self.backbone = nn.Sequential(*list(resnet50().children())[:-2])`
         elif all(_holds_no_batchnorm(facts, v, s) or not _may_be_module(facts, v, s) for v, s in values):
             continue
         else:

@@ -64,7 +64,9 @@ class TrainUndoesBnFreeze(Rule):
         "default. A freeze may be `.eval()` on a part of the model whose parameters "
         "the same body freezes (`model.layer1.requires_grad_(False); model.layer1.eval()`), taken as a BatchNorm "
         "freeze only where the part is proven to hold BatchNorm (the submodule table's BatchNorm paths of a "
-        "factory model, an attribute a project class builds with a BatchNorm layer), never from its name; "
+        "factory model, an attribute a project class builds with a BatchNorm layer or as an nn.Sequential of a "
+        "literal slice of a factory model's children that keeps one: `nn.Sequential(*list(resnet50().children())"
+        "[:-2])`), never from its name; "
         "`compiled.train()` of `compiled = torch.compile(model)` is a train() of `model`. A train() called on a part "
         "(`net.head.train()`, directly or in a helper) reaches that part only: it undoes a freeze of the same part, of "
         "a module that holds it, or of all the model where the part is proven to hold BatchNorm, never a sibling's "
@@ -595,6 +597,60 @@ class TrainUndoesBnFreeze(Rule):
                     super(Base, self).train(mode)  # expect: FZ201
                     return self
             """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    resnet = torchvision.models.resnet50(weights="DEFAULT")
+                    self.backbone = nn.Sequential(*list(resnet.children())[:-2])  # keeps bn1, layer1-4
+                    self.head = nn.Linear(2048, 10)
+
+                def forward(self, x):
+                    return self.head(self.backbone(x).mean((2, 3)))
+
+            model = Net()
+            model.backbone.requires_grad_(False)
+            model.backbone.eval()
+            opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+            for epoch in range(3):
+                model.train()  # expect: FZ201
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    resnet = torchvision.models.resnet50(weights="DEFAULT")
+                    self.backbone = nn.Sequential(*list(resnet.children())[:-2])
+                    self.head = nn.Linear(2048, 10)
+
+                def forward(self, x):
+                    return self.head(self.backbone(x).mean((2, 3)))
+
+            model = Net()
+            model.backbone.requires_grad_(False)
+            opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+            for epoch in range(3):
+                model.train()
+                model.backbone.eval()  # after every train()
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """,
         ),
     ]
     good = [
@@ -1167,6 +1223,32 @@ class TrainUndoesBnFreeze(Rule):
             train_one_epoch(model, loader, optimizer, refreeze_and_log)
             train_one_epoch(model, loader, optimizer, hook=log_with)
             train_one_epoch(model, loader, optimizer, report)
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                resnet = torchvision.models.resnet50(weights="DEFAULT")
+                self.stem = nn.Sequential(*list(resnet.children())[:1])  # conv1 only: no running statistics
+                self.head = nn.Linear(64, 10)
+
+            def forward(self, x):
+                return self.head(self.stem(x).mean((2, 3)))
+
+        model = Net()
+        model.stem.requires_grad_(False)
+        model.stem.eval()
+        opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+        for epoch in range(3):
+            model.train()
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
         """,
     ]
 

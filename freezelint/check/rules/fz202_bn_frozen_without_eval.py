@@ -54,6 +54,12 @@ class BnFrozenWithoutEval(Rule):
         "The whole-model freeze: a model built in the same body by a torchvision or timm factory whose "
         "BatchNorm layers the generated table lists (resnets, densenet, efficientnet, mobilenet, "
         "vgg*_bn, ...; a ViT or a transformers model has none: LayerNorm keeps no running statistics), "
+        "or an nn.Sequential of a literal slice of such a model's children (`nn.Sequential(*list(resnet50()"
+        ".children())[:-2])`, the slice bound to a name first too, or an attribute replaced so by a later "
+        "statement of the same body, `self.resnet = nn.Sequential(*list(self.resnet.children())[:-1])`: "
+        "the kept children, renumbered from 0, and their BatchNorm layers; a computed slice, or a model the "
+        "file changes before (a child with BatchNorm replaced, a child added, the model handed to a call), is "
+        "not known), "
         "frozen with requires_grad (`requires_grad_(False)`, a `parameters()` loop, a `named_parameters` "
         "loop whose name test, startswith/endswith/in/==/not/and/or/any over literal strings, is evaluated "
         "on each BatchNorm parameter's name, a helper of the same file) so that every BatchNorm layer it "
@@ -405,6 +411,77 @@ class BnFrozenWithoutEval(Rule):
             for x, y in loader:
                 opt.zero_grad()
                 F.cross_entropy(model(x), y).backward()
+                opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            from torchvision.models import resnet18
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    backbone = resnet18(weights="DEFAULT")
+                    self.backbone = nn.Sequential(*list(backbone.children())[:-2])  # keeps bn1, layer1-4
+                    for p in self.backbone.parameters():
+                        p.requires_grad = False
+                    self.fc = nn.Linear(512, 3)
+
+                def forward(self, x):
+                    return self.fc(self.backbone(x).mean((2, 3)))
+
+            model = Net()  # expect: FZ202
+            opt = torch.optim.Adam(model.fc.parameters(), lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+            from torchvision.models import resnet18
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    backbone = resnet18(weights="DEFAULT")
+                    self.backbone = nn.Sequential(*list(backbone.children())[:-2])
+                    for p in self.backbone.parameters():
+                        p.requires_grad = False
+                    self.fc = nn.Linear(512, 3)
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self.backbone.eval()  # the frozen children keep their BatchNorm statistics
+                    return self
+
+                def forward(self, x):
+                    return self.fc(self.backbone(x).mean((2, 3)))
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            resnet = torchvision.models.resnet50(weights="DEFAULT")
+            modules = list(resnet.children())[:-1]  # all but fc
+            backbone = nn.Sequential(*modules)
+            for name, p in backbone.named_parameters():
+                if not name.startswith("9"):  # the Sequential numbers the children: no "layer4" here
+                    p.requires_grad = False  # expect: FZ202
+            head = nn.Linear(2048, 10)
+            opt = torch.optim.SGD(head.parameters(), lr=0.1)
+            for x, y in loader:
+                backbone.train()
+                opt.zero_grad()
+                nn.functional.cross_entropy(head(backbone(x).flatten(1)), y).backward()
                 opt.step()
             """
         ),
@@ -849,6 +926,52 @@ class BnFrozenWithoutEval(Rule):
             F.cross_entropy(model(x), y).backward()
             opt.step()
         """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                resnet = torchvision.models.resnet18(weights="DEFAULT")
+                self.stem = nn.Sequential(*list(resnet.children())[:1])  # conv1 only: no BatchNorm kept
+                self.stem.requires_grad_(False)
+                self.fc = nn.Linear(64, 3)
+
+            def forward(self, x):
+                return self.fc(self.stem(x).mean((2, 3)))
+
+        model = Net()
+        opt = torch.optim.Adam(model.fc.parameters(), lr=1e-3)
+        for epoch in range(3):
+            model.train()
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        from mylib.models import build_backbone
+
+        backbone = nn.Sequential(*list(build_backbone().children())[:-2])  # a model not in the table
+        backbone.requires_grad_(False)
+        resnet = torchvision.models.resnet50(weights="DEFAULT")
+        head = nn.Sequential(*list(resnet.children())[-1:])  # fc only
+        head.requires_grad_(False)
+        probe = nn.Linear(1000, 10)
+        opt = torch.optim.SGD(probe.parameters(), lr=0.1)
+        head.train()
+        backbone.train()
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(probe(head(backbone(x).mean((2, 3)))), y).backward()
+            opt.step()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -865,12 +988,12 @@ class BnFrozenWithoutEval(Rule):
                 else f"`{_receiver(c.trained, c.model)}.train()` puts it in train mode" if via is None \
                 else f"`{via}(...)` puts it in train mode (train() at {where})" if where \
                 else f"`{via}(...)` puts it in train mode"
-            layers = "BatchNorm layer" if c.frozen == 1 else f"{c.frozen} BatchNorm layers"
+            layers = "BatchNorm layer keeps" if c.frozen == 1 else f"{c.frozen} BatchNorm layers keep"
             by = c.freeze.detail.get("via")
             by = f" by `{by}(...)`" if by else ""
             yield self.finding(
                 c.freeze.node,
-                f"`{c.model}` ({c.factory}) is frozen with requires_grad only{by} and {mode}: its {layers} keep "
+                f"`{c.model}` ({c.factory}) is frozen with requires_grad only{by} and {mode}: its {layers} "
                 f"updating their running statistics on every batch although "
                 f"frozen; call `.eval()` on the frozen part after every `{c.model}.train()` (or override train()), "
                 f"or use FrozenBatchNorm2d",
