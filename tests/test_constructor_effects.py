@@ -77,3 +77,45 @@ def test_unfreezing_after_a_filtering_trainer_was_built_is_fz303():
     model.layer4.requires_grad_(True)
     """
     assert [row for row, _ in _found(tail, "FZ303")] == [24]
+
+
+STORED = """\
+import torch
+import torchvision
+
+
+class Trainer:
+    def __init__(self, model, lr=5e-4):
+        self.model = model
+        self.optim = torch.optim.Adam(self.model.parameters(), lr=lr)
+
+
+class Filtered:
+    def __init__(self, model, lr=5e-4):
+        self.model = model
+        self.optim = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=lr)
+
+
+class Swapped:
+    def __init__(self, model, other):
+        self.model = model
+        self.model = other  # stored twice: which object the optimizer gets is not followed
+        self.optim = torch.optim.Adam(self.model.parameters())
+
+
+model = torchvision.models.resnet18()
+for param in model.layer1.parameters():
+    param.requires_grad = False
+"""
+
+
+def test_a_trainer_that_stores_the_model_and_builds_over_self_model_is_fz301_at_its_construction():
+    # trial 10 (signal_propagation's Trainer, FLamby's _Model): `self.model = model`, then the
+    # optimizer over `self.model.parameters()`: the model given is the one it trains
+    found = [d.row for d in check_source(STORED + "t = Trainer(model)\n", "train.py", select=["FZ301"])]
+    assert found == [STORED.count("\n") + 1]
+
+
+def test_near_miss_stored_then_filtered_or_stored_twice():
+    assert check_source(STORED + "t = Filtered(model)\n", "train.py", select=["FZ301"]) == []
+    assert check_source(STORED + "t = Swapped(model, model)\n", "train.py", select=["FZ301"]) == []

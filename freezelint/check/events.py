@@ -1336,6 +1336,28 @@ def _broken_form(node: cst.CSTNode) -> str | None:
     return None
 
 
+def _held_on_self(func: cst.FunctionDef, names: list[str]) -> dict[str, str]:
+    """Parameters a method stores on self as they are, in a statement of its own body's top
+    level (`self.model = model` in a trainer's __init__): name -> `self.model`. A name stored
+    twice, or an attribute stored twice, is left out."""
+    found: dict[str, list[str]] = {}
+    for stmt in func.body.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                target, value = small.targets[0].target, small.value
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                target, value = small.target, small.value
+            else:
+                continue
+            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+                    and target.value.value == "self" and isinstance(value, cst.Name) and value.value in names[1:]:
+                found.setdefault(value.value, []).append(f"self.{target.attr.value}")
+    attrs = [a for v in found.values() for a in v]
+    return {n: v[0] for n, v in found.items() if len(v) == 1 and attrs.count(v[0]) == 1}
+
+
 class Summaries:
     """What same-file functions do to their positional parameters (bounded depth). Calls that
     leave the file go to `external`/`external_method`, which say nothing here; the flow layer
@@ -1377,17 +1399,20 @@ class Summaries:
             return ()
         names = [p.name.value for p in params]
         targets: list[tuple[int | str, str | None]] = [*enumerate(names), (RET, returned_local(flow, scope, names))]
+        held = _held_on_self(func, names) if names and names[0] == "self" else {}
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
             events: dict[str, Event] = {}
             loops_of: dict[str, set[int]] = {ACTIVITY: set(), TRAIN: set()}
+            alias = held.get(name) if i != RET else None  # `self.model = model`: the optimizer over self.model
             for e in flow.events if name is not None else ():
                 if e.kind == REBIND and e.target == name and not e.branches and not e.loops:
                     if i != RET:
                         break  # the parameter now names a new object: the caller's is left alone from here
                     first, events = {}, {}  # what was done before belongs to another object than the one returned
                     continue
-                if e.target == name or e.target.startswith(name + "."):
+                if e.target == name or e.target.startswith(name + ".") or \
+                        alias is not None and e.kind == OPT_BUILD and (e.target == alias or e.target.startswith(alias + ".")):
                     node = e.detail.get("origin_node", e.node)
                     if e.kind in (ACTIVITY, OPAQUE):
                         # its last run (or last hand-over to an unknown callable, which may

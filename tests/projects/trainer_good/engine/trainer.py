@@ -23,3 +23,11 @@ class FilteredTrainer(Trainer):
     def __init__(self, model, lr=1e-3):
         self.model = model
         self.optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+
+class StoringTrainer:
+    """Holds the model it is given, and builds its optimizer over what it holds."""
+
+    def __init__(self, model, lr=1e-3):
+        self.model = model
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr)

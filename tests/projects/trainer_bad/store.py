@@ -1,0 +1,9 @@
+import torch.nn as nn
+import torchvision
+
+from engine.trainer import StoringTrainer
+
+model = torchvision.models.resnet18(weights=None)
+model.requires_grad_(False)
+model.fc = nn.Linear(512, 10)
+trainer = StoringTrainer(model)  # expect: FZ301
