@@ -423,3 +423,23 @@ def test_the_flow_layer_sees_each_requires_grad_pair_of_an_unpacked_store(freeze
     """, freeze)
     assert [d.code for d in check_text(src, "ex.py", ALL_STATIC).diagnostics] == found
     assert [d.code for d in check_text(src, "ex.py", ALL_STATIC, force=True).diagnostics] == found
+
+
+def test_fz102_sees_the_model_through_a_conditional_dataparallel_rebinding():
+    # trial 10 (seg_trainer_dp): `model = nn.DataParallel(model) if n > 1 else model` left `model`
+    # unknown in the whole scope; a read of `model.fc` runs where it is the model (else it raises)
+    from freezelint.check.engine import check_source
+
+    src = textwrap.dedent("""\
+        import torch.nn as nn
+        import torchvision
+
+        model = torchvision.models.resnet50()
+        model.layer4.requires_grad = False
+        model = nn.DataParallel(model) if NUM_GPU > 1 else model
+        model.fc.requires_grad = False
+        """)
+    assert [d.row for d in check_source(src, "train.py", select=["FZ102"])] == [5, 7]
+    # a choice between two other objects is no rebinding around itself: nothing known of `model.fc`
+    other = src.replace("nn.DataParallel(model) if NUM_GPU > 1 else model", "make_a() if NUM_GPU > 1 else make_b()")
+    assert [d.row for d in check_source(other, "train.py", select=["FZ102"])] == []

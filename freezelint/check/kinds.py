@@ -531,17 +531,31 @@ class Kinds:
 
     def _unwrapped_name_kind(self, name: str, scope: Scope, depth: int) -> Kind | None:
         """What `name` holds where it is not the DataParallel/DDP wrapper it is rebound to around
-        itself (`model = DDP(model)`): its other bindings agreed; None when it has no such
-        rebinding (or nothing else)."""
+        itself (`model = DDP(model)`, or `DataParallel(model) if n > 1 else model`): its other
+        bindings agreed; None when it has no such rebinding (or nothing else)."""
         owner = scope.lookup(name)
         if owner is None:
             return None
         bindings = owner.bindings[name]
         if len(bindings) < 2:
             return None
+        def wraps_itself(k: Kind | None) -> bool:
+            return k is not None and k is not PENDING and k.wraps is not None \
+                and isinstance(k.wraps[0], cst.Name) and k.wraps[0].value == name
+
+        def maybe_wrapped(b) -> bool:
+            """`model = DataParallel(model) if n > 1 else model`: the wrapper or the model itself."""
+            node = b.node if b.how == "expr" else None
+            if not isinstance(node, cst.IfExp):
+                return False
+            arms = [node.body, node.orelse]
+            same = [a for a in arms if isinstance(a, cst.Name) and a.value == name]
+            other = [a for a in arms if a not in same]
+            return len(same) == 1 and len(other) == 1 and isinstance(other[0], cst.Call) \
+                and wraps_itself(self._kind(other[0], b.scope or owner, depth))
+
         kinds = [self._binding_kind(name, b, owner, depth) for b in bindings]
-        rest = [k for k in kinds if not (k is not None and k is not PENDING and k.wraps is not None
-                                         and isinstance(k.wraps[0], cst.Name) and k.wraps[0].value == name)]
+        rest = [k for b, k in zip(bindings, kinds) if not wraps_itself(k) and not maybe_wrapped(b)]
         if len(rest) == len(kinds) or not rest:
             return None
         found = self._agree(rest)
