@@ -303,17 +303,18 @@ class Project:
             outline["acting"] = _acting_defs(outline["text"])
         if any(d != name and _called_with_args(block, d) for d in outline["acting"]):
             return True
-        return self._base_acts(path, name, _depth)
+        return self._base_acts(path, name, block, _depth)
 
-    def _base_acts(self, path: Path, name: str, _depth: int) -> bool:
+    def _base_acts(self, path: Path, name: str, block: str, _depth: int) -> bool:
         """A class whose project base class acts (`class Net(BaseModel)`, BaseModel's
         freeze_backbone() in another file): its instances have that method. Read from the class
-        lines' text, a few classes deep; each base file read is a dependency of the caller's."""
-        line = self._class_line(path, name)
+        lines' text (`block`: the class's, as might_act found it), a few classes deep; each base
+        file read is a dependency of the caller's."""
+        line = _CLASS_HEAD.match(block)
         if line is None or _depth >= _MAX_REEXPORT:
-            return False
+            return False  # a def, or a class without bases
         outline = self.outline(path)
-        inside = line[line.index("(") + 1:line.rindex(")")]
+        inside = line.group(1)
         for b in (b.strip() for b in inside.split(",")):
             if not b.isidentifier():
                 continue  # a keyword (metaclass=...), a dotted library base, a call
@@ -1260,6 +1261,7 @@ def _block(text: str, name: str) -> str | None:
     return text[m.start():end.start() if end else len(text)]
 
 
+_CLASS_HEAD = re.compile(r"class[ \t]+\w+[ \t]*\(([^)]*)\)")  # a block's first line: the bases
 _RETURNS_CALL = re.compile(r"^[ \t]+return[ \t]+(?:[\w.]*\.)?[A-Z]\w*[ \t]*\(", re.M)
 _RETURNS_NAME = re.compile(r"^[ \t]+return[ \t]+(\w+)[ \t]*(?:#.*)?$", re.M)
 
