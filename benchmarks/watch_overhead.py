@@ -123,13 +123,15 @@ def watched(model, optimizer, batch):
     return w, w.report
 
 
-def after_window(model, optimizer, batch) -> float:
+def after_window(model, optimizer, batch, sync) -> float:
     """Seconds for two steps inside a watch whose window (2 steps) has closed."""
     with watch(steps=2) as w:
         steps(model, optimizer, batch)
         assert w.done
+        sync()
         t = time.perf_counter()
         steps(model, optimizer, batch)
+        sync()
         spent = time.perf_counter() - t
     return spent
 
@@ -237,7 +239,7 @@ def main() -> None:
                 bare.append(time.perf_counter() - t)
                 if args.after:
                     kept = report = None
-                    later.append(after_window(model, optimizer, batch))
+                    later.append(after_window(model, optimizer, batch, sync))
             p, s = statistics.median(plain), statistics.median(seen)
             pc, sc, b = statistics.median(plain_cpu), statistics.median(seen_cpu), statistics.median(bare)
             print(f"{kind:<6} {args.batch:>5} {size:>4} {p * 1e3:>12.0f}ms {s * 1e3:>14.0f}ms {s / p:>6.2f} "
