@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '185dcdf567bf7d822d8d28e5537f76ea'
+RULES_DIGEST = 'f90f04882e51f5dc9c9d648fb26794a6'
 
 GATES = {
     'FZ002': (

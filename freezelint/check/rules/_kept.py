@@ -16,6 +16,7 @@ kept (`print(list(d))`), makes an empty filter visible, like the `len(d)` check 
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Iterable
 
 import libcst as cst
 
@@ -400,13 +401,28 @@ class _Reads(cst.CSTVisitor):
             self.read = True
 
 
+def results(expr: cst.BaseExpression) -> Iterable[cst.BaseExpression]:
+    """The expressions whose value `expr` may be: itself, or the arms of a conditional expression and
+    the operands of `and` / `or` (`model.load_state_dict(sd, strict=False) if sd else None` drops
+    the load's result as a bare load does)."""
+    if isinstance(expr, cst.IfExp):
+        yield from results(expr.body)
+        yield from results(expr.orelse)
+    elif isinstance(expr, cst.BooleanOperation):
+        yield from results(expr.left)
+        yield from results(expr.right)
+    else:
+        yield expr
+
+
 def unread_result(call: cst.Call, stmt: cst.CSTNode | None, body: cst.CSTNode) -> list[str]:
     """`msg = model.load_state_dict(...)` (or `missing, unexpected = ...`, `_ = ...`) in the
     statement `stmt` of `body` (a function, or the module), where `body` never reads any name the
     result went to: the names, as dropped as a bare statement's result; else []."""
     if not isinstance(stmt, cst.SimpleStatementLine):
         return []
-    assign = next((s for s in stmt.body if isinstance(s, (cst.Assign, cst.AnnAssign)) and s.value is call), None)
+    assign = next((s for s in stmt.body if isinstance(s, (cst.Assign, cst.AnnAssign)) and s.value is not None
+                   and any(r is call for r in results(s.value))), None)
     if assign is None:
         return []
     targets = [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]

@@ -9,7 +9,7 @@ import libcst as cst
 
 from freezelint.check import traverse
 from freezelint.check.facts import Ctx, Facts, Scope
-from freezelint.check.rules._kept import REPORTS, key_filter, read_before, unread_result
+from freezelint.check.rules._kept import REPORTS, key_filter, read_before, results, unread_result
 from freezelint.check.rules.base import Example, Finding, Rule, src
 
 
@@ -120,8 +120,37 @@ class UncheckedPartialLoad(Rule):
                 return model
             """,
         ),
+        Example(
+            """
+            import torch
+
+            def resume(model, path):
+                sd = torch.load(path) if path else None
+                model.load_state_dict(sd, strict=False) if sd else None  # expect: FZ401
+                sd and model.load_state_dict(sd, strict=False)  # expect: FZ401
+                msg = model.load_state_dict(sd, strict=False) if sd else None  # expect: FZ401
+            """,
+            instead="""
+            import torch
+
+            def resume(model, path):
+                sd = torch.load(path) if path else None
+                msg = model.load_state_dict(sd, strict=False) if sd else None
+                assert msg is None or not msg.unexpected_keys, msg
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+
+        def resume(model, path):
+            sd = torch.load(path) if path else None
+            msg = model.load_state_dict(sd, strict=False) if sd else None  # kept, and read below
+            if msg is not None:
+                print(msg.missing_keys)
+            return sd and model.load_state_dict(sd, strict=False)  # handed to the caller
+        """,
         """
         import torch
         from utils.general import intersect_dicts
@@ -235,9 +264,9 @@ def _loads(facts: Facts, module: cst.Module) -> Iterable[tuple[cst.Call, Ctx, li
     (no names), or assigned to names the function (or module) never reads (those names). Names of
     a class body are its attributes: read from anywhere."""
     for es in facts.expr_statements:
-        call = es.stmt.value
-        if _partial_load(call):
-            yield call, es.ctx, []  # type: ignore[misc]
+        for call in results(es.stmt.value):
+            if _partial_load(call):
+                yield call, es.ctx, []  # type: ignore[misc]
     for mc in facts.method_calls:
         if mc.method != "load_state_dict" or mc.ctx.scope.kind not in ("function", "module") \
                 or not _strict_false(mc.call):
