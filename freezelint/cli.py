@@ -426,7 +426,11 @@ def _add_run(sub) -> None:
                               "train.py`) every rank watches, ranks are compared, rank 0 prints.")
     r.add_argument("--steps", type=int, default=2, help="optimizer steps to watch (default 2)")
     r.add_argument("--no-stop", action="store_true",
-                   help="let training run on after the window; a clean window exits with the script's status")
+                   help="let training run on after the window; a clean window exits with the script's status. "
+                        "A later change of what trains (an unfreeze at an epoch boundary, a new optimizer) "
+                        "opens another window, judged alike")
+    r.add_argument("--once", action="store_true",
+                   help="with --no-stop: judge the first window only, however what trains changes later")
     r.add_argument("--format", default="text", choices=("text", "json"),
                    help="json to stdout sends the script's own stdout to stderr")
     r.add_argument("--output-file", "-o", help="write the report here instead of stdout")
@@ -487,7 +491,7 @@ def cmd_run(args) -> int:
                                  stop=not args.no_stop, fmt=args.format, output_file=args.output_file,
                                  expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable,
                                  verbose=args.verbose, select=args.select, ignore=args.ignore or [],
-                                 config=args.config, model=args.model))
+                                 config=args.config, model=args.model, rewatch=not args.once))
 
 
 # name -> (add its parser, run it). Order is the order `--help` lists them in.

@@ -13,6 +13,10 @@ is decided when the script ends: findings -> 1 (the report is the gate); a clean
 script's own status, as `python SCRIPT.py` would exit (`sys.exit(N)` -> N, `sys.exit("msg")` ->
 the message and 1, an exception -> 1, the end or `sys.exit(0)`/`sys.exit(None)` -> 0), with a
 one-line note on stderr when it is not 0. A script that ends or fails before the window is 2.
+Training after the window is watched for a change of what trains; a change opens a later window,
+judged alike, whose findings make the exit code 1 too (`--once`: the first window only). Text
+reports are printed as each window closes; JSON is one document written at the end, the later
+windows' reports in `later_windows`.
 
 The codes reported follow `[tool.freezelint]` select/ignore/extend-select (the nearest
 pyproject.toml above the script, or above the cwd for -m; `--config` names one) and `--select` /
@@ -59,6 +63,8 @@ class RunOptions:
     ignore: list[str] = field(default_factory=list)  # --ignore
     config: str | None = None  # --config: the pyproject.toml to read instead of the nearest
     unwritten: bool = False  # set when the report could not be written to output_file: exit 2
+    rewatch: bool = True  # --no-stop: a later change of what trains opens another window (not --once)
+    written: int = 0  # reports written so far (later windows' text follows the first in output_file)
 
 
 def _rank() -> int:
@@ -67,20 +73,28 @@ def _rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
-def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None = None) -> None:
+def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None = None,
+          later: list[Any] | None = None) -> None:
     """Rank 0 prints (every rank holds the same report when ranks were compared), to `out` (the
     real stdout while the script's goes to stderr) or sys.stdout. Codes the selection leaves out
-    become the report's `ignore` first, so the exit code follows what it prints."""
-    report.ignore = sorted({*report.ignore, *accepted})
+    become the report's `ignore` first, so the exit code follows what it prints. `later`: the
+    later windows' reports, which --no-stop's JSON document holds as `later_windows`."""
+    for r in [report, *(later or ())]:
+        r.ignore = sorted({*r.ignore, *accepted})
     if _rank() != 0:
         return
     if opts.fmt == "json":
-        text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+        doc = report.to_dict()
+        if later is not None:
+            doc["later_windows"] = [r.to_dict() for r in later]
+        text = json.dumps(doc, indent=2, default=str) + "\n"
     else:
         text = report.render_text()  # never cut: a terminal, a log or a CI page wraps it itself
+    opts.written += 1
     if opts.output_file:
         try:
-            Path(opts.output_file).write_text(text, encoding="utf-8")
+            with open(opts.output_file, "w" if opts.written == 1 else "a", encoding="utf-8") as f:
+                f.write(text)
         except OSError as e:
             print(f"freezelint: error: cannot write {opts.output_file}: {e.strerror or e}", file=sys.stderr)
             opts.unwritten = True  # a CI gate must not pass without its report
@@ -288,9 +302,12 @@ def run_script(opts: RunOptions) -> int:
         if opts.output_file and not Path(opts.output_file).absolute().parent.is_dir():
             raise RunError(f"cannot write {opts.output_file}: no such directory (checked before running the script)")
         find = None if opts.model is None else _model_named(opts.model, script, os.path.basename(argv0))
+        # --no-stop prints each window's text report as the window closes; JSON is one document,
+        # written when the script has ended: the first window's report, the later ones in it
+        streamed = not opts.stop and opts.fmt == "text"
         watch = Watch(opts.steps, expect_frozen=opts.expect_frozen, expect_trainable=opts.expect_trainable,
-                      stop=opts.stop, find_model=find,
-                      on_report=None if opts.stop else (lambda r: _emit(r, opts, accepted, report_out[0])))
+                      stop=opts.stop, find_model=find, rewatch=opts.rewatch and not opts.stop,
+                      on_report=(lambda r: _emit(r, opts, accepted, report_out[0])) if streamed else None)
     except (RunError, AuditUsageError, ConfigError) as e:
         sys.path[:] = saved_path
         print(f"freezelint: error: {e}", file=sys.stderr)
@@ -354,6 +371,14 @@ def run_script(opts: RunOptions) -> int:
     elif opts.stop and not stopped and not watch.halted:
         print(f"freezelint: note: {name} caught the stop raised after the window (a bare `except:`?) and ran "
               f"on; the report is of the {opts.steps} watched steps", file=sys.stderr)
+    later = watch.reports[1:]
+    for w in watch.later:
+        if w.error is not None:
+            print(f"freezelint: note: {w.opened}: {str(w.error).splitlines()[0]}", file=sys.stderr)
+    if watch.unfinished:
+        print(f"freezelint: note: {watch.unfinished}, not judged", file=sys.stderr)
+    if not opts.stop and opts.fmt == "json":
+        _emit(report, opts, accepted, later=later)
     if opts.stop or watch.halted:
         if opts.stop:
             _emit(report, opts, accepted)  # else on_report printed it
@@ -366,5 +391,6 @@ def run_script(opts: RunOptions) -> int:
             dist.destroy_process_group()  # the script was stopped before it could
         # halted: the script was stopped before a backward that would hang, whatever is ignored
         return 2 if opts.unwritten or short else 1 if watch.halted or not report.ok else 0
-    status = _after_window(name, report.ok, failure, exit_code, script, opts.verbose)
+    status = _after_window(name, report.ok and all(r.ok for r in later), failure, exit_code, script, opts.verbose)
     return 2 if opts.unwritten or short else status
+

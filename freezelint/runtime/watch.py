@@ -89,6 +89,9 @@ _COMPILE_WARNING = r"Using `torch\.compile\(module\)` when there are global hook
 # how long the window waits for an optimizer that holds a forwarded model and has not stepped: until
 # the others have stepped this many times its `steps` (a WGAN's critic: 5 per generator step)
 _WAIT_FOR = 50
+# After the window, the module tree is walked (for a swapped module) at every step of a small
+# model, and at every (modules / _WALK_PER_STEP)-th of a larger one; requires_grad is read every step
+_WALK_PER_STEP = 16
 
 
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
@@ -116,7 +119,7 @@ class Watch:
     def __init__(self, steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,
                  expect_frozen: Iterable[str] | str = (), expect_trainable: Iterable[str] | str = (),
                  stop: bool = False, on_report: Callable[[AuditReport], None] | None = None,
-                 find_model: Callable[[], nn.Module] | None = None) -> None:
+                 find_model: Callable[[], nn.Module] | None = None, rewatch: bool = True) -> None:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise AuditUsageError(f"steps must be an integer >= 1, got {steps!r}")
         if model is not None and not isinstance(model, nn.Module):
@@ -211,6 +214,26 @@ class Watch:
         self.waited_for: list[str] = []
         self.halted = False  # requires_grad differed across the ranks of a sharded model: stopped
         self.judged_at_exit = False  # closed by the end of the block, some optimizer short of `steps`
+        # After the window, training that goes on (`--no-stop`, a whole `fit()` in the block) may
+        # change what trains: gradual unfreezing at an epoch boundary, a head swapped, a new
+        # optimizer. `rewatch` opens another window of `steps` steps at the first step that sees
+        # such a change, judged as the first was (`later`, in order; `reports` holds them all).
+        self.rewatch = rewatch
+        self.later: list[Watch] = []
+        self._next: Watch | None = None  # the later window open now
+        # per optimizer (id): what trains as its step ended last (see _shape), from the window's end
+        self._shapes: dict[int, tuple] = {}
+        # the models' parameters as the latest walk of their module trees found them, and the
+        # steps after the window until the next walk
+        self._flat: list[torch.Tensor] = []
+        self._flat_ids: tuple[int, ...] = ()
+        self._walk_in = 0
+        self.steps_after = 0  # steps of the watched optimizers since the window closed
+        self.opened: str = ""  # for a later window: after which step, and what had changed
+        self.unfinished: str = ""  # a later window training ended inside, too short to judge
+        # what the shapes are taken of after the window: weakly, the watch outlives the training
+        self._tracked_roots: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self._tracked_opts: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     # ------------------------------------------------------------------ public
     @property
@@ -225,6 +248,12 @@ class Watch:
                                   "`with freezelint.watch():`")
         raise AuditUsageError(f"the window is not complete: {self._progress()} of {self.steps} optimizer steps "
                               f"were observed; lower `steps` or train longer")
+
+    @property
+    def reports(self) -> list[AuditReport]:
+        """The window's report, then those of the later windows that closed (see `rewatch`)."""
+        __tracebackhide__ = True
+        return [self.report, *(w.report for w in self.later if w.error is None and w.done)]
 
     @property
     def steps_seen(self) -> int:
@@ -243,6 +272,11 @@ class Watch:
                                  for k, n in self.counts.items()])
 
     def __enter__(self) -> "Watch":
+        return self._open(post_hook=True)
+
+    def _open(self, post_hook: bool) -> "Watch":
+        """Install the hooks. A later window opens inside the earlier one's step post-hook, while
+        torch iterates over those hooks: it adds none, the earlier window's passes its steps on."""
         if self._active:
             raise AuditUsageError("this watch is already active")
         self._active = True
@@ -263,7 +297,8 @@ class Watch:
             register_module_forward_pre_hook(on_forward),
             register_optimizer_step_pre_hook(self._on_step_pre),
         ]
-        self._post_handle = register_optimizer_step_post_hook(self._on_step_post)
+        if post_hook:
+            self._post_handle = register_optimizer_step_post_hook(self._on_step_post)
         self._wrap_train()
         return self
 
@@ -280,7 +315,16 @@ class Watch:
             self._finish()
 
     def close(self) -> None:
-        """Remove every hook (idempotent)."""
+        """Remove every hook (idempotent). A later window still open is judged on what it saw when
+        every optimizer completed its steps, else dropped (`unfinished` says so)."""
+        if self._next is not None:
+            later, self._next = self._next, None
+            later.__exit__(None, None, None)
+            if later.done:
+                self.later.append(later)
+            else:
+                self.unfinished = f"{later.opened}; training ended after {later.steps_seen} of its {later.steps} steps"
+        self._flat, self._flat_ids, self._shapes = [], (), {}  # the parameters, not held past the training
         self._remove_hooks()
         if self._filter is not None:
             try:
@@ -705,6 +749,10 @@ class Watch:
     @_guarded
     @torch.no_grad()
     def _on_step_post(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if self.done:
+            if self.rewatch and self.error is None and self._watched(opt):
+                self._after(opt, args, kwargs)
+            return
         if opt is not self._stepping:
             return
         self._stepping = None
@@ -739,6 +787,80 @@ class Watch:
             self._finish()
             if self.stop:
                 raise WindowComplete()
+            if self.rewatch and self.error is None:
+                self._track(self)
+                self._shapes[id(opt)] = self._shape()
+
+    # ------------------------------------------------------------------ later windows
+    def _shape(self, walk: bool = True) -> tuple:
+        """What trains: the models' parameters (by identity: a swapped head is a change), their
+        requires_grad, and how many parameters each optimizer holds (add_param_group). Reading
+        requires_grad costs ~5us for a resnet50; walking the module tree for the parameters ~100us
+        (through its dicts: named_parameters() builds every name, 5x slower), so a large model's
+        tree is walked every few steps only (a head swapped after the window is seen a few steps
+        late; an unfreeze at the step it is made)."""
+        if walk or not self._flat_ids:
+            flat: list[torch.Tensor] = []
+            stack: list[Any] = list(self._tracked_roots.values())
+            seen: set[int] = set()
+            while stack:
+                m = stack.pop()
+                if m is None or id(m) in seen:
+                    continue
+                seen.add(id(m))
+                flat.extend([p for p in m._parameters.values() if p is not None])
+                stack.extend(m._modules.values())
+            self._flat, self._flat_ids = flat, tuple(map(id, flat))
+            self._walk_in = max(1, len(seen) // _WALK_PER_STEP)
+        return (self._flat_ids, tuple(map(_requires_grad, self._flat)),
+                tuple(sum(len(g["params"]) for g in o.param_groups) for o in self._tracked_opts.values()))
+
+    def _track(self, window: "Watch") -> None:
+        self._tracked_roots.update(window.roots)
+        self._tracked_opts.update(window.optimizers)
+
+    def _after(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        """A step after the window: pass it to the later window open now, or compare what trains
+        with what trained at this optimizer's previous step and open one on a change. Compared per
+        optimizer: a GAN freezes D for G's step and unfreezes it for D's, the same at every step."""
+        self.steps_after += 1
+        later = self._next
+        if later is not None:
+            later._on_step_post(opt, args, kwargs)
+            if later.done:
+                self._next = None
+                later.close()
+                self.later.append(later)
+                self._track(later)  # a rebuilt optimizer, a new model: compared from now on
+                self._shapes = {id(opt): self._shape()}
+            return
+        known = id(opt) in self._tracked_opts
+        self._walk_in -= 1
+        shape, before = self._shape(walk=self._walk_in <= 0), self._shapes.get(id(opt))
+        self._shapes[id(opt)] = shape
+        if known and (before is None or shape == before):
+            return  # the first step seen of this optimizer after the window, or nothing changed
+        self._next = later = Watch(self.steps, self.given_model, self.given_opts or None,
+                                   expect_frozen=self.expect_frozen, expect_trainable=self.expect_trainable,
+                                   on_report=self.on_report, rewatch=False)
+        at = self.steps + self.steps_after
+        later.opened = (f"a later window, from step {at + 1}: by step {at}, "
+                        f"{self._change(before, shape) if known else 'a new optimizer had stepped'}")
+        later._open(post_hook=False)
+
+    def _change(self, before: tuple, now: tuple) -> str:
+        """What differs between two shapes, in a few words: `12 parameters were newly trainable`."""
+        was, now_params = dict(zip(before[0], before[1])), dict(zip(now[0], now[1]))
+        unfrozen = sum(1 for k, g in now_params.items() if g and was.get(k) is False)
+        frozen = sum(1 for k, g in now_params.items() if not g and was.get(k) is True)
+        swapped = sum(1 for k in now_params if k not in was)
+        held = sum(now[2]) - sum(before[2])
+        words = [f"{n} parameter{'s' * (n != 1)} {'was' if n == 1 else 'were'} {what}" for n, what in
+                 ((unfrozen, "newly trainable"), (frozen, "newly frozen"), (swapped, "new in the model")) if n]
+        if held:
+            whose = "the optimizer holds" if len(now[2]) == 1 else "the optimizers hold"
+            words.append(f"{whose} {abs(held)} {'more' if held > 0 else 'fewer'}")
+        return ", ".join(words) or "what trains had changed"
 
     def _still_waiting(self) -> bool:
         """Whether to hold the window open for an optimizer that has not stepped yet but holds
@@ -767,6 +889,8 @@ class Watch:
         self._remove_hooks()
         try:
             self._report = judge(self)
+            if self.opened:
+                self._report.notes.insert(0, self.opened)
         except AuditUsageError as e:
             self.error = e
             return
@@ -789,7 +913,8 @@ class Watch:
 
 
 def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,
-          expect_frozen: Iterable[str] | str = (), expect_trainable: Iterable[str] | str = ()) -> Watch:
+          expect_frozen: Iterable[str] | str = (), expect_trainable: Iterable[str] | str = (),
+          rewatch: bool = True) -> Watch:
     """Watch the next `steps` optimizer steps of the real training loop and judge them.
 
         with freezelint.watch(expect_frozen=["backbone"]) as w:
@@ -804,8 +929,15 @@ def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None,
     gradual unfreezing's rebuild, stops counting once the new one has stepped twice: its steps
     are the new one's). Nothing is restored and nothing is computed in the
     training's place: the weights after the watched steps are those of an unwatched run, bit
-    for bit."""
-    return Watch(steps, model, optimizer, expect_frozen=expect_frozen, expect_trainable=expect_trainable)
+    for bit.
+
+    Training that goes on inside the block after the window is watched for a change of what
+    trains (parameters unfrozen or frozen, a module swapped, an optimizer's groups grown, a new
+    optimizer): the first step that sees one opens another window of `steps` steps, judged
+    alike (`w.reports`: the first window's report, then the later ones'; `rewatch=False`: the
+    first window only). Between windows a step costs a comparison of requires_grad flags."""
+    return Watch(steps, model, optimizer, expect_frozen=expect_frozen, expect_trainable=expect_trainable,
+                 rewatch=rewatch)
 
 
 class _AssertWatched:
@@ -823,7 +955,8 @@ class _AssertWatched:
         __tracebackhide__ = True
         self.watch.__exit__(kind, exc, tb)
         if kind is None:
-            self.watch.report.raise_for_findings()
+            for report in self.watch.reports:  # the first window's, then the later ones'
+                report.raise_for_findings()
 
 
 def assert_watched(steps: int = 2, frozen: Iterable[str] | str = (), trainable: Iterable[str] | str = (),

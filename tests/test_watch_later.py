@@ -1,0 +1,211 @@
+"""Later windows: training that goes on after the watch's window is judged again where what trains
+changes (gradual unfreezing at an epoch boundary, a swapped head, a rebuilt optimizer)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import write
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import freezelint  # noqa: E402
+from freezelint.runtime.watch import Watch  # noqa: E402
+
+
+def net() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def train(model, opt, steps: int, on_step=None) -> None:
+    gen = torch.Generator().manual_seed(1)
+    for i in range(steps):
+        if on_step is not None:
+            opt = on_step(i, opt) or opt
+        x = torch.randn(8, 6, generator=gen)
+        nn.functional.cross_entropy(model(x), torch.zeros(8, dtype=torch.long)).backward()
+        opt.step()
+        opt.zero_grad()
+
+
+def gradual(add: bool):
+    """Unfreeze model[2] at step 4 (an epoch boundary); with `add`, into the optimizer too."""
+    model = net()
+    model[:4].requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+
+    def on_step(i, opt):
+        if i == 4:
+            model[2].requires_grad_(True)
+            if add:
+                opt.add_param_group({"params": list(model[2].parameters())})
+
+    return model, opt, on_step
+
+
+def test_an_unfreeze_after_the_window_that_misses_the_optimizer_is_fz503_in_a_later_window():
+    model, opt, on_step = gradual(add=False)
+    with freezelint.watch() as w:
+        train(model, opt, 10, on_step)
+    first, *later = w.reports
+    assert first.ok and len(later) == 1, [r.render_text() for r in w.reports]
+    assert [(f.code, f.target) for f in later[0].findings] == [("FZ503", "2")], later[0].render_text()
+    assert later[0].notes[0] == "a later window, from step 6: by step 5, 2 parameters were newly trainable"
+
+
+def test_near_miss_an_unfreeze_that_joins_the_optimizer_gives_a_clean_later_window():
+    model, opt, on_step = gradual(add=True)
+    with freezelint.watch() as w:
+        train(model, opt, 10, on_step)
+    assert [r.ok for r in w.reports] == [True, True], [r.render_text() for r in w.reports]
+    assert "the optimizer holds 2 more" in w.reports[1].notes[0]
+    assert {p.name for p in w.reports[1].params if p.changed} == {"2.weight", "2.bias", "4.weight", "4.bias"}
+
+
+def test_a_rebuilt_optimizer_and_a_swapped_head_each_open_a_window_judged_on_what_they_hold():
+    model = net()
+    model[:2].requires_grad_(False)
+    opt0 = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+
+    def on_step(i, opt):
+        if i == 3:  # rebuilt over every trainable parameter: a new optimizer, nothing missing
+            return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+        if i == 8:  # a new head after the optimizer was built: never trained
+            model[4] = nn.Linear(16, 3)
+        return opt
+
+    with freezelint.watch() as w:
+        train(model, opt0, 14, on_step)
+    notes = [r.notes[0] for r in w.reports[1:]]
+    assert len(notes) == 2 and "a new optimizer had stepped" in notes[0] and "new in the model" in notes[1], notes
+    assert w.reports[1].ok, w.reports[1].render_text()
+    assert [(f.code, f.target) for f in w.reports[2].findings] == [("FZ302", "4")], w.reports[2].render_text()
+
+
+def test_a_gan_toggling_requires_grad_at_every_step_opens_no_later_window():
+    torch.manual_seed(0)
+    g, d = nn.Linear(4, 4), nn.Sequential(nn.Linear(4, 1))
+    opt_g, opt_d = torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters())
+    with freezelint.watch() as w:
+        for _ in range(12):
+            d.requires_grad_(True)
+            (d(g(torch.randn(5, 4)).detach()).mean() - d(torch.randn(5, 4)).mean()).backward()
+            opt_d.step()
+            opt_d.zero_grad()
+            d.requires_grad_(False)  # frozen for the generator's step, every step alike
+            (-d(g(torch.randn(5, 4))).mean()).backward()
+            opt_g.step()
+            opt_g.zero_grad()
+    assert w.later == [] and len(w.reports) == 1 and w.report.ok, [r.render_text() for r in w.reports]
+
+
+def test_rewatch_false_judges_the_first_window_only():
+    model, opt, on_step = gradual(add=False)
+    with freezelint.watch(rewatch=False) as w:
+        train(model, opt, 10, on_step)
+    assert len(w.reports) == 1 and w.report.ok
+
+
+def test_a_later_window_training_ends_inside_is_judged_when_complete_else_said_unfinished():
+    model, opt, on_step = gradual(add=False)
+    with freezelint.watch() as w:
+        train(model, opt, 6, on_step)  # the change at step 5, one step after it
+    assert len(w.reports) == 1 and "training ended after 1 of its 2 steps" in w.unfinished, w.unfinished
+    model, opt, on_step = gradual(add=False)
+    with freezelint.watch() as w:
+        train(model, opt, 7, on_step)  # two steps after it: judged at the block's end
+    assert len(w.reports) == 2 and not w.reports[1].ok
+
+
+def test_later_windows_leave_hooks_and_train_as_found():
+    from torch.nn.modules import module as module_mod
+    from torch.optim import optimizer as optimizer_mod
+
+    train_before = nn.Module.train
+    hooks = (dict(module_mod._global_forward_pre_hooks), dict(optimizer_mod._global_optimizer_pre_hooks),
+             dict(optimizer_mod._global_optimizer_post_hooks))
+    model, opt, on_step = gradual(add=True)
+    with freezelint.watch() as w:
+        train(model, opt, 10, on_step)
+        assert len(w.later) == 1 and w.later[0]._handles == []  # closed once judged
+    assert nn.Module.train is train_before
+    assert (dict(module_mod._global_forward_pre_hooks), dict(optimizer_mod._global_optimizer_pre_hooks),
+            dict(optimizer_mod._global_optimizer_post_hooks)) == hooks
+
+
+def test_after_the_window_the_watch_holds_no_optimizer_or_model_it_did_not_already():
+    # what trains is compared through weak references: an optimizer rebuilt after the window, and
+    # the model, are freed with the training however long the watch is kept
+    import gc
+    import weakref
+
+    model, opt, on_step = gradual(add=False)
+    w = Watch(2)
+    with w:
+        train(model, opt, 3)
+        spare = torch.optim.SGD(model[4].parameters(), lr=0.1)
+        spare.step()  # a new optimizer after the window: a later window opens and holds it
+    gone = weakref.ref(spare)
+    del spare
+    gc.collect()
+    assert w.later == [] and w.unfinished  # it saw no step of its own: dropped, not kept
+    assert gone() is None
+
+
+def test_assert_watched_fails_on_a_later_windows_findings():
+    model, opt, on_step = gradual(add=False)
+    with pytest.raises(freezelint.FreezeAuditError, match="FZ503"):
+        with freezelint.assert_watched():
+            train(model, opt, 10, on_step)
+
+
+SCRIPT = """
+import sys
+import torch, torch.nn as nn
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+model[:4].requires_grad_(False)
+opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+for epoch in range(3):
+    if epoch == 1:
+        model[2].requires_grad_(True)
+        if "--fixed" in sys.argv:
+            opt.add_param_group({"params": list(model[2].parameters())})
+    for step in range(4):
+        nn.functional.cross_entropy(model(torch.randn(8, 6)), torch.zeros(8, dtype=torch.long)).backward()
+        opt.step()
+        opt.zero_grad()
+print("finished")
+"""
+
+
+def test_run_no_stop_prints_each_window_and_exits_1_on_a_later_windows_findings(cli, tmp_path):
+    write(tmp_path / "train.py", SCRIPT)
+    r = cli(tmp_path, "run", "--no-stop", "train.py")
+    assert r.code == 1 and r.out.count("freeze audit:") == 2 and "finished" in r.out, r.out + r.err
+    assert "FZ503" in r.out.split("freeze audit:")[2] and "a later window, from step 6" in r.out
+    fixed = cli(tmp_path, "run", "--no-stop", "train.py", "--fixed")
+    assert fixed.code == 0 and fixed.out.count("freeze audit: OK") == 2, fixed.out + fixed.err
+    once = cli(tmp_path, "run", "--no-stop", "--once", "train.py")
+    assert once.code == 0 and once.out.count("freeze audit:") == 1, once.out + once.err
+    stopped = cli(tmp_path, "run", "train.py")  # stopped after the first window: no later one
+    assert stopped.code == 0 and "finished" not in stopped.out
+
+
+def test_run_no_stop_json_is_one_document_with_the_later_windows_and_a_file_gets_every_window(cli, tmp_path):
+    write(tmp_path / "train.py", SCRIPT)
+    r = cli(tmp_path, "run", "--no-stop", "--format", "json", "train.py")
+    doc = json.loads(r.out)
+    assert r.code == 1 and doc["ok"] and [w["ok"] for w in doc["later_windows"]] == [False], r.err
+    assert [f["code"] for f in doc["later_windows"][0]["findings"]] == ["FZ503"]
+    ignored = cli(tmp_path, "run", "--no-stop", "--format", "json", "--ignore", "FZ503", "train.py")
+    assert ignored.code == 0 and json.loads(ignored.out)["later_windows"][0]["ignore"] == ["FZ503"], ignored.err
+    out = tmp_path / "report.txt"
+    r = cli(tmp_path, "run", "--no-stop", "-o", str(out), "train.py")
+    assert r.code == 1 and out.read_text().count("freeze audit:") == 2, r.err
+    stopped = cli(tmp_path, "run", "--format", "json", "train.py")
+    assert "later_windows" not in json.loads(stopped.out)
