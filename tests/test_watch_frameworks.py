@@ -142,6 +142,70 @@ def test_lightning_unfreeze_and_add_param_group_with_train_bn_false_is_fz503_nam
     assert "pass train_bn=True" in f.advice and "unfreeze with `self.unfreeze_and_add_param_group" not in f.advice
 
 
+@pytest.mark.parametrize("add", [False, True])
+def test_lightning_unfreeze_at_a_later_epoch_is_judged_in_a_later_window(add):
+    # the default window (2 steps) closes in epoch 0; the unfreeze at epoch 2 opens another
+    L = pytest.importorskip("lightning.pytorch")
+    from lightning.pytorch.callbacks import BaseFinetuning
+
+    class Unfreeze(BaseFinetuning):
+        def freeze_before_training(self, pl_module):
+            self.freeze(pl_module.backbone)
+
+        def finetune_function(self, pl_module, epoch, optimizer):
+            if epoch == 2:
+                if add:
+                    self.unfreeze_and_add_param_group(pl_module.backbone, optimizer)
+                else:
+                    self.make_trainable(pl_module.backbone)  # the optimizer never hears of it
+
+    torch.manual_seed(0)
+    _, module = _lightning_module(freeze_in_init=False, forget_in_optimizer=False)
+    data = torch.utils.data.TensorDataset(torch.randn(8, 6), torch.randint(0, 3, (8,)))
+    trainer = L.Trainer(max_epochs=4, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        callbacks=[Unfreeze()])
+    with freezelint.watch() as w, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=4))
+    first, *later = w.reports
+    assert first.ok and len(later) == 1, [r.render_text() for r in w.reports]
+    assert later[0].notes[0].startswith("a later window, from step 6: by step 5,"), later[0].notes
+    assert [f.code for f in later[0].findings] == ([] if add else ["FZ503"]), later[0].render_text()
+
+
+def test_hf_trainer_unfreeze_in_a_callback_at_epoch_1_is_judged_in_a_later_window(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from transformers import (BertConfig, BertForSequenceClassification, Trainer, TrainerCallback,
+                              TrainingArguments)
+
+    class Thaw(TrainerCallback):  # gradual unfreezing: the optimizer was built without the encoder
+        def on_epoch_begin(self, args, state, control, model=None, **kwargs):
+            if state.epoch and state.epoch >= 1:
+                model.bert.encoder.requires_grad_(True)
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=16, num_labels=2)
+    model = BertForSequenceClassification(config)
+    model.bert.requires_grad_(False)
+    data = [{"input_ids": torch.randint(1, 50, (8,)), "attention_mask": torch.ones(8, dtype=torch.long),
+             "labels": torch.tensor(i % 2)} for i in range(12)]
+    args = TrainingArguments(output_dir=str(tmp_path), num_train_epochs=2, per_device_train_batch_size=4,
+                             report_to=[], save_strategy="no", use_cpu=True, logging_strategy="no",
+                             disable_tqdm=True, dataloader_num_workers=0)
+    trainer = Trainer(model=model, args=args, train_dataset=data, callbacks=[Thaw()])
+    transformers.logging.set_verbosity_error()
+    with freezelint.watch() as w:
+        trainer.train()
+    first, *later = w.reports
+    assert first.ok and len(later) == 1, [r.render_text() for r in w.reports]
+    (f,) = later[0].findings
+    # named at `bert`, the outermost module all of whose trainable parameters it is
+    assert f.code == "FZ503" and len(f.names) == 16 and all(n.startswith("bert.encoder.") for n in f.names), \
+        later[0].render_text()
+
+
 def test_lightning_step_calling_the_parts_judges_the_module_under_its_own_names():
     # training_step calls self.backbone and self.head, never self(x): the LightningModule above
     # them (Lightning's frames hold it) is the one model, so expectations name its parts
