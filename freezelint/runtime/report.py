@@ -95,6 +95,8 @@ class ModuleRecord:
     buffers: int = 0
     buffers_changed: int = 0
     optimizer: str = "-"  # "all", "some", "none", "-" (no trainable params)
+    # its own parameters recorded under another name (tied weights, judged once): name here -> that name
+    tied: dict[str, str] = field(default_factory=dict)
 
 
 class FreezeAuditError(AssertionError):
@@ -233,9 +235,17 @@ class AuditReport:
                 out.extend(subtree(c))
             return out
 
+        # a module holding a weight tied to one outside it is never folded away: the tie says that
+        # freezing or training one name does the same to the other
+        ties = {m.name: m.tied for m in self.modules if m.tied}
+
+        def tied_out(name: str) -> bool:
+            return any(n.startswith(name + ".") and any(not t.startswith(name + ".") for t in tied.values())
+                       for n, tied in ties.items())
+
         def interesting(name: str) -> bool:
             return any(n == name or n.startswith(name + ".") for n in flagged) or \
-                any(n.startswith(name + ".") for n in holding)
+                any(n.startswith(name + ".") for n in holding) or (bool(name) and tied_out(name))
 
         def label(name: str, collapsed: list[ModuleRecord] | None, shown: str | None = None) -> str:
             m = by_name[name]
@@ -253,6 +263,8 @@ class AuditReport:
                 parts.append(f"buffers changed {bch}/{bufs}")
             if m.optimizer != "-":  # of the module's trainable parameters (a frozen part is no one's)
                 parts.append(f"optimizer: {_HELD.get(m.optimizer, m.optimizer)}")
+            if m.tied:
+                parts.append(", ".join(f"{k} tied to {t}" for k, t in m.tied.items()))
             if collapsed and len(collapsed) > 1:
                 parts.append(f"[dim]({len(collapsed) - 1} submodule{'s' if len(collapsed) != 2 else ''} alike)[/dim]")
             if name in flagged or name in holding:
@@ -269,7 +281,7 @@ class AuditReport:
             if name not in shapes:
                 m = by_name[name]
                 shapes[name] = (m.type, m.status, m.mode, m.optimizer, m.params, m.params_changed, m.buffers,
-                                m.buffers_changed, name in flagged or name in holding,
+                                m.buffers_changed, name in flagged or name in holding, tuple(m.tied),
                                 tuple((c.rpartition(".")[2], shape(c)) for c in children.get(name, [])))
             return shapes[name]
 

@@ -470,7 +470,24 @@ def _module_records(modules: list[tuple[str, nn.Module]], params: dict[int, Para
         total, changed = len(recs), sum(r.changed for r in recs)
         trainable = sum(r.requires_grad for r in recs)
         in_opt = sum(r.requires_grad and r.group is not None for r in recs)
-        out.append(_module_record(name, m, modes[name], total, changed, trainable, in_opt, *bcount[name]))
+        rec = _module_record(name, m, modes[name], total, changed, trainable, in_opt, *bcount[name])
+        rec.tied = _tied_here(name, m, params)
+        out.append(rec)
+    return out
+
+
+def _tied_here(name: str, m: nn.Module, params: dict[int, ParamRecord]) -> dict[str, str]:
+    """The module's own parameters that are recorded under another module's name (a tied weight:
+    an LM head's, recorded as the embedding's): each by its own name here -> the record's name.
+    Only where the record lists this name among its aliases, so a name that wrappers or sharding
+    changed is never taken for a tie."""
+    out = {}
+    for k, t in m._parameters.items():
+        r = params.get(id(t)) if t is not None else None
+        if r is not None:
+            full = f"{name}.{k}" if name else k
+            if r.name != full and full in r.aliases:
+                out[k] = r.name
     return out
 
 

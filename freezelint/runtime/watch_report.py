@@ -317,6 +317,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     named_buffers: list[tuple[str, torch.Tensor]] = []
     seen: set[int] = set()
     tied: dict[int, list[str]] = {}  # every name of a tied parameter: patterns may use any of them
+    first: dict[int, str] = {}  # id of a parameter -> the name it is recorded under
     for label, inner in zip(labels, inners):
         tree = trees.get(id(inner)) or walk(inner)
         for pid, names in tree.tied.items():
@@ -329,6 +330,11 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             if id(p) not in seen:
                 seen.add(id(p))
                 named.append((join_name(label, n), p))
+                first[id(p)] = named[-1][0]
+            elif id(p) in first:  # shared by models watched together (one embedding, two models): tied too
+                every = tied.setdefault(id(p), [first[id(p)]])
+                if join_name(label, n) not in every:
+                    every.append(join_name(label, n))
         for n, b in tree.buffers:
             if id(b) not in seen:
                 seen.add(id(b))
