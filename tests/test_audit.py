@@ -623,7 +623,7 @@ def test_report_to_dict_is_json_and_tree_collapses():
     assert data["ok"] is True and len(data["params"]) == 62 and data["modules"][0]["name"] == ""
     text = report.render_text()
     assert len(text.splitlines()) < 20, text  # 60+ modules, one line per uniform subtree
-    assert "layer1 Sequential · frozen" in text and "submodules alike" in text
+    assert "layer1 Sequential · frozen" in text and "submodules, all frozen" in text
     # a collapsed line counts what is under it once: layer1 holds 2 blocks of 6 params and 6 buffers
     assert "layer1 Sequential · frozen · eval · params changed 0/12 · buffers changed 0/12" in text
     assert report.extra_bytes < 0.05 * sum(p.numel() * 4 for p in model.parameters())
@@ -641,7 +641,7 @@ def test_frozen_stages_with_frozen_batchnorm_fold_into_one_line_each():
     report = audit(model, torch.optim.SGD(model.fc.parameters(), lr=0.1), batch=torch.randn(2, 3, 32, 32))
     text = report.render_text()
     assert report.ok and len(text.splitlines()) <= 10, text
-    assert "layer1 Sequential · frozen · train · params changed 0/4 · buffers changed 0/16 · (12 submodules alike)" \
+    assert "layer1 Sequential · frozen · train · params changed 0/4 · buffers changed 0/16 · 12 submodules, all frozen" \
         in text, text
 
 

@@ -172,7 +172,7 @@ def test_a_subtree_holding_a_weight_tied_outside_it_is_not_folded_away():
     assert report.ok, text
     # the encoder folds (the tie's other end is outside it, in the decoder); the decoder shows its parts
     assert _line(text, "encoder ").endswith("encoder Sequential · frozen · train · params changed 0/3 · "
-                                            "(2 submodules alike)"), text
+                                            "2 submodules, all frozen"), text
     assert _line(text, "decoder ").endswith("decoder Sequential · frozen · train · params changed 0/3"), text
     assert _line(text, "decoder.0 ").endswith("weight tied to encoder.0.weight"), text
     # a tie inside a subtree that folds whole tells nothing the folded line does not: it is one line
@@ -181,6 +181,55 @@ def test_a_subtree_holding_a_weight_tied_outside_it_is_not_folded_away():
     report = audit(outer, torch.optim.SGD(outer[1].parameters(), lr=0.1), batch=torch.randint(0, 20, (4,)))
     text = report.render_text()
     assert _line(text, "0 ").endswith("0 EncoderDecoder · frozen · train · params changed 0/7 · "
-                                      "(7 submodules alike)"), text
+                                      "7 submodules, all frozen"), text
     assert "tied" not in text and {m.name: m.tied for m in report.modules if m.tied} == {
         "0.decoder.0": {"weight": "0.encoder.0.weight"}}
+
+
+# ---------------------------------------------------------------- folded subtrees
+def test_a_folded_line_counts_the_modules_json_lists_under_it_and_runs_count_each():
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    model = transformers.BertForSequenceClassification(transformers.BertConfig(
+        num_hidden_layers=4, hidden_size=32, num_attention_heads=2, intermediate_size=64, vocab_size=100))
+    model.bert.embeddings.requires_grad_(False)
+    for layer in model.bert.encoder.layer[:2]:
+        layer.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    report = audit(model, opt, batch={"input_ids": torch.randint(0, 100, (2, 6)), "labels": torch.tensor([0, 1])},
+                   loss_fn=lambda out, batch: out.loss)
+    text = report.render_text()
+    data = report.to_dict()
+
+    def under(prefix: str) -> list[dict]:
+        return [m for m in data["modules"] if m["name"].startswith(prefix + ".")]
+
+    assert len(under("bert.embeddings")) == 5
+    assert _line(text, "bert.embeddings ").endswith(
+        "bert.embeddings BertEmbeddings · frozen · train · params changed 0/5 · buffers changed 0/2 · "
+        "5 submodules, all frozen"), text
+    # a run of numbered siblings: its counts are each one's, as JSON lists each
+    layer0 = next(m for m in data["modules"] if m["name"] == "bert.encoder.layer.0")
+    assert (layer0["params"], layer0["params_changed"], len(under("bert.encoder.layer.0"))) == (16, 0, 17)
+    assert _line(text, "bert.encoder.layer.0-1 ").endswith(
+        "bert.encoder.layer.0-1 (x2) BertLayer · frozen · train · params changed 0/16 each · "
+        "17 submodules each, all frozen"), text
+    assert _line(text, "bert.encoder.layer.2-3 ").endswith(
+        "params changed 16/16 each · optimizer: all trainable · 17 submodules each, all trainable"), text
+    assert "alike" not in text
+    # a line that stands for one module alone says nothing of submodules, nor "each"
+    assert _line(text, "classifier ").endswith("classifier Linear · trainable · train · params changed 2/2 · "
+                                               "optimizer: all trainable"), text
+
+
+def test_a_folded_subtree_of_buffers_only_says_it_holds_no_parameters():
+    from torchvision.ops import FrozenBatchNorm2d
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Sequential(FrozenBatchNorm2d(4), FrozenBatchNorm2d(4)))
+    opt = torch.optim.SGD(model[0].parameters(), lr=0.1)
+    report = audit(model, opt, batch=torch.randn(2, 4), loss_fn=lambda out, batch: out.sum(),
+                   step_fn=lambda m, o, b: (m[0](b).sum().backward(), o.step(), o.zero_grad()))
+    text = report.render_text()
+    assert _line(text, "1 ").endswith("1 Sequential · no params · train · buffers changed 0/8 · "
+                                      "2 submodules, no parameters"), text

@@ -2225,5 +2225,5 @@ def test_a_clean_frozen_backbone_with_batchnorm_in_eval_is_one_line_of_the_tree(
     text = w.report.render_text()
     assert w.report.ok, text
     layer1 = [line for line in text.splitlines() if "layer1" in line]
-    assert len(layer1) == 1 and "submodules alike" in layer1[0], text
+    assert len(layer1) == 1 and "submodules, all frozen" in layer1[0], text
     assert len(text.splitlines()) <= 10, text
