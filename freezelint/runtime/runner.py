@@ -408,10 +408,11 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     from_ddp = frozenset(spread.local_wrap.frozen) if spread is not None and spread.local_wrap else frozenset()
     judged = dict(opts) if len(opts) > 1 else optimizers[0]
     found = list(live)
+    held_still: list[str] = []  # trainable parameters an lr=0 kept still: noted, not judged
     if stepping:
         found += F.step_findings(model, judged, precords, brecords, mrecords, modes_before, steps,
                                  set_to_none, foreign or False, call_train, from_ddp,
-                                 kept_stats=_kept_stats(named_modules))
+                                 kept_stats=_kept_stats(named_modules), notes=held_still)
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules]):
             f.target = written.get(f.target, f.target)
             found.append(f)
@@ -421,7 +422,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                          else type(optimizers[0]).__name__,
                          set_to_none, restored=not unrestored, unrestored=unrestored,
                          extra_bytes=snap.extra_bytes + fingerprint_watched.scratch_bytes, ignore=list(ignore),
-                         notes=_stale_note(stale) if stepping and set_to_none else [])
+                         notes=(_stale_note(stale) if stepping and set_to_none else []) + held_still)
     if spread is not None:
         changed = [k in delta for k in range(len(everything))]
         report = spread.merge(report, [after[k] for k in range(len(everything))], changed)
