@@ -150,6 +150,43 @@ def test_two_models_watched_together_that_share_an_embedding_show_the_tie():
                                                           "weight tied to query.0.weight"), str(report)
 
 
+class SharedModule(nn.Module):
+    """One embedding module under two names: torch lists it once, under the first."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Embedding(20, 8), nn.Linear(8, 8))
+        self.dec = nn.Module()
+        self.dec.emb = self.enc[0]
+        self.dec.out = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.dec.out(self.dec.emb(x) + self.enc(x))
+
+
+@pytest.mark.parametrize("how", ["audit", "watch"])
+def test_a_module_shared_under_a_second_name_counts_in_its_second_parent_and_says_tied(how):
+    torch.manual_seed(0)
+    model = SharedModule()
+    model.enc[0].requires_grad_(False)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    if how == "audit":
+        report = audit(model, opt, batch=torch.randint(0, 20, (4,)), expect_frozen=["dec.emb"])
+    else:
+        with freezelint.watch(expect_frozen=["dec.emb"]) as w:
+            for _ in range(2):
+                model(torch.randint(0, 20, (4,))).sum().backward()
+                opt.step()
+                opt.zero_grad()
+        report = w.report
+    assert report.ok, str(report)  # the pattern names the frozen embedding by its second name
+    # the frozen embedding is part of dec too: dec is partly frozen, not "trainable 2/2"
+    assert _line(report.render_text(), "dec ").endswith(
+        "dec Module · partly frozen · train · params changed 2/3 · optimizer: all trainable · "
+        "emb.weight tied to enc.0.weight"), str(report)
+    assert {m.name: m.tied for m in report.modules if m.tied} == {"dec": {"emb.weight": "enc.0.weight"}}
+
+
 class EncoderDecoder(nn.Module):
     def __init__(self):
         super().__init__()
