@@ -146,7 +146,7 @@ def _frozen_on_one_rank(rank, device):
 
 
 def _not_optimized_and_lr_zero(rank, device):
-    # FZ503: the head is trainable but in no param group; FZ505: layer 3 in a group with lr=0
+    # FZ503: the head is trainable but in no param group; layer 3 in a group with lr=0: a note
     m = net().to(device)
     m[:3].requires_grad_(False)
     shard_units(m)

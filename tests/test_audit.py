@@ -474,7 +474,7 @@ def test_fz505_is_one_finding_per_cause_naming_every_module_as_fz501_does():
     assert "heads.0.weight" not in f.names  # it trains
 
 
-def test_unused_layer_and_lr_zero_group_are_fz505():
+def test_unused_layer_is_fz505_and_an_lr_zero_group_is_a_note():
     class TwoHeads(nn.Module):
         def __init__(self):
             super().__init__()
@@ -490,9 +490,14 @@ def test_unused_layer_and_lr_zero_group_are_fz505():
                            {"params": [*model.used.parameters(), *model.unused.parameters()], "lr": 0.1}])
     report = audit(model, opt, batch=torch.randn(3, 4))
     by_target = {f.target: f for f in report.findings}
-    assert set(by_target) == {"body", "unused"}
-    assert "lr=0" in by_target["body"].message
-    assert "no gradient reached them" in by_target["unused"].message
+    assert set(by_target) == {"unused"}, str(report)
+    assert "received no gradient (.grad stayed None at every step): not used in the forward pass" \
+        in by_target["unused"].message
+    # lr=0 holds the body still by its own setting (a stage not reached yet): said, not judged
+    (note,) = report.notes
+    assert note.startswith("body.weight, body.bias (requires_grad=True, param group 0 of SGD) did not change over "
+                           "2 steps: the group's lr is 0, so no FZ505"), note
+    assert "FZ304 in the code" in note and "note: body.weight" in str(report)
 
 
 def test_live_misspelling_and_module_attribute():
@@ -623,7 +628,7 @@ def test_report_to_dict_is_json_and_tree_collapses():
     assert data["ok"] is True and len(data["params"]) == 62 and data["modules"][0]["name"] == ""
     text = report.render_text()
     assert len(text.splitlines()) < 20, text  # 60+ modules, one line per uniform subtree
-    assert "layer1 Sequential · frozen" in text and "submodules alike" in text
+    assert "layer1 Sequential · frozen" in text and "submodules, all frozen" in text
     # a collapsed line counts what is under it once: layer1 holds 2 blocks of 6 params and 6 buffers
     assert "layer1 Sequential · frozen · eval · params changed 0/12 · buffers changed 0/12" in text
     assert report.extra_bytes < 0.05 * sum(p.numel() * 4 for p in model.parameters())
@@ -641,7 +646,7 @@ def test_frozen_stages_with_frozen_batchnorm_fold_into_one_line_each():
     report = audit(model, torch.optim.SGD(model.fc.parameters(), lr=0.1), batch=torch.randn(2, 3, 32, 32))
     text = report.render_text()
     assert report.ok and len(text.splitlines()) <= 10, text
-    assert "layer1 Sequential · frozen · train · params changed 0/4 · buffers changed 0/16 · (12 submodules alike)" \
+    assert "layer1 Sequential · frozen · train · params changed 0/4 · buffers changed 0/16 · 12 submodules, all frozen" \
         in text, text
 
 

@@ -44,15 +44,18 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
                 "groups and their settings stay."),
     },
     "FZ505": {
-        "observes": ("A parameter with `requires_grad=True` in a param group that did not change at all, because "
-                     "no gradient ever reached it or its group has `lr=0`."),
+        "observes": ("A parameter with `requires_grad=True` in a param group with a learning rate that did not "
+                     "change at all, because no gradient ever reached it; the watch says when the module holding "
+                     "it never ran its forward. One in a group with `lr=0` is held still by that setting (a stage "
+                     "of a schedule not reached yet, a warmup from 0): the report notes it, and it is no finding."),
         "why": ("Something you meant to train is not training: it is not used in the forward pass, or the "
                 "graph is cut by `detach()` or `torch.no_grad()`, or it sits in a block run through "
                 "`torch.utils.checkpoint(..., use_reentrant=True)` none of whose inputs require grad (the "
-                "layers before it are frozen), or an `lr=0` group stands in for a freeze. "
+                "layers before it are frozen). "
                 "Parameters whose gradient is merely tiny (a conv bias right before BatchNorm) are not "
                 "reported."),
-        "fix": "Freeze it explicitly if that is the intent; otherwise make the loss depend on it.",
+        "fix": ("Freeze it explicitly if that is the intent (a part that a later stage brings into the forward: "
+                "freeze it until then); otherwise make the loss depend on it."),
     },
     "FZ506": {
         "observes": "A pattern passed as `expect_frozen` matched a parameter that changed or is trainable, or one "

@@ -148,6 +148,14 @@ def _is_stateful(optimizer: torch.optim.Optimizer, group: dict) -> bool:
                 or type(optimizer).__name__ in ("Adagrad", "Adadelta", "RMSprop", "Rprop"))
 
 
+def _zero(lr: Any) -> bool:
+    """A learning rate of 0 (a float, or a tensor as torch accepts)."""
+    try:
+        return lr is not None and float(lr) == 0
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
 def _several(names: list[str]) -> list[str]:
     """A finding's `names`: every target, when it stands for several (JSON readers get them all)."""
     return list(names) if len(names) > 1 else []
@@ -160,7 +168,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   updated_elsewhere: bool = False, kept_stats: frozenset[str] = frozenset(),
                   unfrozen: frozenset[str] | None = None,
                   undone_by: Mapping[str, str] | None = None, among: int = 1,
-                  refrozen: frozenset[str] = frozenset()) -> list[AuditFinding]:
+                  refrozen: frozenset[str] = frozenset(), notes: list[str] | None = None,
+                  idle: frozenset[str] = frozenset()) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -178,7 +187,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     watch): with more than one, findings name the optimizer by the name `optimizer` gives it.
     `refrozen` (the watch) names the parameters trained and then frozen inside the window (a
     freeze at an epoch boundary): the optimizer state they hold from their training is no FZ504
-    while no grad reaches them (torch's optimizers skip a None grad)."""
+    while no grad reaches them (torch's optimizers skip a None grad). `notes` receives what was
+    seen but is no finding: trainable parameters held still by a param group's lr=0. `idle` (the
+    watch) names the modules whose forward never ran while watched, so FZ505 can say that of them."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -361,36 +372,49 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             + "; ".join(what) + " (FZ301 in the code)",
             _fz504_advice(len(opt.param_groups)), _several(names)))
 
-    # FZ505: trainable, optimized, yet unchanged; one finding per cause, as FZ501 groups its own
+    # FZ505: trainable, optimized, yet unchanged. A param group with lr=0 updates nothing by its
+    # own setting (a stage a schedule has not reached, a warmup from 0, a freeze by learning rate):
+    # a note, not a finding. What is left is FZ505 where no gradient reached a module's parameters;
+    # a grad that is tiny or zero by construction (a conv bias before BatchNorm, a dead ReLU) is
+    # the model's business, not a freezing mistake.
     still: dict[str, list[ParamRecord]] = defaultdict(list)
+    held_still: dict[tuple[str, int], list[ParamRecord]] = defaultdict(list)
     for p in params:
         if p.requires_grad and p.group is not None and not p.changed:
-            still[p.module].append(p)
-    causes: dict[str, list[ParamRecord]] = defaultdict(list)
-    for mod, ps in still.items():
-        # Only the unambiguous causes, module by module: a grad that is tiny or zero by
-        # construction (a conv bias before BatchNorm, a dead ReLU) is the model's business, not a
-        # freezing mistake.
-        if all(p.grad == "none" for p in ps):
-            causes["no grad"] += ps
-        elif all(owner(p)[2].get("lr") == 0 for p in ps):
-            causes["lr=0"] += ps
-    for cause, ps in causes.items():
+            if _zero(owner(p)[2].get("lr")):
+                held_still[(owner(p)[0], p.group)].append(p)
+            else:
+                still[p.module].append(p)
+    unreached = [p for ps in still.values() if all(p.grad == "none" for p in ps) for p in ps]
+    unused = [p for p in unreached if p.module in idle]
+    for ps in (unused, [p for p in unreached if p.module not in idle]):
+        if not ps:
+            continue
         names = [p.name for p in ps]
-        if cause == "no grad":
-            why = ("no gradient reached them: .grad stayed None (not used in the forward pass, run under "
-                   "torch.no_grad() or after detach(), or inside torch.utils.checkpoint(..., use_reentrant=True) "
-                   "whose inputs none require grad, as after frozen layers)")
-            advice = ("freeze them explicitly if that is intended, otherwise make the loss depend on them (a "
-                      "checkpointed block: use_reentrant=False, or an input that requires grad)")
+        if ps is unused:
+            mods = sorted({p.module for p in ps})
+            tops = [m for m in mods if not any(m.startswith(o + ".") for o in mods if o != m)]
+            why = (f"they received no gradient (.grad stayed None at every step): not used in the forward, "
+                   f"{listed([_label(m) for m in tops])} never ran {'its' if len(tops) == 1 else 'their'} "
+                   f"forward while watched")
         else:
-            why = "their param group has lr=0, a freeze that still computes grads and state (FZ304 in the code)"
-            advice = ("freeze them with requires_grad_(False) and leave them out of the optimizer if that is "
-                      "intended, otherwise give their param group a learning rate")
+            why = ("they received no gradient (.grad stayed None at every step): not used in the forward pass, or "
+                   "cut from the loss by torch.no_grad() or detach(), or inside torch.utils.checkpoint(..., "
+                   "use_reentrant=True) whose inputs none require grad, as after frozen layers")
         out.append(AuditFinding(
             "FZ505", _common(names),
             f"{listed(names)}: requires_grad=True and in the optimizer, yet unchanged {over}; {why}",
-            advice, _several(names)))
+            "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
+            "until then), otherwise make the loss depend on them"
+            + ("" if ps is unused else " (a checkpointed block: use_reentrant=False, or an input that requires "
+                                       "grad)"), _several(names)))
+    if notes is not None:
+        for (_, gi), ps in held_still.items():
+            names = [p.name for p in ps]
+            notes.append(f"{listed(names)} (requires_grad=True, param group {gi} of {hyper(ps[0])}) did not change {over}: "
+                         f"the group's lr is 0, so no FZ505 (a stage a schedule has not reached yet, or a freeze "
+                         f"by learning rate, FZ304 in the code, which still computes their grads and optimizer "
+                         f"state)")
     return out
 
 

@@ -95,6 +95,8 @@ class ModuleRecord:
     buffers: int = 0
     buffers_changed: int = 0
     optimizer: str = "-"  # "all", "some", "none", "-" (no trainable params)
+    # its own parameters recorded under another name (tied weights, judged once): name here -> that name
+    tied: dict[str, str] = field(default_factory=dict)
 
 
 class FreezeAuditError(AssertionError):
@@ -233,14 +235,26 @@ class AuditReport:
                 out.extend(subtree(c))
             return out
 
+        # a module holding a weight tied to one outside it is never folded away: the tie says that
+        # freezing or training one name does the same to the other
+        ties = {m.name: m.tied for m in self.modules if m.tied}
+
+        def tied_out(name: str) -> bool:
+            return any(n.startswith(name + ".") and any(not t.startswith(name + ".") for t in tied.values())
+                       for n, tied in ties.items())
+
         def interesting(name: str) -> bool:
             return any(n == name or n.startswith(name + ".") for n in flagged) or \
-                any(n.startswith(name + ".") for n in holding)
+                any(n.startswith(name + ".") for n in holding) or (bool(name) and tied_out(name))
 
-        def label(name: str, collapsed: list[ModuleRecord] | None, shown: str | None = None) -> str:
+        def label(name: str, collapsed: list[ModuleRecord] | None, shown: str | None = None,
+                  run: bool = False) -> str:
+            """`collapsed`: the subtree folded into this line; `run`: the line stands for a run of
+            numbered siblings, whose counts are each one's (the first's, as JSON lists it)."""
             m = by_name[name]
             # a module's counts already cover everything below it
             params, pch, bufs, bch = m.params, m.params_changed, m.buffers, m.buffers_changed
+            each = " each" if run else ""
             status = m.status
             style = {"trainable": "green", "frozen": "blue", "partly frozen": "yellow"}.get(status, "dim")
             # a watch's root above several models has no name or class of its own: its type names them
@@ -248,13 +262,20 @@ class AuditReport:
                 f"[bold]{shown or name or '(model)'}[/bold] {m.type}"
             parts = [title, f"[{style}]{status}[/{style}]", m.mode]
             if params:
-                parts.append(f"params changed {pch}/{params}")
+                parts.append(f"params changed {pch}/{params}{each}")
             if bufs:
-                parts.append(f"buffers changed {bch}/{bufs}")
+                parts.append(f"buffers changed {bch}/{bufs}{each}")
             if m.optimizer != "-":  # of the module's trainable parameters (a frozen part is no one's)
                 parts.append(f"optimizer: {_HELD.get(m.optimizer, m.optimizer)}")
+            if m.tied:
+                parts.append(", ".join(f"{k} tied to {t}" for k, t in m.tied.items()))
             if collapsed and len(collapsed) > 1:
-                parts.append(f"[dim]({len(collapsed) - 1} submodule{'s' if len(collapsed) != 2 else ''} alike)[/dim]")
+                # folded because every part holding parameters reads as this line does
+                n = len(collapsed) - 1
+                states = {x.status for x in collapsed if x.params}
+                alike = f"all {states.pop()}" if len(states) == 1 and n > 1 else states.pop() if states \
+                    else "no parameters"
+                parts.append(f"[dim]{n} submodule{'s' if n != 1 else ''}{each}, {alike}[/dim]")
             if name in flagged or name in holding:
                 parts.append("[bold red]◀[/bold red]")
             return " · ".join(parts)
@@ -269,7 +290,7 @@ class AuditReport:
             if name not in shapes:
                 m = by_name[name]
                 shapes[name] = (m.type, m.status, m.mode, m.optimizer, m.params, m.params_changed, m.buffers,
-                                m.buffers_changed, name in flagged or name in holding,
+                                m.buffers_changed, name in flagged or name in holding, tuple(m.tied),
                                 tuple((c.rpartition(".")[2], shape(c)) for c in children.get(name, [])))
             return shapes[name]
 
@@ -302,9 +323,9 @@ class AuditReport:
                       {x.params_changed > 0 for x in sub if x.params}
             if (not self.verbose and len(sub) > 1 and len(sigs) <= 1 and len(modes) <= 1 and len(changed) <= 1
                     and not interesting(name)):
-                node.add(label(name, sub, shown))
+                node.add(label(name, sub, shown, run=shown is not None))
                 return
-            branch = node.add(label(name, None, shown))
+            branch = node.add(label(name, None, shown, run=shown is not None))
             for run in runs(children.get(name, [])):
                 if len(run) == 1:
                     add(branch, run[0])

@@ -62,6 +62,15 @@ def _named_tensors(model: nn.Module, named_modules: list[tuple[str, nn.Module]],
         for prefix, m in named_modules:
             every.extend((f"{prefix}.{name}" if prefix else name, t)
                          for name, t in getattr(m, kind).items() if t is not None)
+        # a module shared under several names (`decoder.embed = encoder.embed`) is listed once: its
+        # tensors' other names are read off its other parents (a tree has one edge fewer than modules)
+        if sum(len(m._modules) for _, m in named_modules) >= len(named_modules):
+            listed = {prefix for prefix, _ in named_modules}
+            for prefix, m in named_modules:
+                for k, c in m._modules.items():
+                    child = f"{prefix}.{k}" if prefix else k
+                    if c is not None and child not in listed:
+                        every.extend((f"{child}.{n}" if n else child, t) for n, t in _members(c, kind))
     out, names = [], {}
     for name, t in every:
         known = names.get(id(t))
@@ -71,6 +80,12 @@ def _named_tensors(model: nn.Module, named_modules: list[tuple[str, nn.Module]],
         elif name not in known:
             known.append(name)
     return out, {k: v for k, v in names.items() if len(v) > 1}
+
+
+def _members(m: nn.Module, kind: str) -> list[tuple[str, torch.Tensor]]:
+    """Every tensor of `kind` in m's subtree, by its name there, shared ones under each name."""
+    return [(f"{prefix}.{n}" if prefix else n, t) for prefix, sub in m.named_modules(remove_duplicate=False)
+            for n, t in getattr(sub, kind).items() if t is not None]
 
 
 def _refuse_unmaterialised(named: list[tuple[str, torch.Tensor]]) -> None:
@@ -408,10 +423,11 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     from_ddp = frozenset(spread.local_wrap.frozen) if spread is not None and spread.local_wrap else frozenset()
     judged = dict(opts) if len(opts) > 1 else optimizers[0]
     found = list(live)
+    held_still: list[str] = []  # trainable parameters an lr=0 kept still: noted, not judged
     if stepping:
         found += F.step_findings(model, judged, precords, brecords, mrecords, modes_before, steps,
                                  set_to_none, foreign or False, call_train, from_ddp,
-                                 kept_stats=_kept_stats(named_modules))
+                                 kept_stats=_kept_stats(named_modules), notes=held_still)
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules]):
             f.target = written.get(f.target, f.target)
             found.append(f)
@@ -421,7 +437,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                          else type(optimizers[0]).__name__,
                          set_to_none, restored=not unrestored, unrestored=unrestored,
                          extra_bytes=snap.extra_bytes + fingerprint_watched.scratch_bytes, ignore=list(ignore),
-                         notes=_stale_note(stale) if stepping and set_to_none else [])
+                         notes=(_stale_note(stale) if stepping and set_to_none else []) + held_still)
     if spread is not None:
         changed = [k in delta for k in range(len(everything))]
         report = spread.merge(report, [after[k] for k in range(len(everything))], changed)
@@ -452,6 +468,10 @@ def _module_records(modules: list[tuple[str, nn.Module]], params: dict[int, Para
     for k, r in params.items():  # tensors a named_parameters() override reports from elsewhere
         if r.module in own:
             own[r.module].add(k)
+    for name, m in modules:  # a child module shared with another part is listed once: its other parents hold it too
+        for k, c in m._modules.items():
+            if c is not None and (f"{name}.{k}" if name else k) not in own:
+                own[name] |= {id(t) for t in c.parameters() if id(t) in params}
     bcount = {name: [0, 0] for name, _ in modules}
     for b in buffers:
         c = bcount.get(b.module)
@@ -465,12 +485,36 @@ def _module_records(modules: list[tuple[str, nn.Module]], params: dict[int, Para
             bcount[parent][0] += bcount[name][0]
             bcount[parent][1] += bcount[name][1]
     out = []
+    listed = {name for name, _ in modules}
     for name, m in modules:
         recs = [params[k] for k in own[name]]
         total, changed = len(recs), sum(r.changed for r in recs)
         trainable = sum(r.requires_grad for r in recs)
         in_opt = sum(r.requires_grad and r.group is not None for r in recs)
-        out.append(_module_record(name, m, modes[name], total, changed, trainable, in_opt, *bcount[name]))
+        rec = _module_record(name, m, modes[name], total, changed, trainable, in_opt, *bcount[name])
+        rec.tied = _tied_here(name, m, params, listed)
+        out.append(rec)
+    return out
+
+
+def _tied_here(name: str, m: nn.Module, params: dict[int, ParamRecord], listed: set[str]) -> dict[str, str]:
+    """The module's own parameters that are recorded under another module's name (a tied weight:
+    an LM head's, recorded as the embedding's), and those of a child module shared with another
+    part (listed once, under its first name: this name of it has no record): each by its name
+    here -> the record's name. Only where the record lists this name among its aliases, so a name
+    that wrappers or sharding changed is never taken for a tie."""
+    out = {}
+    dot = f"{name}." if name else ""
+    for k, t in m._parameters.items():
+        r = params.get(id(t)) if t is not None else None
+        if r is not None and r.name != dot + k and dot + k in r.aliases:
+            out[k] = r.name
+    for k, c in m._modules.items():
+        if c is not None and dot + k not in listed:
+            for n, t in c.named_parameters(prefix=k):
+                r = params.get(id(t))
+                if r is not None and r.name != dot + n and dot + n in r.aliases:
+                    out[n] = r.name
     return out
 
 
@@ -495,7 +539,7 @@ def _counted_records(modules: list[tuple[str, nn.Module]], params: dict[int, Par
     records when every parameter is held by exactly one module, under the name its record gives
     (no tied weights, no names from elsewhere); None otherwise. resnet50: 0.15 ms, not 0.9."""
     index = {name: i for i, (name, _) in enumerate(modules)}
-    if len(index) != len(modules):
+    if len(index) != len(modules) or any(r.aliases for r in params.values()):  # aliases: a module shared, maybe
         return None
     # per module: params, changed, trainable, in an optimizer, buffers, buffers changed
     counts = [[0, 0, 0, 0, 0, 0] for _ in modules]

@@ -317,6 +317,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     named_buffers: list[tuple[str, torch.Tensor]] = []
     seen: set[int] = set()
     tied: dict[int, list[str]] = {}  # every name of a tied parameter: patterns may use any of them
+    first: dict[int, str] = {}  # id of a parameter -> the name it is recorded under
     for label, inner in zip(labels, inners):
         tree = trees.get(id(inner)) or walk(inner)
         for pid, names in tree.tied.items():
@@ -329,6 +330,11 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             if id(p) not in seen:
                 seen.add(id(p))
                 named.append((join_name(label, n), p))
+                first[id(p)] = named[-1][0]
+            elif id(p) in first:  # shared by models watched together (one embedding, two models): tied too
+                every = tied.setdefault(id(p), [first[id(p)]])
+                if join_name(label, n) not in every:
+                    every.append(join_name(label, n))
         for n, b in tree.buffers:
             if id(b) not in seen:
                 seen.add(id(b))
@@ -428,6 +434,9 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start)
     refrozen = frozenset(n for n, p in named if id(p) in w.refrozen) if w.refrozen else frozenset()
     model_ids = {id(p) for p in params}
+    held_still: list[str] = []  # trainable parameters an lr=0 kept still: noted, not judged
+    # modules no forward of a watched model reached (a model only an optimizer holds): never ran
+    idle = frozenset(n for n, m in named_modules if id(m) not in w._covered and (n or labels == [""]))
     for oi, opt in enumerate(opts):
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
@@ -435,7 +444,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
-                                 refrozen=refrozen)
+                                 refrozen=refrozen, notes=held_still, idle=idle)
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
     if len(trained) == 1 and w.given_model is None and not only_beside:  # names of the part that trains
         expect_frozen, expect_trainable = (in_part(w, trained[0], ps) for ps in (expect_frozen, expect_trainable))
@@ -457,6 +466,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         _hint_averages(found, {label: averages[id(m)] for label, m in zip(labels, models) if id(m) in averages},
                        w.steps)
     found += beside
+    if held_still and not only_beside:
+        notes = notes + held_still
     if w.refrozen:
         notes = notes + _refrozen_notes(w, named)
     if w.replaced and not only_beside:
