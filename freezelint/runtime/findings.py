@@ -309,6 +309,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             tops[top].append(p)
         for top, ps in tops.items():
             names = [p.name for p in ps]
+            top = _whole_part(top, names, params)
             if optimizer_has_foreign and by_module.get(top) and by_module[top].optimizer == "none":
                 held = f" ({optimizer_has_foreign})" if isinstance(optimizer_has_foreign, str) else ""
                 out.append(AuditFinding(
@@ -543,6 +544,25 @@ def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str
                           f"{'all ' if n == len(wrong) else ''}{n} {'is' if n == 1 else 'are'} {what}")
             todo.append(fix)
     return ", ".join(counts), "; ".join(todo)
+
+
+def _whole_part(top: str, names: list[str], params: list[ParamRecord]) -> str:
+    """Below `top` (the outermost module the optimizer holds nothing of), the outermost module on the
+    names' common path whose parameters are all among `names`: `bert.encoder`, unfrozen alone, rather
+    than `bert`, whose frozen embeddings are not in question. `top` when none is."""
+    common = _common(names) if len(names) > 1 else names[0].rpartition(".")[0]
+    if common == "(model)" or (top and not common.startswith(top + ".")):
+        return top
+    named = set(names)
+    if top and all(p.name in named for p in params if p.name.startswith(top + ".")):
+        return top
+    path = top.split(".") if top else []
+    for part in common.split(".")[len(path):]:
+        path.append(part)
+        where = ".".join(path) + "."
+        if all(p.name in named for p in params if p.name.startswith(where)):
+            return ".".join(path)
+    return top
 
 
 def grouped(findings: list[AuditFinding], most: int = _SHOW) -> list[AuditFinding]:
