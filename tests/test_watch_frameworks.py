@@ -405,3 +405,54 @@ def test_torchrun_a_frozen_teacher_beside_the_ddp_student_is_judged_on_every_ran
     if bug:  # on both ranks alike: one line, no "on rank ... only"
         assert "FZ502 frozen-stats-changed [teacher.1] teacher.1 (BatchNorm1d) have all parameters frozen" in p.out, p.out
         assert "only" not in p.out.split("FZ502")[1].splitlines()[0]
+
+
+# ---------------------------------------------------------------- a launcher that starts unwatched ranks
+LIGHTNING_DDP_SCRIPT = """
+import torch, torch.nn as nn
+import lightning.pytorch as L
+
+
+class Classifier(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Linear(6, 16), nn.ReLU())
+        self.head = nn.Linear(16, 3)
+        self.backbone.requires_grad_(False)
+
+    def training_step(self, batch, _):
+        x, y = batch
+        return nn.functional.cross_entropy(self.head(self.backbone(x)), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.head.parameters(), lr=0.1)
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(64, 6), torch.randint(0, 3, (64,)))
+    trainer = L.Trainer(max_steps=6, accelerator="cpu", devices=2, strategy="ddp", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(Classifier(), torch.utils.data.DataLoader(data, batch_size=4))
+"""
+
+
+@needs_gloo()
+def test_lightning_ddp_launcher_starting_unwatched_ranks_is_one_line_and_exit_2_not_a_hang(tmp_path):
+    # Lightning's strategy="ddp" starts rank 1 itself as `python script.py`: unwatched, it never
+    # joins the comparison of the ranks, which would wait for it forever (trial 11)
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("lightning.pytorch")
+    (tmp_path / "train.py").write_text(LIGHTNING_DDP_SCRIPT)
+    env = {**os.environ, "FREEZELINT_RANK_TIMEOUT": "10", "NO_COLOR": "1", "PYTHONWARNINGS": "ignore"}
+    for key in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        env.pop(key, None)
+    p = subprocess.run([sys.executable, "-m", "freezelint", "run", "train.py"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    errors = [line for line in p.stderr.splitlines() if line.startswith("freezelint: error:")]
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert len(errors) == 1 and "rank 1 of 2 did not reach freezelint's comparison of the ranks within 10 s" \
+        in errors[0] and "torchrun --nproc-per-node N -m freezelint run script.py" in errors[0], p.stderr

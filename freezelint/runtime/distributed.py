@@ -23,6 +23,9 @@ step runs (the first one would hang in a collective).
 from __future__ import annotations
 
 import contextlib
+import datetime
+import itertools
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,7 +34,40 @@ from torch import nn
 
 from freezelint.runtime import fsdp
 from freezelint.runtime.findings import _common, listed
+from freezelint.runtime.errors import AuditUsageError
 from freezelint.runtime.report import AuditFinding, AuditReport, BufferRecord, ParamRecord
+
+# How long a rank waits at a roll call for the others (FREEZELINT_RANK_TIMEOUT, seconds): ranks that
+# train in step reach it within a step of each other; one that never does is not running freezelint.
+_ROLL_TIMEOUT_S = 120.0
+_roll_calls = itertools.count()  # the same sequence on every rank: they call in the same order
+
+
+def roll_call(group: Any = None) -> None:
+    """Before freezelint's first collective on `group`: check through the job's store that every rank
+    of it is here, and raise AuditUsageError naming the absent ones after a timeout, instead of
+    waiting in the collective forever. A launcher that starts the other ranks itself, with
+    `python script.py` (Lightning's strategy="ddp" on one machine), runs them unwatched."""
+    import torch.distributed as dist
+
+    ranks = list(dist.get_process_group_ranks(group)) if group is not None else list(range(dist.get_world_size()))
+    store = dist.distributed_c10d._get_default_store()
+    prefix = f"freezelint/roll/{next(_roll_calls)}/"
+    store.set(prefix + str(dist.get_rank()), b"1")
+    timeout = float(os.environ.get("FREEZELINT_RANK_TIMEOUT") or _ROLL_TIMEOUT_S)
+    try:
+        store.wait([prefix + str(r) for r in ranks], datetime.timedelta(seconds=timeout))
+    except Exception:  # noqa: BLE001 — the store's timeout error (DistStoreError, RuntimeError by version)
+        absent = [r for r in ranks if not store.check([prefix + str(r)])]
+        if not absent:
+            return  # they came as the wait gave up
+        which = f"{_ranks(absent)} of {len(ranks)}"
+        raise AuditUsageError(
+            f"{which} did not reach freezelint's comparison of the ranks within {timeout:g} s: a rank not "
+            f"started by freezelint is not watched (a launcher that starts the other ranks itself with `python "
+            f"script.py`, as Lightning's strategy=\"ddp\" does, runs them unwatched); start every rank under "
+            f"freezelint (`torchrun --nproc-per-node N -m freezelint run script.py`) or call freezelint.watch() "
+            f"inside the script") from None
 
 
 def _ranks(ranks: list[int]) -> str:
@@ -151,6 +187,7 @@ class Distributed:
         self.before: list[Before] = []
         self.local_wrap: WrapFacts | None = None
         self._sync_flags: tuple[bool, bool] | None = None
+        self._rolled = False  # roll_call done: every rank is here
 
     @property
     def data_parallel(self) -> bool:
@@ -162,6 +199,9 @@ class Distributed:
         return f"FSDP{self.fsdp}" if self.fsdp else None
 
     def _gather(self, obj: Any) -> list[Any]:
+        if not self._rolled:
+            roll_call(self.group)
+            self._rolled = True
         out: list[Any] = [None] * self.world
         self.dist.all_gather_object(out, obj, group=self.group)
         return out

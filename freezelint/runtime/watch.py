@@ -45,6 +45,7 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from freezelint.runtime import fsdp
+from freezelint.runtime.distributed import roll_call
 from freezelint.runtime.fingerprint import Fingerprinter, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError
@@ -213,6 +214,7 @@ class Watch:
         self.waited_out: list[str] = []
         self.waited_for: list[str] = []
         self.halted = False  # requires_grad differed across the ranks of a sharded model: stopped
+        self._rolled = False  # every rank answered the roll call before the first gather
         self.judged_at_exit = False  # closed by the end of the block, some optimizer short of `steps`
         # After the window, training that goes on (`--no-stop`, a whole `fit()` in the block) may
         # change what trains: gradual unfreezing at an epoch boundary, a head swapped, a new
@@ -585,7 +587,11 @@ class Watch:
         if version != 2:
             return
         named = list(root.named_parameters())
-        flags = fsdp.gather_rank_flags(named, fsdp.process_group(named))
+        group = fsdp.process_group(named)
+        if not self._rolled:
+            roll_call(group)  # an unwatched rank never gathers: say so, do not hang
+            self._rolled = True
+        flags = fsdp.gather_rank_flags(named, group)
         mixed = fsdp.requires_grad_disagreement(flags)
         if not mixed:
             return
