@@ -567,3 +567,34 @@ def test_a_script_that_rebuilds_its_optimizer_at_an_epoch_boundary_is_stopped_an
         assert r.code == 0 and "freeze audit: OK" in r.out, r.out + r.err
     else:  # the frozen backbone's BatchNorm drifted in train mode before the unfreeze
         assert r.code == 1 and "FZ502" in r.out and "frozen until step 3 of 3" in r.out, r.out + r.err
+
+
+SPAWNING = """
+import torch, torch.nn as nn
+import torch.multiprocessing as mp
+
+
+def train(rank):
+    model = nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        model(torch.randn(5, 4)).sum().backward()
+        opt.step()
+        opt.zero_grad()
+
+
+if __name__ == "__main__":
+    mp.spawn(train, nprocs=1)
+"""
+
+
+def test_training_in_spawned_processes_is_exit_2_naming_why_no_step_was_seen(tmp_path):
+    # Lightning's ddp_spawn and mp.spawn train in children this process cannot watch (trial 11)
+    write(tmp_path / "train.py", SPAWNING)
+    r = run_subprocess(tmp_path, "run", "train.py")
+    assert r.code == 2, r.out + r.err
+    assert "after 0 of 2 optimizer steps (no optimizer step was observed: the training ran in processes that " \
+        "torch.multiprocessing started" in r.err and "launch with torchrun" in r.err, r.err
+    write(tmp_path / "idle.py", "import torch\nprint('no training')\n")  # near miss: nothing spawned
+    r = run_subprocess(tmp_path, "run", "idle.py")
+    assert r.code == 2 and "(no optimizer step was observed)" in r.err, r.err

@@ -126,6 +126,34 @@ def _accepted(opts: RunOptions, script: str | None) -> list[str]:
     return [c for c, info in codes.CATALOGUE.items() if info.runtime and c not in chosen]
 
 
+@contextlib.contextmanager
+def _spawns_seen() -> Iterator[list[int]]:
+    """Count the process groups torch.multiprocessing starts while the script runs (mp.spawn,
+    Lightning's ddp_spawn): steps taken there are not this process's to see."""
+    import torch.multiprocessing as mp
+
+    seen: list[int] = []
+    spawn_module = sys.modules.get("torch.multiprocessing.spawn")  # the package's `spawn` is the function
+    original = getattr(spawn_module, "start_processes", None)
+    if original is None:  # another torch: nothing to count
+        yield seen
+        return
+
+    def start_processes(*args: Any, **kwargs: Any) -> Any:
+        seen.append(1)
+        return original(*args, **kwargs)
+
+    patched = [(m, "start_processes") for m in (mp, spawn_module) if getattr(m, "start_processes", None) is original]
+    for m, attr in patched:
+        setattr(m, attr, start_processes)
+    try:
+        yield seen
+    finally:
+        for m, attr in patched:
+            if getattr(m, attr) is start_processes:
+                setattr(m, attr, original)
+
+
 class _Unclosable:
     """A stream that writes to another and ignores close(): the script's sys.stdout while its
     output goes to stderr (a script that closes its stdout must not close stderr)."""
@@ -316,10 +344,12 @@ def run_script(opts: RunOptions) -> int:
     if not opts.module:
         sys.path.insert(0, os.path.dirname(script or ""))  # as `python SCRIPT.py` puts the script's folder first
     failure: BaseException | None = None
+    spawned: list[int] = []
     exit_code: Any = 0
     stopped = False
     try:
-        with _stdout_to_stderr() if json_to_stdout else contextlib.nullcontext(saved_out) as out, watch:
+        with _stdout_to_stderr() if json_to_stdout else contextlib.nullcontext(saved_out) as out, \
+                _spawns_seen() as spawned, watch:
             report_out[0] = out
             if opts.module:
                 runpy.run_module(opts.target, run_name="__main__", alter_sys=True)
@@ -358,8 +388,15 @@ def run_script(opts: RunOptions) -> int:
             cause = f"exited with status {exit_code}"
         else:
             cause = "ended"
-        print(f"freezelint: error: {name} {cause} after {seen} of {opts.steps} optimizer steps"
-              + ("" if watch.started else " (no optimizer step was observed)"), file=sys.stderr)
+        why = ""
+        if not watch.started:
+            why = " (no optimizer step was observed"
+            if spawned:  # the steps ran in the children: this process never saw them
+                why += (": the training ran in processes that torch.multiprocessing started, as Lightning's "
+                        "strategy=\"ddp_spawn\" does, and those are not watched; launch with torchrun, or call "
+                        "freezelint.watch() in the code each process runs")
+            why += ")"
+        print(f"freezelint: error: {name} {cause} after {seen} of {opts.steps} optimizer steps{why}", file=sys.stderr)
         return 2
     report = watch.report
     # ended short of the window: findings are still 1, but a clean report is no verdict on N steps
