@@ -209,3 +209,40 @@ def test_run_no_stop_json_is_one_document_with_the_later_windows_and_a_file_gets
     assert r.code == 1 and out.read_text().count("freeze audit:") == 2, r.err
     stopped = cli(tmp_path, "run", "--format", "json", "train.py")
     assert "later_windows" not in json.loads(stopped.out)
+
+
+def test_parameters_added_to_the_optimizer_inside_the_window_get_a_note_not_fz503():
+    # trainable but in no param group for the first steps, added at step 3: the window's end is
+    # clean, and the note says which steps missed them (trial 11: a longer window hid this)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.SGD(model[3].parameters(), lr=0.1)
+    with freezelint.watch(steps=4) as w:
+        for step in range(4):
+            if step == 2:
+                opt.add_param_group({"params": list(model[1].parameters())})
+            nn.functional.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 2, (8,))).backward()
+            opt.step()
+            opt.zero_grad()
+    assert w.report.ok, w.report.render_text()
+    assert w.report.notes == ["1.weight, 1.bias were trainable but in no param group at steps 1-2 of the window, "
+                              "then added to the optimizer: those steps did not train them (FZ503 had the window "
+                              "ended there)"]
+
+
+def test_near_miss_a_gan_freezing_d_for_gs_step_gets_no_late_add_note():
+    torch.manual_seed(0)
+    g, d = nn.Linear(4, 4), nn.Sequential(nn.Linear(4, 1))
+    opt_g, opt_d = torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters())
+    with freezelint.watch(steps=3) as w:
+        for _ in range(3):
+            d.requires_grad_(True)
+            (d(g(torch.randn(5, 4)).detach()).mean() - d(torch.randn(5, 4)).mean()).backward()
+            opt_d.step()
+            opt_d.zero_grad()
+            d.requires_grad_(False)
+            (-d(g(torch.randn(5, 4))).mean()).backward()
+            opt_g.step()
+            opt_g.zero_grad()
+    assert w.report.ok and not any("no param group" in n for n in w.report.notes), w.report.notes

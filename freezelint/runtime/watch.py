@@ -46,6 +46,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 
 from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import roll_call
+from freezelint.runtime.findings import listed
 from freezelint.runtime.fingerprint import Fingerprinter, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError
@@ -214,6 +215,11 @@ class Watch:
         self.waited_out: list[str] = []
         self.waited_for: list[str] = []
         self.halted = False  # requires_grad differed across the ranks of a sharded model: stopped
+        # params that required grad at a step but were in no param group then: id -> those steps; the
+        # ones an optimizer holds by the window's end were added late (a note: the steps before missed them)
+        self.unheld_at: dict[int, list[tuple[int, int]]] = {}  # id -> [(step of all, step of the one stepping)]
+        self._posts = 0  # completed steps of every optimizer, in the window
+        self._first_post: dict[int, int] = {}  # id(optimizer) -> _posts at its first completed step
         self._rolled = False  # every rank answered the roll call before the first gather
         self.judged_at_exit = False  # closed by the end of the block, some optimizer short of `steps`
         # After the window, training that goes on (`--no-stop`, a whole `fit()` in the block) may
@@ -772,6 +778,11 @@ class Watch:
             return
         self.counts[id(opt)] += 1
         self._note_wanted()
+        self._posts += 1
+        self._first_post.setdefault(id(opt), self._posts)
+        unheld = self.wanted.difference(self._held_ids())
+        for pid in unheld:  # trainable, in no optimizer seen so far (FZ503 if still so at the end)
+            self.unheld_at.setdefault(pid, []).append((self._posts, self.counts[id(opt)]))
         held = held_params(opt)
         frozen_with_grad = []
         for p in held:
@@ -796,6 +807,34 @@ class Watch:
             if self.rewatch and self.error is None:
                 self._track(self)
                 self._shapes[id(opt)] = self._shape()
+
+    def _held_ids(self) -> set[int]:
+        return {id(p) for o in self.optimizers.values() for p in held_params(o)}
+
+    def _added_late(self) -> str:
+        """A note on parameters that were trainable but in no param group at some steps of the
+        window and are in one at its end (an add_param_group after the unfreeze, a staged schedule):
+        clean at the end, yet the steps before did not train them."""
+        if not self.unheld_at:
+            return ""
+        holder = {id(p): id(o) for o in self.optimizers.values() for p in held_params(o)}
+        # only the steps the optimizer holding it at the end had already taken without it: one that
+        # had not stepped yet (a WGAN's generator) was not seen to leave it out
+        late = {pid: [mine for at, mine in steps if at >= self._first_post.get(holder[pid], at + 1)]
+                for pid, steps in self.unheld_at.items() if pid in holder}
+        late = {pid: steps for pid, steps in late.items() if steps}
+        if not late:
+            return ""
+        names = {id(p): n for root in self.roots.values() for n, p in root.named_parameters()}
+        found = [names[pid] for pid in late if pid in names]
+        if not found:
+            return ""
+        steps = sorted({s for ss in late.values() for s in ss})
+        when = (f"step {steps[0]}" if len(steps) == 1 else f"steps {steps[0]}-{steps[-1]}"
+                if steps == list(range(steps[0], steps[-1] + 1)) else "steps " + ", ".join(map(str, steps)))
+        return (f"{listed(found)} {'was' if len(found) == 1 else 'were'} trainable but in no param group at "
+                f"{when} of the window, then added to the optimizer: those steps did not train "
+                f"{'it' if len(found) == 1 else 'them'} (FZ503 had the window ended there)")
 
     # ------------------------------------------------------------------ later windows
     def _shape(self, walk: bool = True) -> tuple:
@@ -897,6 +936,9 @@ class Watch:
             self._report = judge(self)
             if self.opened:
                 self._report.notes.insert(0, self.opened)
+            late = self._added_late()
+            if late:
+                self._report.notes.append(late)
         except AuditUsageError as e:
             self.error = e
             return
