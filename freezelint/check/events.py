@@ -388,6 +388,8 @@ class Flow(cst.CSTVisitor):
                 effects = self.summaries.method(recv, method, scope, self.depth)
                 for kind, detail in effects:
                     self._emit(kind, target, node, on=recv, **_placed(kind, detail, part_path(recv)))
+                if not effects:  # `trainer.freeze_backbone()`: on what a plain class holds, given to it
+                    effects = self._held_method(recv, method, node)
                 if not effects and method in LIBRARY_FREEZES and self._not_project_class(recv, scope):
                     # transformers' own freeze of a part of the model (which part, its class says)
                     # the part is not known here: named by the call, inside the receiver
@@ -454,6 +456,29 @@ class Flow(cst.CSTVisitor):
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
+
+    def _held_method(self, recv: cst.BaseExpression, method: str, node: cst.Call) -> list:
+        """A method of a plain project class called on an instance built in this body (`trainer =
+        Trainer(model)`, then `trainer.freeze_backbone()`): its events on the attributes that hold
+        the constructor's arguments happen here, on those arguments (`model`), as a helper's
+        events on its parameters happen at a call of it."""
+        effects = self.summaries.held_method(recv, method, self.scope, self.depth)
+        via = f"{dotted(recv)}.{method}"
+        for arg, kind, detail in effects:
+            target = root_of(arg)
+            if target is None:
+                continue
+            detail = {**detail, "via": via} if "via" in detail else detail
+            if kind.startswith(CALLS):  # the method calls a method of what it holds
+                for k2, d2 in self.summaries.method(arg, kind[len(CALLS):], self.scope, self.depth):
+                    self._emit(k2, target, node, on=arg, **_placed(k2, d2, part_path(arg)))
+                continue
+            if kind == OPT_BUILD:
+                detail = {**detail, "path": dotted(arg) or target}
+            elif kind == OPAQUE:  # the callables it hands the model to are the method's business
+                detail = {**detail, "hands": [None]}
+            self._emit(kind, target, node, on=arg, **_placed(kind, detail, part_path(arg)))
+        return effects
 
     def _hand(self, name: str, at: int) -> list | None:
         """`[index, name, at, none_default]` of the callable parameter `name` this body's function
@@ -1358,6 +1383,20 @@ def _held_on_self(func: cst.FunctionDef, names: list[str]) -> dict[str, str]:
     return {n: v[0] for n, v in found.items() if len(v) == 1 and attrs.count(v[0]) == 1}
 
 
+def own_method(info, method: str) -> cst.FunctionDef | None:
+    """The method `method` a class defines itself, taking self (no dunder: a call of one is no
+    method call a script writes)."""
+    if method.startswith("__"):
+        return None
+    for m in info.node.body.body:
+        if isinstance(m, cst.FunctionDef) and m.name.value == method:
+            params = [*m.params.posonly_params, *m.params.params]
+            deco = [dotted(d.decorator) for d in m.decorators]
+            return m if params and params[0].name.value == "self" and not any(
+                d in ("staticmethod", "classmethod") for d in deco) else None
+    return None
+
+
 class Summaries:
     """What same-file functions do to their positional parameters (bounded depth). Calls that
     leave the file go to `external`/`external_method`, which say nothing here; the flow layer
@@ -1392,19 +1431,22 @@ class Summaries:
             return ()
         scope = self.facts.func_scopes.get(id(func))
         params = [*func.params.posonly_params, *func.params.params]
-        if scope is None or (pos != RET and pos >= len(params)):
+        if scope is None or isinstance(pos, int) and pos >= len(params):
             return ()
         flow = self.body_flow(func, depth)
         if flow is None:
             return ()
         names = [p.name.value for p in params]
         targets: list[tuple[int | str, str | None]] = [*enumerate(names), (RET, returned_local(flow, scope, names))]
+        if isinstance(pos, str) and pos.startswith("self."):
+            # an attribute of self a plain class holds (`self.model`): what a method does to it
+            targets = [(pos, pos)] if names and names[0] == "self" else []
         held = _held_on_self(func, names) if names and names[0] == "self" else {}
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
             events: dict[str, Event] = {}
             loops_of: dict[str, set[int]] = {ACTIVITY: set(), TRAIN: set()}
-            alias = held.get(name) if i != RET else None  # `self.model = model`: the optimizer over self.model
+            alias = held.get(name) if isinstance(i, int) else None  # `self.model = model`: the optimizer over self.model
             for e in flow.events if name is not None else ():
                 if e.kind == REBIND and e.target == name and not e.branches and not e.loops:
                     if i != RET:
@@ -1609,6 +1651,68 @@ class Summaries:
         if kind.qual is not None:
             return self.external_method(kind.qual, method)
         return []
+
+    def holds(self, info) -> dict[str, tuple[int, str]]:
+        """The constructor arguments a plain class (no Module) of this file keeps as they are
+        (`self.model = model` in `__init__`, the attribute assigned nowhere else in the class):
+        "self.model" -> (its index after self, "model"). Its methods act on what the caller gave."""
+        if info is None or info.is_module:
+            return {}
+        init = next((m for m in info.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"),
+                    None)
+        if init is None or init.params.posonly_params:
+            return {}
+        names = [p.name.value for p in init.params.params]
+        return {attr: (names.index(name) - 1, name) for name, attr in _held_on_self(init, names).items()
+                if len(info.attrs.get(attr[len("self."):], [])) == 1}
+
+    def held_effects(self, info, method: str, depth: int) -> list[tuple[int, str, str, dict]]:
+        """What a method of a plain class of this file does to the constructor arguments the class
+        holds (`holds`): `(index, name, kind, detail)` each, the method's first event of each kind
+        on that attribute (`def freeze_backbone(self): self.model.backbone.requires_grad_(False)`)."""
+        func = own_method(info, method)
+        if func is None:
+            return []
+        return [(i, name, k, self.detail(func, attr, k)) for attr, (i, name) in self.holds(info).items()
+                for k in self.of(func, attr, depth)]
+
+    def external_held_method(self, class_qual: str, method: str) -> list[tuple[int, str, str, dict]]:
+        """`held_effects` of a class of another file: not known here."""
+        return []
+
+    def instance_call(self, recv: cst.BaseExpression, scope: Scope) -> tuple[cst.Call, object] | None:
+        """`trainer` bound once in this body, to `Trainer(model, ...)` of a plain class (no Module):
+        that call, with the class of this file (its ClassInfo), or the qualified name of the project
+        class it imports. A call with `*args` maps no argument to a position: None."""
+        bindings = scope.bindings.get(recv.value, []) if isinstance(recv, cst.Name) else []
+        call = bindings[0].node if len(bindings) == 1 and bindings[0].how == "expr" and not bindings[0].index \
+            else None
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) or any(a.star for a in call.args):
+            return None
+        name = call.func.value
+        owner = scope.lookup(name)
+        made = owner.bindings.get(name, []) if owner is not None else []
+        if len(made) != 1:
+            return None
+        local = self.facts.classes.get(name)
+        if owner is self.facts.module_scope and local is not None and local.node in self.facts.module.body:
+            return None if local.is_module else (call, local)
+        if made[0].how == "import" and made[0].qualname and not is_library(made[0].qualname):
+            return call, made[0].qualname
+        return None
+
+    def held_method(self, recv: cst.BaseExpression, method: str, scope: Scope,
+                    depth: int) -> list[tuple[cst.BaseExpression, str, dict]]:
+        """`trainer.freeze_backbone()` on an instance of a plain project class built in this body
+        (`trainer = Trainer(model)`): what the method does to the constructor arguments the class
+        holds, as `(argument at the construction, kind, detail)`."""
+        found = self.instance_call(recv, scope)
+        if found is None:
+            return []
+        call, cls = found
+        effects = self.external_held_method(cls, method) if isinstance(cls, str) else \
+            self.held_effects(cls, method, depth)
+        return [(arg, k, d) for i, name, k, d in effects if (arg := call_arg(call, i, name)) is not None]
 
     def holds_batchnorm(self, expr: cst.BaseExpression, scope: Scope, part: bool = False, depth: int = 0) -> bool:
         """`expr` is proven to hold a layer with running statistics (BatchNorm): a BatchNorm

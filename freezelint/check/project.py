@@ -26,7 +26,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 30
+SUMMARY_VERSION = 31
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -471,19 +471,24 @@ class Project:
             return None
         return hit
 
-    def function(self, importer: str, qual: str) -> tuple[dict, str] | None:
-        """A function of another project file: its summary entry and `file:line`-ready path."""
+    def function(self, importer: str, qual: str, member: str | None = None) -> tuple[dict, str] | None:
+        """A function of another project file: its summary entry and `file:line`-ready path. With
+        `member`, that method of a plain class, as a function of the constructor's arguments the
+        class holds (its summary's "acts")."""
         hit = self._acting_target(importer, qual)
         if hit is None:
             return None
         path, name = hit
         summary = self.summary(path)
-        entry = summary["functions"].get(name) if summary else None
-        if entry is None and summary:  # a plain class: its constructor, as a function of its arguments
-            entry = summary["classes"].get(name, {}).get("init")
+        if member is not None:
+            entry = summary["classes"].get(name, {}).get("acts", {}).get(member) if summary else None
+        else:
+            entry = summary["functions"].get(name) if summary else None
+            if entry is None and summary:  # a plain class: its constructor, as a function of its arguments
+                entry = summary["classes"].get(name, {}).get("init")
         if entry is None:
             return None
-        self._use(importer, path, name)
+        self._use(importer, path, name if member is None else f"{name}.{member}")
         return entry, shown_path(str(path))
 
     def returned_kind(self, importer: str, qual: str) -> tuple[dict, Edge] | None:
@@ -680,7 +685,8 @@ class Project:
             entry = full["functions"].get(name) if full else None
         return bool(entry and entry.get("fresh"))
 
-    def effects(self, importer: str, qual: str, pos: int | str, _chain: tuple = ()) -> list["Effect"]:
+    def effects(self, importer: str, qual: str, pos: int | str, _chain: tuple = (),
+                member: str | None = None) -> list["Effect"]:
         """What a function of another project file does to its argument `pos` (or, at "ret", to
         the model it returns), and what the
         project functions it hands that argument to do (`via:` effects), through at most
@@ -689,11 +695,11 @@ class Project:
         hit = self.resolve(importer, qual)
         if hit is None or hit in _chain or len(_chain) >= _MAX_CHAIN:
             return []
-        found = self.function(importer, qual)
+        found = self.function(importer, qual, member)
         if found is None:
             return []
         entry, shown = found
-        edge = Edge(shown_path(importer), shown, hit[1])
+        edge = Edge(shown_path(importer), shown, hit[1] if member is None else f"{hit[1]}.{member}")
         out: list[Effect] = []
         for kind, line in entry["effects"].get(str(pos), {}).items():
             if kind.startswith(_VIA):
