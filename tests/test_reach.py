@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from freezelint.check.engine import check_source
 
 
@@ -95,3 +97,81 @@ t3 = Reloading(third)
 t3.freeze_backbone()
 """
     assert _codes(src, ["FZ301", "FZ303"]) == []
+
+
+SLICE = """
+import torch
+import torchvision
+
+model = torchvision.models.resnet18(weights=None)
+{loop}
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+"""
+
+
+def _lines(*lines: str) -> str:
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("loop,shown", [
+    (_lines("for p in list(model.parameters())[:-2]:", "    p.requires_grad = False"), "list(model.parameters())[:-2]"),
+    (_lines("k = 4", "for p in list(model.parameters())[: -k]:", "    p.requires_grad_(False)"),
+     "list(model.parameters())[: -k]"),
+    (_lines("for n, p in list(model.named_parameters())[:40]:", "    p.requires_grad = False"),
+     "list(model.named_parameters())[:40]"),
+    (_lines("params = list(model.parameters())", "for p in params[:-2]:", "    p.requires_grad = False"), "params[:-2]"),
+    (_lines("for child in list(model.children())[:-1]:", "    for p in child.parameters():",
+            "        p.requires_grad = False"), "list(model.children())[:-1]"),
+    (_lines("for child in tuple(model.children())[:6]:", "    child.requires_grad_(False)"),
+     "tuple(model.children())[:6]"),
+])
+def test_a_slice_of_the_parameter_list_is_a_partial_freeze(loop, shown):
+    src = SLICE.format(loop=loop)
+    found = check_source(textwrap.dedent(src), "train.py", select=["FZ301"])
+    assert [d.code for d in found] == ["FZ301"]
+    assert f"part of `model` is frozen (`{shown}`)" in found[0].message
+
+
+def test_a_full_slice_freezes_the_whole_model_and_a_cut_does_not():
+    """FZ202 claims a model frozen whole: `[:]` is all of it; `[:-2]` leaves some out (which ones
+    is not read here, so no claim); FZ306 lets a whole freeze after DDP pass, not a part."""
+    whole = """
+import torch
+import torchvision
+
+model = torchvision.models.resnet18(weights=None)
+for p in list(model.parameters())[{cut}]:
+    p.requires_grad = False
+model.train()
+optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+"""
+    assert _codes(whole.format(cut=":"), ["FZ202"]) == [(7, "FZ202")]
+    assert _codes(whole.format(cut=":-2"), ["FZ202"]) == []
+    assert _codes(whole.format(cut="0:"), ["FZ202"]) == [(7, "FZ202")]
+    ddp = """
+import torch
+import torchvision
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+model = DDP(torchvision.models.resnet18(weights=None).cuda())
+for p in list(model.module.parameters())[{cut}]:
+    p.requires_grad = False
+"""
+    assert [c for _, c in _codes(ddp.format(cut=":-2"), ["FZ306"])] == ["FZ306"]
+    assert _codes(ddp.format(cut=":"), ["FZ306"]) == []
+
+
+def test_an_unfreeze_of_a_slice_does_not_set_back_a_whole_freeze():
+    src = """
+import torch
+import torchvision
+
+model = torchvision.models.resnet18(weights=None)
+model.requires_grad_(False)
+for p in list(model.parameters())[-2:]:
+    p.requires_grad = True
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+"""
+    assert _codes(src, ["FZ301"]) == [(9, "FZ301")]
+    filtered = src.replace("AdamW(model.parameters()", "AdamW([p for p in model.parameters() if p.requires_grad]")
+    assert _codes(filtered, ["FZ301"]) == []

@@ -630,12 +630,22 @@ class Flow(cst.CSTVisitor):
             return
         target, sub = self._param_owner(obj), self._param_path(obj)
         extra = {"flag": code_of(value)} if kind == FREEZE_BY_DEFAULT else {}
+        walked = self._param_walk(obj.value) if isinstance(obj, cst.Name) else None
+        # `for p in list(model.parameters())[:-2]`, `for child in list(model.children())[:-1]`: a
+        # slice of them, by position (some are left out): a subset, as one picked by a name test
+        cuts = [walked[1] if walked is not None else None,
+                self._through_children(walked[0].func.value if walked is not None else obj)[2]]
+        for cut in cuts:
+            if cut is not None:
+                picked = (*(picked or ()), (cut, 1))
+                extra["cut"] = cut
         if picked:  # a subset of the loop's parameters, picked by their names
             extra["picked"] = picked
         module_flag = not called and sets_module_flag(self.facts, obj, self.scope)
         if target is None and (called or module_flag):
             # `model.requires_grad_(False)`, or FZ102's `model.requires_grad = False`: the object names itself
-            target, sub = root_of(obj), part_path(obj)
+            # (a child of a children loop: a part of the model walked)
+            sub, target, _ = self._through_children(obj)
         if module_flag:  # FZ102's `model.layer1.requires_grad = False` too: a part, frozen only as meant
             extra["broken"] = "FZ102"
         broken = extra.get("broken") or _broken_form(node)
@@ -971,17 +981,40 @@ class Flow(cst.CSTVisitor):
         """What a requires_grad assignment freezes: `model.layer1` for `p` from
         `model.layer1.parameters()`, `model.fc` for `model.fc.weight`."""
         if isinstance(expr, cst.Name):
-            b = self._param_loop(expr.value)
-            return part_path(b.node.func.value) if b is not None else None
+            walked = self._param_walk(expr.value)
+            return self._through_children(walked[0].func.value)[0] if walked is not None else None
         path = part_path(expr)
         return path.rsplit(".", 1)[0] if path and path.endswith((".weight", ".bias")) else path
 
     def _param_owner(self, expr: cst.BaseExpression) -> str | None:
         """`p` from `for p in model.layer4.parameters()` -> "model"; `model.fc.weight` -> "model"."""
         if isinstance(expr, cst.Name):
-            b = self._param_loop(expr.value)
-            return root_of(b.node.func.value) if b is not None else None
+            walked = self._param_walk(expr.value)
+            return self._through_children(walked[0].func.value)[1] if walked is not None else None
         return root_of(expr)
+
+    def _through_children(self, expr: cst.BaseExpression) -> tuple[str | None, str | None, str | None]:
+        """The part of the model `expr` is (`part_path`), the model (`root_of`), and the slice that
+        picks the part: a child of a `for child in list(model.children())[:-1]` loop is a part of
+        `model` (which one, not known: `model`, with the slice "[:-1]"). A child of an unsliced walk
+        is left as it is named (a test in the loop may pick which children: not all of the model)."""
+        walked = None
+        if isinstance(expr, cst.Name):
+            owner = self._binder(expr.value)
+            bound = owner.bindings.get(expr.value, []) if owner is not None else []
+            if bound and all(b.how == "iter" and b.node is not None and not b.index for b in bound):
+                # the loop being visited that binds it (a name several loops reuse is each one's own)
+                its = {id(getattr(lp, "iter", None)) for lp in self._body_loops}
+                mine = [b for b in bound if id(b.node) in its] if len(bound) > 1 else bound
+                walked = param_walk(mine[-1].node, owner, ("children",)) if mine else None
+        if walked is None or walked[1] is None:  # all the children, each maybe picked by a test: as written
+            return part_path(expr), root_of(expr), None
+        return part_path(walked[0].func.value), root_of(walked[0].func.value), walked[1]
+
+    def _param_walk(self, name: str) -> tuple[cst.Call, str | None] | None:
+        """`param_walk` of the loop that binds `name` (`_param_loop`)."""
+        b = self._param_loop(name)
+        return param_walk(b.node, self._binder(name)) if b is not None else None
 
     def _param_loop(self, name: str) -> Binding | None:
         """The `for name in X.parameters()` binding a use of `name` is in: the innermost loop being
@@ -989,8 +1022,7 @@ class Flow(cst.CSTVisitor):
         for p in model.head.parameters(): ...`, is each loop's own), else the first such binding."""
         owner = self._binder(name)
         found = [b for b in (owner.bindings.get(name, []) if owner is not None else [])
-                 if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute)
-                 and b.node.func.attr.value in ("parameters", "named_parameters")]
+                 if b.how == "iter" and b.node is not None and param_walk(b.node, owner) is not None]
         if len(found) > 1:
             for loop in reversed(self._body_loops):
                 it = getattr(loop, "iter", None)
@@ -1003,6 +1035,43 @@ class Flow(cst.CSTVisitor):
 # builtins that read the items of what they are given, and keep none of it
 _ITERATING = frozenset({"enumerate", "zip", "reversed", "sorted", "list", "tuple", "iter", "filter", "len", "print",
                         "map", "any", "all", "sum", "min", "max", "isinstance"})
+
+
+_PARAM_METHODS = ("parameters", "named_parameters")
+
+
+def param_walk(it: cst.BaseExpression, scope: Scope | None = None,
+               methods: tuple[str, ...] = _PARAM_METHODS) -> tuple[cst.Call, str | None] | None:
+    """What a loop over `it` walks, when that is a module's parameters (or, with `methods`, its
+    children): the `X.parameters()` (or `named_parameters()`) call, with the code of the slice where
+    only a slice of them is walked (`list(model.parameters())[:-2]`; `[:]` walks them all: None). Through `list()`/
+    `tuple()`, and through a name of `scope` bound once to such a list (`params = list(...)`,
+    then `params[:k]`). None for anything else."""
+    cut = None
+    if isinstance(it, cst.Subscript) and len(it.slice) == 1 and isinstance(it.slice[0].slice, cst.Slice):
+        sl = it.slice[0].slice
+        every = all(part is None or isinstance(part, cst.Name) and part.value == "None"
+                    for part in (sl.lower, sl.upper, sl.step)) \
+            or isinstance(sl.lower, cst.Integer) and sl.lower.value == "0" and sl.upper is None and sl.step is None
+        cut = None if every else code_of(it)
+        it = it.value
+        if isinstance(it, cst.Name) and scope is not None:  # `params[:k]` of `params = list(model.parameters())`
+            owner = scope.lookup(it.value)
+            bound = owner.bindings.get(it.value, []) if owner is not None else []
+            if len(bound) != 1 or bound[0].how != "expr" or bound[0].index or not isinstance(bound[0].node, cst.Call):
+                return None
+            it = bound[0].node
+            if not (isinstance(it.func, cst.Name) and it.func.value in ("list", "tuple")):
+                return None  # a one-shot iterator is not subscripted
+    if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value in ("list", "tuple") \
+            and len(it.args) == 1 and not it.args[0].star and it.args[0].keyword is None:
+        it = it.args[0].value
+    elif cut is not None:
+        return None  # a slice of what is no list
+    if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and it.func.attr.value in methods \
+            and not it.args:
+        return it, cut
+    return None
 
 
 def _bound_names(target: cst.BaseExpression) -> list[str]:

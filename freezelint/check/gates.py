@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '185dcdf567bf7d822d8d28e5537f76ea'
+RULES_DIGEST = '2602fee884072ff71e690282549ab6d2'
 
 GATES = {
     'FZ002': (

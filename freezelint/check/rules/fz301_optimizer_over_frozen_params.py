@@ -67,7 +67,11 @@ class OptimizerOverFrozenParams(Rule):
         "are (`self.text_model = text_model`), but not where the call sets off the flag the freeze sits "
         "under (`FusionModel(a, b, freeze_weights=False)`), nor where `__init__` sets them back or puts "
         "a new layer in their place. `p.requires_grad = \"adapter\" in name` in a `named_parameters()` "
-        "loop freezes every parameter whose name fails the test. An unfreeze of a subset picked by a "
+        "loop freezes every parameter whose name fails the test; a loop over a slice of the parameter list "
+        "(`list(model.parameters())[:-2]`, or each child of `list(model.children())[:-1]`) freezes part of the "
+        "model. A method of a plain trainer class that holds the model it was given (`self.model = model`) "
+        "acts on that model where it is called (`trainer = Trainer(model)`, then `trainer.freeze_backbone()`), "
+        "as the constructor's optimizer is built at `Trainer(model)`. An unfreeze of a subset picked by a "
         "name test of its own (`if \"bias\" in n`, loralib's `mark_only_lora_as_trainable` with "
         "`bias=\"all\"`) before the optimizer leaves the rest frozen; after it, any unfreeze is gradual "
         "unfreezing, which needs every parameter in the optimizer. A freeze "
@@ -591,7 +595,9 @@ class OptimizerOverFrozenParams(Rule):
                 how = f"`{via}()` freezes {library} (of `{o.target}`)" if library \
                     else f"`{via}(...)` freezes parameters of `{frozen}`" if via \
                     else (f"`{frozen}` is meant to be frozen (`{src(freezes[0].node)}` freezes nothing as written: "
-                          f"{broken})") if broken else f"`{frozen}` is frozen"
+                          f"{broken})") if broken \
+                    else f"part of `{frozen}` is frozen (`{cut}`)" if (cut := freezes[0].detail.get("cut")) \
+                    else f"`{frozen}` is frozen"
                 hook = freezes[0].detail.get("hook")  # a LightningModule's __init__, before configure_optimizers
                 built = o.detail.get("via")  # by a helper or a trainer's constructor: the call shown is theirs
                 yield self.finding(
