@@ -2,7 +2,8 @@
 
 A run on a few files (pre-commit passes the changed ones) still sees the project: the root is the
 nearest directory with `pyproject.toml` or `.git`, an import resolves to a file under the root, a
-`src/` directory or the importing file's own directory, and the imported file is summarised on
+`src/` directory or the importing file's own directory (in a tree with no marker, also the
+directories above it up to the working directory), and the imported file is summarised on
 demand (bounded by `limit` files a run) — from the summary cache when its content was seen before.
 Every summary a file's findings used is recorded (`used`) with its digest, so a cached finding is
 recomputed when one of them changes; so is every cross-file edge (`edges`), for --show-project.
@@ -121,6 +122,7 @@ class Effect:
 
 
 _MAX_VIA = 4  # builders passing on another file's builder's model, followed this deep (and no cycle further)
+_MAX_UP = 3  # directories above an importer of an unmarked tree its absolute imports are looked for in
 
 
 @dataclass
@@ -142,6 +144,7 @@ class Project:
     _passing: dict[tuple[str, str], bool] = field(default_factory=dict)  # (file, function) -> _passes_on
     _mentions: dict[str, list[Path]] = field(default_factory=dict)  # regex -> project files matching it
     _file_roots: dict[str, Path] = field(default_factory=dict)  # directory -> the root of its project
+    _up: dict[str, list[Path]] = field(default_factory=dict)  # directory -> _unmarked_bases
     _libbases: dict[tuple[str, str], tuple[dict, dict]] = field(default_factory=dict)  # class -> (answer, deps)
 
     def __getstate__(self) -> dict:
@@ -180,10 +183,29 @@ class Project:
     def _roots(self, importer: Path) -> list[Path]:
         """Where an absolute import of `importer` is looked for: the root of its own project first
         (a repository may nest projects that hold packages of the same name) and its `src/`, then
-        the run's root and its `src/`, and the importer's directory (a script run from there)."""
+        the run's root and its `src/`, the importer's directory (a script run from there), and in a
+        tree with no pyproject.toml or .git, the directories above it up to the working directory
+        (`_unmarked_bases`)."""
         own = self._root_of(importer)
-        roots = [own, own / "src", self.root, self.root / "src", importer.parent]
+        roots = [own, own / "src", self.root, self.root / "src", importer.parent, *self._unmarked_bases(importer.parent)]
         return [r for i, r in enumerate(roots) if r not in roots[:i]]
+
+    def _unmarked_bases(self, folder: Path) -> list[Path]:
+        """The directories above `folder`, nearest first, up to and including the working directory,
+        where no pyproject.toml or .git marks a project (a few levels at most): `proj/scripts/train.py`
+        checked from proj/ imports `models.net` as `python -m scripts.train`, or a `sys.path` entry
+        for proj/, finds it there. Nothing when the working directory is not above `folder` (a guess
+        that far could find another tree's module of the same name: seeing less is safer)."""
+        key = str(folder)
+        if key not in self._up:
+            here, cwd, out = folder.resolve(), Path.cwd().resolve(), []
+            if cwd in here.parents and marked_root(here) is None:
+                for d in here.parents:
+                    if len(out) >= _MAX_UP or not _under(d, cwd):
+                        break
+                    out.append(d)
+            self._up[key] = out
+        return self._up[key]
 
     def _root_of(self, path: Path) -> Path:
         """The root of the project a file belongs to (its nearest pyproject.toml or .git; without
