@@ -10,6 +10,8 @@ import pytest
 
 from freezelint.check.engine import check_source
 
+from conftest import write
+
 
 def _codes(src: str, select=None) -> list[tuple[int, str]]:
     found = check_source(textwrap.dedent(src), "train.py", select=select)
@@ -97,6 +99,34 @@ t3 = Reloading(third)
 t3.freeze_backbone()
 """
     assert _codes(src, ["FZ301", "FZ303"]) == []
+
+
+def test_a_cached_script_is_checked_again_when_the_trainer_method_changes(cli, tmp_path):
+    write(tmp_path / "pyproject.toml", "")
+    engine = write(tmp_path / "engine.py", """
+        import torch
+
+
+        class Trainer:
+            def __init__(self, model):
+                self.model = model
+                self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+            def freeze_backbone(self):
+                self.model.layer1.requires_grad_(True)
+        """)
+    write(tmp_path / "train.py", """
+        import torchvision
+        from engine import Trainer
+
+        model = torchvision.models.resnet18(weights=None)
+        trainer = Trainer(model)
+        trainer.freeze_backbone()
+        """)
+    assert cli(tmp_path, "check", "--format", "concise", ".").code == 0
+    engine.write_text(engine.read_text().replace("requires_grad_(True)", "requires_grad_(False)"))
+    r = cli(tmp_path, "check", "--format", "concise", ".")
+    assert r.code == 1 and "train.py:5:" in r.out and "FZ301" in r.out
 
 
 SLICE = """

@@ -504,6 +504,8 @@ class Project:
         summary = self.summary(path)
         if member is not None:
             entry = summary["classes"].get(name, {}).get("acts", {}).get(member) if summary else None
+            if entry is None and summary and name in summary["classes"]:  # it acts on nothing it holds, for now
+                self.used[str(path.resolve())] = _digest(summary)
         else:
             entry = summary["functions"].get(name) if summary else None
             if entry is None and summary:  # a plain class: its constructor, as a function of its arguments
