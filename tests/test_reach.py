@@ -39,7 +39,7 @@ class Trainer:
 
 class Filtered:
     def __init__(self, net):
-        self.net = net
+        self.net = net.to("cpu")
         self.optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad])
 
     def unfreeze_all(self):

@@ -1432,7 +1432,7 @@ def _broken_form(node: cst.CSTNode) -> str | None:
 
 def _held_on_self(func: cst.FunctionDef, names: list[str]) -> dict[str, str]:
     """Parameters a method stores on self as they are, in a statement of its own body's top
-    level (`self.model = model` in a trainer's __init__): name -> `self.model`. A name stored
+    level (`self.model = model`, or `model.to(device)`, in a trainer's __init__): name -> `self.model`. A name stored
     twice, or an attribute stored twice, is left out."""
     found: dict[str, list[str]] = {}
     for stmt in func.body.body:
@@ -1445,6 +1445,7 @@ def _held_on_self(func: cst.FunctionDef, names: list[str]) -> dict[str, str]:
                 target, value = small.target, small.value
             else:
                 continue
+            value = unwrap_self_returning(value)  # `self.model = model.to(device)`: the same module
             if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
                     and target.value.value == "self" and isinstance(value, cst.Name) and value.value in names[1:]:
                 found.setdefault(value.value, []).append(f"self.{target.attr.value}")
