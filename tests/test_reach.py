@@ -101,6 +101,31 @@ t3.freeze_backbone()
     assert _codes(src, ["FZ301", "FZ303"]) == []
 
 
+def test_a_trainer_method_acts_through_the_methods_it_calls_on_self():
+    """`trainer.run()` freezes the model through `self.freeze_backbone()`; `t2.distill()` only the
+    trainer's own teacher, through `self.freeze_teacher()`."""
+    mine = TRAINER.replace("    def freeze_teacher(self):", """    def run(self, epochs=3):
+        for epoch in range(epochs):
+            if epoch == 1:
+                self.freeze_backbone()
+            self.optimizer.step()
+
+    def distill(self):
+        self.freeze_teacher()
+
+    def freeze_teacher(self):""") + """
+model = torchvision.models.resnet18(weights=None)
+trainer = Trainer(model)
+trainer.run()
+other = torchvision.models.resnet18(weights=None)
+t2 = Trainer(other)
+t2.distill()
+"""
+    found = check_source(textwrap.dedent(mine), "train.py", select=["FZ301"])
+    assert [(d.row, d.code) for d in found] == [(38, "FZ301")]
+    assert "`trainer.run(...)` freezes parameters of `model.layer1`" in found[0].message
+
+
 def test_a_cached_script_is_checked_again_when_the_trainer_method_changes(cli, tmp_path):
     write(tmp_path / "pyproject.toml", "")
     engine = write(tmp_path / "engine.py", """

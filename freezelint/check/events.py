@@ -1776,6 +1776,14 @@ class Summaries:
         """`trainer.freeze_backbone()` on an instance of a plain project class built in this body
         (`trainer = Trainer(model)`): what the method does to the constructor arguments the class
         holds, as `(argument at the construction, kind, detail)`."""
+        if isinstance(recv, cst.Name) and recv.value == "self" and scope.is_method and scope.cls is not None \
+                and not scope.cls.is_module and recv.value in scope.bindings:
+            # `self.freeze_backbone()` in another method of a plain class: what it does to self's
+            # attributes (`trainer.fit()` then acts through the methods fit calls)
+            func = own_method(scope.cls, method)
+            return [(cst.Attribute(cst.Name("self"), cst.Name(attr)), k, self.detail(func, f"self.{attr}", k))
+                    for attr in sorted(scope.cls.attrs) for k in self.of(func, f"self.{attr}", depth)] \
+                if func is not None and func is not scope.node else []
         found = self.instance_call(recv, scope)
         if found is None:
             return []

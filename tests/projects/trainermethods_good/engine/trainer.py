@@ -13,6 +13,10 @@ class Trainer:
         for p in self.model.layer1.parameters():
             p.requires_grad = False
 
+    def finetune(self, loader):
+        self.freeze_early_layers()
+        self.fit(loader)
+
     def fit(self, loader):
         self.model.train()
         for x, y in loader:
@@ -40,3 +44,6 @@ class FilteredTrainer:
 
     def unfreeze_teacher(self):
         self.teacher.requires_grad_(True)
+
+    def distill(self):
+        self.unfreeze_teacher()
