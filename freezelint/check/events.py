@@ -1002,19 +1002,39 @@ class Flow(cst.CSTVisitor):
         if isinstance(expr, cst.Name):
             owner = self._binder(expr.value)
             bound = owner.bindings.get(expr.value, []) if owner is not None else []
-            if bound and all(b.how == "iter" and b.node is not None and not b.index for b in bound):
+            if bound and all(b.how == "iter" and b.node is not None for b in bound):
                 # the loop being visited that binds it (a name several loops reuse is each one's own)
                 its = {id(getattr(lp, "iter", None)) for lp in self._body_loops}
                 mine = [b for b in bound if id(b.node) in its] if len(bound) > 1 else bound
-                walked = param_walk(mine[-1].node, owner, ("children",)) if mine else None
+                found = loop_walk(mine[-1], owner, ("children",)) if mine else None
+                if found is not None:  # `if idx < 7:` in `for idx, child in enumerate(...)`: those positions
+                    walked = found[0], found[1] or (self._position_test(mine[-1]) if found[2] else None)
         if walked is None or walked[1] is None:  # all the children, each maybe picked by a test: as written
             return part_path(expr), root_of(expr), None
         return part_path(walked[0].func.value), root_of(walked[0].func.value), walked[1]
 
     def _param_walk(self, name: str) -> tuple[cst.Call, str | None] | None:
-        """`param_walk` of the loop that binds `name` (`_param_loop`)."""
+        """`param_walk` of the loop that binds `name` (`_param_loop`): the call, and the code of
+        the subset of it the change reaches by position (a slice, or `enumerate` under a test of the
+        position: `if i < 6`), else None."""
         b = self._param_loop(name)
-        return param_walk(b.node, self._binder(name)) if b is not None else None
+        walked = loop_walk(b, self._binder(name)) if b is not None else None
+        if walked is None:
+            return None
+        return walked[0], walked[1] or (self._position_test(b) if walked[2] else None)
+
+    def _position_test(self, b: Binding) -> str | None:
+        """`for i, x in enumerate(...)` being visited, the change under a test of `i`: the code of
+        those tests (which positions it reaches: a subset), else None (all of them)."""
+        loop = next((lp for lp in self._body_loops if getattr(lp, "iter", None) is b.node), None)
+        target = loop.target if isinstance(loop, cst.For) else None
+        if not isinstance(target, cst.Tuple) or len(target.elements) != 2 \
+                or not isinstance(target.elements[0].value, cst.Name):
+            return None
+        var = target.elements[0].value.value
+        tests = [code_of(t) if arm == 0 else f"not ({code_of(t)})" for t, arm in self._tests
+                 if any(isinstance(n, cst.Name) and n.value == var for n in walk(t))]
+        return f"{code_of(b.node)} if {' and '.join(tests)}" if tests else None
 
     def _param_loop(self, name: str) -> Binding | None:
         """The `for name in X.parameters()` binding a use of `name` is in: the innermost loop being
@@ -1022,7 +1042,7 @@ class Flow(cst.CSTVisitor):
         for p in model.head.parameters(): ...`, is each loop's own), else the first such binding."""
         owner = self._binder(name)
         found = [b for b in (owner.bindings.get(name, []) if owner is not None else [])
-                 if b.how == "iter" and b.node is not None and param_walk(b.node, owner) is not None]
+                 if b.how == "iter" and b.node is not None and loop_walk(b, owner) is not None]
         if len(found) > 1:
             for loop in reversed(self._body_loops):
                 it = getattr(loop, "iter", None)
@@ -1072,6 +1092,23 @@ def param_walk(it: cst.BaseExpression, scope: Scope | None = None,
             and not it.args:
         return it, cut
     return None
+
+
+def loop_walk(b: Binding, scope: Scope | None,
+              methods: tuple[str, ...] = _PARAM_METHODS) -> tuple[cst.Call, str | None, bool] | None:
+    """`param_walk` of what an `iter` binding's loop walks, and whether the name is the item of
+    `for i, p in enumerate(X)` (the parameters or children of X, each with its position `i`; not
+    `named_parameters()` items there, whose names are not read). None for anything else."""
+    node = b.node
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "enumerate" \
+            and node.args and node.args[0].keyword is None and not node.args[0].star \
+            and all(a.keyword is not None and a.keyword.value == "start" for a in node.args[1:]):
+        walked = param_walk(node.args[0].value, scope, methods) if b.index == (1,) else None
+        if walked is None or walked[0].func.attr.value == "named_parameters":
+            return None
+        return walked[0], walked[1], True
+    walked = param_walk(node, scope, methods) if node is not None else None
+    return (walked[0], walked[1], False) if walked is not None else None
 
 
 def _bound_names(target: cst.BaseExpression) -> list[str]:

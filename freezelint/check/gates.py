@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '2602fee884072ff71e690282549ab6d2'
+RULES_DIGEST = '4d3259bdfefa334f329b08a1476de3fc'
 
 GATES = {
     'FZ002': (
