@@ -126,6 +126,45 @@ t2.distill()
     assert "`trainer.run(...)` freezes parameters of `model.layer1`" in found[0].message
 
 
+def test_an_optimizer_a_trainer_method_builds_again_is_built_at_its_call():
+    """The method's optimizer is built at `trainer.rebuild()`, a call with no argument to show: the
+    finding points at it. `trainer.unfreeze_all()` sets back the part frozen before its optimizer."""
+    src = TRAINER + """
+
+class Rebuilding:
+    def __init__(self, model):
+        self.model = model.cuda()
+        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad])
+
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+
+    def rebuild(self):
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+    def unfreeze_all(self):
+        self.model.requires_grad_(True)
+        self.rebuild()
+
+
+def main():
+    model = torchvision.models.resnet18(weights=None)
+    trainer = Rebuilding(model)
+    trainer.freeze_backbone()
+    trainer.rebuild()
+
+
+def phases():
+    model = torchvision.models.resnet18(weights=None)
+    trainer = Rebuilding(model)
+    trainer.freeze_backbone()
+    trainer.unfreeze_all()
+"""
+    found = check_source(textwrap.dedent(src), "train.py", select=["FZ301"])
+    assert [(d.row, d.col, d.code) for d in found] == [(49, 5, "FZ301")]
+    assert "AdamW (built by `trainer.rebuild(...)`)" in found[0].message
+
+
 def test_a_cached_script_is_checked_again_when_the_trainer_method_changes(cli, tmp_path):
     write(tmp_path / "pyproject.toml", "")
     engine = write(tmp_path / "engine.py", """

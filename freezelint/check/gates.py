@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '4d3259bdfefa334f329b08a1476de3fc'
+RULES_DIGEST = 'ef283de334862226f71aa609618603e8'
 
 GATES = {
     'FZ002': (

@@ -339,6 +339,18 @@ class OptimizerOverFrozenParams(Rule):
     good = [
         """
         import torch
+        import torchvision
+
+        def main():
+            model = torchvision.models.resnet18(weights=None)
+            model.layer1.requires_grad_(False)  # for a first phase, then every parameter trains
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+            model.requires_grad_(True)
+            optimizer = torch.optim.AdamW(model.parameters())
+            return optimizer
+        """,
+        """
+        import torch
         from transformers import Wav2Vec2ForCTC
 
         model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
@@ -585,7 +597,8 @@ class OptimizerOverFrozenParams(Rule):
                         stmt=f.stmt, facts=facts, used=[o, *freezes],
                     )
                     continue
-                first = o.node.args[0].value
+                # the optimizer's parameters, or the call that built it (`trainer.reset_optimizer()`)
+                first = o.node.args[0].value if isinstance(o.node, cst.Call) and o.node.args else o.node
                 fix = _filter_fix(first, [e for e in evs if e.kind == OPT_BUILD and e.node is o.node]) \
                     if all(f.index < o.index for f in freezes) else None
                 frozen = freezes[0].detail.get("sub") or o.target
@@ -658,12 +671,14 @@ def _rebuilt(opt, freeze, events) -> bool:
 
 
 def _undone(freeze, events, opt) -> bool:
-    """A freeze undone later in the scope is temporary (GAN steps, alternating training). A library
+    """A freeze undone later in the scope (of the same part, or of all that holds it) is temporary
+    (GAN steps, alternating training). A library
     method's freeze (`freeze_feature_encoder()`) is of a part not named here: any later unfreeze of
     a part of the same model may be of it (gradual unfreezing of `model.wav2vec2.feature_extractor`)."""
     return any(u.kind == UNFREEZE and u.target == freeze.target and after(freeze, u)
                and (freeze.detail.get("library")
-                    or _same_part(u.detail.get("sub") or "", freeze.detail.get("sub") or ""))
+                    or _same_part(u.detail.get("sub") or "", freeze.detail.get("sub") or "")
+                    or _within(freeze.detail.get("sub"), u.detail.get("sub")))
                and not _partly(freeze, u, opt) for u in events)
 
 
@@ -676,6 +691,11 @@ def _partly(freeze, unfreeze, opt) -> bool:
     if unfreeze.node is freeze.node:
         return bool(freeze.detail.get("kept"))
     return not sets_back(unfreeze, freeze) and not after(opt, unfreeze)
+
+
+def _within(part: str | None, whole: str | None) -> bool:
+    """`part` lies inside `whole` (`model.layer1` in `model`): an unfreeze of all of `whole` sets it back."""
+    return bool(part and whole) and part.startswith((whole + ".", whole + "["))
 
 
 def _same_part(a: str, b: str) -> bool:
