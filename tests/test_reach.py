@@ -165,6 +165,35 @@ def phases():
     assert "AdamW (built by `trainer.rebuild(...)`)" in found[0].message
 
 
+def test_a_trainer_method_that_gives_its_optimizer_the_unfrozen_part_is_no_late_unfreeze():
+    src = TRAINER + """
+
+class Gradual:
+    def __init__(self, net):
+        self.net = net
+        self.optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad])
+
+    def unfreeze_last_stage(self):
+        self.net.layer4.requires_grad_(True)
+        self.optimizer.add_param_group({"params": self.net.layer4.parameters()})
+
+    def step_epoch(self, epoch):
+        if epoch == 3:
+            self.unfreeze_last_stage()
+
+
+model = torchvision.models.resnet18(weights=None)
+model.requires_grad_(False)
+model.fc = torch.nn.Linear(512, 10)
+trainer = Gradual(model)
+trainer.unfreeze_last_stage()
+trainer.step_epoch(3)
+"""
+    assert _codes(src, ["FZ303"]) == []
+    assert _codes(src.replace("        self.optimizer.add_param_group", "        # self.optimizer.add_param_group"),
+                  ["FZ303"]) == [(47, "FZ303"), (48, "FZ303")]
+
+
 def test_a_cached_script_is_checked_again_when_the_trainer_method_changes(cli, tmp_path):
     write(tmp_path / "pyproject.toml", "")
     engine = write(tmp_path / "engine.py", """

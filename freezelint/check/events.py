@@ -1780,8 +1780,14 @@ class Summaries:
         func = own_method(info, method)
         if func is None:
             return []
-        return [(i, name, k, self.detail(func, attr, k)) for attr, (i, name) in self.holds(info).items()
-                for k in self.of(func, attr, depth)]
+        held = self.holds(info)
+        out = [(i, name, k, self.detail(func, attr, k)) for attr, (i, name) in held.items()
+               for k in self.of(func, attr, depth)]
+        # the instance's own optimizer given a param group (`self.optimizer.add_param_group(...)`):
+        # at position -1, the instance itself (FZ303 asks whether anything did)
+        own = [k for attr in sorted(info.attrs) if f"self.{attr}" not in held
+               for k in self.of(func, f"self.{attr}", depth) if k == ADD_GROUP]
+        return out + ([(-1, "self", ADD_GROUP, {"via": func.name.value})] if own else [])
 
     def external_held_method(self, class_qual: str, method: str) -> list[tuple[int, str, str, dict]]:
         """`held_effects` of a class of another file: not known here."""
@@ -1827,7 +1833,8 @@ class Summaries:
         call, cls = found
         effects = self.external_held_method(cls, method) if isinstance(cls, str) else \
             self.held_effects(cls, method, depth)
-        return [(arg, k, d) for i, name, k, d in effects if (arg := call_arg(call, i, name)) is not None]
+        return [(arg, k, d) for i, name, k, d in effects
+                if (arg := recv if i == -1 else call_arg(call, i, name)) is not None]
 
     def holds_batchnorm(self, expr: cst.BaseExpression, scope: Scope, part: bool = False, depth: int = 0) -> bool:
         """`expr` is proven to hold a layer with running statistics (BatchNorm): a BatchNorm

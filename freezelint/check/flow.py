@@ -49,7 +49,8 @@ class ProjectSummaries(Summaries):
         return [(int(pos), params[int(pos)], e.kind, _effect_detail(via, e)) for pos in hit[0]["effects"]
                 if pos.isdigit() and int(pos) < len(params)
                 for e in self.project.effects(self.facts.path, class_qual, int(pos), member=method)
-                if e.kind in self.APPLIED or e.kind.startswith(CALLS)]
+                if e.kind in self.APPLIED or e.kind.startswith(CALLS)] + \
+            [(-1, "self", ADD_GROUP, {"via": via})] * ("add_group" in hit[0]["effects"].get("self", {}))
 
     def external_method(self, class_qual: str, method: str) -> list[tuple[str, dict]]:
         hit = self.project.method(self.facts.path, class_qual, method)

@@ -42,7 +42,8 @@ function of them, self left out ({"params", "effects", "opt"} as a function's en
 `Trainer(model)` that builds its optimizer over the model builds it at the call. Such a class that
 keeps constructor arguments as they are (`self.model = model`, assigned nowhere else) has "acts": per
 method, what it does to them as a function of the constructor's arguments (the same shape, with
-"kept" and "reach"): `trainer.freeze_backbone()` freezes the model given to `Trainer(model)`.
+"kept" and "reach"; at "self", a param group it adds to an optimizer of the instance's own):
+`trainer.freeze_backbone()` freezes the model given to `Trainer(model)`.
 A LightningModule's entry also has "optimizer": the first optimizer its `configure_optimizers` builds
 over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
 returns a model a library call just built, which nothing in it freezes or hands on: every parameter
@@ -279,6 +280,11 @@ def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dic
                 entry.setdefault("kept", []).append(i)
             if "train" in eff and (r := callees.reach_inner(m, attr)):
                 entry.setdefault("reach", {})[str(i)] = r
+        own = [n for attr in sorted(info.attrs) if f"self.{attr}" not in held
+               for k, n in callees.effects(m, f"self.{attr}").items() if k == "add_group"]
+        if own:  # its own optimizer given a param group: the instance itself, at "self"
+            found[f"{stmt.name.value}.{m.name.value}:self"] = {"add_group": own[0]}
+            entry["effects"]["self"] = found[f"{stmt.name.value}.{m.name.value}:self"]
         if entry["effects"]:
             out[m.name.value] = entry
     return out

@@ -42,6 +42,10 @@ class FilteredTrainer:
         for p in self.model.parameters():
             p.requires_grad = True
 
+    def unfreeze_last_stage(self):
+        self.model.layer4.requires_grad_(True)
+        self.optimizer.add_param_group({"params": self.model.layer4.parameters()})
+
     def unfreeze_teacher(self):
         self.teacher.requires_grad_(True)
 
