@@ -105,8 +105,16 @@ optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 """)
     assert not any((d / m).exists() for d in (root, *root.parents) for m in ("pyproject.toml", ".git"))
     assert _found(cli, root, "--no-cache", ".") == [("scripts/train.py", 6, "FZ301")]
-    # given only scripts/, the project is scripts/: models/ lies outside what the run was given
-    assert _found(cli, root, "--no-cache", "scripts") == []
+    # given only scripts/ (or the script), run from proj/: `python -m scripts.train` from there
+    # imports proj/models, and so does the check (the directories above, up to the working one)
+    assert _found(cli, root, "--no-cache", "scripts") == [("scripts/train.py", 6, "FZ301")]
+    assert _found(cli, root, "--no-cache", "scripts/train.py") == [("scripts/train.py", 6, "FZ301")]
+    # run from scripts/ itself, or from a directory outside the tree: nothing above the script is
+    # guessed to be its import path
+    assert _found(cli, root / "scripts", "--no-cache", "train.py") == []
+    elsewhere = root.parent / "elsewhere"
+    elsewhere.mkdir()
+    assert _found(cli, elsewhere, "--no-cache", str(root / "scripts" / "train.py")) == []
 
 
 def test_show_project_names_root_files_and_edges(cli, tmp_path):

@@ -388,6 +388,8 @@ class Flow(cst.CSTVisitor):
                 effects = self.summaries.method(recv, method, scope, self.depth)
                 for kind, detail in effects:
                     self._emit(kind, target, node, on=recv, **_placed(kind, detail, part_path(recv)))
+                if not effects:  # `trainer.freeze_backbone()`: on what a plain class holds, given to it
+                    effects = self._held_method(recv, method, node)
                 if not effects and method in LIBRARY_FREEZES and self._not_project_class(recv, scope):
                     # transformers' own freeze of a part of the model (which part, its class says)
                     # the part is not known here: named by the call, inside the receiver
@@ -454,6 +456,29 @@ class Flow(cst.CSTVisitor):
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
+
+    def _held_method(self, recv: cst.BaseExpression, method: str, node: cst.Call) -> list:
+        """A method of a plain project class called on an instance built in this body (`trainer =
+        Trainer(model)`, then `trainer.freeze_backbone()`): its events on the attributes that hold
+        the constructor's arguments happen here, on those arguments (`model`), as a helper's
+        events on its parameters happen at a call of it."""
+        effects = self.summaries.held_method(recv, method, self.scope, self.depth)
+        via = f"{dotted(recv)}.{method}"
+        for arg, kind, detail in effects:
+            target = root_of(arg)
+            if target is None:
+                continue
+            detail = {**detail, "via": via} if "via" in detail else detail
+            if kind.startswith(CALLS):  # the method calls a method of what it holds
+                for k2, d2 in self.summaries.method(arg, kind[len(CALLS):], self.scope, self.depth):
+                    self._emit(k2, target, node, on=arg, **_placed(k2, d2, part_path(arg)))
+                continue
+            if kind == OPT_BUILD:
+                detail = {**detail, "path": dotted(arg) or target}
+            elif kind == OPAQUE:  # the callables it hands the model to are the method's business
+                detail = {**detail, "hands": [None]}
+            self._emit(kind, target, node, on=arg, **_placed(kind, detail, part_path(arg)))
+        return effects
 
     def _hand(self, name: str, at: int) -> list | None:
         """`[index, name, at, none_default]` of the callable parameter `name` this body's function
@@ -605,12 +630,22 @@ class Flow(cst.CSTVisitor):
             return
         target, sub = self._param_owner(obj), self._param_path(obj)
         extra = {"flag": code_of(value)} if kind == FREEZE_BY_DEFAULT else {}
+        walked = self._param_walk(obj.value) if isinstance(obj, cst.Name) else None
+        # `for p in list(model.parameters())[:-2]`, `for child in list(model.children())[:-1]`: a
+        # slice of them, by position (some are left out): a subset, as one picked by a name test
+        cuts = [walked[1] if walked is not None else None,
+                self._through_children(walked[0].func.value if walked is not None else obj)[2]]
+        for cut in cuts:
+            if cut is not None:
+                picked = (*(picked or ()), (cut, 1))
+                extra["cut"] = cut
         if picked:  # a subset of the loop's parameters, picked by their names
             extra["picked"] = picked
         module_flag = not called and sets_module_flag(self.facts, obj, self.scope)
         if target is None and (called or module_flag):
             # `model.requires_grad_(False)`, or FZ102's `model.requires_grad = False`: the object names itself
-            target, sub = root_of(obj), part_path(obj)
+            # (a child of a children loop: a part of the model walked)
+            sub, target, _ = self._through_children(obj)
         if module_flag:  # FZ102's `model.layer1.requires_grad = False` too: a part, frozen only as meant
             extra["broken"] = "FZ102"
         broken = extra.get("broken") or _broken_form(node)
@@ -946,17 +981,60 @@ class Flow(cst.CSTVisitor):
         """What a requires_grad assignment freezes: `model.layer1` for `p` from
         `model.layer1.parameters()`, `model.fc` for `model.fc.weight`."""
         if isinstance(expr, cst.Name):
-            b = self._param_loop(expr.value)
-            return part_path(b.node.func.value) if b is not None else None
+            walked = self._param_walk(expr.value)
+            return self._through_children(walked[0].func.value)[0] if walked is not None else None
         path = part_path(expr)
         return path.rsplit(".", 1)[0] if path and path.endswith((".weight", ".bias")) else path
 
     def _param_owner(self, expr: cst.BaseExpression) -> str | None:
         """`p` from `for p in model.layer4.parameters()` -> "model"; `model.fc.weight` -> "model"."""
         if isinstance(expr, cst.Name):
-            b = self._param_loop(expr.value)
-            return root_of(b.node.func.value) if b is not None else None
+            walked = self._param_walk(expr.value)
+            return self._through_children(walked[0].func.value)[1] if walked is not None else None
         return root_of(expr)
+
+    def _through_children(self, expr: cst.BaseExpression) -> tuple[str | None, str | None, str | None]:
+        """The part of the model `expr` is (`part_path`), the model (`root_of`), and the slice that
+        picks the part: a child of a `for child in list(model.children())[:-1]` loop is a part of
+        `model` (which one, not known: `model`, with the slice "[:-1]"). A child of an unsliced walk
+        is left as it is named (a test in the loop may pick which children: not all of the model)."""
+        walked = None
+        if isinstance(expr, cst.Name):
+            owner = self._binder(expr.value)
+            bound = owner.bindings.get(expr.value, []) if owner is not None else []
+            if bound and all(b.how == "iter" and b.node is not None for b in bound):
+                # the loop being visited that binds it (a name several loops reuse is each one's own)
+                its = {id(getattr(lp, "iter", None)) for lp in self._body_loops}
+                mine = [b for b in bound if id(b.node) in its] if len(bound) > 1 else bound
+                found = loop_walk(mine[-1], owner, ("children",)) if mine else None
+                if found is not None:  # `if idx < 7:` in `for idx, child in enumerate(...)`: those positions
+                    walked = found[0], found[1] or (self._position_test(mine[-1]) if found[2] else None)
+        if walked is None or walked[1] is None:  # all the children, each maybe picked by a test: as written
+            return part_path(expr), root_of(expr), None
+        return part_path(walked[0].func.value), root_of(walked[0].func.value), walked[1]
+
+    def _param_walk(self, name: str) -> tuple[cst.Call, str | None] | None:
+        """`param_walk` of the loop that binds `name` (`_param_loop`): the call, and the code of
+        the subset of it the change reaches by position (a slice, or `enumerate` under a test of the
+        position: `if i < 6`), else None."""
+        b = self._param_loop(name)
+        walked = loop_walk(b, self._binder(name)) if b is not None else None
+        if walked is None:
+            return None
+        return walked[0], walked[1] or (self._position_test(b) if walked[2] else None)
+
+    def _position_test(self, b: Binding) -> str | None:
+        """`for i, x in enumerate(...)` being visited, the change under a test of `i`: the code of
+        those tests (which positions it reaches: a subset), else None (all of them)."""
+        loop = next((lp for lp in self._body_loops if getattr(lp, "iter", None) is b.node), None)
+        target = loop.target if isinstance(loop, cst.For) else None
+        if not isinstance(target, cst.Tuple) or len(target.elements) != 2 \
+                or not isinstance(target.elements[0].value, cst.Name):
+            return None
+        var = target.elements[0].value.value
+        tests = [code_of(t) if arm == 0 else f"not ({code_of(t)})" for t, arm in self._tests
+                 if any(isinstance(n, cst.Name) and n.value == var for n in walk(t))]
+        return f"{code_of(b.node)} if {' and '.join(tests)}" if tests else None
 
     def _param_loop(self, name: str) -> Binding | None:
         """The `for name in X.parameters()` binding a use of `name` is in: the innermost loop being
@@ -964,8 +1042,7 @@ class Flow(cst.CSTVisitor):
         for p in model.head.parameters(): ...`, is each loop's own), else the first such binding."""
         owner = self._binder(name)
         found = [b for b in (owner.bindings.get(name, []) if owner is not None else [])
-                 if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute)
-                 and b.node.func.attr.value in ("parameters", "named_parameters")]
+                 if b.how == "iter" and b.node is not None and loop_walk(b, owner) is not None]
         if len(found) > 1:
             for loop in reversed(self._body_loops):
                 it = getattr(loop, "iter", None)
@@ -978,6 +1055,60 @@ class Flow(cst.CSTVisitor):
 # builtins that read the items of what they are given, and keep none of it
 _ITERATING = frozenset({"enumerate", "zip", "reversed", "sorted", "list", "tuple", "iter", "filter", "len", "print",
                         "map", "any", "all", "sum", "min", "max", "isinstance"})
+
+
+_PARAM_METHODS = ("parameters", "named_parameters")
+
+
+def param_walk(it: cst.BaseExpression, scope: Scope | None = None,
+               methods: tuple[str, ...] = _PARAM_METHODS) -> tuple[cst.Call, str | None] | None:
+    """What a loop over `it` walks, when that is a module's parameters (or, with `methods`, its
+    children): the `X.parameters()` (or `named_parameters()`) call, with the code of the slice where
+    only a slice of them is walked (`list(model.parameters())[:-2]`; `[:]` walks them all: None). Through `list()`/
+    `tuple()`, and through a name of `scope` bound once to such a list (`params = list(...)`,
+    then `params[:k]`). None for anything else."""
+    cut = None
+    if isinstance(it, cst.Subscript) and len(it.slice) == 1 and isinstance(it.slice[0].slice, cst.Slice):
+        sl = it.slice[0].slice
+        every = all(part is None or isinstance(part, cst.Name) and part.value == "None"
+                    for part in (sl.lower, sl.upper, sl.step)) \
+            or isinstance(sl.lower, cst.Integer) and sl.lower.value == "0" and sl.upper is None and sl.step is None
+        cut = None if every else code_of(it)
+        it = it.value
+        if isinstance(it, cst.Name) and scope is not None:  # `params[:k]` of `params = list(model.parameters())`
+            owner = scope.lookup(it.value)
+            bound = owner.bindings.get(it.value, []) if owner is not None else []
+            if len(bound) != 1 or bound[0].how != "expr" or bound[0].index or not isinstance(bound[0].node, cst.Call):
+                return None
+            it = bound[0].node
+            if not (isinstance(it.func, cst.Name) and it.func.value in ("list", "tuple")):
+                return None  # a one-shot iterator is not subscripted
+    if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value in ("list", "tuple") \
+            and len(it.args) == 1 and not it.args[0].star and it.args[0].keyword is None:
+        it = it.args[0].value
+    elif cut is not None:
+        return None  # a slice of what is no list
+    if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and it.func.attr.value in methods \
+            and not it.args:
+        return it, cut
+    return None
+
+
+def loop_walk(b: Binding, scope: Scope | None,
+              methods: tuple[str, ...] = _PARAM_METHODS) -> tuple[cst.Call, str | None, bool] | None:
+    """`param_walk` of what an `iter` binding's loop walks, and whether the name is the item of
+    `for i, p in enumerate(X)` (the parameters or children of X, each with its position `i`; not
+    `named_parameters()` items there, whose names are not read). None for anything else."""
+    node = b.node
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "enumerate" \
+            and node.args and node.args[0].keyword is None and not node.args[0].star \
+            and all(a.keyword is not None and a.keyword.value == "start" for a in node.args[1:]):
+        walked = param_walk(node.args[0].value, scope, methods) if b.index == (1,) else None
+        if walked is None or walked[0].func.attr.value == "named_parameters":
+            return None
+        return walked[0], walked[1], True
+    walked = param_walk(node, scope, methods) if node is not None else None
+    return (walked[0], walked[1], False) if walked is not None else None
 
 
 def _bound_names(target: cst.BaseExpression) -> list[str]:
@@ -1338,7 +1469,7 @@ def _broken_form(node: cst.CSTNode) -> str | None:
 
 def _held_on_self(func: cst.FunctionDef, names: list[str]) -> dict[str, str]:
     """Parameters a method stores on self as they are, in a statement of its own body's top
-    level (`self.model = model` in a trainer's __init__): name -> `self.model`. A name stored
+    level (`self.model = model`, or `model.to(device)`, in a trainer's __init__): name -> `self.model`. A name stored
     twice, or an attribute stored twice, is left out."""
     found: dict[str, list[str]] = {}
     for stmt in func.body.body:
@@ -1351,11 +1482,26 @@ def _held_on_self(func: cst.FunctionDef, names: list[str]) -> dict[str, str]:
                 target, value = small.target, small.value
             else:
                 continue
+            value = unwrap_self_returning(value)  # `self.model = model.to(device)`: the same module
             if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
                     and target.value.value == "self" and isinstance(value, cst.Name) and value.value in names[1:]:
                 found.setdefault(value.value, []).append(f"self.{target.attr.value}")
     attrs = [a for v in found.values() for a in v]
     return {n: v[0] for n, v in found.items() if len(v) == 1 and attrs.count(v[0]) == 1}
+
+
+def own_method(info, method: str) -> cst.FunctionDef | None:
+    """The method `method` a class defines itself, taking self (no dunder: a call of one is no
+    method call a script writes)."""
+    if method.startswith("__"):
+        return None
+    for m in info.node.body.body:
+        if isinstance(m, cst.FunctionDef) and m.name.value == method:
+            params = [*m.params.posonly_params, *m.params.params]
+            deco = [dotted(d.decorator) for d in m.decorators]
+            return m if params and params[0].name.value == "self" and not any(
+                d in ("staticmethod", "classmethod") for d in deco) else None
+    return None
 
 
 class Summaries:
@@ -1392,19 +1538,22 @@ class Summaries:
             return ()
         scope = self.facts.func_scopes.get(id(func))
         params = [*func.params.posonly_params, *func.params.params]
-        if scope is None or (pos != RET and pos >= len(params)):
+        if scope is None or isinstance(pos, int) and pos >= len(params):
             return ()
         flow = self.body_flow(func, depth)
         if flow is None:
             return ()
         names = [p.name.value for p in params]
         targets: list[tuple[int | str, str | None]] = [*enumerate(names), (RET, returned_local(flow, scope, names))]
+        if isinstance(pos, str) and pos.startswith("self."):
+            # an attribute of self a plain class holds (`self.model`): what a method does to it
+            targets = [(pos, pos)] if names and names[0] == "self" else []
         held = _held_on_self(func, names) if names and names[0] == "self" else {}
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
             events: dict[str, Event] = {}
             loops_of: dict[str, set[int]] = {ACTIVITY: set(), TRAIN: set()}
-            alias = held.get(name) if i != RET else None  # `self.model = model`: the optimizer over self.model
+            alias = held.get(name) if isinstance(i, int) else None  # `self.model = model`: the optimizer over self.model
             for e in flow.events if name is not None else ():
                 if e.kind == REBIND and e.target == name and not e.branches and not e.loops:
                     if i != RET:
@@ -1609,6 +1758,83 @@ class Summaries:
         if kind.qual is not None:
             return self.external_method(kind.qual, method)
         return []
+
+    def holds(self, info) -> dict[str, tuple[int, str]]:
+        """The constructor arguments a plain class (no Module) of this file keeps as they are
+        (`self.model = model` in `__init__`, the attribute assigned nowhere else in the class):
+        "self.model" -> (its index after self, "model"). Its methods act on what the caller gave."""
+        if info is None or info.is_module:
+            return {}
+        init = next((m for m in info.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"),
+                    None)
+        if init is None or init.params.posonly_params:
+            return {}
+        names = [p.name.value for p in init.params.params]
+        return {attr: (names.index(name) - 1, name) for name, attr in _held_on_self(init, names).items()
+                if len(info.attrs.get(attr[len("self."):], [])) == 1}
+
+    def held_effects(self, info, method: str, depth: int) -> list[tuple[int, str, str, dict]]:
+        """What a method of a plain class of this file does to the constructor arguments the class
+        holds (`holds`): `(index, name, kind, detail)` each, the method's first event of each kind
+        on that attribute (`def freeze_backbone(self): self.model.backbone.requires_grad_(False)`)."""
+        func = own_method(info, method)
+        if func is None:
+            return []
+        held = self.holds(info)
+        out = [(i, name, k, self.detail(func, attr, k)) for attr, (i, name) in held.items()
+               for k in self.of(func, attr, depth)]
+        # the instance's own optimizer given a param group (`self.optimizer.add_param_group(...)`):
+        # at position -1, the instance itself (FZ303 asks whether anything did)
+        own = [k for attr in sorted(info.attrs) if f"self.{attr}" not in held
+               for k in self.of(func, f"self.{attr}", depth) if k == ADD_GROUP]
+        return out + ([(-1, "self", ADD_GROUP, {"via": func.name.value})] if own else [])
+
+    def external_held_method(self, class_qual: str, method: str) -> list[tuple[int, str, str, dict]]:
+        """`held_effects` of a class of another file: not known here."""
+        return []
+
+    def instance_call(self, recv: cst.BaseExpression, scope: Scope) -> tuple[cst.Call, object] | None:
+        """`trainer` bound once in this body, to `Trainer(model, ...)` of a plain class (no Module):
+        that call, with the class of this file (its ClassInfo), or the qualified name of the project
+        class it imports. A call with `*args` maps no argument to a position: None."""
+        bindings = scope.bindings.get(recv.value, []) if isinstance(recv, cst.Name) else []
+        call = bindings[0].node if len(bindings) == 1 and bindings[0].how == "expr" and not bindings[0].index \
+            else None
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) or any(a.star for a in call.args):
+            return None
+        name = call.func.value
+        owner = scope.lookup(name)
+        made = owner.bindings.get(name, []) if owner is not None else []
+        if len(made) != 1:
+            return None
+        local = self.facts.classes.get(name)
+        if owner is self.facts.module_scope and local is not None and local.node in self.facts.module.body:
+            return None if local.is_module else (call, local)
+        if made[0].how == "import" and made[0].qualname and not is_library(made[0].qualname):
+            return call, made[0].qualname
+        return None
+
+    def held_method(self, recv: cst.BaseExpression, method: str, scope: Scope,
+                    depth: int) -> list[tuple[cst.BaseExpression, str, dict]]:
+        """`trainer.freeze_backbone()` on an instance of a plain project class built in this body
+        (`trainer = Trainer(model)`): what the method does to the constructor arguments the class
+        holds, as `(argument at the construction, kind, detail)`."""
+        if isinstance(recv, cst.Name) and recv.value == "self" and scope.is_method and scope.cls is not None \
+                and not scope.cls.is_module and recv.value in scope.bindings:
+            # `self.freeze_backbone()` in another method of a plain class: what it does to self's
+            # attributes (`trainer.fit()` then acts through the methods fit calls)
+            func = own_method(scope.cls, method)
+            return [(cst.Attribute(cst.Name("self"), cst.Name(attr)), k, self.detail(func, f"self.{attr}", k))
+                    for attr in sorted(scope.cls.attrs) for k in self.of(func, f"self.{attr}", depth)] \
+                if func is not None and func is not scope.node else []
+        found = self.instance_call(recv, scope)
+        if found is None:
+            return []
+        call, cls = found
+        effects = self.external_held_method(cls, method) if isinstance(cls, str) else \
+            self.held_effects(cls, method, depth)
+        return [(arg, k, d) for i, name, k, d in effects
+                if (arg := recv if i == -1 else call_arg(call, i, name)) is not None]
 
     def holds_batchnorm(self, expr: cst.BaseExpression, scope: Scope, part: bool = False, depth: int = 0) -> bool:
         """`expr` is proven to hold a layer with running statistics (BatchNorm): a BatchNorm

@@ -37,22 +37,20 @@ class ProjectSummaries(Summaries):
         q = self.facts.qualname(func, scope)
         if not q or q == func.value and scope.lookup(func.value) is None:
             return []  # a builtin or an undefined name
-        out = []
-        for e in self.project.effects(self.facts.path, q, pos):
-            if e.kind in self.APPLIED or e.kind.startswith(CALLS):
-                detail = _detail(func.value, e.kind, e.shown, e.line)
-                if e.kind == OPT_BUILD:
-                    detail.update(e.opt)
-                if len(e.via) > 1:
-                    detail["through"] = list(e.via[1:])
-                if e.kind == OPAQUE:  # the callables it hands the argument to (None: not known)
-                    detail["hands"] = list(e.hands) or [None]
-                if e.reach:  # its train() calls reach only these parts of the argument
-                    detail["reach_inner"] = [list(r) for r in e.reach]
-                if e.kept:  # its freeze outlives its own unfreezes (FZ301)
-                    detail["kept"] = True
-                out.append((e.kind, {**detail, "edges": list(e.edges)}))
-        return out
+        return [(e.kind, _effect_detail(func.value, e)) for e in self.project.effects(self.facts.path, q, pos)
+                if e.kind in self.APPLIED or e.kind.startswith(CALLS)]
+
+    def external_held_method(self, class_qual: str, method: str) -> list[tuple[int, str, str, dict]]:
+        hit = self.project.function(self.facts.path, class_qual, method)
+        if hit is None:
+            return []
+        params = hit[0]["params"]
+        via = f"{class_qual.rsplit('.', 1)[-1]}.{method}"
+        return [(int(pos), params[int(pos)], e.kind, _effect_detail(via, e)) for pos in hit[0]["effects"]
+                if pos.isdigit() and int(pos) < len(params)
+                for e in self.project.effects(self.facts.path, class_qual, int(pos), member=method)
+                if e.kind in self.APPLIED or e.kind.startswith(CALLS)] + \
+            [(-1, "self", ADD_GROUP, {"via": via})] * ("add_group" in hit[0]["effects"].get("self", {}))
 
     def external_method(self, class_qual: str, method: str) -> list[tuple[str, dict]]:
         hit = self.project.method(self.facts.path, class_qual, method)
@@ -89,6 +87,22 @@ class ProjectSummaries(Summaries):
     def external_quiet(self, func: cst.Name, scope: Scope, pos: int) -> bool:
         q = self.facts.qualname(func, scope)
         return bool(q) and self.project.quiet(self.facts.path, q, pos)
+
+
+def _effect_detail(via: str, e) -> dict:
+    """What a call site's event says of an effect of another file's function (project.Effect)."""
+    detail = _detail(via, e.kind, e.shown, e.line)
+    if e.kind == OPT_BUILD:
+        detail.update(e.opt)
+    if len(e.via) > 1:
+        detail["through"] = list(e.via[1:])
+    if e.kind == OPAQUE:  # the callables it hands the argument to (None: not known)
+        detail["hands"] = list(e.hands) or [None]
+    if e.reach:  # its train() calls reach only these parts of the argument
+        detail["reach_inner"] = [list(r) for r in e.reach]
+    if e.kept:  # its freeze outlives its own unfreezes (FZ301)
+        detail["kept"] = True
+    return {**detail, "edges": list(e.edges)}
 
 
 def _detail(via: str, kind: str, shown: str, line: int) -> dict:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f90f04882e51f5dc9c9d648fb26794a6'
+RULES_DIGEST = 'e6da1fb0b0902555a27ba6f65ebd698c'
 
 GATES = {
     'FZ002': (

@@ -2,7 +2,8 @@
 
 A run on a few files (pre-commit passes the changed ones) still sees the project: the root is the
 nearest directory with `pyproject.toml` or `.git`, an import resolves to a file under the root, a
-`src/` directory or the importing file's own directory, and the imported file is summarised on
+`src/` directory or the importing file's own directory (in a tree with no marker, also the
+directories above it up to the working directory), and the imported file is summarised on
 demand (bounded by `limit` files a run) — from the summary cache when its content was seen before.
 Every summary a file's findings used is recorded (`used`) with its digest, so a cached finding is
 recomputed when one of them changes; so is every cross-file edge (`edges`), for --show-project.
@@ -26,7 +27,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 30
+SUMMARY_VERSION = 31
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -121,6 +122,7 @@ class Effect:
 
 
 _MAX_VIA = 4  # builders passing on another file's builder's model, followed this deep (and no cycle further)
+_MAX_UP = 3  # directories above an importer of an unmarked tree its absolute imports are looked for in
 
 
 @dataclass
@@ -142,6 +144,7 @@ class Project:
     _passing: dict[tuple[str, str], bool] = field(default_factory=dict)  # (file, function) -> _passes_on
     _mentions: dict[str, list[Path]] = field(default_factory=dict)  # regex -> project files matching it
     _file_roots: dict[str, Path] = field(default_factory=dict)  # directory -> the root of its project
+    _up: dict[str, list[Path]] = field(default_factory=dict)  # directory -> _unmarked_bases
     _libbases: dict[tuple[str, str], tuple[dict, dict]] = field(default_factory=dict)  # class -> (answer, deps)
 
     def __getstate__(self) -> dict:
@@ -180,10 +183,29 @@ class Project:
     def _roots(self, importer: Path) -> list[Path]:
         """Where an absolute import of `importer` is looked for: the root of its own project first
         (a repository may nest projects that hold packages of the same name) and its `src/`, then
-        the run's root and its `src/`, and the importer's directory (a script run from there)."""
+        the run's root and its `src/`, the importer's directory (a script run from there), and in a
+        tree with no pyproject.toml or .git, the directories above it up to the working directory
+        (`_unmarked_bases`)."""
         own = self._root_of(importer)
-        roots = [own, own / "src", self.root, self.root / "src", importer.parent]
+        roots = [own, own / "src", self.root, self.root / "src", importer.parent, *self._unmarked_bases(importer.parent)]
         return [r for i, r in enumerate(roots) if r not in roots[:i]]
+
+    def _unmarked_bases(self, folder: Path) -> list[Path]:
+        """The directories above `folder`, nearest first, up to and including the working directory,
+        where no pyproject.toml or .git marks a project (a few levels at most): `proj/scripts/train.py`
+        checked from proj/ imports `models.net` as `python -m scripts.train`, or a `sys.path` entry
+        for proj/, finds it there. Nothing when the working directory is not above `folder` (a guess
+        that far could find another tree's module of the same name: seeing less is safer)."""
+        key = str(folder)
+        if key not in self._up:
+            here, cwd, out = folder.resolve(), Path.cwd().resolve(), []
+            if cwd in here.parents and marked_root(here) is None:
+                for d in here.parents:
+                    if len(out) >= _MAX_UP or not _under(d, cwd):
+                        break
+                    out.append(d)
+            self._up[key] = out
+        return self._up[key]
 
     def _root_of(self, path: Path) -> Path:
         """The root of the project a file belongs to (its nearest pyproject.toml or .git; without
@@ -471,19 +493,26 @@ class Project:
             return None
         return hit
 
-    def function(self, importer: str, qual: str) -> tuple[dict, str] | None:
-        """A function of another project file: its summary entry and `file:line`-ready path."""
+    def function(self, importer: str, qual: str, member: str | None = None) -> tuple[dict, str] | None:
+        """A function of another project file: its summary entry and `file:line`-ready path. With
+        `member`, that method of a plain class, as a function of the constructor's arguments the
+        class holds (its summary's "acts")."""
         hit = self._acting_target(importer, qual)
         if hit is None:
             return None
         path, name = hit
         summary = self.summary(path)
-        entry = summary["functions"].get(name) if summary else None
-        if entry is None and summary:  # a plain class: its constructor, as a function of its arguments
-            entry = summary["classes"].get(name, {}).get("init")
+        if member is not None:
+            entry = summary["classes"].get(name, {}).get("acts", {}).get(member) if summary else None
+            if entry is None and summary and name in summary["classes"]:  # it acts on nothing it holds, for now
+                self.used[str(path.resolve())] = _digest(summary)
+        else:
+            entry = summary["functions"].get(name) if summary else None
+            if entry is None and summary:  # a plain class: its constructor, as a function of its arguments
+                entry = summary["classes"].get(name, {}).get("init")
         if entry is None:
             return None
-        self._use(importer, path, name)
+        self._use(importer, path, name if member is None else f"{name}.{member}")
         return entry, shown_path(str(path))
 
     def returned_kind(self, importer: str, qual: str) -> tuple[dict, Edge] | None:
@@ -680,7 +709,8 @@ class Project:
             entry = full["functions"].get(name) if full else None
         return bool(entry and entry.get("fresh"))
 
-    def effects(self, importer: str, qual: str, pos: int | str, _chain: tuple = ()) -> list["Effect"]:
+    def effects(self, importer: str, qual: str, pos: int | str, _chain: tuple = (),
+                member: str | None = None) -> list["Effect"]:
         """What a function of another project file does to its argument `pos` (or, at "ret", to
         the model it returns), and what the
         project functions it hands that argument to do (`via:` effects), through at most
@@ -689,11 +719,11 @@ class Project:
         hit = self.resolve(importer, qual)
         if hit is None or hit in _chain or len(_chain) >= _MAX_CHAIN:
             return []
-        found = self.function(importer, qual)
+        found = self.function(importer, qual, member)
         if found is None:
             return []
         entry, shown = found
-        edge = Edge(shown_path(importer), shown, hit[1])
+        edge = Edge(shown_path(importer), shown, hit[1] if member is None else f"{hit[1]}.{member}")
         out: list[Effect] = []
         for kind, line in entry["effects"].get(str(pos), {}).items():
             if kind.startswith(_VIA):

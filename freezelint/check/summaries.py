@@ -39,7 +39,11 @@ class's entry, the same of an instance its `__init__` built (`{"parts": {"backbo
 
 A plain class (not a Module) whose `__init__` acts on its arguments has "init": that constructor as a
 function of them, self left out ({"params", "effects", "opt"} as a function's entry has them): a
-`Trainer(model)` that builds its optimizer over the model builds it at the call.
+`Trainer(model)` that builds its optimizer over the model builds it at the call. Such a class that
+keeps constructor arguments as they are (`self.model = model`, assigned nowhere else) has "acts": per
+method, what it does to them as a function of the constructor's arguments (the same shape, with
+"kept" and "reach"; at "self", a param group it adds to an optimizer of the instance's own):
+`trainer.freeze_backbone()` freezes the model given to `Trainer(model)`.
 A LightningModule's entry also has "optimizer": the first optimizer its `configure_optimizers` builds
 over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
 returns a model a library call just built, which nothing in it freezes or hands on: every parameter
@@ -73,7 +77,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check.declared import class_declares
 from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REBIND, REPLACE, RET, TRAIN, VIA, Summaries,
-                                     opt_detail, unwrap_self_returning)
+                                     own_method, opt_detail, unwrap_self_returning)
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.known import is_library
 from freezelint.check.modes import train_keeps
@@ -176,6 +180,9 @@ def summarise(facts: Facts) -> dict:
             init = _constructor_entry(callees, stmt, info, found)
             if init:  # a trainer built over the model: what `Trainer(model)` does to its arguments
                 classes[stmt.name.value]["init"] = init
+            acts = _held_acts(callees, stmt, info, found)
+            if acts:  # `trainer.freeze_backbone()`: what its methods do to the arguments it holds
+                classes[stmt.name.value]["acts"] = acts
             init_bn = callees.constructed_bn(info) if info is not None and info.is_module else []
             if init_bn:  # FZ201: a model built from it arrives with this BatchNorm frozen
                 classes[stmt.name.value]["init_bn"] = init_bn
@@ -243,6 +250,44 @@ def _constructor_entry(callees: Summaries, stmt: cst.ClassDef, info, found: dict
         if opt is not None:
             entry["opt"][str(i)] = opt_detail(opt)
     return entry if entry["effects"] else None
+
+
+def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dict:
+    """What each method of a plain class does to the constructor arguments the class holds as
+    they are (`self.model = model`: Summaries.holds), as a function of the constructor's
+    arguments: {method: {"params", "effects", "opt"} (and "kept", "reach"), positions as "init"
+    has them}. Methods that do nothing recorded to them are left out."""
+    held = callees.holds(info)
+    if not held:
+        return {}
+    init = next(m for m in stmt.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__")
+    params = [p.name.value for p in init.params.params[1:]]
+    out: dict = {}
+    for m in stmt.body.body:
+        if not isinstance(m, cst.FunctionDef) or own_method(info, m.name.value) is not m:
+            continue
+        entry: dict = {"params": params, "effects": {}, "opt": {}}
+        for attr, (i, _) in held.items():
+            eff = {k: n for k, n in callees.effects(m, attr).items() if _recorded(k)}
+            if not eff:
+                continue
+            found[f"{stmt.name.value}.{m.name.value}:{attr}"] = eff
+            entry["effects"][str(i)] = eff
+            opt = callees.first_event(m, attr, OPT_BUILD)
+            if opt is not None:
+                entry["opt"][str(i)] = opt_detail(opt)
+            if {"freeze", "unfreeze"} <= set(eff) and callees.kept(m, attr):
+                entry.setdefault("kept", []).append(i)
+            if "train" in eff and (r := callees.reach_inner(m, attr)):
+                entry.setdefault("reach", {})[str(i)] = r
+        own = [n for attr in sorted(info.attrs) if f"self.{attr}" not in held
+               for k, n in callees.effects(m, f"self.{attr}").items() if k == "add_group"]
+        if own:  # its own optimizer given a param group: the instance itself, at "self"
+            found[f"{stmt.name.value}.{m.name.value}:self"] = {"add_group": own[0]}
+            entry["effects"]["self"] = found[f"{stmt.name.value}.{m.name.value}:self"]
+        if entry["effects"]:
+            out[m.name.value] = entry
+    return out
 
 
 def _attr_kinds(facts: Facts, info) -> dict[str, dict]:

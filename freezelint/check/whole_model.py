@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from freezelint.check.events import (BUILT, RET, VIA, Event, Flow, requires_grad_sets, returned_local,
+from freezelint.check.events import (BUILT, RET, VIA, Event, Flow, param_walk, requires_grad_sets, returned_local,
                                      unwrap_self_returning)
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library
@@ -632,6 +632,8 @@ def _loop_of(flow: Flow, e: Event) -> tuple[str | None, list[tuple[cst.BaseExpre
     p.requires_grad = False`): the name variable (None for `.parameters()`), the tests that
     decide whether this parameter is reached (each with the value it must have), and the call
     walked. None when the change is not made on a loop variable."""
+    if e.detail.get("cut"):
+        return _UNKNOWN  # a slice of the parameters or children walked (`list(model.parameters())[:-2]`)
     sets = requires_grad_sets(e.node, flow.scope) if isinstance(e.node, (cst.Assign, cst.AnnAssign, cst.Expr,
                                                                           cst.Call)) else []
     obj = sets[0][0] if sets else None
@@ -639,9 +641,10 @@ def _loop_of(flow: Flow, e: Event) -> tuple[str | None, list[tuple[cst.BaseExpre
         return None
     owner = _binder(flow, obj.value, e.node)
     binding = next((b for b in (owner.bindings.get(obj.value, []) if owner else []) if b.how == "iter"), None)
-    if binding is None or not isinstance(binding.node, cst.Call):
+    walked = param_walk(binding.node, owner) if binding is not None and binding.node is not None else None
+    if binding is None or not isinstance(binding.node, cst.Call) and walked is None:
         return None
-    call = binding.node
+    call = binding.node  # the loop's iterable: `model.parameters()`, `list(model.parameters())`
     where = _loop_node(flow, call)
     if where is None:
         return _UNKNOWN  # what decides which parameters is not known

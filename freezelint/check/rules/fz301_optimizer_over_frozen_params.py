@@ -67,7 +67,11 @@ class OptimizerOverFrozenParams(Rule):
         "are (`self.text_model = text_model`), but not where the call sets off the flag the freeze sits "
         "under (`FusionModel(a, b, freeze_weights=False)`), nor where `__init__` sets them back or puts "
         "a new layer in their place. `p.requires_grad = \"adapter\" in name` in a `named_parameters()` "
-        "loop freezes every parameter whose name fails the test. An unfreeze of a subset picked by a "
+        "loop freezes every parameter whose name fails the test; a loop over a slice of the parameter list "
+        "(`list(model.parameters())[:-2]`, or each child of `list(model.children())[:-1]`), or over `enumerate` "
+        "of them under a test of the position (`if i < 6:`), freezes part of the model. A method of a plain trainer class that holds the model it was given (`self.model = model`) "
+        "acts on that model where it is called (`trainer = Trainer(model)`, then `trainer.freeze_backbone()`), "
+        "as the constructor's optimizer is built at `Trainer(model)`. An unfreeze of a subset picked by a "
         "name test of its own (`if \"bias\" in n`, loralib's `mark_only_lora_as_trainable` with "
         "`bias=\"all\"`) before the optimizer leaves the rest frozen; after it, any unfreeze is gradual "
         "unfreezing, which needs every parameter in the optimizer. A freeze "
@@ -335,6 +339,18 @@ class OptimizerOverFrozenParams(Rule):
     good = [
         """
         import torch
+        import torchvision
+
+        def main():
+            model = torchvision.models.resnet18(weights=None)
+            model.layer1.requires_grad_(False)  # for a first phase, then every parameter trains
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+            model.requires_grad_(True)
+            optimizer = torch.optim.AdamW(model.parameters())
+            return optimizer
+        """,
+        """
+        import torch
         from transformers import Wav2Vec2ForCTC
 
         model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
@@ -581,7 +597,8 @@ class OptimizerOverFrozenParams(Rule):
                         stmt=f.stmt, facts=facts, used=[o, *freezes],
                     )
                     continue
-                first = o.node.args[0].value
+                # the optimizer's parameters, or the call that built it (`trainer.reset_optimizer()`)
+                first = o.node.args[0].value if isinstance(o.node, cst.Call) and o.node.args else o.node
                 fix = _filter_fix(first, [e for e in evs if e.kind == OPT_BUILD and e.node is o.node]) \
                     if all(f.index < o.index for f in freezes) else None
                 frozen = freezes[0].detail.get("sub") or o.target
@@ -591,7 +608,9 @@ class OptimizerOverFrozenParams(Rule):
                 how = f"`{via}()` freezes {library} (of `{o.target}`)" if library \
                     else f"`{via}(...)` freezes parameters of `{frozen}`" if via \
                     else (f"`{frozen}` is meant to be frozen (`{src(freezes[0].node)}` freezes nothing as written: "
-                          f"{broken})") if broken else f"`{frozen}` is frozen"
+                          f"{broken})") if broken \
+                    else f"part of `{frozen}` is frozen (`{cut}`)" if (cut := freezes[0].detail.get("cut")) \
+                    else f"`{frozen}` is frozen"
                 hook = freezes[0].detail.get("hook")  # a LightningModule's __init__, before configure_optimizers
                 built = o.detail.get("via")  # by a helper or a trainer's constructor: the call shown is theirs
                 yield self.finding(
@@ -652,12 +671,14 @@ def _rebuilt(opt, freeze, events) -> bool:
 
 
 def _undone(freeze, events, opt) -> bool:
-    """A freeze undone later in the scope is temporary (GAN steps, alternating training). A library
+    """A freeze undone later in the scope (of the same part, or of all that holds it) is temporary
+    (GAN steps, alternating training). A library
     method's freeze (`freeze_feature_encoder()`) is of a part not named here: any later unfreeze of
     a part of the same model may be of it (gradual unfreezing of `model.wav2vec2.feature_extractor`)."""
     return any(u.kind == UNFREEZE and u.target == freeze.target and after(freeze, u)
                and (freeze.detail.get("library")
-                    or _same_part(u.detail.get("sub") or "", freeze.detail.get("sub") or ""))
+                    or _same_part(u.detail.get("sub") or "", freeze.detail.get("sub") or "")
+                    or _within(freeze.detail.get("sub"), u.detail.get("sub")))
                and not _partly(freeze, u, opt) for u in events)
 
 
@@ -670,6 +691,11 @@ def _partly(freeze, unfreeze, opt) -> bool:
     if unfreeze.node is freeze.node:
         return bool(freeze.detail.get("kept"))
     return not sets_back(unfreeze, freeze) and not after(opt, unfreeze)
+
+
+def _within(part: str | None, whole: str | None) -> bool:
+    """`part` lies inside `whole` (`model.layer1` in `model`): an unfreeze of all of `whole` sets it back."""
+    return bool(part and whole) and part.startswith((whole + ".", whole + "["))
 
 
 def _same_part(a: str, b: str) -> bool:

@@ -1,0 +1,310 @@
+"""The checker's reach into code shapes a trial over public training code found missed: methods of a
+plain trainer class acting on the model it holds, freezes of a slice of the parameter list, and the
+project root of a file argument in a tree with no marker."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from freezelint.check.engine import check_source
+
+from conftest import write
+
+
+def _codes(src: str, select=None) -> list[tuple[int, str]]:
+    found = check_source(textwrap.dedent(src), "train.py", select=select)
+    return sorted((d.row, d.code) for d in found)
+
+
+TRAINER = """
+import torch
+import torchvision
+
+
+class Trainer:
+    def __init__(self, model, lr=1e-3):
+        self.model = model
+        self.teacher = torchvision.models.resnet50(weights=None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr)
+
+    def freeze_backbone(self):
+        for p in self.model.layer1.parameters():
+            p.requires_grad = False
+
+    def freeze_teacher(self):
+        self.teacher.requires_grad_(False)
+
+
+class Filtered:
+    def __init__(self, net):
+        self.net = net.to("cpu")
+        self.optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad])
+
+    def unfreeze_all(self):
+        self.net.requires_grad_(True)
+"""
+
+
+def test_a_trainer_method_freezes_the_model_it_was_given_after_its_optimizer():
+    src = TRAINER + """
+model = torchvision.models.resnet18(weights=None)
+trainer = Trainer(model)
+trainer.freeze_backbone()
+"""
+    found = check_source(textwrap.dedent(src), "train.py", select=["FZ301"])
+    assert [(d.row, d.code) for d in found] == [(29, "FZ301")]
+    assert "`trainer.freeze_backbone(...)` freezes parameters of `model.layer1`" in found[0].message
+
+
+def test_a_trainer_method_unfreezes_after_a_filtered_optimizer():
+    src = TRAINER + """
+model = torchvision.models.resnet18(weights=None)
+model.requires_grad_(False)
+model.fc = torch.nn.Linear(512, 10)
+trainer = Filtered(model)
+trainer.unfreeze_all()
+"""
+    assert _codes(src, ["FZ303"]) == [(32, "FZ303")]
+
+
+def test_trainer_methods_near_misses():
+    # the trainer's own teacher; a name bound twice; a trainer whose model is replaced by a method
+    src = TRAINER + """
+model = torchvision.models.resnet18(weights=None)
+trainer = Trainer(model)
+trainer.freeze_teacher()
+
+other = torchvision.models.resnet18(weights=None)
+t2 = Trainer(other)
+t2 = Filtered(other)
+t2.freeze_backbone()
+
+
+class Reloading:
+    def __init__(self, model):
+        self.model = model
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+    def reload(self):
+        self.model = torchvision.models.resnet18(weights=None)
+
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+
+
+third = torchvision.models.resnet18(weights=None)
+t3 = Reloading(third)
+t3.freeze_backbone()
+"""
+    assert _codes(src, ["FZ301", "FZ303"]) == []
+
+
+def test_a_trainer_method_acts_through_the_methods_it_calls_on_self():
+    """`trainer.run()` freezes the model through `self.freeze_backbone()`; `t2.distill()` only the
+    trainer's own teacher, through `self.freeze_teacher()`."""
+    mine = TRAINER.replace("    def freeze_teacher(self):", """    def run(self, epochs=3):
+        for epoch in range(epochs):
+            if epoch == 1:
+                self.freeze_backbone()
+            self.optimizer.step()
+
+    def distill(self):
+        self.freeze_teacher()
+
+    def freeze_teacher(self):""") + """
+model = torchvision.models.resnet18(weights=None)
+trainer = Trainer(model)
+trainer.run()
+other = torchvision.models.resnet18(weights=None)
+t2 = Trainer(other)
+t2.distill()
+"""
+    found = check_source(textwrap.dedent(mine), "train.py", select=["FZ301"])
+    assert [(d.row, d.code) for d in found] == [(38, "FZ301")]
+    assert "`trainer.run(...)` freezes parameters of `model.layer1`" in found[0].message
+
+
+def test_an_optimizer_a_trainer_method_builds_again_is_built_at_its_call():
+    """The method's optimizer is built at `trainer.rebuild()`, a call with no argument to show: the
+    finding points at it. `trainer.unfreeze_all()` sets back the part frozen before its optimizer."""
+    src = TRAINER + """
+
+class Rebuilding:
+    def __init__(self, model):
+        self.model = model.cuda()
+        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad])
+
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+
+    def rebuild(self):
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+    def unfreeze_all(self):
+        self.model.requires_grad_(True)
+        self.rebuild()
+
+
+def main():
+    model = torchvision.models.resnet18(weights=None)
+    trainer = Rebuilding(model)
+    trainer.freeze_backbone()
+    trainer.rebuild()
+
+
+def phases():
+    model = torchvision.models.resnet18(weights=None)
+    trainer = Rebuilding(model)
+    trainer.freeze_backbone()
+    trainer.unfreeze_all()
+"""
+    found = check_source(textwrap.dedent(src), "train.py", select=["FZ301"])
+    assert [(d.row, d.col, d.code) for d in found] == [(49, 5, "FZ301")]
+    assert "AdamW (built by `trainer.rebuild(...)`)" in found[0].message
+
+
+def test_a_trainer_method_that_gives_its_optimizer_the_unfrozen_part_is_no_late_unfreeze():
+    src = TRAINER + """
+
+class Gradual:
+    def __init__(self, net):
+        self.net = net
+        self.optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad])
+
+    def unfreeze_last_stage(self):
+        self.net.layer4.requires_grad_(True)
+        self.optimizer.add_param_group({"params": self.net.layer4.parameters()})
+
+    def step_epoch(self, epoch):
+        if epoch == 3:
+            self.unfreeze_last_stage()
+
+
+model = torchvision.models.resnet18(weights=None)
+model.requires_grad_(False)
+model.fc = torch.nn.Linear(512, 10)
+trainer = Gradual(model)
+trainer.unfreeze_last_stage()
+trainer.step_epoch(3)
+"""
+    assert _codes(src, ["FZ303"]) == []
+    assert _codes(src.replace("        self.optimizer.add_param_group", "        # self.optimizer.add_param_group"),
+                  ["FZ303"]) == [(47, "FZ303"), (48, "FZ303")]
+
+
+def test_a_cached_script_is_checked_again_when_the_trainer_method_changes(cli, tmp_path):
+    write(tmp_path / "pyproject.toml", "")
+    engine = write(tmp_path / "engine.py", """
+        import torch
+
+
+        class Trainer:
+            def __init__(self, model):
+                self.model = model
+                self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+            def freeze_backbone(self):
+                self.model.layer1.requires_grad_(True)
+        """)
+    write(tmp_path / "train.py", """
+        import torchvision
+        from engine import Trainer
+
+        model = torchvision.models.resnet18(weights=None)
+        trainer = Trainer(model)
+        trainer.freeze_backbone()
+        """)
+    assert cli(tmp_path, "check", "--format", "concise", ".").code == 0
+    engine.write_text(engine.read_text().replace("requires_grad_(True)", "requires_grad_(False)"))
+    r = cli(tmp_path, "check", "--format", "concise", ".")
+    assert r.code == 1 and "train.py:5:" in r.out and "FZ301" in r.out
+
+
+SLICE = """
+import torch
+import torchvision
+
+model = torchvision.models.resnet18(weights=None)
+{loop}
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+"""
+
+
+def _lines(*lines: str) -> str:
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("loop,shown", [
+    (_lines("for p in list(model.parameters())[:-2]:", "    p.requires_grad = False"), "list(model.parameters())[:-2]"),
+    (_lines("k = 4", "for p in list(model.parameters())[: -k]:", "    p.requires_grad_(False)"),
+     "list(model.parameters())[: -k]"),
+    (_lines("for n, p in list(model.named_parameters())[:40]:", "    p.requires_grad = False"),
+     "list(model.named_parameters())[:40]"),
+    (_lines("params = list(model.parameters())", "for p in params[:-2]:", "    p.requires_grad = False"), "params[:-2]"),
+    (_lines("for child in list(model.children())[:-1]:", "    for p in child.parameters():",
+            "        p.requires_grad = False"), "list(model.children())[:-1]"),
+    (_lines("for child in tuple(model.children())[:6]:", "    child.requires_grad_(False)"),
+     "tuple(model.children())[:6]"),
+    # a test of the position in `enumerate` picks the first ones, as a slice does
+    (_lines("for i, p in enumerate(model.parameters()):", "    if i < 40:", "        p.requires_grad = False"),
+     "enumerate(model.parameters()) if i < 40"),
+    (_lines("for idx, child in enumerate(model.children()):", "    if idx >= 7:", "        continue",
+            "    for p in child.parameters():", "        p.requires_grad = False"), None),
+    (_lines("for idx, child in enumerate(model.children()):", "    if idx < 7:", "        for p in child.parameters():",
+            "            p.requires_grad = False"), "enumerate(model.children()) if idx < 7"),
+])
+def test_a_slice_of_the_parameter_list_is_a_partial_freeze(loop, shown):
+    src = SLICE.format(loop=loop)
+    found = check_source(textwrap.dedent(src), "train.py", select=["FZ301"])
+    if shown is None:  # a `continue` arm is no test the change sits under: not read, silent
+        assert found == []
+        return
+    assert [d.code for d in found] == ["FZ301"]
+    assert f"part of `model` is frozen (`{shown}`)" in found[0].message
+
+
+def test_a_full_slice_freezes_the_whole_model_and_a_cut_does_not():
+    """FZ202 claims a model frozen whole: `[:]` is all of it; `[:-2]` leaves some out (which ones
+    is not read here, so no claim); FZ306 lets a whole freeze after DDP pass, not a part."""
+    whole = """
+import torch
+import torchvision
+
+model = torchvision.models.resnet18(weights=None)
+for p in list(model.parameters())[{cut}]:
+    p.requires_grad = False
+model.train()
+optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+"""
+    assert _codes(whole.format(cut=":"), ["FZ202"]) == [(7, "FZ202")]
+    assert _codes(whole.format(cut=":-2"), ["FZ202"]) == []
+    assert _codes(whole.format(cut="0:"), ["FZ202"]) == [(7, "FZ202")]
+    ddp = """
+import torch
+import torchvision
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+model = DDP(torchvision.models.resnet18(weights=None).cuda())
+for p in list(model.module.parameters())[{cut}]:
+    p.requires_grad = False
+"""
+    assert [c for _, c in _codes(ddp.format(cut=":-2"), ["FZ306"])] == ["FZ306"]
+    assert _codes(ddp.format(cut=":"), ["FZ306"]) == []
+
+
+def test_an_unfreeze_of_a_slice_does_not_set_back_a_whole_freeze():
+    src = """
+import torch
+import torchvision
+
+model = torchvision.models.resnet18(weights=None)
+model.requires_grad_(False)
+for p in list(model.parameters())[-2:]:
+    p.requires_grad = True
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+"""
+    assert _codes(src, ["FZ301"]) == [(9, "FZ301")]
+    filtered = src.replace("AdamW(model.parameters()", "AdamW([p for p in model.parameters() if p.requires_grad]")
+    assert _codes(filtered, ["FZ301"]) == []
