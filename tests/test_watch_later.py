@@ -246,3 +246,19 @@ def test_near_miss_a_gan_freezing_d_for_gs_step_gets_no_late_add_note():
             opt_g.step()
             opt_g.zero_grad()
     assert w.report.ok and not any("no param group" in n for n in w.report.notes), w.report.notes
+
+
+def test_later_windows_stop_after_twenty_with_a_note():
+    # a script whose freeze changes at every few steps: twenty later windows, then no more
+    from freezelint.runtime.watch import _MAX_LATER
+
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def on_step(i, opt):
+        if i % 3 == 2:
+            model[0].requires_grad_(not model[0].weight.requires_grad)
+
+    with freezelint.watch() as w:
+        train(model, opt, 3 * (_MAX_LATER + 5), on_step)
+    assert len(w.later) == _MAX_LATER and "no window opens after the 20 later ones" in w.unfinished

@@ -413,7 +413,7 @@ def run_script(opts: RunOptions) -> int:
         if w.error is not None:
             print(f"freezelint: note: {w.opened}: {str(w.error).splitlines()[0]}", file=sys.stderr)
     if watch.unfinished:
-        print(f"freezelint: note: {watch.unfinished}, not judged", file=sys.stderr)
+        print(f"freezelint: note: {watch.unfinished}", file=sys.stderr)
     if not opts.stop and opts.fmt == "json":
         _emit(report, opts, accepted, later=later)
     if opts.stop or watch.halted:

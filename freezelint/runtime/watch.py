@@ -94,6 +94,7 @@ _WAIT_FOR = 50
 # After the window, the module tree is walked (for a swapped module) at every step of a small
 # model, and at every (modules / _WALK_PER_STEP)-th of a larger one; requires_grad is read every step
 _WALK_PER_STEP = 16
+_MAX_LATER = 20  # later windows a watch opens at most
 
 
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
@@ -238,7 +239,7 @@ class Watch:
         self._walk_in = 0
         self.steps_after = 0  # steps of the watched optimizers since the window closed
         self.opened: str = ""  # for a later window: after which step, and what had changed
-        self.unfinished: str = ""  # a later window training ended inside, too short to judge
+        self.unfinished: str = ""  # why a later window was not judged (training ended inside it, too many)
         # what the shapes are taken of after the window: weakly, the watch outlives the training
         self._tracked_roots: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._tracked_opts: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -331,7 +332,8 @@ class Watch:
             if later.done:
                 self.later.append(later)
             else:
-                self.unfinished = f"{later.opened}; training ended after {later.steps_seen} of its {later.steps} steps"
+                self.unfinished = (f"{later.opened}; training ended after {later.steps_seen} of its {later.steps} "
+                                   f"steps, so it was not judged")
         self._flat, self._flat_ids, self._shapes = [], (), {}  # the parameters, not held past the training
         self._remove_hooks()
         if self._filter is not None:
@@ -878,6 +880,10 @@ class Watch:
                 self.later.append(later)
                 self._track(later)  # a rebuilt optimizer, a new model: compared from now on
                 self._shapes = {id(opt): self._shape()}
+                if len(self.later) >= _MAX_LATER:  # what trains changes at every turn: enough said
+                    self.rewatch = False
+                    self.unfinished = (f"what trains kept changing: no window opens after the {_MAX_LATER} "
+                                       f"later ones")
             return
         known = id(opt) in self._tracked_opts
         self._walk_in -= 1
