@@ -180,15 +180,12 @@ def test_cuda_lightning_fit_on_the_gpu_is_watched(forget):
 
 def test_cuda_hf_trainer_on_the_gpu_is_watched(tmp_path):
     transformers = pytest.importorskip("transformers")
-    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+    from transformers import Trainer, TrainingArguments
 
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=16, num_labels=2)
-    model = BertForSequenceClassification(config)
+    from test_watch_frameworks import tiny_bert
+
+    model, data = tiny_bert()
     model.bert.embeddings.requires_grad_(False)
-    data = [{"input_ids": torch.randint(1, 50, (8,)), "attention_mask": torch.ones(8, dtype=torch.long),
-             "labels": torch.tensor(i % 2)} for i in range(12)]
     args = TrainingArguments(output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=4, report_to=[],
                              save_strategy="no", logging_strategy="no", disable_tqdm=True, dataloader_num_workers=0)
     trainer = Trainer(model=model, args=args, train_dataset=data)

@@ -53,6 +53,29 @@ def _fit(L, module, steps: int = 3):
         trainer.fit(module, loader)
 
 
+def _fit_epochs(L, module, callback, epochs: int) -> None:
+    """`epochs` epochs of 2 steps each (8 samples, batches of 4) with one callback, on the CPU."""
+    data = torch.utils.data.TensorDataset(torch.randn(8, 6), torch.randint(0, 3, (8,)))
+    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        callbacks=[callback])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=4))
+
+
+def tiny_bert():
+    """A config-only one-layer BERT classifier (no download) and 12 samples for the HF Trainer."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=16, num_labels=2)
+    data = [{"input_ids": torch.randint(1, 50, (8,)), "attention_mask": torch.ones(8, dtype=torch.long),
+             "labels": torch.tensor(i % 2)} for i in range(12)]
+    return BertForSequenceClassification(config), data
+
+
 def test_lightning_fit_with_closures_is_judged_and_clean():
     torch.manual_seed(0)
     L, module = _lightning_module(freeze_in_init=True, forget_in_optimizer=False)
@@ -89,18 +112,13 @@ def test_lightning_base_finetuning_make_trainable_is_fz503_with_lightnings_own_f
 
     torch.manual_seed(0)
     _, module = _lightning_module(freeze_in_init=False, forget_in_optimizer=False)
-    data = torch.utils.data.TensorDataset(torch.randn(8, 6), torch.randint(0, 3, (8,)))
-    trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                        callbacks=[Unfreeze()])
-    with freezelint.watch(steps=4) as w, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=4))
+    with freezelint.watch(steps=4) as w:
+        _fit_epochs(L, module, Unfreeze(), epochs=2)
     fz503 = [f for f in w.report.findings if f.code == "FZ503"]
     assert fz503 and "unfreeze_and_add_param_group" in fz503[0].advice and "Unfreeze" in fz503[0].advice, \
         w.report.render_text()
     # without such a callback alive the advice stays the plain one
-    del trainer, module, w
+    del module, w
     gc.collect()
     torch.manual_seed(0)
     L, plain = _lightning_module(freeze_in_init=False, forget_in_optimizer=True)
@@ -126,13 +144,8 @@ def test_lightning_unfreeze_and_add_param_group_with_train_bn_false_is_fz503_nam
 
     torch.manual_seed(0)
     _, module = _lightning_module(freeze_in_init=False, forget_in_optimizer=False)
-    data = torch.utils.data.TensorDataset(torch.randn(8, 6), torch.randint(0, 3, (8,)))
-    trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                        callbacks=[Unfreezer()])
-    with freezelint.watch(steps=4) as w, warnings.catch_warnings():  # 2 steps an epoch: across the unfreeze
-        warnings.simplefilter("ignore")
-        trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=4))
+    with freezelint.watch(steps=4) as w:  # 2 steps an epoch: across the unfreeze
+        _fit_epochs(L, module, Unfreezer(), epochs=2)
     if train_bn:  # the near-miss: BatchNorm added with the rest
         assert w.report.ok, w.report.render_text()
         return
@@ -161,13 +174,8 @@ def test_lightning_unfreeze_at_a_later_epoch_is_judged_in_a_later_window(add):
 
     torch.manual_seed(0)
     _, module = _lightning_module(freeze_in_init=False, forget_in_optimizer=False)
-    data = torch.utils.data.TensorDataset(torch.randn(8, 6), torch.randint(0, 3, (8,)))
-    trainer = L.Trainer(max_epochs=4, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                        callbacks=[Unfreeze()])
-    with freezelint.watch() as w, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=4))
+    with freezelint.watch() as w:
+        _fit_epochs(L, module, Unfreeze(), epochs=4)
     first, *later = w.reports
     assert first.ok and len(later) == 1, [r.render_text() for r in w.reports]
     assert later[0].notes[0].startswith("a later window, from step 6: by step 5,"), later[0].notes
@@ -176,21 +184,15 @@ def test_lightning_unfreeze_at_a_later_epoch_is_judged_in_a_later_window(add):
 
 def test_hf_trainer_unfreeze_in_a_callback_at_epoch_1_is_judged_in_a_later_window(tmp_path):
     transformers = pytest.importorskip("transformers")
-    from transformers import (BertConfig, BertForSequenceClassification, Trainer, TrainerCallback,
-                              TrainingArguments)
+    from transformers import Trainer, TrainerCallback, TrainingArguments
 
     class Thaw(TrainerCallback):  # gradual unfreezing: the optimizer was built without the encoder
         def on_epoch_begin(self, args, state, control, model=None, **kwargs):
             if state.epoch and state.epoch >= 1:
                 model.bert.encoder.requires_grad_(True)
 
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=16, num_labels=2)
-    model = BertForSequenceClassification(config)
+    model, data = tiny_bert()
     model.bert.requires_grad_(False)
-    data = [{"input_ids": torch.randint(1, 50, (8,)), "attention_mask": torch.ones(8, dtype=torch.long),
-             "labels": torch.tensor(i % 2)} for i in range(12)]
     args = TrainingArguments(output_dir=str(tmp_path), num_train_epochs=2, per_device_train_batch_size=4,
                              report_to=[], save_strategy="no", use_cpu=True, logging_strategy="no",
                              disable_tqdm=True, dataloader_num_workers=0)
@@ -300,15 +302,10 @@ def test_lightning_manual_optimization_with_an_optimizer_per_part_is_one_model()
 # ---------------------------------------------------------------- HF Trainer
 def test_hf_trainer_with_an_accelerate_wrapped_optimizer(tmp_path):
     transformers = pytest.importorskip("transformers")
-    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+    from transformers import Trainer, TrainingArguments
 
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=16, num_labels=2)
-    model = BertForSequenceClassification(config)
+    model, data = tiny_bert()
     model.bert.embeddings.requires_grad_(False)
-    data = [{"input_ids": torch.randint(1, 50, (8,)), "attention_mask": torch.ones(8, dtype=torch.long),
-             "labels": torch.tensor(i % 2)} for i in range(12)]
     args = TrainingArguments(output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=4, report_to=[],
                              save_strategy="no", use_cpu=True, logging_strategy="no", disable_tqdm=True,
                              dataloader_num_workers=0)
