@@ -141,6 +141,24 @@ def _sizes(buffers: list[torch.Tensor], saved: list[torch.Tensor | None]) -> lis
     return out
 
 
+@torch.no_grad()
+def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor]) -> None:
+    """The watch counts a trainable parameter's grad as "nonzero" once it is a tensor, without
+    reading it. Where such a parameter did not change over the window, its grad is read now, at
+    the closing step, before the loop's zero_grad: all zeros is what a compiled backward
+    (AOTAutograd) hands a parameter the loss does not reach, where eager autograd leaves None
+    (FZ505). Only the unchanged ones are read: a fine-tune that trains reads nothing."""
+    pick = [(r, p) for r, p in zip(records, params) if r.requires_grad and r.group is not None and not r.changed
+            and r.grad == "nonzero" and p.grad is not None and p.grad.layout == torch.strided]
+    if not pick:
+        return
+    # this rank's shard of each grad: counting a DTensor's would be a collective
+    counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for _, p in pick]).tolist()
+    for (r, _), c in zip(pick, counts):
+        if not c:
+            r.grad = "zero"
+
+
 def _hint_averages(found: list[F.AuditFinding], labels: dict[str, str], steps: int) -> None:
     """FZ502 on a frozen model shaped as the trained one, or a part of it (`labels`: label -> which):
     an EMA updated every few steps is indistinguishable from a forgotten frozen copy when no update
@@ -391,6 +409,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             precords.append(ParamRecord(n, n.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype),
                                         p.requires_grad or id(p) in wanted, None, moved, None,
                                         grad_seen.get(id(p), "none"), False))
+    if w.steps > 1 and not w.judged_at_exit:
+        _read_zero_grads(precords, params)
     if tied:
         for r, p in zip(precords, params):
             if id(p) in tied:
