@@ -178,3 +178,47 @@ def test_near_miss_a_student_distilled_from_its_own_copy_has_zero_grads_everywhe
             opt.zero_grad()
     assert all(p.grad == "zero" for p in w.report.params if p.name.startswith("student.")), w.report.render_text()
     assert not [f for f in w.report.findings if f.code == "FZ505"], w.report.render_text()
+
+
+# ---------------------------------------------------------------- FZ503 under BackboneFinetuning
+def _backbone_module(docs: bool):
+    L = pytest.importorskip("lightning.pytorch")
+
+    class M(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU())
+            self.head = nn.Linear(16, 3)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return nn.functional.cross_entropy(self.head(self.backbone(x)), y)
+
+        def configure_optimizers(self):
+            params = filter(lambda p: p.requires_grad, self.parameters()) if docs else self.head.parameters()
+            return torch.optim.Adam(params, lr=1e-3)
+
+    return L, M()
+
+
+@pytest.mark.parametrize("docs", [False, True])
+def test_backbone_finetuning_leaves_batchnorm_trainable_and_a_head_only_optimizer_leaves_it_out(docs):
+    L, module = _backbone_module(docs)
+    from lightning.pytorch.callbacks import BackboneFinetuning
+
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(16, 6), torch.randint(0, 3, (16,)))
+    trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        callbacks=[BackboneFinetuning(unfreeze_backbone_at_epoch=1, train_bn=False)])
+    with freezelint.watch() as w, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=4))
+    if docs:  # the near-miss: Lightning's documented optimizer takes the BatchNorm layers
+        assert w.report.ok, w.report.render_text()
+        return
+    (f,) = w.report.findings
+    assert f.code == "FZ503" and f.target == "backbone.1", w.report.render_text()
+    assert "(BackboneFinetuning) froze backbone with `BaseFinetuning.freeze(..., train_bn=True)`" in f.advice
+    assert "filter(lambda p: p.requires_grad, self.parameters())" in f.advice and "train_bn=False" in f.advice
+    assert "make_trainable" not in f.advice
