@@ -222,3 +222,44 @@ def test_backbone_finetuning_leaves_batchnorm_trainable_and_a_head_only_optimize
     assert "(BackboneFinetuning) froze backbone with `BaseFinetuning.freeze(..., train_bn=True)`" in f.advice
     assert "filter(lambda p: p.requires_grad, self.parameters())" in f.advice and "train_bn=False" in f.advice
     assert "make_trainable" not in f.advice
+
+
+# ---------------------------------------------------------------- FZ504 once; numbers
+def test_an_optimizer_over_parameters_frozen_after_its_first_step_is_one_fz504_with_lr_as_written():
+    # trial 11 9b: a full-model step, then the model frozen and an adapter added beside it (PEFT
+    # after the optimizer): one FZ504, not one on the optimizer and one on its group
+    torch.manual_seed(0)
+    body = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    opt = torch.optim.AdamW(body.parameters(), lr=0.0022500000000000003)
+    adapter = nn.Linear(2, 2)
+    model = nn.Sequential(body, adapter)
+    with freezelint.watch(steps=3) as w:
+        for k in range(3):
+            if k == 1:
+                body.requires_grad_(False)
+            opt.zero_grad(set_to_none=False)
+            model(torch.randn(3, 4)).sum().backward()
+            opt.step()
+    fz504 = [f for f in w.report.findings if f.code == "FZ504"]
+    assert len(fz504) == 1, w.report.render_text()
+    (f,) = fz504
+    assert "AdamW lr=0.00225 weight_decay=0.01 betas=(0.9, 0.999)" in f.message, f.message
+    assert "0.0022500000000000003" not in w.report.render_text()
+    assert "by its last steps" in f.message and "requires_grad]`" in f.advice and "get_peft_model" in f.advice
+
+
+def test_near_miss_an_optimizer_holding_frozen_and_trainable_parameters_keeps_its_group_fz504():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.randn(3, 4)).sum().backward()
+    opt.step()  # state for every parameter, then the first layer frozen
+    model[0].requires_grad_(False)
+    opt.zero_grad()
+    with freezelint.watch() as w:
+        for _ in range(2):
+            opt.zero_grad(set_to_none=False)
+            model(torch.randn(3, 4)).sum().backward()
+            opt.step()
+    (f,) = [f for f in w.report.findings if f.code == "FZ504"]
+    assert f.target == "0 in param_groups[0]" and "every parameter" not in f.message, w.report.render_text()

@@ -139,8 +139,17 @@ def _hyper(optimizer: torch.optim.Optimizer, group: dict, name: str | None = Non
             v = group[key]
             if isinstance(v, torch.Tensor):
                 v = v.item()
-            parts.append(f"{key}={v}")
+            parts.append(f"{key}={_num(v)}")
     return " ".join(parts)
+
+
+def _num(v: Any) -> str:
+    """A hyperparameter as people write it: a scheduler's 0.0022500000000000003 as 0.00225."""
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_num(x) for x in v) + ")"
+    return str(v)
 
 
 def _is_stateful(optimizer: torch.optim.Optimizer, group: dict) -> bool:
@@ -339,20 +348,32 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
 
     # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the
     # watch): it trains nothing, whatever its state (a GAN whose toggle freezes the wrong network)
+    # A finding on the whole optimizer says what one per group would, so such an optimizer gets
+    # no other FZ504 (two, with two fixes, on the same parameters read as two mistakes).
+    whole: set[str] = set()
     for oname, opt in opts.items():
         held = [p for p in params if p.group is not None and owner(p)[0] == oname]
         every = sum(len(g["params"]) for g in opt.param_groups)  # all it holds are this model's
         if held and len(held) == every and not any(p.requires_grad for p in held):
+            whole.add(oname)
+            names = [p.name for p in held]
+            late = [n for n in names if n in refrozen]  # trained at the window's first steps
+            when = ("by its last steps (some trained before being frozen inside the window: see the note)" if late
+                    else "when it stepped")
+            with_state = [p.name for p in held if p.has_state]
+            state = f"; {len(with_state)} still hold optimizer state" if with_state and not late else ""
             out.append(AuditFinding(
                 "FZ504", oname if among > 1 else "optimizer",
-                f"every parameter {hyper(held[0])} holds ({len(held)}: {listed([p.name for p in held])}) was frozen "
-                f"when it stepped, so it trains nothing", "unfreeze what it should train before its step (in a GAN, "
-                "freeze the other network), or drop the optimizer", _several([p.name for p in held])))
+                f"every parameter {hyper(held[0])} holds ({len(held)}: {listed(names)}) was frozen {when}, so it "
+                f"trains nothing{state}",
+                "unfreeze what it should train before its step (in a GAN, freeze the other network), or build it "
+                "from the parameters that train, after the freeze (`[p for p in model.parameters() if "
+                "p.requires_grad]`; for PEFT, after get_peft_model), or drop it", _several(names)))
 
     # FZ504: frozen parameters the optimizer holds state for, or decays
     per_group: dict[tuple[str, int], list[ParamRecord]] = defaultdict(list)
     for p in params:
-        if not p.requires_grad and p.group is not None:
+        if not p.requires_grad and p.group is not None and owner(p)[0] not in whole:
             per_group[(owner(p)[0], p.group)].append(p)
     for (oname, gi), ps in sorted(per_group.items()):
         _, opt, group = owner(ps[0])
