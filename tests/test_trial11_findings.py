@@ -263,3 +263,34 @@ def test_near_miss_an_optimizer_holding_frozen_and_trainable_parameters_keeps_it
             opt.step()
     (f,) = [f for f in w.report.findings if f.code == "FZ504"]
     assert f.target == "0 in param_groups[0]" and "every parameter" not in f.message, w.report.render_text()
+
+
+# ---------------------------------------------------------------- wording
+def test_grouped_findings_count_what_they_name_and_give_one_example():
+    class Parts(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(4, 4)
+            self.a, self.b, self.c, self.d = (nn.Linear(4, 4) for _ in range(4))
+
+        def forward(self, x):
+            return self.head(x)
+
+    torch.manual_seed(0)
+    model = Parts()
+    opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+    report = freezelint.audit(model, opt, batch=torch.randn(2, 4))
+    (f,) = [f for f in report.findings if f.code == "FZ503"]
+    assert f.message.startswith("8 parameters, the same way: a.weight, a.bias, b.weight and 5 more — e.g. a.weight, "
+                                "a.bias: requires_grad=True"), f.message
+    assert "alike (" not in f.message and "the first" not in f.message
+
+
+def test_fz502_on_one_module_is_singular():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    model[1].requires_grad_(False)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    report = freezelint.audit(model, opt, batch=torch.randn(3, 4))
+    (f,) = report.findings
+    assert f.code == "FZ502" and "1 (BatchNorm1d) has all parameters frozen, but runs in train mode" in f.message, f.message

@@ -301,7 +301,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         kinds = sorted({by_module[m].type for m, _ in unfrozen_stats if m in by_module})
         out.append(AuditFinding(
             "FZ502", names[0] if len(names) == 1 else f"{len(names)} modules",
-            f"{listed(names)} ({', '.join(kinds)}) have all parameters frozen, but run in train mode, so running "
+            f"{listed(names)} ({', '.join(kinds)}) {'has' if len(names) == 1 else 'have'} all parameters frozen, "
+            f"but {'runs' if len(names) == 1 else 'run'} in train mode, so running "
             f"statistics moved (up to {largest:.2g}) {over}; requires_grad does not stop them (FZ202 in the code)",
             "put them in eval(), again after every train() that reaches them (or override train())"
             + (", or replace them with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else ""),
@@ -640,10 +641,15 @@ def grouped(findings: list[AuditFinding], most: int = _SHOW) -> list[AuditFindin
         done.add(key)
         names = [n for g in alike for n in (g.names or [g.target])]
         where = _subtree(names)
-        first = len(f.names or [f.target])  # a finding may name several (a module's weight and bias)
-        out.append(AuditFinding(f.code, where, f"{len(names)} alike ({listed(names)}); the first"
-                                f"{' ' + str(first) if first > 1 else ''}: {f.message}", f.advice, names))
+        noun = _NOUNS.get(f.code, "alike")
+        out.append(AuditFinding(f.code, where, f"{len(names)} {noun}, the same way: {listed(names)} — e.g. "
+                                f"{f.message}", f.advice, names))
     return out
+
+
+# what a grouped finding's names are, by code (FZ1xx name modules and parameters alike)
+_NOUNS = {"FZ201": "modules", "FZ502": "modules", "FZ501": "parameters", "FZ503": "parameters",
+          "FZ504": "parameters", "FZ505": "parameters"}
 
 
 def _subtree(names: list[str]) -> str:
