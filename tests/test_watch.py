@@ -2091,7 +2091,8 @@ def test_near_miss_a_gan_stepping_its_generator_first_with_the_discriminator_fro
 @pytest.mark.parametrize("bias", [True, False])
 def test_a_grouped_finding_counts_the_names_its_first_finding_lists(bias):
     # runtime trial r06: each BatchNorm's weight and bias left out of the optimizer is one FZ503;
-    # 4 alike are one finding, whose "first" names two parameters (the near-miss: one, the weight)
+    # 4 alike are one finding, counting the parameters and quoting the first (two parameters; the
+    # near-miss: one, the weight)
     torch.manual_seed(0)
     model = nn.Sequential()
     for i, name in enumerate("abcd"):
@@ -2106,8 +2107,10 @@ def test_a_grouped_finding_counts_the_names_its_first_finding_lists(bias):
             opt.step()
             opt.zero_grad()
     (f,) = w.report.findings
-    first = "the first 2: a.1.weight, a.1.bias: requires_grad=True" if bias else "the first: a.1.weight: requires_grad"
-    assert f.code == "FZ503" and first in f.message, f.message
+    first = ("8 parameters, the same way: a.1.weight, a.1.bias, b.1.weight and 5 more — e.g. a.1.weight, a.1.bias: "
+             "requires_grad=True") if bias else \
+        "4 parameters, the same way: a.1.weight, b.1.weight, c.1.weight and 1 more — e.g. a.1.weight: requires_grad"
+    assert f.code == "FZ503" and f.message.startswith(first), f.message
 
 
 def test_the_root_above_several_models_names_them_not_a_module_class():

@@ -400,7 +400,7 @@ def test_torchrun_a_frozen_teacher_beside_the_ddp_student_is_judged_on_every_ran
     assert p.codes == ([1, 1] if bug else [0, 0]), p.out + p.err[-3000:]
     assert p.out.count("freeze audit:") == 1 and "note: teacher ran beside the trained model: judged on every rank" in p.out
     if bug:  # on both ranks alike: one line, no "on rank ... only"
-        assert "FZ502 frozen-stats-changed [teacher.1] teacher.1 (BatchNorm1d) have all parameters frozen" in p.out, p.out
+        assert "FZ502 frozen-stats-changed [teacher.1] teacher.1 (BatchNorm1d) has all parameters frozen" in p.out, p.out
         assert "only" not in p.out.split("FZ502")[1].splitlines()[0]
 
 

@@ -139,8 +139,17 @@ def _hyper(optimizer: torch.optim.Optimizer, group: dict, name: str | None = Non
             v = group[key]
             if isinstance(v, torch.Tensor):
                 v = v.item()
-            parts.append(f"{key}={v}")
+            parts.append(f"{key}={_num(v)}")
     return " ".join(parts)
+
+
+def _num(v: Any) -> str:
+    """A hyperparameter as people write it: a scheduler's 0.0022500000000000003 as 0.00225."""
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_num(x) for x in v) + ")"
+    return str(v)
 
 
 def _is_stateful(optimizer: torch.optim.Optimizer, group: dict) -> bool:
@@ -169,7 +178,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   unfrozen: frozenset[str] | None = None,
                   undone_by: Mapping[str, str] | None = None, among: int = 1,
                   refrozen: frozenset[str] = frozenset(), notes: list[str] | None = None,
-                  idle: frozenset[str] = frozenset()) -> list[AuditFinding]:
+                  idle: frozenset[str] = frozenset(), ran: frozenset[str] | None = None) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -189,7 +198,11 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     freeze at an epoch boundary): the optimizer state they hold from their training is no FZ504
     while no grad reaches them (torch's optimizers skip a None grad). `notes` receives what was
     seen but is no finding: trainable parameters held still by a param group's lr=0. `idle` (the
-    watch) names the modules whose forward never ran while watched, so FZ505 can say that of them."""
+    watch) names the modules whose forward never ran while watched, so FZ505 can say that of them;
+    `ran` (None: not known) the modules whose own forward ran, so FZ505 on their parameters can say
+    that the loss ignores their output rather than list every way a module is left out. A trainable
+    parameter's `grad` of "zero" (the watch reads it only for those left unchanged) was an all-zero
+    tensor: FZ505 of its own over two steps or more."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -288,7 +301,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         kinds = sorted({by_module[m].type for m, _ in unfrozen_stats if m in by_module})
         out.append(AuditFinding(
             "FZ502", names[0] if len(names) == 1 else f"{len(names)} modules",
-            f"{listed(names)} ({', '.join(kinds)}) have all parameters frozen, but run in train mode, so running "
+            f"{listed(names)} ({', '.join(kinds)}) {'has' if len(names) == 1 else 'have'} all parameters frozen, "
+            f"but {'runs' if len(names) == 1 else 'run'} in train mode, so running "
             f"statistics moved (up to {largest:.2g}) {over}; requires_grad does not stop them (FZ202 in the code)",
             "put them in eval(), again after every train() that reaches them (or override train())"
             + (", or replace them with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else ""),
@@ -335,20 +349,32 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
 
     # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the
     # watch): it trains nothing, whatever its state (a GAN whose toggle freezes the wrong network)
+    # A finding on the whole optimizer says what one per group would, so such an optimizer gets
+    # no other FZ504 (two, with two fixes, on the same parameters read as two mistakes).
+    whole: set[str] = set()
     for oname, opt in opts.items():
         held = [p for p in params if p.group is not None and owner(p)[0] == oname]
         every = sum(len(g["params"]) for g in opt.param_groups)  # all it holds are this model's
         if held and len(held) == every and not any(p.requires_grad for p in held):
+            whole.add(oname)
+            names = [p.name for p in held]
+            late = [n for n in names if n in refrozen]  # trained at the window's first steps
+            when = ("by its last steps (some trained before being frozen inside the window: see the note)" if late
+                    else "when it stepped")
+            with_state = [p.name for p in held if p.has_state]
+            state = f"; {len(with_state)} still hold optimizer state" if with_state and not late else ""
             out.append(AuditFinding(
                 "FZ504", oname if among > 1 else "optimizer",
-                f"every parameter {hyper(held[0])} holds ({len(held)}: {listed([p.name for p in held])}) was frozen "
-                f"when it stepped, so it trains nothing", "unfreeze what it should train before its step (in a GAN, "
-                "freeze the other network), or drop the optimizer", _several([p.name for p in held])))
+                f"every parameter {hyper(held[0])} holds ({len(held)}: {listed(names)}) was frozen {when}, so it "
+                f"trains nothing{state}",
+                "unfreeze what it should train before its step (in a GAN, freeze the other network), or build it "
+                "from the parameters that train, after the freeze (`[p for p in model.parameters() if "
+                "p.requires_grad]`; for PEFT, after get_peft_model), or drop it", _several(names)))
 
     # FZ504: frozen parameters the optimizer holds state for, or decays
     per_group: dict[tuple[str, int], list[ParamRecord]] = defaultdict(list)
     for p in params:
-        if not p.requires_grad and p.group is not None:
+        if not p.requires_grad and p.group is not None and owner(p)[0] not in whole:
             per_group[(owner(p)[0], p.group)].append(p)
     for (oname, gi), ps in sorted(per_group.items()):
         _, opt, group = owner(ps[0])
@@ -386,29 +412,59 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 held_still[(owner(p)[0], p.group)].append(p)
             else:
                 still[p.module].append(p)
+    # A module whose unchanged parameters all had no grad (eager autograd leaves None where the loss
+    # does not reach), or, over two steps or more, a module all of whose parameters are unchanged
+    # with all-zero grads (a compiled backward writes zeros there; one step is not enough: LoRA's
+    # lora_A gets zeros at the first step only, while lora_B is still zero). A zero grad on some
+    # parameters of a module only is structural, not a module the loss ignores: a WGAN critic's
+    # last bias (real and fake terms cancel), a conv bias before BatchNorm. Nor is a loss flat for
+    # every parameter (a student distilled from its own copy starts at zero loss): some other part
+    # of the model must have trained.
+    own: dict[str, int] = defaultdict(int)
+    for p in params:
+        own[p.module] += 1
+    trained_some = any(p.changed and p.requires_grad and p.group is not None for p in params)
     unreached = [p for ps in still.values() if all(p.grad == "none" for p in ps) for p in ps]
+    zeroed = [p for m, ps in still.items() if steps > 1 and trained_some and len(ps) == own[m]
+              and any(p.grad == "zero" for p in ps) and all(p.grad in ("none", "zero") for p in ps) for p in ps]
     unused = [p for p in unreached if p.module in idle]
-    for ps in (unused, [p for p in unreached if p.module not in idle]):
+    ignored = [p for p in unreached if p.module not in idle and ran is not None and p.module in ran]
+    rest = [p for p in unreached if p.module not in idle and not (ran is not None and p.module in ran)]
+    for ps in (unused, ignored, rest, zeroed):
         if not ps:
             continue
         names = [p.name for p in ps]
+        mods = list(dict.fromkeys(p.module for p in ps))  # in the model's order
+        tops = [m for m in mods if not any(m.startswith(o + ".") for o in mods if o != m)]
+        shown = listed([_label(m) for m in tops])
+        one = len(tops) == 1
         if ps is unused:
-            mods = sorted({p.module for p in ps})
-            tops = [m for m in mods if not any(m.startswith(o + ".") for o in mods if o != m)]
             why = (f"they received no gradient (.grad stayed None at every step): not used in the forward, "
-                   f"{listed([_label(m) for m in tops])} never ran {'its' if len(tops) == 1 else 'their'} "
-                   f"forward while watched")
+                   f"{shown} never ran {'its' if one else 'their'} forward while watched")
+        elif ps is ignored:
+            why = (f"they received no gradient (.grad stayed None at every step): {'its' if one else 'their'} "
+                   f"module{'' if one else 's'} ({shown}) ran, but the loss does not depend on "
+                   f"{'its' if one else 'their'} output (left out of the loss, or cut from it by torch.no_grad() "
+                   f"or detach())")
+        elif ps is zeroed:
+            why = ("their gradient was zero at every step (no step moved them, and the last one's .grad was "
+                   "all zeros): the loss does not depend on them (a head whose output the loss ignores, say); a "
+                   "compiled graph (torch.compile) hands out zeros where eager autograd leaves None")
         else:
             why = ("they received no gradient (.grad stayed None at every step): not used in the forward pass, or "
-                   "cut from the loss by torch.no_grad() or detach(), or inside torch.utils.checkpoint(..., "
-                   "use_reentrant=True) whose inputs none require grad, as after frozen layers")
+                   "cut from the loss by torch.no_grad() or detach(), or run but left out of the loss (a head "
+                   "whose output the loss ignores), or inside torch.utils.checkpoint(..., use_reentrant=True) "
+                   "whose inputs none require grad, as after frozen layers")
+        where = _common(names)
+        if where == "(model)" and 1 < len(tops) <= _SHOW:  # several heads side by side: name them
+            where = ", ".join(_label(m) for m in tops)
         out.append(AuditFinding(
-            "FZ505", _common(names),
+            "FZ505", where,
             f"{listed(names)}: requires_grad=True and in the optimizer, yet unchanged {over}; {why}",
             "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
             "until then), otherwise make the loss depend on them"
-            + ("" if ps is unused else " (a checkpointed block: use_reentrant=False, or an input that requires "
-                                       "grad)"), _several(names)))
+            + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""),
+            _several(names)))
     if notes is not None:
         for (_, gi), ps in held_still.items():
             names = [p.name for p in ps]
@@ -585,10 +641,15 @@ def grouped(findings: list[AuditFinding], most: int = _SHOW) -> list[AuditFindin
         done.add(key)
         names = [n for g in alike for n in (g.names or [g.target])]
         where = _subtree(names)
-        first = len(f.names or [f.target])  # a finding may name several (a module's weight and bias)
-        out.append(AuditFinding(f.code, where, f"{len(names)} alike ({listed(names)}); the first"
-                                f"{' ' + str(first) if first > 1 else ''}: {f.message}", f.advice, names))
+        noun = _NOUNS.get(f.code, "alike")
+        out.append(AuditFinding(f.code, where, f"{len(names)} {noun}, the same way: {listed(names)} — e.g. "
+                                f"{f.message}", f.advice, names))
     return out
+
+
+# what a grouped finding's names are, by code (FZ1xx name modules and parameters alike)
+_NOUNS = {"FZ201": "modules", "FZ502": "modules", "FZ501": "parameters", "FZ503": "parameters",
+          "FZ504": "parameters", "FZ505": "parameters"}
 
 
 def _subtree(names: list[str]) -> str:

@@ -141,6 +141,24 @@ def _sizes(buffers: list[torch.Tensor], saved: list[torch.Tensor | None]) -> lis
     return out
 
 
+@torch.no_grad()
+def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor]) -> None:
+    """The watch counts a trainable parameter's grad as "nonzero" once it is a tensor, without
+    reading it. Where such a parameter did not change over the window, its grad is read now, at
+    the closing step, before the loop's zero_grad: all zeros is what a compiled backward
+    (AOTAutograd) hands a parameter the loss does not reach, where eager autograd leaves None
+    (FZ505). Only the unchanged ones are read: a fine-tune that trains reads nothing."""
+    pick = [(r, p) for r, p in zip(records, params) if r.requires_grad and r.group is not None and not r.changed
+            and r.grad == "nonzero" and p.grad is not None and p.grad.layout == torch.strided]
+    if not pick:
+        return
+    # this rank's shard of each grad: counting a DTensor's would be a collective
+    counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for _, p in pick]).tolist()
+    for (r, _), c in zip(pick, counts):
+        if not c:
+            r.grad = "zero"
+
+
 def _hint_averages(found: list[F.AuditFinding], labels: dict[str, str], steps: int) -> None:
     """FZ502 on a frozen model shaped as the trained one, or a part of it (`labels`: label -> which):
     an EMA updated every few steps is indistinguishable from a forgotten frozen copy when no update
@@ -229,23 +247,64 @@ def _replaced_notes(w: "Watch") -> list[str]:
 
 
 def _advise_finetuning(found: list[F.AuditFinding], callbacks: str, named_modules: list[tuple[str, nn.Module]],
-                       unfrozen: frozenset[str]) -> None:
-    """FZ503 beside a Lightning BaseFinetuning callback. Its `unfreeze_and_add_param_group` calls
-    `make_trainable(modules)`, which unfreezes every parameter of them, then adds to the optimizer
-    only `filter_params(modules, train_bn=train_bn)`, which skips `_BatchNorm` layers when train_bn
-    is False: BatchNorm parameters seen unfrozen in the window, alone left out, are that. Anything
-    else is `make_trainable` alone, which adds nothing (the call that does is Lightning's own fix)."""
+                       named: list[tuple[str, nn.Parameter]], unfrozen: frozenset[str]) -> None:
+    """FZ503 beside a Lightning BaseFinetuning callback. Its `freeze(modules, train_bn=True)`
+    (BackboneFinetuning's `freeze_before_training` always calls it so, whatever train_bn the
+    callback was given) freezes every parameter but those of `_BatchNorm` layers: BatchNorm
+    parameters left trainable under a part whose other parameters were all frozen at the window's
+    start, and left out of an optimizer built over the rest (the head alone), are that. Its
+    `unfreeze_and_add_param_group` calls `make_trainable(modules)`, which unfreezes every
+    parameter of them, then adds to the optimizer only `filter_params(modules, train_bn=train_bn)`,
+    which skips `_BatchNorm` layers when train_bn is False: BatchNorm parameters seen unfrozen in
+    the window, alone left out, are that. Anything else is `make_trainable` alone, which adds
+    nothing (the call that does is Lightning's own fix)."""
     norms = {n for n, m in named_modules if isinstance(m, _BatchNorm)}
+    by_name = dict(named_modules)
+    name_of = {id(p): n for n, p in named}
+    kept: dict[str, bool] = {}
+
+    def frozen_but_norms(part: str) -> bool:
+        """Whether every parameter of `part` outside its BatchNorm layers (one at least) was frozen at
+        the window's start (frozen still, or unfrozen inside it): what freeze(train_bn=True) leaves."""
+        if part not in kept:
+            m = by_name.get(part)
+            inside = {id(p) for sub in m.modules() if isinstance(sub, _BatchNorm)
+                      for p in sub.parameters(recurse=False)} if m is not None else set()
+            rest = [p for p in m.parameters() if id(p) not in inside] if m is not None else []
+            kept[part] = bool(rest) and all(not p.requires_grad or name_of.get(id(p)) in unfrozen for p in rest)
+        return kept[part]
+
+    def left_by_freeze(name: str) -> str | None:
+        """The outermost part above a BatchNorm parameter that freeze(train_bn=True) could have left so."""
+        path = name.split(".")[:-2]  # the parts above its BatchNorm layer
+        for i in range(1, len(path) + 1):
+            part = ".".join(path[:i])
+            if frozen_but_norms(part):
+                return part
+        return None
+
     for f in found:
         if f.code != "FZ503":
             continue
         names = f.names or [f.target]
-        if all(n.rpartition(".")[0] in norms and n in unfrozen for n in names):
+        on_norms = all(n.rpartition(".")[0] in norms for n in names)
+        if on_norms and all(n in unfrozen for n in names):
             f.advice += (f"; in the Lightning BaseFinetuning callback ({callbacks}), "
                          f"`unfreeze_and_add_param_group(..., train_bn=False)` did this: its `make_trainable` unfreezes "
                          f"every parameter of the modules, BatchNorm layers' included, but it gives the optimizer only "
                          f"those outside BatchNorm layers; pass train_bn=True to train them, or freeze them again "
                          f"after the call (`BaseFinetuning.freeze_module` on each BatchNorm layer)")
+            continue
+        parts = [left_by_freeze(n) for n in names] if on_norms and not any(n in unfrozen for n in names) else [None]
+        if None not in parts:
+            frozen = F.listed(list(dict.fromkeys(parts)))  # type: ignore[arg-type]
+            f.advice = (f"the Lightning BaseFinetuning callback ({callbacks}) froze {frozen} with "
+                        f"`BaseFinetuning.freeze(..., train_bn=True)` (BackboneFinetuning's freeze_before_training "
+                        f"always does, whatever its train_bn), which leaves BatchNorm layers trainable, so an "
+                        f"optimizer over the other parts leaves them out: build configure_optimizers from "
+                        f"`filter(lambda p: p.requires_grad, self.parameters())`, as Lightning's docs do, so they "
+                        f"train; or keep them frozen with `self.freeze(modules, train_bn=False)` in "
+                        f"freeze_before_training (overridden, for BackboneFinetuning)")
         else:
             f.advice += (f"; in a Lightning BaseFinetuning callback ({callbacks}), unfreeze with "
                          f"`self.unfreeze_and_add_param_group(modules, optimizer)`: `make_trainable` does not give "
@@ -391,6 +450,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             precords.append(ParamRecord(n, n.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype),
                                         p.requires_grad or id(p) in wanted, None, moved, None,
                                         grad_seen.get(id(p), "none"), False))
+    if w.steps > 1 and not w.judged_at_exit:
+        _read_zero_grads(precords, params)
     if tied:
         for r, p in zip(precords, params):
             if id(p) in tied:
@@ -461,7 +522,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if any(f.code == "FZ503" for f in found):
         callbacks = finetuning_callbacks()
         if callbacks:
-            _advise_finetuning(found, ", ".join(callbacks), named_modules, unfrozen)
+            _advise_finetuning(found, ", ".join(callbacks), named_modules, named, unfrozen)
     if averages:
         _hint_averages(found, {label: averages[id(m)] for label, m in zip(labels, models) if id(m) in averages},
                        w.steps)

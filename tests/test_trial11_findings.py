@@ -1,0 +1,296 @@
+"""Runtime trial 11: FZ505 under torch.compile and on heads the loss ignores, FZ503 under Lightning's
+BackboneFinetuning, FZ504 once per optimizer, and the wording of numbers and grouped findings."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import freezelint  # noqa: E402
+from freezelint.runtime import findings as F  # noqa: E402
+from freezelint.runtime.report import ModuleRecord, ParamRecord  # noqa: E402
+
+
+class Heads(nn.Module):
+    """A body and three heads; the loss uses the classifier only (the APTOS script: the regressor
+    and ordinal heads that inference combines are never trained)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(8, 8)
+        self.classifier = nn.Linear(8, 3)
+        self.regressor = nn.Linear(8, 1)
+        self.ordinal = nn.Linear(8, 4)
+
+    def forward(self, x):
+        h = self.body(x).relu()
+        return self.classifier(h), self.regressor(h), self.ordinal(h)
+
+
+def _train(model, opt, steps=3, watch_steps=2):
+    with freezelint.watch(steps=watch_steps) as w, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.compile's notes on the watch's global hooks
+        for _ in range(steps):
+            opt.zero_grad()
+            c_out = model(torch.randn(4, 8))[0]
+            c_out.sum().backward()
+            opt.step()
+    return w.report
+
+
+def _compiled(model):
+    torch._dynamo.reset()
+    return torch.compile(model, backend="aot_eager")  # AOTAutograd's backward, no C compiler
+
+
+# ---------------------------------------------------------------- FZ505 with zero grads (compiled)
+def test_compiled_heads_the_loss_ignores_get_zero_grads_and_are_fz505_of_their_own():
+    torch.manual_seed(0)
+    model = Heads()
+    report = _train(_compiled(model), torch.optim.Adam(model.parameters(), lr=1e-2))
+    assert model.regressor.weight.grad is not None  # what the compiled backward does: zeros, not None
+    (f,) = report.findings
+    assert f.code == "FZ505" and f.target == "regressor, ordinal", report.render_text()
+    assert set(f.names) == {f"{m}.{k}" for m in ("regressor", "ordinal") for k in ("weight", "bias")}
+    assert "their gradient was zero at every step" in f.message and "the loss does not depend on them" in f.message
+    assert "a compiled graph (torch.compile) hands out zeros where eager autograd leaves None" in f.message
+    assert "use_reentrant" not in f.advice  # no checkpoint cause for a grad that came
+    assert {p.name: p.grad for p in report.params}["regressor.weight"] == "zero"
+
+
+def test_eager_heads_the_loss_ignores_are_fz505_targeted_at_the_heads():
+    torch.manual_seed(0)
+    model = Heads()
+    report = _train(model, torch.optim.Adam(model.parameters(), lr=1e-2))
+    (f,) = report.findings
+    assert f.code == "FZ505" and f.target == "regressor, ordinal", report.render_text()  # not (model)
+    assert ".grad stayed None at every step" in f.message and "left out of the loss" in f.message
+
+
+def test_near_miss_compiled_model_whose_loss_uses_every_head_is_clean():
+    class Used(Heads):
+        def forward(self, x):
+            a, b, c = super().forward(x)
+            return (a.sum() + b.sum() + c.sum()).reshape(1),
+
+    torch.manual_seed(0)
+    model = Used()
+    report = _train(_compiled(model), torch.optim.Adam(model.parameters(), lr=1e-2))
+    assert report.ok, report.render_text()
+    assert all(p.grad == "nonzero" for p in report.params)  # changed: their grads are not read
+
+
+class Lora(nn.Module):
+    """LoRA's start: B is zero, so A's gradient is zero at the first step only."""
+
+    def __init__(self):
+        super().__init__()
+        self.base = nn.Linear(8, 8).requires_grad_(False)
+        self.lora_A = nn.Linear(8, 2, bias=False)
+        self.lora_B = nn.Linear(2, 8, bias=False)
+        nn.init.zeros_(self.lora_B.weight)
+
+    def forward(self, x):
+        return self.base(x) + self.lora_B(self.lora_A(x)), None
+
+
+@pytest.mark.parametrize("watch_steps", [1, 2])
+def test_near_miss_compiled_lora_with_b_zero_at_the_start_is_clean(watch_steps):
+    # one step: A's grad is zero and A does not move, as for an ignored head; too little to tell,
+    # so no FZ505 on one step. Two steps: A moves at the second.
+    torch.manual_seed(0)
+    model = Lora()
+    opt = torch.optim.SGD([model.lora_A.weight, model.lora_B.weight], lr=0.1)
+    report = _train(_compiled(model), opt, steps=watch_steps, watch_steps=watch_steps)
+    assert report.ok, report.render_text()
+    assert model.lora_A.weight.grad is not None
+
+
+def test_fz505_zero_grad_records_need_two_steps_in_step_findings():
+    def rec(name, grad, changed=False):
+        return ParamRecord(name, name.rpartition(".")[0], (2,), "float32", True, 0, changed, None, grad, True)
+
+    model = nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    params = [rec("body.weight", "nonzero", True), rec("head.weight", "zero"), rec("head.bias", "zero")]
+    mods = [ModuleRecord(m, "Linear", "trainable", "train", 2, 0, 0, 0, "all") for m in ("body", "head")]
+
+    def judged(steps):
+        return F.step_findings(model, opt, params, [], mods, {}, steps, True, False, True)
+
+    (f,) = judged(2)
+    assert f.code == "FZ505" and f.target == "head" and "zero at every step" in f.message
+    assert judged(1) == []  # LoRA's A at its first step
+    # nothing trained at all (a flat loss): not a part left out of it
+    params[0] = ParamRecord("body.weight", "body", (2,), "float32", True, 0, False, None, "zero", True)
+    assert judged(2) == []
+
+
+def test_fz505_on_a_module_known_to_have_run_says_the_loss_ignores_its_output():
+    def rec(name):
+        return ParamRecord(name, name.rpartition(".")[0], (2,), "float32", True, 0, False, None, "none", False)
+
+    model = nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    params = [rec(f"{m}.{k}") for m in ("regressor", "ordinal") for k in ("weight", "bias")]
+    mods = [ModuleRecord(m, "Linear", "trainable", "train", 2, 0, 0, 0, "all") for m in ("regressor", "ordinal")]
+    (f,) = F.step_findings(model, opt, params, [], mods, {}, 2, True, False, True,
+                           ran=frozenset({"regressor", "ordinal"}))
+    assert f.target == "regressor, ordinal"
+    assert "their modules (regressor, ordinal) ran, but the loss does not depend on their output" in f.message
+    assert "not used in the forward pass" not in f.message
+    # not known to have run: every cause is named
+    (g,) = F.step_findings(model, opt, params, [], mods, {}, 2, True, False, True)
+    assert "not used in the forward pass" in g.message and "ran, but" not in g.message
+
+def test_near_miss_a_critic_whose_last_bias_gets_exactly_zero_grads_is_clean():
+    # a WGAN critic's loss, mean(D(real)) - mean(D(fake)): the last bias's grad is 1 - 1 = 0 at
+    # every step while the weight trains; zeros on part of a module are structural, not FZ505
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(critic.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            opt.zero_grad()
+            (critic(torch.randn(5, 4)).mean() - critic(torch.randn(5, 4) + 1).mean()).backward()
+            opt.step()
+    assert critic[2].bias.grad is not None and not critic[2].bias.grad.any()
+    assert {p.name: p.grad for p in w.report.params}["2.bias"] == "zero"
+    assert w.report.ok, w.report.render_text()
+
+
+def test_near_miss_a_student_distilled_from_its_own_copy_has_zero_grads_everywhere_and_no_fz505():
+    # the loss is flat for every parameter at the start (teacher == student): no part is left out of it
+    torch.manual_seed(0)
+    student = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
+    teacher = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2)).requires_grad_(False)
+    teacher.load_state_dict(student.state_dict())
+    opt = torch.optim.SGD(student.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            x = torch.randn(6, 4)
+            (student(x) - teacher(x)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert all(p.grad == "zero" for p in w.report.params if p.name.startswith("student.")), w.report.render_text()
+    assert not [f for f in w.report.findings if f.code == "FZ505"], w.report.render_text()
+
+
+# ---------------------------------------------------------------- FZ503 under BackboneFinetuning
+def _backbone_module(docs: bool):
+    L = pytest.importorskip("lightning.pytorch")
+
+    class M(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU())
+            self.head = nn.Linear(16, 3)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return nn.functional.cross_entropy(self.head(self.backbone(x)), y)
+
+        def configure_optimizers(self):
+            params = filter(lambda p: p.requires_grad, self.parameters()) if docs else self.head.parameters()
+            return torch.optim.Adam(params, lr=1e-3)
+
+    return L, M()
+
+
+@pytest.mark.parametrize("docs", [False, True])
+def test_backbone_finetuning_leaves_batchnorm_trainable_and_a_head_only_optimizer_leaves_it_out(docs):
+    L, module = _backbone_module(docs)
+    from lightning.pytorch.callbacks import BackboneFinetuning
+
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(16, 6), torch.randint(0, 3, (16,)))
+    trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        callbacks=[BackboneFinetuning(unfreeze_backbone_at_epoch=1, train_bn=False)])
+    with freezelint.watch() as w, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=4))
+    if docs:  # the near-miss: Lightning's documented optimizer takes the BatchNorm layers
+        assert w.report.ok, w.report.render_text()
+        return
+    (f,) = w.report.findings
+    assert f.code == "FZ503" and f.target == "backbone.1", w.report.render_text()
+    assert "(BackboneFinetuning) froze backbone with `BaseFinetuning.freeze(..., train_bn=True)`" in f.advice
+    assert "filter(lambda p: p.requires_grad, self.parameters())" in f.advice and "train_bn=False" in f.advice
+    assert "make_trainable" not in f.advice
+
+
+# ---------------------------------------------------------------- FZ504 once; numbers
+def test_an_optimizer_over_parameters_frozen_after_its_first_step_is_one_fz504_with_lr_as_written():
+    # trial 11 9b: a full-model step, then the model frozen and an adapter added beside it (PEFT
+    # after the optimizer): one FZ504, not one on the optimizer and one on its group
+    torch.manual_seed(0)
+    body = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    opt = torch.optim.AdamW(body.parameters(), lr=0.0022500000000000003)
+    adapter = nn.Linear(2, 2)
+    model = nn.Sequential(body, adapter)
+    with freezelint.watch(steps=3) as w:
+        for k in range(3):
+            if k == 1:
+                body.requires_grad_(False)
+            opt.zero_grad(set_to_none=False)
+            model(torch.randn(3, 4)).sum().backward()
+            opt.step()
+    fz504 = [f for f in w.report.findings if f.code == "FZ504"]
+    assert len(fz504) == 1, w.report.render_text()
+    (f,) = fz504
+    assert "AdamW lr=0.00225 weight_decay=0.01 betas=(0.9, 0.999)" in f.message, f.message
+    assert "0.0022500000000000003" not in w.report.render_text()
+    assert "by its last steps" in f.message and "requires_grad]`" in f.advice and "get_peft_model" in f.advice
+
+
+def test_near_miss_an_optimizer_holding_frozen_and_trainable_parameters_keeps_its_group_fz504():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.randn(3, 4)).sum().backward()
+    opt.step()  # state for every parameter, then the first layer frozen
+    model[0].requires_grad_(False)
+    opt.zero_grad()
+    with freezelint.watch() as w:
+        for _ in range(2):
+            opt.zero_grad(set_to_none=False)
+            model(torch.randn(3, 4)).sum().backward()
+            opt.step()
+    (f,) = [f for f in w.report.findings if f.code == "FZ504"]
+    assert f.target == "0 in param_groups[0]" and "every parameter" not in f.message, w.report.render_text()
+
+
+# ---------------------------------------------------------------- wording
+def test_grouped_findings_count_what_they_name_and_give_one_example():
+    class Parts(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(4, 4)
+            self.a, self.b, self.c, self.d = (nn.Linear(4, 4) for _ in range(4))
+
+        def forward(self, x):
+            return self.head(x)
+
+    torch.manual_seed(0)
+    model = Parts()
+    opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+    report = freezelint.audit(model, opt, batch=torch.randn(2, 4))
+    (f,) = [f for f in report.findings if f.code == "FZ503"]
+    assert f.message.startswith("8 parameters, the same way: a.weight, a.bias, b.weight and 5 more — e.g. a.weight, "
+                                "a.bias: requires_grad=True"), f.message
+    assert "alike (" not in f.message and "the first" not in f.message
+
+
+def test_fz502_on_one_module_is_singular():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    model[1].requires_grad_(False)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    report = freezelint.audit(model, opt, batch=torch.randn(3, 4))
+    (f,) = report.findings
+    assert f.code == "FZ502" and "1 (BatchNorm1d) has all parameters frozen, but runs in train mode" in f.message, f.message
