@@ -69,6 +69,8 @@ def test_eager_heads_the_loss_ignores_are_fz505_targeted_at_the_heads():
     (f,) = report.findings
     assert f.code == "FZ505" and f.target == "regressor, ordinal", report.render_text()  # not (model)
     assert ".grad stayed None at every step" in f.message and "left out of the loss" in f.message
+    # the watch saw their forwards: the cause it names is the loss, not a forward that never ran
+    assert "their modules (regressor, ordinal) ran, but the loss does not depend on their output" in f.message
 
 
 def test_near_miss_compiled_model_whose_loss_uses_every_head_is_clean():

@@ -150,6 +150,7 @@ class Watch:
         # candidate models: outermost forwarded modules (or the given model), by id
         self.roots: dict[int, nn.Module] = {}
         self._covered: dict[int, int] = {}  # id(submodule) -> id(its root)
+        self.ran: set[int] = set()  # submodules whose own forward ran (FZ505: ran, but the loss ignores it)
         self._given_sub = ({id(m) for m in model.modules()} if model is not None else None)
         # at the window's start, by id of the tensor: fingerprints of parameters and buffers, and
         # where each buffer's copy lies in one block per root and dtype (block, offset, shape):
@@ -289,14 +290,17 @@ class Watch:
         if self._active:
             raise AuditUsageError("this watch is already active")
         self._active = True
-        covered, slow = self._covered, self._on_forward
+        covered, slow, ran = self._covered, self._on_forward, self.ran
 
         def on_forward(module: nn.Module, args: Any) -> None:
             # Every module's forward comes here; a submodule of a known root (nearly all of them)
-            # needs nothing, so it costs a lookup, not a call through _guarded.
+            # needs nothing but to be noted as run, so it costs a lookup and a set add, not a call
+            # through _guarded.
             root = covered.get(id(module))
             if root is None or root == id(module):
                 slow(module, args)
+            else:
+                ran.add(id(module))
 
         # torch.compile warns that global hooks (ours) fire once more for its wrapper: the watch
         # counts on that (an outermost forward is its root's), and the user did not add them
@@ -962,7 +966,7 @@ class Watch:
         tables, the per-tensor maps. Training may go on for hours after the window (`--no-stop`,
         a watch kept in a test's scope); what the report holds is records, not tensors."""
         for held in (self.before, self.buffer_copy, self._blocks, self._fingerprinters, self._pending,
-                     self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted):
+                     self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran):
             held.clear()
 
 

@@ -498,6 +498,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     held_still: list[str] = []  # trainable parameters an lr=0 kept still: noted, not judged
     # modules no forward of a watched model reached (a model only an optimizer holds): never ran
     idle = frozenset(n for n, m in named_modules if id(m) not in w._covered and (n or labels == [""]))
+    ran = frozenset(n for n, m in named_modules if id(m) in w.ran)
     for oi, opt in enumerate(opts):
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
@@ -505,7 +506,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
-                                 refrozen=refrozen, notes=held_still, idle=idle)
+                                 refrozen=refrozen, notes=held_still, idle=idle, ran=ran)
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
     if len(trained) == 1 and w.given_model is None and not only_beside:  # names of the part that trains
         expect_frozen, expect_trainable = (in_part(w, trained[0], ps) for ps in (expect_frozen, expect_trainable))
