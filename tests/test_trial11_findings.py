@@ -296,3 +296,36 @@ def test_fz502_on_one_module_is_singular():
     report = freezelint.audit(model, opt, batch=torch.randn(3, 4))
     (f,) = report.findings
     assert f.code == "FZ502" and "1 (BatchNorm1d) has all parameters frozen, but runs in train mode" in f.message, f.message
+
+
+@pytest.mark.parametrize("case", ["built_before", "base_part", "near_miss"])
+def test_lora_adapters_left_out_of_the_optimizer_name_peft_as_the_cause(case):
+    peft = pytest.importorskip("peft")
+    from collections import OrderedDict
+
+    torch.manual_seed(0)
+    base = nn.Sequential(OrderedDict(fc1=nn.Linear(4, 8), act=nn.ReLU(), fc2=nn.Linear(8, 2)))
+    opt = torch.optim.SGD(base.parameters(), lr=0.1) if case == "built_before" else None
+    model = peft.get_peft_model(base, peft.LoraConfig(target_modules=["fc1"], r=2))
+    inner = model.base_model.model
+    inner.fc2.requires_grad_(True)
+    if case == "base_part":  # after get_peft_model, but over a part of the base model only
+        opt = torch.optim.SGD(inner.fc2.parameters(), lr=0.1)
+    elif case == "near_miss":  # the adapters in, fc2 (a base layer) left out: not PEFT's doing
+        opt = torch.optim.SGD([p for n, p in model.named_parameters() if "lora_" in n], lr=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with freezelint.watch() as w:
+            for _ in range(2):
+                model(torch.randn(5, 4)).pow(2).mean().backward()
+                opt.step()
+                opt.zero_grad()
+    fz503 = [f for f in w.report.findings if f.code == "FZ503"]
+    said = ["they are PEFT's adapters, which get_peft_model adds as new parameters" in f.message for f in fz503]
+    if case == "near_miss":
+        assert said == [False] and all("lora_" not in n for n in fz503[0].names), w.report.render_text()
+        return
+    adapters = [f for f in fz503 if all("lora_" in n for n in f.names)]
+    assert len(adapters) == 1 and "build the optimizer after get_peft_model" in adapters[0].advice, \
+        w.report.render_text()
+    assert "they are PEFT's adapters, which get_peft_model adds as new parameters" in adapters[0].message

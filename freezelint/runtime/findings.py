@@ -7,6 +7,8 @@ stale grad is non-zero); BatchNorm statistics move in train mode whatever requir
 
 from __future__ import annotations
 
+import sys
+
 from collections import defaultdict
 from typing import Any, Mapping, Sequence
 
@@ -338,14 +340,19 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 cause = ("they were unfrozen after the optimizer was built: FZ303 in the code" if seen else
                          "the optimizer was built from only part of the model, or they were unfrozen after it "
                          "was built: FZ303 in the code")
+                advice = ("unfreeze them before the optimizer is built (a framework's trainer builds it when "
+                          "training starts), add them to it (`optimizer.add_param_group(...)`), or freeze them")
+                if _peft_adapters(model, [p.module for p in ps]):
+                    cause = ("they are PEFT's adapters, which get_peft_model adds as new parameters: an optimizer "
+                             "built before it, or over the base model's parameters, leaves them out")
+                    advice = ("build the optimizer after get_peft_model, over the parameters that require grad "
+                              "(`[p for p in model.parameters() if p.requires_grad]`)")
                 out.append(AuditFinding(
                     "FZ503", names[0] if len(names) == 1 else _label(top),
                     f"{listed(names)}: requires_grad=True but in no param group"
                     f"{' of any of the ' + str(among) + ' optimizers' if among > 1 else ''}, so never "
                     f"updated; their .grad accumulates unless the loop clears the model's grads "
-                    f"(optimizer.zero_grad() clears only its own) ({cause})",
-                    "unfreeze them before the optimizer is built (a framework's trainer builds it when training "
-                    "starts), add them to it (`optimizer.add_param_group(...)`), or freeze them", _several(names)))
+                    f"(optimizer.zero_grad() clears only its own) ({cause})", advice, _several(names)))
 
     # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the
     # watch): it trains nothing, whatever its state (a GAN whose toggle freezes the wrong network)
@@ -600,6 +607,25 @@ def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str
                           f"{'all ' if n == len(wrong) else ''}{n} {'is' if n == 1 else 'are'} {what}")
             todo.append(fix)
     return ", ".join(counts), "; ".join(todo)
+
+
+def _peft_adapters(model: nn.Module, modules: list[str]) -> bool:
+    """Every one of these modules (names in `model`) is, or lies inside, one of PEFT's tuner layers
+    (a LoRA Linear's lora_A / lora_B, an adapter's own): parameters get_peft_model created. Only
+    where peft is already imported: a model of it has imported it."""
+    tuners = sys.modules.get("peft.tuners.tuners_utils")
+    base = getattr(tuners, "BaseTunerLayer", None)
+    if base is None or not modules:
+        return False
+    for name in set(modules):
+        parts = name.split(".") if name else []
+        try:
+            chain = [model.get_submodule(".".join(parts[:i])) for i in range(len(parts), 0, -1)]
+        except AttributeError:
+            return False
+        if not any(isinstance(m, base) for m in chain):
+            return False
+    return True
 
 
 def _whole_part(top: str, names: list[str], params: list[ParamRecord]) -> str:
