@@ -67,7 +67,7 @@ def roll_call(group: Any = None) -> None:
             f"started by freezelint is not watched (a launcher that starts the other ranks itself with `python "
             f"script.py`, as Lightning's strategy=\"ddp\" does, runs them unwatched); start every rank under "
             f"freezelint (`torchrun --nproc-per-node N -m freezelint run script.py`) or call freezelint.watch() "
-            f"inside the script") from None
+            f"inside the script (else the ranks' training differs: a freeze made on some ranks only)") from None
 
 
 def _ranks(ranks: list[int]) -> str:
