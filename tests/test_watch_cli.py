@@ -49,6 +49,18 @@ def test_examples_real_loop_mistake_and_its_fixed_twin_exit_1_and_0(cli, tmp_pat
     assert fixed.out.startswith("freeze audit: OK — 2 steps")
 
 
+def test_examples_unfreeze_at_epoch_1_is_caught_by_no_stop_in_a_later_window(cli, tmp_path):
+    # the unfreeze after the first window (steps 1-2): only a later window can see it
+    args = ("run", "--no-stop")
+    bug = cli(tmp_path, *args, str(ROOT / "examples" / "watch" / "finetune_loop.py"), "--unfreeze-after", "3")
+    assert bug.code == 1 and "epoch 1" in bug.out, bug.out + bug.err  # trained to the end
+    first, later = bug.out.split("freeze audit:")[1:]
+    assert first.startswith(" OK") and "FZ503 trainable-not-optimized [layer4]" in later
+    assert "note: a later window, from step 5: by step 4, 15 parameters were newly trainable" in later
+    fixed = cli(tmp_path, *args, str(ROOT / "examples" / "watch" / "finetune_loop_fixed.py"), "--unfreeze-after", "3")
+    assert fixed.code == 0 and fixed.out.count("freeze audit: OK") == 2, fixed.out + fixed.err
+
+
 def test_examples_distillation_teacher_left_in_train_mode_and_its_fixed_twin_exit_1_and_0(cli, tmp_path):
     bug = cli(tmp_path, "run", str(ROOT / "examples" / "watch" / "distill.py"))
     assert bug.code == 1, bug.out + bug.err

@@ -6,6 +6,8 @@ gets gradients but is in no param group: it never trains. Nothing raises, the lo
 
     freezelint run examples/watch/finetune_loop.py          # exit 1: FZ503 on layer4
     freezelint run examples/watch/finetune_loop_fixed.py    # exit 0
+    freezelint run --no-stop examples/watch/finetune_loop.py --unfreeze-after 3
+        # exit 1: the unfreeze comes after the first window (epoch 1); a later window judges it
 
 finetune_loop_fixed.py is the twin: it adds the layer to the optimizer when it unfreezes it.
 """
