@@ -208,6 +208,32 @@ def test_hf_trainer_unfreeze_in_a_callback_at_epoch_1_is_judged_in_a_later_windo
         later[0].render_text()
 
 
+@pytest.mark.parametrize("where", ["module", "callback", "near_miss"])
+def test_freezing_code_in_a_hook_lightning_2_never_calls_gets_a_note(where):
+    # trial 11: a public script unfroze its encoder in on_epoch_start, which Lightning 2 dropped
+    L = pytest.importorskip("lightning.pytorch")
+    hook = "on_train_epoch_start" if where == "near_miss" else "on_epoch_start"
+
+    def unfreeze(self, *args):
+        module = args[-1] if args else self
+        if module.current_epoch == 1:
+            module.backbone.requires_grad_(True)
+
+    _, base = _lightning_module(freeze_in_init=True, forget_in_optimizer=False)
+    module = type("Classifier", (type(base),), {hook: unfreeze} if where != "callback" else {})()
+    callback = type("Unfreeze", (L.Callback,), {hook: unfreeze})() if where == "callback" else L.Callback()
+    torch.manual_seed(0)
+    with freezelint.watch() as w:
+        _fit_epochs(L, module, callback, epochs=1)
+    dead = [n for n in w.report.notes if "never calls" in n]
+    if where == "near_miss":
+        assert dead == [], w.report.notes
+        return
+    owner = "Unfreeze" if where == "callback" else "Classifier"
+    assert len(dead) == 1 and dead[0].startswith(f"`{owner}.on_epoch_start` changes what trains, but Lightning "), dead
+    assert "(removed in 2.0): that code does not run; rename it `on_train_epoch_start`" in dead[0]
+
+
 def test_lightning_step_calling_the_parts_judges_the_module_under_its_own_names():
     # training_step calls self.backbone and self.head, never self(x): the LightningModule above
     # them (Lightning's frames hold it) is the one model, so expectations name its parts

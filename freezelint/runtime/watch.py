@@ -51,7 +51,7 @@ from freezelint.runtime.fingerprint import Fingerprinter, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError
 from freezelint.runtime.tree import Tree, walk
-from freezelint.runtime.watch_models import held_params, idle_optimizers, remember_names
+from freezelint.runtime.watch_models import dead_lightning_hooks, held_params, idle_optimizers, remember_names
 from freezelint.runtime.watch_report import halted, judge, stats_moved_while_frozen
 
 
@@ -949,6 +949,7 @@ class Watch:
             late = self._added_late()
             if late:
                 self._report.notes.append(late)
+            self._report.notes.extend(dead_lightning_hooks(list(self.roots.values())))
         except AuditUsageError as e:
             self.error = e
             return

@@ -8,7 +8,9 @@ frozen encoder, a value head left out of the optimizer), and the names the repor
 from __future__ import annotations
 
 import gc
+import inspect
 import os
+import re
 import sys
 import types
 from inspect import CO_OPTIMIZED
@@ -402,6 +404,46 @@ def finetuning_callbacks() -> list[str]:
         return []
     return sorted({type(o).__name__ for o in gc.get_referrers(*classes) if isinstance(type(o), type)
                    and any(issubclass(type(o), b) for b in classes)})
+
+
+# Hooks Lightning 2.0 stopped calling without a word (its *_epoch_end hooks raise instead), and the
+# hook that runs at that point now
+_DEAD_HOOKS = {"on_epoch_start": "on_train_epoch_start", "on_epoch_end": "on_train_epoch_end",
+               "on_batch_start": "on_train_batch_start", "on_batch_end": "on_train_batch_end",
+               "on_pretrain_routine_start": "on_fit_start", "on_pretrain_routine_end": "on_fit_start"}
+_FREEZE_WORDS = re.compile(r"requires_grad|freeze|\.train\(|\.eval\(|add_param_group")
+
+
+def dead_lightning_hooks(models: list[nn.Module]) -> list[str]:
+    """Notes on freezing code in a hook the running Lightning (2.0 or later) never calls, defined
+    by a watched LightningModule or one of its trainer's callbacks (`on_epoch_start` unfreezing
+    the backbone: the backbone never unfreezes). Read off the live objects: the Lightning that runs
+    is the one that decides, so a project still on Lightning 1.x is never told this."""
+    notes: list[str] = []
+    for pkg in ("lightning.pytorch", "pytorch_lightning"):
+        mod = sys.modules.get(pkg)
+        module_cls = getattr(mod, "LightningModule", None)
+        version = getattr(mod, "__version__", None) or getattr(sys.modules.get(pkg.split(".")[0]), "__version__", "")
+        if not isinstance(module_cls, type) or not str(version)[:1].isdigit() or int(str(version).split(".")[0]) < 2:
+            continue
+        for model in models:
+            if not isinstance(model, module_cls):
+                continue
+            trainer = getattr(model, "_trainer", None)
+            for obj in [model, *(getattr(trainer, "callbacks", None) or [])]:
+                for hook, now in _DEAD_HOOKS.items():
+                    owner = next((c for c in type(obj).__mro__ if hook in vars(c)), None)
+                    if owner is None or owner.__module__.split(".")[0] in ("lightning", "pytorch_lightning"):
+                        continue
+                    try:
+                        source = inspect.getsource(vars(owner)[hook])
+                    except (OSError, TypeError):
+                        continue
+                    if _FREEZE_WORDS.search(source):
+                        notes.append(f"`{owner.__name__}.{hook}` changes what trains, but Lightning {version} never "
+                                     f"calls `{hook}` (removed in 2.0): that code does not run; rename it "
+                                     f"`{now}`")
+    return notes
 
 
 def bystanders(w: "Watch", models: list[nn.Module],
