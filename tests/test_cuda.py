@@ -142,34 +142,14 @@ def test_cuda_inductor_compiled_model_is_audited_and_watched_under_its_own_names
 
 @pytest.mark.parametrize("forget", [False, True])
 def test_cuda_lightning_fit_on_the_gpu_is_watched(forget):
-    L = pytest.importorskip("lightning.pytorch")
+    from test_watch_frameworks import _lightning_module
 
-    class Classifier(L.LightningModule):
-        def __init__(self):
-            super().__init__()
-            self.backbone = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU())
-            self.head = nn.Linear(16, 3)
-            self.backbone.requires_grad_(False)
-            self.backbone.eval()
-
-        def forward(self, x):
-            return self.head(self.backbone(x))
-
-        def training_step(self, batch, _):
-            x, y = batch
-            return nn.functional.cross_entropy(self(x), y)
-
-        def configure_optimizers(self):
-            if forget:  # unfreezes the backbone here, but hands the optimizer the head alone
-                self.backbone.requires_grad_(True)
-                return torch.optim.Adam(self.head.parameters(), lr=1e-2)
-            return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=1e-2)
-
+    # forget: the backbone trainable, the optimizer over the head alone
+    L, module = _lightning_module(freeze_in_init=not forget, forget_in_optimizer=forget)
     torch.manual_seed(0)
     data = torch.utils.data.TensorDataset(torch.randn(24, 6), torch.randint(0, 3, (24,)))
     trainer = L.Trainer(max_steps=3, accelerator="gpu", devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
-    module = Classifier()
     with freezelint.watch() as w, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=4))
