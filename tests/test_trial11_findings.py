@@ -83,7 +83,7 @@ def test_near_miss_compiled_model_whose_loss_uses_every_head_is_clean():
     model = Used()
     report = _train(_compiled(model), torch.optim.Adam(model.parameters(), lr=1e-2))
     assert report.ok, report.render_text()
-    assert all(p.grad == "nonzero" for p in report.params)  # changed: their grads are not read
+    assert all(p.grad == "nonzero" for p in report.params)  # counted (compiled), and nonzero
 
 
 class Lora(nn.Module):
@@ -112,6 +112,91 @@ def test_near_miss_compiled_lora_with_b_zero_at_the_start_is_clean(watch_steps):
     assert model.lora_A.weight.grad is not None
 
 
+
+# -------------------------------------- compiled, and moved anyway by weight decay or momentum
+def _adamw_no_decay_on_biases(model):
+    named = list(model.named_parameters())
+    return torch.optim.AdamW([{"params": [p for n, p in named if n.endswith("weight")], "weight_decay": 0.01},
+                              {"params": [p for n, p in named if n.endswith("bias")], "weight_decay": 0.0}],
+                             lr=1e-2)
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda m: torch.optim.AdamW(m.parameters(), lr=1e-2, weight_decay=0.01),
+    _adamw_no_decay_on_biases,  # the heads' weights move, their biases do not
+    lambda m: torch.optim.SGD(m.parameters(), lr=1e-2, momentum=0.9, weight_decay=1e-4),
+], ids=["adamw", "adamw-no-decay-on-biases", "sgd-momentum-decay"])
+def test_compiled_heads_the_loss_ignores_moved_by_weight_decay_are_fz505(make_opt):
+    torch.manual_seed(0)
+    model = Heads()
+    before = model.regressor.weight.detach().clone()
+    report = _train(_compiled(model), make_opt(model))
+    assert not torch.equal(before, model.regressor.weight)  # decay moved it: "unchanged" cannot see it
+    (f,) = report.findings
+    assert f.code == "FZ505" and f.target == "regressor, ordinal", report.render_text()
+    assert set(f.names) == {f"{m}.{k}" for m in ("regressor", "ordinal") for k in ("weight", "bias")}
+    assert "yet no gradient reached them over 2 steps" in f.message and "unchanged" not in f.message
+    assert "weight decay or momentum moves them anyway" in f.message
+    grads = {p.name: p.grad for p in report.params}
+    assert grads["regressor.weight"] == "zero" and grads["classifier.weight"] == "nonzero"
+
+
+def test_audit_of_a_compiled_model_finds_a_head_moved_by_weight_decay():
+    torch.manual_seed(0)
+    model = Heads()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = freezelint.audit(_compiled(model), torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.01),
+                                  batch=torch.randn(4, 8), loss_fn=lambda out, batch: out[0].sum())
+    (f,) = report.findings
+    assert f.code == "FZ505" and f.target == "regressor, ordinal", report.render_text()
+    assert "no gradient reached them" in f.message
+
+
+def test_near_miss_compiled_lora_under_adamw_with_decay_is_clean():
+    # lora_A's grad is zero at the first step only (B starts at zero) while decay moves it: the
+    # count at the second step clears it
+    torch.manual_seed(0)
+    model = Lora()
+    opt = torch.optim.AdamW([model.lora_A.weight, model.lora_B.weight], lr=0.1, weight_decay=0.01)
+    report = _train(_compiled(model), opt)
+    assert report.ok, report.render_text()
+    assert {p.name: p.grad for p in report.params}["lora_A.weight"] == "nonzero"
+
+
+def test_near_miss_compiled_module_with_one_zero_grad_under_decay_is_clean():
+    # a WGAN critic: its last bias cancels between the real and fake terms (grad exactly zero at
+    # every step) while its weight learns: not a module the loss ignores
+    class Critic(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Linear(8, 8)
+            self.out = nn.Linear(8, 1)
+
+        def forward(self, x):
+            score = self.out(self.body(x).relu())
+            return (score[:2].mean() - score[2:].mean()).reshape(1), None
+
+    torch.manual_seed(0)
+    model = Critic()
+    report = _train(_compiled(model), torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.01))
+    grads = {p.name: p.grad for p in report.params}
+    assert grads["out.bias"] == "zero" and grads["out.weight"] == "nonzero", grads
+    assert report.ok, report.render_text()
+
+
+def test_eager_steps_do_not_count_trainable_grads(monkeypatch):
+    # the count is for compiled graphs only: an eager fine-tune pays no pass over its grads
+    counted = []
+    real = torch.count_nonzero
+    monkeypatch.setattr(torch, "count_nonzero", lambda t, *a, **k: counted.append(t.shape) or real(t, *a, **k))
+    monkeypatch.setattr("freezelint.runtime.watch.compiled_graphs", lambda: False)
+    torch.manual_seed(0)
+    model = Heads()
+    report = _train(model, torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.01))
+    assert [f.code for f in report.findings] == ["FZ505"]  # None grads: eager's own proof
+    assert counted == []
+
 def test_fz505_zero_grad_records_need_two_steps_in_step_findings():
     def rec(name, grad, changed=False):
         return ParamRecord(name, name.rpartition(".")[0], (2,), "float32", True, 0, changed, None, grad, True)
@@ -127,6 +212,11 @@ def test_fz505_zero_grad_records_need_two_steps_in_step_findings():
     (f,) = judged(2)
     assert f.code == "FZ505" and f.target == "head" and "zero at every step" in f.message
     assert judged(1) == []  # LoRA's A at its first step
+    # moved (weight decay) with a zero grad at every step: the same finding, worded for a change
+    moved = [params[0], rec("head.weight", "zero", True), rec("head.bias", "zero")]
+    (g,) = F.step_findings(model, opt, moved, [], mods, {}, 2, True, False, True)
+    assert g.target == "head" and "no gradient reached them" in g.message
+    assert F.step_findings(model, opt, moved, [], mods, {}, 1, True, False, True) == []
     # nothing trained at all (a flat loss): not a part left out of it
     params[0] = ParamRecord("body.weight", "body", (2,), "float32", True, 0, False, None, "zero", True)
     assert judged(2) == []

@@ -47,7 +47,12 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
         "observes": ("A parameter with `requires_grad=True` in a param group with a learning rate that did not "
                      "change at all, because no gradient ever reached it; the watch says when the module holding "
                      "it never ran its forward. One in a group with `lr=0` is held still by that setting (a stage "
-                     "of a schedule not reached yet, a warmup from 0): the report notes it, and it is no finding."),
+                     "of a schedule not reached yet, a warmup from 0): the report notes it, and it is no finding. "
+                     "Under `torch.compile` the compiled backward hands such a parameter an all-zero gradient "
+                     "instead of none, and weight decay or momentum then moves it without any learning: there the "
+                     "gradients are counted at every step, and a module whose gradients were all zero at every "
+                     "step is reported, moved or not (two steps or more: LoRA's `lora_A` gets a zero gradient at "
+                     "the first step only)."),
         "why": ("Something you meant to train is not training: it is not used in the forward pass, or the "
                 "graph is cut by `detach()` or `torch.no_grad()`, or it sits in a block run through "
                 "`torch.utils.checkpoint(..., use_reentrant=True)` none of whose inputs require grad (the "

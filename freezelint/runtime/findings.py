@@ -203,8 +203,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     watch) names the modules whose forward never ran while watched, so FZ505 can say that of them;
     `ran` (None: not known) the modules whose own forward ran, so FZ505 on their parameters can say
     that the loss ignores their output rather than list every way a module is left out. A trainable
-    parameter's `grad` of "zero" (the watch reads it only for those left unchanged) was an all-zero
-    tensor: FZ505 of its own over two steps or more."""
+    parameter's `grad` of "zero" was an all-zero tensor (read for those left unchanged; under
+    torch.compile for every one at every step, so a changed one's "zero" held at every step): FZ505
+    of its own over two steps or more."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -430,14 +431,24 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     own: dict[str, int] = defaultdict(int)
     for p in params:
         own[p.module] += 1
-    trained_some = any(p.changed and p.requires_grad and p.group is not None for p in params)
+    trained_some = any(p.changed and p.requires_grad and p.group is not None and p.grad != "zero" for p in params)
     unreached = [p for ps in still.values() if all(p.grad == "none" for p in ps) for p in ps]
     zeroed = [p for m, ps in still.items() if steps > 1 and trained_some and len(ps) == own[m]
               and any(p.grad == "zero" for p in ps) and all(p.grad in ("none", "zero") for p in ps) for p in ps]
+    # Under torch.compile the watch counts trainable grads at every step: a module whose grads were
+    # all zero at every step, moved all the same by weight decay or momentum, is the same mistake
+    # (a changed parameter's grad is "zero" only from that count).
+    mine: dict[str, list[ParamRecord]] = defaultdict(list)
+    for p in params:
+        mine[p.module].append(p)
+    decayed = [p for ps in mine.values() if steps > 1 and trained_some
+               and any(p.changed and p.grad == "zero" for p in ps)
+               and all(p.requires_grad and p.group is not None and p.grad in ("none", "zero")
+                       and not _zero(owner(p)[2].get("lr")) for p in ps) for p in ps]
     unused = [p for p in unreached if p.module in idle]
     ignored = [p for p in unreached if p.module not in idle and ran is not None and p.module in ran]
     rest = [p for p in unreached if p.module not in idle and not (ran is not None and p.module in ran)]
-    for ps in (unused, ignored, rest, zeroed):
+    for ps in (unused, ignored, rest, zeroed, decayed):
         if not ps:
             continue
         names = [p.name for p in ps]
@@ -453,6 +464,11 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"module{'' if one else 's'} ({shown}) ran, but the loss does not depend on "
                    f"{'its' if one else 'their'} output (left out of the loss, or cut from it by torch.no_grad() "
                    f"or detach())")
+        elif ps is decayed:
+            why = ("their gradient was all zeros at every step: the loss does not depend on them (a head whose "
+                   "output the loss ignores, say); a compiled graph (torch.compile) hands out zeros where eager "
+                   "autograd leaves None, and the optimizer's weight decay or momentum moves them anyway, so "
+                   "they change without learning")
         elif ps is zeroed:
             why = ("their gradient was zero at every step (no step moved them, and the last one's .grad was "
                    "all zeros): the loss does not depend on them (a head whose output the loss ignores, say); a "
@@ -467,7 +483,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             where = ", ".join(_label(m) for m in tops)
         out.append(AuditFinding(
             "FZ505", where,
-            f"{listed(names)}: requires_grad=True and in the optimizer, yet unchanged {over}; {why}",
+            f"{listed(names)}: requires_grad=True and in the optimizer, yet "
+            + (f"no gradient reached them {over}" if ps is decayed else f"unchanged {over}") + f"; {why}",
             "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
             "until then), otherwise make the loss depend on them"
             + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""),

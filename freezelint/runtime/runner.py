@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
 from typing import Any, Callable, Iterable
 
@@ -115,16 +116,28 @@ def _distributed(model: nn.Module, process_group: Any) -> Distributed | None:
     return spread if spread.data_parallel or spread.world > 1 else None
 
 
+def compiled_graphs() -> bool:
+    """Whether torch.compile has built a graph in this process: a compiled backward hands a
+    parameter the loss ignores an all-zero grad where eager autograd leaves None, and weight decay
+    or momentum then moves it, so only counting its grad's nonzeros shows that nothing reached it.
+    Never imports dynamo: a process that has not loaded it has compiled nothing."""
+    dynamo = sys.modules.get("torch._dynamo.utils")
+    counters = getattr(dynamo, "counters", None)
+    return bool(counters and counters.get("stats", {}).get("unique_graphs"))
+
+
 def _grad_states(params: list[torch.Tensor], track: frozenset[int] = frozenset()) -> list[str]:
     """'none', 'zero' or 'nonzero' per parameter. Only grads of frozen parameters (they explain
-    FZ501) and of those in `track` (expected to train) are read; another trainable parameter's
-    grad counts as 'nonzero' without a pass over it."""
+    FZ501), of those in `track` (expected to train), and under torch.compile of every parameter
+    (see compiled_graphs) are read; another trainable parameter's grad counts as 'nonzero' without
+    a pass over it."""
     out = ["none"] * len(params)
     counts, idx = [], []
+    every = compiled_graphs()
     for i, p in enumerate(params):
         if p.grad is None:
             continue
-        if p.requires_grad and i not in track:
+        if p.requires_grad and i not in track and (not every or p.grad.layout != torch.strided):
             out[i] = "nonzero"
         else:  # a shard's own elements: a DTensor's count would be a collective
             counts.append(torch.count_nonzero(fsdp.local(p.grad)).reshape(1))

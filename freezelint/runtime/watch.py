@@ -49,7 +49,7 @@ from freezelint.runtime.distributed import roll_call
 from freezelint.runtime.findings import listed
 from freezelint.runtime.fingerprint import Fingerprinter, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
-from freezelint.runtime.runner import AuditUsageError
+from freezelint.runtime.runner import AuditUsageError, compiled_graphs
 from freezelint.runtime.tree import Tree, walk
 from freezelint.runtime.watch_models import dead_lightning_hooks, held_params, idle_optimizers, remember_names
 from freezelint.runtime.watch_report import halted, judge, stats_moved_while_frozen
@@ -88,6 +88,8 @@ class WindowComplete(BaseException):
 
 _requires_grad = attrgetter("requires_grad")
 _COMPILE_WARNING = r"Using `torch\.compile\(module\)` when there are global hooks on modules"
+
+
 # how long the window waits for an optimizer that holds a forwarded model and has not stepped: until
 # the others have stepped this many times its `steps` (a WGAN's critic: 5 per generator step)
 _WAIT_FOR = 50
@@ -790,18 +792,25 @@ class Watch:
         for pid in unheld:  # trainable, in no optimizer seen so far (FZ503 if still so at the end)
             self.unheld_at.setdefault(pid, []).append((self._posts, self.counts[id(opt)]))
         held = held_params(opt)
-        frozen_with_grad = []
+        read = []  # grads to count: a frozen parameter's, and under torch.compile a trainable one's
+        compiled = compiled_graphs()
         for p in held:
             if p.requires_grad:
                 self.trained.add(id(p))
                 if p.grad is not None:
-                    self.grad_seen[id(p)] = "nonzero"
+                    # A compiled backward hands a parameter the loss ignores an all-zero grad, not
+                    # None, and weight decay or momentum then moves it anyway: only counting proves
+                    # that no gradient reached it. Once nonzero, a grad is not read again.
+                    if compiled and self.grad_seen.get(id(p)) != "nonzero" and p.grad.layout == torch.strided:
+                        read.append(p)
+                    else:
+                        self.grad_seen[id(p)] = "nonzero"
             elif p.grad is not None:
-                frozen_with_grad.append(p)
-        if frozen_with_grad:
+                read.append(p)
+        if read:
             # this rank's shard of each grad: counting a DTensor's would be a collective
-            counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for p in frozen_with_grad]).tolist()
-            for p, c in zip(frozen_with_grad, counts):
+            counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for p in read]).tolist()
+            for p, c in zip(read, counts):
                 if c:
                     self.grad_seen[id(p)] = "nonzero"
                 elif self.grad_seen.get(id(p)) != "nonzero":
