@@ -67,6 +67,52 @@ def test_the_message_names_the_model_its_batchnorm_layers_and_the_train_mode(cli
     assert "the train mode a new model starts in" in msg and "after every `model.train()`" in msg
 
 
+
+# accelerate's cv_example, as written: timm's resnet50d frozen but its classifier, model.train() each epoch
+CV_EXAMPLE = """\
+import torch
+from timm import create_model
+
+model = create_model({args})
+for param in model.parameters():
+    param.requires_grad = False
+for param in model.get_classifier().parameters():
+    param.requires_grad = True
+optimizer = torch.optim.Adam(params=model.parameters(), lr=3e-2 / 25)
+for epoch in range(2):
+    model.train()
+    for x, y in loader:
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+"""
+
+
+@pytest.mark.parametrize("args,want", [
+    ('"resnet50d", pretrained=True, num_classes=10', 55),
+    ('"tf_efficientnet_b4.ns_jft_in1k", pretrained=True', 96),  # a pretrained tag: the architecture's layers
+    ('model_name="seresnext50_32x4d"', 53),
+    ('"resnet50d", pretrained=True, norm_layer=torch.nn.GroupNorm', None),  # its own norm layers: not known
+    ('"vit_base_patch16_224", pretrained=True', None),  # LayerNorm only
+    ('"resnet50_not_in_the_table", pretrained=True', None),  # unknown: never guessed
+])
+def test_popular_timm_models_frozen_whole_and_trained_in_train_mode(cli, tmp_path, args, want):
+    found = _messages(cli, tmp_path, CV_EXAMPLE.format(args=args))
+    if want is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and found[0][0] == 6, found
+        assert f"its {want} BatchNorm layers" in found[0][1]
+
+
+def test_the_table_decodes_only_the_entries_read():
+    from freezelint.check import submodule_table
+
+    fresh = submodule_table._Table({"a": '{"bn": ["bn1"]}', "b": "not json: never read"})
+    assert "b" in fresh and len(fresh) == 2 and fresh["a"] == {"bn": ["bn1"]}
+    assert fresh.get("missing") is None
+
 def test_a_freeze_noqa_keeps_adabn_style_adaptation(cli, tmp_path):
     text = ("import torch\nimport torchvision\n\nmodel = torchvision.models.resnet18()\n"
             "model.requires_grad_(False)\n"

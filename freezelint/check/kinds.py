@@ -67,6 +67,8 @@ def _factory_key(q: str, call: cst.Call) -> str:
     """The submodule table's key for a factory call: `timm.create_model:vit_base_patch16_224`."""
     if q in ("timm.create_model", "timm.models.create_model"):
         name = call_arg(call, 0, "model_name")
+        if any(a.keyword is not None and a.keyword.value == "norm_layer" for a in call.args):
+            return q  # another norm layer than the table's model holds: not that model
         if isinstance(name, cst.SimpleString):
             value = name.evaluated_value
             if isinstance(value, str):
@@ -82,7 +84,7 @@ ALTERNATIVES = "|"
 def _submodule(base: Kind, attr: str) -> Kind | None:
     """`attr` of a known model (or of one of its submodules), from the generated table: a Module,
     a Parameter, or None (not in the table, or deeper than it goes)."""
-    from freezelint.check.submodule_table import TABLE  # loaded on first use (~40 kB)
+    from freezelint.check.submodule_table import TABLE  # loaded on first use
 
     entries = [TABLE.get(f) for f in (base.factory or "").split(ALTERNATIVES)]
     if not entries or any(e is None for e in entries):
