@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e6da1fb0b0902555a27ba6f65ebd698c'
+RULES_DIGEST = 'fd3fe497832a3b634cdde417bb95d01c'
 
 GATES = {
     'FZ002': (
@@ -55,6 +55,11 @@ GATES = {
         ('requires_grad',),
         ('\\.requires_grad(?:_\\(|[ \\t]*=[^=])',),
         ('for[ \\t]',),
+    ),
+    'FZ111': (
+        ('get_peft_model',),
+        ('get_peft_model\\(',),
+        ('For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice',),
     ),
     'FZ201': (
         ('.eval(', '.train('),

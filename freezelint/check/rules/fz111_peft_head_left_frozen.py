@@ -1,0 +1,306 @@
+"""FZ111 peft-head-left-frozen: `get_peft_model` on a task model, its new head left frozen."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+import libcst as cst
+
+from freezelint.check.events import unwrap_self_returning
+from freezelint.check.facts import Facts, MethodCall, Scope
+from freezelint.check.rules.base import UNFREEZES, Example, Finding, Rule, code_of
+from freezelint.check.syntax import call_arg, dotted
+
+_GET_PEFT_MODEL = frozenset({"peft.get_peft_model", "peft.mapping.get_peft_model",
+                             "peft.mapping_func.get_peft_model"})
+# transformers classes that put a new, randomly initialised head on a pretrained body, and the
+# task_type under which PEFT trains a copy of it (None: only modules_to_save does)
+_HEAD_CLASS = re.compile(r"For(SequenceClassification|TokenClassification|QuestionAnswering|"
+                         r"ImageClassification|AudioClassification|VideoClassification|MultipleChoice)$")
+_TASK_TYPE = {"SequenceClassification": "SEQ_CLS", "TokenClassification": "TOKEN_CLS",
+              "QuestionAnswering": "QUESTION_ANS"}
+_HEAD_NAME = {"QuestionAnswering": "qa_outputs"}  # else `classifier` (`score` on decoder-only models)
+# Prompt-learning configs train no copy of the model's modules either way: another matter.
+_PROMPT_CONFIGS = frozenset({"PromptTuningConfig", "PrefixTuningConfig", "PromptEncoderConfig",
+                             "MultitaskPromptTuningConfig", "AdaptionPromptConfig", "CPTConfig"})
+_HEAD_WORDS = re.compile(r"classifier|score|qa_outputs|head|pooler|projector", re.I)
+_UNFREEZE = re.compile(UNFREEZES)
+
+
+class PeftHeadLeftFrozen(Rule):
+    code = "FZ111"
+    words = ("get_peft_model",)
+    triggers = (r"get_peft_model\(",)
+    requires = (r"For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice",)
+    what = ("Finds `get_peft_model(model, config)` on a transformers task model (`...ForSequenceClassification`, "
+            "`...ForTokenClassification`, `...ForQuestionAnswering`, `...ForImageClassification`, ...) with a "
+            "config that sets neither `task_type` nor `modules_to_save`.")
+    why = (
+        "`get_peft_model` freezes every parameter of the model except the adapters it adds. A task model "
+        "built from a pretrained body gets a new head (`classifier`, `score`, `qa_outputs`) initialised at "
+        "random; only `task_type=\"SEQ_CLS\"` (`\"TOKEN_CLS\"`, `\"QUESTION_ANS\"`) or `modules_to_save` makes "
+        "PEFT train a copy of it. Without either, the head stays at its random initialisation through the "
+        "whole fine-tune: training runs, the adapters learn to feed a random projection, and the metrics "
+        "stay near chance or well below what the model can reach. Nothing raises or warns."
+    )
+    notes = (
+        "The model and the config must be built in the same function as the call or at module level, "
+        "from `transformers` and `peft` classes: a config from a helper, `**kwargs`, a `task_type` or "
+        "`modules_to_save` given in any form, a config attribute set later, `target_modules` that name "
+        "the head (or are not a literal list), `inference_mode=True` or any unfreeze in the same body "
+        "(`requires_grad = True` on the head) keep it silent. A checkpoint that already holds a trained "
+        "head you mean to keep fixed is the one case where this is intended: say so with a noqa comment."
+    )
+    bad = [
+        Example(
+            """
+            from peft import LoraConfig, get_peft_model
+            from transformers import AutoModelForSequenceClassification
+
+            model = AutoModelForSequenceClassification.from_pretrained("roberta-base", num_labels=3)
+            config = LoraConfig(r=8, lora_alpha=16, target_modules=["query", "value"])
+            model = get_peft_model(model, config)  # expect: FZ111
+            """,
+            instead="""
+            from peft import LoraConfig, get_peft_model
+            from transformers import AutoModelForSequenceClassification
+
+            model = AutoModelForSequenceClassification.from_pretrained("roberta-base", num_labels=3)
+            config = LoraConfig(task_type="SEQ_CLS", r=8, lora_alpha=16, target_modules=["query", "value"])
+            model = get_peft_model(model, config)  # PEFT trains a copy of `classifier`
+            """,
+        ),
+        Example(
+            """
+            import peft
+            import transformers
+
+            def create_peft_model(args):
+                model = transformers.ViTForImageClassification.from_pretrained(args.model, num_labels=10)
+                return peft.get_peft_model(  # expect: FZ111
+                    model, peft.LoraConfig(r=16, target_modules=["query", "value"], lora_dropout=0.1))
+            """,
+            instead="""
+            import peft
+            import transformers
+
+            def create_peft_model(args):
+                model = transformers.ViTForImageClassification.from_pretrained(args.model, num_labels=10)
+                return peft.get_peft_model(
+                    model, peft.LoraConfig(r=16, target_modules=["query", "value"], lora_dropout=0.1,
+                                           modules_to_save=["classifier"]))
+            """,
+        ),
+        Example(
+            """
+            from peft import LoraConfig, get_peft_model
+            from transformers import ViTForImageClassification
+
+            base_model = ViTForImageClassification.from_pretrained("google/vit-base-patch16-224-in21k")
+            lora_config = LoraConfig(init_lora_weights="gaussian", target_modules="all-linear")
+
+            def lora_model():
+                return get_peft_model(base_model, lora_config)  # expect: FZ111
+            """
+        ),
+        Example(
+            """
+            from peft import IA3Config, get_peft_model
+            from transformers import AutoModelForQuestionAnswering
+
+            base = AutoModelForQuestionAnswering.from_pretrained("bert-base-uncased").to("cuda")
+            qa = get_peft_model(base, IA3Config(target_modules=["key", "value"], feedforward_modules=[]))  # expect: FZ111
+            """
+        ),
+    ]
+    good = [
+        """
+        from peft import LoraConfig, TaskType, get_peft_model
+        from transformers import AutoModelForSequenceClassification
+
+        model = AutoModelForSequenceClassification.from_pretrained("roberta-base", num_labels=3)
+        model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=8))
+        """,
+        """
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForSequenceClassification
+
+        model = AutoModelForSequenceClassification.from_pretrained("roberta-base", num_labels=3)
+        model = get_peft_model(model, LoraConfig(r=8, target_modules=["query", "value", "classifier"]))
+        """,
+        """
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForSequenceClassification
+
+        model = AutoModelForSequenceClassification.from_pretrained("roberta-base", num_labels=3)
+        model = get_peft_model(model, LoraConfig(r=8, target_modules=["query", "value"]))
+        for p in model.base_model.model.classifier.parameters():
+            p.requires_grad = True  # trained by hand
+        """,
+        """
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained("gpt2")  # no new head: the LM head is pretrained
+        model = get_peft_model(model, LoraConfig(r=8, target_modules=["c_attn"]))
+        """,
+        """
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForSequenceClassification
+
+        def build(model, cfg):
+            return get_peft_model(model, LoraConfig(**cfg))  # neither is known here
+        """,
+        """
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForSequenceClassification
+
+        model = AutoModelForSequenceClassification.from_pretrained("roberta-base", num_labels=3)
+        config = LoraConfig(r=8, target_modules=["query", "value"])
+        config.modules_to_save = ["classifier"]
+        model = get_peft_model(model, config)
+        """,
+        """
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForSequenceClassification
+
+        model = AutoModelForSequenceClassification.from_pretrained("./my-finetuned-classifier")
+        model = get_peft_model(model, LoraConfig(r=8, target_modules=["query"], inference_mode=True))
+        """,
+    ]
+
+    def check(self, facts: Facts, module) -> Iterable[Finding]:
+        calls: list[MethodCall] = [c for c in (*facts.name_calls, *facts.method_calls)
+                                   if c.method == "get_peft_model"]
+        for c in calls:
+            scope = c.ctx.scope
+            if facts.qualname(c.call.func, scope) not in _GET_PEFT_MODEL:
+                continue
+            found = _task_model(facts, call_arg(c.call, 0, "model"), scope, c.call)
+            if found is None:
+                continue
+            task, cls = found
+            config = _config_call(facts, call_arg(c.call, 1, "peft_config"), scope, c.call)
+            if config is None or not _leaves_head_frozen(config):
+                continue
+            config_name = (facts.qualname(config.func, scope) or "").rpartition(".")[2]
+            if _config_changed(facts, call_arg(c.call, 1, "peft_config"), scope):
+                continue
+            body = scope.node if scope.node is not None else module
+            if _UNFREEZE.search(code_of(body)):
+                continue  # the head (or something) is unfrozen by hand in the same body
+            head = _HEAD_NAME.get(task, "classifier")
+            task_type = _TASK_TYPE.get(task)
+            fix = (f"pass `task_type=\"{task_type}\"` (PEFT then trains a copy of the head) or "
+                   f"`modules_to_save=[\"{head}\"]`" if task_type else f"pass `modules_to_save=[\"{head}\"]`")
+            yield self.finding(
+                c.call,
+                f"get_peft_model freezes every parameter but its adapters, and this {config_name} sets neither "
+                f"task_type nor modules_to_save: the new head {cls} puts on the pretrained body (`{head}`) "
+                f"stays frozen at its random initialisation; {fix}",
+                ctx=c.ctx, facts=facts,
+            )
+
+
+def _bound_call(facts: Facts, expr: cst.BaseExpression | None, scope: Scope, at: cst.Call) -> cst.Call | None:
+    """The call `expr` is (through `.to(...)`-style chains), or the one call a name of this body is
+    bound to besides the statement `at` sits in (`model = get_peft_model(model, ...)`)."""
+    if expr is None:
+        return None
+    expr = unwrap_self_returning(expr)
+    if isinstance(expr, cst.Call):
+        return expr
+    if not isinstance(expr, cst.Name):
+        return None
+    owner = scope.lookup(expr.value)
+    if owner is None or (owner is not scope and owner.kind != "module"):
+        return None  # an enclosing function's value: not followed
+    bound = owner.bindings.get(expr.value, [])
+    if any(b.how != "expr" for b in bound):
+        return None  # a parameter, a loop variable, an import: not a call of this body
+    values = [unwrap_self_returning(b.node) for b in bound if b.node is not at and not _contains(b.node, at)]
+    if len(values) != 1 or not isinstance(values[0], cst.Call):
+        return None
+    return values[0]
+
+
+def _contains(node, target: cst.CSTNode) -> bool:
+    if not isinstance(node, cst.CSTNode):
+        return False
+    found = []
+
+    class _Find(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            if n is target:
+                found.append(n)
+            return not found
+
+    node.visit(_Find())
+    return bool(found)
+
+
+def _task_model(facts: Facts, expr, scope: Scope, at: cst.Call) -> tuple[str, str] | None:
+    """("SequenceClassification", its class name) where `expr` is built by a transformers task class
+    with a new head."""
+    call = _bound_call(facts, expr, scope, at)
+    if call is None:
+        return None
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value in ("from_pretrained", "from_config"):
+        func = func.value
+    qual = facts.qualname(func, scope) or ""
+    if not qual.startswith("transformers."):
+        return None
+    cls = qual.rpartition(".")[2]
+    m = _HEAD_CLASS.search(cls)
+    return (m.group(1), cls) if m else None
+
+
+def _config_call(facts: Facts, expr, scope: Scope, at: cst.Call) -> cst.Call | None:
+    call = _bound_call(facts, expr, scope, at)
+    if call is None:
+        return None
+    qual = facts.qualname(call.func, scope) or ""
+    name = qual.rpartition(".")[2]
+    if not qual.startswith("peft.") or not name.endswith("Config") or name in _PROMPT_CONFIGS or name == "PeftConfig":
+        return None
+    return call
+
+
+def _leaves_head_frozen(config: cst.Call) -> bool:
+    """No task_type, no modules_to_save, no unpacked settings, not for inference, and no
+    target_modules that may reach the head."""
+    for arg in config.args:
+        if arg.star or arg.keyword is None:
+            return False
+        key = arg.keyword.value
+        if key in ("task_type", "modules_to_save"):
+            return False
+        if key == "inference_mode" and not (isinstance(arg.value, cst.Name) and arg.value.value == "False"):
+            return False
+        if key == "target_modules" and not _literal_names_miss_head(arg.value):
+            return False
+    return True
+
+
+def _literal_names_miss_head(value: cst.BaseExpression) -> bool:
+    if isinstance(value, cst.SimpleString) and value.evaluated_value == "all-linear":
+        return True  # PEFT's "all-linear" leaves the output layer out
+    if not isinstance(value, (cst.List, cst.Tuple, cst.Set)):
+        return False  # a variable, a regex string, "all-linear": it may reach the head
+    for el in value.elements:
+        if not isinstance(el.value, cst.SimpleString):
+            return False
+        if _HEAD_WORDS.search(el.value.evaluated_value or ""):
+            return False
+    return True
+
+
+def _config_changed(facts: Facts, expr, scope: Scope) -> bool:
+    """`config.modules_to_save = [...]` (or task_type) anywhere in the body."""
+    name = dotted(expr) if expr is not None else None
+    if name is None:
+        return False
+    return any(s.attr in ("modules_to_save", "task_type") and dotted(s.obj) == name and s.ctx.scope is scope
+               for s in facts.attr_stores)
