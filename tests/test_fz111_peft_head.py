@@ -136,3 +136,68 @@ def test_a_method_chain_and_a_module_alias_are_followed():
     model = pe.get_peft_model(base, cfg)
     """
     assert _codes(src) == [(7, "FZ111")]
+
+
+# ------------------------------------------------------------------ at run time, on the live model
+def _peft_bert(**config):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    transformers = pytest.importorskip("transformers")
+    import peft
+
+    cfg = transformers.BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                  intermediate_size=16, num_labels=3)
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return peft.get_peft_model(transformers.BertForSequenceClassification(cfg), peft.LoraConfig(r=2, **config))
+
+
+def _watched(model, steps=2):
+    import torch
+
+    import freezelint
+
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    with freezelint.watch(steps=steps) as w:
+        for _ in range(steps):
+            model(input_ids=torch.randint(0, 50, (2, 5)), labels=torch.tensor([0, 2])).loss.backward()
+            opt.step()
+            opt.zero_grad()
+    return w.report
+
+
+def test_the_watch_reports_a_peft_head_left_frozen():
+    report = _watched(_peft_bert(target_modules=["query", "value"]))
+    (f,) = report.findings
+    assert f.code == "FZ111" and f.target == "base_model.model.classifier", report.render_text()
+    assert "BertForSequenceClassification" in f.message and 'task_type="SEQ_CLS"' in f.advice
+
+
+def test_audit_reports_a_peft_head_left_frozen():
+    import torch
+
+    import freezelint
+
+    model = _peft_bert(target_modules=["query", "value"])
+    batch = {"input_ids": torch.randint(0, 50, (2, 5)), "labels": torch.tensor([0, 2])}
+    report = freezelint.audit(model, torch.optim.AdamW([p for p in model.parameters() if p.requires_grad]),
+                              batch=batch, loss_fn=lambda out, b: out.loss)
+    assert [f.code for f in report.findings] == ["FZ111"], report.render_text()
+
+
+@pytest.mark.parametrize("config", [
+    {"target_modules": ["query", "value"], "task_type": "SEQ_CLS"},  # a trained copy of the head
+    {"target_modules": ["query", "value"], "modules_to_save": ["classifier"]},
+    {"target_modules": ["query", "value", "classifier"]},  # LoRA on the head itself: it trains
+])
+def test_near_miss_a_peft_head_that_trains(config):
+    report = _watched(_peft_bert(**config))
+    assert report.ok, report.render_text()
+
+
+def test_near_miss_a_peft_head_unfrozen_by_hand():
+    model = _peft_bert(target_modules=["query", "value"])
+    model.base_model.model.classifier.requires_grad_(True)
+    report = _watched(model)
+    assert report.ok, report.render_text()

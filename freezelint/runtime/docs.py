@@ -119,6 +119,9 @@ ALSO_AT_RUNTIME: dict[str, str] = {
               "Also when its parameters train but the BatchNorm layer itself was put in eval() to keep its "
               "statistics (deeplab's `freeze_bn()`, mmdet's `norm_eval`): the watch sees that eval(); "
               "`audit()` sees the layer in eval() while the module holding it trains."),
+    "FZ111": ("A PEFT model over a transformers task model (`...ForSequenceClassification`, ...) whose head "
+              "(`classifier`, `score`, `qa_outputs`) is frozen whole and is no `ModulesToSaveWrapper`, while "
+              "the adapters train: the head keeps the initialisation it had when get_peft_model froze it."),
     "FZ306": ("Under DDP: a parameter trainable now that DDP's reducer does not hold (unfrozen after the wrap; "
               "its gradient is never all-reduced), or one the reducer holds that is frozen now (frozen after the "
               "wrap; without find_unused_parameters=True the next iteration raises, so the audit runs its steps "

@@ -7,6 +7,7 @@ stale grad is non-zero); BatchNorm statistics move in train mode whatever requir
 
 from __future__ import annotations
 
+import re
 import sys
 
 from collections import defaultdict
@@ -85,6 +86,7 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
             out.append(AuditFinding("FZ103", _label(name), f"attribute `{attr}` was set on this "
                                     f"{type(m).__name__}; it is not `requires_grad` and freezes nothing",
                                     "use `.requires_grad_(value)`"))
+    out.extend(_peft_heads(modules))
     for name, p in params:
         attrs = getattr(p, "__dict__", {})
         if "requires_grad_" in attrs:
@@ -94,6 +96,48 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
         for attr in _odd(attrs):
             out.append(AuditFinding("FZ103", name, f"attribute `{attr}` was set on this Parameter; "
                                     f"requires_grad is still {p.requires_grad}", "set `p.requires_grad`"))
+    return out
+
+
+# transformers task classes that put a new head on a pretrained body, that head's attribute names,
+# and the PEFT task_type that trains a copy of it (FZ111, the static rule's twin)
+_TASK_HEAD = re.compile(r"For(SequenceClassification|TokenClassification|QuestionAnswering|ImageClassification|"
+                        r"AudioClassification|VideoClassification|MultipleChoice)$")
+_HEAD_ATTRS = ("classifier", "score", "qa_outputs")
+_TASK_TYPES = {"SequenceClassification": "SEQ_CLS", "TokenClassification": "TOKEN_CLS",
+               "QuestionAnswering": "QUESTION_ANS"}
+
+
+def _peft_heads(modules: list[tuple[str, nn.Module]]) -> list[AuditFinding]:
+    """FZ111 on the live model: a transformers task model holding PEFT's tuner layers, whose head
+    is frozen whole and is no ModulesToSaveWrapper, while the adapters train: get_peft_model was
+    given neither task_type nor modules_to_save, and the head keeps its initialisation. (The PEFT
+    wrapper itself is not looked for: audit() folds it away as a wrapper.)"""
+    out: list[AuditFinding] = []
+    names = {id(m): n for n, m in modules}
+    for _, base in modules:
+        task = _TASK_HEAD.search(type(base).__name__)
+        if task is None or not type(base).__module__.startswith("transformers."):
+            continue
+        # get_peft_model put its tuner layers (peft.tuners...) inside the task model
+        if not any(type(sub).__module__.startswith("peft.") for sub in base.modules()):
+            continue
+        if not any(p.requires_grad for p in base.parameters()):
+            continue  # nothing trains (inference)
+        for attr in _HEAD_ATTRS:
+            head = getattr(base, attr, None)
+            if (not isinstance(head, nn.Module) or type(head).__name__ == "ModulesToSaveWrapper"
+                    or not any(True for _ in head.parameters()) or any(p.requires_grad for p in head.parameters())):
+                continue
+            where = names.get(id(head), attr)
+            task_type = _TASK_TYPES.get(task.group(1))
+            out.append(AuditFinding(
+                "FZ111", _label(where),
+                f"`{attr}` is the head {type(base).__name__} puts on its pretrained body, and get_peft_model left "
+                f"it frozen while the adapters train (the PEFT config set neither task_type nor modules_to_save): "
+                f"it keeps its initialisation, random unless the checkpoint had one",
+                (f'pass task_type="{task_type}" (PEFT then trains a copy of the head) or ' if task_type else "pass ")
+                + f'modules_to_save=["{attr}"] in the PEFT config'))
     return out
 
 
