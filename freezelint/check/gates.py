@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e6da1fb0b0902555a27ba6f65ebd698c'
+RULES_DIGEST = 'cfbec77b0c1a1968ecc6d7a0d3977c2b'
 
 GATES = {
     'FZ002': (
@@ -55,6 +55,11 @@ GATES = {
         ('requires_grad',),
         ('\\.requires_grad(?:_\\(|[ \\t]*=[^=])',),
         ('for[ \\t]',),
+    ),
+    'FZ110': (
+        ('on_epoch_', 'on_batch_', 'on_pretrain_routine_', 'on_configure_sharded_model', 'on_before_accelerator_backend_setup'),
+        ('def[ \\t]+(?:on_batch_end|on_batch_start|on_before_accelerator_backend_setup|on_configure_sharded_model|on_epoch_end|on_epoch_start|on_pretrain_routine_end|on_pretrain_routine_start)[ \\t]*\\(',),
+        ('requires_grad|freeze|make_trainable|\\.train\\(|\\.eval\\(|add_param_group',),
     ),
     'FZ201': (
         ('.eval(', '.train('),
