@@ -238,3 +238,23 @@ def test_silent_where_the_file_reaches_the_hook_itself_or_nothing_changes_what_t
                 pl_module.model.train()
     """
     assert [(d.row, d.message.split(" ", 2)[1]) for d in found(src)] == [(16, "changes")]
+
+
+def test_a_class_from_a_module_lightning_2_lacks_runs_on_1x_only(monkeypatch):
+    # pytorch_lightning.callbacks.base and core.lightning (deprecated in 1.7) are gone from 2.x:
+    # whatever is installed where the check runs, such a file runs its hooks on a 1.x Lightning
+    monkeypatch.setattr(lightning_version, "installed", lambda package: "2.1.0")
+    legacy = CALLBACK.replace("from pytorch_lightning import Callback",
+                              "from pytorch_lightning.callbacks.base import Callback")
+    assert found(legacy) == [] and len(found(CALLBACK)) == 1
+
+
+def test_a_freeze_helper_told_not_to_freeze_unfreezes(nothing_installed):
+    [d] = found("""
+        import lightning.pytorch as pl
+
+        class GradualUnfreeze(pl.Callback):
+            def on_epoch_start(self, trainer, pl_module):
+                pl_module.model.freeze_block(range(2), freeze=False)
+    """)
+    assert "`GradualUnfreeze.on_epoch_start` unfreezes" in d.message and "what it unfreezes stays frozen" in d.message

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'cfbec77b0c1a1968ecc6d7a0d3977c2b'
+RULES_DIGEST = '6b17531ca7dff5d1b6a07f5b649e0a15'
 
 GATES = {
     'FZ002': (

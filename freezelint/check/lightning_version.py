@@ -199,7 +199,8 @@ def _declared_here(directory: Path, package: str) -> tuple[Signal | None, Signal
     ranked = sorted(decided, key=lambda d: (d[1] != own, d[0]))  # a 1.x pin first: precision
     if ranked:
         major, name, spec, where = ranked[0]
-        declared = (major, f"{where} requires {name}{spec}")
+        gap = " " if spec[:1] in "^~*0123456789" and not spec.startswith("~=") else ""  # Poetry's, conda's forms
+        declared = (major, f"{where} requires {name}{gap}{spec}")
     _BY_DIR[key + "\0" + package] = (stamp, config, declared)
     return config, declared
 

@@ -18,6 +18,8 @@ from freezelint.check.syntax import call_arg, string_value, walk
 from freezelint.lightning_hooks import DEAD_HOOKS, REPLACEMENT_ARGS, SILENT_SINCE
 
 _HOOK_DEF = r"def[ \t]+(?:" + "|".join(sorted(DEAD_HOOKS)) + r")[ \t]*\("
+# Modules of Lightning 1.x that 2.0 no longer has (1.7 deprecated them): a class from one runs on 1.x
+_GONE_IN_2 = (".callbacks.base.", ".core.lightning.")
 _UNFREEZING = frozenset({"unfreeze", "make_trainable", "unfreeze_and_add_param_group"})
 # BaseFinetuning defines these itself (lightning 2.6, callbacks/finetuning.py): a subclass's method
 # of that name would replace Lightning's, so no rename to them is offered on one
@@ -55,7 +57,7 @@ def _effect(node: cst.CSTNode) -> tuple[str, str] | None:
     if name == "requires_grad_":
         value = call_arg(node, 0, "requires_grad")
         return _flag(value if value is not None else cst.Name("True"))
-    if name in _UNFREEZING or name.lstrip("_").startswith("unfreeze"):
+    if name in _UNFREEZING or name.lstrip("_").startswith("unfreeze") or _unfreeze_flag(node):
         return "unfreezes", "what it unfreezes stays frozen"
     if FREEZE_NAME.search(name) or name == "freeze_before_training":
         return "freezes", "what it freezes keeps training"
@@ -64,6 +66,15 @@ def _effect(node: cst.CSTNode) -> tuple[str, str] | None:
     if name == "add_param_group":
         return "adds a param group", "the optimizer never gets those parameters"
     return None
+
+
+def _unfreeze_flag(call: cst.Call) -> bool:
+    """`freeze_block(blocks, freeze=False)`: a freeze helper told to unfreeze."""
+    for arg in call.args:
+        word = arg.keyword.value if arg.keyword is not None else ""
+        if word in ("freeze", "frozen") and isinstance(arg.value, cst.Name) and arg.value.value == "False":
+            return True
+    return False
 
 
 def _mode_args(call: cst.Call) -> bool:
@@ -325,6 +336,8 @@ class LightningHookNeverCalled(Rule):
             lightning = [q for q in quals if kinds[q]]
             if not lightning:
                 continue
+            if any(part in q for q in lightning for part in _GONE_IN_2):
+                continue  # imported from a module Lightning 2 lacks: the file runs on 1.x only
             kind = "module" if any(kinds[q] == "module" for q in lightning) else "callback"
             package = lightning[0].split(".", 1)[0]
             for fn in hooks:
