@@ -258,3 +258,21 @@ def test_a_freeze_helper_told_not_to_freeze_unfreezes(nothing_installed):
                 pl_module.model.freeze_block(range(2), freeze=False)
     """)
     assert "`GradualUnfreeze.on_epoch_start` unfreezes" in d.message and "what it unfreezes stays frozen" in d.message
+
+
+def test_every_class_statement_is_read_even_when_a_name_is_reused(nothing_installed):
+    src = """
+        import lightning.pytorch as pl
+
+        def test_one():
+            class Freeze(pl.Callback):
+                def on_epoch_start(self, trainer, pl_module):
+                    pl_module.backbone.requires_grad_(False)
+
+        def test_two():
+            class Freeze(pl.Callback):
+                def on_batch_end(self, trainer, pl_module):
+                    pl_module.backbone.eval()
+    """
+    assert [(d.row, d.message.split("`")[1]) for d in found(src)] == [(5, "Freeze.on_epoch_start"),
+                                                                      (10, "Freeze.on_batch_end")]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6b17531ca7dff5d1b6a07f5b649e0a15'
+RULES_DIGEST = 'a4bcd7473eea99b97611131e0a6041aa'
 
 GATES = {
     'FZ002': (

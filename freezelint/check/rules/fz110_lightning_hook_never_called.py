@@ -327,11 +327,14 @@ class LightningHookNeverCalled(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for info in facts.classes.values():
-            hooks = [m for m in info.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value in DEAD_HOOKS]
+        # every class statement, not `facts.classes` (one per name): test files redefine names
+        for node in walk(module):
+            if not isinstance(node, cst.ClassDef):
+                continue  # `node`: the class statement throughout
+            hooks = [m for m in node.body.body if isinstance(m, cst.FunctionDef) and m.name.value in DEAD_HOOKS]
             if not hooks:
                 continue
-            quals = sorted(library_bases(facts, info.node)[0] | self._plain_import_bases(facts, info.node))
+            quals = sorted(library_bases(facts, node)[0] | self._plain_import_bases(facts, node))
             kinds = {q: _lightning_kind(q) for q in quals}
             lightning = [q for q in quals if kinds[q]]
             if not lightning:
@@ -343,19 +346,19 @@ class LightningHookNeverCalled(Rule):
             for fn in hooks:
                 hook = fn.name.value
                 effect = _first_effect(fn)
-                if effect is None or _referenced(facts.module, hook) or self._base_calls(facts, info.node, hook):
+                if effect is None or _referenced(facts.module, hook) or self._base_calls(facts, node, hook):
                     continue
                 signal = self._signal(facts, package)
                 if signal is None or signal[0] < SILENT_SINCE:
                     continue
-                node, does, lost = effect
+                where, does, lost = effect
                 new = DEAD_HOOKS[hook]
-                shown = src(node)
+                shown = src(where)
                 shown = shown if len(shown) <= 60 else shown[:57] + "..."
-                message = (f"`{info.name}.{hook}` {does} (`{shown}`), but Lightning 2 never calls `{hook}`: the "
+                message = (f"`{node.name.value}.{hook}` {does} (`{shown}`), but Lightning 2 never calls `{hook}`: the "
                            f"code does not run and {lost}; rename the method `{new}` ({signal[1]})")
                 fix = None
-                if self._renamable(facts, info.node, fn, new, kind, lightning):
+                if self._renamable(facts, node, fn, new, kind, lightning):
                     fix = Fix(f"Rename `{hook}` to `{new}`", [(fn.name, fn.name.with_changes(value=new))], safe=False)
                 yield self.finding(fn.name, message, fix=fix, stmt=fn)
 
