@@ -276,3 +276,16 @@ def test_every_class_statement_is_read_even_when_a_name_is_reused(nothing_instal
     """
     assert [(d.row, d.message.split("`")[1]) for d in found(src)] == [(5, "Freeze.on_epoch_start"),
                                                                       (10, "Freeze.on_batch_end")]
+
+
+def test_a_callback_hook_of_the_setup_stage_is_named_and_no_rename_is_offered(nothing_installed):
+    # Lightning passes `stage=` to setup by keyword: a method renamed from on_before_accelerator_backend_setup
+    # (trainer, pl_module) would raise TypeError
+    [d] = found("""
+        from lightning.pytorch.callbacks import Callback
+
+        class FreezeEarly(Callback):
+            def on_before_accelerator_backend_setup(self, trainer, pl_module):
+                pl_module.encoder.requires_grad_(False)
+    """)
+    assert d.fix is None and "rename the method `setup`" in d.message and "what it freezes keeps training" in d.message
