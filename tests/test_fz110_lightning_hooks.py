@@ -48,7 +48,7 @@ def test_the_runtime_note_reads_the_same_table():
 @pytest.mark.parametrize("spec,major", [
     (">=2", 2), (">=2.1", 2), ("==2.1.0", 2), ("~=2.0", 2), ("==2.*", 2), (">=2.0,<3", 2), ("^2.1", 2),
     ("==1.9.5", 1), ("<2", 1), ("<2.0.0", 1), ("<=1.9.5", 1), ("~=1.9", 1), ("==1.*", 1), ("^1.9", 1),
-    ("=1.6", 1), (">=1.5,<1.8", 1), ("1.9.*", 1),
+    ("=1.6", 1), (">=1.5,<1.8", 1), ("1.9.*", 1), ("==2022.8.2", 1),  # the `lightning` package's 2022 releases
     ("", None), (">=1.5", None), (">1.9", None), ("<2.1", None), ("<=2.0", None), ("!=1.9.0", None), ("*", None),
 ])
 def test_a_specifier_decides_only_when_every_version_it_allows_agrees(spec, major):
@@ -110,7 +110,7 @@ def test_without_a_declaration_the_installed_version_decides_and_without_one_not
                                                                                              monkeypatch):
     write(tmp_path / "train.py", CALLBACK)
     (tmp_path / ".git").mkdir()
-    for version, expected in (("2.1.0", 1), ("1.7.7", 0), (None, 0)):
+    for version, expected in (("2.1.0", 1), ("1.7.7", 0), ("2022.9.8", 0), (None, 0)):
         monkeypatch.setattr(lightning_version, "installed", lambda package, v=version: v)
         lines = check(cli, tmp_path)
         assert len(lines) == expected, (version, lines)

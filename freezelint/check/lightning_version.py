@@ -44,6 +44,10 @@ def _release(text: str) -> tuple[int, ...] | None:
         if p == "*":
             break
         parts.append(int(p))
+    if parts and parts[0] >= 1000:
+        # the `lightning` package's calendar releases of 2022 (2022.8.2, ...), before its 1.8.0:
+        # whatever PyTorch Lightning they held was a 1.x
+        parts = [1]
     return tuple(parts) or None
 
 
@@ -245,9 +249,9 @@ def version_signal(directory: Path | None, package: str, fallback_root: Path | N
             return declared
     version = installed(package)
     if version:
-        rel = re.match(r"\d+", version)
+        rel = _release(m.group()) if (m := re.match(r"\d+(?:\.\d+)*", version)) else None
         if rel is not None:
-            return int(rel.group()), f"{package} {version} is installed"
+            return rel[0], f"{package} {version} is installed"
     if package == "lightning":
         return 2, "the class comes from the `lightning` package: its 1.8 and 1.9 refuse the hook, later ones skip it"
     return None
