@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a4bcd7473eea99b97611131e0a6041aa'
+RULES_DIGEST = '19ea43a4c0a289479b4798ccb5b6241e'
 
 GATES = {
     'FZ002': (

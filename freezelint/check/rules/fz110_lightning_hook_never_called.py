@@ -13,7 +13,7 @@ from freezelint.check.events import library_bases
 from freezelint.check.facts import Facts
 from freezelint.check.lightning_version import version_signal
 from freezelint.check.rules.base import Example, Finding, Fix, Rule, src
-from freezelint.check.rules.fz107_freeze_method_not_called import FREEZE_NAME
+from freezelint.check.rules.fz107_freeze_method_not_called import FREEZE_NAME, SETTINGS_ROOTS
 from freezelint.check.syntax import call_arg, string_value, walk
 from freezelint.lightning_hooks import DEAD_HOOKS, REPLACEMENT_ARGS, SILENT_SINCE
 
@@ -54,6 +54,8 @@ def _effect(node: cst.CSTNode) -> tuple[str, str] | None:
         return _flag(call_arg(node, 2))
     if not isinstance(func, cst.Attribute) and name not in ("freeze", "unfreeze") and not FREEZE_NAME.search(name):
         return None  # a bare call: only a freeze helper's name says what it does
+    if isinstance(func, cst.Attribute) and name not in ("add_param_group", "requires_grad_") and _on_settings(func.value):
+        return None  # `self.cfg.freeze()`: a config made read-only (detectron2's CfgNode), not a module
     if name == "requires_grad_":
         value = call_arg(node, 0, "requires_grad")
         return _flag(value if value is not None else cst.Name("True"))
@@ -66,6 +68,15 @@ def _effect(node: cst.CSTNode) -> tuple[str, str] | None:
     if name == "add_param_group":
         return "adds a param group", "the optimizer never gets those parameters"
     return None
+
+
+def _on_settings(obj: cst.BaseExpression) -> bool:
+    """Some part of the receiver names settings: `cfg`, `self.config`, `self.hparams.model`."""
+    while isinstance(obj, (cst.Attribute, cst.Subscript)):
+        if isinstance(obj, cst.Attribute) and obj.attr.value in SETTINGS_ROOTS:
+            return True
+        obj = obj.value
+    return isinstance(obj, cst.Name) and obj.value in SETTINGS_ROOTS
 
 
 def _unfreeze_flag(call: cst.Call) -> bool:
@@ -99,8 +110,6 @@ def _flag(value: cst.BaseExpression | None) -> tuple[str, str]:
 
 def _first_effect(fn: cst.FunctionDef) -> tuple[cst.CSTNode, str, str] | None:
     for node in walk(fn.body):
-        if isinstance(node, cst.ClassDef):
-            continue
         found = _effect(node)
         if found is not None:
             return node, *found
