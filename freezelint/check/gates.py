@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '19ea43a4c0a289479b4798ccb5b6241e'
+RULES_DIGEST = '37f6e71032c872fc5ee8e7e8b2cd63dc'
 
 GATES = {
     'FZ002': (
