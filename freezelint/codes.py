@@ -65,6 +65,7 @@ CATALOGUE: dict[str, Code] = {
         _c("FZ107", "freeze-method-not-called", "`model.eval` or `model.freeze_encoder` named without `()`: nothing is called", ERROR, UNSAFE),
         _c("FZ108", "freeze-method-shadowed", "`self.freeze_bn = flag` hides the class's own `freeze_bn()`: it can never run", ERROR),
         _c("FZ109", "freeze-loop-variable-stale", "`for layer in ...: param.requires_grad = v` sets an earlier loop's last item, not the layers", ERROR),
+        _c("FZ110", "lightning-hook-never-called", "freezing code in a hook Lightning 2 never calls (`on_epoch_start`, `on_batch_start`, ...): it never runs", ERROR, UNSAFE),
         _c("FZ111", "peft-head-left-frozen", "`get_peft_model` on a task model without task_type or modules_to_save: its new head stays frozen at random init", WARNING, runtime=True),
         _c("FZ201", "train-undoes-bn-freeze", "`.train()` reached after BatchNorm was put in eval mode, with no re-freeze after it", ERROR, runtime=True),
         _c("FZ202", "bn-frozen-without-eval", "BatchNorm params frozen with requires_grad only: running stats still move", ERROR),

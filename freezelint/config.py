@@ -23,7 +23,7 @@ DEFAULT_EXCLUDE = (
 )
 KNOWN_KEYS = frozenset({
     "select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
-    "respect-gitignore", "cache-dir", "docs-url",
+    "respect-gitignore", "cache-dir", "docs-url", "lightning-version",
 })
 
 
@@ -44,6 +44,8 @@ class Config:
     respect_gitignore: bool = True
     cache_dir: Path | None = None
     docs_url: str | None = None  # where finding links point (`{code}` replaced); none by default
+    # the Lightning the project runs ("2", "1.9"): FZ110 reads it from the pyproject.toml itself
+    lightning_version: str | None = None
     # Command-line selection is a second layer over the file's, as in ruff: a CLI --select
     # starts afresh (the file's select and ignore no longer apply); CLI --ignore and
     # --extend-select adjust whatever the layer below chose.
@@ -190,6 +192,14 @@ def load(config_file: Path | None = None, cwd: Path | None = None, start: Path |
         if not isinstance(table["docs-url"], str):
             raise ConfigError(f"{path}: [tool.freezelint] docs-url must be a string")
         cfg.docs_url = table["docs-url"]
+    if "lightning-version" in table:
+        from freezelint.check.lightning_version import decide
+
+        value = table["lightning-version"]
+        if not isinstance(value, (str, int)) or isinstance(value, bool) or decide(str(value)) is None:
+            raise ConfigError(f"{path}: [tool.freezelint] lightning-version must be a version such as \"2\" or "
+                              f"\"1.9\", got {value!r}")
+        cfg.lightning_version = str(value)
     cfg.validate()
     return cfg
 

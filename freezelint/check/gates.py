@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'fd3fe497832a3b634cdde417bb95d01c'
+RULES_DIGEST = 'f61ed02fb93a962c05daeea60731a143'
 
 GATES = {
     'FZ002': (
@@ -55,6 +55,11 @@ GATES = {
         ('requires_grad',),
         ('\\.requires_grad(?:_\\(|[ \\t]*=[^=])',),
         ('for[ \\t]',),
+    ),
+    'FZ110': (
+        ('on_epoch_', 'on_batch_', 'on_pretrain_routine_', 'on_configure_sharded_model', 'on_before_accelerator_backend_setup'),
+        ('def[ \\t]+(?:on_batch_end|on_batch_start|on_before_accelerator_backend_setup|on_configure_sharded_model|on_epoch_end|on_epoch_start|on_pretrain_routine_end|on_pretrain_routine_start)[ \\t]*\\(',),
+        ('requires_grad|freeze|make_trainable|\\.train\\(|\\.eval\\(|add_param_group',),
     ),
     'FZ111': (
         ('get_peft_model',),

@@ -55,7 +55,8 @@ def decode(data: bytes) -> tuple[str, str]:
 # ------------------------------------------------------------------------ source digests
 # Modules outside rules/ that a rule's text gate is built from: the generated gate table is stale
 # when they change too.
-_TRIGGER_SOURCES = frozenset({"check/whole_model.py"})  # FZ202's BN_FACTORY_CALL
+_TRIGGER_SOURCES = frozenset({"check/whole_model.py",  # FZ202's BN_FACTORY_CALL
+                              "lightning_hooks.py"})  # FZ110's hook names
 
 
 @lru_cache(maxsize=1)

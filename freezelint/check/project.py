@@ -22,6 +22,7 @@ from pathlib import Path
 
 from freezelint.check.cache import RACY_NS
 from freezelint.check.known import is_library, is_module_class
+from freezelint.check.lightning_version import version_signal
 from freezelint.fsutil import atomic_write
 
 _MAX_REEXPORT = 3
@@ -423,7 +424,8 @@ class Project:
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
-                    "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns}.get(kind)
+                    "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
+                    "lightning": lambda p, package: version_signal(p.parent, package, self.root)}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
+from freezelint.lightning_hooks import DEAD_HOOKS as _DEAD_HOOKS  # hooks Lightning 2 never calls (FZ110's too)
 from freezelint.runtime.findings import listed
 from freezelint.runtime.fingerprint import Fingerprinter
 from freezelint.runtime.names import matches
@@ -406,11 +407,6 @@ def finetuning_callbacks() -> list[str]:
                    and any(issubclass(type(o), b) for b in classes)})
 
 
-# Hooks Lightning 2.0 stopped calling without a word (its *_epoch_end hooks raise instead), and the
-# hook that runs at that point now
-_DEAD_HOOKS = {"on_epoch_start": "on_train_epoch_start", "on_epoch_end": "on_train_epoch_end",
-               "on_batch_start": "on_train_batch_start", "on_batch_end": "on_train_batch_end",
-               "on_pretrain_routine_start": "on_fit_start", "on_pretrain_routine_end": "on_fit_start"}
 _FREEZE_WORDS = re.compile(r"requires_grad|freeze|\.train\(|\.eval\(|add_param_group")
 
 

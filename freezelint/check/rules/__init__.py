@@ -14,6 +14,7 @@ from freezelint.check.rules.fz106_training_flag_assigned import TrainingFlagAssi
 from freezelint.check.rules.fz107_freeze_method_not_called import FreezeMethodNotCalled
 from freezelint.check.rules.fz108_freeze_method_shadowed import FreezeMethodShadowed
 from freezelint.check.rules.fz109_freeze_loop_variable_stale import FreezeLoopVariableStale
+from freezelint.check.rules.fz110_lightning_hook_never_called import LightningHookNeverCalled
 from freezelint.check.rules.fz111_peft_head_left_frozen import PeftHeadLeftFrozen
 from freezelint.check.rules.fz201_train_undoes_bn_freeze import TrainUndoesBnFreeze
 from freezelint.check.rules.fz202_bn_frozen_without_eval import BnFrozenWithoutEval
@@ -41,6 +42,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     FreezeMethodNotCalled,
     FreezeMethodShadowed,
     FreezeLoopVariableStale,
+    LightningHookNeverCalled,
     PeftHeadLeftFrozen,
     TrainUndoesBnFreeze,
     BnFrozenWithoutEval,
