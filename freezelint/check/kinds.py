@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import libcst as cst
 
-from freezelint.check.known import SELF_RETURNING, is_library, is_module_class, is_module_factory, module_items
+from freezelint.check.known import (SELF_RETURNING, is_library, is_module_class, is_module_factory, is_non_module_class,
+                                    module_items)
 from freezelint.check.scopes import Binding, ClassInfo, Ctx, Scope, qualname
 from freezelint.check.syntax import call_arg, dotted
 
@@ -216,7 +217,31 @@ class Kinds:
         if self._uses is None:
             self._uses = self._collect_uses()
         used = self._uses.get(key, set())
-        return bool(used & _MODULE_ONLY_METHODS) or "()" in used or {"state_dict", "load_state_dict"} <= used
+        if not (bool(used & _MODULE_ONLY_METHODS) or "()" in used or {"state_dict", "load_state_dict"} <= used):
+            return False
+        return not self._bound_to_non_module(expr, scope)
+
+    def _bound_to_non_module(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """`self.processor = Wav2Vec2FeatureExtractor(...)`, `tok = AutoTokenizer.from_pretrained(...)`:
+        some value the name or attribute is given is built by a library class known to be no Module."""
+        values: list[tuple[cst.BaseExpression, Scope]] = []
+        if isinstance(expr, cst.Name):
+            owner = scope.lookup(expr.value)
+            values = [(b.node, b.scope or owner) for b in (owner.bindings.get(expr.value, []) if owner else [])
+                      if b.how == "expr" and isinstance(b.node, cst.BaseExpression)]
+        elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+            owner = scope.lookup("self")
+            cls = owner.cls if owner is not None and owner.is_method else None
+            values = list(cls.attrs.get(expr.attr.value, [])) if cls is not None else []
+        for value, where in values:
+            if not isinstance(value, cst.Call):
+                continue
+            func = value.func
+            if isinstance(func, cst.Attribute) and func.attr.value in ("from_pretrained", "from_dict"):
+                func = func.value
+            if is_non_module_class(qualname(func, where)):
+                return True
+        return False
 
     def module_only_called(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         """Taken for a Module only because the file calls it like a layer (`self.model(x)`): any

@@ -48,6 +48,26 @@ def is_module_class(qualname: str | None) -> bool:
     return False
 
 
+# transformers classes that are no nn.Module although scripts call them like a layer
+# (`self.processor(x, return_tensors="pt")`): tokenizers, processors, feature extractors, configs
+_TRANSFORMERS_NON_MODULE = ("Tokenizer", "TokenizerFast", "Processor", "ProcessorFast", "FeatureExtractor",
+                            "Config", "Pipeline", "Collator")
+
+
+def is_non_module_class(qualname: str | None) -> bool:
+    """True when `qualname` names a library class (or factory) known to give no nn.Module: use as a
+    callable proves nothing then."""
+    if not qualname:
+        return False
+    parts = qualname.split(".")
+    if parts[0] in ("tokenizers", "sentencepiece"):
+        return True
+    if parts[0] != "transformers":
+        return False
+    last = parts[-1]
+    return last == "pipeline" or last.endswith(_TRANSFORMERS_NON_MODULE) or last.startswith("DataCollator")
+
+
 # torch.nn classes whose instances hold submodules; every other torch.nn class is a leaf.
 _NN_CONTAINERS = frozenset({
     "Module", "Sequential", "ModuleList", "ModuleDict", "Transformer", "TransformerEncoder",

@@ -426,7 +426,10 @@ class RequiresGradOnModule(Rule):
                 f"`{obj}` is an nn.Module: `{obj}.requires_grad = {value}` sets an attribute autograd "
                 f"never reads, and every parameter stays as it was; call `{obj}.requires_grad_({value})`",
                 store.ctx,
-                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`"),
+                # taken for a Module only because it is called like a layer: any callable is, and
+                # `requires_grad_` on a non-Module raises, so the fix is a guess there
+                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`",
+                         safe=not facts.kinds.module_only_called(store.obj, store.ctx.scope)),
             )
 
 
