@@ -60,3 +60,41 @@ def test_fz102_on_an_attribute_known_only_as_called_offers_no_safe_fix():
     """
     (d,) = _found(src, "FZ102")
     assert d.fix["applicability"] == "unsafe"
+
+
+# ------------------------------------- FZ203: packages installed into the tree are not the project
+MODEL = """\
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+
+    def train(self, mode=True):
+        super().train(mode)
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+        return self
+"""
+
+
+@pytest.mark.parametrize("marker,want", [
+    ("lib-1.0.dist-info/METADATA", []),  # `pip install --target pkgs lib`
+    ("pyvenv.cfg", []),  # a virtual environment under any name
+    (None, [12]),  # a folder of the project's own code: its SyncBatchNorm can reach the model
+])
+def test_fz203_does_not_read_packages_installed_into_the_tree(cli, tmp_path, marker, want):
+    import json
+
+    (tmp_path / "model.py").write_text(MODEL)
+    pkgs = tmp_path / "pkgs"
+    (pkgs / "lib").mkdir(parents=True)
+    (pkgs / "lib" / "sync.py").write_text("import torch\nm = torch.nn.SyncBatchNorm.convert_sync_batchnorm(m)\n")
+    if marker:
+        (pkgs / marker).parent.mkdir(parents=True, exist_ok=True)
+        (pkgs / marker).write_text("")
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", "--select", "FZ203", "model.py")
+    assert [d["location"]["row"] for d in json.loads(r.out)] == want

@@ -1240,6 +1240,9 @@ class Project:
         if files is None:
             out: list[Path] = []
             for dirpath, dirnames, filenames in os.walk(root):
+                if dirpath != str(root) and _installed_here(dirnames, filenames):
+                    dirnames[:] = []  # packages installed into the tree: not the project's code
+                    continue
                 dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS]
                 out.extend(Path(dirpath) / n for n in filenames if n.endswith(".py"))
                 if len(out) > 20 * self.limit:
@@ -1258,6 +1261,12 @@ class Project:
         """Forget what the previous file used (each file records its own dependencies)."""
         self.used = {}
         self.edges = []
+
+
+def _installed_here(dirnames: list[str], filenames: list[str]) -> bool:
+    """A folder packages were installed into (`pip install --target pkgs`, a virtual environment
+    under any name): it holds `*.dist-info` folders or a `pyvenv.cfg`."""
+    return "pyvenv.cfg" in filenames or any(d.endswith(".dist-info") for d in dirnames)
 
 
 def _mentions_key(root: Path, words: str) -> str:
