@@ -98,3 +98,44 @@ def test_fz203_does_not_read_packages_installed_into_the_tree(cli, tmp_path, mar
         (pkgs / marker).write_text("")
     r = cli(tmp_path, "check", "--no-cache", "--format", "json", "--select", "FZ203", "model.py")
     assert [d["location"]["row"] for d in json.loads(r.out)] == want
+
+
+# ---------------------- run: torch's "nothing to train" failures get what the watch saw about freezing
+EVERYTHING_FROZEN = """\
+import sys
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 1))
+model.requires_grad_(False)
+if sys.argv[1] == "optimizer":
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+else:
+    opt = torch.optim.AdamW(model[0].parameters(), lr=1e-3)
+    if sys.argv[1] == "no_grad":
+        model.requires_grad_(True)
+for _ in range(2):
+    if sys.argv[1] == "no_grad":
+        with torch.no_grad():
+            loss = model(torch.tensor([[1, 2]])).pow(2).mean()
+    else:
+        loss = model(torch.tensor([[1, 2]])).pow(2).mean()
+    loss.backward()
+    opt.step()
+    opt.zero_grad()
+"""
+
+
+@pytest.mark.parametrize("mode,hint", [
+    ("backward", "every parameter of the models that ran is frozen (Sequential: 0 of 3 parameters trainable)"),
+    ("no_grad", "the models that ran hold trainable parameters (Sequential: 3 of 3 parameters trainable), "
+                "so the loss was cut from them"),
+    ("optimizer", "no parameter reached it: a requires_grad filter over a model frozen whole"),
+])
+def test_run_explains_torch_failures_that_a_freeze_of_everything_ends_in(cli, tmp_path, mode, hint):
+    pytest.importorskip("torch")
+    (tmp_path / "train.py").write_text(EVERYTHING_FROZEN)
+    r = cli(tmp_path, "run", "train.py", mode)
+    assert r.code == 2
+    (line,) = r.err.strip().splitlines()
+    assert line.startswith("freezelint: error: train.py raised ") and hint in line, line

@@ -221,6 +221,33 @@ def _where(exc: BaseException, script: str | None) -> str:
     return f" at {os.path.basename(frame.filename)}:{frame.lineno}" if frame is not None else ""
 
 
+# torch's own words for the two failures a freeze that caught everything ends in
+_LOSS_WITHOUT_GRAD = "does not require grad and does not have a grad_fn"
+_EMPTY_OPTIMIZER = "optimizer got an empty parameter list"
+
+
+def _frozen_hint(failure: BaseException, watch) -> str:
+    """What the watch saw that explains a failure torch words without freezing: a loss with no
+    grad_fn (the modules that ran hold no trainable parameter, or their outputs were cut from the
+    loss) or an optimizer given no parameters (a requires_grad filter over a model frozen whole)."""
+    text = str(failure)
+    if _LOSS_WITHOUT_GRAD in text:
+        counts = [(type(m).__name__, sum(p.requires_grad for p in m.parameters()), sum(1 for _ in m.parameters()))
+                  for m in list(watch.roots.values())]
+        shown = ", ".join(f"{n}: {t} of {k} parameters trainable" for n, t, k in counts)
+        if counts and not any(t for _, t, _ in counts):
+            return (f"; every parameter of the models that ran is frozen ({shown}): the loss has nothing to "
+                    f"train, so a freeze caught the part meant to train")
+        if counts:
+            return (f"; the models that ran hold trainable parameters ({shown}), so the loss was cut from "
+                    f"them: computed under torch.no_grad(), or from detach()ed outputs")
+        return "; the loss depends on no trainable parameter: every parameter is frozen, or it ran under torch.no_grad()"
+    if _EMPTY_OPTIMIZER in text:
+        return ("; no parameter reached it: a requires_grad filter over a model frozen whole (a freeze after "
+                "get_peft_model or add_adapter freezes the adapters too), or a name filter that matched nothing")
+    return ""
+
+
 def _resolve(opts: RunOptions) -> tuple[str, str | None]:
     """argv[0] for the script and its absolute path (None for a module that is not a file)."""
     if opts.module:
@@ -396,7 +423,9 @@ def run_script(opts: RunOptions) -> int:
                         "strategy=\"ddp_spawn\" does, and those are not watched; launch with torchrun, or call "
                         "freezelint.watch() in the code each process runs")
             why += ")"
-        print(f"freezelint: error: {name} {cause} after {seen} of {opts.steps} optimizer steps{why}", file=sys.stderr)
+        hint = _frozen_hint(failure, watch) if failure is not None else ""
+        print(f"freezelint: error: {name} {cause} after {seen} of {opts.steps} optimizer steps{why}{hint}",
+              file=sys.stderr)
         return 2
     report = watch.report
     # ended short of the window: findings are still 1, but a clean report is no verdict on N steps
