@@ -139,3 +139,51 @@ def test_run_explains_torch_failures_that_a_freeze_of_everything_ends_in(cli, tm
     assert r.code == 2
     (line,) = r.err.strip().splitlines()
     assert line.startswith("freezelint: error: train.py raised ") and hint in line, line
+
+
+# ------------------------------- FZ201 advice where the model's own train() override is the culprit
+def _backbone_class(nn, super_first):
+    class Backbone(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+            self.head = nn.Linear(8, 2)
+            self.layers.requires_grad_(False)
+
+        def forward(self, x):
+            return self.head(self.layers(x).mean((2, 3)))
+
+        def train(self, mode=True):
+            if super_first:
+                super().train(mode)
+            self.layers.eval()  # mmdet's _freeze_stages
+            if not super_first:
+                super().train(mode)  # undoes it
+            return self
+
+    return Backbone
+
+
+@pytest.mark.parametrize("super_first", [False, True])
+def test_fz201_names_the_models_own_train_override_and_the_order_in_it(super_first):
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    import freezelint
+
+    torch.manual_seed(0)
+    model = _backbone_class(nn, super_first)()
+    opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model.train()
+            model(torch.randn(4, 3, 8, 8)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    if super_first:
+        assert w.report.ok, w.report.render_text()
+        return
+    (f,) = w.report.findings
+    assert f.code == "FZ201", w.report.render_text()
+    assert f.advice.startswith("`Backbone.train` overrides train(), yet these modules end it in train mode: "
+                               "in it, call super().train(mode) first")

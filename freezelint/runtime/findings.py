@@ -327,6 +327,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             undone.append((mod, bufs))
         elif mod not in written:
             unfrozen_stats.append((mod, bufs))
+    override = _train_override(model)
     for call, mods in _by_call(undone, undone_by).items():
         names = [_label(m) for m, _ in mods]
         out.append(AuditFinding(
@@ -334,14 +335,15 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             f"{listed(names)} {'was' if len(names) == 1 else 'were'} in eval() to freeze running statistics, but "
             f"{_switched(call)} switched {'it' if len(names) == 1 else 'them'} back and the statistics moved (up to "
             f"{_largest(mods):.2g}) {over}",
-            f"re-apply .eval() to these modules after every {call}: override train() in the model, or "
-            "use torchvision.ops.FrozenBatchNorm2d" + ("" if updated_elsewhere else  # the watch saw the loop's train()
+            (_fix_override(override) if override and call == _MODEL_TRAIN else
+             f"re-apply .eval() to these modules after every {call}: override train() in the model, or ")
+            + "use torchvision.ops.FrozenBatchNorm2d" + ("" if updated_elsewhere else  # the watch saw the loop's train()
                                                        "; if your loop never calls model.train(), or puts "
                                                        "these modules back in eval() after each of its "
                                                        "train() calls, audit with call_train=False (or watch "
                                                        "the real loop: freezelint.watch())"), _several(names)))
     for call, mods in _by_call(eval_only, undone_by).items():
-        out.append(_eval_only_undone(mods, over, updated_elsewhere, call))
+        out.append(_eval_only_undone(mods, over, updated_elsewhere, call, override))
     if unfrozen_stats:
         names = [_label(m) for m, _ in unfrozen_stats]
         largest = _largest(unfrozen_stats)
@@ -560,8 +562,26 @@ def _switched(call: str) -> str:
     return "model.train() (as every epoch loop calls it)" if call == _MODEL_TRAIN else call
 
 
+def _train_override(model: nn.Module) -> str | None:
+    """`Backbone.train` where the model's class (under a DDP-style wrapper's `.module`) overrides
+    nn.Module.train: its own override is what left the modules in train mode."""
+    for m in (model, getattr(model, "module", None)):
+        if isinstance(m, nn.Module):
+            owner = next((c for c in type(m).__mro__ if "train" in vars(c)), nn.Module)
+            if owner is not nn.Module and not owner.__module__.startswith(("torch.", "lightning", "pytorch_lightning",
+                                                                           "transformers.")):
+                return f"{owner.__name__}.train"
+    return None
+
+
+def _fix_override(override: str) -> str:
+    return (f"`{override}` overrides train(), yet these modules end it in train mode: in it, call "
+            f"super().train(mode) first (it puts every submodule back in train mode) and the eval() calls "
+            f"after it; or ")
+
+
 def _eval_only_undone(moved: list[tuple[str, list[BufferRecord]]], over: str, watched: bool,
-                      call: str = _MODEL_TRAIN) -> AuditFinding:
+                      call: str = _MODEL_TRAIN, override: str | None = None) -> AuditFinding:
     """FZ201 for an eval-only freeze: the statistics were to be kept, the parameters to train."""
     names = [_label(m) for m, _ in moved]
     one = len(names) == 1
@@ -570,9 +590,10 @@ def _eval_only_undone(moved: list[tuple[str, list[BufferRecord]]], over: str, wa
         f"{listed(names)} {'was' if one else 'were'} put in eval() to keep {'its' if one else 'their'} running "
         f"statistics ({'its' if one else 'their'} weight and bias left to train), but {_switched(call)} "
         f"switched {'it' if one else 'them'} back and the statistics moved (up to {_largest(moved):.2g}) {over}",
-        f"put them back in eval() after every {call}: override train() in the model (call "
-        "super().train(mode), then eval() on them, as mmdet's norm_eval does), or call the freeze again after "
-        f"each {call}" + ("" if watched else "; if your loop already does, audit with call_train=False "
+        (_fix_override(override) + f"call the freeze again after each {call}" if override and call == _MODEL_TRAIN
+         else f"put them back in eval() after every {call}: override train() in the model (call "
+         "super().train(mode), then eval() on them, as mmdet's norm_eval does), or call the freeze again after "
+         f"each {call}") + ("" if watched else "; if your loop already does, audit with call_train=False "
                           "(or watch the real loop: freezelint.watch())"), _several(names))
 
 
