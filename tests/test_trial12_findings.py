@@ -187,3 +187,46 @@ def test_fz201_names_the_models_own_train_override_and_the_order_in_it(super_fir
     assert f.code == "FZ201", w.report.render_text()
     assert f.advice.startswith("`Backbone.train` overrides train(), yet these modules end it in train mode: "
                                "in it, call super().train(mode) first")
+
+
+# ------------------------- FZ503 on a part run in eval() that no optimizer holds: meant frozen, say so
+def test_fz503_on_a_reference_model_in_eval_leads_with_freezing_it():
+    torch = pytest.importorskip("torch")
+    import copy
+
+    from torch import nn
+
+    import freezelint
+
+    torch.manual_seed(0)
+    policy = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    ref_model = copy.deepcopy(policy).eval()  # never frozen, run without no_grad
+    opt = torch.optim.AdamW(policy.parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randn(3, 4)
+            (policy(x) - ref_model(x)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    (f,) = w.report.findings
+    assert f.code == "FZ503" and f.target == "ref_model", w.report.render_text()
+    assert "ran in eval() and no optimizer holds any of it" in f.message and "FZ303" not in f.message
+    assert f.advice.startswith("if it is not meant to train, freeze it (`ref_model.requires_grad_(False)`)")
+
+
+def test_near_miss_fz503_on_a_part_in_train_mode_keeps_the_optimizer_cause():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    import freezelint
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    opt = torch.optim.AdamW(model[1].parameters(), lr=1e-3)  # the first layer left out, in train mode
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model(torch.randn(3, 4)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    (f,) = w.report.findings
+    assert f.code == "FZ503" and "FZ303 in the code" in f.message, w.report.render_text()

@@ -389,6 +389,16 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                          "was built: FZ303 in the code")
                 advice = ("unfreeze them before the optimizer is built (a framework's trainer builds it when "
                           "training starts), add them to it (`optimizer.add_param_group(...)`), or freeze them")
+                rec = by_module.get(top)
+                if (rec is not None and rec.mode == "eval" and rec.params_changed == 0 and top
+                        and rec.params == len(ps) and rec.optimizer == "none"):
+                    # a whole part (a second model beside the trained one: a DPO reference, a
+                    # distillation teacher) run in eval() and held by no optimizer: meant frozen
+                    cause = (f"{_label(top)} ran in eval() and no optimizer holds any of it: it looks meant to be "
+                             f"frozen (a reference or teacher model, a frozen backbone), but its parameters never were")
+                    advice = (f"if it is not meant to train, freeze it (`{_label(top)}.requires_grad_(False)`) and run "
+                              f"it under torch.no_grad(); if it is, add it to the optimizer "
+                              f"(`optimizer.add_param_group(...)`) and train it in train mode")
                 if _peft_adapters(model, [p.module for p in ps]):
                     cause = ("they are PEFT's adapters, which get_peft_model adds as new parameters: an optimizer "
                              "built before it, or over the base model's parameters, leaves them out")
