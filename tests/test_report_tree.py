@@ -270,3 +270,46 @@ def test_a_folded_subtree_of_buffers_only_says_it_holds_no_parameters():
     text = report.render_text()
     assert _line(text, "1 ").endswith("1 Sequential · no params · train · buffers changed 0/8 · "
                                       "2 submodules, no parameters"), text
+
+
+def test_a_subtree_alike_kind_by_kind_is_one_line_and_verbose_spells_it_out():
+    # every BatchNorm frozen in eval(), every conv trained (the freeze_bn pattern): 77 lines before
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.resnet50(num_classes=4)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.requires_grad_(False)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model.train()
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.eval()
+            model(torch.randn(2, 3, 32, 32)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    text = w.report.render_text()
+    assert w.report.ok and len(text.splitlines()) <= 10, text
+    assert ("layer3 Sequential · partly frozen · train · params changed 19/57 · buffers changed 0/57 · optimizer: "
+            "all trainable · 38 layers alike by kind: Conv2d (19) trainable, train; BatchNorm2d (19) frozen, eval") in text
+    w.report.verbose = True
+    assert len(w.report.render_text().splitlines()) > 150
+
+
+def test_near_miss_a_kind_in_two_states_is_not_folded_by_kind():
+    # layer4's last block unfrozen: its Conv2d are trained there and frozen elsewhere in layer4
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.resnet18(num_classes=4)
+    model.requires_grad_(False)
+    model.layer4[1].requires_grad_(True)
+    model.fc.requires_grad_(True)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model(torch.randn(2, 3, 32, 32)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    text = w.report.render_text()
+    assert "layer4.0 BasicBlock · frozen" in text and "layer4.1 BasicBlock · trainable" in text, text
+    assert "layer4 Sequential" in text and "alike by kind" not in text.split("layer4 Sequential")[1].splitlines()[0]

@@ -306,6 +306,37 @@ class AuditReport:
                     out.append([c])
             return out
 
+        def by_kind(name: str, sub: list[ModuleRecord]) -> str | None:
+            """A subtree whose layers read alike kind by kind (every BatchNorm2d frozen in eval and every
+            Conv2d trained; LoRA's base layers frozen and its adapters trained): one line saying so,
+            instead of every block spelled out. None where some kind is mixed or there are few layers."""
+            layers = [x for x in sub[1:] if x.params and not any(by_name[c].params for c in children.get(x.name, []))]
+            if len(layers) < 4:
+                return None
+            moved = any(x.params_changed or x.buffers_changed for x in sub)
+            seen: dict[tuple[str, str], tuple] = {}  # (class, attribute name) -> how it reads
+            groups: dict[str, dict[tuple, list[str]]] = {}  # class -> how it reads -> the names' roles
+            for x in layers:
+                path = x.name.split(".")
+                key = (x.type, path[-1])
+                sig = (x.status, x.mode if moved else "",
+                       "unchanged" if x.status == "trainable" and not x.params_changed else "")
+                if seen.setdefault(key, sig) != sig:
+                    return None
+                # a role is the attribute name; an adapter's key or an index names its holder's
+                role = path[-2] if len(path) > 1 and (path[-1].isdigit() or path[-1] == "default") else path[-1]
+                groups.setdefault(x.type, {}).setdefault(sig, []).append(role)
+            parts = []
+            for t, by_sig in groups.items():
+                for sig, roles in by_sig.items():
+                    # one class in two roles (LoRA's frozen base_layer and trained lora_A): say which
+                    named = "" if len(by_sig) == 1 else ": " + ", ".join(dict.fromkeys(roles))
+                    parts.append((f"{t} ({len(roles)}{named})", sig))
+            if len(parts) > 4:
+                return None
+            return f"{len(layers)} layers alike by kind: " + "; ".join(
+                " ".join([what, ", ".join(x for x in sig if x)]) for what, sig in parts)
+
         def add(node, name: str, shown: str | None = None) -> None:
             m = by_name[name]
             if not self.verbose and not (m.params or m.buffers) and not interesting(name):
@@ -324,6 +355,10 @@ class AuditReport:
             if (not self.verbose and len(sub) > 1 and len(sigs) <= 1 and len(modes) <= 1 and len(changed) <= 1
                     and not interesting(name)):
                 node.add(label(name, sub, shown, run=shown is not None))
+                return
+            kinds = None if self.verbose or interesting(name) else by_kind(name, sub)
+            if kinds:
+                node.add(label(name, None, shown, run=shown is not None) + f" · [dim]{kinds}[/dim]")
                 return
             branch = node.add(label(name, None, shown, run=shown is not None))
             for run in runs(children.get(name, [])):
