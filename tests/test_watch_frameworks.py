@@ -231,7 +231,7 @@ def test_freezing_code_in_a_hook_lightning_2_never_calls_gets_a_note(where):
         return
     owner = "Unfreeze" if where == "callback" else "Classifier"
     assert len(dead) == 1 and dead[0].startswith(f"`{owner}.on_epoch_start` changes what trains, but Lightning "), dead
-    assert "(removed in 2.0): that code does not run; rename it `on_train_epoch_start`" in dead[0]
+    assert "(skipped without a word since 2.0): that code does not run; rename it `on_train_epoch_start`" in dead[0]
 
 
 def test_lightning_step_calling_the_parts_judges_the_module_under_its_own_names():

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f61ed02fb93a962c05daeea60731a143'
+RULES_DIGEST = '9390174fc0d7e2a39c9848eac76d6d0b'
 
 GATES = {
     'FZ002': (

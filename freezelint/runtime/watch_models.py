@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
 from freezelint.lightning_hooks import DEAD_HOOKS as _DEAD_HOOKS  # hooks Lightning 2 never calls (FZ110's too)
+from freezelint.lightning_hooks import REPLACEMENT_ARGS
 from freezelint.runtime.findings import listed
 from freezelint.runtime.fingerprint import Fingerprinter
 from freezelint.runtime.names import matches
@@ -420,7 +421,8 @@ def dead_lightning_hooks(models: list[nn.Module]) -> list[str]:
         mod = sys.modules.get(pkg)
         module_cls = getattr(mod, "LightningModule", None)
         version = getattr(mod, "__version__", None) or getattr(sys.modules.get(pkg.split(".")[0]), "__version__", "")
-        if not isinstance(module_cls, type) or not str(version)[:1].isdigit() or int(str(version).split(".")[0]) < 2:
+        major = int(str(version).split(".")[0]) if str(version)[:1].isdigit() else 0
+        if not isinstance(module_cls, type) or not 2 <= major < 2000:  # 2022.x: the 1.x-era calendar releases
             continue
         for model in models:
             if not isinstance(model, module_cls):
@@ -436,9 +438,10 @@ def dead_lightning_hooks(models: list[nn.Module]) -> list[str]:
                     except (OSError, TypeError):
                         continue
                     if _FREEZE_WORDS.search(source):
+                        fix = f"rename it `{now}`" if now in REPLACEMENT_ARGS else f"move it into `{now}`"
                         notes.append(f"`{owner.__name__}.{hook}` changes what trains, but Lightning {version} never "
-                                     f"calls `{hook}` (removed in 2.0): that code does not run; rename it "
-                                     f"`{now}`")
+                                     f"calls `{hook}` (skipped without a word since 2.0): that code does not run; "
+                                     f"{fix}")
     return notes
 
 
