@@ -175,11 +175,11 @@ def test_the_watch_reports_a_peft_head_left_frozen():
 
 
 def test_audit_reports_a_peft_head_left_frozen():
+    model = _peft_bert(target_modules=["query", "value"])  # skips without torch, peft, transformers
     import torch
 
     import freezelint
 
-    model = _peft_bert(target_modules=["query", "value"])
     batch = {"input_ids": torch.randint(0, 50, (2, 5)), "labels": torch.tensor([0, 2])}
     report = freezelint.audit(model, torch.optim.AdamW([p for p in model.parameters() if p.requires_grad]),
                               batch=batch, loss_fn=lambda out, b: out.loss)
