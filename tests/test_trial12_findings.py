@@ -230,3 +230,60 @@ def test_near_miss_fz503_on_a_part_in_train_mode_keeps_the_optimizer_cause():
             opt.zero_grad()
     (f,) = w.report.findings
     assert f.code == "FZ503" and "FZ303 in the code" in f.message, w.report.render_text()
+
+
+# ------------------------------ a note on norm layers frozen in eval() before they ever saw data
+def _pose_net(nn, torch, pretrained=True, loaded_without_count=False):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+            self.new_block = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+            self.head = nn.Conv2d(8, 2, 1)
+            with torch.no_grad():
+                if pretrained:  # the checkpoint's statistics
+                    self.stem[1].running_var.uniform_(0.5, 2)
+                    self.stem[1].num_batches_tracked.fill_(1000)
+                if loaded_without_count:  # an old checkpoint: statistics, no count
+                    self.new_block[1].running_var.uniform_(0.5, 2)
+
+        def forward(self, x):
+            return self.head(self.new_block(self.stem(x)))
+
+        def train(self, mode=True):  # DeepLabCut's blanket BatchNorm freeze
+            super().train(mode)
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.requires_grad_(False)
+                    m.eval()
+            return self
+
+    return Net()
+
+
+@pytest.mark.parametrize("pretrained,loaded_without_count,noted", [
+    (True, False, True),  # the new block's BatchNorm never saw data
+    (False, False, False),  # every norm layer fresh (weights=None, a test): nothing tells a mistake apart
+    (True, True, False),  # statistics loaded from a checkpoint that lacks the count
+])
+def test_a_note_on_norm_layers_frozen_before_they_saw_data(pretrained, loaded_without_count, noted):
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    import freezelint
+
+    torch.manual_seed(0)
+    model = _pose_net(nn, torch, pretrained, loaded_without_count)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model.train()
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model(torch.randn(2, 3, 8, 8)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    notes = [n for n in w.report.notes if "created with" in n]
+    assert bool(notes) is noted, w.report.render_text()
+    if noted:
+        assert notes[0].startswith("new_block.1 is in eval() with the statistics it was created with")
+        report = freezelint.audit(model, opt, batch=torch.randn(2, 3, 8, 8), loss_fn=lambda out, b: out.pow(2).mean())
+        assert any("new_block.1 is in eval()" in n for n in report.notes), report.render_text()

@@ -141,6 +141,44 @@ def _peft_heads(modules: list[tuple[str, nn.Module]]) -> list[AuditFinding]:
     return out
 
 
+def untouched_norms(named_modules: list[tuple[str, nn.Module]], modules: list[ModuleRecord]) -> list[str]:
+    """A note on norm layers kept in eval() while they still hold the statistics they were created
+    with (num_batches_tracked 0), in a model whose other norm layers hold learned ones: layers added
+    to a pretrained backbone and frozen by a blanket "every BatchNorm to eval()" before they ever saw
+    data normalise with mean 0 and variance 1 for good. In a model whose norm layers all start fresh
+    (weights=None, a test) nothing tells a mistake apart, so nothing is said."""
+    from torch.nn.modules.batchnorm import _NormBase
+
+    mode = {m.name: m.mode for m in modules}
+    norms = [(n, m) for n, m in named_modules if isinstance(m, _NormBase) and m.track_running_stats
+             and isinstance(getattr(m, "num_batches_tracked", None), torch.Tensor)
+             and m.num_batches_tracked.device.type != "meta"]
+    if len(norms) < 2:
+        return []
+    try:  # one transfer for all of them
+        counts = torch.stack([m.num_batches_tracked.reshape(()) for _, m in norms]).tolist()
+    except (RuntimeError, TypeError):  # sharded or otherwise unreadable here
+        return []
+    fresh = [(n, m) for (n, m), c in zip(norms, counts) if c == 0 and mode.get(n) == "eval"]
+    if not fresh or not any(c > 0 for c in counts):
+        return []
+    # still at their initial values, not statistics loaded from a checkpoint without the count
+    with torch.no_grad():
+        flags = torch.stack([(m.running_mean.abs().sum() + (m.running_var - 1).abs().sum()) == 0
+                             if m.running_mean is not None and m.running_var is not None
+                             else m.num_batches_tracked.new_zeros((), dtype=torch.bool)
+                             for _, m in fresh]).tolist()
+    fresh = [_label(n) for (n, _), f in zip(fresh, flags) if f]
+    if not fresh:
+        return []
+    one = len(fresh) == 1
+    return [f"{listed(fresh)} {'is' if one else 'are'} in eval() with the statistics {'it was' if one else 'they were'} "
+            f"created with (num_batches_tracked 0: mean 0, variance 1), while the model's other norm layers hold "
+            f"learned ones: frozen before {'it' if one else 'they'} saw any data, {'it normalises' if one else 'they normalise'} "
+            f"nothing; leave {'it' if one else 'them'} in train mode until {'it has' if one else 'they have'} seen data, "
+            f"or exclude {'it' if one else 'them'} from the BatchNorm freeze"]
+
+
 Optimizers = torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | Mapping[str, torch.optim.Optimizer]
 
 

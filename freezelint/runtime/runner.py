@@ -450,7 +450,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                          else type(optimizers[0]).__name__,
                          set_to_none, restored=not unrestored, unrestored=unrestored,
                          extra_bytes=snap.extra_bytes + fingerprint_watched.scratch_bytes, ignore=list(ignore),
-                         notes=(_stale_note(stale) if stepping and set_to_none else []) + held_still)
+                         notes=(_stale_note(stale) if stepping and set_to_none else []) + held_still
+                         + (F.untouched_norms(named_modules, mrecords) if stepping else []))
     if spread is not None:
         changed = [k in delta for k in range(len(everything))]
         report = spread.merge(report, [after[k] for k in range(len(everything))], changed)

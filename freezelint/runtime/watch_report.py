@@ -545,6 +545,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if w.judged_at_exit and not only_beside:
         notes = notes + [(f"the watch ended before every optimizer had completed {w.steps} steps ({w.progress()}): "
                           f"judged over the steps seen")]
+    notes = notes + F.untouched_norms(named_modules, mrecords)
     extra = sum(b.numel() * b.element_size() for blocks in w._blocks.values() for b, _, _ in blocks)
     extra += sum(f.scratch_bytes for _, f in w._fingerprinters.values())
     device = str(params[0].device) if params else "cpu"
