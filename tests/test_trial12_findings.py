@@ -287,3 +287,33 @@ def test_a_note_on_norm_layers_frozen_before_they_saw_data(pretrained, loaded_wi
         assert notes[0].startswith("new_block.1 is in eval() with the statistics it was created with")
         report = freezelint.audit(model, opt, batch=torch.randn(2, 3, 8, 8), loss_fn=lambda out, b: out.pow(2).mean())
         assert any("new_block.1 is in eval()" in n for n in report.notes), report.render_text()
+
+
+# ------------- a module built anew after the optimizer, the old one kept alive: one FZ302, not two
+@pytest.mark.parametrize("same_shape", [True, False])
+def test_a_module_rebuilt_after_the_optimizer_with_the_old_one_alive_is_fz302(same_shape):
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    import freezelint
+
+    torch.manual_seed(0)
+    kept = []  # what accelerate's prepare() keeps
+    backbone = nn.Linear(8, 8)
+    mlp = nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 8))
+    kept.append(mlp)
+    opt = torch.optim.AdamW([{"params": backbone.parameters()}, {"params": mlp.parameters()}], lr=1e-3)
+    # rebuilt (DoodlePix); the near-miss: a different module left out, and another one held but idle
+    mlp = nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 8)) if same_shape else nn.Linear(1, 8)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            (backbone(torch.randn(4, 8)) + mlp(torch.rand(4, 1))).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    codes = sorted(f.code for f in w.report.findings)
+    if not same_shape:
+        assert codes == ["FZ503", "FZ505"], w.report.render_text()
+        return
+    (f,) = w.report.findings
+    assert f.code == "FZ302" and f.target == "mlp", w.report.render_text()
+    assert "mlp was built anew after the optimizer was built" in f.message and "the same 4 shapes" in f.message

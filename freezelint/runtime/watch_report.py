@@ -159,6 +159,38 @@ def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor]) -> 
             r.grad = "zero"
 
 
+def _rebuilt(found: list[F.AuditFinding], precords: list[ParamRecord]) -> list[F.AuditFinding]:
+    """FZ503 on a module that ran and FZ505 on one no forward ran, with the same parameter shapes
+    in the same order: the module was built again after the optimizer took the first one's
+    parameters (`mlp = MLP()` once more before the loop) and something keeps the old one alive
+    (accelerate's `prepare` does). One FZ302 says so, instead of two findings that read unrelated."""
+    shape = {r.name: r.shape for r in precords}
+
+    def names(f: F.AuditFinding) -> list[str]:
+        return f.names or [f.target]
+
+    out = list(found)
+    for new in [f for f in found if f.code == "FZ503"]:
+        shapes = [shape.get(n) for n in names(new)]
+        if None in shapes:
+            continue
+        old = next((f for f in out if f.code == "FZ505" and "never ran" in f.message
+                    and [shape.get(n) for n in names(f)] == shapes), None)
+        if old is None:
+            continue
+        out.remove(new)
+        out.remove(old)
+        k = len(shapes)
+        out.append(F.AuditFinding(
+            "FZ302", new.target,
+            f"{new.target} was built anew after the optimizer was built: the optimizer holds the parameters of the "
+            f"module it replaced ({old.target}: the same {k} shape{'s' if k != 1 else ''}, and no forward ran it), "
+            f"while the new one's ({F.listed(names(new))}) are in no param group and never train",
+            f"build the optimizer after the module's last construction, or `optimizer.add_param_group("
+            f"{{'params': {new.target}.parameters()}})` and drop the old module's group", new.names))
+    return out
+
+
 def _hint_averages(found: list[F.AuditFinding], labels: dict[str, str], steps: int) -> None:
     """FZ502 on a frozen model shaped as the trained one, or a part of it (`labels`: label -> which):
     an EMA updated every few steps is indistinguishable from a forgotten frozen copy when no update
@@ -519,6 +551,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         found += _drifted_findings(w, named_modules)
     if w.idle_drift and not only_beside:
         found += [_idle_drift_finding(what, moved, w.steps) for what, moved in w.idle_drift]
+    found = _rebuilt(found, precords)
     found = F.grouped(found)  # alike findings one line per subtree, as audit() reports them
     if any(f.code == "FZ503" for f in found):
         callbacks = finetuning_callbacks()
