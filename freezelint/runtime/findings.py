@@ -532,13 +532,14 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # Under torch.compile the watch counts trainable grads at every step: a module whose grads were
     # all zero at every step, moved all the same by weight decay or momentum, is the same mistake
     # (a changed parameter's grad is "zero" only from that count).
-    mine: dict[str, list[ParamRecord]] = defaultdict(list)
-    for p in params:
-        mine[p.module].append(p)
-    decayed = [p for ps in mine.values() if steps > 1 and trained_some
-               and any(p.changed and p.grad == "zero" for p in ps)
-               and all(p.requires_grad and p.group is not None and p.grad in ("none", "zero")
-                       and not _zero(owner(p)[2].get("lr")) for p in ps) for p in ps]
+    decayed: list[ParamRecord] = []
+    if steps > 1 and trained_some and any(p.changed and p.grad == "zero" for p in params):  # seldom: build lists
+        mine: dict[str, list[ParamRecord]] = defaultdict(list)
+        for p in params:
+            mine[p.module].append(p)
+        decayed = [p for ps in mine.values() if any(p.changed and p.grad == "zero" for p in ps)
+                   and all(p.requires_grad and p.group is not None and p.grad in ("none", "zero")
+                           and not _zero(owner(p)[2].get("lr")) for p in ps) for p in ps]
     unused = [p for p in unreached if p.module in idle]
     ignored = [p for p in unreached if p.module not in idle and ran is not None and p.module in ran]
     rest = [p for p in unreached if p.module not in idle and not (ran is not None and p.module in ran)]
