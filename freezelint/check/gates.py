@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '9390174fc0d7e2a39c9848eac76d6d0b'
+RULES_DIGEST = '5e157c808795aa70e59995317af1dd23'
 
 GATES = {
     'FZ002': (

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 import libcst as cst
 
+from freezelint.check.events import BUILT
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, flows_of
 from freezelint.check.probe import left_in_eval, settled
@@ -485,6 +487,152 @@ class BnFrozenWithoutEval(Rule):
                 opt.step()
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+            for name, p in model.named_parameters():
+                if not name.startswith(("layer4", "fc")):
+                    p.requires_grad = False  # expect: FZ202
+                    # (layer4 trains in train mode; bn1 and layer1-3 are frozen, their statistics move)
+            opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+            model.train()
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+            frozen = [model.conv1, model.bn1, model.layer1, model.layer2, model.layer3]
+            for part in frozen:
+                part.requires_grad_(False)
+            opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+            for x, y in loader:
+                model.train()
+                for part in frozen:
+                    part.eval()  # the frozen stages' statistics stay put; layer4 trains in train mode
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            backbone = torchvision.models.resnet50()
+            backbone.layer1.requires_grad_(False)  # expect: FZ202
+            backbone.bn1.requires_grad_(False)
+            opt = torch.optim.SGD([p for p in backbone.parameters() if p.requires_grad], lr=0.01)
+            backbone.train()
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(backbone(x), y).backward()
+                opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.stem = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+                    self.head = nn.Linear(8, 2)
+
+                def forward(self, x):
+                    return self.head(self.stem(x).mean((2, 3)))
+
+            net = Net()
+            for p in net.stem.parameters():
+                p.requires_grad = False  # expect: FZ202
+            opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.01)
+            net.train()
+            for x, y in loader:
+                opt.zero_grad()
+                net(x).pow(2).mean().backward()
+                opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            layers_to_train = ["layer4"]
+            backbone = torchvision.models.resnet50()
+            for name, parameter in backbone.named_parameters():
+                if all([not name.startswith(layer) for layer in layers_to_train]):
+                    parameter.requires_grad_(False)  # expect: FZ202
+            opt = torch.optim.SGD([p for p in backbone.parameters() if p.requires_grad], lr=0.01)
+            backbone.train()
+            for x in loader:
+                opt.zero_grad()
+                backbone(x).sum().backward()
+                opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            class Probe(nn.Module):
+                def __init__(self, classes):
+                    super().__init__()
+                    self.backbone = torchvision.models.resnet50(weights="DEFAULT")
+                    self.backbone.requires_grad_(False)
+                    self.head = nn.Sequential(nn.Linear(1000, 256), nn.BatchNorm1d(256), nn.Linear(256, classes))
+
+                def forward(self, x):
+                    return self.head(self.backbone(x))
+
+            model = Probe(10)  # expect: FZ202
+            # (the head's BatchNorm trains in train mode; the frozen backbone's statistics move with it)
+            opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+            for epoch in range(10):
+                model.train()
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """
+        ),
+        Example(
+            """
+            import timm
+            import torch
+            import torch.nn.functional as F
+
+            def build(classes):
+                m = timm.create_model("resnet50", pretrained=True, num_classes=classes)
+                for name, p in m.named_parameters():
+                    if not name.startswith(("layer4", "fc")):
+                        p.requires_grad = False
+                return m
+
+            model = build(10)  # expect: FZ202
+            opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+            model.train()
+            for x, y in loader:
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -646,22 +794,6 @@ class BnFrozenWithoutEval(Rule):
                     opt.zero_grad()
                     nn.functional.cross_entropy(model(x), y).backward()
                     opt.step()
-        """,
-        """
-        import torch
-        import torch.nn as nn
-        import torchvision
-
-        model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
-        for name, p in model.named_parameters():
-            if not name.startswith(("layer4", "fc")):
-                p.requires_grad = False  # layer4 trains, its BatchNorm layers in train mode on purpose
-        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
-        model.train()
-        for x, y in loader:
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
         """,
         """
         import torch
@@ -874,16 +1006,6 @@ class BnFrozenWithoutEval(Rule):
         import torch.nn as nn
         import torchvision
 
-        class Probe(nn.Module):
-            def __init__(self, classes):
-                super().__init__()
-                self.backbone = torchvision.models.resnet50(weights="DEFAULT")
-                self.backbone.requires_grad_(False)
-                self.head = nn.Sequential(nn.Linear(1000, 256), nn.BatchNorm1d(256), nn.Linear(256, classes))
-
-            def forward(self, x):
-                return self.head(self.backbone(x))
-
         class Tuned(nn.Module):
             def __init__(self):
                 super().__init__()
@@ -895,36 +1017,14 @@ class BnFrozenWithoutEval(Rule):
                 self.backbone.eval()  # the frozen backbone stays in eval mode
                 return self
 
-        model = Probe(10)  # its head's BatchNorm trains: train mode is wanted there
         tuned = Tuned()
-        opt = torch.optim.SGD([*model.head.parameters(), *tuned.parameters()], lr=0.1)
+        opt = torch.optim.SGD(tuned.parameters(), lr=0.1)
         for epoch in range(10):
-            model.train()
             tuned.train()
             for x, y in loader:
                 opt.zero_grad()
-                nn.functional.cross_entropy(model(x) + tuned(x), y).backward()
+                nn.functional.cross_entropy(tuned(x), y).backward()
                 opt.step()
-        """,
-        """
-        import timm
-        import torch
-        import torch.nn.functional as F
-
-        def build(classes):
-            m = timm.create_model("resnet50", pretrained=True, num_classes=classes)
-            for name, p in m.named_parameters():
-                if not name.startswith(("layer4", "fc")):
-                    p.requires_grad = False  # layer4 trains: its BatchNorm layers in train mode on purpose
-            return m
-
-        model = build(10)
-        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
-        model.train()
-        for x, y in loader:
-            opt.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            opt.step()
         """,
         """
         import torch
@@ -975,33 +1075,52 @@ class BnFrozenWithoutEval(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        yield from self._init_freezes(facts)
+        reported: set[str] = set()
+        for f in self._init_freezes(facts):
+            reported.add(f.cls)
+            yield f.finding
         yield from self._isinstance_freezes(facts)
-        yield from self._whole_model_freezes(facts)
+        yield from self._whole_model_freezes(facts, reported)
 
-    def _whole_model_freezes(self, facts: Facts) -> Iterable[Finding]:
-        """A model whose BatchNorm layers the table knows, frozen whole with requires_grad and
-        trained in train mode (check/whole_model.py)."""
+    def _whole_model_freezes(self, facts: Facts, reported: set[str]) -> Iterable[Finding]:
+        """A model whose BatchNorm layers the table (or the file's own nn layers) knows, frozen
+        whole or in part with requires_grad and trained in train mode (check/whole_model.py)."""
         for c in claims(facts, flows_of(facts).bodies):
+            if c.freeze.kind == BUILT and c.freeze.detail.get("via") in reported:
+                continue  # its class's __init__ freezes are reported there already
+            it = "them" if len(c.parts) > 1 else "it"
             via, where = (c.trained.detail.get("via"), c.trained.detail.get("where")) if c.trained else (None, None)
-            mode = "it trains in the train mode a new model starts in" if c.trained is None \
-                else f"`{_receiver(c.trained, c.model)}.train()` puts it in train mode" if via is None \
-                else f"`{via}(...)` puts it in train mode (train() at {where})" if where \
-                else f"`{via}(...)` puts it in train mode"
-            layers = "BatchNorm layer keeps" if c.frozen == 1 else f"{c.frozen} BatchNorm layers keep"
+            mode = f"{'the model' if c.parts else 'it'} trains in the train mode a new model starts in" \
+                if c.trained is None \
+                else f"`{_receiver(c.trained, c.model)}.train()` puts {it} in train mode" if via is None \
+                else f"`{via}(...)` puts {it} in train mode (train() at {where})" if where \
+                else f"`{via}(...)` puts {it} in train mode"
+            its = "their" if len(c.parts) > 1 else "its"
+            layers = "BatchNorm layer keeps updating its" if c.frozen == 1 \
+                else f"{c.frozen} BatchNorm layers keep updating their"
             by = c.freeze.detail.get("via")
             by = f" by `{by}(...)`" if by else ""
+            if c.parts:
+                shown = [f"`{c.model}.{p}`" for p in c.parts[:3]]
+                more = len(c.parts) - len(shown)
+                named = ", ".join(shown[:-1]) + (" and " if len(shown) > 1 and not more else ", " if more else "") \
+                    + shown[-1] + (f" and {more} more" if more else "")
+                what = f"{named} ({c.factory}) {'are' if len(c.parts) > 1 else 'is'}"
+                fix = f"call `.eval()` on the frozen part{'s' if len(c.parts) > 1 else ''} after every " \
+                      f"`{c.model}.train()` (or override train())"
+            else:
+                what = f"`{c.model}` ({c.factory}) is"
+                fix = f"call `.eval()` on the frozen part after every `{c.model}.train()` (or override train())"
             yield self.finding(
                 c.freeze.node,
-                f"`{c.model}` ({c.factory}) is frozen with requires_grad only{by} and {mode}: its {layers} "
-                f"updating their running statistics on every batch although "
-                f"frozen; call `.eval()` on the frozen part after every `{c.model}.train()` (or override train()), "
-                f"or use FrozenBatchNorm2d",
+                f"{what} frozen with requires_grad only{by} and {mode}: {its} {layers} "
+                f"running statistics on every batch although "
+                f"frozen; {fix}, or use FrozenBatchNorm2d",
                 stmt=c.freeze.stmt, facts=facts, used=[c.freeze, *([c.trained] if c.trained else [])],
                 edges=c.edges,
             )
 
-    def _init_freezes(self, facts: Facts) -> Iterable[Finding]:
+    def _init_freezes(self, facts: Facts) -> Iterable[_InitFinding]:
         """BN layers frozen by requires_grad in a Module's `__init__`, in a project that puts the
         model in train() mode and never BN-freezes it (a model used only under eval() is fine)."""
         bodies = flows_of(facts).bodies
@@ -1023,14 +1142,14 @@ class BnFrozenWithoutEval(Rule):
             trained_by = [e for e in facts.project.edges if e.name == f"trained: {info.name}" and not e.finding] \
                 if facts.project is not None else []
             for e in freezes:
-                yield self.finding(
+                yield _InitFinding(info.name, self.finding(
                     e.node,
                     f"BatchNorm layer `{e.detail['sub']}` is frozen with requires_grad only in __init__, and "
                     f"{trainer} puts {info.name} in train mode: its running statistics still update on every "
                     f"batch; also put it in eval mode after every model.train() (override train()), or use "
                     f"FrozenBatchNorm2d",
                     stmt=e.stmt, facts=facts, used=[e], edges=trained_by[:1],
-                )
+                ))
 
     def _isinstance_freezes(self, facts: Facts) -> Iterable[Finding]:
         checks = [(node, name, classes, ctx) for node, name, classes, ctx in facts.isinstance_ifs
@@ -1065,6 +1184,12 @@ class BnFrozenWithoutEval(Rule):
                 f"model.train()), or use FrozenBatchNorm2d",
                 ctx, facts=facts, used=freezes,
             )
+
+
+@dataclass
+class _InitFinding:
+    cls: str  # the class whose __init__ freezes: its instances' claims are not reported again
+    finding: Finding
 
 
 def _stats_fixed(body: cst.CSTNode, name: str) -> bool:
