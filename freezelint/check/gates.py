@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '5e157c808795aa70e59995317af1dd23'
+RULES_DIGEST = 'b799b58a53259f8a50de32bc445af730'
 
 GATES = {
     'FZ002': (

@@ -1,5 +1,6 @@
 """FZ202's whole-model case: a model whose BatchNorm layers are known from the generated table
-(`submodule_table`, "bn"), frozen whole with requires_grad and trained in train mode.
+(`submodule_table`, "bn") or from a local class's torch.nn attributes, frozen whole or by stages
+(`layer1`, a stem) with requires_grad and trained in train mode.
 
 The parameters a freeze reaches are worked out per BatchNorm parameter name (`layer1.0.bn1.weight`):
 a `named_parameters` loop's name test is evaluated on each name, so `if not name.startswith("fc")`
@@ -54,7 +55,7 @@ def bn_layers(factory: str | None) -> list[str]:
 
 @dataclass
 class Claim:
-    """A model frozen whole with BatchNorm inside, trained in train mode: what the finding says."""
+    """A model frozen whole or by stages with BatchNorm inside, trained in train mode: what the finding says."""
 
     model: str
     factory: str  # what the model is, for the message (`torchvision.models.resnet50`, `Probe: its ...`)
@@ -77,7 +78,8 @@ class _State:
 
 
 def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
-    """Every model of the file's bodies frozen whole with BatchNorm inside and trained in train mode."""
+    """Every model of the file's bodies with BatchNorm layers frozen (all of it, or whole stages of
+    it) and trained in train mode."""
     text = None
     out = []
     for flow in bodies:

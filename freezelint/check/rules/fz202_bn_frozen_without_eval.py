@@ -7,7 +7,6 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.events import BUILT
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, flows_of
 from freezelint.check.probe import left_in_eval, settled
@@ -23,8 +22,9 @@ class BnFrozenWithoutEval(Rule):
     triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", *BN_FACTORY_TRIGGERS)
     # a literal False, or a flag (`requires_grad_(unfreeze)`, `unfreeze=False` by default)
     requires = (FREEZES + r"|requires_grad_?(?:\s*=|\(|['\"]\s*,)\s*[A-Za-z_]|requires_grad_\(\s*\)",)
-    what = ("Finds BatchNorm layers frozen with requires_grad only, never put in eval mode: frozen one by one, or "
-            "with the whole model (a torchvision/timm backbone) trained in train mode.")
+    what = ("Finds BatchNorm layers frozen with requires_grad only, never put in eval mode: frozen one by one, "
+            "with the whole model (a torchvision/timm backbone), or with a frozen stage of it (`layer1`, a stem) "
+            "trained in train mode.")
     why = (
         "`requires_grad=False` stops the BatchNorm weight and bias from training, but not its "
         "running_mean, running_var and num_batches_tracked: they keep updating on every batch in "
@@ -64,10 +64,18 @@ class BnFrozenWithoutEval(Rule):
         "not known), "
         "frozen with requires_grad (`requires_grad_(False)`, a `parameters()` loop, a `named_parameters` "
         "loop whose name test, startswith/endswith/in/==/not/and/or/any over literal strings, is evaluated "
-        "on each BatchNorm parameter's name, a helper of the same file) so that every BatchNorm layer it "
-        "leaves is frozen (a later unfreeze of a part with BatchNorm, a BatchNorm part left trainable "
-        "such as `layer4`, or a part replaced by a module that may hold BatchNorm: train mode is wanted "
-        "there, not claimed), with an optimizer built in that body, and then put in train mode: a `train()` "
+        "on each BatchNorm parameter's name, a helper of the same file; a name bound once to a literal list "
+        "of strings is read as that list, `all([not name.startswith(l) for l in layers_to_train])`), "
+        "with an optimizer built in that body, and then put in train mode. A frozen stage is reported too: "
+        "some BatchNorm layers frozen (both parameters of each) while others train (`layer4` left "
+        "trainable, `model.layer1.requires_grad_(False)`, everything but `layer3`/`layer4`/`fc`, a later "
+        "unfreeze of a part), the message naming the frozen parts and how many BatchNorm layers they hold; "
+        "train mode wanted by the trained rest does not stop the frozen layers' statistics. Only whole "
+        "stages count: a child of the model or of a factory-built part of it (`bn1`, `layer1`, "
+        "`backbone.layer2`); BatchNorm layers frozen here and there inside trained stages (a name test "
+        "that misses `downsample.1`) are not claimed. A local Module class's attributes built of torch.nn "
+        "layers (`self.stem = nn.Sequential(nn.Conv2d(...), nn.BatchNorm2d(...))`) count as parts with "
+        "their BatchNorm layers (for this claim only, not for the summaries). Put in train mode: a `train()` "
         "after the freeze (directly or through a helper of this or another project file: a validation "
         "`eval()` that the next `train()` undoes does not help), or, with no eval() of it at all, the "
         "train mode a new model starts in, its forward and a backward/step after the freeze. Silent when "
@@ -86,7 +94,10 @@ class BnFrozenWithoutEval(Rule):
         "backbone)`), as the project's summaries record them; a freeze there made only on some paths (`if "
         "freeze:`) or by a name test is not taken from another file. Silent when the class overrides "
         "train() or puts a part of itself in eval mode (after a freeze in `__init__`, a train() undoing "
-        "that is FZ201's). Reported on the freeze, or on the call that builds or freezes the model; "
+        "that is FZ201's; so is a stage frozen and put in eval() once, then undone by `model.train()`: "
+        "FZ201 reports that train() and FZ202 stays silent, one report per mistake). A class whose "
+        "`__init__` freezes a BatchNorm attribute is reported there, not again where it is built. "
+        "Reported on the freeze, or on the call that builds or freezes the model; "
         "`# noqa: FZ202` for AdaBN-style adaptation on purpose."
     )
     bad = [
@@ -1086,7 +1097,7 @@ class BnFrozenWithoutEval(Rule):
         """A model whose BatchNorm layers the table (or the file's own nn layers) knows, frozen
         whole or in part with requires_grad and trained in train mode (check/whole_model.py)."""
         for c in claims(facts, flows_of(facts).bodies):
-            if c.freeze.kind == BUILT and c.freeze.detail.get("via") in reported:
+            if c.freeze.detail.get("via") in reported:
                 continue  # its class's __init__ freezes are reported there already
             it = "them" if len(c.parts) > 1 else "it"
             via, where = (c.trained.detail.get("via"), c.trained.detail.get("where")) if c.trained else (None, None)
