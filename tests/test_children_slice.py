@@ -157,7 +157,7 @@ def test_the_slice_bound_to_a_name_first_and_the_renumbered_names():
     # keep their statistics moving in train mode
     found = check_source(code.format(test='not name.startswith("7.")'), "train.py", select=["FZ202"])
     assert len(found) == 1 and "43 BatchNorm layers" in found[0].message
-    assert found[0].message.startswith("`backbone.1`, `backbone.4`, `backbone.5` and 1 more (children of ")
+    assert found[0].message.startswith("`backbone[1]`, `backbone[4]`, `backbone[5]` and 1 more (children of ")
 
 
 def test_a_part_of_a_sequential_part_vgg_features():

@@ -140,6 +140,27 @@ def test_near_misses_of_a_frozen_stage_are_silent(freeze, after):
     assert _fz202(RESNET, freeze=freeze, after=after) == []
 
 
+def test_items_of_a_top_level_sequential_are_stages():
+    code = """
+        import torch
+        import torchvision
+
+        model = torchvision.models.efficientnet_b0(weights=None)
+        model.features[0].requires_grad_(False)
+        model.features[1].requires_grad_(False)
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+        for x, y in loader:
+            model.train()
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+    """
+    found = _fz202(code)
+    assert [r for r, _ in found] == [6]
+    assert found[0][1].startswith("`model.features[0]` and `model.features[1]` (torchvision.models.efficientnet_b0)")
+    assert "their 3 BatchNorm layers" in found[0][1]
+
+
 def test_a_stage_frozen_but_the_model_only_evaluated():
     code = """
         import torch
@@ -238,3 +259,63 @@ def test_fz201_owns_a_stage_put_in_eval_once_that_train_undoes():
         .replace("AFTER", "pass")
     codes = [(d.row, d.code) for d in check_source(code, "train.py", select=["FZ201", "FZ202"])]
     assert codes == [(11, "FZ201")]
+
+
+def test_trial9_gradual_unfreezing_and_a_trainable_head_batchnorm():
+    """trial 9's repro_10 (layer4 unfrozen later; `p` reused by both loops: the unfreeze is read from its
+    own loop) and repro_03 (a class whose head holds a BatchNorm left to train)."""
+    gradual = """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+
+        model = models.resnet18(weights="DEFAULT")
+        for p in model.parameters():
+            p.requires_grad = False
+        model.fc = nn.Linear(512, 10)
+        optimizer = torch.optim.AdamW([{"params": model.fc.parameters(), "lr": 1e-3}])
+        for epoch in range(1, 20):
+            if epoch == 5:
+                for p in model.layer4.parameters():
+                    p.requires_grad = True
+                optimizer.add_param_group({"params": model.layer4.parameters(), "lr": 1e-4})
+            model.train()
+            for imgs, labels in loader:
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(model(imgs), labels).backward()
+                optimizer.step()
+    """
+    found = _fz202(gradual)
+    assert [r for r, _ in found] == [8]
+    assert found[0][1].startswith("`model.bn1`, `model.layer1`, `model.layer2` and 1 more (torchvision.models.resnet18)")
+    assert "their 15 BatchNorm layers" in found[0][1]
+    # layer4 to layer1 all unfrozen again: no stage stays frozen
+    assert _fz202(gradual.replace("model.layer4.parameters():\n", "model.parameters():\n", 1)) == []
+    head_bn = """
+        import torch
+        import torch.nn as nn
+        from torchvision.models import resnet18
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = resnet18()
+                for param in self.backbone.parameters():
+                    param.requires_grad = False
+                self.bn = nn.BatchNorm1d(1000)
+                self.fc = nn.Linear(1000, 3)
+
+            def forward(self, x):
+                return self.fc(self.bn(self.backbone(x)))
+
+        model = Net()
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+        for epoch in range(3):
+            model.train()
+            for x, y in loader:
+                model(x).sum().backward()
+                optimizer.step()
+    """
+    found = _fz202(head_bn)
+    assert [r for r, _ in found] == [18] and found[0][1].startswith("`model.backbone` (Net: its `backbone` is ")
+    assert "its 20 BatchNorm layers" in found[0][1]

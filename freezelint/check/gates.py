@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b799b58a53259f8a50de32bc445af730'
+RULES_DIGEST = 'dba7bea6c07e69fe0b6447e8d24d4567'
 
 GATES = {
     'FZ002': (

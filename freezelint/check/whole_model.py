@@ -409,7 +409,7 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
         # only whole stages: a child of the model or of one of its parts (`layer1`, `backbone.layer1`,
         # `stem`); BatchNorm layers frozen here and there inside a trained stage (a name test that
         # misses `downsample.1`) are a different slip, whose fix is not eval()
-        named = [p for p in named if p in parts or p.rpartition(".")[0] in ("", *parts)]
+        named = [p for p in named if _stage(p, parts)]
         reached = [layer for layer in reached if any(_under(layer, p) for p in named)]
         if not reached:
             return None
@@ -419,6 +419,20 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
                                 != model for ev in (state.first[f"{layer}.weight"] for layer in frozen))
     return Claim(model, label, freeze, len(reached), trained if isinstance(trained, Event) else None, state.edges,
                  named if by_parts else [])
+
+
+def _stage(path: str, parts: Parts) -> bool:
+    """A stage of the model: one of its parts, a child of the model or of a part (`layer1`,
+    `backbone.layer1`), or an item of a factory's top-level nn.Sequential (`features.3` of
+    efficientnet, `layer1.0` of a resnet)."""
+    head, _, _ = path.rpartition(".")
+    if path in parts or head in ("", *parts):
+        return True
+    for rel, (factory, sub) in parts.items():
+        inner = head[len(rel) + 1:] if rel and head.startswith(rel + ".") else head if not rel else None
+        if inner and not sub and "." not in inner and inner in _table().get(factory, {}).get("seqs", []):
+            return True
+    return False
 
 
 def _frozen_parts(layers: list[str], frozen: list[str]) -> list[str]:
@@ -696,7 +710,10 @@ def _loop_of(flow: Flow, e: Event) -> tuple[str | None, list[tuple[cst.BaseExpre
     if not isinstance(obj, cst.Name):
         return None
     owner = _binder(flow, obj.value, e.node)
-    binding = next((b for b in (owner.bindings.get(obj.value, []) if owner else []) if b.how == "iter"), None)
+    iters = [b for b in (owner.bindings.get(obj.value, []) if owner else []) if b.how == "iter"]
+    # the loop that holds the change, where the name is reused by several loops (`for p in ...` twice)
+    binding = next((b for b in iters if isinstance(b.node, cst.Call) and (lp := _loop_node(flow, b.node)) is not None
+                    and _contains(lp, e.node)), iters[0] if iters else None)
     walked = param_walk(binding.node, owner) if binding is not None and binding.node is not None else None
     if binding is None or not isinstance(binding.node, cst.Call) and walked is None:
         return None

@@ -1112,7 +1112,7 @@ class BnFrozenWithoutEval(Rule):
             by = c.freeze.detail.get("via")
             by = f" by `{by}(...)`" if by else ""
             if c.parts:
-                shown = [f"`{c.model}.{p}`" for p in c.parts[:3]]
+                shown = [f"`{c.model}{_indexed(p)}`" for p in c.parts[:3]]
                 more = len(c.parts) - len(shown)
                 named = ", ".join(shown[:-1]) + (" and " if len(shown) > 1 and not more else ", " if more else "") \
                     + shown[-1] + (f" and {more} more" if more else "")
@@ -1201,6 +1201,11 @@ class BnFrozenWithoutEval(Rule):
 class _InitFinding:
     cls: str  # the class whose __init__ freezes: its instances' claims are not reported again
     finding: Finding
+
+
+def _indexed(path: str) -> str:
+    """`features.0` as the code writes it: `.features[0]`."""
+    return "".join(f"[{bit}]" if bit.isdigit() else f".{bit}" for bit in path.split("."))
 
 
 def _stats_fixed(body: cst.CSTNode, name: str) -> bool:
