@@ -168,9 +168,10 @@ def _codes(cli, tmp_path, text):
     ("self.requires_grad_(False)", [(17, "FZ202")]),  # all of it, before its BatchNorm-free head is built
     # the caller's flag decides whether anything is frozen: not known here
     ("if freeze:\n            self.backbone.requires_grad_(False)", []),
-    # a part with BatchNorm left to train: train mode is wanted there
-    ("self.backbone.requires_grad_(False)\n        self.backbone.layer4.requires_grad_(True)", []),
-    ("self.requires_grad_(False)\n        self.neck = nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3))", []),
+    # a part with BatchNorm left to train (layer4, a new neck): the frozen stages' statistics move all the same
+    ("self.backbone.requires_grad_(False)\n        self.backbone.layer4.requires_grad_(True)", [(18, "FZ202")]),
+    ("self.requires_grad_(False)\n        self.neck = nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3))",
+     [(18, "FZ202")]),
 ])
 def test_a_backbone_frozen_in_init_is_reported_where_the_model_is_built(cli, tmp_path, freeze, want):
     assert _codes(cli, tmp_path, PROBE.replace("FREEZE", freeze)) == want

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '9390174fc0d7e2a39c9848eac76d6d0b'
+RULES_DIGEST = 'dba7bea6c07e69fe0b6447e8d24d4567'
 
 GATES = {
     'FZ002': (

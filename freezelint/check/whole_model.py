@@ -1,5 +1,6 @@
 """FZ202's whole-model case: a model whose BatchNorm layers are known from the generated table
-(`submodule_table`, "bn"), frozen whole with requires_grad and trained in train mode.
+(`submodule_table`, "bn") or from a local class's torch.nn attributes, frozen whole or by stages
+(`layer1`, a stem) with requires_grad and trained in train mode.
 
 The parameters a freeze reaches are worked out per BatchNorm parameter name (`layer1.0.bn1.weight`):
 a `named_parameters` loop's name test is evaluated on each name, so `if not name.startswith("fc")`
@@ -54,7 +55,7 @@ def bn_layers(factory: str | None) -> list[str]:
 
 @dataclass
 class Claim:
-    """A model frozen whole with BatchNorm inside, trained in train mode: what the finding says."""
+    """A model frozen whole or by stages with BatchNorm inside, trained in train mode: what the finding says."""
 
     model: str
     factory: str  # what the model is, for the message (`torchvision.models.resnet50`, `Probe: its ...`)
@@ -62,6 +63,7 @@ class Claim:
     frozen: int  # BatchNorm layers frozen
     trained: Event | None  # the train() after the freeze (None: the fresh model's default mode)
     edges: list = field(default_factory=list)  # the summaries of other files it rests on
+    parts: list[str] = field(default_factory=list)  # the frozen parts (`layer1`) when not all of it is frozen
 
 
 @dataclass
@@ -76,7 +78,8 @@ class _State:
 
 
 def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
-    """Every model of the file's bodies frozen whole with BatchNorm inside and trained in train mode."""
+    """Every model of the file's bodies with BatchNorm layers frozen (all of it, or whole stages of
+    it) and trained in train mode."""
     text = None
     out = []
     for flow in bodies:
@@ -85,7 +88,7 @@ def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
         roots = {e.target for e in flow.events if e.kind in (FREEZE, BUILT) and "." not in e.target}
         for model in sorted(roots):
             first = next(e for e in flow.events if e.kind in (FREEZE, BUILT) and e.target == model)
-            found = _model_parts(facts, flow, model, first)
+            found = _model_parts(facts, flow, model, first, literal=True)
             layers = _layers(found[0]) if found is not None else []
             if not layers:
                 continue
@@ -102,12 +105,19 @@ def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
 # What a model holds with BatchNorm: per path inside it ("" for all of it), the table factory that
 # built that part and the part of the factory's model (`vgg16_bn().features`: "features")
 Parts = dict[str, tuple[str, str | None]]
+# The factory of a part that is itself a BatchNorm layer built in the file's own code
+# (`self.stem = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))`: part "stem.1"); FZ202's
+# claims only, never a summary's parts
+_NN = "torch.nn"
 
 
 def _layers(parts: Parts) -> list[str]:
     """The BatchNorm layer paths of a model made of `parts`."""
     out = []
     for rel, (factory, sub) in parts.items():
+        if factory == _NN:
+            out.append(rel)
+            continue
         own = [layer[len(sub) + 1:] for layer in bn_layers(factory) if layer.startswith(sub + ".")] \
             if sub else bn_layers(factory)  # `vgg16_bn().features`: the part's own BatchNorm layers
         out.extend(f"{rel}.{layer}" if rel else layer for layer in own)
@@ -167,7 +177,8 @@ def _rebuilt_parts(facts: Facts, attr: str, values) -> Parts | None:
     return {f"{attr}.{i}": (kept[0], path) for i, path in enumerate(kept[1])}
 
 
-def _model_parts(facts: Facts, flow: Flow, model: str, first: Event) -> tuple[Parts, list[str], str] | None:
+def _model_parts(facts: Facts, flow: Flow, model: str, first: Event,
+                 literal: bool = False) -> tuple[Parts, list[str], str] | None:
     """What `model` holds with BatchNorm where the freeze finds it: its parts built by table
     factories, the parts that may hold BatchNorm of unknown kind (a Module class's other
     attributes), and how to name it. A factory's model (`resnet50()`, possibly through a builder
@@ -185,7 +196,7 @@ def _model_parts(facts: Facts, flow: Flow, model: str, first: Event) -> tuple[Pa
     if kind is not None and kind.cls is not None and kind.cls.is_module and kind.tag == "module":
         if not _plain_module(facts, kind.cls) or _evals_parts(flow.summaries, kind.cls):
             return None
-        parts, unknown = _class_parts(facts, kind.cls, _construction(flow, model))
+        parts, unknown = _class_parts(facts, kind.cls, _construction(flow, model), literal)
         return parts, unknown, _class_label(kind.cls.name, parts)
     returned = first.kind == BUILT or isinstance(first.node, cst.Call) and _assigned_to(first, first.node, model)
     record = _record_of(facts, flow, first) if returned else None
@@ -205,12 +216,16 @@ def _class_label(name: str, parts: Parts) -> str:
         return _shown(parts[""][0])
     shown = {}
     for rel, (f, _) in sorted(parts.items()):
+        if f == _NN:
+            continue  # a BatchNorm layer of the class's own: the class names it
         head, _, index = rel.rpartition(".")
         if index.isdigit():  # `backbone.0`, `backbone.1`, ...: a Sequential of the factory's children
             shown[head] = f"children of {_shown(f)}"
         else:
             shown[rel] = _shown(f)
     held = ", ".join(f"`{rel}` is {what}" for rel, what in shown.items())
+    if not held:
+        return name
     return f"{name}: its {held}" if name else held
 
 
@@ -240,11 +255,14 @@ def _passed_in(facts: Facts, info, values, built: tuple[cst.Call, object] | None
     return facts.kind(arg, call_scope) if arg is not None else None
 
 
-def _class_parts(facts: Facts, info, built: tuple[cst.Call, object] | None = None) -> tuple[Parts, list[str]]:
+def _class_parts(facts: Facts, info, built: tuple[cst.Call, object] | None = None,
+                 literal: bool = False) -> tuple[Parts, list[str]]:
     """The parts of an instance of a Module class of this file built by table factories
     (`self.backbone = resnet50()`, or a table model passed to `__init__` and stored as it is, when
     the call that built the instance is known), and its other attributes that may hold BatchNorm
-    (a Module not proven free of it: a project class, a builder's result)."""
+    (a Module not proven free of it: a project class, a builder's result). With `literal`, an
+    attribute built of torch.nn layers (`nn.Sequential(nn.Conv2d(...), nn.BatchNorm2d(...))`)
+    gives its BatchNorm layers as parts of their own (FZ202's claims; summaries keep to the table)."""
     parts: Parts = {}
     unknown = []
     for attr in sorted(info.attrs):
@@ -258,6 +276,8 @@ def _class_parts(facts: Facts, info, built: tuple[cst.Call, object] | None = Non
             parts[attr] = (k.factory, k.sub)
         elif kept is not None:
             parts.update(kept)  # `self.backbone = nn.Sequential(*list(resnet50().children())[:-2])`
+        elif literal and len(values) == 1 and (own := _literal_bn(facts, values[0][0], values[0][1])):
+            parts.update({f"{attr}.{path}" if path else attr: (_NN, None) for path in own})
         elif all(_holds_no_batchnorm(facts, v, s) or not _may_be_module(facts, v, s) for v, s in values):
             continue
         else:
@@ -371,14 +391,64 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
         if e.kind in (FREEZE, UNFREEZE, REPLACE, BUILT) and not _apply(facts, flow, e, model, "", state, 0):
             return None  # an unfreeze or a replacement whose reach is not known: it may train BatchNorm
     frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]
-    if not _all_frozen(state, frozen):
-        return None  # a part with BatchNorm left to train: train mode is wanted there
+    if not frozen:
+        return None
+    # Not all of it frozen (a stage, `layer1`, or everything but `layer4`): the frozen layers'
+    # statistics move in train mode all the same, whatever the trainable rest wants
+    whole = _all_frozen(state, frozen)
     freeze = min((state.first[f"{layer}.weight"] for layer in frozen), key=lambda e: e.index)
     trained = _trained_in_train_mode(facts, bodies, flow, model, freeze, mine, frozen)
     if trained is False:
         return None
-    count = len(_reached(trained, model, frozen)) if isinstance(trained, Event) else len(frozen)
-    return Claim(model, label, freeze, count, trained if isinstance(trained, Event) else None, state.edges)
+    reached = _reached(trained, model, frozen) if isinstance(trained, Event) else frozen
+    if not reached:
+        return None
+    left = [layer for layer in layers if f"{layer}.weight" in state.names]
+    named = _frozen_parts(left, reached)
+    if not whole:
+        # only whole stages: a child of the model or of one of its parts (`layer1`, `backbone.layer1`,
+        # `stem`); BatchNorm layers frozen here and there inside a trained stage (a name test that
+        # misses `downsample.1`) are a different slip, whose fix is not eval()
+        named = [p for p in named if _stage(p, parts)]
+        reached = [layer for layer in reached if any(_under(layer, p) for p in named)]
+        if not reached:
+            return None
+        freeze = min((state.first[f"{layer}.weight"] for layer in reached), key=lambda e: e.index)
+    # named by its parts where parts were frozen, not the model (`net.stem`, `model.layer1`)
+    by_parts = not whole or all(ev.kind == FREEZE and not ev.detail.get("via") and (ev.detail.get("sub") or model)
+                                != model for ev in (state.first[f"{layer}.weight"] for layer in frozen))
+    return Claim(model, label, freeze, len(reached), trained if isinstance(trained, Event) else None, state.edges,
+                 named if by_parts else [])
+
+
+def _stage(path: str, parts: Parts) -> bool:
+    """A stage of the model: one of its parts, a child of the model or of a part (`layer1`,
+    `backbone.layer1`), or an item of a factory's top-level nn.Sequential (`features.3` of
+    efficientnet, `layer1.0` of a resnet)."""
+    head, _, _ = path.rpartition(".")
+    if path in parts or head in ("", *parts):
+        return True
+    for rel, (factory, sub) in parts.items():
+        inner = head[len(rel) + 1:] if rel and head.startswith(rel + ".") else head if not rel else None
+        if inner and not sub and "." not in inner and inner in _table().get(factory, {}).get("seqs", []):
+            return True
+    return False
+
+
+def _frozen_parts(layers: list[str], frozen: list[str]) -> list[str]:
+    """The shortest paths that hold only frozen BatchNorm layers, covering them all (`bn1`,
+    `layer1`: resnet50's conv1, bn1 and layer1 frozen)."""
+    done = set(frozen)
+    out: list[str] = []
+    for layer in frozen:
+        bits = layer.split(".")
+        for i in range(1, len(bits) + 1):
+            path = ".".join(bits[:i])
+            if all(other in done for other in layers if _under(other, path)):
+                if path not in out:
+                    out.append(path)
+                break
+    return out
 
 
 def _all_frozen(state: _State, frozen: list[str]) -> bool:
@@ -640,7 +710,10 @@ def _loop_of(flow: Flow, e: Event) -> tuple[str | None, list[tuple[cst.BaseExpre
     if not isinstance(obj, cst.Name):
         return None
     owner = _binder(flow, obj.value, e.node)
-    binding = next((b for b in (owner.bindings.get(obj.value, []) if owner else []) if b.how == "iter"), None)
+    iters = [b for b in (owner.bindings.get(obj.value, []) if owner else []) if b.how == "iter"]
+    # the loop that holds the change, where the name is reused by several loops (`for p in ...` twice)
+    binding = next((b for b in iters if isinstance(b.node, cst.Call) and (lp := _loop_node(flow, b.node)) is not None
+                    and _contains(lp, e.node)), iters[0] if iters else None)
     walked = param_walk(binding.node, owner) if binding is not None and binding.node is not None else None
     if binding is None or not isinstance(binding.node, cst.Call) and walked is None:
         return None
@@ -661,9 +734,43 @@ def _loop_of(flow: Flow, e: Event) -> tuple[str | None, list[tuple[cst.BaseExpre
     # a test on no name the loop binds is a setting: the same for every parameter
     bound = _bound_in(where)
     tests = [(t, w) for t, w in tests if any(isinstance(n, cst.Name) and n.value in bound for n in walk(t))]
+    tests = [(_inline_lists(flow, t, bound), w) for t, w in tests]
     if tests and var is None:
         return _UNKNOWN
     return (var, tests, call)
+
+
+def _inline_lists(flow: Flow, test: cst.BaseExpression, bound: set[str]) -> cst.BaseExpression:
+    """The test with each name bound once, in this body or the module, to a literal list of
+    strings and never changed in place (`layers_to_train = ["layer4"]`) written as that list,
+    so that `_evaluate` reads `not name.startswith(layer) for layer in layers_to_train`."""
+    found: dict[str, cst.BaseExpression] = {}
+    attrs = {id(n.attr) for n in walk(test) if isinstance(n, cst.Attribute)}
+    local = {x.value for n in walk(test) if isinstance(n, cst.CompFor) for x in walk(n.target) if isinstance(x, cst.Name)}
+    at = set()
+    for n in walk(test):
+        if not isinstance(n, cst.Name) or id(n) in attrs or n.value in bound or n.value in local:
+            continue
+        if n.value in found:
+            at.add(id(n))
+            continue
+        owner = flow.scope.lookup(n.value)
+        values = owner.bindings.get(n.value, []) if owner is not None else []
+        if len(values) != 1 or values[0].how != "expr" or values[0].node is None \
+                or _strings(values[0].node) is None:
+            continue
+        if any(isinstance(mc.obj, cst.Name) and mc.obj.value == n.value for mc in flow.facts.method_calls):
+            continue  # `layers.append(...)`: not the literal any more
+        found[n.value] = values[0].node
+        at.add(id(n))
+    if not found:
+        return test
+
+    class _Sub(cst.CSTTransformer):
+        def leave_Name(self, original, updated):
+            return found[updated.value] if id(original) in at else updated
+
+    return test.visit(_Sub())  # type: ignore[return-value]
 
 
 def _bound_in(loop: cst.For | cst.CompFor) -> set[str]:
@@ -799,7 +906,8 @@ def _evaluate_call(test: cst.Call, var: str, name: str) -> bool | None:
             return None
         return any(value.startswith(s) if func.attr.value == "startswith" else value.endswith(s) for s in items)
     if isinstance(func, cst.Name) and func.value in ("any", "all") and len(test.args) == 1 \
-            and isinstance(gen := test.args[0].value, cst.GeneratorExp) and gen.for_in.inner_for_in is None \
+            and isinstance(gen := test.args[0].value, (cst.GeneratorExp, cst.ListComp)) \
+            and gen.for_in.inner_for_in is None \
             and not gen.for_in.ifs and isinstance(gen.for_in.target, cst.Name):
         items = _strings(gen.for_in.iter)
         if items is None:
@@ -875,6 +983,36 @@ def _holds_no_batchnorm(facts: Facts, value: cst.BaseExpression, scope) -> bool:
     if q.rsplit(".", 1)[-1] in _CONTAINERS:
         return all(a.keyword is None and not a.star and _holds_no_batchnorm(facts, a.value, scope) for a in value.args)
     return q.rsplit(".", 1)[-1][:1].isupper()
+
+
+def _literal_bn(facts: Facts, value: cst.BaseExpression, scope) -> list[str] | None:
+    """The BatchNorm layer paths inside a value built of torch.nn layers: `nn.BatchNorm2d(8)` is
+    [""], `nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))` is ["1"], a layer that holds none
+    is []; None for anything else (a `*args`, a class of the project, a norm layer of unknown kind)."""
+    if not isinstance(value, cst.Call):
+        return None
+    q = facts.qualname(value.func, scope) or ""
+    if not q.startswith("torch.nn."):
+        return None
+    short = q.rsplit(".", 1)[-1]
+    if is_batchnorm_class(q):
+        return [""]
+    if short in _CONTAINERS:
+        items = value.args
+        if short == "ModuleList":
+            if len(items) != 1 or not isinstance(items[0].value, (cst.List, cst.Tuple)) or items[0].keyword:
+                return None
+            items = items[0].value.elements
+        out: list[str] = []
+        for i, a in enumerate(items):
+            if getattr(a, "keyword", None) is not None or getattr(a, "star", "") or isinstance(a, cst.StarredElement):
+                return None
+            inner = _literal_bn(facts, a.value, scope)
+            if inner is None:
+                return None
+            out += [f"{i}.{path}" if path else str(i) for path in inner]
+        return out
+    return [] if _holds_no_batchnorm(facts, value, scope) else None
 
 
 def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze: Event, mine: list[Event],

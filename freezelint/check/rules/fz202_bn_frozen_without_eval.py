@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 import libcst as cst
@@ -21,8 +22,9 @@ class BnFrozenWithoutEval(Rule):
     triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", *BN_FACTORY_TRIGGERS)
     # a literal False, or a flag (`requires_grad_(unfreeze)`, `unfreeze=False` by default)
     requires = (FREEZES + r"|requires_grad_?(?:\s*=|\(|['\"]\s*,)\s*[A-Za-z_]|requires_grad_\(\s*\)",)
-    what = ("Finds BatchNorm layers frozen with requires_grad only, never put in eval mode: frozen one by one, or "
-            "with the whole model (a torchvision/timm backbone) trained in train mode.")
+    what = ("Finds BatchNorm layers frozen with requires_grad only, never put in eval mode: frozen one by one, "
+            "with the whole model (a torchvision/timm backbone), or with a frozen stage of it (`layer1`, a stem) "
+            "trained in train mode.")
     why = (
         "`requires_grad=False` stops the BatchNorm weight and bias from training, but not its "
         "running_mean, running_var and num_batches_tracked: they keep updating on every batch in "
@@ -62,10 +64,18 @@ class BnFrozenWithoutEval(Rule):
         "not known), "
         "frozen with requires_grad (`requires_grad_(False)`, a `parameters()` loop, a `named_parameters` "
         "loop whose name test, startswith/endswith/in/==/not/and/or/any over literal strings, is evaluated "
-        "on each BatchNorm parameter's name, a helper of the same file) so that every BatchNorm layer it "
-        "leaves is frozen (a later unfreeze of a part with BatchNorm, a BatchNorm part left trainable "
-        "such as `layer4`, or a part replaced by a module that may hold BatchNorm: train mode is wanted "
-        "there, not claimed), with an optimizer built in that body, and then put in train mode: a `train()` "
+        "on each BatchNorm parameter's name, a helper of the same file; a name bound once to a literal list "
+        "of strings is read as that list, `all([not name.startswith(l) for l in layers_to_train])`), "
+        "with an optimizer built in that body, and then put in train mode. A frozen stage is reported too: "
+        "some BatchNorm layers frozen (both parameters of each) while others train (`layer4` left "
+        "trainable, `model.layer1.requires_grad_(False)`, everything but `layer3`/`layer4`/`fc`, a later "
+        "unfreeze of a part), the message naming the frozen parts and how many BatchNorm layers they hold; "
+        "train mode wanted by the trained rest does not stop the frozen layers' statistics. Only whole "
+        "stages count: a child of the model or of a factory-built part of it (`bn1`, `layer1`, "
+        "`backbone.layer2`); BatchNorm layers frozen here and there inside trained stages (a name test "
+        "that misses `downsample.1`) are not claimed. A local Module class's attributes built of torch.nn "
+        "layers (`self.stem = nn.Sequential(nn.Conv2d(...), nn.BatchNorm2d(...))`) count as parts with "
+        "their BatchNorm layers (for this claim only, not for the summaries). Put in train mode: a `train()` "
         "after the freeze (directly or through a helper of this or another project file: a validation "
         "`eval()` that the next `train()` undoes does not help), or, with no eval() of it at all, the "
         "train mode a new model starts in, its forward and a backward/step after the freeze. Silent when "
@@ -84,7 +94,10 @@ class BnFrozenWithoutEval(Rule):
         "backbone)`), as the project's summaries record them; a freeze there made only on some paths (`if "
         "freeze:`) or by a name test is not taken from another file. Silent when the class overrides "
         "train() or puts a part of itself in eval mode (after a freeze in `__init__`, a train() undoing "
-        "that is FZ201's). Reported on the freeze, or on the call that builds or freezes the model; "
+        "that is FZ201's; so is a stage frozen and put in eval() once, then undone by `model.train()`: "
+        "FZ201 reports that train() and FZ202 stays silent, one report per mistake). A class whose "
+        "`__init__` freezes a BatchNorm attribute is reported there, not again where it is built. "
+        "Reported on the freeze, or on the call that builds or freezes the model; "
         "`# noqa: FZ202` for AdaBN-style adaptation on purpose."
     )
     bad = [
@@ -485,6 +498,152 @@ class BnFrozenWithoutEval(Rule):
                 opt.step()
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+            for name, p in model.named_parameters():
+                if not name.startswith(("layer4", "fc")):
+                    p.requires_grad = False  # expect: FZ202
+                    # (layer4 trains in train mode; bn1 and layer1-3 are frozen, their statistics move)
+            opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+            model.train()
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
+            frozen = [model.conv1, model.bn1, model.layer1, model.layer2, model.layer3]
+            for part in frozen:
+                part.requires_grad_(False)
+            opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+            for x, y in loader:
+                model.train()
+                for part in frozen:
+                    part.eval()  # the frozen stages' statistics stay put; layer4 trains in train mode
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            backbone = torchvision.models.resnet50()
+            backbone.layer1.requires_grad_(False)  # expect: FZ202
+            backbone.bn1.requires_grad_(False)
+            opt = torch.optim.SGD([p for p in backbone.parameters() if p.requires_grad], lr=0.01)
+            backbone.train()
+            for x, y in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(backbone(x), y).backward()
+                opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.stem = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+                    self.head = nn.Linear(8, 2)
+
+                def forward(self, x):
+                    return self.head(self.stem(x).mean((2, 3)))
+
+            net = Net()
+            for p in net.stem.parameters():
+                p.requires_grad = False  # expect: FZ202
+            opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.01)
+            net.train()
+            for x, y in loader:
+                opt.zero_grad()
+                net(x).pow(2).mean().backward()
+                opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            layers_to_train = ["layer4"]
+            backbone = torchvision.models.resnet50()
+            for name, parameter in backbone.named_parameters():
+                if all([not name.startswith(layer) for layer in layers_to_train]):
+                    parameter.requires_grad_(False)  # expect: FZ202
+            opt = torch.optim.SGD([p for p in backbone.parameters() if p.requires_grad], lr=0.01)
+            backbone.train()
+            for x in loader:
+                opt.zero_grad()
+                backbone(x).sum().backward()
+                opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            class Probe(nn.Module):
+                def __init__(self, classes):
+                    super().__init__()
+                    self.backbone = torchvision.models.resnet50(weights="DEFAULT")
+                    self.backbone.requires_grad_(False)
+                    self.head = nn.Sequential(nn.Linear(1000, 256), nn.BatchNorm1d(256), nn.Linear(256, classes))
+
+                def forward(self, x):
+                    return self.head(self.backbone(x))
+
+            model = Probe(10)  # expect: FZ202
+            # (the head's BatchNorm trains in train mode; the frozen backbone's statistics move with it)
+            opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+            for epoch in range(10):
+                model.train()
+                for x, y in loader:
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    opt.step()
+            """
+        ),
+        Example(
+            """
+            import timm
+            import torch
+            import torch.nn.functional as F
+
+            def build(classes):
+                m = timm.create_model("resnet50", pretrained=True, num_classes=classes)
+                for name, p in m.named_parameters():
+                    if not name.startswith(("layer4", "fc")):
+                        p.requires_grad = False
+                return m
+
+            model = build(10)  # expect: FZ202
+            opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+            model.train()
+            for x, y in loader:
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -646,22 +805,6 @@ class BnFrozenWithoutEval(Rule):
                     opt.zero_grad()
                     nn.functional.cross_entropy(model(x), y).backward()
                     opt.step()
-        """,
-        """
-        import torch
-        import torch.nn as nn
-        import torchvision
-
-        model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
-        for name, p in model.named_parameters():
-            if not name.startswith(("layer4", "fc")):
-                p.requires_grad = False  # layer4 trains, its BatchNorm layers in train mode on purpose
-        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
-        model.train()
-        for x, y in loader:
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
         """,
         """
         import torch
@@ -874,16 +1017,6 @@ class BnFrozenWithoutEval(Rule):
         import torch.nn as nn
         import torchvision
 
-        class Probe(nn.Module):
-            def __init__(self, classes):
-                super().__init__()
-                self.backbone = torchvision.models.resnet50(weights="DEFAULT")
-                self.backbone.requires_grad_(False)
-                self.head = nn.Sequential(nn.Linear(1000, 256), nn.BatchNorm1d(256), nn.Linear(256, classes))
-
-            def forward(self, x):
-                return self.head(self.backbone(x))
-
         class Tuned(nn.Module):
             def __init__(self):
                 super().__init__()
@@ -895,36 +1028,14 @@ class BnFrozenWithoutEval(Rule):
                 self.backbone.eval()  # the frozen backbone stays in eval mode
                 return self
 
-        model = Probe(10)  # its head's BatchNorm trains: train mode is wanted there
         tuned = Tuned()
-        opt = torch.optim.SGD([*model.head.parameters(), *tuned.parameters()], lr=0.1)
+        opt = torch.optim.SGD(tuned.parameters(), lr=0.1)
         for epoch in range(10):
-            model.train()
             tuned.train()
             for x, y in loader:
                 opt.zero_grad()
-                nn.functional.cross_entropy(model(x) + tuned(x), y).backward()
+                nn.functional.cross_entropy(tuned(x), y).backward()
                 opt.step()
-        """,
-        """
-        import timm
-        import torch
-        import torch.nn.functional as F
-
-        def build(classes):
-            m = timm.create_model("resnet50", pretrained=True, num_classes=classes)
-            for name, p in m.named_parameters():
-                if not name.startswith(("layer4", "fc")):
-                    p.requires_grad = False  # layer4 trains: its BatchNorm layers in train mode on purpose
-            return m
-
-        model = build(10)
-        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
-        model.train()
-        for x, y in loader:
-            opt.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            opt.step()
         """,
         """
         import torch
@@ -975,33 +1086,52 @@ class BnFrozenWithoutEval(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        yield from self._init_freezes(facts)
+        reported: set[str] = set()
+        for f in self._init_freezes(facts):
+            reported.add(f.cls)
+            yield f.finding
         yield from self._isinstance_freezes(facts)
-        yield from self._whole_model_freezes(facts)
+        yield from self._whole_model_freezes(facts, reported)
 
-    def _whole_model_freezes(self, facts: Facts) -> Iterable[Finding]:
-        """A model whose BatchNorm layers the table knows, frozen whole with requires_grad and
-        trained in train mode (check/whole_model.py)."""
+    def _whole_model_freezes(self, facts: Facts, reported: set[str]) -> Iterable[Finding]:
+        """A model whose BatchNorm layers the table (or the file's own nn layers) knows, frozen
+        whole or in part with requires_grad and trained in train mode (check/whole_model.py)."""
         for c in claims(facts, flows_of(facts).bodies):
+            if c.freeze.detail.get("via") in reported:
+                continue  # its class's __init__ freezes are reported there already
+            it = "them" if len(c.parts) > 1 else "it"
             via, where = (c.trained.detail.get("via"), c.trained.detail.get("where")) if c.trained else (None, None)
-            mode = "it trains in the train mode a new model starts in" if c.trained is None \
-                else f"`{_receiver(c.trained, c.model)}.train()` puts it in train mode" if via is None \
-                else f"`{via}(...)` puts it in train mode (train() at {where})" if where \
-                else f"`{via}(...)` puts it in train mode"
-            layers = "BatchNorm layer keeps" if c.frozen == 1 else f"{c.frozen} BatchNorm layers keep"
+            mode = f"{'the model' if c.parts else 'it'} trains in the train mode a new model starts in" \
+                if c.trained is None \
+                else f"`{_receiver(c.trained, c.model)}.train()` puts {it} in train mode" if via is None \
+                else f"`{via}(...)` puts {it} in train mode (train() at {where})" if where \
+                else f"`{via}(...)` puts {it} in train mode"
+            its = "their" if len(c.parts) > 1 else "its"
+            layers = "BatchNorm layer keeps updating its" if c.frozen == 1 \
+                else f"{c.frozen} BatchNorm layers keep updating their"
             by = c.freeze.detail.get("via")
             by = f" by `{by}(...)`" if by else ""
+            if c.parts:
+                shown = [f"`{c.model}{_indexed(p)}`" for p in c.parts[:3]]
+                more = len(c.parts) - len(shown)
+                named = ", ".join(shown[:-1]) + (" and " if len(shown) > 1 and not more else ", " if more else "") \
+                    + shown[-1] + (f" and {more} more" if more else "")
+                what = f"{named} ({c.factory}) {'are' if len(c.parts) > 1 else 'is'}"
+                fix = f"call `.eval()` on the frozen part{'s' if len(c.parts) > 1 else ''} after every " \
+                      f"`{c.model}.train()` (or override train())"
+            else:
+                what = f"`{c.model}` ({c.factory}) is"
+                fix = f"call `.eval()` on the frozen part after every `{c.model}.train()` (or override train())"
             yield self.finding(
                 c.freeze.node,
-                f"`{c.model}` ({c.factory}) is frozen with requires_grad only{by} and {mode}: its {layers} "
-                f"updating their running statistics on every batch although "
-                f"frozen; call `.eval()` on the frozen part after every `{c.model}.train()` (or override train()), "
-                f"or use FrozenBatchNorm2d",
+                f"{what} frozen with requires_grad only{by} and {mode}: {its} {layers} "
+                f"running statistics on every batch although "
+                f"frozen; {fix}, or use FrozenBatchNorm2d",
                 stmt=c.freeze.stmt, facts=facts, used=[c.freeze, *([c.trained] if c.trained else [])],
                 edges=c.edges,
             )
 
-    def _init_freezes(self, facts: Facts) -> Iterable[Finding]:
+    def _init_freezes(self, facts: Facts) -> Iterable[_InitFinding]:
         """BN layers frozen by requires_grad in a Module's `__init__`, in a project that puts the
         model in train() mode and never BN-freezes it (a model used only under eval() is fine)."""
         bodies = flows_of(facts).bodies
@@ -1023,14 +1153,14 @@ class BnFrozenWithoutEval(Rule):
             trained_by = [e for e in facts.project.edges if e.name == f"trained: {info.name}" and not e.finding] \
                 if facts.project is not None else []
             for e in freezes:
-                yield self.finding(
+                yield _InitFinding(info.name, self.finding(
                     e.node,
                     f"BatchNorm layer `{e.detail['sub']}` is frozen with requires_grad only in __init__, and "
                     f"{trainer} puts {info.name} in train mode: its running statistics still update on every "
                     f"batch; also put it in eval mode after every model.train() (override train()), or use "
                     f"FrozenBatchNorm2d",
                     stmt=e.stmt, facts=facts, used=[e], edges=trained_by[:1],
-                )
+                ))
 
     def _isinstance_freezes(self, facts: Facts) -> Iterable[Finding]:
         checks = [(node, name, classes, ctx) for node, name, classes, ctx in facts.isinstance_ifs
@@ -1065,6 +1195,17 @@ class BnFrozenWithoutEval(Rule):
                 f"model.train()), or use FrozenBatchNorm2d",
                 ctx, facts=facts, used=freezes,
             )
+
+
+@dataclass
+class _InitFinding:
+    cls: str  # the class whose __init__ freezes: its instances' claims are not reported again
+    finding: Finding
+
+
+def _indexed(path: str) -> str:
+    """`features.0` as the code writes it: `.features[0]`."""
+    return "".join(f"[{bit}]" if bit.isdigit() else f".{bit}" for bit in path.split("."))
 
 
 def _stats_fixed(body: cst.CSTNode, name: str) -> bool:

@@ -153,6 +153,7 @@ class UnfrozenAfterOptimizer(Rule):
                 model = torchvision.models.resnet18(weights=None)
                 model.requires_grad_(False)
                 model.fc.requires_grad_(True)
+                model.eval()  # the frozen BatchNorm statistics stay put (FZ202's otherwise)
                 opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
                 for epoch in range(epochs):
                     if epoch == 5:
@@ -443,6 +444,7 @@ class UnfrozenAfterOptimizer(Rule):
             model = torchvision.models.resnet18(weights=None)
             model.requires_grad_(False)
             model.fc.requires_grad_(True)
+            model.eval()  # the frozen BatchNorm statistics stay put (FZ202's otherwise)
             for stage in stages:
                 if stage.last:
                     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
