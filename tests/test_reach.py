@@ -5,6 +5,7 @@ project root of a file argument in a tree with no marker."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -308,3 +309,226 @@ optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     assert _codes(src, ["FZ301"]) == [(9, "FZ301")]
     filtered = src.replace("AdamW(model.parameters()", "AdamW([p for p in model.parameters() if p.requires_grad]")
     assert _codes(filtered, ["FZ301"]) == []
+
+
+NEAR = """
+import torch
+import torch.nn as nn
+import torchvision
+
+
+class FilteredOpt:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad])
+
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+
+
+class Gradual:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+
+    def unfreeze_backbone(self):
+        self.model.layer1.requires_grad_(True)
+
+
+class Rebuilds:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+    def replace_head(self, n):
+        self.model.fc = nn.Linear(512, n)
+
+    def reset_optimizer(self):
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+
+class AddsGroup:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.model.requires_grad_(False)
+        self.model.fc = nn.Linear(512, 10)
+        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad])
+
+    def replace_head(self, n):
+        self.model.fc = nn.Linear(512, n)
+        self.optimizer.add_param_group({"params": self.model.fc.parameters()})
+
+    def unfreeze(self):
+        self.model.layer4.requires_grad_(True)
+        self.optimizer.add_param_group({"params": self.model.layer4.parameters()})
+
+
+class NothingFrozenFirst:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad])
+
+    def freeze(self):
+        self.model.layer4.requires_grad_(False)
+
+    def unfreeze(self):
+        self.model.layer4.requires_grad_(True)
+
+
+class Reloads:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+    def load(self, path):
+        self.model = torch.load(path)
+
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+
+    def replace_head(self, n):
+        self.model.fc = nn.Linear(512, n)
+
+
+class Dynamic:
+    def __init__(self, **kw):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+
+
+class PlainSGD:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+
+
+class Teacher:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.teacher = torchvision.models.resnet50(weights=None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+    def freeze_teacher(self):
+        self.teacher.requires_grad_(False)
+
+    def new_teacher_head(self):
+        self.teacher.fc = nn.Linear(2048, 10)
+
+
+class Tuple:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+    def swap(self, other):
+        self.model, self.optimizer = other.model, other.optimizer
+
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+
+
+class Head:
+    # the new head is built before the optimizer
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.model.fc = nn.Linear(512, 10)
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+
+class Base:
+    pass
+
+
+class Derived(Base):
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+"""
+
+
+OWNS = """
+import torch
+import torch.nn as nn
+import torchvision
+
+
+class Trainer:
+    def __init__(self, num_classes):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-3)
+
+    def freeze_backbone(self):
+        for p in self.model.layer1.parameters():
+            p.requires_grad = False
+
+    def replace_head(self, n):
+        self.model.fc = nn.Linear(512, n)
+
+    def fit(self, loader):
+        self.freeze_backbone()
+        self.replace_head(10)
+        for epoch in range(3):
+            self.model.train()
+
+
+class Filtered:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.model.requires_grad_(False)
+        self.model.fc = nn.Linear(512, 10)
+        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad])
+
+    def unfreeze(self):
+        self.model.layer4.requires_grad_(True)
+
+    def fit(self, loader, epochs):
+        for epoch in range(epochs):
+            if epoch == 2:
+                self.unfreeze()
+            self.model.train()
+"""
+
+
+def test_a_trainer_that_builds_its_own_model_is_followed_from_init_into_its_methods():
+    """`__init__` runs before any method: its optimizer over the model it built meets the freeze,
+    the replaced head and the unfreeze of each method, reported once where they are written (not
+    again at `self.unfreeze()` in fit)."""
+    found = check_source(textwrap.dedent(OWNS), "train.py", select=["FZ301", "FZ302", "FZ303"])
+    assert [(d.row, d.code) for d in found] == [(10, "FZ301"), (17, "FZ302"), (34, "FZ303")]
+    assert "while `self.model.layer1` is frozen in `Trainer.freeze_backbone`" in found[0].message
+    assert "`self.model.fc` is replaced in `Trainer.replace_head`, after `Trainer.__init__` built the optimizer" \
+        in found[1].message
+    assert "in `Filtered.unfreeze`, after `Filtered.__init__` built the optimizer from a requires_grad filter" \
+        in found[2].message
+
+
+def test_a_trainer_that_builds_its_own_model_near_misses():
+    """A filtered optimizer; a freeze some method undoes (gradual unfreezing); an optimizer a method
+    builds again; add_param_group; nothing frozen when the filter ran; the model (or anything of
+    self) assigned outside `__init__`; SGD without state; another attribute frozen; a base class
+    (whose methods are not read); a head replaced in `__init__` before the optimizer."""
+    src = (Path(__file__).parent / "projects" / "trainerowns_good" / "engine" / "trainer.py").read_text()
+    assert check_source(src, "train.py", select=["FZ301", "FZ302", "FZ303"]) == []
+    assert _codes(NEAR, ["FZ301", "FZ302", "FZ303"]) == []
+    # each class is silent for its own reason: take the reason away and it fires
+    assert _codes(NEAR.replace("[p for p in self.model.parameters() if p.requires_grad])\n\n    def freeze_backbone",
+                               "self.model.parameters())\n\n    def freeze_backbone"), ["FZ301"]) == [(10, "FZ301")]
+    assert [c for _, c in _codes(NEAR.replace("        setattr(self, k, v)", "        print(k, v)"), ["FZ301"])] \
+        == ["FZ301"]
+    rebuilds = "    def reset_optimizer(self):\n        self.optimizer = torch.optim.AdamW(self.model.parameters())\n"
+    assert rebuilds in NEAR
+    assert [c for _, c in _codes(NEAR.replace(rebuilds, ""), ["FZ302"])] == ["FZ302"]

@@ -153,6 +153,9 @@ class Flow(cst.CSTVisitor):
         self._comps: list[Scope] = []  # comprehensions entered, innermost last
         self._heads: list[cst.While | None] = []  # the loop whose head (`while` test) is being visited
         self.returns: list[cst.BaseExpression | None] = []  # values of this body's `return`s
+        # the class whose instance this list follows (flow.FileFlows.instances): its methods' events
+        # come after `__init__`'s, in one loop
+        self.instance: str | None = None
 
     @classmethod
     def of_body(cls, facts: Facts, scope: Scope, body, summaries: "Summaries", depth: int = 0) -> "Flow":

@@ -13,7 +13,7 @@ import libcst as cst
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
                                      OPAQUE, OPT_BUILD, REBIND, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump,
                                      Summaries)
-from freezelint.check.events import library_bases, opt_detail
+from freezelint.check.events import library_bases, opt_detail, own_method
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.known import is_library
 from freezelint.check.project import Edge, shown_path
@@ -148,6 +148,25 @@ class FileFlows:
                 order = self._callback_order(info.node, by_func)
                 if order is not None:
                     out.append(order)
+        return out
+
+    @cached_property
+    def instances(self) -> list[Flow]:
+        """Per plain class (no Module, no base but `object`) with an `__init__`: one event list of
+        what happens to the attributes only `__init__` assigns (`self.model = build_model(cfg)`,
+        `self.optimizer = AdamW(self.model.parameters())`), `__init__`'s events first, then every
+        other method's, all inside one loop: methods run after the constructor, in any order, any
+        number of times. Attributes holding a constructor argument as it is (`self.model = model`)
+        are left to the call sites (`Summaries.held_method`), which know what the caller passed."""
+        by_func = {id(f.scope.node): f for f in self.bodies if f.scope.kind == "function"}
+        out = []
+        for info in self.facts.classes.values():
+            if info.is_module or any(not (isinstance(b.value, cst.Name) and b.value.value == "object")
+                                     for b in info.node.bases):
+                continue
+            flow = _instance_order(info, by_func, self.summaries)
+            if flow is not None:
+                out.append(flow)
         return out
 
     def _bases(self, node: cst.ClassDef) -> set[str]:
@@ -304,6 +323,91 @@ def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | Non
     for i, e in enumerate(combined.events):
         e.index = i
     return combined
+
+
+def _instance_order(info, by_func: dict[int, Flow], summaries: Summaries) -> Flow | None:
+    """`FileFlows.instances` of one class: None when `__init__` or a method is not known, or no
+    attribute is left that only `__init__` assigns."""
+    methods = [m for m in info.node.body.body if isinstance(m, cst.FunctionDef)]
+    init = next((m for m in methods if m.name.value == "__init__"), None)
+    if init is None or id(init) not in by_func:
+        return None
+    stable = _init_only_attrs(info, init) - {a[len("self."):] for a in summaries.holds(info)}
+    if not stable:
+        return None
+    roots = {f"self.{a}" for a in stable}
+    first = by_func[id(init)]
+    combined = Flow(first.facts, first.scope, first.summaries)
+    combined.instance = info.name
+    loop = id(info.node)  # the methods' calls, after the constructor, in any order and number
+    entries = {m.name.value for m in methods if m is not init and not m.name.value.startswith("__")
+               and own_method(info, m.name.value) is not None}
+    for m in methods:
+        if m is not init and m.name.value not in entries:
+            continue  # a dunder, a static or class method: not a call on the instance a script makes
+        flow = by_func.get(id(m))
+        for e in flow.events if flow is not None else ():
+            if e.target not in roots and e.kind != ADD_GROUP:
+                continue
+            if isinstance(e.node, cst.Call) and (dotted(e.node.func) or "")[len("self."):] in entries:
+                continue  # `self.unfreeze()` in fit: that method's own events are in the list already
+            if m is init:
+                combined.events.append(replace(e, detail=dict(e.detail)))
+            else:
+                combined.events.append(replace(e, loops=(loop, *e.loops),
+                                               detail={**e.detail, "hook": f"{info.name}.{m.name.value}"}))
+    if not any(e.kind == OPT_BUILD for e in combined.events):
+        return None
+    for i, e in enumerate(combined.events):
+        e.index = i
+    return combined
+
+
+def _init_only_attrs(info, init: cst.FunctionDef) -> set[str]:
+    """Attributes of self the class assigns in `__init__` and in no other method: the object they
+    hold is the one every method sees. Any `setattr`, or a `self.x` stored to outside `__init__`
+    (an assignment of any form, `del`), takes `x` out; a setattr on self anywhere takes all."""
+    attrs = set(info.attrs)
+    for m in info.node.body.body:
+        if not isinstance(m, cst.FunctionDef):
+            continue
+        for n in walk(m):
+            if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in ("setattr", "delattr"):
+                return set()
+            if m is init:
+                continue
+            for t in _stored(n):
+                if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
+                    attrs.discard(t.attr.value)
+    return attrs
+
+
+def _stored(n: cst.CSTNode) -> list[cst.BaseExpression]:
+    """The expressions a node stores to (or deletes), tuple and list targets unpacked."""
+    if isinstance(n, cst.AssignTarget):
+        targets = [n.target]
+    elif isinstance(n, (cst.AnnAssign, cst.AugAssign)):
+        targets = [n.target]
+    elif isinstance(n, (cst.For, cst.CompFor)):
+        targets = [n.target]
+    elif isinstance(n, cst.AsName):
+        targets = [n.name]
+    elif isinstance(n, cst.NamedExpr):
+        targets = [n.target]
+    elif isinstance(n, cst.Del):
+        targets = [n.target]
+    else:
+        return []
+    out = []
+    while targets:
+        t = targets.pop()
+        if isinstance(t, (cst.Tuple, cst.List)):
+            targets.extend(el.value for el in t.elements)
+        elif isinstance(t, cst.StarredElement):
+            targets.append(t.value)
+        else:
+            out.append(t)
+    return out
 
 
 def note_used(facts: Facts, code: str, node: cst.CSTNode, events=(), edges=()) -> None:

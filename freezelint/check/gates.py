@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e6da1fb0b0902555a27ba6f65ebd698c'
+RULES_DIGEST = '7a94a447e8fb66530c6dad7efcd0a4e4'
 
 GATES = {
     'FZ002': (

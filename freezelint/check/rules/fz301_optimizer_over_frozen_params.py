@@ -77,7 +77,9 @@ class OptimizerOverFrozenParams(Rule):
         "unfreezing, which needs every parameter in the optimizer. A freeze "
         "of `pl_module` in a Callback's training hook is reported there when the LightningModule's "
         "`configure_optimizers` is visible (as for FZ303) and builds such an optimizer over it; "
-        "BaseFinetuning's `freeze` stays silent."
+        "BaseFinetuning's `freeze` stays silent. "
+        "A plain class (no Module, no base class) that builds the model it trains itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, any number of times. Its `__init__`'s optimizer over that model meets the freezes of every "
+        "method, silent where some method undoes them (gradual unfreezing)."
     )
     bad = [
         Example(
@@ -572,7 +574,8 @@ class OptimizerOverFrozenParams(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for flow in flows_of(facts).bodies:
+        flows = flows_of(facts)
+        for flow in [*flows.bodies, *flows.instances]:
             evs = flow.events
             for o in (e for e in evs if e.kind == OPT_BUILD and not e.detail["filtered"] and e.detail["stateful"]):
                 freezes = [f for f in evs if f.kind == FREEZE and f.target == o.target and not f.exclusive_with(o)
