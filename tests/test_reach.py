@@ -450,7 +450,11 @@ class Base:
     pass
 
 
-class Derived(Base):
+class Mixin:
+    pass
+
+
+class Derived(Base, Mixin):
     def __init__(self):
         self.model = torchvision.models.resnet18(weights=None)
         self.optimizer = torch.optim.AdamW(self.model.parameters())
@@ -519,7 +523,7 @@ def test_a_trainer_that_builds_its_own_model_is_followed_from_init_into_its_meth
 def test_a_trainer_that_builds_its_own_model_near_misses():
     """A filtered optimizer; a freeze some method undoes (gradual unfreezing); an optimizer a method
     builds again; add_param_group; nothing frozen when the filter ran; the model (or anything of
-    self) assigned outside `__init__`; SGD without state; another attribute frozen; a base class
+    self) assigned outside `__init__`; SGD without state; another attribute frozen; two base classes
     (whose methods are not read); a head replaced in `__init__` before the optimizer."""
     src = (Path(__file__).parent / "projects" / "trainerowns_good" / "engine" / "trainer.py").read_text()
     assert check_source(src, "train.py", select=["FZ301", "FZ302", "FZ303"]) == []
@@ -532,3 +536,158 @@ def test_a_trainer_that_builds_its_own_model_near_misses():
     rebuilds = "    def reset_optimizer(self):\n        self.optimizer = torch.optim.AdamW(self.model.parameters())\n"
     assert rebuilds in NEAR
     assert [c for _, c in _codes(NEAR.replace(rebuilds, ""), ["FZ302"])] == ["FZ302"]
+
+
+INHERITED = """
+import torch
+import torch.nn as nn
+import torchvision
+
+
+class BaseTrainer:
+    def __init__(self, model, lr=1e-3):
+        self.model = model
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr)
+
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+
+
+class FineTuner(BaseTrainer):
+    def fit(self, loader):
+        self.freeze_backbone()
+
+
+class Quiet(BaseTrainer):
+    def freeze_backbone(self):
+        pass
+
+
+class Filtering(BaseTrainer):
+    def __init__(self, model):
+        self.model = model
+        self.optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+"""
+
+
+def test_a_trainer_method_or_constructor_inherited_from_a_base_of_the_file_acts_at_the_call():
+    """`FineTuner(model)` runs the base's `__init__`, `trainer.freeze_backbone()` the base's method
+    and `trainer.fit()` the subclass's, which calls it. A subclass that overrides the method, or the
+    constructor (with an optimizer that filters), does not."""
+    src = INHERITED + """
+a = torchvision.models.resnet18(weights=None)
+t1 = FineTuner(a)
+t1.freeze_backbone()
+b = torchvision.models.resnet18(weights=None)
+t2 = FineTuner(b)
+t2.fit([])
+c = torchvision.models.resnet18(weights=None)
+t3 = Quiet(c)
+t3.freeze_backbone()
+d = torchvision.models.resnet18(weights=None)
+t4 = Filtering(d)
+t4.freeze_backbone()
+"""
+    found = check_source(textwrap.dedent(src), "train.py", select=["FZ301"])
+    assert [(d.row, d.code) for d in found] == [(32, "FZ301"), (35, "FZ301")]
+    assert "AdamW (built by `FineTuner(...)`)" in found[0].message
+
+
+OWN_INHERITED = """
+import torch
+import torch.nn as nn
+import torchvision
+
+
+class BaseTrainer:
+    def __init__(self, num_classes):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-3)
+
+
+class FineTuner(BaseTrainer):
+    def freeze_backbone(self):
+        self.model.layer1.requires_grad_(False)
+
+
+class HeadSwap(BaseTrainer):
+    def __init__(self, num_classes):
+        super().__init__(num_classes)
+        self.model.fc = nn.Linear(512, num_classes)
+
+
+class HeadFirst(BaseTrainer):
+    def __init__(self, num_classes):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.model.fc = nn.Linear(512, num_classes)
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+
+class Maybe(BaseTrainer):
+    def __init__(self, num_classes, pretrained=False):
+        if pretrained:
+            super().__init__(num_classes)
+        self.model.fc = nn.Linear(512, num_classes)
+
+
+class Frozen:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.model.requires_grad_(False)
+        self.model.fc = nn.Linear(512, 10)
+        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad])
+
+
+class Unfreezer(Frozen):
+    def unfreeze(self):
+        self.model.layer4.requires_grad_(True)
+"""
+
+
+def test_a_trainer_that_builds_its_own_model_is_followed_into_its_subclasses():
+    """A subclass's methods act on what the base's constructor built; `super().__init__(...)` at
+    the top of a constructor runs the base's there. A constructor of its own without it, or with it
+    under an `if`, is not the base's (silent)."""
+    found = check_source(textwrap.dedent(OWN_INHERITED), "train.py", select=["FZ301", "FZ302", "FZ303"])
+    assert [(d.row, d.code) for d in found] == [(10, "FZ301"), (21, "FZ302"), (48, "FZ303")]
+    assert "frozen in `FineTuner.freeze_backbone`" in found[0].message
+    assert "in `Unfreezer.unfreeze`, after `Unfreezer.__init__` built" in found[2].message
+
+
+def test_a_cached_script_is_checked_again_when_a_subclass_starts_to_define_the_inherited_method(cli, tmp_path):
+    """The subclass's file names no freezing word (its summary is made without a parse): the
+    script's finding still depends on what the class defines, and goes when it overrides the method."""
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "engine" / "__init__.py", "")
+    write(tmp_path / "engine" / "base.py", """
+        import torch
+
+
+        class BaseTrainer:
+            def __init__(self, model):
+                self.model = model
+                self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+            def freeze_backbone(self):
+                self.model.layer1.requires_grad_(False)
+        """)
+    sub = write(tmp_path / "engine" / "finetune.py", """
+        from engine.base import BaseTrainer
+
+
+        class FineTuner(BaseTrainer):
+            def report(self):
+                return 0
+        """)
+    write(tmp_path / "train.py", """
+        import torchvision
+        from engine.finetune import FineTuner
+
+        model = torchvision.models.resnet18(weights=None)
+        trainer = FineTuner(model)
+        trainer.freeze_backbone()
+        """)
+    r = cli(tmp_path, "check", "--format", "concise", ".")
+    assert r.code == 1 and "train.py:5:" in r.out and "FZ301" in r.out
+    sub.write_text(sub.read_text().replace("def report(self):", "def freeze_backbone(self):"))
+    assert cli(tmp_path, "check", "--format", "concise", ".").code == 0

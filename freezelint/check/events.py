@@ -422,6 +422,7 @@ class Flow(cst.CSTVisitor):
             shift, built = 0, None
             if callee is None and (built := self._constructor(func, scope)) is not None:
                 callee, shift = built, 1
+            inherited = self._inherited_init(func, scope) if callee is None else None
             for i, arg in enumerate(a for a in node.args if a.keyword is None and not a.star):
                 target = root_of(arg.value)
                 if target is None:
@@ -431,6 +432,8 @@ class Flow(cst.CSTVisitor):
                                for k in self.summaries.of(callee, i + shift, self.depth)]
                     if built is not None:
                         effects = [(k, {**d, "via": func.value} if "via" in d else d) for k, d in effects]
+                elif inherited is not None:  # `FineTuner(model)` runs the __init__ of a base of another file
+                    effects = self.summaries.external_init(inherited, i, func.value)
                 else:
                     effects = self.summaries.external(func, scope, i)
                 for kind, detail in effects:
@@ -529,9 +532,23 @@ class Flow(cst.CSTVisitor):
         if owner is not self.facts.module_scope or info is None or info.is_module \
                 or len(owner.bindings[func.value]) != 1 or info.node not in self.facts.module.body:
             return None  # rebound, nested, or a Module: its arguments are parts, not what it trains
-        init = next((m for m in info.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"),
-                    None)
+        line = lineage(self.facts, info)
+        found = chain_init(line[0] if line is not None else [info])
+        init = found[1] if found is not None else None
         return init if init is not None and len(init.params.params) > 1 else None
+
+    def _inherited_init(self, func: cst.Name, scope) -> str | None:
+        """The project class of another file whose `__init__` a plain class of this file runs, for
+        want of one of its own or of a base of this file (`class FineTuner(BaseTrainer): ...`)."""
+        owner = scope.lookup(func.value)
+        info = self.facts.classes.get(func.value)
+        if owner is not self.facts.module_scope or info is None or info.is_module \
+                or len(owner.bindings[func.value]) != 1 or info.node not in self.facts.module.body:
+            return None
+        line = lineage(self.facts, info)
+        if line is None or line[1] is None or any(defines(c, "__init__") for c in line[0]):
+            return None
+        return line[1]
 
     def _is_param(self, func: cst.Name) -> bool:
         """`func` is a parameter of the function whose body this is (a callable handed in)."""
@@ -1507,6 +1524,46 @@ def own_method(info, method: str) -> cst.FunctionDef | None:
     return None
 
 
+def lineage(facts: Facts, info) -> tuple[list, str | None] | None:
+    """The plain classes of this file an instance of `info` takes its methods from, in lookup order
+    (the class, its base, that one's base: one base each), with the qualified name of the project
+    class of another file the line goes on to (None where it ends at `object`). None for a Module, a
+    library base, more than one base, a keyword (`metaclass=`) or a cycle: what a method call runs
+    is then not read."""
+    chain: list = []
+    while True:
+        if info.is_module or any(c is info for c in chain) or any(b.keyword is not None for b in info.node.bases):
+            return None
+        chain.append(info)
+        bases = [b.value for b in info.node.bases]
+        if not bases or len(bases) == 1 and isinstance(bases[0], cst.Name) and bases[0].value == "object":
+            return chain, None
+        if len(bases) > 1 or not isinstance(bases[0], (cst.Name, cst.Attribute)):
+            return None
+        local = facts.classes.get(bases[0].value) if isinstance(bases[0], cst.Name) else None
+        if local is not None and local.node in facts.module.body \
+                and len(facts.module_scope.bindings.get(bases[0].value, [])) == 1:
+            info = local
+            continue
+        q = facts.qualname(bases[0], facts.module_scope)
+        binding = facts.module_scope.bindings.get(bases[0].value, []) if isinstance(bases[0], cst.Name) else []
+        if q and not is_library(q) and len(binding) == 1 and binding[0].how == "import":
+            return chain, q
+        return None
+
+
+def defines(info, name: str) -> bool:
+    """The class's own body defines `name` as a method."""
+    return any(isinstance(m, cst.FunctionDef) and m.name.value == name for m in info.node.body.body)
+
+
+def chain_init(chain: list) -> tuple[object, cst.FunctionDef] | None:
+    """The `__init__` an instance runs: the first class of the line that defines one (with it)."""
+    owner = next((c for c in chain if defines(c, "__init__")), None)
+    return (owner, next(m for m in owner.node.body.body if isinstance(m, cst.FunctionDef)
+                        and m.name.value == "__init__")) if owner is not None else None
+
+
 class Summaries:
     """What same-file functions do to their positional parameters (bounded depth). Calls that
     leave the file go to `external`/`external_method`, which say nothing here; the flow layer
@@ -1768,19 +1825,27 @@ class Summaries:
         "self.model" -> (its index after self, "model"). Its methods act on what the caller gave."""
         if info is None or info.is_module:
             return {}
-        init = next((m for m in info.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"),
-                    None)
+        line = lineage(self.facts, info)
+        chain = line[0] if line is not None else [info]  # a class with other bases: its own __init__
+        found = chain_init(chain)
+        init = found[1] if found is not None else None
         if init is None or init.params.posonly_params:
             return {}
         names = [p.name.value for p in init.params.params]
         return {attr: (names.index(name) - 1, name) for name, attr in _held_on_self(init, names).items()
-                if len(info.attrs.get(attr[len("self."):], [])) == 1}
+                if sum(len(c.attrs.get(attr[len("self."):], [])) for c in chain) == 1}
 
     def held_effects(self, info, method: str, depth: int) -> list[tuple[int, str, str, dict]]:
         """What a method of a plain class of this file does to the constructor arguments the class
         holds (`holds`): `(index, name, kind, detail)` each, the method's first event of each kind
         on that attribute (`def freeze_backbone(self): self.model.backbone.requires_grad_(False)`)."""
-        func = own_method(info, method)
+        line = lineage(self.facts, info)
+        chain, base = line if line is not None else ([info], None)
+        owner = next((c for c in chain if defines(c, method)), None)
+        if owner is None and base is not None and not any(defines(c, "__init__") for c in chain):
+            # `class FineTuner(BaseTrainer)` of a base of another file, constructor and method its
+            return self.external_held_method(base, method)
+        func = own_method(owner, method) if owner is not None else None
         if func is None:
             return []
         held = self.holds(info)
@@ -1788,12 +1853,18 @@ class Summaries:
                for k in self.of(func, attr, depth)]
         # the instance's own optimizer given a param group (`self.optimizer.add_param_group(...)`):
         # at position -1, the instance itself (FZ303 asks whether anything did)
-        own = [k for attr in sorted(info.attrs) if f"self.{attr}" not in held
+        attrs = sorted({a for c in chain for a in c.attrs})
+        own = [k for attr in attrs if f"self.{attr}" not in held
                for k in self.of(func, f"self.{attr}", depth) if k == ADD_GROUP]
         return out + ([(-1, "self", ADD_GROUP, {"via": func.name.value})] if own else [])
 
     def external_held_method(self, class_qual: str, method: str) -> list[tuple[int, str, str, dict]]:
         """`held_effects` of a class of another file: not known here."""
+        return []
+
+    def external_init(self, class_qual: str, pos: int, name: str) -> list[tuple[str, dict]]:
+        """What the `__init__` of a plain class of another file does to its argument `pos`, run by
+        `name(...)`, a class of this file that inherits it: not known here."""
         return []
 
     def instance_call(self, recv: cst.BaseExpression, scope: Scope) -> tuple[cst.Call, object] | None:
@@ -1826,9 +1897,13 @@ class Summaries:
                 and not scope.cls.is_module and recv.value in scope.bindings:
             # `self.freeze_backbone()` in another method of a plain class: what it does to self's
             # attributes (`trainer.fit()` then acts through the methods fit calls)
-            func = own_method(scope.cls, method)
+            line = lineage(self.facts, scope.cls)
+            chain = line[0] if line is not None else [scope.cls]  # a method a base of this file defines too
+            owner = next((c for c in chain if defines(c, method)), None)
+            func = own_method(owner, method) if owner is not None else None
+            attrs = sorted({a for c in chain for a in c.attrs})
             return [(cst.Attribute(cst.Name("self"), cst.Name(attr)), k, self.detail(func, f"self.{attr}", k))
-                    for attr in sorted(scope.cls.attrs) for k in self.of(func, f"self.{attr}", depth)] \
+                    for attr in attrs for k in self.of(func, f"self.{attr}", depth)] \
                 if func is not None and func is not scope.node else []
         found = self.instance_call(recv, scope)
         if found is None:

@@ -13,7 +13,7 @@ import libcst as cst
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
                                      OPAQUE, OPT_BUILD, REBIND, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump,
                                      Summaries)
-from freezelint.check.events import library_bases, opt_detail, own_method
+from freezelint.check.events import defines, library_bases, lineage, opt_detail, own_method
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.known import is_library
 from freezelint.check.project import Edge, shown_path
@@ -38,6 +38,10 @@ class ProjectSummaries(Summaries):
         if not q or q == func.value and scope.lookup(func.value) is None:
             return []  # a builtin or an undefined name
         return [(e.kind, _effect_detail(func.value, e)) for e in self.project.effects(self.facts.path, q, pos)
+                if e.kind in self.APPLIED or e.kind.startswith(CALLS)]
+
+    def external_init(self, class_qual: str, pos: int, name: str) -> list[tuple[str, dict]]:
+        return [(e.kind, _effect_detail(name, e)) for e in self.project.effects(self.facts.path, class_qual, pos)
                 if e.kind in self.APPLIED or e.kind.startswith(CALLS)]
 
     def external_held_method(self, class_qual: str, method: str) -> list[tuple[int, str, str, dict]]:
@@ -152,8 +156,9 @@ class FileFlows:
 
     @cached_property
     def instances(self) -> list[Flow]:
-        """Per plain class (no Module, no base but `object`) with an `__init__`: one event list of
-        what happens to the attributes only `__init__` assigns (`self.model = build_model(cfg)`,
+        """Per plain class (no Module; its bases plain classes of this file: events.lineage) with an
+        `__init__` of its own or inherited: one event list of what happens to the attributes only
+        constructors assign (`self.model = build_model(cfg)`,
         `self.optimizer = AdamW(self.model.parameters())`), `__init__`'s events first, then every
         other method's, all inside one loop: methods run after the constructor, in any order, any
         number of times. Attributes holding a constructor argument as it is (`self.model = model`)
@@ -161,8 +166,7 @@ class FileFlows:
         by_func = {id(f.scope.node): f for f in self.bodies if f.scope.kind == "function"}
         out = []
         for info in self.facts.classes.values():
-            if info.is_module or any(not (isinstance(b.value, cst.Name) and b.value.value == "object")
-                                     for b in info.node.bases):
+            if info.is_module:
                 continue
             flow = _instance_order(info, by_func, self.summaries)
             if flow is not None:
@@ -326,36 +330,42 @@ def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | Non
 
 
 def _instance_order(info, by_func: dict[int, Flow], summaries: Summaries) -> Flow | None:
-    """`FileFlows.instances` of one class: None when `__init__` or a method is not known, or no
-    attribute is left that only `__init__` assigns."""
-    methods = [m for m in info.node.body.body if isinstance(m, cst.FunctionDef)]
-    init = next((m for m in methods if m.name.value == "__init__"), None)
-    if init is None or id(init) not in by_func:
+    """`FileFlows.instances` of one class, its methods and constructor those of its line of plain
+    classes of this file (`lineage`): None where the line leaves the file, its constructor is not
+    read, or no attribute is left that only constructors assign."""
+    line = lineage(summaries.facts, info)
+    if line is None or line[1] is not None:
         return None
-    stable = _init_only_attrs(info, init) - {a[len("self."):] for a in summaries.holds(info)}
+    chain = line[0]
+    init = _init_events(chain, by_func)
+    if not init:
+        return None
+    stable = _init_only_attrs(chain) - {a[len("self."):] for a in summaries.holds(info)}
     if not stable:
         return None
     roots = {f"self.{a}" for a in stable}
-    first = by_func[id(init)]
+    first = init[0][1]
     combined = Flow(first.facts, first.scope, first.summaries)
     combined.instance = info.name
     loop = id(info.node)  # the methods' calls, after the constructor, in any order and number
-    entries = {m.name.value for m in methods if m is not init and not m.name.value.startswith("__")
-               and own_method(info, m.name.value) is not None}
-    for m in methods:
-        if m is not init and m.name.value not in entries:
-            continue  # a dunder, a static or class method: not a call on the instance a script makes
-        flow = by_func.get(id(m))
-        for e in flow.events if flow is not None else ():
-            if e.target not in roots and e.kind != ADD_GROUP:
-                continue
-            if isinstance(e.node, cst.Call) and (dotted(e.node.func) or "")[len("self."):] in entries:
-                continue  # `self.unfreeze()` in fit: that method's own events are in the list already
-            if m is init:
-                combined.events.append(replace(e, detail=dict(e.detail)))
-            else:
-                combined.events.append(replace(e, loops=(loop, *e.loops),
-                                               detail={**e.detail, "hook": f"{info.name}.{m.name.value}"}))
+    entries: dict[str, tuple] = {}  # name -> (the class that defines it, the method)
+    for c in chain:
+        for m in c.node.body.body:
+            if isinstance(m, cst.FunctionDef) and m.name.value not in entries and m.name.value != "__init__":
+                entries[m.name.value] = (c, m)
+    entries = {n: cm for n, cm in entries.items() if not n.startswith("__") and own_method(cm[0], n) is not None}
+    calls = [(e, None) for e, _ in init] + [(e, f"{c.name}.{n}") for n, (c, m) in entries.items()
+                                              for e in (by_func[id(m)].events if id(m) in by_func else ())]
+    for e, hook in calls:
+        if e.target not in roots and e.kind != ADD_GROUP:
+            continue
+        called = dotted(e.node.func) if isinstance(e.node, cst.Call) else None
+        if called and called.startswith("self.") and called[len("self."):] in entries:
+            continue  # `self.unfreeze()` in fit: that method's own events are in the list already
+        if hook is None:
+            combined.events.append(replace(e, detail=dict(e.detail)))
+        else:
+            combined.events.append(replace(e, loops=(loop, *e.loops), detail={**e.detail, "hook": hook}))
     if not any(e.kind == OPT_BUILD for e in combined.events):
         return None
     for i, e in enumerate(combined.events):
@@ -363,22 +373,51 @@ def _instance_order(info, by_func: dict[int, Flow], summaries: Summaries) -> Flo
     return combined
 
 
-def _init_only_attrs(info, init: cst.FunctionDef) -> set[str]:
-    """Attributes of self the class assigns in `__init__` and in no other method: the object they
-    hold is the one every method sees. Any `setattr`, or a `self.x` stored to outside `__init__`
-    (an assignment of any form, `del`), takes `x` out; a setattr on self anywhere takes all."""
-    attrs = set(info.attrs)
-    for m in info.node.body.body:
-        if not isinstance(m, cst.FunctionDef):
-            continue
-        for n in walk(m):
-            if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in ("setattr", "delattr"):
-                return set()
-            if m is init:
+def _init_events(chain: list, by_func: dict[int, Flow], _at: int = 0) -> list[tuple[Event, Flow]] | None:
+    """The events of the constructor an instance runs, with the flow each comes from: the first
+    `__init__` of the line, with its base's in place of a `super().__init__(...)` statement of its
+    body's top level. None where one is not read: a `super()` call elsewhere in it, an `__init__`
+    whose body was not made an event list."""
+    owner = next((k for k in range(_at, len(chain)) if defines(chain[k], "__init__")), None)
+    if owner is None:
+        return []
+    init = next(m for m in chain[owner].node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__")
+    flow = by_func.get(id(init))
+    if flow is None:
+        return None
+    supers = [n for n in walk(init.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+              and isinstance(n.func.value, cst.Call) and dotted(n.func.value.func) == "super"]
+    if not supers:
+        return [(e, flow) for e in flow.events]
+    top = [k for k, st in enumerate(init.body.body) if isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1
+           and isinstance(st.body[0], cst.Expr) and st.body[0].value is supers[0]]
+    if len(supers) != 1 or not top or supers[0].func.attr.value != "__init__":
+        return None
+    base = _init_events(chain, by_func, owner + 1)
+    if base is None:
+        return None
+    before = {id(n) for st in init.body.body[:top[0]] for n in walk(st)}
+    return [(e, flow) for e in flow.events if id(e.node) in before] + base + \
+        [(e, flow) for e in flow.events if id(e.node) not in before]
+
+
+def _init_only_attrs(chain: list) -> set[str]:
+    """Attributes of self the classes of the line assign in their `__init__` and in no other method:
+    the object they hold is the one every method sees. Any `setattr`, or a `self.x` stored to outside
+    `__init__` (an assignment of any form, `del`), takes `x` out; a setattr on self anywhere takes all."""
+    attrs = {a for c in chain for a in c.attrs}
+    for c in chain:
+        for m in c.node.body.body:
+            if not isinstance(m, cst.FunctionDef):
                 continue
-            for t in _stored(n):
-                if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
-                    attrs.discard(t.attr.value)
+            for n in walk(m):
+                if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in ("setattr", "delattr"):
+                    return set()
+                if m.name.value == "__init__":
+                    continue
+                for t in _stored(n):
+                    if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
+                        attrs.discard(t.attr.value)
     return attrs
 
 

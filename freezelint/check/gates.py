@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7a94a447e8fb66530c6dad7efcd0a4e4'
+RULES_DIGEST = 'f8ea414fa58bc3f1bb215e952cf34f34'
 
 GATES = {
     'FZ002': (

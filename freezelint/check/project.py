@@ -27,7 +27,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 31
+SUMMARY_VERSION = 32
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -47,6 +47,7 @@ _MODULE_BASE_NAMES = {"Module", "LightningModule", "PreTrainedModel"}
 # a class with bases that assigns `self.<attr>`: its summary's "attrs" may say what another file's
 # `model.backbone` holds, so such a file is parsed even without a word of _FLOW_WORDS
 _CLASS_WITH_ATTRS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\([ \t]*\w", re.M)
+_CLASS_NAME_BASES = re.compile(r"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.M)
 _CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
 # Lightning's callback classes (flow.CALLBACKS by their last part): a subclass's hooks follow the optimizer
 _CALLBACK_NAMES = ("Callback", "BaseFinetuning")
@@ -412,7 +413,8 @@ class Project:
         `path#keeps Name` -> what the train() that class runs keeps in eval mode, `path#quiet name` -> the
         parameters that function leaves in their modes (FZ201); `path#frozen name` -> what that
         function or class leaves frozen (its summary's "frozen", FZ202); `path#returns name` -> the
-        Module that function returns (its summary's "returns")."""
+        Module that function returns (its summary's "returns"); `path#defs Name` -> the class line and
+        the methods that class defines (text: what an inherited constructor or method needs unchanged)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -423,7 +425,8 @@ class Project:
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
-                    "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns}.get(kind)
+                    "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
+                    "defs": self._class_defs}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -493,7 +496,62 @@ class Project:
             return None
         return hit
 
-    def function(self, importer: str, qual: str, member: str | None = None) -> tuple[dict, str] | None:
+    def _inherited(self, importer: str, path: Path, name: str, summary: dict | None, member: str | None,
+                   _depth: int) -> tuple[dict, str] | None:
+        """`function` of a plain class that defines neither `__init__` nor `member` itself: its one
+        project base's (`class FineTuner(BaseTrainer)`), whose constructor it runs, a few classes deep."""
+        entry = summary["classes"].get(name) if summary else None
+        if entry is not None:
+            if entry["module"] or len(entry["bases"]) != 1 or "__init__" in entry["methods"] \
+                    or member in entry["methods"]:
+                return None
+            base = entry["bases"][0]
+        else:  # a file summarised without a parse (no word of what summaries record): its class's text
+            found = self._text_bases(path, name, ("__init__", member or "__init__"))
+            if found is None or len(found) != 1:
+                return None
+            base = found[0]
+        if not base or is_library(base) or base == "object" or _depth >= _MAX_REEXPORT:
+            return None
+        # the result holds while the class defines neither itself and keeps its base
+        self.used[f"{path.resolve()}#defs {name}"] = _digest(self._class_defs(path, name))
+        found = self.function(str(path), base, member, _depth + 1)
+        if found is None:
+            return None
+        # the edges to it: to this class, then on to the one that defines it (`engine/base.py:BaseTrainer`)
+        label = name if member is None else f"{name}.{member}"
+        self._use(importer, path, label)
+        owner = base.rsplit(".", 1)[-1]
+        on = found[0].get("edges_in") or [Edge(shown_path(str(path)), found[1],
+                                               owner if member is None else f"{owner}.{member}")]
+        at = self.resolve(str(path), base)
+        return {**found[0], "edges_in": [Edge(shown_path(importer), shown_path(str(path)), label), *on],
+                "defined_path": found[0].get("defined_path") or (str(at[0]) if at else str(path))}, found[1]
+
+    def _class_defs(self, path: Path, name: str) -> list[str]:
+        """The class line and the names of the methods the block of class `name` defines (text)."""
+        outline = self.outline(path)
+        block = _block(outline["text"], name) if outline is not None else None
+        if block is None:
+            return []
+        return [block.split("\n", 1)[0], *sorted(set(re.findall(r"^[ \t]+(?:async[ \t]+)?def[ \t]+(\w+)", block, re.M)))]
+
+    def _text_bases(self, path: Path, name: str, defined: tuple[str, ...] = ()) -> list[str] | None:
+        """The bases of class `name` of a file summarised without a parse, from its text, as that file
+        names them (an imported one by its qualified name; "" for one not known); None when it is no
+        class, or its block defines one of `defined` itself."""
+        outline = self.outline(path)
+        block = _block(outline["text"], name) if outline is not None else None
+        head = _CLASS_HEAD.match(block) if block is not None else None
+        if head is None or any(re.search(rf"^[ \t]+(?:async[ \t]+)?def[ \t]+{re.escape(m)}\b", block, re.M)
+                               for m in defined):
+            return None
+        names = [b.strip() for b in head.group(1).split(",") if b.strip()]
+        return [outline["imports"].get(b) or (b if b in outline["defs"] else "") if b.isidentifier() else ""
+                for b in names]
+
+    def function(self, importer: str, qual: str, member: str | None = None,
+                 _depth: int = 0) -> tuple[dict, str] | None:
         """A function of another project file: its summary entry and `file:line`-ready path. With
         `member`, that method of a plain class, as a function of the constructor's arguments the
         class holds (its summary's "acts")."""
@@ -511,7 +569,7 @@ class Project:
             if entry is None and summary:  # a plain class: its constructor, as a function of its arguments
                 entry = summary["classes"].get(name, {}).get("init")
         if entry is None:
-            return None
+            return self._inherited(importer, path, name, summary, member, _depth)
         self._use(importer, path, name if member is None else f"{name}.{member}")
         return entry, shown_path(str(path))
 
@@ -724,18 +782,20 @@ class Project:
             return []
         entry, shown = found
         edge = Edge(shown_path(importer), shown, hit[1] if member is None else f"{hit[1]}.{member}")
+        first = tuple(entry.get("edges_in") or (edge,))  # an inherited one: through the class's file
         out: list[Effect] = []
         for kind, line in entry["effects"].get(str(pos), {}).items():
             if kind.startswith(_VIA):
                 inner, _, at = kind[len(_VIA):].rpartition("#")
                 to = int(at) if at.isdigit() else at if at == _RET else None
-                for e in self.effects(str(hit[0]), inner, to, (*_chain, hit)) if to is not None else ():
-                    out.append(Effect(e.kind, e.line, e.shown, e.opt, (edge, *e.edges), (hit[1], *e.via),
+                here = entry.get("defined_path") or str(hit[0])  # an inherited one's names are its file's
+                for e in self.effects(here, inner, to, (*_chain, hit)) if to is not None else ():
+                    out.append(Effect(e.kind, e.line, e.shown, e.opt, (*first, *e.edges), (hit[1], *e.via),
                                       kept=e.kept))
             else:
                 hands = tuple(entry.get("hands", {}).get(str(pos), ())) if kind == "opaque" and not _chain else ()
                 reach = tuple(entry.get("reach", {}).get(str(pos), ())) if kind == "train" else ()
-                out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), (edge,), (hit[1],),
+                out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), first, (hit[1],),
                                   hands, reach, kind == "freeze" and pos in entry.get("kept", ())))
         seen: set[str] = set()
         return [e for e in out if not (e.kind in seen or seen.add(e.kind))]  # the first of each kind
@@ -1070,7 +1130,8 @@ class Project:
                 if _called_with_args(text, alias or name):
                     out.append(f"{module}{name}" if module.endswith(".") else f"{module}.{name}")
         out += [q for q in _module_calls(text) if q not in out]
-        return out + [_BASE + q for q in _imported_bases(text) if q not in out]
+        bases = [_BASE + q for q in _imported_bases(text) if q not in out]
+        return out + bases + [q for q in _built_subclass_bases(text) if q not in out]
 
     def admits(self, importer: str, text: str) -> bool:
         """Whether a file the text prefilter ruled out imports a project function or class that
@@ -1121,6 +1182,10 @@ class Project:
             return any(set(e) & _FLOW_EFFECTS or passes and any(k.startswith(_VIA) for k in e)
                        for e in fn["effects"].values())
         cls = summary.get("classes", {}).get(name)
+        if cls is None and not summary.get("functions") and _depth < _MAX_REEXPORT:
+            # summarised without a parse: a class whose project base acts (text), `class FineTuner(BaseTrainer)`
+            return any(self._acts(*hit, _depth=_depth + 1) for b in self._text_bases(path, name) or ()
+                       if b and not is_library(b) and (hit := self.resolve(str(path), b)) is not None)
         if cls is None:
             return False
         if any(set(e) & _FLOW_EFFECTS for e in (*cls["methods"].values(), *cls.get("init", {}).get("effects", {}).values())):
@@ -1341,6 +1406,25 @@ def _module_calls(text: str) -> list[str]:
                 q = f"{module}.{call.group(1)}"
                 if q not in out:
                     out.append(q)
+    return out
+
+
+def _built_subclass_bases(text: str) -> list[str]:
+    """Qualified names of the imported project classes that a class of the file derives from and
+    the file builds with arguments (`class Distiller(BaseTrainer): ...`, `Distiller(model)`): the
+    instance runs that base's constructor and methods, as a `BaseTrainer(model)` would."""
+    imports, out, calls = None, [], None
+    for m in _CLASS_NAME_BASES.finditer(text):
+        bases = [b.strip() for b in m.group(2).split(",") if b.strip()]
+        if len(bases) != 1 or not bases[0].isidentifier():
+            continue
+        calls = _CLASS_NAME_BASES.sub("", text) if calls is None else calls  # `class A(B)` is no call of A
+        if not _called_with_args(calls, m.group(1)):
+            continue
+        imports = _imports_of(text) if imports is None else imports
+        q = imports.get(bases[0])
+        if q is not None and not is_library(q) and q not in out:
+            out.append(q)
     return out
 
 

@@ -77,7 +77,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check.declared import class_declares
 from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REBIND, REPLACE, RET, TRAIN, VIA, Summaries,
-                                     own_method, opt_detail, unwrap_self_returning)
+                                     chain_init, lineage, own_method, opt_detail, unwrap_self_returning)
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.known import is_library
 from freezelint.check.modes import train_keeps
@@ -236,7 +236,7 @@ def _constructor_entry(callees: Summaries, stmt: cst.ClassDef, info, found: dict
     recorded to them. Module classes are left out: their arguments are parts, held as self's."""
     if info is None or info.is_module:
         return None
-    init = next((m for m in stmt.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"), None)
+    init = _init_of(callees, info)
     if init is None or len(init.params.params) < 2:
         return None
     params = [p.name.value for p in init.params.params[1:]]
@@ -252,6 +252,13 @@ def _constructor_entry(callees: Summaries, stmt: cst.ClassDef, info, found: dict
     return entry if entry["effects"] else None
 
 
+def _init_of(callees: Summaries, info) -> cst.FunctionDef | None:
+    """The `__init__` an instance of a plain class runs: its own, or that of its base of this file."""
+    line = lineage(callees.facts, info)
+    found = chain_init(line[0] if line is not None else [info])
+    return found[1] if found is not None else None
+
+
 def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dict:
     """What each method of a plain class does to the constructor arguments the class holds as
     they are (`self.model = model`: Summaries.holds), as a function of the constructor's
@@ -260,9 +267,11 @@ def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dic
     held = callees.holds(info)
     if not held:
         return {}
-    init = next(m for m in stmt.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__")
+    init = _init_of(callees, info)
     params = [p.name.value for p in init.params.params[1:]]
     out: dict = {}
+    line = lineage(callees.facts, info)
+    attrs = sorted({a for c in (line[0] if line is not None else [info]) for a in c.attrs})
     for m in stmt.body.body:
         if not isinstance(m, cst.FunctionDef) or own_method(info, m.name.value) is not m:
             continue
@@ -280,7 +289,7 @@ def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dic
                 entry.setdefault("kept", []).append(i)
             if "train" in eff and (r := callees.reach_inner(m, attr)):
                 entry.setdefault("reach", {})[str(i)] = r
-        own = [n for attr in sorted(info.attrs) if f"self.{attr}" not in held
+        own = [n for attr in attrs if f"self.{attr}" not in held
                for k, n in callees.effects(m, f"self.{attr}").items() if k == "add_group"]
         if own:  # its own optimizer given a param group: the instance itself, at "self"
             found[f"{stmt.name.value}.{m.name.value}:self"] = {"add_group": own[0]}

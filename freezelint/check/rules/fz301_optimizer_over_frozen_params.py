@@ -71,14 +71,15 @@ class OptimizerOverFrozenParams(Rule):
         "(`list(model.parameters())[:-2]`, or each child of `list(model.children())[:-1]`), or over `enumerate` "
         "of them under a test of the position (`if i < 6:`), freezes part of the model. A method of a plain trainer class that holds the model it was given (`self.model = model`) "
         "acts on that model where it is called (`trainer = Trainer(model)`, then `trainer.freeze_backbone()`), "
-        "as the constructor's optimizer is built at `Trainer(model)`. An unfreeze of a subset picked by a "
+        "as the constructor's optimizer is built at `Trainer(model)`; a subclass's inherited constructor and "
+        "methods (`class FineTuner(BaseTrainer)`, the base in this file or another) act as the base's. An unfreeze of a subset picked by a "
         "name test of its own (`if \"bias\" in n`, loralib's `mark_only_lora_as_trainable` with "
         "`bias=\"all\"`) before the optimizer leaves the rest frozen; after it, any unfreeze is gradual "
         "unfreezing, which needs every parameter in the optimizer. A freeze "
         "of `pl_module` in a Callback's training hook is reported there when the LightningModule's "
         "`configure_optimizers` is visible (as for FZ303) and builds such an optimizer over it; "
         "BaseFinetuning's `freeze` stays silent. "
-        "A plain class (no Module, no base class) that builds the model it trains itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, any number of times. Its `__init__`'s optimizer over that model meets the freezes of every "
+        "A plain class (no Module; any base a plain class of the same file) that builds the model it trains itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, any number of times. Its `__init__`'s optimizer over that model meets the freezes of every "
         "method, silent where some method undoes them (gradual unfreezing)."
     )
     bad = [

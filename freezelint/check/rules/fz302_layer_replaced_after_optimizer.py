@@ -34,7 +34,7 @@ class LayerReplacedAfterOptimizer(Rule):
         "in `setup` (before the optimizer), for `copy.deepcopy` (EMA and teacher copies stay out "
         "of the optimizer on purpose) and when the hook adds a param group or calls "
         "`trainer.strategy.setup_optimizers`. "
-        "A plain class (no Module, no base class) that builds the model it trains itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, any number of times. A method that replaces a layer of that model after `__init__` built the "
+        "A plain class (no Module; any base a plain class of the same file) that builds the model it trains itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, any number of times. A method that replaces a layer of that model after `__init__` built the "
         "optimizer is reported, unless any method builds an optimizer over the model again or adds a param group "
         "(which may run after it)."
     )

@@ -78,7 +78,7 @@ class UnfrozenAfterOptimizer(Rule):
         "suggests, since `add_param_group` on the Trainer's optimizer breaks its default LambdaLR "
         "schedule, which raises on the extra group), when a file of the project overrides "
         "`create_optimizer` or passes `optimizers=` to a Trainer, or when nothing is frozen in the project. "
-        "A plain class (no Module, no base class) that builds the model it trains itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, any number of times. A method's unfreeze is reported where `__init__` froze part of that model "
+        "A plain class (no Module; any base a plain class of the same file) that builds the model it trains itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, any number of times. A method's unfreeze is reported where `__init__` froze part of that model "
         "before building its optimizer from a requires_grad filter, and no method adds a param group or builds "
         "an optimizer again."
     )
