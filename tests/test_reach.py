@@ -691,3 +691,87 @@ def test_a_cached_script_is_checked_again_when_a_subclass_starts_to_define_the_i
     assert r.code == 1 and "train.py:5:" in r.out and "FZ301" in r.out
     sub.write_text(sub.read_text().replace("def report(self):", "def freeze_backbone(self):"))
     assert cli(tmp_path, "check", "--format", "concise", ".").code == 0
+
+
+PASSED = """
+import torch
+import torch.nn as nn
+import torchvision
+
+
+class Trainer:
+    def __init__(self, lr=1e-3):
+        self.lr = lr
+
+    def freeze(self, model):
+        for p in model.layer1.parameters():
+            p.requires_grad = False
+
+    def setup_optimizer(self, model):
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.lr)
+
+    def unfreeze(self, model):
+        model.layer4.requires_grad_(True)
+
+
+class Own:
+    def __init__(self):
+        self.model = torchvision.models.resnet18(weights=None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+    def _freeze(self, net):
+        net.layer1.requires_grad_(False)
+
+    def fit(self):
+        self._freeze(self.model)
+"""
+
+
+def test_a_trainer_method_acts_on_the_model_it_is_given():
+    """`trainer.freeze(model)` freezes `model`, `trainer.setup_optimizer(model)` builds an optimizer
+    over it, as helpers of the file do at their calls; `self._freeze(self.model)` in a method of a
+    trainer that builds its own model freezes that model."""
+    src = PASSED + """
+model = torchvision.models.resnet18(weights=None)
+trainer = Trainer()
+trainer.setup_optimizer(model)
+trainer.freeze(model)
+"""
+    found = check_source(textwrap.dedent(src), "train.py", select=["FZ301"])
+    assert [(d.row, d.code) for d in found] == [(25, "FZ301"), (35, "FZ301")]
+    assert "while `self._freeze(...)` freezes parameters of `self.model.layer1` in `Own.fit`" in found[0].message
+    assert "AdamW (built by `trainer.setup_optimizer(...)`)" in found[1].message
+    assert "`trainer.freeze(...)` freezes parameters of `model.layer1`" in found[1].message
+    late = PASSED + """
+model = torchvision.models.resnet18(weights=None)
+model.requires_grad_(False)
+model.fc = nn.Linear(512, 10)
+trainer = Trainer()
+optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+trainer.unfreeze(model)
+"""
+    assert _codes(late, ["FZ303"]) == [(38, "FZ303")]
+
+
+def test_a_trainer_method_given_the_model_near_misses():
+    """The freeze before a filtering optimizer; a keyword argument (not mapped); a trainer of
+    unknown class; another model given."""
+    src = PASSED + """
+model = torchvision.models.resnet18(weights=None)
+trainer = Trainer()
+trainer.freeze(model)
+optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+
+
+def run(trainer, model):
+    trainer.setup_optimizer(model)
+    trainer.freeze(model)
+
+
+other = torchvision.models.resnet18(weights=None)
+teacher = torchvision.models.resnet50(weights=None)
+t2 = Trainer()
+t2.setup_optimizer(other)
+t2.freeze(teacher)
+"""
+    assert _codes(src, ["FZ301", "FZ303"]) == [(25, "FZ301")]  # Own's, in PASSED

@@ -393,6 +393,9 @@ class Flow(cst.CSTVisitor):
                     self._emit(kind, target, node, on=recv, **_placed(kind, detail, part_path(recv)))
                 if not effects:  # `trainer.freeze_backbone()`: on what a plain class holds, given to it
                     effects = self._held_method(recv, method, node)
+                if not self.summaries.method(recv, method, scope, self.depth):
+                    # `trainer.freeze(model)`: on what it is given, as a helper's call
+                    effects = self._method_args(recv, method, node) or effects
                 if not effects and method in LIBRARY_FREEZES and self._not_project_class(recv, scope):
                     # transformers' own freeze of a part of the model (which part, its class says)
                     # the part is not known here: named by the call, inside the receiver
@@ -485,6 +488,32 @@ class Flow(cst.CSTVisitor):
                 detail = {**detail, "hands": [None]}
             self._emit(kind, target, node, on=arg, **_placed(kind, detail, part_path(arg)))
         return effects
+
+    def _method_args(self, recv: cst.BaseExpression, method: str, node: cst.Call) -> list:
+        """A method of a plain project class given a model (`trainer.freeze(model)`, `self._freeze(
+        self.model)`): its events on the parameter happen here, on the argument, as a helper's."""
+        out = []
+        for i, arg in enumerate(a for a in node.args if a.keyword is None and not a.star):
+            target = root_of(arg.value)
+            if target is None:
+                continue
+            if any(a.star for a in node.args):
+                break  # `*args` before it: which parameter it is is not known
+            for kind, detail in self.summaries.method_args(recv, method, self.scope, i, self.depth):
+                out.append(kind)
+                if kind.startswith(CALLS):  # the method calls a method of what it was given
+                    for k2, d2 in self.summaries.method(arg.value, kind[len(CALLS):], self.scope, self.depth):
+                        self._emit(k2, target, node, on=arg.value, **_placed(k2, d2, part_path(arg.value)))
+                    continue
+                if kind.startswith(VIA):
+                    continue
+                if kind == OPT_BUILD:
+                    detail = {**detail, "path": dotted(arg.value) or target}
+                elif kind == OPAQUE:  # the callables it hands the model to are the method's business
+                    detail = {**detail, "hands": [None]}
+                self._emit(kind, target, node, on=arg.value, argument=True,
+                           **_placed(kind, detail, part_path(arg.value)))
+        return out
 
     def _hand(self, name: str, at: int) -> list | None:
         """`[index, name, at, none_default]` of the callable parameter `name` this body's function
@@ -1887,6 +1916,47 @@ class Summaries:
         if made[0].how == "import" and made[0].qualname and not is_library(made[0].qualname):
             return call, made[0].qualname
         return None
+
+    def instance_method(self, recv: cst.BaseExpression, method: str, scope: Scope) -> cst.FunctionDef | str | None:
+        """The method `recv.method(...)` runs where `recv` is an instance of a plain project class
+        (`self` in a method of one, or built in this body: `instance_call`): its definition in this
+        file (through the class's bases of this file), or `Class.method` of a class of another file
+        (as this file names it); None where not known."""
+        if isinstance(recv, cst.Name) and recv.value == "self" and scope.is_method and scope.cls is not None \
+                and not scope.cls.is_module and recv.value in scope.bindings:
+            info, base = scope.cls, None
+        else:
+            found = self.instance_call(recv, scope)
+            if found is None:
+                return None
+            if isinstance(found[1], str):
+                return f"{found[1]}.{method}"
+            info = found[1]
+        line = lineage(self.facts, info)
+        chain, base = line if line is not None else ([info], None)
+        owner = next((c for c in chain if defines(c, method)), None)
+        if owner is None:
+            return f"{base}.{method}" if base is not None else None
+        func = own_method(owner, method)
+        return func if func is not None and func is not scope.node else None
+
+    def method_args(self, recv: cst.BaseExpression, method: str, scope: Scope, pos: int,
+                    depth: int) -> list[tuple[str, dict]]:
+        """`trainer.freeze(model)`: what the method of a plain project class does to its argument
+        `pos` (after self), as a helper's call does to its arguments."""
+        func = self.instance_method(recv, method, scope)
+        if isinstance(func, str):
+            cls, _, name = func.rpartition(".")
+            return [(k, {**d, "via": f"{dotted(recv)}.{method}"} if "via" in d else d)
+                    for k, d in self.external_method_args(cls, name, pos)]
+        if func is None:
+            return []
+        return [(k, {**self.detail(func, pos + 1, k), "via": f"{dotted(recv)}.{method}"})
+                for k in self.of(func, pos + 1, depth)]
+
+    def external_method_args(self, class_qual: str, method: str, pos: int) -> list[tuple[str, dict]]:
+        """`method_args` of a class of another file: not known here."""
+        return []
 
     def held_method(self, recv: cst.BaseExpression, method: str, scope: Scope,
                     depth: int) -> list[tuple[cst.BaseExpression, str, dict]]:

@@ -16,7 +16,7 @@ from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_
 from freezelint.check.events import defines, library_bases, lineage, opt_detail, own_method
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.known import is_library
-from freezelint.check.project import Edge, shown_path
+from freezelint.check.project import ARGS, Edge, shown_path
 from freezelint.check.syntax import dotted
 from freezelint.check.traverse import walk
 
@@ -38,6 +38,11 @@ class ProjectSummaries(Summaries):
         if not q or q == func.value and scope.lookup(func.value) is None:
             return []  # a builtin or an undefined name
         return [(e.kind, _effect_detail(func.value, e)) for e in self.project.effects(self.facts.path, q, pos)
+                if e.kind in self.APPLIED or e.kind.startswith(CALLS)]
+
+    def external_method_args(self, class_qual: str, method: str, pos: int) -> list[tuple[str, dict]]:
+        return [(e.kind, _effect_detail(f"{class_qual.rsplit('.', 1)[-1]}.{method}", e))
+                for e in self.project.effects(self.facts.path, class_qual, pos, member=ARGS + method)
                 if e.kind in self.APPLIED or e.kind.startswith(CALLS)]
 
     def external_init(self, class_qual: str, pos: int, name: str) -> list[tuple[str, dict]]:
@@ -360,8 +365,9 @@ def _instance_order(info, by_func: dict[int, Flow], summaries: Summaries) -> Flo
         if e.target not in roots and e.kind != ADD_GROUP:
             continue
         called = dotted(e.node.func) if isinstance(e.node, cst.Call) else None
-        if called and called.startswith("self.") and called[len("self."):] in entries:
-            continue  # `self.unfreeze()` in fit: that method's own events are in the list already
+        if called and called.startswith("self.") and called[len("self."):] in entries and not e.detail.get("argument"):
+            continue  # `self.unfreeze()` in fit: that method's own events are in the list already (not
+            # those on what fit hands it: `self._freeze(self.model)`)
         if hook is None:
             combined.events.append(replace(e, detail=dict(e.detail)))
         else:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f8ea414fa58bc3f1bb215e952cf34f34'
+RULES_DIGEST = '09b0000a1bde722cf75a461860e54b00'
 
 GATES = {
     'FZ002': (

@@ -52,6 +52,8 @@ _CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
 # Lightning's callback classes (flow.CALLBACKS by their last part): a subclass's hooks follow the optimizer
 _CALLBACK_NAMES = ("Callback", "BaseFinetuning")
 _HOOK_DEF = re.compile(r"^[ \t]+def[ \t]+(?:on_\w+|finetune_function)[ \t]*\(", re.M)
+# `function`'s member for what a plain class's method does to the arguments it is given (its "margs")
+ARGS = "args:"
 _BASE = "class:"  # calls_imported's mark of a name that a class of the file derives from
 _TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
 _CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
@@ -501,13 +503,15 @@ class Project:
         """`function` of a plain class that defines neither `__init__` nor `member` itself: its one
         project base's (`class FineTuner(BaseTrainer)`), whose constructor it runs, a few classes deep."""
         entry = summary["classes"].get(name) if summary else None
+        method = member[len(ARGS):] if member is not None and member.startswith(ARGS) else member
         if entry is not None:
-            if entry["module"] or len(entry["bases"]) != 1 or "__init__" in entry["methods"] \
-                    or member in entry["methods"]:
-                return None
+            if entry["module"] or len(entry["bases"]) != 1 or method in entry["methods"] \
+                    or "__init__" in entry["methods"] and not (method and member.startswith(ARGS)):
+                return None  # a method given its arguments needs no constructor of the base's
             base = entry["bases"][0]
         else:  # a file summarised without a parse (no word of what summaries record): its class's text
-            found = self._text_bases(path, name, ("__init__", member or "__init__"))
+            found = self._text_bases(path, name, (method or "__init__",) + (
+                () if method and member.startswith(ARGS) else ("__init__",)))
             if found is None or len(found) != 1:
                 return None
             base = found[0]
@@ -519,11 +523,11 @@ class Project:
         if found is None:
             return None
         # the edges to it: to this class, then on to the one that defines it (`engine/base.py:BaseTrainer`)
-        label = name if member is None else f"{name}.{member}"
+        label = name if method is None else f"{name}.{method}"
         self._use(importer, path, label)
         owner = base.rsplit(".", 1)[-1]
         on = found[0].get("edges_in") or [Edge(shown_path(str(path)), found[1],
-                                               owner if member is None else f"{owner}.{member}")]
+                                               owner if method is None else f"{owner}.{method}")]
         at = self.resolve(str(path), base)
         return {**found[0], "edges_in": [Edge(shown_path(importer), shown_path(str(path)), label), *on],
                 "defined_path": found[0].get("defined_path") or (str(at[0]) if at else str(path))}, found[1]
@@ -560,7 +564,9 @@ class Project:
             return None
         path, name = hit
         summary = self.summary(path)
-        if member is not None:
+        if member is not None and member.startswith(ARGS):  # what the method does to the arguments it is given
+            entry = summary["classes"].get(name, {}).get("margs", {}).get(member[len(ARGS):]) if summary else None
+        elif member is not None:
             entry = summary["classes"].get(name, {}).get("acts", {}).get(member) if summary else None
             if entry is None and summary and name in summary["classes"]:  # it acts on nothing it holds, for now
                 self.used[str(path.resolve())] = _digest(summary)
@@ -570,7 +576,7 @@ class Project:
                 entry = summary["classes"].get(name, {}).get("init")
         if entry is None:
             return self._inherited(importer, path, name, summary, member, _depth)
-        self._use(importer, path, name if member is None else f"{name}.{member}")
+        self._use(importer, path, name if member is None else f"{name}.{member.removeprefix(ARGS)}")
         return entry, shown_path(str(path))
 
     def returned_kind(self, importer: str, qual: str) -> tuple[dict, Edge] | None:
@@ -781,7 +787,8 @@ class Project:
         if found is None:
             return []
         entry, shown = found
-        edge = Edge(shown_path(importer), shown, hit[1] if member is None else f"{hit[1]}.{member}")
+        edge = Edge(shown_path(importer), shown, hit[1] if member is None else
+                    f"{hit[1]}.{member[len(ARGS):] if member.startswith(ARGS) else member}")
         first = tuple(entry.get("edges_in") or (edge,))  # an inherited one: through the class's file
         out: list[Effect] = []
         for kind, line in entry["effects"].get(str(pos), {}).items():
@@ -1188,7 +1195,8 @@ class Project:
                        if b and not is_library(b) and (hit := self.resolve(str(path), b)) is not None)
         if cls is None:
             return False
-        if any(set(e) & _FLOW_EFFECTS for e in (*cls["methods"].values(), *cls.get("init", {}).get("effects", {}).values())):
+        if any(set(e) & _FLOW_EFFECTS for e in (*cls["methods"].values(), *cls.get("init", {}).get("effects", {}).values(),
+                                                *(e for m in cls.get("margs", {}).values() for e in m["effects"].values()))):
             return True
         if _depth >= _MAX_REEXPORT:
             return False

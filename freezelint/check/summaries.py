@@ -43,7 +43,10 @@ function of them, self left out ({"params", "effects", "opt"} as a function's en
 keeps constructor arguments as they are (`self.model = model`, assigned nowhere else) has "acts": per
 method, what it does to them as a function of the constructor's arguments (the same shape, with
 "kept" and "reach"; at "self", a param group it adds to an optimizer of the instance's own):
-`trainer.freeze_backbone()` freezes the model given to `Trainer(model)`.
+`trainer.freeze_backbone()` freezes the model given to `Trainer(model)`. Such a class's "margs": per
+method, what it does to the arguments it is given, self left out (a function's entry): `trainer.freeze(model)`
+freezes `model`. "init", "acts" and "margs" count what a class inherits from its bases of the same file
+too (their `__init__`, their methods); a base of another file is followed there by the project index.
 A LightningModule's entry also has "optimizer": the first optimizer its `configure_optimizers` builds
 over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
 returns a model a library call just built, which nothing in it freezes or hands on: every parameter
@@ -183,6 +186,9 @@ def summarise(facts: Facts) -> dict:
             acts = _held_acts(callees, stmt, info, found)
             if acts:  # `trainer.freeze_backbone()`: what its methods do to the arguments it holds
                 classes[stmt.name.value]["acts"] = acts
+            margs = _method_args(callees, stmt, info, found)
+            if margs:  # `trainer.freeze(model)`: what its methods do to the arguments they are given
+                classes[stmt.name.value]["margs"] = margs
             init_bn = callees.constructed_bn(info) if info is not None and info.is_module else []
             if init_bn:  # FZ201: a model built from it arrives with this BatchNorm frozen
                 classes[stmt.name.value]["init_bn"] = init_bn
@@ -252,6 +258,21 @@ def _constructor_entry(callees: Summaries, stmt: cst.ClassDef, info, found: dict
     return entry if entry["effects"] else None
 
 
+def _line_methods(callees: Summaries, info) -> list[cst.FunctionDef]:
+    """The methods an instance of a plain class has from its own body and its bases of this file
+    (the first that defines each name), taking self."""
+    line = lineage(callees.facts, info)
+    seen: set[str] = set()
+    out = []
+    for c in line[0] if line is not None else [info]:
+        for m in c.node.body.body:
+            if isinstance(m, cst.FunctionDef) and m.name.value not in seen:
+                seen.add(m.name.value)
+                if own_method(c, m.name.value) is m:
+                    out.append(m)
+    return out
+
+
 def _init_of(callees: Summaries, info) -> cst.FunctionDef | None:
     """The `__init__` an instance of a plain class runs: its own, or that of its base of this file."""
     line = lineage(callees.facts, info)
@@ -272,9 +293,7 @@ def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dic
     out: dict = {}
     line = lineage(callees.facts, info)
     attrs = sorted({a for c in (line[0] if line is not None else [info]) for a in c.attrs})
-    for m in stmt.body.body:
-        if not isinstance(m, cst.FunctionDef) or own_method(info, m.name.value) is not m:
-            continue
+    for m in _line_methods(callees, info):
         entry: dict = {"params": params, "effects": {}, "opt": {}}
         for attr, (i, _) in held.items():
             eff = {k: n for k, n in callees.effects(m, attr).items() if _recorded(k)}
@@ -294,6 +313,34 @@ def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dic
         if own:  # its own optimizer given a param group: the instance itself, at "self"
             found[f"{stmt.name.value}.{m.name.value}:self"] = {"add_group": own[0]}
             entry["effects"]["self"] = found[f"{stmt.name.value}.{m.name.value}:self"]
+        if entry["effects"]:
+            out[m.name.value] = entry
+    return out
+
+
+def _method_args(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dict:
+    """What each method of a plain class does to the arguments it is given (self left out), as a
+    function's entry: {method: {"params", "effects", "opt"} (and "kept")}. Methods that do nothing
+    recorded to them are left out."""
+    if info is None or info.is_module:
+        return {}
+    out: dict = {}
+    for m in _line_methods(callees, info):
+        if m.params.posonly_params or len(m.params.params) < 2:
+            continue
+        params = [p.name.value for p in m.params.params]
+        entry: dict = {"params": params[1:], "effects": {}, "opt": {}}
+        for i in range(1, len(params)):
+            eff = {k: n for k, n in callees.effects(m, i).items() if _recorded(k)}
+            if not eff:
+                continue
+            found[f"{stmt.name.value}.{m.name.value}#{i}"] = eff
+            entry["effects"][str(i - 1)] = eff
+            opt = callees.first_event(m, i, OPT_BUILD)
+            if opt is not None:
+                entry["opt"][str(i - 1)] = opt_detail(opt)
+            if {"freeze", "unfreeze"} <= set(eff) and callees.kept(m, i):
+                entry.setdefault("kept", []).append(i - 1)
         if entry["effects"]:
             out[m.name.value] = entry
     return out
