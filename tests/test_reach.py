@@ -775,3 +775,42 @@ t2.setup_optimizer(other)
 t2.freeze(teacher)
 """
     assert _codes(src, ["FZ301", "FZ303"]) == [(25, "FZ301")]  # Own's, in PASSED
+
+
+def test_a_trainer_method_that_runs_the_steps_trains_at_its_call():
+    """`trainer.fit()` runs backward and the optimizer's step (in a method it calls): a freeze
+    before it is one the trainer's optimizer then steps over; one after the last call is not."""
+    src = """
+import torch
+import torchvision
+
+
+class Trainer:
+    def __init__(self, model):
+        self.model = model
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+
+    def fit(self, loader):
+        for x, y in loader:
+            self.train_step(x, y)
+
+    def train_step(self, x, y):
+        torch.nn.functional.cross_entropy(self.model(x), y).backward()
+        self.optimizer.step()
+
+
+def main(loader):
+    model = torchvision.models.resnet18(weights=None)
+    trainer = Trainer(model)
+    model.layer1.requires_grad_(False)
+    trainer.fit(loader)
+
+
+def export(loader):
+    model = torchvision.models.resnet18(weights=None)
+    trainer = Trainer(model)
+    trainer.fit(loader)
+    model.layer1.requires_grad_(False)
+    return model
+"""
+    assert _codes(src, ["FZ301"]) == [(22, "FZ301")]

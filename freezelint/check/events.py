@@ -53,6 +53,10 @@ _MAX_DEPTH = 3
 # `build` did to the model it returns), and the event kinds a call site takes over from it: the
 # state the returned model is in, not what was done with it inside.
 RET = "ret"
+# Summaries position of the runs a function makes that name no model of its own (`loss.backward()`,
+# `self.optimizer.step()`, ACTIVITY on "*"): a trainer method that runs a step runs it at its call
+RUNS = "*"
+RUNS_AT = cst.Name("__runs__")  # the "argument" such a run is on, at a call site: "*"
 _BN_NAME = re.compile(r"BatchNorm|BN\b|bn\b|_BatchNorm|FrozenBatchNorm")
 # a method that freezes a model's BatchNorm by its name (`freeze_bn`, `fix_bn`, `freeze_batchnorm`,
 # `freeze_bn_stats`): what it does where the class is not known
@@ -474,7 +478,7 @@ class Flow(cst.CSTVisitor):
         effects = self.summaries.held_method(recv, method, self.scope, self.depth)
         via = f"{dotted(recv)}.{method}"
         for arg, kind, detail in effects:
-            target = root_of(arg)
+            target = RUNS if arg is RUNS_AT else root_of(arg)
             if target is None:
                 continue
             detail = {**detail, "via": via} if "via" in detail else detail
@@ -1637,6 +1641,8 @@ class Summaries:
         if isinstance(pos, str) and pos.startswith("self."):
             # an attribute of self a plain class holds (`self.model`): what a method does to it
             targets = [(pos, pos)] if names and names[0] == "self" else []
+        elif pos == RUNS:  # a backward() or optimizer step of the body's, whatever its model
+            targets = [(pos, pos)]
         held = _held_on_self(func, names) if names and names[0] == "self" else {}
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
@@ -1885,7 +1891,9 @@ class Summaries:
         attrs = sorted({a for c in chain for a in c.attrs})
         own = [k for attr in attrs if f"self.{attr}" not in held
                for k in self.of(func, f"self.{attr}", depth) if k == ADD_GROUP]
-        return out + ([(-1, "self", ADD_GROUP, {"via": func.name.value})] if own else [])
+        # a step it runs (`trainer.fit()`): at position -2, on "*"
+        runs = [(-2, RUNS, ACTIVITY, d) for _, _, d in self._runs(func, depth)] if held else []
+        return out + ([(-1, "self", ADD_GROUP, {"via": func.name.value})] if own else []) + runs
 
     def external_held_method(self, class_qual: str, method: str) -> list[tuple[int, str, str, dict]]:
         """`held_effects` of a class of another file: not known here."""
@@ -1972,9 +1980,10 @@ class Summaries:
             owner = next((c for c in chain if defines(c, method)), None)
             func = own_method(owner, method) if owner is not None else None
             attrs = sorted({a for c in chain for a in c.attrs})
+            if func is None or func is scope.node:
+                return []
             return [(cst.Attribute(cst.Name("self"), cst.Name(attr)), k, self.detail(func, f"self.{attr}", k))
-                    for attr in attrs for k in self.of(func, f"self.{attr}", depth)] \
-                if func is not None and func is not scope.node else []
+                    for attr in attrs for k in self.of(func, f"self.{attr}", depth)] + self._runs(func, depth)
         found = self.instance_call(recv, scope)
         if found is None:
             return []
@@ -1982,7 +1991,12 @@ class Summaries:
         effects = self.external_held_method(cls, method) if isinstance(cls, str) else \
             self.held_effects(cls, method, depth)
         return [(arg, k, d) for i, name, k, d in effects
-                if (arg := recv if i == -1 else call_arg(call, i, name)) is not None]
+                if (arg := recv if i == -1 else RUNS_AT if i == -2 else call_arg(call, i, name)) is not None]
+
+    def _runs(self, func: cst.FunctionDef, depth: int) -> list[tuple[cst.BaseExpression, str, dict]]:
+        """A backward() or step the method runs (`loss.backward()` in `trainer.fit()`): one at the
+        call, on "*", as the method's own does in its body."""
+        return [(RUNS_AT, ACTIVITY, {"via": func.name.value})] if ACTIVITY in self.of(func, RUNS, depth) else []
 
     def holds_batchnorm(self, expr: cst.BaseExpression, scope: Scope, part: bool = False, depth: int = 0) -> bool:
         """`expr` is proven to hold a layer with running statistics (BatchNorm): a BatchNorm

@@ -13,7 +13,7 @@ import libcst as cst
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
                                      OPAQUE, OPT_BUILD, REBIND, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump,
                                      Summaries)
-from freezelint.check.events import defines, library_bases, lineage, opt_detail, own_method
+from freezelint.check.events import RUNS, defines, library_bases, lineage, opt_detail, own_method
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.known import is_library
 from freezelint.check.project import ARGS, Edge, shown_path
@@ -59,7 +59,8 @@ class ProjectSummaries(Summaries):
                 if pos.isdigit() and int(pos) < len(params)
                 for e in self.project.effects(self.facts.path, class_qual, int(pos), member=method)
                 if e.kind in self.APPLIED or e.kind.startswith(CALLS)] + \
-            [(-1, "self", ADD_GROUP, {"via": via})] * ("add_group" in hit[0]["effects"].get("self", {}))
+            [(-1, "self", ADD_GROUP, {"via": via})] * ("add_group" in hit[0]["effects"].get("self", {})) + \
+            [(-2, RUNS, ACTIVITY, {"via": via})] * ("activity" in hit[0]["effects"].get(RUNS, {}))
 
     def external_method(self, class_qual: str, method: str) -> list[tuple[str, dict]]:
         hit = self.project.method(self.facts.path, class_qual, method)

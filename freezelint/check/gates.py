@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '09b0000a1bde722cf75a461860e54b00'
+RULES_DIGEST = 'ff782455ed34f4f2574df18e3728613f'
 
 GATES = {
     'FZ002': (

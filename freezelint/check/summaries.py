@@ -80,7 +80,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check.declared import class_declares
 from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REBIND, REPLACE, RET, TRAIN, VIA, Summaries,
-                                     chain_init, lineage, own_method, opt_detail, unwrap_self_returning)
+                                     RUNS, chain_init, lineage, own_method, opt_detail, unwrap_self_returning)
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.known import is_library
 from freezelint.check.modes import train_keeps
@@ -313,6 +313,11 @@ def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dic
         if own:  # its own optimizer given a param group: the instance itself, at "self"
             found[f"{stmt.name.value}.{m.name.value}:self"] = {"add_group": own[0]}
             entry["effects"]["self"] = found[f"{stmt.name.value}.{m.name.value}:self"]
+        runs = callees.effects(m, RUNS).get("activity")
+        if runs is not None:
+            # a backward() or step it runs (`trainer.fit()`), at "*": the call runs one
+            found[f"{stmt.name.value}.{m.name.value}:*"] = {"activity": runs}
+            entry["effects"][RUNS] = found[f"{stmt.name.value}.{m.name.value}:*"]
         if entry["effects"]:
             out[m.name.value] = entry
     return out
