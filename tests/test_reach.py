@@ -814,3 +814,35 @@ def export(loader):
     return model
 """
     assert _codes(src, ["FZ301"]) == [(22, "FZ301")]
+
+
+def test_a_subclass_of_a_trainer_of_another_file_that_builds_its_own_model(cli, tmp_path):
+    """The base's constructor (another file) builds the model and an optimizer over all of it; the
+    subclass's method freezes part of it: reported at the freeze, naming the base's constructor;
+    checked again (from the cache) when the base's optimizer starts to filter."""
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "engine" / "__init__.py", "")
+    base = write(tmp_path / "engine" / "base.py", """
+        import torch
+        import torchvision
+
+
+        class BaseTrainer:
+            def __init__(self):
+                self.model = torchvision.models.resnet18(weights=None)
+                self.optimizer = torch.optim.AdamW(self.model.parameters())
+        """)
+    write(tmp_path / "engine" / "finetune.py", """
+        from engine.base import BaseTrainer
+
+
+        class FineTuner(BaseTrainer):
+            def freeze_backbone(self):
+                self.model.layer1.requires_grad_(False)
+        """)
+    r = cli(tmp_path, "check", "--format", "concise", ".")
+    assert r.code == 1 and "engine/finetune.py:6:" in r.out
+    assert "frozen in `FineTuner.freeze_backbone`, after `BaseTrainer.__init__` (engine/base.py:8) built AdamW" in r.out
+    base.write_text(base.read_text().replace("AdamW(self.model.parameters())",
+                                             "AdamW([p for p in self.model.parameters() if p.requires_grad])"))
+    assert cli(tmp_path, "check", "--format", "concise", ".").code == 0

@@ -1597,6 +1597,75 @@ def chain_init(chain: list) -> tuple[object, cst.FunctionDef] | None:
                         and m.name.value == "__init__")) if owner is not None else None
 
 
+def init_events(chain: list, flow_of, _at: int = 0) -> list[tuple[Event, Flow]] | None:
+    """The events of the constructor an instance runs (`flow_of(func)`: a function's event list),
+    with the flow each comes from: the first
+    `__init__` of the line, with its base's in place of a `super().__init__(...)` statement of its
+    body's top level. None where one is not read: a `super()` call elsewhere in it, an `__init__`
+    whose body was not made an event list."""
+    owner = next((k for k in range(_at, len(chain)) if defines(chain[k], "__init__")), None)
+    if owner is None:
+        return []
+    init = next(m for m in chain[owner].node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__")
+    flow = flow_of(init)
+    if flow is None:
+        return None
+    supers = [n for n in walk(init.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+              and isinstance(n.func.value, cst.Call) and dotted(n.func.value.func) == "super"]
+    if not supers:
+        return [(e, flow) for e in flow.events]
+    top = [k for k, st in enumerate(init.body.body) if isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1
+           and isinstance(st.body[0], cst.Expr) and st.body[0].value is supers[0]]
+    if len(supers) != 1 or not top or supers[0].func.attr.value != "__init__":
+        return None
+    base = init_events(chain, flow_of, owner + 1)
+    if base is None:
+        return None
+    before = {id(n) for st in init.body.body[:top[0]] for n in walk(st)}
+    return [(e, flow) for e in flow.events if id(e.node) in before] + base + \
+        [(e, flow) for e in flow.events if id(e.node) not in before]
+
+
+def init_only_attrs(chain: list) -> set[str]:
+    """Attributes of self the classes of the line assign in their `__init__` and in no other method:
+    the object they hold is the one every method sees. Any `setattr`, or a `self.x` stored to outside
+    `__init__` (an assignment of any form, `del`), takes `x` out; a setattr on self anywhere takes all."""
+    attrs = {a for c in chain for a in c.attrs}
+    for c in chain:
+        for m in c.node.body.body:
+            if not isinstance(m, cst.FunctionDef):
+                continue
+            for n in walk(m):
+                if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in ("setattr", "delattr"):
+                    return set()
+                if m.name.value == "__init__":
+                    continue
+                for t in _stored(n):
+                    if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
+                        attrs.discard(t.attr.value)
+    return attrs
+
+
+def _stored(n: cst.CSTNode) -> list[cst.BaseExpression]:
+    """The expressions a node stores to (or deletes), tuple and list targets unpacked."""
+    if isinstance(n, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr, cst.Del)):
+        targets = [n.target]
+    elif isinstance(n, cst.AsName):
+        targets = [n.name]
+    else:
+        return []
+    out = []
+    while targets:
+        t = targets.pop()
+        if isinstance(t, (cst.Tuple, cst.List)):
+            targets.extend(el.value for el in t.elements)
+        elif isinstance(t, cst.StarredElement):
+            targets.append(t.value)
+        else:
+            out.append(t)
+    return out
+
+
 class Summaries:
     """What same-file functions do to their positional parameters (bounded depth). Calls that
     leave the file go to `external`/`external_method`, which say nothing here; the flow layer
@@ -1898,6 +1967,11 @@ class Summaries:
     def external_held_method(self, class_qual: str, method: str) -> list[tuple[int, str, str, dict]]:
         """`held_effects` of a class of another file: not known here."""
         return []
+
+    def external_owns(self, class_qual: str) -> tuple[dict, str, object] | None:
+        """What the constructor of a plain class of another file leaves in the attributes it alone
+        assigns (a summary's "owns"), with its file and the edge to it: not known here."""
+        return None
 
     def external_init(self, class_qual: str, pos: int, name: str) -> list[tuple[str, dict]]:
         """What the `__init__` of a plain class of another file does to its argument `pos`, run by

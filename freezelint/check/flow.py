@@ -13,7 +13,8 @@ import libcst as cst
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
                                      OPAQUE, OPT_BUILD, REBIND, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump,
                                      Summaries)
-from freezelint.check.events import RUNS, defines, library_bases, lineage, opt_detail, own_method
+from freezelint.check.events import (RUNS, defines, init_events, init_only_attrs, library_bases, lineage,
+                                     opt_detail, own_method)
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.known import is_library
 from freezelint.check.project import ARGS, Edge, shown_path
@@ -39,6 +40,9 @@ class ProjectSummaries(Summaries):
             return []  # a builtin or an undefined name
         return [(e.kind, _effect_detail(func.value, e)) for e in self.project.effects(self.facts.path, q, pos)
                 if e.kind in self.APPLIED or e.kind.startswith(CALLS)]
+
+    def external_owns(self, class_qual: str) -> tuple[dict, str, Edge] | None:
+        return self.project.owns(self.facts.path, class_qual)
 
     def external_method_args(self, class_qual: str, method: str, pos: int) -> list[tuple[str, dict]]:
         return [(e.kind, _effect_detail(f"{class_qual.rsplit('.', 1)[-1]}.{method}", e))
@@ -335,23 +339,50 @@ def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | Non
     return combined
 
 
+def _inherited_init(info, chain: list, base: str, summaries: Summaries) -> tuple[list, set[str]]:
+    """The constructor events of `class FineTuner(BaseTrainer)` whose `__init__` is that of a base of
+    another file (no class of the line here defines one), as that file's summary records them
+    ("owns"), each on the subclass's `class` line with where it happens ("built_in"), and the
+    attributes only that constructor assigns, less those a class here stores to. Nothing where a
+    class here calls setattr."""
+    got = summaries.external_owns(base) if not any(defines(c, "__init__") for c in chain) else None
+    if got is None:
+        return [], set()
+    owns, shown, edge = got
+    if any(isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in ("setattr", "delattr")
+           for c in chain for n in walk(c.node)):
+        return [], set()
+    stable = set(owns["attrs"]) - {a for c in chain for a in c.attrs}
+    where = f"`{base.rsplit('.', 1)[-1]}.__init__`"
+    events = []
+    for r in owns["events"]:
+        detail = {k: v for k, v in r.items() if k not in ("kind", "target", "line", "sub")}
+        if r.get("sub"):
+            detail.update(sub=r["sub"], path=r["sub"])
+        detail.update(built_in=f"{where} ({shown}:{r['line']})", edges=[edge])
+        events.append((Event(r["kind"], r["target"], info.node, None, detail=detail), None))
+    return events, stable
+
+
 def _instance_order(info, by_func: dict[int, Flow], summaries: Summaries) -> Flow | None:
     """`FileFlows.instances` of one class, its methods and constructor those of its line of plain
     classes of this file (`lineage`): None where the line leaves the file, its constructor is not
     read, or no attribute is left that only constructors assign."""
     line = lineage(summaries.facts, info)
-    if line is None or line[1] is not None:
+    if line is None:
         return None
     chain = line[0]
-    init = _init_events(chain, by_func)
-    if not init:
-        return None
-    stable = _init_only_attrs(chain) - {a[len("self."):] for a in summaries.holds(info)}
-    if not stable:
+    if line[1] is not None:  # the constructor of a base of another file: what its summary says it leaves
+        init, stable = _inherited_init(info, chain, line[1], summaries)
+        scope = summaries.facts.module_scope
+    else:
+        init = init_events(chain, lambda f: by_func.get(id(f)))
+        stable = init_only_attrs(chain) - {a[len("self."):] for a in summaries.holds(info)}
+        scope = init[0][1].scope if init else None
+    if not init or not stable:
         return None
     roots = {f"self.{a}" for a in stable}
-    first = init[0][1]
-    combined = Flow(first.facts, first.scope, first.summaries)
+    combined = Flow(summaries.facts, scope, summaries)
     combined.instance = info.name
     loop = id(info.node)  # the methods' calls, after the constructor, in any order and number
     entries: dict[str, tuple] = {}  # name -> (the class that defines it, the method)
@@ -378,82 +409,6 @@ def _instance_order(info, by_func: dict[int, Flow], summaries: Summaries) -> Flo
     for i, e in enumerate(combined.events):
         e.index = i
     return combined
-
-
-def _init_events(chain: list, by_func: dict[int, Flow], _at: int = 0) -> list[tuple[Event, Flow]] | None:
-    """The events of the constructor an instance runs, with the flow each comes from: the first
-    `__init__` of the line, with its base's in place of a `super().__init__(...)` statement of its
-    body's top level. None where one is not read: a `super()` call elsewhere in it, an `__init__`
-    whose body was not made an event list."""
-    owner = next((k for k in range(_at, len(chain)) if defines(chain[k], "__init__")), None)
-    if owner is None:
-        return []
-    init = next(m for m in chain[owner].node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__")
-    flow = by_func.get(id(init))
-    if flow is None:
-        return None
-    supers = [n for n in walk(init.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
-              and isinstance(n.func.value, cst.Call) and dotted(n.func.value.func) == "super"]
-    if not supers:
-        return [(e, flow) for e in flow.events]
-    top = [k for k, st in enumerate(init.body.body) if isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1
-           and isinstance(st.body[0], cst.Expr) and st.body[0].value is supers[0]]
-    if len(supers) != 1 or not top or supers[0].func.attr.value != "__init__":
-        return None
-    base = _init_events(chain, by_func, owner + 1)
-    if base is None:
-        return None
-    before = {id(n) for st in init.body.body[:top[0]] for n in walk(st)}
-    return [(e, flow) for e in flow.events if id(e.node) in before] + base + \
-        [(e, flow) for e in flow.events if id(e.node) not in before]
-
-
-def _init_only_attrs(chain: list) -> set[str]:
-    """Attributes of self the classes of the line assign in their `__init__` and in no other method:
-    the object they hold is the one every method sees. Any `setattr`, or a `self.x` stored to outside
-    `__init__` (an assignment of any form, `del`), takes `x` out; a setattr on self anywhere takes all."""
-    attrs = {a for c in chain for a in c.attrs}
-    for c in chain:
-        for m in c.node.body.body:
-            if not isinstance(m, cst.FunctionDef):
-                continue
-            for n in walk(m):
-                if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in ("setattr", "delattr"):
-                    return set()
-                if m.name.value == "__init__":
-                    continue
-                for t in _stored(n):
-                    if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
-                        attrs.discard(t.attr.value)
-    return attrs
-
-
-def _stored(n: cst.CSTNode) -> list[cst.BaseExpression]:
-    """The expressions a node stores to (or deletes), tuple and list targets unpacked."""
-    if isinstance(n, cst.AssignTarget):
-        targets = [n.target]
-    elif isinstance(n, (cst.AnnAssign, cst.AugAssign)):
-        targets = [n.target]
-    elif isinstance(n, (cst.For, cst.CompFor)):
-        targets = [n.target]
-    elif isinstance(n, cst.AsName):
-        targets = [n.name]
-    elif isinstance(n, cst.NamedExpr):
-        targets = [n.target]
-    elif isinstance(n, cst.Del):
-        targets = [n.target]
-    else:
-        return []
-    out = []
-    while targets:
-        t = targets.pop()
-        if isinstance(t, (cst.Tuple, cst.List)):
-            targets.extend(el.value for el in t.elements)
-        elif isinstance(t, cst.StarredElement):
-            targets.append(t.value)
-        else:
-            out.append(t)
-    return out
 
 
 def note_used(facts: Facts, code: str, node: cst.CSTNode, events=(), edges=()) -> None:

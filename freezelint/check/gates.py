@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ff782455ed34f4f2574df18e3728613f'
+RULES_DIGEST = '6aacd57f72968d623e8fa6bd41ac8c47'
 
 GATES = {
     'FZ002': (

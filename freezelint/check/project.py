@@ -55,6 +55,8 @@ _HOOK_DEF = re.compile(r"^[ \t]+def[ \t]+(?:on_\w+|finetune_function)[ \t]*\(", 
 # `function`'s member for what a plain class's method does to the arguments it is given (its "margs")
 ARGS = "args:"
 _BASE = "class:"  # calls_imported's mark of a name that a class of the file derives from
+# calls_imported's mark of a project base class whose constructor may build a model and its optimizer
+_OWNS = "owns:"
 _TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
 _CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
 _TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
@@ -538,7 +540,8 @@ class Project:
         block = _block(outline["text"], name) if outline is not None else None
         if block is None:
             return []
-        return [block.split("\n", 1)[0], *sorted(set(re.findall(r"^[ \t]+(?:async[ \t]+)?def[ \t]+(\w+)", block, re.M)))]
+        defs = re.findall(r"^[ \t]+(?:async[ \t]+)?def[ \t]+(\w+)", block, re.M)
+        return [block.split("\n", 1)[0], *sorted(set(defs))]
 
     def _text_bases(self, path: Path, name: str, defined: tuple[str, ...] = ()) -> list[str] | None:
         """The bases of class `name` of a file summarised without a parse, from its text, as that file
@@ -787,8 +790,7 @@ class Project:
         if found is None:
             return []
         entry, shown = found
-        edge = Edge(shown_path(importer), shown, hit[1] if member is None else
-                    f"{hit[1]}.{member[len(ARGS):] if member.startswith(ARGS) else member}")
+        edge = Edge(shown_path(importer), shown, hit[1] if member is None else f"{hit[1]}.{member.removeprefix(ARGS)}")
         first = tuple(entry.get("edges_in") or (edge,))  # an inherited one: through the class's file
         out: list[Effect] = []
         for kind, line in entry["effects"].get(str(pos), {}).items():
@@ -841,6 +843,14 @@ class Project:
             return None
         self._use(importer, path, name)
         return entry, shown_path(str(path)), path
+
+    def owns(self, importer: str, qual: str) -> tuple[dict, str, Edge] | None:
+        """A plain class of another project file whose constructor builds an optimizer over a model
+        it builds itself: its summary's "owns", the file, and the edge to it."""
+        hit = self.klass(importer, qual)
+        if hit is None or "owns" not in hit[0]:
+            return None
+        return hit[0]["owns"], hit[1], Edge(shown_path(importer), hit[1], qual.rsplit(".", 1)[-1])
 
     def module_class(self, importer: str, qual: str, _depth: int = 0) -> bool:
         """A project class whose bases make it an nn.Module (bases in other project files too),
@@ -1138,7 +1148,9 @@ class Project:
                     out.append(f"{module}{name}" if module.endswith(".") else f"{module}.{name}")
         out += [q for q in _module_calls(text) if q not in out]
         bases = [_BASE + q for q in _imported_bases(text) if q not in out]
-        return out + bases + [q for q in _built_subclass_bases(text) if q not in out]
+        built = [q for q in _built_subclass_bases(text) if q not in out]
+        owned = [_OWNS + q for q in _built_subclass_bases(text, built=False) if q not in out and q not in built]
+        return out + bases + built + owned
 
     def admits(self, importer: str, text: str) -> bool:
         """Whether a file the text prefilter ruled out imports a project function or class that
@@ -1151,6 +1163,10 @@ class Project:
     def admits_names(self, importer: str, quals: list[str]) -> bool:
         """`admits` for names `calls_imported` already found."""
         for qual in quals:
+            if qual.startswith(_OWNS):  # a base class: admitted when its constructor builds a model and optimizer
+                if self.owns(importer, qual[len(_OWNS):]) is not None:
+                    return True
+                continue
             if qual.startswith(_BASE):  # a base class: admitted when it is a Lightning callback
                 if self._derives_callback(importer, qual[len(_BASE):]):
                     return True
@@ -1195,8 +1211,9 @@ class Project:
                        if b and not is_library(b) and (hit := self.resolve(str(path), b)) is not None)
         if cls is None:
             return False
+        given = [e for m in cls.get("margs", {}).values() for e in m["effects"].values()]  # `trainer.freeze(model)`
         if any(set(e) & _FLOW_EFFECTS for e in (*cls["methods"].values(), *cls.get("init", {}).get("effects", {}).values(),
-                                                *(e for m in cls.get("margs", {}).values() for e in m["effects"].values()))):
+                                                *given)):
             return True
         if _depth >= _MAX_REEXPORT:
             return False
@@ -1417,17 +1434,19 @@ def _module_calls(text: str) -> list[str]:
     return out
 
 
-def _built_subclass_bases(text: str) -> list[str]:
+def _built_subclass_bases(text: str, built: bool = True) -> list[str]:
     """Qualified names of the imported project classes that a class of the file derives from and
     the file builds with arguments (`class Distiller(BaseTrainer): ...`, `Distiller(model)`): the
-    instance runs that base's constructor and methods, as a `BaseTrainer(model)` would."""
+    instance runs that base's constructor and methods, as a `BaseTrainer(model)` would. With
+    `built` False, those of every such class, built here or not (its methods act on what the base's
+    constructor built: `FileFlows.instances`)."""
     imports, out, calls = None, [], None
     for m in _CLASS_NAME_BASES.finditer(text):
         bases = [b.strip() for b in m.group(2).split(",") if b.strip()]
         if len(bases) != 1 or not bases[0].isidentifier():
             continue
-        calls = _CLASS_NAME_BASES.sub("", text) if calls is None else calls  # `class A(B)` is no call of A
-        if not _called_with_args(calls, m.group(1)):
+        calls = _CLASS_NAME_BASES.sub("", text) if calls is None and built else calls  # `class A(B)`: no call
+        if built and not _called_with_args(calls, m.group(1)):
             continue
         imports = _imports_of(text) if imports is None else imports
         q = imports.get(bases[0])

@@ -80,7 +80,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check.declared import class_declares
 from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REBIND, REPLACE, RET, TRAIN, VIA, Summaries,
-                                     RUNS, chain_init, lineage, own_method, opt_detail, unwrap_self_returning)
+                                     RUNS, chain_init, init_events, init_only_attrs, lineage, own_method, opt_detail,
+                                     unwrap_self_returning)
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.known import is_library
 from freezelint.check.modes import train_keeps
@@ -186,6 +187,9 @@ def summarise(facts: Facts) -> dict:
             acts = _held_acts(callees, stmt, info, found)
             if acts:  # `trainer.freeze_backbone()`: what its methods do to the arguments it holds
                 classes[stmt.name.value]["acts"] = acts
+            owns = _owned(callees, stmt, info, found)
+            if owns:  # a trainer that builds its own model: what its constructor leaves (a subclass elsewhere)
+                classes[stmt.name.value]["owns"] = owns
             margs = _method_args(callees, stmt, info, found)
             if margs:  # `trainer.freeze(model)`: what its methods do to the arguments they are given
                 classes[stmt.name.value]["margs"] = margs
@@ -216,6 +220,8 @@ def summarise(facts: Facts) -> dict:
     for name, entry in classes.items():
         if "optimizer" in entry:
             entry["optimizer"]["line"] = found.pop(f"{name}#optimizer")["line"]
+        for i, record in enumerate(entry.get("owns", {}).get("events", ())):
+            record["line"] = found.pop(f"{name}#owns{i}")["line"]
 
     # FZ202's whole-model freeze: what a helper, builder or class leaves frozen (its module says how)
     from freezelint.check.whole_model import frozen_records
@@ -321,6 +327,36 @@ def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dic
         if entry["effects"]:
             out[m.name.value] = entry
     return out
+
+
+def _owned(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dict | None:
+    """A plain class (its bases of this file) whose constructor builds an optimizer over an attribute
+    only constructors assign (`self.model = build_model(cfg)`): those attributes, and the events of
+    the constructor on them, in order ({"kind", "target", "line", "sub", and an optimizer's
+    "path", "filtered", ...}): a subclass of another file reads its methods after them
+    (flow.FileFlows.instances)."""
+    if info is None or info.is_module:
+        return None
+    line = lineage(callees.facts, info)
+    if line is None or line[1] is not None:
+        return None
+    init = init_events(line[0], callees.body_flow)
+    stable = init_only_attrs(line[0]) - {a[len("self."):] for a in callees.holds(info)}
+    roots = {f"self.{a}" for a in stable}
+    events = [e for e, _ in init or () if e.target in roots
+              and e.kind in (OPT_BUILD, "freeze", "unfreeze", REPLACE, REBIND, "add_group")]
+    if not any(e.kind == OPT_BUILD for e in events):
+        return None
+    out = []
+    for i, e in enumerate(events):
+        record = {"kind": e.kind, "target": e.target}
+        if e.kind == OPT_BUILD:
+            record.update(opt_detail(e), path=e.detail.get("path"))
+        elif e.detail.get("sub") or e.detail.get("path"):
+            record["sub"] = e.detail.get("sub") or e.detail.get("path")
+        found[f"{stmt.name.value}#owns{i}"] = {"line": e.node}
+        out.append(record)
+    return {"attrs": sorted(stable), "events": out}
 
 
 def _method_args(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dict:

@@ -78,7 +78,11 @@ class UnfrozenAfterOptimizer(Rule):
         "suggests, since `add_param_group` on the Trainer's optimizer breaks its default LambdaLR "
         "schedule, which raises on the extra group), when a file of the project overrides "
         "`create_optimizer` or passes `optimizers=` to a Trainer, or when nothing is frozen in the project. "
-        "A plain class (no Module; any base a plain class of the same file) that builds the model it trains itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, any number of times. A method's unfreeze is reported where `__init__` froze part of that model "
+        "A plain class (no Module; any base a plain class of the project) that builds the model it trains "
+        "itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on "
+        "self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, "
+        "any number of times; a subclass in another file than the base whose constructor it runs is reported "
+        "at its method's change, naming that constructor. A method's unfreeze is reported where `__init__` froze part of that model "
         "before building its optimizer from a requires_grad filter, and no method adds a param group or builds "
         "an optimizer again."
     )
@@ -532,7 +536,7 @@ class UnfrozenAfterOptimizer(Rule):
                     # a freeze there; one a method builds may come after the unfreeze
                     builds = [o for o in builds if not o.detail.get("hook") and any(
                         f.kind == FREEZE and f.target == o.target and f.index < o.index and not f.detail.get("hook")
-                        for f in evs)]
+                        for f in evs)] if not u.detail.get("built_in") else []  # a base's of another file: judged there
                 if not builds:
                     continue
                 if freezes is None:
@@ -546,7 +550,8 @@ class UnfrozenAfterOptimizer(Rule):
                 where = builds[-1].detail.get("lightning")
                 when = (f"in `{u.detail.get('hook')}`, after Lightning built the optimizer from a requires_grad "
                         f"filter ({where} runs before every training hook)" if where else
-                        f"in `{u.detail['hook']}`, after `{flow.instance}.__init__` built the optimizer from a "
+                        f"in `{u.detail['hook']}`, after "
+                        f"{builds[-1].detail.get('built_in') or f'`{flow.instance}.__init__`'} built the optimizer from a "
                         f"requires_grad filter" if flow.instance and u.detail.get("hook") else
                         "after the optimizer was built from a requires_grad filter")
                 if u.detail.get("finetuning") or u.detail.get("hook") == "finetune_function":
