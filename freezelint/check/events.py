@@ -395,9 +395,10 @@ class Flow(cst.CSTVisitor):
                 effects = self.summaries.method(recv, method, scope, self.depth)
                 for kind, detail in effects:
                     self._emit(kind, target, node, on=recv, **_placed(kind, detail, part_path(recv)))
+                on_self = bool(effects)  # a method of a Module class of the project
                 if not effects:  # `trainer.freeze_backbone()`: on what a plain class holds, given to it
                     effects = self._held_method(recv, method, node)
-                if not self.summaries.method(recv, method, scope, self.depth):
+                if not on_self and node.args:
                     # `trainer.freeze(model)`: on what it is given, as a helper's call
                     effects = self._method_args(recv, method, node) or effects
                 if not effects and method in LIBRARY_FREEZES and self._not_project_class(recv, scope):

@@ -372,6 +372,10 @@ def _instance_order(info, by_func: dict[int, Flow], summaries: Summaries) -> Flo
     if line is None:
         return None
     chain = line[0]
+    if line[1] is None and not any(e.kind == OPT_BUILD and e.target.startswith("self.")
+                                   for c in chain for m in c.node.body.body if id(m) in by_func
+                                   for e in by_func[id(m)].events):
+        return None  # no optimizer over anything of self: nothing to follow (most classes; cheap)
     if line[1] is not None:  # the constructor of a base of another file: what its summary says it leaves
         init, stable = _inherited_init(info, chain, line[1], summaries)
         scope = summaries.facts.module_scope

@@ -57,6 +57,7 @@ ARGS = "args:"
 _BASE = "class:"  # calls_imported's mark of a name that a class of the file derives from
 # calls_imported's mark of a project base class whose constructor may build a model and its optimizer
 _OWNS = "owns:"
+_SUB = "sub:"  # calls_imported's mark of the project base of a plain class the file builds
 _TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
 _CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
 _TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
@@ -418,7 +419,9 @@ class Project:
         parameters that function leaves in their modes (FZ201); `path#frozen name` -> what that
         function or class leaves frozen (its summary's "frozen", FZ202); `path#returns name` -> the
         Module that function returns (its summary's "returns"); `path#defs Name` -> the class line and
-        the methods that class defines (text: what an inherited constructor or method needs unchanged)."""
+        the methods that class defines (text: what an inherited constructor or method needs unchanged);
+        `path#mayown Name`, `path#words Name` -> whether that class's text names an optimizer in a class with
+        `__init__`, or a word of what summaries record (whether a subclass's file is admitted for it)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -430,7 +433,7 @@ class Project:
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
-                    "defs": self._class_defs}.get(kind)
+                    "defs": self._class_defs, "mayown": self._names_optimizer, "words": self._block_words}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 
@@ -844,6 +847,56 @@ class Project:
         self._use(importer, path, name)
         return entry, shown_path(str(path)), path
 
+    def _may_own(self, importer: str, qual: str) -> bool:
+        """Text test before a summary: the project class `qual` is no Module and its block names an
+        optimizer and defines `__init__` (what its summary's "owns" needs). The block read is a
+        dependency of the importer's."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        may = self._names_optimizer(*hit)
+        self.used[f"{hit[0].resolve()}#mayown {hit[1]}"] = _digest(may)
+        return may and not self._module_by_text(*hit)
+
+    def _names_optimizer(self, path: Path, name: str) -> bool:
+        """The block of class `name` of `path` defines `__init__` and names an optimizer (text)."""
+        block = self._class_block(path, name)
+        return block is not None and "optim" in block and "__init__" in block
+
+    def _words_in_block(self, path: Path, name: str) -> bool:
+        """The block of class `name` of `path` itself names a word of what summaries record (not
+        through its bases: a subclass reached through a plain base is asked about that base only
+        where it acts itself). Its text is a dependency of the importer's."""
+        found = self._block_words(path, name)
+        self.used[f"{path.resolve()}#words {name}"] = _digest(found)
+        return found
+
+    def _block_words(self, path: Path, name: str) -> bool:
+        block = self._class_block(path, name)
+        return block is not None and bool(_FLOW_WORDS.search(block))
+
+    def _module_by_text(self, path: Path, name: str, _depth: int = 0) -> bool:
+        """The class lines' text says `name` of `path` is an nn.Module: a base named so, or a base of
+        its file or of another project file that is one (a few classes deep). Each line read is a
+        dependency of the importer's."""
+        line = self._class_line(path, name) if _depth <= _MAX_REEXPORT else None
+        self.used[f"{path.resolve()}#class {name}"] = _digest(line)
+        if line is None or "(" not in line:
+            return False
+        outline = self.outline(path)
+        inside = line[line.index("(") + 1:line.rindex(")")]
+        for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
+            if is_module_class(b) or b.rsplit(".", 1)[-1] in _MODULE_BASE_NAMES:
+                return True
+            if b in outline["defs"] and b != name:
+                if self._module_by_text(path, b, _depth + 1):
+                    return True
+            elif (q := outline["imports"].get(b)) and not is_library(q):
+                hit = self.resolve(str(path), q)
+                if hit is not None and self._module_by_text(*hit, _depth=_depth + 1):
+                    return True
+        return False
+
     def owns(self, importer: str, qual: str) -> tuple[dict, str, Edge] | None:
         """A plain class of another project file whose constructor builds an optimizer over a model
         it builds itself: its summary's "owns", the file, and the edge to it."""
@@ -1148,9 +1201,10 @@ class Project:
                     out.append(f"{module}{name}" if module.endswith(".") else f"{module}.{name}")
         out += [q for q in _module_calls(text) if q not in out]
         bases = [_BASE + q for q in _imported_bases(text) if q not in out]
+        # a subclass of a plain project class built here, or one that may run a trainer's constructor
         built = [q for q in _built_subclass_bases(text) if q not in out]
         owned = [_OWNS + q for q in _built_subclass_bases(text, built=False) if q not in out and q not in built]
-        return out + bases + built + owned
+        return out + bases + [_SUB + q for q in built] + owned
 
     def admits(self, importer: str, text: str) -> bool:
         """Whether a file the text prefilter ruled out imports a project function or class that
@@ -1163,8 +1217,13 @@ class Project:
     def admits_names(self, importer: str, quals: list[str]) -> bool:
         """`admits` for names `calls_imported` already found."""
         for qual in quals:
+            if qual.startswith(_SUB):  # the base of a class built here: as a call of it, unless a Module
+                qual = qual[len(_SUB):]
+                hit = self.resolve(importer, qual)
+                if hit is None or not self._words_in_block(*hit) or self._module_by_text(*hit):
+                    continue
             if qual.startswith(_OWNS):  # a base class: admitted when its constructor builds a model and optimizer
-                if self.owns(importer, qual[len(_OWNS):]) is not None:
+                if self._may_own(importer, qual[len(_OWNS):]) and self.owns(importer, qual[len(_OWNS):]) is not None:
                     return True
                 continue
             if qual.startswith(_BASE):  # a base class: admitted when it is a Lightning callback
@@ -1208,7 +1267,8 @@ class Project:
         if cls is None and not summary.get("functions") and _depth < _MAX_REEXPORT:
             # summarised without a parse: a class whose project base acts (text), `class FineTuner(BaseTrainer)`
             return any(self._acts(*hit, _depth=_depth + 1) for b in self._text_bases(path, name) or ()
-                       if b and not is_library(b) and (hit := self.resolve(str(path), b)) is not None)
+                       if b and not is_library(b) and (hit := self.resolve(str(path), b)) is not None
+                       and self._words_in_block(*hit))
         if cls is None:
             return False
         given = [e for m in cls.get("margs", {}).values() for e in m["effects"].values()]  # `trainer.freeze(model)`

@@ -341,6 +341,8 @@ def _owned(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dict | 
     if line is None or line[1] is not None:
         return None
     init = init_events(line[0], callees.body_flow)
+    if not any(e.kind == OPT_BUILD and e.target.startswith("self.") for e, _ in init or ()):
+        return None  # no optimizer built over anything of self (most classes)
     stable = init_only_attrs(line[0]) - {a[len("self."):] for a in callees.holds(info)}
     roots = {f"self.{a}" for a in stable}
     events = [e for e, _ in init or () if e.target in roots
