@@ -53,6 +53,10 @@ _MAX_DEPTH = 3
 # `build` did to the model it returns), and the event kinds a call site takes over from it: the
 # state the returned model is in, not what was done with it inside.
 RET = "ret"
+# Summaries position of the runs a function makes that name no model of its own (`loss.backward()`,
+# `self.optimizer.step()`, ACTIVITY on "*"): a trainer method that runs a step runs it at its call
+RUNS = "*"
+RUNS_AT = cst.Name("__runs__")  # the "argument" such a run is on, at a call site: "*"
 _BN_NAME = re.compile(r"BatchNorm|BN\b|bn\b|_BatchNorm|FrozenBatchNorm")
 # a method that freezes a model's BatchNorm by its name (`freeze_bn`, `fix_bn`, `freeze_batchnorm`,
 # `freeze_bn_stats`): what it does where the class is not known
@@ -153,6 +157,9 @@ class Flow(cst.CSTVisitor):
         self._comps: list[Scope] = []  # comprehensions entered, innermost last
         self._heads: list[cst.While | None] = []  # the loop whose head (`while` test) is being visited
         self.returns: list[cst.BaseExpression | None] = []  # values of this body's `return`s
+        # the class whose instance this list follows (flow.FileFlows.instances): its methods' events
+        # come after `__init__`'s, in one loop
+        self.instance: str | None = None
 
     @classmethod
     def of_body(cls, facts: Facts, scope: Scope, body, summaries: "Summaries", depth: int = 0) -> "Flow":
@@ -388,8 +395,12 @@ class Flow(cst.CSTVisitor):
                 effects = self.summaries.method(recv, method, scope, self.depth)
                 for kind, detail in effects:
                     self._emit(kind, target, node, on=recv, **_placed(kind, detail, part_path(recv)))
+                on_self = bool(effects)  # a method of a Module class of the project
                 if not effects:  # `trainer.freeze_backbone()`: on what a plain class holds, given to it
                     effects = self._held_method(recv, method, node)
+                if not on_self and node.args:
+                    # `trainer.freeze(model)`: on what it is given, as a helper's call
+                    effects = self._method_args(recv, method, node) or effects
                 if not effects and method in LIBRARY_FREEZES and self._not_project_class(recv, scope):
                     # transformers' own freeze of a part of the model (which part, its class says)
                     # the part is not known here: named by the call, inside the receiver
@@ -419,6 +430,7 @@ class Flow(cst.CSTVisitor):
             shift, built = 0, None
             if callee is None and (built := self._constructor(func, scope)) is not None:
                 callee, shift = built, 1
+            inherited = self._inherited_init(func, scope) if callee is None else None
             for i, arg in enumerate(a for a in node.args if a.keyword is None and not a.star):
                 target = root_of(arg.value)
                 if target is None:
@@ -428,6 +440,8 @@ class Flow(cst.CSTVisitor):
                                for k in self.summaries.of(callee, i + shift, self.depth)]
                     if built is not None:
                         effects = [(k, {**d, "via": func.value} if "via" in d else d) for k, d in effects]
+                elif inherited is not None:  # `FineTuner(model)` runs the __init__ of a base of another file
+                    effects = self.summaries.external_init(inherited, i, func.value)
                 else:
                     effects = self.summaries.external(func, scope, i)
                 for kind, detail in effects:
@@ -465,7 +479,7 @@ class Flow(cst.CSTVisitor):
         effects = self.summaries.held_method(recv, method, self.scope, self.depth)
         via = f"{dotted(recv)}.{method}"
         for arg, kind, detail in effects:
-            target = root_of(arg)
+            target = RUNS if arg is RUNS_AT else root_of(arg)
             if target is None:
                 continue
             detail = {**detail, "via": via} if "via" in detail else detail
@@ -479,6 +493,32 @@ class Flow(cst.CSTVisitor):
                 detail = {**detail, "hands": [None]}
             self._emit(kind, target, node, on=arg, **_placed(kind, detail, part_path(arg)))
         return effects
+
+    def _method_args(self, recv: cst.BaseExpression, method: str, node: cst.Call) -> list:
+        """A method of a plain project class given a model (`trainer.freeze(model)`, `self._freeze(
+        self.model)`): its events on the parameter happen here, on the argument, as a helper's."""
+        out = []
+        for i, arg in enumerate(a for a in node.args if a.keyword is None and not a.star):
+            target = root_of(arg.value)
+            if target is None:
+                continue
+            if any(a.star for a in node.args):
+                break  # `*args` before it: which parameter it is is not known
+            for kind, detail in self.summaries.method_args(recv, method, self.scope, i, self.depth):
+                out.append(kind)
+                if kind.startswith(CALLS):  # the method calls a method of what it was given
+                    for k2, d2 in self.summaries.method(arg.value, kind[len(CALLS):], self.scope, self.depth):
+                        self._emit(k2, target, node, on=arg.value, **_placed(k2, d2, part_path(arg.value)))
+                    continue
+                if kind.startswith(VIA):
+                    continue
+                if kind == OPT_BUILD:
+                    detail = {**detail, "path": dotted(arg.value) or target}
+                elif kind == OPAQUE:  # the callables it hands the model to are the method's business
+                    detail = {**detail, "hands": [None]}
+                self._emit(kind, target, node, on=arg.value, argument=True,
+                           **_placed(kind, detail, part_path(arg.value)))
+        return out
 
     def _hand(self, name: str, at: int) -> list | None:
         """`[index, name, at, none_default]` of the callable parameter `name` this body's function
@@ -526,9 +566,23 @@ class Flow(cst.CSTVisitor):
         if owner is not self.facts.module_scope or info is None or info.is_module \
                 or len(owner.bindings[func.value]) != 1 or info.node not in self.facts.module.body:
             return None  # rebound, nested, or a Module: its arguments are parts, not what it trains
-        init = next((m for m in info.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"),
-                    None)
+        line = lineage(self.facts, info)
+        found = chain_init(line[0] if line is not None else [info])
+        init = found[1] if found is not None else None
         return init if init is not None and len(init.params.params) > 1 else None
+
+    def _inherited_init(self, func: cst.Name, scope) -> str | None:
+        """The project class of another file whose `__init__` a plain class of this file runs, for
+        want of one of its own or of a base of this file (`class FineTuner(BaseTrainer): ...`)."""
+        owner = scope.lookup(func.value)
+        info = self.facts.classes.get(func.value)
+        if owner is not self.facts.module_scope or info is None or info.is_module \
+                or len(owner.bindings[func.value]) != 1 or info.node not in self.facts.module.body:
+            return None
+        line = lineage(self.facts, info)
+        if line is None or line[1] is None or any(defines(c, "__init__") for c in line[0]):
+            return None
+        return line[1]
 
     def _is_param(self, func: cst.Name) -> bool:
         """`func` is a parameter of the function whose body this is (a callable handed in)."""
@@ -1504,6 +1558,115 @@ def own_method(info, method: str) -> cst.FunctionDef | None:
     return None
 
 
+def lineage(facts: Facts, info) -> tuple[list, str | None] | None:
+    """The plain classes of this file an instance of `info` takes its methods from, in lookup order
+    (the class, its base, that one's base: one base each), with the qualified name of the project
+    class of another file the line goes on to (None where it ends at `object`). None for a Module, a
+    library base, more than one base, a keyword (`metaclass=`) or a cycle: what a method call runs
+    is then not read."""
+    chain: list = []
+    while True:
+        if info.is_module or any(c is info for c in chain) or any(b.keyword is not None for b in info.node.bases):
+            return None
+        chain.append(info)
+        bases = [b.value for b in info.node.bases]
+        if not bases or len(bases) == 1 and isinstance(bases[0], cst.Name) and bases[0].value == "object":
+            return chain, None
+        if len(bases) > 1 or not isinstance(bases[0], (cst.Name, cst.Attribute)):
+            return None
+        local = facts.classes.get(bases[0].value) if isinstance(bases[0], cst.Name) else None
+        if local is not None and local.node in facts.module.body \
+                and len(facts.module_scope.bindings.get(bases[0].value, [])) == 1:
+            info = local
+            continue
+        q = facts.qualname(bases[0], facts.module_scope)
+        binding = facts.module_scope.bindings.get(bases[0].value, []) if isinstance(bases[0], cst.Name) else []
+        if q and not is_library(q) and len(binding) == 1 and binding[0].how == "import":
+            return chain, q
+        return None
+
+
+def defines(info, name: str) -> bool:
+    """The class's own body defines `name` as a method."""
+    return any(isinstance(m, cst.FunctionDef) and m.name.value == name for m in info.node.body.body)
+
+
+def chain_init(chain: list) -> tuple[object, cst.FunctionDef] | None:
+    """The `__init__` an instance runs: the first class of the line that defines one (with it)."""
+    owner = next((c for c in chain if defines(c, "__init__")), None)
+    return (owner, next(m for m in owner.node.body.body if isinstance(m, cst.FunctionDef)
+                        and m.name.value == "__init__")) if owner is not None else None
+
+
+def init_events(chain: list, flow_of, _at: int = 0) -> list[tuple[Event, Flow]] | None:
+    """The events of the constructor an instance runs (`flow_of(func)`: a function's event list),
+    with the flow each comes from: the first
+    `__init__` of the line, with its base's in place of a `super().__init__(...)` statement of its
+    body's top level. None where one is not read: a `super()` call elsewhere in it, an `__init__`
+    whose body was not made an event list."""
+    owner = next((k for k in range(_at, len(chain)) if defines(chain[k], "__init__")), None)
+    if owner is None:
+        return []
+    init = next(m for m in chain[owner].node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__")
+    flow = flow_of(init)
+    if flow is None:
+        return None
+    supers = [n for n in walk(init.body) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+              and isinstance(n.func.value, cst.Call) and dotted(n.func.value.func) == "super"]
+    if not supers:
+        return [(e, flow) for e in flow.events]
+    top = [k for k, st in enumerate(init.body.body) if isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1
+           and isinstance(st.body[0], cst.Expr) and st.body[0].value is supers[0]]
+    if len(supers) != 1 or not top or supers[0].func.attr.value != "__init__":
+        return None
+    base = init_events(chain, flow_of, owner + 1)
+    if base is None:
+        return None
+    before = {id(n) for st in init.body.body[:top[0]] for n in walk(st)}
+    return [(e, flow) for e in flow.events if id(e.node) in before] + base + \
+        [(e, flow) for e in flow.events if id(e.node) not in before]
+
+
+def init_only_attrs(chain: list) -> set[str]:
+    """Attributes of self the classes of the line assign in their `__init__` and in no other method:
+    the object they hold is the one every method sees. Any `setattr`, or a `self.x` stored to outside
+    `__init__` (an assignment of any form, `del`), takes `x` out; a setattr on self anywhere takes all."""
+    attrs = {a for c in chain for a in c.attrs}
+    for c in chain:
+        for m in c.node.body.body:
+            if not isinstance(m, cst.FunctionDef):
+                continue
+            for n in walk(m):
+                if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in ("setattr", "delattr"):
+                    return set()
+                if m.name.value == "__init__":
+                    continue
+                for t in _stored(n):
+                    if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
+                        attrs.discard(t.attr.value)
+    return attrs
+
+
+def _stored(n: cst.CSTNode) -> list[cst.BaseExpression]:
+    """The expressions a node stores to (or deletes), tuple and list targets unpacked."""
+    if isinstance(n, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr, cst.Del)):
+        targets = [n.target]
+    elif isinstance(n, cst.AsName):
+        targets = [n.name]
+    else:
+        return []
+    out = []
+    while targets:
+        t = targets.pop()
+        if isinstance(t, (cst.Tuple, cst.List)):
+            targets.extend(el.value for el in t.elements)
+        elif isinstance(t, cst.StarredElement):
+            targets.append(t.value)
+        else:
+            out.append(t)
+    return out
+
+
 class Summaries:
     """What same-file functions do to their positional parameters (bounded depth). Calls that
     leave the file go to `external`/`external_method`, which say nothing here; the flow layer
@@ -1548,6 +1711,8 @@ class Summaries:
         if isinstance(pos, str) and pos.startswith("self."):
             # an attribute of self a plain class holds (`self.model`): what a method does to it
             targets = [(pos, pos)] if names and names[0] == "self" else []
+        elif pos == RUNS:  # a backward() or optimizer step of the body's, whatever its model
+            targets = [(pos, pos)]
         held = _held_on_self(func, names) if names and names[0] == "self" else {}
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
@@ -1765,19 +1930,27 @@ class Summaries:
         "self.model" -> (its index after self, "model"). Its methods act on what the caller gave."""
         if info is None or info.is_module:
             return {}
-        init = next((m for m in info.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"),
-                    None)
+        line = lineage(self.facts, info)
+        chain = line[0] if line is not None else [info]  # a class with other bases: its own __init__
+        found = chain_init(chain)
+        init = found[1] if found is not None else None
         if init is None or init.params.posonly_params:
             return {}
         names = [p.name.value for p in init.params.params]
         return {attr: (names.index(name) - 1, name) for name, attr in _held_on_self(init, names).items()
-                if len(info.attrs.get(attr[len("self."):], [])) == 1}
+                if sum(len(c.attrs.get(attr[len("self."):], [])) for c in chain) == 1}
 
     def held_effects(self, info, method: str, depth: int) -> list[tuple[int, str, str, dict]]:
         """What a method of a plain class of this file does to the constructor arguments the class
         holds (`holds`): `(index, name, kind, detail)` each, the method's first event of each kind
         on that attribute (`def freeze_backbone(self): self.model.backbone.requires_grad_(False)`)."""
-        func = own_method(info, method)
+        line = lineage(self.facts, info)
+        chain, base = line if line is not None else ([info], None)
+        owner = next((c for c in chain if defines(c, method)), None)
+        if owner is None and base is not None and not any(defines(c, "__init__") for c in chain):
+            # `class FineTuner(BaseTrainer)` of a base of another file, constructor and method its
+            return self.external_held_method(base, method)
+        func = own_method(owner, method) if owner is not None else None
         if func is None:
             return []
         held = self.holds(info)
@@ -1785,12 +1958,25 @@ class Summaries:
                for k in self.of(func, attr, depth)]
         # the instance's own optimizer given a param group (`self.optimizer.add_param_group(...)`):
         # at position -1, the instance itself (FZ303 asks whether anything did)
-        own = [k for attr in sorted(info.attrs) if f"self.{attr}" not in held
+        attrs = sorted({a for c in chain for a in c.attrs})
+        own = [k for attr in attrs if f"self.{attr}" not in held
                for k in self.of(func, f"self.{attr}", depth) if k == ADD_GROUP]
-        return out + ([(-1, "self", ADD_GROUP, {"via": func.name.value})] if own else [])
+        # a step it runs (`trainer.fit()`): at position -2, on "*"
+        runs = [(-2, RUNS, ACTIVITY, d) for _, _, d in self._runs(func, depth)] if held else []
+        return out + ([(-1, "self", ADD_GROUP, {"via": func.name.value})] if own else []) + runs
 
     def external_held_method(self, class_qual: str, method: str) -> list[tuple[int, str, str, dict]]:
         """`held_effects` of a class of another file: not known here."""
+        return []
+
+    def external_owns(self, class_qual: str) -> tuple[dict, str, object] | None:
+        """What the constructor of a plain class of another file leaves in the attributes it alone
+        assigns (a summary's "owns"), with its file and the edge to it: not known here."""
+        return None
+
+    def external_init(self, class_qual: str, pos: int, name: str) -> list[tuple[str, dict]]:
+        """What the `__init__` of a plain class of another file does to its argument `pos`, run by
+        `name(...)`, a class of this file that inherits it: not known here."""
         return []
 
     def instance_call(self, recv: cst.BaseExpression, scope: Scope) -> tuple[cst.Call, object] | None:
@@ -1814,6 +2000,47 @@ class Summaries:
             return call, made[0].qualname
         return None
 
+    def instance_method(self, recv: cst.BaseExpression, method: str, scope: Scope) -> cst.FunctionDef | str | None:
+        """The method `recv.method(...)` runs where `recv` is an instance of a plain project class
+        (`self` in a method of one, or built in this body: `instance_call`): its definition in this
+        file (through the class's bases of this file), or `Class.method` of a class of another file
+        (as this file names it); None where not known."""
+        if isinstance(recv, cst.Name) and recv.value == "self" and scope.is_method and scope.cls is not None \
+                and not scope.cls.is_module and recv.value in scope.bindings:
+            info, base = scope.cls, None
+        else:
+            found = self.instance_call(recv, scope)
+            if found is None:
+                return None
+            if isinstance(found[1], str):
+                return f"{found[1]}.{method}"
+            info = found[1]
+        line = lineage(self.facts, info)
+        chain, base = line if line is not None else ([info], None)
+        owner = next((c for c in chain if defines(c, method)), None)
+        if owner is None:
+            return f"{base}.{method}" if base is not None else None
+        func = own_method(owner, method)
+        return func if func is not None and func is not scope.node else None
+
+    def method_args(self, recv: cst.BaseExpression, method: str, scope: Scope, pos: int,
+                    depth: int) -> list[tuple[str, dict]]:
+        """`trainer.freeze(model)`: what the method of a plain project class does to its argument
+        `pos` (after self), as a helper's call does to its arguments."""
+        func = self.instance_method(recv, method, scope)
+        if isinstance(func, str):
+            cls, _, name = func.rpartition(".")
+            return [(k, {**d, "via": f"{dotted(recv)}.{method}"} if "via" in d else d)
+                    for k, d in self.external_method_args(cls, name, pos)]
+        if func is None:
+            return []
+        return [(k, {**self.detail(func, pos + 1, k), "via": f"{dotted(recv)}.{method}"})
+                for k in self.of(func, pos + 1, depth)]
+
+    def external_method_args(self, class_qual: str, method: str, pos: int) -> list[tuple[str, dict]]:
+        """`method_args` of a class of another file: not known here."""
+        return []
+
     def held_method(self, recv: cst.BaseExpression, method: str, scope: Scope,
                     depth: int) -> list[tuple[cst.BaseExpression, str, dict]]:
         """`trainer.freeze_backbone()` on an instance of a plain project class built in this body
@@ -1823,10 +2050,15 @@ class Summaries:
                 and not scope.cls.is_module and recv.value in scope.bindings:
             # `self.freeze_backbone()` in another method of a plain class: what it does to self's
             # attributes (`trainer.fit()` then acts through the methods fit calls)
-            func = own_method(scope.cls, method)
+            line = lineage(self.facts, scope.cls)
+            chain = line[0] if line is not None else [scope.cls]  # a method a base of this file defines too
+            owner = next((c for c in chain if defines(c, method)), None)
+            func = own_method(owner, method) if owner is not None else None
+            attrs = sorted({a for c in chain for a in c.attrs})
+            if func is None or func is scope.node:
+                return []
             return [(cst.Attribute(cst.Name("self"), cst.Name(attr)), k, self.detail(func, f"self.{attr}", k))
-                    for attr in sorted(scope.cls.attrs) for k in self.of(func, f"self.{attr}", depth)] \
-                if func is not None and func is not scope.node else []
+                    for attr in attrs for k in self.of(func, f"self.{attr}", depth)] + self._runs(func, depth)
         found = self.instance_call(recv, scope)
         if found is None:
             return []
@@ -1834,7 +2066,12 @@ class Summaries:
         effects = self.external_held_method(cls, method) if isinstance(cls, str) else \
             self.held_effects(cls, method, depth)
         return [(arg, k, d) for i, name, k, d in effects
-                if (arg := recv if i == -1 else call_arg(call, i, name)) is not None]
+                if (arg := recv if i == -1 else RUNS_AT if i == -2 else call_arg(call, i, name)) is not None]
+
+    def _runs(self, func: cst.FunctionDef, depth: int) -> list[tuple[cst.BaseExpression, str, dict]]:
+        """A backward() or step the method runs (`loss.backward()` in `trainer.fit()`): one at the
+        call, on "*", as the method's own does in its body."""
+        return [(RUNS_AT, ACTIVITY, {"via": func.name.value})] if ACTIVITY in self.of(func, RUNS, depth) else []
 
     def holds_batchnorm(self, expr: cst.BaseExpression, scope: Scope, part: bool = False, depth: int = 0) -> bool:
         """`expr` is proven to hold a layer with running statistics (BatchNorm): a BatchNorm

@@ -13,10 +13,11 @@ import libcst as cst
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
                                      OPAQUE, OPT_BUILD, REBIND, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump,
                                      Summaries)
-from freezelint.check.events import library_bases, opt_detail
+from freezelint.check.events import (RUNS, defines, init_events, init_only_attrs, library_bases, lineage,
+                                     opt_detail, own_method)
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.known import is_library
-from freezelint.check.project import Edge, shown_path
+from freezelint.check.project import ARGS, Edge, shown_path
 from freezelint.check.syntax import dotted
 from freezelint.check.traverse import walk
 
@@ -40,6 +41,18 @@ class ProjectSummaries(Summaries):
         return [(e.kind, _effect_detail(func.value, e)) for e in self.project.effects(self.facts.path, q, pos)
                 if e.kind in self.APPLIED or e.kind.startswith(CALLS)]
 
+    def external_owns(self, class_qual: str) -> tuple[dict, str, Edge] | None:
+        return self.project.owns(self.facts.path, class_qual)
+
+    def external_method_args(self, class_qual: str, method: str, pos: int) -> list[tuple[str, dict]]:
+        return [(e.kind, _effect_detail(f"{class_qual.rsplit('.', 1)[-1]}.{method}", e))
+                for e in self.project.effects(self.facts.path, class_qual, pos, member=ARGS + method)
+                if e.kind in self.APPLIED or e.kind.startswith(CALLS)]
+
+    def external_init(self, class_qual: str, pos: int, name: str) -> list[tuple[str, dict]]:
+        return [(e.kind, _effect_detail(name, e)) for e in self.project.effects(self.facts.path, class_qual, pos)
+                if e.kind in self.APPLIED or e.kind.startswith(CALLS)]
+
     def external_held_method(self, class_qual: str, method: str) -> list[tuple[int, str, str, dict]]:
         hit = self.project.function(self.facts.path, class_qual, method)
         if hit is None:
@@ -50,7 +63,8 @@ class ProjectSummaries(Summaries):
                 if pos.isdigit() and int(pos) < len(params)
                 for e in self.project.effects(self.facts.path, class_qual, int(pos), member=method)
                 if e.kind in self.APPLIED or e.kind.startswith(CALLS)] + \
-            [(-1, "self", ADD_GROUP, {"via": via})] * ("add_group" in hit[0]["effects"].get("self", {}))
+            [(-1, "self", ADD_GROUP, {"via": via})] * ("add_group" in hit[0]["effects"].get("self", {})) + \
+            [(-2, RUNS, ACTIVITY, {"via": via})] * ("activity" in hit[0]["effects"].get(RUNS, {}))
 
     def external_method(self, class_qual: str, method: str) -> list[tuple[str, dict]]:
         hit = self.project.method(self.facts.path, class_qual, method)
@@ -148,6 +162,25 @@ class FileFlows:
                 order = self._callback_order(info.node, by_func)
                 if order is not None:
                     out.append(order)
+        return out
+
+    @cached_property
+    def instances(self) -> list[Flow]:
+        """Per plain class (no Module; its bases plain classes of this file: events.lineage) with an
+        `__init__` of its own or inherited: one event list of what happens to the attributes only
+        constructors assign (`self.model = build_model(cfg)`,
+        `self.optimizer = AdamW(self.model.parameters())`), `__init__`'s events first, then every
+        other method's, all inside one loop: methods run after the constructor, in any order, any
+        number of times. Attributes holding a constructor argument as it is (`self.model = model`)
+        are left to the call sites (`Summaries.held_method`), which know what the caller passed."""
+        by_func = {id(f.scope.node): f for f in self.bodies if f.scope.kind == "function"}
+        out = []
+        for info in self.facts.classes.values():
+            if info.is_module:
+                continue
+            flow = _instance_order(info, by_func, self.summaries)
+            if flow is not None:
+                out.append(flow)
         return out
 
     def _bases(self, node: cst.ClassDef) -> set[str]:
@@ -301,6 +334,82 @@ def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | Non
             target = "self" if e.target == "self" or e.target.startswith("self.") else e.target
             detail = {**e.detail, "hook": "__init__"} if m is init else dict(e.detail)
             combined.events.append(replace(e, target=target, detail=detail))
+    for i, e in enumerate(combined.events):
+        e.index = i
+    return combined
+
+
+def _inherited_init(info, chain: list, base: str, summaries: Summaries) -> tuple[list, set[str]]:
+    """The constructor events of `class FineTuner(BaseTrainer)` whose `__init__` is that of a base of
+    another file (no class of the line here defines one), as that file's summary records them
+    ("owns"), each on the subclass's `class` line with where it happens ("built_in"), and the
+    attributes only that constructor assigns, less those a class here stores to. Nothing where a
+    class here calls setattr."""
+    got = summaries.external_owns(base) if not any(defines(c, "__init__") for c in chain) else None
+    if got is None:
+        return [], set()
+    owns, shown, edge = got
+    if any(isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in ("setattr", "delattr")
+           for c in chain for n in walk(c.node)):
+        return [], set()
+    stable = set(owns["attrs"]) - {a for c in chain for a in c.attrs}
+    where = f"`{base.rsplit('.', 1)[-1]}.__init__`"
+    events = []
+    for r in owns["events"]:
+        detail = {k: v for k, v in r.items() if k not in ("kind", "target", "line", "sub")}
+        if r.get("sub"):
+            detail.update(sub=r["sub"], path=r["sub"])
+        detail.update(built_in=f"{where} ({shown}:{r['line']})", edges=[edge])
+        events.append((Event(r["kind"], r["target"], info.node, None, detail=detail), None))
+    return events, stable
+
+
+def _instance_order(info, by_func: dict[int, Flow], summaries: Summaries) -> Flow | None:
+    """`FileFlows.instances` of one class, its methods and constructor those of its line of plain
+    classes of this file (`lineage`): None where the line leaves the file, its constructor is not
+    read, or no attribute is left that only constructors assign."""
+    line = lineage(summaries.facts, info)
+    if line is None:
+        return None
+    chain = line[0]
+    if line[1] is None and not any(e.kind == OPT_BUILD and e.target.startswith("self.")
+                                   for c in chain for m in c.node.body.body if id(m) in by_func
+                                   for e in by_func[id(m)].events):
+        return None  # no optimizer over anything of self: nothing to follow (most classes; cheap)
+    if line[1] is not None:  # the constructor of a base of another file: what its summary says it leaves
+        init, stable = _inherited_init(info, chain, line[1], summaries)
+        scope = summaries.facts.module_scope
+    else:
+        init = init_events(chain, lambda f: by_func.get(id(f)))
+        stable = init_only_attrs(chain) - {a[len("self."):] for a in summaries.holds(info)}
+        scope = init[0][1].scope if init else None
+    if not init or not stable:
+        return None
+    roots = {f"self.{a}" for a in stable}
+    combined = Flow(summaries.facts, scope, summaries)
+    combined.instance = info.name
+    loop = id(info.node)  # the methods' calls, after the constructor, in any order and number
+    entries: dict[str, tuple] = {}  # name -> (the class that defines it, the method)
+    for c in chain:
+        for m in c.node.body.body:
+            if isinstance(m, cst.FunctionDef) and m.name.value not in entries and m.name.value != "__init__":
+                entries[m.name.value] = (c, m)
+    entries = {n: cm for n, cm in entries.items() if not n.startswith("__") and own_method(cm[0], n) is not None}
+    calls = [(e, None) for e, _ in init] + [(e, f"{c.name}.{n}") for n, (c, m) in entries.items()
+                                              for e in (by_func[id(m)].events if id(m) in by_func else ())]
+    for e, hook in calls:
+        if e.target not in roots and e.kind != ADD_GROUP:
+            continue
+        called = dotted(e.node.func) if isinstance(e.node, cst.Call) else None
+        if called and called.startswith("self.") and called[len("self."):] in entries and not e.detail.get("argument"):
+            continue  # `self.unfreeze()` in fit: that method's own events are in the list already (not
+            # those on what fit hands it: `self._freeze(self.model)`)
+        if hook is None:
+            combined.events.append(replace(e, detail=dict(e.detail)))
+        else:
+            combined.events.append(replace(e, loops=(loop, *e.loops), detail={**e.detail, "hook": hook}))
+    if not any(e.kind == OPT_BUILD for e in combined.events):
+        return None
     for i, e in enumerate(combined.events):
         e.index = i
     return combined

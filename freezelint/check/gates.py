@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'dba7bea6c07e69fe0b6447e8d24d4567'
+RULES_DIGEST = '9bda057f616e854f1ff0004ec57403e0'
 
 GATES = {
     'FZ002': (

@@ -28,7 +28,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 31
+SUMMARY_VERSION = 33
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -48,11 +48,17 @@ _MODULE_BASE_NAMES = {"Module", "LightningModule", "PreTrainedModel"}
 # a class with bases that assigns `self.<attr>`: its summary's "attrs" may say what another file's
 # `model.backbone` holds, so such a file is parsed even without a word of _FLOW_WORDS
 _CLASS_WITH_ATTRS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\([ \t]*\w", re.M)
+_CLASS_NAME_BASES = re.compile(r"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.M)
 _CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
 # Lightning's callback classes (flow.CALLBACKS by their last part): a subclass's hooks follow the optimizer
 _CALLBACK_NAMES = ("Callback", "BaseFinetuning")
 _HOOK_DEF = re.compile(r"^[ \t]+def[ \t]+(?:on_\w+|finetune_function)[ \t]*\(", re.M)
+# `function`'s member for what a plain class's method does to the arguments it is given (its "margs")
+ARGS = "args:"
 _BASE = "class:"  # calls_imported's mark of a name that a class of the file derives from
+# calls_imported's mark of a project base class whose constructor may build a model and its optimizer
+_OWNS = "owns:"
+_SUB = "sub:"  # calls_imported's mark of the project base of a plain class the file builds
 _TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
 _CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
 _TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
@@ -413,7 +419,10 @@ class Project:
         `path#keeps Name` -> what the train() that class runs keeps in eval mode, `path#quiet name` -> the
         parameters that function leaves in their modes (FZ201); `path#frozen name` -> what that
         function or class leaves frozen (its summary's "frozen", FZ202); `path#returns name` -> the
-        Module that function returns (its summary's "returns")."""
+        Module that function returns (its summary's "returns"); `path#defs Name` -> the class line and
+        the methods that class defines (text: what an inherited constructor or method needs unchanged);
+        `path#mayown Name`, `path#words Name` -> whether that class's text names an optimizer in a class with
+        `__init__`, or a word of what summaries record (whether a subclass's file is admitted for it)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -425,6 +434,7 @@ class Project:
                     "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
+                    "defs": self._class_defs, "mayown": self._names_optimizer, "words": self._block_words,
                     "lightning": lambda p, package: version_signal(p.parent, package, self.root)}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
@@ -495,7 +505,65 @@ class Project:
             return None
         return hit
 
-    def function(self, importer: str, qual: str, member: str | None = None) -> tuple[dict, str] | None:
+    def _inherited(self, importer: str, path: Path, name: str, summary: dict | None, member: str | None,
+                   _depth: int) -> tuple[dict, str] | None:
+        """`function` of a plain class that defines neither `__init__` nor `member` itself: its one
+        project base's (`class FineTuner(BaseTrainer)`), whose constructor it runs, a few classes deep."""
+        entry = summary["classes"].get(name) if summary else None
+        method = member[len(ARGS):] if member is not None and member.startswith(ARGS) else member
+        if entry is not None:
+            if entry["module"] or len(entry["bases"]) != 1 or method in entry["methods"] \
+                    or "__init__" in entry["methods"] and not (method and member.startswith(ARGS)):
+                return None  # a method given its arguments needs no constructor of the base's
+            base = entry["bases"][0]
+        else:  # a file summarised without a parse (no word of what summaries record): its class's text
+            found = self._text_bases(path, name, (method or "__init__",) + (
+                () if method and member.startswith(ARGS) else ("__init__",)))
+            if found is None or len(found) != 1:
+                return None
+            base = found[0]
+        if not base or is_library(base) or base == "object" or _depth >= _MAX_REEXPORT:
+            return None
+        # the result holds while the class defines neither itself and keeps its base
+        self.used[f"{path.resolve()}#defs {name}"] = _digest(self._class_defs(path, name))
+        found = self.function(str(path), base, member, _depth + 1)
+        if found is None:
+            return None
+        # the edges to it: to this class, then on to the one that defines it (`engine/base.py:BaseTrainer`)
+        label = name if method is None else f"{name}.{method}"
+        self._use(importer, path, label)
+        owner = base.rsplit(".", 1)[-1]
+        on = found[0].get("edges_in") or [Edge(shown_path(str(path)), found[1],
+                                               owner if method is None else f"{owner}.{method}")]
+        at = self.resolve(str(path), base)
+        return {**found[0], "edges_in": [Edge(shown_path(importer), shown_path(str(path)), label), *on],
+                "defined_path": found[0].get("defined_path") or (str(at[0]) if at else str(path))}, found[1]
+
+    def _class_defs(self, path: Path, name: str) -> list[str]:
+        """The class line and the names of the methods the block of class `name` defines (text)."""
+        outline = self.outline(path)
+        block = _block(outline["text"], name) if outline is not None else None
+        if block is None:
+            return []
+        defs = re.findall(r"^[ \t]+(?:async[ \t]+)?def[ \t]+(\w+)", block, re.M)
+        return [block.split("\n", 1)[0], *sorted(set(defs))]
+
+    def _text_bases(self, path: Path, name: str, defined: tuple[str, ...] = ()) -> list[str] | None:
+        """The bases of class `name` of a file summarised without a parse, from its text, as that file
+        names them (an imported one by its qualified name; "" for one not known); None when it is no
+        class, or its block defines one of `defined` itself."""
+        outline = self.outline(path)
+        block = _block(outline["text"], name) if outline is not None else None
+        head = _CLASS_HEAD.match(block) if block is not None else None
+        if head is None or any(re.search(rf"^[ \t]+(?:async[ \t]+)?def[ \t]+{re.escape(m)}\b", block, re.M)
+                               for m in defined):
+            return None
+        names = [b.strip() for b in head.group(1).split(",") if b.strip()]
+        return [outline["imports"].get(b) or (b if b in outline["defs"] else "") if b.isidentifier() else ""
+                for b in names]
+
+    def function(self, importer: str, qual: str, member: str | None = None,
+                 _depth: int = 0) -> tuple[dict, str] | None:
         """A function of another project file: its summary entry and `file:line`-ready path. With
         `member`, that method of a plain class, as a function of the constructor's arguments the
         class holds (its summary's "acts")."""
@@ -504,7 +572,9 @@ class Project:
             return None
         path, name = hit
         summary = self.summary(path)
-        if member is not None:
+        if member is not None and member.startswith(ARGS):  # what the method does to the arguments it is given
+            entry = summary["classes"].get(name, {}).get("margs", {}).get(member[len(ARGS):]) if summary else None
+        elif member is not None:
             entry = summary["classes"].get(name, {}).get("acts", {}).get(member) if summary else None
             if entry is None and summary and name in summary["classes"]:  # it acts on nothing it holds, for now
                 self.used[str(path.resolve())] = _digest(summary)
@@ -513,8 +583,8 @@ class Project:
             if entry is None and summary:  # a plain class: its constructor, as a function of its arguments
                 entry = summary["classes"].get(name, {}).get("init")
         if entry is None:
-            return None
-        self._use(importer, path, name if member is None else f"{name}.{member}")
+            return self._inherited(importer, path, name, summary, member, _depth)
+        self._use(importer, path, name if member is None else f"{name}.{member.removeprefix(ARGS)}")
         return entry, shown_path(str(path))
 
     def returned_kind(self, importer: str, qual: str) -> tuple[dict, Edge] | None:
@@ -725,19 +795,21 @@ class Project:
         if found is None:
             return []
         entry, shown = found
-        edge = Edge(shown_path(importer), shown, hit[1] if member is None else f"{hit[1]}.{member}")
+        edge = Edge(shown_path(importer), shown, hit[1] if member is None else f"{hit[1]}.{member.removeprefix(ARGS)}")
+        first = tuple(entry.get("edges_in") or (edge,))  # an inherited one: through the class's file
         out: list[Effect] = []
         for kind, line in entry["effects"].get(str(pos), {}).items():
             if kind.startswith(_VIA):
                 inner, _, at = kind[len(_VIA):].rpartition("#")
                 to = int(at) if at.isdigit() else at if at == _RET else None
-                for e in self.effects(str(hit[0]), inner, to, (*_chain, hit)) if to is not None else ():
-                    out.append(Effect(e.kind, e.line, e.shown, e.opt, (edge, *e.edges), (hit[1], *e.via),
+                here = entry.get("defined_path") or str(hit[0])  # an inherited one's names are its file's
+                for e in self.effects(here, inner, to, (*_chain, hit)) if to is not None else ():
+                    out.append(Effect(e.kind, e.line, e.shown, e.opt, (*first, *e.edges), (hit[1], *e.via),
                                       kept=e.kept))
             else:
                 hands = tuple(entry.get("hands", {}).get(str(pos), ())) if kind == "opaque" and not _chain else ()
                 reach = tuple(entry.get("reach", {}).get(str(pos), ())) if kind == "train" else ()
-                out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), (edge,), (hit[1],),
+                out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), first, (hit[1],),
                                   hands, reach, kind == "freeze" and pos in entry.get("kept", ())))
         seen: set[str] = set()
         return [e for e in out if not (e.kind in seen or seen.add(e.kind))]  # the first of each kind
@@ -776,6 +848,64 @@ class Project:
             return None
         self._use(importer, path, name)
         return entry, shown_path(str(path)), path
+
+    def _may_own(self, importer: str, qual: str) -> bool:
+        """Text test before a summary: the project class `qual` is no Module and its block names an
+        optimizer and defines `__init__` (what its summary's "owns" needs). The block read is a
+        dependency of the importer's."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        may = self._names_optimizer(*hit)
+        self.used[f"{hit[0].resolve()}#mayown {hit[1]}"] = _digest(may)
+        return may and not self._module_by_text(*hit)
+
+    def _names_optimizer(self, path: Path, name: str) -> bool:
+        """The block of class `name` of `path` defines `__init__` and names an optimizer (text)."""
+        block = self._class_block(path, name)
+        return block is not None and "optim" in block and "__init__" in block
+
+    def _words_in_block(self, path: Path, name: str) -> bool:
+        """The block of class `name` of `path` itself names a word of what summaries record (not
+        through its bases: a subclass reached through a plain base is asked about that base only
+        where it acts itself). Its text is a dependency of the importer's."""
+        found = self._block_words(path, name)
+        self.used[f"{path.resolve()}#words {name}"] = _digest(found)
+        return found
+
+    def _block_words(self, path: Path, name: str) -> bool:
+        block = self._class_block(path, name)
+        return block is not None and bool(_FLOW_WORDS.search(block))
+
+    def _module_by_text(self, path: Path, name: str, _depth: int = 0) -> bool:
+        """The class lines' text says `name` of `path` is an nn.Module: a base named so, or a base of
+        its file or of another project file that is one (a few classes deep). Each line read is a
+        dependency of the importer's."""
+        line = self._class_line(path, name) if _depth <= _MAX_REEXPORT else None
+        self.used[f"{path.resolve()}#class {name}"] = _digest(line)
+        if line is None or "(" not in line:
+            return False
+        outline = self.outline(path)
+        inside = line[line.index("(") + 1:line.rindex(")")]
+        for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
+            if is_module_class(b) or b.rsplit(".", 1)[-1] in _MODULE_BASE_NAMES:
+                return True
+            if b in outline["defs"] and b != name:
+                if self._module_by_text(path, b, _depth + 1):
+                    return True
+            elif (q := outline["imports"].get(b)) and not is_library(q):
+                hit = self.resolve(str(path), q)
+                if hit is not None and self._module_by_text(*hit, _depth=_depth + 1):
+                    return True
+        return False
+
+    def owns(self, importer: str, qual: str) -> tuple[dict, str, Edge] | None:
+        """A plain class of another project file whose constructor builds an optimizer over a model
+        it builds itself: its summary's "owns", the file, and the edge to it."""
+        hit = self.klass(importer, qual)
+        if hit is None or "owns" not in hit[0]:
+            return None
+        return hit[0]["owns"], hit[1], Edge(shown_path(importer), hit[1], qual.rsplit(".", 1)[-1])
 
     def module_class(self, importer: str, qual: str, _depth: int = 0) -> bool:
         """A project class whose bases make it an nn.Module (bases in other project files too),
@@ -1072,7 +1202,11 @@ class Project:
                 if _called_with_args(text, alias or name):
                     out.append(f"{module}{name}" if module.endswith(".") else f"{module}.{name}")
         out += [q for q in _module_calls(text) if q not in out]
-        return out + [_BASE + q for q in _imported_bases(text) if q not in out]
+        bases = [_BASE + q for q in _imported_bases(text) if q not in out]
+        # a subclass of a plain project class built here, or one that may run a trainer's constructor
+        built = [q for q in _built_subclass_bases(text) if q not in out]
+        owned = [_OWNS + q for q in _built_subclass_bases(text, built=False) if q not in out and q not in built]
+        return out + bases + [_SUB + q for q in built] + owned
 
     def admits(self, importer: str, text: str) -> bool:
         """Whether a file the text prefilter ruled out imports a project function or class that
@@ -1085,6 +1219,15 @@ class Project:
     def admits_names(self, importer: str, quals: list[str]) -> bool:
         """`admits` for names `calls_imported` already found."""
         for qual in quals:
+            if qual.startswith(_SUB):  # the base of a class built here: as a call of it, unless a Module
+                qual = qual[len(_SUB):]
+                hit = self.resolve(importer, qual)
+                if hit is None or not self._words_in_block(*hit) or self._module_by_text(*hit):
+                    continue
+            if qual.startswith(_OWNS):  # a base class: admitted when its constructor builds a model and optimizer
+                if self._may_own(importer, qual[len(_OWNS):]) and self.owns(importer, qual[len(_OWNS):]) is not None:
+                    return True
+                continue
             if qual.startswith(_BASE):  # a base class: admitted when it is a Lightning callback
                 if self._derives_callback(importer, qual[len(_BASE):]):
                     return True
@@ -1123,9 +1266,16 @@ class Project:
             return any(set(e) & _FLOW_EFFECTS or passes and any(k.startswith(_VIA) for k in e)
                        for e in fn["effects"].values())
         cls = summary.get("classes", {}).get(name)
+        if cls is None and not summary.get("functions") and _depth < _MAX_REEXPORT:
+            # summarised without a parse: a class whose project base acts (text), `class FineTuner(BaseTrainer)`
+            return any(self._acts(*hit, _depth=_depth + 1) for b in self._text_bases(path, name) or ()
+                       if b and not is_library(b) and (hit := self.resolve(str(path), b)) is not None
+                       and self._words_in_block(*hit))
         if cls is None:
             return False
-        if any(set(e) & _FLOW_EFFECTS for e in (*cls["methods"].values(), *cls.get("init", {}).get("effects", {}).values())):
+        given = [e for m in cls.get("margs", {}).values() for e in m["effects"].values()]  # `trainer.freeze(model)`
+        if any(set(e) & _FLOW_EFFECTS for e in (*cls["methods"].values(), *cls.get("init", {}).get("effects", {}).values(),
+                                                *given)):
             return True
         if _depth >= _MAX_REEXPORT:
             return False
@@ -1352,6 +1502,27 @@ def _module_calls(text: str) -> list[str]:
                 q = f"{module}.{call.group(1)}"
                 if q not in out:
                     out.append(q)
+    return out
+
+
+def _built_subclass_bases(text: str, built: bool = True) -> list[str]:
+    """Qualified names of the imported project classes that a class of the file derives from and
+    the file builds with arguments (`class Distiller(BaseTrainer): ...`, `Distiller(model)`): the
+    instance runs that base's constructor and methods, as a `BaseTrainer(model)` would. With
+    `built` False, those of every such class, built here or not (its methods act on what the base's
+    constructor built: `FileFlows.instances`)."""
+    imports, out, calls = None, [], None
+    for m in _CLASS_NAME_BASES.finditer(text):
+        bases = [b.strip() for b in m.group(2).split(",") if b.strip()]
+        if len(bases) != 1 or not bases[0].isidentifier():
+            continue
+        calls = _CLASS_NAME_BASES.sub("", text) if calls is None and built else calls  # `class A(B)`: no call
+        if built and not _called_with_args(calls, m.group(1)):
+            continue
+        imports = _imports_of(text) if imports is None else imports
+        q = imports.get(bases[0])
+        if q is not None and not is_library(q) and q not in out:
+            out.append(q)
     return out
 
 

@@ -43,7 +43,10 @@ function of them, self left out ({"params", "effects", "opt"} as a function's en
 keeps constructor arguments as they are (`self.model = model`, assigned nowhere else) has "acts": per
 method, what it does to them as a function of the constructor's arguments (the same shape, with
 "kept" and "reach"; at "self", a param group it adds to an optimizer of the instance's own):
-`trainer.freeze_backbone()` freezes the model given to `Trainer(model)`.
+`trainer.freeze_backbone()` freezes the model given to `Trainer(model)`. Such a class's "margs": per
+method, what it does to the arguments it is given, self left out (a function's entry): `trainer.freeze(model)`
+freezes `model`. "init", "acts" and "margs" count what a class inherits from its bases of the same file
+too (their `__init__`, their methods); a base of another file is followed there by the project index.
 A LightningModule's entry also has "optimizer": the first optimizer its `configure_optimizers` builds
 over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
 returns a model a library call just built, which nothing in it freezes or hands on: every parameter
@@ -77,7 +80,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check.declared import class_declares
 from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REBIND, REPLACE, RET, TRAIN, VIA, Summaries,
-                                     own_method, opt_detail, unwrap_self_returning)
+                                     RUNS, chain_init, init_events, init_only_attrs, lineage, own_method, opt_detail,
+                                     unwrap_self_returning)
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.known import is_library
 from freezelint.check.modes import train_keeps
@@ -183,6 +187,12 @@ def summarise(facts: Facts) -> dict:
             acts = _held_acts(callees, stmt, info, found)
             if acts:  # `trainer.freeze_backbone()`: what its methods do to the arguments it holds
                 classes[stmt.name.value]["acts"] = acts
+            owns = _owned(callees, stmt, info, found)
+            if owns:  # a trainer that builds its own model: what its constructor leaves (a subclass elsewhere)
+                classes[stmt.name.value]["owns"] = owns
+            margs = _method_args(callees, stmt, info, found)
+            if margs:  # `trainer.freeze(model)`: what its methods do to the arguments they are given
+                classes[stmt.name.value]["margs"] = margs
             init_bn = callees.constructed_bn(info) if info is not None and info.is_module else []
             if init_bn:  # FZ201: a model built from it arrives with this BatchNorm frozen
                 classes[stmt.name.value]["init_bn"] = init_bn
@@ -210,6 +220,8 @@ def summarise(facts: Facts) -> dict:
     for name, entry in classes.items():
         if "optimizer" in entry:
             entry["optimizer"]["line"] = found.pop(f"{name}#optimizer")["line"]
+        for i, record in enumerate(entry.get("owns", {}).get("events", ())):
+            record["line"] = found.pop(f"{name}#owns{i}")["line"]
 
     # FZ202's whole-model freeze: what a helper, builder or class leaves frozen (its module says how)
     from freezelint.check.whole_model import frozen_records
@@ -236,7 +248,7 @@ def _constructor_entry(callees: Summaries, stmt: cst.ClassDef, info, found: dict
     recorded to them. Module classes are left out: their arguments are parts, held as self's."""
     if info is None or info.is_module:
         return None
-    init = next((m for m in stmt.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"), None)
+    init = _init_of(callees, info)
     if init is None or len(init.params.params) < 2:
         return None
     params = [p.name.value for p in init.params.params[1:]]
@@ -252,6 +264,28 @@ def _constructor_entry(callees: Summaries, stmt: cst.ClassDef, info, found: dict
     return entry if entry["effects"] else None
 
 
+def _line_methods(callees: Summaries, info) -> list[cst.FunctionDef]:
+    """The methods an instance of a plain class has from its own body and its bases of this file
+    (the first that defines each name), taking self."""
+    line = lineage(callees.facts, info)
+    seen: set[str] = set()
+    out = []
+    for c in line[0] if line is not None else [info]:
+        for m in c.node.body.body:
+            if isinstance(m, cst.FunctionDef) and m.name.value not in seen:
+                seen.add(m.name.value)
+                if own_method(c, m.name.value) is m:
+                    out.append(m)
+    return out
+
+
+def _init_of(callees: Summaries, info) -> cst.FunctionDef | None:
+    """The `__init__` an instance of a plain class runs: its own, or that of its base of this file."""
+    line = lineage(callees.facts, info)
+    found = chain_init(line[0] if line is not None else [info])
+    return found[1] if found is not None else None
+
+
 def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dict:
     """What each method of a plain class does to the constructor arguments the class holds as
     they are (`self.model = model`: Summaries.holds), as a function of the constructor's
@@ -260,12 +294,12 @@ def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dic
     held = callees.holds(info)
     if not held:
         return {}
-    init = next(m for m in stmt.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__")
+    init = _init_of(callees, info)
     params = [p.name.value for p in init.params.params[1:]]
     out: dict = {}
-    for m in stmt.body.body:
-        if not isinstance(m, cst.FunctionDef) or own_method(info, m.name.value) is not m:
-            continue
+    line = lineage(callees.facts, info)
+    attrs = sorted({a for c in (line[0] if line is not None else [info]) for a in c.attrs})
+    for m in _line_methods(callees, info):
         entry: dict = {"params": params, "effects": {}, "opt": {}}
         for attr, (i, _) in held.items():
             eff = {k: n for k, n in callees.effects(m, attr).items() if _recorded(k)}
@@ -280,11 +314,76 @@ def _held_acts(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dic
                 entry.setdefault("kept", []).append(i)
             if "train" in eff and (r := callees.reach_inner(m, attr)):
                 entry.setdefault("reach", {})[str(i)] = r
-        own = [n for attr in sorted(info.attrs) if f"self.{attr}" not in held
+        own = [n for attr in attrs if f"self.{attr}" not in held
                for k, n in callees.effects(m, f"self.{attr}").items() if k == "add_group"]
         if own:  # its own optimizer given a param group: the instance itself, at "self"
             found[f"{stmt.name.value}.{m.name.value}:self"] = {"add_group": own[0]}
             entry["effects"]["self"] = found[f"{stmt.name.value}.{m.name.value}:self"]
+        runs = callees.effects(m, RUNS).get("activity")
+        if runs is not None:
+            # a backward() or step it runs (`trainer.fit()`), at "*": the call runs one
+            found[f"{stmt.name.value}.{m.name.value}:*"] = {"activity": runs}
+            entry["effects"][RUNS] = found[f"{stmt.name.value}.{m.name.value}:*"]
+        if entry["effects"]:
+            out[m.name.value] = entry
+    return out
+
+
+def _owned(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dict | None:
+    """A plain class (its bases of this file) whose constructor builds an optimizer over an attribute
+    only constructors assign (`self.model = build_model(cfg)`): those attributes, and the events of
+    the constructor on them, in order ({"kind", "target", "line", "sub", and an optimizer's
+    "path", "filtered", ...}): a subclass of another file reads its methods after them
+    (flow.FileFlows.instances)."""
+    if info is None or info.is_module:
+        return None
+    line = lineage(callees.facts, info)
+    if line is None or line[1] is not None:
+        return None
+    init = init_events(line[0], callees.body_flow)
+    if not any(e.kind == OPT_BUILD and e.target.startswith("self.") for e, _ in init or ()):
+        return None  # no optimizer built over anything of self (most classes)
+    stable = init_only_attrs(line[0]) - {a[len("self."):] for a in callees.holds(info)}
+    roots = {f"self.{a}" for a in stable}
+    events = [e for e, _ in init or () if e.target in roots
+              and e.kind in (OPT_BUILD, "freeze", "unfreeze", REPLACE, REBIND, "add_group")]
+    if not any(e.kind == OPT_BUILD for e in events):
+        return None
+    out = []
+    for i, e in enumerate(events):
+        record = {"kind": e.kind, "target": e.target}
+        if e.kind == OPT_BUILD:
+            record.update(opt_detail(e), path=e.detail.get("path"))
+        elif e.detail.get("sub") or e.detail.get("path"):
+            record["sub"] = e.detail.get("sub") or e.detail.get("path")
+        found[f"{stmt.name.value}#owns{i}"] = {"line": e.node}
+        out.append(record)
+    return {"attrs": sorted(stable), "events": out}
+
+
+def _method_args(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dict:
+    """What each method of a plain class does to the arguments it is given (self left out), as a
+    function's entry: {method: {"params", "effects", "opt"} (and "kept")}. Methods that do nothing
+    recorded to them are left out."""
+    if info is None or info.is_module:
+        return {}
+    out: dict = {}
+    for m in _line_methods(callees, info):
+        if m.params.posonly_params or len(m.params.params) < 2:
+            continue
+        params = [p.name.value for p in m.params.params]
+        entry: dict = {"params": params[1:], "effects": {}, "opt": {}}
+        for i in range(1, len(params)):
+            eff = {k: n for k, n in callees.effects(m, i).items() if _recorded(k)}
+            if not eff:
+                continue
+            found[f"{stmt.name.value}.{m.name.value}#{i}"] = eff
+            entry["effects"][str(i - 1)] = eff
+            opt = callees.first_event(m, i, OPT_BUILD)
+            if opt is not None:
+                entry["opt"][str(i - 1)] = opt_detail(opt)
+            if {"freeze", "unfreeze"} <= set(eff) and callees.kept(m, i):
+                entry.setdefault("kept", []).append(i - 1)
         if entry["effects"]:
             out[m.name.value] = entry
     return out

@@ -71,13 +71,24 @@ class OptimizerOverFrozenParams(Rule):
         "(`list(model.parameters())[:-2]`, or each child of `list(model.children())[:-1]`), or over `enumerate` "
         "of them under a test of the position (`if i < 6:`), freezes part of the model. A method of a plain trainer class that holds the model it was given (`self.model = model`) "
         "acts on that model where it is called (`trainer = Trainer(model)`, then `trainer.freeze_backbone()`), "
-        "as the constructor's optimizer is built at `Trainer(model)`. An unfreeze of a subset picked by a "
+        "as the constructor's optimizer is built at `Trainer(model)`; a subclass's inherited constructor and "
+        "methods (`class FineTuner(BaseTrainer)`, the base in this file or another) act as the base's, and a "
+        "method given the model (`trainer.freeze(model)`, `trainer.setup_optimizer(model)`) acts on it there, "
+        "as a helper does. A freeze in a function after the optimizer was built and after the last run of "
+        "the model (its forward, a backward or a step; `trainer.fit()` of a trainer method that runs one "
+        "counts) is silent: nothing steps over it. An unfreeze of a subset picked by a "
         "name test of its own (`if \"bias\" in n`, loralib's `mark_only_lora_as_trainable` with "
         "`bias=\"all\"`) before the optimizer leaves the rest frozen; after it, any unfreeze is gradual "
         "unfreezing, which needs every parameter in the optimizer. A freeze "
         "of `pl_module` in a Callback's training hook is reported there when the LightningModule's "
         "`configure_optimizers` is visible (as for FZ303) and builds such an optimizer over it; "
-        "BaseFinetuning's `freeze` stays silent."
+        "BaseFinetuning's `freeze` stays silent. "
+        "A plain class (no Module; any base a plain class of the project) that builds the model it trains "
+        "itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on "
+        "self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, "
+        "any number of times; a subclass in another file than the base whose constructor it runs is reported "
+        "at its method's change, naming that constructor. Its `__init__`'s optimizer over that model meets the freezes of every "
+        "method, silent where some method undoes them (gradual unfreezing)."
     )
     bad = [
         Example(
@@ -572,7 +583,8 @@ class OptimizerOverFrozenParams(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for flow in flows_of(facts).bodies:
+        flows = flows_of(facts)
+        for flow in [*flows.bodies, *flows.instances]:
             evs = flow.events
             for o in (e for e in evs if e.kind == OPT_BUILD and not e.detail["filtered"] and e.detail["stateful"]):
                 freezes = [f for f in evs if f.kind == FREEZE and f.target == o.target and not f.exclusive_with(o)
@@ -580,7 +592,22 @@ class OptimizerOverFrozenParams(Rule):
                            and _covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
                            and not _undone(f, evs, o) and not _rebuilt(o, f, evs) and not _both_conditional(o, f)
                            and not apart(flow, f, o) and not _after_training(flow, o, f)]
+                if o.detail.get("built_in"):  # a base's constructor of another file: the subclass's freeze is the finding
+                    freezes = [f for f in freezes if f.detail.get("hook")]
                 if not freezes:
+                    continue
+                if o.detail.get("built_in"):
+                    f = freezes[0]
+                    how = f"`{f.detail['via']}(...)` freezes parameters of `{f.detail.get('sub') or f.target}`" \
+                        if f.detail.get("via") else f"`{f.detail.get('sub') or f.target}` is frozen"
+                    yield self.finding(
+                        f.node,
+                        f"{how} in `{f.detail['hook']}`, after {o.detail['built_in']} built "
+                        f"{o.detail['optimizer'].rsplit('.', 1)[1]} over every parameter of `{o.detail['path']}`: "
+                        f"those take optimizer slots for nothing, and any stale or zero grad on them is applied "
+                        f"through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad there",
+                        stmt=f.stmt, facts=facts, used=[o, *freezes],
+                    )
                     continue
                 where = o.detail.get("lightning")
                 if where:  # the optimizer is in the LightningModule: the freeze in the Callback is the finding

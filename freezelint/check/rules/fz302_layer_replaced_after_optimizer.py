@@ -33,7 +33,14 @@ class LayerReplacedAfterOptimizer(Rule):
         "Silent for layers without parameters (`nn.Identity()`, activations, pooling, losses), "
         "in `setup` (before the optimizer), for `copy.deepcopy` (EMA and teacher copies stay out "
         "of the optimizer on purpose) and when the hook adds a param group or calls "
-        "`trainer.strategy.setup_optimizers`."
+        "`trainer.strategy.setup_optimizers`. "
+        "A plain class (no Module; any base a plain class of the project) that builds the model it trains "
+        "itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on "
+        "self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, "
+        "any number of times; a subclass in another file than the base whose constructor it runs is reported "
+        "at its method's change, naming that constructor. A method that replaces a layer of that model after `__init__` built the "
+        "optimizer is reported, unless any method builds an optimizer over the model again or adds a param group "
+        "(which may run after it)."
     )
     bad = [
         Example(
@@ -259,7 +266,8 @@ class LayerReplacedAfterOptimizer(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for flow in flows_of(facts).bodies:
+        flows = flows_of(facts)
+        for flow in [*flows.bodies, *flows.instances]:
             evs = flow.events
             for r in (e for e in evs if e.kind == REPLACE):
                 path = r.detail.get("path") or ""
@@ -268,16 +276,24 @@ class LayerReplacedAfterOptimizer(Rule):
                           and after(o, r) and not rebound(flow, o, r)  # a layer of a new model replaced
                           and (o.detail["whole"] or not head and path.startswith(o.detail["path"] + "."))]
                 builds = [o for o in builds if not dropped_on_return(flow, r, o)]  # a path that returns first
+                if flow.instance:  # a trainer's own optimizer: one a method builds may be built after the replacement
+                    # (one of a base's constructor of another file is judged in that file)
+                    builds = [o for o in builds if not o.detail.get("hook")] if not r.detail.get("built_in") else []
                 if not builds:
                     continue
                 later = [e for e in evs if e.kind in (OPT_BUILD, ADD_GROUP) and after(r, e) and e is not r]
                 if later:
                     continue
                 where = builds[-1].detail.get("lightning")
+                built_by = builds[-1].detail.get("built_in") or f"`{flow.instance}.__init__`"  # a trainer's own
                 when, fix = ((f"in `{r.detail.get('hook')}`, after Lightning built the optimizer ({where} runs "
                               f"before every training hook)", "replace it in `setup`, which runs before")
-                             if where else (f"after the optimizer was built over `{builds[-1].detail['path']}`",
-                                            "build the optimizer after replacing layers"))
+                             if where else
+                             (f"in `{r.detail['hook']}`, after {built_by} built the optimizer over "
+                              f"`{builds[-1].detail['path']}`", "build the optimizer after replacing layers")
+                             if flow.instance and r.detail.get("hook") else
+                             (f"after the optimizer was built over `{builds[-1].detail['path']}`",
+                              "build the optimizer after replacing layers"))
                 what = f"`{src(r.node)}` replaces the classifier of `{path}`" if head else f"`{path}` is replaced"
                 yield self.finding(
                     r.node,

@@ -77,7 +77,14 @@ class UnfrozenAfterOptimizer(Rule):
         "then hold every parameter, the frozen ones skipped for want of a grad: the fix the message "
         "suggests, since `add_param_group` on the Trainer's optimizer breaks its default LambdaLR "
         "schedule, which raises on the extra group), when a file of the project overrides "
-        "`create_optimizer` or passes `optimizers=` to a Trainer, or when nothing is frozen in the project."
+        "`create_optimizer` or passes `optimizers=` to a Trainer, or when nothing is frozen in the project. "
+        "A plain class (no Module; any base a plain class of the project) that builds the model it trains "
+        "itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on "
+        "self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, "
+        "any number of times; a subclass in another file than the base whose constructor it runs is reported "
+        "at its method's change, naming that constructor. A method's unfreeze is reported where `__init__` froze part of that model "
+        "before building its optimizer from a requires_grad filter, and no method adds a param group or builds "
+        "an optimizer again."
     )
     bad = [
         Example(
@@ -519,13 +526,19 @@ class UnfrozenAfterOptimizer(Rule):
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         freezes: bool | None = None  # whether anything is seen frozen: decided at the first candidate
-        for flow in flows_of(facts).bodies:
+        flows = flows_of(facts)
+        for flow in [*flows.bodies, *flows.instances]:
             evs = flow.events
             for u in (e for e in evs if e.kind == UNFREEZE):
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.detail.get("filtered") and o.target == u.target
                           and o.index < u.index and after(o, u)
                           and not rebound(flow, o, u)]  # a new model unfrozen: not the optimizer's
                 builds = [o for o in builds if not dropped_on_return(flow, u, o)]  # a path that returns first
+                if flow.instance:  # a trainer's own optimizer: built in `__init__` (before any method runs) after
+                    # a freeze there; one a method builds may come after the unfreeze
+                    builds = [o for o in builds if not o.detail.get("hook") and any(
+                        f.kind == FREEZE and f.target == o.target and f.index < o.index and not f.detail.get("hook")
+                        for f in evs)] if not u.detail.get("built_in") else []  # a base's of another file: judged there
                 if not builds:
                     continue
                 if freezes is None:
@@ -539,6 +552,9 @@ class UnfrozenAfterOptimizer(Rule):
                 where = builds[-1].detail.get("lightning")
                 when = (f"in `{u.detail.get('hook')}`, after Lightning built the optimizer from a requires_grad "
                         f"filter ({where} runs before every training hook)" if where else
+                        f"in `{u.detail['hook']}`, after "
+                        f"{builds[-1].detail.get('built_in') or f'`{flow.instance}.__init__`'} built the optimizer from a "
+                        f"requires_grad filter" if flow.instance and u.detail.get("hook") else
                         "after the optimizer was built from a requires_grad filter")
                 if u.detail.get("finetuning") or u.detail.get("hook") == "finetune_function":
                     # a BaseFinetuning: its own unfreeze adds the param group too
