@@ -323,7 +323,7 @@ class Project:
         word of what summaries record, or call a top-level function of its file whose block does
         (`freeze(self.backbone)` in `__init__`)? (A file's summary costs a parse; most blocks say no.)"""
         outline = self.outline(path)
-        block = _block(outline["text"], name) if outline is not None else None
+        block = _outline_block(outline, name)
         if block is None:
             return False
         if _FLOW_WORDS.search(block):
@@ -542,7 +542,7 @@ class Project:
     def _class_defs(self, path: Path, name: str) -> list[str]:
         """The class line and the names of the methods the block of class `name` defines (text)."""
         outline = self.outline(path)
-        block = _block(outline["text"], name) if outline is not None else None
+        block = _outline_block(outline, name)
         if block is None:
             return []
         defs = re.findall(r"^[ \t]+(?:async[ \t]+)?def[ \t]+(\w+)", block, re.M)
@@ -553,7 +553,7 @@ class Project:
         names them (an imported one by its qualified name; "" for one not known); None when it is no
         class, or its block defines one of `defined` itself."""
         outline = self.outline(path)
-        block = _block(outline["text"], name) if outline is not None else None
+        block = _outline_block(outline, name)
         head = _CLASS_HEAD.match(block) if block is not None else None
         if head is None or any(re.search(rf"^[ \t]+(?:async[ \t]+)?def[ \t]+{re.escape(m)}\b", block, re.M)
                                for m in defined):
@@ -598,7 +598,7 @@ class Project:
         if hit is None:
             return None
         path, name = hit
-        block = _block((self.outline(path) or {}).get("text", ""), name)
+        block = _outline_block(self.outline(path), name)
         if block is None or not block.lstrip().startswith(("def", "async")) or not _returns_instance(block):
             return None  # no summary (a parse) for a function that returns no class's instance by its text
         entry = self._returns(path, name)
@@ -874,8 +874,14 @@ class Project:
         return found
 
     def _block_words(self, path: Path, name: str) -> bool:
-        block = self._class_block(path, name)
-        return block is not None and bool(_FLOW_WORDS.search(block))
+        outline = self.outline(path)
+        if not outline:
+            return False
+        known = outline.setdefault("block_words", {})
+        if name not in known:
+            block = self._class_block(path, name)
+            known[name] = block is not None and bool(_FLOW_WORDS.search(block))
+        return known[name]
 
     def _module_by_text(self, path: Path, name: str, _depth: int = 0) -> bool:
         """The class lines' text says `name` of `path` is an nn.Module: a base named so, or a base of
@@ -945,11 +951,17 @@ class Project:
     def _class_block(self, path: Path, name: str) -> str | None:
         """The text of the top-level class `name` in `path` after its name (None: no such class)."""
         outline = self.outline(path)
-        m = re.search(rf"^class[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
-        if m is None:
+        if not outline:
             return None
-        end = _TOP_LEVEL.search(outline["text"], m.end())
-        return outline["text"][m.end():end.start() if end else len(outline["text"])]
+        # kept with the outline (rebuilt with it): a large file (transformers' modeling files) is
+        # asked about the same classes thousands of times in a run
+        known = outline.setdefault("class_blocks", {})
+        if name not in known:
+            text = outline["text"]
+            m = re.search(rf"^class[ \t]+{re.escape(name)}\b", text, re.M)
+            end = _TOP_LEVEL.search(text, m.end()) if m is not None else None
+            known[name] = None if m is None else text[m.end():end.start() if end else len(text)]
+        return known[name]
 
     def _train_override(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> bool:
         outline = self.outline(path)
@@ -1441,6 +1453,16 @@ def _acting_defs(text: str) -> set[str]:
         if _FLOW_WORDS.search(text, m.start(), end.start() if end else len(text)):
             out.add(m.group(1))
     return out
+
+
+def _outline_block(outline: dict | None, name: str) -> str | None:
+    """`_block` of an outline's text, kept with the outline."""
+    if outline is None:
+        return None
+    known = outline.setdefault("blocks", {})
+    if name not in known:
+        known[name] = _block(outline["text"], name)
+    return known[name]
 
 
 def _block(text: str, name: str) -> str | None:
