@@ -1216,8 +1216,9 @@ class Project:
         out += [q for q in _module_calls(text) if q not in out]
         bases = [_BASE + q for q in _imported_bases(text) if q not in out]
         # a subclass of a plain project class built here, or one that may run a trainer's constructor
-        built = [q for q in _built_subclass_bases(text) if q not in out]
-        owned = [_OWNS + q for q in _built_subclass_bases(text, built=False) if q not in out and q not in built]
+        built_here, derived = _subclass_bases(text)
+        built = [q for q in built_here if q not in out]
+        owned = [_OWNS + q for q in derived if q not in out and q not in built]
         return out + bases + [_SUB + q for q in built] + owned
 
     def admits(self, importer: str, text: str) -> bool:
@@ -1527,25 +1528,27 @@ def _module_calls(text: str) -> list[str]:
     return out
 
 
-def _built_subclass_bases(text: str, built: bool = True) -> list[str]:
-    """Qualified names of the imported project classes that a class of the file derives from and
-    the file builds with arguments (`class Distiller(BaseTrainer): ...`, `Distiller(model)`): the
-    instance runs that base's constructor and methods, as a `BaseTrainer(model)` would. With
-    `built` False, those of every such class, built here or not (its methods act on what the base's
-    constructor built: `FileFlows.instances`)."""
-    imports, out, calls = None, [], None
+def _subclass_bases(text: str) -> tuple[list[str], list[str]]:
+    """Qualified names of the imported project classes that a class of the file derives from (one
+    base), in one pass: those the file also builds with arguments (`class Distiller(BaseTrainer):
+    ...`, `Distiller(model)`: the instance runs that base's constructor and methods, as a
+    `BaseTrainer(model)` would), and those of every such class, built here or not (its methods act
+    on what the base's constructor built: `FileFlows.instances`)."""
+    imports, built, derived, calls = None, [], [], None
     for m in _CLASS_NAME_BASES.finditer(text):
         bases = [b.strip() for b in m.group(2).split(",") if b.strip()]
         if len(bases) != 1 or not bases[0].isidentifier():
             continue
-        calls = _CLASS_NAME_BASES.sub("", text) if calls is None and built else calls  # `class A(B)`: no call
-        if built and not _called_with_args(calls, m.group(1)):
-            continue
         imports = _imports_of(text) if imports is None else imports
         q = imports.get(bases[0])
-        if q is not None and not is_library(q) and q not in out:
-            out.append(q)
-    return out
+        if q is None or is_library(q):
+            continue
+        if q not in derived:
+            derived.append(q)
+        calls = _CLASS_NAME_BASES.sub("", text) if calls is None else calls  # `class A(B)`: no call
+        if q not in built and _called_with_args(calls, m.group(1)):
+            built.append(q)
+    return built, derived
 
 
 def _imported_bases(text: str) -> list[str]:
