@@ -153,6 +153,7 @@ class Project:
     _file_roots: dict[str, Path] = field(default_factory=dict)  # directory -> the root of its project
     _up: dict[str, list[Path]] = field(default_factory=dict)  # directory -> _unmarked_bases
     _libbases: dict[tuple[str, str], tuple[dict, dict]] = field(default_factory=dict)  # class -> (answer, deps)
+    _real: dict[str, Path] = field(default_factory=dict)  # a path as given -> Path.resolve() of it
 
     def __getstate__(self) -> dict:
         # Sent to worker processes with every task: the root and settings, not the caches
@@ -244,12 +245,21 @@ class Project:
         the importer's package. Re-exports through a package's `__init__` are followed."""
         if _depth > _MAX_REEXPORT or not qual:
             return None
-        here = Path(importer).resolve()
+        here = self._realpath(importer)
         key = (str(here.parent), qual)
         if key not in self._resolved:
             self._resolved[key] = self._resolve(here, qual, _depth)
         hit = self._resolved[key]
-        return None if hit is None or hit[0].resolve() == here else hit
+        return None if hit is None or self._realpath(hit[0]) == here else hit
+
+    def _realpath(self, path: str | Path) -> Path:
+        """Path.resolve(), remembered per path as given: the admission asks about the same few
+        files tens of thousands of times in a large tree (each resolve is a walk of lstat calls)."""
+        key = str(path)
+        real = self._real.get(key)
+        if real is None:
+            real = self._real[key] = Path(path).resolve()
+        return real
 
     def _bases(self, here: Path, qual: str) -> tuple[int, list[str], list[Path]]:
         """A dotted name's leading dots, its parts, and where it is looked for: the package the
@@ -307,7 +317,7 @@ class Project:
     def outline(self, path: Path) -> dict | None:
         """What resolution needs of a file, without parsing it: its text, its top-level `def` and
         `class` names, and its `from ... import` names."""
-        key = str(path.resolve())
+        key = str(self._realpath(path))
         if key not in self._outlines:
             try:
                 text = self._read(path).decode("utf-8")
