@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '9bda057f616e854f1ff0004ec57403e0'
+RULES_DIGEST = '564b384937a2d6ec8b13717a76bad66c'
 
 GATES = {
     'FZ002': (

@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
+from freezelint.peft_heads import HEAD_ATTRS, TASK_HEAD, TASK_TYPE
 from freezelint.runtime.errors import AuditUsageError
 from freezelint.runtime.names import matches, nearest
 from freezelint.runtime.report import AuditFinding, BufferRecord, ModuleRecord, ParamRecord
@@ -99,15 +100,6 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
     return out
 
 
-# transformers task classes that put a new head on a pretrained body, that head's attribute names,
-# and the PEFT task_type that trains a copy of it (FZ111, the static rule's twin)
-_TASK_HEAD = re.compile(r"For(SequenceClassification|TokenClassification|QuestionAnswering|ImageClassification|"
-                        r"AudioClassification|VideoClassification|MultipleChoice)$")
-_HEAD_ATTRS = ("classifier", "score", "qa_outputs")
-_TASK_TYPES = {"SequenceClassification": "SEQ_CLS", "TokenClassification": "TOKEN_CLS",
-               "QuestionAnswering": "QUESTION_ANS"}
-
-
 def _peft_heads(modules: list[tuple[str, nn.Module]]) -> list[AuditFinding]:
     """FZ111 on the live model: a transformers task model holding PEFT's tuner layers, whose head
     is frozen whole and is no ModulesToSaveWrapper, while the adapters train: get_peft_model was
@@ -116,7 +108,7 @@ def _peft_heads(modules: list[tuple[str, nn.Module]]) -> list[AuditFinding]:
     out: list[AuditFinding] = []
     names = {id(m): n for n, m in modules}
     for _, base in modules:
-        task = _TASK_HEAD.search(type(base).__name__)
+        task = TASK_HEAD.search(type(base).__name__)
         if task is None or not type(base).__module__.startswith("transformers."):
             continue
         # get_peft_model put its tuner layers (peft.tuners...) inside the task model
@@ -124,13 +116,13 @@ def _peft_heads(modules: list[tuple[str, nn.Module]]) -> list[AuditFinding]:
             continue
         if not any(p.requires_grad for p in base.parameters()):
             continue  # nothing trains (inference)
-        for attr in _HEAD_ATTRS:
+        for attr in HEAD_ATTRS:
             head = getattr(base, attr, None)
             if (not isinstance(head, nn.Module) or type(head).__name__ == "ModulesToSaveWrapper"
                     or not any(True for _ in head.parameters()) or any(p.requires_grad for p in head.parameters())):
                 continue
             where = names.get(id(head), attr)
-            task_type = _TASK_TYPES.get(task.group(1))
+            task_type = TASK_TYPE.get(task.group(1))
             out.append(AuditFinding(
                 "FZ111", _label(where),
                 f"`{attr}` is the head {type(base).__name__} puts on its pretrained body, and get_peft_model left "

@@ -11,16 +11,10 @@ from freezelint.check.events import unwrap_self_returning
 from freezelint.check.facts import Facts, MethodCall, Scope
 from freezelint.check.rules.base import UNFREEZES, Example, Finding, Rule, code_of
 from freezelint.check.syntax import call_arg, dotted
+from freezelint.peft_heads import TASK_HEAD, TASK_TYPE, head_name
 
 _GET_PEFT_MODEL = frozenset({"peft.get_peft_model", "peft.mapping.get_peft_model",
                              "peft.mapping_func.get_peft_model"})
-# transformers classes that put a new, randomly initialised head on a pretrained body, and the
-# task_type under which PEFT trains a copy of it (None: only modules_to_save does)
-_HEAD_CLASS = re.compile(r"For(SequenceClassification|TokenClassification|QuestionAnswering|"
-                         r"ImageClassification|AudioClassification|VideoClassification|MultipleChoice)$")
-_TASK_TYPE = {"SequenceClassification": "SEQ_CLS", "TokenClassification": "TOKEN_CLS",
-              "QuestionAnswering": "QUESTION_ANS"}
-_HEAD_NAME = {"QuestionAnswering": "qa_outputs"}  # else `classifier` (`score` on decoder-only models)
 # Prompt-learning configs train no copy of the model's modules either way: another matter.
 _PROMPT_CONFIGS = frozenset({"PromptTuningConfig", "PrefixTuningConfig", "PromptEncoderConfig",
                              "MultitaskPromptTuningConfig", "AdaptionPromptConfig", "CPTConfig"})
@@ -190,8 +184,8 @@ class PeftHeadLeftFrozen(Rule):
             body = scope.node if scope.node is not None else module
             if _UNFREEZE.search(code_of(body)):
                 continue  # the head (or something) is unfrozen by hand in the same body
-            head = _HEAD_NAME.get(task, "classifier")
-            task_type = _TASK_TYPE.get(task)
+            head = head_name(task)
+            task_type = TASK_TYPE.get(task)
             fix = (f"pass `task_type=\"{task_type}\"` (PEFT then trains a copy of the head) or "
                    f"`modules_to_save=[\"{head}\"]`" if task_type else f"pass `modules_to_save=[\"{head}\"]`")
             yield self.finding(
@@ -253,7 +247,7 @@ def _task_model(facts: Facts, expr, scope: Scope, at: cst.Call) -> tuple[str, st
     if not qual.startswith("transformers."):
         return None
     cls = qual.rpartition(".")[2]
-    m = _HEAD_CLASS.search(cls)
+    m = TASK_HEAD.search(cls)
     return (m.group(1), cls) if m else None
 
 
