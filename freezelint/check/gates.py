@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '564b384937a2d6ec8b13717a76bad66c'
+RULES_DIGEST = '7f0d738f462cce7eb2d0cf126a7fe93d'
 
 GATES = {
     'FZ002': (
