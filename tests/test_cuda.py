@@ -175,6 +175,44 @@ def test_cuda_inductor_compiled_model_is_audited_and_watched_under_its_own_names
     assert not inner[1].training
 
 
+def test_cuda_graphs_of_the_model_and_of_the_watch_live_together():
+    """A model compiled with mode="reduce-overhead" runs as CUDA graphs of its own; the watch records
+    its fingerprint passes as another (from the third pass: the second window). Three windows in a
+    row judge the same frozen layer every time, and the weights end equal, bit for bit, to those of
+    the same steps unwatched."""
+    pytest.importorskip("triton")
+
+    def train(watched: bool):
+        torch.manual_seed(0)
+        inner = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)).cuda()
+        inner[0].requires_grad_(False)
+        opt = torch.optim.Adam(inner[2].parameters(), lr=0.1)
+        model = torch.compile(inner, mode="reduce-overhead")
+        data = torch.randn(8, 6, device="cuda")
+        reports = []
+        for _ in range(3):
+            with freezelint.watch(expect_frozen="0") if watched else contextlib.nullcontext() as w:
+                for _ in range(2):
+                    model(data).pow(2).mean().backward()
+                    opt.step()
+                    opt.zero_grad()
+            if watched:
+                reports.append(w.report)
+        torch.cuda.synchronize()
+        return [p.detach().cpu().clone() for p in inner.parameters()], reports
+
+    from freezelint.runtime import fingerprint as F
+
+    with warnings.catch_warnings(), deterministic():
+        warnings.simplefilter("ignore")
+        plain, _ = train(False)
+        seen, reports = train(True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, seen))
+    assert [r.ok for r in reports] == [True] * 3, reports[-1].render_text()
+    assert not F._Captured.broken  # recorded beside the model's own graphs, not given up
+    moved = [[p.name for p in r.params if p.changed] for r in reports]
+    assert moved == [["2.weight", "2.bias"]] * 3
+
 @pytest.mark.parametrize("forget", [False, True])
 def test_cuda_lightning_fit_on_the_gpu_is_watched(forget):
     from test_watch_frameworks import _lightning_module
