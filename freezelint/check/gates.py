@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7f0d738f462cce7eb2d0cf126a7fe93d'
+RULES_DIGEST = 'ce544959db95fdf16ffed8ec706d464a'
 
 GATES = {
     'FZ002': (
