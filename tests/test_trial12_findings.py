@@ -364,3 +364,62 @@ def test_code_only_blanks_comments_and_docstrings_in_place():
     assert "Module docstring" not in code and "a comment" not in code and "over lines" not in code
     assert 'norm_layer="keep"' in code and 'return "FrozenBatchNorm"' in code
     assert _code_only("def f(:\n  '''x") == "def f(:\n  '''x"  # unreadable: kept whole (silence, as before)
+
+
+# --------------------------- FZ505: a frozen all-zero layer blocks the gradient of what runs before it
+def _watched_branch(zero_conv_trains: bool, zero: bool = True):
+    """A LoRA layer behind a zero-initialised output layer (ControlNet's zero convolution), that
+    layer frozen or trained, zero or not; three AdamW steps (weight decay 0.01) watched."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    import freezelint
+
+    class LoRALinear(nn.Module):
+        def __init__(self, d=8, r=2):
+            super().__init__()
+            self.base = nn.Linear(d, d).requires_grad_(False)
+            self.lora_A = nn.Linear(d, r, bias=False)
+            self.lora_B = nn.Linear(r, d, bias=False)
+            nn.init.zeros_(self.lora_B.weight)
+
+        def forward(self, x):
+            return self.base(x) + self.lora_B(self.lora_A(x))
+
+    class ControlBranch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = LoRALinear()
+            self.zero_conv = nn.Linear(8, 8)
+            if zero:
+                nn.init.zeros_(self.zero_conv.weight)
+                nn.init.zeros_(self.zero_conv.bias)
+            self.zero_conv.requires_grad_(zero_conv_trains)
+
+        def forward(self, x):
+            return self.zero_conv(self.block(x))
+
+    torch.manual_seed(0)
+    branch = ControlBranch()
+    opt = torch.optim.AdamW([p for p in branch.parameters() if p.requires_grad], lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            branch(torch.randn(4, 8)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    return w.report
+
+
+def test_fz505_names_the_frozen_zero_layer_and_the_lora_a_that_only_decayed():
+    report = _watched_branch(zero_conv_trains=False)
+    [f] = report.findings
+    assert f.code == "FZ505" and f.names == ["block.lora_A.weight", "block.lora_B.weight"], report.render_text()
+    assert "block.lora_A.weight moved only by weight decay" in f.message
+    assert "the frozen zero_conv ran holding only zeros" in f.message and "train zero_conv" in f.advice
+
+
+@pytest.mark.parametrize("zero_conv_trains, zero", [(True, True), (False, False)])
+def test_near_miss_fz505_zero_layer_that_trains_or_a_frozen_layer_that_is_not_zero(zero_conv_trains, zero):
+    # ControlNet as meant (its zero convolution trains); a frozen layer holding weights passes gradients
+    report = _watched_branch(zero_conv_trains, zero)
+    assert report.ok, report.render_text()

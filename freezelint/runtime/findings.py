@@ -246,6 +246,23 @@ def _several(names: list[str]) -> list[str]:
     return list(names) if len(names) > 1 else []
 
 
+# Frozen elements read at most to look for all-zero layers (only when nothing trained)
+_ZERO_SCAN = 1 << 27
+
+
+def zero_blockers(model: nn.Module, names: set[str], ran: frozenset[str] | None) -> list[str]:
+    """Frozen leaf modules of `model` that ran (`ran`; None: any) whose parameters are all exactly
+    zero, shown by name; only names the report knows (`names`). Read only where nothing trained."""
+    found = [(n, ps) for n, m in model.named_modules()
+             if n and n in names and (ran is None or n in ran) and not next(m.children(), None)
+             and (ps := list(m.parameters(recurse=False))) and not any(p.requires_grad for p in ps)
+             and all(p.layout == torch.strided and p.device.type != "meta" for p in ps)]
+    if not found or sum(p.numel() for _, ps in found for p in ps) > _ZERO_SCAN:
+        return []
+    with torch.no_grad():  # a module's parameters share a device; modules may not
+        return [_label(n) for n, ps in found if not int(sum(torch.count_nonzero(p) for p in ps))]
+
+
 def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRecord],
                   buffers: list[BufferRecord], modules: list[ModuleRecord], modes_before: dict[str, bool],
                   steps: int, set_to_none: bool, optimizer_has_foreign: bool,
@@ -518,6 +535,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     for p in params:
         own[p.module] += 1
     trained_some = any(p.changed and p.requires_grad and p.group is not None and p.grad != "zero" for p in params)
+    # Nothing trained is no flat loss where a frozen layer that ran holds only zeros: no gradient
+    # passes back through it (a ControlNet's zero convolutions frozen with the rest, LoRA behind them).
+    blockers = zero_blockers(model, {m.name for m in modules}, ran) \
+        if steps > 1 and not trained_some and any(p.grad == "zero" and p.requires_grad and p.group is not None
+                                                  for p in params) else []
+    trained_some = trained_some or bool(blockers)
     unreached = [p for ps in still.values() if all(p.grad == "none" for p in ps) for p in ps]
     zeroed = [p for m, ps in still.items() if steps > 1 and trained_some and len(ps) == own[m]
               and any(p.grad == "zero" for p in ps) and all(p.grad in ("none", "zero") for p in ps) for p in ps]
@@ -532,6 +555,16 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         decayed = [p for ps in mine.values() if any(p.changed and p.grad == "zero" for p in ps)
                    and all(p.requires_grad and p.group is not None and p.grad in ("none", "zero")
                            and not _zero(owner(p)[2].get("lr")) for p in ps) for p in ps]
+    # A module beside one that got no gradient, moved by weight decay or momentum with an all-zero
+    # last grad (LoRA's lora_A beside its lora_B): one finding with it.
+    beside: list[ParamRecord] = []
+    if zeroed and decayed:
+        near = {p.module.rpartition(".")[0] for p in zeroed}
+        beside = [p for p in decayed if p.module.rpartition(".")[0] in near]
+        if beside:
+            order = {id(p): i for i, p in enumerate(params)}
+            decayed = [p for p in decayed if p not in beside]
+            zeroed = sorted(zeroed + beside, key=lambda p: order[id(p)])
     unused = [p for p in unreached if p.module in idle]
     ignored = [p for p in unreached if p.module not in idle and ran is not None and p.module in ran]
     rest = [p for p in unreached if p.module not in idle and not (ran is not None and p.module in ran)]
@@ -557,9 +590,19 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    "autograd leaves None, and the optimizer's weight decay or momentum moves them anyway, so "
                    "they change without learning")
         elif ps is zeroed:
-            why = ("their gradient was zero at every step (no step moved them, and the last one's .grad was "
-                   "all zeros): the loss does not depend on them (a head whose output the loss ignores, say); a "
-                   "compiled graph (torch.compile) hands out zeros where eager autograd leaves None")
+            if beside:
+                kept = [p.name for p in ps if p not in beside]
+                why = (f"{listed(kept)} had a zero gradient at every step (no step moved "
+                       f"{'it' if len(kept) == 1 else 'them'}, the last .grad all zeros), and "
+                       f"{listed([p.name for p in beside])} moved only by weight decay or momentum (the last .grad "
+                       f"all zeros too)")
+            else:
+                why = ("their gradient was zero at every step (no step moved them, and the last one's .grad was "
+                       "all zeros)")
+            why += (": the loss does not depend on them (a head whose output the loss ignores, say); a compiled "
+                    "graph (torch.compile) hands out zeros where eager autograd leaves None" if not blockers else
+                    f": the frozen {listed(blockers)} ran holding only zeros, and no gradient passes back through "
+                    f"an all-zero layer to what runs before it")
         else:
             why = ("they received no gradient (.grad stayed None at every step): not used in the forward pass, or "
                    "cut from the loss by torch.no_grad() or detach(), or run but left out of the loss (a head "
@@ -571,9 +614,13 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         out.append(AuditFinding(
             "FZ505", where,
             f"{listed(names)}: requires_grad=True and in the optimizer, yet "
-            + (f"no gradient reached them {over}" if ps is decayed else f"unchanged {over}") + f"; {why}",
-            "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
-            "until then), otherwise make the loss depend on them"
+            + (f"no gradient reached them {over}" if ps is decayed or ps is zeroed and beside
+               else f"unchanged {over}") + f"; {why}",
+            (f"train {listed(blockers)} (zero-initialised layers such as a ControlNet's zero convolutions "
+             f"must train for anything before them to learn), or initialise {'it' if len(blockers) == 1 else 'them'} "
+             f"otherwise" if blockers and ps in (zeroed, decayed) else
+             "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
+             "until then), otherwise make the loss depend on them")
             + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""),
             _several(names)))
     if notes is not None:
