@@ -263,10 +263,11 @@ class _Captured:
             return None
         device = group.pos.device
         main = torch.cuda.current_stream(device)
-        side = torch.cuda.Stream(device)
-        side.wait_stream(main)
-        graph = torch.cuda.CUDAGraph()
+        side = None
         try:
+            side = torch.cuda.Stream(device)
+            side.wait_stream(main)
+            graph = torch.cuda.CUDAGraph()
             with torch.cuda.stream(side):
                 group.run()  # a warm-up off the graph, as recording wants
                 graph.capture_begin(capture_error_mode="thread_local")
@@ -278,7 +279,8 @@ class _Captured:
             cls.broken = True
             return None
         finally:
-            main.wait_stream(side)
+            if side is not None:
+                main.wait_stream(side)
         captured = cls(graph, out, group.held, group.scratch_bytes)
         key = tuple(group.layout)
         _GRAPHS.pop(key, None)
