@@ -743,7 +743,7 @@ class Watch:
         """An eval() called on a norm layer itself: a freeze of its statistics alone while its
         parameters train; with them frozen it is a whole freeze, which an unfreeze may undo on
         purpose (gradual unfreezing puts the layer back in train mode)."""
-        if all(p.requires_grad for p in norm.parameters(recurse=False)):
+        if all(p.requires_grad for p in norm._parameters.values() if p is not None):  # parameters(recurse=False)
             self.stats_kept.add(id(norm))
         else:
             self.stats_kept.discard(id(norm))
@@ -756,9 +756,16 @@ class Watch:
         if id(root) in self._kept_looked:
             return
         self._kept_looked.add(id(root))
-        for parent in root.modules():
+        stack, seen = [root], set()
+        while stack:  # through the module dicts: 3x modules() and children() for a resnet50
+            parent = stack.pop()
+            if id(parent) in seen:
+                continue
+            seen.add(id(parent))
+            kids = [c for c in parent._modules.values() if c is not None]
+            stack.extend(kids)
             if parent.training:
-                for child in parent.children():
+                for child in kids:
                     if not child.training and isinstance(child, _NormBase) and id(child) not in self.eval_targets:
                         self._note_kept(child)
 
