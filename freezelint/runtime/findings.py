@@ -618,7 +618,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                else f"unchanged {over}") + f"; {why}",
             (f"train {listed(blockers)} (zero-initialised layers such as a ControlNet's zero convolutions "
              f"must train for anything before them to learn), or initialise {'it' if len(blockers) == 1 else 'them'} "
-             f"otherwise" if blockers and ps in (zeroed, decayed) else
+             f"otherwise" if blockers and (ps is zeroed or ps is decayed) else
              "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
              "until then), otherwise make the loss depend on them")
             + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""),
