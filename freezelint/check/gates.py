@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '564b384937a2d6ec8b13717a76bad66c'
+RULES_DIGEST = 'a7fd6adfc511e666df0ad974e1c38f2c'
 
 GATES = {
     'FZ002': (
@@ -94,7 +94,7 @@ GATES = {
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
         ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(',),
+        ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(|\\.parameters\\(\\)[\\s\\S]*?\\n[ \\t]*\\w+[ \\t]*(?::[^=\\n]*)?=[ \\t]*[\\w.]+\\(',),
     ),
     'FZ303': (
         ('requires_grad', 'make_trainable'),
