@@ -258,3 +258,27 @@ def test_a_rebuild_in_a_branch_that_goes_on_fires():
             optimizer.step()
     """)
     assert [r for r, _ in _found(src)] == [_row(src, "mlp = MLP()")]
+
+
+def test_a_module_rebuilt_from_the_config_of_another_prepared_one():
+    """`unet, fidelity_mlp, optimizer = accelerator.prepare(unet, fidelity_mlp, optimizer)`: `unet`
+    there is the prepared unet alone, so a module built from `unet.config` is a new one."""
+    src = HEAD + textwrap.dedent("""
+    def main(args, accelerator, unet, loader):
+        fidelity_mlp = MLP(args.dim)
+        params = [{"params": unet.parameters()}, {"params": fidelity_mlp.parameters()}]
+        optimizer = torch.optim.AdamW(params, lr=args.lr)
+        unet, fidelity_mlp, optimizer, loader = accelerator.prepare(unet, fidelity_mlp, optimizer, loader)
+        fidelity_mlp = MLP(unet.config.cross_attention_dim)
+        fidelity_mlp.to(accelerator.device)
+        fidelity_mlp = accelerator.prepare(fidelity_mlp)
+        for batch in loader:
+            emb = fidelity_mlp(batch["fidelity"])
+            accelerator.backward(unet(batch["x"], emb).mean())
+            optimizer.step()
+    """)
+    assert [r for r, _ in _found(src)] == [_row(src, "fidelity_mlp = MLP(unet.config")]
+    # the prepared item that is the module itself still reads it: no new module
+    kept = src.replace("fidelity_mlp = MLP(unet.config.cross_attention_dim)",
+                       "fidelity_mlp = Adapter(fidelity_mlp)")
+    assert _found(kept) == []

@@ -915,7 +915,8 @@ class Flow(cst.CSTVisitor):
                 return True
             owner = self.scope.lookup(n.value) if depth > 0 else None
             if owner is self.scope and any(b.how == "expr" and b.node is not None and b.node is not expr
-                                           and self._names(b.node, name, depth - 1) for b in owner.bindings[n.value]):
+                                           and self._names(_item_of(b), name, depth - 1)
+                                           for b in owner.bindings[n.value]):
                 return True
         return False
 
@@ -1163,6 +1164,18 @@ def loop_walk(b: Binding, scope: Scope | None,
         return walked[0], walked[1], True
     walked = param_walk(node, scope, methods) if node is not None else None
     return (walked[0], walked[1], False) if walked is not None else None
+
+
+def _item_of(b: Binding) -> cst.BaseExpression:
+    """What a binding's name holds, as narrow as it is known: item i of `unet, mlp, opt =
+    accelerator.prepare(unet, mlp, opt)` is the prepared argument i (accelerate returns them in
+    order), so `unet` there holds nothing of `mlp`; any other value as a whole."""
+    call = b.node
+    if len(b.index) == 1 and isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) \
+            and call.func.attr.value == "prepare" and b.index[0] < len(call.args) \
+            and all(a.keyword is None and not a.star for a in call.args):
+        return call.args[b.index[0]].value
+    return call  # type: ignore[return-value]
 
 
 def _bound_names(target: cst.BaseExpression) -> list[str]:

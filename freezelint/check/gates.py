@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a7fd6adfc511e666df0ad974e1c38f2c'
+RULES_DIGEST = 'bf4196cb9e8bfa1eeea15fbd308e0645'
 
 GATES = {
     'FZ002': (

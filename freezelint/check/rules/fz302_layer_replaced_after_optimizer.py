@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import libcst as cst
@@ -539,11 +540,9 @@ def _new_module(facts: Facts, flow: Flow, r: Event) -> bool:
     # those the optimizer holds; a module named by an optimizer or a DDP wrap here, or known as one
     held = {e.target for e in flow.events if e.kind in (OPT_BUILD, DDP_WRAP)}
     for arg in call.args:
-        nodes = list(walk(arg.value))
-        attrs = {id(n.attr) for n in nodes if isinstance(n, cst.Attribute)}
-        if any(isinstance(n, cst.Name) and id(n) not in attrs
-               and (n.value in held or facts.is_module(n, flow.scope)) for n in nodes):
-            return False
+        for chain, root in _chains(arg.value):
+            if (root.value in held or facts.is_module(root, flow.scope)) and not _plain_value(chain):
+                return False
     chain = r.node
     while chain is not call:  # `Net().requires_grad_(False)`, `Net().eval()`: built frozen or for inference
         if not isinstance(chain, cst.Call) or not isinstance(chain.func, cst.Attribute):
@@ -558,6 +557,35 @@ def _new_module(facts: Facts, flow: Flow, r: Event) -> bool:
     return at is not None and not any(
         isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "load_state_dict"
         and isinstance(n.func.value, cst.Name) and n.func.value.value == r.target for n in nodes[at:])
+
+
+def _chains(expr: cst.BaseExpression) -> list[tuple[str, cst.Name]]:
+    """The names and attribute chains `expr` reads (`unet.config.dim`, `backbone`), outermost
+    only, each with its root name."""
+    out: list[tuple[str, cst.Name]] = []
+    inner: set[int] = set()
+    for n in walk(expr):
+        if id(n) in inner or not isinstance(n, (cst.Name, cst.Attribute)):
+            continue
+        chain = dotted(n)
+        if chain is None:  # `f(x).y`: the call's own arguments are read on
+            continue
+        root = n
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        out.append((chain, root))  # type: ignore[arg-type]
+        inner.update(id(m) for m in walk(n))
+    return out
+
+
+# parts of a chain that make it a value, not a module: `unet.config.cross_attention_dim`, `x.shape[1]`
+_VALUE_PARTS = frozenset({"config", "cfg", "hparams", "args", "shape", "dtype", "device"})
+_VALUE_END = re.compile(r"(?:dim|size|features|channels|classes|len|length)s?$|^(?:n|num)_")
+
+
+def _plain_value(chain: str) -> bool:
+    parts = chain.split(".")[1:]
+    return bool(parts) and (bool(_VALUE_PARTS.intersection(parts)) or bool(_VALUE_END.search(parts[-1])))
 
 
 def _trained_after(flow: Flow, r: Event, opt: str) -> Event | None:
