@@ -282,3 +282,49 @@ def test_a_module_rebuilt_from_the_config_of_another_prepared_one():
     kept = src.replace("fidelity_mlp = MLP(unet.config.cross_attention_dim)",
                        "fidelity_mlp = Adapter(fidelity_mlp)")
     assert _found(kept) == []
+
+
+DIFFUSERS = """
+def main(args, accelerator, unet, loader):
+    unet_params = list(filter(lambda p: p.requires_grad, unet.parameters()))
+    params_to_optimize = [{"params": unet_params, "lr": args.lr}]
+    fidelity_mlp = None
+    if args.fidelity:
+        fidelity_mlp = MLP(args.dim)
+        params_to_optimize.append({"params": fidelity_mlp.parameters(), "lr": args.mlp_lr})
+    optimizer_cls = torch.optim.AdamW
+    optimizer = optimizer_cls(params_to_optimize, weight_decay=args.wd)
+    if args.fidelity:
+        fidelity_mlp = MLP(unet.config.cross_attention_dim)
+        fidelity_mlp = accelerator.prepare(fidelity_mlp)
+    for batch in loader:
+        emb = fidelity_mlp(batch["fidelity"]) if fidelity_mlp is not None else None
+        accelerator.backward(unet(batch["x"], emb).mean())
+        optimizer.step()
+"""
+
+
+def test_the_diffusers_shape_a_class_alias_and_an_appended_group():
+    """DoodlePix's train_ip2p_lora: the optimizer class bound to a name (`optimizer_cls =
+    torch.optim.AdamW`), the module's group appended to the list it is given."""
+    src = HEAD + textwrap.dedent(DIFFUSERS)
+    assert [r for r, _ in _found(src)] == [_row(src, "fidelity_mlp = MLP(unet.config")]
+
+
+@pytest.mark.parametrize("change", [
+    # the group appended after the optimizer was built, or by a loop (other objects each pass)
+    ("    optimizer_cls = torch.optim.AdamW\n    optimizer = optimizer_cls(params_to_optimize, weight_decay=args.wd)\n",
+     ""),
+    ("        params_to_optimize.append(", "        for _ in range(1):\n            params_to_optimize.append("),
+    # a class the name holds is not known to be one of torch.optim's
+    ("optimizer_cls = torch.optim.AdamW", "optimizer_cls = bnb.optim.AdamW8bit"),
+])
+def test_the_diffusers_shape_near_misses(change):
+    old, new = change
+    src = HEAD + textwrap.dedent(DIFFUSERS)
+    if not new:  # move the optimizer before the append
+        src = src.replace(old, "").replace("    fidelity_mlp = None\n", "    fidelity_mlp = None\n" + old)
+    else:
+        assert old in src
+        src = src.replace(old, new)
+    assert _found(src) == []

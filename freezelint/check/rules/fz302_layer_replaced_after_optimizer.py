@@ -19,7 +19,8 @@ from freezelint.check.rules.base import LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPT
 class LayerReplacedAfterOptimizer(Rule):
     code = "FZ302"
     words = ("optim", *LIGHTNING_WORDS)
-    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
+    # and a torch.optim class named without a call (`optimizer_cls = torch.optim.AdamW`, then called)
+    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK, r"optim\.[A-Z]\w*")
     # a layer stored on a module, timm's reset_classifier, or a plain name bound to a call after a
     # `.parameters()` (the module rebuilt under its name; lazy, it scans on from the first one only)
     requires = ((r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(|\.reset_classifier\s*\("
