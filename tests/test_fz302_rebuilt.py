@@ -328,3 +328,29 @@ def test_the_diffusers_shape_near_misses(change):
         assert old in src
         src = src.replace(old, new)
     assert _found(src) == []
+
+
+APPENDED = """
+import torch
+import torchvision
+
+model = torchvision.models.resnet18()
+model.layer1.requires_grad_(False)
+params = [{"params": model.fc.parameters()}]
+{before}
+opt = torch.optim.AdamW(params, lr=0.1)
+{after}
+"""
+
+
+def test_a_group_appended_before_the_optimizer_is_one_it_gets():
+    """The param sources of every rule: FZ301 reads an appended group as it reads one written in
+    the list; one appended after the optimizer was built is not in it."""
+    append = 'params.append({"params": model.layer1.parameters(), "lr": 1e-5})'
+
+    def fz301(src):
+        return [d.row for d in check_text(src, "train.py", ALL_STATIC).diagnostics if d.code == "FZ301"]
+
+    src = APPENDED.replace("{before}", append).replace("{after}", "")
+    assert fz301(src) == [_row(src, "opt = torch.optim.AdamW")]
+    assert fz301(APPENDED.replace("{before}", "").replace("{after}", append)) == []

@@ -226,26 +226,27 @@ def _appended(name: cst.Name, scope: Scope, module: cst.Module | None,
     if root is None or isinstance(root, cst.Lambda):
         return []
     out: list[cst.BaseExpression] = []
-
-    def visit(node: cst.CSTNode, in_loop: bool) -> bool:  # True: `until` reached
+    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]  # preorder, without recursion (deep trees)
+    while stack:
+        node, in_loop = stack.pop()
         if node is until:
-            return True
+            return out
         if node is not root and isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            return False
+            continue
         if isinstance(node, cst.Expr) and isinstance(node.value, cst.Call) and not in_loop:
             call = node.value
             if isinstance(call.func, cst.Attribute) and call.func.attr.value in ("append", "extend") \
                     and isinstance(call.func.value, cst.Name) and call.func.value.value == name.value \
                     and len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star:
                 value = call.args[0].value
-                out.extend([e.value for e in value.elements] if call.func.attr.value == "extend"
-                           and isinstance(value, (cst.List, cst.Tuple)) else
-                           [value] if call.func.attr.value == "append" else [])
+                if call.func.attr.value == "append":
+                    out.append(value)
+                elif isinstance(value, (cst.List, cst.Tuple)):
+                    out.extend(e.value for e in value.elements if isinstance(e, cst.Element))
         inner = in_loop or isinstance(node, (cst.For, cst.While, cst.ListComp, cst.GeneratorExp, cst.SetComp,
                                              cst.DictComp))
-        return any(visit(c, inner) for c in node.children)
-
-    return out if visit(root, False) else []
+        stack.extend((c, inner) for c in reversed(node.children))
+    return []
 
 
 def _assigned(name: cst.Name, scope: Scope) -> cst.BaseExpression | None:
