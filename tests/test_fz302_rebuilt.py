@@ -227,6 +227,15 @@ NEAR_MISSES = {
             ddp(x).sum().backward()
             opt.step()
     """,
+    "the optimizer's name holds another one by then": """
+    mlp = MLP()
+    optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+    optimizer = torch.optim.SGD(head.parameters(), lr=0.1)
+    mlp = MLP()
+    for x, f in loader:
+        head(mlp(f)).sum().backward()
+        optimizer.step()
+    """,
     "exclusive arms": """
     if small:
         mlp = MLP(4)

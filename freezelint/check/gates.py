@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ab402511f7806ecf81407a5a24566645'
+RULES_DIGEST = '39082c69cb1da831ed50b2449420c8c0'
 
 GATES = {
     'FZ002': (

@@ -10,7 +10,7 @@ import libcst as cst
 from freezelint.check.events import unwrap_self_returning
 from freezelint.check.facts import Facts
 from freezelint.check.flow import (ACTIVITY, ADD_GROUP, DDP_WRAP, FREEZE, OPT_BUILD, REBIND, REPLACE, Event, Flow, after,
-                                   dropped_on_return, flows_of, rebound)
+                                   between, dropped_on_return, flows_of, rebound)
 from freezelint.check.known import is_parameter_free
 from freezelint.check.syntax import call_arg, dotted, walk
 from freezelint.check.rules.base import LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, Example, Finding, Rule, src
@@ -485,7 +485,9 @@ class LayerReplacedAfterOptimizer(Rule):
                     continue
                 builds = [o for o in evs if o.kind == OPT_BUILD and o.target == r.target and o.index < r.index
                           and o.detail.get("name") and after(o, r) and not rebound(flow, o, r)
-                          and not dropped_on_return(flow, r, o)]
+                          and not dropped_on_return(flow, r, o)
+                          and not any(e.kind == REBIND and e.target == o.detail["name"] and e.node is not o.node
+                                      for e in between(flow, o, r))]  # the name holds another optimizer by then
                 if not builds or not _new_module(facts, flow, r):
                     continue
                 o = builds[-1]
