@@ -41,15 +41,16 @@ def deterministic():
 def _tensors(device: str) -> list[torch.Tensor]:
     """Every dtype and layout the fingerprint reads differently, built on the CPU from one seed."""
     g = torch.Generator().manual_seed(0)
-    big = torch.randn(3, 1000, 129, generator=g)
-    out = [big, big[1], big[:, 3:, 5], big.transpose(0, 2), torch.randn(7, generator=g), torch.randn(0),
+    big = torch.randn(3, 1000, 129, generator=g).to(device)  # its views are taken on the device: views of it there
+    views = [big, big[1], big[:, 3:, 5], big.transpose(0, 2)]
+    out = [torch.randn(7, generator=g), torch.randn(0),
            torch.tensor(-0.0), torch.tensor(float("nan")), torch.randn(5, 3, generator=g).half(),
            torch.randn(2049, generator=g).bfloat16(), torch.randn(33, generator=g).double(),
            torch.randint(-128, 127, (1001,), generator=g, dtype=torch.int8),
            torch.randint(0, 2, (77,), generator=g).bool(), torch.tensor(5),
            torch.randn(9, 2, generator=g, dtype=torch.complex64),
            torch.full((64 * 300 + 3,), -1, dtype=torch.int32)]  # every word 2**64 - 1: the sums wrap
-    return [t.to(device) for t in out]
+    return views + [t.to(device) for t in out]
 
 
 def test_cuda_fingerprints_equal_the_cpu_ones_bit_for_bit():
@@ -65,6 +66,40 @@ def test_cuda_fingerprints_equal_the_cpu_ones_bit_for_bit():
     after = fingerprints(cuda)
     assert [i for i, (a, b) in enumerate(zip(before, after)) if a != b] == [0, 1, 2, 3, 6]
 
+
+
+def test_cuda_recorded_passes_give_the_eager_fingerprints_and_see_every_change():
+    """From a layout's third pass its reductions replay as one CUDA graph; every pass must still
+    equal the CPU's fingerprints of the same values, also for a new Fingerprinter over the same
+    tensors (a later window), and a tensor moved since is read afresh, not through the replay."""
+    import gc
+
+    from freezelint.runtime import fingerprint as F
+
+    tensors = _tensors("cuda")
+
+    def on_cpu(tensors):
+        return F.fingerprints([t.cpu() for t in tensors])
+
+    fp = F.Fingerprinter(tensors)
+    group = fp.groups[0][1]
+    for i in range(6):  # eager, eager, recorded at the third, then replayed
+        assert fp() == on_cpu(tensors), i
+        if tensors[i].numel():
+            tensors[i].add_(1 if i % 2 else -1)  # the big one, its views, then small ones
+    assert isinstance(group, F._DeviceGroup) and group.captured is not None
+    later = F.Fingerprinter(tensors)
+    assert isinstance(later.groups[0][1], F._ReplayGroup)
+    tensors[0][1, 10, 5] += 1  # seen through its views too
+    assert later() == fp() == on_cpu(tensors)
+    tensors[4].data = tensors[4].data.clone()  # another storage: the recorded addresses are stale for it
+    tensors[4].add_(1)
+    assert later() == on_cpu(tensors)
+    assert not isinstance(later.groups[0][1], F._ReplayGroup)
+    recorded = len(F._GRAPHS)
+    del tensors, fp, group, later
+    gc.collect()
+    assert len(F._GRAPHS) < recorded  # the graph went with the tensors it reads
 
 def test_cuda_audit_finds_an_undone_bn_freeze_and_restores_model_optimizer_and_both_rngs():
     model = net().cuda()
@@ -139,6 +174,44 @@ def test_cuda_inductor_compiled_model_is_audited_and_watched_under_its_own_names
     # the audit's steps were under model.train(): the BatchNorm the author froze came back in eval
     assert not inner[1].training
 
+
+def test_cuda_graphs_of_the_model_and_of_the_watch_live_together():
+    """A model compiled with mode="reduce-overhead" runs as CUDA graphs of its own; the watch records
+    its fingerprint passes as another (from the third pass: the second window). Three windows in a
+    row judge the same frozen layer every time, and the weights end equal, bit for bit, to those of
+    the same steps unwatched."""
+    pytest.importorskip("triton")
+
+    def train(watched: bool):
+        torch.manual_seed(0)
+        inner = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)).cuda()
+        inner[0].requires_grad_(False)
+        opt = torch.optim.Adam(inner[2].parameters(), lr=0.1)
+        model = torch.compile(inner, mode="reduce-overhead")
+        data = torch.randn(8, 6, device="cuda")
+        reports = []
+        for _ in range(3):
+            with freezelint.watch(expect_frozen="0") if watched else contextlib.nullcontext() as w:
+                for _ in range(2):
+                    model(data).pow(2).mean().backward()
+                    opt.step()
+                    opt.zero_grad()
+            if watched:
+                reports.append(w.report)
+        torch.cuda.synchronize()
+        return [p.detach().cpu().clone() for p in inner.parameters()], reports
+
+    from freezelint.runtime import fingerprint as F
+
+    with warnings.catch_warnings(), deterministic():
+        warnings.simplefilter("ignore")
+        plain, _ = train(False)
+        seen, reports = train(True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, seen))
+    assert [r.ok for r in reports] == [True] * 3, reports[-1].render_text()
+    assert not F._Captured.broken  # recorded beside the model's own graphs, not given up
+    moved = [[p.name for p in r.params if p.changed] for r in reports]
+    assert moved == [["2.weight", "2.bias"]] * 3
 
 @pytest.mark.parametrize("forget", [False, True])
 def test_cuda_lightning_fit_on_the_gpu_is_watched(forget):

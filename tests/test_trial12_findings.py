@@ -317,3 +317,50 @@ def test_a_module_rebuilt_after_the_optimizer_with_the_old_one_alive_is_fz302(sa
     (f,) = w.report.findings
     assert f.code == "FZ302" and f.target == "mlp", w.report.render_text()
     assert "mlp was built anew after the optimizer was built" in f.message and "the same 4 shapes" in f.message
+
+
+# ------------------------------------------- FZ202: cues in comments and docstrings silence nothing
+STAGES = '''
+{doc}
+import torch
+import torchvision
+
+backbone = torchvision.models.resnet50({arg})
+for name, parameter in backbone.named_parameters():
+    if all(not name.startswith(layer) for layer in ["layer4"]):
+        parameter.requires_grad_(False)
+opt = torch.optim.SGD([p for p in backbone.parameters() if p.requires_grad], lr=0.01)
+backbone.train()  {comment}
+for x in loader:
+    backbone(x).sum().backward()
+    opt.step()
+'''
+
+
+@pytest.mark.parametrize("doc, arg, comment, fires", [
+    ('"""Like torchvision, minus its FrozenBatchNorm2d and norm_layer."""', "", "# no EMA, no track_running_stats", True),
+    ("", "", "# momentum: m.momentum = 0 was tried", True),
+    ("", "norm_layer=torchvision.ops.misc.FrozenBatchNorm2d", "", False),  # in the code: handled
+    ("", "", "; ema = torch.optim.swa_utils.AveragedModel(backbone)", False),
+])
+def test_fz202_reads_batchnorm_cues_in_code_only(doc, arg, comment, fires):
+    found = _found(STAGES.format(doc=doc, arg=arg, comment=comment), "FZ202")
+    assert bool(found) is fires, found
+
+
+def test_code_only_blanks_comments_and_docstrings_in_place():
+    from freezelint.check.whole_model import _code_only
+
+    text = textwrap.dedent('''
+        """Module docstring: FrozenBatchNorm."""
+        x = f(norm_layer="keep")  # a comment: ema
+        def g():
+            """Docstring
+            over lines: track_running_stats."""
+            return "FrozenBatchNorm"
+        ''')
+    code = _code_only(text)
+    assert len(code) == len(text) and code.count("\n") == text.count("\n")
+    assert "Module docstring" not in code and "a comment" not in code and "over lines" not in code
+    assert 'norm_layer="keep"' in code and 'return "FrozenBatchNorm"' in code
+    assert _code_only("def f(:\n  '''x") == "def f(:\n  '''x"  # unreadable: kept whole (silence, as before)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '39082c69cb1da831ed50b2449420c8c0'
+RULES_DIGEST = '71fd79084250e54a61567706646fe4cd'
 
 GATES = {
     'FZ002': (

@@ -13,7 +13,9 @@ flow layer beside probe.py, below both.
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -341,15 +343,52 @@ def _record_of(facts: Facts, flow: Flow, e: Event) -> dict | None:
 def _handles_batchnorm(facts: Facts, text: str) -> bool:
     """The file deals with BatchNorm itself: an isinstance test for it (FZ202's other case reads
     those), FrozenBatchNorm, statistics fixed by momentum or track_running_stats, a factory given a
-    `norm_layer` of its own (GroupNorm: the table's BatchNorm layers are not there)."""
-    if "FrozenBatchNorm" in text or "track_running_stats" in text or "norm_layer" in text \
-            or _MOMENTUM_SET.search(text):
+    `norm_layer` of its own (GroupNorm: the table's BatchNorm layers are not there), in its code:
+    a docstring or comment that names them ("unlike torchvision, no FrozenBatchNorm2d here") does not."""
+    if _names_bn_handling(text) and _names_bn_handling(_code_only(text)):
         return True
-    if _MOVING_AVERAGE.search(text):
-        return True  # a teacher updated by moving average runs in train mode on purpose (MoCo, BYOL)
     return any(any(is_batchnorm_class(facts.qualname(c, ctx.scope)) for c in classes)
                for _node, _name, classes, ctx in facts.isinstance_ifs)
 
+
+
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def _names_bn_handling(text: str) -> bool:
+    return ("FrozenBatchNorm" in text or "track_running_stats" in text or "norm_layer" in text
+            or bool(_MOMENTUM_SET.search(text))
+            # a teacher updated by moving average runs in train mode on purpose (MoCo, BYOL)
+            or bool(_MOVING_AVERAGE.search(text)))
+
+
+def _code_only(text: str) -> str:
+    """The text with its comments and docstrings (a string that is a statement of its own) blanked,
+    every other character where it was. Read by the tokenizer only for files whose text names one
+    of the cues above, so that the cost stays with those few."""
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    blank: list[tuple[int, int]] = []
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                  if t.type not in (tokenize.NL, tokenize.INDENT, tokenize.DEDENT)]
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return text  # not Python the tokenizer reads: keep every cue (silence, as before)
+    for i, t in enumerate(tokens):
+        statement = i == 0 or tokens[i - 1].type in (tokenize.NEWLINE, tokenize.COMMENT)
+        ends = i + 1 == len(tokens) or tokens[i + 1].type in (tokenize.NEWLINE, tokenize.COMMENT, tokenize.ENDMARKER)
+        if t.type == tokenize.COMMENT or (t.type == tokenize.STRING and statement and ends):
+            blank.append((starts[t.start[0] - 1] + t.start[1], starts[t.end[0] - 1] + t.end[1]))
+    if not blank:
+        return text
+    out, at = [], 0
+    for a, b in blank:
+        out += [text[at:a], _NOT_NEWLINE.sub(" ", text[a:b])]
+        at = b
+    out.append(text[at:])
+    return "".join(out)
 
 def _factory(facts: Facts, flow: Flow, model: str, freeze: Event) -> tuple[str | None, str | None]:
     """The table key of the factory call `model` was last bound to before the freeze, in this body

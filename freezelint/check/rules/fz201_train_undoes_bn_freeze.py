@@ -10,7 +10,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library, is_module_class, is_parameter_free
-from freezelint.check.modes import ancestors, base_call, skipped_trains, train_keeps
+from freezelint.check.modes import _own_train, ancestors, base_call, skipped_trains, train_keeps
 from dataclasses import replace
 
 from freezelint.check.events import Flow, whole_of
@@ -57,7 +57,12 @@ class TrainUndoesBnFreeze(Rule):
         "that cannot be read. An override whose base call skips a base class's train() that re-freezes "
         "(`super(Base, self).train(mode)` or `nn.Module.train(self, mode)` runs nn.Module's train(), not Base's) "
         "in a class whose inherited `__init__` froze BatchNorm is reported at that call (base classes of the "
-        "file, or the one base class of another project file, as its summary records it). "
+        "file, or the one base class of another project file, as its summary records it). An override that "
+        "puts parts in eval mode and only then calls its base's train() (`self._freeze_stages()`, the "
+        "norm_eval loop, then `super().train(mode)`, mmdet-style) is reported at that call: it puts every "
+        "submodule back in train mode; silent where the base call is not a statement of the body itself "
+        "(not on every path) or something after it may re-apply an eval() (an eval(), a call on `self` or "
+        "handing it on). "
         "After train() a helper may hand the model to a callable it was given "
         "(`hook(model)`), which may re-apply the freeze: silent, unless the call site passes a function of the "
         "project proven to leave modes alone (it reads, prints, saves a checkpoint) or passes none to a `None` "
@@ -651,6 +656,62 @@ class TrainUndoesBnFreeze(Rule):
                     nn.functional.cross_entropy(model(x), y).backward()
                     opt.step()
             """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Backbone(nn.Module):
+                def __init__(self, frozen_stages=1):
+                    super().__init__()
+                    self.frozen_stages = frozen_stages
+                    self.layers = nn.ModuleList([nn.Sequential(nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8)) for _ in range(3)])
+
+                def _freeze_stages(self):
+                    for i in range(self.frozen_stages):
+                        self.layers[i].eval()
+                        for p in self.layers[i].parameters():
+                            p.requires_grad = False
+
+                def train(self, mode=True):
+                    self._freeze_stages()
+                    super().train(mode)  # expect: FZ201
+                    return self
+            """,
+            instead="""
+            import torch.nn as nn
+
+            class Backbone(nn.Module):
+                def __init__(self, frozen_stages=1):
+                    super().__init__()
+                    self.frozen_stages = frozen_stages
+                    self.layers = nn.ModuleList([nn.Sequential(nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8)) for _ in range(3)])
+
+                def _freeze_stages(self):
+                    for i in range(self.frozen_stages):
+                        self.layers[i].eval()
+                        for p in self.layers[i].parameters():
+                            p.requires_grad = False
+
+                def train(self, mode=True):
+                    super().train(mode)  # first: it sets every submodule's mode
+                    self._freeze_stages()
+                    return self
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+            from torch.nn.modules.batchnorm import _BatchNorm
+
+            class Encoder(nn.Module):
+                def train(self, mode=True):
+                    if mode and self.norm_eval:
+                        for m in self.modules():
+                            if isinstance(m, _BatchNorm):
+                                m.eval()
+                    return super().train(mode)  # expect: FZ201
+            """
         ),
     ]
     good = [
@@ -1250,6 +1311,48 @@ class TrainUndoesBnFreeze(Rule):
                 nn.functional.cross_entropy(model(x), y).backward()
                 opt.step()
         """,
+        """
+        import torch.nn as nn
+        from torch.nn.modules.batchnorm import _BatchNorm
+
+        class Encoder(nn.Module):
+            def train(self, mode=True):
+                self.norm_eval = mode  # nothing put in eval before the base call
+                super().train(mode)
+                if mode and self.norm_eval:
+                    for m in self.modules():
+                        if isinstance(m, _BatchNorm):
+                            m.eval()
+                return self
+        """,
+        """
+        import torch.nn as nn
+
+        class Encoder(nn.Module):
+            def train(self, mode=True):
+                self.bn.eval()
+                super().train(mode)
+                self._freeze_stages()  # re-applied after the base call
+                return self
+        """,
+        """
+        import torch.nn as nn
+
+        class Encoder(nn.Module):
+            def train(self, mode=True):
+                self.bn.eval()
+                if mode:
+                    super().train(mode)  # not on every path: not judged
+                return self
+        """,
+        """
+        from transformers import Trainer
+
+        class DistillTrainer(Trainer):  # no Module: its base's train() is the training loop
+            def train(self, *args, **kwargs):
+                self.teacher_bn.eval()
+                return super().train(*args, **kwargs)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -1308,6 +1411,8 @@ class TrainUndoesBnFreeze(Rule):
                 continue  # Lightning keeps submodules in eval() at the start of fit in eval() (PYTORCH_FACTS)
             if "train" in methods:  # a Module through a base of another file too (its summary says)
                 yield from self._skipped_refreeze(facts, info, keeps)
+                if info.is_module:
+                    yield from self._evals_before_base(facts, info)
             if not info.is_module or "train" in methods and keeps is None:
                 continue
             reported = set()
@@ -1334,6 +1439,35 @@ class TrainUndoesBnFreeze(Rule):
                             stmt=e.stmt,
                         )
             yield from self._frozen_submodules(facts, info, reported, keeps)
+
+    def _evals_before_base(self, facts: Facts, info) -> Iterable[Finding]:
+        """A train() override that puts parts in eval mode and only then calls its base's train
+        (mmdet-style `self._freeze_stages()`, the norm_eval loop, then `super().train(mode)`): the base
+        call puts every submodule back in train mode, so the eval() calls never hold. Only where the
+        base call is a statement of the body itself (it runs on every path), some eval() comes before
+        it, directly or in a method of the class it calls, and nothing after it could re-apply one
+        (no eval(), no call on or handing on `self`)."""
+        found, own = base_call(facts, info), _own_train(info)
+        if found is None or own is None or not _BN_WORDS.search(code_of(info.node)):
+            return
+        call, body = found[0], own.body.body
+        at = next((i for i, stmt in enumerate(body) if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+                   and isinstance(stmt.body[0], (cst.Expr, cst.Return)) and stmt.body[0].value is call), None)
+        if at is None:
+            return
+        methods = {m.name.value: m for m in info.node.body.body if isinstance(m, cst.FunctionDef)}
+        before = [site for stmt in body[:at] for site in _eval_sites(stmt, methods)]
+        if not before or any(_may_refreeze(stmt, methods) for stmt in body[at + 1:]):
+            return
+        shown = ", ".join(dict.fromkeys(before[:2])) + (" and more" if len(dict.fromkeys(before)) > 2 else "")
+        base = src(call)
+        yield self.finding(
+            call,
+            f"`{info.name}.train()` puts parts in eval mode ({shown}) before `{base}`, which puts every "
+            f"submodule back in train mode: the BatchNorm layers it means to keep frozen update their running "
+            f"statistics on every batch; call `{base}` first, then the eval() calls",
+            stmt=body[at], facts=facts,
+        )
 
     def _skipped_refreeze(self, facts: Facts, info, keeps: list[str] | None) -> Iterable[Finding]:
         """A train() override whose base call skips the train() of a base class that re-freezes
@@ -1487,6 +1621,56 @@ def _held_bodies(facts: Facts, bodies: list) -> list:
                 e.index = i
             out.append(combined)
     return out
+
+
+_BN_WORDS = re.compile(r"BatchNorm|(?i:norm)|\bbn\d*\b")
+
+
+def _is_eval(call: cst.Call) -> bool:
+    """`x.eval()`, `x.train(False)`, `x.train(mode=False)`."""
+    f = call.func
+    if not isinstance(f, cst.Attribute):
+        return False
+    if f.attr.value == "eval":
+        return not call.args
+    if f.attr.value != "train" or len(call.args) != 1:
+        return False
+    arg = call.args[0]
+    return isinstance(arg.value, cst.Name) and arg.value.value == "False" \
+        and (arg.keyword is None or arg.keyword.value == "mode")
+
+
+def _self_method(call: cst.Call, methods: dict) -> cst.FunctionDef | None:
+    f = call.func
+    if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self" \
+            and f.attr.value in methods and f.attr.value != "train":
+        return methods[f.attr.value]
+    return None
+
+
+def _eval_sites(node: cst.CSTNode, methods: dict, depth: int = 0) -> list[str]:
+    """The eval() calls a statement of a train() override makes, shown: `m.eval()`, or the method
+    of the class that makes them, `self._freeze_stages()` (two levels of such methods)."""
+    out = []
+    for n in walk(node):
+        if not isinstance(n, cst.Call):
+            continue
+        if _is_eval(n):
+            out.append(f"`{src(n)}`")
+        elif depth < 2 and (m := _self_method(n, methods)) is not None and _eval_sites(m.body, methods, depth + 1):
+            out.append(f"`{src(n)}`")
+    return out
+
+
+def _may_refreeze(node: cst.CSTNode, methods: dict) -> bool:
+    """A statement after the base call that may put a part in eval mode again: an eval(), a call of a
+    method of `self` or of a part of it, or one that hands `self` on."""
+    for n in walk(node):
+        if isinstance(n, cst.Call):
+            if _is_eval(n) or (dotted(n.func) or "").startswith("self.") \
+                    or any(isinstance(a.value, cst.Name) and a.value.value == "self" for a in n.args):
+                return True
+    return False
 
 
 _MAY_REFREEZE = re.compile(r"(?i)eval|freeze|apply|norm|bn")

@@ -81,9 +81,10 @@ class BnFrozenWithoutEval(Rule):
         "train mode a new model starts in, its forward and a backward/step after the freeze. Silent when "
         "the frozen part or the whole model is put in eval() after the freeze with no train() after it, "
         "when train() and eval() are chosen by a setting the freeze depends on too, when the file puts "
-        "BatchNorm layers in eval mode anywhere, tests for BatchNorm with isinstance, mentions "
+        "BatchNorm layers in eval mode anywhere, tests for BatchNorm with isinstance, names "
         "FrozenBatchNorm, `track_running_stats` or `norm_layer` (a GroupNorm backbone), sets a `.momentum`, updates parameters by a moving "
-        "average (`zip(teacher.parameters(), ...)`, `lerp_`, EMA: a teacher in train mode on purpose), "
+        "average (`zip(teacher.parameters(), ...)`, `lerp_`, EMA: a teacher in train mode on purpose) in its "
+        "code (a comment or docstring that names them does not count), "
         "calls `model.apply(...)`, or hands the "
         "model to a function whose effects are unknown before a training step, and when a name test is not "
         "understood. The freeze may also come with the model: an instance of a Module class whose `__init__` "
@@ -129,6 +130,24 @@ class BnFrozenWithoutEval(Rule):
                     m.weight.requires_grad = False  # expect: FZ202
                     # m.eval()  (a comment does not put the layer in eval mode)
             """
+        ),
+        Example(
+            '''
+            """Torchvision's trainable_layers loop, copied onto a backbone built without
+            FrozenBatchNorm2d: a docstring or comment that names it fixes nothing."""
+            import torch
+            import torchvision
+
+            backbone = torchvision.models.resnet50()  # norm_layer left to its default
+            for name, parameter in backbone.named_parameters():
+                if all(not name.startswith(layer) for layer in ["layer4"]):
+                    parameter.requires_grad_(False)  # expect: FZ202
+            opt = torch.optim.SGD([p for p in backbone.parameters() if p.requires_grad], lr=0.01)
+            backbone.train()
+            for x in loader:
+                backbone(x).sum().backward()
+                opt.step()
+            '''
         ),
         Example(
             """
