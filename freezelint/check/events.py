@@ -418,8 +418,9 @@ class Flow(cst.CSTVisitor):
                     self._emit(CALLS + method, target, node)
         for obj, value, called in requires_grad_sets(node, scope):
             self._requires_grad(obj, value, called, node)
-        if q and q.startswith("torch.optim.") and q.rsplit(".", 1)[1][:1].isupper() and node.args:
-            self._opt_build(node, q)
+        opt_q = q if q or not isinstance(func, cst.Name) else self._optimizer_alias(func)
+        if opt_q and opt_q.startswith("torch.optim.") and opt_q.rsplit(".", 1)[1][:1].isupper() and node.args:
+            self._opt_build(node, opt_q)
         if q in _DDP and node.args:
             self._emit(DDP_WRAP, root_of(unwrap_self_returning(node.args[0].value)), node)
         # calls that hand a model to a helper (of this file, or imported), or run its forward
@@ -636,6 +637,15 @@ class Flow(cst.CSTVisitor):
         for s in sources:
             self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=q, path=s.path, whole=whole,
                        stateful=_stateful(node, q, s.group), comp=s.comp, conditional=s.conditional)
+
+    def _optimizer_alias(self, func: cst.Name) -> str | None:
+        """`optimizer_cls = torch.optim.AdamW` (diffusers' training scripts), then
+        `optimizer_cls(params, ...)`: the class every binding of the name gives, where they agree."""
+        owner = self.scope.lookup(func.value)
+        bindings = owner.bindings.get(func.value, []) if owner is not None else []
+        quals = {qualname(b.node, b.scope or owner) if b.how == "expr" and not b.index
+                 and isinstance(b.node, (cst.Name, cst.Attribute)) else None for b in bindings}
+        return quals.pop() if len(quals) == 1 else None
 
     def _not_project_class(self, recv: cst.BaseExpression, scope: Scope) -> bool:
         """`recv` is not an instance of a class of this file or of the project's (whose method of
@@ -915,7 +925,8 @@ class Flow(cst.CSTVisitor):
                 return True
             owner = self.scope.lookup(n.value) if depth > 0 else None
             if owner is self.scope and any(b.how == "expr" and b.node is not None and b.node is not expr
-                                           and self._names(b.node, name, depth - 1) for b in owner.bindings[n.value]):
+                                           and self._names(_item_of(b), name, depth - 1)
+                                           for b in owner.bindings[n.value]):
                 return True
         return False
 
@@ -1163,6 +1174,18 @@ def loop_walk(b: Binding, scope: Scope | None,
         return walked[0], walked[1], True
     walked = param_walk(node, scope, methods) if node is not None else None
     return (walked[0], walked[1], False) if walked is not None else None
+
+
+def _item_of(b: Binding) -> cst.BaseExpression:
+    """What a binding's name holds, as narrow as it is known: item i of `unet, mlp, opt =
+    accelerator.prepare(unet, mlp, opt)` is the prepared argument i (accelerate returns them in
+    order), so `unet` there holds nothing of `mlp`; any other value as a whole."""
+    call = b.node
+    if len(b.index) == 1 and isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) \
+            and call.func.attr.value == "prepare" and b.index[0] < len(call.args) \
+            and all(a.keyword is None and not a.star for a in call.args):
+        return call.args[b.index[0]].value
+    return call  # type: ignore[return-value]
 
 
 def _bound_names(target: cst.BaseExpression) -> list[str]:

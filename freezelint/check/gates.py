@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ce544959db95fdf16ffed8ec706d464a'
+RULES_DIGEST = '71fd79084250e54a61567706646fe4cd'
 
 GATES = {
     'FZ002': (
@@ -93,8 +93,8 @@ GATES = {
     ),
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
-        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(',),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b', 'optim\\.[A-Z]\\w*'),
+        ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(|\\.parameters\\(\\)[\\s\\S]*?\\n[ \\t]*\\w+[ \\t]*(?::[^=\\n]*)?=[ \\t]*[\\w.]+\\(',),
     ),
     'FZ303': (
         ('requires_grad', 'make_trainable'),

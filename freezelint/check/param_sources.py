@@ -66,7 +66,7 @@ def param_sources(source: cst.BaseExpression, scope: Scope, module: cst.Module |
     filtered = "requires_grad" in code_of(source)
     found: list[Source] = []
     comps: list[_Comp] = []
-    _collect(source, scope, None, filtered, found, comps, 0, module=module)
+    _collect(source, scope, None, filtered, found, comps, 0, module=module, until=source)
     for c in comps:
         # a filtered subset holds no frozen parameter whatever its other condition: it counts too
         if c.cond is None or c.filtered or any(o is not c and o.key == c.key and _complement(o.cond, c.cond)
@@ -77,15 +77,16 @@ def param_sources(source: cst.BaseExpression, scope: Scope, module: cst.Module |
 
 def _collect(expr: cst.BaseExpression, scope: Scope, group: cst.Dict | None, filtered: bool,
              found: list[Source], comps: list[_Comp], depth: int, follow: bool = True,
-             module: cst.Module | None = None) -> None:
+             module: cst.Module | None = None, until: cst.CSTNode | None = None) -> None:
     """`follow`: `expr` stands where parameters (or groups of them) go, so a name there is one of
     them and is followed to its value; inside anything else (`next(model.parameters()).device`)
-    only a `.parameters()` written in place counts, as it always did."""
+    only a `.parameters()` written in place counts, as it always did. `until`: the optimizer's
+    argument, before which what is appended to a list it holds counts too."""
     if depth > _MAX_DEPTH:
         return
 
     def collect(e, grp=group, filt=filtered, fol=True, dep=depth):
-        _collect(e, scope, grp, filt, found, comps, dep, fol, module)
+        _collect(e, scope, grp, filt, found, comps, dep, fol, module, until)
     if isinstance(expr, cst.Dict) and group is None and follow:
         for el in expr.elements:
             if isinstance(el, cst.DictElement) and string_value(el.key) == "params":
@@ -104,6 +105,14 @@ def _collect(expr: cst.BaseExpression, scope: Scope, group: cst.Dict | None, fil
         value = _assigned(expr, scope) if follow else None
         if value is not None:
             collect(value, filt=filtered or "requires_grad" in code_of(value), dep=depth + 1)
+            if isinstance(value, cst.List) and until is not None:
+                # `params.append({"params": mlp.parameters(), "lr": ...})` before the optimizer
+                # (diffusers' scripts): on the runs that reach it, so each is conditional
+                for added in _appended(expr, scope, module, until):
+                    got: list[Source] = []
+                    _collect(added, scope, group, filtered or "requires_grad" in code_of(added), got, [],
+                             depth + 1, True, module)
+                    found.extend(replace(s, conditional=True) for s in got)
         elif follow:
             # `if c: params = A` / `else: params = B` (simsiam's `optim_params`): as `A if c else B`
             values = _arm_values(expr, scope, module)
@@ -205,6 +214,39 @@ def _params_call(expr: cst.BaseExpression) -> tuple[str, str] | None:
         if root and path:
             return root, path
     return None
+
+
+def _appended(name: cst.Name, scope: Scope, module: cst.Module | None,
+              until: cst.CSTNode) -> list[cst.BaseExpression]:
+    """What `name.append(x)` / `name.extend(x)` statements of the body that binds `name` add
+    before `until`, outside loops (a loop's items are other objects on each pass) and nested
+    definitions. Nothing where `until` is not in that body."""
+    owner = scope.lookup(name.value)
+    root = owner.node if owner is not None and owner.node is not None else module
+    if root is None or isinstance(root, cst.Lambda):
+        return []
+    out: list[cst.BaseExpression] = []
+    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]  # preorder, without recursion (deep trees)
+    while stack:
+        node, in_loop = stack.pop()
+        if node is until:
+            return out
+        if node is not root and isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.Expr) and isinstance(node.value, cst.Call) and not in_loop:
+            call = node.value
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value in ("append", "extend") \
+                    and isinstance(call.func.value, cst.Name) and call.func.value.value == name.value \
+                    and len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star:
+                value = call.args[0].value
+                if call.func.attr.value == "append":
+                    out.append(value)
+                elif isinstance(value, (cst.List, cst.Tuple)):
+                    out.extend(e.value for e in value.elements if isinstance(e, cst.Element))
+        inner = in_loop or isinstance(node, (cst.For, cst.While, cst.ListComp, cst.GeneratorExp, cst.SetComp,
+                                             cst.DictComp))
+        stack.extend((c, inner) for c in reversed(node.children))
+    return []
 
 
 def _assigned(name: cst.Name, scope: Scope) -> cst.BaseExpression | None:

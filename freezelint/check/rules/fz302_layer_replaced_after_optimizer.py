@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
+import libcst as cst
+
+from freezelint.check.events import unwrap_self_returning
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ADD_GROUP, OPT_BUILD, REPLACE, after, dropped_on_return, flows_of, rebound
+from freezelint.check.flow import (ACTIVITY, ADD_GROUP, DDP_WRAP, FREEZE, OPT_BUILD, REBIND, REPLACE, Event, Flow, after,
+                                   between, dropped_on_return, flows_of, rebound)
+from freezelint.check.known import is_parameter_free
+from freezelint.check.syntax import call_arg, dotted, walk
 from freezelint.check.rules.base import LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, Example, Finding, Rule, src
 
 
 class LayerReplacedAfterOptimizer(Rule):
     code = "FZ302"
     words = ("optim", *LIGHTNING_WORDS)
-    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
-    requires = (r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(|\.reset_classifier\s*\(",)
-    what = "Finds a submodule replaced (`model.fc = nn.Linear(...)`) after an optimizer over it was built."
+    # and a torch.optim class named without a call (`optimizer_cls = torch.optim.AdamW`, then called)
+    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK, r"optim\.[A-Z]\w*")
+    # a layer stored on a module, timm's reset_classifier, or a plain name bound to a call after a
+    # `.parameters()` (the module rebuilt under its name; lazy, it scans on from the first one only)
+    requires = ((r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(|\.reset_classifier\s*\("
+                 r"|\.parameters\(\)[\s\S]*?\n[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*[\w.]+\("),)
+    what = ("Finds a submodule replaced (`model.fc = nn.Linear(...)`), or a module rebuilt under its name "
+            "(`mlp = MLP()` again), after an optimizer over it was built.")
     why = (
         "An optimizer holds the Parameter objects it was given. A layer assigned afterwards has new "
         "Parameters: its `.grad` is computed at every backward, but the optimizer never updates it, "
@@ -40,7 +52,17 @@ class LayerReplacedAfterOptimizer(Rule):
         "any number of times; a subclass in another file than the base whose constructor it runs is reported "
         "at its method's change, naming that constructor. A method that replaces a layer of that model after `__init__` built the "
         "optimizer is reported, unless any method builds an optimizer over the model again or adds a param group "
-        "(which may run after it)."
+        "(which may run after it). "
+        "A plain name bound to a new module with parameters (`mlp = MLP(...)`, `nn.Linear(...)`, in an "
+        "assignment) after an optimizer bound to a name took the parameters of the module it held is reported "
+        "where, later in the same body, a training step runs the name: its forward (`mlp(x)`) with a step of that "
+        "optimizer after it (`optimizer.step()`, `scaler.step(optimizer)`), or a function given both "
+        "(`train_one_epoch(mlp, optimizer, loader)`). Silent for a value that takes the old module "
+        "(`mlp.to(device)`, `accelerator.prepare(mlp)`, `DDP(mlp)`, `torch.compile(mlp)`, `get_peft_model(mlp, "
+        "cfg)`), a deep copy, a parameter-free layer, a new module frozen whole or built in `eval()`, one whose "
+        "name later loads a state dict in the body, when the optimizer is built again over it, gets a param group "
+        "or is rebound, for a `for` target (each fold's own optimizer), a rebinding in an arm that returns, and "
+        "one in another function than the steps."
     )
     bad = [
         Example(
@@ -154,6 +176,65 @@ class LayerReplacedAfterOptimizer(Rule):
                     opt.step()
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            backbone = nn.Linear(8, 8)
+            mlp = nn.Linear(1, 8)
+            optimizer = torch.optim.AdamW([{"params": backbone.parameters()}, {"params": mlp.parameters()}], lr=1e-3)
+            mlp = nn.Linear(1, 8)  # expect: FZ302
+            for x, f in loader:
+                loss = (backbone(x) + mlp(f)).pow(2).mean()
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+
+            backbone = nn.Linear(8, 8)
+            mlp = nn.Linear(1, 8)  # built once, before the optimizer takes its parameters
+            optimizer = torch.optim.AdamW([{"params": backbone.parameters()}, {"params": mlp.parameters()}], lr=1e-3)
+            for x, f in loader:
+                loss = (backbone(x) + mlp(f)).pow(2).mean()
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+            """,
+        ),
+        Example(
+            """
+            import torch
+            from accelerate import Accelerator
+
+            def main(args):
+                accelerator = Accelerator()
+                unet = load_unet(args)
+                fidelity_mlp = FidelityMLP(args.dim)
+                params = [{"params": unet.parameters()}, {"params": fidelity_mlp.parameters(), "lr": 1e-4}]
+                optimizer = torch.optim.AdamW(params, lr=args.lr)
+                unet, optimizer, loader = accelerator.prepare(unet, optimizer, args.loader)
+                fidelity_mlp = FidelityMLP(args.dim)  # expect: FZ302
+                fidelity_mlp = accelerator.prepare(fidelity_mlp)  # the same new module: no help
+                for epoch in range(args.epochs):
+                    for batch in loader:
+                        emb = fidelity_mlp(batch["fidelity"])
+                        accelerator.backward(unet(batch["x"], emb).mean())
+                        optimizer.step()
+                        optimizer.zero_grad()
+
+            class FidelityMLP(torch.nn.Module):
+                def __init__(self, dim):
+                    super().__init__()
+                    self.proj = torch.nn.Linear(1, dim)
+
+                def forward(self, f):
+                    return self.proj(f)
+            """
+        ),
     ]
     good = [
         """
@@ -263,10 +344,96 @@ class LayerReplacedAfterOptimizer(Rule):
                 opt.step()
             return model
         """,
+        """
+        import copy
+        import torch
+        import torch.nn as nn
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        mlp = nn.Linear(1, 8)
+        optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+        # the same module (and parameters) under a wrapper, moved, or adapted
+        mlp = mlp.to(device)
+        mlp = mlp.cuda()
+        mlp = accelerator.prepare(mlp)
+        mlp = torch.compile(mlp)
+        mlp = DDP(mlp)
+        mlp = nn.DataParallel(mlp)
+        mlp = get_peft_model(mlp, cfg)
+        ema = copy.deepcopy(mlp)  # a copy under a new name, kept out of the optimizer on purpose
+        for x, f in loader:
+            mlp(f).sum().backward()
+            optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+
+        mlp = nn.Linear(1, 8)
+        optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+        mlp = nn.Linear(1, 16)
+        optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)  # built again over the new one
+        head = nn.Linear(8, 2)
+        opt2 = torch.optim.SGD(head.parameters(), lr=0.1)
+        head = nn.Linear(8, 4)
+        opt2.add_param_group({"params": head.parameters()})  # the new one's parameters added
+        for x, f in loader:
+            (head(mlp(f)).sum()).backward()
+            optimizer.step()
+            opt2.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+
+        def fit(loader, only_eval):
+            mlp = nn.Linear(1, 8)
+            optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+            if only_eval:
+                mlp = nn.Linear(1, 8)
+                return evaluate(mlp)  # this path leaves: nothing trains the new one
+            for x, f in loader:
+                mlp(f).sum().backward()
+                optimizer.step()
+            state = mlp.state_dict()
+            mlp = nn.Linear(1, 8)
+            mlp.load_state_dict(state)  # a state loaded into the new object: left to the run-time check
+            for x, f in loader:
+                mlp(f).sum().backward()
+                optimizer.step()
+
+        def reset():
+            mlp = nn.Linear(1, 8)  # another function's local
+            return mlp
+        """,
+        """
+        import torch
+        import torch.nn as nn
+
+        for fold in range(5):
+            mlp = nn.Linear(1, 8)  # each fold builds its module and its own optimizer
+            optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+            for x, f in loader:
+                mlp(f).sum().backward()
+                optimizer.step()
+        for net in [nn.Linear(1, 8), nn.Linear(1, 16)]:
+            opt = torch.optim.SGD(net.parameters(), lr=0.1)
+            for x, f in loader:
+                net(f).sum().backward()
+                opt.step()
+        for x, f in loader:
+            mlp(f).sum().backward()
+            optimizer.step()
+        mlp = nn.Linear(1, 8)  # built again for a check that trains nothing
+        with torch.no_grad():
+            for x, f in loader:
+                print(mlp(f))
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         flows = flows_of(facts)
+        yield from self._rebuilt(facts)
         for flow in [*flows.bodies, *flows.instances]:
             evs = flow.events
             for r in (e for e in evs if e.kind == REPLACE):
@@ -301,3 +468,157 @@ class LayerReplacedAfterOptimizer(Rule):
                     f"train; {fix}, or `add_param_group` the new layer",
                     stmt=r.stmt, facts=facts, used=[r, *builds],
                 )
+
+    def _rebuilt(self, facts: Facts) -> Iterable[Finding]:
+        """`mlp = FidelityMLP(...)` again after `AdamW(mlp.parameters())`, with the training steps
+        that follow running `mlp` and that optimizer: the run-time FZ302 of a module in no param group."""
+        if not _bound_twice(facts):
+            return  # cheap: no name of any body bound twice to a call (most files)
+        flows = flows_of(facts)
+        seen: set[int] = set()
+        for flow in flows.bodies:
+            if flow.scope.kind not in ("module", "function"):
+                continue
+            evs = flow.events
+            for r in evs:
+                if r.kind != REBIND or "." in r.target or r.detail.get("items") or id(r.node) in seen:
+                    continue
+                builds = [o for o in evs if o.kind == OPT_BUILD and o.target == r.target and o.index < r.index
+                          and o.detail.get("name") and after(o, r) and not rebound(flow, o, r)
+                          and not dropped_on_return(flow, r, o)
+                          and not any(e.kind == REBIND and e.target == o.detail["name"] and e.node is not o.node
+                                      for e in between(flow, o, r))]  # the name holds another optimizer by then
+                if not builds or not _new_module(facts, flow, r):
+                    continue
+                o = builds[-1]
+                use = _trained_after(flow, r, o.detail["name"])
+                if use is None:
+                    continue
+                seen.add(id(r.node))
+                line = flows.positions  # only where a finding is made: the metadata pass costs
+                name, opt = r.target, o.detail["name"]
+                call = unwrap_self_returning(r.node)
+                built = f"{src(call.func)}({'...' if call.args else ''})" if isinstance(call, cst.Call) else src(r.node)
+                yield self.finding(
+                    r.node,
+                    f"`{name}` is bound to a new module (`{built}`, line {_line(line, r.stmt)}) after `{opt}` took the "
+                    f"parameters of the one it held (line {_line(line, o.node)}), and the training steps run the new one "
+                    f"(line {_line(line, use.node)}): its parameters are in no param group and never train, while "
+                    f"`{opt}` updates the old module, out of the forward; build the optimizer after the last "
+                    f"construction, or `add_param_group` the new module's parameters",
+                    stmt=r.stmt, facts=facts, used=[r, o, use],
+                )
+
+
+def _line(positions, node: cst.CSTNode) -> int:
+    return positions[node].start.line if node in positions else 0
+
+
+def _bound_twice(facts: Facts) -> bool:
+    """Some body binds a plain name twice, a later binding a call: what a rebuilt module needs."""
+    for scope in (facts.module_scope, *facts.func_scopes.values()):
+        for bs in scope.bindings.values():
+            if len(bs) > 1 and any(b.how == "expr" and isinstance(b.node, cst.Call) for b in bs[1:]):
+                return True
+    return False
+
+
+def _new_module(facts: Facts, flow: Flow, r: Event) -> bool:
+    """The REBIND is `name = <module with parameters>` in an assignment statement: not a `for`
+    target, a `with ... as`, a walrus; not a parameter-free layer, a deep copy (an EMA or teacher
+    copy, or the best weights restored), a module frozen where it is built, and no module whose
+    state is loaded afterwards in the body (a checkpoint restored into the new object)."""
+    stmt = r.stmt
+    if not isinstance(stmt, cst.SimpleStatementLine) or not any(
+            isinstance(s, (cst.Assign, cst.AnnAssign)) and s.value is not None
+            and (s.value is r.node or any(n is r.node for n in walk(s.value))) for s in stmt.body):
+        return False
+    call = unwrap_self_returning(r.node)
+    if not isinstance(call, cst.Call) or not facts.is_module(r.node, flow.scope):
+        return False
+    q = facts.qualname(call.func, flow.scope) or dotted(call.func) or ""
+    if is_parameter_free(q) or q.rsplit(".", 1)[-1] in ("deepcopy", "copy"):
+        return False
+    # a module given another one (`ddp = DDP(model)` again, `Wrapper(backbone)`): its parameters may be
+    # those the optimizer holds; a module named by an optimizer or a DDP wrap here, or known as one
+    held = {e.target for e in flow.events if e.kind in (OPT_BUILD, DDP_WRAP)}
+    for arg in call.args:
+        for chain, root in _chains(arg.value):
+            if (root.value in held or facts.is_module(root, flow.scope)) and not _plain_value(chain):
+                return False
+    chain = r.node
+    while chain is not call:  # `Net().requires_grad_(False)`, `Net().eval()`: built frozen or for inference
+        if not isinstance(chain, cst.Call) or not isinstance(chain.func, cst.Attribute):
+            break
+        method, flag = chain.func.attr.value, call_arg(chain, 0, "requires_grad")
+        if method == "eval" or method == "requires_grad_" and isinstance(flag, cst.Name) and flag.value == "False":
+            return False
+        chain = chain.func.value
+    body = flow.scope.node if flow.scope.node is not None else facts.module
+    nodes = list(walk(body))
+    at = next((k for k, n in enumerate(nodes) if n is stmt), None)
+    return at is not None and not any(
+        isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "load_state_dict"
+        and isinstance(n.func.value, cst.Name) and n.func.value.value == r.target for n in nodes[at:])
+
+
+def _chains(expr: cst.BaseExpression) -> list[tuple[str, cst.Name]]:
+    """The names and attribute chains `expr` reads (`unet.config.dim`, `backbone`), outermost
+    only, each with its root name."""
+    out: list[tuple[str, cst.Name]] = []
+    inner: set[int] = set()
+    for n in walk(expr):
+        if id(n) in inner or not isinstance(n, (cst.Name, cst.Attribute)):
+            continue
+        chain = dotted(n)
+        if chain is None:  # `f(x).y`: the call's own arguments are read on
+            continue
+        root = n
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        out.append((chain, root))  # type: ignore[arg-type]
+        inner.update(id(m) for m in walk(n))
+    return out
+
+
+# parts of a chain that make it a value, not a module: `unet.config.cross_attention_dim`, `x.shape[1]`
+_VALUE_PARTS = frozenset({"config", "cfg", "hparams", "args", "shape", "dtype", "device"})
+_VALUE_END = re.compile(r"(?:dim|size|features|channels|classes|len|length)s?$|^(?:n|num)_")
+
+
+def _plain_value(chain: str) -> bool:
+    parts = chain.split(".")[1:]
+    return bool(parts) and (bool(_VALUE_PARTS.intersection(parts)) or bool(_VALUE_END.search(parts[-1])))
+
+
+def _trained_after(flow: Flow, r: Event, opt: str) -> Event | None:
+    """The run of `r.target` a training step with the optimizer `opt` goes through after `r`: a
+    forward (`mlp(x)`) with an `opt` step after it, or a helper given both (`train(mlp, opt, loader)`).
+    None where the optimizer is built again, gets a param group, or is rebound, where the new module
+    is frozen whole, or where no such step follows."""
+    evs = flow.events
+    later = [e for e in evs if after(r, e) and e is not r]
+    if any(e.kind == ADD_GROUP or e.kind == OPT_BUILD and e.target == r.target
+           or e.kind == REBIND and e.target == opt
+           or e.kind == FREEZE and e.target == r.target and e.detail.get("sub") == r.target for e in later):
+        return None
+    steps = [e for e in later if e.kind == ACTIVITY and _names(e.node, opt)]
+    for e in later:
+        if e.kind != ACTIVITY or e.target != r.target or not isinstance(e.node, cst.Call):
+            continue
+        func = e.node.func
+        if isinstance(func, cst.Name) and func.value == r.target:  # the forward, a step after it
+            if any(after(e, s) for s in steps):
+                return e
+        elif isinstance(func, cst.Name) and e in steps:  # a helper of the loop given both
+            return e
+    return None
+
+
+def _names(node: cst.CSTNode, name: str) -> bool:
+    """A step call that reads the optimizer's name: `opt.step()`, `scaler.step(opt)`, `train(m, opt)`."""
+    if not isinstance(node, cst.Call):
+        return False
+    parts = [node.func.value] if isinstance(node.func, cst.Attribute) else []
+    parts += [a.value for a in node.args]
+    return any(isinstance(p, cst.Name) and p.value == name for p in parts)
