@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '71fd79084250e54a61567706646fe4cd'
+RULES_DIGEST = '073b5dbe8827d0c3b2412c3fc16000fb'
 
 GATES = {
     'FZ002': (
@@ -69,7 +69,7 @@ GATES = {
     'FZ201': (
         ('.eval(', '.train('),
         ('\\.eval\\(\\)|\\.train\\(\\s*False|super\\(\\s*\\w+\\s*,\\s*self\\s*\\)\\s*\\.\\s*train\\(|Module\\.train\\(\\s*self\\b',),
-        ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode|super\\(\\s*\\w+\\s*,\\s*self\\s*\\)\\s*\\.\\s*train\\(|Module\\.train\\(\\s*self\\b',),
+        ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode|super\\(\\)\\s*\\.\\s*train\\(|super\\(\\s*\\w+\\s*,\\s*self\\s*\\)\\s*\\.\\s*train\\(|Module\\.train\\(\\s*self\\b',),
     ),
     'FZ202': (
         ('BatchNorm', 'torchvision', 'timm'),

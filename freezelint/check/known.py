@@ -18,7 +18,10 @@ _TV_NON_FACTORIES = frozenset({"get_weight", "list_models", "get_model_weights",
 _MODULE_BASES = frozenset(
     {"lightning.pytorch.LightningModule", "pytorch_lightning.LightningModule",
      "lightning.LightningModule", "transformers.PreTrainedModel",
-     "transformers.modeling_utils.PreTrainedModel"}
+     "transformers.modeling_utils.PreTrainedModel",
+     # the base of nearly every OpenMMLab backbone, neck and head (an nn.Module with init_cfg)
+     "mmengine.model.BaseModule", "mmengine.model.base_module.BaseModule", "mmengine.model.BaseModel",
+     "mmcv.runner.BaseModule", "mmcv.runner.base_module.BaseModule"}
 )
 TIMM_FACTORIES = frozenset({"timm.create_model", "timm.models.create_model"})
 _MODULE_FACTORIES = TIMM_FACTORIES | frozenset(

@@ -418,6 +418,10 @@ class _OverrideBody:
             rest, start = args[1:], "torch"
         else:
             return False
+        if rest and all(a.star for a in rest):  # `super().train(*args, **kwargs)` of `train(self, *args, **kwargs)`
+            if not all(isinstance(a.value, cst.Name) and a.value.value in self._passed_on(a.star) for a in rest):
+                return False
+            rest = []
         if len(rest) > 1 or any(a.star for a in rest):
             return False
         mode = rest[0].value if rest else None
@@ -427,6 +431,15 @@ class _OverrideBody:
             self.super_called = True
         self.starts.append(start)
         return True
+
+    def _passed_on(self, star: str) -> tuple[str, ...]:
+        """The name of the override's own `*args` (star "*") or `**kwargs` (star "**") parameter, which
+        hands the mode on unchanged: none where it has a named mode or no such parameter."""
+        fn = self.scope.node if isinstance(getattr(self.scope, "node", None), cst.FunctionDef) else None
+        if fn is None or self.mode is not None:
+            return ()
+        param = fn.params.star_arg if star == "*" else fn.params.star_kwarg
+        return (param.name.value,) if isinstance(param, cst.Param) else ()
 
     def _super_start(self, call: cst.Call):
         """`super()` and `super(Net, self)` in Net: "own"; `super(Base, self)`: `Base`; else None."""

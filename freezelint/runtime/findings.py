@@ -315,7 +315,11 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # FZ501: frozen but moved — grouped by cause, named by their common module
     moved_frozen: dict[tuple, list[ParamRecord]] = defaultdict(list)
     for p in params:
-        if not p.requires_grad and p.changed and not (updated_elsewhere and p.group is None):
+        # Under the watch, one the optimizer did not move (in no group, or with no grad at any step:
+        # torch's optimizers skip a None grad) was written by the script's or the model's own code on
+        # purpose (an EMA teacher; RepVGG refreshing its deploy copy in train()): no FZ501.
+        if not p.requires_grad and p.changed \
+                and not (updated_elsewhere and (p.group is None or p.grad == "none" and p.name not in grads_from_ddp)):
             kind = "ddp" if p.name in grads_from_ddp else p.grad
             moved_frozen[(p.optimizer, p.group, kind if p.group is not None else None)].append(p)
     for (_o, gi, grad_kind), ps in moved_frozen.items():
@@ -327,6 +331,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"gradient all-reduced from the other ranks into their .grad, and the optimizer "
                    f"({hyper(ps[0])}) applied it")
             advice = "freeze before wrapping in DDP (or wrap again), and keep frozen parameters out of the optimizer"
+        elif gi is not None and grad_kind == "none":
+            why = ("their .grad was None at every step, so the optimizer skipped them: something else wrote to "
+                   "them (the forward pass, a train() override, a hook)")
+            advice = "find what writes to them; audit with exact=True so they can be restored"
         elif gi is not None:
             grad = {"zero": "a zero tensor", "nonzero": "a stale non-zero tensor"}.get(grad_kind, "a tensor")
             why = (f"their .grad was {grad} left from before they were frozen, and the optimizer "

@@ -28,7 +28,9 @@ class TrainUndoesBnFreeze(Rule):
     words = (".eval(", ".train(")
     # or a train() override that skips its base's (whose re-freeze may be in another file)
     triggers = (r"\.eval\(\)|\.train\(\s*False|" + _SKIPS,)
-    requires = (r"BatchNorm|classname|\bbn\d*\b|\bBN\b|norm|requires_grad|no_grad|inference_mode|" + _SKIPS,)
+    # (or an override's base call: eval() calls before it have no effect, whatever they put in eval)
+    requires = (r"BatchNorm|classname|\bbn\d*\b|\bBN\b|norm|requires_grad|no_grad|inference_mode|"
+                r"super\(\)\s*\.\s*train\(|" + _SKIPS,)
     what = (
         "Finds a `model.train()` that runs after BatchNorm layers were frozen with `.eval()` and "
         "before training continues, with no re-freeze in between; and nn.Module classes that freeze "
@@ -713,6 +715,22 @@ class TrainUndoesBnFreeze(Rule):
                     return super().train(mode)  # expect: FZ201
             """
         ),
+        Example(
+            """
+            import copy
+            import torch.nn as nn
+            from mmengine.model import BaseModule
+
+            class EMATeacher(BaseModule):  # an OpenMMLab module: an nn.Module
+                def __init__(self, student):
+                    super().__init__()
+                    self.teacher = copy.deepcopy(student).requires_grad_(False)
+
+                def train(self, *args, **kwargs):
+                    self.teacher.eval()  # its statistics come from the moving average
+                    return super().train(*args, **kwargs)  # expect: FZ201
+            """
+        ),
     ]
     good = [
         """
@@ -1353,6 +1371,15 @@ class TrainUndoesBnFreeze(Rule):
                 self.teacher_bn.eval()
                 return super().train(*args, **kwargs)
         """,
+        """
+        import torch.nn as nn
+
+        class RD4AD(nn.Module):
+            def train(self, *args, **kwargs):
+                super().train(*args, **kwargs)  # first, then the pretrained encoder back in eval
+                self.encoder.eval()
+                return self
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -1448,7 +1475,7 @@ class TrainUndoesBnFreeze(Rule):
         it, directly or in a method of the class it calls, and nothing after it could re-apply one
         (no eval(), no call on or handing on `self`)."""
         found, own = base_call(facts, info), _own_train(info)
-        if found is None or own is None or not _BN_WORDS.search(code_of(info.node)):
+        if found is None or own is None:
             return
         call, body = found[0], own.body.body
         at = next((i for i, stmt in enumerate(body) if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
@@ -1464,8 +1491,9 @@ class TrainUndoesBnFreeze(Rule):
         yield self.finding(
             call,
             f"`{info.name}.train()` puts parts in eval mode ({shown}) before `{base}`, which puts every "
-            f"submodule back in train mode: the BatchNorm layers it means to keep frozen update their running "
-            f"statistics on every batch; call `{base}` first, then the eval() calls",
+            f"submodule back in train mode: those eval() calls have no effect (BatchNorm layers there update "
+            f"their running statistics on every batch, dropout stays on); call `{base}` first, then the eval() "
+            f"calls",
             stmt=body[at], facts=facts,
         )
 
@@ -1621,9 +1649,6 @@ def _held_bodies(facts: Facts, bodies: list) -> list:
                 e.index = i
             out.append(combined)
     return out
-
-
-_BN_WORDS = re.compile(r"BatchNorm|(?i:norm)|\bbn\d*\b")
 
 
 def _is_eval(call: cst.Call) -> bool:

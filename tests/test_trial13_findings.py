@@ -1,0 +1,113 @@
+"""Trial 13 (public mmdet/RepVGG/EMA-teacher/Lightning code read for the newest checks): what it found."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from freezelint.check.engine import check_source
+
+
+def _fz201(src: str):
+    return [d.message for d in check_source(textwrap.dedent(src), "model.py", select=["FZ201"])]
+
+
+@pytest.mark.parametrize("base, imports", [
+    ("BaseModule", "from mmengine.model import BaseModule"),  # OpenMMLab's base: an nn.Module
+    ("BaseModule", "from mmcv.runner import BaseModule"),
+    ("nn.Module", ""),
+])
+def test_fz201_eval_before_the_base_call_on_openmmlab_modules(base, imports):
+    src = f"""
+        import torch.nn as nn
+        {imports}
+
+        class Backbone({base}):
+            def train(self, mode=True):
+                self.stem.eval()
+                super().train(mode)
+        """
+    assert len(_fz201(src)) == 1
+
+
+def test_fz201_reads_a_mode_handed_on_through_star_args():
+    src = """
+        import torch.nn as nn
+
+        class RD4AD(nn.Module):
+            def train(self, *args, **kwargs):
+                self.encoder.eval()
+                return super().train(*args, **kwargs)
+        """
+    [message] = _fz201(src)
+    assert "before `super().train(*args, **kwargs)`" in message
+    # the mode handed on under other names, or changed on the way: not read
+    assert _fz201(src.replace("super().train(*args, **kwargs)", "super().train(*other)")) == []
+
+
+def test_fz201_needs_no_batchnorm_word_in_the_class():
+    """An EMA teacher handed in and put in eval(): its class names no BatchNorm, the eval() is dead all
+    the same; the message says what is lost without claiming BatchNorm is there."""
+    src = """
+        import copy
+        import torch.nn as nn
+
+        class EMATeacher(nn.Module):
+            def __init__(self, student):
+                super().__init__()
+                self.teacher = copy.deepcopy(student).requires_grad_(False)
+
+            def train(self, mode=True):
+                self.teacher.eval()
+                return super().train(mode)
+        """
+    [message] = _fz201(src)
+    assert "those eval() calls have no effect" in message
+
+
+def test_a_frozen_copy_the_model_rewrites_itself_is_no_fz501_under_the_watch():
+    """RepVGG refreshes its fused deploy-time copy with `.data =` in train(): frozen, in the optimizer
+    (built before the freeze), no grad at any step, so the optimizer skipped it; the model's own code
+    wrote it. The eval() its parent's train() made before the base call is FZ201."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    import freezelint
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin, self.bn, self.reparam = nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 4)
+
+        def train(self, mode=True):
+            if not mode:
+                std = (self.bn.running_var + self.bn.eps).sqrt()
+                self.reparam.weight.data = self.lin.weight * (self.bn.weight / std)[:, None]
+            return super().train(mode)
+
+        def forward(self, x):
+            return self.bn(self.lin(x)) if self.training else self.reparam(x)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.head = Block(), nn.Linear(4, 2)
+
+        def train(self, mode=True):
+            self.stem.eval()
+            self.stem.requires_grad_(False)
+            return super().train(mode)
+
+        def forward(self, x):
+            return self.head(self.stem(x))
+
+    torch.manual_seed(0)
+    model = Net()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)  # before the freeze
+    with freezelint.watch() as w:
+        for _ in range(3):
+            model.train()
+            model(torch.randn(8, 4)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert [f.code for f in w.report.findings] == ["FZ201"], w.report.render_text()
