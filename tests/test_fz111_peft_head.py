@@ -201,3 +201,43 @@ def test_near_miss_a_peft_head_unfrozen_by_hand():
     model.base_model.model.classifier.requires_grad_(True)
     report = _watched(model)
     assert report.ok, report.render_text()
+
+
+# ----------------------- the head's trained copy frozen again by a "lora"-only loop after get_peft_model
+@pytest.mark.parametrize("kept, fires", [(("lora",), True), (("lora", "modules_to_save"), False)])
+def test_a_lora_only_loop_freezes_the_heads_trained_copy_at_run_time(kept, fires):
+    """task_type makes PEFT train a copy of the head (classifier.modules_to_save.default); a loop that
+    then keeps only names with "lora" freezes it too (trial 13: two public scripts)."""
+    model = _peft_bert(target_modules=["query", "value"], task_type="SEQ_CLS")
+    for name, p in model.named_parameters():
+        p.requires_grad = any(k in name for k in kept)
+    assert not fires or not any(p.requires_grad for p in model.base_model.model.classifier.modules_to_save.parameters())
+    report = _watched(model)
+    if fires:
+        (f,) = report.findings
+        assert f.code == "FZ111" and f.target == "base_model.model.classifier.modules_to_save", report.render_text()
+        assert '"modules_to_save" in name' in f.advice
+    else:
+        assert report.ok, report.render_text()
+
+
+def test_a_lora_only_loop_after_get_peft_model_statically():
+    src = """
+        from peft import LoraConfig, TaskType, get_peft_model
+        from transformers import BertForSequenceClassification
+
+        def get_lora_model():
+            bert = BertForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=3)
+            peft_config = LoraConfig(task_type=TaskType.SEQ_CLS, r=8, target_modules=["query", "value"])
+            model = get_peft_model(bert, peft_config)
+            for name, param in model.named_parameters():
+                if "lora" in name:
+                    param.requires_grad = True
+                else:
+                    param.requires_grad = False
+            return model
+        """
+    assert _codes(src) == [(9, "FZ111")]
+    # a task_type for another task trains no copy of this head; a model bound again is another model
+    assert _codes(src.replace("TaskType.SEQ_CLS", "TaskType.CAUSAL_LM")) == []
+    assert _codes(src.replace("    for name, param", "    model = other(model)\n    for name, param")) == []

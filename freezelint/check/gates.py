@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '073b5dbe8827d0c3b2412c3fc16000fb'
+RULES_DIGEST = '2b13274075fa26de51a37dff3b1337f0'
 
 GATES = {
     'FZ002': (

@@ -118,8 +118,25 @@ def _peft_heads(modules: list[tuple[str, nn.Module]]) -> list[AuditFinding]:
             continue  # nothing trains (inference)
         for attr in HEAD_ATTRS:
             head = getattr(base, attr, None)
-            if (not isinstance(head, nn.Module) or type(head).__name__ == "ModulesToSaveWrapper"
-                    or not any(True for _ in head.parameters()) or any(p.requires_grad for p in head.parameters())):
+            if not isinstance(head, nn.Module):
+                continue
+            if type(head).__name__ == "ModulesToSaveWrapper":
+                # PEFT trains a copy of the head (task_type or modules_to_save): unless a freeze after
+                # get_peft_model caught the copy too (`requires_grad = "lora" in name`)
+                copies = getattr(head, "modules_to_save", None)
+                held = list(copies.parameters()) if isinstance(copies, nn.Module) else []
+                if held and not any(p.requires_grad for p in held):
+                    out.append(AuditFinding(
+                        "FZ111", _label(names.get(id(copies), f"{attr}.modules_to_save")),
+                        f"`{attr}` is the head {type(base).__name__} puts on its pretrained body; PEFT wraps it to "
+                        f"train a copy (modules_to_save), but that copy is frozen while the adapters train: a freeze "
+                        f"after get_peft_model caught it (a loop keeping only names with \"lora\", say), so the "
+                        f"head keeps its initialisation, random unless the checkpoint had one",
+                        'leave the copy trainable: test `"lora" in name or "modules_to_save" in name` (not the '
+                        "head's own name, which would wake its frozen original_module too), or drop the freeze "
+                        "(get_peft_model already froze everything else)"))
+                continue
+            if not any(True for _ in head.parameters()) or any(p.requires_grad for p in head.parameters()):
                 continue
             where = names.get(id(head), attr)
             task_type = TASK_TYPE.get(task.group(1))

@@ -10,7 +10,7 @@ import libcst as cst
 from freezelint.check.events import unwrap_self_returning
 from freezelint.check.facts import Facts, MethodCall, Scope
 from freezelint.check.rules.base import UNFREEZES, Example, Finding, Rule, code_of
-from freezelint.check.syntax import call_arg, dotted
+from freezelint.check.syntax import call_arg, dotted, walk
 from freezelint.peft_heads import TASK_HEAD, TASK_TYPE, head_name
 
 _GET_PEFT_MODEL = frozenset({"peft.get_peft_model", "peft.mapping.get_peft_model",
@@ -44,7 +44,11 @@ class PeftHeadLeftFrozen(Rule):
         "`modules_to_save` given in any form, a config attribute set later, `target_modules` that name "
         "the head (or are not a literal list), `inference_mode=True` or any unfreeze in the same body "
         "(`requires_grad = True` on the head) keep it silent. A checkpoint that already holds a trained "
-        "head you mean to keep fixed is the one case where this is intended: say so with a noqa comment."
+        "head you mean to keep fixed is the one case where this is intended: say so with a noqa comment. "
+        "Where the config does make PEFT train a copy of the head (the task's task_type, or modules_to_save "
+        "naming it), a loop right after get_peft_model over the model's named_parameters() that keeps only "
+        "names holding \"lora\" (`p.requires_grad = \"lora\" in n`, or an if/else on it) freezes that copy "
+        "too: reported at the loop."
     )
     bad = [
         Example(
@@ -107,6 +111,40 @@ class PeftHeadLeftFrozen(Rule):
             qa = get_peft_model(base, IA3Config(target_modules=["key", "value"], feedforward_modules=[]))  # expect: FZ111
             """
         ),
+        Example(
+            """
+            from peft import LoraConfig, TaskType, get_peft_model
+            from transformers import BertForSequenceClassification
+
+            bert = BertForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=3)
+            config = LoraConfig(task_type=TaskType.SEQ_CLS, r=8, target_modules=["query", "value"])
+            model = get_peft_model(bert, config)
+            for name, param in model.named_parameters():  # expect: FZ111
+                if "lora" in name:
+                    param.requires_grad = True
+                else:
+                    param.requires_grad = False
+            """,
+            instead="""
+            from peft import LoraConfig, TaskType, get_peft_model
+            from transformers import BertForSequenceClassification
+
+            bert = BertForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=3)
+            config = LoraConfig(task_type=TaskType.SEQ_CLS, r=8, target_modules=["query", "value"])
+            model = get_peft_model(bert, config)  # it freezes all but the adapters and the head's copy
+            """,
+        ),
+        Example(
+            """
+            from peft import LoraConfig, get_peft_model
+            from transformers import AutoModelForSequenceClassification
+
+            base = AutoModelForSequenceClassification.from_pretrained("roberta-base", num_labels=2)
+            model = get_peft_model(base, LoraConfig(modules_to_save=["classifier"], target_modules=["query"]))
+            for n, p in model.named_parameters():  # expect: FZ111
+                p.requires_grad = "lora_" in n
+            """
+        ),
     ]
     good = [
         """
@@ -162,6 +200,35 @@ class PeftHeadLeftFrozen(Rule):
         model = AutoModelForSequenceClassification.from_pretrained("./my-finetuned-classifier")
         model = get_peft_model(model, LoraConfig(r=8, target_modules=["query"], inference_mode=True))
         """,
+        """
+        from peft import LoraConfig, TaskType, get_peft_model
+        from transformers import BertForSequenceClassification
+
+        bert = BertForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=3)
+        model = get_peft_model(bert, LoraConfig(task_type=TaskType.SEQ_CLS, r=8))
+        for name, param in model.named_parameters():
+            param.requires_grad = "lora" in name or "modules_to_save" in name  # the head's copy kept
+        """,
+        """
+        from peft import LoraConfig, TaskType, get_peft_model
+        from transformers import BertForSequenceClassification
+
+        bert = BertForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=3)
+        model = get_peft_model(bert, LoraConfig(task_type=TaskType.SEQ_CLS, r=8))
+        for name, param in model.named_parameters():
+            if "lora" in name:
+                param.requires_grad = True  # only unfreezes: the head's copy stays as PEFT left it
+        """,
+        """
+        from peft import LoraConfig, TaskType, get_peft_model
+        from transformers import BertForSequenceClassification
+
+        bert = BertForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=3)
+        model = get_peft_model(bert, LoraConfig(task_type=TaskType.SEQ_CLS, r=8))
+        for name, param in model.named_parameters():
+            if "lora" not in name and "modules_to_save" not in name:
+                param.requires_grad = False
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -176,6 +243,22 @@ class PeftHeadLeftFrozen(Rule):
                 continue
             task, cls = found
             config = _config_call(facts, call_arg(c.call, 1, "peft_config"), scope, c.call)
+            if config is not None and _trains_head_copy(config, task):
+                body = scope.node if scope.node is not None else module
+                loop = _refreezing_loop(body, c.call, head_name(task))
+                if loop is not None:
+                    head = head_name(task)
+                    yield self.finding(
+                        loop.iter,
+                        f"get_peft_model trains a copy of the head (`{head}.modules_to_save`, as the config's "
+                        f"{'task_type' if _keyword(config, 'task_type') else 'modules_to_save'} asks), but this "
+                        f"loop then freezes every parameter whose name lacks {_shown_names(loop)}, that copy "
+                        f"included: the head stays at its random initialisation; keep it trainable "
+                        f"(`... or \"modules_to_save\" in name`), or drop the loop (get_peft_model already froze "
+                        f"the rest)",
+                        ctx=c.ctx, facts=facts,
+                    )
+                continue
             if config is None or not _leaves_head_frozen(config):
                 continue
             config_name = (facts.qualname(config.func, scope) or "").rpartition(".")[2]
@@ -260,6 +343,121 @@ def _config_call(facts: Facts, expr, scope: Scope, at: cst.Call) -> cst.Call | N
     if not qual.startswith("peft.") or not name.endswith("Config") or name in _PROMPT_CONFIGS or name == "PeftConfig":
         return None
     return call
+
+
+def _keyword(call: cst.Call, key: str) -> cst.Arg | None:
+    return next((a for a in call.args if a.keyword is not None and a.keyword.value == key), None)
+
+
+def _trains_head_copy(config: cst.Call, task: str) -> bool:
+    """The config makes PEFT train a copy of the task's head: the task's task_type, or a literal
+    modules_to_save that names the head."""
+    task_type = _keyword(config, "task_type")
+    if task_type is not None:
+        return TASK_TYPE.get(task, "\0") in code_of(task_type.value)
+    saved = _keyword(config, "modules_to_save")
+    return saved is not None and isinstance(saved.value, (cst.List, cst.Tuple)) and any(
+        isinstance(e.value, cst.SimpleString) and e.value.evaluated_value == head_name(task)
+        for e in saved.value.elements)
+
+
+def _refreezing_loop(body: cst.CSTNode, call: cst.Call, head: str) -> cst.For | None:
+    """Among the body's own statements after `name = get_peft_model(...)` (before `name` is bound
+    again): a loop over `name.named_parameters()` that leaves trainable only parameters whose name
+    holds "lora" (`p.requires_grad = "lora" in n`; `if "lora" in n: ... True` / `else: ... False`;
+    `if "lora" not in n: ... False`), which the head's copy (`classifier.modules_to_save.default.weight`)
+    does not."""
+    stmts = body.body.body if isinstance(body, cst.FunctionDef) else getattr(body, "body", [])
+    at, name = None, None
+    for i, st in enumerate(stmts):
+        first = st.body[0] if isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1 else None
+        if isinstance(first, cst.Assign) and first.value is call and len(first.targets) == 1 \
+                and isinstance(first.targets[0].target, cst.Name):
+            at, name = i, first.targets[0].target.value
+    if at is None:
+        return None
+    for st in stmts[at + 1:]:
+        if isinstance(st, cst.For) and isinstance(st.iter, cst.Call) and not st.iter.args \
+                and isinstance(st.iter.func, cst.Attribute) and st.iter.func.attr.value == "named_parameters" \
+                and isinstance(st.iter.func.value, cst.Name) and st.iter.func.value.value == name \
+                and isinstance(st.target, cst.Tuple) and len(st.target.elements) == 2 \
+                and all(isinstance(e.value, cst.Name) for e in st.target.elements):
+            n, p = (e.value.value for e in st.target.elements)
+            kept = _kept_names(st.body.body, n, p)
+            if kept and all("lora" in k.lower() for k in kept) \
+                    and not any(k in f"{head}.modules_to_save.default.weight" for k in kept):
+                return st
+        if any(isinstance(t, cst.Name) and t.value == name for t in _bound_names(st)):
+            return None  # bound again: another model from here
+    return None
+
+
+def _bound_names(st: cst.CSTNode) -> list[cst.BaseExpression]:
+    first = st.body[0] if isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1 else None
+    return [t.target for t in first.targets] if isinstance(first, cst.Assign) else []
+
+
+def _in_tests(test: cst.BaseExpression, n: str, negated: bool) -> list[str] | None:
+    """The strings of `"a" in n or "b" in n` (`not in`, joined by `and`, when negated); None for any
+    other test."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And if negated else cst.Or):
+        left, right = _in_tests(test.left, n, negated), _in_tests(test.right, n, negated)
+        return left + right if left is not None and right is not None else None
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 \
+            and isinstance(test.left, cst.SimpleString) and isinstance(test.comparisons[0].comparator, cst.Name) \
+            and test.comparisons[0].comparator.value == n \
+            and isinstance(test.comparisons[0].operator, cst.NotIn if negated else cst.In):
+        value = test.left.evaluated_value
+        return [value] if isinstance(value, str) else None
+    return None
+
+
+def _sets(stmts, p: str) -> bool | None:
+    """The value a block gives `p.requires_grad` (its one statement: `p.requires_grad = True/False`
+    or `p.requires_grad_(True/False)`), else None."""
+    if len(stmts) != 1 or not isinstance(stmts[0], cst.SimpleStatementLine) or len(stmts[0].body) != 1:
+        return None
+    small = stmts[0].body[0]
+    value = None
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and dotted(small.targets[0].target) == f"{p}.requires_grad":
+        value = small.value
+    elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) \
+            and dotted(small.value.func) == f"{p}.requires_grad_" and len(small.value.args) == 1:
+        value = small.value.args[0].value
+    if isinstance(value, cst.Name) and value.value in ("True", "False"):
+        return value.value == "True"
+    return None
+
+
+def _kept_names(body, n: str, p: str) -> list[str] | None:
+    """What the loop body keeps trainable, as the strings a name must hold, where it sets every
+    parameter's requires_grad from them; None for anything else."""
+    if len(body) != 1:
+        return None
+    st = body[0]
+    if isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1:
+        small = st.body[0]
+        value = small.value if isinstance(small, cst.Assign) and len(small.targets) == 1 \
+            and dotted(small.targets[0].target) == f"{p}.requires_grad" else \
+            small.value.args[0].value if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) \
+            and dotted(small.value.func) == f"{p}.requires_grad_" and len(small.value.args) == 1 else None
+        return _in_tests(value, n, False) if value is not None else None
+    if isinstance(st, cst.If) and (st.orelse is None or isinstance(st.orelse, cst.Else)):
+        then = _sets(st.body.body, p)
+        other = _sets(st.orelse.body.body, p) if st.orelse is not None else None
+        kept = _in_tests(st.test, n, False)
+        if kept is not None and then is True and other is False:
+            return kept
+        dropped = _in_tests(st.test, n, True)
+        if dropped is not None and then is False and other in (None, True):
+            return dropped
+    return None
+
+
+def _shown_names(loop: cst.For) -> str:
+    strings = sorted({s for node in walk(loop) if isinstance(node, cst.SimpleString)
+                      and isinstance(s := node.evaluated_value, str)})
+    return " or ".join(f'"{s}"' for s in strings) or "an adapter's name"
 
 
 def _leaves_head_frozen(config: cst.Call) -> bool:
