@@ -111,3 +111,35 @@ def test_a_frozen_copy_the_model_rewrites_itself_is_no_fz501_under_the_watch():
             opt.step()
             opt.zero_grad()
     assert [f.code for f in w.report.findings] == ["FZ201"], w.report.render_text()
+
+
+@pytest.mark.parametrize("base_train, fires", [
+    ("", True),  # mmcls's BaseBackbone: an nn.Module of another file, no train() of its own
+    ("    def train(self, mode=True):\n        super(BaseBackbone, self).train(mode)\n", True),  # a pass-through
+    ("    def train(self, mode=True):\n        super().train(mode)\n        self._freeze_stages()\n", False),
+])
+def test_fz201_eval_before_the_base_call_through_a_base_of_another_file(cli, tmp_path, base_train, fires):
+    """The base class sits in another project file (`import torch.nn as nn` there): the class is a
+    Module through it, and the base's own train() decides (one that re-applies the freeze: silent)."""
+    from conftest import write
+
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "models" / "__init__.py", "")
+    write(tmp_path / "models" / "base_backbone.py",
+          "import torch.nn as nn\n\n\nclass BaseBackbone(nn.Module):\n" + (base_train or "    pass\n"))
+    write(tmp_path / "models" / "repvgg.py", """
+        import torch.nn as nn
+
+        from .base_backbone import BaseBackbone
+
+
+        class RepVGG(BaseBackbone):
+            def _freeze_stages(self):
+                self.stage0.eval()
+
+            def train(self, mode=True):
+                self._freeze_stages()
+                return super().train(mode)
+        """)
+    r = cli(tmp_path, "check", "--no-cache", "--select", "FZ201", "--format", "concise", ".")
+    assert ("repvgg.py:12:" in r.out) is fires, r.out

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '2b13274075fa26de51a37dff3b1337f0'
+RULES_DIGEST = '744730644fba8f4e3629421400d85881'
 
 GATES = {
     'FZ002': (

@@ -28,7 +28,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 34
+SUMMARY_VERSION = 35
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -1029,9 +1029,14 @@ class Project:
             found["make_trainable"] = bool(re.search(r"^[ \t]+def[ \t]+make_trainable[ \t]*\(", block, re.M))
             line = self._class_line(path, name) or ""
             inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
+            # `import torch.nn as nn`, `import lightning.pytorch as pl` too (the outline keeps from-imports)
+            plain = outline.get("plain")
+            if plain is None:
+                plain = outline["plain"] = _plain_imports_of(outline["text"])
             for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
                 head = b.split(".")[0]
-                q = outline["imports"][head] + b[len(head):] if head in outline["imports"] else None
+                known = outline["imports"].get(head) or plain.get(head)
+                q = known + b[len(head):] if known else None
                 if q is not None and is_library(q):
                     found["bases"].append(q)
                     continue
@@ -1054,6 +1059,12 @@ class Project:
             return None
         found = self._keeps(*hit, record=True)
         return found if isinstance(found, list) else None
+
+    def keeps_of(self, importer: str, qual: str) -> list[str] | str | None:
+        """`train_keeps` with "none" kept apart: neither the class nor a project base of it defines
+        train() (then a library base's runs, or nn.Module's)."""
+        hit = self.resolve(importer, qual)
+        return None if hit is None else self._keeps(*hit, record=True)
 
     def _keeps(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> list[str] | str | None:
         """`train_keeps` of a class; "none" when neither it nor a project base defines train().
@@ -1519,6 +1530,18 @@ def _called_with_args(text: str, name: str) -> bool:
                     return True
         i = text.find(name, end)
     return False
+
+
+def _plain_imports_of(text: str) -> dict[str, str]:
+    """`import a.b as c` (c -> a.b) and `import a.b` (a -> a) lines: local name -> module."""
+    out: dict[str, str] = {}
+    for m in _PLAIN_IMPORT.finditer(text):
+        for item in m.group(1).split(","):
+            module, _, alias = (w.strip() for w in item.partition(" as "))
+            if module:
+                top = module.split(".")[0]
+                out.setdefault(alias or top, module if alias else top)
+    return out
 
 
 def _module_calls(text: str) -> list[str]:

@@ -10,10 +10,10 @@ import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library, is_module_class, is_parameter_free
-from freezelint.check.modes import _own_train, ancestors, base_call, skipped_trains, train_keeps
+from freezelint.check.modes import _base_keeps, _own_train, _runs_next, ancestors, base_call, skipped_trains, train_keeps
 from dataclasses import replace
 
-from freezelint.check.events import Flow, whole_of
+from freezelint.check.events import Flow, library_bases, whole_of
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, REBIND, TRAIN,
                                    UNFREEZE, after, between, flows_of, rebound)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
@@ -1380,6 +1380,19 @@ class TrainUndoesBnFreeze(Rule):
                 self.encoder.eval()
                 return self
         """,
+        """
+        import torch.nn as nn
+
+        class Base(nn.Module):
+            def train(self, mode=True):
+                super().train(mode)
+                self._freeze_stages()  # the base's train() re-applies the freeze after its own base call
+
+        class Child(Base):
+            def train(self, mode=True):
+                self._freeze_stages()
+                super().train(mode)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -1438,8 +1451,8 @@ class TrainUndoesBnFreeze(Rule):
                 continue  # Lightning keeps submodules in eval() at the start of fit in eval() (PYTORCH_FACTS)
             if "train" in methods:  # a Module through a base of another file too (its summary says)
                 yield from self._skipped_refreeze(facts, info, keeps)
-                if info.is_module:
-                    yield from self._evals_before_base(facts, info)
+                if info.is_module or any(is_module_class(q) for q in library_bases(facts, info.node)[0]):
+                    yield from self._evals_before_base(facts, info)  # a Module through another file's base too
             if not info.is_module or "train" in methods and keeps is None:
                 continue
             reported = set()
@@ -1476,6 +1489,9 @@ class TrainUndoesBnFreeze(Rule):
         (no eval(), no call on or handing on `self`)."""
         found, own = base_call(facts, info), _own_train(info)
         if found is None or own is None:
+            return
+        runs = _runs_next(facts, info, [found[1]])  # a base's own train() may re-apply them: then not judged
+        if runs is None or not all(_plain_train(facts, b) for b in runs):
             return
         call, body = found[0], own.body.body
         at = next((i for i, stmt in enumerate(body) if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
@@ -1649,6 +1665,27 @@ def _held_bodies(facts: Facts, bodies: list) -> list:
                 e.index = i
             out.append(combined)
     return out
+
+
+def _plain_train(facts: Facts, base: cst.BaseExpression) -> bool:
+    """The train() a base call reaches through `base` puts modules in train mode and keeps nothing in
+    eval: nn.Module's (torch.nn bases, library Module classes that define none, a project base of any
+    file that defines none), or an override of this file proven to keep nothing."""
+    kept = _base_keeps(facts, base, frozenset())
+    if kept is not None:
+        return kept == "torch" or kept == []
+    q = facts.qualname(base, facts.module_scope)
+    if not q:
+        return False
+    if is_module_class(q) or is_library(q):  # a library Module class: one that defines no train() of its own
+        return is_module_class(q)
+    if facts.project is None or not facts.path:
+        return False
+    kept = facts.project.keeps_of(facts.path, q)
+    if kept != "none":
+        return kept == []  # its train() (or a project base's) re-applies no eval(): mmcls's BaseBackbone
+    hit = facts.project.library_bases(facts.path, q)
+    return hit is not None and bool(hit["bases"]) and all(is_module_class(b) for b in hit["bases"])
 
 
 def _is_eval(call: cst.Call) -> bool:
