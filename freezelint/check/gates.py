@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '744730644fba8f4e3629421400d85881'
+RULES_DIGEST = '62e045018e870b025b2f40cda01267e5'
 
 GATES = {
     'FZ002': (

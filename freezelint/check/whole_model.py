@@ -395,7 +395,7 @@ def _factory(facts: Facts, flow: Flow, model: str, freeze: Event) -> tuple[str |
     (`model = torchvision.models.resnet50(...)`, possibly `.to(device)`); rebinding the result of
     training later (`model = train_model(model, ...)`) does not matter to the freeze."""
     kind = facts.kinds.name_kind(model, flow.scope)
-    if kind is not None and kind.factory:
+    if kind is not None and kind.factory and "|" not in kind.factory:  # "a|b": built by either, read below
         return kind.factory, kind.sub
     owner = flow.scope.lookup(model)
     node = _body(flow)
@@ -423,6 +423,10 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
     state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
                    {part: True for part in unknown})
     mine = [e for e in flow.events if e.target == model or e.target.startswith(model + ".")]
+    # what another arm of the same `if` does (a per-architecture builder's other model) runs instead
+    start = next((e for e in mine if e.kind in (FREEZE, BUILT)), None)
+    if start is not None:
+        mine = [e for e in mine if not e.exclusive_with(start)]
     if any(e.kind == REBIND and e.target == model and any(f.kind in (FREEZE, BUILT) and f.index < e.index for f in mine)
            for e in mine):
         return None  # a new object bound to the name after the freeze (`model = Net()` again): not followed
@@ -1113,10 +1117,10 @@ def _reached(train: Event, model: str, layers: list[str]) -> list[str]:
 
 
 def _chosen_by_setting(flow: Flow, freeze: Event, train: Event, evals: list[Event]) -> bool:
-    """train() in one arm of an `if` and eval() in the other, the test naming a setting the freeze
-    depends on too (`if args.weights == "freeze": model.requires_grad_(False)` ... `if
-    args.weights == "finetune": model.train() else: model.eval()`): the frozen run is the one in
-    eval mode, as far as can be told."""
+    """train() in one arm of an `if` and eval() in the other, or eval() after it under an `if`, the
+    test naming a setting the freeze depends on too (`if args.weights == "freeze":
+    model.requires_grad_(False)` ... `if args.weights == "finetune": model.train() else:
+    model.eval()`): the frozen run is the one in eval mode, as far as can be told."""
     body = _body(flow)
     nodes = {id(n): n for n in walk(body)} if body is not None else {}
     settings = {d for i, _ in freeze.branches if isinstance(nodes.get(i), cst.If)
@@ -1126,9 +1130,12 @@ def _chosen_by_setting(flow: Flow, freeze: Event, train: Event, evals: list[Even
     arms = dict(train.branches)
     for e in evals:
         for i, arm in e.branches:
-            if i in arms and arms[i] != arm and isinstance(nodes.get(i), cst.If) \
-                    and settings & _names_in(nodes[i].test):
+            if not isinstance(nodes.get(i), cst.If) or not settings & _names_in(nodes[i].test):
+                continue
+            if i in arms and arms[i] != arm:
                 return True
+            if e.index > train.index and not e.exclusive_with(train):
+                return True  # `model.train()`, then `if name == "resnet": model.eval()`: the frozen run's eval()
     return False
 
 

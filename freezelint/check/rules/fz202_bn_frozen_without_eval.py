@@ -663,6 +663,27 @@ class BnFrozenWithoutEval(Rule):
                 opt.step()
             """
         ),
+        Example(
+            """
+            import torch
+            import torchvision.models as models
+
+            def main(loader, name):
+                if name == "resnet":  # a per-architecture builder: each arm builds and freezes its model
+                    model = models.resnet18(weights=None)
+                    for param in model.parameters(): param.requires_grad = False  # expect: FZ202
+                    model.fc = torch.nn.Linear(512, 2)
+                else:
+                    model = models.vit_b_16(weights=None)
+                    for param in model.parameters(): param.requires_grad = False
+                    model.heads = torch.nn.Linear(768, 2)
+                optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+                model.train()
+                for x, y in loader:
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+            """
+        ),
     ]
     good = [
         """
@@ -1101,6 +1122,26 @@ class BnFrozenWithoutEval(Rule):
             opt.zero_grad()
             nn.functional.cross_entropy(probe(head(backbone(x).mean((2, 3)))), y).backward()
             opt.step()
+        """,
+        """
+        import torch
+        import torchvision.models as models
+
+        def main(loader, name):
+            if name == "resnet":
+                model = models.resnet18(weights=None)
+                for param in model.parameters(): param.requires_grad = False
+                model.fc = torch.nn.Linear(512, 2)
+            else:
+                model = models.vit_b_16(weights=None)
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            model.train()
+            if name == "resnet":
+                model.eval()  # the frozen backbone's statistics kept, on the arm that froze it
+                model.fc.train()
+            for x, y in loader:
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
         """,
     ]
 
