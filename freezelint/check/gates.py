@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '62e045018e870b025b2f40cda01267e5'
+RULES_DIGEST = '167369a67e667e263165bfb60a3fa9db'
 
 GATES = {
     'FZ002': (

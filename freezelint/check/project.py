@@ -17,6 +17,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1532,15 +1533,21 @@ def _called_with_args(text: str, name: str) -> bool:
     return False
 
 
-def _plain_imports_of(text: str) -> dict[str, str]:
-    """`import a.b as c` (c -> a.b) and `import a.b` (a -> a) lines: local name -> module."""
-    out: dict[str, str] = {}
+def _plain_imports(text: str) -> Iterator[tuple[str, str]]:
+    """(module, alias or "") of every `import a.b as c, d` line."""
     for m in _PLAIN_IMPORT.finditer(text):
         for item in m.group(1).split(","):
             module, _, alias = (w.strip() for w in item.partition(" as "))
             if module:
-                top = module.split(".")[0]
-                out.setdefault(alias or top, module if alias else top)
+                yield module, alias
+
+
+def _plain_imports_of(text: str) -> dict[str, str]:
+    """`import a.b as c` (c -> a.b) and `import a.b` (a -> a) lines: local name -> module."""
+    out: dict[str, str] = {}
+    for module, alias in _plain_imports(text):
+        top = module.split(".")[0]
+        out.setdefault(alias or top, module if alias else top)
     return out
 
 
@@ -1548,16 +1555,14 @@ def _module_calls(text: str) -> list[str]:
     """`import simsiam.builder` then `simsiam.builder.SimSiam(base, dim)`: the names of modules the
     file imports whole (not a library's) that it calls with an argument, qualified."""
     out: list[str] = []
-    for m in _PLAIN_IMPORT.finditer(text):
-        for item in m.group(1).split(","):
-            module, _, alias = (w.strip() for w in item.partition(" as "))
-            if not module or is_library(module):
-                continue
-            local = alias or module
-            for call in re.finditer(rf"(?<![\w.]){re.escape(local)}\.([A-Za-z_]\w*)\s*\(\s*[\w(]", text):
-                q = f"{module}.{call.group(1)}"
-                if q not in out:
-                    out.append(q)
+    for module, alias in _plain_imports(text):
+        if is_library(module):
+            continue
+        local = alias or module
+        for call in re.finditer(rf"(?<![\w.]){re.escape(local)}\.([A-Za-z_]\w*)\s*\(\s*[\w(]", text):
+            q = f"{module}.{call.group(1)}"
+            if q not in out:
+                out.append(q)
     return out
 
 

@@ -412,18 +412,21 @@ def _in_tests(test: cst.BaseExpression, n: str, negated: bool) -> list[str] | No
     return None
 
 
+def _requires_grad_value(small: cst.BaseSmallStatement, p: str) -> cst.BaseExpression | None:
+    """The value of `p.requires_grad = value` or `p.requires_grad_(value)`, else None."""
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and dotted(small.targets[0].target) == f"{p}.requires_grad":
+        return small.value
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) \
+            and dotted(small.value.func) == f"{p}.requires_grad_" and len(small.value.args) == 1:
+        return small.value.args[0].value
+    return None
+
+
 def _sets(stmts, p: str) -> bool | None:
-    """The value a block gives `p.requires_grad` (its one statement: `p.requires_grad = True/False`
-    or `p.requires_grad_(True/False)`), else None."""
+    """The value a block gives `p.requires_grad` (its one statement, a True/False literal), else None."""
     if len(stmts) != 1 or not isinstance(stmts[0], cst.SimpleStatementLine) or len(stmts[0].body) != 1:
         return None
-    small = stmts[0].body[0]
-    value = None
-    if isinstance(small, cst.Assign) and len(small.targets) == 1 and dotted(small.targets[0].target) == f"{p}.requires_grad":
-        value = small.value
-    elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) \
-            and dotted(small.value.func) == f"{p}.requires_grad_" and len(small.value.args) == 1:
-        value = small.value.args[0].value
+    value = _requires_grad_value(stmts[0].body[0], p)
     if isinstance(value, cst.Name) and value.value in ("True", "False"):
         return value.value == "True"
     return None
@@ -436,11 +439,7 @@ def _kept_names(body, n: str, p: str) -> list[str] | None:
         return None
     st = body[0]
     if isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1:
-        small = st.body[0]
-        value = small.value if isinstance(small, cst.Assign) and len(small.targets) == 1 \
-            and dotted(small.targets[0].target) == f"{p}.requires_grad" else \
-            small.value.args[0].value if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) \
-            and dotted(small.value.func) == f"{p}.requires_grad_" and len(small.value.args) == 1 else None
+        value = _requires_grad_value(st.body[0], p)
         return _in_tests(value, n, False) if value is not None else None
     if isinstance(st, cst.If) and (st.orelse is None or isinstance(st.orelse, cst.Else)):
         then = _sets(st.body.body, p)
