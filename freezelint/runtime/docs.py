@@ -52,15 +52,20 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
                      "instead of none, and weight decay or momentum then moves it without any learning: there the "
                      "gradients are counted at every step, and a module whose gradients were all zero at every "
                      "step is reported, moved or not (two steps or more: LoRA's `lora_A` gets a zero gradient at "
-                     "the first step only)."),
+                     "the first step only). The watch also reads what the script writes into trainable "
+                     "parameters between steps: one that the optimizer moved and that is back at its value from "
+                     "before the first step at the start of every later step of the window never keeps an "
+                     "update, and is reported with that cause (a write through `.data` is not seen)."),
         "why": ("Something you meant to train is not training: it is not used in the forward pass, or the "
                 "graph is cut by `detach()` or `torch.no_grad()`, or it sits in a block run through "
                 "`torch.utils.checkpoint(..., use_reentrant=True)` none of whose inputs require grad (the "
-                "layers before it are frozen). "
+                "layers before it are frozen), or a write after `optimizer.step()` puts it back (a restore of "
+                "the embedding rows meant to stay frozen whose index also covers the new token's row). "
                 "Parameters whose gradient is merely tiny (a conv bias right before BatchNorm) are not "
                 "reported."),
         "fix": ("Freeze it explicitly if that is the intent (a part that a later stage brings into the forward: "
-                "freeze it until then); otherwise make the loss depend on it."),
+                "freeze it until then); otherwise make the loss depend on it. For an update written back, "
+                "restore only what must stay frozen, or copy averaged weights in for evaluation only."),
     },
     "FZ506": {
         "observes": "A pattern passed as `expect_frozen` matched a parameter that changed or is trainable, or one "

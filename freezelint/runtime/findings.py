@@ -590,10 +590,13 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             order = {id(p): i for i, p in enumerate(params)}
             decayed = [p for p in decayed if p not in beside]
             zeroed = sorted(zeroed + beside, key=lambda p: order[id(p)])
+    # Trainable parameters the optimizer moved and something wrote back before the next step (the
+    # watch reads what was written between steps): each step's update undone, so they never learn.
+    undone = [p for p in params if p.written_back and p.requires_grad and p.group is not None]
     unused = [p for p in unreached if p.module in idle]
     ignored = [p for p in unreached if p.module not in idle and ran is not None and p.module in ran]
     rest = [p for p in unreached if p.module not in idle and not (ran is not None and p.module in ran)]
-    for ps in (unused, ignored, rest, zeroed, decayed):
+    for ps in (unused, ignored, rest, zeroed, decayed, undone):
         if not ps:
             continue
         names = [p.name for p in ps]
@@ -609,6 +612,16 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"module{'' if one else 's'} ({shown}) ran, but the loss does not depend on "
                    f"{'its' if one else 'their'} output (left out of the loss, or cut from it by torch.no_grad() "
                    f"or detach())")
+        elif ps is undone:
+            at = sorted({s for p in ps for s in p.written_back})
+            one_p, them = len(ps) == 1, "it" if len(ps) == 1 else "them"
+            when = (f"step {at[0] + 1}" if len(at) == 1 else
+                    f"steps {', '.join(str(s + 1) for s in at[:-1])} and {at[-1] + 1}")
+            why = (f"something wrote {them} back between optimizer.step() and the next step: at the start of "
+                   f"{when} {'it was' if one_p else 'they were'} back at {'its' if one_p else 'their'} value from "
+                   f"before step 1, the update{'s' * (len(at) > 1)} undone (a restore of the rows meant to stay "
+                   f"frozen whose index also covers the trained ones, saved or averaged weights copied into the "
+                   f"model at every step)")
         elif ps is decayed:
             why = ("their gradient was all zeros at every step: the loss does not depend on them (a head whose "
                    "output the loss ignores, say); a compiled graph (torch.compile) hands out zeros where eager "
@@ -640,10 +653,13 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             "FZ505", where,
             f"{listed(names)}: requires_grad=True and in the optimizer, yet "
             + (f"no gradient reached them {over}" if ps is decayed or ps is zeroed and beside
-               else f"unchanged {over}") + f"; {why}",
+               else "no step's update lasted" if ps is undone else f"unchanged {over}") + f"; {why}",
             (f"train {listed(blockers)} (zero-initialised layers such as a ControlNet's zero convolutions "
              f"must train for anything before them to learn), or initialise {'it' if len(blockers) == 1 else 'them'} "
              f"otherwise" if blockers and (ps is zeroed or ps is decayed) else
+             "find the write after optimizer.step() that puts them back: restore only what must stay frozen "
+             "(an index or mask that leaves the trained rows out), or copy averaged weights in only for "
+             "evaluation and back out after it" if ps is undone else
              "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
              "until then), otherwise make the loss depend on them")
             + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""),

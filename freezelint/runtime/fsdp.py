@@ -218,8 +218,8 @@ _GRADS = {"none": 0, "zero": 1, "nonzero": 2}
 def merge_records(per_rank: list[list[ParamRecord]]) -> list[ParamRecord]:
     """One record per parameter from every rank's, for parameters judged per shard: it changed
     if its shard changed on any rank (by the largest change seen), its grad is the most telling
-    any rank saw, it has optimizer state if any rank holds some. Every rank computes the same
-    result from the same gathered records. (Buffers are not sharded: each rank judges its own.)"""
+    any rank saw, it has optimizer state if any rank holds some, its update was written back if
+    every changed shard's was. Every rank computes the same result from the same gathered records. (Buffers are not sharded: each rank judges its own.)"""
     pindex = [{r.name: r for r in ps} for ps in per_rank]
     merged_p = []
     for rec in per_rank[0]:
@@ -228,5 +228,8 @@ def merge_records(per_rank: list[list[ParamRecord]]) -> list[ParamRecord]:
         merged_p.append(replace(rec, changed=any(r.changed for r in seen),
                                 max_abs_delta=max(deltas) if deltas else None,
                                 grad=max((r.grad for r in seen), key=_GRADS.__getitem__),
-                                has_state=any(r.has_state for r in seen)))
+                                has_state=any(r.has_state for r in seen),
+                                # written back only where every shard that changed was
+                                written_back=ws[0] if (ws := [r.written_back for r in seen if r.changed])
+                                and all(ws) else []))
     return merged_p

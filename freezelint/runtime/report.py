@@ -73,6 +73,9 @@ class ParamRecord:
     optimizer: str | None = None  # name of the optimizer that holds it (None: in none, or the only one)
     aliases: list[str] = field(default_factory=list)  # other names of this tensor (tied weights, PEFT copies)
     original: bool = False  # a PEFT original_module parameter: frozen by design, a copy trains instead
+    # watch(): the steps whose update a write before the next step undid (the parameter back at its
+    # value from the window's start), when every step's was; empty when any update lasted
+    written_back: list[int] = field(default_factory=list)
 
 
 @dataclass

@@ -46,7 +46,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 
 from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import roll_call
-from freezelint.runtime.findings import listed
+from freezelint.runtime.findings import _zero, listed
 from freezelint.runtime.fingerprint import Fingerprinter, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
@@ -191,6 +191,20 @@ class Watch:
         self._start_noted: set[int] = set()  # ids of the roots whose params are in frozen_at_start
         self._root_params: dict[int, list[torch.Tensor]] = {}
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
+        # Trainable parameters' version counters at their optimizer's latest step end, by id: one
+        # that differs at the next step's start was written in between (outside the optimizer), and
+        # is read then. `written_back`: id -> the steps whose update such a write undid, the
+        # parameter back at its value from the window's start (an off-by-one restore of "frozen"
+        # rows, a reset every step); `lasted`: ids whose update outlived a step at least once. A
+        # write through `.data` keeps the counter, and is not seen.
+        self._versions: dict[int, int] = {}
+        # by id of the optimizer: ids of the trainable parameters its step in progress can move (a
+        # grad, a nonzero lr); only those are read after it: a step that moved nothing (a warmup's
+        # lr=0, no grad) has no update to undo, and a write that leaves such a parameter as it was
+        # undoes nothing
+        self._moving: dict[int, set[int]] = {}
+        self.written_back: dict[int, list[int]] = {}
+        self.lasted: set[int] = set()
         self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
         self.trained_in_window: set[int] = set()  # of those, switched after the window opened
         self.undone_by: dict[int, set[int]] = {}  # id(module) -> ids of the modules those train() calls were on
@@ -664,6 +678,10 @@ class Watch:
                 remember_names([*self.optimizers.values(), *self.roots.values()], self.names_seen)
         elif self._taking:
             self._settle(opt)
+        if self._versions:
+            self._note_written(opt)
+        self._moving[id(opt)] = {id(p) for g in opt.param_groups if not _zero(g.get("lr")) for p in g["params"]
+                                 if p.grad is not None and p.requires_grad}
         held = [p for p in held_params(opt) if id(p) not in self.before]
         if held:  # parameters no forwarded module holds yet (a wrapper's own, or none forwarded)
             for p, f in zip(held, Fingerprinter(held)(just_built=True)):
@@ -685,6 +703,29 @@ class Watch:
                 self.drifted.setdefault(id(m), (m, self.counts[id(opt)] + 1, moved))
         self._note_start()
         self._note_wanted()
+
+    def _note_written(self, opt: torch.optim.Optimizer) -> None:
+        """At a step of `opt` after one in the window: its trainable parameters written since its
+        last step ended are read (one fingerprint each, only of what was written); those back at
+        their value from the window's start had that step's update undone."""
+        versions, before, lasted = self._versions, self.before, self.lasted
+        written = []
+        for p in held_params(opt):
+            v = versions.pop(id(p), None)  # read once a step
+            if v is None or not p.requires_grad or id(p) not in before:
+                continue
+            if v != p._version:
+                written.append(p)
+            else:
+                lasted.add(id(p))
+        if not written:
+            return
+        step = self.counts[id(opt)]
+        for p, now in zip(written, Fingerprinter(written)(just_built=True)):
+            if now == before[id(p)][1]:
+                self.written_back.setdefault(id(p), []).append(step)
+            else:
+                lasted.add(id(p))
 
     def _take_over(self, opt: torch.optim.Optimizer) -> tuple[int, bool]:
         """At a new optimizer's first step: those seen that it holds every parameter of (gradual
@@ -801,9 +842,12 @@ class Watch:
         held = held_params(opt)
         read = []  # grads to count: a frozen parameter's, and under torch.compile a trainable one's
         compiled = compiled_graphs()
+        versions, moving = self._versions, self._moving.pop(id(opt), ())
         for p in held:
             if p.requires_grad:
                 self.trained.add(id(p))
+                if id(p) in moving:
+                    versions[id(p)] = p._version
                 if p.grad is not None:
                     # A compiled backward hands a parameter the loss ignores an all-zero grad, not
                     # None, and weight decay or momentum then moves it anyway: only counting proves
@@ -983,7 +1027,8 @@ class Watch:
         tables, the per-tensor maps. Training may go on for hours after the window (`--no-stop`,
         a watch kept in a test's scope); what the report holds is records, not tensors."""
         for held in (self.before, self.buffer_copy, self._blocks, self._fingerprinters, self._pending,
-                     self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran):
+                     self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
+                     self._versions, self._moving):
             held.clear()
 
 

@@ -496,6 +496,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             precords.append(ParamRecord(n, n.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype),
                                         p.requires_grad or id(p) in wanted, None, moved, None,
                                         grad_seen.get(id(p), "none"), False))
+    if w.written_back:
+        for r, p in zip(precords, params):
+            if id(p) in w.written_back and id(p) not in w.lasted:
+                r.written_back = w.written_back[id(p)]
     if w.steps > 1 and not w.judged_at_exit:
         _read_zero_grads(precords, params)
     if tied:
