@@ -367,13 +367,11 @@ def test_code_only_blanks_comments_and_docstrings_in_place():
 
 
 # --------------------------- FZ505: a frozen all-zero layer blocks the gradient of what runs before it
-def _watched_branch(zero_conv_trains: bool, zero: bool = True):
+def _branch(zero_conv_trains: bool, zero: bool = True):
     """A LoRA layer behind a zero-initialised output layer (ControlNet's zero convolution), that
-    layer frozen or trained, zero or not; three AdamW steps (weight decay 0.01) watched."""
+    layer frozen or trained, zero or not, and AdamW (weight decay 0.01) over what trains."""
     torch = pytest.importorskip("torch")
     nn = torch.nn
-
-    import freezelint
 
     class LoRALinear(nn.Module):
         def __init__(self, d=8, r=2):
@@ -401,7 +399,16 @@ def _watched_branch(zero_conv_trains: bool, zero: bool = True):
 
     torch.manual_seed(0)
     branch = ControlBranch()
-    opt = torch.optim.AdamW([p for p in branch.parameters() if p.requires_grad], lr=1e-3)
+    return branch, torch.optim.AdamW([p for p in branch.parameters() if p.requires_grad], lr=1e-3)
+
+
+def _watched_branch(zero_conv_trains: bool, zero: bool = True):
+    """_branch's three steps watched."""
+    import torch
+
+    import freezelint
+
+    branch, opt = _branch(zero_conv_trains, zero)
     with freezelint.watch() as w:
         for _ in range(3):
             branch(torch.randn(4, 8)).pow(2).mean().backward()
@@ -423,3 +430,23 @@ def test_near_miss_fz505_zero_layer_that_trains_or_a_frozen_layer_that_is_not_ze
     # ControlNet as meant (its zero convolution trains); a frozen layer holding weights passes gradients
     report = _watched_branch(zero_conv_trains, zero)
     assert report.ok, report.render_text()
+
+
+@pytest.mark.parametrize("zero_conv_trains, zero", [(False, True), (True, True), (False, False)])
+def test_audit_judges_the_zero_layer_case_as_the_watch_does(zero_conv_trains, zero):
+    """audit() reads the last step's grads as the watch does at its closing step (it counted a
+    trainable parameter's grad as "nonzero" unread, and said OK behind a frozen all-zero layer)."""
+    import torch
+
+    import freezelint
+
+    watched = _watched_branch(zero_conv_trains, zero)
+    branch, opt = _branch(zero_conv_trains, zero)
+    audited = freezelint.audit(branch, opt, steps=2, batch=torch.randn(4, 8))  # the watch's window
+    assert [(f.code, f.names, f.message) for f in audited.findings] == \
+        [(f.code, f.names, f.message) for f in watched.findings], audited.render_text()
+    assert [p.grad for p in audited.params] == [p.grad for p in watched.params]
+    assert audited.ok == (zero_conv_trains or not zero)
+    step_fn = freezelint.audit(branch, opt, steps=2, batch=torch.randn(4, 8), step_fn=lambda m, o, b: (
+        m(b).pow(2).mean().backward(), o.step(), o.zero_grad()))
+    assert [f.code for f in step_fn.findings] == [f.code for f in audited.findings], step_fn.render_text()

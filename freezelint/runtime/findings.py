@@ -11,7 +11,7 @@ import re
 import sys
 
 from collections import defaultdict
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -261,6 +261,29 @@ def _zero(lr: Any) -> bool:
 def _several(names: list[str]) -> list[str]:
     """A finding's `names`: every target, when it stands for several (JSON readers get them all)."""
     return list(names) if len(names) > 1 else []
+
+
+def mark_zero_grads(records: list[ParamRecord], all_zero: Callable[[list[int]], list[bool]],
+                    readable: Callable[[int], bool] = lambda i: True) -> None:
+    """Records of trainable parameters whose grad counted as "nonzero" unread get "zero" where the
+    last step's grad was all zeros (`all_zero`, asked of record indices): the unchanged ones (no
+    gradient reached them: FZ505), then, where any was, the changed ones in a module beside theirs
+    (LoRA's lora_A beside its lora_B, behind a frozen all-zero layer, moved by weight decay or
+    momentum alone). Only those are asked: a fine-tune that trains reads nothing."""
+    def ask(pick: list[int]) -> bool:
+        zero = all_zero(pick) if pick else []
+        for i, z in zip(pick, zero):
+            if z:
+                records[i].grad = "zero"
+        return any(zero)
+
+    def candidate(i: int, r: ParamRecord) -> bool:
+        return r.requires_grad and r.group is not None and r.grad == "nonzero" and readable(i)
+
+    if not ask([i for i, r in enumerate(records) if not r.changed and candidate(i, r)]):
+        return
+    parents = {r.module.rpartition(".")[0] for r in records if r.grad == "zero" and not r.changed}
+    ask([i for i, r in enumerate(records) if r.changed and r.module.rpartition(".")[0] in parents and candidate(i, r)])
 
 
 # Frozen elements read at most to look for all-zero layers (only when nothing trained)

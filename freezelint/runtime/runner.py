@@ -148,6 +148,11 @@ def _grad_states(params: list[torch.Tensor], track: frozenset[int] = frozenset()
     return out
 
 
+def _every(params: list[torch.Tensor]) -> frozenset[int]:
+    """Indices of the parameters holding a dense grad: every one read (a sparse one is not counted)."""
+    return frozenset(i for i, p in enumerate(params) if p.grad is not None and p.grad.layout == torch.strided)
+
+
 def _merge_seen(seen: list[str], states: list[str]) -> None:
     for i, s in enumerate(states):
         if s == "nonzero" or (s == "zero" and seen[i] == "none"):
@@ -161,11 +166,11 @@ _SCALER_METHODS = ("scale", "step", "update", "state_dict", "load_state_dict")
 def _train_steps(model: nn.Module, optimizers: list[torch.optim.Optimizer], params: list[nn.Parameter],
                  batch: Any, steps: int, loss_fn: Callable | None, set_to_none: bool, scaler: Any,
                  autocast_dtype: torch.dtype | None, device: torch.device, track: frozenset[int],
-                 at: list[Any]) -> list[str]:
+                 at: list[Any], last: list[str]) -> list[str]:
     """The audited steps, as a training loop runs them: forward, backward, every optimizer's
     step, zero_grad. Returns, per parameter, the grad it had at some step: 'nonzero' over 'zero'
-    over 'none'. `at` is kept as [step, phase] (from 1; "model", "loss" or "backward"), for a failure's
-    message."""
+    over 'none'; `last` receives the last step's, every grad read (see mark_zero_grads). `at` is
+    kept as [step, phase] (from 1; "model", "loss" or "backward"), for a failure's message."""
     seen = ["none"] * len(params)
     autocast = (torch.autocast(device_type=device.type, dtype=autocast_dtype)
                 if autocast_dtype is not None else contextlib.nullcontext())
@@ -180,6 +185,8 @@ def _train_steps(model: nn.Module, optimizers: list[torch.optim.Optimizer], para
             (scaler.scale(loss) if scaler is not None else loss).backward()
         at[1] = "model"  # the step runs the model's hooks and the optimizer
         _merge_seen(seen, _grad_states(params, track))
+        if k == steps - 1 and steps > 1:
+            last[:] = _grad_states(params, _every(params))
         for optimizer in optimizers:
             if scaler is not None:
                 scaler.step(optimizer)
@@ -201,6 +208,7 @@ class _StepWatch:
     def __init__(self, snap: Snapshot, params: list[nn.Parameter], track: frozenset[int], grads: bool) -> None:
         self.snap, self.params, self.track, self.grads = snap, params, track, grads
         self.seen = ["none"] * len(params)
+        self.last: list[str] = []  # under a step_fn: the latest step's grads, every one read
         self.trained: set[int] = set()
 
     def __call__(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
@@ -208,6 +216,7 @@ class _StepWatch:
         self.trained.update(id(p) for g in optimizer.param_groups for p in g["params"] if p.requires_grad)
         if self.grads:
             _merge_seen(self.seen, _grad_states(self.params, self.track))
+            self.last = _grad_states(self.params, _every(self.params))
 
 
 def _describe(batch: Any) -> str:
@@ -335,6 +344,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     watch = _StepWatch(snap, params, track, grads=step_fn is not None)
     handles = [o.register_step_pre_hook(watch) for o in optimizers]
     grad_seen: list[str] = ["none"] * len(params)
+    last_grads: list[str] = []  # the last step's grads, every one read (two steps or more)
     after: dict[int, tuple] = {}  # fingerprints: (sum, weighted sum), more for a sparse tensor
     delta: dict[int, float | None] = {}  # what changed (params, then buffers): max |change|, None if unknown
     state_after: set[int] = set()
@@ -359,10 +369,10 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
             elif step_fn is not None:
                 for _ in range(steps):
                     step_fn(wrapper, optimizer, batch)
-                grad_seen = watch.seen
+                grad_seen, last_grads = watch.seen, watch.last if steps > 1 else []
             else:
                 grad_seen = _train_steps(wrapper, optimizers, params, batch, steps, loss_fn, set_to_none, scaler,
-                                         autocast_dtype, device, track, at)
+                                         autocast_dtype, device, track, at, last_grads)
         after = dict(zip(watched, fingerprint_watched()))
         state_after = {id(p) for o in optimizers for p in o.state if o.state[p]}
         finished = True
@@ -428,6 +438,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
             requires_before[i] or (holder is not None and id(p) in watch.trained),
             holder[1] if holder else None, i in deltas_p, deltas_p.get(i), grad_seen[i], id(p) in state_after,
             holder[0] if holder and len(opts) > 1 else None, aliases, names.is_original(raw)))
+    if last_grads:  # as the watch reads them at its closing step
+        F.mark_zero_grads(precords, lambda picked: [last_grads[i] == "zero" for i in picked])
     brecords = [BufferRecord(n, owner[n], j in deltas_b, deltas_b.get(j), str(b.dtype).replace("torch.", ""))
                 for j, (n, b) in enumerate(zip(shown_b, buffers))]
     if spread is not None:  # a sharded parameter is judged from all its shards

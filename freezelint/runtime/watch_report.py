@@ -148,29 +148,16 @@ def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor]) -> 
     the closing step, before the loop's zero_grad: all zeros is what a compiled backward
     (AOTAutograd) hands a parameter the loss does not reach, where eager autograd leaves None
     (FZ505). Only the unchanged ones are read: a fine-tune that trains reads nothing."""
-    def readable(r: ParamRecord, p: torch.Tensor) -> bool:
-        return r.requires_grad and r.group is not None and r.grad == "nonzero" and p.grad is not None \
-            and p.grad.layout == torch.strided
+    def all_zero(picked: list[int]) -> list[bool]:
+        pick = [params[i] for i in picked]
+        if not pick:
+            return []
+        # this rank's shard of each grad: counting a DTensor's would be a collective
+        counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for p in pick]).tolist()
+        return [not c for c in counts]
 
-    if not _zero_grads([(r, p) for r, p in zip(records, params) if not r.changed and readable(r, p)]):
-        return
-    # A module beside one that got no gradient (LoRA's lora_A beside its lora_B, behind a frozen
-    # all-zero layer) may have moved by weight decay or momentum alone: its last grad tells.
-    parents = {r.module.rpartition(".")[0] for r in records if r.grad == "zero" and not r.changed}
-    _zero_grads([(r, p) for r, p in zip(records, params)
-                 if r.changed and r.module.rpartition(".")[0] in parents and readable(r, p)])
-
-
-def _zero_grads(pick: list[tuple[ParamRecord, torch.Tensor]]) -> bool:
-    """Mark the records whose parameter's grad is all zeros now ("zero"); whether any was."""
-    if not pick:
-        return False
-    # this rank's shard of each grad: counting a DTensor's would be a collective
-    counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for _, p in pick]).tolist()
-    for (r, _), c in zip(pick, counts):
-        if not c:
-            r.grad = "zero"
-    return not all(counts)
+    F.mark_zero_grads(records, all_zero, lambda i: params[i].grad is not None
+                      and params[i].grad.layout == torch.strided)
 
 
 def _rebuilt(found: list[F.AuditFinding], precords: list[ParamRecord]) -> list[F.AuditFinding]:
