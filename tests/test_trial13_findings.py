@@ -143,3 +143,44 @@ def test_fz201_eval_before_the_base_call_through_a_base_of_another_file(cli, tmp
         """)
     r = cli(tmp_path, "check", "--no-cache", "--select", "FZ201", "--format", "concise", ".")
     assert ("repvgg.py:12:" in r.out) is fires, r.out
+
+
+# --------------------------- FZ203: the module torch.nn.modules.batchnorm tested where its base class was meant
+_NORM_EVAL = '''
+import torch
+from torch import nn
+
+class Backbone(nn.Module):
+    def __init__(self, norm_eval=False):
+        super().__init__()
+        self.norm_eval = norm_eval
+        self.stem = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+
+    def train(self, mode=True):
+        super().train(mode)
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, nn.modules.batchnorm):
+                    m.eval()
+        return self
+'''
+
+
+def test_fz203_a_test_on_the_batchnorm_module_raises_as_said_and_the_fix_freezes():
+    torch = pytest.importorskip("torch")
+    from freezelint.check.engine import check_text
+
+    [d] = check_source(_NORM_EVAL, "backbone.py", select=["FZ203"])
+    assert "raises TypeError" in d.message and d.fix["applicability"] == "unsafe"
+    ns: dict = {}
+    exec(compile(_NORM_EVAL, "backbone.py", "exec"), ns)
+    ns["Backbone"](norm_eval=False).train()  # the switch off: nothing runs the test, nothing fails
+    with pytest.raises(TypeError, match="isinstance"):
+        ns["Backbone"](norm_eval=True).train()
+    fixed = check_text(_NORM_EVAL, "backbone.py", frozenset({"FZ203"}), fix="unsafe").new_text
+    assert "nn.modules.batchnorm._BatchNorm" in fixed
+    ns = {}
+    exec(compile(fixed, "backbone.py", "exec"), ns)
+    model = ns["Backbone"](norm_eval=True).train()
+    assert model.training and not model.stem[1].training
+    assert isinstance(model.stem[1], torch.nn.BatchNorm2d)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '167369a67e667e263165bfb60a3fa9db'
+RULES_DIGEST = '6b706e1223e0c4ef9428ab6197f1f434'
 
 GATES = {
     'FZ002': (
@@ -77,8 +77,8 @@ GATES = {
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (
-        ('BatchNorm',),
-        ('isinstance\\([^)]*BatchNorm[123]d',),
+        ('BatchNorm', 'batchnorm'),
+        ('isinstance\\([^)]*BatchNorm[123]d', 'isinstance\\([^)]*\\bbatchnorm\\s*[,)]'),
         ('\\.eval\\(\\)|\\.train\\(\\s*False|requires_grad',),
     ),
     'FZ204': (

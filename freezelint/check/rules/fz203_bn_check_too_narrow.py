@@ -16,6 +16,9 @@ from freezelint.check.rules.base import Example, Finding, Fix, Rule, code_of, sr
 _PACKAGES = ("torch.nn.", "torch.nn.modules.", "torch.nn.modules.batchnorm.")
 _NARROW = frozenset(p + c for p in _PACKAGES for c in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"))
 _BASE = frozenset({"torch.nn.modules.batchnorm._BatchNorm", *(p + "SyncBatchNorm" for p in _PACKAGES)})
+# The Python module that holds the classes, named where its base class was meant (mmyolo's necks,
+# YOLOv8 backbones): isinstance() raises TypeError on a module, so the freeze never runs.
+_MODULE = "torch.nn.modules.batchnorm"
 # Words that show a BatchNorm layer of another kind in the code: a test for one kind is a mistake
 # only where another kind can reach it (a model built with only BatchNorm2d and never converted is
 # fully frozen by it).
@@ -27,6 +30,14 @@ def _others(tested: set[str]) -> str:
     """The regex of the words for BatchNorm kinds other than `tested` (class names)."""
     words = [w for k, w in _KINDS.items() if k not in tested] + list(_ALWAYS_OTHER)
     return r"\b(?:" + "|".join(words) + r")\b"
+
+
+def _freezes(node: cst.If, name: str) -> bool:
+    """The branch freezes the tested layer: calls its `.eval()` / `.train(False)`, or sets
+    requires_grad where it names the layer."""
+    body = code_of(node.body)
+    return bool(re.search(rf"\b{re.escape(name)}\.(eval\(\)|train\(\s*False\s*\)|requires_grad)", body) or (
+        re.search(r"requires_grad", body) and re.search(rf"\b{re.escape(name)}\b", body)))
 
 
 def _handles_another(node: cst.If, facts: Facts, ctx) -> bool:
@@ -46,8 +57,8 @@ def _handles_another(node: cst.If, facts: Facts, ctx) -> bool:
 
 class BnCheckTooNarrow(Rule):
     code = "FZ203"
-    words = ("BatchNorm",)
-    triggers = (r"isinstance\([^)]*BatchNorm[123]d",)
+    words = ("BatchNorm", "batchnorm")
+    triggers = (r"isinstance\([^)]*BatchNorm[123]d", r"isinstance\([^)]*\bbatchnorm\s*[,)]")
     requires = (r"\.eval\(\)|\.train\(\s*False|requires_grad",)
     what = "Finds BatchNorm-freezing code that recognises BatchNorm layers with one class only."
     why = (
@@ -55,7 +66,9 @@ class BnCheckTooNarrow(Rule):
         "SyncBatchNorm — which is what `nn.SyncBatchNorm.convert_sync_batchnorm` turns every "
         "BatchNorm2d into for multi-GPU training. The freeze then silently stops applying, and the "
         "running statistics move again. `nn.modules.batchnorm._BatchNorm` is the common base of the "
-        "whole family."
+        "whole family. `isinstance(m, nn.modules.batchnorm)` names the Python module that holds those "
+        "classes, not a class: isinstance() raises TypeError, so the freeze fails the first time it runs "
+        "(often behind a `norm_eval` or `freeze_all` switch that tests leave off)."
     )
     fix_title = "Test for `nn.modules.batchnorm._BatchNorm`"
     notes = (
@@ -63,7 +76,8 @@ class BnCheckTooNarrow(Rule):
         "requires_grad), and where a BatchNorm of another kind is in sight: named in the file or in "
         "another file of the project (BatchNorm1d/3d, SyncBatchNorm, `convert_sync_batchnorm`, "
         "LazyBatchNorm; a name in an isinstance test does not count: it tells kinds apart, it makes "
-        "none). Not where an `elif` of the same test handles another BatchNorm kind."
+        "none). Not where an `elif` of the same test handles another BatchNorm kind. A test on the module "
+        "`nn.modules.batchnorm` itself is reported wherever its branch freezes."
     )
     bad = [
         Example(
@@ -116,8 +130,70 @@ class BnCheckTooNarrow(Rule):
                         m.eval()
             """,
         ),
+        Example(
+            """
+            from torch import nn
+
+            class Neck(nn.Module):
+                def _freeze_all(self):
+                    for m in self.modules():
+                        if isinstance(m, nn.modules.batchnorm):  # expect: FZ203
+                            m.eval()
+                        for param in m.parameters():
+                            param.requires_grad = False
+            """,
+            fixed="""
+            from torch import nn
+
+            class Neck(nn.Module):
+                def _freeze_all(self):
+                    for m in self.modules():
+                        if isinstance(m, nn.modules.batchnorm._BatchNorm):  # expect: FZ203
+                            m.eval()
+                        for param in m.parameters():
+                            param.requires_grad = False
+            """,
+        ),
+        Example(
+            """
+            from torch.nn.modules import batchnorm
+
+            def train(model, norm_eval=False):
+                model.train()
+                if norm_eval:
+                    for m in model.modules():
+                        if isinstance(m, (batchnorm, nn.GroupNorm)):  # expect: FZ203
+                            m.eval()
+            """,
+            fixed="""
+            from torch.nn.modules import batchnorm
+
+            def train(model, norm_eval=False):
+                model.train()
+                if norm_eval:
+                    for m in model.modules():
+                        if isinstance(m, (batchnorm._BatchNorm, nn.GroupNorm)):  # expect: FZ203
+                            m.eval()
+            """,
+        ),
     ]
     good = [
+        """
+        from torch import nn
+
+        def init_weights(model):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm):  # not a freeze: FZ203 speaks of freezes
+                    nn.init.ones_(m.weight)
+        """,
+        """
+        from torch import nn
+
+        def freeze_bn(model, batchnorm=nn.BatchNorm2d):  # a parameter named batchnorm, a class
+            for m in model.modules():
+                if isinstance(m, batchnorm):
+                    m.eval()
+        """,
         """
         import torch.nn as nn
 
@@ -176,12 +252,13 @@ class BnCheckTooNarrow(Rule):
         text = None
         for node, name, classes, ctx in facts.isinstance_ifs:
             quals = [facts.qualname(c, ctx.scope) for c in classes]
+            if _MODULE in quals:
+                if _freezes(node, name):
+                    yield self._module_finding(classes[quals.index(_MODULE)], name, ctx)
+                continue
             if any(q in _BASE for q in quals) or not any(q in _NARROW for q in quals):
                 continue
-            body = code_of(node.body)
-            freezes = re.search(rf"\b{re.escape(name)}\.(eval\(\)|train\(\s*False\s*\)|requires_grad)", body) or (
-                re.search(r"requires_grad", body) and re.search(rf"\b{re.escape(name)}\b", body))
-            if not freezes:
+            if not _freezes(node, name):
                 continue
             narrow = [c for c, q in zip(classes, quals) if q in _NARROW]
             if _handles_another(node, facts, ctx):
@@ -208,3 +285,15 @@ class BnCheckTooNarrow(Rule):
                 ctx,
                 fix,
             )
+
+    def _module_finding(self, named: cst.BaseExpression, name: str, ctx) -> Finding:
+        """`isinstance(m, nn.modules.batchnorm)`: a module of torch where its base class was meant."""
+        fixed = cst.Attribute(value=named, attr=cst.Name("_BatchNorm"))
+        return self.finding(
+            named,
+            f"`{src(named)}` is the Python module that holds torch's BatchNorm classes, not a class: "
+            f"`isinstance({name}, ...)` raises TypeError the first time this line runs, so the freeze never "
+            f"happens; test for `{src(named)}._BatchNorm`",
+            ctx,
+            Fix(f"Test for `{src(named)}._BatchNorm`", [(named, fixed)], safe=False),
+        )
