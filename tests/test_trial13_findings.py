@@ -145,6 +145,52 @@ def test_fz201_eval_before_the_base_call_through_a_base_of_another_file(cli, tmp
     assert ("repvgg.py:12:" in r.out) is fires, r.out
 
 
+
+@pytest.mark.parametrize("train_body, fires", [
+    ("freeze_bn(self.backbone)\nreturn super().train(mode)", True),
+    ("if self.frozen:\n    freeze_bn(self)\nreturn super().train(mode)", True),
+    ("super().train(mode)\nfreeze_bn(self.backbone)\nreturn self", False),  # the right order
+    ("count_bn(self.backbone)\nreturn super().train(mode)", False),  # the helper puts nothing in eval
+])
+def test_fz201_eval_before_the_base_call_through_a_helper_of_another_file(cli, tmp_path, train_body, fires):
+    """The eval() sits in a function of another project file that the override calls before its
+    base call (trial 13: only the class's own methods were read)."""
+    from conftest import write
+
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "utils.py", """
+        from torch import nn
+
+
+        def freeze_bn(module):
+            for m in module.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+
+        def count_bn(module):
+            return sum(isinstance(m, nn.BatchNorm2d) for m in module.modules())
+        """)
+    write(tmp_path / "model.py", textwrap.dedent("""
+        from torch import nn
+
+        from utils import count_bn, freeze_bn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.frozen = True
+                self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+
+            def train(self, mode=True):
+        """) + textwrap.indent(train_body, " " * 8) + "\n")
+    r = cli(tmp_path, "check", "--no-cache", "--select", "FZ201", "--format", "concise", ".")
+    assert ("model.py:" in r.out and "FZ201" in r.out) is fires, r.out
+    if fires:
+        assert "`freeze_bn(self" in r.out, r.out
+
+
 # --------------------------- FZ203: the module torch.nn.modules.batchnorm tested where its base class was meant
 _NORM_EVAL = '''
 import torch

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6b706e1223e0c4ef9428ab6197f1f434'
+RULES_DIGEST = '8bc294dfb3b14764b06b4e74d51d069d'
 
 GATES = {
     'FZ002': (

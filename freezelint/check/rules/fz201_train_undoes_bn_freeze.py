@@ -62,7 +62,9 @@ class TrainUndoesBnFreeze(Rule):
         "file, or the one base class of another project file, as its summary records it). An override that "
         "puts parts in eval mode and only then calls its base's train() (`self._freeze_stages()`, the "
         "norm_eval loop, then `super().train(mode)`, mmdet-style) is reported at that call: it puts every "
-        "submodule back in train mode; silent where the base call is not a statement of the body itself "
+        "submodule back in train mode (the eval() calls read through the class's methods and through "
+        "functions of the file or of other project files it hands `self` or a part to, "
+        "`set_bn_eval(self.backbone)`); silent where the base call is not a statement of the body itself "
         "(not on every path) or something after it may re-apply an eval() (an eval(), a call on `self` or "
         "handing it on). "
         "After train() a helper may hand the model to a callable it was given "
@@ -730,6 +732,43 @@ class TrainUndoesBnFreeze(Rule):
                     self.teacher.eval()  # its statistics come from the moving average
                     return super().train(*args, **kwargs)  # expect: FZ201
             """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def set_bn_eval(module):
+                for m in module.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            class Detector(nn.Module):
+                def __init__(self, backbone):
+                    super().__init__()
+                    self.backbone = backbone
+
+                def train(self, mode=True):
+                    set_bn_eval(self.backbone)  # a helper function (of this file or another)
+                    return super().train(mode)  # expect: FZ201
+            """,
+            instead="""
+            import torch.nn as nn
+
+            def set_bn_eval(module):
+                for m in module.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            class Detector(nn.Module):
+                def __init__(self, backbone):
+                    super().__init__()
+                    self.backbone = backbone
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    set_bn_eval(self.backbone)
+                    return self
+            """,
         ),
     ]
     good = [
@@ -1500,6 +1539,7 @@ class TrainUndoesBnFreeze(Rule):
             return
         methods = {m.name.value: m for m in info.node.body.body if isinstance(m, cst.FunctionDef)}
         before = [site for stmt in body[:at] for site in _eval_sites(stmt, methods)]
+        before += _helper_evals(facts, own, body[:at])
         if not before or any(_may_refreeze(stmt, methods) for stmt in body[at + 1:]):
             return
         shown = ", ".join(dict.fromkeys(before[:2])) + (" and more" if len(dict.fromkeys(before)) > 2 else "")
@@ -1722,6 +1762,20 @@ def _eval_sites(node: cst.CSTNode, methods: dict, depth: int = 0) -> list[str]:
         elif depth < 2 and (m := _self_method(n, methods)) is not None and _eval_sites(m.body, methods, depth + 1):
             out.append(f"`{src(n)}`")
     return out
+
+
+def _helper_evals(facts: Facts, own: cst.FunctionDef, stmts: list[cst.BaseStatement]) -> list[str]:
+    """The calls among `stmts` (of a train() override) of functions, of this file or of another
+    project file, that put `self` or a part of it in eval mode (`freeze_bn(self.backbone)`), as the
+    flow layer resolves them, shown."""
+    flow = next((f for f in flows_of(facts).bodies if f.scope.node is own), None)
+    if flow is None:
+        return []
+    calls = {id(n) for stmt in stmts for n in walk(stmt) if isinstance(n, cst.Call)}  # under an `if` too
+    return [f"`{src(e.node)}`" for e in flow.events
+            if e.kind in (EVAL, BN_FREEZE) and e.detail.get("via") and id(e.node) in calls
+            and (e.target == "self" or e.target.startswith("self."))
+            and not (dotted(e.node.func) or "").startswith("self.")]  # the class's own methods: _eval_sites
 
 
 def _may_refreeze(node: cst.CSTNode, methods: dict) -> bool:
