@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8bc294dfb3b14764b06b4e74d51d069d'
+RULES_DIGEST = '37d864d36cef65e5e0864377099402a7'
 
 GATES = {
     'FZ002': (
@@ -23,7 +23,7 @@ GATES = {
     ),
     'FZ103': (
         ('req', 'Req', 'REQ', 'required', 'Required', 'trainable'),
-        ('\\.(?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"](?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)[\'\\"]', 'trainable\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]trainable[\'\\"]', '\\.requires_grad_\\b(?!\\s*(?:\\(|=(?!=)|:[^=\\n]*=))'),
+        ('\\.(?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"](?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)[\'\\"]', 'trainable\\s*(?:[:,][^=\\n]*)?=(?!=)', '[\'\\"]trainable[\'\\"]', '\\.requires_grad_\\b(?!\\s*(?:\\(|=(?!=)|:[^=\\n]*=))', '\\.(?:[Rr][Ee]?[Qq]\\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)\\s*\\('),
         (),
     ),
     'FZ104': (

@@ -9,6 +9,7 @@ import libcst as cst
 from freezelint.check.declared import class_declares, declared, is_config, kind_known, reason_unknown
 from freezelint.check.facts import MODULE, PARAM, AttrStore, Facts, Kind
 from freezelint.check.rules._method_reads import method_reads
+from freezelint.check.syntax import walk as syntax_walk
 from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Fix, Rule, call_fix, does_nothing, rename_fix,
                                          src, value_src)
 from freezelint.spelling import FOREIGN, is_misspelling
@@ -23,15 +24,19 @@ class RequiresGradMisspelled(Rule):
     code = "FZ103"
     words = ("req", "Req", "REQ", "required", "Required", "trainable")
     triggers = (r"\." + _GRADLIKE + ASSIGNED, r"['\"]" + _GRADLIKE + r"['\"]", r"trainable" + ASSIGNED,
-                r"['\"]trainable['\"]", r"\.requires_grad_\b(?!\s*(?:\(|=(?!=)|:[^=\n]*=))")
-    what = ("Finds assignments to misspellings of `requires_grad` (and Keras' `trainable`), and tests of "
-            "`x.requires_grad_`, the method, where the flag `x.requires_grad` was meant.")
+                r"['\"]trainable['\"]", r"\.requires_grad_\b(?!\s*(?:\(|=(?!=)|:[^=\n]*=))",
+                r"\." + _GRADLIKE + r"\s*\(")
+    what = ("Finds assignments to misspellings of `requires_grad` (and Keras' `trainable`), calls of "
+            "misspellings of `requires_grad_()` on Modules and Parameters, and tests of `x.requires_grad_`, "
+            "the method, where the flag `x.requires_grad` was meant.")
     why = (
         "Parameters, tensors and Modules accept any new attribute: `p.require_grad = False`, "
         "`p.requires_grads = False`, `p.requiresGrad = False` or `p.trainable = False` raise nothing "
         "and freeze nothing. Only reading such an attribute back would fail. Read back as a test, "
         "`p.requires_grad_` is the in-place method, true for every parameter: "
-        "`[p for p in model.parameters() if p.requires_grad_]` keeps the frozen ones too."
+        "`[p for p in model.parameters() if p.requires_grad_]` keeps the frozen ones too. A misspelled "
+        "call (`module.requirs_grad_(False)`) is no method: it raises AttributeError the first time it runs, "
+        "which is often only under a flag the tests leave off."
     )
     fix_title = "Use `requires_grad` (or `requires_grad_(v)` on a Module)"
     fix_unsafe_when = (
@@ -140,8 +145,45 @@ class RequiresGradMisspelled(Rule):
             frozen = list(filter(lambda p: not p.requires_grad, model.parameters()))  # expect: FZ103
             """,
         ),
+        Example(
+            """
+            import torch
+
+            def only_blocks(transformer):
+                transformer.x_embedder.requires_grad_(True)
+                for name, module in transformer.named_modules():
+                    if "transformer_blocks" in name:
+                        module.requires_grad_(True)
+                    else:
+                        module.requirs_grad_(False)  # expect: FZ103
+            """,
+            instead="""
+            import torch
+
+            def only_blocks(transformer):
+                for name, module in transformer.named_modules():
+                    if "transformer_blocks" in name:
+                        module.requires_grad_(True)
+                    else:
+                        module.requires_grad_(False)
+            """,
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        class Adapter(nn.Module):
+            def require_grad(self, flag):  # the class's own method of that name
+                for p in self.parameters():
+                    p.requires_grad = flag
+
+        adapter = Adapter()
+        adapter.require_grad(False)
+
+        def freeze(runner):
+            runner.require_grad(False)  # an object of a class the checker cannot see
+        """,
         """
         import torch.nn as nn
 
@@ -218,6 +260,7 @@ class RequiresGradMisspelled(Rule):
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         yield from self._method_tests(facts, module)
+        yield from self._misspelled_calls(facts)
         for store in facts.attr_stores:
             attr = store.attr
             if store.form == "augassign":
@@ -254,6 +297,34 @@ class RequiresGradMisspelled(Rule):
                 fix,
             )
 
+
+    def _misspelled_calls(self, facts: Facts) -> Iterable[Finding]:
+        """`module.requirs_grad_(False)` on a Module or Parameter: no such method, AttributeError.
+        Only on objects known to be one (a class the program or a library defines may have a method
+        of that name), and not where the file defines a function of that name itself."""
+        own = None
+        for mc in facts.method_calls:
+            if not is_misspelling(mc.method) or len(mc.call.args) > 1:
+                continue
+            kind = facts.kind(mc.obj, mc.ctx)
+            if kind is None or kind.tag not in (MODULE, PARAM) or (kind.tag == MODULE and kind.cls is not None
+                                                                   and class_declares(kind.cls, mc.method)):
+                continue
+            if own is None:
+                own = {n.name.value for n in syntax_walk(facts.module) if isinstance(n, cst.FunctionDef)}
+            if mc.method in own:
+                continue
+            obj, arg = src(mc.obj), (value_src(mc.call.args[0].value) if mc.call.args else "")
+            yield self.finding(
+                mc.call.func.attr,
+                f"`{obj}.{mc.method}({arg})` calls no method (`{mc.method}` is not `requires_grad_`): it raises "
+                f"AttributeError the first time it runs, and nothing is frozen or unfrozen; call "
+                f"`{obj}.requires_grad_({arg})`",
+                mc.ctx,
+                Fix(f"Call `{obj}.requires_grad_({arg})`",
+                    [(mc.call.func.attr, mc.call.func.attr.with_changes(value="requires_grad_"))],
+                    safe=kind_known(kind)),
+            )
 
     def _method_tests(self, facts: Facts, module) -> Iterable[Finding]:
         """`if p.requires_grad_:`: the bound method, always true. Where the file assigns
