@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '37d864d36cef65e5e0864377099402a7'
+RULES_DIGEST = '18f2d9f12b98cd4022434de85c7fccb7'
 
 GATES = {
     'FZ002': (
@@ -34,7 +34,7 @@ GATES = {
     'FZ105': (
         ('requires_grad',),
         ('\\.\\s*requires_grad\\s*(?:[:,][^=\\n]*)?=(?!=)', 'requires_grad_\\(\\s*(?:False|0|requires_grad\\s*=\\s*False)\\s*\\)'),
-        ('state_dict|torch\\.load|\\.data\\b|\\.detach\\(|\\.clone\\(',),
+        ('state_dict|torch\\.load|\\.data\\b|\\.detach\\(|\\.clone\\(|\\.(?:to|float|half|double|bfloat16|cuda|cpu|type)\\(',),
     ),
     'FZ106': (
         ('training',),

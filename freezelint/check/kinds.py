@@ -615,6 +615,13 @@ class Kinds:
             factory = ALTERNATIVES.join(sorted({k.factory for k in known}))  # type: ignore[misc]
         return Kind(first.tag, same("cls"), same("origin"), same("qual"), same("wraps"), factory, sub)
 
+    def binding_kinds(self, name: str, scope: Scope) -> list[tuple[Binding, Kind | None]]:
+        """Each binding of `name` as seen from `scope`, with the kind it gives on its own."""
+        owner = scope.lookup(name)
+        if owner is None:
+            return []
+        return [(b, self._binding_kind(name, b, owner, 0)) for b in owner.bindings[name]]
+
     def _name_kind(self, name: str, scope: Scope, depth: int) -> Kind | None:
         owner = scope.lookup(name)
         if owner is None:

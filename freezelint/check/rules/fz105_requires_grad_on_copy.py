@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.facts import COPY, Facts
+from freezelint.check.facts import COPY, PARAM, Facts, Kind
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, does_nothing, src
+from freezelint.check.syntax import walk as syntax_walk
 
 # A fresh leaf from detach()/clone() that is *made* trainable is a legitimate idiom
 # (adversarial inputs, meta-learning); only turning it off there is a freezing mistake.
 _ANY_VALUE_ORIGINS = frozenset({"state_dict()", "torch.load()", ".data"})
+# A parameter cast to another dtype or device (`p.to(torch.float32)` after the model was cast to
+# fp16): a new tensor, handed to the optimizer in the parameter's place, with either value.
+_CASTS = ("to", "float", "half", "double", "bfloat16", "cuda", "cpu", "type")
+_CAST_ORIGINS = frozenset(f".{m}()" for m in _CASTS)
+_CAST_CALL = r"\.(?:" + "|".join(_CASTS) + r")\("
 
 
 def _is_false(value: cst.BaseExpression | None) -> bool:
@@ -24,13 +31,15 @@ class RequiresGradOnCopy(Rule):
     code = "FZ105"
     words = ("requires_grad",)
     triggers = (r"\.\s*requires_grad" + ASSIGNED, r"requires_grad_\(\s*(?:False|0|requires_grad\s*=\s*False)\s*\)")
-    requires = (r"state_dict|torch\.load|\.data\b|\.detach\(|\.clone\(",)
+    requires = (r"state_dict|torch\.load|\.data\b|\.detach\(|\.clone\(|" + _CAST_CALL,)
     what = "Finds requires_grad set on a copy of a parameter instead of on the parameter."
     why = (
         "`model.state_dict()` returns detached tensors (unless `keep_vars=True`), and so do the "
         "values of a loaded checkpoint; `p.data`, `p.detach()` and `p.clone()` are new tensors too. "
         "Setting `requires_grad` on any of them leaves the parameter in the model exactly as it was: "
-        "nothing is frozen and nothing says so."
+        "nothing is frozen and nothing says so. `param = param.to(torch.float32)` in a loop over a model "
+        "cast to fp16 or bf16 is a new tensor too: made trainable and handed to the optimizer, it trains a "
+        "copy the model never reads."
     )
     bad = [
         Example(
@@ -55,8 +64,46 @@ class RequiresGradOnCopy(Rule):
                 p.detach().requires_grad_(False)  # expect: FZ105
             """
         ),
+        Example(
+            """
+            import torch
+
+            text_encoder.to(dtype=torch.float16)
+            params = []
+            for name, param in text_encoder.named_parameters():
+                if "token_embedding" in name:
+                    param = param.to(dtype=torch.float32)  # a new fp32 tensor: the model keeps its fp16 one
+                    param.requires_grad = True  # expect: FZ105
+                    params.append(param)
+            optimizer = torch.optim.AdamW(params, lr=1e-3)
+            """,
+            instead="""
+            import torch
+
+            text_encoder.to(dtype=torch.float16)
+            params = []
+            for name, param in text_encoder.named_parameters():
+                if "token_embedding" in name:
+                    param.data = param.to(dtype=torch.float32)  # the parameter itself, cast in place
+                    param.requires_grad = True
+                    params.append(param)
+            optimizer = torch.optim.AdamW(params, lr=1e-3)
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+
+        masters = []
+        for p in model.parameters():
+            master = p.float()  # fp32 master weights, a copy on purpose under its own name
+            master.requires_grad = True
+            masters.append(master)
+        for x, y in loader:
+            x = x.to(device)  # a batch, not a parameter
+            x.requires_grad = True
+        """,
         """
         for name, p in model.named_parameters():
             p.requires_grad = not name.startswith("backbone.")
@@ -77,16 +124,32 @@ class RequiresGradOnCopy(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
+        casts = _rebound_casts(module) if re.search(_CAST_CALL, module.code) else {}
         for store in facts.attr_stores:
             if store.attr == "requires_grad" and store.form != "augassign":
-                yield from self._report(facts, store.obj, store.value, store.attr_node, store.ctx)
+                yield from self._report(facts, store.obj, store.value, store.attr_node, store.ctx, casts)
         for mc in facts.method_calls:
-            if mc.method == "requires_grad_" and mc.call.args and _is_false(mc.call.args[0].value):
-                yield from self._report(facts, mc.obj, mc.call.args[0].value, mc.call, mc.ctx)
+            if mc.method == "requires_grad_" and (id(mc.obj) in casts or mc.call.args and _is_false(mc.call.args[0].value)):
+                value = mc.call.args[0].value if mc.call.args else cst.Name("True")
+                yield from self._report(facts, mc.obj, value, mc.call, mc.ctx, casts)
 
-    def _report(self, facts: Facts, obj, value, node, ctx) -> Iterable[Finding]:
+    def _report(self, facts: Facts, obj, value, node, ctx, casts: dict[int, tuple[str, str]]) -> Iterable[Finding]:
         kind = facts.kind(obj, ctx)
+        cast = casts.get(id(obj))
+        if cast is not None and _loop_param(facts, cast[1], ctx):  # `param = param.to(...)` before, in the block
+            kind = Kind(COPY, origin=cast[0])
         if kind is None or kind.tag != COPY:
+            return
+        if kind.origin in _CAST_ORIGINS:
+            yield self.finding(
+                node,
+                f"`{src(obj)}` comes from a cast of the parameter (`{kind.origin}`), a new tensor whenever the dtype "
+                f"or device changes (a model cast to fp16/bf16 and a parameter cast back to float32): setting "
+                f"requires_grad on it {does_nothing(value)} on the model's parameter, and an optimizer given it "
+                f"trains the copy; cast the parameter itself (`param.data = param.to(...)`) and set "
+                f"requires_grad on it",
+                ctx,
+            )
             return
         if kind.origin not in _ANY_VALUE_ORIGINS and not _is_false(value):
             return
@@ -98,3 +161,39 @@ class RequiresGradOnCopy(Rule):
             f"`model.named_parameters()`)",
             ctx,
         )
+
+
+def _rebound_casts(module: cst.Module) -> dict[int, tuple[str, str]]:
+    """`param = param.to(dtype=torch.float32)` then `param.requires_grad = True` later in the same
+    block: a name's kind is that of all its bindings (a loop's parameter and the cast disagree), so
+    the order is read here. Maps the id of each Name read after such an assignment in its block
+    (before the name is bound again) to the cast's origin and the name cast (`check` confirms that
+    it names the model's parameters)."""
+    out: dict[int, tuple[str, str]] = {}
+    for block in syntax_walk(module):
+        if not isinstance(block, (cst.IndentedBlock, cst.Module)):
+            continue
+        cast: dict[str, tuple[str, str]] = {}  # name -> (origin, receiver), from its latest binding here
+        for stmt in block.body:
+            for node in syntax_walk(stmt):
+                if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in cast:
+                    out[id(node.value)] = cast[node.value.value]
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                cast.clear()  # a compound statement may bind anything: start again after it
+                continue
+            for small in stmt.body:
+                if isinstance(small, cst.Assign) and len(small.targets) == 1 \
+                        and isinstance(small.targets[0].target, cst.Name):
+                    name, value = small.targets[0].target.value, small.value
+                    cast.pop(name, None)
+                    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+                            and value.func.attr.value in _CASTS and isinstance(value.func.value, cst.Name) \
+                            and value.func.value.value == name:  # the parameter's own name, rebound
+                        cast[name] = (f".{value.func.attr.value}()", value.func.value.value)
+    return out
+
+
+def _loop_param(facts: Facts, name: str, ctx) -> bool:
+    """`name` is bound by a loop over the model's parameters (`for n, param in model.named_parameters()`)."""
+    return any(b.how == "iter" and k is not None and k.tag == PARAM
+               for b, k in facts.kinds.binding_kinds(name, ctx.scope))

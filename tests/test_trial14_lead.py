@@ -1,0 +1,87 @@
+"""Trial 14's misses in diffusers' training scripts: each static finding, and torch showing that
+what the message says happens."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from freezelint.check.engine import check_source
+
+# diffusers' advanced DreamBooth-LoRA scripts (pivotal tuning), reduced
+_PIVOT = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+
+    text_encoder = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 4))
+    text_encoder.requires_grad_(False)
+    text_encoder.to(dtype=torch.float16)
+    params = []
+    for name, param in text_encoder.named_parameters():
+        if name.startswith("0."):
+            param = param.to(dtype=torch.float32)
+            param.requires_grad = True
+            params.append(param)
+    optimizer = torch.optim.AdamW(params, lr=1e-3)
+""")
+
+
+def test_fz105_a_parameter_rebound_to_its_cast_is_a_copy_and_torch_agrees():
+    [d] = check_source(_PIVOT, "train.py", select=["FZ105"])
+    assert d.row == 12 and "a new tensor whenever the dtype" in d.message and "param.data = param.to" in d.message
+    torch = pytest.importorskip("torch")
+    ns: dict = {}
+    exec(compile(_PIVOT, "train.py", "exec"), ns)
+    emb = ns["text_encoder"][0].weight
+    held = ns["optimizer"].param_groups[0]["params"]
+    assert not emb.requires_grad and emb.dtype == torch.float16  # the model's embedding stays frozen
+    assert len(held) == 1 and held[0] is not emb and held[0].requires_grad  # the optimizer trains a copy
+    fixed = _PIVOT.replace("param = param.to(dtype=torch.float32)", "param.data = param.to(dtype=torch.float32)")
+    assert not check_source(fixed, "train.py", select=["FZ105"])
+    ns = {}
+    exec(compile(fixed, "train.py", "exec"), ns)
+    emb = ns["text_encoder"][0].weight
+    assert emb.requires_grad and ns["optimizer"].param_groups[0]["params"][0] is emb
+
+
+@pytest.mark.parametrize("rebind", [
+    "param = param.float()",
+    "param = param.to(torch.device('cpu'), torch.float32)",
+    "param = param.type(torch.float32)",
+])
+def test_fz105_other_casts(rebind):
+    src = _PIVOT.replace("param = param.to(dtype=torch.float32)", rebind)
+    assert [d.code for d in check_source(src, "train.py", select=["FZ105"])] == ["FZ105"]
+
+
+def test_fz105_near_misses_a_cast_under_another_name_or_of_a_batch():
+    src = _PIVOT.replace("param = param.to(dtype=torch.float32)\n        param.requires_grad = True\n"
+                         "        params.append(param)",
+                         "master = param.to(dtype=torch.float32)\n        master.requires_grad = True\n"
+                         "        params.append(master)")
+    assert "master = param.to" in src and not check_source(src, "train.py", select=["FZ105"])
+    batch = "import torch\nfor x, y in loader:\n    x = x.to('cuda')\n    x.requires_grad = True\n"
+    assert not check_source(batch, "train.py", select=["FZ105"])
+
+
+_FLUX = textwrap.dedent("""
+    import torch.nn as nn
+
+    transformer = nn.Module()
+    transformer.x_embedder = nn.Linear(8, 4)
+    transformer.transformer_blocks = nn.ModuleList([nn.Linear(4, 4)])
+    for name, module in transformer.named_modules():
+        if "transformer_blocks" in name:
+            module.requires_grad_(True)
+        else:
+            module.requirs_grad_(False)
+""")
+
+
+def test_fz103_a_misspelled_requires_grad_call_raises_as_said():
+    [d] = check_source(_FLUX, "train_control_flux.py", select=["FZ103"])
+    assert "raises AttributeError" in d.message and d.fix["applicability"] == "safe"
+    pytest.importorskip("torch")
+    with pytest.raises(AttributeError, match="requirs_grad_"):
+        exec(compile(_FLUX, "train_control_flux.py", "exec"), {})
