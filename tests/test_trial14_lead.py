@@ -85,3 +85,36 @@ def test_fz103_a_misspelled_requires_grad_call_raises_as_said():
     pytest.importorskip("torch")
     with pytest.raises(AttributeError, match="requirs_grad_"):
         exec(compile(_FLUX, "train_control_flux.py", "exec"), {})
+
+
+# diffusers' advanced scripts: the "pivot" that stops training the text encoder
+_PIVOT_LR = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+    from torch.optim.lr_scheduler import LambdaLR
+
+    unet_lora, text_lora = nn.Linear(2, 2), nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW([{"params": unet_lora.parameters()}, {"params": text_lora.parameters()}], lr=1e-3)
+    lr_scheduler = LambdaLR(optimizer, lambda step: 1.0)
+    seen = []
+    for epoch in range(2):
+        if epoch == 1:
+            optimizer.param_groups[1]["lr"] = 0.0
+        for step in range(2):
+            (unet_lora(torch.ones(1, 2)).sum() + text_lora(torch.ones(1, 2)).sum()).backward()
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad()
+            seen.append(optimizer.param_groups[1]["lr"])
+""")
+
+
+def test_fz304_an_lr_set_to_zero_later_is_undone_by_the_scheduler_as_said():
+    [d] = check_source(_PIVOT_LR, "train.py", select=["FZ304"])
+    assert "the LambdaLR here computes each group's lr from its initial one" in d.message
+    pytest.importorskip("torch")
+    ns: dict = {}
+    exec(compile(_PIVOT_LR, "train.py", "exec"), ns)
+    assert ns["seen"][2:] == [1e-3, 1e-3]  # after the pivot, the first scheduler step puts the lr back
+    other = _PIVOT_LR.replace('optimizer.param_groups[1]["lr"] = 0.0', 'optimizer.param_groups[1]["lr"] *= 0.5')
+    assert not check_source(other, "train.py", select=["FZ304"])

@@ -8,6 +8,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.rules.base import Example, Finding, Rule, src
+from freezelint.check.syntax import walk as syntax_walk
 
 
 # `0`, `0.0`, `LR * 0`, `0 * LR` (never `0.01`)
@@ -37,14 +38,19 @@ def _lr_values(group: cst.BaseExpression) -> list[cst.BaseExpression]:
 class LrZeroFreeze(Rule):
     code = "FZ304"
     words = ("optim",)
-    triggers = (r"['\"]lr['\"]\s*:\s*" + _ZERO, r"lr\s*=\s*" + _ZERO)  # no leading \b: see base.OPTIMIZER_CALL
-    what = "Finds optimizer param groups given `lr=0`, a common stand-in for freezing."
+    triggers = (r"['\"]lr['\"]\s*:\s*" + _ZERO, r"lr\s*=\s*" + _ZERO,  # no leading \b: see base.OPTIMIZER_CALL
+                r"\[\s*['\"]lr['\"]\s*\]\s*=\s*" + _ZERO)
+    what = ("Finds optimizer param groups given `lr=0`, a common stand-in for freezing, at construction "
+            "or later (`optimizer.param_groups[1][\"lr\"] = 0.0`).")
     why = (
         "An `lr=0` group keeps the values unchanged, but gradients and optimizer state are still "
         "computed and stored for every parameter in it (in one 8-layer test: 2.8x the step time and "
         "8x the gradient memory of a real freeze), a single inf gradient turns the weights into NaN, "
         "and schedulers such as OneCycleLR, CyclicLR and CosineAnnealingLR/WarmRestarts with "
-        "`eta_min > 0` move the lr off 0, so the layers start training."
+        "`eta_min > 0` move the lr off 0, so the layers start training. An lr set to 0 in a param group "
+        "later on (\"stop training the text encoder\") lasts only until the next step of a scheduler that "
+        "computes each group's lr from its initial one: LambdaLR (what transformers' and diffusers' "
+        "`get_scheduler` return), OneCycleLR, CyclicLR, CosineAnnealingWarmRestarts; the group trains on."
     )
     notes = "Freeze with `requires_grad_(False)` and leave the parameters out of the optimizer instead."
     bad = [
@@ -68,8 +74,39 @@ class LrZeroFreeze(Rule):
             optimizer.add_param_group(dict(params=model.layer4.parameters(), lr=LR))
             """,
         ),
+        Example(
+            """
+            from diffusers.optimization import get_scheduler
+
+            lr_scheduler = get_scheduler("constant", optimizer=optimizer)
+            for epoch in range(num_epochs):
+                if epoch == text_encoder_epochs:
+                    optimizer.param_groups[1]["lr"] = 0.0  # expect: FZ304
+                for batch in loader:
+                    train_step(batch)
+                    optimizer.step()
+                    lr_scheduler.step()
+            """,
+            instead="""
+            from diffusers.optimization import get_scheduler
+
+            lr_scheduler = get_scheduler("constant", optimizer=optimizer)
+            for epoch in range(num_epochs):
+                if epoch == text_encoder_epochs:
+                    text_encoder.requires_grad_(False)  # no grads: torch's optimizers skip the group
+                for batch in loader:
+                    train_step(batch)
+                    optimizer.step()
+                    lr_scheduler.step()
+            """,
+        ),
     ]
     good = [
+        """
+        for group in optimizer.param_groups:
+            group["lr"] = base_lr * min(1.0, step / warmup)  # a schedule, not a literal 0
+        optimizer.param_groups[0]["momentum"] = 0.0
+        """,
         """
         import torch.optim as optim
 
@@ -95,6 +132,31 @@ class LrZeroFreeze(Rule):
                 groups = [e.value for e in call.args[0].value.elements if isinstance(e, cst.Element)]
                 yield from self._groups(groups, mc.ctx)
 
+        yield from self._later(facts, module)
+
+    def _later(self, facts: Facts, module) -> Iterable[Finding]:
+        """`optimizer.param_groups[i]["lr"] = 0` (or through a loop over param_groups) after the build."""
+        restarts = _restarting_schedulers(facts)
+        for stmt in syntax_walk(module):
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                if not (isinstance(small, cst.Assign) and _is_zero(small.value)):
+                    continue
+                for t in small.targets:
+                    target = t.target
+                    if isinstance(target, cst.Subscript) and _lr_key(target) and _group_of(target.value, module):
+                        by = (f"; the {restarts[0]} here computes each group's lr from its initial one at its next "
+                              f"step(), so this group trains on after one step" if restarts else "")
+                        yield self.finding(
+                            small.value,
+                            f"`{src(target)} = {src(small.value)}` is not a freeze: gradients and optimizer state "
+                            f"are still computed for the group, and schedulers move the lr off 0{by}; freeze its "
+                            f"parameters with `requires_grad_(False)` and set their `.grad` to None (torch's "
+                            f"optimizers skip a parameter without a grad; a zero grad still moves it through "
+                            f"momentum and weight decay)",
+                            None, stmt=stmt)
+
     def _groups(self, groups, ctx) -> Iterable[Finding]:
         for g in groups:
             for lr in _lr_values(g):
@@ -106,3 +168,38 @@ class LrZeroFreeze(Rule):
                         f"0; freeze with `requires_grad_(False)` and leave the group out",
                         ctx,
                     )
+
+
+# Schedulers whose step() computes each group's lr from its initial lr (not from its current one)
+_RESTARTING = ("LambdaLR", "OneCycleLR", "CyclicLR", "CosineAnnealingWarmRestarts", "get_scheduler",
+               "get_linear_schedule_with_warmup", "get_cosine_schedule_with_warmup",
+               "get_constant_schedule_with_warmup", "get_constant_schedule",
+               "get_cosine_with_hard_restarts_schedule_with_warmup", "get_polynomial_decay_schedule_with_warmup")
+
+
+def _restarting_schedulers(facts: Facts) -> list[str]:
+    """The names of the schedulers of that kind the file builds, in order."""
+    out = []
+    for call in (*facts.name_calls, *facts.method_calls):
+        q = facts.qualname(call.call.func, call.ctx.scope) or ""
+        name = q.rpartition(".")[2]
+        if name in _RESTARTING and (q.startswith(("torch.optim.", "transformers", "diffusers")) or q == name):
+            out.append(name if name[0].isupper() else f"LambdaLR from {name}()")
+    return list(dict.fromkeys(out))
+
+
+def _lr_key(target: cst.Subscript) -> bool:
+    sl = target.slice
+    return len(sl) == 1 and isinstance(sl[0].slice, cst.Index) and isinstance(sl[0].slice.value, cst.SimpleString) \
+        and sl[0].slice.value.evaluated_value == "lr"
+
+
+def _group_of(value: cst.BaseExpression, module: cst.Module) -> bool:
+    """`opt.param_groups[i]`, or a name a loop binds over `opt.param_groups`."""
+    if isinstance(value, cst.Subscript) and isinstance(value.value, cst.Attribute):
+        return value.value.attr.value == "param_groups"
+    if isinstance(value, cst.Name):
+        return any(isinstance(n, cst.For) and isinstance(n.target, cst.Name) and n.target.value == value.value
+                   and isinstance(n.iter, cst.Attribute) and n.iter.attr.value == "param_groups"
+                   for n in syntax_walk(module))
+    return False
