@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '000cc6d433948a73a883145ccc7707bc'
+RULES_DIGEST = '3bd244a7ff20a20dc029faa3089a2ee3'
 
 GATES = {
     'FZ002': (
