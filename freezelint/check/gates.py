@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8bc294dfb3b14764b06b4e74d51d069d'
+RULES_DIGEST = '90e5e59e016a74fbfddf7bb20e2471fd'
 
 GATES = {
     'FZ002': (
