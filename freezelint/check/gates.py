@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '90e5e59e016a74fbfddf7bb20e2471fd'
+RULES_DIGEST = '72a22956cff1efe1bd69181739949750'
 
 GATES = {
     'FZ002': (

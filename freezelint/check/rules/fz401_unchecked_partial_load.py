@@ -487,7 +487,7 @@ def _literal_mapping(name: cst.BaseExpression, body: cst.CSTNode, home: Scope,
 def _stored_literal(loaded: str | None, value: cst.BaseExpression, load: cst.Call, body: cst.CSTNode) -> bool:
     """`d = {}` then only `d["linear_1.weight"] = w` stores before the load: a dict literal written in
     steps, every key spelled out (at least one)."""
-    if loaded is None or not isinstance(value, cst.Dict) or not all(
+    if loaded is None or not loaded.isidentifier() or not isinstance(value, cst.Dict) or not all(
             isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) for e in value.elements):
         return False
     walk = _Walk({loaded}, load, start=value)
