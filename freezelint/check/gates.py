@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3bd244a7ff20a20dc029faa3089a2ee3'
+RULES_DIGEST = 'a47a23de5416cee9448b53c53d2b095f'
 
 GATES = {
     'FZ002': (

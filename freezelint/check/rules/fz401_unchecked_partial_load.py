@@ -11,6 +11,7 @@ from freezelint.check import traverse
 from freezelint.check.facts import Ctx, Facts, Scope
 from freezelint.check.rules._kept import REPORTS, key_filter, read_before, results, unread_result
 from freezelint.check.rules.base import Example, Finding, Rule, src
+from freezelint.check.syntax import dotted
 
 
 def _strict_false(call: cst.Call) -> bool:
@@ -42,7 +43,17 @@ class UncheckedPartialLoad(Rule):
         "read of a key spelled out in the code that raises when it kept nothing (`kept.pop(\"fc.weight\")`, "
         "`del kept[\"fc.weight\"]`; FZ402 says which reads count). Nor where the "
         "loaded dict is a literal whose every key is a string written at the load (assigned in the "
-        "same block): a chosen subset, with no prefix to get wrong. A result assigned to names counts as "
+        "same block, or filled there by `d[\"linear_1.weight\"] = w` stores only), or the target of a loop "
+        "around the load over strings of the same function (`for src, dst in mapping.items()` with "
+        "`mapping` a dict literal that only loops read): a chosen subset, with no prefix to get wrong. "
+        "Nor where a model is copied into a sibling: `student.load_state_dict(teacher.state_dict(), "
+        "strict=False)` with both local names built in the function by one class or factory "
+        "(`UNet.from_pretrained(...)` and `UNet.from_config(teacher.config, ...)`; a plain call's first "
+        "argument, a string or a name, must match too), neither wrapped (`DDP`, `accelerator.prepare`, "
+        "`torch.compile`, `get_peft_model`) nor passed to any call before the load, only moved, frozen "
+        "or read (`to`, `requires_grad_`, `eval`, `.config`), and the load not in a loop: the keys "
+        "match by construction, the missing ones are the layers the student adds. A `.module` or "
+        "`_orig_mod.` source stays reported. A result assigned to names counts as "
         "kept when the function (or module, for a module-level load) names one of them anywhere else: "
         "printed, logged, asserted, returned, passed on, stored, read in a branch or a nested function, "
         "even `del msg`, or when it calls `locals()` / `vars()`; stored on an object (`self.msg = ...`) "
@@ -139,6 +150,34 @@ class UncheckedPartialLoad(Rule):
                 assert msg is None or not msg.unexpected_keys, msg
             """,
         ),
+        Example(
+            """
+            import torch
+            from peft import get_peft_model
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            def distill(build, rank, lora_config):
+                teacher = DDP(build().cuda(rank), device_ids=[rank])  # keys now start with `module.`
+                student = build(time_proj=True)
+                student.load_state_dict(teacher.state_dict(), strict=False)  # expect: FZ401
+                twin = build()
+                twin = torch.compile(twin)  # keys now start with `_orig_mod.`
+                twin.load_state_dict(student.state_dict(), strict=False)  # expect: FZ401
+                lora_student = build(time_proj=True)
+                peft_model = get_peft_model(lora_student, lora_config)  # `q.weight` is now `q.base_layer.weight`
+                lora_student.load_state_dict(student.state_dict(), strict=False)  # expect: FZ401
+            """,
+            instead="""
+            import torch
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            def distill(build, rank):
+                teacher = DDP(build().cuda(rank), device_ids=[rank])
+                student = build(time_proj=True)
+                missing, unexpected = student.load_state_dict(teacher.module.state_dict(), strict=False)
+                assert not unexpected and all(k.startswith("time_proj.") for k in missing), (missing, unexpected)
+            """,
+        ),
     ]
     good = [
         """
@@ -231,13 +270,48 @@ class UncheckedPartialLoad(Rule):
                 logger.warning(f"unexpected keys: {unexpected_keys}")
             self.load_state_dict(state_dict, strict=False)
         """,
+        """
+        from diffusers import UNet2DConditionModel
+
+        def build_student(args):
+            teacher_unet = UNet2DConditionModel.from_pretrained(args.teacher, subfolder="unet")
+            teacher_unet.requires_grad_(False)
+            unet = UNet2DConditionModel.from_config(teacher_unet.config, time_cond_proj_dim=256)
+            # two unwrapped models of one class built here: the keys match by construction, and the
+            # missing ones are the student's new `time_cond_proj` layer
+            unet.load_state_dict(teacher_unet.state_dict(), strict=False)
+            return accelerator.prepare(unet)  # wrapped after the load
+        """,
+        """
+        from safetensors.torch import load_file
+
+        def remap_time_embedder(transformer, path):
+            original = load_file(path)
+            param_mapping = {
+                "time_embed.emb.linear_1.weight": "time_embed.linear_1.weight",
+                "time_embed.emb.linear_1.bias": "time_embed.linear_1.bias",
+            }
+            for src_key, dst_key in param_mapping.items():  # every key spelled out above
+                if src_key in original:
+                    transformer.load_state_dict({dst_key: original[src_key]}, strict=False, assign=True)
+        """,
+        """
+        import torch
+
+        def zero_guidance(embedder):
+            zero_state_dict = {}
+            zero_state_dict["linear_1.weight"] = torch.zeros_like(embedder.linear_1.weight)
+            zero_state_dict["linear_1.bias"] = torch.zeros_like(embedder.linear_1.bias)
+            embedder.load_state_dict(zero_state_dict, strict=False)  # a literal, written in steps
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         for call, ctx, names in _loads(facts, module):
-            body = _body_of(ctx.scope, module)
-            if _checked_first(call, body) or _counted_after(call, body) \
-                    or _optimizer(facts, call.func.value, ctx.scope):
+            home = _home(ctx.scope)
+            body = home.node if home is not None and home.node is not None else module
+            if _checked_first(call, body, home) or _counted_after(call, body) \
+                    or _optimizer(facts, call.func.value, ctx.scope) or _sibling_copy(facts, call, body, home):
                 continue
             kept = f"is assigned to `{', '.join(names)}` and never read" if names else "is discarded"
             yield self.finding(
@@ -294,23 +368,29 @@ def _optimizer(facts: Facts, recv: cst.BaseExpression, scope: Scope) -> bool:
         and (facts.qualname(b.node.func, b.scope or owner) or "").startswith("torch.optim.") for b in built)
 
 
-def _body_of(scope: Scope, module: cst.Module) -> cst.CSTNode:
-    """The function (or module) whose statements run before the load."""
+def _home(scope: Scope) -> Scope | None:
+    """The function (or module) scope whose statements run before the load."""
     s: Scope | None = scope
     while s is not None and s.kind not in ("function", "module"):
         s = s.parent
+    return s
+
+
+def _body_of(scope: Scope, module: cst.Module) -> cst.CSTNode:
+    s = _home(scope)
     return s.node if s is not None and s.node is not None else module
 
 
-def _checked_first(load: cst.Call, body: cst.CSTNode) -> bool:
+def _checked_first(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
     """Before the load, the code checked the keys itself: a call that takes the model (or its
     `state_dict()`) and the loaded dict together (`check_keys(model, pretrained)`), or a comparison
     of keys (a membership test over a key, a set difference of keys) and a raise or report."""
-    if _literal_keys(load.args[0].value if load.args else None):
+    if _literal_keys(load.args[0].value if load.args else None, load, body, home):
         return True
     visitor = _BeforeLoad(load)
     traverse.visit(body, visitor)
-    if visitor.loaded_value is not None and _literal_keys(visitor.loaded_value):
+    if visitor.loaded_value is not None and (_literal_keys(visitor.loaded_value, load, body, home)
+                                             or _stored_literal(visitor.loaded, visitor.loaded_value, load, body)):
         return True
     if key_filter(visitor.loaded_value) and read_before(visitor.loaded, load, body, since=visitor.loaded_value):
         return True  # filtered on the model's keys, then a key of it read: an empty one raised
@@ -336,11 +416,229 @@ def _counted_after(load: cst.Call, body: cst.CSTNode) -> bool:
     return False
 
 
-def _literal_keys(value: cst.BaseExpression | None) -> bool:
+def _literal_keys(value: cst.BaseExpression | None, load: cst.Call, body: cst.CSTNode,
+                  home: Scope | None) -> bool:
     """`{"embedding.weight": w}`: a dict whose every key is spelled out where it is loaded is a
-    partial load by construction; no prefix can be silently wrong."""
+    partial load by construction; no prefix can be silently wrong. A key may also be the name of the
+    loop the load sits in, over strings spelled out in the same function (`for src, dst in
+    mapping.items(): m.load_state_dict({dst: sd[src]}, strict=False)` with `mapping` a literal)."""
     return isinstance(value, cst.Dict) and bool(value.elements) and all(
-        isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) for e in value.elements)
+        isinstance(e, cst.DictElement) and (isinstance(e.key, cst.SimpleString) or _loop_literal(e.key, load, body, home))
+        for e in value.elements)
+
+
+def _loop_literal(key: cst.BaseExpression, load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
+    """`key` is the (only) target of a loop around the load whose every value is a string literal of
+    the same function: `for k in ("a.weight", "a.bias")`, or a key / value of a dict literal bound once
+    (`for src, dst in mapping.items()`, `for k in mapping`, `mapping.keys()`, `mapping.values()`)
+    that nothing but loops reads."""
+    if home is None or not isinstance(key, cst.Name) or home.lookup(key.value) is not home:
+        return False
+    bound = home.bindings[key.value]
+    if len(bound) != 1 or bound[0].how != "iter":
+        return False  # rebound somewhere: not only the loop's strings
+    it, index = bound[0].node, bound[0].index
+    walk = _Walk(set(), load)
+    traverse.visit(body, walk)
+    if not any(isinstance(a, cst.For) and a.iter is it for a in walk.at_load):
+        return False
+    if isinstance(it, (cst.List, cst.Tuple, cst.Set)):
+        return not index and bool(it.elements) and all(
+            isinstance(e, cst.Element) and isinstance(e.value, cst.SimpleString) for e in it.elements)
+    side = "keys" if not index else None
+    if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and not it.args:
+        method = it.func.attr.value
+        side = {("items", (0,)): "keys", ("items", (1,)): "values", ("keys", ()): "keys",
+                ("values", ()): "values"}.get((method, index))
+        it = it.func.value
+    if side is None:
+        return False
+    mapping = it if isinstance(it, cst.Dict) else _literal_mapping(it, body, home, walk.seen)
+    return mapping is not None and bool(mapping.elements) and all(
+        isinstance(e, cst.DictElement) and isinstance(e.key if side == "keys" else e.value, cst.SimpleString)
+        for e in mapping.elements)
+
+
+def _literal_mapping(name: cst.BaseExpression, body: cst.CSTNode, home: Scope,
+                     before: set[int]) -> cst.Dict | None:
+    """The dict literal `name` is bound to, once, before the load, when every other mention of it
+    is a loop over it (`for a, b in name.items()`): nothing adds a key at run time."""
+    if not isinstance(name, cst.Name) or home.lookup(name.value) is not home:
+        return None
+    bound = home.bindings[name.value]
+    if len(bound) != 1 or bound[0].how != "expr" or bound[0].index or not isinstance(bound[0].node, cst.Dict) \
+            or id(bound[0].node) not in before:
+        return None
+    walk = _Walk({name.value}, None)
+    traverse.visit(body, walk)
+    for node, above in walk.found:
+        parent = above[-1] if above else None
+        if isinstance(parent, cst.AssignTarget) and parent.target is node:
+            continue
+        if isinstance(parent, cst.Attribute) and parent.attr.value in ("items", "keys", "values") \
+                and len(above) > 2 and isinstance(above[-2], cst.Call) and above[-2].func is parent:
+            parent = above[-3] if isinstance(above[-3], cst.For) else None
+            node = above[-2]
+        if not (isinstance(parent, cst.For) and parent.iter is node):
+            return None
+    return bound[0].node
+
+
+def _stored_literal(loaded: str | None, value: cst.BaseExpression, load: cst.Call, body: cst.CSTNode) -> bool:
+    """`d = {}` then only `d["linear_1.weight"] = w` stores before the load: a dict literal written in
+    steps, every key spelled out (at least one)."""
+    if loaded is None or not loaded.isidentifier() or not isinstance(value, cst.Dict) or not all(
+            isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) for e in value.elements):
+        return False
+    walk = _Walk({loaded}, load, start=value)
+    traverse.visit(body, walk)
+    stores = 0
+    for node, above in walk.found:
+        if len(above) < 3:
+            return False
+        sub, target = above[-1], above[-2]
+        if not (isinstance(sub, cst.Subscript) and sub.value is node and len(sub.slice) == 1
+                and isinstance(sub.slice[0].slice, cst.Index) and isinstance(sub.slice[0].slice.value, cst.SimpleString)
+                and isinstance(target, cst.AssignTarget) and target.target is sub):
+            return False
+        stores += 1
+    return bool(value.elements) or stores > 0
+
+
+# Methods after which a module's keys are what they were (most return the module itself).
+_KEEPS_KEYS = frozenset({"requires_grad_", "train", "eval", "to", "cuda", "cpu", "float", "half", "bfloat16",
+                         "double", "state_dict", "load_state_dict", "parameters", "named_parameters", "buffers",
+                         "named_buffers", "zero_grad"})
+_RETURNS_SELF = frozenset({"requires_grad_", "train", "eval", "to", "cuda", "cpu", "float", "half", "bfloat16",
+                           "double"})
+# Attributes that are no submodule: reading them, or passing them on, changes no key.
+_PLAIN_ATTRS = frozenset({"config", "dtype", "device", "training"})
+# Calls that hand back a wrapper with prefixed keys (`module.`, `_orig_mod.`, `base_model.model.`),
+# or rewrite the model's layers in place.
+_WRAPPERS = frozenset({"DistributedDataParallel", "DDP", "DataParallel", "FullyShardedDataParallel", "FSDP",
+                       "compile", "prepare", "prepare_model", "get_peft_model", "PeftModel", "inject_adapter_in_model",
+                       "setup", "setup_module", "initialize", "wrap", "optimize"})
+
+
+def _sibling_copy(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
+    """`student.load_state_dict(teacher.state_dict(), strict=False)` where both are local names the
+    function built with the same class or factory (`UNet.from_pretrained(...)` and
+    `UNet.from_config(teacher.config, extra_dim=...)`; diffusers' LCM distillation), not wrapped: the keys
+    match by construction, and the missing ones are the layers the student adds by design. Every
+    binding of either name before the load builds one (or moves it: `t = t.to(device)`); every other
+    mention before the load is a method that keeps the keys (`requires_grad_`, `eval`, `to`,
+    `state_dict`, ...) or a read of `.config` / `.dtype` / `.device`. A model passed to any call (a
+    wrapper, `get_peft_model`, an adapter injector), a parameter, or a load inside a loop is not judged."""
+    source = load.args[0].value if load.args and load.args[0].keyword is None else None
+    receiver = load.func.value  # type: ignore[attr-defined]
+    if home is None or not (isinstance(source, cst.Call) and not source.args and isinstance(receiver, cst.Name)
+                            and isinstance(source.func, cst.Attribute) and source.func.attr.value == "state_dict"
+                            and isinstance(source.func.value, cst.Name)):
+        return False
+    names = {receiver.value, source.func.value.value}
+    walk = _Walk(names, load)
+    traverse.visit(body, walk)
+    if not walk.reached or any(isinstance(a, (cst.For, cst.While)) for a in walk.at_load):
+        return False
+    makers: set[tuple[str, str]] = set()
+    for name in names:
+        if home.lookup(name) is not home:
+            return False
+        bound = home.bindings[name]
+        if any(b.node is None for b in bound):
+            return False  # global, import, `with ... as`: not known
+        earlier = [b for b in bound if id(b.node) in walk.seen]
+        if not earlier:
+            return False
+        for b in earlier:
+            if b.how != "expr" or b.index:
+                return False
+            made = _maker(facts, b.node, name, home)  # type: ignore[arg-type]
+            if made is None:
+                return False
+            if made[0]:
+                makers.add(made)
+    return len(makers) == 1 and all(_keeps_keys(node, above) for node, above in walk.found)
+
+
+def _maker(facts: Facts, value: cst.BaseExpression, name: str, home: Scope) -> tuple[str, str] | None:
+    """What builds the model: the class or factory (`Cls` of `Cls.from_pretrained(...)`), with the
+    first argument of a plain call where it names the architecture or file (`create_model("vit")`,
+    `load_model(args.teacher)`). `("", "")` for `name = name.to(device)`; None for anything else."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value in _RETURNS_SELF:
+        inner = value.func.value
+        if isinstance(inner, cst.Name) and inner.value == name:
+            return ("", "")
+        value = inner
+    if not isinstance(value, cst.Call):
+        return None
+    func = value.func
+    classmethod_ = isinstance(func, cst.Attribute) and func.attr.value.startswith("from_")
+    if classmethod_:
+        func = func.value  # type: ignore[attr-defined]
+    spelled = dotted(func)
+    if spelled is None:
+        return None
+    qual = facts.qualname(func, home) or spelled
+    if qual.rsplit(".", 1)[-1] in _WRAPPERS or spelled.rsplit(".", 1)[-1] in _WRAPPERS:
+        return None
+    first = next((a.value for a in value.args if a.keyword is None and not a.star), None)
+    arg = src(first) if not classmethod_ and (isinstance(first, cst.SimpleString) or dotted(first) is not None) \
+        else ""
+    return (qual, arg)
+
+
+def _keeps_keys(node: cst.Name, above: tuple[cst.CSTNode, ...]) -> bool:
+    """A mention of the model that leaves its keys as they were."""
+    parent = above[-1] if above else None
+    if isinstance(parent, (cst.AssignTarget, cst.AnnAssign)) and parent.target is node:
+        return True  # a binding: judged by _maker
+    if not (isinstance(parent, cst.Attribute) and parent.value is node):
+        return False
+    if parent.attr.value in _PLAIN_ATTRS:
+        return True
+    return parent.attr.value in _KEEPS_KEYS and len(above) > 1 and isinstance(above[-2], cst.Call) \
+        and above[-2].func is parent
+
+
+class _Walk(cst.CSTVisitor):
+    """One pass up to the load (the whole body without one): the ids of the nodes passed (`seen`), the
+    mentions of `names` after `start` with the nodes above each (`found`), and the nodes above the load."""
+
+    def __init__(self, names: set[str], load: cst.Call | None, start: cst.CSTNode | None = None) -> None:
+        self.names = names
+        self.load = load
+        self.start = start
+        self.started = start is None
+        self.reached = False
+        self.stack: list[cst.CSTNode] = []
+        self.seen: set[int] = set()
+        self.found: list[tuple[cst.Name, tuple[cst.CSTNode, ...]]] = []
+        self.at_load: tuple[cst.CSTNode, ...] = ()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.stack.append(node)
+        if self.reached:
+            return False
+        if node is self.load:
+            self.reached = True
+            self.at_load = tuple(self.stack[:-1])
+            return False
+        self.seen.add(id(node))
+        if self.started and isinstance(node, cst.Name) and node.value in self.names and len(self.stack) > 1:
+            parent = self.stack[-2]
+            # attribute names, keywords and parameters are other things
+            if not ((isinstance(parent, cst.Attribute) and parent.attr is node)
+                    or (isinstance(parent, cst.Arg) and parent.keyword is node)
+                    or isinstance(parent, (cst.Param, cst.FunctionDef, cst.ClassDef))):
+                self.found.append((node, tuple(self.stack[:-1])))
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.stack.pop()
+        if original_node is self.start:
+            self.started = True
 
 
 class _BeforeLoad(cst.CSTVisitor):
