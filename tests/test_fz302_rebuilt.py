@@ -320,13 +320,30 @@ def test_the_diffusers_shape_a_class_alias_and_an_appended_group():
     assert [r for r, _ in _found(src)] == [_row(src, "fidelity_mlp = MLP(unet.config")]
 
 
+@pytest.mark.parametrize("alias", [
+    "optimizer_cls = bnb.optim.AdamW8bit",
+    "optimizer_cls = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW",
+    "optimizer_cls = getattr(torch.optim, args.optimizer)",
+    # diffusers' form: the class chosen in the arms of an if statement
+    ("if args.use_8bit_adam:\n        import bitsandbytes as bnb\n\n        optimizer_cls = bnb.optim.AdamW8bit\n"
+     "    else:\n        optimizer_cls = torch.optim.AdamW"),
+])
+def test_the_diffusers_shape_through_a_chosen_class(alias):
+    """The class the name holds is one optimizer's or another's: the optimizer is built over the
+    groups either way."""
+    src = HEAD + textwrap.dedent(DIFFUSERS).replace("optimizer_cls = torch.optim.AdamW", alias)
+    assert alias in src
+    assert [r for r, _ in _found(src)] == [_row(src, "fidelity_mlp = MLP(unet.config")]
+
+
 @pytest.mark.parametrize("change", [
     # the group appended after the optimizer was built, or by a loop (other objects each pass)
     ("    optimizer_cls = torch.optim.AdamW\n    optimizer = optimizer_cls(params_to_optimize, weight_decay=args.wd)\n",
      ""),
     ("        params_to_optimize.append(", "        for _ in range(1):\n            params_to_optimize.append("),
-    # a class the name holds is not known to be one of torch.optim's
-    ("optimizer_cls = torch.optim.AdamW", "optimizer_cls = bnb.optim.AdamW8bit"),
+    # a class the name holds is not known to be an optimizer's
+    ("optimizer_cls = torch.optim.AdamW", "optimizer_cls = pick_optimizer(args)"),
+    ("optimizer_cls = torch.optim.AdamW", "optimizer_cls = bnb.optim.AdamW8bit if args.use_8bit_adam else pick(args)"),
 ])
 def test_the_diffusers_shape_near_misses(change):
     old, new = change

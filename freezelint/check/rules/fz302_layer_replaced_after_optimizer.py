@@ -13,14 +13,14 @@ from freezelint.check.flow import (ACTIVITY, ADD_GROUP, DDP_WRAP, FREEZE, OPT_BU
                                    between, dropped_on_return, flows_of, rebound)
 from freezelint.check.known import is_parameter_free
 from freezelint.check.syntax import call_arg, dotted, walk
-from freezelint.check.rules.base import LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, Example, Finding, Rule, src
+from freezelint.check.rules.base import (LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, OPTIMIZER_CLASS, Example,
+                                         Finding, Rule, src)
 
 
 class LayerReplacedAfterOptimizer(Rule):
     code = "FZ302"
     words = ("optim", *LIGHTNING_WORDS)
-    # and a torch.optim class named without a call (`optimizer_cls = torch.optim.AdamW`, then called)
-    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK, r"optim\.[A-Z]\w*")
+    triggers = (OPTIMIZER_CALL, *OPTIMIZER_CLASS, LIGHTNING_CALLBACK)
     # a layer stored on a module, timm's reset_classifier, or a plain name bound to a call after a
     # `.parameters()` (the module rebuilt under its name; lazy, it scans on from the first one only)
     requires = ((r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(|\.reset_classifier\s*\("
@@ -33,6 +33,8 @@ class LayerReplacedAfterOptimizer(Rule):
         "and keeps the old layer alive instead. The new head silently stays at its random init."
     )
     notes = (
+        "An optimizer built through a name that holds an optimizer class counts (`optimizer_class = "
+        "bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW`, or the two in the arms of an `if`). "
         "Follows helpers of the project's other files (an optimizer built by `build_optimizer(model)` "
         "in a builder module) and Lightning's order: `configure_optimizers` runs before every "
         "training hook, so a layer replaced in `on_train_epoch_start` comes after the optimizer. In a "
@@ -235,6 +237,30 @@ class LayerReplacedAfterOptimizer(Rule):
                     return self.proj(f)
             """
         ),
+        Example(
+            """
+            import bitsandbytes as bnb
+            import torch
+            import torch.nn as nn
+
+            def main(args, model, loader):
+                optimizer_class = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+                optimizer = optimizer_class(model.parameters(), lr=args.lr)
+                model.head = nn.Linear(768, args.num_classes)  # expect: FZ302
+                train(model, optimizer, loader)
+            """,
+            instead="""
+            import bitsandbytes as bnb
+            import torch
+            import torch.nn as nn
+
+            def main(args, model, loader):
+                model.head = nn.Linear(768, args.num_classes)  # the new head first
+                optimizer_class = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+                optimizer = optimizer_class(model.parameters(), lr=args.lr)
+                train(model, optimizer, loader)
+            """,
+        ),
     ]
     good = [
         """
@@ -428,6 +454,18 @@ class LayerReplacedAfterOptimizer(Rule):
         with torch.no_grad():
             for x, f in loader:
                 print(mlp(f))
+        """,
+        """
+        import bitsandbytes as bnb
+        import torch
+        import torch.nn as nn
+
+        def main(args, model, loader):
+            optimizer_class = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+            optimizer = optimizer_class(model.backbone.parameters(), lr=args.lr)  # the backbone only
+            model.head = nn.Linear(768, args.num_classes)
+            head_opt = optimizer_class(model.head.parameters(), lr=args.lr)  # the new head's own
+            train(model, [optimizer, head_opt], loader)
         """,
     ]
 
