@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1152445c2414485619a0c5bfe733d651'
+RULES_DIGEST = 'c158af941d54ba8a8b3369a9bfbde4ae'
 
 GATES = {
     'FZ002': (
