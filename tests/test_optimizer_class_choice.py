@@ -178,3 +178,18 @@ def test_a_helper_of_another_file_builds_through_a_chosen_class(tmp_path, cli):
         """)
     r = cli(tmp_path, "check", "--no-cache", "--select", "FZ301", "--format", "concise", ".")
     assert "train.py:6:" in r.out and "AdamW8bit or AdamW (built by `build_optimizer(...)`)" in r.out
+
+
+def test_transformers_optimizers_keep_their_own_defaults():
+    src = """
+    from transformers import Adafactor, AdamW
+
+    model.encoder.requires_grad_(False)
+    opt = AdamW(model.parameters(), lr=1e-4)  # weight_decay 0.0 by default, but moving averages
+    opt2 = Adafactor(model.parameters(), lr=1e-3, relative_step=False)  # no first moment, no decay
+    opt3 = Adafactor(model.parameters(), lr=1e-3, relative_step=False, weight_decay=0.01)
+    """
+    got = _found(src, "FZ301")
+    assert [r for r, _ in got] == [_row(src, "opt = "), _row(src, "opt3 = ")]
+    assert "through AdamW's moving averages," in got[0][1]
+    assert "through weight_decay=0.01," in got[1][1]

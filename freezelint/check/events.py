@@ -1571,7 +1571,9 @@ def _stateful(call: cst.Call, q: str, group: cst.Dict | None = None) -> str | No
             own = group is not None and any(isinstance(el, cst.DictElement) and el.value is v for el in group.elements)
             prefix = "its param group's " if own else ""
             return f"{prefix}{key}={code_of(v)}"
-    if name == "AdamW" and "weight_decay" not in kw and not q.startswith("transformers."):  # theirs: 0.0
+    if q.startswith("transformers."):  # their AdamW's weight_decay is 0.0; their Adafactor keeps no first moment
+        return f"{shown}'s moving averages" if name == "AdamW" else None
+    if name == "AdamW" and "weight_decay" not in kw:
         return f"{shown}'s default weight_decay=0.01"
     if name in _STATEFUL_BY_DEFAULT:
         return f"{shown}'s moving averages"
