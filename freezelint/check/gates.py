@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c158af941d54ba8a8b3369a9bfbde4ae'
+RULES_DIGEST = '2a3d9886db188f150e651b9eada5eeb8'
 
 GATES = {
     'FZ002': (

@@ -358,27 +358,27 @@ class OptimizerOverFrozenParams(Rule):
             import torch
 
             def main(args, unet, loader):
+                unet.conv_in.requires_grad_(False)
                 # diffusers' training scripts: the class chosen by a setting, then called through its name
                 if args.use_8bit_adam:
                     optimizer_class = bnb.optim.AdamW8bit
                 else:
                     optimizer_class = torch.optim.AdamW
                 optimizer = optimizer_class(unet.parameters(), lr=args.learning_rate)  # expect: FZ301
-                unet.conv_in.requires_grad_(False)  # after the optimizer took every parameter
                 train(unet, optimizer, loader)
             """,
-            instead="""
+            fixed="""
             import bitsandbytes as bnb
             import torch
 
             def main(args, unet, loader):
+                unet.conv_in.requires_grad_(False)
                 # diffusers' training scripts: the class chosen by a setting, then called through its name
                 if args.use_8bit_adam:
                     optimizer_class = bnb.optim.AdamW8bit
                 else:
                     optimizer_class = torch.optim.AdamW
-                unet.conv_in.requires_grad_(False)  # frozen first, left out of the optimizer
-                optimizer = optimizer_class([p for p in unet.parameters() if p.requires_grad], lr=args.learning_rate)
+                optimizer = optimizer_class([p for p in unet.parameters() if p.requires_grad], lr=args.learning_rate)  # expect: FZ301
                 train(unet, optimizer, loader)
             """,
         ),
