@@ -69,6 +69,10 @@ FIRES = {
     "a library layer": "mlp = nn.Linear(1, 8)\n",
     "optimizer prepared": "mlp = MLP()\nmlp, optimizer = accelerator.prepare(mlp, optimizer)\n",
     "between other code": "mlp = MLP()\nloader = build_loader(cfg)\nlog('start')\n",
+    # a state loaded into the new module is copied into its own Parameters
+    "state loaded": "mlp = MLP()\nmlp.load_state_dict(saved_state)\n",
+    "checkpoint resumed": "mlp = MLP()\nmlp.load_state_dict(torch.load(path), strict=False)\n",
+    "assign=False": "mlp = MLP()\nmlp.load_state_dict(torch.load(path), assign=False)\n",
 }
 
 
@@ -135,7 +139,10 @@ SILENT = {
     "copied": "mlp = copy.deepcopy(mlp)\n",
     "ema under a new name": "ema = copy.deepcopy(mlp)\n",
     "best weights restored": "best = copy.deepcopy(mlp)\nmlp = copy.deepcopy(best)\n",
-    "state loaded": "state = mlp.state_dict()\nmlp = MLP()\nmlp.load_state_dict(state)\n",
+    # the state's own tensors become its parameters: they may be the Parameters the optimizer holds
+    "state assigned": "state = mlp.state_dict(keep_vars=True)\nmlp = MLP()\nmlp.load_state_dict(state, assign=True)\n",
+    "assign positionally": "state = mlp.state_dict(keep_vars=True)\nmlp = MLP()\nmlp.load_state_dict(state, True, True)\n",
+    "assign maybe passed": "mlp = MLP()\nmlp.load_state_dict(state, **load_kwargs)\n",
     "frozen": "mlp = MLP()\nmlp.requires_grad_(False)\n",
     "frozen where built": "mlp = MLP().requires_grad_(False)\n",
     "built for inference": "mlp = MLP().eval()\n",
@@ -236,6 +243,45 @@ NEAR_MISSES = {
         head(mlp(f)).sum().backward()
         optimizer.step()
     """,
+    "the best weights loaded and evaluated": """
+    mlp = MLP()
+    optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+    for epoch in range(3):
+        for x, f in loader:
+            mlp(f).sum().backward()
+            optimizer.step()
+        torch.save(mlp.state_dict(), "best.pt")
+    mlp = MLP()
+    mlp.load_state_dict(torch.load("best.pt"))
+    mlp.eval()
+    with torch.no_grad():
+        for x, f in loader:
+            print(mlp(f))
+    """,
+    "early stopping restores the best weights and leaves the loop": """
+    mlp = MLP()
+    optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+    for epoch in range(100):
+        for x, f in loader:
+            mlp(f).sum().backward()
+            optimizer.step()
+        if stop(epoch):
+            mlp = MLP()
+            mlp.load_state_dict(torch.load("best.pt"))
+            break
+    test(mlp)
+    """,
+    "loaded and given a new optimizer": """
+    mlp = MLP()
+    optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+    mlp = MLP()
+    mlp.load_state_dict(torch.load(path))
+    optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+    optimizer.load_state_dict(torch.load(opt_path))
+    for x, f in loader:
+        mlp(f).sum().backward()
+        optimizer.step()
+    """,
     "exclusive arms": """
     if small:
         mlp = MLP(4)
@@ -267,6 +313,43 @@ def test_a_rebuild_in_a_branch_that_goes_on_fires():
             optimizer.step()
     """)
     assert [r for r, _ in _found(src)] == [_row(src, "mlp = MLP()")]
+
+
+def test_a_checkpoint_resumed_into_a_rebuilt_module_names_the_load():
+    """The resume branch builds the module again and loads its state: the old optimizer still holds
+    the first module's Parameters, and the message says why the load does not help."""
+    src = HEAD + textwrap.dedent("""
+    def fit(loader, resume=None):
+        mlp = MLP()
+        optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+        if resume is not None:
+            ckpt = torch.load(resume)
+            mlp = MLP()
+            mlp.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+        for epoch in range(3):
+            for x, f in loader:
+                mlp(f).sum().backward()
+                optimizer.step()
+    """)
+    (row, msg), = _found(src)
+    assert row == _row(src, "mlp = MLP()")
+    assert f"(the state loaded into it, line {_row(src, 'mlp.load_state_dict')}, is copied into its own " \
+           "Parameters, not into those `optimizer` holds)" in msg
+    # a checkpoint evaluated in the loop's place, the loop going on with the old optimizer
+    looped = HEAD + textwrap.dedent("""
+    mlp = MLP()
+    optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+    for epoch in range(10):
+        for x, f in loader:
+            mlp(f).sum().backward()
+            optimizer.step()
+        if epoch % 5 == 4:
+            mlp = MLP()
+            mlp.load_state_dict(torch.load("best.pt"))
+            evaluate(mlp)
+    """)
+    assert [r for r, _ in _found(looped)] == [_row(looped, "mlp = MLP()")]
 
 
 def test_a_module_rebuilt_from_the_config_of_another_prepared_one():
@@ -320,13 +403,30 @@ def test_the_diffusers_shape_a_class_alias_and_an_appended_group():
     assert [r for r, _ in _found(src)] == [_row(src, "fidelity_mlp = MLP(unet.config")]
 
 
+@pytest.mark.parametrize("alias", [
+    "optimizer_cls = bnb.optim.AdamW8bit",
+    "optimizer_cls = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW",
+    "optimizer_cls = getattr(torch.optim, args.optimizer)",
+    # diffusers' form: the class chosen in the arms of an if statement
+    ("if args.use_8bit_adam:\n        import bitsandbytes as bnb\n\n        optimizer_cls = bnb.optim.AdamW8bit\n"
+     "    else:\n        optimizer_cls = torch.optim.AdamW"),
+])
+def test_the_diffusers_shape_through_a_chosen_class(alias):
+    """The class the name holds is one optimizer's or another's: the optimizer is built over the
+    groups either way."""
+    src = HEAD + textwrap.dedent(DIFFUSERS).replace("optimizer_cls = torch.optim.AdamW", alias)
+    assert alias in src
+    assert [r for r, _ in _found(src)] == [_row(src, "fidelity_mlp = MLP(unet.config")]
+
+
 @pytest.mark.parametrize("change", [
     # the group appended after the optimizer was built, or by a loop (other objects each pass)
     ("    optimizer_cls = torch.optim.AdamW\n    optimizer = optimizer_cls(params_to_optimize, weight_decay=args.wd)\n",
      ""),
     ("        params_to_optimize.append(", "        for _ in range(1):\n            params_to_optimize.append("),
-    # a class the name holds is not known to be one of torch.optim's
-    ("optimizer_cls = torch.optim.AdamW", "optimizer_cls = bnb.optim.AdamW8bit"),
+    # a class the name holds is not known to be an optimizer's
+    ("optimizer_cls = torch.optim.AdamW", "optimizer_cls = pick_optimizer(args)"),
+    ("optimizer_cls = torch.optim.AdamW", "optimizer_cls = bnb.optim.AdamW8bit if args.use_8bit_adam else pick(args)"),
 ])
 def test_the_diffusers_shape_near_misses(change):
     old, new = change

@@ -18,7 +18,7 @@ from freezelint.check import traverse
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
 from freezelint.check.known import (MODULE_METHODS, SELF_RETURNING, TIMM_FACTORIES, is_base_finetuning, is_library,
-                                    is_parameter_free)
+                                    is_optimizer_class, is_parameter_free)
 from freezelint.check.modes import quiet, train_keeps
 from freezelint.check.param_sources import param_sources
 from freezelint.spelling import is_misspelling
@@ -418,9 +418,11 @@ class Flow(cst.CSTVisitor):
                     self._emit(CALLS + method, target, node)
         for obj, value, called in requires_grad_sets(node, scope):
             self._requires_grad(obj, value, called, node)
-        opt_q = q if q or not isinstance(func, cst.Name) else self._optimizer_alias(func)
-        if opt_q and opt_q.startswith("torch.optim.") and opt_q.rsplit(".", 1)[1][:1].isupper() and node.args:
-            self._opt_build(node, opt_q)
+        classes = [q] if is_optimizer_class(q) else \
+            self._optimizer_alias(func) if q is None and isinstance(func, cst.Name) else \
+            _classes_of(func, scope) if isinstance(func, cst.Call) else None  # `getattr(torch.optim, name)(...)`
+        if classes and node.args:
+            self._opt_build(node, classes)
         if q in _DDP and node.args:
             self._emit(DDP_WRAP, root_of(unwrap_self_returning(node.args[0].value)), node)
         # calls that hand a model to a helper (of this file, or imported), or run its forward
@@ -631,21 +633,32 @@ class Flow(cst.CSTVisitor):
                     return root_of(b.node.func.value)
         return None
 
-    def _opt_build(self, node: cst.Call, q: str) -> None:
+    def _opt_build(self, node: cst.Call, classes: list[str]) -> None:
+        """An optimizer built over the first argument's parameters, by one of `classes` (several
+        where a name may hold either: `bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW`);
+        stateful only where every class is, with the call's arguments."""
         sources = param_sources(node.args[0].value, self.scope, self.facts.module)
         whole = any(s.path == s.root for s in sources)
         for s in sources:
-            self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=q, path=s.path, whole=whole,
-                       stateful=_stateful(node, q, s.group), comp=s.comp, conditional=s.conditional)
+            why = [_stateful(node, q, s.group) for q in classes]
+            stateful = None if None in why else _reasons(why)  # type: ignore[arg-type]
+            self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=" or ".join(classes), path=s.path,
+                       whole=whole, stateful=stateful, comp=s.comp, conditional=s.conditional)
 
-    def _optimizer_alias(self, func: cst.Name) -> str | None:
+    def _optimizer_alias(self, func: cst.Name) -> list[str] | None:
         """`optimizer_cls = torch.optim.AdamW` (diffusers' training scripts), then
-        `optimizer_cls(params, ...)`: the class every binding of the name gives, where they agree."""
+        `optimizer_cls(params, ...)`: the optimizer classes the bindings of the name give, where each
+        gives one (`bnb.optim.AdamW8bit` in one arm of an if and `torch.optim.AdamW` in the other)
+        or a choice of them (`bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW`)."""
         owner = self.scope.lookup(func.value)
         bindings = owner.bindings.get(func.value, []) if owner is not None else []
-        quals = {qualname(b.node, b.scope or owner) if b.how == "expr" and not b.index
-                 and isinstance(b.node, (cst.Name, cst.Attribute)) else None for b in bindings}
-        return quals.pop() if len(quals) == 1 else None
+        found: list[str] = []
+        for b in bindings:
+            quals = _classes_of(b.node, b.scope or owner) if b.how == "expr" and not b.index else None
+            if not quals:
+                return None
+            found += [q for q in quals if q not in found]
+        return found or None
 
     def _not_project_class(self, recv: cst.BaseExpression, scope: Scope) -> bool:
         """`recv` is not an instance of a class of this file or of the project's (whose method of
@@ -1498,14 +1511,55 @@ def opt_detail(e: Event) -> dict:
 
 
 _STATEFUL_BY_DEFAULT = ("Adam", "AdamW", "NAdam", "RAdam", "Adamax", "Adagrad", "Adadelta", "RMSprop", "Rprop",
-                        "SparseAdam", "LBFGS", "Adafactor")
+                        "SparseAdam", "LBFGS", "Adafactor", "Prodigy", "LAMB", "AdEMAMix")
+
+
+def _classes_of(value: cst.CSTNode | None, scope: Scope) -> list[str] | None:
+    """The optimizer classes an expression names: one (`torch.optim.AdamW`), or each arm's of a
+    conditional expression; None where any part is something else."""
+    if isinstance(value, cst.IfExp):
+        body, orelse = _classes_of(value.body, scope), _classes_of(value.orelse, scope)
+        return [*body, *(q for q in orelse if q not in body)] if body and orelse else None
+    if isinstance(value, (cst.Name, cst.Attribute)):
+        q = qualname(value, scope)
+        return [q] if q is not None and is_optimizer_class(q) else None
+    if isinstance(value, cst.Call) and qualname(value.func, scope) == "getattr" and len(value.args) == 2 \
+            and qualname(value.args[0].value, scope) == "torch.optim":
+        return [BY_NAME]  # a torch.optim class picked by a setting: stateful only by its arguments
+    return None
+
+
+# The `optimizer` of a build whose torch.optim class is looked up by name (`getattr(torch.optim, cfg.name)`)
+BY_NAME = "torch.optim.*"
+
+
+def optimizer_shown(optimizer: str) -> str:
+    """An OPT_BUILD's `optimizer` as a message names it: the class, or the classes a name may hold
+    (`AdamW8bit or AdamW`)."""
+    return " or ".join("a torch.optim class picked by name" if q == BY_NAME else q.rsplit(".", 1)[-1]
+                       for q in optimizer.split(" or "))
+
+
+def _reasons(why: list[str]) -> str:
+    """One reason for several classes: `AdamW8bit's and AdamW's default weight_decay=0.01`."""
+    why = list(dict.fromkeys(why))
+    parts = [w.split("'s ", 1) for w in why]
+    if len(why) > 1 and all(len(p) == 2 and p[1] == parts[0][1] for p in parts):
+        owners = " and ".join(f"{p[0]}'s" for p in parts)
+        return f"{owners} {parts[0][1]}"
+    return " or ".join(why)
+
+
+# bitsandbytes' variants of a class (`PagedAdamW8bit`) keep its defaults
+_BNB_VARIANT = re.compile(r"^Paged|(?:8|32)bit$")
 
 
 def _stateful(call: cst.Call, q: str, group: cst.Dict | None = None) -> str | None:
     """Why the optimizer moves parameters whose grad is a zero tensor, or None. A param group's
     own `momentum`/`weight_decay` overrides the optimizer's (torch.optim's rule), so the reason
     given is that group's value where it writes one."""
-    name = q.rsplit(".", 1)[1]
+    shown = q.rsplit(".", 1)[1]
+    name = _BNB_VARIANT.sub("", shown) if q.startswith(("bitsandbytes.", "bnb.")) else shown
     kw = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
     for el in group.elements if group is not None else ():
         key = string_value(el.key) if isinstance(el, cst.DictElement) else None
@@ -1517,10 +1571,14 @@ def _stateful(call: cst.Call, q: str, group: cst.Dict | None = None) -> str | No
             own = group is not None and any(isinstance(el, cst.DictElement) and el.value is v for el in group.elements)
             prefix = "its param group's " if own else ""
             return f"{prefix}{key}={code_of(v)}"
+    if q.startswith("transformers."):  # their AdamW's weight_decay is 0.0; their Adafactor keeps no first moment
+        return f"{shown}'s moving averages" if name == "AdamW" else None
     if name == "AdamW" and "weight_decay" not in kw:
-        return "AdamW's default weight_decay=0.01"
+        return f"{shown}'s default weight_decay=0.01"
     if name in _STATEFUL_BY_DEFAULT:
-        return f"{name}'s moving averages"
+        return f"{shown}'s moving averages"
+    if name == "Lion":
+        return f"{shown}'s momentum"
     return None
 
 

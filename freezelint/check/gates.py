@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a47a23de5416cee9448b53c53d2b095f'
+RULES_DIGEST = '33bcb55d0dbd9b517d2612880c394a90'
 
 GATES = {
     'FZ002': (
@@ -88,17 +88,17 @@ GATES = {
     ),
     'FZ301': (
         ('requires_grad', 'require_grad', 'requiresGrad', 'freeze_feature_e', 'freeze_base_model'),
-        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False|(?:requires_grad_|require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|requires_grad\\s*=[^=\\n][^\\n]*\\b(?:in|startswith|endswith)\\b', '\\.(?:named_)?parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
     ),
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
-        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b', 'optim\\.[A-Z]\\w*'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
         ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(|\\.parameters\\(\\)[\\s\\S]*?\\n[ \\t]*\\w+[ \\t]*(?::[^=\\n]*)?=[ \\t]*[\\w.]+\\(',),
     ),
     'FZ303': (
         ('requires_grad', 'make_trainable'),
-        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b', 'class\\s+\\w+\\s*\\([^)]*Callback\\b'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b', 'class\\s+\\w+\\s*\\([^)]*Callback\\b'),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)True|\\bmake_trainable\\s*\\(', 'requires_grad|\\bmake_trainable\\s*\\('),
     ),
     'FZ304': (

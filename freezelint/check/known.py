@@ -150,6 +150,28 @@ def is_module_factory(qualname: str | None) -> bool:
 
 
 
+# Optimizer classes besides torch.optim's that training scripts build: bitsandbytes' (diffusers'
+# `--use_8bit_adam`), transformers' own AdamW and Adafactor, Prodigy (diffusers' `--optimizer prodigy`).
+_OPTIMIZER_PACKAGES = ("torch.optim.", "bitsandbytes.optim.", "bnb.optim.")
+_OPTIMIZER_CLASSES = frozenset({"transformers.AdamW", "transformers.optimization.AdamW", "transformers.Adafactor",
+                                "transformers.optimization.Adafactor", "prodigyopt.Prodigy"})
+# torch.optim's modules of other things than optimizers (schedulers, SWA's AveragedModel)
+_NOT_OPTIMIZERS = ("torch.optim.lr_scheduler.", "torch.optim.swa_utils.")
+
+
+def is_optimizer_class(qualname: str | None) -> bool:
+    """A class whose instances are optimizers over the parameters given first (torch.optim.AdamW,
+    bitsandbytes.optim.AdamW8bit, ...); not the Optimizer base classes, schedulers, or SWA's model."""
+    if not qualname:
+        return False
+    if qualname in _OPTIMIZER_CLASSES:
+        return True
+    if not qualname.startswith(_OPTIMIZER_PACKAGES) or qualname.startswith(_NOT_OPTIMIZERS):
+        return False
+    last = qualname.rsplit(".", 1)[1]
+    return last[:1].isupper() and not last.startswith("Optimizer") and not last.endswith("Manager")
+
+
 # nn.Module's own methods: a call of one is never a project method to look up.
 MODULE_METHODS = SELF_RETURNING | frozenset({
     "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules", "children",

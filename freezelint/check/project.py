@@ -29,7 +29,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 35
+SUMMARY_VERSION = 36
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -44,7 +44,9 @@ _NAMES_AS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?![\w.])(?:[ \t]+as[ \t]+(\w+)
 _CALLED_NAME = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")  # `Name(`: what a star import may have brought
 # a file without any of these words does nothing a summary records: it is not parsed
 _FLOW_WORDS = re.compile(r"\.train\(|\.eval\(\)|requires_grad|DistributedDataParallel|configure_optimizers|"
-                         r"\b(?:SGD|Adam|AdamW|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS|Lion|LAMB|Lamb)\s*\(")
+                         r"\b(?:SGD|Adam|AdamW|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS|Lion|LAMB|Lamb)\s*\(|"
+                         # an optimizer class bound to a name, called through it (events._optimizer_alias)
+                         r"optim\.[A-Z]\w*[ \t]*(?:\n|$|if\b)|getattr\(\s*(?:torch\.)?optim\s*,")
 _MODULE_BASE_NAMES = {"Module", "LightningModule", "PreTrainedModel"}
 # a class with bases that assigns `self.<attr>`: its summary's "attrs" may say what another file's
 # `model.backbone` holds, so such a file is parsed even without a word of _FLOW_WORDS

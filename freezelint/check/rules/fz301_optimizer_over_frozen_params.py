@@ -7,12 +7,13 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.events import sets_back
+from freezelint.check.events import optimizer_shown, sets_back
 from freezelint.check.facts import Facts
 from freezelint.check.flow import ACTIVITY, FREEZE, OPT_BUILD, UNFREEZE, after, apart, flows_of, rebound
 from freezelint.check.param_sources import with_requires_grad_filter
 from freezelint.check.syntax import walk
-from freezelint.check.rules.base import FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
+from freezelint.check.rules.base import (FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, OPTIMIZER_CLASS, Example, Finding,
+                                         Fix, Rule, src)
 
 
 def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
@@ -26,7 +27,7 @@ def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
 class OptimizerOverFrozenParams(Rule):
     code = "FZ301"
     words = ("requires_grad", "require_grad", "requiresGrad", "freeze_feature_e", "freeze_base_model")
-    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
+    triggers = (OPTIMIZER_CALL, *OPTIMIZER_CLASS, LIGHTNING_CALLBACK)
     # also `p.requires_grad = "adapter" in name`: a flag by name test, False for the rest
     requires = (FREEZES_MEANT + r"|requires_grad\s*=[^=\n][^\n]*\b(?:in|startswith|endswith)\b",
                 r"\.(?:named_)?parameters\(\)|" + LIGHTNING_CALLBACK)
@@ -49,7 +50,12 @@ class OptimizerOverFrozenParams(Rule):
         "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, when the part "
         "reaches the optimizer through one arm of `A if cond else B` and the freeze sits under an `if` of "
         "its own (the conditions may exclude each other: diffusers' DreamBooth), and for "
-        "plain SGD without momentum or weight decay. Param groups built from `named_parameters()` "
+        "plain SGD without momentum or weight decay. An optimizer built through a name that holds an optimizer "
+        "class counts (diffusers' `optimizer_class = bnb.optim.AdamW8bit` in one arm of an `if` and "
+        "`torch.optim.AdamW` in the other, `A if cond else B`, `getattr(torch.optim, cfg.name)`), and so do "
+        "bitsandbytes' classes, transformers' AdamW and Adafactor and Prodigy; where the name may hold several, "
+        "it is stateful only where each is with the arguments given (a choice with plain SGD in it is silent, "
+        "as is a class picked by name without momentum or weight decay). Param groups built from `named_parameters()` "
         "count as every parameter where their conditions are each other's complement (the weight-decay "
         "split by `p.ndim > 1` / `p.ndim <= 1`, `X` / `not X`, through names and nanoGPT's `param_dict`); "
         "a comprehension with any other condition holds a subset the checker cannot name and says "
@@ -346,6 +352,58 @@ class OptimizerOverFrozenParams(Rule):
             opt2 = torch.optim.AdamW(adapted.parameters(), lr=9e-3)  # expect: FZ301
             """
         ),
+        Example(
+            """
+            import bitsandbytes as bnb
+            import torch
+
+            def main(args, unet, loader):
+                unet.conv_in.requires_grad_(False)
+                # diffusers' training scripts: the class chosen by a setting, then called through its name
+                if args.use_8bit_adam:
+                    optimizer_class = bnb.optim.AdamW8bit
+                else:
+                    optimizer_class = torch.optim.AdamW
+                optimizer = optimizer_class(unet.parameters(), lr=args.learning_rate)  # expect: FZ301
+                train(unet, optimizer, loader)
+            """,
+            fixed="""
+            import bitsandbytes as bnb
+            import torch
+
+            def main(args, unet, loader):
+                unet.conv_in.requires_grad_(False)
+                # diffusers' training scripts: the class chosen by a setting, then called through its name
+                if args.use_8bit_adam:
+                    optimizer_class = bnb.optim.AdamW8bit
+                else:
+                    optimizer_class = torch.optim.AdamW
+                optimizer = optimizer_class([p for p in unet.parameters() if p.requires_grad], lr=args.learning_rate)  # expect: FZ301
+                train(unet, optimizer, loader)
+            """,
+        ),
+        Example(
+            """
+            import bitsandbytes as bnb
+            import torch
+
+            def finetune(args, model, loader):
+                opt_cls = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+                model.encoder.requires_grad_(False)
+                optimizer = opt_cls(model.parameters(), lr=args.learning_rate)  # expect: FZ301
+                train(model, optimizer, loader)
+            """,
+            fixed="""
+            import bitsandbytes as bnb
+            import torch
+
+            def finetune(args, model, loader):
+                opt_cls = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+                model.encoder.requires_grad_(False)
+                optimizer = opt_cls([p for p in model.parameters() if p.requires_grad], lr=args.learning_rate)  # expect: FZ301
+                train(model, optimizer, loader)
+            """,
+        ),
     ]
     good = [
         """
@@ -580,6 +638,25 @@ class OptimizerOverFrozenParams(Rule):
                 teachers.append(model)
             return teachers
         """,
+        """
+        import bitsandbytes as bnb
+        import torch
+
+        def main(args, model, loader):
+            optimizer_class = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+            model.encoder.requires_grad_(False)
+            # filtered: the frozen encoder is in no param group
+            optimizer = optimizer_class([p for p in model.parameters() if p.requires_grad], lr=args.learning_rate)
+            # a choice with a plain SGD (no momentum, no weight decay) in it: which one runs is not known
+            sgd_or_adam = torch.optim.SGD if args.sgd else torch.optim.AdamW
+            opt2 = sgd_or_adam(model.parameters(), lr=args.learning_rate)
+            # a class only known by a setting's name, with no momentum or weight decay given
+            opt3 = getattr(torch.optim, args.optimizer)(model.parameters(), lr=args.learning_rate)
+            # a name that may hold something else than an optimizer class
+            picked = bnb.optim.AdamW8bit if args.use_8bit_adam else make_optimizer
+            opt4 = picked(model.parameters(), lr=args.learning_rate)
+            train(model, optimizer, loader)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -603,7 +680,7 @@ class OptimizerOverFrozenParams(Rule):
                     yield self.finding(
                         f.node,
                         f"{how} in `{f.detail['hook']}`, after {o.detail['built_in']} built "
-                        f"{o.detail['optimizer'].rsplit('.', 1)[1]} over every parameter of `{o.detail['path']}`: "
+                        f"{optimizer_shown(o.detail['optimizer'])} over every parameter of `{o.detail['path']}`: "
                         f"those take optimizer slots for nothing, and any stale or zero grad on them is applied "
                         f"through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad there",
                         stmt=f.stmt, facts=facts, used=[o, *freezes],
@@ -616,7 +693,7 @@ class OptimizerOverFrozenParams(Rule):
                     yield self.finding(
                         f.node,
                         f"`{f.detail.get('sub') or f.target}` is frozen in `{f.detail.get('hook')}`, after Lightning "
-                        f"built the optimizer ({where}: {o.detail['optimizer'].rsplit('.', 1)[1]} over every "
+                        f"built the optimizer ({where}: {optimizer_shown(o.detail['optimizer'])} over every "
                         f"parameter of `{o.detail['path']}`): any stale or zero grad on the frozen parameters is "
                         f"applied through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad "
                         f"in configure_optimizers",
@@ -642,7 +719,7 @@ class OptimizerOverFrozenParams(Rule):
                 built = o.detail.get("via")  # by a helper or a trainer's constructor: the call shown is theirs
                 yield self.finding(
                     first,
-                    f"{o.detail['optimizer'].rsplit('.', 1)[1]}{f' (built by `{built}(...)`)' if built else ''} "
+                    f"{optimizer_shown(o.detail['optimizer'])}{f' (built by `{built}(...)`)' if built else ''} "
                     f"gets every parameter of `{o.detail['path']}` while "
                     f"{how} {f'in `{hook}`' if hook else 'in this scope'}: those take optimizer slots for nothing, and "
                     f"any stale or zero grad on them is applied through {o.detail['stateful']}, moving "

@@ -13,14 +13,14 @@ from freezelint.check.flow import (ACTIVITY, ADD_GROUP, DDP_WRAP, FREEZE, OPT_BU
                                    between, dropped_on_return, flows_of, rebound)
 from freezelint.check.known import is_parameter_free
 from freezelint.check.syntax import call_arg, dotted, walk
-from freezelint.check.rules.base import LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, Example, Finding, Rule, src
+from freezelint.check.rules.base import (LIGHTNING_CALLBACK, LIGHTNING_WORDS, OPTIMIZER_CALL, OPTIMIZER_CLASS, Example,
+                                         Finding, Rule, src)
 
 
 class LayerReplacedAfterOptimizer(Rule):
     code = "FZ302"
     words = ("optim", *LIGHTNING_WORDS)
-    # and a torch.optim class named without a call (`optimizer_cls = torch.optim.AdamW`, then called)
-    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK, r"optim\.[A-Z]\w*")
+    triggers = (OPTIMIZER_CALL, *OPTIMIZER_CLASS, LIGHTNING_CALLBACK)
     # a layer stored on a module, timm's reset_classifier, or a plain name bound to a call after a
     # `.parameters()` (the module rebuilt under its name; lazy, it scans on from the first one only)
     requires = ((r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(|\.reset_classifier\s*\("
@@ -33,6 +33,8 @@ class LayerReplacedAfterOptimizer(Rule):
         "and keeps the old layer alive instead. The new head silently stays at its random init."
     )
     notes = (
+        "An optimizer built through a name that holds an optimizer class counts (`optimizer_class = "
+        "bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW`, or the two in the arms of an `if`). "
         "Follows helpers of the project's other files (an optimizer built by `build_optimizer(model)` "
         "in a builder module) and Lightning's order: `configure_optimizers` runs before every "
         "training hook, so a layer replaced in `on_train_epoch_start` comes after the optimizer. In a "
@@ -60,9 +62,12 @@ class LayerReplacedAfterOptimizer(Rule):
         "(`train_one_epoch(mlp, optimizer, loader)`). Silent for a value that takes the old module "
         "(`mlp.to(device)`, `accelerator.prepare(mlp)`, `DDP(mlp)`, `torch.compile(mlp)`, `get_peft_model(mlp, "
         "cfg)`), a deep copy, a parameter-free layer, a new module frozen whole or built in `eval()`, one whose "
-        "name later loads a state dict in the body, when the optimizer is built again over it, gets a param group "
+        "name later loads a state dict with `assign=True` (the state's tensors become its parameters: they may be "
+        "those the optimizer holds), when the optimizer is built again over it, gets a param group "
         "or is rebound, for a `for` target (each fold's own optimizer), a rebinding in an arm that returns, and "
-        "one in another function than the steps."
+        "one in another function than the steps. A plain `load_state_dict` (a checkpoint resumed into a rebuilt "
+        "module) copies values into the new module's own Parameters: reported where the steps train it, silent "
+        "where it is only evaluated."
     )
     bad = [
         Example(
@@ -235,6 +240,59 @@ class LayerReplacedAfterOptimizer(Rule):
                     return self.proj(f)
             """
         ),
+        Example(
+            """
+            import bitsandbytes as bnb
+            import torch
+            import torch.nn as nn
+
+            def main(args, model, loader):
+                optimizer_class = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+                optimizer = optimizer_class(model.parameters(), lr=args.lr)
+                model.head = nn.Linear(768, args.num_classes)  # expect: FZ302
+                train(model, optimizer, loader)
+            """,
+            instead="""
+            import bitsandbytes as bnb
+            import torch
+            import torch.nn as nn
+
+            def main(args, model, loader):
+                model.head = nn.Linear(768, args.num_classes)  # the new head first
+                optimizer_class = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+                optimizer = optimizer_class(model.parameters(), lr=args.lr)
+                train(model, optimizer, loader)
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            def fit(loader, resume=None):
+                mlp = nn.Linear(1, 8)
+                optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+                if resume is not None:
+                    mlp = nn.Linear(1, 8)  # expect: FZ302
+                    mlp.load_state_dict(torch.load(resume))  # values copied into the new module's own Parameters
+                for x, f in loader:
+                    mlp(f).sum().backward()
+                    optimizer.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+
+            def fit(loader, resume=None):
+                mlp = nn.Linear(1, 8)
+                optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+                if resume is not None:
+                    mlp.load_state_dict(torch.load(resume))  # into the module the optimizer holds
+                for x, f in loader:
+                    mlp(f).sum().backward()
+                    optimizer.step()
+            """,
+        ),
     ]
     good = [
         """
@@ -395,9 +453,18 @@ class LayerReplacedAfterOptimizer(Rule):
             for x, f in loader:
                 mlp(f).sum().backward()
                 optimizer.step()
-            state = mlp.state_dict()
+            torch.save(mlp.state_dict(), "best.pt")
             mlp = nn.Linear(1, 8)
-            mlp.load_state_dict(state)  # a state loaded into the new object: left to the run-time check
+            mlp.load_state_dict(torch.load("best.pt"))  # the saved weights in a new module, evaluated only
+            with torch.no_grad():
+                return [mlp(f) for x, f in loader]
+
+        def keep(loader):
+            mlp = nn.Linear(1, 8)
+            optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
+            state = mlp.state_dict(keep_vars=True)
+            mlp = nn.Linear(1, 8)
+            mlp.load_state_dict(state, assign=True)  # the Parameter objects themselves: those the optimizer holds
             for x, f in loader:
                 mlp(f).sum().backward()
                 optimizer.step()
@@ -428,6 +495,18 @@ class LayerReplacedAfterOptimizer(Rule):
         with torch.no_grad():
             for x, f in loader:
                 print(mlp(f))
+        """,
+        """
+        import bitsandbytes as bnb
+        import torch
+        import torch.nn as nn
+
+        def main(args, model, loader):
+            optimizer_class = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+            optimizer = optimizer_class(model.backbone.parameters(), lr=args.lr)  # the backbone only
+            model.head = nn.Linear(768, args.num_classes)
+            head_opt = optimizer_class(model.head.parameters(), lr=args.lr)  # the new head's own
+            train(model, [optimizer, head_opt], loader)
         """,
     ]
 
@@ -499,12 +578,15 @@ class LayerReplacedAfterOptimizer(Rule):
                 name, opt = r.target, o.detail["name"]
                 call = unwrap_self_returning(r.node)
                 built = f"{src(call.func)}({'...' if call.args else ''})" if isinstance(call, cst.Call) else src(r.node)
+                loads = [n for n in _loads(facts, flow, r) or () if n in line]
+                loaded = (f" (the state loaded into it, line {_line(line, loads[0])}, is copied into its own "
+                          f"Parameters, not into those `{opt}` holds)") if loads else ""
                 yield self.finding(
                     r.node,
                     f"`{name}` is bound to a new module (`{built}`, line {_line(line, r.stmt)}) after `{opt}` took the "
                     f"parameters of the one it held (line {_line(line, o.node)}), and the training steps run the new one "
-                    f"(line {_line(line, use.node)}): its parameters are in no param group and never train, while "
-                    f"`{opt}` updates the old module, out of the forward; build the optimizer after the last "
+                    f"(line {_line(line, use.node)}): its parameters are in no param group and never train{loaded}, "
+                    f"while `{opt}` updates the old module, out of the forward; build the optimizer after the last "
                     f"construction, or `add_param_group` the new module's parameters",
                     stmt=r.stmt, facts=facts, used=[r, o, use],
                 )
@@ -527,7 +609,10 @@ def _new_module(facts: Facts, flow: Flow, r: Event) -> bool:
     """The REBIND is `name = <module with parameters>` in an assignment statement: not a `for`
     target, a `with ... as`, a walrus; not a parameter-free layer, a deep copy (an EMA or teacher
     copy, or the best weights restored), a module frozen where it is built, and no module whose
-    state is loaded afterwards in the body (a checkpoint restored into the new object)."""
+    state is loaded afterwards in the body with `assign=True` (the state's own tensors become its
+    parameters: they may be the Parameter objects the optimizer holds, `state_dict(keep_vars=True)`).
+    A plain load copies values into the new module's own Parameters: whether it trains through the
+    old optimizer is `_trained_after`'s question."""
     stmt = r.stmt
     if not isinstance(stmt, cst.SimpleStatementLine) or not any(
             isinstance(s, (cst.Assign, cst.AnnAssign)) and s.value is not None
@@ -554,12 +639,29 @@ def _new_module(facts: Facts, flow: Flow, r: Event) -> bool:
         if method == "eval" or method == "requires_grad_" and isinstance(flag, cst.Name) and flag.value == "False":
             return False
         chain = chain.func.value
+    loads = _loads(facts, flow, r)
+    return loads is not None and not any(_assigns(load) for load in loads)
+
+
+def _loads(facts: Facts, flow: Flow, r: Event) -> list[cst.Call] | None:
+    """The `name.load_state_dict(...)` calls of the body from the rebinding statement on (None
+    where the statement is not found in the body)."""
     body = flow.scope.node if flow.scope.node is not None else facts.module
     nodes = list(walk(body))
-    at = next((k for k, n in enumerate(nodes) if n is stmt), None)
-    return at is not None and not any(
-        isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "load_state_dict"
-        and isinstance(n.func.value, cst.Name) and n.func.value.value == r.target for n in nodes[at:])
+    at = next((k for k, n in enumerate(nodes) if n is r.stmt), None)
+    if at is None:
+        return None
+    return [n for n in nodes[at:] if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+            and n.func.attr.value == "load_state_dict" and isinstance(n.func.value, cst.Name)
+            and n.func.value.value == r.target]
+
+
+def _assigns(load: cst.Call) -> bool:
+    """`load_state_dict(state, assign=...)` other than `assign=False`, or `**kwargs` that may pass it:
+    the state's tensors are put in place."""
+    flag = call_arg(load, 2, "assign")
+    return flag is not None and not (isinstance(flag, cst.Name) and flag.value == "False") \
+        or any(a.star == "**" for a in load.args)
 
 
 def _chains(expr: cst.BaseExpression) -> list[tuple[str, cst.Name]]:

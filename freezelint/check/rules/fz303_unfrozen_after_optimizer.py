@@ -15,8 +15,8 @@ from freezelint.check.events import RET, library_bases, unwrap_self_returning
 from freezelint.check.flow import (ADD_GROUP, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, UNFREEZE, after, dropped_on_return,
                                    flows_of, rebound)
 from freezelint.check.syntax import walk
-from freezelint.check.rules.base import (FREEZES, FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, UNFREEZES, Example,
-                                         Finding, Rule, code_of, src)
+from freezelint.check.rules.base import (FREEZES, FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, OPTIMIZER_CLASS,
+                                         UNFREEZES, Example, Finding, Rule, code_of, src)
 
 
 # Lightning's BaseFinetuning.make_trainable: an unfreeze without the param group
@@ -41,7 +41,7 @@ _OWN_OPTIMIZER = r"(?m)^[^#\n]*(?:\bdef\s+create_optimizer\w*\s*\(|\boptimizers\
 class UnfrozenAfterOptimizer(Rule):
     code = "FZ303"
     words = ("requires_grad", "make_trainable")
-    triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK, _CALLBACK_CLASS)
+    triggers = (OPTIMIZER_CALL, *OPTIMIZER_CLASS, LIGHTNING_CALLBACK, _CALLBACK_CLASS)
     requires = (UNFREEZES + _MAKE_TRAINABLE, r"requires_grad" + _MAKE_TRAINABLE)
     what = (
         "Finds parameters set back to `requires_grad=True` after an optimizer was built from a "
@@ -54,6 +54,8 @@ class UnfrozenAfterOptimizer(Rule):
         "then needs care (OneCycleLR raises `KeyError: 'initial_lr'`)."
     )
     notes = (
+        "An optimizer built through a name that holds an optimizer class counts (`optimizer_class = "
+        "bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW`, or the two in the arms of an `if`). "
         "Follows helpers of the project's other files and Lightning's order: `configure_optimizers` "
         "runs before every training hook (`on_train_epoch_start`, `training_step`, ...), so an "
         "unfreeze there comes after the optimizer unless the hook adds a param group; "
@@ -297,6 +299,35 @@ class UnfrozenAfterOptimizer(Rule):
                 Trainer(model=model, args=args, train_dataset=data, callbacks=[Thaw(model, 1000)]).train()
             """,
         ),
+        Example(
+            """
+            import bitsandbytes as bnb
+            import torch
+
+            def main(args, model, loader):
+                model.backbone.requires_grad_(False)
+                optimizer_class = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+                optimizer = optimizer_class(filter(lambda p: p.requires_grad, model.parameters()), lr=args.lr)
+                for epoch in range(args.epochs):
+                    if epoch == args.unfreeze_at:
+                        model.backbone.requires_grad_(True)  # expect: FZ303
+                    train_one_epoch(model, optimizer, loader)
+            """,
+            instead="""
+            import bitsandbytes as bnb
+            import torch
+
+            def main(args, model, loader):
+                model.backbone.requires_grad_(False)
+                optimizer_class = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+                optimizer = optimizer_class(filter(lambda p: p.requires_grad, model.parameters()), lr=args.lr)
+                for epoch in range(args.epochs):
+                    if epoch == args.unfreeze_at:
+                        model.backbone.requires_grad_(True)
+                        optimizer.add_param_group({"params": model.backbone.parameters()})
+                    train_one_epoch(model, optimizer, loader)
+            """,
+        ),
     ]
     good = [
         """
@@ -521,6 +552,20 @@ class UnfrozenAfterOptimizer(Rule):
 
         def fit(model):
             model.encoder.requires_grad_(False)
+        """,
+        """
+        import bitsandbytes as bnb
+        import torch
+
+        def main(args, model, loader):
+            model.backbone.requires_grad_(False)
+            optimizer_class = bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW
+            # every parameter, the frozen ones too: unfreezing later needs no new param group
+            optimizer = optimizer_class(model.parameters(), lr=args.lr)
+            for epoch in range(args.epochs):
+                if epoch == args.unfreeze_at:
+                    model.backbone.requires_grad_(True)
+                train_one_epoch(model, optimizer, loader)
         """,
     ]
 
