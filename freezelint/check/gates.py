@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '167369a67e667e263165bfb60a3fa9db'
+RULES_DIGEST = 'c637e3b84b3c92c11159f581f3d186a3'
 
 GATES = {
     'FZ002': (

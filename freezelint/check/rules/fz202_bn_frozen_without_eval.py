@@ -684,6 +684,75 @@ class BnFrozenWithoutEval(Rule):
                     optimizer.step()
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision.models as models
+
+            def build_vision_model(model_name, unfreeze_blocks):
+                # a builder per architecture: each frozen whole, then its last blocks unfrozen by a dial
+                if model_name == "resnet":
+                    model = models.resnet18(weights="IMAGENET1K_V1")
+                    for param in model.parameters(): param.requires_grad = False
+                    if unfreeze_blocks >= 1:
+                        for param in model.layer4.parameters(): param.requires_grad = True
+                    if unfreeze_blocks >= 2:
+                        for param in model.layer3.parameters(): param.requires_grad = True
+                    if unfreeze_blocks >= 5:
+                        for param in model.parameters(): param.requires_grad = True  # the full fine-tune run
+                    model.fc = nn.Linear(model.fc.in_features, 2)
+                elif model_name == "densenet":
+                    model = models.densenet121(weights="IMAGENET1K_V1")
+                    for param in model.parameters(): param.requires_grad = False
+                    model.classifier = nn.Linear(model.classifier.in_features, 2)
+                return model
+
+            def main(args, loader):
+                model = build_vision_model(args.model, args.unfreeze_blocks)  # expect: FZ202
+                optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+                for epoch in range(args.epochs):
+                    model.train()
+                    for x, y in loader:
+                        optimizer.zero_grad()
+                        nn.functional.cross_entropy(model(x), y).backward()
+                        optimizer.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+            import torchvision.models as models
+
+            def build_vision_model(model_name, unfreeze_blocks):
+                if model_name == "resnet":
+                    model = models.resnet18(weights="IMAGENET1K_V1")
+                    for param in model.parameters(): param.requires_grad = False
+                    if unfreeze_blocks >= 1:
+                        for param in model.layer4.parameters(): param.requires_grad = True
+                    model.fc = nn.Linear(model.fc.in_features, 2)
+                elif model_name == "densenet":
+                    model = models.densenet121(weights="IMAGENET1K_V1")
+                    for param in model.parameters(): param.requires_grad = False
+                    model.classifier = nn.Linear(model.classifier.in_features, 2)
+                return model
+
+            def keep_frozen_in_eval(model):
+                for m in model.modules():  # a frozen BatchNorm layer keeps its statistics
+                    if isinstance(m, nn.BatchNorm2d) and not m.weight.requires_grad:
+                        m.eval()
+
+            def main(args, loader):
+                model = build_vision_model(args.model, args.unfreeze_blocks)
+                optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+                for epoch in range(args.epochs):
+                    model.train()
+                    keep_frozen_in_eval(model)
+                    for x, y in loader:
+                        optimizer.zero_grad()
+                        nn.functional.cross_entropy(model(x), y).backward()
+                        optimizer.step()
+            """,
+        ),
     ]
     good = [
         """
@@ -1143,6 +1212,173 @@ class BnFrozenWithoutEval(Rule):
                 torch.nn.functional.cross_entropy(model(x), y).backward()
                 optimizer.step()
         """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+
+        def build(name, unfreeze_blocks):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                if unfreeze_blocks >= 1:
+                    for param in model.layer4.parameters(): param.requires_grad = True
+                if unfreeze_blocks >= 5:
+                    for param in model.parameters(): param.requires_grad = True
+                model.fc = nn.Linear(512, 2)
+            else:
+                model = models.vit_b_16(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                model.heads = nn.Linear(768, 2)
+            return model
+
+        def main(args, loader):
+            model = build("vit", args.unfreeze_blocks)  # the ViT arm: LayerNorm, no running statistics
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+
+        def build(name, unfreeze_blocks):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                if unfreeze_blocks >= 1:
+                    for param in model.layer4.parameters(): param.requires_grad = True
+                if unfreeze_blocks >= 5:
+                    for param in model.parameters(): param.requires_grad = True
+                model.fc = nn.Linear(512, 2)
+            else:
+                model = models.vit_b_16(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                model.heads = nn.Linear(768, 2)
+            return model
+
+        def main(args, loader):
+            model = build(args.model, 5)  # every block trained: nothing stays frozen
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+
+        def build(name, unfreeze_blocks):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                if unfreeze_blocks >= 1:
+                    for param in model.layer4.parameters(): param.requires_grad = True
+                if unfreeze_blocks >= 5:
+                    for param in model.parameters(): param.requires_grad = True
+                model.fc = nn.Linear(512, 2)
+            else:
+                model = models.vit_b_16(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                model.heads = nn.Linear(768, 2)
+            return model
+
+        def main(args, loader):
+            model = build(args.model, args.unfreeze_blocks)
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                if args.unfreeze_blocks < 5:
+                    model.eval()  # the partly frozen runs train in eval mode, as the dial decides
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+
+        def build(name):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1")  # the BatchNorm model is trained whole
+                model.fc = nn.Linear(512, 2)
+            else:
+                model = models.vit_b_16(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False  # LayerNorm: nothing drifts
+                model.heads = nn.Linear(768, 2)
+            return model
+
+        def main(args, loader):
+            model = build(args.model)
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+        from torchvision.ops import FrozenBatchNorm2d
+
+        def build(name):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1", norm_layer=FrozenBatchNorm2d)
+                for param in model.parameters(): param.requires_grad = False
+                model.fc = nn.Linear(512, 2)
+            else:
+                model = models.densenet121(weights="IMAGENET1K_V1")
+                model.classifier = nn.Linear(1024, 2)
+            return model
+
+        def main(args, loader):
+            model = build(args.model)
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+
+        def build(name, freeze):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1")
+            else:
+                model = models.densenet121(weights="IMAGENET1K_V1")
+            if freeze:  # the caller's flag decides: nothing known frozen
+                for param in model.parameters(): param.requires_grad = False
+            return model
+
+        def main(args, loader):
+            model = build(args.model, args.freeze)
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -1171,6 +1407,10 @@ class BnFrozenWithoutEval(Rule):
                 else f"{c.frozen} BatchNorm layers keep updating their"
             by = c.freeze.detail.get("via")
             by = f" by `{by}(...)`" if by else ""
+            if c.arm:  # a per-architecture builder: which of its models this is
+                by += f" in {c.arm}"
+            if c.unless:
+                by += f" (unless `{c.unless}`, which unfreezes all of it)"
             if c.parts:
                 shown = [f"`{c.model}{_indexed(p)}`" for p in c.parts[:3]]
                 more = len(c.parts) - len(shown)
