@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c637e3b84b3c92c11159f581f3d186a3'
+RULES_DIGEST = '9450624b3898c516ec482dcf1ae571e7'
 
 GATES = {
     'FZ002': (

@@ -684,7 +684,7 @@ def _builder_arms(facts: Facts, flow: Flow, model: str, first: Event) -> list[_A
         k = facts.kind(value, inner.scope) if isinstance(value, cst.Call) else None
         if k is None or k.tag != "module" or not k.factory or "|" in k.factory or not _layers({"": (k.factory, k.sub)}):
             continue
-        if not b.branches or any(_ruled_out(nodes.get(i), arm, call, callee) for i, arm in b.branches):
+        if not b.branches or any(_ruled_out(nodes.get(i), arm, call, callee, inner.scope) for i, arm in b.branches):
             continue
         out.append(_Arm(inner, b, local, call, k.factory, k.sub))  # type: ignore[arg-type]
     return out
@@ -708,28 +708,43 @@ def _argument(call: cst.Call, fn: cst.FunctionDef, name: str) -> tuple[bool, cst
     return False, None
 
 
-def _ruled_out(node: cst.CSTNode | None, arm: int, call: cst.Call, fn: cst.FunctionDef) -> bool:
+def _ruled_out(node: cst.CSTNode | None, arm: int, call: cst.Call, fn: cst.FunctionDef, scope) -> bool:
     """The arm `arm` of the `if` can not run for this call, or whether it runs is not read: its
-    test reads a parameter the call gives a literal (or leaves at its default), and is not a
-    comparison of it with a literal that holds on that arm."""
+    test reads a parameter the call gives a literal (or leaves at its default), or a constant of
+    the module, and is not a comparison of those with literals that holds on that arm."""
     if not isinstance(node, cst.If):
         return True  # an arm of something else (`x if c else y`, a match): not read
-    value = _decided_test(node.test, call, fn)
-    return value is not None and value != (arm == 0) or value is None and bool(_given(node.test, call, fn))
+    value = _decided_test(node.test, call, fn, scope)
+    return value is not None and value != (arm == 0) or value is None and bool(_given(node.test, call, fn, scope))
 
 
-def _given(test: cst.BaseExpression, call: cst.Call, fn: cst.FunctionDef) -> dict[str, object]:
-    """The builder's parameters the test reads that the call gives a literal (or leaves at a
-    literal default), with their values; `_UNREAD` for a default or argument that is no literal."""
+def _given(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef | None, scope) -> dict[str, object]:
+    """The names the test reads whose value is a literal here: a parameter of the builder the call
+    gives a literal (or leaves at a literal default), a name of the module bound once to a literal
+    (`ARCH = "vit"`); each with its value, `_UNREAD` where it is no literal or not read."""
     out: dict[str, object] = {}
     for name in _names_in(test):
-        known, value = _argument(call, fn, name.split(".")[0])
-        if known and (value is None or _literal(value)):
+        root = name.split(".")[0]
+        known, value = _argument(call, fn, root) if call is not None and fn is not None else (False, None)
+        if known and isinstance(value, cst.Name) and not _literal(value):
+            value = _constant(scope, value.value) or value  # `build(ARCH)`
+        elif not known:
+            value = _constant(scope, root)
+            if value is None:
+                continue  # a setting of the run (`args.model`), or a value computed here
+        if value is None or _literal(value):
             out[name] = _UNREAD if value is None or "." in name else _value_of(value)
     return out
 
 
 _UNREAD = object()
+
+
+def _constant(scope, name: str) -> cst.BaseExpression | None:
+    """The literal a name of the module is bound to once (`ARCH = "vit"`), else None."""
+    owner = scope.lookup(name) if scope is not None else None
+    bound = owner.bindings.get(name, []) if owner is not None and owner.kind == "module" else []
+    return bound[0].node if len(bound) == 1 and bound[0].how == "expr" and _literal(bound[0].node) else None
 
 
 def _value_of(expr: cst.BaseExpression) -> object:
@@ -741,10 +756,10 @@ def _value_of(expr: cst.BaseExpression) -> object:
         return _UNREAD
 
 
-def _decided_test(test: cst.BaseExpression, call: cst.Call, fn: cst.FunctionDef) -> bool | None:
-    """The value of an `if` test on the builder's parameters that the call gives literals
-    (`name == "resnet"`, `unfreeze_blocks >= 5`, not/and/or of those), else None."""
-    given = _given(test, call, fn)
+def _decided_test(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef | None, scope) -> bool | None:
+    """The value of an `if` test on the builder's parameters that the call gives literals, or on
+    the module's constants (`name == "resnet"`, `unfreeze_blocks >= 5`, not/and/or of those), else None."""
+    given = _given(test, call, fn, scope)
     if not given or any(v is _UNREAD for v in given.values()):
         return None
     return _evaluate_literal(test, given)
@@ -796,7 +811,7 @@ def _decided(flow: Flow, e: Event, given: tuple, call: cst.Call) -> bool | None:
     verdict: bool | None = True
     for i, arm in extra:
         node = nodes.get(i)
-        value = _decided_test(node.test, call, fn) if isinstance(node, cst.If) else None
+        value = _decided_test(node.test, call, fn, flow.scope) if isinstance(node, cst.If) else None
         if value is not None and value != (arm == 0):
             return False
         if value is None:
@@ -824,12 +839,9 @@ def _another_run(flow: Flow, e: Event, state: _State, reach: set[str]) -> bool:
     names = _names_in(node.test)
     if not names:
         return False
-    owner = flow.scope.node
-    if call is not None and isinstance(owner, cst.FunctionDef):
-        for name in names:
-            known, value = _argument(call, owner, name.split(".")[0])
-            if known and (value is None or _literal(value)):
-                return False  # `build(name, unfreeze_blocks=5)`: the call decides, not a setting
+    owner = flow.scope.node if isinstance(flow.scope.node, cst.FunctionDef) else None
+    if _given(node.test, call, owner, flow.scope):
+        return False  # `build(name, unfreeze_blocks=5)`, `FULL = True`: decided here, not a setting
     if state.unless is None:
         state.unless = (node.test, flow)
     return True
