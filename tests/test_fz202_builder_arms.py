@@ -4,6 +4,10 @@ its last blocks by a dial; the caller trains it in train mode. Each arm's model 
 finding is on the call and names the arm; an unfreeze of all of it under the dial's test is another
 run's."""
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 
 from freezelint.check.engine import check_source
@@ -212,3 +216,55 @@ def test_a_full_unfreeze_under_a_constant_is_made():
     source = source.replace("FINETUNE_ALL = True", "FINETUNE_ALL = False")
     assert len(_fz202("build(args.model, 0)", unfreeze_all="if FINETUNE_ALL:\n"
                       "            for param in model.parameters(): param.requires_grad = True", source=source)) == 1
+
+
+PROJECTS = Path(__file__).parent / "projects"
+
+
+def _project(cli, tmp_path, call: str) -> list:
+    """builderarms_bad (the builder in models/factory.py) with its call changed."""
+    root = tmp_path / "p"
+    shutil.copytree(PROJECTS / "builderarms_bad", root)
+    train = root / "train.py"
+    train.write_text(train.read_text().replace("build_model(args.arch)", call))
+    r = cli(root, "check", "--no-cache", "--select", "FZ202", "--format", "json", ".")
+    return [(Path(d["filename"]).name, d["location"]["row"], d["message"]) for d in json.loads(r.out)]
+
+
+@pytest.mark.parametrize("call,arm", [
+    ("build_model(args.arch)", "resnet50) is frozen with requires_grad only by `build_model(...)` in its "
+                               "`arch == \"resnet\"` arm"),
+    ("build_model(\"efficientnet\")", "efficientnet_b0) is frozen with requires_grad only by `build_model(...)` in "
+                                      "its `arch == \"efficientnet\"` arm"),
+    ("build_model(arch=\"vit\", num_classes=3)", None),  # the ViT arm: no BatchNorm
+    ("build_model(\"convnext\")", None),  # the else arm: ViT as well
+])
+def test_a_builder_of_another_file_is_read_arm_by_arm(cli, tmp_path, call, arm):
+    found = _project(cli, tmp_path, call)
+    if arm is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and found[0][:2] == ("train.py", 13) and arm in found[0][2], found
+
+
+def test_the_summary_records_each_arm_frozen_whole(tmp_path):
+    """Only an arm whose model is frozen whole on every path of it is recorded (a dial's partial
+    unfreeze is not taken from another file), with the tests of its `if`s and the signature."""
+    from freezelint.check.engine import parse
+    from freezelint.check.facts import Facts
+    from freezelint.check.flow import flows_of
+    from freezelint.check.whole_model import frozen_records
+
+    src = (PROJECTS / "builderarms_bad" / "models" / "factory.py").read_text()
+    facts = Facts.of(parse(src))
+    ret = frozen_records(facts, flows_of(facts).summaries)["functions"]["build_model"]["ret"]
+    assert ret["signature"] == 'arch, num_classes=2'
+    assert [(a["parts"][""][0], a["when"]) for a in ret["arms"]] == [
+        ("torchvision.models.resnet50", [['arch == "resnet"', 0]]),
+        ("torchvision.models.efficientnet_b0", [['arch == "resnet"', 1], ['arch == "efficientnet"', 0]]),
+    ]
+    dial = src.replace('        model.fc = nn.Linear', '        if num_classes > 2:\n'
+                       '            model.layer4.requires_grad_(True)\n        model.fc = nn.Linear')
+    facts = Facts.of(parse(dial))
+    ret = frozen_records(facts, flows_of(facts).summaries)["functions"]["build_model"]["ret"]
+    assert [a["parts"][""][0] for a in ret["arms"]] == ["torchvision.models.efficientnet_b0"]

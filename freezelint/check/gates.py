@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '9450624b3898c516ec482dcf1ae571e7'
+RULES_DIGEST = '9c3328138e81d4532c811075bfe32279'
 
 GATES = {
     'FZ002': (

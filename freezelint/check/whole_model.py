@@ -92,12 +92,14 @@ class _Arm:
     resnet18(); freeze ... elif ...: model = densenet121(); ...; return model`): the binding of
     the returned name to a table model, and the builder's body and call."""
 
-    flow: Flow
-    bound: Event  # the REBIND of `local` to the arm's model
+    flow: Flow | None  # None: a builder of another file, as its summary records the arm
+    bound: Event | None
     local: str
-    call: cst.Call
+    call: cst.Call | None  # None: the builder read for its summary, whatever its callers pass
     factory: str
     sub: str | None
+    tests: list = field(default_factory=list)  # another file's: [(test, arm)] of the `if`s the arm is in
+    fn: cst.FunctionDef | None = None  # another file's: its signature, to read the call's arguments by
 
 
 def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
@@ -113,7 +115,8 @@ def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
             first = next(e for e in flow.events if e.kind in (FREEZE, BUILT) and e.target == model)
             found = _model_parts(facts, flow, model, first, literal=True)
             layers = _layers(found[0]) if found is not None else []
-            arms = _builder_arms(facts, flow, model, first) if not layers else []
+            arms = (_builder_arms(facts, flow, model, first) or _recorded_arms(facts, flow, model, first)) \
+                if not layers else []
             if not layers and not arms:
                 continue
             if text is None:
@@ -458,7 +461,7 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
     if start is not None:
         mine = [e for e in mine if not e.exclusive_with(start)]
         state.settings[id(flow)] = (start.branches, None)
-    if arm is not None:
+    if arm is not None and arm.flow is not None:
         state.settings[id(arm.flow)] = (arm.bound.branches, arm.call)
     if any(e.kind == REBIND and e.target == model and any(f.kind in (FREEZE, BUILT) and f.index < e.index for f in mine)
            for e in mine):
@@ -474,7 +477,9 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
     whole = _all_frozen(state, frozen)
     freeze = min((state.first[f"{layer}.weight"] for layer in frozen), key=lambda e: e.index)
     # the settings that chose this run (the builder's arm, the unfreeze of all left out), as the caller names them
-    chosen = (_setting_names(arm.flow, arm.bound.branches, arm.call) if arm is not None else set()) \
+    chosen = (_setting_names(arm.flow, arm.bound.branches, arm.call) if arm is not None and arm.flow is not None
+              else _setting_names(None, (), arm.call, tests=[t for t, _ in arm.tests], fn=arm.fn) if arm is not None
+              else set()) \
         | (_setting_names(state.unless[1], (), state.settings[id(state.unless[1])][1], test=state.unless[0])
            if state.unless is not None else set())
     trained = _trained_in_train_mode(facts, bodies, flow, model, freeze, mine, frozen, chosen)
@@ -621,7 +626,7 @@ def _apply_events(facts: Facts, inner: Flow, name: str, rel: str, state: _State,
     """A body's freezes, unfreezes and replacements of `name` (the model at `rel`), in its order.
     In a builder (`built`), a freeze made only on some paths (`if freeze: ...`, a parameter of
     the builder may decide) freezes nothing known."""
-    arm = state.arm if state.arm is not None and state.arm.local == name \
+    arm = state.arm if state.arm is not None and state.arm.local == name and state.arm.flow is not None \
         and state.arm.flow.scope.node is inner.scope.node else None
     for ev in inner.events:
         if (ev.target == name or ev.target.startswith(name + ".")) and ev.kind in (FREEZE, UNFREEZE, REPLACE):
@@ -799,7 +804,7 @@ def _evaluate_literal(test: cst.BaseExpression, given: dict[str, object]) -> boo
     return None
 
 
-def _decided(flow: Flow, e: Event, given: tuple, call: cst.Call) -> bool | None:
+def _decided(flow: Flow, e: Event, given: tuple, call: cst.Call | None) -> bool | None:
     """Whether `e`, in the builder's body, runs for this call, where the `if` tests it sits under
     (other than the arms `given`) all read literals the call passes: True, False, or None (not known)."""
     fn = flow.scope.node
@@ -847,14 +852,17 @@ def _another_run(flow: Flow, e: Event, state: _State, reach: set[str]) -> bool:
     return True
 
 
-def _setting_names(flow: Flow, branches: tuple, call: cst.Call | None,
-                   test: cst.BaseExpression | None = None) -> set[str]:
-    """The names the tests of `branches` (or `test`) read, a builder's parameter named as its
+def _setting_names(flow: Flow | None, branches: tuple, call: cst.Call | None,
+                   test: cst.BaseExpression | None = None, tests: list | None = None,
+                   fn: cst.FunctionDef | None = None) -> set[str]:
+    """The names the tests of `branches` (or `test`, `tests`) read, a builder's parameter named as its
     call's argument (`model_name` of `build_vision_model(args.model, ...)`: `args.model`)."""
-    body = _body(flow)
+    body = _body(flow) if flow is not None else None
     nodes = {id(n): n for n in walk(body)} if body is not None and test is None else {}
-    tests = [test] if test is not None else [n.test for i, _ in branches if isinstance(n := nodes.get(i), cst.If)]
-    fn = flow.scope.node if call is not None and isinstance(flow.scope.node, cst.FunctionDef) else None
+    tests = tests if tests is not None else [test] if test is not None \
+        else [n.test for i, _ in branches if isinstance(n := nodes.get(i), cst.If)]
+    if fn is None and flow is not None and call is not None and isinstance(flow.scope.node, cst.FunctionDef):
+        fn = flow.scope.node
     out = set()
     for t in tests:
         for name in _names_in(t):
@@ -869,12 +877,82 @@ def _setting_names(flow: Flow, branches: tuple, call: cst.Call | None,
 
 def _arm_text(arm: _Arm) -> str | None:
     """`its `model_name == 'resnet'` arm`, as the message names the arm."""
-    body = _body(arm.flow)
-    i, which = arm.bound.branches[-1]
-    node = next((n for n in walk(body) if id(n) == i), None) if body is not None else None
-    if not isinstance(node, cst.If):
+    if arm.flow is None:
+        test, which = arm.tests[-1] if arm.tests else (None, 0)
+    else:
+        body = _body(arm.flow)
+        i, which = arm.bound.branches[-1]
+        node = next((n for n in walk(body) if id(n) == i), None) if body is not None else None
+        test = node.test if isinstance(node, cst.If) else None
+    if test is None:
         return None
-    return f"its `{_code(node.test)}` arm" if which == 0 else f"the `else` arm of its `if {_code(node.test)}`"
+    return f"its `{_code(test)}` arm" if which == 0 else f"the `else` arm of its `if {_code(test)}`"
+
+
+def _recorded_arms(facts: Facts, flow: Flow, model: str, first: Event) -> list[_Arm]:
+    """`model = build(args.model)` with a builder of another project file whose summary records the
+    model of each arm of its `if`, frozen whole on every path of the arm ("arms"): those arms the
+    call's literal arguments do not rule out."""
+    call = first.node
+    if not (first.detail.get("via") or first.kind == BUILT) or not isinstance(call, cst.Call) \
+            or any(a.star for a in call.args) or not _assigned_to(first, call, model):
+        return []
+    record = _record_of(facts, flow, first)
+    if record is None or not record.get("arms") or not isinstance(record.get("signature"), str):
+        return []
+    try:
+        fn = cst.parse_statement(f"def _({record['signature']}): pass\n")
+        arms = [(rec, [(cst.parse_expression(code), which) for code, which in rec["when"]]) for rec in record["arms"]]
+    except (cst.ParserSyntaxError, KeyError, TypeError, ValueError):
+        return []
+    if not isinstance(fn, cst.FunctionDef):
+        return []
+    out = []
+    for rec, tests in arms:
+        factory, sub = rec["parts"][""]
+        ruled = False
+        for test, which in tests:
+            value = _decided_test(test, call, fn, flow.scope)
+            if value is not None and value != (which == 0) or value is None and _given(test, call, fn, None):
+                ruled = True
+        if not ruled:
+            out.append(_Arm(None, None, model, call, factory, sub, tests, fn))
+    return out
+
+
+def _returned_arms(facts: Facts, flow: Flow, fn: cst.FunctionDef, local: str) -> list[dict]:
+    """For a summary: the model of each arm of a per-architecture builder (`_builder_arms`) that the
+    arm freezes whole on every path of it, with the tests of the `if`s it is in as code."""
+    binds = [e for e in flow.events if e.kind == REBIND and e.target == local]
+    if len(binds) < 2:
+        return []
+    body = _body(flow)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
+    out = []
+    for b in binds:
+        if not b.branches or any(o.index > b.index and not o.exclusive_with(b) for o in binds):
+            continue
+        if not all(isinstance(nodes.get(i), cst.If) for i, _ in b.branches):
+            continue
+        value = unwrap_self_returning(b.node)
+        k = facts.kind(value, flow.scope) if isinstance(value, cst.Call) else None
+        if k is None or k.tag != "module" or not k.factory or "|" in k.factory:
+            continue
+        parts = {"": (k.factory, k.sub)}
+        layers = _layers(parts)
+        if not layers:
+            continue
+        state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
+                       arm=_Arm(flow, b, local, None, k.factory, k.sub))  # no call: the parameters unknown
+        report = next((e for e in flow.events if e.kind == FREEZE and e.target == local and not e.exclusive_with(b)
+                       and e.index > b.index), None)
+        if report is None or not _apply_events(facts, flow, local, "", state, 0, report, built=True):
+            continue
+        frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]
+        if _all_frozen(state, frozen):
+            out.append({"parts": {"": [k.factory, k.sub]},
+                        "when": [[code_of(nodes[i].test), which] for i, which in b.branches]})
+    return out
 
 
 def _code(node: cst.CSTNode) -> str:
@@ -923,7 +1001,8 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
         return e.kind == FREEZE
     if returned or e.kind == BUILT:
         found = project.frozen(facts.path, q, RET)
-        if found is None or not found[0].get("parts"):
+        arm = state.arm if state.arm is not None and state.arm.flow is None and state.arm.call is call else None
+        if found is None or not found[0].get("parts") and not (arm is not None and found[0].get("arms")):
             return e.kind != UNFREEZE
         state.edges.append(found[1])
         for name in [n for n in state.names if _under(n, prefix)]:
@@ -1470,8 +1549,11 @@ def frozen_records(facts: Facts, callees) -> dict:
             entry = {str(i): {"whole": True} for i, p in enumerate(params) if _whole(flow, p)}
             local = returned_local(flow, flow.scope, params) if models else None
             parts = _returned_parts(facts, flow, local) if local is not None else None
+            arms = _returned_arms(facts, flow, stmt, local) if local is not None and not parts else []
             if parts:
                 entry[RET] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+            elif arms:  # a per-architecture builder: the callers' arguments pick the arm
+                entry[RET] = {"arms": arms, "signature": " ".join(code_of(stmt.params).split())}
             elif local is None or not models:
                 via = returned_builder(facts, flow, params)
                 if via is not None:  # what that builder's model comes with, the project reads
