@@ -268,3 +268,22 @@ def test_the_summary_records_each_arm_frozen_whole(tmp_path):
     facts = Facts.of(parse(dial))
     ret = frozen_records(facts, flows_of(facts).summaries)["functions"]["build_model"]["ret"]
     assert [a["parts"][""][0] for a in ret["arms"]] == ["torchvision.models.efficientnet_b0"]
+
+
+def test_constants_of_the_builders_file_rule_its_arms_out(cli, tmp_path):
+    """`if ARCH == "resnet":` with `ARCH = "vit"` in the builder's file: the summary records no
+    resnet arm; the caller's own constants are read only for the arguments it passes."""
+    root = tmp_path / "p"
+    shutil.copytree(PROJECTS / "builderarms_bad", root)
+    factory = root / "models" / "factory.py"
+    factory.write_text(factory.read_text().replace('if arch == "resnet":', 'if ARCH == "resnet":').replace(
+        "\n\ndef build_model(", '\nARCH = "vit"\n\n\ndef build_model('))
+    r = cli(root, "check", "--no-cache", "--select", "FZ202", "--format", "json", ".")
+    found = json.loads(r.out)
+    # the efficientnet arm is still there (`arch` is the caller's setting)
+    assert len(found) == 1 and "efficientnet_b0" in found[0]["message"], found
+    train = root / "train.py"
+    train.write_text(train.read_text().replace("build_model(args.arch)", "build_model(ARCH)").replace(
+        "\n\ndef main(", '\nARCH = "vit"\n\n\ndef main('))
+    r = cli(root, "check", "--no-cache", "--select", "FZ202", "--format", "json", ".")
+    assert json.loads(r.out) == []

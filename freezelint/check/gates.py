@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '9c3328138e81d4532c811075bfe32279'
+RULES_DIGEST = 'c3ff16238411efaabf34ae5c7b4ca43c'
 
 GATES = {
     'FZ002': (

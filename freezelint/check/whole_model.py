@@ -713,7 +713,7 @@ def _argument(call: cst.Call, fn: cst.FunctionDef, name: str) -> tuple[bool, cst
     return False, None
 
 
-def _ruled_out(node: cst.CSTNode | None, arm: int, call: cst.Call, fn: cst.FunctionDef, scope) -> bool:
+def _ruled_out(node: cst.CSTNode | None, arm: int, call: cst.Call | None, fn: cst.FunctionDef, scope) -> bool:
     """The arm `arm` of the `if` can not run for this call, or whether it runs is not read: its
     test reads a parameter the call gives a literal (or leaves at its default), or a constant of
     the module, and is not a comparison of those with literals that holds on that arm."""
@@ -723,10 +723,12 @@ def _ruled_out(node: cst.CSTNode | None, arm: int, call: cst.Call, fn: cst.Funct
     return value is not None and value != (arm == 0) or value is None and bool(_given(node.test, call, fn, scope))
 
 
-def _given(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef | None, scope) -> dict[str, object]:
+def _given(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef | None, scope,
+           own: bool = True) -> dict[str, object]:
     """The names the test reads whose value is a literal here: a parameter of the builder the call
     gives a literal (or leaves at a literal default), a name of the module bound once to a literal
-    (`ARCH = "vit"`); each with its value, `_UNREAD` where it is no literal or not read."""
+    (`ARCH = "vit"`; not with `own` False: a test of another file's builder, whose summary read
+    them); each with its value, `_UNREAD` where it is no literal or not read."""
     out: dict[str, object] = {}
     for name in _names_in(test):
         root = name.split(".")[0]
@@ -734,7 +736,7 @@ def _given(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef 
         if known and isinstance(value, cst.Name) and not _literal(value):
             value = _constant(scope, value.value) or value  # `build(ARCH)`
         elif not known:
-            value = _constant(scope, root)
+            value = _constant(scope, root) if own else None
             if value is None:
                 continue  # a setting of the run (`args.model`), or a value computed here
         if value is None or _literal(value):
@@ -761,10 +763,11 @@ def _value_of(expr: cst.BaseExpression) -> object:
         return _UNREAD
 
 
-def _decided_test(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef | None, scope) -> bool | None:
+def _decided_test(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef | None, scope,
+                  own: bool = True) -> bool | None:
     """The value of an `if` test on the builder's parameters that the call gives literals, or on
     the module's constants (`name == "resnet"`, `unfreeze_blocks >= 5`, not/and/or of those), else None."""
-    given = _given(test, call, fn, scope)
+    given = _given(test, call, fn, scope, own)
     if not given or any(v is _UNREAD for v in given.values()):
         return None
     return _evaluate_literal(test, given)
@@ -912,8 +915,9 @@ def _recorded_arms(facts: Facts, flow: Flow, model: str, first: Event) -> list[_
         factory, sub = rec["parts"][""]
         ruled = False
         for test, which in tests:
-            value = _decided_test(test, call, fn, flow.scope)
-            if value is not None and value != (which == 0) or value is None and _given(test, call, fn, None):
+            value = _decided_test(test, call, fn, flow.scope, own=False)
+            if value is not None and value != (which == 0) or value is None and _given(test, call, fn, flow.scope,
+                                                                                       own=False):
                 ruled = True
         if not ruled:
             out.append(_Arm(None, None, model, call, factory, sub, tests, fn))
@@ -932,8 +936,8 @@ def _returned_arms(facts: Facts, flow: Flow, fn: cst.FunctionDef, local: str) ->
     for b in binds:
         if not b.branches or any(o.index > b.index and not o.exclusive_with(b) for o in binds):
             continue
-        if not all(isinstance(nodes.get(i), cst.If) for i, _ in b.branches):
-            continue
+        if any(_ruled_out(nodes.get(i), which, None, fn, flow.scope) for i, which in b.branches):
+            continue  # not an `if` arm, or one the module's constants rule out
         value = unwrap_self_returning(b.node)
         k = facts.kind(value, flow.scope) if isinstance(value, cst.Call) else None
         if k is None or k.tag != "module" or not k.factory or "|" in k.factory:
