@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c3ff16238411efaabf34ae5c7b4ca43c'
+RULES_DIGEST = '991cacce8cb51fff72ffc32d3882a918'
 
 GATES = {
     'FZ002': (

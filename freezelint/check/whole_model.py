@@ -689,8 +689,9 @@ def _builder_arms(facts: Facts, flow: Flow, model: str, first: Event) -> list[_A
         k = facts.kind(value, inner.scope) if isinstance(value, cst.Call) else None
         if k is None or k.tag != "module" or not k.factory or "|" in k.factory or not _layers({"": (k.factory, k.sub)}):
             continue
-        if not b.branches or any(_ruled_out(nodes.get(i), arm, call, callee, inner.scope) for i, arm in b.branches):
-            continue
+        if not b.branches or b.loops or any(_ruled_out(nodes.get(i), arm, call, callee, inner.scope)
+                                            for i, arm in b.branches):
+            continue  # not in an `if` arm (in a loop: which pass returns is not known), or ruled out
         out.append(_Arm(inner, b, local, call, k.factory, k.sub))  # type: ignore[arg-type]
     return out
 
@@ -934,7 +935,7 @@ def _returned_arms(facts: Facts, flow: Flow, fn: cst.FunctionDef, local: str) ->
     nodes = {id(n): n for n in walk(body)} if body is not None else {}
     out = []
     for b in binds:
-        if not b.branches or any(o.index > b.index and not o.exclusive_with(b) for o in binds):
+        if not b.branches or b.loops or any(o.index > b.index and not o.exclusive_with(b) for o in binds):
             continue
         if any(_ruled_out(nodes.get(i), which, None, fn, flow.scope) for i, which in b.branches):
             continue  # not an `if` arm, or one the module's constants rule out
