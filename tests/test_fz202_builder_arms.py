@@ -287,3 +287,34 @@ def test_constants_of_the_builders_file_rule_its_arms_out(cli, tmp_path):
         "\n\ndef main(", '\nARCH = "vit"\n\n\ndef main('))
     r = cli(root, "check", "--no-cache", "--select", "FZ202", "--format", "json", ".")
     assert json.loads(r.out) == []
+
+
+def test_an_else_arm_is_named_by_its_if():
+    src = '''
+import torch
+import torch.nn as nn
+import torchvision.models as models
+
+
+def build(name):
+    if name == "vit":
+        model = models.vit_b_16(weights=None)
+    else:
+        model = models.mobilenet_v2(weights=None)
+        model.features.requires_grad_(False)
+    return model
+
+
+def main(args, loader):
+    model = build(args.arch)
+    optimizer = torch.optim.SGD(model.classifier.parameters(), lr=0.1)
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+'''
+    found = [d.message for d in check_source(src, "train.py", select=["FZ202"])]
+    assert len(found) == 1 and found[0].startswith(
+        "`model` (torchvision.models.mobilenet_v2) is frozen with requires_grad only by `build(...)` in the "
+        "`else` arm of its `if name == \"vit\"`"), found
