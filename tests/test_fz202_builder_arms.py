@@ -318,3 +318,29 @@ def main(args, loader):
     assert len(found) == 1 and found[0].startswith(
         "`model` (torchvision.models.mobilenet_v2) is frozen with requires_grad only by `build(...)` in the "
         "`else` arm of its `if name == \"vit\"`"), found
+
+
+def test_a_full_unfreeze_in_the_same_body_is_another_run():
+    """FZ303's near-miss before it put the probe in eval(): `if full:` unfreezes all and leaves;
+    the other run trains the frozen resnet in the train mode a new model starts in."""
+    src = '''
+import torch
+import torchvision
+
+def build(loader, full=False):
+    model = torchvision.models.resnet18(weights=None)
+    model.requires_grad_(False)
+    model.fc.requires_grad_(True)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+    if full:
+        model.requires_grad_(True)
+        return model
+    EVAL
+    for x, y in loader:
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model
+'''
+    found = [(d.row, d.message) for d in check_source(src.replace("EVAL", "pass"), "train.py", select=["FZ202"])]
+    assert len(found) == 1 and found[0][0] == 7 and "(unless `full`, which unfreezes all of it)" in found[0][1], found
+    assert check_source(src.replace("EVAL", "model.eval()"), "train.py", select=["FZ202"]) == []
