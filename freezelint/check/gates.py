@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '991cacce8cb51fff72ffc32d3882a918'
+RULES_DIGEST = 'c0b8dc63fbb5b25386edc6dc7a86827f'
 
 GATES = {
     'FZ002': (
