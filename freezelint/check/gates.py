@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '33bcb55d0dbd9b517d2612880c394a90'
+RULES_DIGEST = 'bd07f626113fda0c68fe7ddc101428d5'
 
 GATES = {
     'FZ002': (

@@ -29,7 +29,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 36
+SUMMARY_VERSION = 37
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -1517,8 +1517,9 @@ def _returns_instance(block: str) -> bool:
 
 def _called_with_args(text: str, name: str) -> bool:
     """`_CALLED_WITH_ARGS` for one name, by substring search (a regex scan of every call in a
-    file cost more than the rest of the runner's text tests together); or called with none and
-    its result assigned (`model = build_model()`: a builder, whose returned model may come frozen).
+    file cost more than the rest of the runner's text tests together); or called with none, or a
+    literal first, and its result assigned (`model = build_model()`, `model = build_model("resnet")`:
+    a builder, whose returned model may come frozen).
     One regex per occurrence: most occurrences are not calls at all."""
     i = text.find(name)
     while i != -1:
@@ -1529,8 +1530,8 @@ def _called_with_args(text: str, name: str) -> bool:
                 nxt = text[m.end():m.end() + 1]
                 if nxt.isalnum() or nxt in "_(":  # `\w` or `(`: an argument
                     return True
-                if nxt == ")" and _ASSIGNED_HEAD.search(text, max(0, i - 40), i):
-                    return True
+                if _ASSIGNED_HEAD.search(text, max(0, i - 40), i):
+                    return True  # its result assigned, with no argument or a literal (`build("resnet")`)
         i = text.find(name, end)
     return False
 

@@ -31,7 +31,11 @@ which the model is left in eval mode, or null when some call leaves it in train 
 positions it freezes whole (`{"0": {"whole": true}}`: every parameter of its argument, on every path)
 and the model it returns with every BatchNorm layer frozen (`{"ret": {"parts": {"": [factory, sub]}}}`,
 the table factories that built it, by path inside it), or the builder of another file whose model
-it returns untouched (`{"ret": {"via": "models.build"}}`: the project follows it there); in a Module
+it returns untouched (`{"ret": {"via": "models.build"}}`: the project follows it there), or, for a
+builder that binds a different table model per arm of an `if`, each arm's model frozen whole on every
+path of that arm (`{"ret": {"arms": [{"parts": {"": [factory, sub]}, "when": [["arch == 'resnet'", 0]]}],
+"signature": "arch, num_classes=2"}}`: the tests of the `if`s, with the arm taken, and the parameters
+the callers' arguments are read by); in a Module
 class's entry, the same of an instance its `__init__` built (`{"parts": {"backbone":
 ["torchvision.models.resnet50", null]}}`). A function that returns such a builder's result straight
 (`return build(cfg)`) has `{"ret": {"via:models.build#ret": line}}` in its effects, as

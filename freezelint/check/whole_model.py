@@ -27,7 +27,7 @@ from freezelint.check.known import is_library
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REBIND, REPLACE,
                                    TRAIN, UNFREEZE, after)
 from freezelint.check.probe import handed_to
-from freezelint.check.syntax import call_arg, dotted, root_of, walk
+from freezelint.check.syntax import call_arg, code_of, dotted, root_of, walk
 
 # The call of a factory whose model holds BatchNorm: torchvision's by name, timm's
 # `create_model("resnet50")`
@@ -66,6 +66,8 @@ class Claim:
     trained: Event | None  # the train() after the freeze (None: the fresh model's default mode)
     edges: list = field(default_factory=list)  # the summaries of other files it rests on
     parts: list[str] = field(default_factory=list)  # the frozen parts (`layer1`) when not all of it is frozen
+    arm: str | None = None  # the builder's arm that built and froze it (`model_name == 'resnet'`)
+    unless: str | None = None  # the setting under which all of it is unfrozen (`unfreeze_blocks >= 5`)
 
 
 @dataclass
@@ -77,6 +79,27 @@ class _State:
     first: dict[str, Event] = field(default_factory=dict)  # name -> the freeze that froze it last
     done: set[int] = field(default_factory=set)  # helper calls already applied
     edges: list = field(default_factory=list)  # project edges of the other files' summaries read
+    arm: "_Arm | None" = None  # the one arm of a per-architecture builder followed
+    # the bodies where an unfreeze of all of the model under a setting's test (`if unfreeze_blocks >= 5:`)
+    # is another run's: id(flow) -> (the branches the model's build sits under there, the builder's call)
+    settings: dict = field(default_factory=dict)
+    unless: tuple | None = None  # (the test of the unfreeze of all so left out, its body)
+
+
+@dataclass
+class _Arm:
+    """One arm of a per-architecture builder of this file (`if name == "resnet": model =
+    resnet18(); freeze ... elif ...: model = densenet121(); ...; return model`): the binding of
+    the returned name to a table model, and the builder's body and call."""
+
+    flow: Flow | None  # None: a builder of another file, as its summary records the arm
+    bound: Event | None
+    local: str
+    call: cst.Call | None  # None: the builder read for its summary, whatever its callers pass
+    factory: str
+    sub: str | None
+    tests: list = field(default_factory=list)  # another file's: [(test, arm)] of the `if`s the arm is in
+    fn: cst.FunctionDef | None = None  # another file's: its signature, to read the call's arguments by
 
 
 def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
@@ -92,13 +115,23 @@ def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
             first = next(e for e in flow.events if e.kind in (FREEZE, BUILT) and e.target == model)
             found = _model_parts(facts, flow, model, first, literal=True)
             layers = _layers(found[0]) if found is not None else []
-            if not layers:
+            arms = (_builder_arms(facts, flow, model, first) or _recorded_arms(facts, flow, model, first)) \
+                if not layers else []
+            if not layers and not arms:
                 continue
             if text is None:
                 text = facts.module.code
             if _handles_batchnorm(facts, text):
                 return []
-            claim = _claim(facts, bodies, flow, model, found, layers)
+            if not arms:
+                claim = _claim(facts, bodies, flow, model, found, layers)
+            else:  # one model per arm: the first arm whose model is claimed (one finding on the call)
+                claim = None
+                for arm in arms:
+                    parts = {"": (arm.factory, arm.sub)}
+                    claim = _claim(facts, bodies, flow, model, (parts, [], _shown(arm.factory)), _layers(parts), arm)
+                    if claim is not None:
+                        break
             if claim is not None:
                 out.append(claim)
     return out
@@ -418,15 +451,18 @@ def _factory(facts: Facts, flow: Flow, model: str, freeze: Event) -> tuple[str |
 
 
 def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, list[str], str],
-           layers: list[str]) -> Claim | None:
+           layers: list[str], arm: _Arm | None = None) -> Claim | None:
     parts, unknown, label = found
     state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
-                   {part: True for part in unknown})
+                   {part: True for part in unknown}, arm=arm)
     mine = [e for e in flow.events if e.target == model or e.target.startswith(model + ".")]
     # what another arm of the same `if` does (a per-architecture builder's other model) runs instead
     start = next((e for e in mine if e.kind in (FREEZE, BUILT)), None)
     if start is not None:
         mine = [e for e in mine if not e.exclusive_with(start)]
+        state.settings[id(flow)] = (start.branches, None)
+    if arm is not None and arm.flow is not None:
+        state.settings[id(arm.flow)] = (arm.bound.branches, arm.call)
     if any(e.kind == REBIND and e.target == model and any(f.kind in (FREEZE, BUILT) and f.index < e.index for f in mine)
            for e in mine):
         return None  # a new object bound to the name after the freeze (`model = Net()` again): not followed
@@ -440,7 +476,13 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
     # statistics move in train mode all the same, whatever the trainable rest wants
     whole = _all_frozen(state, frozen)
     freeze = min((state.first[f"{layer}.weight"] for layer in frozen), key=lambda e: e.index)
-    trained = _trained_in_train_mode(facts, bodies, flow, model, freeze, mine, frozen)
+    # the settings that chose this run (the builder's arm, the unfreeze of all left out), as the caller names them
+    chosen = (_setting_names(arm.flow, arm.bound.branches, arm.call) if arm is not None and arm.flow is not None
+              else _setting_names(None, (), arm.call, tests=[t for t, _ in arm.tests], fn=arm.fn) if arm is not None
+              else set()) \
+        | (_setting_names(state.unless[1], (), state.settings[id(state.unless[1])][1], test=state.unless[0])
+           if state.unless is not None else set())
+    trained = _trained_in_train_mode(facts, bodies, flow, model, freeze, mine, frozen, chosen)
     if trained is False:
         return None
     reached = _reached(trained, model, frozen) if isinstance(trained, Event) else frozen
@@ -461,7 +503,8 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
     by_parts = not whole or all(ev.kind == FREEZE and not ev.detail.get("via") and (ev.detail.get("sub") or model)
                                 != model for ev in (state.first[f"{layer}.weight"] for layer in frozen))
     return Claim(model, label, freeze, len(reached), trained if isinstance(trained, Event) else None, state.edges,
-                 named if by_parts else [])
+                 named if by_parts else [], _arm_text(arm) if arm is not None else None,
+                 _code(state.unless[0]) if state.unless is not None else None)
 
 
 def _stage(path: str, parts: Parts) -> bool:
@@ -525,6 +568,8 @@ def _apply(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _S
     if reach is None:
         return e.kind == FREEZE  # a freeze not understood claims nothing; an unfreeze may train BatchNorm
     frozen = e.kind == FREEZE
+    if not frozen and state.settings and _another_run(flow, e, state, reach):
+        return True  # `if unfreeze_blocks >= 5:` unfreezes it all: the claim is on the other runs
     for name in reach:
         state.names[name] = frozen
         if frozen:
@@ -581,24 +626,343 @@ def _apply_events(facts: Facts, inner: Flow, name: str, rel: str, state: _State,
     """A body's freezes, unfreezes and replacements of `name` (the model at `rel`), in its order.
     In a builder (`built`), a freeze made only on some paths (`if freeze: ...`, a parameter of
     the builder may decide) freezes nothing known."""
+    arm = state.arm if state.arm is not None and state.arm.local == name and state.arm.flow is not None \
+        and state.arm.flow.scope.node is inner.scope.node else None
     for ev in inner.events:
         if (ev.target == name or ev.target.startswith(name + ".")) and ev.kind in (FREEZE, UNFREEZE, REPLACE):
-            if built and ev.kind == FREEZE and _conditional(inner, ev):
+            if arm is not None and (ev.index < arm.bound.index or ev.exclusive_with(arm.bound)):
+                continue  # another arm's model, or one the name held before the arm's was built
+            runs = _decided(inner, ev, arm.bound.branches, arm.call) if arm is not None else None
+            if runs is False:
+                continue  # `build("resnet", unfreeze_blocks=0)`: not under `if unfreeze_blocks >= 1:`
+            # in the arm of a per-architecture builder, a freeze made on every path of that arm is made
+            # whenever its model is the one returned
+            if built and ev.kind == FREEZE and not runs \
+                    and _conditional(inner, ev, arm.bound.branches if arm is not None else ()):
                 continue
             if not _apply(facts, inner, ev, name, rel, state, depth + 1, report):
                 return False
     return True
 
 
-def _conditional(flow: Flow, e: Event) -> bool:
+def _conditional(flow: Flow, e: Event, given: tuple = ()) -> bool:
     """`e` runs only on some paths of its body: inside an `if` (or after one that may return)
-    other than a parameter loop's own name test (`if not name.startswith("fc")`)."""
-    if not e.branches:
+    other than a parameter loop's own name test (`if not name.startswith("fc")`) and the arms
+    `given` (those a builder's model was built under)."""
+    branches = [b for b in e.branches if b not in given]
+    if not branches:
         return False
     body = _body(flow)
     nodes = {id(n): n for n in walk(body)} if body is not None else {}
     loops = [nodes[i] for i in e.loops if i in nodes]
-    return any(not any(_contains(loop, nodes.get(i, loop)) for loop in loops) for i, _ in e.branches)
+    return any(not any(_contains(loop, nodes.get(i, loop)) for loop in loops) for i, _ in branches)
+
+
+def _builder_arms(facts: Facts, flow: Flow, model: str, first: Event) -> list[_Arm]:
+    """`model = build(args.model, ...)` where the builder of this file binds the model it returns
+    to a different table model per arm of an `if` (`if name == "resnet": model = resnet18() ...
+    elif name == "densenet": model = densenet121() ...`): each arm's model that can be the one
+    returned, in the order of the code. An arm the call's literal argument rules out (or whose test
+    on such an argument is not read) is left out; a name bound again on the same path is no arm."""
+    call = first.node
+    if not (first.detail.get("via") or first.kind == BUILT) or not isinstance(call, cst.Call) \
+            or not isinstance(call.func, cst.Name) or any(a.star for a in call.args) \
+            or not _assigned_to(first, call, model):
+        return []
+    callee = facts.resolve_def(call.func, flow.scope)
+    inner = flow.summaries.body_flow(callee) if callee is not None else None
+    if inner is None:
+        return []
+    names = [p.name.value for p in (*callee.params.posonly_params, *callee.params.params,
+                                    *callee.params.kwonly_params)]
+    local = returned_local(inner, inner.scope, names)
+    binds = [e for e in inner.events if e.kind == REBIND and e.target == local] if local is not None else []
+    if len(binds) < 2:
+        return []  # one model: the builder's own (`_model_parts`)
+    body = _body(inner)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
+    out = []
+    for b in binds:
+        if any(o.index > b.index and not o.exclusive_with(b) for o in binds):
+            continue  # bound again after it on the same path
+        value = unwrap_self_returning(b.node)
+        k = facts.kind(value, inner.scope) if isinstance(value, cst.Call) else None
+        if k is None or k.tag != "module" or not k.factory or "|" in k.factory or not _layers({"": (k.factory, k.sub)}):
+            continue
+        if not b.branches or b.loops or any(_ruled_out(nodes.get(i), arm, call, callee, inner.scope)
+                                            for i, arm in b.branches):
+            continue  # not in an `if` arm (in a loop: which pass returns is not known), or ruled out
+        out.append(_Arm(inner, b, local, call, k.factory, k.sub))  # type: ignore[arg-type]
+    return out
+
+
+_LITERALS = (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)
+
+
+def _literal(expr: cst.BaseExpression | None) -> bool:
+    return isinstance(expr, _LITERALS) or isinstance(expr, cst.Name) and expr.value in ("True", "False", "None")
+
+
+def _argument(call: cst.Call, fn: cst.FunctionDef, name: str) -> tuple[bool, cst.BaseExpression | None]:
+    """What the call gives the builder's parameter `name`: (whether it is a parameter, the
+    argument or else the default)."""
+    positional = [*fn.params.posonly_params, *fn.params.params]
+    for i, p in enumerate([*positional, *fn.params.kwonly_params]):
+        if p.name.value == name:
+            arg = call_arg(call, i if i < len(positional) else len(call.args), name)
+            return True, arg if arg is not None else p.default
+    return False, None
+
+
+def _ruled_out(node: cst.CSTNode | None, arm: int, call: cst.Call | None, fn: cst.FunctionDef, scope) -> bool:
+    """The arm `arm` of the `if` can not run for this call, or whether it runs is not read: its
+    test reads a parameter the call gives a literal (or leaves at its default), or a constant of
+    the module, and is not a comparison of those with literals that holds on that arm."""
+    if not isinstance(node, cst.If):
+        return True  # an arm of something else (`x if c else y`, a match): not read
+    value = _decided_test(node.test, call, fn, scope)
+    return value is not None and value != (arm == 0) or value is None and bool(_given(node.test, call, fn, scope))
+
+
+def _given(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef | None, scope,
+           own: bool = True) -> dict[str, object]:
+    """The names the test reads whose value is a literal here: a parameter of the builder the call
+    gives a literal (or leaves at a literal default), a name of the module bound once to a literal
+    (`ARCH = "vit"`; not with `own` False: a test of another file's builder, whose summary read
+    them); each with its value, `_UNREAD` where it is no literal or not read."""
+    out: dict[str, object] = {}
+    for name in _names_in(test):
+        root = name.split(".")[0]
+        known, value = _argument(call, fn, root) if call is not None and fn is not None else (False, None)
+        if known and isinstance(value, cst.Name) and not _literal(value):
+            value = _constant(scope, value.value) or value  # `build(ARCH)`
+        elif not known:
+            value = _constant(scope, root) if own else None
+            if value is None:
+                continue  # a setting of the run (`args.model`), or a value computed here
+        if value is None or _literal(value):
+            out[name] = _UNREAD if value is None or "." in name else _value_of(value)
+    return out
+
+
+_UNREAD = object()
+
+
+def _constant(scope, name: str) -> cst.BaseExpression | None:
+    """The literal a name of the module is bound to once (`ARCH = "vit"`), else None."""
+    owner = scope.lookup(name) if scope is not None else None
+    bound = owner.bindings.get(name, []) if owner is not None and owner.kind == "module" else []
+    return bound[0].node if len(bound) == 1 and bound[0].how == "expr" and _literal(bound[0].node) else None
+
+
+def _value_of(expr: cst.BaseExpression) -> object:
+    import ast
+
+    try:
+        return ast.literal_eval(code_of(expr))
+    except (ValueError, SyntaxError):
+        return _UNREAD
+
+
+def _decided_test(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef | None, scope,
+                  own: bool = True) -> bool | None:
+    """The value of an `if` test on the builder's parameters that the call gives literals, or on
+    the module's constants (`name == "resnet"`, `unfreeze_blocks >= 5`, not/and/or of those), else None."""
+    given = _given(test, call, fn, scope, own)
+    if not given or any(v is _UNREAD for v in given.values()):
+        return None
+    return _evaluate_literal(test, given)
+
+
+_COMPARE = {cst.Equal: lambda a, b: a == b, cst.NotEqual: lambda a, b: a != b,
+            cst.LessThan: lambda a, b: a < b, cst.LessThanEqual: lambda a, b: a <= b,
+            cst.GreaterThan: lambda a, b: a > b, cst.GreaterThanEqual: lambda a, b: a >= b,
+            cst.In: lambda a, b: a in b, cst.NotIn: lambda a, b: a not in b}
+
+
+def _evaluate_literal(test: cst.BaseExpression, given: dict[str, object]) -> bool | None:
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        v = _evaluate_literal(test.expression, given)
+        return None if v is None else not v
+    if isinstance(test, cst.BooleanOperation):
+        a, b = _evaluate_literal(test.left, given), _evaluate_literal(test.right, given)
+        if isinstance(test.operator, cst.And):
+            return False if a is False or b is False else None if a is None or b is None else True
+        return True if a is True or b is True else None if a is None or b is None else False
+    if isinstance(test, cst.Name):
+        v = given.get(test.value, _UNREAD)
+        return None if v is _UNREAD else bool(v)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        op, right = test.comparisons[0].operator, test.comparisons[0].comparator
+        a = given.get(test.left.value, _UNREAD) if isinstance(test.left, cst.Name) else \
+            _value_of(test.left) if _literal(test.left) else _UNREAD
+        b = given.get(right.value, _UNREAD) if isinstance(right, cst.Name) and right.value in given else \
+            _value_of(right) if _literal(right) or isinstance(right, (cst.Tuple, cst.List, cst.Set)) else _UNREAD
+        compare = _COMPARE.get(type(op))
+        if a is _UNREAD or b is _UNREAD or compare is None:
+            return None
+        try:
+            return bool(compare(a, b))
+        except TypeError:
+            return None
+    return None
+
+
+def _decided(flow: Flow, e: Event, given: tuple, call: cst.Call | None) -> bool | None:
+    """Whether `e`, in the builder's body, runs for this call, where the `if` tests it sits under
+    (other than the arms `given`) all read literals the call passes: True, False, or None (not known)."""
+    fn = flow.scope.node
+    extra = [b for b in e.branches if b not in given]
+    if not extra or not isinstance(fn, cst.FunctionDef):
+        return None
+    body = _body(flow)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
+    verdict: bool | None = True
+    for i, arm in extra:
+        node = nodes.get(i)
+        value = _decided_test(node.test, call, fn, flow.scope) if isinstance(node, cst.If) else None
+        if value is not None and value != (arm == 0):
+            return False
+        if value is None:
+            verdict = None
+    return verdict
+
+
+def _another_run(flow: Flow, e: Event, state: _State, reach: set[str]) -> bool:
+    """An unfreeze of every BatchNorm layer of the model under the test of a setting (`if
+    unfreeze_blocks >= 5:`, a dial's full fine-tune): that run trains it all; the others keep the
+    freeze, and are the ones claimed. Not a test inside a loop (an epoch's: gradual unfreezing),
+    nor one on a parameter of a builder that the call gives a literal."""
+    given = state.settings.get(id(flow))
+    if given is None or reach != set(state.names) or not any(state.names.values()):
+        return False
+    branches, call = given
+    extra = [b for b in e.branches if b not in branches]
+    if len(extra) != 1 or extra[0][1] != 0:
+        return False
+    body = _body(flow)
+    node = next((n for n in walk(body) if id(n) == extra[0][0]), None) if body is not None else None
+    if not isinstance(node, cst.If) or any(isinstance(n, (cst.For, cst.While)) and _contains(n, node)
+                                          for n in walk(body)):
+        return False
+    names = _names_in(node.test)
+    if not names:
+        return False
+    owner = flow.scope.node if isinstance(flow.scope.node, cst.FunctionDef) else None
+    if _given(node.test, call, owner, flow.scope):
+        return False  # `build(name, unfreeze_blocks=5)`, `FULL = True`: decided here, not a setting
+    if state.unless is None:
+        state.unless = (node.test, flow)
+    return True
+
+
+def _setting_names(flow: Flow | None, branches: tuple, call: cst.Call | None,
+                   test: cst.BaseExpression | None = None, tests: list | None = None,
+                   fn: cst.FunctionDef | None = None) -> set[str]:
+    """The names the tests of `branches` (or `test`, `tests`) read, a builder's parameter named as its
+    call's argument (`model_name` of `build_vision_model(args.model, ...)`: `args.model`)."""
+    body = _body(flow) if flow is not None else None
+    nodes = {id(n): n for n in walk(body)} if body is not None and test is None else {}
+    tests = tests if tests is not None else [test] if test is not None \
+        else [n.test for i, _ in branches if isinstance(n := nodes.get(i), cst.If)]
+    if fn is None and flow is not None and call is not None and isinstance(flow.scope.node, cst.FunctionDef):
+        fn = flow.scope.node
+    out = set()
+    for t in tests:
+        for name in _names_in(t):
+            root, _, rest = name.partition(".")
+            known, arg = _argument(call, fn, root) if fn is not None else (False, None)
+            if not known:
+                out.add(name)
+            elif (shown := dotted(arg) if arg is not None else None):
+                out.add(f"{shown}.{rest}" if rest else shown)
+    return out
+
+
+def _arm_text(arm: _Arm) -> str | None:
+    """`its `model_name == 'resnet'` arm`, as the message names the arm."""
+    if arm.flow is None:
+        test, which = arm.tests[-1] if arm.tests else (None, 0)
+    else:
+        body = _body(arm.flow)
+        i, which = arm.bound.branches[-1]
+        node = next((n for n in walk(body) if id(n) == i), None) if body is not None else None
+        test = node.test if isinstance(node, cst.If) else None
+    if test is None:
+        return None
+    return f"its `{_code(test)}` arm" if which == 0 else f"the `else` arm of its `if {_code(test)}`"
+
+
+def _recorded_arms(facts: Facts, flow: Flow, model: str, first: Event) -> list[_Arm]:
+    """`model = build(args.model)` with a builder of another project file whose summary records the
+    model of each arm of its `if`, frozen whole on every path of the arm ("arms"): those arms the
+    call's literal arguments do not rule out."""
+    call = first.node
+    if not (first.detail.get("via") or first.kind == BUILT) or not isinstance(call, cst.Call) \
+            or any(a.star for a in call.args) or not _assigned_to(first, call, model):
+        return []
+    record = _record_of(facts, flow, first)
+    if record is None or not record.get("arms") or not isinstance(record.get("signature"), str):
+        return []
+    try:
+        fn = cst.parse_statement(f"def _({record['signature']}): pass\n")
+        arms = [(rec, [(cst.parse_expression(code), which) for code, which in rec["when"]]) for rec in record["arms"]]
+    except (cst.ParserSyntaxError, KeyError, TypeError, ValueError):
+        return []
+    if not isinstance(fn, cst.FunctionDef):
+        return []
+    out = []
+    for rec, tests in arms:
+        factory, sub = rec["parts"][""]
+        ruled = False
+        for test, which in tests:
+            value = _decided_test(test, call, fn, flow.scope, own=False)
+            if value is not None and value != (which == 0) or value is None and _given(test, call, fn, flow.scope,
+                                                                                       own=False):
+                ruled = True
+        if not ruled:
+            out.append(_Arm(None, None, model, call, factory, sub, tests, fn))
+    return out
+
+
+def _returned_arms(facts: Facts, flow: Flow, fn: cst.FunctionDef, local: str) -> list[dict]:
+    """For a summary: the model of each arm of a per-architecture builder (`_builder_arms`) that the
+    arm freezes whole on every path of it, with the tests of the `if`s it is in as code."""
+    binds = [e for e in flow.events if e.kind == REBIND and e.target == local]
+    if len(binds) < 2:
+        return []
+    body = _body(flow)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
+    out = []
+    for b in binds:
+        if not b.branches or b.loops or any(o.index > b.index and not o.exclusive_with(b) for o in binds):
+            continue
+        if any(_ruled_out(nodes.get(i), which, None, fn, flow.scope) for i, which in b.branches):
+            continue  # not an `if` arm, or one the module's constants rule out
+        value = unwrap_self_returning(b.node)
+        k = facts.kind(value, flow.scope) if isinstance(value, cst.Call) else None
+        if k is None or k.tag != "module" or not k.factory or "|" in k.factory:
+            continue
+        parts = {"": (k.factory, k.sub)}
+        layers = _layers(parts)
+        if not layers:
+            continue
+        state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
+                       arm=_Arm(flow, b, local, None, k.factory, k.sub))  # no call: the parameters unknown
+        report = next((e for e in flow.events if e.kind == FREEZE and e.target == local and not e.exclusive_with(b)
+                       and e.index > b.index), None)
+        if report is None or not _apply_events(facts, flow, local, "", state, 0, report, built=True):
+            continue
+        frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]
+        if _all_frozen(state, frozen):
+            out.append({"parts": {"": [k.factory, k.sub]},
+                        "when": [[code_of(nodes[i].test), which] for i, which in b.branches]})
+    return out
+
+
+def _code(node: cst.CSTNode) -> str:
+    text = " ".join(code_of(node).split())
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _apply_init(facts: Facts, flow: Flow, cls, prefix: str, state: _State, depth: int, report: Event) -> bool:
@@ -642,7 +1006,8 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
         return e.kind == FREEZE
     if returned or e.kind == BUILT:
         found = project.frozen(facts.path, q, RET)
-        if found is None or not found[0].get("parts"):
+        arm = state.arm if state.arm is not None and state.arm.flow is None and state.arm.call is call else None
+        if found is None or not found[0].get("parts") and not (arm is not None and found[0].get("arms")):
             return e.kind != UNFREEZE
         state.edges.append(found[1])
         for name in [n for n in state.names if _under(n, prefix)]:
@@ -1059,7 +1424,7 @@ def _literal_bn(facts: Facts, value: cst.BaseExpression, scope) -> list[str] | N
 
 
 def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze: Event, mine: list[Event],
-                           frozen: list[str]):
+                           frozen: list[str], chosen: set[str] = frozenset()):  # type: ignore[assignment]
     """The train() that puts the frozen model in train mode after the freeze (an Event), True for
     a fresh model left in its default train mode and trained, False when it is not claimed: put
     in eval() after the freeze (the frozen part, or the whole model with no train() after), its
@@ -1079,7 +1444,7 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
     if any(mc.method == "apply" and root_of(mc.obj) == model for mc in facts.method_calls):
         return False  # `model.apply(fn)`: fn may put BatchNorm layers in eval mode
     evals = [e for e in later if e.kind == EVAL]
-    trains = [e for e in later if e.kind == TRAIN and not _chosen_by_setting(flow, freeze, e, evals)
+    trains = [e for e in later if e.kind == TRAIN and not _chosen_by_setting(flow, freeze, e, evals, chosen)
               and _reaches(e, model, frozen)]
     if any(e.detail.get("override") for e in trains):
         return False  # the class's own train() runs, and may put the frozen part back in eval mode
@@ -1116,7 +1481,8 @@ def _reached(train: Event, model: str, layers: list[str]) -> list[str]:
     return out
 
 
-def _chosen_by_setting(flow: Flow, freeze: Event, train: Event, evals: list[Event]) -> bool:
+def _chosen_by_setting(flow: Flow, freeze: Event, train: Event, evals: list[Event],
+                       chosen: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
     """train() in one arm of an `if` and eval() in the other, or eval() after it under an `if`, the
     test naming a setting the freeze depends on too (`if args.weights == "freeze":
     model.requires_grad_(False)` ... `if args.weights == "finetune": model.train() else:
@@ -1124,7 +1490,7 @@ def _chosen_by_setting(flow: Flow, freeze: Event, train: Event, evals: list[Even
     body = _body(flow)
     nodes = {id(n): n for n in walk(body)} if body is not None else {}
     settings = {d for i, _ in freeze.branches if isinstance(nodes.get(i), cst.If)
-                for d in _names_in(nodes[i].test)}
+                for d in _names_in(nodes[i].test)} | set(chosen)  # and those a builder's arm was chosen by
     if not settings:
         return False
     arms = dict(train.branches)
@@ -1188,8 +1554,11 @@ def frozen_records(facts: Facts, callees) -> dict:
             entry = {str(i): {"whole": True} for i, p in enumerate(params) if _whole(flow, p)}
             local = returned_local(flow, flow.scope, params) if models else None
             parts = _returned_parts(facts, flow, local) if local is not None else None
+            arms = _returned_arms(facts, flow, stmt, local) if local is not None and not parts else []
             if parts:
                 entry[RET] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+            elif arms:  # a per-architecture builder: the callers' arguments pick the arm
+                entry[RET] = {"arms": arms, "signature": " ".join(code_of(stmt.params).split())}
             elif local is None or not models:
                 via = returned_builder(facts, flow, params)
                 if via is not None:  # what that builder's model comes with, the project reads

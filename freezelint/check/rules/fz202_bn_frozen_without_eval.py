@@ -73,14 +73,19 @@ class BnFrozenWithoutEval(Rule):
         "train mode wanted by the trained rest does not stop the frozen layers' statistics. Only whole "
         "stages count: a child of the model or of a factory-built part of it (`bn1`, `layer1`, "
         "`backbone.layer2`); BatchNorm layers frozen here and there inside trained stages (a name test "
-        "that misses `downsample.1`) are not claimed. A local Module class's attributes built of torch.nn "
+        "that misses `downsample.1`) are not claimed. An unfreeze of all of the model under the test of a "
+        "setting, outside any loop (`if unfreeze_blocks >= 5:`, a dial's full fine-tune), is another run's: "
+        "the claim is on the runs it leaves frozen, and the message says `unless ...`; unfreezes of parts "
+        "under such tests count as made (the parts claimed are frozen on every such run; a test inside a "
+        "loop, an epoch's, unfreezes as made too). A local Module class's attributes built of torch.nn "
         "layers (`self.stem = nn.Sequential(nn.Conv2d(...), nn.BatchNorm2d(...))`) count as parts with "
         "their BatchNorm layers (for this claim only, not for the summaries). Put in train mode: a `train()` "
         "after the freeze (directly or through a helper of this or another project file: a validation "
         "`eval()` that the next `train()` undoes does not help), or, with no eval() of it at all, the "
         "train mode a new model starts in, its forward and a backward/step after the freeze. Silent when "
         "the frozen part or the whole model is put in eval() after the freeze with no train() after it, "
-        "when train() and eval() are chosen by a setting the freeze depends on too, when the file puts "
+        "when train() and eval() are chosen by a setting the freeze depends on too (the test of its arm, of "
+        "a builder's arm as the call names it, `args.model`, or of an unfreeze of all left out), when the file puts "
         "BatchNorm layers in eval mode anywhere, tests for BatchNorm with isinstance, names "
         "FrozenBatchNorm, `track_running_stats` or `norm_layer` (a GroupNorm backbone), sets a `.momentum`, updates parameters by a moving "
         "average (`zip(teacher.parameters(), ...)`, `lerp_`, EMA: a teacher in train mode on purpose) in its "
@@ -91,7 +96,11 @@ class BnFrozenWithoutEval(Rule):
         "freezes its factory-built parts (`self.backbone = resnet50(); self.backbone.requires_grad_(False)`; "
         "the class's other attributes must hold no BatchNorm left to train), or a builder's returned model "
         "(`model = build()`; timm's `reset_classifier` adds no BatchNorm), in this file or another file of "
-        "the project, and a helper of another file that freezes its argument whole (`freeze_all(model."
+        "the project (a builder that binds a different model in each arm of an `if`, `if name == "
+        "\"resnet\": model = resnet18() ... elif ...: model = densenet121()`, is followed arm by arm: a freeze on "
+        "every path of the arm counts, an arm the call's literal arguments or the module's constants rule out "
+        "is left out, and the first arm claimed is reported on the call, which the message names; of another "
+        "file, only arms frozen whole on every path of the arm, as its summary records them), and a helper of another file that freezes its argument whole (`freeze_all(model."
         "backbone)`), as the project's summaries record them; a freeze there made only on some paths (`if "
         "freeze:`) or by a name test is not taken from another file. Silent when the class overrides "
         "train() or puts a part of itself in eval mode (after a freeze in `__init__`, a train() undoing "
@@ -684,6 +693,75 @@ class BnFrozenWithoutEval(Rule):
                     optimizer.step()
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision.models as models
+
+            def build_vision_model(model_name, unfreeze_blocks):
+                # a builder per architecture: each frozen whole, then its last blocks unfrozen by a dial
+                if model_name == "resnet":
+                    model = models.resnet18(weights="IMAGENET1K_V1")
+                    for param in model.parameters(): param.requires_grad = False
+                    if unfreeze_blocks >= 1:
+                        for param in model.layer4.parameters(): param.requires_grad = True
+                    if unfreeze_blocks >= 2:
+                        for param in model.layer3.parameters(): param.requires_grad = True
+                    if unfreeze_blocks >= 5:
+                        for param in model.parameters(): param.requires_grad = True  # the full fine-tune run
+                    model.fc = nn.Linear(model.fc.in_features, 2)
+                elif model_name == "densenet":
+                    model = models.densenet121(weights="IMAGENET1K_V1")
+                    for param in model.parameters(): param.requires_grad = False
+                    model.classifier = nn.Linear(model.classifier.in_features, 2)
+                return model
+
+            def main(args, loader):
+                model = build_vision_model(args.model, args.unfreeze_blocks)  # expect: FZ202
+                optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+                for epoch in range(args.epochs):
+                    model.train()
+                    for x, y in loader:
+                        optimizer.zero_grad()
+                        nn.functional.cross_entropy(model(x), y).backward()
+                        optimizer.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+            import torchvision.models as models
+
+            def build_vision_model(model_name, unfreeze_blocks):
+                if model_name == "resnet":
+                    model = models.resnet18(weights="IMAGENET1K_V1")
+                    for param in model.parameters(): param.requires_grad = False
+                    if unfreeze_blocks >= 1:
+                        for param in model.layer4.parameters(): param.requires_grad = True
+                    model.fc = nn.Linear(model.fc.in_features, 2)
+                elif model_name == "densenet":
+                    model = models.densenet121(weights="IMAGENET1K_V1")
+                    for param in model.parameters(): param.requires_grad = False
+                    model.classifier = nn.Linear(model.classifier.in_features, 2)
+                return model
+
+            def keep_frozen_in_eval(model):
+                for m in model.modules():  # a frozen BatchNorm layer keeps its statistics
+                    if isinstance(m, nn.BatchNorm2d) and not m.weight.requires_grad:
+                        m.eval()
+
+            def main(args, loader):
+                model = build_vision_model(args.model, args.unfreeze_blocks)
+                optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+                for epoch in range(args.epochs):
+                    model.train()
+                    keep_frozen_in_eval(model)
+                    for x, y in loader:
+                        optimizer.zero_grad()
+                        nn.functional.cross_entropy(model(x), y).backward()
+                        optimizer.step()
+            """,
+        ),
     ]
     good = [
         """
@@ -1143,6 +1221,173 @@ class BnFrozenWithoutEval(Rule):
                 torch.nn.functional.cross_entropy(model(x), y).backward()
                 optimizer.step()
         """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+
+        def build(name, unfreeze_blocks):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                if unfreeze_blocks >= 1:
+                    for param in model.layer4.parameters(): param.requires_grad = True
+                if unfreeze_blocks >= 5:
+                    for param in model.parameters(): param.requires_grad = True
+                model.fc = nn.Linear(512, 2)
+            else:
+                model = models.vit_b_16(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                model.heads = nn.Linear(768, 2)
+            return model
+
+        def main(args, loader):
+            model = build("vit", args.unfreeze_blocks)  # the ViT arm: LayerNorm, no running statistics
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+
+        def build(name, unfreeze_blocks):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                if unfreeze_blocks >= 1:
+                    for param in model.layer4.parameters(): param.requires_grad = True
+                if unfreeze_blocks >= 5:
+                    for param in model.parameters(): param.requires_grad = True
+                model.fc = nn.Linear(512, 2)
+            else:
+                model = models.vit_b_16(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                model.heads = nn.Linear(768, 2)
+            return model
+
+        def main(args, loader):
+            model = build(args.model, 5)  # every block trained: nothing stays frozen
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+
+        def build(name, unfreeze_blocks):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                if unfreeze_blocks >= 1:
+                    for param in model.layer4.parameters(): param.requires_grad = True
+                if unfreeze_blocks >= 5:
+                    for param in model.parameters(): param.requires_grad = True
+                model.fc = nn.Linear(512, 2)
+            else:
+                model = models.vit_b_16(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False
+                model.heads = nn.Linear(768, 2)
+            return model
+
+        def main(args, loader):
+            model = build(args.model, args.unfreeze_blocks)
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                if args.unfreeze_blocks < 5:
+                    model.eval()  # the partly frozen runs train in eval mode, as the dial decides
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+
+        def build(name):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1")  # the BatchNorm model is trained whole
+                model.fc = nn.Linear(512, 2)
+            else:
+                model = models.vit_b_16(weights="IMAGENET1K_V1")
+                for param in model.parameters(): param.requires_grad = False  # LayerNorm: nothing drifts
+                model.heads = nn.Linear(768, 2)
+            return model
+
+        def main(args, loader):
+            model = build(args.model)
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+        from torchvision.ops import FrozenBatchNorm2d
+
+        def build(name):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1", norm_layer=FrozenBatchNorm2d)
+                for param in model.parameters(): param.requires_grad = False
+                model.fc = nn.Linear(512, 2)
+            else:
+                model = models.densenet121(weights="IMAGENET1K_V1")
+                model.classifier = nn.Linear(1024, 2)
+            return model
+
+        def main(args, loader):
+            model = build(args.model)
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision.models as models
+
+        def build(name, freeze):
+            if name == "resnet":
+                model = models.resnet18(weights="IMAGENET1K_V1")
+            else:
+                model = models.densenet121(weights="IMAGENET1K_V1")
+            if freeze:  # the caller's flag decides: nothing known frozen
+                for param in model.parameters(): param.requires_grad = False
+            return model
+
+        def main(args, loader):
+            model = build(args.model, args.freeze)
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            for epoch in range(3):
+                model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -1171,6 +1416,10 @@ class BnFrozenWithoutEval(Rule):
                 else f"{c.frozen} BatchNorm layers keep updating their"
             by = c.freeze.detail.get("via")
             by = f" by `{by}(...)`" if by else ""
+            if c.arm:  # a per-architecture builder: which of its models this is
+                by += f" in {c.arm}"
+            if c.unless:
+                by += f" (unless `{c.unless}`, which unfreezes all of it)"
             if c.parts:
                 shown = [f"`{c.model}{_indexed(p)}`" for p in c.parts[:3]]
                 more = len(c.parts) - len(shown)

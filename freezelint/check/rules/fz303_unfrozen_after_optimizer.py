@@ -458,6 +458,7 @@ class UnfrozenAfterOptimizer(Rule):
             if full:
                 model.requires_grad_(True)
                 return model  # this path leaves without the optimizer: the caller builds its own
+            model.eval()  # a linear probe: the frozen BatchNorm layers keep their statistics (FZ202)
             for x, y in loader:
                 torch.nn.functional.cross_entropy(model(x), y).backward()
                 opt.step()
