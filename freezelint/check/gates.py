@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8bc294dfb3b14764b06b4e74d51d069d'
+RULES_DIGEST = '0edc21a0cd5e936b79c4083b4127bb77'
 
 GATES = {
     'FZ002': (
@@ -62,9 +62,9 @@ GATES = {
         ('requires_grad|freeze|make_trainable|\\.train\\(|\\.eval\\(|add_param_group',),
     ),
     'FZ111': (
-        ('get_peft_model',),
-        ('get_peft_model\\(',),
-        ('For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice',),
+        ('get_peft_model', 'add_adapter', 'inject_adapter_in_model'),
+        ('get_peft_model\\(', '\\.add_adapter\\(', 'inject_adapter_in_model\\('),
+        ('For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice|requires_grad',),
     ),
     'FZ201': (
         ('.eval(', '.train('),
