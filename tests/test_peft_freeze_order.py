@@ -18,8 +18,12 @@ def _rows(src: str) -> list[int]:
 
 
 def _trainable(src: str, name: str) -> list[str]:
-    """Run the snippet (tiny models: `cfg` is a small CLIP text config) and list the parameters of
-    `name` that require grad after it."""
+    """Run the snippet and list the parameters of `name` that require grad after it."""
+    return [n for n, p in _run(src)[name].named_parameters() if p.requires_grad]
+
+
+def _run(src: str) -> dict:
+    """Run the snippet (tiny models: `cfg` is a small CLIP text config); its namespace."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("peft")
     transformers = pytest.importorskip("transformers")
@@ -31,7 +35,7 @@ def _trainable(src: str, name: str) -> list[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         exec(textwrap.dedent(src), ns)
-    return [n for n, p in ns[name].named_parameters() if p.requires_grad]
+    return ns
 
 
 # ------------------------------------------------ a part unfrozen before PEFT, frozen again by it
@@ -278,3 +282,67 @@ def test_inject_adapter_in_model_counts_as_well():
     model.requires_grad_(True)
     """
     assert _rows(src) == [5]
+
+
+# ------------------------------------------------ FZ301: an optimizer over all after PEFT's freeze
+def _fz301(src: str) -> list[int]:
+    return [d.row for d in check_source(textwrap.dedent(src), "train.py", select=["FZ301"])]
+
+
+_OVER_ALL = """
+import torch
+from peft import LoraConfig
+from transformers import CLIPTextModel
+
+model = CLIPTextModel(cfg)
+model.add_adapter(LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+optimizer = torch.optim.AdamW([p for n, p in model.named_parameters()], lr=1e-4)
+"""
+
+
+def test_fz301_counts_peft_as_a_freeze():
+    """diffusers' amused script (--use_lora): every parameter in the optimizer after add_adapter."""
+    [d] = check_source(textwrap.dedent(_OVER_ALL), "train.py", select=["FZ301"])
+    assert d.row == 8 and "`model.add_adapter(...)` freezes all of `model` but the adapters" in d.message, d.message
+    assert d.fix is not None and any("p.requires_grad" in e["content"] for e in d.fix["edits"]), d.fix
+    ns = _run(_OVER_ALL)
+    import torch
+
+    model, opt = ns["model"], ns["optimizer"]
+    held = {id(p) for g in opt.param_groups for p in g["params"]}
+    frozen = [p for p in model.parameters() if not p.requires_grad]
+    assert frozen and all(id(p) in held for p in frozen)
+    assert all("lora_" in n for n, p in model.named_parameters() if p.requires_grad)
+    model(input_ids=torch.tensor([[1, 5, 2]])).last_hidden_state.sum().backward()
+    opt.step()
+    assert all(p.grad is None for p in frozen)
+
+
+def test_fz301_the_peft_model_returned_and_its_near_misses():
+    src = """
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    peft_model = get_peft_model(model, LoraConfig(r=8, target_modules=["q"]))
+    opt = torch.optim.AdamW(peft_model.parameters(), lr=1e-4)
+    """
+    assert _fz301(src) == [6]
+    # filtered on requires_grad
+    assert _fz301(src.replace("peft_model.parameters()", "filter(lambda p: p.requires_grad, peft_model.parameters())")) == []
+    # all unfrozen again after it (FZ111's finding): nothing is frozen
+    assert _fz301(src.replace("    opt =", "    peft_model.requires_grad_(True)\n    opt =")) == []
+    # plain SGD holds no state and decays nothing
+    assert _fz301(src.replace("torch.optim.AdamW(peft_model.parameters(), lr=1e-4)",
+                              "torch.optim.SGD(peft_model.parameters(), lr=1e-4)")) == []
+
+
+def test_fz301_peft_on_another_part():
+    src = """
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    model.backbone = get_peft_model(model.backbone, LoraConfig(r=8, target_modules=["q"]))
+    opt = torch.optim.AdamW(model.head.parameters(), lr=1e-4)
+    """
+    assert _fz301(src) == []
+    assert _fz301(src.replace("model.head.parameters()", "model.parameters()")) == [6]
