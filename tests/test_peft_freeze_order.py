@@ -212,8 +212,8 @@ def test_requires_grad_true_after_add_adapter_trains_everything():
     "for n, p in text_encoder.named_parameters():\n    if 'lora' in n:\n        p.requires_grad_(True)",
     "for n, p in text_encoder.named_parameters():\n    p.requires_grad = 'lora' in n",
     # all, then the base frozen again by name
-    "text_encoder.requires_grad_(True)\nfor n, p in text_encoder.named_parameters():\n"
-    "    if 'lora' not in n:\n        p.requires_grad = False",
+    ("text_encoder.requires_grad_(True)\nfor n, p in text_encoder.named_parameters():\n"
+     "    if 'lora' not in n:\n        p.requires_grad = False"),
     # a part meant to train besides the adapters
     "text_encoder.final_layer_norm.requires_grad_(True)",
 ])

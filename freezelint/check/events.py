@@ -1225,7 +1225,7 @@ _CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn
 # Calls that hand parameters to an optimizer already built: `add_param_group`, Lightning's
 # `BaseFinetuning.unfreeze_and_add_param_group`, and `trainer.strategy.setup_optimizers(trainer)`,
 # which calls configure_optimizers again.
-_GET_PEFT_MODEL = frozenset({"peft.get_peft_model", "peft.mapping.get_peft_model", "peft.mapping_func.get_peft_model"})
+GET_PEFT_MODEL = frozenset({"peft.get_peft_model", "peft.mapping.get_peft_model", "peft.mapping_func.get_peft_model"})
 _INJECT_ADAPTER = frozenset({"peft.inject_adapter_in_model", "peft.mapping.inject_adapter_in_model"})
 
 
@@ -1235,7 +1235,7 @@ def peft_wrap(facts: Facts, call: cst.Call, q: str | None, scope: Scope) -> tupl
     `model.add_adapter(config)` of transformers' and diffusers' models (both go through
     inject_adapter_in_model), recognised by a config built from a peft `...Config` class (in place,
     or every binding of the name): AdapterHub's `add_adapter("name")` is another API."""
-    if q in _GET_PEFT_MODEL:
+    if q in GET_PEFT_MODEL:
         model, config = call_arg(call, 0, "model"), call_arg(call, 1, "peft_config")
     elif q in _INJECT_ADAPTER:
         config, model = call_arg(call, 0, "peft_config"), call_arg(call, 1, "model")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '46f4ca234729ddd6ca58bd8384044d4e'
+RULES_DIGEST = '5a61d81e9aa72ed943814002b0f2556e'
 
 GATES = {
     'FZ002': (

@@ -7,16 +7,14 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.events import FREEZE, OPT_BUILD, PEFT, UNFREEZE, peft_configs, requires_grad_sets, \
-    unwrap_self_returning
+from freezelint.check.events import (FREEZE, GET_PEFT_MODEL, OPT_BUILD, PEFT, UNFREEZE, peft_configs,
+                                     requires_grad_sets, unwrap_self_returning)
 from freezelint.check.facts import Facts, MethodCall, Scope
 from freezelint.check.flow import Event, after, flows_of, rebound
 from freezelint.check.rules.base import UNFREEZES, Example, Finding, Rule, code_of, src
 from freezelint.check.syntax import call_arg, dotted, walk
 from freezelint.peft_heads import TASK_HEAD, TASK_TYPE, head_name
 
-_GET_PEFT_MODEL = frozenset({"peft.get_peft_model", "peft.mapping.get_peft_model",
-                             "peft.mapping_func.get_peft_model"})
 # Prompt-learning configs train no copy of the model's modules either way: another matter.
 _PROMPT_CONFIGS = frozenset({"PromptTuningConfig", "PrefixTuningConfig", "PromptEncoderConfig",
                              "MultitaskPromptTuningConfig", "AdaptionPromptConfig", "CPTConfig"})
@@ -29,8 +27,8 @@ class PeftHeadLeftFrozen(Rule):
     words = ("get_peft_model", "add_adapter", "inject_adapter_in_model")
     triggers = (r"get_peft_model\(", r"\.add_adapter\(", r"inject_adapter_in_model\(")
     # a task model (the head's case), or a requires_grad change by hand (the order cases)
-    requires = (r"For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice"
-                r"|requires_grad",)
+    requires = ((r"For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice"
+                 r"|requires_grad"),)
     what = ("Finds `get_peft_model(model, config)` on a transformers task model (`...ForSequenceClassification`, "
             "`...ForTokenClassification`, `...ForQuestionAnswering`, `...ForImageClassification`, ...) with a "
             "config that sets neither `task_type` nor `modules_to_save`. Also finds a PEFT call (`get_peft_model`, "
@@ -345,7 +343,7 @@ class PeftHeadLeftFrozen(Rule):
                                    if c.method == "get_peft_model"]
         for c in calls:
             scope = c.ctx.scope
-            if facts.qualname(c.call.func, scope) not in _GET_PEFT_MODEL:
+            if facts.qualname(c.call.func, scope) not in GET_PEFT_MODEL:
                 continue
             found = _task_model(facts, call_arg(c.call, 0, "model"), scope, c.call)
             if found is None:
@@ -389,10 +387,10 @@ class PeftHeadLeftFrozen(Rule):
             )
         yield from self._order(facts, module)
 
-
     def _order(self, facts: Facts, module) -> Iterable[Finding]:
         """PEFT's freeze against a requires_grad change by hand in the same body: a partial unfreeze
         before it, which it undoes; a whole-model unfreeze after it, which undoes it."""
+        shown: set[int] = set()  # an unfreeze after two PEFT calls: reported once
         for flow in flows_of(facts).bodies:
             evs = flow.events
             for p in (e for e in evs if e.kind == PEFT):
@@ -407,6 +405,9 @@ class PeftHeadLeftFrozen(Rule):
                         stmt=p.stmt, facts=facts, used=[p, undone],
                     )
                 for u in _full_unfreezes(facts, flow, p):
+                    if id(u.node) in shown:
+                        continue
+                    shown.add(id(u.node))
                     yield self.finding(
                         u.node,
                         f"`{_shown(u.node)}` unfreezes every parameter of `{u.detail.get('sub') or u.target}` after "
@@ -529,11 +530,12 @@ def _adapters_before(flow, p: Event) -> bool:
     keeps the trainability of what it had."""
     before = list(walk(_body(flow)))
     at = next((i for i, n in enumerate(before) if n is p.node), len(before))
-    return any(isinstance(n, cst.Attribute) and n.attr.value in _LOADS_ADAPTERS for n in before[:at])
+    return any(isinstance(n, cst.Attribute) and n.attr.value in _LOADS_ADAPTERS
+               or isinstance(n, cst.Name) and n.value.startswith("PeftModel") for n in before[:at])
 
 
 _LOADS_ADAPTERS = frozenset({"load_adapter", "load_lora_weights", "set_adapter", "add_weighted_adapter",
-                             "from_pretrained_peft", "PeftModel"})
+                             "PeftModel", "PeftModelForCausalLM", "PeftModelForSequenceClassification"})
 
 
 def _picks_by_name(flow, u: Event, names: set[str]) -> bool:

@@ -7,10 +7,9 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.events import sets_back
+from freezelint.check.events import PEFT, sets_back
 from freezelint.check.facts import Facts
 from freezelint.check.flow import ACTIVITY, FREEZE, OPT_BUILD, UNFREEZE, after, apart, flows_of, rebound
-from freezelint.check.events import PEFT
 from freezelint.check.param_sources import with_requires_grad_filter
 from freezelint.check.syntax import walk
 from freezelint.check.rules.base import FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, Example, Finding, Fix, Rule, src
