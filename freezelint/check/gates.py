@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '5a61d81e9aa72ed943814002b0f2556e'
+RULES_DIGEST = 'ff58d3bbbe99838f04abc5f8a348d4a3'
 
 GATES = {
     'FZ002': (
@@ -87,9 +87,9 @@ GATES = {
         ('\\.affine\\s*(?:[:,][^=\\n]*)?=(?!=)|\\bsetattr\\s*\\(',),
     ),
     'FZ301': (
-        ('requires_grad', 'require_grad', 'requiresGrad', 'freeze_feature_e', 'freeze_base_model', 'get_peft_model', 'add_adapter', 'inject_adapter_in_model'),
+        ('requires_grad', 'require_grad', 'requiresGrad', 'freeze_feature_e', 'freeze_base_model'),
         ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False|(?:requires_grad_|require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|requires_grad\\s*=[^=\\n][^\\n]*\\b(?:in|startswith|endswith)\\b|get_peft_model\\s*\\(|\\.add_adapter\\s*\\(|inject_adapter_in_model\\s*\\(', '\\.(?:named_)?parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False|(?:requires_grad_|require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|requires_grad\\s*=[^=\\n][^\\n]*\\b(?:in|startswith|endswith)\\b', '\\.(?:named_)?parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
     ),
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),

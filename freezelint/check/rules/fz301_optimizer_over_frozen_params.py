@@ -7,7 +7,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.events import PEFT, sets_back
+from freezelint.check.events import sets_back
 from freezelint.check.facts import Facts
 from freezelint.check.flow import ACTIVITY, FREEZE, OPT_BUILD, UNFREEZE, after, apart, flows_of, rebound
 from freezelint.check.param_sources import with_requires_grad_filter
@@ -25,13 +25,10 @@ def _covers(opt_path: str, whole: bool, frozen: str | None) -> bool:
 
 class OptimizerOverFrozenParams(Rule):
     code = "FZ301"
-    words = ("requires_grad", "require_grad", "requiresGrad", "freeze_feature_e", "freeze_base_model",
-             "get_peft_model", "add_adapter", "inject_adapter_in_model")
+    words = ("requires_grad", "require_grad", "requiresGrad", "freeze_feature_e", "freeze_base_model")
     triggers = (OPTIMIZER_CALL, LIGHTNING_CALLBACK)
-    # also `p.requires_grad = "adapter" in name`: a flag by name test, False for the rest; and PEFT's
-    # freeze of all but the adapters
-    requires = (FREEZES_MEANT + r"|requires_grad\s*=[^=\n][^\n]*\b(?:in|startswith|endswith)\b"
-                r"|get_peft_model\s*\(|\.add_adapter\s*\(|inject_adapter_in_model\s*\(",
+    # also `p.requires_grad = "adapter" in name`: a flag by name test, False for the rest
+    requires = (FREEZES_MEANT + r"|requires_grad\s*=[^=\n][^\n]*\b(?:in|startswith|endswith)\b",
                 r"\.(?:named_)?parameters\(\)|" + LIGHTNING_CALLBACK)
     what = (
         "Finds an optimizer with momentum, moving averages or weight decay built over all of a "
@@ -79,11 +76,7 @@ class OptimizerOverFrozenParams(Rule):
         "method given the model (`trainer.freeze(model)`, `trainer.setup_optimizer(model)`) acts on it there, "
         "as a helper does. A freeze in a function after the optimizer was built and after the last run of "
         "the model (its forward, a backward or a step; `trainer.fit()` of a trainer method that runs one "
-        "counts) is silent: nothing steps over it. A PEFT call in the same body (`get_peft_model`, "
-        "`model.add_adapter(config)` with a peft config, `inject_adapter_in_model`) counts as a freeze of all of "
-        "the model it is given but the adapters, for an optimizer over that model or over the PeftModel it "
-        "returned; an unfreeze of all of it after the call (FZ111's finding) sets that back. An unfreeze of a "
-        "subset picked by a "
+        "counts) is silent: nothing steps over it. An unfreeze of a subset picked by a "
         "name test of its own (`if \"bias\" in n`, loralib's `mark_only_lora_as_trainable` with "
         "`bias=\"all\"`) before the optimizer leaves the rest frozen; after it, any unfreeze is gradual "
         "unfreezing, which needs every parameter in the optimizer. A freeze "
@@ -98,17 +91,6 @@ class OptimizerOverFrozenParams(Rule):
         "method, silent where some method undoes them (gradual unfreezing)."
     )
     bad = [
-        Example(
-            """
-            import torch
-            from diffusers import UVit2DModel
-            from peft import LoraConfig
-
-            model = UVit2DModel.from_pretrained("amused/amused-256", subfolder="transformer")
-            model.add_adapter(LoraConfig(r=4, target_modules=["to_q", "to_v"]))  # freezes all but the LoRA weights
-            optimizer = torch.optim.AdamW([p for n, p in model.named_parameters()], lr=1e-4)  # expect: FZ301
-            """
-        ),
         Example(
             """
             import torch
@@ -368,14 +350,6 @@ class OptimizerOverFrozenParams(Rule):
     good = [
         """
         import torch
-        from peft import LoraConfig, get_peft_model
-
-        model.backbone = get_peft_model(model.backbone, LoraConfig(r=8, target_modules=["qkv"]))
-        optimizer = torch.optim.AdamW(filter(lambda p: p.requires_grad, model.parameters()))
-        head_opt = torch.optim.AdamW(model.head.parameters())  # PEFT froze nothing of the head
-        """,
-        """
-        import torch
         import torchvision
 
         def main():
@@ -620,12 +594,6 @@ class OptimizerOverFrozenParams(Rule):
                            and not apart(flow, f, o) and not _after_training(flow, o, f)]
                 if o.detail.get("built_in"):  # a base's constructor of another file: the subclass's freeze is the finding
                     freezes = [f for f in freezes if f.detail.get("hook")]
-                elif not o.detail.get("lightning"):  # PEFT's freeze of all but the adapters, in this body
-                    freezes += [f for f in evs if f.kind == PEFT and _peft_covers(o, f) and not f.exclusive_with(o)
-                                and not _undone(f, evs, o) and not _peft_undone(f, evs) and not _rebuilt(o, f, evs)
-                                and not _both_conditional(o, f) and not apart(flow, f, o)
-                                and not _after_training(flow, o, f)]
-                    freezes.sort(key=lambda f: f.index)
                 if not freezes:
                     continue
                 if o.detail.get("built_in"):
@@ -664,9 +632,7 @@ class OptimizerOverFrozenParams(Rule):
                 via = freezes[0].detail.get("via")  # frozen by a helper (or a builder): name it
                 broken = freezes[0].detail.get("broken")
                 library = freezes[0].detail.get("library")  # transformers' own freeze method
-                peft = freezes[0].kind == PEFT
-                how = f"`{_peft_name(freezes[0])}(...)` freezes all of `{frozen}` but the adapters" if peft \
-                    else f"`{via}()` freezes {library} (of `{o.target}`)" if library \
+                how = f"`{via}()` freezes {library} (of `{o.target}`)" if library \
                     else f"`{via}(...)` freezes parameters of `{frozen}`" if via \
                     else (f"`{frozen}` is meant to be frozen (`{src(freezes[0].node)}` freezes nothing as written: "
                           f"{broken})") if broken \
@@ -674,41 +640,16 @@ class OptimizerOverFrozenParams(Rule):
                     else f"`{frozen}` is frozen"
                 hook = freezes[0].detail.get("hook")  # a LightningModule's __init__, before configure_optimizers
                 built = o.detail.get("via")  # by a helper or a trainer's constructor: the call shown is theirs
-                harm = (f"the base weights take optimizer slots for nothing (they never get a grad from PEFT's freeze "
-                        f"on), and one given a grad later is moved through {o.detail['stateful']}") if peft else (
-                    f"those take optimizer slots for nothing, and any stale or zero grad on them is applied through "
-                    f"{o.detail['stateful']}, moving \"frozen\" weights")
                 yield self.finding(
                     first,
                     f"{o.detail['optimizer'].rsplit('.', 1)[1]}{f' (built by `{built}(...)`)' if built else ''} "
                     f"gets every parameter of `{o.detail['path']}` while "
-                    f"{how} {f'in `{hook}`' if hook else 'in this scope'}: {harm}; filter on requires_grad",
+                    f"{how} {f'in `{hook}`' if hook else 'in this scope'}: those take optimizer slots for nothing, and "
+                    f"any stale or zero grad on them is applied through {o.detail['stateful']}, moving "
+                    f"\"frozen\" weights; filter on requires_grad",
                     fix=fix,
                     stmt=o.stmt, facts=facts, used=[o, *freezes],
                 )
-
-
-def _peft_covers(o, p) -> bool:
-    """The optimizer's parameters include those a PEFT call froze: the model it was given (or a
-    part of it) under its own name, or the PeftModel it returned (`peft_model.parameters()`)."""
-    if p.target == o.target:
-        return _covers(o.detail["path"], o.detail["whole"], p.detail.get("sub"))
-    return p.detail.get("name") == o.target and o.detail["path"] == o.target
-
-
-def _peft_undone(p, events) -> bool:
-    """All of the model unfrozen again after the PEFT call, through the PeftModel it returned too
-    (`peft_model.requires_grad_(True)`: FZ111's finding)."""
-    name = p.detail.get("name")
-    return bool(name) and any(u.kind == UNFREEZE and u.target == name and after(p, u) and not u.detail.get("picked")
-                              and (u.detail.get("sub") or name) in (name, f"{name}.base_model",
-                                                                     f"{name}.base_model.model") for u in events)
-
-
-def _peft_name(p) -> str:
-    func = p.node.func
-    return src(func) if not isinstance(func, cst.Attribute) or func.attr.value != "add_adapter" else \
-        f"{src(func.value)}.add_adapter" if len(src(func.value)) < 40 else "add_adapter"
 
 
 def _after_training(flow, o, f) -> bool:
