@@ -45,6 +45,11 @@ REBIND = "rebind"
 # rule that asks about the body itself reads it; a call site takes over nothing from it, since its
 # own argument may say True.
 FREEZE_BY_DEFAULT = "freeze_by_default"
+# PEFT puts adapters on a model (`get_peft_model(model, cfg)`, `model.add_adapter(cfg)`,
+# `inject_adapter_in_model(cfg, model)`): on a model that holds no adapter yet it sets requires_grad
+# False on every parameter but the adapters' (and modules_to_save's copies). Kept apart from FREEZE:
+# only the rules that ask about PEFT read it, and no summary carries it.
+PEFT = "peft"
 # `model = Probe()` of a Module class of another project file: where the instance comes into being
 # (FZ202 reads what the class's summary says `__init__` left frozen; no other rule reads it)
 BUILT = "built"
@@ -425,6 +430,10 @@ class Flow(cst.CSTVisitor):
             self._opt_build(node, classes)
         if q in _DDP and node.args:
             self._emit(DDP_WRAP, root_of(unwrap_self_returning(node.args[0].value)), node)
+        wrapped = peft_wrap(facts, node, q, scope)
+        if wrapped is not None:
+            model = unwrap_self_returning(wrapped[0])
+            self._emit(PEFT, root_of(model), node, sub=part_path(model), config=wrapped[1])
         # calls that hand a model to a helper (of this file, or imported), or run its forward
         if isinstance(func, cst.Name):
             callee = facts.resolve_def(func, scope)
@@ -825,6 +834,8 @@ class Flow(cst.CSTVisitor):
             for e in self.events:
                 if e.kind == OPT_BUILD and e.node is value:
                     e.detail["name"] = target.value
+                elif e.kind == PEFT and e.node is unwrap_self_returning(value):
+                    e.detail["name"] = target.value  # `peft_model = get_peft_model(model, cfg)`: the wrapper
         self._rebind(target, value)
         if single:
             self._returned(target, value)
@@ -1227,6 +1238,48 @@ _CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn
 # Calls that hand parameters to an optimizer already built: `add_param_group`, Lightning's
 # `BaseFinetuning.unfreeze_and_add_param_group`, and `trainer.strategy.setup_optimizers(trainer)`,
 # which calls configure_optimizers again.
+GET_PEFT_MODEL = frozenset({"peft.get_peft_model", "peft.mapping.get_peft_model", "peft.mapping_func.get_peft_model"})
+_INJECT_ADAPTER = frozenset({"peft.inject_adapter_in_model", "peft.mapping.inject_adapter_in_model"})
+
+
+def peft_wrap(facts: Facts, call: cst.Call, q: str | None, scope: Scope) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+    """(the model, the config) of a call that puts PEFT adapters on a model: peft's
+    `get_peft_model(model, config)` and `inject_adapter_in_model(config, model)`, and the
+    `model.add_adapter(config)` of transformers' and diffusers' models (both go through
+    inject_adapter_in_model), recognised by a config built from a peft `...Config` class (in place,
+    or every binding of the name): AdapterHub's `add_adapter("name")` is another API."""
+    if q in GET_PEFT_MODEL:
+        model, config = call_arg(call, 0, "model"), call_arg(call, 1, "peft_config")
+    elif q in _INJECT_ADAPTER:
+        config, model = call_arg(call, 0, "peft_config"), call_arg(call, 1, "model")
+    elif isinstance(call.func, cst.Attribute) and call.func.attr.value == "add_adapter":
+        model, config = call.func.value, call_arg(call, 0, "adapter_config")
+        if config is None or not peft_configs(facts, config, scope):
+            return None
+    else:
+        return None
+    return (model, config) if model is not None and config is not None else None
+
+
+def peft_configs(facts: Facts, expr: cst.BaseExpression, scope: Scope) -> list[cst.Call]:
+    """The peft `...Config(...)` calls `expr` is: itself, or every binding of the name in the body
+    that binds it (each one such a call); [] where any is something else."""
+    def is_config(v, at: Scope) -> bool:
+        if not isinstance(v, cst.Call):
+            return False
+        name = (facts.qualname(v.func, at) or "").rpartition(".")
+        return name[0].split(".")[0] == "peft" and name[2].endswith("Config") and name[2] != "PeftConfig"
+    if isinstance(expr, cst.Call):
+        return [expr] if is_config(expr, scope) else []
+    if not isinstance(expr, cst.Name):
+        return []
+    owner = scope.lookup(expr.value)
+    bound = owner.bindings.get(expr.value, []) if owner is not None else []
+    if not bound or any(b.how != "expr" or b.index for b in bound):
+        return []
+    return [b.node for b in bound] if all(is_config(b.node, b.scope or owner) for b in bound) else []
+
+
 _GIVES_OPTIMIZER = frozenset({"add_param_group", "unfreeze_and_add_param_group", "setup_optimizers"})
 _DDP = ("torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel")
 

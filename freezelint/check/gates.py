@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'bd07f626113fda0c68fe7ddc101428d5'
+RULES_DIGEST = '269117251394ff0b8ad0f3bb6c28920e'
 
 GATES = {
     'FZ002': (
@@ -62,9 +62,9 @@ GATES = {
         ('requires_grad|freeze|make_trainable|\\.train\\(|\\.eval\\(|add_param_group',),
     ),
     'FZ111': (
-        ('get_peft_model',),
-        ('get_peft_model\\(',),
-        ('For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice',),
+        ('get_peft_model', 'add_adapter', 'inject_adapter_in_model'),
+        ('get_peft_model\\(', '\\.add_adapter\\(', 'inject_adapter_in_model\\('),
+        ('For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice|requires_grad',),
     ),
     'FZ201': (
         ('.eval(', '.train('),

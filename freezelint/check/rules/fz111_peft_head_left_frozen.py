@@ -7,14 +7,14 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.events import unwrap_self_returning
+from freezelint.check.events import (FREEZE, GET_PEFT_MODEL, OPT_BUILD, PEFT, UNFREEZE, peft_configs,
+                                     requires_grad_sets, unwrap_self_returning)
 from freezelint.check.facts import Facts, MethodCall, Scope
-from freezelint.check.rules.base import UNFREEZES, Example, Finding, Rule, code_of
+from freezelint.check.flow import Event, after, flows_of, rebound
+from freezelint.check.rules.base import UNFREEZES, Example, Finding, Rule, code_of, src
 from freezelint.check.syntax import call_arg, dotted, walk
 from freezelint.peft_heads import TASK_HEAD, TASK_TYPE, head_name
 
-_GET_PEFT_MODEL = frozenset({"peft.get_peft_model", "peft.mapping.get_peft_model",
-                             "peft.mapping_func.get_peft_model"})
 # Prompt-learning configs train no copy of the model's modules either way: another matter.
 _PROMPT_CONFIGS = frozenset({"PromptTuningConfig", "PrefixTuningConfig", "PromptEncoderConfig",
                              "MultitaskPromptTuningConfig", "AdaptionPromptConfig", "CPTConfig"})
@@ -24,19 +24,29 @@ _UNFREEZE = re.compile(UNFREEZES)
 
 class PeftHeadLeftFrozen(Rule):
     code = "FZ111"
-    words = ("get_peft_model",)
-    triggers = (r"get_peft_model\(",)
-    requires = (r"For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice",)
+    words = ("get_peft_model", "add_adapter", "inject_adapter_in_model")
+    triggers = (r"get_peft_model\(", r"\.add_adapter\(", r"inject_adapter_in_model\(")
+    # a task model (the head's case), or a requires_grad change by hand (the order cases)
+    requires = ((r"For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice"
+                 r"|requires_grad"),)
     what = ("Finds `get_peft_model(model, config)` on a transformers task model (`...ForSequenceClassification`, "
             "`...ForTokenClassification`, `...ForQuestionAnswering`, `...ForImageClassification`, ...) with a "
-            "config that sets neither `task_type` nor `modules_to_save`.")
+            "config that sets neither `task_type` nor `modules_to_save`. Also finds a PEFT call (`get_peft_model`, "
+            "`model.add_adapter(config)`, `inject_adapter_in_model`) in the wrong order against a requires_grad "
+            "change by hand: a part of the model unfrozen before it, or the whole model unfrozen after it.")
     why = (
         "`get_peft_model` freezes every parameter of the model except the adapters it adds. A task model "
         "built from a pretrained body gets a new head (`classifier`, `score`, `qa_outputs`) initialised at "
         "random; only `task_type=\"SEQ_CLS\"` (`\"TOKEN_CLS\"`, `\"QUESTION_ANS\"`) or `modules_to_save` makes "
         "PEFT train a copy of it. Without either, the head stays at its random initialisation through the "
         "whole fine-tune: training runs, the adapters learn to feed a random projection, and the metrics "
-        "stay near chance or well below what the model can reach. Nothing raises or warns."
+        "stay near chance or well below what the model can reach. Nothing raises or warns. The same freeze "
+        "(peft's `_mark_only_adapters_as_trainable`, which transformers' and diffusers' `add_adapter` reach "
+        "through `inject_adapter_in_model`) undoes any unfreeze made before it on a model without adapters: "
+        "blocks unfrozen by name and then wrapped stay frozen, and a requires_grad filter in front of the "
+        "optimizer drops them. The other way round, `model.requires_grad_(True)` after `add_adapter` unfreezes "
+        "every base weight PEFT froze: the LoRA run becomes a full fine-tune (memory, speed, and a model that "
+        "drifts while only the adapter weights are saved)."
     )
     notes = (
         "The model and the config must be built in the same function as the call or at module level, "
@@ -48,7 +58,19 @@ class PeftHeadLeftFrozen(Rule):
         "Where the config does make PEFT train a copy of the head (the task's task_type, or modules_to_save "
         "naming it), a loop right after get_peft_model over the model's named_parameters() that keeps only "
         "names holding \"lora\" (`p.requires_grad = \"lora\" in n`, or an if/else on it) freezes that copy "
-        "too: reported at the loop."
+        "too: reported at the loop. "
+        "The order cases read one body in order. Before the PEFT call: an unfreeze of a part of the model "
+        "it is given (a submodule, or parameters picked by a test on their names, `p.requires_grad = "
+        "name.startswith(\"head\")` included), with a peft `...Config(...)` built in the body that names no "
+        "`modules_to_save` and unpacks nothing, no requires_grad set to anything but False after the call (on any "
+        "object), no earlier PEFT call or adapter load on the model (peft keeps the trainability of a model "
+        "that already holds adapters), and a local name (not `self.model`, which another method may unfreeze); "
+        "an unfreeze of the whole model before it is a reset PEFT refines. After it: `requires_grad_(True)` "
+        "(or a loop setting True) on all of the model given to PEFT or on the PeftModel it returned "
+        "(`.base_model.model` too), with no freeze of it after, no optimizer built in between (FZ303's "
+        "ground) and no comprehension after it picking `named_parameters()` by name (an optimizer over the "
+        "adapters' weights only). `add_adapter` counts only with a peft config: AdapterHub's "
+        "`add_adapter(\"name\")` is another API."
     )
     bad = [
         Example(
@@ -145,6 +167,55 @@ class PeftHeadLeftFrozen(Rule):
                 p.requires_grad = "lora_" in n
             """
         ),
+        Example(
+            """
+            import torch
+            from peft import LoraConfig, get_peft_model
+
+            def build(model, args):
+                for name, p in model.named_parameters():
+                    if "visual.transformer.resblocks." in name and int(name.split(".")[3]) >= args.unlocked:
+                        p.requires_grad = True
+                config = LoraConfig(r=args.rank, target_modules=["qkv", "proj"])
+                model = get_peft_model(model, config)  # expect: FZ111
+                return model, torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+            """,
+            instead="""
+            import torch
+            from peft import LoraConfig, get_peft_model
+
+            def build(model, args):
+                config = LoraConfig(r=args.rank, target_modules=["qkv", "proj"])
+                model = get_peft_model(model, config)  # it freezes all but the adapters: unfreeze after it
+                for name, p in model.named_parameters():
+                    if "visual.transformer.resblocks." in name and int(name.split(".")[5]) >= args.unlocked:
+                        p.requires_grad = True
+                return model, torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+            """,
+        ),
+        Example(
+            """
+            import torch
+            from peft import LoraConfig
+            from transformers import CLIPTextModel
+
+            text_encoder = CLIPTextModel.from_pretrained("openai/clip-vit-base-patch32")
+            text_encoder.add_adapter(LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+            text_encoder.train()
+            text_encoder.requires_grad_(True)  # expect: FZ111
+            optimizer = torch.optim.AdamW(text_encoder.parameters(), lr=1e-4)
+            """,
+            instead="""
+            import torch
+            from peft import LoraConfig
+            from transformers import CLIPTextModel
+
+            text_encoder = CLIPTextModel.from_pretrained("openai/clip-vit-base-patch32")
+            text_encoder.add_adapter(LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+            text_encoder.train()  # add_adapter left only the LoRA weights trainable
+            optimizer = torch.optim.AdamW([p for p in text_encoder.parameters() if p.requires_grad], lr=1e-4)
+            """,
+        ),
     ]
     good = [
         """
@@ -229,6 +300,42 @@ class PeftHeadLeftFrozen(Rule):
             if "lora" not in name and "modules_to_save" not in name:
                 param.requires_grad = False
         """,
+        """
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=8, target_modules=["qkv"]))
+        model.base_model.model.head.requires_grad_(True)  # unfrozen after the wrap: it stays trainable
+        """,
+        """
+        from peft import LoraConfig, get_peft_model
+
+        model.head.requires_grad_(True)
+        model = get_peft_model(model, LoraConfig(r=8, target_modules=["qkv"], modules_to_save=["head"]))
+        """,
+        """
+        from peft import LoraConfig
+
+        unet.add_adapter(LoraConfig(r=4, target_modules=["to_q", "to_v"]))
+        for n, p in unet.named_parameters():
+            p.requires_grad = "lora" in n  # the adapters only, as add_adapter left them
+        """,
+        """
+        from peft import LoraConfig
+
+        text_encoder.add_adapter(LoraConfig(r=4, target_modules=["q_proj"]))
+        for n, p in text_encoder.named_parameters():
+            if "lora" in n:
+                p.requires_grad_(True)
+        text_encoder.text_model.embeddings.requires_grad_(True)  # a part meant to train besides them
+        """,
+        """
+        from peft import LoraConfig
+
+        if args.use_lora:
+            unet.add_adapter(LoraConfig(r=4, target_modules=["to_q"]))
+        else:
+            unet.requires_grad_(True)  # the full fine-tune is the other arm
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -236,7 +343,7 @@ class PeftHeadLeftFrozen(Rule):
                                    if c.method == "get_peft_model"]
         for c in calls:
             scope = c.ctx.scope
-            if facts.qualname(c.call.func, scope) not in _GET_PEFT_MODEL:
+            if facts.qualname(c.call.func, scope) not in GET_PEFT_MODEL:
                 continue
             found = _task_model(facts, call_arg(c.call, 0, "model"), scope, c.call)
             if found is None:
@@ -278,6 +385,175 @@ class PeftHeadLeftFrozen(Rule):
                 f"stays frozen at its random initialisation; {fix}",
                 ctx=c.ctx, facts=facts,
             )
+        yield from self._order(facts, module)
+
+    def _order(self, facts: Facts, module) -> Iterable[Finding]:
+        """PEFT's freeze against a requires_grad change by hand in the same body: a partial unfreeze
+        before it, which it undoes; a whole-model unfreeze after it, which undoes it."""
+        shown: set[int] = set()  # an unfreeze after two PEFT calls: reported once
+        for flow in flows_of(facts).bodies:
+            evs = flow.events
+            for p in (e for e in evs if e.kind == PEFT):
+                undone = _undone_unfreeze(facts, flow, p)
+                if undone is not None:
+                    yield self.finding(
+                        p.node,
+                        f"{_peft_call(p)} sets requires_grad=False on every parameter of `{p.detail.get('sub')}` but "
+                        f"the adapters' (on a model without adapters yet), so what was unfrozen by hand before it "
+                        f"(`{_shown(undone.node)}`, line {_line(facts, undone.node)}) is frozen again and never "
+                        f"trains; unfreeze it after this call, or name it in the config's `modules_to_save`",
+                        stmt=p.stmt, facts=facts, used=[p, undone],
+                    )
+                for u in _full_unfreezes(facts, flow, p):
+                    if id(u.node) in shown:
+                        continue
+                    shown.add(id(u.node))
+                    yield self.finding(
+                        u.node,
+                        f"`{_shown(u.node)}` unfreezes every parameter of `{u.detail.get('sub') or u.target}` after "
+                        f"{_peft_call(p)} (line {_line(facts, p.node)}) froze all but the adapters: the base weights "
+                        f"train too, a full fine-tune instead of the adapter run; drop it (PEFT left the adapters "
+                        f"trainable) or unfreeze only the parts meant to train",
+                        stmt=u.stmt, facts=facts, used=[p, u],
+                    )
+
+
+def _peft_call(p: Event) -> str:
+    func = p.node.func
+    return f"`{dotted(func) or 'add_adapter'}(...)`" if isinstance(func, cst.Attribute) else f"`{code_of(func)}(...)`"
+
+
+def _shown(node: cst.CSTNode) -> str:
+    text = " ".join(src(node).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _line(facts: Facts, node: cst.CSTNode) -> int:
+    return flows_of(facts).positions[node].start.line
+
+
+def _sets_true(e: Event, scope: Scope) -> bool:
+    """The event makes some parameter trainable: an unfreeze, or `p.requires_grad = test(name)`
+    (read as a freeze of the names that fail the test)."""
+    if e.kind == UNFREEZE:
+        return True
+    return e.kind == FREEZE and bool(e.detail.get("picked")) and any(
+        not (isinstance(v, cst.Name) and v.value == "False") for n in walk(e.node)
+        for _, v, _ in requires_grad_sets(n, scope))
+
+
+def _undone_unfreeze(facts: Facts, flow, p: Event) -> Event | None:
+    """A partial unfreeze of the model `p` gives PEFT, before it in the body, with nothing made
+    trainable after it: PEFT's freeze of a model without adapters undoes it."""
+    evs, model = flow.events, p.detail.get("sub")
+    if not model or "." in p.target or any(
+            e.kind == PEFT and e.target == p.target and e is not p and after(e, p) for e in evs):
+        return None  # `self.model`: another method may unfreeze it; a second adapter keeps what is trainable
+    configs = peft_configs(facts, p.detail["config"], flow.scope)
+    if not configs or any(_saves_or_unknown(c) for c in configs) or _config_changed(facts, p.detail["config"], flow.scope):
+        return None  # modules_to_save may name the part (PEFT trains a copy of it)
+    if any(_sets_true(e, flow.scope) and e is not p and after(p, e) for e in evs) or _later_unfreeze(flow, p):
+        return None  # something is unfrozen after it
+    if _adapters_before(flow, p):
+        return None
+    for u in evs:
+        if u.index > p.index or not _sets_true(u, flow.scope) or u.target != p.target or after(p, u) or not after(u, p) \
+                or rebound(flow, u, p):
+            continue
+        sub = u.detail.get("sub") or u.target
+        if not _part_of(sub, model) or sub == model and not u.detail.get("picked") and not u.detail.get("cut"):
+            continue  # outside the model PEFT wraps, or all of it (a reset, which PEFT's freeze refines)
+        if any(f.kind == FREEZE and f.target == p.target and u.index < f.index < p.index and after(u, f)
+               and not f.detail.get("picked") and _part_of(sub, f.detail.get("sub") or f.target) for f in evs):
+            continue  # frozen again before PEFT anyway
+        return u
+    return None
+
+
+def _full_unfreezes(facts: Facts, flow, p: Event) -> list[Event]:
+    """Unfreezes after `p` of all of the model it gave PEFT (`text_encoder.requires_grad_(True)`
+    after `text_encoder.add_adapter(cfg)`, or of the PeftModel it returned), with no freeze after
+    them, no optimizer built in between (FZ303's ground) and no optimizer over names picked by a
+    test (`"lora" in n`) after them."""
+    evs, model, wrapper = flow.events, p.detail.get("sub"), p.detail.get("name")
+    if not model:
+        return []
+    wrapper_parts = {wrapper, f"{wrapper}.base_model", f"{wrapper}.base_model.model"} if wrapper else set()
+    names = {p.target, *([wrapper] if wrapper else [])}
+    out = []
+    for u in evs:
+        if u.kind != UNFREEZE or u.index < p.index or not after(p, u) or u.detail.get("picked") or u.detail.get("cut"):
+            continue
+        sub = u.detail.get("sub") or u.target
+        if not (u.target == p.target and _part_of(model, sub) and not rebound(flow, p, u)
+                or wrapper and u.target == wrapper and sub in wrapper_parts):
+            continue
+        if any(e.kind == FREEZE and e.target in names and e.index > u.index and after(u, e) for e in evs):
+            continue  # frozen again after it (`if "lora" not in n: p.requires_grad = False`)
+        if any(e.kind == OPT_BUILD and e.target in names and p.index < e.index < u.index for e in evs):
+            continue  # the optimizer was built before it: FZ303's ground
+        if _picks_by_name(flow, u, names):
+            continue
+        out.append(u)
+    return out
+
+
+def _part_of(part: str | None, whole: str | None) -> bool:
+    return bool(part) and bool(whole) and (part == whole or part.startswith((whole + ".", whole + "[")))
+
+
+def _saves_or_unknown(config: cst.Call) -> bool:
+    """`modules_to_save=...`, or settings unpacked into it (`LoraConfig(**cfg)`)."""
+    return any(a.star or a.keyword is not None and a.keyword.value == "modules_to_save" for a in config.args)
+
+
+def _body(flow):
+    return flow.scope.node if flow.scope.node is not None else flow.facts.module
+
+
+def _nodes_after(flow, p: Event) -> list[cst.CSTNode]:
+    """The body's nodes after the statement of `p`, in source order (nested bodies included)."""
+    nodes = list(walk(_body(flow)))
+    at = next((i for i, n in enumerate(nodes) if n is (p.stmt or p.node)), None)
+    return [] if at is None else nodes[at + 1:]
+
+
+def _later_unfreeze(flow, p: Event) -> bool:
+    """A requires_grad change after `p` that may set True (on any object: one the events do not
+    follow too)."""
+    return any(not (isinstance(v, cst.Name) and v.value == "False")
+               for n in _nodes_after(flow, p) for _, v, _ in requires_grad_sets(n, flow.scope))
+
+
+def _adapters_before(flow, p: Event) -> bool:
+    """The model may hold adapters already (`load_adapter`, `PeftModel.from_pretrained`): PEFT then
+    keeps the trainability of what it had."""
+    before = list(walk(_body(flow)))
+    at = next((i for i, n in enumerate(before) if n is p.node), len(before))
+    return any(isinstance(n, cst.Attribute) and n.attr.value in _LOADS_ADAPTERS
+               or isinstance(n, cst.Name) and n.value.startswith("PeftModel") for n in before[:at])
+
+
+_LOADS_ADAPTERS = frozenset({"load_adapter", "load_lora_weights", "set_adapter", "add_weighted_adapter",
+                             "PeftModel", "PeftModelForCausalLM", "PeftModelForSequenceClassification"})
+
+
+def _picks_by_name(flow, u: Event, names: set[str]) -> bool:
+    """After `u`, a comprehension over `X.named_parameters()` (X the model) whose condition tests the
+    parameter's name: the optimizer may take only the adapters' weights."""
+    for n in _nodes_after(flow, u):
+        if not isinstance(n, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
+            continue
+        f = n.for_in
+        it = f.iter
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) \
+                and it.func.attr.value == "named_parameters" and dotted(it.func.value) \
+                and dotted(it.func.value).split(".")[0] in names and f.ifs \
+                and isinstance(f.target, cst.Tuple) and isinstance(f.target.elements[0].value, cst.Name):
+            var = f.target.elements[0].value.value
+            if any(isinstance(x, cst.Name) and x.value == var for c in f.ifs for x in walk(c.test)):
+                return True
+    return False
 
 
 def _bound_call(facts: Facts, expr: cst.BaseExpression | None, scope: Scope, at: cst.Call) -> cst.Call | None:
