@@ -51,7 +51,7 @@ def test_an_off_by_one_restore_that_covers_the_trained_row_is_fz505():
     assert "no step's update lasted" in f[0].message
     assert "at the start of step 2 it was back at its value from before step 1" in f[0].message
     assert "find the write after optimizer.step()" in f[0].advice
-    assert w.report.params[0].written_back == [1]
+    assert w.report.params[0].written_back == (1,)
     assert w.report.to_dict()["params"][0]["written_back"] == [1]
 
 
@@ -59,7 +59,7 @@ def test_the_restore_that_leaves_the_trained_row_out_is_ok():
     w, emb, orig = embedding_run(restore_rows(10))
     assert not torch.equal(emb.weight[9], orig[9]) and torch.equal(emb.weight[:9], orig[:9])
     assert w.report.ok, w.report.render_text()
-    assert w.report.params[0].written_back == []
+    assert w.report.params[0].written_back == ()
 
 
 def warmup_run(restore, steps: int):
@@ -90,7 +90,7 @@ def test_a_step_that_moved_nothing_has_no_update_to_undo():
     w = warmup_run(restore_rows(9), steps=3)
     f = [f for f in w.report.findings if f.code == "FZ505"]
     assert len(f) == 1 and "at the start of step 3" in f[0].message, w.report.render_text()
-    assert w.report.params[0].written_back == [2]
+    assert w.report.params[0].written_back == (2,)
 
 
 def test_every_later_step_of_the_window_is_named():
@@ -173,7 +173,7 @@ def test_saved_weights_copied_in_at_every_step_is_fz505_and_training_is_unchange
         assert torch.equal(s1["momentum_buffer"], s2["momentum_buffer"])
     f = [f for f in w.report.findings if f.code == "FZ505"]
     assert len(f) == 1, w.report.render_text()
-    assert [p.written_back for p in w.report.params] == [[1]] * 4 and f[0].count == 4
+    assert [p.written_back for p in w.report.params] == [(1,)] * 4 and f[0].count == 4
     assert "they were back at their value from before step 1" in f[0].message
 
 
@@ -184,4 +184,4 @@ def test_a_write_through_data_is_not_seen():
         weight.data.copy_(orig)
 
     w, _, _ = embedding_run(restore)
-    assert w.report.ok and w.report.params[0].written_back == []
+    assert w.report.ok and w.report.params[0].written_back == ()

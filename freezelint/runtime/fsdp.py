@@ -231,5 +231,5 @@ def merge_records(per_rank: list[list[ParamRecord]]) -> list[ParamRecord]:
                                 has_state=any(r.has_state for r in seen),
                                 # written back only where every shard that changed was
                                 written_back=ws[0] if (ws := [r.written_back for r in seen if r.changed])
-                                and all(ws) else []))
+                                and all(ws) else ()))
     return merged_p

@@ -75,7 +75,7 @@ class ParamRecord:
     original: bool = False  # a PEFT original_module parameter: frozen by design, a copy trains instead
     # watch(): the steps whose update a write before the next step undid (the parameter back at its
     # value from the window's start), when every step's was; empty when any update lasted
-    written_back: list[int] = field(default_factory=list)
+    written_back: tuple[int, ...] = ()  # a tuple: no allocation per record
 
 
 @dataclass
@@ -165,7 +165,7 @@ class AuditReport:
             f["name"], f["severity"], f["url"] = src.name, src.severity, codes.get(src.code).url
             f["count"], f["ignored"] = src.count, src.code in self.ignore
         for p in d["params"]:
-            p["shape"] = list(p["shape"])
+            p["shape"], p["written_back"] = list(p["shape"]), list(p["written_back"])
         for r in [*d["params"], *d["buffers"]]:
             v = r["max_abs_delta"]
             if v is not None and not math.isfinite(v):

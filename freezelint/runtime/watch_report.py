@@ -486,7 +486,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if w.written_back:
         for r, p in zip(precords, params):
             if id(p) in w.written_back and id(p) not in w.lasted:
-                r.written_back = w.written_back[id(p)]
+                r.written_back = tuple(w.written_back[id(p)])
     if w.steps > 1 and not w.judged_at_exit:
         _read_zero_grads(precords, params)
     if tied:
