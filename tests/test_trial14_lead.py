@@ -118,3 +118,45 @@ def test_fz304_an_lr_set_to_zero_later_is_undone_by_the_scheduler_as_said():
     assert ns["seen"][2:] == [1e-3, 1e-3]  # after the pivot, the first scheduler step puts the lr back
     other = _PIVOT_LR.replace('optimizer.param_groups[1]["lr"] = 0.0', 'optimizer.param_groups[1]["lr"] *= 0.5')
     assert not check_source(other, "train.py", select=["FZ304"])
+
+
+# an optimizer built before the adapters (trial 11's peft_clm planted case, the s19_peft helper's leftover)
+_PEFT_LATE = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    model = get_peft_model(model, LoraConfig(r=2, target_modules=["0"]))
+    for step in range(2):
+        loss = model(torch.randn(6, 4)).pow(2).mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+""")
+
+
+def test_fz302_adapters_added_after_the_optimizer_train_nothing_as_said():
+    [d] = check_source(_PEFT_LATE, "train.py", select=["FZ302"])
+    assert d.row == 10 and "`get_peft_model(...)` comes after `optimizer`" in d.message and "train nothing" in d.message
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    ns: dict = {}
+    exec(compile(_PEFT_LATE, "train.py", "exec"), ns)
+    model = ns["model"]
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)  # the adapters train, the rest is frozen
+    held = {id(p) for g in ns["optimizer"].param_groups for p in g["params"]}
+    assert not any(id(p) in held for n, p in model.named_parameters() if p.requires_grad)  # no adapter held
+    base = [p for n, p in model.named_parameters() if "lora_" not in n]
+    assert len(base) == len(ns["before"]) == 4
+    assert all(torch.equal(a, b) for a, b in zip(base, ns["before"]))  # and nothing the optimizer holds moved
+    fixed = _PEFT_LATE.replace(
+        "optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)\n"
+        "model = get_peft_model(model, LoraConfig(r=2, target_modules=[\"0\"]))",
+        "model = get_peft_model(model, LoraConfig(r=2, target_modules=[\"0\"]))\n"
+        "optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)")
+    assert fixed != _PEFT_LATE and not check_source(fixed, "train.py", select=["FZ302"])

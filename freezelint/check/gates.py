@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '269117251394ff0b8ad0f3bb6c28920e'
+RULES_DIGEST = '64dbe2b798a05ec5868eea9a3ed2c6b7'
 
 GATES = {
     'FZ002': (
@@ -94,7 +94,7 @@ GATES = {
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
         ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(|\\.parameters\\(\\)[\\s\\S]*?\\n[ \\t]*\\w+[ \\t]*(?::[^=\\n]*)?=[ \\t]*[\\w.]+\\(',),
+        ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(|\\.parameters\\(\\)[\\s\\S]*?\\n[ \\t]*\\w+[ \\t]*(?::[^=\\n]*)?=[ \\t]*[\\w.]+\\(|\\b(?:get_peft_model|add_adapter|inject_adapter_in_model)\\s*\\(',),
     ),
     'FZ303': (
         ('requires_grad', 'make_trainable'),

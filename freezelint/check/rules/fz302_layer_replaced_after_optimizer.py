@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Iterable
 
 import libcst as cst
 
 from freezelint.check.events import unwrap_self_returning
 from freezelint.check.facts import Facts
+from freezelint.check.events import PEFT
 from freezelint.check.flow import (ACTIVITY, ADD_GROUP, DDP_WRAP, FREEZE, OPT_BUILD, REBIND, REPLACE, Event, Flow, after,
                                    between, dropped_on_return, flows_of, rebound)
 from freezelint.check.known import is_parameter_free
@@ -24,9 +26,11 @@ class LayerReplacedAfterOptimizer(Rule):
     # a layer stored on a module, timm's reset_classifier, or a plain name bound to a call after a
     # `.parameters()` (the module rebuilt under its name; lazy, it scans on from the first one only)
     requires = ((r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(|\.reset_classifier\s*\("
-                 r"|\.parameters\(\)[\s\S]*?\n[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*[\w.]+\("),)
-    what = ("Finds a submodule replaced (`model.fc = nn.Linear(...)`), or a module rebuilt under its name "
-            "(`mlp = MLP()` again), after an optimizer over it was built.")
+                 r"|\.parameters\(\)[\s\S]*?\n[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*[\w.]+\("
+                 r"|\b(?:get_peft_model|add_adapter|inject_adapter_in_model)\s*\("),)
+    what = ("Finds a submodule replaced (`model.fc = nn.Linear(...)`), a module rebuilt under its name "
+            "(`mlp = MLP()` again), or PEFT adapters put on a model (`get_peft_model`, `add_adapter`), after an "
+            "optimizer over it was built.")
     why = (
         "An optimizer holds the Parameter objects it was given. A layer assigned afterwards has new "
         "Parameters: its `.grad` is computed at every backward, but the optimizer never updates it, "
@@ -293,8 +297,48 @@ class LayerReplacedAfterOptimizer(Rule):
                     optimizer.step()
             """,
         ),
+        Example(
+            """
+            import torch
+            from peft import LoraConfig, get_peft_model
+
+            model = load_model()
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))  # expect: FZ302
+            for batch in loader:
+                model(**batch).loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+            """,
+            instead="""
+            import torch
+            from peft import LoraConfig, get_peft_model
+
+            model = load_model()
+            model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+            for batch in loader:
+                model(**batch).loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+        from peft import LoraConfig, get_peft_model
+
+        model = load_model()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)  # a first try, built again below
+        peft_model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj"]))
+        optimizer = torch.optim.AdamW(peft_model.parameters(), lr=1e-4)
+        head_opt = torch.optim.SGD(head.parameters(), lr=0.1)  # another model's optimizer
+        head.add_adapter(LoraConfig(r=4))
+        for batch in loader:
+            peft_model(**batch).loss.backward()
+            optimizer.step()
+        """,
         """
         import timm
         import torch
@@ -410,14 +454,13 @@ class LayerReplacedAfterOptimizer(Rule):
 
         mlp = nn.Linear(1, 8)
         optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-3)
-        # the same module (and parameters) under a wrapper, moved, or adapted
+        # the same module (and parameters) under a wrapper, or moved
         mlp = mlp.to(device)
         mlp = mlp.cuda()
         mlp = accelerator.prepare(mlp)
         mlp = torch.compile(mlp)
         mlp = DDP(mlp)
         mlp = nn.DataParallel(mlp)
-        mlp = get_peft_model(mlp, cfg)
         ema = copy.deepcopy(mlp)  # a copy under a new name, kept out of the optimizer on purpose
         for x, f in loader:
             mlp(f).sum().backward()
@@ -513,6 +556,7 @@ class LayerReplacedAfterOptimizer(Rule):
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         flows = flows_of(facts)
         yield from self._rebuilt(facts)
+        yield from self._adapted(facts)
         for flow in [*flows.bodies, *flows.instances]:
             evs = flow.events
             for r in (e for e in evs if e.kind == REPLACE):
@@ -590,6 +634,50 @@ class LayerReplacedAfterOptimizer(Rule):
                     f"construction, or `add_param_group` the new module's parameters",
                     stmt=r.stmt, facts=facts, used=[r, o, use],
                 )
+
+
+    def _adapted(self, facts: Facts) -> Iterable[Finding]:
+        """`get_peft_model(model, cfg)` / `model.add_adapter(cfg)` after `AdamW(model.parameters())`,
+        and training steps with that optimizer through the model after it: PEFT freezes every
+        parameter the optimizer holds and adds adapters no param group holds. Not where any optimizer
+        is built or a param group added after the PEFT call, nor where the model is rebound between."""
+        flows = flows_of(facts)
+        for flow in flows.bodies:
+            if flow.scope.kind not in ("module", "function"):
+                continue
+            evs = flow.events
+            for p in (e for e in evs if e.kind == PEFT and e.detail.get("sub") in (None, "", e.target)):
+                builds = [o for o in evs if o.kind == OPT_BUILD and o.target == p.target and o.index < p.index
+                          and o.detail.get("name") and o.detail.get("whole") and after(o, p)
+                          and not rebound(flow, o, p) and not dropped_on_return(flow, p, o)]
+                if not builds or any(e.kind in (OPT_BUILD, ADD_GROUP) and after(p, e) for e in evs if e is not p):
+                    continue
+                o = builds[-1]
+                opt = o.detail["name"]
+                names = [p.target, *_bound_to(p)]  # `model = get_peft_model(model, cfg)` or a new name
+                use = next((u for n in dict.fromkeys(names)
+                            if (u := _trained_after(flow, replace(p, target=n), opt)) is not None), None)
+                if use is None:
+                    continue
+                line = flows.positions
+                shown = f"{src(p.node.func)}(...)" if isinstance(p.node, cst.Call) else src(p.node)
+                yield self.finding(
+                    p.node,
+                    f"`{shown}` comes after `{opt}` was built over the parameters of `{p.target}` (line "
+                    f"{_line(line, o.node)}): PEFT freezes every parameter `{opt}` holds and adds adapters that no "
+                    f"param group holds, so the training steps (line {_line(line, use.node)}) train nothing; build "
+                    f"the optimizer after the adapters are added, over the parameters that require grad",
+                    stmt=p.stmt, facts=facts, used=[p, o, use],
+                )
+
+
+def _bound_to(e: Event) -> list[str]:
+    """The plain names an assignment statement binds the event's call to (`peft_model = get_peft_model(...)`)."""
+    stmt = e.stmt
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return []
+    return [t.target.value for s in stmt.body if isinstance(s, cst.Assign) and s.value is e.node
+            for t in s.targets if isinstance(t.target, cst.Name)]
 
 
 def _line(positions, node: cst.CSTNode) -> int:
