@@ -193,3 +193,22 @@ def test_transformers_optimizers_keep_their_own_defaults():
     assert [r for r, _ in got] == [_row(src, "opt = "), _row(src, "opt3 = ")]
     assert "through AdamW's moving averages," in got[0][1]
     assert "through weight_decay=0.01," in got[1][1]
+
+
+BARE = {
+    "bare names": "from bitsandbytes.optim import AdamW8bit\nfrom torch.optim import AdamW\n\n\n"
+                  "def main(args, unet, loader):\n"
+                  "    optimizer_class = AdamW8bit if args.use_8bit_adam else AdamW\n"
+                  "    optimizer = optimizer_class(unet.parameters(), lr=args.lr)\n",
+    "prodigy": "from prodigyopt import Prodigy\n\n\ndef main(args, unet, loader):\n"
+               "    optimizer = Prodigy(unet.parameters(), lr=1.0)\n",
+}
+
+
+@pytest.mark.parametrize("build", BARE.values(), ids=BARE.keys())
+def test_fz301_a_class_imported_by_its_bare_name_passes_the_gate(build):
+    """The text gate admits a file whose optimizer classes are imported by bare name (the flow layer
+    reads them through the imports): the finding is the one a forced run makes."""
+    src = build + "    unet.conv_in.requires_grad_(False)\n    train(unet, optimizer, loader)\n"
+    got = _found(src, "FZ301")
+    assert [r for r, _ in got] == [_row(src, "optimizer = ")], got

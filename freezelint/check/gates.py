@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '64dbe2b798a05ec5868eea9a3ed2c6b7'
+RULES_DIGEST = '7126483e2e5ad6007a9114687a843583'
 
 GATES = {
     'FZ002': (
@@ -88,17 +88,17 @@ GATES = {
     ),
     'FZ301': (
         ('requires_grad', 'require_grad', 'requiresGrad', 'freeze_feature_e', 'freeze_base_model'),
-        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion|Prodigy)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'from\\s+(?:torch\\.optim|bitsandbytes\\.optim|bitsandbytes|prodigyopt|transformers\\.optimization)\\s+import\\b', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_\\s*=\\s*False|requires_grad\\s*==\\s*False|\\b(?:require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*=\\s*False|(?:requires_grad_|require_grads?|requires_grads|requires_gradient|requiresGrad|require_gradient)\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|requires_grad\\s*=[^=\\n][^\\n]*\\b(?:in|startswith|endswith)\\b', '\\.(?:named_)?parameters\\(\\)|class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
     ),
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
-        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion|Prodigy)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'from\\s+(?:torch\\.optim|bitsandbytes\\.optim|bitsandbytes|prodigyopt|transformers\\.optimization)\\s+import\\b', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
         ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(|\\.parameters\\(\\)[\\s\\S]*?\\n[ \\t]*\\w+[ \\t]*(?::[^=\\n]*)?=[ \\t]*[\\w.]+\\(|\\b(?:get_peft_model|add_adapter|inject_adapter_in_model)\\s*\\(',),
     ),
     'FZ303': (
         ('requires_grad', 'make_trainable'),
-        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b', 'class\\s+\\w+\\s*\\([^)]*Callback\\b'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion|Prodigy)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'from\\s+(?:torch\\.optim|bitsandbytes\\.optim|bitsandbytes|prodigyopt|transformers\\.optimization)\\s+import\\b', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b', 'class\\s+\\w+\\s*\\([^)]*Callback\\b'),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*True|requires_grad_\\(\\s*(?:True|requires_grad\\s*=\\s*True)?\\s*\\)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*True|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)True|\\bmake_trainable\\s*\\(', 'requires_grad|\\bmake_trainable\\s*\\('),
     ),
     'FZ304': (

@@ -29,11 +29,14 @@ ASSIGNED = r"\s*(?:[:,][^=\n]*)?=(?!=)"
 # without it): gate patterns start with what they match.
 # An optimizer being constructed (torch.optim classes and the usual third-party names).
 OPTIMIZER_CALL = (r"(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|"
-                  r"Adafactor|LAMB|Lamb|LARS|Lion)\s*\(")
+                  r"Adafactor|LAMB|Lamb|LARS|Lion|Prodigy)\s*\(")
 # An optimizer class named without a call, to be called through a name (`optimizer_class =
 # bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW`, then `optimizer_class(params)`),
-# or looked up by name (`getattr(torch.optim, cfg.optimizer)`): triggers of their own.
-OPTIMIZER_CLASS = (r"optim\.[A-Z]\w*", r"getattr\(\s*(?:torch\.)?optim\s*,")
+# or looked up by name (`getattr(torch.optim, cfg.optimizer)`), or imported by its bare name from an
+# optimizer package (`from bitsandbytes.optim import AdamW8bit`): triggers of their own.
+OPTIMIZER_CLASS = (r"optim\.[A-Z]\w*", r"getattr\(\s*(?:torch\.)?optim\s*,",
+                   r"from\s+(?:torch\.optim|bitsandbytes\.optim|bitsandbytes|prodigyopt|transformers\.optimization)"
+                   r"\s+import\b")
 # requires_grad turned off / on, in any of the forms the rules understand (events.requires_grad_sets).
 FREEZES = (r"requires_grad\s*(?::[^=\n]*)?=\s*False|requires_grad_\(\s*(?:False|requires_grad\s*=\s*False)"
            r"|['\"]requires_grad['\"]\s*,\s*False"
