@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7126483e2e5ad6007a9114687a843583'
+RULES_DIGEST = 'df9b5fe1adcf114d43586c87f5f2d731'
 
 GATES = {
     'FZ002': (

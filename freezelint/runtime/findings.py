@@ -7,7 +7,6 @@ stale grad is non-zero); BatchNorm statistics move in train mode whatever requir
 
 from __future__ import annotations
 
-import re
 import sys
 
 from collections import defaultdict

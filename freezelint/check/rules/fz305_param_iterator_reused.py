@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import libcst as cst
@@ -42,6 +43,7 @@ class _Uses(cst.CSTVisitor):
         self._branches: list[tuple[int, int]] = []
         self._blocks: list[int] = []  # len(_branches) where each enclosing block began
         self._targets: set[int] = set()
+        self.steps: dict[int, cst.BaseExpression] = {}  # id(use) -> X in `X.step(use)`
 
     def visit_FunctionDef(self, node) -> bool:
         return False
@@ -110,6 +112,10 @@ class _Uses(cst.CSTVisitor):
         del self._branches[self._blocks.pop():]
 
     def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "step":
+            for arg in node.args:
+                if isinstance(arg.value, cst.Name) and arg.value.value == self.name:
+                    self.steps[id(arg.value)] = node.func.value
         # next(it): consumed bit by bit on purpose; len(x): x is a sequence, not an iterator
         if isinstance(node.func, cst.Name) and node.func.value in ("next", "len") and node.args and \
                 isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == self.name:
@@ -142,6 +148,29 @@ def _second_use(uses: _Uses) -> cst.Name | None:
         if any(not _exclusive(branches, b) for _, _, b in uses.uses[:i]):
             return node
     return None
+
+
+_EMA_WORD = re.compile(r"(?:^|_)ema(?:_|$)|EMA|Ema|MovingAverage")
+
+
+def _ema_source(receiver: cst.BaseExpression, facts: Facts, scope) -> tuple[bool, cst.BaseExpression | None]:
+    """Whether `receiver` in `receiver.step(it)` is an EMA of weights (by its name or its
+    class), and the parameters it was built over where that is a `.parameters()` call."""
+    name = receiver.value if isinstance(receiver, cst.Name) else \
+        receiver.attr.value if isinstance(receiver, cst.Attribute) else ""
+    built = None
+    if isinstance(receiver, cst.Name):
+        owner = scope.lookup(name)
+        bindings = owner.bindings.get(name, []) if owner is not None else []
+        if len(bindings) == 1 and bindings[0].how == "expr" and isinstance(bindings[0].node, cst.Call):
+            built = bindings[0].node
+    cls = facts.qualname(built.func, scope) if built is not None else None
+    if not (_EMA_WORD.search(name) or (cls and _EMA_WORD.search(cls.rsplit(".", 1)[-1]))):
+        return False, None
+    if built is None:
+        return True, None
+    arg = next((a.value for a in built.args if a.keyword is None or a.keyword.value == "parameters"), None)
+    return True, (arg if _param_source(arg) and arg.func.attr.value == "parameters" else None)
 
 
 def _exclusive(a, b) -> bool:
@@ -229,6 +258,32 @@ class ParamIteratorReused(Rule):
                 return optimizer
             """,
         ),
+        Example(
+            """
+            import torch
+            from diffusers.training_utils import EMAModel
+
+            ema_unet = EMAModel(unet.parameters(), decay=0.999)
+            trainable_params = filter(lambda p: p.requires_grad, unet.parameters())
+            optimizer = torch.optim.AdamW(trainable_params, lr=1e-4)
+            for batch in loader:
+                loss_fn(unet(batch)).backward()
+                optimizer.step()
+                ema_unet.step(trainable_params)  # expect: FZ305
+            """,
+            fixed="""
+            import torch
+            from diffusers.training_utils import EMAModel
+
+            ema_unet = EMAModel(unet.parameters(), decay=0.999)
+            trainable_params = filter(lambda p: p.requires_grad, unet.parameters())
+            optimizer = torch.optim.AdamW(trainable_params, lr=1e-4)
+            for batch in loader:
+                loss_fn(unet(batch)).backward()
+                optimizer.step()
+                ema_unet.step(unet.parameters())  # expect: FZ305
+            """,
+        ),
     ]
     good = [
         """
@@ -294,6 +349,24 @@ class ParamIteratorReused(Rule):
                     continue
                 second = _second_use(uses)
                 if second is None:
+                    continue
+                receiver = uses.steps.get(id(second))
+                ema, built = _ema_source(receiver, facts, scope) if receiver is not None else (False, None)
+                if ema:
+                    # a list here would not do: the EMA zips its shadows (one per parameter it was
+                    # built over) with what step() is given, so a filtered list pairs wrong tensors
+                    ema_name = cst.Module([]).code_for_node(receiver)
+                    over = cst.Module([]).code_for_node(built) if built is not None else None
+                    fix = None if built is None else \
+                        Fix(f"Pass `{over}`", [(second, built.deep_clone())], safe=False)
+                    yield self.finding(
+                        second,
+                        f"`{name}` is a one-shot iterator and was already consumed: `{ema_name}.step` sees no "
+                        f"parameters, so the EMA never moves; pass it what it was built over"
+                        + (f" (`{over}`)" if over else "")
+                        + ": its shadows are paired with the given parameters in order",
+                        fix=fix,
+                    )
                     continue
                 fix = Fix("Wrap it in list(...)", [(value, cst.Call(cst.Name("list"), [cst.Arg(value)]))], safe=False)
                 yield self.finding(
