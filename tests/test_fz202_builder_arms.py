@@ -344,3 +344,23 @@ def build(loader, full=False):
     found = [(d.row, d.message) for d in check_source(src.replace("EVAL", "pass"), "train.py", select=["FZ202"])]
     assert len(found) == 1 and found[0][0] == 7 and "(unless `full`, which unfreezes all of it)" in found[0][1], found
     assert check_source(src.replace("EVAL", "model.eval()"), "train.py", select=["FZ202"]) == []
+
+
+def test_every_claimed_arm_is_named_on_the_one_finding():
+    frozen_densenet = BUILDER.replace(
+        "model = models.densenet121(weights=None)  # trained whole",
+        "model = models.densenet121(weights=None)\n        model.requires_grad_(False)")
+    found = _fz202("build(args.model, args.unfreeze_blocks)", unfreeze_all="pass", source=frozen_densenet)
+    assert len(found) == 1, found
+    msg = found[0][1]
+    assert "by `build(...)` in its `name == \"resnet\"` arm (and the same in its `name == \"densenet\"` arm)" in msg
+    # a call that rules the densenet arm out names only the resnet one
+    [(_, alone)] = _fz202('build("resnet", args.unfreeze_blocks)', unfreeze_all="pass", source=frozen_densenet)
+    assert "and the same in" not in alone
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.densenet121(weights=None).requires_grad_(False).train()
+    bn = model.features.norm0
+    before = bn.running_mean.clone()
+    model(torch.randn(2, 3, 32, 32))
+    assert not torch.equal(before, bn.running_mean)  # the frozen densenet's statistics moved

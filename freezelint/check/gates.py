@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'df9b5fe1adcf114d43586c87f5f2d731'
+RULES_DIGEST = 'ddcbdbc50d974826193af851a7f27648'
 
 GATES = {
     'FZ002': (

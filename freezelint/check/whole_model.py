@@ -68,6 +68,7 @@ class Claim:
     parts: list[str] = field(default_factory=list)  # the frozen parts (`layer1`) when not all of it is frozen
     arm: str | None = None  # the builder's arm that built and froze it (`model_name == 'resnet'`)
     unless: str | None = None  # the setting under which all of it is unfrozen (`unfreeze_blocks >= 5`)
+    also: list[str] = field(default_factory=list)  # the builder's other arms whose models are claimed too
 
 
 @dataclass
@@ -125,13 +126,19 @@ def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
                 return []
             if not arms:
                 claim = _claim(facts, bodies, flow, model, found, layers)
-            else:  # one model per arm: the first arm whose model is claimed (one finding on the call)
+            else:  # one model per arm: one finding on the call, told by the first arm claimed, naming the others
                 claim = None
                 for arm in arms:
                     parts = {"": (arm.factory, arm.sub)}
-                    claim = _claim(facts, bodies, flow, model, (parts, [], _shown(arm.factory)), _layers(parts), arm)
-                    if claim is not None:
-                        break
+                    other = _claim(facts, bodies, flow, model, (parts, [], _shown(arm.factory)), _layers(parts), arm)
+                    if other is None:
+                        continue
+                    if claim is None:
+                        claim = other
+                        continue
+                    claim.edges.extend(e for e in other.edges if e not in claim.edges)
+                    if other.arm and other.arm not in claim.also:
+                        claim.also.append(other.arm)
             if claim is not None:
                 out.append(claim)
     return out

@@ -99,7 +99,7 @@ class BnFrozenWithoutEval(Rule):
         "the project (a builder that binds a different model in each arm of an `if`, `if name == "
         "\"resnet\": model = resnet18() ... elif ...: model = densenet121()`, is followed arm by arm: a freeze on "
         "every path of the arm counts, an arm the call's literal arguments or the module's constants rule out "
-        "is left out, and the first arm claimed is reported on the call, which the message names; of another "
+        "is left out, and one finding on the call names every arm claimed, the first one's model told; of another "
         "file, only arms frozen whole on every path of the arm, as its summary records them), and a helper of another file that freezes its argument whole (`freeze_all(model."
         "backbone)`), as the project's summaries record them; a freeze there made only on some paths (`if "
         "freeze:`) or by a name test is not taken from another file. Silent when the class overrides "
@@ -1418,6 +1418,8 @@ class BnFrozenWithoutEval(Rule):
             by = f" by `{by}(...)`" if by else ""
             if c.arm:  # a per-architecture builder: which of its models this is
                 by += f" in {c.arm}"
+                if c.also:
+                    by += f" (and the same in {_listed(c.also)})"
             if c.unless:
                 by += f" (unless `{c.unless}`, which unfreezes all of it)"
             if c.parts:
@@ -1570,3 +1572,8 @@ def _receiver(train, model: str) -> str:
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
         return dotted(node.func.value) or model
     return model
+
+
+def _listed(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
