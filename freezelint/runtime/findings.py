@@ -249,7 +249,7 @@ def _is_stateful(optimizer: torch.optim.Optimizer, group: dict) -> bool:
                 or type(optimizer).__name__ in ("Adagrad", "Adadelta", "RMSprop", "Rprop"))
 
 
-def _zero(lr: Any) -> bool:
+def lr_is_zero(lr: Any) -> bool:
     """A learning rate of 0 (a float, or a tensor as torch accepts)."""
     try:
         return lr is not None and float(lr) == 0
@@ -566,7 +566,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     held_still: dict[tuple[str, int], list[ParamRecord]] = defaultdict(list)
     for p in params:
         if p.requires_grad and p.group is not None and not p.changed:
-            if _zero(owner(p)[2].get("lr")):
+            if lr_is_zero(owner(p)[2].get("lr")):
                 held_still[(owner(p)[0], p.group)].append(p)
             else:
                 still[p.module].append(p)
@@ -601,7 +601,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             mine[p.module].append(p)
         decayed = [p for ps in mine.values() if any(p.changed and p.grad == "zero" for p in ps)
                    and all(p.requires_grad and p.group is not None and p.grad in ("none", "zero")
-                           and not _zero(owner(p)[2].get("lr")) for p in ps) for p in ps]
+                           and not lr_is_zero(owner(p)[2].get("lr")) for p in ps) for p in ps]
     # A module beside one that got no gradient, moved by weight decay or momentum with an all-zero
     # last grad (LoRA's lora_A beside its lora_B): one finding with it.
     beside: list[ParamRecord] = []

@@ -46,7 +46,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 
 from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import roll_call
-from freezelint.runtime.findings import _zero, listed
+from freezelint.runtime.findings import listed, lr_is_zero
 from freezelint.runtime.fingerprint import Fingerprinter, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
@@ -680,7 +680,7 @@ class Watch:
             self._settle(opt)
         if self._versions:
             self._note_written(opt)
-        self._moving[id(opt)] = {id(p) for g in opt.param_groups if not _zero(g.get("lr")) for p in g["params"]
+        self._moving[id(opt)] = {id(p) for g in opt.param_groups if not lr_is_zero(g.get("lr")) for p in g["params"]
                                  if p.grad is not None and p.requires_grad}
         held = [p for p in held_params(opt) if id(p) not in self.before]
         if held:  # parameters no forwarded module holds yet (a wrapper's own, or none forwarded)
