@@ -49,11 +49,42 @@ def test_a_frozen_stage_is_reported_with_its_parts_and_batchnorm_count(freeze, p
     assert "`model.train()` puts" in msg and "call `.eval()` on the frozen part" in msg
 
 
-@pytest.mark.xfail(strict=True, reason="the flow layer makes no freeze event of `getattr(model, name).parameters()`")
-def test_stages_frozen_by_name_with_getattr():
-    freeze = ('for name in ["conv1", "bn1", "layer1"]:\n    for p in getattr(model, name).parameters():\n'
-              '        p.requires_grad = False')
-    assert len(_fz202(RESNET, freeze=freeze)) == 1
+@pytest.mark.parametrize("freeze", [
+    'for name in ["conv1", "bn1", "layer1"]:\n    for p in getattr(model, name).parameters():\n        p.requires_grad = False',
+    'for name in ("bn1", "layer1"):\n    getattr(model, name).requires_grad_(False)',
+    'getattr(model, "bn1").requires_grad_(False)\ngetattr(model, "layer1").requires_grad_(False)',
+])
+def test_stages_frozen_by_name_with_getattr(freeze):
+    [(_, msg)] = _fz202(RESNET, freeze=freeze)
+    assert msg.startswith("`model.bn1` and `model.layer1` (torchvision.models.resnet50) are frozen"), msg
+    assert "their 11 BatchNorm layers" in msg
+
+
+@pytest.mark.parametrize("freeze", [
+    # which parts: not known
+    "for name in names:\n    getattr(model, name).requires_grad_(False)",
+    'for name in ["bn1", "layer1"] + extra:\n    getattr(model, name).requires_grad_(False)',
+    # the same parts unfrozen again by name before training
+    'for name in ["bn1", "layer1"]:\n    getattr(model, name).requires_grad_(False)\n'
+    'for name in ["layer1", "bn1"]:\n    for p in getattr(model, name).parameters():\n        p.requires_grad = True',
+    # parts without BatchNorm
+    'for name in ["conv1", "fc"]:\n    getattr(model, name).requires_grad_(False)',
+])
+def test_getattr_freezes_the_checker_cannot_name_or_that_leave_no_batchnorm_frozen_are_silent(freeze):
+    assert _fz202(RESNET, freeze=freeze) == []
+
+
+def test_getattr_freezes_name_the_parts_that_stay_frozen_and_torch_agrees():
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.resnet50(weights=None)
+    for name in ["conv1", "bn1", "layer1"]:
+        for p in getattr(model, name).parameters():
+            p.requires_grad = False
+    model.train()
+    before = model.bn1.running_mean.clone()
+    model(torch.randn(2, 3, 32, 32))
+    assert not model.bn1.weight.requires_grad and not torch.equal(before, model.bn1.running_mean)
 
 
 def test_the_trial12_reproducers():

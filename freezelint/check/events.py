@@ -728,6 +728,12 @@ class Flow(cst.CSTVisitor):
         if picked:  # a subset of the loop's parameters, picked by their names
             extra["picked"] = picked
         module_flag = not called and sets_module_flag(self.facts, obj, self.scope)
+        named = self._getattr_parts(walked[0].func.value if walked is not None else obj) \
+            if target is None else None
+        if named is not None:  # `getattr(model, name)` of `for name in ["conv1", "layer1"]`: each part
+            for sub in named[1]:
+                self._emit(kind, named[0], node, sub=sub, **extra)
+            return
         if target is None and (called or module_flag):
             # `model.requires_grad_(False)`, or FZ102's `model.requires_grad = False`: the object names itself
             # (a child of a children loop: a part of the model walked)
@@ -738,6 +744,29 @@ class Flow(cst.CSTVisitor):
         if broken:  # the freeze meant, which as written changes nothing: messages say so
             extra["broken"] = broken
         self._emit(kind, target, node, sub=sub, **extra)
+
+    def _getattr_parts(self, expr: cst.BaseExpression) -> tuple[str, list[str]] | None:
+        """`getattr(model, "layer1")`, or `getattr(model, name)` where `name` walks a literal list
+        of strings (`for name in ["conv1", "bn1", "layer1"]`): the model and the parts named."""
+        if not (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "getattr"
+                and len(expr.args) == 2 and not any(a.star or a.keyword for a in expr.args)):
+            return None
+        base, key = part_path(expr.args[0].value), expr.args[1].value
+        root = root_of(expr.args[0].value)
+        if base is None or root is None or self._binder(root.split(".")[0]) is None:
+            return None
+        names = [string_value(key)]
+        if isinstance(key, cst.Name):
+            owner = self._binder(key.value)
+            bound = owner.bindings.get(key.value, []) if owner is not None else []
+            its = {id(getattr(lp, "iter", None)) for lp in self._body_loops}
+            mine = [b for b in bound if b.how == "iter" and id(b.node) in its]  # the loop being visited
+            if len(mine) != 1 or mine[0].index or not isinstance(mine[0].node, (cst.List, cst.Tuple)):
+                return None
+            names = [string_value(el.value) for el in mine[0].node.elements]
+        if not names or any(n is None or not n.isidentifier() for n in names):
+            return None
+        return root, [f"{base}.{n}" for n in names]
 
     def _name_var(self, obj: cst.BaseExpression) -> str | None:
         """The name variable of the `for name, p in X.named_parameters()` loop being visited that

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ddcbdbc50d974826193af851a7f27648'
+RULES_DIGEST = '362d9c0a6f531c273cb729a56efc2e73'
 
 GATES = {
     'FZ002': (

@@ -69,7 +69,7 @@ class BnFrozenWithoutEval(Rule):
         "with an optimizer built in that body, and then put in train mode. A frozen stage is reported too: "
         "some BatchNorm layers frozen (both parameters of each) while others train (`layer4` left "
         "trainable, `model.layer1.requires_grad_(False)`, everything but `layer3`/`layer4`/`fc`, a later "
-        "unfreeze of a part), the message naming the frozen parts and how many BatchNorm layers they hold; "
+        "unfreeze of a part, `getattr(model, name)` in a loop over a literal list of names), the message naming the frozen parts and how many BatchNorm layers they hold; "
         "train mode wanted by the trained rest does not stop the frozen layers' statistics. Only whole "
         "stages count: a child of the model or of a factory-built part of it (`bn1`, `layer1`, "
         "`backbone.layer2`); BatchNorm layers frozen here and there inside trained stages (a name test "
