@@ -15,7 +15,7 @@ MISSPELLINGS = frozenset(
     }
 )
 # Words from other frameworks; only meaningful on objects known to be Parameters or Modules.
-FOREIGN = frozenset({"trainable"})
+FOREIGN = frozenset({"trainable", "is_trainable"})
 
 
 @functools.cache  # the auditor asks about every attribute of every module: the same few names

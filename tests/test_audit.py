@@ -504,8 +504,10 @@ def test_live_misspelling_and_module_attribute():
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
     model[0].weight.require_grad = False  # noqa: FZ103 (the mistake under test)
     model.trainable = False
+    model[1].bias.is_trainable = False  # noqa: FZ103
     report = audit(model, torch.optim.SGD(model.parameters(), lr=0.1), batch=torch.randn(2, 4))
-    assert sorted((f.code, f.target) for f in report.findings) == [("FZ103", "(model)"), ("FZ103", "0.weight")]
+    assert sorted((f.code, f.target) for f in report.findings) == [
+        ("FZ103", "(model)"), ("FZ103", "0.weight"), ("FZ103", "1.bias")]
 
 
 def test_expectations_fz506():

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '362d9c0a6f531c273cb729a56efc2e73'
+RULES_DIGEST = '48a82d26d5b684106fd7e0f3e8fd2672'
 
 GATES = {
     'FZ002': (

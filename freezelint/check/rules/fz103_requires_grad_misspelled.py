@@ -26,7 +26,7 @@ class RequiresGradMisspelled(Rule):
     triggers = (r"\." + _GRADLIKE + ASSIGNED, r"['\"]" + _GRADLIKE + r"['\"]", r"trainable" + ASSIGNED,
                 r"['\"]trainable['\"]", r"\.requires_grad_\b(?!\s*(?:\(|=(?!=)|:[^=\n]*=))",
                 r"\." + _GRADLIKE + r"\s*\(")
-    what = ("Finds assignments to misspellings of `requires_grad` (and Keras' `trainable`), calls of "
+    what = ("Finds assignments to misspellings of `requires_grad` (and `trainable` / `is_trainable`), calls of "
             "misspellings of `requires_grad_()` on Modules and Parameters, and tests of `x.requires_grad_`, "
             "the method, where the flag `x.requires_grad` was meant.")
     why = (
@@ -45,7 +45,7 @@ class RequiresGradMisspelled(Rule):
         "the name is the object's own"
     )
     notes = (
-        "`trainable` is reported only where the object is known to be a Parameter, or a Module whose "
+        "`trainable` and `is_trainable` are reported only where the object is known to be a Parameter, or a Module whose "
         "class the checker can read (of the file, another project file or a library): a Module known "
         "only from a use (`model.train()`) may be of a class with a `trainable` setting of its own, and "
         "the fix of a misspelling on it needs review. An "
@@ -78,6 +78,8 @@ class RequiresGradMisspelled(Rule):
             head.trainable = True  # expect: FZ103
             for p in head.parameters():
                 p.trainable = True  # expect: FZ103
+            for p in head.parameters():
+                p.is_trainable = False  # expect: FZ103
             """,
             fixed="""
             import torch.nn as nn
@@ -86,6 +88,8 @@ class RequiresGradMisspelled(Rule):
             head.requires_grad_(True)  # expect: FZ103
             for p in head.parameters():
                 p.requires_grad = True  # expect: FZ103
+            for p in head.parameters():
+                p.requires_grad = False  # expect: FZ103
             """,
         ),
         Example(
