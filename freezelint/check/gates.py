@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '48a82d26d5b684106fd7e0f3e8fd2672'
+RULES_DIGEST = '943ee1bc8f2ea408967f3ad5ff33c3a1'
 
 GATES = {
     'FZ002': (

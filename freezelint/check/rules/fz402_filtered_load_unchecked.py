@@ -330,7 +330,7 @@ class FilteredLoadUnchecked(Rule):
             yield self.finding(
                 comp,
                 f"`{name}` keeps only keys that are already in the model: with a prefix mismatch it keeps none, "
-                f"and the load that follows reports success with nothing loaded; check `len({name})` before "
+                f"and the load that follows raises no error with nothing loaded; check `len({name})` before "
                 f"loading",
             )
         inline = _InlineFiltered()
@@ -340,8 +340,8 @@ class FilteredLoadUnchecked(Rule):
                 yield self.finding(
                     comp,
                     f"`{receiver}.update(...)` merges a dict that keeps only keys already in the model, and "
-                    f"`{receiver}` is loaded next: with a prefix mismatch nothing is merged and the load reports "
-                    f"success; name the filtered dict and check its `len()` before merging",
+                    f"`{receiver}` is loaded next: with a prefix mismatch nothing is merged and the load raises no "
+                    f"error; name the filtered dict and check its `len()` before merging",
                 )
 
 
