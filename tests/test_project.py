@@ -196,7 +196,7 @@ def main2(loader):
     assert "FZ201" in r.out
     files = r.err.split("files summarised and used: ")[1].split("\n")
     assert files[:3] == ["2", "  engine/loop.py", "  models/net.py"] and "<project>" not in r.err
-    assert "\nscans of every project file used: 1\n  mentions " in r.err
+    assert "\nscans of every project file used: 1\n  near " in r.err
 
 
 def _used_edges(err: str) -> dict[tuple[str, int, str], list[str]]:
@@ -633,6 +633,29 @@ def test_an_import_resolves_in_its_own_project_when_a_nested_project_holds_a_pac
     assert _found(cli, tmp_path, "--no-cache", "proj") == []
 
 
+def test_fz203_takes_other_batchnorm_kinds_only_from_files_tied_to_the_helper_by_imports(cli, tmp_path):
+    # a folder of scripts checked together: one script's SyncBatchNorm never reaches another's helper
+    helper = ("import torch.nn as nn\n\ndef freeze_bn(model):\n    for m in model.modules():\n"
+              "        if isinstance(m, nn.BatchNorm2d):\n            m.eval()\n")
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "utils" / "__init__.py").write_text("")
+    (tmp_path / "utils" / "freeze.py").write_text(helper)
+    (tmp_path / "utils" / "dist.py").write_text(
+        "import torch.nn as nn\n\ndef to_sync(model):\n    return nn.SyncBatchNorm.convert_sync_batchnorm(model)\n")
+    (tmp_path / "probe.py").write_text("import torchvision\nfrom utils.freeze import freeze_bn\n\n"
+                                       "freeze_bn(torchvision.models.resnet18())\n")
+    (tmp_path / "3d_video.py").write_text("import torch.nn as nn\n\nnet = nn.Sequential(nn.BatchNorm3d(4))\n")
+    assert _found(cli, tmp_path, "--select", "FZ203", ".") == []
+    # a script that applies the helper to a model it converts (through a third module): reached
+    (tmp_path / "train.py").write_text("import torchvision\nfrom utils.dist import to_sync\nfrom utils import freeze\n\n"
+                                       "freeze.freeze_bn(to_sync(torchvision.models.resnet18()))\n")
+    assert _found(cli, tmp_path, "--select", "FZ203", ".") == [("utils/freeze.py", 5, "FZ203")]
+    # and the warm run drops it again once that script no longer imports the helper
+    (tmp_path / "train.py").write_text("import torchvision\nfrom utils.dist import to_sync\n\n"
+                                       "to_sync(torchvision.models.resnet18())\n")
+    assert _found(cli, tmp_path, "--select", "FZ203", ".") == []
+
+
 def test_what_fz203_looks_for_in_other_files_is_looked_for_in_the_files_own_project(cli, tmp_path):
     # two projects checked in one run: the first file's (0_other, which makes SyncBatchNorm) is
     # not where the freeze helper of a_proj looks for another BatchNorm kind
@@ -645,6 +668,10 @@ def test_what_fz203_looks_for_in_other_files_is_looked_for_in_the_files_own_proj
     (tmp_path / "a_proj" / "utils.py").write_text(helper)
     assert _found(cli, tmp_path, "--no-cache", "0_other", "a_proj") == []
     (tmp_path / "a_proj" / "sync.py").write_text("import torch.nn as nn\n\nmodel = nn.SyncBatchNorm(4)\n")
+    # in its own project, but tied to the helper by no import: another script's layers
+    assert _found(cli, tmp_path, "--no-cache", "0_other", "a_proj") == []
+    (tmp_path / "a_proj" / "sync.py").write_text(
+        "import torch.nn as nn\nfrom utils import freeze_bn\n\nmodel = nn.SyncBatchNorm(4)\nfreeze_bn(model)\n")
     assert _found(cli, tmp_path, "--no-cache", "0_other", "a_proj") == [("a_proj/utils.py", 5, "FZ203")]
 
 

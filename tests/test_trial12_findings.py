@@ -92,7 +92,8 @@ def test_fz203_does_not_read_packages_installed_into_the_tree(cli, tmp_path, mar
     (tmp_path / "model.py").write_text(MODEL)
     pkgs = tmp_path / "pkgs"
     (pkgs / "lib").mkdir(parents=True)
-    (pkgs / "lib" / "sync.py").write_text("import torch\nm = torch.nn.SyncBatchNorm.convert_sync_batchnorm(m)\n")
+    (pkgs / "lib" / "sync.py").write_text(
+        "import torch\nfrom model import Net\n\nm = torch.nn.SyncBatchNorm.convert_sync_batchnorm(Net())\n")
     if marker:
         (pkgs / marker).parent.mkdir(parents=True, exist_ok=True)
         (pkgs / marker).write_text("")

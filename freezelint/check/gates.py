@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '943ee1bc8f2ea408967f3ad5ff33c3a1'
+RULES_DIGEST = '07b6e5476922d6ff781ef7329671bef5'
 
 GATES = {
     'FZ002': (

@@ -157,6 +157,7 @@ class Project:
     _up: dict[str, list[Path]] = field(default_factory=dict)  # directory -> _unmarked_bases
     _libbases: dict[tuple[str, str], tuple[dict, dict]] = field(default_factory=dict)  # class -> (answer, deps)
     _real: dict[str, Path] = field(default_factory=dict)  # a path as given -> Path.resolve() of it
+    _importers: dict[str, dict[Path, set[Path]]] = field(default_factory=dict)  # root -> file -> its importers
 
     def __getstate__(self) -> dict:
         # Sent to worker processes with every task: the root and settings, not the caches
@@ -439,6 +440,10 @@ class Project:
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
+            if path == _PROJECT and kind == "near":  # `<project>#near ROOT\nwords\nFILE`: those tied to FILE
+                root, words, here = name.split("\n", 2)
+                self._digests[dep] = _digest([str(f) for f in self._near(words, Path(root), Path(here))])
+                return self._digests[dep]
             if path == _PROJECT:  # `<project>#mentions ROOT\nwords`: which files under ROOT match now
                 root, _, words = name.partition("\n")
                 self._digests[dep] = _digest([str(f) for f in self._scan(words, Path(root))])
@@ -1406,6 +1411,63 @@ class Project:
         self.used[_mentions_key(root, words)] = _digest([str(f) for f in hits])
         return [shown_path(str(f)) for f in hits]
 
+    def mentions_near(self, words: str, path: str) -> list[str]:
+        """`mentions`, counting only files tied to `path` through the project's imports: the file
+        itself, one that imports it or that it imports (transitively), or two that one file imports
+        both (`train.py` converts to SyncBatchNorm and applies `utils/freeze.py`'s helper). A folder of
+        unrelated scripts checked together does not lend one script another's BatchNorm kinds."""
+        here = self._realpath(path)
+        root = self._root_of(here)
+        near = self._near(words, root, here)
+        self.used[_near_key(root, words, here)] = _digest([str(f) for f in near])
+        return [shown_path(str(f)) for f in near]
+
+    def _near(self, words: str, root: Path, here: Path) -> list[Path]:
+        hits = self._scan(words, root)
+        if not hits:
+            return []
+        mine = self._ancestors(root, here)
+        return [f for f in hits if self._realpath(f) == here or self._ancestors(root, self._realpath(f)) & mine]
+
+    def _ancestors(self, root: Path, path: Path) -> set[Path]:
+        """`path` and every project file under `root` that imports it, directly or through others."""
+        importers = self._importers.get(str(root))
+        if importers is None:
+            importers = self._importers[str(root)] = {}
+            for f in self._py_files(root):
+                src = self._realpath(f)
+                for target in self._imported_files(src):
+                    importers.setdefault(target, set()).add(src)
+        seen, todo = {path}, [path]
+        while todo:
+            for up in importers.get(todo.pop(), ()):
+                if up not in seen:
+                    seen.add(up)
+                    todo.append(up)
+        return seen
+
+    def _imported_files(self, path: Path) -> set[Path]:
+        """The project files `path`'s import lines name (modules, and names that are modules)."""
+        try:
+            text = self._read(path).decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return set()
+        quals = [module for module, _ in _plain_imports(text)]
+        for m in _FROM_IMPORT.finditer(text):
+            module = m.group(1)
+            quals.append(module)
+            quals.extend(f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
+                         for name, _ in _NAMES_AS.findall(m.group(2)))
+        out = set()
+        for qual in quals:
+            _, parts, bases = self._bases(path, qual)
+            for base in bases:
+                found = self._module_file(parts, base)
+                if found is not None:
+                    out.add(self._realpath(found))
+                    break
+        return out
+
     def _scan(self, words: str, root: Path) -> list[Path]:
         key = f"{root}\0{words}"
         if key not in self._mentions:
@@ -1459,6 +1521,11 @@ def _installed_here(dirnames: list[str], filenames: list[str]) -> bool:
 def _mentions_key(root: Path, words: str) -> str:
     """The dependency on which files under `root` match the regex `words` (see current_digest)."""
     return f"{_PROJECT}#mentions {root}\n{words}"
+
+
+def _near_key(root: Path, words: str, here: Path) -> str:
+    """The dependency on which files under `root` match `words` and are tied to `here` by imports."""
+    return f"{_PROJECT}#near {root}\n{words}\n{here}"
 
 
 def without_isinstance_tests(text: str) -> str:

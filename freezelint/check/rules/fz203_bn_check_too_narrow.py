@@ -32,6 +32,14 @@ def _others(tested: set[str]) -> str:
     return r"\b(?:" + "|".join(words) + r")\b"
 
 
+def _missed(quals: list[str | None]) -> str:
+    """The BatchNorm kinds a test of `quals` misses, as the message lists them."""
+    tested = {(q or "").rsplit(".", 1)[-1] for q in quals}
+    kinds = [k for k in _KINDS if k not in tested]
+    return ", ".join(kinds) + ", SyncBatchNorm after convert_sync_batchnorm" if kinds \
+        else "SyncBatchNorm after convert_sync_batchnorm"
+
+
 def _freezes(node: cst.If, name: str) -> bool:
     """The branch freezes the tested layer: calls its `.eval()` / `.train(False)`, or sets
     requires_grad where it names the layer."""
@@ -74,7 +82,9 @@ class BnCheckTooNarrow(Rule):
     notes = (
         "Reported only where the checked branch freezes (calls `.eval()` on the layer or sets "
         "requires_grad), and where a BatchNorm of another kind is in sight: named in the file or in "
-        "another file of the project (BatchNorm1d/3d, SyncBatchNorm, `convert_sync_batchnorm`, "
+        "another file of the project tied to it by imports (one that imports it or that it imports, "
+        "directly or not, or two files one file imports both of; a folder of unrelated scripts lends "
+        "none its neighbours' layers) (BatchNorm1d/3d, SyncBatchNorm, `convert_sync_batchnorm`, "
         "LazyBatchNorm; a name in an isinstance test does not count: it tells kinds apart, it makes "
         "none). Not where an `elif` of the same test handles another BatchNorm kind. A test on the module "
         "`nn.modules.batchnorm` itself is reported wherever its branch freezes."
@@ -267,8 +277,9 @@ class BnCheckTooNarrow(Rule):
             if text is None:
                 text = without_isinstance_tests(module.code)  # once a file, and only for a candidate
             if not re.search(others, text):
-                if facts.project is None or not facts.project.mentions(others, facts.path):
+                if facts.project is None or not facts.project.mentions_near(others, facts.path):
                     continue  # no other kind anywhere in sight: the test covers every BatchNorm there is
+            tested = src(classes[0]) if len(classes) == 1 else f"({', '.join(src(c) for c in classes)})"
             fix = None
             if len(classes) == 1 and isinstance(classes[0], cst.Attribute):
                 # the `nn` (`torch.nn`, `nn.modules`, `nn.modules.batchnorm`) the code already uses
@@ -279,9 +290,10 @@ class BnCheckTooNarrow(Rule):
                 fix = Fix(f"Test for `{base}.{rest}`", [(classes[0], new)], safe=False)
             yield self.finding(
                 narrow[0],
-                f"`isinstance({name}, {', '.join(src(c) for c in narrow)})` misses the other BatchNorm layers "
-                f"(BatchNorm1d/3d, SyncBatchNorm after convert_sync_batchnorm): the freeze silently skips them; "
-                f"test for `nn.modules.batchnorm._BatchNorm`",
+                f"`isinstance({name}, {tested})` misses the other BatchNorm layers "
+                f"({_missed(quals)}): the freeze silently skips them; "
+                f"test for `nn.modules.batchnorm._BatchNorm`"
+                + (" in place of its BatchNorm classes" if len(classes) > 1 else ""),
                 ctx,
                 fix,
             )
