@@ -803,10 +803,14 @@ class Flow(cst.CSTVisitor):
         loop = self._body_loops[-1] if self._body_loops else None
         body = loop.body.body if loop is not None and isinstance(loop.body, cst.IndentedBlock) else ()
         at = next((i for i, st in enumerate(body) if st is self._stmt), None)
-        if at is None:
+        # the loop walks what is reset (`for k, v in model.named_parameters()`): a training loop's
+        # `netD.requires_grad_(True)` before `netD.requires_grad_(False)` for G's step is a toggle
+        walked = {n.value for n in walk(loop.target) if isinstance(n, cst.Name)} if isinstance(loop, cst.For) else set()
+        if at is None or root_of(obj) not in walked:
             return False
         return any(isinstance(v, cst.Name) and v.value == "False" and o.deep_equals(obj)
-                   for st in body[at + 1:] for n in walk(st) for o, v, _ in requires_grad_sets(n, self.scope))
+                   for st in body[at + 1:] if isinstance(st, cst.If)
+                   for n in walk(st) for o, v, _ in requires_grad_sets(n, self.scope))
 
     def _flag_kind(self, value: cst.BaseExpression) -> str | None:
         if isinstance(value, cst.Name):

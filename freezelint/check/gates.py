@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '07b6e5476922d6ff781ef7329671bef5'
+RULES_DIGEST = '988b356c2b1734ce71d85b770809ce35'
 
 GATES = {
     'FZ002': (

@@ -477,6 +477,7 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
         if e.kind in (FREEZE, UNFREEZE, REPLACE, BUILT) and not _apply(facts, flow, e, model, "", state, 0):
             return None  # an unfreeze or a replacement whose reach is not known: it may train BatchNorm
     frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]
+    frozen = _toggled_off(facts, flow, model, mine, frozen, state)
     if not frozen:
         return None
     # Not all of it frozen (a stage, `layer1`, or everything but `layer4`): the frozen layers'
@@ -512,6 +513,20 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
     return Claim(model, label, freeze, len(reached), trained if isinstance(trained, Event) else None, state.edges,
                  named if by_parts else [], _arm_text(arm) if arm is not None else None,
                  _code(state.unless[0]) if state.unless is not None else None)
+
+
+def _toggled_off(facts: Facts, flow: Flow, model: str, mine: list[Event], frozen: list[str],
+                 state: _State) -> list[str]:
+    """`frozen` less the layers a loop unfreezes again at its next pass: a GAN's discriminator frozen
+    for the generator's step and unfrozen for its own (`netD.requires_grad_(True)` at the top of the
+    loop, `(False)` before G's step) is a model that trains, not a frozen part."""
+    again = _State(dict(state.names), dict(state.unknown), arm=state.arm, settings=dict(state.settings))
+    toggles = [u for u in mine if u.kind == UNFREEZE and any(
+        set(u.loops) & set(state.first[f"{layer}.weight"].loops) for layer in frozen)]
+    for u in toggles:
+        if not _apply(facts, flow, u, model, "", again, 0):
+            return []  # an unfreeze whose reach is not known: it may be of all of them
+    return [layer for layer in frozen if again.names.get(f"{layer}.weight") and again.names.get(f"{layer}.bias")]
 
 
 def _stage(path: str, parts: Parts) -> bool:

@@ -765,6 +765,40 @@ class BnFrozenWithoutEval(Rule):
     ]
     good = [
         """
+        import torch
+        import torch.nn as nn
+
+        class D(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.features = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.LeakyReLU(0.2))
+                self.head = nn.Linear(16, 1)
+
+            def forward(self, x):
+                return self.head(self.features(x))
+
+        # a GAN's toggle: D frozen for G's step trains at its own; its BatchNorm is not a frozen part
+        netG = nn.Sequential(nn.Linear(4, 8))
+        netD = D()
+        optG = torch.optim.Adam(netG.parameters(), lr=2e-4)
+        optD = torch.optim.Adam(netD.parameters(), lr=2e-4)
+        for real in loader:
+            if args.features_only:
+                netD.features.requires_grad_(True)
+            else:
+                netD.requires_grad_(True)
+            fake = netG(torch.randn(8, 4))
+            lossD = netD(real).mean() - netD(fake.detach()).mean()
+            optD.zero_grad()
+            lossD.backward()
+            optD.step()
+            netD.requires_grad_(False)
+            lossG = -netD(fake).mean()
+            optG.zero_grad()
+            lossG.backward()
+            optG.step()
+        """,
+        """
         import torch.nn as nn
 
         def unfreeze_norm(model):

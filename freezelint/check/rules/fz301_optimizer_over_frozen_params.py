@@ -408,6 +408,28 @@ class OptimizerOverFrozenParams(Rule):
     good = [
         """
         import torch
+        import torch.nn as nn
+
+        # a GAN's toggle: D frozen for G's step, unfrozen again at the top of the loop for its own
+        netG = nn.Sequential(nn.Linear(4, 8))
+        netD = nn.Sequential(nn.Linear(8, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+        optG = torch.optim.Adam(netG.parameters(), lr=2e-4)
+        optD = torch.optim.Adam(netD.parameters(), lr=2e-4)
+        for real in loader:
+            netD.requires_grad_(True)
+            fake = netG(torch.randn(8, 4))
+            lossD = netD(real).mean() - netD(fake.detach()).mean()
+            optD.zero_grad()
+            lossD.backward()
+            optD.step()
+            netD.requires_grad_(False)
+            lossG = -netD(fake).mean()
+            optG.zero_grad()
+            lossG.backward()
+            optG.step()
+        """,
+        """
+        import torch
         import torchvision
 
         def main():
