@@ -310,7 +310,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   unfrozen: frozenset[str] | None = None,
                   undone_by: Mapping[str, str] | None = None, among: int = 1,
                   refrozen: frozenset[str] = frozenset(), notes: list[str] | None = None,
-                  idle: frozenset[str] = frozenset(), ran: frozenset[str] | None = None) -> list[AuditFinding]:
+                  idle: frozenset[str] = frozenset(), ran: frozenset[str] | None = None,
+                  substituted: bool = False) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -452,7 +453,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             _several(names)))
 
     # FZ302 / FZ503: trainable but in no param group
-    missing = [p for p in params if p.requires_grad and p.group is None and not (updated_elsewhere and p.changed)]
+    # `substituted`: the optimizer's own tensors, in no module, got the gradients (torch.func's
+    # functional_call): the module's parameters that got none took no part, they are not left out
+    missing = [p for p in params if p.requires_grad and p.group is None and not (updated_elsewhere and p.changed)
+               and not (substituted and p.grad == "none")]
     if missing:
         tops: dict[str, list[ParamRecord]] = defaultdict(list)
         for p in missing:

@@ -119,7 +119,7 @@ class AuditReport:
     steps: int
     device: str
     optimizer: str
-    set_to_none: bool
+    set_to_none: bool | None  # None: not seen (the watch could not tell how the loop zeroes grads)
     restored: bool | None = True  # None: nothing to restore (a watch judges the user's own steps)
     unrestored: list[str] = field(default_factory=list)
     extra_bytes: int = 0  # bytes the audit held beyond the model: copies for restore, fingerprint scratch
@@ -185,8 +185,8 @@ class AuditReport:
         if len(self.findings) > n:
             verdict += f" ({len(self.findings) - n} ignored)"
         head.append(f"freeze audit: {verdict}", style="bold green" if self.ok else "bold red")
-        head.append(f" — {self.steps} step{'s' if self.steps != 1 else ''} on {self.device}, "
-                    f"{self.optimizer}, zero_grad(set_to_none={self.set_to_none})")
+        head.append(f" — {self.steps} step{'s' if self.steps != 1 else ''} on {self.device}, {self.optimizer}"
+                    + (f", zero_grad(set_to_none={self.set_to_none})" if self.set_to_none is not None else ""))
         if self.world_size > 1:
             how = ("DDP, gradients all-reduced" if self.grad_sync else "DDP under no_sync()") if self.ddp else \
                 f"{self.sharding}, parameters sharded" if self.sharding else "no DDP wrapper"

@@ -191,6 +191,11 @@ class Watch:
         self._start_noted: set[int] = set()  # ids of the roots whose params are in frozen_at_start
         self._root_params: dict[int, list[torch.Tensor]] = {}
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
+        # how the loop zeroes grads, seen on one trained parameter per optimizer: its grad tensor
+        # at a step's end, then at the next step: the same tensor ("kept": zero_grad(set_to_none=
+        # False), or accumulation) or another ("renewed": set_to_none=True, torch's default)
+        self._grad_probe: dict[int, tuple[nn.Parameter, weakref.ref]] = {}
+        self.zeroing: set[str] = set()
         # Trainable parameters' version counters at their optimizer's latest step end, by id: one
         # that differs at the next step's start was written in between (outside the optimizer), and
         # is read then. `written_back`: id -> the steps whose update such a write undid, the
@@ -648,6 +653,9 @@ class Watch:
             # else the other optimizer's step raised before its end: this one is a new step
         self._stepping = opt
         self._step_forwards = self._forwards
+        probe = self._grad_probe.pop(id(opt), None)
+        if probe is not None and probe[0].grad is not None:
+            self.zeroing.add("kept" if probe[1]() is probe[0].grad else "renewed")
         if not self.started:
             self.started = True
             # torch passes step()'s own args, the optimizer first: a closure is the one after it
@@ -843,6 +851,9 @@ class Watch:
         read = []  # grads to count: a frozen parameter's, and under torch.compile a trainable one's
         compiled = compiled_graphs()
         versions, moving = self._versions, self._moving.pop(id(opt), ())
+        sample = next((p for p in held if p.requires_grad and p.grad is not None), None)
+        if sample is not None:
+            self._grad_probe[id(opt)] = (sample, weakref.ref(sample.grad))
         for p in held:
             if p.requires_grad:
                 self.trained.add(id(p))
@@ -1028,7 +1039,7 @@ class Watch:
         a watch kept in a test's scope); what the report holds is records, not tensors."""
         for held in (self.before, self.buffer_copy, self._blocks, self._fingerprinters, self._pending,
                      self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
-                     self._versions, self._moving):
+                     self._versions, self._moving, self._grad_probe):
             held.clear()
 
 

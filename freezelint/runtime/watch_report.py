@@ -518,7 +518,12 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes)
     if labels != [""]:  # the root above the labelled models is none of the script's: it names them
         mrecords[0] = replace(mrecords[0], type=f"({len(labels)} models: {', '.join(labels)})")
-    set_to_none = not any(r.grad == "zero" and not r.requires_grad for r in precords)
+    # how the loop zeroes grads: seen where the watch could tell (a grad tensor kept or renewed
+    # from one step to the next), else a guess from frozen parameters holding zeroed grads, which
+    # the findings' advice may use but the report's header does not state
+    seen_zeroing = w.zeroing
+    set_to_none = "kept" not in seen_zeroing and not any(r.grad == "zero" and not r.requires_grad for r in precords)
+    shown_zeroing = (True if seen_zeroing == {"renewed"} else False if seen_zeroing == {"kept"} else None)
 
     from_ddp: frozenset[str] = frozenset()
     if spread is not None:
@@ -539,11 +544,24 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     for oi, opt in enumerate(opts):
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
-        foreign = not only_beside and any(id(p) not in model_ids for p in held_params(opt))
+        outside = [p for p in held_params(opt) if id(p) not in model_ids]
+        foreign = not only_beside and bool(outside)
+        # tensors in no module that got gradients: passed in place of the model's own parameters
+        # (torch.func.functional_call, a stateless loop), not the old layer of a replaced one
+        substituted = foreign and any(p.grad is not None for p in outside)
+        if substituted:
+            idle_own = [r.name for r in mine if r.grad == "none"]
+            held_still.append(
+                f"{onames[oi]} trains {len(outside)} tensor{'s' if len(outside) != 1 else ''} that belong to no "
+                f"module of the model and got gradients (torch.func.functional_call or a stateless loop passes them "
+                f"in place of the model's parameters)"
+                + (f": {F.listed(idle_own)} of the model got no gradient and took no part in the steps, so they were "
+                   f"not judged" if idle_own else ""))
+            foreign = False
         found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
-                                 refrozen=refrozen, notes=held_still, idle=idle, ran=ran)
+                                 refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted)
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
     if len(trained) == 1 and w.given_model is None and not only_beside:  # names of the part that trains
         expect_frozen, expect_trainable = (in_part(w, trained[0], ps) for ps in (expect_frozen, expect_trainable))
@@ -589,7 +607,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     device = str(params[0].device) if params else "cpu"
     report = AuditReport(found, precords, brecords, mrecords, w.steps, device,
                          " + ".join(n if n == type(o).__name__ or " " in n else f"{n}: {type(o).__name__}"
-                                    for n, o in zip(onames, opts)), set_to_none, restored=None, extra_bytes=extra,
+                                    for n, o in zip(onames, opts)), shown_zeroing, restored=None, extra_bytes=extra,
                          notes=notes)
     if spread is not None:
         report = spread.merge(report, after, changed)

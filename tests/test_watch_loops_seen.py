@@ -1,0 +1,82 @@
+"""What the watch says about loops it cannot see into: a torch.func.functional_call loop (the
+optimizer's tensors are passed in place of the module's own), and how the loop zeroes grads
+(the report's header states only what it saw)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import freezelint  # noqa: E402
+
+
+def _functional(frozen_template: bool = False, steps: int = 4):
+    from torch.func import functional_call
+
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    if frozen_template:
+        net.requires_grad_(False)
+    params = {k: v.detach().clone().requires_grad_() for k, v in net.named_parameters()}
+    opt = torch.optim.Adam(params.values(), lr=1e-2)
+    start = {k: v.detach().clone() for k, v in params.items()}
+    with freezelint.watch() as w:
+        for _ in range(steps):
+            loss = functional_call(net, params, (torch.randn(5, 4),)).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    assert all(not torch.equal(start[k], v) for k, v in params.items())  # the optimizer's tensors trained
+    return w.report
+
+
+@pytest.mark.parametrize("frozen_template", [False, True])
+def test_a_functional_call_loop_is_no_replaced_layer_and_says_what_was_not_judged(frozen_template):
+    report = _functional(frozen_template)
+    assert report.ok and not report.findings, report.render_text()
+    [note] = [n for n in report.notes if "functional_call" in n]
+    assert note.startswith("Adam trains 4 tensors that belong to no module of the model and got gradients"), note
+    assert "0.weight, 0.bias, 2.weight and 1 more of the model got no gradient and took no part" in note
+
+
+def test_a_layer_replaced_after_the_optimizer_is_still_fz302():
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    net[2] = nn.Linear(8, 2)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            opt.zero_grad()
+            net(torch.randn(5, 4)).sum().backward()
+            opt.step()
+    assert [f.code for f in w.report.findings] == ["FZ302"], w.report.render_text()
+    assert not any("functional_call" in n for n in w.report.notes)
+
+
+@pytest.mark.parametrize("how,shown", [
+    (dict(set_to_none=False), "zero_grad(set_to_none=False)"),
+    (dict(set_to_none=True), "zero_grad(set_to_none=True)"),
+    (None, "zero_grad(set_to_none=False)"),  # no zero_grad at all: the grads accumulate in place
+])
+def test_the_header_states_how_the_loop_zeroes_grads_as_seen(how, shown):
+    net = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    net[0].requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-2)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            if how is not None:
+                opt.zero_grad(**how)
+            net(torch.randn(3, 4)).sum().backward()
+            opt.step()
+    head = w.report.render_text().splitlines()[0]
+    assert head.endswith(f"AdamW, {shown}"), head
+
+
+def test_a_single_step_says_nothing_of_zero_grad():
+    net = nn.Linear(4, 2)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    with freezelint.watch(steps=1) as w:
+        net(torch.randn(3, 4)).sum().backward()
+        opt.step()
+    head = w.report.render_text().splitlines()[0]
+    assert "zero_grad" not in head and head.endswith("on cpu, SGD"), head
