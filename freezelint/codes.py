@@ -82,7 +82,7 @@ CATALOGUE: dict[str, Code] = {
         _c("FZ402", "filtered-load-unchecked", "a key-filtered state dict loaded without checking it kept anything", WARNING),
         _c("FZ501", "frozen-param-changed", "requires_grad is False but the value changed", ERROR, static=False, runtime=True),
         _c("FZ502", "frozen-stats-changed", "buffers moved in a module whose parameters are all frozen", ERROR, static=False, runtime=True),
-        _c("FZ503", "trainable-not-optimized", "requires_grad is True but the param is in no param group", ERROR, static=False, runtime=True),
+        _c("FZ503", "trainable-not-optimized", "requires_grad is True but the param is in no param group (statically: a model in the training forward, neither frozen nor in any optimizer)", ERROR, runtime=True),
         _c("FZ504", "frozen-in-optimizer", "frozen param holds optimizer state or gets weight decay", WARNING, static=False, runtime=True),
         _c("FZ505", "trainable-unchanged", "in the optimizer and requires_grad True, yet unchanged (no grad reached it)", WARNING, static=False, runtime=True),
         _c("FZ506", "expectation-failed", "a pattern in expect_frozen changed, or one in expect_trainable did not", ERROR, static=False, runtime=True),

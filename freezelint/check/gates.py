@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '988b356c2b1734ce71d85b770809ce35'
+RULES_DIGEST = '73a05a4af1500ed28f6b89600290bd70'
 
 GATES = {
     'FZ002': (
@@ -130,5 +130,10 @@ GATES = {
         ('items()',),
         ('if\\s+\\w+\\s+in\\s+\\w+',),
         ('load_state_dict',),
+    ),
+    'FZ503': (
+        ('backward',),
+        ('backward\\s*\\(',),
+        ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(', '(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion|Prodigy)\\s*\\(|optim\\.[A-Z]\\w*|getattr\\(\\s*(?:torch\\.)?optim\\s*,|from\\s+(?:torch\\.optim|bitsandbytes\\.optim|bitsandbytes|prodigyopt|transformers\\.optimization)\\s+import\\b'),
     ),
 }
