@@ -247,6 +247,17 @@ def base_call(facts: Facts, info) -> tuple[cst.Call, object, list[str] | None] |
     return calls[0], judge.starts[0], read[0] if read is not None else None
 
 
+def super_train_calls(facts: Facts, info, own: cst.FunctionDef) -> list[cst.Call]:
+    """The base calls of a train() override the class defines (`super().train(mode)`,
+    `super(Net, self).train(mode)`, `nn.Module.train(self, mode)`) that hand on its own mode."""
+    scope = facts.func_scopes.get(id(own))
+    params = [p.name.value for p in (*own.params.posonly_params, *own.params.params)]
+    if scope is None or not params:
+        return []
+    judge = _OverrideBody(facts, info, scope, params[0], params[1] if len(params) > 1 else None)
+    return [n for n in walk(own.body) if isinstance(n, cst.Call) and judge.super_train(n, False)]
+
+
 def skipped_trains(facts: Facts, info) -> tuple[cst.Call, list] | None:
     """The base call of the train() the class defines that skips train() overrides of its bases
     of this file (`super(Base, self).train(mode)` skips `Base.train`; `nn.Module.train(self, mode)`

@@ -9,6 +9,7 @@ import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, flows_of
+from freezelint.check.override_freezes import stem_freezes
 from freezelint.check.probe import left_in_eval, settled
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
 from freezelint.check.whole_model import BN_FACTORY_TRIGGERS, claims
@@ -17,9 +18,10 @@ from freezelint.check.syntax import dotted, walk
 
 class BnFrozenWithoutEval(Rule):
     code = "FZ202"
-    words = ("BatchNorm", "torchvision", "timm")
-    # ... or a model factory the table knows to hold BatchNorm (tests check every one matches)
-    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", *BN_FACTORY_TRIGGERS)
+    words = ("BatchNorm", "torchvision", "timm", "norm_cfg", "norm_layer")
+    # ... or a model factory the table knows to hold BatchNorm (tests check every one matches), or a
+    # layer built with a norm setting (`ConvModule(..., norm_cfg=self.norm_cfg)`: override_freezes)
+    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", *BN_FACTORY_TRIGGERS, r"\bnorm_(?:cfg|layer)\s*=")
     # a literal False, or a flag (`requires_grad_(unfreeze)`, `unfreeze=False` by default)
     requires = (FREEZES + r"|requires_grad_?(?:\s*=|\(|['\"]\s*,)\s*[A-Za-z_]|requires_grad_\(\s*\)",)
     what = ("Finds BatchNorm layers frozen with requires_grad only, never put in eval mode: frozen one by one, "
@@ -108,7 +110,21 @@ class BnFrozenWithoutEval(Rule):
         "FZ201 reports that train() and FZ202 stays silent, one report per mistake). A class whose "
         "`__init__` freezes a BatchNorm attribute is reported there, not again where it is built. "
         "Reported on the freeze, or on the call that builds or freezes the model; "
-        "`# noqa: FZ202` for AdaBN-style adaptation on purpose."
+        "`# noqa: FZ202` for AdaBN-style adaptation on purpose. "
+        "Inside a train() override (OpenMMLab's `MobileNetV2._freeze_stages`): a class whose own train() calls "
+        "`super().train(mode)` and then, itself or through methods of the class (bounded depth), freezes a part "
+        "`self.P` whole by requires_grad (`requires_grad_(False)`, a loop over `self.P.parameters()`) in a body "
+        "that also puts another part it freezes in eval (`layer.eval()` of `layer = getattr(self, f\"layer{i}\")`, "
+        "`self.layer1.eval()`): the author's own sign that frozen parts need eval, which the stem missed. `self.P` "
+        "must hold BatchNorm in every value `__init__` gives it: torch.nn layers with one, or a call handed "
+        "`norm_cfg=` / `norm_layer=` that is one (`dict(type='BN')`, `SyncBN`, `nn.BatchNorm2d`, a parameter or "
+        "attribute whose default is such; `None`, `GN`, `LN`, a parameter without default are not). Silent when "
+        "`self.P`, its BatchNorm, or the whole model is put in eval anywhere train() reaches, when a sweep of every "
+        "BatchNorm (`for m in self.modules(): if isinstance(m, _BatchNorm): m.eval()`) runs by default (under no "
+        "test, `if mode:`, or a switch whose default is True), and when train() reaches what cannot be read: "
+        "`self.apply(...)`, a method of a base class, a function handed `self`, an eval() of a part not known. A "
+        "sweep under `if mode and self.norm_eval:` with `norm_eval=False` by default does not keep the part's "
+        "statistics: the message says so."
     )
     bad = [
         Example(
@@ -760,6 +776,75 @@ class BnFrozenWithoutEval(Rule):
                         optimizer.zero_grad()
                         nn.functional.cross_entropy(model(x), y).backward()
                         optimizer.step()
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+            from mmcv.cnn import ConvModule
+            from mmengine.model import BaseModule
+            from torch.nn.modules.batchnorm import _BatchNorm
+
+            class MobileNetV2(BaseModule):
+                def __init__(self, frozen_stages=-1, norm_cfg=dict(type='BN'), norm_eval=False):
+                    super().__init__()
+                    self.frozen_stages = frozen_stages
+                    self.norm_eval = norm_eval
+                    self.conv1 = ConvModule(3, 32, 3, stride=2, padding=1, norm_cfg=norm_cfg)  # conv + BatchNorm
+                    for i in range(7):
+                        self.add_module(f'layer{i + 1}', ConvModule(32, 32, 3, norm_cfg=norm_cfg))
+
+                def _freeze_stages(self):
+                    if self.frozen_stages >= 0:
+                        for param in self.conv1.parameters():
+                            param.requires_grad = False  # expect: FZ202
+                    for i in range(1, self.frozen_stages + 1):
+                        layer = getattr(self, f'layer{i}')
+                        layer.eval()  # the frozen stages get eval(); the stem does not
+                        for param in layer.parameters():
+                            param.requires_grad = False
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self._freeze_stages()
+                    if mode and self.norm_eval:  # off by default
+                        for m in self.modules():
+                            if isinstance(m, _BatchNorm):
+                                m.eval()
+            """,
+            instead="""
+            import torch.nn as nn
+            from mmcv.cnn import ConvModule
+            from mmengine.model import BaseModule
+            from torch.nn.modules.batchnorm import _BatchNorm
+
+            class MobileNetV2(BaseModule):
+                def __init__(self, frozen_stages=-1, norm_cfg=dict(type='BN'), norm_eval=False):
+                    super().__init__()
+                    self.frozen_stages = frozen_stages
+                    self.norm_eval = norm_eval
+                    self.conv1 = ConvModule(3, 32, 3, stride=2, padding=1, norm_cfg=norm_cfg)
+                    for i in range(7):
+                        self.add_module(f'layer{i + 1}', ConvModule(32, 32, 3, norm_cfg=norm_cfg))
+
+                def _freeze_stages(self):
+                    if self.frozen_stages >= 0:
+                        self.conv1.eval()  # as for the stages: its BatchNorm keeps its statistics
+                        for param in self.conv1.parameters():
+                            param.requires_grad = False
+                    for i in range(1, self.frozen_stages + 1):
+                        layer = getattr(self, f'layer{i}')
+                        layer.eval()
+                        for param in layer.parameters():
+                            param.requires_grad = False
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self._freeze_stages()
+                    if mode and self.norm_eval:
+                        for m in self.modules():
+                            if isinstance(m, _BatchNorm):
+                                m.eval()
             """,
         ),
     ]
@@ -1422,6 +1507,63 @@ class BnFrozenWithoutEval(Rule):
                     nn.functional.cross_entropy(model(x), y).backward()
                     optimizer.step()
         """,
+        """
+        import torch.nn as nn
+        from mmcv.cnn import build_conv_layer, build_norm_layer
+        from mmengine.model import BaseModule
+
+        class ResNet(BaseModule):
+            def __init__(self, frozen_stages=-1, norm_cfg=dict(type='BN')):
+                super().__init__()
+                self.frozen_stages = frozen_stages
+                self.conv1 = build_conv_layer(None, 3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+                self.norm1_name, norm1 = build_norm_layer(norm_cfg, 64, postfix=1)
+                self.add_module(self.norm1_name, norm1)
+
+            @property
+            def norm1(self):
+                return getattr(self, self.norm1_name)
+
+            def _freeze_stages(self):
+                if self.frozen_stages >= 0:
+                    self.norm1.eval()  # the stem's BatchNorm is put in eval with the stages
+                    for m in [self.conv1, self.norm1]:
+                        for param in m.parameters():
+                            param.requires_grad = False
+                for i in range(1, self.frozen_stages + 1):
+                    m = getattr(self, f'layer{i}')
+                    m.eval()
+                    for param in m.parameters():
+                        param.requires_grad = False
+
+            def train(self, mode=True):
+                super().train(mode)
+                self._freeze_stages()
+        """,
+        """
+        import torch.nn as nn
+        from mmcv.cnn import ConvModule
+        from mmengine.model import BaseModule
+
+        class Net(BaseModule):
+            def __init__(self, frozen_stages=-1, norm_cfg=None):  # no norm layer: nothing has statistics
+                super().__init__()
+                self.frozen_stages = frozen_stages
+                self.conv1 = ConvModule(3, 32, 3, norm_cfg=norm_cfg)
+                self.layer1 = nn.Sequential(nn.Conv2d(32, 32, 3), nn.BatchNorm2d(32))
+
+            def _freeze_stages(self):
+                if self.frozen_stages >= 0:
+                    for param in self.conv1.parameters():
+                        param.requires_grad = False
+                    self.layer1.eval()
+                    for param in self.layer1.parameters():
+                        param.requires_grad = False
+
+            def train(self, mode=True):
+                super().train(mode)
+                self._freeze_stages()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -1431,6 +1573,23 @@ class BnFrozenWithoutEval(Rule):
             yield f.finding
         yield from self._isinstance_freezes(facts)
         yield from self._whole_model_freezes(facts, reported)
+        yield from self._train_override_freezes(facts)
+
+    def _train_override_freezes(self, facts: Facts) -> Iterable[Finding]:
+        """A part frozen whole by requires_grad in a class's own train() (or a method it calls after
+        `super().train()`), next to a stage the same body freezes and puts in eval (override_freezes)."""
+        for s in stem_freezes(facts, flows_of(facts).bodies):
+            where = f"in `{s.method}`" if s.method else "in train()"
+            when = "train() calls it after `super().train()`" if s.method else "after `super().train()`"
+            off = f" ({s.sweep_off})" if s.sweep_off else ""
+            yield self.finding(
+                s.freeze.node,
+                f"`self.{s.part}` is frozen with requires_grad only {where} while `{s.sibling}` is also put in eval "
+                f"there; {when}, so the BatchNorm in `self.{s.part}` ({s.held_by}) is in train mode and its "
+                f"running statistics move on every batch{off}; also call `self.{s.part}.eval()` (as for "
+                f"`{s.sibling}`), or use FrozenBatchNorm",
+                stmt=s.freeze.stmt, facts=facts, used=[s.freeze],
+            )
 
     def _whole_model_freezes(self, facts: Facts, reported: set[str]) -> Iterable[Finding]:
         """A model whose BatchNorm layers the table (or the file's own nn layers) knows, frozen
