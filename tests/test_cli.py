@@ -341,6 +341,8 @@ def test_shipped_examples_report_and_fixed_twins_are_clean(cli):
     assert by_file["finetune_loop.py"] == {"FZ303"}  # layer4 unfrozen, never added (its train() is on purpose)
     assert by_file["finetune_resnet.py"] >= {"FZ101", "FZ102", "FZ103", "FZ106"}
     assert by_file["freeze_from_checkpoint.py"] >= {"FZ104", "FZ105", "FZ401"}
-    assert by_file["finetune_resnet.py"] >= {"FZ203"}
+    # its `isinstance(m, nn.BatchNorm2d)` covers every BatchNorm a resnet18 has: no other kind is made
+    # or converted to in any file tied to it (freezelint's own sources, which name them all, are not)
+    assert "FZ203" not in by_file["finetune_resnet.py"]
     assert by_file["lr_zero_freeze.py"] == {"FZ304"}
     assert by_file["bn_freeze_epoch_loop.py"] == {"FZ201"}
