@@ -80,3 +80,35 @@ def test_a_single_step_says_nothing_of_zero_grad():
         opt.step()
     head = w.report.render_text().splitlines()[0]
     assert "zero_grad" not in head and head.endswith("on cpu, SGD"), head
+
+
+def test_a_pattern_written_with_the_compile_wrappers_segment_names_the_same_part():
+    net = nn.Sequential()
+    net.add_module("backbone", nn.Linear(4, 4))
+    net.add_module("head", nn.Linear(4, 2))
+    net.backbone.requires_grad_(False)
+    model = torch.compile(net, backend="eager")
+    opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+    for patterns, ok in ((dict(expect_frozen="_orig_mod.backbone"), True),
+                         (dict(expect_frozen="_orig_mod.head"), False),
+                         (dict(expect_trainable="_orig_mod.head.*"), True)):
+        with freezelint.watch(**patterns) as w:
+            for _ in range(2):
+                opt.zero_grad()
+                model(torch.randn(3, 4)).sum().backward()
+                opt.step()
+        assert w.report.ok is ok, (patterns, w.report.render_text())
+        if not ok:
+            [f] = w.report.findings
+            assert f.code == "FZ506" and "expected frozen, but head.weight" in f.message
+
+
+def test_a_glob_that_matches_no_whole_name_says_which_widening_does():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2)))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    report = freezelint.audit(model, opt, batch=torch.randn(3, 2), expect_trainable=["1.[0-1]", "*.bias", "nope*"])
+    messages = {f.target: f.message for f in report.findings}
+    assert messages["1.[0-1]"] == ("expect_trainable pattern matched no parameter; a glob matches whole dotted names: "
+                                   "`1.[0-1].*` matches 4 parameters (1.0.weight, 1.0.bias, 1.1.weight and 1 more)")
+    assert messages["nope*"] == "expect_trainable pattern matched no parameter"
+    assert "*.bias" not in messages  # it matched

@@ -8,6 +8,7 @@ stale grad is non-zero); BatchNorm statistics move in train mode whatever requir
 from __future__ import annotations
 
 import sys
+from fnmatch import fnmatchcase
 
 from collections import defaultdict
 from typing import Any, Callable, Mapping, Sequence
@@ -255,6 +256,20 @@ def lr_is_zero(lr: Any) -> bool:
         return lr is not None and float(lr) == 0
     except (TypeError, ValueError, RuntimeError):
         return False
+
+
+def _widened_glob(pattern: str, params: list[ParamRecord]) -> str | None:
+    """For a glob that matched no whole name (`lora_*`, `blocks.[2-5]`), the nearest widening that
+    does, as the message shows it: "`*lora_*` matches 4 parameters (0.lora_A.weight, ...)"."""
+    if not any(c in pattern for c in "*?["):
+        return None
+    for wider in (f"*{pattern}", f"{pattern}.*", f"*{pattern}.*", f"*.{pattern}"):
+        if wider.startswith("**") or wider == pattern:
+            continue
+        hit = [p.name for p in params if any(fnmatchcase(n, wider) for n in (p.name, *p.aliases))]
+        if hit:
+            return f"`{wider}` matches {len(hit)} parameter{'s' if len(hit) != 1 else ''} ({listed(hit)})"
+    return None
 
 
 def _several(names: list[str]) -> list[str]:
@@ -798,9 +813,11 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
             continue
         if not hit:
             pool = [*module_names, *(n for p in params for n in (p.name, *p.aliases))]
-            near = nearest(pattern, [n for n in pool if n])
+            widened = _widened_glob(pattern, params)
+            near = [] if widened else nearest(pattern, [n for n in pool if n])
             out.append(AuditFinding("FZ506", pattern, f"{option} pattern matched no parameter"
-                                    + (f"; nearest names: {', '.join(near)}" if near else ""),
+                                    + (f"; nearest names: {', '.join(near)}" if near else "")
+                                    + (f"; a glob matches whole dotted names: {widened}" if widened else ""),
                                     "a module name matches its whole subtree, a glob (`*`) matches parameter "
                                     "names; see model.named_parameters()"))
             continue

@@ -569,7 +569,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         expect_frozen, expect_trainable = ([within(p, labels[0], labels) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
     if not only_beside:  # expectations name the trained model
-        found += F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules])
+        mnames = [n for n, _ in named_modules]
+        expect_frozen, expect_trainable = ([_without_wrappers(p, mnames) for p in ps]
+                                           for ps in (expect_frozen, expect_trainable))
+        found += F.expectation_findings(precords, expect_frozen, expect_trainable, mnames)
     if w.drifted and not only_beside:
         found += _drifted_findings(w, named_modules)
     if w.idle_drift and not only_beside:
@@ -644,3 +647,17 @@ def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
     opts = " + ".join(type(o).__name__ for o in known.values()) or "stopped before the first backward"
     return AuditReport(found, precords, [], mrecords, 0, device, opts, True, restored=None,
                        world_size=dist.get_world_size(group), backend=str(dist.get_backend(group)), sharding="FSDP2")
+
+
+_WRAPPER_SEGMENTS = ("_orig_mod", "module")  # torch.compile's, DataParallel's and DDP's child
+
+
+def _without_wrappers(pattern: str, module_names: list[str]) -> str:
+    """`_orig_mod.backbone` -> `backbone`: the watch judges the module a wrapper holds (the one the
+    optimizer's parameters are in), so a pattern written with the wrapper's segment, as audit()
+    accepts it, names the same part. Kept where the model has a child of that name itself."""
+    while True:
+        seg = next((w for w in _WRAPPER_SEGMENTS if pattern.startswith(w + ".") and w not in module_names), None)
+        if seg is None:
+            return pattern
+        pattern = pattern[len(seg) + 1:]
