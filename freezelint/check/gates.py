@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ddcbdbc50d974826193af851a7f27648'
+RULES_DIGEST = 'c81a346e5a27160279af541e846c4f2e'
 
 GATES = {
     'FZ002': (
@@ -130,5 +130,10 @@ GATES = {
         ('items()',),
         ('if\\s+\\w+\\s+in\\s+\\w+',),
         ('load_state_dict',),
+    ),
+    'FZ505': (
+        ('optim', 'AdamW', 'Adafactor', 'Prodigy'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion|Prodigy)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'from\\s+(?:torch\\.optim|bitsandbytes\\.optim|bitsandbytes|prodigyopt|transformers\\.optimization)\\s+import\\b'),
+        ('backward\\s*\\(|\\.step\\s*\\(',),
     ),
 }

@@ -29,6 +29,7 @@ from freezelint.check.rules.fz306_freeze_after_ddp import FreezeAfterDdp
 from freezelint.check.rules.fz307_stale_grad_after_freeze import StaleGradAfterFreeze
 from freezelint.check.rules.fz401_unchecked_partial_load import UncheckedPartialLoad
 from freezelint.check.rules.fz402_filtered_load_unchecked import FilteredLoadUnchecked
+from freezelint.check.rules.fz505_optimizer_never_stepped import OptimizerNeverStepped
 
 ALL_RULES: tuple[type[Rule], ...] = (
     SyntaxErrorRule,
@@ -57,6 +58,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     StaleGradAfterFreeze,
     UncheckedPartialLoad,
     FilteredLoadUnchecked,
+    OptimizerNeverStepped,
 )
 BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}
 # Codes the engine itself reports rather than a rule's check().
