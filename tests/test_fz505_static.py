@@ -56,6 +56,9 @@ def main(args):
     ) = accelerator.prepare(
         vae, discriminator, optimizer, disc_optimizer, train_dataloader, lr_scheduler, disc_lr_scheduler
     )
+    if accelerator.is_main_process:
+        tracker_config = dict(vars(args))  # vars of an object: no local reached by its name
+        accelerator.init_trackers(args.tracker_project_name, config=tracker_config)
     for epoch in range(args.num_train_epochs):
         for step, batch in enumerate(train_dataloader):
             targets = batch["pixel_values"]
@@ -381,6 +384,15 @@ SILENT = {
         for name in ("opt_d",):
             globals()[name].step()
         """,
+    "vars() may reach it": """
+        import torch
+        def fit(G, D):
+            opt_g = torch.optim.Adam(G.parameters())
+            opt_d = torch.optim.Adam(D.parameters())
+            G(z).mean().backward()
+            opt_g.step()
+            vars()["opt_d"].step()
+        """,
     "no training in the body": """
         import torch
         opt = torch.optim.AdamW(model.parameters())
@@ -476,6 +488,19 @@ def test_parameters_held_only_by_an_optimizer_never_stepped_keep_their_values():
     disc_sched = torch.optim.lr_scheduler.LambdaLR(disc_optimizer, lambda s: 1.0)
     vae_before = [p.detach().clone() for p in vae.parameters()]
     disc_before = [p.detach().clone() for p in discriminator.parameters()]
+    # torch's own hint, the first time the scheduler steps: its optimizer never has
+    with pytest.warns(UserWarning, match=r"`lr_scheduler.step\(\)` before `optimizer.step\(\)`"):
+        _train(torch, vae, discriminator, optimizer, disc_sched)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in discriminator.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(disc_before, discriminator.parameters()))
+    assert not any(torch.equal(a, b) for a, b in zip(vae_before, vae.parameters()))
+    disc_optimizer.step()  # the one missing call
+    assert not any(torch.equal(a, b) for a, b in zip(disc_before, discriminator.parameters()))
+
+
+def _train(torch, vae, discriminator, optimizer, disc_sched):
+    """The AutoencoderKL loop: even steps train the VAE, odd steps compute the discriminator's loss
+    (and here its backward too) and step its scheduler, never its optimizer."""
     for step in range(4):
         x = torch.randn(16, 4)
         rec = vae(x)
@@ -488,8 +513,3 @@ def test_parameters_held_only_by_an_optimizer_never_stepped_keep_their_values():
             disc_loss = torch.relu(1 - discriminator(x)).mean() + torch.relu(1 + discriminator(rec.detach())).mean()
             disc_loss.backward()  # even with its backward: nothing steps its optimizer
             disc_sched.step()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in discriminator.parameters())
-    assert all(torch.equal(a, b) for a, b in zip(disc_before, discriminator.parameters()))
-    assert not any(torch.equal(a, b) for a, b in zip(vae_before, vae.parameters()))
-    disc_optimizer.step()  # the one missing call
-    assert not any(torch.equal(a, b) for a, b in zip(disc_before, discriminator.parameters()))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c81a346e5a27160279af541e846c4f2e'
+RULES_DIGEST = '9b67468bf8474a098ffe5aec7ea3d3e7'
 
 GATES = {
     'FZ002': (

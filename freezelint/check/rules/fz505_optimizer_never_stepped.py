@@ -552,5 +552,8 @@ def _shared_elsewhere(facts: Facts, scope: Scope, roots: set[str], found: list[_
 
 
 def _introspects(facts: Facts) -> bool:
+    """The file reaches locals by their names: `globals()`, `locals()`, `vars()` (not `vars(obj)`),
+    `eval`, `exec`."""
     return any(isinstance(mc.call.func, cst.Name) and mc.call.func.value in _INTROSPECTION
-               and facts.qualname(mc.call.func, mc.ctx.scope) == mc.call.func.value for mc in facts.name_calls)
+               and facts.qualname(mc.call.func, mc.ctx.scope) == mc.call.func.value
+               and not (mc.call.func.value == "vars" and mc.call.args) for mc in facts.name_calls)
