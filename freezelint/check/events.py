@@ -423,9 +423,7 @@ class Flow(cst.CSTVisitor):
                     self._emit(CALLS + method, target, node)
         for obj, value, called in requires_grad_sets(node, scope):
             self._requires_grad(obj, value, called, node)
-        classes = [q] if is_optimizer_class(q) else \
-            self._optimizer_alias(func) if q is None and isinstance(func, cst.Name) else \
-            _classes_of(func, scope) if isinstance(func, cst.Call) else None  # `getattr(torch.optim, name)(...)`
+        classes = optimizer_classes(func, scope)
         if classes and node.args:
             self._opt_build(node, classes)
         if q in _DDP and node.args:
@@ -653,21 +651,6 @@ class Flow(cst.CSTVisitor):
             stateful = None if None in why else _reasons(why)  # type: ignore[arg-type]
             self._emit(OPT_BUILD, s.root, node, filtered=s.filtered, optimizer=" or ".join(classes), path=s.path,
                        whole=whole, stateful=stateful, comp=s.comp, conditional=s.conditional)
-
-    def _optimizer_alias(self, func: cst.Name) -> list[str] | None:
-        """`optimizer_cls = torch.optim.AdamW` (diffusers' training scripts), then
-        `optimizer_cls(params, ...)`: the optimizer classes the bindings of the name give, where each
-        gives one (`bnb.optim.AdamW8bit` in one arm of an if and `torch.optim.AdamW` in the other)
-        or a choice of them (`bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW`)."""
-        owner = self.scope.lookup(func.value)
-        bindings = owner.bindings.get(func.value, []) if owner is not None else []
-        found: list[str] = []
-        for b in bindings:
-            quals = _classes_of(b.node, b.scope or owner) if b.how == "expr" and not b.index else None
-            if not quals:
-                return None
-            found += [q for q in quals if q not in found]
-        return found or None
 
     def _not_project_class(self, recv: cst.BaseExpression, scope: Scope) -> bool:
         """`recv` is not an instance of a class of this file or of the project's (whose method of
@@ -1598,6 +1581,34 @@ def opt_detail(e: Event) -> dict:
 
 _STATEFUL_BY_DEFAULT = ("Adam", "AdamW", "NAdam", "RAdam", "Adamax", "Adagrad", "Adadelta", "RMSprop", "Rprop",
                         "SparseAdam", "LBFGS", "Adafactor", "Prodigy", "LAMB", "AdEMAMix")
+
+
+def optimizer_classes(func: cst.BaseExpression, scope: Scope) -> list[str] | None:
+    """The optimizer classes a call of `func` builds: one (`torch.optim.AdamW(...)`), those a name
+    bound to optimizer classes may hold (`optimizer_class(...)`, `optimizer_alias`), or a class looked
+    up by name (`getattr(torch.optim, name)(...)`); None for any other call."""
+    q = qualname(func, scope)
+    if is_optimizer_class(q):
+        return [q]  # type: ignore[list-item]
+    if q is None and isinstance(func, cst.Name):
+        return optimizer_alias(func, scope)
+    return _classes_of(func, scope) if isinstance(func, cst.Call) else None
+
+
+def optimizer_alias(func: cst.Name, scope: Scope) -> list[str] | None:
+    """`optimizer_cls = torch.optim.AdamW` (diffusers' training scripts), then
+    `optimizer_cls(params, ...)`: the optimizer classes the bindings of the name give, where each
+    gives one (`bnb.optim.AdamW8bit` in one arm of an if and `torch.optim.AdamW` in the other)
+    or a choice of them (`bnb.optim.AdamW8bit if args.use_8bit_adam else torch.optim.AdamW`)."""
+    owner = scope.lookup(func.value)
+    bindings = owner.bindings.get(func.value, []) if owner is not None else []
+    found: list[str] = []
+    for b in bindings:
+        quals = _classes_of(b.node, b.scope or owner) if b.how == "expr" and not b.index else None
+        if not quals:
+            return None
+        found += [q for q in quals if q not in found]
+    return found or None
 
 
 def _classes_of(value: cst.CSTNode | None, scope: Scope) -> list[str] | None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '18fdb5c6a3cf7bc3631e30fc1ec43c24'
+RULES_DIGEST = '1fb08783c5bae01cfe86986bc0857d87'
 
 GATES = {
     'FZ002': (
@@ -135,5 +135,10 @@ GATES = {
         ('backward',),
         ('backward\\s*\\(',),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(', '(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion|Prodigy)\\s*\\(|optim\\.[A-Z]\\w*|getattr\\(\\s*(?:torch\\.)?optim\\s*,|from\\s+(?:torch\\.optim|bitsandbytes\\.optim|bitsandbytes|prodigyopt|transformers\\.optimization)\\s+import\\b'),
+    ),
+    'FZ505': (
+        ('optim', 'AdamW', 'Adafactor', 'Prodigy'),
+        ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion|Prodigy)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'from\\s+(?:torch\\.optim|bitsandbytes\\.optim|bitsandbytes|prodigyopt|transformers\\.optimization)\\s+import\\b'),
+        ('backward\\s*\\(|\\.step\\s*\\(',),
     ),
 }

@@ -45,7 +45,7 @@ _CALLED_NAME = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")  # `Name(`: what a star
 # a file without any of these words does nothing a summary records: it is not parsed
 _FLOW_WORDS = re.compile(r"\.train\(|\.eval\(\)|requires_grad|DistributedDataParallel|configure_optimizers|"
                          r"\b(?:SGD|Adam|AdamW|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS|Lion|LAMB|Lamb)\s*\(|"
-                         # an optimizer class bound to a name, called through it (events._optimizer_alias)
+                         # an optimizer class bound to a name, called through it (events.optimizer_alias)
                          r"optim\.[A-Z]\w*[ \t]*(?:\n|$|if\b)|getattr\(\s*(?:torch\.)?optim\s*,")
 _MODULE_BASE_NAMES = {"Module", "LightningModule", "PreTrainedModel"}
 # a class with bases that assigns `self.<attr>`: its summary's "attrs" may say what another file's

@@ -30,6 +30,7 @@ from freezelint.check.rules.fz307_stale_grad_after_freeze import StaleGradAfterF
 from freezelint.check.rules.fz401_unchecked_partial_load import UncheckedPartialLoad
 from freezelint.check.rules.fz402_filtered_load_unchecked import FilteredLoadUnchecked
 from freezelint.check.rules.fz503_trainable_not_optimized import TrainableNotOptimized
+from freezelint.check.rules.fz505_optimizer_never_stepped import OptimizerNeverStepped
 
 ALL_RULES: tuple[type[Rule], ...] = (
     SyntaxErrorRule,
@@ -59,6 +60,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     UncheckedPartialLoad,
     FilteredLoadUnchecked,
     TrainableNotOptimized,
+    OptimizerNeverStepped,
 )
 BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}
 # Codes the engine itself reports rather than a rule's check().

@@ -535,6 +535,7 @@ class OptimizerOverFrozenParams(Rule):
             unfreeze(gan.critic)
             set_trainable(gan.generator, False)  # a flag: not known to freeze
             gan_opt.step()
+            opt.step()
         """,
         """
         import torch

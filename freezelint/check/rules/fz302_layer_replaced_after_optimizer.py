@@ -334,6 +334,8 @@ class LayerReplacedAfterOptimizer(Rule):
         peft_model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj"]))
         optimizer = torch.optim.AdamW(peft_model.parameters(), lr=1e-4)
         head_opt = torch.optim.SGD(head.parameters(), lr=0.1)  # another model's optimizer
+        head(warmup_batch).loss.backward()
+        head_opt.step()  # its steps end before the adapters come
         head.add_adapter(LoraConfig(r=4))
         for batch in loader:
             peft_model(**batch).loss.backward()

@@ -364,6 +364,8 @@ class UnfrozenAfterOptimizer(Rule):
         g_loss.backward()
         for p in discriminator.parameters():
             p.requires_grad = True
+        d_loss.backward()
+        opt_d.step()
         """,
         """
         import torch
