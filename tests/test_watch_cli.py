@@ -161,7 +161,8 @@ def test_script_that_fails_or_ends_before_the_window_is_exit_2_with_one_line(cli
                             "optimizer steps"
     script(tmp_path)
     r = cli(tmp_path, "run", "--steps", "5", "train.py", "3")
-    assert r.code == 2 and r.err.strip() == "freezelint: error: train.py ended after 3 of 5 optimizer steps"
+    assert r.code == 2 and r.err.strip() == ("freezelint: error: train.py ended after 3 of 5 optimizer steps; run it "
+                                             "for more steps, or watch fewer (--steps 3)")
     write(tmp_path / "exits.py", "import sys\nsys.exit(3)\n")
     r = cli(tmp_path, "run", "exits.py")
     assert r.code == 2 and "exits.py exited with status 3 after 0 of 2 optimizer steps (no optimizer step" in r.err
@@ -265,7 +266,7 @@ def test_the_config_above_the_script_applies_and_flags_layer_over_it(cli, tmp_pa
     write(proj / "pyproject.toml", "[tool.freezelint]\nselect = ['FZ1', 'FZ2', 'FZ3']\nignore = ['FZ506']\n")
     r = cli(tmp_path, "run", "--expect-frozen", "3", "proj/train.py")
     assert r.code == 0 and "(ignored)" in r.out, r.out + r.err
-    write(proj / "pyproject.toml", "[tool.freezelint]\nselect = ['FZ1', 'FZ503']\n")  # names a run-only code
+    write(proj / "pyproject.toml", "[tool.freezelint]\nselect = ['FZ1', 'FZ501']\n")  # names a run-only code
     r = cli(tmp_path, "run", "--expect-frozen", "3", "proj/train.py")
     assert r.code == 0 and "(ignored)" in r.out, r.out + r.err
 
@@ -610,3 +611,22 @@ def test_training_in_spawned_processes_is_exit_2_naming_why_no_step_was_seen(tmp
     write(tmp_path / "idle.py", "import torch\nprint('no training')\n")  # near miss: nothing spawned
     r = run_subprocess(tmp_path, "run", "idle.py")
     assert r.code == 2 and "(no optimizer step was observed)" in r.err, r.err
+
+
+def test_an_optimizer_over_tensors_of_no_module_is_one_line_with_the_clis_option(cli, tmp_path):
+    write(tmp_path / "fit.py", """
+        import torch
+
+        w = torch.zeros(3, requires_grad=True)
+        opt = torch.optim.SGD([w], lr=0.1)
+        for _ in range(4):
+            loss = (w - torch.ones(3)).pow(2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    """)
+    r = cli(tmp_path, "run", "fit.py")
+    assert r.code == 2 and r.err.strip() == (
+        "freezelint: error: no module holding the stepped optimizer's parameters was found (no module's forward "
+        "ran between its steps: the tensors it steps may belong to no nn.Module, with nothing to judge): pass "
+        "--model NAME"), r.err

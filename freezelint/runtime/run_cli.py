@@ -402,7 +402,8 @@ def run_script(opts: RunOptions) -> int:
             if failure is not None:
                 traceback.print_exception(failure)
             traceback.print_exception(watch.error)
-        print(f"freezelint: error: {str(watch.error).splitlines()[0]}", file=sys.stderr)
+        said = getattr(watch.error, "cli", None) or str(watch.error)
+        print(f"freezelint: error: {said.splitlines()[0]}", file=sys.stderr)
         return 2
     if not watch.done:
         if failure is not None and opts.verbose:
@@ -424,6 +425,8 @@ def run_script(opts: RunOptions) -> int:
                         "freezelint.watch() in the code each process runs")
             why += ")"
         hint = _frozen_hint(failure, watch) if failure is not None else ""
+        if failure is None and exit_code in (0, None) and 0 < seen < opts.steps:
+            hint += f"; run it for more steps, or watch fewer (--steps {seen})"
         print(f"freezelint: error: {name} {cause} after {seen} of {opts.steps} optimizer steps{why}{hint}",
               file=sys.stderr)
         return 2

@@ -105,8 +105,9 @@ def find_models(w: "Watch", trees: dict[int, Tree] | None = None) -> list[nn.Mod
         # (FZ302, judged on the model that ran), or tensors of no module (an optimized input).
         chosen = _outermost(roots)
     if not chosen:
-        raise AuditUsageError("no module holding the stepped optimizer's parameters was found: pass model= to "
-                              "watch()")
+        what = ("no module holding the stepped optimizer's parameters was found (no module's forward ran "
+                "between its steps: the tensors it steps may belong to no nn.Module, with nothing to judge)")
+        raise AuditUsageError(f"{what}: pass model= to watch()", cli=f"{what}: pass --model NAME")
     return chosen
 
 
