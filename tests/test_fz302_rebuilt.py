@@ -463,3 +463,41 @@ def test_a_group_appended_before_the_optimizer_is_one_it_gets():
     src = APPENDED.replace("{before}", append).replace("{after}", "")
     assert fz301(src) == [_row(src, "opt = torch.optim.AdamW")]
     assert fz301(APPENDED.replace("{before}", "").replace("{after}", append)) == []
+
+
+def test_an_item_of_a_container_replaced_after_the_optimizer_is_fz302_and_torch_agrees():
+    import textwrap
+
+    from freezelint.check.engine import check_source
+
+    src = textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 10))
+        model.requires_grad_(False)
+        model[2].requires_grad_(True)
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+        model[4] = nn.Linear(8, 3)
+        for _ in range(3):
+            loss = model(torch.randn(2, 4)).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    """)
+    [d] = check_source(src, "train.py", select=["FZ302"])
+    assert d.row == 9 and d.message.startswith("`model[4]` is replaced after the optimizer was built over `model`")
+    # before the optimizer, a dict of heads, a plain list: silent
+    moved = src.replace("model[4] = nn.Linear(8, 3)\n", "").replace(
+        "model[2].requires_grad_(True)\n", "model[2].requires_grad_(True)\nmodel[4] = nn.Linear(8, 3)\n")
+    assert check_source(moved, "train.py", select=["FZ302"]) == []
+    others = src.replace("model[4] = nn.Linear(8, 3)", "heads = {}\nheads['a'] = nn.Linear(8, 3)\n"
+                         "layers = [nn.Linear(2, 2)]\nlayers[0] = nn.Linear(2, 2)")
+    assert check_source(others, "train.py", select=["FZ302"]) == []
+    torch = pytest.importorskip("torch")
+    ns: dict = {}
+    exec(compile(src, "train.py", "exec"), ns)
+    held = {id(p) for g in ns["opt"].param_groups for p in g["params"]}
+    head = ns["model"][4]
+    assert head.weight.requires_grad and id(head.weight) not in held  # the new head is in no group
+    assert head.weight.grad is not None and torch.count_nonzero(head.weight.grad) > 0  # grads, never applied

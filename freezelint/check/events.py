@@ -832,6 +832,23 @@ class Flow(cst.CSTVisitor):
                         and isinstance(node.value, cst.Call) \
                         and not is_parameter_free(self.facts.qualname(node.value.func, self.scope)):
                     self._emit(REPLACE, root_of(target.value), node, path=dotted(target))
+            elif isinstance(target, cst.Subscript) and len(target.slice) == 1 \
+                    and isinstance(target.slice[0].slice, cst.Index) \
+                    and isinstance(target.slice[0].slice.value, (cst.Integer, cst.SimpleString)) \
+                    and isinstance(node.value, cst.Call) and self.facts.is_module(node.value, self.scope) \
+                    and (self.facts.is_module(target.value, self.scope)
+                         or isinstance(target.value, cst.Attribute) and self._module_root(target.value)) \
+                    and not is_parameter_free(self.facts.qualname(node.value.func, self.scope)):
+                # `model[4] = nn.Linear(8, 3)`, `model.classifier[-1] = ...`: an item of a container replaced
+                path = part_path(target)
+                if path is not None:
+                    self._emit(REPLACE, root_of(target.value), node, path=path)
+
+    def _module_root(self, expr: cst.Attribute) -> bool:
+        """`model.classifier`: an attribute of a name known to hold a Module (its part)."""
+        while isinstance(expr, (cst.Attribute, cst.Subscript)):
+            expr = expr.value
+        return isinstance(expr, cst.Name) and self.facts.is_module(expr, self.scope)
 
     def leave_Assign(self, node: cst.Assign) -> None:
         # the events of the value exist only once it was visited: each binding is made on the way

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1fb08783c5bae01cfe86986bc0857d87'
+RULES_DIGEST = '964ae349039b5521c7ea1f0c745e1566'
 
 GATES = {
     'FZ002': (
@@ -94,7 +94,7 @@ GATES = {
     'FZ302': (
         ('optim', 'Callback', 'BaseFinetuning'),
         ('(?:SGD|ASGD|Adam|AdamW|Adamax|NAdam|RAdam|RMSprop|Rprop|Adagrad|Adadelta|LBFGS|SparseAdam|Adafactor|LAMB|Lamb|LARS|Lion|Prodigy)\\s*\\(', 'optim\\.[A-Z]\\w*', 'getattr\\(\\s*(?:torch\\.)?optim\\s*,', 'from\\s+(?:torch\\.optim|bitsandbytes\\.optim|bitsandbytes|prodigyopt|transformers\\.optimization)\\s+import\\b', 'class\\s+\\w+\\s*\\([^)]*\\b(?:Callback|BaseFinetuning)\\b'),
-        ('\\.\\w+\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(|\\.parameters\\(\\)[\\s\\S]*?\\n[ \\t]*\\w+[ \\t]*(?::[^=\\n]*)?=[ \\t]*[\\w.]+\\(|\\b(?:get_peft_model|add_adapter|inject_adapter_in_model)\\s*\\(',),
+        ('(?:\\.\\w+|\\w\\[[^\\]\\n]+\\])\\s*=\\s*[\\w.]*\\.?[A-Z]\\w*\\(|\\.reset_classifier\\s*\\(|\\.parameters\\(\\)[\\s\\S]*?\\n[ \\t]*\\w+[ \\t]*(?::[^=\\n]*)?=[ \\t]*[\\w.]+\\(|\\b(?:get_peft_model|add_adapter|inject_adapter_in_model)\\s*\\(',),
     ),
     'FZ303': (
         ('requires_grad', 'make_trainable'),

@@ -498,8 +498,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             else:
                 seen = unfrozen is not None and all(n in unfrozen for n in names)
                 cause = ("they were unfrozen after the optimizer was built: FZ303 in the code" if seen else
-                         "the optimizer was built from only part of the model, or they were unfrozen after it "
-                         "was built: FZ303 in the code")
+                         "the optimizer was built from only part of the model, they were unfrozen after it "
+                         "was built (FZ303 in the code), or their layer was created after it (FZ302)")
                 advice = ("unfreeze them before the optimizer is built (a framework's trainer builds it when "
                           "training starts), add them to it (`optimizer.add_param_group(...)`), or freeze them")
                 rec = by_module.get(top)

@@ -23,12 +23,13 @@ class LayerReplacedAfterOptimizer(Rule):
     code = "FZ302"
     words = ("optim", *LIGHTNING_WORDS)
     triggers = (OPTIMIZER_CALL, *OPTIMIZER_CLASS, LIGHTNING_CALLBACK)
-    # a layer stored on a module, timm's reset_classifier, or a plain name bound to a call after a
+    # a layer stored on a module or in its container (`model[4] = ...`), timm's reset_classifier, or a
+    # plain name bound to a call after a
     # `.parameters()` (the module rebuilt under its name; lazy, it scans on from the first one only)
-    requires = ((r"\.\w+\s*=\s*[\w.]*\.?[A-Z]\w*\(|\.reset_classifier\s*\("
+    requires = ((r"(?:\.\w+|\w\[[^\]\n]+\])\s*=\s*[\w.]*\.?[A-Z]\w*\(|\.reset_classifier\s*\("
                  r"|\.parameters\(\)[\s\S]*?\n[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*[\w.]+\("
                  r"|\b(?:get_peft_model|add_adapter|inject_adapter_in_model)\s*\("),)
-    what = ("Finds a submodule replaced (`model.fc = nn.Linear(...)`), a module rebuilt under its name "
+    what = ("Finds a submodule replaced (`model.fc = nn.Linear(...)`, `model.classifier[6] = ...`), a module rebuilt under its name "
             "(`mlp = MLP()` again), or PEFT adapters put on a model (`get_peft_model`, `add_adapter`), after an "
             "optimizer over it was built.")
     why = (
