@@ -112,3 +112,23 @@ def test_a_glob_that_matches_no_whole_name_says_which_widening_does():
                                    "`1.[0-1].*` matches 4 parameters (1.0.weight, 1.0.bias, 1.1.weight and 1 more)")
     assert messages["nope*"] == "expect_trainable pattern matched no parameter"
     assert "*.bias" not in messages  # it matched
+
+
+def test_multihead_attentions_out_proj_runs_where_its_parent_does():
+    # F.multi_head_attention_forward reads out_proj's weights itself, never calling the module: an
+    # encoder run under no_grad is one FZ505, told by one cause, not two
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32, batch_first=True), 1)
+    head = nn.Linear(16, 2)
+    model = nn.ModuleDict({"enc": enc, "head": head})
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            with torch.no_grad():
+                feats = model["enc"](torch.randn(3, 5, 16))
+            loss = model["head"](feats).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    [f] = w.report.findings
+    assert f.code == "FZ505" and "enc.layers.0.self_attn.out_proj.weight" in f.names, w.report.render_text()
+    assert "ran, but the loss does not depend on their output" in f.message

@@ -541,6 +541,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     # modules no forward of a watched model reached (a model only an optimizer holds): never ran
     idle = frozenset(n for n, m in named_modules if id(m) not in w._covered and (n or labels == [""]))
     ran = frozenset(n for n, m in named_modules if id(m) in w.ran)
+    # nn.MultiheadAttention's forward reads its out_proj's weights itself (F.multi_head_attention_forward),
+    # never calling it: the child ran where its parent did
+    ran = ran | frozenset(f"{n}.{c}" if n else c for n, m in named_modules
+                          if isinstance(m, nn.MultiheadAttention) and n in ran for c, _ in m.named_children())
     for oi, opt in enumerate(opts):
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
