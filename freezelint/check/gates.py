@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '48a82d26d5b684106fd7e0f3e8fd2672'
+RULES_DIGEST = '6e5acf2fa9bd68700e124d34f36deec4'
 
 GATES = {
     'FZ002': (
