@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6e5acf2fa9bd68700e124d34f36deec4'
+RULES_DIGEST = '2f1782f8cf11faa8ca29d3e780005fb0'
 
 GATES = {
     'FZ002': (

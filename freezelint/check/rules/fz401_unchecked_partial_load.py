@@ -489,7 +489,7 @@ def _returned_load(facts: Facts, func: cst.FunctionDef, mcs: list[MethodCall]) -
     if not given or home is None:
         return None
     direct = {id(mc.call): mc for mc in mcs}
-    named = {name: mc for mc in mcs if (name := _bound_once(mc, home)) is not None}
+    named = {name: mc for mc in mcs if (name := _bound_to_loads(mc, home, direct)) is not None}
     returned: list[MethodCall] = []
     for value in given:
         mc = direct.get(id(value)) or (named.get(value.value) if isinstance(value, cst.Name) else None)
@@ -508,9 +508,10 @@ def _returned_load(facts: Facts, func: cst.FunctionDef, mcs: list[MethodCall]) -
     return None
 
 
-def _bound_once(mc: MethodCall, home: Scope) -> str | None:
+def _bound_to_loads(mc: MethodCall, home: Scope, loads: dict[int, MethodCall]) -> str | None:
     """`msg = self.load_state_dict(sd, strict=False)`: the one local name the load's result is
-    bound to, bound nowhere else in the function."""
+    bound to, where every binding of that name in the function is such a load (peft's
+    `load_result = model.load_state_dict(...)` in both arms of an `if`)."""
     stmt = mc.ctx.stmt
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
         return None
@@ -521,9 +522,11 @@ def _bound_once(mc: MethodCall, home: Scope) -> str | None:
         target = small.target
     else:
         return None
-    if not isinstance(target, cst.Name) or home.lookup(target.value) is not home \
-            or len(home.bindings.get(target.value, ())) != 1:
+    if not isinstance(target, cst.Name) or home.lookup(target.value) is not home:
         return None
+    bound = home.bindings.get(target.value, [])
+    if not all(b.how == "expr" and not b.index and b.node is not None and id(b.node) in loads for b in bound):
+        return None  # `msg = None` first, a loop's target, a parameter: not only the keys
     return target.value
 
 
