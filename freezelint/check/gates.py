@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '2f1782f8cf11faa8ca29d3e780005fb0'
+RULES_DIGEST = '4c5a9c70df10d00e1633a9b336cf51c9'
 
 GATES = {
     'FZ002': (

@@ -72,7 +72,9 @@ class UncheckedPartialLoad(Rule):
         "would call it: a function of the file or imported from another project file, `self.method(...)` "
         "in a method through the class and its bases, here or in other project files. Not where the helper "
         "logs or checks the keys itself, returns anything else on some path, or loads strictly, nor where "
-        "the caller keeps the result in any way."
+        "the caller keeps the result in any way. Not followed: a method called on another object "
+        "(`model.load_checkpoint_from_config(cfg)`), an override a subclass may add, a library's helpers, "
+        "and a helper that returns another helper's result."
     )
     bad = [
         Example(
