@@ -226,6 +226,9 @@ def _check_text(text: str, path: str, selected: frozenset[str], fix: str | None,
     if not force and project is not None and not (selected & FLOW_CODES) <= admitted \
             and project.admits(path, text):
         admitted = admitted | (selected & FLOW_CODES)  # it calls project code that freezes or trains
+    if not force and project is not None and "FZ401" in selected and "FZ401" not in admitted \
+            and project.admits_partial(path, text):
+        admitted = admitted | {"FZ401"}  # it drops what a project helper's `strict=False` load returns
     if not force and not parse_all and not admitted:  # libcst never sees it; CPython's parser does
         rejected = cpython_error(path, text) if "FZ001" in selected else None
         return Outcome([rejected] if rejected is not None else [], parsed=False)

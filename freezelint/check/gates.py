@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '964ae349039b5521c7ea1f0c745e1566'
+RULES_DIGEST = '80e7b20c2820e721fb798a7c6bd6fffc'
 
 GATES = {
     'FZ002': (

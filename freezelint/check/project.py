@@ -29,7 +29,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 40
+SUMMARY_VERSION = 41
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -158,6 +158,8 @@ class Project:
     _libbases: dict[tuple[str, str], tuple[dict, dict]] = field(default_factory=dict)  # class -> (answer, deps)
     _real: dict[str, Path] = field(default_factory=dict)  # a path as given -> Path.resolve() of it
     _importers: dict[str, dict[Path, set[Path]]] = field(default_factory=dict)  # root -> file -> its importers
+    _partials: dict[tuple[str, str], dict | None] = field(default_factory=dict)  # (file, key) -> _partial_of
+    _parsed: dict[str, dict | None] = field(default_factory=dict)  # file -> its summary, parsed for _partial_line
 
     def __getstate__(self) -> dict:
         # Sent to worker processes with every task: the root and settings, not the caches
@@ -436,7 +438,9 @@ class Project:
         Module that function returns (its summary's "returns"); `path#defs Name` -> the class line and
         the methods that class defines (text: what an inherited constructor or method needs unchanged);
         `path#mayown Name`, `path#words Name` -> whether that class's text names an optimizer in a class with
-        `__init__`, or a word of what summaries record (whether a subclass's file is admitted for it)."""
+        `__init__`, or a word of what summaries record (whether a subclass's file is admitted for it);
+        `path#partial name` or `path#partial Name.method` -> what that file says of that function or method
+        for FZ401 (_partial_of: the line of the partial load it returns, or the class's bases)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -453,6 +457,7 @@ class Project:
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
                     "defs": self._class_defs, "mayown": self._names_optimizer, "words": self._block_words,
+                    "partial": self._partial_of,
                     "lightning": lambda p, package: version_signal(p.parent, package, self.root)}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
@@ -1199,6 +1204,114 @@ class Project:
         records = hit[0].get("init_freeze") if hit is not None else None
         return (list(records), hit[1]) if records else None
 
+    # -------------------------------------------------------------- partial loads (FZ401)
+    def partial_load(self, importer: str, qual: str, method: str | None = None) -> tuple[int, str] | str | None:
+        """Where a function of another project file (with `method`: that method of a project class,
+        or of the first of its project bases that defines it) returns the result of
+        `load_state_dict(..., strict=False)` that nothing in it reads (its summary's "partial"): the
+        load's `(line, shown path)`. ABSENT when neither the class nor its bases define the method (a
+        class of the importer that derives from it looks on in its other bases); None when it is
+        defined and returns anything else, or when that cannot be told (a base the project does not
+        hold). Each function or class read is a dependency of its own (`path#partial key`),
+        recomputed from that file alone."""
+        if not qual or is_library(qual):
+            return None
+        hit = self.resolve(importer, qual)
+        return self._partial_walk(importer, hit, method, set()) if hit is not None else None
+
+    def _partial_walk(self, importer: str, hit: tuple[Path, str], method: str | None,
+                      seen: set) -> tuple[int, str] | str | None:
+        path, name = hit
+        real = str(self._realpath(path))
+        if (real, name) in seen or len(seen) >= _MAX_CHAIN:
+            return None
+        seen.add((real, name))
+        key = f"{name}.{method}" if method else name
+        entry = self._partial_of(path, key)
+        self.used[f"{real}#partial {key}"] = _digest(entry)
+        if entry is None:
+            return None
+        if "line" in entry:
+            if not entry["line"]:
+                return None
+            edge = Edge(shown_path(importer), shown_path(str(path)), key)
+            if not any(str(e) == str(edge) for e in self.edges):
+                self.edges.append(edge)
+            return entry["line"], shown_path(str(path))
+        for base in entry["bases"]:
+            if base and is_library(base):
+                continue  # torch's, transformers' classes: no project helper of this name
+            below = self._class_ref(path, base) if base else None
+            found = self._partial_walk(importer, below, method, seen) if below is not None else None
+            if found != ABSENT:
+                return found  # found, or a base not known that may define it
+        return ABSENT
+
+    def _partial_of(self, path: Path, key: str) -> dict | None:
+        """What file `path` says of a top-level function (`key` its name) or of a method of a
+        top-level class (`Name.method`) for partial_load: `{"line": n}` where it is defined (the line
+        of the unread `strict=False` load it returns, 0 for none), `{"bases": [...]}` for a class
+        that does not define the method (its bases as the file names them, "" for one not known);
+        None for no such def or class. A block that never says `strict=False` is not parsed."""
+        cache = (str(self._realpath(path)), key)
+        if cache in self._partials:
+            return self._partials[cache]
+        name, _, method = key.partition(".")
+        outline = self.outline(path)
+        block = _outline_block(outline, name)
+        out: dict | None = None
+        if block is not None and block.startswith("class") and method:
+            if re.search(rf"^[ \t]+(?:async[ \t]+)?def[ \t]+{re.escape(method)}\b", block, re.M):
+                out = {"line": self._partial_line(path, name, method) if _PARTIAL_TEXT.search(block) else 0}
+            else:
+                head = _CLASS_HEAD.match(block)
+                out = {"bases": _named_bases(outline, head.group(1)) if head else []}
+        elif block is not None and not block.startswith("class") and not method:
+            out = {"line": self._partial_line(path, name, None) if _PARTIAL_TEXT.search(block) else 0}
+        self._partials[cache] = out
+        return out
+
+    def _partial_line(self, path: Path, name: str, method: str | None) -> int:
+        """The summary's "partial" of a function or a class's method (0: none). A file with no word
+        of what summaries record is summarised without a parse: it is parsed here for the answer."""
+        summary = self.summary(path)
+        if summary is not None and not summary["functions"] and not summary["classes"]:
+            real = str(self._realpath(path))
+            if real not in self._parsed:
+                from freezelint.check import summaries  # libcst: loaded only when a summary is computed
+
+                self._parsed[real] = summaries.summarise_text(self.outline(path)["text"])
+            summary = self._parsed[real]
+        if summary is None:
+            return 0
+        if method is None:
+            return int((summary["functions"].get(name) or {}).get("partial") or 0)
+        return int(((summary["classes"].get(name) or {}).get("partial") or {}).get(method) or 0)
+
+    def admits_partial(self, importer: str, text: str) -> bool:
+        """Whether a file the text prefilter ruled out for FZ401 drops what a project helper of
+        another file returns: a statement of its own calls an imported function, or a method of self
+        in a class with an imported project base, that returns a `strict=False` load's result
+        (partial_load). Every function and class asked about is a dependency (`path#partial key`)."""
+        calls = set(_STATEMENT_CALL.findall(text))
+        if not calls or "import" not in text:
+            return False
+        imports = _imports_of(text)
+        plain = _plain_imports_of(text)
+        bases = {q for m in _CLASS_NAME_BASES.finditer(text)
+                 for q in _named_bases({"imports": imports, "defs": set()}, m.group(2), plain) if q}
+        for call in sorted(calls):
+            head, _, rest = call.partition(".")
+            if head == "self" and rest and "." not in rest:
+                if any(isinstance(self.partial_load(importer, b, rest), tuple) for b in sorted(bases)):
+                    return True
+                continue
+            qual = imports.get(head) if not rest else (f"{plain[head]}.{rest}" if head in plain else
+                                                        f"{imports[head]}.{rest}" if head in imports else None)
+            if qual and isinstance(self.partial_load(importer, qual), tuple):
+                return True
+        return False
+
     def method(self, importer: str, qual: str, method: str) -> tuple[dict, str, list[Edge]] | None:
         """What `method` of a project class (or of a project base class) does to self, the file
         that defines it, and the edges to it: the class's file, then each base's on the way."""
@@ -1567,6 +1680,34 @@ def _block(text: str, name: str) -> str | None:
 
 
 _CLASS_HEAD = re.compile(r"class[ \t]+\w+[ \t]*\(([^)]*)\)")  # a block's first line: the bases
+# a `strict=False` load, as FZ401's text trigger has it
+_PARTIAL_TEXT = re.compile(r"strict\s*=\s*False|load_state_dict\([^)\n]*,\s*False")
+# a call that is a statement of its own: `helper(...)`, `self.helper(...)`, `utils.helper(...)`
+_STATEMENT_CALL = re.compile(r"^[ \t]*((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\(", re.M)
+ABSENT = "absent"  # partial_load: the class and its bases do not define the method
+
+
+def _named_bases(outline: dict | None, inside: str, plain: dict[str, str] | None = None) -> list[str]:
+    """The bases a class line names (`inside` its parentheses), as the file names them: an
+    imported one by its qualified name (`nn.Module` through `import torch.nn as nn`), one of the
+    file by its name, "" for one not known; keywords (`metaclass=`) left out."""
+    if outline is None:
+        return []
+    if plain is None:
+        plain = _plain_imports_of(outline["text"])
+    out = []
+    for b in (b.strip() for b in inside.split(",")):
+        if not b or "=" in b:
+            continue
+        head, _, rest = b.partition(".")
+        if not all(p.isidentifier() for p in b.split(".")):
+            out.append("")
+        elif not rest:
+            out.append(outline["imports"].get(b) or (b if b in outline["defs"] else ""))
+        else:
+            module = plain.get(head) or outline["imports"].get(head)
+            out.append(f"{module}.{rest}" if module else "")
+    return out
 _RETURNS_CALL = re.compile(r"^[ \t]+return[ \t]+(?:[\w.]*\.)?[A-Z]\w*[ \t]*\(", re.M)
 _RETURNS_NAME = re.compile(r"^[ \t]+return[ \t]+(\w+)[ \t]*(?:#.*)?$", re.M)
 

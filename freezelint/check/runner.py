@@ -154,7 +154,7 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
         # No rule's text trigger: checked only if it calls project code that freezes or trains
         # (asked here, in the worker: the answer may cost parses of the files it imports).
         if (same or not _triggered(text, selected)) and \
-                (project is None or not _project_admits(project, path, text, ask[0] if same else None)):
+                (project is None or not _project_admits(project, path, text, ask[0] if same else None, selected)):
             if project is not None:
                 result.deps = project.recorded()  # re-checked when one of those starts acting
             result.diagnostics = _unparsable(path, text, selected)
@@ -547,9 +547,12 @@ def _calls_imported(project, path: Path, data: bytes) -> list[str]:
         return []
 
 
-def _project_admits(project, path: str, text: str, quals: list[str] | None) -> bool:
-    """A file the text prefilter rules out may still call project code that freezes or trains."""
+def _project_admits(project, path: str, text: str, quals: list[str] | None, selected: frozenset[str]) -> bool:
+    """A file the text prefilter rules out may still call project code that freezes or trains, or
+    drop what a project helper's `strict=False` load returns (FZ401)."""
     if not path.endswith(".py"):
         return False
     project.start_file()
-    return project.admits(path, text) if quals is None else project.admits_names(path, quals)
+    if project.admits(path, text) if quals is None else project.admits_names(path, quals):
+        return True
+    return "FZ401" in selected and project.admits_partial(path, text)

@@ -75,6 +75,9 @@ holds), `{"inner": ".encoder.fc", "flags": [...]}` each, flags as in "init_bn". 
 subset by a name test of its own: loralib's `mark_only_lora_as_trainable`). A class with a train() of its own has
 "train_keeps": the parts that train() provably keeps in eval mode (`[]`: none), or null when it
 may keep more (modes.train_keeps).
+"partial" (FZ401): in a function's entry, the line of a `load_state_dict(..., strict=False)` whose
+result it returns and nothing in it reads (a caller that drops the result drops the missing and
+unexpected keys); in a class's entry, the same per method (`{"load_from_pretrained": 212}`).
 """
 
 from __future__ import annotations
@@ -227,6 +230,22 @@ def summarise(facts: Facts) -> dict:
         for i, record in enumerate(entry.get("owns", {}).get("events", ())):
             record["line"] = found.pop(f"{name}#owns{i}")["line"]
 
+    # FZ401: the functions and methods that return a `strict=False` load's result unread (the rule says which)
+    from freezelint.check.rules.fz401_unchecked_partial_load import returned_loads
+
+    loads = returned_loads(facts)
+    if loads:
+        positions = positions or MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        for name, stmt in _last_defs(facts.module.body).items():  # the def a name ends up bound to
+            if id(stmt) in loads and name in functions:
+                functions[name]["partial"] = positions[loads[id(stmt)]].start.line
+        for stmt in facts.module.body:
+            if isinstance(stmt, cst.ClassDef) and stmt.name.value in classes:
+                partial = {name: positions[loads[id(m)]].start.line
+                           for name, m in _last_defs(stmt.body.body).items() if id(m) in loads}
+                if partial:
+                    classes[stmt.name.value]["partial"] = partial
+
     # FZ202's whole-model freeze: what a helper, builder or class leaves frozen (its module says how)
     from freezelint.check.whole_model import frozen_records
 
@@ -244,6 +263,11 @@ def summarise(facts: Facts) -> dict:
 
     return {"version": VERSION, "imports": imports, "functions": functions, "classes": classes,
             "trained": trained, "evaluated": evaluated, "probes": probes(facts, flows)}
+
+
+def _last_defs(body) -> dict[str, cst.FunctionDef]:
+    """The `def` each name of a block ends up bound to (the last one)."""
+    return {s.name.value: s for s in body if isinstance(s, cst.FunctionDef)}
 
 
 def _constructor_entry(callees: Summaries, stmt: cst.ClassDef, info, found: dict) -> dict | None:

@@ -435,3 +435,12 @@ def unread_result(call: cst.Call, stmt: cst.CSTNode | None, body: cst.CSTNode) -
     reads = _Reads(set(names))
     traverse.visit(body, reads)
     return [] if reads.read else names
+
+
+def names_read(names: set[str], body: cst.CSTNode, besides: Iterable[cst.CSTNode] = ()) -> bool:
+    """Whether `body` reads one of `names` anywhere but at the nodes `besides` (as unread_result
+    counts reads: `del`, a nested function's read and `locals()` count)."""
+    reads = _Reads(names)
+    reads.stores.update(id(n) for n in besides)
+    traverse.visit(body, reads)
+    return reads.read

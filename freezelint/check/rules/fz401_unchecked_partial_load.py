@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Iterable
 
 import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check import traverse
-from freezelint.check.facts import Ctx, Facts, Scope
-from freezelint.check.rules._kept import REPORTS, key_filter, read_before, results, unread_result
+from freezelint.check.facts import ClassInfo, Ctx, Facts, MethodCall, Scope
+from freezelint.check.known import is_library
+from freezelint.check.project import ABSENT, Edge, shown_path
+from freezelint.check.rules._kept import REPORTS, key_filter, names_read, read_before, results, unread_result
 from freezelint.check.rules.base import Example, Finding, Rule, src
 from freezelint.check.syntax import dotted
 
@@ -27,7 +31,8 @@ class UncheckedPartialLoad(Rule):
     words = ("load_state_dict",)
     triggers = (r"strict\s*=\s*False", r"load_state_dict\([^)\n]*,\s*False")
     what = ("Finds `load_state_dict(..., strict=False)` calls whose result is thrown away: a statement of its "
-            "own, or assigned to names the function never reads (`msg = model.load_state_dict(...)`).")
+            "own, or assigned to names the function never reads (`msg = model.load_state_dict(...)`), or "
+            "returned by a helper whose caller drops it (`self.load_from_pretrained(path)` as a statement).")
     why = (
         "With `strict=False`, a prefix mismatch (`module.`, `backbone.`) loads nothing at all and "
         "raises nothing: the returned `missing_keys` / `unexpected_keys` are the only evidence. "
@@ -60,7 +65,16 @@ class UncheckedPartialLoad(Rule):
         "or in a class body, it is kept. `_ = model.load_state_dict(...)` and other `_` names are "
         "reported like a bare statement: unlike an unused variable (which ruff lets `_` mark as "
         "intended), the hazard is that nothing looks at the keys, and `_ =` (often there to silence a "
-        "notebook's echo of the result) looks at none; a deliberate unchecked load takes a `noqa`."
+        "notebook's echo of the result) looks at none; a deliberate unchecked load takes a `noqa`. "
+        "A helper that returns the result (`msg = self.load_state_dict(sd, strict=False)` then `return msg`, "
+        "on every `return` that gives a value, the name read nowhere else) hands the keys to its callers: a "
+        "call of it that is a statement of its own drops them and is reported, the helper found as Python "
+        "would call it: a function of the file or imported from another project file, `self.method(...)` "
+        "in a method through the class and its bases, here or in other project files. Not where the helper "
+        "logs or checks the keys itself, returns anything else on some path, or loads strictly, nor where "
+        "the caller keeps the result in any way. Not followed: a method called on another object "
+        "(`model.load_checkpoint_from_config(cfg)`), an override a subclass may add, a library's helpers, "
+        "and a helper that returns another helper's result."
     )
     bad = [
         Example(
@@ -176,6 +190,49 @@ class UncheckedPartialLoad(Rule):
                 student = build(time_proj=True)
                 missing, unexpected = student.load_state_dict(teacher.module.state_dict(), strict=False)
                 assert not unexpected and all(k.startswith("time_proj.") for k in missing), (missing, unexpected)
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class BaseModel(nn.Module):
+                def load_from_pretrained(self, path):
+                    state_dict = torch.load(path, map_location="cpu")["model"]
+                    msg = self.load_state_dict(state_dict, strict=False)
+                    return msg  # handed to the caller...
+
+            class QFormerModel(BaseModel):
+                def __init__(self, q_former_ckpt):
+                    super().__init__()
+                    self.qformer = nn.Linear(8, 8)
+                    self.load_from_pretrained(q_former_ckpt)  # expect: FZ401
+
+            def load_weights(model, path):
+                return model.load_state_dict(torch.load(path), strict=False)
+
+            def build(path):
+                model = nn.Linear(8, 8)
+                load_weights(model, path)  # expect: FZ401
+                return model
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+
+            class BaseModel(nn.Module):
+                def load_from_pretrained(self, path):
+                    state_dict = torch.load(path, map_location="cpu")["model"]
+                    msg = self.load_state_dict(state_dict, strict=False)
+                    return msg
+
+            class QFormerModel(BaseModel):
+                def __init__(self, q_former_ckpt):
+                    super().__init__()
+                    self.qformer = nn.Linear(8, 8)
+                    msg = self.load_from_pretrained(q_former_ckpt)
+                    assert not msg.unexpected_keys, msg.unexpected_keys
             """,
         ),
     ]
@@ -304,6 +361,53 @@ class UncheckedPartialLoad(Rule):
             zero_state_dict["linear_1.bias"] = torch.zeros_like(embedder.linear_1.bias)
             embedder.load_state_dict(zero_state_dict, strict=False)  # a literal, written in steps
         """,
+        """
+        import logging
+        import torch
+        import torch.nn as nn
+
+        class BaseModel(nn.Module):
+            def load_checkpoint(self, path):
+                msg = self.load_state_dict(torch.load(path)["model"], strict=False)
+                logging.info("Missing keys {}".format(msg.missing_keys))  # the helper reports them itself
+                return msg
+
+            def load_if_given(self, path):
+                if path is None:
+                    return None  # something else on some path
+                return self.load_state_dict(torch.load(path), strict=False)
+
+            def load_strict(self, path):
+                return self.load_state_dict(torch.load(path))  # strict: a mismatch raises
+
+            def load_prompt(self, weight):
+                return self.load_state_dict({"prompt.weight": weight}, strict=False)  # every key spelled out
+
+            def load_from_pretrained(self, path):
+                return self.load_state_dict(torch.load(path), strict=False)
+
+        class Model(BaseModel):
+            def __init__(self, path, weight):
+                super().__init__()
+                self.load_checkpoint(path)
+                self.load_if_given(path)
+                self.load_strict(path)
+                self.load_prompt(weight)
+                msg = self.load_from_pretrained(path)  # kept, and read
+                print(msg.missing_keys)
+
+            def reload(self, path):
+                return self.load_from_pretrained(path)  # handed on to its own caller
+
+        class Checked(BaseModel):
+            def load_from_pretrained(self, path):  # overrides the base's: checks the keys
+                missing, unexpected = self.load_state_dict(torch.load(path), strict=False)
+                assert not unexpected, unexpected
+
+            def __init__(self, path):
+                super().__init__()
+                self.load_from_pretrained(path)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -320,6 +424,174 @@ class UncheckedPartialLoad(Rule):
                 f"matches (a `module.` or `backbone.` prefix), nothing is loaded and nothing says so; {_advice(names)}",
                 ctx,
             )
+        yield from self._dropped_by_callers(facts)
+
+    def _dropped_by_callers(self, facts: Facts) -> Iterable[Finding]:
+        """A statement of its own that calls a helper returning a `strict=False` load's result
+        (returned_loads; another file's through the project): the caller drops the keys."""
+        loads = returned_loads(facts)
+        if not loads and facts.project is None:
+            return
+        positions = None
+        for es in facts.expr_statements:
+            for call in results(es.stmt.value):
+                if not isinstance(call, cst.Call) or _partial_load(call):
+                    continue
+                found = _helper_load(facts, call, es.ctx, loads)
+                if not isinstance(found, tuple):
+                    continue
+                helper, where = found
+                edges = []
+                if isinstance(where, cst.Call):
+                    if positions is None:
+                        positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+                    at = f"line {positions[where].start.line}"
+                else:
+                    at = f"{where[1]}:{where[0]}"
+                    if facts.path:
+                        edges = [Edge(shown_path(facts.path), where[1], helper)]
+                yield self.finding(
+                    call,
+                    f"`{src(call.func)}(...)` returns `load_state_dict(..., strict=False)`'s missing and unexpected "
+                    f"keys ({at}) and this call drops them: a checkpoint whose keys do not match loads nothing and "
+                    f"nothing says so; check them",
+                    es.ctx, facts=facts, edges=edges,
+                )
+
+
+def returned_loads(facts: Facts) -> dict[int, cst.Call]:
+    """The top-level functions and methods of top-level classes whose every `return` with a value
+    gives the result of a `load_state_dict(..., strict=False)` of theirs, directly or through one
+    local name bound once and read nowhere else, a load that would be reported were its result
+    dropped there: id of the def -> that load (the first, where several are returned). A caller
+    that drops what such a helper returns drops the missing and unexpected keys."""
+    tops: dict[int, cst.FunctionDef] = {}
+    for stmt in facts.module.body:
+        body = stmt.body.body if isinstance(stmt, cst.ClassDef) else (stmt,)
+        tops.update((id(d), d) for d in body if isinstance(d, cst.FunctionDef))
+    by_func: dict[int, list[MethodCall]] = {}
+    for mc in facts.method_calls:
+        if mc.method != "load_state_dict" or not _strict_false(mc.call):
+            continue
+        home = _home(mc.ctx.scope)
+        if home is not None and home.kind == "function" and id(home.node) in tops:
+            by_func.setdefault(id(home.node), []).append(mc)
+    out = {}
+    for key, mcs in by_func.items():
+        load = _returned_load(facts, tops[key], mcs)
+        if load is not None:
+            out[key] = load
+    return out
+
+
+def _returned_load(facts: Facts, func: cst.FunctionDef, mcs: list[MethodCall]) -> cst.Call | None:
+    """The load `func` hands back unread on every `return` that gives a value, else None."""
+    given = [v for v in facts.extracted.returns.get(id(func), []) if v is not None]
+    home = _home(mcs[0].ctx.scope)
+    if not given or home is None:
+        return None
+    direct = {id(mc.call): mc for mc in mcs}
+    named = {name: mc for mc in mcs if (name := _bound_to_loads(mc, home, direct)) is not None}
+    returned: list[MethodCall] = []
+    for value in given:
+        mc = direct.get(id(value)) or (named.get(value.value) if isinstance(value, cst.Name) else None)
+        if mc is None:
+            return None  # something else on some path: not only the keys
+        returned.append(mc)
+    carriers = {name for name, mc in named.items() if mc in returned}
+    if carriers and names_read(carriers, func, besides=given):
+        return None  # logged, checked or handed on before the return: the helper looked at them
+    body = home.node if home.node is not None else facts.module
+    for mc in returned:
+        call = mc.call
+        if not (_checked_first(call, body, home) or _counted_after(call, body)
+                or _optimizer(facts, call.func.value, mc.ctx.scope) or _sibling_copy(facts, call, body, home)):
+            return call
+    return None
+
+
+def _bound_to_loads(mc: MethodCall, home: Scope, loads: dict[int, MethodCall]) -> str | None:
+    """`msg = self.load_state_dict(sd, strict=False)`: the one local name the load's result is
+    bound to, where every binding of that name in the function is such a load (peft's
+    `load_result = model.load_state_dict(...)` in both arms of an `if`)."""
+    stmt = mc.ctx.stmt
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    small = stmt.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and small.value is mc.call:
+        target = small.targets[0].target
+    elif isinstance(small, cst.AnnAssign) and small.value is mc.call:
+        target = small.target
+    else:
+        return None
+    if not isinstance(target, cst.Name) or home.lookup(target.value) is not home:
+        return None
+    bound = home.bindings.get(target.value, [])
+    if not all(b.how == "expr" and not b.index and b.node is not None and id(b.node) in loads for b in bound):
+        return None  # `msg = None` first, a loop's target, a parameter: not only the keys
+    return target.value
+
+
+def _helper_load(facts: Facts, call: cst.Call, ctx: Ctx,
+                 loads: dict[int, cst.Call]) -> tuple[str, cst.Call | tuple[int, str]] | None:
+    """The helper a call of a statement of its own runs, when it returns an unread `strict=False`
+    load: its name and the load (a node of this file, or `(line, path)` of another's). A plain or
+    dotted name is followed to its def here or, through the imports, in another project file;
+    `self.method(...)` in a method, through the class and its bases (here and in other files)."""
+    func = call.func
+    project = facts.project if facts.path else None
+    if isinstance(func, cst.Name):
+        d = facts.resolve_def(func, ctx.scope)
+        if d is not None:
+            return (func.value, loads[id(d)]) if id(d) in loads else None
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+        home = _home(ctx.scope)
+        info = home.cls if home is not None and home.is_method and home.parent is not None \
+            and home.parent.kind == "class" else None
+        first = home.node.params.params[0].name.value if info is not None and home.node.params.params else None
+        if info is None or first != "self" or func.attr.value in info.attrs:
+            return None
+        found = _method_load(facts, info, func.attr.value, loads, set())
+        return (func.attr.value, found) if isinstance(found, (tuple, cst.Call)) else None
+    if project is None or not isinstance(func, (cst.Name, cst.Attribute)):
+        return None
+    q = facts.qualname(func, ctx.scope)
+    found = project.partial_load(facts.path, q) if q and not is_library(q) and not hasattr(builtins, q) else None
+    return (src(func).rsplit(".", 1)[-1], found) if isinstance(found, tuple) else None
+
+
+def _method_load(facts: Facts, info: ClassInfo, method: str, loads: dict[int, cst.Call],
+                 seen: set[int]) -> cst.Call | tuple[int, str] | str | None:
+    """The load `method` of a class of this file (or of the first of its bases that defines it, in
+    order, here or in another project file) returns unread; ABSENT where none defines it; None where
+    the one that does returns anything else, or a base is not known."""
+    if id(info) in seen:
+        return None
+    seen.add(id(info))
+    defined = [s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == method]
+    if defined:
+        return loads.get(id(defined[-1]))
+    if any(isinstance(s, cst.SimpleStatementLine) and method in {t.target.value for a in s.body
+           if isinstance(a, (cst.Assign,)) for t in a.targets if isinstance(t.target, cst.Name)}
+           for s in info.node.body.body):
+        return None  # `load = other_function` in the class body
+    for base in info.node.bases:
+        if base.keyword is not None:
+            continue
+        value = base.value
+        local = facts.classes.get(value.value) if isinstance(value, cst.Name) else None
+        if local is not None and local is not info:
+            found = _method_load(facts, local, method, loads, seen)
+        else:
+            q = facts.qualname(value, facts.module_scope)
+            if q and (is_library(q) or hasattr(builtins, q)):
+                continue  # `nn.Module`, `object`: no project helper of this name
+            if not q or facts.project is None or not facts.path:
+                return None
+            found = facts.project.partial_load(facts.path, q, method)
+        if found != ABSENT:
+            return found
+    return ABSENT
 
 
 def _advice(names: list[str]) -> str:
