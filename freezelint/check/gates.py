@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '80e7b20c2820e721fb798a7c6bd6fffc'
+RULES_DIGEST = '0aa88c43d08c2e8141a4e6ab7a5ee656'
 
 GATES = {
     'FZ002': (

@@ -11,7 +11,7 @@ import libcst as cst
 
 from freezelint.check.events import requires_grad_sets
 from freezelint.check.facts import MODULE, Facts, Scope, is_module_class, is_module_factory
-from freezelint.check.known import is_library, is_optimizer_class
+from freezelint.check.known import is_library, is_optimizer_class, is_parameter_free
 from freezelint.check.rules.base import FREEZES, OPTIMIZER_CALL, OPTIMIZER_CLASS, Example, Finding, Rule
 from freezelint.check.syntax import call_arg, code_of, dotted, string_value
 
@@ -229,6 +229,26 @@ class TrainableNotOptimized(Rule):
         ),
     ]
     good = [
+        """
+        import torch
+        import torch.nn as nn
+        from torchvision.models import resnet18
+
+        # a loss module in the forward holds no parameters: nothing to leave out
+        encoder = resnet18(weights=None)
+        encoder.requires_grad_(False)
+        encoder.eval()
+        decoder = nn.Linear(1000, 10)
+        loss_fn = torch.nn.MSELoss()
+        optimizer = torch.optim.Adam(decoder.parameters(), lr=1e-3)
+        for x, y in loader:
+            with torch.no_grad():
+                feats = encoder(x)
+            loss = loss_fn(decoder(feats), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        """,
         # the model in the optimizer through a chain of its parameters
         """
         import itertools
@@ -413,8 +433,8 @@ class TrainableNotOptimized(Rule):
                 return False  # built over another model: it holds that model's parameters
         func = call.func
         q = facts.qualname(func, scope) or ""
-        if q.startswith(_CONTAINERS):
-            return False
+        if q.startswith(_CONTAINERS) or is_parameter_free(q):
+            return False  # a loss or activation module holds no parameters to leave out
         if q and is_library(q) and (is_module_class(q) or is_module_factory(q)):
             return True
         if q.startswith("diffusers.") and self._diffusers_model(q):
