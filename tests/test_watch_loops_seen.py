@@ -132,3 +132,52 @@ def test_multihead_attentions_out_proj_runs_where_its_parent_does():
     [f] = w.report.findings
     assert f.code == "FZ505" and "enc.layers.0.self_attn.out_proj.weight" in f.names, w.report.render_text()
     assert "ran, but the loss does not depend on their output" in f.message
+
+
+def _gan(unfreeze, steps: int = 2):
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(4, 8))
+    D = nn.Sequential(nn.Linear(8, 8), nn.Linear(8, 1), nn.Tanh())
+    optG = torch.optim.Adam(G.parameters(), lr=1e-3)
+    optD = torch.optim.Adam(D.parameters(), lr=1e-3)
+    with freezelint.watch(steps=steps) as w:
+        for _ in range(steps + 2):
+            unfreeze(D)
+            fake = G(torch.randn(4, 4))
+            lossD = D(torch.randn(4, 8)).mean() - D(fake.detach()).mean()
+            optD.zero_grad()
+            lossD.backward()
+            optD.step()
+            D.requires_grad_(False)
+            lossG = -D(fake).mean()
+            optG.zero_grad()
+            lossG.backward()
+            optG.step()
+    return w.report, D
+
+
+def test_a_toggle_that_unfreezes_part_of_what_it_froze_is_fz504():
+    report, D = _gan(lambda D: D[0].requires_grad_(True))
+    [f] = report.findings
+    assert f.code == "FZ504" and f.target == "D.1", report.render_text()
+    assert f.message.startswith("D.1.weight, D.1.bias trained at optD's first step, were frozen between its steps "
+                                "together with D.0.weight, D.0.bias (for another optimizer's step), and only those "
+                                "were unfrozen again")
+    assert "2 hold optimizer state" in f.message and "`D.requires_grad_(True)`" in f.advice
+
+
+def test_the_whole_toggle_and_a_freeze_with_one_optimizer_are_no_toggle_finding():
+    report, _ = _gan(lambda D: D.requires_grad_(True))
+    assert report.ok, report.render_text()
+    # one optimizer freezing part of its model inside the window (progressive freezing): a note
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with freezelint.watch(steps=3) as w:
+        for i in range(3):
+            if i == 1:
+                model[0].requires_grad_(False)
+            opt.zero_grad()
+            model(torch.randn(3, 4)).sum().backward()
+            opt.step()
+    assert not any(f.code == "FZ504" and "toggle" in f.message for f in w.report.findings), w.report.render_text()
+    assert any("then frozen from step 2" in n for n in w.report.notes), w.report.notes

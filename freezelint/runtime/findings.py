@@ -326,7 +326,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   undone_by: Mapping[str, str] | None = None, among: int = 1,
                   refrozen: frozenset[str] = frozenset(), notes: list[str] | None = None,
                   idle: frozenset[str] = frozenset(), ran: frozenset[str] | None = None,
-                  substituted: bool = False) -> list[AuditFinding]:
+                  substituted: bool = False, toggled: Mapping[str, list[str]] | None = None) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -548,10 +548,31 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 "from the parameters that train, after the freeze (`[p for p in model.parameters() if "
                 "p.requires_grad]`; for PEFT, after get_peft_model), or drop it", _several(names)))
 
+    # FZ504: frozen at their own optimizer's steps by a toggle that unfroze only their neighbours
+    # (the watch: frozen together between that optimizer's steps, for another optimizer's step)
+    left = defaultdict(list)
+    for p in params:
+        if toggled and p.name in toggled and not p.requires_grad and p.group is not None \
+                and owner(p)[0] not in whole:
+            left[owner(p)[0]].append(p)
+    for oname, ps in left.items():
+        names = [p.name for p in ps]
+        back = list(dict.fromkeys(b for p in ps for b in toggled[p.name]))  # type: ignore[index]
+        out.append(AuditFinding(
+            "FZ504", _common(names) if len(names) > 1 else names[0],
+            f"{listed(names)} trained at {oname if among > 1 else 'the optimizer'}'s first step, were frozen between "
+            f"its steps together with {listed(back)} (for another optimizer's step), and only those were unfrozen "
+            f"again: a toggle that unfreezes part of what it froze, so they stay frozen at their own optimizer's "
+            f"steps and never train again"
+            + (f"; {sum(p.has_state for p in ps)} hold optimizer state" if any(p.has_state for p in ps) else ""),
+            "unfreeze everything the toggle froze before this optimizer's step (`D.requires_grad_(True)` for the "
+            "whole network, not a part of it)", _several(names)))
+    done = {p.name for ps in left.values() for p in ps}
+
     # FZ504: frozen parameters the optimizer holds state for, or decays
     per_group: dict[tuple[str, int], list[ParamRecord]] = defaultdict(list)
     for p in params:
-        if not p.requires_grad and p.group is not None and owner(p)[0] not in whole:
+        if not p.requires_grad and p.group is not None and owner(p)[0] not in whole and p.name not in done:
             per_group[(owner(p)[0], p.group)].append(p)
     for (oname, gi), ps in sorted(per_group.items()):
         _, opt, group = owner(ps[0])

@@ -184,6 +184,12 @@ class Watch:
         # params frozen inside the window after such a step: id -> (their entry in `before` from the
         # window's start, the step of their optimizer from which they were frozen); judged from then on
         self.refrozen: dict[int, tuple[tuple[torch.Tensor, tuple], int]] = {}
+        # a toggle that unfreezes only part of what it froze (a GAN's D frozen for G's step, then
+        # `D[0].requires_grad_(True)` where `D.requires_grad_(True)` was meant): per optimizer, its
+        # trained parameters seen frozen at another optimizer's step; per parameter left frozen at
+        # its own optimizer's next step, those of that optimizer that came back
+        self._frozen_between: dict[int, set[int]] = {}
+        self.part_toggled: dict[int, list[int]] = {}
         self.wanted: set[int] = set()  # params of the models that required grad at any step
         # params of the models frozen at the first step that saw their root: those trainable later
         # were unfrozen inside the window (FZ503 names that cause only when it was seen)
@@ -695,6 +701,12 @@ class Watch:
             for p, f in zip(held, Fingerprinter(held)(just_built=True)):
                 self.before[id(p)] = (p, f)
         trained, refrozen, frozen_now, unfrozen_now = self.trained, self.refrozen, [], []
+        if len(self.optimizers) > 1:
+            for oid, other in self.optimizers.items():
+                if oid != id(opt):
+                    self._frozen_between.setdefault(oid, set()).update(
+                        id(p) for p in held_params(other) if not p.requires_grad and id(p) in trained)
+        away = self._frozen_between.pop(id(opt), None)
         for p in held_params(opt):
             if p.requires_grad:
                 if went_on and id(p) not in trained and id(p) in self.frozen_at_start:
@@ -705,6 +717,10 @@ class Watch:
             elif id(p) in trained:
                 frozen_now.append(p)
         if frozen_now:
+            back = [id(p) for p in held_params(opt) if away and id(p) in away and p.requires_grad]
+            if back:
+                for p in frozen_now:
+                    self.part_toggled[id(p)] = back
             self._refreeze(opt, frozen_now)
         if unfrozen_now:
             for m, moved in stats_moved_while_frozen(self, unfrozen_now):
@@ -1039,7 +1055,7 @@ class Watch:
         a watch kept in a test's scope); what the report holds is records, not tensors."""
         for held in (self.before, self.buffer_copy, self._blocks, self._fingerprinters, self._pending,
                      self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
-                     self._versions, self._moving, self._grad_probe):
+                     self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled):
             held.clear()
 
 

@@ -536,6 +536,11 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     by_call = _undone_by(w, named_modules) if undone else {}
     unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start)
     refrozen = frozenset(n for n, p in named if id(p) in w.refrozen) if w.refrozen else frozenset()
+    if w.part_toggled:  # left frozen at their optimizer's steps by a toggle that unfroze only their neighbours
+        by_id = {id(p): n for n, p in named}
+        toggled = {by_id[i]: [by_id[b] for b in back if b in by_id] for i, back in w.part_toggled.items() if i in by_id}
+    else:
+        toggled = {}
     model_ids = {id(p) for p in params}
     held_still: list[str] = []  # trainable parameters an lr=0 kept still: noted, not judged
     # modules no forward of a watched model reached (a model only an optimizer holds): never ran
@@ -565,7 +570,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
-                                 refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted)
+                                 refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted,
+                                 toggled=toggled)
     expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
     if len(trained) == 1 and w.given_model is None and not only_beside:  # names of the part that trains
         expect_frozen, expect_trainable = (in_part(w, trained[0], ps) for ps in (expect_frozen, expect_trainable))
