@@ -157,7 +157,8 @@ class Project:
     _up: dict[str, list[Path]] = field(default_factory=dict)  # directory -> _unmarked_bases
     _libbases: dict[tuple[str, str], tuple[dict, dict]] = field(default_factory=dict)  # class -> (answer, deps)
     _real: dict[str, Path] = field(default_factory=dict)  # a path as given -> Path.resolve() of it
-    _importers: dict[str, dict[Path, set[Path]]] = field(default_factory=dict)  # root -> file -> its importers
+    _importers: dict[str, list[tuple[Path, frozenset[str]]]] = field(default_factory=dict)  # root -> _import_tokens
+    _imports_resolved: dict[str, set[Path]] = field(default_factory=dict)  # file -> _imported_files
     _partials: dict[tuple[str, str], dict | None] = field(default_factory=dict)  # (file, key) -> _partial_of
     _parsed: dict[str, dict | None] = field(default_factory=dict)  # file -> its summary, parsed for _partial_line
 
@@ -1539,32 +1540,62 @@ class Project:
         hits = self._scan(words, root)
         if not hits:
             return []
-        mine = self._ancestors(root, here)
-        return [f for f in hits if self._realpath(f) == here or self._ancestors(root, self._realpath(f)) & mine]
+        # tied: some file imports both (directly or not), itself included: the hit is among what the
+        # files that import `here` (and `here`) import, transitively
+        reach = self._descendants(self._ancestors(root, here))
+        return [f for f in hits if self._realpath(f) in reach]
 
     def _ancestors(self, root: Path, path: Path) -> set[Path]:
-        """`path` and every project file under `root` that imports it, directly or through others."""
-        importers = self._importers.get(str(root))
-        if importers is None:
-            importers = self._importers[str(root)] = {}
-            for f in self._py_files(root):
-                src = self._realpath(f)
-                for target in self._imported_files(src):
-                    importers.setdefault(target, set()).add(src)
+        """`path` and every project file under `root` that imports it, directly or through others.
+        Only files whose import lines name the module's own name are resolved (most name none)."""
+        tokens = self._import_tokens(root)
         seen, todo = {path}, [path]
         while todo:
-            for up in importers.get(todo.pop(), ()):
-                if up not in seen:
-                    seen.add(up)
-                    todo.append(up)
+            target = todo.pop()
+            name = target.parent.name if target.name == "__init__.py" else target.stem
+            for f, words in tokens:
+                if name in words:
+                    real = self._realpath(f)
+                    if real not in seen and target in self._imported_files(real):
+                        seen.add(real)
+                        todo.append(real)
         return seen
+
+    def _descendants(self, files: set[Path]) -> set[Path]:
+        """`files` and every project file they import, directly or through others."""
+        seen, todo = set(files), list(files)
+        while todo:
+            for f in self._imported_files(todo.pop()):
+                if f not in seen:
+                    seen.add(f)
+                    todo.append(f)
+        return seen
+
+    def _import_tokens(self, root: Path) -> list[tuple[Path, frozenset[str]]]:
+        """The project files under `root` with the names their import lines hold (`from a.b import
+        (c, d)`: a, b, c, d): asked only where another file's words were found (FZ203's scan)."""
+        index = self._importers.get(str(root))
+        if index is None:
+            index = self._importers[str(root)] = []
+            for f in self._py_files(root):
+                try:
+                    text = self._read(f).decode("utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                words = frozenset(w for line in _IMPORT_LINE.findall(text) for w in _WORD.findall(line))
+                if words:
+                    index.append((f, words))
+        return index
 
     def _imported_files(self, path: Path) -> set[Path]:
         """The project files `path`'s import lines name (modules, and names that are modules)."""
+        key = str(path)
+        if key in self._imports_resolved:
+            return self._imports_resolved[key]
         try:
             text = self._read(path).decode("utf-8")
         except (OSError, UnicodeDecodeError):
-            return set()
+            text = ""
         quals = [module for module, _ in _plain_imports(text)]
         for m in _FROM_IMPORT.finditer(text):
             module = m.group(1)
@@ -1579,6 +1610,7 @@ class Project:
                 if found is not None:
                     out.add(self._realpath(found))
                     break
+        self._imports_resolved[key] = out
         return out
 
     def _scan(self, words: str, root: Path) -> list[Path]:
@@ -1681,6 +1713,8 @@ def _block(text: str, name: str) -> str | None:
 
 _CLASS_HEAD = re.compile(r"class[ \t]+\w+[ \t]*\(([^)]*)\)")  # a block's first line: the bases
 # a `strict=False` load, as FZ401's text trigger has it
+_IMPORT_LINE = re.compile(r"^[ \t]*(?:from|import)[ \t](?:[^\n(]*\([^)]*\)|[^\n]*)", re.M)
+_WORD = re.compile(r"\w+")
 _PARTIAL_TEXT = re.compile(r"strict\s*=\s*False|load_state_dict\([^)\n]*,\s*False")
 # a call that is a statement of its own: `helper(...)`, `self.helper(...)`, `utils.helper(...)`
 _STATEMENT_CALL = re.compile(r"^[ \t]*((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\(", re.M)
