@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c3dc252e494268b96df8c8b470a369d4'
+RULES_DIGEST = '05e2252695277ee5f876e3c95b8f4833'
 
 GATES = {
     'FZ002': (

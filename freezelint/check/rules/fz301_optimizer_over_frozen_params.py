@@ -404,6 +404,50 @@ class OptimizerOverFrozenParams(Rule):
                 train(model, optimizer, loader)
             """,
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            G = nn.Sequential(nn.Linear(4, 8))
+            D = nn.Sequential(nn.Linear(8, 8), nn.Linear(8, 1))
+            optG = torch.optim.Adam(G.parameters(), lr=1e-3)
+            optD = torch.optim.Adam(D.parameters(), lr=1e-3)  # expect: FZ301
+            for real in loader:
+                D[0].requires_grad_(True)  # D.requires_grad_(True) was meant
+                fake = G(torch.randn(4, 4))
+                lossD = D(real).mean() - D(fake.detach()).mean()
+                optD.zero_grad()
+                lossD.backward()
+                optD.step()
+                D.requires_grad_(False)
+                lossG = -D(fake).mean()
+                optG.zero_grad()
+                lossG.backward()
+                optG.step()
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+
+            G = nn.Sequential(nn.Linear(4, 8))
+            D = nn.Sequential(nn.Linear(8, 8), nn.Linear(8, 1))
+            optG = torch.optim.Adam(G.parameters(), lr=1e-3)
+            optD = torch.optim.Adam(D.parameters(), lr=1e-3)
+            for real in loader:
+                D.requires_grad_(True)
+                fake = G(torch.randn(4, 4))
+                lossD = D(real).mean() - D(fake.detach()).mean()
+                optD.zero_grad()
+                lossD.backward()
+                optD.step()
+                D.requires_grad_(False)
+                lossG = -D(fake).mean()
+                optG.zero_grad()
+                lossG.backward()
+                optG.step()
+            """,
+        ),
     ]
     good = [
         """
@@ -740,12 +784,28 @@ class OptimizerOverFrozenParams(Rule):
                     else f"`{frozen}` is frozen"
                 hook = freezes[0].detail.get("hook")  # a LightningModule's __init__, before configure_optimizers
                 built = o.detail.get("via")  # by a helper or a trainer's constructor: the call shown is theirs
+                # a toggle in a loop that unfreezes only a part of what it froze (a GAN's `D[0]` for `D`)
+                parts = [u for u in evs if u.kind == UNFREEZE and u.target == freezes[0].target and u.loops
+                         and set(u.loops) & set(freezes[0].loops)
+                         and _within(u.detail.get("sub"), freezes[0].detail.get("sub") or freezes[0].target)]
+                whole = freezes[0].detail.get("sub") or freezes[0].target
+                if parts:  # what was meant is the whole toggle, not a filter
+                    yield self.finding(
+                        first,
+                        f"{optimizer_shown(o.detail['optimizer'])} gets every parameter of `{o.detail['path']}`, and "
+                        f"the loop freezes `{whole}` but unfreezes only `{parts[0].detail['sub']}` again: the rest "
+                        f"stays frozen at this optimizer's later steps and never trains again, while any stale or "
+                        f"zero grad on it is applied through {o.detail['stateful']}; unfreeze all of `{whole}` again "
+                        f"before this optimizer's step (`{whole}.requires_grad_(True)`)",
+                        stmt=o.stmt, facts=facts, used=[o, *freezes, *parts],
+                    )
+                    continue
                 yield self.finding(
                     first,
                     f"{optimizer_shown(o.detail['optimizer'])}{f' (built by `{built}(...)`)' if built else ''} "
                     f"gets every parameter of `{o.detail['path']}` while "
-                    f"{how} {f'in `{hook}`' if hook else 'in this scope'}: those take optimizer slots for nothing, and "
-                    f"any stale or zero grad on them is applied through {o.detail['stateful']}, moving "
+                    f"{how} {f'in `{hook}`' if hook else 'in this scope'}: those take optimizer slots for "
+                    f"nothing, and any stale or zero grad on them is applied through {o.detail['stateful']}, moving "
                     f"\"frozen\" weights; filter on requires_grad",
                     fix=fix,
                     stmt=o.stmt, facts=facts, used=[o, *freezes],
