@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '05e2252695277ee5f876e3c95b8f4833'
+RULES_DIGEST = 'ce212b3264fec503082ce8d0276e71a2'
 
 GATES = {
     'FZ002': (

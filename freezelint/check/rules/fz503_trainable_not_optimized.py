@@ -11,7 +11,8 @@ import libcst as cst
 
 from freezelint.check.events import requires_grad_sets
 from freezelint.check.facts import MODULE, Facts, Scope, is_module_class, is_module_factory
-from freezelint.check.known import is_library, is_optimizer_class, is_parameter_free
+from freezelint.check.events import optimizer_classes
+from freezelint.check.known import is_library, is_parameter_free
 from freezelint.check.rules.base import FREEZES, OPTIMIZER_CALL, OPTIMIZER_CLASS, Example, Finding, Rule
 from freezelint.check.syntax import call_arg, code_of, dotted, string_value
 
@@ -604,26 +605,9 @@ class TrainableNotOptimized(Rule):
 
     # ------------------------------------------------------------------ optimizers
     def _optimizers(self, facts: Facts) -> list[tuple[cst.Call, Scope]]:
-        out = []
-        for mc in (*facts.name_calls, *facts.method_calls):
-            call, scope = mc.call, mc.ctx.scope
-            q = facts.qualname(call.func, scope)
-            if is_optimizer_class(q) or q is None and isinstance(call.func, cst.Name) \
-                    and self._optimizer_alias(call.func, scope):
-                out.append((call, scope))
-        return out
-
-    def _optimizer_alias(self, func: cst.Name, scope: Scope) -> bool:
-        """`optimizer_class = bnb.optim.AdamW8bit if ... else torch.optim.AdamW` (each binding)."""
-        owner = scope.lookup(func.value)
-        bs = owner.bindings.get(func.value, []) if owner is not None else []
-
-        def classes(v) -> bool:
-            if isinstance(v, cst.IfExp):
-                return classes(v.body) and classes(v.orelse)
-            return isinstance(v, (cst.Name, cst.Attribute)) and is_optimizer_class(
-                self._facts.qualname(v, owner))
-        return bool(bs) and all(b.how == "expr" and not b.index and classes(b.node) for b in bs)
+        """Every optimizer build of the file, as the flow layer recognises them (events.optimizer_classes)."""
+        return [(mc.call, mc.ctx.scope) for mc in (*facts.name_calls, *facts.method_calls)
+                if optimizer_classes(mc.call.func, mc.ctx.scope)]
 
     def _left_out(self, name: str, optimizers, resolved: dict[int, set[str] | None]) -> bool:
         """Every optimizer of the file is built over parameters that can be read, none of `name`'s."""
