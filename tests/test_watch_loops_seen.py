@@ -181,3 +181,111 @@ def test_the_whole_toggle_and_a_freeze_with_one_optimizer_are_no_toggle_finding(
             opt.step()
     assert not any(f.code == "FZ504" and "toggle" in f.message for f in w.report.findings), w.report.render_text()
     assert any("then frozen from step 2" in n for n in w.report.notes), w.report.notes
+
+
+def test_low_precision_weights_whose_updates_round_away_get_a_note():
+    backbone, head = nn.Linear(8, 8), nn.Linear(8, 2)
+    model = nn.Sequential(backbone, nn.ReLU(), head).to(torch.bfloat16)
+    backbone.requires_grad_(False)
+    for lr, rounds in ((1e-6, True), (1e-1, False)):
+        opt = torch.optim.SGD(head.parameters(), lr=lr)
+        before = head.weight.detach().clone()
+        with freezelint.watch() as w:
+            for _ in range(2):
+                opt.zero_grad()
+                model(torch.randn(4, 8, dtype=torch.bfloat16)).float().pow(2).mean().backward()
+                opt.step()
+        assert torch.equal(before, head.weight) is rounds  # torch: the update rounded away, or not
+        notes = [n for n in w.report.notes if "rounds away" in n]
+        assert bool(notes) is rounds, w.report.render_text()
+        if rounds:
+            assert notes[0].startswith("2.weight, 2.bias (bfloat16) got nonzero grads and stayed bit-identical")
+
+
+def test_lightning_fabric_is_a_wrapper_its_model_named_as_written():
+    pytest.importorskip("lightning")
+    from lightning.fabric import Fabric
+
+    fabric = Fabric(accelerator="cpu", devices=1)
+    model = nn.Sequential()
+    model.add_module("backbone", nn.Linear(4, 4))
+    model.add_module("head", nn.Linear(4, 2))
+    model.backbone.requires_grad_(False)
+    opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+    model, opt = fabric.setup(model, opt)
+    with freezelint.watch(expect_frozen="backbone", expect_trainable="head") as w:
+        for _ in range(2):
+            loss = model(torch.randn(2, 4)).sum()
+            opt.zero_grad()
+            fabric.backward(loss)
+            opt.step()
+    text = w.report.render_text()
+    assert w.report.ok and "_forward_module" not in text and "tied" not in text, text
+    assert [r.name for r in w.report.params] == ["backbone.weight", "backbone.bias", "head.weight", "head.bias"]
+
+
+def test_a_loss_module_that_holds_the_model_is_no_model_of_its_own():
+    class ContrastiveLoss(nn.Module):  # sentence-transformers' losses hold the model and call it
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, a, b):
+            return 1 - nn.functional.cosine_similarity(self.model(a), self.model(b)).mean()
+
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4))
+    model[0].requires_grad_(False)
+    loss_fn = ContrastiveLoss(model)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    with freezelint.watch(expect_frozen="0", expect_trainable="2") as w:
+        for _ in range(2):
+            loss = loss_fn(torch.randn(4, 8), torch.randn(4, 8))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    assert w.report.ok, w.report.render_text()
+    assert w.report.modules[0].type == "Sequential" and w.report.params[0].name == "0.weight"
+
+
+def test_an_expectation_may_name_the_one_model_judged_by_its_script_name():
+    base = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+    ctrl = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+    base.requires_grad_(False)
+    base.eval()
+    opt = torch.optim.AdamW(ctrl.parameters(), lr=1e-2)
+    for patterns, ok in ((dict(expect_trainable="ctrl"), True), (dict(expect_frozen="ctrl.1"), False)):
+        with freezelint.watch(**patterns) as w:
+            for _ in range(2):
+                x = torch.randn(8, 4)
+                loss = base(x + ctrl(x)).pow(2).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        assert w.report.ok is ok, (patterns, w.report.render_text())
+
+
+def test_fz503_on_parameters_no_backward_reached_says_so_not_that_grads_pile_up():
+    class LM(nn.Module):
+        def __init__(self, emb=None):
+            super().__init__()
+            self.emb = emb or nn.Embedding(16, 8)
+            self.body = nn.Linear(8, 8)
+
+        def forward(self, x):
+            return self.body(self.emb(x))
+
+    policy = LM()
+    ref = LM(emb=policy.emb)  # shares the policy's embedding, never frozen
+    opt = torch.optim.AdamW(policy.parameters(), lr=1e-2)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            x = torch.randint(0, 16, (4,))
+            with torch.no_grad():
+                target = ref(x)
+            loss = (policy(x) - target).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    [f] = [f for f in w.report.findings if f.code == "FZ503"]
+    assert f.names == ["ref.body.weight", "ref.body.bias"] and ref.body.weight.grad is None
+    assert "accumulates" not in f.message and "no gradient reached them in these steps" in f.message

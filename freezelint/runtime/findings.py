@@ -512,6 +512,14 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     advice = (f"if it is not meant to train, freeze it (`{_label(top)}.requires_grad_(False)`) and run "
                               f"it under torch.no_grad(); if it is, add it to the optimizer "
                               f"(`optimizer.add_param_group(...)`) and train it in train mode")
+                graded = any(p.grad != "none" for p in ps)
+                if not graded and not (rec is not None and rec.mode == "eval" and rec.optimizer == "none"):
+                    # no backward reached them (run under no_grad, or not run): adding them to the
+                    # optimizer would not train them; most often a part meant to stay frozen
+                    cause = ("no gradient reached them in these steps: their forward ran under torch.no_grad(), "
+                             "or they were not used; a part meant to stay frozen (a reference model) that never was")
+                    advice = ("if they are not meant to train, freeze them (`requires_grad_(False)`); if they are, "
+                              "add them to the optimizer and make the loss reach them")
                 if _peft_adapters(model, [p.module for p in ps]):
                     cause = ("they are PEFT's adapters, which get_peft_model adds as new parameters: an optimizer "
                              "built before it, or over the base model's parameters, leaves them out")
@@ -521,8 +529,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     "FZ503", names[0] if len(names) == 1 else _label(top),
                     f"{listed(names)}: requires_grad=True but in no param group"
                     f"{' of any of the ' + str(among) + ' optimizers' if among > 1 else ''}, so never "
-                    f"updated; their .grad accumulates unless the loop clears the model's grads "
-                    f"(optimizer.zero_grad() clears only its own) ({cause})", advice, _several(names)))
+                    + ("updated; their .grad accumulates unless the loop clears the model's grads "
+                       "(optimizer.zero_grad() clears only its own)" if graded else "updated")
+                    + f" ({cause})", advice, _several(names)))
 
     # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the
     # watch): it trains nothing, whatever its state (a GAN whose toggle freezes the wrong network)
@@ -604,12 +613,22 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # the model's business, not a freezing mistake.
     still: dict[str, list[ParamRecord]] = defaultdict(list)
     held_still: dict[tuple[str, int], list[ParamRecord]] = defaultdict(list)
+    rounded: list[ParamRecord] = []  # low-precision weights whose nonzero grads moved nothing
     for p in params:
         if p.requires_grad and p.group is not None and not p.changed:
             if lr_is_zero(owner(p)[2].get("lr")):
                 held_still[(owner(p)[0], p.group)].append(p)
             else:
                 still[p.module].append(p)
+                if p.grad == "nonzero" and p.dtype in ("bfloat16", "float16"):
+                    rounded.append(p)
+    if rounded and notes is not None:
+        kinds = sorted({p.dtype for p in rounded})
+        notes.append(f"{listed([p.name for p in rounded])} ({'/'.join(kinds)}) got nonzero grads and stayed "
+                     f"bit-identical over {steps} step{'s' if steps != 1 else ''}: an update smaller than half "
+                     f"the {'/'.join(kinds)} spacing at a weight's magnitude rounds away (lr x grad too small for "
+                     f"the dtype), so these weights do not train; keep float32 weights (autocast for the "
+                     f"compute) or a larger lr")
     # A module whose unchanged parameters all had no grad (eager autograd leaves None where the loss
     # does not reach), or, over two steps or more, a module all of whose parameters are unchanged
     # with all-zero grads (a compiled backward writes zeros there; one step is not enough: LoRA's

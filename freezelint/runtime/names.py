@@ -20,12 +20,13 @@ from torch import nn
 
 # Wrappers whose one child is the user's module: the child's path segment is not part of the
 # name the user wrote.
-_WRAPPER_CHILD = {"OptimizedModule": "_orig_mod", "DataParallel": "module", "DistributedDataParallel": "module"}
+_WRAPPER_CHILD = {"OptimizedModule": "_orig_mod", "DataParallel": "module", "DistributedDataParallel": "module",
+                  "_FabricModule": "_forward_module"}  # Lightning Fabric's setup(); `_original_module` is the same model
 _PEFT_SAVE = "ModulesToSaveWrapper"
 
 
 def is_wrapper(m: nn.Module) -> bool:
-    """A module that only wraps the user's module (compile, DataParallel, DDP)."""
+    """A module that only wraps the user's module (compile, DataParallel, DDP, Fabric)."""
     child = _WRAPPER_CHILD.get(type(m).__name__)
     return child is not None and isinstance(getattr(m, child, None), nn.Module)
 

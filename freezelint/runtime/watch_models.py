@@ -273,6 +273,12 @@ def _script_name(obj: object) -> str | None:
     return None
 
 
+def model_name(model: nn.Module, inner: nn.Module, seen: dict[int, str] | None = None) -> str | None:
+    """The name the running script gives a model (or the module it wraps), as model_labels reads it."""
+    seen = seen or {}
+    return _script_name(model) or _script_name(inner) or seen.get(id(model)) or seen.get(id(inner))
+
+
 def _wraps(v: object, opt: torch.optim.Optimizer) -> bool:
     """v is the optimizer, or a framework's wrapper around it (Lightning's LightningOptimizer
     holds it as `_optimizer`, accelerate's AcceleratedOptimizer as `optimizer`)."""
@@ -589,15 +595,29 @@ def within(pattern: str, label: str, labels: list[str]) -> str:
 
 
 def unwrapped(model: nn.Module, ddp: type | None) -> nn.Module:
-    """The model as its author named its parts: inside DDP's `.module` and torch.compile's
-    `_orig_mod` (names without their prefixes; the same tensors)."""
+    """The model as its author named its parts: inside DDP's `.module`, torch.compile's `_orig_mod`
+    and Fabric's `_forward_module` (names without their prefixes; the same tensors)."""
     while True:
         if ddp is not None and isinstance(model, ddp):
             model = model.module
         elif type(model).__name__ == "OptimizedModule" and isinstance(model._modules.get("_orig_mod"), nn.Module):
             model = model._modules["_orig_mod"]
+        elif type(model).__name__ == "_FabricModule" and isinstance(model._modules.get("_forward_module"), nn.Module):
+            model = model._modules["_forward_module"]  # Lightning Fabric's setup(): `_original_module` is the same
+        elif (inner := _loss_around(model)) is not None:
+            model = inner
         else:
             return model
+
+
+def _loss_around(model: nn.Module) -> nn.Module | None:
+    """A loss module that holds the model and calls it (sentence-transformers' losses, `fit()`
+    calls the loss): the one child that holds every parameter, where the loss holds none of its own."""
+    if not (type(model).__name__.endswith("Loss") or isinstance(model, nn.modules.loss._Loss)) \
+            or model._parameters or model._buffers:
+        return None
+    holding = [c for c in model.children() if next(c.parameters(), None) is not None]
+    return holding[0] if len(holding) == 1 else None
 
 
 def model_labels(models: list[nn.Module], inners: list[nn.Module], seen: dict[int, str] | None = None) -> list[str]:

@@ -29,7 +29,8 @@ from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, walk
 from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params, in_part,
-                                               join_name, model_labels, optimizer_labels, unwrapped, within)
+                                               join_name, model_labels, model_name, optimizer_labels, unwrapped,
+                                               within)
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
@@ -479,10 +480,11 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             precords.append(ParamRecord(n, n.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype),
                                         id(p) in trained_ids, held[1], moved, None, grad_seen.get(id(p), "none"),
                                         bool(state), onames[held[0]] if len(opts) > 1 else None))
-        else:
+        else:  # in no optimizer: whether a backward reached it is read off its grad now (none clears it)
+            seen = grad_seen.get(id(p), "none")
             precords.append(ParamRecord(n, n.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype),
                                         p.requires_grad or id(p) in wanted, None, moved, None,
-                                        grad_seen.get(id(p), "none"), False))
+                                        "nonzero" if seen == "none" and p.grad is not None else seen, False))
     if w.written_back:
         for r, p in zip(precords, params):
             if id(p) in w.written_back and id(p) not in w.lasted:
@@ -580,7 +582,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                            for ps in (expect_frozen, expect_trainable))
     if not only_beside:  # expectations name the trained model
         mnames = [n for n, _ in named_modules]
-        expect_frozen, expect_trainable = ([_without_wrappers(p, mnames) for p in ps]
+        # one model judged, named without a label: a pattern that starts with the script's name for
+        # it (`controlnet`, `controlnet.down_blocks`) names it, as it does where models are labelled
+        own = model_name(models[0], inners[0], w.names_seen) if len(models) == 1 else None
+        expect_frozen, expect_trainable = ([_as_named(_without_wrappers(p, mnames), own, mnames) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
         found += F.expectation_findings(precords, expect_frozen, expect_trainable, mnames)
     if w.drifted and not only_beside:
@@ -659,7 +664,7 @@ def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
                        world_size=dist.get_world_size(group), backend=str(dist.get_backend(group)), sharding="FSDP2")
 
 
-_WRAPPER_SEGMENTS = ("_orig_mod", "module")  # torch.compile's, DataParallel's and DDP's child
+_WRAPPER_SEGMENTS = ("_orig_mod", "module", "_forward_module")  # compile's, DataParallel's/DDP's, Fabric's child
 
 
 def _without_wrappers(pattern: str, module_names: list[str]) -> str:
@@ -671,3 +676,13 @@ def _without_wrappers(pattern: str, module_names: list[str]) -> str:
         if seg is None:
             return pattern
         pattern = pattern[len(seg) + 1:]
+
+
+def _as_named(pattern: str, own: str | None, module_names: list[str]) -> str:
+    """`controlnet.down_blocks` -> `down_blocks`, `controlnet` -> every parameter, where the one
+    model judged is the script's `controlnet` and holds no part of that name itself."""
+    if not own or own in module_names:
+        return pattern
+    if pattern == own:
+        return "*"
+    return pattern[len(own) + 1:] if pattern.startswith(own + ".") else pattern
