@@ -1010,3 +1010,14 @@ def test_a_class_of_the_checked_file_inherits_attributes_from_a_base_of_another_
     # a base that is not a Module: nothing is claimed of the class
     base.write_text("class Base:\n    def __init__(self):\n        self.backbone = make()\n")
     assert _found(cli, tmp_path, ".") == []
+
+
+def test_fz203_reads_no_kind_from_a_comment_and_counts_openmmlabs_syncbn():
+    from freezelint.check.engine import check_source
+
+    helper = ("import torch.nn as nn\n\n\ndef freeze_bn(model):\n    for m in model.modules():\n"
+              "        if isinstance(m, nn.BatchNorm2d):\n            m.eval()\n")
+    commented = "# BatchNorm1d heads live in another repository\n" + helper
+    assert check_source(commented, "train.py", select=["FZ203"]) == []
+    mm = helper + "\n\nnorm_cfg = dict(type='SyncBN', requires_grad=True)\n"
+    assert [d.row for d in check_source(mm, "train.py", select=["FZ203"])] == [6]

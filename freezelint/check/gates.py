@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ce212b3264fec503082ce8d0276e71a2'
+RULES_DIGEST = '4e55c092aa71552c87e871280c6a3f60'
 
 GATES = {
     'FZ002': (

@@ -1674,7 +1674,12 @@ def _near_key(root: Path, words: str, here: Path) -> str:
 
 
 def without_isinstance_tests(text: str) -> str:
-    return _ISINSTANCE_TEST.sub("", text)
+    """The text less isinstance tests and comments: what names a kind there makes none (a `#`
+    inside a string cuts a line short: less text, never a word that is not there)."""
+    return _COMMENT.sub("", _ISINSTANCE_TEST.sub("", text))
+
+
+_COMMENT = re.compile(r"#[^\n]*")
 
 
 _CALL_OPEN = re.compile(r"\s*\(\s*")

@@ -23,7 +23,8 @@ _MODULE = "torch.nn.modules.batchnorm"
 # only where another kind can reach it (a model built with only BatchNorm2d and never converted is
 # fully frozen by it).
 _KINDS = {"BatchNorm1d": r"BatchNorm1d", "BatchNorm2d": r"BatchNorm2d", "BatchNorm3d": r"BatchNorm3d"}
-_ALWAYS_OTHER = (r"SyncBatchNorm", r"convert_sync_batchnorm", r"LazyBatchNorm[123]d")
+_ALWAYS_OTHER = (r"SyncBatchNorm", r"convert_sync_batchnorm", r"LazyBatchNorm[123]d",
+                 r"SyncBN")  # OpenMMLab's `norm_cfg=dict(type='SyncBN')`
 
 
 def _others(tested: set[str]) -> str:
