@@ -691,8 +691,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         elif ps is ignored:
             why = (f"they received no gradient (.grad stayed None at every step): {'its' if one else 'their'} "
                    f"module{'' if one else 's'} ({shown}) ran, but the loss does not depend on "
-                   f"{'its' if one else 'their'} output (left out of the loss, or cut from it by torch.no_grad() "
-                   f"or detach())")
+                   f"{'its' if one else 'their'} output (left out of the loss, or cut from it by torch.no_grad(), "
+                   f"detach(), or torch.utils.checkpoint(..., use_reentrant=True) whose inputs none require grad, "
+                   f"as after frozen layers)")
         elif ps is undone:
             at = sorted({s for p in ps for s in p.written_back})
             one_p, them = len(ps) == 1, "it" if len(ps) == 1 else "them"
