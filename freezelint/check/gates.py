@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '4e55c092aa71552c87e871280c6a3f60'
+RULES_DIGEST = 'f41df966327371c9ed1089f8a5faa665'
 
 GATES = {
     'FZ002': (
@@ -65,6 +65,11 @@ GATES = {
         ('get_peft_model', 'add_adapter', 'inject_adapter_in_model'),
         ('get_peft_model\\(', '\\.add_adapter\\(', 'inject_adapter_in_model\\('),
         ('For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice|requires_grad',),
+    ),
+    'FZ112': (
+        ('deepcopy',),
+        ('deepcopy\\(',),
+        ('requires_grad_?\\s*(?:\\(\\s*False|=\\s*False)',),
     ),
     'FZ201': (
         ('.eval(', '.train('),

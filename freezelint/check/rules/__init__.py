@@ -16,6 +16,7 @@ from freezelint.check.rules.fz108_freeze_method_shadowed import FreezeMethodShad
 from freezelint.check.rules.fz109_freeze_loop_variable_stale import FreezeLoopVariableStale
 from freezelint.check.rules.fz110_lightning_hook_never_called import LightningHookNeverCalled
 from freezelint.check.rules.fz111_peft_head_left_frozen import PeftHeadLeftFrozen
+from freezelint.check.rules.fz112_frozen_model_copied import FrozenModelCopied
 from freezelint.check.rules.fz201_train_undoes_bn_freeze import TrainUndoesBnFreeze
 from freezelint.check.rules.fz202_bn_frozen_without_eval import BnFrozenWithoutEval
 from freezelint.check.rules.fz203_bn_check_too_narrow import BnCheckTooNarrow
@@ -46,6 +47,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     FreezeLoopVariableStale,
     LightningHookNeverCalled,
     PeftHeadLeftFrozen,
+    FrozenModelCopied,
     TrainUndoesBnFreeze,
     BnFrozenWithoutEval,
     BnCheckTooNarrow,
