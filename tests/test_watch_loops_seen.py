@@ -101,6 +101,7 @@ def test_a_pattern_written_with_the_compile_wrappers_segment_names_the_same_part
         if not ok:
             [f] = w.report.findings
             assert f.code == "FZ506" and "expected frozen, but head.weight" in f.message
+            assert f.target == "_orig_mod.head"
 
 
 def test_a_glob_that_matches_no_whole_name_says_which_widening_does():
@@ -262,6 +263,8 @@ def test_an_expectation_may_name_the_one_model_judged_by_its_script_name():
                 loss.backward()
                 opt.step()
         assert w.report.ok is ok, (patterns, w.report.render_text())
+        if not ok:
+            assert [f.target for f in w.report.findings] == ["ctrl.1"]  # as the user wrote it
 
 
 def test_fz503_on_parameters_no_backward_reached_says_so_not_that_grads_pile_up():

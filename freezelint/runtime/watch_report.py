@@ -585,9 +585,13 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         # one model judged, named without a label: a pattern that starts with the script's name for
         # it (`controlnet`, `controlnet.down_blocks`) names it, as it does where models are labelled
         own = model_name(models[0], inners[0], w.names_seen) if len(models) == 1 else None
+        written = {**{_as_named(_without_wrappers(p, mnames), own, mnames): p for p in w.expect_frozen},
+                   **{_as_named(_without_wrappers(p, mnames), own, mnames): p for p in w.expect_trainable}}
         expect_frozen, expect_trainable = ([_as_named(_without_wrappers(p, mnames), own, mnames) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
-        found += F.expectation_findings(precords, expect_frozen, expect_trainable, mnames)
+        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames):
+            # the finding names the pattern as the user wrote it (`ctrl.1`, `_orig_mod.head`)
+            found.append(replace(f, target=written.get(f.target, f.target)) if f.target in written else f)
     if w.drifted and not only_beside:
         found += _drifted_findings(w, named_modules)
     if w.idle_drift and not only_beside:
