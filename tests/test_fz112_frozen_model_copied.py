@@ -57,6 +57,9 @@ def test_a_copy_through_a_helper_is_reported_and_torch_shows_the_body_frozen():
     ("student = make_student(teacher)\n", "student = make_student(teacher)\nstudent.requires_grad_(True)\n"),
     ("    return student\n", "    student.requires_grad_(True)\n    return student\n"),
     ("optimizer = torch.optim.AdamW(student.parameters(), lr=1e-2)\n", "optimizer = None\n"),  # not trained
+    # the name holds another, trainable model by the copy
+    ("student = make_student(teacher)\n", "teacher = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))\n"
+                                          "student = make_student(teacher)\n"),
 ])
 def test_near_misses(change):
     old, new = change

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f41df966327371c9ed1089f8a5faa665'
+RULES_DIGEST = '921774294295fbdb2f4e1c6c29295a54'
 
 GATES = {
     'FZ002': (

@@ -134,8 +134,8 @@ class FrozenModelCopied(Rule):
                            and (f.detail.get("sub") or source) == source and not f.detail.get("broken")
                            and not f.detail.get("picked") and not f.detail.get("cut")
                            and not f.exclusive_with(r) and not f.loops]
-                freezes = [f for f in freezes if not any(
-                    u.kind == UNFREEZE and u.target == source and f.index < u.index < r.index for u in evs)]
+                freezes = [f for f in freezes if not any(  # unfrozen again, or the name bound anew, before the copy
+                    u.kind in (UNFREEZE, REBIND) and u.target == source and f.index < u.index < r.index for u in evs)]
                 if not freezes:
                     continue
                 later = [e for e in evs if e.index > r.index and e.target == copy]
