@@ -292,3 +292,5 @@ def test_fz503_on_parameters_no_backward_reached_says_so_not_that_grads_pile_up(
     [f] = [f for f in w.report.findings if f.code == "FZ503"]
     assert f.names == ["ref.body.weight", "ref.body.bias"] and ref.body.weight.grad is None
     assert "accumulates" not in f.message and "no gradient reached them in these steps" in f.message
+    [note] = [n for n in w.report.notes if "shares" in n]
+    assert note.startswith("ref shares policy.emb.weight with policy, and it changed: ref changes with every step")

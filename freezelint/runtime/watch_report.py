@@ -545,6 +545,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         toggled = {}
     model_ids = {id(p) for p in params}
     held_still: list[str] = []  # trainable parameters an lr=0 kept still: noted, not judged
+    if len(labels) > 1:  # a model beside the trained one that shares its parameters changes with it
+        held_still += _shared_notes(precords, labels)
     # modules no forward of a watched model reached (a model only an optimizer holds): never ran
     idle = frozenset(n for n, m in named_modules if id(m) not in w._covered and (n or labels == [""]))
     ran = frozenset(n for n, m in named_modules if id(m) in w.ran)
@@ -690,3 +692,23 @@ def _as_named(pattern: str, own: str | None, module_names: list[str]) -> str:
     if pattern == own:
         return "*"
     return pattern[len(own) + 1:] if pattern.startswith(own + ".") else pattern
+
+
+def _shared_notes(precords: list[ParamRecord], labels: list[str]) -> list[str]:
+    """Parameters two watched models share that changed: the other model (a DPO reference, a
+    teacher built around the student's embedding) moves with every step of the one that trains."""
+    def label(name: str) -> str | None:
+        return next((x for x in labels if x and (name == x or name.startswith(x + "."))), None)
+
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for r in precords:
+        if not r.changed or not r.aliases:
+            continue
+        mine = label(r.name)
+        others = [label(a) for a in r.aliases]
+        for other in dict.fromkeys(o for o in others if o and o != mine):
+            pairs.setdefault((mine or "", other), []).append(r.name)
+    return [f"{other} shares {F.listed(names)} with {mine}, and {'it' if len(names) == 1 else 'they'} changed: "
+            f"{other} changes with every step that trains {mine} (a reference or teacher model built around "
+            f"the trained model's modules is not frozen by being run under torch.no_grad())"
+            for (mine, other), names in pairs.items()]
