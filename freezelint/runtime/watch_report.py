@@ -695,19 +695,23 @@ def _as_named(pattern: str, own: str | None, module_names: list[str]) -> str:
 
 
 def _shared_notes(precords: list[ParamRecord], labels: list[str]) -> list[str]:
-    """Parameters two watched models share that changed: the other model (a DPO reference, a
-    teacher built around the student's embedding) moves with every step of the one that trains."""
+    """Parameters a trained model shares with a model watched beside it, that changed: the other
+    model (a DPO reference, a teacher built around the student's embedding) moves with every step.
+    A model trains where an optimizer holds parameters of its own (not shared)."""
     def label(name: str) -> str | None:
         return next((x for x in labels if x and (name == x or name.startswith(x + "."))), None)
 
+    trained = {label(r.name) for r in precords if r.group is not None and not r.aliases}
     pairs: dict[tuple[str, str], list[str]] = {}
     for r in precords:
         if not r.changed or not r.aliases:
             continue
-        mine = label(r.name)
-        others = [label(a) for a in r.aliases]
-        for other in dict.fromkeys(o for o in others if o and o != mine):
-            pairs.setdefault((mine or "", other), []).append(r.name)
+        names = [r.name, *r.aliases]
+        mine = next((n for n in names if label(n) in trained), None)  # as the trained model names it
+        if mine is None:
+            continue
+        for other in dict.fromkeys(label(n) for n in names if label(n) and label(n) not in trained):
+            pairs.setdefault((label(mine) or "", other), []).append(mine)  # type: ignore[arg-type]
     return [f"{other} shares {F.listed(names)} with {mine}, and {'it' if len(names) == 1 else 'they'} changed: "
             f"{other} changes with every step that trains {mine} (a reference or teacher model built around "
             f"the trained model's modules is not frozen by being run under torch.no_grad())"
