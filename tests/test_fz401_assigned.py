@@ -100,3 +100,29 @@ def test_two_loads_into_one_name_read_once_count_as_read():
     # the rule does not follow which binding a read sees: any read of the name keeps both
     body = LOAD + LOAD.replace("sd,", "sd2,") + "print(msg)\n"
     assert _rows(body.replace("sd2", "sd")) == []
+
+
+def test_a_log_line_before_any_key_comparison_is_no_report_of_it():
+    # LAVIS' timesformer helper: keys renamed with membership tests, an unrelated log line first
+    body = textwrap.dedent("""
+        import logging
+
+        import torch
+
+
+        def load_pretrained(model, path):
+            state_dict = torch.load(path, map_location="cpu")
+            logging.info("Resizing spatial position embedding")
+            new_state_dict = state_dict.copy()
+            for key in state_dict:
+                new_key = key.replace("attn", "temporal_attn")
+                if not new_key in state_dict:
+                    new_state_dict[new_key] = state_dict[key]
+            model.load_state_dict(new_state_dict, strict=False)
+    """)
+    assert [d.row for d in check_source(body, select=["FZ401"])] == [15]
+    # the same comparison, then a report of what it found: a check
+    assert "\n    model.load_state_dict" in body
+    checked = body.replace("\n    model.load_state_dict", "\n    logging.warning('renamed keys')\n"
+                           "    model.load_state_dict")
+    assert check_source(checked, select=["FZ401"]) == []

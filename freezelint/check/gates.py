@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '921774294295fbdb2f4e1c6c29295a54'
+RULES_DIGEST = 'ccff3a0ef1ededef7c779d0d6e62450e'
 
 GATES = {
     'FZ002': (

@@ -959,19 +959,25 @@ class _BeforeLoad(cst.CSTVisitor):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
-        if name in REPORTS:
-            self.reports = True
         if name == "load_state_dict" or self.loaded is None:
             return
         args = {src(a.value) for a in node.args}
         if self.loaded in args and (self.model in args or self.model_state in args) and id(node) not in self._filters:
             self.paired_call = True
 
-    def visit_Raise(self, node: cst.Raise) -> None:
-        self.reports = True
+    # A report of what a comparison of keys found: at or after it (left after its own arguments,
+    # `logger.warning(f"missing {set(a) - set(b)}")`), not an unrelated log line before it
+    def leave_Call(self, node: cst.Call) -> None:
+        func = node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+        if name in REPORTS and self.key_comparison and not self.done:
+            self.reports = True
 
-    def visit_Assert(self, node: cst.Assert) -> None:
-        self.reports = True
+    def leave_Raise(self, node: cst.Raise) -> None:
+        self.reports = self.reports or (self.key_comparison and not self.done)
+
+    def leave_Assert(self, node: cst.Assert) -> None:
+        self.reports = self.reports or (self.key_comparison and not self.done)
 
     # Loops and comprehensions: where keys are taken one by one.
     def visit_For(self, node: cst.For) -> None:
