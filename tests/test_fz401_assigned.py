@@ -126,3 +126,22 @@ def test_a_log_line_before_any_key_comparison_is_no_report_of_it():
     checked = body.replace("\n    model.load_state_dict", "\n    logging.warning('renamed keys')\n"
                            "    model.load_state_dict")
     assert check_source(checked, select=["FZ401"]) == []
+
+
+@pytest.mark.parametrize("helper,fires", [
+    ("interpolate_pos_embed", True),  # resizes pos_embed, reads no key (LAVIS' eva_vit and clip_vit)
+    ("check_keys", False),
+    ("_find_mismatched_keys", False),
+])
+def test_a_call_given_the_model_and_the_dict_checks_keys_only_where_its_name_says_so(helper, fires):
+    body = textwrap.dedent(f"""
+        import torch
+
+
+        def create_vit(model, path):
+            state_dict = torch.load(path, map_location="cpu")
+            {helper}(model, state_dict)
+            incompatible_keys = model.load_state_dict(state_dict, strict=False)
+            return model
+    """)
+    assert bool(check_source(body, select=["FZ401"])) is fires

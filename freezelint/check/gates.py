@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ccff3a0ef1ededef7c779d0d6e62450e'
+RULES_DIGEST = '764c5bb9c49d356e16130ac627be7a78'
 
 GATES = {
     'FZ002': (

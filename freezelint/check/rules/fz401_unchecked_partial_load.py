@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 from typing import Iterable
 
 import libcst as cst
@@ -41,9 +42,10 @@ class UncheckedPartialLoad(Rule):
     )
     notes = (
         "Not reported where the code checked the keys before the load, in the same function: a call "
-        "that takes the model (or its `state_dict()`) and the loaded dict together, such as a "
-        "`check_keys(model, pretrained)` helper, or a comparison of keys (a membership test of a loop's key, "
-        "a set difference of key sets) together with a raise, an assert or a warning, or, where the "
+        "that takes the model (or its `state_dict()`) and the loaded dict together and whose name says "
+        "it checks (key, check, match, missing, compare, verify, valid: a `check_keys(model, pretrained)` "
+        "helper, not `interpolate_pos_embed(model, sd)`), or a comparison of keys (a membership test of a "
+        "loop's key, a set difference of key sets) with a raise, an assert or a warning at or after it, or, where the "
         "loaded dict was filtered on the model's keys (`{k: v for k, v in sd.items() if k in own}`), a "
         "read of a key spelled out in the code that raises when it kept nothing (`kept.pop(\"fc.weight\")`, "
         "`del kept[\"fc.weight\"]`; FZ402 says which reads count). Nor where the "
@@ -913,6 +915,10 @@ class _Walk(cst.CSTVisitor):
             self.started = True
 
 
+# a call handed the model and the loaded dict checks keys where its name says so
+_CHECKS = re.compile(r"(?i)key|check|match|missing|compare|verify|valid")
+
+
 class _BeforeLoad(cst.CSTVisitor):
     def __init__(self, load: cst.Call) -> None:
         self.load = load
@@ -962,7 +968,8 @@ class _BeforeLoad(cst.CSTVisitor):
         if name == "load_state_dict" or self.loaded is None:
             return
         args = {src(a.value) for a in node.args}
-        if self.loaded in args and (self.model in args or self.model_state in args) and id(node) not in self._filters:
+        if self.loaded in args and (self.model in args or self.model_state in args) and id(node) not in self._filters \
+                and _CHECKS.search(name):  # `_find_mismatched_keys(model, sd)`, not `interpolate_pos_embed(model, sd)`
             self.paired_call = True
 
     # A report of what a comparison of keys found: at or after it (left after its own arguments,
