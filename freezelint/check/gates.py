@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '764c5bb9c49d356e16130ac627be7a78'
+RULES_DIGEST = 'be24f6668c9976437e9f48d21997f9a7'
 
 GATES = {
     'FZ002': (

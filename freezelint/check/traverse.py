@@ -98,6 +98,19 @@ def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         yield from walk(child)
 
 
+_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
+def own_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The node and its descendants in source order, less the functions, classes and lambdas
+    nested in it (bodies of their own); without recursion (deep trees)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed([c for c in n.children if not isinstance(c, _SCOPES)]))
+
+
 # visitor class -> ({node class -> (visit method or None, leave method or None)}, enters trivia,
 # overrides on_visit/on_leave itself)
 _DISPATCH: dict[type, tuple[dict, bool, bool]] = {}

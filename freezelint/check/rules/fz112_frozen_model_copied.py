@@ -10,6 +10,7 @@ import libcst as cst
 from freezelint.check.facts import Facts
 from freezelint.check.flow import FREEZE, OPT_BUILD, REBIND, UNFREEZE, Event, flows_of
 from freezelint.check.rules.base import Example, Finding, Rule, src
+from freezelint.check.traverse import own_nodes
 
 _SELF_RETURNING = frozenset({"to", "cuda", "cpu", "half", "float", "bfloat16", "train", "eval"})
 
@@ -185,7 +186,7 @@ def _returns_copy_of(facts: Facts, fdef: cst.FunctionDef) -> int | None:
     params = [p.name.value for p in (*fdef.params.posonly_params, *fdef.params.params)]
     copies: dict[str, str] = {}  # local -> the parameter it holds a copy of
     returned: set[str] = set()
-    for node in _walk(fdef.body):
+    for node in own_nodes(fdef.body):
         if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
             src_name = _deepcopy_arg(facts, node.value)
             if src_name in params:
@@ -206,10 +207,3 @@ def _deepcopy_arg(facts: Facts, value: cst.BaseExpression) -> str | None:
         return value.args[0].value.value
     return None
 
-
-def _walk(node: cst.CSTNode):
-    """The nodes of a function body, not of the functions and classes nested in it."""
-    yield node
-    for child in node.children:
-        if not isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            yield from _walk(child)

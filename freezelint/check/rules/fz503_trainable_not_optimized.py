@@ -9,12 +9,12 @@ from typing import Iterable, Iterator
 
 import libcst as cst
 
-from freezelint.check.events import requires_grad_sets
+from freezelint.check.events import optimizer_classes, requires_grad_sets
 from freezelint.check.facts import MODULE, Facts, Scope, is_module_class, is_module_factory
-from freezelint.check.events import optimizer_classes
 from freezelint.check.known import is_library, is_parameter_free
 from freezelint.check.rules.base import FREEZES, OPTIMIZER_CALL, OPTIMIZER_CLASS, Example, Finding, Rule
 from freezelint.check.syntax import call_arg, code_of, dotted, string_value
+from freezelint.check.traverse import own_nodes
 
 # Methods of the model that touch nothing of its trainability (called as a statement, or `m = m.to(...)`)
 _METHODS = frozenset({
@@ -44,16 +44,6 @@ _STOP_METHODS = frozenset({"detach", "detach_", "item", "argmax", "argmin", "tol
 _STOP_ATTRS = frozenset({"shape", "dtype", "device", "data", "ndim", "is_cuda", "requires_grad", "grad_fn"})
 _STOP_CALLS = frozenset({"float", "int", "bool", "len", "str", "isinstance", "torch.argmax", "torch.argmin"})
 _MAX_DEPTH = 2
-
-
-def _own(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """The node and its descendants, less nested definitions (bodies of their own)."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed([c for c in n.children
-                               if not isinstance(c, (cst.FunctionDef, cst.ClassDef, cst.Lambda))]))
 
 
 def _parents(module: cst.Module) -> dict[int, cst.CSTNode]:
@@ -378,7 +368,7 @@ class TrainableNotOptimized(Rule):
         bodies += [(s, s.node) for s in facts.func_scopes.values() if isinstance(s.node, cst.FunctionDef)]
         resolved: dict[int, set[str] | None] = {}
         for scope, node in bodies:
-            own_ids = {id(n) for n in _own(node)}
+            own_ids = {id(n) for n in own_nodes(node)}
             built = self._built_models(scope)
             if not built or not any(id(call) in own_ids for call, _ in optimizers):
                 continue
@@ -483,7 +473,7 @@ class TrainableNotOptimized(Rule):
         """Models of the body frozen whole: `x.requires_grad_(False)`, a loop over `x.parameters()`
         setting requires_grad False, or `requires_grad_(False)` in a loop over a list of models."""
         out: list[str] = []
-        for n in _own(node):
+        for n in own_nodes(node):
             for x, v, _method in requires_grad_sets(n, scope) if isinstance(n, (cst.Call, cst.Assign,
                                                                                 cst.AnnAssign)) else ():
                 if not (isinstance(v, cst.Name) and v.value == "False") or not isinstance(x, cst.Name):
@@ -706,7 +696,7 @@ class TrainableNotOptimized(Rule):
                 return False
         # what is appended or added to it in the body that binds it
         root = owner.node if owner.node is not None else self._module
-        for c in _own(root):
+        for c in own_nodes(root):
             if isinstance(c, cst.Call) and isinstance(c.func, cst.Attribute) and isinstance(c.func.value, cst.Name) \
                     and c.func.value.value == name and c.func.attr.value in ("append", "extend", "insert", "add",
                                                                             "update", "__iadd__"):
@@ -732,7 +722,7 @@ class TrainableNotOptimized(Rule):
         if isinstance(body, cst.FunctionDef) and any(self._no_grad(d.decorator) for d in body.decorators):
             return False
         tainted: set[str] = set()
-        nodes = list(_own(loop))
+        nodes = list(own_nodes(loop))
         changed = True
         while changed:
             changed = False
