@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import weakref
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import libcst as cst
 
@@ -74,10 +75,14 @@ def declared(facts: Facts) -> Declared:
     return found
 
 
-def sets_module_flag(facts: Facts, obj: cst.BaseExpression, scope: Scope) -> bool:
+def sets_module_flag(facts: Facts, obj: cst.BaseExpression, scope: Scope, tensors: Iterable[str] = ()) -> bool:
     """`obj.requires_grad = v` sets an attribute autograd never reads (FZ102): `obj` is an
     nn.Module, and not one whose class keeps `requires_grad` as a setting of its own. The flow
-    layer counts such a store as the freeze (unfreeze) the author meant, as FZ102 reports it."""
+    layer counts such a store as the freeze (unfreeze) the author meant, as FZ102 reports it.
+    `tensors`: names an enclosing `if isinstance(x, nn.Parameter)` proves tensors there (a name
+    the file also uses as a Module elsewhere: `x.parameters()` in the `else`)."""
+    if isinstance(obj, cst.Name) and obj.value in tensors:
+        return False
     if not facts.is_module(obj, scope):
         return False
     cls = next((s.cls for s in _outwards(scope) if s.cls is not None), None)

@@ -17,7 +17,7 @@ import libcst as cst
 from freezelint.check import traverse
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
-from freezelint.check.known import (MODULE_METHODS, SELF_RETURNING, TIMM_FACTORIES, is_base_finetuning, is_library,
+from freezelint.check.known import (MODULE_METHODS, tensor_guards, SELF_RETURNING, TIMM_FACTORIES, is_base_finetuning, is_library,
                                     is_optimizer_class, is_parameter_free)
 from freezelint.check.modes import quiet, train_keeps
 from freezelint.check.param_sources import param_sources
@@ -158,6 +158,7 @@ class Flow(cst.CSTVisitor):
         self._body_loops: list[cst.CSTNode | None] = []  # loops whose body is being visited (None: an else)
         self._stmt: cst.CSTNode | None = None
         self._bn_guard: list[str] = []  # names proven BatchNorm by an enclosing check
+        self._tensor_guard: list[str] = []  # names proven tensors by an enclosing isinstance check
         self._tests: list[list] = []  # the enclosing `if` tests, innermost last, each [test, arm]
         self._comps: list[Scope] = []  # comprehensions entered, innermost last
         self._heads: list[cst.While | None] = []  # the loop whose head (`while` test) is being visited
@@ -290,9 +291,12 @@ class Flow(cst.CSTVisitor):
         self._branches.append((id(node), 0))
         self._tests.append([node.test, 0])
         self._bn_guard.extend(guards)
+        tensors = tensor_guards(node.test, lambda e: self.facts.qualname(e, self.scope))
+        self._tensor_guard.extend(tensors)
         start = len(self.events)
         traverse.visit(node.body, self)
         del self._bn_guard[len(self._bn_guard) - len(guards):]
+        del self._tensor_guard[len(self._tensor_guard) - len(tensors):]
         self._branches[-1] = (id(node), 1)
         self._tests[-1][1] = 1
         if node.orelse is not None:
@@ -710,7 +714,7 @@ class Flow(cst.CSTVisitor):
                 extra["cut"] = cut
         if picked:  # a subset of the loop's parameters, picked by their names
             extra["picked"] = picked
-        module_flag = not called and sets_module_flag(self.facts, obj, self.scope)
+        module_flag = not called and sets_module_flag(self.facts, obj, self.scope, self._tensor_guard)
         named = self._getattr_parts(walked[0].func.value if walked is not None else obj) \
             if target is None else None
         if named is not None:  # `getattr(model, name)` of `for name in ["conv1", "layer1"]`: each part

@@ -6,12 +6,13 @@ from __future__ import annotations
 import libcst as cst
 
 from freezelint.check import traverse
-from freezelint.check.known import is_batchnorm_class, is_module_class
+from freezelint.check.known import is_batchnorm_class, is_module_class, tensor_guards
 from freezelint.check.scopes import (AttrStore, Binding, ClassInfo, Ctx, ExprStatement, MethodCall, Scope,
                                      qualname)
 from freezelint.check.syntax import assigned_pairs, call_arg, dotted, import_name, string_value
 
-MODULE = "module"  # narrowing tag, the same string as kinds.MODULE
+MODULE = "module"  # narrowing tags, the same strings as kinds.MODULE and kinds.PARAM
+PARAM = "param"
 
 
 class Extractor(cst.CSTVisitor):
@@ -126,6 +127,8 @@ class Extractor(cst.CSTVisitor):
                     quals = [qualname(e, self._scope) for e in exprs]
                     qual = quals[0] if all(is_batchnorm_class(q) for q in quals) or len(quals) == 1 else None
                     out.append((subject.value, MODULE, qual))
+            # `isinstance(x, nn.Parameter)`: a tensor, whatever else the file does with `x`
+            out.extend((name, PARAM, None) for name in tensor_guards(test, lambda e: qualname(e, self._scope)))
         return out
 
     def _is_module_class_expr(self, expr: cst.BaseExpression) -> bool:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'be24f6668c9976437e9f48d21997f9a7'
+RULES_DIGEST = 'a182818b964a6cbb299d29ec2b524abf'
 
 GATES = {
     'FZ002': (

@@ -136,6 +136,31 @@ def is_batchnorm_class(qualname: str | None) -> bool:
     return bool(qualname) and qualname.startswith("torch.nn.") and qualname.rsplit(".", 1)[1] in _BATCHNORM
 
 
+def is_tensor_class(qualname: str | None) -> bool:
+    """A tensor class (`torch.Tensor`, `nn.Parameter`, `nn.Buffer`): no instance is a Module."""
+    if not qualname:
+        return False
+    if qualname == "torch.Tensor":
+        return True
+    head, _, last = qualname.rpartition(".")
+    return head in ("torch.nn", "torch.nn.parameter") and last in _NON_MODULE_NN
+
+
+def tensor_guards(test, qualname) -> list[str]:
+    """Names an `if` test proves to be tensors: `isinstance(x, nn.Parameter)`, alone or joined
+    by `and`, every class of it a tensor class. `qualname` resolves an expression in its scope."""
+    import libcst as cst  # only a parsed file asks
+
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return tensor_guards(test.left, qualname) + tensor_guards(test.right, qualname)
+    if not (isinstance(test, cst.Call) and qualname(test.func) == "isinstance" and len(test.args) == 2
+            and isinstance(test.args[0].value, cst.Name) and not any(a.star or a.keyword for a in test.args)):
+        return []
+    classes = test.args[1].value
+    exprs = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
+    return [test.args[0].value.value] if exprs and all(is_tensor_class(qualname(e)) for e in exprs) else []
+
+
 def is_module_factory(qualname: str | None) -> bool:
     """True when calling `qualname` returns a Module (functions, not classes)."""
     if not qualname:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from freezelint.check.declared import sets_module_flag
-from freezelint.check.facts import Facts
+from freezelint.check.facts import PARAM, Facts
 from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
 
@@ -291,8 +291,55 @@ class RequiresGradOnModule(Rule):
                     self.backbone.requires_grad_(False); self.head.requires_grad_(True)  # expect: FZ102, FZ102
             """,
         ),
+        Example(
+            """
+            from torch import nn
+
+            def freeze(part):
+                if isinstance(part, nn.Parameter):
+                    part.requires_grad = False  # a Parameter here: correct
+                else:
+                    part.eval()
+                    part.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            from torch import nn
+
+            def freeze(part):
+                if isinstance(part, nn.Parameter):
+                    part.requires_grad = False  # a Parameter here: correct
+                else:
+                    part.eval()
+                    part.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
     ]
     good = [
+        """
+        from collections.abc import Sequence
+
+        import torch
+        from torch import nn
+
+        def unlock(x):  # open_clip's pattern: a Parameter or a Module, told apart before the store
+            if isinstance(x, Sequence):
+                for g in x:
+                    unlock(g)
+            elif isinstance(x, torch.nn.Parameter):
+                x.requires_grad = True
+            else:
+                for p in x.parameters():
+                    p.requires_grad = True
+
+        def freeze(parts):
+            for part in parts.values():
+                if isinstance(part, (nn.Parameter, torch.Tensor)) and part.is_leaf:
+                    part.requires_grad = False
+                elif isinstance(part, nn.Module):
+                    part.eval()
+                    for p in part.parameters():
+                        p.requires_grad = False
+        """,
         """
         import torch.nn as nn
         import torchvision
@@ -414,7 +461,8 @@ class RequiresGradOnModule(Rule):
         for store in facts.attr_stores:
             if store.attr != "requires_grad" or store.form == "augassign":
                 continue
-            if not sets_module_flag(facts, store.obj, store.ctx.scope):
+            tensors = [name for name, tag, _ in store.ctx.narrow if tag == PARAM]
+            if not sets_module_flag(facts, store.obj, store.ctx.scope, tensors):
                 continue
             if _done_beside(facts, store):
                 continue
