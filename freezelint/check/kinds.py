@@ -743,6 +743,8 @@ class Kinds:
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method in ("detach", "clone"):
+                if isinstance(func.value, cst.Attribute) and func.value.attr.value == "grad":
+                    return None  # a copy of a gradient (an input to some update), not of a parameter
                 return Kind(COPY, origin=f".{method}()")
             if method == "state_dict":
                 keep = call_arg(call, 99, "keep_vars")

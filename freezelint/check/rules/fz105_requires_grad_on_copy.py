@@ -93,6 +93,14 @@ class RequiresGradOnCopy(Rule):
     ]
     good = [
         """
+        def step(model, transform, lr):
+            for param in model.parameters():
+                if param.grad is not None:
+                    grad = param.grad.detach()  # a gradient, an input to the update: no parameter
+                    grad.requires_grad = False
+                    param.update = -lr * transform(grad)
+        """,
+        """
         import torch
 
         masters = []
