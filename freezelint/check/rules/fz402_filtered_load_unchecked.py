@@ -78,6 +78,8 @@ class _Uses(cst.CSTVisitor):
         self.checked = False
         self.loaded: list[cst.CSTNode] = []
         self._bare: set[int] = set()  # calls that are whole statements: their results are dropped
+        self._merged: list[tuple[str, cst.Call]] = []  # `R.update(name)`: loaded only if R is
+        self._load_args: set[str] = set()  # what every load_state_dict() of the scope is given
 
     def _is(self, node) -> bool:
         return isinstance(node, cst.Name) and node.value == self.name
@@ -89,14 +91,25 @@ class _Uses(cst.CSTVisitor):
         args = [a.value for a in node.args]
         if isinstance(node.func, cst.Name) and node.func.value in ("len", "bool") and any(map(self._is, args)):
             self.checked = True
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("update", "load_state_dict") \
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "load_state_dict" and args:
+            self._load_args.add(src(args[0]))
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "update" and any(map(self._is, args)):
+            self._merged.append((src(node.func.value), node))
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "load_state_dict" \
                 and any(map(self._is, args)):
             self.loaded.append(node)
-            if node.func.attr.value == "load_state_dict" and (id(node) not in self._bare or not _lenient(node)):
+            if id(node) not in self._bare or not _lenient(node):
                 # the filtered dict loaded itself, its result kept: an empty one would come back with
                 # every key of the model missing (what FZ401 asks to look at); loaded strictly, it
                 # raises on every key it lacks
                 self.checked = True
+
+    def of(self, body: cst.CSTNode) -> "_Uses":
+        traverse.visit(body, self)
+        # a dict merged into one that is then loaded (`model_dict.update(kept)`), not into any
+        # dict (`spec["init_args"].update(kwargs)`: a constructor's arguments, filtered on its signature)
+        self.loaded += [call for receiver, call in self._merged if receiver in self._load_args]
+        return self
 
     def _test(self, test) -> None:
         if self._is(test) or (isinstance(test, cst.UnaryOperation) and self._is(test.expression)):
@@ -233,6 +246,19 @@ class FilteredLoadUnchecked(Rule):
     ]
     good = [
         """
+        import inspect
+
+        def build_optimizer(optimizer_cls, params, spec, **kwargs):
+            # a constructor's arguments filtered on its signature, merged into a config: no state dict
+            valid = set(inspect.signature(optimizer_cls).parameters)
+            kwargs = {key: value for key, value in dict(kwargs).items() if key in valid}
+            spec["init_args"].update(kwargs)
+            return optimizer_cls(params, **spec["init_args"])
+
+        def load(model, sd):
+            return model.load_state_dict(sd, strict=False)
+        """,
+        """
         import torch
 
         def load_strict(model, path):
@@ -322,8 +348,7 @@ class FilteredLoadUnchecked(Rule):
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         for store_scope, name, comp in _filtered_dicts(facts):
             body = store_scope.node if store_scope.node is not None else module
-            uses = _Uses(name)
-            traverse.visit(body, uses)
+            uses = _Uses(name).of(body)
             if uses.checked or not uses.loaded or missing_reported(name, body) \
                     or all(read_before(name, use, body, since=comp) for use in uses.loaded):
                 continue
