@@ -361,6 +361,11 @@ class Extractor(cst.CSTVisitor):
                     self.apply_receivers.setdefault(id(fn), []).append((func.value, self._scope))
                 elif isinstance(fn, cst.Name):
                     self.apply_by_name.setdefault(fn.value, []).append((func.value, self._scope))
+            elif func.attr.value in ("add_module", "register_module"):
+                # `model.add_module("encoder", nn.Sequential(...))`: `model.encoder` is assigned that
+                name, value = string_value(call_arg(node, 0, "name")), call_arg(node, 1, "module")
+                if name is not None and name.isidentifier() and value is not None:
+                    self._record_path(cst.Attribute(value=func.value, attr=cst.Name(name)), value)
         elif isinstance(func, cst.Name):
             self.calls_by_name.setdefault(func.value, []).append((node, self._scope))
             self.name_calls.append(MethodCall(func, func.value, node, self._ctx()))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a182818b964a6cbb299d29ec2b524abf'
+RULES_DIGEST = '292155f9f929b256795ae789d942617d'
 
 GATES = {
     'FZ002': (

@@ -39,7 +39,8 @@ class RequiresGradOnModule(Rule):
         "items and `.values()` of an `nn.ModuleDict` (not its keys), items of `list(model.children())`, "
         "a list of Modules, an attribute of an "
         "instance of such a class that the class assigns a Module in every assignment of it (`model.backbone`, "
-        "also where the class is defined in another project file), or a name proven "
+        "also where the class is defined in another project file), a part added by "
+        "`add_module(\"encoder\", <a Module>)` (`model.encoder`), or a name proven "
         "a Module by use (`.eval()`, `.train()`, `.parameters()`, `.modules()`, `.children()`, "
         "`.apply()`, `.state_dict()` with `.load_state_dict()`, called like a layer). Rebinding "
         "through `.to()`, `.cuda()`, `.float()`, `.eval()`, `torch.compile(...)` keeps the kind. "
@@ -313,8 +314,36 @@ class RequiresGradOnModule(Rule):
                     part.requires_grad_(False)  # expect: FZ102
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            model = nn.Sequential()
+            model.add_module("encoder", nn.Sequential(nn.Linear(6, 16), nn.Tanh()))
+            model.add_module("probe", nn.Linear(16, 1))
+            model.encoder.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            model = nn.Sequential()
+            model.add_module("encoder", nn.Sequential(nn.Linear(6, 16), nn.Tanh()))
+            model.add_module("probe", nn.Linear(16, 1))
+            model.encoder.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        model = nn.Sequential()
+        model.add_module("encoder", build_encoder())  # an unknown factory: nothing is established
+        model.encoder.requires_grad = False
+        for name in ("a", "b"):
+            model.add_module(name, nn.Linear(4, 4))  # a computed name: no attribute is known
+        model.a.weight.requires_grad = False  # a Parameter: correct
+        """,
         """
         from collections.abc import Sequence
 
