@@ -241,6 +241,16 @@ def gan(critic: nn.Sequential, *, inside: bool = False, evaluate: bool = False):
     return w.report
 
 
+@pytest.mark.parametrize("old_style", [False, True])
+def test_a_frozen_spectral_norm_critic_beside_the_generator_is_judged(old_style):
+    report = gan(make_critic(old_style))
+    (f,) = report.findings
+    assert (f.code, f.target) == ("FZ502", "critic.0"), report.render_text()
+    assert f.message.startswith("critic.0 (Linear with spectral_norm) has all parameters frozen, but runs in train")
+    assert "power iteration" in f.message and "running statistics" not in f.message
+    assert "put it in eval()" in f.advice and "FrozenBatchNorm2d" not in f.advice
+
+
 def test_the_same_frozen_spectral_norm_layer_inside_the_model_is_named_by_its_layer():
     report = gan(make_critic(), inside=True)
     (f,) = report.findings
@@ -252,6 +262,13 @@ def test_the_same_frozen_spectral_norm_layer_inside_the_model_is_named_by_its_la
 def test_a_frozen_spectral_norm_critic_in_eval_is_ok(inside):
     report = gan(make_critic(), inside=inside, evaluate=True)
     assert report.ok, report.render_text()
+
+
+def test_a_frozen_side_model_without_such_buffers_is_still_not_judged():
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Linear(16, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1)).requires_grad_(False)
+    report = gan(plain)
+    assert report.ok and not any(m.name.startswith("critic") for m in report.modules), report.render_text()
 
 
 def test_audit_names_a_spectral_norm_eval_undone_by_train_as_fz201():
