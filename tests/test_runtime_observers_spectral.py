@@ -281,3 +281,72 @@ def test_audit_names_a_spectral_norm_eval_undone_by_train_as_fz201():
     assert (f.code, f.target) == ("FZ201", "2.0"), report.render_text()
     assert "power-iteration vectors (u, v)" in f.message and "model.train()" in f.message
     assert "FrozenBatchNorm2d" not in f.advice
+
+
+# ---------------------------------------------------------------- FZ302 on weight_norm
+def test_torch_weight_norm_makes_new_parameters_and_spectral_norm_keeps_its_own():
+    from torch.nn.utils.parametrizations import spectral_norm, weight_norm
+    lin = nn.Linear(4, 4)
+    old = lin.weight
+    weight_norm(lin)
+    assert [n for n, _ in lin.named_parameters()] == ["bias", "parametrizations.weight.original0",
+                                                     "parametrizations.weight.original1"]
+    assert not any(p is old for p in lin.parameters())
+    lin = nn.Linear(4, 4)
+    old = lin.weight
+    spectral_norm(lin)
+    assert lin.parametrizations.weight.original is old
+    lin = nn.Linear(4, 4)
+    old = lin.weight
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the older weight_norm, still in use
+        nn.utils.weight_norm(lin)
+    assert {n for n, _ in lin.named_parameters()} == {"bias", "weight_g", "weight_v"}
+    assert not any(p is old for p in lin.parameters())
+
+
+def reparametrized(how: str):
+    from torch.nn.utils import parametrizations
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if how == "weight_norm":
+        parametrizations.weight_norm(model[0])
+    elif how == "old weight_norm":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            nn.utils.weight_norm(model[0])
+    elif how == "spectral_norm":
+        parametrizations.spectral_norm(model[0])
+    elif how == "replaced":
+        model[0] = nn.Linear(8, 16)
+    with freezelint.watch() as w:
+        for _ in range(4):
+            loss = model(torch.randn(8, 8)).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return w.report
+
+
+@pytest.mark.parametrize("how,new", [("weight_norm", "0.parametrizations.weight.original0"),
+                                     ("old weight_norm", "0.weight_g")])
+def test_weight_norm_after_the_optimizer_is_fz302_on_the_layer_saying_so(how, new):
+    report = reparametrized(how)
+    (f,) = report.findings
+    assert (f.code, f.target) == ("FZ302", "0"), report.render_text()
+    assert f.message.startswith("0 (Linear) had its `weight` reparametrized after the optimizer was built"), f.message
+    assert new in f.message and "the optimizer still holds the old `weight`" in f.message
+    assert "ModuleDict" not in f.message and "replaced" not in f.message
+    assert "the rest of the layer does" in f.message
+
+
+def test_spectral_norm_after_the_optimizer_keeps_the_held_parameter_so_no_fz302():
+    report = reparametrized("spectral_norm")
+    assert "FZ302" not in codes(report) and "FZ503" not in codes(report), report.render_text()
+
+
+def test_a_replaced_layer_is_still_worded_as_replaced():
+    report = reparametrized("replaced")
+    (f,) = report.findings
+    assert f.code == "FZ302" and "the layer was replaced after the optimizer was built" in f.message

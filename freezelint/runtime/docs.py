@@ -138,5 +138,7 @@ ALSO_AT_RUNTIME: dict[str, str] = {
               "wrap; without find_unused_parameters=True the next iteration raises, so the audit runs its steps "
               "under no_sync() on every rank and leaves the reducer as it found it)."),
     "FZ302": ("Trainable parameters of a layer are in no param group while the optimizer holds parameters that "
-              "are no longer in the model: the layer was replaced after the optimizer was built."),
+              "are no longer in the model: the layer was replaced after the optimizer was built, or one of its "
+              "tensors was reparametrized after it (`weight_norm` moves `weight` into new Parameters, "
+              "`parametrizations.weight.original0/1` or `weight_g`/`weight_v`, and the optimizer keeps the old one)."),
 }

@@ -8,6 +8,7 @@ stale grad is non-zero); BatchNorm statistics move in train mode whatever requir
 from __future__ import annotations
 
 import math
+import re
 import sys
 from fnmatch import fnmatchcase
 
@@ -552,7 +553,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         for top, ps in tops.items():
             names = [p.name for p in ps]
             top = _whole_part(top, names, params)
-            if optimizer_has_foreign and by_module.get(top) and by_module[top].optimizer == "none":
+            layers = _reparametrized(names) if optimizer_has_foreign else None
+            if layers:
+                out.append(_reparametrized_finding(layers, names, by_module))
+            elif optimizer_has_foreign and by_module.get(top) and by_module[top].optimizer == "none":
                 held = f" ({optimizer_has_foreign})" if isinstance(optimizer_has_foreign, str) else ""
                 out.append(AuditFinding(
                     "FZ302", _label(top), f"{_label(top)} ({by_module[top].type}) has {len(ps)} trainable "
@@ -883,6 +887,65 @@ def _fz504_advice(groups: int) -> str:
     return (f"keep the {groups} param groups and filter each one's list when building the optimizer "
             "(`{'params': [p for p in params if p.requires_grad], 'lr': ...}` for every group); one filter over "
             "model.parameters() would merge them and drop their own lr and weight_decay")
+
+
+_NEW_PARAMETRIZED = re.compile(r"(?:(.*)\.)?parametrizations\.([^.]+)\.original\d+")
+
+
+def _reparametrized(names: list[str]) -> dict[str, list[str]] | None:
+    """Layer -> tensors, where every one of `names` is a Parameter torch made in place of a layer's
+    tensor by splitting it: torch.nn.utils.parametrizations.weight_norm's (any register_parametrization
+    whose right_inverse returns several tensors) `layer.parametrizations.weight.original0/1`, or
+    torch.nn.utils.weight_norm's `layer.weight_g` and `layer.weight_v`. None when any is not. (A
+    parametrization that keeps one tensor, spectral_norm's `original`, keeps the Parameter itself,
+    which the optimizer holds.)"""
+    layers: dict[str, list[str]] = {}
+    named = set(names)
+    for n in names:
+        new = _NEW_PARAMETRIZED.fullmatch(n)
+        if new:
+            layer, tensor = new.group(1) or "", new.group(2)
+        else:
+            layer, _, leaf = n.rpartition(".")
+            tensor = leaf[:-2]
+            other = f"{tensor}_v" if leaf.endswith("_g") else f"{tensor}_g" if leaf.endswith("_v") else None
+            if not tensor or other is None or (f"{layer}.{other}" if layer else other) not in named:
+                return None
+        if tensor not in layers.setdefault(layer, []):
+            layers[layer].append(tensor)
+    return layers
+
+
+def _reparametrized_finding(layers: dict[str, list[str]], names: list[str],
+                            by_module: Mapping[str, ModuleRecord]) -> AuditFinding:
+    """FZ302 for a layer weight_norm reparametrized after the optimizer was built: torch moved its
+    tensor into new Parameters the optimizer does not hold, while it holds the old one."""
+    labels = [_label(n) for n in layers]
+    one = len(labels) == 1
+    kinds = sorted({_unparametrized(by_module[n].type) for n in layers if n in by_module})
+    tensors = list(dict.fromkeys(t for ts in layers.values() for t in ts))
+    what = " and ".join(f"`{t}`" for t in tensors)
+    new_style = any(_NEW_PARAMETRIZED.fullmatch(n) for n in names)
+    how = ("torch.nn.utils.parametrizations.weight_norm, or another register_parametrization that splits it"
+           if new_style else "torch.nn.utils.weight_norm")
+    # the layer's other parameters still in the optimizer (its bias) show the layer itself was kept
+    kept = all(by_module[n].optimizer == "some" for n in layers if n in by_module)
+    it, they = ("it", "it") if len(tensors) == 1 else ("them", "they")
+    head = (f"{listed(labels)} ({', '.join(kinds)}) had {'its' if one else 'their'} {what} reparametrized after the "
+            f"optimizer was built ({how})")
+    if kept:
+        text = (f"{head}: torch moved {it} into new Parameters ({listed(names)}) that are in no param group, while "
+                f"the optimizer still holds the old {what}, no longer in the model, so the new {they} never "
+                f"train{'s' if len(tensors) == 1 else ''} (the rest of {'the layer' if one else 'those layers'} does)")
+    else:  # nothing else of the layer is held: it may as well have been replaced by a reparametrized one
+        text = (f"{head}, or {'was' if one else 'were'} replaced after it by {'a layer' if one else 'layers'} "
+                f"reparametrized so: the Parameters ({listed(names)}) are in no param group, while the optimizer "
+                f"still holds tensors no longer in the model, so {what} never train{'s' if len(tensors) == 1 else ''}")
+    advice = ("reparametrize before building the optimizer, or add the new Parameters: "
+              + ("`optimizer.add_param_group({'params': list(layer.parametrizations.parameters())})`" if new_style
+                 else f"`optimizer.add_param_group({{'params': [layer.{tensors[0]}_g, layer.{tensors[0]}_v]}})`"))
+    return AuditFinding("FZ302", labels[0] if one else f"{len(labels)} modules", text, advice,
+                        labels if len(labels) > 1 else [])
 
 
 def _moved_by(moved: list[tuple[str, list[BufferRecord]]]) -> str:
