@@ -15,13 +15,19 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
                 "since PyTorch 2.0) and build the optimizer from trainable parameters only."),
     },
     "FZ502": {
-        "observes": "Buffers (BatchNorm running_mean/running_var/num_batches_tracked) changed in a module whose "
-                    "parameters are all frozen, while the module was already in train mode.",
+        "observes": "Buffers a forward in train mode rewrites (BatchNorm running_mean/running_var/"
+                    "num_batches_tracked; spectral norm's power-iteration vectors u and v) changed in a module whose "
+                    "parameters are all frozen, while the module was already in train mode. Quantization observers "
+                    "and fake-quantize modules (torch.ao) are left out: they record ranges in train and eval mode "
+                    "alike, as QAT and calibration mean them to; those of a frozen layer are named in a note.",
         "why": ("`requires_grad=False` does not stop running statistics from updating in train mode — not even "
                 "under `torch.no_grad()` or `torch.inference_mode()`. The frozen layer's normalisation drifts "
-                "towards the fine-tuning data."),
+                "towards the fine-tuning data; a frozen spectral-norm layer divides its weight by a singular value "
+                "that each forward re-estimates, so it computes something else step by step."),
         "fix": "Put such modules in `eval()` after every `model.train()` (override `train()`), or replace them "
-               "with `torchvision.ops.FrozenBatchNorm2d`.",
+               "with `torchvision.ops.FrozenBatchNorm2d`; a BatchNorm fused into an eager-mode QAT conv is frozen "
+               "by `torch.ao.nn.intrinsic.qat.freeze_bn_stats`, which its `train()` keeps. (A frozen layer's "
+               "observers stop with `torch.ao.quantization.disable_observer`, not `eval()`.)",
     },
     "FZ503": {
         "observes": "A parameter with `requires_grad=True` that is in no param group of the optimizer.",
@@ -132,5 +138,7 @@ ALSO_AT_RUNTIME: dict[str, str] = {
               "wrap; without find_unused_parameters=True the next iteration raises, so the audit runs its steps "
               "under no_sync() on every rank and leaves the reducer as it found it)."),
     "FZ302": ("Trainable parameters of a layer are in no param group while the optimizer holds parameters that "
-              "are no longer in the model: the layer was replaced after the optimizer was built."),
+              "are no longer in the model: the layer was replaced after the optimizer was built, or one of its "
+              "tensors was reparametrized after it (`weight_norm` moves `weight` into new Parameters, "
+              "`parametrizations.weight.original0/1` or `weight_g`/`weight_v`, and the optimizer keeps the old one)."),
 }

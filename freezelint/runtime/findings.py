@@ -7,11 +7,13 @@ stale grad is non-zero); BatchNorm statistics move in train mode whatever requir
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 from fnmatch import fnmatchcase
 
 from collections import defaultdict
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -409,19 +411,38 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # FZ201 / FZ502: running statistics moved in frozen modules
     status_of = {m.name: m.status for m in modules}
 
-    def frozen(name: str) -> bool:
+    def holder(name: str) -> str | None:
+        """The module whose parameters decide whether `name` is frozen: itself, or the nearest one
+        above it that has parameters (a BatchNorm without affine ones, spectral norm's
+        parametrization, an observer); None when none has."""
         while True:
-            st = status_of.get(name, "no params")
-            if st != "no params":
-                return st == "frozen"
+            if status_of.get(name, "no params") != "no params":
+                return name
             if not name:
-                return False
+                return None
             name = name.rpartition(".")[0]
 
+    def frozen(name: str) -> bool:
+        top = holder(name)
+        return top is not None and status_of[top] == "frozen"
+
+    # torch.ao's observers and fake-quantize modules record the ranges of what passes through them
+    # (min/max, then scale and zero_point) in train and eval mode alike: QAT's and calibration's own
+    # work, switched off by disable_observer, not frozen statistics; noted where a frozen layer holds them
+    fake_quant, observers = _observer_types()
     moved: dict[str, list[BufferRecord]] = defaultdict(list)
+    observed: dict[str, list[BufferRecord]] = defaultdict(list)  # frozen layer -> its observers' moved buffers
     for b in buffers:
         if b.changed:
+            rec = by_module.get(b.module)
+            if rec is not None and (rec.type in fake_quant or rec.type in observers):
+                top = holder(b.module)
+                if top is not None and status_of[top] == "frozen":
+                    observed[top].append(b)
+                continue
             moved[b.module].append(b)
+    if observed and notes is not None:
+        notes.append(_observers_note(observed, by_module, fake_quant, over))
     # a module in train mode whose frozen parameters the script's own code writes (an EMA teacher
     # run in train mode on purpose) has its statistics follow the same plan: not FZ502; an eval()
     # of it that train() undid is still FZ201
@@ -437,34 +458,80 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             undone.append((mod, bufs))
         elif mod not in written:
             unfrozen_stats.append((mod, bufs))
+    # spectral norm's power iteration (its u and v vectors, rewritten by every forward in train
+    # mode) is told apart from running statistics: named by its layer, worded as what it is
+    layer_of = {mod: _power_iteration_layer(mod, bufs, by_module, params) for mod, bufs in undone + unfrozen_stats}
     override = _train_override(model)
     for call, mods in _by_call(undone, undone_by).items():
-        names = [_label(m) for m, _ in mods]
-        out.append(AuditFinding(
-            "FZ201", names[0] if len(names) == 1 else f"{len(names)} modules",
-            f"{listed(names)} {'was' if len(names) == 1 else 'were'} in eval() to freeze running statistics, but "
-            f"{_switched(call)} switched {'it' if len(names) == 1 else 'them'} back and the statistics moved (up to "
-            f"{_largest(mods):.2g}) {over}",
-            (_fix_override(override) if override and call == _MODEL_TRAIN else
-             f"re-apply .eval() to these modules after every {call}: override train() in the model, or ")
-            + "use torchvision.ops.FrozenBatchNorm2d" + ("" if updated_elsewhere else  # the watch saw the loop's train()
-                                                       "; if your loop never calls model.train(), or puts "
-                                                       "these modules back in eval() after each of its "
-                                                       "train() calls, audit with call_train=False (or watch "
-                                                       "the real loop: freezelint.watch())"), _several(names)))
+        stats = [(m, bs) for m, bs in mods if layer_of[m] is None]
+        power = [(m, bs) for m, bs in mods if layer_of[m] is not None]
+        if stats:
+            names = [_label(m) for m, _ in stats]
+            out.append(AuditFinding(
+                "FZ201", names[0] if len(names) == 1 else f"{len(names)} modules",
+                f"{listed(names)} {'was' if len(names) == 1 else 'were'} in eval() to freeze running statistics, but "
+                f"{_switched(call)} switched {'it' if len(names) == 1 else 'them'} back and the statistics "
+                f"moved{_moved_by(stats)} {over}",
+                (_fix_override(override) if override and call == _MODEL_TRAIN else
+                 f"re-apply .eval() to these modules after every {call}: override train() in the model, or ")
+                + "use torchvision.ops.FrozenBatchNorm2d"
+                + ("" if updated_elsewhere else  # the watch saw the loop's train()
+                   "; if your loop never calls model.train(), or puts these modules back in eval() after each of "
+                   "its train() calls, audit with call_train=False (or watch the real loop: freezelint.watch())"),
+                _several(names)))
+        if power:
+            names = list(dict.fromkeys(_label(layer_of[m]) for m, _ in power))
+            one = len(names) == 1
+            out.append(AuditFinding(
+                "FZ201", names[0] if one else f"{len(names)} modules",
+                f"{listed(names)} ({_spectral_kinds(names, by_module)}) {'was' if one else 'were'} in eval() "
+                f"to keep {'its' if one else 'their'} spectral norm's power-iteration vectors (u, v), but "
+                f"{_switched(call)} switched {'it' if one else 'them'} back and every forward rewrote them"
+                f"{_moved_by(power)} {over}: {_POWER_WHY}",
+                (_fix_override(override) if override and call == _MODEL_TRAIN else
+                 f"re-apply .eval() to {'it' if one else 'them'} after every {call}: override train() in the model")
+                + ("" if updated_elsewhere else "; if your loop already does, audit with call_train=False (or "
+                   "watch the real loop: freezelint.watch())"), _several(names)))
     for call, mods in _by_call(eval_only, undone_by).items():
         out.append(_eval_only_undone(mods, over, updated_elsewhere, call, override))
-    if unfrozen_stats:
-        names = [_label(m) for m, _ in unfrozen_stats]
-        largest = _largest(unfrozen_stats)
-        kinds = sorted({by_module[m].type for m, _ in unfrozen_stats if m in by_module})
+    stats = [(m, bs) for m, bs in unfrozen_stats if layer_of[m] is None]
+    power = [(m, bs) for m, bs in unfrozen_stats if layer_of[m] is not None]
+    if stats:
+        names = [_label(m) for m, _ in stats]
+        one = len(names) == 1
+        kinds = sorted({by_module[m].type for m, _ in stats if m in by_module})
+        own = [status_of.get(m, "no params") != "no params" for m, _ in stats]
+        frozen_how = ("has all parameters frozen" if one else "have all parameters frozen") if all(own) else \
+            ("has no parameters of its own and sits in a frozen part" if one else
+             "have no parameters of their own and sit in frozen parts") if not any(own) else \
+            "have all parameters frozen or sit, without parameters of their own, in frozen parts"
+        # eager QAT's fused conv-bn (ConvBnReLU2d) puts its BatchNorm back in train mode in its own
+        # train() unless freeze_bn_stats froze it, and cannot take FrozenBatchNorm2d
+        qat_convs = _subclass_names("torch.ao.nn.intrinsic.qat.modules.conv_fused", "_ConvBnNd")
+        fused = sorted({by_module[up].type for m, _ in stats for up in [m.rpartition(".")[0]]
+                        if m and up in by_module and by_module[up].type in qat_convs})
         out.append(AuditFinding(
-            "FZ502", names[0] if len(names) == 1 else f"{len(names)} modules",
-            f"{listed(names)} ({', '.join(kinds)}) {'has' if len(names) == 1 else 'have'} all parameters frozen, "
-            f"but {'runs' if len(names) == 1 else 'run'} in train mode, so running "
-            f"statistics moved (up to {largest:.2g}) {over}; requires_grad does not stop them (FZ202 in the code)",
+            "FZ502", names[0] if one else f"{len(names)} modules",
+            f"{listed(names)} ({', '.join(kinds)}) {frozen_how}, but {'runs' if one else 'run'} in train mode, so "
+            f"running statistics moved{_moved_by(stats)} {over}; requires_grad does not stop them (FZ202 in the code)",
             "put them in eval(), again after every train() that reaches them (or override train())"
-            + (", or replace them with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else ""),
+            + (f"; for a BatchNorm fused into a QAT conv ({', '.join(fused)}), "
+               "`.apply(torch.ao.nn.intrinsic.qat.freeze_bn_stats)` on it, which its train() keeps"
+               if fused else ", or replace them with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"]
+               else ""),
+            _several(names)))
+    if power:
+        names = list(dict.fromkeys(_label(layer_of[m]) for m, _ in power))
+        one = len(names) == 1
+        out.append(AuditFinding(
+            "FZ502", names[0] if one else f"{len(names)} modules",
+            f"{listed(names)} ({_spectral_kinds(names, by_module)}) {'has' if one else 'have'} all parameters "
+            f"frozen, but {'runs' if one else 'run'} in train mode, so every forward ran spectral norm's "
+            f"power iteration and rewrote {'its' if one else 'their'} u and v vectors{_moved_by(power)} {over}: "
+            f"{_POWER_WHY}; requires_grad does not stop it",
+            f"put {'it' if one else 'them'} in eval() where {'it runs' if one else 'they run'}, again after every "
+            f"train() that reaches {'it' if one else 'them'} (or override train()): in eval() spectral norm divides "
+            f"by the singular value its stored u and v give and leaves them as they are",
             _several(names)))
 
     # FZ302 / FZ503: trainable but in no param group
@@ -486,7 +553,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         for top, ps in tops.items():
             names = [p.name for p in ps]
             top = _whole_part(top, names, params)
-            if optimizer_has_foreign and by_module.get(top) and by_module[top].optimizer == "none":
+            layers = _reparametrized(names) if optimizer_has_foreign else None
+            if layers:
+                out.append(_reparametrized_finding(layers, names, by_module))
+            elif optimizer_has_foreign and by_module.get(top) and by_module[top].optimizer == "none":
                 held = f" ({optimizer_has_foreign})" if isinstance(optimizer_has_foreign, str) else ""
                 out.append(AuditFinding(
                     "FZ302", _label(top), f"{_label(top)} ({by_module[top].type}) has {len(ps)} trainable "
@@ -800,7 +870,7 @@ def _eval_only_undone(moved: list[tuple[str, list[BufferRecord]]], over: str, wa
         "FZ201", names[0] if one else f"{len(names)} modules",
         f"{listed(names)} {'was' if one else 'were'} put in eval() to keep {'its' if one else 'their'} running "
         f"statistics ({'its' if one else 'their'} weight and bias left to train), but {_switched(call)} "
-        f"switched {'it' if one else 'them'} back and the statistics moved (up to {_largest(moved):.2g}) {over}",
+        f"switched {'it' if one else 'them'} back and the statistics moved{_moved_by(moved)} {over}",
         (_fix_override(override) + f"call the freeze again after each {call}" if override and call == _MODEL_TRAIN
          else f"put them back in eval() after every {call}: override train() in the model (call "
          "super().train(mode), then eval() on them, as mmdet's norm_eval does), or call the freeze again after "
@@ -819,11 +889,166 @@ def _fz504_advice(groups: int) -> str:
             "model.parameters() would merge them and drop their own lr and weight_decay")
 
 
-def _largest(moved: list[tuple[str, list[BufferRecord]]]) -> float:
-    """The largest change of a floating buffer (num_batches_tracked counts steps, not drift)."""
-    sizes = [b.max_abs_delta or 0.0 for _, bs in moved for b in bs
-             if not b.dtype.startswith(("int", "uint", "bool"))]
-    return max(sizes, default=0.0)
+_NEW_PARAMETRIZED = re.compile(r"(?:(.*)\.)?parametrizations\.([^.]+)\.original\d+")
+
+
+def _reparametrized(names: list[str]) -> dict[str, list[str]] | None:
+    """Layer -> tensors, where every one of `names` is a Parameter torch made in place of a layer's
+    tensor by splitting it: torch.nn.utils.parametrizations.weight_norm's (any register_parametrization
+    whose right_inverse returns several tensors) `layer.parametrizations.weight.original0/1`, or
+    torch.nn.utils.weight_norm's `layer.weight_g` and `layer.weight_v`. None when any is not. (A
+    parametrization that keeps one tensor, spectral_norm's `original`, keeps the Parameter itself,
+    which the optimizer holds.)"""
+    layers: dict[str, list[str]] = {}
+    named = set(names)
+    for n in names:
+        new = _NEW_PARAMETRIZED.fullmatch(n)
+        if new:
+            layer, tensor = new.group(1) or "", new.group(2)
+        else:
+            layer, _, leaf = n.rpartition(".")
+            tensor = leaf[:-2]
+            other = f"{tensor}_v" if leaf.endswith("_g") else f"{tensor}_g" if leaf.endswith("_v") else None
+            if not tensor or other is None or (f"{layer}.{other}" if layer else other) not in named:
+                return None
+        if tensor not in layers.setdefault(layer, []):
+            layers[layer].append(tensor)
+    return layers
+
+
+def _reparametrized_finding(layers: dict[str, list[str]], names: list[str],
+                            by_module: Mapping[str, ModuleRecord]) -> AuditFinding:
+    """FZ302 for a layer weight_norm reparametrized after the optimizer was built: torch moved its
+    tensor into new Parameters the optimizer does not hold, while it holds the old one."""
+    labels = [_label(n) for n in layers]
+    one = len(labels) == 1
+    kinds = sorted({_unparametrized(by_module[n].type) for n in layers if n in by_module})
+    tensors = list(dict.fromkeys(t for ts in layers.values() for t in ts))
+    what = " and ".join(f"`{t}`" for t in tensors)
+    new_style = any(_NEW_PARAMETRIZED.fullmatch(n) for n in names)
+    how = ("torch.nn.utils.parametrizations.weight_norm, or another register_parametrization that splits it"
+           if new_style else "torch.nn.utils.weight_norm")
+    # the layer's other parameters still in the optimizer (its bias) show the layer itself was kept
+    kept = all(by_module[n].optimizer == "some" for n in layers if n in by_module)
+    it, they = ("it", "it") if len(tensors) == 1 else ("them", "they")
+    head = (f"{listed(labels)} ({', '.join(kinds)}) had {'its' if one else 'their'} {what} reparametrized after the "
+            f"optimizer was built ({how})")
+    if kept:
+        text = (f"{head}: torch moved {it} into new Parameters ({listed(names)}) that are in no param group, while "
+                f"the optimizer still holds the old {what}, no longer in the model, so the new {they} never "
+                f"train{'s' if len(tensors) == 1 else ''} (the rest of {'the layer' if one else 'those layers'} does)")
+    else:  # nothing else of the layer is held: it may as well have been replaced by a reparametrized one
+        text = (f"{head}, or {'was' if one else 'were'} replaced after it by {'a layer' if one else 'layers'} "
+                f"reparametrized so: the Parameters ({listed(names)}) are in no param group, while the optimizer "
+                f"still holds tensors no longer in the model, so {what} never train{'s' if len(tensors) == 1 else ''}")
+    advice = ("reparametrize before building the optimizer, or add the new Parameters: "
+              + ("`optimizer.add_param_group({'params': list(layer.parametrizations.parameters())})`" if new_style
+                 else f"`optimizer.add_param_group({{'params': [layer.{tensors[0]}_g, layer.{tensors[0]}_v]}})`"))
+    return AuditFinding("FZ302", labels[0] if one else f"{len(labels)} modules", text, advice,
+                        labels if len(labels) > 1 else [])
+
+
+def _moved_by(moved: list[tuple[str, list[BufferRecord]]]) -> str:
+    """` (up to 0.031)`: the largest change of a floating buffer (num_batches_tracked counts steps,
+    not drift), as FZ201 and FZ502 word it; see `sized`."""
+    return sized(b.max_abs_delta for _, bs in moved for b in bs if not b.dtype.startswith(("int", "uint", "bool")))
+
+
+def sized(sizes: Iterable[float | None]) -> str:
+    """` (up to 0.031)`: how a finding sizes the largest change among buffers that moved. A change
+    from or to an infinite value (a range that starts at +/-inf) and one no number sizes (NaN
+    values, a changed shape) are said in words, never printed as inf or nan; empty when none was
+    sized."""
+    values = [v for v in sizes if v is not None]
+    finite = [v for v in values if math.isfinite(v)]
+    infinite = any(math.isinf(v) for v in values)
+    unsized = any(math.isnan(v) for v in values)
+    parts = [f"up to {max(finite):.2g}"] if finite and (max(finite) > 0 or not (infinite or unsized)) else []
+    if infinite:
+        parts.append("some from or to an infinite value")
+    elif unsized:
+        parts.append("some by an amount no number gives: NaN values or a changed shape")
+    if len(parts) == 2:
+        parts[1] = parts[1].replace("some ", "others ", 1)
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+_POWER_WHY = ("they give the largest singular value the layer divides its weight by, so the weight it computes "
+              "with changes")
+
+
+def _power_iteration_layer(mod: str, bufs: list[BufferRecord], by_module: Mapping[str, ModuleRecord],
+                           params: list[ParamRecord]) -> str | None:
+    """The layer whose spectral norm these moved buffers are the power iteration of, or None:
+    torch.nn.utils.parametrizations.spectral_norm keeps `_u` and `_v` in a `_SpectralNorm` module
+    at `layer.parametrizations.weight.0`; the older torch.nn.utils.spectral_norm keeps `weight_u`
+    and `weight_v` on the layer itself, beside its `weight_orig` parameter."""
+    leaves = {b.name.rpartition(".")[2] for b in bufs}
+    rec = by_module.get(mod)
+    if rec is not None and rec.type == "_SpectralNorm" and leaves <= {"_u", "_v"}:
+        if mod.startswith("parametrizations."):
+            return ""
+        if ".parametrizations." in mod:
+            return mod.rsplit(".parametrizations.", 1)[0]
+        return None
+    stems = {leaf[:-2] for leaf in leaves if leaf.endswith(("_u", "_v"))}
+    if len(stems) == 1 and all(leaf.endswith(("_u", "_v")) for leaf in leaves):
+        orig = f"{mod}.{next(iter(stems))}_orig" if mod else f"{next(iter(stems))}_orig"
+        if any(p.name == orig for p in params):
+            return mod
+    return None
+
+
+def _spectral_kinds(layers: list[str], by_module: Mapping[str, ModuleRecord]) -> str:
+    """`Linear with spectral_norm`: the layers' classes, as they were before torch parametrized them."""
+    kinds = sorted({_unparametrized(by_module[n if n != "(model)" else ""].type) for n in layers
+                    if (n if n != "(model)" else "") in by_module})
+    return f"{', '.join(kinds)} with spectral_norm" if kinds else "spectral_norm"
+
+
+def _unparametrized(kind: str) -> str:
+    """register_parametrization gives a layer a class of its own, `Parametrized` + its class."""
+    return kind[len("Parametrized"):] if kind.startswith("Parametrized") and len(kind) > len("Parametrized") else kind
+
+
+def _subclass_names(module: str, base: str) -> frozenset[str]:
+    """The class names of `module.base` and its subclasses, where that module was imported (none
+    of its classes exists otherwise: nothing is imported here)."""
+    cls = getattr(sys.modules.get(module), base, None)
+    names: set[str] = set()
+    todo = [cls] if isinstance(cls, type) else []
+    while todo:
+        c = todo.pop()
+        if c.__name__ not in names:
+            names.add(c.__name__)
+            todo.extend(c.__subclasses__())
+    return frozenset(names)
+
+
+def _observer_types() -> tuple[frozenset[str], frozenset[str]]:
+    """The class names of torch.ao's fake-quantize modules and of its observers, subclasses included."""
+    return (_subclass_names("torch.ao.quantization.fake_quantize", "FakeQuantizeBase"),
+            _subclass_names("torch.ao.quantization.observer", "ObserverBase"))
+
+
+def _observers_note(observed: Mapping[str, list[BufferRecord]], by_module: Mapping[str, ModuleRecord],
+                    fake_quant: frozenset[str], over: str) -> str:
+    """A frozen layer's quantization observers kept recording ranges: no finding (QAT's fake-quantize
+    modules observe in train and eval mode alike, and are meant to), but a frozen layer's ranges
+    may be meant to stay, and the switch is not eval()."""
+    layers = [_label(n) for n in observed]
+    one = len(layers) == 1
+    kinds = {by_module[b.module].type for bs in observed.values() for b in bs if b.module in by_module}
+    leaves = sorted({b.name.rpartition(".")[2] for bs in observed.values() for b in bs
+                     if not b.dtype.startswith("bool")})
+    text = (f"the quantization observers of frozen {listed(layers)} ({', '.join(sorted(kinds))}) kept recording "
+            f"ranges {over} ({', '.join(leaves[:4])}{' and more' if len(leaves) > 4 else ''} moved): not judged as "
+            f"frozen statistics, since observing is what they are for, and eval() does not stop it")
+    if kinds & fake_quant:
+        text += (f"; if the quantization ranges of {'that layer' if one else 'those layers'} are meant to stay as "
+                 f"they are, switch {'its' if one else 'their'} observers off with "
+                 f"`.apply(torch.ao.quantization.disable_observer)` on {'it' if one else 'them'}")
+    return text
 
 
 def _hit(pattern: str, p: ParamRecord) -> bool:

@@ -20,6 +20,12 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
+from torch.nn.utils.spectral_norm import SpectralNorm
+
+try:  # torch.nn.utils.parametrizations.spectral_norm's parametrization (a private class)
+    from torch.nn.utils.parametrizations import _SpectralNorm
+except ImportError:  # pragma: no cover
+    _SpectralNorm = None
 
 from freezelint.lightning_hooks import DEAD_HOOKS as _DEAD_HOOKS  # hooks Lightning 2 never calls (FZ110's too)
 from freezelint.lightning_hooks import REPLACEMENT_ARGS
@@ -522,9 +528,10 @@ def bystanders(w: "Watch", models: list[nn.Module],
                     w.idle_drift.append((what, moved))
                 else:
                     unheld.append(what)
-        elif any(isinstance(m, _NormBase) and m.track_running_stats for _, m in tree.modules):
-            # judged only where something can go wrong unseen: running statistics (a frozen
-            # model's parameters change only through code the script runs on purpose)
+        elif any(rewrites_in_train(m) for _, m in tree.modules):
+            # judged only where something can go wrong unseen: buffers its forward rewrites in
+            # train mode (a frozen model's parameters change only through code the script runs
+            # on purpose)
             frozen.append(r)
             trees[id(r)] = tree
             if copies(tree):
@@ -540,6 +547,18 @@ def bystanders(w: "Watch", models: list[nn.Module],
                      f"{'it does' if len(unheld) == 1 else 'they do'} not train, or give "
                      f"{'it' if len(unheld) == 1 else 'them'} an optimizer)")
     return frozen, notes, copied
+
+
+def rewrites_in_train(m: nn.Module) -> bool:
+    """Whether a forward of `m` in train mode rewrites its buffers, so that a frozen model left in
+    train mode computes something else from one forward to the next: a norm layer's running
+    statistics, spectral norm's power-iteration vectors u and v (torch.nn.utils.parametrizations'
+    `_SpectralNorm`, or the `SpectralNorm` pre-hook of the older torch.nn.utils.spectral_norm)."""
+    if isinstance(m, _NormBase):
+        return m.track_running_stats
+    if _SpectralNorm is not None and isinstance(m, _SpectralNorm):
+        return True
+    return bool(m._forward_pre_hooks) and any(isinstance(h, SpectralNorm) for h in m._forward_pre_hooks.values())
 
 
 def _stats_moved(w: "Watch", tree: Tree) -> list[tuple[str, nn.Module, float]]:

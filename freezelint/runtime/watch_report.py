@@ -244,7 +244,7 @@ def _idle_drift_finding(what: str, moved: list[tuple[str, nn.Module, float]], st
         "FZ502", label,
         f"{what} trains nothing (no optimizer holds its parameters and no backward reached them), yet ran in train "
         f"mode: the running statistics of {len(moved)} {', '.join(kinds)} layer{'s' if len(moved) != 1 else ''} "
-        f"moved (up to {max(c for _, _, c in moved):.2g}) over {steps} step{'s' if steps != 1 else ''}, so what it "
+        f"moved{F.sized(c for _, _, c in moved)} over {steps} step{'s' if steps != 1 else ''}, so what it "
         f"computes drifts from what it was trained to compute; torch.no_grad() does not stop them",
         f"put {label} in eval() where it runs (again after every train() that reaches it), and freeze it with "
         f"{label}.requires_grad_(False)", names if len(names) > 1 else [])
@@ -261,12 +261,11 @@ def _drifted_findings(w: "Watch", named_modules: list[tuple[str, nn.Module]]) ->
     for step, mods in sorted(by_step.items()):
         names = [n for n, _, _ in mods]
         kinds = sorted({type(m).__name__ for _, m, _ in mods})
-        sizes = [v for _, _, v in mods if v is not None]
         out.append(F.AuditFinding(
             "FZ502", names[0] if len(names) == 1 else f"{len(names)} modules",
             f"{F.listed(names)} ({', '.join(kinds)}) had all parameters frozen until step {step} of {w.steps}, when "
             f"an optimizer first trained them, but ran in train mode before it, so running statistics moved"
-            f"{f' (up to {max(sizes):.2g})' if sizes else ''} while frozen; requires_grad does not stop them "
+            f"{F.sized(v for _, _, v in mods)} while frozen; requires_grad does not stop them "
             f"(FZ202 in the code)",
             "put them in eval() for as long as they are frozen (again after every train() that reaches them), "
             "and back in train mode when you unfreeze them", F._several(names)))
