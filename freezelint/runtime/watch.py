@@ -99,6 +99,17 @@ _WALK_PER_STEP = 16
 _MAX_LATER = 20  # later windows a watch opens at most
 
 
+def _inside(outer: torch.optim.Optimizer | None, opt: torch.optim.Optimizer) -> bool:
+    """Whether `opt` steps inside the step of `outer`, still in progress: a wrapper optimizer whose
+    step calls the optimizer it wraps over the same parameters (ZeroRedundancyOptimizer and its
+    `.optim`, SAM-style wrappers around a base optimizer). The two are one step, in the window and
+    after it. An `outer` that shares no parameter with `opt` is a step that raised before its end."""
+    if outer is None or outer is opt:
+        return False
+    ids = {id(p) for p in held_params(outer)}
+    return any(id(p) in ids for p in held_params(opt))
+
+
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
     if optimizer is None:
         return []
@@ -141,6 +152,7 @@ class Watch:
         self.error: BaseException | None = None  # raised while judging (the window's step still ran)
         self._handles: list[Any] = []
         self._post_handle: Any = None
+        self._after_pre_handle: Any = None  # after the window (rewatch): which step is in progress
         self._train_orig: Callable | None = None
         self._train_wrapper: Callable | None = None
         self._filter: tuple | None = None  # the warnings filter __enter__ added
@@ -377,6 +389,9 @@ class Watch:
         if self._post_handle is not None:
             self._post_handle.remove()
             self._post_handle = None
+        if self._after_pre_handle is not None:
+            self._after_pre_handle.remove()
+            self._after_pre_handle = None
         self._active = False
 
     # ------------------------------------------------------------------ hooks
@@ -651,12 +666,9 @@ class Watch:
     def _on_step_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if self.done or not self._watched(opt):
             return
-        outer = self._stepping
-        if outer is not None and outer is not opt:
-            ids = {id(p) for p in held_params(outer)}
-            if any(id(p) in ids for p in held_params(opt)):
-                return  # a wrapper's step calling the optimizer it wraps: one step
-            # else the other optimizer's step raised before its end: this one is a new step
+        if _inside(self._stepping, opt):
+            return  # a wrapper's step calling the optimizer it wraps: one step
+        # (another optimizer's step in progress that shares nothing raised before its end: this is a new step)
         self._stepping = opt
         self._step_forwards = self._forwards
         probe = self._grad_probe.pop(id(opt), None)
@@ -900,6 +912,7 @@ class Watch:
             if self.rewatch and self.error is None:
                 self._track(self)
                 self._shapes[id(opt)] = self._shape()
+                self._after_pre_handle = register_optimizer_step_pre_hook(self._after_pre)
 
     def _held_ids(self) -> set[int]:
         return {id(p) for o in self.optimizers.values() for p in held_params(o)}
@@ -957,10 +970,23 @@ class Watch:
         self._tracked_roots.update(window.roots)
         self._tracked_opts.update(window.optimizers)
 
+    @_guarded
+    def _after_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        """A step's start after the window: the step in progress, as `_on_step_pre` keeps it, so
+        that the step of an optimizer a wrapper's step calls is not taken for a step of its own
+        (a new optimizer, a later window) when it ends."""
+        if self._watched(opt) and not _inside(self._stepping, opt):
+            self._stepping = opt
+
     def _after(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """A step after the window: pass it to the later window open now, or compare what trains
         with what trained at this optimizer's previous step and open one on a change. Compared per
-        optimizer: a GAN freezes D for G's step and unfreezes it for D's, the same at every step."""
+        optimizer: a GAN freezes D for G's step and unfreezes it for D's, the same at every step.
+        The step of an optimizer that a wrapper's step calls is the wrapper's: not a step here."""
+        if self._stepping is not None:
+            if self._stepping is not opt:
+                return  # inside the wrapper's step, which ends after it
+            self._stepping = None
         self.steps_after += 1
         later = self._next
         if later is not None:
