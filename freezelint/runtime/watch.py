@@ -243,6 +243,7 @@ class Watch:
         self.stats_kept: set[int] = set()
         self._kept_looked: set[int] = set()  # ids of the modules _note_kept_before has looked under
         self._stepping: torch.optim.Optimizer | None = None
+        self._closure_step = False  # the step in progress was given a closure
         # (id(root), its class) -> FSDP version (2, 1) or None; fully_shard changes the class
         self._sharding: dict[tuple[int, type], int | None] = {}
         # models that train nothing (no optimizer holds them, no backward reached them) whose norm
@@ -671,13 +672,13 @@ class Watch:
         # (another optimizer's step in progress that shares nothing raised before its end: this is a new step)
         self._stepping = opt
         self._step_forwards = self._forwards
-        probe = self._grad_probe.pop(id(opt), None)
-        if probe is not None and probe[0].grad is not None:
-            self.zeroing.add("kept" if probe[1]() is probe[0].grad else "renewed")
+        # torch passes step()'s own args, the optimizer first: a closure is the one after it
+        closure = args[1] if len(args) > 1 else kwargs.get("closure")
+        self._closure_step = closure is not None
+        if not self._closure_step:  # a closure zeroes grads inside the step: read at its end
+            self._read_probe(opt)
         if not self.started:
             self.started = True
-            # torch passes step()'s own args, the optimizer first: a closure is the one after it
-            closure = args[1] if len(args) > 1 else kwargs.get("closure")
             if closure is not None:
                 # Lightning and LBFGS run forward and backward inside the step: take everything
                 # at that forward, not at one from before (a validation pass, say).
@@ -739,6 +740,15 @@ class Watch:
                 self.drifted.setdefault(id(m), (m, self.counts[id(opt)] + 1, moved))
         self._note_start()
         self._note_wanted()
+
+    def _read_probe(self, opt: torch.optim.Optimizer) -> None:
+        """How the loop zeroes grads, from the grad tensor probed at this optimizer's previous step
+        end: read at a step's start, after the loop's zero_grad() and backward; for a step given a
+        closure (LBFGS), at its end, since the closure zeroes and runs the backward inside the step
+        (at its start the grad is the previous step's last closure's, whatever zero_grad() does)."""
+        probe = self._grad_probe.pop(id(opt), None)
+        if probe is not None and probe[0].grad is not None:
+            self.zeroing.add("kept" if probe[1]() is probe[0].grad else "renewed")
 
     def _note_written(self, opt: torch.optim.Optimizer) -> None:
         """At a step of `opt` after one in the window: its trainable parameters written since its
@@ -879,6 +889,8 @@ class Watch:
         read = []  # grads to count: a frozen parameter's, and under torch.compile a trainable one's
         compiled = compiled_graphs()
         versions, moving = self._versions, self._moving.pop(id(opt), ())
+        if self._closure_step:
+            self._read_probe(opt)
         sample = next((p for p in held if p.requires_grad and p.grad is not None), None)
         if sample is not None:
             self._grad_probe[id(opt)] = (sample, weakref.ref(sample.grad))
