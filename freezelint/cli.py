@@ -415,7 +415,9 @@ def _add_run(sub) -> None:
                        usage="freezelint run [options] SCRIPT.py [args ...] | -m MODULE [args ...]",
                        description="Runs the script in this process as __main__ with its own arguments, watches its "
                                    "first --steps optimizer steps through torch's global hooks, prints the report and "
-                                   "stops it. Exit 0 clean, 1 findings, 2 when the script ended or failed first. "
+                                   "stops it. Exit 0 clean, 1 findings (warnings too, as the pytest fixtures and "
+                                   "raise_for_findings() fail on them; accept a code with --ignore), 2 when the "
+                                   "script ended or failed first. "
                                    "With --no-stop: 1 on findings, else the script's own exit status (sys.exit(N): "
                                    "N; an exception or sys.exit('message'): 1), as python would exit.",
                        epilog="Codes follow the select/ignore/extend-select of [tool.freezelint] in the nearest "

@@ -414,22 +414,30 @@ def test_weight_decay_over_frozen_params_is_fz504():
     assert [f.code for f in report.findings] == ["FZ504"], str(report)
     assert "2 hold optimizer state (0.weight, 0.bias)" in report.findings[0].message
     assert "weight_decay" not in report.findings[0].message.split(": ", 1)[1]  # no grad: no decay claimed
-    # one group: the requires_grad filter rebuilds it; the target names the frozen parameters' module
+    # the target names the frozen parameters' module; frozen after the optimizer trained them, a
+    # requires_grad filter when building it cannot be the fix: their state is what they hold
     assert report.findings[0].target == "0 in param_groups[0]"
-    assert "[p for p in model.parameters() if p.requires_grad]" in report.findings[0].advice
+    assert "2 hold optimizer state (0.weight, 0.bias) from steps before the freeze" in report.findings[0].message
+    assert "`optimizer.state.pop(p)` for each" in report.findings[0].advice
+    assert "[p for p in model.parameters() if p.requires_grad]" not in report.findings[0].advice
+    # frozen before the optimizer was built (Adagrad makes its state then): the filter rebuilds it
+    model[0].requires_grad_(False)
+    report = audit(model, torch.optim.Adagrad(model.parameters()), batch=torch.randn(3, 4))
+    assert "[p for p in model.parameters() if p.requires_grad]" in report.findings[0].advice, str(report)
 
 
 def test_fz504_with_several_param_groups_advises_filtering_each_group_not_one_filter():
     # a filter over model.parameters() would drop the backbone's own lr and the head's weight decay
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 2))
-    opt = torch.optim.AdamW([{"params": [*model[0].parameters(), *model[1].parameters()], "lr": 1e-4},
-                             {"params": model[2].parameters(), "lr": 1e-3, "weight_decay": 0.1}])
-    trained_then_frozen(model, opt, model[0], torch.randn(3, 4))
+    # frozen before the optimizer was built; Adagrad makes every parameter's state at construction
+    model[0].requires_grad_(False)
+    opt = torch.optim.Adagrad([{"params": [*model[0].parameters(), *model[1].parameters()], "lr": 1e-4},
+                               {"params": model[2].parameters(), "lr": 1e-3, "weight_decay": 0.1}])
     report = audit(model, opt, batch=torch.randn(3, 4))
     (f,) = report.findings
     assert f.code == "FZ504" and f.target == "0 in param_groups[0]", str(report)
-    assert "0.weight, 0.bias" in f.message and "param group 0 of AdamW lr=0.0001" in f.message
+    assert "0.weight, 0.bias" in f.message and "param group 0 of Adagrad lr=0.0001" in f.message
     assert "keep the 2 param groups and filter each one's list" in f.advice
     assert "model.parameters() if p.requires_grad]`" not in f.advice
     # frozen parameters spread over the model: the group alone names where they are

@@ -618,7 +618,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             when = ("by its last steps (some trained before being frozen inside the window: see the note)" if late
                     else "when it stepped")
             with_state = [p.name for p in held if p.has_state]
-            state = f"; {len(with_state)} still hold optimizer state" if with_state and not late else ""
+            state = (f"; {len(with_state)} still hold{'s' if len(with_state) == 1 else ''} optimizer state"
+                     if with_state and not late else "")
             out.append(AuditFinding(
                 "FZ504", oname if among > 1 else "optimizer",
                 f"every parameter {hyper(held[0])} holds ({len(held)}: {listed(names)}) was frozen {when}, so it "
@@ -643,7 +644,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             f"its steps together with {listed(back)} (for another optimizer's step), and only those were unfrozen "
             f"again: a toggle that unfreezes part of what it froze, so they stay frozen at their own optimizer's "
             f"steps and never train again"
-            + (f"; {sum(p.has_state for p in ps)} hold optimizer state" if any(p.has_state for p in ps) else ""),
+            + (f"; {_n_hold(sum(p.has_state for p in ps))} optimizer state" if any(p.has_state for p in ps) else ""),
             "unfreeze everything the toggle froze before this optimizer's step (`D.requires_grad_(True)` for the "
             "whole network, not a part of it)", _several(names)))
     done = {p.name for ps in left.values() for p in ps}
@@ -656,25 +657,32 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     for (oname, gi), ps in sorted(per_group.items()):
         _, opt, group = owner(ps[0])
         with_state = [p.name for p in ps if p.has_state and not (p.name in refrozen and p.grad == "none")]
+        # frozen after the optimizer had stepped them (after a warmup, at an epoch boundary): building
+        # it from a requires_grad filter cannot apply to them
+        later = _frozen_after_steps(opt, group)
         # torch's optimizers skip a parameter whose .grad is None: weight decay reaches a frozen one
         # only through a grad tensor (stale, or zeroed with set_to_none=False) seen at some step
         wd = (group.get("weight_decay") or 0) if any(p.grad != "none" for p in ps) else 0
         if not with_state and not wd:
             continue
+        one, graded = len(ps) == 1, any(p.grad != "none" for p in ps)
         what = []
         if with_state:
-            what.append(f"{len(with_state)} hold optimizer state ({listed(with_state)})")
+            what.append(("it holds optimizer state" if one else f"{_n_hold(len(with_state))} optimizer state "
+                         f"({listed(with_state)})")
+                        + (" from steps before the freeze" if later and not graded else ""))
         if wd:
-            what.append(f"the group's weight_decay={wd} shrinks any of them whose .grad is a zero tensor")
+            what.append(f"the group's weight_decay={wd} shrinks {'it while its' if one else 'any of them whose'} "
+                        f".grad is a zero tensor")
         names = [p.name for p in ps]
         where = _common(names)
         at = f"param_groups[{gi}]" if among == 1 else f"{oname}.param_groups[{gi}]"
         out.append(AuditFinding(
             "FZ504", at if where == "(model)" else f"{where} in {at}",  # which parameters, and where they sit
-            f"{len(ps)} frozen parameter{'s' if len(ps) != 1 else ''} "
-            f"({listed(names)}) are in param group {gi} of {hyper(ps[0])}: "
-            + "; ".join(what) + " (FZ301 in the code)",
-            _fz504_advice(len(opt.param_groups)), _several(names)))
+            f"{len(ps)} frozen parameter{'' if one else 's'} ({listed(names)}) {'is' if one else 'are'} in param "
+            f"group {gi} of {hyper(ps[0])}: " + "; ".join(what) + " (FZ301 in the code)",
+            _fz504_after_advice(one, graded) if later
+            else _fz504_advice(len(opt.param_groups)), _several(names)))
 
     # FZ505: trainable, optimized, yet unchanged. A param group with lr=0 updates nothing by its
     # own setting (a stage a schedule has not reached, a warmup from 0, a freeze by learning rate):
@@ -876,6 +884,42 @@ def _eval_only_undone(moved: list[tuple[str, list[BufferRecord]]], over: str, wa
          "super().train(mode), then eval() on them, as mmdet's norm_eval does), or call the freeze again after "
          f"each {call}") + ("" if watched else "; if your loop already does, audit with call_train=False "
                           "(or watch the real loop: freezelint.watch())"), _several(names))
+
+
+def _n_hold(n: int) -> str:
+    return f"{n} hold{'s' if n == 1 else ''}"
+
+
+def _frozen_after_steps(opt: torch.optim.Optimizer, group: dict) -> bool:
+    """Whether the frozen parameters of the group that hold optimizer state got it from steps
+    that updated them, before they were frozen (an optimizer makes a parameter's state at a step
+    where it has a grad; a `step` count of 0 is state made at construction, Adagrad's)."""
+    held = [opt.state.get(p) for p in group["params"] if not p.requires_grad]
+    held = [st for st in held if st]
+    return bool(held) and all(_stepped(st) for st in held)
+
+
+def _stepped(state: dict) -> bool:
+    step = state.get("step")
+    if step is None:  # SGD's momentum_buffer, made at a step with a grad
+        return True
+    try:
+        return float(step) > 0
+    except (TypeError, ValueError):
+        return True
+
+
+def _fz504_after_advice(one: bool, graded: bool) -> str:
+    """For parameters frozen after the optimizer had trained them, where building it from a
+    requires_grad filter cannot apply: what a .grad of None does, and how to free the state."""
+    it, its = ("it", "its") if one else ("them", "each one's")
+    skip = ("torch's optimizers skip a parameter whose .grad is None: no update, no weight decay, no momentum")
+    free = f"`optimizer.state.pop(p)` for {'it' if one else 'each'} when freezing frees the state"
+    if graded:
+        return (f"set {its} `.grad = None` when freezing {it} ({skip}; zero_grad(set_to_none=False) leaves a None "
+                f"grad None); {free}")
+    return (f"{its if one else 'their'} .grad stayed None, so the steps skip {it} ({skip}) and only the state is "
+            f"held: {free}, or accept it (`--ignore FZ504`, `ignore=[\"FZ504\"]`)")
 
 
 def _fz504_advice(groups: int) -> str:

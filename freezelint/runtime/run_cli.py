@@ -2,8 +2,9 @@
 
 Runs the user's training script in this process as `__main__`, with its own arguments (as
 `coverage run` does), watches its first `--steps` optimizer steps, prints the report and stops
-it: exit 0 clean, 1 findings, 2 when the script ended or failed before the window closed, or on
-bad usage (one line). Under torchrun every rank watches, ranks are compared as `audit()` compares
+it: exit 0 clean, 1 findings (warnings too, as the pytest fixtures and `raise_for_findings()`
+fail on them; `freezelint audit` alone passes warnings unless --strict), 2 when the script ended
+or failed before the window closed, or on bad usage (one line). Under torchrun every rank watches, ranks are compared as `audit()` compares
 them, and rank 0 prints. On an FSDP2 model whose requires_grad differs across ranks the script is
 stopped before the backward that would hang, with `--no-stop` too: the report (FZ507) is printed
 and the exit code is 1.

@@ -170,7 +170,8 @@ def _train_steps(model: nn.Module, optimizers: list[torch.optim.Optimizer], para
     """The audited steps, as a training loop runs them: forward, backward, every optimizer's
     step, zero_grad. Returns, per parameter, the grad it had at some step: 'nonzero' over 'zero'
     over 'none'; `last` receives the last step's, every grad read (see mark_zero_grads). `at` is
-    kept as [step, phase] (from 1; "model", "loss" or "backward"), for a failure's message."""
+    kept as [step, phase] (from 1; "model", "loss" or "backward"), and [step, "step", optimizer]
+    while an optimizer steps, for a failure's message."""
     seen = ["none"] * len(params)
     autocast = (torch.autocast(device_type=device.type, dtype=autocast_dtype)
                 if autocast_dtype is not None else contextlib.nullcontext())
@@ -188,10 +189,12 @@ def _train_steps(model: nn.Module, optimizers: list[torch.optim.Optimizer], para
         if k == steps - 1 and steps > 1:
             last[:] = _grad_states(params, _every(params))
         for optimizer in optimizers:
+            at[1:] = ["step", optimizer]
             if scaler is not None:
                 scaler.step(optimizer)
             else:
                 optimizer.step()
+        at[1:] = ["model"]
         if scaler is not None:
             scaler.update()
         for optimizer in optimizers:
@@ -409,8 +412,12 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
         if unrestored:
             warnings.warn(f"freezelint: could not restore {', '.join(unrestored)}; use exact=True", RuntimeWarning,
                           stacklevel=2)
+        if at[1] == "step" and step_fn is None:
+            needs = _needs_own_step(at[2], step_error)
+            if needs:
+                raise AuditUsageError(needs) from step_error
         if synthetic and isinstance(step_error, Exception) and not isinstance(step_error, AuditUsageError):
-            step, phase = at
+            step, phase = at[0], at[1]
             where = ("in your loss_fn" if phase == "loss" and loss_fn is not None
                      else "in the backward of the loss" if phase == "backward" else f"inside {type(model).__name__}")
             error = str(step_error).strip().splitlines()[0] if str(step_error).strip() else "no message"
@@ -471,6 +478,50 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
         warnings.warn(f"freezelint: could not restore {', '.join(unrestored)}; use exact=True", RuntimeWarning,
                       stacklevel=2)
     return report
+
+
+def _needs_own_step(optimizer: torch.optim.Optimizer, error: BaseException) -> str:
+    """The one line for an optimizer whose step() the built-in step cannot call as `step()`: one
+    that requires a closure (LBFGS: it runs the forward and backward itself), or one whose own
+    step() raises NotImplementedError (SAM-style: first_step()/second_step() around two
+    backwards). '' for any other failure of a step (an op that raised inside it, say)."""
+    kind = type(optimizer).__name__
+    if isinstance(error, NotImplementedError) and _raised_by_step(optimizer, error):
+        why = (f"{kind}.step() raised NotImplementedError: it steps in its own way (SAM-style "
+               f"first_step()/second_step() around two backwards), which the audit's built-in step cannot know")
+        how = "def step(model, optimizer, batch)` doing one training step as your loop does"
+    elif isinstance(error, TypeError) and "closure" in str(error) and _closure_required(optimizer):
+        why = (f"{kind}.step() needs a closure (it runs the forward and backward itself), which the audit's "
+               f"built-in step does not pass")
+        how = ("def step(model, optimizer, batch): optimizer.step(closure)`, closure() zeroing the grads, "
+               "running the model and backward() and returning the loss")
+    else:
+        return ""
+    return (f"{why}: call freezelint.audit(..., step_fn=step) with `{how}; or gate the training script "
+            f"with `freezelint run train.py`; the model and optimizer were restored")
+
+
+def _closure_required(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether the optimizer's step() has a `closure` parameter without a default (torch's LBFGS)."""
+    import inspect
+
+    try:
+        param = inspect.signature(type(optimizer).step).parameters.get("closure")
+    except (TypeError, ValueError):
+        return False
+    return param is not None and param.default is inspect.Parameter.empty
+
+
+def _raised_by_step(optimizer: torch.optim.Optimizer, error: BaseException) -> bool:
+    """Whether the error was raised in the optimizer's own step() (under torch's hook wrapper),
+    not in something it called."""
+    import inspect
+
+    code = getattr(inspect.unwrap(type(optimizer).step), "__code__", None)
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return code is not None and tb is not None and tb.tb_frame.f_code is code
 
 
 def _stale_note(names: list[str]) -> list[str]:

@@ -99,6 +99,17 @@ _WALK_PER_STEP = 16
 _MAX_LATER = 20  # later windows a watch opens at most
 
 
+def _inside(outer: torch.optim.Optimizer | None, opt: torch.optim.Optimizer) -> bool:
+    """Whether `opt` steps inside the step of `outer`, still in progress: a wrapper optimizer whose
+    step calls the optimizer it wraps over the same parameters (ZeroRedundancyOptimizer and its
+    `.optim`, SAM-style wrappers around a base optimizer). The two are one step, in the window and
+    after it. An `outer` that shares no parameter with `opt` is a step that raised before its end."""
+    if outer is None or outer is opt:
+        return False
+    ids = {id(p) for p in held_params(outer)}
+    return any(id(p) in ids for p in held_params(opt))
+
+
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
     if optimizer is None:
         return []
@@ -141,6 +152,7 @@ class Watch:
         self.error: BaseException | None = None  # raised while judging (the window's step still ran)
         self._handles: list[Any] = []
         self._post_handle: Any = None
+        self._after_pre_handle: Any = None  # after the window (rewatch): which step is in progress
         self._train_orig: Callable | None = None
         self._train_wrapper: Callable | None = None
         self._filter: tuple | None = None  # the warnings filter __enter__ added
@@ -231,6 +243,7 @@ class Watch:
         self.stats_kept: set[int] = set()
         self._kept_looked: set[int] = set()  # ids of the modules _note_kept_before has looked under
         self._stepping: torch.optim.Optimizer | None = None
+        self._closure_step = False  # the step in progress was given a closure
         # (id(root), its class) -> FSDP version (2, 1) or None; fully_shard changes the class
         self._sharding: dict[tuple[int, type], int | None] = {}
         # models that train nothing (no optimizer holds them, no backward reached them) whose norm
@@ -377,6 +390,9 @@ class Watch:
         if self._post_handle is not None:
             self._post_handle.remove()
             self._post_handle = None
+        if self._after_pre_handle is not None:
+            self._after_pre_handle.remove()
+            self._after_pre_handle = None
         self._active = False
 
     # ------------------------------------------------------------------ hooks
@@ -651,21 +667,18 @@ class Watch:
     def _on_step_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if self.done or not self._watched(opt):
             return
-        outer = self._stepping
-        if outer is not None and outer is not opt:
-            ids = {id(p) for p in held_params(outer)}
-            if any(id(p) in ids for p in held_params(opt)):
-                return  # a wrapper's step calling the optimizer it wraps: one step
-            # else the other optimizer's step raised before its end: this one is a new step
+        if _inside(self._stepping, opt):
+            return  # a wrapper's step calling the optimizer it wraps: one step
+        # (another optimizer's step in progress that shares nothing raised before its end: this is a new step)
         self._stepping = opt
         self._step_forwards = self._forwards
-        probe = self._grad_probe.pop(id(opt), None)
-        if probe is not None and probe[0].grad is not None:
-            self.zeroing.add("kept" if probe[1]() is probe[0].grad else "renewed")
+        # torch passes step()'s own args, the optimizer first: a closure is the one after it
+        closure = args[1] if len(args) > 1 else kwargs.get("closure")
+        self._closure_step = closure is not None
+        if not self._closure_step:  # a closure zeroes grads inside the step: read at its end
+            self._read_probe(opt)
         if not self.started:
             self.started = True
-            # torch passes step()'s own args, the optimizer first: a closure is the one after it
-            closure = args[1] if len(args) > 1 else kwargs.get("closure")
             if closure is not None:
                 # Lightning and LBFGS run forward and backward inside the step: take everything
                 # at that forward, not at one from before (a validation pass, say).
@@ -727,6 +740,15 @@ class Watch:
                 self.drifted.setdefault(id(m), (m, self.counts[id(opt)] + 1, moved))
         self._note_start()
         self._note_wanted()
+
+    def _read_probe(self, opt: torch.optim.Optimizer) -> None:
+        """How the loop zeroes grads, from the grad tensor probed at this optimizer's previous step
+        end: read at a step's start, after the loop's zero_grad() and backward; for a step given a
+        closure (LBFGS), at its end, since the closure zeroes and runs the backward inside the step
+        (at its start the grad is the previous step's last closure's, whatever zero_grad() does)."""
+        probe = self._grad_probe.pop(id(opt), None)
+        if probe is not None and probe[0].grad is not None:
+            self.zeroing.add("kept" if probe[1]() is probe[0].grad else "renewed")
 
     def _note_written(self, opt: torch.optim.Optimizer) -> None:
         """At a step of `opt` after one in the window: its trainable parameters written since its
@@ -867,6 +889,8 @@ class Watch:
         read = []  # grads to count: a frozen parameter's, and under torch.compile a trainable one's
         compiled = compiled_graphs()
         versions, moving = self._versions, self._moving.pop(id(opt), ())
+        if self._closure_step:
+            self._read_probe(opt)
         sample = next((p for p in held if p.requires_grad and p.grad is not None), None)
         if sample is not None:
             self._grad_probe[id(opt)] = (sample, weakref.ref(sample.grad))
@@ -900,6 +924,7 @@ class Watch:
             if self.rewatch and self.error is None:
                 self._track(self)
                 self._shapes[id(opt)] = self._shape()
+                self._after_pre_handle = register_optimizer_step_pre_hook(self._after_pre)
 
     def _held_ids(self) -> set[int]:
         return {id(p) for o in self.optimizers.values() for p in held_params(o)}
@@ -957,10 +982,23 @@ class Watch:
         self._tracked_roots.update(window.roots)
         self._tracked_opts.update(window.optimizers)
 
+    @_guarded
+    def _after_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        """A step's start after the window: the step in progress, as `_on_step_pre` keeps it, so
+        that the step of an optimizer a wrapper's step calls is not taken for a step of its own
+        (a new optimizer, a later window) when it ends."""
+        if self._watched(opt) and not _inside(self._stepping, opt):
+            self._stepping = opt
+
     def _after(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """A step after the window: pass it to the later window open now, or compare what trains
         with what trained at this optimizer's previous step and open one on a change. Compared per
-        optimizer: a GAN freezes D for G's step and unfreezes it for D's, the same at every step."""
+        optimizer: a GAN freezes D for G's step and unfreezes it for D's, the same at every step.
+        The step of an optimizer that a wrapper's step calls is the wrapper's: not a step here."""
+        if self._stepping is not None:
+            if self._stepping is not opt:
+                return  # inside the wrapper's step, which ends after it
+            self._stepping = None
         self.steps_after += 1
         later = self._next
         if later is not None:
