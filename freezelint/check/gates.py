@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'be24f6668c9976437e9f48d21997f9a7'
+RULES_DIGEST = '02b71028590af1ed19a23d765601f6d2'
 
 GATES = {
     'FZ002': (
