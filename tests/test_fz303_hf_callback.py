@@ -6,11 +6,15 @@ that only freezes, that freezes in its events too, that touches the optimizer, a
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from freezelint.check.engine import check_source
+
+from conftest import write
 
 FREEZE = """
 def fit(model, args, data):
@@ -136,3 +140,132 @@ def test_a_docstring_about_the_optimizer_is_no_use_of_it():
     assert _rows(callback) == [10]
     # a string that is a key, not a docstring: `kwargs["optimizer"]`
     assert _rows(_thaw("on_epoch_begin", "self.model.encoder.requires_grad_(True)\nopt = kwargs['optimizer']")) == []
+
+
+# Project runs: whose `optimizers=` (or `create_optimizer` override) silences a callback is decided
+# by the Trainer the callback is handed to, not by any file of the project.
+THAW_SCRIPT = """
+from transformers import Seq2SeqTrainer, TrainerCallback
+
+
+def run(model, args, data):
+    model.model.encoder.requires_grad_(False)
+
+    class Thaw(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == 1000:
+                for p in model.model.encoder.parameters():
+                    p.requires_grad = True  # expect
+
+    Seq2SeqTrainer(model=model, args=args, train_dataset=data, callbacks=[Thaw()]).train()
+"""
+OWN_SCRIPT = """
+import torch
+from transformers import Trainer
+
+
+def fit(model, args, data):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    Trainer(model=model, args=args, train_dataset=data, optimizers=(optimizer, None)).train()
+"""
+OVERRIDE_SCRIPT = """
+import torch
+from transformers import Trainer
+
+
+class FullTrainer(Trainer):
+    def create_optimizer(self, model=None):
+        self.optimizer = torch.optim.AdamW(self.model.parameters())
+        return self.optimizer
+"""
+
+
+def _project_rows(cli, root) -> list[tuple[str, int]]:
+    r = cli(root, "check", "--no-cache", "--format", "json", "--select", "FZ303", ".")
+    assert r.code in (0, 1), r.err
+    return sorted((Path(d["filename"]).as_posix(), d["location"]["row"]) for d in json.loads(r.out))
+
+
+def _marked(text: str) -> int:
+    return next(i for i, line in enumerate(textwrap.dedent(text).lstrip("\n").splitlines(), 1) if "# expect" in line)
+
+
+@pytest.mark.parametrize("marker", [None, "pyproject.toml"])
+@pytest.mark.parametrize("other", [OWN_SCRIPT, OVERRIDE_SCRIPT], ids=["optimizers", "create_optimizer"])
+def test_another_scripts_own_optimizer_does_not_silence_this_trainers_callback(cli, tmp_path, marker, other):
+    # two scripts in one tree, tied by no import: the other's Trainer optimizer is not this one's
+    if marker:
+        (tmp_path / marker).write_text("")
+    write(tmp_path / "whisper_ft" / "finetune.py", THAW_SCRIPT)
+    write(tmp_path / "other_repo" / "train.py", other)
+    assert _project_rows(cli, tmp_path) == [("whisper_ft/finetune.py", _marked(THAW_SCRIPT))]
+
+
+def test_a_script_that_hands_the_callback_of_another_file_its_own_optimizer_stays_silent(cli, tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    write(tmp_path / "callbacks.py", """
+        from transformers import TrainerCallback
+
+        class Thaw(TrainerCallback):
+            def __init__(self, model):
+                self.model = model
+
+            def on_epoch_begin(self, args, state, control, **kwargs):
+                self.model.encoder.requires_grad_(True)
+        """)
+    train = """
+        import torch
+        from transformers import Trainer
+
+        from callbacks import Thaw
+
+        def fit(model, args, data):
+            model.encoder.requires_grad_(False)
+            optimizer = torch.optim.AdamW(model.parameters())  # every parameter, the frozen ones too
+            Trainer(model=model, args=args, train_dataset=data, callbacks=[Thaw(model)],
+                    optimizers=(optimizer, None)).train()
+        """
+    write(tmp_path / "train.py", train)
+    assert _project_rows(cli, tmp_path) == []
+    # the same script giving its Trainer none: the callback's unfreeze is never optimised
+    write(tmp_path / "train.py", train.replace(",\n                    optimizers=(optimizer, None))", ")"))
+    assert _project_rows(cli, tmp_path) == [("callbacks.py", 8)]
+
+
+def test_a_trainer_subclass_of_another_file_counts_for_the_script_that_uses_it(cli, tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    write(tmp_path / "trainers.py", OVERRIDE_SCRIPT)
+    script = THAW_SCRIPT.replace("from transformers import Seq2SeqTrainer, TrainerCallback",
+                                 "from transformers import TrainerCallback\n\nfrom trainers import FullTrainer")
+    script = script.replace("Seq2SeqTrainer(", "FullTrainer(").replace("  # expect", "")
+    write(tmp_path / "finetune.py", script)
+    assert _project_rows(cli, tmp_path) == []
+    # a script beside it that does not use the subclass is reported
+    write(tmp_path / "finetune_plain.py", THAW_SCRIPT)
+    assert _project_rows(cli, tmp_path) == [("finetune_plain.py", _marked(THAW_SCRIPT))]
+
+
+def test_a_callback_whose_trainer_is_not_seen_takes_any_files_own_optimizer(cli, tmp_path):
+    # registered by name and made by a config-driven builder: its Trainer may be the one given `optimizers=`
+    (tmp_path / "pyproject.toml").write_text("")
+    callback = """
+        from transformers import TrainerCallback
+
+        CALLBACKS = {}
+
+        def register(cls):
+            CALLBACKS[cls.__name__] = cls
+            return cls
+
+        @register
+        class Thaw(TrainerCallback):
+            def on_epoch_begin(self, args, state, control, model=None, **kwargs):
+                model.encoder.requires_grad_(True)
+
+        def freeze(model):
+            model.encoder.requires_grad_(False)
+        """
+    write(tmp_path / "callbacks.py", callback)
+    assert _project_rows(cli, tmp_path) == [("callbacks.py", 12)]
+    write(tmp_path / "train.py", OWN_SCRIPT)
+    assert _project_rows(cli, tmp_path) == []

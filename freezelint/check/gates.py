@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '292155f9f929b256795ae789d942617d'
+RULES_DIGEST = '39faeb969b269108ad7b252526a167b3'
 
 GATES = {
     'FZ002': (

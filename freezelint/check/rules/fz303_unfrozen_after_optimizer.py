@@ -78,8 +78,11 @@ class UnfrozenAfterOptimizer(Rule):
         "`trainer.create_optimizer()`), when it also freezes in a training event (the optimizer may "
         "then hold every parameter, the frozen ones skipped for want of a grad: the fix the message "
         "suggests, since `add_param_group` on the Trainer's optimizer breaks its default LambdaLR "
-        "schedule, which raises on the extra group), when a file of the project overrides "
-        "`create_optimizer` or passes `optimizers=` to a Trainer, or when nothing is frozen in the project. "
+        "schedule, which raises on the extra group), when the Trainer may have an optimizer of its own: "
+        "the file, or a project file tied to it by imports (one imports the other, or a file imports both, "
+        "as the script that hands the callback to a Trainer subclass of another file), overrides "
+        "`create_optimizer` or passes `optimizers=`; another file of the project counts only when no tied "
+        "file makes the callback (its Trainer is then not seen). Silent too when nothing is frozen in the project. "
         "A plain class (no Module; any base a plain class of the project) that builds the model it trains "
         "itself (`self.model = build_model(cfg)` in `__init__`, assigned in no other method, and no `setattr` on "
         "self) is read as a whole: `__init__` runs before any method, and its methods run after it in any order, "
@@ -622,9 +625,14 @@ class UnfrozenAfterOptimizer(Rule):
         """Unfreezes in a transformers TrainerCallback's training events: the Trainer's optimizer,
         built at the start of train() from the parameters that required grad then, never gets them."""
         unfreezes = list(_hf_unfreezes(facts))
-        if not unfreezes or _own_optimizer(facts, module) or not _hf_freezes_seen(facts, module):
+        if not unfreezes or not _hf_freezes_seen(facts, module):
             return
-        for u, hook, edges in unfreezes:
+        own: dict[str, bool] = {}
+        for u, hook, edges, callback in unfreezes:
+            if callback not in own:
+                own[callback] = _own_optimizer(facts, module, callback)
+            if own[callback]:
+                continue
             yield self.finding(
                 u.node,
                 f"`{src(u.node) if len(src(u.node)) < 60 else u.detail.get('sub') or u.target}` unfreezes "
@@ -638,7 +646,7 @@ class UnfrozenAfterOptimizer(Rule):
 
 
 def _hf_unfreezes(facts: Facts) -> Iterable[tuple]:
-    """(unfreeze event, event name, the edges to project base classes) in the training events of the file's TrainerCallbacks that
+    """(unfreeze event, event name, the edges to project base classes, the class's name) in the training events of the file's TrainerCallbacks that
     leave the optimizer alone and freeze nothing after it was built (a callback that freezes in its
     events too may have left every parameter trainable for the optimizer: a frozen one's grad is
     None, so the optimizer skips it until it is unfrozen)."""
@@ -653,7 +661,7 @@ def _hf_unfreezes(facts: Facts) -> Iterable[tuple]:
             continue
         edges = _base_edges(facts, info.node)
         for hook in HF_TRAINING_EVENTS:
-            yield from ((u, hook, edges) for u in events.get(hook, ()) if u.kind == UNFREEZE)
+            yield from ((u, hook, edges, info.node.name.value) for u in events.get(hook, ()) if u.kind == UNFREEZE)
 
 
 def _base_edges(facts: Facts, node: cst.ClassDef) -> list[Edge]:
@@ -682,12 +690,24 @@ def _names_optimizer(node: cst.ClassDef) -> bool:
         or isinstance(n, cst.SimpleString) and "optim" in n.value) for n in nodes)
 
 
-def _own_optimizer(facts: Facts, module) -> bool:
-    """The file, or a file of its project, gives a Trainer an optimizer of its own: a
-    `create_optimizer` override (which may keep every parameter) or `optimizers=(...)`."""
+def _own_optimizer(facts: Facts, module, callback: str) -> bool:
+    """The Trainer the callback class `callback` is handed to may have an optimizer of its own: a
+    `create_optimizer` override (which may keep every parameter) or `optimizers=(...)`, in the file
+    or in a project file tied to it by imports (one imports the other, or a file imports both: the
+    script that hands the callback to a Trainer subclass of another file). A file that is not tied
+    counts only when no tied file makes the callback (`Thaw(...)`): its Trainer is then not seen (a
+    registry or a config builds it) and may be any of the project's."""
     if re.search(_OWN_OPTIMIZER, code_of(module)):
         return True
-    return facts.project is not None and bool(facts.path) and bool(facts.project.mentions(_OWN_OPTIMIZER, facts.path))
+    project = facts.project
+    if project is None or not facts.path:
+        return False
+    if project.mentions_near(_OWN_OPTIMIZER, facts.path):
+        return True
+    if not project.mentions(_OWN_OPTIMIZER, facts.path):
+        return False
+    made = rf"(?m)^(?!\s*class\s)[^#\n]*\b{re.escape(callback)}\s*\("
+    return not re.search(made, code_of(module)) and not project.mentions_near(made, facts.path)
 
 
 def _hf_freezes_seen(facts: Facts, module) -> bool:
