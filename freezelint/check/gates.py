@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'be24f6668c9976437e9f48d21997f9a7'
+RULES_DIGEST = 'c229e6d70d3b31d681f5ff0eac4dcde4'
 
 GATES = {
     'FZ002': (
@@ -127,7 +127,7 @@ GATES = {
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(', '\\.backward\\('),
     ),
     'FZ401': (
-        ('load_state_dict',),
+        ('load_state_dict', 'strict'),
         ('strict\\s*=\\s*False', 'load_state_dict\\([^)\\n]*,\\s*False'),
         (),
     ),
