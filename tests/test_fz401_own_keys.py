@@ -234,6 +234,23 @@ def test_a_snapshot_of_another_module_or_a_checkpoint_stays_reported():
     assert _rows(src) == [14, 27, 39]
 
 
+def test_a_count_kept_in_a_name_with_additions_is_read():
+    # ultralytics' tasks.py as it is: the count plus the rows remapped, and one more for an adapted first conv
+    src = """
+    def load(self, csd, intersect_dicts, cls_remapped, LOGGER, adapted):
+        updated_csd = intersect_dicts(csd, self.state_dict())
+        self.load_state_dict(updated_csd, strict=False)
+        len_updated_csd = len(updated_csd) + cls_remapped
+        if adapted:
+            len_updated_csd += 1
+        LOGGER.info(f"Transferred {len_updated_csd}/{len(self.model.state_dict())} items")
+    """
+    assert _rows(src) == []
+    # bound twice: not known to be the count
+    assert _rows(src.replace("        if adapted:\n            len_updated_csd += 1",
+                             "        if adapted:\n            len_updated_csd = 7")) == [3]
+
+
 def test_a_count_read_only_before_the_load_or_not_logged_stays_reported():
     src = """
     def load(model, csd, LOGGER):

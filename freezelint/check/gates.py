@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c229e6d70d3b31d681f5ff0eac4dcde4'
+RULES_DIGEST = 'c2c3593f17caee04af638ec1c4b057b0'
 
 GATES = {
     'FZ002': (

@@ -61,7 +61,8 @@ class UncheckedPartialLoad(Rule):
         "or read (`to`, `requires_grad_`, `eval`, `.config`), and the load not in a loop: the keys "
         "match by construction, the missing ones are the layers the student adds. A `.module` or "
         "`_orig_mod.` source stays reported. Nor where, after the load, a log line reports how many "
-        "entries the loaded dict kept (`len(csd)` in it, or a name bound once to `len(csd)`). Nor where "
+        "entries the loaded dict kept (`len(csd)` in it, or a name bound once to a value of `len(csd)`, "
+        "`n = len(csd) + remapped`). Nor where "
         "the loaded dict's keys are the receiver's own, so none can miss: its `state_dict()` or a copy of "
         "it, a dict comprehension over its `named_parameters()` / `named_buffers()` / `state_dict()` keys, "
         "a dict filled only under such keys (`for name, p in model.named_parameters(): mixed[name] = ...`) "
@@ -382,10 +383,12 @@ class UncheckedPartialLoad(Rule):
 
         LOGGER = logging.getLogger(__name__)
 
-        def load(model, weights, intersect_dicts):
+        def load(model, weights, intersect_dicts, remapped, adapted):
             csd = intersect_dicts(weights.float().state_dict(), model.state_dict())
             model.load_state_dict(csd, strict=False)
-            n = len(csd)
+            n = len(csd) + remapped
+            if adapted:
+                n += 1
             LOGGER.info(f"Transferred {n}/{len(model.state_dict())} items")  # the count, kept in a name first
         """,
         """
@@ -951,16 +954,24 @@ def _checked_first(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> boo
 def _counted_after(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
     """After the load, a report of how many entries the loaded dict kept (YOLOv5's
     `LOGGER.info(f'Transferred {len(csd)}/{len(model.state_dict())} items')`), or of a name bound
-    once to that count (`n = len(csd)`, ultralytics'): an empty one says so."""
+    once to a value of that count (`n = len(csd) + remapped`, then perhaps `n += 1`, ultralytics'):
+    an empty one says so."""
     first = load.args[0].value if load.args and load.args[0].keyword is None else None
     if not isinstance(first, cst.Name):
         return False
     counted = f"len({first.value})"
     counts = {counted}
     if home is not None:
+        bumped: dict[str, int] = {}  # `n += 1`: a count added to
+        for node in traverse.walk(body):
+            if isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
+                bumped[node.target.value] = bumped.get(node.target.value, 0) + 1
         for name, bound in home.bindings.items():
-            if home.lookup(name) is home and len(bound) == 1 and bound[0].how == "expr" and not bound[0].index \
-                    and isinstance(bound[0].node, cst.Call) and src(bound[0].node).replace(" ", "") == counted:
+            made = [b for b in bound if b.how == "expr"]
+            if home.lookup(name) is home and len(made) == 1 and not made[0].index \
+                    and len(bound) - 1 == bumped.get(name, 0) and isinstance(made[0].node, cst.BaseExpression) \
+                    and any(isinstance(n, cst.Call) and src(n).replace(" ", "") == counted
+                            for n in traverse.walk(made[0].node)):
                 counts.add(name)
     seen = False
     for node in traverse.walk(body):
