@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '39faeb969b269108ad7b252526a167b3'
+RULES_DIGEST = '790abd7ee82ab52f5a8da1cb3bbc0dea'
 
 GATES = {
     'FZ002': (
@@ -127,7 +127,7 @@ GATES = {
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(', '\\.backward\\('),
     ),
     'FZ401': (
-        ('load_state_dict',),
+        ('load_state_dict', 'strict'),
         ('strict\\s*=\\s*False', 'load_state_dict\\([^)\\n]*,\\s*False'),
         (),
     ),

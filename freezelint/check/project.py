@@ -29,7 +29,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 43
+SUMMARY_VERSION = 44
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -441,7 +441,8 @@ class Project:
         `path#mayown Name`, `path#words Name` -> whether that class's text names an optimizer in a class with
         `__init__`, or a word of what summaries record (whether a subclass's file is admitted for it);
         `path#partial name` or `path#partial Name.method` -> what that file says of that function or method
-        for FZ401 (_partial_of: the line of the partial load it returns, or the class's bases)."""
+        for FZ401 (_partial_of: the line of the partial load it returns, or the class's bases); `path#strict
+        name` -> the load that function runs with its parameter as `strict` and drops (_strict_of, FZ401)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -458,7 +459,7 @@ class Project:
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
                     "defs": self._class_defs, "mayown": self._names_optimizer, "words": self._block_words,
-                    "partial": self._partial_of,
+                    "partial": self._partial_of, "strict": self._strict_of,
                     "lightning": lambda p, package: version_signal(p.parent, package, self.root)}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
@@ -1272,9 +1273,38 @@ class Project:
         self._partials[cache] = out
         return out
 
-    def _partial_line(self, path: Path, name: str, method: str | None) -> int:
-        """The summary's "partial" of a function or a class's method (0: none). A file with no word
-        of what summaries record is summarised without a parse: it is parsed here for the answer."""
+    def strict_load(self, importer: str, qual: str) -> tuple[int, str, str, int | None] | None:
+        """Where a top-level function of another project file runs `load_state_dict(..., strict=P)`
+        with P one of its parameters and drops the result (its summary's "strict_arg"): the load's
+        `(line, shown path)`, P and P's position (None: keyword-only). The function read is a
+        dependency (`path#strict name`)."""
+        if not qual or is_library(qual):
+            return None
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return None
+        path, name = hit
+        entry = self._strict_of(path, name)
+        self.used[f"{self._realpath(path)}#strict {name}"] = _digest(entry)
+        if not entry:
+            return None
+        edge = Edge(shown_path(importer), shown_path(str(path)), name)
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+        return entry[0], shown_path(str(path)), entry[1], entry[2]
+
+    def _strict_of(self, path: Path, name: str) -> list | None:
+        """The summary's "strict_arg" of a top-level function (`[line, parameter, position]`), or None.
+        A block that never calls `load_state_dict` is not parsed."""
+        block = _outline_block(self.outline(path), name)
+        if block is None or block.startswith("class") or "load_state_dict" not in block:
+            return None
+        summary = self._parsed_summary(path)
+        return (summary["functions"].get(name) or {}).get("strict_arg") if summary is not None else None
+
+    def _parsed_summary(self, path: Path) -> dict | None:
+        """The file's summary, parsed where it was summarised without a parse (no word of what
+        summaries record)."""
         summary = self.summary(path)
         if summary is not None and not summary["functions"] and not summary["classes"]:
             real = str(self._realpath(path))
@@ -1283,6 +1313,12 @@ class Project:
 
                 self._parsed[real] = summaries.summarise_text(self.outline(path)["text"])
             summary = self._parsed[real]
+        return summary
+
+    def _partial_line(self, path: Path, name: str, method: str | None) -> int:
+        """The summary's "partial" of a function or a class's method (0: none). A file with no word
+        of what summaries record is summarised without a parse: it is parsed here for the answer."""
+        summary = self._parsed_summary(path)
         if summary is None:
             return 0
         if method is None:

@@ -246,6 +246,17 @@ def summarise(facts: Facts) -> dict:
                 if partial:
                     classes[stmt.name.value]["partial"] = partial
 
+    # FZ401: the functions that load with a parameter of theirs as `strict` and drop the result
+    from freezelint.check.rules.fz401_unchecked_partial_load import strict_arg_loads
+
+    through = strict_arg_loads(facts)
+    if through:
+        positions = positions or MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        for name, stmt in _last_defs(facts.module.body).items():
+            if id(stmt) in through and name in functions:
+                load, param, index = through[id(stmt)]
+                functions[name]["strict_arg"] = [positions[load].start.line, param, index]
+
     # FZ202's whole-model freeze: what a helper, builder or class leaves frozen (its module says how)
     from freezelint.check.whole_model import frozen_records
 

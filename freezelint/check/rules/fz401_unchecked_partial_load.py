@@ -29,7 +29,7 @@ def _strict_false(call: cst.Call) -> bool:
 
 class UncheckedPartialLoad(Rule):
     code = "FZ401"
-    words = ("load_state_dict",)
+    words = ("load_state_dict", "strict")
     triggers = (r"strict\s*=\s*False", r"load_state_dict\([^)\n]*,\s*False")
     what = ("Finds `load_state_dict(..., strict=False)` calls whose result is thrown away: a statement of its "
             "own, or assigned to names the function never reads (`msg = model.load_state_dict(...)`), or "
@@ -60,7 +60,19 @@ class UncheckedPartialLoad(Rule):
         "`torch.compile`, `get_peft_model`) nor passed to any call before the load, only moved, frozen "
         "or read (`to`, `requires_grad_`, `eval`, `.config`), and the load not in a loop: the keys "
         "match by construction, the missing ones are the layers the student adds. A `.module` or "
-        "`_orig_mod.` source stays reported. A result assigned to names counts as "
+        "`_orig_mod.` source stays reported. Nor where, after the load, a log line reports how many "
+        "entries the loaded dict kept (`len(csd)` in it, or a name bound once to a value of `len(csd)`, "
+        "`n = len(csd) + remapped`). Nor where "
+        "the loaded dict's keys are the receiver's own, so none can miss: its `state_dict()` or a copy of "
+        "it, a dict comprehension over its `named_parameters()` / `named_buffers()` / `state_dict()` keys, "
+        "a dict filled only under such keys (`for name, p in model.named_parameters(): mixed[name] = ...`) "
+        "or under `named_modules()` names joined with each child's `state_dict()` keys (also built by a "
+        "helper of the file handed the module, and handed back by a call of one argument, `states = "
+        "all_reduce(states)`), or a snapshot a class stored from the module it then holds (`self.snap = "
+        "copy.deepcopy(model.state_dict())` and `self.enc = model`, `model` not rebound between). A dict "
+        "renamed (`rename_keys`, `convert`, `strip_prefix`), merged with another, loaded into another "
+        "module (`model.state_dict()` into `model.backbone`) or into a name rebound in the function "
+        "(`model = model.module`) stays reported. A result assigned to names counts as "
         "kept when the function (or module, for a module-level load) names one of them anywhere else: "
         "printed, logged, asserted, returned, passed on, stored, read in a branch or a nested function, "
         "even `del msg`, or when it calls `locals()` / `vars()`; stored on an object (`self.msg = ...`) "
@@ -74,7 +86,11 @@ class UncheckedPartialLoad(Rule):
         "would call it: a function of the file or imported from another project file, `self.method(...)` "
         "in a method through the class and its bases, here or in other project files. Not where the helper "
         "logs or checks the keys itself, returns anything else on some path, or loads strictly, nor where "
-        "the caller keeps the result in any way. Not followed: a method called on another object "
+        "the caller keeps the result in any way. A function (of the file, or imported from another project "
+        "file) that loads with one of its parameters as `strict` (`model.load_state_dict(sd, strict=strict)`, "
+        "the parameter bound nowhere else) and drops the result is reported where a caller passes that "
+        "parameter `False` (litgpt's `load_checkpoint(fabric, model, path, strict=False)`): by keyword, or by "
+        "position in a file that says `strict=False` somewhere. Not followed: a method called on another object "
         "(`model.load_checkpoint_from_config(cfg)`), an override a subclass may add, a library's helpers, "
         "and a helper that returns another helper's result."
     )
@@ -237,8 +253,165 @@ class UncheckedPartialLoad(Rule):
                     assert not msg.unexpected_keys, msg.unexpected_keys
             """,
         ),
+        Example(
+            """
+            import copy
+
+            def reset_backbone(model):
+                model.backbone.load_state_dict(model.state_dict(), strict=False)  # expect: FZ401
+
+            def reload_inner(model):
+                snapshot = copy.deepcopy(model.state_dict())
+                model = model.module  # another object: its keys lack `module.`
+                model.load_state_dict(snapshot, strict=False)  # expect: FZ401
+
+            def interpolate(student, teacher, beta):
+                mixed = {}
+                for name, param in teacher.named_parameters():  # another module's names
+                    mixed[name] = param * beta
+                student.load_state_dict(mixed, strict=False)  # expect: FZ401
+                prefixed = {}
+                for name, param in student.named_parameters():
+                    prefixed["module." + name] = param  # a name the student does not hold
+                student.load_state_dict(prefixed, strict=False)  # expect: FZ401
+
+            def norm_states(module):
+                states = {}
+                for name, child in module.named_modules():
+                    for k, v in child.state_dict().items():
+                        states[f"{name}.{k}"] = v
+                return states
+
+            def sync_norms(module, rename_keys):
+                states = rename_keys(norm_states(module))  # renamed: no longer the module's own
+                module.load_state_dict(states, strict=False)  # expect: FZ401
+            """
+        ),
+        Example(
+            """
+            import copy
+
+            import torch.nn as nn
+
+            class Encoder(nn.Module):
+                def __init__(self, build):
+                    super().__init__()
+                    model = build()
+                    self.pretrained_params = copy.deepcopy(model.state_dict())
+                    model = model.encoder  # a part of it: its keys lack the `encoder.` prefix
+                    self.encoders = model
+
+                def reload_pretrained_parameters(self):
+                    self.encoders.load_state_dict(self.pretrained_params, strict=False)  # expect: FZ401
+            """
+        ),
+        Example(
+            """
+            import torch
+
+            def load_checkpoint(model, path, strict=True):
+                state_dict = torch.load(path, mmap=True)
+                model.load_state_dict(state_dict.get("model", state_dict), strict=strict)  # the keys dropped
+
+            def setup(model, path):
+                # strict=False: the checkpoint has no LoRA weights
+                load_checkpoint(model, path, strict=False)  # expect: FZ401
+                load_checkpoint(model, path, False)  # expect: FZ401
+                load_checkpoint(model, path)  # strict: a mismatch raises
+            """,
+            instead="""
+            import torch
+
+            def load_checkpoint(model, path, strict=True):
+                state_dict = torch.load(path, mmap=True)
+                return model.load_state_dict(state_dict.get("model", state_dict), strict=strict)
+
+            def setup(model, path):
+                missing, unexpected = load_checkpoint(model, path, strict=False)
+                assert not unexpected and all("lora_" in k for k in missing), (missing, unexpected)
+            """,
+        ),
     ]
     good = [
+        """
+        from copy import deepcopy
+
+        def reptile_step(model, beta):
+            before = deepcopy(model.state_dict())
+            after = model.state_dict()
+            mixed = {}
+            for name, param in model.named_parameters():  # the model's own names: none can miss
+                mixed[name] = before[name] + (after[name] - before[name]) * beta
+            model.load_state_dict(mixed, strict=False)  # strict=False: the buffers are left out
+            model.load_state_dict({k: v * beta for k, v in model.named_buffers()}, strict=False)
+        """,
+        """
+        from collections import OrderedDict
+
+        import torch.nn as nn
+
+        def get_norm_states(module):
+            states = OrderedDict()
+            for name, child in module.named_modules():
+                if isinstance(child, nn.BatchNorm2d):
+                    for k, v in child.state_dict().items():
+                        states[".".join([name, k])] = v
+            return states
+
+        def all_reduce_norm(module, all_reduce):
+            states = get_norm_states(module)  # keys from the module's own children
+            states = all_reduce(states)  # the same dict, averaged across ranks
+            module.load_state_dict(states, strict=False)
+        """,
+        """
+        import copy
+
+        import torch.nn as nn
+
+        class Encoder(nn.Module):
+            def __init__(self, build):
+                super().__init__()
+                model = build()
+                self.pretrained_params = copy.deepcopy(model.state_dict())  # a snapshot of the module...
+                self.encoders = model  # ...that is stored here, unchanged
+
+            def reload_pretrained_parameters(self):
+                self.encoders.load_state_dict(self.pretrained_params, strict=False)
+        """,
+        """
+        import logging
+
+        LOGGER = logging.getLogger(__name__)
+
+        def load(model, weights, intersect_dicts, remapped, adapted):
+            csd = intersect_dicts(weights.float().state_dict(), model.state_dict())
+            model.load_state_dict(csd, strict=False)
+            n = len(csd) + remapped
+            if adapted:
+                n += 1
+            LOGGER.info(f"Transferred {n}/{len(model.state_dict())} items")  # the count, kept in a name first
+        """,
+        """
+        import logging
+        import torch
+
+        def load_checkpoint(model, path, strict=True):
+            result = model.load_state_dict(torch.load(path), strict=strict)
+            logging.info("missing: %s", result.missing_keys)  # the helper reports the keys itself
+
+        def load_weights(model, path, strict=True):
+            return model.load_state_dict(torch.load(path), strict=strict)  # handed to the caller
+
+        def load_flagged(model, path, strict=True):
+            strict = strict or path.endswith(".ckpt")  # not only the caller's value
+            model.load_state_dict(torch.load(path), strict=strict)
+
+        def setup(model, path):
+            load_checkpoint(model, path, strict=False)
+            missing, unexpected = load_weights(model, path, strict=False)
+            assert not unexpected, unexpected
+            load_flagged(model, path, strict=False)
+        """,
         """
         import torch
 
@@ -416,8 +589,7 @@ class UncheckedPartialLoad(Rule):
         for call, ctx, names in _loads(facts, module):
             home = _home(ctx.scope)
             body = home.node if home is not None and home.node is not None else module
-            if _checked_first(call, body, home) or _counted_after(call, body) \
-                    or _optimizer(facts, call.func.value, ctx.scope) or _sibling_copy(facts, call, body, home):
+            if _exempt(facts, call, body, home, ctx.scope):
                 continue
             kept = f"is assigned to `{', '.join(names)}` and never read" if names else "is discarded"
             yield self.finding(
@@ -427,6 +599,47 @@ class UncheckedPartialLoad(Rule):
                 ctx,
             )
         yield from self._dropped_by_callers(facts)
+        yield from self._strict_through_helpers(facts)
+
+    def _strict_through_helpers(self, facts: Facts) -> Iterable[Finding]:
+        """`load_checkpoint(model, path, strict=False)` where the helper (a function of the file, or
+        imported from another project file) loads with its `strict` parameter and drops the result."""
+        loads = strict_arg_loads(facts)
+        if not loads and facts.project is None:
+            return
+        positions = None
+        for mc in (*facts.name_calls, *facts.method_calls):
+            call = mc.call
+            if mc.method == "load_state_dict" or not any(
+                    isinstance(a.value, cst.Name) and a.value.value == "False" for a in call.args):
+                continue
+            found = _strict_helper(facts, call, mc.ctx, loads)
+            if found is None:
+                continue
+            where, param, index = found
+            positional = [a for a in call.args if a.keyword is None]
+            given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == param), None)
+            if given is None and index is not None and index < len(positional) \
+                    and not any(a.star for a in positional[:index + 1]):
+                given = positional[index].value
+            if not (isinstance(given, cst.Name) and given.value == "False"):
+                continue
+            edges = []
+            if isinstance(where, cst.Call):
+                if positions is None:
+                    positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+                at = f"line {positions[where].start.line}"
+            else:
+                at = f"{where[1]}:{where[0]}"
+                if facts.path:
+                    edges = [Edge(shown_path(facts.path), where[1], src(call.func).rsplit(".", 1)[-1])]
+            yield self.finding(
+                call,
+                f"`{src(call.func)}(..., {param}=False)` runs `load_state_dict(..., strict={param})` and drops its "
+                f"missing and unexpected keys ({at}): if no key matches (a `module.` or `backbone.` prefix), nothing "
+                f"is loaded and nothing says so; check the keys, or return them and check them here",
+                mc.ctx, facts=facts, edges=edges,
+            )
 
     def _dropped_by_callers(self, facts: Facts) -> Iterable[Finding]:
         """A statement of its own that calls a helper returning a `strict=False` load's result
@@ -459,6 +672,67 @@ class UncheckedPartialLoad(Rule):
                     f"nothing says so; check them",
                     es.ctx, facts=facts, edges=edges,
                 )
+
+
+def strict_arg_loads(facts: Facts) -> dict[int, tuple[cst.Call, str, int | None]]:
+    """The top-level functions that run `load_state_dict(..., strict=P)` with P one of their
+    parameters (bound nowhere else) and drop the result, a load that would be reported with
+    `strict=False` there: id of the def -> (that load, P, P's position; None for keyword-only). A
+    caller that passes `P=False` drops the keys (litgpt's `load_checkpoint(..., strict=False)`)."""
+    tops = {id(s): s for s in facts.module.body if isinstance(s, cst.FunctionDef)}
+    out: dict[int, tuple[cst.Call, str, int | None]] = {}
+    for mc in facts.method_calls:
+        home = _home(mc.ctx.scope)
+        if mc.method != "load_state_dict" or home is None or home.kind != "function" \
+                or id(home.node) not in tops or id(home.node) in out:
+            continue
+        param = _strict_name(mc.call)
+        if param is None or home.lookup(param) is not home \
+                or [b.how for b in home.bindings[param]] != ["param"]:
+            continue
+        stmt = mc.ctx.stmt
+        dropped = isinstance(stmt, cst.SimpleStatementLine) and any(
+            isinstance(small, cst.Expr) and any(r is mc.call for r in results(small.value)) for small in stmt.body)
+        if not dropped and not unread_result(mc.call, stmt, home.node):
+            continue
+        if _exempt(facts, mc.call, home.node, home, mc.ctx.scope):
+            continue
+        func = tops[id(home.node)]
+        params = [p.name.value for p in (*func.params.posonly_params, *func.params.params)]
+        out[id(home.node)] = (mc.call, param, params.index(param) if param in params else None)
+    return out
+
+
+def _strict_name(call: cst.Call) -> str | None:
+    """P of `load_state_dict(sd, strict=P)` (or `load_state_dict(sd, P)`), a plain name."""
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == "strict":
+            return a.value.value if isinstance(a.value, cst.Name) and a.value.value not in ("True", "False") else None
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if len(positional) >= 2 and isinstance(positional[1].value, cst.Name) \
+            and positional[1].value.value not in ("True", "False"):
+        return positional[1].value.value
+    return None
+
+
+def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tuple[cst.Call, str, int | None]]
+                   ) -> tuple[cst.Call | tuple[int, str], str, int | None] | None:
+    """The load a called helper runs with its parameter as `strict` and drops (strict_arg_loads): a
+    function of the file, or one imported from another project file; the load (a node here, or
+    `(line, path)`), the parameter and its position."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        d = facts.resolve_def(func, ctx.scope)
+        if d is not None:
+            return loads[id(d)] if id(d) in loads else None
+    project = facts.project if facts.path else None
+    if project is None or not isinstance(func, (cst.Name, cst.Attribute)):
+        return None
+    q = facts.qualname(func, ctx.scope)
+    if not q or is_library(q) or hasattr(builtins, q):
+        return None
+    found = project.strict_load(facts.path, q)
+    return ((found[0], found[1]), found[2], found[3]) if found is not None else None
 
 
 def returned_loads(facts: Facts) -> dict[int, cst.Call]:
@@ -506,8 +780,7 @@ def _returned_load(facts: Facts, func: cst.FunctionDef, mcs: list[MethodCall]) -
     body = home.node if home.node is not None else facts.module
     for mc in returned:
         call = mc.call
-        if not (_checked_first(call, body, home) or _counted_after(call, body)
-                or _optimizer(facts, call.func.value, mc.ctx.scope) or _sibling_copy(facts, call, body, home)):
+        if not _exempt(facts, call, body, home, mc.ctx.scope):
             return call
     return None
 
@@ -655,6 +928,13 @@ def _body_of(scope: Scope, module: cst.Module) -> cst.CSTNode:
     return s.node if s is not None and s.node is not None else module
 
 
+def _exempt(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None, scope: Scope) -> bool:
+    """What makes a dropped `strict=False` load's result no loss (the rule's notes say which)."""
+    return _checked_first(load, body, home) or _counted_after(load, body, home) \
+        or _optimizer(facts, load.func.value, scope) or _sibling_copy(facts, load, body, home) \
+        or _own_keys(facts, load, body, home)
+
+
 def _checked_first(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
     """Before the load, the code checked the keys itself: a call that takes the model (or its
     `state_dict()`) and the loaded dict together (`check_keys(model, pretrained)`), or a comparison
@@ -671,13 +951,28 @@ def _checked_first(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> boo
     return visitor.paired_call or (visitor.key_comparison and visitor.reports)
 
 
-def _counted_after(load: cst.Call, body: cst.CSTNode) -> bool:
+def _counted_after(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
     """After the load, a report of how many entries the loaded dict kept (YOLOv5's
-    `LOGGER.info(f'Transferred {len(csd)}/{len(model.state_dict())} items')`): an empty one says so."""
+    `LOGGER.info(f'Transferred {len(csd)}/{len(model.state_dict())} items')`), or of a name bound
+    once to a value of that count (`n = len(csd) + remapped`, then perhaps `n += 1`, ultralytics'):
+    an empty one says so."""
     first = load.args[0].value if load.args and load.args[0].keyword is None else None
     if not isinstance(first, cst.Name):
         return False
     counted = f"len({first.value})"
+    counts = {counted}
+    if home is not None:
+        bumped: dict[str, int] = {}  # `n += 1`: a count added to
+        for node in traverse.walk(body):
+            if isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
+                bumped[node.target.value] = bumped.get(node.target.value, 0) + 1
+        for name, bound in home.bindings.items():
+            made = [b for b in bound if b.how == "expr"]
+            if home.lookup(name) is home and len(made) == 1 and not made[0].index \
+                    and len(bound) - 1 == bumped.get(name, 0) and isinstance(made[0].node, cst.BaseExpression) \
+                    and any(isinstance(n, cst.Call) and src(n).replace(" ", "") == counted
+                            for n in traverse.walk(made[0].node)):
+                counts.add(name)
     seen = False
     for node in traverse.walk(body):
         if node is load:
@@ -685,9 +980,312 @@ def _counted_after(load: cst.Call, body: cst.CSTNode) -> bool:
         elif seen and isinstance(node, cst.Call):
             f = node.func
             name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
-            if name in REPORTS and counted in src(node).replace(" ", ""):
+            if name in REPORTS and (counted in src(node).replace(" ", "") or any(
+                    isinstance(n, cst.Name) and n.value in counts for n in traverse.walk(node))):
                 return True
     return False
+
+
+# Where a dict's keys are the module's own: `for name, p in model.named_parameters()` gives them at (0,)
+_OWN_ITEMS = frozenset({"named_parameters", "named_buffers"})
+# Copies: the same keys
+_COPIES = frozenset({"deepcopy", "copy", "dict", "OrderedDict"})
+# A call that hands a dict back (`states = all_reduce(states)`) keeps its keys unless its name says otherwise
+_RENAMES = re.compile(r"(?i)renam|remap|convert|prefix|replace|strip|map|translate|upgrade|fix")
+_MAX_OWN = 8
+
+
+def _own_keys(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
+    """The loaded dict's keys are the receiver's own: its `state_dict()` (or a copy of one, taken
+    earlier from the same object, `self.snapshot` of a class that stored it from the same module), a
+    dict filled only under keys of its `named_parameters()`, `named_buffers()`, `state_dict()`, or
+    `named_modules()` joined with each child's `state_dict()` keys, directly or returned by a helper of
+    the file handed the receiver. No key can miss a prefix: the load takes back what the module holds."""
+    receiver = load.func.value  # type: ignore[attr-defined]
+    first = load.args[0].value if load.args and load.args[0].keyword is None else None
+    if first is None or home is None or home.kind != "function" or not _fixed(receiver, body, home):
+        return False
+    return _own(facts, first, src(receiver), body, home, 0)
+
+
+def _fixed(receiver: cst.BaseExpression, body: cst.CSTNode, home: Scope) -> bool:
+    """The receiver names one object all through the function: its root name bound once at most,
+    no assignment to it or to any part of its path (`model = model.backbone`, `self.net = ...`)."""
+    spelled = dotted(receiver)
+    if spelled is None:
+        return False
+    root = spelled.split(".", 1)[0]
+    if home.lookup(root) is home and len(home.bindings[root]) > 1:
+        return False
+    for node in traverse.walk(body):
+        target = node.target if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)) else None
+        if target is not None and (spelled == src(target) or spelled.startswith(src(target) + ".")):
+            if not (spelled == root and isinstance(target, cst.Name)):  # the one binding counted above
+                return False
+    return True
+
+
+def _state_dict_of(expr: cst.BaseExpression) -> cst.BaseExpression | None:
+    """`X` of `X.state_dict()` (no argument but `keep_vars`): keys as X names them."""
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "state_dict" \
+            and all(a.keyword is not None and a.keyword.value == "keep_vars" for a in expr.args):
+        return expr.func.value
+    return None
+
+
+def _uncopied(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """`copy.deepcopy(x)`, `dict(x)`, `OrderedDict(x)`, `x.copy()`: x."""
+    while isinstance(expr, cst.Call):
+        func = expr.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+        if isinstance(func, cst.Attribute) and name == "copy" and not expr.args:
+            expr = func.value
+        elif name in _COPIES and len(expr.args) == 1 and expr.args[0].keyword is None and not expr.args[0].star:
+            expr = expr.args[0].value
+        else:
+            break
+    return expr
+
+
+def _own(facts: Facts, expr: cst.BaseExpression, recv: str, body: cst.CSTNode, home: Scope, depth: int) -> bool:
+    """`expr` (in the function `home`, whose node is `body`) is a dict keyed only by `recv`'s own keys."""
+    if depth > _MAX_OWN:
+        return False
+    expr = _uncopied(expr)
+    state = _state_dict_of(expr)
+    if state is not None:
+        return src(state) == recv
+    if isinstance(expr, cst.DictComp):
+        return _comp_key(facts, expr, recv, body, home, depth)
+    if isinstance(expr, cst.Name):
+        return _own_name(facts, expr.value, recv, body, home, depth)
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+        return _own_snapshot(facts, expr.attr.value, recv, home, depth)
+    if isinstance(expr, cst.Call):
+        if facts.resolve_def(expr.func, home) is not None:
+            return _own_helper(facts, expr, recv, home, depth)
+        passed = _passed_through(expr)
+        return passed is not None and _own(facts, passed, recv, body, home, depth + 1)
+    return False
+
+
+def _key_side(facts: Facts, it: cst.BaseExpression, recv: str, body: cst.CSTNode, home: Scope,
+              depth: int) -> tuple[int, ...] | None:
+    """Where a loop over `it` gives keys of `recv`'s: (0,) for `recv.named_parameters()`,
+    `recv.named_buffers()`, `own.items()`; () for `own`, `own.keys()`; None for anything else."""
+    if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and not it.args:
+        method, obj = it.func.attr.value, it.func.value
+        if method in _OWN_ITEMS:
+            return (0,) if src(obj) == recv else None
+        if method in ("items", "keys"):
+            return ((0,) if method == "items" else ()) if _own(facts, obj, recv, body, home, depth + 1) else None
+    return () if _own(facts, it, recv, body, home, depth + 1) else None
+
+
+def _comp_key(facts: Facts, comp: cst.DictComp, recv: str, body: cst.CSTNode, home: Scope, depth: int) -> bool:
+    """`{k: f(v) for k, v in model.named_parameters() if ...}`: keyed by the loop's own keys."""
+    key, loop = comp.key, comp.for_in
+    if not isinstance(key, cst.Name) or loop.inner_for_in is not None:
+        return False
+    target = loop.target
+    if isinstance(target, cst.Name):
+        at: tuple[int, ...] | None = () if target.value == key.value else None
+    elif isinstance(target, cst.Tuple) and target.elements and isinstance(target.elements[0].value, cst.Name) \
+            and target.elements[0].value.value == key.value:
+        at = (0,)
+    else:
+        at = None
+    return at is not None and _key_side(facts, loop.iter, recv, body, home, depth) == at
+
+
+def _own_key(facts: Facts, key: cst.BaseExpression, recv: str, body: cst.CSTNode, home: Scope, depth: int) -> bool:
+    """A key of `recv`'s: the name a loop over its own keys binds (and nothing else binds), or a
+    module's name of `recv.named_modules()` joined with a key of that child's `state_dict()`
+    (`".".join([name, k])`, `f"{name}.{k}"`, `name + "." + k`)."""
+    if isinstance(key, cst.Name):
+        return _loop_key(facts, key.value, recv, body, home, depth)
+    parts = _joined(key)
+    if parts is None:
+        return False
+    name, k = parts
+    bound = home.bindings.get(name, []) if home.lookup(name) is home else []
+    if len(bound) != 1 or bound[0].how != "iter" or bound[0].index != (0,):
+        return False
+    it = bound[0].node
+    if not (isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and it.func.attr.value == "named_modules"
+            and not it.args and src(it.func.value) == recv):
+        return False
+    # the child: the loop's second name, whose own keys `k` runs over
+    children = [n for n, bs in home.bindings.items() if len(bs) == 1 and bs[0].how == "iter" and bs[0].node is it
+                and bs[0].index == (1,)]
+    return len(children) == 1 and _loop_key(facts, k, children[0], body, home, depth)
+
+
+def _loop_key(facts: Facts, name: str, recv: str, body: cst.CSTNode, home: Scope, depth: int) -> bool:
+    bound = home.bindings.get(name, []) if home.lookup(name) is home else []
+    return len(bound) == 1 and bound[0].how == "iter" and isinstance(bound[0].node, cst.BaseExpression) \
+        and _key_side(facts, bound[0].node, recv, body, home, depth) == bound[0].index
+
+
+def _joined(key: cst.BaseExpression) -> tuple[str, str] | None:
+    """The two names `".".join([a, b])`, `f"{a}.{b}"` or `a + "." + b` put together."""
+    if isinstance(key, cst.Call) and isinstance(key.func, cst.Attribute) and key.func.attr.value == "join" \
+            and isinstance(key.func.value, cst.SimpleString) and key.func.value.evaluated_value == "." \
+            and len(key.args) == 1 and isinstance(key.args[0].value, (cst.List, cst.Tuple)):
+        items = [e.value for e in key.args[0].value.elements]
+        if len(items) == 2 and all(isinstance(i, cst.Name) for i in items):
+            return items[0].value, items[1].value  # type: ignore[attr-defined]
+    if isinstance(key, cst.FormattedString) and len(key.parts) == 3:
+        a, dot, b = key.parts
+        if isinstance(a, cst.FormattedStringExpression) and isinstance(b, cst.FormattedStringExpression) \
+                and isinstance(dot, cst.FormattedStringText) and dot.value == "." \
+                and isinstance(a.expression, cst.Name) and isinstance(b.expression, cst.Name) \
+                and a.conversion is None and b.conversion is None and a.format_spec is None and b.format_spec is None:
+            return a.expression.value, b.expression.value
+    if isinstance(key, cst.BinaryOperation) and isinstance(key.operator, cst.Add) and isinstance(key.right, cst.Name) \
+            and isinstance(key.left, cst.BinaryOperation) and isinstance(key.left.operator, cst.Add) \
+            and isinstance(key.left.left, cst.Name) and isinstance(key.left.right, cst.SimpleString) \
+            and key.left.right.evaluated_value == ".":
+        return key.left.left.value, key.right.value
+    return None
+
+
+def _empty_dict(expr: cst.BaseExpression) -> bool:
+    return (isinstance(expr, cst.Dict) and not expr.elements) or (
+        isinstance(expr, cst.Call) and not expr.args and dotted(expr.func) in ("dict", "OrderedDict",
+                                                                                 "collections.OrderedDict"))
+
+
+def _own_name(facts: Facts, name: str, recv: str, body: cst.CSTNode, home: Scope, depth: int) -> bool:
+    """A local dict every binding of which is own, empty (then filled under own keys, at least one
+    store), or the same dict handed through a call (`states = all_reduce(states)`); nothing adds a key
+    any other way."""
+    if home.lookup(name) is not home:
+        return False
+    bound = home.bindings[name]
+    made = filled = False
+    for b in bound:
+        if b.how != "expr" or b.index or not isinstance(b.node, cst.BaseExpression):
+            return False
+        value = b.node
+        if _own(facts, value, recv, body, home, depth + 1):
+            made = filled = True
+        elif _empty_dict(value):
+            made = True
+        elif not _handed_back(value, name):
+            return False
+    if not made:
+        return False
+    walk = _Walk({name}, None)
+    traverse.visit(body, walk)
+    for node, above in walk.found:
+        parent = above[-1] if above else None
+        if isinstance(parent, (cst.AssignTarget, cst.AnnAssign)) and parent.target is node:
+            continue  # a binding, judged above
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            up = above[-2] if len(above) > 1 else None
+            if isinstance(up, cst.AssignTarget) and up.target is parent:
+                if len(parent.slice) != 1 or not isinstance(parent.slice[0].slice, cst.Index) or not _own_key(
+                        facts, parent.slice[0].slice.value, recv, body, home, depth + 1):
+                    return False  # a key from elsewhere
+                filled = True
+            continue  # read, `del`, `+=` of a value
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            if parent.attr.value in ("update", "setdefault", "__setitem__", "__ior__"):
+                return False
+            continue
+        if isinstance(parent, cst.Arg) and len(above) > 1 and isinstance(above[-2], cst.Call):
+            call = above[-2]
+            f = call.func
+            called = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
+            if called in REPORTS or called in ("len", "load_state_dict") or any(
+                    b.node is call for b in bound):
+                continue
+            return False  # handed to a call that may add keys
+        if isinstance(parent, cst.AugAssign) and parent.target is node:
+            return False  # `d |= other`
+    return filled  # an empty dict never filled is no subset of anything chosen: reported
+
+
+def _handed_back(value: cst.BaseExpression, name: str) -> bool:
+    """`name = f(name, op="mean")`: the dict handed back through a call (_passed_through)."""
+    passed = _passed_through(value)
+    return isinstance(passed, cst.Name) and passed.value == name
+
+
+def _passed_through(call: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The one positional argument of a call (`all_reduce(states, op="mean")`) whose name does not say
+    it renames keys, and that no other dict is handed with (a merge may add keys): the dict it hands
+    back, its keys as they were."""
+    if not isinstance(call, cst.Call) or isinstance(call.func, cst.Call):
+        return None
+    positional = [a for a in call.args if a.keyword is None]
+    spelled = dotted(call.func)
+    if len(positional) != 1 or positional[0].star or spelled is None or _RENAMES.search(spelled.rsplit(".", 1)[-1]):
+        return None
+    return positional[0].value
+
+
+def _own_snapshot(facts: Facts, attr: str, recv: str, home: Scope, depth: int) -> bool:
+    """`self.snapshot` loaded into `self.net` (a method's load), where every store of the snapshot in
+    the class is own keys of `self.net`, or of the local module the same method then stores as
+    `self.net` (`self.pretrained = copy.deepcopy(model.state_dict())` ... `self.net = model`, `model`
+    not rebound between), and `self.net` is stored once at most."""
+    info = home.cls if home.is_method else None
+    if info is None or not recv.startswith("self.") or "." in recv[5:]:
+        return False
+    target = recv[5:]
+    stores = info.attrs.get(attr, [])
+    held = info.attrs.get(target, [])
+    if not stores or len(held) > 1:
+        return False
+    for value, scope in stores:
+        body = scope.node
+        if scope.kind != "function" or body is None:
+            return False
+        if _own(facts, value, recv, body, scope, depth + 1):
+            continue
+        module = held[0][0] if held and held[0][1] is scope and isinstance(held[0][0], cst.Name) else None
+        if module is None or not _own(facts, value, module.value, body, scope, depth + 1) \
+                or _rebound_between(module.value, value, held[0][0], body, scope):
+            return False
+    return True
+
+
+def _rebound_between(name: str, a: cst.CSTNode, b: cst.CSTNode, body: cst.CSTNode, scope: Scope) -> bool:
+    """A binding of `name` between the nodes `a` and `b`, in source order (either first)."""
+    bindings = {id(x.node) for x in scope.bindings.get(name, []) if x.node is not None}
+    inside = False
+    for node in traverse.walk(body):
+        if node is a or node is b:
+            if inside:
+                return False
+            inside = True
+        elif inside and id(node) in bindings:
+            return True
+    return False
+
+
+def _own_helper(facts: Facts, call: cst.Call, recv: str, home: Scope, depth: int) -> bool:
+    """`get_norm_states(module)`: a function of the file handed the receiver, whose every return is a
+    dict keyed by that parameter's own keys."""
+    d = facts.resolve_def(call.func, home)
+    scope = facts.func_scopes.get(id(d)) if d is not None else None
+    if d is None or scope is None:
+        return False
+    params = [*d.params.posonly_params, *d.params.params]
+    param = None
+    for i, a in enumerate(call.args):
+        if src(a.value) != recv or a.star:
+            continue
+        if a.keyword is not None:
+            param = a.keyword.value
+        elif i < len(params):
+            param = params[i].name.value
+    if param is None or param == "self" or len(scope.bindings.get(param, [])) != 1:
+        return False
+    given = facts.extracted.returns.get(id(d), [])
+    return bool(given) and all(v is not None and _own(facts, v, param, d, scope, depth + 1) for v in given)
 
 
 def _literal_keys(value: cst.BaseExpression | None, load: cst.Call, body: cst.CSTNode,
