@@ -803,3 +803,31 @@ def test_a_write_into_a_frozen_sparse_parameter_is_caught_and_exact_restores_it(
     assert op.changed and op.max_abs_delta == 3.0  # the diagonal: 1, doubled by each of two forwards
     after = _sparse_bits(model)
     assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])
+
+
+def test_fz501_sizes_the_change_after_the_steps_and_words_a_parameter_gone_infinite():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    import freezelint
+
+    def run(write):
+        torch.manual_seed(0)
+        m = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+        m[0].requires_grad_(False)
+        opt = torch.optim.SGD(m.parameters(), lr=0.1)
+
+        def step(model, optimizer, batch):
+            model(batch).sum().backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            with torch.no_grad():
+                write(model[0].weight)
+
+        report = freezelint.audit(m, opt, step_fn=step, batch=torch.randn(2, 4), exact=True)
+        return next(f.message for f in report.findings if f.code == "FZ501")
+
+    assert "changed over 2 steps (up to 1);" in run(lambda w: w.add_(0.5))
+    text = run(lambda w: w[0].fill_(float("inf")))
+    assert "(some from or to an infinite value)" in text
+    assert "inf" not in text.replace("infinite", "") and "nan" not in text

@@ -47,7 +47,9 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
                 "with fresh state."),
         "fix": ("Build the optimizer from `[p for p in model.parameters() if p.requires_grad]`; with several param "
                 "groups (their own lr or weight decay), filter each group's list the same way instead, so the "
-                "groups and their settings stay."),
+                "groups and their settings stay. A part frozen after the optimizer was built (a later stage "
+                "of a schedule) keeps its state: set `p.grad = None` when freezing so no step touches it "
+                "(what `zero_grad(set_to_none=True)` does), and `optimizer.state.pop(p)` frees the state."),
     },
     "FZ505": {
         "observes": ("A parameter with `requires_grad=True` in a param group with a learning rate that did not "

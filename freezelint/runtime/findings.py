@@ -382,7 +382,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     for (_o, gi, grad_kind), ps in moved_frozen.items():
         names = [p.name for p in ps]
         deltas = [p.max_abs_delta for p in ps if p.max_abs_delta is not None]
-        delta = f"by up to {max(deltas):.2g} " if deltas else ""
+        delta = sized(deltas)  # ` (up to 0.031)`; a parameter gone to inf or NaN said in words
         if gi is not None and grad_kind == "ddp":
             why = (f"they were frozen after DistributedDataParallel wrapped the model, so DDP still writes the "
                    f"gradient all-reduced from the other ranks into their .grad, and the optimizer "
@@ -406,7 +406,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    "was not given)")
             advice = "find what writes to them; audit with exact=True so they can be restored"
         out.append(AuditFinding("FZ501", _common(names), f"{listed(names)}: requires_grad=False, yet changed "
-                                f"{delta}{over}; {why}", advice, _several(names)))
+                                f"{over}{delta}; {why}", advice, _several(names)))
 
     # FZ201 / FZ502: running statistics moved in frozen modules
     status_of = {m.name: m.status for m in modules}
