@@ -209,6 +209,23 @@ def test_syntax_error_reported_and_run_goes_on_and_never_rewritten(cli, tmp_path
     assert r.code == 1
 
 
+def test_a_notebook_saved_as_py_says_its_magic_line_is_why_nothing_was_checked(cli, tmp_path):
+    """A Kaggle or Colab export keeps `%matplotlib inline`: CPython refuses it, so the file's real
+    mistakes go unchecked; the finding says so and what to do, not only 'invalid syntax'."""
+    write(tmp_path / "kernel.py", "import torch\n%matplotlib inline\nfor p in m.parameters():\n"
+                                  "    p.require_grad = False\n")
+    write(tmp_path / "shell.py", "import os\n!pip install timm\n")
+    write(tmp_path / "other.py", "x = (1 %\n")  # a `%` that is no magic: CPython's words
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
+    assert r.code == 1
+    lines = r.out.splitlines()
+    assert lines[0] == ("kernel.py:2:1: FZ001 `%matplotlib inline` is an IPython magic, not Python, so nothing else "
+                        "in this file was checked; delete the magic lines (or keep the notebook as .ipynb, whose "
+                        "magics are skipped)")
+    assert lines[1].startswith("other.py:1:") and "FZ001 SyntaxError:" in lines[1]
+    assert lines[2].startswith("shell.py:2:1: FZ001 `!pip install timm` is an IPython magic")
+
+
 def test_file_without_trigger_words_that_does_not_parse_is_fz001(cli, tmp_path):
     """The text prefilter keeps libcst off a file no rule could fire on; CPython's parser still
     sees it, so a file that does not parse is FZ001 whatever words it holds, cold and cached."""

@@ -30,12 +30,29 @@ def cpython_error(path: str, text: str) -> Diagnostic | None:
         msg = se.msg
         if "too many nested" in msg:
             msg += " (nested too deeply)"
+        magic = _magic_at(text, se.lineno)
+        if magic is not None:  # a notebook exported as .py (Kaggle, Colab): say what the line is
+            msg = (f"`{magic}` is an IPython magic, not Python, so nothing else in this file was checked; "
+                   f"delete the magic lines (or keep the notebook as .ipynb, whose magics are skipped)")
+            return syntax_error(path, msg, se.lineno or 1, 1)
         return syntax_error(path, f"SyntaxError: {msg}", se.lineno or 1, max(se.offset or 1, 1))
     except (RecursionError, MemoryError):
         return syntax_error(path, "cannot parse: expressions nested too deeply")
     except ValueError as e:  # e.g. source code string cannot contain null bytes
         return syntax_error(path, f"cannot parse: {e}".split("\n")[0])
     return None
+
+
+def _magic_at(text: str, row: int | None) -> str | None:
+    """The IPython magic (`%matplotlib inline`, `!pip install x`) on the line CPython refused, if
+    that line is one: as the notebook reader tells them."""
+    if not row:
+        return None
+    from freezelint.check.notebook import _MAGIC
+
+    lines = text.splitlines()
+    line = lines[row - 1] if row <= len(lines) else ""
+    return line.strip() if line.lstrip()[:1] in ("%", "!") and _MAGIC.match(line) else None
 
 
 def quick_error(path: str, text: str) -> Diagnostic | None:
