@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '790abd7ee82ab52f5a8da1cb3bbc0dea'
+RULES_DIGEST = 'bcd7b9882b4f715615b51fe8aa427554'
 
 GATES = {
     'FZ002': (

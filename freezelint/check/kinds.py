@@ -24,7 +24,7 @@ import libcst as cst
 from freezelint.check.known import (SELF_RETURNING, is_library, is_module_class, is_module_factory, is_non_module_class,
                                     module_items)
 from freezelint.check.scopes import Binding, ClassInfo, Ctx, Scope, qualname
-from freezelint.check.syntax import call_arg, dotted
+from freezelint.check.syntax import call_arg, code_of, dotted
 
 if TYPE_CHECKING:
     from freezelint.check.extract import Extractor
@@ -273,6 +273,25 @@ class Kinds:
             if expr.attr.value in methods:
                 return None
             return ("self", id(cls), expr.attr.value)
+        if isinstance(expr, (cst.Attribute, cst.Subscript)):
+            # a path below a name (`model.encoder`, `model.layer4[2].conv3`, `self.backbone.stem`):
+            # keyed by its text under the scope (or class) that binds its root
+            node: cst.BaseExpression = expr
+            while isinstance(node, (cst.Attribute, cst.Subscript)):
+                if isinstance(node, cst.Subscript) and not (
+                        len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index)
+                        and isinstance(node.slice[0].slice.value, (cst.Integer, cst.SimpleString))):
+                    return None
+                node = node.value
+            if not isinstance(node, cst.Name):
+                return None
+            text = code_of(expr)
+            if node.value == "self":
+                owner = scope.lookup("self")
+                cls = owner.cls if owner is not None and owner.is_method else None
+                return ("selfpath", id(cls), text) if cls is not None and not isinstance(expr.value, cst.Name) else None
+            root = self._use_key(node, scope)
+            return ("path", root[1], text) if root is not None else None
         return None
 
     def _collect_uses(self) -> dict[tuple, set[str]]:

@@ -42,7 +42,9 @@ class RequiresGradOnModule(Rule):
         "also where the class is defined in another project file), a part added by "
         "`add_module(\"encoder\", <a Module>)` (`model.encoder`), or a name proven "
         "a Module by use (`.eval()`, `.train()`, `.parameters()`, `.modules()`, `.children()`, "
-        "`.apply()`, `.state_dict()` with `.load_state_dict()`, called like a layer). Rebinding "
+        "`.apply()`, `.state_dict()` with `.load_state_dict()`, called like a layer), or a path below a "
+        "name on which the scope that binds the name calls one of those methods (`model.encoder.eval()`, "
+        "`model.layer4[2].conv3.parameters()`; being called proves no path a Module). Rebinding "
         "through `.to()`, `.cuda()`, `.float()`, `.eval()`, `torch.compile(...)` keeps the kind. "
         "It stays silent on Parameters and on anything it cannot establish. A class that reads "
         "`self.requires_grad` back uses it as its own setting and is not reported."
@@ -332,8 +334,44 @@ class RequiresGradOnModule(Rule):
             model.encoder.requires_grad_(False)  # expect: FZ102
             """,
         ),
+        Example(
+            """
+            import torch
+            from torchvision import models
+
+            def train_linear(model, loader, optimizer):
+                model.encoder.eval()  # only an nn.Module has eval(): `model.encoder` is one
+                model.encoder.requires_grad = False  # expect: FZ102
+
+            net = models.resnet101(weights=None)
+            net.layer4[2].conv3.requires_grad = True  # expect: FZ102
+            optimizer = torch.optim.Adam(net.layer4[2].conv3.parameters(), lr=1e-3)
+            """,
+            fixed="""
+            import torch
+            from torchvision import models
+
+            def train_linear(model, loader, optimizer):
+                model.encoder.eval()  # only an nn.Module has eval(): `model.encoder` is one
+                model.encoder.requires_grad_(False)  # expect: FZ102
+
+            net = models.resnet101(weights=None)
+            net.layer4[2].conv3.requires_grad_(True)  # expect: FZ102
+            optimizer = torch.optim.Adam(net.layer4[2].conv3.parameters(), lr=1e-3)
+            """,
+        ),
     ]
     good = [
+        """
+        def evaluate(model):
+            model.encoder.eval()
+
+        def freeze(model, x):
+            # another function's `model`: what evaluate() proves of its own says nothing here, and
+            # being called (`model.encoder(x)`) proves no Module: methods are called so too
+            model.encoder.requires_grad = False
+            return model.encoder(x)
+        """,
         """
         import torch.nn as nn
 
