@@ -224,6 +224,7 @@ def test_fz301_says_a_broken_freeze_is_meant_not_done(freeze, code):
                       "opt = torch.optim.AdamW(model.parameters())\n", "FZ301")
     assert len(found) == 1
     assert "`model` is meant to be frozen (`" in found[0][1] and f"freezes nothing as written: {code})" in found[0][1]
+    assert f"once {code} is fixed, those take optimizer slots for nothing" in found[0][1]  # as written, they train
     fine = _messages("import torchvision, torch\nmodel = torchvision.models.resnet18()\n"
                      "model.requires_grad_(False)\nopt = torch.optim.AdamW(model.parameters())\n", "FZ301")
-    assert "while `model` is frozen in this scope" in fine[0][1]
+    assert "while `model` is frozen in this scope: those take optimizer slots" in fine[0][1]

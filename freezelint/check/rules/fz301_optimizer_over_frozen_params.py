@@ -804,7 +804,8 @@ class OptimizerOverFrozenParams(Rule):
                     first,
                     f"{optimizer_shown(o.detail['optimizer'])}{f' (built by `{built}(...)`)' if built else ''} "
                     f"gets every parameter of `{o.detail['path']}` while "
-                    f"{how} {f'in `{hook}`' if hook else 'in this scope'}: those take optimizer slots for "
+                    f"{how} {f'in `{hook}`' if hook else 'in this scope'}: "
+                    f"{f'once {broken} is fixed, ' if broken else ''}those take optimizer slots for "
                     f"nothing, and any stale or zero grad on them is applied through {o.detail['stateful']}, moving "
                     f"\"frozen\" weights; filter on requires_grad",
                     fix=fix,
