@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'bcd7b9882b4f715615b51fe8aa427554'
+RULES_DIGEST = '47b203fd8f66bb81ab8afbcc28c56692'
 
 GATES = {
     'FZ002': (
