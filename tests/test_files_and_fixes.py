@@ -120,6 +120,14 @@ def test_fix_keeps_mixed_line_endings_byte_for_byte(cli, tmp_path):
     assert (tmp_path / "m.py").read_bytes() == mixed.replace(b"m.requires_grad_ = False", b"m.requires_grad_(False)")
 
 
+def test_fix_keeps_an_old_mac_files_cr_line_ends_to_the_last_one(cli, tmp_path):
+    """A CR-only file: libcst's code of it drops the last "\r"; the fix must not."""
+    cr = b"from torch import nn\rm = nn.Linear(2, 2)\rm.requires_grad = False\rprint(m)\r"
+    (tmp_path / "cr.py").write_bytes(cr)
+    cli(tmp_path, "check", "--fix", "cr.py")
+    assert (tmp_path / "cr.py").read_bytes() == cr.replace(b"m.requires_grad = False", b"m.requires_grad_(False)")
+
+
 def test_fix_keeps_permissions(cli, tmp_path):
     f = write(tmp_path / "run.py", BAD_MODULE)
     f.chmod(0o751)

@@ -58,6 +58,10 @@ def test_rule_triggers_admit_every_bad_example(rule, i, example):
     assert rule.code in trigger_pattern(ALL_STATIC).admitted(text), example.code
     got = sorted((d.row, d.code) for d in check_text(text, "ex.py", ALL_STATIC).diagnostics)
     assert got == expected(example.code)
+    crlf = text.replace("\n", "\r\n")  # a Windows file: the gates read its lines as LF ones
+    assert rule.code in trigger_pattern(ALL_STATIC).admitted(crlf), example.code
+    got = sorted((d.row, d.code) for d in check_text(crlf, "ex.py", ALL_STATIC).diagnostics)
+    assert got == expected(example.code)
 
 
 @pytest.mark.parametrize("rule,i,source", GOOD)

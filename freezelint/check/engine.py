@@ -19,7 +19,7 @@ from freezelint.check.alloc import relaxed_gc
 from freezelint.check.cpython_parse import cpython_error, syntax_error  # noqa: F401  (syntax_error re-exported)
 from freezelint.check.diagnostic import Diagnostic
 from freezelint.check.facts import Facts
-from freezelint.check.prefilter import DecodeError, decode, trigger_pattern  # noqa: F401  (re-exported)
+from freezelint.check.prefilter import DecodeError, as_lf, decode, trigger_pattern  # noqa: F401  (re-exported)
 from freezelint.check.rules import ALL_RULES, ENGINE_CODES, Finding, Fix, Rule
 
 _MAX_FIX_PASSES = 10
@@ -222,12 +222,13 @@ def check_text(text: str, path: str, selected: frozenset[str], fix: str | None =
 def _check_text(text: str, path: str, selected: frozenset[str], fix: str | None, force: bool,
                 parse_all: bool, project) -> Outcome:
     pattern = trigger_pattern(selected)
-    admitted = pattern.admitted(text) if pattern is not None else frozenset()
+    gated = as_lf(text)  # what the project's text scans read, as the gates do
+    admitted = pattern.admitted(gated) if pattern is not None else frozenset()
     if not force and project is not None and not (selected & FLOW_CODES) <= admitted \
-            and project.admits(path, text):
+            and project.admits(path, gated):
         admitted = admitted | (selected & FLOW_CODES)  # it calls project code that freezes or trains
     if not force and project is not None and "FZ401" in selected and "FZ401" not in admitted \
-            and project.admits_partial(path, text):
+            and project.admits_partial(path, gated):
         admitted = admitted | {"FZ401"}  # it drops what a project helper's `strict=False` load returns
     if not force and not parse_all and not admitted:  # libcst never sees it; CPython's parser does
         rejected = cpython_error(path, text) if "FZ001" in selected else None
@@ -270,6 +271,7 @@ def _fix_loop(outcome: Outcome, module: cst.Module, text: str, path: str, select
     diagnostics = outcome.diagnostics
     for _ in range(_MAX_FIX_PASSES):
         new_text, applied = _apply(module, fixable, unsafe)
+        new_text = _same_tail(current, new_text)
         if not applied or new_text == current:
             break
         if not _compiles(new_text):  # CPython first: libcst must never see what it could crash on
@@ -287,6 +289,14 @@ def _fix_loop(outcome: Outcome, module: cst.Module, text: str, path: str, select
     if total:
         outcome.diagnostics, outcome.new_text, outcome.fixed = diagnostics, current, total
     return outcome
+
+
+def _same_tail(text: str, new_text: str) -> str:
+    """`new_text` ending as `text` does: libcst's code of a CR-only file loses its last "\r"."""
+    for end in ("\r\n", "\n", "\r"):
+        if text.endswith(end):
+            return new_text if new_text.endswith(end) else new_text + end
+    return new_text
 
 
 def check_source(source: str | bytes, filename: str = "<string>",

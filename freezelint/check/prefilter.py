@@ -153,10 +153,18 @@ class Prefilter:
         self.gates = [_Gate(c, table[c]) for c in sorted(selected) if c in table]
 
     def admitted(self, text: str) -> frozenset[str]:
+        text = as_lf(text)
         return frozenset(g.code for g in self.gates if g.admits(text))
 
     def search(self, text: str) -> bool:
+        text = as_lf(text)
         return any(g.admits(text) for g in self.gates)
+
+
+def as_lf(text: str) -> str:
+    """The text with CRLF and CR line ends read as LF: the gates' patterns end a line at "\n"
+    (`$` under `(?m)`, `[^\n]*`), which a CRLF file's "\r" would otherwise keep from matching."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 @lru_cache(maxsize=64)

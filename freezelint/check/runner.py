@@ -553,6 +553,7 @@ def _project_admits(project, path: str, text: str, quals: list[str] | None, sele
     if not path.endswith(".py"):
         return False
     project.start_file()
+    text = prefilter.as_lf(text)  # as the engine asks it
     if project.admits(path, text) if quals is None else project.admits_names(path, quals):
         return True
     return "FZ401" in selected and project.admits_partial(path, text)
