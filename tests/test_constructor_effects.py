@@ -110,7 +110,7 @@ for param in model.layer1.parameters():
 
 
 def test_a_trainer_that_stores_the_model_and_builds_over_self_model_is_fz301_at_its_construction():
-    # trial 10 (signal_propagation's Trainer, FLamby's _Model): `self.model = model`, then the
+    # (signal_propagation's Trainer, FLamby's _Model): `self.model = model`, then the
     # optimizer over `self.model.parameters()`: the model given is the one it trains
     found = [d.row for d in check_source(STORED + "t = Trainer(model)\n", "train.py", select=["FZ301"])]
     assert found == [STORED.count("\n") + 1]

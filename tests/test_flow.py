@@ -330,7 +330,7 @@ _SGD = "opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)"
 
 
 @pytest.mark.parametrize("reset,after,found", [
-    # YOLOv5's train.py: a reset ahead of the partial freeze is no unfreeze (trial 5 r08)
+    # YOLOv5's train.py: a reset ahead of the partial freeze is no unfreeze
     ("v.requires_grad = True  # train all layers", _BN_EVAL_TRAIN, [(17, "FZ201")]),
     ("v.requires_grad = True  # train all layers", _SGD, [(13, "FZ301")]),
     ("v.requires_grad_(True)", _SGD, [(13, "FZ301")]),
@@ -386,9 +386,9 @@ def test_wrapping_around_the_innermost_loop_that_holds_both():
 
 def test_a_loop_variable_two_loops_reuse_is_each_loops_own():
     """`for param in model.parameters(): ... = False` then `for param in model.lm_head.parameters():
-    ... = True` (trial 7 m02): the second loop unfreezes the head, not the model, so FZ301 reports
+    ... = True`: the second loop unfreezes the head, not the model, so FZ301 reports
     the optimizer over every parameter; and a counting loop over the head before a freeze of the
-    backbone with the same name does not move the freeze onto the head (trial 7 f04)."""
+    backbone with the same name does not move the freeze onto the head."""
     from freezelint.check.engine import check_source
 
     src = ("import torch\n\n\ndef main(model):\n    for param in model.parameters():\n"
@@ -403,7 +403,7 @@ def test_a_loop_variable_two_loops_reuse_is_each_loops_own():
 
 
 def test_match_cases_are_exclusive_arms():
-    """A freeze in one `case` does not reach another case's optimizer (trial 7 f01, a segmentation
+    """A freeze in one `case` does not reach another case's optimizer (a segmentation
     CLI whose `match args.model:` arms each build a model); in the same case it does."""
     from freezelint.check.engine import check_source
 
@@ -417,7 +417,7 @@ def test_match_cases_are_exclusive_arms():
 
 
 def test_a_name_bound_to_a_new_model_between_the_freeze_and_the_optimizer():
-    """`model = nn.Sequential(...)` again after the freeze (trial 7 f02): the optimizer's parameters
+    """`model = nn.Sequential(...)` again after the freeze: the optimizer's parameters
     are the new model's, none frozen; a freeze after the rebinding, or none in between, still counts."""
     from freezelint.check.engine import check_source
 
@@ -444,7 +444,7 @@ def main(model, args):
 
 
 @pytest.mark.parametrize("unfreeze,found", [
-    # a subset picked by a name test of its own comes back: the rest stays frozen (trial 8 m01)
+    # a subset picked by a name test of its own comes back: the rest stays frozen
     ("for n, p in model.named_parameters():\n        if 'bias' in n:\n            p.requires_grad = True", [11]),
     (("if args.bias:\n        for n, p in model.named_parameters():\n            if 'bias' in n:\n"
       "                p.requires_grad = True"), [12]),
@@ -460,7 +460,7 @@ def test_fz301_an_unfreeze_of_a_subset_by_name_leaves_the_freeze(unfreeze, found
 
 
 @pytest.mark.parametrize("value,kind", [
-    ('"adapter_wte" in name or "gating_factor" in name', "freeze"),  # lit-llama (trial 8 m05)
+    ('"adapter_wte" in name or "gating_factor" in name', "freeze"),  # lit-llama
     ('name.startswith("fc")', "freeze"),
     ('not any(k in name for k in keys)', "freeze"),
     ('"adapter" in name or args.train_all', None),  # a setting may make every flag True

@@ -207,7 +207,7 @@ def test_near_miss_a_peft_head_unfrozen_by_hand():
 @pytest.mark.parametrize("kept, fires", [(("lora",), True), (("lora", "modules_to_save"), False)])
 def test_a_lora_only_loop_freezes_the_heads_trained_copy_at_run_time(kept, fires):
     """task_type makes PEFT train a copy of the head (classifier.modules_to_save.default); a loop that
-    then keeps only names with "lora" freezes it too (trial 13: two public scripts)."""
+    then keeps only names with "lora" freezes it too (two public scripts)."""
     model = _peft_bert(target_modules=["query", "value"], task_type="SEQ_CLS")
     for name, p in model.named_parameters():
         p.requires_grad = any(k in name for k in kept)

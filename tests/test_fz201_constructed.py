@@ -188,7 +188,7 @@ OVERRIDE = "\n    def train(self, mode=True):\n        super().train(mode)\n    
 
 
 def test_a_trainer_holding_a_model_whose_class_refreezes_in_train(cli, tmp_path):
-    """The model's class overrides train() to re-apply its freeze (trial 7 f00): the trainer's
+    """The model's class overrides train() to re-apply its freeze: the trainer's
     `self.model.train()` keeps the BatchNorm in eval mode; silent, the class in this file or another."""
     src = TRAINER.format(bases="", refreeze="pass")
     src = src.replace("                m.eval()\n\n\nclass Trainer", "                m.eval()\n" + OVERRIDE + "\n\nclass Trainer")

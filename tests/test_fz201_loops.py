@@ -1,6 +1,6 @@
 """FZ201 where the freeze sits in an outer loop and the train() that undoes it in an inner one:
 a validation every few batches that ends in `model.train()` leaves BatchNorm training for the
-rest of the epoch, until the epoch loop's head re-freezes (trial 6 m05; RAFT's train.py
+rest of the epoch, until the epoch loop's head re-freezes (RAFT's train.py
 re-freezes right after its train(), correctly silent)."""
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def main(model, train_loader, val_loader):
 
 @pytest.mark.parametrize("refreeze, rows", [
     # torchvision's depth/stereo reference without its re-freeze: the training loop lives in run(), whose
-    # validation ends in model.train(), and the next iteration trains with the statistics moving (trial 8 m03)
+    # validation ends in model.train(), and the next iteration trains with the statistics moving
     ("pass", [33]),
     ("freeze_batch_norm(model)", []),  # the reference as written: re-frozen after each validation
 ])

@@ -380,7 +380,7 @@ def _fz201(src: str) -> list:
 ])
 def test_fz201_reports_an_override_that_skips_the_bases_re_freeze(call, spelled):
     """Child().train() runs nn.Module's train(), not Base's: the BatchNorm Base.__init__ froze goes
-    back to training mode. Reported at the call that skips it (trial 5 r03)."""
+    back to training mode. Reported at the call that skips it."""
     src = SKIP.format(call=call, bases="Base")
     found = _fz201(src)
     assert [d.row for d in found] == [src.splitlines().index(f"        {call}") + 1]

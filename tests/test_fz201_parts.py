@@ -237,7 +237,7 @@ fit(Net(), loader, opt)
 
 
 @pytest.mark.parametrize("freeze,train,fires", [
-    # train() reaches the part it is called on: a sibling's freeze stays (trial 6 f03)
+    # train() reaches the part it is called on: a sibling's freeze stays
     ("model.backbone.eval()", "model.head.train()", False),
     ("model.backbone.eval()", "model.head.train(True)", False),
     ("model.backbone.eval()", "model.module.head.train()", False),

@@ -1,4 +1,4 @@
-"""FZ202 through a per-architecture builder of the same file (trial 13, ct_unfreeze_blocks): the
+"""FZ202 through a per-architecture builder of the same file (ct_unfreeze_blocks): the
 builder binds a different table model in each arm of an `if`, freezes it whole there and unfreezes
 its last blocks by a dial; the caller trains it in train mode. Each arm's model is judged, the
 finding is on the call and names the arm; an unfreeze of all of it under the dial's test is another
@@ -130,7 +130,7 @@ def test_a_name_bound_again_on_the_same_path_is_no_arm():
     assert len(_fz202("build(args.model, 0)")) == 1
 
 
-def test_the_trial13_builder():
+def test_a_public_per_architecture_builder():
     """ct_unfreeze_blocks/phase2_train.py, its builder and loop as they are (weights, the dial up to 5,
     the first conv replaced): resnet18's bn1 is frozen on every run but the full fine-tune."""
     src = '''

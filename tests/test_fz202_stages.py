@@ -1,4 +1,4 @@
-"""FZ202 on a frozen *stage* that holds BatchNorm (trial 12, P4): some BatchNorm layers of a known
+"""FZ202 on a frozen *stage* that holds BatchNorm (P4): some BatchNorm layers of a known
 model frozen with requires_grad (all of each one's parameters), the model trained in train mode,
 nothing putting the frozen part back in eval()."""
 
@@ -87,7 +87,7 @@ def test_getattr_freezes_name_the_parts_that_stay_frozen_and_torch_agrees():
     assert not model.bn1.weight.requires_grad and not torch.equal(before, model.bn1.running_mean)
 
 
-def test_the_trial12_reproducers():
+def test_frozen_stage_reproducers():
     repro_08 = """
         import torch
         import torchvision
@@ -292,8 +292,8 @@ def test_fz201_owns_a_stage_put_in_eval_once_that_train_undoes():
     assert codes == [(11, "FZ201")]
 
 
-def test_trial9_gradual_unfreezing_and_a_trainable_head_batchnorm():
-    """trial 9's repro_10 (layer4 unfrozen later; `p` reused by both loops: the unfreeze is read from its
+def test_gradual_unfreezing_and_a_trainable_head_batchnorm():
+    """A public script (layer4 unfrozen later; `p` reused by both loops: the unfreeze is read from its
     own loop) and repro_03 (a class whose head holds a BatchNorm left to train)."""
     gradual = """
         import torch

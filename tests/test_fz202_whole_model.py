@@ -283,7 +283,7 @@ def test_a_table_model_passed_to_init_and_frozen_there(cli, tmp_path, built, ove
 def test_batchnorm_frozen_one_by_one_in_a_model_whose_class_of_another_file_overrides_train(cli, tmp_path):
     """FZ202 on `for m in model.modules(): if isinstance(m, BatchNorm2d): freeze` is silent when the
     model's class overrides train() (its own train() decides what stays in eval), in another file
-    as in this one (trial 7 f08); without the override it fires."""
+    as in this one; without the override it fires."""
     import json
 
     (tmp_path / "pyproject.toml").write_text("")

@@ -1,4 +1,4 @@
-"""FZ303 in a transformers TrainerCallback (trial 8 m08): `Trainer.train()` builds its optimizer
+"""FZ303 in a transformers TrainerCallback: `Trainer.train()` builds its optimizer
 (`create_optimizer`, keeping the parameters with `p.requires_grad`) before the first training event,
 `on_train_begin` included, so an unfreeze in those events is never optimised. Near-misses: a callback
 that only freezes, that freezes in its events too, that touches the optimizer, an unfreeze in

@@ -1,4 +1,4 @@
-"""FZ401 on a result assigned and never read (trial 8 m06, MiniGPT-4's `msg = model.load_state_dict(...,
+"""FZ401 on a result assigned and never read (MiniGPT-4's `msg = model.load_state_dict(...,
 strict=False)` with `msg` unused): as dropped as a bare statement's result. Every near-miss where the
 code names the result again (read, passed on, stored, deleted) stays silent."""
 
@@ -22,7 +22,7 @@ LOAD = "msg = model.load_state_dict(sd, strict=False)\n"
 
 DROPPED = {
     "never_read": LOAD + "return model\n",
-    # trial 8 m06: in a branch, the function returns the model
+    # in a branch, the function returns the model
     "in_branch": "if sd:\n    " + LOAD + "return model\n",
     "annotated": "msg: object = model.load_state_dict(sd, strict=False)\n",
     "tuple": "missing, unexpected = model.load_state_dict(sd, strict=False)\n",

@@ -1,4 +1,4 @@
-"""FZ401 stays silent on three loads trial 14 found in diffusers' scripts, and only there:
+"""FZ401 stays silent on three loads of diffusers' scripts, and only there:
 a copy between two unwrapped models the function built with one class (LCM distillation's
 `unet.load_state_dict(teacher_unet.state_dict(), strict=False)`), a one-key dict whose key comes from a
 literal mapping the load loops over, and a dict filled by literal-key stores. Each near-miss that
@@ -234,7 +234,7 @@ def test_near_miss_still_fires(body):
     assert len(_rows(body)) == 1
 
 
-def test_trial14_repros_are_silent_with_their_near_misses_reported():
+def test_diffusers_repros_are_silent_with_their_near_misses_reported():
     lcm = textwrap.dedent("""\
         from torch import nn
 

@@ -46,7 +46,7 @@ FILTER_ROW = 12  # the row of the filter in HEAD, where FZ402 reports
 
 
 PROVEN = {
-    # trial 7 f06 (Miracle-QCC/Utils): the head dropped with no default
+    # (Miracle-QCC/Utils): the head dropped with no default
     "pop": """
         new.pop("classifier.weight")
         new.pop("classifier.bias")

@@ -453,7 +453,7 @@ def test_a_freeze_by_a_helper_of_another_file_counts_for_fz301_and_a_helper_doin
 
 
 def test_what_a_class_init_leaves_frozen_is_in_its_summary_and_a_change_there_is_seen(cli, tmp_path):
-    """A Module class's `__init__` freezes (of self, or of an argument it holds: trial 8 m02, m04)
+    """A Module class's `__init__` freezes (of self, or of an argument it holds)
     are recorded with the flags they sit under; a cached finding that used them follows a change."""
     root = _copy("initfreeze_bad", tmp_path)
     builder = root / "models" / "builder.py"

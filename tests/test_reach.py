@@ -1,4 +1,4 @@
-"""The checker's reach into code shapes a trial over public training code found missed: methods of a
+"""The checker's reach into code shapes public training code uses: methods of a
 plain trainer class acting on the model it holds, freezes of a slice of the parameter list, and the
 project root of a file argument in a tree with no marker."""
 

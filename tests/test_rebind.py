@@ -1,5 +1,5 @@
 """The flow layer's REBIND: a name bound to a new object between a freeze and a later use holds
-none of what was frozen (trial 7 f02), for every rule that pairs the two; a rebinding that keeps
+none of what was frozen, for every rule that pairs the two; a rebinding that keeps
 the object (`.to(dev)`, DDP, torch.compile, accelerate, peft) keeps the freeze. And `a, b = x, y`
 is followed as the two assignments it is."""
 
@@ -22,7 +22,7 @@ FRESH = [
     "model = nn.Sequential(nn.Linear(2, 2))",
     "model = build_model(cfg)",
     "model = torchvision.models.resnet18()",
-    "model = smp.UnetPlusPlus(encoder_name='resnet34').to(dev)",  # trial 7 f02's real shape
+    "model = smp.UnetPlusPlus(encoder_name='resnet34').to(dev)",  # 's real shape
     "model, tokenizer = load_pretrained(path)",
     "model: nn.Module = nn.Sequential(nn.Linear(2, 2))",
 ]
@@ -426,7 +426,7 @@ def test_the_flow_layer_sees_each_requires_grad_pair_of_an_unpacked_store(freeze
 
 
 def test_fz102_sees_the_model_through_a_conditional_dataparallel_rebinding():
-    # trial 10 (seg_trainer_dp): `model = nn.DataParallel(model) if n > 1 else model` left `model`
+    # (seg_trainer_dp): `model = nn.DataParallel(model) if n > 1 else model` left `model`
     # unknown in the whole scope; a read of `model.fc` runs where it is the model (else it raises)
     from freezelint.check.engine import check_source
 

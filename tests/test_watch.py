@@ -404,7 +404,7 @@ def test_a_freeze_inside_the_window_that_holds_is_not_fz501():
 
 @pytest.mark.parametrize("set_to_none", [True, False])
 def test_a_freeze_at_an_epoch_boundary_leaves_adamw_state_that_is_fz504_only_where_a_grad_reaches_it(set_to_none):
-    # runtime trial: a Lightning callback froze the encoder at an epoch boundary, AdamW still holding
+    # a Lightning callback froze the encoder at an epoch boundary, AdamW still holding
     # its moments: with grads set to None they are never applied; zero grads (set_to_none=False) are
     model = net()
     opt = torch.optim.AdamW(model.parameters(), lr=0.1)
@@ -1266,7 +1266,7 @@ def _wgan(iters: int, n_critic: int = 5, steps: int = 2) -> freezelint.Watch:
 
 
 def test_the_window_waits_for_a_generator_stepped_once_per_five_critic_steps():
-    # runtime trial (WassersteinGAN): the critic completes its 2 steps before the generator ever
+    # (WassersteinGAN): the critic completes its 2 steps before the generator ever
     # steps; the generator's model ran, so the window holds until it has stepped twice too
     w = _wgan(iters=12)
     report = w.report
@@ -2035,7 +2035,7 @@ def gradual_unfreeze(model: nn.Sequential, iters: int, w=None, *, frozen_bn_eval
 
 
 def test_an_optimizer_rebuilt_over_its_parameters_and_more_does_not_hold_the_window_open():
-    # runtime trial r01: the first optimizer never reaches 3 steps; the new one holds all it held
+    # the first optimizer never reaches 3 steps; the new one holds all it held
     model = net()
     with freezelint.watch(steps=3) as w:
         ran = gradual_unfreeze(model, 8, w)
@@ -2090,7 +2090,7 @@ def test_near_miss_a_gan_stepping_its_generator_first_with_the_discriminator_fro
 
 @pytest.mark.parametrize("bias", [True, False])
 def test_a_grouped_finding_counts_the_names_its_first_finding_lists(bias):
-    # runtime trial r06: each BatchNorm's weight and bias left out of the optimizer is one FZ503;
+    # each BatchNorm's weight and bias left out of the optimizer is one FZ503;
     # 4 alike are one finding, counting the parameters and quoting the first (two parameters; the
     # near-miss: one, the weight)
     torch.manual_seed(0)
@@ -2114,7 +2114,7 @@ def test_a_grouped_finding_counts_the_names_its_first_finding_lists(bias):
 
 
 def test_the_root_above_several_models_names_them_not_a_module_class():
-    # runtime trial r05: the tree's root was "(model) Module", an object the script does not have
+    # the tree's root was "(model) Module", an object the script does not have
     G, D, opt_g, opt_d = gan()
     with freezelint.watch() as w:
         gan_steps(G, D, opt_g, opt_d, 2)
@@ -2130,7 +2130,7 @@ def test_the_root_above_several_models_names_them_not_a_module_class():
 
 
 def test_an_average_of_a_part_of_the_trained_model_gets_the_interval_hint_too():
-    # runtime trial r04: a momentum encoder (an EMA of the model's encoder alone, updated every 10
+    # a momentum encoder (an EMA of the model's encoder alone, updated every 10
     # steps, run in train mode): FZ502 within 2 steps, as for an EMA of the whole model, with its hint
     torch.manual_seed(0)
     model = nn.Sequential(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()),
@@ -2177,7 +2177,7 @@ def _distill(teacher_in_eval: bool) -> freezelint.Watch:
 
 
 def test_a_distillation_teacher_left_in_train_mode_under_no_grad_is_fz502():
-    # runtime trial: no optimizer holds it and no backward reaches it, so it trains nothing, yet
+    # no optimizer holds it and no backward reaches it, so it trains nothing, yet
     # its BatchNorm statistics follow every batch
     report = _distill(teacher_in_eval=False).report
     (f,) = report.findings
@@ -2213,7 +2213,7 @@ def test_naming_models_and_optimizers_from_the_loop_keeps_none_of_its_variables_
 
 
 def test_a_clean_frozen_backbone_with_batchnorm_in_eval_is_one_line_of_the_tree():
-    # runtime trial: BatchNorm put in eval inside a frozen backbone (the right fix) made every
+    # BatchNorm put in eval inside a frozen backbone (the right fix) made every
     # block of it a line of its own in a clean report; nothing in it moved, so it is one line
     import torchvision
 

@@ -570,7 +570,7 @@ for epoch in range(3):
 
 @pytest.mark.parametrize("kept_in_eval", [False, True])
 def test_a_script_that_rebuilds_its_optimizer_at_an_epoch_boundary_is_stopped_and_judged(cli, tmp_path, kept_in_eval):
-    # runtime trial r01 (gradual unfreezing, a new optimizer over the whole model): the first one,
+    # (gradual unfreezing, a new optimizer over the whole model): the first one,
     # dropped after 2 steps, no longer keeps the window open to the script's end
     write(tmp_path / "train.py", REBUILT_OPTIMIZER.replace("EVAL", "backbone[1].eval()" if kept_in_eval else "pass"))
     r = cli(tmp_path, "run", "--steps", "3", "train.py")
@@ -602,7 +602,7 @@ if __name__ == "__main__":
 
 
 def test_training_in_spawned_processes_is_exit_2_naming_why_no_step_was_seen(tmp_path):
-    # Lightning's ddp_spawn and mp.spawn train in children this process cannot watch (trial 11)
+    # Lightning's ddp_spawn and mp.spawn train in children this process cannot watch
     write(tmp_path / "train.py", SPAWNING)
     r = run_subprocess(tmp_path, "run", "train.py")
     assert r.code == 2, r.out + r.err

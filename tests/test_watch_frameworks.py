@@ -97,7 +97,7 @@ def test_lightning_fit_trainable_layer_left_out_of_the_optimizer_is_fz503():
 
 
 def test_lightning_base_finetuning_make_trainable_is_fz503_with_lightnings_own_fix():
-    # BaseFinetuning.make_trainable unfreezes without adding to the optimizer (trial4 r05): the
+    # BaseFinetuning.make_trainable unfreezes without adding to the optimizer: the
     # finding names unfreeze_and_add_param_group
     L = pytest.importorskip("lightning.pytorch")
     from lightning.pytorch.callbacks import BaseFinetuning
@@ -129,7 +129,7 @@ def test_lightning_base_finetuning_make_trainable_is_fz503_with_lightnings_own_f
 
 @pytest.mark.parametrize("train_bn", [False, True])
 def test_lightning_unfreeze_and_add_param_group_with_train_bn_false_is_fz503_naming_that_cause(train_bn):
-    # runtime trial r03: unfreeze_and_add_param_group(train_bn=False) unfreezes BatchNorm too
+    # unfreeze_and_add_param_group(train_bn=False) unfreezes BatchNorm too
     # (make_trainable) but adds only the rest to the optimizer; the advice named the call itself
     L = pytest.importorskip("lightning.pytorch")
     from lightning.pytorch.callbacks import BaseFinetuning
@@ -210,7 +210,7 @@ def test_hf_trainer_unfreeze_in_a_callback_at_epoch_1_is_judged_in_a_later_windo
 
 @pytest.mark.parametrize("where", ["module", "callback", "near_miss"])
 def test_freezing_code_in_a_hook_lightning_2_never_calls_gets_a_note(where):
-    # trial 11: a public script unfroze its encoder in on_epoch_start, which Lightning 2 dropped
+    # a public script unfroze its encoder in on_epoch_start, which Lightning 2 dropped
     L = pytest.importorskip("lightning.pytorch")
     hook = "on_train_epoch_start" if where == "near_miss" else "on_epoch_start"
 
@@ -463,7 +463,7 @@ if __name__ == "__main__":
 @needs_gloo()
 def test_lightning_ddp_launcher_starting_unwatched_ranks_is_one_line_and_exit_2_not_a_hang(tmp_path):
     # Lightning's strategy="ddp" starts rank 1 itself as `python script.py`: unwatched, it never
-    # joins the comparison of the ranks, which would wait for it forever (trial 11)
+    # joins the comparison of the ranks, which would wait for it forever
     import os
     import subprocess
     import sys

@@ -213,7 +213,7 @@ def test_run_no_stop_json_is_one_document_with_the_later_windows_and_a_file_gets
 
 def test_parameters_added_to_the_optimizer_inside_the_window_get_a_note_not_fz503():
     # trainable but in no param group for the first steps, added at step 3: the window's end is
-    # clean, and the note says which steps missed them (trial 11: a longer window hid this)
+    # clean, and the note says which steps missed them (a longer window hid this)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
     model[0].requires_grad_(False)

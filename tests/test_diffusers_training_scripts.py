@@ -1,4 +1,4 @@
-"""Trial 14's misses in diffusers' training scripts: each static finding, and torch showing that
+"""Mistakes in diffusers' training scripts: each static finding, and torch showing that
 what the message says happens."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def test_fz304_an_lr_set_to_zero_later_is_undone_by_the_scheduler_as_said():
     assert not check_source(other, "train.py", select=["FZ304"])
 
 
-# an optimizer built before the adapters (trial 11's peft_clm planted case, the s19_peft helper's leftover)
+# an optimizer built before the adapters
 _PEFT_LATE = textwrap.dedent("""
     import torch
     import torch.nn as nn

@@ -1,4 +1,4 @@
-"""Runtime trial 11: FZ505 under torch.compile and on heads the loss ignores, FZ503 under Lightning's
+"""The watch on real setups: FZ505 under torch.compile and on heads the loss ignores, FZ503 under Lightning's
 BackboneFinetuning, FZ504 once per optimizer, and the wording of numbers and grouped findings."""
 
 from __future__ import annotations
@@ -318,7 +318,7 @@ def test_backbone_finetuning_leaves_batchnorm_trainable_and_a_head_only_optimize
 
 # ---------------------------------------------------------------- FZ504 once; numbers
 def test_an_optimizer_over_parameters_frozen_after_its_first_step_is_one_fz504_with_lr_as_written():
-    # trial 11 9b: a full-model step, then the model frozen and an adapter added beside it (PEFT
+    # a full-model step, then the model frozen and an adapter added beside it (PEFT
     # after the optimizer): one FZ504, not one on the optimizer and one on its group
     torch.manual_seed(0)
     body = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))

@@ -1,4 +1,4 @@
-"""Trial 13 (public mmdet/RepVGG/EMA-teacher/Lightning code read for the newest checks): what it found."""
+"""The checker on patterns from public mmdet, RepVGG, EMA-teacher and Lightning code."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def test_fz201_eval_before_the_base_call_through_a_base_of_another_file(cli, tmp
 ])
 def test_fz201_eval_before_the_base_call_through_a_helper_of_another_file(cli, tmp_path, train_body, fires):
     """The eval() sits in a function of another project file that the override calls before its
-    base call (trial 13: only the class's own methods were read)."""
+    base call (only the class's own methods were read)."""
     from conftest import write
 
     write(tmp_path / "pyproject.toml", "")

@@ -1,4 +1,4 @@
-"""Trial 12 (diffusers, speech, LLM, detection scripts): what it found in the checker."""
+"""The checker on patterns from public diffusers, speech, LLM and detection training scripts."""
 
 from __future__ import annotations
 
