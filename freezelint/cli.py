@@ -198,6 +198,7 @@ def cmd_check(args) -> int:
         run = check_paths(paths, cfg, fix=fix, write=not args.diff, force_exclude=args.force_exclude,
                           use_cache=not args.no_cache, jobs=args.jobs, progress=update,
                           parse_all=_parse_all(args, cfg))
+        run.unsafe_fixes = bool(args.unsafe_fixes)
     except MissingPath as e:
         raise UsageError(f"no such file or directory: {e}") from None
     finally:

@@ -363,3 +363,12 @@ def test_shipped_examples_report_and_fixed_twins_are_clean(cli):
     assert "FZ203" not in by_file["finetune_resnet.py"]
     assert by_file["lr_zero_freeze.py"] == {"FZ304"}
     assert by_file["bn_freeze_epoch_loop.py"] == {"FZ201"}
+
+
+def test_the_fix_hint_counts_unsafe_fixes_in_when_they_were_asked_for(cli, tmp_path):
+    write(tmp_path / "a.py", "from torch import nn\nmodel = nn.BatchNorm1d(2)\nmodel.eval\n")  # FZ107: unsafe
+    plain = cli(tmp_path, "check", "--no-cache", "a.py")
+    assert plain.code == 1 and "1 more fixable with `--unsafe-fixes`." in plain.out
+    asked = cli(tmp_path, "check", "--no-cache", "--unsafe-fixes", "a.py")
+    assert "[*] 1 fixable with `freezelint check --fix --unsafe-fixes`." in asked.out
+    assert "more fixable" not in asked.out

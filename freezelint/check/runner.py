@@ -70,6 +70,7 @@ class RunResult:
     fixed: int = 0
     errors: list[RunError] = field(default_factory=list)
     fixing: bool = False  # fixes were to be written (--fix), not only shown
+    unsafe_fixes: bool = False  # --unsafe-fixes was given: the summary's hints count unsafe fixes in
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
     docs_url: str | None = None  # the `docs-url` setting the report's links follow
 
