@@ -228,3 +228,29 @@ def test_fz301_says_a_broken_freeze_is_meant_not_done(freeze, code):
     fine = _messages("import torchvision, torch\nmodel = torchvision.models.resnet18()\n"
                      "model.requires_grad_(False)\nopt = torch.optim.AdamW(model.parameters())\n", "FZ301")
     assert "while `model` is frozen in this scope: those take optimizer slots" in fine[0][1]
+
+
+def test_fz301_names_the_lightning_hook_that_freezes_not_this_scope():
+    src = """
+        import lightning as L
+        import torch
+        import torchvision
+
+        class Lit(L.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.model = torchvision.models.resnet18()
+
+            def on_train_epoch_start(self):
+                self.model.layer1.requires_grad_(False)
+
+            def configure_optimizers(self):
+                return torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
+        """
+    found = _messages(src, "FZ301")
+    assert len(found) == 1 and "`self.model.layer1` is frozen in `on_train_epoch_start`:" in found[0][1]
+    init = _messages(src.replace("def on_train_epoch_start(self):", "def __init__x(self):")
+                     .replace("super().__init__()\n                self.model = torchvision.models.resnet18()",
+                              "super().__init__()\n                self.model = torchvision.models.resnet18()\n"
+                              "                self.model.layer1.requires_grad_(False)"), "FZ301")
+    assert len(init) == 1 and "is frozen in `__init__`:" in init[0][1]

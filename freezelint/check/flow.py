@@ -332,7 +332,10 @@ def _framework_order(node: cst.ClassDef, by_func: dict[int, Flow]) -> Flow | Non
             if e.kind == REBIND and e.target != "self":
                 continue  # `self.head = nn.Linear(...)` is a part of `self` replaced (REPLACE), not `self` rebound
             target = "self" if e.target == "self" or e.target.startswith("self.") else e.target
-            detail = {**e.detail, "hook": "__init__"} if m is init else dict(e.detail)
+            # where it runs, for the messages ("hook": __init__, before configure_optimizers, which
+            # rules read; "ran_in": a training hook, after it, which they only name)
+            detail = {**e.detail, "hook": "__init__"} if m is init else \
+                dict(e.detail) if m is conf else {**e.detail, "ran_in": m.name.value}
             combined.events.append(replace(e, target=target, detail=detail))
     for i, e in enumerate(combined.events):
         e.index = i

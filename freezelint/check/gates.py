@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '47b203fd8f66bb81ab8afbcc28c56692'
+RULES_DIGEST = 'd1b9eed692c2b64f10ffa1ba3e3ae4bc'
 
 GATES = {
     'FZ002': (

@@ -782,7 +782,8 @@ class OptimizerOverFrozenParams(Rule):
                           f"{broken})") if broken \
                     else f"part of `{frozen}` is frozen (`{cut}`)" if (cut := freezes[0].detail.get("cut")) \
                     else f"`{frozen}` is frozen"
-                hook = freezes[0].detail.get("hook")  # a LightningModule's __init__, before configure_optimizers
+                # a LightningModule's __init__ (before configure_optimizers) or a training hook (after it)
+                hook = freezes[0].detail.get("hook") or freezes[0].detail.get("ran_in")
                 built = o.detail.get("via")  # by a helper or a trainer's constructor: the call shown is theirs
                 # a toggle in a loop that unfreezes only a part of what it froze (a GAN's `D[0]` for `D`)
                 parts = [u for u in evs if u.kind == UNFREEZE and u.target == freezes[0].target and u.loops
