@@ -254,3 +254,30 @@ def test_fz301_names_the_lightning_hook_that_freezes_not_this_scope():
                               "super().__init__()\n                self.model = torchvision.models.resnet18()\n"
                               "                self.model.layer1.requires_grad_(False)"), "FZ301")
     assert len(init) == 1 and "is frozen in `__init__`:" in init[0][1]
+
+
+def test_fz201_through_a_training_helper_says_to_re_freeze_inside_it():
+    found = _messages("""
+        import torch
+        import torchvision
+
+        def train_one_epoch(model, optimizer, loader):
+            model.train()
+            for x, y in loader:
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.eval()
+
+        model = torchvision.models.resnet18()
+        optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+        for epoch in range(3):
+            freeze_bn(model)
+            train_one_epoch(model, optimizer, [])
+        """, "FZ201")
+    assert len(found) == 1
+    assert found[0][1].endswith("re-apply the freeze inside `train_one_epoch`, right after its train() (or override train())")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd1b9eed692c2b64f10ffa1ba3e3ae4bc'
+RULES_DIGEST = 'eed713044ee1f7b916658134e7aa00f4'
 
 GATES = {
     'FZ002': (

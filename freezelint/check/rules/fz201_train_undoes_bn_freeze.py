@@ -1472,9 +1472,12 @@ class TrainUndoesBnFreeze(Rule):
                                    f"with .eval() in eval mode ({lost}): training continues with their running "
                                    f"statistics moving again; re-apply the freeze in `{cls}.train()`")
                     else:
+                        # a helper that trains: its train() and its steps are both inside, after the call is too late
+                        after_it = f"inside `{t.detail['via']}`, right after its train()" if t.detail.get("via") \
+                            else "right after it"
                         message = (f"{line} puts the BatchNorm layers {how} with .eval() back into training mode "
                                    f"before training continues, so their running statistics move again; re-apply "
-                                   f"the freeze right after it (or override train())")
+                                   f"the freeze {after_it} (or override train())")
                     yield self.finding(_span(t.node), message, stmt=t.stmt, facts=facts, used=[*freezes, t, a])
                     break
         yield from self._classes(facts)
