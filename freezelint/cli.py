@@ -265,6 +265,18 @@ def _parse_all(args, cfg) -> bool:
     return bool(named & {"FZ001", "ALL"}) and "FZ001" in cfg.selected()
 
 
+def _scan_shown(scan: str, display_path) -> str:
+    """`mentions ROOT\nWORDS` / `near ROOT\nWORDS\nFILE` (project.py's keys) in words: which files
+    were searched for what (a rule's text pattern, shown as it is)."""
+    kind, _, rest = scan.partition(" ")
+    parts = rest.split("\n")
+    if kind == "mentions" and len(parts) == 2:
+        return f"every file under {parts[0]} searched for /{parts[1]}/"
+    if kind == "near" and len(parts) == 3:
+        return f"the files tied by imports to {display_path(Path(parts[2]))} searched for /{parts[1]}/"
+    return scan.replace("\n", " ")
+
+
 def _show_project(run, every: bool = False) -> None:
     from freezelint.check.project import _PROJECT, parse_used
     from freezelint.check.runner import display_path
@@ -277,7 +289,7 @@ def _show_project(run, every: bool = False) -> None:
     lines += [f"  {display_path(Path(p))}" for p in used]
     if scans:
         lines.append(f"scans of every project file used: {len(scans)}")
-        lines += [f"  {scan}" for scan in scans]
+        lines += [f"  {_scan_shown(scan, display_path)}" for scan in scans]
     by_file: dict[str, dict[tuple[int, str], list[str]]] = {}
     followed = []
     for e in run.edges:

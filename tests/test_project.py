@@ -196,7 +196,9 @@ def main2(loader):
     assert "FZ201" in r.out
     files = r.err.split("files summarised and used: ")[1].split("\n")
     assert files[:3] == ["2", "  engine/loop.py", "  models/net.py"] and "<project>" not in r.err
-    assert "\nscans of every project file used: 1\n  near " in r.err
+    assert "\nscans of every project file used: 1\n  the files tied by imports to " in r.err
+    scan = r.err.split("scans of every project file used: 1\n")[1].split("\n")[0]
+    assert scan.startswith("  the files tied by imports to ") and " searched for /" in scan and scan.endswith("/")
 
 
 def _used_edges(err: str) -> dict[tuple[str, int, str], list[str]]:
