@@ -215,11 +215,36 @@ def _stdout_to_stderr() -> Iterator[TextIO]:
 
 
 def _where(exc: BaseException, script: str | None) -> str:
-    """`file:line` of the innermost frame of the user's script (or of the last frame)."""
+    """`file:line` of the innermost frame of the user's script (or of the last frame), and of the
+    innermost frame of the user's other code below it (a module the script imports), where the
+    error was raised there: not of a library's (site-packages) or Python's own."""
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if script is not None and os.path.abspath(f.filename) == script]
     frame = (mine or frames or [None])[-1]
-    return f" at {os.path.basename(frame.filename)}:{frame.lineno}" if frame is not None else ""
+    if frame is None:
+        return ""
+    out = f" at {os.path.basename(frame.filename)}:{frame.lineno}"
+    below = frames[frames.index(frame) + 1:] if mine else []
+    own = [f for f in below if os.path.isfile(f.filename) and not _library(f.filename)]
+    if own:
+        inner = own[-1]
+        shown = os.path.relpath(inner.filename) if not os.path.relpath(inner.filename).startswith("..") \
+            else inner.filename
+        out += f", in {shown}:{inner.lineno}"
+    return out
+
+
+def _library(filename: str) -> bool:
+    """A file of an installed package, of Python itself, or of freezelint (its hooks run inside the
+    script's calls)."""
+    import sysconfig
+
+    path = os.path.abspath(filename)
+    if path.startswith(os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep):
+        return True
+    roots = {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return "site-packages" in path.split(os.sep) or "dist-packages" in path.split(os.sep) \
+        or any(r and path.startswith(os.path.abspath(r) + os.sep) for r in roots)
 
 
 # torch's own words for the two failures a freeze that caught everything ends in
