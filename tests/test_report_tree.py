@@ -313,3 +313,67 @@ def test_near_miss_a_kind_in_two_states_is_not_folded_by_kind():
     text = w.report.render_text()
     assert "layer4.0 BasicBlock · frozen" in text and "layer4.1 BasicBlock · trainable" in text, text
     assert "layer4 Sequential" in text and "alike by kind" not in text.split("layer4 Sequential")[1].splitlines()[0]
+
+
+class _Stem(nn.Module):
+    """conv1, bn1, conv2, bn2: the layout of a small backbone."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(4, 4, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return self.bn2(self.conv2(self.bn1(self.conv1(x))))
+
+
+class _Stems(nn.Module):
+    def __init__(self, blocks: int):
+        super().__init__()
+        self.backbone = nn.Sequential(*[_Stem() for _ in range(blocks)]) if blocks > 1 else _Stem()
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(self.backbone(x).mean(dim=(2, 3)))
+
+
+def _watch_conv2_unfrozen(blocks: int) -> str:
+    """Every conv2 trained, every conv1 and BatchNorm frozen (BatchNorm in eval)."""
+    model = _Stems(blocks)
+    model.backbone.requires_grad_(False)
+    for m in model.modules():
+        if isinstance(m, _Stem):
+            m.conv2.requires_grad_(True)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model.train()
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+            model(torch.randn(2, 4, 6, 6)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    assert w.report.ok, w.report.render_text()
+    return w.report.render_text()
+
+
+def test_a_class_split_by_a_lone_layer_is_shown_layer_by_layer_not_as_alike():
+    # conv1 frozen, conv2 trained, once each: a line "alike by kind" listing Conv2d twice in two
+    # states would say the opposite of what it shows; the four layers are spelled out instead
+    text = _watch_conv2_unfrozen(blocks=1)
+    assert "alike" not in text, text
+    assert "backbone.conv1 Conv2d · frozen" in _line(text, "backbone.conv1 "), text
+    assert "backbone.conv2 Conv2d · trainable" in _line(text, "backbone.conv2 "), text
+    assert "backbone.bn1 BatchNorm2d · frozen · eval" in _line(text, "backbone.bn1 "), text
+
+
+def test_a_class_split_by_name_in_repeated_blocks_says_alike_by_kind_and_name():
+    # three blocks, each with its conv2 trained: the pattern repeats by name, one line says so
+    text = _watch_conv2_unfrozen(blocks=3)
+    assert _line(text, "backbone ").endswith(
+        "12 layers alike by kind and name: Conv2d (3: conv1) frozen, train; Conv2d (3: conv2) trainable, train; "
+        "BatchNorm2d (6) frozen, eval"), text
+    assert "alike by kind:" not in text, text

@@ -234,6 +234,83 @@ def test_freezing_code_in_a_hook_lightning_2_never_calls_gets_a_note(where):
     assert "(skipped without a word since 2.0): that code does not run; rename it `on_train_epoch_start`" in dead[0]
 
 
+def _wrapping_module(L, hook: str | None, freeze_words: bool = True):
+    """A LightningModule holding its network as `self.model`, whose `training_step` calls
+    `self.model(x)`: the judged model is then the inner network, not the LightningModule."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Sequential(nn.Linear(6, 16), nn.ReLU())
+            self.head = nn.Linear(16, 3)
+
+        def forward(self, x):
+            return self.head(self.backbone(x))
+
+    def unfreeze(self, *args):
+        module = args[-1] if args else self
+        module.model.backbone.requires_grad_(True)
+
+    def count(self, *args):  # a dead hook that changes nothing about training
+        self.epochs_begun = getattr(self, "epochs_begun", 0) + 1
+
+    class Wrapper(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.model = Net()
+            self.model.backbone.requires_grad_(False)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return nn.functional.cross_entropy(self.model(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    return type("Wrapper", (Wrapper,), {hook: unfreeze if freeze_words else count} if hook else {})()
+
+
+@pytest.mark.parametrize("where", ["module", "callback", "near_miss", "no_freeze_words"])
+def test_a_dead_hook_note_also_comes_when_training_step_calls_self_model(where):
+    # `self.model(x)` in training_step: the watch judges the inner Net; the note is read off the
+    # LightningModule the Trainer fitted around it, and off that trainer's callbacks
+    L = pytest.importorskip("lightning.pytorch")
+    hook = "on_train_epoch_start" if where == "near_miss" else "on_epoch_start"
+    module = _wrapping_module(L, hook if where != "callback" else None, freeze_words=where != "no_freeze_words")
+    callback = L.Callback()
+    if where == "callback":
+        callback = type("Thaw", (L.Callback,), {hook: lambda self, trainer, pl_module:
+                                                pl_module.model.backbone.requires_grad_(True)})()
+    torch.manual_seed(0)
+    with freezelint.watch() as w:
+        _fit_epochs(L, module, callback, epochs=1)
+    assert {p.name for p in w.report.params} == {"backbone.0.weight", "backbone.0.bias", "head.weight", "head.bias"}
+    dead = [n for n in w.report.notes if "never calls" in n]
+    if where in ("near_miss", "no_freeze_words"):
+        assert dead == [], w.report.notes
+        return
+    # Lightning 2 really skips the hook: the backbone stayed frozen through the epoch
+    assert not any(p.requires_grad for p in module.model.backbone.parameters())
+    owner = "Thaw" if where == "callback" else "Wrapper"
+    assert dead == [f"`{owner}.on_epoch_start` changes what trains, but Lightning {L.__version__} never calls "
+                    "`on_epoch_start` (skipped without a word since 2.0): that code does not run; rename it "
+                    "`on_train_epoch_start`"], dead
+
+
+def test_near_miss_a_lightning_module_no_trainer_runs_gives_no_dead_hook_note():
+    # the network inside a LightningModule trained by a plain loop: no Trainer, no hooks to skip
+    L = pytest.importorskip("lightning.pytorch")
+    module = _wrapping_module(L, "on_epoch_start")
+    net = module.model
+    opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            nn.functional.cross_entropy(net(torch.randn(4, 6)), torch.randint(0, 3, (4,))).backward()
+            opt.step()
+            opt.zero_grad()
+    assert w.report.ok and not [n for n in w.report.notes if "never calls" in n], w.report.render_text()
+
+
 def test_lightning_step_calling_the_parts_judges_the_module_under_its_own_names():
     # training_step calls self.backbone and self.head, never self(x): the LightningModule above
     # them (Lightning's frames hold it) is the one model, so expectations name its parts

@@ -331,13 +331,17 @@ class AuditReport:
                 groups.setdefault(x.type, {}).setdefault(sig, []).append(role)
             parts = []
             for t, by_sig in groups.items():
+                if len(by_sig) > 1 and min(len(roles) for roles in by_sig.values()) < 2:
+                    return None  # a class split with a lone layer (conv1 frozen, conv2 trained): nothing repeats
                 for sig, roles in by_sig.items():
                     # one class in two roles (LoRA's frozen base_layer and trained lora_A): say which
                     named = "" if len(by_sig) == 1 else ": " + ", ".join(dict.fromkeys(roles))
                     parts.append((f"{t} ({len(roles)}{named})", sig))
             if len(parts) > 4:
                 return None
-            return f"{len(layers)} layers alike by kind: " + "; ".join(
+            # alike kind by kind, or, where a class reads two ways, kind and name by kind and name
+            alike = "kind" if len(parts) == len(groups) else "kind and name"
+            return f"{len(layers)} layers alike by {alike}: " + "; ".join(
                 " ".join([what, ", ".join(x for x in sig if x)]) for what, sig in parts)
 
         def add(node, name: str, shown: str | None = None) -> None:

@@ -424,11 +424,28 @@ def finetuning_callbacks() -> list[str]:
 _FREEZE_WORDS = re.compile(r"requires_grad|freeze|\.train\(|\.eval\(|add_param_group")
 
 
+def _lightning_modules(models: list[nn.Module], module_cls: type) -> list[nn.Module]:
+    """The LightningModules behind the judged models: those judged themselves, and the live ones
+    a Trainer runs that hold a judged model (`training_step` calling `self.model(x)` judges the
+    inner module, not the LightningModule around it). The live ones are found, only when needed,
+    through the garbage collector's referrers of their classes."""
+    out = {id(m): m for m in models if isinstance(m, module_cls)}
+    rest = {id(m) for m in models if id(m) not in out}
+    if rest:
+        classes = set(_with_subclasses([module_cls]))
+        for obj in gc.get_referrers(*classes):
+            if (type(obj) in classes and id(obj) not in out and getattr(obj, "_trainer", None) is not None
+                    and any(id(x) in rest for x in obj.modules())):
+                out[id(obj)] = obj
+    return list(out.values())
+
+
 def dead_lightning_hooks(models: list[nn.Module]) -> list[str]:
     """Notes on freezing code in a hook the running Lightning (2.0 or later) never calls, defined
-    by a watched LightningModule or one of its trainer's callbacks (`on_epoch_start` unfreezing
-    the backbone: the backbone never unfreezes). Read off the live objects: the Lightning that runs
-    is the one that decides, so a project still on Lightning 1.x is never told this."""
+    by a watched LightningModule (or the one holding a watched model) or one of its trainer's
+    callbacks (`on_epoch_start` unfreezing the backbone: the backbone never unfreezes). Read off
+    the live objects: the Lightning that runs is the one that decides, so a project still on
+    Lightning 1.x is never told this."""
     notes: list[str] = []
     for pkg in ("lightning.pytorch", "pytorch_lightning"):
         mod = sys.modules.get(pkg)
@@ -437,9 +454,7 @@ def dead_lightning_hooks(models: list[nn.Module]) -> list[str]:
         major = int(str(version).split(".")[0]) if str(version)[:1].isdigit() else 0
         if not isinstance(module_cls, type) or not 2 <= major < 2000:  # 2022.x: the 1.x-era calendar releases
             continue
-        for model in models:
-            if not isinstance(model, module_cls):
-                continue
+        for model in _lightning_modules(models, module_cls):
             trainer = getattr(model, "_trainer", None)
             for obj in [model, *(getattr(trainer, "callbacks", None) or [])]:
                 for hook, now in _DEAD_HOOKS.items():
@@ -455,7 +470,7 @@ def dead_lightning_hooks(models: list[nn.Module]) -> list[str]:
                         notes.append(f"`{owner.__name__}.{hook}` changes what trains, but Lightning {version} never "
                                      f"calls `{hook}` (skipped without a word since 2.0): that code does not run; "
                                      f"{fix}")
-    return notes
+    return list(dict.fromkeys(notes))
 
 
 def bystanders(w: "Watch", models: list[nn.Module],
