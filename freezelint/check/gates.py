@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'eed713044ee1f7b916658134e7aa00f4'
+RULES_DIGEST = 'ea0dba9258d6d217b4d22b0ac1aae452'
 
 GATES = {
     'FZ002': (
@@ -127,7 +127,7 @@ GATES = {
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(', '\\.backward\\('),
     ),
     'FZ401': (
-        ('load_state_dict', 'strict'),
+        ('load_state_dict',),
         ('strict\\s*=\\s*False', 'load_state_dict\\([^)\\n]*,\\s*False'),
         (),
     ),

@@ -57,6 +57,9 @@ PENDING = Kind("pending")
 _MODULE_ONLY_METHODS = frozenset({"eval", "train", "parameters", "named_parameters", "modules", "named_modules",
                                   "children", "named_children", "apply"})
 
+# The methods whose call on a path (`model.encoder.eval()`) can prove it a Module.
+_PATH_PROOFS = _MODULE_ONLY_METHODS | {"state_dict", "load_state_dict"}
+
 # Wrappers whose `.module` is the model they were given.
 _WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
                        "torch.nn.parallel.data_parallel.DataParallel",
@@ -297,7 +300,12 @@ class Kinds:
     def _collect_uses(self) -> dict[tuple, set[str]]:
         uses: dict[tuple, set[str]] = {}
         for mc in self.f.method_calls:
-            key = self._use_key(mc.obj, mc.ctx.scope)
+            obj = mc.obj
+            if isinstance(obj, (cst.Attribute, cst.Subscript)) and mc.method not in _PATH_PROOFS \
+                    and not (isinstance(obj, cst.Attribute) and isinstance(obj.value, cst.Name)
+                             and obj.value.value == "self"):
+                continue  # only a Module-only method proves a path: no key (its text) for the rest
+            key = self._use_key(obj, mc.ctx.scope)
             if key is not None:
                 uses.setdefault(key, set()).add(mc.method)
             # `self.backbone(x)`: the attribute called like a layer

@@ -1335,6 +1335,13 @@ class Project:
             return False
         imports = _imports_of(text)
         plain = _plain_imports_of(text)
+        if _STRICT_FALSE.search(text):  # `load_checkpoint(model, path, strict=False)` of another file
+            for call in sorted(set(_ANY_CALL.findall(text))):
+                head, _, rest = call.partition(".")
+                qual = imports.get(head) if not rest else (f"{plain[head]}.{rest}" if head in plain else
+                                                            f"{imports[head]}.{rest}" if head in imports else None)
+                if qual and self.strict_load(importer, qual) is not None:
+                    return True
         bases = {q for m in _CLASS_NAME_BASES.finditer(text)
                  for q in _named_bases({"imports": imports, "defs": set()}, m.group(2), plain) if q}
         for call in sorted(calls):
@@ -1759,6 +1766,8 @@ _WORD = re.compile(r"\w+")
 _PARTIAL_TEXT = re.compile(r"strict\s*=\s*False|load_state_dict\([^)\n]*,\s*False")
 # a call that is a statement of its own: `helper(...)`, `self.helper(...)`, `utils.helper(...)`
 _STATEMENT_CALL = re.compile(r"^[ \t]*((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\(", re.M)
+_ANY_CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\(")
+_STRICT_FALSE = re.compile(r"\bstrict\s*=\s*False")
 ABSENT = "absent"  # partial_load: the class and its bases do not define the method
 
 
