@@ -1335,8 +1335,8 @@ class Project:
             return False
         imports = _imports_of(text)
         plain = _plain_imports_of(text)
-        if _STRICT_FALSE.search(text):  # `load_checkpoint(model, path, strict=False)` of another file
-            for call in sorted(set(_ANY_CALL.findall(text))):
+        if "strict" in text:  # `load_checkpoint(model, path, strict=False)` of another file
+            for call in sorted(set(_STRICT_FALSE_CALL.findall(text))):
                 head, _, rest = call.partition(".")
                 qual = imports.get(head) if not rest else (f"{plain[head]}.{rest}" if head in plain else
                                                             f"{imports[head]}.{rest}" if head in imports else None)
@@ -1766,8 +1766,9 @@ _WORD = re.compile(r"\w+")
 _PARTIAL_TEXT = re.compile(r"strict\s*=\s*False|load_state_dict\([^)\n]*,\s*False")
 # a call that is a statement of its own: `helper(...)`, `self.helper(...)`, `utils.helper(...)`
 _STATEMENT_CALL = re.compile(r"^[ \t]*((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\(", re.M)
-_ANY_CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\(")
-_STRICT_FALSE = re.compile(r"\bstrict\s*=\s*False")
+# a call given `strict=False` (its arguments nested one level at most): its callee
+_STRICT_FALSE_CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\((?:[^()]|\([^()]*\))*?"
+                                r"\bstrict\s*=\s*False")
 ABSENT = "absent"  # partial_load: the class and its bases do not define the method
 
 
