@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '47b203fd8f66bb81ab8afbcc28c56692'
+RULES_DIGEST = '1e7ebafda70e35be481b1876b3f3c30d'
 
 GATES = {
     'FZ002': (
