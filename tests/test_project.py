@@ -195,10 +195,11 @@ def main2(loader):
     r = cli(tmp_path, "check", "--no-cache", "--show-project", ".")
     assert "FZ201" in r.out
     files = r.err.split("files summarised and used: ")[1].split("\n")
-    assert files[:3] == ["2", "  engine/loop.py", "  models/net.py"] and "<project>" not in r.err
-    assert "\nscans of every project file used: 1\n  the files tied by imports to " in r.err
-    scan = r.err.split("scans of every project file used: 1\n")[1].split("\n")[0]
-    assert scan.startswith("  the files tied by imports to ") and " searched for /" in scan and scan.endswith("/")
+    # main.py too: what it passes to models/net.py's freeze_bn tells what that helper's `model` is
+    assert files[:4] == ["3", "  engine/loop.py", "  main.py", "  models/net.py"] and "<project>" not in r.err
+    scans = r.err.split("scans of every project file used: 2\n")[1].split("\n")[:2]
+    assert any(s.startswith("  every file under ") and " searched for /" in s for s in scans), scans
+    assert any(s.startswith("  the files tied by imports to ") and s.endswith("/") for s in scans), scans
 
 
 def _used_edges(err: str) -> dict[tuple[str, int, str], list[str]]:
@@ -1023,3 +1024,34 @@ def test_fz203_reads_no_kind_from_a_comment_and_counts_openmmlabs_syncbn():
     assert check_source(commented, "train.py", select=["FZ203"]) == []
     mm = helper + "\n\nnorm_cfg = dict(type='SyncBN', requires_grad=True)\n"
     assert [d.row for d in check_source(mm, "train.py", select=["FZ203"])] == [6]
+
+
+def test_a_freeze_helper_follows_what_its_callers_in_other_files_pass(cli, tmp_path):
+    """FZ102 across files: `freeze_backbone(model)` in train.py makes the helper's parameter the Net
+    it is given (its `backbone` an nn.Linear). A caller that passes something unknown, leaves the
+    argument to its default or unpacks it makes the parameter unknown; a cached result follows the
+    callers' changes."""
+    root = _copy("helperarg_bad", tmp_path)
+    want = [("pkg/freeze.py", 2, "FZ102"), ("pkg/freeze.py", 6, "FZ102"), ("pkg/freeze.py", 10, "FZ102")]
+    assert _found(cli, root, ".") == want
+    train = root / "train.py"
+    text = train.read_text()
+    train.write_text(text.replace("freeze_backbone(model)", "freeze_backbone(build())"))
+    assert _found(cli, root, ".") == want[1:]  # cached freeze.py recomputed
+    train.write_text(text.replace("freeze_all(net=model)", "freeze_all()"))
+    assert _found(cli, root, ".") == [want[0], want[2]]
+    train.write_text(text.replace("freeze_all(net=model)", "freeze_all(*[model])"))
+    assert _found(cli, root, ".") == [want[0], want[2]]
+    (root / "other.py").write_text("from pkg.freeze import freeze_backbone\n\nfreeze_backbone(make())\n")
+    assert _found(cli, root, ".") == [want[2]]
+
+
+def test_summaries_record_what_calls_of_imported_functions_pass():
+    s = summarise_text((PROJECTS / "helperarg_bad" / "train.py").read_text())
+    assert s["passes"]["pkg.freeze.freeze_backbone"] == [{"0": {"kind": "module", "class": "Net"}}]
+    assert s["passes"]["pkg.freeze.freeze_all"] == [{"=net": {"kind": "module", "class": "Net"}}]
+    first = s["passes"]["pkg.freeze.freeze_first"][0]["0"]
+    assert first["kind"] == "module" and first["factory"] == "torchvision.models.resnet18"
+    s = summarise_text("import torch\nfrom helpers import freeze\nw = torch.nn.Parameter(torch.ones(2))\n"
+                       "freeze(w, cfg, *rest)\n")
+    assert s["passes"] == {"helpers.freeze": [{"0": None, "1": None, "*": None}]}

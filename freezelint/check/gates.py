@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ea0dba9258d6d217b4d22b0ac1aae452'
+RULES_DIGEST = '7729cd2af3e3b994f099fae6059856dd'
 
 GATES = {
     'FZ002': (

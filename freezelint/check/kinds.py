@@ -185,6 +185,9 @@ class Kinds:
         # ... and what attribute `attr` of an instance of such a class holds: (qualified class
         # name, attr) -> (its summary's "attrs" entry, the project edge it crossed) or None.
         self.external_attr_kind = None
+        # ... and what the calls of a top-level function from other project files give it:
+        # (name, position, parameter) -> [(its summary entry, the edge)] per call, or None where not known
+        self.external_passed = None
         self._edges: dict[int, object] = {}  # id(attribute node) -> the edge its kind came through
         self._uses: dict[tuple, set[str]] | None = None  # what each variable is used for
         self._frames: list[set] = []  # per question being answered: the cut-offs it leaned on
@@ -524,6 +527,8 @@ class Kinds:
                 for b in owner.bindings[node.value] if owner is not None else ():
                     if b.how == "expr" and b.node is not None:
                         todo.append((b.node, b.scope or owner))
+                    elif b.how == "param" and id(b.node) in self._edges and self._edges[id(b.node)] not in out:
+                        out.append(self._edges[id(b.node)])  # what callers of another file pass
         return out
 
     def class_attr(self, cls: ClassInfo, attr: str) -> Kind | None:
@@ -701,7 +706,19 @@ class Kinds:
             if arg is None:
                 return None  # default value used somewhere: unknown
             kinds.append(self._kind(arg, scope, depth))
+        if self.external_passed is not None and self._top_level(func):
+            calls = self.external_passed(func.name.value, pos, param.name.value)  # other project files
+            if calls is None:
+                return None
+            for entry, edge in calls:
+                kinds.append(from_summary(entry))
+                self._edges[id(param)] = edge
         return self._agree(kinds)
+
+    def _top_level(self, func: cst.FunctionDef) -> bool:
+        """`func` is what its name is bound to at the top of the file (another file can import it)."""
+        bindings = self.f.module_scope.bindings.get(func.name.value, [])
+        return len(bindings) == 1 and bindings[0].how == "def" and bindings[0].node is func
 
     def resolve_def(self, expr: cst.BaseExpression, scope: Scope) -> cst.FunctionDef | None:
         if not isinstance(expr, cst.Name):

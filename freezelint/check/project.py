@@ -29,7 +29,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 44
+SUMMARY_VERSION = 45
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -1546,6 +1546,82 @@ class Project:
                     return False
                 found = True
         return found
+
+    def passed_to(self, path: str, name: str, pos: int, param: str) -> list[tuple[dict | None, Edge]] | None:
+        """What each call from other project files of the top-level function `name` of `path` gives
+        its parameter `param` (at position `pos`), as their summaries' "passes" record it: a Module
+        entry per call (a class of the caller's file named as `path` would import it, `train.Net`,
+        or left out where it cannot be), with the edge it crossed. None when some call passes
+        something unknown, unpacks its arguments or leaves that one to its default, or when a file
+        that names the function may call it in a way no summary records. Only files whose import
+        lines name the function or its module are looked at. Dependencies: the summary of each
+        caller read; the files that name the function only where every call passes a Module (a new
+        caller could pass something else), so that a warm run rescans the project for no other answer."""
+        here = self._realpath(path)
+        root = self._root_of(here)
+        stem = here.parent.name if here.name == "__init__.py" else here.stem
+        if not any(stem in words or name in words for _, words in self._import_tokens(root)):
+            return []
+        words = rf"\b{re.escape(name)}\b"
+        files = self._scan(words, root)
+        out: list[tuple[dict | None, Edge]] = []
+        read: dict[str, str] = {}
+        for f in files:
+            real = self._realpath(f)
+            if real == here:
+                continue
+            summary = self.summary(f)
+            read[str(real)] = _digest(summary)
+            if summary is None:
+                self.used.update(read)
+                return None
+            if "passes" not in summary:  # not parsed: nothing it calls with arguments is recorded
+                try:
+                    text = self._read(f).decode("utf-8")
+                except (OSError, UnicodeDecodeError):
+                    text = name + "("
+                if re.search(rf"\b{re.escape(name)}\s*\(", text):
+                    self.used.update(read)
+                    return None
+                continue
+            for qual, calls in summary["passes"].items():
+                if qual.rpartition(".")[2] != name:
+                    continue
+                hit = self.resolve(str(f), qual)
+                if hit is None or self._realpath(hit[0]) != here or hit[1] != name:
+                    continue
+                edge = Edge(shown_path(path), shown_path(str(f)), f"passes: {name}")
+                for args in calls:
+                    key = str(pos) if str(pos) in args else "=" + param
+                    if "*" in args or not args.get(key):
+                        self.used.update(read)
+                        return None  # unpacked, the default used, or not known to be a Module
+                    out.append((self._seen_from(here, real, args[key]), edge))
+                if not any(str(e) == str(edge) for e in self.edges):
+                    self.edges.append(edge)
+        if out:
+            self.used.update(read)
+            self.used[_mentions_key(root, words)] = _digest([str(f) for f in files])
+        return out
+
+    def _seen_from(self, here: Path, caller: Path, entry: dict | None) -> dict | None:
+        """A "passes" entry of `caller` as `here` reads it: a class of the caller's file gets the
+        qualified name `here` resolves to it (`train.Net`); without one, the class is left out."""
+        if not entry or "class" not in entry:
+            return entry
+        rest = {k: v for k, v in entry.items() if k != "class"}
+        for base in self._roots(here):
+            try:
+                parts = list(caller.relative_to(self._realpath(base)).with_suffix("").parts)
+            except ValueError:
+                continue
+            if parts and parts[-1] == "__init__":
+                parts.pop()
+            qual = ".".join([*parts, entry["class"]])
+            hit = self.resolve(str(here), qual) if parts else None
+            if hit is not None and self._realpath(hit[0]) == caller and hit[1] == entry["class"]:
+                return {**rest, "qual": qual}
+        return rest
 
     def _left_in_eval(self, caller: Path, eval_seen: bool, waits: list[str]) -> bool:
         for wait in waits:

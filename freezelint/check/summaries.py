@@ -23,6 +23,9 @@ to the 1-based line where it happens.
                                                 "factory": "torch.nn.Sequential"},
                                    "scale": {"kind": "param"}}}}}
 
+"passes" (FZ102 across files, `_passes`): per imported project function this file calls, as it names
+the function, what each call gives it: `[{"0": {"kind": "module", "class": "Net"}, "=cfg": null}]`.
+
 "probes" (FZ202's linear probe across files): per imported helper given a model, as this file names it
 with the argument's position, what follows each call: `[eval_seen, [pending helpers]]` per path on
 which the model is left in eval mode, or null when some call leaves it in train mode (probe.py).
@@ -273,7 +276,47 @@ def summarise(facts: Facts) -> dict:
     from freezelint.check.probe import probes  # the flow layer's ordering; loaded with the summary
 
     return {"version": VERSION, "imports": imports, "functions": functions, "classes": classes,
-            "trained": trained, "evaluated": evaluated, "probes": probes(facts, flows)}
+            "trained": trained, "evaluated": evaluated, "probes": probes(facts, flows), "passes": _passes(facts)}
+
+
+def _passes(facts: Facts) -> dict[str, list[dict]]:
+    """What each call of an imported project function is given ("passes"), as this file names the
+    function: per call, its arguments by position ("0") or keyword ("=model"), each the Module entry
+    of a Module this file establishes (`_module_entry`; a class of this file by its "class") or null;
+    a `*args`/`**kwargs` call has "*": null. The function's own file reads them back (kinds: a
+    parameter holds what every call passes)."""
+    out: dict[str, list[dict]] = {}
+    for mc in (*facts.extracted.name_calls, *facts.extracted.method_calls):
+        func, scope = mc.call.func, mc.ctx.scope
+        local = root_of(func)
+        owner = scope.lookup(local) if local else None
+        binding = owner.bindings.get(local, []) if owner is not None else []
+        if not binding or any(b.how != "import" for b in binding):
+            continue  # a function of this file, a method of an object, a builtin
+        q = facts.qualname(func, scope)
+        if not q or is_library(q):
+            continue
+        args: dict = {}
+        for i, a in enumerate(x for x in mc.call.args if x.keyword is None and not x.star):
+            args[str(i)] = _passed(facts, a.value, mc.ctx)
+        for a in mc.call.args:
+            if a.star:
+                args["*"] = None
+            elif a.keyword is not None:
+                args["=" + a.keyword.value] = _passed(facts, a.value, mc.ctx)
+        out.setdefault(q, []).append(args)
+    return out
+
+
+def _passed(facts: Facts, expr, ctx) -> dict | None:
+    """A call's argument as `passes` records it: a Module this file establishes, or None (unknown,
+    a Parameter, or taken for a Module only because it is called like a layer)."""
+    k = facts.kind(expr, ctx)
+    if k is None or k.tag != MODULE or facts.kinds.module_only_called(expr, ctx.scope):
+        return None
+    if k.cls is not None and class_declares(k.cls, "requires_grad"):
+        return None  # a class that keeps requires_grad as its own setting
+    return _module_entry(facts, k)
 
 
 def _last_defs(body) -> dict[str, cst.FunctionDef]:

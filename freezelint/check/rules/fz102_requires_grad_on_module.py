@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import libcst as cst
+
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import PARAM, Facts
 from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
+from freezelint.check.syntax import root_of
 
 
 class RequiresGradOnModule(Rule):
@@ -32,7 +35,10 @@ class RequiresGradOnModule(Rule):
         "Auto class, the paths that are a Module in some model class the table was built from and a "
         "Parameter in none, such as `model.bert`), an instance "
         "of an nn.Module subclass of the same file (or of another file of the project), `self` "
-        "inside such a class (or `self.<attr>` assigned a Module there), items of `.modules()`, "
+        "inside such a class (or `self.<attr>` assigned a Module there), a parameter of a top-level "
+        "function to which every call passes a Module (calls in the same file, and calls from other "
+        "project files: `freeze_backbone(model)` in train.py makes `model` in pkg/freeze.py's "
+        "`def freeze_backbone(model)` that Module), items of `.modules()`, "
         "`.named_modules()`, `.named_children()`, `.children()` and `.apply(fn)`, items, slices and loop "
         "variables of an `nn.Sequential` or `nn.ModuleList` (built from its class, or a path the table "
         "records as one, such as GPT-2's `model.transformer.h` or BERT's `model.bert.encoder.layer`), "
@@ -360,6 +366,38 @@ class RequiresGradOnModule(Rule):
             optimizer = torch.optim.Adam(net.layer4[2].conv3.parameters(), lr=1e-3)
             """,
         ),
+        Example(
+            """
+            from torch import nn
+
+            def freeze_backbone(model):
+                model.backbone.requires_grad = False  # expect: FZ102
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Linear(4, 4)
+
+            net = Net()
+            freeze_backbone(net)  # freezes nothing: the line below repeats no real freeze
+            net.backbone.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            from torch import nn
+
+            def freeze_backbone(model):
+                model.backbone.requires_grad_(False)  # expect: FZ102
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Linear(4, 4)
+
+            net = Net()
+            freeze_backbone(net)  # freezes nothing: the line below repeats no real freeze
+            net.backbone.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
     ]
     good = [
         """
@@ -522,6 +560,34 @@ class RequiresGradOnModule(Rule):
         model.fc.weight.requires_grad, *rest = False, True, True
         model.fc.weight.requires_grad, model.fc.bias.requires_grad = False, False  # Parameters: correct
         """,
+        """
+        import argparse
+
+        import torch
+        from torch import nn
+
+        def freeze_backbone(model):
+            for p in model.backbone.parameters():
+                p.requires_grad = False
+
+        def freeze_encoder(model):
+            model.encoder.requires_grad = False  # given a config below: its own setting
+
+        def freeze_scale(p):
+            p.requires_grad = False  # given a Parameter below: correct
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = nn.Linear(4, 4)
+                self.scale = nn.Parameter(torch.ones(4))
+
+        net = Net()
+        freeze_backbone(net)
+        net.backbone.requires_grad = False  # redundant: the helper froze it for real
+        freeze_encoder(argparse.ArgumentParser().parse_args())
+        freeze_scale(net.scale)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -560,5 +626,30 @@ def _done_beside(facts: Facts, store) -> bool:
         sub = mine.detail.get("sub")
         return any(e is not mine and e.kind == mine.kind and e.detail.get("sub") == sub
                    and not e.detail.get("broken") and "picked" not in e.detail
-                   and set(e.branches) <= set(mine.branches) for e in flow.events)  # wherever it ran
+                   and set(e.branches) <= set(mine.branches) and not _broken_inside(facts, flow, e)
+                   for e in flow.events)  # wherever it ran
     return False
+
+
+def _broken_inside(facts: Facts, flow, e) -> bool:
+    """A call of a helper of this file (`freeze_backbone(net)`) whose every freeze (unfreeze) of
+    the argument is itself a broken form (`model.backbone.requires_grad = False`): the call changes
+    no parameter, so it does not make a broken line beside it redundant."""
+    call = e.node
+    if "via" not in e.detail or not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
+        return False
+    func = facts.resolve_def(call.func, flow.scope)
+    if func is None:
+        return False
+    params = [p.name.value for p in (*func.params.posonly_params, *func.params.params)]
+    positional = [a for a in call.args if a.keyword is None]
+    if any(a.star for a in call.args):
+        return False
+    names = {params[i] for i, a in enumerate(positional) if i < len(params) and root_of(a.value) == e.target}
+    names |= {a.keyword.value for a in call.args if a.keyword is not None and root_of(a.value) == e.target}
+    body = flows_of(facts).summaries.body_flow(func)
+    if not names or body is None:
+        return False
+    inner = [x for x in body.events if x.kind == e.kind
+             and any(x.target == n or x.target.startswith(n + ".") for n in names)]
+    return bool(inner) and all(x.detail.get("broken") for x in inner)
