@@ -156,10 +156,10 @@ for i in range(4):
 def test_a_failure_in_a_module_the_script_imports_names_that_line_too(cli, tmp_path):
     """The script's line, and the line of the user's own module below it where the error was
     raised; a library's frames (torch's) are not named."""
-    write(tmp_path / "pkg" / "__init__.py", "def check(x):\n    raise ValueError('bad shape')\n")
+    write(tmp_path / "fl_failing_helpers" / "__init__.py", "def check(x):\n    raise ValueError('bad shape')\n")
     write(tmp_path / "train.py", """
 import torch
-from pkg import check
+from fl_failing_helpers import check
 m = torch.nn.Linear(2, 2)
 opt = torch.optim.SGD(m.parameters(), lr=0.1)
 m(torch.randn(1, 2)).sum().backward()
@@ -170,7 +170,7 @@ check(m)
 """)
     r = cli(tmp_path, "run", "train.py")
     assert r.code == 2 and r.err.strip() == ("freezelint: error: train.py raised ValueError: bad shape at train.py:9, "
-                                             "in pkg/__init__.py:2 after 1 of 2 optimizer steps")
+                                             "in fl_failing_helpers/__init__.py:2 after 1 of 2 optimizer steps")
     r = cli(tmp_path, "run", "train.py", "torch")
     assert r.code == 2 and "(1x3 and 2x2) at train.py:8 after 1 of 2" in r.err, r.err
 
