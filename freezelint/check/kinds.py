@@ -16,6 +16,7 @@ Kinds:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -35,6 +36,10 @@ COPY = "copy"
 STATE_DICT = "state_dict"
 
 _MAX_DEPTH = 12
+# Questions asked per outermost question at most: parameters of functions that call one another
+# (torch.onnx's exporter utilities) can otherwise make the questions grow exponentially with
+# depth. Past it the answer is None (unknown): the rules stay silent.
+_MAX_STEPS = 1000
 _DEPTH_CUT = ("depth",)
 
 
@@ -191,6 +196,8 @@ class Kinds:
         self._edges: dict[int, object] = {}  # id(attribute node) -> the edge its kind came through
         self._uses: dict[tuple, set[str]] | None = None  # what each variable is used for
         self._frames: list[set] = []  # per question being answered: the cut-offs it leaned on
+        self._steps = 0  # questions asked for the outermost one being answered (_MAX_STEPS)
+        self._flag_setters: dict[tuple[int, str], bool] = {}  # _sets_flag_below's answers
 
     def kind(self, expr: cst.BaseExpression, ctx_or_scope: "Ctx | Scope") -> Kind | None:
         """What `expr` holds, or None when it cannot be established."""
@@ -331,13 +338,17 @@ class Kinds:
         reads its own name) or past the depth bound gets PENDING, which `_agree` ignores; an
         answer that leaned on such a cut-off is not memoised unless the cut was its own question,
         so no answer depends on the order in which questions are asked."""
-        if depth > _MAX_DEPTH:
-            if self._frames:
-                self._frames[-1].add(_DEPTH_CUT)
-            return PENDING
         key = (id(expr), id(scope))
         if key in self._memo:
             return self._memo[key]
+        outermost = not self._frames
+        if outermost:
+            self._steps = 0
+        self._steps += 1
+        if depth > _MAX_DEPTH or self._steps > _MAX_STEPS:
+            if self._frames:
+                self._frames[-1].add(_DEPTH_CUT)
+            return PENDING
         if key in self._busy:
             self._frames[-1].add(key)
             return PENDING
@@ -354,6 +365,8 @@ class Kinds:
                 self._frames[-1].update(cuts)
         else:
             self._memo[key] = result
+        if outermost and self._steps > _MAX_STEPS:
+            return None  # the question took more than the budget: unknown, not a partial answer
         return result
 
     def _infer(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> Kind | None:
@@ -706,7 +719,7 @@ class Kinds:
             if arg is None:
                 return None  # default value used somewhere: unknown
             kinds.append(self._kind(arg, scope, depth))
-        if self.external_passed is not None and self._top_level(func):
+        if self.external_passed is not None and self._top_level(func) and self._sets_flag_below(func, param):
             calls = self.external_passed(func.name.value, pos, param.name.value)  # other project files
             if calls is None:
                 return None
@@ -714,6 +727,18 @@ class Kinds:
                 kinds.append(from_summary(entry))
                 self._edges[id(param)] = edge
         return self._agree(kinds)
+
+    def _sets_flag_below(self, func: cst.FunctionDef, param: cst.Param) -> bool:
+        """`func` sets `requires_grad` on the parameter or a path below it (`model.backbone.requires_grad
+        = False`): the one question other files' calls are asked for (FZ102's freeze helper), each
+        such question scanning the project for the function's callers."""
+        key = (id(func), param.name.value)
+        known = self._flag_setters.get(key)
+        if known is None:
+            name = re.escape(param.name.value)
+            known = self._flag_setters[key] = bool(re.search(
+                rf"(?<![\w.]){name}(?:\.\w+|\[[^\]\n]*\])*\.requires_grad\s*=(?!=)", code_of(func.body)))
+        return known
 
     def _top_level(self, func: cst.FunctionDef) -> bool:
         """`func` is what its name is bound to at the top of the file (another file can import it)."""
