@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7729cd2af3e3b994f099fae6059856dd'
+RULES_DIGEST = '6d8524b77ee979e024a4322d078521f6'
 
 GATES = {
     'FZ002': (

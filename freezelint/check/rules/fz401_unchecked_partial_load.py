@@ -626,15 +626,7 @@ class UncheckedPartialLoad(Rule):
                 given = positional[index].value
             if not (isinstance(given, cst.Name) and given.value == "False"):
                 continue
-            edges = []
-            if isinstance(where, cst.Call):
-                if positions is None:
-                    positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
-                at = f"line {positions[where].start.line}"
-            else:
-                at = f"{where[1]}:{where[0]}"
-                if facts.path:
-                    edges = [Edge(shown_path(facts.path), where[1], src(call.func).rsplit(".", 1)[-1])]
+            at, edges, positions = _load_at(facts, where, src(call.func).rsplit(".", 1)[-1], positions)
             yield self.finding(
                 call,
                 f"`{src(call.func)}(..., {param}=False)` runs `load_state_dict(..., strict={param})` and drops its "
@@ -658,15 +650,7 @@ class UncheckedPartialLoad(Rule):
                 if not isinstance(found, tuple):
                     continue
                 helper, where = found
-                edges = []
-                if isinstance(where, cst.Call):
-                    if positions is None:
-                        positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
-                    at = f"line {positions[where].start.line}"
-                else:
-                    at = f"{where[1]}:{where[0]}"
-                    if facts.path:
-                        edges = [Edge(shown_path(facts.path), where[1], helper)]
+                at, edges, positions = _load_at(facts, where, helper, positions)
                 yield self.finding(
                     call,
                     f"`{src(call.func)}(...)` returns `load_state_dict(..., strict=False)`'s missing and unexpected "
@@ -674,6 +658,17 @@ class UncheckedPartialLoad(Rule):
                     f"nothing says so; check them",
                     es.ctx, facts=facts, edges=edges,
                 )
+
+
+def _load_at(facts: Facts, where, helper: str, positions):
+    """Where a helper's load is, as a finding says it (`line 12` in this file, `utils.py:398` in
+    another, with the project edge to it), and the file's positions (resolved once, on first need)."""
+    if isinstance(where, cst.Call):
+        if positions is None:
+            positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return f"line {positions[where].start.line}", [], positions
+    edges = [Edge(shown_path(facts.path), where[1], helper)] if facts.path else []
+    return f"{where[1]}:{where[0]}", edges, positions
 
 
 def strict_arg_loads(facts: Facts) -> dict[int, tuple[cst.Call, str, int | None]]:
