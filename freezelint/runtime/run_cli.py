@@ -235,12 +235,14 @@ def _where(exc: BaseException, script: str | None) -> str:
 
 
 def _library(filename: str) -> bool:
-    """A file of an installed package, of Python itself, or of freezelint (its hooks run inside the
-    script's calls)."""
+    """A file of an installed package, of Python itself, or of freezelint or torch (the watch's own
+    notion of library code: its hooks run inside the script's calls)."""
     import sysconfig
 
+    from freezelint.runtime.watch_models import _LIBRARY
+
     path = os.path.abspath(filename)
-    if path.startswith(os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep):
+    if path.startswith(_LIBRARY):
         return True
     roots = {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     return "site-packages" in path.split(os.sep) or "dist-packages" in path.split(os.sep) \
