@@ -425,3 +425,59 @@ def test_workers_started_mid_scan_give_what_one_process_gives_in_the_same_order(
 def test_text_gates_skip_keyword_arguments_and_lone_quoted_names(text, admitted):
     pre = prefilter.trigger_pattern(frozenset({"FZ102", "FZ105", "FZ106", "FZ204"}))
     assert bool(pre.admitted(text)) is admitted, pre.admitted(text)
+
+
+# ------------------------------------------------------------- a helper's callers, across runs
+_FREEZE_HELPER = "def freeze(part):\n    part.requires_grad = False\n"
+
+
+@pytest.mark.parametrize("imported_before", [True, False])
+def test_a_cached_helper_is_checked_again_when_a_caller_starts_passing_it_a_module(cli, tmp_path, imported_before):
+    # helpers.py alone says nothing of what `part` is; a caller that passes a Module makes it FZ102
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "helpers.py", _FREEZE_HELPER)
+    head = "import torch\n" + ("from helpers import freeze\n" if imported_before else "")
+    write(tmp_path / "train.py", head + "model = torch.nn.Linear(2, 2)\n")
+    for p in tmp_path.glob("*.py"):
+        _age(p)
+    assert _codes(cli, tmp_path, ".") == []
+    assert _codes(cli, tmp_path, ".") == []  # warm, and cached so
+    (tmp_path / "train.py").write_text("import torch\nfrom helpers import freeze\nmodel = torch.nn.Linear(2, 2)\n"
+                                       "freeze(model)\n")
+    _age(tmp_path / "train.py", OLD + 10**9)
+    assert _codes(cli, tmp_path, ".") == [("helpers.py", 2, "FZ102")]
+
+
+def test_a_cached_helper_is_checked_again_when_a_new_file_passes_it_a_module(cli, tmp_path):
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "helpers.py", _FREEZE_HELPER)
+    write(tmp_path / "train.py", "import torch\n\nmodel = torch.nn.Linear(2, 2)\n")
+    for p in tmp_path.glob("*.py"):
+        _age(p)
+    assert _codes(cli, tmp_path, ".") == []
+    write(tmp_path / "probe.py", "import torch\nfrom helpers import freeze\n\nfreeze(torch.nn.Linear(2, 2))\n")
+    _age(tmp_path / "probe.py", OLD + 10**9)
+    assert _codes(cli, tmp_path, ".") == [("helpers.py", 2, "FZ102")]
+
+
+def test_a_warm_run_stats_the_tree_for_a_project_wide_dependency(cli, tmp_path, monkeypatch):
+    # helpers.py depends on which files name `freeze`: an unchanged tree is told by its files'
+    # metadata, not by reading them all again; a file added to it is not
+    from freezelint.check.project import Project
+
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "helpers.py", _FREEZE_HELPER)
+    write(tmp_path / "train.py", "import torch\nfrom helpers import freeze\n\nfreeze(torch.zeros(2))\n")
+    for p in tmp_path.glob("*.py"):
+        _age(p)
+    asked = []
+    real = Project.current_digest
+    monkeypatch.setattr(Project, "current_digest", lambda self, dep: asked.append(dep) or real(self, dep))
+    assert _codes(cli, tmp_path, ".") == []
+    asked.clear()
+    assert _codes(cli, tmp_path, ".") == []
+    assert asked == []
+    write(tmp_path / "notes.py", "x = 1\n")
+    _age(tmp_path / "notes.py", OLD + 10**9)
+    assert _codes(cli, tmp_path, ".") == []
+    assert any(d.startswith("<project>#") for d in asked)

@@ -36,7 +36,7 @@ _RET = "ret"  # events.RET: the position of a function's returned model
 # An isinstance test names a class without making one (`elif isinstance(m, nn.BatchNorm1d)`: kinds
 # told apart): FZ203's evidence of another BatchNorm kind leaves tests out (one level of nesting).
 _ISINSTANCE_TEST = re.compile(r"isinstance\((?:[^()]|\([^()]*\))*\)")
-_PROJECT = "<project>"  # the path part of a dependency on the whole project's files (no stat shortcut)
+_PROJECT = "<project>"  # the path part of a dependency on the whole project's files (see _tree_stamp)
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
 _PLAIN_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)",
                            re.M)
@@ -150,6 +150,7 @@ class Project:
     _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)  # dependency -> its digest now
     _stats: dict[str, str | None] = field(default_factory=dict)  # path -> "size:mtime_ns:inode" now
+    _tree_stamps: dict[str, str | None] = field(default_factory=dict)  # root -> _tree_stamp
     _acting: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (importer dir, name) -> (target, acts)
     _passing: dict[tuple[str, str], bool] = field(default_factory=dict)  # (file, function) -> _passes_on
     _mentions: dict[str, list[Path]] = field(default_factory=dict)  # regex -> project files matching it
@@ -450,6 +451,9 @@ class Project:
                 root, words, here = name.split("\n", 2)
                 self._digests[dep] = _digest([str(f) for f in self._near(words, Path(root), Path(here))])
                 return self._digests[dep]
+            if path == _PROJECT and kind == "importers":  # `<project>#importers ROOT\nSTEM\nNAME`
+                self._digests[dep] = _digest(self._importers_of(dep))
+                return self._digests[dep]
             if path == _PROJECT:  # `<project>#mentions ROOT\nwords`: which files under ROOT match now
                 root, _, words = name.partition("\n")
                 self._digests[dep] = _digest([str(f) for f in self._scan(words, Path(root))])
@@ -480,7 +484,7 @@ class Project:
         warm run then stats the file instead of reading it and computing the digest."""
         for dep, value in (deps or {}).items():
             digest, _, stamp = value.partition("@")
-            if stamp and stamp == self._stamp(dep.partition("#")[0]):
+            if stamp and stamp == self._dep_stamp(dep):
                 continue
             if self.current_digest(dep) != digest:
                 return False
@@ -493,10 +497,31 @@ class Project:
         now = time.time_ns()
         out = {}
         for dep, digest in self.used.items():
-            stamp = self._stamp(dep.partition("#")[0])
+            stamp = self._dep_stamp(dep)
             old = stamp is not None and int(stamp.split(":")[1]) + RACY_NS < now
             out[dep] = f"{digest}@{stamp}" if old else digest
         return out
+
+    def _dep_stamp(self, dep: str) -> str | None:
+        """The metadata a dependency stays unchanged while: its file's, or for one on the whole
+        project's files (`<project>#kind ROOT\n...`) the tree stamp of ROOT."""
+        path, _, part = dep.partition("#")
+        if path != _PROJECT:
+            return self._stamp(path)
+        return self._tree_stamp(part.partition(" ")[2].partition("\n")[0])
+
+    def _tree_stamp(self, root: str) -> str | None:
+        """`count:newest mtime_ns:digest` of every .py file's path and metadata under `root`: a
+        warm run stats the tree instead of reading every file to redo a project-wide scan. A file
+        added, removed, moved or saved changes it; none while editor buffers stand in for files."""
+        if self.overlay:
+            return None
+        if root not in self._tree_stamps:
+            files = [str(f) for f in self._py_files(Path(root))]
+            stats = [self._stamp(f) for f in files]
+            newest = max((int(st.split(":")[1]) for st in stats if st), default=0)
+            self._tree_stamps[root] = f"{len(files)}:{newest}:{_digest([f'{f}:{st}' for f, st in zip(files, stats)])}"
+        return self._tree_stamps[root]
 
     def _stamp(self, path: str) -> str | None:
         if path not in self._stats:
@@ -1555,12 +1580,15 @@ class Project:
         something unknown, unpacks its arguments or leaves that one to its default, or when a file
         that names the function may call it in a way no summary records. Only files whose import
         lines name the function or its module are looked at. Dependencies: the summary of each
-        caller read; the files that name the function only where every call passes a Module (a new
-        caller could pass something else), so that a warm run rescans the project for no other answer."""
+        caller read, and which files import (or, past that, name) the function, whatever the
+        answer: a caller added or changed later can pass a Module, or something else."""
         here = self._realpath(path)
         root = self._root_of(here)
         stem = here.parent.name if here.name == "__init__.py" else here.stem
-        if not any(stem in words or name in words for _, words in self._import_tokens(root)):
+        key = _importers_key(root, stem, name)
+        importers = self._importers_of(key)
+        self.used[key] = _digest(importers)
+        if not importers:
             return []
         words = rf"\b{re.escape(name)}\b"
         files = self._scan(words, root)
@@ -1599,10 +1627,15 @@ class Project:
                     out.append((self._seen_from(here, real, args[key]), edge))
                 if not any(str(e) == str(edge) for e in self.edges):
                     self.edges.append(edge)
-        if out:
-            self.used.update(read)
-            self.used[_mentions_key(root, words)] = _digest([str(f) for f in files])
+        self.used.update(read)
+        self.used[_mentions_key(root, words)] = _digest([str(f) for f in files])
         return out
+
+    def _importers_of(self, key: str) -> list[str]:
+        """For `<project>#importers ROOT\nSTEM\nNAME`: the files under ROOT whose import lines
+        name the module STEM or the function NAME."""
+        root, stem, name = key.partition(" ")[2].split("\n", 2)
+        return [str(f) for f, words in self._import_tokens(Path(root)) if stem in words or name in words]
 
     def _seen_from(self, here: Path, caller: Path, entry: dict | None) -> dict | None:
         """A "passes" entry of `caller` as `here` reads it: a class of the caller's file gets the
@@ -1785,6 +1818,11 @@ def _installed_here(dirnames: list[str], filenames: list[str]) -> bool:
 def _mentions_key(root: Path, words: str) -> str:
     """The dependency on which files under `root` match the regex `words` (see current_digest)."""
     return f"{_PROJECT}#mentions {root}\n{words}"
+
+
+def _importers_key(root: Path, stem: str, name: str) -> str:
+    """The dependency on which files under `root` import the module `stem` or the name `name`."""
+    return f"{_PROJECT}#importers {root}\n{stem}\n{name}"
 
 
 def _near_key(root: Path, words: str, here: Path) -> str:
