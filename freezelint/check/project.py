@@ -151,6 +151,7 @@ class Project:
     _digests: dict[str, str] = field(default_factory=dict)  # dependency -> its digest now
     _stats: dict[str, str | None] = field(default_factory=dict)  # path -> "size:mtime_ns:inode" now
     _tree_stamps: dict[str, str | None] = field(default_factory=dict)  # root -> _tree_stamp
+    _candidates: dict[str, list[str]] = field(default_factory=dict)  # `<project>#modes` key -> _mode_candidates
     _acting: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (importer dir, name) -> (target, acts)
     _passing: dict[tuple[str, str], bool] = field(default_factory=dict)  # (file, function) -> _passes_on
     _mentions: dict[str, list[Path]] = field(default_factory=dict)  # regex -> project files matching it
@@ -450,6 +451,9 @@ class Project:
             if path == _PROJECT and kind == "near":  # `<project>#near ROOT\nwords\nFILE`: those tied to FILE
                 root, words, here = name.split("\n", 2)
                 self._digests[dep] = _digest([str(f) for f in self._near(words, Path(root), Path(here))])
+                return self._digests[dep]
+            if path == _PROJECT and kind == "modes":  # `<project>#modes ROOT\nCLASS`
+                self._digests[dep] = _digest(self._mode_candidates(dep))
                 return self._digests[dep]
             if path == _PROJECT and kind == "importers":  # `<project>#importers ROOT\nSTEM\nNAME`
                 self._digests[dep] = _digest(self._importers_of(dep))
@@ -1514,31 +1518,48 @@ class Project:
     def modes_of(self, path: str, class_name: str) -> tuple[bool, bool]:
         """Whether some project file puts instances of `class_name` (defined in `path`) in train()
         mode, and whether some file puts them in eval() mode. Files are found by text first (the
-        class's name and `.train(`/`.eval(`), then by their summaries, within the bound."""
+        class's name and `.train(`/`.eval(`), then by their summaries, within the bound.
+        Dependencies, whatever the answer: which files the text finds, and each one's summary (a
+        file added, or one that starts training the class, changes it)."""
         here = Path(path).resolve()
+        root = self._root_of(here)
+        key = _modes_key(root, class_name)
+        candidates = self._mode_candidates(key)
+        self.used[key] = _digest(candidates)
         trained = evaluated = False
-        for f in self._py_files(self._root_of(here)):
-            try:
-                text = self._read(f).decode("utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            if class_name not in text or (".train(" not in text and ".eval(" not in text):
-                continue
+        for name in candidates:
+            f = Path(name)
             summary = self.summary(f)
             if summary is None:
                 continue
-            for key, names in (("trained", summary.get("trained", [])), ("evaluated", summary.get("evaluated", []))):
+            self.used[str(f.resolve())] = _digest(summary)
+            for kind, names in (("trained", summary.get("trained", [])), ("evaluated", summary.get("evaluated", []))):
                 for q in names:
                     hit = (f, q) if f.resolve() == here and q == class_name else self.resolve(str(f), q)
                     if hit is not None and Path(hit[0]).resolve() == here and hit[1] == class_name:
-                        self.used[str(f.resolve())] = _digest(summary)
                         if f.resolve() != here:
-                            edge = Edge(shown_path(path), shown_path(str(f)), f"{key}: {class_name}")
+                            edge = Edge(shown_path(path), shown_path(str(f)), f"{kind}: {class_name}")
                             if not any(str(e) == str(edge) for e in self.edges):
                                 self.edges.append(edge)
-                        trained = trained or key == "trained"
-                        evaluated = evaluated or key == "evaluated"
+                        trained = trained or kind == "trained"
+                        evaluated = evaluated or kind == "evaluated"
         return trained, evaluated
+
+    def _mode_candidates(self, key: str) -> list[str]:
+        """For `<project>#modes ROOT\nCLASS`: the files under ROOT whose text names CLASS and
+        calls `.train(` or `.eval(`."""
+        if key not in self._candidates:
+            root, _, class_name = key.partition(" ")[2].partition("\n")
+            out = []
+            for f in self._py_files(Path(root)):
+                try:
+                    text = self._read(f).decode("utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                if class_name in text and (".train(" in text or ".eval(" in text):
+                    out.append(str(f))
+            self._candidates[key] = out
+        return self._candidates[key]
 
     def probed(self, path: str, name: str, pos: int, eval_seen: bool = False) -> bool:
         """Whether every call from other project files of function `name` (defined in `path`)
@@ -1818,6 +1839,11 @@ def _installed_here(dirnames: list[str], filenames: list[str]) -> bool:
 def _mentions_key(root: Path, words: str) -> str:
     """The dependency on which files under `root` match the regex `words` (see current_digest)."""
     return f"{_PROJECT}#mentions {root}\n{words}"
+
+
+def _modes_key(root: Path, class_name: str) -> str:
+    """The dependency on which files under `root` may put a `class_name` in train() or eval()."""
+    return f"{_PROJECT}#modes {root}\n{class_name}"
 
 
 def _importers_key(root: Path, stem: str, name: str) -> str:
