@@ -12,6 +12,8 @@ recomputed when one of them changes; so is every cross-file edge (`edges`), for 
 from __future__ import annotations
 
 import builtins
+import functools
+import importlib.util
 import hashlib
 import json
 import os
@@ -147,7 +149,7 @@ class Project:
     edges: list[Edge] = field(default_factory=list)
     _files: dict[str, list[Path]] = field(default_factory=dict)  # root -> its .py files
     _outlines: dict[str, dict | None] = field(default_factory=dict)
-    _resolved: dict[tuple[str, str], tuple[Path, str] | None] = field(default_factory=dict)
+    _resolved: dict[tuple[str, str], tuple[tuple[Path, str] | None, dict[str, str]]] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)  # dependency -> its digest now
     _stats: dict[str, str | None] = field(default_factory=dict)  # path -> "size:mtime_ns:inode" now
     _tree_stamps: dict[str, str | None] = field(default_factory=dict)  # root -> _tree_stamp
@@ -251,15 +253,29 @@ class Project:
     def resolve(self, importer: str, qual: str, _depth: int = 0) -> tuple[Path, str] | None:
         """The project file and top-level name a qualified name from `importer` refers to:
         `models.net.Net` -> (models/net.py, "Net"); `.net.Net`, `..utils.freeze_bn` relative to
-        the importer's package. Re-exports through a package's `__init__` are followed."""
+        the importer's package. Re-exports through a package's `__init__` are followed. What the
+        answer rests on beyond the file found (which the caller records when it uses it) is a
+        dependency of this file's result: the names of each module read on the way, and for a
+        module not found, whether it is found now (a name defined or a file added later)."""
         if _depth > _MAX_REEXPORT or not qual:
             return None
         here = self._realpath(importer)
         key = (str(here.parent), qual)
         if key not in self._resolved:
             self._resolved[key] = self._resolve(here, qual, _depth)
-        hit = self._resolved[key]
+        hit, rests_on = self._resolved[key]
+        self.used.update(rests_on)
         return None if hit is None or self._realpath(hit[0]) == here else hit
+
+    def _resolution(self, dep: str) -> list[str] | None:
+        """For `<project>#module ROOT\nIMPORTER\nQUAL`: what QUAL resolves to from IMPORTER now."""
+        _, importer, qual = dep.partition(" ")[2].split("\n", 2)
+        here = self._realpath(importer)
+        key = (str(here.parent), qual)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(here, qual, 0)
+        hit = self._resolved[key][0]
+        return None if hit is None or self._realpath(hit[0]) == here else [str(hit[0]), hit[1]]
 
     def _realpath(self, path: str | Path) -> Path:
         """Path.resolve(), remembered per path as given: the admission asks about the same few
@@ -282,7 +298,8 @@ class Project:
             base = base.parent
         return dots, parts, [base]
 
-    def _resolve(self, here: Path, qual: str, _depth: int) -> tuple[Path, str] | None:
+    def _resolve(self, here: Path, qual: str, _depth: int) -> tuple[tuple[Path, str] | None, dict[str, str]]:
+        """The answer, and the dependencies it rests on (see resolve)."""
         dots, parts, bases = self._bases(here, qual)
         for base in bases:
             for cut in range(len(parts) - 1, -1, -1):
@@ -292,17 +309,23 @@ class Project:
                 path = self._module_file(module, base)
                 if path is None:
                     continue
+                rests_on = {f"{self._realpath(path)}#names _": _digest(self._names(path, "_"))}
                 outline = self.outline(path)
                 if outline is None:
-                    return None
+                    return None, rests_on
                 name = rest[0]
                 if name in outline["defs"]:
-                    return path, name
+                    return (path, name), {}
                 again = outline["imports"].get(name)
                 if again:  # `from .net import Net` in a package's __init__
-                    return self.resolve(str(path), again, _depth + 1)
-                return None
-        return None
+                    saved, self.used = self.used, {}
+                    hit = self.resolve(str(path), again, _depth + 1)
+                    self.used, inner = saved, self.used
+                    return hit, {**rests_on, **inner}
+                return None, rests_on
+        if dots or (parts and not _installed(parts[0])):  # a project module that may come to be
+            return None, {f"{_PROJECT}#module {self._root_of(here)}\n{here}\n{qual}": _digest(None)}
+        return None, {}
 
     def star_module(self, importer: str, module: str) -> None:
         """`from module import *` of a project module: the names it provides now (its top-level
@@ -451,6 +474,9 @@ class Project:
             if path == _PROJECT and kind == "near":  # `<project>#near ROOT\nwords\nFILE`: those tied to FILE
                 root, words, here = name.split("\n", 2)
                 self._digests[dep] = _digest([str(f) for f in self._near(words, Path(root), Path(here))])
+                return self._digests[dep]
+            if path == _PROJECT and kind == "module":  # `<project>#module ROOT\nIMPORTER\nQUAL`
+                self._digests[dep] = _digest(self._resolution(dep))
                 return self._digests[dep]
             if path == _PROJECT and kind == "modes":  # `<project>#modes ROOT\nCLASS`
                 self._digests[dep] = _digest(self._mode_candidates(dep))
@@ -1839,6 +1865,15 @@ def _installed_here(dirnames: list[str], filenames: list[str]) -> bool:
 def _mentions_key(root: Path, words: str) -> str:
     """The dependency on which files under `root` match the regex `words` (see current_digest)."""
     return f"{_PROJECT}#mentions {root}\n{words}"
+
+
+@functools.lru_cache(maxsize=None)
+def _installed(top: str) -> bool:
+    """Whether a top-level module is importable here (torch, os): not a project module to be."""
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _modes_key(root: Path, class_name: str) -> str:

@@ -1,0 +1,2 @@
+def freeze(part):
+    part.requires_grad = False  # expect: FZ102

@@ -1,0 +1,6 @@
+import torch
+
+from helpers import freeze
+
+model = torch.nn.Linear(2, 2)
+freeze(model)
