@@ -5,8 +5,10 @@ findings recomputed when a summary they used changes, and a run on one file stil
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -602,6 +604,24 @@ def test_a_batchnorm_freeze_helper_follows_its_callers_in_other_files(cli, tmp_p
     assert _found(cli, root, "--no-cache", ".") == [("engine.py", 7, "FZ202")]
     train.unlink()
     assert _found(cli, root, "--no-cache", ".") == [("engine.py", 7, "FZ202")]
+
+
+def test_a_cached_batchnorm_freeze_helper_follows_a_file_that_names_it_and_starts_calling_it(cli, tmp_path):
+    # train.py imports freeze_bn_params without calling it: no caller, FZ202 in engine.py, cached;
+    # once it calls the helper and leaves the model in eval mode, the warm run drops the finding
+    root = _copy("probe_good", tmp_path)
+    train = root / "train.py"
+    text = train.read_text()
+    call = "freeze_bn_params(model)  # a linear probe: the helpers of engine.py freeze, then put it in eval mode\n"
+    assert call in text
+    train.write_text(text.replace(call, ""))
+    old = time.time() - 3600
+    for f in root.glob("*.py"):
+        os.utime(f, (old, old))
+    assert _found(cli, root, ".") == [("engine.py", 7, "FZ202")]
+    train.write_text(text)
+    os.utime(train, (old + 60, old + 60))
+    assert _found(cli, root, ".") == []
 
 
 def test_summaries_record_what_follows_the_calls_of_imported_helpers():

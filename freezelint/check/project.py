@@ -1602,15 +1602,15 @@ class Project:
         for f in files:
             if f.resolve() == here:
                 continue
-            summary = self.summary(f) or {}
-            for key, sites in summary.get("probes", {}).items():
+            summary = self.summary(f)
+            self.used[str(f.resolve())] = _digest(summary)  # one that names it may come to call it
+            for key, sites in (summary or {}).get("probes", {}).items():
                 qual, _, at = key.rpartition("#")
                 if at != str(pos) or qual.rpartition(".")[2] != name:
                     continue
                 hit = self.resolve(str(f), qual)
                 if hit is None or Path(hit[0]).resolve() != here or hit[1] != name:
                     continue
-                self.used[str(f.resolve())] = _digest(summary)
                 edge = Edge(shown_path(path), shown_path(str(f)), f"probes: {name}")
                 if not any(str(e) == str(edge) for e in self.edges):
                     self.edges.append(edge)
