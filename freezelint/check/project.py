@@ -323,7 +323,7 @@ class Project:
                     self.used, inner = saved, self.used
                     return hit, {**rests_on, **inner}
                 return None, rests_on
-        if dots or (parts and not _installed(parts[0])):  # a project module that may come to be
+        if dots or (len(parts) > 1 and not _installed(parts[0])):  # a project module that may come to be
             return None, {f"{_PROJECT}#module {self._root_of(here)}\n{here}\n{qual}": _digest(None)}
         return None, {}
 
