@@ -278,7 +278,7 @@ def noqa_edit(source: str, row: int, code: str) -> LineEdit | None:
 
 def _comment_on(source: str, row: int) -> tuple[str, int] | None:
     try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        for tok in tokenize.generate_tokens(io.StringIO(source, newline=None).readline):
             if tok.start[0] > row:
                 break
             if tok.type == tokenize.COMMENT and tok.start[0] == row:

@@ -88,3 +88,11 @@ def test_unused_not_reported_for_unselected_code():
 def test_fz002_can_be_ignored_and_suppressed():
     assert found("x = 1  # noqa: FZ101\n", ALL - {"FZ002"}) == []
     assert found("x = 1  # noqa: FZ101, FZ002\n") == []
+
+
+def test_old_mac_line_ends_suppress_and_report_on_their_own_lines():
+    # Python reads a lone "\r" as a line end; so must the directives' rows
+    src = ("import torch\rm = torch.nn.Linear(2, 2)\rm.requires_grad = False  # noqa: FZ102\r"
+           "x = 1  # noqa: FZ101\rn = torch.nn.Linear(2, 2)\rn.requires_grad = False\r")
+    got = [(d.row, d.col, d.code) for d in check_text(src, "x.py", ALL, force=True).diagnostics]
+    assert got == [(4, 8, "FZ002"), (6, 1, "FZ102")]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6d8524b77ee979e024a4322d078521f6'
+RULES_DIGEST = 'ecb3b20cc55a2ad3738b61212b223cc8'
 
 GATES = {
     'FZ002': (

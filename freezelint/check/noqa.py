@@ -108,7 +108,7 @@ def collect(text: str) -> Suppressions:
     file_level: list[Directive] = []
     last_code_row = 0
     try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        for tok in tokenize.generate_tokens(io.StringIO(text, newline=None).readline):  # CR-only lines too
             if tok.type == tokenize.COMMENT:
                 row, col = tok.start
                 d = parse_directive(tok.string, row, col, own_line=last_code_row != row)

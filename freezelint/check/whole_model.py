@@ -412,7 +412,7 @@ def _code_only(text: str) -> str:
         starts.append(starts[-1] + len(line))
     blank: list[tuple[int, int]] = []
     try:
-        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text, newline=None).readline)
                   if t.type not in (tokenize.NL, tokenize.INDENT, tokenize.DEDENT)]
     except (tokenize.TokenError, SyntaxError, IndentationError):
         return text  # not Python the tokenizer reads: keep every cue (silence, as before)
