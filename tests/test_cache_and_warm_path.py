@@ -481,3 +481,29 @@ def test_a_warm_run_stats_the_tree_for_a_project_wide_dependency(cli, tmp_path, 
     _age(tmp_path / "notes.py", OLD + 10**9)
     assert _codes(cli, tmp_path, ".") == []
     assert any(d.startswith("<project>#") for d in asked)
+
+
+def test_a_copy_of_a_file_the_project_decided_is_not_judged_by_the_original_s_entry(cli, tmp_path):
+    # model.py's FZ202 holds because train.py trains its Net; a byte-for-byte copy of it that no
+    # file imports is another file to the project, whatever the content cache says of its bytes
+    write(tmp_path / "pyproject.toml", "")
+    model = write(tmp_path / "model.py", (ROOT / "tests/projects/bninit_bad/model.py").read_text())
+    write(tmp_path / "train.py", (ROOT / "tests/projects/bninit_bad/train.py").read_text())
+    for p in tmp_path.glob("*.py"):
+        _age(p)
+    assert _codes(cli, tmp_path, ".") == [("model.py", 10, "FZ202")]
+    copy = tmp_path / "copy.py"
+    shutil.copyfile(model, copy)
+    _age(copy, OLD + 10**9)
+    assert _codes(cli, tmp_path, ".") == _codes(cli, tmp_path, "--no-cache", ".") == [("model.py", 10, "FZ202")]
+
+
+def test_a_copy_of_a_file_nothing_else_decided_reuses_its_entry(cli, tmp_path, spy):
+    write(tmp_path / "pyproject.toml", "")
+    _age(write(tmp_path / "a.py", BAD_MODULE))
+    first = json.loads(cli(tmp_path, "check", "--format", "json", "a.py").out)
+    shutil.copyfile(tmp_path / "a.py", tmp_path / "b.py")
+    _age(tmp_path / "b.py")
+    spy["process"].clear()
+    again = json.loads(cli(tmp_path, "check", "--format", "json", "b.py").out)
+    assert spy["process"] == [] and [d["code"] for d in again] == [d["code"] for d in first]

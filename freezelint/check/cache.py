@@ -1,7 +1,9 @@
 """Results cached in `.freezelint_cache/`: per file content, and an index by file metadata.
 
 Two layers. Entries keyed by content (`content_key`: the bytes, file kind, selected codes, whether
-every file is parsed, and a digest of freezelint's own checker code) survive moves and copies.
+every file is parsed, and a digest of freezelint's own checker code) survive moves and copies, where
+the file alone decided them: one that other files of the project decided (it has dependencies)
+serves only its own path, since a copy elsewhere is another file to them.
 The index (one file per configuration) maps a path's (size, mtime_ns, inode) to the content key
 and findings seen for those bytes, so a warm re-check of unchanged files stats them and reads
 nothing else; a file whose metadata changed falls back to its content key. Metadata recorded

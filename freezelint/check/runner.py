@@ -415,6 +415,9 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                 deps, edges = index.deps_of(path) if entry is not None else ({}, [])
                 if entry is None:
                     stored = cache.get(key)
+                    if stored is not None and (stored.get("deps") or stored.get("edges")) \
+                            and stored.get("path") != os.path.abspath(path):
+                        stored = None  # what the project said of these bytes there, not here (a copy)
                     entry = stored["diagnostics"] if stored is not None else None
                     deps, edges = (stored.get("deps") or {}, stored.get("edges") or []) if stored is not None else ({}, [])
                 if entry is not None and not project.deps_current(deps):
@@ -472,7 +475,8 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             d.path = shown
         if cache is not None and not r.cached and r.error is None and r.key is not None:
             stored = [d.to_cache() for d in r.diagnostics]
-            cache.put(r.key, {"diagnostics": stored, "parsed": r.parsed, "deps": r.deps, "edges": r.edges})
+            cache.put(r.key, {"diagnostics": stored, "parsed": r.parsed, "deps": r.deps, "edges": r.edges,
+                              "path": abs_path})
             if index is not None and r.meta is not None:
                 index.record(abs_path, r.meta, r.key, stored, r.deps, r.edges)
         run.summarised.update(r.deps)
