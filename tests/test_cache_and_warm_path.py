@@ -507,3 +507,18 @@ def test_a_copy_of_a_file_nothing_else_decided_reuses_its_entry(cli, tmp_path, s
     spy["process"].clear()
     again = json.loads(cli(tmp_path, "check", "--format", "json", "b.py").out)
     assert spy["process"] == [] and [d["code"] for d in again] == [d["code"] for d in first]
+
+
+def test_a_cached_helper_is_checked_again_when_a_file_stops_naming_it(cli, tmp_path):
+    # evaluate.py's call of an unimported `freeze` (its summary says nothing of it) leaves the
+    # helper's argument unknown; once that line goes, train.py's Module is the only thing passed
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "helpers.py", _FREEZE_HELPER)
+    write(tmp_path / "train.py", "import torch\nfrom helpers import freeze\n\nfreeze(torch.nn.Linear(2, 2))\n")
+    write(tmp_path / "evaluate.py", "\nfreeze(build_model())\n")
+    for p in tmp_path.glob("*.py"):
+        _age(p)
+    assert _codes(cli, tmp_path, ".") == []
+    (tmp_path / "evaluate.py").write_text("\n")
+    _age(tmp_path / "evaluate.py", OLD + 10**9)
+    assert _codes(cli, tmp_path, ".") == [("helpers.py", 2, "FZ102")]

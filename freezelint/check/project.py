@@ -1639,6 +1639,8 @@ class Project:
             return []
         words = rf"\b{re.escape(name)}\b"
         files = self._scan(words, root)
+        # which files name it: one that stops naming it (its call was what made the answer unknown) counts
+        self.used[_mentions_key(root, words)] = _digest([str(f) for f in files])
         out: list[tuple[dict | None, Edge]] = []
         read: dict[str, str] = {}
         for f in files:
@@ -1675,7 +1677,6 @@ class Project:
                 if not any(str(e) == str(edge) for e in self.edges):
                     self.edges.append(edge)
         self.used.update(read)
-        self.used[_mentions_key(root, words)] = _digest([str(f) for f in files])
         return out
 
     def _importers_of(self, key: str) -> list[str]:
