@@ -522,3 +522,20 @@ def test_a_cached_helper_is_checked_again_when_a_file_stops_naming_it(cli, tmp_p
     (tmp_path / "evaluate.py").write_text("\n")
     _age(tmp_path / "evaluate.py", OLD + 10**9)
     assert _codes(cli, tmp_path, ".") == [("helpers.py", 2, "FZ102")]
+
+
+def test_an_importer_is_checked_again_when_a_helper_that_did_not_parse_parses_again(cli, tmp_path):
+    # freeze.py mid-edit does not parse: what freeze_backbone does is unknown and train_callback.py
+    # is silent; once it parses again, the BatchNorm freeze it makes is undone by train()
+    shutil.copytree(ROOT / "tests/projects/override_bad", tmp_path / "p")
+    root = tmp_path / "p"
+    freeze = root / "freeze.py"
+    good = freeze.read_text()
+    freeze.write_text(good.replace("            m.eval()\n", "    for m in model.backbone.modules():\n            m.eval()\n"))
+    for p in root.rglob("*.py"):
+        _age(p)
+    assert "train_callback.py" not in {f for f, _, _ in _codes(cli, root, ".")}
+    freeze.write_text(good)
+    _age(freeze, OLD + 10**9)
+    assert _codes(cli, root, ".") == _codes(cli, root, "--no-cache", ".")
+    assert ("train_callback.py", 11, "FZ201") in _codes(cli, root, ".")

@@ -662,7 +662,8 @@ class Project:
             entry = summary["functions"].get(name) if summary else None
             if entry is None and summary:  # a plain class: its constructor, as a function of its arguments
                 entry = summary["classes"].get(name, {}).get("init")
-        if entry is None:
+        if entry is None:  # not in the summary as it is (a file that does not parse has none): as it will be
+            self.used[str(path.resolve())] = _digest(summary)
             return self._inherited(importer, path, name, summary, member, _depth)
         self._use(importer, path, name if member is None else f"{name}.{member.removeprefix(ARGS)}")
         return entry, shown_path(str(path))
