@@ -834,7 +834,8 @@ class Flow(cst.CSTVisitor):
             if isinstance(target, cst.Attribute):
                 if not _meant_requires_grad(target.attr.value) and self.facts.is_module(node.value, self.scope) \
                         and isinstance(node.value, cst.Call) \
-                        and not is_parameter_free(self.facts.qualname(node.value.func, self.scope)):
+                        and not is_parameter_free(self.facts.qualname(node.value.func, self.scope)) \
+                        and not self._same_module(node.value, target):
                     self._emit(REPLACE, root_of(target.value), node, path=dotted(target))
             elif isinstance(target, cst.Subscript) and len(target.slice) == 1 \
                     and isinstance(target.slice[0].slice, cst.Index) \
@@ -847,6 +848,17 @@ class Flow(cst.CSTVisitor):
                 path = part_path(target)
                 if path is not None:
                     self._emit(REPLACE, root_of(target.value), node, path=path)
+
+    def _same_module(self, value: cst.BaseExpression, target: cst.Attribute) -> bool:
+        """`model.fc = model.fc.to(device)`, `model.layer4 = torch.compile(model.layer4)`: the part
+        itself moved, cast or wrapped, with the very Parameters the optimizer holds, not a new layer."""
+        while True:
+            value = unwrap_self_returning(value)
+            if not (isinstance(value, cst.Call) and value.args and value.args[0].keyword is None
+                    and self.facts.qualname(value.func, self.scope) in _SAME_PARAMS_WRAPPERS):
+                break
+            value = value.args[0].value
+        return dotted(value) is not None and dotted(value) == dotted(target)
 
     def _module_root(self, expr: cst.Attribute) -> bool:
         """`model.classifier`: an attribute of a name known to hold a Module (its part)."""
@@ -1319,6 +1331,9 @@ def peft_configs(facts: Facts, expr: cst.BaseExpression, scope: Scope) -> list[c
 
 _GIVES_OPTIMIZER = frozenset({"add_param_group", "unfreeze_and_add_param_group", "setup_optimizers"})
 _DDP = ("torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel")
+# Wrappers over a module that train its own Parameters (compile, data parallelism)
+_SAME_PARAMS_WRAPPERS = frozenset({*_DDP, "torch.compile", "torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+                                   "torch.nn.parallel.data_parallel.DataParallel"})
 
 
 def library_bases(facts: Facts, node: cst.ClassDef, _depth: int = 0) -> tuple[frozenset[str], bool]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ecb3b20cc55a2ad3738b61212b223cc8'
+RULES_DIGEST = '587d55e598232d74212e5f6ea26b6fca'
 
 GATES = {
     'FZ002': (

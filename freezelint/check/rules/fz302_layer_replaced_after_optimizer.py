@@ -328,6 +328,26 @@ class LayerReplacedAfterOptimizer(Rule):
     good = [
         """
         import torch
+        import torch.nn as nn
+        import torchvision
+
+        def main(loader):
+            model = torchvision.models.resnet18(weights=None)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            # each part itself moved, cast or compiled: the same Parameters the optimizer holds
+            model.fc = model.fc.to("cpu")
+            model.layer3 = model.layer3.float()
+            model.layer4 = torch.compile(model.layer4)
+            for epoch in range(2):
+                for x, y in loader:
+                    loss = nn.functional.cross_entropy(model(x), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+            return model, optimizer
+        """,
+        """
+        import torch
         from peft import LoraConfig, get_peft_model
 
         model = load_model()
