@@ -374,6 +374,10 @@ class Flow(cst.CSTVisitor):
                 if mode is False:
                     self._emit(EVAL, target, node)
                     self._maybe_bn_freeze(recv, node)
+                elif mode is None and self._saved_mode(node, recv):
+                    # `model.train(was_training)`: back to the mode it had, a train() only for a model
+                    # that was training (which undoes its parts' eval(), FZ201), none for one in eval
+                    self._emit(TRAIN, target, node, on=recv, restores=True)
                 else:
                     self._emit(TRAIN, target, node, on=recv)
             elif method == "eval":
@@ -848,6 +852,19 @@ class Flow(cst.CSTVisitor):
                 path = part_path(target)
                 if path is not None:
                     self._emit(REPLACE, root_of(target.value), node, path=path)
+
+    def _saved_mode(self, call: cst.Call, recv: cst.BaseExpression) -> bool:
+        """`train(was_training)` where every binding of `was_training` in this scope is
+        `<the same receiver>.training`: the mode saved before an eval() is restored, not set."""
+        arg = call_arg(call, 0, "mode")
+        if not isinstance(arg, cst.Name) or dotted(recv) is None:
+            return False
+        owner = self.scope.lookup(arg.value)
+        bindings = owner.bindings.get(arg.value, []) if owner is self.scope else []
+        return bool(bindings) and all(
+            b.how == "expr" and isinstance(b.node, cst.Attribute) and not b.index
+            and b.node.attr.value == "training" and dotted(b.node.value) == dotted(recv)
+            for b in bindings)
 
     def _same_module(self, value: cst.BaseExpression, target: cst.Attribute) -> bool:
         """`model.fc = model.fc.to(device)`, `model.layer4 = torch.compile(model.layer4)`: the part
@@ -2001,7 +2018,15 @@ class Summaries:
         if kind != TRAIN:
             return {"via": func.name.value}
         return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind),
-                **self._reached(func, pos)}
+                **self._reached(func, pos), **({"restores": True} if self._restores(func, pos) else {})}
+
+    def _restores(self, func: cst.FunctionDef, pos: int) -> bool:
+        """Every train() of its parameter `pos` puts back a mode saved from it (`model.train(was_training)`)."""
+        flow, name = self._flows.get(id(func)), self._names.get((id(func), pos))
+        if flow is None or name is None:
+            return False
+        trains = [e for e in flow.events if e.kind == TRAIN and (e.target == name or e.target.startswith(name + "."))]
+        return bool(trains) and all(e.detail.get("restores") for e in trains)
 
     def kept(self, func: cst.FunctionDef, pos: int) -> bool:
         """Some freeze of its parameter `pos` outlives the function's own later unfreezes: each sets

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '587d55e598232d74212e5f6ea26b6fca'
+RULES_DIGEST = 'f260cde747978940c0d3d7943e733edc'
 
 GATES = {
     'FZ002': (

@@ -1470,7 +1470,7 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
         return False  # `model.apply(fn)`: fn may put BatchNorm layers in eval mode
     evals = [e for e in later if e.kind == EVAL]
     trains = [e for e in later if e.kind == TRAIN and not _chosen_by_setting(flow, freeze, e, evals, chosen)
-              and _reaches(e, model, frozen)]
+              and _reaches(e, model, frozen) and not e.detail.get("restores")]  # a restore keeps eval mode
     if any(e.detail.get("override") for e in trains):
         return False  # the class's own train() runs, and may put the frozen part back in eval mode
     if trains:

@@ -770,6 +770,36 @@ class TrainUndoesBnFreeze(Rule):
                     return self
             """,
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            @torch.no_grad()
+            def evaluate(model, x):
+                was_training = model.training
+                model.eval()
+                out = model(x)
+                model.train(was_training)  # the model was training: every BatchNorm back in train mode
+                return out
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.BatchNorm2d):
+                        m.eval()
+                        m.requires_grad_(False)
+
+            model = torchvision.models.resnet50(weights=None)
+            optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+            model.train()
+            freeze_bn(model)
+            for x, y in loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+                evaluate(model, x)  # expect: FZ201
+            """
+        ),
     ]
     good = [
         """

@@ -853,6 +853,29 @@ class BnFrozenWithoutEval(Rule):
         """
         import torch
         import torch.nn as nn
+        import torchvision
+
+        @torch.no_grad()
+        def evaluate(model, x):
+            was_training = model.training
+            model.eval()
+            out = model(x)
+            model.train(was_training)  # back to the mode it had: eval, for this linear probe
+            return out
+
+        model = torchvision.models.resnet50(weights=None)
+        model.requires_grad_(False)
+        model.fc = nn.Linear(2048, 10)
+        model.eval()  # a linear probe on frozen features: BatchNorm statistics stay fixed
+        optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.1, momentum=0.9)
+        for x, y in loader:
+            nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+            evaluate(model, x)
+        """,
+        """
+        import torch
+        import torch.nn as nn
 
         class D(nn.Module):
             def __init__(self):
