@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f260cde747978940c0d3d7943e733edc'
+RULES_DIGEST = 'd63c1e514a74b305e2ef1c744e76d424'
 
 GATES = {
     'FZ002': (

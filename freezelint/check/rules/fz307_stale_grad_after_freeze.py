@@ -8,7 +8,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ACTIVITY, FREEZE, after, flows_of
+from freezelint.check.flow import ACTIVITY, FREEZE, OPT_BUILD, after, flows_of
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule, code_of
 
 
@@ -51,6 +51,22 @@ class StaleGradAfterFreeze(Rule):
     ]
     good = [
         """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        def train(loader):
+            model = torchvision.models.resnet18(weights=None)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+            for step, (x, y) in enumerate(loader):
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=False)
+                if step == 100:  # progressive freezing: a new optimizer over what still trains
+                    model.layer1.requires_grad_(False)
+                    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+        """,
+        """
         for step, (x, y) in enumerate(loader):
             loss_fn(model(x), y).backward()
             if step == warmup_steps:
@@ -81,7 +97,9 @@ class StaleGradAfterFreeze(Rule):
             if not re.search(r"set_to_none\s*=\s*False", body) or re.search(r"\.grad\s*=\s*None", body):
                 continue
             for f in (e for e in evs if e.kind == FREEZE):
-                if any(after(b, f) for b in backwards):
+                rebuilt = any(o.kind == OPT_BUILD and o.target == f.target and o.detail.get("filtered") and after(f, o)
+                              for o in evs)  # a new optimizer over the trainable ones: the frozen .grad moves nothing
+                if any(after(b, f) for b in backwards) and not rebuilt:
                     yield self.finding(
                         f.node,
                         f"`{f.detail.get('sub') or f.target}` is frozen after a backward(), and grads are zeroed "
