@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd63c1e514a74b305e2ef1c744e76d424'
+RULES_DIGEST = '4aeed2ec40985c275349f6b0547ff3d8'
 
 GATES = {
     'FZ002': (

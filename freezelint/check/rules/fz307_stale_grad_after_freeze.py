@@ -64,6 +64,7 @@ class StaleGradAfterFreeze(Rule):
                 optimizer.zero_grad(set_to_none=False)
                 if step == 100:  # progressive freezing: a new optimizer over what still trains
                     model.layer1.requires_grad_(False)
+                    model.layer1.eval()
                     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
         """,
         """
