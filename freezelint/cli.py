@@ -188,7 +188,7 @@ def cmd_check(args) -> int:
         raise UsageError("--select names no code: give codes or prefixes (e.g. FZ1, FZ102, ALL)")
     if cfg.named_always_reported() and not args.quiet:  # as ruff says of its syntax errors
         print("freezelint: warning: FZ001 is always reported (a file that does not parse was not checked): "
-              "ignoring it does nothing", file=sys.stderr)
+              "ignoring it does nothing", file=_stderr())
     fix = None
     if args.fix or args.diff:
         fix = "unsafe" if args.unsafe_fixes else "safe"
@@ -205,7 +205,7 @@ def cmd_check(args) -> int:
         if bar is not None:
             bar.stop()
     for err in run.errors:
-        print(f"freezelint: {err}", file=sys.stderr)
+        print(f"freezelint: {err}", file=_stderr())
     if not args.quiet:
         _warn_if_nothing_checked(run, cfg)
     unchecked = [d for d in run.diagnostics if d.code == "FZ001"]
@@ -213,7 +213,7 @@ def cmd_check(args) -> int:
         _show_project(run, every=args.verbose)
     if args.diff:
         for d in unchecked:  # --diff prints no findings, but a file it could not read must show
-            print(f"freezelint: {d.location}: {d.code} {d.message}", file=sys.stderr)
+            print(f"freezelint: {d.location}: {d.code} {d.message}", file=_stderr())
         report = _diff(run)  # bytes: each file's lines in its own encoding, as git applies them
     else:
         report = render(args.format, run, show_fixes=args.show_fixes, statistics=args.statistics,
@@ -226,6 +226,31 @@ def cmd_check(args) -> int:
     return EXIT_FINDINGS if (run.diagnostics or run.errors) else EXIT_CLEAN
 
 
+def _stderr() -> "_EpipeSafe":
+    """stderr for the check command's notes: once its reader has gone (`2>&1 >out | head -1`),
+    the rest goes to /dev/null; a closed stderr must not cost the report on stdout or the exit status."""
+    return _EpipeSafe(sys.stderr)
+
+
+class _EpipeSafe:
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            sys.stderr = self.stream = open(os.devnull, "w")  # noqa: SIM115
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            sys.stderr = self.stream = open(os.devnull, "w")  # noqa: SIM115
+
+
 def _warn_if_nothing_checked(run, cfg) -> None:
     """As ruff does: a run that checked nothing says so on stderr and still exits 0 (a pre-commit
     hook whose files are all excluded is not a failure)."""
@@ -233,11 +258,11 @@ def _warn_if_nothing_checked(run, cfg) -> None:
 
     if not run.files:
         print("freezelint: warning: no Python files found under the given paths: nothing was checked",
-              file=sys.stderr)
+              file=_stderr())
     elif not cfg.selected() - ALWAYS_REPORTED:
         where = f" ({cfg.source})" if cfg.source is not None and cfg.cli_select is None else ""
         print(f"freezelint: warning: the selection{where} leaves no rule to run: only syntax errors (FZ001) "
-              "were checked", file=sys.stderr)
+              "were checked", file=_stderr())
 
 
 def _write_report(report: str | bytes, output_file: str | None) -> None:
@@ -309,7 +334,7 @@ def _show_project(run, every: bool = False) -> None:
     lines.append(f"cross-file edges followed: {len(followed)}" + ("" if every else " (--verbose lists them)"))
     if every:
         lines += [f"  {e}" for e in followed]
-    print("\n".join(lines), file=sys.stderr)
+    print("\n".join(lines), file=_stderr())
 
 
 def _diff(run) -> bytes:

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -253,3 +254,26 @@ def test_catalogue_invents_no_links():
 
     assert all(c.url is None for c in codes.CATALOGUE.values())
     assert codes.docs_url("FZ101", None) is None
+
+
+def test_a_closed_stderr_costs_neither_the_report_nor_the_exit_status(tmp_path, monkeypatch, capsys):
+    # `freezelint check --show-project . 2>&1 >out | head -1`: the notes' reader goes away first
+    from freezelint.cli import main
+
+    class Gone:
+        def isatty(self):
+            return False
+
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "train.py").write_text("import torch\nmodel = torch.nn.Linear(2, 2)\nmodel.requires_grad = False\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stderr", Gone())
+    code = main(["check", "--no-cache", "--format", "concise", "--show-project", "."])
+    assert code == 1
+    assert "train.py:3:1: FZ102" in capsys.readouterr().out
