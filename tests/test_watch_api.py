@@ -1,0 +1,102 @@
+"""watch()/`freezelint run` API: ignore=, expectations on side models, --no-stop's JSON verdict,
+container-held models' labels, a shared module's names."""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import json
+
+import pytest
+
+from conftest import write
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+import freezelint  # noqa: E402
+
+
+def _unused_part_loop(model: nn.ModuleDict, opt, iters: int = 3) -> None:
+    """`unused` runs, but nothing uses its output: FZ505 on it, a warning."""
+    torch.manual_seed(0)
+    for _ in range(iters):
+        x = torch.randn(4, 8)
+        model["unused"](x)
+        loss = F.cross_entropy(model["head"](model["body"](x)), torch.randint(0, 2, (4,)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def _unused_part_model() -> tuple[nn.ModuleDict, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    model = nn.ModuleDict({"body": nn.Linear(8, 8), "unused": nn.Linear(8, 8), "head": nn.Linear(8, 2)})
+    return model, torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
+# ------------------------------------------------------------------ ignore=
+
+
+def test_watch_ignore_keeps_the_finding_marked_and_the_report_ok():
+    model, opt = _unused_part_model()
+    with freezelint.watch(ignore=["FZ505"]) as w:
+        _unused_part_loop(model, opt)
+    report = w.report
+    assert [f.code for f in report.findings] == ["FZ505"] and report.ok, report.render_text()
+    assert report.to_dict()["findings"][0]["ignored"] is True
+    assert "(ignored)" in report.render_text()
+    with freezelint.watch() as plain:  # the same loop, nothing accepted: it fails
+        _unused_part_loop(*_unused_part_model())
+    assert not plain.report.ok
+
+
+def test_watch_ignore_reaches_later_windows_and_rejects_unknown_codes():
+    model, opt = _unused_part_model()
+    model["head"].requires_grad_(False)
+
+    def loop(iters: int) -> None:
+        for i in range(iters):
+            if i == 3:
+                model["head"].requires_grad_(True)  # a later window opens here
+            _unused_part_loop(model, opt, 1)
+
+    with freezelint.watch(ignore="FZ5") as w:  # a prefix, as audit() takes it
+        loop(6)
+    assert len(w.reports) == 2 and all(r.ok and r.findings for r in w.reports), [r.render_text() for r in w.reports]
+    with pytest.raises(ValueError, match="ignore: unknown rule selector 'FZ999'"):
+        freezelint.watch(ignore=["FZ999"])
+
+
+def test_freeze_watch_fixture_takes_ignore_and_does_not_read_the_pyproject_table(pytester):
+    # as freeze_audit: the test says what it accepts; [tool.freezelint] is `check`'s and `run`'s
+    pytester.makefile(".toml", pyproject='[tool.freezelint]\nignore = ["FZ505"]\n')
+    pytester.makepyfile("""
+        import torch, torch.nn as nn, torch.nn.functional as F, freezelint
+
+        def train(ignore):
+            torch.manual_seed(0)
+            model = nn.ModuleDict({"body": nn.Linear(8, 8), "unused": nn.Linear(8, 8), "head": nn.Linear(8, 2)})
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            for _ in range(3):
+                x = torch.randn(4, 8); model["unused"](x)
+                loss = F.cross_entropy(model["head"](model["body"](x)), torch.randint(0, 2, (4,)))
+                opt.zero_grad(); loss.backward(); opt.step()
+
+        def test_accepted(freeze_watch):
+            with freeze_watch(ignore=["FZ505"]):
+                train(True)
+
+        def test_assert_watched_accepted():
+            with freezelint.assert_watched(ignore="FZ505"):
+                train(True)
+
+        def test_table_not_read(freeze_watch):
+            with freeze_watch():
+                train(False)
+    """)
+    others = [e.name for e in importlib.metadata.entry_points(group="pytest11") if e.name != "freezelint"]
+    result = pytester.runpytest_inprocess(*(f"-pno:{name}" for name in others))
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*FAILED*test_table_not_read*"])
