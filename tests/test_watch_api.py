@@ -96,7 +96,41 @@ def test_freeze_watch_fixture_takes_ignore_and_does_not_read_the_pyproject_table
             with freeze_watch():
                 train(False)
     """)
+    # in a process of its own: an in-process run drops the modules it imported (torch's among them),
+    # and a later import in this worker registers torch's operator libraries a second time
     others = [e.name for e in importlib.metadata.entry_points(group="pytest11") if e.name != "freezelint"]
-    result = pytester.runpytest_inprocess(*(f"-pno:{name}" for name in others))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *(f"-pno:{name}" for name in others))
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*FAILED*test_table_not_read*"])
+
+
+# ------------------------------------------------------------------ run --no-stop --format json
+
+UNFROZEN_LATER = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+model[0].requires_grad_(False)
+opt = torch.optim.SGD(model[2].parameters(), lr=0.1)
+for epoch in range(2):
+    if epoch == 1:
+        model[0].requires_grad_(True)          # unfrozen, never added to the optimizer
+    for _ in range(3):
+        loss = F.cross_entropy(model(torch.randn(4, 8)), torch.randint(0, 2, (4,)))
+        opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+def test_run_no_stop_json_top_level_agrees_with_the_exit_code(cli, tmp_path):
+    write(tmp_path / "train.py", UNFROZEN_LATER)
+    r = cli(tmp_path, "run", "--no-stop", "--format", "json", "train.py")
+    doc = json.loads(r.out)
+    assert r.code == 1 and doc["ok"] is False, r.err
+    assert doc["findings"] == [] and doc["later_windows"][0]["ok"] is False  # each window's own, as before
+    assert [(f["code"], f["target"], f["window"]) for f in doc["all_findings"]] == [("FZ503", "0", 1)]
+    ignored = cli(tmp_path, "run", "--no-stop", "--format", "json", "--ignore", "FZ503", "train.py")
+    doc = json.loads(ignored.out)
+    assert ignored.code == 0 and doc["ok"] is True, ignored.err
+    assert [(f["code"], f["ignored"]) for f in doc["all_findings"]] == [("FZ503", True)]
+    stopped = json.loads(cli(tmp_path, "run", "--format", "json", "train.py").out)  # the first window only
+    assert stopped["ok"] is True and stopped["all_findings"] == [] and "later_windows" not in stopped
