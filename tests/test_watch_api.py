@@ -134,3 +134,75 @@ def test_run_no_stop_json_top_level_agrees_with_the_exit_code(cli, tmp_path):
     assert [(f["code"], f["ignored"]) for f in doc["all_findings"]] == [("FZ503", True)]
     stopped = json.loads(cli(tmp_path, "run", "--format", "json", "train.py").out)  # the first window only
     assert stopped["ok"] is True and stopped["all_findings"] == [] and "later_windows" not in stopped
+
+
+# ------------------------------------------------------------------ expectations on a model run beside
+
+
+def _policy_and_ref(ref_frozen: bool = True):
+    torch.manual_seed(0)
+    policy = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+    ref = copy.deepcopy(policy).eval()  # a DPO / KL reference: no norm layer, so not judged itself
+    if ref_frozen:
+        ref.requires_grad_(False)
+    return policy, ref, torch.optim.SGD(policy.parameters(), lr=0.1)
+
+
+def _reference_loop(policy, ref, opt, iters: int = 3, update_ref: bool = False) -> None:
+    for _ in range(iters):
+        x = torch.randn(8, 4)
+        with torch.no_grad():
+            r = ref(x)
+        loss = (policy(x) - r - 1).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if update_ref:  # the script moves it: an EMA, or a reference it should not touch
+            with torch.no_grad():
+                for a, b in zip(ref.parameters(), policy.parameters()):
+                    a.lerp_(b, 0.5)
+
+
+def test_expect_frozen_names_a_frozen_reference_that_ran_and_did_not_move():
+    policy, ref, opt = _policy_and_ref()
+    with freezelint.watch(expect_frozen=["ref", "ref.2.weight"], expect_trainable=["0", "2"]) as w:
+        _reference_loop(policy, ref, opt)
+    assert w.report.ok, w.report.render_text()
+    assert all(not p.name.startswith("ref") for p in w.report.params)  # the report is the trained model's
+
+
+def test_expectations_on_a_reference_that_moved_or_is_trainable_fail_as_on_the_trained_model():
+    policy, ref, opt = _policy_and_ref()
+    with freezelint.watch(expect_frozen="ref") as moved:
+        _reference_loop(policy, ref, opt, update_ref=True)
+    [f] = moved.report.findings
+    assert (f.code, f.target) == ("FZ506", "ref") and "changed though frozen" in f.message, f.message
+    assert "ref.0.weight" in f.message
+
+    policy, ref, opt = _policy_and_ref(ref_frozen=False)  # run under no_grad, never frozen
+    with freezelint.watch(expect_frozen="ref", expect_trainable="ref.0") as trainable:
+        _reference_loop(policy, ref, opt)
+    found = {f.target: f.message for f in trainable.report.findings if f.code == "FZ506"}
+    assert "trainable (requires_grad=True)" in found["ref"], found
+    assert "expected to train, but ref.0.weight, ref.0.bias did not change" in found["ref.0"], found
+    assert not any("matched no parameter" in m for m in found.values()), found
+
+
+def test_run_expect_frozen_reference_exits_0(cli, tmp_path):
+    write(tmp_path / "train.py", """
+import copy, torch, torch.nn as nn
+torch.manual_seed(0)
+policy = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+ref = copy.deepcopy(policy).requires_grad_(False).eval()
+opt = torch.optim.SGD(policy.parameters(), lr=0.1)
+for _ in range(3):
+    x = torch.randn(8, 4)
+    with torch.no_grad():
+        r = ref(x)
+    loss = (policy(x) - r - 1).pow(2).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""")
+    r = cli(tmp_path, "run", "--expect-frozen", "ref", "train.py")
+    assert r.code == 0 and r.out.startswith("freeze audit: OK"), r.out + r.err
+    r = cli(tmp_path, "run", "--expect-trainable", "ref", "train.py")
+    assert r.code == 1 and "[ref] expected to train, but ref.0.weight" in r.out, r.out + r.err

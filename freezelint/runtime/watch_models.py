@@ -564,6 +564,22 @@ def bystanders(w: "Watch", models: list[nn.Module],
     return frozen, notes, copied
 
 
+def ran_beside(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> list[tuple[str, nn.Module]]:
+    """The models that ran beside the judged ones and are not judged themselves (a frozen DPO or KL
+    reference without norm layers, a model only named in a note), with the names the script gives
+    them: an expectation that names one (`--expect-frozen ref`) is judged on it. Those without a
+    name in the script are left out: no pattern can mean them."""
+    inside: set[int] = set()
+    for m in models:
+        inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
+    out = []
+    for r in _lifted(_outermost([r for r in w.roots.values() if id(r) not in inside]), inside, held_ids(w)):
+        name = _script_name(r) or w.names_seen.get(id(r))
+        if name and next(r.parameters(), None) is not None:
+            out.append((name, r))
+    return out
+
+
 def rewrites_in_train(m: nn.Module) -> bool:
     """Whether a forward of `m` in train mode rewrites its buffers, so that a frozen model left in
     train mode computes something else from one forward to the next: a norm layer's running
