@@ -206,3 +206,54 @@ for _ in range(3):
     assert r.code == 0 and r.out.startswith("freeze audit: OK"), r.out + r.err
     r = cli(tmp_path, "run", "--expect-trainable", "ref", "train.py")
     assert r.code == 1 and "[ref] expected to train, but ref.0.weight" in r.out, r.out + r.err
+
+
+# ------------------------------------------------------------------ models held by one container
+
+
+def _parts_loop(nets, opt, iters: int = 3) -> None:
+    """Three parts of one ModuleDict, each forwarded on its own: `aux` runs, its output unused."""
+    torch.manual_seed(0)
+    for _ in range(iters):
+        x = torch.randn(4, 8)
+        nets["aux"](x)
+        loss = F.cross_entropy(nets["head"](nets["body"](x)), torch.randint(0, 2, (4,)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def test_parts_of_a_module_dict_are_labelled_by_their_keys_and_expectations_name_them():
+    torch.manual_seed(0)
+    nets = nn.ModuleDict({"body": nn.Linear(8, 8), "aux": nn.Linear(8, 8), "head": nn.Linear(8, 2)})
+    opt = torch.optim.Adam(nets.parameters(), lr=1e-3)
+    with freezelint.watch(expect_trainable=["body", "nets.head", "aux"], expect_frozen="nets.aux.bias") as w:
+        _parts_loop(nets, opt)
+    report = w.report
+    assert report.modules[0].type == "(3 models: aux, body, head)", report.render_text()
+    by_code = {(f.code, f.target): f.message for f in report.findings}
+    assert set(by_code) == {("FZ505", "aux"), ("FZ506", "aux"), ("FZ506", "nets.aux.bias")}, report.render_text()
+    assert "aux.weight, aux.bias" in by_code["FZ505", "aux"]
+    assert "expected frozen, but aux.bias is trainable" in by_code["FZ506", "nets.aux.bias"]
+
+
+def test_parts_of_a_module_list_held_by_an_attribute_are_labelled_by_their_index():
+    class Holder:
+        pass
+
+    torch.manual_seed(0)
+    box = Holder()
+    box.nets = nn.ModuleList([nn.Linear(8, 8), nn.Linear(8, 2)])
+    opt = torch.optim.SGD(box.nets.parameters(), lr=0.1)
+    with freezelint.watch(expect_trainable=["box.nets.1", "0"]) as w:
+        for _ in range(3):
+            x = torch.randn(4, 8)
+            box.nets[0](x)  # its output unused
+            loss = box.nets[1](x).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    report = w.report
+    assert report.modules[0].type == "(2 models: 0, 1)", report.render_text()
+    assert sorted((f.code, f.target) for f in report.findings) == [("FZ505", "0"), ("FZ506", "0")], \
+        report.render_text()

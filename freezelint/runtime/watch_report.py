@@ -30,8 +30,8 @@ from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, walk
 from freezelint.runtime.names import matches
 from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params, in_part,
-                                               join_name, model_labels, model_name, optimizer_labels, ran_beside,
-                                               unwrapped, within)
+                                               held_by, join_name, model_labels, model_name, optimizer_labels,
+                                               ran_beside, unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
@@ -387,10 +387,12 @@ def judge(w: "Watch") -> AuditReport:
     ddp = ddp_class()
     inners = [spread.inner if spread is not None else unwrapped(m, ddp) for m in trained]
     inners += [unwrapped(m, ddp) for m in frozen]
-    labels = model_labels(models, inners, w.names_seen)
+    holder = held_by(inners) if len(models) > 1 and w.given_model is None else None
+    labels = model_labels(models, inners, w.names_seen, holder)
     side = ran_beside(w, models, trees) if w.expect_frozen or w.expect_trainable else []
     if spread is None or not frozen:
-        return _judged(w, models, inners, labels, trees, spread, trained, notes, averages, side=side)
+        return _judged(w, models, inners, labels, trees, spread, trained, notes, averages, side=side,
+                       container=holder[0] if holder is not None else None)
     # The ranks compare the trained model, by its own names; the models beside it are judged on
     # each rank, and their findings merged across the ranks with the trained model's.
     beside = _judged(w, frozen, inners[1:], labels[1:], trees, None, trained, [], averages)
@@ -444,11 +446,14 @@ def _side_expectations(w: "Watch", side: list[tuple[str, nn.Module]], mine: dict
 def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels: list[str], trees: dict[int, Tree],
             spread: Distributed | None, trained: list[nn.Module], notes: list[str], averages: dict[int, str],
             beside: list[F.AuditFinding] = (),  # type: ignore[assignment]
-            side: list[tuple[str, nn.Module]] = ()) -> AuditReport:  # type: ignore[assignment]
+            side: list[tuple[str, nn.Module]] = (),  # type: ignore[assignment]
+            container: str | None = None) -> AuditReport:
     """The report on `models` (the trained ones and those run beside them, or only the latter:
     `models` not starting with `trained`), each named under its label. `spread`: the ranks
     compare these models; `beside`: findings on the models beside, judged apart, to merge;
-    `side`: named models that ran beside and are not judged, for the expectations that name them."""
+    `side`: named models that ran beside and are not judged, for the expectations that name them;
+    `container`: the code's name for the module that holds the labelled models (`nets`), which
+    expectations may start with (`nets.aux` is `aux`)."""
     only_beside = models[0] is not trained[0]
     named_modules: list[tuple[str, nn.Module]] = []
     named: list[tuple[str, nn.Parameter]] = []
@@ -621,7 +626,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted,
                                  toggled=toggled)
-    expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
+    given = {p: _in_holder(p, container, labels) for p in [*w.expect_frozen, *w.expect_trainable]}
+    expect_frozen, expect_trainable = ([given[p] for p in ps] for ps in (w.expect_frozen, w.expect_trainable))
     theirs = _side_patterns([*expect_frozen, *expect_trainable], side,
                             [*(n for n, _ in named_modules), *(n for n, _ in named)]) if side else {}
     if theirs:  # judged on the model they name, not as patterns that match nothing here
@@ -637,8 +643,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         # one model judged, named without a label: a pattern that starts with the script's name for
         # it (`controlnet`, `controlnet.down_blocks`) names it, as it does where models are labelled
         own = model_name(models[0], inners[0], w.names_seen) if len(models) == 1 else None
-        written = {**{_as_named(_without_wrappers(p, mnames), own, mnames): p for p in w.expect_frozen},
-                   **{_as_named(_without_wrappers(p, mnames), own, mnames): p for p in w.expect_trainable}}
+        written = {**{_as_named(_without_wrappers(given[p], mnames), own, mnames): p for p in w.expect_frozen},
+                   **{_as_named(_without_wrappers(given[p], mnames), own, mnames): p for p in w.expect_trainable}}
         expect_frozen, expect_trainable = ([_as_named(_without_wrappers(p, mnames), own, mnames) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames):
@@ -742,6 +748,16 @@ def _as_named(pattern: str, own: str | None, module_names: list[str]) -> str:
     if pattern == own:
         return "*"
     return pattern[len(own) + 1:] if pattern.startswith(own + ".") else pattern
+
+
+def _in_holder(pattern: str, holder: str | None, labels: list[str]) -> str:
+    """`nets.aux` -> `aux`, `nets` -> every parameter, where the models are labelled by their names
+    in the module the code holds as `nets` (and none of them is called so)."""
+    if not holder or holder in labels:
+        return pattern
+    if pattern == holder:
+        return "*"
+    return pattern[len(holder) + 1:] if pattern.startswith(holder + ".") else pattern
 
 
 def _shared_notes(precords: list[ParamRecord], labels: list[str]) -> list[str]:
