@@ -257,3 +257,41 @@ def test_parts_of_a_module_list_held_by_an_attribute_are_labelled_by_their_index
     assert report.modules[0].type == "(2 models: 0, 1)", report.render_text()
     assert sorted((f.code, f.target) for f in report.findings) == [("FZ505", "0"), ("FZ506", "0")], \
         report.render_text()
+
+
+# ------------------------------------------------------------------ a module shared under several names
+
+
+class _SharedFeatures(nn.Module):
+    """SB3's ActorCriticPolicy: features_extractor is also pi_ and vf_features_extractor."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8), nn.Linear(8, 8))
+        self.pi_features = self.vf_features = self.features
+        self.pi, self.vf = nn.Linear(8, 2), nn.Linear(8, 1)
+        self.emb = nn.Embedding(5, 8)
+        self.out = nn.Linear(8, 5, bias=False)
+        self.out.weight = self.emb.weight  # a tied tensor, not a shared module
+
+    def forward(self, x):
+        return self.pi(self.pi_features(x)), self.vf(self.vf_features(x)), self.out(self.emb(torch.tensor([1])))
+
+
+def test_a_module_shared_under_three_names_is_one_item_of_the_tree_line_and_every_tie_in_json():
+    torch.manual_seed(0)
+    model = _SharedFeatures()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            logits, v, tok = model(torch.randn(4, 8))
+            loss = F.cross_entropy(logits, torch.randint(0, 2, (4,))) + v.pow(2).mean() + tok.pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    report = w.report
+    root = report.render_text().splitlines()[1]
+    assert root.endswith("features is shared as pi_features, vf_features"), root
+    assert "out Linear" in report.render_text() and "weight tied to emb.weight" in report.render_text()
+    tied = report.to_dict()["modules"][0]["tied"]
+    assert len(tied) == 12 and tied["vf_features.2.bias"] == "features.2.bias", tied
