@@ -24,11 +24,10 @@ from freezelint.runtime import findings as F
 from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import Distributed, ddp_class, fz507
 from freezelint.runtime.fingerprint import Fingerprinter, as_ints, joined
-from freezelint.runtime.names import Names
+from freezelint.runtime.names import Names, matches
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, walk
-from freezelint.runtime.names import matches
 from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params, in_part,
                                                held_by, join_name, model_labels, model_name, optimizer_labels,
                                                ran_beside, unwrapped, within)
@@ -430,13 +429,15 @@ def _side_records(w: "Watch", label: str, model: nn.Module) -> tuple[list[ParamR
     return records, [join_name(label, n) for n, _ in tree.modules]
 
 
-def _side_expectations(w: "Watch", side: list[tuple[str, nn.Module]], mine: dict[str, str]) -> list[F.AuditFinding]:
-    """FZ506 for the expectations that name a model run beside the judged ones: judged on it as on
-    the trained model (a frozen reference that ran and did not move holds `expect_frozen`)."""
+def _side_expectations(w: "Watch", side: list[tuple[str, nn.Module]], mine: dict[str, str], expect_frozen: list[str],
+                       expect_trainable: list[str]) -> list[F.AuditFinding]:
+    """FZ506 for the expectations (`mine`: pattern -> the name of the model it names) that name a
+    model run beside the judged ones: judged on it as on the trained model (a frozen reference that
+    ran and did not move holds `expect_frozen`)."""
     found = []
     for label, model in side:
-        frozen = [p for p in w.expect_frozen if mine.get(p) == label]
-        trainable = [p for p in w.expect_trainable if mine.get(p) == label]
+        frozen = [p for p in expect_frozen if mine.get(p) == label]
+        trainable = [p for p in expect_trainable if mine.get(p) == label]
         if frozen or trainable:
             records, module_names = _side_records(w, label, model)
             found += F.expectation_findings(records, frozen, trainable, module_names)
@@ -631,8 +632,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     theirs = _side_patterns([*expect_frozen, *expect_trainable], side,
                             [*(n for n, _ in named_modules), *(n for n, _ in named)]) if side else {}
     if theirs:  # judged on the model they name, not as patterns that match nothing here
+        as_written = {g: p for p, g in given.items()}
+        found += [replace(f, target=as_written.get(f.target, f.target))
+                  for f in _side_expectations(w, side, theirs, expect_frozen, expect_trainable)]
         expect_frozen, expect_trainable = ([p for p in ps if p not in theirs] for ps in (expect_frozen, expect_trainable))
-        found += _side_expectations(w, side, theirs)
     if len(trained) == 1 and w.given_model is None and not only_beside:  # names of the part that trains
         expect_frozen, expect_trainable = (in_part(w, trained[0], ps) for ps in (expect_frozen, expect_trainable))
     if len(models) > len(trained) == 1:  # the trained model's names as the user knows them, without its label
