@@ -24,10 +24,11 @@ def freeze_audit():
 
 @pytest.fixture
 def freeze_watch():
-    """`with freeze_watch(frozen=[...], trainable=[...], steps=2, **watch_kwargs): <train>`.
+    """`with freeze_watch(frozen=[...], trainable=[...], steps=2, ignore=[...], **watch_kwargs): <train>`.
 
     Watches the real training steps run inside the block (any loop, Lightning, the HF Trainer)
-    and fails the test with the report when there are findings.
+    and fails the test with the report when there are findings whose code is not ignored. As
+    with freeze_audit, the `[tool.freezelint]` table is not read: a test says what it accepts.
     """
     from freezelint.runtime.watch import assert_watched
 

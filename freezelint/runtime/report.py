@@ -102,6 +102,28 @@ class ModuleRecord:
     tied: dict[str, str] = field(default_factory=dict)
 
 
+def _ties(tied: dict[str, str]) -> str:
+    """A module line's ties: one item per child module shared under another name that holds several
+    tensors (`features is shared as pi_features, vf_features`: each of its parameters is recorded
+    once, under the first name), else one per tensor (`weight tied to transformer.wte.weight`); items
+    apart by `; ` where a shared module's names are listed. JSON keeps every tensor's tie."""
+    by_child: dict[tuple[str, str], list[str]] = {}  # (the module as recorded, this module's child) -> its ties
+    for k, t in tied.items():
+        child, _, rest = k.partition(".")
+        if rest and t.endswith("." + rest):  # a child module listed under another name, this tensor in it
+            by_child.setdefault((t[:-len(rest) - 1], child), []).append(k)
+    shared: dict[str, list[str]] = {}
+    summed: set[str] = set()
+    for (there, child), keys in by_child.items():
+        if len(keys) > 1:
+            shared.setdefault(there, []).append(child)
+            summed.update(keys)
+    single = [f"{k} tied to {t}" for k, t in tied.items() if k not in summed]
+    if not shared:
+        return ", ".join(single)
+    return "; ".join([*(f"{there} is shared as {', '.join(names)}" for there, names in shared.items()), *single])
+
+
 class FreezeAuditError(AssertionError):
     """Raised by `raise_for_findings()` / `assert_frozen()`; the message is the readable report."""
 
@@ -271,7 +293,7 @@ class AuditReport:
             if m.optimizer != "-":  # of the module's trainable parameters (a frozen part is no one's)
                 parts.append(f"optimizer: {_HELD.get(m.optimizer, m.optimizer)}")
             if m.tied:
-                parts.append(", ".join(f"{k} tied to {t}" for k, t in m.tied.items()))
+                parts.append(_ties(m.tied))
             if collapsed and len(collapsed) > 1:
                 # folded because every part holding parameters reads as this line does
                 n = len(collapsed) - 1

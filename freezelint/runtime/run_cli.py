@@ -17,7 +17,8 @@ one-line note on stderr when it is not 0. A script that ends or fails before the
 Training after the window is watched for a change of what trains; a change opens a later window,
 judged alike, whose findings make the exit code 1 too (`--once`: the first window only). Text
 reports are printed as each window closes; JSON is one document written at the end, the later
-windows' reports in `later_windows`.
+windows' reports in `later_windows`, its top-level `ok` false when any window has findings that
+count, and `all_findings` holding every window's findings.
 
 The codes reported follow `[tool.freezelint]` select/ignore/extend-select (the nearest
 pyproject.toml above the script, or above the cwd for -m; `--config` names one) and `--select` /
@@ -85,10 +86,7 @@ def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None
     if _rank() != 0:
         return
     if opts.fmt == "json":
-        doc = report.to_dict()
-        if later is not None:
-            doc["later_windows"] = [r.to_dict() for r in later]
-        text = json.dumps(doc, indent=2, default=str) + "\n"
+        text = json.dumps(_document(report, later), indent=2, default=str) + "\n"
     else:
         text = report.render_text()  # never cut: a terminal, a log or a CI page wraps it itself
     opts.written += 1
@@ -103,6 +101,21 @@ def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None
         out = _writable(out or sys.stdout)
         out.write(text)
         out.flush()
+
+
+def _document(report: Any, later: list[Any] | None) -> dict[str, Any]:
+    """The JSON document: the first window's report, with `later_windows` (--no-stop) and two
+    verdicts over every window, so that a reader of the top level sees what the exit code says: `ok`
+    (no finding that counts in any window) and `all_findings` (every window's findings in order,
+    each with `window`: 0 for the first, n for later_windows[n - 1])."""
+    doc = report.to_dict()
+    windows = [doc]
+    if later is not None:
+        doc["later_windows"] = [r.to_dict() for r in later]
+        windows += doc["later_windows"]
+    doc["ok"] = all(d["ok"] for d in windows)
+    doc["all_findings"] = [{**f, "window": i} for i, d in enumerate(windows) for f in d["findings"]]
+    return doc
 
 
 def _accepted(opts: RunOptions, script: str | None) -> list[str]:

@@ -44,6 +44,7 @@ from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
+from freezelint.codes import check_codes
 from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import roll_call
 from freezelint.runtime.findings import listed, lr_is_zero
@@ -135,7 +136,8 @@ class Watch:
     def __init__(self, steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,
                  expect_frozen: Iterable[str] | str = (), expect_trainable: Iterable[str] | str = (),
                  stop: bool = False, on_report: Callable[[AuditReport], None] | None = None,
-                 find_model: Callable[[], nn.Module] | None = None, rewatch: bool = True) -> None:
+                 find_model: Callable[[], nn.Module] | None = None, rewatch: bool = True,
+                 ignore: Iterable[str] | str = ()) -> None:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise AuditUsageError(f"steps must be an integer >= 1, got {steps!r}")
         if model is not None and not isinstance(model, nn.Module):
@@ -145,6 +147,7 @@ class Watch:
         self.on_report = on_report
         self.expect_frozen = [expect_frozen] if isinstance(expect_frozen, str) else list(expect_frozen)
         self.expect_trainable = [expect_trainable] if isinstance(expect_trainable, str) else list(expect_trainable)
+        self.ignore = check_codes(ignore, "ignore")  # accepted codes: in the report, marked, not failing it
         self.given_model = model
         self.find_model = find_model
         self.given_opts = _optimizers(optimizer)
@@ -1022,7 +1025,7 @@ class Watch:
             return  # the first step seen of this optimizer after the window, or nothing changed
         self._next = later = Watch(self.steps, self.given_model, self.given_opts or None,
                                    expect_frozen=self.expect_frozen, expect_trainable=self.expect_trainable,
-                                   on_report=self.on_report, rewatch=False)
+                                   on_report=self.on_report, rewatch=False, ignore=self.ignore)
         at = self.steps + self.steps_after
         later.opened = (f"a later window, from step {at + 1}: by step {at}, "
                         f"{self._change(before, shape) if known else 'a new optimizer had stepped'}")
@@ -1069,6 +1072,7 @@ class Watch:
         self._remove_hooks()
         try:
             self._report = judge(self)
+            self._report.ignore = list(self.ignore)
             if self.opened:
                 self._report.notes.insert(0, self.opened)
             late = self._added_late()
@@ -1099,7 +1103,7 @@ class Watch:
 
 def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,
           expect_frozen: Iterable[str] | str = (), expect_trainable: Iterable[str] | str = (),
-          rewatch: bool = True) -> Watch:
+          rewatch: bool = True, ignore: Iterable[str] | str = ()) -> Watch:
     """Watch the next `steps` optimizer steps of the real training loop and judge them.
 
         with freezelint.watch(expect_frozen=["backbone"]) as w:
@@ -1120,9 +1124,14 @@ def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None,
     trains (parameters unfrozen or frozen, a module swapped, an optimizer's groups grown, a new
     optimizer): the first step that sees one opens another window of `steps` steps, judged
     alike (`w.reports`: the first window's report, then the later ones'; `rewatch=False`: the
-    first window only). Between windows a step costs a comparison of requires_grad flags."""
+    first window only). Between windows a step costs a comparison of requires_grad flags.
+
+    `ignore`: codes (or prefixes) accepted as `audit(ignore=...)` accepts them: their findings stay
+    in every window's report, marked ignored, and do not make it fail (`report.ok`,
+    `assert_watched`). The `[tool.freezelint]` table of a pyproject.toml is not read here (nor by
+    audit() and its fixture): pass what a test accepts in the call."""
     return Watch(steps, model, optimizer, expect_frozen=expect_frozen, expect_trainable=expect_trainable,
-                 rewatch=rewatch)
+                 rewatch=rewatch, ignore=ignore)
 
 
 class _AssertWatched:
@@ -1148,8 +1157,10 @@ def assert_watched(steps: int = 2, frozen: Iterable[str] | str = (), trainable: 
                    **kwargs: Any) -> _AssertWatched:
     """`watch()` that raises FreezeAuditError (the report) on findings when the block ends.
 
-        with freezelint.assert_watched(frozen=["backbone"], trainable=["head"]):
+        with freezelint.assert_watched(frozen=["backbone"], trainable=["head"], ignore=["FZ505"]):
             train(model, loader)
+
+    `ignore=` (and the other keywords) as for watch().
     """
     return _AssertWatched(watch(steps, expect_frozen=frozen, expect_trainable=trainable, **kwargs))
 

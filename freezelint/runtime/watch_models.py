@@ -564,6 +564,22 @@ def bystanders(w: "Watch", models: list[nn.Module],
     return frozen, notes, copied
 
 
+def ran_beside(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> list[tuple[str, nn.Module]]:
+    """The models that ran beside the judged ones and are not judged themselves (a frozen DPO or KL
+    reference without norm layers, a model only named in a note), with the names the script gives
+    them: an expectation that names one (`--expect-frozen ref`) is judged on it. Those without a
+    name in the script are left out: no pattern can mean them."""
+    inside: set[int] = set()
+    for m in models:
+        inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
+    out = []
+    for r in _lifted(_outermost([r for r in w.roots.values() if id(r) not in inside]), inside, held_ids(w)):
+        name = _script_name(r) or w.names_seen.get(id(r))
+        if name and next(r.parameters(), None) is not None:
+            out.append((name, r))
+    return out
+
+
 def rewrites_in_train(m: nn.Module) -> bool:
     """Whether a forward of `m` in train mode rewrites its buffers, so that a frozen model left in
     train mode computes something else from one forward to the next: a norm layer's running
@@ -654,14 +670,65 @@ def _loss_around(model: nn.Module) -> nn.Module | None:
     return holding[0] if len(holding) == 1 else None
 
 
-def model_labels(models: list[nn.Module], inners: list[nn.Module], seen: dict[int, str] | None = None) -> list[str]:
+def _held_modules() -> Iterator[tuple[str, nn.Module]]:
+    """Each module the running code holds, with the name it holds it by (`nets`, `trainer.model`):
+    the variables of the frames on the stack outside freezelint and torch, the attributes of those
+    that are not modules, then the running script's top level, torch's containers included."""
+    seen: set[int] = set()
+    for scope in user_scopes(sys._getframe(1)):
+        for k, v in list(scope.items()):
+            if k == "self" or k.startswith("_") or issubclass(type(v), (type, types.ModuleType, types.FunctionType)):
+                continue
+            if issubclass(type(v), nn.Module):
+                found = [(k, v)]
+            else:
+                try:
+                    attrs = object.__getattribute__(v, "__dict__")  # never a class's own __getattr__
+                except Exception:  # noqa: BLE001 — no instance dictionary
+                    continue
+                found = [(f"{k}.{a}", x) for a, x in list(attrs.items()) if type(attrs) is dict
+                         and not a.startswith("_") and issubclass(type(x), nn.Module)]
+            for name, m in found:
+                if id(m) not in seen:
+                    seen.add(id(m))
+                    yield name, m
+
+
+def held_by(models: list[nn.Module]) -> tuple[str, dict[int, str]] | None:
+    """The smallest module the running code holds above every one of several models judged apart (the
+    parts of an `nn.ModuleDict` each trained as a model of its own, a GAN's G and D in one module):
+    its name in the code and each model's name inside it (`body`, `aux`, `head`), by id. None when
+    no module the code holds has them all, or when two of the smallest size do."""
+    if len(models) < 2:
+        return None
+    ids = {id(m) for m in models}
+    found = []
+    for name, holder in _held_modules():
+        if id(holder) in ids:
+            continue
+        names = list(holder.named_modules())
+        inside = {id(m): n for n, m in names if id(m) in ids and n}
+        if len(inside) == len(ids):
+            found.append((len(names), name, inside))
+    smallest = [f for f in found if f[0] == min(f[0] for f in found)]
+    if len(smallest) != 1:  # none, or two alike neither inside the other: which names them is not plain
+        return None
+    _, name, inside = smallest[0]
+    return name, inside
+
+
+def model_labels(models: list[nn.Module], inners: list[nn.Module], seen: dict[int, str] | None = None,
+                 holder: tuple[str, dict[int, str]] | None = None) -> list[str]:
     """Name prefixes: none for one model; for several, the names the running script gives them
-    (`teacher`, `G`; or, the frames gone, as noted while it ran: `seen`), else their classes as
-    their authors wrote them (inside DDP or torch.compile), numbered when repeated."""
+    (`teacher`, `G`; or, the frames gone, as noted while it ran: `seen`), else their names in the
+    module that holds them all (`holder`, from held_by: `aux` of `nets["aux"]`), else their classes
+    as their authors wrote them (inside DDP or torch.compile), numbered when repeated."""
     if len(models) == 1:
         return [""]
     seen = seen or {}
-    named = [_script_name(m) or _script_name(i) or seen.get(id(m)) or seen.get(id(i)) for m, i in zip(models, inners)]
+    inside = holder[1] if holder is not None else {}
+    named = [_script_name(m) or _script_name(i) or seen.get(id(m)) or seen.get(id(i)) or inside.get(id(m))
+             or inside.get(id(i)) for m, i in zip(models, inners)]
     kinds = [n or type(i).__name__ for n, i in zip(named, inners)]
     return [k if kinds.count(k) == 1 else f"{k}{kinds[:i].count(k)}" for i, k in enumerate(kinds)]
 

@@ -24,13 +24,13 @@ from freezelint.runtime import findings as F
 from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import Distributed, ddp_class, fz507
 from freezelint.runtime.fingerprint import Fingerprinter, as_ints, joined
-from freezelint.runtime.names import Names
+from freezelint.runtime.names import Names, matches
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, walk
 from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params, in_part,
-                                               join_name, model_labels, model_name, optimizer_labels, unwrapped,
-                                               within)
+                                               held_by, join_name, model_labels, model_name, optimizer_labels,
+                                               ran_beside, unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
@@ -386,23 +386,75 @@ def judge(w: "Watch") -> AuditReport:
     ddp = ddp_class()
     inners = [spread.inner if spread is not None else unwrapped(m, ddp) for m in trained]
     inners += [unwrapped(m, ddp) for m in frozen]
-    labels = model_labels(models, inners, w.names_seen)
+    holder = held_by(inners) if len(models) > 1 and w.given_model is None else None
+    labels = model_labels(models, inners, w.names_seen, holder)
+    side = ran_beside(w, models, trees) if w.expect_frozen or w.expect_trainable else []
     if spread is None or not frozen:
-        return _judged(w, models, inners, labels, trees, spread, trained, notes, averages)
+        return _judged(w, models, inners, labels, trees, spread, trained, notes, averages, side=side,
+                       container=holder[0] if holder is not None else None)
     # The ranks compare the trained model, by its own names; the models beside it are judged on
     # each rank, and their findings merged across the ranks with the trained model's.
     beside = _judged(w, frozen, inners[1:], labels[1:], trees, None, trained, [], averages)
     notes = notes + [f"{F.listed(labels[1:])} ran beside the trained model: judged on every rank, not shown in the "
                      f"tree (the ranks compare the trained model only)"]
-    return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, {}, beside.findings)
+    return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, {}, beside.findings, side=side)
+
+
+def _side_patterns(patterns: list[str], side: list[tuple[str, nn.Module]], judged_names: list[str]) -> dict[str, str]:
+    """pattern -> the name of the model beside the judged ones it names (`ref`, `ref.0`): one that
+    starts with that model's name and names nothing in the judged models."""
+    out = {}
+    for p in patterns:
+        label = next((name for name, _ in side if p == name or p.startswith(name + ".")), None)
+        if label is not None and not any(matches(p, n) for n in judged_names):
+            out[p] = label
+    return out
+
+
+def _side_records(w: "Watch", label: str, model: nn.Module) -> tuple[list[ParamRecord], list[str]]:
+    """Records of a model that ran beside the judged ones, under its name, for the expectations that
+    name it: whether each parameter required grad at a step (or does now), and whether it changed
+    from its fingerprint at the window's start (every forwarded model's parameters have one)."""
+    tree = walk(model)
+    params = [p for _, p in tree.params]
+    now = Fingerprinter(params)(just_built=True) if params else []
+    held = {id(p): gi for o in w.optimizers.values() for gi, g in enumerate(o.param_groups) for p in g["params"]}
+    records = []
+    for (n, p), f in zip(tree.params, now):
+        was = w.before.get(id(p))
+        name = join_name(label, n)
+        records.append(ParamRecord(name, name.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype),
+                                   p.requires_grad or id(p) in w.wanted, held.get(id(p)),
+                                   was is not None and was[1] != f, None, w.grad_seen.get(id(p), "none")))
+    return records, [join_name(label, n) for n, _ in tree.modules]
+
+
+def _side_expectations(w: "Watch", side: list[tuple[str, nn.Module]], mine: dict[str, str], expect_frozen: list[str],
+                       expect_trainable: list[str]) -> list[F.AuditFinding]:
+    """FZ506 for the expectations (`mine`: pattern -> the name of the model it names) that name a
+    model run beside the judged ones: judged on it as on the trained model (a frozen reference that
+    ran and did not move holds `expect_frozen`)."""
+    found = []
+    for label, model in side:
+        frozen = [p for p in expect_frozen if mine.get(p) == label]
+        trainable = [p for p in expect_trainable if mine.get(p) == label]
+        if frozen or trainable:
+            records, module_names = _side_records(w, label, model)
+            found += F.expectation_findings(records, frozen, trainable, module_names)
+    return found
 
 
 def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels: list[str], trees: dict[int, Tree],
             spread: Distributed | None, trained: list[nn.Module], notes: list[str], averages: dict[int, str],
-            beside: list[F.AuditFinding] = ()) -> AuditReport:  # type: ignore[assignment]
+            beside: list[F.AuditFinding] = (),  # type: ignore[assignment]
+            side: list[tuple[str, nn.Module]] = (),  # type: ignore[assignment]
+            container: str | None = None) -> AuditReport:
     """The report on `models` (the trained ones and those run beside them, or only the latter:
     `models` not starting with `trained`), each named under its label. `spread`: the ranks
-    compare these models; `beside`: findings on the models beside, judged apart, to merge."""
+    compare these models; `beside`: findings on the models beside, judged apart, to merge;
+    `side`: named models that ran beside and are not judged, for the expectations that name them;
+    `container`: the code's name for the module that holds the labelled models (`nets`), which
+    expectations may start with (`nets.aux` is `aux`)."""
     only_beside = models[0] is not trained[0]
     named_modules: list[tuple[str, nn.Module]] = []
     named: list[tuple[str, nn.Parameter]] = []
@@ -575,7 +627,15 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted,
                                  toggled=toggled)
-    expect_frozen, expect_trainable = w.expect_frozen, w.expect_trainable
+    given = {p: _in_holder(p, container, labels) for p in [*w.expect_frozen, *w.expect_trainable]}
+    expect_frozen, expect_trainable = ([given[p] for p in ps] for ps in (w.expect_frozen, w.expect_trainable))
+    theirs = _side_patterns([*expect_frozen, *expect_trainable], side,
+                            [*(n for n, _ in named_modules), *(n for n, _ in named)]) if side else {}
+    if theirs:  # judged on the model they name, not as patterns that match nothing here
+        as_written = {g: p for p, g in given.items()}
+        found += [replace(f, target=as_written.get(f.target, f.target))
+                  for f in _side_expectations(w, side, theirs, expect_frozen, expect_trainable)]
+        expect_frozen, expect_trainable = ([p for p in ps if p not in theirs] for ps in (expect_frozen, expect_trainable))
     if len(trained) == 1 and w.given_model is None and not only_beside:  # names of the part that trains
         expect_frozen, expect_trainable = (in_part(w, trained[0], ps) for ps in (expect_frozen, expect_trainable))
     if len(models) > len(trained) == 1:  # the trained model's names as the user knows them, without its label
@@ -586,8 +646,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         # one model judged, named without a label: a pattern that starts with the script's name for
         # it (`controlnet`, `controlnet.down_blocks`) names it, as it does where models are labelled
         own = model_name(models[0], inners[0], w.names_seen) if len(models) == 1 else None
-        written = {**{_as_named(_without_wrappers(p, mnames), own, mnames): p for p in w.expect_frozen},
-                   **{_as_named(_without_wrappers(p, mnames), own, mnames): p for p in w.expect_trainable}}
+        written = {**{_as_named(_without_wrappers(given[p], mnames), own, mnames): p for p in w.expect_frozen},
+                   **{_as_named(_without_wrappers(given[p], mnames), own, mnames): p for p in w.expect_trainable}}
         expect_frozen, expect_trainable = ([_as_named(_without_wrappers(p, mnames), own, mnames) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames):
@@ -691,6 +751,16 @@ def _as_named(pattern: str, own: str | None, module_names: list[str]) -> str:
     if pattern == own:
         return "*"
     return pattern[len(own) + 1:] if pattern.startswith(own + ".") else pattern
+
+
+def _in_holder(pattern: str, holder: str | None, labels: list[str]) -> str:
+    """`nets.aux` -> `aux`, `nets` -> every parameter, where the models are labelled by their names
+    in the module the code holds as `nets` (and none of them is called so)."""
+    if not holder or holder in labels:
+        return pattern
+    if pattern == holder:
+        return "*"
+    return pattern[len(holder) + 1:] if pattern.startswith(holder + ".") else pattern
 
 
 def _shared_notes(precords: list[ParamRecord], labels: list[str]) -> list[str]:
