@@ -1074,3 +1074,37 @@ def test_summaries_record_what_calls_of_imported_functions_pass():
     s = summarise_text("import torch\nfrom helpers import freeze\nw = torch.nn.Parameter(torch.ones(2))\n"
                        "freeze(w, cfg, *rest)\n")
     assert s["passes"] == {"helpers.freeze": [{"0": None, "1": None, "*": None}]}
+
+
+def test_a_tree_without_a_marker_is_rooted_above_its_outermost_package_whatever_is_named(cli, tmp_path):
+    """pkg/a/freeze.py's FZ203 rests on pkg/b/sync.py's SyncBatchNorm (tied by imports): checking
+    the folder, the package or the one file (a pre-commit hook's way) gives the same verdict, since
+    each is rooted where Python imports `pkg.a.freeze` from."""
+    top = tmp_path / "top"
+    for d in ("pkg", "pkg/a", "pkg/b"):
+        write(top / d / "__init__.py", "")
+    write(top / "pkg/a/freeze.py", """
+import torch.nn as nn
+
+from pkg.b.sync import to_sync
+
+
+def freeze_bn(model):
+    model = to_sync(model)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+    return model
+""")
+    write(top / "pkg/b/sync.py", """
+import torch.nn as nn
+
+
+def to_sync(model):
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+""")
+    assert find_root(top / "pkg/a/freeze.py") == top
+    want = [("pkg/a/freeze.py", 9, "FZ203")]
+    assert _found(cli, top, "--no-cache", ".") == want
+    assert _found(cli, top, "--no-cache", "pkg/a") == want
+    assert _found(cli, top, "--no-cache", "pkg/a/freeze.py") == want

@@ -85,9 +85,18 @@ def marked_root(path: Path) -> Path | None:
 
 def find_root(path: Path) -> Path:
     """The nearest directory at or above `path` that holds pyproject.toml or .git; without one,
-    `path`'s own directory."""
+    the directory its outermost package sits in (`pkg/a/freeze.py` with `__init__.py` in `pkg/`
+    and `pkg/a/`: the one above `pkg`, where Python imports `pkg.a.freeze` from), or `path`'s own
+    directory outside a package: the same root whichever file or folder of the tree is named."""
     start = path.resolve()
-    return marked_root(start) or (start if start.is_dir() else start.parent)
+    return marked_root(start) or package_top(start if start.is_dir() else start.parent)
+
+
+def package_top(directory: Path) -> Path:
+    """The directory above the outermost package `directory` is in (itself outside a package)."""
+    while (directory / "__init__.py").is_file() and directory.parent != directory:
+        directory = directory.parent
+    return directory
 
 
 def _under(path: Path, root: Path) -> bool:
@@ -228,15 +237,15 @@ class Project:
 
     def _root_of(self, path: Path) -> Path:
         """The root of the project a file belongs to (its nearest pyproject.toml or .git; without
-        one, the run's root when the file lies under it, else its own directory): where its
-        imports and the scans on its behalf look."""
+        one, the run's root when the file lies under it, else the directory above its outermost
+        package, see find_root): where its imports and the scans on its behalf look."""
         key = str(path.parent)
         root = self._file_roots.get(key)
         if root is None:
             here = path.parent.resolve()
             root = marked_root(here)
             if root is None:
-                root = self.root if _under(here, self.root.resolve()) else here
+                root = self.root if _under(here, self.root.resolve()) else package_top(here)
             self._file_roots[key] = root
         return root
 
