@@ -328,7 +328,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   undone_by: Mapping[str, str] | None = None, among: int = 1,
                   refrozen: frozenset[str] = frozenset(), notes: list[str] | None = None,
                   idle: frozenset[str] = frozenset(), ran: frozenset[str] | None = None,
-                  substituted: bool = False, toggled: Mapping[str, list[str]] | None = None) -> list[AuditFinding]:
+                  substituted: bool = False, toggled: Mapping[str, list[str]] | None = None,
+                  live: Sequence[tuple[str, nn.Module]] = ()) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -353,7 +354,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     that the loss ignores their output rather than list every way a module is left out. A trainable
     parameter's `grad` of "zero" was an all-zero tensor (read for those left unchanged; under
     torch.compile for every one at every step, so a changed one's "zero" held at every step): FZ505
-    of its own over two steps or more."""
+    of its own over two steps or more.
+    `live`: the modules by the records' names, where a message needs more than a record holds (an
+    Embedding's max_norm)."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -369,9 +372,16 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     by_module = {m.name: m for m in modules}
     over = f"over {steps} step{'s' if steps != 1 else ''}"
 
-    # FZ501: frozen but moved — grouped by cause, named by their common module
+    # FZ501: frozen but moved — grouped by cause, named by their common module; an Embedding built
+    # with max_norm first, by its layer: its own forward rewrote them, under the watch too
+    renormed = _renormed(params, live, updated_elsewhere)
+    for layer, (m, ps) in renormed.items():
+        out.append(_renorm_finding(layer, m, ps, over))
+    renorm_ids = {id(p) for _, ps in renormed.values() for p in ps}
     moved_frozen: dict[tuple, list[ParamRecord]] = defaultdict(list)
     for p in params:
+        if id(p) in renorm_ids:
+            continue
         # Under the watch, one the optimizer did not move (in no group, or with no grad at any step:
         # torch's optimizers skip a None grad) was written by the script's or the model's own code on
         # purpose (an EMA teacher; RepVGG refreshing its deploy copy in train()): no FZ501.
@@ -832,6 +842,58 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                          f"by learning rate, FZ304 in the code, which still computes their grads and optimizer "
                          f"state)")
     return out
+
+
+def _renormed(params: list[ParamRecord], live: Sequence[tuple[str, nn.Module]], watched: bool
+              ) -> dict[str, tuple[nn.Module, list[ParamRecord]]]:
+    """Layer name -> (layer, its frozen weights that changed), for Embedding and EmbeddingBag layers
+    built with max_norm: every forward renormalises the rows it looks up in place (under no_grad),
+    frozen or not. Not a weight the optimizer stepped (a stale grad: FZ501's other causes); under
+    the watch (`watched`), not one in a part the script writes (an EMA or polyak target)."""
+    moved = [p for p in params if not p.requires_grad and p.changed and (p.group is None or p.grad == "none")]
+    if not moved or not live:
+        return {}
+    layers = {n: m for n, m in live if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.max_norm is not None}
+    out: dict[str, tuple[nn.Module, list[ParamRecord]]] = {}
+    for p in moved:
+        m = layers.get(p.module)
+        if m is not None and not (watched and _script_written(p.module, params, layers)):
+            out.setdefault(p.module, (m, []))[1].append(p)
+    return out
+
+
+def _script_written(layer: str, params: list[ParamRecord], layers: Mapping[str, nn.Module]) -> bool:
+    """Whether `layer` lies in a part no optimizer holds (its largest such ancestor) whose other
+    parameters changed too: a copy the script itself writes, as an EMA teacher or a polyak target
+    is. The renormalising layers' own weights are no evidence either way."""
+    path = layer.split(".") if layer else []
+    part: list[ParamRecord] = []
+    for i in range(len(path), -1, -1):
+        above = ".".join(path[:i])
+        under = [q for q in params if q.module not in layers
+                 and (not above or q.module == above or q.module.startswith(above + "."))]
+        if any(q.group is not None for q in under):
+            break
+        part = under
+    return any(q.changed for q in part)
+
+
+def _renorm_finding(layer: str, m: nn.Module, ps: list[ParamRecord], over: str) -> AuditFinding:
+    """FZ501 for a frozen Embedding/EmbeddingBag built with max_norm: named by its layer, with the
+    cause (its own forward) and the fix (no max_norm; a renorm of the table once, if wanted)."""
+    names = [p.name for p in ps]
+    label = _label(layer)
+    how = f"max_norm={_num(m.max_norm)}" + (f", norm_type={_num(m.norm_type)}" if m.norm_type != 2 else "")
+    weight = f"{layer}.weight" if layer else "layer.weight"
+    return AuditFinding(
+        "FZ501", label,
+        f"{listed(names)}: requires_grad=False, yet changed {over}{sized(p.max_abs_delta for p in ps)}; {label} "
+        f"({type(m).__name__}, {how}) renormalises the rows it looks up in place in every forward, frozen or not "
+        f"(requires_grad does not stop it): each looked-up row whose norm exceeds {_num(m.max_norm)} is scaled "
+        f"down to it, so the frozen vectors are rewritten",
+        f"build it with max_norm=None; if the vectors should be bounded, renormalise the table once before "
+        f"training (`with torch.no_grad(): {weight}.copy_(torch.renorm({weight}, {_num(m.norm_type)}, 0, "
+        f"{_num(m.max_norm)}))`)", _several(names))
 
 
 _MODEL_TRAIN = "model.train()"
