@@ -107,3 +107,86 @@ def test_an_ema_copy_with_a_max_norm_embedding_is_still_the_scripts_to_write(ins
     assert w.report.ok and not w.report.findings, w.report.render_text()
     if inside:
         assert "ema Clf · frozen · train · params changed 3/3" in w.report.render_text()
+
+
+# --- notes on tensors of no module the optimizer trains ----------------------------------------------
+
+def _sac(polyak_target_trainable: bool):
+    torch.manual_seed(0)
+    policy = nn.Module()
+    policy.critic = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+    policy.critic_target = copy.deepcopy(policy.critic).eval()
+    if not polyak_target_trainable:
+        policy.critic_target.requires_grad_(False)
+    log_alpha = torch.zeros(1, requires_grad=True)
+    opt_c = torch.optim.Adam(policy.critic.parameters(), 1e-3)
+    opt_a = torch.optim.Adam([log_alpha], 1e-3)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            s, r, logp = torch.randn(8, 4), torch.randn(8, 1), torch.randn(8, 1)
+            alpha_loss = -(log_alpha * (logp + 1.0)).mean()
+            opt_a.zero_grad()
+            alpha_loss.backward()
+            opt_a.step()
+            with torch.no_grad():
+                y = r + 0.99 * (policy.critic_target(s) - log_alpha.exp() * logp)
+            loss = (policy.critic(s) - y).pow(2).mean()
+            opt_c.zero_grad()
+            loss.backward()
+            opt_c.step()
+            with torch.no_grad():
+                for p, tp in zip(policy.critic.parameters(), policy.critic_target.parameters()):
+                    tp.mul_(0.95).add_(0.05 * p)
+    return w.report
+
+
+@pytest.mark.parametrize("polyak_target_trainable", [False, True])
+def test_a_learnable_temperature_is_noted_as_what_it_is_not_as_a_stand_in(polyak_target_trainable):
+    report = _sac(polyak_target_trainable)
+    assert report.ok and not report.findings, report.render_text()
+    [note] = [n for n in report.notes if "belong" in n]
+    assert note == ("opt_a trains 1 tensor that belongs to no module of the model (log_alpha, shape [1]): it got "
+                    "gradients and was not judged"), note
+    assert "critic_target" not in " ".join(report.notes)  # the polyak target ran and changed: no "took no part"
+
+
+def test_tensors_of_no_module_do_not_hide_a_trainable_layer_the_optimizer_left_out():
+    # a temperature beside a model whose second head is trainable, in no param group, and out of the loss:
+    # the shapes show no substitution, so the head is judged as usual (FZ503)
+    torch.manual_seed(0)
+    model = nn.Module()
+    model.body, model.head, model.aux = nn.Linear(4, 4), nn.Linear(4, 2), nn.Linear(4, 3)
+    temperature = torch.ones(1, requires_grad=True)
+    opt = torch.optim.SGD([*model.body.parameters(), *model.head.parameters(), temperature], lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            h = model.body(torch.randn(5, 4))
+            loss = (model.head(h) / temperature).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    codes = [f.code for f in w.report.findings]
+    assert "FZ503" in codes, w.report.render_text()
+    [f] = [f for f in w.report.findings if f.code == "FZ503"]
+    assert f.target == "aux" and "functional_call" not in " ".join(w.report.notes)
+    assert any(n.startswith("SGD also trains 1 tensor that belongs to no module of the model (temperature, "
+                            "shape [1])") for n in w.report.notes), w.report.notes
+
+
+def test_a_part_given_as_the_model_is_not_said_to_take_no_part():
+    torch.manual_seed(0)
+    model = nn.Module()
+    model.enc = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8)).requires_grad_(False)
+    model.head = nn.Linear(8, 2)
+    opt = torch.optim.Adam(model.head.parameters(), lr=1e-3)
+    model.train()
+    with freezelint.watch(model=model.enc) as w:
+        for _ in range(3):
+            loss = F.cross_entropy(model.head(model.enc(torch.randn(8, 8))), torch.randint(0, 2, (8,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    assert [f.code for f in w.report.findings] == ["FZ502"], w.report.render_text()
+    [note] = [n for n in w.report.notes if "belong" in n]
+    assert note == ("Adam trains 2 tensors that belong to no module of the model (shapes [2, 8], [2]): they got "
+                    "gradients and were not judged"), note

@@ -12,7 +12,7 @@ import re
 import sys
 from fnmatch import fnmatchcase
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
@@ -328,7 +328,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   undone_by: Mapping[str, str] | None = None, among: int = 1,
                   refrozen: frozenset[str] = frozenset(), notes: list[str] | None = None,
                   idle: frozenset[str] = frozenset(), ran: frozenset[str] | None = None,
-                  substituted: bool = False, toggled: Mapping[str, list[str]] | None = None,
+                  substituted: frozenset[str] = frozenset(), toggled: Mapping[str, list[str]] | None = None,
                   live: Sequence[tuple[str, nn.Module]] = ()) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
@@ -354,7 +354,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     that the loss ignores their output rather than list every way a module is left out. A trainable
     parameter's `grad` of "zero" was an all-zero tensor (read for those left unchanged; under
     torch.compile for every one at every step, so a changed one's "zero" held at every step): FZ505
-    of its own over two steps or more.
+    of its own over two steps or more. `substituted` (the watch) names the model's parameters that
+    tensors of no module stood in for (torch.func.functional_call): they took no part, no FZ503.
     `live`: the modules by the records' names, where a message needs more than a record holds (an
     Embedding's max_norm)."""
     out: list[AuditFinding] = []
@@ -545,10 +546,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             _several(names)))
 
     # FZ302 / FZ503: trainable but in no param group
-    # `substituted`: the optimizer's own tensors, in no module, got the gradients (torch.func's
-    # functional_call): the module's parameters that got none took no part, they are not left out
+    # `substituted`: tensors of no module stood in for these (torch.func's functional_call): they
+    # took no part, they are not left out
     missing = [p for p in params if p.requires_grad and p.group is None and not (updated_elsewhere and p.changed)
-               and not (substituted and p.grad == "none")]
+               and p.name not in substituted]
     if missing:
         tops: dict[str, list[ParamRecord]] = defaultdict(list)
         for p in missing:
@@ -894,6 +895,68 @@ def _renorm_finding(layer: str, m: nn.Module, ps: list[ParamRecord], over: str) 
         f"build it with max_norm=None; if the vectors should be bounded, renormalise the table once before "
         f"training (`with torch.no_grad(): {weight}.copy_(torch.renorm({weight}, {_num(m.norm_type)}, 0, "
         f"{_num(m.max_norm)}))`)", _several(names))
+
+
+def stood_in(records: list[ParamRecord], graded: list[torch.Tensor]) -> list[ParamRecord]:
+    """The model's parameters that tensors of no module, which got gradients, evidently stood in for
+    (torch.func.functional_call, a stateless loop): those in no param group that got no gradient and
+    did not change, where the shapes show it: each trainable one has a tensor of its shape (they
+    would otherwise be FZ503), or they and the tensors match shape for shape (a frozen template).
+    Empty where the shapes do not show it: a learnable temperature, a prompt, another model's part."""
+    shapes = Counter(tuple(t.shape) for t in graded)
+    idle = [r for r in records if r.group is None and r.grad == "none" and not r.changed]
+    trainable = [r for r in idle if r.requires_grad]
+    if trainable and not Counter(tuple(r.shape) for r in trainable) - shapes:
+        return trainable
+    if idle and Counter(tuple(r.shape) for r in idle) == shapes:
+        return idle
+    return []
+
+
+def held_as(t: torch.Tensor, scopes: Iterable[Mapping[str, Any]]) -> str | None:
+    """What the training code calls `t`: a variable of its frames (`log_alpha`), innermost first,
+    else an attribute of an object's `self` there (SB3's `self.log_ent_coef`); None if neither."""
+    scopes = list(scopes)
+    for scope in scopes:
+        for k, v in scope.items():
+            if v is t and k != "self" and not k.startswith("_"):
+                return k
+    for scope in scopes:
+        if "self" not in scope:
+            continue
+        try:
+            attrs = object.__getattribute__(scope["self"], "__dict__")  # never the object's own __getattr__
+        except Exception:  # noqa: BLE001 — no instance dictionary
+            continue
+        if type(attrs) is dict:
+            for k, v in attrs.items():
+                if v is t and not k.startswith("_"):
+                    return f"self.{k}"
+    return None
+
+
+def outside_note(optimizer: str, graded: list[torch.Tensor], stood: list[ParamRecord], holds_model: bool,
+                 name_of: Callable[[torch.Tensor], str | None] = lambda t: None) -> str:
+    """The note on tensors of no module of the model that an optimizer trains and that got
+    gradients: what they stood in for (`stood`, see stood_in), or, where nothing shows that, what
+    they are (the script's name for each, `name_of`, and shape), unjudged beside a model judged as
+    usual. `holds_model`: the optimizer trains some of the model too."""
+    n = len(graded)
+    one = n == 1
+    tensors = f"{n} tensor{'' if one else 's'} that belong{'s' if one else ''} to no module of the model"
+    if stood:
+        return (f"{optimizer} trains {tensors} and got gradients, shaped as {listed([r.name for r in stood])} of the "
+                f"model, which got none: torch.func.functional_call or a stateless loop passes them in place of "
+                f"those parameters, which took no part in the steps and were not judged")
+    named = [name_of(t) for t in graded[:_SHOW]]
+    if any(named):
+        what = "; ".join(f"{name}, shape {list(t.shape)}" if name else f"shape {list(t.shape)}"
+                         for name, t in zip(named, graded))
+    else:
+        what = f"shape{'' if one else 's'} " + ", ".join(str(list(t.shape)) for t in graded[:_SHOW])
+    more = f" and {n - _SHOW} more" if n > _SHOW else ""
+    return (f"{optimizer} {'also ' if holds_model else ''}trains {tensors} ({what}{more}): "
+            f"{'it' if one else 'they'} got gradients and {'was' if one else 'were'} not judged")
 
 
 _MODEL_TRAIN = "model.train()"
