@@ -190,3 +190,40 @@ def test_a_part_given_as_the_model_is_not_said_to_take_no_part():
     [note] = [n for n in w.report.notes if "belong" in n]
     assert note == ("Adam trains 2 tensors that belong to no module of the model (shapes [2, 8], [2]): they got "
                     "gradients and were not judged"), note
+
+
+# --- FZ502: momentum=0 keeps the running statistics, train mode still uses the batch's -------------
+
+def test_a_frozen_batchnorm_with_momentum_0_says_what_moved_and_what_harm_is_left():
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8, momentum=0.0), nn.ReLU(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten()).requires_grad_(False)
+    model = nn.Sequential(backbone, nn.Linear(8, 4))
+    opt = torch.optim.SGD(model[1].parameters(), lr=0.1)
+    model.train()
+    with freezelint.watch() as w:
+        for _ in range(3):
+            loss = F.cross_entropy(model(torch.randn(8, 3, 8, 8)), torch.randint(0, 4, (8,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    audited = freezelint.audit(model, opt, batch=torch.randn(8, 3, 8, 8))
+    for report in (w.report, audited):
+        [f] = report.findings
+        assert (f.code, f.target) == ("FZ502", "0.1"), report.render_text()
+        assert "statistics moved" not in f.message
+        assert f.message.startswith(
+            "0.1 (BatchNorm2d) has all parameters frozen and runs in train mode: only num_batches_tracked moved over "
+            "2 steps (momentum=0 keeps running_mean and running_var), yet in train mode it normalises each batch "
+            "with that batch's own mean and variance, not its running statistics"), f.message
+        assert "momentum=0 does not freeze it" in f.message
+        assert f.advice.startswith("put it in eval()"), f.advice
+
+
+def test_a_frozen_batchnorm_with_momentum_still_says_its_statistics_moved():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    model[:2].requires_grad_(False)
+    report = freezelint.audit(model, torch.optim.SGD(model[2].parameters(), lr=0.1))
+    [f] = report.findings
+    assert f.code == "FZ502" and "running statistics moved (up to" in f.message, report.render_text()

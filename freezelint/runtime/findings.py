@@ -357,7 +357,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     of its own over two steps or more. `substituted` (the watch) names the model's parameters that
     tensors of no module stood in for (torch.func.functional_call): they took no part, no FZ503.
     `live`: the modules by the records' names, where a message needs more than a record holds (an
-    Embedding's max_norm)."""
+    Embedding's max_norm, a BatchNorm's momentum)."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -507,6 +507,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         out.append(_eval_only_undone(mods, over, updated_elsewhere, call, override))
     stats = [(m, bs) for m, bs in unfrozen_stats if layer_of[m] is None]
     power = [(m, bs) for m, bs in unfrozen_stats if layer_of[m] is not None]
+    # only the batch counter moved (momentum=0 keeps the running mean and variance): said so, with
+    # the harm that is left, batch statistics in train mode
+    counted = [(m, bs) for m, bs in stats if all(_counter(b) for b in bs)]
+    if counted:
+        out.append(_counted_finding(counted, by_module, live, over))
+        stats = [(m, bs) for m, bs in stats if not all(_counter(b) for b in bs)]
     if stats:
         names = [_label(m) for m, _ in stats]
         one = len(names) == 1
@@ -957,6 +963,40 @@ def outside_note(optimizer: str, graded: list[torch.Tensor], stood: list[ParamRe
     more = f" and {n - _SHOW} more" if n > _SHOW else ""
     return (f"{optimizer} {'also ' if holds_model else ''}trains {tensors} ({what}{more}): "
             f"{'it' if one else 'they'} got gradients and {'was' if one else 'were'} not judged")
+
+
+def _counter(b: BufferRecord) -> bool:
+    """An integer buffer (num_batches_tracked) counts batches; it is no statistic."""
+    return b.dtype.startswith(("int", "uint", "bool"))
+
+
+def _counted_finding(counted: list[tuple[str, list[BufferRecord]]], by_module: Mapping[str, ModuleRecord],
+                     live: Sequence[tuple[str, nn.Module]], over: str) -> AuditFinding:
+    """FZ502 for frozen norm layers in train mode of which only the batch counter moved: momentum=0
+    keeps running_mean and running_var, but in train mode the layer normalises with each batch's
+    own statistics, not with the running ones it keeps: momentum=0 does not freeze it, eval() does."""
+    names = [_label(m) for m, _ in counted]
+    one = len(names) == 1
+    kinds = sorted({by_module[m].type for m, _ in counted if m in by_module})
+    leaves = sorted({b.name.rpartition(".")[2] for _, bs in counted for b in bs})
+    wanted = {m for m, _ in counted}
+    zero = [m for n, m in live if n in wanted and getattr(m, "momentum", None) == 0]
+    why = "momentum=0 keeps running_mean and running_var" if len(zero) == len(counted) else \
+        "the running mean and variance did not"
+    it, its = ("it", "its") if one else ("them", "their")
+    return AuditFinding(
+        "FZ502", names[0] if one else f"{len(names)} modules",
+        f"{listed(names)} ({', '.join(kinds)}) {'has' if one else 'have'} all parameters frozen and "
+        f"{'runs' if one else 'run'} in train mode: only {', '.join(leaves)} moved {over} ({why}), yet in train mode "
+        f"{'it normalises' if one else 'they normalise'} each batch with that batch's own mean and variance, not "
+        f"{its} running statistics, so {its} output still depends on the batch; "
+        + ("momentum=0 does not freeze " + it + ", nor does requires_grad" if zero else
+           "requires_grad does not freeze " + it) + " (FZ202 in the code)",
+        f"put {it} in eval(), again after every train() that reaches {it} (or override train()): in eval() "
+        f"{'it normalises' if one else 'they normalise'} with {its} running statistics and "
+        f"{'updates' if one else 'update'} nothing"
+        + (f"; or replace {it} with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else ""),
+        _several(names))
 
 
 _MODEL_TRAIN = "model.train()"
