@@ -227,3 +227,68 @@ def test_a_frozen_batchnorm_with_momentum_still_says_its_statistics_moved():
     report = freezelint.audit(model, torch.optim.SGD(model[2].parameters(), lr=0.1))
     [f] = report.findings
     assert f.code == "FZ502" and "running statistics moved (up to" in f.message, report.render_text()
+
+
+# --- FZ302: Parameters swapped in a layer that stays, not a layer replaced --------------------------
+
+def _three():
+    return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+
+
+def _steps(model, opt, swap):
+    with freezelint.watch() as w:
+        swap()
+        for _ in range(3):
+            loss = F.cross_entropy(model(torch.randn(8, 16)), torch.randint(0, 4, (8,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return w.report
+
+
+def test_load_state_dict_assign_after_the_optimizer_is_fz302_worded_as_a_swap():
+    torch.manual_seed(0)
+    ckpt, model = _three().state_dict(), _three()
+    model[0].requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    report = _steps(model, opt, lambda: model.load_state_dict(ckpt, assign=True))
+    [f] = report.findings
+    assert (f.code, f.target) == ("FZ302", "2"), report.render_text()
+    assert "the layer was replaced" not in f.message
+    assert f.message == ("2 (Linear) has 2 trainable parameters (2.weight, 2.bias) in no param group: no layer was "
+                         "replaced, but after the optimizer was built load_state_dict(..., assign=True) put new "
+                         "Parameter objects, the checkpoint's tensors, in their place, so the optimizer still holds "
+                         "the old ones, which no forward uses, and the new ones are never trained"), f.message
+    assert f.advice.startswith("load the state dict before building the optimizer, or without assign=True")
+
+
+def test_a_parameter_assigned_after_the_optimizer_is_fz302_worded_as_a_swap():
+    torch.manual_seed(0)
+    model = _three()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def swap():
+        model[2].weight = nn.Parameter(torch.randn(4, 32))
+
+    report = _steps(model, opt, swap)
+    [f] = report.findings
+    assert (f.code, f.target) == ("FZ302", "2"), report.render_text()
+    assert f.message.startswith("2 (Linear) has 1 trainable parameter (2.weight) in no param group: no layer was "
+                                "replaced, but after the optimizer was built a new Parameter object was assigned in "
+                                "its place (`layer.weight = nn.Parameter(...)`), so the optimizer still holds the old "
+                                "one"), f.message
+    assert f.advice.startswith("assign the new Parameters before building the optimizer")
+
+
+def test_a_layer_replaced_after_the_optimizer_keeps_its_words():
+    torch.manual_seed(0)
+    model = _three()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def swap():
+        model[2] = nn.Linear(32, 4)
+
+    report = _steps(model, opt, swap)
+    [f] = report.findings
+    assert f.code == "FZ302" and "the layer was replaced after the optimizer was built" in f.message, \
+        report.render_text()

@@ -557,6 +557,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     missing = [p for p in params if p.requires_grad and p.group is None and not (updated_elsewhere and p.changed)
                and p.name not in substituted]
     if missing:
+        swaps = _swapped_in(opts, live) if optimizer_has_foreign else {}
         tops: dict[str, list[ParamRecord]] = defaultdict(list)
         for p in missing:
             top = p.module
@@ -573,6 +574,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             layers = _reparametrized(names) if optimizer_has_foreign else None
             if layers:
                 out.append(_reparametrized_finding(layers, names, by_module))
+            elif swaps and all(n in swaps for n in names):  # the layer stayed, its Parameters are new
+                out.append(_swapped_finding(top, by_module[top].type if top in by_module else "", names, swaps))
             elif optimizer_has_foreign and by_module.get(top) and by_module[top].optimizer == "none":
                 held = f" ({optimizer_has_foreign})" if isinstance(optimizer_has_foreign, str) else ""
                 out.append(AuditFinding(
@@ -997,6 +1000,46 @@ def _counted_finding(counted: list[tuple[str, list[BufferRecord]]], by_module: M
         f"{'updates' if one else 'update'} nothing"
         + (f"; or replace {it} with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else ""),
         _several(names))
+
+
+def _swapped_in(opts: Mapping[str, torch.optim.Optimizer], live: Sequence[tuple[str, nn.Module]]) -> dict[str, bool]:
+    """Parameter name -> swapped by load_state_dict, for each parameter of the model that took the
+    place, in the same module object, of one an optimizer holds (the watch logs such swaps: see
+    swaps.py)."""
+    from freezelint.runtime.swaps import swapped_out
+
+    name_of = {id(m): n for n, m in live}
+    out: dict[str, bool] = {}
+    for opt in opts.values():
+        for group in opt.param_groups:
+            for t in group["params"]:
+                hit = swapped_out(t)
+                if hit is not None and id(hit[0]) in name_of:
+                    module, leaf, loading = hit
+                    out[f"{name_of[id(module)]}.{leaf}" if name_of[id(module)] else leaf] = loading
+    return out
+
+
+def _swapped_finding(top: str, kind: str, names: list[str], swaps: Mapping[str, bool]) -> AuditFinding:
+    """FZ302 where the layer stayed and its Parameters were swapped for new ones after the optimizer
+    was built: by load_state_dict(..., assign=True), or by assigning an nn.Parameter to it."""
+    one = len(names) == 1
+    loaded = all(swaps[n] for n in names)
+    new, its = ("a new Parameter object", "its") if one else ("new Parameter objects", "their")
+    how = (f"load_state_dict(..., assign=True) put {new}, the checkpoint's tensor{'' if one else 's'}, in {its} place"
+           if loaded else f"{new} {'was' if one else 'were'} assigned in {its} place (`layer.weight = nn.Parameter(...)`)"
+           if not any(swaps[n] for n in names) else
+           "load_state_dict(..., assign=True) and assigned nn.Parameter objects put new ones in their place")
+    advice = ("load the state dict before building the optimizer, or without assign=True (it then copies the "
+              "values into the Parameters the optimizer holds)" if loaded else
+              "assign the new Parameters before building the optimizer, or copy the values into the ones it holds "
+              "(`with torch.no_grad(): layer.weight.copy_(new)`)")
+    return AuditFinding(
+        "FZ302", _label(top),
+        f"{_label(top)}{f' ({kind})' if kind else ''} has {len(names)} trainable parameter{'' if one else 's'} ({listed(names)}) in no "
+        f"param group: no layer was replaced, but after the optimizer was built {how}, so the optimizer still "
+        f"holds the old {'one' if one else 'ones'}, which no forward uses, and the new {'one is' if one else 'ones are'} "
+        f"never trained", advice)
 
 
 _MODEL_TRAIN = "model.train()"
