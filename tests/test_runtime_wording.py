@@ -292,3 +292,38 @@ def test_a_layer_replaced_after_the_optimizer_keeps_its_words():
     [f] = report.findings
     assert f.code == "FZ302" and "the layer was replaced after the optimizer was built" in f.message, \
         report.render_text()
+
+
+# --- FZ201: a teacher frozen whole needs no train() call -----------------------------------------
+
+def _cnn(width):
+    return nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 10))
+
+
+@pytest.mark.parametrize("teacher_in_optimizer", [False, True])
+def test_fz201_on_a_teacher_frozen_whole_says_to_stop_calling_its_train(teacher_in_optimizer):
+    torch.manual_seed(0)
+    teacher, student = _cnn(16), _cnn(8)
+    teacher.eval().requires_grad_(False)
+    held = [*student.parameters(), *(teacher.parameters() if teacher_in_optimizer else ())]
+    opt = torch.optim.SGD(held, lr=1e-2)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            for m in (student, teacher):
+                m.train()
+            x = torch.randn(8, 3, 8, 8)
+            with torch.no_grad():
+                t = teacher(x)
+            loss = F.kl_div(F.log_softmax(student(x), -1), F.softmax(t, -1), reduction="batchmean")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    [f] = [f for f in w.report.findings if f.code == "FZ201"]
+    assert "teacher.train() switched it back" in f.message, w.report.render_text()
+    if teacher_in_optimizer:  # not frozen whole in the sense that matters: an optimizer holds it
+        assert f.advice.startswith("re-apply .eval() to these modules after every teacher.train()"), f.advice
+    else:
+        assert f.advice.startswith(
+            "stop calling teacher.train(): teacher is frozen whole (no parameter of it trains, none is in an "
+            "optimizer), so keep it in eval(); or override its train() to keep it in eval()"), f.advice

@@ -484,6 +484,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 f"{_switched(call)} switched {'it' if len(names) == 1 else 'them'} back and the statistics "
                 f"moved{_moved_by(stats)} {over}",
                 (_fix_override(override) if override and call == _MODEL_TRAIN else
+                 _fix_whole(call) if _frozen_whole(call, params, by_module) else
                  f"re-apply .eval() to these modules after every {call}: override train() in the model, or ")
                 + "use torchvision.ops.FrozenBatchNorm2d"
                 + ("" if updated_elsewhere else  # the watch saw the loop's train()
@@ -500,6 +501,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 f"{_switched(call)} switched {'it' if one else 'them'} back and every forward rewrote them"
                 f"{_moved_by(power)} {over}: {_POWER_WHY}",
                 (_fix_override(override) if override and call == _MODEL_TRAIN else
+                 _fix_whole(call).removesuffix("; or ") if _frozen_whole(call, params, by_module) else
                  f"re-apply .eval() to {'it' if one else 'them'} after every {call}: override train() in the model")
                 + ("" if updated_elsewhere else "; if your loop already does, audit with call_train=False (or "
                    "watch the real loop: freezelint.watch())"), _several(names)))
@@ -1069,6 +1071,26 @@ def _train_override(model: nn.Module) -> str | None:
                                                                            "transformers.")):
                 return f"{owner.__name__}.train"
     return None
+
+
+def _frozen_whole(call: str, params: list[ParamRecord], by_module: Mapping[str, ModuleRecord]) -> bool:
+    """Whether the part whose train() call undid the freeze (`teacher.train()`) is frozen whole:
+    every parameter frozen and in no param group, as a distillation teacher is."""
+    if call == _MODEL_TRAIN:
+        return False
+    part = call.removesuffix(".train()")
+    rec = by_module.get(part)
+    under = [p for p in params if p.name.startswith(part + ".")]
+    return bool(rec is not None and rec.status == "frozen" and under
+                and all(p.group is None and not p.requires_grad for p in under))
+
+
+def _fix_whole(call: str) -> str:
+    """For a part frozen whole (a teacher): nothing of it trains, so its train() call has no use."""
+    part = call.removesuffix(".train()")
+    return (f"stop calling {call}: {part} is frozen whole (no parameter of it trains, none is in an optimizer), "
+            f"so keep it in eval(); or override its train() to keep it in eval() (`def train(self, mode=True): "
+            f"return super().train(False)`); or ")
 
 
 def _fix_override(override: str) -> str:
