@@ -12,7 +12,7 @@ import re
 import sys
 from fnmatch import fnmatchcase
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
@@ -328,7 +328,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   undone_by: Mapping[str, str] | None = None, among: int = 1,
                   refrozen: frozenset[str] = frozenset(), notes: list[str] | None = None,
                   idle: frozenset[str] = frozenset(), ran: frozenset[str] | None = None,
-                  substituted: bool = False, toggled: Mapping[str, list[str]] | None = None) -> list[AuditFinding]:
+                  substituted: frozenset[str] = frozenset(), toggled: Mapping[str, list[str]] | None = None,
+                  live: Sequence[tuple[str, nn.Module]] = ()) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -353,7 +354,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     that the loss ignores their output rather than list every way a module is left out. A trainable
     parameter's `grad` of "zero" was an all-zero tensor (read for those left unchanged; under
     torch.compile for every one at every step, so a changed one's "zero" held at every step): FZ505
-    of its own over two steps or more."""
+    of its own over two steps or more. `substituted` (the watch) names the model's parameters that
+    tensors of no module stood in for (torch.func.functional_call): they took no part, no FZ503.
+    `live`: the modules by the records' names, where a message needs more than a record holds (an
+    Embedding's max_norm, a BatchNorm's momentum)."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -369,9 +373,16 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     by_module = {m.name: m for m in modules}
     over = f"over {steps} step{'s' if steps != 1 else ''}"
 
-    # FZ501: frozen but moved — grouped by cause, named by their common module
+    # FZ501: frozen but moved — grouped by cause, named by their common module; an Embedding built
+    # with max_norm first, by its layer: its own forward rewrote them, under the watch too
+    renormed = _renormed(params, live, updated_elsewhere)
+    for layer, (m, ps) in renormed.items():
+        out.append(_renorm_finding(layer, m, ps, over))
+    renorm_ids = {id(p) for _, ps in renormed.values() for p in ps}
     moved_frozen: dict[tuple, list[ParamRecord]] = defaultdict(list)
     for p in params:
+        if id(p) in renorm_ids:
+            continue
         # Under the watch, one the optimizer did not move (in no group, or with no grad at any step:
         # torch's optimizers skip a None grad) was written by the script's or the model's own code on
         # purpose (an EMA teacher; RepVGG refreshing its deploy copy in train()): no FZ501.
@@ -473,6 +484,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 f"{_switched(call)} switched {'it' if len(names) == 1 else 'them'} back and the statistics "
                 f"moved{_moved_by(stats)} {over}",
                 (_fix_override(override) if override and call == _MODEL_TRAIN else
+                 _fix_whole(call) if _frozen_whole(call, params, by_module) else
                  f"re-apply .eval() to these modules after every {call}: override train() in the model, or ")
                 + "use torchvision.ops.FrozenBatchNorm2d"
                 + ("" if updated_elsewhere else  # the watch saw the loop's train()
@@ -489,6 +501,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 f"{_switched(call)} switched {'it' if one else 'them'} back and every forward rewrote them"
                 f"{_moved_by(power)} {over}: {_POWER_WHY}",
                 (_fix_override(override) if override and call == _MODEL_TRAIN else
+                 _fix_whole(call).removesuffix("; or ") if _frozen_whole(call, params, by_module) else
                  f"re-apply .eval() to {'it' if one else 'them'} after every {call}: override train() in the model")
                 + ("" if updated_elsewhere else "; if your loop already does, audit with call_train=False (or "
                    "watch the real loop: freezelint.watch())"), _several(names)))
@@ -496,6 +509,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         out.append(_eval_only_undone(mods, over, updated_elsewhere, call, override))
     stats = [(m, bs) for m, bs in unfrozen_stats if layer_of[m] is None]
     power = [(m, bs) for m, bs in unfrozen_stats if layer_of[m] is not None]
+    # only the batch counter moved (momentum=0 keeps the running mean and variance): said so, with
+    # the harm that is left, batch statistics in train mode
+    counted = [(m, bs) for m, bs in stats if all(_counter(b) for b in bs)]
+    if counted:
+        out.append(_counted_finding(counted, by_module, live, over))
+        stats = [(m, bs) for m, bs in stats if not all(_counter(b) for b in bs)]
     if stats:
         names = [_label(m) for m, _ in stats]
         one = len(names) == 1
@@ -535,11 +554,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             _several(names)))
 
     # FZ302 / FZ503: trainable but in no param group
-    # `substituted`: the optimizer's own tensors, in no module, got the gradients (torch.func's
-    # functional_call): the module's parameters that got none took no part, they are not left out
+    # `substituted`: tensors of no module stood in for these (torch.func's functional_call): they
+    # took no part, they are not left out
     missing = [p for p in params if p.requires_grad and p.group is None and not (updated_elsewhere and p.changed)
-               and not (substituted and p.grad == "none")]
+               and p.name not in substituted]
     if missing:
+        swaps = _swapped_in(opts, live) if optimizer_has_foreign else {}
         tops: dict[str, list[ParamRecord]] = defaultdict(list)
         for p in missing:
             top = p.module
@@ -556,6 +576,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             layers = _reparametrized(names) if optimizer_has_foreign else None
             if layers:
                 out.append(_reparametrized_finding(layers, names, by_module))
+            elif swaps and all(n in swaps for n in names):  # the layer stayed, its Parameters are new
+                out.append(_swapped_finding(top, by_module[top].type if top in by_module else "", names, swaps))
             elif optimizer_has_foreign and by_module.get(top) and by_module[top].optimizer == "none":
                 held = f" ({optimizer_has_foreign})" if isinstance(optimizer_has_foreign, str) else ""
                 out.append(AuditFinding(
@@ -834,6 +856,194 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     return out
 
 
+def _renormed(params: list[ParamRecord], live: Sequence[tuple[str, nn.Module]], watched: bool
+              ) -> dict[str, tuple[nn.Module, list[ParamRecord]]]:
+    """Layer name -> (layer, its frozen weights that changed), for Embedding and EmbeddingBag layers
+    built with max_norm: every forward renormalises the rows it looks up in place (under no_grad),
+    frozen or not. Not a weight the optimizer stepped (a stale grad: FZ501's other causes); under
+    the watch (`watched`), not one in a part the script writes (an EMA or polyak target)."""
+    moved = [p for p in params if not p.requires_grad and p.changed and (p.group is None or p.grad == "none")]
+    if not moved or not live:
+        return {}
+    layers = {n: m for n, m in live if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.max_norm is not None}
+    out: dict[str, tuple[nn.Module, list[ParamRecord]]] = {}
+    for p in moved:
+        m = layers.get(p.module)
+        if m is not None and not (watched and _script_written(p.module, params, layers)):
+            out.setdefault(p.module, (m, []))[1].append(p)
+    return out
+
+
+def _script_written(layer: str, params: list[ParamRecord], layers: Mapping[str, nn.Module]) -> bool:
+    """Whether `layer` lies in a part no optimizer holds (its largest such ancestor) whose other
+    parameters changed too: a copy the script itself writes, as an EMA teacher or a polyak target
+    is. The renormalising layers' own weights are no evidence either way."""
+    path = layer.split(".") if layer else []
+    part: list[ParamRecord] = []
+    for i in range(len(path), -1, -1):
+        above = ".".join(path[:i])
+        under = [q for q in params if q.module not in layers
+                 and (not above or q.module == above or q.module.startswith(above + "."))]
+        if any(q.group is not None for q in under):
+            break
+        part = under
+    return any(q.changed for q in part)
+
+
+def _renorm_finding(layer: str, m: nn.Module, ps: list[ParamRecord], over: str) -> AuditFinding:
+    """FZ501 for a frozen Embedding/EmbeddingBag built with max_norm: named by its layer, with the
+    cause (its own forward) and the fix (no max_norm; a renorm of the table once, if wanted)."""
+    names = [p.name for p in ps]
+    label = _label(layer)
+    how = f"max_norm={_num(m.max_norm)}" + (f", norm_type={_num(m.norm_type)}" if m.norm_type != 2 else "")
+    weight = f"{layer}.weight" if layer else "layer.weight"
+    return AuditFinding(
+        "FZ501", label,
+        f"{listed(names)}: requires_grad=False, yet changed {over}{sized(p.max_abs_delta for p in ps)}; {label} "
+        f"({type(m).__name__}, {how}) renormalises the rows it looks up in place in every forward, frozen or not "
+        f"(requires_grad does not stop it): each looked-up row whose norm exceeds {_num(m.max_norm)} is scaled "
+        f"down to it, so the frozen vectors are rewritten",
+        f"build it with max_norm=None; if the vectors should be bounded, renormalise the table once before "
+        f"training (`with torch.no_grad(): {weight}.copy_(torch.renorm({weight}, {_num(m.norm_type)}, 0, "
+        f"{_num(m.max_norm)}))`)", _several(names))
+
+
+def stood_in(records: list[ParamRecord], graded: list[torch.Tensor]) -> list[ParamRecord]:
+    """The model's parameters that tensors of no module, which got gradients, evidently stood in for
+    (torch.func.functional_call, a stateless loop): those in no param group that got no gradient and
+    did not change, where the shapes show it: each trainable one has a tensor of its shape (they
+    would otherwise be FZ503), or they and the tensors match shape for shape (a frozen template).
+    Empty where the shapes do not show it: a learnable temperature, a prompt, another model's part."""
+    shapes = Counter(tuple(t.shape) for t in graded)
+    idle = [r for r in records if r.group is None and r.grad == "none" and not r.changed]
+    trainable = [r for r in idle if r.requires_grad]
+    if trainable and not Counter(tuple(r.shape) for r in trainable) - shapes:
+        return trainable
+    if idle and Counter(tuple(r.shape) for r in idle) == shapes:
+        return idle
+    return []
+
+
+def held_as(t: torch.Tensor, scopes: Iterable[Mapping[str, Any]]) -> str | None:
+    """What the training code calls `t`: a variable of its frames (`log_alpha`), innermost first,
+    else an attribute of an object's `self` there (SB3's `self.log_ent_coef`); None if neither."""
+    scopes = list(scopes)
+    for scope in scopes:
+        for k, v in scope.items():
+            if v is t and k != "self" and not k.startswith("_"):
+                return k
+    for scope in scopes:
+        if "self" not in scope:
+            continue
+        try:
+            attrs = object.__getattribute__(scope["self"], "__dict__")  # never the object's own __getattr__
+        except Exception:  # noqa: BLE001 — no instance dictionary
+            continue
+        if type(attrs) is dict:
+            for k, v in attrs.items():
+                if v is t and not k.startswith("_"):
+                    return f"self.{k}"
+    return None
+
+
+def outside_note(optimizer: str, graded: list[torch.Tensor], stood: list[ParamRecord], holds_model: bool,
+                 name_of: Callable[[torch.Tensor], str | None] = lambda t: None) -> str:
+    """The note on tensors of no module of the model that an optimizer trains and that got
+    gradients: what they stood in for (`stood`, see stood_in), or, where nothing shows that, what
+    they are (the script's name for each, `name_of`, and shape), unjudged beside a model judged as
+    usual. `holds_model`: the optimizer trains some of the model too."""
+    n = len(graded)
+    one = n == 1
+    tensors = f"{n} tensor{'' if one else 's'} that belong{'s' if one else ''} to no module of the model"
+    if stood:
+        return (f"{optimizer} trains {tensors} and got gradients, shaped as {listed([r.name for r in stood])} of the "
+                f"model, which got none: torch.func.functional_call or a stateless loop passes them in place of "
+                f"those parameters, which took no part in the steps and were not judged")
+    named = [name_of(t) for t in graded[:_SHOW]]
+    if any(named):
+        what = "; ".join(f"{name}, shape {list(t.shape)}" if name else f"shape {list(t.shape)}"
+                         for name, t in zip(named, graded))
+    else:
+        what = f"shape{'' if one else 's'} " + ", ".join(str(list(t.shape)) for t in graded[:_SHOW])
+    more = f" and {n - _SHOW} more" if n > _SHOW else ""
+    return (f"{optimizer} {'also ' if holds_model else ''}trains {tensors} ({what}{more}): "
+            f"{'it' if one else 'they'} got gradients and {'was' if one else 'were'} not judged")
+
+
+def _counter(b: BufferRecord) -> bool:
+    """An integer buffer (num_batches_tracked) counts batches; it is no statistic."""
+    return b.dtype.startswith(("int", "uint", "bool"))
+
+
+def _counted_finding(counted: list[tuple[str, list[BufferRecord]]], by_module: Mapping[str, ModuleRecord],
+                     live: Sequence[tuple[str, nn.Module]], over: str) -> AuditFinding:
+    """FZ502 for frozen norm layers in train mode of which only the batch counter moved: momentum=0
+    keeps running_mean and running_var, but in train mode the layer normalises with each batch's
+    own statistics, not with the running ones it keeps: momentum=0 does not freeze it, eval() does."""
+    names = [_label(m) for m, _ in counted]
+    one = len(names) == 1
+    kinds = sorted({by_module[m].type for m, _ in counted if m in by_module})
+    leaves = sorted({b.name.rpartition(".")[2] for _, bs in counted for b in bs})
+    wanted = {m for m, _ in counted}
+    zero = [m for n, m in live if n in wanted and getattr(m, "momentum", None) == 0]
+    why = "momentum=0 keeps running_mean and running_var" if len(zero) == len(counted) else \
+        "the running mean and variance did not"
+    it, its = ("it", "its") if one else ("them", "their")
+    return AuditFinding(
+        "FZ502", names[0] if one else f"{len(names)} modules",
+        f"{listed(names)} ({', '.join(kinds)}) {'has' if one else 'have'} all parameters frozen and "
+        f"{'runs' if one else 'run'} in train mode: only {', '.join(leaves)} moved {over} ({why}), yet in train mode "
+        f"{'it normalises' if one else 'they normalise'} each batch with that batch's own mean and variance, not "
+        f"{its} running statistics, so {its} output still depends on the batch; "
+        + ("momentum=0 does not freeze " + it + ", nor does requires_grad" if zero else
+           "requires_grad does not freeze " + it) + " (FZ202 in the code)",
+        f"put {it} in eval(), again after every train() that reaches {it} (or override train()): in eval() "
+        f"{'it normalises' if one else 'they normalise'} with {its} running statistics and "
+        f"{'updates' if one else 'update'} nothing"
+        + (f"; or replace {it} with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else ""),
+        _several(names))
+
+
+def _swapped_in(opts: Mapping[str, torch.optim.Optimizer], live: Sequence[tuple[str, nn.Module]]) -> dict[str, bool]:
+    """Parameter name -> swapped by load_state_dict, for each parameter of the model that took the
+    place, in the same module object, of one an optimizer holds (the watch logs such swaps: see
+    swaps.py)."""
+    from freezelint.runtime.swaps import swapped_out
+
+    name_of = {id(m): n for n, m in live}
+    out: dict[str, bool] = {}
+    for opt in opts.values():
+        for group in opt.param_groups:
+            for t in group["params"]:
+                hit = swapped_out(t)
+                if hit is not None and id(hit[0]) in name_of:
+                    module, leaf, loading = hit
+                    out[f"{name_of[id(module)]}.{leaf}" if name_of[id(module)] else leaf] = loading
+    return out
+
+
+def _swapped_finding(top: str, kind: str, names: list[str], swaps: Mapping[str, bool]) -> AuditFinding:
+    """FZ302 where the layer stayed and its Parameters were swapped for new ones after the optimizer
+    was built: by load_state_dict(..., assign=True), or by assigning an nn.Parameter to it."""
+    one = len(names) == 1
+    loaded = all(swaps[n] for n in names)
+    new, its = ("a new Parameter object", "its") if one else ("new Parameter objects", "their")
+    how = (f"load_state_dict(..., assign=True) put {new}, the checkpoint's tensor{'' if one else 's'}, in {its} place"
+           if loaded else f"{new} {'was' if one else 'were'} assigned in {its} place (`layer.weight = nn.Parameter(...)`)"
+           if not any(swaps[n] for n in names) else
+           "load_state_dict(..., assign=True) and assigned nn.Parameter objects put new ones in their place")
+    advice = ("load the state dict before building the optimizer, or without assign=True (it then copies the "
+              "values into the Parameters the optimizer holds)" if loaded else
+              "assign the new Parameters before building the optimizer, or copy the values into the ones it holds "
+              "(`with torch.no_grad(): layer.weight.copy_(new)`)")
+    return AuditFinding(
+        "FZ302", _label(top),
+        f"{_label(top)}{f' ({kind})' if kind else ''} has {len(names)} trainable parameter{'' if one else 's'} ({listed(names)}) in no "
+        f"param group: no layer was replaced, but after the optimizer was built {how}, so the optimizer still "
+        f"holds the old {'one' if one else 'ones'}, which no forward uses, and the new {'one is' if one else 'ones are'} "
+        f"never trained", advice)
+
+
 _MODEL_TRAIN = "model.train()"
 
 
@@ -861,6 +1071,26 @@ def _train_override(model: nn.Module) -> str | None:
                                                                            "transformers.")):
                 return f"{owner.__name__}.train"
     return None
+
+
+def _frozen_whole(call: str, params: list[ParamRecord], by_module: Mapping[str, ModuleRecord]) -> bool:
+    """Whether the part whose train() call undid the freeze (`teacher.train()`) is frozen whole:
+    every parameter frozen and in no param group, as a distillation teacher is."""
+    if call == _MODEL_TRAIN:
+        return False
+    part = call.removesuffix(".train()")
+    rec = by_module.get(part)
+    under = [p for p in params if p.name.startswith(part + ".")]
+    return bool(rec is not None and rec.status == "frozen" and under
+                and all(p.group is None and not p.requires_grad for p in under))
+
+
+def _fix_whole(call: str) -> str:
+    """For a part frozen whole (a teacher): nothing of it trains, so its train() call has no use."""
+    part = call.removesuffix(".train()")
+    return (f"stop calling {call}: {part} is frozen whole (no parameter of it trains, none is in an optimizer), "
+            f"so keep it in eval(); or override its train() to keep it in eval() (`def train(self, mode=True): "
+            f"return super().train(False)`); or ")
 
 
 def _fix_override(override: str) -> str:

@@ -459,7 +459,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     if stepping:
         found += F.step_findings(model, judged, precords, brecords, mrecords, modes_before, steps,
                                  set_to_none, foreign or False, call_train, from_ddp,
-                                 kept_stats=_kept_stats(named_modules), notes=held_still)
+                                 kept_stats=_kept_stats(named_modules), notes=held_still, live=named_modules)
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules]):
             f.target = written.get(f.target, f.target)
             found.append(f)

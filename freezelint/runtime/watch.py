@@ -51,6 +51,7 @@ from freezelint.runtime.findings import listed, lr_is_zero
 from freezelint.runtime.fingerprint import Fingerprinter, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
+from freezelint.runtime.swaps import log_swaps
 from freezelint.runtime.tree import Tree, walk
 from freezelint.runtime.watch_models import dead_lightning_hooks, held_params, idle_optimizers, remember_names
 from freezelint.runtime.watch_report import halted, judge, stats_moved_while_frozen
@@ -352,6 +353,7 @@ class Watch:
         self._handles = [
             register_module_forward_pre_hook(on_forward),
             register_optimizer_step_pre_hook(self._on_step_pre),
+            log_swaps(),  # a layer's parameters swapped after the optimizer was built: FZ302 says so
         ]
         if post_hook:
             self._post_handle = register_optimizer_step_post_hook(self._on_step_post)

@@ -605,28 +605,31 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     # never calling it: the child ran where its parent did
     ran = ran | frozenset(f"{n}.{c}" if n else c for n, m in named_modules
                           if isinstance(m, nn.MultiheadAttention) and n in ran for c, _ in m.named_children())
+    # tensors in no module that got gradients are in the forward, not the old layer of a replaced one
+    # (FZ302): noted; said to stand in for the model's own parameters (torch.func.functional_call, a
+    # stateless loop) only where the shapes show it, else the model's parameters are judged as usual
+    outside = [[p for p in held_params(opt) if id(p) not in model_ids] if not only_beside else [] for opt in opts]
+    graded = [[p for p in ps if p.grad is not None] for ps in outside]
+    stood = [F.stood_in(precords, ps) if ps else [] for ps in graded]
+    substituted = frozenset(r.name for rs in stood for r in rs)
     for oi, opt in enumerate(opts):
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
-        outside = [p for p in held_params(opt) if id(p) not in model_ids]
-        foreign = not only_beside and bool(outside)
-        # tensors in no module that got gradients: passed in place of the model's own parameters
-        # (torch.func.functional_call, a stateless loop), not the old layer of a replaced one
-        substituted = foreign and any(p.grad is not None for p in outside)
-        if substituted:
-            idle_own = [r.name for r in mine if r.grad == "none"]
-            held_still.append(
-                f"{onames[oi]} trains {len(outside)} tensor{'s' if len(outside) != 1 else ''} that belong to no "
-                f"module of the model and got gradients (torch.func.functional_call or a stateless loop passes them "
-                f"in place of the model's parameters)"
-                + (f": {F.listed(idle_own)} of the model got no gradient and took no part in the steps, so they were "
-                   f"not judged" if idle_own else ""))
+        foreign = bool(outside[oi])
+        if graded[oi]:
+            import sys
+
+            from freezelint.runtime.watch_models import user_scopes
+
+            scopes = user_scopes(sys._getframe())  # the training code's, on the stack of the step judged
+            held_still.append(F.outside_note(onames[oi], graded[oi], stood[oi], any(r.group is not None for r in mine),
+                                             lambda t: F.held_as(t, scopes)))
             foreign = False
         found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted,
-                                 toggled=toggled)
+                                 toggled=toggled, live=named_modules)
     given = {p: _in_holder(p, container, labels) for p in [*w.expect_frozen, *w.expect_trainable]}
     expect_frozen, expect_trainable = ([given[p] for p in ps] for ps in (w.expect_frozen, w.expect_trainable))
     theirs = _side_patterns([*expect_frozen, *expect_trainable], side,

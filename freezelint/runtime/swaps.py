@@ -1,0 +1,62 @@
+"""Parameters swapped out of a layer that stays in the model.
+
+`load_state_dict(..., assign=True)` and `layer.weight = nn.Parameter(...)` register a new Parameter
+under a name the module already held one by; an optimizer built before keeps the old object, as it
+keeps a replaced layer's. Afterwards nothing on the module tells the two apart, so the watch logs
+the swaps it sees (torch's global parameter-registration hook) while it is open.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from typing import Any
+
+from torch import nn
+from torch.nn.modules.module import register_module_parameter_registration_hook
+
+# id(old parameter) -> (old parameter, module it was swapped out of, name, by load_state_dict): weak,
+# so the log keeps nothing alive; an entry is trusted only while its old parameter is that very object
+_SWAPPED: dict[int, tuple[weakref.ref, weakref.ref, str, bool]] = {}
+_KEPT = 4096  # entries before the dead ones are dropped
+
+
+def _on_register(module: nn.Module, name: str, param: Any) -> None:
+    old = module._parameters.get(name)
+    if old is None or old is param:
+        return
+    if len(_SWAPPED) >= _KEPT:
+        for key in [k for k, (o, m, _, _) in _SWAPPED.items() if o() is None or m() is None]:
+            del _SWAPPED[key]
+    try:
+        _SWAPPED[id(old)] = (weakref.ref(old), weakref.ref(module), name, _loading())
+    except TypeError:  # an object that takes no weak reference: not logged
+        pass
+
+
+def _loading() -> bool:
+    """Whether the swap is load_state_dict(..., assign=True)'s (its _load_from_state_dict is a caller)."""
+    f = sys._getframe(2)
+    for _ in range(4):
+        if f is None:
+            return False
+        if f.f_code.co_name == "_load_from_state_dict":
+            return True
+        f = f.f_back
+    return False
+
+
+def log_swaps() -> Any:
+    """Start logging swaps; returns the hook's handle (`.remove()` stops it)."""
+    return register_module_parameter_registration_hook(_on_register)
+
+
+def swapped_out(param: Any) -> tuple[nn.Module, str, bool] | None:
+    """The module (still alive) and name `param` was swapped out of while a log was on, and whether
+    load_state_dict swapped it; else None."""
+    entry = _SWAPPED.get(id(param))
+    if entry is None:
+        return None
+    old, module, name, loading = entry
+    m = module()
+    return (m, name, loading) if old() is param and m is not None else None

@@ -1,0 +1,329 @@
+"""What the runtime findings and notes say where the first wording was wrong or missed the cause:
+a frozen Embedding with max_norm, tensors of no module, a BatchNorm with momentum=0, Parameters
+swapped by load_state_dict(assign=True), a teacher's train() call."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+import freezelint  # noqa: E402
+
+
+# --- FZ501: a frozen Embedding built with max_norm renormalises the rows it looks up ---------------
+
+class Clf(nn.Module):
+    def __init__(self, bag: bool = False, max_norm: float | None = 1.0):
+        super().__init__()
+        table = torch.randn(100, 16) * 3  # rows well above max_norm
+        kind = nn.EmbeddingBag if bag else nn.Embedding
+        self.emb = kind.from_pretrained(table, freeze=True, max_norm=max_norm)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, ids):
+        e = self.emb(ids)
+        return self.head(e if isinstance(self.emb, nn.EmbeddingBag) else e.mean(1))
+
+
+def _ids():
+    return torch.randint(0, 100, (8, 6))
+
+
+def _watched(model, steps_run=3, ema=None):
+    opt = torch.optim.Adam(model.head.parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(steps_run):
+            ids = _ids()
+            loss = F.cross_entropy(model(ids), torch.randint(0, 2, (8,)))
+            if ema is not None:
+                with torch.no_grad():
+                    loss = loss + 0 * ema(ids).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for p, q in zip(model.parameters(), ema.parameters()):
+                        q.mul_(0.9).add_(0.1 * p)
+    return w.report
+
+
+@pytest.mark.parametrize("bag", [False, True])
+def test_a_frozen_embedding_with_max_norm_is_fz501_naming_the_cause_in_audit_and_watch(bag):
+    torch.manual_seed(0)
+    model = Clf(bag)
+    audited = freezelint.audit(model, torch.optim.Adam(model.head.parameters()), batch=_ids(), exact=True)
+    watched = _watched(model)
+    kind = "EmbeddingBag" if bag else "Embedding"
+    for report in (audited, watched):
+        [f] = report.findings
+        assert (f.code, f.target) == ("FZ501", "emb"), report.render_text()
+        assert f.message.startswith("emb.weight: requires_grad=False, yet changed over 2 steps"), f.message
+        assert (f"emb ({kind}, max_norm=1) renormalises the rows it looks up in place in every forward, frozen or "
+                f"not") in f.message
+        assert f.advice.startswith("build it with max_norm=None; if the vectors should be bounded, renormalise the "
+                                   "table once before training (`with torch.no_grad(): emb.weight.copy_("
+                                   "torch.renorm(emb.weight, 2, 0, 1))`)"), f.advice
+    # one source of truth: the same words from the audit's synthetic steps and the loop's own (the audit,
+    # which copied the weight, also sizes the change)
+    a, b = audited.findings[0], watched.findings[0]
+    assert (a.message.split("; ", 1)[1], a.advice) == (b.message.split("; ", 1)[1], b.advice)
+
+
+def test_a_frozen_embedding_without_max_norm_stays_unchanged_and_clean():
+    torch.manual_seed(0)
+    report = _watched(Clf(max_norm=None))
+    assert report.ok and not report.findings, report.render_text()
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_an_ema_copy_with_a_max_norm_embedding_is_still_the_scripts_to_write(inside):
+    # inside: the copy is a part of the judged model (SB3 keeps critic and critic_target in one policy)
+    torch.manual_seed(0)
+    student = Clf()
+    student.emb.weight.requires_grad_(True)  # the student trains its table too
+    ema = copy.deepcopy(student).requires_grad_(False)
+    if inside:
+        both = nn.Module()
+        both.student, both.ema = student, ema
+    opt = torch.optim.Adam(student.parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            ids = _ids()
+            with torch.no_grad():
+                target = ema(ids).softmax(-1)
+            loss = F.cross_entropy(student(ids), target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for p, q in zip(student.parameters(), ema.parameters()):
+                    q.mul_(0.9).add_(0.1 * p)
+    assert w.report.ok and not w.report.findings, w.report.render_text()
+    if inside:
+        assert "ema Clf · frozen · train · params changed 3/3" in w.report.render_text()
+
+
+# --- notes on tensors of no module the optimizer trains ----------------------------------------------
+
+def _sac(polyak_target_trainable: bool):
+    torch.manual_seed(0)
+    policy = nn.Module()
+    policy.critic = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+    policy.critic_target = copy.deepcopy(policy.critic).eval()
+    if not polyak_target_trainable:
+        policy.critic_target.requires_grad_(False)
+    log_alpha = torch.zeros(1, requires_grad=True)
+    opt_c = torch.optim.Adam(policy.critic.parameters(), 1e-3)
+    opt_a = torch.optim.Adam([log_alpha], 1e-3)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            s, r, logp = torch.randn(8, 4), torch.randn(8, 1), torch.randn(8, 1)
+            alpha_loss = -(log_alpha * (logp + 1.0)).mean()
+            opt_a.zero_grad()
+            alpha_loss.backward()
+            opt_a.step()
+            with torch.no_grad():
+                y = r + 0.99 * (policy.critic_target(s) - log_alpha.exp() * logp)
+            loss = (policy.critic(s) - y).pow(2).mean()
+            opt_c.zero_grad()
+            loss.backward()
+            opt_c.step()
+            with torch.no_grad():
+                for p, tp in zip(policy.critic.parameters(), policy.critic_target.parameters()):
+                    tp.mul_(0.95).add_(0.05 * p)
+    return w.report
+
+
+@pytest.mark.parametrize("polyak_target_trainable", [False, True])
+def test_a_learnable_temperature_is_noted_as_what_it_is_not_as_a_stand_in(polyak_target_trainable):
+    report = _sac(polyak_target_trainable)
+    assert report.ok and not report.findings, report.render_text()
+    [note] = [n for n in report.notes if "belong" in n]
+    assert note == ("opt_a trains 1 tensor that belongs to no module of the model (log_alpha, shape [1]): it got "
+                    "gradients and was not judged"), note
+    assert "critic_target" not in " ".join(report.notes)  # the polyak target ran and changed: no "took no part"
+
+
+def test_tensors_of_no_module_do_not_hide_a_trainable_layer_the_optimizer_left_out():
+    # a temperature beside a model whose second head is trainable, in no param group, and out of the loss:
+    # the shapes show no substitution, so the head is judged as usual (FZ503)
+    torch.manual_seed(0)
+    model = nn.Module()
+    model.body, model.head, model.aux = nn.Linear(4, 4), nn.Linear(4, 2), nn.Linear(4, 3)
+    temperature = torch.ones(1, requires_grad=True)
+    opt = torch.optim.SGD([*model.body.parameters(), *model.head.parameters(), temperature], lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            h = model.body(torch.randn(5, 4))
+            loss = (model.head(h) / temperature).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    codes = [f.code for f in w.report.findings]
+    assert "FZ503" in codes, w.report.render_text()
+    [f] = [f for f in w.report.findings if f.code == "FZ503"]
+    assert f.target == "aux" and "functional_call" not in " ".join(w.report.notes)
+    assert any(n.startswith("SGD also trains 1 tensor that belongs to no module of the model (temperature, "
+                            "shape [1])") for n in w.report.notes), w.report.notes
+
+
+def test_a_part_given_as_the_model_is_not_said_to_take_no_part():
+    torch.manual_seed(0)
+    model = nn.Module()
+    model.enc = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8)).requires_grad_(False)
+    model.head = nn.Linear(8, 2)
+    opt = torch.optim.Adam(model.head.parameters(), lr=1e-3)
+    model.train()
+    with freezelint.watch(model=model.enc) as w:
+        for _ in range(3):
+            loss = F.cross_entropy(model.head(model.enc(torch.randn(8, 8))), torch.randint(0, 2, (8,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    assert [f.code for f in w.report.findings] == ["FZ502"], w.report.render_text()
+    [note] = [n for n in w.report.notes if "belong" in n]
+    assert note == ("Adam trains 2 tensors that belong to no module of the model (shapes [2, 8], [2]): they got "
+                    "gradients and were not judged"), note
+
+
+# --- FZ502: momentum=0 keeps the running statistics, train mode still uses the batch's -------------
+
+def test_a_frozen_batchnorm_with_momentum_0_says_what_moved_and_what_harm_is_left():
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8, momentum=0.0), nn.ReLU(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten()).requires_grad_(False)
+    model = nn.Sequential(backbone, nn.Linear(8, 4))
+    opt = torch.optim.SGD(model[1].parameters(), lr=0.1)
+    model.train()
+    with freezelint.watch() as w:
+        for _ in range(3):
+            loss = F.cross_entropy(model(torch.randn(8, 3, 8, 8)), torch.randint(0, 4, (8,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    audited = freezelint.audit(model, opt, batch=torch.randn(8, 3, 8, 8))
+    for report in (w.report, audited):
+        [f] = report.findings
+        assert (f.code, f.target) == ("FZ502", "0.1"), report.render_text()
+        assert "statistics moved" not in f.message
+        assert f.message.startswith(
+            "0.1 (BatchNorm2d) has all parameters frozen and runs in train mode: only num_batches_tracked moved over "
+            "2 steps (momentum=0 keeps running_mean and running_var), yet in train mode it normalises each batch "
+            "with that batch's own mean and variance, not its running statistics"), f.message
+        assert "momentum=0 does not freeze it" in f.message
+        assert f.advice.startswith("put it in eval()"), f.advice
+
+
+def test_a_frozen_batchnorm_with_momentum_still_says_its_statistics_moved():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    model[:2].requires_grad_(False)
+    report = freezelint.audit(model, torch.optim.SGD(model[2].parameters(), lr=0.1))
+    [f] = report.findings
+    assert f.code == "FZ502" and "running statistics moved (up to" in f.message, report.render_text()
+
+
+# --- FZ302: Parameters swapped in a layer that stays, not a layer replaced --------------------------
+
+def _three():
+    return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+
+
+def _steps(model, opt, swap):
+    with freezelint.watch() as w:
+        swap()
+        for _ in range(3):
+            loss = F.cross_entropy(model(torch.randn(8, 16)), torch.randint(0, 4, (8,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return w.report
+
+
+def test_load_state_dict_assign_after_the_optimizer_is_fz302_worded_as_a_swap():
+    torch.manual_seed(0)
+    ckpt, model = _three().state_dict(), _three()
+    model[0].requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    report = _steps(model, opt, lambda: model.load_state_dict(ckpt, assign=True))
+    [f] = report.findings
+    assert (f.code, f.target) == ("FZ302", "2"), report.render_text()
+    assert "the layer was replaced" not in f.message
+    assert f.message == ("2 (Linear) has 2 trainable parameters (2.weight, 2.bias) in no param group: no layer was "
+                         "replaced, but after the optimizer was built load_state_dict(..., assign=True) put new "
+                         "Parameter objects, the checkpoint's tensors, in their place, so the optimizer still holds "
+                         "the old ones, which no forward uses, and the new ones are never trained"), f.message
+    assert f.advice.startswith("load the state dict before building the optimizer, or without assign=True")
+
+
+def test_a_parameter_assigned_after_the_optimizer_is_fz302_worded_as_a_swap():
+    torch.manual_seed(0)
+    model = _three()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def swap():
+        model[2].weight = nn.Parameter(torch.randn(4, 32))
+
+    report = _steps(model, opt, swap)
+    [f] = report.findings
+    assert (f.code, f.target) == ("FZ302", "2"), report.render_text()
+    assert f.message.startswith("2 (Linear) has 1 trainable parameter (2.weight) in no param group: no layer was "
+                                "replaced, but after the optimizer was built a new Parameter object was assigned in "
+                                "its place (`layer.weight = nn.Parameter(...)`), so the optimizer still holds the old "
+                                "one"), f.message
+    assert f.advice.startswith("assign the new Parameters before building the optimizer")
+
+
+def test_a_layer_replaced_after_the_optimizer_keeps_its_words():
+    torch.manual_seed(0)
+    model = _three()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def swap():
+        model[2] = nn.Linear(32, 4)
+
+    report = _steps(model, opt, swap)
+    [f] = report.findings
+    assert f.code == "FZ302" and "the layer was replaced after the optimizer was built" in f.message, \
+        report.render_text()
+
+
+# --- FZ201: a teacher frozen whole needs no train() call -----------------------------------------
+
+def _cnn(width):
+    return nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 10))
+
+
+@pytest.mark.parametrize("teacher_in_optimizer", [False, True])
+def test_fz201_on_a_teacher_frozen_whole_says_to_stop_calling_its_train(teacher_in_optimizer):
+    torch.manual_seed(0)
+    teacher, student = _cnn(16), _cnn(8)
+    teacher.eval().requires_grad_(False)
+    held = [*student.parameters(), *(teacher.parameters() if teacher_in_optimizer else ())]
+    opt = torch.optim.SGD(held, lr=1e-2)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            for m in (student, teacher):
+                m.train()
+            x = torch.randn(8, 3, 8, 8)
+            with torch.no_grad():
+                t = teacher(x)
+            loss = F.kl_div(F.log_softmax(student(x), -1), F.softmax(t, -1), reduction="batchmean")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    [f] = [f for f in w.report.findings if f.code == "FZ201"]
+    assert "teacher.train() switched it back" in f.message, w.report.render_text()
+    if teacher_in_optimizer:  # not frozen whole in the sense that matters: an optimizer holds it
+        assert f.advice.startswith("re-apply .eval() to these modules after every teacher.train()"), f.advice
+    else:
+        assert f.advice.startswith(
+            "stop calling teacher.train(): teacher is frozen whole (no parameter of it trains, none is in an "
+            "optimizer), so keep it in eval(); or override its train() to keep it in eval()"), f.advice
