@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ecb3b20cc55a2ad3738b61212b223cc8'
+RULES_DIGEST = '39157a184cd778e824597d4c00fdbfec'
 
 GATES = {
     'FZ002': (

@@ -60,9 +60,14 @@ class UncheckedPartialLoad(Rule):
         "(`UNet.from_pretrained(...)` and `UNet.from_config(teacher.config, ...)`; a plain call's first "
         "argument, a string or a name, must match too), neither wrapped (`DDP`, `accelerator.prepare`, "
         "`torch.compile`, `get_peft_model`) nor passed to any call before the load, only moved, frozen "
-        "or read (`to`, `requires_grad_`, `eval`, `.config`), and the load not in a loop: the keys "
+        "or read (`to`, `requires_grad_`, `eval`, `.config`), and the load not in a loop (or, in one, both "
+        "built anew by statements of the loop's own body before it, each pass): the keys "
         "match by construction, the missing ones are the layers the student adds. A `.module` or "
-        "`_orig_mod.` source stays reported. Nor where, after the load, a log line reports how many "
+        "`_orig_mod.` source stays reported. Nor where a submodule is loaded from the same attribute path of "
+        "another model (`controlnet.blocks.load_state_dict(transformer.blocks.state_dict(), strict=False)`, "
+        "`transformer` a parameter too): both dicts are rooted at a submodule of that one name, so no prefix "
+        "can differ; not through `.module` / `._orig_mod`, nor where either model was handed to a wrapper "
+        "(`get_peft_model`, `DDP`, ...) in the function before the load. Nor where, after the load, a log line reports how many "
         "entries the loaded dict kept (`len(csd)` in it, or a name bound once to a value of `len(csd)`, "
         "`n = len(csd) + remapped`). Nor where "
         "the loaded dict's keys are the receiver's own, so none can miss: its `state_dict()` or a copy of "
@@ -71,7 +76,12 @@ class UncheckedPartialLoad(Rule):
         "or under `named_modules()` names joined with each child's `state_dict()` keys (also built by a "
         "helper of the file handed the module, and handed back by a call of one argument, `states = "
         "all_reduce(states)`), or a snapshot a class stored from the module it then holds (`self.snap = "
-        "copy.deepcopy(model.state_dict())` and `self.enc = model`, `model` not rebound between). A dict "
+        "copy.deepcopy(model.state_dict())` and `self.enc = model`, `model` not rebound between), or a dict "
+        "stored on the receiver itself and restored (`transformer.load_state_dict(transformer._norm, "
+        "strict=False)`) where every store of that attribute in the file is None or a dict of the storing "
+        "object's own entries, also one read by its key from its `state_dict()` (`{k: own[k].clone() for k in "
+        "keys}`, `saved[k] = own[k].clone()`: a foreign key raises KeyError there), directly or from a helper "
+        "of the file or a `self.` method of the class handed that object. A dict "
         "renamed (`rename_keys`, `convert`, `strip_prefix`), merged with another, loaded into another "
         "module (`model.state_dict()` into `model.backbone`) or into a name rebound in the function "
         "(`model = model.module`) stays reported. A result assigned to names counts as "
@@ -333,6 +343,28 @@ class UncheckedPartialLoad(Rule):
                 assert not unexpected and all("lora_" in k for k in missing), (missing, unexpected)
             """,
         ),
+        Example(
+            """
+            from peft import get_peft_model
+
+            class ControlNet:
+                @classmethod
+                def from_transformer(cls, transformer, lora_config):
+                    controlnet = cls.from_config(transformer.config)
+                    controlnet.blocks.load_state_dict(transformer.state_dict(), strict=False)  # expect: FZ401
+                    controlnet.blocks.load_state_dict(transformer.module.blocks.state_dict(), strict=False)  # expect: FZ401
+                    get_peft_model(transformer, lora_config)  # `q.weight` is now `q.base_layer.weight`
+                    controlnet.blocks.load_state_dict(transformer.blocks.state_dict(), strict=False)  # expect: FZ401
+                    return controlnet
+
+            class NormLoader:
+                def load_norm(self, transformer, state_dict, keys):
+                    transformer._norm_layers = {k: state_dict.get(k) for k in keys}  # the checkpoint's keys
+
+                def unload(self, transformer):
+                    transformer.load_state_dict(transformer._norm_layers, strict=False)  # expect: FZ401
+            """
+        ),
     ]
     good = [
         """
@@ -584,6 +616,43 @@ class UncheckedPartialLoad(Rule):
             def __init__(self, path):
                 super().__init__()
                 self.load_from_pretrained(path)
+        """,
+        """
+        class ControlNet:
+            @classmethod
+            def from_transformer(cls, transformer, num_layers=4):
+                config = dict(transformer.config)
+                config["num_layers"] = num_layers
+                controlnet = cls.from_config(config)
+                # the same submodule of the model it was configured from: both dicts are rooted at
+                # `transformer_blocks`, no prefix can differ; the extra source blocks are unexpected
+                controlnet.transformer_blocks.load_state_dict(transformer.transformer_blocks.state_dict(), strict=False)
+                return controlnet
+        """,
+        """
+        from mylib.transformer import StreamingTransformer
+
+        def test_cross_attention():
+            for norm_first in [True, False]:
+                m = StreamingTransformer(16, 4, 2, cross_attention=False, norm_first=norm_first)
+                m_cross = StreamingTransformer(16, 4, 2, cross_attention=True, norm_first=norm_first)
+                m_cross.load_state_dict(m.state_dict(), strict=False)  # one class, both new in this pass
+        """,
+        """
+        import torch.nn as nn
+
+        class NormLoader:
+            def _save_norm(self, transformer, keys):
+                own = transformer.state_dict()
+                return {k: own[k].clone() for k in keys}  # `own[k]` raises unless k is the transformer's
+
+            def load_norm(self, transformer, keys):
+                transformer._norm_layers = self._save_norm(transformer, keys)
+
+            def unload(self, transformer: nn.Module):
+                if transformer._norm_layers:
+                    transformer.load_state_dict(transformer._norm_layers, strict=False)  # its own entries back
+                    transformer._norm_layers = None
         """,
     ]
 
@@ -929,7 +998,7 @@ def _exempt(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None,
     """What makes a dropped `strict=False` load's result no loss (the rule's notes say which)."""
     return _checked_first(load, body, home) or _counted_after(load, body, home) \
         or _optimizer(facts, load.func.value, scope) or _sibling_copy(facts, load, body, home) \
-        or _own_keys(facts, load, body, home)
+        or _same_submodule(facts, load, body, home) or _own_keys(facts, load, body, home)
 
 
 def _checked_first(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
@@ -1056,10 +1125,13 @@ def _own(facts: Facts, expr: cst.BaseExpression, recv: str, body: cst.CSTNode, h
         return _comp_key(facts, expr, recv, body, home, depth)
     if isinstance(expr, cst.Name):
         return _own_name(facts, expr.value, recv, body, home, depth)
-    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self" \
+            and recv != "self":
         return _own_snapshot(facts, expr.attr.value, recv, home, depth)
+    if isinstance(expr, cst.Attribute) and src(expr.value) == recv and isinstance(expr.value, cst.Name):
+        return _stored_on_itself(facts, expr.attr.value, depth)
     if isinstance(expr, cst.Call):
-        if facts.resolve_def(expr.func, home) is not None:
+        if _helper_def(facts, expr.func, home) is not None:
             return _own_helper(facts, expr, recv, home, depth)
         passed = _passed_through(expr)
         return passed is not None and _own(facts, passed, recv, body, home, depth + 1)
@@ -1092,7 +1164,25 @@ def _comp_key(facts: Facts, comp: cst.DictComp, recv: str, body: cst.CSTNode, ho
         at = (0,)
     else:
         at = None
-    return at is not None and _key_side(facts, loop.iter, recv, body, home, depth) == at
+    if at is not None and _key_side(facts, loop.iter, recv, body, home, depth) == at:
+        return True
+    return _reads_own(facts, comp.value, key, recv, body, home, depth)
+
+
+def _reads_own(facts: Facts, value: cst.BaseExpression, key: cst.BaseExpression, recv: str, body: cst.CSTNode,
+               home: Scope, depth: int) -> bool:
+    """`own[key].clone()` (methods and attributes on it allowed): the value stored under `key` is read
+    from a dict of `recv`'s own keys by that very key, which raises KeyError unless the key is own."""
+    while True:
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+            value = value.func.value
+        elif isinstance(value, cst.Attribute):
+            value = value.value
+        else:
+            break
+    return isinstance(value, cst.Subscript) and len(value.slice) == 1 \
+        and isinstance(value.slice[0].slice, cst.Index) and src(value.slice[0].slice.value) == src(key) \
+        and _own(facts, value.value, recv, body, home, depth + 1)
 
 
 def _own_key(facts: Facts, key: cst.BaseExpression, recv: str, body: cst.CSTNode, home: Scope, depth: int) -> bool:
@@ -1182,8 +1272,12 @@ def _own_name(facts: Facts, name: str, recv: str, body: cst.CSTNode, home: Scope
         if isinstance(parent, cst.Subscript) and parent.value is node:
             up = above[-2] if len(above) > 1 else None
             if isinstance(up, cst.AssignTarget) and up.target is parent:
-                if len(parent.slice) != 1 or not isinstance(parent.slice[0].slice, cst.Index) or not _own_key(
-                        facts, parent.slice[0].slice.value, recv, body, home, depth + 1):
+                assign = above[-3] if len(above) > 2 and isinstance(above[-3], cst.Assign) else None
+                if len(parent.slice) != 1 or not isinstance(parent.slice[0].slice, cst.Index) or assign is None:
+                    return False
+                key = parent.slice[0].slice.value
+                if not _own_key(facts, key, recv, body, home, depth + 1) \
+                        and not _reads_own(facts, assign.value, key, recv, body, home, depth):
                     return False  # a key from elsewhere
                 filled = True
             continue  # read, `del`, `+=` of a value
@@ -1266,11 +1360,13 @@ def _rebound_between(name: str, a: cst.CSTNode, b: cst.CSTNode, body: cst.CSTNod
 def _own_helper(facts: Facts, call: cst.Call, recv: str, home: Scope, depth: int) -> bool:
     """`get_norm_states(module)`: a function of the file handed the receiver, whose every return is a
     dict keyed by that parameter's own keys."""
-    d = facts.resolve_def(call.func, home)
+    d = _helper_def(facts, call.func, home)
     scope = facts.func_scopes.get(id(d)) if d is not None else None
     if d is None or scope is None:
         return False
     params = [*d.params.posonly_params, *d.params.params]
+    if isinstance(call.func, cst.Attribute):
+        params = params[1:]  # `self.helper(...)`: bound to self (or cls)
     param = None
     for i, a in enumerate(call.args):
         if src(a.value) != recv or a.star:
@@ -1283,6 +1379,71 @@ def _own_helper(facts: Facts, call: cst.Call, recv: str, home: Scope, depth: int
         return False
     given = facts.extracted.returns.get(id(d), [])
     return bool(given) and all(v is not None and _own(facts, v, param, d, scope, depth + 1) for v in given)
+
+
+def _helper_def(facts: Facts, func: cst.BaseExpression, home: Scope) -> cst.FunctionDef | None:
+    """The def a call runs: a function of the file, or `self.helper` / `cls.helper` in a method,
+    defined once in that class's body (an override elsewhere is not seen)."""
+    d = facts.resolve_def(func, home)
+    if d is not None or not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+        return d
+    method = _home(home)
+    while method is not None and not method.is_method:
+        method = method.parent
+    node = method.node if method is not None else None
+    info = method.cls if method is not None else None
+    if info is None or not isinstance(node, cst.FunctionDef) or not node.params.params \
+            or node.params.params[0].name.value != func.value.value:
+        return None
+    defs = [s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == func.attr.value]
+    return defs[0] if len(defs) == 1 else None
+
+
+def _stored_on_itself(facts: Facts, attr: str, depth: int) -> bool:
+    """`transformer.snapshot` loaded into `transformer`, where every store of `<obj>.snapshot` in the
+    file (at least one) is None or, in its function, a dict of `<obj>`'s own keys (diffusers'
+    `transformer._transformer_norm_layers = self._load_norm_into_transformer(sd, transformer=transformer)`,
+    a copy of the entries it is about to overwrite): restoring a snapshot of its own entries."""
+    stores = 0
+    for func, scope in _functions(facts):
+        for node in _own_statements(func):
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else \
+                [node.target] if isinstance(node, cst.AnnAssign) and node.value is not None else []
+            for target in targets:
+                if not (isinstance(target, cst.Attribute) and target.attr.value == attr):
+                    continue
+                value = node.value
+                if isinstance(value, cst.Name) and value.value == "None":
+                    continue
+                obj = target.value
+                if len(targets) > 1 or not isinstance(obj, cst.Name) or not _fixed(obj, func, scope) \
+                        or not _own(facts, value, obj.value, func, scope, depth + 1):  # type: ignore[arg-type]
+                    return False
+                stores += 1
+    everywhere = sum(isinstance(t, cst.Attribute) and t.attr.value == attr
+                     and not (isinstance(n.value, cst.Name) and n.value.value == "None")
+                     for n in traverse.walk(facts.module) if isinstance(n, (cst.Assign, cst.AnnAssign))
+                     for t in ([a.target for a in n.targets] if isinstance(n, cst.Assign) else [n.target]))
+    return stores > 0 and stores == everywhere  # none at module or class level
+
+
+def _functions(facts: Facts) -> Iterable[tuple[cst.FunctionDef, Scope]]:
+    for node in traverse.walk(facts.module):
+        if isinstance(node, cst.FunctionDef) and id(node) in facts.func_scopes:
+            yield node, facts.func_scopes[id(node)]
+
+
+def _own_statements(func: cst.FunctionDef) -> Iterable[cst.CSTNode]:
+    """The assignments of a def, not those of the defs and classes nested in it."""
+    stack: list[cst.CSTNode] = [func.body]
+    while stack:
+        node = stack.pop()
+        for child in node.children:
+            if isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                continue
+            if isinstance(child, (cst.Assign, cst.AnnAssign)):
+                yield child
+            stack.append(child)
 
 
 def _literal_keys(value: cst.BaseExpression | None, load: cst.Call, body: cst.CSTNode,
@@ -1407,7 +1568,7 @@ def _sibling_copy(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope |
     names = {receiver.value, source.func.value.value}
     walk = _Walk(names, load)
     traverse.visit(body, walk)
-    if not walk.reached or any(isinstance(a, (cst.For, cst.While)) for a in walk.at_load):
+    if not walk.reached or not _fresh_each_pass(home, names, walk):
         return False
     makers: set[tuple[str, str]] = set()
     for name in names:
@@ -1428,6 +1589,67 @@ def _sibling_copy(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope |
             if made[0]:
                 makers.add(made)
     return len(makers) == 1 and all(_keeps_keys(node, above) for node, above in walk.found)
+
+
+# Attributes of a wrapper that lead to the wrapped model: a path through one is no longer the same
+_WRAPPED_ATTRS = frozenset({"module", "_orig_mod", "_fsdp_wrapped_module", "base_model", "_checkpoint_wrapped_module"})
+
+
+def _same_submodule(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
+    """`controlnet.blocks.load_state_dict(transformer.blocks.state_dict(), strict=False)`: the same
+    attribute path of another model (diffusers' `ControlNet.from_transformer(transformer)`). Both
+    dicts are rooted at a submodule of that one name, so no prefix can differ; strict=False lets the
+    shorter copy take the first blocks. Not where the path runs through a wrapper (`.module`,
+    `._orig_mod`), nor where either model was handed to a wrapper in the function before the load."""
+    source = _state_dict_of(load.args[0].value) if load.args and load.args[0].keyword is None else None
+    receiver = load.func.value  # type: ignore[attr-defined]
+    mine, theirs = dotted(receiver), dotted(source) if source is not None else None
+    if home is None or mine is None or theirs is None or "." not in mine or "." not in theirs:
+        return False
+    (root, path), (other, other_path) = mine.split(".", 1), theirs.split(".", 1)
+    if root == other or path != other_path or _WRAPPED_ATTRS & set(path.split(".")):
+        return False
+    walk = _Walk({root, other}, load)
+    traverse.visit(body, walk)
+    return walk.reached and not any(_wrapped_here(facts, node, above, home) for node, above in walk.found)
+
+
+def _wrapped_here(facts: Facts, node: cst.Name, above: tuple[cst.CSTNode, ...], home: Scope) -> bool:
+    """A mention of a model handed to a wrapper (`DDP(model)`, `accelerator.prepare(model)`) or bound
+    to one's result (`model = torch.compile(model)`): its keys may now carry a prefix."""
+    for up in reversed(above):
+        if isinstance(up, cst.Call):
+            spelled = dotted(up.func)
+            qual = facts.qualname(up.func, home) or spelled or ""
+            if qual.rsplit(".", 1)[-1] in _WRAPPERS or (spelled or "").rsplit(".", 1)[-1] in _WRAPPERS:
+                return True
+        if isinstance(up, (cst.Assign, cst.AnnAssign)) and up.value is not None \
+                and any(isinstance(n, cst.Call) and (dotted(n.func) or "").rsplit(".", 1)[-1] in _WRAPPERS
+                        for n in traverse.walk(up.value)):
+            return True
+        if isinstance(up, cst.BaseSmallStatement) or isinstance(up, cst.BaseCompoundStatement):
+            return False
+    return False
+
+
+def _fresh_each_pass(home: Scope, names: set[str], walk: "_Walk") -> bool:
+    """Outside any loop; or, in one, every binding of the names is inside the innermost loop and
+    each is rebound before the load by a statement of that loop's own body (audiocraft's `for norm_first in ...:
+    m = T(...); m_cross = T(..., cross_attention=True)`): each pass loads between new models, never
+    between a model and one a previous pass changed."""
+    loops = [a for a in walk.at_load if isinstance(a, (cst.For, cst.While))]
+    if not loops:
+        return True
+    loop = loops[-1]
+    inside = {id(n) for n in traverse.walk(loop.body)}
+    direct = {id(n) for stmt in loop.body.body if isinstance(stmt, cst.SimpleStatementLine)  # type: ignore[union-attr]
+              for small in stmt.body if isinstance(small, cst.Assign) for n in (small.value,)}
+    for name in names:
+        bound = home.bindings.get(name, [])
+        if not bound or not all(b.node is not None and id(b.node) in inside for b in bound) \
+                or not any(id(b.node) in direct and id(b.node) in walk.seen for b in bound):
+            return False
+    return True
 
 
 def _maker(facts: Facts, value: cst.BaseExpression, name: str, home: Scope) -> tuple[str, str] | None:
