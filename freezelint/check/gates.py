@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '39157a184cd778e824597d4c00fdbfec'
+RULES_DIGEST = 'cbb24e6f62820be1c5e9f0047d3da001'
 
 GATES = {
     'FZ002': (

@@ -47,7 +47,8 @@ class UncheckedPartialLoad(Rule):
         "that takes the model (or its `state_dict()`) and the loaded dict together and whose name says "
         "it checks (key, check, match, missing, compare, verify, valid: a `check_keys(model, pretrained)` "
         "helper, not `interpolate_pos_embed(model, sd)`), or a comparison of keys (a membership test of a "
-        "loop's key, a set difference of key sets) with a raise, an assert or a warning at or after it, or, where the "
+        "loop's key, a set difference of key sets) with a raise, an assert or a warning at or after it (not one "
+        "only a matching key reaches: inside `if k in own ...:`, a prefix mismatch never gets there), or, where the "
         "loaded dict was filtered on the model's keys (`{k: v for k, v in sd.items() if k in own}`), a "
         "read of a key spelled out in the code that raises when it kept nothing (`kept.pop(\"fc.weight\")`, "
         "`del kept[\"fc.weight\"]`; FZ402 says which reads count). Nor where the "
@@ -365,6 +366,39 @@ class UncheckedPartialLoad(Rule):
                     transformer.load_state_dict(transformer._norm_layers, strict=False)  # expect: FZ401
             """
         ),
+        Example(
+            """
+            import logging
+            import torch
+
+            logger = logging.getLogger(__name__)
+
+            def load_inflated(model, path):
+                state_dict = torch.load(path, map_location="cpu")
+                own = model.state_dict()
+                for k in state_dict.keys():
+                    if k in own and state_dict[k].shape != own[k].shape:
+                        logger.info(f"Inflate: {k}")  # only a key that matches gets here: a prefix mismatch logs nothing
+                        state_dict[k] = state_dict[k].unsqueeze(2)
+                model.load_state_dict(state_dict, strict=False)  # expect: FZ401
+            """,
+            instead="""
+            import logging
+            import torch
+
+            logger = logging.getLogger(__name__)
+
+            def load_inflated(model, path):
+                state_dict = torch.load(path, map_location="cpu")
+                own = model.state_dict()
+                for k in state_dict.keys():
+                    if k in own and state_dict[k].shape != own[k].shape:
+                        logger.info(f"Inflate: {k}")
+                        state_dict[k] = state_dict[k].unsqueeze(2)
+                missing, unexpected = model.load_state_dict(state_dict, strict=False)
+                assert not unexpected, unexpected
+            """,
+        ),
     ]
     good = [
         """
@@ -653,6 +687,28 @@ class UncheckedPartialLoad(Rule):
                 if transformer._norm_layers:
                     transformer.load_state_dict(transformer._norm_layers, strict=False)  # its own entries back
                     transformer._norm_layers = None
+        """,
+        """
+        import logging
+        import torch
+
+        logger = logging.getLogger(__name__)
+
+        def load_inflated(model, path):
+            state_dict = torch.load(path, map_location="cpu")
+            own = model.state_dict()
+            for k in state_dict.keys():
+                if k not in own:
+                    logger.warning(f"unexpected key: {k}")  # reached by a key that does not match
+                elif state_dict[k].shape != own[k].shape:
+                    state_dict[k] = state_dict[k].unsqueeze(2)
+            model.load_state_dict(state_dict, strict=False)
+            for k in state_dict.keys():
+                if k in own:
+                    state_dict[k] = state_dict[k].float()
+                else:
+                    logger.warning(f"unexpected key: {k}")  # the `else` of a match: a mismatch reaches it
+            model.load_state_dict(state_dict, strict=False)
         """,
     ]
 
@@ -1754,6 +1810,8 @@ class _BeforeLoad(cst.CSTVisitor):
         self._blocks: list[int] = [0]
         self._assigned: tuple[int, cst.BaseExpression] | None = None
         self._filters: set[int] = set()  # calls whose result becomes the loaded dict
+        self._matched_only = 0  # inside `if k in own ...:`: runs only for keys that do match
+        self._matched_bodies: set[int] = set()
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self._blocks.append(id(node))
@@ -1777,6 +1835,8 @@ class _BeforeLoad(cst.CSTVisitor):
             if self._assigned is not None and self._assigned[0] == self._blocks[-1]:
                 self.loaded_value = self._assigned[1]
             return False
+        if id(node) in self._matched_bodies:
+            self._matched_only += 1
         return super().on_visit(node)
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -1794,14 +1854,28 @@ class _BeforeLoad(cst.CSTVisitor):
     def leave_Call(self, node: cst.Call) -> None:
         func = node.func
         name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
-        if name in REPORTS and self.key_comparison and not self.done:
+        if name in REPORTS and self._counts():
             self.reports = True
 
     def leave_Raise(self, node: cst.Raise) -> None:
-        self.reports = self.reports or (self.key_comparison and not self.done)
+        self.reports = self.reports or self._counts()
 
     def leave_Assert(self, node: cst.Assert) -> None:
-        self.reports = self.reports or (self.key_comparison and not self.done)
+        self.reports = self.reports or self._counts()
+
+    def _counts(self) -> bool:
+        """A report that follows a comparison of keys, not one only a matching key reaches (mmaction2's
+        `if k in own and sd[k].shape != own[k].shape: logger.info(...)`: a prefix mismatch logs nothing)."""
+        return self.key_comparison and not self.done and not self._matched_only
+
+    def visit_If(self, node: cst.If) -> None:
+        if _matched(node.test):
+            self._matched_bodies.add(id(node.body))
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if id(original_node) in self._matched_bodies:
+            self._matched_only -= 1
+        super().on_leave(original_node)
 
     # Loops and comprehensions: where keys are taken one by one.
     def visit_For(self, node: cst.For) -> None:
@@ -1830,6 +1904,14 @@ class _BeforeLoad(cst.CSTVisitor):
         # `set(state_dict.keys()) - set(model.state_dict().keys())`
         if isinstance(node.operator, cst.Subtract) and (_keys(node.left) or _keys(node.right)):
             self.key_comparison = True
+
+
+def _matched(test: cst.BaseExpression) -> bool:
+    """`k in own`, alone or joined by `and`: the branch runs only for a name found in a container."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _matched(test.left) or _matched(test.right)
+    return isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) \
+        and any(isinstance(c.operator, cst.In) for c in test.comparisons)
 
 
 def _keys(expr: cst.BaseExpression) -> bool:
