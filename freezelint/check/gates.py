@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'cbb24e6f62820be1c5e9f0047d3da001'
+RULES_DIGEST = '947c62537680630b94d8e279d773e7d7'
 
 GATES = {
     'FZ002': (
