@@ -179,3 +179,43 @@ class TestTheFacts:
         assert torch.equal(model.head.weight, snapshot["head.weight"])
         with pytest.raises(KeyError):
             {k: own[k].clone() for k in ("module.head.weight",)}  # a foreign key fails when taken
+
+
+REPLACEMENT = """
+    import torch.nn as nn
+
+    from mylib.attention import MultiHeadAttention, RelPositionMultiHeadAttention
+
+
+    def change_attention_model(layers, model, d_model, n_heads):
+        for m in layers:
+            if model == "rel_pos":
+                new_attn = RelPositionMultiHeadAttention(n_head=n_heads, n_feat=d_model)
+            else:
+                new_attn = MultiHeadAttention(n_head=n_heads, n_feat=d_model)
+            new_attn.load_state_dict(m.self_attn.state_dict(), strict=False)
+            m.self_attn = new_attn
+    """
+
+
+def test_a_replacement_of_another_class_stays_reported():
+    """Built to replace `m.self_attn`, but of a class the code does not tie to the old one's."""
+    assert _rows(REPLACEMENT) == [12]
+
+
+def test_a_replacement_of_another_class_can_load_nothing():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    class LoraLinear(nn.Module):
+        def __init__(self, linear, r):
+            super().__init__()
+            self.base_layer = nn.Linear(linear.in_features, linear.out_features)
+            self.lora_a = nn.Linear(linear.in_features, r, bias=False)
+
+    old = nn.Linear(4, 4)
+    new = LoraLinear(old, 2)
+    before = new.base_layer.weight.detach().clone()
+    result = new.load_state_dict(old.state_dict(), strict=False)  # no error
+    assert sorted(result.unexpected_keys) == ["bias", "weight"]
+    assert torch.equal(new.base_layer.weight, before)

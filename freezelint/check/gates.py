@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '947c62537680630b94d8e279d773e7d7'
+RULES_DIGEST = 'e4a093dd122c164af75ce0bf58ed6c63'
 
 GATES = {
     'FZ002': (

@@ -64,7 +64,9 @@ class UncheckedPartialLoad(Rule):
         "or read (`to`, `requires_grad_`, `eval`, `.config`), and the load not in a loop (or, in one, both "
         "built anew by statements of the loop's own body before it, each pass): the keys "
         "match by construction, the missing ones are the layers the student adds. A `.module` or "
-        "`_orig_mod.` source stays reported. Nor where a submodule is loaded from the same attribute path of "
+        "`_orig_mod.` source stays reported, and so does a module built to replace another of another class "
+        "(`new.load_state_dict(old.state_dict(), strict=False)`, then `new` put where `old` was): nothing ties "
+        "the two classes' key names (a LoRA wrapper names the weight `base_layer.weight`). Nor where a submodule is loaded from the same attribute path of "
         "another model (`controlnet.blocks.load_state_dict(transformer.blocks.state_dict(), strict=False)`, "
         "`transformer` a parameter too): both dicts are rooted at a submodule of that one name, so no prefix "
         "can differ; not through `.module` / `._orig_mod`, nor where either model was handed to a wrapper "
@@ -414,6 +416,24 @@ class UncheckedPartialLoad(Rule):
                     state_dict = torch.load(path, map_location="cpu")["model"]
                     msg = self.load_state_dict(state_dict, strict=False)
                     return msg
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class LoraLinear(nn.Module):
+                def __init__(self, linear, r):
+                    super().__init__()
+                    self.base_layer = nn.Linear(linear.in_features, linear.out_features)
+                    self.lora_a = nn.Linear(linear.in_features, r, bias=False)
+
+            def add_lora(model, r):
+                for name, child in list(model.named_children()):
+                    if isinstance(child, nn.Linear):
+                        new = LoraLinear(child, r)  # built to replace `child`, but names its weight `base_layer.weight`
+                        new.load_state_dict(child.state_dict(), strict=False)  # expect: FZ401
+                        setattr(model, name, new)
             """
         ),
     ]
