@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e4a093dd122c164af75ce0bf58ed6c63'
+RULES_DIGEST = 'a6e82306a195d61bda803ef808ee9b3e'
 
 GATES = {
     'FZ002': (

@@ -67,8 +67,9 @@ class UncheckedPartialLoad(Rule):
         "`_orig_mod.` source stays reported, and so does a module built to replace another of another class "
         "(`new.load_state_dict(old.state_dict(), strict=False)`, then `new` put where `old` was): nothing ties "
         "the two classes' key names (a LoRA wrapper names the weight `base_layer.weight`). Nor where a submodule is loaded from the same attribute path of "
-        "another model (`controlnet.blocks.load_state_dict(transformer.blocks.state_dict(), strict=False)`, "
-        "`transformer` a parameter too): both dicts are rooted at a submodule of that one name, so no prefix "
+        "another model the receiver was configured from (`controlnet = cls.from_config(dict(transformer.config))`, "
+        "then `controlnet.blocks.load_state_dict(transformer.blocks.state_dict(), strict=False)`, `transformer` a "
+        "parameter too): both dicts are rooted at a submodule of that one name, so no prefix "
         "can differ; not through `.module` / `._orig_mod`, nor where either model was handed to a wrapper "
         "(`get_peft_model`, `DDP`, ...) in the function before the load. Nor where, after the load, a log line reports how many "
         "entries the loaded dict kept (`len(csd)` in it, or a name bound once to a value of `len(csd)`, "
@@ -1745,7 +1746,38 @@ def _same_submodule(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope
         return False
     walk = _Walk({root, other}, load)
     traverse.visit(body, walk)
-    return walk.reached and not any(_wrapped_here(facts, node, above, home) for node, above in walk.found)
+    return walk.reached and _built_from(root, other, home, walk) \
+        and not any(_wrapped_here(facts, node, above, home) for node, above in walk.found)
+
+
+def _built_from(name: str, source: str, home: Scope, walk: "_Walk") -> bool:
+    """`name` is built in the function, before the load, by calls handed the source model's settings
+    (`cls.from_config(dict(transformer.config))`, `cls(layers=unet.config.layers, ...)`), directly or
+    through a local bound once (`config = dict(transformer.config)`): configured from the same model."""
+    if home.lookup(name) is not home:
+        return False
+    bound = [b for b in home.bindings[name] if b.node is not None and id(b.node) in walk.seen]
+    if not bound or len(bound) != len(home.bindings[name]):
+        return False
+    for b in bound:
+        if b.how != "expr" or b.index or not isinstance(b.node, cst.Call):
+            return False
+        if not any(_mentions(a.value, source, home) for a in b.node.args):
+            return False
+    return True
+
+
+def _mentions(expr: cst.BaseExpression, source: str, home: Scope, depth: int = 0) -> bool:
+    """`expr` names `source`, or a local bound once to a value that does."""
+    for node in traverse.walk(expr):
+        if isinstance(node, cst.Name) and node.value == source:
+            return True
+        if isinstance(node, cst.Name) and depth < 2 and home.lookup(node.value) is home:
+            bound = home.bindings[node.value]
+            if len(bound) == 1 and bound[0].how == "expr" and isinstance(bound[0].node, cst.BaseExpression) \
+                    and _mentions(bound[0].node, source, home, depth + 1):
+                return True
+    return False
 
 
 def _wrapped_here(facts: Facts, node: cst.Name, above: tuple[cst.CSTNode, ...], home: Scope) -> bool:
