@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a6e82306a195d61bda803ef808ee9b3e'
+RULES_DIGEST = 'f1247f0e0047db17308ce4ab214bc0db'
 
 GATES = {
     'FZ002': (

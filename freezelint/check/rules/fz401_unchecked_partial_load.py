@@ -108,7 +108,8 @@ class UncheckedPartialLoad(Rule):
         "parameter `False` (litgpt's `load_checkpoint(fabric, model, path, strict=False)`): by keyword, or by "
         "position in a file that says `strict=False` somewhere. Not followed: a method called on another object "
         "(`model.load_checkpoint_from_config(cfg)`), an override a subclass may add to a method the class "
-        "defines (one of a method only subclasses define is followed, in the same file), a library's helpers, "
+        "defines (where neither the class nor its bases define it, the file's subclasses are followed; those of "
+        "other files are not), a library's helpers, "
         "and a helper that returns another helper's result."
     )
     bad = [
