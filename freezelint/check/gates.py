@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '4aeed2ec40985c275349f6b0547ff3d8'
+RULES_DIGEST = 'd12c3a79c8b34c0dfb0030d84e855944'
 
 GATES = {
     'FZ002': (

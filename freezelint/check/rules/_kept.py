@@ -30,17 +30,33 @@ _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _COMPS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
-def key_test(test: cst.BaseExpression) -> bool:
-    """A membership test, alone or as one of the conditions an `and` joins (`k in model_dict and
-    "fc" not in k`): every key it keeps passes it."""
+def key_test(test: cst.BaseExpression, key: str | None = None) -> cst.Comparison | None:
+    """A membership test of the key, alone or as one of the conditions an `and` joins (`k in
+    model_dict and "fc" not in k`): every key it keeps passes it. A substring test on the key
+    (`name in k`, `"fc" in k`: the key is the container) picks keys by name, not by membership."""
     if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
-        return key_test(test.left) or key_test(test.right)
-    return isinstance(test, cst.Comparison) and any(isinstance(c.operator, cst.In) for c in test.comparisons)
+        return key_test(test.left, key) or key_test(test.right, key)
+    if isinstance(test, cst.Comparison) and not isinstance(test.left, (cst.SimpleString, cst.ConcatenatedString)) \
+            and any(isinstance(c.operator, cst.In)
+                    and not (isinstance(c.comparator, cst.Name) and c.comparator.value == key)
+                    for c in test.comparisons):
+        return test
+    return None
 
 
-def key_filter(comp: cst.BaseExpression | None) -> bool:
-    """`{k: v for k, v in sd.items() if k in other}`: filtered on key membership."""
-    return isinstance(comp, cst.DictComp) and any(key_test(cond.test) for cond in comp.for_in.ifs)
+def loop_key(target: cst.BaseExpression) -> str | None:
+    """The key a loop over `d.items()` (`k, v`) or over a dict's keys (`k`) binds."""
+    if isinstance(target, cst.Tuple) and target.elements:
+        target = target.elements[0].value
+    return target.value if isinstance(target, cst.Name) else None
+
+
+def key_filter(comp: cst.BaseExpression | None) -> cst.Comparison | None:
+    """`{k: v for k, v in sd.items() if k in other}`: filtered on key membership (that test)."""
+    if not isinstance(comp, cst.DictComp):
+        return None
+    key = loop_key(comp.for_in.target)
+    return next((t for cond in comp.for_in.ifs if (t := key_test(cond.test, key)) is not None), None)
 
 
 def _literal(node: cst.CSTNode, keys: set[str] | frozenset[str] = frozenset()) -> bool:

@@ -47,7 +47,8 @@ class UncheckedPartialLoad(Rule):
         "that takes the model (or its `state_dict()`) and the loaded dict together and whose name says "
         "it checks (key, check, match, missing, compare, verify, valid: a `check_keys(model, pretrained)` "
         "helper, not `interpolate_pos_embed(model, sd)`), or a comparison of keys (a membership test of a "
-        "loop's key, a set difference of key sets) with a raise, an assert or a warning at or after it, or, where the "
+        "loop's key, a set difference of key sets) with a raise, an assert or a warning at or after it (not one "
+        "only a matching key reaches: inside `if k in own ...:`, a prefix mismatch never gets there), or, where the "
         "loaded dict was filtered on the model's keys (`{k: v for k, v in sd.items() if k in own}`), a "
         "read of a key spelled out in the code that raises when it kept nothing (`kept.pop(\"fc.weight\")`, "
         "`del kept[\"fc.weight\"]`; FZ402 says which reads count). Nor where the "
@@ -60,9 +61,17 @@ class UncheckedPartialLoad(Rule):
         "(`UNet.from_pretrained(...)` and `UNet.from_config(teacher.config, ...)`; a plain call's first "
         "argument, a string or a name, must match too), neither wrapped (`DDP`, `accelerator.prepare`, "
         "`torch.compile`, `get_peft_model`) nor passed to any call before the load, only moved, frozen "
-        "or read (`to`, `requires_grad_`, `eval`, `.config`), and the load not in a loop: the keys "
+        "or read (`to`, `requires_grad_`, `eval`, `.config`), and the load not in a loop (or, in one, both "
+        "built anew by statements of the loop's own body before it, each pass): the keys "
         "match by construction, the missing ones are the layers the student adds. A `.module` or "
-        "`_orig_mod.` source stays reported. Nor where, after the load, a log line reports how many "
+        "`_orig_mod.` source stays reported, and so does a module built to replace another of another class "
+        "(`new.load_state_dict(old.state_dict(), strict=False)`, then `new` put where `old` was): nothing ties "
+        "the two classes' key names (a LoRA wrapper names the weight `base_layer.weight`). Nor where a submodule is loaded from the same attribute path of "
+        "another model the receiver was configured from (`controlnet = cls.from_config(dict(transformer.config))`, "
+        "then `controlnet.blocks.load_state_dict(transformer.blocks.state_dict(), strict=False)`, `transformer` a "
+        "parameter too): both dicts are rooted at a submodule of that one name, so no prefix "
+        "can differ; not through `.module` / `._orig_mod`, nor where either model was handed to a wrapper "
+        "(`get_peft_model`, `DDP`, ...) in the function before the load. Nor where, after the load, a log line reports how many "
         "entries the loaded dict kept (`len(csd)` in it, or a name bound once to a value of `len(csd)`, "
         "`n = len(csd) + remapped`). Nor where "
         "the loaded dict's keys are the receiver's own, so none can miss: its `state_dict()` or a copy of "
@@ -71,7 +80,12 @@ class UncheckedPartialLoad(Rule):
         "or under `named_modules()` names joined with each child's `state_dict()` keys (also built by a "
         "helper of the file handed the module, and handed back by a call of one argument, `states = "
         "all_reduce(states)`), or a snapshot a class stored from the module it then holds (`self.snap = "
-        "copy.deepcopy(model.state_dict())` and `self.enc = model`, `model` not rebound between). A dict "
+        "copy.deepcopy(model.state_dict())` and `self.enc = model`, `model` not rebound between), or a dict "
+        "stored on the receiver itself and restored (`transformer.load_state_dict(transformer._norm, "
+        "strict=False)`) where every store of that attribute in the file is None or a dict of the storing "
+        "object's own entries, also one read by its key from its `state_dict()` (`{k: own[k].clone() for k in "
+        "keys}`, `saved[k] = own[k].clone()`: a foreign key raises KeyError there), directly or from a helper "
+        "of the file or a `self.` method of the class handed that object. A dict "
         "renamed (`rename_keys`, `convert`, `strip_prefix`), merged with another, loaded into another "
         "module (`model.state_dict()` into `model.backbone`) or into a name rebound in the function "
         "(`model = model.module`) stays reported. A result assigned to names counts as "
@@ -93,7 +107,9 @@ class UncheckedPartialLoad(Rule):
         "the parameter bound nowhere else) and drops the result is reported where a caller passes that "
         "parameter `False` (litgpt's `load_checkpoint(fabric, model, path, strict=False)`): by keyword, or by "
         "position in a file that says `strict=False` somewhere. Not followed: a method called on another object "
-        "(`model.load_checkpoint_from_config(cfg)`), an override a subclass may add, a library's helpers, "
+        "(`model.load_checkpoint_from_config(cfg)`), an override a subclass may add to a method the class "
+        "defines (where neither the class nor its bases define it, the file's subclasses are followed; those of "
+        "other files are not), a library's helpers, "
         "and a helper that returns another helper's result."
     )
     bad = [
@@ -332,6 +348,95 @@ class UncheckedPartialLoad(Rule):
                 missing, unexpected = load_checkpoint(model, path, strict=False)
                 assert not unexpected and all("lora_" in k for k in missing), (missing, unexpected)
             """,
+        ),
+        Example(
+            """
+            from peft import get_peft_model
+
+            class ControlNet:
+                @classmethod
+                def from_transformer(cls, transformer, lora_config):
+                    controlnet = cls.from_config(transformer.config)
+                    controlnet.blocks.load_state_dict(transformer.state_dict(), strict=False)  # expect: FZ401
+                    controlnet.blocks.load_state_dict(transformer.module.blocks.state_dict(), strict=False)  # expect: FZ401
+                    get_peft_model(transformer, lora_config)  # `q.weight` is now `q.base_layer.weight`
+                    controlnet.blocks.load_state_dict(transformer.blocks.state_dict(), strict=False)  # expect: FZ401
+                    return controlnet
+
+            class NormLoader:
+                def load_norm(self, transformer, state_dict, keys):
+                    transformer._norm_layers = {k: state_dict.get(k) for k in keys}  # the checkpoint's keys
+
+                def unload(self, transformer):
+                    transformer.load_state_dict(transformer._norm_layers, strict=False)  # expect: FZ401
+            """
+        ),
+        Example(
+            """
+            import logging
+            import torch
+
+            logger = logging.getLogger(__name__)
+
+            def load_inflated(model, path):
+                state_dict = torch.load(path, map_location="cpu")
+                own = model.state_dict()
+                for k in state_dict.keys():
+                    if k in own and state_dict[k].shape != own[k].shape:
+                        logger.info(f"Inflate: {k}")  # only a key that matches gets here: a prefix mismatch logs nothing
+                        state_dict[k] = state_dict[k].unsqueeze(2)
+                model.load_state_dict(state_dict, strict=False)  # expect: FZ401
+            """,
+            instead="""
+            import logging
+            import torch
+
+            logger = logging.getLogger(__name__)
+
+            def load_inflated(model, path):
+                state_dict = torch.load(path, map_location="cpu")
+                own = model.state_dict()
+                for k in state_dict.keys():
+                    if k in own and state_dict[k].shape != own[k].shape:
+                        logger.info(f"Inflate: {k}")
+                        state_dict[k] = state_dict[k].unsqueeze(2)
+                missing, unexpected = model.load_state_dict(state_dict, strict=False)
+                assert not unexpected, unexpected
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class BaseModel(nn.Module):
+                def load_checkpoint_from_config(self, cfg):
+                    self.load_from_pretrained(cfg["pretrained"])  # expect: FZ401
+
+            class Blip2Base(BaseModel):
+                def load_from_pretrained(self, path):  # only the subclass defines it, and hands the keys back
+                    state_dict = torch.load(path, map_location="cpu")["model"]
+                    msg = self.load_state_dict(state_dict, strict=False)
+                    return msg
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class LoraLinear(nn.Module):
+                def __init__(self, linear, r):
+                    super().__init__()
+                    self.base_layer = nn.Linear(linear.in_features, linear.out_features)
+                    self.lora_a = nn.Linear(linear.in_features, r, bias=False)
+
+            def add_lora(model, r):
+                for name, child in list(model.named_children()):
+                    if isinstance(child, nn.Linear):
+                        new = LoraLinear(child, r)  # built to replace `child`, but names its weight `base_layer.weight`
+                        new.load_state_dict(child.state_dict(), strict=False)  # expect: FZ401
+                        setattr(model, name, new)
+            """
         ),
     ]
     good = [
@@ -585,6 +690,80 @@ class UncheckedPartialLoad(Rule):
                 super().__init__()
                 self.load_from_pretrained(path)
         """,
+        """
+        class ControlNet:
+            @classmethod
+            def from_transformer(cls, transformer, num_layers=4):
+                config = dict(transformer.config)
+                config["num_layers"] = num_layers
+                controlnet = cls.from_config(config)
+                # the same submodule of the model it was configured from: both dicts are rooted at
+                # `transformer_blocks`, no prefix can differ; the extra source blocks are unexpected
+                controlnet.transformer_blocks.load_state_dict(transformer.transformer_blocks.state_dict(), strict=False)
+                return controlnet
+        """,
+        """
+        from mylib.transformer import StreamingTransformer
+
+        def test_cross_attention():
+            for norm_first in [True, False]:
+                m = StreamingTransformer(16, 4, 2, cross_attention=False, norm_first=norm_first)
+                m_cross = StreamingTransformer(16, 4, 2, cross_attention=True, norm_first=norm_first)
+                m_cross.load_state_dict(m.state_dict(), strict=False)  # one class, both new in this pass
+        """,
+        """
+        import torch.nn as nn
+
+        class NormLoader:
+            def _save_norm(self, transformer, keys):
+                own = transformer.state_dict()
+                return {k: own[k].clone() for k in keys}  # `own[k]` raises unless k is the transformer's
+
+            def load_norm(self, transformer, keys):
+                transformer._norm_layers = self._save_norm(transformer, keys)
+
+            def unload(self, transformer: nn.Module):
+                if transformer._norm_layers:
+                    transformer.load_state_dict(transformer._norm_layers, strict=False)  # its own entries back
+                    transformer._norm_layers = None
+        """,
+        """
+        import logging
+        import torch
+
+        logger = logging.getLogger(__name__)
+
+        def load_inflated(model, path):
+            state_dict = torch.load(path, map_location="cpu")
+            own = model.state_dict()
+            for k in state_dict.keys():
+                if k not in own:
+                    logger.warning(f"unexpected key: {k}")  # reached by a key that does not match
+                elif state_dict[k].shape != own[k].shape:
+                    state_dict[k] = state_dict[k].unsqueeze(2)
+            model.load_state_dict(state_dict, strict=False)
+            for k in state_dict.keys():
+                if k in own:
+                    state_dict[k] = state_dict[k].float()
+                else:
+                    logger.warning(f"unexpected key: {k}")  # the `else` of a match: a mismatch reaches it
+            model.load_state_dict(state_dict, strict=False)
+        """,
+        """
+        import logging
+        import torch
+        import torch.nn as nn
+
+        class BaseModel(nn.Module):
+            def load_checkpoint_from_config(self, cfg):
+                self.load_from_pretrained(cfg["pretrained"])  # defined by subclasses only
+
+        class Blip2Base(BaseModel):
+            def load_from_pretrained(self, path):
+                msg = self.load_state_dict(torch.load(path)["model"], strict=False)
+                logging.info("missing keys: %s", msg.missing_keys)  # the override reports them itself
+                return msg
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -824,12 +1003,38 @@ def _helper_load(facts: Facts, call: cst.Call, ctx: Ctx,
         if info is None or first != "self" or func.attr.value in info.attrs:
             return None
         found = _method_load(facts, info, func.attr.value, loads, set())
+        if found == ABSENT:  # defined by no class up the chain: the subclasses' overrides run
+            found = _subclass_load(facts, info, func.attr.value, loads)
         return (func.attr.value, found) if isinstance(found, (tuple, cst.Call)) else None
     if project is None or not isinstance(func, (cst.Name, cst.Attribute)):
         return None
     q = facts.qualname(func, ctx.scope)
     found = project.partial_load(facts.path, q) if q and not is_library(q) and not hasattr(builtins, q) else None
     return (src(func).rsplit(".", 1)[-1], found) if isinstance(found, tuple) else None
+
+
+def _subclass_load(facts: Facts, info: ClassInfo, method: str, loads: dict[int, cst.Call]) -> cst.Call | None:
+    """The unread load a subclass of this file returns from its `method`, where the class calling
+    `self.method(...)` and its bases define none (LAVIS's `BaseModel.load_checkpoint_from_config`
+    calling `self.load_from_pretrained(...)`, which only subclasses define): for that subclass, the
+    call drops the keys. Subclasses in other files are not seen."""
+    below = {id(info)}
+    changed = True
+    while changed:  # subclasses of subclasses, by the names of this file's classes
+        changed = False
+        for other in facts.classes.values():
+            if id(other) not in below and any(
+                    b.keyword is None and isinstance(b.value, cst.Name) and b.value.value in facts.classes
+                    and id(facts.classes[b.value.value]) in below for b in other.node.bases):
+                below.add(id(other))
+                changed = True
+    for other in facts.classes.values():
+        if id(other) == id(info) or id(other) not in below:
+            continue
+        defined = [s for s in other.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == method]
+        if defined and id(defined[-1]) in loads:
+            return loads[id(defined[-1])]
+    return None
 
 
 def _method_load(facts: Facts, info: ClassInfo, method: str, loads: dict[int, cst.Call],
@@ -929,7 +1134,7 @@ def _exempt(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None,
     """What makes a dropped `strict=False` load's result no loss (the rule's notes say which)."""
     return _checked_first(load, body, home) or _counted_after(load, body, home) \
         or _optimizer(facts, load.func.value, scope) or _sibling_copy(facts, load, body, home) \
-        or _own_keys(facts, load, body, home)
+        or _same_submodule(facts, load, body, home) or _own_keys(facts, load, body, home)
 
 
 def _checked_first(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
@@ -1056,10 +1261,13 @@ def _own(facts: Facts, expr: cst.BaseExpression, recv: str, body: cst.CSTNode, h
         return _comp_key(facts, expr, recv, body, home, depth)
     if isinstance(expr, cst.Name):
         return _own_name(facts, expr.value, recv, body, home, depth)
-    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self" \
+            and recv != "self":
         return _own_snapshot(facts, expr.attr.value, recv, home, depth)
+    if isinstance(expr, cst.Attribute) and src(expr.value) == recv and isinstance(expr.value, cst.Name):
+        return _stored_on_itself(facts, expr.attr.value, depth)
     if isinstance(expr, cst.Call):
-        if facts.resolve_def(expr.func, home) is not None:
+        if _helper_def(facts, expr.func, home) is not None:
             return _own_helper(facts, expr, recv, home, depth)
         passed = _passed_through(expr)
         return passed is not None and _own(facts, passed, recv, body, home, depth + 1)
@@ -1092,7 +1300,25 @@ def _comp_key(facts: Facts, comp: cst.DictComp, recv: str, body: cst.CSTNode, ho
         at = (0,)
     else:
         at = None
-    return at is not None and _key_side(facts, loop.iter, recv, body, home, depth) == at
+    if at is not None and _key_side(facts, loop.iter, recv, body, home, depth) == at:
+        return True
+    return _reads_own(facts, comp.value, key, recv, body, home, depth)
+
+
+def _reads_own(facts: Facts, value: cst.BaseExpression, key: cst.BaseExpression, recv: str, body: cst.CSTNode,
+               home: Scope, depth: int) -> bool:
+    """`own[key].clone()` (methods and attributes on it allowed): the value stored under `key` is read
+    from a dict of `recv`'s own keys by that very key, which raises KeyError unless the key is own."""
+    while True:
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+            value = value.func.value
+        elif isinstance(value, cst.Attribute):
+            value = value.value
+        else:
+            break
+    return isinstance(value, cst.Subscript) and len(value.slice) == 1 \
+        and isinstance(value.slice[0].slice, cst.Index) and src(value.slice[0].slice.value) == src(key) \
+        and _own(facts, value.value, recv, body, home, depth + 1)
 
 
 def _own_key(facts: Facts, key: cst.BaseExpression, recv: str, body: cst.CSTNode, home: Scope, depth: int) -> bool:
@@ -1182,8 +1408,12 @@ def _own_name(facts: Facts, name: str, recv: str, body: cst.CSTNode, home: Scope
         if isinstance(parent, cst.Subscript) and parent.value is node:
             up = above[-2] if len(above) > 1 else None
             if isinstance(up, cst.AssignTarget) and up.target is parent:
-                if len(parent.slice) != 1 or not isinstance(parent.slice[0].slice, cst.Index) or not _own_key(
-                        facts, parent.slice[0].slice.value, recv, body, home, depth + 1):
+                assign = above[-3] if len(above) > 2 and isinstance(above[-3], cst.Assign) else None
+                if len(parent.slice) != 1 or not isinstance(parent.slice[0].slice, cst.Index) or assign is None:
+                    return False
+                key = parent.slice[0].slice.value
+                if not _own_key(facts, key, recv, body, home, depth + 1) \
+                        and not _reads_own(facts, assign.value, key, recv, body, home, depth):
                     return False  # a key from elsewhere
                 filled = True
             continue  # read, `del`, `+=` of a value
@@ -1266,11 +1496,13 @@ def _rebound_between(name: str, a: cst.CSTNode, b: cst.CSTNode, body: cst.CSTNod
 def _own_helper(facts: Facts, call: cst.Call, recv: str, home: Scope, depth: int) -> bool:
     """`get_norm_states(module)`: a function of the file handed the receiver, whose every return is a
     dict keyed by that parameter's own keys."""
-    d = facts.resolve_def(call.func, home)
+    d = _helper_def(facts, call.func, home)
     scope = facts.func_scopes.get(id(d)) if d is not None else None
     if d is None or scope is None:
         return False
     params = [*d.params.posonly_params, *d.params.params]
+    if isinstance(call.func, cst.Attribute):
+        params = params[1:]  # `self.helper(...)`: bound to self (or cls)
     param = None
     for i, a in enumerate(call.args):
         if src(a.value) != recv or a.star:
@@ -1283,6 +1515,71 @@ def _own_helper(facts: Facts, call: cst.Call, recv: str, home: Scope, depth: int
         return False
     given = facts.extracted.returns.get(id(d), [])
     return bool(given) and all(v is not None and _own(facts, v, param, d, scope, depth + 1) for v in given)
+
+
+def _helper_def(facts: Facts, func: cst.BaseExpression, home: Scope) -> cst.FunctionDef | None:
+    """The def a call runs: a function of the file, or `self.helper` / `cls.helper` in a method,
+    defined once in that class's body (an override elsewhere is not seen)."""
+    d = facts.resolve_def(func, home)
+    if d is not None or not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+        return d
+    method = _home(home)
+    while method is not None and not method.is_method:
+        method = method.parent
+    node = method.node if method is not None else None
+    info = method.cls if method is not None else None
+    if info is None or not isinstance(node, cst.FunctionDef) or not node.params.params \
+            or node.params.params[0].name.value != func.value.value:
+        return None
+    defs = [s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == func.attr.value]
+    return defs[0] if len(defs) == 1 else None
+
+
+def _stored_on_itself(facts: Facts, attr: str, depth: int) -> bool:
+    """`transformer.snapshot` loaded into `transformer`, where every store of `<obj>.snapshot` in the
+    file (at least one) is None or, in its function, a dict of `<obj>`'s own keys (diffusers'
+    `transformer._transformer_norm_layers = self._load_norm_into_transformer(sd, transformer=transformer)`,
+    a copy of the entries it is about to overwrite): restoring a snapshot of its own entries."""
+    stores = 0
+    for func, scope in _functions(facts):
+        for node in _own_statements(func):
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else \
+                [node.target] if isinstance(node, cst.AnnAssign) and node.value is not None else []
+            for target in targets:
+                if not (isinstance(target, cst.Attribute) and target.attr.value == attr):
+                    continue
+                value = node.value
+                if isinstance(value, cst.Name) and value.value == "None":
+                    continue
+                obj = target.value
+                if len(targets) > 1 or not isinstance(obj, cst.Name) or not _fixed(obj, func, scope) \
+                        or not _own(facts, value, obj.value, func, scope, depth + 1):  # type: ignore[arg-type]
+                    return False
+                stores += 1
+    everywhere = sum(isinstance(t, cst.Attribute) and t.attr.value == attr
+                     and not (isinstance(n.value, cst.Name) and n.value.value == "None")
+                     for n in traverse.walk(facts.module) if isinstance(n, (cst.Assign, cst.AnnAssign))
+                     for t in ([a.target for a in n.targets] if isinstance(n, cst.Assign) else [n.target]))
+    return stores > 0 and stores == everywhere  # none at module or class level
+
+
+def _functions(facts: Facts) -> Iterable[tuple[cst.FunctionDef, Scope]]:
+    for node in traverse.walk(facts.module):
+        if isinstance(node, cst.FunctionDef) and id(node) in facts.func_scopes:
+            yield node, facts.func_scopes[id(node)]
+
+
+def _own_statements(func: cst.FunctionDef) -> Iterable[cst.CSTNode]:
+    """The assignments of a def, not those of the defs and classes nested in it."""
+    stack: list[cst.CSTNode] = [func.body]
+    while stack:
+        node = stack.pop()
+        for child in node.children:
+            if isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                continue
+            if isinstance(child, (cst.Assign, cst.AnnAssign)):
+                yield child
+            stack.append(child)
 
 
 def _literal_keys(value: cst.BaseExpression | None, load: cst.Call, body: cst.CSTNode,
@@ -1407,7 +1704,7 @@ def _sibling_copy(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope |
     names = {receiver.value, source.func.value.value}
     walk = _Walk(names, load)
     traverse.visit(body, walk)
-    if not walk.reached or any(isinstance(a, (cst.For, cst.While)) for a in walk.at_load):
+    if not walk.reached or not _fresh_each_pass(home, names, walk):
         return False
     makers: set[tuple[str, str]] = set()
     for name in names:
@@ -1428,6 +1725,98 @@ def _sibling_copy(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope |
             if made[0]:
                 makers.add(made)
     return len(makers) == 1 and all(_keeps_keys(node, above) for node, above in walk.found)
+
+
+# Attributes of a wrapper that lead to the wrapped model: a path through one is no longer the same
+_WRAPPED_ATTRS = frozenset({"module", "_orig_mod", "_fsdp_wrapped_module", "base_model", "_checkpoint_wrapped_module"})
+
+
+def _same_submodule(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
+    """`controlnet.blocks.load_state_dict(transformer.blocks.state_dict(), strict=False)`: the same
+    attribute path of another model (diffusers' `ControlNet.from_transformer(transformer)`). Both
+    dicts are rooted at a submodule of that one name, so no prefix can differ; strict=False lets the
+    shorter copy take the first blocks. Not where the path runs through a wrapper (`.module`,
+    `._orig_mod`), nor where either model was handed to a wrapper in the function before the load."""
+    source = _state_dict_of(load.args[0].value) if load.args and load.args[0].keyword is None else None
+    receiver = load.func.value  # type: ignore[attr-defined]
+    mine, theirs = dotted(receiver), dotted(source) if source is not None else None
+    if home is None or mine is None or theirs is None or "." not in mine or "." not in theirs:
+        return False
+    (root, path), (other, other_path) = mine.split(".", 1), theirs.split(".", 1)
+    if root == other or path != other_path or _WRAPPED_ATTRS & set(path.split(".")):
+        return False
+    walk = _Walk({root, other}, load)
+    traverse.visit(body, walk)
+    return walk.reached and _built_from(root, other, home, walk) \
+        and not any(_wrapped_here(facts, node, above, home) for node, above in walk.found)
+
+
+def _built_from(name: str, source: str, home: Scope, walk: "_Walk") -> bool:
+    """`name` is built in the function, before the load, by calls handed the source model's settings
+    (`cls.from_config(dict(transformer.config))`, `cls(layers=unet.config.layers, ...)`), directly or
+    through a local bound once (`config = dict(transformer.config)`): configured from the same model."""
+    if home.lookup(name) is not home:
+        return False
+    bound = [b for b in home.bindings[name] if b.node is not None and id(b.node) in walk.seen]
+    if not bound or len(bound) != len(home.bindings[name]):
+        return False
+    for b in bound:
+        if b.how != "expr" or b.index or not isinstance(b.node, cst.Call):
+            return False
+        if not any(_mentions(a.value, source, home) for a in b.node.args):
+            return False
+    return True
+
+
+def _mentions(expr: cst.BaseExpression, source: str, home: Scope, depth: int = 0) -> bool:
+    """`expr` names `source`, or a local bound once to a value that does."""
+    for node in traverse.walk(expr):
+        if isinstance(node, cst.Name) and node.value == source:
+            return True
+        if isinstance(node, cst.Name) and depth < 2 and home.lookup(node.value) is home:
+            bound = home.bindings[node.value]
+            if len(bound) == 1 and bound[0].how == "expr" and isinstance(bound[0].node, cst.BaseExpression) \
+                    and _mentions(bound[0].node, source, home, depth + 1):
+                return True
+    return False
+
+
+def _wrapped_here(facts: Facts, node: cst.Name, above: tuple[cst.CSTNode, ...], home: Scope) -> bool:
+    """A mention of a model handed to a wrapper (`DDP(model)`, `accelerator.prepare(model)`) or bound
+    to one's result (`model = torch.compile(model)`): its keys may now carry a prefix."""
+    for up in reversed(above):
+        if isinstance(up, cst.Call):
+            spelled = dotted(up.func)
+            qual = facts.qualname(up.func, home) or spelled or ""
+            if qual.rsplit(".", 1)[-1] in _WRAPPERS or (spelled or "").rsplit(".", 1)[-1] in _WRAPPERS:
+                return True
+        if isinstance(up, (cst.Assign, cst.AnnAssign)) and up.value is not None \
+                and any(isinstance(n, cst.Call) and (dotted(n.func) or "").rsplit(".", 1)[-1] in _WRAPPERS
+                        for n in traverse.walk(up.value)):
+            return True
+        if isinstance(up, cst.BaseSmallStatement) or isinstance(up, cst.BaseCompoundStatement):
+            return False
+    return False
+
+
+def _fresh_each_pass(home: Scope, names: set[str], walk: "_Walk") -> bool:
+    """Outside any loop; or, in one, every binding of the names is inside the innermost loop and
+    each is rebound before the load by a statement of that loop's own body (audiocraft's `for norm_first in ...:
+    m = T(...); m_cross = T(..., cross_attention=True)`): each pass loads between new models, never
+    between a model and one a previous pass changed."""
+    loops = [a for a in walk.at_load if isinstance(a, (cst.For, cst.While))]
+    if not loops:
+        return True
+    loop = loops[-1]
+    inside = {id(n) for n in traverse.walk(loop.body)}
+    direct = {id(n) for stmt in loop.body.body if isinstance(stmt, cst.SimpleStatementLine)  # type: ignore[union-attr]
+              for small in stmt.body if isinstance(small, cst.Assign) for n in (small.value,)}
+    for name in names:
+        bound = home.bindings.get(name, [])
+        if not bound or not all(b.node is not None and id(b.node) in inside for b in bound) \
+                or not any(id(b.node) in direct and id(b.node) in walk.seen for b in bound):
+            return False
+    return True
 
 
 def _maker(facts: Facts, value: cst.BaseExpression, name: str, home: Scope) -> tuple[str, str] | None:
@@ -1532,6 +1921,8 @@ class _BeforeLoad(cst.CSTVisitor):
         self._blocks: list[int] = [0]
         self._assigned: tuple[int, cst.BaseExpression] | None = None
         self._filters: set[int] = set()  # calls whose result becomes the loaded dict
+        self._matched_only = 0  # inside `if k in own ...:`: runs only for keys that do match
+        self._matched_bodies: set[int] = set()
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self._blocks.append(id(node))
@@ -1555,6 +1946,8 @@ class _BeforeLoad(cst.CSTVisitor):
             if self._assigned is not None and self._assigned[0] == self._blocks[-1]:
                 self.loaded_value = self._assigned[1]
             return False
+        if id(node) in self._matched_bodies:
+            self._matched_only += 1
         return super().on_visit(node)
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -1572,14 +1965,28 @@ class _BeforeLoad(cst.CSTVisitor):
     def leave_Call(self, node: cst.Call) -> None:
         func = node.func
         name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
-        if name in REPORTS and self.key_comparison and not self.done:
+        if name in REPORTS and self._counts():
             self.reports = True
 
     def leave_Raise(self, node: cst.Raise) -> None:
-        self.reports = self.reports or (self.key_comparison and not self.done)
+        self.reports = self.reports or self._counts()
 
     def leave_Assert(self, node: cst.Assert) -> None:
-        self.reports = self.reports or (self.key_comparison and not self.done)
+        self.reports = self.reports or self._counts()
+
+    def _counts(self) -> bool:
+        """A report that follows a comparison of keys, not one only a matching key reaches (mmaction2's
+        `if k in own and sd[k].shape != own[k].shape: logger.info(...)`: a prefix mismatch logs nothing)."""
+        return self.key_comparison and not self.done and not self._matched_only
+
+    def visit_If(self, node: cst.If) -> None:
+        if _matched(node.test):
+            self._matched_bodies.add(id(node.body))
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if id(original_node) in self._matched_bodies:
+            self._matched_only -= 1
+        super().on_leave(original_node)
 
     # Loops and comprehensions: where keys are taken one by one.
     def visit_For(self, node: cst.For) -> None:
@@ -1608,6 +2015,14 @@ class _BeforeLoad(cst.CSTVisitor):
         # `set(state_dict.keys()) - set(model.state_dict().keys())`
         if isinstance(node.operator, cst.Subtract) and (_keys(node.left) or _keys(node.right)):
             self.key_comparison = True
+
+
+def _matched(test: cst.BaseExpression) -> bool:
+    """`k in own`, alone or joined by `and`: the branch runs only for a name found in a container."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _matched(test.left) or _matched(test.right)
+    return isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) \
+        and any(isinstance(c.operator, cst.In) for c in test.comparisons)
 
 
 def _keys(expr: cst.BaseExpression) -> bool:

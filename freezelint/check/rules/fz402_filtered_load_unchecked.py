@@ -53,7 +53,7 @@ class _FilledUnderKeyTest(cst.CSTVisitor):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.found = False
+        self.found: cst.Comparison | None = None  # the test
 
     def visit_For(self, node: cst.For) -> bool:
         it, target = node.iter, node.target
@@ -61,12 +61,13 @@ class _FilledUnderKeyTest(cst.CSTVisitor):
                 and isinstance(target, cst.Tuple) and target.elements
                 and isinstance(target.elements[0].value, cst.Name)):
             return True
-        guarded = [stmt for stmt in node.body.body if isinstance(stmt, cst.If) and key_test(stmt.test)
+        key = target.elements[0].value.value  # type: ignore[attr-defined]
+        guarded = [stmt for stmt in node.body.body if isinstance(stmt, cst.If) and key_test(stmt.test, key)
                    and stmt.orelse is None and _stores_to(stmt.body, self.name)]
         # every store into the dict in this loop is under the test (an `else` or another store may
         # keep the keys the test drops)
         if guarded and _stores_to(node.body, self.name) == sum(_stores_to(g.body, self.name) for g in guarded):
-            self.found = True
+            self.found = key_test(guarded[0].test, key)
         return True
 
 
@@ -160,6 +161,8 @@ class FilteredLoadUnchecked(Rule):
         "model's own random weights. The layers you freeze next were never loaded."
     )
     notes = (
+        "The filter is a membership test of the key (`k in model_dict`, alone or joined by `and`); a "
+        "substring test on the key (`adapter_name in k`, `\"fc\" in k`) picks keys by name and is not one. "
         "Checks that count: `len()` or truth of the filtered dict; the keys of the model it lacks "
         "logged, raised or tested (`print(set(model_dict) - set(kept))`), or the keys it kept logged "
         "(`print(list(kept))`, not one line per key: none when it kept nothing); and, before the dict is merged "
@@ -343,10 +346,20 @@ class FilteredLoadUnchecked(Rule):
             defaults.update({k: v for k, v in overrides.items() if k in defaults})  # a config, never loaded
             model.load_state_dict(ckpt)
         """,
+        """
+        def load_adapter(module, state, adapter_name, strict=True):
+            sub_dict = {}
+            for k, v in state.items():
+                if adapter_name in k:  # a substring test on the key: picks keys by name, not by membership
+                    sub_dict[k.replace(f"{adapter_name}.", "")] = v
+            module.load_state_dict(sub_dict, strict=strict)
+            head = {k: v for k, v in state.items() if "head" in k}
+            module.load_state_dict(head)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for store_scope, name, comp in _filtered_dicts(facts):
+        for store_scope, name, comp, test in _filtered_dicts(facts):
             body = store_scope.node if store_scope.node is not None else module
             uses = _Uses(name).of(body)
             if uses.checked or not uses.loaded or missing_reported(name, body) \
@@ -354,9 +367,9 @@ class FilteredLoadUnchecked(Rule):
                 continue
             yield self.finding(
                 comp,
-                f"`{name}` keeps only keys that are already in the model: with a prefix mismatch it keeps none, "
-                f"and the load that follows raises no error with nothing loaded; check `len({name})` before "
-                f"loading",
+                f"`{name}` keeps only the keys that pass `{src(test)}`: when the checkpoint's keys carry a prefix "
+                f"the other side lacks (`module.`, `backbone.`), it keeps none, and the load that follows raises no "
+                f"error with nothing loaded; check `len({name})` before loading",
             )
         inline = _InlineFiltered()
         traverse.visit(module, inline)
@@ -376,10 +389,11 @@ def _filtered_dicts(facts: Facts):
             for b in bindings:
                 if b.how != "expr":
                     continue
-                if isinstance(b.node, cst.DictComp) and key_filter(b.node):
-                    yield scope, name, b.node
+                test = key_filter(b.node) if isinstance(b.node, cst.DictComp) else None
+                if test is not None:
+                    yield scope, name, b.node, test
                 elif _empty_dict(b.node) and len(bindings) == 1:  # filled by a loop under a key test
                     loops = _FilledUnderKeyTest(name)
                     traverse.visit(scope.node if scope.node is not None else facts.module, loops)
-                    if loops.found:
-                        yield scope, name, b.node
+                    if loops.found is not None:
+                        yield scope, name, b.node, loops.found
