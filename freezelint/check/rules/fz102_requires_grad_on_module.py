@@ -27,6 +27,8 @@ class RequiresGradOnModule(Rule):
         "parameter of the module."
     )
     fix_title = "Call `module.requires_grad_(v)`"
+    fix_unsafe_when = ("the object is taken for a Module only from how the file uses it (`x.eval()`, called "
+                       "like a layer): another class may have those methods, and `requires_grad_` raises on it")
     notes = (
         "The checker establishes that the object is a Module: constructed from an `nn` class or a "
         "model factory (`torchvision.models.*`, `timm.create_model`, `AutoModel*.from_pretrained`) "
@@ -155,6 +157,7 @@ class RequiresGradOnModule(Rule):
                 for p in head.parameters():
                     p.requires_grad = True
             """,
+            unsafe=True,  # a Module from its use only: another class may have an eval() too
         ),
         Example(
             """
@@ -321,6 +324,7 @@ class RequiresGradOnModule(Rule):
                     part.eval()
                     part.requires_grad_(False)  # expect: FZ102
             """,
+            unsafe=True,  # a Module from its use only
         ),
         Example(
             """
@@ -342,12 +346,21 @@ class RequiresGradOnModule(Rule):
         ),
         Example(
             """
-            import torch
-            from torchvision import models
-
             def train_linear(model, loader, optimizer):
                 model.encoder.eval()  # only an nn.Module has eval(): `model.encoder` is one
                 model.encoder.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            def train_linear(model, loader, optimizer):
+                model.encoder.eval()  # only an nn.Module has eval(): `model.encoder` is one
+                model.encoder.requires_grad_(False)  # expect: FZ102
+            """,
+            unsafe=True,  # a Module from its use only
+        ),
+        Example(
+            """
+            import torch
+            from torchvision import models
 
             net = models.resnet101(weights=None)
             net.layer4[2].conv3.requires_grad = True  # expect: FZ102
@@ -357,14 +370,11 @@ class RequiresGradOnModule(Rule):
             import torch
             from torchvision import models
 
-            def train_linear(model, loader, optimizer):
-                model.encoder.eval()  # only an nn.Module has eval(): `model.encoder` is one
-                model.encoder.requires_grad_(False)  # expect: FZ102
-
             net = models.resnet101(weights=None)
             net.layer4[2].conv3.requires_grad_(True)  # expect: FZ102
             optimizer = torch.optim.Adam(net.layer4[2].conv3.parameters(), lr=1e-3)
             """,
+            unsafe=True,  # deeper than the generated table goes: a Module from its use only
         ),
         Example(
             """
@@ -588,6 +598,53 @@ class RequiresGradOnModule(Rule):
         freeze_encoder(argparse.ArgumentParser().parse_args())
         freeze_scale(net.scale)
         """,
+        """
+        import torch
+
+        class Scorer:  # a plain class: its own eval() and state_dict() make it no Module
+            def __init__(self):
+                self.requires_grad = True
+                self.weights = {}
+
+            def eval(self):
+                return self
+
+            def state_dict(self):
+                return dict(self.weights)
+
+            def load_state_dict(self, state):
+                self.weights.update(state)
+
+            def __call__(self, x):
+                with torch.set_grad_enabled(self.requires_grad):
+                    return x.sum()
+
+        scorer = Scorer()
+        scorer.eval()
+        scorer.load_state_dict(scorer.state_dict())
+        scorer.requires_grad = False  # Scorer's own setting: requires_grad_() would raise
+        """,
+        """
+        import torch
+
+        class BiasMitigator:
+            def __init__(self, requires_grad=False):
+                self.requires_grad = requires_grad
+
+            def __call__(self, x):
+                with torch.set_grad_enabled(self.requires_grad):
+                    return x * 2
+
+        class MitigatorWrapper:
+            def __init__(self, requires_grad=True):
+                self.mitigator = BiasMitigator(requires_grad=requires_grad)
+
+            def __call__(self, module, module_in, module_out):
+                return self.mitigator(module_out)  # called, but built from a plain class above
+
+            def train(self, mode=True):
+                self.mitigator.requires_grad = mode
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -602,16 +659,38 @@ class RequiresGradOnModule(Rule):
             note_used(facts, self.code, store.attr_node, edges=facts.kinds.edges_behind(store.obj, store.ctx.scope))
             value = value_src(store.value)
             obj = src(store.obj)
+            proof = facts.kinds.use_proof(store.obj, store.ctx.scope)
             yield self.finding(
                 store.attr_node,
-                f"`{obj}` is an nn.Module: `{obj}.requires_grad = {value}` sets an attribute autograd "
+                f"{_what(facts, obj, proof)}: `{obj}.requires_grad = {value}` sets an attribute autograd "
                 f"never reads, and every parameter stays as it was; call `{obj}.requires_grad_({value})`",
                 store.ctx,
-                # taken for a Module only because it is called like a layer: any callable is, and
-                # `requires_grad_` on a non-Module raises, so the fix is a guess there
-                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`",
-                         safe=not facts.kinds.module_only_called(store.obj, store.ctx.scope)),
+                # taken for a Module from how it is used, not from what built it: an object of
+                # another class may have the same methods, and `requires_grad_` on it raises, so
+                # the fix is a guess to review there
+                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`", safe=not proof),
             )
+
+
+def _what(facts: Facts, obj: str, proof: tuple[cst.Call, ...]) -> str:
+    """"`model` is an nn.Module", or where only its use says so, which use
+    ("`scorer` is used as an nn.Module (`scorer.eval()` at line 18)")."""
+    if not proof:
+        return f"`{obj}` is an nn.Module"
+    positions = flows_of(facts).positions
+    lines = sorted((positions[call].start.line, _short(call)) for call in proof if call in positions)
+    shown = [f"`{text}` at line {line}" for line, text in lines]
+    if not shown:
+        return f"`{obj}` is used as an nn.Module"
+    return f"`{obj}` is used as an nn.Module ({' and '.join(shown)})"
+
+
+def _short(call: cst.Call) -> str:
+    """The call's text, its arguments elided when long (`self.model(inputs)`, `model.train(...)`)."""
+    text = src(call)
+    if len(text) <= 40 and "\n" not in text:
+        return text
+    return f"{src(call.func)}(...)"
 
 
 def _done_beside(facts: Facts, store) -> bool:
