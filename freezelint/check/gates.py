@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ecb3b20cc55a2ad3738b61212b223cc8'
+RULES_DIGEST = '37a7888b2169021ee23ffa60eba867d7'
 
 GATES = {
     'FZ002': (

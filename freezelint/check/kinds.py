@@ -237,19 +237,19 @@ class Kinds:
             return False
         return not self._bound_to_non_module(expr, scope)
 
-    def use_proof(self, expr: cst.BaseExpression, scope: Scope) -> tuple[cst.Call, ...]:
-        """The calls that make `expr` a Module by use alone (none where its kind is known otherwise,
-        or not at all): a Module-only method, else `.state_dict()` with `.load_state_dict()`, else
-        a call like a layer."""
+    def use_proofs(self, expr: cst.BaseExpression, scope: Scope) -> list[tuple[cst.Call, ...]]:
+        """The calls that make `expr` a Module by use alone, each way they do (none where its kind
+        is known otherwise, or not at all): each Module-only method's first call, else
+        `.state_dict()` with `.load_state_dict()`, else a call like a layer."""
         if self._kind(expr, scope, 0) not in (None, PENDING) or not self.proven_module_by_use(expr, scope):
-            return ()
+            return []
         used = self._uses.get(self._use_key(expr, scope), {})  # type: ignore[arg-type,union-attr]
-        only = sorted(set(used) & _MODULE_ONLY_METHODS)
+        only = [(used[m],) for m in sorted(set(used) & _MODULE_ONLY_METHODS)]
         if only:
-            return (used[only[0]],)
+            return only
         if "state_dict" in used and "load_state_dict" in used:
-            return (used["state_dict"], used["load_state_dict"])
-        return (used["()"],) if "()" in used else ()
+            return [(used["state_dict"], used["load_state_dict"])]
+        return [(used["()"],)] if "()" in used else []
 
     def _bound_to_non_module(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         """`self.processor = Wav2Vec2FeatureExtractor(...)`, `tok = AutoTokenizer.from_pretrained(...)`,

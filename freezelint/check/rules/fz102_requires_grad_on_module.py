@@ -7,7 +7,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.declared import sets_module_flag
-from freezelint.check.facts import PARAM, Facts
+from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
 from freezelint.check.syntax import root_of
@@ -54,8 +54,17 @@ class RequiresGradOnModule(Rule):
         "name on which the scope that binds the name calls one of those methods (`model.encoder.eval()`, "
         "`model.layer4[2].conv3.parameters()`; being called proves no path a Module). Rebinding "
         "through `.to()`, `.cuda()`, `.float()`, `.eval()`, `torch.compile(...)` keeps the kind. "
+        "A path one attribute below a Module whose parts nothing else lists (a parameter proven a Module "
+        "by `.train()`, not only by being called) is taken for a submodule where its name is one models "
+        "give their parts (`backbone`, `encoder`, `decoder`, `neck`, `classifier`, `text_encoder`, "
+        "`vision_model`, ...): `self._model.train(); self._model.backbone.requires_grad = False`. "
         "It stays silent on Parameters and on anything it cannot establish. A class that reads "
-        "`self.requires_grad` back uses it as its own setting and is not reported."
+        "`self.requires_grad` back uses it as its own setting and is not reported, also where the object "
+        "is taken for a Module from use and built by such a class (of this or another project file). "
+        "An instance of a class of the same file whose bases are known and none is a Module (`class "
+        "Scorer:`) is no Module however it is used: a plain class may have its own `eval()` or "
+        "`state_dict()`. Where the kind comes only from use, the message says which use "
+        "(\"`x` is used as an nn.Module (`x.eval()` at line 3)\") and the fix is unsafe."
     )
     bad = [
         Example(
@@ -408,6 +417,37 @@ class RequiresGradOnModule(Rule):
             net.backbone.requires_grad_(False)  # expect: FZ102
             """,
         ),
+        Example(
+            """
+            class ChannelWeightCalculator:
+                def __init__(self, model, data_loader):
+                    self._model = model
+                    self.data_loader = data_loader
+
+                def train_classifier(self, optimizer, criterion):
+                    self._model.train()
+                    self._model.backbone.requires_grad = False  # expect: FZ102
+                    for inputs, labels in self.data_loader:
+                        outputs, _ = self._model(inputs)
+                        criterion(outputs, labels).backward()
+                        optimizer.step()
+            """,
+            fixed="""
+            class ChannelWeightCalculator:
+                def __init__(self, model, data_loader):
+                    self._model = model
+                    self.data_loader = data_loader
+
+                def train_classifier(self, optimizer, criterion):
+                    self._model.train()
+                    self._model.backbone.requires_grad_(False)  # expect: FZ102
+                    for inputs, labels in self.data_loader:
+                        outputs, _ = self._model(inputs)
+                        criterion(outputs, labels).backward()
+                        optimizer.step()
+            """,
+            unsafe=True,  # a submodule by its name only
+        ),
     ]
     good = [
         """
@@ -645,6 +685,18 @@ class RequiresGradOnModule(Rule):
             def train(self, mode=True):
                 self.mitigator.requires_grad = mode
         """,
+        """
+        def adapt(model, loader):
+            model.train()
+            model.pos_embed.requires_grad = False  # not a name of a part: may be a Parameter, correct
+            model.proj.requires_grad = False  # not a name of a part either
+            for x in loader:
+                model(x)
+
+        def predict(model, x):
+            model.encoder.requires_grad = False  # `model` is only called: any callable is
+            return model(x)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -653,13 +705,16 @@ class RequiresGradOnModule(Rule):
                 continue
             tensors = [name for name, tag, _ in store.ctx.narrow if tag == PARAM]
             if not sets_module_flag(facts, store.obj, store.ctx.scope, tensors):
+                part = _named_part(self, facts, store, tensors)
+                if part is not None:
+                    yield part
                 continue
             if _done_beside(facts, store):
                 continue
             note_used(facts, self.code, store.attr_node, edges=facts.kinds.edges_behind(store.obj, store.ctx.scope))
             value = value_src(store.value)
             obj = src(store.obj)
-            proof = facts.kinds.use_proof(store.obj, store.ctx.scope)
+            proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
             yield self.finding(
                 store.attr_node,
                 f"{_what(facts, obj, proof)}: `{obj}.requires_grad = {value}` sets an attribute autograd "
@@ -672,17 +727,52 @@ class RequiresGradOnModule(Rule):
             )
 
 
-def _what(facts: Facts, obj: str, proof: tuple[cst.Call, ...]) -> str:
-    """"`model` is an nn.Module", or where only its use says so, which use
-    ("`scorer` is used as an nn.Module (`scorer.eval()` at line 18)")."""
-    if not proof:
+# Attribute names that stand for a part of a model (a submodule) and, in model code, never for a
+# tensor: what `model.backbone` holds, where nothing else says what it is.
+_PART_NAMES = frozenset({
+    "backbone", "encoder", "decoder", "neck", "classifier", "text_encoder", "image_encoder", "vision_encoder",
+    "feature_extractor", "vision_model", "text_model", "vision_tower", "language_model",
+})
+
+
+def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
+    """`self._model.train(); self._model.backbone.requires_grad = False`: the root is a Module (by
+    a Module-only method at least, not only a call like a layer), nothing tells what `backbone` of
+    it holds, and the name is one a model gives its parts: taken for a submodule, with an unsafe fix."""
+    obj = store.obj
+    scope = store.ctx.scope
+    if not (isinstance(obj, cst.Attribute) and obj.attr.value in _PART_NAMES) or facts.kind(obj, store.ctx) is not None:
+        return None
+    root = obj.value
+    if isinstance(root, cst.Name) and root.value in tensors:
+        return None
+    kind = facts.kind(root, store.ctx)
+    if kind is None or kind.tag != MODULE or kind.cls is not None or kind.factory or kind.qual \
+            or facts.kinds.module_only_called(root, scope):
+        return None  # a class or model whose parts are known: one it does not list is unknown
+    value, text, base = value_src(store.value), src(obj), src(root)
+    why = _what(facts, base, facts.kinds.use_proofs(root, scope))
+    return self_rule.finding(
+        store.attr_node,
+        f"`{text}` is taken for a submodule, as `{obj.attr.value}` names a part of a model and {why}; "
+        f"`{text}.requires_grad = {value}` sets an attribute autograd never reads, and every parameter "
+        f"stays as it was; call `{text}.requires_grad_({value})`",
+        store.ctx,
+        call_fix(store, "requires_grad_", f"Call `{text}.requires_grad_({value})`", safe=False),
+    )
+
+
+def _what(facts: Facts, obj: str, proofs: list[tuple[cst.Call, ...]]) -> str:
+    """"`model` is an nn.Module", or where only its use says so, which use (the first in the
+    file): "`scorer` is used as an nn.Module (`scorer.eval()` at line 18)"."""
+    if not proofs:
         return f"`{obj}` is an nn.Module"
     positions = flows_of(facts).positions
-    lines = sorted((positions[call].start.line, _short(call)) for call in proof if call in positions)
-    shown = [f"`{text}` at line {line}" for line, text in lines]
+    shown = min(([(positions[call].start.line, _short(call)) for call in proof if call in positions]
+                 for proof in proofs), key=lambda lines: min(lines, default=(0, ""))[0] or 10**9)
     if not shown:
         return f"`{obj}` is used as an nn.Module"
-    return f"`{obj}` is used as an nn.Module ({' and '.join(shown)})"
+    return f"`{obj}` is used as an nn.Module ({' and '.join(f'`{t}` at line {n}' for n, t in sorted(shown))})"
 
 
 def _short(call: cst.Call) -> str:
