@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '37a7888b2169021ee23ffa60eba867d7'
+RULES_DIGEST = 'd03f25e259563065704acf47d61d4376'
 
 GATES = {
     'FZ002': (

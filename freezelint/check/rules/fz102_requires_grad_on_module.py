@@ -54,8 +54,8 @@ class RequiresGradOnModule(Rule):
         "name on which the scope that binds the name calls one of those methods (`model.encoder.eval()`, "
         "`model.layer4[2].conv3.parameters()`; being called proves no path a Module). Rebinding "
         "through `.to()`, `.cuda()`, `.float()`, `.eval()`, `torch.compile(...)` keeps the kind. "
-        "A path one attribute below a Module whose parts nothing else lists (a parameter proven a Module "
-        "by `.train()`, not only by being called) is taken for a submodule where its name is one models "
+        "A path one attribute below a Module the code is given, not built, and whose parts nothing else "
+        "lists (a parameter proven a Module by `.train()`, not only by being called) is taken for a submodule where its name is one models "
         "give their parts (`backbone`, `encoder`, `decoder`, `neck`, `classifier`, `text_encoder`, "
         "`vision_model`, ...): `self._model.train(); self._model.backbone.requires_grad = False`. "
         "It stays silent on Parameters and on anything it cannot establish. A class that reads "
@@ -737,8 +737,9 @@ _PART_NAMES = frozenset({
 
 def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
     """`self._model.train(); self._model.backbone.requires_grad = False`: the root is a Module (by
-    a Module-only method at least, not only a call like a layer), nothing tells what `backbone` of
-    it holds, and the name is one a model gives its parts: taken for a submodule, with an unsafe fix."""
+    a Module-only method at least, not only a call like a layer) that the code is given rather than
+    builds (no class to read its parts from), nothing tells what `backbone` of it holds, and the name
+    is one a model gives its parts: taken for a submodule, with an unsafe fix."""
     obj = store.obj
     scope = store.ctx.scope
     if not (isinstance(obj, cst.Attribute) and obj.attr.value in _PART_NAMES) or facts.kind(obj, store.ctx) is not None:
@@ -750,6 +751,8 @@ def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
     if kind is None or kind.tag != MODULE or kind.cls is not None or kind.factory or kind.qual \
             or facts.kinds.module_only_called(root, scope):
         return None  # a class or model whose parts are known: one it does not list is unknown
+    if facts.kinds.constructors(root, scope):
+        return None  # built here from a class: what that class sets tells its parts (its file's summary), not a name
     value, text, base = value_src(store.value), src(obj), src(root)
     why = _what(facts, base, facts.kinds.use_proofs(root, scope))
     return self_rule.finding(
