@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd03f25e259563065704acf47d61d4376'
+RULES_DIGEST = '2f5fbd15ceb9f3455aa74c18ae53017f'
 
 GATES = {
     'FZ002': (

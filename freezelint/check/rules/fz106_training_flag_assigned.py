@@ -198,7 +198,22 @@ class TrainingFlagAssigned(Rule):
 
             agent = Agent()
             agent.training = False  # expect: FZ106
-            """
+            """,
+            instead="""
+            import torch.nn as nn
+
+            class Agent(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.policy = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+
+                def train(self, env, steps=1000):  # the agent's training loop, not a mode switch
+                    for _ in range(steps):
+                        env.step(self.policy(env.observe()))
+
+            agent = Agent()
+            nn.Module.train(agent, False)  # eval() would call Agent.train() too
+            """,
         ),
     ]
     good = [
