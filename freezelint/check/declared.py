@@ -27,6 +27,7 @@ import libcst as cst
 
 from freezelint.check import traverse
 from freezelint.check.facts import COPY, MODULE, PARAM, ClassInfo, Facts, Kind, Scope
+from freezelint.check.scopes import qualname
 
 # Kinds whose attributes are known: a fix on them is safe.
 KNOWN = frozenset({MODULE, PARAM, COPY})
@@ -92,7 +93,22 @@ def sets_module_flag(facts: Facts, obj: cst.BaseExpression, scope: Scope, tensor
     if kind is not None and kind.cls is None and kind.qual and facts.project is not None and facts.path \
             and facts.project.keeps_requires_grad(facts.path, kind.qual):
         return False  # a class of another project file that keeps requires_grad as its own setting
+    if kind is not None and kind.cls is None and kind.qual is None and _built_keeping(facts, obj, scope):
+        return False
     return not (kind is not None and class_declares(kind.cls, "requires_grad"))
+
+
+def _built_keeping(facts: Facts, obj: cst.BaseExpression, scope: Scope) -> bool:
+    """`self.mitigator = HardBiasMitigator(...)`, taken for a Module from use (called like a layer),
+    with HardBiasMitigator a class of this or another project file that keeps `requires_grad` as
+    its own setting: the store switches that setting."""
+    for func, where in facts.kinds.constructors(obj, scope):
+        if class_declares(facts.kinds.local_class(func, where), "requires_grad"):
+            return True
+        q = qualname(func, where)
+        if q and facts.project is not None and facts.path and facts.project.keeps_requires_grad(facts.path, q):
+            return True
+    return False
 
 
 def _outwards(scope: Scope | None):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd12c3a79c8b34c0dfb0030d84e855944'
+RULES_DIGEST = '6376257e912d6467d9bdbf6b36553ca2'
 
 GATES = {
     'FZ002': (

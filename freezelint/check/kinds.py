@@ -62,6 +62,9 @@ PENDING = Kind("pending")
 _MODULE_ONLY_METHODS = frozenset({"eval", "train", "parameters", "named_parameters", "modules", "named_modules",
                                   "children", "named_children", "apply"})
 
+# Bases that make no class a Module.
+_PLAIN_BASES = frozenset({"object", "abc.ABC", "typing.Generic", "typing.Protocol"})
+
 # The methods whose call on a path (`model.encoder.eval()`) can prove it a Module.
 _PATH_PROOFS = _MODULE_ONLY_METHODS | {"state_dict", "load_state_dict"}
 
@@ -194,7 +197,7 @@ class Kinds:
         # (name, position, parameter) -> [(its summary entry, the edge)] per call, or None where not known
         self.external_passed = None
         self._edges: dict[int, object] = {}  # id(attribute node) -> the edge its kind came through
-        self._uses: dict[tuple, set[str]] | None = None  # what each variable is used for
+        self._uses: dict[tuple, dict[str, cst.Call]] | None = None  # what each variable is used for
         self._frames: list[set] = []  # per question being answered: the cut-offs it leaned on
         self._steps = 0  # questions asked for the outermost one being answered (_MAX_STEPS)
         self._flag_setters: dict[tuple[int, str], bool] = {}  # _sets_flag_below's answers
@@ -229,14 +232,39 @@ class Kinds:
             return False
         if self._uses is None:
             self._uses = self._collect_uses()
-        used = self._uses.get(key, set())
+        used = set(self._uses.get(key, {}))
         if not (bool(used & _MODULE_ONLY_METHODS) or "()" in used or {"state_dict", "load_state_dict"} <= used):
             return False
         return not self._bound_to_non_module(expr, scope)
 
+    def use_proofs(self, expr: cst.BaseExpression, scope: Scope) -> list[tuple[cst.Call, ...]]:
+        """The calls that make `expr` a Module by use alone, each way they do (none where its kind
+        is known otherwise, or not at all): each Module-only method's first call, else
+        `.state_dict()` with `.load_state_dict()`, else a call like a layer."""
+        if self._kind(expr, scope, 0) not in (None, PENDING) or not self.proven_module_by_use(expr, scope):
+            return []
+        used = self._uses.get(self._use_key(expr, scope), {})  # type: ignore[arg-type,union-attr]
+        only = [(used[m],) for m in sorted(set(used) & _MODULE_ONLY_METHODS)]
+        if only:
+            return only
+        if "state_dict" in used and "load_state_dict" in used:
+            return [(used["state_dict"], used["load_state_dict"])]
+        return [(used["()"],)] if "()" in used else []
+
     def _bound_to_non_module(self, expr: cst.BaseExpression, scope: Scope) -> bool:
-        """`self.processor = Wav2Vec2FeatureExtractor(...)`, `tok = AutoTokenizer.from_pretrained(...)`:
-        some value the name or attribute is given is built by a library class known to be no Module."""
+        """`self.processor = Wav2Vec2FeatureExtractor(...)`, `tok = AutoTokenizer.from_pretrained(...)`,
+        `scorer = Scorer()` with `class Scorer:` in this file: some value the name or attribute is given
+        is built by a class known to be no Module. Such a class outweighs how the file uses the
+        object: a plain class may well have its own `eval()` or `state_dict()`."""
+        for func, where in self.constructors(expr, scope):
+            if is_non_module_class(qualname(func, where)) or self._plain_local_class(func, where):
+                return True
+        return False
+
+    def constructors(self, expr: cst.BaseExpression, scope: Scope) -> list[tuple[cst.BaseExpression, Scope]]:
+        """The callees of the calls among the values a name (or `self.<attr>`) is given, with the
+        scope each is read in (`Scorer` of `scorer = Scorer()`, `AutoTokenizer` of
+        `AutoTokenizer.from_pretrained(...)`)."""
         values: list[tuple[cst.BaseExpression, Scope]] = []
         if isinstance(expr, cst.Name):
             owner = scope.lookup(expr.value)
@@ -246,15 +274,42 @@ class Kinds:
             owner = scope.lookup("self")
             cls = owner.cls if owner is not None and owner.is_method else None
             values = list(cls.attrs.get(expr.attr.value, [])) if cls is not None else []
+        out = []
         for value, where in values:
             if not isinstance(value, cst.Call):
                 continue
             func = value.func
             if isinstance(func, cst.Attribute) and func.attr.value in ("from_pretrained", "from_dict"):
                 func = func.value
-            if is_non_module_class(qualname(func, where)):
-                return True
-        return False
+            out.append((func, where))
+        return out
+
+    def local_class(self, func: cst.BaseExpression, scope: Scope) -> ClassInfo | None:
+        """The class of this file a name stands for (`Scorer` bound by `class Scorer:` only)."""
+        if not isinstance(func, cst.Name):
+            return None
+        owner = scope.lookup(func.value)
+        info = self.f.classes.get(func.value)
+        if info is None or owner is None or not all(b.how == "opaque" for b in owner.bindings[func.value]):
+            return None
+        return info
+
+    def _plain_local_class(self, func: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
+        """A class of this file whose bases are all known and none is an nn.Module: no bases,
+        `object`, `ABC`, `Generic[T]`, or plain classes of this file themselves. An imported
+        base (of a library or another file) is unknown: the class may be a Module through it."""
+        info = self.local_class(func, scope)
+        if info is None or depth > _MAX_DEPTH or self._module_class(info):
+            return False
+        for arg in info.node.bases:
+            if arg.keyword is not None:
+                continue
+            base = arg.value.value if isinstance(arg.value, cst.Subscript) else arg.value
+            if qualname(base, self.f.module_scope) in _PLAIN_BASES:
+                continue
+            if not self._plain_local_class(base, self.f.module_scope, depth + 1):
+                return False
+        return True
 
     def module_only_called(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         """Taken for a Module only because the file calls it like a layer (`self.model(x)`): any
@@ -266,7 +321,7 @@ class Kinds:
             return False
         if self._uses is None:
             self._uses = self._collect_uses()
-        used = self._uses.get(key, set())
+        used = set(self._uses.get(key, {}))
         return "()" in used and not used & _MODULE_ONLY_METHODS and not {"state_dict", "load_state_dict"} <= used
 
     def _use_key(self, expr: cst.BaseExpression, scope: Scope) -> tuple | None:
@@ -307,8 +362,9 @@ class Kinds:
             return ("path", root[1], text) if root is not None else None
         return None
 
-    def _collect_uses(self) -> dict[tuple, set[str]]:
-        uses: dict[tuple, set[str]] = {}
+    def _collect_uses(self) -> dict[tuple, dict[str, cst.Call]]:
+        """What each variable is used for: method name (or "()" for a call like a layer) -> its first call."""
+        uses: dict[tuple, dict[str, cst.Call]] = {}
         for mc in self.f.method_calls:
             obj = mc.obj
             if isinstance(obj, (cst.Attribute, cst.Subscript)) and mc.method not in _PATH_PROOFS \
@@ -317,16 +373,16 @@ class Kinds:
                 continue  # only a Module-only method proves a path: no key (its text) for the rest
             key = self._use_key(obj, mc.ctx.scope)
             if key is not None:
-                uses.setdefault(key, set()).add(mc.method)
+                uses.setdefault(key, {}).setdefault(mc.method, mc.call)
             # `self.backbone(x)`: the attribute called like a layer
             if isinstance(mc.obj, cst.Name) and mc.obj.value == "self":
                 key = self._use_key(cst.Attribute(mc.obj, cst.Name(mc.method)), mc.ctx.scope)
                 if key is not None:
-                    uses.setdefault(key, set()).add("()")
+                    uses.setdefault(key, {}).setdefault("()", mc.call)
         for nc in self.f.name_calls:
             key = self._use_key(nc.obj, nc.ctx.scope)
             if key is not None:
-                uses.setdefault(key, set()).add("()")
+                uses.setdefault(key, {}).setdefault("()", nc.call)
         return uses
 
     def is_module(self, expr: cst.BaseExpression, ctx: "Ctx | Scope") -> bool:

@@ -261,11 +261,12 @@ def _constant(value: cst.BaseExpression) -> bool:
         isinstance(value, cst.Name) and value.value in ("True", "False", "None")
 
 
-def call_fix(store: AttrStore, method: str, message: str, safe: bool = True) -> Fix | None:
-    """`obj.attr = v` -> `obj.method(v)`."""
+def call_fix(store: AttrStore, method: str, message: str, safe: bool = True, pass_value: bool = True) -> Fix | None:
+    """`obj.attr = v` -> `obj.method(v)` (`obj.method()` without `pass_value`: `m.eval()` for `m.training = False`)."""
     if store.form not in ("assign", "annassign", "setattr") or not _fixable_value(store.value):
         return None
-    call = call_with(cst.Attribute(store.obj, cst.Name(method)), store.value)
+    func = cst.Attribute(store.obj, cst.Name(method))
+    call = call_with(func, store.value) if pass_value else cst.Call(func)
     return _replace_store(store, cst.Expr(call), call, message, safe)
 
 

@@ -7,7 +7,7 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.declared import sets_module_flag
-from freezelint.check.facts import PARAM, Facts
+from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
 from freezelint.check.syntax import root_of
@@ -27,6 +27,8 @@ class RequiresGradOnModule(Rule):
         "parameter of the module."
     )
     fix_title = "Call `module.requires_grad_(v)`"
+    fix_unsafe_when = ("the object is taken for a Module only from how the file uses it (`x.eval()`, called "
+                       "like a layer): another class may have those methods, and `requires_grad_` raises on it")
     notes = (
         "The checker establishes that the object is a Module: constructed from an `nn` class or a "
         "model factory (`torchvision.models.*`, `timm.create_model`, `AutoModel*.from_pretrained`) "
@@ -52,8 +54,17 @@ class RequiresGradOnModule(Rule):
         "name on which the scope that binds the name calls one of those methods (`model.encoder.eval()`, "
         "`model.layer4[2].conv3.parameters()`; being called proves no path a Module). Rebinding "
         "through `.to()`, `.cuda()`, `.float()`, `.eval()`, `torch.compile(...)` keeps the kind. "
+        "A path one attribute below a Module the code is given, not built, and whose parts nothing else "
+        "lists (a parameter proven a Module by `.train()`, not only by being called) is taken for a submodule where its name is one models "
+        "give their parts (`backbone`, `encoder`, `decoder`, `neck`, `classifier`, `text_encoder`, "
+        "`vision_model`, ...): `self._model.train(); self._model.backbone.requires_grad = False`. "
         "It stays silent on Parameters and on anything it cannot establish. A class that reads "
-        "`self.requires_grad` back uses it as its own setting and is not reported."
+        "`self.requires_grad` back uses it as its own setting and is not reported, also where the object "
+        "is taken for a Module from use and built by such a class (of this or another project file). "
+        "An instance of a class of the same file whose bases are known and none is a Module (`class "
+        "Scorer:`) is no Module however it is used: a plain class may have its own `eval()` or "
+        "`state_dict()`. Where the kind comes only from use, the message says which use "
+        "(\"`x` is used as an nn.Module (`x.eval()` at line 3)\") and the fix is unsafe."
     )
     bad = [
         Example(
@@ -155,6 +166,7 @@ class RequiresGradOnModule(Rule):
                 for p in head.parameters():
                     p.requires_grad = True
             """,
+            unsafe=True,  # a Module from its use only: another class may have an eval() too
         ),
         Example(
             """
@@ -321,6 +333,7 @@ class RequiresGradOnModule(Rule):
                     part.eval()
                     part.requires_grad_(False)  # expect: FZ102
             """,
+            unsafe=True,  # a Module from its use only
         ),
         Example(
             """
@@ -342,12 +355,21 @@ class RequiresGradOnModule(Rule):
         ),
         Example(
             """
-            import torch
-            from torchvision import models
-
             def train_linear(model, loader, optimizer):
                 model.encoder.eval()  # only an nn.Module has eval(): `model.encoder` is one
                 model.encoder.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            def train_linear(model, loader, optimizer):
+                model.encoder.eval()  # only an nn.Module has eval(): `model.encoder` is one
+                model.encoder.requires_grad_(False)  # expect: FZ102
+            """,
+            unsafe=True,  # a Module from its use only
+        ),
+        Example(
+            """
+            import torch
+            from torchvision import models
 
             net = models.resnet101(weights=None)
             net.layer4[2].conv3.requires_grad = True  # expect: FZ102
@@ -357,14 +379,11 @@ class RequiresGradOnModule(Rule):
             import torch
             from torchvision import models
 
-            def train_linear(model, loader, optimizer):
-                model.encoder.eval()  # only an nn.Module has eval(): `model.encoder` is one
-                model.encoder.requires_grad_(False)  # expect: FZ102
-
             net = models.resnet101(weights=None)
             net.layer4[2].conv3.requires_grad_(True)  # expect: FZ102
             optimizer = torch.optim.Adam(net.layer4[2].conv3.parameters(), lr=1e-3)
             """,
+            unsafe=True,  # deeper than the generated table goes: a Module from its use only
         ),
         Example(
             """
@@ -397,6 +416,37 @@ class RequiresGradOnModule(Rule):
             freeze_backbone(net)  # freezes nothing: the line below repeats no real freeze
             net.backbone.requires_grad_(False)  # expect: FZ102
             """,
+        ),
+        Example(
+            """
+            class ChannelWeightCalculator:
+                def __init__(self, model, data_loader):
+                    self._model = model
+                    self.data_loader = data_loader
+
+                def train_classifier(self, optimizer, criterion):
+                    self._model.train()
+                    self._model.backbone.requires_grad = False  # expect: FZ102
+                    for inputs, labels in self.data_loader:
+                        outputs, _ = self._model(inputs)
+                        criterion(outputs, labels).backward()
+                        optimizer.step()
+            """,
+            fixed="""
+            class ChannelWeightCalculator:
+                def __init__(self, model, data_loader):
+                    self._model = model
+                    self.data_loader = data_loader
+
+                def train_classifier(self, optimizer, criterion):
+                    self._model.train()
+                    self._model.backbone.requires_grad_(False)  # expect: FZ102
+                    for inputs, labels in self.data_loader:
+                        outputs, _ = self._model(inputs)
+                        criterion(outputs, labels).backward()
+                        optimizer.step()
+            """,
+            unsafe=True,  # a submodule by its name only
         ),
     ]
     good = [
@@ -588,6 +638,65 @@ class RequiresGradOnModule(Rule):
         freeze_encoder(argparse.ArgumentParser().parse_args())
         freeze_scale(net.scale)
         """,
+        """
+        import torch
+
+        class Scorer:  # a plain class: its own eval() and state_dict() make it no Module
+            def __init__(self):
+                self.requires_grad = True
+                self.weights = {}
+
+            def eval(self):
+                return self
+
+            def state_dict(self):
+                return dict(self.weights)
+
+            def load_state_dict(self, state):
+                self.weights.update(state)
+
+            def __call__(self, x):
+                with torch.set_grad_enabled(self.requires_grad):
+                    return x.sum()
+
+        scorer = Scorer()
+        scorer.eval()
+        scorer.load_state_dict(scorer.state_dict())
+        scorer.requires_grad = False  # Scorer's own setting: requires_grad_() would raise
+        """,
+        """
+        import torch
+
+        class BiasMitigator:
+            def __init__(self, requires_grad=False):
+                self.requires_grad = requires_grad
+
+            def __call__(self, x):
+                with torch.set_grad_enabled(self.requires_grad):
+                    return x * 2
+
+        class MitigatorWrapper:
+            def __init__(self, requires_grad=True):
+                self.mitigator = BiasMitigator(requires_grad=requires_grad)
+
+            def __call__(self, module, module_in, module_out):
+                return self.mitigator(module_out)  # called, but built from a plain class above
+
+            def train(self, mode=True):
+                self.mitigator.requires_grad = mode
+        """,
+        """
+        def adapt(model, loader):
+            model.train()
+            model.pos_embed.requires_grad = False  # not a name of a part: may be a Parameter, correct
+            model.proj.requires_grad = False  # not a name of a part either
+            for x in loader:
+                model(x)
+
+        def predict(model, x):
+            model.encoder.requires_grad = False  # `model` is only called: any callable is
+            return model(x)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -596,22 +705,85 @@ class RequiresGradOnModule(Rule):
                 continue
             tensors = [name for name, tag, _ in store.ctx.narrow if tag == PARAM]
             if not sets_module_flag(facts, store.obj, store.ctx.scope, tensors):
+                part = _named_part(self, facts, store, tensors)
+                if part is not None:
+                    yield part
                 continue
             if _done_beside(facts, store):
                 continue
             note_used(facts, self.code, store.attr_node, edges=facts.kinds.edges_behind(store.obj, store.ctx.scope))
             value = value_src(store.value)
             obj = src(store.obj)
+            proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
             yield self.finding(
                 store.attr_node,
-                f"`{obj}` is an nn.Module: `{obj}.requires_grad = {value}` sets an attribute autograd "
+                f"{_what(facts, obj, proof)}: `{obj}.requires_grad = {value}` sets an attribute autograd "
                 f"never reads, and every parameter stays as it was; call `{obj}.requires_grad_({value})`",
                 store.ctx,
-                # taken for a Module only because it is called like a layer: any callable is, and
-                # `requires_grad_` on a non-Module raises, so the fix is a guess there
-                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`",
-                         safe=not facts.kinds.module_only_called(store.obj, store.ctx.scope)),
+                # taken for a Module from how it is used, not from what built it: an object of
+                # another class may have the same methods, and `requires_grad_` on it raises, so
+                # the fix is a guess to review there
+                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`", safe=not proof),
             )
+
+
+# Attribute names that stand for a part of a model (a submodule) and, in model code, never for a
+# tensor: what `model.backbone` holds, where nothing else says what it is.
+_PART_NAMES = frozenset({
+    "backbone", "encoder", "decoder", "neck", "classifier", "text_encoder", "image_encoder", "vision_encoder",
+    "feature_extractor", "vision_model", "text_model", "vision_tower", "language_model",
+})
+
+
+def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
+    """`self._model.train(); self._model.backbone.requires_grad = False`: the root is a Module (by
+    a Module-only method at least, not only a call like a layer) that the code is given rather than
+    builds (no class to read its parts from), nothing tells what `backbone` of it holds, and the name
+    is one a model gives its parts: taken for a submodule, with an unsafe fix."""
+    obj = store.obj
+    scope = store.ctx.scope
+    if not (isinstance(obj, cst.Attribute) and obj.attr.value in _PART_NAMES) or facts.kind(obj, store.ctx) is not None:
+        return None
+    root = obj.value
+    if isinstance(root, cst.Name) and root.value in tensors:
+        return None
+    kind = facts.kind(root, store.ctx)
+    if kind is None or kind.tag != MODULE or kind.cls is not None or kind.factory or kind.qual \
+            or facts.kinds.module_only_called(root, scope):
+        return None  # a class or model whose parts are known: one it does not list is unknown
+    if facts.kinds.constructors(root, scope):
+        return None  # built here from a class: what that class sets tells its parts (its file's summary), not a name
+    value, text, base = value_src(store.value), src(obj), src(root)
+    why = _what(facts, base, facts.kinds.use_proofs(root, scope))
+    return self_rule.finding(
+        store.attr_node,
+        f"`{text}` is taken for a submodule, as `{obj.attr.value}` names a part of a model and {why}; "
+        f"`{text}.requires_grad = {value}` sets an attribute autograd never reads, and every parameter "
+        f"stays as it was; call `{text}.requires_grad_({value})`",
+        store.ctx,
+        call_fix(store, "requires_grad_", f"Call `{text}.requires_grad_({value})`", safe=False),
+    )
+
+
+def _what(facts: Facts, obj: str, proofs: list[tuple[cst.Call, ...]]) -> str:
+    """"`model` is an nn.Module", or where only its use says so, which use (the first in the
+    file): "`scorer` is used as an nn.Module (`scorer.eval()` at line 18)"."""
+    if not proofs:
+        return f"`{obj}` is an nn.Module"
+    positions = flows_of(facts).positions
+    shown = min(([(positions[call].start.line, _short(call)) for call in proof if call in positions]
+                 for proof in proofs), key=lambda lines: min(lines, default=(0, ""))[0] or 10**9)
+    if not shown:
+        return f"`{obj}` is used as an nn.Module"
+    return f"`{obj}` is used as an nn.Module ({' and '.join(f'`{t}` at line {n}' for n, t in sorted(shown))})"
+
+
+def _short(call: cst.Call) -> str:
+    """The call's text, its arguments elided when long (`self.model(inputs)`, `model.train(...)`)."""
+    text = src(call)
+    if len(text) <= 40 and "\n" not in text:
+        return text
+    return f"{src(call.func)}(...)"
 
 
 def _done_beside(facts: Facts, store) -> bool:

@@ -10,6 +10,7 @@ from freezelint.check import traverse
 from freezelint.check.facts import Ctx, Facts, is_leaf_module_class
 from freezelint.check.flow import note_used
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
+from freezelint.check.scopes import qualname
 
 # Inside these methods setting the flag directly is how mode switching is implemented.
 _MODE_METHODS = frozenset({"train", "eval", "training", "__init__", "__setstate__", "set_mode"})
@@ -29,14 +30,22 @@ class TrainingFlagAssigned(Rule):
     )
     fix_title = "Call `module.train(v)`"
     fix_unsafe_when = ("the object is taken for a Module only because it is called like one (`self.model(x)`): "
-                       "any callable is, and `.train(v)` may not exist on it or mean something else")
+                       "any callable is, and `.train(v)` may not exist on it or mean something else; and where "
+                       "its class overrides `train()` with another meaning (ultralytics' `YOLO`), where the fix is "
+                       "`.eval()` for `False` and there is none for other values")
     notes = (
         "Not reported where the flag is the whole story: on a layer without children (`nn.Linear`, "
         "`nn.BatchNorm2d`, `nn.ReLU`, ...), inside `train`/`eval`/`__init__` methods or a `training` "
         "property setter (the implementation itself), and for `new.training = old.training`, the "
         "idiom of conversion utilities that mirror a module's flags one by one, nor for the loop variable "
         "of `.modules()` / `.named_modules()` (every module's own flag is set: a full restore, as "
-        "Lightning does), unless an isinstance test picks some of those modules out."
+        "Lightning does; also through `enumerate()`, `list()`, `tuple()` or `reversed()`), unless an "
+        "isinstance test picks some of those modules out. Nor in a file that imports Keras (TensorFlow) "
+        "and nothing of PyTorch: its models have `training` but no `.train()`. Where the object's class "
+        "overrides `train()` with another signature (ultralytics' `YOLO.train(trainer=None, **kwargs)` "
+        "starts a training run; a class of the file whose `train(self, loader)` is its training loop), "
+        "the message suggests `.eval()` for `False` where the class's own eval() switches the mode, "
+        "else `torch.nn.Module.train(obj, v)`, and the fix is never safe."
     )
     bad = [
         Example(
@@ -157,6 +166,55 @@ class TrainingFlagAssigned(Rule):
             """,
             unsafe=True,  # a Module only because it is called like one: any callable is
         ),
+        Example(
+            """
+            from ultralytics import YOLO
+
+            detector = YOLO("yolov8n.pt")
+            detector.training = False  # expect: FZ106
+            results = detector("bus.jpg")
+            """,
+            fixed="""
+            from ultralytics import YOLO
+
+            detector = YOLO("yolov8n.pt")
+            detector.eval()  # expect: FZ106
+            results = detector("bus.jpg")
+            """,
+            unsafe=True,  # YOLO's train() starts a training run: its eval() is the mode switch
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Agent(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.policy = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+
+                def train(self, env, steps=1000):  # the agent's training loop, not a mode switch
+                    for _ in range(steps):
+                        env.step(self.policy(env.observe()))
+
+            agent = Agent()
+            agent.training = False  # expect: FZ106
+            """,
+            instead="""
+            import torch.nn as nn
+
+            class Agent(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.policy = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+
+                def train(self, env, steps=1000):  # the agent's training loop, not a mode switch
+                    for _ in range(steps):
+                        env.step(self.policy(env.observe()))
+
+            agent = Agent()
+            nn.Module.train(agent, False)  # eval() would call Agent.train() too
+            """,
+        ),
     ]
     good = [
         """
@@ -246,6 +304,30 @@ class TrainingFlagAssigned(Rule):
         net = torchvision.models.resnet18(weights=None)
         net.bn1.training = False  # a BatchNorm2d without children: the same as net.bn1.eval()
         """,
+        """
+        from contextlib import contextmanager
+
+        @contextmanager
+        def train_mode(model, mode=True):
+            modes = [module.training for module in model.modules()]
+            try:
+                yield model.train(mode)
+            finally:
+                for i, module in enumerate(model.modules()):
+                    module.training = modes[i]  # every module's own flag, restored one by one
+
+        def set_all(model, flag):
+            for m in list(model.modules()):
+                m.training = flag
+        """,
+        """
+        import tensorflow as tf
+
+        export_model = tf.keras.Sequential([tf.keras.layers.Dense(4)])
+        export_model.compile(optimizer="adam", loss="mse")
+        export_model.training = False  # a Keras model: it has no .train()
+        outputs = export_model(tf.zeros([1, 4]))
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -265,17 +347,97 @@ class TrainingFlagAssigned(Rule):
                 continue
             if _mode_called_after(store, module):
                 continue
+            if _keras_file(module):
+                continue
             note_used(facts, self.code, store.attr_node, edges=facts.kinds.edges_behind(store.obj, store.ctx.scope))
             obj = src(store.obj)
             value = value_src(store.value, "mode")
-            yield self.finding(
-                store.attr_node,
-                f"`{obj}.training = {value}` flips only `{obj}`'s own flag; its submodules (BatchNorm, "
-                f"Dropout) keep theirs; call `{obj}.train({value})`",
-                store.ctx,
-                call_fix(store, "train", f"Call `{obj}.train({value})`",
-                         safe=not facts.kinds.module_only_called(store.obj, store.ctx.scope)),
-            )
+            said = f"`{obj}.training = {value}` flips only `{obj}`'s own flag; its submodules (BatchNorm, Dropout) keep theirs"
+            other = _train_overridden(facts, store.obj, store.ctx.scope, kind)
+            if other is None:
+                yield self.finding(store.attr_node, f"{said}; call `{obj}.train({value})`", store.ctx,
+                                   call_fix(store, "train", f"Call `{obj}.train({value})`",
+                                            safe=not facts.kinds.module_only_called(store.obj, store.ctx.scope)))
+                continue
+            why, own_eval = other
+            if own_eval and isinstance(store.value, cst.Name) and store.value.value == "False":
+                # never safe: which class the object is, and so which train() it has, is a guess
+                yield self.finding(store.attr_node, f"{said}; call `{obj}.eval()` ({why})", store.ctx,
+                                   call_fix(store, "eval", f"Call `{obj}.eval()`", safe=False, pass_value=False))
+            else:  # no fix: nn.Module's eval() calls the overriding train() too
+                yield self.finding(store.attr_node, f"{said}; call `torch.nn.Module.train({obj}, {value})` ({why})",
+                                   store.ctx)
+
+
+# Library classes whose train() is no mode switch (and whose eval() is one): ultralytics' models
+# (`YOLO`, `RTDETR`, ... on engine.model.Model) start a training run with `train(trainer=None, **kwargs)`.
+_TRAIN_RUNS = frozenset({"YOLO", "YOLOWorld", "YOLOE", "RTDETR", "SAM", "FastSAM", "NAS", "Model"})
+
+
+def _train_overridden(facts: Facts, obj: cst.BaseExpression, scope, kind) -> tuple[str, bool] | None:
+    """The object's class overrides `train()` with another meaning: (what its train() is, whether
+    the class's own eval() switches the mode), or None where `.train(v)` is nn.Module's (or
+    nothing says otherwise)."""
+    classes = [kind.cls] if kind.cls is not None else []
+    for func, where in facts.kinds.constructors(obj, scope):
+        q = qualname(func, where) or ""
+        if q.startswith("ultralytics.") and not q.startswith("ultralytics.nn.") and q.rsplit(".", 1)[-1] in _TRAIN_RUNS:
+            return f"{q.rsplit('.', 1)[-1]}'s `train()` starts a training run, not a mode switch", True
+        local = facts.kinds.local_class(func, where)
+        if local is not None:
+            classes.append(local)
+    for cls in classes:
+        train, own_eval = _own_method(facts, cls, "train"), _own_method(facts, cls, "eval")
+        if train is not None and not _mode_signature(train):
+            sig = src(train.params).strip()
+            return f"`{cls.name}.train({sig})` is not nn.Module's `train(mode)`", own_eval is not None
+    return None
+
+
+def _own_method(facts: Facts, cls, name: str, depth: int = 0) -> cst.FunctionDef | None:
+    """`def <name>` in the class or in a base class of this file."""
+    for st in cls.node.body.body:
+        if isinstance(st, cst.FunctionDef) and st.name.value == name:
+            return st
+    for arg in cls.node.bases if depth < 8 else ():
+        base = facts.kinds.local_class(arg.value, facts.kinds.f.module_scope) if arg.keyword is None else None
+        found = _own_method(facts, base, name, depth + 1) if base is not None else None
+        if found is not None:
+            return found
+    return None
+
+
+def _mode_signature(func: cst.FunctionDef) -> bool:
+    """`def train(self, mode=True)` and the like: the first parameter after self defaults to a bool
+    (or is `mode`), any further ones have defaults: `.train(False)` still switches the mode there.
+    Not `train(self, trainer=None, **kwargs)` nor `train(self, loader, epochs=1)`."""
+    params = list(func.params.posonly_params) + list(func.params.params)
+    if len(params) < 2:
+        return False
+    first = params[1]
+    default = first.default
+    if not (isinstance(default, cst.Name) and default.value in ("True", "False")) \
+            and not (default is None and first.name.value == "mode"):
+        return False
+    return all(p.default is not None for p in params[2:])
+
+
+# Packages whose import says the file's models are PyTorch modules, and Keras models.
+_TORCH_ROOTS = frozenset({"torch", "torchvision", "timm", "lightning", "pytorch_lightning", "peft", "accelerate"})
+_KERAS_ROOTS = frozenset({"tensorflow", "keras", "tf_keras"})
+
+
+def _keras_file(module: cst.Module) -> bool:
+    """A file that imports Keras (TensorFlow) and nothing of PyTorch: what it calls `model` is a
+    Keras model, taken for a Module from use only. Keras has no `.train()`: the suggested call
+    would raise, and `model.training = False` is no FZ106 case there."""
+    roots = set()  # walked only for a store about to be reported: rare
+    for node in traverse.walk(module):
+        if isinstance(node, cst.Import):
+            roots.update(src(a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, cst.ImportFrom) and node.module is not None and not node.relative:
+            roots.add(src(node.module).split(".")[0])
+    return bool(roots & _KERAS_ROOTS) and not roots & _TORCH_ROOTS
 
 
 def _table_leaf(kind) -> bool:
@@ -342,8 +504,26 @@ def _each_module_of_a_walk(facts: Facts, obj: cst.BaseExpression, ctx: Ctx) -> b
     if owner is None:
         return False
     for b in owner.bindings[obj.value]:
-        it = b.node
-        if not (b.how == "iter" and isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute)
-                and _WALKS.get(it.func.attr.value, None) == b.index):
+        if b.how != "iter":
+            return False
+        it, index = _unwrapped(b.node, b.index, b.scope or owner)
+        if not (isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute)
+                and _WALKS.get(it.func.attr.value, None) == index):
             return False
     return True
+
+
+def _unwrapped(it, index: tuple[int, ...], scope) -> tuple[object, tuple[int, ...] | None]:
+    """What a loop over `enumerate(x)`, `list(x)`, `tuple(x)` or `reversed(x)` walks: `x`, and the
+    position of the loop variable among x's items (`for i, m in enumerate(model.modules())` takes
+    each module as `model.modules()`'s item ()). None where the variable is not one of x's items."""
+    while isinstance(it, cst.Call) and it.args and it.args[0].keyword is None and not it.args[0].star:
+        q = qualname(it.func, scope)
+        if q == "enumerate":
+            if not index or index[0] != 1:
+                return it, None
+            index = index[1:]
+        elif q not in ("list", "tuple", "reversed"):
+            break
+        it = it.args[0].value
+    return it, index
