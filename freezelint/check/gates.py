@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6376257e912d6467d9bdbf6b36553ca2'
+RULES_DIGEST = 'c9e038871eda6f20e0b94bb8c521ff8f'
 
 GATES = {
     'FZ002': (

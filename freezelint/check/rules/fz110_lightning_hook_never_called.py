@@ -416,7 +416,7 @@ class LightningHookNeverCalled(Rule):
             return False
         for b in (b.value for b in node.bases if b.keyword is None):
             q = facts.qualname(b, facts.module_scope)
-            hit = project.resolve(facts.path, q) if q and not q.split(".", 1)[0] in ("lightning", "pytorch_lightning") \
+            hit = project.resolve(facts.path, q) if q and q.split(".", 1)[0] not in ("lightning", "pytorch_lightning") \
                 else None
             outline = project.outline(hit[0]) if hit is not None else None
             if outline is not None and re.search(rf"[.\"']{hook}\b", outline["text"]):
