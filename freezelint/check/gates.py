@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '4aeed2ec40985c275349f6b0547ff3d8'
+RULES_DIGEST = '445e90cb499a0a6b6d90fbd6d8b60b64'
 
 GATES = {
     'FZ002': (
