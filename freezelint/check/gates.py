@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c9e038871eda6f20e0b94bb8c521ff8f'
+RULES_DIGEST = '1153a08753e27520032fade2b38eeeb0'
 
 GATES = {
     'FZ002': (

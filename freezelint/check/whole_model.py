@@ -1415,12 +1415,28 @@ def _holds_no_batchnorm(facts: Facts, value: cst.BaseExpression, scope) -> bool:
     return q.rsplit(".", 1)[-1][:1].isupper()
 
 
-def _literal_bn(facts: Facts, value: cst.BaseExpression, scope) -> list[str] | None:
+def _literal_bn(facts: Facts, value: cst.BaseExpression, scope, _depth: int = 0) -> list[str] | None:
     """The BatchNorm layer paths inside a value built of torch.nn layers: `nn.BatchNorm2d(8)` is
     [""], `nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))` is ["1"], a layer that holds none
-    is []; None for anything else (a `*args`, a class of the project, a norm layer of unknown kind)."""
+    is []; an instance of a Module class of this file built on nn.Module alone, whose parts are
+    such values (`Stem()` with `self.bn1 = nn.BatchNorm2d(64)`), is ["bn1"]; None for anything
+    else (a `*args`, a class of another file, a part passed in, a norm layer of unknown kind)."""
     if not isinstance(value, cst.Call):
         return None
+    info = facts.classes.get(value.func.value) if isinstance(value.func, cst.Name) else None
+    if info is not None and info.is_module and _plain_module(facts, info) and _depth < 4:
+        if any(isinstance(st, cst.FunctionDef) and st.name.value == "train" for st in info.node.body.body):
+            return None  # its own train() decides its parts' modes
+        out: list[str] = []
+        for attr in sorted(info.attrs):
+            values = info.attrs[attr]
+            if all(not _may_be_module(facts, v, s) for v, s in values):
+                continue  # a setting, a tensor
+            inner = _literal_bn(facts, values[0][0], values[0][1], _depth + 1) if len(values) == 1 else None
+            if inner is None:
+                return None
+            out += [f"{attr}.{path}" if path else attr for path in inner]
+        return out
     q = facts.qualname(value.func, scope) or ""
     if not q.startswith("torch.nn."):
         return None
@@ -1437,7 +1453,7 @@ def _literal_bn(facts: Facts, value: cst.BaseExpression, scope) -> list[str] | N
         for i, a in enumerate(items):
             if getattr(a, "keyword", None) is not None or getattr(a, "star", "") or isinstance(a, cst.StarredElement):
                 return None
-            inner = _literal_bn(facts, a.value, scope)
+            inner = _literal_bn(facts, a.value, scope, _depth)
             if inner is None:
                 return None
             out += [f"{i}.{path}" if path else str(i) for path in inner]

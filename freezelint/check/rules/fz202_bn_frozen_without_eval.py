@@ -848,8 +848,75 @@ class BnFrozenWithoutEval(Rule):
                                 m.eval()
             """,
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Stem(nn.Module):  # a detectron2-style stem: a class of the file holding BatchNorm
+                def __init__(self):
+                    super().__init__()
+                    self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+                    self.bn1 = nn.BatchNorm2d(64)
+
+                def forward(self, x):
+                    return torch.relu(self.bn1(self.conv1(x)))
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.stem, self.head = Stem(), nn.Linear(64, 10)
+
+                def forward(self, x):
+                    return self.head(self.stem(x).mean((2, 3)))
+
+            model = Net()
+            for p in model.stem.parameters():
+                p.requires_grad = False  # expect: FZ202
+            optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9)
+            for x, y in loader:
+                model.train()
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            """
+        ),
     ]
     good = [
+        """
+        import torch
+        import torch.nn as nn
+
+        class Stem(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+                self.bn1 = nn.BatchNorm2d(64)
+
+            def forward(self, x):
+                return torch.relu(self.bn1(self.conv1(x)))
+
+            def train(self, mode=True):  # the stem keeps its BatchNorm in eval, whatever the model's mode
+                super().train(mode)
+                self.bn1.eval()
+                return self
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem, self.head = Stem(), nn.Linear(64, 10)
+
+            def forward(self, x):
+                return self.head(self.stem(x).mean((2, 3)))
+
+        model = Net()
+        for p in model.stem.parameters():
+            p.requires_grad = False
+        optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9)
+        for x, y in loader:
+            model.train()
+            nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        """,
         """
         import torch
         import torch.nn as nn
