@@ -1108,3 +1108,66 @@ def to_sync(model):
     assert _found(cli, top, "--no-cache", ".") == want
     assert _found(cli, top, "--no-cache", "pkg/a") == want
     assert _found(cli, top, "--no-cache", "pkg/a/freeze.py") == want
+
+
+_RESTORING_EVALUATE = """
+import torch
+
+
+@torch.no_grad()
+def evaluate(model, x):
+    was_training = model.training
+    model.eval()
+    out = model(x)
+    model.train(was_training)
+    return out
+"""
+
+
+def test_a_helper_of_another_file_that_restores_the_saved_mode_keeps_a_linear_probe_in_eval(cli, tmp_path):
+    # utils.evaluate puts back the mode it found: eval for the probe (no FZ202), train for a model
+    # that was training, which undoes the BatchNorm freeze (FZ201), as in the same file
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "utils.py", _RESTORING_EVALUATE)
+    write(tmp_path / "probe.py", """
+import torch
+import torch.nn as nn
+import torchvision
+
+from utils import evaluate
+
+model = torchvision.models.resnet50(weights=None)
+model.requires_grad_(False)
+model.fc = nn.Linear(2048, 10)
+model.eval()
+optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+for x, y in loader:
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+    evaluate(model, x)
+""")
+    write(tmp_path / "train.py", """
+import torch
+import torch.nn as nn
+import torchvision
+
+from utils import evaluate
+
+
+def freeze_bn(model):
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+            m.requires_grad_(False)
+
+
+model = torchvision.models.resnet50(weights=None)
+optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+model.train()
+freeze_bn(model)
+for x, y in loader:
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+    evaluate(model, x)
+""")
+    assert _found(cli, tmp_path, "--no-cache", ".") == [("train.py", 22, "FZ201")]

@@ -2018,9 +2018,9 @@ class Summaries:
         if kind != TRAIN:
             return {"via": func.name.value}
         return {"via": func.name.value, "origin_node": self._all.get((id(func), pos), {}).get(kind),
-                **self._reached(func, pos), **({"restores": True} if self._restores(func, pos) else {})}
+                **self._reached(func, pos), **({"restores": True} if self.restores(func, pos) else {})}
 
-    def _restores(self, func: cst.FunctionDef, pos: int) -> bool:
+    def restores(self, func: cst.FunctionDef, pos: int) -> bool:
         """Every train() of its parameter `pos` puts back a mode saved from it (`model.train(was_training)`)."""
         flow, name = self._flows.get(id(func)), self._names.get((id(func), pos))
         if flow is None or name is None:

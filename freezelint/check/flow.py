@@ -116,6 +116,8 @@ def _effect_detail(via: str, e) -> dict:
         detail["reach_inner"] = [list(r) for r in e.reach]
     if e.kept:  # its freeze outlives its own unfreezes (FZ301)
         detail["kept"] = True
+    if e.restores:  # its train() puts back the mode the argument had (FZ202)
+        detail["restores"] = True
     return {**detail, "edges": list(e.edges)}
 
 

@@ -66,7 +66,8 @@ of this one): the project index follows it there (`model.backbone.stem`), throug
 "quiet" (FZ201): the positions of the parameters a function provably leaves in their modes (it
 reads, prints or saves them: modes.quiet); "hands": per position it hands to a callable it was
 given ("opaque"), `[index, name, at, none_default]` of that callable parameter (null: not known),
-so a call site that passes a known function can tell. "reach" (FZ201): per position, where every
+so a call site that passes a known function can tell. "restores" (FZ202): the positions whose every train() call puts back the mode saved from
+that argument (`was = model.training; ...; model.train(was)`). "reach" (FZ201): per position, where every
 train() call of the function reaches only parts of that parameter, those parts relative to it with
 whether each is proven to hold BatchNorm (`[[".head", false]]`); a class's "reach" says the same of
 self per method. "init_bn" (FZ201): the BatchNorm freezes a Module class's `__init__` makes through
@@ -171,6 +172,10 @@ def summarise(facts: Facts) -> dict:
                      and (r := callees.reach_inner(stmt, i))}
             if reach:  # FZ201: its train() calls reach only these parts of the argument
                 entry["reach"] = reach
+            restores = [i for i in range(len(params)) if "train" in entry["effects"].get(str(i), {})
+                        and callees.restores(stmt, i)]
+            if restores:  # FZ202: each train() of it puts back the mode saved from it (`model.train(was)`)
+                entry["restores"] = restores
             functions[stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):
             info = facts.classes.get(stmt.name.value)
