@@ -1079,7 +1079,7 @@ def test_summaries_record_what_calls_of_imported_functions_pass():
 def test_a_tree_without_a_marker_is_rooted_above_its_outermost_package_whatever_is_named(cli, tmp_path):
     """pkg/a/freeze.py's FZ203 rests on pkg/b/sync.py's SyncBatchNorm (tied by imports): checking
     the folder, the package or the one file (a pre-commit hook's way) gives the same verdict, since
-    each is rooted where Python imports `pkg.a.freeze` from."""
+    a file or folder inside the package is rooted at the package (`pkg`), never above it."""
     top = tmp_path / "top"
     for d in ("pkg", "pkg/a", "pkg/b"):
         write(top / d / "__init__.py", "")
@@ -1103,7 +1103,7 @@ import torch.nn as nn
 def to_sync(model):
     return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 """)
-    assert find_root(top / "pkg/a/freeze.py") == top
+    assert find_root(top / "pkg/a/freeze.py") == find_root(top / "pkg") == top / "pkg"
     want = [("pkg/a/freeze.py", 9, "FZ203")]
     assert _found(cli, top, "--no-cache", ".") == want
     assert _found(cli, top, "--no-cache", "pkg/a") == want

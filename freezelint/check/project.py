@@ -85,16 +85,17 @@ def marked_root(path: Path) -> Path | None:
 
 def find_root(path: Path) -> Path:
     """The nearest directory at or above `path` that holds pyproject.toml or .git; without one,
-    the directory its outermost package sits in (`pkg/a/freeze.py` with `__init__.py` in `pkg/`
-    and `pkg/a/`: the one above `pkg`, where Python imports `pkg.a.freeze` from), or `path`'s own
-    directory outside a package: the same root whichever file or folder of the tree is named."""
+    its outermost package (`pkg/a/freeze.py` with `__init__.py` in `pkg/` and `pkg/a/`: `pkg/`,
+    whose sibling modules an import of `pkg.b` reaches), or `path`'s own directory outside a
+    package: the same root whichever file or folder of the package is named. Not the directory
+    above the package: for an installed package that is site-packages, every other package too."""
     start = path.resolve()
     return marked_root(start) or package_top(start if start.is_dir() else start.parent)
 
 
 def package_top(directory: Path) -> Path:
-    """The directory above the outermost package `directory` is in (itself outside a package)."""
-    while (directory / "__init__.py").is_file() and directory.parent != directory:
+    """The outermost package `directory` is in (itself outside a package)."""
+    while (directory / "__init__.py").is_file() and (directory.parent / "__init__.py").is_file():
         directory = directory.parent
     return directory
 
@@ -238,8 +239,8 @@ class Project:
 
     def _root_of(self, path: Path) -> Path:
         """The root of the project a file belongs to (its nearest pyproject.toml or .git; without
-        one, the run's root when the file lies under it, else the directory above its outermost
-        package, see find_root): where its imports and the scans on its behalf look."""
+        one, the run's root when the file lies under it, else its outermost package, see
+        find_root): where its imports and the scans on its behalf look."""
         key = str(path.parent)
         root = self._file_roots.get(key)
         if root is None:
