@@ -229,6 +229,26 @@ def test_a_frozen_batchnorm_with_momentum_still_says_its_statistics_moved():
     assert f.code == "FZ502" and "running statistics moved (up to" in f.message, report.render_text()
 
 
+def test_a_batchnorm_with_momentum_0_whose_eval_train_undid_says_what_moved_and_what_harm_is_left():
+    # FZ201, not FZ502: the layer was put in eval() and the loop's model.train() undid it
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, momentum=0.0), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    model[:2].requires_grad_(False)
+    model[1].eval()
+    opt = torch.optim.SGD(model[3].parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            model.train()
+            model(torch.randn(2, 3, 8, 8)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    [f] = w.report.findings
+    assert (f.code, f.target) == ("FZ201", "1"), w.report.render_text()
+    assert "statistics moved" not in f.message
+    assert ("switched it back and only num_batches_tracked moved over 2 steps (the running mean and variance did "
+            "not), yet in train mode it normalises each batch with that batch's own statistics") in f.message
+
+
 # --- FZ302: Parameters swapped in a layer that stays, not a layer replaced --------------------------
 
 def _three():

@@ -478,11 +478,17 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         power = [(m, bs) for m, bs in mods if layer_of[m] is not None]
         if stats:
             names = [_label(m) for m, _ in stats]
+            one = len(names) == 1
+            # only the batch counter moved (momentum=0 keeps the running mean and variance): the harm
+            # left is batch statistics in train mode, said as FZ502 says it
+            moved = (f"only num_batches_tracked moved {over} (the running mean and variance did not), yet in "
+                     f"train mode {'it normalises' if one else 'they normalise'} each batch with that batch's "
+                     f"own statistics" if all(_counter(b) for _, bs in stats for b in bs)
+                     else f"the statistics moved{_moved_by(stats)} {over}")
             out.append(AuditFinding(
-                "FZ201", names[0] if len(names) == 1 else f"{len(names)} modules",
-                f"{listed(names)} {'was' if len(names) == 1 else 'were'} in eval() to freeze running statistics, but "
-                f"{_switched(call)} switched {'it' if len(names) == 1 else 'them'} back and the statistics "
-                f"moved{_moved_by(stats)} {over}",
+                "FZ201", names[0] if one else f"{len(names)} modules",
+                f"{listed(names)} {'was' if one else 'were'} in eval() to freeze running statistics, but "
+                f"{_switched(call)} switched {'it' if one else 'them'} back and {moved}",
                 (_fix_override(override) if override and call == _MODEL_TRAIN else
                  _fix_whole(call) if _frozen_whole(call, params, by_module) else
                  f"re-apply .eval() to these modules after every {call}: override train() in the model, or ")
