@@ -268,25 +268,26 @@ class Project:
         answer rests on beyond the file found (which the caller records when it uses it) is a
         dependency of this file's result: the names of each module read on the way, and for a
         module not found, whether it is found now (a name defined or a file added later)."""
-        if _depth > _MAX_REEXPORT or not qual:
-            return None
-        here = self._realpath(importer)
+        hit, rests_on = self._lookup(self._realpath(importer), qual, _depth)
+        self.used.update(rests_on)
+        return hit
+
+    def _lookup(self, here: Path, qual: str, depth: int) -> tuple[tuple[Path, str] | None, dict[str, str]]:
+        """resolve's answer from the file `here` (None where that is `here` itself), with the
+        dependencies it rests on; computed once a run per directory and name."""
+        if depth > _MAX_REEXPORT or not qual:
+            return None, {}
         key = (str(here.parent), qual)
         if key not in self._resolved:
-            self._resolved[key] = self._resolve(here, qual, _depth)
+            self._resolved[key] = self._resolve(here, qual, depth)
         hit, rests_on = self._resolved[key]
-        self.used.update(rests_on)
-        return None if hit is None or self._realpath(hit[0]) == here else hit
+        return (None if hit is None or self._realpath(hit[0]) == here else hit), rests_on
 
     def _resolution(self, dep: str) -> list[str] | None:
         """For `<project>#module ROOT\nIMPORTER\nQUAL`: what QUAL resolves to from IMPORTER now."""
         _, importer, qual = dep.partition(" ")[2].split("\n", 2)
-        here = self._realpath(importer)
-        key = (str(here.parent), qual)
-        if key not in self._resolved:
-            self._resolved[key] = self._resolve(here, qual, 0)
-        hit = self._resolved[key][0]
-        return None if hit is None or self._realpath(hit[0]) == here else [str(hit[0]), hit[1]]
+        hit = self._lookup(self._realpath(importer), qual, 0)[0]
+        return None if hit is None else [str(hit[0]), hit[1]]
 
     def _realpath(self, path: str | Path) -> Path:
         """Path.resolve(), remembered per path as given: the admission asks about the same few
@@ -329,9 +330,7 @@ class Project:
                     return (path, name), {}
                 again = outline["imports"].get(name)
                 if again:  # `from .net import Net` in a package's __init__
-                    saved, self.used = self.used, {}
-                    hit = self.resolve(str(path), again, _depth + 1)
-                    self.used, inner = saved, self.used
+                    hit, inner = self._lookup(self._realpath(path), again, _depth + 1)
                     return hit, {**rests_on, **inner}
                 return None, rests_on
         if dots or (len(parts) > 1 and not _installed(parts[0])):  # a project module that may come to be
