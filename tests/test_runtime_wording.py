@@ -310,8 +310,55 @@ def test_a_layer_replaced_after_the_optimizer_keeps_its_words():
 
     report = _steps(model, opt, swap)
     [f] = report.findings
-    assert f.code == "FZ302" and "the layer was replaced after the optimizer was built" in f.message, \
-        report.render_text()
+    assert f.code == "FZ302" and "the layer was replaced after the optimizer was built, so" in f.message, \
+        report.render_text()  # the watch saw the layer replaced: no "or its Parameters were swapped"
+    assert f.advice.startswith("build the optimizer after replacing layers, or")
+
+
+_EITHER = ("the layer was replaced after the optimizer was built (or its Parameters were swapped for new ones after "
+           "it was built: by load_state_dict(..., assign=True) or `layer.weight = nn.Parameter(...)`; nothing left "
+           "on the model tells the two apart), so the new one is never trained")
+
+
+def _assigned_before(watching):
+    """A model whose last layer's Parameters load_state_dict(assign=True) swapped after the optimizer
+    was built, judged by audit() or by a watch opened after the swap: neither saw it happen."""
+    torch.manual_seed(0)
+    ckpt, model = _three().state_dict(), _three()
+    model[0].requires_grad_(False)
+    opt = torch.optim.SGD(model[2].parameters(), lr=0.1)
+    model.load_state_dict(ckpt, assign=True)
+    if watching:
+        return _steps(model, opt, lambda: None)
+    return freezelint.audit(model, opt, batch=torch.randn(8, 16), loss_fn=lambda out, _: out.pow(2).mean())
+
+
+@pytest.mark.parametrize("watching", [False, True], ids=["audit", "watch opened after"])
+def test_a_swap_nothing_saw_is_not_called_a_replaced_layer(watching):
+    report = _assigned_before(watching)
+    fz302 = [f for f in report.findings if f.code == "FZ302"]
+    assert [f.target for f in fz302] == ["2"], report.render_text()
+    assert _EITHER in fz302[0].message, fz302[0].message
+    assert fz302[0].advice.startswith("build the optimizer after replacing layers or loading with assign=True, or")
+
+
+def test_a_layer_replaced_by_another_shape_is_surely_replaced_in_audit():
+    torch.manual_seed(0)
+    model = _three()
+    model[0].requires_grad_(False)
+    opt = torch.optim.SGD(model[2].parameters(), lr=0.1)
+    model[2] = nn.Linear(32, 6)  # more classes: no swap keeps the layer and changes the shapes
+    report = freezelint.audit(model, opt, batch=torch.randn(8, 16), loss_fn=lambda out, _: out.pow(2).mean())
+    [f] = [f for f in report.findings if f.code == "FZ302"]
+    assert "the layer was replaced after the optimizer was built, so the new one" in f.message, f.message
+    # the same shapes: audit() cannot tell a replaced layer from swapped Parameters, and says so
+    model = _three()
+    model[0].requires_grad_(False)
+    opt = torch.optim.SGD(model[2].parameters(), lr=0.1)
+    model[2] = nn.Linear(32, 4)
+    report = freezelint.audit(model, opt, batch=torch.randn(8, 16), loss_fn=lambda out, _: out.pow(2).mean())
+    [f] = [f for f in report.findings if f.code == "FZ302"]
+    assert _EITHER in f.message, f.message
 
 
 # --- FZ201: a teacher frozen whole needs no train() call -----------------------------------------

@@ -586,13 +586,16 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 out.append(_swapped_finding(top, by_module[top].type if top in by_module else "", names, swaps))
             elif optimizer_has_foreign and by_module.get(top) and by_module[top].optimizer == "none":
                 held = f" ({optimizer_has_foreign})" if isinstance(optimizer_has_foreign, str) else ""
+                whole = _replaced_whole(opts, live, ps)
                 out.append(AuditFinding(
                     "FZ302", _label(top), f"{_label(top)} ({by_module[top].type}) has {len(ps)} trainable "
                     f"parameter{'s' if len(ps) != 1 else ''} ({listed(names)}) in no param group, while the "
                     f"optimizer holds tensors that are no longer in the model{held}: the layer was replaced after "
-                    f"the optimizer was built, so the new one is never trained, and the old one, out of the "
-                    f"forward, gets no gradient and only takes the optimizer's memory", "build the optimizer after replacing layers, or "
-                    "`optimizer.add_param_group({'params': layer.parameters()})`"))
+                    f"the optimizer was built{'' if whole else _OR_SWAPPED}, so the new one is never trained, and the "
+                    f"old one, out of the forward, gets no gradient and only takes the optimizer's memory",
+                    ("build the optimizer after replacing layers" if whole else
+                     "build the optimizer after replacing layers or loading with assign=True")
+                    + ", or `optimizer.add_param_group({'params': layer.parameters()})`"))
             else:
                 seen = unfrozen is not None and all(n in unfrozen for n in names)
                 cause = ("they were unfrozen after the optimizer was built: FZ303 in the code" if seen else
@@ -1026,6 +1029,25 @@ def _swapped_in(opts: Mapping[str, torch.optim.Optimizer], live: Sequence[tuple[
                     module, leaf, loading = hit
                     out[f"{name_of[id(module)]}.{leaf}" if name_of[id(module)] else leaf] = loading
     return out
+
+
+_OR_SWAPPED = (" (or its Parameters were swapped for new ones after it was built: by load_state_dict(..., "
+               "assign=True) or `layer.weight = nn.Parameter(...)`; nothing left on the model tells the two apart)")
+
+
+def _replaced_whole(opts: Mapping[str, torch.optim.Optimizer], live: Sequence[tuple[str, nn.Module]],
+                    missing: list[ParamRecord]) -> bool:
+    """Whether the layer was surely replaced whole, not its Parameters swapped: a watch saw a layer
+    replaced that held a tensor the optimizer still holds, or the tensors no longer in the model
+    are not shaped as the ones missing from every group (a swap keeps the shapes: load_state_dict
+    checks them)."""
+    from freezelint.runtime.swaps import replaced_out
+
+    in_model = {id(p) for _, m in live for p in m.parameters(recurse=False)}
+    stale = [t for opt in opts.values() for g in opt.param_groups for t in g["params"] if id(t) not in in_model]
+    if any(replaced_out(t) for t in stale):
+        return True
+    return not live or bool(Counter(tuple(p.shape) for p in missing) - Counter(tuple(t.shape) for t in stale))
 
 
 def _swapped_finding(top: str, kind: str, names: list[str], swaps: Mapping[str, bool]) -> AuditFinding:

@@ -3,7 +3,8 @@
 `load_state_dict(..., assign=True)` and `layer.weight = nn.Parameter(...)` register a new Parameter
 under a name the module already held one by; an optimizer built before keeps the old object, as it
 keeps a replaced layer's. Afterwards nothing on the module tells the two apart, so the watch logs
-the swaps it sees (torch's global parameter-registration hook) while it is open.
+the swaps it sees (torch's global parameter-registration hook) while it is open, and the layers
+replaced whole (the module-registration hook), so that a report can say which of the two it was.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import weakref
 from typing import Any
 
 from torch import nn
-from torch.nn.modules.module import register_module_parameter_registration_hook
+from torch.nn.modules.module import register_module_module_registration_hook, register_module_parameter_registration_hook
 
 # id(old parameter) -> (old parameter, module it was swapped out of, name, by load_state_dict): weak,
 # so the log keeps nothing alive; an entry is trusted only while its old parameter is that very object
 _SWAPPED: dict[int, tuple[weakref.ref, weakref.ref, str, bool]] = {}
 _KEPT = 4096  # entries before the dead ones are dropped
+# id(parameter of a layer replaced whole) -> that parameter, weak: logged the same way
+_REPLACED: dict[int, weakref.ref] = {}
 
 
 def _on_register(module: nn.Module, name: str, param: Any) -> None:
@@ -34,6 +37,20 @@ def _on_register(module: nn.Module, name: str, param: Any) -> None:
         pass
 
 
+def _on_module(parent: nn.Module, name: str, module: Any) -> None:
+    old = parent._modules.get(name)
+    if old is None or old is module or not isinstance(old, nn.Module):
+        return
+    if len(_REPLACED) >= _KEPT:
+        for key in [k for k, o in _REPLACED.items() if o() is None]:
+            del _REPLACED[key]
+    for p in old.parameters():
+        try:
+            _REPLACED[id(p)] = weakref.ref(p)
+        except TypeError:
+            pass
+
+
 def _loading() -> bool:
     """Whether the swap is load_state_dict(..., assign=True)'s (its _load_from_state_dict is a caller)."""
     f = sys._getframe(2)
@@ -46,9 +63,19 @@ def _loading() -> bool:
     return False
 
 
+class _Handles:
+    def __init__(self, *handles: Any) -> None:
+        self.handles = handles
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
 def log_swaps() -> Any:
-    """Start logging swaps; returns the hook's handle (`.remove()` stops it)."""
-    return register_module_parameter_registration_hook(_on_register)
+    """Start logging swaps and replaced layers; returns a handle (`.remove()` stops it)."""
+    return _Handles(register_module_parameter_registration_hook(_on_register),
+                    register_module_module_registration_hook(_on_module))
 
 
 def swapped_out(param: Any) -> tuple[nn.Module, str, bool] | None:
@@ -60,3 +87,9 @@ def swapped_out(param: Any) -> tuple[nn.Module, str, bool] | None:
     old, module, name, loading = entry
     m = module()
     return (m, name, loading) if old() is param and m is not None else None
+
+
+def replaced_out(param: Any) -> bool:
+    """Whether `param` belonged to a layer replaced whole while a log was on."""
+    ref = _REPLACED.get(id(param))
+    return ref is not None and ref() is param
