@@ -188,6 +188,35 @@ def test_expectations_on_a_reference_that_moved_or_is_trainable_fail_as_on_the_t
     assert not any("matched no parameter" in m for m in found.values()), found
 
 
+class _Trainer:
+    """A trainer object holding the policy and its reference as attributes: no variable of the
+    training code names the reference, its `self.ref_model` does."""
+
+    def __init__(self, ref_frozen: bool) -> None:
+        self.policy, self.ref_model, self.opt = _policy_and_ref(ref_frozen)
+
+    def fit(self) -> None:
+        for _ in range(3):
+            x = torch.randn(8, 4)
+            with torch.no_grad():
+                r = self.ref_model(x)
+            loss = (self.policy(x) - r - 1).pow(2).mean()
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+
+
+def test_expectations_name_a_reference_held_only_by_the_trainers_attribute():
+    with freezelint.watch(expect_frozen="ref_model") as w:
+        _Trainer(ref_frozen=True).fit()
+    assert w.report.ok, w.report.render_text()
+    with freezelint.watch(expect_frozen="ref_model") as w:
+        _Trainer(ref_frozen=False).fit()
+    [f] = w.report.findings
+    assert (f.code, f.target) == ("FZ506", "ref_model") and "trainable (requires_grad=True)" in f.message, f.message
+    assert "ref_model.0.weight" in f.message
+
+
 def test_run_expect_frozen_reference_exits_0(cli, tmp_path):
     write(tmp_path / "train.py", """
 import copy, torch, torch.nn as nn

@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover
 
 from freezelint.lightning_hooks import DEAD_HOOKS as _DEAD_HOOKS  # hooks Lightning 2 never calls (FZ110's too)
 from freezelint.lightning_hooks import REPLACEMENT_ARGS
-from freezelint.runtime.findings import listed
+from freezelint.runtime.findings import held_as, listed
 from freezelint.runtime.fingerprint import Fingerprinter
 from freezelint.runtime.names import matches
 from freezelint.runtime.runner import AuditUsageError
@@ -279,6 +279,13 @@ def _script_name(obj: object) -> str | None:
     return None
 
 
+def _held_name(obj: object) -> str | None:
+    """_script_name, else the attribute of the training code's `self` that holds `obj` (a trainer
+    object's `self.ref_model` -> `ref_model`): how a model beside the trained one is named."""
+    name = held_as(obj, user_scopes(sys._getframe(1)))
+    return name[len("self."):] if name and name.startswith("self.") else name
+
+
 def model_name(model: nn.Module, inner: nn.Module, seen: dict[int, str] | None = None) -> str | None:
     """The name the running script gives a model (or the module it wraps), as model_labels reads it."""
     seen = seen or {}
@@ -524,7 +531,7 @@ def bystanders(w: "Watch", models: list[nn.Module],
     idle: dict[str, list[str]] = {}
     unheld: list[str] = []
     for r, tree in candidates:
-        name = _script_name(r) or w.names_seen.get(id(r))
+        name = _held_name(r) or w.names_seen.get(id(r))
         what = f"{name} ({type(r).__name__})" if name else type(r).__name__
         opt = next((holders[id(p)] for _, p in tree.params if id(p) in holders), None)
         if opt is not None:
@@ -567,14 +574,15 @@ def bystanders(w: "Watch", models: list[nn.Module],
 def ran_beside(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> list[tuple[str, nn.Module]]:
     """The models that ran beside the judged ones and are not judged themselves (a frozen DPO or KL
     reference without norm layers, a model only named in a note), with the names the script gives
-    them: an expectation that names one (`--expect-frozen ref`) is judged on it. Those without a
-    name in the script are left out: no pattern can mean them."""
+    them (a variable, or an attribute of the training code's `self`): an expectation that names one
+    (`--expect-frozen ref`) is judged on it. Those without such a name are left out: no pattern
+    can mean them."""
     inside: set[int] = set()
     for m in models:
         inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
     out = []
     for r in _lifted(_outermost([r for r in w.roots.values() if id(r) not in inside]), inside, held_ids(w)):
-        name = _script_name(r) or w.names_seen.get(id(r))
+        name = _held_name(r) or w.names_seen.get(id(r))
         if name and next(r.parameters(), None) is not None:
             out.append((name, r))
     return out
