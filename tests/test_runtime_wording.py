@@ -394,3 +394,61 @@ def test_fz201_on_a_teacher_frozen_whole_says_to_stop_calling_its_train(teacher_
         assert f.advice.startswith(
             "stop calling teacher.train(): teacher is frozen whole (no parameter of it trains, none is in an "
             "optimizer), so keep it in eval(); or override its train() to keep it in eval()"), f.advice
+
+
+# --- FZ505 on a transformers pooler the loss never reads -----------------------------------------
+
+def _bert_head_loop(pooling: bool):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=32, max_position_embeddings=16)
+    encoder = transformers.BertModel(config, add_pooling_layer=pooling)
+    head = nn.Linear(16, 2)
+    opt = torch.optim.AdamW([*encoder.parameters(), *head.parameters()], lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            ids = torch.randint(0, 64, (4, 8))
+            cls = encoder(input_ids=ids).last_hidden_state[:, 0]  # the first token, not pooler_output
+            loss = F.cross_entropy(head(cls), torch.randint(0, 2, (4,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return w.report
+
+
+def test_an_unused_transformers_pooler_is_named_with_the_way_to_leave_it_out():
+    report = _bert_head_loop(pooling=True)
+    [f] = report.findings
+    assert (f.code, f.target) == ("FZ505", "encoder.pooler.dense"), report.render_text()
+    assert ("pooler is BertModel's pooler, which BertModel.forward runs at every call to compute pooler_output, "
+            "and the loss does not use pooler_output") in f.message, f.message
+    assert f.advice.startswith("if that is meant, build the model without it (`add_pooling_layer=False`"), f.advice
+    assert "(`encoder.pooler.requires_grad_(False)`)" in f.advice, f.advice
+    assert _bert_head_loop(pooling=False).ok  # built without it: nothing to report
+
+
+class _PooledNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body, self.pooler, self.head = nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 2)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.head(h), self.pooler(h)
+
+
+def test_a_module_called_pooler_outside_transformers_keeps_the_general_words():
+    torch.manual_seed(0)
+    model = _PooledNet()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            logits, _ = model(torch.randn(4, 8))  # the pooled output unused
+            loss = F.cross_entropy(logits, torch.randint(0, 2, (4,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    [f] = w.report.findings
+    assert f.code == "FZ505" and "(pooler) ran, but the loss does not depend on its output" in f.message, f.message
+    assert "add_pooling_layer" not in f.advice

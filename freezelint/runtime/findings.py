@@ -794,9 +794,16 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         tops = [m for m in mods if not any(m.startswith(o + ".") for o in mods if o != m)]
         shown = listed([_label(m) for m in tops])
         one = len(tops) == 1
+        pooler: tuple[str, str] | None = None
         if ps is unused:
             why = (f"they received no gradient (.grad stayed None at every step): not used in the forward, "
                    f"{shown} never ran {'its' if one else 'their'} forward while watched")
+        elif ps is ignored and (pooler := _hf_pooler(tops, live)):
+            path, owner = pooler
+            why = (f"they received no gradient (.grad stayed None at every step): {_label(path)} is {owner}'s "
+                   f"pooler, which {owner}.forward runs at every call to compute pooler_output, and the loss does "
+                   f"not use pooler_output (it reads last_hidden_state, as sentence-transformers' pooling and a "
+                   f"head on the first token do)")
         elif ps is ignored:
             why = (f"they received no gradient (.grad stayed None at every step): {'its' if one else 'their'} "
                    f"module{'' if one else 's'} ({shown}) ran, but the loss does not depend on "
@@ -851,6 +858,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
              "find the write after optimizer.step() that puts them back: restore only what must stay frozen "
              "(an index or mask that leaves the trained rows out), or copy averaged weights in only for "
              "evaluation and back out after it" if ps is undone else
+             f"if that is meant, build the model without it (`add_pooling_layer=False`, as transformers' own "
+             f"token-level heads do) or freeze it (`{_submodule(pooler[0])}.requires_grad_(False)`); otherwise make the loss "
+             f"use pooler_output" if ps is ignored and pooler else
              "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
              "until then), otherwise make the loss depend on them")
             + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""),
@@ -863,6 +873,38 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                          f"by learning rate, FZ304 in the code, which still computes their grads and optimizer "
                          f"state)")
     return out
+
+
+def _submodule(path: str) -> str:
+    """How code reaches the module the report names `path`: the path itself (`bert.pooler`), as other
+    advice writes it, or the model's get_submodule where a part is no identifier
+    (`model.get_submodule("0.auto_model.pooler")`)."""
+    if all(part.isidentifier() for part in path.split(".")):
+        return path
+    return f'model.get_submodule("{path}")'
+
+
+def _hf_pooler(tops: list[str], live: Sequence[tuple[str, nn.Module]]) -> tuple[str, str] | None:
+    """(the pooler's name, its model's class) where the one module the loss ignores is, or is inside,
+    the `pooler` of a transformers model built with one it may leave out (`add_pooling_layer`):
+    BERT-style models compute pooler_output at every forward, used or not."""
+    if len(tops) != 1 or not live:
+        return None
+    parts = tops[0].split(".")
+    if "pooler" not in parts:
+        return None
+    at = len(parts) - 1 - parts[::-1].index("pooler")
+    owner_name, path = ".".join(parts[:at]), ".".join(parts[:at + 1])
+    owner = dict(live).get(owner_name)
+    if owner is None or not type(owner).__module__.startswith("transformers."):
+        return None
+    try:
+        import inspect
+
+        takes = "add_pooling_layer" in inspect.signature(type(owner).__init__).parameters
+    except (TypeError, ValueError):
+        return None
+    return (path, type(owner).__name__) if takes else None
 
 
 def _renormed(params: list[ParamRecord], live: Sequence[tuple[str, nn.Module]], watched: bool
