@@ -41,6 +41,37 @@ def test_a_functional_call_loop_is_no_replaced_layer_and_says_what_was_not_judge
             "torch.func.functional_call or a stateless loop passes them in place of those parameters") in note, note
 
 
+def _functional_part_frozen(keep_freeze: bool):
+    """The first layer frozen on the module, the stand-ins cloned from every parameter: with the
+    freeze (requires_grad_(v.requires_grad), only trainable ones optimized) or without it."""
+    from torch.func import functional_call
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    net[0].requires_grad_(False)
+    params = {k: v.detach().clone().requires_grad_(v.requires_grad if keep_freeze else True)
+              for k, v in net.named_parameters()}
+    opt = torch.optim.SGD([v for v in params.values() if v.requires_grad], lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            loss = functional_call(net, params, (torch.randn(5, 4),)).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return w.report
+
+
+def test_stand_ins_that_ignore_a_partial_freeze_are_fz501_on_the_frozen_parameters():
+    report = _functional_part_frozen(keep_freeze=False)
+    [f] = report.findings
+    assert (f.code, f.target) == ("FZ501", "0"), report.render_text()
+    assert f.message.startswith("0.weight, 0.bias: requires_grad=False on the model, but tensors of no module shaped "
+                                "as them, passed in their place (torch.func.functional_call"), f.message
+    assert "the freeze stayed on the model's tensors" in f.message
+    assert f.advice.startswith("build the stand-ins with the freeze (`v.detach().clone().requires_grad_(v.requires_grad)`)")
+    assert _functional_part_frozen(keep_freeze=True).ok  # only the trainable ones' stand-ins train
+
+
 def test_a_layer_replaced_after_the_optimizer_is_still_fz302():
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     opt = torch.optim.SGD(net.parameters(), lr=0.1)

@@ -419,6 +419,25 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         out.append(AuditFinding("FZ501", _common(names), f"{listed(names)}: requires_grad=False, yet changed "
                                 f"{over}{delta}; {why}", advice, _several(names)))
 
+    # FZ501 too: stand-ins (torch.func.functional_call's tensors) for every parameter, the frozen ones
+    # included, trained beside stand-ins for trainable ones: the freeze stayed on the model's tensors.
+    # A model frozen whole is a template (stand-ins for all of it are the point): no finding.
+    frozen_stood = [p for p in params if p.name in substituted and not p.requires_grad]
+    if frozen_stood and any(p.name in substituted and p.requires_grad for p in params):
+        names = [p.name for p in frozen_stood]
+        one = len(names) == 1
+        out.append(AuditFinding(
+            "FZ501", _common(names),
+            f"{listed(names)}: requires_grad=False on the model, but tensor{'' if one else 's'} of no module shaped "
+            f"as {'it' if one else 'them'}, passed in {'its' if one else 'their'} place (torch.func.functional_call "
+            f"or a stateless loop) like those of the trainable parameters, got gradients and "
+            f"{'is' if one else 'are'} stepped by the optimizer {over}: the freeze stayed on the model's "
+            f"tensor{'' if one else 's'}, which took no part, and the {'copy' if one else 'copies'} the forward "
+            f"uses train",
+            "build the stand-ins with the freeze (`v.detach().clone().requires_grad_(v.requires_grad)`), or pass the "
+            "model's own tensors for the frozen ones, and give the optimizer only those that require grad",
+            _several(names)))
+
     # FZ201 / FZ502: running statistics moved in frozen modules
     status_of = {m.name: m.status for m in modules}
 
@@ -967,11 +986,11 @@ def stood_in(records: list[ParamRecord], graded: list[torch.Tensor]) -> list[Par
     Empty where the shapes do not show it: a learnable temperature, a prompt, another model's part."""
     shapes = Counter(tuple(t.shape) for t in graded)
     idle = [r for r in records if r.group is None and r.grad == "none" and not r.changed]
+    if idle and Counter(tuple(r.shape) for r in idle) == shapes:  # one for each, frozen ones too
+        return idle
     trainable = [r for r in idle if r.requires_grad]
     if trainable and not Counter(tuple(r.shape) for r in trainable) - shapes:
         return trainable
-    if idle and Counter(tuple(r.shape) for r in idle) == shapes:
-        return idle
     return []
 
 
