@@ -87,7 +87,6 @@ unexpected keys); in a class's entry, the same per method (`{"load_from_pretrain
 from __future__ import annotations
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check.declared import class_declares
 from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REBIND, REPLACE, RET, TRAIN, VIA, Summaries,
@@ -95,6 +94,7 @@ from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REBIND, 
                                      unwrap_self_returning)
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.known import is_library
+from freezelint.check.lines import start_lines
 from freezelint.check.modes import train_keeps
 from freezelint.check.syntax import root_of, walk
 from freezelint.check.project import SUMMARY_VERSION as VERSION  # there: read back without libcst
@@ -226,44 +226,40 @@ def summarise(facts: Facts) -> dict:
                 # what a Callback of another file needs: the optimizer Lightning builds before its hooks
                 classes[stmt.name.value]["optimizer"] = {**opt_detail(built), "path": built.detail.get("path")}
                 found[f"{stmt.name.value}#optimizer"] = {"line": built.node}
-    positions = None
-    if any(found.values()):
-        positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+    # FZ401: the functions and methods that return a `strict=False` load's result unread (the rule
+    # says which), and those that load with a parameter of theirs as `strict` and drop the result
+    from freezelint.check.rules.fz401_unchecked_partial_load import returned_loads, strict_arg_loads
+
+    loads = returned_loads(facts)
+    through = strict_arg_loads(facts)
+    # the lines of the nodes recorded, in one code generation over the file (see lines.py)
+    lines = start_lines(facts.module, [*(n for eff in found.values() for n in eff.values()), *loads.values(),
+                                       *(load for load, _, _ in through.values())])
     for eff in found.values():
         for k, node in list(eff.items()):
-            eff[k] = positions[node].start.line if positions is not None and node in positions else 0
+            eff[k] = lines.get(node, 0)
     for name, entry in classes.items():
         if "optimizer" in entry:
             entry["optimizer"]["line"] = found.pop(f"{name}#optimizer")["line"]
         for i, record in enumerate(entry.get("owns", {}).get("events", ())):
             record["line"] = found.pop(f"{name}#owns{i}")["line"]
 
-    # FZ401: the functions and methods that return a `strict=False` load's result unread (the rule says which)
-    from freezelint.check.rules.fz401_unchecked_partial_load import returned_loads
-
-    loads = returned_loads(facts)
     if loads:
-        positions = positions or MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
         for name, stmt in _last_defs(facts.module.body).items():  # the def a name ends up bound to
             if id(stmt) in loads and name in functions:
-                functions[name]["partial"] = positions[loads[id(stmt)]].start.line
+                functions[name]["partial"] = lines[loads[id(stmt)]]
         for stmt in facts.module.body:
             if isinstance(stmt, cst.ClassDef) and stmt.name.value in classes:
-                partial = {name: positions[loads[id(m)]].start.line
+                partial = {name: lines[loads[id(m)]]
                            for name, m in _last_defs(stmt.body.body).items() if id(m) in loads}
                 if partial:
                     classes[stmt.name.value]["partial"] = partial
 
-    # FZ401: the functions that load with a parameter of theirs as `strict` and drop the result
-    from freezelint.check.rules.fz401_unchecked_partial_load import strict_arg_loads
-
-    through = strict_arg_loads(facts)
     if through:
-        positions = positions or MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
         for name, stmt in _last_defs(facts.module.body).items():
             if id(stmt) in through and name in functions:
                 load, param, index = through[id(stmt)]
-                functions[name]["strict_arg"] = [positions[load].start.line, param, index]
+                functions[name]["strict_arg"] = [lines[load], param, index]
 
     # FZ202's whole-model freeze: what a helper, builder or class leaves frozen (its module says how)
     from freezelint.check.whole_model import frozen_records
