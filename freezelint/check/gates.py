@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1153a08753e27520032fade2b38eeeb0'
+RULES_DIGEST = 'ba6609a0a44fc2f7ea14d27cf973018f'
 
 GATES = {
     'FZ002': (
