@@ -534,3 +534,21 @@ def test_what_the_other_files_agent_does_with_the_old_fix():
     assert not any(m.training for m in agent.modules())
     net.train(False)  # the ordinary override: every module's flag
     assert not any(m.training for m in net.modules())
+
+
+def test_a_subclass_of_yolo_in_the_file_gets_eval():
+    code = """
+    from ultralytics import YOLO
+
+    class Detector(YOLO):
+        def describe(self):
+            return "detector"
+
+    det = Detector("yolov8n.pt")
+    det.training = False
+    results = det("bus.jpg")
+    """
+    (msg,) = messages(code, ("FZ106",))
+    assert msg.endswith("call `det.eval()` (YOLO's `train()` starts a training run, not a mode switch)")
+    assert run(code, ("FZ106",), fix="safe").new_text is None
+    assert "det.eval()\n" in run(code, ("FZ106",), fix="unsafe").new_text

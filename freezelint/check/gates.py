@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ba6609a0a44fc2f7ea14d27cf973018f'
+RULES_DIGEST = '922f2d27885817f238c52e0fc035e69c'
 
 GATES = {
     'FZ002': (

@@ -46,8 +46,9 @@ class TrainingFlagAssigned(Rule):
         "isinstance test picks some of those modules out. Nor in a file that imports Keras (TensorFlow) "
         "and nothing of PyTorch: its models have `training` but no `.train()`. Where the object's class "
         "overrides `train()` with another meaning (ultralytics' `YOLO.train(trainer=None, **kwargs)` "
-        "starts a training run; a class whose `train(self, loader)` is its training loop, in this file "
-        "or another file of the project, or inherited from one; a `train(self, verbose=False)` whose "
+        "starts a training run, also for a class of the file derived from `YOLO`; a class whose "
+        "`train(self, loader)` is its training loop, in this file or another file of the project, or "
+        "inherited from one; a `train(self, verbose=False)` whose "
         "body switches no mode), the message suggests `.eval()` for `False` where the class's own "
         "eval() switches the mode, else `torch.nn.Module.train(obj, v)`, and the fix is never safe. "
         "An override `train(self, mode=True)` that calls `super().train(mode)` (or sets a mode) is "
@@ -305,6 +306,31 @@ class TrainingFlagAssigned(Rule):
             detector.train(False)  # expect: FZ106
             """,
         ),
+        Example(
+            """
+            from ultralytics import YOLO
+
+            class Detector(YOLO):
+                def describe(self):
+                    return self.model.yaml
+
+            detector = Detector("yolov8n.pt")
+            detector.training = False  # expect: FZ106
+            results = detector("bus.jpg")
+            """,
+            fixed="""
+            from ultralytics import YOLO
+
+            class Detector(YOLO):
+                def describe(self):
+                    return self.model.yaml
+
+            detector = Detector("yolov8n.pt")
+            detector.eval()  # expect: FZ106
+            results = detector("bus.jpg")
+            """,
+            unsafe=True,  # train() inherited from YOLO starts a training run
+        ),
     ]
     good = [
         """
@@ -476,18 +502,39 @@ def _train_overridden(facts: Facts, obj: cst.BaseExpression, scope, kind) -> tup
     quals = [kind.qual] if kind.cls is None and kind.qual and not is_library(kind.qual) else []
     for func, where in facts.kinds.constructors(obj, scope):
         q = qualname(func, where) or ""
-        if q.startswith("ultralytics.") and not q.startswith("ultralytics.nn.") and q.rsplit(".", 1)[-1] in _TRAIN_RUNS:
-            return f"{q.rsplit('.', 1)[-1]}'s `train()` starts a training run, not a mode switch", True
         local = facts.kinds.local_class(func, where)
         if local is not None:
             classes.append(local)
         elif q and not is_library(q) and q not in quals:
             quals.append(q)
+        run = _training_run(q) or (_ultralytics_base(facts, local) if local is not None else None)
+        if run is not None:
+            return f"{run}'s `train()` starts a training run, not a mode switch", True
     found = [_local_train(facts, cls) for cls in classes] + [_project_train(facts, q) for q in quals]
     for owner, train, own_eval in (f for f in found if f is not None):
         if not _mode_switch(train):
             sig = src(train.params).strip()
             return f"`{owner}.train({sig})` is not nn.Module's `train(mode)`", own_eval
+    return None
+
+
+def _training_run(q: str) -> str | None:
+    """The ultralytics model class `q` names (`YOLO`), whose train() starts a training run; else None."""
+    name = q.rsplit(".", 1)[-1]
+    return name if q.startswith("ultralytics.") and not q.startswith("ultralytics.nn.") and name in _TRAIN_RUNS else None
+
+
+def _ultralytics_base(facts: Facts, cls, depth: int = 0) -> str | None:
+    """The ultralytics model class a class of this file derives from (`class Detector(YOLO)`), where
+    no class on the way defines train() itself."""
+    if depth >= 8 or any(isinstance(st, cst.FunctionDef) and st.name.value == "train" for st in cls.node.body.body):
+        return None
+    for arg in (a for a in cls.node.bases if a.keyword is None):
+        base = facts.kinds.local_class(arg.value, facts.kinds.f.module_scope)
+        run = _ultralytics_base(facts, base, depth + 1) if base is not None else \
+            _training_run(qualname(arg.value, facts.kinds.f.module_scope) or "")
+        if run is not None:
+            return run
     return None
 
 
