@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '922f2d27885817f238c52e0fc035e69c'
+RULES_DIGEST = 'ba7d23a96b2ce0232dd836dfe501ac93'
 
 GATES = {
     'FZ002': (

@@ -14,8 +14,14 @@ from freezelint.check.known import is_library
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, src, value_src
 from freezelint.check.scopes import qualname
 
-# Inside these methods setting the flag directly is how mode switching is implemented.
+# Inside these methods setting the flag directly is how mode switching is implemented; so in
+# `set_training_mode` (stable-baselines3's policies), `set_train`, `eval_mode` and the like.
 _MODE_METHODS = frozenset({"train", "eval", "training", "__init__", "__setstate__", "set_mode"})
+_MODE_METHOD_NAME = re.compile(r"(?:set_)?(?:train|training|eval)(?:_mode)?")
+
+
+def _mode_method(name: str | None) -> bool:
+    return name is not None and (name in _MODE_METHODS or bool(_MODE_METHOD_NAME.fullmatch(name)))
 
 
 class TrainingFlagAssigned(Rule):
@@ -444,6 +450,18 @@ class TrainingFlagAssigned(Rule):
         export_model.training = False  # a Keras model: it has no .train()
         outputs = export_model(tf.zeros([1, 4]))
         """,
+        """
+        import torch.nn as nn
+
+        class Policy(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.q_net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+
+            def set_training_mode(self, mode):
+                self.q_net.train(mode)
+                self.training = mode  # implementing the mode switch: its parts are set above
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -455,7 +473,7 @@ class TrainingFlagAssigned(Rule):
                 continue
             if kind.qual is None and (_batchnorm_by_use(module, store.obj) or _table_leaf(kind)):
                 continue
-            if facts.enclosing_class(store.ctx) is not None and facts.function_name(store.ctx) in _MODE_METHODS:
+            if facts.enclosing_class(store.ctx) is not None and _mode_method(facts.function_name(store.ctx)):
                 continue
             if isinstance(store.value, cst.Attribute) and store.value.attr.value == "training":
                 continue
