@@ -516,7 +516,7 @@ def test_a_train_override_of_another_project_file_gets_no_train_fix(cli, tmp_pat
                                                  "def train(self, mode=True):\n        super().train(mode)\n"
                                                  "        self.episodes")
                       .replace("class Base:", "class Base(nn.Module):"))
-    later = (20, f"`torch.nn.Module.train(later, False)` (`Later.train(self, env, steps=10)` is not nn.Module's "
+    later = (20, "`torch.nn.Module.train(later, False)` (`Later.train(self, env, steps=10)` is not nn.Module's "
                  "`train(mode)`)", None)
     now = [(12, "`agent.train(False)`", "safe"), (14, "`sub.train(False)`", "safe"),
            (16, "`mine.train(False)`", "safe"), (18, "`net.train(False)`", "safe"), later]
