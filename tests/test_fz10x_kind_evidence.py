@@ -376,3 +376,179 @@ def test_a_mode_signature_override_keeps_the_safe_fix():
     (msg,) = messages(code, ("FZ106",))
     assert msg.endswith("call `net.train(False)`")
     assert "net.train(False)" in run(code, ("FZ106",), fix="safe").new_text
+
+
+def test_fz106_names_the_use_that_makes_a_module_and_the_fix_is_unsafe():
+    code = """
+    def freeze_encoder(encoder):
+        for p in encoder.parameters():
+            p.requires_grad = False
+        encoder.training = False
+    """
+    (msg,) = messages(code, ("FZ106",))
+    assert msg.startswith("`encoder` is used as an nn.Module (`encoder.parameters()` at line 2): "
+                          "`encoder.training = False` flips only `encoder`'s own flag")
+    assert run(code, ("FZ106",), fix="safe").new_text is None
+    assert "encoder.train(False)" in run(code, ("FZ106",), fix="unsafe").new_text
+    encoder = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    encoder.training = False  # what the code does: the Dropout still drops
+    assert encoder[1].training
+    encoder.train(False)
+    assert not any(m.training for m in encoder.modules())
+
+
+FIT_FLAG = """
+import torch.nn as nn
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+        self.fitted = 0
+
+    def train(self, verbose=False):
+        self.fitted += 1
+
+clf = Classifier()
+clf.training = False
+"""
+
+
+def test_a_bool_parameter_train_that_switches_no_mode_gets_no_train_fix():
+    (msg,) = messages(FIT_FLAG, ("FZ106",))
+    assert msg.endswith("call `torch.nn.Module.train(clf, False)` (`Classifier.train(self, verbose=False)` is not "
+                        "nn.Module's `train(mode)`)")
+    assert run(FIT_FLAG, ("FZ106",), fix="unsafe").new_text is None
+    space: dict = {}
+    exec(compile(textwrap.dedent(FIT_FLAG), "fit_flag_fz10x.py", "exec"), space)
+    clf = space["clf"]
+    clf.train(False)  # the old suggestion fits once more and switches nothing
+    assert clf.fitted == 1 and clf.net[1].training
+
+
+AGENTS = """
+import torch.nn as nn
+
+
+class Base:
+    pass
+
+
+class Agent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.policy = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+        self.episodes = 0
+
+    def train(self, env, steps=10):
+        self.episodes += steps
+
+
+class SubAgent(Agent):
+    pass
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+
+    def train(self, mode=True):
+        super().train(mode)
+        return self
+
+
+class Later(Base):
+    def train(self, env, steps=10):
+        pass
+"""
+
+RUNNER = """
+import torch
+
+from fz106_agents.agents import Agent, Later, Net, SubAgent
+
+
+class MyAgent(Agent):
+    def eval(self):
+        return torch.nn.Module.train(self, False)
+
+
+agent = Agent()
+agent.training = False
+sub = SubAgent()
+sub.training = False
+mine = MyAgent()
+mine.training = False
+net = Net()
+net.training = False
+later = Later()
+later.training = False
+"""
+
+
+def _fz106(cli, root, *args):
+    out = json.loads(cli(root, "check", "--select", "FZ106", "--format", "json", *args, ".").out)
+    return [(d["location"]["row"], d["message"].partition("; call ")[2], d["fix"] and d["fix"]["applicability"])
+            for d in out]
+
+
+def test_a_train_override_of_another_project_file_gets_no_train_fix(cli, tmp_path):
+    """`agent = Agent()` with Agent, in another file of the project, overriding train() as its
+    training loop: `agent.train(False)` would run it. So for a subclass of the same file (SubAgent),
+    and one of this file (MyAgent, whose own eval() is then the suggestion); Net's train(mode) that
+    calls super().train(mode) keeps the fix. A cached result follows the other file's changes."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    write(tmp_path / "fz106_agents" / "__init__.py", "")
+    agents = write(tmp_path / "fz106_agents" / "agents.py", AGENTS)
+    write(tmp_path / "run.py", RUNNER)
+    loop = "(`Agent.train(self, env, steps=10)` is not nn.Module's `train(mode)`)"
+    want = [(12, f"`torch.nn.Module.train(agent, False)` {loop}", None),
+            (14, f"`torch.nn.Module.train(sub, False)` {loop}", None),
+            (16, f"`mine.eval()` {loop}", "unsafe"),
+            (18, "`net.train(False)`", "safe")]
+    cache = ["--cache-dir", str(tmp_path / ".cache")]
+    assert _fz106(cli, tmp_path, "--no-cache") == want
+    assert _fz106(cli, tmp_path, *cache) == want
+    assert _fz106(cli, tmp_path, *cache) == want  # warm
+    # Agent's train() becomes nn.Module's; Later becomes a Module through its base
+    agents.write_text(agents.read_text().replace("def train(self, env, steps=10):\n        self.episodes",
+                                                 "def train(self, mode=True):\n        super().train(mode)\n"
+                                                 "        self.episodes")
+                      .replace("class Base:", "class Base(nn.Module):"))
+    later = (20, "`torch.nn.Module.train(later, False)` (`Later.train(self, env, steps=10)` is not nn.Module's "
+                 "`train(mode)`)", None)
+    now = [(12, "`agent.train(False)`", "safe"), (14, "`sub.train(False)`", "safe"),
+           (16, "`mine.train(False)`", "safe"), (18, "`net.train(False)`", "safe"), later]
+    assert _fz106(cli, tmp_path, *cache) == now
+    assert _fz106(cli, tmp_path, "--no-cache") == now
+
+
+def test_what_the_other_files_agent_does_with_the_old_fix():
+    space: dict = {}
+    exec(compile(textwrap.dedent(AGENTS), "agents_fz10x.py", "exec"), space)
+    agent, net = space["Agent"](), space["Net"]()
+    agent.train(False)  # runs the training loop (env=False), switches no mode
+    assert agent.episodes == 10 and agent.policy[1].training
+    torch.nn.Module.train(agent, False)
+    assert not any(m.training for m in agent.modules())
+    net.train(False)  # the ordinary override: every module's flag
+    assert not any(m.training for m in net.modules())
+
+
+def test_a_subclass_of_yolo_in_the_file_gets_eval():
+    code = """
+    from ultralytics import YOLO
+
+    class Detector(YOLO):
+        def describe(self):
+            return "detector"
+
+    det = Detector("yolov8n.pt")
+    det.training = False
+    results = det("bus.jpg")
+    """
+    (msg,) = messages(code, ("FZ106",))
+    assert msg.endswith("call `det.eval()` (YOLO's `train()` starts a training run, not a mode switch)")
+    assert run(code, ("FZ106",), fix="safe").new_text is None
+    assert "det.eval()\n" in run(code, ("FZ106",), fix="unsafe").new_text

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1153a08753e27520032fade2b38eeeb0'
+RULES_DIGEST = 'ba7d23a96b2ce0232dd836dfe501ac93'
 
 GATES = {
     'FZ002': (

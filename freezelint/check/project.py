@@ -11,6 +11,7 @@ recomputed when one of them changes; so is every cross-file edge (`edges`), for 
 
 from __future__ import annotations
 
+import ast
 import builtins
 import functools
 import importlib.util
@@ -515,7 +516,7 @@ class Project:
                 self._digests[dep] = _digest([str(f) for f in self._scan(words, Path(root))])
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
-                    "train": self._train_override, "bn": self._bn_words, "attrs": self._attrs,
+                    "train": self._train_override, "traindef": self._train_def, "bn": self._bn_words, "attrs": self._attrs,
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
                     "defs": self._class_defs, "mayown": self._names_optimizer, "words": self._block_words,
@@ -1025,12 +1026,14 @@ class Project:
         """A project class whose bases make it an nn.Module (bases in other project files too),
         read from the `class` line's text: no summary, no parse."""
         hit = self.resolve(importer, qual) if _depth <= _MAX_REEXPORT else None
-        if hit is None:
-            return False
-        path, name = hit
+        return hit is not None and self._module_class_at(importer, *hit, _depth)
+
+    def _module_class_at(self, importer: str, path: Path, name: str, _depth: int) -> bool:
         outline = self.outline(path)
         line = self._class_line(path, name)
-        if line is None or outline is None:
+        # a dependency whatever the answer: a base made a Module later makes this class one
+        self.used[f"{path.resolve()}#class {name}"] = _digest(line)
+        if line is None or outline is None or _depth > _MAX_REEXPORT:
             return False
         inside = line[line.index("(") + 1:line.rindex(")")]
         bases = [b.strip() for b in inside.split(",") if b.strip() and "=" not in b]
@@ -1039,7 +1042,10 @@ class Project:
             return True
         for b in bases:
             local = outline["imports"].get(b.split(".")[0]) if "." not in b else None
-            if local and self.module_class(str(path), local, _depth + 1):
+            # a base class of the same file (`class SubAgent(Agent)` beside `class Agent(nn.Module)`)
+            if (local and self.module_class(str(path), local, _depth + 1)) or \
+                    (not local and b in outline["defs"] and b != name
+                     and self._module_class_at(str(path), path, b, _depth + 1)):
                 self._use(importer, path, name, summary=False)
                 return True
         return False
@@ -1091,6 +1097,46 @@ class Project:
         if record:
             self.used[f"{path.resolve()}#train {name}"] = _digest(found)
         return found
+
+    def train_def(self, importer: str, qual: str) -> dict | None:
+        """The `def train` a project class runs (its own or a project base class's, read from the
+        class blocks' text, as overrides_train reads them): {"cls": the class defining it, "text":
+        that def's text, "eval": whether the class or a project base defines eval() too}; None where
+        none defines train(). FZ106 tells from the text whether it is nn.Module's mode switch. A
+        dependency of its own whatever the answer (`path#traindef name`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return None
+        found = self._train_def(*hit)
+        self.used[f"{hit[0].resolve()}#traindef {hit[1]}"] = _digest(found)
+        if found is not None:
+            edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
+            if not any(str(e) == str(edge) for e in self.edges):
+                self.edges.append(edge)
+        return found
+
+    def _train_def(self, path: Path, name: str, _depth: int = 0) -> dict | None:
+        outline = self.outline(path)
+        block = self._class_block(path, name)
+        if block is None or outline is None or _depth > _MAX_REEXPORT:
+            return None
+        owner, text, has_eval = name, _method_text(block, "train"), _method_text(block, "eval") is not None
+        line = self._class_line(path, name) or ""
+        inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
+        for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
+            if text is not None and has_eval:
+                break
+            head = b.split(".")[0]
+            below = None
+            if head in outline["imports"]:
+                hit = self.resolve(str(path), outline["imports"][head] + b[len(head):])
+                below = self._train_def(*hit, _depth + 1) if hit is not None else None
+            elif b in outline["defs"] and b != name:
+                below = self._train_def(path, b, _depth + 1)
+            if below is not None and text is None:
+                owner, text = below["cls"], below["text"]
+            has_eval = has_eval or bool(below and below["eval"])
+        return {"cls": owner, "text": text, "eval": has_eval} if text is not None else None
 
     def library_bases(self, importer: str, qual: str) -> dict | None:
         """The library classes a project class derives from through project classes (bases in
@@ -1961,6 +2007,27 @@ def _block(text: str, name: str) -> str | None:
         return None
     end = _TOP_LEVEL.search(text, m.end())
     return text[m.start():end.start() if end else len(text)]
+
+
+def _method_text(block: str, name: str) -> str | None:
+    """The dedented text of the method `name` a class block (after the class name) defines in its
+    own body, decorators left out; None where it defines none or its text does not parse."""
+    lines = block.splitlines()
+    body = [ln for ln in lines[1:] if ln.strip() and not ln.lstrip().startswith("#")]
+    if not body:
+        return None
+    indent = min(len(ln) - len(ln.lstrip()) for ln in body)
+    head = re.compile(rf"^[ \t]{{{indent}}}(?:async[ \t]+)?def[ \t]+{re.escape(name)}[ \t]*\(")
+    start = next((i for i, ln in enumerate(lines) if i and head.match(ln)), None)
+    if start is None:
+        return None
+    rest = "\n".join("" if ln[:indent].strip() and ln.lstrip().startswith("#") else ln[indent:]
+                     for ln in lines[start:])
+    try:  # the rest of the class parses as top-level defs: the first is the method
+        tree = ast.parse(rest)
+    except (SyntaxError, ValueError):
+        return None
+    return "\n".join(rest.splitlines()[:tree.body[0].end_lineno]) if tree.body else None
 
 
 _CLASS_HEAD = re.compile(r"class[ \t]+\w+[ \t]*\(([^)]*)\)")  # a block's first line: the bases

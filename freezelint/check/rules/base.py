@@ -17,7 +17,7 @@ import libcst as cst
 
 from freezelint import codes
 from freezelint.check.facts import AttrStore, Ctx, Facts
-from freezelint.check.flow import note_used
+from freezelint.check.flow import flows_of, note_used
 from freezelint.check.syntax import assigned_pairs, walk
 
 
@@ -166,6 +166,27 @@ def value_src(value: cst.BaseExpression | None, missing: str = "v") -> str:
     if value is None:
         return missing
     return src(value if isinstance(value, cst.Tuple) else value.with_changes(lpar=[], rpar=[]))
+
+
+def module_said(facts: Facts, obj: str, proofs: list[tuple[cst.Call, ...]]) -> str:
+    """"`model` is an nn.Module", or where only its use says so (Kinds.use_proofs), which use (the
+    first in the file): "`scorer` is used as an nn.Module (`scorer.eval()` at line 18)"."""
+    if not proofs:
+        return f"`{obj}` is an nn.Module"
+    positions = flows_of(facts).positions
+    shown = min(([(positions[call].start.line, _short(call)) for call in proof if call in positions]
+                 for proof in proofs), key=lambda lines: min(lines, default=(0, ""))[0] or 10**9)
+    if not shown:
+        return f"`{obj}` is used as an nn.Module"
+    return f"`{obj}` is used as an nn.Module ({' and '.join(f'`{t}` at line {n}' for n, t in sorted(shown))})"
+
+
+def _short(call: cst.Call) -> str:
+    """The call's text, its arguments elided when long (`self.model(inputs)`, `model.train(...)`)."""
+    text = src(call)
+    if len(text) <= 40 and "\n" not in text:
+        return text
+    return f"{src(call.func)}(...)"
 
 
 def call_with(func: cst.BaseExpression, value: cst.BaseExpression) -> cst.Call:

@@ -9,7 +9,7 @@ import libcst as cst
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, src, value_src
 from freezelint.check.syntax import root_of
 
 
@@ -717,7 +717,7 @@ class RequiresGradOnModule(Rule):
             proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
             yield self.finding(
                 store.attr_node,
-                f"{_what(facts, obj, proof)}: `{obj}.requires_grad = {value}` sets an attribute autograd "
+                f"{module_said(facts, obj, proof)}: `{obj}.requires_grad = {value}` sets an attribute autograd "
                 f"never reads, and every parameter stays as it was; call `{obj}.requires_grad_({value})`",
                 store.ctx,
                 # taken for a Module from how it is used, not from what built it: an object of
@@ -754,7 +754,7 @@ def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
     if facts.kinds.constructors(root, scope):
         return None  # built here from a class: what that class sets tells its parts (its file's summary), not a name
     value, text, base = value_src(store.value), src(obj), src(root)
-    why = _what(facts, base, facts.kinds.use_proofs(root, scope))
+    why = module_said(facts, base, facts.kinds.use_proofs(root, scope))
     return self_rule.finding(
         store.attr_node,
         f"`{text}` is taken for a submodule, as `{obj.attr.value}` names a part of a model and {why}; "
@@ -763,27 +763,6 @@ def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
         store.ctx,
         call_fix(store, "requires_grad_", f"Call `{text}.requires_grad_({value})`", safe=False),
     )
-
-
-def _what(facts: Facts, obj: str, proofs: list[tuple[cst.Call, ...]]) -> str:
-    """"`model` is an nn.Module", or where only its use says so, which use (the first in the
-    file): "`scorer` is used as an nn.Module (`scorer.eval()` at line 18)"."""
-    if not proofs:
-        return f"`{obj}` is an nn.Module"
-    positions = flows_of(facts).positions
-    shown = min(([(positions[call].start.line, _short(call)) for call in proof if call in positions]
-                 for proof in proofs), key=lambda lines: min(lines, default=(0, ""))[0] or 10**9)
-    if not shown:
-        return f"`{obj}` is used as an nn.Module"
-    return f"`{obj}` is used as an nn.Module ({' and '.join(f'`{t}` at line {n}' for n, t in sorted(shown))})"
-
-
-def _short(call: cst.Call) -> str:
-    """The call's text, its arguments elided when long (`self.model(inputs)`, `model.train(...)`)."""
-    text = src(call)
-    if len(text) <= 40 and "\n" not in text:
-        return text
-    return f"{src(call.func)}(...)"
 
 
 def _done_beside(facts: Facts, store) -> bool:

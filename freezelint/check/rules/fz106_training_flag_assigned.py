@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import libcst as cst
@@ -9,11 +10,18 @@ import libcst as cst
 from freezelint.check import traverse
 from freezelint.check.facts import Ctx, Facts, is_leaf_module_class
 from freezelint.check.flow import note_used
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, src, value_src
+from freezelint.check.known import is_library
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, src, value_src
 from freezelint.check.scopes import qualname
 
-# Inside these methods setting the flag directly is how mode switching is implemented.
+# Inside these methods setting the flag directly is how mode switching is implemented; so in
+# `set_training_mode` (stable-baselines3's policies), `set_train`, `eval_mode` and the like.
 _MODE_METHODS = frozenset({"train", "eval", "training", "__init__", "__setstate__", "set_mode"})
+_MODE_METHOD_NAME = re.compile(r"(?:set_)?(?:train|training|eval)(?:_mode)?")
+
+
+def _mode_method(name: str | None) -> bool:
+    return name is not None and (name in _MODE_METHODS or bool(_MODE_METHOD_NAME.fullmatch(name)))
 
 
 class TrainingFlagAssigned(Rule):
@@ -29,10 +37,11 @@ class TrainingFlagAssigned(Rule):
         "moving and Dropout stays active. `module.train(v)` / `module.eval()` set the whole subtree."
     )
     fix_title = "Call `module.train(v)`"
-    fix_unsafe_when = ("the object is taken for a Module only because it is called like one (`self.model(x)`): "
-                       "any callable is, and `.train(v)` may not exist on it or mean something else; and where "
-                       "its class overrides `train()` with another meaning (ultralytics' `YOLO`), where the fix is "
-                       "`.eval()` for `False` and there is none for other values")
+    fix_unsafe_when = ("the object is taken for a Module only from how the file uses it (called like one, "
+                       "`self.model(x)`, or given `.eval()` / `.parameters()`): another object may be used so, and "
+                       "`.train(v)` may not exist on it or mean something else; and where its class overrides "
+                       "`train()` with another meaning (ultralytics' `YOLO`), where the fix is `.eval()` for "
+                       "`False` and there is none for other values")
     notes = (
         "Not reported where the flag is the whole story: on a layer without children (`nn.Linear`, "
         "`nn.BatchNorm2d`, `nn.ReLU`, ...), inside `train`/`eval`/`__init__` methods or a `training` "
@@ -42,10 +51,15 @@ class TrainingFlagAssigned(Rule):
         "Lightning does; also through `enumerate()`, `list()`, `tuple()` or `reversed()`), unless an "
         "isinstance test picks some of those modules out. Nor in a file that imports Keras (TensorFlow) "
         "and nothing of PyTorch: its models have `training` but no `.train()`. Where the object's class "
-        "overrides `train()` with another signature (ultralytics' `YOLO.train(trainer=None, **kwargs)` "
-        "starts a training run; a class of the file whose `train(self, loader)` is its training loop), "
-        "the message suggests `.eval()` for `False` where the class's own eval() switches the mode, "
-        "else `torch.nn.Module.train(obj, v)`, and the fix is never safe."
+        "overrides `train()` with another meaning (ultralytics' `YOLO.train(trainer=None, **kwargs)` "
+        "starts a training run, also for a class of the file derived from `YOLO`; a class whose "
+        "`train(self, loader)` is its training loop, in this file or another file of the project, or "
+        "inherited from one; a `train(self, verbose=False)` whose "
+        "body switches no mode), the message suggests `.eval()` for `False` where the class's own "
+        "eval() switches the mode, else `torch.nn.Module.train(obj, v)`, and the fix is never safe. "
+        "An override `train(self, mode=True)` that calls `super().train(mode)` (or sets a mode) is "
+        "nn.Module's method: the fix stays `.train(v)`. Where the kind comes only from use, the "
+        "message says which use (\"`x` is used as an nn.Module (`x.eval()` at line 3)\")."
     )
     bad = [
         Example(
@@ -215,6 +229,114 @@ class TrainingFlagAssigned(Rule):
             nn.Module.train(agent, False)  # eval() would call Agent.train() too
             """,
         ),
+        Example(
+            """
+            def freeze_encoder(encoder):
+                for p in encoder.parameters():
+                    p.requires_grad = False
+                encoder.training = False  # expect: FZ106
+            """,
+            fixed="""
+            def freeze_encoder(encoder):
+                for p in encoder.parameters():
+                    p.requires_grad = False
+                encoder.train(False)  # expect: FZ106
+            """,
+            unsafe=True,  # a Module only because `.parameters()` is called on it
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Classifier(nn.Module):
+                def __init__(self, loader):
+                    super().__init__()
+                    self.net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+                    self.loader = loader
+
+                def train(self, verbose=False):  # fits the model: a bool parameter, but no mode switch
+                    for x, y in self.loader:
+                        self.step(x, y, verbose)
+
+            clf = Classifier(loader)
+            clf.training = False  # expect: FZ106
+            """,
+            instead="""
+            import torch.nn as nn
+
+            class Classifier(nn.Module):
+                def __init__(self, loader):
+                    super().__init__()
+                    self.net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+                    self.loader = loader
+
+                def train(self, verbose=False):  # fits the model: a bool parameter, but no mode switch
+                    for x, y in self.loader:
+                        self.step(x, y, verbose)
+
+            clf = Classifier(loader)
+            nn.Module.train(clf, False)
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Detector(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+
+                def train(self, mode=True):  # nn.Module's mode switch, BatchNorm statistics kept frozen
+                    super().train(mode)
+                    self.backbone.eval()
+                    return self
+
+            detector = Detector()
+            detector.training = False  # expect: FZ106
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            class Detector(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+
+                def train(self, mode=True):  # nn.Module's mode switch, BatchNorm statistics kept frozen
+                    super().train(mode)
+                    self.backbone.eval()
+                    return self
+
+            detector = Detector()
+            detector.train(False)  # expect: FZ106
+            """,
+        ),
+        Example(
+            """
+            from ultralytics import YOLO
+
+            class Detector(YOLO):
+                def describe(self):
+                    return self.model.yaml
+
+            detector = Detector("yolov8n.pt")
+            detector.training = False  # expect: FZ106
+            results = detector("bus.jpg")
+            """,
+            fixed="""
+            from ultralytics import YOLO
+
+            class Detector(YOLO):
+                def describe(self):
+                    return self.model.yaml
+
+            detector = Detector("yolov8n.pt")
+            detector.eval()  # expect: FZ106
+            results = detector("bus.jpg")
+            """,
+            unsafe=True,  # train() inherited from YOLO starts a training run
+        ),
     ]
     good = [
         """
@@ -328,6 +450,18 @@ class TrainingFlagAssigned(Rule):
         export_model.training = False  # a Keras model: it has no .train()
         outputs = export_model(tf.zeros([1, 4]))
         """,
+        """
+        import torch.nn as nn
+
+        class Policy(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.q_net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+
+            def set_training_mode(self, mode):
+                self.q_net.train(mode)
+                self.training = mode  # implementing the mode switch: its parts are set above
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -339,7 +473,7 @@ class TrainingFlagAssigned(Rule):
                 continue
             if kind.qual is None and (_batchnorm_by_use(module, store.obj) or _table_leaf(kind)):
                 continue
-            if facts.enclosing_class(store.ctx) is not None and facts.function_name(store.ctx) in _MODE_METHODS:
+            if facts.enclosing_class(store.ctx) is not None and _mode_method(facts.function_name(store.ctx)):
                 continue
             if isinstance(store.value, cst.Attribute) and store.value.attr.value == "training":
                 continue
@@ -353,11 +487,15 @@ class TrainingFlagAssigned(Rule):
             obj = src(store.obj)
             value = value_src(store.value, "mode")
             said = f"`{obj}.training = {value}` flips only `{obj}`'s own flag; its submodules (BatchNorm, Dropout) keep theirs"
+            # taken for a Module from how it is used, not from what built it: say which use, and the
+            # fix is a guess to review (`.train(v)` may not exist on the object, or mean something else)
+            proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
+            if proof:
+                said = f"{module_said(facts, obj, proof)}: {said}"
             other = _train_overridden(facts, store.obj, store.ctx.scope, kind)
             if other is None:
                 yield self.finding(store.attr_node, f"{said}; call `{obj}.train({value})`", store.ctx,
-                                   call_fix(store, "train", f"Call `{obj}.train({value})`",
-                                            safe=not facts.kinds.module_only_called(store.obj, store.ctx.scope)))
+                                   call_fix(store, "train", f"Call `{obj}.train({value})`", safe=not proof))
                 continue
             why, own_eval = other
             if own_eval and isinstance(store.value, cst.Name) and store.value.value == "False":
@@ -377,40 +515,94 @@ _TRAIN_RUNS = frozenset({"YOLO", "YOLOWorld", "YOLOE", "RTDETR", "SAM", "FastSAM
 def _train_overridden(facts: Facts, obj: cst.BaseExpression, scope, kind) -> tuple[str, bool] | None:
     """The object's class overrides `train()` with another meaning: (what its train() is, whether
     the class's own eval() switches the mode), or None where `.train(v)` is nn.Module's (or
-    nothing says otherwise)."""
+    nothing says otherwise). The class may be of this file or of another file of the project."""
     classes = [kind.cls] if kind.cls is not None else []
+    quals = [kind.qual] if kind.cls is None and kind.qual and not is_library(kind.qual) else []
     for func, where in facts.kinds.constructors(obj, scope):
         q = qualname(func, where) or ""
-        if q.startswith("ultralytics.") and not q.startswith("ultralytics.nn.") and q.rsplit(".", 1)[-1] in _TRAIN_RUNS:
-            return f"{q.rsplit('.', 1)[-1]}'s `train()` starts a training run, not a mode switch", True
         local = facts.kinds.local_class(func, where)
         if local is not None:
             classes.append(local)
-    for cls in classes:
-        train, own_eval = _own_method(facts, cls, "train"), _own_method(facts, cls, "eval")
-        if train is not None and not _mode_signature(train):
+        elif q and not is_library(q) and q not in quals:
+            quals.append(q)
+        run = _training_run(q) or (_ultralytics_base(facts, local) if local is not None else None)
+        if run is not None:
+            return f"{run}'s `train()` starts a training run, not a mode switch", True
+    found = [_local_train(facts, cls) for cls in classes] + [_project_train(facts, q) for q in quals]
+    for owner, train, own_eval in (f for f in found if f is not None):
+        if not _mode_switch(train):
             sig = src(train.params).strip()
-            return f"`{cls.name}.train({sig})` is not nn.Module's `train(mode)`", own_eval is not None
+            return f"`{owner}.train({sig})` is not nn.Module's `train(mode)`", own_eval
     return None
 
 
-def _own_method(facts: Facts, cls, name: str, depth: int = 0) -> cst.FunctionDef | None:
-    """`def <name>` in the class or in a base class of this file."""
+def _training_run(q: str) -> str | None:
+    """The ultralytics model class `q` names (`YOLO`), whose train() starts a training run; else None."""
+    name = q.rsplit(".", 1)[-1]
+    return name if q.startswith("ultralytics.") and not q.startswith("ultralytics.nn.") and name in _TRAIN_RUNS else None
+
+
+def _ultralytics_base(facts: Facts, cls, depth: int = 0) -> str | None:
+    """The ultralytics model class a class of this file derives from (`class Detector(YOLO)`), where
+    no class on the way defines train() itself."""
+    if depth >= 8 or any(isinstance(st, cst.FunctionDef) and st.name.value == "train" for st in cls.node.body.body):
+        return None
+    for arg in (a for a in cls.node.bases if a.keyword is None):
+        base = facts.kinds.local_class(arg.value, facts.kinds.f.module_scope)
+        run = _ultralytics_base(facts, base, depth + 1) if base is not None else \
+            _training_run(qualname(arg.value, facts.kinds.f.module_scope) or "")
+        if run is not None:
+            return run
+    return None
+
+
+def _local_train(facts: Facts, cls, depth: int = 0) -> tuple[str, cst.FunctionDef, bool] | None:
+    """The `def train` a class of this file runs, its own or a base class's (of this file, or of
+    another project file), with the class that defines it and whether the class or a base defines
+    eval(); None where none of them defines train()."""
+    train = own_eval = None
     for st in cls.node.body.body:
-        if isinstance(st, cst.FunctionDef) and st.name.value == name:
-            return st
+        if isinstance(st, cst.FunctionDef) and st.name.value in ("train", "eval"):
+            train, own_eval = (st, own_eval) if st.name.value == "train" else (train, True)
+    owner = cls.name
     for arg in cls.node.bases if depth < 8 else ():
+        if train is not None and own_eval:
+            break
         base = facts.kinds.local_class(arg.value, facts.kinds.f.module_scope) if arg.keyword is None else None
-        found = _own_method(facts, base, name, depth + 1) if base is not None else None
-        if found is not None:
-            return found
-    return None
+        q = qualname(arg.value, facts.kinds.f.module_scope) if base is None and arg.keyword is None else None
+        below = _local_train(facts, base, depth + 1) if base is not None else \
+            _project_train(facts, q) if q and not is_library(q) else None
+        if below is not None and train is None:
+            owner, train = below[0], below[1]
+        own_eval = own_eval or bool(below and below[2])
+    return (owner, train, bool(own_eval)) if train is not None else None
 
 
-def _mode_signature(func: cst.FunctionDef) -> bool:
+def _project_train(facts: Facts, qual: str) -> tuple[str, cst.FunctionDef, bool] | None:
+    """`_local_train` of a class of another project file, read from its text by the project index
+    (which records the dependency whatever the answer)."""
+    if facts.project is None or not facts.path:
+        return None
+    found = facts.project.train_def(facts.path, qual)
+    if found is None:
+        return None
+    try:
+        func = cst.parse_module(found["text"]).body[0]
+    except cst.ParserSyntaxError:
+        return None
+    return (found["cls"], func, found["eval"]) if isinstance(func, cst.FunctionDef) else None
+
+
+# In a train() override's body: what switches a mode (`super().train(mode)`, `self.training = mode`,
+# `child.train(mode)`, `self.eval()`); a body with none of it does something else under that name.
+_SWITCHES = re.compile(r"\btrain\s*\(|\btraining\b|\beval\s*\(")
+
+
+def _mode_switch(func: cst.FunctionDef) -> bool:
     """`def train(self, mode=True)` and the like: the first parameter after self defaults to a bool
-    (or is `mode`), any further ones have defaults: `.train(False)` still switches the mode there.
-    Not `train(self, trainer=None, **kwargs)` nor `train(self, loader, epochs=1)`."""
+    (or is `mode`), any further ones have defaults, and the body switches a mode: `.train(False)`
+    still switches the mode there. Not `train(self, trainer=None, **kwargs)` nor `train(self,
+    loader, epochs=1)`, nor `train(self, verbose=False)` whose body runs a training loop."""
     params = list(func.params.posonly_params) + list(func.params.params)
     if len(params) < 2:
         return False
@@ -419,7 +611,7 @@ def _mode_signature(func: cst.FunctionDef) -> bool:
     if not (isinstance(default, cst.Name) and default.value in ("True", "False")) \
             and not (default is None and first.name.value == "mode"):
         return False
-    return all(p.default is not None for p in params[2:])
+    return all(p.default is not None for p in params[2:]) and bool(_SWITCHES.search(src(func.body)))
 
 
 # Packages whose import says the file's models are PyTorch modules, and Keras models.
