@@ -12,12 +12,20 @@ from freezelint.check.rules._method_reads import method_reads
 from freezelint.check.syntax import walk as syntax_walk
 from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Fix, Rule, call_fix, does_nothing, rename_fix,
                                          src, value_src)
-from freezelint.spelling import FOREIGN, is_misspelling
+from freezelint.spelling import FOREIGN, MISSPELLINGS, is_misspelling
 
 
-# Every misspelling in the table starts with `req` (any case) or is `grad(s)_required`: an
-# attribute of that shape assigned, or named in setattr; is_misspelling decides.
-_GRADLIKE = r"(?:[Rr][Ee]?[Qq]\w*|[Gg][Rr][Aa][Dd][Ss]?_?[Rr]equired)"
+
+
+def _spelled(word: str) -> str:
+    """A regex for the names is_misspelling reduces to `word`: any case, underscores anywhere."""
+    return "_*".join(f"[{c.upper()}{c}]" for c in word) + "_*"
+
+
+# The names is_misspelling accepts, exactly (a broader `req\w*` admitted every file with a
+# `.request =`, and a 50,000-line web module cost a full parse): an attribute so named assigned or
+# called, or named in setattr; is_misspelling decides.
+_GRADLIKE = "(?:" + "|".join(_spelled(w) for w in sorted(MISSPELLINGS)) + ")"
 
 
 class RequiresGradMisspelled(Rule):
