@@ -2126,7 +2126,14 @@ def _module_calls(text: str) -> list[str]:
         if is_library(module):
             continue
         local = alias or module
-        for call in re.finditer(rf"(?<![\w.]){re.escape(local)}\.([A-Za-z_]\w*)\s*\(\s*[\w(]", text):
+        if local + "." not in text:
+            continue
+        # the name first, its left edge tested after: a leading lookbehind keeps sre from skipping
+        # to the name, and a scan of a large file then costs seconds
+        for call in re.finditer(rf"{re.escape(local)}\.([A-Za-z_]\w*)\s*\(\s*[\w(]", text):
+            i = call.start()
+            if i and (text[i - 1].isalnum() or text[i - 1] in "_."):
+                continue
             q = f"{module}.{call.group(1)}"
             if q not in out:
                 out.append(q)
