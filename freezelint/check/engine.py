@@ -11,7 +11,6 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint import codes
 from freezelint.check import noqa
@@ -110,10 +109,12 @@ def parse(text: str) -> cst.Module:
     return cst.parse_module(text)
 
 
-def run_rules(module: cst.Module, rules: Sequence[Rule], project=None, path: str | None = None) -> list[Finding]:
+def run_rules(module: cst.Module, rules: Sequence[Rule], project=None, path: str | None = None,
+              facts: Facts | None = None) -> list[Finding]:
     """Findings of the rules on one parsed file; `project` (a project.Project) lets the flow
-    rules follow calls and classes into the other files of the project."""
-    facts = Facts.of(module)
+    rules follow calls and classes into the other files of the project. `facts`: the file's, if
+    the caller keeps them (their positions serve the diagnostics too)."""
+    facts = Facts.of(module) if facts is None else facts
     if project is not None and path:
         facts.project, facts.path = project, path
         facts.kinds.external_module_class = lambda q: project.module_class(path, q)
@@ -139,12 +140,13 @@ def analyse(module: cst.Module, text: str, path: str, selected: frozenset[str],
             project=None) -> tuple[list[Diagnostic], list[tuple[Finding, object]]]:
     """Diagnostics of a parsed file after suppression, plus the unsuppressed fixable findings.
     `active`: the rules to run (those whose prefilter admits the file); default all selected."""
-    findings = run_rules(module, rules_for(active if active is not None else selected), project, path)
+    facts = Facts.of(module)
+    findings = run_rules(module, rules_for(active if active is not None else selected), project, path, facts)
     supp = noqa.collect(text) if (findings or check_noqa) else noqa.Suppressions.empty()
     diagnostics: list[Diagnostic] = []
     fixable: list[tuple[Finding, object]] = []
     if findings:
-        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        positions = facts.positions  # computed once, for the rules' messages and these
         for f in findings:
             r = positions[f.node]
             rows = (r.start.line,)

@@ -45,6 +45,18 @@ class Facts:
         self.project: Any = None
         self.path: str | None = None
         self.flow_cache: Any = None  # the flow layer's per-file results, built on first use
+        self._positions: Any = None
+
+    @property
+    def positions(self) -> Any:
+        """libcst's PositionProvider ranges of every node of the file, computed once for the rules'
+        messages and the diagnostics alike: a code generation over the whole file, so only where a
+        finding or a message needs one (a summary needs only a few lines: lines.start_lines)."""
+        if self._positions is None:
+            from libcst.metadata import MetadataWrapper, PositionProvider
+
+            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return self._positions
 
     @classmethod
     def of(cls, module: cst.Module) -> "Facts":

@@ -132,10 +132,8 @@ class FileFlows:
 
     @cached_property
     def positions(self):
-        """Positions of the file's nodes (only --show-project's per-finding edges need them)."""
-        from libcst.metadata import MetadataWrapper, PositionProvider
-
-        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        """Positions of the file's nodes (messages and --show-project's per-finding edges need them)."""
+        return self.facts.positions
 
     @cached_property
     def summaries(self) -> Summaries:

@@ -1993,9 +1993,7 @@ def _shown(t, facts: Facts) -> str:
         return f"`{src(t.node)}`"
     where = t.detail.get("where")
     if where is None and t.detail.get("origin_node") is not None:
-        from libcst.metadata import MetadataWrapper, PositionProvider
-
-        positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        positions = facts.positions
         origin = t.detail["origin_node"]
         if origin in positions:
             where = f"line {positions[origin].start.line}"
