@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ff828556d9345137d6e8dc5d89b94d78'
+RULES_DIGEST = '6ccbc315a12c488437b55a6d698f4f16'
 
 GATES = {
     'FZ002': (
