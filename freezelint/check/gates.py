@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '29f4418b23ab4670a873f54aac75626d'
+RULES_DIGEST = '06859a7ca5ebfc8b18ffeb0daedf547d'
 
 GATES = {
     'FZ002': (

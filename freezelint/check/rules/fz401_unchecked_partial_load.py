@@ -110,12 +110,14 @@ class UncheckedPartialLoad(Rule):
         "parameter `False` (litgpt's `load_checkpoint(fabric, model, path, strict=False)`): by keyword, or by "
         "position in a file that says `strict=False` somewhere. Not followed: a method called on another object "
         "(`model.load_checkpoint_from_config(cfg)`), an override a subclass may add to a method the class "
-        "defines (where neither the class nor its bases define it, the file's subclasses are followed; those of "
-        "other files are not), a library's helpers (but see below), "
+        "defines (where neither the class nor its bases define it, the file's subclasses are followed, and "
+        "the direct subclasses of other project files, LAVIS's `BaseModel` calling blip2.py's `Blip2Base."
+        "load_from_pretrained`; subclasses of those in further files are not, nor is a base file that never "
+        "says `strict=False`), a library's helpers (but see below), "
         "and a helper that returns another helper's result. Library loaders that load non-strictly and hand "
         "back the keys unread (read in their sources) are reported like such a helper when a call drops "
-        "their result: peft's `set_peft_model_state_dict(model, sd)` (an adapter dict whose keys miss the "
-        "model's, an adapter name or a `base_model.model.` prefix apart, loads nothing), and, given "
+        "their result: peft's `set_peft_model_state_dict(model, sd)` (an adapter dict whose keys do not "
+        "match the model's loads nothing), and, given "
         "`strict=False`, peft's `set_base_model_state_dict`, timm's `load_checkpoint` and transformers' "
         "`load_sharded_checkpoint`; however imported or renamed. Not accelerate's `load_checkpoint_in_model` "
         "(it logs unexpected keys), Lightning's `load_from_checkpoint` (it warns on both) nor Fabric's "
@@ -1117,6 +1119,8 @@ def _helper_load(facts: Facts, call: cst.Call, ctx: Ctx,
         found = _method_load(facts, info, func.attr.value, loads, set())
         if found == ABSENT:  # defined by no class up the chain: the subclasses' overrides run
             found = _subclass_load(facts, info, func.attr.value, loads)
+            if found is None and project is not None and any(s is info.node for s in facts.module.body):
+                found = project.subclass_load(facts.path, info.node.name.value, func.attr.value)
         return (func.attr.value, found) if isinstance(found, (tuple, cst.Call)) else None
     if project is None or not isinstance(func, (cst.Name, cst.Attribute)):
         return None
@@ -1129,7 +1133,7 @@ def _subclass_load(facts: Facts, info: ClassInfo, method: str, loads: dict[int, 
     """The unread load a subclass of this file returns from its `method`, where the class calling
     `self.method(...)` and its bases define none (LAVIS's `BaseModel.load_checkpoint_from_config`
     calling `self.load_from_pretrained(...)`, which only subclasses define): for that subclass, the
-    call drops the keys. Subclasses in other files are not seen."""
+    call drops the keys. Those of other files: Project.subclass_load."""
     below = {id(info)}
     changed = True
     while changed:  # subclasses of subclasses, by the names of this file's classes
