@@ -71,6 +71,31 @@ def test_near_misses_are_silent(imports, call):
     assert _found(code) == []
 
 
+ROUND_TRIP = """
+    import torch
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+
+    def add_teacher(model, other, name):
+        student = get_peft_model_state_dict(model)
+        zeros = {k: torch.zeros_like(v) for k, v in student.items()}
+        set_peft_model_state_dict(model, zeros, adapter_name=name)
+    """
+
+
+@pytest.mark.parametrize("old, new, rows", [
+    ("", "", []),  # peft's own keys of the same model, mapped back by its loader
+    ("set_peft_model_state_dict(model, zeros", "set_peft_model_state_dict(other, zeros", [8]),  # another model
+    ("    zeros = {k:", "    model = other\n    zeros = {k:", [9]),  # rebound between
+    ("{k: torch.zeros_like(v)", "{'module.' + k: torch.zeros_like(v)", [8]),  # renamed keys
+    ("get_peft_model_state_dict(model)", "torch.load(name)", [8]),  # from a file
+], ids=["own_keys", "other_model", "rebound", "renamed", "from_file"])
+def test_a_round_trip_of_peft_own_keys_is_silent(old, new, rows):
+    code = textwrap.dedent(ROUND_TRIP)
+    assert old in code
+    assert [row for row, _ in _found(code.replace(old, new))] == rows
+
+
 class TestTheFacts:
     torch = pytest.importorskip("torch")
     peft = pytest.importorskip("peft")

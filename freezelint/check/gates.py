@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '06859a7ca5ebfc8b18ffeb0daedf547d'
+RULES_DIGEST = 'f906fb4e6eeb157c775a75e876bdfaef'
 
 GATES = {
     'FZ002': (

@@ -119,7 +119,9 @@ class UncheckedPartialLoad(Rule):
         "their result: peft's `set_peft_model_state_dict(model, sd)` (an adapter dict whose keys do not "
         "match the model's loads nothing), and, given "
         "`strict=False`, peft's `set_base_model_state_dict`, timm's `load_checkpoint` and transformers' "
-        "`load_sharded_checkpoint`; however imported or renamed. Not accelerate's `load_checkpoint_in_model` "
+        "`load_sharded_checkpoint`; however imported or renamed. Not `set_peft_model_state_dict(model, sd)` "
+        "where `sd` is `get_peft_model_state_dict(model)` of the same function, or a dict comprehension over "
+        "its items that keeps each key, `model` not rebound between: peft's own keys, mapped back. Not accelerate's `load_checkpoint_in_model` "
         "(it logs unexpected keys), Lightning's `load_from_checkpoint` (it warns on both) nor Fabric's "
         "`load_raw` (it returns nothing)."
     )
@@ -814,6 +816,16 @@ class UncheckedPartialLoad(Rule):
             load_checkpoint(model, path, strict=True)
             set_peft_model_state_dict(model, adapters_weights)  # a parameter, not peft's function
         """,
+        """
+        import torch
+        from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+        def add_teacher_adapter(model, name):
+            student = get_peft_model_state_dict(model)
+            zeros = {k: torch.zeros_like(v) for k, v in student.items()}
+            model.add_adapter(name, model.peft_config["default"])
+            set_peft_model_state_dict(model, zeros, adapter_name=name)  # peft's own keys of this model
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -843,7 +855,7 @@ class UncheckedPartialLoad(Rule):
             if loader is None or not _non_strict(call, loader[0]):
                 continue
             names = unread_result(call, mc.ctx.stmt, _body_of(mc.ctx.scope, module))
-            if not names and not _statement_of(call, mc.ctx.stmt):
+            if not names and not _statement_of(call, mc.ctx.stmt) or _peft_round_trip(facts, call, mc.ctx.scope, module):
                 continue
             name = q.rsplit(".", 1)[-1]
             lib = q.split(".", 1)[0] + ("'" if q.split(".", 1)[0].endswith("s") else "'s")
@@ -945,6 +957,47 @@ def _non_strict(call: cst.Call, index: int | None) -> bool:
         return False
     given = positional[index].value
     return isinstance(given, cst.Name) and given.value == "False"
+
+
+def _peft_round_trip(facts: Facts, call: cst.Call, scope: Scope, module: cst.Module) -> bool:
+    """`set_peft_model_state_dict(model, sd, ...)` where `sd` is, in the same function,
+    `get_peft_model_state_dict(model)` or a dict comprehension over its items that keeps each key
+    (`{k: torch.zeros_like(v) for k, v in sd.items()}`), `model` not rebound between: peft's own
+    keys for that model, which its loader maps back (trl's EMA teacher adapter)."""
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if "set_peft_model_state_dict" not in (facts.qualname(call.func, scope) or "") or len(positional) < 2 \
+            or not isinstance(positional[0], cst.Name):
+        return False
+    got = _peft_state_of(facts, positional[1], scope, 0)
+    home = _home(scope)
+    return got is not None and isinstance(got[1], cst.Name) and got[1].value == positional[0].value \
+        and home is not None and not _rebound_between(got[1].value, got[0], call, _body_of(scope, module), home)
+
+
+def _peft_state_of(facts: Facts, expr: cst.BaseExpression, scope: Scope,
+                   depth: int) -> tuple[cst.Call, cst.BaseExpression] | None:
+    """The `get_peft_model_state_dict(X)` call whose keys `expr` holds unchanged, and X."""
+    if isinstance(expr, cst.Call):
+        args = [a for a in expr.args if a.keyword is None]
+        q = facts.qualname(expr.func, scope) or ""
+        ok = q.startswith("peft.") and q.endswith(".get_peft_model_state_dict") and len(args) == 1 \
+            and not args[0].star
+        return (expr, args[0].value) if ok else None
+    if isinstance(expr, cst.DictComp) and isinstance(expr.key, cst.Name) and expr.for_in.inner_for_in is None \
+            and not expr.for_in.ifs and isinstance(expr.for_in.target, cst.Tuple) \
+            and len(expr.for_in.target.elements) == 2:
+        first = expr.for_in.target.elements[0].value
+        it = expr.for_in.iter
+        if isinstance(first, cst.Name) and first.value == expr.key.value and isinstance(it, cst.Call) \
+                and not it.args and isinstance(it.func, cst.Attribute) and it.func.attr.value == "items":
+            return _peft_state_of(facts, it.func.value, scope, depth)
+        return None
+    if isinstance(expr, cst.Name) and depth < 3:
+        owner = scope.lookup(expr.value)
+        bound = owner.bindings.get(expr.value, []) if owner is not None and owner.kind == "function" else []
+        if len(bound) == 1 and bound[0].how == "expr" and not bound[0].index and bound[0].node is not None:
+            return _peft_state_of(facts, bound[0].node, bound[0].scope or owner, depth + 1)
+    return None
 
 
 def _statement_of(call: cst.Call, stmt: cst.CSTNode | None) -> bool:
