@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f906fb4e6eeb157c775a75e876bdfaef'
+RULES_DIGEST = '2e4ab9caf9567d70a7898a1e2a9766b6'
 
 GATES = {
     'FZ002': (

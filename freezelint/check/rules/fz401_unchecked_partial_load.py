@@ -12,7 +12,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check import traverse
 from freezelint.check.facts import ClassInfo, Ctx, Facts, MethodCall, Scope
-from freezelint.check.known import is_library
+from freezelint.check.known import MODULE_METHODS, is_library
 from freezelint.check.project import ABSENT, Edge, shown_path
 from freezelint.check.rules._kept import REPORTS, key_filter, names_read, read_before, results, unread_result
 from freezelint.check.rules.base import Example, Finding, Rule, src
@@ -1172,7 +1172,8 @@ def _helper_load(facts: Facts, call: cst.Call, ctx: Ctx,
         found = _method_load(facts, info, func.attr.value, loads, set())
         if found == ABSENT:  # defined by no class up the chain: the subclasses' overrides run
             found = _subclass_load(facts, info, func.attr.value, loads)
-            if found is None and project is not None and any(s is info.node for s in facts.module.body):
+            if found is None and project is not None and func.attr.value not in _MODULE_OWN \
+                    and any(s is info.node for s in facts.module.body):  # (nn.Module's run: no file scan)
                 found = project.subclass_load(facts.path, info.node.name.value, func.attr.value)
         return (func.attr.value, found) if isinstance(found, (tuple, cst.Call)) else None
     if project is None or not isinstance(func, (cst.Name, cst.Attribute)):
@@ -1180,6 +1181,14 @@ def _helper_load(facts: Facts, call: cst.Call, ctx: Ctx,
     q = facts.qualname(func, ctx.scope)
     found = project.partial_load(facts.path, q) if q and not is_library(q) and not hasattr(builtins, q) else None
     return (src(func).rsplit(".", 1)[-1], found) if isinstance(found, tuple) else None
+
+
+# nn.Module's methods: a base class's `self.apply(fn)` runs torch's, not a subclass's (no scan of the project)
+_MODULE_OWN = MODULE_METHODS | frozenset({
+    "apply", "compile", "get_buffer", "get_extra_state", "set_extra_state", "set_submodule", "register_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook",
+})
 
 
 def _subclass_load(facts: Facts, info: ClassInfo, method: str, loads: dict[int, cst.Call]) -> cst.Call | None:
