@@ -1319,8 +1319,9 @@ class Project:
     def _partial_of(self, path: Path, key: str) -> dict | None:
         """What file `path` says of a top-level function (`key` its name) or of a method of a
         top-level class (`Name.method`) for partial_load: `{"line": n}` where it is defined (the line
-        of the unread `strict=False` load it returns, 0 for none); a class's entry also has `"bases"`
-        (as the file names them, "" for one not known); None for no such def or class. A block that
+        of the unread `strict=False` load it returns, 0 for none; with its class's bases where not 0),
+        `{"bases": [...]}` for a class that does not define the method (as the file names them, "" for
+        one not known); None for no such def or class. A block that
         never says `strict=False` is not parsed."""
         cache = (str(self._realpath(path)), key)
         if cache in self._partials:
@@ -1331,9 +1332,12 @@ class Project:
         out: dict | None = None
         if block is not None and block.startswith("class") and method:
             head = _CLASS_HEAD.match(block)
-            out = {"bases": _named_bases(outline, head.group(1)) if head else []}  # subclass_load reads them too
             if re.search(rf"^[ \t]+(?:async[ \t]+)?def[ \t]+{re.escape(method)}\b", block, re.M):
-                out["line"] = self._partial_line(path, name, method) if _PARTIAL_TEXT.search(block) else 0
+                out = {"line": self._partial_line(path, name, method) if _PARTIAL_TEXT.search(block) else 0}
+                if out["line"] and head:  # subclass_load reads them: where it derives from
+                    out["bases"] = _named_bases(outline, head.group(1))
+            else:
+                out = {"bases": _named_bases(outline, head.group(1)) if head else []}
         elif block is not None and not block.startswith("class") and not method:
             out = {"line": self._partial_line(path, name, None) if _PARTIAL_TEXT.search(block) else 0}
         self._partials[cache] = out
@@ -1363,7 +1367,7 @@ class Project:
                 self.used[f"{real}#partial {key}"] = _digest(entry)
                 if not entry or not entry.get("line") or not any(
                         (hit := self._class_ref(f, b)) is not None and self._realpath(hit[0]) == here
-                        and hit[1] == name for b in entry["bases"] if b):
+                        and hit[1] == name for b in entry.get("bases", []) if b):
                     continue
                 edge = Edge(shown_path(importer), shown_path(str(f)), method)  # as the finding names it
                 if not any(str(e) == str(edge) for e in self.edges):
