@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6ccbc315a12c488437b55a6d698f4f16'
+RULES_DIGEST = '6bf14cf6c27becaafc1d8e2a65b9d15e'
 
 GATES = {
     'FZ002': (
@@ -127,8 +127,8 @@ GATES = {
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(', '\\.backward\\('),
     ),
     'FZ401': (
-        ('load_state_dict',),
-        ('strict\\s*=\\s*False', 'load_state_dict\\([^)\\n]*,\\s*False'),
+        ('load_state_dict', 'model_state_dict', 'load_checkpoint', 'sharded_checkpoint'),
+        ('strict\\s*=\\s*False', 'load_state_dict\\([^)\\n]*,\\s*False', '\\bset_peft_model_state_dict\\b', '(?:set_base_model_state_dict|load_checkpoint|load_sharded_checkpoint)\\([^)\\n]*\\bFalse\\b'),
         (),
     ),
     'FZ402': (

@@ -1381,9 +1381,10 @@ class Project:
     def _partial_of(self, path: Path, key: str) -> dict | None:
         """What file `path` says of a top-level function (`key` its name) or of a method of a
         top-level class (`Name.method`) for partial_load: `{"line": n}` where it is defined (the line
-        of the unread `strict=False` load it returns, 0 for none), `{"bases": [...]}` for a class
-        that does not define the method (its bases as the file names them, "" for one not known);
-        None for no such def or class. A block that never says `strict=False` is not parsed."""
+        of the unread `strict=False` load it returns, 0 for none; with its class's bases where not 0),
+        `{"bases": [...]}` for a class that does not define the method (as the file names them, "" for
+        one not known); None for no such def or class. A block that
+        never says `strict=False` is not parsed."""
         cache = (str(self._realpath(path)), key)
         if cache in self._partials:
             return self._partials[cache]
@@ -1392,15 +1393,49 @@ class Project:
         block = _outline_block(outline, name)
         out: dict | None = None
         if block is not None and block.startswith("class") and method:
+            head = _CLASS_HEAD.match(block)
             if re.search(rf"^[ \t]+(?:async[ \t]+)?def[ \t]+{re.escape(method)}\b", block, re.M):
                 out = {"line": self._partial_line(path, name, method) if _PARTIAL_TEXT.search(block) else 0}
+                if out["line"] and head:  # subclass_load reads them: where it derives from
+                    out["bases"] = _named_bases(outline, head.group(1))
             else:
-                head = _CLASS_HEAD.match(block)
                 out = {"bases": _named_bases(outline, head.group(1)) if head else []}
         elif block is not None and not block.startswith("class") and not method:
             out = {"line": self._partial_line(path, name, None) if _PARTIAL_TEXT.search(block) else 0}
         self._partials[cache] = out
         return out
+
+    def subclass_load(self, importer: str, name: str, method: str) -> tuple[int, str] | None:
+        """Where a direct subclass, in another project file, of the top-level class `name` of
+        `importer` (which, with its bases, does not define `method`) defines `method` to return an
+        unread `strict=False` load's result (LAVIS's Blip2Base.load_from_pretrained, run by
+        BaseModel's `self.load_from_pretrained(...)`): the load's `(line, shown path)`, the first
+        by file, then by class name. Dependencies, whatever the answer: which files name the class and
+        define the method (a subclass added or removed), and each class of them read (its bases
+        and its method, `path#partial Sub.method`)."""
+        here = self._realpath(importer)
+        root = self._root_of(here)
+        words = rf"(?s)\A(?=.*?\b{re.escape(name)}\b).*?\bdef[ \t]+{re.escape(method)}\b"
+        files = self._scan(words, root)
+        self.used[_mentions_key(root, words)] = _digest([str(f) for f in files])
+        for f in files:
+            real = self._realpath(f)
+            if real == here:
+                continue  # the file's own subclasses: the rule reads them
+            outline = self.outline(f)
+            for sub in sorted(m.group(1) for m in _TOP_CLASS.finditer(outline["text"] if outline else "")):
+                key = f"{sub}.{method}"
+                entry = self._partial_of(f, key)
+                self.used[f"{real}#partial {key}"] = _digest(entry)
+                if not entry or not entry.get("line") or not any(
+                        (hit := self._class_ref(f, b)) is not None and self._realpath(hit[0]) == here
+                        and hit[1] == name for b in entry.get("bases", []) if b):
+                    continue
+                edge = Edge(shown_path(importer), shown_path(str(f)), method)  # as the finding names it
+                if not any(str(e) == str(edge) for e in self.edges):
+                    self.edges.append(edge)
+                return entry["line"], shown_path(str(f))
+        return None
 
     def strict_load(self, importer: str, qual: str) -> tuple[int, str, str, int | None] | None:
         """Where a top-level function of another project file runs `load_state_dict(..., strict=P)`
@@ -2030,6 +2065,7 @@ def _method_text(block: str, name: str) -> str | None:
     return "\n".join(rest.splitlines()[:tree.body[0].end_lineno]) if tree.body else None
 
 
+_TOP_CLASS = re.compile(r"^class[ \t]+(\w+)[ \t]*\(", re.M)  # a top-level class with bases
 _CLASS_HEAD = re.compile(r"class[ \t]+\w+[ \t]*\(([^)]*)\)")  # a block's first line: the bases
 # a `strict=False` load, as FZ401's text trigger has it
 _IMPORT_LINE = re.compile(r"^[ \t]*(?:from|import)[ \t](?:[^\n(]*\([^)]*\)|[^\n]*)", re.M)

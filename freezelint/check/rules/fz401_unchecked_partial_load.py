@@ -12,7 +12,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check import traverse
 from freezelint.check.facts import ClassInfo, Ctx, Facts, MethodCall, Scope
-from freezelint.check.known import is_library
+from freezelint.check.known import MODULE_METHODS, is_library
 from freezelint.check.project import ABSENT, Edge, shown_path
 from freezelint.check.rules._kept import REPORTS, key_filter, names_read, read_before, results, unread_result
 from freezelint.check.rules.base import Example, Finding, Rule, src
@@ -31,11 +31,13 @@ class UncheckedPartialLoad(Rule):
     code = "FZ401"
     # (a file that only passes strict=False to a project helper is admitted by the project: every
     # `zip(..., strict=False)` is not parsed for it)
-    words = ("load_state_dict",)
-    triggers = (r"strict\s*=\s*False", r"load_state_dict\([^)\n]*,\s*False")
+    words = ("load_state_dict", "model_state_dict", "load_checkpoint", "sharded_checkpoint")
+    triggers = (r"strict\s*=\s*False", r"load_state_dict\([^)\n]*,\s*False", r"\bset_peft_model_state_dict\b",
+                r"(?:set_base_model_state_dict|load_checkpoint|load_sharded_checkpoint)\([^)\n]*\bFalse\b")
     what = ("Finds `load_state_dict(..., strict=False)` calls whose result is thrown away: a statement of its "
             "own, or assigned to names the function never reads (`msg = model.load_state_dict(...)`), or "
-            "returned by a helper whose caller drops it (`self.load_from_pretrained(path)` as a statement).")
+            "returned by a helper whose caller drops it (`self.load_from_pretrained(path)` as a statement, or "
+            "peft's `set_peft_model_state_dict(model, sd)`).")
     why = (
         "With `strict=False`, a prefix mismatch (`module.`, `backbone.`) loads nothing at all and "
         "raises nothing: the returned `missing_keys` / `unexpected_keys` are the only evidence. "
@@ -108,9 +110,20 @@ class UncheckedPartialLoad(Rule):
         "parameter `False` (litgpt's `load_checkpoint(fabric, model, path, strict=False)`): by keyword, or by "
         "position in a file that says `strict=False` somewhere. Not followed: a method called on another object "
         "(`model.load_checkpoint_from_config(cfg)`), an override a subclass may add to a method the class "
-        "defines (where neither the class nor its bases define it, the file's subclasses are followed; those of "
-        "other files are not), a library's helpers, "
-        "and a helper that returns another helper's result."
+        "defines (where neither the class nor its bases define it, the file's subclasses are followed, and "
+        "the direct subclasses of other project files, LAVIS's `BaseModel` calling blip2.py's `Blip2Base."
+        "load_from_pretrained`; subclasses of those in further files are not, nor is a base file that never "
+        "says `strict=False`), a library's helpers (but see below), "
+        "and a helper that returns another helper's result. Library loaders that load non-strictly and hand "
+        "back the keys unread (read in their sources) are reported like such a helper when a call drops "
+        "their result: peft's `set_peft_model_state_dict(model, sd)` (an adapter dict whose keys do not "
+        "match the model's loads nothing), and, given "
+        "`strict=False`, peft's `set_base_model_state_dict`, timm's `load_checkpoint` and transformers' "
+        "`load_sharded_checkpoint`; however imported or renamed. Not `set_peft_model_state_dict(model, sd)` "
+        "where `sd` is `get_peft_model_state_dict(model)` of the same function, or a dict comprehension over "
+        "its items that keeps each key, `model` not rebound between: peft's own keys, mapped back. Not accelerate's `load_checkpoint_in_model` "
+        "(it logs unexpected keys), Lightning's `load_from_checkpoint` (it warns on both) nor Fabric's "
+        "`load_raw` (it returns nothing)."
     )
     bad = [
         Example(
@@ -438,6 +451,34 @@ class UncheckedPartialLoad(Rule):
                         setattr(model, name, new)
             """
         ),
+        Example(
+            """
+            import os
+
+            import torch
+            from peft import set_peft_model_state_dict
+            from timm.models import load_checkpoint
+
+            def resume(model, checkpoint_dir):
+                adapters_weights = torch.load(os.path.join(checkpoint_dir, "adapter_model.bin"))
+                set_peft_model_state_dict(model, adapters_weights)  # expect: FZ401
+
+            def load_backbone(backbone, path):
+                load_checkpoint(backbone, path, strict=False)  # expect: FZ401
+            """,
+            instead="""
+            import os
+
+            import torch
+            from peft import set_peft_model_state_dict
+
+            def resume(model, checkpoint_dir):
+                adapters_weights = torch.load(os.path.join(checkpoint_dir, "adapter_model.bin"))
+                result = set_peft_model_state_dict(model, adapters_weights)
+                assert not result.unexpected_keys, result.unexpected_keys
+                assert not [k for k in result.missing_keys if "lora_" in k], result.missing_keys
+            """,
+        ),
     ]
     good = [
         """
@@ -764,6 +805,27 @@ class UncheckedPartialLoad(Rule):
                 logging.info("missing keys: %s", msg.missing_keys)  # the override reports them itself
                 return msg
         """,
+        """
+        import peft
+        from timm.models import load_checkpoint
+
+        def resume(model, adapters_weights, path, set_peft_model_state_dict):
+            result = peft.set_peft_model_state_dict(model, adapters_weights)
+            assert not result.unexpected_keys, result.unexpected_keys  # the keys are looked at
+            load_checkpoint(model, path)  # strict: a mismatch raises
+            load_checkpoint(model, path, strict=True)
+            set_peft_model_state_dict(model, adapters_weights)  # a parameter, not peft's function
+        """,
+        """
+        import torch
+        from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+        def add_teacher_adapter(model, name):
+            student = get_peft_model_state_dict(model)
+            zeros = {k: torch.zeros_like(v) for k, v in student.items()}
+            model.add_adapter(name, model.peft_config["default"])
+            set_peft_model_state_dict(model, zeros, adapter_name=name)  # peft's own keys of this model
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -781,6 +843,32 @@ class UncheckedPartialLoad(Rule):
             )
         yield from self._dropped_by_callers(facts)
         yield from self._strict_through_helpers(facts)
+        yield from self._library_loaders(facts, module)
+
+    def _library_loaders(self, facts: Facts, module: cst.Module) -> Iterable[Finding]:
+        """A library loader that returns a non-strict load's keys unchecked (LIBRARY_LOADERS), its
+        result dropped: a statement of its own, or assigned to names never read."""
+        for mc in (*facts.name_calls, *facts.method_calls):
+            call = mc.call
+            q = facts.qualname(call.func, mc.ctx.scope) if mc.ctx.scope.kind in ("function", "module") else None
+            loader = LIBRARY_LOADERS.get(q or "")
+            if loader is None or not _non_strict(call, loader[0]):
+                continue
+            names = unread_result(call, mc.ctx.stmt, _body_of(mc.ctx.scope, module))
+            if not names and not _statement_of(call, mc.ctx.stmt) or _peft_round_trip(facts, call, mc.ctx.scope, module):
+                continue
+            name = q.rsplit(".", 1)[-1]
+            lib = q.split(".", 1)[0] + ("'" if q.split(".", 1)[0].endswith("s") else "'s")
+            called = f"{lib} `{src(call.func)}(...)`" if src(call.func).endswith(name) \
+                else f"`{src(call.func)}(...)` ({lib} `{name}`)"
+            dropped = f"its result goes to `{', '.join(names)}`, never read" if names else "this call drops them"
+            yield self.finding(
+                call,
+                f"{called} loads non-strictly (`strict=False`) and returns the missing and unexpected keys "
+                f"unread; {dropped}: a checkpoint whose keys do not match loads nothing and nothing says so; "
+                f"{loader[1]}",
+                mc.ctx,
+            )
 
     def _strict_through_helpers(self, facts: Facts) -> Iterable[Finding]:
         """`load_checkpoint(model, path, strict=False)` where the helper (a function of the file, or
@@ -837,6 +925,85 @@ class UncheckedPartialLoad(Rule):
                     f"nothing says so; check them",
                     es.ctx, facts=facts, edges=edges,
                 )
+
+
+_GENERIC = "keep the result and check that `unexpected_keys` is empty and `missing_keys` holds only what you meant to leave"
+_ADAPTER = ("keep the result and check that `unexpected_keys` is empty and that no adapter key (`lora_`) is in "
+            "`missing_keys` (the base model's own keys are always listed there)")
+# Library loaders that run `load_state_dict(..., strict=False)` (always, or when their `strict` is False)
+# and return its result without reading it, as their installed sources do (peft 0.21, timm 1.0,
+# transformers 5): qualified name -> (the `strict` parameter's position, None for always; what to check).
+# Not here: accelerate's `load_checkpoint_in_model` (logs unexpected keys, returns None), Lightning's
+# `load_from_checkpoint` (warns on missing / unexpected keys itself), Fabric's `load_raw` (returns None).
+LIBRARY_LOADERS: dict[str, tuple[int | None, str]] = {
+    **{f"{m}.set_peft_model_state_dict": (None, _ADAPTER)
+       for m in ("peft", "peft.utils", "peft.utils.save_and_load")},
+    **{f"{m}.set_base_model_state_dict": (2, _GENERIC) for m in ("peft", "peft.utils", "peft.utils.save_and_load")},
+    **{f"{m}.load_checkpoint": (4, _GENERIC) for m in ("timm.models", "timm.models._helpers", "timm.models.helpers")},
+    "transformers.trainer_utils.load_sharded_checkpoint": (2, _GENERIC),
+}
+
+
+def _non_strict(call: cst.Call, index: int | None) -> bool:
+    """Whether a library loader's call loads non-strictly: always (index None), or its `strict`
+    (by keyword, or at `index` among plain positional arguments) is `False`."""
+    if index is None:
+        return True
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == "strict":
+            return isinstance(a.value, cst.Name) and a.value.value == "False"
+    positional = [a for a in call.args if a.keyword is None]
+    if index >= len(positional) or any(a.star for a in positional[:index + 1]):
+        return False
+    given = positional[index].value
+    return isinstance(given, cst.Name) and given.value == "False"
+
+
+def _peft_round_trip(facts: Facts, call: cst.Call, scope: Scope, module: cst.Module) -> bool:
+    """`set_peft_model_state_dict(model, sd, ...)` where `sd` is, in the same function,
+    `get_peft_model_state_dict(model)` or a dict comprehension over its items that keeps each key
+    (`{k: torch.zeros_like(v) for k, v in sd.items()}`), `model` not rebound between: peft's own
+    keys for that model, which its loader maps back (trl's EMA teacher adapter)."""
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if "set_peft_model_state_dict" not in (facts.qualname(call.func, scope) or "") or len(positional) < 2 \
+            or not isinstance(positional[0], cst.Name):
+        return False
+    got = _peft_state_of(facts, positional[1], scope, 0)
+    home = _home(scope)
+    return got is not None and isinstance(got[1], cst.Name) and got[1].value == positional[0].value \
+        and home is not None and not _rebound_between(got[1].value, got[0], call, _body_of(scope, module), home)
+
+
+def _peft_state_of(facts: Facts, expr: cst.BaseExpression, scope: Scope,
+                   depth: int) -> tuple[cst.Call, cst.BaseExpression] | None:
+    """The `get_peft_model_state_dict(X)` call whose keys `expr` holds unchanged, and X."""
+    if isinstance(expr, cst.Call):
+        args = [a for a in expr.args if a.keyword is None]
+        q = facts.qualname(expr.func, scope) or ""
+        ok = q.startswith("peft.") and q.endswith(".get_peft_model_state_dict") and len(args) == 1 \
+            and not args[0].star
+        return (expr, args[0].value) if ok else None
+    if isinstance(expr, cst.DictComp) and isinstance(expr.key, cst.Name) and expr.for_in.inner_for_in is None \
+            and not expr.for_in.ifs and isinstance(expr.for_in.target, cst.Tuple) \
+            and len(expr.for_in.target.elements) == 2:
+        first = expr.for_in.target.elements[0].value
+        it = expr.for_in.iter
+        if isinstance(first, cst.Name) and first.value == expr.key.value and isinstance(it, cst.Call) \
+                and not it.args and isinstance(it.func, cst.Attribute) and it.func.attr.value == "items":
+            return _peft_state_of(facts, it.func.value, scope, depth)
+        return None
+    if isinstance(expr, cst.Name) and depth < 3:
+        owner = scope.lookup(expr.value)
+        bound = owner.bindings.get(expr.value, []) if owner is not None and owner.kind == "function" else []
+        if len(bound) == 1 and bound[0].how == "expr" and not bound[0].index and bound[0].node is not None:
+            return _peft_state_of(facts, bound[0].node, bound[0].scope or owner, depth + 1)
+    return None
+
+
+def _statement_of(call: cst.Call, stmt: cst.CSTNode | None) -> bool:
+    """Whether `call` is (an arm of) an expression statement of its own: its value dropped."""
+    return isinstance(stmt, cst.SimpleStatementLine) and any(
+        isinstance(small, cst.Expr) and any(r is call for r in results(small.value)) for small in stmt.body)
 
 
 def _load_at(facts: Facts, where, helper: str, positions):
@@ -1005,6 +1172,9 @@ def _helper_load(facts: Facts, call: cst.Call, ctx: Ctx,
         found = _method_load(facts, info, func.attr.value, loads, set())
         if found == ABSENT:  # defined by no class up the chain: the subclasses' overrides run
             found = _subclass_load(facts, info, func.attr.value, loads)
+            if found is None and project is not None and func.attr.value not in _MODULE_OWN \
+                    and any(s is info.node for s in facts.module.body):  # (nn.Module's run: no file scan)
+                found = project.subclass_load(facts.path, info.node.name.value, func.attr.value)
         return (func.attr.value, found) if isinstance(found, (tuple, cst.Call)) else None
     if project is None or not isinstance(func, (cst.Name, cst.Attribute)):
         return None
@@ -1013,11 +1183,19 @@ def _helper_load(facts: Facts, call: cst.Call, ctx: Ctx,
     return (src(func).rsplit(".", 1)[-1], found) if isinstance(found, tuple) else None
 
 
+# nn.Module's methods: a base class's `self.apply(fn)` runs torch's, not a subclass's (no scan of the project)
+_MODULE_OWN = MODULE_METHODS | frozenset({
+    "apply", "compile", "get_buffer", "get_extra_state", "set_extra_state", "set_submodule", "register_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook",
+})
+
+
 def _subclass_load(facts: Facts, info: ClassInfo, method: str, loads: dict[int, cst.Call]) -> cst.Call | None:
     """The unread load a subclass of this file returns from its `method`, where the class calling
     `self.method(...)` and its bases define none (LAVIS's `BaseModel.load_checkpoint_from_config`
     calling `self.load_from_pretrained(...)`, which only subclasses define): for that subclass, the
-    call drops the keys. Subclasses in other files are not seen."""
+    call drops the keys. Those of other files: Project.subclass_load."""
     below = {id(info)}
     changed = True
     while changed:  # subclasses of subclasses, by the names of this file's classes
