@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6bf14cf6c27becaafc1d8e2a65b9d15e'
+RULES_DIGEST = '6a38e518993b5ff271ce0bce5522cc21'
 
 GATES = {
     'FZ002': (

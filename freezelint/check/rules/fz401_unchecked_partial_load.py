@@ -481,6 +481,22 @@ class UncheckedPartialLoad(Rule):
         ),
     ]
     good = [
+        # a copy of the adapter's own keys kept on the object and loaded back (an EMA teacher adapter)
+        """
+            from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+            class TeacherSync:
+                def __init__(self, model):
+                    self.model = model
+                    self.shadow = None
+
+                def start(self):
+                    state = get_peft_model_state_dict(self.model)
+                    self.shadow = {k: v.clone().zero_() for k, v in state.items()}
+
+                def on_step_end(self):
+                    set_peft_model_state_dict(self.model, self.shadow, adapter_name="teacher")
+        """,
         """
         from copy import deepcopy
 
@@ -965,13 +981,40 @@ def _peft_round_trip(facts: Facts, call: cst.Call, scope: Scope, module: cst.Mod
     (`{k: torch.zeros_like(v) for k, v in sd.items()}`), `model` not rebound between: peft's own
     keys for that model, which its loader maps back (trl's EMA teacher adapter)."""
     positional = [a.value for a in call.args if a.keyword is None and not a.star]
-    if "set_peft_model_state_dict" not in (facts.qualname(call.func, scope) or "") or len(positional) < 2 \
-            or not isinstance(positional[0], cst.Name):
+    if "set_peft_model_state_dict" not in (facts.qualname(call.func, scope) or "") or len(positional) < 2:
+        return False
+    if _stored_peft_state(facts, positional[1], scope):
+        return True
+    if not isinstance(positional[0], cst.Name):
         return False
     got = _peft_state_of(facts, positional[1], scope, 0)
     home = _home(scope)
     return got is not None and isinstance(got[1], cst.Name) and got[1].value == positional[0].value \
         and home is not None and not _rebound_between(got[1].value, got[0], call, _body_of(scope, module), home)
+
+
+def _stored_peft_state(facts: Facts, expr: cst.BaseExpression, scope: Scope) -> bool:
+    """`self.X` where every value the class's methods store in `self.X` (None aside) is peft's own
+    keys as _peft_state_of finds them in that method: a copy of the adapter's state kept on the
+    object and loaded back (trl's EMA teacher adapter, `self.shadow_weights`)."""
+    if not (isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self"):
+        return False
+    cls = _class_scope(scope)
+    if cls is None:
+        return False
+    stores = [st for st in facts.attr_stores if st.attr == expr.attr.value and isinstance(st.obj, cst.Name)
+              and st.obj.value == "self" and _class_scope(st.ctx.scope) is cls]
+    kept = [st for st in stores if not (isinstance(st.value, cst.Name) and st.value.value == "None")]
+    return bool(kept) and all(st.form in ("assign", "annassign") and st.value is not None
+                              and _peft_state_of(facts, st.value, st.ctx.scope, 0) is not None for st in kept)
+
+
+def _class_scope(scope: Scope | None) -> Scope | None:
+    """The class scope a method's scope is in (None outside a class)."""
+    s = scope
+    while s is not None and s.kind != "class":
+        s = s.parent
+    return s
 
 
 def _peft_state_of(facts: Facts, expr: cst.BaseExpression, scope: Scope,
