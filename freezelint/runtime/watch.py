@@ -112,6 +112,17 @@ def _inside(outer: torch.optim.Optimizer | None, opt: torch.optim.Optimizer) -> 
     return any(id(p) in ids for p in held_params(opt))
 
 
+def _weakly(objs: dict[int, Any]) -> "weakref.WeakValueDictionary[int, Any]":
+    """`objs` held through weak references (a class without a weakref slot, rare, is dropped)."""
+    out: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+    for k, v in objs.items():
+        try:
+            out[k] = v
+        except TypeError:
+            pass
+    return out
+
+
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
     if optimizer is None:
         return []
@@ -181,7 +192,9 @@ class Watch:
         self._fingerprinters: dict[int, tuple[list[torch.Tensor], Fingerprinter]] = {}
         # roots forwarded before the window, by id: their tensors to fingerprint at the first step
         self._pending: dict[int, tuple[nn.Module, list[torch.Tensor]]] = {}
+        # the optimizers that stepped in the window and the class of each, by id (weakly once judged)
         self.optimizers: dict[int, torch.optim.Optimizer] = {}
+        self.kinds: dict[int, str] = {}
         # pairs of optimizers (ids) that stepped from one backward: no forward from the start of the
         # one's step to the end of the other's (one model's backbone and head, each with its own
         # lr; a closure's forward parts them); `_last_step`: (id, forwards) at the latest step's start
@@ -322,7 +335,7 @@ class Watch:
         (`opt_d 7, opt_g 6`; `SGD 2, replaced` for one taken over)."""
         gone = [f"{kind} {n}, replaced" for _, n, kind in self.replaced.values()]
         named = self.names_seen if len(self.counts) > 1 or self._waiting else {}  # several: as the loop names them
-        return ", ".join(gone + [f"{named.get(k) or type(self.optimizers[k]).__name__} {n}"
+        return ", ".join(gone + [f"{named.get(k) or self.kinds.get(k, 'optimizer')} {n}"
                                  for k, n in self.counts.items()])
 
     def __enter__(self) -> "Watch":
@@ -704,6 +717,7 @@ class Watch:
         if id(opt) not in self.optimizers:
             self.counts[id(opt)], went_on = self._take_over(opt)
             self.optimizers[id(opt)] = opt
+            self.kinds[id(opt)] = type(opt).__name__  # kept: after the window, optimizers are held weakly
             # the names the loop gives the optimizers and models, while its frames are there (a
             # report names them only where there are several)
             if len(self.optimizers) > 1 or len(self.roots) > 1:
@@ -1099,8 +1113,12 @@ class Watch:
         a watch kept in a test's scope); what the report holds is records, not tensors."""
         for held in (self.before, self.buffer_copy, self._blocks, self._fingerprinters, self._pending,
                      self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
-                     self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled):
+                     self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled,
+                     self.undone, self.undone_call, self.idle_drift):
             held.clear()
+        # the models and optimizers judged, weakly from now on: one the script drops (an optimizer
+        # retired with its state, a model replaced) is freed as it would be unwatched
+        self.roots, self.optimizers = _weakly(self.roots), _weakly(self.optimizers)
 
 
 def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,
