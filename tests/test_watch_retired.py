@@ -60,3 +60,69 @@ def test_the_models_optimizers_and_tensors_of_closed_windows_are_not_kept():
         gc.collect()
         assert [r() is None for r in refs] == [True] * len(refs)
     assert w.report.ok
+
+
+def _actor_critic(iters: int, critic: nn.Module):
+    """The critic trains for 4 iterations, then is frozen and its optimizer no longer steps; it
+    still runs, as a baseline for the actor."""
+    torch.manual_seed(0)
+    actor = nn.Linear(4, 1)
+    oa, oc = torch.optim.SGD(actor.parameters(), lr=0.1), torch.optim.SGD(critic.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for it in range(iters):
+            if it == 4:
+                critic.requires_grad_(False)
+            x = torch.randn(8, 4)
+            base = critic(x)
+            oa.zero_grad()
+            (actor(x) - base.detach()).pow(2).mean().backward()
+            oa.step()
+            if it < 4:
+                oc.zero_grad()
+                (base - x.sum(1, keepdim=True)).pow(2).mean().backward()
+                oc.step()
+    return w
+
+
+def test_a_later_window_does_not_wait_for_an_optimizer_that_holds_only_parameters_frozen_since_it_stepped():
+    w = _actor_critic(10, nn.Linear(4, 1))
+    (later,) = w.later
+    assert list(later.counts.values()) == [2] and not later.judged_at_exit  # closed on the actor's steps
+    report = later.report
+    assert report.ok, report.render_text()
+    assert ("oc did not step in the window and holds only frozen parameters, frozen after its last step: the "
+            "window did not wait for it") in report.notes
+    assert not any("train longer" in n or "raise the number of steps" in n for n in report.notes), report.notes
+
+
+def test_a_retired_critic_left_in_train_mode_is_fz502_as_one_frozen_from_the_start():
+    w = _actor_critic(12, nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1)))
+    report = w.later[0].report
+    assert [(f.code, f.target) for f in report.findings] == [("FZ502", "critic.1")], report.render_text()
+    assert not any("ran, not judged" in n for n in report.notes), report.notes
+
+
+def test_near_miss_a_generator_frozen_only_during_the_critics_steps_is_still_waited_for_in_a_later_window():
+    # the critic's first layer is unfrozen at iteration 9 (a later window); the generator is frozen
+    # at every critic step and steps once per 3 iterations: it will step, so the window waits
+    torch.manual_seed(0)
+    gen_net, critic = nn.Linear(2, 4), nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 1))
+    critic[0].requires_grad_(False)
+    opt_g, opt_c = torch.optim.SGD(gen_net.parameters(), lr=0.01), torch.optim.SGD(critic.parameters(), lr=0.01)
+    with freezelint.watch() as w:
+        for it in range(16):
+            if it == 9:
+                critic[0].requires_grad_(True)
+            gen_net.requires_grad_(False)
+            critic(gen_net(torch.randn(3, 2))).mean().backward()
+            opt_c.step()
+            opt_c.zero_grad()
+            gen_net.requires_grad_(True)
+            if it % 3 == 2:
+                (-critic(gen_net(torch.randn(3, 2)))).mean().backward()
+                opt_g.step()
+                opt_g.zero_grad()
+                opt_c.zero_grad()
+    (later,) = w.later
+    assert later.retired == [] and sorted(later.counts.values()) == [2, 5], later.report.render_text()
+    assert any(n.startswith("the window waited for opt_g") for n in later.report.notes), later.report.notes

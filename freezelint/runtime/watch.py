@@ -270,6 +270,12 @@ class Watch:
         # optimizers not yet stepped that hold a forwarded model's parameters, which the window
         # waits for (weak references; None: not decided yet), and those it stopped waiting for
         self._waiting: list[weakref.ref] | None = None
+        # a later window's: ids of the parameters seen newly frozen at a step after the first window
+        # (by the watch that opened it), and the optimizers not waited for because they hold only
+        # such parameters, frozen still (`_is_retired`), with those parameters' ids
+        self.frozen_after: set[int] = set()
+        self.retired: list[str] = []
+        self.retired_params: set[int] = set()
         self._wait_until = 0
         self.waited_out: list[str] = []
         self.waited_for: list[str] = []
@@ -1042,10 +1048,23 @@ class Watch:
         self._next = later = Watch(self.steps, self.given_model, self.given_opts or None,
                                    expect_frozen=self.expect_frozen, expect_trainable=self.expect_trainable,
                                    on_report=self.on_report, rewatch=False, ignore=self.ignore)
+        if known and before is not None:
+            self._note_frozen(before, shape)
+        later.frozen_after = set(self.frozen_after)
         at = self.steps + self.steps_after
         later.opened = (f"a later window, from step {at + 1}: by step {at}, "
                         f"{self._change(before, shape) if known else 'a new optimizer had stepped'}")
         later._open(post_hook=False)
+
+    def _note_frozen(self, before: tuple, now: tuple) -> None:
+        """Keep the parameters that were trainable at this optimizer's previous step and are frozen
+        at this one (`frozen_after`), and forget those trainable again."""
+        was = dict(zip(before[0], before[1]))
+        for k, g in zip(now[0], now[1]):
+            if g:
+                self.frozen_after.discard(k)
+            elif was.get(k) is True:
+                self.frozen_after.add(k)
 
     def _change(self, before: tuple, now: tuple) -> str:
         """What differs between two shapes, in a few words: `12 parameters were newly trainable`."""
@@ -1067,7 +1086,13 @@ class Watch:
         steps): decided once, when the others first complete their steps, and held until it has
         stepped `steps` times too, or until the others have stepped `_WAIT_FOR` times as often."""
         if self._waiting is None:
-            self._waiting = [weakref.ref(o) for o in idle_optimizers(self)]
+            idle = idle_optimizers(self)
+            retired = [o for o in idle if self._is_retired(o)]
+            if retired:
+                remember_names(retired, self.names_seen)
+                self.retired = [self.names_seen.get(id(o)) or type(o).__name__ for o in retired]
+                self.retired_params = {id(p) for o in retired for p in held_params(o)}
+            self._waiting = [weakref.ref(o) for o in idle if not any(o is r for r in retired)]
             self._wait_until = self.steps * _WAIT_FOR
             if self._waiting:
                 remember_names([o for r in self._waiting if (o := r()) is not None], self.names_seen)
@@ -1082,6 +1107,15 @@ class Watch:
             self.waited_out = [self.names_seen.get(id(o)) or type(o).__name__ for o in waiting]
             return False
         return True
+
+    def _is_retired(self, opt: torch.optim.Optimizer) -> bool:
+        """An optimizer not stepped in this later window that the script retired: every parameter
+        it holds is frozen now, and was seen frozen after its last step, at a step of another
+        optimizer that had seen it trainable (what opened this window, or an earlier one). Not one
+        frozen only while the others step (a GAN's G during D's steps: frozen at each of D's steps
+        alike, never newly so), which will step again."""
+        params = held_params(opt)
+        return bool(params) and all(not p.requires_grad and id(p) in self.frozen_after for p in params)
 
     def _finish(self) -> None:
         self.done = True

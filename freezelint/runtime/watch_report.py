@@ -679,6 +679,11 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if w.waited_for and not w.waited_out and not w.judged_at_exit and not only_beside:
         notes = notes + [f"the window waited for {F.listed(w.waited_for)}, which had not stepped when the others had "
                          f"completed {w.steps} steps, to complete {w.steps} too ({w.progress()})"]
+    if w.retired and not only_beside:
+        one = len(w.retired) == 1
+        notes = notes + [f"{F.listed(w.retired)} did not step in the window and hold{'s' if one else ''} only frozen "
+                         f"parameters, frozen after {'its' if one else 'their'} last step: the window did not wait "
+                         f"for {'it' if one else 'them'}"]
     if w.waited_out and not only_beside:
         notes = notes + [f"the window waited for {F.listed(w.waited_out)}, which hold{'s' if len(w.waited_out) == 1 else ''} "
                          f"the parameters of a model that ran, to step {w.steps} times, and stopped waiting "
