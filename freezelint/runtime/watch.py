@@ -302,6 +302,12 @@ class Watch:
         self._flat_ids: tuple[int, ...] = ()
         self._walk_in = 0
         self.steps_after = 0  # steps of the watched optimizers since the window closed
+        self._after_steps: dict[int, int] = {}  # the same, per optimizer (by id)
+        # the labels a judged window gave models and the names it gave optimizers, where it judged
+        # several (by id: a weak reference to each, its name), and those of the windows before a
+        # later one (`inherited`): a later window that judges one of them alone names it so too
+        self.named: dict[int, tuple[weakref.ref, str]] = {}
+        self.inherited: dict[int, tuple[weakref.ref, str]] = {}
         self.opened: str = ""  # for a later window: after which step, and what had changed
         self.unfinished: str = ""  # why a later window was not judged (training ended inside it, too many)
         # what the shapes are taken of after the window: weakly, the watch outlives the training
@@ -1025,6 +1031,7 @@ class Watch:
                 return  # inside the wrapper's step, which ends after it
             self._stepping = None
         self.steps_after += 1
+        self._after_steps[id(opt)] = self._after_steps.get(id(opt), 0) + 1
         later = self._next
         if later is not None:
             later._on_step_post(opt, args, kwargs)
@@ -1051,10 +1058,25 @@ class Watch:
         if known and before is not None:
             self._note_frozen(before, shape)
         later.frozen_after = set(self.frozen_after)
-        at = self.steps + self.steps_after
-        later.opened = (f"a later window, from step {at + 1}: by step {at}, "
-                        f"{self._change(before, shape) if known else 'a new optimizer had stepped'}")
+        later.inherited = self._names_so_far()
+        change = self._change(before, shape) if known else "a new optimizer had stepped"
+        at = self.counts.get(id(opt), 0) + self._after_steps[id(opt)]  # this optimizer's steps so far
+        if len(self.counts.keys() | self._after_steps.keys()) > 1:  # whose steps: the one that saw the change
+            remember_names([opt], self.names_seen)
+            name = self.names_seen.get(id(opt)) or type(opt).__name__
+            later.opened = f"a later window, after {name}'s step {at}: by then, {change}"
+        else:
+            later.opened = f"a later window, from step {at + 1}: by step {at}, {change}"
         later._open(post_hook=False)
+
+    def _names_so_far(self) -> dict[int, tuple[weakref.ref, str]]:
+        """The names this watch's windows gave models and optimizers (`a`, `oa` where several were
+        judged), for a later window to give them again where it judges one alone."""
+        out: dict[int, tuple[weakref.ref, str]] = {}
+        for w in (self, *self.later):
+            out.update(w.inherited)
+            out.update(w.named)
+        return out
 
     def _note_frozen(self, before: tuple, now: tuple) -> None:
         """Keep the parameters that were trainable at this optimizer's previous step and are frozen
@@ -1090,7 +1112,8 @@ class Watch:
             retired = [o for o in idle if self._is_retired(o)]
             if retired:
                 remember_names(retired, self.names_seen)
-                self.retired = [self.names_seen.get(id(o)) or type(o).__name__ for o in retired]
+                # once each: a wrapper (accelerate's AcceleratedOptimizer) and the optimizer it wraps are one
+                self.retired = list(dict.fromkeys(self.names_seen.get(id(o)) or type(o).__name__ for o in retired))
                 self.retired_params = {id(p) for o in retired for p in held_params(o)}
             self._waiting = [weakref.ref(o) for o in idle if not any(o is r for r in retired)]
             self._wait_until = self.steps * _WAIT_FOR

@@ -13,6 +13,7 @@ that stopped before a backward that would hang (requires_grad differing across F
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -388,6 +389,10 @@ def judge(w: "Watch") -> AuditReport:
     inners += [unwrapped(m, ddp) for m in frozen]
     holder = held_by(inners) if len(models) > 1 and w.given_model is None else None
     labels = model_labels(models, inners, w.names_seen, holder)
+    if w.inherited and spread is None:
+        labels = _labels_as_before(w, models, inners, labels)
+    if labels != [""]:
+        _keep_names(w.named, models, labels)
     side = ran_beside(w, models, trees) if w.expect_frozen or w.expect_trainable else []
     if spread is None or not frozen:
         return _judged(w, models, inners, labels, trees, spread, trained, notes, averages, side=side,
@@ -398,6 +403,35 @@ def judge(w: "Watch") -> AuditReport:
     notes = notes + [f"{F.listed(labels[1:])} ran beside the trained model: judged on every rank, not shown in the "
                      f"tree (the ranks compare the trained model only)"]
     return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, {}, beside.findings, side=side)
+
+
+def _inherited(w: "Watch", *objs: object) -> str | None:
+    """The name an earlier window of the watch gave one of `objs` (a model and the module it wraps)."""
+    for o in objs:
+        kept = w.inherited.get(id(o))
+        if kept is not None and kept[0]() is o:
+            return kept[1]
+    return None
+
+
+def _labels_as_before(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels: list[str]) -> list[str]:
+    """A later window's labels as the first window gave them (`a` rather than none where `a` is
+    now judged alone, `actor` rather than a class name): its report names what the first's did."""
+    before = [_inherited(w, m, i) for m, i in zip(models, inners)]
+    if len(models) == 1:
+        return [before[0]] if before[0] else labels
+    out = [b or label for b, label in zip(before, labels)]
+    return out if len(set(out)) == len(out) else labels
+
+
+def _keep_names(into: dict, objs: list[object], names: list[str]) -> None:
+    """Note the names given to `objs` (by id, with a weak reference that tells the same object)."""
+    for o, n in zip(objs, names):
+        if n:
+            try:
+                into[id(o)] = (weakref.ref(o), n)
+            except TypeError:  # no weakref slot
+                pass
 
 
 def _side_patterns(patterns: list[str], side: list[tuple[str, nn.Module]], judged_names: list[str]) -> dict[str, str]:
@@ -517,6 +551,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
 
     opts = list(w.optimizers.values())
     onames = optimizer_labels(opts, w.names_seen)  # several: named as the code names them, in findings and records
+    if len(opts) == 1 and w.inherited:  # one, in a later window: as the first window named it among several
+        onames = [_inherited(w, opts[0]) or onames[0]]
+    elif len(opts) > 1:
+        _keep_names(w.named, opts, onames)
     holder: dict[int, tuple[int, int]] = {}
     for oi, opt in enumerate(opts):
         for gi, group in enumerate(opt.param_groups):
@@ -570,7 +608,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         modes = judged_modes = {n: at_start.get(id(m), m.training) for n, m in named_modules}
     mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes)
     if labels != [""]:  # the root above the labelled models is none of the script's: it names them
-        mrecords[0] = replace(mrecords[0], type=f"({len(labels)} models: {', '.join(labels)})")
+        mrecords[0] = replace(mrecords[0], type=f"({len(labels)} model{'s' * (len(labels) != 1)}: {', '.join(labels)})")
     # how the loop zeroes grads: seen where the watch could tell (a grad tensor kept or renewed
     # from one step to the next), else a guess from frozen parameters holding zeroed grads, which
     # the findings' advice may use but the report's header does not state
