@@ -39,6 +39,9 @@ def test_an_optimizer_the_script_drops_after_the_window_is_freed():
             if oc is not None:
                 _step(c, oc, x)
     assert w.report.ok and len(w.reports) == 2
+    # dropped, not shrunk: the optimizer that steps on holds what it held
+    assert w.reports[1].notes[0] == ("a later window, after oa's step 5: by then, 2 parameters were newly frozen, "
+                                     "1 optimizer was dropped by the script")
 
 
 def test_the_models_optimizers_and_tensors_of_closed_windows_are_not_kept():
@@ -126,3 +129,36 @@ def test_near_miss_a_generator_frozen_only_during_the_critics_steps_is_still_wai
     (later,) = w.later
     assert later.retired == [] and sorted(later.counts.values()) == [2, 5], later.report.render_text()
     assert any(n.startswith("the window waited for opt_g") for n in later.report.notes), later.report.notes
+
+
+def _tree_modes(eval_until: int):
+    """The frozen block is put in eval() before each of the first `eval_until` forwards;
+    model.train() comes between backward and step() (a train-metrics helper)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16)), nn.Linear(16, 3))
+    model[0].requires_grad_(False)
+    opt = torch.optim.SGD(model[1].parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for step in range(4):
+            if step < eval_until:
+                model[0].eval()
+            loss = nn.functional.cross_entropy(model(torch.randn(8, 8)), torch.randint(0, 3, (8,)))
+            opt.zero_grad()
+            loss.backward()
+            model.train()
+            opt.step()
+    return w.report
+
+
+def test_the_tree_shows_the_mode_the_forwards_ran_in_not_the_mode_at_the_step():
+    report = _tree_modes(eval_until=4)  # every forward of the block in eval()
+    assert report.ok, report.render_text()
+    assert {m.name: m.mode for m in report.modules} == {"": "train", "0": "eval", "0.0": "eval", "0.1": "eval",
+                                                         "1": "train"}
+
+
+def test_the_tree_says_when_a_modules_forwards_ran_in_both_modes():
+    report = _tree_modes(eval_until=1)  # the first step's forward in eval(), the second's in train mode
+    modes = {m.name: m.mode for m in report.modules}
+    assert modes["0.1"] == "train+eval" and modes["1"] == "train", report.render_text()
+    assert "train+eval" in report.render_text()

@@ -179,7 +179,13 @@ class Watch:
         # candidate models: outermost forwarded modules (or the given model), by id
         self.roots: dict[int, nn.Module] = {}
         self._covered: dict[int, int] = {}  # id(submodule) -> id(its root)
-        self.ran: set[int] = set()  # submodules whose own forward ran (FZ505: ran, but the loss ignores it)
+        # submodules whose own forward ran (FZ505: ran, but the loss ignores it): in train mode, in
+        # eval(), from the first step on (the tree shows the modes the forwards ran in), and the
+        # others (before it, or inside a root run in eval(): a validation pass)
+        self.ran: set[int] = set()
+        self.ran_eval: set[int] = set()
+        self.ran_other: set[int] = set()
+        self._in_eval_root = [False]  # the latest root forward was in eval() (read by the forward hook)
         self._given_sub = ({id(m) for m in model.modules()} if model is not None else None)
         # at the window's start, by id of the tensor: fingerprints of parameters and buffers, and
         # where each buffer's copy lies in one block per root and dtype (block, offset, shape):
@@ -359,17 +365,19 @@ class Watch:
         if self._active:
             raise AuditUsageError("this watch is already active")
         self._active = True
-        covered, slow, ran = self._covered, self._on_forward, self.ran
+        covered, slow, ran, ran_eval, ran_other = self._covered, self._on_forward, self.ran, self.ran_eval, self.ran_other
+        in_eval_root = self._in_eval_root
 
         def on_forward(module: nn.Module, args: Any) -> None:
             # Every module's forward comes here; a submodule of a known root (nearly all of them)
-            # needs nothing but to be noted as run, so it costs a lookup and a set add, not a call
+            # needs nothing but to be noted as run, in the mode it runs in (inside a root run in
+            # eval(), a validation pass: in none), so it costs a lookup and a set add, not a call
             # through _guarded.
             root = covered.get(id(module))
             if root is None or root == id(module):
                 slow(module, args)
             else:
-                ran.add(id(module))
+                (ran_other if in_eval_root[0] else ran if module.training else ran_eval).add(id(module))
 
         # torch.compile warns that global hooks (ours) fire once more for its wrapper: the watch
         # counts on that (an outermost forward is its root's), and the user did not add them
@@ -604,6 +612,7 @@ class Watch:
         root_id = self._covered.get(mid)
         if root_id is not None:
             if root_id == mid:
+                self._in_eval_root[0] = not module.training
                 if not self.started:
                     self._baseline_root(module)  # a new iteration before the window: take it again
                 self._agree_before_backward(module)
@@ -613,6 +622,7 @@ class Watch:
                 return
             module = self.given_model  # type: ignore[assignment]
             mid = id(module)
+        self._in_eval_root[0] = not module.training
         self._add_root(module)
         self._agree_before_backward(module)
 
@@ -709,6 +719,9 @@ class Watch:
             self._read_probe(opt)
         if not self.started:
             self.started = True
+            self.ran_other |= self.ran | self.ran_eval  # the same sets: the forward hook holds them
+            self.ran.clear()
+            self.ran_eval.clear()
             if closure is not None:
                 # Lightning and LBFGS run forward and backward inside the step: take everything
                 # at that forward, not at one from before (a validation pass, say).
@@ -1007,7 +1020,7 @@ class Watch:
             self._flat, self._flat_ids = flat, tuple(map(id, flat))
             self._walk_in = max(1, len(seen) // _WALK_PER_STEP)
         return (self._flat_ids, tuple(map(_requires_grad, self._flat)),
-                tuple(sum(len(g["params"]) for g in o.param_groups) for o in self._tracked_opts.values()))
+                tuple((k, sum(len(g["params"]) for g in o.param_groups)) for k, o in self._tracked_opts.items()))
 
     def _track(self, window: "Watch") -> None:
         self._tracked_roots.update(window.roots)
@@ -1094,12 +1107,17 @@ class Watch:
         unfrozen = sum(1 for k, g in now_params.items() if g and was.get(k) is False)
         frozen = sum(1 for k, g in now_params.items() if not g and was.get(k) is True)
         swapped = sum(1 for k in now_params if k not in was)
-        held = sum(now[2]) - sum(before[2])
+        # parameters each optimizer holds, by id: one the script dropped (freed) holds none fewer
+        counts_then, counts_now = dict(before[2]), dict(now[2])
+        held = sum(n - counts_then[k] for k, n in counts_now.items() if k in counts_then)
+        dropped = sum(1 for k in counts_then if k not in counts_now)
         words = [f"{n} parameter{'s' * (n != 1)} {'was' if n == 1 else 'were'} {what}" for n, what in
                  ((unfrozen, "newly trainable"), (frozen, "newly frozen"), (swapped, "new in the model")) if n]
         if held:
-            whose = "the optimizer holds" if len(now[2]) == 1 else "the optimizers hold"
+            whose = "the optimizer holds" if len(counts_now) == 1 else "the optimizers hold"
             words.append(f"{whose} {abs(held)} {'more' if held > 0 else 'fewer'}")
+        if dropped:
+            words.append(f"{dropped} optimizer{'s were' if dropped != 1 else ' was'} dropped by the script")
         return ", ".join(words) or "what trains had changed"
 
     def _still_waiting(self) -> bool:
@@ -1170,6 +1188,7 @@ class Watch:
         a watch kept in a test's scope); what the report holds is records, not tensors."""
         for held in (self.before, self.buffer_copy, self._blocks, self._fingerprinters, self._pending,
                      self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
+                     self.ran_eval, self.ran_other,
                      self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled,
                      self.undone, self.undone_call, self.idle_drift):
             held.clear()

@@ -361,6 +361,25 @@ def _refrozen_notes(w: "Watch", named: list[tuple[str, nn.Parameter]]) -> list[s
     return out
 
 
+def _forward_modes(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> dict[str, bool | None]:
+    """Module name -> the mode its own forwards ran in over the window (True: train, False: eval,
+    None: both), for the submodules whose forward ran in it: those seen from the first step on
+    (outside a validation pass, a root run in eval()), and the mode each was in at the start of
+    the first step's forward, which ran before it. No set per module: this runs at the closing
+    step, and a resnet50 has 161 modules."""
+    ran, ran_eval, at_start = w.ran, w.ran_eval, w.modes_before
+    out: dict[str, bool | None] = {}
+    for n, m in named_modules:
+        k = id(m)
+        in_train, in_eval = k in ran, k in ran_eval
+        if not (in_train or in_eval):
+            continue
+        at = at_start.get(k, m.training)
+        in_train, in_eval = in_train or at, in_eval or not at
+        out[n] = None if in_train and in_eval else in_train
+    return out
+
+
 def _undone_by(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> dict[str, str]:
     """Module name -> the name of the module whose train() call switched it out of eval(), as the
     report names it (`model.backbone.train()`: `backbone`; `teacher.train()` beside a student:
@@ -595,8 +614,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                 for (n, b), (moved, delta) in zip(named_buffers, bchanges)]
     if spread is not None:  # a sharded parameter is judged from all its shards
         precords, brecords = spread.agree(precords, brecords)
-    # The tree shows the mode the steps ran in: the mode at the window's start, or train for a
-    # module an observed train() switched out of eval() inside the window. The findings are told
+    # The tree shows the mode the module's forwards ran in over the window ("train+eval" where
+    # both), and for one whose own forward did not run, the mode the steps ran in: the mode at the
+    # window's start, or train for a module an observed train() switched out of eval() inside the
+    # window (a train() between backward and step() changes neither). The findings are told
     # whether an undone eval() froze a part (FZ201) or was the script's own eval()/train() pair
     # around a validation pass (FZ502: those statistics were never frozen).
     at_start, undone, later = w.modes_before, w.undone, w.trained_in_window
@@ -606,7 +627,13 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                         for n, m in named_modules}
     else:
         modes = judged_modes = {n: at_start.get(id(m), m.training) for n, m in named_modules}
+    ran_in = _forward_modes(w, named_modules)
+    if ran_in:
+        modes = {n: mode if ran_in.get(n, None) is None else ran_in[n] for n, mode in modes.items()}
     mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes)
+    both = {n for n, mode in ran_in.items() if mode is None}
+    if both:
+        mrecords = [replace(r, mode="train+eval") if r.name in both else r for r in mrecords]
     if labels != [""]:  # the root above the labelled models is none of the script's: it names them
         mrecords[0] = replace(mrecords[0], type=f"({len(labels)} model{'s' * (len(labels) != 1)}: {', '.join(labels)})")
     # how the loop zeroes grads: seen where the watch could tell (a grad tensor kept or renewed
@@ -638,7 +665,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         held_still += _shared_notes(precords, labels)
     # modules no forward of a watched model reached (a model only an optimizer holds): never ran
     idle = frozenset(n for n, m in named_modules if id(m) not in w._covered and (n or labels == [""]))
-    ran = frozenset(n for n, m in named_modules if id(m) in w.ran)
+    ran = frozenset(n for n, m in named_modules if id(m) in w.ran or id(m) in w.ran_eval or id(m) in w.ran_other)
     # nn.MultiheadAttention's forward reads its out_proj's weights itself (F.multi_head_attention_forward),
     # never calling it: the child ran where its parent did
     ran = ran | frozenset(f"{n}.{c}" if n else c for n, m in named_modules
