@@ -1124,7 +1124,8 @@ class Watch:
         """Whether to hold the window open for an optimizer that has not stepped yet but holds
         the parameters of a model that ran in it (a WGAN's generator, stepped once per 5 critic
         steps): decided once, when the others first complete their steps, and held until it has
-        stepped `steps` times too, or until the others have stepped `_WAIT_FOR` times as often."""
+        stepped `steps` times too, or until the others have stepped `_WAIT_FOR` times as often.
+        In a later window, one the script retired (`_is_retired`) is not waited for."""
         if self._waiting is None:
             idle = idle_optimizers(self)
             retired = [o for o in idle if self._is_retired(o)]
