@@ -1271,7 +1271,7 @@ def test_the_window_waits_for_a_generator_stepped_once_per_five_critic_steps():
     w = _wgan(iters=12)
     report = w.report
     assert report.ok and not w.judged_at_exit, report.render_text()
-    assert w.counts == {id(o): n for o, n in zip(w.optimizers.values(), (10, 2))}
+    assert list(w.counts.values()) == [10, 2]  # the critic's, the generator's (the watch no longer holds them)
     assert report.optimizer == "opt_c: Adam + opt_g: Adam"
     assert {p.name.split(".")[0] for p in report.params if p.changed} == {"gen_net", "critic"}
     assert report.notes == ["the window waited for opt_g, which had not stepped when the others had completed "
@@ -1283,7 +1283,7 @@ def test_the_window_stops_waiting_for_an_optimizer_that_does_not_step():
     w = _wgan(iters=120, n_critic=1000)
     report = w.report
     assert report.ok and not w.judged_at_exit and w.waited_out == ["opt_g"], report.render_text()
-    assert w.counts[id(next(iter(w.optimizers.values())))] == 100
+    assert list(w.counts.values()) == [100]  # the critic's
     assert any(n.startswith("the window waited for opt_g, which holds the parameters of a model that ran, to step 2 "
                             "times, and stopped waiting (opt_c 100)") for n in report.notes), report.notes
 

@@ -263,3 +263,37 @@ def test_later_windows_stop_after_twenty_with_a_note():
     with freezelint.watch() as w:
         train(model, opt, 3 * (_MAX_LATER + 5), on_step)
     assert len(w.later) == _MAX_LATER and "no window opens after the 20 later ones" in w.unfinished
+
+
+def _two_optimizers(iters: int = 10):
+    """`c` is frozen before iteration 5 and its optimizer stops stepping; `a` trains throughout."""
+    torch.manual_seed(0)
+    a, c = nn.Linear(4, 1), nn.Linear(4, 1)
+    oa, oc = torch.optim.SGD(a.parameters(), lr=0.1), torch.optim.SGD(c.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for it in range(iters):
+            if it == 4:
+                c.requires_grad_(False)
+            x = torch.randn(8, 4)
+            oa.zero_grad()
+            a(x).pow(2).mean().backward()
+            oa.step()
+            if it < 4:
+                oc.zero_grad()
+                c(x).pow(2).mean().backward()
+                oc.step()
+    return w
+
+
+def test_a_later_window_counts_the_steps_of_the_optimizer_that_saw_the_change_among_several():
+    # each optimizer's steps, counted from the watch's start: oa's 5th step is the first after the freeze
+    later = _two_optimizers().reports[1]
+    assert later.notes[0] == "a later window, after oa's step 5: by then, 2 parameters were newly frozen"
+
+
+def test_a_later_window_names_models_and_optimizers_as_the_first_did():
+    first, later = _two_optimizers().reports
+    assert first.optimizer == "oa: SGD + oc: SGD" and [m.name for m in first.modules] == ["", "a", "c"]
+    assert later.optimizer == "oa: SGD", later.render_text()
+    assert [m.name for m in later.modules] == ["", "a"] and later.modules[0].type == "(1 model: a)"
+    assert [p.name for p in later.params] == ["a.weight", "a.bias"]

@@ -92,7 +92,7 @@ class ModuleRecord:
     name: str
     type: str
     status: str  # "trainable", "frozen", "partly frozen", "no params"
-    mode: str  # "train" or "eval": the mode the steps ran in (audit: after its train() call)
+    mode: str  # "train", "eval" (watch: "train+eval"): the mode the forwards ran in (audit: after train())
     params: int = 0
     params_changed: int = 0
     buffers: int = 0

@@ -112,6 +112,17 @@ def _inside(outer: torch.optim.Optimizer | None, opt: torch.optim.Optimizer) -> 
     return any(id(p) in ids for p in held_params(opt))
 
 
+def _weakly(objs: dict[int, Any]) -> "weakref.WeakValueDictionary[int, Any]":
+    """`objs` held through weak references (a class without a weakref slot, rare, is dropped)."""
+    out: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+    for k, v in objs.items():
+        try:
+            out[k] = v
+        except TypeError:
+            pass
+    return out
+
+
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
     if optimizer is None:
         return []
@@ -168,7 +179,13 @@ class Watch:
         # candidate models: outermost forwarded modules (or the given model), by id
         self.roots: dict[int, nn.Module] = {}
         self._covered: dict[int, int] = {}  # id(submodule) -> id(its root)
-        self.ran: set[int] = set()  # submodules whose own forward ran (FZ505: ran, but the loss ignores it)
+        # submodules whose own forward ran (FZ505: ran, but the loss ignores it): in train mode, in
+        # eval(), from the first step on (the tree shows the modes the forwards ran in), and the
+        # others (before it, or inside a root run in eval(): a validation pass)
+        self.ran: set[int] = set()
+        self.ran_eval: set[int] = set()
+        self.ran_other: set[int] = set()
+        self._in_eval_root = [False]  # the latest root forward was in eval() (read by the forward hook)
         self._given_sub = ({id(m) for m in model.modules()} if model is not None else None)
         # at the window's start, by id of the tensor: fingerprints of parameters and buffers, and
         # where each buffer's copy lies in one block per root and dtype (block, offset, shape):
@@ -181,7 +198,9 @@ class Watch:
         self._fingerprinters: dict[int, tuple[list[torch.Tensor], Fingerprinter]] = {}
         # roots forwarded before the window, by id: their tensors to fingerprint at the first step
         self._pending: dict[int, tuple[nn.Module, list[torch.Tensor]]] = {}
+        # the optimizers that stepped in the window and the class of each, by id (weakly once judged)
         self.optimizers: dict[int, torch.optim.Optimizer] = {}
+        self.kinds: dict[int, str] = {}
         # pairs of optimizers (ids) that stepped from one backward: no forward from the start of the
         # one's step to the end of the other's (one model's backbone and head, each with its own
         # lr; a closure's forward parts them); `_last_step`: (id, forwards) at the latest step's start
@@ -257,6 +276,12 @@ class Watch:
         # optimizers not yet stepped that hold a forwarded model's parameters, which the window
         # waits for (weak references; None: not decided yet), and those it stopped waiting for
         self._waiting: list[weakref.ref] | None = None
+        # a later window's: ids of the parameters seen newly frozen at a step after the first window
+        # (by the watch that opened it), and the optimizers not waited for because they hold only
+        # such parameters, frozen still (`_is_retired`), with those parameters' ids
+        self.frozen_after: set[int] = set()
+        self.retired: list[str] = []
+        self.retired_params: set[int] = set()
         self._wait_until = 0
         self.waited_out: list[str] = []
         self.waited_for: list[str] = []
@@ -283,6 +308,12 @@ class Watch:
         self._flat_ids: tuple[int, ...] = ()
         self._walk_in = 0
         self.steps_after = 0  # steps of the watched optimizers since the window closed
+        self._after_steps: dict[int, int] = {}  # the same, per optimizer (by id)
+        # the labels a judged window gave models and the names it gave optimizers, where it judged
+        # several (by id: a weak reference to each, its name), and those of the windows before a
+        # later one (`inherited`): a later window that judges one of them alone names it so too
+        self.named: dict[int, tuple[weakref.ref, str]] = {}
+        self.inherited: dict[int, tuple[weakref.ref, str]] = {}
         self.opened: str = ""  # for a later window: after which step, and what had changed
         self.unfinished: str = ""  # why a later window was not judged (training ended inside it, too many)
         # what the shapes are taken of after the window: weakly, the watch outlives the training
@@ -322,7 +353,7 @@ class Watch:
         (`opt_d 7, opt_g 6`; `SGD 2, replaced` for one taken over)."""
         gone = [f"{kind} {n}, replaced" for _, n, kind in self.replaced.values()]
         named = self.names_seen if len(self.counts) > 1 or self._waiting else {}  # several: as the loop names them
-        return ", ".join(gone + [f"{named.get(k) or type(self.optimizers[k]).__name__} {n}"
+        return ", ".join(gone + [f"{named.get(k) or self.kinds.get(k, 'optimizer')} {n}"
                                  for k, n in self.counts.items()])
 
     def __enter__(self) -> "Watch":
@@ -334,17 +365,19 @@ class Watch:
         if self._active:
             raise AuditUsageError("this watch is already active")
         self._active = True
-        covered, slow, ran = self._covered, self._on_forward, self.ran
+        covered, slow, ran, ran_eval, ran_other = self._covered, self._on_forward, self.ran, self.ran_eval, self.ran_other
+        in_eval_root = self._in_eval_root
 
         def on_forward(module: nn.Module, args: Any) -> None:
             # Every module's forward comes here; a submodule of a known root (nearly all of them)
-            # needs nothing but to be noted as run, so it costs a lookup and a set add, not a call
+            # needs nothing but to be noted as run, in the mode it runs in (inside a root run in
+            # eval(), a validation pass: in none), so it costs a lookup and a set add, not a call
             # through _guarded.
             root = covered.get(id(module))
             if root is None or root == id(module):
                 slow(module, args)
             else:
-                ran.add(id(module))
+                (ran_other if in_eval_root[0] else ran if module.training else ran_eval).add(id(module))
 
         # torch.compile warns that global hooks (ours) fire once more for its wrapper: the watch
         # counts on that (an outermost forward is its root's), and the user did not add them
@@ -579,6 +612,7 @@ class Watch:
         root_id = self._covered.get(mid)
         if root_id is not None:
             if root_id == mid:
+                self._in_eval_root[0] = not module.training
                 if not self.started:
                     self._baseline_root(module)  # a new iteration before the window: take it again
                 self._agree_before_backward(module)
@@ -588,6 +622,7 @@ class Watch:
                 return
             module = self.given_model  # type: ignore[assignment]
             mid = id(module)
+        self._in_eval_root[0] = not module.training
         self._add_root(module)
         self._agree_before_backward(module)
 
@@ -684,6 +719,9 @@ class Watch:
             self._read_probe(opt)
         if not self.started:
             self.started = True
+            self.ran_other |= self.ran | self.ran_eval  # the same sets: the forward hook holds them
+            self.ran.clear()
+            self.ran_eval.clear()
             if closure is not None:
                 # Lightning and LBFGS run forward and backward inside the step: take everything
                 # at that forward, not at one from before (a validation pass, say).
@@ -704,6 +742,7 @@ class Watch:
         if id(opt) not in self.optimizers:
             self.counts[id(opt)], went_on = self._take_over(opt)
             self.optimizers[id(opt)] = opt
+            self.kinds[id(opt)] = type(opt).__name__  # kept: after the window, optimizers are held weakly
             # the names the loop gives the optimizers and models, while its frames are there (a
             # report names them only where there are several)
             if len(self.optimizers) > 1 or len(self.roots) > 1:
@@ -981,7 +1020,7 @@ class Watch:
             self._flat, self._flat_ids = flat, tuple(map(id, flat))
             self._walk_in = max(1, len(seen) // _WALK_PER_STEP)
         return (self._flat_ids, tuple(map(_requires_grad, self._flat)),
-                tuple(sum(len(g["params"]) for g in o.param_groups) for o in self._tracked_opts.values()))
+                tuple((k, sum(len(g["params"]) for g in o.param_groups)) for k, o in self._tracked_opts.items()))
 
     def _track(self, window: "Watch") -> None:
         self._tracked_roots.update(window.roots)
@@ -1005,6 +1044,7 @@ class Watch:
                 return  # inside the wrapper's step, which ends after it
             self._stepping = None
         self.steps_after += 1
+        self._after_steps[id(opt)] = self._after_steps.get(id(opt), 0) + 1
         later = self._next
         if later is not None:
             later._on_step_post(opt, args, kwargs)
@@ -1028,10 +1068,38 @@ class Watch:
         self._next = later = Watch(self.steps, self.given_model, self.given_opts or None,
                                    expect_frozen=self.expect_frozen, expect_trainable=self.expect_trainable,
                                    on_report=self.on_report, rewatch=False, ignore=self.ignore)
-        at = self.steps + self.steps_after
-        later.opened = (f"a later window, from step {at + 1}: by step {at}, "
-                        f"{self._change(before, shape) if known else 'a new optimizer had stepped'}")
+        if known and before is not None:
+            self._note_frozen(before, shape)
+        later.frozen_after = set(self.frozen_after)
+        later.inherited = self._names_so_far()
+        change = self._change(before, shape) if known else "a new optimizer had stepped"
+        at = self.counts.get(id(opt), 0) + self._after_steps[id(opt)]  # this optimizer's steps so far
+        if len(self.counts.keys() | self._after_steps.keys()) > 1:  # whose steps: the one that saw the change
+            remember_names([opt], self.names_seen)
+            name = self.names_seen.get(id(opt)) or type(opt).__name__
+            later.opened = f"a later window, after {name}'s step {at}: by then, {change}"
+        else:
+            later.opened = f"a later window, from step {at + 1}: by step {at}, {change}"
         later._open(post_hook=False)
+
+    def _names_so_far(self) -> dict[int, tuple[weakref.ref, str]]:
+        """The names this watch's windows gave models and optimizers (`a`, `oa` where several were
+        judged), for a later window to give them again where it judges one alone."""
+        out: dict[int, tuple[weakref.ref, str]] = {}
+        for w in (self, *self.later):
+            out.update(w.inherited)
+            out.update(w.named)
+        return out
+
+    def _note_frozen(self, before: tuple, now: tuple) -> None:
+        """Keep the parameters that were trainable at this optimizer's previous step and are frozen
+        at this one (`frozen_after`), and forget those trainable again."""
+        was = dict(zip(before[0], before[1]))
+        for k, g in zip(now[0], now[1]):
+            if g:
+                self.frozen_after.discard(k)
+            elif was.get(k) is True:
+                self.frozen_after.add(k)
 
     def _change(self, before: tuple, now: tuple) -> str:
         """What differs between two shapes, in a few words: `12 parameters were newly trainable`."""
@@ -1039,21 +1107,34 @@ class Watch:
         unfrozen = sum(1 for k, g in now_params.items() if g and was.get(k) is False)
         frozen = sum(1 for k, g in now_params.items() if not g and was.get(k) is True)
         swapped = sum(1 for k in now_params if k not in was)
-        held = sum(now[2]) - sum(before[2])
+        # parameters each optimizer holds, by id: one the script dropped (freed) holds none fewer
+        counts_then, counts_now = dict(before[2]), dict(now[2])
+        held = sum(n - counts_then[k] for k, n in counts_now.items() if k in counts_then)
+        dropped = sum(1 for k in counts_then if k not in counts_now)
         words = [f"{n} parameter{'s' * (n != 1)} {'was' if n == 1 else 'were'} {what}" for n, what in
                  ((unfrozen, "newly trainable"), (frozen, "newly frozen"), (swapped, "new in the model")) if n]
         if held:
-            whose = "the optimizer holds" if len(now[2]) == 1 else "the optimizers hold"
+            whose = "the optimizer holds" if len(counts_now) == 1 else "the optimizers hold"
             words.append(f"{whose} {abs(held)} {'more' if held > 0 else 'fewer'}")
+        if dropped:
+            words.append(f"{dropped} optimizer{'s were' if dropped != 1 else ' was'} dropped by the script")
         return ", ".join(words) or "what trains had changed"
 
     def _still_waiting(self) -> bool:
         """Whether to hold the window open for an optimizer that has not stepped yet but holds
         the parameters of a model that ran in it (a WGAN's generator, stepped once per 5 critic
         steps): decided once, when the others first complete their steps, and held until it has
-        stepped `steps` times too, or until the others have stepped `_WAIT_FOR` times as often."""
+        stepped `steps` times too, or until the others have stepped `_WAIT_FOR` times as often.
+        In a later window, one the script retired (`_is_retired`) is not waited for."""
         if self._waiting is None:
-            self._waiting = [weakref.ref(o) for o in idle_optimizers(self)]
+            idle = idle_optimizers(self)
+            retired = [o for o in idle if self._is_retired(o)]
+            if retired:
+                remember_names(retired, self.names_seen)
+                # once each: a wrapper (accelerate's AcceleratedOptimizer) and the optimizer it wraps are one
+                self.retired = list(dict.fromkeys(self.names_seen.get(id(o)) or type(o).__name__ for o in retired))
+                self.retired_params = {id(p) for o in retired for p in held_params(o)}
+            self._waiting = [weakref.ref(o) for o in idle if not any(o is r for r in retired)]
             self._wait_until = self.steps * _WAIT_FOR
             if self._waiting:
                 remember_names([o for r in self._waiting if (o := r()) is not None], self.names_seen)
@@ -1068,6 +1149,15 @@ class Watch:
             self.waited_out = [self.names_seen.get(id(o)) or type(o).__name__ for o in waiting]
             return False
         return True
+
+    def _is_retired(self, opt: torch.optim.Optimizer) -> bool:
+        """An optimizer not stepped in this later window that the script retired: every parameter
+        it holds is frozen now, and was seen frozen after its last step, at a step of another
+        optimizer that had seen it trainable (what opened this window, or an earlier one). Not one
+        frozen only while the others step (a GAN's G during D's steps: frozen at each of D's steps
+        alike, never newly so), which will step again."""
+        params = held_params(opt)
+        return bool(params) and all(not p.requires_grad and id(p) in self.frozen_after for p in params)
 
     def _finish(self) -> None:
         self.done = True
@@ -1099,8 +1189,13 @@ class Watch:
         a watch kept in a test's scope); what the report holds is records, not tensors."""
         for held in (self.before, self.buffer_copy, self._blocks, self._fingerprinters, self._pending,
                      self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
-                     self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled):
+                     self.ran_eval, self.ran_other,
+                     self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled,
+                     self.undone, self.undone_call, self.idle_drift):
             held.clear()
+        # the models and optimizers judged, weakly from now on: one the script drops (an optimizer
+        # retired with its state, a model replaced) is freed as it would be unwatched
+        self.roots, self.optimizers = _weakly(self.roots), _weakly(self.optimizers)
 
 
 def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,

@@ -533,7 +533,10 @@ def bystanders(w: "Watch", models: list[nn.Module],
     for r, tree in candidates:
         name = _held_name(r) or w.names_seen.get(id(r))
         what = f"{name} ({type(r).__name__})" if name else type(r).__name__
-        opt = next((holders[id(p)] for _, p in tree.params if id(p) in holders), None)
+        # an optimizer retired with every parameter it holds frozen (`Watch._is_retired`) holds
+        # them no more than none does: the model is judged as one frozen from the start
+        opt = next((holders[id(p)] for _, p in tree.params if id(p) in holders and id(p) not in w.retired_params),
+                   None)
         if opt is not None:
             idle.setdefault(opt, []).append(what)
         elif any(p.requires_grad or id(p) in w.wanted for _, p in tree.params):

@@ -13,6 +13,7 @@ that stopped before a backward that would hang (requires_grad differing across F
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -360,6 +361,25 @@ def _refrozen_notes(w: "Watch", named: list[tuple[str, nn.Parameter]]) -> list[s
     return out
 
 
+def _forward_modes(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> dict[str, bool | None]:
+    """Module name -> the mode its own forwards ran in over the window (True: train, False: eval,
+    None: both), for the submodules whose forward ran in it: those seen from the first step on
+    (outside a validation pass, a root run in eval()), and the mode each was in at the start of
+    the first step's forward, which ran before it. No set per module: this runs at the closing
+    step, and a resnet50 has 161 modules."""
+    ran, ran_eval, at_start = w.ran, w.ran_eval, w.modes_before
+    out: dict[str, bool | None] = {}
+    for n, m in named_modules:
+        k = id(m)
+        in_train, in_eval = k in ran, k in ran_eval
+        if not (in_train or in_eval):
+            continue
+        at = at_start.get(k, m.training)
+        in_train, in_eval = in_train or at, in_eval or not at
+        out[n] = None if in_train and in_eval else in_train
+    return out
+
+
 def _undone_by(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> dict[str, str]:
     """Module name -> the name of the module whose train() call switched it out of eval(), as the
     report names it (`model.backbone.train()`: `backbone`; `teacher.train()` beside a student:
@@ -388,6 +408,10 @@ def judge(w: "Watch") -> AuditReport:
     inners += [unwrapped(m, ddp) for m in frozen]
     holder = held_by(inners) if len(models) > 1 and w.given_model is None else None
     labels = model_labels(models, inners, w.names_seen, holder)
+    if w.inherited and spread is None:
+        labels = _labels_as_before(w, models, inners, labels)
+    if labels != [""]:
+        _keep_names(w.named, models, labels)
     side = ran_beside(w, models, trees) if w.expect_frozen or w.expect_trainable else []
     if spread is None or not frozen:
         return _judged(w, models, inners, labels, trees, spread, trained, notes, averages, side=side,
@@ -398,6 +422,35 @@ def judge(w: "Watch") -> AuditReport:
     notes = notes + [f"{F.listed(labels[1:])} ran beside the trained model: judged on every rank, not shown in the "
                      f"tree (the ranks compare the trained model only)"]
     return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, {}, beside.findings, side=side)
+
+
+def _inherited(w: "Watch", *objs: object) -> str | None:
+    """The name an earlier window of the watch gave one of `objs` (a model and the module it wraps)."""
+    for o in objs:
+        kept = w.inherited.get(id(o))
+        if kept is not None and kept[0]() is o:
+            return kept[1]
+    return None
+
+
+def _labels_as_before(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels: list[str]) -> list[str]:
+    """A later window's labels as the first window gave them (`a` rather than none where `a` is
+    now judged alone, `actor` rather than a class name): its report names what the first's did."""
+    before = [_inherited(w, m, i) for m, i in zip(models, inners)]
+    if len(models) == 1:
+        return [before[0]] if before[0] else labels
+    out = [b or label for b, label in zip(before, labels)]
+    return out if len(set(out)) == len(out) else labels
+
+
+def _keep_names(into: dict, objs: list[object], names: list[str]) -> None:
+    """Note the names given to `objs` (by id, with a weak reference that tells the same object)."""
+    for o, n in zip(objs, names):
+        if n:
+            try:
+                into[id(o)] = (weakref.ref(o), n)
+            except TypeError:  # no weakref slot
+                pass
 
 
 def _side_patterns(patterns: list[str], side: list[tuple[str, nn.Module]], judged_names: list[str]) -> dict[str, str]:
@@ -517,6 +570,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
 
     opts = list(w.optimizers.values())
     onames = optimizer_labels(opts, w.names_seen)  # several: named as the code names them, in findings and records
+    if len(opts) == 1 and w.inherited:  # one, in a later window: as the first window named it among several
+        onames = [_inherited(w, opts[0]) or onames[0]]
+    elif len(opts) > 1:
+        _keep_names(w.named, opts, onames)
     holder: dict[int, tuple[int, int]] = {}
     for oi, opt in enumerate(opts):
         for gi, group in enumerate(opt.param_groups):
@@ -557,8 +614,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                 for (n, b), (moved, delta) in zip(named_buffers, bchanges)]
     if spread is not None:  # a sharded parameter is judged from all its shards
         precords, brecords = spread.agree(precords, brecords)
-    # The tree shows the mode the steps ran in: the mode at the window's start, or train for a
-    # module an observed train() switched out of eval() inside the window. The findings are told
+    # The tree shows the mode the module's forwards ran in over the window ("train+eval" where
+    # both), and for one whose own forward did not run, the mode the steps ran in: the mode at the
+    # window's start, or train for a module an observed train() switched out of eval() inside the
+    # window (a train() between backward and step() changes neither). The findings are told
     # whether an undone eval() froze a part (FZ201) or was the script's own eval()/train() pair
     # around a validation pass (FZ502: those statistics were never frozen).
     at_start, undone, later = w.modes_before, w.undone, w.trained_in_window
@@ -568,9 +627,15 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                         for n, m in named_modules}
     else:
         modes = judged_modes = {n: at_start.get(id(m), m.training) for n, m in named_modules}
+    ran_in = _forward_modes(w, named_modules)
+    if ran_in:
+        modes = {n: mode if ran_in.get(n, None) is None else ran_in[n] for n, mode in modes.items()}
     mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes)
+    both = {n for n, mode in ran_in.items() if mode is None}
+    if both:
+        mrecords = [replace(r, mode="train+eval") if r.name in both else r for r in mrecords]
     if labels != [""]:  # the root above the labelled models is none of the script's: it names them
-        mrecords[0] = replace(mrecords[0], type=f"({len(labels)} models: {', '.join(labels)})")
+        mrecords[0] = replace(mrecords[0], type=f"({len(labels)} model{'s' * (len(labels) != 1)}: {', '.join(labels)})")
     # how the loop zeroes grads: seen where the watch could tell (a grad tensor kept or renewed
     # from one step to the next), else a guess from frozen parameters holding zeroed grads, which
     # the findings' advice may use but the report's header does not state
@@ -600,7 +665,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         held_still += _shared_notes(precords, labels)
     # modules no forward of a watched model reached (a model only an optimizer holds): never ran
     idle = frozenset(n for n, m in named_modules if id(m) not in w._covered and (n or labels == [""]))
-    ran = frozenset(n for n, m in named_modules if id(m) in w.ran)
+    ran = frozenset(n for n, m in named_modules if id(m) in w.ran or id(m) in w.ran_eval or id(m) in w.ran_other)
     # nn.MultiheadAttention's forward reads its out_proj's weights itself (F.multi_head_attention_forward),
     # never calling it: the child ran where its parent did
     ran = ran | frozenset(f"{n}.{c}" if n else c for n, m in named_modules
@@ -679,6 +744,11 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if w.waited_for and not w.waited_out and not w.judged_at_exit and not only_beside:
         notes = notes + [f"the window waited for {F.listed(w.waited_for)}, which had not stepped when the others had "
                          f"completed {w.steps} steps, to complete {w.steps} too ({w.progress()})"]
+    if w.retired and not only_beside:
+        one = len(w.retired) == 1
+        notes = notes + [f"{F.listed(w.retired)} did not step in the window and hold{'s' if one else ''} only frozen "
+                         f"parameters, frozen after {'its' if one else 'their'} last step: the window did not wait "
+                         f"for {'it' if one else 'them'}"]
     if w.waited_out and not only_beside:
         notes = notes + [f"the window waited for {F.listed(w.waited_out)}, which hold{'s' if len(w.waited_out) == 1 else ''} "
                          f"the parameters of a model that ran, to step {w.steps} times, and stopped waiting "
