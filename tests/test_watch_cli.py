@@ -555,10 +555,10 @@ def test_fz201_names_the_scripts_train_of_a_part_and_its_fixed_twin_is_ok(cli, t
     assert bug.code == 1, bug.out + bug.err
     assert bug.out.splitlines()[1].startswith(
         "  FZ201 train-undoes-bn-freeze [backbone.1] backbone.1 was in eval() to freeze running statistics, but "
-        "backbone.train() switched it back and the statistics moved"), bug.out
+        "backbone.train(), called at train.py:21, switched it back and the statistics moved"), bug.out
     write(tmp_path / "train.py", PART_TRAIN.replace("{train}", "model.train()"))
     whole = cli(tmp_path, "run", "train.py")
-    assert whole.code == 1 and "but model.train() (as every epoch loop calls it) switched it back" in whole.out
+    assert whole.code == 1 and "but model.train(), called at train.py:21, switched it back" in whole.out
     write(tmp_path / "train.py", PART_TRAIN.replace("{train}", "model.train(); model.backbone.eval()"))
     fixed = cli(tmp_path, "run", "train.py")
     assert fixed.code == 0 and fixed.out.startswith("freeze audit: OK — 2 steps"), fixed.out + fixed.err

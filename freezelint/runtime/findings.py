@@ -329,7 +329,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   refrozen: frozenset[str] = frozenset(), notes: list[str] | None = None,
                   idle: frozenset[str] = frozenset(), ran: frozenset[str] | None = None,
                   substituted: frozenset[str] = frozenset(), toggled: Mapping[str, list[str]] | None = None,
-                  live: Sequence[tuple[str, nn.Module]] = ()) -> list[AuditFinding]:
+                  live: Sequence[tuple[str, nn.Module]] = (),
+                  sites: Mapping[str, str] | None = None) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -357,7 +358,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     of its own over two steps or more. `substituted` (the watch) names the model's parameters that
     tensors of no module stood in for (torch.func.functional_call): they took no part, no FZ503.
     `live`: the modules by the records' names, where a message needs more than a record holds (an
-    Embedding's max_norm, a BatchNorm's momentum)."""
+    Embedding's max_norm, a BatchNorm's momentum). `sites` (the watch) names, by module, where the
+    train() call that switched it out of eval() was made (`in on_train_epoch_start at train.py:14`)."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -507,7 +509,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             out.append(AuditFinding(
                 "FZ201", names[0] if one else f"{len(names)} modules",
                 f"{listed(names)} {'was' if one else 'were'} in eval() to freeze running statistics, but "
-                f"{_switched(call)} switched {'it' if one else 'them'} back and {moved}",
+                f"{_switched(call, _site(stats, sites))} switched {'it' if one else 'them'} back and {moved}",
                 (_fix_override(override) if override and call == _MODEL_TRAIN else
                  _fix_whole(call) if _frozen_whole(call, params, by_module) else
                  f"re-apply .eval() to these modules after every {call}: override train() in the model, or ")
@@ -523,7 +525,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 "FZ201", names[0] if one else f"{len(names)} modules",
                 f"{listed(names)} ({_spectral_kinds(names, by_module)}) {'was' if one else 'were'} in eval() "
                 f"to keep {'its' if one else 'their'} spectral norm's power-iteration vectors (u, v), but "
-                f"{_switched(call)} switched {'it' if one else 'them'} back and every forward rewrote them"
+                f"{_switched(call, _site(power, sites))} switched {'it' if one else 'them'} back and every forward rewrote them"
                 f"{_moved_by(power)} {over}: {_POWER_WHY}",
                 (_fix_override(override) if override and call == _MODEL_TRAIN else
                  _fix_whole(call).removesuffix("; or ") if _frozen_whole(call, params, by_module) else
@@ -531,7 +533,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 + ("" if updated_elsewhere else "; if your loop already does, audit with call_train=False (or "
                    "watch the real loop: freezelint.watch())"), _several(names)))
     for call, mods in _by_call(eval_only, undone_by).items():
-        out.append(_eval_only_undone(mods, over, updated_elsewhere, call, override))
+        out.append(_eval_only_undone(mods, over, updated_elsewhere, call, override, _site(mods, sites)))
     stats = [(m, bs) for m, bs in unfrozen_stats if layer_of[m] is None]
     power = [(m, bs) for m, bs in unfrozen_stats if layer_of[m] is not None]
     # only the batch counter moved (momentum=0 keeps the running mean and variance): said so, with
@@ -1146,7 +1148,17 @@ def _by_call(moved: list[tuple[str, list[BufferRecord]]], undone_by: Mapping[str
     return out
 
 
-def _switched(call: str) -> str:
+def _site(mods: list[tuple[str, list[BufferRecord]]], sites: Mapping[str, str] | None) -> str | None:
+    """Where the train() call that switched the first of `mods` was made, if the watch saw it."""
+    return (sites or {}).get(mods[0][0]) if mods else None
+
+
+def _switched(call: str, site: str | None = None) -> str:
+    """The train() call as a message names it: where it was made where the watch saw that (a hook
+    of the user's, a framework's loop after every batch), else as an epoch loop calls it (audit()
+    calls it so itself)."""
+    if site is not None:
+        return f"{call}, called {site},"
     return "model.train() (as every epoch loop calls it)" if call == _MODEL_TRAIN else call
 
 
@@ -1189,14 +1201,14 @@ def _fix_override(override: str) -> str:
 
 
 def _eval_only_undone(moved: list[tuple[str, list[BufferRecord]]], over: str, watched: bool,
-                      call: str = _MODEL_TRAIN, override: str | None = None) -> AuditFinding:
+                      call: str = _MODEL_TRAIN, override: str | None = None, site: str | None = None) -> AuditFinding:
     """FZ201 for an eval-only freeze: the statistics were to be kept, the parameters to train."""
     names = [_label(m) for m, _ in moved]
     one = len(names) == 1
     return AuditFinding(
         "FZ201", names[0] if one else f"{len(names)} modules",
         f"{listed(names)} {'was' if one else 'were'} put in eval() to keep {'its' if one else 'their'} running "
-        f"statistics ({'its' if one else 'their'} weight and bias left to train), but {_switched(call)} "
+        f"statistics ({'its' if one else 'their'} weight and bias left to train), but {_switched(call, site)} "
         f"switched {'it' if one else 'them'} back and the statistics moved{_moved_by(moved)} {over}",
         (_fix_override(override) + f"call the freeze again after each {call}" if override and call == _MODEL_TRAIN
          else f"put them back in eval() after every {call}: override train() in the model (call "

@@ -33,6 +33,7 @@ fingerprinted again, buffers compared with their copies, and `watch_report.judge
 
 from __future__ import annotations
 
+import sys
 import warnings
 import weakref
 from operator import attrgetter
@@ -53,7 +54,8 @@ from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
 from freezelint.runtime.swaps import log_swaps
 from freezelint.runtime.tree import Tree, walk
-from freezelint.runtime.watch_models import dead_lightning_hooks, held_params, idle_optimizers, remember_names
+from freezelint.runtime.watch_models import (call_site, dead_lightning_hooks, held_params, idle_optimizers,
+                                               remember_names)
 from freezelint.runtime.watch_report import halted, judge, stats_moved_while_frozen
 
 
@@ -255,6 +257,7 @@ class Watch:
         self.trained_in_window: set[int] = set()  # of those, switched after the window opened
         self.undone_by: dict[int, set[int]] = {}  # id(module) -> ids of the modules those train() calls were on
         self.undone_call: dict[int, nn.Module] = {}  # id(module) -> the module the latest such train() was on
+        self.undone_site: dict[int, str] = {}  # id(module) -> where that train() was called (`in f at x.py:3`)
         self.eval_targets: dict[int, set[int]] = {}  # id(module) -> ids of the modules eval() was called on
         self._eval_target: int | None = None  # the outermost eval() call in progress
         self._forwards = 0  # forwards of outermost modules so far
@@ -501,10 +504,15 @@ class Watch:
                 out = orig(module, mode)
                 # the model ran since its own eval(): a validation pass (else that eval() froze it)
                 ran = watch._forwards > watch._eval_at.get(id(module), watch._forwards)
+                site = None
                 for m in evals:
                     if m.training:
                         watch.undone[id(m)] = m
                         watch.undone_call[id(m)] = module
+                        if site is None:  # only a train() that undoes an eval() looks up its caller
+                            site = call_site(sys._getframe(1)) or ""
+                        if site:
+                            watch.undone_site[id(m)] = site
                         if watch.started:
                             watch.trained_in_window.add(id(m))
                         if ran:
@@ -1191,7 +1199,7 @@ class Watch:
                      self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
                      self.ran_eval, self.ran_other,
                      self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled,
-                     self.undone, self.undone_call, self.idle_drift):
+                     self.undone, self.undone_call, self.undone_site, self.idle_drift):
             held.clear()
         # the models and optimizers judged, weakly from now on: one the script drops (an optimizer
         # retired with its state, a model replaced) is freed as it would be unwatched

@@ -223,6 +223,23 @@ def frame_variables(frame) -> dict:
     return found
 
 
+def call_site(frame) -> str | None:
+    """Where the code outside freezelint and torch that is running made its call, as messages say
+    it: `in on_train_epoch_start at train.py:14`, `in model_eval_mode at composer/utils/misc.py:85`,
+    or `at train.py:14` at a script's top level."""
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    path = frame.f_code.co_filename
+    cwd = os.getcwd() + os.sep
+    shown = path[len(cwd):] if path.startswith(cwd) else \
+        path.rsplit("site-packages" + os.sep, 1)[1] if "site-packages" + os.sep in path else os.path.basename(path)
+    where = f"at {shown}:{frame.f_lineno}"
+    name = frame.f_code.co_name
+    return where if name.startswith("<") else f"in {name} {where}"
+
+
 def user_scopes(frame) -> list[dict]:
     """The variables of the frames from `frame` outward that are not freezelint's or torch's
     (the training code on the stack, innermost first), then those of the running script's top

@@ -652,6 +652,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     found = F.live_findings(named_modules, named)
     kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept)
     by_call = _undone_by(w, named_modules) if undone else {}
+    sites = {n: w.undone_site[id(m)] for n, m in named_modules if id(m) in w.undone_site} if undone else {}
     unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start)
     refrozen = frozenset(n for n, p in named if id(p) in w.refrozen) if w.refrozen else frozenset()
     if w.part_toggled:  # left frozen at their optimizer's steps by a toggle that unfroze only their neighbours
@@ -694,7 +695,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted,
-                                 toggled=toggled, live=named_modules)
+                                 toggled=toggled, live=named_modules, sites=sites)
     given = {p: _in_holder(p, container, labels) for p in [*w.expect_frozen, *w.expect_trainable]}
     expect_frozen, expect_trainable = ([given[p] for p in ps] for ps in (w.expect_frozen, w.expect_trainable))
     theirs = _side_patterns([*expect_frozen, *expect_trainable], side,
