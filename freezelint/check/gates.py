@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6a38e518993b5ff271ce0bce5522cc21'
+RULES_DIGEST = '670b1912874ddf000c6080404503580c'
 
 GATES = {
     'FZ002': (

@@ -481,6 +481,14 @@ class UncheckedPartialLoad(Rule):
         ),
     ]
     good = [
+        """
+        from tensordict import is_tensor_collection
+
+        class Storage:
+            def load_state_dict(self, state_dict):
+                if is_tensor_collection(self._storage):  # a TensorDict: its load returns itself, no keys
+                    self._storage.load_state_dict(state_dict["_storage"], strict=False)
+        """,
         # a copy of the adapter's own keys kept on the object and loaded back (an EMA teacher adapter)
         """
             from peft import get_peft_model_state_dict, set_peft_model_state_dict
@@ -1355,7 +1363,26 @@ def _exempt(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None,
     """What makes a dropped `strict=False` load's result no loss (the rule's notes say which)."""
     return _checked_first(load, body, home) or _counted_after(load, body, home) \
         or _optimizer(facts, load.func.value, scope) or _sibling_copy(facts, load, body, home) \
-        or _same_submodule(facts, load, body, home) or _own_keys(facts, load, body, home)
+        or _same_submodule(facts, load, body, home) or _own_keys(facts, load, body, home) \
+        or _tensor_collection(facts, load, body, scope)
+
+
+def _tensor_collection(facts: Facts, load: cst.Call, body: cst.CSTNode, scope: Scope) -> bool:
+    """The receiver is a TensorDict, as an enclosing `if is_tensor_collection(r):` or
+    `if isinstance(r, TensorDict...):` tests: its load_state_dict returns the TensorDict itself,
+    no keys to check (torchrl's replay-buffer storages)."""
+    receiver = src(load.func.value)
+    for node in traverse.walk(body):
+        if not isinstance(node, cst.If) or not isinstance(node.test, cst.Call) or not node.test.args:
+            continue
+        name = (facts.qualname(node.test.func, scope) or src(node.test.func)).rsplit(".", 1)[-1]
+        args = node.test.args
+        tested = src(args[0].value) == receiver and (
+            name == "is_tensor_collection" or name == "isinstance" and len(args) == 2
+            and "TensorDict" in src(args[1].value))
+        if tested and any(n is load for n in traverse.walk(node.body)):
+            return True
+    return False
 
 
 def _checked_first(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
