@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ba7d23a96b2ce0232dd836dfe501ac93'
+RULES_DIGEST = '05c3e3a4707ddea09afcd1662837c559'
 
 GATES = {
     'FZ002': (

@@ -1,0 +1,61 @@
+"""False alarms and a miss from trial 25 (FZ101, FZ102, FZ105, FZ106, FZ111, FZ301), each checked
+on the public code's form and, where the claim is about torch, against real torch objects."""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+
+import torch
+
+from freezelint.check.engine import check_source
+
+
+def _found(src: str, code: str) -> list[int]:
+    return [d.row for d in check_source(textwrap.dedent(src), "train.py", select=[code])]
+
+
+# ---------------------------------------------------------------- FZ101: a callable is a monkeypatch
+_FZ101_PATCH = """
+import functools
+
+def hold_requires_grad(model):
+    held = [m for m in model.modules() if "requires_grad_" not in vars(m)]
+    for module in held:
+        module.requires_grad_ = functools.partial(lambda m, *args, **kwargs: m, module)
+    def restore():
+        for module in held:
+            vars(module).pop("requires_grad_", None)
+    return restore
+"""
+
+
+def test_fz101_callable_stored_over_requires_grad_is_a_monkeypatch_not_a_freeze():
+    assert _found(_FZ101_PATCH, "FZ101") == []
+    namespace: dict = {}
+    exec(textwrap.dedent(_FZ101_PATCH), namespace)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    restore = namespace["hold_requires_grad"](model)
+    assert model.requires_grad_(False) is model  # the patch: a no-op that works
+    assert all(p.requires_grad for p in model.parameters())
+    restore()
+    model.requires_grad_(False)
+    assert not any(p.requires_grad for p in model.parameters())
+    with_partial = torch.nn.Linear(2, 2)
+    try:  # what the unsafe fix used to write: the method called with the callable as its flag
+        torch.nn.Module.requires_grad_(with_partial, functools.partial(lambda m: m, with_partial))
+    except TypeError:
+        return
+    raise AssertionError("requires_grad_(<partial>) was expected to raise")
+
+
+def test_fz101_flag_values_stay_reported():
+    src = """
+    def freeze(m, flag, off=0):
+        m.requires_grad_ = False
+        m.requires_grad_ = True
+        m.requires_grad_ = 0
+        m.requires_grad_ = flag
+        m.requires_grad_ = off
+    """
+    assert _found(src, "FZ101") == [3, 4, 5, 6, 7]
