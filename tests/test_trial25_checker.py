@@ -59,3 +59,43 @@ def test_fz101_flag_values_stay_reported():
         m.requires_grad_ = off
     """
     assert _found(src, "FZ101") == [3, 4, 5, 6, 7]
+
+
+# ---------------------------------------------------------------- FZ106: a walk written out
+_FZ106_WALK = """
+def switch_mode(model, training):
+    ops, stack = [], [model]
+    while stack:
+        module = stack.pop()
+        ops.append((module, "train" in module.__dict__))
+        stack.extend(c for c in module._modules.values() if c is not None)
+    for module, custom in ops:
+        if custom:
+            module.train(training)
+        else:
+            module.training = training
+"""
+
+
+def test_fz106_walk_written_out_sets_every_modules_own_flag():
+    assert _found(_FZ106_WALK, "FZ106") == []
+    namespace: dict = {}
+    exec(textwrap.dedent(_FZ106_WALK), namespace)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sequential(torch.nn.BatchNorm1d(2), torch.nn.Dropout()))
+    namespace["switch_mode"](model, False)
+    assert not any(m.training for m in model.modules())  # the same as model.eval()
+
+
+def test_fz106_walk_that_picks_some_modules_stays_reported():
+    src = """
+    import torch.nn as nn
+
+    def freeze_norms(model):
+        stack = [model]
+        while stack:
+            module = stack.pop()
+            if isinstance(module, nn.Sequential):
+                module.training = False
+            stack.extend(module.children())
+    """
+    assert _found(src, "FZ106") == [9]

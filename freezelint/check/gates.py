@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '05c3e3a4707ddea09afcd1662837c559'
+RULES_DIGEST = '36be4aa07754b49e0e3659ffbca8c404'
 
 GATES = {
     'FZ002': (
