@@ -99,3 +99,31 @@ def test_fz106_walk_that_picks_some_modules_stays_reported():
             stack.extend(module.children())
     """
     assert _found(src, "FZ106") == [9]
+
+
+# ---------------------------------------------------------------- FZ111: paths that never meet
+_FZ111_GUARDED = """
+from peft import LoraConfig, get_peft_model
+
+def get_model(model, lora, requires_grad=True):
+    if lora:
+        model = get_peft_model(model, LoraConfig(r=8, target_modules="all-linear"))
+    if requires_grad and {unguard}:
+        model.requires_grad_(True)
+    return model
+"""
+
+
+def test_fz111_unfreeze_on_the_path_without_peft_is_not_reported():
+    for unguard in ("not lora", "lora is False", "lora == False"):
+        assert _found(_FZ111_GUARDED.format(unguard=unguard), "FZ111") == [], unguard
+    in_else = _FZ111_GUARDED.replace("    if requires_grad and {unguard}:\n        model.requires_grad_(True)\n",
+                                     "    if lora:\n        pass\n    else:\n        model.requires_grad_(True)\n")
+    assert _found(in_else, "FZ111") == []
+
+
+def test_fz111_unfreeze_on_every_path_stays_reported():
+    assert _found(_FZ111_GUARDED.format(unguard="True"), "FZ111") == [8]
+    # the tested name reassigned between: the tests no longer exclude each other
+    rebound = _FZ111_GUARDED.format(unguard="not lora").replace("    if requires_grad", "    lora = False\n    if requires_grad")
+    assert _found(rebound, "FZ111") == [9]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '36be4aa07754b49e0e3659ffbca8c404'
+RULES_DIGEST = 'ce93426320b865db8d8370ac2f3e7619'
 
 GATES = {
     'FZ002': (
