@@ -127,3 +127,44 @@ def test_fz111_unfreeze_on_every_path_stays_reported():
     # the tested name reassigned between: the tests no longer exclude each other
     rebound = _FZ111_GUARDED.format(unguard="not lora").replace("    if requires_grad", "    lora = False\n    if requires_grad")
     assert _found(rebound, "FZ111") == [9]
+
+
+# ---------------------------------------------------------------- FZ105: a kept copy is its own tensor
+_FZ105_EMA = """
+def make_shadow(model):
+    shadow_of = {}
+    for name, p in model.named_parameters():
+        shadow = p.detach().clone()
+        shadow.requires_grad = False
+        shadow_of[name] = shadow
+    return shadow_of
+"""
+
+
+def test_fz105_kept_copy_is_a_tensor_of_its_own():
+    assert _found(_FZ105_EMA, "FZ105") == []
+    namespace: dict = {}
+    exec(textwrap.dedent(_FZ105_EMA), namespace)
+    model = torch.nn.Linear(2, 2)
+    shadow = namespace["make_shadow"](model)
+    assert all(p.requires_grad for p in model.parameters())  # the model was never meant to freeze
+    assert not any(t.requires_grad for t in shadow.values())
+    assert all(shadow[n].data_ptr() != p.data_ptr() for n, p in model.named_parameters())
+
+
+def test_fz105_copy_flagged_then_dropped_stays_reported():
+    dropped = _FZ105_EMA.replace("        shadow_of[name] = shadow\n", "")
+    assert _found(dropped, "FZ105") == [6]
+    unnamed = """
+    for p in model.parameters():
+        p.detach().requires_grad = False
+        p.data.requires_grad = False
+    """
+    assert _found(unnamed, "FZ105") == [3, 4]
+    weights = """
+    sd = model.state_dict()
+    for k in sd:
+        sd[k].requires_grad = False
+    model.load_state_dict(sd)
+    """
+    assert _found(weights, "FZ105") == [4]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ce93426320b865db8d8370ac2f3e7619'
+RULES_DIGEST = 'd7970f8eda52863bb94faa4457c88c4e'
 
 GATES = {
     'FZ002': (
