@@ -168,3 +168,34 @@ def test_fz105_copy_flagged_then_dropped_stays_reported():
     model.load_state_dict(sd)
     """
     assert _found(weights, "FZ105") == [4]
+
+
+# ---------------------------------------------------------------- FZ301: the harm is conditional
+def test_fz301_says_frozen_weights_move_only_with_a_grad_left_from_before_the_freeze():
+    src = """
+    import torch
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    """
+    [d] = check_source(textwrap.dedent(src), "train.py", select=["FZ301"])
+    assert "the optimizer skips them while their .grad is None (no state, no weight decay), but a grad left " \
+           "from before the freeze (a backward before it, or zero_grad(set_to_none=False)) is applied" in d.message
+    assert "any stale or zero grad" not in d.message
+
+    def frozen_moves(backward_first: bool) -> bool:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+        if backward_first:
+            model(torch.randn(3, 4)).sum().backward()
+        model[0].requires_grad_(False)
+        opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+        before = model[0].weight.detach().clone()
+        for _ in range(3):
+            opt.zero_grad(set_to_none=False)
+            model(torch.randn(3, 4)).sum().backward()
+            opt.step()
+        return not torch.equal(before, model[0].weight) or model[0].weight in opt.state
+
+    assert not frozen_moves(backward_first=False)  # the common case: no grad, no state, no decay
+    assert frozen_moves(backward_first=True)  # a zero grad kept in place: AdamW's weight decay moves it

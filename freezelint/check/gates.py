@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd7970f8eda52863bb94faa4457c88c4e'
+RULES_DIGEST = '38a174b027a786a39d26e47a244e529d'
 
 GATES = {
     'FZ002': (
