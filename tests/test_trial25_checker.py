@@ -9,6 +9,7 @@ import textwrap
 import torch
 
 from freezelint.check.engine import check_source
+from conftest import write
 
 
 def _found(src: str, code: str) -> list[int]:
@@ -199,3 +200,56 @@ def test_fz301_says_frozen_weights_move_only_with_a_grad_left_from_before_the_fr
 
     assert not frozen_moves(backward_first=False)  # the common case: no grad, no state, no decay
     assert frozen_moves(backward_first=True)  # a zero grad kept in place: AdamW's weight decay moves it
+
+
+# ---------------------------------------------------------------- FZ102: a part of a Module built from an unseen class
+_FZ102_BUILT = """
+import torch
+from {package} import {cls}
+
+def pretrain(backbone, loader, num_classes):
+    classifier = {cls}(backbone, num_classes).to("cpu")
+    optimizer = torch.optim.SGD(classifier.parameters(), lr=0.01)
+    classifier.train()
+    classifier.backbone.requires_grad = False
+    for inputs, labels in loader:
+        loss = torch.nn.functional.cross_entropy(classifier(inputs), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+"""
+
+
+class _Classifier(torch.nn.Module):  # what such a class is: a Module with a `backbone` part
+    def __init__(self, backbone, num_classes):
+        super().__init__()
+        self.backbone, self.head = backbone, torch.nn.Linear(4, num_classes)
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+def test_fz102_part_of_a_module_built_from_a_class_the_checker_cannot_read():
+    src = _FZ102_BUILT.format(package="common.modules.classifier", cls="Classifier")
+    [d] = check_source(textwrap.dedent(src), "train.py", select=["FZ102"])
+    assert d.row == 9 and "built by `Classifier(...)`, a class of another package the checker cannot read" in d.message
+    assert "as `backbone` names a part of a model" in d.message and d.fix["applicability"] == "unsafe"
+    classifier = _Classifier(torch.nn.Linear(4, 4), 3)
+    classifier.train()
+    classifier.backbone.requires_grad = False  # what the line does: an attribute, no parameter frozen
+    assert all(p.requires_grad for p in classifier.backbone.parameters())
+    classifier.backbone.requires_grad_(False)  # the fix
+    assert not any(p.requires_grad for p in classifier.backbone.parameters())
+
+
+def test_fz102_built_by_a_factory_a_known_library_or_the_project_stays_silent(tmp_path, cli):
+    assert _found(_FZ102_BUILT.format(package="common.models", cls="build_classifier"), "FZ102") == []
+    assert _found(_FZ102_BUILT.format(package="torchvision.models", cls="ResNet"), "FZ102") == []
+    write(tmp_path / "train.py", _FZ102_BUILT.format(package="nets", cls="Classifier"))
+    write(tmp_path / "nets.py", """
+    class Classifier:  # a plain class of the project: `backbone` of it is whatever it sets
+        def __init__(self, backbone, num_classes):
+            self.backbone = backbone
+    """)
+    result = cli(tmp_path, "check", "--no-cache", "--select", "FZ102", ".")
+    assert "FZ102" not in result.out, result.out

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '38a174b027a786a39d26e47a244e529d'
+RULES_DIGEST = '7272e65e4714ca63ae470a9cea81b427'
 
 GATES = {
     'FZ002': (
