@@ -253,3 +253,6 @@ def test_fz102_built_by_a_factory_a_known_library_or_the_project_stays_silent(tm
     """)
     result = cli(tmp_path, "check", "--no-cache", "--select", "FZ102", ".")
     assert "FZ102" not in result.out, result.out
+    # without a mode switch (only `.parameters()` proves a Module), the name is no evidence
+    no_switch = _FZ102_BUILT.format(package="common.modules.classifier", cls="Classifier")
+    assert _found(no_switch.replace("    classifier.train()\n", ""), "FZ102") == []

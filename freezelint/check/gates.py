@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7272e65e4714ca63ae470a9cea81b427'
+RULES_DIGEST = 'cffb654a4d7264b550ae1b9388bfd5f6'
 
 GATES = {
     'FZ002': (

@@ -60,7 +60,8 @@ class RequiresGradOnModule(Rule):
         "give their parts (`backbone`, `encoder`, `decoder`, `neck`, `classifier`, `text_encoder`, "
         "`vision_model`, ...): `self._model.train(); self._model.backbone.requires_grad = False`; so is one "
         "below a Module built from a class (CapWords) imported from a package that is neither a known library "
-        "nor a file of the project (`classifier = Classifier(backbone, n)`, then `classifier.train()`). "
+        "nor a file of the project and switched to a mode (`classifier = Classifier(backbone, n)`, then "
+        "`classifier.train()`). "
         "It stays silent on Parameters and on anything it cannot establish. A class that reads "
         "`self.requires_grad` back uses it as its own setting and is not reported, also where the object "
         "is taken for a Module from use and built by such a class (of this or another project file). "
@@ -780,6 +781,8 @@ def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
     built = facts.kinds.constructors(root, scope)
     if built and not all(_unseen_class(facts, func, where) for func, where in built):
         return None  # built here from a class: what that class sets tells its parts (its file's summary), not a name
+    if built and not _mode_switched(facts.kinds.use_proofs(root, scope)):
+        return None  # built from a class unseen: only a mode switch (`.train()`, `.eval()`) is evidence enough
     value, text, base = value_src(store.value), src(obj), src(root)
     why = module_said(facts, base, facts.kinds.use_proofs(root, scope))
     if built:
@@ -796,6 +799,10 @@ def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
 
 # Methods that return the Module they are called on: the object is still what the inner call built.
 _KEEP_KIND = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval", "requires_grad_"})
+
+
+def _mode_switched(proofs) -> bool:
+    return any(isinstance(c.func, cst.Attribute) and c.func.attr.value in ("train", "eval") for p in proofs for c in p)
 
 
 def _class_of(func: cst.BaseExpression) -> cst.BaseExpression:

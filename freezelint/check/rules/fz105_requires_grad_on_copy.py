@@ -215,6 +215,7 @@ def _kept(facts: Facts, obj: cst.BaseExpression, ctx) -> bool:
     flags = {id(n.value) for n in syntax_walk(body) if isinstance(n, cst.Attribute)
              and n.attr.value in ("requires_grad", "requires_grad_") and isinstance(n.value, cst.Name)}
     rebinds = {id(t.target) for n in syntax_walk(body) if isinstance(n, cst.Assign) for t in n.targets}
+    rebinds |= {id(n.target) for n in syntax_walk(body) if isinstance(n, (cst.For, cst.CompFor))}
     inside = {id(n) for n in syntax_walk(ctx.stmt)}
     seen = False
     for n in syntax_walk(body):
