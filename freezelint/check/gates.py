@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '670b1912874ddf000c6080404503580c'
+RULES_DIGEST = '84e225f39ff9d79374fe8182911ec858'
 
 GATES = {
     'FZ002': (

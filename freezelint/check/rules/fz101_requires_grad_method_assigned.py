@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import libcst as cst
+
 from freezelint.check.declared import kind_known, reason_unknown
 from freezelint.check.rules._method_reads import method_reads
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, does_nothing, src, value_src
@@ -116,12 +118,32 @@ class RequiresGradMethodAssigned(Rule):
         flag = model.requires_grad_  # reading the bound method is fine
         note = "m.requires_grad_ = False"  # m.requires_grad_ = False in a comment
         """,
+        # a callable stored over the method on purpose (a no-op for a while, restored by popping it
+        # from the instance dict): a monkeypatch, not a freeze; calling it with the callable would raise
+        """
+        import functools
+        import types
+
+        def hold(model):
+            held = [m for m in model.modules() if "requires_grad_" not in vars(m)]
+            for module in held:
+                module.requires_grad_ = functools.partial(lambda m, *args, **kwargs: m, module)
+            return lambda: [vars(m).pop("requires_grad_", None) for m in held]
+
+        def keep_frozen(self, requires_grad=True):
+            return self
+
+        def pin(model):
+            model.requires_grad_ = types.MethodType(keep_frozen, model)
+            model.head.requires_grad_ = keep_frozen
+            model.body.requires_grad_ = lambda *args: model.body
+        """,
     ]
 
     def check(self, facts, module) -> Iterable[Finding]:
         read_back = None
         for store in facts.attr_stores:
-            if store.attr != "requires_grad_":
+            if store.attr != "requires_grad_" or _is_callable(store.value, store.ctx.scope, facts):
                 continue
             if read_back is None:
                 read_back = bool(method_reads(module)[0])
@@ -139,3 +161,33 @@ class RequiresGradMethodAssigned(Rule):
                 store.ctx,
                 call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`{how}", safe=known),
             )
+
+
+# Calls that make a callable: a value built by one replaces the method on purpose (a monkeypatch).
+_CALLABLE_MAKERS = frozenset({"functools.partial", "functools.partialmethod", "types.MethodType"})
+
+
+def _is_callable(value: cst.BaseExpression | None, scope, facts, depth: int = 0) -> bool:
+    """The value stored over `requires_grad_` is a function (a lambda, a `def`'s name, a method,
+    `functools.partial(...)`, `types.MethodType(...)`), or a name bound once to one."""
+    if isinstance(value, cst.Lambda):
+        return True
+    if isinstance(value, cst.Call):
+        return facts.qualname(value.func, scope) in _CALLABLE_MAKERS
+    if isinstance(value, cst.Attribute):  # `self._noop`, `nn.Module.requires_grad_` (the original back)
+        return value.attr.value == "requires_grad_" or value.attr.value in _method_names(facts)
+    if not isinstance(value, cst.Name) or depth > 2:
+        return False
+    owner = scope.lookup(value.value)
+    bindings = owner.bindings[value.value] if owner is not None else []
+    if bindings and all(b.how == "def" for b in bindings):
+        return True
+    if len(bindings) != 1 or bindings[0].how != "expr" or bindings[0].index:
+        return False
+    bound = bindings[0].node
+    return isinstance(bound, cst.BaseExpression) and _is_callable(bound, owner, facts, depth + 1)
+
+
+def _method_names(facts) -> set[str]:
+    return {stmt.name.value for info in facts.classes.values()
+            for stmt in info.node.body.body if isinstance(stmt, cst.FunctionDef)}

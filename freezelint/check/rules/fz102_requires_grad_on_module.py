@@ -9,6 +9,7 @@ import libcst as cst
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
+from freezelint.check.known import is_library
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, src, value_src
 from freezelint.check.syntax import root_of
 
@@ -57,7 +58,10 @@ class RequiresGradOnModule(Rule):
         "A path one attribute below a Module the code is given, not built, and whose parts nothing else "
         "lists (a parameter proven a Module by `.train()`, not only by being called) is taken for a submodule where its name is one models "
         "give their parts (`backbone`, `encoder`, `decoder`, `neck`, `classifier`, `text_encoder`, "
-        "`vision_model`, ...): `self._model.train(); self._model.backbone.requires_grad = False`. "
+        "`vision_model`, ...): `self._model.train(); self._model.backbone.requires_grad = False`; so is one "
+        "below a Module built from a class (CapWords) imported from a package that is neither a known library "
+        "nor a file of the project and switched to a mode (`classifier = Classifier(backbone, n)`, then "
+        "`classifier.train()`). "
         "It stays silent on Parameters and on anything it cannot establish. A class that reads "
         "`self.requires_grad` back uses it as its own setting and is not reported, also where the object "
         "is taken for a Module from use and built by such a class (of this or another project file). "
@@ -448,6 +452,29 @@ class RequiresGradOnModule(Rule):
             """,
             unsafe=True,  # a submodule by its name only
         ),
+        Example(
+            """
+            from common.modules.classifier import Classifier
+
+            def pretrain(backbone, loader, optimizer, num_classes):
+                classifier = Classifier(backbone, num_classes).to("cuda")
+                classifier.train()
+                classifier.backbone.requires_grad = False  # expect: FZ102
+                for inputs, labels in loader:
+                    outputs, _ = classifier(inputs)
+            """,
+            fixed="""
+            from common.modules.classifier import Classifier
+
+            def pretrain(backbone, loader, optimizer, num_classes):
+                classifier = Classifier(backbone, num_classes).to("cuda")
+                classifier.train()
+                classifier.backbone.requires_grad_(False)  # expect: FZ102
+                for inputs, labels in loader:
+                    outputs, _ = classifier(inputs)
+            """,
+            unsafe=True,  # a submodule by its name only; `Classifier` is a class the checker cannot read
+        ),
     ]
     good = [
         """
@@ -751,10 +778,15 @@ def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
     if kind is None or kind.tag != MODULE or kind.cls is not None or kind.factory or kind.qual \
             or facts.kinds.module_only_called(root, scope):
         return None  # a class or model whose parts are known: one it does not list is unknown
-    if facts.kinds.constructors(root, scope):
+    built = facts.kinds.constructors(root, scope)
+    if built and not all(_unseen_class(facts, func, where) for func, where in built):
         return None  # built here from a class: what that class sets tells its parts (its file's summary), not a name
+    if built and not _mode_switched(facts.kinds.use_proofs(root, scope)):
+        return None  # built from a class unseen: only a mode switch (`.train()`, `.eval()`) is evidence enough
     value, text, base = value_src(store.value), src(obj), src(root)
     why = module_said(facts, base, facts.kinds.use_proofs(root, scope))
+    if built:
+        why += f", built by `{src(_class_of(built[0][0]))}(...)`, a class of another package the checker cannot read"
     return self_rule.finding(
         store.attr_node,
         f"`{text}` is taken for a submodule, as `{obj.attr.value}` names a part of a model and {why}; "
@@ -763,6 +795,34 @@ def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
         store.ctx,
         call_fix(store, "requires_grad_", f"Call `{text}.requires_grad_({value})`", safe=False),
     )
+
+
+# Methods that return the Module they are called on: the object is still what the inner call built.
+_KEEP_KIND = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval", "requires_grad_"})
+
+
+def _mode_switched(proofs) -> bool:
+    return any(isinstance(c.func, cst.Attribute) and c.func.attr.value in ("train", "eval") for p in proofs for c in p)
+
+
+def _class_of(func: cst.BaseExpression) -> cst.BaseExpression:
+    while isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) and func.attr.value in _KEEP_KIND:
+        func = func.value.func  # `Classifier(backbone, n).to(device)`: the class is the inner call's
+    return func
+
+
+def _unseen_class(facts: Facts, func: cst.BaseExpression, scope) -> bool:
+    """`Classifier` of `from common.modules.classifier import Classifier`: a class (CapWords) imported
+    from a package that is neither a known library nor a file of the project: nothing the checker can
+    read lists its parts, so the part's name is as good evidence as for a Module the code is given."""
+    func = _class_of(func)
+    qual = facts.qualname(func, scope)
+    if not qual or "." not in qual or qual.startswith(".") or is_library(qual) \
+            or facts.kinds.local_class(func, scope) is not None:
+        return False
+    if not qual.rpartition(".")[2][:1].isupper():
+        return False  # `build_model(cfg)`: a factory, which may return anything
+    return facts.project is None or not facts.path or facts.project.resolve(facts.path, qual) is None
 
 
 def _done_beside(facts: Facts, store) -> bool:

@@ -14,6 +14,8 @@ from freezelint.check.syntax import walk as syntax_walk
 # A fresh leaf from detach()/clone() that is *made* trainable is a legitimate idiom
 # (adversarial inputs, meta-learning); only turning it off there is a freezing mistake.
 _ANY_VALUE_ORIGINS = frozenset({"state_dict()", "torch.load()", ".data"})
+# The model's own weights as a dict (to edit and load back): requires_grad set there is about the model.
+_MODEL_WEIGHTS = frozenset({"state_dict()", "torch.load()"})
 # A parameter cast to another dtype or device (`p.to(torch.float32)` after the model was cast to
 # fp16): a new tensor, handed to the optimizer in the parameter's place, with either value.
 _CASTS = ("to", "float", "half", "double", "bfloat16", "cuda", "cpu", "type")
@@ -40,6 +42,13 @@ class RequiresGradOnCopy(Rule):
         "nothing is frozen and nothing says so. `param = param.to(torch.float32)` in a loop over a model "
         "cast to fp16 or bf16 is a new tensor too: made trainable and handed to the optimizer, it trains a "
         "copy the model never reads."
+    )
+    notes = (
+        "Not reported for a copy from `.detach()`, `.clone()` or `.data` that has a name read again after "
+        "the flag is set (stored, returned, passed on): a copy kept as a tensor of its own (an EMA shadow, "
+        "a frozen reference model's weights) is meant to be grad-free. A copy flagged and then dropped, or "
+        "one without a name (`p.detach().requires_grad = False`), is reported, and so are the values of "
+        "`state_dict()` and of a loaded checkpoint, kept or not."
     )
     bad = [
         Example(
@@ -90,6 +99,19 @@ class RequiresGradOnCopy(Rule):
             optimizer = torch.optim.AdamW(params, lr=1e-3)
             """,
         ),
+        Example(
+            """
+            for name, param in model.named_parameters():
+                if name.startswith("encoder."):
+                    frozen = param.detach()  # a new tensor, dropped after the next line
+                    frozen.requires_grad = False  # expect: FZ105
+            """,
+            instead="""
+            for name, param in model.named_parameters():
+                if name.startswith("encoder."):
+                    param.requires_grad = False
+            """,
+        ),
     ]
     good = [
         """
@@ -129,6 +151,16 @@ class RequiresGradOnCopy(Rule):
         seq = pack_padded_sequence(inputs, lengths)
         seq.data.requires_grad_(False)  # PackedSequence.data is a field, not Tensor.data
         """,
+        # an EMA shadow: a copy kept under its own name, meant to be grad-free; no attempt to freeze `p`
+        """
+        class EMA:
+            def __init__(self, model):
+                self.shadow = {}
+                for name, p in model.named_parameters():
+                    shadow = p.detach().clone()
+                    shadow.requires_grad = False
+                    self.shadow[name] = shadow
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -161,6 +193,8 @@ class RequiresGradOnCopy(Rule):
             return
         if kind.origin not in _ANY_VALUE_ORIGINS and not _is_false(value):
             return
+        if kind.origin not in _MODEL_WEIGHTS and _kept(facts, obj, ctx):
+            return  # a copy made to be a tensor of its own (an EMA shadow, a frozen reference): meant grad-free
         origin = kind.origin or "a copy"
         yield self.finding(
             node,
@@ -169,6 +203,28 @@ class RequiresGradOnCopy(Rule):
             f"`model.named_parameters()`)",
             ctx,
         )
+
+
+def _kept(facts: Facts, obj: cst.BaseExpression, ctx) -> bool:
+    """`shadow = p.detach().clone(); shadow.requires_grad = False; self.shadow[name] = shadow`: the copy
+    has a name that is read after the statement (stored, returned, passed on), so it is kept as a
+    tensor of its own. A copy flagged and then dropped, or one without a name, is the freezing mistake."""
+    if not isinstance(obj, cst.Name):
+        return False
+    body = ctx.scope.node if ctx.scope.node is not None else facts.module
+    flags = {id(n.value) for n in syntax_walk(body) if isinstance(n, cst.Attribute)
+             and n.attr.value in ("requires_grad", "requires_grad_") and isinstance(n.value, cst.Name)}
+    rebinds = {id(t.target) for n in syntax_walk(body) if isinstance(n, cst.Assign) for t in n.targets}
+    rebinds |= {id(n.target) for n in syntax_walk(body) if isinstance(n, (cst.For, cst.CompFor))}
+    inside = {id(n) for n in syntax_walk(ctx.stmt)}
+    seen = False
+    for n in syntax_walk(body):
+        if n is ctx.stmt:
+            seen = True
+        elif seen and id(n) not in inside and isinstance(n, cst.Name) and n.value == obj.value \
+                and id(n) not in flags and id(n) not in rebinds:
+            return True
+    return False
 
 
 def _rebound_casts(module: cst.Module) -> dict[int, tuple[str, str]]:

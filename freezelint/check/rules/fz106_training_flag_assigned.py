@@ -48,7 +48,8 @@ class TrainingFlagAssigned(Rule):
         "property setter (the implementation itself), and for `new.training = old.training`, the "
         "idiom of conversion utilities that mirror a module's flags one by one, nor for the loop variable "
         "of `.modules()` / `.named_modules()` (every module's own flag is set: a full restore, as "
-        "Lightning does; also through `enumerate()`, `list()`, `tuple()` or `reversed()`), unless an "
+        "Lightning does; also through `enumerate()`, `list()`, `tuple()` or `reversed()`), or of a walk written out (a `while` loop that pops a module "
+        "off a stack and pushes its `._modules` / `.children()`, or a list such a walk fills), unless an "
         "isinstance test picks some of those modules out. Nor in a file that imports Keras (TensorFlow) "
         "and nothing of PyTorch: its models have `training` but no `.train()`. Where the object's class "
         "overrides `train()` with another meaning (ultralytics' `YOLO.train(trainer=None, **kwargs)` "
@@ -462,6 +463,27 @@ class TrainingFlagAssigned(Rule):
                 self.q_net.train(mode)
                 self.training = mode  # implementing the mode switch: its parts are set above
         """,
+        # a walk written out visits every module, as .modules() does: each flag set is that module's own
+        """
+        def switch_mode(model, training):
+            ops, stack = [], [model]
+            while stack:
+                module = stack.pop()
+                ops.append((module, "train" in module.__dict__))
+                stack.extend(c for c in module._modules.values() if c is not None)
+            for module, custom in ops:
+                if custom:
+                    module.train(training)
+                else:
+                    module.training = training
+
+        def set_every_flag(model, training):
+            stack = [model]
+            while stack:
+                module = stack.pop()
+                module.train(training) if "train" in vars(module) else setattr(module, "training", training)
+                stack.extend(module.children())
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -477,7 +499,7 @@ class TrainingFlagAssigned(Rule):
                 continue
             if isinstance(store.value, cst.Attribute) and store.value.attr.value == "training":
                 continue
-            if _each_module_of_a_walk(facts, store.obj, store.ctx):
+            if _each_module_of_a_walk(facts, store.obj, store.ctx) or _each_module_of_a_hand_walk(store.obj, store.ctx):
                 continue
             if _mode_called_after(store, module):
                 continue
@@ -703,6 +725,49 @@ def _each_module_of_a_walk(facts: Facts, obj: cst.BaseExpression, ctx: Ctx) -> b
                 and _WALKS.get(it.func.attr.value, None) == index):
             return False
     return True
+
+
+def _each_module_of_a_hand_walk(obj: cst.BaseExpression, ctx: Ctx) -> bool:
+    """A walk written out, `while stack: module = stack.pop(); ...; stack.extend(module._modules.values())`,
+    visits every module as `.modules()` does: the flag set on the popped module, or on each module of a
+    list that walk filled (`for module, custom in ops: module.training = mode`), is each one's own."""
+    if not isinstance(obj, cst.Name) or any(name == obj.value for name, _, _ in ctx.narrow):
+        return False
+    owner = ctx.scope.lookup(obj.value)
+    bindings = owner.bindings[obj.value] if owner is not None else []
+    return bool(bindings) and all(_walked(b, owner) for b in bindings)
+
+
+def _walked(b, owner) -> bool:
+    """The binding takes a module off a walk's stack (`stack.pop()`), or iterates (as itself or as the
+    first item of each tuple) a list that a walk appends to."""
+    if b.how == "expr" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute):
+        stack = b.node.func.value
+        if b.node.func.attr.value in ("pop", "popleft") and isinstance(stack, cst.Name) and b.index in ((), (0,)):
+            return _walk_fills(owner, stack.value, b.node)
+    if b.how == "iter" and isinstance(b.node, cst.Name) and b.index in ((), (0,)):
+        lister = (b.scope or owner).lookup(b.node.value)
+        return lister is not None and _walk_fills(lister, b.node.value, None)
+    return False
+
+
+def _walk_fills(scope, name: str, pop: cst.Call | None) -> bool:
+    """A `while` loop of `scope`'s function that reads a module's children (`._modules`,
+    `.children()`, `.named_children()`) and appends to `name` (and, given, holds the `pop`)."""
+    if scope.kind != "function" or scope.node is None:
+        return False
+    for loop in traverse.walk(scope.node):
+        if not isinstance(loop, cst.While):
+            continue
+        nodes = list(traverse.walk(loop.body))
+        fills = any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                    and n.func.attr.value in ("append", "extend", "appendleft", "extendleft")
+                    and isinstance(n.func.value, cst.Name) and n.func.value.value == name for n in nodes)
+        reads_children = any(isinstance(n, cst.Attribute) and n.attr.value in ("_modules", "children", "named_children")
+                             for n in nodes)
+        if fills and reads_children and (pop is None or any(n is pop for n in nodes)):
+            return True
+    return False
 
 
 def _unwrapped(it, index: tuple[int, ...], scope) -> tuple[object, tuple[int, ...] | None]:

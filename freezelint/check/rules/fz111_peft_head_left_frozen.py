@@ -336,6 +336,20 @@ class PeftHeadLeftFrozen(Rule):
         else:
             unet.requires_grad_(True)  # the full fine-tune is the other arm
         """,
+        # the unfreeze runs only where get_peft_model() did not: the two tests exclude each other
+        """
+        from peft import LoraConfig, get_peft_model
+
+        def get_model(model, lora, requires_grad=True):
+            if lora:
+                model = get_peft_model(model, LoraConfig(r=8, target_modules="all-linear"))
+            model.eval()
+            if requires_grad and not lora:
+                model.requires_grad_(True)
+            elif not requires_grad:
+                model.requires_grad_(False)
+            return model
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -458,7 +472,7 @@ def _undone_unfreeze(facts: Facts, flow, p: Event) -> Event | None:
         return None
     for u in evs:
         if u.index > p.index or not _sets_true(u, flow.scope) or u.target != p.target or after(p, u) or not after(u, p) \
-                or rebound(flow, u, p):
+                or rebound(flow, u, p) or _paths_apart(flow, p, u):
             continue
         sub = u.detail.get("sub") or u.target
         if not _part_of(sub, model) or sub == model and not u.detail.get("picked") and not u.detail.get("cut"):
@@ -492,10 +506,68 @@ def _full_unfreezes(facts: Facts, flow, p: Event) -> list[Event]:
             continue  # frozen again after it (`if "lora" not in n: p.requires_grad = False`)
         if any(e.kind == OPT_BUILD and e.target in names and p.index < e.index < u.index for e in evs):
             continue  # the optimizer was built before it: FZ303's ground
+        if _paths_apart(flow, p, u):
+            continue  # `if lora: get_peft_model(...)` ... `if not lora: model.requires_grad_(True)`
         if _picks_by_name(flow, u, names):
             continue
         out.append(u)
     return out
+
+
+def _paths_apart(flow, a: Event, b: Event) -> bool:
+    """`a` runs only where a test holds and `b` only where the same test fails (`if lora:` against
+    `if ... and not lora:`, `if lora is False:` or the `else:` of another `if lora:`): no run meets both."""
+    ifs = {id(n): n for n in walk(_body(flow)) if isinstance(n, cst.If)}
+    held = _known_tests(a, ifs)
+    return any(held.get(name) is (not truth) and _unchanged(flow, name) for name, truth in _known_tests(b, ifs).items())
+
+
+def _known_tests(e: Event, ifs: dict) -> dict[str, bool]:
+    """What the `if` arms around `e` establish: a name (`lora`, `args.lora`) to its truth."""
+    known: dict[str, bool] = {}
+    for if_id, arm in e.branches:
+        node = ifs.get(if_id)
+        if node is None:
+            continue
+        parts = _conjuncts(node.test) if arm == 0 else [_atom(node.test)]
+        for part in parts:
+            if part is not None:
+                known[part[0]] = part[1] if arm == 0 else not part[1]
+    return known
+
+
+def _conjuncts(test: cst.BaseExpression) -> list[tuple[str, bool] | None]:
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _conjuncts(test.left) + _conjuncts(test.right)
+    return [_atom(test)]
+
+
+def _atom(test: cst.BaseExpression) -> tuple[str, bool] | None:
+    """`lora` -> (lora, True); `not lora`, `lora is False`, `lora == False` -> (lora, False)."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = _atom(test.expression)
+        return None if inner is None else (inner[0], not inner[1])
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        c = test.comparisons[0]
+        if isinstance(c.operator, (cst.Is, cst.Equal)) and isinstance(c.comparator, cst.Name) \
+                and c.comparator.value in ("True", "False"):
+            inner = _atom(test.left)
+            return None if inner is None else (inner[0], inner[1] == (c.comparator.value == "True"))
+        return None
+    name = dotted(test) if isinstance(test, (cst.Name, cst.Attribute)) else None
+    return (name, True) if name and name not in ("True", "False") else None
+
+
+def _unchanged(flow, name: str) -> bool:
+    """The tested name is assigned nowhere in the body (a parameter, or an option read from args)."""
+    return not any(isinstance(n, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and name in
+                   {dotted(t) for t in _targets(n)} for n in walk(_body(flow)))
+
+
+def _targets(n) -> list:
+    if isinstance(n, cst.Assign):
+        return [t.target for t in n.targets if isinstance(t.target, (cst.Name, cst.Attribute))]
+    return [n.target] if isinstance(n.target, (cst.Name, cst.Attribute)) else []
 
 
 def _part_of(part: str | None, whole: str | None) -> bool:

@@ -37,11 +37,12 @@ class OptimizerOverFrozenParams(Rule):
     )
     why = (
         "Frozen parameters whose `.grad` stays None are skipped by every optimizer: then the harm is "
-        "waste — a place in every param group and, for some optimizers, state. But a frozen "
-        "parameter with a grad tensor moves: a stale grad from before it was frozen (freezing in "
-        "the middle of gradient accumulation), or a zero grad kept by `zero_grad(set_to_none=False)`, "
-        "is applied through momentum, Adam's moving averages or weight decay (AdamW decays by 0.01 by "
-        "default, even on zero grads). Filtering on requires_grad rules all of that out."
+        "waste, a place in every param group (torch's SGD, Adam and AdamW keep no state for them and do "
+        "not decay them). But a frozen parameter left with a grad tensor moves: a "
+        "grad from before it was frozen (a backward before the freeze, freezing in the middle of gradient "
+        "accumulation), kept, or zeroed in place by `zero_grad(set_to_none=False)`, is applied through "
+        "momentum, Adam's moving averages or weight decay (AdamW decays by 0.01 by default, even on zero "
+        "grads). Filtering on requires_grad rules all of that out."
     )
     fix_title = "Pass only trainable parameters: `[p for p in model.parameters() if p.requires_grad]`"
     notes = (
@@ -748,8 +749,9 @@ class OptimizerOverFrozenParams(Rule):
                         f.node,
                         f"{how} in `{f.detail['hook']}`, after {o.detail['built_in']} built "
                         f"{optimizer_shown(o.detail['optimizer'])} over every parameter of `{o.detail['path']}`: "
-                        f"those take optimizer slots for nothing, and any stale or zero grad on them is applied "
-                        f"through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad there",
+                        f"those take optimizer slots for nothing; the optimizer skips them while their .grad is None (no state, no weight decay), but a grad left from "
+                        f"before the freeze (a backward before it, or zero_grad(set_to_none=False)) is applied through "
+                        f"{o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad there",
                         stmt=f.stmt, facts=facts, used=[o, *freezes],
                     )
                     continue
@@ -761,9 +763,10 @@ class OptimizerOverFrozenParams(Rule):
                         f.node,
                         f"`{f.detail.get('sub') or f.target}` is frozen in `{f.detail.get('hook')}`, after Lightning "
                         f"built the optimizer ({where}: {optimizer_shown(o.detail['optimizer'])} over every "
-                        f"parameter of `{o.detail['path']}`): any stale or zero grad on the frozen parameters is "
-                        f"applied through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad "
-                        f"in configure_optimizers",
+                        f"parameter of `{o.detail['path']}`): the optimizer skips the frozen parameters while their .grad is "
+                        f"None, but a grad left from before the freeze (a backward before it, or "
+                        f"zero_grad(set_to_none=False)) is applied through {o.detail['stateful']}, moving \"frozen\" "
+                        f"weights; filter on requires_grad in configure_optimizers",
                         fix=_filter_fix(call.args[0].value) if isinstance(call, cst.Call) and call.args else None,
                         stmt=f.stmt, facts=facts, used=[o, *freezes],
                     )
@@ -807,8 +810,9 @@ class OptimizerOverFrozenParams(Rule):
                     f"gets every parameter of `{o.detail['path']}` while "
                     f"{how} {f'in `{hook}`' if hook else 'in this scope'}: "
                     f"{f'once {broken} is fixed, ' if broken else ''}those take optimizer slots for "
-                    f"nothing, and any stale or zero grad on them is applied through {o.detail['stateful']}, moving "
-                    f"\"frozen\" weights; filter on requires_grad",
+                    f"nothing; the optimizer skips them while their .grad is None (no state, no weight decay), but a "
+                    f"grad left from before the freeze (a backward before it, or zero_grad(set_to_none=False)) is "
+                    f"applied through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad",
                     fix=fix,
                     stmt=o.stmt, facts=facts, used=[o, *freezes],
                 )
