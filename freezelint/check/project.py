@@ -535,6 +535,11 @@ class Project:
         m = re.search(rf"^class[ \t]+{re.escape(name)}[ \t]*\(([^)]*)\)", outline["text"], re.M) if outline else None
         return m.group(0) if m else None
 
+    def _link(self, edge: Edge) -> None:
+        """Note an edge of this file's check to another file (--show-project), once."""
+        if not any(str(e) == str(edge) for e in self.edges):
+            self.edges.append(edge)
+
     def deps_current(self, deps: dict[str, str] | None) -> bool:
         """Whether every summary a cached result used is unchanged. A dependency recorded with
         its file's metadata (`digest@size:mtime:inode`) is unchanged while that metadata is: a
@@ -597,8 +602,7 @@ class Project:
         else:
             self.used[f"{key}#class {name}"] = _digest(self._class_line(path, name))
         edge = Edge(shown_path(importer), shown_path(str(path)), name)
-        if not any(str(e) == str(edge) for e in self.edges):
-            self.edges.append(edge)
+        self._link(edge)
 
     def _acting_target(self, importer: str, qual: str) -> tuple[Path, str] | None:
         """The project file and name `qual` refers to, when its text may act (itself or down a
@@ -714,8 +718,7 @@ class Project:
         if not entry:
             return None
         edge = Edge(shown_path(importer), shown_path(str(path)), name)
-        if not any(str(e) == str(edge) for e in self.edges):
-            self.edges.append(edge)
+        self._link(edge)
         if "class" in entry and "." in qual:
             entry = {**entry, "qual": f"{qual.rsplit('.', 1)[0]}.{entry['class']}"}
         return entry, edge
@@ -735,8 +738,7 @@ class Project:
         fresh = self._fresh(*hit)
         self.used[f"{hit[0].resolve()}#fresh {hit[1]}"] = _digest(fresh)
         edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
-        if not any(str(e) == str(edge) for e in self.edges):
-            self.edges.append(edge)
+        self._link(edge)
         return fresh
 
     def class_attr(self, importer: str, qual: str, attr: str) -> tuple[dict, Edge] | None:
@@ -755,8 +757,7 @@ class Project:
         if found is None:
             return None
         edge = Edge(shown_path(importer), shown_path(str(hit[0])), f"{hit[1]}.{attr}")
-        if not any(str(e) == str(edge) for e in self.edges):
-            self.edges.append(edge)
+        self._link(edge)
         return found, edge
 
     def _inherited_attr(self, importer: str, hit: tuple[Path, str], attr: str, seen: set) -> dict | None:
@@ -852,8 +853,7 @@ class Project:
         if not record:
             return None
         edge = Edge(shown_path(importer), shown_path(str(path)), name)
-        if not any(str(e) == str(edge) for e in self.edges):
-            self.edges.append(edge)
+        self._link(edge)
         return record, edge
 
     def _frozen(self, path: Path, name: str, returned: bool = False) -> dict | None:
@@ -1058,8 +1058,7 @@ class Project:
         if hit is None:
             return False
         edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
-        if not any(str(e) == str(edge) for e in self.edges):
-            self.edges.append(edge)
+        self._link(edge)
         return self._train_override(*hit, record=True)
 
     def _class_block(self, path: Path, name: str) -> str | None:
@@ -1111,8 +1110,7 @@ class Project:
         self.used[f"{hit[0].resolve()}#traindef {hit[1]}"] = _digest(found)
         if found is not None:
             edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
-            if not any(str(e) == str(edge) for e in self.edges):
-                self.edges.append(edge)
+            self._link(edge)
         return found
 
     def _train_def(self, path: Path, name: str, _depth: int = 0) -> dict | None:
@@ -1148,8 +1146,7 @@ class Project:
         if hit is None:
             return None
         edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
-        if not any(str(e) == str(edge) for e in self.edges):
-            self.edges.append(edge)
+        self._link(edge)
         return self._recorded_bases(*hit)
 
     def _recorded_bases(self, path: Path, name: str) -> dict:
@@ -1255,8 +1252,7 @@ class Project:
         found = self._quiet(*hit)
         self.used[f"{hit[0].resolve()}#quiet {hit[1]}"] = _digest(found)
         edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
-        if not any(str(e) == str(edge) for e in self.edges):
-            self.edges.append(edge)
+        self._link(edge)
         return pos in found
 
     def _quiet(self, path: Path, name: str) -> list[int]:
@@ -1366,8 +1362,7 @@ class Project:
             if not entry["line"]:
                 return None
             edge = Edge(shown_path(importer), shown_path(str(path)), key)
-            if not any(str(e) == str(edge) for e in self.edges):
-                self.edges.append(edge)
+            self._link(edge)
             return entry["line"], shown_path(str(path))
         for base in entry["bases"]:
             if base and is_library(base):
@@ -1432,8 +1427,7 @@ class Project:
                         and hit[1] == name for b in entry.get("bases", []) if b):
                     continue
                 edge = Edge(shown_path(importer), shown_path(str(f)), method)  # as the finding names it
-                if not any(str(e) == str(edge) for e in self.edges):
-                    self.edges.append(edge)
+                self._link(edge)
                 return entry["line"], shown_path(str(f))
         return None
 
@@ -1453,8 +1447,7 @@ class Project:
         if not entry:
             return None
         edge = Edge(shown_path(importer), shown_path(str(path)), name)
-        if not any(str(e) == str(edge) for e in self.edges):
-            self.edges.append(edge)
+        self._link(edge)
         return entry[0], shown_path(str(path)), entry[1], entry[2]
 
     def _strict_of(self, path: Path, name: str) -> list | None:
@@ -1674,8 +1667,7 @@ class Project:
                     if hit is not None and Path(hit[0]).resolve() == here and hit[1] == class_name:
                         if f.resolve() != here:
                             edge = Edge(shown_path(path), shown_path(str(f)), f"{kind}: {class_name}")
-                            if not any(str(e) == str(edge) for e in self.edges):
-                                self.edges.append(edge)
+                            self._link(edge)
                         trained = trained or kind == "trained"
                         evaluated = evaluated or kind == "evaluated"
         return trained, evaluated
@@ -1721,8 +1713,7 @@ class Project:
                 if hit is None or Path(hit[0]).resolve() != here or hit[1] != name:
                     continue
                 edge = Edge(shown_path(path), shown_path(str(f)), f"probes: {name}")
-                if not any(str(e) == str(edge) for e in self.edges):
-                    self.edges.append(edge)
+                self._link(edge)
                 if sites is None or not all(self._left_in_eval(f, seen or eval_seen, waits) for seen, waits in sites):
                     return False
                 found = True
@@ -1783,8 +1774,7 @@ class Project:
                         self.used.update(read)
                         return None  # unpacked, the default used, or not known to be a Module
                     out.append((self._seen_from(here, real, args[key]), edge))
-                if not any(str(e) == str(edge) for e in self.edges):
-                    self.edges.append(edge)
+                self._link(edge)
         self.used.update(read)
         return out
 
