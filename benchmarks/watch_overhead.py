@@ -240,6 +240,7 @@ def main() -> None:
                 if args.after:
                     kept = report = None
                     later.append(after_window(model, optimizer, batch, sync))
+                    gc.collect()  # that watch's garbage, collected here, not inside the next round's timing
             p, s = statistics.median(plain), statistics.median(seen)
             pc, sc, b = statistics.median(plain_cpu), statistics.median(seen_cpu), statistics.median(bare)
             print(f"{kind:<6} {args.batch:>5} {size:>4} {p * 1e3:>12.0f}ms {s * 1e3:>14.0f}ms {s / p:>6.2f} "
