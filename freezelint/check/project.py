@@ -1001,8 +1001,7 @@ class Project:
         if line is None or "(" not in line:
             return False
         outline = self.outline(path)
-        inside = line[line.index("(") + 1:line.rindex(")")]
-        for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
+        for b in _bases_in(line):
             if is_module_class(b) or b.rsplit(".", 1)[-1] in _MODULE_BASE_NAMES:
                 return True
             if b in outline["defs"] and b != name:
@@ -1035,8 +1034,7 @@ class Project:
         self.used[f"{path.resolve()}#class {name}"] = _digest(line)
         if line is None or outline is None or _depth > _MAX_REEXPORT:
             return False
-        inside = line[line.index("(") + 1:line.rindex(")")]
-        bases = [b.strip() for b in inside.split(",") if b.strip() and "=" not in b]
+        bases = _bases_in(line)
         if any(is_module_class(b) or b.rsplit(".", 1)[-1] in _MODULE_BASE_NAMES for b in bases):
             self._use(importer, path, name, summary=False)
             return True
@@ -1076,23 +1074,26 @@ class Project:
             known[name] = None if m is None else text[m.end():end.start() if end else len(text)]
         return known[name]
 
-    def _train_override(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> bool:
+    def _project_bases(self, path: Path, name: str) -> Iterator[tuple[Path, str]]:
+        """(file, class) of each base of the top-level class `name` of `path` that is a project
+        class, imported or of the same file, in order; lazily, so a caller that stops early
+        resolves (and depends on) no further base."""
         outline = self.outline(path)
+        for b in _bases_in(self._class_line(path, name) or ""):
+            head = b.split(".")[0]
+            if head in outline["imports"]:
+                hit = self.resolve(str(path), outline["imports"][head] + b[len(head):])
+                if hit is not None:
+                    yield hit
+            elif b in outline["defs"] and b != name:
+                yield path, b
+
+    def _train_override(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> bool:
         block = self._class_block(path, name)
         found = False
         if block is not None and _depth <= _MAX_REEXPORT:
-            found = bool(re.search(r"^[ \t]+def[ \t]+train[ \t]*\(", block, re.M))
-            line = self._class_line(path, name) or ""
-            inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
-            for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
-                if found:
-                    break
-                head = b.split(".")[0]
-                if head in outline["imports"]:
-                    hit = self.resolve(str(path), outline["imports"][head] + b[len(head):])
-                    found = hit is not None and self._train_override(*hit, _depth + 1, record)
-                elif b in outline["defs"] and b != name:
-                    found = self._train_override(path, b, _depth + 1, record)
+            found = bool(re.search(r"^[ \t]+def[ \t]+train[ \t]*\(", block, re.M)) or \
+                any(self._train_override(*hit, _depth + 1, record) for hit in self._project_bases(path, name))
         if record:
             self.used[f"{path.resolve()}#train {name}"] = _digest(found)
         return found
@@ -1114,26 +1115,17 @@ class Project:
         return found
 
     def _train_def(self, path: Path, name: str, _depth: int = 0) -> dict | None:
-        outline = self.outline(path)
-        block = self._class_block(path, name)
-        if block is None or outline is None or _depth > _MAX_REEXPORT:
+        block = self._class_block(path, name)  # None without an outline too
+        if block is None or _depth > _MAX_REEXPORT:
             return None
         owner, text, has_eval = name, _method_text(block, "train"), _method_text(block, "eval") is not None
-        line = self._class_line(path, name) or ""
-        inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
-        for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
-            if text is not None and has_eval:
-                break
-            head = b.split(".")[0]
-            below = None
-            if head in outline["imports"]:
-                hit = self.resolve(str(path), outline["imports"][head] + b[len(head):])
-                below = self._train_def(*hit, _depth + 1) if hit is not None else None
-            elif b in outline["defs"] and b != name:
-                below = self._train_def(path, b, _depth + 1)
+        for hit in () if text is not None and has_eval else self._project_bases(path, name):
+            below = self._train_def(*hit, _depth + 1)
             if below is not None and text is None:
                 owner, text = below["cls"], below["text"]
             has_eval = has_eval or bool(below and below["eval"])
+            if text is not None and has_eval:
+                break
         return {"cls": owner, "text": text, "eval": has_eval} if text is not None else None
 
     def library_bases(self, importer: str, qual: str) -> dict | None:
@@ -1168,13 +1160,11 @@ class Project:
         found: dict = {"bases": [], "make_trainable": False}
         if block is not None and _depth <= _MAX_REEXPORT:
             found["make_trainable"] = bool(re.search(r"^[ \t]+def[ \t]+make_trainable[ \t]*\(", block, re.M))
-            line = self._class_line(path, name) or ""
-            inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
             # `import torch.nn as nn`, `import lightning.pytorch as pl` too (the outline keeps from-imports)
             plain = outline.get("plain")
             if plain is None:
                 plain = outline["plain"] = _plain_imports_of(outline["text"])
-            for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
+            for b in _bases_in(self._class_line(path, name) or ""):
                 head = b.split(".")[0]
                 known = outline["imports"].get(head) or plain.get(head)
                 q = known + b[len(head):] if known else None
@@ -1224,10 +1214,8 @@ class Project:
             entry = summary["classes"].get(name) if summary else None
             return entry.get("train_keeps") if entry else None
         outline = self.outline(path)
-        line = self._class_line(path, name) or ""
-        inside = line[line.index("(") + 1:line.rindex(")")] if "(" in line else ""
         found: list = []
-        for b in (b.strip() for b in inside.split(",") if b.strip() and "=" not in b):
+        for b in _bases_in(self._class_line(path, name) or ""):
             head = b.split(".")[0]
             if head in outline["imports"]:
                 hit = self.resolve(str(path), outline["imports"][head] + b[len(head):])
@@ -2032,6 +2020,13 @@ def _block(text: str, name: str) -> str | None:
         return None
     end = _TOP_LEVEL.search(text, m.end())
     return text[m.start():end.start() if end else len(text)]
+
+
+def _bases_in(line: str) -> list[str]:
+    """The bases a `class` line names, keywords (`metaclass=...`) left out; none without parentheses."""
+    if "(" not in line:
+        return []
+    return [b.strip() for b in line[line.index("(") + 1:line.rindex(")")].split(",") if b.strip() and "=" not in b]
 
 
 def _method_text(block: str, name: str) -> str | None:
