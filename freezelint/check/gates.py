@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '84e225f39ff9d79374fe8182911ec858'
+RULES_DIGEST = '8ef94807d914b2bc273c788e6f1d2edf'
 
 GATES = {
     'FZ002': (

@@ -8,7 +8,6 @@ import re
 from typing import Iterable
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from freezelint.check import traverse
 from freezelint.check.facts import ClassInfo, Ctx, Facts, MethodCall, Scope
@@ -900,7 +899,6 @@ class UncheckedPartialLoad(Rule):
         loads = strict_arg_loads(facts)
         if not loads and facts.project is None:
             return
-        positions = None
         for mc in (*facts.name_calls, *facts.method_calls):
             call = mc.call
             if mc.method == "load_state_dict" or not any(
@@ -917,7 +915,7 @@ class UncheckedPartialLoad(Rule):
                 given = positional[index].value
             if not (isinstance(given, cst.Name) and given.value == "False"):
                 continue
-            at, edges, positions = _load_at(facts, where, src(call.func).rsplit(".", 1)[-1], positions)
+            at, edges = _load_at(facts, where, src(call.func).rsplit(".", 1)[-1])
             yield self.finding(
                 call,
                 f"`{src(call.func)}(..., {param}=False)` runs `load_state_dict(..., strict={param})` and drops its "
@@ -932,7 +930,6 @@ class UncheckedPartialLoad(Rule):
         loads = returned_loads(facts)
         if not loads and facts.project is None:
             return
-        positions = None
         for es in facts.expr_statements:
             for call in results(es.stmt.value):
                 if not isinstance(call, cst.Call) or _partial_load(call):
@@ -941,7 +938,7 @@ class UncheckedPartialLoad(Rule):
                 if not isinstance(found, tuple):
                     continue
                 helper, where = found
-                at, edges, positions = _load_at(facts, where, helper, positions)
+                at, edges = _load_at(facts, where, helper)
                 yield self.finding(
                     call,
                     f"`{src(call.func)}(...)` returns `load_state_dict(..., strict=False)`'s missing and unexpected "
@@ -1057,15 +1054,13 @@ def _statement_of(call: cst.Call, stmt: cst.CSTNode | None) -> bool:
         isinstance(small, cst.Expr) and any(r is call for r in results(small.value)) for small in stmt.body)
 
 
-def _load_at(facts: Facts, where, helper: str, positions):
+def _load_at(facts: Facts, where, helper: str) -> tuple[str, list[Edge]]:
     """Where a helper's load is, as a finding says it (`line 12` in this file, `utils.py:398` in
-    another, with the project edge to it), and the file's positions (resolved once, on first need)."""
+    another, with the project edge to it)."""
     if isinstance(where, cst.Call):
-        if positions is None:
-            positions = MetadataWrapper(facts.module, unsafe_skip_copy=True).resolve(PositionProvider)
-        return f"line {positions[where].start.line}", [], positions
+        return f"line {facts.positions[where].start.line}", []
     edges = [Edge(shown_path(facts.path), where[1], helper)] if facts.path else []
-    return f"{where[1]}:{where[0]}", edges, positions
+    return f"{where[1]}:{where[0]}", edges
 
 
 def strict_arg_loads(facts: Facts) -> dict[int, tuple[cst.Call, str, int | None]]:
