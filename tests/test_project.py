@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from freezelint.check.project import Project, find_root
+from freezelint.check.project import Project, find_root, marked_root
 from freezelint.check.summaries import summarise_text
 
 from conftest import write
@@ -1109,6 +1109,48 @@ def to_sync(model):
     assert _found(cli, top, "--no-cache", "pkg/a") == want
     assert _found(cli, top, "--no-cache", "pkg/a/freeze.py") == want
 
+
+
+def test_an_installed_package_is_rooted_at_itself_not_at_a_marker_above_site_packages(cli, tmp_path):
+    """An environment is often inside a marked tree: pyenv is a git checkout, a .venv sits in the
+    user's project. A package in its site-packages is still its own project: rooted at the
+    package, as without the marker (a root at the marker would make its scans read every file of
+    the environment, the standard library included)."""
+    env = tmp_path / "pyenv"
+    (env / ".git").mkdir(parents=True)
+    site = env / "versions/3.11/lib/python3.11/site-packages"
+    for d in ("pkg", "pkg/a", "pkg/b"):
+        write(site / d / "__init__.py", "")
+    write(site / "pkg/a/freeze.py", """
+import torch.nn as nn
+
+from pkg.b.sync import to_sync
+
+
+def freeze_bn(model):
+    model = to_sync(model)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+    return model
+""")
+    write(site / "pkg/b/sync.py", """
+import torch.nn as nn
+
+
+def to_sync(model):
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+""")
+    assert marked_root(site / "pkg/a/freeze.py") is None
+    assert find_root(site / "pkg/a/freeze.py") == find_root(site / "pkg") == site / "pkg"
+    assert marked_root(env / "versions/3.11/lib/python3.11/os.py") == env  # outside site-packages: unchanged
+    want = [("pkg/a/freeze.py", 9, "FZ203")]
+    assert _found(cli, site, "--no-cache", "pkg/a/freeze.py") == want
+    assert _found(cli, site, "--no-cache", "pkg") == want
+    project = Project.for_paths([site / "pkg/a/freeze.py"])
+    assert project.root == site / "pkg"
+    assert project._py_files(project._root_of(site / "pkg/a/freeze.py")) == sorted(
+        (site / "pkg").rglob("*.py"))
 
 _RESTORING_EVALUATE = """
 import torch

@@ -86,14 +86,22 @@ _SKIP_DIRS = {"__pycache__", "node_modules", "venv", "env", "build", "dist", "si
 _FLOW_EFFECTS = {"train", "bn_freeze", "freeze", "unfreeze", "opt_build", "ddp_wrap"}
 
 
+# Where installed packages live: a marker above one belongs to whatever holds the environment
+# (a pyenv checkout's .git, the user's project around its .venv), not to the package
+_INSTALL_DIRS = frozenset({"site-packages", "dist-packages"})
+
+
 def marked_root(path: Path) -> Path | None:
-    """The nearest directory at or above `path` that holds pyproject.toml or .git, or None."""
+    """The nearest directory at or above `path` that holds pyproject.toml or .git, or None; None
+    also for a file of an installed package when no marker lies inside site-packages."""
     start = path.resolve()
     if not start.is_dir():
         start = start.parent
     for d in (start, *start.parents):
         if (d / "pyproject.toml").exists() or (d / ".git").exists():
             return d
+        if d.name in _INSTALL_DIRS:
+            return None
     return None
 
 
