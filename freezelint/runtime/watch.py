@@ -125,6 +125,15 @@ def _weakly(objs: dict[int, Any]) -> "weakref.WeakValueDictionary[int, Any]":
     return out
 
 
+def _trained_before(opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> bool:
+    """Whether these parameters show that they trained before the window: the optimizer keeps
+    state for one (Adam's moments, a momentum buffer, loaded from a checkpoint alike), or one has a
+    grad, which a backward gave it while it required grad. Plain SGD whose loop zeroes grads to
+    None after its step leaves neither."""
+    state = getattr(opt, "state", None) or {}
+    return any(p.grad is not None or state.get(p) for p in params)
+
+
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
     if optimizer is None:
         return []
@@ -280,8 +289,8 @@ class Watch:
         # waits for (weak references; None: not decided yet), and those it stopped waiting for
         self._waiting: list[weakref.ref] | None = None
         # a later window's: ids of the parameters seen newly frozen at a step after the first window
-        # (by the watch that opened it), and the optimizers not waited for because they hold only
-        # such parameters, frozen still (`_is_retired`), with those parameters' ids
+        # (by the watch that opened it); and in any window, the optimizers not waited for because
+        # they hold only frozen parameters that the script retired (`_is_retired`), with their ids
         self.frozen_after: set[int] = set()
         self.retired: list[str] = []
         self.retired_params: set[int] = set()
@@ -1133,7 +1142,7 @@ class Watch:
         the parameters of a model that ran in it (a WGAN's generator, stepped once per 5 critic
         steps): decided once, when the others first complete their steps, and held until it has
         stepped `steps` times too, or until the others have stepped `_WAIT_FOR` times as often.
-        In a later window, one the script retired (`_is_retired`) is not waited for."""
+        One the script retired (`_is_retired`) is not waited for."""
         if self._waiting is None:
             idle = idle_optimizers(self)
             retired = [o for o in idle if self._is_retired(o)]
@@ -1159,13 +1168,20 @@ class Watch:
         return True
 
     def _is_retired(self, opt: torch.optim.Optimizer) -> bool:
-        """An optimizer not stepped in this later window that the script retired: every parameter
-        it holds is frozen now, and was seen frozen after its last step, at a step of another
-        optimizer that had seen it trainable (what opened this window, or an earlier one). Not one
-        frozen only while the others step (a GAN's G during D's steps: frozen at each of D's steps
-        alike, never newly so), which will step again."""
+        """An optimizer not stepped in this window that the script retired: every parameter it
+        holds is frozen now. In a later window, each was seen frozen after its last step, at a step
+        of another optimizer that had seen it trainable (what opened this window, or an earlier one):
+        not one frozen only while the others step (a GAN's G during D's steps: frozen at each of D's
+        steps alike, never newly so), which will step again. In the first window, with no steps
+        before it to go by, each was frozen at every step of the window, and the optimizer had
+        trained them before it (`_trained_before`): a generator frozen during the critic's steps
+        whose optimizer has not stepped yet (no state, no grads) is waited for."""
         params = held_params(opt)
-        return bool(params) and all(not p.requires_grad and id(p) in self.frozen_after for p in params)
+        if not params or any(p.requires_grad for p in params):
+            return False
+        if self.opened:
+            return all(id(p) in self.frozen_after for p in params)
+        return not any(id(p) in self.wanted for p in params) and _trained_before(opt, params)
 
     def _finish(self) -> None:
         self.done = True
