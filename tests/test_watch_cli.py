@@ -700,3 +700,24 @@ def test_a_stage_2_script_whose_resumed_optimizer_holds_only_frozen_parameters_i
     r = cli(tmp_path, "run", "--no-stop", "train.py")
     assert r.code == 0 and note in r.out and "stage 2 step 4" in r.out, r.out + r.err
 
+
+def test_no_stop_with_model_frees_the_model_and_optimizer_the_script_drops_after_the_window(cli, tmp_path):
+    write(tmp_path / "train.py", """
+        import gc
+        import weakref
+        import torch
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 1))
+        opt = torch.optim.Adam(model.parameters(), lr=0.1)
+        for _ in range(3):
+            model(torch.randn(8, 4)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+        refs = [weakref.ref(model), weakref.ref(opt)]
+        del model, opt  # the next stage builds its own
+        gc.collect()
+        print("freed", [r() is None for r in refs])
+    """)
+    r = cli(tmp_path, "run", "--no-stop", "--model", "model", "train.py")
+    assert r.code == 0 and "freed [True, True]" in r.out, r.out + r.err

@@ -255,3 +255,39 @@ def test_near_miss_a_first_window_gan_toggling_d_around_gs_step_is_unchanged():
     assert sorted(w.counts.values()) == [2, 2]
     assert {p.name.split(".")[0] for p in report.params if p.changed} == {"G", "D"}
 
+
+def test_the_model_and_optimizer_given_to_watch_are_held_weakly_once_the_window_is_judged():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+    model[:2].requires_grad_(False)  # its BatchNorm left in train mode: FZ502
+    opt = torch.optim.Adam(model[2].parameters(), lr=0.1)
+    with freezelint.watch(model=model, optimizer=opt) as w:
+        for it in range(6):
+            if it == 3:  # the script replaces both: the old ones (and Adam's state) are freed, as unwatched
+                refs = [weakref.ref(model), weakref.ref(opt)]
+                model = nn.Sequential(nn.Linear(4, 1))
+                opt = torch.optim.SGD(model.parameters(), lr=0.1)
+                gc.collect()
+                assert [r() is None for r in refs] == [True, True]
+            _step(model, opt, torch.randn(8, 4))
+    refs = [weakref.ref(model), weakref.ref(opt)]
+    del model, opt
+    gc.collect()
+    assert [r() is None for r in refs] == [True, True]
+    # what the report says is kept as plain values
+    report = w.report
+    assert [(f.code, f.target) for f in report.findings] == [("FZ502", "1")], report.render_text()
+    assert report.optimizer == "Adam" and w.progress() == "Adam 2" and len(w.reports) == 1
+
+
+def test_a_later_window_of_a_given_model_still_opens_while_it_lives():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch(model=model, optimizer=opt) as w:
+        for it in range(5):
+            if it == 2:
+                model[0].requires_grad_(False)
+            _step(model, opt, torch.randn(8, 4))
+    (later,) = w.later
+    assert later.report.ok and later.report.notes[0].startswith("a later window, from step 4: by step 3"), later.report.notes

@@ -130,8 +130,24 @@ def _trained_before(opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> b
     state for one (Adam's moments, a momentum buffer, loaded from a checkpoint alike), or one has a
     grad, which a backward gave it while it required grad. Plain SGD whose loop zeroes grads to
     None after its step leaves neither."""
-    state = getattr(opt, "state", None) or {}
+    state = getattr(opt, "state", None)
+    state = state if isinstance(state, dict) else {}  # torch's defaultdict; `.get` adds no entry
     return any(p.grad is not None or state.get(p) for p in params)
+
+
+def _weak(obj: Any) -> Any:
+    """A weak reference to `obj` (None stays None; a class without a weakref slot, rare, is kept)."""
+    if obj is None:
+        return None
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return obj
+
+
+def _live(held: Any) -> Any:
+    """What `_weak` made of an object: the object, or None once it is freed."""
+    return held() if isinstance(held, weakref.ReferenceType) else held
 
 
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
@@ -171,9 +187,10 @@ class Watch:
         self.expect_frozen = [expect_frozen] if isinstance(expect_frozen, str) else list(expect_frozen)
         self.expect_trainable = [expect_trainable] if isinstance(expect_trainable, str) else list(expect_trainable)
         self.ignore = check_codes(ignore, "ignore")  # accepted codes: in the report, marked, not failing it
-        self.given_model = model
+        # the model and optimizers given (or the model `find_model` names), weakly once judged
+        self._given_model: Any = model
         self.find_model = find_model
-        self.given_opts = _optimizers(optimizer)
+        self._given_opts: list[Any] = _optimizers(optimizer)
         self._report: AuditReport | None = None
         self.error: BaseException | None = None  # raised while judging (the window's step still ran)
         self._handles: list[Any] = []
@@ -333,6 +350,21 @@ class Watch:
         self._tracked_opts: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     # ------------------------------------------------------------------ public
+    @property
+    def given_model(self) -> nn.Module | None:
+        """The model given to watch, or named by `find_model`; None when none was, or once the
+        script has dropped it after the window."""
+        return _live(self._given_model)
+
+    @given_model.setter
+    def given_model(self, model: nn.Module) -> None:
+        self._given_model = model
+
+    @property
+    def given_opts(self) -> list[torch.optim.Optimizer]:
+        """The optimizers given to watch that are alive."""
+        return [o for o in map(_live, self._given_opts) if o is not None]
+
     @property
     def report(self) -> AuditReport:
         __tracebackhide__ = True
@@ -717,7 +749,7 @@ class Watch:
         raise FreezeAuditError(self._report)
 
     def _watched(self, opt: torch.optim.Optimizer) -> bool:
-        return not self.given_opts or any(opt is o for o in self.given_opts)
+        return not self._given_opts or any(opt is _live(o) for o in self._given_opts)
 
     @_guarded
     @torch.no_grad()
@@ -1082,6 +1114,8 @@ class Watch:
         self._shapes[id(opt)] = shape
         if known and (before is None or shape == before):
             return  # the first step seen of this optimizer after the window, or nothing changed
+        if self._given_model is not None and self.given_model is None:
+            return  # the model given was dropped by the script: nothing of it is left to watch
         self._next = later = Watch(self.steps, self.given_model, self.given_opts or None,
                                    expect_frozen=self.expect_frozen, expect_trainable=self.expect_trainable,
                                    on_report=self.on_report, rewatch=False, ignore=self.ignore)
@@ -1217,9 +1251,10 @@ class Watch:
                      self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled,
                      self.undone, self.undone_call, self.undone_site, self.idle_drift):
             held.clear()
-        # the models and optimizers judged, weakly from now on: one the script drops (an optimizer
-        # retired with its state, a model replaced) is freed as it would be unwatched
+        # the models and optimizers judged, those given included, weakly from now on: one the script
+        # drops (an optimizer retired with its state, a model replaced) is freed as it would be unwatched
         self.roots, self.optimizers = _weakly(self.roots), _weakly(self.optimizers)
+        self._given_model, self._given_opts = _weak(self._given_model), [_weak(o) for o in self._given_opts]
 
 
 def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,
