@@ -291,3 +291,19 @@ def test_a_later_window_of_a_given_model_still_opens_while_it_lives():
             _step(model, opt, torch.randn(8, 4))
     (later,) = w.later
     assert later.report.ok and later.report.notes[0].startswith("a later window, from step 4: by step 3"), later.report.notes
+
+
+def test_no_later_window_watches_everything_in_place_of_a_given_model_the_script_dropped():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch(model=model) as w:
+        for it in range(6):
+            if it == 3:  # a new model and optimizer: the one given is gone, nothing of it to watch
+                ref = weakref.ref(model)
+                model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 1))
+                opt = torch.optim.SGD(model[1].parameters(), lr=0.1)  # model[0] left out: not the given model's
+                gc.collect()
+                assert ref() is None
+            _step(model, opt, torch.randn(8, 4))
+    assert w.report.ok and w.later == [] and w.unfinished == "", [r.render_text() for r in w.reports]
