@@ -653,3 +653,71 @@ def test_an_optimizer_over_tensors_of_no_module_is_one_line_with_the_clis_option
         "freezelint: error: no module holding the stepped optimizer's parameters was found (no module's forward "
         "ran between its steps: the tensors it steps may belong to no nn.Module, with nothing to judge): pass "
         "--model NAME"), r.err
+
+
+STAGE_2 = """
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+a, b = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)), nn.Linear(4, 2)
+oa = torch.optim.Adam(a.parameters(), lr=0.1)
+saved = torch.load("stage1.pt")
+a.load_state_dict(saved["a"])
+oa.load_state_dict(saved["oa"])  # stage 1's weights and Adam state
+a.requires_grad_(False)  # stage 2: a frozen, oa no longer stepped
+{eval}
+ob = torch.optim.SGD(b.parameters(), lr=0.1)
+for it in range(4):
+    ob.zero_grad()
+    b(a(torch.randn(8, 4))).sum().backward()
+    ob.step()
+    print("stage 2 step", it + 1)
+"""
+
+
+def test_a_stage_2_script_whose_resumed_optimizer_holds_only_frozen_parameters_is_judged_at_its_steps(cli, tmp_path):
+    # the first window of `freezelint run` (the script's first steps): oa, loaded with its state and
+    # never stepped, does not hold it open; `a` is judged frozen: its drifting BatchNorm is FZ502
+    import torch
+    from torch import nn
+
+    a = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    oa = torch.optim.Adam(a.parameters(), lr=0.1)
+    a(torch.randn(8, 4)).sum().backward()
+    oa.step()
+    torch.save({"a": a.state_dict(), "oa": oa.state_dict()}, tmp_path / "stage1.pt")
+    note = ("note: oa did not step in the window and holds only frozen parameters, which it had trained before the "
+            "window (their optimizer state or grads remain): the window did not wait for it")
+    write(tmp_path / "train.py", STAGE_2.replace("{eval}", ""))
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 1 and "FZ502 frozen-stats-changed [a.1]" in r.out and note in r.out, r.out + r.err
+    assert "stage 2 step 1" in r.out and "stage 2 step 2" not in r.out  # stopped in ob's second step
+    write(tmp_path / "train.py", STAGE_2.replace("{eval}", "a.eval()"))
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 0 and "freeze audit: OK — 2 steps" in r.out and note in r.out, r.out + r.err
+    assert "train longer" not in r.out and "stage 2 step 2" not in r.out
+    r = cli(tmp_path, "run", "--no-stop", "train.py")
+    assert r.code == 0 and note in r.out and "stage 2 step 4" in r.out, r.out + r.err
+
+
+def test_no_stop_with_model_frees_the_model_and_optimizer_the_script_drops_after_the_window(cli, tmp_path):
+    write(tmp_path / "train.py", """
+        import gc
+        import weakref
+        import torch
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 1))
+        opt = torch.optim.Adam(model.parameters(), lr=0.1)
+        for _ in range(3):
+            model(torch.randn(8, 4)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+        refs = [weakref.ref(model), weakref.ref(opt)]
+        del model, opt  # the next stage builds its own
+        gc.collect()
+        print("freed", [r() is None for r in refs])
+    """)
+    r = cli(tmp_path, "run", "--no-stop", "--model", "model", "train.py")
+    assert r.code == 0 and "freed [True, True]" in r.out, r.out + r.err

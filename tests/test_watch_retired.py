@@ -162,3 +162,148 @@ def test_the_tree_says_when_a_modules_forwards_ran_in_both_modes():
     modes = {m.name: m.mode for m in report.modules}
     assert modes["0.1"] == "train+eval" and modes["1"] == "train", report.render_text()
     assert "train+eval" in report.render_text()
+
+
+def _staged(a: nn.Module, eval_a: bool = False, opt=torch.optim.SGD, **kw) -> freezelint.Watch:
+    """Stage 1 trains `a` with `oa`, unwatched; stage 2 freezes `a`, stops stepping `oa` and trains
+    `b` on `a`'s features, in a watch opened there: its first window, with no steps before it seen."""
+    torch.manual_seed(0)
+    b = nn.Linear(4, 2)
+    oa, ob = opt(a.parameters(), lr=0.1, **kw), torch.optim.SGD(b.parameters(), lr=0.1)
+    for _ in range(3):
+        oa.zero_grad()
+        a(torch.randn(8, 4)).sum().backward()
+        oa.step()
+    a.requires_grad_(False)
+    if eval_a:
+        a.eval()
+    with freezelint.watch(steps=2) as w:
+        for _ in range(3):
+            ob.zero_grad()
+            b(a(torch.randn(8, 4))).sum().backward()
+            ob.step()
+    return w
+
+
+_FIRST_RETIRED = ("oa did not step in the window and holds only frozen parameters, which it had trained before the "
+                  "window (their optimizer state or grads remain): the window did not wait for it")
+
+
+def test_the_first_window_does_not_wait_for_an_optimizer_that_holds_only_parameters_frozen_before_it():
+    w = _staged(nn.Linear(4, 4))
+    report = w.report
+    assert list(w.counts.values()) == [2] and not w.judged_at_exit, report.render_text()  # closed on ob's steps
+    assert report.ok and report.notes == [_FIRST_RETIRED], report.notes  # no "train longer", no "ran, not judged"
+    assert w.retired == ["oa"]
+
+
+@pytest.mark.parametrize("opt, kw", [(torch.optim.SGD, {}), (torch.optim.Adam, {})])
+def test_a_model_frozen_before_the_first_window_with_its_optimizer_retired_is_judged_as_frozen(opt, kw):
+    # its BatchNorm left in train mode drifts: FZ502, as for a model frozen from the start
+    # (Adam: its state is the sign it trained; SGD: the grads its last step left)
+    bn = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    report = _staged(bn, opt=opt, **kw).report
+    assert [(f.code, f.target) for f in report.findings] == [("FZ502", "a.1")], report.render_text()
+    assert report.notes == [_FIRST_RETIRED]
+    assert [p.name for p in report.params if p.changed] == ["b.weight", "b.bias"]  # a's stayed put
+    report = _staged(nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)), eval_a=True).report
+    assert report.ok and report.notes == [_FIRST_RETIRED], report.render_text()
+
+
+def test_near_miss_a_generator_frozen_during_the_critics_steps_whose_optimizer_never_stepped_is_waited_for():
+    # the same at the first window's close (an idle optimizer over frozen parameters), but no state
+    # and no grads: it has not trained yet, and steps once per 3 critic steps
+    torch.manual_seed(0)
+    gen_net, critic = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4)), nn.Sequential(nn.Linear(4, 1))
+    opt_g, opt_c = torch.optim.Adam(gen_net.parameters()), torch.optim.Adam(critic.parameters())
+    with freezelint.watch() as w:
+        for it in range(9):
+            gen_net.requires_grad_(False)
+            critic(gen_net(torch.randn(3, 2))).mean().backward()
+            opt_c.step()
+            opt_c.zero_grad()
+            gen_net.requires_grad_(True)
+            if it % 3 == 2:
+                (-critic(gen_net(torch.randn(3, 2)))).mean().backward()
+                opt_g.step()
+                opt_g.zero_grad()
+                opt_c.zero_grad()
+    report = w.report
+    assert w.retired == [] and sorted(w.counts.values()) == [2, 6] and not w.judged_at_exit, report.render_text()
+    assert report.ok and any(n.startswith("the window waited for opt_g") for n in report.notes), report.notes
+
+
+def test_near_miss_a_first_window_gan_toggling_d_around_gs_step_is_unchanged():
+    # D frozen for G's step, unfrozen for its own: at the step that closes the window (G's second)
+    # D is frozen, but its optimizer stepped in the window: both train, nothing is retired
+    torch.manual_seed(0)
+    G, D = nn.Sequential(nn.Linear(4, 8)), nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+    opt_g, opt_d = torch.optim.Adam(G.parameters(), lr=1e-2), torch.optim.Adam(D.parameters(), lr=1e-2)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            D.requires_grad_(True)
+            fake = G(torch.randn(4, 4))
+            opt_d.zero_grad()
+            (D(torch.randn(4, 8)).mean() - D(fake.detach()).mean()).backward()
+            opt_d.step()
+            D.requires_grad_(False)
+            opt_g.zero_grad()
+            (-D(fake).mean()).backward()
+            opt_g.step()
+    report = w.report
+    assert report.ok and report.notes == [] and w.retired == [], report.render_text()
+    assert sorted(w.counts.values()) == [2, 2]
+    assert {p.name.split(".")[0] for p in report.params if p.changed} == {"G", "D"}
+
+
+def test_the_model_and_optimizer_given_to_watch_are_held_weakly_once_the_window_is_judged():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+    model[:2].requires_grad_(False)  # its BatchNorm left in train mode: FZ502
+    opt = torch.optim.Adam(model[2].parameters(), lr=0.1)
+    with freezelint.watch(model=model, optimizer=opt) as w:
+        for it in range(6):
+            if it == 3:  # the script replaces both: the old ones (and Adam's state) are freed, as unwatched
+                refs = [weakref.ref(model), weakref.ref(opt)]
+                model = nn.Sequential(nn.Linear(4, 1))
+                opt = torch.optim.SGD(model.parameters(), lr=0.1)
+                gc.collect()
+                assert [r() is None for r in refs] == [True, True]
+            _step(model, opt, torch.randn(8, 4))
+    refs = [weakref.ref(model), weakref.ref(opt)]
+    del model, opt
+    gc.collect()
+    assert [r() is None for r in refs] == [True, True]
+    # what the report says is kept as plain values
+    report = w.report
+    assert [(f.code, f.target) for f in report.findings] == [("FZ502", "1")], report.render_text()
+    assert report.optimizer == "Adam" and w.progress() == "Adam 2" and len(w.reports) == 1
+
+
+def test_a_later_window_of_a_given_model_still_opens_while_it_lives():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch(model=model, optimizer=opt) as w:
+        for it in range(5):
+            if it == 2:
+                model[0].requires_grad_(False)
+            _step(model, opt, torch.randn(8, 4))
+    (later,) = w.later
+    assert later.report.ok and later.report.notes[0].startswith("a later window, from step 4: by step 3"), later.report.notes
+
+
+def test_no_later_window_watches_everything_in_place_of_a_given_model_the_script_dropped():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch(model=model) as w:
+        for it in range(6):
+            if it == 3:  # a new model and optimizer: the one given is gone, nothing of it to watch
+                ref = weakref.ref(model)
+                model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 1))
+                opt = torch.optim.SGD(model[1].parameters(), lr=0.1)  # model[0] left out: not the given model's
+                gc.collect()
+                assert ref() is None
+            _step(model, opt, torch.randn(8, 4))
+    assert w.report.ok and w.later == [] and w.unfinished == "", [r.render_text() for r in w.reports]

@@ -125,6 +125,31 @@ def _weakly(objs: dict[int, Any]) -> "weakref.WeakValueDictionary[int, Any]":
     return out
 
 
+def _trained_before(opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> bool:
+    """Whether these parameters show that they trained before the window: the optimizer keeps
+    state for one (Adam's moments, a momentum buffer, loaded from a checkpoint alike), or one has a
+    grad, which a backward gave it while it required grad. Plain SGD whose loop zeroes grads to
+    None after its step leaves neither."""
+    state = getattr(opt, "state", None)
+    state = state if isinstance(state, dict) else {}  # torch's defaultdict; `.get` adds no entry
+    return any(p.grad is not None or state.get(p) for p in params)
+
+
+def _weak(obj: Any) -> Any:
+    """A weak reference to `obj` (None stays None; a class without a weakref slot, rare, is kept)."""
+    if obj is None:
+        return None
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return obj
+
+
+def _live(held: Any) -> Any:
+    """What `_weak` made of an object: the object, or None once it is freed."""
+    return held() if isinstance(held, weakref.ReferenceType) else held
+
+
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
     if optimizer is None:
         return []
@@ -162,9 +187,10 @@ class Watch:
         self.expect_frozen = [expect_frozen] if isinstance(expect_frozen, str) else list(expect_frozen)
         self.expect_trainable = [expect_trainable] if isinstance(expect_trainable, str) else list(expect_trainable)
         self.ignore = check_codes(ignore, "ignore")  # accepted codes: in the report, marked, not failing it
-        self.given_model = model
+        # the model and optimizers given (or the model `find_model` names), weakly once judged
+        self._given_model: Any = model
         self.find_model = find_model
-        self.given_opts = _optimizers(optimizer)
+        self._given_opts: list[Any] = _optimizers(optimizer)
         self._report: AuditReport | None = None
         self.error: BaseException | None = None  # raised while judging (the window's step still ran)
         self._handles: list[Any] = []
@@ -280,8 +306,8 @@ class Watch:
         # waits for (weak references; None: not decided yet), and those it stopped waiting for
         self._waiting: list[weakref.ref] | None = None
         # a later window's: ids of the parameters seen newly frozen at a step after the first window
-        # (by the watch that opened it), and the optimizers not waited for because they hold only
-        # such parameters, frozen still (`_is_retired`), with those parameters' ids
+        # (by the watch that opened it); and in any window, the optimizers not waited for because
+        # they hold only frozen parameters that the script retired (`_is_retired`), with their ids
         self.frozen_after: set[int] = set()
         self.retired: list[str] = []
         self.retired_params: set[int] = set()
@@ -324,6 +350,21 @@ class Watch:
         self._tracked_opts: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     # ------------------------------------------------------------------ public
+    @property
+    def given_model(self) -> nn.Module | None:
+        """The model given to watch, or named by `find_model`; None when none was, or once the
+        script has dropped it after the window."""
+        return _live(self._given_model)
+
+    @given_model.setter
+    def given_model(self, model: nn.Module) -> None:
+        self._given_model = model
+
+    @property
+    def given_opts(self) -> list[torch.optim.Optimizer]:
+        """The optimizers given to watch that are alive."""
+        return [o for o in map(_live, self._given_opts) if o is not None]
+
     @property
     def report(self) -> AuditReport:
         __tracebackhide__ = True
@@ -708,7 +749,7 @@ class Watch:
         raise FreezeAuditError(self._report)
 
     def _watched(self, opt: torch.optim.Optimizer) -> bool:
-        return not self.given_opts or any(opt is o for o in self.given_opts)
+        return not self._given_opts or any(opt is _live(o) for o in self._given_opts)
 
     @_guarded
     @torch.no_grad()
@@ -1073,6 +1114,8 @@ class Watch:
         self._shapes[id(opt)] = shape
         if known and (before is None or shape == before):
             return  # the first step seen of this optimizer after the window, or nothing changed
+        if self._given_model is not None and self.given_model is None:
+            return  # the model given was dropped by the script: nothing of it is left to watch
         self._next = later = Watch(self.steps, self.given_model, self.given_opts or None,
                                    expect_frozen=self.expect_frozen, expect_trainable=self.expect_trainable,
                                    on_report=self.on_report, rewatch=False, ignore=self.ignore)
@@ -1133,7 +1176,7 @@ class Watch:
         the parameters of a model that ran in it (a WGAN's generator, stepped once per 5 critic
         steps): decided once, when the others first complete their steps, and held until it has
         stepped `steps` times too, or until the others have stepped `_WAIT_FOR` times as often.
-        In a later window, one the script retired (`_is_retired`) is not waited for."""
+        One the script retired (`_is_retired`) is not waited for."""
         if self._waiting is None:
             idle = idle_optimizers(self)
             retired = [o for o in idle if self._is_retired(o)]
@@ -1159,13 +1202,20 @@ class Watch:
         return True
 
     def _is_retired(self, opt: torch.optim.Optimizer) -> bool:
-        """An optimizer not stepped in this later window that the script retired: every parameter
-        it holds is frozen now, and was seen frozen after its last step, at a step of another
-        optimizer that had seen it trainable (what opened this window, or an earlier one). Not one
-        frozen only while the others step (a GAN's G during D's steps: frozen at each of D's steps
-        alike, never newly so), which will step again."""
+        """An optimizer not stepped in this window that the script retired: every parameter it
+        holds is frozen now. In a later window, each was seen frozen after its last step, at a step
+        of another optimizer that had seen it trainable (what opened this window, or an earlier one):
+        not one frozen only while the others step (a GAN's G during D's steps: frozen at each of D's
+        steps alike, never newly so), which will step again. In the first window, with no steps
+        before it to go by, each was frozen at every step of the window, and the optimizer had
+        trained them before it (`_trained_before`): a generator frozen during the critic's steps
+        whose optimizer has not stepped yet (no state, no grads) is waited for."""
         params = held_params(opt)
-        return bool(params) and all(not p.requires_grad and id(p) in self.frozen_after for p in params)
+        if not params or any(p.requires_grad for p in params):
+            return False
+        if self.opened:
+            return all(id(p) in self.frozen_after for p in params)
+        return not any(id(p) in self.wanted for p in params) and _trained_before(opt, params)
 
     def _finish(self) -> None:
         self.done = True
@@ -1201,9 +1251,10 @@ class Watch:
                      self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled,
                      self.undone, self.undone_call, self.undone_site, self.idle_drift):
             held.clear()
-        # the models and optimizers judged, weakly from now on: one the script drops (an optimizer
-        # retired with its state, a model replaced) is freed as it would be unwatched
+        # the models and optimizers judged, those given included, weakly from now on: one the script
+        # drops (an optimizer retired with its state, a model replaced) is freed as it would be unwatched
         self.roots, self.optimizers = _weakly(self.roots), _weakly(self.optimizers)
+        self._given_model, self._given_opts = _weak(self._given_model), [_weak(o) for o in self._given_opts]
 
 
 def watch(steps: int = 2, model: nn.Module | None = None, optimizer: Any = None, *,

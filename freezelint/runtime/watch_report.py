@@ -747,9 +747,11 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                          f"completed {w.steps} steps, to complete {w.steps} too ({w.progress()})"]
     if w.retired and not only_beside:
         one = len(w.retired) == 1
+        # a later window saw the freeze after the last step; the first saw no steps before it
+        when = (f"frozen after {'its' if one else 'their'} last step" if w.opened else
+                f"which {'it' if one else 'they'} had trained before the window (their optimizer state or grads remain)")
         notes = notes + [f"{F.listed(w.retired)} did not step in the window and hold{'s' if one else ''} only frozen "
-                         f"parameters, frozen after {'its' if one else 'their'} last step: the window did not wait "
-                         f"for {'it' if one else 'them'}"]
+                         f"parameters, {when}: the window did not wait for {'it' if one else 'them'}"]
     if w.waited_out and not only_beside:
         notes = notes + [f"the window waited for {F.listed(w.waited_out)}, which hold{'s' if len(w.waited_out) == 1 else ''} "
                          f"the parameters of a model that ran, to step {w.steps} times, and stopped waiting "
