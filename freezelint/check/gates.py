@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8ef94807d914b2bc273c788e6f1d2edf'
+RULES_DIGEST = '363c6055f2a47a5d489dcac6247f2871'
 
 GATES = {
     'FZ002': (
@@ -135,6 +135,11 @@ GATES = {
         ('items()',),
         ('if\\s+\\w+\\s+in\\s+\\w+',),
         ('load_state_dict',),
+    ),
+    'FZ403': (
+        ('state_dict',),
+        ('state_dict\\([^)\\n]*\\)\\s*(?:\\[|\\.\\s*(?:update|setdefault|__setitem__)\\b)', '=[ \\t]*[\\w.()\\[\\]\'\\"]*\\.state_dict\\('),
+        ('\\]\\s*(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\s*\\(',),
     ),
     'FZ503': (
         ('backward',),
