@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '363c6055f2a47a5d489dcac6247f2871'
+RULES_DIGEST = '92cd0ff75070fc6f0ec4284058b07db2'
 
 GATES = {
     'FZ002': (
@@ -139,7 +139,7 @@ GATES = {
     'FZ403': (
         ('state_dict',),
         ('state_dict\\([^)\\n]*\\)\\s*(?:\\[|\\.\\s*(?:update|setdefault|__setitem__)\\b)', '=[ \\t]*[\\w.()\\[\\]\'\\"]*\\.state_dict\\('),
-        ('\\]\\s*(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\s*\\(',),
+        ('\\]\\s*(?:\\.\\s*data\\s*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\s*\\(',),
     ),
     'FZ503': (
         ('backward',),

@@ -25,7 +25,8 @@ class StateDictEntryAssigned(Rule):
         r"state_dict\([^)\n]*\)\s*(?:\[|\.\s*(?:update|setdefault|__setitem__)\b)",  # written without a name
         r"=[ \t]*[\w.()\[\]'\"]*\.state_dict\(",  # bound to a name, written through it
     )
-    requires = (r"\]\s*(?::[^=\n]*)?=(?!=)|\.\s*(?:update|setdefault|__setitem__)\s*\(",)
+    # a store into an entry (`] =`, `]: T =`, `].data =`) or a writing method
+    requires = (r"\]\s*(?:\.\s*data\s*)?(?::[^=\n]*)?=(?!=)|\.\s*(?:update|setdefault|__setitem__)\s*\(",)
     what = (
         "Finds entries written into the dict `state_dict()` returned (`model.state_dict()[k] = v`, "
         "`.update(d)`, `.setdefault(k, v)`, `model.state_dict()[k].data = v`), and a local "
