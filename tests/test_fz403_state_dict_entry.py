@@ -106,8 +106,8 @@ def test_a_named_dict_is_reported_once_at_its_first_write():
         """)
     assert found == [(5, (
         "`own` is the new dict that `model.state_dict()` returned, and `own[name] = ...` changes only that dict: "
-        "nothing loads, saves or returns `own` afterwards, so `model` keeps its weights; load it after the edits "
-        "with `model.load_state_dict(own)`, or copy in place: `own[name].copy_(v)`"))]
+        "nothing loads, saves or returns `own` afterwards, so the write never reaches `model`; load it after the "
+        "edits with `model.load_state_dict(own)`, or copy in place: `own[name].copy_(v)`"))]
 
 
 @pytest.mark.parametrize("use", [
@@ -219,3 +219,50 @@ def test_a_project_class_with_its_own_state_dict_is_left_alone(cli, tmp_path, cl
                    .replace("def state_dict(self)", "def shadow_dict(self)"))
     r = cli(tmp_path, "check", "--format", "json", "--select", "FZ403", ".")  # a warm run sees the edit
     assert [(Path(d["filename"]).name, d["location"]["row"]) for d in json.loads(r.out)] == [("train.py", 6)]
+
+
+SOFT_UPDATE = """
+    import torch
+
+
+    def soft_copy_param(target_link, source_link, tau):
+        target_dict = target_link.state_dict()
+        source_dict = source_link.state_dict()
+        for k, target_value in target_dict.items():
+            source_value = source_dict[k]
+            if source_value.dtype in [torch.float32, torch.float64, torch.float16]:
+                target_value.mul_(1 - tau)
+                target_value.add_(tau * source_value)
+            else:
+                target_dict[k] = source_value
+    """
+
+
+def test_a_soft_update_that_rebinds_the_integer_buffers_is_reported():
+    """pfrl's soft_copy_param: the float entries are updated in place, BatchNorm's
+    num_batches_tracked is rebound in the dict only, and never reaches the target."""
+    found = _found(SOFT_UPDATE)
+    assert [row for row, _ in found] == [13]
+    assert found[0][1].startswith("`target_dict` is the new dict that `target_link.state_dict()` returned, and "
+                                  "`target_dict[k] = ...` changes only that dict")
+    scope: dict = {}
+    exec(textwrap.dedent(SOFT_UPDATE), scope)
+    source, target = nn.BatchNorm1d(3), nn.BatchNorm1d(3)
+    source(torch.randn(8, 3))
+    source(torch.randn(8, 3))
+    scope["soft_copy_param"](target, source, 1.0)
+    assert torch.equal(target.running_mean, source.running_mean)  # the float entries: copied in place
+    assert int(source.num_batches_tracked) == 2 and int(target.num_batches_tracked) == 0  # this one: never
+
+
+@pytest.mark.parametrize("old, new", [
+    ("        source_value = source_dict[k]\n",
+     "        source_value = source_dict[k]\n        k = k.replace('module.', '')\n"),
+    ("            target_dict[k] = source_value\n",
+     "            target_dict[k] = source_value\n    target_link.load_state_dict(target_dict)\n"),
+    ("for k, target_value in target_dict.items()", "for target_value in target_dict.values()"),
+], ids=["key_rebound", "loaded_after", "values_loop"])
+def test_a_loop_over_the_items_keeps_the_dict_where_it_may_read_a_write(old, new):
+    code = textwrap.dedent(SOFT_UPDATE)
+    assert old in code
+    assert _found(code.replace(old, new)) == []

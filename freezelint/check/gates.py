@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '92cd0ff75070fc6f0ec4284058b07db2'
+RULES_DIGEST = '1e58b8373c022f8edc801b56c72d28a9'
 
 GATES = {
     'FZ002': (

@@ -48,7 +48,7 @@ class StateDictEntryAssigned(Rule):
         "whose class defines its own `state_dict` (in the file or in another project file, also through a "
         "project base class): it may hand back a dict it keeps. A named dict is reported only when it is bound "
         "once in its function (or module) to the call and every other use of the name is a write, a read of an "
-        "entry inside a write, `.keys()`, a `for` over it or an `in` test; any other use (passed to a call, "
+        "entry inside a write, `.keys()`, a `for` over it or an `in` test, or a `for k, v in sd.items()` loop whose body holds every write and each writes `sd[k]` (the entry that pass has read already, `k` not rebound); any other use (passed to a call, "
         "returned, stored, aliased, read by a nested function, an entry read elsewhere, `sd[k] += v`) counts as "
         "keeping it. An optimizer's or LR scheduler's `state_dict()` is a new dict too and is reported with "
         "advice of its own (`opt.load_state_dict(d)`)."
@@ -115,6 +115,19 @@ class StateDictEntryAssigned(Rule):
             def scale_embeddings(encoder, factor):
                 sd = encoder.state_dict()
                 sd["embed.weight"] = sd["embed.weight"] * factor  # expect: FZ403
+            """
+        ),
+        Example(
+            """
+            def soft_update(target, source, tau):
+                target_dict = target.state_dict()
+                source_dict = source.state_dict()
+                for k, target_value in target_dict.items():
+                    source_value = source_dict[k]
+                    if source_value.dtype.is_floating_point:
+                        target_value.mul_(1 - tau).add_(tau * source_value)  # in place: loads
+                    else:  # BatchNorm's num_batches_tracked
+                        target_dict[k] = source_value  # expect: FZ403
             """
         ),
     ]
@@ -184,6 +197,19 @@ class StateDictEntryAssigned(Rule):
 
         def keep_vars(model, weights):
             model.state_dict(keep_vars=True)["fc.weight"].data = weights  # the Parameter itself
+        """,
+        """
+        def strip_prefix(model, pretrained):
+            sd = model.state_dict()
+            for k, v in sd.items():
+                k = k.replace("module.", "")  # another key: a later pass of the loop may read it
+                sd[k] = pretrained[k]
+
+        def read_back(model, pretrained):
+            sd = model.state_dict()
+            sd["fc.weight"] = pretrained["fc.weight"]
+            for name, value in sd.items():  # the written entry is read and used
+                model.get_parameter(name).data = value
         """,
         """
         def patch(model, weights):
@@ -405,6 +431,7 @@ class _NameUses:
         self.writes: list[tuple[cst.CSTNode, str]] = []
         self.kept = False
         self._parents: dict[int, cst.CSTNode] = {}
+        self._loops: list[tuple[cst.For, str | None]] = []  # `for k, v in sd.items()`: the loop, its key
 
     def run(self, body: cst.CSTNode) -> None:
         self._parents = parents = {}
@@ -422,6 +449,8 @@ class _NameUses:
                 self.kept = True
         for name in occurrences:
             self._sort(name, parents)
+        if not all(self._unseen_by(loop, key) for loop, key in self._loops):
+            self.kept = True
 
     def _sort(self, name: cst.Name, parents: dict[int, cst.CSTNode]) -> None:
         parent = parents.get(id(name))
@@ -463,6 +492,9 @@ class _NameUses:
             self.kept = True
         elif attr.attr.value == "keys":
             return
+        elif attr.attr.value in ("items", "values") and not call.args and isinstance(parents.get(id(call)), cst.For) \
+                and parents[id(call)].iter is call:
+            self._loops.append((parents[id(call)], _loop_key(parents[id(call)], attr.attr.value)))
         elif attr.attr.value in _WRITERS and (attr.attr.value != "setdefault" or isinstance(parents.get(id(call)), cst.Expr)):
             self.writes.append((call, attr.attr.value))
         else:
@@ -475,12 +507,58 @@ class _NameUses:
             up = parents.get(id(up))
         return isinstance(up, (cst.Assign, cst.AnnAssign)) and any(_root_name(t) == self.name for t in _targets(up))
 
+    def _unseen_by(self, loop: cst.For, key: str | None) -> bool:
+        """A loop over the dict's values reads no value written into it: every write is in its body and
+        replaces the entry of the loop's own key (`for k, v in sd.items(): ... sd[k] = w`), read already."""
+        for write, what in self.writes:
+            sub = write.value if what == "data" else write
+            if key is None or not isinstance(sub, cst.Subscript) or len(sub.slice) != 1 \
+                    or not isinstance(sub.slice[0].slice, cst.Index) \
+                    or not isinstance(sub.slice[0].slice.value, cst.Name) or sub.slice[0].slice.value.value != key:
+                return False
+            up = self._parents.get(id(write))
+            while up is not None and up is not loop:
+                up = self._parents.get(id(up))
+            if up is None or loop.orelse is not None and any(n is write for n in traverse.walk(loop.orelse)):
+                return False
+        return not _rebinds(loop.body, key)
+
     def statement(self, node: cst.CSTNode) -> cst.CSTNode | None:
         """The statement line holding `node` (a noqa there suppresses the finding)."""
         up = self._parents.get(id(node))
         while up is not None and not isinstance(up, cst.SimpleStatementLine):
             up = self._parents.get(id(up))
         return up
+
+
+def _rebinds(body: cst.CSTNode, name: str | None) -> bool:
+    """`name` is bound in `body` (`k = k.replace("module.", "")`): a write under it may be another key."""
+    for node in traverse.walk(body):
+        targets = [node.target] if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For,
+                                                     cst.NamedExpr)) else []
+        if any(name in _bound(t) for t in targets):
+            return True
+    return False
+
+
+def _bound(target: cst.BaseExpression) -> list[str]:
+    """The names a target binds (`k`, `(k, v)`, `*rest`), not those it reads (`d[k]`, `obj.k`)."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _bound(e.value)]
+    if isinstance(target, cst.StarredElement):
+        return _bound(target.value)
+    return []
+
+
+def _loop_key(loop: cst.For, method: str) -> str | None:
+    """The name a `for k, v in sd.items()` loop binds to each key (None for `.values()`, or another target)."""
+    t = loop.target
+    if method == "items" and isinstance(t, cst.Tuple) and len(t.elements) == 2 \
+            and isinstance(t.elements[0].value, cst.Name):
+        return t.elements[0].value.value
+    return None
 
 
 def _targets_of(up: cst.CSTNode, holder: cst.CSTNode | None) -> bool:
@@ -504,8 +582,8 @@ def _local_message(facts: Facts, mc, name: str, write: cst.CSTNode, what: str) -
         else f"`{name}.{what}(...)`"
     if _optimizer(facts, mc.obj, mc.ctx.scope):
         return (f"`{name}` is the new dict that `{obj}.state_dict()` returned, and {written} changes only that dict: "
-                f"nothing loads it afterwards, so `{obj}` keeps its state; load it after the edits with "
+                f"nothing loads it afterwards, so the write never reaches `{obj}`; load it after the edits with "
                 f"`{obj}.load_state_dict({name})`")
     return (f"`{name}` is the new dict that `{obj}.state_dict()` returned, and {written} changes only that dict: "
-            f"nothing loads, saves or returns `{name}` afterwards, so `{obj}` keeps its weights; load it after the "
-            f"edits with `{obj}.load_state_dict({name})`, or copy in place: `{name}[{_key(write)}].copy_(v)`")
+            f"nothing loads, saves or returns `{name}` afterwards, so the write never reaches `{obj}`; load it after "
+            f"the edits with `{obj}.load_state_dict({name})`, or copy in place: `{name}[{_key(write)}].copy_(v)`")
