@@ -266,3 +266,19 @@ def test_a_loop_over_the_items_keeps_the_dict_where_it_may_read_a_write(old, new
     code = textwrap.dedent(SOFT_UPDATE)
     assert old in code
     assert _found(code.replace(old, new)) == []
+
+
+def test_each_written_form_says_what_it_wrote_and_what_to_call():
+    found = dict(_found("""
+        def load_backbone(model, weights):
+            model.state_dict().update(weights)
+            model.backbone.state_dict()["conv1.weight"].data = weights["conv1.weight"]
+        """))
+    assert found[2].startswith("`model.state_dict().update(...)` writes into the new dict that `state_dict()` "
+                               "returned, not into `model`: nothing is loaded")
+    assert found[2].endswith("load the entries with `model.load_state_dict(weights, strict=False)` "
+                             "(check what it returns)")
+    assert found[3] == (
+        "`model.backbone.state_dict()[\"conv1.weight\"].data = ...` rebinds `.data` of a detached copy in the new "
+        "dict that `state_dict()` returned: `model.backbone`'s own tensor keeps its value and nothing is loaded; "
+        "copy in place: `model.backbone.state_dict()[\"conv1.weight\"].copy_(v)`")

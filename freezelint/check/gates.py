@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1e58b8373c022f8edc801b56c72d28a9'
+RULES_DIGEST = 'fffb934c757a9a5c3b51fbdb013613ee'
 
 GATES = {
     'FZ002': (

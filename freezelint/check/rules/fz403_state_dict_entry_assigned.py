@@ -48,7 +48,9 @@ class StateDictEntryAssigned(Rule):
         "whose class defines its own `state_dict` (in the file or in another project file, also through a "
         "project base class): it may hand back a dict it keeps. A named dict is reported only when it is bound "
         "once in its function (or module) to the call and every other use of the name is a write, a read of an "
-        "entry inside a write, `.keys()`, a `for` over it or an `in` test, or a `for k, v in sd.items()` loop whose body holds every write and each writes `sd[k]` (the entry that pass has read already, `k` not rebound); any other use (passed to a call, "
+        "entry inside a write, `.keys()`, a `for` over it or an `in` test, or a `for k, v in sd.items()` loop "
+        "whose body holds every write and each writes `sd[k]` (the entry that pass has read already, `k` not "
+        "rebound); any other use (passed to a call, "
         "returned, stored, aliased, read by a nested function, an entry read elsewhere, `sd[k] += v`) counts as "
         "keeping it. An optimizer's or LR scheduler's `state_dict()` is a new dict too and is reported with "
         "advice of its own (`opt.load_state_dict(d)`)."
@@ -375,17 +377,19 @@ def _direct_message(facts: Facts, mc, node: cst.CSTNode, what: str) -> str:
     if what == "data":
         key = _key(node)
         return (f"`{call}[{key}].data = ...` rebinds `.data` of a detached copy in the new dict that "
-                f"`state_dict()` returned: the parameter keeps its value and nothing is loaded; copy in place: "
-                f"`{call}[{key}].copy_(v)`")
+                f"`state_dict()` returned: `{obj}`'s own tensor keeps its value and nothing is loaded; copy in "
+                f"place: `{call}[{key}].copy_(v)`")
     if what == "entry":
         key = _key(node)
         return (f"`{call}[{key}] = ...` writes into the new dict that `state_dict()` returned, not into `{obj}`: "
                 f"nothing is loaded and its weights keep their values; collect the entries in a dict and load it "
                 f"with `{obj}.load_state_dict(d, strict=False)` (check what it returns), or copy in place: "
                 f"`{call}[{key}].copy_(v)`")
+    given = node.args[0].value if isinstance(node, cst.Call) and what == "update" and len(node.args) == 1 else None
+    entries = given.value if isinstance(given, cst.Name) else "d"
     return (f"`{call}.{what}(...)` writes into the new dict that `state_dict()` returned, not into `{obj}`: "
             f"nothing is loaded and its weights keep their values; load the entries with "
-            f"`{obj}.load_state_dict(d, strict=False)` (check what it returns)")
+            f"`{obj}.load_state_dict({entries}, strict=False)` (check what it returns)")
 
 
 # ------------------------------------------------------------------ a named dict, written and dropped
@@ -404,8 +408,8 @@ def _bound_name(mc) -> str | None:
 
 def _dropped_local(facts: Facts, mc, module: cst.Module
                    ) -> tuple[str, cst.CSTNode, str, cst.CSTNode | None] | None:
-    """(name, its first write, how it writes, that write's statement) for `name = X.state_dict()` written into and never
-    used as a whole (see the rule's notes); None otherwise."""
+    """(name, its first write, how it writes, that write's statement) for `name = X.state_dict()`
+    written into and never used as a whole (see the rule's notes); None otherwise."""
     if not _fresh(mc.call):
         return None
     name = _bound_name(mc)
@@ -495,7 +499,8 @@ class _NameUses:
         elif attr.attr.value in ("items", "values") and not call.args and isinstance(parents.get(id(call)), cst.For) \
                 and parents[id(call)].iter is call:
             self._loops.append((parents[id(call)], _loop_key(parents[id(call)], attr.attr.value)))
-        elif attr.attr.value in _WRITERS and (attr.attr.value != "setdefault" or isinstance(parents.get(id(call)), cst.Expr)):
+        elif attr.attr.value in _WRITERS and (attr.attr.value != "setdefault"
+                                              or isinstance(parents.get(id(call)), cst.Expr)):
             self.writes.append((call, attr.attr.value))
         else:
             self.kept = True
