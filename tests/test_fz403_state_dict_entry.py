@@ -282,3 +282,15 @@ def test_each_written_form_says_what_it_wrote_and_what_to_call():
         "`model.backbone.state_dict()[\"conv1.weight\"].data = ...` rebinds `.data` of a detached copy in the new "
         "dict that `state_dict()` returned: `model.backbone`'s own tensor keeps its value and nothing is loaded; "
         "copy in place: `model.backbone.state_dict()[\"conv1.weight\"].copy_(v)`")
+
+
+def test_the_text_gate_admits_only_a_state_dict_written_into():
+    from freezelint.check.prefilter import Prefilter
+
+    gate = Prefilter(frozenset({"FZ403"}))
+    assert gate.admitted(textwrap.dedent(MEDSAM)) == {"FZ403"}
+    assert gate.admitted(textwrap.dedent(SOFT_UPDATE)) == {"FZ403"}
+    assert gate.admitted("def f(m, w):\n    own = m.state_dict()\n    own[w.key].data = w.value\n") == {"FZ403"}
+    assert not gate.admitted("import torch\nx = {}\nx['a'] = 1\nx.update(b=2)\n")  # no state_dict
+    # bound and loaded, with an unrelated store: not parsed for FZ403
+    assert not gate.admitted("sd = model.state_dict()\nmodel.load_state_dict(sd)\nbatch[0] = 1\nsdx = {}\nsdx['a'] = 1\n")

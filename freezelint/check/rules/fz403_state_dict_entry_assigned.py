@@ -14,6 +14,12 @@ from freezelint.check.syntax import call_arg
 # Methods that write into a dict (`setdefault` only as a statement of its own: its value is the
 # entry already there, a tensor that shares the parameter's storage, when the key exists).
 _WRITERS = ("update", "__setitem__", "setdefault")
+# Text gate: `X.state_dict()[k]`, `X.state_dict().update(` (written unnamed); `sd = X.state_dict()` and later
+# `sd[k] =`, `sd[k].data =`, `sd[k]: T =` or `sd.update(` (bound to a name and written through it).
+_WRITTEN_CALL = r"state_dict\([^)\n]*\)\s*(?:\[|\.\s*(?:update|setdefault|__setitem__)\b)"
+_WRITTEN_NAME = (r"(?<!\w)(\w+)[ \t]*=[ \t]*[\w.()\[\]'\"]*\.state_dict\((?s:.*?)(?<![\w.])\1[ \t]*"
+                 r"(?:\[[^\n]*?\][ \t]*(?:\.[ \t]*data[ \t]*)?(?::[^=\n]*)?=(?!=)"
+                 r"|\.[ \t]*(?:update|setdefault|__setitem__)[ \t]*\()")
 # Calls that make a scope's names readable by name (`locals()["sd"]`): nothing can be said of them.
 _INTROSPECTION = ("locals", "vars", "eval", "exec")
 
@@ -21,12 +27,11 @@ _INTROSPECTION = ("locals", "vars", "eval", "exec")
 class StateDictEntryAssigned(Rule):
     code = "FZ403"
     words = ("state_dict",)
-    triggers = (
-        r"state_dict\([^)\n]*\)\s*(?:\[|\.\s*(?:update|setdefault|__setitem__)\b)",  # written without a name
-        r"=[ \t]*[\w.()\[\]'\"]*\.state_dict\(",  # bound to a name, written through it
-    )
-    # a store into an entry (`] =`, `]: T =`, `].data =`) or a writing method
-    requires = (r"\]\s*(?:\.\s*data\s*)?(?::[^=\n]*)?=(?!=)|\.\s*(?:update|setdefault|__setitem__)\s*\(",)
+    triggers = (_WRITTEN_CALL, r"=[ \t]*[\w.()\[\]'\"]*\.state_dict\(")  # cheap: written unnamed, or bound
+    # a store into an entry (`] =`, `]: T =`, `].data =`) or a writing method; then the call written into
+    # unnamed, or a name bound to it written into after (its costlier scan runs only on files the rest admits)
+    requires = (r"\]\s*(?:\.\s*data\s*)?(?::[^=\n]*)?=(?!=)|\.\s*(?:update|setdefault|__setitem__)\s*\(",
+                _WRITTEN_CALL + "|" + _WRITTEN_NAME)
     what = (
         "Finds entries written into the dict `state_dict()` returned (`model.state_dict()[k] = v`, "
         "`.update(d)`, `.setdefault(k, v)`, `model.state_dict()[k].data = v`), and a local "
@@ -232,8 +237,9 @@ class StateDictEntryAssigned(Rule):
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         calls = [mc for mc in facts.method_calls if mc.method == "state_dict"]
         for mc in calls:
-            if _fresh(mc.call) and not _own_state_dict(facts, mc.obj, mc.ctx.scope):
-                for node, what in _direct_writes(mc.call, mc.ctx.stmt):
+            writes = list(_direct_writes(mc.call, mc.ctx.stmt)) if _fresh(mc.call) else []
+            if writes and not _own_state_dict(facts, mc.obj, mc.ctx.scope):  # (the receiver asked only then)
+                for node, what in writes:
                     yield self.finding(node, _direct_message(facts, mc, node, what), mc.ctx)
         for mc in calls:
             found = _dropped_local(facts, mc, module)
