@@ -81,6 +81,7 @@ CATALOGUE: dict[str, Code] = {
         _c("FZ307", "stale-grad-after-freeze", "params frozen after backward without clearing `.grad`", WARNING),
         _c("FZ401", "unchecked-partial-load", "result of `load_state_dict(..., strict=False)` discarded", WARNING),
         _c("FZ402", "filtered-load-unchecked", "a key-filtered state dict loaded without checking it kept anything", WARNING),
+        _c("FZ403", "state-dict-entry-assigned", "an entry written into the new dict `state_dict()` returned (`m.state_dict()[k] = v`, `.update(d)`, a named copy edited and dropped): nothing is loaded", ERROR),
         _c("FZ501", "frozen-param-changed", "requires_grad is False but the value changed", ERROR, static=False, runtime=True),
         _c("FZ502", "frozen-stats-changed", "buffers moved in a module whose parameters are all frozen", ERROR, static=False, runtime=True),
         _c("FZ503", "trainable-not-optimized", "requires_grad is True but the param is in no param group (statically: a model in the training forward, neither frozen nor in any optimizer)", ERROR, runtime=True),

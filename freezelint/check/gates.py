@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8ef94807d914b2bc273c788e6f1d2edf'
+RULES_DIGEST = 'f37a6958c1deee3d677c4f0b61b6a011'
 
 GATES = {
     'FZ002': (
@@ -135,6 +135,11 @@ GATES = {
         ('items()',),
         ('if\\s+\\w+\\s+in\\s+\\w+',),
         ('load_state_dict',),
+    ),
+    'FZ403': (
+        ('state_dict',),
+        ('state_dict\\([^)\\n]*\\)\\s*(?:\\[|\\.\\s*(?:update|setdefault|__setitem__)\\b)', '=[ \\t]*[\\w.()\\[\\]\'\\"]*\\.state_dict\\('),
+        ('\\]\\s*(?:\\.\\s*data\\s*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\s*\\(', 'state_dict\\([^)\\n]*\\)\\s*(?:\\[|\\.\\s*(?:update|setdefault|__setitem__)\\b)|(?<!\\w)(\\w+)[ \\t]*=[ \\t]*[\\w.()\\[\\]\'\\"]*\\.state_dict\\((?s:.*?)(?<![\\w.])\\1[ \\t]*(?:\\[[^\\n]*?\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.[ \\t]*(?:update|setdefault|__setitem__)[ \\t]*\\()'),
     ),
     'FZ503': (
         ('backward',),

@@ -489,7 +489,8 @@ class Project:
         module-class detection read, without a summary); `path#acts name` -> whether that
         top-level name acts (what admission and a lookup that found it quiet read); `path#fresh
         name` -> whether that function returns a fresh library model (FZ303); `path#train name`
-        -> whether that class defines train(), itself or through its bases (FZ201); `path#bn name`
+        -> whether that class defines train(), itself or through its bases (FZ201); `path#sdef name` -> the
+        same for state_dict() (FZ403); `path#bn name`
         -> nothing while the file never says BatchNorm (a class without BatchNorm parts); `path#attrs
         Name` -> what the attributes of that class hold and its project bases (its summary's "attrs",
         "bases"); `path#libbases Name` -> the library classes that class derives from (library_bases);
@@ -524,7 +525,7 @@ class Project:
                 self._digests[dep] = _digest([str(f) for f in self._scan(words, Path(root))])
                 return self._digests[dep]
             read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
-                    "train": self._train_override, "traindef": self._train_def, "bn": self._bn_words, "attrs": self._attrs,
+                    "train": self._train_override, "sdef": self._state_dict_def, "traindef": self._train_def, "bn": self._bn_words, "attrs": self._attrs,
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
                     "defs": self._class_defs, "mayown": self._names_optimizer, "words": self._block_words,
@@ -1066,6 +1067,25 @@ class Project:
         edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
         self._link(edge)
         return self._train_override(*hit, record=True)
+
+    def defines_state_dict(self, importer: str, qual: str) -> bool:
+        """A project class that defines state_dict() itself or through a project base class, read
+        from the class blocks' text as overrides_train reads train() (FZ403: its state_dict may hand
+        back a dict the object keeps). Each class on the way is a dependency (`path#sdef name`)."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        return self._state_dict_def(*hit, record=True)
+
+    def _state_dict_def(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> bool:
+        block = self._class_block(path, name)
+        found = False
+        if block is not None and _depth <= _MAX_REEXPORT:
+            found = bool(re.search(r"^[ \t]+def[ \t]+state_dict[ \t]*\(", block, re.M)) or \
+                any(self._state_dict_def(*hit, _depth + 1, record) for hit in self._project_bases(path, name))
+        if record:
+            self.used[f"{path.resolve()}#sdef {name}"] = _digest(found)
+        return found
 
     def _class_block(self, path: Path, name: str) -> str | None:
         """The text of the top-level class `name` in `path` after its name (None: no such class)."""

@@ -30,6 +30,7 @@ from freezelint.check.rules.fz306_freeze_after_ddp import FreezeAfterDdp
 from freezelint.check.rules.fz307_stale_grad_after_freeze import StaleGradAfterFreeze
 from freezelint.check.rules.fz401_unchecked_partial_load import UncheckedPartialLoad
 from freezelint.check.rules.fz402_filtered_load_unchecked import FilteredLoadUnchecked
+from freezelint.check.rules.fz403_state_dict_entry_assigned import StateDictEntryAssigned
 from freezelint.check.rules.fz503_trainable_not_optimized import TrainableNotOptimized
 from freezelint.check.rules.fz505_optimizer_never_stepped import OptimizerNeverStepped
 
@@ -61,6 +62,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     StaleGradAfterFreeze,
     UncheckedPartialLoad,
     FilteredLoadUnchecked,
+    StateDictEntryAssigned,
     TrainableNotOptimized,
     OptimizerNeverStepped,
 )
