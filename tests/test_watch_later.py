@@ -110,11 +110,17 @@ def test_rewatch_false_judges_the_first_window_only():
     assert len(w.reports) == 1 and w.report.ok
 
 
-def test_a_later_window_training_ends_inside_is_judged_when_complete_else_said_unfinished():
+def test_a_later_window_training_ends_inside_is_judged_over_the_steps_seen_else_said_unfinished():
     model, opt, on_step = gradual(add=False)
     with freezelint.watch() as w:
-        train(model, opt, 6, on_step)  # the change at step 5, one step after it
-    assert len(w.reports) == 1 and "training ended after 1 of its 2 steps" in w.unfinished, w.unfinished
+        train(model, opt, 6, on_step)  # the change at step 5, one step after it: judged over that step
+    assert len(w.reports) == 2 and not w.unfinished, w.unfinished
+    assert [(f.code, f.target) for f in w.reports[1].findings] == [("FZ503", "2")], w.reports[1].render_text()
+    assert "training ended after 1 of this window's 2 steps: judged over the step seen" in w.reports[1].notes
+    model, opt, on_step = gradual(add=False)
+    with freezelint.watch() as w:
+        train(model, opt, 5, on_step)  # the change at the last step: no step of the window ran
+    assert len(w.reports) == 1 and "training ended after 0 of its 2 steps" in w.unfinished, w.unfinished
     model, opt, on_step = gradual(add=False)
     with freezelint.watch() as w:
         train(model, opt, 7, on_step)  # two steps after it: judged at the block's end

@@ -344,10 +344,17 @@ class Watch:
         self.named: dict[int, tuple[weakref.ref, str]] = {}
         self.inherited: dict[int, tuple[weakref.ref, str]] = {}
         self.opened: str = ""  # for a later window: after which step, and what had changed
+        # for a later window: ids of the parameters added to a watched optimizer since the window
+        # before (add_param_group), and when (`by step 5`): frozen at every step here, FZ504
+        self.added: set[int] = set()
+        self.added_when: str = ""
+        self.cut_short = False  # a later window judged over the steps seen: training ended inside it
         self.unfinished: str = ""  # why a later window was not judged (training ended inside it, too many)
         # what the shapes are taken of after the window: weakly, the watch outlives the training
         self._tracked_roots: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._tracked_opts: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        # by optimizer (weakly): ids of the parameters it held when a window was last judged
+        self._known_held: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     # ------------------------------------------------------------------ public
     @property
@@ -455,6 +462,11 @@ class Watch:
         if self._next is not None:
             later, self._next = self._next, None
             later.__exit__(None, None, None)
+            if not later.done and later.started and later.steps_seen >= 1:
+                # Training ended inside it: what its steps showed is judged (a parameter trainable
+                # and in no optimizer at one step is FZ503 whatever follows), with a note.
+                later.cut_short = True
+                later._finish()
             if later.done:
                 self.later.append(later)
             else:
@@ -1074,6 +1086,21 @@ class Watch:
     def _track(self, window: "Watch") -> None:
         self._tracked_roots.update(window.roots)
         self._tracked_opts.update(window.optimizers)
+        for opt in self._tracked_opts.values():
+            try:
+                self._known_held[opt] = {id(p) for p in held_params(opt)}
+            except TypeError:  # an optimizer that takes no weak reference: its additions are not told
+                pass
+
+    def _added_since(self) -> set[int]:
+        """Ids of the parameters the tracked optimizers hold now and did not when a window was
+        last judged (add_param_group)."""
+        out: set[int] = set()
+        for opt in self._tracked_opts.values():
+            known = self._known_held.get(opt)
+            if known is not None:
+                out.update(id(p) for p in held_params(opt) if id(p) not in known)
+        return out
 
     @_guarded
     def _after_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
@@ -1129,8 +1156,11 @@ class Watch:
             remember_names([opt], self.names_seen)
             name = self.names_seen.get(id(opt)) or type(opt).__name__
             later.opened = f"a later window, after {name}'s step {at}: by then, {change}"
+            later.added_when = f"by {name}'s step {at}"
         else:
             later.opened = f"a later window, from step {at + 1}: by step {at}, {change}"
+            later.added_when = f"by step {at}"
+        later.added = self._added_since()
         later._open(post_hook=False)
 
     def _names_so_far(self) -> dict[int, tuple[weakref.ref, str]]:

@@ -424,6 +424,37 @@ def judge(w: "Watch") -> AuditReport:
     return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, {}, beside.findings, side=side)
 
 
+def _added_frozen(w: "Watch", named: list[tuple[str, nn.Parameter]], opts: list[torch.optim.Optimizer],
+                  onames: list[str], found: list[F.AuditFinding]) -> list[F.AuditFinding]:
+    """FZ504 on parameters added to an optimizer after the window before (add_param_group at an
+    epoch boundary) that were frozen at every step of this one: the unfreeze that should go with
+    the addition was left out, so they never train. One added frozen and unfrozen inside this
+    window trained at a step (`w.trained`): silent; so are groups given frozen at construction."""
+    taken = {n for f in found if f.code == "FZ504" for n in (f.names or [f.target])}
+    groups: dict[tuple[int, int], list[str]] = {}
+    for n, p in named:
+        if id(p) not in w.added or id(p) in w.trained or p.requires_grad or n in taken:
+            continue
+        at = next(((oi, gi) for oi, opt in enumerate(opts) for gi, g in enumerate(opt.param_groups)
+                   if any(q is p for q in g["params"])), None)
+        if at is not None:
+            groups.setdefault(at, []).append(n)
+    out = []
+    for (oi, gi), names in sorted(groups.items()):
+        one = len(names) == 1
+        where = F._common(names)
+        at = f"param_groups[{gi}]" if len(opts) == 1 else f"{onames[oi]}.param_groups[{gi}]"
+        whose = "the optimizer" if len(opts) == 1 else onames[oi]
+        out.append(F.AuditFinding(
+            "FZ504", at if where == "(model)" else f"{where} in {at}",
+            f"{len(names)} parameter{'' if one else 's'} ({F.listed(names)}), added to {whose} {w.added_when} "
+            f"(add_param_group, param group {gi}), {'was' if one else 'were'} frozen at every step of this window, "
+            f"so {'it never trains' if one else 'they never train'}",
+            f"unfreeze {'it' if one else 'them'} (`requires_grad_(True)`) where {'it is' if one else 'they are'} "
+            f"added to the optimizer, or do not add {'it' if one else 'them'}", names if not one else []))
+    return out
+
+
 def _inherited(w: "Watch", *objs: object) -> str | None:
     """The name an earlier window of the watch gave one of `objs` (a model and the module it wraps)."""
     for o in objs:
@@ -597,7 +628,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         for r, p in zip(precords, params):
             if id(p) in w.written_back and id(p) not in w.lasted:
                 r.written_back = tuple(w.written_back[id(p)])
-    if w.steps > 1 and not w.judged_at_exit:
+    if w.steps > 1 and not w.judged_at_exit and not w.cut_short:
         _read_zero_grads(precords, params)
     if tied:
         for r, p in zip(precords, params):
@@ -696,6 +727,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted,
                                  toggled=toggled, live=named_modules, sites=sites)
+    if w.added and not only_beside:
+        found += _added_frozen(w, named, opts, onames, found)
     given = {p: _in_holder(p, container, labels) for p in [*w.expect_frozen, *w.expect_trainable]}
     expect_frozen, expect_trainable = ([given[p] for p in ps] for ps in (w.expect_frozen, w.expect_trainable))
     theirs = _side_patterns([*expect_frozen, *expect_trainable], side,
@@ -757,6 +790,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                          f"the parameters of a model that ran, to step {w.steps} times, and stopped waiting "
                          f"({w.progress()}): raise the number of steps, or train longer, to judge "
                          f"{'it' if len(w.waited_out) == 1 else 'them'} too"]
+    if w.cut_short and not only_beside:
+        n = w.steps_seen
+        notes = notes + [f"training ended after {n} of this window's {w.steps} steps: judged over the "
+                         f"step{'s' * (n != 1)} seen"]
     if w.judged_at_exit and not only_beside:
         notes = notes + [(f"the watch ended before every optimizer had completed {w.steps} steps ({w.progress()}): "
                           f"judged over the steps seen")]
