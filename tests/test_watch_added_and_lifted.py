@@ -79,3 +79,53 @@ def test_near_miss_groups_given_frozen_at_construction_and_unfrozen_later_are_no
     with freezelint.watch() as w:
         run(model, opt, 8, lambda i: i == 4 and model[2].requires_grad_(True))
     assert len(w.reports) == 2 and all(r.ok for r in w.reports), [r.render_text() for r in w.reports]
+
+
+def lr0_backbone(eta_min: float):
+    """The backbone "frozen" by lr=0 in its own group, under CosineAnnealingLR(eta_min=...)."""
+    model = net()
+    opt = torch.optim.SGD([{"params": model[:4].parameters(), "lr": 0.0},
+                           {"params": model[4].parameters(), "lr": 0.1}], momentum=0.9)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10, eta_min=eta_min)
+    return model, opt, sched
+
+
+def test_an_lr0_freeze_that_a_schedulers_eta_min_lifts_is_fz304_at_run_time():
+    model, opt, sched = lr0_backbone(1e-3)
+    with freezelint.watch(steps=3) as w:
+        run(model, opt, 3, sched=sched)
+    [f] = w.report.findings
+    assert (f.code, f.target) == ("FZ304", "param_groups[0]"), w.report.render_text()
+    assert f.message == ("param group 0 had lr=0 at step 1 and lr=2.44717e-05 at step 2, and its parameters "
+                         "(0.weight, 0.bias, 2.weight and 1 more) changed: CosineAnnealingLR's eta_min=0.001 applies to "
+                         "every group: it raises this one's lr from 0 toward 0.001, so the lr=0 that froze them does "
+                         "not hold"), f.message
+    assert "requires_grad_(False)" in f.advice
+
+
+def test_near_miss_an_lr0_group_the_schedule_keeps_at_0_is_a_note():
+    model, opt, sched = lr0_backbone(0.0)
+    with freezelint.watch(steps=3) as w:
+        run(model, opt, 3, sched=sched)
+    assert w.report.ok and "the group's lr is 0, so no FZ505" in w.report.notes[0], w.report.render_text()
+
+
+def test_near_miss_a_warmup_from_0_and_an_lr_raised_by_the_script_are_no_fz304():
+    model = net()
+    opt = torch.optim.AdamW([{"params": model[:4].parameters(), "lr": 1e-3},
+                             {"params": model[4].parameters(), "lr": 1e-2}])
+    warmup = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: s / 4)  # every group from 0 (transformers' warmup)
+    with freezelint.watch(steps=3) as w:
+        run(model, opt, 3, sched=warmup)
+    assert w.report.ok, w.report.render_text()
+    model = net()
+    opt = torch.optim.SGD([{"params": model[:4].parameters(), "lr": 0.0},
+                           {"params": model[4].parameters(), "lr": 0.1}])
+
+    def thaw(i):  # the script's own stage: the backbone's lr set at step 2, no scheduler
+        if i == 1:
+            opt.param_groups[0]["lr"] = 1e-3
+
+    with freezelint.watch(steps=3) as w:
+        run(model, opt, 3, thaw)
+    assert w.report.ok, w.report.render_text()

@@ -349,6 +349,13 @@ class Watch:
         self.added: set[int] = set()
         self.added_when: str = ""
         self.cut_short = False  # a later window judged over the steps seen: training ended inside it
+        # An lr=0 "freeze": a param group with lr 0 at its optimizer's first step here, trainable
+        # parameters and an `initial_lr` of 0 (a scheduler took 0 as its base) while another group
+        # trains; (id(optimizer), group index) -> that step. `lr_lifted`: such a group whose lr
+        # was not 0 at a later step (a cosine schedule's eta_min floor): -> (then, that step, its lr)
+        self._lr_zero: dict[tuple[int, int], int] = {}
+        self.lr_lifted: dict[tuple[int, int], tuple[int, int, Any]] = {}
+        self._lr_read: set[int] = set()
         self.unfinished: str = ""  # why a later window was not judged (training ended inside it, too many)
         # what the shapes are taken of after the window: weakly, the watch outlives the training
         self._tracked_roots: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -810,6 +817,8 @@ class Watch:
                 remember_names([*self.optimizers.values(), *self.roots.values()], self.names_seen)
         elif self._taking:
             self._settle(opt)
+        if self._lr_zero or id(opt) not in self._lr_read:
+            self._note_lrs(opt)
         if self._versions:
             self._note_written(opt)
         self._moving[id(opt)] = {id(p) for g in opt.param_groups if not lr_is_zero(g.get("lr")) for p in g["params"]
@@ -845,6 +854,24 @@ class Watch:
                 self.drifted.setdefault(id(m), (m, self.counts[id(opt)] + 1, moved))
         self._note_start()
         self._note_wanted()
+
+    def _note_lrs(self, opt: torch.optim.Optimizer) -> None:
+        """At the optimizer's first step: its groups frozen by lr=0 (see `_lr_zero`). At a later
+        one: those whose lr is no longer 0. A warmup from 0 has a nonzero `initial_lr`, and sets
+        every group to 0 alike: no freeze."""
+        step, groups = self.counts[id(opt)] + 1, opt.param_groups
+        if id(opt) not in self._lr_read:
+            self._lr_read.add(id(opt))
+            if any(not lr_is_zero(g.get("lr")) for g in groups):
+                for gi, g in enumerate(groups):
+                    if lr_is_zero(g.get("lr")) and lr_is_zero(g.get("initial_lr")) and \
+                            any(p.requires_grad for p in g["params"]):
+                        self._lr_zero[(id(opt), gi)] = step
+            return
+        for key, then in list(self._lr_zero.items()):
+            if key[0] == id(opt) and key[1] < len(groups) and not lr_is_zero(lr := groups[key[1]].get("lr")):
+                self.lr_lifted[key] = (then, step, lr)
+                del self._lr_zero[key]
 
     def _read_probe(self, opt: torch.optim.Optimizer) -> None:
         """How the loop zeroes grads, from the grad tensor probed at this optimizer's previous step
@@ -1279,6 +1306,7 @@ class Watch:
                      self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
                      self.ran_eval, self.ran_other,
                      self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled,
+                     self._lr_zero,
                      self.undone, self.undone_call, self.undone_site, self.idle_drift):
             held.clear()
         # the models and optimizers judged, those given included, weakly from now on: one the script
