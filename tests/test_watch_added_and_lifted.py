@@ -129,3 +129,46 @@ def test_near_miss_a_warmup_from_0_and_an_lr_raised_by_the_script_are_no_fz304()
     with freezelint.watch(steps=3) as w:
         run(model, opt, 3, thaw)
     assert w.report.ok, w.report.render_text()
+
+
+def sized_by_probe(freeze_bn: bool, every_step: bool = False):
+    """A builder that runs a throw-away wrapper of the body in eval() to size the head (fastai's
+    create_vision_model); `every_step`: the wrapper runs at every step too (a reference model built
+    around the trained model's modules, which changes with it)."""
+    torch.manual_seed(0)
+    body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    probe = nn.Sequential(*body.children()).eval()
+    with torch.no_grad():
+        nf = probe(torch.zeros(2, 3, 8, 8)).shape[1]
+    model = nn.Sequential(body, nn.Linear(nf, 2))
+    (body if freeze_bn else body[0]).requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model.train()
+    x, y = torch.randn(16, 3, 8, 8), torch.randint(0, 2, (16,))
+    for _ in range(4):
+        if every_step:
+            with torch.no_grad():
+                probe(x)
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+
+def test_a_module_run_once_before_training_to_size_a_head_is_no_model_of_the_window():
+    with freezelint.watch() as w:
+        sized_by_probe(freeze_bn=False)
+    assert w.report.ok and w.report.notes == [], w.report.render_text()
+    text = w.report.render_text()
+    assert "probe" not in text and not any(m.tied for m in w.report.modules), text
+
+
+def test_the_sizing_forwards_eval_is_no_freeze_a_frozen_bn_left_in_train_mode_is_fz502():
+    with freezelint.watch() as w:
+        sized_by_probe(freeze_bn=True)
+    assert [(f.code, f.target) for f in w.report.findings] == [("FZ502", "0.1")], w.report.render_text()
+
+
+def test_near_miss_a_reference_around_the_models_modules_run_at_every_step_is_still_noted():
+    with freezelint.watch() as w:
+        sized_by_probe(freeze_bn=False, every_step=True)
+    assert any(n.startswith("probe shares") for n in w.report.notes), w.report.render_text()

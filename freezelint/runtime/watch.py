@@ -206,6 +206,11 @@ class Watch:
         self.done = False  # the window is closed
         # candidate models: outermost forwarded modules (or the given model), by id
         self.roots: dict[int, nn.Module] = {}
+        # roots whose own forward ran once the window had begun; and, at judging, those dropped for
+        # running only before it (a module run once to size a head, as fastai's vision_learner runs
+        # its body in eval(): no model of the window, and its eval() froze nothing that trains)
+        self._ran_in_window: set[int] = set()
+        self.probes: set[int] = set()
         self._covered: dict[int, int] = {}  # id(submodule) -> id(its root)
         # submodules whose own forward ran (FZ505: ran, but the loss ignores it): in train mode, in
         # eval(), from the first step on (the tree shows the modes the forwards ran in), and the
@@ -595,7 +600,8 @@ class Watch:
         them, and it was not in eval() before the watch began: its BatchNorm was never frozen, it
         ran in train mode (FZ502, not FZ201)."""
         targets = self.eval_targets.get(id(module))
-        return bool(targets) and id(module) not in self.pre_eval and targets <= self.undone_by.get(id(module), set())
+        return bool(targets) and id(module) not in self.pre_eval and \
+            targets - self.probes <= self.undone_by.get(id(module), set())
 
     @torch.no_grad()
     def _baseline_root(self, root: nn.Module, tree: Tree | None = None) -> None:
@@ -683,6 +689,8 @@ class Watch:
                 self._in_eval_root[0] = not module.training
                 if not self.started:
                     self._baseline_root(module)  # a new iteration before the window: take it again
+                else:
+                    self._ran_in_window.add(mid)
                 self._agree_before_backward(module)
             return
         if self._given_sub is not None:
@@ -692,6 +700,8 @@ class Watch:
             mid = id(module)
         self._in_eval_root[0] = not module.training
         self._add_root(module)
+        if self.started:
+            self._ran_in_window.add(mid)
         self._agree_before_backward(module)
 
     def _add_root(self, module: nn.Module) -> None:
@@ -1274,10 +1284,22 @@ class Watch:
             return all(id(p) in self.frozen_after for p in params)
         return not any(id(p) in self.wanted for p in params) and _trained_before(opt, params)
 
+    def _drop_probes(self) -> None:
+        """Roots whose forward ran only before the window, where others ran in it: a throw-away
+        module run once before training (a head sized by running the body in eval()). They are no
+        model of the window, and an eval() called on one is no freeze (`toggled`). A window whose
+        steps saw no forward (one step, outside a closure) cannot tell them from the models."""
+        if not self._ran_in_window or self.given_model is not None:
+            return
+        for rid in [r for r in self.roots if r not in self._ran_in_window]:
+            self.probes.add(rid)
+            del self.roots[rid]
+
     def _finish(self) -> None:
         self.done = True
         self._remove_hooks()
         try:
+            self._drop_probes()
             self._report = judge(self)
             self._report.ignore = list(self.ignore)
             if self.opened:
