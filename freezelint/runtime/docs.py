@@ -40,7 +40,11 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
     "FZ504": {
         "observes": "A frozen parameter that sits in a param group and holds optimizer state after the steps, or "
                     "whose group has `weight_decay > 0` while the parameter had a grad tensor at some step. One "
-                    "whose grad stayed None throughout is skipped by the optimizer, decay included: not reported.",
+                    "whose grad stayed None throughout is skipped by the optimizer, decay included: not reported. "
+                    "The watch also reports parameters added to an optimizer after its first window "
+                    "(`add_param_group` at an epoch boundary) that stay frozen at every step of the window that "
+                    "follows: the unfreeze meant to go with the addition was left out, so they never train. Groups "
+                    "given frozen at construction and unfrozen later (gradual unfreezing) are not reported.",
         "why": ("Frozen parameters whose grad stays None only cost a place in the optimizer. But any zero-tensor "
                 "grad (for example after `zero_grad(set_to_none=False)`) plus weight decay shrinks them: AdamW "
                 "(default weight_decay 0.01), Adam, SGD, RMSprop and Adagrad with weight decay all do, even "

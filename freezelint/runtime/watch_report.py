@@ -430,13 +430,18 @@ def _added_frozen(w: "Watch", named: list[tuple[str, nn.Parameter]], opts: list[
     epoch boundary) that were frozen at every step of this one: the unfreeze that should go with
     the addition was left out, so they never train. One added frozen and unfrozen inside this
     window trained at a step (`w.trained`): silent; so are groups given frozen at construction."""
-    taken = {n for f in found if f.code == "FZ504" for n in (f.names or [f.target])}
+    # those another FZ504 names already (one parameter: its name is the target's first word)
+    taken = {n for f in found if f.code == "FZ504" for n in (f.names or [f.target.split(" in ")[0]])}
+    place: dict[int, tuple[int, int]] = {}
+    for oi, opt in enumerate(opts):
+        for gi, g in enumerate(opt.param_groups):
+            for q in g["params"]:
+                place.setdefault(id(q), (oi, gi))
     groups: dict[tuple[int, int], list[str]] = {}
     for n, p in named:
         if id(p) not in w.added or id(p) in w.trained or p.requires_grad or n in taken:
             continue
-        at = next(((oi, gi) for oi, opt in enumerate(opts) for gi, g in enumerate(opt.param_groups)
-                   if any(q is p for q in g["params"])), None)
+        at = place.get(id(p))
         if at is not None:
             groups.setdefault(at, []).append(n)
     out = []
