@@ -172,3 +172,20 @@ def test_near_miss_a_reference_around_the_models_modules_run_at_every_step_is_st
     with freezelint.watch() as w:
         sized_by_probe(freeze_bn=False, every_step=True)
     assert any(n.startswith("probe shares") for n in w.report.notes), w.report.render_text()
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_an_expectation_may_name_a_model_that_ran_only_before_the_window(frozen):
+    # a reference model run once before training (DPO's precomputed reference log-probs)
+    torch.manual_seed(0)
+    model, ref = nn.Linear(4, 2), nn.Linear(4, 2)
+    ref.requires_grad_(not frozen)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch(expect_frozen=["ref"]) as w:
+        with torch.no_grad():
+            ref(torch.randn(3, 4))
+        for _ in range(3):
+            opt.zero_grad()
+            model(torch.randn(3, 4)).sum().backward()
+            opt.step()
+    assert [f.code for f in w.report.findings] == ([] if frozen else ["FZ506"]), w.report.render_text()

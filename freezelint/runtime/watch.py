@@ -211,6 +211,7 @@ class Watch:
         # its body in eval(): no model of the window, and its eval() froze nothing that trains)
         self._ran_in_window: set[int] = set()
         self.probes: set[int] = set()
+        self.probe_roots: dict[int, nn.Module] = {}  # those, for expectations that name one (`ref`)
         self._covered: dict[int, int] = {}  # id(submodule) -> id(its root)
         # submodules whose own forward ran (FZ505: ran, but the loss ignores it): in train mode, in
         # eval(), from the first step on (the tree shows the modes the forwards ran in), and the
@@ -1293,7 +1294,7 @@ class Watch:
             return
         for rid in [r for r in self.roots if r not in self._ran_in_window]:
             self.probes.add(rid)
-            del self.roots[rid]
+            self.probe_roots[rid] = self.roots.pop(rid)
 
     def _finish(self) -> None:
         self.done = True
@@ -1328,7 +1329,7 @@ class Watch:
                      self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
                      self.ran_eval, self.ran_other,
                      self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled,
-                     self._lr_zero,
+                     self._lr_zero, self.probe_roots,
                      self.undone, self.undone_call, self.undone_site, self.idle_drift):
             held.clear()
         # the models and optimizers judged, those given included, weakly from now on: one the script
