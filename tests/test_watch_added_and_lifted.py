@@ -57,7 +57,7 @@ def test_a_group_added_frozen_after_the_window_is_fz504_in_the_later_window():
     assert first.ok and len(later) == 1, [r.render_text() for r in w.reports]
     [f] = later[0].findings
     assert (f.code, f.target) == ("FZ504", "2 in param_groups[1]"), later[0].render_text()
-    assert f.message == ("2 parameters (2.weight, 2.bias), added to the optimizer by step 5 (add_param_group, "
+    assert f.message == ("2 parameters (2.weight, 2.bias), added to the optimizer before step 5 (add_param_group, "
                          "param group 1), were frozen at every step of this window, so they never train"), f.message
     assert f.advice.startswith("unfreeze them (`requires_grad_(True)`) where they are added"), f.advice
 

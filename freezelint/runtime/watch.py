@@ -351,7 +351,7 @@ class Watch:
         self.inherited: dict[int, tuple[weakref.ref, str]] = {}
         self.opened: str = ""  # for a later window: after which step, and what had changed
         # for a later window: ids of the parameters added to a watched optimizer since the window
-        # before (add_param_group), and when (`by step 5`): frozen at every step here, FZ504
+        # before (add_param_group), and when (`before step 5`): frozen at every step here, FZ504
         self.added: set[int] = set()
         self.added_when: str = ""
         self.cut_short = False  # a later window judged over the steps seen: training ended inside it
@@ -423,9 +423,9 @@ class Watch:
     def __enter__(self) -> "Watch":
         return self._open(post_hook=True)
 
-    def _open(self, post_hook: bool) -> "Watch":
-        """Install the hooks. A later window opens inside the earlier one's step post-hook, while
-        torch iterates over those hooks: it adds none, the earlier window's passes its steps on."""
+    def _open(self, post_hook: bool, step_hooks: bool = True) -> "Watch":
+        """Install the hooks. A later window opens inside the earlier one's step pre-hook, while
+        torch iterates over those hooks: it adds no step hook, the earlier window's pass its steps on."""
         if self._active:
             raise AuditUsageError("this watch is already active")
         self._active = True
@@ -449,9 +449,10 @@ class Watch:
         self._filter = warnings.filters[0]
         self._handles = [
             register_module_forward_pre_hook(on_forward),
-            register_optimizer_step_pre_hook(self._on_step_pre),
             log_swaps(),  # a layer's parameters swapped after the optimizer was built: FZ302 says so
         ]
+        if step_hooks:
+            self._handles.append(register_optimizer_step_pre_hook(self._on_step_pre))
         if post_hook:
             self._post_handle = register_optimizer_step_post_hook(self._on_step_post)
         self._wrap_train()
@@ -1144,15 +1145,23 @@ class Watch:
     def _after_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """A step's start after the window: the step in progress, as `_on_step_pre` keeps it, so
         that the step of an optimizer a wrapper's step calls is not taken for a step of its own
-        (a new optimizer, a later window) when it ends."""
-        if self._watched(opt) and not _inside(self._stepping, opt):
+        (a new optimizer, a later window) when it ends. What trains is compared here, before the
+        step: the step that first trains with a change (an unfreeze made before it) opens the later
+        window and is its first step. The later window's own step hooks are not installed (torch is
+        iterating over these hooks now): its step starts are passed on from here."""
+        if not self._watched(opt):
+            return
+        if not _inside(self._stepping, opt):
             self._stepping = opt
+            if self._next is None and self.rewatch:
+                self._compare(opt)
+        if self._next is not None:
+            self._next._on_step_pre(opt, args, kwargs)
 
     def _after(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        """A step after the window: pass it to the later window open now, or compare what trains
-        with what trained at this optimizer's previous step and open one on a change. Compared per
-        optimizer: a GAN freezes D for G's step and unfreezes it for D's, the same at every step.
-        The step of an optimizer that a wrapper's step calls is the wrapper's: not a step here."""
+        """A step's end after the window: passed to the later window open now, which is judged
+        when it completes its steps. The step of an optimizer that a wrapper's step calls is the
+        wrapper's: not a step here."""
         if self._stepping is not None:
             if self._stepping is not opt:
                 return  # inside the wrapper's step, which ends after it
@@ -1172,7 +1181,11 @@ class Watch:
                     self.rewatch = False
                     self.unfinished = (f"what trains kept changing: no window opens after the {_MAX_LATER} "
                                        f"later ones")
-            return
+
+    def _compare(self, opt: torch.optim.Optimizer) -> None:
+        """At a step's start: compare what trains with what trained at this optimizer's previous
+        step, and open a later window on a change. Compared per optimizer: a GAN freezes D for G's
+        step and unfreezes it for D's, the same at every step."""
         known = id(opt) in self._tracked_opts
         self._walk_in -= 1
         shape, before = self._shape(walk=self._walk_in <= 0), self._shapes.get(id(opt))
@@ -1188,18 +1201,24 @@ class Watch:
             self._note_frozen(before, shape)
         later.frozen_after = set(self.frozen_after)
         later.inherited = self._names_so_far()
-        change = self._change(before, shape) if known else "a new optimizer had stepped"
-        at = self.counts.get(id(opt), 0) + self._after_steps[id(opt)]  # this optimizer's steps so far
-        if len(self.counts.keys() | self._after_steps.keys()) > 1:  # whose steps: the one that saw the change
+        at = self.counts.get(id(opt), 0) + self._after_steps.get(id(opt), 0) + 1  # the step about to run
+        several = len(self.counts.keys() | self._after_steps.keys() | {id(opt)}) > 1
+        if several:  # whose steps: the one that saw the change
             remember_names([opt], self.names_seen)
-            name = self.names_seen.get(id(opt)) or type(opt).__name__
-            later.opened = f"a later window, after {name}'s step {at}: by then, {change}"
-            later.added_when = f"by {name}'s step {at}"
+        name = self.names_seen.get(id(opt)) or type(opt).__name__
+        if not known:
+            later.opened = f"a later window, from the first step of a new optimizer ({name})"
         else:
-            later.opened = f"a later window, from step {at + 1}: by step {at}, {change}"
-            later.added_when = f"by step {at}"
+            step = f"{name}'s step {at}" if several else f"step {at}"
+            later.opened = f"a later window, from {step}: before it, {self._change(before, shape)}"
+            later.added_when = f"before {step}"
         later.added = self._added_since()
-        later._open(post_hook=False)
+        later._open(post_hook=False, step_hooks=False)
+        # the models of the windows before (their forward for this step has run): taken before this
+        # step changes them, as the first window takes the roots forwarded before its first step
+        for root in ([later.given_model] if later.given_model is not None else list(self._tracked_roots.values())):
+            if id(root) not in later._covered:
+                later._add_root(root)
 
     def _names_so_far(self) -> dict[int, tuple[weakref.ref, str]]:
         """The names this watch's windows gave models and optimizers (`a`, `oa` where several were
