@@ -75,7 +75,7 @@ CATALOGUE: dict[str, Code] = {
         _c("FZ301", "optimizer-over-frozen-params", "stateful optimizer over unfiltered parameters in code that freezes some of them", WARNING, UNSAFE),
         _c("FZ302", "layer-replaced-after-optimizer", "a layer replaced (or a module rebuilt, or PEFT adapters added) after the optimizer was built is never trained", ERROR, runtime=True),
         _c("FZ303", "unfrozen-after-optimizer", "params unfrozen after an optimizer built from a requires_grad filter, with no add_param_group", ERROR),
-        _c("FZ304", "lr-zero-freeze", "a param group with `lr=0` used as a freeze", WARNING),
+        _c("FZ304", "lr-zero-freeze", "a param group with `lr=0` used as a freeze", WARNING, runtime=True),
         _c("FZ305", "param-iterator-reused", "a filter/generator of params consumed twice (second use is empty)", ERROR, UNSAFE),
         _c("FZ306", "freeze-after-ddp", "requires_grad changed after DistributedDataParallel wrapped the model", ERROR, runtime=True),
         _c("FZ307", "stale-grad-after-freeze", "params frozen after backward without clearing `.grad`", WARNING),

@@ -56,7 +56,7 @@ def test_examples_unfreeze_at_epoch_1_is_caught_by_no_stop_in_a_later_window(cli
     assert bug.code == 1 and "epoch 1" in bug.out, bug.out + bug.err  # trained to the end
     first, later = bug.out.split("freeze audit:")[1:]
     assert first.startswith(" OK") and "FZ503 trainable-not-optimized [layer4]" in later
-    assert "note: a later window, from step 5: by step 4, 15 parameters were newly trainable" in later
+    assert "note: a later window, from step 4: before it, 15 parameters were newly trainable" in later
     fixed = cli(tmp_path, *args, str(ROOT / "examples" / "watch" / "finetune_loop_fixed.py"), "--unfreeze-after", "3")
     assert fixed.code == 0 and fixed.out.count("freeze audit: OK") == 2, fixed.out + fixed.err
 

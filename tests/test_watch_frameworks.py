@@ -178,7 +178,7 @@ def test_lightning_unfreeze_at_a_later_epoch_is_judged_in_a_later_window(add):
         _fit_epochs(L, module, Unfreeze(), epochs=4)
     first, *later = w.reports
     assert first.ok and len(later) == 1, [r.render_text() for r in w.reports]
-    assert later[0].notes[0].startswith("a later window, from step 6: by step 5,"), later[0].notes
+    assert later[0].notes[0].startswith("a later window, from step 5: before it,"), later[0].notes
     assert [f.code for f in later[0].findings] == ([] if add else ["FZ503"]), later[0].render_text()
 
 

@@ -54,7 +54,7 @@ def test_an_unfreeze_after_the_window_that_misses_the_optimizer_is_fz503_in_a_la
     first, *later = w.reports
     assert first.ok and len(later) == 1, [r.render_text() for r in w.reports]
     assert [(f.code, f.target) for f in later[0].findings] == [("FZ503", "2")], later[0].render_text()
-    assert later[0].notes[0] == "a later window, from step 6: by step 5, 2 parameters were newly trainable"
+    assert later[0].notes[0] == "a later window, from step 5: before it, 2 parameters were newly trainable"
 
 
 def test_near_miss_an_unfreeze_that_joins_the_optimizer_gives_a_clean_later_window():
@@ -81,7 +81,7 @@ def test_a_rebuilt_optimizer_and_a_swapped_head_each_open_a_window_judged_on_wha
     with freezelint.watch() as w:
         train(model, opt0, 14, on_step)
     notes = [r.notes[0] for r in w.reports[1:]]
-    assert len(notes) == 2 and "a new optimizer had stepped" in notes[0] and "new in the model" in notes[1], notes
+    assert len(notes) == 2 and "from the first step of a new optimizer (opt)" in notes[0] and "new in the model" in notes[1], notes
     assert w.reports[1].ok, w.reports[1].render_text()
     assert [(f.code, f.target) for f in w.reports[2].findings] == [("FZ302", "4")], w.reports[2].render_text()
 
@@ -110,15 +110,21 @@ def test_rewatch_false_judges_the_first_window_only():
     assert len(w.reports) == 1 and w.report.ok
 
 
-def test_a_later_window_training_ends_inside_is_judged_when_complete_else_said_unfinished():
+def test_a_later_window_counts_the_step_that_first_trains_with_the_change_and_is_judged_when_training_ends():
+    # the unfreeze before step 5 is seen at that step's start: steps 5 and 6 are the later window
     model, opt, on_step = gradual(add=False)
     with freezelint.watch() as w:
-        train(model, opt, 6, on_step)  # the change at step 5, one step after it
-    assert len(w.reports) == 1 and "training ended after 1 of its 2 steps" in w.unfinished, w.unfinished
+        train(model, opt, 6, on_step)
+    assert len(w.reports) == 2 and not w.unfinished, w.unfinished
+    assert [(f.code, f.target) for f in w.reports[1].findings] == [("FZ503", "2")], w.reports[1].render_text()
+    assert not any("training ended" in n for n in w.reports[1].notes), w.reports[1].notes
+    # the unfreeze before the last step: judged over that one step, with a note
     model, opt, on_step = gradual(add=False)
     with freezelint.watch() as w:
-        train(model, opt, 7, on_step)  # two steps after it: judged at the block's end
-    assert len(w.reports) == 2 and not w.reports[1].ok
+        train(model, opt, 5, on_step)
+    assert len(w.reports) == 2 and not w.unfinished, w.unfinished
+    assert [(f.code, f.target) for f in w.reports[1].findings] == [("FZ503", "2")], w.reports[1].render_text()
+    assert "training ended after 1 of this window's 2 steps: judged over the step seen" in w.reports[1].notes
 
 
 def test_later_windows_leave_hooks_and_train_as_found():
@@ -152,7 +158,8 @@ def test_after_the_window_the_watch_holds_no_optimizer_or_model_it_did_not_alrea
     gone = weakref.ref(spare)
     del spare
     gc.collect()
-    assert w.later == [] and w.unfinished  # it saw no step of its own: dropped, not kept
+    # its one step, judged when the block ends: the report holds records, not the optimizer
+    assert len(w.later) == 1 and w.later[0].cut_short and not w.unfinished
     assert gone() is None
 
 
@@ -187,7 +194,7 @@ def test_run_no_stop_prints_each_window_and_exits_1_on_a_later_windows_findings(
     write(tmp_path / "train.py", SCRIPT)
     r = cli(tmp_path, "run", "--no-stop", "train.py")
     assert r.code == 1 and r.out.count("freeze audit:") == 2 and "finished" in r.out, r.out + r.err
-    assert "FZ503" in r.out.split("freeze audit:")[2] and "a later window, from step 6" in r.out
+    assert "FZ503" in r.out.split("freeze audit:")[2] and "a later window, from step 5" in r.out
     fixed = cli(tmp_path, "run", "--no-stop", "train.py", "--fixed")
     assert fixed.code == 0 and fixed.out.count("freeze audit: OK") == 2, fixed.out + fixed.err
     once = cli(tmp_path, "run", "--no-stop", "--once", "train.py")
@@ -288,7 +295,7 @@ def _two_optimizers(iters: int = 10):
 def test_a_later_window_counts_the_steps_of_the_optimizer_that_saw_the_change_among_several():
     # each optimizer's steps, counted from the watch's start: oa's 5th step is the first after the freeze
     later = _two_optimizers().reports[1]
-    assert later.notes[0] == "a later window, after oa's step 5: by then, 2 parameters were newly frozen"
+    assert later.notes[0] == "a later window, from oa's step 5: before it, 2 parameters were newly frozen"
 
 
 def test_a_later_window_names_models_and_optimizers_as_the_first_did():

@@ -40,7 +40,7 @@ def test_an_optimizer_the_script_drops_after_the_window_is_freed():
                 _step(c, oc, x)
     assert w.report.ok and len(w.reports) == 2
     # dropped, not shrunk: the optimizer that steps on holds what it held
-    assert w.reports[1].notes[0] == ("a later window, after oa's step 5: by then, 2 parameters were newly frozen, "
+    assert w.reports[1].notes[0] == ("a later window, from oa's step 5: before it, 2 parameters were newly frozen, "
                                      "1 optimizer was dropped by the script")
 
 
@@ -127,7 +127,7 @@ def test_near_miss_a_generator_frozen_only_during_the_critics_steps_is_still_wai
                 opt_g.zero_grad()
                 opt_c.zero_grad()
     (later,) = w.later
-    assert later.retired == [] and sorted(later.counts.values()) == [2, 5], later.report.render_text()
+    assert later.retired == [] and sorted(later.counts.values()) == [2, 6], later.report.render_text()
     assert any(n.startswith("the window waited for opt_g") for n in later.report.notes), later.report.notes
 
 
@@ -290,7 +290,7 @@ def test_a_later_window_of_a_given_model_still_opens_while_it_lives():
                 model[0].requires_grad_(False)
             _step(model, opt, torch.randn(8, 4))
     (later,) = w.later
-    assert later.report.ok and later.report.notes[0].startswith("a later window, from step 4: by step 3"), later.report.notes
+    assert later.report.ok and later.report.notes[0].startswith("a later window, from step 3: before it"), later.report.notes
 
 
 def test_no_later_window_watches_everything_in_place_of_a_given_model_the_script_dropped():

@@ -74,7 +74,7 @@ def test_zero_redundancy_optimizer_unfreeze_is_one_later_window_with_its_cause(o
         train()
     first, *later = w.reports
     assert first.ok and len(later) == 1, [r.render_text() for r in w.reports]
-    assert later[0].notes[0] == "a later window, from step 6: by step 5, 2 parameters were newly trainable"
+    assert later[0].notes[0] == "a later window, from step 5: before it, 2 parameters were newly trainable"
     assert [(f.code, f.target) for f in later[0].findings] == [("FZ503", "2")], later[0].render_text()
 
 

@@ -40,7 +40,11 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
     "FZ504": {
         "observes": "A frozen parameter that sits in a param group and holds optimizer state after the steps, or "
                     "whose group has `weight_decay > 0` while the parameter had a grad tensor at some step. One "
-                    "whose grad stayed None throughout is skipped by the optimizer, decay included: not reported.",
+                    "whose grad stayed None throughout is skipped by the optimizer, decay included: not reported. "
+                    "The watch also reports parameters added to an optimizer after its first window "
+                    "(`add_param_group` at an epoch boundary) that stay frozen at every step of the window that "
+                    "follows: the unfreeze meant to go with the addition was left out, so they never train. Groups "
+                    "given frozen at construction and unfrozen later (gradual unfreezing) are not reported.",
         "why": ("Frozen parameters whose grad stays None only cost a place in the optimizer. But any zero-tensor "
                 "grad (for example after `zero_grad(set_to_none=False)`) plus weight decay shrinks them: AdamW "
                 "(default weight_decay 0.01), Adam, SGD, RMSprop and Adagrad with weight decay all do, even "
@@ -132,6 +136,12 @@ ALSO_AT_RUNTIME: dict[str, str] = {
               "Also when its parameters train but the BatchNorm layer itself was put in eval() to keep its "
               "statistics (deeplab's `freeze_bn()`, mmdet's `norm_eval`): the watch sees that eval(); "
               "`audit()` sees the layer in eval() while the module holding it trains."),
+    "FZ304": ("The watch (`freezelint run`, `watch()`): a param group whose lr was 0 at its optimizer's first "
+              "watched step, while another group trained, and whose lr a scheduler had taken as 0 (`initial_lr`), "
+              "has a nonzero lr at a later step and its parameters changed: the scheduler raised it "
+              "(CosineAnnealingLR's `eta_min` applies to every group), so the freeze by learning rate did not "
+              "hold. A warmup from 0, which sets every group to 0 alike, is no freeze. An lr that stays 0 is a "
+              "note, not a finding."),
     "FZ111": ("A PEFT model over a transformers task model (`...ForSequenceClassification`, ...) whose head "
               "(`classifier`, `score`, `qa_outputs`) is frozen whole and is no `ModulesToSaveWrapper`, while "
               "the adapters train: the head keeps the initialisation it had when get_peft_model froze it."),

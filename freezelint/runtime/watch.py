@@ -206,6 +206,12 @@ class Watch:
         self.done = False  # the window is closed
         # candidate models: outermost forwarded modules (or the given model), by id
         self.roots: dict[int, nn.Module] = {}
+        # roots whose own forward ran once the window had begun; and, at judging, those dropped for
+        # running only before it (a module run once to size a head, as fastai's vision_learner runs
+        # its body in eval(): no model of the window, and its eval() froze nothing that trains)
+        self._ran_in_window: set[int] = set()
+        self.probes: set[int] = set()
+        self.probe_roots: dict[int, nn.Module] = {}  # those, for expectations that name one (`ref`)
         self._covered: dict[int, int] = {}  # id(submodule) -> id(its root)
         # submodules whose own forward ran (FZ505: ran, but the loss ignores it): in train mode, in
         # eval(), from the first step on (the tree shows the modes the forwards ran in), and the
@@ -344,10 +350,24 @@ class Watch:
         self.named: dict[int, tuple[weakref.ref, str]] = {}
         self.inherited: dict[int, tuple[weakref.ref, str]] = {}
         self.opened: str = ""  # for a later window: after which step, and what had changed
+        # for a later window: ids of the parameters added to a watched optimizer since the window
+        # before (add_param_group), and when (`before step 5`): frozen at every step here, FZ504
+        self.added: set[int] = set()
+        self.added_when: str = ""
+        self.cut_short = False  # a later window judged over the steps seen: training ended inside it
+        # An lr=0 "freeze": a param group with lr 0 at its optimizer's first step here, trainable
+        # parameters and an `initial_lr` of 0 (a scheduler took 0 as its base) while another group
+        # trains; (id(optimizer), group index) -> that step. `lr_lifted`: such a group whose lr
+        # was not 0 at a later step (a cosine schedule's eta_min floor): -> (then, that step, its lr)
+        self._lr_zero: dict[tuple[int, int], int] = {}
+        self.lr_lifted: dict[tuple[int, int], tuple[int, int, Any]] = {}
+        self._lr_read: set[int] = set()
         self.unfinished: str = ""  # why a later window was not judged (training ended inside it, too many)
         # what the shapes are taken of after the window: weakly, the watch outlives the training
         self._tracked_roots: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._tracked_opts: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        # by optimizer (weakly): ids of the parameters it held when a window was last judged
+        self._known_held: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     # ------------------------------------------------------------------ public
     @property
@@ -403,9 +423,9 @@ class Watch:
     def __enter__(self) -> "Watch":
         return self._open(post_hook=True)
 
-    def _open(self, post_hook: bool) -> "Watch":
-        """Install the hooks. A later window opens inside the earlier one's step post-hook, while
-        torch iterates over those hooks: it adds none, the earlier window's passes its steps on."""
+    def _open(self, post_hook: bool, step_hooks: bool = True) -> "Watch":
+        """Install the hooks. A later window opens inside the earlier one's step pre-hook, while
+        torch iterates over those hooks: it adds no step hook, the earlier window's pass its steps on."""
         if self._active:
             raise AuditUsageError("this watch is already active")
         self._active = True
@@ -429,9 +449,10 @@ class Watch:
         self._filter = warnings.filters[0]
         self._handles = [
             register_module_forward_pre_hook(on_forward),
-            register_optimizer_step_pre_hook(self._on_step_pre),
             log_swaps(),  # a layer's parameters swapped after the optimizer was built: FZ302 says so
         ]
+        if step_hooks:
+            self._handles.append(register_optimizer_step_pre_hook(self._on_step_pre))
         if post_hook:
             self._post_handle = register_optimizer_step_post_hook(self._on_step_post)
         self._wrap_train()
@@ -455,6 +476,11 @@ class Watch:
         if self._next is not None:
             later, self._next = self._next, None
             later.__exit__(None, None, None)
+            if not later.done and later.started and later.steps_seen >= 1:
+                # Training ended inside it: what its steps showed is judged (a parameter trainable
+                # and in no optimizer at one step is FZ503 whatever follows), with a note.
+                later.cut_short = True
+                later._finish()
             if later.done:
                 self.later.append(later)
             else:
@@ -576,7 +602,8 @@ class Watch:
         them, and it was not in eval() before the watch began: its BatchNorm was never frozen, it
         ran in train mode (FZ502, not FZ201)."""
         targets = self.eval_targets.get(id(module))
-        return bool(targets) and id(module) not in self.pre_eval and targets <= self.undone_by.get(id(module), set())
+        return bool(targets) and id(module) not in self.pre_eval and \
+            targets - self.probes <= self.undone_by.get(id(module), set())
 
     @torch.no_grad()
     def _baseline_root(self, root: nn.Module, tree: Tree | None = None) -> None:
@@ -664,6 +691,8 @@ class Watch:
                 self._in_eval_root[0] = not module.training
                 if not self.started:
                     self._baseline_root(module)  # a new iteration before the window: take it again
+                else:
+                    self._ran_in_window.add(mid)
                 self._agree_before_backward(module)
             return
         if self._given_sub is not None:
@@ -673,6 +702,8 @@ class Watch:
             mid = id(module)
         self._in_eval_root[0] = not module.training
         self._add_root(module)
+        if self.started:
+            self._ran_in_window.add(mid)
         self._agree_before_backward(module)
 
     def _add_root(self, module: nn.Module) -> None:
@@ -798,6 +829,8 @@ class Watch:
                 remember_names([*self.optimizers.values(), *self.roots.values()], self.names_seen)
         elif self._taking:
             self._settle(opt)
+        if self._lr_zero or id(opt) not in self._lr_read:
+            self._note_lrs(opt)
         if self._versions:
             self._note_written(opt)
         self._moving[id(opt)] = {id(p) for g in opt.param_groups if not lr_is_zero(g.get("lr")) for p in g["params"]
@@ -833,6 +866,24 @@ class Watch:
                 self.drifted.setdefault(id(m), (m, self.counts[id(opt)] + 1, moved))
         self._note_start()
         self._note_wanted()
+
+    def _note_lrs(self, opt: torch.optim.Optimizer) -> None:
+        """At the optimizer's first step: its groups frozen by lr=0 (see `_lr_zero`). At a later
+        one: those whose lr is no longer 0. A warmup from 0 has a nonzero `initial_lr`, and sets
+        every group to 0 alike: no freeze."""
+        step, groups = self.counts[id(opt)] + 1, opt.param_groups
+        if id(opt) not in self._lr_read:
+            self._lr_read.add(id(opt))
+            if any(not lr_is_zero(g.get("lr")) for g in groups):
+                for gi, g in enumerate(groups):
+                    if lr_is_zero(g.get("lr")) and lr_is_zero(g.get("initial_lr")) and \
+                            any(p.requires_grad for p in g["params"]):
+                        self._lr_zero[(id(opt), gi)] = step
+            return
+        for key, then in list(self._lr_zero.items()):
+            if key[0] == id(opt) and key[1] < len(groups) and not lr_is_zero(lr := groups[key[1]].get("lr")):
+                self.lr_lifted[key] = (then, step, lr)
+                del self._lr_zero[key]
 
     def _read_probe(self, opt: torch.optim.Optimizer) -> None:
         """How the loop zeroes grads, from the grad tensor probed at this optimizer's previous step
@@ -1074,20 +1125,43 @@ class Watch:
     def _track(self, window: "Watch") -> None:
         self._tracked_roots.update(window.roots)
         self._tracked_opts.update(window.optimizers)
+        for opt in self._tracked_opts.values():
+            try:
+                self._known_held[opt] = {id(p) for p in held_params(opt)}
+            except TypeError:  # an optimizer that takes no weak reference: its additions are not told
+                pass
+
+    def _added_since(self) -> set[int]:
+        """Ids of the parameters the tracked optimizers hold now and did not when a window was
+        last judged (add_param_group)."""
+        out: set[int] = set()
+        for opt in self._tracked_opts.values():
+            known = self._known_held.get(opt)
+            if known is not None:
+                out.update(id(p) for p in held_params(opt) if id(p) not in known)
+        return out
 
     @_guarded
     def _after_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """A step's start after the window: the step in progress, as `_on_step_pre` keeps it, so
         that the step of an optimizer a wrapper's step calls is not taken for a step of its own
-        (a new optimizer, a later window) when it ends."""
-        if self._watched(opt) and not _inside(self._stepping, opt):
+        (a new optimizer, a later window) when it ends. What trains is compared here, before the
+        step: the step that first trains with a change (an unfreeze made before it) opens the later
+        window and is its first step. The later window's own step hooks are not installed (torch is
+        iterating over these hooks now): its step starts are passed on from here."""
+        if not self._watched(opt):
+            return
+        if not _inside(self._stepping, opt):
             self._stepping = opt
+            if self._next is None and self.rewatch:
+                self._compare(opt)
+        if self._next is not None:
+            self._next._on_step_pre(opt, args, kwargs)
 
     def _after(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        """A step after the window: pass it to the later window open now, or compare what trains
-        with what trained at this optimizer's previous step and open one on a change. Compared per
-        optimizer: a GAN freezes D for G's step and unfreezes it for D's, the same at every step.
-        The step of an optimizer that a wrapper's step calls is the wrapper's: not a step here."""
+        """A step's end after the window: passed to the later window open now, which is judged
+        when it completes its steps. The step of an optimizer that a wrapper's step calls is the
+        wrapper's: not a step here."""
         if self._stepping is not None:
             if self._stepping is not opt:
                 return  # inside the wrapper's step, which ends after it
@@ -1107,7 +1181,11 @@ class Watch:
                     self.rewatch = False
                     self.unfinished = (f"what trains kept changing: no window opens after the {_MAX_LATER} "
                                        f"later ones")
-            return
+
+    def _compare(self, opt: torch.optim.Optimizer) -> None:
+        """At a step's start: compare what trains with what trained at this optimizer's previous
+        step, and open a later window on a change. Compared per optimizer: a GAN freezes D for G's
+        step and unfreezes it for D's, the same at every step."""
         known = id(opt) in self._tracked_opts
         self._walk_in -= 1
         shape, before = self._shape(walk=self._walk_in <= 0), self._shapes.get(id(opt))
@@ -1123,15 +1201,24 @@ class Watch:
             self._note_frozen(before, shape)
         later.frozen_after = set(self.frozen_after)
         later.inherited = self._names_so_far()
-        change = self._change(before, shape) if known else "a new optimizer had stepped"
-        at = self.counts.get(id(opt), 0) + self._after_steps[id(opt)]  # this optimizer's steps so far
-        if len(self.counts.keys() | self._after_steps.keys()) > 1:  # whose steps: the one that saw the change
+        at = self.counts.get(id(opt), 0) + self._after_steps.get(id(opt), 0) + 1  # the step about to run
+        several = len(self.counts.keys() | self._after_steps.keys() | {id(opt)}) > 1
+        if several:  # whose steps: the one that saw the change
             remember_names([opt], self.names_seen)
-            name = self.names_seen.get(id(opt)) or type(opt).__name__
-            later.opened = f"a later window, after {name}'s step {at}: by then, {change}"
+        name = self.names_seen.get(id(opt)) or type(opt).__name__
+        if not known:
+            later.opened = f"a later window, from the first step of a new optimizer ({name})"
         else:
-            later.opened = f"a later window, from step {at + 1}: by step {at}, {change}"
-        later._open(post_hook=False)
+            step = f"{name}'s step {at}" if several else f"step {at}"
+            later.opened = f"a later window, from {step}: before it, {self._change(before, shape)}"
+            later.added_when = f"before {step}"
+        later.added = self._added_since()
+        later._open(post_hook=False, step_hooks=False)
+        # the models of the windows before (their forward for this step has run): taken before this
+        # step changes them, as the first window takes the roots forwarded before its first step
+        for root in ([later.given_model] if later.given_model is not None else list(self._tracked_roots.values())):
+            if id(root) not in later._covered:
+                later._add_root(root)
 
     def _names_so_far(self) -> dict[int, tuple[weakref.ref, str]]:
         """The names this watch's windows gave models and optimizers (`a`, `oa` where several were
@@ -1217,10 +1304,22 @@ class Watch:
             return all(id(p) in self.frozen_after for p in params)
         return not any(id(p) in self.wanted for p in params) and _trained_before(opt, params)
 
+    def _drop_probes(self) -> None:
+        """Roots whose forward ran only before the window, where others ran in it: a throw-away
+        module run once before training (a head sized by running the body in eval()). They are no
+        model of the window, and an eval() called on one is no freeze (`toggled`). A window whose
+        steps saw no forward (one step, outside a closure) cannot tell them from the models."""
+        if not self._ran_in_window or self.given_model is not None:
+            return
+        for rid in [r for r in self.roots if r not in self._ran_in_window]:
+            self.probes.add(rid)
+            self.probe_roots[rid] = self.roots.pop(rid)
+
     def _finish(self) -> None:
         self.done = True
         self._remove_hooks()
         try:
+            self._drop_probes()
             self._report = judge(self)
             self._report.ignore = list(self.ignore)
             if self.opened:
@@ -1249,6 +1348,7 @@ class Watch:
                      self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
                      self.ran_eval, self.ran_other,
                      self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled,
+                     self._lr_zero, self.probe_roots,
                      self.undone, self.undone_call, self.undone_site, self.idle_drift):
             held.clear()
         # the models and optimizers judged, those given included, weakly from now on: one the script

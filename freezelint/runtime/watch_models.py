@@ -601,7 +601,9 @@ def ran_beside(w: "Watch", models: list[nn.Module], trees: dict[int, Tree]) -> l
     for m in models:
         inside.update(id(x) for _, x in (trees.get(id(m)) or walk(m)).modules)
     out = []
-    for r in _lifted(_outermost([r for r in w.roots.values() if id(r) not in inside]), inside, held_ids(w)):
+    # with those that ran only before the window (reference log-probs computed once before training)
+    roots = [*w.roots.values(), *w.probe_roots.values()]
+    for r in _lifted(_outermost([r for r in roots if id(r) not in inside]), inside, held_ids(w)):
         name = _held_name(r) or w.names_seen.get(id(r))
         if name and next(r.parameters(), None) is not None:
             out.append((name, r))

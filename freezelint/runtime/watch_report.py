@@ -424,6 +424,100 @@ def judge(w: "Watch") -> AuditReport:
     return _judged(w, trained, inners[:1], [""], trees, spread, trained, notes, {}, beside.findings, side=side)
 
 
+def _added_frozen(w: "Watch", named: list[tuple[str, nn.Parameter]], opts: list[torch.optim.Optimizer],
+                  onames: list[str], found: list[F.AuditFinding]) -> list[F.AuditFinding]:
+    """FZ504 on parameters added to an optimizer after the window before (add_param_group at an
+    epoch boundary) that were frozen at every step of this one: the unfreeze that should go with
+    the addition was left out, so they never train. One added frozen and unfrozen inside this
+    window trained at a step (`w.trained`): silent; so are groups given frozen at construction."""
+    # those another FZ504 names already (one parameter: its name is the target's first word)
+    taken = {n for f in found if f.code == "FZ504" for n in (f.names or [f.target.split(" in ")[0]])}
+    place: dict[int, tuple[int, int]] = {}
+    for oi, opt in enumerate(opts):
+        for gi, g in enumerate(opt.param_groups):
+            for q in g["params"]:
+                place.setdefault(id(q), (oi, gi))
+    groups: dict[tuple[int, int], list[str]] = {}
+    for n, p in named:
+        if id(p) not in w.added or id(p) in w.trained or p.requires_grad or n in taken:
+            continue
+        at = place.get(id(p))
+        if at is not None:
+            groups.setdefault(at, []).append(n)
+    out = []
+    for (oi, gi), names in sorted(groups.items()):
+        one = len(names) == 1
+        where = F._common(names)
+        at = f"param_groups[{gi}]" if len(opts) == 1 else f"{onames[oi]}.param_groups[{gi}]"
+        whose = "the optimizer" if len(opts) == 1 else onames[oi]
+        out.append(F.AuditFinding(
+            "FZ504", at if where == "(model)" else f"{where} in {at}",
+            f"{len(names)} parameter{'' if one else 's'} ({F.listed(names)}), added to {whose} {w.added_when} "
+            f"(add_param_group, param group {gi}), {'was' if one else 'were'} frozen at every step of this window, "
+            f"so {'it never trains' if one else 'they never train'}",
+            f"unfreeze {'it' if one else 'them'} (`requires_grad_(True)`) where {'it is' if one else 'they are'} "
+            f"added to the optimizer, or do not add {'it' if one else 'them'}", names if not one else []))
+    return out
+
+
+def _scheduler_of(opt: torch.optim.Optimizer) -> object | None:
+    """The lr scheduler the training code holds over `opt` (a variable of a frame on the stack, or
+    of the script's top level), or None."""
+    import sys
+
+    from freezelint.runtime.watch_models import user_scopes
+
+    kinds = tuple(k for k in (getattr(torch.optim.lr_scheduler, n, None) for n in ("LRScheduler", "_LRScheduler"))
+                  if isinstance(k, type))
+    for scope in user_scopes(sys._getframe()):
+        for v in list(scope.values()):
+            if isinstance(v, kinds) and getattr(v, "optimizer", None) is opt:
+                return v
+    return None
+
+
+def _lifted_by(opt: torch.optim.Optimizer) -> str:
+    """What raised an lr=0 group's lr, as far as the scheduler the code holds tells."""
+    sched = _scheduler_of(opt)
+    if sched is None:
+        return "a scheduler (or the script) sets every group's lr"
+    kind = type(sched).__name__
+    floor = getattr(sched, "eta_min", None)
+    if isinstance(floor, (int, float)) and floor > 0:
+        return (f"{kind}'s eta_min={F._num(float(floor))} applies to every group: it raises this one's lr from 0 "
+                f"toward {F._num(float(floor))}")
+    return f"{kind} sets every group's lr from its schedule, this one's too"
+
+
+def _lr_lifted(w: "Watch", named: list[tuple[str, nn.Parameter]], precords: list[ParamRecord],
+               opts: list[torch.optim.Optimizer], onames: list[str]) -> list[F.AuditFinding]:
+    """FZ304 on a param group frozen by lr=0 whose lr a scheduler raised inside the window, and
+    whose parameters then changed: the freeze by learning rate did not hold."""
+    changed = {id(p) for (_, p), r in zip(named, precords) if r.changed}
+    names = {id(p): n for n, p in named}
+    out = []
+    for oi, opt in enumerate(opts):
+        for gi, group in enumerate(opt.param_groups):
+            lifted = w.lr_lifted.get((id(opt), gi))
+            moved = [names[id(p)] for p in group["params"] if id(p) in changed and id(p) in names]
+            if lifted is None or not moved:
+                continue
+            then, step, lr = lifted
+            lr = lr.item() if isinstance(lr, torch.Tensor) else lr
+            where = F._common(moved)
+            at = f"param_groups[{gi}]" if len(opts) == 1 else f"{onames[oi]}.param_groups[{gi}]"
+            one = len(moved) == 1
+            out.append(F.AuditFinding(
+                "FZ304", at if where == "(model)" else f"{where} in {at}",
+                f"param group {gi}{'' if len(opts) == 1 else ' of ' + onames[oi]} had lr=0 at step {then} and "
+                f"lr={F._num(lr)} at step {step}, and its parameter{'' if one else 's'} ({F.listed(moved)}) "
+                f"changed: {_lifted_by(opt)}, so the lr=0 that froze {'it' if one else 'them'} does not hold",
+                f"freeze {'it' if one else 'them'} with `requires_grad_(False)` and leave {'it' if one else 'them'} "
+                f"out of the optimizer, instead of lr=0",
+                moved if not one else []))
+    return out
+
+
 def _inherited(w: "Watch", *objs: object) -> str | None:
     """The name an earlier window of the watch gave one of `objs` (a model and the module it wraps)."""
     for o in objs:
@@ -597,7 +691,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         for r, p in zip(precords, params):
             if id(p) in w.written_back and id(p) not in w.lasted:
                 r.written_back = tuple(w.written_back[id(p)])
-    if w.steps > 1 and not w.judged_at_exit:
+    if w.steps > 1 and not w.judged_at_exit and not w.cut_short:
         _read_zero_grads(precords, params)
     if tied:
         for r, p in zip(precords, params):
@@ -696,6 +790,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted,
                                  toggled=toggled, live=named_modules, sites=sites)
+    if w.lr_lifted and not only_beside:
+        found += _lr_lifted(w, named, precords, opts, onames)
+    if w.added and not only_beside:
+        found += _added_frozen(w, named, opts, onames, found)
     given = {p: _in_holder(p, container, labels) for p in [*w.expect_frozen, *w.expect_trainable]}
     expect_frozen, expect_trainable = ([given[p] for p in ps] for ps in (w.expect_frozen, w.expect_trainable))
     theirs = _side_patterns([*expect_frozen, *expect_trainable], side,
@@ -757,6 +855,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                          f"the parameters of a model that ran, to step {w.steps} times, and stopped waiting "
                          f"({w.progress()}): raise the number of steps, or train longer, to judge "
                          f"{'it' if len(w.waited_out) == 1 else 'them'} too"]
+    if w.cut_short and not only_beside:
+        n = w.steps_seen
+        notes = notes + [f"training ended after {n} of this window's {w.steps} steps: judged over the "
+                         f"step{'s' * (n != 1)} seen"]
     if w.judged_at_exit and not only_beside:
         notes = notes + [(f"the watch ended before every optimizer had completed {w.steps} steps ({w.progress()}): "
                           f"judged over the steps seen")]
