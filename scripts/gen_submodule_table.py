@@ -67,6 +67,7 @@ TRANSFORMERS = {  # factory class -> config model type
     "WhisperModel": "whisper", "WhisperForConditionalGeneration": "whisper",
     "LlavaForConditionalGeneration": "llava", "LlavaNextForConditionalGeneration": "llava_next",
     "Qwen2VLForConditionalGeneration": "qwen2_vl", "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl",
+    "Qwen3VLForConditionalGeneration": "qwen3_vl", "Qwen3VLMoeForConditionalGeneration": "qwen3_vl_moe",
     "Gemma3ForConditionalGeneration": "gemma3", "Blip2ForConditionalGeneration": "blip-2",
     "SiglipModel": "siglip", "SiglipVisionModel": "siglip_vision_model", "CLIPVisionModel": "clip_vision_model",
     "CLIPTextModel": "clip_text_model", "CLIPTextModelWithProjection": "clip_text_model",
@@ -87,8 +88,8 @@ AUTO_TYPES = ["bert", "roberta", "distilbert", "deberta-v2", "albert", "electra"
               "mistral", "qwen2", "gemma", "phi", "t5", "bart", "vit", "swin", "convnext", "clip", "whisper",
               # the types of the task classes above that checkpoints load through an Auto class
               "qwen3", "gemma2", "gemma3_text", "phi3", "opt", "falcon", "gpt_neox", "bloom", "mbart", "dinov2",
-              "siglip", "wav2vec2", "hubert", "wavlm", "llava", "llava_next", "qwen2_vl", "qwen2_5_vl", "gemma3",
-              "blip-2"]
+              "siglip", "wav2vec2", "hubert", "wavlm", "llava", "llava_next", "qwen2_vl", "qwen2_5_vl", "qwen3_vl",
+              "qwen3_vl_moe", "gemma3", "blip-2"]
 
 
 def _auto(table: dict, auto_name: str) -> None:
