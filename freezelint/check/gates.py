@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8ef94807d914b2bc273c788e6f1d2edf'
+RULES_DIGEST = '409ef30b84e0f5fa05013325eaf678e7'
 
 GATES = {
     'FZ002': (
