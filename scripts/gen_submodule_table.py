@@ -20,6 +20,10 @@ OUT = Path(__file__).resolve().parent.parent / "freezelint" / "check" / "submodu
 DEPTH = 2  # `features.0` and `layer1.0` yes, `layer1.0.conv1` no: deeper paths are rarely frozen by name
 # A layer stack sits one level below a task model's backbone (`bert.encoder.layer`): "seqs" go one deeper.
 SEQ_DEPTH = DEPTH + 1
+# A transformers task class wraps its backbone once more (`model.model.decoder.embed_tokens` of an
+# MBart or Whisper, `model.model.language_model` of a Qwen2-VL): its paths go one attribute deeper,
+# all but the parts of a layer stack's items (`model.layers.0`: items are known from "seqs").
+HF_DEPTH = DEPTH + 1
 
 
 
@@ -47,6 +51,30 @@ TRANSFORMERS = {  # factory class -> config model type
     "BertModel": "bert", "BertForSequenceClassification": "bert", "ViTModel": "vit",
     "ViTForImageClassification": "vit", "GPT2Model": "gpt2", "GPT2LMHeadModel": "gpt2",
     "RobertaModel": "roberta", "CLIPModel": "clip",
+    # task classes that fine-tuning code builds by name and freezes by part (`model.lm_head`,
+    # `model.model`, `model.encoder`, `model.visual`); a class holds the same paths whatever its size
+    "BertForMaskedLM": "bert", "BertForTokenClassification": "bert", "BertForQuestionAnswering": "bert",
+    "BertLMHeadModel": "bert", "RobertaForSequenceClassification": "roberta", "RobertaForMaskedLM": "roberta",
+    "DistilBertModel": "distilbert", "DistilBertForSequenceClassification": "distilbert",
+    "DebertaV2Model": "deberta-v2", "DebertaV2ForSequenceClassification": "deberta-v2",
+    "LlamaModel": "llama", "LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral",
+    "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "GemmaForCausalLM": "gemma",
+    "Gemma2ForCausalLM": "gemma2", "Gemma3ForCausalLM": "gemma3_text", "PhiForCausalLM": "phi",
+    "Phi3ForCausalLM": "phi3", "OPTForCausalLM": "opt", "FalconForCausalLM": "falcon",
+    "GPTNeoXForCausalLM": "gpt_neox", "BloomForCausalLM": "bloom",
+    "T5Model": "t5", "T5ForConditionalGeneration": "t5", "T5EncoderModel": "t5",
+    "BartForConditionalGeneration": "bart", "MBartForConditionalGeneration": "mbart",
+    "WhisperModel": "whisper", "WhisperForConditionalGeneration": "whisper",
+    "LlavaForConditionalGeneration": "llava", "LlavaNextForConditionalGeneration": "llava_next",
+    "Qwen2VLForConditionalGeneration": "qwen2_vl", "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl",
+    "Qwen3VLForConditionalGeneration": "qwen3_vl", "Qwen3VLMoeForConditionalGeneration": "qwen3_vl_moe",
+    "Gemma3ForConditionalGeneration": "gemma3", "Blip2ForConditionalGeneration": "blip-2",
+    "SiglipModel": "siglip", "SiglipVisionModel": "siglip_vision_model", "CLIPVisionModel": "clip_vision_model",
+    "CLIPTextModel": "clip_text_model", "CLIPTextModelWithProjection": "clip_text_model",
+    "CLIPVisionModelWithProjection": "clip_vision_model",
+    "Wav2Vec2Model": "wav2vec2", "Wav2Vec2ForCTC": "wav2vec2", "HubertModel": "hubert", "WavLMModel": "wavlm",
+    "SwinModel": "swin", "SwinForImageClassification": "swin", "ConvNextModel": "convnext",
+    "ConvNextForImageClassification": "convnext", "Dinov2Model": "dinov2", "Dinov2ForImageClassification": "dinov2",
 }
 
 # Auto classes: what `AutoModelFor*.from_pretrained(...)` returns depends on the checkpoint, so an
@@ -54,9 +82,14 @@ TRANSFORMERS = {  # factory class -> config model type
 # (`auto.bert`, `auto.classifier`), and the reverse; a path that is each in some is left out.
 AUTO = ["AutoModel", "AutoModelForSequenceClassification", "AutoModelForTokenClassification",
         "AutoModelForQuestionAnswering", "AutoModelForMaskedLM", "AutoModelForCausalLM",
-        "AutoModelForSeq2SeqLM", "AutoModelForImageClassification"]
+        "AutoModelForSeq2SeqLM", "AutoModelForImageClassification", "AutoModelForImageTextToText",
+        "AutoModelForSpeechSeq2Seq", "AutoModelForCTC"]
 AUTO_TYPES = ["bert", "roberta", "distilbert", "deberta-v2", "albert", "electra", "xlm-roberta", "gpt2", "llama",
-              "mistral", "qwen2", "gemma", "phi", "t5", "bart", "vit", "swin", "convnext", "clip", "whisper"]
+              "mistral", "qwen2", "gemma", "phi", "t5", "bart", "vit", "swin", "convnext", "clip", "whisper",
+              # the types of the task classes above that checkpoints load through an Auto class
+              "qwen3", "gemma2", "gemma3_text", "phi3", "opt", "falcon", "gpt_neox", "bloom", "mbart", "dinov2",
+              "siglip", "wav2vec2", "hubert", "wavlm", "llava", "llava_next", "qwen2_vl", "qwen2_5_vl", "qwen3_vl",
+              "qwen3_vl_moe", "gemma3", "blip-2"]
 
 
 def _auto(table: dict, auto_name: str) -> None:
@@ -73,24 +106,66 @@ def _auto(table: dict, auto_name: str) -> None:
             if type(config) not in auto._model_mapping:
                 continue
             model = auto.from_config(config)
-            found = _paths(model)
+            found = _paths(model, HF_DEPTH)
         except Exception as e:  # noqa: BLE001 — a model that cannot be built on meta is left out
             print(f"skipped {auto_name} {model_type}: {type(e).__name__}: {str(e).splitlines()[0]}", file=sys.stderr)
             continue
         modules.update(found["modules"])
         params.update(found["params"])
         seqs.update(found["seqs"])
-        others.update(n for n, m in model.named_modules() if n.count(".") < SEQ_DEPTH and not _is_seq(m))
-        others.update(n for n, _ in model.named_parameters() if n.count(".") < SEQ_DEPTH)
+        named, named_params = _named(model)
+        others.update(n for n, m in named if n.count(".") <= HF_DEPTH and not _is_seq(m))
+        others.update(n for n in named_params if n.count(".") <= HF_DEPTH)
     table[f"transformers.{auto_name}"] = {"modules": sorted(modules - params), "params": sorted(params - modules),
                                           "seqs": sorted(seqs - others)}
 
 
-def _paths(model) -> dict[str, list[str]]:
-    modules = sorted(n for n, _ in model.named_modules() if n and n.count(".") < DEPTH)
-    params = sorted(n for n, _ in model.named_parameters() if n.count(".") < DEPTH)
-    seqs = sorted(n for n, m in model.named_modules() if n and n.count(".") < SEQ_DEPTH and _is_seq(m))
+def _paths(model, depth: int = DEPTH) -> dict[str, list[str]]:
+    named, named_params = _named(model)
+    stacks = {n for n, m in named if _is_seq(m)}
+    kept = [n for n, _ in named if n and n.count(".") < depth] + [n for n in named_params if n.count(".") < depth]
+    kept = {n for n in kept if n.count(".") < DEPTH or not _in_item(n, stacks)}
+    modules = sorted({n for n, _ in named if n in kept})
+    params = sorted({n for n in named_params if n in kept})
+    seqs = sorted({n for n in stacks if n and n.count(".") <= depth and (n.count(".") <= DEPTH or not _in_item(n, stacks))})
     return {"modules": modules, "params": params, "seqs": seqs}
+
+
+def _in_item(path: str, stacks: set[str]) -> bool:
+    """`model.layers.0` or `encoder.block.3.layer` below a layer stack `model.layers`: an item of it."""
+    parts = path.split(".")
+    return any(".".join(parts[:i]) in stacks and parts[i].isdigit() for i in range(1, len(parts)))
+
+
+def _named(model) -> tuple[list, list[str]]:
+    """`named_modules()` and the names of `named_parameters()`, each also under the name of every
+    property of the model's class that returns one of its submodules: transformers' vision-language
+    classes reach their parts so (`Qwen2_5_VLForConditionalGeneration.visual` is `model.model.visual`,
+    Llava's `vision_tower`, every PreTrainedModel's `base_model`), and recipes freeze them by that name."""
+    named = list(model.named_modules())
+    params = [n for n, _ in model.named_parameters()]
+    for alias, part in _module_properties(model):
+        named += [(f"{alias}.{n}" if n else alias, m) for n, m in part.named_modules()]
+        params += [f"{alias}.{n}" for n, _ in part.named_parameters()]
+    return named, params
+
+
+def _module_properties(model) -> list:
+    """(name, submodule) for each public property of the model's class (not of nn.Module) whose value
+    is a submodule of the model other than the model itself."""
+    from torch import nn
+
+    inside = {id(m) for m in model.modules()} - {id(model)}
+    found = []
+    for name in sorted({n for c in type(model).__mro__ if c is not nn.Module for n, v in vars(c).items()
+                        if isinstance(v, property) and not n.startswith("_")}):
+        try:
+            value = getattr(model, name)
+        except Exception:  # noqa: BLE001 — a property that needs what meta tensors lack is no part
+            continue
+        if isinstance(value, nn.Module) and id(value) in inside:
+            found.append((name, value))
+    return found
 
 
 def _is_seq(m) -> bool:
@@ -112,12 +187,12 @@ def _batchnorm(model) -> list[str]:
             if isinstance(m, _NormBase) and m.track_running_stats and getattr(m, "running_mean", None) is not None]
 
 
-def _add(table: dict, key: str, build, ordered: bool = True) -> None:
+def _add(table: dict, key: str, build, ordered: bool = True, depth: int = DEPTH) -> None:
     """`ordered`: built as a call with no arguments builds it, so its children come in that order
     (googlenet and inception_v3 are built without the AuxLogits child their default inserts)."""
     try:
         model = build()
-        table[key] = {**_paths(model), "bn": _batchnorm(model)}
+        table[key] = {**_paths(model, depth), "bn": _batchnorm(model)}
         if ordered:
             table[key]["children"] = [n for n, _ in model.named_children()]
     except Exception as e:  # a model whose constructor reads tensor values cannot be built on meta
@@ -144,7 +219,7 @@ def main() -> None:
 
         for cls_name, model_type in TRANSFORMERS.items():
             _add(table, f"transformers.{cls_name}",
-                 lambda: getattr(transformers, cls_name)(transformers.AutoConfig.for_model(model_type)))
+                 lambda: getattr(transformers, cls_name)(transformers.AutoConfig.for_model(model_type)), depth=HF_DEPTH)
         for auto_name in AUTO:
             _auto(table, auto_name)
     # One JSON string per entry, decoded on first use: a file that builds one model pays for one
@@ -155,7 +230,8 @@ def main() -> None:
         "Generated by scripts/gen_submodule_table.py from torchvision "
         f"{torchvision.__version__}, timm {timm.__version__} and transformers {transformers.__version__}\n"
         "on the meta device; do not edit by hand. Keys: a factory's qualified name, or\n"
-        '`timm.create_model:NAME`. Paths go DEPTH={DEPTH} attributes deep. "seqs": the Module paths, one\n'
+        '`timm.create_model:NAME`. Paths go DEPTH={DEPTH} attributes deep ({HF_DEPTH} in a transformers class, but for\n'
+        "the parts of a layer stack's items). \"seqs\": the Module paths, one\n"
         "attribute deeper, that are an nn.Sequential or nn.ModuleList (every item and slice of them is a\n"
         'Module; for an Auto class, one in every model class that has the path). "bn" (a factory, not an Auto\n'
         'class): the full path of every layer with running statistics (BatchNorm), in model order; "children"\n'
@@ -186,7 +262,7 @@ def main() -> None:
         "        return iter(self._raw)\n\n"
         "    def __len__(self) -> int:\n"
         "        return len(self._raw)\n\n\n"
-        f"TABLE: MutableMapping[str, dict[str, list[str]]] = _Table({{\n{body}\n}})\n".replace("DEPTH={DEPTH}", f"{DEPTH}")
+        f"TABLE: MutableMapping[str, dict[str, list[str]]] = _Table({{\n{body}\n}})\n".replace("DEPTH={DEPTH}", f"{DEPTH}").replace("{HF_DEPTH}", f"{HF_DEPTH}")
     )
     print(f"wrote {OUT} ({len(table)} models)", file=sys.stderr)
 

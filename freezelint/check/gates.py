@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f37a6958c1deee3d677c4f0b61b6a011'
+RULES_DIGEST = 'ee66eda2190322aa00f1625d46dd4aa8'
 
 GATES = {
     'FZ002': (

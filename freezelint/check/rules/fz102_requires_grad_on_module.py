@@ -9,6 +9,7 @@ import libcst as cst
 from freezelint.check.declared import sets_module_flag
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
+from freezelint.check.kinds import ALTERNATIVES
 from freezelint.check.known import is_library
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, src, value_src
 from freezelint.check.syntax import root_of
@@ -36,7 +37,7 @@ class RequiresGradOnModule(Rule):
         "reached through imports, a submodule of a torchvision, timm or transformers model by the "
         "generated table of their attribute paths (`model.layer1`, not `vit.cls_token`; for an "
         "Auto class, the paths that are a Module in some model class the table was built from and a "
-        "Parameter in none, such as `model.bert`), an instance "
+        "Parameter in none, such as `model.bert`; the message names the model), an instance "
         "of an nn.Module subclass of the same file (or of another file of the project), `self` "
         "inside such a class (or `self.<attr>` assigned a Module there), a parameter of a top-level "
         "function to which every call passes a Module (calls in the same file, and calls from other "
@@ -475,6 +476,72 @@ class RequiresGradOnModule(Rule):
             """,
             unsafe=True,  # a submodule by its name only; `Classifier` is a class the checker cannot read
         ),
+        Example(
+            """
+            from transformers import LlamaForCausalLM, Qwen2_5_VLForConditionalGeneration, T5ForConditionalGeneration
+
+            llm = LlamaForCausalLM.from_pretrained("meta-llama/Llama-3.2-1B")
+            llm.model.requires_grad = False  # expect: FZ102
+            llm.lm_head.requires_grad = True  # expect: FZ102
+            t5 = T5ForConditionalGeneration.from_pretrained("t5-small")
+            t5.encoder.requires_grad = False  # expect: FZ102
+
+            def set_model(model, tune_llm):
+                for p in model.model.parameters():
+                    p.requires_grad = tune_llm
+                model.lm_head.requires_grad = tune_llm  # expect: FZ102
+
+            vlm = Qwen2_5_VLForConditionalGeneration.from_pretrained("Qwen/Qwen2.5-VL-3B-Instruct")
+            set_model(vlm, False)
+            """,
+            fixed="""
+            from transformers import LlamaForCausalLM, Qwen2_5_VLForConditionalGeneration, T5ForConditionalGeneration
+
+            llm = LlamaForCausalLM.from_pretrained("meta-llama/Llama-3.2-1B")
+            llm.model.requires_grad_(False)  # expect: FZ102
+            llm.lm_head.requires_grad_(True)  # expect: FZ102
+            t5 = T5ForConditionalGeneration.from_pretrained("t5-small")
+            t5.encoder.requires_grad_(False)  # expect: FZ102
+
+            def set_model(model, tune_llm):
+                for p in model.model.parameters():
+                    p.requires_grad = tune_llm
+                model.lm_head.requires_grad_(tune_llm)  # expect: FZ102
+
+            vlm = Qwen2_5_VLForConditionalGeneration.from_pretrained("Qwen/Qwen2.5-VL-3B-Instruct")
+            set_model(vlm, False)
+            """,
+        ),
+        Example(
+            """
+            from torch import nn
+            from transformers import MBartForConditionalGeneration
+
+            class Translator(nn.Module):
+                def __init__(self, source):
+                    super().__init__()
+                    self.model = MBartForConditionalGeneration.from_pretrained(source)
+
+                def share_embeddings(self):
+                    self.model.lm_head.weight = self.model.model.decoder.embed_tokens.weight
+                    self.model.lm_head.requires_grad = False  # expect: FZ102
+                    self.model.model.decoder.embed_tokens.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            from torch import nn
+            from transformers import MBartForConditionalGeneration
+
+            class Translator(nn.Module):
+                def __init__(self, source):
+                    super().__init__()
+                    self.model = MBartForConditionalGeneration.from_pretrained(source)
+
+                def share_embeddings(self):
+                    self.model.lm_head.weight = self.model.model.decoder.embed_tokens.weight
+                    self.model.lm_head.requires_grad_(False)  # expect: FZ102
+                    self.model.model.decoder.embed_tokens.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
     ]
     good = [
         """
@@ -724,6 +791,19 @@ class RequiresGradOnModule(Rule):
             model.encoder.requires_grad = False  # `model` is only called: any callable is
             return model(x)
         """,
+        """
+        from transformers import LlamaForCausalLM, Qwen2VLForConditionalGeneration, T5ForConditionalGeneration
+
+        # Parameters of the parts a task class has: setting their flag is correct
+        llm = LlamaForCausalLM.from_pretrained("meta-llama/Llama-3.2-1B")
+        llm.lm_head.weight.requires_grad = False
+        llm.model.embed_tokens.weight.requires_grad = False
+        vlm = Qwen2VLForConditionalGeneration.from_pretrained("Qwen/Qwen2-VL-2B-Instruct")
+        vlm.lm_head.weight.requires_grad = False
+        t5 = T5ForConditionalGeneration.from_pretrained("t5-small")
+        t5.shared.weight.requires_grad = False
+        t5.encoder.embed_tokens.weight.requires_grad = False
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -744,7 +824,8 @@ class RequiresGradOnModule(Rule):
             proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
             yield self.finding(
                 store.attr_node,
-                f"{module_said(facts, obj, proof)}: `{obj}.requires_grad = {value}` sets an attribute autograd "
+                f"{module_said(facts, obj, proof)}{_table_part(facts, store) if not proof else ''}: "
+                f"`{obj}.requires_grad = {value}` sets an attribute autograd "
                 f"never reads, and every parameter stays as it was; call `{obj}.requires_grad_({value})`",
                 store.ctx,
                 # taken for a Module from how it is used, not from what built it: an object of
@@ -752,6 +833,28 @@ class RequiresGradOnModule(Rule):
                 # the fix is a guess to review there
                 call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`", safe=not proof),
             )
+
+
+def _table_part(facts: Facts, store) -> str:
+    """Which known model the part belongs to where the generated table says it is a Module: the
+    name `model` alone does not tell a reader it is a `LlamaForCausalLM` given to a helper."""
+    kind = facts.kind(store.obj, store.ctx)
+    if kind is None or not kind.factory or not kind.sub:
+        return ""
+    models = [_model_said(key) for key in kind.factory.split(ALTERNATIVES)]
+    said = models[0] if len(models) == 1 else f"{', '.join(models[:-1])} and {models[-1]}"
+    return f" (`{kind.sub}` of {said})"
+
+
+def _model_said(key: str) -> str:
+    """A submodule table key as code: `transformers.LlamaForCausalLM`, `torchvision.models.resnet18()`,
+    `timm.create_model("vit_base_patch16_224")`; an Auto class builds one of several models."""
+    if key.startswith("timm.create_model:"):
+        return f'`timm.create_model("{key.partition(":")[2]}")`'
+    name = key.rpartition(".")[2]
+    if name.startswith("AutoModel"):
+        return f"the models `{key}` builds"
+    return f"`{key}`" if name[:1].isupper() else f"`{key}()`"
 
 
 # Attribute names that stand for a part of a model (a submodule) and, in model code, never for a
