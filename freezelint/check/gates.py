@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8ef94807d914b2bc273c788e6f1d2edf'
+RULES_DIGEST = 'c0320dca6f3ddb11aeea7597871903cf'
 
 GATES = {
     'FZ002': (

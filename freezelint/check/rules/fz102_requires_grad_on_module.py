@@ -6,7 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.declared import sets_module_flag
+from freezelint.check.declared import reads_back, sets_module_flag
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
 from freezelint.check.known import is_library
@@ -29,7 +29,9 @@ class RequiresGradOnModule(Rule):
     )
     fix_title = "Call `module.requires_grad_(v)`"
     fix_unsafe_when = ("the object is taken for a Module only from how the file uses it (`x.eval()`, called "
-                       "like a layer): another class may have those methods, and `requires_grad_` raises on it")
+                       "like a layer): another class may have those methods, and `requires_grad_` raises on it; "
+                       "or the store is on `self` and the file reads `.requires_grad` on an object it cannot "
+                       "tell, which may be an instance reading the attribute the fix removes")
     notes = (
         "The checker establishes that the object is a Module: constructed from an `nn` class or a "
         "model factory (`torchvision.models.*`, `timm.create_model`, `AutoModel*.from_pretrained`) "
@@ -63,8 +65,13 @@ class RequiresGradOnModule(Rule):
         "nor a file of the project and switched to a mode (`classifier = Classifier(backbone, n)`, then "
         "`classifier.train()`). "
         "It stays silent on Parameters and on anything it cannot establish. A class that reads "
-        "`self.requires_grad` back uses it as its own setting and is not reported, also where the object "
+        "`self.requires_grad` back (itself, a base or a subclass of the file, or code reading it on an "
+        "instance of the class) uses it as its own setting and is not reported, also where the object "
         "is taken for a Module from use and built by such a class (of this or another project file). "
+        "`self.requires_grad = requires_grad` that records a method's argument which also acts in that "
+        "method (`if requires_grad:`, `freeze=not requires_grad`, `nn.Parameter(w, requires_grad="
+        "requires_grad)`) is a record for whoever reads it, not a freeze, and is not reported; where the "
+        "record is the argument's only use the flag does nothing, and it is. "
         "An instance of a class of the same file whose bases are known and none is a Module (`class "
         "Scorer:`) is no Module however it is used: a plain class may have its own `eval()` or "
         "`state_dict()`. Where the kind comes only from use, the message says which use "
@@ -475,6 +482,33 @@ class RequiresGradOnModule(Rule):
             """,
             unsafe=True,  # a submodule by its name only; `Classifier` is a class the checker cannot read
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Frontend(nn.Module):
+                def __init__(self, requires_grad=False):
+                    super().__init__()
+                    self.filters = nn.Linear(40, 40)
+                    self.requires_grad = requires_grad  # expect: FZ102
+
+            def trainable(part):
+                return part.requires_grad  # perhaps a Frontend's record, which the fix removes
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            class Frontend(nn.Module):
+                def __init__(self, requires_grad=False):
+                    super().__init__()
+                    self.filters = nn.Linear(40, 40)
+                    self.requires_grad_(requires_grad)  # expect: FZ102
+
+            def trainable(part):
+                return part.requires_grad  # perhaps a Frontend's record, which the fix removes
+            """,
+            unsafe=True,  # `.requires_grad` is read on an object the checker cannot tell
+        ),
     ]
     good = [
         """
@@ -724,6 +758,46 @@ class RequiresGradOnModule(Rule):
             model.encoder.requires_grad = False  # `model` is only called: any callable is
             return model(x)
         """,
+        """
+        import torch.nn as nn
+
+        class Fbank(nn.Module):
+            def __init__(self, requires_grad=False):
+                super().__init__()
+                self.requires_grad = requires_grad  # a record of the argument, which acts below
+                self.filters = nn.Linear(40, 40).requires_grad_(requires_grad)
+
+        class Encoder(nn.Module):
+            def __init__(self, requires_grad=False):
+                super().__init__()
+                self.requires_grad = requires_grad  # a record: the argument freezes the frontend
+                self.frontend = Frontend(freeze=not requires_grad)
+        """,
+        """
+        import torch
+        import torch.nn as nn
+
+        class Base(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.requires_grad = False  # a setting: a subclass reads it
+                self.proj = nn.Linear(4, 4)
+
+        class Scaled(Base):
+            def forward(self, x):
+                with torch.set_grad_enabled(self.requires_grad):
+                    return self.proj(x)
+
+        class Probe(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.requires_grad = True  # a setting: read on an instance below
+                self.proj = nn.Linear(4, 4)
+
+        probe = Probe()
+        if probe.requires_grad:
+            probe.proj.weight.requires_grad = True
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -731,7 +805,7 @@ class RequiresGradOnModule(Rule):
             if store.attr != "requires_grad" or store.form == "augassign":
                 continue
             tensors = [name for name, tag, _ in store.ctx.narrow if tag == PARAM]
-            if not sets_module_flag(facts, store.obj, store.ctx.scope, tensors):
+            if not sets_module_flag(facts, store.obj, store.ctx.scope, tensors, store.value):
                 part = _named_part(self, facts, store, tensors)
                 if part is not None:
                     yield part
@@ -750,8 +824,17 @@ class RequiresGradOnModule(Rule):
                 # taken for a Module from how it is used, not from what built it: an object of
                 # another class may have the same methods, and `requires_grad_` on it raises, so
                 # the fix is a guess to review there
-                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`", safe=not proof),
+                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`",
+                         safe=not proof and not _read_unknown(facts, store)),
             )
+
+
+def _read_unknown(facts: Facts, store) -> bool:
+    """`self.requires_grad = v`, with `x.requires_grad` read where the checker cannot tell what `x` is:
+    perhaps an instance of the class reading the record that the fix would remove."""
+    cls = facts.enclosing_class(store.ctx)
+    return (isinstance(store.obj, cst.Name) and store.obj.value == "self" and cls is not None
+            and reads_back(facts, cls, "requires_grad")[1])
 
 
 # Attribute names that stand for a part of a model (a submodule) and, in model code, never for a
