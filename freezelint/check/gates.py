@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c0320dca6f3ddb11aeea7597871903cf'
+RULES_DIGEST = '7272ca5dcf57f1fe16b3e944771cc1b9'
 
 GATES = {
     'FZ002': (
