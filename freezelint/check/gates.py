@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7272ca5dcf57f1fe16b3e944771cc1b9'
+RULES_DIGEST = '326bb4e88f3598af8e9954ceb479e34e'
 
 GATES = {
     'FZ002': (
