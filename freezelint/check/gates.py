@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '326bb4e88f3598af8e9954ceb479e34e'
+RULES_DIGEST = 'd3a7d56a3b820d85db0e61db92f29f9d'
 
 GATES = {
     'FZ002': (
