@@ -161,3 +161,38 @@ def test_no_safe_fix_where_the_attribute_is_read_on_an_unknown_object(code, attr
     assert "self.requires_grad_(flag)" in unsafe.new_text
     plain = source.replace(f"return part.{attr}", "return part")  # no read: the fix is safe again
     assert "self.requires_grad_(flag)" in check_text(plain, "x.py", frozenset({code}), fix="safe").new_text
+
+
+GUARDED = """
+import torch.nn as nn
+
+class HoulsbyLinear(nn.Module):
+    def __init__(self, target_linear):
+        super().__init__()
+        if not isinstance(target_linear, nn.Linear):
+            GUARD
+        self.pretrained_linear = target_linear
+        self.pretrained_linear.requires_grad = False
+        self.adapter = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.pretrained_linear(x) + self.adapter(x)
+"""
+
+
+@pytest.mark.parametrize("guard", ['raise ValueError("only nn.Linear")', "return"])
+def test_an_isinstance_guard_proves_the_class_and_the_fix_is_safe(guard):
+    source = textwrap.dedent(GUARDED).lstrip().replace("GUARD", guard)
+    found = check_text(source, "x.py", frozenset({"FZ102"})).diagnostics
+    assert [d.message.split(":")[0] for d in found] == [
+        "`self.pretrained_linear` is an nn.Linear (the `isinstance` check before lets nothing else through)"]
+    fixed = check_text(source, "x.py", frozenset({"FZ102"}), fix="safe")
+    assert fixed.diagnostics == [] and "self.pretrained_linear.requires_grad_(False)" in fixed.new_text
+
+
+def test_a_test_that_only_warns_proves_nothing():
+    source = textwrap.dedent(GUARDED).lstrip().replace("GUARD", 'print("expected an nn.Linear")')
+    out = check_text(source, "x.py", frozenset({"FZ102"}), fix="safe")
+    assert [d.message.split(":")[0] for d in out.diagnostics] == [
+        "`self.pretrained_linear` is used as an nn.Module (`self.pretrained_linear(x)` at line 13)"]
+    assert out.new_text is None  # a Module by use only: the fix needs review

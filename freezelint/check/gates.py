@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd3a7d56a3b820d85db0e61db92f29f9d'
+RULES_DIGEST = '5d5bfc29035cbae482054fa56eb9ef1d'
 
 GATES = {
     'FZ002': (

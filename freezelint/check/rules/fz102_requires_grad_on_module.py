@@ -40,7 +40,9 @@ class RequiresGradOnModule(Rule):
         "Auto class, the paths that are a Module in some model class the table was built from and a "
         "Parameter in none, such as `model.bert`), an instance "
         "of an nn.Module subclass of the same file (or of another file of the project), `self` "
-        "inside such a class (or `self.<attr>` assigned a Module there), a parameter of a top-level "
+        "inside such a class (or `self.<attr>` assigned a Module there), a parameter of a function that "
+        "raises (or returns) unless it is an instance of an nn class (`if not isinstance(target, nn.Linear): "
+        "raise ValueError(...)`: the message says \"is an nn.Linear\"), a parameter of a top-level "
         "function to which every call passes a Module (calls in the same file, and calls from other "
         "project files: `freeze_backbone(model)` in train.py makes `model` in pkg/freeze.py's "
         "`def freeze_backbone(model)` that Module), items of `.modules()`, "
@@ -509,6 +511,32 @@ class RequiresGradOnModule(Rule):
             """,
             unsafe=True,  # `.requires_grad` is read on an object the checker cannot tell
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class HoulsbyLinear(nn.Module):
+                def __init__(self, target_linear):
+                    super().__init__()
+                    if not isinstance(target_linear, nn.Linear):
+                        raise ValueError("HoulsbyLinear wraps an nn.Linear")
+                    self.pretrained_linear = target_linear
+                    self.pretrained_linear.requires_grad = False  # expect: FZ102
+                    self.adapter = nn.Linear(4, 4)
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            class HoulsbyLinear(nn.Module):
+                def __init__(self, target_linear):
+                    super().__init__()
+                    if not isinstance(target_linear, nn.Linear):
+                        raise ValueError("HoulsbyLinear wraps an nn.Linear")
+                    self.pretrained_linear = target_linear
+                    self.pretrained_linear.requires_grad_(False)  # expect: FZ102
+                    self.adapter = nn.Linear(4, 4)
+            """,
+        ),
     ]
     good = [
         """
@@ -798,6 +826,16 @@ class RequiresGradOnModule(Rule):
         if probe.requires_grad:
             probe.proj.weight.requires_grad = True
         """,
+        """
+        import logging
+
+        import torch.nn as nn
+
+        def freeze(target):
+            if not isinstance(target, nn.Linear):
+                logging.warning("expected an nn.Linear")  # only a warning: `target` may be anything below
+            target.requires_grad = False
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -818,7 +856,8 @@ class RequiresGradOnModule(Rule):
             proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
             yield self.finding(
                 store.attr_node,
-                f"{module_said(facts, obj, proof)}: `{obj}.requires_grad = {value}` sets an attribute autograd "
+                f"{_guarded(facts, store) or module_said(facts, obj, proof)}: `{obj}.requires_grad = {value}` sets "
+                f"an attribute autograd "
                 f"never reads, and every parameter stays as it was; call `{obj}.requires_grad_({value})`",
                 store.ctx,
                 # taken for a Module from how it is used, not from what built it: an object of
@@ -827,6 +866,16 @@ class RequiresGradOnModule(Rule):
                 call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`",
                          safe=not proof and not _read_unknown(facts, store)),
             )
+
+
+def _guarded(facts: Facts, store) -> str | None:
+    """"`x` is an nn.Linear (the `isinstance` check ...)": a Module by a guard clause (kinds._isinstance_guard)."""
+    kind = facts.kind(store.obj, store.ctx)
+    if kind is None or kind.origin != "isinstance":
+        return None
+    q = kind.qual
+    what = f"an nn.{q.rpartition('.')[2]}" if q and q.startswith("torch.nn.") else "an nn.Module"
+    return f"`{src(store.obj)}` is {what} (the `isinstance` check before lets nothing else through)"
 
 
 def _read_unknown(facts: Facts, store) -> bool:
