@@ -182,33 +182,47 @@ def _is_own_setting(obj: cst.BaseExpression, cls: ClassInfo | None, facts: Facts
     return reader.reads > 0 or (facts is not None and reads_back(facts, cls, "requires_grad")[0])
 
 
+def _bases(c: ClassInfo) -> set[str]:
+    return {b.value.value if isinstance(b.value, cst.Name) else b.value.attr.value
+            for b in c.node.bases if isinstance(b.value, (cst.Name, cst.Attribute))}
+
+
 def _family(facts: Facts, cls: ClassInfo) -> list[ClassInfo]:
-    """`cls`, the classes of the file it derives from and those deriving from it (by base name)."""
-    def bases(c: ClassInfo) -> set[str]:
-        return {b.value.value if isinstance(b.value, cst.Name) else b.value.attr.value
-                for b in c.node.bases if isinstance(b.value, (cst.Name, cst.Attribute))}
-    family, grew = [cls], True
-    while grew:
-        grew = False
-        for c in facts.classes.values():
-            if c in family:
-                continue
-            if bases(c) & {f.name for f in family} or any(c.name in bases(f) for f in family):
-                family.append(c)
-                grew = True
+    """`cls`, the classes of the file it derives from and those deriving from it (by base name),
+    each way transitively: not its siblings, whose `self.<attr>` is their own."""
+    family = [cls]
+    for upwards in (True, False):
+        reached, grew = [cls], True
+        while grew:
+            grew = False
+            for c in facts.classes.values():
+                if c in reached:
+                    continue
+                if any(c.name in _bases(f) for f in reached) if upwards else _bases(c) & {f.name for f in reached}:
+                    reached.append(c)
+                    grew = True
+        family += [c for c in reached if c not in family]
     return family
+
+
+_READS: weakref.WeakKeyDictionary[Facts, dict[tuple[int, str], tuple[bool, bool]]] = weakref.WeakKeyDictionary()
 
 
 def reads_back(facts: Facts, cls: ClassInfo, attr: str) -> tuple[bool, bool]:
     """Whether `attr`, stored on `self` in `cls`, is read back as that class's setting (`self.<attr>`
     in it, a base or a subclass of the file; `x.<attr>` on an instance of one), and whether it is
-    read on an object the checker cannot tell (which may be such an instance)."""
-    family = _family(facts, cls)
-    if any(class_declares(c, attr) for c in family[1:]):
-        return True, False
-    reads = _AttrReads(facts, attr, {id(c) for c in family})
-    traverse.visit(facts.module, reads)
-    return reads.mine, reads.unknown
+    read on an object the checker cannot tell (which may be such an instance). Once per file and class."""
+    known = _READS.setdefault(facts, {})
+    key = (id(cls), attr)
+    if key not in known:
+        family = _family(facts, cls)
+        if any(class_declares(c, attr) for c in family[1:]):
+            known[key] = (True, False)
+        else:
+            reads = _AttrReads(facts, attr, {id(c) for c in family})
+            traverse.visit(facts.module, reads)
+            known[key] = (reads.mine, reads.unknown)
+    return known[key]
 
 
 class _AttrReads(cst.CSTVisitor):
