@@ -114,3 +114,41 @@ def test_no_fix_that_filters_to_an_empty_list():
     replaced = source.replace("model.requires_grad_(False)\n", "model.requires_grad_(False)\nmodel[1] = nn.Linear(4, 2)\n")
     fixed = check_text(replaced, "x.py", frozenset({"FZ301"}), fix="unsafe").new_text
     assert "[p for p in model.parameters() if p.requires_grad]" in fixed
+
+
+REBUILT = """
+import torch
+
+class Explainer(torch.nn.Module):
+    def _set_masks(self, n):
+        REBUILD
+        for parameter in self.parameters():
+            parameter.requires_grad = False
+
+    def _enable_layer(self, layer):
+        for parameter in self.gates[layer].parameters():
+            parameter.requires_grad = True
+
+    def fit(self, x, n):
+        self.gates = torch.nn.ModuleList([torch.nn.Linear(4, 4) for _ in range(n)])
+        self._set_masks(n)
+        optimizer = torch.optim.Adam(self.parameters(), lr=0.01)
+        for layer in reversed(range(n)):
+            self._enable_layer(layer)
+            for _ in range(10):
+                try:
+                    out = self.gates[layer](x)
+                except RuntimeError:
+                    self._set_masks(n)  # a fallback that builds new masks: new parameters, frozen
+                    out = self.gates[layer](x)
+                optimizer.zero_grad()
+                out.sum().backward()
+                optimizer.step()
+"""
+
+
+def test_a_method_that_builds_new_layers_before_freezing_freezes_none_the_optimizer_holds():
+    rebuilt = REBUILT.replace("REBUILD", "self.gates = torch.nn.ModuleList([torch.nn.Linear(4, 4) for _ in range(n)])")
+    assert _found(rebuilt) == []
+    # the same method without the new layers freezes again what the loop unfroze: the toggle is reported
+    assert _found(REBUILT.replace("REBUILD", "pass")) == [16]

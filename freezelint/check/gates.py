@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '5d5bfc29035cbae482054fa56eb9ef1d'
+RULES_DIGEST = '5dc7eaa5cefaf94ba0c8049a599fbf04'
 
 GATES = {
     'FZ002': (

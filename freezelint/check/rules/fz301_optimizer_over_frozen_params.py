@@ -89,7 +89,9 @@ class OptimizerOverFrozenParams(Rule):
         "`bias=\"all\"`) before the optimizer leaves the rest frozen; after it, any unfreeze is gradual "
         "unfreezing, which needs every parameter in the optimizer: so is an unfreeze after the optimizer "
         "of a part of what was frozen (one layer per pass of a loop, inline or by a method or function the "
-        "checker can read), which is silent. The fix is not offered where every parameter the optimizer "
+        "checker can read), which is silent, as is a freeze after the optimizer by a method of the class "
+        "that first puts new layers in place (those the optimizer was given are not what it freezes). "
+        "The fix is not offered where every parameter the optimizer "
         "gets is frozen when it is built: the filtered list would be empty, and the optimizer raises. A freeze "
         "of `pl_module` in a Callback's training hook is reported there when the LightningModule's "
         "`configure_optimizers` is visible (as for FZ303) and builds such an optimizer over it; "
@@ -773,6 +775,7 @@ class OptimizerOverFrozenParams(Rule):
                            and f.node is not o.node  # one helper freezes and builds: reported inside it
                            and _covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
                            and not _undone(f, evs, o) and not _unfrozen_after(f, evs, o)
+                           and not _freezes_new_layers(flows, flow, f, o)
                            and not _rebuilt(o, f, evs) and not _both_conditional(o, f)
                            and not apart(flow, f, o) and not _after_training(flow, o, f)]
                 if o.detail.get("built_in"):  # a base's constructor of another file: the subclass's freeze is the finding
@@ -927,6 +930,22 @@ def _unfrozen_after(freeze, events, opt) -> bool:
     return any(u.kind == UNFREEZE and after(opt, u) and after(freeze, u) and not set(u.loops) & set(freeze.loops)
                and (_part(u) == whole or _within(_part(u), whole))
                and _covers(opt.detail["path"], opt.detail["whole"], _part(u)) for u in events)
+
+
+def _freezes_new_layers(flows, flow, freeze, opt) -> bool:
+    """`self._set_masks(...)` after the optimizer, a method of the same class that puts new layers in
+    place (`self.gates = nn.ModuleList(...)`) before it freezes `self`: it freezes a model rebuilt
+    with layers the optimizer was never given (a fallback that builds new masks), not a toggle of
+    the parameters the optimizer steps."""
+    via = freeze.detail.get("via")
+    if not via or not after(opt, freeze) or flow.scope.cls is None:
+        return False
+    for body in flows.bodies:
+        if body.scope.cls is flow.scope.cls and body.scope.func_name == via:
+            first = next((e for e in body.events if e.kind == FREEZE), None)
+            return first is not None and any(e.kind == REPLACE and e.target == "self" and e.index < first.index
+                                              for e in body.events)
+    return False
 
 
 def _filters_all(opt, freezes, events) -> bool:
