@@ -316,7 +316,7 @@ def main(args, loader):
 '''
     found = [d.message for d in check_source(src, "train.py", select=["FZ202"])]
     assert len(found) == 1 and found[0].startswith(
-        "`model` (torchvision.models.mobilenet_v2) is frozen with requires_grad only by `build(...)` in the "
+        "`model.features` (torchvision.models.mobilenet_v2) is frozen with requires_grad only by `build(...)` in the "
         "`else` arm of its `if name == \"vit\"`"), found
 
 

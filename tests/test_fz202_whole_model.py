@@ -181,7 +181,8 @@ def test_the_message_names_the_class_its_backbone_and_what_froze_it(cli, tmp_pat
     found = _messages(cli, tmp_path, PROBE.replace("FREEZE", "self.backbone.requires_grad_(False)"))
     assert len(found) == 1 and found[0][0] == 17
     msg = found[0][1]
-    assert "`model` (Probe: its `backbone` is torchvision.models.resnet50)" in msg
+    # the part frozen is named, not the model: its head trains
+    assert msg.startswith("`model.backbone` (Probe: its `backbone` is torchvision.models.resnet50) is frozen")
     assert "frozen with requires_grad only by `Probe(...)`" in msg and "its 53 BatchNorm layers" in msg
 
 

@@ -76,18 +76,22 @@ def declared(facts: Facts) -> Declared:
     return found
 
 
-def sets_module_flag(facts: Facts, obj: cst.BaseExpression, scope: Scope, tensors: Iterable[str] = ()) -> bool:
+def sets_module_flag(facts: Facts, obj: cst.BaseExpression, scope: Scope, tensors: Iterable[str] = (),
+                     value: cst.BaseExpression | None = None) -> bool:
     """`obj.requires_grad = v` sets an attribute autograd never reads (FZ102): `obj` is an
     nn.Module, and not one whose class keeps `requires_grad` as a setting of its own. The flow
     layer counts such a store as the freeze (unfreeze) the author meant, as FZ102 reports it.
     `tensors`: names an enclosing `if isinstance(x, nn.Parameter)` proves tensors there (a name
-    the file also uses as a Module elsewhere: `x.parameters()` in the `else`)."""
+    the file also uses as a Module elsewhere: `x.parameters()` in the `else`). `value`: the value
+    stored, for `records_argument`."""
     if isinstance(obj, cst.Name) and obj.value in tensors:
+        return False
+    if value is not None and records_argument(obj, value, scope):
         return False
     if not facts.is_module(obj, scope):
         return False
     cls = next((s.cls for s in _outwards(scope) if s.cls is not None), None)
-    if _is_own_setting(obj, cls):
+    if _is_own_setting(obj, cls, facts):
         return False
     kind = facts.kind(obj, scope)
     if kind is not None and kind.cls is None and kind.qual and facts.project is not None and facts.path \
@@ -96,6 +100,57 @@ def sets_module_flag(facts: Facts, obj: cst.BaseExpression, scope: Scope, tensor
     if kind is not None and kind.cls is None and kind.qual is None and _built_keeping(facts, obj, scope):
         return False
     return not (kind is not None and class_declares(kind.cls, "requires_grad"))
+
+
+def records_argument(obj: cst.BaseExpression, value: cst.BaseExpression, scope: Scope) -> bool:
+    """`self.requires_grad = requires_grad` in a method whose argument `requires_grad` also acts
+    otherwise there (`freeze=not requires_grad`, `if trainable:`, `nn.Parameter(..., requires_grad=
+    trainable)`): the store keeps a record of the argument for whoever reads it, and the argument's
+    effect is made elsewhere. Where the store is the argument's only use, the flag does nothing."""
+    if not (isinstance(obj, cst.Name) and obj.value == "self" and isinstance(value, cst.Name)):
+        return False
+    func = scope.node if scope.kind == "function" else None
+    if not isinstance(func, cst.FunctionDef):
+        return False
+    params = func.params
+    names = {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
+    if value.value not in names:
+        return False
+    uses = _NameUses(value.value)
+    traverse.visit(func.body, uses)
+    return uses.count > 0
+
+
+class _NameUses(cst.CSTVisitor):
+    """Reads of a name other than as the whole value recorded on `self` (`self.x = name`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+        self._records: set[int] = set()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if all(isinstance(t.target, cst.Attribute) and isinstance(t.target.value, cst.Name)
+               and t.target.value.value == "self" for t in node.targets):
+            self._records.add(id(node.value))
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+        return not isinstance(node.target, cst.Name)  # a rebinding of the name is no use of it
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name and id(node) not in self._records:
+            self.count += 1
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        traverse.visit(node.value, self)  # `x.requires_grad`: the attribute's name is no use of the argument
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        traverse.visit(node.value, self)  # nor is a keyword's name (`requires_grad=False`)
+        return False
+
+    def visit_Param(self, node: cst.Param) -> bool:
+        return False  # a nested def's own parameter of that name
 
 
 def _built_keeping(facts: Facts, obj: cst.BaseExpression, scope: Scope) -> bool:
@@ -117,13 +172,86 @@ def _outwards(scope: Scope | None):
         scope = scope.parent
 
 
-def _is_own_setting(obj: cst.BaseExpression, cls: ClassInfo | None) -> bool:
-    """`self.requires_grad = x` in a class that also reads `self.requires_grad` keeps a setting."""
+def _is_own_setting(obj: cst.BaseExpression, cls: ClassInfo | None, facts: Facts | None = None) -> bool:
+    """`self.requires_grad = x` in a class that also reads `self.requires_grad` keeps a setting;
+    so does one whose base or subclass of the file reads it, or whose instances have it read."""
     if cls is None or not (isinstance(obj, cst.Name) and obj.value == "self"):
         return False
     reader = _SelfAttrReads("requires_grad")
     traverse.visit(cls.node, reader)
-    return reader.reads > 0
+    return reader.reads > 0 or (facts is not None and reads_back(facts, cls, "requires_grad")[0])
+
+
+def _bases(c: ClassInfo) -> set[str]:
+    return {b.value.value if isinstance(b.value, cst.Name) else b.value.attr.value
+            for b in c.node.bases if isinstance(b.value, (cst.Name, cst.Attribute))}
+
+
+def _family(facts: Facts, cls: ClassInfo) -> list[ClassInfo]:
+    """`cls`, the classes of the file it derives from and those deriving from it (by base name),
+    each way transitively: not its siblings, whose `self.<attr>` is their own."""
+    family = [cls]
+    for upwards in (True, False):
+        reached, grew = [cls], True
+        while grew:
+            grew = False
+            for c in facts.classes.values():
+                if c in reached:
+                    continue
+                if any(c.name in _bases(f) for f in reached) if upwards else _bases(c) & {f.name for f in reached}:
+                    reached.append(c)
+                    grew = True
+        family += [c for c in reached if c not in family]
+    return family
+
+
+_READS: weakref.WeakKeyDictionary[Facts, dict[tuple[int, str], tuple[bool, bool]]] = weakref.WeakKeyDictionary()
+
+
+def reads_back(facts: Facts, cls: ClassInfo, attr: str) -> tuple[bool, bool]:
+    """Whether `attr`, stored on `self` in `cls`, is read back as that class's setting (`self.<attr>`
+    in it, a base or a subclass of the file; `x.<attr>` on an instance of one), and whether it is
+    read on an object the checker cannot tell (which may be such an instance). Once per file and class."""
+    known = _READS.setdefault(facts, {})
+    key = (id(cls), attr)
+    if key not in known:
+        family = _family(facts, cls)
+        if any(class_declares(c, attr) for c in family[1:]):
+            known[key] = (True, False)
+        else:
+            reads = _AttrReads(facts, attr, {id(c) for c in family})
+            traverse.visit(facts.module, reads)
+            known[key] = (reads.mine, reads.unknown)
+    return known[key]
+
+
+class _AttrReads(cst.CSTVisitor):
+    """`x.<attr>` read (not stored) where `x` is not `self`: of one of the classes, or unknown."""
+
+    def __init__(self, facts: Facts, attr: str, classes: set[int]) -> None:
+        self.facts, self.attr, self.classes = facts, attr, classes
+        self.mine = self.unknown = False
+        self._scopes: list[Scope] = [facts.module_scope]
+        self._stores: set[int] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._scopes.append(self.facts.func_scopes.get(id(node), self._scopes[-1]))
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._scopes.pop()
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._stores.add(id(node.target))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value != self.attr or id(node) in self._stores \
+                or isinstance(node.value, cst.Name) and node.value.value == "self":
+            return
+        kind = self.facts.kind(node.value, self._scopes[-1])
+        if kind is None:
+            self.unknown = True
+        elif kind.tag == MODULE and id(kind.cls) in self.classes:
+            self.mine = True
 
 
 class _SelfAttrReads(cst.CSTVisitor):

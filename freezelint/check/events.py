@@ -718,7 +718,7 @@ class Flow(cst.CSTVisitor):
                 extra["cut"] = cut
         if picked:  # a subset of the loop's parameters, picked by their names
             extra["picked"] = picked
-        module_flag = not called and sets_module_flag(self.facts, obj, self.scope, self._tensor_guard)
+        module_flag = not called and sets_module_flag(self.facts, obj, self.scope, self._tensor_guard, value)
         named = self._getattr_parts(walked[0].func.value if walked is not None else obj) \
             if target is None else None
         if named is not None:  # `getattr(model, name)` of `for name in ["conv1", "layer1"]`: each part

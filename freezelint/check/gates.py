@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ee66eda2190322aa00f1625d46dd4aa8'
+RULES_DIGEST = '1b2561dacdf198a9d16fa45f4a1620bd'
 
 GATES = {
     'FZ002': (

@@ -47,7 +47,7 @@ _DEPTH_CUT = ("depth",)
 class Kind:
     tag: str
     cls: ClassInfo | None = None
-    origin: str | None = None  # for copies: how the copy was made, for messages
+    origin: str | None = None  # for copies: how the copy was made; "isinstance" for a guarded Module; for messages
     qual: str | None = None  # for modules built from a known class: its qualified name
     wraps: tuple | None = None  # DataParallel/DDP: (the wrapped model's expression, its scope)
     factory: str | None = None  # a model from a factory in submodule_table: its key
@@ -749,6 +749,10 @@ class Kinds:
             if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
                 return Kind(PARAM)
             return None
+        if isinstance(b.func, cst.FunctionDef):
+            guarded = _isinstance_guard(b.func, name, b.scope or owner)
+            if guarded is not None:
+                return guarded
         # The first parameter of a function handed to `module.apply(...)` receives modules.
         if b.index == (0,):
             func = b.func
@@ -942,3 +946,25 @@ class Kinds:
             return Kind(MODULE)  # `for block in model.transformer.h`
         return None
 
+
+def _isinstance_guard(func: cst.FunctionDef, name: str, scope: Scope) -> Kind | None:
+    """`if not isinstance(target, nn.Linear): raise ValueError(...)` (or `return`) among the
+    function's own statements: past it, the parameter is a Module of that class (of one of those
+    classes), as sure as an annotation. A test that only logs leaves it unknown."""
+    body = func.body.body if isinstance(func.body, cst.IndentedBlock) else ()
+    for stmt in body:
+        test = stmt.test if isinstance(stmt, cst.If) and stmt.orelse is None else None
+        if not (isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
+                and isinstance(test.expression, cst.Call) and isinstance(test.expression.func, cst.Name)
+                and test.expression.func.value == "isinstance" and len(test.expression.args) == 2):
+            continue
+        subject, classes = (a.value for a in test.expression.args)
+        last = stmt.body.body[-1] if stmt.body.body else None
+        if not (isinstance(subject, cst.Name) and subject.value == name and isinstance(last, cst.SimpleStatementLine)
+                and any(isinstance(small, (cst.Raise, cst.Return)) for small in last.body)):
+            continue
+        quals = [qualname(el.value, scope) for el in classes.elements] \
+            if isinstance(classes, (cst.Tuple, cst.List)) else [qualname(classes, scope)]
+        if quals and all(q and is_module_class(q) for q in quals):
+            return Kind(MODULE, qual=quals[0] if len(quals) == 1 else None, origin="isinstance")
+    return None

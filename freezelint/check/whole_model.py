@@ -507,9 +507,10 @@ def _claim(facts: Facts, bodies, flow: Flow, model: str, found: tuple[Parts, lis
         if not reached:
             return None
         freeze = min((state.first[f"{layer}.weight"] for layer in reached), key=lambda e: e.index)
-    # named by its parts where parts were frozen, not the model (`net.stem`, `model.layer1`)
-    by_parts = not whole or all(ev.kind == FREEZE and not ev.detail.get("via") and (ev.detail.get("sub") or model)
-                                != model for ev in (state.first[f"{layer}.weight"] for layer in frozen))
+    # named by its parts where parts were frozen, not the model (`net.stem`, `model.layer1`), also by
+    # a constructor or helper that froze a part of it (`DenseBlock()` freezing `net.layers`, `head` trainable)
+    by_parts = not whole or all(ev.kind == FREEZE and (ev.detail.get("sub") or model) != model
+                                for ev in (state.first[f"{layer}.weight"] for layer in frozen))
     return Claim(model, label, freeze, len(reached), trained if isinstance(trained, Event) else None, state.edges,
                  named if by_parts else [], _arm_text(arm) if arm is not None else None,
                  _code(state.unless[0]) if state.unless is not None else None)

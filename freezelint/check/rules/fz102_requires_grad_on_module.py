@@ -6,7 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.declared import sets_module_flag
+from freezelint.check.declared import reads_back, sets_module_flag
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
 from freezelint.check.kinds import ALTERNATIVES
@@ -30,7 +30,9 @@ class RequiresGradOnModule(Rule):
     )
     fix_title = "Call `module.requires_grad_(v)`"
     fix_unsafe_when = ("the object is taken for a Module only from how the file uses it (`x.eval()`, called "
-                       "like a layer): another class may have those methods, and `requires_grad_` raises on it")
+                       "like a layer): another class may have those methods, and `requires_grad_` raises on it; "
+                       "or the store is on `self` and the file reads `.requires_grad` on an object it cannot "
+                       "tell, which may be an instance reading the attribute the fix removes")
     notes = (
         "The checker establishes that the object is a Module: constructed from an `nn` class or a "
         "model factory (`torchvision.models.*`, `timm.create_model`, `AutoModel*.from_pretrained`) "
@@ -39,7 +41,9 @@ class RequiresGradOnModule(Rule):
         "Auto class, the paths that are a Module in some model class the table was built from and a "
         "Parameter in none, such as `model.bert`; the message names the model), an instance "
         "of an nn.Module subclass of the same file (or of another file of the project), `self` "
-        "inside such a class (or `self.<attr>` assigned a Module there), a parameter of a top-level "
+        "inside such a class (or `self.<attr>` assigned a Module there), a parameter of a function that "
+        "raises (or returns) unless it is an instance of an nn class (`if not isinstance(target, nn.Linear): "
+        "raise ValueError(...)`: the message says \"is an nn.Linear\"), a parameter of a top-level "
         "function to which every call passes a Module (calls in the same file, and calls from other "
         "project files: `freeze_backbone(model)` in train.py makes `model` in pkg/freeze.py's "
         "`def freeze_backbone(model)` that Module), items of `.modules()`, "
@@ -64,8 +68,13 @@ class RequiresGradOnModule(Rule):
         "nor a file of the project and switched to a mode (`classifier = Classifier(backbone, n)`, then "
         "`classifier.train()`). "
         "It stays silent on Parameters and on anything it cannot establish. A class that reads "
-        "`self.requires_grad` back uses it as its own setting and is not reported, also where the object "
+        "`self.requires_grad` back (itself, a base or a subclass of the file, or code reading it on an "
+        "instance of the class) uses it as its own setting and is not reported, also where the object "
         "is taken for a Module from use and built by such a class (of this or another project file). "
+        "`self.requires_grad = requires_grad` that records a method's argument which also acts in that "
+        "method (`if requires_grad:`, `freeze=not requires_grad`, `nn.Parameter(w, requires_grad="
+        "requires_grad)`) is a record for whoever reads it, not a freeze, and is not reported; where the "
+        "record is the argument's only use the flag does nothing, and it is. "
         "An instance of a class of the same file whose bases are known and none is a Module (`class "
         "Scorer:`) is no Module however it is used: a plain class may have its own `eval()` or "
         "`state_dict()`. Where the kind comes only from use, the message says which use "
@@ -542,6 +551,59 @@ class RequiresGradOnModule(Rule):
                     self.model.model.decoder.embed_tokens.requires_grad_(False)  # expect: FZ102
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Frontend(nn.Module):
+                def __init__(self, requires_grad=False):
+                    super().__init__()
+                    self.filters = nn.Linear(40, 40)
+                    self.requires_grad = requires_grad  # expect: FZ102
+
+            def trainable(part):
+                return part.requires_grad  # perhaps a Frontend's record, which the fix removes
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            class Frontend(nn.Module):
+                def __init__(self, requires_grad=False):
+                    super().__init__()
+                    self.filters = nn.Linear(40, 40)
+                    self.requires_grad_(requires_grad)  # expect: FZ102
+
+            def trainable(part):
+                return part.requires_grad  # perhaps a Frontend's record, which the fix removes
+            """,
+            unsafe=True,  # `.requires_grad` is read on an object the checker cannot tell
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class HoulsbyLinear(nn.Module):
+                def __init__(self, target_linear):
+                    super().__init__()
+                    if not isinstance(target_linear, nn.Linear):
+                        raise ValueError("HoulsbyLinear wraps an nn.Linear")
+                    self.pretrained_linear = target_linear
+                    self.pretrained_linear.requires_grad = False  # expect: FZ102
+                    self.adapter = nn.Linear(4, 4)
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            class HoulsbyLinear(nn.Module):
+                def __init__(self, target_linear):
+                    super().__init__()
+                    if not isinstance(target_linear, nn.Linear):
+                        raise ValueError("HoulsbyLinear wraps an nn.Linear")
+                    self.pretrained_linear = target_linear
+                    self.pretrained_linear.requires_grad_(False)  # expect: FZ102
+                    self.adapter = nn.Linear(4, 4)
+            """,
+        ),
     ]
     good = [
         """
@@ -804,6 +866,56 @@ class RequiresGradOnModule(Rule):
         t5.shared.weight.requires_grad = False
         t5.encoder.embed_tokens.weight.requires_grad = False
         """,
+        """
+        import torch.nn as nn
+
+        class Fbank(nn.Module):
+            def __init__(self, requires_grad=False):
+                super().__init__()
+                self.requires_grad = requires_grad  # a record of the argument, which acts below
+                self.filters = nn.Linear(40, 40).requires_grad_(requires_grad)
+
+        class Encoder(nn.Module):
+            def __init__(self, requires_grad=False):
+                super().__init__()
+                self.requires_grad = requires_grad  # a record: the argument freezes the frontend
+                self.frontend = Frontend(freeze=not requires_grad)
+        """,
+        """
+        import torch
+        import torch.nn as nn
+
+        class Base(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.requires_grad = False  # a setting: a subclass reads it
+                self.proj = nn.Linear(4, 4)
+
+        class Scaled(Base):
+            def forward(self, x):
+                with torch.set_grad_enabled(self.requires_grad):
+                    return self.proj(x)
+
+        class Probe(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.requires_grad = True  # a setting: read on an instance below
+                self.proj = nn.Linear(4, 4)
+
+        probe = Probe()
+        if probe.requires_grad:
+            probe.proj.weight.requires_grad = True
+        """,
+        """
+        import logging
+
+        import torch.nn as nn
+
+        def freeze(target):
+            if not isinstance(target, nn.Linear):
+                logging.warning("expected an nn.Linear")  # only a warning: `target` may be anything below
+            target.requires_grad = False
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -811,7 +923,7 @@ class RequiresGradOnModule(Rule):
             if store.attr != "requires_grad" or store.form == "augassign":
                 continue
             tensors = [name for name, tag, _ in store.ctx.narrow if tag == PARAM]
-            if not sets_module_flag(facts, store.obj, store.ctx.scope, tensors):
+            if not sets_module_flag(facts, store.obj, store.ctx.scope, tensors, store.value):
                 part = _named_part(self, facts, store, tensors)
                 if part is not None:
                     yield part
@@ -826,12 +938,17 @@ class RequiresGradOnModule(Rule):
                 store.attr_node,
                 f"{module_said(facts, obj, proof)}{_table_part(facts, store) if not proof else ''}: "
                 f"`{obj}.requires_grad = {value}` sets an attribute autograd "
+        """,
+        """
+                f"{_guarded(facts, store) or module_said(facts, obj, proof)}: `{obj}.requires_grad = {value}` sets "
+                f"an attribute autograd "
                 f"never reads, and every parameter stays as it was; call `{obj}.requires_grad_({value})`",
                 store.ctx,
                 # taken for a Module from how it is used, not from what built it: an object of
                 # another class may have the same methods, and `requires_grad_` on it raises, so
                 # the fix is a guess to review there
-                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`", safe=not proof),
+                call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`",
+                         safe=not proof and not _read_unknown(facts, store)),
             )
 
 
@@ -855,6 +972,24 @@ def _model_said(key: str) -> str:
     if name.startswith("AutoModel"):
         return f"the models `{key}` builds"
     return f"`{key}`" if name[:1].isupper() else f"`{key}()`"
+
+
+def _guarded(facts: Facts, store) -> str | None:
+    """"`x` is an nn.Linear (the `isinstance` check ...)": a Module by a guard clause (kinds._isinstance_guard)."""
+    kind = facts.kind(store.obj, store.ctx)
+    if kind is None or kind.origin != "isinstance":
+        return None
+    q = kind.qual
+    what = f"an nn.{q.rpartition('.')[2]}" if q and q.startswith("torch.nn.") else "an nn.Module"
+    return f"`{src(store.obj)}` is {what} (the `isinstance` check before lets nothing else through)"
+
+
+def _read_unknown(facts: Facts, store) -> bool:
+    """`self.requires_grad = v`, with `x.requires_grad` read where the checker cannot tell what `x` is:
+    perhaps an instance of the class reading the record that the fix would remove."""
+    cls = facts.enclosing_class(store.ctx)
+    return (isinstance(store.obj, cst.Name) and store.obj.value == "self" and cls is not None
+            and reads_back(facts, cls, "requires_grad")[1])
 
 
 # Attribute names that stand for a part of a model (a submodule) and, in model code, never for a

@@ -6,7 +6,8 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.declared import class_declares, declared, is_config, kind_known, reason_unknown
+from freezelint.check.declared import (class_declares, declared, is_config, kind_known, reads_back,
+                                       reason_unknown, records_argument)
 from freezelint.check.facts import MODULE, PARAM, AttrStore, Facts, Kind
 from freezelint.check.rules._method_reads import method_reads
 from freezelint.check.syntax import walk as syntax_walk
@@ -50,7 +51,8 @@ class RequiresGradMisspelled(Rule):
     fix_unsafe_when = (
         "the object is not known to be a Parameter, Tensor or Module (for example `args.require_grad` "
         "of an object the checker cannot see): the rename would change what the program does if "
-        "the name is the object's own"
+        "the name is the object's own; or the store is on `self` and the file reads the name on an "
+        "object the checker cannot tell, which may be an instance reading the attribute the fix removes"
     )
     notes = (
         "`trainable` and `is_trainable` are reported only where the object is known to be a Parameter, or a Module whose "
@@ -59,7 +61,10 @@ class RequiresGradMisspelled(Rule):
         "the fix of a misspelling on it needs review. An "
         "attribute that starts with `_` and `self.<name>` in a class that is not an nn.Module are "
         "treated as the author's own. A name the program declares is not reported: a class's own "
-        "setting (a class-level field, or `self.<name>` read back in the class), and, on objects not "
+        "setting (a class-level field, or `self.<name>` read back in the class, a base or a subclass of "
+        "the file, or read on an instance of it), a record of a method's argument on `self` "
+        "(`self.trainable = trainable`) where the argument also acts in that method (`if trainable:`, "
+        "`nn.Parameter(w, requires_grad=trainable)`), and, on objects not "
         "known to hold tensors, an argparse option (`--require-grad`), a field of a class in the "
         "file, a key of a dict-like config, a name read back as an attribute, or any attribute of "
         "parsed arguments, `EasyDict`/`SimpleNamespace`/OmegaConf configs and parameters annotated "
@@ -180,6 +185,26 @@ class RequiresGradMisspelled(Rule):
                         module.requires_grad_(False)
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Adapter(nn.Module):
+                def __init__(self, dim, trainable=True):
+                    super().__init__()
+                    self.proj = nn.Linear(dim, dim)
+                    self.trainable = trainable  # expect: FZ103
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            class Adapter(nn.Module):
+                def __init__(self, dim, trainable=True):
+                    super().__init__()
+                    self.proj = nn.Linear(dim, dim)
+                    self.requires_grad_(trainable)  # expect: FZ103
+            """,
+        ),
     ]
     good = [
         """
@@ -268,6 +293,25 @@ class RequiresGradMisspelled(Rule):
         hp = OmegaConf.create({"lr": 0.1})
         hp.requiresGrad = False  # an OmegaConf config holds no tensors
         """,
+        """
+        import torch
+        import torch.nn as nn
+
+        class ExponentialMovingAverage(nn.Module):
+            def __init__(self, n, trainable=True):
+                super().__init__()
+                self.trainable = trainable  # a record of the argument, which acts below
+                self.weights = nn.Parameter(torch.ones(n), requires_grad=trainable)
+
+        class Smearing(nn.Module):
+            def __init__(self, n, trainable=True):
+                super().__init__()
+                self.trainable = trainable  # a record: the argument picks parameter or buffer
+                if trainable:
+                    self.register_parameter("means", nn.Parameter(torch.zeros(n)))
+                else:
+                    self.register_buffer("means", torch.zeros(n))
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -287,14 +331,15 @@ class RequiresGradMisspelled(Rule):
             if (isinstance(store.obj, cst.Name) and store.obj.value == "self" and tag != MODULE
                     and facts.enclosing_class(store.ctx) is not None):
                 continue
-            if _declared_setting(facts, store, kind):
+            if _declared_setting(facts, store, kind) or records_argument(store.obj, store.value, store.ctx.scope):
                 continue
             obj = src(store.obj)
             value = value_src(store.value)
             if tag == MODULE:
-                # a class not seen may keep the name as a setting of its own: the rewrite needs review
+                # a class not seen may keep the name as a setting of its own, and a record on `self` may
+                # be read on an object the checker cannot tell: the rewrite needs review
                 fix = call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`",
-                               safe=_class_seen(kind))
+                               safe=_class_seen(kind) and not _read_unknown(facts, store, kind))
                 advice = f"call `{obj}.requires_grad_({value})`"
             else:
                 known = kind_known(kind)
@@ -365,12 +410,23 @@ def _declared_setting(facts: Facts, store: AttrStore, kind: Kind | None) -> bool
     if kind is not None and kind.tag == MODULE:
         if kind.cls is None and kind.qual and facts.project is not None and facts.path:
             return facts.project.keeps_setting(facts.path, kind.qual, store.attr)  # a class of another file
-        return class_declares(kind.cls, store.attr)
+        return class_declares(kind.cls, store.attr) or (_on_self(store) and kind.cls is not None
+                                                        and reads_back(facts, kind.cls, store.attr)[0])
     if kind_known(kind):
         return False  # Parameters and tensors declare nothing
     if is_config(facts, store.obj, store.ctx.scope):
         return True
     return declared(facts).why(store.attr) is not None
+
+
+def _on_self(store: AttrStore) -> bool:
+    return isinstance(store.obj, cst.Name) and store.obj.value == "self"
+
+
+def _read_unknown(facts: Facts, store: AttrStore, kind: Kind) -> bool:
+    """`self.trainable = v`, with `x.trainable` read where the checker cannot tell what `x` is: perhaps
+    an instance reading the record the fix would remove."""
+    return _on_self(store) and kind.cls is not None and reads_back(facts, kind.cls, store.attr)[1]
 
 
 def _class_seen(kind: Kind) -> bool:

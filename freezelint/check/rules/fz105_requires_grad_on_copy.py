@@ -7,8 +7,8 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.facts import COPY, PARAM, Facts, Kind
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, does_nothing, src
+from freezelint.check.facts import COPY, MODULE, PARAM, Facts, Kind
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, does_nothing, src, value_src
 from freezelint.check.syntax import walk as syntax_walk
 
 # A fresh leaf from detach()/clone() that is *made* trainable is a legitimate idiom
@@ -48,7 +48,10 @@ class RequiresGradOnCopy(Rule):
         "the flag is set (stored, returned, passed on): a copy kept as a tensor of its own (an EMA shadow, "
         "a frozen reference model's weights) is meant to be grad-free. A copy flagged and then dropped, or "
         "one without a name (`p.detach().requires_grad = False`), is reported, and so are the values of "
-        "`state_dict()` and of a loaded checkpoint, kept or not."
+        "`state_dict()` and of a loaded checkpoint, kept or not. `.data` of a parameter (one known as such, "
+        "or `weight`/`bias` of a Module: `emb.weight.data`) is a new tensor each time it is read, and so is "
+        "a slice of it (`emb.weight.data[:, :2]`): requires_grad set on either, unnamed, is reported; "
+        "writing through `.data` (`p.data.copy_(...)`, `p.data = ...`) is no freeze and is not."
     )
     bad = [
         Example(
@@ -112,6 +115,27 @@ class RequiresGradOnCopy(Rule):
                     param.requires_grad = False
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Detector(nn.Module):
+                def __init__(self, num_queries):
+                    super().__init__()
+                    self.query_embedding = nn.Embedding(num_queries, 4)
+                    self.query_embedding.weight.data[:, :2].requires_grad = False  # expect: FZ105
+                    self.query_embedding.weight.data.requires_grad = False  # expect: FZ105
+            """,
+            instead="""
+            import torch.nn as nn
+
+            class Detector(nn.Module):
+                def __init__(self, num_queries):
+                    super().__init__()
+                    self.query_embedding = nn.Embedding(num_queries, 4)
+                    self.query_embedding.weight.requires_grad = False
+            """,
+        ),
     ]
     good = [
         """
@@ -161,6 +185,18 @@ class RequiresGradOnCopy(Rule):
                     shadow.requires_grad = False
                     self.shadow[name] = shadow
         """,
+        """
+        import torch.nn as nn
+
+        emb = nn.Embedding(300, 4)
+        emb.weight.data[:, :2].uniform_(0, 1)  # .data written in place: an initialisation, no freeze
+        emb.weight.data = emb.weight.data.half()
+        for p in emb.parameters():
+            p.data.copy_(p.data.clamp(-1, 1))
+        xy = emb.weight.data[:, :2]  # a copy with a name of its own, handed on below
+        xy.requires_grad = False
+        anchors = [xy]
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -174,6 +210,10 @@ class RequiresGradOnCopy(Rule):
                 yield from self._report(facts, mc.obj, value, mc.call, mc.ctx, casts)
 
     def _report(self, facts: Facts, obj, value, node, ctx, casts: dict[int, tuple[str, str]]) -> Iterable[Finding]:
+        data = _of_data(facts, obj, ctx)
+        if data is not None:
+            yield self._data_finding(obj, data, value, node, ctx)
+            return
         kind = facts.kind(obj, ctx)
         cast = casts.get(id(obj))
         if cast is not None and _loop_param(facts, cast[1], ctx):  # `param = param.to(...)` before, in the block
@@ -203,6 +243,51 @@ class RequiresGradOnCopy(Rule):
             f"`model.named_parameters()`)",
             ctx,
         )
+
+
+    def _data_finding(self, obj, data: cst.Attribute, value, node, ctx) -> Finding:
+        param = src(data.value)
+        if obj is data:
+            return self.finding(
+                node,
+                f"`{src(obj)}` is a new tensor each time `.data` is read, separate from the parameter "
+                f"`{param}`: setting requires_grad on it {does_nothing(value)}; set it on the parameter "
+                f"(`{param}.requires_grad = {value_src(value)}`)",
+                ctx,
+            )
+        return self.finding(
+            node,
+            f"`{src(obj)}` is a slice of `{src(data)}`, a new tensor separate from the parameter `{param}`: "
+            f"setting requires_grad on it {does_nothing(value)}, and a parameter has one flag for all its "
+            f"entries; set `{param}.requires_grad` for all of it, or keep those entries fixed by zeroing "
+            f"their gradient (`{param}.register_hook(...)`)",
+            ctx,
+        )
+
+
+# Attributes by which nn layers hold their Parameters: `emb.weight` of a Module is a Parameter.
+_PARAM_ATTRS = frozenset({"weight", "bias", "in_proj_weight", "in_proj_bias"})
+
+
+def _of_data(facts: Facts, obj: cst.BaseExpression, ctx) -> cst.Attribute | None:
+    """`p.data` itself, or a slice of it (`emb.weight.data[:, :2]`), with `p` a parameter (known
+    as one, or `weight`/`bias` of a Module), without a name: the `.data` read the store is on.
+    Named copies are the kinds' (`_kept`); `.data` of other objects may be a field of their own
+    (a PackedSequence's)."""
+    inner = obj
+    while isinstance(inner, cst.Subscript):
+        inner = inner.value
+    if not (isinstance(inner, cst.Attribute) and inner.attr.value == "data"):
+        return None
+    base = inner.value
+    kind = facts.kind(base, ctx)
+    if kind is not None and kind.tag == PARAM:
+        return inner
+    if isinstance(base, cst.Attribute) and base.attr.value in _PARAM_ATTRS:
+        owner = facts.kind(base.value, ctx)
+        if owner is not None and owner.tag == MODULE and kind is None:
+            return inner
+    return None
 
 
 def _kept(facts: Facts, obj: cst.BaseExpression, ctx) -> bool:

@@ -9,7 +9,8 @@ import libcst as cst
 
 from freezelint.check.events import optimizer_shown, sets_back
 from freezelint.check.facts import Facts
-from freezelint.check.flow import ACTIVITY, FREEZE, OPT_BUILD, UNFREEZE, after, apart, flows_of, rebound
+from freezelint.check.flow import (ACTIVITY, FREEZE, OPAQUE, OPT_BUILD, REPLACE, UNFREEZE, after, apart, flows_of,
+                                   rebound)
 from freezelint.check.param_sources import with_requires_grad_filter
 from freezelint.check.syntax import walk
 from freezelint.check.rules.base import (FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, OPTIMIZER_CLASS, Example, Finding,
@@ -86,7 +87,12 @@ class OptimizerOverFrozenParams(Rule):
         "counts) is silent: nothing steps over it. An unfreeze of a subset picked by a "
         "name test of its own (`if \"bias\" in n`, loralib's `mark_only_lora_as_trainable` with "
         "`bias=\"all\"`) before the optimizer leaves the rest frozen; after it, any unfreeze is gradual "
-        "unfreezing, which needs every parameter in the optimizer. A freeze "
+        "unfreezing, which needs every parameter in the optimizer: so is an unfreeze after the optimizer "
+        "of a part of what was frozen (one layer per pass of a loop, inline or by a method or function the "
+        "checker can read), which is silent, as is a freeze after the optimizer by a method of the class "
+        "that first puts new layers in place (those the optimizer was given are not what it freezes). "
+        "The fix is not offered where every parameter the optimizer "
+        "gets is frozen when it is built: the filtered list would be empty, and the optimizer raises. A freeze "
         "of `pl_module` in a Callback's training hook is reported there when the LightningModule's "
         "`configure_optimizers` is visible (as for FZ303) and builds such an optimizer over it; "
         "BaseFinetuning's `freeze` stays silent. "
@@ -725,6 +731,39 @@ class OptimizerOverFrozenParams(Rule):
             opt4 = picked(model.parameters(), lr=args.learning_rate)
             train(model, optimizer, loader)
         """,
+        """
+        import torch
+
+        class MaskExplainer(torch.nn.Module):
+            def _set_masks(self, n):
+                self.gates = torch.nn.ModuleList([torch.nn.Linear(4, 4) for _ in range(n)])
+                for parameter in self.parameters():
+                    parameter.requires_grad = False
+
+            def _enable_layer(self, layer):
+                for parameter in self.gates[layer].parameters():
+                    parameter.requires_grad = True
+
+            def fit(self, x, n):
+                self._set_masks(n)
+                optimizer = torch.optim.Adam(self.parameters(), lr=0.01)
+                for layer in reversed(range(n)):
+                    self._enable_layer(layer)  # gradual unfreezing: every parameter must be in the optimizer
+                    optimizer.zero_grad()
+                    self.gates[layer](x).sum().backward()
+                    optimizer.step()
+
+            def fit_inline(self, x, n):
+                for parameter in self.parameters():
+                    parameter.requires_grad = False
+                optimizer = torch.optim.Adam(self.parameters(), lr=0.01)
+                for layer in reversed(range(n)):
+                    for parameter in self.gates[layer].parameters():
+                        parameter.requires_grad = True
+                    optimizer.zero_grad()
+                    self.gates[layer](x).sum().backward()
+                    optimizer.step()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -735,7 +774,9 @@ class OptimizerOverFrozenParams(Rule):
                 freezes = [f for f in evs if f.kind == FREEZE and f.target == o.target and not f.exclusive_with(o)
                            and f.node is not o.node  # one helper freezes and builds: reported inside it
                            and _covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
-                           and not _undone(f, evs, o) and not _rebuilt(o, f, evs) and not _both_conditional(o, f)
+                           and not _undone(f, evs, o) and not _unfrozen_after(f, evs, o)
+                           and not _freezes_new_layers(flows, flow, f, o)
+                           and not _rebuilt(o, f, evs) and not _both_conditional(o, f)
                            and not apart(flow, f, o) and not _after_training(flow, o, f)]
                 if o.detail.get("built_in"):  # a base's constructor of another file: the subclass's freeze is the finding
                     freezes = [f for f in freezes if f.detail.get("hook")]
@@ -774,7 +815,7 @@ class OptimizerOverFrozenParams(Rule):
                 # the optimizer's parameters, or the call that built it (`trainer.reset_optimizer()`)
                 first = o.node.args[0].value if isinstance(o.node, cst.Call) and o.node.args else o.node
                 fix = _filter_fix(first, [e for e in evs if e.kind == OPT_BUILD and e.node is o.node]) \
-                    if all(f.index < o.index for f in freezes) else None
+                    if all(f.index < o.index for f in freezes) and not _filters_all(o, freezes, evs) else None
                 frozen = freezes[0].detail.get("sub") or o.target
                 via = freezes[0].detail.get("via")  # frozen by a helper (or a builder): name it
                 broken = freezes[0].detail.get("broken")
@@ -873,6 +914,49 @@ def _undone(freeze, events, opt) -> bool:
                     or _same_part(u.detail.get("sub") or "", freeze.detail.get("sub") or "")
                     or _within(freeze.detail.get("sub"), u.detail.get("sub")))
                and not _partly(freeze, u, opt) for u in events)
+
+
+def _part(e) -> str:
+    return e.detail.get("sub") or e.target
+
+
+def _unfrozen_after(freeze, events, opt) -> bool:
+    """Gradual unfreezing: after the optimizer is built, a part of what the freeze froze and the
+    optimizer holds is unfrozen (`for p in self.gates[layer].parameters(): p.requires_grad = True`,
+    or a method of the project that does it), not as a toggle in the freeze's own loop (a GAN's
+    discriminator frozen and partly unfrozen each step, reported as such). That needs every
+    parameter in the optimizer: filtering would leave the unfrozen part out of it."""
+    whole = _part(freeze)
+    return any(u.kind == UNFREEZE and after(opt, u) and after(freeze, u) and not set(u.loops) & set(freeze.loops)
+               and (_part(u) == whole or _within(_part(u), whole))
+               and _covers(opt.detail["path"], opt.detail["whole"], _part(u)) for u in events)
+
+
+def _freezes_new_layers(flows, flow, freeze, opt) -> bool:
+    """`self._set_masks(...)` after the optimizer, a method of the same class that puts new layers in
+    place (`self.gates = nn.ModuleList(...)`) before it freezes `self`: it freezes a model rebuilt
+    with layers the optimizer was never given (a fallback that builds new masks), not a toggle of
+    the parameters the optimizer steps."""
+    via = freeze.detail.get("via")
+    if not via or not after(opt, freeze) or flow.scope.cls is None:
+        return False
+    for body in flows.bodies:
+        if body.scope.cls is flow.scope.cls and body.scope.func_name == via:
+            first = next((e for e in body.events if e.kind == FREEZE), None)
+            return first is not None and any(e.kind == REPLACE and e.target == "self" and e.index < first.index
+                                              for e in body.events)
+    return False
+
+
+def _filters_all(opt, freezes, events) -> bool:
+    """Every parameter the optimizer gets is frozen when it is built (`model.requires_grad_(False)`
+    and then `Adam(model.parameters())`, with nothing unfrozen, replaced or done out of sight
+    between): a filter on requires_grad leaves it an empty list, and the optimizer raises
+    "optimizer got an empty parameter list"."""
+    path = opt.detail["path"]
+    return any(_part(f) == path and f.index < opt.index and "picked" not in f.detail and "cut" not in f.detail
+               and not any(e.kind in (UNFREEZE, REPLACE, OPAQUE) and f.index < e.index < opt.index for e in events)
+               for f in freezes)
 
 
 def _partly(freeze, unfreeze, opt) -> bool:
