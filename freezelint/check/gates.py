@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1b2561dacdf198a9d16fa45f4a1620bd'
+RULES_DIGEST = 'ee20de63fa9ef19e9210e1ee60770fa1'
 
 GATES = {
     'FZ002': (

@@ -936,12 +936,8 @@ class RequiresGradOnModule(Rule):
             proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
             yield self.finding(
                 store.attr_node,
-                f"{module_said(facts, obj, proof)}{_table_part(facts, store) if not proof else ''}: "
+                f"{_guarded(facts, store) or _said(facts, store, obj, proof)}: "
                 f"`{obj}.requires_grad = {value}` sets an attribute autograd "
-        """,
-        """
-                f"{_guarded(facts, store) or module_said(facts, obj, proof)}: `{obj}.requires_grad = {value}` sets "
-                f"an attribute autograd "
                 f"never reads, and every parameter stays as it was; call `{obj}.requires_grad_({value})`",
                 store.ctx,
                 # taken for a Module from how it is used, not from what built it: an object of
@@ -950,6 +946,11 @@ class RequiresGradOnModule(Rule):
                 call_fix(store, "requires_grad_", f"Call `{obj}.requires_grad_({value})`",
                          safe=not proof and not _read_unknown(facts, store)),
             )
+
+
+def _said(facts: Facts, store, obj: str, proof) -> str:
+    """"`x` is an nn.Module", naming the model a part the submodule table knows is of."""
+    return module_said(facts, obj, proof) + (_table_part(facts, store) if not proof else "")
 
 
 def _table_part(facts: Facts, store) -> str:
