@@ -204,15 +204,26 @@ def named_optimizers(optimizer: Any) -> list[tuple[str, torch.optim.Optimizer]]:
         pairs = [(f"optimizers[{i}]", v) for i, v in enumerate(optimizer)]
     else:
         raise AuditUsageError(f"audit() needs a torch.optim.Optimizer, a list or a dict of them, got "
-                              f"{type(optimizer).__name__}")
+                              f"{type(optimizer).__name__}{_wrapped(optimizer)}")
     if not pairs:
         raise AuditUsageError("optimizer is empty: pass the optimizer(s) your training loop steps")
     for name, o in pairs:
         if not isinstance(o, torch.optim.Optimizer):
-            raise AuditUsageError(f"optimizer {name} is a {type(o).__name__}, not a torch.optim.Optimizer")
+            raise AuditUsageError(f"optimizer {name} is a {type(o).__name__}, not a torch.optim.Optimizer"
+                                  f"{_wrapped(o)}")
     if len({id(o) for _, o in pairs}) != len(pairs):
         raise AuditUsageError("the same optimizer was passed twice")
     return pairs
+
+
+def _wrapped(wrapper: Any) -> str:
+    """For a framework's optimizer wrapper that is no torch optimizer (fastai's and mmengine's
+    OptimWrapper), the torch optimizer it holds, to pass instead; '' if it holds none."""
+    held = next(((k, v) for k, v in getattr(wrapper, "__dict__", {}).items()
+                 if isinstance(v, torch.optim.Optimizer)), None)
+    if held is None:
+        return ""
+    return f"; it wraps a torch optimizer, {type(held[1]).__name__}, as .{held[0]}: pass that one instead"
 
 
 def holders(optimizers: Any) -> dict[int, tuple[str, int]]:
