@@ -289,6 +289,62 @@ def _frozen_hint(failure: BaseException, watch) -> str:
     return ""
 
 
+def _no_torch_step(watch: Any) -> str:
+    """Why no step was seen though the script trained (its models ran forward and hold grads):
+    the watch sees torch.optim.Optimizer steps only. Names the framework whose optimizer-like
+    object is alive (fastai's Learner and keras's fit() step optimizers of their own) and says
+    what to use instead; a general line where none is found. '' where nothing trained."""
+    roots = [m for m in watch.roots.values() if m is not None]
+    if not roots:
+        return ""
+    backward = any(p.grad is not None for m in roots for p in m.parameters())
+    others = _other_optimizers()
+    if not backward and not others:
+        return ""
+    ran = "forward and backward passes ran" if backward else "forward passes ran"
+    head = f"{ran}, but no torch.optim.Optimizer stepped (only their steps are watched)"
+    if not others:
+        return (f"{head}: the weights were updated some other way (an optimizer that is not a torch.optim.Optimizer, "
+                f"or updates written by hand); step a torch.optim optimizer to gate this script")
+    kind = others[0]
+    package = kind.__module__.partition(".")[0]
+    advice = _OWN_OPTIMIZER.get(package, "use a torch.optim optimizer in its place to gate this script")
+    if package == "__main__":
+        return f"{head}: the script's {kind.__name__} is not one; {advice}"
+    return f"{head}: {package}'s {kind.__name__} ({kind.__module__}.{kind.__qualname__}) is not one; {advice}"
+
+
+# what to do where a framework trains with an optimizer of its own
+_OWN_OPTIMIZER = {
+    "fastai": "pass opt_func=partial(OptimWrapper, opt=torch.optim.AdamW) (or another torch optimizer) to the "
+              "Learner, so that it steps a torch optimizer",
+    "keras": "model.fit() cannot be watched with it; train the keras model in a PyTorch loop with a torch.optim "
+             "optimizer (keras's guide \"Writing a training loop from scratch in PyTorch\") to gate it",
+}
+
+
+def _other_optimizers() -> list[type]:
+    """Classes of live objects that are optimizers of another library (a class named *Optimizer in
+    their bases, none of them torch's), most common first: what stepped in place of torch's."""
+    import gc
+    from collections import Counter
+
+    import torch
+
+    verdict: dict[type, bool] = {}
+    found: Counter[type] = Counter()
+    for obj in gc.get_objects():
+        kind = type(obj)
+        seen = verdict.get(kind)
+        if seen is None:
+            seen = verdict[kind] = (not issubclass(kind, (torch.optim.Optimizer, type))
+                                    and any("Optimizer" in c.__name__ for c in kind.__mro__)
+                                    and not kind.__module__.startswith("torch"))
+        if seen:
+            found[kind] += 1
+    return [k for k, _ in found.most_common()]
+
+
 def _resolve(opts: RunOptions) -> tuple[str, str | None]:
     """argv[0] for the script and its absolute path (None for a module that is not a file)."""
     if opts.module:
@@ -397,7 +453,8 @@ def run_script(opts: RunOptions) -> int:
         accepted = _accepted(opts, script)
         if opts.output_file and not Path(opts.output_file).absolute().parent.is_dir():
             raise RunError(f"cannot write {opts.output_file}: no such directory (checked before running the script)")
-        find = None if opts.model is None else _model_named(opts.model, script, os.path.basename(argv0))
+        name = opts.target if opts.module else os.path.basename(argv0)  # as the user ran it: `-m pkg.train`'s name
+        find = None if opts.model is None else _model_named(opts.model, script, name)
         # --no-stop prints each window's text report as the window closes; JSON is one document,
         # written when the script has ended: the first window's report, the later ones in it
         streamed = not opts.stop and opts.fmt == "text"
@@ -415,14 +472,21 @@ def run_script(opts: RunOptions) -> int:
     spawned: list[int] = []
     exit_code: Any = 0
     stopped = False
+    untorched = ""  # why no step was seen, where the script trained (see _no_torch_step)
     try:
         with _stdout_to_stderr() if json_to_stdout else contextlib.nullcontext(saved_out) as out, \
                 _spawns_seen() as spawned, watch:
             report_out[0] = out
-            if opts.module:
-                runpy.run_module(opts.target, run_name="__main__", alter_sys=True)
-            else:
-                runpy.run_path(script, run_name="__main__")
+            ran: Any = None  # the script's globals once it has ended
+            try:
+                if opts.module:
+                    ran = runpy.run_module(opts.target, run_name="__main__", alter_sys=True)
+                else:
+                    ran = runpy.run_path(script, run_name="__main__")
+            finally:  # what the script built is alive here (in its globals, or its frames while raising)
+                if not watch.started and not spawned:
+                    untorched = _no_torch_step(watch)
+                del ran  # freed here, as runpy's own copy was, inside the redirect
     except WindowComplete:
         stopped = True
     except SystemExit as e:
@@ -437,7 +501,6 @@ def run_script(opts: RunOptions) -> int:
         sys.stdout, sys.stderr = saved_out, saved_err
         watch.close()
 
-    name = os.path.basename(argv0)
     if watch.error is not None:
         if opts.verbose:
             if failure is not None:
@@ -460,11 +523,13 @@ def run_script(opts: RunOptions) -> int:
         why = ""
         if not watch.started:
             why = " (no optimizer step was observed"
-            if spawned:  # the steps ran in the children: this process never saw them
+            if untorched:
+                why = f": {untorched}"
+            elif spawned:  # the steps ran in the children: this process never saw them
                 why += (": the training ran in processes that torch.multiprocessing started, as Lightning's "
                         "strategy=\"ddp_spawn\" does, and those are not watched; launch with torchrun, or call "
                         "freezelint.watch() in the code each process runs")
-            why += ")"
+            why += "" if untorched else ")"
         hint = _frozen_hint(failure, watch) if failure is not None else ""
         if failure is None and exit_code in (0, None) and 0 < seen < opts.steps:
             hint += f"; run it for more steps, or watch fewer (--steps {seen})"
