@@ -1457,8 +1457,12 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
 
     checks = [("expect_frozen", p, lambda r: r.changed or r.requires_grad) for p in expect_frozen] + \
              [("expect_trainable", p, untrained) for p in expect_trainable]
+    both = _named_both_ways(params, expect_frozen, expect_trainable, out)
     for option, pattern, wrong in checks:
         hit = [p for p in params if _hit(pattern, p)]
+        if hit and all(id(p) in both for p in hit):
+            continue  # said once, by the finding on both expectations
+        hit = [p for p in hit if id(p) not in both]
         if not hit and pattern in module_names:  # a dropout, an activation, a tied head's module
             out.append(AuditFinding("FZ506", pattern, f"{option} pattern names a module that holds no parameters",
                                     "name a module that holds some, or a parameter; see model.named_parameters()"))
@@ -1485,6 +1489,32 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
             out.append(AuditFinding("FZ506", pattern, f"expected to train, but {listed(bad)} did not change: "
                                     f"{causes}", advice))
     return out
+
+
+def _named_both_ways(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],
+                     out: list[AuditFinding]) -> set[int]:
+    """Parameters both an expect_frozen and an expect_trainable pattern name (a tied weight named
+    by each of its names: GPT-2's lm_head is transformer.wte): one finding per pair of patterns,
+    since no fix of the model can meet both; ids of their records, judged by neither pattern."""
+    both: set[int] = set()
+    for frozen in expect_frozen:
+        for trainable in expect_trainable:
+            shared = [p for p in params if id(p) not in both and _hit(frozen, p) and _hit(trainable, p)]
+            if not shared:
+                continue
+            both.update(id(p) for p in shared)
+            tied = [p for p in shared if p.aliases]
+            names = listed([f"{p.name} (also {', '.join(p.aliases)})" if p.aliases else p.name for p in shared])
+            what = (f"{names}: one tensor under several names (tied weights), so it cannot be both frozen and "
+                    f"trained (it is {'trainable' if shared[0].requires_grad else 'frozen'})"
+                    if len(shared) == 1 and tied else f"{names}, which cannot be both frozen and trained")
+            out.append(AuditFinding(
+                "FZ506", f"{frozen} / {trainable}",
+                f"expect_frozen {frozen} and expect_trainable {trainable} both name {what}",
+                ("untie the weights (for a transformers model, tie_word_embeddings=False in its config) to freeze one "
+                 "name and train the other, or drop one of the two expectations") if tied
+                else "drop one of the two expectations, or narrow one so that they name different parameters"))
+    return both
 
 
 def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str]:
