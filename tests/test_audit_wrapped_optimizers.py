@@ -124,3 +124,17 @@ def test_optimizer_wrapper_that_is_no_torch_optimizer_names_the_one_inside():
                                               r"pass that one instead"):
         audit(model, wrapped, batch=torch.randn(8, 16))
     assert audit(model, wrapped.opt, batch=torch.randn(8, 16), expect_frozen="0").ok
+
+
+def test_timm_lookahead_state_kept_in_the_optimizer_it_wraps_is_restored():
+    pytest.importorskip("timm")
+    from timm.optim import Lookahead
+
+    model, base = _frozen_first(adam=True)
+    lookahead = Lookahead(base, k=1)  # its step() is not torch's hooked one; Adam's is, and holds the state
+    before = _values(model)
+    report = audit(model, lookahead, batch=torch.randn(8, 16), expect_frozen="0", expect_trainable="2")
+    assert report.ok, report
+    assert _same(before, model)
+    assert not base.state  # Adam's moments and Lookahead's slow weights, made by the steps, are gone
+    assert base.param_groups[0]["lookahead_step"] == 0
