@@ -65,6 +65,17 @@ def test_an_optimizer_of_the_scripts_own_is_named(cli, tmp_path):
             "SignOptimizer is not one; use a torch.optim optimizer in its place") in r.err, r.err
 
 
+def test_a_script_that_fails_is_told_its_error_not_guessed_at(cli, tmp_path):
+    write(tmp_path / "train.py", OWN_OPTIMIZER + "raise ValueError('bad batch')\n")
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2, r.out + r.err
+    assert "train.py raised ValueError: bad batch at train.py:" in r.err, r.err
+    assert "(no optimizer step was observed)" in r.err and "SignOptimizer" not in r.err, r.err
+    write(tmp_path / "train.py", OWN_OPTIMIZER + "import sys\nsys.exit(0)\n")  # sys.exit(0) is an end
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2 and "the script's SignOptimizer is not one" in r.err, r.err
+
+
 def test_fastai_learner_with_its_own_optimizer_is_told_to_wrap_a_torch_one(cli, tmp_path):
     pytest.importorskip("fastai")
     write(tmp_path / "train.py", """

@@ -477,16 +477,20 @@ def run_script(opts: RunOptions) -> int:
         with _stdout_to_stderr() if json_to_stdout else contextlib.nullcontext(saved_out) as out, \
                 _spawns_seen() as spawned, watch:
             report_out[0] = out
-            ran: Any = None  # the script's globals once it has ended
+            # where the script ended without a step, what it built is still alive here (its globals,
+            # or its frames under sys.exit(0)) to say why; not where it failed: its error says why
             try:
                 if opts.module:
                     ran = runpy.run_module(opts.target, run_name="__main__", alter_sys=True)
                 else:
                     ran = runpy.run_path(script, run_name="__main__")
-            finally:  # what the script built is alive here (in its globals, or its frames while raising)
-                if not watch.started and not spawned:
+            except SystemExit as e:
+                if e.code in (0, None) and not watch.started and not spawned:
                     untorched = _no_torch_step(watch)
-                del ran  # freed here, as runpy's own copy was, inside the redirect
+                raise
+            if not watch.started and not spawned:
+                untorched = _no_torch_step(watch)
+            del ran  # freed here, as runpy's own copy was, inside the redirect
     except WindowComplete:
         stopped = True
     except SystemExit as e:
