@@ -1493,28 +1493,37 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
 
 def _named_both_ways(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],
                      out: list[AuditFinding]) -> set[int]:
-    """Parameters both an expect_frozen and an expect_trainable pattern name (a tied weight named
-    by each of its names: GPT-2's lm_head is transformer.wte): one finding per pair of patterns,
-    since no fix of the model can meet both; ids of their records, judged by neither pattern."""
+    """Tied parameters that an expect_frozen pattern names by one of their names and an
+    expect_trainable pattern by another (GPT-2's lm_head.weight is transformer.wte.weight): one
+    finding per pair of patterns, since no change of requires_grad can meet both; ids of their
+    records, judged by neither pattern. Patterns that overlap on one name (`ref` and `ref.0`)
+    are judged each as written."""
     both: set[int] = set()
     for frozen in expect_frozen:
         for trainable in expect_trainable:
-            shared = [p for p in params if id(p) not in both and _hit(frozen, p) and _hit(trainable, p)]
+            shared = [p for p in params if id(p) not in both and _by_other_names(p, frozen, trainable)]
             if not shared:
                 continue
             both.update(id(p) for p in shared)
-            tied = [p for p in shared if p.aliases]
-            names = listed([f"{p.name} (also {', '.join(p.aliases)})" if p.aliases else p.name for p in shared])
-            what = (f"{names}: one tensor under several names (tied weights), so it cannot be both frozen and "
-                    f"trained (it is {'trainable' if shared[0].requires_grad else 'frozen'})"
-                    if len(shared) == 1 and tied else f"{names}, which cannot be both frozen and trained")
+            names = listed([f"{p.name} (also {', '.join(p.aliases)})" for p in shared])
+            state = (f" (it is {'trainable' if shared[0].requires_grad else 'frozen'})" if len(shared) == 1 else "")
             out.append(AuditFinding(
                 "FZ506", f"{frozen} / {trainable}",
-                f"expect_frozen {frozen} and expect_trainable {trainable} both name {what}",
-                ("untie the weights (for a transformers model, tie_word_embeddings=False in its config) to freeze one "
-                 "name and train the other, or drop one of the two expectations") if tied
-                else "drop one of the two expectations, or narrow one so that they name different parameters"))
+                f"expect_frozen {frozen} and expect_trainable {trainable} both name {names}: one tensor under "
+                f"several names (tied weights), so it cannot be both frozen and trained{state}",
+                "untie the weights (for a transformers model, tie_word_embeddings=False in its config) to freeze one "
+                "name and train the other, or drop one of the two expectations"))
     return both
+
+
+def _by_other_names(p: ParamRecord, one: str, other: str) -> bool:
+    """Whether two patterns name this tied parameter each by names the other does not match."""
+    if not p.aliases or not (_hit(one, p) and _hit(other, p)):
+        return False
+    names = (p.name, *p.aliases)
+    first = {n for n in names if matches(one, n)}
+    second = {n for n in names if matches(other, n)}
+    return bool(first) and bool(second) and not first & second
 
 
 def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str]:
