@@ -17,6 +17,12 @@ nn = torch.nn
 
 HAND_WRITTEN = """
 import torch, torch.nn as nn
+
+class OptimizerSettings:  # named like an optimizer, with a step(), but holds no parameter: not one
+    def step(self):
+        pass
+
+settings = OptimizerSettings()
 model = nn.Linear(4, 2)
 for _ in range(3):
     model(torch.randn(5, 4)).pow(2).mean().backward()

@@ -297,8 +297,9 @@ def _no_torch_step(watch: Any) -> str:
     roots = [m for m in watch.roots.values() if m is not None]
     if not roots:
         return ""
-    backward = any(p.grad is not None for m in roots for p in m.parameters())
-    others = _other_optimizers()
+    params = [p for m in roots for p in m.parameters()]
+    backward = any(p.grad is not None for p in params)
+    others = _other_optimizers(params)
     if not backward and not others:
         return ""
     ran = "forward and backward passes ran" if backward else "forward passes ran"
@@ -323,9 +324,11 @@ _OWN_OPTIMIZER = {
 }
 
 
-def _other_optimizers() -> list[type]:
-    """Classes of live objects that are optimizers of another library (a class named *Optimizer in
-    their bases, none of them torch's), most common first: what stepped in place of torch's."""
+def _other_optimizers(params: list[Any]) -> list[type]:
+    """Classes of live objects that are optimizers of another library and hold the model's
+    parameters (a class named *Optimizer in their bases, none of them torch's, with a step() or
+    keras's apply_gradients(), reaching one of `params` through a few references), most common
+    first: what stepped in place of torch's."""
     import gc
     from collections import Counter
 
@@ -333,16 +336,39 @@ def _other_optimizers() -> list[type]:
 
     verdict: dict[type, bool] = {}
     found: Counter[type] = Counter()
+    held = {id(p) for p in params}
     for obj in gc.get_objects():
         kind = type(obj)
-        seen = verdict.get(kind)
-        if seen is None:
-            seen = verdict[kind] = (not issubclass(kind, (torch.optim.Optimizer, type))
+        like = verdict.get(kind)
+        if like is None:
+            module = getattr(kind, "__module__", None)
+            like = verdict[kind] = (isinstance(module, str) and not module.startswith("torch")
+                                    and not issubclass(kind, (torch.optim.Optimizer, type))
                                     and any("Optimizer" in c.__name__ for c in kind.__mro__)
-                                    and not kind.__module__.startswith("torch"))
-        if seen:
+                                    and any(callable(getattr(kind, m, None)) for m in ("step", "apply_gradients")))
+        if like and _reaches(obj, held):
             found[kind] += 1
     return [k for k, _ in found.most_common()]
+
+
+def _reaches(obj: Any, ids: set[int], depth: int = 6, budget: int = 20_000) -> bool:
+    """Whether one of the objects in `ids` is reachable from obj within `depth` references
+    (fastai's Optimizer holds its parameters in lists of lists; keras's in its variables)."""
+    import gc
+
+    level, seen = [obj], {id(obj)}
+    for _ in range(depth):
+        nxt = []
+        for o in gc.get_referents(*level):
+            if id(o) in ids:
+                return True
+            if id(o) not in seen and not isinstance(o, (str, bytes, int, float, type)):
+                seen.add(id(o))
+                nxt.append(o)
+        if not nxt or len(seen) > budget:
+            return False
+        level = nxt
+    return False
 
 
 def _resolve(opts: RunOptions) -> tuple[str, str | None]:
