@@ -204,15 +204,26 @@ def named_optimizers(optimizer: Any) -> list[tuple[str, torch.optim.Optimizer]]:
         pairs = [(f"optimizers[{i}]", v) for i, v in enumerate(optimizer)]
     else:
         raise AuditUsageError(f"audit() needs a torch.optim.Optimizer, a list or a dict of them, got "
-                              f"{type(optimizer).__name__}")
+                              f"{type(optimizer).__name__}{_wrapped(optimizer)}")
     if not pairs:
         raise AuditUsageError("optimizer is empty: pass the optimizer(s) your training loop steps")
     for name, o in pairs:
         if not isinstance(o, torch.optim.Optimizer):
-            raise AuditUsageError(f"optimizer {name} is a {type(o).__name__}, not a torch.optim.Optimizer")
+            raise AuditUsageError(f"optimizer {name} is a {type(o).__name__}, not a torch.optim.Optimizer"
+                                  f"{_wrapped(o)}")
     if len({id(o) for _, o in pairs}) != len(pairs):
         raise AuditUsageError("the same optimizer was passed twice")
     return pairs
+
+
+def _wrapped(wrapper: Any) -> str:
+    """For a framework's optimizer wrapper that is no torch optimizer (fastai's and mmengine's
+    OptimWrapper), the torch optimizer it holds, to pass instead; '' if it holds none."""
+    held = next(((k, v) for k, v in getattr(wrapper, "__dict__", {}).items()
+                 if isinstance(v, torch.optim.Optimizer)), None)
+    if held is None:
+        return ""
+    return f"; it wraps a torch optimizer, {type(held[1]).__name__}, as .{held[0]}: pass that one instead"
 
 
 def holders(optimizers: Any) -> dict[int, tuple[str, int]]:
@@ -1446,8 +1457,12 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
 
     checks = [("expect_frozen", p, lambda r: r.changed or r.requires_grad) for p in expect_frozen] + \
              [("expect_trainable", p, untrained) for p in expect_trainable]
+    both = _named_both_ways(params, expect_frozen, expect_trainable, out)
     for option, pattern, wrong in checks:
         hit = [p for p in params if _hit(pattern, p)]
+        if hit and all(id(p) in both for p in hit):
+            continue  # said once, by the finding on both expectations
+        hit = [p for p in hit if id(p) not in both]
         if not hit and pattern in module_names:  # a dropout, an activation, a tied head's module
             out.append(AuditFinding("FZ506", pattern, f"{option} pattern names a module that holds no parameters",
                                     "name a module that holds some, or a parameter; see model.named_parameters()"))
@@ -1474,6 +1489,41 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
             out.append(AuditFinding("FZ506", pattern, f"expected to train, but {listed(bad)} did not change: "
                                     f"{causes}", advice))
     return out
+
+
+def _named_both_ways(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],
+                     out: list[AuditFinding]) -> set[int]:
+    """Tied parameters that an expect_frozen pattern names by one of their names and an
+    expect_trainable pattern by another (GPT-2's lm_head.weight is transformer.wte.weight): one
+    finding per pair of patterns, since no change of requires_grad can meet both; ids of their
+    records, judged by neither pattern. Patterns that overlap on one name (`ref` and `ref.0`)
+    are judged each as written."""
+    both: set[int] = set()
+    for frozen in expect_frozen:
+        for trainable in expect_trainable:
+            shared = [p for p in params if id(p) not in both and _by_other_names(p, frozen, trainable)]
+            if not shared:
+                continue
+            both.update(id(p) for p in shared)
+            names = listed([f"{p.name} (also {', '.join(p.aliases)})" for p in shared])
+            state = (f" (it is {'trainable' if shared[0].requires_grad else 'frozen'})" if len(shared) == 1 else "")
+            out.append(AuditFinding(
+                "FZ506", f"{frozen} / {trainable}",
+                f"expect_frozen {frozen} and expect_trainable {trainable} both name {names}: one tensor under "
+                f"several names (tied weights), so it cannot be both frozen and trained{state}",
+                "untie the weights (for a transformers model, tie_word_embeddings=False in its config) to freeze one "
+                "name and train the other, or drop one of the two expectations"))
+    return both
+
+
+def _by_other_names(p: ParamRecord, one: str, other: str) -> bool:
+    """Whether two patterns name this tied parameter each by names the other does not match."""
+    if not p.aliases or not (_hit(one, p) and _hit(other, p)):
+        return False
+    names = (p.name, *p.aliases)
+    first = {n for n in names if matches(one, n)}
+    second = {n for n in names if matches(other, n)}
+    return bool(first) and bool(second) and not first & second
 
 
 def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str]:

@@ -2,7 +2,7 @@
 
 A tensor can be reachable under several names: tied weights (an LM head sharing the embedding's
 matrix), wrappers that add a path segment (`_orig_mod.` of `torch.compile`, `module.` of
-DataParallel / DistributedDataParallel, `base_model.model.` of a PEFT model), and PEFT's `ModulesToSaveWrapper`, which trains a copy
+DataParallel / DistributedDataParallel, `_module.` of opacus's GradSampleModule, `base_model.model.` of a PEFT model), and PEFT's `ModulesToSaveWrapper`, which trains a copy
 of a module under `modules_to_save.<adapter>.` while the original under `original_module.` stays
 frozen by design. Reports use one display name per tensor and list the others as aliases;
 patterns match any of them.
@@ -21,14 +21,24 @@ from torch import nn
 # Wrappers whose one child is the user's module: the child's path segment is not part of the
 # name the user wrote.
 _WRAPPER_CHILD = {"OptimizedModule": "_orig_mod", "DataParallel": "module", "DistributedDataParallel": "module",
-                  "_FabricModule": "_forward_module"}  # Lightning Fabric's setup(); `_original_module` is the same model
+                  "_FabricModule": "_forward_module",  # Lightning Fabric's setup(); `_original_module` is the same model
+                  # opacus's make_private(): GradSampleModule and its kinds (by their base), and its DDP
+                  "AbstractGradSampleModule": "_module", "DifferentiallyPrivateDistributedDataParallel": "module"}
 _PEFT_SAVE = "ModulesToSaveWrapper"
 
 
+def _wrapper_child(m: nn.Module) -> str | None:
+    """The path segment of the one child a wrapper module holds (the user's module), else None."""
+    for cls in type(m).__mro__:  # a subclass of a wrapper (opacus's kinds of GradSampleModule) too
+        child = _WRAPPER_CHILD.get(cls.__name__)
+        if child is not None:
+            return child if isinstance(getattr(m, child, None), nn.Module) else None
+    return None
+
+
 def is_wrapper(m: nn.Module) -> bool:
-    """A module that only wraps the user's module (compile, DataParallel, DDP, Fabric)."""
-    child = _WRAPPER_CHILD.get(type(m).__name__)
-    return child is not None and isinstance(getattr(m, child, None), nn.Module)
+    """A module that only wraps the user's module (compile, DataParallel, DDP, Fabric, opacus)."""
+    return _wrapper_child(m) is not None
 
 
 # PEFT puts the user's model two path segments down, `base_model.model.`, that its users do not
@@ -52,7 +62,7 @@ def unwrap(model: nn.Module) -> tuple[nn.Module, list[str]]:
     and the path segments the wrappers added (`["_orig_mod"]`)."""
     segments = []
     while is_wrapper(model):
-        segments.append(_WRAPPER_CHILD[type(model).__name__])
+        segments.append(_wrapper_child(model))
         model = getattr(model, segments[-1])
     return model, segments
 
@@ -84,7 +94,7 @@ class Names:
         for name, m in named_modules:
             if is_wrapper(m):
                 out.wrappers.add(name)
-                out.transparent.add(_join(name, _WRAPPER_CHILD[type(m).__name__]))
+                out.transparent.add(_join(name, _wrapper_child(m)))
             elif type(m).__name__ == _PEFT_SAVE:
                 copies = getattr(m, "modules_to_save", None)
                 if isinstance(copies, nn.ModuleDict):

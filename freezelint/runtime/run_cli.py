@@ -289,6 +289,88 @@ def _frozen_hint(failure: BaseException, watch) -> str:
     return ""
 
 
+def _no_torch_step(watch: Any) -> str:
+    """Why no step was seen though the script trained (its models ran forward and hold grads):
+    the watch sees torch.optim.Optimizer steps only. Names the framework whose optimizer-like
+    object is alive (fastai's Learner and keras's fit() step optimizers of their own) and says
+    what to use instead; a general line where none is found. '' where nothing trained."""
+    roots = [m for m in watch.roots.values() if m is not None]
+    if not roots:
+        return ""
+    params = [p for m in roots for p in m.parameters()]
+    backward = any(p.grad is not None for p in params)
+    others = _other_optimizers(params)
+    if not backward and not others:
+        return ""
+    ran = "forward and backward passes ran" if backward else "forward passes ran"
+    head = f"{ran}, but no torch.optim.Optimizer stepped (only their steps are watched)"
+    if not others:
+        return (f"{head}: the weights were updated some other way (an optimizer that is not a torch.optim.Optimizer, "
+                f"or updates written by hand); step a torch.optim optimizer to gate this script")
+    kind = others[0]
+    package = kind.__module__.partition(".")[0]
+    advice = _OWN_OPTIMIZER.get(package, "use a torch.optim optimizer in its place to gate this script")
+    if package == "__main__":
+        return f"{head}: the script's {kind.__name__} is not one; {advice}"
+    return f"{head}: {package}'s {kind.__name__} ({kind.__module__}.{kind.__qualname__}) is not one; {advice}"
+
+
+# what to do where a framework trains with an optimizer of its own
+_OWN_OPTIMIZER = {
+    "fastai": "pass opt_func=partial(OptimWrapper, opt=torch.optim.AdamW) (or another torch optimizer) to the "
+              "Learner, so that it steps a torch optimizer",
+    "keras": "model.fit() cannot be watched with it; train the keras model in a PyTorch loop with a torch.optim "
+             "optimizer (keras's guide \"Writing a training loop from scratch in PyTorch\") to gate it",
+}
+
+
+def _other_optimizers(params: list[Any]) -> list[type]:
+    """Classes of live objects that are optimizers of another library and hold the model's
+    parameters (a class named *Optimizer in their bases, none of them torch's, with a step() or
+    keras's apply_gradients(), reaching one of `params` through a few references), most common
+    first: what stepped in place of torch's."""
+    import gc
+    from collections import Counter
+
+    import torch
+
+    verdict: dict[type, bool] = {}
+    found: Counter[type] = Counter()
+    held = {id(p) for p in params}
+    for obj in gc.get_objects():
+        kind = type(obj)
+        like = verdict.get(kind)
+        if like is None:
+            module = getattr(kind, "__module__", None)
+            like = verdict[kind] = (isinstance(module, str) and not module.startswith("torch")
+                                    and not issubclass(kind, (torch.optim.Optimizer, type))
+                                    and any("Optimizer" in c.__name__ for c in kind.__mro__)
+                                    and any(callable(getattr(kind, m, None)) for m in ("step", "apply_gradients")))
+        if like and _reaches(obj, held):
+            found[kind] += 1
+    return [k for k, _ in found.most_common()]
+
+
+def _reaches(obj: Any, ids: set[int], depth: int = 6, budget: int = 20_000) -> bool:
+    """Whether one of the objects in `ids` is reachable from obj within `depth` references
+    (fastai's Optimizer holds its parameters in lists of lists; keras's in its variables)."""
+    import gc
+
+    level, seen = [obj], {id(obj)}
+    for _ in range(depth):
+        nxt = []
+        for o in gc.get_referents(*level):
+            if id(o) in ids:
+                return True
+            if id(o) not in seen and not isinstance(o, (str, bytes, int, float, type)):
+                seen.add(id(o))
+                nxt.append(o)
+        if not nxt or len(seen) > budget:
+            return False
+        level = nxt
+    return False
+
+
 def _resolve(opts: RunOptions) -> tuple[str, str | None]:
     """argv[0] for the script and its absolute path (None for a module that is not a file)."""
     if opts.module:
@@ -397,7 +479,8 @@ def run_script(opts: RunOptions) -> int:
         accepted = _accepted(opts, script)
         if opts.output_file and not Path(opts.output_file).absolute().parent.is_dir():
             raise RunError(f"cannot write {opts.output_file}: no such directory (checked before running the script)")
-        find = None if opts.model is None else _model_named(opts.model, script, os.path.basename(argv0))
+        name = opts.target if opts.module else os.path.basename(argv0)  # as the user ran it: `-m pkg.train`'s name
+        find = None if opts.model is None else _model_named(opts.model, script, name)
         # --no-stop prints each window's text report as the window closes; JSON is one document,
         # written when the script has ended: the first window's report, the later ones in it
         streamed = not opts.stop and opts.fmt == "text"
@@ -415,14 +498,25 @@ def run_script(opts: RunOptions) -> int:
     spawned: list[int] = []
     exit_code: Any = 0
     stopped = False
+    untorched = ""  # why no step was seen, where the script trained (see _no_torch_step)
     try:
         with _stdout_to_stderr() if json_to_stdout else contextlib.nullcontext(saved_out) as out, \
                 _spawns_seen() as spawned, watch:
             report_out[0] = out
-            if opts.module:
-                runpy.run_module(opts.target, run_name="__main__", alter_sys=True)
-            else:
-                runpy.run_path(script, run_name="__main__")
+            # where the script ended without a step, what it built is still alive here (its globals,
+            # or its frames under sys.exit(0)) to say why; not where it failed: its error says why
+            try:
+                if opts.module:
+                    ran = runpy.run_module(opts.target, run_name="__main__", alter_sys=True)
+                else:
+                    ran = runpy.run_path(script, run_name="__main__")
+            except SystemExit as e:
+                if e.code in (0, None) and not watch.started and not spawned:
+                    untorched = _no_torch_step(watch)
+                raise
+            if not watch.started and not spawned:
+                untorched = _no_torch_step(watch)
+            del ran  # freed here, as runpy's own copy was, inside the redirect
     except WindowComplete:
         stopped = True
     except SystemExit as e:
@@ -437,7 +531,6 @@ def run_script(opts: RunOptions) -> int:
         sys.stdout, sys.stderr = saved_out, saved_err
         watch.close()
 
-    name = os.path.basename(argv0)
     if watch.error is not None:
         if opts.verbose:
             if failure is not None:
@@ -460,11 +553,13 @@ def run_script(opts: RunOptions) -> int:
         why = ""
         if not watch.started:
             why = " (no optimizer step was observed"
-            if spawned:  # the steps ran in the children: this process never saw them
+            if untorched:
+                why = f": {untorched}"
+            elif spawned:  # the steps ran in the children: this process never saw them
                 why += (": the training ran in processes that torch.multiprocessing started, as Lightning's "
                         "strategy=\"ddp_spawn\" does, and those are not watched; launch with torchrun, or call "
                         "freezelint.watch() in the code each process runs")
-            why += ")"
+            why += "" if untorched else ")"
         hint = _frozen_hint(failure, watch) if failure is not None else ""
         if failure is None and exit_code in (0, None) and 0 < seen < opts.steps:
             hint += f"; run it for more steps, or watch fewer (--steps {seen})"

@@ -126,6 +126,40 @@ def compiled_graphs() -> bool:
     return bool(counters and counters.get("stats", {}).get("unique_graphs"))
 
 
+def _chain(name: str, optimizer: torch.optim.Optimizer) -> list[torch.optim.Optimizer]:
+    """`optimizer`, then each torch optimizer it wraps and shares its param groups with, down to
+    the one whose step() runs torch's step hooks: opacus's DPOptimizer and accelerate's
+    AcceleratedOptimizer never run Optimizer.__init__ (no hooks of their own, their step() is not
+    torch's hooked one), Lightning's LightningOptimizer copies its optimizer's hooks, timm's
+    Lookahead keeps its state in the one it wraps. Each may hold state or attributes a step
+    changes, so each is snapshotted; AuditUsageError where the last one has no hooks."""
+    chain = [optimizer]
+    for _ in range(8):  # a wrapper of a wrapper
+        groups = getattr(chain[-1], "param_groups", None)
+        inner = next((v for v in vars(chain[-1]).values() if isinstance(v, torch.optim.Optimizer)
+                      and all(v is not o for o in chain) and getattr(v, "param_groups", None) is groups), None)
+        if inner is None:
+            break
+        chain.append(inner)
+    if not isinstance(getattr(chain[-1], "_optimizer_step_pre_hooks", None), dict):
+        raise AuditUsageError(f"the optimizer {name} never ran torch.optim.Optimizer.__init__ and wraps no torch "
+                              f"optimizer that shares its param groups, so the audit cannot see its steps: pass the "
+                              f"torch optimizer it steps, or gate the training script with `freezelint run train.py`")
+    return chain
+
+
+def _hooked(chain: list[torch.optim.Optimizer]) -> list[torch.optim.Optimizer]:
+    """The optimizers of the chains that have step hooks of their own: one per hooks dict (a
+    LightningOptimizer's is its optimizer's, and a hook there would run twice)."""
+    out, seen = [], set()
+    for o in chain:
+        hooks = vars(o).get("_optimizer_step_pre_hooks")
+        if isinstance(hooks, dict) and id(hooks) not in seen:
+            seen.add(id(hooks))
+            out.append(o)
+    return out
+
+
 def _grad_states(params: list[torch.Tensor], track: frozenset[int] = frozenset()) -> list[str]:
     """'none', 'zero' or 'nonzero' per parameter. Only grads of frozen parameters (they explain
     FZ501), of those in `track` (expected to train), and under torch.compile of every parameter
@@ -295,6 +329,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     expect_trainable = as_patterns(expect_trainable, "expect_trainable")
     ignore = check_codes(ignore, "ignore")
     optimizers = [o for _, o in opts]
+    # each optimizer and those it wraps: the snapshot's; those of them with hooks: the hooks'
+    steppers = list({id(o): o for n, given in opts for o in _chain(n, given)}.values())
     spread = _distributed(model, process_group)
     wrapper, (model, root) = model, unwrap(spread.inner if spread is not None else model)
     if spread is not None and spread.inner is not wrapper:
@@ -329,7 +365,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                       if any(matches(pat, names.display(n)) for pat in expect_trainable)) if expect_trainable \
         else frozenset()
 
-    snap = Snapshot(wrapper, optimizers, params, exact=exact, scaler=scaler,
+    snap = Snapshot(wrapper, steppers, params, exact=exact, scaler=scaler,
                     modules=every_module if wrapper is model else None)
     everything: list[torch.Tensor] = params + buffers
     nparams = len(params)
@@ -345,7 +381,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
         spread.share_before(named, [n for n, _ in named_buffers], [before[k] for k in range(len(everything))])
     stepping = spread is None or not spread.halted  # a step that would hang is not run
     watch = _StepWatch(snap, params, track, grads=step_fn is not None)
-    handles = [o.register_step_pre_hook(watch) for o in optimizers]
+    handles = [o.register_step_pre_hook(watch) for o in _hooked(steppers)]
     grad_seen: list[str] = ["none"] * len(params)
     last_grads: list[str] = []  # the last step's grads, every one read (two steps or more)
     after: dict[int, tuple] = {}  # fingerprints: (sum, weighted sum), more for a sparse tensor
@@ -377,7 +413,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                 grad_seen = _train_steps(wrapper, optimizers, params, batch, steps, loss_fn, set_to_none, scaler,
                                          autocast_dtype, device, track, at, last_grads)
         after = dict(zip(watched, fingerprint_watched()))
-        state_after = {id(p) for o in optimizers for p in o.state if o.state[p]}
+        state_after = {id(p) for o in steppers for p in o.state if o.state[p]}
         finished = True
     except BaseException as e:  # noqa: BLE001 — restored below, then re-raised
         step_error = e

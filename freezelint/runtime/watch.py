@@ -87,7 +87,11 @@ def _guarded(hook: Callable) -> Callable:
 
 class WindowComplete(BaseException):
     """Raised from the step hook to stop a script once its window is judged (`freezelint run`).
-    A BaseException, so the script's own `except Exception` does not swallow it."""
+    A BaseException, so the script's own `except Exception` does not swallow it. Its text says
+    so, for a framework that logs what stopped its loop (ignite's "terminating due to exception")."""
+
+    def __init__(self, why: str = "the watch window is complete") -> None:
+        super().__init__(f"freezelint: {why}; the script was stopped on purpose")
 
 
 _requires_grad = attrgetter("requires_grad")
@@ -732,7 +736,7 @@ class Watch:
             self.error = e
             self.done = True
             self._remove_hooks()
-            raise WindowComplete() from None
+            raise WindowComplete("the model to watch was not found") from None
         inside = {id(m) for m in model.modules()}
         for rid in [r for r in self.roots if r not in inside]:
             del self.roots[rid]
@@ -776,7 +780,7 @@ class Watch:
         if self.on_report is not None:
             self.on_report(self._report)
         if self.stop:
-            raise WindowComplete()
+            raise WindowComplete("requires_grad differs across the ranks, and a backward would hang")
         raise FreezeAuditError(self._report)
 
     def _watched(self, opt: torch.optim.Optimizer) -> bool:

@@ -1,0 +1,185 @@
+"""`freezelint run`'s lines where the watch saw no torch step, where it stops a script on
+purpose, and where the user ran a module; FZ506 on two expectations that name one tied tensor."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import write
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+HAND_WRITTEN = """
+import torch, torch.nn as nn
+
+class OptimizerSettings:  # named like an optimizer, with a step(), but holds no parameter: not one
+    def step(self):
+        pass
+
+settings = OptimizerSettings()
+model = nn.Linear(4, 2)
+for _ in range(3):
+    model(torch.randn(5, 4)).pow(2).mean().backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
+            p.grad.zero_()
+"""
+
+OWN_OPTIMIZER = """
+import torch, torch.nn as nn
+
+class SignOptimizer:  # steps the parameters itself: no torch.optim.Optimizer
+    def __init__(self, params, lr):
+        self.params, self.lr = list(params), lr
+
+    @torch.no_grad()
+    def step(self):
+        for p in self.params:
+            p -= self.lr * p.grad.sign()
+            p.grad = None
+
+model = nn.Linear(4, 2)
+opt = SignOptimizer(model.parameters(), 0.1)
+for _ in range(3):
+    model(torch.randn(5, 4)).pow(2).mean().backward()
+    opt.step()
+"""
+
+
+def test_hand_written_updates_say_no_torch_optimizer_stepped(cli, tmp_path):
+    write(tmp_path / "train.py", HAND_WRITTEN)
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2, r.out + r.err
+    assert ("freezelint: error: train.py ended after 0 of 2 optimizer steps: forward and backward passes ran, but "
+            "no torch.optim.Optimizer stepped (only their steps are watched): the weights were updated some other "
+            "way") in r.err, r.err
+    assert "no optimizer step was observed" not in r.err
+
+
+def test_an_optimizer_of_the_scripts_own_is_named(cli, tmp_path):
+    write(tmp_path / "train.py", OWN_OPTIMIZER)  # its step() leaves no grad: the optimizer is the evidence
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2, r.out + r.err
+    assert ("forward passes ran, but no torch.optim.Optimizer stepped (only their steps are watched): the script's "
+            "SignOptimizer is not one; use a torch.optim optimizer in its place") in r.err, r.err
+
+
+def test_a_script_that_fails_is_told_its_error_not_guessed_at(cli, tmp_path):
+    write(tmp_path / "train.py", OWN_OPTIMIZER + "raise ValueError('bad batch')\n")
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2, r.out + r.err
+    assert "train.py raised ValueError: bad batch at train.py:" in r.err, r.err
+    assert "(no optimizer step was observed)" in r.err and "SignOptimizer" not in r.err, r.err
+    write(tmp_path / "train.py", OWN_OPTIMIZER + "import sys\nsys.exit(0)\n")  # sys.exit(0) is an end
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2 and "the script's SignOptimizer is not one" in r.err, r.err
+
+
+def test_fastai_learner_with_its_own_optimizer_is_told_to_wrap_a_torch_one(cli, tmp_path):
+    pytest.importorskip("fastai")
+    write(tmp_path / "train.py", """
+        import torch, torch.nn as nn
+        from fastai.data.core import DataLoaders
+        from fastai.learner import Learner
+        from fastai.callback.progress import ProgressCallback
+        ds = [(torch.randn(4), torch.randn(2)) for _ in range(32)]
+        dls = DataLoaders.from_dsets(ds[:24], ds[24:], bs=8, device="cpu")
+        learn = Learner(dls, nn.Linear(4, 2), loss_func=nn.MSELoss())  # fastai's default opt_func: its own Adam
+        learn.remove_cb(ProgressCallback)
+        with learn.no_logging():
+            learn.fit(1, 1e-2)
+    """)
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2, r.out + r.err
+    assert ("forward and backward passes ran, but no torch.optim.Optimizer stepped (only their steps are watched): "
+            "fastai's Optimizer (fastai.optimizer.Optimizer) is not one; pass opt_func=partial(OptimWrapper, "
+            "opt=torch.optim.AdamW)") in r.err, r.err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("keras") is None, reason="keras is not installed")
+def test_keras_fit_on_the_torch_backend_says_its_optimizer_is_keras_own(tmp_path):
+    write(tmp_path / "train.py", """
+        import numpy as np, keras
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+        model.fit(np.random.randn(32, 8).astype("float32"), np.random.randn(32, 2).astype("float32"),
+                  batch_size=8, epochs=1, verbose=0)
+    """)
+    env = {**os.environ, "KERAS_BACKEND": "torch", "NO_COLOR": "1"}  # read when keras is imported: a process of its own
+    p = subprocess.run([sys.executable, "-m", "freezelint", "run", "train.py"], cwd=tmp_path, capture_output=True,
+                       text=True, env=env, timeout=300)
+    if "No module named" in p.stderr:
+        pytest.skip("keras's torch backend is not importable here")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "no torch.optim.Optimizer stepped (only their steps are watched): keras's Adam (keras." in p.stderr
+    assert "model.fit() cannot be watched with it" in p.stderr, p.stderr
+
+
+def test_the_stop_says_what_it_is_to_a_loop_that_logs_it(cli, tmp_path):
+    write(tmp_path / "train.py", """
+        import torch, torch.nn as nn
+        model = nn.Linear(4, 2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        try:
+            for _ in range(5):
+                opt.zero_grad(); model(torch.randn(3, 4)).sum().backward(); opt.step()
+        except BaseException as e:  # as ignite's Engine does: log what ended the run, then re-raise
+            print(f"terminating due to exception: {e}")
+            raise
+    """)
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 0, r.out + r.err
+    assert ("terminating due to exception: freezelint: the watch window is complete; the script was stopped on "
+            "purpose") in r.out
+
+
+def test_a_module_run_with_m_is_named_as_run(cli, tmp_path):
+    write(tmp_path / "pkg" / "__init__.py", "")
+    write(tmp_path / "pkg" / "train.py", """
+        import torch, torch.nn as nn
+        model = nn.Linear(4, 2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for _ in range(3):
+            opt.zero_grad(); model(torch.randn(3, 4)).sum().backward(); opt.step()
+    """)
+    r = cli(tmp_path, "run", "--steps", "9", "-m", "pkg.train")
+    assert r.code == 2, r.out + r.err
+    assert "freezelint: error: pkg.train ended after 3 of 9 optimizer steps" in r.err, r.err
+    r = cli(tmp_path, "run", "--model", "net", "-m", "pkg.train")
+    assert r.code == 2 and "--model net: pkg.train has no variable 'net'" in r.err, r.err
+
+
+class TiedLM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(16, 8)
+        self.mix = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 16, bias=False)
+        self.head.weight = self.embed.weight  # tied, as GPT-2's lm_head is its wte
+
+    def forward(self, ids):
+        return self.head(self.mix(self.embed(ids)))
+
+
+def test_two_expectations_on_one_tied_tensor_say_so_and_give_no_advice_against_the_other():
+    from freezelint import audit
+
+    torch.manual_seed(0)
+    model = TiedLM()
+    model.head.requires_grad_(False)  # freezes the embedding too
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    report = audit(model, opt, batch=torch.randint(0, 16, (4, 5)), expect_frozen="head", expect_trainable="embed")
+    fz506 = [f for f in report.findings if f.code == "FZ506"]
+    assert len(fz506) == 1, report
+    text = f"{fz506[0].message} {fz506[0].advice}"
+    assert ("expect_frozen head and expect_trainable embed both name embed.weight (also head.weight): one tensor "
+            "under several names (tied weights), so it cannot be both frozen and trained (it is frozen)") in text
+    assert "tie_word_embeddings=False" in text and "drop one of the two expectations" in text
+    assert "requires_grad_(True)" not in text  # the advice that would break the other expectation
