@@ -138,3 +138,26 @@ def test_timm_lookahead_state_kept_in_the_optimizer_it_wraps_is_restored():
     assert _same(before, model)
     assert not base.state  # Adam's moments and Lookahead's slow weights, made by the steps, are gone
     assert base.param_groups[0]["lookahead_step"] == 0
+
+
+def test_opacus_names_in_the_watch_lose_grad_sample_modules_prefix():
+    """The watch's tree and findings name the parts as the author wrote them, as audit() does."""
+    pytest.importorskip("opacus")
+    from opacus import PrivacyEngine
+
+    import freezelint
+
+    model, opt = _frozen_first()
+    x, y = torch.randn(64, 16), torch.randint(0, 3, (64,))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
+    model, opt, loader = PrivacyEngine().make_private(module=model, optimizer=opt, data_loader=loader,
+                                                      noise_multiplier=1.0, max_grad_norm=1.0, poisson_sampling=False)
+    with freezelint.watch(steps=2, expect_frozen="0", expect_trainable="2") as w:
+        for xb, yb in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(xb), yb).backward()
+            opt.step()
+    assert w.report.ok, w.report
+    changed = {r.name: r.changed for r in w.report.params}
+    assert changed == {"0.weight": False, "0.bias": False, "2.weight": True, "2.bias": True}
+    assert "_module" not in str(w.report)

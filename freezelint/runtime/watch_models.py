@@ -675,8 +675,8 @@ def within(pattern: str, label: str, labels: list[str]) -> str:
 
 
 def unwrapped(model: nn.Module, ddp: type | None) -> nn.Module:
-    """The model as its author named its parts: inside DDP's `.module`, torch.compile's `_orig_mod`
-    and Fabric's `_forward_module` (names without their prefixes; the same tensors)."""
+    """The model as its author named its parts: inside DDP's `.module`, torch.compile's `_orig_mod`,
+    Fabric's `_forward_module` and opacus's `_module` (names without their prefixes; the same tensors)."""
     while True:
         if ddp is not None and isinstance(model, ddp):
             model = model.module
@@ -684,6 +684,9 @@ def unwrapped(model: nn.Module, ddp: type | None) -> nn.Module:
             model = model._modules["_orig_mod"]
         elif type(model).__name__ == "_FabricModule" and isinstance(model._modules.get("_forward_module"), nn.Module):
             model = model._modules["_forward_module"]  # Lightning Fabric's setup(): `_original_module` is the same
+        elif any(c.__name__ == "AbstractGradSampleModule" for c in type(model).__mro__) \
+                and isinstance(model._modules.get("_module"), nn.Module):
+            model = model._modules["_module"]  # opacus's make_private(): GradSampleModule and its kinds
         elif (inner := _loss_around(model)) is not None:
             model = inner
         else:
