@@ -294,3 +294,6 @@ def test_the_text_gate_admits_only_a_state_dict_written_into():
     assert not gate.admitted("import torch\nx = {}\nx['a'] = 1\nx.update(b=2)\n")  # no state_dict
     # bound and loaded, with an unrelated store: not parsed for FZ403
     assert not gate.admitted("sd = model.state_dict()\nmodel.load_state_dict(sd)\nbatch[0] = 1\nsdx = {}\nsdx['a'] = 1\n")
+    # an entry of the call only read (timm's checkpoint filters), with a store elsewhere in the file
+    assert not gate.admitted("def f(state, model):\n    for k, v in state.items():\n"
+                             "        if v.shape != model.state_dict()[k].shape:\n            state[k] = v.T\n")

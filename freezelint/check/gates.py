@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ee20de63fa9ef19e9210e1ee60770fa1'
+RULES_DIGEST = 'b572d75be4c06fe79396254abb7b0d55'
 
 GATES = {
     'FZ002': (
@@ -139,7 +139,7 @@ GATES = {
     'FZ403': (
         ('state_dict',),
         ('state_dict\\([^)\\n]*\\)\\s*(?:\\[|\\.\\s*(?:update|setdefault|__setitem__)\\b)', '=[ \\t]*[\\w.()\\[\\]\'\\"]*\\.state_dict\\('),
-        ('\\]\\s*(?:\\.\\s*data\\s*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\s*\\(', 'state_dict\\([^)\\n]*\\)\\s*(?:\\[|\\.\\s*(?:update|setdefault|__setitem__)\\b)|(?<!\\w)(\\w+)[ \\t]*=[ \\t]*[\\w.()\\[\\]\'\\"]*\\.state_dict\\((?s:.*?)(?<![\\w.])\\1[ \\t]*(?:\\[[^\\n]*?\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.[ \\t]*(?:update|setdefault|__setitem__)[ \\t]*\\()'),
+        ('\\]\\s*(?:\\.\\s*data\\s*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\s*\\(', 'state_dict\\([^)\\n]*\\)\\s*(?:\\[[^\\n]*?\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\b)|(?<!\\w)(\\w+)[ \\t]*=[ \\t]*[\\w.()\\[\\]\'\\"]*\\.state_dict\\((?s:.*?)(?<![\\w.])\\1[ \\t]*(?:\\[[^\\n]*?\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.[ \\t]*(?:update|setdefault|__setitem__)[ \\t]*\\()'),
     ),
     'FZ503': (
         ('backward',),

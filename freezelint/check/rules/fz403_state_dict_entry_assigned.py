@@ -17,6 +17,9 @@ _WRITERS = ("update", "__setitem__", "setdefault")
 # Text gate: `X.state_dict()[k]`, `X.state_dict().update(` (written unnamed); `sd = X.state_dict()` and later
 # `sd[k] =`, `sd[k].data =`, `sd[k]: T =` or `sd.update(` (bound to a name and written through it).
 _WRITTEN_CALL = r"state_dict\([^)\n]*\)\s*(?:\[|\.\s*(?:update|setdefault|__setitem__)\b)"
+# the same, the entry's store itself (`state_dict()[k] = v`, not a read such as `state_dict()[k].shape`)
+_STORED_CALL = (r"state_dict\([^)\n]*\)\s*(?:\[[^\n]*?\][ \t]*(?:\.[ \t]*data[ \t]*)?(?::[^=\n]*)?=(?!=)"
+                r"|\.\s*(?:update|setdefault|__setitem__)\b)")
 _WRITTEN_NAME = (r"(?<!\w)(\w+)[ \t]*=[ \t]*[\w.()\[\]'\"]*\.state_dict\((?s:.*?)(?<![\w.])\1[ \t]*"
                  r"(?:\[[^\n]*?\][ \t]*(?:\.[ \t]*data[ \t]*)?(?::[^=\n]*)?=(?!=)"
                  r"|\.[ \t]*(?:update|setdefault|__setitem__)[ \t]*\()")
@@ -31,7 +34,7 @@ class StateDictEntryAssigned(Rule):
     # a store into an entry (`] =`, `]: T =`, `].data =`) or a writing method; then the call written into
     # unnamed, or a name bound to it written into after (its costlier scan runs only on files the rest admits)
     requires = (r"\]\s*(?:\.\s*data\s*)?(?::[^=\n]*)?=(?!=)|\.\s*(?:update|setdefault|__setitem__)\s*\(",
-                _WRITTEN_CALL + "|" + _WRITTEN_NAME)
+                _STORED_CALL + "|" + _WRITTEN_NAME)
     what = (
         "Finds entries written into the dict `state_dict()` returned (`model.state_dict()[k] = v`, "
         "`.update(d)`, `.setdefault(k, v)`, `model.state_dict()[k].data = v`), and a local "
