@@ -141,19 +141,20 @@ def test_the_stop_says_what_it_is_to_a_loop_that_logs_it(cli, tmp_path):
 
 
 def test_a_module_run_with_m_is_named_as_run(cli, tmp_path):
-    write(tmp_path / "pkg" / "__init__.py", "")
-    write(tmp_path / "pkg" / "train.py", """
+    # a package name of its own: runs are in-process, and a `pkg` imported by another test stays in sys.modules
+    write(tmp_path / "named_pkg" / "__init__.py", "")
+    write(tmp_path / "named_pkg" / "train.py", """
         import torch, torch.nn as nn
         model = nn.Linear(4, 2)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         for _ in range(3):
             opt.zero_grad(); model(torch.randn(3, 4)).sum().backward(); opt.step()
     """)
-    r = cli(tmp_path, "run", "--steps", "9", "-m", "pkg.train")
+    r = cli(tmp_path, "run", "--steps", "9", "-m", "named_pkg.train")
     assert r.code == 2, r.out + r.err
-    assert "freezelint: error: pkg.train ended after 3 of 9 optimizer steps" in r.err, r.err
-    r = cli(tmp_path, "run", "--model", "net", "-m", "pkg.train")
-    assert r.code == 2 and "--model net: pkg.train has no variable 'net'" in r.err, r.err
+    assert "freezelint: error: named_pkg.train ended after 3 of 9 optimizer steps" in r.err, r.err
+    r = cli(tmp_path, "run", "--model", "net", "-m", "named_pkg.train")
+    assert r.code == 2 and "--model net: named_pkg.train has no variable 'net'" in r.err, r.err
 
 
 class TiedLM(nn.Module):
