@@ -1076,11 +1076,8 @@ def test_summaries_record_what_calls_of_imported_functions_pass():
     assert s["passes"] == {"helpers.freeze": [{"0": None, "1": None, "*": None}]}
 
 
-def test_a_tree_without_a_marker_is_rooted_above_its_outermost_package_whatever_is_named(cli, tmp_path):
-    """pkg/a/freeze.py's FZ203 rests on pkg/b/sync.py's SyncBatchNorm (tied by imports): checking
-    the folder, the package or the one file (a pre-commit hook's way) gives the same verdict, since
-    a file or folder inside the package is rooted at the package (`pkg`), never above it."""
-    top = tmp_path / "top"
+def _sync_package(top: Path) -> None:
+    """pkg/a/freeze.py, whose FZ203 (line 9) rests on pkg/b/sync.py's SyncBatchNorm, tied by imports."""
     for d in ("pkg", "pkg/a", "pkg/b"):
         write(top / d / "__init__.py", "")
     write(top / "pkg/a/freeze.py", """
@@ -1103,6 +1100,14 @@ import torch.nn as nn
 def to_sync(model):
     return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 """)
+
+
+def test_a_tree_without_a_marker_is_rooted_above_its_outermost_package_whatever_is_named(cli, tmp_path):
+    """pkg/a/freeze.py's FZ203 rests on pkg/b/sync.py's SyncBatchNorm (tied by imports): checking
+    the folder, the package or the one file (a pre-commit hook's way) gives the same verdict, since
+    a file or folder inside the package is rooted at the package (`pkg`), never above it."""
+    top = tmp_path / "top"
+    _sync_package(top)
     assert find_root(top / "pkg/a/freeze.py") == find_root(top / "pkg") == top / "pkg"
     want = [("pkg/a/freeze.py", 9, "FZ203")]
     assert _found(cli, top, "--no-cache", ".") == want
@@ -1119,28 +1124,7 @@ def test_an_installed_package_is_rooted_at_itself_not_at_a_marker_above_site_pac
     env = tmp_path / "pyenv"
     (env / ".git").mkdir(parents=True)
     site = env / "versions/3.11/lib/python3.11/site-packages"
-    for d in ("pkg", "pkg/a", "pkg/b"):
-        write(site / d / "__init__.py", "")
-    write(site / "pkg/a/freeze.py", """
-import torch.nn as nn
-
-from pkg.b.sync import to_sync
-
-
-def freeze_bn(model):
-    model = to_sync(model)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.eval()
-    return model
-""")
-    write(site / "pkg/b/sync.py", """
-import torch.nn as nn
-
-
-def to_sync(model):
-    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
-""")
+    _sync_package(site)
     assert marked_root(site / "pkg/a/freeze.py") is None
     assert find_root(site / "pkg/a/freeze.py") == find_root(site / "pkg") == site / "pkg"
     assert marked_root(env / "versions/3.11/lib/python3.11/os.py") == env  # outside site-packages: unchanged

@@ -1077,14 +1077,19 @@ class Project:
             return False
         return self._state_dict_def(*hit, record=True)
 
-    def _state_dict_def(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> bool:
+    def _state_dict_def(self, path: Path, name: str, record: bool = False) -> bool:
+        return self._defines("state_dict", "sdef", path, name, record=record)
+
+    def _defines(self, method: str, key: str, path: Path, name: str, _depth: int = 0, record: bool = False) -> bool:
+        """Whether the top-level class `name` of `path`, or a project base class of it, defines
+        `method` (read from the classes' text); with `record`, a dependency `path#key name`."""
         block = self._class_block(path, name)
         found = False
         if block is not None and _depth <= _MAX_REEXPORT:
-            found = bool(re.search(r"^[ \t]+def[ \t]+state_dict[ \t]*\(", block, re.M)) or \
-                any(self._state_dict_def(*hit, _depth + 1, record) for hit in self._project_bases(path, name))
+            found = bool(re.search(rf"^[ \t]+def[ \t]+{method}[ \t]*\(", block, re.M)) or \
+                any(self._defines(method, key, *hit, _depth + 1, record) for hit in self._project_bases(path, name))
         if record:
-            self.used[f"{path.resolve()}#sdef {name}"] = _digest(found)
+            self.used[f"{path.resolve()}#{key} {name}"] = _digest(found)
         return found
 
     def _class_block(self, path: Path, name: str) -> str | None:
@@ -1116,15 +1121,8 @@ class Project:
             elif b in outline["defs"] and b != name:
                 yield path, b
 
-    def _train_override(self, path: Path, name: str, _depth: int = 0, record: bool = False) -> bool:
-        block = self._class_block(path, name)
-        found = False
-        if block is not None and _depth <= _MAX_REEXPORT:
-            found = bool(re.search(r"^[ \t]+def[ \t]+train[ \t]*\(", block, re.M)) or \
-                any(self._train_override(*hit, _depth + 1, record) for hit in self._project_bases(path, name))
-        if record:
-            self.used[f"{path.resolve()}#train {name}"] = _digest(found)
-        return found
+    def _train_override(self, path: Path, name: str, record: bool = False) -> bool:
+        return self._defines("train", "train", path, name, record=record)
 
     def train_def(self, importer: str, qual: str) -> dict | None:
         """The `def train` a project class runs (its own or a project base class's, read from the
