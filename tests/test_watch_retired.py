@@ -22,6 +22,20 @@ def _step(model, opt, x) -> None:
     opt.step()
 
 
+def _wgan_iteration(it, gen_net, critic, opt_g, opt_c):
+    """A critic step with the generator frozen, then a generator step once per 3 iterations."""
+    gen_net.requires_grad_(False)
+    critic(gen_net(torch.randn(3, 2))).mean().backward()
+    opt_c.step()
+    opt_c.zero_grad()
+    gen_net.requires_grad_(True)
+    if it % 3 == 2:
+        (-critic(gen_net(torch.randn(3, 2)))).mean().backward()
+        opt_g.step()
+        opt_g.zero_grad()
+        opt_c.zero_grad()
+
+
 def test_an_optimizer_the_script_drops_after_the_window_is_freed():
     torch.manual_seed(0)
     a, c = nn.Linear(4, 1), nn.Linear(4, 1)
@@ -116,16 +130,7 @@ def test_near_miss_a_generator_frozen_only_during_the_critics_steps_is_still_wai
         for it in range(16):
             if it == 9:
                 critic[0].requires_grad_(True)
-            gen_net.requires_grad_(False)
-            critic(gen_net(torch.randn(3, 2))).mean().backward()
-            opt_c.step()
-            opt_c.zero_grad()
-            gen_net.requires_grad_(True)
-            if it % 3 == 2:
-                (-critic(gen_net(torch.randn(3, 2)))).mean().backward()
-                opt_g.step()
-                opt_g.zero_grad()
-                opt_c.zero_grad()
+            _wgan_iteration(it, gen_net, critic, opt_g, opt_c)
     (later,) = w.later
     assert later.retired == [] and sorted(later.counts.values()) == [2, 6], later.report.render_text()
     assert any(n.startswith("the window waited for opt_g") for n in later.report.notes), later.report.notes
@@ -218,16 +223,7 @@ def test_near_miss_a_generator_frozen_during_the_critics_steps_whose_optimizer_n
     opt_g, opt_c = torch.optim.Adam(gen_net.parameters()), torch.optim.Adam(critic.parameters())
     with freezelint.watch() as w:
         for it in range(9):
-            gen_net.requires_grad_(False)
-            critic(gen_net(torch.randn(3, 2))).mean().backward()
-            opt_c.step()
-            opt_c.zero_grad()
-            gen_net.requires_grad_(True)
-            if it % 3 == 2:
-                (-critic(gen_net(torch.randn(3, 2)))).mean().backward()
-                opt_g.step()
-                opt_g.zero_grad()
-                opt_c.zero_grad()
+            _wgan_iteration(it, gen_net, critic, opt_g, opt_c)
     report = w.report
     assert w.retired == [] and sorted(w.counts.values()) == [2, 6] and not w.judged_at_exit, report.render_text()
     assert report.ok and any(n.startswith("the window waited for opt_g") for n in report.notes), report.notes
