@@ -490,6 +490,9 @@ class Fingerprinter:
         else:
             shards = [local(t) for t in tensors]
             self.shards = [i for i, (t, s) in enumerate(zip(tensors, shards)) if s is not t]
+        # whether a pass may be begun beside a forward (Watch._start_early): not on shards, which
+        # FSDP swaps around the forward (FSDP2's DTensors, FSDP1's flat parameters)
+        self.beside = not self.shards and not any(type(t).__name__ == "FlatParameter" for t in tensors)
         self._build(shards)
 
     def _build(self, tensors: list[torch.Tensor]) -> None:

@@ -661,17 +661,11 @@ class Watch:
                 return
             self._drop_early(id(root))
         cached = self._fingerprinters.get(id(root))
-        if cached is None or not _same(cached[0], tensors):
-            built = Fingerprinter(tensors)
-            if built.shards or any(type(t).__name__ == "FlatParameter" for t in tensors):
-                return
-            self._fingerprinters[id(root)] = (tensors, built)
-            pending = built.start(just_built=True)
-        elif cached[1].shards:
-            return
-        else:
-            pending = cached[1].start()
-        self._early[id(root)] = (tensors, [t._version for t in tensors], pending)
+        built = cached is None or not _same(cached[0], tensors)
+        if built:
+            cached = self._fingerprinters[id(root)] = (tensors, Fingerprinter(tensors))
+        if cached[1].beside:
+            self._early[id(root)] = (tensors, [t._version for t in tensors], cached[1].start(just_built=built))
 
     def _early_taken(self, root: nn.Module, tensors: list[torch.Tensor]) -> bool:
         """The pass begun at the root's forward, taken as the window's start if it still holds:
