@@ -293,3 +293,56 @@ def test_the_kernel_runs_on_torchs_openmp_pool_and_on_its_own_threads_after_a_fo
 
 def _fingerprints_in_child(ts, queue):
     queue.put((fingerprint_module._fold.on_torch_pool(), fingerprints(ts)))
+
+
+@pytest.mark.parametrize("on_thread", [True, False])
+def test_a_started_pass_gives_what_a_pass_at_once_gives(monkeypatch, on_thread):
+    # `start()` reads the CPU tensors on a thread of its own where background() allows; the
+    # result, taken later, is the same list a pass at once gives: contiguous and copied
+    # (non-contiguous) tensors, bool, complex, a sparse one, an empty one, a reshaped one.
+    import threading
+
+    from freezelint.runtime.fingerprint import Fingerprinter
+
+    monkeypatch.setattr(fingerprint_module, "BACKGROUND", on_thread)
+    readers = []  # the thread each kernel read ran on
+    if fingerprint_module._fold is not None:
+        kernel = fingerprint_module._fold
+
+        class Spy:
+            def fold(self, *args):
+                readers.append(threading.current_thread().name)
+                return kernel.fold(*args)
+
+        monkeypatch.setattr(fingerprint_module, "_fold", Spy())
+    grown = torch.zeros(6)
+    tensors = [torch.randn(300, 7), torch.randn(40, 30).t(), torch.rand(33) > 0.5, torch.randn(9, dtype=torch.complex64),
+               torch.randn(5, 5).to_sparse(), torch.empty(0), grown, torch.randn(1000, dtype=torch.float16)]
+    f = Fingerprinter(tensors)
+    first = f()
+    pending = f.start()
+    assert pending.result() == first
+    if readers:
+        assert ("freezelint-fingerprint" in readers) == on_thread, readers
+    assert pending.result() is pending.result()  # taken once
+    tensors[1].add_(1)  # a copied (non-contiguous) tensor written
+    grown.resize_(8).zero_()  # a tensor resized: its shape joins its fingerprint
+    again = f.start().result()
+    assert again == f()
+    assert [a == b for a, b in zip(first, again)] == [True, False, True, True, True, True, False, True]
+    assert not any(t.name == "freezelint-fingerprint" for t in threading.enumerate())
+
+
+def test_a_started_pass_reads_a_swapped_storage_where_it_lies_now(monkeypatch):
+    from freezelint.runtime.fingerprint import Fingerprinter
+
+    monkeypatch.setattr(fingerprint_module, "BACKGROUND", True)
+    p = torch.nn.Parameter(torch.randn(64, 64))
+    f = Fingerprinter([p])
+    before = f.start().result()
+    assert not f.moved()
+    p.data = p.data.clone()  # same values, another storage
+    assert f.moved()
+    assert f.start().result() == before
+    p.data = torch.randn(64, 64)
+    assert f.start().result() != before

@@ -1044,8 +1044,8 @@ def test_evaluating_before_training_reads_the_parameters_once(monkeypatch):
     from freezelint.runtime.fingerprint import Fingerprinter
 
     passes = []
-    original = Fingerprinter.__call__
-    monkeypatch.setattr(Fingerprinter, "__call__", lambda self, *a, **k: passes.append(1) or original(self, *a, **k))
+    original = Fingerprinter._pass  # every pass, taken at once or begun beside the forward
+    monkeypatch.setattr(Fingerprinter, "_pass", lambda self, *a, **k: passes.append(1) or original(self, *a, **k))
     model = net()
     freeze_backbone(model)
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9)

@@ -14,12 +14,20 @@ the row and column sums of a (rows, 256) view of the words: two reads, and no te
 tensor's size. Both give the same numbers. On CUDA those reductions are a few hundred small
 kernels a pass, whose launches, not the reads, are the cost: a model's pass is recorded once as a
 CUDA graph and replayed (`_Captured`).
+
+A pass can also be started (`Fingerprinter.start`) and its result taken later: where torch's
+threads leave a CPU idle (`background()`), the kernel's read of the CPU tensors runs on a thread of
+its own meanwhile, beside a forward and backward that only read the tensors, or beside the
+watch's own bookkeeping, instead of in their way.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import weakref
 from array import array
+from typing import Callable
 
 import torch
 
@@ -330,6 +338,26 @@ _FIELDS = 6
 # Below this many bytes per thread another thread costs more than it saves (thread start-up).
 BYTES_PER_THREAD = 4 << 20
 
+# Whether started passes read on a thread of their own: None decides by `background()`'s test
+# (tests set True or False to take either path on any machine).
+BACKGROUND: bool | None = None
+
+
+def background() -> bool:
+    """A started pass reads on a thread of its own: the process may use a CPU that torch's own
+    threads leave idle (a pass there runs beside the training). Where torch's threads fill every
+    CPU, a pass runs at once on torch's pool instead, which is faster than a thread competing with
+    it."""
+    if BACKGROUND is not None:
+        return BACKGROUND and _fold is not None
+    if _fold is None:
+        return False
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return cpus > torch.get_num_threads()
+
 
 def _segments(ints: torch.Tensor, slot: int) -> list[int]:
     """Table rows for a flat integer tensor (as_ints): its bytes as 8-byte words, then the
@@ -405,16 +433,45 @@ class _KernelGroup(_Group):
         self.table = array("q", table)  # its own: copied tensors' rows are rewritten at each pass
         self.scratch_bytes = self.table.itemsize * len(self.table) + 16 * len(tensors)
 
-    def __call__(self) -> list[tuple[int, int]]:
-        held = []  # the copies stay alive until the kernel has read them
+    def _prepared(self) -> tuple[list[torch.Tensor], array]:
+        """The copies of non-contiguous tensors (alive until the kernel has read them), their
+        rows re-pointed at them, and the output."""
+        held = []
         for slot, row, count in self.copied:
             ints = as_ints(self.tensors[slot])
             held.append(ints)
             self.table[row * _FIELDS:(row + count) * _FIELDS] = array("q", _segments(ints, slot))
-        out = array("q", bytes(16 * len(self.tensors)))
+        return held, array("q", bytes(16 * len(self.tensors)))
+
+    def __call__(self) -> list[tuple[int, int]]:
+        held, out = self._prepared()
         threads = max(1, min(torch.get_num_threads(), self.nbytes // BYTES_PER_THREAD))
         _fold.fold(self.table, out, threads)
         return list(zip(out[0::2], out[1::2]))
+
+    def start(self) -> Callable[[], list[tuple[int, int]]]:
+        """The pass on a thread of its own (the kernel reads without the GIL); the function
+        returned waits for it. The group's table must not change until then: one pass at a time."""
+        held, out = self._prepared()
+        failed: list[BaseException] = []
+
+        def fold() -> None:
+            try:
+                _fold.fold(self.table, out, 1, False)
+            except BaseException as e:  # MemoryError: raised where the result is taken
+                failed.append(e)
+
+        thread = threading.Thread(target=fold, name="freezelint-fingerprint", daemon=True)
+        thread.start()
+
+        def result() -> list[tuple[int, int]]:
+            thread.join()
+            held.clear()
+            if failed:
+                raise failed[0]
+            return list(zip(out[0::2], out[1::2]))
+
+        return result
 
 
 class Fingerprinter:
@@ -433,6 +490,9 @@ class Fingerprinter:
         else:
             shards = [local(t) for t in tensors]
             self.shards = [i for i, (t, s) in enumerate(zip(tensors, shards)) if s is not t]
+        # whether a pass may be begun beside a forward (Watch._start_early): not on shards, which
+        # FSDP swaps around the forward (FSDP2's DTensors, FSDP1's flat parameters)
+        self.beside = not self.shards and not any(type(t).__name__ == "FlatParameter" for t in tensors)
         self._build(shards)
 
     def _build(self, tensors: list[torch.Tensor]) -> None:
@@ -460,28 +520,67 @@ class Fingerprinter:
     def scratch_bytes(self) -> int:
         return sum(group.scratch_bytes for _, group in self.groups)
 
-    @torch.no_grad()
     def __call__(self, just_built: bool = False) -> list[tuple]:
         """One pass. `just_built`: nothing ran since this Fingerprinter was built, so the tensors
         still lie where the build found them and the check that they do (a walk of every
         tensor's layout, 0.24 ms for resnet50's 320) is skipped."""
+        return self._pass(just_built, False).result()
+
+    def start(self, just_built: bool = False) -> Pending:
+        """One pass begun: what `__call__` returns, from the returned `Pending`'s `result()`. Where
+        `background()` allows, the CPU tensors are read on a thread of their own meanwhile (the
+        other devices' at once, as the layouts are checked): until the result is taken, nothing
+        may write the tensors, and this Fingerprinter takes no other pass."""
+        return self._pass(just_built, background())
+
+    def moved(self) -> bool:
+        """A tensor no longer lies where this Fingerprinter's groups found it (its `.data` was
+        swapped, a shard replaced): its next pass rebuilds them."""
+        return any(local(self.sources[i]) is not self.tensors[i] for i in self.shards) or \
+            any(group.moved() for _, group in self.groups)
+
+    @torch.no_grad()
+    def _pass(self, just_built: bool, on_thread: bool) -> Pending:
         if any(local(self.sources[i]) is not self.tensors[i] for i in self.shards):
             self._build([local(t) for t in self.sources])
-        out: list[tuple] = [(0, 0)] * self.n
+        parts = []
         for n, (idx, group) in enumerate(self.groups):
             if not just_built and group.moved():
                 group = _group(group.tensors)
                 self.groups[n] = (idx, group)
                 self.reshaped.difference_update(idx)
                 self.reshaped.update(i for i in idx if self.tensors[i].shape != self.shapes[i])
-            for i, pair in zip(idx, group()):
-                out[i] = pair
-        for i in self.reshaped:
-            out[i] = (*out[i], tuple(self.tensors[i].shape))
+            threaded = on_thread and isinstance(group, _KernelGroup) and (BACKGROUND or group.nbytes >= BYTES_PER_THREAD)
+            parts.append((idx, group.start() if threaded else group()))
+        extra = [(i, tuple(self.tensors[i].shape)) for i in self.reshaped]
+        sparse = []
         for i, t in self.sparse:
-            parts = sparse_parts(t)
-            out[i] = (str(t.layout), tuple(t.shape), *zip((tuple(x.shape) for x in parts), fingerprints(parts)))
-        return out
+            parts_of = sparse_parts(t)
+            sparse.append((i, (str(t.layout), tuple(t.shape),
+                               *zip((tuple(x.shape) for x in parts_of), fingerprints(parts_of)))))
+        return Pending(self.n, parts, extra, sparse)
+
+
+class Pending:
+    """A pass begun by `Fingerprinter.start`: `result()` waits for its reads (once) and gives the
+    fingerprints, in the Fingerprinter's order."""
+
+    def __init__(self, n: int, parts: list, extra: list[tuple[int, tuple]], sparse: list[tuple[int, tuple]]) -> None:
+        self.n, self._parts, self._extra, self._sparse = n, parts, extra, sparse
+        self._out: list[tuple] | None = None
+
+    def result(self) -> list[tuple]:
+        if self._out is None:
+            out: list[tuple] = [(0, 0)] * self.n
+            for idx, got in self._parts:
+                for i, pair in zip(idx, got() if callable(got) else got):
+                    out[i] = pair
+            for i, shape in self._extra:
+                out[i] = (*out[i], shape)
+            for i, sparse in self._sparse:
+                out[i] = sparse
+            self._out, self._parts = out, []
+        return self._out
 
 
 def _group(tensors: list[torch.Tensor]) -> _KernelGroup | _DeviceGroup | _ReplayGroup:

@@ -10,7 +10,8 @@ forward of its own. It reads, at three kinds of moment:
   script does before training counts);
 - an optimizer step (`register_optimizer_step_pre_hook` / `_post_hook`): the first step opens the
   window, and the parameters of the models found so far are fingerprinted before it changes any
-  (once, however many forwards came first); each completed step records which of the optimizer's parameters required grad (a GAN
+  (once, however many forwards came first; where a CPU is spare, that read is begun at the root's
+  forward and runs beside the forward and backward, `_start_early`); each completed step records which of the optimizer's parameters required grad (a GAN
   that turns `requires_grad` off for one network during the other's step trains both) and what
   their grads were; a step that a GradScaler skipped inside a fused optimizer does not count;
 - `nn.Module.train` (wrapped for the duration, only to record): a `train()` that switches a module
@@ -49,7 +50,7 @@ from freezelint.codes import check_codes
 from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import roll_call
 from freezelint.runtime.findings import listed, lr_is_zero
-from freezelint.runtime.fingerprint import Fingerprinter, joined
+from freezelint.runtime.fingerprint import Fingerprinter, Pending, background, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
 from freezelint.runtime.swaps import log_swaps
@@ -116,6 +117,10 @@ def _inside(outer: torch.optim.Optimizer | None, opt: torch.optim.Optimizer) -> 
         return False
     ids = {id(p) for p in held_params(outer)}
     return any(id(p) in ids for p in held_params(opt))
+
+
+def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
 
 
 def _weakly(objs: dict[int, Any]) -> "weakref.WeakValueDictionary[int, Any]":
@@ -236,6 +241,9 @@ class Watch:
         self._fingerprinters: dict[int, tuple[list[torch.Tensor], Fingerprinter]] = {}
         # roots forwarded before the window, by id: their tensors to fingerprint at the first step
         self._pending: dict[int, tuple[nn.Module, list[torch.Tensor]]] = {}
+        # by id of such a root: its parameters' pass begun at its latest forward, on a spare CPU,
+        # with their versions then (`_start_early`)
+        self._early: dict[int, tuple[list[torch.Tensor], list[int], Pending]] = {}
         # the optimizers that stepped in the window and the class of each, by id (weakly once judged)
         self.optimizers: dict[int, torch.optim.Optimizer] = {}
         self.kinds: dict[int, str] = {}
@@ -491,6 +499,7 @@ class Watch:
                 self.unfinished = (f"{later.opened}; training ended after {later.steps_seen} of its {later.steps} "
                                    f"steps, so it was not judged")
         self._flat, self._flat_ids, self._shapes = [], (), {}  # the parameters, not held past the training
+        self._drop_early()  # no pass reads on after the watch
         self._remove_hooks()
         if self._filter is not None:
             try:
@@ -630,6 +639,8 @@ class Watch:
             self._fingerprint(root, tensors)
         else:
             self._pending[id(root)] = (root, tensors)
+            if background():
+                self._start_early(root, tensors)
         self._copy_buffers(root, buffers, overwrite)
         if overwrite:
             self.modes_before.update((id(m), m.training) for _, m in tree.modules)
@@ -637,12 +648,55 @@ class Watch:
             for _, m in tree.modules:
                 self.modes_before.setdefault(id(m), m.training)
 
+    def _start_early(self, root: nn.Module, tensors: list[torch.Tensor]) -> None:
+        """At a root's forward before the window, where a CPU is spare: its parameters' pass for
+        the first step, begun now on a thread of its own, so that it reads beside the forward and
+        backward (which read parameters, never write them) instead of inside the step. The step
+        takes it if nothing wrote them since (`_early_taken`); a pass begun at an earlier forward
+        that still holds is kept (an evaluation of many batches before training begins one).
+        Not where the watch reads shards (FSDP): their tensors are swapped around the forward."""
+        early = self._early.get(id(root))
+        if early is not None:
+            if _same(early[0], tensors) and early[1] == [t._version for t in tensors]:
+                return
+            self._drop_early(id(root))
+        cached = self._fingerprinters.get(id(root))
+        built = cached is None or not _same(cached[0], tensors)
+        if built:
+            cached = self._fingerprinters[id(root)] = (tensors, Fingerprinter(tensors))
+        if cached[1].beside:
+            self._early[id(root)] = (tensors, [t._version for t in tensors], cached[1].start(just_built=built))
+
+    def _early_taken(self, root: nn.Module, tensors: list[torch.Tensor]) -> bool:
+        """The pass begun at the root's forward, taken as the window's start if it still holds:
+        the same tensors, none written since in place (`_version`: the forward's own hooks, a load),
+        none moved (`.data` swapped)."""
+        early = self._early.pop(id(root), None)
+        if early is None:
+            return False
+        taken = early[2].result()
+        if not _same(early[0], tensors) or early[1] != [t._version for t in tensors] or \
+                self._fingerprinters[id(root)][1].moved():
+            return False
+        self.before.update(zip(map(id, tensors), zip(tensors, taken)))
+        return True
+
+    def _drop_early(self, rid: int | None = None) -> None:
+        """Wait for begun passes (a pass reads the tensors until then) and forget them: one root's,
+        or all."""
+        for r in list(self._early) if rid is None else [rid]:
+            early = self._early.pop(r, None)
+            if early is not None:
+                early[2].result()
+
     def _take_pending(self) -> None:
         """At the first step, before it changes anything: the parameters of the roots forwarded
-        before it, fingerprinted once."""
+        before it, fingerprinted once (or as read beside the forward, `_early_taken`)."""
         for root, tensors in self._pending.values():
-            self._fingerprint(root, tensors, overwrite=True)
+            if not self._early_taken(root, tensors):
+                self._fingerprint(root, tensors, overwrite=True)
         self._pending.clear()
+        self._drop_early()
 
     def _fingerprint(self, root: nn.Module, tensors: list[torch.Tensor], overwrite: bool = False) -> None:
         cached = self._fingerprinters.get(id(root))
@@ -817,6 +871,7 @@ class Watch:
                 self._blocks.clear()
                 self.modes_before.clear()
                 self._pending.clear()
+                self._drop_early()
             self._take_pending()
             if self.find_model is not None:
                 self._adopt()

@@ -642,15 +642,53 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     buffers = [b for _, b in named_buffers]
     copied = [id(b) in w.buffer_copy for b in buffers]
     tensors = params + [b for b, c in zip(buffers, copied) if not c]
+    # (the pass is begun first: where a CPU is spare, it reads while the buffers are compared here)
     cached = w._fingerprinters.get(id(models[0])) if len(models) == 1 else None
     reuse = cached is not None and len(cached[0]) == len(tensors) and all(a is b for a, b in zip(cached[0], tensors))
-    after = (cached[1]() if reuse else Fingerprinter(tensors)(just_built=True)) if tensors else []
+    pending = (cached[1].start() if reuse else Fingerprinter(tensors).start(just_built=True)) if tensors else None
+    by_copy = iter(_buffer_changes(w, [b for b, c in zip(buffers, copied) if c]))
+    names = Names.of(named_modules)  # as audit() names them: PEFT's trained copies, wrappers inside the model
+    # The tree shows the mode the module's forwards ran in over the window ("train+eval" where
+    # both), and for one whose own forward did not run, the mode the steps ran in: the mode at the
+    # window's start, or train for a module an observed train() switched out of eval() inside the
+    # window (a train() between backward and step() changes neither). The findings are told
+    # whether an undone eval() froze a part (FZ201) or was the script's own eval()/train() pair
+    # around a validation pass (FZ502: those statistics were never frozen).
+    at_start, undone, later = w.modes_before, w.undone, w.trained_in_window
+    if undone:
+        modes = {n: id(m) in later or at_start.get(id(m), m.training) for n, m in named_modules}
+        judged_modes = {n: w.toggled(m) if id(m) in undone else at_start.get(id(m), m.training)
+                        for n, m in named_modules}
+    else:
+        modes = judged_modes = {n: at_start.get(id(m), m.training) for n, m in named_modules}
+    ran_in = _forward_modes(w, named_modules)
+    if ran_in:
+        modes = {n: mode if ran_in.get(n, None) is None else ran_in[n] for n, mode in modes.items()}
+    found = F.live_findings(named_modules, named)
+    kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept)
+    by_call = _undone_by(w, named_modules) if undone else {}
+    sites = {n: w.undone_site[id(m)] for n, m in named_modules if id(m) in w.undone_site} if undone else {}
+    unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start)
+    refrozen = frozenset(n for n, p in named if id(p) in w.refrozen) if w.refrozen else frozenset()
+    if w.part_toggled:  # left frozen at their optimizer's steps by a toggle that unfroze only their neighbours
+        by_id = {id(p): n for n, p in named}
+        toggled = {by_id[i]: [by_id[b] for b in back if b in by_id] for i, back in w.part_toggled.items() if i in by_id}
+    else:
+        toggled = {}
+    model_ids = {id(p) for p in params}
+    # modules no forward of a watched model reached (a model only an optimizer holds): never ran
+    idle = frozenset(n for n, m in named_modules if id(m) not in w._covered and (n or labels == [""]))
+    ran = frozenset(n for n, m in named_modules if id(m) in w.ran or id(m) in w.ran_eval or id(m) in w.ran_other)
+    # nn.MultiheadAttention's forward reads its out_proj's weights itself (F.multi_head_attention_forward),
+    # never calling it: the child ran where its parent did
+    ran = ran | frozenset(f"{n}.{c}" if n else c for n, m in named_modules
+                          if isinstance(m, nn.MultiheadAttention) and n in ran for c, _ in m.named_children())
+    after = pending.result() if pending is not None else []
     before = [w.before[id(t)][1] if id(t) in w.before else a for t, a in zip(tensors, after)]
     changed = [a != b for a, b in zip(after, before)]
     nparams = len(params)
     changed_p = changed[:nparams]
     by_print = iter(changed[nparams:])  # those buffers have no copy: they cannot be sized
-    by_copy = iter(_buffer_changes(w, [b for b, c in zip(buffers, copied) if c]))
     bchanges = [next(by_copy) if c else (next(by_print), None) for c in copied]
     bmoved = [moved for moved, _ in bchanges]
     if spread is not None:  # the ranks compare buffers by fingerprint: the copies' are those at the start
@@ -697,7 +735,6 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         for r, p in zip(precords, params):
             if id(p) in tied:
                 r.aliases = [n for n in tied[id(p)] if n != r.name]
-    names = Names.of(named_modules)  # as audit() names them: PEFT's trained copies, wrappers inside the model
     if names.saved_copies or names.transparent:
         for r in precords:
             shown = names.display(r.name)
@@ -708,22 +745,6 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                 for (n, b), (moved, delta) in zip(named_buffers, bchanges)]
     if spread is not None:  # a sharded parameter is judged from all its shards
         precords, brecords = spread.agree(precords, brecords)
-    # The tree shows the mode the module's forwards ran in over the window ("train+eval" where
-    # both), and for one whose own forward did not run, the mode the steps ran in: the mode at the
-    # window's start, or train for a module an observed train() switched out of eval() inside the
-    # window (a train() between backward and step() changes neither). The findings are told
-    # whether an undone eval() froze a part (FZ201) or was the script's own eval()/train() pair
-    # around a validation pass (FZ502: those statistics were never frozen).
-    at_start, undone, later = w.modes_before, w.undone, w.trained_in_window
-    if undone:
-        modes = {n: id(m) in later or at_start.get(id(m), m.training) for n, m in named_modules}
-        judged_modes = {n: w.toggled(m) if id(m) in undone else at_start.get(id(m), m.training)
-                        for n, m in named_modules}
-    else:
-        modes = judged_modes = {n: at_start.get(id(m), m.training) for n, m in named_modules}
-    ran_in = _forward_modes(w, named_modules)
-    if ran_in:
-        modes = {n: mode if ran_in.get(n, None) is None else ran_in[n] for n, mode in modes.items()}
     mrecords = _module_records(named_modules, {id(p): r for p, r in zip(params, precords)}, brecords, modes)
     both = {n for n, mode in ran_in.items() if mode is None}
     if both:
@@ -743,28 +764,9 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         spread.halted = False  # the watched steps ran: what they did is judged, not withheld
         from_ddp = frozenset(spread.local_wrap.frozen) if spread.local_wrap else frozenset()
 
-    found = F.live_findings(named_modules, named)
-    kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept)
-    by_call = _undone_by(w, named_modules) if undone else {}
-    sites = {n: w.undone_site[id(m)] for n, m in named_modules if id(m) in w.undone_site} if undone else {}
-    unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start)
-    refrozen = frozenset(n for n, p in named if id(p) in w.refrozen) if w.refrozen else frozenset()
-    if w.part_toggled:  # left frozen at their optimizer's steps by a toggle that unfroze only their neighbours
-        by_id = {id(p): n for n, p in named}
-        toggled = {by_id[i]: [by_id[b] for b in back if b in by_id] for i, back in w.part_toggled.items() if i in by_id}
-    else:
-        toggled = {}
-    model_ids = {id(p) for p in params}
     held_still: list[str] = []  # trainable parameters an lr=0 kept still: noted, not judged
     if len(labels) > 1:  # a model beside the trained one that shares its parameters changes with it
         held_still += _shared_notes(precords, labels)
-    # modules no forward of a watched model reached (a model only an optimizer holds): never ran
-    idle = frozenset(n for n, m in named_modules if id(m) not in w._covered and (n or labels == [""]))
-    ran = frozenset(n for n, m in named_modules if id(m) in w.ran or id(m) in w.ran_eval or id(m) in w.ran_other)
-    # nn.MultiheadAttention's forward reads its out_proj's weights itself (F.multi_head_attention_forward),
-    # never calling it: the child ran where its parent did
-    ran = ran | frozenset(f"{n}.{c}" if n else c for n, m in named_modules
-                          if isinstance(m, nn.MultiheadAttention) and n in ran for c, _ in m.named_children())
     # tensors in no module that got gradients are in the forward, not the old layer of a replaced one
     # (FZ302): noted; said to stand in for the model's own parameters (torch.func.functional_call, a
     # stateless loop) only where the shapes show it, else the model's parameters are judged as usual
