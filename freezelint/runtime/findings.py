@@ -69,6 +69,15 @@ def _odd(attrs: dict[str, Any]) -> list[str]:
     return odd
 
 
+def freeze_attrs(module: nn.Module) -> list[str]:
+    """The attributes set on a module that live_findings reports as FZ101/FZ102/FZ103; none, the
+    common case, after two lookups and one subset test."""
+    attrs = module.__dict__
+    if "requires_grad" not in attrs and "requires_grad_" not in attrs and attrs.keys() <= _ORDINARY:
+        return []
+    return [a for a in ("requires_grad_", "requires_grad") if a in attrs] + _odd(attrs)
+
+
 def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, nn.Parameter]]) -> list[AuditFinding]:
     """FZ101/FZ102/FZ103, visible on the live objects whatever the steps do (the model's named
     modules and parameters)."""
