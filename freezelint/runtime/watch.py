@@ -118,20 +118,6 @@ def _inside(outer: torch.optim.Optimizer | None, opt: torch.optim.Optimizer) -> 
     return any(id(p) in ids for p in held_params(opt))
 
 
-def _same(before: tuple, now: tuple) -> bool:
-    """Two shapes (Watch._shape) alike as far as a later window goes: an attribute FZ101-FZ103
-    report deleted since is no change (the fix, made while training)."""
-    return before[:3] == now[:3] and now[3] <= before[3]
-
-
-def _new_marks(before: frozenset, now: frozenset) -> dict[str, int]:
-    """Attribute name -> how many modules were newly given it."""
-    out: dict[str, int] = {}
-    for _, attr in sorted(now - before):
-        out[attr] = out.get(attr, 0) + 1
-    return out
-
-
 def _weakly(objs: dict[int, Any]) -> "weakref.WeakValueDictionary[int, Any]":
     """`objs` held through weak references (a class without a weakref slot, rare, is dropped)."""
     out: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -179,6 +165,20 @@ def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
         raise AuditUsageError(f"optimizer must be a torch.optim.Optimizer, a list or a dict of them, "
                               f"got {type(optimizer).__name__}")
     return list(items)
+
+
+def _same(before: tuple, now: tuple) -> bool:
+    """Two shapes (Watch._shape) alike as far as a later window goes: an attribute FZ101-FZ103
+    report deleted since is no change (the fix, made while training)."""
+    return before[:3] == now[:3] and now[3] <= before[3]
+
+
+def _new_marks(before: frozenset, now: frozenset) -> dict[str, int]:
+    """Attribute name -> how many modules were newly given it."""
+    out: dict[str, int] = {}
+    for _, attr in sorted(now - before):
+        out[attr] = out.get(attr, 0) + 1
+    return out
 
 
 class Watch:
