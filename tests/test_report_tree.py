@@ -377,3 +377,45 @@ def test_a_class_split_by_name_in_repeated_blocks_says_alike_by_kind_and_name():
         "12 layers alike by kind and name: Conv2d (3: conv1) frozen, train; Conv2d (3: conv2) trainable, train; "
         "BatchNorm2d (6) frozen, eval"), text
     assert "alike by kind:" not in text, text
+
+
+class _LoRALinear(nn.Module):
+    """A hand-written LoRA layer: its own A and B Parameters beside a frozen base Linear."""
+
+    def __init__(self, base: nn.Linear, r: int = 2):
+        super().__init__()
+        self.base = base.requires_grad_(False)
+        self.A = nn.Parameter(torch.randn(r, base.in_features) * 0.1)
+        self.B = nn.Parameter(torch.zeros(base.out_features, r))
+
+    def forward(self, x):
+        return self.base(x) + x @ self.A.t() @ self.B.t()
+
+
+class _LoRABlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln = nn.LayerNorm(8).requires_grad_(False)
+        self.q, self.v = _LoRALinear(nn.Linear(8, 8)), _LoRALinear(nn.Linear(8, 8))
+
+    def forward(self, x):
+        return x + self.q(self.ln(x)) * self.v(x)
+
+
+def test_a_line_alike_by_kind_names_the_modules_that_hold_trained_parameters_directly():
+    # every Linear and LayerNorm frozen, yet 8 parameters trained: the LoRALinear modules' own A
+    # and B, which the line must account for (it listed only the frozen leaves)
+    torch.manual_seed(0)
+    model = nn.Sequential(_LoRABlock(), _LoRABlock())
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            loss = model(torch.randn(4, 8)).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    text = w.report.render_text()
+    assert w.report.ok, text
+    assert _line(text, "0-1 (x2) ").endswith(
+        "params changed 4/10 each · optimizer: all trainable · 5 layers alike by kind: LayerNorm (1) frozen, train; "
+        "_LoRALinear (2, own A, B) trainable, train; Linear (2) frozen, train"), text

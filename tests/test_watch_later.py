@@ -304,3 +304,64 @@ def test_a_later_window_names_models_and_optimizers_as_the_first_did():
     assert later.optimizer == "oa: SGD", later.render_text()
     assert [m.name for m in later.modules] == ["", "a"] and later.modules[0].type == "(1 model: a)"
     assert [p.name for p in later.params] == ["a.weight", "a.bias"]
+
+
+def attr_set_at(step: int, attr: str, value=True, undo_at: int | None = None):
+    """model[:4] frozen; at `step` a module attribute `attr` set on model[2] (an epoch boundary's
+    "unfreeze" that unfreezes nothing); at `undo_at`, deleted again."""
+    model = net()
+    model[:4].requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+
+    def on_step(i, opt):
+        if i == step:
+            setattr(model[2], attr, value)
+        if i == undo_at:
+            delattr(model[2], attr)
+
+    return model, opt, on_step
+
+
+@pytest.mark.parametrize("attr, code", [("requires_grad", "FZ102"), ("require_grad", "FZ103"),
+                                        ("requires_grad_", "FZ101")])
+def test_an_unfreeze_by_a_module_attribute_after_the_window_is_reported_in_a_later_window(attr, code):
+    # nothing else changes (the attribute freezes and unfreezes nothing): the watch sees the attribute
+    model, opt, on_step = attr_set_at(4, attr)
+    with freezelint.watch() as w:
+        train(model, opt, 10, on_step)
+    assert not model[2].weight.requires_grad  # what torch did: nothing
+    first, *later = w.reports
+    assert first.ok and len(later) == 1, [r.render_text() for r in w.reports]
+    assert [(f.code, f.target) for f in later[0].findings] == [(code, "2")], later[0].render_text()
+    assert later[0].notes[0] == (f"a later window, from step 5: before it, `{attr}` was set on 1 module, which "
+                                 f"freezes and unfreezes nothing")
+
+
+def test_near_miss_the_attribute_set_before_the_window_is_reported_once_and_deleting_it_opens_no_window():
+    model, opt, on_step = attr_set_at(0, "requires_grad")
+    with freezelint.watch() as w:
+        train(model, opt, 10, on_step)
+    assert [[f.code for f in r.findings] for r in w.reports] == [["FZ102"]], [r.render_text() for r in w.reports]
+    model, opt, on_step = attr_set_at(0, "requires_grad", undo_at=5)
+    with freezelint.watch() as w:
+        train(model, opt, 10, on_step)
+    assert len(w.reports) == 1, [r.render_text() for r in w.reports]  # the fix, made while training
+
+
+def test_an_attribute_set_on_a_large_model_after_the_window_is_seen_within_its_walk_period():
+    # 40 modules: the tree is walked every 2nd step (every 16 modules), the attribute seen then
+    torch.manual_seed(0)
+    model = nn.Sequential(*[nn.Sequential(nn.Linear(6, 6), nn.ReLU()) for _ in range(13)])
+    model[:12].requires_grad_(False)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    with freezelint.watch() as w:
+        for i in range(12):
+            if i == 5:
+                model[3].requires_grad = True
+            model(torch.randn(4, 6)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    first, *later = w.reports
+    assert len(later) == 1 and [(f.code, f.target) for f in later[0].findings] == [("FZ102", "3")], \
+        [r.render_text() for r in w.reports]
+    assert later[0].notes[0].startswith(("a later window, from step 6:", "a later window, from step 7:"))

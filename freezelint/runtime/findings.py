@@ -69,6 +69,15 @@ def _odd(attrs: dict[str, Any]) -> list[str]:
     return odd
 
 
+def freeze_attrs(module: nn.Module) -> list[str]:
+    """The attributes set on a module that live_findings reports as FZ101/FZ102/FZ103; none, the
+    common case, after two lookups and one subset test."""
+    attrs = module.__dict__
+    if "requires_grad" not in attrs and "requires_grad_" not in attrs and attrs.keys() <= _ORDINARY:
+        return []
+    return [a for a in ("requires_grad_", "requires_grad") if a in attrs] + _odd(attrs)
+
+
 def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, nn.Parameter]]) -> list[AuditFinding]:
     """FZ101/FZ102/FZ103, visible on the live objects whatever the steps do (the model's named
     modules and parameters)."""
@@ -337,7 +346,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   updated_elsewhere: bool = False, kept_stats: frozenset[str] = frozenset(),
                   unfrozen: frozenset[str] | None = None,
                   undone_by: Mapping[str, str] | None = None, among: int = 1,
-                  refrozen: frozenset[str] = frozenset(), notes: list[str] | None = None,
+                  refrozen: frozenset[str] = frozenset(), frozen_before: frozenset[str] = frozenset(),
+                  notes: list[str] | None = None,
                   idle: frozenset[str] = frozenset(), ran: frozenset[str] | None = None,
                   substituted: frozenset[str] = frozenset(), toggled: Mapping[str, list[str]] | None = None,
                   live: Sequence[tuple[str, nn.Module]] = (),
@@ -359,7 +369,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     watch): with more than one, findings name the optimizer by the name `optimizer` gives it.
     `refrozen` (the watch) names the parameters trained and then frozen inside the window (a
     freeze at an epoch boundary): the optimizer state they hold from their training is no FZ504
-    while no grad reaches them (torch's optimizers skip a None grad). `notes` receives what was
+    while no grad reaches them (torch's optimizers skip a None grad). `frozen_before` (a later
+    window of the watch) names those frozen likewise between the windows: the same verdict, a note
+    on the state they hold and how to free it, not FZ504. `notes` receives what was
     seen but is no finding: trainable parameters held still by a param group's lr=0. `idle` (the
     watch) names the modules whose forward never ran while watched, so FZ505 can say that of them;
     `ran` (None: not known) the modules whose own forward ran, so FZ505 on their parameters can say
@@ -719,7 +731,13 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             per_group[(owner(p)[0], p.group)].append(p)
     for (oname, gi), ps in sorted(per_group.items()):
         _, opt, group = owner(ps[0])
-        with_state = [p.name for p in ps if p.has_state and not (p.name in refrozen and p.grad == "none")]
+        # trained, then frozen with their grads dropped: skipped by every step since, the state
+        # they hold from before costs memory only (a note), as a freeze inside the window reads
+        spared = [p.name for p in ps if p.has_state and p.grad == "none"
+                  and (p.name in refrozen or p.name in frozen_before)]
+        if spared and notes is not None:
+            notes.append(_state_held_note(spared, oname if among > 1 else type(opt).__name__))
+        with_state = [p.name for p in ps if p.has_state and p.name not in spared]
         # frozen after the optimizer had stepped them (after a warmup, at an epoch boundary): building
         # it from a requires_grad filter cannot apply to them
         later = _frozen_after_steps(opt, group)
@@ -1262,6 +1280,17 @@ def _fz504_after_advice(one: bool, graded: bool) -> str:
                 f"grad None); {free}")
     return (f"{its if one else 'their'} .grad stayed None, so the steps skip {it} ({skip}) and only the state is "
             f"held: {free}, or accept it (`--ignore FZ504`, `ignore=[\"FZ504\"]`)")
+
+
+def _state_held_note(names: list[str], opt: str) -> str:
+    """Parameters trained, then frozen with their grads set to None: what they still hold, that it
+    costs memory only, and how to free it."""
+    one = len(names) == 1
+    it = "it" if one else "them"
+    return (f"{listed(names)} {'holds' if one else 'hold'} {opt} state from the steps that trained {it} before "
+            f"the freeze; {'its' if one else 'their'} .grad stayed None, so the steps since skip {it} and the "
+            f"state only takes memory: `optimizer.state.pop(p)` for {'it' if one else 'each'} when freezing "
+            f"frees it")
 
 
 def _fz504_advice(groups: int) -> str:

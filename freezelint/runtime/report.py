@@ -124,6 +124,13 @@ def _ties(tied: dict[str, str]) -> str:
     return "; ".join([*(f"{there} is shared as {', '.join(names)}" for there, names in shared.items()), *single])
 
 
+def _own_status(records: list[ParamRecord]) -> tuple[str, int]:
+    """A module's status and changed count read from its own parameters alone (not its children's)."""
+    trainable = sum(r.requires_grad for r in records)
+    status = "trainable" if trainable == len(records) else "frozen" if not trainable else "partly frozen"
+    return status, sum(r.changed for r in records)
+
+
 class FreezeAuditError(AssertionError):
     """Raised by `raise_for_findings()` / `assert_frozen()`; the message is the readable report."""
 
@@ -331,34 +338,47 @@ class AuditReport:
                     out.append([c])
             return out
 
+        # modules holding parameters of their own beside children that hold some: their own records
+        direct: dict[str, list[ParamRecord]] = {}
+        for r in self.params:
+            direct.setdefault(r.module, []).append(r)
+        holders = {n: rs for n, rs in direct.items() if n in by_name and any(
+            by_name[c].params for c in children.get(n, []))}
+
         def by_kind(name: str, sub: list[ModuleRecord]) -> str | None:
             """A subtree whose layers read alike kind by kind (every BatchNorm2d frozen in eval and every
             Conv2d trained; LoRA's base layers frozen and its adapters trained): one line saying so,
             instead of every block spelled out. None where some kind is mixed or there are few layers."""
-            layers = [x for x in sub[1:] if x.params and not any(by_name[c].params for c in children.get(x.name, []))]
+            # a layer holds parameters and no child does; a module holding its own beside children
+            # that hold theirs (a hand-written LoRALinear's A and B beside its frozen base Linear)
+            # is a layer too, read by its own parameters: the line accounts for every one
+            layers = [x for x in sub[1:] if x.params and (x.name in holders or not any(
+                by_name[c].params for c in children.get(x.name, [])))]
             if len(layers) < 4:
                 return None
             moved = any(x.params_changed or x.buffers_changed for x in sub)
             seen: dict[tuple[str, str], tuple] = {}  # (class, attribute name) -> how it reads
-            groups: dict[str, dict[tuple, list[str]]] = {}  # class -> how it reads -> the names' roles
+            groups: dict[tuple[str, str], dict[tuple, list[str]]] = {}  # (class, own) -> how it reads -> roles
             for x in layers:
                 path = x.name.split(".")
                 key = (x.type, path[-1])
-                sig = (x.status, x.mode if moved else "",
-                       "unchanged" if x.status == "trainable" and not x.params_changed else "")
+                status, changed = _own_status(holders[x.name]) if x.name in holders else (x.status, x.params_changed)
+                sig = (status, x.mode if moved else "", "unchanged" if status == "trainable" and not changed else "")
                 if seen.setdefault(key, sig) != sig:
                     return None
                 # a role is the attribute name; an adapter's key or an index names its holder's
                 role = path[-2] if len(path) > 1 and (path[-1].isdigit() or path[-1] == "default") else path[-1]
-                groups.setdefault(x.type, {}).setdefault(sig, []).append(role)
+                own = ", ".join(r.name.rpartition(".")[2] for r in holders[x.name]) if x.name in holders else ""
+                groups.setdefault((x.type, own), {}).setdefault(sig, []).append(role)
             parts = []
-            for t, by_sig in groups.items():
+            for (t, own), by_sig in groups.items():
                 if len(by_sig) > 1 and min(len(roles) for roles in by_sig.values()) < 2:
                     return None  # a class split with a lone layer (conv1 frozen, conv2 trained): nothing repeats
                 for sig, roles in by_sig.items():
                     # one class in two roles (LoRA's frozen base_layer and trained lora_A): say which
                     named = "" if len(by_sig) == 1 else ": " + ", ".join(dict.fromkeys(roles))
-                    parts.append((f"{t} ({len(roles)}{named})", sig))
+                    mine = f"{'; ' if named else ', '}own {own}" if own else ""
+                    parts.append((f"{t} ({len(roles)}{named}{mine})", sig))
             if len(parts) > 4:
                 return None
             # alike kind by kind, or, where a class reads two ways, kind and name by kind and name

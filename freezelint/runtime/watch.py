@@ -49,7 +49,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 from freezelint.codes import check_codes
 from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import roll_call
-from freezelint.runtime.findings import listed, lr_is_zero
+from freezelint.runtime.findings import freeze_attrs, listed, lr_is_zero
 from freezelint.runtime.fingerprint import Fingerprinter, Pending, background, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
@@ -119,7 +119,7 @@ def _inside(outer: torch.optim.Optimizer | None, opt: torch.optim.Optimizer) -> 
     return any(id(p) in ids for p in held_params(opt))
 
 
-def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+def _same_tensors(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b))
 
 
@@ -170,6 +170,20 @@ def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
         raise AuditUsageError(f"optimizer must be a torch.optim.Optimizer, a list or a dict of them, "
                               f"got {type(optimizer).__name__}")
     return list(items)
+
+
+def _same(before: tuple, now: tuple) -> bool:
+    """Two shapes (Watch._shape) alike as far as a later window goes: an attribute FZ101-FZ103
+    report deleted since is no change (the fix, made while training)."""
+    return before[:3] == now[:3] and now[3] <= before[3]
+
+
+def _new_marks(before: frozenset, now: frozenset) -> dict[str, int]:
+    """Attribute name -> how many modules were newly given it."""
+    out: dict[str, int] = {}
+    for _, attr in sorted(now - before):
+        out[attr] = out.get(attr, 0) + 1
+    return out
 
 
 class Watch:
@@ -353,6 +367,11 @@ class Watch:
         # steps after the window until the next walk
         self._flat: list[torch.Tensor] = []
         self._flat_ids: tuple[int, ...] = ()
+        # and the attributes FZ101/FZ102/FZ103 report that were set on their modules then, as
+        # (id(module), name): `model[0].requires_grad = True` at an epoch boundary unfreezes nothing
+        # and so changes nothing else that trains
+        self._marks: frozenset[tuple[int, str]] = frozenset()
+        self._sizes: tuple[int, ...] = ()  # how many attributes each module had then, in walk order
         self._walk_in = 0
         self.steps_after = 0  # steps of the watched optimizers since the window closed
         self._after_steps: dict[int, int] = {}  # the same, per optimizer (by id)
@@ -657,11 +676,11 @@ class Watch:
         Not where the watch reads shards (FSDP): their tensors are swapped around the forward."""
         early = self._early.get(id(root))
         if early is not None:
-            if _same(early[0], tensors) and early[1] == [t._version for t in tensors]:
+            if _same_tensors(early[0], tensors) and early[1] == [t._version for t in tensors]:
                 return
             self._drop_early(id(root))
         cached = self._fingerprinters.get(id(root))
-        built = cached is None or not _same(cached[0], tensors)
+        built = cached is None or not _same_tensors(cached[0], tensors)
         if built:
             cached = self._fingerprinters[id(root)] = (tensors, Fingerprinter(tensors))
         if cached[1].beside:
@@ -675,7 +694,7 @@ class Watch:
         if early is None:
             return False
         taken = early[2].result()
-        if not _same(early[0], tensors) or early[1] != [t._version for t in tensors] or \
+        if not _same_tensors(early[0], tensors) or early[1] != [t._version for t in tensors] or \
                 self._fingerprinters[id(root)][1].moved():
             return False
         self.before.update(zip(map(id, tensors), zip(tensors, taken)))
@@ -1164,9 +1183,13 @@ class Watch:
         requires_grad costs ~5us for a resnet50; walking the module tree for the parameters ~100us
         (through its dicts: named_parameters() builds every name, 5x slower), so a large model's
         tree is walked every few steps only (a head swapped after the window is seen a few steps
-        late; an unfreeze at the step it is made)."""
+        late; an unfreeze at the step it is made). The walk also counts each module's attributes:
+        where a count changed, which hold a plain `requires_grad` attribute or a misspelling of it
+        (FZ101-FZ103) is read again (a subset test per module, 6x the count), seen a few steps late
+        too."""
         if walk or not self._flat_ids:
             flat: list[torch.Tensor] = []
+            modules: list[nn.Module] = []
             stack: list[Any] = list(self._tracked_roots.values())
             seen: set[int] = set()
             while stack:
@@ -1174,12 +1197,18 @@ class Watch:
                 if m is None or id(m) in seen:
                     continue
                 seen.add(id(m))
+                modules.append(m)
                 flat.extend([p for p in m._parameters.values() if p is not None])
                 stack.extend(m._modules.values())
             self._flat, self._flat_ids = flat, tuple(map(id, flat))
+            sizes = tuple(len(m.__dict__) for m in modules)
+            if sizes != self._sizes:
+                self._sizes = sizes
+                self._marks = frozenset((id(m), a) for m in modules for a in freeze_attrs(m))
             self._walk_in = max(1, len(seen) // _WALK_PER_STEP)
         return (self._flat_ids, tuple(map(_requires_grad, self._flat)),
-                tuple((k, sum(len(g["params"]) for g in o.param_groups)) for k, o in self._tracked_opts.items()))
+                tuple((k, sum(len(g["params"]) for g in o.param_groups)) for k, o in self._tracked_opts.items()),
+                self._marks)
 
     def _track(self, window: "Watch") -> None:
         self._tracked_roots.update(window.roots)
@@ -1249,7 +1278,7 @@ class Watch:
         self._walk_in -= 1
         shape, before = self._shape(walk=self._walk_in <= 0), self._shapes.get(id(opt))
         self._shapes[id(opt)] = shape
-        if known and (before is None or shape == before):
+        if known and (before is None or _same(before, shape)):
             return  # the first step seen of this optimizer after the window, or nothing changed
         if self._given_model is not None and self.given_model is None:
             return  # the model given was dropped by the script: nothing of it is left to watch
@@ -1315,6 +1344,8 @@ class Watch:
             words.append(f"{whose} {abs(held)} {'more' if held > 0 else 'fewer'}")
         if dropped:
             words.append(f"{dropped} optimizer{'s were' if dropped != 1 else ' was'} dropped by the script")
+        for attr, n in _new_marks(before[3], now[3]).items():
+            words.append(f"`{attr}` was set on {n} module{'s' * (n != 1)}, which freezes and unfreezes nothing")
         return ", ".join(words) or "what trains had changed"
 
     def _still_waiting(self) -> bool:

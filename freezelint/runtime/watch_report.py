@@ -670,6 +670,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     sites = {n: w.undone_site[id(m)] for n, m in named_modules if id(m) in w.undone_site} if undone else {}
     unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start)
     refrozen = frozenset(n for n, p in named if id(p) in w.refrozen) if w.refrozen else frozenset()
+    # a later window's: frozen between the windows, after steps that trained them
+    frozen_before = frozenset(n for n, p in named if id(p) in w.frozen_after) if w.frozen_after else frozenset()
     if w.part_toggled:  # left frozen at their optimizer's steps by a toggle that unfroze only their neighbours
         by_id = {id(p): n for n, p in named}
         toggled = {by_id[i]: [by_id[b] for b in back if b in by_id] for i, back in w.part_toggled.items() if i in by_id}
@@ -790,8 +792,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
-                                 refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted,
-                                 toggled=toggled, live=named_modules, sites=sites)
+                                 refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
+                                 ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
     if w.lr_lifted and not only_beside:
         found += _lr_lifted(w, named, precords, opts, onames)
     if w.added and not only_beside:
