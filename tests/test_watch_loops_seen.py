@@ -72,6 +72,49 @@ def test_stand_ins_that_ignore_a_partial_freeze_are_fz501_on_the_frozen_paramete
     assert _functional_part_frozen(keep_freeze=True).ok  # only the trainable ones' stand-ins train
 
 
+def _func_grad_loop(through: str, frozen_too: bool):
+    """torch.func.grad (or vmap over it, per-sample grads) over functional_call, the grads written
+    to .grad and stepped; the backbone frozen. `frozen_too`: the frozen ones differentiated too
+    (torch.func ignores requires_grad), so they move."""
+    from torch.func import functional_call, grad, vmap
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def loss(params, rest, x, y):
+        if through == "vmap":
+            x, y = x[None], y[None]
+        return nn.functional.cross_entropy(functional_call(model, (params, rest), (x,)), y)
+
+    grads = grad(loss) if through == "grad" else vmap(grad(loss), in_dims=(None, None, 0, 0))
+    start = model[0].weight.detach().clone()
+    with freezelint.watch() as w:
+        for _ in range(3):
+            params = {k: v.detach() for k, v in model.named_parameters() if frozen_too or v.requires_grad}
+            rest = {k: v.detach() for k, v in model.named_parameters() if k not in params}
+            g = grads(params, rest, torch.randn(8, 8), torch.randint(0, 2, (8,)))
+            for k, p in model.named_parameters():
+                p.grad = None if k not in g else g[k] if through == "grad" else g[k].mean(0)
+            opt.step()
+    assert torch.equal(start, model[0].weight) is not frozen_too  # torch: the frozen layer moved, or not
+    return w.report
+
+
+@pytest.mark.parametrize("through", ["grad", "vmap"])
+def test_a_torch_func_grad_loop_is_watched_without_reading_the_transforms_wrappers(through):
+    # the forward runs inside the transform, on its wrappers (their storage cannot be read): the
+    # watch takes the model's own tensors from the optimizer at the step instead
+    report = _func_grad_loop(through, frozen_too=False)
+    assert report.ok and not report.findings, report.render_text()
+    assert [r.name for r in report.params if r.changed] == ["2.weight", "2.bias"], report.render_text()
+    report = _func_grad_loop(through, frozen_too=True)
+    assert [f.code for f in report.findings if f.code == "FZ501"] == ["FZ501"], report.render_text()
+    [f] = [f for f in report.findings if f.code == "FZ501"]
+    assert f.names == ["0.weight", "0.bias"], f.names
+
+
 def test_a_layer_replaced_after_the_optimizer_is_still_fz302():
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     opt = torch.optim.SGD(net.parameters(), lr=0.1)

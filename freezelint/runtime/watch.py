@@ -96,6 +96,8 @@ class WindowComplete(BaseException):
 
 _requires_grad = attrgetter("requires_grad")
 _COMPILE_WARNING = r"Using `torch\.compile\(module\)` when there are global hooks on modules"
+# the innermost torch.func transform running (None outside one)
+_peek_transform = getattr(getattr(torch._C, "_functorch", None), "peek_interpreter_stack", lambda: None)
 
 
 # how long the window waits for an optimizer that holds a forwarded model and has not stepped: until
@@ -116,6 +118,13 @@ def _inside(outer: torch.optim.Optimizer | None, opt: torch.optim.Optimizer) -> 
         return False
     ids = {id(p) for p in held_params(outer)}
     return any(id(p) in ids for p in held_params(opt))
+
+
+def _transformed() -> bool:
+    """A forward inside a torch.func transform (grad, vmap, jvp): functional_call has put the
+    transform's wrappers in the module's place, whose storage cannot be read. The module's own
+    tensors are taken at another forward, or at the step from the optimizer."""
+    return _peek_transform() is not None
 
 
 def _weakly(objs: dict[int, Any]) -> "weakref.WeakValueDictionary[int, Any]":
@@ -685,7 +694,7 @@ class Watch:
 
     @_guarded
     def _on_forward(self, module: nn.Module, args: Any) -> None:
-        if self.done:
+        if self.done or _transformed():
             return
         self._forwards += 1
         mid = id(module)
