@@ -190,6 +190,43 @@ def test_a_glob_that_matches_no_whole_name_says_which_widening_does():
     assert "*.bias" not in messages  # it matched
 
 
+def _parametrized_net():
+    """`fc.weight` as the code reads it is `fc.parametrizations.weight.original` (orthogonal) and
+    `ln.weight` is `ln.parametrizations.weight.original0/1` (weight_norm splits it); `ln` frozen."""
+    from torch.nn.utils.parametrizations import orthogonal, weight_norm
+
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("fc", orthogonal(nn.Linear(4, 4)))
+    model.add_module("ln", weight_norm(nn.Linear(4, 4)))
+    model.add_module("out", nn.Linear(4, 2))
+    model.ln.requires_grad_(False)
+    return model, torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+
+
+@pytest.mark.parametrize("how", ["audit", "watch"])
+def test_an_expectation_names_a_parametrized_weight_as_the_code_reads_it(how):
+    def judged(**patterns):
+        model, opt = _parametrized_net()
+        if how == "audit":
+            return freezelint.audit(model, opt, batch=torch.randn(3, 4), **patterns)
+        with freezelint.watch(**patterns) as w:
+            for _ in range(2):
+                opt.zero_grad()
+                model(torch.randn(3, 4)).pow(2).mean().backward()
+                opt.step()
+        return w.report
+
+    report = judged(expect_trainable="fc.weight", expect_frozen=["ln.weight", "ln.bias"])
+    assert report.ok and not report.findings, report.render_text()
+    report = judged(expect_frozen="fc.weight", expect_trainable="ln.weight")
+    found = {f.target: f.message for f in report.findings}
+    assert sorted(found) == ["fc.weight", "ln.weight"], report.render_text()  # named as written
+    assert found["fc.weight"].startswith("expected frozen, but fc.parametrizations.weight.original is trainable")
+    assert found["ln.weight"].startswith("expected to train, but ln.parametrizations.weight.original0, "
+                                         "ln.parametrizations.weight.original1 did not change"), found["ln.weight"]
+
+
 def test_multihead_attentions_out_proj_runs_where_its_parent_does():
     # F.multi_head_attention_forward reads out_proj's weights itself, never calling the module: an
     # encoder run under no_grad is one FZ505, told by one cause, not two

@@ -20,7 +20,7 @@ from torch import nn
 
 from freezelint.peft_heads import HEAD_ATTRS, TASK_HEAD, TASK_TYPE
 from freezelint.runtime.errors import AuditUsageError
-from freezelint.runtime.names import matches, nearest
+from freezelint.runtime.names import as_written, matches, nearest
 from freezelint.runtime.report import AuditFinding, BufferRecord, ModuleRecord, ParamRecord
 from freezelint.spelling import FOREIGN, is_misspelling
 
@@ -1468,7 +1468,7 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
                                     "name a module that holds some, or a parameter; see model.named_parameters()"))
             continue
         if not hit:
-            pool = [*module_names, *(n for p in params for n in (p.name, *p.aliases))]
+            pool = [*module_names, *(n for p in params for n in (as_written(p.name), p.name, *p.aliases))]
             widened = _widened_glob(pattern, params)
             near = [] if widened else nearest(pattern, [n for n in pool if n])
             out.append(AuditFinding("FZ506", pattern, f"{option} pattern matched no parameter"
