@@ -113,6 +113,9 @@ def test_a_torch_func_grad_loop_is_watched_without_reading_the_transforms_wrappe
     assert [f.code for f in report.findings if f.code == "FZ501"] == ["FZ501"], report.render_text()
     [f] = [f for f in report.findings if f.code == "FZ501"]
     assert f.names == ["0.weight", "0.bias"], f.names
+    # a new grad at each step: the loop's own, not one left from before the freeze
+    assert "yet changed over 2 steps; the loop wrote a new .grad to them at each step (torch.func.grad" in f.message
+    assert f.advice.startswith("give .grad only to parameters that require grad"), f.advice
 
 
 def test_a_layer_replaced_after_the_optimizer_is_still_fz302():

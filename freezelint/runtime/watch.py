@@ -298,6 +298,11 @@ class Watch:
         self._start_noted: set[int] = set()  # ids of the roots whose params are in frozen_at_start
         self._root_params: dict[int, list[torch.Tensor]] = {}
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
+        # a frozen parameter's grad at its optimizer's last step end (weakly); `grad_written`: those
+        # whose grad was another tensor at a later step, so the loop wrote it (torch.func.grad's
+        # grads assigned to .grad; a backward leaves a frozen one's alone): not stale from before
+        self._frozen_grad: dict[int, weakref.ref] = {}
+        self.grad_written: set[int] = set()
         # how the loop zeroes grads, seen on one trained parameter per optimizer: its grad tensor
         # at a step's end, then at the next step: the same tensor ("kept": zero_grad(set_to_none=
         # False), or accumulation) or another ("renewed": set_to_none=True, torch's default)
@@ -1094,6 +1099,7 @@ class Watch:
                         self.grad_seen[id(p)] = "nonzero"
             elif p.grad is not None:
                 read.append(p)
+                self._note_frozen_grad(p)
         if read:
             # this rank's shard of each grad: counting a DTensor's would be a collective
             counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for p in read]).tolist()
@@ -1110,6 +1116,12 @@ class Watch:
                 self._track(self)
                 self._shapes[id(opt)] = self._shape()
                 self._after_pre_handle = register_optimizer_step_pre_hook(self._after_pre)
+
+    def _note_frozen_grad(self, p: torch.Tensor) -> None:
+        last = self._frozen_grad.get(id(p))
+        if last is not None and last() is not p.grad:
+            self.grad_written.add(id(p))
+        self._frozen_grad[id(p)] = weakref.ref(p.grad)
 
     def _held_ids(self) -> set[int]:
         return {id(p) for o in self.optimizers.values() for p in held_params(o)}
@@ -1389,7 +1401,7 @@ class Watch:
                      self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
                      self.ran_eval, self.ran_other,
                      self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled,
-                     self._lr_zero, self.probe_roots,
+                     self._lr_zero, self.probe_roots, self._frozen_grad,
                      self.undone, self.undone_call, self.undone_site, self.idle_drift):
             held.clear()
         # the models and optimizers judged, those given included, weakly from now on: one the script

@@ -779,6 +779,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     graded = [[p for p in ps if p.grad is not None] for ps in outside]
     stood = [F.stood_in(precords, ps) if ps else [] for ps in graded]
     substituted = frozenset(r.name for rs in stood for r in rs)
+    written = frozenset(n for n, p in named if id(p) in w.grad_written) if w.grad_written else frozenset()
     for oi, opt in enumerate(opts):
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
@@ -796,6 +797,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted,
+                                 written=written,
                                  toggled=toggled, live=named_modules, sites=sites)
     if w.lr_lifted and not only_beside:
         found += _lr_lifted(w, named, precords, opts, onames)
