@@ -118,6 +118,32 @@ def test_a_torch_func_grad_loop_is_watched_without_reading_the_transforms_wrappe
     assert f.advice.startswith("give .grad only to parameters that require grad"), f.advice
 
 
+def test_audit_with_a_torch_func_grad_step_fn_judges_the_grads_it_wrote():
+    from torch.func import functional_call, grad
+
+    def audited(frozen_too: bool):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+        model[0].requires_grad_(False)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+        def step_fn(model, opt, batch):
+            params = {k: v.detach() for k, v in model.named_parameters() if frozen_too or v.requires_grad}
+            rest = {k: v.detach() for k, v in model.named_parameters() if k not in params}
+            g = grad(lambda ps: functional_call(model, (ps, rest), (batch,)).pow(2).mean())(params)
+            for k, p in model.named_parameters():
+                p.grad = g.get(k)
+            opt.step()
+
+        return freezelint.audit(model, opt, batch=torch.randn(8, 8), step_fn=step_fn)
+
+    assert audited(frozen_too=False).ok, audited(frozen_too=False).render_text()
+    report = audited(frozen_too=True)
+    [f] = [f for f in report.findings if f.code == "FZ501"]
+    assert f.message.startswith("0.weight, 0.bias: requires_grad=False, yet changed over 2 steps"), f.message
+    assert "; the loop wrote a new .grad to them at each step (torch.func.grad" in f.message, f.message
+
+
 def test_a_layer_replaced_after_the_optimizer_is_still_fz302():
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
