@@ -121,6 +121,17 @@ def _inside(outer: torch.optim.Optimizer | None, opt: torch.optim.Optimizer) -> 
     return any(id(p) in ids for p in held_params(opt))
 
 
+def _weakly(objs: dict[int, Any]) -> "weakref.WeakValueDictionary[int, Any]":
+    """`objs` held through weak references (a class without a weakref slot, rare, is dropped)."""
+    out: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+    for k, v in objs.items():
+        try:
+            out[k] = v
+        except TypeError:
+            pass
+    return out
+
+
 def _transformed() -> bool:
     """A forward inside a torch.func transform (grad, vmap, jvp): functional_call has put the
     transform's wrappers in the module's place, whose storage cannot be read. The module's own
@@ -144,17 +155,6 @@ def _zeroed_after_scheduler(opt: torch.optim.Optimizer) -> dict[int, tuple[str, 
               and len(getattr(o, "_last_lr", ())) == len(groups)]
     return {gi: (type(scheds[0]).__name__, scheds[0]._last_lr[gi]) for gi in maybe
             if scheds and not any(lr_is_zero(s._last_lr[gi]) for s in scheds)}
-
-
-def _weakly(objs: dict[int, Any]) -> "weakref.WeakValueDictionary[int, Any]":
-    """`objs` held through weak references (a class without a weakref slot, rare, is dropped)."""
-    out: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-    for k, v in objs.items():
-        try:
-            out[k] = v
-        except TypeError:
-            pass
-    return out
 
 
 def _trained_before(opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> bool:

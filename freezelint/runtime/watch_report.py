@@ -795,9 +795,9 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             foreign = False
         found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
+                                 written=written,
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, notes=held_still, idle=idle, ran=ran, substituted=substituted,
-                                 written=written,
                                  toggled=toggled, live=named_modules, sites=sites)
     if w.lr_lifted and not only_beside:
         found += _lr_lifted(w, named, precords, opts, onames)
