@@ -338,6 +338,7 @@ def test_stale_grads_moving_frozen_weights_under_adamw():
     assert "FZ501" in found and "FZ504" in found
     fz501 = next(f for f in w.report.findings if f.code == "FZ501")
     assert "0.weight" in fz501.message and "zero_grad(set_to_none=False)" in fz501.message
+    assert "left from before they were frozen" in fz501.message  # one tensor at every step: no grad the loop wrote
     assert w.report.set_to_none is False
 
 

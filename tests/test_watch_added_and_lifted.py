@@ -103,6 +103,45 @@ def test_an_lr0_freeze_that_a_schedulers_eta_min_lifts_is_fz304_at_run_time():
     assert "requires_grad_(False)" in f.advice
 
 
+def lr0_written_after(kind: str, warm_head: bool = False):
+    """The backbone "frozen" by writing lr=0 into its group after the scheduler was built, which
+    took 1e-3 as its base; `warm_head`: the head's group warms up from 0 (per-group lambdas)."""
+    model = net()
+    opt = torch.optim.SGD([{"params": model[:4].parameters()}, {"params": model[4].parameters()}], lr=1e-3)
+    if kind == "LambdaLR":
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, [lambda s: 1.0, (lambda s: s / 4) if warm_head else (lambda s: 1.0)])
+    else:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10, eta_min=1e-4)
+    opt.param_groups[0]["lr"] = 0.0
+    return model, opt, sched
+
+
+@pytest.mark.parametrize("kind,warm_head", [("LambdaLR", False), ("LambdaLR", True), ("CosineAnnealingLR", False)])
+def test_an_lr0_written_after_the_scheduler_was_built_is_fz304(kind, warm_head):
+    # the scheduler's step() sets the group's lr again from the base it took (1e-3): the lr=0 held one step
+    model, opt, sched = lr0_written_after(kind, warm_head)
+    start = model[0].weight.detach().clone()
+    with freezelint.watch(steps=3) as w:
+        run(model, opt, 3, sched=sched)
+    assert not torch.equal(start, model[0].weight)  # torch: the "frozen" backbone trained
+    [f] = w.report.findings
+    assert (f.code, f.target) == ("FZ304", "param_groups[0]"), w.report.render_text()
+    assert f.message.startswith("param group 0 had lr=0 at step 1 and lr="), f.message
+    assert (f"changed: the lr=0 was written after {kind} set lr=0.001 for this group, and its step() sets the "
+            f"group's lr again from its schedule, so the lr=0 that froze them does not hold") in f.message, f.message
+
+
+def test_near_miss_a_warmup_that_starts_one_group_at_0_is_no_fz304():
+    # LambdaLR's factor 0 at step 0 for the head alone: the scheduler set that 0 itself, and the head trains
+    model = net()
+    model[:4].requires_grad_(False)
+    opt = torch.optim.AdamW([{"params": model[:4].parameters(), "lr": 1e-4}, {"params": model[4].parameters()}], lr=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, [lambda s: 1.0, lambda s: min(1.0, s / 3)])
+    with freezelint.watch(steps=3) as w:
+        run(model, opt, 3, sched=sched)
+    assert w.report.ok and not w.report.findings, w.report.render_text()
+
+
 def test_near_miss_an_lr0_group_the_schedule_keeps_at_0_is_a_note():
     model, opt, sched = lr0_backbone(0.0)
     with freezelint.watch(steps=3) as w:

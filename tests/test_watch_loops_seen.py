@@ -72,6 +72,78 @@ def test_stand_ins_that_ignore_a_partial_freeze_are_fz501_on_the_frozen_paramete
     assert _functional_part_frozen(keep_freeze=True).ok  # only the trainable ones' stand-ins train
 
 
+def _func_grad_loop(through: str, frozen_too: bool):
+    """torch.func.grad (or vmap over it, per-sample grads) over functional_call, the grads written
+    to .grad and stepped; the backbone frozen. `frozen_too`: the frozen ones differentiated too
+    (torch.func ignores requires_grad), so they move."""
+    from torch.func import functional_call, grad, vmap
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def loss(params, rest, x, y):
+        if through == "vmap":
+            x, y = x[None], y[None]
+        return nn.functional.cross_entropy(functional_call(model, (params, rest), (x,)), y)
+
+    grads = grad(loss) if through == "grad" else vmap(grad(loss), in_dims=(None, None, 0, 0))
+    start = model[0].weight.detach().clone()
+    with freezelint.watch() as w:
+        for _ in range(3):
+            params = {k: v.detach() for k, v in model.named_parameters() if frozen_too or v.requires_grad}
+            rest = {k: v.detach() for k, v in model.named_parameters() if k not in params}
+            g = grads(params, rest, torch.randn(8, 8), torch.randint(0, 2, (8,)))
+            for k, p in model.named_parameters():
+                p.grad = None if k not in g else g[k] if through == "grad" else g[k].mean(0)
+            opt.step()
+    assert torch.equal(start, model[0].weight) is not frozen_too  # torch: the frozen layer moved, or not
+    return w.report
+
+
+@pytest.mark.parametrize("through", ["grad", "vmap"])
+def test_a_torch_func_grad_loop_is_watched_without_reading_the_transforms_wrappers(through):
+    # the forward runs inside the transform, on its wrappers (their storage cannot be read): the
+    # watch takes the model's own tensors from the optimizer at the step instead
+    report = _func_grad_loop(through, frozen_too=False)
+    assert report.ok and not report.findings, report.render_text()
+    assert [r.name for r in report.params if r.changed] == ["2.weight", "2.bias"], report.render_text()
+    report = _func_grad_loop(through, frozen_too=True)
+    assert [f.code for f in report.findings if f.code == "FZ501"] == ["FZ501"], report.render_text()
+    [f] = [f for f in report.findings if f.code == "FZ501"]
+    assert f.names == ["0.weight", "0.bias"], f.names
+    # a new grad at each step: the loop's own, not one left from before the freeze
+    assert "yet changed over 2 steps; the loop wrote a new .grad to them at each step (torch.func.grad" in f.message
+    assert f.advice.startswith("give .grad only to parameters that require grad"), f.advice
+
+
+def test_audit_with_a_torch_func_grad_step_fn_judges_the_grads_it_wrote():
+    from torch.func import functional_call, grad
+
+    def audited(frozen_too: bool):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+        model[0].requires_grad_(False)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+        def step_fn(model, opt, batch):
+            params = {k: v.detach() for k, v in model.named_parameters() if frozen_too or v.requires_grad}
+            rest = {k: v.detach() for k, v in model.named_parameters() if k not in params}
+            g = grad(lambda ps: functional_call(model, (ps, rest), (batch,)).pow(2).mean())(params)
+            for k, p in model.named_parameters():
+                p.grad = g.get(k)
+            opt.step()
+
+        return freezelint.audit(model, opt, batch=torch.randn(8, 8), step_fn=step_fn)
+
+    assert audited(frozen_too=False).ok, audited(frozen_too=False).render_text()
+    report = audited(frozen_too=True)
+    [f] = [f for f in report.findings if f.code == "FZ501"]
+    assert f.message.startswith("0.weight, 0.bias: requires_grad=False, yet changed over 2 steps"), f.message
+    assert "; the loop wrote a new .grad to them at each step (torch.func.grad" in f.message, f.message
+
+
 def test_a_layer_replaced_after_the_optimizer_is_still_fz302():
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
@@ -145,6 +217,43 @@ def test_a_glob_that_matches_no_whole_name_says_which_widening_does():
                                    "`1.[0-1].*` matches 4 parameters (1.0.weight, 1.0.bias, 1.1.weight and 1 more)")
     assert messages["nope*"] == "expect_trainable pattern matched no parameter"
     assert "*.bias" not in messages  # it matched
+
+
+def _parametrized_net():
+    """`fc.weight` as the code reads it is `fc.parametrizations.weight.original` (orthogonal) and
+    `ln.weight` is `ln.parametrizations.weight.original0/1` (weight_norm splits it); `ln` frozen."""
+    from torch.nn.utils.parametrizations import orthogonal, weight_norm
+
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("fc", orthogonal(nn.Linear(4, 4)))
+    model.add_module("ln", weight_norm(nn.Linear(4, 4)))
+    model.add_module("out", nn.Linear(4, 2))
+    model.ln.requires_grad_(False)
+    return model, torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+
+
+@pytest.mark.parametrize("how", ["audit", "watch"])
+def test_an_expectation_names_a_parametrized_weight_as_the_code_reads_it(how):
+    def judged(**patterns):
+        model, opt = _parametrized_net()
+        if how == "audit":
+            return freezelint.audit(model, opt, batch=torch.randn(3, 4), **patterns)
+        with freezelint.watch(**patterns) as w:
+            for _ in range(2):
+                opt.zero_grad()
+                model(torch.randn(3, 4)).pow(2).mean().backward()
+                opt.step()
+        return w.report
+
+    report = judged(expect_trainable="fc.weight", expect_frozen=["ln.weight", "ln.bias"])
+    assert report.ok and not report.findings, report.render_text()
+    report = judged(expect_frozen="fc.weight", expect_trainable="ln.weight")
+    found = {f.target: f.message for f in report.findings}
+    assert sorted(found) == ["fc.weight", "ln.weight"], report.render_text()  # named as written
+    assert found["fc.weight"].startswith("expected frozen, but fc.parametrizations.weight.original is trainable")
+    assert found["ln.weight"].startswith("expected to train, but ln.parametrizations.weight.original0, "
+                                         "ln.parametrizations.weight.original1 did not change"), found["ln.weight"]
 
 
 def test_multihead_attentions_out_proj_runs_where_its_parent_does():

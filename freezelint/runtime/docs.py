@@ -138,10 +138,11 @@ ALSO_AT_RUNTIME: dict[str, str] = {
               "`audit()` sees the layer in eval() while the module holding it trains."),
     "FZ304": ("The watch (`freezelint run`, `watch()`): a param group whose lr was 0 at its optimizer's first "
               "watched step, while another group trained, and whose lr a scheduler had taken as 0 (`initial_lr`), "
-              "has a nonzero lr at a later step and its parameters changed: the scheduler raised it "
-              "(CosineAnnealingLR's `eta_min` applies to every group), so the freeze by learning rate did not "
-              "hold. A warmup from 0, which sets every group to 0 alike, is no freeze. An lr that stays 0 is a "
-              "note, not a finding."),
+              "or whose lr=0 was written after a scheduler over it had set a nonzero one, has a nonzero lr at a "
+              "later step and its parameters changed: the scheduler raised it (CosineAnnealingLR's `eta_min` "
+              "applies to every group; a scheduler's step() sets each group's lr again from its schedule), so the "
+              "freeze by learning rate did not hold. A warmup from 0, which sets every group to 0 alike or one "
+              "group by its own schedule, is no freeze. An lr that stays 0 is a note, not a finding."),
     "FZ111": ("A PEFT model over a transformers task model (`...ForSequenceClassification`, ...) whose head "
               "(`classifier`, `score`, `qa_outputs`) is frozen whole and is no `ModulesToSaveWrapper`, while "
               "the adapters train: the head keeps the initialisation it had when get_peft_model froze it."),

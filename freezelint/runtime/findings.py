@@ -20,7 +20,7 @@ from torch import nn
 
 from freezelint.peft_heads import HEAD_ATTRS, TASK_HEAD, TASK_TYPE
 from freezelint.runtime.errors import AuditUsageError
-from freezelint.runtime.names import matches, nearest
+from freezelint.runtime.names import as_written, matches, nearest
 from freezelint.runtime.report import AuditFinding, BufferRecord, ModuleRecord, ParamRecord
 from freezelint.spelling import FOREIGN, is_misspelling
 
@@ -351,7 +351,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   idle: frozenset[str] = frozenset(), ran: frozenset[str] | None = None,
                   substituted: frozenset[str] = frozenset(), toggled: Mapping[str, list[str]] | None = None,
                   live: Sequence[tuple[str, nn.Module]] = (),
-                  sites: Mapping[str, str] | None = None) -> list[AuditFinding]:
+                  sites: Mapping[str, str] | None = None,
+                  written: frozenset[str] = frozenset()) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -382,7 +383,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     tensors of no module stood in for (torch.func.functional_call): they took no part, no FZ503.
     `live`: the modules by the records' names, where a message needs more than a record holds (an
     Embedding's max_norm, a BatchNorm's momentum). `sites` (the watch) names, by module, where the
-    train() call that switched it out of eval() was made (`in on_train_epoch_start at train.py:14`)."""
+    train() call that switched it out of eval() was made (`in on_train_epoch_start at train.py:14`).
+    `written` (the watch) names the frozen parameters whose .grad was another tensor at a later
+    step: the loop assigned it (torch.func.grad), not a grad left from before the freeze."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -413,7 +416,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         # purpose (an EMA teacher; RepVGG refreshing its deploy copy in train()): no FZ501.
         if not p.requires_grad and p.changed \
                 and not (updated_elsewhere and (p.group is None or p.grad == "none" and p.name not in grads_from_ddp)):
-            kind = "ddp" if p.name in grads_from_ddp else p.grad
+            kind = "ddp" if p.name in grads_from_ddp else "written" if p.name in written else p.grad
             moved_frozen[(p.optimizer, p.group, kind if p.group is not None else None)].append(p)
     for (_o, gi, grad_kind), ps in moved_frozen.items():
         names = [p.name for p in ps]
@@ -424,6 +427,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"gradient all-reduced from the other ranks into their .grad, and the optimizer "
                    f"({hyper(ps[0])}) applied it")
             advice = "freeze before wrapping in DDP (or wrap again), and keep frozen parameters out of the optimizer"
+        elif gi is not None and grad_kind == "written":
+            why = (f"the loop wrote a new .grad to them at each step (torch.func.grad and torch.autograd.grad compute "
+                   f"one for every tensor they are given, whatever its requires_grad), and the optimizer "
+                   f"({hyper(ps[0])}) applied it")
+            advice = ("give .grad only to parameters that require grad (differentiate only those), and build the "
+                      "optimizer from trainable parameters only")
         elif gi is not None and grad_kind == "none":
             why = ("their .grad was None at every step, so the optimizer skipped them: something else wrote to "
                    "them (the forward pass, a train() override, a hook)")
@@ -1497,7 +1506,7 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
                                     "name a module that holds some, or a parameter; see model.named_parameters()"))
             continue
         if not hit:
-            pool = [*module_names, *(n for p in params for n in (p.name, *p.aliases))]
+            pool = [*module_names, *(n for p in params for n in (as_written(p.name), p.name, *p.aliases))]
             widened = _widened_glob(pattern, params)
             near = [] if widened else nearest(pattern, [n for n in pool if n])
             out.append(AuditFinding("FZ506", pattern, f"{option} pattern matched no parameter"

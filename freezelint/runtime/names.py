@@ -11,6 +11,7 @@ patterns match any of them.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Iterable
@@ -149,9 +150,22 @@ def as_patterns(value: str | Iterable[str], option: str) -> list[str]:
     return patterns
 
 
+# torch.nn.utils.parametrize keeps the tensor the user knows as `fc.weight` at
+# `fc.parametrizations.weight.original` (`original0`, `original1`, ... where right_inverse splits it)
+_PARAMETRIZED = re.compile(r"(^|\.)parametrizations\.([^.]+)\.original\d*$")
+
+
+def as_written(name: str) -> str:
+    """A parametrized tensor's name as the user's code reads it (`fc.weight`); any other name as it is."""
+    return _PARAMETRIZED.sub(r"\1\2", name)
+
+
 def matches(pattern: str, name: str) -> bool:
-    """A module or parameter name matches itself and its subtree; a glob matches names."""
-    return name == pattern or name.startswith(pattern + ".") or fnmatchcase(name, pattern)
+    """A module or parameter name matches itself and its subtree; a glob matches names. A
+    parametrized tensor also matches by the name the code reads it as (`fc.weight`)."""
+    written = as_written(name)
+    return any(n == pattern or n.startswith(pattern + ".") or fnmatchcase(n, pattern)
+               for n in ((name,) if written == name else (name, written)))
 
 
 def nearest(pattern: str, names: Iterable[str], n: int = 3) -> list[str]:

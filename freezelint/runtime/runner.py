@@ -492,10 +492,15 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     judged = dict(opts) if len(opts) > 1 else optimizers[0]
     found = list(live)
     held_still: list[str] = []  # trainable parameters an lr=0 kept still: noted, not judged
+    # grads were cleared before the steps and a backward leaves a frozen parameter's alone: a
+    # nonzero one on a parameter frozen throughout is the step_fn's own (torch.func.grad's, assigned)
+    grads_written = frozenset(r.name for r, (_, p), was in zip(precords, named, requires_before)
+                              if step_fn is not None and not was and not p.requires_grad and r.grad == "nonzero")
     if stepping:
         found += F.step_findings(model, judged, precords, brecords, mrecords, modes_before, steps,
                                  set_to_none, foreign or False, call_train, from_ddp,
-                                 kept_stats=_kept_stats(named_modules), notes=held_still, live=named_modules)
+                                 kept_stats=_kept_stats(named_modules), notes=held_still, live=named_modules,
+                                 written=grads_written)
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules]):
             f.target = written.get(f.target, f.target)
             found.append(f)

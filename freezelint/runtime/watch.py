@@ -34,6 +34,7 @@ fingerprinted again, buffers compared with their copies, and `watch_report.judge
 
 from __future__ import annotations
 
+import gc
 import sys
 import warnings
 import weakref
@@ -97,6 +98,8 @@ class WindowComplete(BaseException):
 
 _requires_grad = attrgetter("requires_grad")
 _COMPILE_WARNING = r"Using `torch\.compile\(module\)` when there are global hooks on modules"
+# the innermost torch.func transform running (None outside one)
+_peek_transform = getattr(getattr(torch._C, "_functorch", None), "peek_interpreter_stack", lambda: None)
 
 
 # how long the window waits for an optimizer that holds a forwarded model and has not stepped: until
@@ -132,6 +135,31 @@ def _weakly(objs: dict[int, Any]) -> "weakref.WeakValueDictionary[int, Any]":
         except TypeError:
             pass
     return out
+
+
+def _transformed() -> bool:
+    """A forward inside a torch.func transform (grad, vmap, jvp): functional_call has put the
+    transform's wrappers in the module's place, whose storage cannot be read. The module's own
+    tensors are taken at another forward, or at the step from the optimizer."""
+    return _peek_transform() is not None
+
+
+def _zeroed_after_scheduler(opt: torch.optim.Optimizer) -> dict[int, tuple[str, Any]]:
+    """The param groups of `opt` whose lr is 0 though every lr scheduler over it last set a nonzero
+    one: the script wrote lr=0 after building the scheduler, whose next step() sets the lr again
+    from the base it took (a warm-up that starts a group at 0 set that 0 itself: not here).
+    -> group index -> (the scheduler's class, the lr it set). Looked for only where such a group
+    may be (an lr of 0 over a nonzero `initial_lr`): finding the schedulers walks the referrers."""
+    groups = opt.param_groups
+    maybe = [gi for gi, g in enumerate(groups) if lr_is_zero(g.get("lr"))
+             and g.get("initial_lr") is not None and not lr_is_zero(g.get("initial_lr"))]
+    kind = getattr(torch.optim.lr_scheduler, "LRScheduler", None)
+    if not maybe or not isinstance(kind, type):
+        return {}
+    scheds = [o for o in gc.get_referrers(opt) if isinstance(o, kind) and getattr(o, "optimizer", None) is opt
+              and len(getattr(o, "_last_lr", ())) == len(groups)]
+    return {gi: (type(scheds[0]).__name__, scheds[0]._last_lr[gi]) for gi in maybe
+            if scheds and not any(lr_is_zero(s._last_lr[gi]) for s in scheds)}
 
 
 def _trained_before(opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> bool:
@@ -292,6 +320,11 @@ class Watch:
         self._start_noted: set[int] = set()  # ids of the roots whose params are in frozen_at_start
         self._root_params: dict[int, list[torch.Tensor]] = {}
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
+        # a frozen parameter's grad at its optimizer's last step end (weakly); `grad_written`: those
+        # whose grad was another tensor at a later step, so the loop wrote it (torch.func.grad's
+        # grads assigned to .grad; a backward leaves a frozen one's alone): not stale from before
+        self._frozen_grad: dict[int, weakref.ref] = {}
+        self.grad_written: set[int] = set()
         # how the loop zeroes grads, seen on one trained parameter per optimizer: its grad tensor
         # at a step's end, then at the next step: the same tensor ("kept": zero_grad(set_to_none=
         # False), or accumulation) or another ("renewed": set_to_none=True, torch's default)
@@ -388,11 +421,15 @@ class Watch:
         self.cut_short = False  # a later window judged over the steps seen: training ended inside it
         # An lr=0 "freeze": a param group with lr 0 at its optimizer's first step here, trainable
         # parameters and an `initial_lr` of 0 (a scheduler took 0 as its base) while another group
-        # trains; (id(optimizer), group index) -> that step. `lr_lifted`: such a group whose lr
+        # trains, or an lr=0 written over what a scheduler had set (`lr_overwritten`);
+        # (id(optimizer), group index) -> that step. `lr_lifted`: such a group whose lr
         # was not 0 at a later step (a cosine schedule's eta_min floor): -> (then, that step, its lr)
         self._lr_zero: dict[tuple[int, int], int] = {}
         self.lr_lifted: dict[tuple[int, int], tuple[int, int, Any]] = {}
         self._lr_read: set[int] = set()
+        # such a group whose lr=0 was written after a scheduler over it set its lr, which its next
+        # step() sets again from its base: -> (the scheduler's class, the lr it had set)
+        self.lr_overwritten: dict[tuple[int, int], tuple[str, Any]] = {}
         self.unfinished: str = ""  # why a later window was not judged (training ended inside it, too many)
         # what the shapes are taken of after the window: weakly, the watch outlives the training
         self._tracked_roots: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -758,7 +795,7 @@ class Watch:
 
     @_guarded
     def _on_forward(self, module: nn.Module, args: Any) -> None:
-        if self.done:
+        if self.done or _transformed():
             return
         self._forwards += 1
         mid = id(module)
@@ -948,15 +985,20 @@ class Watch:
     def _note_lrs(self, opt: torch.optim.Optimizer) -> None:
         """At the optimizer's first step: its groups frozen by lr=0 (see `_lr_zero`). At a later
         one: those whose lr is no longer 0. A warmup from 0 has a nonzero `initial_lr`, and sets
-        every group to 0 alike: no freeze."""
+        every group to 0 alike, or one group by its own lambda: no freeze."""
         step, groups = self.counts[id(opt)] + 1, opt.param_groups
         if id(opt) not in self._lr_read:
             self._lr_read.add(id(opt))
-            if any(not lr_is_zero(g.get("lr")) for g in groups):
-                for gi, g in enumerate(groups):
-                    if lr_is_zero(g.get("lr")) and lr_is_zero(g.get("initial_lr")) and \
-                            any(p.requires_grad for p in g["params"]):
-                        self._lr_zero[(id(opt), gi)] = step
+            others_train = any(not lr_is_zero(g.get("lr")) for g in groups)
+            overwritten = _zeroed_after_scheduler(opt)
+            for gi, g in enumerate(groups):
+                if not lr_is_zero(g.get("lr")) or not any(p.requires_grad for p in g["params"]):
+                    continue
+                if gi in overwritten:
+                    self.lr_overwritten[(id(opt), gi)] = overwritten[gi]
+                elif not (others_train and lr_is_zero(g.get("initial_lr"))):
+                    continue
+                self._lr_zero[(id(opt), gi)] = step
             return
         for key, then in list(self._lr_zero.items()):
             if key[0] == id(opt) and key[1] < len(groups) and not lr_is_zero(lr := groups[key[1]].get("lr")):
@@ -1131,6 +1173,7 @@ class Watch:
                         self.grad_seen[id(p)] = "nonzero"
             elif p.grad is not None:
                 read.append(p)
+                self._note_frozen_grad(p)
         if read:
             # this rank's shard of each grad: counting a DTensor's would be a collective
             counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for p in read]).tolist()
@@ -1147,6 +1190,12 @@ class Watch:
                 self._track(self)
                 self._shapes[id(opt)] = self._shape()
                 self._after_pre_handle = register_optimizer_step_pre_hook(self._after_pre)
+
+    def _note_frozen_grad(self, p: torch.Tensor) -> None:
+        last = self._frozen_grad.get(id(p))
+        if last is not None and last() is not p.grad:
+            self.grad_written.add(id(p))
+        self._frozen_grad[id(p)] = weakref.ref(p.grad)
 
     def _held_ids(self) -> set[int]:
         return {id(p) for o in self.optimizers.values() for p in held_params(o)}
@@ -1438,7 +1487,7 @@ class Watch:
                      self._root_params, self.refrozen, self._covered, self.modes_before, self.drifted, self.ran,
                      self.ran_eval, self.ran_other,
                      self._versions, self._moving, self._grad_probe, self._frozen_between, self.part_toggled,
-                     self._lr_zero, self.probe_roots,
+                     self._lr_zero, self.probe_roots, self._frozen_grad,
                      self.undone, self.undone_call, self.undone_site, self.idle_drift):
             held.clear()
         # the models and optimizers judged, those given included, weakly from now on: one the script

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -476,8 +476,14 @@ def _scheduler_of(opt: torch.optim.Optimizer) -> object | None:
     return None
 
 
-def _lifted_by(opt: torch.optim.Optimizer) -> str:
-    """What raised an lr=0 group's lr, as far as the scheduler the code holds tells."""
+def _lifted_by(opt: torch.optim.Optimizer, overwritten: tuple[str, Any] | None = None) -> str:
+    """What raised an lr=0 group's lr, as far as the scheduler the code holds tells. `overwritten`:
+    the lr=0 was written over what a scheduler had set (its class, that lr)."""
+    if overwritten is not None:
+        kind, lr = overwritten
+        lr = lr.item() if isinstance(lr, torch.Tensor) else lr
+        return (f"the lr=0 was written after {kind} set lr={F._num(float(lr))} for this group, and its step() "
+                f"sets the group's lr again from its schedule")
     sched = _scheduler_of(opt)
     if sched is None:
         return "a scheduler (or the script) sets every group's lr"
@@ -511,7 +517,8 @@ def _lr_lifted(w: "Watch", named: list[tuple[str, nn.Parameter]], precords: list
                 "FZ304", at if where == "(model)" else f"{where} in {at}",
                 f"param group {gi}{'' if len(opts) == 1 else ' of ' + onames[oi]} had lr=0 at step {then} and "
                 f"lr={F._num(lr)} at step {step}, and its parameter{'' if one else 's'} ({F.listed(moved)}) "
-                f"changed: {_lifted_by(opt)}, so the lr=0 that froze {'it' if one else 'them'} does not hold",
+                f"changed: {_lifted_by(opt, w.lr_overwritten.get((id(opt), gi)))}, so the lr=0 that froze "
+                f"{'it' if one else 'them'} does not hold",
                 f"freeze {'it' if one else 'them'} with `requires_grad_(False)` and leave {'it' if one else 'them'} "
                 f"out of the optimizer, instead of lr=0",
                 moved if not one else []))
@@ -776,6 +783,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     graded = [[p for p in ps if p.grad is not None] for ps in outside]
     stood = [F.stood_in(precords, ps) if ps else [] for ps in graded]
     substituted = frozenset(r.name for rs in stood for r in rs)
+    written = frozenset(n for n, p in named if id(p) in w.grad_written) if w.grad_written else frozenset()
     for oi, opt in enumerate(opts):
         mine = [r for p, r in zip(params, precords) if holder.get(id(p), (None,))[0] == oi
                 or (oi == 0 and id(p) not in holder)]
@@ -791,6 +799,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             foreign = False
         found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
+                                 written=written,
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
