@@ -1533,6 +1533,12 @@ class Project:
         hit = self._defining(importer, qual, method)
         return (hit[0]["methods"][method], hit[1], hit[2]) if hit is not None else None
 
+    def method_optimizer(self, importer: str, qual: str, method: str) -> dict | None:
+        """The optimizer `method` builds over self, where the summary records it (the class's
+        "optimizer": that of `configure_optimizers`); None when not known."""
+        hit = self._defining(importer, qual, method) if method == "configure_optimizers" else None
+        return hit[0].get("optimizer") if hit is not None else None
+
     def method_reach(self, importer: str, qual: str, method: str) -> list | None:
         """The parts of self the train() calls of `method` reach, relative to self (`[[".head",
         False]]`: the summary's "reach"); None for all of it."""
