@@ -1,6 +1,7 @@
 """`freezelint check | audit | run | rule | rules | server`; `freezelint PATH ...` means `freezelint check PATH ...`.
 
-Exit codes: 0 clean, 1 findings (or files that could not be checked), 2 usage or internal error.
+Exit codes: 0 clean, 1 findings (or files that could not be checked), 2 usage or internal error
+(an internal error while checking one file is reported for that file, and the others are checked).
 A run that checks nothing (no Python file under the paths, or every one excluded; a selection
 that leaves no rule) warns on stderr and exits 0, as ruff does; `--select ""` is a usage error.
 Errors are one line; `--verbose` adds the traceback.
@@ -206,6 +207,8 @@ def cmd_check(args) -> int:
             bar.stop()
     for err in run.errors:
         print(f"freezelint: {err}", file=_stderr())
+        if err.internal and args.verbose:
+            print(err.traceback, end="", file=_stderr())
     if not args.quiet:
         _warn_if_nothing_checked(run, cfg)
     unchecked = [d for d in run.diagnostics if d.code == "FZ001"]
@@ -219,6 +222,8 @@ def cmd_check(args) -> int:
         report = render(args.format, run, show_fixes=args.show_fixes, statistics=args.statistics,
                         color=False if args.output_file else None, quiet=args.quiet)
     _write_report(report, args.output_file)
+    if any(e.internal for e in run.errors):  # a bug of freezelint's, as when it ends a run
+        return EXIT_ERROR
     if args.exit_zero:
         return EXIT_CLEAN
     if args.diff:  # a file it could not check is not a clean diff

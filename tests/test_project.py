@@ -1197,3 +1197,57 @@ for x, y in loader:
     evaluate(model, x)
 """)
     assert _found(cli, tmp_path, "--no-cache", ".") == [("train.py", 22, "FZ201")]
+
+
+def test_a_worker_summarises_a_base_its_tasks_import_once_a_run(tmp_path, monkeypatch):
+    """The project index goes to the worker processes with every task, without its caches: the
+    worker keeps one per run, so a base class that every model file imports is summarised once
+    in each worker, not once per file (trial 29: neuralforecast's models, each parsing the same
+    3,000-line base again). The findings are those of a run in one process."""
+    import multiprocessing
+
+    from freezelint.check import runner, summaries
+    from freezelint.config import load
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("the count is kept by a function the forked workers inherit")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    write(tmp_path / "pkg" / "__init__.py", "")
+    write(tmp_path / "pkg" / "base.py", """
+        import torch.nn as nn
+
+
+        class Base(nn.Module):
+            def freeze_encoder(self):
+                for p in self.encoder.parameters():
+                    p.requires_grad = False
+    """)
+    for i in range(runner.POOL_MIN_FILES + 2):
+        write(tmp_path / "pkg" / f"model_{i}.py", f"""
+            import torch
+            from .base import Base
+
+
+            def fit_{i}(loader):
+                model = Base()
+                model.freeze_encoder()
+                model.head.requires_grad_(True)
+                return torch.optim.Adam(model.parameters())
+        """)
+    log = tmp_path / "summarised.log"
+    summarise = summaries.summarise_text
+
+    def counted(text):
+        if "class Base(" in text:
+            with open(log, "a") as f:
+                f.write("base\n")
+        return summarise(text)
+
+    monkeypatch.setattr(summaries, "summarise_text", counted)
+    monkeypatch.chdir(tmp_path)
+    pooled = runner.check_paths(["."], load(), use_cache=False, jobs=2)
+    assert log.read_text().count("base") <= 2  # one per worker at most
+    alone = runner.check_paths(["."], load(), use_cache=False, jobs=1)
+    found = sorted((d.path, d.row, d.code) for d in pooled.diagnostics)
+    assert found == sorted((d.path, d.row, d.code) for d in alone.diagnostics)
+    assert len([f for f in found if f[2] == "FZ301"]) == runner.POOL_MIN_FILES + 2

@@ -109,6 +109,15 @@ def parse(text: str) -> cst.Module:
     return cst.parse_module(text)
 
 
+class RuleFailed(Exception):
+    """A rule raised while it checked one file (a bug of freezelint's): the runner reports it for
+    that file, naming the rule, and checks the other files. The rule's exception is the cause."""
+
+    def __init__(self, code: str, error: Exception) -> None:
+        super().__init__(f"{code} raised {type(error).__name__}: {error}")
+        self.code, self.error = code, error
+
+
 def run_rules(module: cst.Module, rules: Sequence[Rule], project=None, path: str | None = None,
               facts: Facts | None = None) -> list[Finding]:
     """Findings of the rules on one parsed file; `project` (a project.Project) lets the flow
@@ -127,12 +136,23 @@ def run_rules(module: cst.Module, rules: Sequence[Rule], project=None, path: str
     findings: list[Finding] = []
     seen: set[tuple[str, int]] = set()
     for rule in rules:
-        for f in rule.check(facts, module):
+        for f in _checked(rule, facts, module):
             key = (f.code, id(f.node))
             if key not in seen:
                 seen.add(key)
                 findings.append(f)
     return findings
+
+
+def _checked(rule: Rule, facts: Facts, module: cst.Module) -> list[Finding]:
+    """The rule's findings; an exception of its own is RuleFailed, naming it. RecursionError
+    passes as it is: the caller tries again with room to recurse."""
+    try:
+        return list(rule.check(facts, module))
+    except RecursionError:
+        raise
+    except Exception as e:
+        raise RuleFailed(rule.code, e) from e
 
 
 def analyse(module: cst.Module, text: str, path: str, selected: frozenset[str],

@@ -36,6 +36,10 @@ CALLS = "calls:"  # prefix: a method called on a receiver whose class is not kno
 VIA = "via:"
 OPT_BUILD, ADD_GROUP, REPLACE, FREEZE, UNFREEZE, DDP_WRAP = (
     "opt_build", "add_group", "replace", "freeze", "unfreeze", "ddp_wrap")
+# What an OPT_BUILD event says when a route knows only that an optimizer is built (a method of
+# another file's class): every rule may read these keys; None is "not known", which no rule
+# takes for a finding (FZ301 needs a stateful optimizer, FZ303 a filtered one). "path": the target.
+UNKNOWN_OPT = {"filtered": None, "optimizer": None, "whole": True, "stateful": None}
 # a name (or `self.x`) bound to a new object (`model = nn.Sequential(...)`, `model = build(cfg)`):
 # what was done to the object it held before is not done to this one (Flow._rebind). Rules ask
 # `flow.rebound(flow, a, b)` before they pair an event on the old object with one on the name.
@@ -191,6 +195,8 @@ class Flow(cst.CSTVisitor):
             reach = self._reach(on, target, detail.pop("reach_inner", None))
             if reach:
                 detail["reach"] = reach
+        if kind == OPT_BUILD:  # every route into here must give the rules the same keys
+            detail = {**UNKNOWN_OPT, "path": target, **detail}
         if target:
             self.events.append(Event(kind, target, node, self._stmt, 0, tuple(self._loops),
                                      (*self._branches, *self.escapes), detail))
@@ -1552,7 +1558,11 @@ def _part_of(part: str | None, whole: str | None) -> bool:
 def _placed(kind: str, detail: dict, at: str | None) -> dict:
     """A freeze or unfreeze taken over from a callee, placed on the caller's argument `at`: the
     callee's part of its parameter (`"inner"`, same file) under `at`, else `at` as a whole (a
-    callee of another file: its summary says that it freezes, not which part)."""
+    callee of another file: its summary says that it freezes, not which part). An optimizer a
+    method builds over a part of self (`"inner"`) is built over that part of `at`."""
+    if kind == OPT_BUILD and "inner" in detail:
+        out = {k: v for k, v in detail.items() if k != "inner"}
+        return {**out, "path": at + detail["inner"]} if at else out
     if kind == BN_FREEZE and "inner" in detail:  # the BatchNorm frozen within a part of `at`
         out = {k: v for k, v in detail.items() if k != "inner"}
         return {**out, "within": at + detail["inner"]} if at else out
@@ -2157,11 +2167,22 @@ class Summaries:
         if kind.cls is not None:
             for st in kind.cls.node.body.body:
                 if isinstance(st, cst.FunctionDef) and st.name.value == method:
-                    return [(k, self.detail(st, 0, k)) for k in self.of(st, 0, depth)]
+                    return [(k, self._method_detail(st, k)) for k in self.of(st, 0, depth)]
             return []
         if kind.qual is not None:
             return self.external_method(kind.qual, method)
         return []
+
+    def _method_detail(self, func: cst.FunctionDef, kind: str) -> dict:
+        """`detail` of a method's event on self; an optimizer's also says which part of self it is
+        built over (`self.model.parameters()`: "inner" ".model"), which the call site places under
+        its receiver."""
+        detail = self.detail(func, 0, kind)
+        e = self.first_event(func, 0, kind) if kind == OPT_BUILD else None
+        path, name = (e.detail.get("path"), self._names.get((id(func), 0))) if e is not None else (None, None)
+        if path and name and (path == name or path.startswith((name + ".", name + "["))):
+            detail["inner"] = path[len(name):]
+        return detail
 
     def holds(self, info) -> dict[str, tuple[int, str]]:
         """The constructor arguments a plain class (no Module) of this file keeps as they are

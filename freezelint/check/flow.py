@@ -13,7 +13,7 @@ import libcst as cst
 from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_WRAP, EVAL, FREEZE, FREEZE_BY_DEFAULT,
                                      OPAQUE, OPT_BUILD, REBIND, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump,
                                      Summaries)
-from freezelint.check.events import (RUNS, defines, init_events, init_only_attrs, library_bases, lineage,
+from freezelint.check.events import (RUNS, UNKNOWN_OPT, defines, init_events, init_only_attrs, library_bases, lineage,
                                      opt_detail, own_method)
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.known import is_library
@@ -73,9 +73,20 @@ class ProjectSummaries(Summaries):
         effects, shown, edges = hit
         name = class_qual.rsplit(".", 1)[-1]
         reach = self.project.method_reach(self.facts.path, class_qual, method) if TRAIN in effects else None
+        opt = self._method_optimizer(class_qual, method) if OPT_BUILD in effects else {}
         return [(k, {**_detail(f"{name}.{method}", k, shown, line), "edges": list(edges),
-                     **({"reach_inner": reach} if reach and k == TRAIN else {})})
+                     **({"reach_inner": reach} if reach and k == TRAIN else {}), **(opt if k == OPT_BUILD else {})})
                 for k, line in effects.items() if k in self.APPLIED]
+
+    def _method_optimizer(self, class_qual: str, method: str) -> dict:
+        """What the summary says of the optimizer a method of another file's class builds over
+        self: only `configure_optimizers`'s is recorded (the class's "optimizer"), its part of self
+        as "inner"; nothing for another method (the call site's event then says "not known")."""
+        opt = self.project.method_optimizer(self.facts.path, class_qual, method)
+        if not opt:
+            return {}
+        path = opt.get("path") or "self"
+        return {**{k: opt.get(k) for k in UNKNOWN_OPT}, **({"inner": path[len("self"):]} if path.startswith("self") else {})}
 
 
     def external_constructed_bn(self, class_qual: str) -> list[dict]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b572d75be4c06fe79396254abb7b0d55'
+RULES_DIGEST = 'd8a92e1b66eb4091f404b3d1c15fc01f'
 
 GATES = {
     'FZ002': (

@@ -176,7 +176,7 @@ class Project:
     cache_dir: Path | None = None
     # Texts that stand in for files on disk (the editor's unsaved buffers), by resolved path
     overlay: dict[str, bytes] = field(default_factory=dict)
-    limit: int = 200  # files summarised on demand per run (each costs a parse)
+    limit: int = 200  # files whose summaries one file's check may ask for (each may cost a parse)
     summarised: dict[str, dict | None] = field(default_factory=dict)  # abs path -> summary
     used: dict[str, str] = field(default_factory=dict)  # abs path -> summary digest (this file's check)
     edges: list[Edge] = field(default_factory=list)
@@ -198,14 +198,16 @@ class Project:
     _imports_resolved: dict[str, set[Path]] = field(default_factory=dict)  # file -> _imported_files
     _partials: dict[tuple[str, str], dict | None] = field(default_factory=dict)  # (file, key) -> _partial_of
     _parsed: dict[str, dict | None] = field(default_factory=dict)  # file -> its summary, parsed for _partial_line
+    _asked: set[str] = field(default_factory=set)  # the files whose summaries this file's check asked for
+    # which run's project this is: a worker keeps one project (and its caches) for all the tasks of a run
+    token: str = field(default_factory=lambda: os.urandom(8).hex())
 
-    def __getstate__(self) -> dict:
-        # Sent to worker processes with every task: the root and settings, not the caches
-        # (file texts, summaries), which each worker rebuilds on demand.
-        return {"root": self.root, "cache_dir": self.cache_dir, "limit": self.limit}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+    def __reduce__(self):
+        # Sent to worker processes with every task: the root and settings, not the caches (file
+        # texts, summaries). A worker builds them once a run, as the run's own process does, and
+        # not once per task: each task would summarise again every project file it imports (a
+        # 3,000-line base class imported by 38 models: 38 parses of it, in each worker).
+        return _worker_project, (self.root, self.cache_dir, self.limit, self.token)
 
     @classmethod
     def for_paths(cls, paths: list[Path], cache_dir: Path | None = None, args: list[str] | None = None) -> "Project":
@@ -437,10 +439,12 @@ class Project:
 
     def summary(self, path: Path) -> dict | None:
         key = str(path.resolve())
+        if key not in self._asked:  # the bound is per file checked, however many the run has summarised
+            if len(self._asked) >= self.limit:
+                return None
+            self._asked.add(key)
         if key in self.summarised:
             return self.summarised[key]
-        if len(self.summarised) >= self.limit:
-            return None
         try:
             data = self._read(path)
         except OSError:
@@ -1533,6 +1537,12 @@ class Project:
         hit = self._defining(importer, qual, method)
         return (hit[0]["methods"][method], hit[1], hit[2]) if hit is not None else None
 
+    def method_optimizer(self, importer: str, qual: str, method: str) -> dict | None:
+        """The optimizer `method` builds over self, where the summary records it (the class's
+        "optimizer": that of `configure_optimizers`); None when not known."""
+        hit = self._defining(importer, qual, method) if method == "configure_optimizers" else None
+        return hit[0].get("optimizer") if hit is not None else None
+
     def method_reach(self, importer: str, qual: str, method: str) -> list | None:
         """The parts of self the train() calls of `method` reach, relative to self (`[[".head",
         False]]`: the summary's "reach"); None for all of it."""
@@ -1965,9 +1975,23 @@ class Project:
                 self.edges.append(used)
 
     def start_file(self) -> None:
-        """Forget what the previous file used (each file records its own dependencies)."""
+        """Forget what the previous file used (each file records its own dependencies, and asks
+        for at most `limit` summaries)."""
         self.used = {}
         self.edges = []
+        self._asked = set()
+
+
+_WORKER: list = [None]  # a worker process's project of the run it works for: (token, Project)
+
+
+def _worker_project(root: Path, cache_dir: Path | None, limit: int, token: str) -> Project:
+    """The project a task sent to a worker names: the one this process holds for that run, else
+    a new one (the first task of a run; the one held before, of an earlier run, is dropped)."""
+    held = _WORKER[0]
+    if held is None or held[0] != token:
+        held = _WORKER[0] = (token, Project(root, cache_dir, limit=limit, token=token))
+    return held[1]
 
 
 def _installed_here(dirnames: list[str], filenames: list[str]) -> bool:

@@ -41,6 +41,7 @@ class FileResult:
     fixed: int = 0
     error: str | None = None  # a one-line problem with this file
     fix_error: bool = False  # the problem is a fix that was not written (the file was checked)
+    internal: str | None = None  # the problem is a bug of freezelint's: its traceback (--verbose)
     original: bytes | None = None  # only when a fix changed the file
     new: bytes | None = None
     key: str | None = None  # content key of exactly the bytes checked (None: not cacheable)
@@ -56,6 +57,11 @@ class RunError:
     path: str
     message: str
     fix: bool = False  # checked, but its fix was not written (else: the file was not checked)
+    traceback: str | None = None  # an internal error (a bug of freezelint's): where it was raised
+
+    @property
+    def internal(self) -> bool:
+        return self.traceback is not None
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -121,7 +127,24 @@ def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | 
     content key `key`); the project decides, from the imported names it calls, whether it is
     checked. Bytes read here under another key are judged afresh."""
     with relaxed_gc():
-        return _process(path, data, selected, fix, parse_all, keyed, project, ask)
+        try:
+            return _process(path, data, selected, fix, parse_all, keyed, project, ask)
+        except Exception as e:  # noqa: BLE001 — one file's bug is reported for it; the run goes on
+            return _failed(path, e)
+
+
+def _failed(path: str, e: Exception) -> FileResult:
+    """An exception while checking (or fixing) one file: a bug of freezelint's, reported for that
+    file in one line that names the rule where one raised it. Nothing is cached or written for it."""
+    import traceback
+
+    from freezelint.check.engine import RuleFailed
+
+    where, cause = (f" in {e.code}", e.error) if isinstance(e, RuleFailed) else ("", e)
+    what = f"{type(cause).__name__}: {_one_line(cause)}" if str(cause) else type(cause).__name__
+    message = (f"internal error{where}: {what} (a bug in freezelint: please report it, with this file if "
+               f"you can; --verbose shows the traceback)")
+    return FileResult(path, error=message, internal="".join(traceback.format_exception(e)))
 
 
 def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None, parse_all: bool,
@@ -484,7 +507,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
         run.parsed += r.parsed
         run.cached += r.cached
         if r.error:
-            run.errors.append(RunError(shown, r.error, fix=r.fix_error))
+            run.errors.append(RunError(shown, r.error, fix=r.fix_error, traceback=r.internal))
         if r.new is not None and r.original is not None:
             # Through symlinks to the real file (the link stays a link), never outside the tree.
             target = os.path.realpath(abs_path)

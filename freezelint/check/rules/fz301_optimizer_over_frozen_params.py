@@ -455,6 +455,46 @@ class OptimizerOverFrozenParams(Rule):
                 optG.step()
             """,
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class Tuner(nn.Module):
+                def __init__(self, backbone, head):
+                    super().__init__()
+                    self.backbone = backbone
+                    self.head = head
+
+                def configure_optimizers(self):
+                    return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+
+            tuner = Tuner(backbone, head)
+            tuner.backbone.requires_grad_(False)
+            optimizer = tuner.configure_optimizers()  # expect: FZ301
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+
+
+            class Tuner(nn.Module):
+                def __init__(self, backbone, head):
+                    super().__init__()
+                    self.backbone = backbone
+                    self.head = head
+
+                def configure_optimizers(self):
+                    return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=1e-3)
+
+
+            tuner = Tuner(backbone, head)
+            tuner.backbone.requires_grad_(False)
+            optimizer = tuner.configure_optimizers()
+            """,
+        ),
     ]
     good = [
         """
@@ -763,6 +803,25 @@ class OptimizerOverFrozenParams(Rule):
                     optimizer.zero_grad()
                     self.gates[layer](x).sum().backward()
                     optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+
+
+        class Tuner(nn.Module):
+            def __init__(self, backbone, head):
+                super().__init__()
+                self.backbone = backbone
+                self.head = head
+
+            def head_optimizer(self):
+                return torch.optim.Adam(self.head.parameters(), lr=1e-3)
+
+
+        tuner = Tuner(backbone, head)
+        tuner.backbone.requires_grad_(False)
+        optimizer = tuner.head_optimizer()  # the method's optimizer holds only the head
         """,
     ]
 
