@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b572d75be4c06fe79396254abb7b0d55'
+RULES_DIGEST = 'dbe530e596e2b1b29b1b2f82aba589e5'
 
 GATES = {
     'FZ002': (
