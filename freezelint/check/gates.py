@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'dbe530e596e2b1b29b1b2f82aba589e5'
+RULES_DIGEST = '1371aeb6a017fb575f28119cfa683890'
 
 GATES = {
     'FZ002': (
