@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1371aeb6a017fb575f28119cfa683890'
+RULES_DIGEST = '78c7a80f39a31f539a6e27c3200ce5c8'
 
 GATES = {
     'FZ002': (
