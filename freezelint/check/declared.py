@@ -330,6 +330,34 @@ def kind_known(kind: Kind | None) -> bool:
     return kind is not None and kind.tag in KNOWN
 
 
+# torch's functions that return a new plain Tensor (the kinds pass tracks no tensor kind of its own)
+_TENSOR_FACTORIES = frozenset("torch." + f for f in (
+    "zeros", "ones", "empty", "full", "rand", "randn", "randint", "randperm", "arange", "linspace", "logspace",
+    "eye", "tensor", "as_tensor", "from_numpy", "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
+    "randn_like", "randint_like", "Tensor", "FloatTensor", "LongTensor"))
+_TENSOR_KEEPING = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "long", "int", "unsqueeze",
+                             "view", "reshape", "transpose", "permute", "contiguous", "clone", "detach"})
+
+
+def _tensor_call(facts: Facts, value: cst.CSTNode | None, scope: Scope) -> bool:
+    """`torch.zeros(n, d)`, also followed by `.to(device)`, `.unsqueeze(0)`...: a plain Tensor."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value in _TENSOR_KEEPING:
+        value = value.func.value
+    return isinstance(value, cst.Call) and facts.qualname(value.func, scope) in _TENSOR_FACTORIES
+
+
+def made_tensor(facts: Facts, obj: cst.BaseExpression, scope: Scope) -> bool:
+    """A name that every binding of its scope makes a Tensor with one of torch's factories
+    (`pe = torch.zeros(max_len, d_model)`): known to be a Tensor, as a Parameter is."""
+    if not isinstance(obj, cst.Name):
+        return False
+    owner = scope.lookup(obj.value)
+    bindings = owner.bindings.get(obj.value, []) if owner is not None else []
+    return bool(bindings) and all(b.how == "expr" and not b.index and _tensor_call(facts, b.node, owner)
+                                  for b in bindings)
+
+
 def _string(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.SimpleString):
         try:

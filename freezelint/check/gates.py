@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '78c7a80f39a31f539a6e27c3200ce5c8'
+RULES_DIGEST = 'a6580b36e7a609f7fcb6f34f09a0ee1a'
 
 GATES = {
     'FZ002': (
