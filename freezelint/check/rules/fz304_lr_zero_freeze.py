@@ -108,8 +108,7 @@ class LrZeroFreeze(Rule):
             """
             class Trainer:
                 def freeze_text_encoder(self):  # a training loop's class, not a scheduler
-                    for group in self.optimizer.param_groups[1:]:
-                        group["lr"] = 0.0  # expect: FZ304
+                    self.optimizer.param_groups[1]["lr"] = 0.0  # expect: FZ304
 
                 def step(self, batch):
                     self.loss(batch).backward()
