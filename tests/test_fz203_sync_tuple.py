@@ -5,7 +5,9 @@ misses a BatchNorm1d or BatchNorm3d in sight, which the freeze loop walks past: 
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +95,22 @@ class TestTheFacts:
         converted = nn.SyncBatchNorm.convert_sync_batchnorm(Encoder()).train()
         assert isinstance(converted.proj[1], nn.SyncBatchNorm)  # converted too: then the tuple freezes it
         assert not converted.body[1].training and not converted.proj[1].training
+
+
+@pytest.mark.parametrize("test, found", [
+    ("(nn.BatchNorm2d, SyncBatchNorm)", []),  # lists the model's kinds on purpose
+    ("nn.BatchNorm2d", [("encoder.py", 9, "FZ203")]),  # one class: another file's kind counts
+])
+def test_a_tuple_with_syncbatchnorm_wants_the_other_kind_in_its_own_file(cli, tmp_path, test, found):
+    """mmagic's encoder imports a package of archs, one of which builds a BatchNorm1d of its own:
+    not a layer of this encoder."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "archs.py").write_text("import torch.nn as nn\n\nhead = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))\n")
+    (tmp_path / "encoder.py").write_text(
+        "import torch.nn as nn\nfrom torch.nn import SyncBatchNorm\n\nfrom archs import head\n\n\n"
+        f"def freeze_bn(model):\n    for m in model.modules():\n        if isinstance(m, {test}):\n"
+        "            m.eval()\n")
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", "--select", "FZ203", ".")
+    assert r.code in (0, 1), r.err
+    got = sorted((Path(d["filename"]).as_posix(), d["location"]["row"], d["code"]) for d in json.loads(r.out))
+    assert got == found

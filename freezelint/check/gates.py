@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '29c81a4e39089a404442368d78d4da61'
+RULES_DIGEST = '45d17ad660a440a23156a1f8cd2befc4'
 
 GATES = {
     'FZ002': (
