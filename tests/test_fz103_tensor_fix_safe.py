@@ -22,6 +22,13 @@ def test_a_factory_tensor_gets_the_safe_rename(made):
     assert _safety(f"import torch\n\npe = {made}\npe.require_grad = False\n", "FZ103") == [True]
 
 
+def test_a_factory_tensor_reshaped_under_its_name_stays_known():
+    code = ("import torch\n\n\ndef encoding(max_len, d):\n    pe = torch.zeros(max_len, d).float()\n"
+            "    pe.require_grad = False\n    pe[:, 0::2] = 1.0\n    pe = pe.unsqueeze(0)\n    return pe\n")
+    assert _safety(code, "FZ103") == [True]
+    assert _safety(code.replace("torch.zeros(max_len, d).float()", "make(max_len, d)"), "FZ103") == [False]
+
+
 def test_a_factory_tensor_gets_the_safe_call():
     assert _safety("import torch\n\nx = torch.randn(3)\nx.requires_grad_ = True\n", "FZ101") == [True]
 

@@ -339,23 +339,30 @@ _TENSOR_KEEPING = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bf
                              "view", "reshape", "transpose", "permute", "contiguous", "clone", "detach"})
 
 
-def _tensor_call(facts: Facts, value: cst.CSTNode | None, scope: Scope) -> bool:
-    """`torch.zeros(n, d)`, also followed by `.to(device)`, `.unsqueeze(0)`...: a plain Tensor."""
+def _tensor_source(value: cst.CSTNode | None) -> cst.CSTNode | None:
+    """What `x.to(device).unsqueeze(0)` is made from (`x`): those methods return a Tensor of a Tensor."""
     while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
             and value.func.attr.value in _TENSOR_KEEPING:
         value = value.func.value
-    return isinstance(value, cst.Call) and facts.qualname(value.func, scope) in _TENSOR_FACTORIES
+    return value
 
 
 def made_tensor(facts: Facts, obj: cst.BaseExpression, scope: Scope) -> bool:
-    """A name that every binding of its scope makes a Tensor with one of torch's factories
-    (`pe = torch.zeros(max_len, d_model)`): known to be a Tensor, as a Parameter is."""
+    """A name that its scope binds to a Tensor made by one of torch's factories (`pe =
+    torch.zeros(max_len, d_model)`, `.float()` after it too), and to nothing else but that Tensor
+    reshaped or moved (`pe = pe.unsqueeze(0)`): known to be a Tensor, as a Parameter is."""
     if not isinstance(obj, cst.Name):
         return False
     owner = scope.lookup(obj.value)
     bindings = owner.bindings.get(obj.value, []) if owner is not None else []
-    return bool(bindings) and all(b.how == "expr" and not b.index and _tensor_call(facts, b.node, owner)
-                                  for b in bindings)
+    made = kept = 0
+    for b in bindings:
+        source = _tensor_source(b.node) if b.how == "expr" and not b.index else None
+        if isinstance(source, cst.Call) and facts.qualname(source.func, owner) in _TENSOR_FACTORIES:
+            made += 1
+        elif isinstance(source, cst.Name) and source.value == obj.value and source is not b.node:
+            kept += 1
+    return made > 0 and made + kept == len(bindings)
 
 
 def _string(node: cst.BaseExpression) -> str | None:
