@@ -330,6 +330,41 @@ def kind_known(kind: Kind | None) -> bool:
     return kind is not None and kind.tag in KNOWN
 
 
+# torch's functions that return a new plain Tensor (the kinds pass tracks no tensor kind of its own)
+_TENSOR_FACTORIES = frozenset("torch." + f for f in (
+    "zeros", "ones", "empty", "full", "rand", "randn", "randint", "randperm", "arange", "linspace", "logspace",
+    "eye", "tensor", "as_tensor", "from_numpy", "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
+    "randn_like", "randint_like", "Tensor", "FloatTensor", "LongTensor"))
+_TENSOR_KEEPING = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "long", "int", "unsqueeze",
+                             "view", "reshape", "transpose", "permute", "contiguous", "clone", "detach"})
+
+
+def _tensor_source(value: cst.CSTNode | None) -> cst.CSTNode | None:
+    """What `x.to(device).unsqueeze(0)` is made from (`x`): those methods return a Tensor of a Tensor."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value in _TENSOR_KEEPING:
+        value = value.func.value
+    return value
+
+
+def made_tensor(facts: Facts, obj: cst.BaseExpression, scope: Scope) -> bool:
+    """A name that its scope binds to a Tensor made by one of torch's factories (`pe =
+    torch.zeros(max_len, d_model)`, `.float()` after it too), and to nothing else but that Tensor
+    reshaped or moved (`pe = pe.unsqueeze(0)`): known to be a Tensor, as a Parameter is."""
+    if not isinstance(obj, cst.Name):
+        return False
+    owner = scope.lookup(obj.value)
+    bindings = owner.bindings.get(obj.value, []) if owner is not None else []
+    made = kept = 0
+    for b in bindings:
+        source = _tensor_source(b.node) if b.how == "expr" and not b.index else None
+        if isinstance(source, cst.Call) and facts.qualname(source.func, owner) in _TENSOR_FACTORIES:
+            made += 1
+        elif isinstance(source, cst.Name) and source.value == obj.value and source is not b.node:
+            kept += 1
+    return made > 0 and made + kept == len(bindings)
+
+
 def _string(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.SimpleString):
         try:

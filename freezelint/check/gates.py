@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd8a92e1b66eb4091f404b3d1c15fc01f'
+RULES_DIGEST = 'd50b92add8c35d2f056d3213b0f8b501'
 
 GATES = {
     'FZ002': (

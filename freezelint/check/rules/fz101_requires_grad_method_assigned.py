@@ -6,7 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.declared import kind_known, reason_unknown
+from freezelint.check.declared import kind_known, made_tensor, reason_unknown
 from freezelint.check.rules._method_reads import method_reads
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, does_nothing, src, value_src
 
@@ -24,7 +24,8 @@ class RequiresGradMethodAssigned(Rule):
     )
     fix_title = "Call the method: `x.requires_grad_(v)`"
     fix_unsafe_when = (
-        "the object is not known to be a Parameter, Tensor or Module: on an object of another kind "
+        "the object is not known to be a Parameter, Tensor or Module (a name every binding of which is one "
+        "of torch's tensor factories, `torch.zeros(...)`, is a known Tensor): on an object of another kind "
         "the call raises where the assignment did not; or the file reads `.requires_grad_` back as a "
         "value (`if p.requires_grad_:`, FZ103): those reads see the stored flag, which the call removes"
     )
@@ -106,6 +107,20 @@ class RequiresGradMethodAssigned(Rule):
             """,
             unsafe=True,  # the filter reads the stored flag back: the call alone would let every one through
         ),
+        Example(
+            """
+            import torch
+
+            noise = torch.randn(batch, dim).to(device)  # a Tensor: the call is safe
+            noise.requires_grad_ = True  # expect: FZ101
+            """,
+            fixed="""
+            import torch
+
+            noise = torch.randn(batch, dim).to(device)  # a Tensor: the call is safe
+            noise.requires_grad_(True)  # expect: FZ101
+            """,
+        ),
     ]
     good = [
         """
@@ -149,7 +164,7 @@ class RequiresGradMethodAssigned(Rule):
                 read_back = bool(method_reads(module)[0])
             value = value_src(store.value)
             obj = src(store.obj)
-            known = kind_known(facts.kind(store.obj, store.ctx))
+            known = kind_known(facts.kind(store.obj, store.ctx)) or made_tensor(facts, store.obj, store.ctx.scope)
             how = "" if known else f" ({reason_unknown(obj)})"
             if read_back:
                 how = " (the file reads `.requires_grad_` back as a value: fix those reads with it, FZ103)"

@@ -6,7 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.declared import (class_declares, declared, is_config, kind_known, reads_back,
+from freezelint.check.declared import (class_declares, declared, is_config, kind_known, made_tensor, reads_back,
                                        reason_unknown, records_argument)
 from freezelint.check.facts import MODULE, PARAM, AttrStore, Facts, Kind
 from freezelint.check.rules._method_reads import method_reads
@@ -50,7 +50,8 @@ class RequiresGradMisspelled(Rule):
     fix_title = "Use `requires_grad` (or `requires_grad_(v)` on a Module)"
     fix_unsafe_when = (
         "the object is not known to be a Parameter, Tensor or Module (for example `args.require_grad` "
-        "of an object the checker cannot see): the rename would change what the program does if "
+        "of an object the checker cannot see; a name every binding of which is one of torch's tensor "
+        "factories, `pe = torch.zeros(...)`, is a known Tensor): the rename would change what the program does if "
         "the name is the object's own; or the store is on `self` and the file reads the name on an "
         "object the checker cannot tell, which may be an instance reading the attribute the fix removes"
     )
@@ -205,6 +206,20 @@ class RequiresGradMisspelled(Rule):
                     self.requires_grad_(trainable)  # expect: FZ103
             """,
         ),
+        Example(
+            """
+            import torch
+
+            pe = torch.zeros(max_len, d_model)  # a Tensor: the rename is safe
+            pe.require_grad = False  # expect: FZ103
+            """,
+            fixed="""
+            import torch
+
+            pe = torch.zeros(max_len, d_model)  # a Tensor: the rename is safe
+            pe.requires_grad = False  # expect: FZ103
+            """,
+        ),
     ]
     good = [
         """
@@ -342,7 +357,7 @@ class RequiresGradMisspelled(Rule):
                                safe=_class_seen(kind) and not _read_unknown(facts, store, kind))
                 advice = f"call `{obj}.requires_grad_({value})`"
             else:
-                known = kind_known(kind)
+                known = kind_known(kind) or made_tensor(facts, store.obj, store.ctx.scope)
                 how = "" if known else f" ({reason_unknown(obj)})"
                 fix = rename_fix(store, "requires_grad", f"Rename `{attr}` to `requires_grad`{how}", safe=known)
                 advice = f"set `{obj}.requires_grad`"
@@ -412,7 +427,7 @@ def _declared_setting(facts: Facts, store: AttrStore, kind: Kind | None) -> bool
             return facts.project.keeps_setting(facts.path, kind.qual, store.attr)  # a class of another file
         return class_declares(kind.cls, store.attr) or (_on_self(store) and kind.cls is not None
                                                         and reads_back(facts, kind.cls, store.attr)[0])
-    if kind_known(kind):
+    if kind_known(kind) or made_tensor(facts, store.obj, store.ctx.scope):
         return False  # Parameters and tensors declare nothing
     if is_config(facts, store.obj, store.ctx.scope):
         return True

@@ -15,7 +15,17 @@ from freezelint.check.rules.base import Example, Finding, Fix, Rule, code_of, sr
 # torch.nn re-exports the classes of torch.nn.modules, which re-exports those of its batchnorm module
 _PACKAGES = ("torch.nn.", "torch.nn.modules.", "torch.nn.modules.batchnorm.")
 _NARROW = frozenset(p + c for p in _PACKAGES for c in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"))
-_BASE = frozenset({"torch.nn.modules.batchnorm._BatchNorm", *(p + "SyncBatchNorm" for p in _PACKAGES)})
+
+
+def _base(qual: str | None) -> bool:
+    """`_BatchNorm`, torch's or re-exported (mmcv's and mmengine's parrots_wrapper): every kind."""
+    return (qual or "").rsplit(".", 1)[-1] == "_BatchNorm"
+
+
+def _sync(qual: str | None) -> bool:
+    """`SyncBatchNorm`, torch's or re-exported by another module (mmengine.utils.dl_utils.parrots_wrapper):
+    what convert_sync_batchnorm makes of every BatchNorm."""
+    return (qual or "").rsplit(".", 1)[-1] == "SyncBatchNorm"
 # The Python module that holds the classes, named where its base class was meant (mmyolo's necks,
 # YOLOv8 backbones): isinstance() raises TypeError on a module, so the freeze never runs.
 _MODULE = "torch.nn.modules.batchnorm"
@@ -23,13 +33,16 @@ _MODULE = "torch.nn.modules.batchnorm"
 # only where another kind can reach it (a model built with only BatchNorm2d and never converted is
 # fully frozen by it).
 _KINDS = {"BatchNorm1d": r"BatchNorm1d", "BatchNorm2d": r"BatchNorm2d", "BatchNorm3d": r"BatchNorm3d"}
-_ALWAYS_OTHER = (r"SyncBatchNorm", r"convert_sync_batchnorm", r"LazyBatchNorm[123]d",
+_LAZY = (r"LazyBatchNorm[123]d",)
+_ALWAYS_OTHER = (r"SyncBatchNorm", r"convert_sync_batchnorm", *_LAZY,
                  r"SyncBN")  # OpenMMLab's `norm_cfg=dict(type='SyncBN')`
 
 
 def _others(tested: set[str]) -> str:
-    """The regex of the words for BatchNorm kinds other than `tested` (class names)."""
-    words = [w for k, w in _KINDS.items() if k not in tested] + list(_ALWAYS_OTHER)
+    """The regex of the words for BatchNorm kinds other than `tested` (class names); a test that has
+    SyncBatchNorm covers what convert_sync_batchnorm makes, so its words are no other kind then."""
+    always = _ALWAYS_OTHER if "SyncBatchNorm" not in tested else _LAZY
+    words = [w for k, w in _KINDS.items() if k not in tested] + list(always)
     return r"\b(?:" + "|".join(words) + r")\b"
 
 
@@ -37,8 +50,9 @@ def _missed(quals: list[str | None]) -> str:
     """The BatchNorm kinds a test of `quals` misses, as the message lists them."""
     tested = {(q or "").rsplit(".", 1)[-1] for q in quals}
     kinds = [k for k in _KINDS if k not in tested]
-    return ", ".join(kinds) + ", SyncBatchNorm after convert_sync_batchnorm" if kinds \
-        else "SyncBatchNorm after convert_sync_batchnorm"
+    if not any(map(_sync, quals)):
+        kinds.append("SyncBatchNorm after convert_sync_batchnorm")
+    return ", ".join(kinds)
 
 
 def _freezes(node: cst.If, name: str) -> bool:
@@ -87,7 +101,11 @@ class BnCheckTooNarrow(Rule):
         "directly or not, or two files one file imports both of; a folder of unrelated scripts lends "
         "none its neighbours' layers) (BatchNorm1d/3d, SyncBatchNorm, `convert_sync_batchnorm`, "
         "LazyBatchNorm; a name in an isinstance test does not count: it tells kinds apart, it makes "
-        "none). Not where an `elif` of the same test handles another BatchNorm kind. A test on the module "
+        "none). A test that has SyncBatchNorm (torch's, or re-exported by another module such as "
+        "mmengine's or mmcv's `parrots_wrapper`) covers `convert_sync_batchnorm`; it lists the kinds "
+        "of its model on purpose, so it is reported only where the file itself names a kind it lacks "
+        "(a BatchNorm1d beside a `(BatchNorm2d, SyncBatchNorm)` test), not another file of the project. "
+        "`_BatchNorm`, torch's or re-exported, covers every kind. Not where an `elif` of the same test handles another BatchNorm kind. A test on the module "
         "`nn.modules.batchnorm` itself is reported wherever its branch freezes."
     )
     bad = [
@@ -187,6 +205,26 @@ class BnCheckTooNarrow(Rule):
                             m.eval()
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+            from torch.nn import SyncBatchNorm
+
+            class Encoder(nn.Module):
+                def __init__(self, freeze_bn=True):
+                    super().__init__()
+                    self.freeze_bn = freeze_bn
+                    self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+                    self.proj = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))  # walked by self.modules()
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    if mode and self.freeze_bn:
+                        for m in self.modules():
+                            if isinstance(m, (nn.BatchNorm2d, SyncBatchNorm)):  # expect: FZ203
+                                m.eval()
+            """
+        ),
     ]
     good = [
         """
@@ -257,6 +295,23 @@ class BnCheckTooNarrow(Rule):
                 if isinstance(m, (nn.modules.BatchNorm2d, nn.modules.SyncBatchNorm)):  # converted copies too
                     m.eval()
         """,
+        """
+        import torch.nn as nn
+        from mmengine.utils.dl_utils.parrots_wrapper import SyncBatchNorm  # torch's, re-exported
+
+        class Encoder(nn.Module):
+            def __init__(self, freeze_bn=True):
+                super().__init__()
+                self.freeze_bn = freeze_bn
+                self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+
+            def train(self, mode=True):
+                super().train(mode)
+                if mode and self.freeze_bn:
+                    for m in self.modules():
+                        if isinstance(m, (nn.BatchNorm2d, SyncBatchNorm)):  # converted copies too
+                            m.eval()
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -267,18 +322,21 @@ class BnCheckTooNarrow(Rule):
                 if _freezes(node, name):
                     yield self._module_finding(classes[quals.index(_MODULE)], name, ctx)
                 continue
-            if any(q in _BASE for q in quals) or not any(q in _NARROW for q in quals):
+            if any(map(_base, quals)) or not any(q in _NARROW for q in quals):
                 continue
             if not _freezes(node, name):
                 continue
             narrow = [c for c, q in zip(classes, quals) if q in _NARROW]
             if _handles_another(node, facts, ctx):
                 continue
-            others = _others({(q or "").rsplit(".", 1)[-1] for q in quals})
+            others = _others({"SyncBatchNorm" if _sync(q) else (q or "").rsplit(".", 1)[-1] for q in quals})
             if text is None:
                 text = without_isinstance_tests(module.code)  # once a file, and only for a candidate
             if not re.search(others, text):
-                if facts.project is None or not facts.project.mentions_near(others, facts.path):
+                # a test that lists SyncBatchNorm names the kinds its model has on purpose: only a kind the
+                # file builds itself shows one it left out, not one somewhere in the package it imports
+                if any(map(_sync, quals)) or facts.project is None \
+                        or not facts.project.mentions_near(others, facts.path):
                     continue  # no other kind anywhere in sight: the test covers every BatchNorm there is
             tested = src(classes[0]) if len(classes) == 1 else f"({', '.join(src(c) for c in classes)})"
             fix = None

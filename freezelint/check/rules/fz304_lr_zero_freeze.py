@@ -52,7 +52,11 @@ class LrZeroFreeze(Rule):
         "computes each group's lr from its initial one: LambdaLR (what transformers' and diffusers' "
         "`get_scheduler` return), OneCycleLR, CyclicLR, CosineAnnealingWarmRestarts; the group trains on."
     )
-    notes = "Freeze with `requires_grad_(False)` and leave the parameters out of the optimizer instead."
+    notes = (
+        "Freeze with `requires_grad_(False)` and leave the parameters out of the optimizer instead. An lr "
+        "set to 0 inside an LR scheduler class (a subclass of one of torch's schedulers, or a class whose "
+        "`get_lr()` gives the lrs or whose `step()` sets a computed one) starts a warmup and is not reported."
+    )
     bad = [
         Example(
             """
@@ -100,6 +104,17 @@ class LrZeroFreeze(Rule):
                     lr_scheduler.step()
             """,
         ),
+        Example(
+            """
+            class Trainer:
+                def freeze_text_encoder(self):  # a training loop's class, not a scheduler
+                    self.optimizer.param_groups[1]["lr"] = 0.0  # expect: FZ304
+
+                def step(self, batch):
+                    self.loss(batch).backward()
+                    self.optimizer.step()
+            """
+        ),
     ]
     good = [
         """
@@ -116,6 +131,33 @@ class LrZeroFreeze(Rule):
             {"params": model.fc.parameters(), "lr": LR},
         ], momentum=0.9)
         config = {"lr": 0}  # not a param group handed to an optimizer
+        """,
+        """
+        from torch.optim.lr_scheduler import _LRScheduler
+
+        class WarmupScheduler(_LRScheduler):
+            def __init__(self, optimizer, max_lr, warmup_steps, warm_from_zero=False):
+                self.initial_lr, self.warmup_steps, self.warm_from_zero = max_lr, warmup_steps, warm_from_zero
+                super().__init__(optimizer)
+                self.init_lr()
+
+            def init_lr(self):
+                for param_group in self.optimizer.param_groups:
+                    if self.warm_from_zero:
+                        param_group["lr"] = 0.0  # the start of the warmup: step() raises it
+                    else:
+                        param_group["lr"] = self.initial_lr
+
+        class LinearWarmup:
+            def __init__(self, optimizer, target_lr, steps):
+                self.optimizer, self.target_lr, self.steps, self.n = optimizer, target_lr, steps, 0
+                for group in optimizer.param_groups:
+                    group["lr"] = 0
+
+            def step(self):
+                self.n += 1
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.target_lr * min(1.0, self.n / self.steps)
         """,
     ]
 
@@ -137,6 +179,7 @@ class LrZeroFreeze(Rule):
     def _later(self, facts: Facts, module) -> Iterable[Finding]:
         """`optimizer.param_groups[i]["lr"] = 0` (or through a loop over param_groups) after the build."""
         restarts = _restarting_schedulers(facts)
+        warmups: set[int] | None = None  # found on the first candidate: most files have none
         for stmt in syntax_walk(module):
             if not isinstance(stmt, cst.SimpleStatementLine):
                 continue
@@ -146,6 +189,9 @@ class LrZeroFreeze(Rule):
                 for t in small.targets:
                     target = t.target
                     if isinstance(target, cst.Subscript) and _lr_key(target) and _group_of(target.value, module):
+                        warmups = _scheduler_statements(facts, module) if warmups is None else warmups
+                        if id(stmt) in warmups:
+                            continue
                         by = (f"; the {restarts[0]} here computes each group's lr from its initial one at its next "
                               f"step(), so this group trains on after one step" if restarts else "")
                         yield self.finding(
@@ -203,3 +249,26 @@ def _group_of(value: cst.BaseExpression, module: cst.Module) -> bool:
                    and isinstance(n.iter, cst.Attribute) and n.iter.attr.value == "param_groups"
                    for n in syntax_walk(module))
     return False
+
+
+def _sets_lr(func: cst.FunctionDef) -> bool:
+    """`step()` that stores a computed lr into a group (`param_group["lr"] = lr`)."""
+    return any(isinstance(n, cst.Assign) and not _is_zero(n.value) and any(
+        isinstance(t.target, cst.Subscript) and _lr_key(t.target) for t in n.targets) for n in syntax_walk(func))
+
+
+def _is_scheduler(cls: cst.ClassDef, facts: Facts) -> bool:
+    """A subclass of one of torch's schedulers (LRScheduler, _LRScheduler, LambdaLR...), or a class
+    whose `get_lr()` gives the lrs, or whose `step()` sets a computed one: it raises the lr it set to 0."""
+    if any((facts.qualname(b.value, facts.module_scope) or "").startswith("torch.optim.lr_scheduler.")
+           for b in cls.bases):
+        return True
+    methods = [s for s in cls.body.body if isinstance(s, cst.FunctionDef)]
+    return any(m.name.value == "get_lr" or (m.name.value == "step" and _sets_lr(m)) for m in methods)
+
+
+def _scheduler_statements(facts: Facts, module: cst.Module) -> set[int]:
+    """The statements of LR scheduler classes: a group's lr set to 0 there starts a warmup (espnet's
+    ExponentialDecayWarmup.init_lr with warm_from_zero), which the scheduler's step raises."""
+    return {id(n) for cls in syntax_walk(module) if isinstance(cls, cst.ClassDef) and _is_scheduler(cls, facts)
+            for n in syntax_walk(cls) if isinstance(n, cst.SimpleStatementLine)}

@@ -8,7 +8,8 @@ import libcst as cst
 
 from freezelint.check import traverse
 from freezelint.check.facts import Facts
-from freezelint.check.rules._kept import key_filter, key_test, missing_reported, read_before
+from freezelint.check.rules._kept import (
+    _path, _run_before, key_filter, key_test, loop_key, missing_reported, read_before)
 from freezelint.check.rules.base import Example, Finding, Rule, src
 
 
@@ -171,7 +172,10 @@ class FilteredLoadUnchecked(Rule):
         "`del kept[\"fc.weight\"]`, `kept[\"fc.weight\"]`, `assert \"fc.weight\" in kept`, also in a loop over spelled-out keys. A read in "
         "one branch of an `if` that the load follows does not count (the other branch loads an empty "
         "dict silently), nor one a `try` or `suppress(KeyError)` may swallow, nor `pop(k, None)`, "
-        "`get(k)`, or a key taken from the dict's own keys."
+        "`get(k)`, or a key taken from the dict's own keys. Before the filter, a loop over the model's keys "
+        "that raises unless each is in the checkpoint (`for k in model_dict: assert k in sd`, also under a "
+        "test that only skips keys by name, `if \".seg_layers.\" not in k`) proves the filter keeps them all; "
+        "under a test that picks keys (`if k.startswith(\"encoder.\")`) or after the filter it does not count."
     )
     bad = [
         Example(
@@ -244,6 +248,21 @@ class FilteredLoadUnchecked(Rule):
                             model_dict[k] = v
                 state_dict.update(model_dict)
                 model.load_state_dict(state_dict)
+            """
+        ),
+        Example(
+            """
+            import torch
+
+            def load_encoder(model, path):
+                pretrained = torch.load(path)
+                model_dict = model.state_dict()
+                for key in model_dict:
+                    if key.startswith("encoder."):  # checks only the keys it picks by name
+                        assert key in pretrained, f"{key} is not in the checkpoint"
+                pretrained = {k: v for k, v in pretrained.items() if k in model_dict}  # expect: FZ402
+                model_dict.update(pretrained)
+                model.load_state_dict(model_dict)
             """
         ),
     ]
@@ -356,6 +375,21 @@ class FilteredLoadUnchecked(Rule):
             head = {k: v for k, v in state.items() if "head" in k}
             module.load_state_dict(head)
         """,
+        """
+        import torch
+
+        def load_pretrained_weights(mod, fname):
+            pretrained_dict = torch.load(fname)["network_weights"]
+            model_dict = mod.state_dict()
+            for key, _ in model_dict.items():  # every model key but the skipped ones is in the checkpoint
+                if all(s not in key for s in (".seg_layers.",)):
+                    assert key in pretrained_dict, f"Key {key} is missing in the pretrained weights"
+                    assert model_dict[key].shape == pretrained_dict[key].shape
+            pretrained_dict = {k: v for k, v in pretrained_dict.items()
+                               if k in model_dict.keys() and ".seg_layers." not in k}
+            model_dict.update(pretrained_dict)
+            mod.load_state_dict(model_dict)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -363,7 +397,8 @@ class FilteredLoadUnchecked(Rule):
             body = store_scope.node if store_scope.node is not None else module
             uses = _Uses(name).of(body)
             if uses.checked or not uses.loaded or missing_reported(name, body) \
-                    or all(read_before(name, use, body, since=comp) for use in uses.loaded):
+                    or all(read_before(name, use, body, since=comp) for use in uses.loaded) \
+                    or _every_key_asserted(comp, test, body):
                 continue
             yield self.finding(
                 comp,
@@ -381,6 +416,88 @@ class FilteredLoadUnchecked(Rule):
                     f"`{receiver}` is loaded next: with a prefix mismatch nothing is merged and the load raises no "
                     f"error; name the filtered dict and check its `len()` before merging",
                 )
+
+
+def _dict_name(node: cst.BaseExpression) -> str | None:
+    """`d`, `d.keys()`, `d.items()`: the dict `d` (by its source text, `self.sd` too)."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and not node.args \
+            and node.func.attr.value in ("keys", "items"):
+        node = node.func.value
+    return src(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+
+
+def _names_key(node: cst.CSTNode, key: str) -> bool:
+    return any(isinstance(n, cst.Name) and n.value == key for n in traverse.walk(node))
+
+
+def _excludes(test: cst.BaseExpression, key: str) -> bool:
+    """A test that skips keys by name and keeps the rest: `".seg_layers." not in key`, `not
+    key.startswith("head.")`, `all(s not in key for s in skip)`, joined by `and`. (A test that keeps
+    keys by name, `"encoder" in key`, checks only those.)"""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _excludes(test.left, key) and _excludes(test.right, key)
+    if isinstance(test, cst.Comparison):
+        return all(isinstance(c.operator, cst.NotIn) for c in test.comparisons) and _names_key(test, key)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = test.expression
+        return _names_key(inner, key) and (
+            isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute)
+            and inner.func.attr.value in ("startswith", "endswith")
+            or isinstance(inner, cst.Comparison) or _called(inner) == "any")
+    if _called(test) == "all" and len(test.args) == 1:  # type: ignore[attr-defined]
+        arg = test.args[0].value  # type: ignore[attr-defined]
+        return isinstance(arg, (cst.ListComp, cst.GeneratorExp)) and _excludes(arg.elt, key)
+    return False
+
+
+def _called(node: cst.CSTNode) -> str | None:
+    return node.func.value if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) else None
+
+
+def _raises_unless_in(stmt: cst.CSTNode, key: str, source: str) -> bool:
+    """`assert key in source` or `if key not in source: raise ...`: stops at the first key missing."""
+    def has(test, op) -> bool:
+        return isinstance(test, cst.Comparison) and len(test.comparisons) == 1 \
+            and isinstance(test.left, cst.Name) and test.left.value == key \
+            and isinstance(test.comparisons[0].operator, op) and _dict_name(test.comparisons[0].comparator) == source
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return any(isinstance(s, cst.Assert) and has(s.test, cst.In) for s in stmt.body)
+    return isinstance(stmt, cst.If) and stmt.orelse is None and has(stmt.test, cst.NotIn) and any(
+        isinstance(s, cst.SimpleStatementLine) and any(isinstance(x, cst.Raise) for x in s.body)
+        for s in stmt.body.body)
+
+
+def _asserts_every_key(loop: cst.CSTNode, container: str, source: str) -> bool:
+    """`for key in model_dict: assert key in pretrained` (directly, or under a test that only skips
+    keys by name): every key of the model, but the skipped ones, is in the checkpoint."""
+    if not isinstance(loop, cst.For) or loop.orelse is not None or _dict_name(loop.iter) != container:
+        return False
+    key = loop_key(loop.target)
+    body = loop.body.body
+    if key is None or any(isinstance(n, (cst.Break, cst.Continue)) for s in body for n in traverse.walk(s)):
+        return False
+    return any(_raises_unless_in(s, key, source) or (
+        isinstance(s, cst.If) and s.orelse is None and _excludes(s.test, key)
+        and any(_raises_unless_in(t, key, source) for t in s.body.body)) for s in body)
+
+
+def _every_key_asserted(comp: cst.CSTNode, test: cst.Comparison, body: cst.CSTNode) -> bool:
+    """Before the filter `{k: v for k, v in S.items() if k in M}`, on every path to it, a loop over the
+    keys of M raises unless each is in S: the filter then keeps every one of them (nnU-Net's loader)."""
+    if not isinstance(comp, cst.DictComp):
+        return False
+    source = _dict_name(comp.for_in.iter)
+    container = next((_dict_name(c.comparator) for c in test.comparisons if isinstance(c.operator, cst.In)), None)
+    path = _path(body, comp)
+    if source is None or container is None or path is None:
+        return False
+    before = _run_before(path)
+    for i, stmt in enumerate(before):
+        rebound = any(isinstance(n, cst.AssignTarget) and src(n.target) in (source, container)
+                      for later in before[i + 1:] for n in traverse.walk(later))
+        if not rebound and _asserts_every_key(stmt, container, source):
+            return True
+    return False
 
 
 def _filtered_dicts(facts: Facts):
