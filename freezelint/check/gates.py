@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b572d75be4c06fe79396254abb7b0d55'
+RULES_DIGEST = '1c0d7d62189da496980dee728f29dabf'
 
 GATES = {
     'FZ002': (
