@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1c0d7d62189da496980dee728f29dabf'
+RULES_DIGEST = 'cf8f56e44c743904696a2cdb8b01b7fe'
 
 GATES = {
     'FZ002': (
@@ -52,8 +52,8 @@ GATES = {
         ('def[ \\t]+\\w*freeze',),
     ),
     'FZ109': (
-        ('requires_grad',),
-        ('\\.requires_grad(?:_\\(|[ \\t]*=[^=])',),
+        ('requires_grad', 'modules(', 'children(', 'parameters('),
+        ('\\.requires_grad(?:_\\(|[ \\t]*=[^=])', 'for[ \\t][^\\n]*\\bin[ \\t]+[\\w.]+\\.(?:named_)?(?:modules|children|parameters)\\('),
         ('for[ \\t]',),
     ),
     'FZ110': (
