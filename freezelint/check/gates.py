@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'cf8f56e44c743904696a2cdb8b01b7fe'
+RULES_DIGEST = 'c8a071bf427688007b766173913872b0'
 
 GATES = {
     'FZ002': (
