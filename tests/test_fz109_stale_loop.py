@@ -65,3 +65,73 @@ def test_fires_for_a_loop_variable_of_an_enclosing_loop_that_already_ended_and_i
 ])
 def test_near_misses(code):
     assert found(code) == []
+
+
+# pytorch_toolbelt's freeze_model: the loop picks the BatchNorm layers and sets the flag on `module`
+FREEZE_OWNER = """
+import torch.nn as nn
+
+
+def freeze_model(module, freeze_bn=True):
+    for param in module.parameters():
+        param.requires_grad = False
+    for m in module.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)):
+            module.track_running_stats = not freeze_bn
+    return module
+"""
+
+
+def test_a_loop_over_modules_that_sets_the_flag_on_its_owner_is_reported():
+    found_ = check_source(FREEZE_OWNER.lstrip("\n"), "functional_fz109_owner.py", select=["FZ109"])
+    assert [d.row for d in found_] == [9]
+    assert found_[0].message.startswith("this sets `track_running_stats` on `module`, not on the loop's `m`")
+    assert found_[0].message.endswith("set `m.track_running_stats`")
+
+
+@pytest.mark.parametrize("stmt, row", [
+    ("model.eval()", 4),
+    ("model.train(False)", 4),
+    ("model.momentum = 0", 4),
+    ("model.weight.requires_grad = False", 4),
+    ("model.requires_grad_(False)", 4),
+    ("model.bias.requires_grad_(False)", 4),
+], ids=["eval", "train_false", "momentum", "weight", "requires_grad_", "bias"])
+def test_every_freeze_of_the_owner_is_reported(stmt, row):
+    code = f"for name, m in model.named_modules():\n    if isinstance(m, nn.BatchNorm2d):\n        x = 1\n        {stmt}\n"
+    assert found(code) == [row]
+
+
+@pytest.mark.parametrize("body", [
+    "m.track_running_stats = False",  # the loop's own variable
+    "m.eval()\n        model.weight.requires_grad = m.affine",  # uses it
+    "model.eval()\n        break",  # once, on purpose
+    "model.eval()\n        return model",
+    "found = True\n        model.eval()",  # a flag: the owner is meant
+    "model.train()",  # not a freeze
+    "model.head.weight.requires_grad = False",  # not the owner's own parameter
+    "other.eval()",  # not the owner
+], ids=["own_var", "uses_var", "break", "return", "flag", "train", "head", "other"])
+def test_owner_near_misses(body):
+    code = "def f(model, other):\n    for m in model.modules():\n        if isinstance(m, nn.BatchNorm2d):\n            " \
+        + body.replace("\n        ", "\n            ") + "\n"
+    assert found(code) == []
+
+
+def test_the_loop_over_a_plain_list_is_not_the_owner():
+    assert found("for m in layers:\n    if m:\n        layers.eval()\n") == []
+
+
+class TestTheFacts:
+    torch = pytest.importorskip("torch")
+
+    def test_the_owner_flag_leaves_the_batchnorm_updating_its_statistics(self):
+        torch = self.torch
+        namespace: dict = {}
+        exec(compile(FREEZE_OWNER, "functional_fz109_owner_facts.py", "exec"), namespace)
+        net = namespace["freeze_model"](torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)))
+        assert net.track_running_stats is False  # set on the container, where nothing reads it
+        before = net[1].running_mean.clone()
+        net.train()(torch.randn(2, 3, 8, 8))
+        assert net[1].track_running_stats is True
+        assert not torch.equal(before, net[1].running_mean)  # the statistics still move

@@ -47,7 +47,13 @@ def test_a_dropped_adapter_load_is_reported_with_what_to_check():
     ("from timm.models._helpers import load_checkpoint", "load_checkpoint(model, path, True, 'cpu', False)"),
     ("from transformers.trainer_utils import load_sharded_checkpoint",
      "load_sharded_checkpoint(model, path, strict=False)"),
-], ids=["alias", "module_alias", "underscore", "base_positional", "timm_dotted", "timm_positional", "sharded"])
+    # older homes: transformers 4.x defined it in modeling_utils; trainer and peft_model import them
+    ("from transformers.modeling_utils import load_sharded_checkpoint",
+     "load_sharded_checkpoint(model, path, strict=False)"),
+    ("import transformers.trainer as tr", "tr.load_sharded_checkpoint(model, path, False)"),
+    ("from peft.peft_model import set_peft_model_state_dict", "set_peft_model_state_dict(model, adapters_weights)"),
+], ids=["alias", "module_alias", "underscore", "base_positional", "timm_dotted", "timm_positional", "sharded",
+        "sharded_4x", "sharded_trainer", "peft_model"])
 def test_every_spelling_is_reported(imports, call):
     code = f"{imports}\n\n\ndef resume(model, path, adapters_weights):\n    {call}\n"
     assert [row for row, _ in _found(code)] == [5]
@@ -62,10 +68,12 @@ def test_every_spelling_is_reported(imports, call):
     ("from timm.models import load_checkpoint", "load_checkpoint(model, path)"),
     ("from timm.models import load_checkpoint", "load_checkpoint(model, path, strict=True)"),
     ("from transformers.trainer_utils import load_sharded_checkpoint", "load_sharded_checkpoint(model, path)"),
+    ("from transformers.modeling_utils import load_sharded_checkpoint", "load_sharded_checkpoint(model, path)"),
     # not the library's function: a project's own of the same name, and accelerate's (it logs)
     ("from utils import set_peft_model_state_dict", "set_peft_model_state_dict(model, adapters_weights)"),
     ("from accelerate import load_checkpoint_in_model", "load_checkpoint_in_model(model, path, strict=False)"),
-], ids=["checked", "base_strict", "timm_default", "timm_strict", "sharded_default", "project_own", "accelerate"])
+], ids=["checked", "base_strict", "timm_default", "timm_strict", "sharded_default", "sharded_4x_default",
+        "project_own", "accelerate"])
 def test_near_misses_are_silent(imports, call):
     code = f"{imports}\n\n\ndef resume(model, path, adapters_weights):\n    {call}\n"
     assert _found(code) == []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd50b92add8c35d2f056d3213b0f8b501'
+RULES_DIGEST = '88a25a37b10642110b05646d5b2a6fcb'
 
 GATES = {
     'FZ002': (
@@ -52,8 +52,8 @@ GATES = {
         ('def[ \\t]+\\w*freeze',),
     ),
     'FZ109': (
-        ('requires_grad',),
-        ('\\.requires_grad(?:_\\(|[ \\t]*=[^=])',),
+        ('requires_grad', 'modules(', 'children(', 'parameters('),
+        ('\\.requires_grad(?:_\\(|[ \\t]*=[^=])', 'for[ \\t][^\\n]*\\bin[ \\t]+[\\w.]+\\.(?:named_)?(?:modules|children|parameters)\\('),
         ('for[ \\t]',),
     ),
     'FZ110': (

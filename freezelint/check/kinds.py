@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import libcst as cst
 
-from freezelint.check.known import (SELF_RETURNING, is_library, is_module_class, is_module_factory, is_non_module_class,
-                                    module_items)
+from freezelint.check.known import (SELF_RETURNING, is_batchnorm_class, is_library, is_module_class, is_module_factory,
+                                    is_non_module_class, module_items)
 from freezelint.check.scopes import Binding, ClassInfo, Ctx, Scope, qualname
-from freezelint.check.syntax import call_arg, code_of, dotted
+from freezelint.check.syntax import call_arg, code_of, dotted, string_value
 
 if TYPE_CHECKING:
     from freezelint.check.extract import Extractor
@@ -36,6 +36,13 @@ COPY = "copy"
 STATE_DICT = "state_dict"
 
 _MAX_DEPTH = 12
+
+# mmcv's norm layer builder (`build_norm_layer(cfg, num_features)` -> (name, layer)), and the
+# BatchNorm classes its registry builds for a config's `type` (mmcv.cnn.bricks.norm)
+_BUILD_NORM = frozenset({"mmcv.cnn.build_norm_layer", "mmcv.cnn.bricks.build_norm_layer",
+                         "mmcv.cnn.bricks.norm.build_norm_layer"})
+_NORM_TYPES = {"BN": "torch.nn.BatchNorm2d", "BN1d": "torch.nn.BatchNorm1d", "BN2d": "torch.nn.BatchNorm2d",
+               "BN3d": "torch.nn.BatchNorm3d", "SyncBN": "torch.nn.SyncBatchNorm"}
 # Questions asked per outermost question at most: parameters of functions that call one another
 # (torch.onnx's exporter utilities) can otherwise make the questions grow exponentially with
 # depth. Past it the answer is None (unknown): the rules stay silent.
@@ -476,6 +483,9 @@ class Kinds:
                     return self._agree([self._kind(v, owner, depth) for v in owner.paths[path]])
             return None
         if isinstance(expr, cst.Subscript):
+            norm = self._built_norm(expr, scope, depth)
+            if norm is not None:
+                return norm
             base = self._kind(expr.value, scope, depth)
             if base is not None and base.tag == STATE_DICT:
                 return Kind(COPY, origin=base.origin)
@@ -489,6 +499,49 @@ class Kinds:
                 if known is not None:
                     return known
             return _item(base, index)
+        return None
+
+    def _built_norm(self, expr: cst.Subscript, scope: Scope, depth: int) -> Kind | None:
+        """mmcv's `build_norm_layer(cfg, num_features)[1]` (it returns the name and the layer) where
+        `cfg` is proven to build a BatchNorm class (_norm_class): a Module of that class."""
+        call = expr.value
+        if not (isinstance(call, cst.Call) and len(expr.slice) == 1 and qualname(call.func, scope) in _BUILD_NORM):
+            return None
+        index = expr.slice[0].slice
+        if not (isinstance(index, cst.Index) and isinstance(index.value, cst.Integer) and index.value.value == "1"):
+            return None
+        cfg = call_arg(call, 0, "cfg")
+        q = self._norm_class(cfg, scope, depth + 1) if cfg is not None else None
+        return Kind(MODULE, qual=q, factory=q) if q is not None else None
+
+    def _norm_class(self, cfg: cst.BaseExpression, scope: Scope, depth: int) -> str | None:
+        """The BatchNorm class a norm config builds: `dict(type='BN')`, `{'type': 'SyncBN'}`, a BatchNorm
+        class as its type; through a name bound once to one (a parameter: its default, what the class
+        builds unless told otherwise), or a `self.<attr>` every assignment fills with the same one
+        (`self.norm_cfg = norm_cfg`). None for any other norm, or where it is not proven."""
+        if depth > _MAX_DEPTH:
+            return None
+        kind = None
+        if isinstance(cfg, cst.Call) and qualname(cfg.func, scope) == "dict":
+            kind = next((a.value for a in cfg.args if a.keyword is not None and a.keyword.value == "type"), None)
+        elif isinstance(cfg, cst.Dict):
+            kind = next((el.value for el in cfg.elements
+                         if isinstance(el, cst.DictElement) and string_value(el.key) == "type"), None)
+        if kind is not None:
+            q = _NORM_TYPES.get(string_value(kind) or "") or qualname(kind, scope)
+            return q if is_batchnorm_class(q) else None
+        if isinstance(cfg, cst.Name):
+            owner = scope.lookup(cfg.value)
+            bindings = owner.bindings.get(cfg.value, []) if owner is not None else []
+            b = bindings[0] if len(bindings) == 1 else None
+            value = None if b is None or b.node is None else b.node.default if b.how == "param" \
+                and isinstance(b.node, cst.Param) else b.node if b.how == "expr" else None
+            return self._norm_class(value, b.scope or owner, depth + 1) if value is not None else None
+        if isinstance(cfg, cst.Attribute):
+            base = self._kind(cfg.value, scope, depth)
+            values = base.cls.attrs.get(cfg.attr.value, []) if base is not None and base.cls is not None else []
+            found = {self._norm_class(v, s, depth + 1) for v, s in values}
+            return found.pop() if len(found) == 1 else None
         return None
 
     def kept_children(self, expr: cst.BaseExpression, scope: Scope) -> tuple[str, list[str]] | None:

@@ -85,7 +85,10 @@ class TrainUndoesBnFreeze(Rule):
         "another) arrives with its BatchNorm frozen, unless the call provably sets the flag off, `DeepLab(freeze_bn=False)`; so does a "
         "trainer's `self.model = DeepLab()`, judged in the trainer's methods that call no other method of it and "
         "nothing named like a re-freeze). Freezes through `FrozenBatchNorm2d` are "
-        "permanent and never reported. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
+        "permanent and never reported. A norm layer mmcv's `build_norm_layer(cfg, n)[1]` builds is BatchNorm where "
+        "`cfg` is proven one of the BatchNorm types of mmcv's registry (`dict(type='BN')`, 'BN1d', 'BN2d', 'BN3d', "
+        "'SyncBN', or a BatchNorm class as its type): literally, through a name, a parameter's default (what the "
+        "class builds unless told otherwise) or `self.norm_cfg`. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
         "reported only when the class treats it as a frozen feature extractor and evidently trains: `forward` "
         "runs it under `torch.no_grad()`, or the class freezes its parameters and holds a layer of its own to "
         "train (a perceptual loss's frozen VGG is left alone); the message then names dropout and BatchNorm only as what "
@@ -800,6 +803,51 @@ class TrainUndoesBnFreeze(Rule):
                 evaluate(model, x)  # expect: FZ201
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+            from mmcv.cnn import build_norm_layer
+
+            class ResNet(nn.Module):
+                def __init__(self, frozen_stages=1, norm_cfg=dict(type='BN')):
+                    super().__init__()
+                    self.frozen_stages = frozen_stages
+                    self.conv1 = nn.Conv2d(3, 8, 3)
+                    self.norm1 = build_norm_layer(norm_cfg, 8)[1]  # BatchNorm2d: 'BN' in mmcv's registry
+                    self._freeze_stages()  # expect: FZ201
+
+                def _freeze_stages(self):
+                    if self.frozen_stages >= 0:
+                        self.norm1.eval()
+                        for m in [self.conv1, self.norm1]:
+                            for param in m.parameters():
+                                param.requires_grad = False
+            """,
+            instead="""
+            import torch.nn as nn
+            from mmcv.cnn import build_norm_layer
+
+            class ResNet(nn.Module):
+                def __init__(self, frozen_stages=1, norm_cfg=dict(type='BN')):
+                    super().__init__()
+                    self.frozen_stages = frozen_stages
+                    self.conv1 = nn.Conv2d(3, 8, 3)
+                    self.norm1 = build_norm_layer(norm_cfg, 8)[1]
+                    self._freeze_stages()
+
+                def _freeze_stages(self):
+                    if self.frozen_stages >= 0:
+                        self.norm1.eval()
+                        for m in [self.conv1, self.norm1]:
+                            for param in m.parameters():
+                                param.requires_grad = False
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    self._freeze_stages()  # after every train(): the frozen stages stay in eval mode
+                    return self
+            """,
+        ),
     ]
     good = [
         """
@@ -1461,6 +1509,37 @@ class TrainUndoesBnFreeze(Rule):
             def train(self, mode=True):
                 self._freeze_stages()
                 super().train(mode)
+        """,
+        """
+        import torch.nn as nn
+        from mmcv.cnn import build_norm_layer
+        from torch.nn.modules.batchnorm import _BatchNorm
+
+        class ResNet(nn.Module):
+            def __init__(self, frozen_stages=1, norm_cfg=dict(type='SyncBN'), norm_eval=True):
+                super().__init__()
+                self.frozen_stages = frozen_stages
+                self.norm_eval = norm_eval
+                self.norm1 = build_norm_layer(norm_cfg, 8)[1]
+                self._freeze_stages()
+
+            def _freeze_stages(self):
+                if self.frozen_stages >= 0:
+                    self.norm1.eval()
+
+            def train(self, mode=True):
+                super().train(mode)
+                self._freeze_stages()  # mmcv-style: re-applied after every train()
+                if mode and self.norm_eval:
+                    for m in self.modules():
+                        if isinstance(m, _BatchNorm):
+                            m.eval()
+
+        class GNBackbone(nn.Module):
+            def __init__(self, norm_cfg=dict(type='GN', num_groups=4)):
+                super().__init__()
+                self.norm1 = build_norm_layer(norm_cfg, 8)[1]  # GroupNorm: no running statistics
+                self.norm1.eval()
         """,
     ]
 

@@ -118,7 +118,8 @@ class UncheckedPartialLoad(Rule):
         "their result: peft's `set_peft_model_state_dict(model, sd)` (an adapter dict whose keys do not "
         "match the model's loads nothing), and, given "
         "`strict=False`, peft's `set_base_model_state_dict`, timm's `load_checkpoint` and transformers' "
-        "`load_sharded_checkpoint`; however imported or renamed. Not `set_peft_model_state_dict(model, sd)` "
+        "`load_sharded_checkpoint`; however imported or renamed, and from their older homes "
+        "(`transformers.modeling_utils` in transformers 4.x, `peft.peft_model`). Not `set_peft_model_state_dict(model, sd)` "
         "where `sd` is `get_peft_model_state_dict(model)` of the same function, or a dict comprehension over "
         "its items that keeps each key, `model` not rebound between: peft's own keys, mapped back. Not accelerate's `load_checkpoint_in_model` "
         "(it logs unexpected keys), Lightning's `load_from_checkpoint` (it warns on both) nor Fabric's "
@@ -476,6 +477,16 @@ class UncheckedPartialLoad(Rule):
                 result = set_peft_model_state_dict(model, adapters_weights)
                 assert not result.unexpected_keys, result.unexpected_keys
                 assert not [k for k in result.missing_keys if "lora_" in k], result.missing_keys
+            """,
+        ),
+        Example(
+            """
+            from peft.peft_model import set_peft_model_state_dict
+            from transformers.modeling_utils import load_sharded_checkpoint  # transformers 4.x's home
+
+            def load(model, checkpoint_dir, adapters_weights):
+                load_sharded_checkpoint(model, checkpoint_dir, strict=False)  # expect: FZ401
+                set_peft_model_state_dict(model, adapters_weights)  # expect: FZ401
             """,
         ),
     ]
@@ -849,6 +860,14 @@ class UncheckedPartialLoad(Rule):
             model.add_adapter(name, model.peft_config["default"])
             set_peft_model_state_dict(model, zeros, adapter_name=name)  # peft's own keys of this model
         """,
+        """
+        from transformers.modeling_utils import load_sharded_checkpoint
+
+        def load(model, checkpoint_dir):
+            load_sharded_checkpoint(model, checkpoint_dir)  # strict: a mismatch raises
+            result = load_sharded_checkpoint(model, checkpoint_dir, strict=False)
+            assert not result.unexpected_keys, result.unexpected_keys  # the keys are looked at
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -954,14 +973,18 @@ _ADAPTER = ("keep the result and check that `unexpected_keys` is empty and that 
 # Library loaders that run `load_state_dict(..., strict=False)` (always, or when their `strict` is False)
 # and return its result without reading it, as their installed sources do (peft 0.21, timm 1.0,
 # transformers 5): qualified name -> (the `strict` parameter's position, None for always; what to check).
+# Each under every module it is imported from in public code, its older homes too: transformers 4.x
+# defined `load_sharded_checkpoint` in modeling_utils (the same signature), and its trainer imports it;
+# peft's peft_model and functional import `set_peft_model_state_dict`.
 # Not here: accelerate's `load_checkpoint_in_model` (logs unexpected keys, returns None), Lightning's
 # `load_from_checkpoint` (warns on missing / unexpected keys itself), Fabric's `load_raw` (returns None).
 LIBRARY_LOADERS: dict[str, tuple[int | None, str]] = {
     **{f"{m}.set_peft_model_state_dict": (None, _ADAPTER)
-       for m in ("peft", "peft.utils", "peft.utils.save_and_load")},
+       for m in ("peft", "peft.utils", "peft.utils.save_and_load", "peft.peft_model", "peft.functional")},
     **{f"{m}.set_base_model_state_dict": (2, _GENERIC) for m in ("peft", "peft.utils", "peft.utils.save_and_load")},
     **{f"{m}.load_checkpoint": (4, _GENERIC) for m in ("timm.models", "timm.models._helpers", "timm.models.helpers")},
-    "transformers.trainer_utils.load_sharded_checkpoint": (2, _GENERIC),
+    **{f"{m}.load_sharded_checkpoint": (2, _GENERIC)
+       for m in ("transformers.trainer_utils", "transformers.modeling_utils", "transformers.trainer")},
 }
 
 
