@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b572d75be4c06fe79396254abb7b0d55'
+RULES_DIGEST = '648853b8312e4926a23c5724500c3ce7'
 
 GATES = {
     'FZ002': (
