@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '88a25a37b10642110b05646d5b2a6fcb'
+RULES_DIGEST = '162c970d43588f35670265ecb54cc80a'
 
 GATES = {
     'FZ002': (

@@ -498,6 +498,8 @@ class Kinds:
                 known = _submodule(base, index.value.value)  # `model.features[0]`
                 if known is not None:
                     return known
+            if base is None and isinstance(index, cst.Index) and isinstance(expr.value, cst.Name):
+                return self._listed(expr.value, scope, depth)  # `stages[epoch]`, stages = [model[6], ...]
             return _item(base, index)
         return None
 
@@ -995,9 +997,23 @@ class Kinds:
                     if _items(base) == "dict":
                         return Kind(MODULE) if index == want else None  # an nn.ModuleDict's values
             return None
+        if isinstance(it, cst.Name) and not index:
+            listed = self._listed(it, scope, depth)
+            if listed is not None:
+                return listed  # `for st in stages`, stages = [model.layer4, model.layer3]
         if not index and _items(self._kind(it, scope, depth)) == "seq":
             return Kind(MODULE)  # `for block in model.transformer.h`
         return None
+
+    def _listed(self, name: cst.Name, scope: Scope, depth: int) -> Kind | None:
+        """The common kind of the items of a variable bound only to list or tuple displays
+        (`stages = [model[6], model[4]]`): what indexing it or iterating it gives."""
+        owner = scope.lookup(name.value)
+        binds = owner.bindings.get(name.value, []) if owner is not None else []
+        if not binds or depth > _MAX_DEPTH or \
+                any(b.how != "expr" or not isinstance(b.node, (cst.List, cst.Tuple)) for b in binds):
+            return None
+        return self._agree([self._element_kind(b.node, b.scope or owner, (), depth + 1) for b in binds])
 
 
 def _isinstance_guard(func: cst.FunctionDef, name: str, scope: Scope) -> Kind | None:

@@ -604,8 +604,46 @@ class RequiresGradOnModule(Rule):
                     self.adapter = nn.Linear(4, 4)
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))
+            stages = [model[4], model[2], model[0]]  # head first
+            for stage in stages[1:]:
+                stage.requires_grad_(False)
+            for epoch in range(3):
+                if epoch > 0:
+                    stages[epoch].requires_grad = True  # expect: FZ102
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))
+            stages = [model[4], model[2], model[0]]  # head first
+            for stage in stages[1:]:
+                stage.requires_grad_(False)
+            for epoch in range(3):
+                if epoch > 0:
+                    stages[epoch].requires_grad_(True)  # expect: FZ102
+            """,
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        model = nn.Linear(4, 4)
+        weights = [model.weight, model.bias]  # Parameters: setting their flag is the freeze
+        weights[0].requires_grad = False
+        for w in weights:
+            w.requires_grad = False
+        parts = [model, build_extra()]  # an unknown item: the list holds no known kind
+        parts[1].requires_grad = False
+        names = ("a", "b")
+        names = [model]  # rebound to a list of Modules, but once a tuple of strings: no common kind
+        names[0].requires_grad = False
+        """,
         """
         def evaluate(model):
             model.encoder.eval()
