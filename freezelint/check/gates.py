@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '162c970d43588f35670265ecb54cc80a'
+RULES_DIGEST = '1cc13b3db1cd9ff95014bd50eb19db1f'
 
 GATES = {
     'FZ002': (

@@ -223,7 +223,24 @@ class BnCheckTooNarrow(Rule):
                         for m in self.modules():
                             if isinstance(m, (nn.BatchNorm2d, SyncBatchNorm)):  # expect: FZ203
                                 m.eval()
-            """
+            """,
+            instead="""
+            import torch.nn as nn
+
+            class Encoder(nn.Module):
+                def __init__(self, freeze_bn=True):
+                    super().__init__()
+                    self.freeze_bn = freeze_bn
+                    self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+                    self.proj = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
+
+                def train(self, mode=True):
+                    super().train(mode)
+                    if mode and self.freeze_bn:
+                        for m in self.modules():
+                            if isinstance(m, nn.modules.batchnorm._BatchNorm):  # every BatchNorm, SyncBatchNorm too
+                                m.eval()
+            """,
         ),
     ]
     good = [
