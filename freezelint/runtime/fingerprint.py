@@ -343,20 +343,23 @@ BYTES_PER_THREAD = 4 << 20
 BACKGROUND: bool | None = None
 
 
+def _spare() -> int:
+    """The CPUs this process may use that torch's own threads leave idle."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(0, cpus - torch.get_num_threads())
+
+
 def background() -> bool:
-    """A started pass reads on a thread of its own: the process may use a CPU that torch's own
+    """A started pass reads on threads of its own: the process may use a CPU that torch's own
     threads leave idle (a pass there runs beside the training). Where torch's threads fill every
     CPU, a pass runs at once on torch's pool instead, which is faster than a thread competing with
     it."""
     if BACKGROUND is not None:
         return BACKGROUND and _fold is not None
-    if _fold is None:
-        return False
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return cpus > torch.get_num_threads()
+    return _fold is not None and _spare() > 0
 
 
 def _segments(ints: torch.Tensor, slot: int) -> list[int]:
@@ -449,15 +452,17 @@ class _KernelGroup(_Group):
         _fold.fold(self.table, out, threads)
         return list(zip(out[0::2], out[1::2]))
 
-    def start(self) -> Callable[[], list[tuple[int, int]]]:
-        """The pass on a thread of its own (the kernel reads without the GIL); the function
-        returned waits for it. The group's table must not change until then: one pass at a time."""
+    def start(self, readers: int) -> Callable[[], list[tuple[int, int]]]:
+        """The pass on a thread of its own (the kernel reads without the GIL), which splits the
+        read with up to `readers - 1` more; the function returned waits for it. The group's table
+        must not change until then: one pass at a time."""
+        threads = max(1, min(readers, self.nbytes // BYTES_PER_THREAD))
         held, out = self._prepared()
         failed: list[BaseException] = []
 
         def fold() -> None:
             try:
-                _fold.fold(self.table, out, 1, False)
+                _fold.fold(self.table, out, threads, False)
             except BaseException as e:  # MemoryError: raised where the result is taken
                 failed.append(e)
 
@@ -524,14 +529,18 @@ class Fingerprinter:
         """One pass. `just_built`: nothing ran since this Fingerprinter was built, so the tensors
         still lie where the build found them and the check that they do (a walk of every
         tensor's layout, 0.24 ms for resnet50's 320) is skipped."""
-        return self._pass(just_built, False).result()
+        return self._pass(just_built, 0).result()
 
-    def start(self, just_built: bool = False) -> Pending:
+    def start(self, just_built: bool = False, waiting: bool = False) -> Pending:
         """One pass begun: what `__call__` returns, from the returned `Pending`'s `result()`. Where
-        `background()` allows, the CPU tensors are read on a thread of their own meanwhile (the
-        other devices' at once, as the layouts are checked): until the result is taken, nothing
-        may write the tensors, and this Fingerprinter takes no other pass."""
-        return self._pass(just_built, background())
+        `background()` allows, the CPU tensors are read on threads of their own meanwhile, one per
+        spare CPU (the other devices' at once, as the layouts are checked); `waiting`: the caller
+        waits for the result after a little work of its own, so its CPU reads too. Until the
+        result is taken, nothing may write the tensors, and this Fingerprinter takes no other pass."""
+        if not background():
+            return self._pass(just_built, 0)
+        # the caller's own CPU reads too where it waits for the result next (the after pass)
+        return self._pass(just_built, max(1, _spare() + waiting))
 
     def moved(self) -> bool:
         """A tensor no longer lies where this Fingerprinter's groups found it (its `.data` was
@@ -540,7 +549,7 @@ class Fingerprinter:
             any(group.moved() for _, group in self.groups)
 
     @torch.no_grad()
-    def _pass(self, just_built: bool, on_thread: bool) -> Pending:
+    def _pass(self, just_built: bool, readers: int) -> Pending:
         if any(local(self.sources[i]) is not self.tensors[i] for i in self.shards):
             self._build([local(t) for t in self.sources])
         parts = []
@@ -550,8 +559,8 @@ class Fingerprinter:
                 self.groups[n] = (idx, group)
                 self.reshaped.difference_update(idx)
                 self.reshaped.update(i for i in idx if self.tensors[i].shape != self.shapes[i])
-            threaded = on_thread and isinstance(group, _KernelGroup) and (BACKGROUND or group.nbytes >= BYTES_PER_THREAD)
-            parts.append((idx, group.start() if threaded else group()))
+            threaded = readers and isinstance(group, _KernelGroup) and (BACKGROUND or group.nbytes >= BYTES_PER_THREAD)
+            parts.append((idx, group.start(readers) if threaded else group()))
         extra = [(i, tuple(self.tensors[i].shape)) for i in self.reshaped]
         sparse = []
         for i, t in self.sparse:

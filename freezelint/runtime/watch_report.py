@@ -652,7 +652,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     # (the pass is begun first: where a CPU is spare, it reads while the buffers are compared here)
     cached = w._fingerprinters.get(id(models[0])) if len(models) == 1 else None
     reuse = cached is not None and len(cached[0]) == len(tensors) and all(a is b for a, b in zip(cached[0], tensors))
-    pending = (cached[1].start() if reuse else Fingerprinter(tensors).start(just_built=True)) if tensors else None
+    pending = (cached[1].start(waiting=True) if reuse else Fingerprinter(tensors).start(just_built=True, waiting=True)) \
+        if tensors else None
     by_copy = iter(_buffer_changes(w, [b for b, c in zip(buffers, copied) if c]))
     names = Names.of(named_modules)  # as audit() names them: PEFT's trained copies, wrappers inside the model
     # The tree shows the mode the module's forwards ran in over the window ("train+eval" where
