@@ -346,3 +346,28 @@ def test_a_started_pass_reads_a_swapped_storage_where_it_lies_now(monkeypatch):
     assert f.start().result() == before
     p.data = torch.randn(64, 64)
     assert f.start().result() != before
+
+
+def test_a_started_pass_reads_on_one_thread_per_spare_cpu_and_the_waiting_callers(monkeypatch, path):
+    # beside the training, a pass takes only the CPUs torch leaves idle; the window's last pass,
+    # which the caller waits for after a little work, takes the caller's CPU too
+    if path != "kernel":
+        pytest.skip("the torch reductions read at once, on the caller's thread")
+    from freezelint.runtime.fingerprint import Fingerprinter
+
+    threads = []
+    kernel = fingerprint_module._fold
+
+    class Spy:
+        def fold(self, table, out, n, *rest):
+            threads.append(n)
+            return kernel.fold(table, out, n, *rest)
+
+    monkeypatch.setattr(fingerprint_module, "_fold", Spy())
+    monkeypatch.setattr(fingerprint_module, "_spare", lambda: 1)
+    f = Fingerprinter([torch.randn(64, 1024)])  # 256 KB: 64 pieces of 4 KB
+    assert f.start().result() == f.start(waiting=True).result() == f()
+    assert threads[:2] == [1, 2]
+    monkeypatch.setattr(fingerprint_module, "_spare", lambda: 0)
+    f.start().result()
+    assert threads[2:] == [min(torch.get_num_threads(), 64)] * 2  # no CPU spare: at once, on torch's threads
