@@ -135,3 +135,23 @@ class TestTheFacts:
         net.train()(torch.randn(2, 3, 8, 8))
         assert net[1].track_running_stats is True
         assert not torch.equal(before, net[1].running_mean)  # the statistics still move
+
+
+def test_the_text_gate_admits_a_loop_over_modules_only_with_a_statistics_freeze_after_it():
+    # most model files walk self.modules() to initialise weights: parsing each for FZ109 cost ~60% of a
+    # cold check of timm and torchvision
+    from freezelint.check.prefilter import Prefilter
+
+    gate = Prefilter(frozenset({"FZ109"}))
+    init = ("import torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        for m in self.modules():\n            if isinstance(m, nn.Conv2d):\n"
+            "                nn.init.kaiming_normal_(m.weight)\n")
+    assert not gate.admitted(init)
+    for freeze in ("module.track_running_stats = False", "module.momentum = 0.0", "module.eval()",
+                   "module.train(False)"):
+        text = ("def freeze(module):\n    for m in module.modules():\n"
+                f"        if isinstance(m, nn.BatchNorm2d):\n            {freeze}\n")
+        assert gate.admitted(text) == {"FZ109"}, freeze
+        assert gate.admitted(text.replace("\n", "\r\n")) == {"FZ109"}, freeze
+    # the statistics freeze before the loop is no candidate of this kind
+    assert not gate.admitted("bn.eval()\nfor m in model.modules():\n    count += 1\n")

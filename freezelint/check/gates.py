@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1cc13b3db1cd9ff95014bd50eb19db1f'
+RULES_DIGEST = 'd6af6f8888da6c293afb1019b2908107'
 
 GATES = {
     'FZ002': (
@@ -53,7 +53,7 @@ GATES = {
     ),
     'FZ109': (
         ('requires_grad', 'modules(', 'children(', 'parameters('),
-        ('\\.requires_grad(?:_\\(|[ \\t]*=[^=])', 'for[ \\t][^\\n]*\\bin[ \\t]+[\\w.]+\\.(?:named_)?(?:modules|children|parameters)\\('),
+        ('\\.requires_grad(?:_\\(|[ \\t]*=[^=])', 'for[ \\t][^\\n]*\\bin[ \\t]+[\\w.]+\\.(?:named_)?(?:modules|children|parameters)\\((?=[\\s\\S]*?(?:\\.(?:track_running_stats|momentum)[ \\t]*=[^=]|\\.eval\\(\\)|\\.train\\([ \\t]*False))'),
         ('for[ \\t]',),
     ),
     'FZ110': (

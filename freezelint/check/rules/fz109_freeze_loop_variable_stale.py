@@ -18,9 +18,11 @@ class FreezeLoopVariableStale(Rule):
     code = "FZ109"
     words = ("requires_grad", "modules(", "children(", "parameters(")
     # a requires_grad store or requires_grad_() call (not `nn.Parameter(..., requires_grad=False)`,
-    # common in model code), or a loop over a module's submodules or parameters
+    # common in model code), or a loop over a module's submodules or parameters followed by a
+    # statistics freeze (a weight-init loop over modules(), in most model files, is no candidate)
     triggers = (r"\.requires_grad(?:_\(|[ \t]*=[^=])",
-                r"for[ \t][^\n]*\bin[ \t]+[\w.]+\.(?:named_)?(?:modules|children|parameters)\(")
+                r"for[ \t][^\n]*\bin[ \t]+[\w.]+\.(?:named_)?(?:modules|children|parameters)\("
+                r"(?=[\s\S]*?(?:\.(?:track_running_stats|momentum)[ \t]*=[^=]|\.eval\(\)|\.train\([ \t]*False))")
     requires = (r"for[ \t]",)
     what = ("Finds a loop that sets `requires_grad` on the variable of an EARLIER loop and never uses its own: "
             "`for layer in model.layers[-2:]: param.requires_grad = True`; and a loop over a module's "
