@@ -371,3 +371,11 @@ def test_a_started_pass_reads_on_one_thread_per_spare_cpu_and_the_waiting_caller
     monkeypatch.setattr(fingerprint_module, "_spare", lambda: 0)
     f.start().result()
     assert threads[2:] == [min(torch.get_num_threads(), 64)] * 2  # no CPU spare: at once, on torch's threads
+
+
+def test_a_pass_is_begun_beside_a_forward_only_where_the_kernel_reads_every_tensor(path):
+    from freezelint.runtime.fingerprint import Fingerprinter
+
+    assert Fingerprinter([torch.randn(4, 4), torch.randn(3)]).beside == (path == "kernel")
+    assert not Fingerprinter([torch.empty(4, device="meta")]).beside  # nothing to read
+    assert not Fingerprinter([torch.randn(4).to_sparse()]).beside

@@ -495,10 +495,12 @@ class Fingerprinter:
         else:
             shards = [local(t) for t in tensors]
             self.shards = [i for i, (t, s) in enumerate(zip(tensors, shards)) if s is not t]
-        # whether a pass may be begun beside a forward (Watch._start_early): not on shards, which
-        # FSDP swaps around the forward (FSDP2's DTensors, FSDP1's flat parameters)
-        self.beside = not self.shards and not any(type(t).__name__ == "FlatParameter" for t in tensors)
         self._build(shards)
+        # whether a pass may be begun beside a forward (Watch._start_early): CPU tensors the kernel
+        # reads (a device's pass is launched at once: nothing to gain), and not shards, which FSDP
+        # swaps around the forward (FSDP2's DTensors, FSDP1's flat parameters)
+        self.beside = bool(self.groups) and all(isinstance(g, _KernelGroup) for _, g in self.groups) \
+            and not self.shards and not any(type(t).__name__ == "FlatParameter" for t in tensors)
 
     def _build(self, tensors: list[torch.Tensor]) -> None:
         self.tensors = tensors
