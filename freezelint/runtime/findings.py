@@ -69,10 +69,11 @@ def _odd(attrs: dict[str, Any]) -> list[str]:
     return odd
 
 
-def freeze_attrs(module: nn.Module) -> list[str]:
-    """The attributes set on a module that live_findings reports as FZ101/FZ102/FZ103; none, the
-    common case, after two lookups and one subset test."""
-    attrs = module.__dict__
+def freeze_attrs(obj: nn.Module | torch.Tensor) -> list[str]:
+    """The attributes set on a module or a parameter that live_findings reports as FZ101/FZ102/FZ103
+    (a parameter's `requires_grad` is torch's own, never in its __dict__); none, the common case,
+    after two lookups and one subset test."""
+    attrs = obj.__dict__
     if "requires_grad" not in attrs and "requires_grad_" not in attrs and attrs.keys() <= _ORDINARY:
         return []
     return [a for a in ("requires_grad_", "requires_grad") if a in attrs] + _odd(attrs)
