@@ -1545,11 +1545,13 @@ def _named_both_ways(params: list[ParamRecord], expect_frozen: list[str], expect
                 continue
             both.update(id(p) for p in shared)
             names = listed([f"{p.name} (also {', '.join(p.aliases)})" for p in shared])
-            state = (f" (it is {'trainable' if shared[0].requires_grad else 'frozen'})" if len(shared) == 1 else "")
+            what = (f"one tensor under several names (tied weights), so it cannot be both frozen and trained (it is "
+                    f"{'trainable' if shared[0].requires_grad else 'frozen'})" if len(shared) == 1 else
+                    "each is one tensor under several names (tied weights), so none of them can be both frozen and "
+                    "trained")
             out.append(AuditFinding(
                 "FZ506", f"{frozen} / {trainable}",
-                f"expect_frozen {frozen} and expect_trainable {trainable} both name {names}: one tensor under "
-                f"several names (tied weights), so it cannot be both frozen and trained{state}",
+                f"expect_frozen {frozen} and expect_trainable {trainable} both name {names}: {what}",
                 "untie the weights (for a transformers model, tie_word_embeddings=False in its config) to freeze one "
                 "name and train the other, or drop one of the two expectations"))
     return both
@@ -1569,27 +1571,30 @@ def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str
     """What the records say went wrong for an expectation's parameters, counted by cause, and
     what to do about each cause present."""
     if option == "expect_frozen":
-        kinds = [("trainable (requires_grad=True)", "freeze them with requires_grad_(False)", lambda r: r.requires_grad),
-                 ("changed though frozen (see FZ501 for what moved them)", "keep them out of the optimizer and "
-                  "clear their grads", lambda r: not r.requires_grad)]
+        kinds = [("trainable (requires_grad=True)", "freeze {them} with requires_grad_(False)", lambda r: r.requires_grad),
+                 ("changed though frozen (see FZ501 for what moved {them})", "keep {them} out of the optimizer and "
+                  "clear {their} grads", lambda r: not r.requires_grad)]
     else:
-        kinds = [("frozen (requires_grad=False), in the optimizer", "unfreeze them with requires_grad_(True) (the "
-                  "optimizer holds them already)", lambda r: not r.requires_grad and r.group is not None),
-                 ("frozen (requires_grad=False)", "unfreeze them with requires_grad_(True) and give them to the "
+        kinds = [("frozen (requires_grad=False), in the optimizer", "unfreeze {them} with requires_grad_(True) (the "
+                  "optimizer holds {them} already)", lambda r: not r.requires_grad and r.group is not None),
+                 ("frozen (requires_grad=False)", "unfreeze {them} with requires_grad_(True) and give {them} to the "
                   "optimizer", lambda r: not r.requires_grad and r.group is None),
-                 ("in no param group of the optimizer", "add them to the optimizer (add_param_group, or build it "
+                 ("in no param group of the optimizer", "add {them} to the optimizer (add_param_group, or build it "
                   "after unfreezing)", lambda r: r.requires_grad and r.group is None),
-                 ("reached by no gradient", "check that the forward uses them and nothing detaches them from "
+                 ("reached by no gradient", "check that the forward uses {them} and nothing detaches {them} from "
                   "the loss", lambda r: r.requires_grad and r.group is not None and r.grad == "none"),
-                 ("given a gradient that did not move them (a zero learning rate?)", "check their param "
+                 ("given a gradient that did not move {them} (a zero learning rate?)", "check {their} param "
                   "group's lr", lambda r: r.requires_grad and r.group is not None and r.grad != "none")]
     counts, todo = [], []
     for what, fix, test in kinds:
         n = sum(1 for r in wrong if test(r))
         if n:
+            # the words for one parameter where one has this cause
+            words = {"them": "it", "their": "its"} if n == 1 else {"them": "them", "their": "their"}
+            what = what.format(**words)
             counts.append(f"it is {what}" if len(wrong) == 1 else
                           f"{'all ' if n == len(wrong) else ''}{n} {'is' if n == 1 else 'are'} {what}")
-            todo.append(fix)
+            todo.append(fix.format(**words))
     return ", ".join(counts), "; ".join(todo)
 
 
