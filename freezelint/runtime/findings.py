@@ -511,7 +511,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # a module in train mode whose frozen parameters the script's own code writes (an EMA teacher
     # run in train mode on purpose) has its statistics follow the same plan: not FZ502; an eval()
     # of it that train() undid is still FZ201
-    written = {p.module for p in params if p.changed and p.group is None and not p.requires_grad} \
+    by_script = {p.module for p in params if p.changed and p.group is None and not p.requires_grad} \
         if updated_elsewhere else set()
     undone, unfrozen_stats, eval_only = [], [], []
     for mod, bufs in moved.items():
@@ -521,7 +521,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             continue
         if call_train and not modes_before.get(mod, True):
             undone.append((mod, bufs))
-        elif mod not in written:
+        elif mod not in by_script:
             unfrozen_stats.append((mod, bufs))
     # spectral norm's power iteration (its u and v vectors, rewritten by every forward in train
     # mode) is told apart from running statistics: named by its layer, worded as what it is
@@ -757,12 +757,17 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         if not with_state and not wd:
             continue
         one, graded = len(ps) == 1, any(p.grad != "none" for p in ps)
+        # the loop gave them a new .grad at each step (torch.func.grad): no grad left from before the freeze
+        wrote = graded and all(p.name in written for p in ps if p.grad != "none")
         what = []
         if with_state:
             what.append(("it holds optimizer state" if one else f"{_n_hold(len(with_state))} optimizer state "
                          f"({listed(with_state)})")
                         + (" from steps before the freeze" if later and not graded else ""))
-        if wd:
+        if wd and wrote:
+            what.append(f"the group's weight_decay={wd} shrinks {'it' if one else 'them'} at every step the loop "
+                        f"gives {'it' if one else 'them'} a .grad")
+        elif wd:
             what.append(f"the group's weight_decay={wd} shrinks {'it while its' if one else 'any of them whose'} "
                         f".grad is a zero tensor")
         names = [p.name for p in ps]
@@ -772,7 +777,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             "FZ504", at if where == "(model)" else f"{where} in {at}",  # which parameters, and where they sit
             f"{len(ps)} frozen parameter{'' if one else 's'} ({listed(names)}) {'is' if one else 'are'} in param "
             f"group {gi} of {hyper(ps[0])}: " + "; ".join(what) + " (FZ301 in the code)",
-            _fz504_after_advice(one, graded) if later
+            _fz504_after_advice(one, graded, wrote) if later
             else _fz504_advice(len(opt.param_groups)), _several(names)))
 
     # FZ505: trainable, optimized, yet unchanged. A param group with lr=0 updates nothing by its
@@ -1279,12 +1284,17 @@ def _stepped(state: dict) -> bool:
         return True
 
 
-def _fz504_after_advice(one: bool, graded: bool) -> str:
+def _fz504_after_advice(one: bool, graded: bool, wrote: bool = False) -> str:
     """For parameters frozen after the optimizer had trained them, where building it from a
-    requires_grad filter cannot apply: what a .grad of None does, and how to free the state."""
+    requires_grad filter cannot apply: what a .grad of None does, and how to free the state.
+    `wrote`: the loop gives them a new .grad at each step, which setting it to None once undoes not."""
     it, its = ("it", "its") if one else ("them", "each one's")
     skip = ("torch's optimizers skip a parameter whose .grad is None: no update, no weight decay, no momentum")
     free = f"`optimizer.state.pop(p)` for {'it' if one else 'each'} when freezing frees the state"
+    if wrote:
+        return (f"leave {it} out of the grads the loop writes (differentiate only the parameters that require grad "
+                f"and give .grad only to those; torch's optimizers skip one whose .grad is None), or out of the "
+                f"optimizer; {free}")
     if graded:
         return (f"set {its} `.grad = None` when freezing {it} ({skip}; zero_grad(set_to_none=False) leaves a None "
                 f"grad None); {free}")
