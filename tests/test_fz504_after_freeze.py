@@ -190,3 +190,33 @@ def test_a_warning_alone_fails_run_as_it_fails_the_pytest_fixtures_and_audit_cli
     model, opt, x = load_factory(f"{tmp_path / 'train.py'}:make")()
     with pytest.raises(freezelint.FreezeAuditError):  # what the freeze_audit fixture calls
         freezelint.assert_frozen(model, opt, batch=x)
+
+
+def test_a_torch_func_loop_writing_grads_to_parameters_frozen_after_training_is_told_to_leave_them_out():
+    # the loop differentiates every parameter (torch.func.grad ignores requires_grad) and writes a new
+    # .grad at each step: setting .grad to None once, at the freeze, would not keep them still
+    from torch.func import functional_call, grad
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+
+    def step():
+        g = grad(lambda ps: functional_call(model, ps, (torch.randn(8, 8),)).pow(2).mean())(
+            {k: v.detach() for k, v in model.named_parameters()})
+        for k, p in model.named_parameters():
+            p.grad = g[k]
+        opt.step()
+
+    for _ in range(3):
+        step()
+    model[0].requires_grad_(False)  # warmup over
+    with freezelint.watch() as w:
+        for _ in range(3):
+            step()
+    [f] = [f for f in w.report.findings if f.code == "FZ504"]
+    assert f.message.endswith("the group's weight_decay=0.01 shrinks them at every step the loop gives them a .grad "
+                              "(FZ301 in the code)"), f.message
+    assert f.advice == ("leave them out of the grads the loop writes (differentiate only the parameters that require "
+                        "grad and give .grad only to those; torch's optimizers skip one whose .grad is None), or out "
+                        "of the optimizer; `optimizer.state.pop(p)` for each when freezing frees the state"), f.advice

@@ -365,3 +365,38 @@ def test_an_attribute_set_on_a_large_model_after_the_window_is_seen_within_its_w
     assert len(later) == 1 and [(f.code, f.target) for f in later[0].findings] == [("FZ102", "3")], \
         [r.render_text() for r in w.reports]
     assert later[0].notes[0].startswith(("a later window, from step 6:", "a later window, from step 7:"))
+
+
+@pytest.mark.parametrize("attr, code", [("require_grad", "FZ103"), ("requires_grad_", "FZ101")])
+def test_an_unfreeze_by_a_parameter_attribute_after_the_window_is_reported_in_a_later_window(attr, code):
+    # `p.require_grad = True` on a frozen parameter: an attribute of the Parameter, nothing unfrozen
+    model = net()
+    model[:4].requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+
+    def on_step(i, opt):
+        if i == 4:
+            setattr(model[2].weight, attr, True)
+
+    with freezelint.watch() as w:
+        train(model, opt, 10, on_step)
+    assert not model[2].weight.requires_grad  # what torch did: nothing
+    first, *later = w.reports
+    assert first.ok and len(later) == 1, [r.render_text() for r in w.reports]
+    assert [(f.code, f.target) for f in later[0].findings] == [(code, "2.weight")], later[0].render_text()
+    assert later[0].notes[0] == (f"a later window, from step 5: before it, `{attr}` was set on 1 parameter, which "
+                                 f"freezes and unfreezes nothing")
+
+
+def test_near_miss_an_ordinary_attribute_set_on_a_parameter_after_the_window_opens_no_window():
+    model = net()
+    model[:4].requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+
+    def on_step(i, opt):
+        if i == 4:
+            model[2].weight._is_hf_initialized = True  # what a loader sets: no freeze word
+
+    with freezelint.watch() as w:
+        train(model, opt, 10, on_step)
+    assert len(w.reports) == 1 and w.reports[0].ok, [r.render_text() for r in w.reports]

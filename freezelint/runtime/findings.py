@@ -69,10 +69,11 @@ def _odd(attrs: dict[str, Any]) -> list[str]:
     return odd
 
 
-def freeze_attrs(module: nn.Module) -> list[str]:
-    """The attributes set on a module that live_findings reports as FZ101/FZ102/FZ103; none, the
-    common case, after two lookups and one subset test."""
-    attrs = module.__dict__
+def freeze_attrs(obj: nn.Module | torch.Tensor) -> list[str]:
+    """The attributes set on a module or a parameter that live_findings reports as FZ101/FZ102/FZ103
+    (a parameter's `requires_grad` is torch's own, never in its __dict__); none, the common case,
+    after two lookups and one subset test."""
+    attrs = obj.__dict__
     if "requires_grad" not in attrs and "requires_grad_" not in attrs and attrs.keys() <= _ORDINARY:
         return []
     return [a for a in ("requires_grad_", "requires_grad") if a in attrs] + _odd(attrs)
@@ -510,7 +511,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # a module in train mode whose frozen parameters the script's own code writes (an EMA teacher
     # run in train mode on purpose) has its statistics follow the same plan: not FZ502; an eval()
     # of it that train() undid is still FZ201
-    written = {p.module for p in params if p.changed and p.group is None and not p.requires_grad} \
+    by_script = {p.module for p in params if p.changed and p.group is None and not p.requires_grad} \
         if updated_elsewhere else set()
     undone, unfrozen_stats, eval_only = [], [], []
     for mod, bufs in moved.items():
@@ -520,7 +521,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             continue
         if call_train and not modes_before.get(mod, True):
             undone.append((mod, bufs))
-        elif mod not in written:
+        elif mod not in by_script:
             unfrozen_stats.append((mod, bufs))
     # spectral norm's power iteration (its u and v vectors, rewritten by every forward in train
     # mode) is told apart from running statistics: named by its layer, worded as what it is
@@ -756,12 +757,17 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         if not with_state and not wd:
             continue
         one, graded = len(ps) == 1, any(p.grad != "none" for p in ps)
+        # the loop gave them a new .grad at each step (torch.func.grad): no grad left from before the freeze
+        wrote = graded and all(p.name in written for p in ps if p.grad != "none")
         what = []
         if with_state:
             what.append(("it holds optimizer state" if one else f"{_n_hold(len(with_state))} optimizer state "
                          f"({listed(with_state)})")
                         + (" from steps before the freeze" if later and not graded else ""))
-        if wd:
+        if wd and wrote:
+            what.append(f"the group's weight_decay={wd} shrinks {'it' if one else 'them'} at every step the loop "
+                        f"gives {'it' if one else 'them'} a .grad")
+        elif wd:
             what.append(f"the group's weight_decay={wd} shrinks {'it while its' if one else 'any of them whose'} "
                         f".grad is a zero tensor")
         names = [p.name for p in ps]
@@ -771,7 +777,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             "FZ504", at if where == "(model)" else f"{where} in {at}",  # which parameters, and where they sit
             f"{len(ps)} frozen parameter{'' if one else 's'} ({listed(names)}) {'is' if one else 'are'} in param "
             f"group {gi} of {hyper(ps[0])}: " + "; ".join(what) + " (FZ301 in the code)",
-            _fz504_after_advice(one, graded) if later
+            _fz504_after_advice(one, graded, wrote) if later
             else _fz504_advice(len(opt.param_groups)), _several(names)))
 
     # FZ505: trainable, optimized, yet unchanged. A param group with lr=0 updates nothing by its
@@ -1278,12 +1284,17 @@ def _stepped(state: dict) -> bool:
         return True
 
 
-def _fz504_after_advice(one: bool, graded: bool) -> str:
+def _fz504_after_advice(one: bool, graded: bool, wrote: bool = False) -> str:
     """For parameters frozen after the optimizer had trained them, where building it from a
-    requires_grad filter cannot apply: what a .grad of None does, and how to free the state."""
+    requires_grad filter cannot apply: what a .grad of None does, and how to free the state.
+    `wrote`: the loop gives them a new .grad at each step, which setting it to None once undoes not."""
     it, its = ("it", "its") if one else ("them", "each one's")
     skip = ("torch's optimizers skip a parameter whose .grad is None: no update, no weight decay, no momentum")
     free = f"`optimizer.state.pop(p)` for {'it' if one else 'each'} when freezing frees the state"
+    if wrote:
+        return (f"leave {it} out of the grads the loop writes (differentiate only the parameters that require grad "
+                f"and give .grad only to those; torch's optimizers skip one whose .grad is None), or out of the "
+                f"optimizer; {free}")
     if graded:
         return (f"set {its} `.grad = None` when freezing {it} ({skip}; zero_grad(set_to_none=False) leaves a None "
                 f"grad None); {free}")
@@ -1544,11 +1555,13 @@ def _named_both_ways(params: list[ParamRecord], expect_frozen: list[str], expect
                 continue
             both.update(id(p) for p in shared)
             names = listed([f"{p.name} (also {', '.join(p.aliases)})" for p in shared])
-            state = (f" (it is {'trainable' if shared[0].requires_grad else 'frozen'})" if len(shared) == 1 else "")
+            what = (f"one tensor under several names (tied weights), so it cannot be both frozen and trained (it is "
+                    f"{'trainable' if shared[0].requires_grad else 'frozen'})" if len(shared) == 1 else
+                    "each is one tensor under several names (tied weights), so none of them can be both frozen and "
+                    "trained")
             out.append(AuditFinding(
                 "FZ506", f"{frozen} / {trainable}",
-                f"expect_frozen {frozen} and expect_trainable {trainable} both name {names}: one tensor under "
-                f"several names (tied weights), so it cannot be both frozen and trained{state}",
+                f"expect_frozen {frozen} and expect_trainable {trainable} both name {names}: {what}",
                 "untie the weights (for a transformers model, tie_word_embeddings=False in its config) to freeze one "
                 "name and train the other, or drop one of the two expectations"))
     return both
@@ -1568,27 +1581,30 @@ def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str
     """What the records say went wrong for an expectation's parameters, counted by cause, and
     what to do about each cause present."""
     if option == "expect_frozen":
-        kinds = [("trainable (requires_grad=True)", "freeze them with requires_grad_(False)", lambda r: r.requires_grad),
-                 ("changed though frozen (see FZ501 for what moved them)", "keep them out of the optimizer and "
-                  "clear their grads", lambda r: not r.requires_grad)]
+        kinds = [("trainable (requires_grad=True)", "freeze {them} with requires_grad_(False)", lambda r: r.requires_grad),
+                 ("changed though frozen (see FZ501 for what moved {them})", "keep {them} out of the optimizer and "
+                  "clear {their} grads", lambda r: not r.requires_grad)]
     else:
-        kinds = [("frozen (requires_grad=False), in the optimizer", "unfreeze them with requires_grad_(True) (the "
-                  "optimizer holds them already)", lambda r: not r.requires_grad and r.group is not None),
-                 ("frozen (requires_grad=False)", "unfreeze them with requires_grad_(True) and give them to the "
+        kinds = [("frozen (requires_grad=False), in the optimizer", "unfreeze {them} with requires_grad_(True) (the "
+                  "optimizer holds {them} already)", lambda r: not r.requires_grad and r.group is not None),
+                 ("frozen (requires_grad=False)", "unfreeze {them} with requires_grad_(True) and give {them} to the "
                   "optimizer", lambda r: not r.requires_grad and r.group is None),
-                 ("in no param group of the optimizer", "add them to the optimizer (add_param_group, or build it "
+                 ("in no param group of the optimizer", "add {them} to the optimizer (add_param_group, or build it "
                   "after unfreezing)", lambda r: r.requires_grad and r.group is None),
-                 ("reached by no gradient", "check that the forward uses them and nothing detaches them from "
+                 ("reached by no gradient", "check that the forward uses {them} and nothing detaches {them} from "
                   "the loss", lambda r: r.requires_grad and r.group is not None and r.grad == "none"),
-                 ("given a gradient that did not move them (a zero learning rate?)", "check their param "
+                 ("given a gradient that did not move {them} (a zero learning rate?)", "check {their} param "
                   "group's lr", lambda r: r.requires_grad and r.group is not None and r.grad != "none")]
     counts, todo = [], []
     for what, fix, test in kinds:
         n = sum(1 for r in wrong if test(r))
         if n:
+            # the words for one parameter where one has this cause
+            words = {"them": "it", "their": "its"} if n == 1 else {"them": "them", "their": "their"}
+            what = what.format(**words)
             counts.append(f"it is {what}" if len(wrong) == 1 else
                           f"{'all ' if n == len(wrong) else ''}{n} {'is' if n == 1 else 'are'} {what}")
-            todo.append(fix)
+            todo.append(fix.format(**words))
     return ", ".join(counts), "; ".join(todo)
 
 

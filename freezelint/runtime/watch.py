@@ -206,11 +206,11 @@ def _same(before: tuple, now: tuple) -> bool:
     return before[:3] == now[:3] and now[3] <= before[3]
 
 
-def _new_marks(before: frozenset, now: frozenset) -> dict[str, int]:
-    """Attribute name -> how many modules were newly given it."""
-    out: dict[str, int] = {}
-    for _, attr in sorted(now - before):
-        out[attr] = out.get(attr, 0) + 1
+def _new_marks(before: frozenset, now: frozenset) -> dict[tuple[str, str], int]:
+    """(attribute name, `module` or `parameter`) -> how many of those were newly given it."""
+    out: dict[tuple[str, str], int] = {}
+    for _, attr, kind in sorted(now - before):
+        out[attr, kind] = out.get((attr, kind), 0) + 1
     return out
 
 
@@ -403,8 +403,9 @@ class Watch:
         # and the attributes FZ101/FZ102/FZ103 report that were set on their modules then, as
         # (id(module), name): `model[0].requires_grad = True` at an epoch boundary unfreezes nothing
         # and so changes nothing else that trains
-        self._marks: frozenset[tuple[int, str]] = frozenset()
-        self._sizes: tuple[int, ...] = ()  # how many attributes each module had then, in walk order
+        self._marks: frozenset[tuple[int, str, str]] = frozenset()  # (id, attribute, `module`/`parameter`)
+        # how many attributes each module, then each parameter, had then, in walk order
+        self._sizes: tuple[int, ...] = ()
         self._walk_in = 0
         self.steps_after = 0  # steps of the watched optimizers since the window closed
         self._after_steps: dict[int, int] = {}  # the same, per optimizer (by id)
@@ -1232,10 +1233,10 @@ class Watch:
         requires_grad costs ~5us for a resnet50; walking the module tree for the parameters ~100us
         (through its dicts: named_parameters() builds every name, 5x slower), so a large model's
         tree is walked every few steps only (a head swapped after the window is seen a few steps
-        late; an unfreeze at the step it is made). The walk also counts each module's attributes:
-        where a count changed, which hold a plain `requires_grad` attribute or a misspelling of it
-        (FZ101-FZ103) is read again (a subset test per module, 6x the count), seen a few steps late
-        too."""
+        late; an unfreeze at the step it is made). The walk also counts each module's attributes,
+        and each parameter's (`p.require_grad = True`; ~8us more for resnet50's 161): where a count
+        changed, which hold a plain `requires_grad` attribute or a misspelling of it (FZ101-FZ103)
+        is read again (a subset test each, 6x the count), seen a few steps late too."""
         if walk or not self._flat_ids:
             flat: list[torch.Tensor] = []
             modules: list[nn.Module] = []
@@ -1250,10 +1251,11 @@ class Watch:
                 flat.extend([p for p in m._parameters.values() if p is not None])
                 stack.extend(m._modules.values())
             self._flat, self._flat_ids = flat, tuple(map(id, flat))
-            sizes = tuple(len(m.__dict__) for m in modules)
+            sizes = (*(len(m.__dict__) for m in modules), *(len(p.__dict__) for p in flat))
             if sizes != self._sizes:
                 self._sizes = sizes
-                self._marks = frozenset((id(m), a) for m in modules for a in freeze_attrs(m))
+                self._marks = frozenset([*((id(m), a, "module") for m in modules for a in freeze_attrs(m)),
+                                         *((id(p), a, "parameter") for p in flat for a in freeze_attrs(p))])
             self._walk_in = max(1, len(seen) // _WALK_PER_STEP)
         return (self._flat_ids, tuple(map(_requires_grad, self._flat)),
                 tuple((k, sum(len(g["params"]) for g in o.param_groups)) for k, o in self._tracked_opts.items()),
@@ -1393,8 +1395,8 @@ class Watch:
             words.append(f"{whose} {abs(held)} {'more' if held > 0 else 'fewer'}")
         if dropped:
             words.append(f"{dropped} optimizer{'s were' if dropped != 1 else ' was'} dropped by the script")
-        for attr, n in _new_marks(before[3], now[3]).items():
-            words.append(f"`{attr}` was set on {n} module{'s' * (n != 1)}, which freezes and unfreezes nothing")
+        for (attr, kind), n in _new_marks(before[3], now[3]).items():
+            words.append(f"`{attr}` was set on {n} {kind}{'s' * (n != 1)}, which freezes and unfreezes nothing")
         return ", ".join(words) or "what trains had changed"
 
     def _still_waiting(self) -> bool:
