@@ -651,16 +651,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                      "build the optimizer after replacing layers or loading with assign=True")
                     + ", or `optimizer.add_param_group({'params': layer.parameters()})`"))
             else:
-                # the words for one parameter or several
-                w = ({"they": "it", "them": "it", "their": "its", "were": "was"} if len(ps) == 1 else
-                     {"they": "they", "them": "them", "their": "their", "were": "were"})
                 seen = unfrozen is not None and all(n in unfrozen for n in names)
-                cause = ("{they} {were} unfrozen after the optimizer was built: FZ303 in the code" if seen else
-                         "the optimizer was built from only part of the model, {they} {were} unfrozen after it "
-                         "was built (FZ303 in the code), or {their} layer was created after it (FZ302)").format(**w)
-                advice = ("unfreeze {them} before the optimizer is built (a framework's trainer builds it when "
-                          "training starts), add {them} to it (`optimizer.add_param_group(...)`), or freeze "
-                          "{them}").format(**w)
+                cause = ("they were unfrozen after the optimizer was built: FZ303 in the code" if seen else
+                         "the optimizer was built from only part of the model, they were unfrozen after it "
+                         "was built (FZ303 in the code), or their layer was created after it (FZ302)")
+                advice = ("unfreeze them before the optimizer is built (a framework's trainer builds it when "
+                          "training starts), add them to it (`optimizer.add_param_group(...)`), or freeze them")
                 rec = by_module.get(top)
                 if (rec is not None and rec.mode == "eval" and rec.params_changed == 0 and top
                         and rec.params == len(ps) and rec.optimizer == "none"):
@@ -675,12 +671,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 if not graded and not (rec is not None and rec.mode == "eval" and rec.optimizer == "none"):
                     # no backward reached them (run under no_grad, or not run): adding them to the
                     # optimizer would not train them; most often a part meant to stay frozen
-                    cause = ("no gradient reached {them} in these steps: {their} forward ran under torch.no_grad(), "
-                             "or {they} {were} not used; a part meant to stay frozen (a reference model) that never "
-                             "was").format(**w)
-                    advice = ("if {they} {are} not meant to train, freeze {them} (`requires_grad_(False)`); if {they} "
-                              "{are}, add {them} to the optimizer and make the loss reach {them}").format(
-                                  **w, are="is" if len(ps) == 1 else "are")
+                    cause = ("no gradient reached them in these steps: their forward ran under torch.no_grad(), "
+                             "or they were not used; a part meant to stay frozen (a reference model) that never was")
+                    advice = ("if they are not meant to train, freeze them (`requires_grad_(False)`); if they are, "
+                              "add them to the optimizer and make the loss reach them")
                 if _peft_adapters(model, [p.module for p in ps]):
                     cause = ("they are PEFT's adapters, which get_peft_model adds as new parameters: an optimizer "
                              "built before it, or over the base model's parameters, leaves them out")
@@ -690,7 +684,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     "FZ503", names[0] if len(names) == 1 else _label(top),
                     f"{listed(names)}: requires_grad=True but in no param group"
                     f"{' of any of the ' + str(among) + ' optimizers' if among > 1 else ''}, so never "
-                    + (f"updated; {w['their']} .grad accumulates unless the loop clears the model's grads "
+                    + ("updated; their .grad accumulates unless the loop clears the model's grads "
                        "(optimizer.zero_grad() clears only its own)" if graded else "updated")
                     + f" ({cause})", advice, _several(names)))
 
