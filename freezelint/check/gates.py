@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd6af6f8888da6c293afb1019b2908107'
+RULES_DIGEST = '0871a726db8b4f04089f27cc03e50e8a'
 
 GATES = {
     'FZ002': (
