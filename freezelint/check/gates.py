@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0871a726db8b4f04089f27cc03e50e8a'
+RULES_DIGEST = '13c23aab961ffb9a72e9c203c94774c8'
 
 GATES = {
     'FZ002': (
