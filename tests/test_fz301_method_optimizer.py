@@ -133,3 +133,48 @@ def test_a_same_file_methods_optimizer_is_placed_on_the_part_of_the_receiver_it_
     found = [f for f in check_source(SAME_FILE, "tuner_fz301m.py") if f.code == "FZ301"]
     assert [f.row for f in found] == [21]
     assert "every parameter of `tuner.model` while `tuner.model` is frozen" in found[0].message
+
+
+PART_TRAINER = """
+import torch
+
+
+class PartTrainer(torch.nn.Module):
+    def __init__(self, net, head):
+        super().__init__()
+        self.model = net
+        self.head = head
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.model.parameters(), lr=1e-3)
+"""
+
+
+def test_configure_optimizers_of_another_file_over_a_part_is_placed_on_that_part(cli, tmp_path):
+    """Across files as in one: the summary records the optimizer over `self.model`, and the call
+    site places it on `model.model`; a freeze of another part (`model.head`) is not in it."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    write(tmp_path / "parts_fz301m" / "__init__.py", "")
+    write(tmp_path / "parts_fz301m" / "trainer.py", PART_TRAINER)
+    write(tmp_path / "tests" / "test_fit.py", """
+        from parts_fz301m.trainer import PartTrainer
+
+
+        def test_fit(net, head, x):
+            model = PartTrainer(net, head)
+            model.model.requires_grad_(False)
+            opt = model.configure_optimizers()
+            model(x).sum().backward()
+            opt.step()
+
+
+        def test_head_frozen(net, head, x):
+            model = PartTrainer(net, head)
+            model.head.requires_grad_(False)
+            opt = model.configure_optimizers()
+            model(x).sum().backward()
+            opt.step()
+    """)
+    assert _found(cli, tmp_path) == [("tests/test_fit.py", 7, "FZ301")]
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", ".")
+    assert "every parameter of `model.model` while `model.model` is frozen" in json.loads(r.out)[0]["message"]

@@ -284,7 +284,7 @@ class FileFlows:
             return None
         hit = project.klass(self.facts.path, q)
         opt = hit[0].get("optimizer") if hit is not None else None
-        if not opt:
+        if not opt or (opt.get("path") or "self") != "self":  # over a part of self: not known here, as in this file
             return None
         return (opt, f"`{name}.configure_optimizers` ({hit[1]}:{opt.get('line', 0)})",
                 [Edge(shown_path(self.facts.path), hit[1], name)])

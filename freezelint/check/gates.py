@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd6af6f8888da6c293afb1019b2908107'
+RULES_DIGEST = '13c23aab961ffb9a72e9c203c94774c8'
 
 GATES = {
     'FZ002': (

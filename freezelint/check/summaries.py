@@ -55,9 +55,9 @@ method, what it does to the arguments it is given, self left out (a function's e
 freezes `model`. "init", "acts" and "margs" count what a class inherits from its bases of the same file
 too (their `__init__`, their methods); a base of another file is followed there by the project index.
 A LightningModule's entry also has "optimizer": the first optimizer its `configure_optimizers` builds
-over `self` ({"filtered", "optimizer", "whole", "stateful", "path", "line"}). "fresh": the function
-returns a model a library call just built, which nothing in it freezes or hands on: every parameter
-of it is trainable (FZ303: an optimizer's requires_grad filter over it kept them all).
+over `self` or a part of it ({"filtered", "optimizer", "whole", "stateful", "path", "line"}; "path":
+`self.model` for a part). "fresh": the function returns a model a library call just built, which
+nothing in it freezes or hands on: every parameter of it is trainable (FZ303: an optimizer's requires_grad filter over it kept them all).
 A Module class's "attrs" (and those of a class with a project base class, a Module maybe through
 another file): what each `self.<attr>` holds where the file establishes it (see `_attr_kinds`):
 another file's `model.backbone` is then known as this file knows it. An attribute that holds an
@@ -222,8 +222,10 @@ def summarise(facts: Facts) -> dict:
             conf = next((m for m in stmt.body.body if isinstance(m, cst.FunctionDef)
                          and m.name.value == "configure_optimizers" and m.params.params), None)
             built = callees.first_event(conf, 0, OPT_BUILD) if conf is not None else None
-            if built is not None and built.target == "self":
-                # what a Callback of another file needs: the optimizer Lightning builds before its hooks
+            if built is not None and (built.target == "self" or built.target.startswith(("self.", "self["))):
+                # what a Callback of another file needs: the optimizer Lightning builds before its hooks;
+                # over a part of self too (`self.model.parameters()`), which `x.configure_optimizers()` places
+                # on `x.model`
                 classes[stmt.name.value]["optimizer"] = {**opt_detail(built), "path": built.detail.get("path")}
                 found[f"{stmt.name.value}#optimizer"] = {"line": built.node}
     # FZ401: the functions and methods that return a `strict=False` load's result unread (the rule

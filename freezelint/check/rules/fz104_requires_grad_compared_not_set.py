@@ -6,7 +6,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.declared import kind_known, reason_unknown
+from freezelint.check.declared import kind_known, made_tensor, reason_unknown
 from freezelint.check.facts import MODULE, Facts
 from freezelint.check.rules.base import Example, Finding, Fix, Rule, call_with, does_nothing, src, value_src
 
@@ -22,7 +22,8 @@ class RequiresGradComparedNotSet(Rule):
     )
     fix_title = "Assign: `x.requires_grad = v` on a Parameter or tensor, else call `x.requires_grad_(v)`"
     fix_unsafe_when = (
-        "the object is not known to be a Parameter, Tensor or Module: `x.requires_grad_(v)`, right for a "
+        "the object is not known to be a Parameter, Tensor or Module (a name bound only to what one of torch's "
+        "tensor factories, `torch.zeros(...)`, made is a known Tensor): `x.requires_grad_(v)`, right for a "
         "Module and a leaf tensor alike, raises on an object of another kind"
     )
     bad = [
@@ -79,6 +80,26 @@ class RequiresGradComparedNotSet(Rule):
             )
             """,
         ),
+        Example(
+            """
+            import torch
+
+            def positional_encoding(max_len, d_model):
+                pe = torch.zeros(max_len, d_model).float()
+                pe.requires_grad == False  # expect: FZ104
+                pe = pe.unsqueeze(0)
+                return pe
+            """,
+            fixed="""
+            import torch
+
+            def positional_encoding(max_len, d_model):
+                pe = torch.zeros(max_len, d_model).float()
+                pe.requires_grad = False  # expect: FZ104
+                pe = pe.unsqueeze(0)
+                return pe
+            """,
+        ),
     ]
     good = [
         """
@@ -104,19 +125,21 @@ class RequiresGradComparedNotSet(Rule):
                 continue
             obj = target.value
             kind = facts.kind(obj, es.ctx)
+            made = not kind_known(kind) and made_tensor(facts, obj, es.ctx.scope)  # `pe = torch.zeros(...)`
+            known = kind_known(kind) or made
             bare = target.with_changes(lpar=[], rpar=[])
             shown = value_src(value)
-            if kind_known(kind) and kind.tag != MODULE:  # a Parameter or tensor: the assignment meant
+            if made or (known and kind.tag != MODULE):  # a Parameter or tensor: the assignment meant
                 new: cst.BaseSmallStatement = cst.Assign([cst.AssignTarget(bare)], value)
                 advice = f"`{src(bare)} = {shown}`"
             else:  # right for a Module and a leaf tensor alike (on a Module, `=` is FZ102's no-op)
                 new = cst.Expr(call_with(cst.Attribute(obj, cst.Name("requires_grad_")), value))
                 advice = f"`{src(obj)}.requires_grad_({shown})`"
-            how = "" if kind_known(kind) else f" ({reason_unknown(src(obj))})"
+            how = "" if known else f" ({reason_unknown(src(obj))})"
             yield self.finding(
                 cmp,
                 f"`{src(cmp)}` compares and discards the result: it {does_nothing(value)}. Did you mean {advice}?",
                 es.ctx,
                 Fix(f"Replace with {advice}{how}", [(es.stmt, new.with_changes(semicolon=es.stmt.semicolon))],
-                    safe=kind_known(kind)),
+                    safe=known),
             )

@@ -115,6 +115,24 @@ class LrZeroFreeze(Rule):
                     self.optimizer.step()
             """
         ),
+        Example(
+            """
+            for epoch in range(num_epochs):
+                if epoch == freeze_epoch:  # keep the first group (the head) training
+                    for g in optimizer.param_groups[1:]:
+                        g["lr"] = 0  # expect: FZ304
+                train_one_epoch(model, optimizer)
+            """,
+            instead="""
+            for epoch in range(num_epochs):
+                if epoch == freeze_epoch:
+                    for g in optimizer.param_groups[1:]:
+                        for p in g["params"]:
+                            p.requires_grad_(False)
+                            p.grad = None
+                train_one_epoch(model, optimizer)
+            """,
+        ),
     ]
     good = [
         """
@@ -157,6 +175,18 @@ class LrZeroFreeze(Rule):
             def step(self):
                 self.n += 1
                 for group in self.optimizer.param_groups:
+                    group["lr"] = self.target_lr * min(1.0, self.n / self.steps)
+        """,
+        """
+        class BackboneWarmup:  # warms the backbone's groups from 0; the head's keeps its lr
+            def __init__(self, optimizer, target_lr, steps):
+                self.optimizer, self.target_lr, self.steps, self.n = optimizer, target_lr, steps, 0
+                for group in optimizer.param_groups[1:]:
+                    group["lr"] = 0.0
+
+            def step(self):
+                self.n += 1
+                for group in self.optimizer.param_groups[1:]:
                     group["lr"] = self.target_lr * min(1.0, self.n / self.steps)
         """,
     ]
@@ -240,14 +270,24 @@ def _lr_key(target: cst.Subscript) -> bool:
         and sl[0].slice.value.evaluated_value == "lr"
 
 
+def _param_groups(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value == "param_groups"
+
+
+def _groups_iter(node: cst.BaseExpression) -> bool:
+    """`opt.param_groups`, or a slice of it (`opt.param_groups[1:]`): what a loop over groups runs on."""
+    if isinstance(node, cst.Subscript):
+        return _param_groups(node.value) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice)
+    return _param_groups(node)
+
+
 def _group_of(value: cst.BaseExpression, module: cst.Module) -> bool:
-    """`opt.param_groups[i]`, or a name a loop binds over `opt.param_groups`."""
-    if isinstance(value, cst.Subscript) and isinstance(value.value, cst.Attribute):
-        return value.value.attr.value == "param_groups"
+    """`opt.param_groups[i]`, or a name a loop binds over `opt.param_groups` or a slice of it."""
+    if isinstance(value, cst.Subscript):
+        return _param_groups(value.value)
     if isinstance(value, cst.Name):
         return any(isinstance(n, cst.For) and isinstance(n.target, cst.Name) and n.target.value == value.value
-                   and isinstance(n.iter, cst.Attribute) and n.iter.attr.value == "param_groups"
-                   for n in syntax_walk(module))
+                   and _groups_iter(n.iter) for n in syntax_walk(module))
     return False
 
 
