@@ -24,9 +24,11 @@ import sys
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHILD = r"""
-import glob, json, os, site, sys, time
-sp = site.getsitepackages()[0]
-files = sorted(f for p in sys.argv[1:] for f in glob.glob(os.path.join(sp, p, "**", "*.py"), recursive=True))
+import glob, importlib.util, json, os, sys, time
+def where(p):  # `timm/layers`: found where python imports timm from (a venv's system site too)
+    spec = importlib.util.find_spec(p.split("/")[0])
+    return os.path.join(os.path.dirname(spec.submodule_search_locations[0]), p)
+files = sorted(f for p in sys.argv[1:] for f in glob.glob(os.path.join(where(p), "**", "*.py"), recursive=True))
 texts = [open(f, encoding="utf-8", errors="replace").read() for f in files]
 from freezelint.check.prefilter import Prefilter
 from freezelint.check.rules import ALL_RULES
