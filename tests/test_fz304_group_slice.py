@@ -57,3 +57,42 @@ def test_the_groups_of_the_slice_still_keep_optimizer_state():
     opt.step()
     assert body.grad is not None and "momentum_buffer" in opt.state[body]  # computed and stored all the same
     assert torch.equal(body.detach(), torch.ones(2))
+
+
+@pytest.mark.parametrize("loop", ["for i, g in enumerate(optimizer.param_groups[1:]):",
+                                  "for i, g in enumerate(optimizer.param_groups):",
+                                  "groups = optimizer.param_groups[1:]\n            for g in groups:",
+                                  "groups = optimizer.param_groups\n            for g in groups[2:]:"])
+def test_a_zero_lr_through_enumerate_or_a_name_for_the_groups_fires(loop):
+    code = f"""
+        def freeze_backbone(optimizer):
+            {loop}
+                g["lr"] = 0.0
+        """
+    assert len(_rows(code)) == 1
+
+
+def test_a_zero_lr_on_an_item_of_a_name_for_the_groups_fires():
+    code = """
+        def freeze_backbone(optimizer):
+            groups = optimizer.param_groups
+            groups[1]["lr"] = 0
+        """
+    assert _rows(code) == [3]
+
+
+def test_a_loop_variable_is_a_group_only_inside_its_loop():
+    code = """
+        def warm(optimizer, base):
+            for g in optimizer.param_groups:
+                g["lr"] = base
+            g = {"lr": 0.1}
+            g["lr"] = 0  # a dict of its own, after the loop
+
+        def configs(settings, optimizer):
+            for g in settings:  # the same name, over something else
+                g["lr"] = 0
+            groups = settings
+            groups[0]["lr"] = 0
+        """
+    assert _rows(code) == []

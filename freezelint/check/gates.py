@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '13c23aab961ffb9a72e9c203c94774c8'
+RULES_DIGEST = 'eeb87636ce215adfd1430c3ebfb6bfe4'
 
 GATES = {
     'FZ002': (

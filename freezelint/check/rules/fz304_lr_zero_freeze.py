@@ -9,6 +9,7 @@ import libcst as cst
 from freezelint.check.facts import Facts
 from freezelint.check.rules.base import Example, Finding, Rule, src
 from freezelint.check.syntax import walk as syntax_walk
+from freezelint.check.traverse import children
 
 
 # `0`, `0.0`, `LR * 0`, `0 * LR` (never `0.01`)
@@ -210,15 +211,14 @@ class LrZeroFreeze(Rule):
         """`optimizer.param_groups[i]["lr"] = 0` (or through a loop over param_groups) after the build."""
         restarts = _restarting_schedulers(facts)
         warmups: set[int] | None = None  # found on the first candidate: most files have none
-        for stmt in syntax_walk(module):
-            if not isinstance(stmt, cst.SimpleStatementLine):
-                continue
+        for stmt, groups, aliases in _statements(module):
             for small in stmt.body:
                 if not (isinstance(small, cst.Assign) and _is_zero(small.value)):
                     continue
                 for t in small.targets:
                     target = t.target
-                    if isinstance(target, cst.Subscript) and _lr_key(target) and _group_of(target.value, module):
+                    if isinstance(target, cst.Subscript) and _lr_key(target) \
+                            and _group_of(target.value, groups, aliases):
                         warmups = _scheduler_statements(facts, module) if warmups is None else warmups
                         if id(stmt) in warmups:
                             continue
@@ -281,14 +281,58 @@ def _groups_iter(node: cst.BaseExpression) -> bool:
     return _param_groups(node)
 
 
-def _group_of(value: cst.BaseExpression, module: cst.Module) -> bool:
-    """`opt.param_groups[i]`, or a name a loop binds over `opt.param_groups` or a slice of it."""
+def _group_of(value: cst.BaseExpression, groups: frozenset[str], aliases: frozenset[str]) -> bool:
+    """`opt.param_groups[i]` (or `groups[i]` for a name bound to them), or a name an enclosing loop binds
+    to one group."""
     if isinstance(value, cst.Subscript):
-        return _param_groups(value.value)
-    if isinstance(value, cst.Name):
-        return any(isinstance(n, cst.For) and isinstance(n.target, cst.Name) and n.target.value == value.value
-                   and _groups_iter(n.iter) for n in syntax_walk(module))
-    return False
+        return _param_groups(value.value) or (isinstance(value.value, cst.Name) and value.value.value in aliases)
+    return isinstance(value, cst.Name) and value.value in groups
+
+
+def _groups_list(node: cst.BaseExpression, aliases: frozenset[str]) -> bool:
+    """What a loop over groups runs on: `opt.param_groups`, a slice of it, a name bound to either."""
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
+        node = node.value
+    return _param_groups(node) or (isinstance(node, cst.Name) and node.value in aliases)
+
+
+def _loop_groups(loop: cst.For, aliases: frozenset[str]) -> frozenset[str]:
+    """The name a loop binds to each group: `for g in <groups>`, `for i, g in enumerate(<groups>)`."""
+    it, target = loop.iter, loop.target
+    if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate" and it.args:
+        if isinstance(target, cst.Tuple) and len(target.elements) == 2:
+            it, target = it.args[0].value, target.elements[1].value
+    return frozenset({target.value}) if isinstance(target, cst.Name) and _groups_list(it, aliases) else frozenset()
+
+
+def _aliases(scope: cst.CSTNode) -> frozenset[str]:
+    """Names a function (or the module) binds to its optimizer's groups: `groups = opt.param_groups`."""
+    out, todo = set(), list(children(scope))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) \
+                and _groups_list(node.value, frozenset()):
+            out.add(node.targets[0].target.value)
+        todo.extend(children(node))
+    return frozenset(out)
+
+
+def _statements(module: cst.Module):
+    """Each simple statement, with the names that hold one param group there (the targets of the loops over
+    groups around it) and the names its function binds to the groups list."""
+    todo = [(module, frozenset(), _aliases(module))]
+    while todo:
+        node, groups, aliases = todo.pop()
+        if isinstance(node, cst.SimpleStatementLine):
+            yield node, groups, aliases
+            continue
+        if isinstance(node, cst.FunctionDef):
+            aliases = _aliases(node)
+        inner = groups | _loop_groups(node, aliases) if isinstance(node, cst.For) else groups
+        todo.extend((child, inner if isinstance(node, cst.For) and child is node.body else groups, aliases)
+                    for child in reversed(list(children(node))))
 
 
 def _sets_lr(func: cst.FunctionDef) -> bool:
