@@ -313,8 +313,8 @@ def test_fz503_names_both_causes_the_audit_cannot_tell_apart():
     report = audit(model, torch.optim.SGD(model[1].parameters(), lr=0.1), batch=torch.randn(3, 4))
     (found,) = report.findings
     assert found.code == "FZ503" and found.message.endswith(
-        "(the optimizer was built from only part of the model, they were unfrozen after it was built (FZ303 in "
-        "the code), or their layer was created after it (FZ302))")
+        "(the optimizer was built from only part of the model, they were unfrozen after the optimizer was built "
+        "(FZ303 in the code), or their layer was created later (FZ302))")
 
 
 def test_frozen_params_without_grads_do_not_move_and_are_not_reported():

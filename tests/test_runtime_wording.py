@@ -456,3 +456,36 @@ def test_a_module_called_pooler_outside_transformers_keeps_the_general_words():
     [f] = w.report.findings
     assert f.code == "FZ505" and "(pooler) ran, but the loss does not depend on its output" in f.message, f.message
     assert "add_pooling_layer" not in f.advice
+
+
+# --- FZ503: one parameter left out of the optimizer is "it", several are "they", a group of them "they" ---------
+
+def _fz503(model: nn.Module, trained: nn.Module) -> list:
+    torch.manual_seed(0)
+    report = freezelint.audit(model, torch.optim.SGD(trained.parameters(), lr=0.1), steps=2)
+    return [f for f in report.findings if f.code == "FZ503"]
+
+
+def test_fz503_says_it_for_one_parameter_and_they_for_several():
+    one = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2, bias=False))
+    [f] = _fz503(one, one[0])
+    text = f"{f.message} {f.advice}"
+    assert f.target == "2.weight" and "its .grad accumulates" in text and "it was unfrozen" in text, text
+    assert "unfreeze it before" in text and not re.search(r"\b(they|them|their)\b", text), text
+
+    several = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    [f] = _fz503(several, several[0])
+    text = f"{f.message} {f.advice}"
+    assert "their .grad accumulates" in text and "they were unfrozen" in text and "unfreeze them before" in text
+
+
+def test_fz503_on_many_single_parameter_layers_groups_them_and_says_them():
+    # eight bias-free layers, each one parameter left out: one grouped finding over eight parameters
+    layers = [nn.Linear(4, 4, bias=False) for _ in range(8)]
+    model = nn.Sequential(nn.Linear(4, 4), *layers)
+    found = _fz503(model, model[0])
+    assert len(found) == 1 and found[0].count == 8, [str(f) for f in found]
+    assert "unfreeze them before" in found[0].advice and "freeze them" in found[0].advice, found[0].advice
+    assert not re.search(r"\b(freeze|add) it\b", found[0].advice), found[0].advice
+    assert "advice_many" not in freezelint.audit(model, torch.optim.SGD(model[0].parameters(), lr=0.1),
+                                                 steps=2).to_dict()["findings"][0]

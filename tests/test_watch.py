@@ -367,8 +367,14 @@ def test_an_optimizer_built_from_part_of_the_model_is_fz503_naming_both_causes()
         resnet_loop(model, opt, 3)
     (fz503,) = w.report.findings
     assert fz503.code == "FZ503" and fz503.names[:3] == ["conv1.weight", "bn1.weight", "bn1.bias"]
-    assert fz503.message.endswith("(the optimizer was built from only part of the model, they were unfrozen after "
-                                  "it was built (FZ303 in the code), or their layer was created after it (FZ302))")
+    # grouped: the example is one parameter, worded for one
+    assert fz503.message.startswith("30 parameters, the same way: conv1.weight, bn1.weight, bn1.bias and 27 more")
+    assert fz503.message.endswith("— e.g. conv1.weight: requires_grad=True but in no param group, so never updated; "
+                                  "its .grad accumulates unless the loop clears the model's grads (optimizer.zero_grad()"
+                                  " clears only its own) (the optimizer was built from only part of the model, it was "
+                                  "unfrozen after the optimizer was built (FZ303 in the code), or its layer was "
+                                  "created later (FZ302))")
+    assert fz503.advice.startswith("unfreeze them before the optimizer is built")
 
 
 def _freeze_head_at(model, k):

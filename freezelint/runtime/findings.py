@@ -295,6 +295,11 @@ def _widened_glob(pattern: str, params: list[ParamRecord]) -> str | None:
     return None
 
 
+# pronouns and verbs for a finding on one parameter, and on several
+_ONE = {"they": "it", "them": "it", "their": "its", "s": "", "were": "was", "are": "is"}
+_MANY = {"they": "they", "them": "them", "their": "their", "s": "s", "were": "were", "are": "are"}
+
+
 def _several(names: list[str]) -> list[str]:
     """A finding's `names`: every target, when it stands for several (JSON readers get them all)."""
     return list(names) if len(names) > 1 else []
@@ -651,42 +656,48 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                      "build the optimizer after replacing layers or loading with assign=True")
                     + ", or `optimizer.add_param_group({'params': layer.parameters()})`"))
             else:
+                # worded for one parameter where there is one; `advice_many` (the words for several) is what
+                # grouping compares and what a group of them says
                 seen = unfrozen is not None and all(n in unfrozen for n in names)
-                cause = ("they were unfrozen after the optimizer was built: FZ303 in the code" if seen else
-                         "the optimizer was built from only part of the model, they were unfrozen after it "
-                         "was built (FZ303 in the code), or their layer was created after it (FZ302)")
-                advice = ("unfreeze them before the optimizer is built (a framework's trainer builds it when "
-                          "training starts), add them to it (`optimizer.add_param_group(...)`), or freeze them")
+                cause = ("{they} {were} unfrozen after the optimizer was built: FZ303 in the code" if seen else
+                         "the optimizer was built from only part of the model, {they} {were} unfrozen after the "
+                         "optimizer was built (FZ303 in the code), or {their} layer was created later (FZ302)")
+                advice = ("unfreeze {them} before the optimizer is built (a framework's trainer builds it when "
+                          "training starts), add {them} to the optimizer (`optimizer.add_param_group(...)`), or freeze {them}")
                 rec = by_module.get(top)
                 if (rec is not None and rec.mode == "eval" and rec.params_changed == 0 and top
                         and rec.params == len(ps) and rec.optimizer == "none"):
                     # a whole part (a second model beside the trained one: a DPO reference, a
                     # distillation teacher) run in eval() and held by no optimizer: meant frozen
                     cause = (f"{_label(top)} ran in eval() and no optimizer holds any of it: it looks meant to be "
-                             f"frozen (a reference or teacher model, a frozen backbone), but its parameters never were")
-                    advice = (f"if it is not meant to train, freeze it (`{_label(top)}.requires_grad_(False)`) and run "
-                              f"it under torch.no_grad(); if it is, add it to the optimizer "
+                             f"frozen (a reference or teacher model, a frozen backbone), but its parameter{{s}} "
+                             f"never {{were}}")
+                    advice = (f"if it is not meant to train, freeze it (`{_label(top)}.requires_grad_(False)`) and "
+                              f"run it under torch.no_grad(); if it is, add it to the optimizer "
                               f"(`optimizer.add_param_group(...)`) and train it in train mode")
                 graded = any(p.grad != "none" for p in ps)
                 if not graded and not (rec is not None and rec.mode == "eval" and rec.optimizer == "none"):
                     # no backward reached them (run under no_grad, or not run): adding them to the
                     # optimizer would not train them; most often a part meant to stay frozen
-                    cause = ("no gradient reached them in these steps: their forward ran under torch.no_grad(), "
-                             "or they were not used; a part meant to stay frozen (a reference model) that never was")
-                    advice = ("if they are not meant to train, freeze them (`requires_grad_(False)`); if they are, "
-                              "add them to the optimizer and make the loss reach them")
+                    cause = ("no gradient reached {them} in these steps: {their} forward ran under torch.no_grad(), "
+                             "or {they} {were} not used; a part meant to stay frozen (a reference model) that never "
+                             "was")
+                    advice = ("if {they} {are} not meant to train, freeze {them} (`requires_grad_(False)`); if {they} "
+                              "{are}, add {them} to the optimizer and make the loss reach {them}")
                 if _peft_adapters(model, [p.module for p in ps]):
-                    cause = ("they are PEFT's adapters, which get_peft_model adds as new parameters: an optimizer "
-                             "built before it, or over the base model's parameters, leaves them out")
+                    cause = ("{they} {are} PEFT's adapters, which get_peft_model adds as new parameters: an "
+                             "optimizer built before it, or over the base model's parameters, leaves {them} out")
                     advice = ("build the optimizer after get_peft_model, over the parameters that require grad "
                               "(`[p for p in model.parameters() if p.requires_grad]`)")
+                words = _ONE if len(ps) == 1 else _MANY
                 out.append(AuditFinding(
                     "FZ503", names[0] if len(names) == 1 else _label(top),
                     f"{listed(names)}: requires_grad=True but in no param group"
                     f"{' of any of the ' + str(among) + ' optimizers' if among > 1 else ''}, so never "
-                    + ("updated; their .grad accumulates unless the loop clears the model's grads "
-                       "(optimizer.zero_grad() clears only its own)" if graded else "updated")
-                    + f" ({cause})", advice, _several(names)))
+                    + ("updated; {their} .grad accumulates unless the loop clears the model's grads "
+                       "(optimizer.zero_grad() clears only its own)".format(**words) if graded else "updated")
+                    + f" ({cause.format(**words)})", advice.format(**words), _several(names),
+                    advice_many=advice.format(**_MANY)))
 
     # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the
     # watch): it trains nothing, whatever its state (a GAN whose toggle freezes the wrong network)
@@ -1650,25 +1661,27 @@ def grouped(findings: list[AuditFinding], most: int = _SHOW) -> list[AuditFindin
     """More than `most` findings of one code with the same advice become one, targeted at the
     module subtree they share, counted, naming the first few (every name kept in `names`).
     Expectations (FZ506) stay one per pattern."""
+    def key(f: AuditFinding) -> tuple[str, str]:
+        return f.code, f.target if f.code == "FZ506" else (f.advice_many or f.advice)
+
     buckets: dict[tuple[str, str], list[AuditFinding]] = defaultdict(list)
     for f in findings:
-        buckets[(f.code, f.advice if f.code != "FZ506" else f.target)].append(f)
+        buckets[key(f)].append(f)
     out: list[AuditFinding] = []
     done: set[tuple[str, str]] = set()
     for f in findings:
-        key = (f.code, f.advice if f.code != "FZ506" else f.target)
-        alike = buckets[key]
+        alike = buckets[key(f)]
         if len(alike) <= most:
             out.append(f)
             continue
-        if key in done:
+        if key(f) in done:
             continue
-        done.add(key)
+        done.add(key(f))
         names = [n for g in alike for n in (g.names or [g.target])]
         where = _subtree(names)
         noun = _NOUNS.get(f.code, "alike")
         out.append(AuditFinding(f.code, where, f"{len(names)} {noun}, the same way: {listed(names)} — e.g. "
-                                f"{f.message}", f.advice, names))
+                                f"{f.message}", f.advice_many or f.advice, names))
     return out
 
 

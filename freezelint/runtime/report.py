@@ -41,6 +41,8 @@ class AuditFinding:
     message: str  # what was observed
     advice: str  # what to do
     names: list[str] = field(default_factory=list)  # every target, when this one stands for several alike
+    # the advice worded for several, where `advice` is worded for one: what grouping alike compares
+    advice_many: str = field(default="", repr=False, compare=False)
 
     @property
     def count(self) -> int:
@@ -193,6 +195,7 @@ class AuditReport:
         for f, src in zip(d["findings"], self.findings):
             f["name"], f["severity"], f["url"] = src.name, src.severity, codes.get(src.code).url
             f["count"], f["ignored"] = src.count, src.code in self.ignore
+            del f["advice_many"]
         for p in d["params"]:
             p["shape"], p["written_back"] = list(p["shape"]), list(p["written_back"])
         for r in [*d["params"], *d["buffers"]]:
