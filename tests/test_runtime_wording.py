@@ -489,3 +489,18 @@ def test_fz503_on_many_single_parameter_layers_groups_them_and_says_them():
     assert not re.search(r"\b(freeze|add) it\b", found[0].advice), found[0].advice
     assert "advice_many" not in freezelint.audit(model, torch.optim.SGD(model[0].parameters(), lr=0.1),
                                                  steps=2).to_dict()["findings"][0]
+
+
+def test_fz502_says_put_it_in_eval_for_one_module_and_them_for_several():
+    def stats_found(n_norms: int):
+        torch.manual_seed(0)
+        layers = [m for _ in range(n_norms) for m in (nn.Linear(4, 4), nn.BatchNorm1d(4))]
+        model = nn.Sequential(*layers, nn.Linear(4, 2))
+        model[:-1].requires_grad_(False)
+        report = freezelint.audit(model, torch.optim.SGD(model[-1].parameters(), lr=0.1), batch=torch.randn(6, 4))
+        return [f for f in report.findings if f.code == "FZ502"]
+
+    [one] = stats_found(1)
+    assert one.advice.startswith("put it in eval(), again after every train() that reaches it"), one.advice
+    [two] = stats_found(2)
+    assert two.advice.startswith("put them in eval(), again after every train() that reaches them"), two.advice

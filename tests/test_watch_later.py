@@ -400,3 +400,58 @@ def test_near_miss_an_ordinary_attribute_set_on_a_parameter_after_the_window_ope
     with freezelint.watch() as w:
         train(model, opt, 10, on_step)
     assert len(w.reports) == 1 and w.reports[0].ok, [r.render_text() for r in w.reports]
+
+
+def _stats_left_moving_then_unfreeze(watch_kwargs=None):
+    """A frozen BatchNorm left in train mode (FZ502 in every window) and an unfreeze at step 4
+    that joins the optimizer (a later window, clean but for the BatchNorm)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
+                          nn.Linear(16, 3))
+    model[:5].requires_grad_(False)
+    opt = torch.optim.AdamW(model[5].parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(1)
+    with freezelint.watch(**(watch_kwargs or {})) as w:
+        for i in range(8):
+            if i == 4:
+                model[3].requires_grad_(True)
+                opt.add_param_group({"params": list(model[3].parameters())})
+            x = torch.randn(8, 6, generator=gen)
+            nn.functional.cross_entropy(model(x), torch.zeros(8, dtype=torch.long)).backward()
+            opt.step()
+            opt.zero_grad()
+    return w
+
+
+def test_a_later_window_names_a_finding_an_earlier_window_reported_without_repeating_it():
+    first, later = _stats_left_moving_then_unfreeze().reports
+    assert [f.code for f in first.findings] == [f.code for f in later.findings] == ["FZ502"]
+    assert first.repeated == [] and later.repeated == ["FZ502 1"] and not later.ok  # still a finding
+    text = later.render_text()
+    assert "freeze audit: 1 finding (1 as for an earlier window)" in text, text
+    assert "[1] as reported for an earlier window: still so" in text and "running statistics moved" not in text
+    assert "running statistics moved" in first.render_text()  # the first window says it in full
+    doc = later.to_dict()
+    assert doc["repeated"] == ["FZ502 1"] and doc["findings"][0]["repeated"] is True
+    assert first.to_dict()["findings"][0]["repeated"] is False
+
+
+def test_near_miss_a_later_windows_new_finding_is_said_in_full():
+    # the later window's unfreeze misses the optimizer: its FZ503 is new, the FZ502 is not
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
+    model[:2].requires_grad_(False)
+    opt = torch.optim.AdamW(model[3].parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(1)
+    with freezelint.watch() as w:
+        for i in range(8):
+            if i == 4:
+                model[0].requires_grad_(True)
+            x = torch.randn(8, 6, generator=gen)
+            nn.functional.cross_entropy(model(x), torch.zeros(8, dtype=torch.long)).backward()
+            opt.step()
+            opt.zero_grad()
+    first, later = w.reports
+    assert sorted(f.code for f in later.findings) == ["FZ502", "FZ503"] and later.repeated == ["FZ502 1"]
+    text = later.render_text()
+    assert "1 as for an earlier window" in text and "requires_grad=True but in no param group" in text, text

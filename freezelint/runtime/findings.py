@@ -594,16 +594,16 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         qat_convs = _subclass_names("torch.ao.nn.intrinsic.qat.modules.conv_fused", "_ConvBnNd")
         fused = sorted({by_module[up].type for m, _ in stats for up in [m.rpartition(".")[0]]
                         if m and up in by_module and by_module[up].type in qat_convs})
+        advice = ("put {them} in eval(), again after every train() that reaches {them} (or override train())"
+                  + (f"; for a BatchNorm fused into a QAT conv ({', '.join(fused)}), "
+                     "`.apply(torch.ao.nn.intrinsic.qat.freeze_bn_stats)` on it, which its train() keeps"
+                     if fused else ", or replace {them} with torchvision.ops.FrozenBatchNorm2d"
+                     if kinds == ["BatchNorm2d"] else ""))
         out.append(AuditFinding(
             "FZ502", names[0] if one else f"{len(names)} modules",
             f"{listed(names)} ({', '.join(kinds)}) {frozen_how}, but {'runs' if one else 'run'} in train mode, so "
             f"running statistics moved{_moved_by(stats)} {over}; requires_grad does not stop them (FZ202 in the code)",
-            "put them in eval(), again after every train() that reaches them (or override train())"
-            + (f"; for a BatchNorm fused into a QAT conv ({', '.join(fused)}), "
-               "`.apply(torch.ao.nn.intrinsic.qat.freeze_bn_stats)` on it, which its train() keeps"
-               if fused else ", or replace them with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"]
-               else ""),
-            _several(names)))
+            advice.format(**(_ONE if one else _MANY)), _several(names), advice_many=advice.format(**_MANY)))
     if power:
         names = list(dict.fromkeys(_label(layer_of[m]) for m, _ in power))
         one = len(names) == 1

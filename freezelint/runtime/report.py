@@ -133,6 +133,17 @@ def _own_status(records: list[ParamRecord]) -> tuple[str, int]:
     return status, sum(r.changed for r in records)
 
 
+def key(f: AuditFinding) -> str:
+    """What makes two windows' findings the same one: code, target and names (not the numbers)."""
+    return " ".join([f.code, f.target, *f.names])
+
+
+def repeated(report: "AuditReport", before: list["AuditReport"]) -> list[str]:
+    """The keys of `report`'s findings that one of the `before` reports has too."""
+    seen = {key(f) for r in before for f in r.findings}
+    return [key(f) for f in report.findings if key(f) in seen]
+
+
 class FreezeAuditError(AssertionError):
     """Raised by `raise_for_findings()` / `assert_frozen()`; the message is the readable report."""
 
@@ -164,6 +175,9 @@ class AuditReport:
     ignore: list[str] = field(default_factory=list)  # codes accepted: reported, but they do not fail
     verbose: bool = False  # render every name and every module
     notes: list[str] = field(default_factory=list)  # what was seen but not judged, and why
+    # a later window's findings that an earlier window reported alike (`key()`): the text names them
+    # only; they still count (the mistake is still there)
+    repeated: list[str] = field(default_factory=list)
 
     @property
     def active(self) -> list[AuditFinding]:
@@ -196,6 +210,7 @@ class AuditReport:
             f["name"], f["severity"], f["url"] = src.name, src.severity, codes.get(src.code).url
             f["count"], f["ignored"] = src.count, src.code in self.ignore
             del f["advice_many"]
+            f["repeated"] = key(src) in self.repeated  # a later window's, as an earlier window reported it
         for p in d["params"]:
             p["shape"], p["written_back"] = list(p["shape"]), list(p["written_back"])
         for r in [*d["params"], *d["buffers"]]:
@@ -216,6 +231,9 @@ class AuditReport:
         verdict = "OK" if self.ok else f"{n} finding{'s' if n != 1 else ''}"
         if len(self.findings) > n:
             verdict += f" ({len(self.findings) - n} ignored)"
+        again = sum(key(f) in self.repeated for f in self.active)
+        if again:
+            verdict += f" ({'all' if again == n > 1 else again} as for an earlier window)"
         head.append(f"freeze audit: {verdict}", style="bold green" if self.ok else "bold red")
         head.append(f" — {self.steps} step{'s' if self.steps != 1 else ''} on {self.device}, {self.optimizer}"
                     + (f", zero_grad(set_to_none={self.set_to_none})" if self.set_to_none is not None else ""))
@@ -230,6 +248,12 @@ class AuditReport:
             line.append(f.code, style="dim" if ignored else "bold red" if f.severity == codes.ERROR else "bold yellow")
             line.append(f" {f.name} ", style="bold")
             line.append(f"[{f.target}] ", style="cyan")
+            if key(f) in self.repeated:
+                line.append("as reported for an earlier window: still so", style="dim")
+                if ignored:
+                    line.append(" (ignored)", style="dim")
+                yield line
+                continue
             line.append(f"{f.message}. ")
             line.append(f.advice, style="italic")
             if ignored:

@@ -52,7 +52,7 @@ from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import roll_call
 from freezelint.runtime.findings import freeze_attrs, listed, lr_is_zero
 from freezelint.runtime.fingerprint import Fingerprinter, Pending, background, joined
-from freezelint.runtime.report import AuditReport, FreezeAuditError
+from freezelint.runtime.report import AuditReport, FreezeAuditError, repeated
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
 from freezelint.runtime.swaps import log_swaps
 from freezelint.runtime.tree import Tree, walk
@@ -415,6 +415,7 @@ class Watch:
         self.named: dict[int, tuple[weakref.ref, str]] = {}
         self.inherited: dict[int, tuple[weakref.ref, str]] = {}
         self.opened: str = ""  # for a later window: after which step, and what had changed
+        self.earlier: list[AuditReport] = []  # for a later window: the reports of the windows before it
         # for a later window: ids of the parameters added to a watched optimizer since the window
         # before (add_param_group), and when (`before step 5`): frozen at every step here, FZ504
         self.added: set[int] = set()
@@ -1340,6 +1341,7 @@ class Watch:
             self._note_frozen(before, shape)
         later.frozen_after = set(self.frozen_after)
         later.inherited = self._names_so_far()
+        later.earlier = self.reports
         at = self.counts.get(id(opt), 0) + self._after_steps.get(id(opt), 0) + 1  # the step about to run
         several = len(self.counts.keys() | self._after_steps.keys() | {id(opt)}) > 1
         if several:  # whose steps: the one that saw the change
@@ -1465,6 +1467,7 @@ class Watch:
             self._report.ignore = list(self.ignore)
             if self.opened:
                 self._report.notes.insert(0, self.opened)
+            self._report.repeated = repeated(self._report, self.earlier)
             late = self._added_late()
             if late:
                 self._report.notes.append(late)
