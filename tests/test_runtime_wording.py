@@ -393,7 +393,7 @@ def test_fz201_on_a_teacher_frozen_whole_says_to_stop_calling_its_train(teacher_
     [f] = [f for f in w.report.findings if f.code == "FZ201"]
     assert re.search(r"teacher\.train\(\), " + _SITE + r"switched it back", f.message), w.report.render_text()
     if teacher_in_optimizer:  # not frozen whole in the sense that matters: an optimizer holds it
-        assert f.advice.startswith("re-apply .eval() to these modules after every teacher.train()"), f.advice
+        assert f.advice.startswith("re-apply .eval() to it after every teacher.train()"), f.advice
     else:
         assert f.advice.startswith(
             "stop calling teacher.train(): teacher is frozen whole (no parameter of it trains, none is in an "
@@ -504,3 +504,27 @@ def test_fz502_says_put_it_in_eval_for_one_module_and_them_for_several():
     assert one.advice.startswith("put it in eval(), again after every train() that reaches it"), one.advice
     [two] = stats_found(2)
     assert two.advice.startswith("put them in eval(), again after every train() that reaches them"), two.advice
+
+
+@pytest.mark.parametrize("norm, frozen_bn", [(nn.BatchNorm1d, False), (nn.BatchNorm2d, True)])
+def test_fz201_offers_frozen_batchnorm2d_only_for_batchnorm2d(norm, frozen_bn):
+    # FrozenBatchNorm2d takes 4-D input only: for a BatchNorm1d it is no stand-in
+    torch.manual_seed(0)
+    four_d = norm is nn.BatchNorm2d
+    body = nn.Sequential(nn.Conv2d(3, 4, 1) if four_d else nn.Linear(3, 4), norm(4))
+    model = nn.Sequential(body, nn.Flatten(), nn.LazyLinear(2) if four_d else nn.Linear(4, 2))
+    x = torch.randn(6, 3, 2, 2) if four_d else torch.randn(6, 3)
+    model(x)
+    body.requires_grad_(False)
+    body.eval()
+    opt = torch.optim.SGD(model[2].parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            model.train()
+            F.cross_entropy(model(x), torch.zeros(6, dtype=torch.long)).backward()
+            opt.step()
+            opt.zero_grad()
+    [f] = [f for f in w.report.findings if f.code == "FZ201"]
+    assert ("FrozenBatchNorm2d" in f.advice) is frozen_bn, f.advice
+    assert f.advice.startswith("re-apply .eval() to it after every model.train(): override train() in the model")
+    assert not f.advice.endswith((" or", " or ", ";")), f.advice

@@ -1837,7 +1837,7 @@ def test_fz201_keeps_model_train_where_the_whole_model_was_switched():
     (found,) = report.findings
     assert found.code == "FZ201", report.render_text()
     assert re.search(r"but model\.train\(\), " + _SITE + r"switched it back", found.message), found.message
-    assert found.advice.startswith("re-apply .eval() to these modules after every model.train(): ")
+    assert found.advice.startswith("re-apply .eval() to it after every model.train(): ")
 
 
 def test_fz201_of_an_eval_only_freeze_names_the_train_of_the_part():

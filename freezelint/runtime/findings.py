@@ -544,14 +544,18 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                      f"train mode {'it normalises' if one else 'they normalise'} each batch with that batch's "
                      f"own statistics" if all(_counter(b) for _, bs in stats for b in bs)
                      else f"the statistics moved{_moved_by(stats)} {over}")
+            fix = (_fix_override(override) if override and call == _MODEL_TRAIN else
+                   _fix_whole(call) if _frozen_whole(call, params, by_module) else
+                   f"re-apply .eval() to {'it' if one else 'these modules'} after every {call}: override train() "
+                   f"in the model, or ")
+            # FrozenBatchNorm2d takes 4-D input only: no stand-in for a BatchNorm1d or 3d
+            kinds = {by_module[m].type for m, _ in stats if m in by_module}
             out.append(AuditFinding(
                 "FZ201", names[0] if one else f"{len(names)} modules",
                 f"{listed(names)} {'was' if one else 'were'} in eval() to freeze running statistics, but "
                 f"{_switched(call, _site(stats, sites))} switched {'it' if one else 'them'} back and {moved}",
-                (_fix_override(override) if override and call == _MODEL_TRAIN else
-                 _fix_whole(call) if _frozen_whole(call, params, by_module) else
-                 f"re-apply .eval() to these modules after every {call}: override train() in the model, or ")
-                + "use torchvision.ops.FrozenBatchNorm2d"
+                (fix + "use torchvision.ops.FrozenBatchNorm2d" if kinds == {"BatchNorm2d"} else
+                 fix.removesuffix("; or ").removesuffix(", or "))
                 + ("" if updated_elsewhere else  # the watch saw the loop's train()
                    "; if your loop never calls model.train(), or puts these modules back in eval() after each of "
                    "its train() calls, audit with call_train=False (or watch the real loop: freezelint.watch())"),
