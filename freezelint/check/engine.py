@@ -45,19 +45,27 @@ def rules_for(selected: frozenset[str]) -> tuple[Rule, ...]:
 
 
 # ------------------------------------------------------------------------------ locate
-def _node_code(node: cst.CSTNode | cst.FlattenSentinel) -> str:
+def _node_code(node: cst.CSTNode | cst.FlattenSentinel, indent: str = "") -> str:
     empty = cst.Module(body=[])
+    if isinstance(node, cst.FlattenSentinel) and all(isinstance(n, cst.SimpleStatementLine) for n in node.nodes):
+        # whole lines for one line's code: the edit spans its code only (not the comments above
+        # nor its own trailing comment), so each line is its statements, the next one indented
+        return ("\n" + indent).join(empty.code_for_node(cst.SimpleStatementLine(n.body)).rstrip("\r\n")
+                                    for n in node.nodes)
     if isinstance(node, cst.FlattenSentinel):
         return "; ".join(empty.code_for_node(n).rstrip("; ") for n in node.nodes)
     return empty.code_for_node(node)
 
 
-def _fix_dict(fix: Fix, positions) -> dict:
+def _fix_dict(fix: Fix, positions, text: str) -> dict:
     edits = []
     for old, new in fix.replacements:
         r = positions[old]
+        indent = ""
+        if isinstance(new, cst.FlattenSentinel) and isinstance(old, cst.SimpleStatementLine):
+            indent = as_lf(text).split("\n")[r.start.line - 1][:r.start.column]
         edits.append({
-            "content": _node_code(new),
+            "content": _node_code(new, indent),
             "location": {"row": r.start.line, "column": r.start.column + 1},
             "end_location": {"row": r.end.line, "column": r.end.column + 1},
         })
@@ -178,7 +186,7 @@ def analyse(module: cst.Module, text: str, path: str, selected: frozenset[str],
                 continue
             diagnostics.append(Diagnostic(
                 f.code, f.message, path, r.start.line, r.start.column + 1, r.end.line, r.end.column + 1,
-                _fix_dict(f.fix, positions) if f.fix else None,
+                _fix_dict(f.fix, positions, text) if f.fix else None,
             ))
             if f.fix is not None:
                 fixable.append((f, positions))
@@ -205,16 +213,21 @@ def _apply(module: cst.Module, fixable: list[tuple[Finding, object]], unsafe: bo
     mapping: dict[int, cst.CSTNode | cst.FlattenSentinel] = {}
     taken: list[tuple[tuple[int, int], tuple[int, int]]] = []
     applied = 0
+    done: set[int] = set()
     for f, positions in fixable:
         fix = f.fix
         assert fix is not None
         if not fix.safe and not unsafe:
+            continue
+        if id(fix) in done:  # one fix for several findings (FZ106's pair of flag stores)
+            applied += 1
             continue
         spans = [positions[old] for old, _ in fix.replacements]
         ranges = [((s.start.line, s.start.column), (s.end.line, s.end.column)) for s in spans]
         if any(a[0] < b[1] and b[0] < a[1] for a in ranges for b in taken):
             continue
         taken.extend(ranges)
+        done.add(id(fix))
         for old, new in fix.replacements:
             mapping[id(old)] = new
         applied += 1

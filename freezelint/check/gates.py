@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'eeb87636ce215adfd1430c3ebfb6bfe4'
+RULES_DIGEST = '1fd582acfeb63610347e0aaa8e28e520'
 
 GATES = {
     'FZ002': (
