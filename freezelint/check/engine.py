@@ -173,17 +173,22 @@ def analyse(module: cst.Module, text: str, path: str, selected: frozenset[str],
     supp = noqa.collect(text) if (findings or check_noqa) else noqa.Suppressions.empty()
     diagnostics: list[Diagnostic] = []
     fixable: list[tuple[Finding, object]] = []
+    reported: dict[str, list[tuple[int, int, int]]] = {}  # code -> (row, statement's first and last row)
     if findings:
         positions = facts.positions  # computed once, for the rules' messages and these
         for f in findings:
             r = positions[f.node]
             rows = (r.start.line,)
+            span = (r.start.line, r.end.line)
             if f.stmt is not None and f.stmt in positions:
                 rows += (positions[f.stmt].start.line,)
+                if isinstance(f.stmt, cst.SimpleStatementLine):  # a compound one spans its whole body
+                    span = (min(span[0], rows[-1]), max(span[1], positions[f.stmt].end.line))
             d = supp.match(f.code, rows)
             if d is not None:
                 d.used.add(f.code)
                 continue
+            reported.setdefault(f.code, []).append((r.start.line, *span))
             diagnostics.append(Diagnostic(
                 f.code, f.message, path, r.start.line, r.start.column + 1, r.end.line, r.end.column + 1,
                 _fix_dict(f.fix, positions, text) if f.fix else None,
@@ -191,7 +196,7 @@ def analyse(module: cst.Module, text: str, path: str, selected: frozenset[str],
             if f.fix is not None:
                 fixable.append((f, positions))
     if "FZ002" in selected:
-        for directive, message in noqa.unused_messages(supp, selected):
+        for directive, message in noqa.unused_messages(supp, selected, reported):
             if supp.match("FZ002", (directive.row,)) is None or directive.codes is None:
                 diagnostics.append(Diagnostic("FZ002", message, path, directive.row, directive.col,
                                               directive.row, directive.end_col))

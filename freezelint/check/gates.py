@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1fd582acfeb63610347e0aaa8e28e520'
+RULES_DIGEST = '398f3127a8943f101c69a65ca619a593'
 
 GATES = {
     'FZ002': (
