@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '398f3127a8943f101c69a65ca619a593'
+RULES_DIGEST = '188ce1bfddcb85b9d92c0c565bb3fdac'
 
 GATES = {
     'FZ002': (
