@@ -10,6 +10,7 @@ import json
 import shutil
 import textwrap
 
+import pytest
 import torch
 
 from freezelint.check.engine import check_text
@@ -110,20 +111,23 @@ def test_both_findings_say_what_to_write_and_share_one_fix():
     assert found[0].fix == found[1].fix
 
 
-def test_the_fix_edits_applied_as_text_give_what_fix_writes():
-    """The edits an editor applies (JSON, the language server): the first line becomes two, indented."""
-    edits = fz106(SOURCE).diagnostics[0].fix["edits"]
-    assert [e["content"] for e in edits] == ["was_training = self.encoder.training\n        self.encoder.eval()",
-                                             "self.encoder.train(was_training)"]
-    lines = SOURCE.splitlines(keepends=True)
+@pytest.mark.parametrize("newline,indent", [("\n", "    "), ("\r\n", "    "), ("\n", "\t"), ("\r\n", "\t")])
+def test_the_fix_edits_applied_as_text_give_what_fix_writes(newline, indent):
+    """The edits an editor applies (JSON, the language server): the first line becomes two, with the
+    line's own indentation and the file's line ends."""
+    source = SOURCE.replace("    ", indent).replace("\n", newline)
+    edits = fz106(source).diagnostics[0].fix["edits"]
+    assert [e["content"] for e in edits] == [f"was_training = self.encoder.training{newline}{indent * 2}"
+                                             "self.encoder.eval()", "self.encoder.train(was_training)"]
+    lines = source.splitlines(keepends=True)
 
     def at(loc: dict) -> int:
         return sum(len(x) for x in lines[: loc["row"] - 1]) + loc["column"] - 1
 
-    text = SOURCE
+    text = source
     for e in sorted(edits, key=lambda e: at(e["location"]), reverse=True):
         text = text[: at(e["location"])] + e["content"] + text[at(e["end_location"]):]
-    assert text == fz106(SOURCE, fix="safe").new_text
+    assert text == fz106(source, fix="safe").new_text
 
 
 def test_the_same_safety_with_and_without_the_project(cli, tmp_path):

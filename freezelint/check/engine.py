@@ -45,12 +45,12 @@ def rules_for(selected: frozenset[str]) -> tuple[Rule, ...]:
 
 
 # ------------------------------------------------------------------------------ locate
-def _node_code(node: cst.CSTNode | cst.FlattenSentinel, indent: str = "") -> str:
+def _node_code(node: cst.CSTNode | cst.FlattenSentinel, indent: str = "", newline: str = "\n") -> str:
     empty = cst.Module(body=[])
     if isinstance(node, cst.FlattenSentinel) and all(isinstance(n, cst.SimpleStatementLine) for n in node.nodes):
         # whole lines for one line's code: the edit spans its code only (not the comments above
         # nor its own trailing comment), so each line is its statements, the next one indented
-        return ("\n" + indent).join(empty.code_for_node(cst.SimpleStatementLine(n.body)).rstrip("\r\n")
+        return (newline + indent).join(empty.code_for_node(cst.SimpleStatementLine(n.body)).rstrip("\r\n")
                                     for n in node.nodes)
     if isinstance(node, cst.FlattenSentinel):
         return "; ".join(empty.code_for_node(n).rstrip("; ") for n in node.nodes)
@@ -61,11 +61,12 @@ def _fix_dict(fix: Fix, positions, text: str) -> dict:
     edits = []
     for old, new in fix.replacements:
         r = positions[old]
-        indent = ""
+        indent, newline = "", "\n"
         if isinstance(new, cst.FlattenSentinel) and isinstance(old, cst.SimpleStatementLine):
             indent = as_lf(text).split("\n")[r.start.line - 1][:r.start.column]
+            newline = "\r\n" if "\r\n" in text else "\r" if "\r" in text and "\n" not in text else "\n"
         edits.append({
-            "content": _node_code(new, indent),
+            "content": _node_code(new, indent, newline),
             "location": {"row": r.start.line, "column": r.start.column + 1},
             "end_location": {"row": r.end.line, "column": r.end.column + 1},
         })
