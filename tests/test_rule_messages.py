@@ -230,6 +230,25 @@ def test_fz301_says_a_broken_freeze_is_meant_not_done(freeze, code):
     assert "while `model` is frozen in this scope: those take optimizer slots" in fine[0][1]
 
 
+@pytest.mark.parametrize("freeze,code", [
+    ("for p in model.parameters():\n    p.requires_grad_ = False  # noqa: {code}\n", "FZ101"),
+    ("model.requires_grad = False  # noqa: {code} -- kept on purpose\n", "FZ102"),
+    ("for p in model.parameters():\n    p.require_grad = False  # noqa\n", "FZ103"),
+])
+def test_fz301_does_not_point_at_a_freeze_finding_its_noqa_hides(freeze, code):
+    """With the broken freeze's own finding suppressed, FZ301 stays (the optimizer still trains
+    those parameters) and keeps its explanation, but names no code the author chose to hide."""
+    found = _messages("import torchvision, torch\nmodel = torchvision.models.resnet18()\n" + freeze.format(code=code) +
+                      "opt = torch.optim.AdamW(model.parameters())\n", "FZ301")
+    assert len(found) == 1 and code not in found[0][1]
+    assert "freezes nothing as written) in this scope: once that freeze works, those take optimizer slots" \
+        in found[0][1]
+    other = _messages("import torchvision, torch\nmodel = torchvision.models.resnet18()\n" +
+                      freeze.format(code="FZ304").replace("# noqa\n", "# noqa: FZ304\n") +
+                      "opt = torch.optim.AdamW(model.parameters())\n", "FZ301")
+    assert f"freezes nothing as written: {code})" in other[0][1]  # another code's noqa hides nothing of it
+
+
 def test_fz301_names_the_lightning_hook_that_freezes_not_this_scope():
     src = """
         import lightning as L

@@ -45,6 +45,43 @@ def test_first_line_of_multiline_statement():
     """) == []
 
 
+def test_a_noqa_on_another_line_of_the_statement_says_where_it_belongs():
+    """README: a noqa goes on the finding's line or the first line of its statement. One after the
+    closing parenthesis of a multi-line call suppresses nothing; FZ002 says which line to move it to."""
+    def messages(src: str) -> list[tuple[int, str, str]]:
+        src = textwrap.dedent(src).lstrip("\n")
+        return [(d.row, d.code, d.message) for d in check_text(src, "x.py", ALL, force=True).diagnostics]
+
+    said = "unused suppression for FZ401: no such finding on this line; "
+    got = messages("""
+        import torch.nn as nn
+        model = nn.Linear(2, 2)
+        model.load_state_dict(state,
+                              strict=False)  # noqa: FZ401
+    """)
+    assert [(row, code) for row, code, _ in got] == [(3, "FZ401"), (4, "FZ002")]
+    assert got[1][2] == said + "FZ401 is reported on line 3, the first line of this statement: put the comment there"
+    got = messages("""
+        import torch.nn as nn
+        model = nn.Linear(2, 2)
+        (
+            model.load_state_dict(state, strict=False)
+        )  # noqa: FZ401, FZ101
+        x = 1  # noqa: FZ401
+    """)
+    assert [(row, code) for row, code, _ in got] == [(4, "FZ401"), (5, "FZ002"), (6, "FZ002")]
+    assert got[1][2] == ("unused suppression for FZ401, FZ101: no such finding on this line; FZ401 is reported on "
+                         "line 4: put the comment there or on the statement's first line (3); remove FZ101 from it")
+    assert got[2][2] == said + "remove it"  # another statement: nothing to move
+    moved = messages("""
+        import torch.nn as nn
+        model = nn.Linear(2, 2)
+        model.load_state_dict(state,  # noqa: FZ401
+                              strict=False)
+    """)
+    assert moved == []
+
+
 def test_noqa_in_string_does_not_count():
     assert found('m.requires_grad_ = "# noqa"\n') == [(1, "FZ101")]
 

@@ -45,19 +45,28 @@ def rules_for(selected: frozenset[str]) -> tuple[Rule, ...]:
 
 
 # ------------------------------------------------------------------------------ locate
-def _node_code(node: cst.CSTNode | cst.FlattenSentinel) -> str:
+def _node_code(node: cst.CSTNode | cst.FlattenSentinel, indent: str = "", newline: str = "\n") -> str:
     empty = cst.Module(body=[])
+    if isinstance(node, cst.FlattenSentinel) and all(isinstance(n, cst.SimpleStatementLine) for n in node.nodes):
+        # whole lines for one line's code: the edit spans its code only (not the comments above
+        # nor its own trailing comment), so each line is its statements, the next one indented
+        return (newline + indent).join(empty.code_for_node(cst.SimpleStatementLine(n.body)).rstrip("\r\n")
+                                    for n in node.nodes)
     if isinstance(node, cst.FlattenSentinel):
         return "; ".join(empty.code_for_node(n).rstrip("; ") for n in node.nodes)
     return empty.code_for_node(node)
 
 
-def _fix_dict(fix: Fix, positions) -> dict:
+def _fix_dict(fix: Fix, positions, text: str) -> dict:
     edits = []
     for old, new in fix.replacements:
         r = positions[old]
+        indent, newline = "", "\n"
+        if isinstance(new, cst.FlattenSentinel) and isinstance(old, cst.SimpleStatementLine):
+            indent = as_lf(text).split("\n")[r.start.line - 1][:r.start.column]
+            newline = "\r\n" if "\r\n" in text else "\r" if "\r" in text and "\n" not in text else "\n"
         edits.append({
-            "content": _node_code(new),
+            "content": _node_code(new, indent, newline),
             "location": {"row": r.start.line, "column": r.start.column + 1},
             "end_location": {"row": r.end.line, "column": r.end.column + 1},
         })
@@ -165,25 +174,30 @@ def analyse(module: cst.Module, text: str, path: str, selected: frozenset[str],
     supp = noqa.collect(text) if (findings or check_noqa) else noqa.Suppressions.empty()
     diagnostics: list[Diagnostic] = []
     fixable: list[tuple[Finding, object]] = []
+    reported: dict[str, list[tuple[int, int, int]]] = {}  # code -> (row, statement's first and last row)
     if findings:
         positions = facts.positions  # computed once, for the rules' messages and these
         for f in findings:
             r = positions[f.node]
             rows = (r.start.line,)
+            span = (r.start.line, r.end.line)
             if f.stmt is not None and f.stmt in positions:
                 rows += (positions[f.stmt].start.line,)
+                if isinstance(f.stmt, cst.SimpleStatementLine):  # a compound one spans its whole body
+                    span = (min(span[0], rows[-1]), max(span[1], positions[f.stmt].end.line))
             d = supp.match(f.code, rows)
             if d is not None:
                 d.used.add(f.code)
                 continue
+            reported.setdefault(f.code, []).append((r.start.line, *span))
             diagnostics.append(Diagnostic(
                 f.code, f.message, path, r.start.line, r.start.column + 1, r.end.line, r.end.column + 1,
-                _fix_dict(f.fix, positions) if f.fix else None,
+                _fix_dict(f.fix, positions, text) if f.fix else None,
             ))
             if f.fix is not None:
                 fixable.append((f, positions))
     if "FZ002" in selected:
-        for directive, message in noqa.unused_messages(supp, selected):
+        for directive, message in noqa.unused_messages(supp, selected, reported):
             if supp.match("FZ002", (directive.row,)) is None or directive.codes is None:
                 diagnostics.append(Diagnostic("FZ002", message, path, directive.row, directive.col,
                                               directive.row, directive.end_col))
@@ -205,16 +219,21 @@ def _apply(module: cst.Module, fixable: list[tuple[Finding, object]], unsafe: bo
     mapping: dict[int, cst.CSTNode | cst.FlattenSentinel] = {}
     taken: list[tuple[tuple[int, int], tuple[int, int]]] = []
     applied = 0
+    done: set[int] = set()
     for f, positions in fixable:
         fix = f.fix
         assert fix is not None
         if not fix.safe and not unsafe:
+            continue
+        if id(fix) in done:  # one fix for several findings (FZ106's pair of flag stores)
+            applied += 1
             continue
         spans = [positions[old] for old, _ in fix.replacements]
         ranges = [((s.start.line, s.start.column), (s.end.line, s.end.column)) for s in spans]
         if any(a[0] < b[1] and b[0] < a[1] for a in ranges for b in taken):
             continue
         taken.extend(ranges)
+        done.add(id(fix))
         for old, new in fix.replacements:
             mapping[id(old)] = new
         applied += 1

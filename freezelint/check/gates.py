@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'eeb87636ce215adfd1430c3ebfb6bfe4'
+RULES_DIGEST = '188ce1bfddcb85b9d92c0c565bb3fdac'
 
 GATES = {
     'FZ002': (

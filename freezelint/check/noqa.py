@@ -121,8 +121,11 @@ def collect(text: str) -> Suppressions:
     return Suppressions(by_row, file_level)
 
 
-def unused_messages(supp: Suppressions, selected: frozenset[str]) -> list[tuple[Directive, str]]:
-    """FZ002 findings: unknown codes, and own suppressions that suppressed nothing."""
+def unused_messages(supp: Suppressions, selected: frozenset[str],
+                    reported: dict[str, list[tuple[int, int, int]]] | None = None) -> list[tuple[Directive, str]]:
+    """FZ002 findings: unknown codes, and own suppressions that suppressed nothing. `reported`: for
+    each code, the findings left reported as (row, first and last row of their statement), so that
+    a comment on another line of a finding's statement says where it belongs."""
     out: list[tuple[Directive, str]] = []
     for d in supp.directives():
         if not d.own:
@@ -142,6 +145,25 @@ def unused_messages(supp: Suppressions, selected: frozenset[str]) -> list[tuple[
             continue
         unused = [c for c in d.codes if c.startswith("FZ") and c in selected and c not in d.used]
         if unused:
-            out.append((d, f"unused suppression for {', '.join(unused)}: no such finding on this line; "
-                           f"remove it"))
+            out.append((d, _unused_message(d.row, unused, reported or {})))
     return out
+
+
+def _unused_message(row: int, unused: list[str], reported: dict[str, list[tuple[int, int, int]]]) -> str:
+    """Remove it; or, for a code reported on another line of the statement the comment ends or sits
+    in (a multi-line call, `# noqa` after its closing parenthesis), move it to that line."""
+    said = f"unused suppression for {', '.join(unused)}: no such finding on this line"
+    moves, rest = [], []
+    for code in unused:
+        at = next(((r, first) for r, first, last in reported.get(code, ()) if first <= row <= last), None)
+        if at is None:
+            rest.append(code)
+        elif at[0] == at[1]:
+            moves.append(f"{code} is reported on line {at[0]}, the first line of this statement: put the comment there")
+        else:
+            moves.append(f"{code} is reported on line {at[0]}: put the comment there or on the statement's "
+                         f"first line ({at[1]})")
+    if not moves:
+        return f"{said}; remove it"
+    tail = f"; remove {', '.join(rest)} from it" if rest else ""
+    return f"{said}; {'; '.join(moves)}{tail}"

@@ -24,6 +24,11 @@ class UnusedNoqa(Rule):
         "judged: a bare `# noqa` usually belongs to another linter and is left alone. A code that "
         "is not selected in this run is not reported as unused."
     )
+    notes = (
+        "A suppression goes on the line a finding is reported on, or on the first line of its statement. "
+        "One on another line of a multi-line statement (after the closing parenthesis of a call) suppresses "
+        "nothing: the message names the line the finding is reported on, where the comment belongs."
+    )
     bad = [
         Example(
             """

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Iterable
 
 import libcst as cst
 
 from freezelint.check import traverse
-from freezelint.check.facts import Ctx, Facts, is_leaf_module_class
+from freezelint.check.facts import AttrStore, Ctx, Facts, is_leaf_module_class
 from freezelint.check.flow import note_used
 from freezelint.check.known import is_library
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, src, value_src
+from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Fix, Rule, call_fix, call_with, module_said, src,
+                                         value_src)
 from freezelint.check.scopes import qualname
 
 # Inside these methods setting the flag directly is how mode switching is implemented; so in
@@ -41,7 +43,8 @@ class TrainingFlagAssigned(Rule):
                        "`self.model(x)`, or given `.eval()` / `.parameters()`): another object may be used so, and "
                        "`.train(v)` may not exist on it or mean something else; and where its class overrides "
                        "`train()` with another meaning (ultralytics' `YOLO`), where the fix is `.eval()` for "
-                       "`False` and there is none for other values")
+                       "`False` and there is none for other values. A flag switched and switched back in one "
+                       "block (below) is fixed safely however its kind is known")
     notes = (
         "Not reported where the flag is the whole story: on a layer without children (`nn.Linear`, "
         "`nn.BatchNorm2d`, `nn.ReLU`, ...), inside `train`/`eval`/`__init__` methods or a `training` "
@@ -60,7 +63,16 @@ class TrainingFlagAssigned(Rule):
         "eval() switches the mode, else `torch.nn.Module.train(obj, v)`, and the fix is never safe. "
         "An override `train(self, mode=True)` that calls `super().train(mode)` (or sets a mode) is "
         "nn.Module's method: the fix stays `.train(v)`. Where the kind comes only from use, the "
-        "message says which use (\"`x` is used as an nn.Module (`x.eval()` at line 3)\")."
+        "message says which use (\"`x` is used as an nn.Module (`x.eval()` at line 3)\"). "
+        "Where a function switches the flag and later switches it back (`m.training = False`, `m(x)`, "
+        "`m.training = True`), the two are fixed together: `was_training = m.training` and `m.eval()` for "
+        "the first, `m.train(was_training)` for the second (`m.train(True)` would put every submodule in "
+        "training even when the whole model runs in eval(), leaving Dropout on at inference). That fix is "
+        "safe where the two are the only stores of the flag in the function, each alone on its line, in one "
+        "block (also where the kind comes only from use: the answer must not change with the files checked "
+        "beside it); otherwise neither store gets a fix and the message says what to write. `m.train(was_training)` "
+        "gives every submodule `m`'s saved flag: one kept in eval() on purpose inside a training model (a frozen "
+        "BatchNorm) is switched back to training, as `model.train()` would."
     )
     bad = [
         Example(
@@ -338,6 +350,39 @@ class TrainingFlagAssigned(Rule):
             """,
             unsafe=True,  # train() inherited from YOLO starts a training run
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Denoiser(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.encoder = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5))
+
+                def forward(self, x):
+                    noisy = self.encoder(x)
+                    self.encoder.training = False  # expect: FZ106
+                    clean = self.encoder(x)
+                    self.encoder.training = True  # expect: FZ106
+                    return noisy, clean
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            class Denoiser(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.encoder = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5))
+
+                def forward(self, x):
+                    noisy = self.encoder(x)
+                    was_training = self.encoder.training
+                    self.encoder.eval()  # expect: FZ106
+                    clean = self.encoder(x)
+                    self.encoder.train(was_training)  # expect: FZ106
+                    return noisy, clean
+            """,
+        ),
     ]
     good = [
         """
@@ -487,6 +532,13 @@ class TrainingFlagAssigned(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
+        reported = list(self._candidates(facts, module))
+        toggles = _toggles(facts, module, [store for store, _ in reported])
+        for store, kind in reported:
+            yield from self._report(facts, store, kind, toggles.get(id(store)))
+
+    def _candidates(self, facts: Facts, module) -> Iterable[tuple]:
+        """The stores to report, with the kind of their object."""
         for store in facts.attr_stores:
             if store.attr != "training" or store.form == "augassign":
                 continue
@@ -505,28 +557,140 @@ class TrainingFlagAssigned(Rule):
                 continue
             if _keras_file(module):
                 continue
-            note_used(facts, self.code, store.attr_node, edges=facts.kinds.edges_behind(store.obj, store.ctx.scope))
-            obj = src(store.obj)
-            value = value_src(store.value, "mode")
-            said = f"`{obj}.training = {value}` flips only `{obj}`'s own flag; its submodules (BatchNorm, Dropout) keep theirs"
-            # taken for a Module from how it is used, not from what built it: say which use, and the
-            # fix is a guess to review (`.train(v)` may not exist on the object, or mean something else)
-            proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
-            if proof:
-                said = f"{module_said(facts, obj, proof)}: {said}"
-            other = _train_overridden(facts, store.obj, store.ctx.scope, kind)
-            if other is None:
-                yield self.finding(store.attr_node, f"{said}; call `{obj}.train({value})`", store.ctx,
-                                   call_fix(store, "train", f"Call `{obj}.train({value})`", safe=not proof))
-                continue
-            why, own_eval = other
-            if own_eval and isinstance(store.value, cst.Name) and store.value.value == "False":
-                # never safe: which class the object is, and so which train() it has, is a guess
-                yield self.finding(store.attr_node, f"{said}; call `{obj}.eval()` ({why})", store.ctx,
-                                   call_fix(store, "eval", f"Call `{obj}.eval()`", safe=False, pass_value=False))
-            else:  # no fix: nn.Module's eval() calls the overriding train() too
-                yield self.finding(store.attr_node, f"{said}; call `torch.nn.Module.train({obj}, {value})` ({why})",
-                                   store.ctx)
+            yield store, kind
+
+    def _report(self, facts: Facts, store, kind, toggle: _Toggle | None) -> Iterable[Finding]:
+        note_used(facts, self.code, store.attr_node, edges=facts.kinds.edges_behind(store.obj, store.ctx.scope))
+        obj = src(store.obj)
+        value = value_src(store.value, "mode")
+        said = f"`{obj}.training = {value}` flips only `{obj}`'s own flag; its submodules (BatchNorm, Dropout) keep theirs"
+        # taken for a Module from how it is used, not from what built it: say which use, and the
+        # fix is a guess to review (`.train(v)` may not exist on the object, or mean something else)
+        proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
+        if proof:
+            said = f"{module_said(facts, obj, proof)}: {said}"
+        other = _train_overridden(facts, store.obj, store.ctx.scope, kind)
+        if other is None and toggle is not None:
+            yield self.finding(store.attr_node, f"{said}; {toggle.advice(store)}", store.ctx, toggle.fix)
+            return
+        if other is None:
+            yield self.finding(store.attr_node, f"{said}; call `{obj}.train({value})`", store.ctx,
+                               call_fix(store, "train", f"Call `{obj}.train({value})`", safe=not proof))
+            return
+        why, own_eval = other
+        if own_eval and isinstance(store.value, cst.Name) and store.value.value == "False":
+            # never safe: which class the object is, and so which train() it has, is a guess
+            yield self.finding(store.attr_node, f"{said}; call `{obj}.eval()` ({why})", store.ctx,
+                               call_fix(store, "eval", f"Call `{obj}.eval()`", safe=False, pass_value=False))
+        else:  # no fix: nn.Module's eval() calls the overriding train() too
+            yield self.finding(store.attr_node, f"{said}; call `torch.nn.Module.train({obj}, {value})` ({why})",
+                               store.ctx)
+
+
+@dataclass(eq=False)
+class _Toggle:
+    """`m.training = False`, then later in the same function `m.training = True`: a mode switched
+    for a while and switched back. `train(True)` for the second would put every submodule in
+    training even where the whole model runs in eval(), so the pair is fixed together, saving the
+    mode first: `was_training = m.training; m.eval(); ...; m.train(was_training)`."""
+
+    first: AttrStore
+    restore: AttrStore
+    saved: str  # the name the mode is saved in
+    lines: tuple[int, int]
+    fix: Fix | None = None
+
+    def advice(self, store: AttrStore) -> str:
+        obj, on = src(self.first.obj), _constant_flag(self.first)
+        switch = f"`{obj}.eval()`" if on is False else f"`{obj}.train()`"
+        here, there = ("here", f"at line {self.lines[1]}") if store is self.first else (f"at line {self.lines[0]}", "here")
+        pair = f"`{self.saved} = {obj}.training` and {switch} {here}, `{obj}.train({self.saved})` {there}"
+        if store is self.first:
+            return f"line {self.lines[1]} sets it back: save the mode and restore it, {pair}"
+        return (f"it sets back the flag set at line {self.lines[0]}: save the mode and restore it, {pair}; "
+                f"`{obj}.train({not on})` would put every submodule in {'training' if on is False else 'eval'} "
+                f"mode even when the model runs in {'eval' if on is False else 'training'} mode")
+
+
+def _constant_flag(store: AttrStore) -> bool | None:
+    value = store.value
+    return {"True": True, "False": False}.get(value.value) if isinstance(value, cst.Name) else None
+
+
+def _toggles(facts: Facts, module: cst.Module, stores: list[AttrStore]) -> dict[int, _Toggle]:
+    """The reported stores that switch an object's flag to a constant and back within one function
+    (by id), each with its pair. The pair has a fix only where it is unambiguous: the only two
+    stores of that object's flag in the function, each a statement of its own line, in one block."""
+    groups: dict[tuple[int, str], list[AttrStore]] = {}
+    for store in stores:
+        groups.setdefault((id(store.ctx.scope), src(store.obj)), []).append(store)
+    found: dict[int, _Toggle] = {}
+    for group in groups.values():
+        flags = [(s, _constant_flag(s)) for s in group]
+        flags = [(s, f) for s, f in flags if f is not None]
+        if len(flags) < 2:
+            continue
+        line = {id(s): facts.positions[s.attr_node].start.line for s, _ in flags}
+        flags.sort(key=lambda sf: line[id(sf[0])])
+        pairs, open_ = [], None
+        for s, flag in flags:  # each switch pairs with the next store that sets the other value
+            if open_ is not None and flag is not _constant_flag(open_):
+                pairs.append((open_, s))
+                open_ = None
+            else:
+                open_ = s
+        for first, restore in pairs:
+            toggle = _Toggle(first, restore, _saved_name(module, first), (line[id(first)], line[id(restore)]))
+            if len(group) == 2:
+                toggle.fix = _pair_fix(toggle, module)
+            found[id(first)] = found[id(restore)] = toggle
+    return found
+
+
+def _saved_name(module: cst.Module, store: AttrStore) -> str:
+    """`was_training`, or `encoder_was_training` for `self.encoder` where the function (the file at
+    module level) already uses that name."""
+    root = store.ctx.scope.node if store.ctx.scope.node is not None else module
+    used = {n.value for n in traverse.walk(root) if isinstance(n, cst.Name)}
+    obj = store.obj
+    last = obj.attr.value if isinstance(obj, cst.Attribute) else obj.value if isinstance(obj, cst.Name) else "module"
+    for name in ("was_training", f"{last}_was_training", f"{last}_mode_before"):
+        if name not in used:
+            return name
+    return f"{last}_was_training_"
+
+
+def _pair_fix(toggle: _Toggle, module: cst.Module) -> Fix | None:
+    """Both stores rewritten at once: the first line becomes two, saving the mode then switching it;
+    the restore becomes `train(saved)`. None where the two are not plain one-line statements of one block."""
+    first, restore = toggle.first, toggle.restore
+    if not all(s.form == "assign" and not s.unpacked and len(s.node.targets) == 1
+               and isinstance(s.ctx.stmt, cst.SimpleStatementLine) and len(s.ctx.stmt.body) == 1
+               for s in (first, restore)):
+        return None
+    root = first.ctx.scope.node if first.ctx.scope.node is not None else module
+    if not _same_block(root, first.ctx.stmt, restore.ctx.stmt):
+        return None
+    obj, saved = first.obj, toggle.saved
+    save = cst.Assign([cst.AssignTarget(cst.Name(saved))], cst.Attribute(obj.deep_clone(), cst.Name("training")))
+    switch = cst.Call(cst.Attribute(obj.deep_clone(), cst.Name("eval" if _constant_flag(first) is False else "train")))
+    line = first.ctx.stmt
+    two = cst.FlattenSentinel([line.with_changes(body=[save], trailing_whitespace=cst.TrailingWhitespace()),
+                               line.with_changes(body=[cst.Expr(switch)], leading_lines=[])])
+    back = cst.Expr(call_with(cst.Attribute(restore.obj.deep_clone(), cst.Name("train")), cst.Name(saved)))
+    text = src(obj)
+    return Fix(f"Save `{text}`'s mode in `{saved}`, switch it with `{src(switch)}`, restore it with "
+               f"`{text}.train({saved})`", [(line, two), (restore.node, back)], safe=True)
+
+
+def _same_block(root: cst.CSTNode, a: cst.CSTNode, b: cst.CSTNode) -> bool:
+    """Two statements of one block of `root` (one statement list, neither nested in an if/for/with/try
+    that the other is outside of)."""
+    for node in traverse.walk(root):
+        body = getattr(node, "body", None)
+        if isinstance(body, (list, tuple)) and any(st is a for st in body):
+            return any(st is b for st in body)
+    return False
 
 
 # Library classes whose train() is no mode switch (and whose eval() is one): ultralytics' models

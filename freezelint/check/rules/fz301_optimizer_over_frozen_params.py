@@ -11,6 +11,7 @@ from freezelint.check.events import optimizer_shown, sets_back
 from freezelint.check.facts import Facts
 from freezelint.check.flow import (ACTIVITY, FREEZE, OPAQUE, OPT_BUILD, REPLACE, UNFREEZE, after, apart, flows_of,
                                    rebound)
+from freezelint.check.noqa import parse_directive
 from freezelint.check.param_sources import with_requires_grad_filter
 from freezelint.check.syntax import walk
 from freezelint.check.rules.base import (FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, OPTIMIZER_CLASS, Example, Finding,
@@ -878,11 +879,14 @@ class OptimizerOverFrozenParams(Rule):
                 frozen = freezes[0].detail.get("sub") or o.target
                 via = freezes[0].detail.get("via")  # frozen by a helper (or a builder): name it
                 broken = freezes[0].detail.get("broken")
+                # the freeze's own finding hidden by a noqa there: explain it without pointing at that code
+                named = f": {broken}" if broken and not _hidden(freezes[0], broken) else ""
+                mend = f"{broken} is fixed" if named else "that freeze works"
                 library = freezes[0].detail.get("library")  # transformers' own freeze method
                 how = f"`{via}()` freezes {library} (of `{o.target}`)" if library \
                     else f"`{via}(...)` freezes parameters of `{frozen}`" if via \
-                    else (f"`{frozen}` is meant to be frozen (`{src(freezes[0].node)}` freezes nothing as written: "
-                          f"{broken})") if broken \
+                    else (f"`{frozen}` is meant to be frozen (`{src(freezes[0].node)}` freezes nothing as written"
+                          f"{named})") if broken \
                     else f"part of `{frozen}` is frozen (`{cut}`)" if (cut := freezes[0].detail.get("cut")) \
                     else f"`{frozen}` is frozen"
                 # a LightningModule's __init__ (before configure_optimizers) or a training hook (after it)
@@ -909,13 +913,22 @@ class OptimizerOverFrozenParams(Rule):
                     f"{optimizer_shown(o.detail['optimizer'])}{f' (built by `{built}(...)`)' if built else ''} "
                     f"gets every parameter of `{o.detail['path']}` while "
                     f"{how} {f'in `{hook}`' if hook else 'in this scope'}: "
-                    f"{f'once {broken} is fixed, ' if broken else ''}those take optimizer slots for "
+                    f"{f'once {mend}, ' if broken else ''}those take optimizer slots for "
                     f"nothing; the optimizer skips them while their .grad is None (no state, no weight decay), but a "
                     f"grad left from before the freeze (a backward before it, or zero_grad(set_to_none=False)) is "
                     f"applied through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad",
                     fix=fix,
                     stmt=o.stmt, facts=facts, used=[o, *freezes],
                 )
+
+
+def _hidden(freeze, code: str) -> bool:
+    """A `# noqa` naming `code` (or a bare one) after the freeze's statement: its author chose to
+    hide that finding, so this message should not send them to it."""
+    trailing = getattr(freeze.stmt, "trailing_whitespace", None)
+    comment = trailing.comment if trailing is not None else None
+    directive = parse_directive(comment.value, 0, 0, own_line=False) if comment is not None else None
+    return directive is not None and directive.covers(code)
 
 
 def _after_training(flow, o, f) -> bool:
