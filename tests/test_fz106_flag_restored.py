@@ -1,7 +1,8 @@
 """FZ106 where the flag is switched off and switched back in one function (`m.training = False`, run
 `m`, `m.training = True`): fixing the second store alone to `m.train(True)` puts every submodule in
 training even when the whole model runs in eval(), so Dropout stays on at inference. The pair is fixed
-together, saving the mode first, with the same safety whether or not the rest of the project says
+together, saving the mode first, never as safe (the restore gives every submodule the saved flag,
+so one kept in eval() on purpose would train again), the same whether or not the rest of the project says
 what `m` is; where the pair is ambiguous neither store gets a fix and the message says what to write."""
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def run_model(text: str, mode: str) -> tuple[bool, bool, bool]:
 
 
 def test_the_fixed_pair_keeps_an_eval_model_deterministic_and_a_training_one_training():
-    out = fz106(SOURCE, fix="safe")
+    assert fz106(SOURCE, fix="safe").fixed == 0  # never applied as safe
+    out = fz106(SOURCE, fix="unsafe")
     assert out.fixed == 2 and out.new_text is not None
     # as written: the flags below the encoder are left alone, but the encoder's own is set to True in eval()
     assert run_model(SOURCE, "eval") == (True, False, True)
@@ -99,7 +101,7 @@ def test_the_fixed_pair_keeps_an_eval_model_deterministic_and_a_training_one_tra
 
 def test_both_findings_say_what_to_write_and_share_one_fix():
     found = fz106(SOURCE).diagnostics
-    assert [(d.row, d.fix["applicability"]) for d in found] == [(22, "safe"), (24, "safe")]
+    assert [(d.row, d.fix["applicability"]) for d in found] == [(22, "unsafe"), (24, "unsafe")]
     assert found[0].message.endswith(
         "; line 24 sets it back: save the mode and restore it, `was_training = self.encoder.training` and "
         "`self.encoder.eval()` here, `self.encoder.train(was_training)` at line 24")
@@ -127,12 +129,12 @@ def test_the_fix_edits_applied_as_text_give_what_fix_writes(newline, indent):
     text = source
     for e in sorted(edits, key=lambda e: at(e["location"]), reverse=True):
         text = text[: at(e["location"])] + e["content"] + text[at(e["end_location"]):]
-    assert text == fz106(source, fix="safe").new_text
+    assert text == fz106(source, fix="unsafe").new_text
 
 
 def test_the_same_safety_with_and_without_the_project(cli, tmp_path):
     """Checked with its package the encoder's class is known from the other file; checked alone
-    only from how the file uses it. The pair's fix is safe both ways (it was safe only with the
+    only from how the file uses it. The pair's fix is unsafe both ways (it was safe only with the
     package, and then wrote `train(True)`)."""
     seq = "from pkg.layers import Encoder\nimport torch.nn as nn\n" + textwrap.dedent(SEQ)
     (tmp_path / "proj" / "pyproject.toml").parent.mkdir()
@@ -148,12 +150,12 @@ def test_the_same_safety_with_and_without_the_project(cli, tmp_path):
         return [(d["location"]["row"], d["fix"]["applicability"], d["message"]) for d in json.loads(out)]
 
     with_project, alone = found("proj"), found("alone")
-    assert [(row, safe) for row, safe, _ in with_project] == [(13, "safe"), (15, "safe")]
-    assert [(row, safe) for row, safe, _ in alone] == [(13, "safe"), (15, "safe")]
+    assert [(row, safe) for row, safe, _ in with_project] == [(13, "unsafe"), (15, "unsafe")]
+    assert [(row, safe) for row, safe, _ in alone] == [(13, "unsafe"), (15, "unsafe")]
     assert not any("is used as an nn.Module" in m for _, _, m in with_project)
     assert all(m.startswith("`self.encoder` is used as an nn.Module") for _, _, m in alone)
-    cli(tmp_path / "proj", "check", "--no-cache", "--select", "FZ106", "--fix", ".")
-    cli(tmp_path / "alone", "check", "--no-cache", "--select", "FZ106", "--fix", ".")
+    cli(tmp_path / "proj", "check", "--no-cache", "--select", "FZ106", "--fix", "--unsafe-fixes", ".")
+    cli(tmp_path / "alone", "check", "--no-cache", "--select", "FZ106", "--fix", "--unsafe-fixes", ".")
     assert (tmp_path / "proj" / "pkg" / "seq.py").read_text() == (tmp_path / "alone" / "seq.py").read_text()
     assert "self.encoder.train(was_training)" in (tmp_path / "alone" / "seq.py").read_text()
 
@@ -225,7 +227,7 @@ def test_the_saved_name_is_one_the_function_does_not_use_and_a_reverse_pair():
             encoder.training = False
             return y, was_training
         """).lstrip()
-    out = fz106(text, fix="safe")
+    out = fz106(text, fix="unsafe")
     assert out.fixed == 2
     assert "    encoder_was_training = encoder.training\n    encoder.train()\n    y = encoder(x)\n" \
            "    encoder.train(encoder_was_training)\n" in out.new_text

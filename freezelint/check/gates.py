@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '188ce1bfddcb85b9d92c0c565bb3fdac'
+RULES_DIGEST = 'dc2b026f5ae8fa968b6ee2f1e8c922c9'
 
 GATES = {
     'FZ002': (

@@ -43,8 +43,10 @@ class TrainingFlagAssigned(Rule):
                        "`self.model(x)`, or given `.eval()` / `.parameters()`): another object may be used so, and "
                        "`.train(v)` may not exist on it or mean something else; and where its class overrides "
                        "`train()` with another meaning (ultralytics' `YOLO`), where the fix is `.eval()` for "
-                       "`False` and there is none for other values. A flag switched and switched back in one "
-                       "block (below) is fixed safely however its kind is known")
+                       "`False` and there is none for other values; and for a flag switched and switched back in one "
+                       "block (below), fixed together: the restore `m.train(was_training)` gives every submodule "
+                       "`m`'s saved flag, so one kept in eval() on purpose inside a training model (a frozen "
+                       "BatchNorm) would train again, which the code as written never did")
     notes = (
         "Not reported where the flag is the whole story: on a layer without children (`nn.Linear`, "
         "`nn.BatchNorm2d`, `nn.ReLU`, ...), inside `train`/`eval`/`__init__` methods or a `training` "
@@ -68,11 +70,12 @@ class TrainingFlagAssigned(Rule):
         "`m.training = True`), the two are fixed together: `was_training = m.training` and `m.eval()` for "
         "the first, `m.train(was_training)` for the second (`m.train(True)` would put every submodule in "
         "training even when the whole model runs in eval(), leaving Dropout on at inference). That fix is "
-        "safe where the two are the only stores of the flag in the function, each alone on its line, in one "
-        "block (also where the kind comes only from use: the answer must not change with the files checked "
-        "beside it); otherwise neither store gets a fix and the message says what to write. `m.train(was_training)` "
-        "gives every submodule `m`'s saved flag: one kept in eval() on purpose inside a training model (a frozen "
-        "BatchNorm) is switched back to training, as `model.train()` would."
+        "offered where the two are the only stores of the flag in the function, each alone on its line, in one "
+        "block, however the kind is known (the answer must not change with the files checked beside it), and "
+        "never as safe: `m.train(was_training)` gives every submodule `m`'s saved flag, so one kept in eval() "
+        "on purpose inside a training model (a frozen BatchNorm) is switched back to training, as "
+        "`model.train()` would; apply it with `--unsafe-fixes` where `m` holds none. Otherwise neither store "
+        "gets a fix and the message says what to write."
     )
     bad = [
         Example(
@@ -382,6 +385,7 @@ class TrainingFlagAssigned(Rule):
                     self.encoder.train(was_training)  # expect: FZ106
                     return noisy, clean
             """,
+            unsafe=True,  # train(was_training) gives every submodule the saved flag (a frozen BatchNorm's too)
         ),
     ]
     good = [
@@ -680,7 +684,8 @@ def _pair_fix(toggle: _Toggle, module: cst.Module) -> Fix | None:
     back = cst.Expr(call_with(cst.Attribute(restore.obj.deep_clone(), cst.Name("train")), cst.Name(saved)))
     text = src(obj)
     return Fix(f"Save `{text}`'s mode in `{saved}`, switch it with `{src(switch)}`, restore it with "
-               f"`{text}.train({saved})`", [(line, two), (restore.node, back)], safe=True)
+               f"`{text}.train({saved})`", [(line, two), (restore.node, back)],
+               safe=False)  # train(saved) gives every submodule the saved flag: see fix_unsafe_when
 
 
 def _same_block(root: cst.CSTNode, a: cst.CSTNode, b: cst.CSTNode) -> bool:
