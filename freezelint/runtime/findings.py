@@ -322,7 +322,10 @@ def mark_zero_grads(records: list[ParamRecord], all_zero: Callable[[list[int]], 
     def candidate(i: int, r: ParamRecord) -> bool:
         return r.requires_grad and r.group is not None and r.grad == "nonzero" and readable(i)
 
-    if not ask([i for i, r in enumerate(records) if not r.changed and candidate(i, r)]):
+    found = ask([i for i, r in enumerate(records) if not r.changed and candidate(i, r)])
+    # a gradient hook may return zeros (a freeze by hook), which weight decay or momentum moves past
+    ask([i for i, r in enumerate(records) if r.changed and r.grad_hook and candidate(i, r)])
+    if not found:
         return
     parents = {r.module.rpartition(".")[0] for r in records if r.grad == "zero" and not r.changed}
     ask([i for i, r in enumerate(records) if r.changed and r.module.rpartition(".")[0] in parents and candidate(i, r)])
@@ -900,6 +903,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"before step 1, the update{'s' * (len(at) > 1)} undone (a restore of the rows meant to stay "
                    f"frozen whose index also covers the trained ones, saved or averaged weights copied into the "
                    f"model at every step)")
+        elif ps is decayed and hooked(ps):
+            why = (f"a hook on their gradient (`register_hook`) returns zeros, a freeze by hook, and "
+                   f"{_decay_of(*owner(ps[0])[1:])} moves them whatever the gradient, so the \"frozen\" weights drift")
         elif ps is decayed:
             why = ("their gradient was all zeros at every step: the loss does not depend on them (a head whose "
                    "output the loss ignores, say); a compiled graph (torch.compile) hands out zeros where eager "
@@ -915,7 +921,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             else:
                 why = ("their gradient was zero at every step (no step moved them, and the last one's .grad was "
                        "all zeros)")
-            why += (": the loss does not depend on them (a head whose output the loss ignores, say); a compiled "
+            why += (": a hook on their gradient (`register_hook`) returns zeros, a freeze by hook" if hooked(ps)
+                    and not beside else
+                    ": the loss does not depend on them (a head whose output the loss ignores, say); a compiled "
                     "graph (torch.compile) hands out zeros where eager autograd leaves None" if not blockers else
                     f": the frozen {listed(blockers)} ran holding only zeros, and no gradient passes back through "
                     f"an all-zero layer to what runs before it")
@@ -930,7 +938,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         out.append(AuditFinding(
             "FZ505", where,
             f"{listed(names)}: requires_grad=True and in the optimizer, yet "
-            + (f"no gradient reached them {over}" if ps is decayed or ps is zeroed and beside
+            + (f"they moved {over} with a zero gradient" if ps is decayed and hooked(ps) else
+               f"no gradient reached them {over}" if ps is decayed or ps is zeroed and beside
                else "no step's update lasted" if ps is undone else f"unchanged {over}") + f"; {why}",
             (f"train {listed(blockers)} (zero-initialised layers such as a ControlNet's zero convolutions "
              f"must train for anything before them to learn), or initialise {'it' if len(blockers) == 1 else 'them'} "
@@ -941,6 +950,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
              f"if that is meant, build the model without it (`add_pooling_layer=False`, as transformers' own "
              f"token-level heads do) or freeze it (`{_submodule(pooler[0])}.requires_grad_(False)`); otherwise make the loss "
              f"use pooler_output" if ps is ignored and pooler else
+             "freeze them with `requires_grad_(False)` and leave them out of the optimizer: a hook that zeroes the "
+             "gradient still computes it at every step, and weight decay or momentum moves the weights past it"
+             if (ps is decayed or ps is zeroed and not beside) and hooked(ps) else
              "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
              "until then), otherwise make the loss depend on them")
             + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""),
@@ -953,6 +965,19 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                          f"by learning rate, FZ304 in the code, which still computes their grads and optimizer "
                          f"state)")
     return out
+
+
+def hooked(ps: list[ParamRecord]) -> bool:
+    """Every one of these parameters has a hook on its gradient: zero grads are the hook's doing."""
+    return all(p.grad_hook for p in ps)
+
+
+def _decay_of(opt: torch.optim.Optimizer, group: Mapping) -> str:
+    """What moves a parameter whose gradient is zero: `AdamW's weight_decay=0.1`, `SGD's momentum=0.9`."""
+    kind = type(opt).__name__
+    wd, mom = group.get("weight_decay") or 0, group.get("momentum") or 0
+    return (f"{kind}'s weight_decay={wd}" if wd else f"{kind}'s momentum={mom}" if mom else
+            f"{kind}'s state from earlier steps")
 
 
 def _submodule(path: str) -> str:

@@ -78,6 +78,7 @@ class ParamRecord:
     # watch(): the steps whose update a write before the next step undid (the parameter back at its
     # value from the window's start), when every step's was; empty when any update lasted
     written_back: tuple[int, ...] = ()  # a tuple: no allocation per record
+    grad_hook: bool = False  # a hook on its gradient (`register_hook`): one may zero it, a freeze by hook
 
 
 @dataclass

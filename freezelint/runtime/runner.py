@@ -481,6 +481,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
             requires_before[i] or (holder is not None and id(p) in watch.trained),
             holder[1] if holder else None, i in deltas_p, deltas_p.get(i), grad_seen[i], id(p) in state_after,
             holder[0] if holder and len(opts) > 1 else None, aliases, names.is_original(raw)))
+    for r, (_, p) in zip(precords, named):
+        r.grad_hook = bool(getattr(p, "_backward_hooks", None))
     if last_grads:  # as the watch reads them at its closing step
         F.mark_zero_grads(precords, lambda picked: [last_grads[i] == "zero" for i in picked])
     brecords = [BufferRecord(n, owner[n], j in deltas_b, deltas_b.get(j), str(b.dtype).replace("torch.", ""))

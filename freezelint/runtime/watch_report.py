@@ -739,6 +739,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         for r, p in zip(precords, params):
             if id(p) in w.written_back and id(p) not in w.lasted:
                 r.written_back = tuple(w.written_back[id(p)])
+    for r, p in zip(precords, params):
+        r.grad_hook = bool(getattr(p, "_backward_hooks", None))
     if w.steps > 1 and not w.judged_at_exit and not w.cut_short:
         _read_zero_grads(precords, params)
     if tied:
