@@ -461,13 +461,15 @@ def _add_run(sub) -> None:
                                    "stops it. Exit 0 clean, 1 findings (warnings too, as the pytest fixtures and "
                                    "raise_for_findings() fail on them; accept a code with --ignore), 2 when the "
                                    "script ended or failed first. "
-                                   "With --no-stop: 1 on findings, else the script's own exit status (sys.exit(N): "
+                                   "With --no-stop: 2 when the script ended or failed before the window closed; "
+                                   "after it, 1 on findings, else the script's own exit status (sys.exit(N): "
                                    "N; an exception or sys.exit('message'): 1), as python would exit.",
                        epilog="Codes follow the select/ignore/extend-select of [tool.freezelint] in the nearest "
                               "pyproject.toml above the script (above the cwd for -m) and --select/--ignore; codes "
                               "left out are listed as ignored and do not count; per-file-ignores apply to `check` "
                               "only. With --format json and no -o, the script's stdout goes to stderr while it runs, "
-                              "so stdout holds the JSON alone. Under torchrun (`torchrun ... -m freezelint run "
+                              "so stdout holds the JSON alone; on exit 2 it holds {\"ok\": false, \"error\": ...} (the line stderr "
+                              "gets). Under torchrun (`torchrun ... -m freezelint run "
                               "train.py`) every rank watches, ranks are compared, rank 0 prints.")
     r.add_argument("--steps", type=int, default=2, help="optimizer steps to watch (default 2)")
     r.add_argument("--no-stop", action="store_true",

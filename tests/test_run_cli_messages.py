@@ -184,3 +184,31 @@ def test_two_expectations_on_one_tied_tensor_say_so_and_give_no_advice_against_t
             "under several names (tied weights), so it cannot be both frozen and trained (it is frozen)") in text
     assert "tie_word_embeddings=False" in text and "drop one of the two expectations" in text
     assert "requires_grad_(True)" not in text  # the advice that would break the other expectation
+
+
+# --- exit 2 with --format json: a document a CI step can read, not an empty stdout ---------------
+
+ENDS_EARLY = """
+import torch, torch.nn as nn
+model = nn.Linear(4, 2)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+model(torch.randn(3, 4)).sum().backward()
+opt.step()
+print("finished after 1 step")
+"""
+
+
+def test_json_on_exit_2_is_a_document_with_the_error(cli, tmp_path):
+    import json
+
+    write(tmp_path / "train.py", ENDS_EARLY)
+    r = cli(tmp_path, "run", "--format", "json", "train.py")
+    doc = json.loads(r.out)
+    line = "train.py ended after 1 of 2 optimizer steps; run it for more steps, or watch fewer (--steps 1)"
+    assert r.code == 2 and doc == {"ok": False, "error": line, "exit_code": 2, "findings": [], "all_findings": []}
+    assert f"freezelint: error: {line}" in r.err and "finished after 1 step" in r.err  # the script's print too
+    out = tmp_path / "report.json"
+    r = cli(tmp_path, "run", "--format", "json", "-o", str(out), "missing.py")
+    assert r.code == 2 and r.out == "" and json.loads(out.read_text())["error"].startswith("no such file")
+    text = cli(tmp_path, "run", "train.py")  # text: the line on stderr only
+    assert text.code == 2 and text.out == "finished after 1 step\n" and line in text.err

@@ -869,7 +869,11 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     unused = [p for p in unreached if p.module in idle]
     ignored = [p for p in unreached if p.module not in idle and ran is not None and p.module in ran]
     rest = [p for p in unreached if p.module not in idle and not (ran is not None and p.module in ran)]
-    for ps in (unused, ignored, rest, zeroed, decayed, undone):
+    # modules that did not run while a sibling did (heads.0 and heads.2 beside heads.1): one head or
+    # expert picked per step, and these not picked yet in the window
+    unpicked = [p for p in rest if ran is not None and _sibling_ran(p.module, ran, by_module)]
+    rest = [p for p in rest if p not in unpicked]
+    for ps in (unused, ignored, rest, unpicked, zeroed, decayed, undone):
         if not ps:
             continue
         names = [p.name for p in ps]
@@ -893,6 +897,15 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"{'its' if one else 'their'} output (left out of the loss, or cut from it by torch.no_grad(), "
                    f"detach(), or torch.utils.checkpoint(..., use_reentrant=True) whose inputs none require grad, "
                    f"as after frozen layers)")
+        elif ps is unpicked:
+            runs = sorted({_sibling_ran(p.module, ran, by_module) or "" for p in ps})
+            members = list(dict.fromkeys(_member(p.module, by_module)[1] for p in ps))  # type: ignore[index]
+            alone = len(members) == 1
+            why = (f"they received no gradient (.grad stayed None at every step): {listed(members)} did not run "
+                   f"{'its' if alone else 'their'} forward {over}, while {listed(runs)} beside "
+                   f"{'it' if alone else 'them'} did: a head or an expert picked per step (one task per batch, a "
+                   f"router) not picked in these steps, or a block a later stage brings into the forward "
+                   f"(progressive growing)")
         elif ps is undone:
             at = sorted({s for p in ps for s in p.written_back})
             one_p, them = len(ps) == 1, "it" if len(ps) == 1 else "them"
@@ -950,6 +963,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
              f"if that is meant, build the model without it (`add_pooling_layer=False`, as transformers' own "
              f"token-level heads do) or freeze it (`{_submodule(pooler[0])}.requires_grad_(False)`); otherwise make the loss "
              f"use pooler_output" if ps is ignored and pooler else
+             "if one is picked per step, watch more steps (`freezelint run --steps N`, `watch(steps=N)`) to see "
+             "them train; if a later stage brings them in, freeze them until then; if they never run, leave them "
+             "out" if ps is unpicked else
              "freeze them with `requires_grad_(False)` and leave them out of the optimizer: a hook that zeroes the "
              "gradient still computes it at every step, and weight decay or momentum moves the weights past it"
              if (ps is decayed or ps is zeroed and not beside) and hooked(ps) else
@@ -965,6 +981,30 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                          f"by learning rate, FZ304 in the code, which still computes their grads and optimizer "
                          f"state)")
     return out
+
+
+def _member(module: str, by_module: Mapping[str, ModuleRecord]) -> tuple[str, str] | None:
+    """The ModuleList / ModuleDict that holds `module` or an ancestor of it, and its member that does:
+    `("heads", "heads.0")` for `heads.0.fc`."""
+    path = module.split(".") if module else []
+    for i in range(len(path) - 1, 0, -1):
+        container = ".".join(path[:i])
+        rec = by_module.get(container)
+        if rec is not None and rec.type in ("ModuleList", "ModuleDict"):
+            return container, ".".join(path[:i + 1])
+    return None
+
+
+def _sibling_ran(module: str, ran: frozenset[str], by_module: Mapping[str, ModuleRecord]) -> str | None:
+    """Another member of the ModuleList / ModuleDict that holds `module` that ran its forward
+    (`heads.1` for `heads.0.fc`), else None: one head or expert picked per step. Not for a head
+    beside a trunk: any module beside one that ran would be that."""
+    held = _member(module, by_module)
+    if held is None:
+        return None
+    container, mine = held
+    near = sorted(n for n in ran if n.startswith(container + ".") and "." not in n[len(container) + 1:] and n != mine)
+    return near[0] if near else None
 
 
 def hooked(ps: list[ParamRecord]) -> bool:

@@ -103,6 +103,25 @@ def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None
         out.flush()
 
 
+def _fail(opts: RunOptions, text: str) -> int:
+    """Exit 2 with one line on stderr; with --format json, also a document a CI step can read
+    (`ok` false, `error` the line, no findings) where the report would have gone."""
+    print(f"freezelint: error: {text}", file=sys.stderr)
+    if opts.fmt == "json" and _rank() == 0:
+        doc = json.dumps({"ok": False, "error": text, "exit_code": 2, "findings": [], "all_findings": []},
+                         indent=2) + "\n"
+        try:
+            if opts.output_file:
+                Path(opts.output_file).write_text(doc, encoding="utf-8")
+            else:
+                out = _writable(sys.stdout)
+                out.write(doc)
+                out.flush()
+        except OSError:
+            pass  # the line above already says what failed
+    return 2
+
+
 def _document(report: Any, later: list[Any] | None) -> dict[str, Any]:
     """The JSON document: the first window's report, with `later_windows` (--no-stop) and two
     verdicts over every window, so that a reader of the top level sees what the exit code says: `ok`
@@ -489,8 +508,7 @@ def run_script(opts: RunOptions) -> int:
                       on_report=(lambda r: _emit(r, opts, accepted, report_out[0])) if streamed else None)
     except (RunError, AuditUsageError, ConfigError) as e:
         sys.path[:] = saved_path
-        print(f"freezelint: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(opts, str(e))
     sys.argv = [argv0, *opts.args]
     if not opts.module:
         sys.path.insert(0, os.path.dirname(script or ""))  # as `python SCRIPT.py` puts the script's folder first
@@ -537,8 +555,7 @@ def run_script(opts: RunOptions) -> int:
                 traceback.print_exception(failure)
             traceback.print_exception(watch.error)
         said = getattr(watch.error, "cli", None) or str(watch.error)
-        print(f"freezelint: error: {said.splitlines()[0]}", file=sys.stderr)
-        return 2
+        return _fail(opts, said.splitlines()[0])
     if not watch.done:
         if failure is not None and opts.verbose:
             traceback.print_exception(failure)
@@ -563,9 +580,7 @@ def run_script(opts: RunOptions) -> int:
         hint = _frozen_hint(failure, watch) if failure is not None else ""
         if failure is None and exit_code in (0, None) and 0 < seen < opts.steps:
             hint += f"; run it for more steps, or watch fewer (--steps {seen})"
-        print(f"freezelint: error: {name} {cause} after {seen} of {opts.steps} optimizer steps{why}{hint}",
-              file=sys.stderr)
-        return 2
+        return _fail(opts, f"{name} {cause} after {seen} of {opts.steps} optimizer steps{why}{hint}")
     report = watch.report
     # ended short of the window: findings are still 1, but a clean report is no verdict on N steps
     short = watch.judged_at_exit and report.ok
