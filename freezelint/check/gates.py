@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'eeb87636ce215adfd1430c3ebfb6bfe4'
+RULES_DIGEST = '2869da5ae2e713f8ee73911c9cde2659'
 
 GATES = {
     'FZ002': (
