@@ -167,7 +167,7 @@ class TestOwnStateDictFilledInPlace:
             .replace("def refresh(model: nn.Module, fill):", "def refresh(model, fill, path, torch, strip_prefix):")
         assert _rows(rebound) == [8]
 
-    @pytest.mark.parametrize("call", ["rename_keys(sd)", "strip_prefix(sd)", "filter_keys(sd)"])
+    @pytest.mark.parametrize("call", ["rename_keys(sd)", "strip_prefix(sd)", "filter_keys(sd)", "del_keys(sd)"])
     def test_a_call_whose_name_says_it_renames_or_drops_keys_still_fires(self, call):
         assert _rows(TITAN.replace("fill(sd)", call)) == [7]
 

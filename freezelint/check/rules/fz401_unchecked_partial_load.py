@@ -1510,8 +1510,10 @@ _COPIES = frozenset({"deepcopy", "copy", "dict", "OrderedDict"})
 # A call that hands a dict back (`states = all_reduce(states)`) keeps its keys unless its name says otherwise
 _RENAMES = re.compile(r"(?i)renam|remap|convert|prefix|replace|strip|map|translate|upgrade|fix")
 _MAX_OWN = 8
-# A call handed a dict of own keys that may take some away or rename them in place
-_TAKES_KEYS = re.compile(_RENAMES.pattern + r"|filter|drop|remove|del|pop|prune|select|clean|clear")
+# A call handed a dict of own keys that may take some away or rename them in place (`del`, `pop` as
+# words: not `model`, `populate`)
+_TAKES_KEYS = re.compile(_RENAMES.pattern + r"|filter|drop|remove|delete|(?:^|_)del(?:_|$)|(?:^|_)pop(?:_|$)"
+                         r"|prune|select|clean|clear|discard|exclude")
 
 
 def _own_keys(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
