@@ -152,6 +152,11 @@ class TestOwnStateDictFilledInPlace:
     def test_torchtitan_shape_handed_to_awaited_calls_is_silent(self):
         assert _rows(TITAN_AWAITED) == []
 
+    def test_the_root_rebound_between_still_fires(self):
+        rebound = TITAN_AWAITED.replace("    self.policy_version = version\n",
+                                        "    self.policy_version = version\n    model = self._get_model()\n")
+        assert rebound != TITAN_AWAITED and _rows(rebound) == [8]
+
     def test_another_modules_state_dict_still_fires(self):
         other = TITAN.replace("def refresh(model: nn.Module, fill):", "def refresh(model, other, fill):") \
             .replace("sd = model.state_dict()", "sd = other.state_dict()")
