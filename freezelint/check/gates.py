@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '2869da5ae2e713f8ee73911c9cde2659'
+RULES_DIGEST = '528c2361baeb240104be72250d39ca3c'
 
 GATES = {
     'FZ002': (
