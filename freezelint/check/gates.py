@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'dc2b026f5ae8fa968b6ee2f1e8c922c9'
+RULES_DIGEST = '3d63aa00eccc8453adf0a1ff2c3a1bcf'
 
 GATES = {
     'FZ002': (

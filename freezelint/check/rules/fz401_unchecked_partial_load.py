@@ -48,7 +48,10 @@ class UncheckedPartialLoad(Rule):
         "that takes the model (or its `state_dict()`) and the loaded dict together and whose name says "
         "it checks (key, check, match, missing, compare, verify, valid: a `check_keys(model, pretrained)` "
         "helper, not `interpolate_pos_embed(model, sd)`), or a comparison of keys (a membership test of a "
-        "loop's key, a set difference of key sets) with a raise, an assert or a warning at or after it (not one "
+        "loop's key, a set difference of key sets, also of names bound to them: `for k in expected - found:`) "
+        "that names the loaded dict or the receiver, directly or through the names it reads (`expected = "
+        "set(model.state_dict())`; a loop's key is what the loop runs over: not `k in new_kwargs` in a loop "
+        "over hyper-parameters), with a raise, an assert or a warning at or after it (not one "
         "only a matching key reaches: inside `if k in own ...:`, a prefix mismatch never gets there), or, where the "
         "loaded dict was filtered on the model's keys (`{k: v for k, v in sd.items() if k in own}`), a "
         "read of a key spelled out in the code that raises when it kept nothing (`kept.pop(\"fc.weight\")`, "
@@ -76,7 +79,8 @@ class UncheckedPartialLoad(Rule):
         "entries the loaded dict kept (`len(csd)` in it, or a name bound once to a value of `len(csd)`, "
         "`n = len(csd) + remapped`). Nor where "
         "the loaded dict's keys are the receiver's own, so none can miss: its `state_dict()` or a copy of "
-        "it, a dict comprehension over its `named_parameters()` / `named_buffers()` / `state_dict()` keys, "
+        "it (also one handed to calls that fill it in place, `receive(sd)`, none named as if it renamed or "
+        "dropped keys: `strip_prefix(sd)`, `filter_keys(sd)`), a dict comprehension over its `named_parameters()` / `named_buffers()` / `state_dict()` keys, "
         "a dict filled only under such keys (`for name, p in model.named_parameters(): mixed[name] = ...`) "
         "or under `named_modules()` names joined with each child's `state_dict()` keys (also built by a "
         "helper of the file handed the module, and handed back by a call of one argument, `states = "
@@ -126,6 +130,28 @@ class UncheckedPartialLoad(Rule):
         "`load_raw` (it returns nothing)."
     )
     bad = [
+        Example(
+            """
+            import warnings
+
+            def from_pretrained(cls, pre_model, labels_key=None, **new_kwargs):
+                for k, v in pre_model.init_kwargs.items():
+                    if k in new_kwargs:  # hyper-parameters compared, not the weights' keys
+                        warnings.warn(f"Ignoring param {k}")
+                if labels_key is None:
+                    raise ValueError("labels_key is needed")
+                model = cls(**new_kwargs)
+                model.load_state_dict(pre_model.state_dict(), strict=False)  # expect: FZ401
+            """
+        ),
+        Example(
+            """
+            def refresh(model, other, receive):
+                sd = other.state_dict()  # another module's keys
+                receive(sd)
+                model.load_state_dict(sd, strict=False)  # expect: FZ401
+            """
+        ),
         Example(
             """
             import torch
@@ -491,6 +517,29 @@ class UncheckedPartialLoad(Rule):
         ),
     ]
     good = [
+        # the essential keys the model expects and the checkpoint lacks, collected and raised on
+        """
+        import torch
+
+        def load(model, path):
+            model_state = torch.load(path)
+            expected_keys = set(model.state_dict().keys())
+            found_keys = set(model_state.keys())
+            missing_essential_keys = []
+            for missing_key in expected_keys - found_keys:
+                if not missing_key.startswith("lm_head."):
+                    missing_essential_keys.append(missing_key)
+            if missing_essential_keys:
+                raise RuntimeError(f"Keys {missing_essential_keys} are missing.")
+            model.load_state_dict(model_state, strict=False)
+        """,
+        # the module's own state_dict() filled in place and loaded back: its keys by construction
+        """
+        def refresh(model, receive):
+            sd = model.state_dict()
+            receive(sd)
+            model.load_state_dict(sd, strict=False)
+        """,
         """
         from tensordict import is_tensor_collection
 
@@ -1409,7 +1458,7 @@ def _checked_first(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> boo
     of keys (a membership test over a key, a set difference of keys) and a raise or report."""
     if _literal_keys(load.args[0].value if load.args else None, load, body, home):
         return True
-    visitor = _BeforeLoad(load)
+    visitor = _BeforeLoad(load, body)
     traverse.visit(body, visitor)
     if visitor.loaded_value is not None and (_literal_keys(visitor.loaded_value, load, body, home)
                                              or _stored_literal(visitor.loaded, visitor.loaded_value, load, body)):
@@ -1461,6 +1510,10 @@ _COPIES = frozenset({"deepcopy", "copy", "dict", "OrderedDict"})
 # A call that hands a dict back (`states = all_reduce(states)`) keeps its keys unless its name says otherwise
 _RENAMES = re.compile(r"(?i)renam|remap|convert|prefix|replace|strip|map|translate|upgrade|fix")
 _MAX_OWN = 8
+# A call handed a dict of own keys that may take some away or rename them in place (`del`, `pop` as
+# words: not `model`, `populate`)
+_TAKES_KEYS = re.compile(_RENAMES.pattern + r"|filter|drop|remove|delete|(?:^|_)del(?:_|$)|(?:^|_)pop(?:_|$)"
+                         r"|prune|select|clean|clear|discard|exclude")
 
 
 def _own_keys(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
@@ -1488,7 +1541,7 @@ def _fixed(receiver: cst.BaseExpression, body: cst.CSTNode, home: Scope) -> bool
     for node in traverse.walk(body):
         target = node.target if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)) else None
         if target is not None and (spelled == src(target) or spelled.startswith(src(target) + ".")):
-            if not (spelled == root and isinstance(target, cst.Name)):  # the one binding counted above
+            if not isinstance(target, cst.Name):  # a bare root is the one binding counted above
                 return False
     return True
 
@@ -1648,11 +1701,13 @@ def _empty_dict(expr: cst.BaseExpression) -> bool:
 def _own_name(facts: Facts, name: str, recv: str, body: cst.CSTNode, home: Scope, depth: int) -> bool:
     """A local dict every binding of which is own, empty (then filled under own keys, at least one
     store), or the same dict handed through a call (`states = all_reduce(states)`); nothing adds a key
-    any other way."""
+    any other way. One never empty may be handed to calls that fill it in place (torchtitan's
+    `ts.get_state_dict(..., user_state_dict=model_sd)`): every own key stays, so none can miss."""
     if home.lookup(name) is not home:
         return False
     bound = home.bindings[name]
     made = filled = False
+    empty = False
     for b in bound:
         if b.how != "expr" or b.index or not isinstance(b.node, cst.BaseExpression):
             return False
@@ -1660,7 +1715,7 @@ def _own_name(facts: Facts, name: str, recv: str, body: cst.CSTNode, home: Scope
         if _own(facts, value, recv, body, home, depth + 1):
             made = filled = True
         elif _empty_dict(value):
-            made = True
+            made = empty = True
         elif not _handed_back(value, name):
             return False
     if not made:
@@ -1694,6 +1749,8 @@ def _own_name(facts: Facts, name: str, recv: str, body: cst.CSTNode, home: Scope
             if called in REPORTS or called in ("len", "load_state_dict") or any(
                     b.node is call for b in bound):
                 continue
+            if not empty and not _TAKES_KEYS.search(called):
+                continue  # filled in place: its own keys stay
             return False  # handed to a call that may add keys
         if isinstance(parent, cst.AugAssign) and parent.target is node:
             return False  # `d |= other`
@@ -2170,13 +2227,15 @@ _CHECKS = re.compile(r"(?i)key|check|match|missing|compare|verify|valid")
 
 
 class _BeforeLoad(cst.CSTVisitor):
-    def __init__(self, load: cst.Call) -> None:
+    def __init__(self, load: cst.Call, body: cst.CSTNode) -> None:
         self.load = load
         receiver = load.func.value  # type: ignore[attr-defined]
         self.model = src(receiver)
         self.model_state = f"{self.model}.state_dict()"
         first = load.args[0].value if load.args and load.args[0].keyword is None else None
         self.loaded = src(first) if first is not None else None
+        self._values = _bound_values(body)
+        self._related = _load_names(receiver, first, self._values)
         self.done = False
         self.paired_call = False
         self.key_comparison = False
@@ -2269,18 +2328,95 @@ class _BeforeLoad(cst.CSTVisitor):
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         # `k not in state_dict` with `k` a loop's key, not `"state_dict" in ckpt` nor
-        # `config.mode in [...]`
+        # `config.mode in [...]`, nor `k in new_kwargs.keys()` over hyper-parameters (scvi-tools)
         if not self.loops or not isinstance(node.left, cst.Name):
             return
         if any(isinstance(t.operator, (cst.In, cst.NotIn))
                and not isinstance(t.comparator, (cst.List, cst.Tuple, cst.Set, cst.SimpleString))
-               for t in node.comparisons):
+               for t in node.comparisons) and self._concerns_load(node):
             self.key_comparison = True
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        # `set(state_dict.keys()) - set(model.state_dict().keys())`
-        if isinstance(node.operator, cst.Subtract) and (_keys(node.left) or _keys(node.right)):
+        # `set(state_dict.keys()) - set(model.state_dict().keys())`, or `expected - found` of names
+        # bound to such sets (fair-esm)
+        if isinstance(node.operator, cst.Subtract) and (self._key_set(node.left) or self._key_set(node.right)) \
+                and self._concerns_load(node):
             self.key_comparison = True
+
+    def _key_set(self, expr: cst.BaseExpression) -> bool:
+        return _keys(expr) or isinstance(expr, cst.Name) and any(_keys(v) for v in self._values.get(expr.value, ()))
+
+    def _concerns_load(self, expr: cst.BaseExpression) -> bool:
+        """`expr` names the loaded dict or the receiver, directly or through names bound (in the
+        function) to values that do: a loop's key is bound to what it runs over."""
+        seen: set[str] = set()
+        todo = [expr]
+        spelled = {r for r in self._related if "(" in r or "[" in r}  # a call or subscript: its source
+        while todo:
+            for node in _named_nodes(todo.pop()):
+                path = dotted(node)  # type: ignore[arg-type]
+                if path in self._related if path is not None else \
+                        spelled and isinstance(node, (cst.Call, cst.Subscript)) and src(node) in spelled:
+                    return True
+                if isinstance(node, cst.Name) and node.value not in seen:
+                    seen.add(node.value)
+                    todo.extend(self._values.get(node.value, ()))
+        return False
+
+
+def _bound_values(body: cst.CSTNode) -> dict[str, list[cst.BaseExpression]]:
+    """Each name the function binds -> the values it is bound to: the value assigned (to the name, or
+    to a tuple of names it is one of), or what a loop binding it runs over."""
+    values: dict[str, list[cst.BaseExpression]] = {}
+    for node in traverse.walk(body):
+        if isinstance(node, cst.Assign):
+            pairs = [(t.target, node.value) for t in node.targets]
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            pairs = [(node.target, node.value)]
+        elif isinstance(node, (cst.For, cst.CompFor)):
+            pairs = [(node.target, node.iter)]
+        else:
+            continue
+        for target, value in pairs:
+            for name in traverse.walk(target):
+                if isinstance(name, cst.Name):
+                    values.setdefault(name.value, []).append(value)
+    return values
+
+
+def _load_names(receiver: cst.BaseExpression, loaded: cst.BaseExpression | None,
+                values: dict[str, list[cst.BaseExpression]]) -> set[str]:
+    """What names the load's keys: the receiver (`self.model`, `model`, a path's leading parts but a
+    bare `self` / `cls`), the loaded dict as spelled, and the values the loaded name is bound to."""
+    spelled = dotted(receiver)
+    if spelled is None:
+        names = {src(receiver)}
+    else:
+        parts = spelled.split(".")
+        names = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+        if len(parts) > 1:
+            names -= {"self", "cls"}
+    if loaded is not None:
+        names.add(dotted(loaded) or src(loaded))
+        if isinstance(loaded, cst.Name):
+            names.update(dotted(v) or src(v) for v in values.get(loaded.value, ()))
+    return names
+
+
+def _named_nodes(expr: cst.BaseExpression) -> Iterable[cst.CSTNode]:
+    """The names, attribute paths, calls and subscripts in `expr`, not an attribute's own name nor a
+    keyword's (`x.model`, `f(model=...)` do not name `model`)."""
+    stack: list[cst.CSTNode] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
+            yield node
+        if isinstance(node, cst.Attribute):
+            stack.append(node.value)
+        elif isinstance(node, cst.Arg):
+            stack.append(node.value)
+        elif not isinstance(node, (cst.Lambda, cst.Param)):
+            stack.extend(traverse.children(node))
 
 
 def _matched(test: cst.BaseExpression) -> bool:
