@@ -532,6 +532,9 @@ def cmd_run(args) -> int:
         target = args.module
     if args.steps < 1:
         raise UsageError(f"--steps must be at least 1, got {args.steps}")
+    for option, patterns in (("--expect-frozen", args.expect_frozen), ("--expect-trainable", args.expect_trainable)):
+        if "" in patterns:
+            raise UsageError(f"{option} takes a name pattern, got ''")
     if args.model is not None and not all(part.isidentifier() for part in args.model.split(".")):
         raise UsageError(f"--model takes a variable name or a dotted path (trainer.model), got {args.model!r}")
     return run_script(RunOptions(target, rest, module=args.module is not None, steps=args.steps,

@@ -212,3 +212,39 @@ def test_json_on_exit_2_is_a_document_with_the_error(cli, tmp_path):
     assert r.code == 2 and r.out == "" and json.loads(out.read_text())["error"].startswith("no such file")
     text = cli(tmp_path, "run", "train.py")  # text: the line on stderr only
     assert text.code == 2 and text.out == "finished after 1 step\n" and line in text.err
+
+
+def test_a_script_that_does_not_compile_is_one_line_with_its_place(cli, tmp_path):
+    write(tmp_path / "train.py", "import torch\ndef f(:\n    pass\n")
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2 and r.err.strip() == "freezelint: error: train.py:2:7: SyntaxError: invalid syntax (train.py " \
+                                           "did not run)", r.err
+    write(tmp_path / "main.py", "import helper\n")
+    write(tmp_path / "helper.py", "x = (\n")
+    r = cli(tmp_path, "run", "main.py")
+    assert r.code == 2 and "helper.py:1:5: SyntaxError: '(' was never closed (main.py did not run)" in r.err, r.err
+    (tmp_path / "nul.py").write_bytes(b"x = 1\x00\n")
+    r = cli(tmp_path, "run", "nul.py")
+    assert r.code == 2 and r.err.startswith("freezelint: error: nul.py: SyntaxError: ") and "after 0" not in r.err
+
+
+def test_a_directory_is_not_a_script(cli, tmp_path):
+    (tmp_path / "proj").mkdir()
+    r = cli(tmp_path, "run", "proj")
+    assert r.code == 2 and r.err.strip() == ("freezelint: error: proj is a directory: give the script (train.py), or "
+                                             "`-m PACKAGE` for a package with a __main__.py"), r.err
+
+
+def test_an_empty_expectation_pattern_is_a_usage_error(cli, tmp_path):
+    write(tmp_path / "train.py", ENDS_EARLY)
+    r = cli(tmp_path, "run", "--expect-frozen", "", "train.py")
+    assert r.code == 2 and r.err.strip() == "freezelint: error: --expect-frozen takes a name pattern, got ''", r.err
+    r = cli(tmp_path, "audit", "train.py:make", "--expect-trainable", "")
+    assert r.code == 2 and r.err.strip() == "freezelint: error: --expect-trainable takes a name pattern, got ''", r.err
+    import freezelint
+    from freezelint.runtime.runner import AuditUsageError
+
+    with pytest.raises(AuditUsageError, match="expect_trainable patterns must be non-empty strings"):
+        freezelint.watch(expect_trainable="")
+    with pytest.raises(ValueError, match="expect_frozen patterns must be non-empty strings"):
+        freezelint.audit(nn.Linear(2, 2), torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1), expect_frozen="")

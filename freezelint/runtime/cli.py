@@ -111,6 +111,9 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
 
     try:
         codes = _codes(ignore or [])
+        for option, patterns in (("--expect-frozen", expect_frozen), ("--expect-trainable", expect_trainable)):
+            if "" in (patterns or []):  # a bad argument, not a training step's failure
+                raise AuditCliError(f"{option} takes a name pattern, got ''")
         if output_file and not Path(output_file).absolute().parent.is_dir():
             raise AuditCliError(f"cannot write {output_file}: no such directory")
         with loaded(target) as factory:

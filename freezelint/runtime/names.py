@@ -139,7 +139,7 @@ class Names:
 def as_patterns(value: str | Iterable[str], option: str) -> list[str]:
     """A str is one pattern, never its characters; anything else must be strings."""
     if isinstance(value, str):
-        return [value]
+        value = [value]
     try:
         patterns = list(value)
     except TypeError:

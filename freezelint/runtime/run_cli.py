@@ -402,6 +402,9 @@ def _resolve(opts: RunOptions) -> tuple[str, str | None]:
         origin = spec.origin if spec.origin not in (None, "built-in", "frozen") else None
         return origin or opts.target, os.path.abspath(origin) if origin else None
     path = Path(opts.target)
+    if path.is_dir():
+        raise RunError(f"{opts.target} is a directory: give the script (train.py), or `-m PACKAGE` for a package "
+                       f"with a __main__.py")
     if not path.is_file():
         raise RunError(f"no such file: {opts.target}")
     return str(path), str(path.resolve())
@@ -560,6 +563,12 @@ def run_script(opts: RunOptions) -> int:
         if failure is not None and opts.verbose:
             traceback.print_exception(failure)
         seen = watch.steps_seen
+        # the script (or code of the user's it imports) does not compile: where, not "after 0 steps"; no
+        # file name where the script itself could not be read as source (null bytes)
+        source = failure.filename or script if isinstance(failure, SyntaxError) and seen == 0 else None
+        if source and os.path.isfile(source):
+            where = os.path.basename(source) + "".join(f":{n}" for n in (failure.lineno, failure.offset) if n)
+            return _fail(opts, f"{where}: {type(failure).__name__}: {failure.msg} ({name} did not run)")
         if failure is not None:
             cause = f"raised {type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}"
             cause = cause.rstrip(": ") + _where(failure, script)

@@ -54,6 +54,7 @@ from freezelint.runtime.findings import freeze_attrs, listed, lr_is_zero
 from freezelint.runtime.fingerprint import Fingerprinter, Pending, background, joined
 from freezelint.runtime.report import AuditReport, FreezeAuditError, repeated
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
+from freezelint.runtime.names import as_patterns
 from freezelint.runtime.swaps import log_swaps
 from freezelint.runtime.tree import Tree, walk
 from freezelint.runtime.watch_models import (call_site, dead_lightning_hooks, held_params, idle_optimizers,
@@ -235,8 +236,11 @@ class Watch:
         self.steps = steps
         self.stop = stop
         self.on_report = on_report
-        self.expect_frozen = [expect_frozen] if isinstance(expect_frozen, str) else list(expect_frozen)
-        self.expect_trainable = [expect_trainable] if isinstance(expect_trainable, str) else list(expect_trainable)
+        try:
+            self.expect_frozen = as_patterns(expect_frozen, "expect_frozen")
+            self.expect_trainable = as_patterns(expect_trainable, "expect_trainable")
+        except ValueError as e:
+            raise AuditUsageError(str(e)) from None
         self.ignore = check_codes(ignore, "ignore")  # accepted codes: in the report, marked, not failing it
         # the model and optimizers given (or the model `find_model` names), weakly once judged
         self._given_model: Any = model
