@@ -208,6 +208,25 @@ def _hint_averages(found: list[F.AuditFinding], labels: dict[str, str], steps: i
                          f"its updates fell in these {steps} steps: watch more steps to see one")
 
 
+def _frozen_copies(trained: list[nn.Module], inners: list[nn.Module], labels: list[str],
+                   trees: dict[int, Tree]) -> dict[int, str]:
+    """Ids of the models an optimizer holds with every parameter frozen and shaped, shape for
+    shape, as another one it trains, each with that one's label: an EMA teacher whose frozen
+    parameters were also given to the optimizer (harmless while their grads stay None) is still
+    the average of its student, as `bystanders` recognises one held by no optimizer."""
+    params = [[p for _, p in (trees.get(id(m)) or walk(m)).params] for m in inners]
+    shapes = [tuple(p.shape for p in ps) for ps in params]
+    out = {}
+    for i, m in enumerate(trained):
+        if not params[i] or any(p.requires_grad for p in params[i]):
+            continue
+        twin = next((j for j in range(len(trained)) if j != i and shapes[j] == shapes[i]
+                     and any(p.requires_grad for p in params[j])), None)
+        if twin is not None:
+            out[id(m)] = labels[twin]
+    return out
+
+
 @torch.no_grad()
 def stats_moved_while_frozen(w: "Watch", params: list[torch.Tensor]) -> list[tuple[nn.Module, float | None]]:
     """At the step that first trains these parameters, frozen at the window's start (gradual
@@ -412,6 +431,8 @@ def judge(w: "Watch") -> AuditReport:
         labels = _labels_as_before(w, models, inners, labels)
     if labels != [""]:
         _keep_names(w.named, models, labels)
+    if len(trained) > 1:
+        averages = {**averages, **_frozen_copies(trained, inners, labels, trees)}
     side = ran_beside(w, models, trees) if w.expect_frozen or w.expect_trainable else []
     if spread is None or not frozen:
         return _judged(w, models, inners, labels, trees, spread, trained, notes, averages, side=side,
