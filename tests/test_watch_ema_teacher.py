@@ -83,6 +83,29 @@ def test_in_the_optimizer_with_no_update_in_the_window_fz502_says_it_may_be_an_a
             "these 3 steps: watch more steps to see one") in f[0].advice
 
 
+def test_a_teacher_trained_by_the_optimizer_and_by_the_ema_is_fz505():
+    report = ema_run(freeze=False, in_opt=True, stop_grad=False)
+    assert codes(report) == ["FZ505"], report.render_text()
+    f = report.findings[0]
+    assert f.target == "teacher"
+    assert f.message.startswith("teacher is both trained by AdamW and overwritten after every step: AdamW "
+                                "stepped all 6 of its parameters with gradients from the loss")
+    assert "as an EMA update from student does" in f.message
+    assert "freeze it (`teacher.requires_grad_(False)`), leave it out of the optimizer and run it under torch.no_grad()" \
+        in f.advice
+
+
+def test_more_steps_are_needed_to_tell_an_update_after_every_step():
+    # one read between two steps: a write every few steps could fall there by chance
+    assert ema_run(freeze=False, in_opt=True, stop_grad=False, steps=2).ok
+
+
+def test_a_trainable_teacher_in_the_optimizer_that_no_gradient_reaches_is_not_fz505():
+    # the optimizer skips it (grad None): the EMA alone moves it
+    report = ema_run(freeze=False, in_opt=True)
+    assert "FZ505" not in codes(report), report.render_text()
+
+
 @pytest.mark.parametrize("in_opt", [False, True])
 def test_a_teacher_in_eval_is_clean(in_opt):
     report = ema_run(in_opt=in_opt, teacher_eval=True)
@@ -110,3 +133,22 @@ def test_swa_averaged_model_is_clean():
             opt.step()
             swa.update_parameters(student)
     assert "FZ505" not in codes(w.report) and "FZ502" not in codes(w.report), w.report.render_text()
+
+
+def test_two_twins_both_clipped_after_every_step_are_not_fz505():
+    # co-teaching's two networks, each clipped after every step (as a WGAN critic is): written alike
+    torch.manual_seed(0)
+    a = net()
+    b = copy.deepcopy(a)
+    opt = torch.optim.SGD([*a.parameters(), *b.parameters()], lr=0.1)
+    with freezelint.watch(steps=3) as w:
+        for _ in range(5):
+            x = torch.randn(16, 8)
+            loss = a(x).pow(2).mean() + b(x + 1).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for p in [*a.parameters(), *b.parameters()]:
+                    p.clamp_(-0.05, 0.05)
+    assert "FZ505" not in codes(w.report), w.report.render_text()

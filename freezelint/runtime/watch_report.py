@@ -227,6 +227,41 @@ def _frozen_copies(trained: list[nn.Module], inners: list[nn.Module], labels: li
     return out
 
 
+def _trained_and_averaged(w: "Watch", inners: list[nn.Module], labels: list[str],
+                          trees: dict[int, Tree]) -> list[F.AuditFinding]:
+    """FZ505 for a model the optimizer trains with gradients whose every parameter was written
+    again, outside the optimizer, between every two of its steps (two at least), beside a model
+    shaped as it parameter for parameter that the optimizer trains and nothing else writes: an
+    EMA teacher left trainable and in the optimizer, so the loss trains it too and the average
+    then overwrites what it learned. Copies in no optimizer (an EMA, SWA's AveragedModel) are never
+    read between steps; models written alike (weights clipped or pruned after each step) have no
+    unwritten twin."""
+    params = [[p for _, p in (trees.get(id(m)) or walk(m)).params] for m in inners]
+    shapes = [tuple(p.shape for p in ps) for ps in params]
+    rewritten, kept = w.rewritten, w.kept_between
+    kinds = {id(p): type(o).__name__ for o in w.optimizers.values() for p in held_params(o)}
+    out = []
+    for i, ps in enumerate(params):
+        if not ps or not all(rewritten.get(id(p), 0) >= 2 and id(p) not in kept and id(p) in w.trained for p in ps):
+            continue
+        twin = next((j for j, qs in enumerate(params) if j != i and shapes[j] == shapes[i]
+                     and any(id(q) in w.trained for q in qs) and not any(id(q) in rewritten for q in qs)), None)
+        if twin is None:
+            continue
+        me, other, kind = labels[i], labels[twin], kinds.get(id(ps[0]), "the optimizer")
+        out.append(F.AuditFinding(
+            "FZ505", me,
+            f"{me} is both trained by {kind} and overwritten after every step: {kind} stepped all {len(ps)} of its "
+            f"parameters with gradients from the loss, and between every two steps something outside the "
+            f"optimizer wrote them all again, as an EMA update from {other} does ({other} has the same parameter "
+            f"shapes, and nothing but {kind} wrote it); an EMA teacher the loss trains too (no stop-gradient) is "
+            f"no longer an average of its student",
+            f"if {me} is the average of {other} (an EMA teacher), freeze it (`{me}.requires_grad_(False)`), leave "
+            f"it out of the optimizer and run it under torch.no_grad(); if it is meant to train, stop writing it "
+            f"after each step"))
+    return out
+
+
 @torch.no_grad()
 def stats_moved_while_frozen(w: "Watch", params: list[torch.Tensor]) -> list[tuple[nn.Module, float | None]]:
     """At the step that first trains these parameters, frozen at the window's start (gradual
@@ -827,6 +862,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
+    if w.rewritten and len(models) > 1 and not only_beside:
+        found += _trained_and_averaged(w, inners, labels, trees)
     if w.lr_lifted and not only_beside:
         found += _lr_lifted(w, named, precords, opts, onames)
     if w.added and not only_beside:
