@@ -232,8 +232,9 @@ def _trained_and_averaged(w: "Watch", inners: list[nn.Module], labels: list[str]
     """FZ505 for a model the optimizer trains with gradients whose every parameter was written
     again, outside the optimizer, between every two of its steps (two at least), beside a model
     shaped as it parameter for parameter that the optimizer trains and nothing else writes: an
-    EMA teacher left trainable and in the optimizer, so the loss trains it too and the average
-    then overwrites what it learned. Copies in no optimizer (an EMA, SWA's AveragedModel) are never
+    EMA teacher left trainable and in the optimizer, so the loss trains it too and it is no longer
+    an average of its student. Two reads at least: one write every few steps can fall between two
+    steps by chance. Copies in no optimizer (an EMA, SWA's AveragedModel) are never
     read between steps; models written alike (weights clipped or pruned after each step) have no
     unwritten twin."""
     params = [[p for _, p in (trees.get(id(m)) or walk(m)).params] for m in inners]
