@@ -518,9 +518,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         notes.append(_observers_note(observed, by_module, fake_quant, over))
     # a module in train mode whose frozen parameters the script's own code writes (an EMA teacher
     # run in train mode on purpose) has its statistics follow the same plan: not FZ502; an eval()
-    # of it that train() undid is still FZ201
-    by_script = {p.module for p in params if p.changed and p.group is None and not p.requires_grad} \
-        if updated_elsewhere else set()
+    # of it that train() undid is still FZ201. Written by the script as FZ501 reads it: in no param
+    # group, or in one with a grad None at every step (the optimizer skipped them)
+    by_script = {p.module for p in params if p.changed and not p.requires_grad and (
+        p.group is None or p.grad == "none" and p.name not in grads_from_ddp)} if updated_elsewhere else set()
     undone, unfrozen_stats, eval_only = [], [], []
     for mod, bufs in moved.items():
         if not frozen(mod):

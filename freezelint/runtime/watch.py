@@ -348,6 +348,11 @@ class Watch:
         self._moving: dict[int, set[int]] = {}
         self.written_back: dict[int, list[int]] = {}
         self.lasted: set[int] = set()
+        # `rewritten`: id -> how many times such a write left it elsewhere than at its start value
+        # (an EMA teacher that is also in the optimizer: blended with its student after every
+        # step); `kept_between`: ids found as their step left them at a read at least once
+        self.rewritten: dict[int, int] = {}
+        self.kept_between: set[int] = set()
         self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
         self.trained_in_window: set[int] = set()  # of those, switched after the window opened
         self.undone_by: dict[int, set[int]] = {}  # id(module) -> ids of the modules those train() calls were on
@@ -1034,6 +1039,7 @@ class Watch:
                 written.append(p)
             else:
                 lasted.add(id(p))
+                self.kept_between.add(id(p))
         if not written:
             return
         step = self.counts[id(opt)]
@@ -1042,6 +1048,7 @@ class Watch:
                 self.written_back.setdefault(id(p), []).append(step)
             else:
                 lasted.add(id(p))
+                self.rewritten[id(p)] = self.rewritten.get(id(p), 0) + 1
 
     def _take_over(self, opt: torch.optim.Optimizer) -> tuple[int, bool]:
         """At a new optimizer's first step: those seen that it holds every parameter of (gradual

@@ -208,6 +208,66 @@ def _hint_averages(found: list[F.AuditFinding], labels: dict[str, str], steps: i
                          f"its updates fell in these {steps} steps: watch more steps to see one")
 
 
+def _frozen_copies(trained: list[nn.Module], inners: list[nn.Module], labels: list[str],
+                   trees: dict[int, Tree]) -> dict[int, str]:
+    """Ids of the models an optimizer holds with every parameter frozen and shaped, shape for
+    shape, as another one it trains, each with that one's label: an EMA teacher whose frozen
+    parameters were also given to the optimizer (harmless while their grads stay None) is still
+    the average of its student, as `bystanders` recognises one held by no optimizer."""
+    params = [[p for _, p in (trees.get(id(m)) or walk(m)).params] for m in inners]
+    shapes = [tuple(p.shape for p in ps) for ps in params]
+    out = {}
+    for i, m in enumerate(trained):
+        if not params[i] or any(p.requires_grad for p in params[i]):
+            continue
+        twin = next((j for j in range(len(trained)) if j != i and shapes[j] == shapes[i]
+                     and any(p.requires_grad for p in params[j])), None)
+        if twin is not None:
+            out[id(m)] = labels[twin]
+    return out
+
+
+def _trained_and_averaged(w: "Watch", inners: list[nn.Module], labels: list[str], trees: dict[int, Tree],
+                          notes: list[str]) -> list[F.AuditFinding]:
+    """FZ505 for a model the optimizer trains with gradients whose every parameter was written
+    again, outside the optimizer, between every two of its steps (two at least), beside a model
+    shaped as it parameter for parameter that the optimizer trains and nothing else writes: an
+    EMA teacher left trainable and in the optimizer, so the loss trains it too and it is no longer
+    an average of its student. Copies in no optimizer (an EMA, SWA's AveragedModel) are never read
+    between steps; models written alike (weights clipped or pruned after each step) have no
+    unwritten twin. Seen between two steps only (watch()'s default 2 steps), it is a note: a write
+    every few steps (a target network's hard update) may fall there by chance."""
+    params = [[p for _, p in (trees.get(id(m)) or walk(m)).params] for m in inners]
+    shapes = [tuple(p.shape for p in ps) for ps in params]
+    rewritten, kept = w.rewritten, w.kept_between
+    kinds = {id(p): type(o).__name__ for o in w.optimizers.values() for p in held_params(o)}
+    out = []
+    for i, ps in enumerate(params):
+        if not ps or not all(id(p) in rewritten and id(p) not in kept and id(p) in w.trained for p in ps):
+            continue
+        twin = next((j for j, qs in enumerate(params) if j != i and shapes[j] == shapes[i]
+                     and any(id(q) in w.trained for q in qs) and not any(id(q) in rewritten for q in qs)), None)
+        if twin is None:
+            continue
+        me, other, kind = labels[i], labels[twin], kinds.get(id(ps[0]), "the optimizer")
+        seen = (f"{kind} stepped all {len(ps)} of its parameters with gradients from the loss, and between "
+                f"{{}} something outside the optimizer wrote them all again, as an EMA update from {other} does "
+                f"({other} has the same parameter shapes, and nothing but {kind} wrote it)")
+        if min(rewritten[id(p)] for p in ps) < 2:
+            notes.append(f"{me}: {seen.format('two of its steps')}; if that happens after every step, {me} is "
+                         f"both trained by {kind} and overwritten by an average of {other} (an EMA teacher the "
+                         f"loss reaches: FZ505): watch 3 steps or more (--steps 3) to tell")
+            continue
+        out.append(F.AuditFinding(
+            "FZ505", me,
+            f"{me} is both trained by {kind} and overwritten after every step: {seen.format('every two steps')}; "
+            f"an EMA teacher the loss trains too (no stop-gradient) is no longer an average of its student",
+            f"if {me} is the average of {other} (an EMA teacher), freeze it (`{me}.requires_grad_(False)`), leave "
+            f"it out of the optimizer and run it under torch.no_grad(); if it is meant to train, stop writing it "
+            f"after each step"))
+    return out
+
+
 @torch.no_grad()
 def stats_moved_while_frozen(w: "Watch", params: list[torch.Tensor]) -> list[tuple[nn.Module, float | None]]:
     """At the step that first trains these parameters, frozen at the window's start (gradual
@@ -412,6 +472,8 @@ def judge(w: "Watch") -> AuditReport:
         labels = _labels_as_before(w, models, inners, labels)
     if labels != [""]:
         _keep_names(w.named, models, labels)
+    if len(trained) > 1:
+        averages = {**averages, **_frozen_copies(trained, inners, labels, trees)}
     side = ran_beside(w, models, trees) if w.expect_frozen or w.expect_trainable else []
     if spread is None or not frozen:
         return _judged(w, models, inners, labels, trees, spread, trained, notes, averages, side=side,
@@ -806,6 +868,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
+    if w.rewritten and len(models) > 1 and not only_beside:
+        found += _trained_and_averaged(w, inners, labels, trees, held_still)
     if w.lr_lifted and not only_beside:
         found += _lr_lifted(w, named, precords, opts, onames)
     if w.added and not only_beside:
