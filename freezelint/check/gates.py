@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3d63aa00eccc8453adf0a1ff2c3a1bcf'
+RULES_DIGEST = 'fcba087c5b28a290fa14c73eb90d2c3d'
 
 GATES = {
     'FZ002': (

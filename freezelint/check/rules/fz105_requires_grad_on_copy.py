@@ -207,9 +207,10 @@ class RequiresGradOnCopy(Rule):
         for mc in facts.method_calls:
             if mc.method == "requires_grad_" and (id(mc.obj) in casts or mc.call.args and _is_false(mc.call.args[0].value)):
                 value = mc.call.args[0].value if mc.call.args else cst.Name("True")
-                yield from self._report(facts, mc.obj, value, mc.call, mc.ctx, casts)
+                yield from self._report(facts, mc.obj, value, mc.call, mc.ctx, casts, _named(mc.call, mc.ctx))
 
-    def _report(self, facts: Facts, obj, value, node, ctx, casts: dict[int, tuple[str, str]]) -> Iterable[Finding]:
+    def _report(self, facts: Facts, obj, value, node, ctx, casts: dict[int, tuple[str, str]],
+                named: cst.Name | None = None) -> Iterable[Finding]:
         data = _of_data(facts, obj, ctx)
         if data is not None:
             yield self._data_finding(obj, data, value, node, ctx)
@@ -233,7 +234,7 @@ class RequiresGradOnCopy(Rule):
             return
         if kind.origin not in _ANY_VALUE_ORIGINS and not _is_false(value):
             return
-        if kind.origin not in _MODEL_WEIGHTS and _kept(facts, obj, ctx):
+        if kind.origin not in _MODEL_WEIGHTS and (_kept(facts, obj, ctx) or named is not None and _kept(facts, named, ctx)):
             return  # a copy made to be a tensor of its own (an EMA shadow, a frozen reference): meant grad-free
         origin = kind.origin or "a copy"
         yield self.finding(
@@ -287,6 +288,18 @@ def _of_data(facts: Facts, obj: cst.BaseExpression, ctx) -> cst.Attribute | None
         owner = facts.kind(base.value, ctx)
         if owner is not None and owner.tag == MODULE and kind is None:
             return inner
+    return None
+
+
+def _named(call: cst.Call, ctx) -> cst.Name | None:
+    """The name `x = <copy>.requires_grad_(False)` binds: requires_grad_ returns the tensor itself, so
+    the copy is kept under that name (`spec = spec.detach().requires_grad_(False)`)."""
+    stmt = ctx.stmt
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+        small = stmt.body[0]
+        if isinstance(small, cst.Assign) and small.value is call and len(small.targets) == 1 \
+                and isinstance(small.targets[0].target, cst.Name):
+            return small.targets[0].target
     return None
 
 

@@ -1620,6 +1620,8 @@ class TrainUndoesBnFreeze(Rule):
                         if keeps is not None and lost is None:
                             continue
                         reported.add(id(e.node))
+                        if e.detail.get("via"):  # `self._freeze_stages()`: its eval() calls are this finding's
+                            reported.add(e.detail["via"])
                         how = f"overrides train() with one that does not keep it in eval mode ({lost})" \
                             if lost else "does not override train()"
                         yield self.finding(
@@ -1729,7 +1731,7 @@ class TrainUndoesBnFreeze(Rule):
         name = q.rsplit(".", 1)[-1]
         return (call, name, name, lost) if lost is not None else None
 
-    def _frozen_submodules(self, facts: Facts, info, reported: set[int],
+    def _frozen_submodules(self, facts: Facts, info, reported: set[int | str],
                            keeps: list[str] | None = None) -> Iterable[Finding]:
         """`self.encoder.eval()` in `__init__` (or a private helper it calls) of a frozen feature
         extractor in a class that is evidently trained: `forward` runs the submodule without grad
@@ -1747,7 +1749,8 @@ class TrainUndoesBnFreeze(Rule):
             return
         helpers = {e.detail["via"] for e in init.events if str(e.detail.get("via", "")).startswith("_")}
         frozen = [e.detail.get("sub") for f in own for e in f.events if e.kind == FREEZE]
-        for flow in (f for f in own if f.scope.func_name == "__init__" or f.scope.func_name in helpers):
+        for flow in (f for f in own if f.scope.func_name == "__init__"
+                     or f.scope.func_name in helpers and f.scope.func_name not in reported):
             for e in flow.events:
                 if e.kind != EVAL or e.detail.get("via") or id(e.node) in reported \
                         or not isinstance(e.node, cst.Call) or not isinstance(e.node.func, cst.Attribute):
