@@ -7,12 +7,13 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.events import (FREEZE, GET_PEFT_MODEL, OPT_BUILD, PEFT, UNFREEZE, peft_configs,
+from freezelint.check.events import (FREEZE, GET_PEFT_MODEL, OPT_BUILD, PEFT, REBIND, UNFREEZE, peft_configs,
                                      requires_grad_sets, unwrap_self_returning)
 from freezelint.check.facts import Facts, MethodCall, Scope
-from freezelint.check.flow import Event, after, flows_of, rebound
+from freezelint.check.flow import Event, after, between, flows_of, rebound
 from freezelint.check.rules.base import UNFREEZES, Example, Finding, Rule, code_of, src
 from freezelint.check.syntax import call_arg, dotted, walk
+from freezelint.check.traverse import children
 from freezelint.peft_heads import TASK_HEAD, TASK_TYPE, head_name
 
 # Prompt-learning configs train no copy of the model's modules either way: another matter.
@@ -430,6 +431,12 @@ class PeftHeadLeftFrozen(Rule):
                         f"trainable) or unfreeze only the parts meant to train",
                         stmt=u.stmt, facts=facts, used=[p, u],
                     )
+                for f, kept in _whole_freezes(facts, flow, p):
+                    if id(f.node) in shown:
+                        continue
+                    shown.add(id(f.node))
+                    yield self.finding(f.node, _refrozen_message(facts, flow, p, f, kept),
+                                       stmt=f.stmt, facts=facts, used=[p, f])
 
 
 def _peft_call(p: Event) -> str:
@@ -512,6 +519,197 @@ def _full_unfreezes(facts: Facts, flow, p: Event) -> list[Event]:
             continue
         out.append(u)
     return out
+
+
+# Calls after which the adapters may train again: peft's and transformers'/diffusers' adapter
+# switches set requires_grad=True on the active adapter (BaseTunerLayer.set_adapter), a new adapter
+# is trainable, and a helper named for it (`mark_only_lora_as_trainable(model)`) may unfreeze them.
+_REENABLES = re.compile(r"adapter|lora|trainable|unfreeze|requires_grad", re.I)
+_NOT_REENABLES = re.compile(r"^(?:print|count|get|log|show|report|save|delete|disable|merge|unmerge|num)_"
+                            r"|^(?:disable_adapters?|active_adapters?|merge_and_unload|unload)$")
+# The adapters are gone (merged into the weights) or were never trainable.
+_UNLOADS = frozenset({"merge_and_unload", "unload", "merge_adapter"})
+_ADAPTER_WORDS = ("lora", "adapter", "ia3", "ln_tuning", "vera", "boft", "oft_", "loha", "lokr")
+
+
+def _whole_freezes(facts: Facts, flow, p: Event) -> list[tuple[Event, tuple[cst.CSTNode, cst.CSTNode] | None]]:
+    """Freezes after `p` of all of the model it gave PEFT, or of the PeftModel it returned
+    (`.base_model`, `.model`, `.base_model.model`), which freeze the adapters PEFT just made trainable,
+    with nothing after them that may make the adapters trainable again; each with the first part
+    unfrozen by hand after it (what alone trains), if any. A freeze under a flag counts (the mistake
+    is there whenever the flag is on), but not one on a path that never meets `p` (`if lora:` against
+    `if not lora:`)."""
+    evs, model, wrapper = flow.events, p.detail.get("sub"), p.detail.get("name")
+    if not model or _inference_config(facts, flow, p):
+        return []
+    wrapper_parts = {wrapper, f"{wrapper}.base_model", f"{wrapper}.model", f"{wrapper}.base_model.model"} \
+        if wrapper else set()
+    out = []
+    for f in evs:
+        if f.kind != FREEZE or f.index < p.index or not after(p, f) or f.detail.get("picked") or f.detail.get("cut"):
+            continue
+        sub = f.detail.get("sub") or f.target
+        if not (f.target == p.target and _part_of(model, sub) and not rebound(flow, p, f)
+                or wrapper and f.target == wrapper and sub in wrapper_parts):
+            continue
+        if any(e.kind == REBIND and e.target == f.target for e in between(flow, p, f)):
+            continue  # another model under the name (`model = build_teacher()`)
+        if _paths_apart(flow, p, f) or _unloaded_between(flow, p, f):
+            continue
+        back, kept = _adapters_back(facts, flow, p, f, {model, *wrapper_parts} - {None})
+        if not back:
+            out.append((f, kept))
+    return out
+
+
+def _inference_config(facts: Facts, flow, p: Event) -> bool:
+    """A config with `inference_mode` set (to anything but False): PEFT itself leaves the adapters frozen."""
+    return any(a.keyword is not None and a.keyword.value == "inference_mode"
+               and not (isinstance(a.value, cst.Name) and a.value.value == "False")
+               for c in peft_configs(facts, p.detail["config"], flow.scope) for a in c.args)
+
+
+def _unloaded_between(flow, p: Event, f: Event) -> bool:
+    """`model = model.merge_and_unload()` between the PEFT call and the freeze: no adapters left."""
+    nodes = _nodes_after(flow, p)
+    end = next((i for i, n in enumerate(nodes) if n is (f.stmt or f.node)), len(nodes))
+    return any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value in _UNLOADS
+               for n in nodes[:end])
+
+
+def _adapters_back(facts: Facts, flow, p: Event, f: Event, whole: set[str]):
+    """(whether something after the freeze `f` may make the adapters trainable again, the first
+    requires_grad=True after it on a part that holds none: `(shown node, node)` or None)."""
+    words = _adapter_words(facts, flow, p)
+    parents = _parents(_body(flow))
+    kept = None
+    own = {id(n) for n in walk(f.stmt or f.node)}
+    for n in _nodes_after(flow, f):
+        if id(n) in own:
+            continue  # the freeze itself
+        if isinstance(n, cst.Call):
+            name = n.func.attr.value if isinstance(n.func, cst.Attribute) else dotted(n.func) or ""
+            name = name.rpartition(".")[2]
+            if _REENABLES.search(name) and not _NOT_REENABLES.search(name):
+                return True, None  # set_adapter, enable_adapters, add_adapter, mark_only_lora_as_trainable...
+        for target, value, _ in requires_grad_sets(n, flow.scope):
+            if isinstance(value, cst.Name) and value.value == "False":
+                continue
+            shown = _reaches_adapters(target, value, n, parents, whole, words)
+            if shown is None:
+                return True, None
+            kept = kept or (shown, n)
+    return False, kept
+
+
+def _adapter_words(facts: Facts, flow, p: Event) -> tuple[str, ...]:
+    """What names an adapter's parameters: the adapter prefixes, and the literal target_modules."""
+    names = [e.value.evaluated_value for c in peft_configs(facts, p.detail["config"], flow.scope) for a in c.args
+             if a.keyword is not None and a.keyword.value == "target_modules"
+             and isinstance(a.value, (cst.List, cst.Tuple, cst.Set))
+             for e in a.value.elements if isinstance(e.value, cst.SimpleString)]
+    return (*_ADAPTER_WORDS, *(n.lower() for n in names if isinstance(n, str) and n))
+
+
+def _reaches_adapters(target, value, node, parents: dict, whole: set[str], words) -> cst.CSTNode | None:
+    """None where a requires_grad set after the freeze may reach the adapters: on all of the model,
+    on a part or names that mention an adapter, on an object or under a test not read, or to a value
+    not True. Else the part it does set (`model.get_model().mm_projector.parameters()`), which holds
+    no adapter."""
+    if not (isinstance(value, cst.Name) and value.value == "True"):
+        if not _names_only(value, words):
+            return None  # `p.requires_grad = flag`; `= "lora" in n` keeps the adapters
+    var = target.value if isinstance(target, cst.Name) else None
+    loop = _loop_over(node, var, parents) if var else None
+    obj = loop.iter if loop is not None else target
+    tests = [t for t in _tests_between(node, loop, parents)] if loop is not None else []
+    path = _part_of_model(obj, whole)
+    if path is None:
+        return None  # another object (a list of parameters, a name bound elsewhere): it may hold them
+    if any(w in path.lower() for w in words):
+        return None
+    if loop is not None and path in whole:
+        if not tests and isinstance(value, cst.Name):
+            return None  # every parameter of the model unfrozen again
+        if not all(_names_only(t, words) for t in tests):
+            return None
+    return obj
+
+
+def _names_only(test: cst.BaseExpression, words) -> bool:
+    """A test (or value) that reads only literal names none of which is an adapter's
+    (`"mm_projector" in n`): it picks parameters that are not the adapters."""
+    strings = [s.evaluated_value for s in walk(test) if isinstance(s, cst.SimpleString)]
+    return bool(strings) and all(isinstance(s, str) and not any(w in s.lower() for w in words) for s in strings)
+
+
+def _part_of_model(obj: cst.BaseExpression, whole: set[str]) -> str | None:
+    """The model (or a part of it) `obj` is: `model.base_model.model.lm_head.parameters()` ->
+    "model.base_model.model.lm_head"; an index or a call on the way (`model.get_model().mm_projector`)
+    is a step down to a part. None for anything not reached from the model, and for a call's result
+    taken whole (`model.get_base_model()` is all of it)."""
+    if isinstance(obj, cst.Call) and isinstance(obj.func, cst.Attribute) \
+            and obj.func.attr.value in ("parameters", "named_parameters", "modules", "children"):
+        obj = obj.func.value
+    if isinstance(obj, cst.Call):
+        return None
+    parts = []
+    while isinstance(obj, (cst.Call, cst.Subscript, cst.Attribute)):
+        if isinstance(obj, cst.Call):
+            obj = obj.func
+        elif isinstance(obj, cst.Subscript):
+            parts.append("[]")
+            obj = obj.value
+        else:
+            parts.append(obj.attr.value)
+            obj = obj.value
+    if not isinstance(obj, cst.Name):
+        return None
+    path = ".".join([obj.value, *reversed(parts)])
+    return path if any(_part_of(path, w) for w in whole) else None
+
+
+def _parents(body: cst.CSTNode) -> dict[int, cst.CSTNode]:
+    parents, stack = {}, [body]
+    while stack:
+        n = stack.pop()
+        for c in children(n):
+            parents[id(c)] = n
+            stack.append(c)
+    return parents
+
+
+def _loop_over(node, var: str, parents: dict) -> cst.For | None:
+    """The enclosing `for` whose target binds `var` (`for n, p in model.named_parameters()`)."""
+    n = parents.get(id(node))
+    while n is not None:
+        if isinstance(n, cst.For) and var in {x.value for x in walk(n.target) if isinstance(x, cst.Name)}:
+            return n
+        n = parents.get(id(n))
+    return None
+
+
+def _tests_between(node, loop: cst.For, parents: dict) -> list[cst.BaseExpression]:
+    """The tests of the `if`s (and `elif`s) around `node` inside `loop`."""
+    tests, n = [], parents.get(id(node))
+    while n is not None and n is not loop:
+        if isinstance(n, cst.If):
+            tests.append(n.test)
+        n = parents.get(id(n))
+    return tests
+
+
+def _refrozen_message(facts: Facts, flow, p: Event, f: Event, kept) -> str:
+    lora = any((facts.qualname(c.func, flow.scope) or "").endswith("LoraConfig")
+               for c in peft_configs(facts, p.detail["config"], flow.scope))
+    trains = (f"only what is unfrozen by hand after it can train (`{_shown(kept[0])}`, line {_line(facts, kept[1])})"
+              if kept else "nothing of it trains, as nothing is unfrozen after it")
+    again = '`p.requires_grad = True` where `"lora_" in name`' if lora else "`set_adapter(...)`"
+    whole = f.detail.get("sub") or f.target
+    return (f"`{_shown(f.node)}` after {_peft_call(p)} (line {_line(facts, p.node)}) freezes all of "
+            f"`{whole}`, the {'LoRA ' if lora else ''}adapters it made trainable included: "
+            f"{trains}; freeze before {_peft_call(p)} (it already freezes every base weight), or unfreeze the "
+            f"adapters again after this line ({again})")
 
 
 def _paths_apart(flow, a: Event, b: Event) -> bool:
