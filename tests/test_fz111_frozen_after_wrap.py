@@ -152,7 +152,32 @@ def test_a_flag_on_the_path_without_peft_is_silent():
         return model
     """
     assert _rows(src) == []
-    assert _rows(src.replace("if not lora:", "if frozen:")) == [8]
+    # a flag of its own, with a part unfrozen after the freeze: the mistake whenever the flag is on
+    unfrozen = src.replace("    return model", "        model.base_model.model.head.requires_grad_(True)\n    return model")
+    assert _rows(unfrozen.replace("if not lora:", "if frozen:")) == [8]
+    assert _rows(unfrozen) == []
+
+
+def test_a_flag_that_asks_for_a_frozen_model_is_silent():
+    """With nothing unfrozen after it, a freeze under a flag of its own is a frozen model asked for
+    (a reference model, evaluation); run with the flag on, nothing trains, as the caller wants."""
+    src = """
+    from peft import LoraConfig, get_peft_model
+    from transformers import CLIPTextModel
+
+    def get_model(requires_grad=True):
+        model = CLIPTextModel(cfg)
+        model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj"]))
+        if not requires_grad:
+            model.requires_grad_(False)
+        return model
+
+    model = get_model(requires_grad=False)
+    """
+    assert _rows(src) == []
+    assert _trainable(src) == []
+    # unconditional, it is reported
+    assert _rows(src.replace("        if not requires_grad:\n            model", "        model")) == [8]
 
 
 @pytest.mark.parametrize("after", [

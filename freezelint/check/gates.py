@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'fcba087c5b28a290fa14c73eb90d2c3d'
+RULES_DIGEST = '3f1848c8a63e8d447011e7222d83a1ae'
 
 GATES = {
     'FZ002': (

@@ -34,7 +34,7 @@ class PeftHeadLeftFrozen(Rule):
             "`...ForTokenClassification`, `...ForQuestionAnswering`, `...ForImageClassification`, ...) with a "
             "config that sets neither `task_type` nor `modules_to_save`. Also finds a PEFT call (`get_peft_model`, "
             "`model.add_adapter(config)`, `inject_adapter_in_model`) in the wrong order against a requires_grad "
-            "change by hand: a part of the model unfrozen before it, or the whole model unfrozen after it.")
+            "change by hand: a part of the model unfrozen before it, or the whole model unfrozen or frozen after it.")
     why = (
         "`get_peft_model` freezes every parameter of the model except the adapters it adds. A task model "
         "built from a pretrained body gets a new head (`classifier`, `score`, `qa_outputs`) initialised at "
@@ -47,7 +47,10 @@ class PeftHeadLeftFrozen(Rule):
         "blocks unfrozen by name and then wrapped stay frozen, and a requires_grad filter in front of the "
         "optimizer drops them. The other way round, `model.requires_grad_(True)` after `add_adapter` unfreezes "
         "every base weight PEFT froze: the LoRA run becomes a full fine-tune (memory, speed, and a model that "
-        "drifts while only the adapter weights are saved)."
+        "drifts while only the adapter weights are saved). And `model.requires_grad_(False)` after it freezes the "
+        "adapters PEFT has just made trainable along with the base: only what is unfrozen by hand afterwards "
+        "trains (a LLaVA-style script that refreezes the model to train its projector trains no LoRA weight), "
+        "and the adapters saved at the end are the initial ones."
     )
     notes = (
         "The model and the config must be built in the same function as the call or at module level, "
@@ -70,7 +73,19 @@ class PeftHeadLeftFrozen(Rule):
         "(or a loop setting True) on all of the model given to PEFT or on the PeftModel it returned "
         "(`.base_model.model` too), with no freeze of it after, no optimizer built in between (FZ303's "
         "ground) and no comprehension after it picking `named_parameters()` by name (an optimizer over the "
-        "adapters' weights only). `add_adapter` counts only with a peft config: AdapterHub's "
+        "adapters' weights only). A freeze after it, of all of the model given to PEFT or of the PeftModel "
+        "(`.base_model`, `.model`, `.base_model.model`, or a loop over its `parameters()`), is reported where "
+        "nothing after it may make the adapters trainable again: a name test or value that is not a literal of "
+        "other names (`if \"lora_\" in n`, `p.requires_grad = flag`), an unfreeze of a part whose path names an "
+        "adapter or a `target_modules` entry, of all of the model, or of an object not traced to it, and a call "
+        "named for adapters or trainability (`set_adapter`, `enable_adapters`, `mark_only_lora_as_trainable`; "
+        "not `print_trainable_parameters`) keep it silent, as do a freeze of a part (`...vision_tower`), "
+        "`merge_and_unload()` before it, a config with `inference_mode` and a freeze before the PEFT call "
+        "(diffusers' order). A freeze under a flag the PEFT call is not under counts where a part is unfrozen by "
+        "hand after it (the mistake is there whenever the flag is on: LLaVA's `if tune_mm_mlp_adapter:`), as the "
+        "whole-model unfreeze does; with nothing unfrozen after it, the flag asks for a frozen model (`if not "
+        "requires_grad:`, a reference model) and it is silent, as is one on a path that never meets the PEFT "
+        "call (`if lora:` against `if not lora:`). `add_adapter` counts only with a peft config: AdapterHub's "
         "`add_adapter(\"name\")` is another API."
     )
     bad = [
@@ -217,6 +232,27 @@ class PeftHeadLeftFrozen(Rule):
             optimizer = torch.optim.AdamW([p for p in text_encoder.parameters() if p.requires_grad], lr=1e-4)
             """,
         ),
+        Example(
+            """
+            from peft import LoraConfig, get_peft_model
+            from transformers import LlavaForConditionalGeneration
+
+            model = LlavaForConditionalGeneration.from_pretrained("llava-hf/llava-1.5-7b-hf")
+            model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))
+            model.requires_grad_(False)  # expect: FZ111
+            for p in model.base_model.model.multi_modal_projector.parameters():
+                p.requires_grad = True
+            """,
+            instead="""
+            from peft import LoraConfig, get_peft_model
+            from transformers import LlavaForConditionalGeneration
+
+            model = LlavaForConditionalGeneration.from_pretrained("llava-hf/llava-1.5-7b-hf")
+            model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))
+            for p in model.base_model.model.multi_modal_projector.parameters():
+                p.requires_grad = True  # get_peft_model froze the rest, adapters aside
+            """,
+        ),
     ]
     good = [
         """
@@ -350,6 +386,24 @@ class PeftHeadLeftFrozen(Rule):
             elif not requires_grad:
                 model.requires_grad_(False)
             return model
+        """,
+        # diffusers' training scripts: frozen first, then the adapter added (and left trainable)
+        """
+        from diffusers import UNet2DConditionModel
+        from peft import LoraConfig
+
+        unet = UNet2DConditionModel.from_pretrained("stabilityai/stable-diffusion-2-1", subfolder="unet")
+        unet.requires_grad_(False)
+        unet.add_adapter(LoraConfig(r=4, init_lora_weights="gaussian", target_modules=["to_k", "to_q", "to_v"]))
+        """,
+        """
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))
+        model.requires_grad_(False)
+        for name, p in model.named_parameters():
+            if "lora_" in name or "mm_projector" in name:
+                p.requires_grad = True  # the adapters trainable again, with the projector
         """,
     ]
 
@@ -526,7 +580,7 @@ def _full_unfreezes(facts: Facts, flow, p: Event) -> list[Event]:
 # is trainable, and a helper named for it (`mark_only_lora_as_trainable(model)`) may unfreeze them.
 _REENABLES = re.compile(r"adapter|lora|trainable|unfreeze|requires_grad", re.I)
 _NOT_REENABLES = re.compile(r"^(?:print|count|get|log|show|report|save|delete|disable|merge|unmerge|num)_"
-                            r"|^(?:disable_adapters?|active_adapters?|merge_and_unload|unload)$")
+                            r"|^(?:disable_adapters?|active_adapters?|merge_and_unload|unload|requires_grad_)$")  # the last: read below
 # The adapters are gone (merged into the weights) or were never trainable.
 _UNLOADS = frozenset({"merge_and_unload", "unload", "merge_adapter"})
 _ADAPTER_WORDS = ("lora", "adapter", "ia3", "ln_tuning", "vera", "boft", "oft_", "loha", "lokr")
@@ -536,9 +590,11 @@ def _whole_freezes(facts: Facts, flow, p: Event) -> list[tuple[Event, tuple[cst.
     """Freezes after `p` of all of the model it gave PEFT, or of the PeftModel it returned
     (`.base_model`, `.model`, `.base_model.model`), which freeze the adapters PEFT just made trainable,
     with nothing after them that may make the adapters trainable again; each with the first part
-    unfrozen by hand after it (what alone trains), if any. A freeze under a flag counts (the mistake
-    is there whenever the flag is on), but not one on a path that never meets `p` (`if lora:` against
-    `if not lora:`)."""
+    unfrozen by hand after it (what alone trains), if any. A freeze under a flag `p` is not under
+    counts where a part is unfrozen after it (the mistake is there whenever the flag is on: LLaVA's
+    `if tune_mm_mlp_adapter:`); with nothing unfrozen after it, the flag asks for a frozen model (`if
+    not requires_grad:`, a reference model). One on a path that never meets `p` (`if lora:` against
+    `if not lora:`) is silent."""
     evs, model, wrapper = flow.events, p.detail.get("sub"), p.detail.get("name")
     if not model or _inference_config(facts, flow, p):
         return []
@@ -557,8 +613,9 @@ def _whole_freezes(facts: Facts, flow, p: Event) -> list[tuple[Event, tuple[cst.
         if _paths_apart(flow, p, f) or _unloaded_between(flow, p, f):
             continue
         back, kept = _adapters_back(facts, flow, p, f, {model, *wrapper_parts} - {None})
-        if not back:
-            out.append((f, kept))
+        if back or kept is None and set(f.branches) - set(p.branches):
+            continue  # under a flag of its own with nothing unfrozen after: a frozen model asked for
+        out.append((f, kept))
     return out
 
 
