@@ -18,11 +18,13 @@ from freezelint.check.syntax import dotted, walk
 
 class BnFrozenWithoutEval(Rule):
     code = "FZ202"
-    words = ("BatchNorm", "torchvision", "timm", "norm_cfg", "norm_layer")
+    words = ("BatchNorm", "torchvision", "timm", "norm_cfg", "norm_layer", "build_norm_layer")
     # ... or a model factory the table knows to hold BatchNorm (tests check every one matches), or a
     # train() override in a file that builds layers with a norm setting (`ConvModule(...,
     # norm_cfg=self.norm_cfg)`: override_freezes; timm's models say norm_layer= everywhere, few override train)
-    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", *BN_FACTORY_TRIGGERS, r"\bdef train\(\s*self")
+    # ... or a norm layer `build_norm_layer(cfg, n)` builds (mmcv's `[1]`, mmpretrain's layer itself: kinds)
+    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", *BN_FACTORY_TRIGGERS, r"\bdef train\(\s*self",
+                r"\bbuild_norm_layer\(")
     # a literal False, or a flag (`requires_grad_(unfreeze)`, `unfreeze=False` by default)
     requires = (FREEZES + r"|requires_grad_?(?:\s*=|\(|['\"]\s*,)\s*[A-Za-z_]|requires_grad_\(\s*\)",)
     what = ("Finds BatchNorm layers frozen with requires_grad only, never put in eval mode: frozen one by one, "

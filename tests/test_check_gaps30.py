@@ -1,0 +1,106 @@
+"""Four checker gaps found in public code (session 30):
+
+1. mmpretrain's own `build_norm_layer(cfg, num_features)` returns the layer itself (mmcv's returns
+   `(name, layer)`): a 'BN' config builds a BatchNorm for FZ201 and FZ202 as nn.BatchNorm2d does.
+2. timm < 0.9's `load_checkpoint(model, path, use_ema, strict)`: a literal False 4th is `strict=False`.
+3. A freeze under `if flag:` in __init__, where the file builds the class with that flag a literal True.
+4. FZ401: a dict a class stored from a sibling's `state_dict()` (both built by one factory of the
+   object) in one method, loaded into another module of that factory in another method.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from freezelint.check.engine import check_source
+
+
+def _rows(code: str, select: str, name: str = "gaps30.py") -> list[tuple[int, str]]:
+    found = check_source(textwrap.dedent(code).lstrip("\n"), name, select=[select])
+    return [(d.row, d.message) for d in found]
+
+
+# ------------------------------------------------------------------ 1. mmpretrain's build_norm_layer
+
+MMPRETRAIN_FZ201 = """
+import torch.nn as nn
+from {home} import build_norm_layer
+
+
+class Stem(nn.Module):
+    def __init__(self, norm_cfg=dict(type={kind!r})):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.norm = build_norm_layer({args})
+        self._freeze()
+
+    def _freeze(self):
+        self.norm.eval()
+        for p in self.parameters():
+            p.requires_grad = False
+
+    def forward(self, x):
+        return self.norm(self.conv(x))
+
+
+model = Stem()
+model.train()
+"""
+
+MMPRETRAIN_FZ202 = """
+import torch
+import torch.nn as nn
+from {home} import build_norm_layer
+
+
+class Stem(nn.Module):
+    def __init__(self, norm_cfg=dict(type={kind!r})):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.norm = build_norm_layer({args})
+        self.norm.requires_grad_(False)
+
+    def forward(self, x):
+        return self.norm(self.conv(x))
+
+
+model = Stem()
+opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+model.train()
+for x in loader:
+    opt.zero_grad(); model(x).sum().backward(); opt.step()
+"""
+
+HOMES = ["mmpretrain.models.utils", "mmpretrain.models.utils.norm"]
+
+
+@pytest.mark.parametrize("home", HOMES)
+@pytest.mark.parametrize("kind", ["BN", "BN1d", "BN2d", "BN3d", "SyncBN"])
+def test_mmpretrain_batchnorm_frozen_in_init_is_fz201_as_nn_batchnorm2d_is(home, kind):
+    found = _rows(MMPRETRAIN_FZ201.format(home=home, kind=kind, args="norm_cfg, 8"), "FZ201")
+    plain = _rows(MMPRETRAIN_FZ201.format(home=home, kind=kind, args="norm_cfg, 8")
+                  .replace("build_norm_layer(norm_cfg, 8)", "nn.BatchNorm2d(8)"), "FZ201")
+    assert [row for row, _ in found] == [row for row, _ in plain] == [10]
+    assert found[0][1].startswith("Stem freezes BatchNorm with .eval() in __init__ but does not override train()")
+
+
+@pytest.mark.parametrize("home", HOMES)
+@pytest.mark.parametrize("args", ["norm_cfg, 8", "dict(type='BN'), 8", "cfg=norm_cfg, num_features=8"])
+def test_mmpretrain_batchnorm_frozen_by_requires_grad_only_is_fz202(home, args):
+    found = _rows(MMPRETRAIN_FZ202.format(home=home, kind="BN", args=args), "FZ202")
+    assert [row for row, _ in found] == [11]
+    assert found[0][1].startswith("BatchNorm layer `self.norm` is frozen with requires_grad only in __init__")
+
+
+@pytest.mark.parametrize("kind", ["LN", "GN", "IN"])
+@pytest.mark.parametrize("template, rule", [(MMPRETRAIN_FZ201, "FZ201"), (MMPRETRAIN_FZ202, "FZ202")])
+def test_mmpretrain_norms_other_than_batchnorm_are_silent(kind, template, rule):
+    assert _rows(template.format(home=HOMES[0], kind=kind, args="norm_cfg, 8"), rule) == []
+
+
+def test_mmcv_build_norm_layer_without_its_index_is_no_layer():
+    # mmcv's returns (name, layer): the tuple itself is no BatchNorm
+    code = MMPRETRAIN_FZ201.format(home="mmcv.cnn", kind="BN", args="norm_cfg, 8")
+    assert _rows(code, "FZ201") == []
