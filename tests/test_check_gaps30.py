@@ -104,3 +104,39 @@ def test_mmcv_build_norm_layer_without_its_index_is_no_layer():
     # mmcv's returns (name, layer): the tuple itself is no BatchNorm
     code = MMPRETRAIN_FZ201.format(home="mmcv.cnn", kind="BN", args="norm_cfg, 8")
     assert _rows(code, "FZ201") == []
+
+
+# ------------------------------------------------------------------ 2. timm < 0.9's positional strict
+
+TIMM = """
+import timm
+from timm.models import load_checkpoint
+
+model = timm.create_model("resnet50", pretrained=False, num_classes=10)
+{call}
+"""
+
+
+@pytest.mark.parametrize("call", [
+    'load_checkpoint(model, "pretrained.pth", False, False)',
+    'load_checkpoint(model, "pretrained.pth", True, False)',
+    'load_checkpoint(model, "pretrained.pth", strict=False)',
+    'load_checkpoint(model, "pretrained.pth", False, "cpu", False)',  # timm >= 0.9: strict is the 5th
+])
+def test_timm_load_checkpoint_given_strict_false_by_place_or_keyword_is_reported(call):
+    found = _rows(TIMM.format(call=call), "FZ401")
+    assert [row for row, _ in found] == [5]
+    assert found[0][1].startswith("timm's `load_checkpoint(...)` loads non-strictly (`strict=False`)")
+
+
+@pytest.mark.parametrize("call", [
+    'load_checkpoint(model, "pretrained.pth", False, "cuda")',  # timm >= 0.9: the 4th is `device`
+    'load_checkpoint(model, "pretrained.pth", False, device)',
+    'load_checkpoint(model, "pretrained.pth", False, strict)',
+    'load_checkpoint(model, "pretrained.pth", False)',  # use_ema only: strict by default
+    'load_checkpoint(model, "pretrained.pth", False, True)',
+    'load_checkpoint(model, "pretrained.pth", False, False, strict=True)',  # the keyword decides
+    'missing = load_checkpoint(model, "pretrained.pth", False, False)\nprint(missing)',  # the keys are read
+])
+def test_timm_load_checkpoint_near_misses_are_silent(call):
+    assert _rows(TIMM.format(call=call), "FZ401") == []

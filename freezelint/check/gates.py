@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e894631bb2159deb152a1a80e56a8653'
+RULES_DIGEST = 'de1ab37f752c790249ca1e61d63bd5e5'
 
 GATES = {
     'FZ002': (

@@ -121,7 +121,9 @@ class UncheckedPartialLoad(Rule):
         "back the keys unread (read in their sources) are reported like such a helper when a call drops "
         "their result: peft's `set_peft_model_state_dict(model, sd)` (an adapter dict whose keys do not "
         "match the model's loads nothing), and, given "
-        "`strict=False`, peft's `set_base_model_state_dict`, timm's `load_checkpoint` and transformers' "
+        "`strict=False`, peft's `set_base_model_state_dict`, timm's `load_checkpoint` (also a literal `False` "
+        "as its 4th positional argument, timm < 0.9's `strict`: `load_checkpoint(model, path, False, False)`; "
+        "from 0.9 that place is `device`, so anything else there is not read as `strict`) and transformers' "
         "`load_sharded_checkpoint`; however imported or renamed, and from their older homes "
         "(`transformers.modeling_utils` in transformers 4.x, `peft.peft_model`). Not `set_peft_model_state_dict(model, sd)` "
         "where `sd` is `get_peft_model_state_dict(model)` of the same function, or a dict comprehension over "
@@ -491,6 +493,7 @@ class UncheckedPartialLoad(Rule):
 
             def load_backbone(backbone, path):
                 load_checkpoint(backbone, path, strict=False)  # expect: FZ401
+                load_checkpoint(backbone, path, False, False)  # expect: FZ401
             """,
             instead="""
             import os
@@ -897,6 +900,7 @@ class UncheckedPartialLoad(Rule):
             assert not result.unexpected_keys, result.unexpected_keys  # the keys are looked at
             load_checkpoint(model, path)  # strict: a mismatch raises
             load_checkpoint(model, path, strict=True)
+            load_checkpoint(model, path, False, "cpu")  # timm >= 0.9: the 4th is `device`
             set_peft_model_state_dict(model, adapters_weights)  # a parameter, not peft's function
         """,
         """
@@ -943,7 +947,7 @@ class UncheckedPartialLoad(Rule):
             call = mc.call
             q = facts.qualname(call.func, mc.ctx.scope) if mc.ctx.scope.kind in ("function", "module") else None
             loader = LIBRARY_LOADERS.get(q or "")
-            if loader is None or not _non_strict(call, loader[0]):
+            if loader is None or not _non_strict(call, loader[0], _OLD_STRICT.get(q or "")):
                 continue
             names = unread_result(call, mc.ctx.stmt, _body_of(mc.ctx.scope, module))
             if not names and not _statement_of(call, mc.ctx.stmt) or _peft_round_trip(facts, call, mc.ctx.scope, module):
@@ -1037,14 +1041,25 @@ LIBRARY_LOADERS: dict[str, tuple[int | None, str]] = {
 }
 
 
-def _non_strict(call: cst.Call, index: int | None) -> bool:
+# Where an older release took `strict` positionally: timm < 0.9's `load_checkpoint(model, checkpoint_path,
+# use_ema=False, strict=True)`. From 0.9 that place is `device`, which a literal False cannot be, so only a
+# literal False there is read as the old `strict`.
+_OLD_STRICT = {f"{m}.load_checkpoint": 3 for m in ("timm.models", "timm.models._helpers", "timm.models.helpers")}
+
+
+def _non_strict(call: cst.Call, index: int | None, old: int | None = None) -> bool:
     """Whether a library loader's call loads non-strictly: always (index None), or its `strict`
-    (by keyword, or at `index` among plain positional arguments) is `False`."""
+    (by keyword, or at `index`, or at an older release's `old`, among plain positional arguments) is `False`."""
     if index is None:
         return True
     for a in call.args:
         if a.keyword is not None and a.keyword.value == "strict":
             return isinstance(a.value, cst.Name) and a.value.value == "False"
+    return any(_false_at(call, i) for i in (index, old) if i is not None)
+
+
+def _false_at(call: cst.Call, index: int) -> bool:
+    """Whether the plain positional argument at `index` is the literal `False` (none starred before it)."""
     positional = [a for a in call.args if a.keyword is None]
     if index >= len(positional) or any(a.star for a in positional[:index + 1]):
         return False
