@@ -140,3 +140,69 @@ def test_timm_load_checkpoint_given_strict_false_by_place_or_keyword_is_reported
 ])
 def test_timm_load_checkpoint_near_misses_are_silent(call):
     assert _rows(TIMM.format(call=call), "FZ401") == []
+
+
+# ------------------------------------------------------------------ 3. `if flag:` in __init__, built with the flag True
+
+DENSE = """
+import torch
+import torch.nn as nn
+
+
+class DenseBlock(nn.Module):
+    def __init__(self, channels=8, freeze_dense_layer={default}):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Conv2d(channels, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+        self.head = nn.Conv2d(8, 8, 1)
+        {test}
+            self.layers.requires_grad_(False)
+
+    def forward(self, x):
+        return self.head(self.layers(x))
+
+
+def main(args, loader):
+    net = DenseBlock({args})
+    opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+    net.train()
+    for x in loader:
+        opt.zero_grad(); net(x).sum().backward(); opt.step()
+"""
+
+
+IF = "if freeze_dense_layer:"
+
+
+def _dense(args, default="False", test=IF):
+    return _rows(DENSE.format(args=args, default=default, test=test), "FZ202")
+
+
+@pytest.mark.parametrize("args, default, test", [
+    ("freeze_dense_layer=True", "False", IF),
+    ("8, True", "False", IF),  # by position (`self` is not the caller's)
+    ("freeze_dense_layer=False", "False", "if not freeze_dense_layer:"),
+    ("8, freeze_dense_layer=True", "False", "if freeze_dense_layer and channels == 8:"),
+], ids=["keyword", "positional", "not_false", "and"])
+def test_a_freeze_under_a_flag_the_construction_turns_on_is_reported_as_without_the_if(args, default, test):
+    found = _dense(args, default, test)
+    unconditional = DENSE.replace("        {test}\n            self.layers", "        self.layers")
+    plain = _rows(unconditional.format(args=args, default=default), "FZ202")  # the `if` taken away
+    assert [row for row, _ in found] == [18] and [row for row, _ in plain] == [17]
+    assert found[0][1] == plain[0][1]
+    assert found[0][1].startswith("`net.layers` (DenseBlock) is frozen with requires_grad only by `DenseBlock(...)`")
+
+
+@pytest.mark.parametrize("args, default, test", [
+    ("freeze_dense_layer=args.freeze", "False", IF),  # the run's setting decides
+    ("freeze_dense_layer=flag", "False", IF),
+    ("", "False", IF),  # the default off, no caller turns it on
+    ("", "True", IF),  # the default on: the class's own choice (test_fz202_whole_model's Probe), not decided here
+    ("freeze_dense_layer=True", "False", "if freeze_dense_layer and channels == 8:"),  # `channels` left
+    ("freeze_dense_layer=False", "False", IF),
+    ("8, False", "True", IF),
+    ("**args.block", "True", IF),  # a mapping may give any parameter
+    ("*args.block", "True", IF),
+], ids=["config", "name", "default_false", "default_true", "default_read", "keyword_false", "positional_false",
+        "kwargs", "star_args"])
+def test_a_freeze_under_a_flag_the_construction_does_not_turn_on_is_silent(args, default, test):
+    assert _dense(args, default, test) == []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'de1ab37f752c790249ca1e61d63bd5e5'
+RULES_DIGEST = '47a45a43868e912a3511b524817f66d9'
 
 GATES = {
     'FZ002': (
