@@ -206,3 +206,53 @@ def test_a_freeze_under_a_flag_the_construction_turns_on_is_reported_as_without_
         "kwargs", "star_args"])
 def test_a_freeze_under_a_flag_the_construction_does_not_turn_on_is_silent(args, default, test):
     assert _dense(args, default, test) == []
+
+
+# ------------------------------------------------------------------ 4. FZ401: a sibling's dict stored in another method
+
+CREATOR = """
+class EnvCreator:
+    def __init__(self, create_env_fn, other_fn):
+        self.create_env_fn = create_env_fn
+        self.other_fn = other_fn{init}
+
+    def init_(self):
+        shadow_env = {shadow}{between}
+        self._transform_state_dict = {stored}
+        return self
+
+    def __call__(self):
+        env = {built}
+        env.load_state_dict(self._transform_state_dict, strict=False){after}
+        return env
+"""
+
+
+def _creator(shadow="self.create_env_fn()", stored="shadow_env.state_dict()", built="self.create_env_fn()",
+             init="", between="", after=""):
+    code = CREATOR.format(shadow=shadow, stored=stored, built=built, init=init, between=between, after=after)
+    return _rows(code, "FZ401")
+
+
+def test_a_dict_a_class_took_from_a_sibling_of_the_same_factory_in_another_method_is_not_reported():
+    assert _creator() == []
+    kept = dict(between="\n        shadow_env.eval()", after="\n        assert self._transform_state_dict is not None")
+    assert _creator(**kept) == []
+    assert _creator(shadow="make_env()", built="make_env()") == []  # a factory of the module: shared
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(stored="torch.load('transforms.pt')"),  # from anything else than a sibling's state_dict()
+    dict(stored="dict(shadow_env.state_dict())"),
+    dict(init="\n        self._transform_state_dict = None"),  # assigned twice in the class
+    dict(built="self.other_fn()"),  # another factory
+    # a name one method binds: not the same object in both
+    dict(shadow="make_env()", built="make_env()", between="\n        make_env = self.other_fn"),
+    dict(between="\n        shadow_env = wrap(shadow_env)"),  # ... but rewrapped: keys may change
+    dict(after="\n        self._transform_state_dict.pop('obs_norm.loc')"),  # the stored dict changed
+], ids=["torch_load", "dict_copy", "assigned_twice", "other_factory", "rebound", "mutated", "popped"])
+def test_a_stored_dict_not_proven_a_siblings_keys_is_still_reported(kwargs):
+    found = _creator(**kwargs)
+    added = kwargs.get("init", "").count("\n") + kwargs.get("between", "").count("\n")
+    assert [row for row, _ in found] == [13 + added]
+    assert found[0][1].startswith("the result of `env.load_state_dict(..., strict=False)` is discarded")

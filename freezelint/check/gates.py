@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '47a45a43868e912a3511b524817f66d9'
+RULES_DIGEST = '9f581e26fe037e6025f31f6a50a5b15a'
 
 GATES = {
     'FZ002': (
