@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3f1848c8a63e8d447011e7222d83a1ae'
+RULES_DIGEST = '051a74b5ce7185cb4657942ea718a8d6'
 
 GATES = {
     'FZ002': (
@@ -77,8 +77,8 @@ GATES = {
         ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode|super\\(\\)\\s*\\.\\s*train\\(|super\\(\\s*\\w+\\s*,\\s*self\\s*\\)\\s*\\.\\s*train\\(|Module\\.train\\(\\s*self\\b',),
     ),
     'FZ202': (
-        ('BatchNorm', 'torchvision', 'timm', 'norm_cfg', 'norm_layer'),
-        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', 'resnet\\w*\\s*\\(', 'resnext\\w*\\s*\\(', 'wide_resnet\\w*\\s*\\(', 'densenet\\w*\\s*\\(', 'efficientnet\\w*\\s*\\(', 'mobilenet\\w*\\s*\\(', 'mnasnet\\w*\\s*\\(', 'shufflenet\\w*\\s*\\(', 'inception_v3\\w*\\s*\\(', 'googlenet\\w*\\s*\\(', 'vgg\\d+_bn\\w*\\s*\\(', 'regnet\\w*\\s*\\(', 'maxvit\\w*\\s*\\(', 'create_model\\(', '\\bdef train\\(\\s*self'),
+        ('BatchNorm', 'torchvision', 'timm', 'norm_cfg', 'norm_layer', 'build_norm_layer'),
+        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', 'resnet\\w*\\s*\\(', 'resnext\\w*\\s*\\(', 'wide_resnet\\w*\\s*\\(', 'densenet\\w*\\s*\\(', 'efficientnet\\w*\\s*\\(', 'mobilenet\\w*\\s*\\(', 'mnasnet\\w*\\s*\\(', 'shufflenet\\w*\\s*\\(', 'inception_v3\\w*\\s*\\(', 'googlenet\\w*\\s*\\(', 'vgg\\d+_bn\\w*\\s*\\(', 'regnet\\w*\\s*\\(', 'maxvit\\w*\\s*\\(', 'create_model\\(', '\\bdef train\\(\\s*self', '\\bbuild_norm_layer\\('),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (

@@ -41,6 +41,9 @@ _MAX_DEPTH = 12
 # BatchNorm classes its registry builds for a config's `type` (mmcv.cnn.bricks.norm)
 _BUILD_NORM = frozenset({"mmcv.cnn.build_norm_layer", "mmcv.cnn.bricks.build_norm_layer",
                          "mmcv.cnn.bricks.norm.build_norm_layer"})
+# mmpretrain's own builder (mmpretrain.models.utils) takes the same config and returns the layer itself.
+_BUILD_NORM_ITSELF = frozenset({"mmpretrain.models.utils.build_norm_layer",
+                                "mmpretrain.models.utils.norm.build_norm_layer"})
 _NORM_TYPES = {"BN": "torch.nn.BatchNorm2d", "BN1d": "torch.nn.BatchNorm1d", "BN2d": "torch.nn.BatchNorm2d",
                "BN3d": "torch.nn.BatchNorm3d", "SyncBN": "torch.nn.SyncBatchNorm"}
 # Questions asked per outermost question at most: parameters of functions that call one another
@@ -516,6 +519,13 @@ class Kinds:
         q = self._norm_class(cfg, scope, depth + 1) if cfg is not None else None
         return Kind(MODULE, qual=q, factory=q) if q is not None else None
 
+    def _built_norm_itself(self, call: cst.Call, scope: Scope, depth: int) -> Kind | None:
+        """mmpretrain's `build_norm_layer(cfg, num_features)`: a Module of the BatchNorm class `cfg` is
+        proven to build (_norm_class); None for any other norm, or where it is not proven."""
+        cfg = call_arg(call, 0, "cfg")
+        q = self._norm_class(cfg, scope, depth + 1) if cfg is not None else None
+        return Kind(MODULE, qual=q, factory=q) if q is not None else None
+
     def _norm_class(self, cfg: cst.BaseExpression, scope: Scope, depth: int) -> str | None:
         """The BatchNorm class a norm config builds: `dict(type='BN')`, `{'type': 'SyncBN'}`, a BatchNorm
         class as its type; through a name bound once to one (a parameter: its default, what the class
@@ -891,6 +901,8 @@ class Kinds:
             if q in _WRAPPERS:
                 arg = call_arg(call, 0, "module")
                 return Kind(MODULE, qual=q, wraps=(arg, scope) if arg is not None else None)
+            if q in _BUILD_NORM_ITSELF:
+                return self._built_norm_itself(call, scope, depth)
             if is_module_class(q):
                 return Kind(MODULE, qual=q, factory=q)
             if is_module_factory(q):

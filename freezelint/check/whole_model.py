@@ -622,7 +622,7 @@ def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, st
     returned = _assigned_to(e, call, root)
     cls = facts.classes.get(call.func.value) if isinstance(call.func, cst.Name) and returned else None
     if cls is not None and cls.is_module and e.detail.get("via") == cls.name:
-        return _apply_init(facts, flow, cls, prefix, state, depth, report)
+        return _apply_init(facts, flow, cls, prefix, state, depth, report, call)
     callee = facts.resolve_def(call.func, flow.scope) if isinstance(call.func, cst.Name) else None
     if callee is None:
         return _apply_external(facts, flow, e, root, prefix, state, report, returned)
@@ -730,6 +730,8 @@ def _argument(call: cst.Call, fn: cst.FunctionDef, name: str) -> tuple[bool, cst
     """What the call gives the builder's parameter `name`: (whether it is a parameter, the
     argument or else the default)."""
     positional = [*fn.params.posonly_params, *fn.params.params]
+    if fn.name.value == "__init__":
+        positional = positional[1:]  # `Probe(...)` binds `self` itself
     for i, p in enumerate([*positional, *fn.params.kwonly_params]):
         if p.name.value == name:
             arg = call_arg(call, i if i < len(positional) else len(call.args), name)
@@ -988,10 +990,12 @@ def _code(node: cst.CSTNode) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _apply_init(facts: Facts, flow: Flow, cls, prefix: str, state: _State, depth: int, report: Event) -> bool:
+def _apply_init(facts: Facts, flow: Flow, cls, prefix: str, state: _State, depth: int, report: Event,
+                call: cst.Call | None = None) -> bool:
     """`model = Probe()`: what `Probe.__init__` does to `self`. An attribute assigned there is the
     part being built (its content is in the state already), not a replacement; an `__init__` that
-    puts a part of `self` in eval mode is not claimed (train() undoing that is FZ201's)."""
+    puts a part of `self` in eval mode is not claimed (train() undoing that is FZ201's). A freeze
+    under `if` tests counts only where the construction `call` decides they all hold (_decided)."""
     init = next((m for m in cls.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"), None)
     inner = flow.summaries.body_flow(init) if init is not None else None
     if inner is None or not init.params.params:
@@ -1010,12 +1014,40 @@ def _apply_init(facts: Facts, flow: Flow, cls, prefix: str, state: _State, depth
             if built in state.unknown:
                 state.unknown[built] = True
             continue
-        if ev.kind == FREEZE and _conditional(inner, ev):
+        if ev.kind == FREEZE and _conditional(inner, ev) and not _runs_for(inner, ev, call):
             continue  # `if freeze_backbone: ...`: the caller's argument decides
         if ev.kind in (FREEZE, UNFREEZE, REPLACE) and not _apply(facts, inner, ev, me, prefix, state, depth + 1,
                                                                report):
             return False
     return True
+
+
+def _runs_for(inner: Flow, ev: Event, call: cst.Call | None) -> bool:
+    """The construction `Probe(freeze_backbone=True)` decides that every `if` test the `__init__`
+    event `ev` sits under holds: each reads only parameters the call passes a literal, by keyword or
+    position. Not a default left (the class's own choice, which a caller may change), nor with
+    `*args` / `**kwargs`: they may give any parameter."""
+    fn = inner.scope.node
+    if call is None or any(a.star for a in call.args) or not isinstance(fn, cst.FunctionDef):
+        return False
+    body = _body(inner)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
+    tests = [n.test if isinstance(n := nodes.get(i), cst.If) else None for i, _ in ev.branches]
+    return all(t is not None and all(_passed(call, fn, name) for name in _names_in(t) - _CONSTANTS) for t in tests) \
+        and _decided(inner, ev, (), call) is True
+
+
+_CONSTANTS = frozenset({"True", "False", "None"})
+
+
+def _passed(call: cst.Call, init: cst.FunctionDef, name: str) -> bool:
+    """The construction `call` gives the `__init__` parameter `name` itself (not its default)."""
+    positional = [*init.params.posonly_params, *init.params.params][1:]  # `self`: the construction's own
+    names = [p.name.value for p in (*positional, *init.params.kwonly_params)]
+    if name not in names:
+        return False
+    i = names.index(name)
+    return call_arg(call, i if i < len(positional) else len(call.args), name) is not None
 
 
 def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _State, report: Event,

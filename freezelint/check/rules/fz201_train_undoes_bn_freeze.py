@@ -88,7 +88,8 @@ class TrainUndoesBnFreeze(Rule):
         "permanent and never reported. A norm layer mmcv's `build_norm_layer(cfg, n)[1]` builds is BatchNorm where "
         "`cfg` is proven one of the BatchNorm types of mmcv's registry (`dict(type='BN')`, 'BN1d', 'BN2d', 'BN3d', "
         "'SyncBN', or a BatchNorm class as its type): literally, through a name, a parameter's default (what the "
-        "class builds unless told otherwise) or `self.norm_cfg`. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
+        "class builds unless told otherwise) or `self.norm_cfg`; so is one mmpretrain's own `build_norm_layer(cfg, n)` "
+        "(`mmpretrain.models.utils`, which returns the layer itself) builds from such a `cfg`. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
         "reported only when the class treats it as a frozen feature extractor and evidently trains: `forward` "
         "runs it under `torch.no_grad()`, or the class freezes its parameters and holds a layer of its own to "
         "train (a perceptual loss's frozen VGG is left alone); the message then names dropout and BatchNorm only as what "
@@ -848,6 +849,18 @@ class TrainUndoesBnFreeze(Rule):
                     return self
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+            from mmpretrain.models.utils import build_norm_layer
+
+            class Stem(nn.Module):
+                def __init__(self, norm_cfg=dict(type='BN')):
+                    super().__init__()
+                    self.norm = build_norm_layer(norm_cfg, 8)  # mmpretrain's returns the layer: a BatchNorm2d
+                    self.norm.eval()  # expect: FZ201
+            """
+        ),
     ]
     good = [
         """
@@ -1540,6 +1553,16 @@ class TrainUndoesBnFreeze(Rule):
                 super().__init__()
                 self.norm1 = build_norm_layer(norm_cfg, 8)[1]  # GroupNorm: no running statistics
                 self.norm1.eval()
+        """,
+        """
+        import torch.nn as nn
+        from mmpretrain.models.utils import build_norm_layer
+
+        class Stem(nn.Module):
+            def __init__(self, norm_cfg=dict(type='LN')):
+                super().__init__()
+                self.norm = build_norm_layer(norm_cfg, 8)  # mmpretrain's: the layer itself, a LayerNorm
+                self.norm.eval()
         """,
     ]
 

@@ -18,11 +18,13 @@ from freezelint.check.syntax import dotted, walk
 
 class BnFrozenWithoutEval(Rule):
     code = "FZ202"
-    words = ("BatchNorm", "torchvision", "timm", "norm_cfg", "norm_layer")
+    words = ("BatchNorm", "torchvision", "timm", "norm_cfg", "norm_layer", "build_norm_layer")
     # ... or a model factory the table knows to hold BatchNorm (tests check every one matches), or a
     # train() override in a file that builds layers with a norm setting (`ConvModule(...,
     # norm_cfg=self.norm_cfg)`: override_freezes; timm's models say norm_layer= everywhere, few override train)
-    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", *BN_FACTORY_TRIGGERS, r"\bdef train\(\s*self")
+    # ... or a norm layer `build_norm_layer(cfg, n)` builds (mmcv's `[1]`, mmpretrain's layer itself: kinds)
+    triggers = (r"isinstance\([^)]*BatchNorm", r"BatchNorm\w*\(", *BN_FACTORY_TRIGGERS, r"\bdef train\(\s*self",
+                r"\bbuild_norm_layer\(")
     # a literal False, or a flag (`requires_grad_(unfreeze)`, `unfreeze=False` by default)
     requires = (FREEZES + r"|requires_grad_?(?:\s*=|\(|['\"]\s*,)\s*[A-Za-z_]|requires_grad_\(\s*\)",)
     what = ("Finds BatchNorm layers frozen with requires_grad only, never put in eval mode: frozen one by one, "
@@ -97,7 +99,11 @@ class BnFrozenWithoutEval(Rule):
         "model to a function whose effects are unknown before a training step, and when a name test is not "
         "understood. The freeze may also come with the model: an instance of a Module class whose `__init__` "
         "freezes its factory-built parts (`self.backbone = resnet50(); self.backbone.requires_grad_(False)`; "
-        "the class's other attributes must hold no BatchNorm left to train), or a builder's returned model "
+        "the class's other attributes must hold no BatchNorm left to train; a freeze there under `if` tests counts "
+        "where the construction decides they all hold: `DenseBlock(freeze_dense_layer=True)` for `if "
+        "freeze_dense_layer:`, each parameter the tests read given a literal by keyword or position, and no "
+        "`*args` / `**kwargs`; not a default left, nor a flag from a variable or a config, "
+        "`DenseBlock(freeze_dense_layer=args.freeze)`), or a builder's returned model "
         "(`model = build()`; timm's `reset_classifier` adds no BatchNorm), in this file or another file of "
         "the project (a builder that binds a different model in each arm of an `if`, `if name == "
         "\"resnet\": model = resnet18() ... elif ...: model = densenet121()`, is followed arm by arm: a freeze on "
@@ -880,6 +886,29 @@ class BnFrozenWithoutEval(Rule):
                 optimizer.step()
             """
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class DenseBlock(nn.Module):
+                def __init__(self, freeze_dense_layer=False):
+                    super().__init__()
+                    self.layers = nn.Sequential(nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+                    self.head = nn.Conv2d(8, 8, 1)
+                    if freeze_dense_layer:
+                        self.layers.requires_grad_(False)
+
+                def forward(self, x):
+                    return self.head(self.layers(x))
+
+            net = DenseBlock(freeze_dense_layer=True)  # expect: FZ202
+            opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+            net.train()  # the flag on: `layers` frozen, its BatchNorm still in train mode
+            for x in loader:
+                opt.zero_grad(); net(x).sum().backward(); opt.step()
+            """
+        ),
     ]
     good = [
         """
@@ -1597,6 +1626,28 @@ class BnFrozenWithoutEval(Rule):
                     optimizer.zero_grad()
                     nn.functional.cross_entropy(model(x), y).backward()
                     optimizer.step()
+        """,
+        """
+        import torch
+        import torch.nn as nn
+
+        class DenseBlock(nn.Module):
+            def __init__(self, freeze_dense_layer=False):
+                super().__init__()
+                self.layers = nn.Sequential(nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+                self.head = nn.Conv2d(8, 8, 1)
+                if freeze_dense_layer:
+                    self.layers.requires_grad_(False)
+
+            def forward(self, x):
+                return self.head(self.layers(x))
+
+        def main(args, loader):
+            net = DenseBlock(freeze_dense_layer=args.freeze)  # the run's setting decides: nothing known frozen
+            opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+            net.train()
+            for x in loader:
+                opt.zero_grad(); net(x).sum().backward(); opt.step()
         """,
         """
         import torch.nn as nn

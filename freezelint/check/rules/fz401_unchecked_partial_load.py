@@ -67,7 +67,11 @@ class UncheckedPartialLoad(Rule):
         "`torch.compile`, `get_peft_model`) nor passed to any call before the load, only moved, frozen "
         "or read (`to`, `requires_grad_`, `eval`, `.config`), and the load not in a loop (or, in one, both "
         "built anew by statements of the loop's own body before it, each pass): the keys "
-        "match by construction, the missing ones are the layers the student adds. A `.module` or "
+        "match by construction, the missing ones are the layers the student adds. So across two methods of a "
+        "class: `env.load_state_dict(self._sd, strict=False)` where the class assigns `self._sd` once, in another "
+        "method, `shadow.state_dict()`, `shadow` and `env` locals of their methods built by the same factory of "
+        "the object or the module (`self.create_env_fn()`, torchrl's EnvCreator) and mentioned before only as "
+        "above, and every other mention of `self._sd` in the class a load of it or an `is None` test. A `.module` or "
         "`_orig_mod.` source stays reported, and so does a module built to replace another of another class "
         "(`new.load_state_dict(old.state_dict(), strict=False)`, then `new` put where `old` was): nothing ties "
         "the two classes' key names (a LoRA wrapper names the weight `base_layer.weight`). Nor where a submodule is loaded from the same attribute path of "
@@ -121,7 +125,9 @@ class UncheckedPartialLoad(Rule):
         "back the keys unread (read in their sources) are reported like such a helper when a call drops "
         "their result: peft's `set_peft_model_state_dict(model, sd)` (an adapter dict whose keys do not "
         "match the model's loads nothing), and, given "
-        "`strict=False`, peft's `set_base_model_state_dict`, timm's `load_checkpoint` and transformers' "
+        "`strict=False`, peft's `set_base_model_state_dict`, timm's `load_checkpoint` (also a literal `False` "
+        "as its 4th positional argument, timm < 0.9's `strict`: `load_checkpoint(model, path, False, False)`; "
+        "from 0.9 that place is `device`, so anything else there is not read as `strict`) and transformers' "
         "`load_sharded_checkpoint`; however imported or renamed, and from their older homes "
         "(`transformers.modeling_utils` in transformers 4.x, `peft.peft_model`). Not `set_peft_model_state_dict(model, sd)` "
         "where `sd` is `get_peft_model_state_dict(model)` of the same function, or a dict comprehension over "
@@ -491,6 +497,7 @@ class UncheckedPartialLoad(Rule):
 
             def load_backbone(backbone, path):
                 load_checkpoint(backbone, path, strict=False)  # expect: FZ401
+                load_checkpoint(backbone, path, False, False)  # expect: FZ401
             """,
             instead="""
             import os
@@ -517,6 +524,20 @@ class UncheckedPartialLoad(Rule):
         ),
     ]
     good = [
+        """
+        class EnvCreator:
+            def __init__(self, create_env_fn):
+                self.create_env_fn = create_env_fn
+
+            def init_(self):
+                shadow_env = self.create_env_fn()
+                self._transform_state_dict = shadow_env.state_dict()  # the only value the class gives it
+
+            def __call__(self):
+                env = self.create_env_fn()  # built by the same factory: the same keys
+                env.load_state_dict(self._transform_state_dict, strict=False)
+                return env
+        """,
         # the essential keys the model expects and the checkpoint lacks, collected and raised on
         """
         import torch
@@ -897,6 +918,7 @@ class UncheckedPartialLoad(Rule):
             assert not result.unexpected_keys, result.unexpected_keys  # the keys are looked at
             load_checkpoint(model, path)  # strict: a mismatch raises
             load_checkpoint(model, path, strict=True)
+            load_checkpoint(model, path, False, "cpu")  # timm >= 0.9: the 4th is `device`
             set_peft_model_state_dict(model, adapters_weights)  # a parameter, not peft's function
         """,
         """
@@ -943,7 +965,7 @@ class UncheckedPartialLoad(Rule):
             call = mc.call
             q = facts.qualname(call.func, mc.ctx.scope) if mc.ctx.scope.kind in ("function", "module") else None
             loader = LIBRARY_LOADERS.get(q or "")
-            if loader is None or not _non_strict(call, loader[0]):
+            if loader is None or not _non_strict(call, loader[0], _OLD_STRICT.get(q or "")):
                 continue
             names = unread_result(call, mc.ctx.stmt, _body_of(mc.ctx.scope, module))
             if not names and not _statement_of(call, mc.ctx.stmt) or _peft_round_trip(facts, call, mc.ctx.scope, module):
@@ -1037,14 +1059,25 @@ LIBRARY_LOADERS: dict[str, tuple[int | None, str]] = {
 }
 
 
-def _non_strict(call: cst.Call, index: int | None) -> bool:
+# Where an older release took `strict` positionally: timm < 0.9's `load_checkpoint(model, checkpoint_path,
+# use_ema=False, strict=True)`. From 0.9 that place is `device`, which a literal False cannot be, so only a
+# literal False there is read as the old `strict`.
+_OLD_STRICT = {f"{m}.load_checkpoint": 3 for m in ("timm.models", "timm.models._helpers", "timm.models.helpers")}
+
+
+def _non_strict(call: cst.Call, index: int | None, old: int | None = None) -> bool:
     """Whether a library loader's call loads non-strictly: always (index None), or its `strict`
-    (by keyword, or at `index` among plain positional arguments) is `False`."""
+    (by keyword, or at `index`, or at an older release's `old`, among plain positional arguments) is `False`."""
     if index is None:
         return True
     for a in call.args:
         if a.keyword is not None and a.keyword.value == "strict":
             return isinstance(a.value, cst.Name) and a.value.value == "False"
+    return any(_false_at(call, i) for i in (index, old) if i is not None)
+
+
+def _false_at(call: cst.Call, index: int) -> bool:
+    """Whether the plain positional argument at `index` is the literal `False` (none starred before it)."""
     positional = [a for a in call.args if a.keyword is None]
     if index >= len(positional) or any(a.star for a in positional[:index + 1]):
         return False
@@ -1430,6 +1463,7 @@ def _exempt(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None,
     """What makes a dropped `strict=False` load's result no loss (the rule's notes say which)."""
     return _checked_first(load, body, home) or _counted_after(load, body, home) \
         or _optimizer(facts, load.func.value, scope) or _sibling_copy(facts, load, body, home) \
+        or _sibling_stored(facts, load, body, home) \
         or _same_submodule(facts, load, body, home) or _own_keys(facts, load, body, home) \
         or _tensor_collection(facts, load, body, scope)
 
@@ -2029,25 +2063,97 @@ def _sibling_copy(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope |
     traverse.visit(body, walk)
     if not walk.reached or not _fresh_each_pass(home, names, walk):
         return False
+    makers = _makers(facts, names, home, walk)
+    return makers is not None and len(makers) == 1 and all(_keeps_keys(node, above) for node, above in walk.found)
+
+
+def _makers(facts: Facts, names: set[str], home: Scope, walk: "_Walk") -> set[tuple[str, str]] | None:
+    """What builds each of the local `names` in every binding before the walk's stop (_maker; moves
+    aside), or None where one is not a local built so."""
     makers: set[tuple[str, str]] = set()
     for name in names:
         if home.lookup(name) is not home:
-            return False
+            return None
         bound = home.bindings[name]
         if any(b.node is None for b in bound):
-            return False  # global, import, `with ... as`: not known
+            return None  # global, import, `with ... as`: not known
         earlier = [b for b in bound if id(b.node) in walk.seen]
         if not earlier:
-            return False
+            return None
         for b in earlier:
             if b.how != "expr" or b.index:
-                return False
+                return None
             made = _maker(facts, b.node, name, home)  # type: ignore[arg-type]
             if made is None:
-                return False
+                return None
             if made[0]:
                 makers.add(made)
-    return len(makers) == 1 and all(_keeps_keys(node, above) for node, above in walk.found)
+    return makers
+
+
+def _sibling_stored(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
+    """_sibling_copy across two methods of a class: `env.load_state_dict(self._sd, strict=False)` where
+    the class assigns `self._sd` once, in another method, `shadow.state_dict()`, and `shadow` there and
+    `env` here are locals built by the same factory of the object or module (`self.create_env_fn()`;
+    torchrl's EnvCreator), their other mentions before the dict is taken or loaded keeping the keys.
+    Every other mention of `self._sd` in the class is a load of it or an `is None` test."""
+    source = load.args[0].value if load.args and load.args[0].keyword is None else None
+    receiver = load.func.value  # type: ignore[attr-defined]
+    if home is None or not isinstance(receiver, cst.Name) or not _self_attr(source):
+        return False
+    cls = _class_scope(home)
+    stores = [st for st in facts.attr_stores if st.attr == source.attr.value and isinstance(st.obj, cst.Name)
+              and st.obj.value == "self" and _class_scope(st.ctx.scope) is cls] if cls is not None else []
+    st = stores[0] if len(stores) == 1 else None
+    value = st.value if st is not None and st.form == "assign" and not st.unpacked else None
+    there = _home(st.ctx.scope) if st is not None else None
+    if not (isinstance(value, cst.Call) and not value.args and isinstance(value.func, cst.Attribute)
+            and value.func.attr.value == "state_dict" and isinstance(value.func.value, cst.Name)) \
+            or there is None or there is home or there.node is None or cls is None or cls.node is None:
+        return False
+    here_walk, there_walk = _Walk({receiver.value}, load), _Walk({value.func.value.value}, st.node)
+    traverse.visit(body, here_walk)
+    traverse.visit(there.node, there_walk)
+    if not (here_walk.reached and there_walk.reached and _fresh_each_pass(home, {receiver.value}, here_walk)
+            and _fresh_each_pass(there, {value.func.value.value}, there_walk)):
+        return False
+    mine = _makers(facts, {receiver.value}, home, here_walk)
+    theirs = _makers(facts, {value.func.value.value}, there, there_walk)
+    return mine is not None and len(mine) == 1 and mine == theirs and _shared(next(iter(mine))[0], home, there) \
+        and all(_keeps_keys(n, above) for n, above in (*here_walk.found, *there_walk.found)) \
+        and _only_loaded(cls.node, source.attr.value, st.node)
+
+
+def _self_attr(expr: cst.BaseExpression | None) -> bool:
+    """`self.X`."""
+    return isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self"
+
+
+def _shared(maker: str, home: Scope, there: Scope) -> bool:
+    """The factory is the same object in both methods: an attribute of `self`, or a name neither binds."""
+    root = maker.split(".")[0]
+    return root == "self" or home.lookup(root) is not home and there.lookup(root) is not there
+
+
+def _only_loaded(cls: cst.CSTNode, attr: str, store: cst.CSTNode) -> bool:
+    """Every mention of `self.<attr>` in the class is the store's target, the dict a `load_state_dict`
+    call loads, or an `is None` / `is not None` test: nothing else adds or drops its keys."""
+    allowed: set[int] = set()
+    mentions: list[cst.Attribute] = []
+    for node in traverse.walk(cls):
+        if isinstance(node, cst.Attribute) and node.attr.value == attr and _self_attr(node):
+            mentions.append(node)
+        elif node is store and isinstance(node, cst.Assign):
+            allowed.update(id(t.target) for t in node.targets)
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and node.func.attr.value == "load_state_dict" and node.args and node.args[0].keyword is None:
+            allowed.add(id(node.args[0].value))
+        elif isinstance(node, cst.Comparison) and len(node.comparisons) == 1 \
+                and isinstance(node.comparisons[0].operator, (cst.Is, cst.IsNot)) \
+                and isinstance(node.comparisons[0].comparator, cst.Name) \
+                and node.comparisons[0].comparator.value == "None":
+            allowed.add(id(node.left))
+    return all(id(m) in allowed for m in mentions)
 
 
 # Attributes of a wrapper that lead to the wrapped model: a path through one is no longer the same
