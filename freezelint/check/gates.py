@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '051a74b5ce7185cb4657942ea718a8d6'
+RULES_DIGEST = '47d7dd34bb4f9e8eb334f8afb983e659'
 
 GATES = {
     'FZ002': (

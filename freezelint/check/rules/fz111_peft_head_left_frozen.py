@@ -553,16 +553,9 @@ def _full_unfreezes(facts: Facts, flow, p: Event) -> list[Event]:
     evs, model, wrapper = flow.events, p.detail.get("sub"), p.detail.get("name")
     if not model:
         return []
-    wrapper_parts = {wrapper, f"{wrapper}.base_model", f"{wrapper}.base_model.model"} if wrapper else set()
     names = {p.target, *([wrapper] if wrapper else [])}
     out = []
-    for u in evs:
-        if u.kind != UNFREEZE or u.index < p.index or not after(p, u) or u.detail.get("picked") or u.detail.get("cut"):
-            continue
-        sub = u.detail.get("sub") or u.target
-        if not (u.target == p.target and _part_of(model, sub) and not rebound(flow, p, u)
-                or wrapper and u.target == wrapper and sub in wrapper_parts):
-            continue
+    for u in _on_whole(flow, p, UNFREEZE):
         if any(e.kind == FREEZE and e.target in names and e.index > u.index and after(u, e) for e in evs):
             continue  # frozen again after it (`if "lora" not in n: p.requires_grad = False`)
         if any(e.kind == OPT_BUILD and e.target in names and p.index < e.index < u.index for e in evs):
@@ -572,6 +565,28 @@ def _full_unfreezes(facts: Facts, flow, p: Event) -> list[Event]:
         if _picks_by_name(flow, u, names):
             continue
         out.append(u)
+    return out
+
+
+def _wrapper_parts(wrapper: str | None) -> set[str]:
+    """What names all of a PeftModel: itself, `.base_model`, `.model`, `.base_model.model`."""
+    return {wrapper, f"{wrapper}.base_model", f"{wrapper}.model", f"{wrapper}.base_model.model"} if wrapper else set()
+
+
+def _on_whole(flow, p: Event, kind: str) -> list[Event]:
+    """Events of `kind` (a freeze, an unfreeze) after the PEFT call `p`, unconditional on a name test,
+    on all of the model it gave PEFT (or a part holding it, under the same name, not rebound since),
+    or on the PeftModel it returned (itself, `.base_model`, `.model`, `.base_model.model`)."""
+    model, wrapper = p.detail.get("sub"), p.detail.get("name")
+    parts = _wrapper_parts(wrapper)
+    out = []
+    for e in flow.events:
+        if e.kind != kind or e.index < p.index or not after(p, e) or e.detail.get("picked") or e.detail.get("cut"):
+            continue
+        sub = e.detail.get("sub") or e.target
+        if e.target == p.target and _part_of(model, sub) and not rebound(flow, p, e) \
+                or wrapper and e.target == wrapper and sub in parts:
+            out.append(e)
     return out
 
 
@@ -595,24 +610,16 @@ def _whole_freezes(facts: Facts, flow, p: Event) -> list[tuple[Event, tuple[cst.
     `if tune_mm_mlp_adapter:`); with nothing unfrozen after it, the flag asks for a frozen model (`if
     not requires_grad:`, a reference model). One on a path that never meets `p` (`if lora:` against
     `if not lora:`) is silent."""
-    evs, model, wrapper = flow.events, p.detail.get("sub"), p.detail.get("name")
+    model = p.detail.get("sub")
     if not model or _inference_config(facts, flow, p):
         return []
-    wrapper_parts = {wrapper, f"{wrapper}.base_model", f"{wrapper}.model", f"{wrapper}.base_model.model"} \
-        if wrapper else set()
     out = []
-    for f in evs:
-        if f.kind != FREEZE or f.index < p.index or not after(p, f) or f.detail.get("picked") or f.detail.get("cut"):
-            continue
-        sub = f.detail.get("sub") or f.target
-        if not (f.target == p.target and _part_of(model, sub) and not rebound(flow, p, f)
-                or wrapper and f.target == wrapper and sub in wrapper_parts):
-            continue
+    for f in _on_whole(flow, p, FREEZE):
         if any(e.kind == REBIND and e.target == f.target for e in between(flow, p, f)):
             continue  # another model under the name (`model = build_teacher()`)
         if _paths_apart(flow, p, f) or _unloaded_between(flow, p, f):
             continue
-        back, kept = _adapters_back(facts, flow, p, f, {model, *wrapper_parts} - {None})
+        back, kept = _adapters_back(facts, flow, p, f, {model, *_wrapper_parts(p.detail.get("name"))})
         if back or kept is None and set(f.branches) - set(p.branches):
             continue  # under a flag of its own with nothing unfrozen after: a frozen model asked for
         out.append((f, kept))
