@@ -62,3 +62,55 @@ def test_one_fz201_for_a_freeze_in_a_helper_init_calls():
                 return self.layer1(self.stem(x))
         """
     assert _codes(code, "FZ201") == [(9, "FZ201")]
+
+
+_NET = """
+    import torch
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten())
+            self.head = nn.LazyLinear(10)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+        def freeze_backbone(self):
+            for name, param in self.body.named_parameters():
+                param.requires_grad = False
+
+        def freeze_head(self):
+            self.head.requires_grad_(False)
+{extra}
+    model = Net()
+    model.{method}()
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    """
+
+
+def test_fz202_follows_a_freeze_made_by_a_method_of_the_models_class():
+    """`model.freeze_backbone()` freezes the BatchNorm of `model.body` as the same loop written at the
+    call would (trial 33: it was silent)."""
+    found = check_source(textwrap.dedent(_NET.format(extra="", method="freeze_backbone")).lstrip(), "m.py",
+                         select=["FZ202"])
+    assert [(d.row, d.code) for d in found] == [(21, "FZ202")]
+    assert "is frozen with requires_grad only by `model.freeze_backbone()`" in found[0].message, found[0].message
+
+
+def test_near_miss_a_method_freezing_no_batchnorm_or_a_train_override_keeping_eval():
+    assert _codes(_NET.format(extra="", method="freeze_head"), "FZ202") == []
+    keeps = """
+        def train(self, mode=True):
+            super().train(mode)
+            self.body.eval()
+            return self
+    """
+    assert _codes(_NET.format(extra=textwrap.indent(textwrap.dedent(keeps), " " * 8), method="freeze_backbone"),
+                  "FZ202") == []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '47d7dd34bb4f9e8eb334f8afb983e659'
+RULES_DIGEST = '555116292f014696c8ccebadbdf07f7e'
 
 GATES = {
     'FZ002': (

@@ -623,6 +623,13 @@ def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, st
     cls = facts.classes.get(call.func.value) if isinstance(call.func, cst.Name) and returned else None
     if cls is not None and cls.is_module and e.detail.get("via") == cls.name:
         return _apply_init(facts, flow, cls, prefix, state, depth, report, call)
+    method = _own_method(facts, flow, call, root)
+    if method is not None:  # `model.freeze_backbone()`: the method's events on self, on the receiver
+        rel = _relative(dotted(call.func.value), root, prefix)
+        inner = flow.summaries.body_flow(method)
+        if rel is None or inner is None or not method.params.params:
+            return e.kind == FREEZE
+        return _apply_events(facts, inner, method.params.params[0].name.value, rel, state, depth, report)
     callee = facts.resolve_def(call.func, flow.scope) if isinstance(call.func, cst.Name) else None
     if callee is None:
         return _apply_external(facts, flow, e, root, prefix, state, report, returned)
@@ -988,6 +995,20 @@ def _returned_arms(facts: Facts, flow: Flow, fn: cst.FunctionDef, local: str) ->
 def _code(node: cst.CSTNode) -> str:
     text = " ".join(code_of(node).split())
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _own_method(facts: Facts, flow: Flow, call: cst.Call, root: str) -> cst.FunctionDef | None:
+    """The method `recv.name(...)` calls, where `recv` is the model (or a part of it) and an instance
+    of a Module class of this file that defines it."""
+    func = call.func
+    if not isinstance(func, cst.Attribute) or not _within(func.value, root):
+        return None
+    kind = facts.kind(func.value, flow.scope)
+    cls = getattr(kind, "cls", None) if kind is not None and kind.tag == "module" else None
+    if cls is None:
+        return None
+    return next((st for st in cls.node.body.body if isinstance(st, cst.FunctionDef) and st.name.value == func.attr.value
+                 and not any(d for d in st.decorators)), None)
 
 
 def _apply_init(facts: Facts, flow: Flow, cls, prefix: str, state: _State, depth: int, report: Event,

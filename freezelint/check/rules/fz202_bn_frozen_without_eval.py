@@ -11,7 +11,7 @@ from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TRAIN, UNFREEZE, flows_of
 from freezelint.check.override_freezes import stem_freezes
 from freezelint.check.probe import left_in_eval, settled
-from freezelint.check.rules.base import FREEZES, Example, Finding, Rule
+from freezelint.check.rules.base import FREEZES, Example, Finding, Rule, src
 from freezelint.check.whole_model import BN_FACTORY_TRIGGERS, claims
 from freezelint.check.syntax import dotted, walk
 
@@ -1750,7 +1750,12 @@ class BnFrozenWithoutEval(Rule):
             layers = "BatchNorm layer keeps updating its" if c.frozen == 1 \
                 else f"{c.frozen} BatchNorm layers keep updating their"
             by = c.freeze.detail.get("via")
-            by = f" by `{by}(...)`" if by else ""
+            call = c.freeze.node
+            if by and isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) \
+                    and call.func.attr.value == by:  # a method of the model's class: `model.freeze_backbone()`
+                by = f" by `{src(call.func)}()`"
+            else:
+                by = f" by `{by}(...)`" if by else ""
             if c.arm:  # a per-architecture builder: which of its models this is
                 by += f" in {c.arm}"
                 if c.also:
