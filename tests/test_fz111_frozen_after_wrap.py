@@ -246,3 +246,32 @@ def test_a_part_without_adapters_frozen_after_the_wrap_is_silent():
 ])
 def test_near_misses_statically(src):
     assert _rows(src) == []
+
+
+def test_a_wrap_of_a_model_built_in_the_call():
+    """The model given to PEFT has no name of its own: the freeze of the PeftModel returned counts."""
+    src = """
+    from peft import LoraConfig, get_peft_model
+    from transformers import CLIPTextModel
+
+    model = get_peft_model(CLIPTextModel(cfg), LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    model.requires_grad_(False)
+    for p in model.base_model.model.final_layer_norm.parameters():
+        p.requires_grad = True
+    """
+    assert _rows(src) == [6]
+    trainable = _trainable(src)
+    assert trainable and not any("lora_" in n for n in trainable), trainable
+
+
+def test_prepare_model_for_kbit_training_after_the_wrap():
+    """peft's preparation freezes every parameter: after the wrap, the adapters with them."""
+    src = _wrapped("model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)")
+    src = src.replace("import LoraConfig, get_peft_model", "import LoraConfig, get_peft_model, prepare_model_for_kbit_training")
+    [d] = _found(src)
+    assert d.row == 7 and "call it before `get_peft_model(...)`" in d.message, d.message
+    assert _trainable(src) == []
+    before = src.replace("model = get_peft_model(", "model = prepare_model_for_kbit_training(model, "
+                         "use_gradient_checkpointing=False)\nmodel = get_peft_model(", 1).rsplit("\n", 2)[0] + "\n"
+    assert _found(before) == []
+    assert _trainable(before) and all("lora_" in n for n in _trainable(before))

@@ -445,7 +445,13 @@ class Flow(cst.CSTVisitor):
         wrapped = peft_wrap(facts, node, q, scope)
         if wrapped is not None:
             model = unwrap_self_returning(wrapped[0])
-            self._emit(PEFT, root_of(model), node, sub=part_path(model), config=wrapped[1])
+            # `get_peft_model(AutoModel.from_pretrained(...), cfg)`: the model given has no name, only
+            # the PeftModel returned (named where it is assigned); a target no name can equal
+            self._emit(PEFT, root_of(model) or "<call>", node, sub=part_path(model), config=wrapped[1])
+        if q in KBIT_PREPARE and (given := call_arg(node, 0, "model")) is not None:
+            # peft's preparation of a quantized model sets requires_grad=False on every parameter
+            given = unwrap_self_returning(given)
+            self._emit(FREEZE, root_of(given), node, sub=part_path(given))
         # calls that hand a model to a helper (of this file, or imported), or run its forward
         if isinstance(func, cst.Name):
             callee = facts.resolve_def(func, scope)
@@ -1310,6 +1316,10 @@ _CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn
 # Calls that hand parameters to an optimizer already built: `add_param_group`, Lightning's
 # `BaseFinetuning.unfreeze_and_add_param_group`, and `trainer.strategy.setup_optimizers(trainer)`,
 # which calls configure_optimizers again.
+# peft's preparation of a quantized model for training: it freezes every parameter first (then
+# casts norms to float32 and turns on gradient checkpointing); the int8 name is the older one.
+KBIT_PREPARE = frozenset(f"peft.{where}prepare_model_for_{bits}_training" for where in ("", "utils.", "utils.other.")
+                         for bits in ("kbit", "int8"))
 GET_PEFT_MODEL = frozenset({"peft.get_peft_model", "peft.mapping.get_peft_model", "peft.mapping_func.get_peft_model"})
 _INJECT_ADAPTER = frozenset({"peft.inject_adapter_in_model", "peft.mapping.inject_adapter_in_model"})
 

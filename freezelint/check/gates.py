@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '555116292f014696c8ccebadbdf07f7e'
+RULES_DIGEST = '6275f1c9c8e22b5e35b9a30424c4232f'
 
 GATES = {
     'FZ002': (
@@ -64,7 +64,7 @@ GATES = {
     'FZ111': (
         ('get_peft_model', 'add_adapter', 'inject_adapter_in_model'),
         ('get_peft_model\\(', '\\.add_adapter\\(', 'inject_adapter_in_model\\('),
-        ('For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice|requires_grad',),
+        ('For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice|requires_grad|prepare_model_for_(?:kbit|int8)_training',),
     ),
     'FZ112': (
         ('deepcopy',),

@@ -7,7 +7,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.events import (FREEZE, GET_PEFT_MODEL, OPT_BUILD, PEFT, REBIND, UNFREEZE, peft_configs,
+from freezelint.check.events import (FREEZE, GET_PEFT_MODEL, KBIT_PREPARE, OPT_BUILD, PEFT, REBIND, UNFREEZE, peft_configs,
                                      requires_grad_sets, unwrap_self_returning)
 from freezelint.check.facts import Facts, MethodCall, Scope
 from freezelint.check.flow import Event, after, between, flows_of, rebound
@@ -27,9 +27,10 @@ class PeftHeadLeftFrozen(Rule):
     code = "FZ111"
     words = ("get_peft_model", "add_adapter", "inject_adapter_in_model")
     triggers = (r"get_peft_model\(", r"\.add_adapter\(", r"inject_adapter_in_model\(")
-    # a task model (the head's case), or a requires_grad change by hand (the order cases)
+    # a task model (the head's case), or a requires_grad change by hand or peft's freeze before quantized
+    # training (the order cases)
     requires = ((r"For(?:Sequence|Token|Image|Audio|Video)Classification|ForQuestionAnswering|ForMultipleChoice"
-                 r"|requires_grad"),)
+                 r"|requires_grad|prepare_model_for_(?:kbit|int8)_training"),)
     what = ("Finds `get_peft_model(model, config)` on a transformers task model (`...ForSequenceClassification`, "
             "`...ForTokenClassification`, `...ForQuestionAnswering`, `...ForImageClassification`, ...) with a "
             "config that sets neither `task_type` nor `modules_to_save`. Also finds a PEFT call (`get_peft_model`, "
@@ -74,7 +75,10 @@ class PeftHeadLeftFrozen(Rule):
         "(`.base_model.model` too), with no freeze of it after, no optimizer built in between (FZ303's "
         "ground) and no comprehension after it picking `named_parameters()` by name (an optimizer over the "
         "adapters' weights only). A freeze after it, of all of the model given to PEFT or of the PeftModel "
-        "(`.base_model`, `.model`, `.base_model.model`, or a loop over its `parameters()`), is reported where "
+        "(`.base_model`, `.model`, `.base_model.model`, or a loop over its `parameters()`; also where the model "
+        "given is a call, `get_peft_model(AutoModel.from_pretrained(...), cfg)`), and peft's "
+        "`prepare_model_for_kbit_training(model)` after it (it sets requires_grad=False on every parameter), is "
+        "reported where "
         "nothing after it may make the adapters trainable again: a name test or value that is not a literal of "
         "other names (`if \"lora_\" in n`, `p.requires_grad = flag`), an unfreeze of a part whose path names an "
         "adapter or a `target_modules` entry, of all of the model, or of an object not traced to it, and a call "
@@ -253,8 +257,61 @@ class PeftHeadLeftFrozen(Rule):
                 p.requires_grad = True  # get_peft_model froze the rest, adapters aside
             """,
         ),
+        Example(
+            """
+            import torch
+            from peft import LoraConfig, get_peft_model
+            from transformers import AutoModelForCausalLM
+
+            def build(path):
+                model = get_peft_model(AutoModelForCausalLM.from_pretrained(path), LoraConfig(target_modules=["q_proj"]))
+                model.requires_grad_(False)  # expect: FZ111
+                model.base_model.model.lm_head.requires_grad_(True)
+                return model, torch.optim.AdamW(p for p in model.parameters() if p.requires_grad)
+            """
+        ),
+        Example(
+            """
+            from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+            from transformers import AutoModelForCausalLM
+
+            model = AutoModelForCausalLM.from_pretrained("facebook/opt-350m", load_in_8bit=True)
+            model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))
+            model = prepare_model_for_kbit_training(model)  # expect: FZ111
+            """,
+            instead="""
+            from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+            from transformers import AutoModelForCausalLM
+
+            model = AutoModelForCausalLM.from_pretrained("facebook/opt-350m", load_in_8bit=True)
+            model = prepare_model_for_kbit_training(model)  # freezes every weight first
+            model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))
+            """,
+        ),
     ]
+
     good = [
+        """
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained("facebook/opt-350m", load_in_8bit=True)
+        model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))
+        model = prepare_model_for_kbit_training(model)
+        for name, param in model.named_parameters():  # the adapters made trainable again
+            if "lora_" in name:
+                param.requires_grad = True
+        """,
+        """
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+        from transformers import AutoModelForCausalLM
+
+        def build(path, ref_path):
+            model = get_peft_model(AutoModelForCausalLM.from_pretrained(path), LoraConfig(target_modules=["q_proj"]))
+            ref = prepare_model_for_kbit_training(AutoModelForCausalLM.from_pretrained(ref_path))  # another model
+            model.base_model.model.lm_head.requires_grad_(False)  # a part, not the adapters
+            return model, ref
+        """,
         """
         from peft import LoraConfig, TaskType, get_peft_model
         from transformers import AutoModelForSequenceClassification
@@ -551,7 +608,7 @@ def _full_unfreezes(facts: Facts, flow, p: Event) -> list[Event]:
     them, no optimizer built in between (FZ303's ground) and no optimizer over names picked by a
     test (`"lora" in n`) after them."""
     evs, model, wrapper = flow.events, p.detail.get("sub"), p.detail.get("name")
-    if not model:
+    if not (model or wrapper):
         return []
     names = {p.target, *([wrapper] if wrapper else [])}
     out = []
@@ -610,16 +667,16 @@ def _whole_freezes(facts: Facts, flow, p: Event) -> list[tuple[Event, tuple[cst.
     `if tune_mm_mlp_adapter:`); with nothing unfrozen after it, the flag asks for a frozen model (`if
     not requires_grad:`, a reference model). One on a path that never meets `p` (`if lora:` against
     `if not lora:`) is silent."""
-    model = p.detail.get("sub")
-    if not model or _inference_config(facts, flow, p):
+    model, wrapper = p.detail.get("sub"), p.detail.get("name")
+    if not (model or wrapper) or _inference_config(facts, flow, p):
         return []
     out = []
     for f in _on_whole(flow, p, FREEZE):
-        if any(e.kind == REBIND and e.target == f.target for e in between(flow, p, f)):
-            continue  # another model under the name (`model = build_teacher()`)
+        if any(e.kind == REBIND and e.target == f.target and e.stmt is not p.stmt for e in between(flow, p, f)):
+            continue  # another model under the name (`model = build_teacher()`), not the PeftModel itself
         if _paths_apart(flow, p, f) or _unloaded_between(flow, p, f):
             continue
-        back, kept = _adapters_back(facts, flow, p, f, {model, *_wrapper_parts(p.detail.get("name"))})
+        back, kept = _adapters_back(facts, flow, p, f, {model, *_wrapper_parts(wrapper)} - {None})
         if back or kept is None and set(f.branches) - set(p.branches):
             continue  # under a flag of its own with nothing unfrozen after: a frozen model asked for
         out.append((f, kept))
@@ -770,6 +827,11 @@ def _refrozen_message(facts: Facts, flow, p: Event, f: Event, kept) -> str:
               if kept else "nothing of it trains, as nothing is unfrozen after it")
     again = '`p.requires_grad = True` where `"lora_" in name`' if lora else "`set_adapter(...)`"
     whole = f.detail.get("sub") or f.target
+    if isinstance(f.node, cst.Call) and facts.qualname(f.node.func, flow.scope) in KBIT_PREPARE:
+        return (f"`{_shown(f.node)}` after {_peft_call(p)} (line {_line(facts, p.node)}) sets requires_grad=False "
+                f"on every parameter of `{whole}`, the {'LoRA ' if lora else ''}adapters it made trainable "
+                f"included: {trains}; call it before {_peft_call(p)}, on the model without adapters, as peft "
+                f"documents")
     return (f"`{_shown(f.node)}` after {_peft_call(p)} (line {_line(facts, p.node)}) freezes all of "
             f"`{whole}`, the {'LoRA ' if lora else ''}adapters it made trainable included: "
             f"{trains}; freeze before {_peft_call(p)} (it already freezes every base weight), or unfreeze the "
