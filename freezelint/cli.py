@@ -40,12 +40,19 @@ def _codes(value: str) -> list[str]:
 
 def _add_check(sub) -> None:
     p = sub.add_parser("check", help="check files and directories for freezing mistakes")
-    p.add_argument("paths", nargs="*", help="files or directories (default: .)")
+    p.add_argument("paths", nargs="*",
+                   help="files or directories (default: .); `-` reads one file's source from stdin")
     fix = p.add_argument_group("fixing")
-    fix.add_argument("--fix", action="store_true", help="apply safe fixes in place")
+    fix.add_argument("--fix", action="store_true",
+                     help="apply safe fixes in place (with `-`: print the fixed source to stdout, the report "
+                          "to stderr)")
     fix.add_argument("--unsafe-fixes", action="store_true", help="with --fix or --diff, also apply unsafe fixes")
     fix.add_argument("--diff", action="store_true", help="print the fixes as a diff instead of writing them")
     fix.add_argument("--show-fixes", action="store_true", help="list the files that --fix changed")
+    fix.add_argument("--add-noqa", action="store_true",
+                     help="add `# noqa: CODE` where each finding reported is read, so that the next run is "
+                          "clean (to adopt freezelint in an existing codebase, then fix the old findings "
+                          "later); not with --fix, --diff or `-`")
     sel = p.add_argument_group("rule selection")
     sel.add_argument("--select", type=_codes, help="codes or prefixes to report (replaces the config's)")
     sel.add_argument("--ignore", type=_codes, help="codes or prefixes to leave out")
@@ -57,6 +64,10 @@ def _add_check(sub) -> None:
     files.add_argument("--extend-exclude", type=_codes, help="patterns to exclude besides the defaults")
     files.add_argument("--force-exclude", action="store_true",
                        help="apply exclusions to files passed explicitly too (for pre-commit)")
+    files.add_argument("--stdin-filename", metavar="PATH",
+                       help="the path of the source read from stdin (`-`), for messages, config, "
+                            "per-file-ignores, --force-exclude and the analysis of the rest of its project, "
+                            "which reads that source in place of the file on disk")
     out = p.add_argument_group("output")
     out.add_argument("--format", "--output-format", dest="format", default="text",
                      choices=("text", "concise", "json", "github", "sarif", "junit"))
@@ -170,11 +181,11 @@ def _progress(enabled: bool):
 
 def cmd_check(args) -> int:
     from freezelint import config as config_mod
-    from freezelint.check.discover import MissingPath
-    from freezelint.check.runner import check_paths
     from freezelint.output import STATISTICS_FORMATS, render
 
-    cfg = config_mod.load(Path(args.config) if args.config else None, start=config_mod.search_start(args.paths))
+    stdin = _reads_stdin(args)
+    where = [args.stdin_filename] if stdin and args.stdin_filename is not None else args.paths
+    cfg = config_mod.load(Path(args.config) if args.config else None, start=config_mod.search_start(where))
     cfg = config_mod.merge_cli(cfg, select=args.select, ignore=args.ignore, extend_select=args.extend_select,
                                exclude=args.exclude, extend_exclude=args.extend_exclude,
                                per_file_ignores=args.per_file_ignores, cache_dir=args.cache_dir)
@@ -190,27 +201,21 @@ def cmd_check(args) -> int:
     if cfg.named_always_reported() and not args.quiet:  # as ruff says of its syntax errors
         print("freezelint: warning: FZ001 is always reported (a file that does not parse was not checked): "
               "ignoring it does nothing", file=_stderr())
+    if args.add_noqa:
+        return _add_noqa(args, cfg)
     fix = None
     if args.fix or args.diff:
         fix = "unsafe" if args.unsafe_fixes else "safe"
-    paths = _expand_globs(args.paths) if args.paths else ["."]
-    bar, update = _progress(not args.no_progress and not args.quiet and sys.stderr.isatty())
-    try:
-        run = check_paths(paths, cfg, fix=fix, write=not args.diff, force_exclude=args.force_exclude,
-                          use_cache=not args.no_cache, jobs=args.jobs, progress=update,
-                          parse_all=_parse_all(args, cfg))
-        run.unsafe_fixes = bool(args.unsafe_fixes)
-    except MissingPath as e:
-        raise UsageError(f"no such file or directory: {e}") from None
-    finally:
-        if bar is not None:
-            bar.stop()
-    for err in run.errors:
-        print(f"freezelint: {err}", file=_stderr())
-        if err.internal and args.verbose:
-            print(err.traceback, end="", file=_stderr())
+    source = None  # with `-`: the source to hand back (fixed, or as it came)
+    if stdin:
+        run, source = _check_stdin(args, cfg, fix)
+    else:
+        paths = _expand_globs(args.paths) if args.paths else ["."]
+        run = _check_files(args, cfg, paths, fix)
+    run.unsafe_fixes = bool(args.unsafe_fixes)
+    _print_errors(run, args.verbose)
     if not args.quiet:
-        _warn_if_nothing_checked(run, cfg)
+        _warn_if_nothing_checked(run, cfg, stdin)
     unchecked = [d for d in run.diagnostics if d.code == "FZ001"]
     if getattr(args, "show_project", False):
         _show_project(run, every=args.verbose)
@@ -221,7 +226,12 @@ def cmd_check(args) -> int:
     else:
         report = render(args.format, run, show_fixes=args.show_fixes, statistics=args.statistics,
                         color=False if args.output_file else None, quiet=args.quiet)
-    _write_report(report, args.output_file)
+    if source is not None and args.fix and not args.diff:
+        # as ruff does: the fixed source is the output (an editor's new buffer), the report goes aside
+        _write_report(report, args.output_file, stream=None if args.output_file else _stderr())
+        _write_report(source, None)
+    else:
+        _write_report(report, args.output_file)
     if any(e.internal for e in run.errors):  # a bug of freezelint's, as when it ends a run
         return EXIT_ERROR
     if args.exit_zero:
@@ -229,6 +239,78 @@ def cmd_check(args) -> int:
     if args.diff:  # a file it could not check is not a clean diff
         return EXIT_FINDINGS if (run.changes or run.errors or unchecked) else EXIT_CLEAN
     return EXIT_FINDINGS if (run.diagnostics or run.errors) else EXIT_CLEAN
+
+
+def _reads_stdin(args) -> bool:
+    """`check -`, or `--stdin-filename` with no path (as ruff reads it); `-` is the only path then."""
+    if "-" in args.paths and len(args.paths) > 1:
+        raise UsageError("`-` (stdin) is checked alone: give it as the only path")
+    stdin = args.paths == ["-"] or (not args.paths and args.stdin_filename is not None)
+    if args.stdin_filename is not None and not stdin:
+        raise UsageError("--stdin-filename names the source read from stdin: give `-` as the only path")
+    if args.stdin_filename == "":
+        raise UsageError("--stdin-filename takes a path, got ''")
+    if stdin and args.add_noqa:
+        raise UsageError("--add-noqa edits files in place: it cannot read stdin (`-`)")
+    if args.add_noqa and (args.fix or args.diff):
+        flag = "--fix" if args.fix else "--diff"
+        raise UsageError(f"--add-noqa cannot be combined with {flag}: run {flag} first, then --add-noqa")
+    return stdin
+
+
+def _check_files(args, cfg, paths: list[str], fix: str | None):
+    from freezelint.check.discover import MissingPath
+    from freezelint.check.runner import check_paths
+
+    bar, update = _progress(not args.no_progress and not args.quiet and sys.stderr.isatty())
+    try:
+        return check_paths(paths, cfg, fix=fix, write=not args.diff, force_exclude=args.force_exclude,
+                           use_cache=not args.no_cache, jobs=args.jobs, progress=update,
+                           parse_all=_parse_all(args, cfg))
+    except MissingPath as e:
+        raise UsageError(f"no such file or directory: {e}") from None
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def _check_stdin(args, cfg, fix: str | None):
+    from freezelint.check.runner import check_stdin
+
+    if sys.stdin is None:
+        raise UsageError("`-` reads the source from stdin, and there is none")
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+    return check_stdin(data, args.stdin_filename, cfg, fix=fix, write=not args.diff,
+                       force_exclude=args.force_exclude, use_cache=not args.no_cache,
+                       parse_all=_parse_all(args, cfg))
+
+
+def _print_errors(run, verbose: bool) -> None:
+    for err in run.errors:
+        print(f"freezelint: {err}", file=_stderr())
+        if err.internal and verbose:
+            print(err.traceback, end="", file=_stderr())
+
+
+def _add_noqa(args, cfg) -> int:
+    """`--add-noqa`: check, then suppress every finding reported where the checker reads it."""
+    from freezelint.check.add_noqa import add_to_files
+    from freezelint.check.runner import _checked_trees
+
+    paths = _expand_globs(args.paths) if args.paths else ["."]
+    run = _check_files(args, cfg, paths, None)
+    _print_errors(run, args.verbose)
+    if not args.quiet:
+        _warn_if_nothing_checked(run, cfg)
+    added = add_to_files(run.diagnostics, _checked_trees(paths, cfg))
+    for line in added.notes + added.errors:
+        print(f"freezelint: {line}", file=_stderr())
+    if not args.quiet:
+        print(f"Added {added.added} noqa directive{'s' if added.added != 1 else ''} to {added.files} "
+              f"file{'s' if added.files != 1 else ''}.")
+    if any(e.internal for e in run.errors):
+        return EXIT_ERROR
+    return EXIT_FINDINGS if (run.errors or added.errors) else EXIT_CLEAN
 
 
 def _stderr() -> "_EpipeSafe":
@@ -256,12 +338,15 @@ class _EpipeSafe:
             sys.stderr = self.stream = open(os.devnull, "w")  # noqa: SIM115
 
 
-def _warn_if_nothing_checked(run, cfg) -> None:
+def _warn_if_nothing_checked(run, cfg, stdin: bool = False) -> None:
     """As ruff does: a run that checked nothing says so on stderr and still exits 0 (a pre-commit
     hook whose files are all excluded is not a failure)."""
     from freezelint.config import ALWAYS_REPORTED
 
-    if not run.files:
+    if not run.files and stdin:
+        print("freezelint: warning: --stdin-filename names an excluded file (--force-exclude): nothing was checked",
+              file=_stderr())
+    elif not run.files:
         print("freezelint: warning: no Python files found under the given paths: nothing was checked",
               file=_stderr())
     elif not cfg.selected() - ALWAYS_REPORTED:
@@ -270,8 +355,13 @@ def _warn_if_nothing_checked(run, cfg) -> None:
               "were checked", file=_stderr())
 
 
-def _write_report(report: str | bytes, output_file: str | None) -> None:
-    """Text as UTF-8; a diff (bytes) as it is, in the encodings of the files it patches."""
+def _write_report(report: str | bytes, output_file: str | None, stream=None) -> None:
+    """Text as UTF-8; a diff (bytes) as it is, in the encodings of the files it patches. To
+    `output_file`, else to `stream` (text only), else to stdout."""
+    if stream is not None and not output_file:
+        stream.write(report if isinstance(report, str) else report.decode("utf-8", "replace"))
+        stream.flush()
+        return
     if output_file:
         try:
             data = report if isinstance(report, bytes) else report.encode("utf-8")

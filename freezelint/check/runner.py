@@ -539,6 +539,48 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     return run
 
 
+STDIN = "-"  # the path that names stdin, and how its findings are shown without --stdin-filename
+
+
+def check_stdin(data: bytes, filename: str | None = None, config: Config | None = None, *,
+                fix: str | None = None, write: bool = True, force_exclude: bool = False,
+                use_cache: bool = True, parse_all: bool = False) -> tuple[RunResult, bytes]:
+    """Check one file's source read from stdin, as the file `filename` (None: shown as `-`, in the
+    working directory): its per-file-ignores, its exclusion under `force_exclude` and its project
+    are that path's, and the project's analysis reads `data` in place of the file on disk. Returns
+    the run and the source to hand back: fixed, or as it came (an editor replaces its buffer with
+    it, so it is never empty for a failure)."""
+    if fix not in (None, "safe", "unsafe"):
+        raise ValueError(f"fix must be None, 'safe' or 'unsafe', got {fix!r}")
+    cfg = config or load()
+    path = os.path.abspath(filename if filename is not None else STDIN)
+    shown = display_path(path) if filename is not None else STDIN
+    run = RunResult(files=1, docs_url=cfg.docs_url, fixing=fix is not None and write)
+    if filename is not None and force_exclude and Discovery(cfg, True).excluded_file(path):
+        run.files = 0  # as a file excluded under --force-exclude: not checked, handed back as it is
+        return run, data
+    from freezelint.check.project import Project
+
+    cache_dir = (cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache else None
+    project = Project.for_paths([Path(path)], cache_dir, [filename if filename is not None else "."])
+    project.overlay = {str(Path(path).resolve()): data}  # these bytes are that file for every other one
+    result = process(path, data, _per_file_selected(cfg, cfg.selected())(Path(path)), fix, parse_all,
+                     project=project)
+    for d in result.diagnostics:
+        d.path = shown
+    run.diagnostics = sorted(result.diagnostics, key=Diagnostic.sort_key)
+    run.parsed, run.project_root = int(result.parsed), str(project.root)
+    run.summarised.update(result.deps)
+    run.edges = list(result.edges)
+    if result.error:
+        run.errors.append(RunError(shown, result.error, fix=result.fix_error, traceback=result.internal))
+    if result.new is None:
+        return run, data
+    run.fixed = result.fixed
+    run.changes.append((shown, data, result.new))
+    return run, result.new
+
+
 def _checked_trees(paths: Iterable[str], cfg: Config) -> list[str]:
     """Real directories a fix may write into: the project root, each directory checked and the
     directory of each file named."""
