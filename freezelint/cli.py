@@ -52,7 +52,8 @@ def _add_check(sub) -> None:
     fix.add_argument("--add-noqa", action="store_true",
                      help="add `# noqa: CODE` where each finding reported is read, so that the next run is "
                           "clean (to adopt freezelint in an existing codebase, then fix the old findings "
-                          "later); not with --fix, --diff or `-`")
+                          "later); exit 0, or 1 when a file could not be read or written; not with --fix, "
+                          "--diff or `-`")
     sel = p.add_argument_group("rule selection")
     sel.add_argument("--select", type=_codes, help="codes or prefixes to report (replaces the config's)")
     sel.add_argument("--ignore", type=_codes, help="codes or prefixes to leave out")
