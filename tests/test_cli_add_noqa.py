@@ -218,3 +218,20 @@ def test_a_link_and_its_target_get_one_comment(cli, tmp_path):
 def test_help_says_what_add_noqa_does():
     r = run_subprocess(ROOT, "check", "--help")
     assert "--add-noqa" in r.out and "--stdin-filename" in r.out
+
+
+def test_merged_lists_keep_the_comment_as_written():
+    from freezelint.check.add_noqa import add_to_source
+
+    def added(line: str, *codes: str) -> str:
+        return add_to_source(line, {1: set(codes)}).text
+
+    assert added("m.requires_grad_ = False  # noqa:\n", "FZ101") == "m.requires_grad_ = False  # noqa: FZ101\n"
+    assert added("m.requires_grad_ = False  # noqa:E501\r", "FZ101") == "m.requires_grad_ = False  # noqa:E501, FZ101\r"
+    assert added("m.requires_grad_ = False  # noqa: E501  # pragma: no cover\n", "FZ101") == \
+        "m.requires_grad_ = False  # noqa: E501, FZ101  # pragma: no cover\n"
+    assert added("m.requires_grad_ = False  # noqa: FZ102. see #12\n", "FZ101") == \
+        "m.requires_grad_ = False  # noqa: FZ101, FZ102. see #12\n"
+    assert add_to_source("if x:\n\tm.requires_grad_ = False\t# hi   \n", {2: {"FZ101"}}).text == \
+        "if x:\n\tm.requires_grad_ = False\t# hi  # noqa: FZ101\n"
+    assert added("m.requires_grad_ = False", "FZ101") == "m.requires_grad_ = False  # noqa: FZ101"  # no last newline

@@ -146,10 +146,11 @@ def _merged(comment: str, codes: list[str]) -> str | None:
         end = sep.end()
     have = {c.upper() for c in listed}
     every = sorted(listed + [c for c in codes if c not in have], key=str.upper)
-    rest = comment[end:]
-    if rest and not listed and not rest[0].isspace():
-        rest = " " + rest  # a list of prose only (`noqa: because ...`): the codes go before it
-    return f"{comment[:start]}{', '.join(every)}{rest}".rstrip()
+    head, rest = comment[:start], comment[end:]
+    if not listed:  # `noqa:` with no code, or prose only (`noqa: because ...`): the codes go first
+        head = head if head[-1].isspace() else head + " "
+        rest = rest if not rest or rest[0].isspace() else " " + rest
+    return f"{head}{', '.join(every)}{rest}".rstrip()
 
 
 def _apply(lines: list[str], new_lines: dict[int, str]) -> str:
