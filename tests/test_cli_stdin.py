@@ -132,3 +132,14 @@ def test_stdin_usage_errors_are_one_line(tmp_path):
                         "--stdin-filename names the source read from stdin: give `-` as the only path")):
         r, _ = stdin_cli(tmp_path, BAD, *args)
         assert (r.code, r.out, r.err) == (2, "", f"freezelint: error: {said}\n")
+
+
+def test_a_notebook_named_by_stdin_filename_is_checked_and_fixed_by_cells(tmp_path):
+    from conftest import ROOT
+
+    data = (ROOT / "examples" / "linear_probe.ipynb").read_bytes()
+    r, _ = stdin_cli(tmp_path, data, "--format", "concise", "-", "--stdin-filename", "nb.ipynb")
+    assert r.code == 1 and r.out.startswith("nb.ipynb:cell 3:2:1: FZ102 ")
+    r, out = stdin_cli(tmp_path, data, "--fix", "-", "--stdin-filename", "nb.ipynb")
+    assert r.code == 0 and out == data.replace(b'"model.requires_grad = False\\n"', b'"model.requires_grad_(False)\\n"') \
+        .replace(b'p.requires_grad_ = True"', b'p.requires_grad_(True)"')
