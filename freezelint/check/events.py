@@ -743,10 +743,21 @@ class Flow(cst.CSTVisitor):
             sub, target, _ = self._through_children(obj)
         if module_flag:  # FZ102's `model.layer1.requires_grad = False` too: a part, frozen only as meant
             extra["broken"] = "FZ102"
+        elif not called and walked is None and self._kind_unknown(obj):
+            # `model.encoder.requires_grad = False` of a loaded model: a Parameter's flag (a freeze) or a
+            # Module's plain attribute (nothing): which one, not known
+            extra["unsure"] = code_of(obj)
         broken = extra.get("broken") or _broken_form(node)
         if broken:  # the freeze meant, which as written changes nothing: messages say so
             extra["broken"] = broken
         self._emit(kind, target, node, sub=sub, **extra)
+
+    def _kind_unknown(self, obj: cst.BaseExpression) -> bool:
+        """Neither a Module (FZ102's `sets_module_flag` said no) nor a tensor can be established
+        for `obj`: its `requires_grad = v` may change nothing."""
+        if isinstance(obj, cst.Name) and obj.value in self._tensor_guard:
+            return False
+        return self.facts.kind(obj, self.scope) is None
 
     def _getattr_parts(self, expr: cst.BaseExpression) -> tuple[str, list[str]] | None:
         """`getattr(model, "layer1")`, or `getattr(model, name)` where `name` walks a literal list

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6275f1c9c8e22b5e35b9a30424c4232f'
+RULES_DIGEST = 'f995b75dea69fdb8e1425f123a867d3c'
 
 GATES = {
     'FZ002': (
