@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f995b75dea69fdb8e1425f123a867d3c'
+RULES_DIGEST = 'f8eb193c4b0e51b3abea2ab119929ba5'
 
 GATES = {
     'FZ002': (
