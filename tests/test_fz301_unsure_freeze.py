@@ -114,3 +114,25 @@ def test_a_parameter_of_a_class_of_the_file_keeps_its_fix():
     net.cls_token = nn.Parameter(torch.zeros(1, 4))
     net.cls_token.requires_grad = False  # on a Parameter the store is the freeze the filter sees
     assert [p for p in net.parameters() if p.requires_grad] == []
+
+
+def test_a_part_fz102_takes_by_its_name_is_the_freeze_meant():
+    """FZ102's other claim (`model.backbone` of a Module the function is given and trains): FZ301
+    reads the same fact, says the freeze does nothing as written, and its filter comes with FZ102's
+    `requires_grad_` fix, not alone."""
+    out = _run("""
+    import torch
+
+    def finetune(model, loader):
+        model.train()
+        model.backbone.requires_grad = False
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        for x, y in loader:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+    """)
+    assert [(d.code, d.row) for d in out.diagnostics] == [("FZ102", 5), ("FZ301", 6)]
+    assert "`model.backbone` is meant to be frozen (`model.backbone.requires_grad = False` freezes nothing as " \
+        "written: FZ102)" in out.diagnostics[1].message
+    assert "model.backbone.requires_grad_(False)" in out.new_text

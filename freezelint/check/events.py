@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from freezelint.check import traverse
-from freezelint.check.declared import sets_module_flag
+from freezelint.check.declared import named_part, sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
 from freezelint.check.known import (MODULE_METHODS, tensor_guards, SELF_RETURNING, TIMM_FACTORIES, is_base_finetuning, is_library,
                                     is_optimizer_class, is_parameter_free)
@@ -754,7 +754,9 @@ class Flow(cst.CSTVisitor):
                 extra["cut"] = cut
         if picked:  # a subset of the loop's parameters, picked by their names
             extra["picked"] = picked
-        module_flag = not called and sets_module_flag(self.facts, obj, self.scope, self._tensor_guard, value)
+        # FZ102's two claims: a Module, or a part of one by its name (`self._model.backbone`)
+        module_flag = not called and (sets_module_flag(self.facts, obj, self.scope, self._tensor_guard, value)
+                                      or named_part(self.facts, obj, self.scope, self._tensor_guard) is not None)
         named = self._getattr_parts(walked[0].func.value if walked is not None else obj) \
             if target is None else None
         if named is not None:  # `getattr(model, name)` of `for name in ["conv1", "layer1"]`: each part

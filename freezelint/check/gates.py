@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f8eb193c4b0e51b3abea2ab119929ba5'
+RULES_DIGEST = 'fe2a6075b6b3302de6074d878f259e12'
 
 GATES = {
     'FZ002': (
