@@ -26,7 +26,8 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check import traverse
-from freezelint.check.facts import COPY, MODULE, PARAM, ClassInfo, Facts, Kind, Scope
+from freezelint.check.facts import COPY, MODULE, PARAM, ClassInfo, Ctx, Facts, Kind, Scope
+from freezelint.check.known import is_library
 from freezelint.check.scopes import qualname
 
 # Kinds whose attributes are known: a fix on them is safe.
@@ -100,6 +101,66 @@ def sets_module_flag(facts: Facts, obj: cst.BaseExpression, scope: Scope, tensor
     if kind is not None and kind.cls is None and kind.qual is None and _built_keeping(facts, obj, scope):
         return False
     return not (kind is not None and class_declares(kind.cls, "requires_grad"))
+
+
+# Attribute names that stand for a part of a model (a submodule) and, in model code, never for a
+# tensor: what `model.backbone` holds, where nothing else says what it is.
+_PART_NAMES = frozenset({
+    "backbone", "encoder", "decoder", "neck", "classifier", "text_encoder", "image_encoder", "vision_encoder",
+    "feature_extractor", "vision_model", "text_model", "vision_tower", "language_model",
+})
+
+
+def named_part(facts: Facts, obj: cst.BaseExpression, where: "Ctx | Scope", tensors: Iterable[str] = ()) -> list | None:
+    """`self._model.train(); self._model.backbone.requires_grad = False`: the root is a Module (by
+    a Module-only method at least, not only a call like a layer) that the code is given rather than
+    builds (no class to read its parts from), nothing tells what `backbone` of it holds, and the name
+    is one a model gives its parts: taken for a submodule (FZ102 reports the store, and the flow
+    layer counts it as the freeze meant). The root's constructors (`[]`: given), else None."""
+    scope = where.scope if isinstance(where, Ctx) else where
+    if not (isinstance(obj, cst.Attribute) and obj.attr.value in _PART_NAMES) or facts.kind(obj, where) is not None:
+        return None
+    root = obj.value
+    if isinstance(root, cst.Name) and root.value in tensors:
+        return None
+    kind = facts.kind(root, where)
+    if kind is None or kind.tag != MODULE or kind.cls is not None or kind.factory or kind.qual \
+            or facts.kinds.module_only_called(root, scope):
+        return None  # a class or model whose parts are known: one it does not list is unknown
+    built = facts.kinds.constructors(root, scope)
+    if built and not all(_unseen_class(facts, func, at) for func, at in built):
+        return None  # built here from a class: what that class sets tells its parts (its file's summary), not a name
+    if built and not _mode_switched(facts.kinds.use_proofs(root, scope)):
+        return None  # built from a class unseen: only a mode switch (`.train()`, `.eval()`) is evidence enough
+    return built
+
+
+# Methods that return the Module they are called on: the object is still what the inner call built.
+_KEEP_KIND = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval", "requires_grad_"})
+
+
+def _mode_switched(proofs) -> bool:
+    return any(isinstance(c.func, cst.Attribute) and c.func.attr.value in ("train", "eval") for p in proofs for c in p)
+
+
+def class_of(func: cst.BaseExpression) -> cst.BaseExpression:
+    while isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) and func.attr.value in _KEEP_KIND:
+        func = func.value.func  # `Classifier(backbone, n).to(device)`: the class is the inner call's
+    return func
+
+
+def _unseen_class(facts: Facts, func: cst.BaseExpression, scope: Scope) -> bool:
+    """`Classifier` of `from common.modules.classifier import Classifier`: a class (CapWords) imported
+    from a package that is neither a known library nor a file of the project: nothing the checker can
+    read lists its parts, so the part's name is as good evidence as for a Module the code is given."""
+    func = class_of(func)
+    qual = facts.qualname(func, scope)
+    if not qual or "." not in qual or qual.startswith(".") or is_library(qual) \
+            or facts.kinds.local_class(func, scope) is not None:
+        return False
+    if not qual.rpartition(".")[2][:1].isupper():
+        return False  # `build_model(cfg)`: a factory, which may return anything
+    return facts.project is None or not facts.path or facts.project.resolve(facts.path, qual) is None
 
 
 def records_argument(obj: cst.BaseExpression, value: cst.BaseExpression, scope: Scope) -> bool:

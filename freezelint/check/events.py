@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from freezelint.check import traverse
-from freezelint.check.declared import sets_module_flag
+from freezelint.check.declared import named_part, sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
 from freezelint.check.known import (MODULE_METHODS, tensor_guards, SELF_RETURNING, TIMM_FACTORIES, is_base_finetuning, is_library,
                                     is_optimizer_class, is_parameter_free)
@@ -65,6 +65,8 @@ RET = "ret"
 # Summaries position of the runs a function makes that name no model of its own (`loss.backward()`,
 # `self.optimizer.step()`, ACTIVITY on "*"): a trainer method that runs a step runs it at its call
 RUNS = "*"
+# A summary position prefix: a module-level name the function acts on without binding it (`"global:model"`)
+GLOBAL = "global:"
 RUNS_AT = cst.Name("__runs__")  # the "argument" such a run is on, at a call site: "*"
 _BN_NAME = re.compile(r"BatchNorm|BN\b|bn\b|_BatchNorm|FrozenBatchNorm")
 # a method that freezes a model's BatchNorm by its name (`freeze_bn`, `fix_bn`, `freeze_batchnorm`,
@@ -497,9 +499,31 @@ class Flow(cst.CSTVisitor):
                 if any(k.startswith(CALLS) for k in known) \
                         or (not known and self.facts.is_module(arg.value, scope) and not _builtin(func, scope)):
                     self._emit(ACTIVITY, target, node)
+            if callee is not None and built is None:
+                self._globals_acted_on(callee, node)
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
+
+    def _globals_acted_on(self, callee: cst.FunctionDef, node: cst.Call) -> None:
+        """A function of this file that acts on a module-level name it only reads (`def freeze_model():
+        for p in model.layer1.parameters(): ...`, trial 34): its events on that name happen at the call,
+        where the call sees the same binding (at module level, or in a function that binds no `model`)."""
+        for name in self.summaries.globals_read(callee, self.depth):
+            if self.scope.lookup(name) is not self.facts.module_scope:
+                continue  # the caller's own `model`: not what the helper acts on
+            on = cst.Name(name)
+            for kind in self.summaries.of(callee, GLOBAL + name, self.depth):
+                detail = self.summaries.detail(callee, GLOBAL + name, kind)
+                if kind.startswith(CALLS):  # the helper calls a method of the global
+                    for k2, d2 in self.summaries.method(on, kind[len(CALLS):], self.scope, self.depth):
+                        self._emit(k2, name, node, on=on, **_placed(k2, d2, name))
+                    continue
+                if kind == OPT_BUILD:
+                    detail = {**detail, "path": name}
+                if kind == OPAQUE and (detail := self._handed(node, detail)) is None:
+                    continue
+                self._emit(kind, name, node, on=on, **_placed(kind, detail, name))
 
     def _held_method(self, recv: cst.BaseExpression, method: str, node: cst.Call) -> list:
         """A method of a plain project class called on an instance built in this body (`trainer =
@@ -730,7 +754,9 @@ class Flow(cst.CSTVisitor):
                 extra["cut"] = cut
         if picked:  # a subset of the loop's parameters, picked by their names
             extra["picked"] = picked
-        module_flag = not called and sets_module_flag(self.facts, obj, self.scope, self._tensor_guard, value)
+        # FZ102's two claims: a Module, or a part of one by its name (`self._model.backbone`)
+        module_flag = not called and (sets_module_flag(self.facts, obj, self.scope, self._tensor_guard, value)
+                                      or named_part(self.facts, obj, self.scope, self._tensor_guard) is not None)
         named = self._getattr_parts(walked[0].func.value if walked is not None else obj) \
             if target is None else None
         if named is not None:  # `getattr(model, name)` of `for name in ["conv1", "layer1"]`: each part
@@ -743,10 +769,21 @@ class Flow(cst.CSTVisitor):
             sub, target, _ = self._through_children(obj)
         if module_flag:  # FZ102's `model.layer1.requires_grad = False` too: a part, frozen only as meant
             extra["broken"] = "FZ102"
+        elif not called and walked is None and self._kind_unknown(obj):
+            # `model.encoder.requires_grad = False` of a loaded model: a Parameter's flag (a freeze) or a
+            # Module's plain attribute (nothing): which one, not known
+            extra["unsure"] = code_of(obj)
         broken = extra.get("broken") or _broken_form(node)
         if broken:  # the freeze meant, which as written changes nothing: messages say so
             extra["broken"] = broken
         self._emit(kind, target, node, sub=sub, **extra)
+
+    def _kind_unknown(self, obj: cst.BaseExpression) -> bool:
+        """Neither a Module (FZ102's `sets_module_flag` said no) nor a tensor can be established
+        for `obj`: its `requires_grad = v` may change nothing."""
+        if isinstance(obj, cst.Name) and obj.value in self._tensor_guard:
+            return False
+        return self.facts.kind(obj, self.scope) is None
 
     def _getattr_parts(self, expr: cst.BaseExpression) -> tuple[str, list[str]] | None:
         """`getattr(model, "layer1")`, or `getattr(model, name)` where `name` walks a literal list
@@ -1964,6 +2001,8 @@ class Summaries:
             targets = [(pos, pos)] if names and names[0] == "self" else []
         elif pos == RUNS:  # a backward() or optimizer step of the body's, whatever its model
             targets = [(pos, pos)]
+        elif isinstance(pos, str) and pos.startswith(GLOBAL):  # a module-level name it reads (globals_read)
+            targets = [(pos, pos[len(GLOBAL):])]
         held = _held_on_self(func, names) if names and names[0] == "self" else {}
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
@@ -2001,6 +2040,20 @@ class Summaries:
             applied = self.RETURNED if i == RET else self.APPLIED
             self._cache[k] = tuple(x for x in first if x in applied or x.startswith((CALLS, VIA)))
         return self._cache[key]
+
+    def globals_read(self, func: cst.FunctionDef, depth: int) -> list[str]:
+        """The module-level names the function has events on and never binds (no parameter, local
+        or `global` statement of that name: a global read), each a position `GLOBAL + name`."""
+        scope, flow = self.facts.func_scopes.get(id(func)), self.body_flow(func, depth)
+        module = self.facts.module_scope
+        names: list[str] = []
+        for e in flow.events if scope is not None and flow is not None else ():
+            name = e.target.split(".")[0]
+            if name in names or not name.isidentifier() or scope.lookup(name) is not module:
+                continue
+            if all(b.how == "expr" for b in module.bindings[name]):  # a variable, not a def, class or import
+                names.append(name)
+        return names
 
     def body_flow(self, func: cst.FunctionDef, depth: int = 0) -> "Flow | None":
         """The events of a function's body, built once."""

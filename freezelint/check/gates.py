@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6275f1c9c8e22b5e35b9a30424c4232f'
+RULES_DIGEST = 'fe2a6075b6b3302de6074d878f259e12'
 
 GATES = {
     'FZ002': (

@@ -645,6 +645,9 @@ def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, st
         if rel is None:
             return e.kind == FREEZE
         return _apply_events(facts, inner, params[i], rel, state, depth, report)
+    if root in flow.summaries.globals_read(callee, depth) and flow.scope.lookup(root) is facts.module_scope:
+        # `freeze_model()` freezing the module-level `model` it reads (events.Flow._globals_acted_on)
+        return _apply_events(facts, inner, root, prefix, state, depth, report)
     local = returned_local(inner, inner.scope, params) if returned else None
     if local is not None:
         return _apply_events(facts, inner, local, prefix, state, depth, report, built=True)

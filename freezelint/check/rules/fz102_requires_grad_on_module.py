@@ -6,11 +6,10 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.declared import reads_back, sets_module_flag
-from freezelint.check.facts import MODULE, PARAM, Facts
+from freezelint.check.declared import class_of, named_part, reads_back, sets_module_flag
+from freezelint.check.facts import PARAM, Facts
 from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
 from freezelint.check.kinds import ALTERNATIVES
-from freezelint.check.known import is_library
 from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, src, value_src
 from freezelint.check.syntax import root_of
 
@@ -1031,39 +1030,18 @@ def _read_unknown(facts: Facts, store) -> bool:
             and reads_back(facts, cls, "requires_grad")[1])
 
 
-# Attribute names that stand for a part of a model (a submodule) and, in model code, never for a
-# tensor: what `model.backbone` holds, where nothing else says what it is.
-_PART_NAMES = frozenset({
-    "backbone", "encoder", "decoder", "neck", "classifier", "text_encoder", "image_encoder", "vision_encoder",
-    "feature_extractor", "vision_model", "text_model", "vision_tower", "language_model",
-})
-
-
 def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
-    """`self._model.train(); self._model.backbone.requires_grad = False`: the root is a Module (by
-    a Module-only method at least, not only a call like a layer) that the code is given rather than
-    builds (no class to read its parts from), nothing tells what `backbone` of it holds, and the name
-    is one a model gives its parts: taken for a submodule, with an unsafe fix."""
+    """`self._model.train(); self._model.backbone.requires_grad = False`: taken for a submodule
+    (`declared.named_part`), with an unsafe fix."""
     obj = store.obj
-    scope = store.ctx.scope
-    if not (isinstance(obj, cst.Attribute) and obj.attr.value in _PART_NAMES) or facts.kind(obj, store.ctx) is not None:
+    built = named_part(facts, obj, store.ctx, tensors)
+    if built is None:
         return None
     root = obj.value
-    if isinstance(root, cst.Name) and root.value in tensors:
-        return None
-    kind = facts.kind(root, store.ctx)
-    if kind is None or kind.tag != MODULE or kind.cls is not None or kind.factory or kind.qual \
-            or facts.kinds.module_only_called(root, scope):
-        return None  # a class or model whose parts are known: one it does not list is unknown
-    built = facts.kinds.constructors(root, scope)
-    if built and not all(_unseen_class(facts, func, where) for func, where in built):
-        return None  # built here from a class: what that class sets tells its parts (its file's summary), not a name
-    if built and not _mode_switched(facts.kinds.use_proofs(root, scope)):
-        return None  # built from a class unseen: only a mode switch (`.train()`, `.eval()`) is evidence enough
     value, text, base = value_src(store.value), src(obj), src(root)
-    why = module_said(facts, base, facts.kinds.use_proofs(root, scope))
+    why = module_said(facts, base, facts.kinds.use_proofs(root, store.ctx.scope))
     if built:
-        why += f", built by `{src(_class_of(built[0][0]))}(...)`, a class of another package the checker cannot read"
+        why += f", built by `{src(class_of(built[0][0]))}(...)`, a class of another package the checker cannot read"
     return self_rule.finding(
         store.attr_node,
         f"`{text}` is taken for a submodule, as `{obj.attr.value}` names a part of a model and {why}; "
@@ -1072,34 +1050,6 @@ def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
         store.ctx,
         call_fix(store, "requires_grad_", f"Call `{text}.requires_grad_({value})`", safe=False),
     )
-
-
-# Methods that return the Module they are called on: the object is still what the inner call built.
-_KEEP_KIND = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval", "requires_grad_"})
-
-
-def _mode_switched(proofs) -> bool:
-    return any(isinstance(c.func, cst.Attribute) and c.func.attr.value in ("train", "eval") for p in proofs for c in p)
-
-
-def _class_of(func: cst.BaseExpression) -> cst.BaseExpression:
-    while isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) and func.attr.value in _KEEP_KIND:
-        func = func.value.func  # `Classifier(backbone, n).to(device)`: the class is the inner call's
-    return func
-
-
-def _unseen_class(facts: Facts, func: cst.BaseExpression, scope) -> bool:
-    """`Classifier` of `from common.modules.classifier import Classifier`: a class (CapWords) imported
-    from a package that is neither a known library nor a file of the project: nothing the checker can
-    read lists its parts, so the part's name is as good evidence as for a Module the code is given."""
-    func = _class_of(func)
-    qual = facts.qualname(func, scope)
-    if not qual or "." not in qual or qual.startswith(".") or is_library(qual) \
-            or facts.kinds.local_class(func, scope) is not None:
-        return False
-    if not qual.rpartition(".")[2][:1].isupper():
-        return False  # `build_model(cfg)`: a factory, which may return anything
-    return facts.project is None or not facts.path or facts.project.resolve(facts.path, qual) is None
 
 
 def _done_beside(facts: Facts, store) -> bool:

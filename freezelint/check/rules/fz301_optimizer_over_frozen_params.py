@@ -65,7 +65,10 @@ class OptimizerOverFrozenParams(Rule):
         "nothing. The reason named is the param group's own `weight_decay`/`momentum` where it sets one. "
         "A freeze done by a helper (`freeze_encoder(model)`, "
         "of this file or another) counts as the part of the model the helper freezes (all of what it is "
-        "given, for a helper of another file); a helper that freezes and builds the optimizer itself is "
+        "given, for a helper of another file); so does one of this file that freezes a module-level model it "
+        "reads without binding it (`def freeze_model(): for p in model.layer1.parameters(): ...`), called "
+        "where `model` is that same module-level name (at module level, or in a function with no `model` of "
+        "its own); a helper that freezes and builds the optimizer itself is "
         "reported inside it, not at each call. The fix is offered when the freeze comes before "
         "the optimizer, where a filter can see it; it is unsafe because it changes the param groups. "
         "Optimizers built by helpers of the project's other files (`build_optimizer(model)`) count, "
@@ -93,7 +96,11 @@ class OptimizerOverFrozenParams(Rule):
         "checker can read), which is silent, as is a freeze after the optimizer by a method of the class "
         "that first puts new layers in place (those the optimizer was given are not what it freezes). "
         "The fix is not offered where every parameter the optimizer "
-        "gets is frozen when it is built: the filtered list would be empty, and the optimizer raises. A freeze "
+        "gets is frozen when it is built: the filtered list would be empty, and the optimizer raises; nor "
+        "where the freeze is `x.requires_grad = False` on an `x` the checker can tell neither a Parameter nor "
+        "an nn.Module (`model.encoder` of `model = torch.load(...)`): on a Module that sets a plain attribute, "
+        "the filter keeps `x` training and hides the finding, so the message says to make sure of the freeze "
+        "first (where `x` is used as a Module, FZ102 reports the store). A freeze "
         "of `pl_module` in a Callback's training hook is reported there when the LightningModule's "
         "`configure_optimizers` is visible (as for FZ303) and builds such an optimizer over it; "
         "BaseFinetuning's `freeze` stays silent. "
@@ -874,8 +881,11 @@ class OptimizerOverFrozenParams(Rule):
                     continue
                 # the optimizer's parameters, or the call that built it (`trainer.reset_optimizer()`)
                 first = o.node.args[0].value if isinstance(o.node, cst.Call) and o.node.args else o.node
+                # a freeze that may change nothing (`x.requires_grad = False`, `x` perhaps a Module): a
+                # filter on requires_grad would hide it, and `x` would still train
                 fix = _filter_fix(first, [e for e in evs if e.kind == OPT_BUILD and e.node is o.node]) \
-                    if all(f.index < o.index for f in freezes) and not _filters_all(o, freezes, evs) else None
+                    if all(f.index < o.index and not f.detail.get("unsure") for f in freezes) \
+                    and not _filters_all(o, freezes, evs) else None
                 frozen = freezes[0].detail.get("sub") or o.target
                 via = freezes[0].detail.get("via")  # frozen by a helper (or a builder): name it
                 broken = freezes[0].detail.get("broken")
@@ -889,6 +899,9 @@ class OptimizerOverFrozenParams(Rule):
                           f"{named})") if broken \
                     else f"part of `{frozen}` is frozen (`{cut}`)" if (cut := freezes[0].detail.get("cut")) \
                     else f"`{frozen}` is frozen"
+                unsure = freezes[0].detail.get("unsure")  # the kind of what the store is on, not known
+                check = (f", once the freeze is sure to work: `{src(freezes[0].node)}` freezes nothing if `{unsure}` "
+                         f"is an nn.Module (call `{unsure}.requires_grad_(False)` then)") if unsure and not via else ""
                 # a LightningModule's __init__ (before configure_optimizers) or a training hook (after it)
                 hook = freezes[0].detail.get("hook") or freezes[0].detail.get("ran_in")
                 built = o.detail.get("via")  # by a helper or a trainer's constructor: the call shown is theirs
@@ -916,7 +929,7 @@ class OptimizerOverFrozenParams(Rule):
                     f"{f'once {mend}, ' if broken else ''}those take optimizer slots for "
                     f"nothing; the optimizer skips them while their .grad is None (no state, no weight decay), but a "
                     f"grad left from before the freeze (a backward before it, or zero_grad(set_to_none=False)) is "
-                    f"applied through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad",
+                    f"applied through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad{check}",
                     fix=fix,
                     stmt=o.stmt, facts=facts, used=[o, *freezes],
                 )
