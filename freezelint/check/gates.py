@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6275f1c9c8e22b5e35b9a30424c4232f'
+RULES_DIGEST = 'fabe3a57ab9194859e3e2605882a637c'
 
 GATES = {
     'FZ002': (
