@@ -163,3 +163,7 @@ def test_a_base_of_another_file_before_the_one_that_defines_it_stays_silent():
     """`class Net(Imported, Loader)`: the imported base comes first and may define the method itself."""
     assert [d.row for d in _fz401(BASE_OF_THE_FILE.format(bases="Loader, Imported"))] == [15]
     assert _fz401(BASE_OF_THE_FILE.format(bases="Imported, Loader")) == []
+    # nor where it comes first through a base of the file that defines no such method
+    between = BASE_OF_THE_FILE.replace("class Net(", "class Mixin(Imported):\n    pass\n\n\nclass Net(")
+    assert _fz401(between.format(bases="Mixin, Loader")) == []
+    assert [d.row for d in _fz401(between.format(bases="Loader, Mixin"))] == [19]

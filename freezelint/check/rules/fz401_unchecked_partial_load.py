@@ -1238,7 +1238,7 @@ def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tupl
     if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
         info = _self_class(ctx)
         d = _local_method(facts, info, func.attr.value, set()) if info is not None else None
-        return loads[id(d)] if d is not None and id(d) in loads else None
+        return loads[id(d)] if isinstance(d, cst.FunctionDef) and id(d) in loads else None
     project = facts.project if facts.path else None
     if project is None or not isinstance(func, (cst.Name, cst.Attribute)):
         return None
@@ -1258,11 +1258,11 @@ def _self_class(ctx: Ctx) -> ClassInfo | None:
     return info if params and params[0].name.value == "self" else None
 
 
-def _local_method(facts: Facts, info: ClassInfo, method: str, seen: set[int]) -> cst.FunctionDef | None:
+def _local_method(facts: Facts, info: ClassInfo, method: str, seen: set[int]) -> cst.FunctionDef | str | None:
     """The def `self.method(...)` runs in a class of this file: its own, or that of the first of
     its bases that defines it, bases of this file only (a library base, `nn.Module`, defines none of
-    the project's; a base of another file might, so none is told there). None for an attribute of
-    that name (`self.load = ...`)."""
+    the project's); ABSENT where none does; None where that cannot be told (a base of another file
+    comes first: it might define it) or `self.method` is an attribute (`self.load = ...`)."""
     if id(info) in seen or method in info.attrs:
         return None
     seen.add(id(info))
@@ -1275,13 +1275,13 @@ def _local_method(facts: Facts, info: ClassInfo, method: str, seen: set[int]) ->
         local = facts.classes.get(base.value.value) if isinstance(base.value, cst.Name) else None
         if local is not None:
             found = _local_method(facts, local, method, seen)
-            if found is not None:
+            if found != ABSENT:
                 return found
             continue
         q = facts.qualname(base.value, facts.module_scope)
         if not (q and (is_library(q) or hasattr(builtins, q))):
             return None
-    return None
+    return ABSENT
 
 
 def returned_loads(facts: Facts) -> dict[int, cst.Call]:
