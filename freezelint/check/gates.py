@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'fe2a6075b6b3302de6074d878f259e12'
+RULES_DIGEST = '383c65fd49b1047170bb3198acfee58f'
 
 GATES = {
     'FZ002': (

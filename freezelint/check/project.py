@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 56
+SUMMARY_VERSION = 57
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -65,8 +65,9 @@ def _flow_words(text: str, pos: int = 0, endpos: int | None = None) -> bool:
 
 _MODULE_BASE_NAMES = {"Module", "LightningModule", "PreTrainedModel"}
 # a class with bases that assigns `self.<attr>`: its summary's "attrs" may say what another file's
-# `model.backbone` holds, so such a file is parsed even without a word of _FLOW_WORDS
-_CLASS_WITH_ATTRS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\([ \t]*\w", re.M)
+# `model.backbone` holds, so such a file is parsed even without a word of _FLOW_WORDS (its bases
+# on the class line or on the next, `class Net(\n    BaseModel\n):`)
+_CLASS_WITH_ATTRS = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(\s*\w", re.M)
 _CLASS_NAME_BASES = re.compile(r"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.M)
 _CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
 # Lightning's callback classes (flow.CALLBACKS by their last part): a subclass's hooks follow the optimizer
@@ -78,7 +79,9 @@ _BASE = "class:"  # calls_imported's mark of a name that a class of the file der
 # calls_imported's mark of a project base class whose constructor may build a model and its optimizer
 _OWNS = "owns:"
 _SUB = "sub:"  # calls_imported's mark of the project base of a plain class the file builds
-_TOP_LEVEL = re.compile(r"^[^\s#]", re.M)
+# the next top-level statement, which ends a def or class block: not a comment, nor a closing bracket
+# at column 0 (black's `):` after a signature spread over lines, `def f(\n    net, strict=True\n):`)
+_TOP_LEVEL = re.compile(r"^[^\s#)\]}]", re.M)
 _CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
 _TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
 _SKIP_DIRS = {"__pycache__", "node_modules", "venv", "env", "build", "dist", "site-packages"}

@@ -115,7 +115,11 @@ class UncheckedPartialLoad(Rule):
         "file) that loads with one of its parameters as `strict` (`model.load_state_dict(sd, strict=strict)`, "
         "the parameter bound nowhere else) and drops the result is reported where a caller passes that "
         "parameter `False` (litgpt's `load_checkpoint(fabric, model, path, strict=False)`): by keyword, or by "
-        "position in a file that says `strict=False` somewhere. Not followed: a method called on another object "
+        "position in a file that says `strict=False` somewhere. So is a method of the caller's own class "
+        "called on `self` (coqui-tts's `self.load_checkpoint(config, path, strict=False)`, whose body runs "
+        "`self.xtts.load_state_dict(state, strict=strict)`): the method the class defines, or the first of "
+        "its bases of the same file that does; not one a base of another file defines, nor past such a base "
+        "(it may define the method first). Not followed: a method called on another object "
         "(`model.load_checkpoint_from_config(cfg)`), an override a subclass may add to a method the class "
         "defines (where neither the class nor its bases define it, the file's subclasses are followed, and "
         "the direct subclasses of other project files, LAVIS's `BaseModel` calling blip2.py's `Blip2Base."
@@ -1169,11 +1173,16 @@ def _load_at(facts: Facts, where, helper: str) -> tuple[str, list[Edge]]:
 
 
 def strict_arg_loads(facts: Facts) -> dict[int, tuple[cst.Call, str, int | None]]:
-    """The top-level functions that run `load_state_dict(..., strict=P)` with P one of their
-    parameters (bound nowhere else) and drop the result, a load that would be reported with
-    `strict=False` there: id of the def -> (that load, P, P's position; None for keyword-only). A
-    caller that passes `P=False` drops the keys (litgpt's `load_checkpoint(..., strict=False)`)."""
+    """The top-level functions and methods of top-level classes that run `load_state_dict(...,
+    strict=P)` with P one of their parameters (bound nowhere else) and drop the result, a load that
+    would be reported with `strict=False` there: id of the def -> (that load, P, P's position as a
+    caller passes it, after a method's receiver; None for keyword-only). A caller that passes
+    `P=False` drops the keys (litgpt's `load_checkpoint(..., strict=False)`, coqui-tts's
+    `self.load_checkpoint(config, path, strict=False)`)."""
     tops = {id(s): s for s in facts.module.body if isinstance(s, cst.FunctionDef)}
+    methods = {id(m): m for s in facts.module.body if isinstance(s, cst.ClassDef)
+               for m in s.body.body if isinstance(m, cst.FunctionDef)}
+    tops.update(methods)
     out: dict[int, tuple[cst.Call, str, int | None]] = {}
     for mc in facts.method_calls:
         home = _home(mc.ctx.scope)
@@ -1193,8 +1202,15 @@ def strict_arg_loads(facts: Facts) -> dict[int, tuple[cst.Call, str, int | None]
             continue
         func = tops[id(home.node)]
         params = [p.name.value for p in (*func.params.posonly_params, *func.params.params)]
+        if id(func) in methods and not _static(func):
+            params = params[1:]  # `self` (or `cls`): bound, not passed
         out[id(home.node)] = (mc.call, param, params.index(param) if param in params else None)
     return out
+
+
+def _static(func: cst.FunctionDef) -> bool:
+    """A `@staticmethod`: called through self, it is given no receiver."""
+    return any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in func.decorators)
 
 
 def _strict_name(call: cst.Call) -> str | None:
@@ -1219,6 +1235,10 @@ def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tupl
         d = facts.resolve_def(func, ctx.scope)
         if d is not None:
             return loads[id(d)] if id(d) in loads else None
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+        info = _self_class(ctx)
+        d = _local_method(facts, info, func.attr.value, set()) if info is not None else None
+        return loads[id(d)] if isinstance(d, cst.FunctionDef) and id(d) in loads else None
     project = facts.project if facts.path else None
     if project is None or not isinstance(func, (cst.Name, cst.Attribute)):
         return None
@@ -1227,6 +1247,41 @@ def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tupl
         return None
     found = project.strict_load(facts.path, q)
     return ((found[0], found[1]), found[2], found[3]) if found is not None else None
+
+
+def _self_class(ctx: Ctx) -> ClassInfo | None:
+    """The class of the method a call is in, where that method's first parameter is `self`."""
+    home = _home(ctx.scope)
+    info = home.cls if home is not None and home.is_method and home.parent is not None \
+        and home.parent.kind == "class" else None
+    params = home.node.params.params if info is not None else ()
+    return info if params and params[0].name.value == "self" else None
+
+
+def _local_method(facts: Facts, info: ClassInfo, method: str, seen: set[int]) -> cst.FunctionDef | str | None:
+    """The def `self.method(...)` runs in a class of this file: its own, or that of the first of
+    its bases that defines it, bases of this file only (a library base, `nn.Module`, defines none of
+    the project's); ABSENT where none does; None where that cannot be told (a base of another file
+    comes first: it might define it) or `self.method` is an attribute (`self.load = ...`)."""
+    if id(info) in seen or method in info.attrs:
+        return None
+    seen.add(id(info))
+    defined = [s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == method]
+    if defined:
+        return defined[-1]
+    for base in info.node.bases:
+        if base.keyword is not None:
+            continue
+        local = facts.classes.get(base.value.value) if isinstance(base.value, cst.Name) else None
+        if local is not None:
+            found = _local_method(facts, local, method, seen)
+            if found != ABSENT:
+                return found
+            continue
+        q = facts.qualname(base.value, facts.module_scope)
+        if not (q and (is_library(q) or hasattr(builtins, q))):
+            return None
+    return ABSENT
 
 
 def returned_loads(facts: Facts) -> dict[int, cst.Call]:
