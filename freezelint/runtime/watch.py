@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
+from torch.nn.parameter import UninitializedTensorMixin
 from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
@@ -56,7 +57,7 @@ from freezelint.runtime.report import AuditReport, FreezeAuditError, repeated
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
 from freezelint.runtime.names import as_patterns
 from freezelint.runtime.swaps import log_swaps
-from freezelint.runtime.tree import Tree, walk
+from freezelint.runtime.tree import Tree, unmade, walk
 from freezelint.runtime.watch_models import (call_site, dead_lightning_hooks, held_params, idle_optimizers,
                                                remember_names)
 from freezelint.runtime.watch_report import halted, judge, stats_moved_while_frozen
@@ -290,6 +291,9 @@ class Watch:
         # by id of such a root: its parameters' pass begun at its latest forward, on a spare CPU,
         # with their versions then (`_start_early`)
         self._early: dict[int, tuple[list[torch.Tensor], list[int], Pending]] = {}
+        # lazy modules still uninitialised, by id: (the hook that takes them once made, the module
+        # weakly, its name in its root); those left at judging are named in a note
+        self._lazy: dict[int, tuple[Any, weakref.ref, str]] = {}
         # the optimizers that stepped in the window and the class of each, by id (weakly once judged)
         self.optimizers: dict[int, torch.optim.Optimizer] = {}
         self.kinds: dict[int, str] = {}
@@ -590,6 +594,8 @@ class Watch:
         for h in self._handles:
             h.remove()
         self._handles = []
+        for hook, _, _ in self._lazy.values():
+            hook.remove()
         if self._train_orig is not None:
             # Put back what was there unless another wrapper came after ours (a nested watch that
             # is still open): ours then passes every call through, and that watch, when it puts
@@ -697,6 +703,8 @@ class Watch:
         if tree is None:
             tree = walk(root)
         params, buffers = [p for _, p in tree.params], [b for _, b in tree.buffers]
+        if tree.lazy:  # left out of the walk: they hold no data until their module's forward makes them
+            self._await_lazy(root, tree.lazy)
         self._root_params[id(root)] = params
         overwrite = not self.started
         # buffers are compared with their copies (below) at the end, not fingerprinted; sparse
@@ -714,6 +722,34 @@ class Watch:
         else:
             for _, m in tree.modules:
                 self.modes_before.setdefault(id(m), m.training)
+
+    def _await_lazy(self, root: nn.Module, lazy: tuple[tuple[str, nn.Module], ...]) -> None:
+        """Each lazy module of the root still uninitialised gets a forward pre-hook of its own, run
+        after the one torch makes its tensors in, that takes them there, before that forward moves
+        its buffers (`_on_materialized`)."""
+        for name, m in lazy:
+            if id(m) not in self._lazy:
+                hook = m.register_forward_pre_hook(lambda m, args, root=root: self._on_materialized(root, m))
+                self._lazy[id(m)] = (hook, weakref.ref(m), name)
+
+    @_guarded
+    @torch.no_grad()
+    def _on_materialized(self, root: nn.Module, module: nn.Module) -> None:
+        """A lazy module's forward, its tensors just made by torch's own hook: its buffers are copied
+        now, before this forward moves them; its parameters join the root's, to be fingerprinted at
+        the first step, or now inside the window (a branch first run after the window began)."""
+        if self.done or unmade(module):
+            return
+        self._lazy.pop(id(module))[0].remove()
+        tensors = [t for t in module._parameters.values() if t is not None]
+        self._copy_buffers(root, [b for b in module._buffers.values() if b is not None], overwrite=False)
+        if id(root) in self._root_params:
+            self._root_params[id(root)] = self._root_params[id(root)] + tensors
+        if self.started:
+            for t, f in zip(tensors, Fingerprinter(tensors)(just_built=True)):
+                self.before.setdefault(id(t), (t, f))
+        elif id(root) in self._pending:
+            self._pending[id(root)] = (root, self._pending[id(root)][1] + tensors)
 
     def _start_early(self, root: nn.Module, tensors: list[torch.Tensor]) -> None:
         """At a root's forward before the window, where a CPU is spare: its parameters' pass for
@@ -961,7 +997,7 @@ class Watch:
             self._note_written(opt)
         self._moving[id(opt)] = {id(p) for g in opt.param_groups if not lr_is_zero(g.get("lr")) for p in g["params"]
                                  if p.grad is not None and p.requires_grad}
-        held = [p for p in held_params(opt) if id(p) not in self.before]
+        held = [p for p in held_params(opt) if id(p) not in self.before and not isinstance(p, UninitializedTensorMixin)]
         if held:  # parameters no forwarded module holds yet (a wrapper's own, or none forwarded)
             for p, f in zip(held, Fingerprinter(held)(just_built=True)):
                 self.before[id(p)] = (p, f)
@@ -1483,6 +1519,7 @@ class Watch:
             if late:
                 self._report.notes.append(late)
             self._report.notes.extend(dead_lightning_hooks(list(self.roots.values())))
+            self._report.notes.extend(self._unmade_note())
         except AuditUsageError as e:
             self.error = e
             return
@@ -1494,6 +1531,16 @@ class Watch:
             self._release()
         if self.on_report is not None:
             self.on_report(self._report)
+
+    def _unmade_note(self) -> list[str]:
+        """One note naming the lazy modules the window ran without making: nothing to judge in them."""
+        left = [f"{name} ({type(m).__name__})" for _, ref, name in self._lazy.values()
+                if (m := ref()) is not None and unmade(m)]
+        if not left:
+            return []
+        one = len(left) == 1
+        return [f"{listed(left)} never ran, so {'its' if one else 'their'} lazy parameters were never initialised "
+                f"(they hold no values): not judged"]
 
     def _release(self) -> None:
         """Drop what only judging needed once it is done: the buffer copies, the fingerprint

