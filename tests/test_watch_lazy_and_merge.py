@@ -119,3 +119,27 @@ def test_audit_refuses_an_uninitialised_lazy_model_and_says_the_optimizer_may_st
         "audit (an optimizer built before that pass needs no rebuilding" in res.err, res.err
     res = cli(tmp_path, "audit", "lazy.py:made")  # the optimizer built before the dry run: fine
     assert res.code == 0 and res.out.startswith("freeze audit: OK"), res.out + res.err
+
+
+FREED = """
+import torch, torch.nn as nn
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+model.spare = nn.Parameter(torch.zeros(16), requires_grad=False)
+model.spare.untyped_storage().resize_(0)     # freed as sharding frees a parameter; unused by the forward
+opt = torch.optim.SGD(model[0].parameters(), lr=0.1)
+for step in range(3):
+    loss = model(torch.randn(4, 4)).pow(2).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+    print("step", step)
+"""
+
+
+@pytest.mark.parametrize("no_stop", [False, True])
+def test_run_stops_the_script_at_the_hook_where_watching_failed(cli, tmp_path, no_stop):
+    path = write(tmp_path / "train.py", FREED)
+    res = cli(tmp_path, "run", *(["--no-stop"] if no_stop else []), str(path))
+    assert res.code == 2, res.out + res.err
+    assert res.err.strip().splitlines() == ["freezelint: error: watching failed: ValueError: a (16,) tensor's "
+                                            "storage holds 0 bytes, fewer than its elements need (was it resized "
+                                            "away by sharding?)"], res.err
+    assert "step" not in res.out  # stopped at the first forward: no step trained unwatched

@@ -507,7 +507,7 @@ def run_script(opts: RunOptions) -> int:
         # written when the script has ended: the first window's report, the later ones in it
         streamed = not opts.stop and opts.fmt == "text"
         watch = Watch(opts.steps, expect_frozen=opts.expect_frozen, expect_trainable=opts.expect_trainable,
-                      stop=opts.stop, find_model=find, rewatch=opts.rewatch and not opts.stop,
+                      stop=opts.stop, stop_on_error=True, find_model=find, rewatch=opts.rewatch and not opts.stop,
                       on_report=(lambda r: _emit(r, opts, accepted, report_out[0])) if streamed else None)
     except (RunError, AuditUsageError, ConfigError) as e:
         sys.path[:] = saved_path

@@ -65,11 +65,12 @@ from freezelint.runtime.watch_report import halted, judge, stats_moved_while_fro
 
 def _guarded(hook: Callable) -> Callable:
     """A hook that fails closes the watch and keeps the error for `report`: the user's training
-    goes on as if unwatched."""
+    goes on as if unwatched, except under `stop_on_error` (`freezelint run`, whose verdict is then
+    that error): the script is stopped there, not left to train on unwatched to its end."""
 
     def run(self: "Watch", *args: Any) -> None:
         try:
-            hook(self, *args)
+            return hook(self, *args)
         except WindowComplete:
             raise
         except FreezeAuditError:  # the watch's own stop before a hang (see _agree_before_backward)
@@ -83,6 +84,8 @@ def _guarded(hook: Callable) -> Callable:
             self.error.__cause__ = e
             self.done = True
             self._remove_hooks()
+        if self.stop_on_error:
+            raise WindowComplete("watching failed")
 
     run.__name__ = hook.__name__
     run.__doc__ = hook.__doc__
@@ -229,13 +232,14 @@ class Watch:
                  expect_frozen: Iterable[str] | str = (), expect_trainable: Iterable[str] | str = (),
                  stop: bool = False, on_report: Callable[[AuditReport], None] | None = None,
                  find_model: Callable[[], nn.Module] | None = None, rewatch: bool = True,
-                 ignore: Iterable[str] | str = ()) -> None:
+                 ignore: Iterable[str] | str = (), stop_on_error: bool = False) -> None:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise AuditUsageError(f"steps must be an integer >= 1, got {steps!r}")
         if model is not None and not isinstance(model, nn.Module):
             raise AuditUsageError(f"model must be an nn.Module, got {type(model).__name__}")
         self.steps = steps
         self.stop = stop
+        self.stop_on_error = stop_on_error  # a hook that fails raises WindowComplete (see _guarded)
         self.on_report = on_report
         try:
             self.expect_frozen = as_patterns(expect_frozen, "expect_frozen")
