@@ -143,3 +143,67 @@ def test_run_stops_the_script_at_the_hook_where_watching_failed(cli, tmp_path, n
                                             "storage holds 0 bytes, fewer than its elements need (was it resized "
                                             "away by sharding?)"], res.err
     assert "step" not in res.out  # stopped at the first forward: no step trained unwatched
+
+
+MERGE = """
+import sys
+import torch, torch.nn as nn
+from peft import LoraConfig, get_peft_model
+torch.manual_seed(0)
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.head = nn.Linear(16, 32), nn.Linear(32, 32), nn.Linear(32, 4)
+    def forward(self, x):
+        return self.head(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
+model = get_peft_model(Net(), LoraConfig(r=4, target_modules=["fc1", "fc2"], modules_to_save=["head"]))
+opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+for step in range(6):
+    if step == 2 and sys.argv[1] != "after":
+        model = getattr(model, sys.argv[1])()      # mid-training: the optimizer keeps the adapters
+    loss = nn.functional.cross_entropy(model(torch.randn(8, 16)), torch.randint(0, 4, (8,)))
+    opt.zero_grad(); loss.backward(); opt.step()
+if sys.argv[1] == "after":
+    model = model.merge_and_unload()               # once training is over
+"""
+
+
+@pytest.fixture
+def merge_script(tmp_path):
+    pytest.importorskip("peft")
+    return write(tmp_path / "train.py", MERGE)
+
+
+def _fz302(out: str) -> str:
+    [line] = [ln for ln in out.splitlines() if "FZ302" in ln]
+    return line
+
+
+def test_merge_and_unload_inside_the_window_is_fz302_naming_the_merge(cli, tmp_path, merge_script):
+    res = cli(tmp_path, "run", "--steps", "4", str(merge_script), "merge_and_unload")
+    assert res.code == 1, res.out + res.err
+    line = _fz302(res.out)
+    assert "the optimizer holds 4 tensors that are no longer in the model (4x16, 32x4 (2), 4x32) and got no " \
+        "gradient in these steps: peft's merge_and_unload() replaced the LoRA layers fc1, fc2 by their base " \
+        "layers, so the adapters are out of the model and LoRA training stopped" in line, line
+    # the frozen weights the merge wrote are said to be the merge's doing, not a step's (no FZ501)
+    assert "the merge wrote the adapters' update into base_model.model.fc1.weight, base_model.model.fc2.weight " \
+        "(frozen): that is why they changed in the window, not a step" in line, line
+    assert "only base_model.model.head.weight, base_model.model.head.bias are in the model" in line, line
+    assert "merge once training is over" in line and "FZ501" not in res.out, res.out
+
+
+def test_unload_is_fz302_too_and_merging_after_training_is_clean(cli, tmp_path, merge_script):
+    res = cli(tmp_path, "run", "--steps", "4", str(merge_script), "unload")
+    assert res.code == 1, res.out + res.err
+    assert "peft's merge_and_unload() or unload() replaced the LoRA layers fc1, fc2" in _fz302(res.out), res.out
+    res = cli(tmp_path, "run", "--steps", "4", str(merge_script), "after")
+    assert res.code == 0, res.out + res.err
+
+
+def test_a_merge_after_the_first_window_is_fz302_in_a_later_one(cli, tmp_path, merge_script):
+    res = cli(tmp_path, "run", "--no-stop", str(merge_script), "merge_and_unload")
+    assert res.code == 1, res.out + res.err
+    first, later = res.out.split("freeze audit:")[1:]
+    assert first.startswith(" OK") and "peft's merge_and_unload() or unload() replaced the LoRA layers fc1, fc2 by " \
+        "their base layers" in _fz302(later), res.out

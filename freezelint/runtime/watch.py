@@ -254,6 +254,7 @@ class Watch:
         self._report: AuditReport | None = None
         self.error: BaseException | None = None  # raised while judging (the window's step still ran)
         self._handles: list[Any] = []
+        self._swaps: Any = None  # the log of swapped parameters and replaced layers (swaps.log_swaps)
         self._post_handle: Any = None
         self._after_pre_handle: Any = None  # after the window (rewatch): which step is in progress
         self._train_orig: Callable | None = None
@@ -534,10 +535,11 @@ class Watch:
         # counts on that (an outermost forward is its root's), and the user did not add them
         warnings.filterwarnings("ignore", message=_COMPILE_WARNING, category=UserWarning)
         self._filter = warnings.filters[0]
-        self._handles = [
-            register_module_forward_pre_hook(on_forward),
-            log_swaps(),  # a layer's parameters swapped after the optimizer was built: FZ302 says so
-        ]
+        self._handles = [register_module_forward_pre_hook(on_forward)]
+        # a layer's parameters swapped, or the layer replaced, after the optimizer was built: FZ302
+        # says which; kept until close(), so a later window knows of a replacement between windows
+        # (peft's merge_and_unload() after the first)
+        self._swaps = log_swaps()
         if step_hooks:
             self._handles.append(register_optimizer_step_pre_hook(self._on_step_pre))
         if post_hook:
@@ -586,6 +588,9 @@ class Watch:
         if self._post_handle is not None:
             self._post_handle.remove()
             self._post_handle = None
+        if self._swaps is not None:
+            self._swaps.remove()
+            self._swaps = None
         if self._after_pre_handle is not None:
             self._after_pre_handle.remove()
             self._after_pre_handle = None
