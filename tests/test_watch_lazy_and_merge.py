@@ -207,3 +207,23 @@ def test_a_merge_after_the_first_window_is_fz302_in_a_later_one(cli, tmp_path, m
     first, later = res.out.split("freeze audit:")[1:]
     assert first.startswith(" OK") and "peft's merge_and_unload() or unload() replaced the LoRA layers fc1, fc2 by " \
         "their base layers" in _fz302(later), res.out
+
+
+def test_fz302_names_the_overwrite_on_conversion_flag_where_it_is_set():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+    net[0].requires_grad_(False)
+    opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+    torch.__future__.set_overwrite_module_params_on_conversion(True)
+    try:
+        net = net.to(torch.float64)  # new Parameter objects under the flag; the optimizer keeps the old
+        with freezelint.watch(steps=2) as w:
+            _train(net, opt, x=torch.randn(4, 3, 8, 8, dtype=torch.float64))
+        [f] = w.report.findings
+    finally:
+        torch.__future__.set_overwrite_module_params_on_conversion(False)
+    assert f.code == "FZ302" and "torch.__future__.set_overwrite_module_params_on_conversion(True) is set, under " \
+        "which a conversion, .to(), .half(), .float(), .cuda() or .to(memory_format=...), gives every layer new " \
+        "Parameter objects" in f.message, f.message
+    assert f.advice.startswith("build the optimizer after converting the model (.to(), .half()) or replacing "
+                               "layers, or leave that flag at its default"), f.advice
