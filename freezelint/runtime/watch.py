@@ -1543,7 +1543,7 @@ class Watch:
 
     def _unmade_note(self) -> list[str]:
         """One note naming the lazy modules the window ran without making: nothing to judge in them."""
-        left = [f"{name} ({type(m).__name__})" for _, ref, name in self._lazy.values()
+        left = [f"{name or '(model)'} ({type(m).__name__})" for _, ref, name in self._lazy.values()
                 if (m := ref()) is not None and unmade(m)]
         if not left:
             return []

@@ -974,8 +974,8 @@ def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: 
             continue
         layers = [r for t in stale if (r := replaced_from(t)) is not None]
         kept = [r.name for r in precords if r.group is not None and (r.optimizer is None or r.optimizer == onames[oi])]
-        if not layers and kept:  # neither seen replaced nor all gone: tensors of no module it may mean to hold
-            continue
+        if not layers and (kept or not all(isinstance(t, nn.Parameter) for t in stale)):
+            continue  # neither seen replaced nor a model's all gone: tensors of no module it may mean to hold
         n = len(stale)
         whose = "the optimizer" if len(opts) == 1 else onames[oi]
         peft = any(kind.startswith("peft.") for kind, _ in layers)
