@@ -207,6 +207,8 @@ def test_a_merge_after_the_first_window_is_fz302_in_a_later_one(cli, tmp_path, m
     first, later = res.out.split("freeze audit:")[1:]
     assert first.startswith(" OK") and "peft's merge_and_unload() or unload() replaced the LoRA layers fc1, fc2 by " \
         "their base layers" in _fz302(later), res.out
+    assert "note: a later window, from step 3: before it, the model was dropped by the script (a name rebound to " \
+        "another model, as `model = model.merge_and_unload()` does)" in later, later
 
 
 def test_fz302_names_the_overwrite_on_conversion_flag_where_it_is_set():

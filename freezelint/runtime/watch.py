@@ -1442,17 +1442,23 @@ class Watch:
         unfrozen = sum(1 for k, g in now_params.items() if g and was.get(k) is False)
         frozen = sum(1 for k, g in now_params.items() if not g and was.get(k) is True)
         swapped = sum(1 for k in now_params if k not in was)
+        # parameters out of the model (peft's merge_and_unload(): the adapters), unless the model is gone
+        gone = sum(1 for k in was if k not in now_params) if now_params else 0
         # parameters each optimizer holds, by id: one the script dropped (freed) holds none fewer
         counts_then, counts_now = dict(before[2]), dict(now[2])
         held = sum(n - counts_then[k] for k, n in counts_now.items() if k in counts_then)
         dropped = sum(1 for k in counts_then if k not in counts_now)
         words = [f"{n} parameter{'s' * (n != 1)} {'was' if n == 1 else 'were'} {what}" for n, what in
-                 ((unfrozen, "newly trainable"), (frozen, "newly frozen"), (swapped, "new in the model")) if n]
+                 ((unfrozen, "newly trainable"), (frozen, "newly frozen"), (swapped, "new in the model"),
+                  (gone, "no longer in the model")) if n]
         if held:
             whose = "the optimizer holds" if len(counts_now) == 1 else "the optimizers hold"
             words.append(f"{whose} {abs(held)} {'more' if held > 0 else 'fewer'}")
         if dropped:
             words.append(f"{dropped} optimizer{'s were' if dropped != 1 else ' was'} dropped by the script")
+        if was and not now_params:  # the roots are held weakly: the script let go of the model
+            words.append("the model was dropped by the script (a name rebound to another model, as "
+                         "`model = model.merge_and_unload()` does)")
         for (attr, kind), n in _new_marks(before[3], now[3]).items():
             words.append(f"`{attr}` was set on {n} {kind}{'s' * (n != 1)}, which freezes and unfreezes nothing")
         return ", ".join(words) or "what trains had changed"
