@@ -211,6 +211,16 @@ def test_a_merge_after_the_first_window_is_fz302_in_a_later_one(cli, tmp_path, m
         "another model, as `model = model.merge_and_unload()` does)" in later, later
 
 
+def test_a_merge_that_leaves_nothing_trainable_is_named_where_the_backward_fails(cli, tmp_path):
+    pytest.importorskip("peft")
+    path = write(tmp_path / "train.py", MERGE.replace(', modules_to_save=["head"]', ""))
+    res = cli(tmp_path, "run", "--steps", "4", str(path), "merge_and_unload")
+    assert res.code == 2, res.out + res.err
+    assert "after 2 of 4 optimizer steps; peft's merge_and_unload() or unload() replaced the LoRA layers fc1, fc2 by " \
+        "their frozen base layers (PeftModel: 0 of 6 parameters trainable), so the loss has nothing to train and the " \
+        "optimizer holds adapters no longer in the model: merge once training is over" in res.err, res.err
+
+
 def test_fz302_names_the_overwrite_on_conversion_flag_where_it_is_set():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
