@@ -162,5 +162,11 @@ ALSO_AT_RUNTIME: dict[str, str] = {
     "FZ302": ("Trainable parameters of a layer are in no param group while the optimizer holds parameters that "
               "are no longer in the model: the layer was replaced after the optimizer was built, or one of its "
               "tensors was reparametrized after it (`weight_norm` moves `weight` into new Parameters, "
-              "`parametrizations.weight.original0/1` or `weight_g`/`weight_v`, and the optimizer keeps the old one)."),
+              "`parametrizations.weight.original0/1` or `weight_g`/`weight_v`, and the optimizer keeps the old one), "
+              "or its Parameters were made anew (`load_state_dict(..., assign=True)`; `.to()`/`.half()` under "
+              "`torch.__future__.set_overwrite_module_params_on_conversion(True)`, which the finding names when it is "
+              "set). With nothing trainable left out, the watch reports the optimizer that holds tensors no longer in "
+              "the model, which got no gradient, where a layer was seen replaced or nothing it holds is in the model: "
+              "peft's `merge_and_unload()` or `unload()` mid-training (the LoRA adapters are gone, so their training "
+              "stopped: merge after training, or build a new optimizer), or a model rebuilt after the optimizer."),
 }

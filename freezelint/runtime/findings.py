@@ -658,10 +658,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     "FZ302", _label(top), f"{_label(top)} ({by_module[top].type}) has {len(ps)} trainable "
                     f"parameter{'s' if len(ps) != 1 else ''} ({listed(names)}) in no param group, while the "
                     f"optimizer holds tensors that are no longer in the model{held}: the layer was replaced after "
-                    f"the optimizer was built{'' if whole else _OR_SWAPPED}, so the new one is never trained, and the "
+                    f"the optimizer was built{'' if whole else _or_swapped()}, so the new one is never trained, and the "
                     f"old one, out of the forward, gets no gradient and only takes the optimizer's memory",
                     ("build the optimizer after replacing layers" if whole else
-                     "build the optimizer after replacing layers or loading with assign=True")
+                     "build the optimizer after converting the model (.to(), .half()) or replacing layers, or leave "
+                     "that flag at its default (False: the conversions then keep the Parameter objects)"
+                     if _OVERWRITES() else "build the optimizer after replacing layers or loading with assign=True")
                     + ", or `optimizer.add_param_group({'params': layer.parameters()})`"))
             else:
                 # worded for one parameter where there is one; `advice_many` (the words for several) is what
@@ -1221,6 +1223,19 @@ def _swapped_in(opts: Mapping[str, torch.optim.Optimizer], live: Sequence[tuple[
 
 _OR_SWAPPED = (" (or its Parameters were swapped for new ones after it was built: by load_state_dict(..., "
                "assign=True) or `layer.weight = nn.Parameter(...)`; nothing left on the model tells the two apart)")
+# whether torch.__future__.set_overwrite_module_params_on_conversion(True) is in force
+_OVERWRITES = getattr(torch.__future__, "get_overwrite_module_params_on_conversion", lambda: False)
+
+
+def _or_swapped() -> str:
+    """The other cause of a layer whose Parameters are new: with torch's overwrite flag set, every
+    conversion (.to(), .half(), .to(memory_format=...)) puts new Parameter objects in the layer."""
+    if not _OVERWRITES():
+        return _OR_SWAPPED
+    return (" (or its Parameters were swapped for new ones after it was built: "
+            "torch.__future__.set_overwrite_module_params_on_conversion(True) is set, under which a conversion, "
+            ".to(), .half(), .float(), .cuda() or .to(memory_format=...), gives every layer new Parameter objects; "
+            "load_state_dict(..., assign=True) and `layer.weight = nn.Parameter(...)` do too)")
 
 
 def _replaced_whole(opts: Mapping[str, torch.optim.Optimizer], live: Sequence[tuple[str, nn.Module]],

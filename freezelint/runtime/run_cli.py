@@ -295,6 +295,11 @@ def _frozen_hint(failure: BaseException, watch) -> str:
         counts = [(type(m).__name__, sum(p.requires_grad for p in m.parameters()), sum(1 for _ in m.parameters()))
                   for m in list(watch.roots.values())]
         shown = ", ".join(f"{n}: {t} of {k} parameters trainable" for n, t, k in counts)
+        merged = _merged_away(watch)
+        if counts and not any(t for _, t, _ in counts) and merged:
+            return (f"; peft's merge_and_unload() or unload() replaced the LoRA layers {merged} by their frozen base "
+                    f"layers ({shown}), so the loss has nothing to train and the optimizer holds adapters no longer "
+                    f"in the model: merge once training is over")
         if counts and not any(t for _, t, _ in counts):
             return (f"; every parameter of the models that ran is frozen ({shown}): the loss has nothing to "
                     f"train, so a freeze caught the part meant to train")
@@ -306,6 +311,16 @@ def _frozen_hint(failure: BaseException, watch) -> str:
         return ("; no parameter reached it: a requires_grad filter over a model frozen whole (a freeze after "
                 "get_peft_model or add_adapter freezes the adapters too), or a name filter that matched nothing")
     return ""
+
+
+def _merged_away(watch: Any) -> str:
+    """The names of the peft LoRA layers, replaced while watched, whose tensors a watched optimizer
+    still holds (merge_and_unload() mid-training); '' where there are none."""
+    from freezelint.runtime.swaps import replaced_from
+
+    layers = [r for o in list(watch.optimizers.values()) for g in o.param_groups for p in g["params"]
+              if (r := replaced_from(p)) is not None and r[0].startswith("peft.")]
+    return ", ".join(dict.fromkeys(name for _, name in layers))
 
 
 def _no_torch_step(watch: Any) -> str:
@@ -507,7 +522,7 @@ def run_script(opts: RunOptions) -> int:
         # written when the script has ended: the first window's report, the later ones in it
         streamed = not opts.stop and opts.fmt == "text"
         watch = Watch(opts.steps, expect_frozen=opts.expect_frozen, expect_trainable=opts.expect_trainable,
-                      stop=opts.stop, find_model=find, rewatch=opts.rewatch and not opts.stop,
+                      stop=opts.stop, stop_on_error=True, find_model=find, rewatch=opts.rewatch and not opts.stop,
                       on_report=(lambda r: _emit(r, opts, accepted, report_out[0])) if streamed else None)
     except (RunError, AuditUsageError, ConfigError) as e:
         sys.path[:] = saved_path

@@ -96,7 +96,8 @@ def _refuse_unmaterialised(named: list[tuple[str, torch.Tensor]]) -> None:
     if lazy:
         raise AuditUsageError(f"{len(lazy)} parameter(s) or buffer(s) are uninitialised lazy tensors (first: "
                               f"{lazy[0]}): run one forward pass with a real batch (model(batch)) to "
-                              f"materialise them, build the optimizer after it, then audit")
+                              f"materialise them, then audit (an optimizer built before that pass needs no "
+                              f"rebuilding: torch initialises them in place)")
     if meta:
         raise AuditUsageError(f"{len(meta)} parameter(s) or buffer(s) are on the meta device (first: {meta[0]}): "
                               f"materialise the model first (model.to_empty(device=...) then load or "

@@ -20,8 +20,9 @@ from torch.nn.modules.module import register_module_module_registration_hook, re
 # so the log keeps nothing alive; an entry is trusted only while its old parameter is that very object
 _SWAPPED: dict[int, tuple[weakref.ref, weakref.ref, str, bool]] = {}
 _KEPT = 4096  # entries before the dead ones are dropped
-# id(parameter of a layer replaced whole) -> that parameter, weak: logged the same way
-_REPLACED: dict[int, weakref.ref] = {}
+# id(parameter of a layer replaced whole) -> (that parameter, weak; the layer's class, as
+# `module.QualName`; its attribute name in its parent): logged the same way
+_REPLACED: dict[int, tuple[weakref.ref, str, str]] = {}
 
 
 def _on_register(module: nn.Module, name: str, param: Any) -> None:
@@ -42,11 +43,12 @@ def _on_module(parent: nn.Module, name: str, module: Any) -> None:
     if old is None or old is module or not isinstance(old, nn.Module):
         return
     if len(_REPLACED) >= _KEPT:
-        for key in [k for k, o in _REPLACED.items() if o() is None]:
+        for key in [k for k, (o, _, _) in _REPLACED.items() if o() is None]:
             del _REPLACED[key]
+    kind = f"{type(old).__module__}.{type(old).__qualname__}"
     for p in old.parameters():
         try:
-            _REPLACED[id(p)] = weakref.ref(p)
+            _REPLACED[id(p)] = (weakref.ref(p), kind, name)
         except TypeError:
             pass
 
@@ -91,5 +93,12 @@ def swapped_out(param: Any) -> tuple[nn.Module, str, bool] | None:
 
 def replaced_out(param: Any) -> bool:
     """Whether `param` belonged to a layer replaced whole while a log was on."""
-    ref = _REPLACED.get(id(param))
-    return ref is not None and ref() is param
+    return replaced_from(param) is not None
+
+
+def replaced_from(param: Any) -> tuple[str, str] | None:
+    """The class (`module.QualName`) and attribute name of the layer replaced whole, while a log
+    was on, that `param` belonged to (a LoRA layer that peft's merge_and_unload() put its base
+    layer in place of: `peft.tuners.lora.layer.Linear`, `fc1`); else None."""
+    entry = _REPLACED.get(id(param))
+    return entry[1:] if entry is not None and entry[0]() is param else None

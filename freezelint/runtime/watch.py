@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
+from torch.nn.parameter import UninitializedTensorMixin
 from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
@@ -56,7 +57,7 @@ from freezelint.runtime.report import AuditReport, FreezeAuditError, repeated
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
 from freezelint.runtime.names import as_patterns
 from freezelint.runtime.swaps import log_swaps
-from freezelint.runtime.tree import Tree, walk
+from freezelint.runtime.tree import Tree, unmade, walk
 from freezelint.runtime.watch_models import (call_site, dead_lightning_hooks, held_params, idle_optimizers,
                                                remember_names)
 from freezelint.runtime.watch_report import halted, judge, stats_moved_while_frozen
@@ -64,11 +65,12 @@ from freezelint.runtime.watch_report import halted, judge, stats_moved_while_fro
 
 def _guarded(hook: Callable) -> Callable:
     """A hook that fails closes the watch and keeps the error for `report`: the user's training
-    goes on as if unwatched."""
+    goes on as if unwatched, except under `stop_on_error` (`freezelint run`, whose verdict is then
+    that error): the script is stopped there, not left to train on unwatched to its end."""
 
     def run(self: "Watch", *args: Any) -> None:
         try:
-            hook(self, *args)
+            return hook(self, *args)
         except WindowComplete:
             raise
         except FreezeAuditError:  # the watch's own stop before a hang (see _agree_before_backward)
@@ -82,6 +84,8 @@ def _guarded(hook: Callable) -> Callable:
             self.error.__cause__ = e
             self.done = True
             self._remove_hooks()
+        if self.stop_on_error:
+            raise WindowComplete("watching failed")
 
     run.__name__ = hook.__name__
     run.__doc__ = hook.__doc__
@@ -228,13 +232,14 @@ class Watch:
                  expect_frozen: Iterable[str] | str = (), expect_trainable: Iterable[str] | str = (),
                  stop: bool = False, on_report: Callable[[AuditReport], None] | None = None,
                  find_model: Callable[[], nn.Module] | None = None, rewatch: bool = True,
-                 ignore: Iterable[str] | str = ()) -> None:
+                 ignore: Iterable[str] | str = (), stop_on_error: bool = False) -> None:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise AuditUsageError(f"steps must be an integer >= 1, got {steps!r}")
         if model is not None and not isinstance(model, nn.Module):
             raise AuditUsageError(f"model must be an nn.Module, got {type(model).__name__}")
         self.steps = steps
         self.stop = stop
+        self.stop_on_error = stop_on_error  # a hook that fails raises WindowComplete (see _guarded)
         self.on_report = on_report
         try:
             self.expect_frozen = as_patterns(expect_frozen, "expect_frozen")
@@ -249,6 +254,7 @@ class Watch:
         self._report: AuditReport | None = None
         self.error: BaseException | None = None  # raised while judging (the window's step still ran)
         self._handles: list[Any] = []
+        self._swaps: Any = None  # the log of swapped parameters and replaced layers (swaps.log_swaps)
         self._post_handle: Any = None
         self._after_pre_handle: Any = None  # after the window (rewatch): which step is in progress
         self._train_orig: Callable | None = None
@@ -290,6 +296,9 @@ class Watch:
         # by id of such a root: its parameters' pass begun at its latest forward, on a spare CPU,
         # with their versions then (`_start_early`)
         self._early: dict[int, tuple[list[torch.Tensor], list[int], Pending]] = {}
+        # lazy modules still uninitialised, by id: (the hook that takes them once made, the module
+        # weakly, its name in its root); those left at judging are named in a note
+        self._lazy: dict[int, tuple[Any, weakref.ref, str]] = {}
         # the optimizers that stepped in the window and the class of each, by id (weakly once judged)
         self.optimizers: dict[int, torch.optim.Optimizer] = {}
         self.kinds: dict[int, str] = {}
@@ -526,10 +535,11 @@ class Watch:
         # counts on that (an outermost forward is its root's), and the user did not add them
         warnings.filterwarnings("ignore", message=_COMPILE_WARNING, category=UserWarning)
         self._filter = warnings.filters[0]
-        self._handles = [
-            register_module_forward_pre_hook(on_forward),
-            log_swaps(),  # a layer's parameters swapped after the optimizer was built: FZ302 says so
-        ]
+        self._handles = [register_module_forward_pre_hook(on_forward)]
+        # a layer's parameters swapped, or the layer replaced, after the optimizer was built: FZ302
+        # says which; kept until close(), so a later window knows of a replacement between windows
+        # (peft's merge_and_unload() after the first)
+        self._swaps = log_swaps()
         if step_hooks:
             self._handles.append(register_optimizer_step_pre_hook(self._on_step_pre))
         if post_hook:
@@ -578,6 +588,9 @@ class Watch:
         if self._post_handle is not None:
             self._post_handle.remove()
             self._post_handle = None
+        if self._swaps is not None:
+            self._swaps.remove()
+            self._swaps = None
         if self._after_pre_handle is not None:
             self._after_pre_handle.remove()
             self._after_pre_handle = None
@@ -590,6 +603,8 @@ class Watch:
         for h in self._handles:
             h.remove()
         self._handles = []
+        for hook, _, _ in self._lazy.values():
+            hook.remove()
         if self._train_orig is not None:
             # Put back what was there unless another wrapper came after ours (a nested watch that
             # is still open): ours then passes every call through, and that watch, when it puts
@@ -697,6 +712,8 @@ class Watch:
         if tree is None:
             tree = walk(root)
         params, buffers = [p for _, p in tree.params], [b for _, b in tree.buffers]
+        if tree.lazy:  # left out of the walk: they hold no data until their module's forward makes them
+            self._await_lazy(root, tree.lazy)
         self._root_params[id(root)] = params
         overwrite = not self.started
         # buffers are compared with their copies (below) at the end, not fingerprinted; sparse
@@ -714,6 +731,34 @@ class Watch:
         else:
             for _, m in tree.modules:
                 self.modes_before.setdefault(id(m), m.training)
+
+    def _await_lazy(self, root: nn.Module, lazy: tuple[tuple[str, nn.Module], ...]) -> None:
+        """Each lazy module of the root still uninitialised gets a forward pre-hook of its own, run
+        after the one torch makes its tensors in, that takes them there, before that forward moves
+        its buffers (`_on_materialized`)."""
+        for name, m in lazy:
+            if id(m) not in self._lazy:
+                hook = m.register_forward_pre_hook(lambda m, args, root=root: self._on_materialized(root, m))
+                self._lazy[id(m)] = (hook, weakref.ref(m), name)
+
+    @_guarded
+    @torch.no_grad()
+    def _on_materialized(self, root: nn.Module, module: nn.Module) -> None:
+        """A lazy module's forward, its tensors just made by torch's own hook: its buffers are copied
+        now, before this forward moves them; its parameters join the root's, to be fingerprinted at
+        the first step, or now inside the window (a branch first run after the window began)."""
+        if self.done or unmade(module):
+            return
+        self._lazy.pop(id(module))[0].remove()
+        tensors = [t for t in module._parameters.values() if t is not None]
+        self._copy_buffers(root, [b for b in module._buffers.values() if b is not None], overwrite=False)
+        if id(root) in self._root_params:
+            self._root_params[id(root)] = self._root_params[id(root)] + tensors
+        if self.started:
+            for t, f in zip(tensors, Fingerprinter(tensors)(just_built=True)):
+                self.before.setdefault(id(t), (t, f))
+        elif id(root) in self._pending:
+            self._pending[id(root)] = (root, self._pending[id(root)][1] + tensors)
 
     def _start_early(self, root: nn.Module, tensors: list[torch.Tensor]) -> None:
         """At a root's forward before the window, where a CPU is spare: its parameters' pass for
@@ -961,7 +1006,7 @@ class Watch:
             self._note_written(opt)
         self._moving[id(opt)] = {id(p) for g in opt.param_groups if not lr_is_zero(g.get("lr")) for p in g["params"]
                                  if p.grad is not None and p.requires_grad}
-        held = [p for p in held_params(opt) if id(p) not in self.before]
+        held = [p for p in held_params(opt) if id(p) not in self.before and not isinstance(p, UninitializedTensorMixin)]
         if held:  # parameters no forwarded module holds yet (a wrapper's own, or none forwarded)
             for p, f in zip(held, Fingerprinter(held)(just_built=True)):
                 self.before[id(p)] = (p, f)
@@ -1397,17 +1442,23 @@ class Watch:
         unfrozen = sum(1 for k, g in now_params.items() if g and was.get(k) is False)
         frozen = sum(1 for k, g in now_params.items() if not g and was.get(k) is True)
         swapped = sum(1 for k in now_params if k not in was)
+        # parameters out of the model (peft's merge_and_unload(): the adapters), unless the model is gone
+        gone = sum(1 for k in was if k not in now_params) if now_params else 0
         # parameters each optimizer holds, by id: one the script dropped (freed) holds none fewer
         counts_then, counts_now = dict(before[2]), dict(now[2])
         held = sum(n - counts_then[k] for k, n in counts_now.items() if k in counts_then)
         dropped = sum(1 for k in counts_then if k not in counts_now)
         words = [f"{n} parameter{'s' * (n != 1)} {'was' if n == 1 else 'were'} {what}" for n, what in
-                 ((unfrozen, "newly trainable"), (frozen, "newly frozen"), (swapped, "new in the model")) if n]
+                 ((unfrozen, "newly trainable"), (frozen, "newly frozen"), (swapped, "new in the model"),
+                  (gone, "no longer in the model")) if n]
         if held:
             whose = "the optimizer holds" if len(counts_now) == 1 else "the optimizers hold"
             words.append(f"{whose} {abs(held)} {'more' if held > 0 else 'fewer'}")
         if dropped:
             words.append(f"{dropped} optimizer{'s were' if dropped != 1 else ' was'} dropped by the script")
+        if was and not now_params:  # the roots are held weakly: the script let go of the model
+            words.append("the model was dropped by the script (a name rebound to another model, as "
+                         "`model = model.merge_and_unload()` does)")
         for (attr, kind), n in _new_marks(before[3], now[3]).items():
             words.append(f"`{attr}` was set on {n} {kind}{'s' * (n != 1)}, which freezes and unfreezes nothing")
         return ", ".join(words) or "what trains had changed"
@@ -1483,6 +1534,7 @@ class Watch:
             if late:
                 self._report.notes.append(late)
             self._report.notes.extend(dead_lightning_hooks(list(self.roots.values())))
+            self._report.notes.extend(self._unmade_note())
         except AuditUsageError as e:
             self.error = e
             return
@@ -1494,6 +1546,16 @@ class Watch:
             self._release()
         if self.on_report is not None:
             self.on_report(self._report)
+
+    def _unmade_note(self) -> list[str]:
+        """One note naming the lazy modules the window ran without making: nothing to judge in them."""
+        left = [f"{name or '(model)'} ({type(m).__name__})" for _, ref, name in self._lazy.values()
+                if (m := ref()) is not None and unmade(m)]
+        if not left:
+            return []
+        one = len(left) == 1
+        return [f"{listed(left)} never ran, so {'its' if one else 'their'} lazy parameters were never initialised "
+                f"(they hold no values): not judged"]
 
     def _release(self) -> None:
         """Drop what only judging needed once it is done: the buffer copies, the fingerprint

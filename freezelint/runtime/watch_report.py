@@ -868,6 +868,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
+    if not only_beside and any(outside) and not any(f.code == "FZ302" for f in found):
+        found += _left_behind(opts, onames, outside, graded, model_ids, precords)
     if w.rewritten and len(models) > 1 and not only_beside:
         found += _trained_and_averaged(w, inners, labels, trees, held_still)
     if w.lr_lifted and not only_beside:
@@ -953,6 +955,65 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if spread is not None:
         report = spread.merge(report, after, changed)
     return report
+
+
+def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: list[list[torch.Tensor]],
+                 graded: list[list[torch.Tensor]], model_ids: set[int], precords: list[ParamRecord]
+                 ) -> list[F.AuditFinding]:
+    """FZ302 where no trainable parameter is left out of the optimizer, but it holds tensors that
+    are no longer in the model and got no gradient: layers replaced whole while watched (peft's
+    merge_and_unload() or unload() mid-training: the LoRA layers give way to their base layers,
+    the adapters are gone), or a model rebuilt, so that nothing the optimizer holds is in it. The
+    optimizer steps tensors no forward uses: that training stopped, silently."""
+    from freezelint.runtime.swaps import replaced_from
+
+    out = []
+    for oi, opt in enumerate(opts):
+        stale = outside[oi]
+        if not stale or graded[oi]:  # tensors in no module that got grads: in the forward (a note says so)
+            continue
+        layers = [r for t in stale if (r := replaced_from(t)) is not None]
+        kept = [r.name for r in precords if r.group is not None and (r.optimizer is None or r.optimizer == onames[oi])]
+        if not layers and (kept or not all(isinstance(t, nn.Parameter) for t in stale)):
+            continue  # neither seen replaced nor a model's all gone: tensors of no module it may mean to hold
+        n = len(stale)
+        whose = "the optimizer" if len(opts) == 1 else onames[oi]
+        peft = any(kind.startswith("peft.") for kind, _ in layers)
+        names = list(dict.fromkeys(name for _, name in layers))
+        if peft:
+            # a merge inside the window moved the frozen base weights: merge_and_unload(), not unload()
+            merged = [r.name for r in precords if r.changed and not r.requires_grad and r.group is None]
+            one = len(names) == 1
+            how = (f"peft's {'merge_and_unload()' if merged else 'merge_and_unload() or unload()'} replaced the LoRA "
+                   f"layer{'' if one else 's'} {F.listed(names)} by {'its base layer' if one else 'their base layers'}, "
+                   f"so the adapters are out of the model and LoRA training stopped")
+            if merged:
+                how += (f"; the merge wrote the adapters' update into {F.listed(merged)} (frozen): that is why "
+                        f"{'it' if len(merged) == 1 else 'they'} changed in the window, not a step")
+            advice = ("merge once training is over (`model = model.merge_and_unload()` after the loop), or, to go on "
+                      "training the merged model, build a new optimizer over its trainable parameters")
+        else:
+            how = (f"the layers {F.listed(names)} were replaced after the optimizer was built" if names else
+                   "the model was rebuilt, or its layers replaced, after the optimizer was built")
+            advice = ("build the optimizer once the model is in its final form, or build a new one over the new "
+                      "model's trainable parameters")
+        still = (f"of what it holds only {F.listed(kept)} {'is' if len(kept) == 1 else 'are'} in the model" if kept
+                 else "nothing it holds is in the model any more, so it trains nothing")
+        out.append(F.AuditFinding(
+            "FZ302", "(model)",
+            f"{whose} holds {n} tensor{'' if n == 1 else 's'} that {'is' if n == 1 else 'are'} no longer in the model "
+            f"({_shapes(stale)}) and got no gradient in these steps: {how}; it steps {'it' if n == 1 else 'them'} "
+            f"for nothing, and {still}", advice))
+    return out
+
+
+def _shapes(tensors: list[torch.Tensor]) -> str:
+    """`2x8 (2), 8x2 (2)`: the shapes of tensors no longer named by any module, with counts."""
+    counts: dict[str, int] = {}
+    for t in tensors:
+        key = "x".join(map(str, t.shape)) or "scalar"
+        counts[key] = counts.get(key, 0) + 1
+    return F.listed([f"{k} ({c})" if c > 1 else k for k, c in counts.items()])
 
 
 def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
