@@ -1576,10 +1576,13 @@ def _hit(pattern: str, p: ParamRecord) -> bool:
 
 
 def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],
-                         module_names: Sequence[str] = ()) -> list[AuditFinding]:
+                         module_names: Sequence[str] = (),
+                         buffers: Sequence[BufferRecord] | None = None) -> list[AuditFinding]:
     """FZ506 per pattern. Trainable means requires_grad, held by an optimizer, and changed, or
     reached by a gradient that was exactly zero at every step (LoRA's lora_A while lora_B is still
-    zero at initialisation: it moves from the second step on)."""
+    zero at initialisation: it moves from the second step on). A pattern that names only modules
+    without parameters (by name or glob: a FrozenBatchNorm2d) is frozen where `buffers` tell that
+    none of theirs changed."""
     out = []
 
     def untrained(r: ParamRecord) -> bool:
@@ -1593,7 +1596,17 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
         if hit and all(id(p) in both for p in hit):
             continue  # said once, by the finding on both expectations
         hit = [p for p in hit if id(p) not in both]
-        if not hit and pattern in module_names:  # a dropout, an activation, a tied head's module
+        held = _buffers_only(pattern, module_names, buffers) if not hit else None
+        if held is not None and option == "expect_frozen":
+            moved = [b.name for b in held if b.changed]
+            if moved:
+                out.append(AuditFinding(
+                    "FZ506", pattern, f"expected frozen, but {pattern} names modules without parameters whose "
+                    f"buffers changed: {listed(moved)}", "put the module in eval mode (`.eval()`) to keep its "
+                    "running statistics, or use a module that keeps none (FrozenBatchNorm2d)"))
+            continue
+        if not hit and (pattern in module_names or any(m and matches(pattern, m) for m in module_names)):
+            # a dropout, an activation, a tied head's module
             out.append(AuditFinding("FZ506", pattern, f"{option} pattern names a module that holds no parameters",
                                     "name a module that holds some, or a parameter; see model.named_parameters()"))
             continue
@@ -1619,6 +1632,17 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
             out.append(AuditFinding("FZ506", pattern, f"expected to train, but {listed(bad)} did not change: "
                                     f"{causes}", advice))
     return out
+
+
+def _buffers_only(pattern: str, module_names: Sequence[str], buffers: Sequence[BufferRecord] | None
+                  ) -> list[BufferRecord] | None:
+    """The buffers of the modules a pattern that names no parameter names (`bn*` for a
+    FrozenBatchNorm2d `bn`), where it names modules that hold some; None otherwise, or where the
+    buffers were not recorded."""
+    if buffers is None or not any(m and matches(pattern, m) for m in module_names):
+        return None
+    held = [b for b in buffers if matches(pattern, b.module) or matches(pattern, b.name)]
+    return held or None
 
 
 def _named_both_ways(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],

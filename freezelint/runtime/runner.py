@@ -503,7 +503,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                                  set_to_none, foreign or False, call_train, from_ddp,
                                  kept_stats=_kept_stats(named_modules), notes=held_still, live=named_modules,
                                  written=grads_written)
-        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules]):
+        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules],
+                                           brecords):
             f.target = written.get(f.target, f.target)
             found.append(f)
     found = F.grouped(found)
