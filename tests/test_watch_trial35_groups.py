@@ -39,3 +39,59 @@ def test_a_buffers_only_module_whose_buffers_moved_fails_expect_frozen():
 def test_expect_trainable_on_a_buffers_only_module_says_it_holds_no_parameters():
     report = bn_steps(True, expect_trainable=["1*"])
     assert [f.message for f in report.findings] == ["expect_trainable pattern names a module that holds no parameters"]
+
+
+def lr_steps(make_sched, head_lr=0.0, steps=2):
+    """A two-group fine-tune whose head group has lr `head_lr` (a per-group lr looked up under a
+    misspelt key falls back to 0), under the scheduler `make_sched(opt)` builds (None: none)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.AdamW([{"params": model[0].parameters(), "lr": 1e-3},
+                             {"params": model[2].parameters(), "lr": head_lr}])
+    sched = make_sched(opt) if make_sched else None
+    with freezelint.watch(steps=steps) as w:
+        for _ in range(steps + 1):
+            model(torch.randn(4, 8)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+            if sched is not None:
+                sched.step()
+    return w.report
+
+
+sched = torch.optim.lr_scheduler
+
+
+def test_an_lr_zero_group_a_multiplying_scheduler_keeps_at_zero_is_fz304():
+    for make in (lambda o: sched.LinearLR(o, start_factor=0.1, total_iters=10),
+                 lambda o: sched.LambdaLR(o, lambda s: min(1.0, (s + 1) / 10)),  # a warm-up as transformers builds it
+                 lambda o: sched.StepLR(o, 5),
+                 lambda o: sched.CosineAnnealingLR(o, T_max=10),
+                 lambda o: sched.SequentialLR(o, [sched.LinearLR(o, 0.1, total_iters=2),
+                                                  sched.ExponentialLR(o, 0.9)], milestones=[2])):
+        report = lr_steps(make)
+        assert codes(report) == ["FZ304"], report.render_text()
+        f = report.findings[0]
+        assert f.target == "2 in param_groups[1]"
+        assert "has a base lr of 0 (its `initial_lr`)" in f.message and "2.weight, 2.bias" in f.message
+        assert "set the group's lr" in f.advice and "requires_grad_(False)" in f.advice
+        assert not report.notes
+
+
+def test_an_lr_zero_group_a_scheduler_may_raise_stays_a_note():
+    class Custom(sched.LambdaLR):  # a subclass may compute any lr
+        pass
+
+    for make in (None,  # the loop may set the lr by hand between steps
+                 lambda o: Custom(o, lambda s: 1.0),
+                 lambda o: sched.CyclicLR(o, base_lr=[1e-4, 0.0], max_lr=[1e-3, 0.0], step_size_up=1000)):
+        report = lr_steps(make)
+        assert report.ok, report.render_text()
+        assert any("the group's lr is 0, so no FZ505" in n for n in report.notes), report.render_text()
+
+
+def test_a_warm_up_from_near_zero_is_silent():
+    for make in (lambda o: sched.LinearLR(o, start_factor=1e-8, total_iters=100),
+                 lambda o: sched.LambdaLR(o, lambda s: s / 10)):  # lr exactly 0 at step 1, base lr > 0
+        report = lr_steps(make, head_lr=1e-2, steps=3)
+        assert report.ok and not report.notes, report.render_text()

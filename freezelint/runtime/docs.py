@@ -92,7 +92,10 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
         "observes": "A pattern passed as `expect_frozen` matched a parameter that changed or is trainable, or one "
                     "in `expect_trainable` matched a parameter that did not change; or a pattern matched nothing.",
         "why": "The test states what should be frozen; the run disagrees.",
-        "fix": "Patterns are parameter names, module prefixes (`backbone` covers `backbone.*`) or fnmatch globs.",
+        "fix": ("Patterns are parameter names, module prefixes (`backbone` covers `backbone.*`) or fnmatch globs. "
+                "A pattern that names only modules without parameters (a FrozenBatchNorm2d `bn`, by name or as "
+                "`bn*`) holds `expect_frozen` where none of their buffers changed, and fails naming those that did; "
+                "for `expect_trainable` it is reported as naming a module that holds no parameters."),
     },
     "FZ507": {
         "observes": "Inside a distributed job: a parameter that requires grad on some ranks and is frozen on others.",
@@ -151,7 +154,14 @@ ALSO_AT_RUNTIME: dict[str, str] = {
               "later step and its parameters changed: the scheduler raised it (CosineAnnealingLR's `eta_min` "
               "applies to every group; a scheduler's step() sets each group's lr again from its schedule), so the "
               "freeze by learning rate did not hold. A warmup from 0, which sets every group to 0 alike or one "
-              "group by its own schedule, is no freeze. An lr that stays 0 is a note, not a finding."),
+              "group by its own schedule, is no freeze. A group whose base lr (`initial_lr`) is 0 while another "
+              "group trains, under schedulers the training code holds that only multiply it (LinearLR, LambdaLR and "
+              "the warm-up schedules of transformers and diffusers built on it, StepLR, MultiStepLR, ConstantLR, "
+              "MultiplicativeLR, ExponentialLR, PolynomialLR, CosineAnnealingLR and CosineAnnealingWarmRestarts "
+              "with eta_min=0, ReduceLROnPlateau, SequentialLR and ChainedScheduler of those), never trains: its "
+              "lr stays 0 at every step (a per-group lr looked up under a misspelt key that falls back to 0). Any "
+              "other lr that stays 0 (a scheduler that may raise it: OneCycleLR, CyclicLR, a subclass; no "
+              "scheduler, where the loop may set it by hand) is a note, not a finding."),
     "FZ111": ("A PEFT model over a transformers task model (`...ForSequenceClassification`, ...) whose head "
               "(`classifier`, `score`, `qa_outputs`) is frozen whole and is no `ModulesToSaveWrapper`, while "
               "the adapters train: the head keeps the initialisation it had when get_peft_model froze it."),

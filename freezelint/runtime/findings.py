@@ -361,7 +361,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   substituted: frozenset[str] = frozenset(), toggled: Mapping[str, list[str]] | None = None,
                   live: Sequence[tuple[str, nn.Module]] = (),
                   sites: Mapping[str, str] | None = None,
-                  written: frozenset[str] = frozenset()) -> list[AuditFinding]:
+                  written: frozenset[str] = frozenset(),
+                  lr_kept: Mapping[tuple[str, int], str] | None = None) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -394,7 +395,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     Embedding's max_norm, a BatchNorm's momentum). `sites` (the watch) names, by module, where the
     train() call that switched it out of eval() was made (`in on_train_epoch_start at train.py:14`).
     `written` (the watch) names the frozen parameters whose .grad was another tensor at a later
-    step: the loop assigned it (torch.func.grad), not a grad left from before the freeze."""
+    step: the loop assigned it (torch.func.grad), not a grad left from before the freeze. `lr_kept`
+    (the watch) names, by (optimizer, group index), the param groups whose base lr is 0 under
+    schedulers that only multiply it (their class names): such a group never trains, FZ304."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -974,14 +977,37 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
              "until then), otherwise make the loss depend on them")
             + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""),
             _several(names)))
+    for (oname, gi), ps in held_still.items():
+        kept = (lr_kept or {}).get((oname, gi))
+        if kept is not None:
+            out.append(_lr_kept_finding(oname if among > 1 else None, gi, hyper(ps[0]), kept, [p.name for p in ps]))
     if notes is not None:
-        for (_, gi), ps in held_still.items():
+        for (oname, gi), ps in held_still.items():
+            if (oname, gi) in (lr_kept or {}):
+                continue
             names = [p.name for p in ps]
             notes.append(f"{listed(names)} (requires_grad=True, param group {gi} of {hyper(ps[0])}) did not change {over}: "
                          f"the group's lr is 0, so no FZ505 (a stage a schedule has not reached yet, or a freeze "
                          f"by learning rate, FZ304 in the code, which still computes their grads and optimizer "
                          f"state)")
     return out
+
+
+def _lr_kept_finding(oname: str | None, gi: int, hyper: str, kept: str, names: list[str]) -> AuditFinding:
+    """FZ304 on a param group whose base lr is 0 under schedulers that only multiply it (a per-group
+    lr misspelt into a default of 0): it never trains."""
+    one = len(names) == 1
+    where = _common(names)
+    at = f"param_groups[{gi}]" if oname is None else f"{oname}.param_groups[{gi}]"
+    return AuditFinding(
+        "FZ304", at if where == "(model)" else f"{where} in {at}",
+        f"param group {gi} of {hyper} has a base lr of 0 (its `initial_lr`), and {kept} only "
+        f"multipl{'ies' if ',' not in kept else 'y'} it, so its lr stays 0 at every step: {listed(names)} "
+        f"(requires_grad=True) never train{'s' if one else ''}, while another group trains",
+        f"set the group's lr (a per-group lr looked up under a wrong key falls back to 0); if "
+        f"{'it is' if one else 'they are'} meant to stay frozen, freeze {'it' if one else 'them'} with "
+        f"`requires_grad_(False)` and leave {'it' if one else 'them'} out of the optimizer",
+        _several(names))
 
 
 def _member(module: str, by_module: Mapping[str, ModuleRecord]) -> tuple[str, str] | None:

@@ -538,6 +538,79 @@ def _scheduler_of(opt: torch.optim.Optimizer) -> object | None:
     return None
 
 
+# torch's schedulers whose lr for a group is its base lr, or its lr at the step before, times a factor:
+# a base lr of 0 stays 0 (the cosine ones only with eta_min=0; ReduceLROnPlateau only lowers an lr).
+# OneCycleLR and CyclicLR set the lr from their own max_lr / base_lr, and a subclass may do anything.
+_MULTIPLYING = ("LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
+                "PolynomialLR", "ReduceLROnPlateau", "CosineAnnealingLR", "CosineAnnealingWarmRestarts")
+
+
+def _multiplies(sched: object) -> bool:
+    """Whether an lr scheduler (SequentialLR and ChainedScheduler: every one they hold) only
+    multiplies a group's lr, so that a base lr of 0 stays 0."""
+    kind = type(sched).__name__
+    if kind in ("SequentialLR", "ChainedScheduler") and type(sched) is getattr(torch.optim.lr_scheduler, kind, None):
+        inner = getattr(sched, "_schedulers", None)
+        return isinstance(inner, (list, tuple)) and bool(inner) and all(_multiplies(s) for s in inner)
+    if kind not in _MULTIPLYING or type(sched) is not getattr(torch.optim.lr_scheduler, kind, None):
+        return False
+    floor = getattr(sched, "eta_min", 0)
+    return not kind.startswith("CosineAnnealing") or (isinstance(floor, (int, float)) and floor == 0)
+
+
+def _schedulers_over(opt: torch.optim.Optimizer) -> list[object]:
+    """The lr schedulers over `opt` that the training code holds: in a variable of a frame on the
+    stack or of the script's top level, or an attribute of one, or of one of those (`self.lr_scheduler`
+    of the HF Trainer, accelerate's wrapper's `.scheduler`); each once."""
+    import sys
+    import types
+
+    from freezelint.runtime.watch_models import user_scopes
+
+    kinds = tuple(k for k in (getattr(torch.optim.lr_scheduler, n, None) for n in ("LRScheduler", "_LRScheduler"))
+                  if isinstance(k, type))
+    found: dict[int, object] = {}
+    seen: set[int] = set()
+
+    def look(values: list, depth: int) -> None:
+        for v in values:
+            kind = type(v)
+            if id(v) in seen or issubclass(kind, (type, types.ModuleType, types.FunctionType, nn.Module, torch.Tensor)):
+                continue
+            seen.add(id(v))
+            if isinstance(v, kinds):
+                if getattr(v, "optimizer", None) is opt:
+                    found[id(v)] = v
+            elif depth:
+                try:
+                    attrs = object.__getattribute__(v, "__dict__")  # never a class's own __getattr__
+                except Exception:  # noqa: BLE001 — no instance dictionary
+                    continue
+                if type(attrs) is dict:
+                    look(list(attrs.values()), depth - 1)
+
+    for scope in user_scopes(sys._getframe()):
+        look(list(scope.values()), 2)
+    return list(found.values())
+
+
+def _kept_at_zero(opt: torch.optim.Optimizer) -> dict[int, str]:
+    """The param groups of `opt` whose base lr is 0 (`initial_lr`: the lr a scheduler took) while
+    another group trains, under schedulers that only multiply it, so that it stays 0 at every step:
+    -> group index -> those schedulers' class names. None where a scheduler over it may raise it, or
+    where none is found (an lr the loop sets by hand)."""
+    groups = opt.param_groups
+    zero = [gi for gi, g in enumerate(groups) if F.lr_is_zero(g.get("lr")) and "initial_lr" in g
+            and F.lr_is_zero(g["initial_lr"]) and any(p.requires_grad for p in g["params"])]
+    if not zero or all(F.lr_is_zero(g.get("lr")) for g in groups):
+        return {}
+    scheds = _schedulers_over(opt)
+    if not scheds or not all(_multiplies(s) for s in scheds):
+        return {}
+    kinds = ", ".join(dict.fromkeys(type(s).__name__ for s in scheds))
+    return {gi: kinds for gi in zero}
+
+
 def _lifted_by(opt: torch.optim.Optimizer, overwritten: tuple[str, Any] | None = None) -> str:
     """What raised an lr=0 group's lr, as far as the scheduler the code holds tells. `overwritten`:
     the lr=0 was written over what a scheduler had set (its class, that lr)."""
@@ -864,7 +937,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             foreign = False
         found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
-                                 written=written,
+                                 written=written, lr_kept={(onames[oi], gi): k for gi, k in _kept_at_zero(opt).items()},
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
