@@ -95,3 +95,37 @@ def test_a_warm_up_from_near_zero_is_silent():
                  lambda o: sched.LambdaLR(o, lambda s: s / 10)):  # lr exactly 0 at step 1, base lr > 0
         report = lr_steps(make, head_lr=1e-2, steps=3)
         assert report.ok and not report.notes, report.render_text()
+
+
+def test_the_tree_says_which_frozen_parameters_an_optimizer_holds():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)  # the frozen layer too
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model(torch.randn(3, 4)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    lines = w.report.render_text().splitlines()
+    root = next(line for line in lines if line.startswith("(model)"))
+    assert root.endswith("optimizer: all trainable + 2 frozen"), root
+    frozen = next(line for line in lines if " 0 Linear" in line)
+    assert "frozen" in frozen and frozen.endswith("optimizer: 2 frozen"), frozen
+    assert [m.frozen_held for m in w.report.modules if m.name in ("", "0", "2")] == [2, 2, 0]
+
+
+def test_the_tree_of_an_optimizer_over_trainable_parameters_only_is_unchanged():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    opt = torch.optim.AdamW(model[2].parameters(), lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model(torch.randn(3, 4)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    lines = w.report.render_text().splitlines()
+    assert lines[1].endswith("optimizer: all trainable"), lines
+    assert not any("frozen" in line.partition("optimizer:")[2] for line in lines), lines
+    assert all(m.frozen_held == 0 for m in w.report.modules)

@@ -34,6 +34,16 @@ def _holders(names: list[str], modules: dict[str, "ModuleRecord"]) -> set[str]:
 # read as every parameter of a partly frozen module
 _HELD = {"all": "all trainable", "some": "some trainable", "none": "no trainable"}
 
+
+def _held(m: ModuleRecord) -> str:
+    """What the optimizers hold of a module's parameters, for its tree line: its trainable ones, and
+    any frozen ones a param group holds too (`all trainable + 2 frozen`, `2 frozen` for a frozen
+    part); "" where there is nothing to say."""
+    trainable = _HELD.get(m.optimizer, m.optimizer) if m.optimizer != "-" else ""
+    if not m.frozen_held:
+        return trainable
+    return f"{trainable} + {m.frozen_held} frozen" if trainable else f"{m.frozen_held} frozen"
+
 @dataclass
 class AuditFinding:
     code: str
@@ -103,6 +113,7 @@ class ModuleRecord:
     optimizer: str = "-"  # "all", "some", "none", "-" (no trainable params)
     # its own parameters recorded under another name (tied weights, judged once): name here -> that name
     tied: dict[str, str] = field(default_factory=dict)
+    frozen_held: int = 0  # its frozen parameters that an optimizer's param group holds all the same
 
 
 def _ties(tied: dict[str, str]) -> str:
@@ -325,8 +336,9 @@ class AuditReport:
                 parts.append(f"params changed {pch}/{params}{each}")
             if bufs:
                 parts.append(f"buffers changed {bch}/{bufs}{each}")
-            if m.optimizer != "-":  # of the module's trainable parameters (a frozen part is no one's)
-                parts.append(f"optimizer: {_HELD.get(m.optimizer, m.optimizer)}")
+            held = _held(m)
+            if held:
+                parts.append(f"optimizer: {held}")
             if m.tied:
                 parts.append(_ties(m.tied))
             if collapsed and len(collapsed) > 1:
@@ -341,7 +353,7 @@ class AuditReport:
             return " · ".join(parts)
 
         def signature(m: ModuleRecord) -> tuple:
-            return (m.status if m.status != "no params" else None, m.mode, m.optimizer if m.optimizer != "-" else None)
+            return (m.status if m.status != "no params" else None, m.mode, _held(m) or None)
 
         shapes: dict[str, tuple] = {}
 
@@ -349,7 +361,8 @@ class AuditReport:
             """What a subtree looks like, names relative: equal for identical repeated blocks."""
             if name not in shapes:
                 m = by_name[name]
-                shapes[name] = (m.type, m.status, m.mode, m.optimizer, m.params, m.params_changed, m.buffers,
+                shapes[name] = (m.type, m.status, m.mode, m.optimizer, m.frozen_held, m.params, m.params_changed,
+                                m.buffers,
                                 m.buffers_changed, name in flagged or name in holding, tuple(m.tied),
                                 tuple((c.rpartition(".")[2], shape(c)) for c in children.get(name, [])))
             return shapes[name]
