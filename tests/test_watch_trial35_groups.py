@@ -129,3 +129,70 @@ def test_the_tree_of_an_optimizer_over_trainable_parameters_only_is_unchanged():
     assert lines[1].endswith("optimizer: all trainable"), lines
     assert not any("frozen" in line.partition("optimizer:")[2] for line in lines), lines
     assert all(m.frozen_held == 0 for m in w.report.modules)
+
+
+def grad_zeroed_steps(zero_backbone: bool, opt_kind=torch.optim.AdamW, **kw):
+    """A backbone "frozen" by zeroing its grads after backward, still trainable and in the optimizer."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    backbone = model[0]
+    if not zero_backbone:
+        backbone.requires_grad_(False)
+    opt = opt_kind([p for p in model.parameters() if p.requires_grad], lr=1e-2, **kw)
+    with freezelint.watch(steps=3) as w:
+        for _ in range(4):
+            loss = nn.functional.cross_entropy(model(torch.randn(8, 8)), torch.randint(0, 2, (8,)))
+            opt.zero_grad()
+            loss.backward()
+            if zero_backbone:
+                for p in backbone.parameters():
+                    p.grad.zero_()
+            opt.step()
+    return w.report
+
+
+def test_a_freeze_by_zeroing_the_grad_that_weight_decay_moves_is_fz505():
+    report = grad_zeroed_steps(True, weight_decay=0.01)
+    [f] = report.findings
+    assert (f.code, f.target) == ("FZ505", "0"), report.render_text()
+    assert "0.weight, 0.bias: requires_grad=True and in the optimizer, yet they moved over 3 steps with a zero " \
+           "gradient" in f.message, f.message
+    assert "`p.grad.zero_()`" in f.message and "AdamW's weight_decay=0.01 moves them" in f.message, f.message
+    assert f.advice.startswith("if they are meant to stay frozen, freeze them with `requires_grad_(False)`")
+    assert [r.name for r in report.params if r.grad_zeroed] == ["0.weight", "0.bias"]
+
+
+def test_the_same_freeze_done_right_is_clean():
+    report = grad_zeroed_steps(False, weight_decay=0.01)
+    assert report.ok, report.render_text()
+
+
+def test_heads_picked_per_step_with_kept_zeroed_grads_are_no_fz505():
+    # the head not picked at the closing step holds a zeroed grad (set_to_none=False) and moves by
+    # AdamW's momentum and weight decay: it had a real gradient at its own step
+    torch.manual_seed(0)
+    body, heads = nn.Linear(8, 8), nn.ModuleList([nn.Linear(8, 2) for _ in range(2)])
+    opt = torch.optim.AdamW([*body.parameters(), *heads.parameters()], lr=1e-2, weight_decay=0.01)
+    with freezelint.watch(steps=4, model=nn.ModuleDict({"body": body, "heads": heads})) as w:
+        for step in range(5):
+            opt.zero_grad(set_to_none=False)
+            heads[step % 2](body(torch.randn(4, 8))).pow(2).mean().backward()
+            opt.step()
+    assert w.report.ok, w.report.render_text()
+    assert not any(r.grad_zeroed for r in w.report.params)
+
+
+def test_a_grad_zeroed_at_the_last_step_only_is_no_fz505():
+    # a real gradient at the earlier steps of the window: the optimizer's state keeps it
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.01)
+    with freezelint.watch(steps=3) as w:
+        for step in range(3):
+            model(torch.randn(8, 8)).pow(2).mean().backward()
+            if step == 2:
+                for p in model[0].parameters():
+                    p.grad.zero_()
+            opt.step()
+            opt.zero_grad()
+    assert w.report.ok, w.report.render_text()

@@ -67,10 +67,14 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
                      "the first step only). The watch also reads what the script writes into trainable "
                      "parameters between steps: one that the optimizer moved and that is back at its value from "
                      "before the first step at the start of every later step of the window never keeps an "
-                     "update, and is reported with that cause (a write through `.data` is not seen). Three more cases the "
+                     "update, and is reported with that cause (a write through `.data` is not seen). Four more cases the "
                      "watch names as their own: a parameter with a hook on its gradient (`register_hook`) that "
                      "returns zeros, a freeze by hook, which weight decay or momentum moves all the same (its "
-                     "gradient is read at the closing step); a whole model the optimizer trains that something "
+                     "gradient is read at the closing step); a parameter whose gradient the loop zeroes after "
+                     "backward (`p.grad.zero_()`), moved by a decoupled weight decay (AdamW): its gradient and "
+                     "first moment are read at the closing step, and it is reported where both are all zeros, so "
+                     "that no step gave it a gradient (a head not picked at that step had one at its own; SGD, "
+                     "whose momentum takes the weight decay in, cannot tell, and is not read); a whole model the optimizer trains that something "
                      "also overwrites between every two steps while a model of the same shapes trains beside it "
                      "(an EMA teacher left trainable and in the optimizer: seen from 3 steps on); and heads or "
                      "experts of a ModuleList or ModuleDict that did not run in the window while a sibling did "
@@ -85,7 +89,7 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
         "fix": ("Freeze it explicitly if that is the intent (a part that a later stage brings into the forward: "
                 "freeze it until then); otherwise make the loss depend on it. For an update written back, "
                 "restore only what must stay frozen, or copy averaged weights in for evaluation only. For a freeze by "
-                "hook, freeze with `requires_grad_(False)` and leave the parameters out of the optimizer; for an "
+                "hook or by zeroing the gradient, freeze with `requires_grad_(False)` and leave the parameters out of the optimizer; for an "
                 "EMA teacher, freeze it, leave it out of the optimizer and run it under `torch.no_grad()`."),
     },
     "FZ506": {

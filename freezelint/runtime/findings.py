@@ -306,12 +306,16 @@ def _several(names: list[str]) -> list[str]:
 
 
 def mark_zero_grads(records: list[ParamRecord], all_zero: Callable[[list[int]], list[bool]],
-                    readable: Callable[[int], bool] = lambda i: True) -> None:
+                    readable: Callable[[int], bool] = lambda i: True,
+                    never_graded: Callable[[list[int]], list[bool]] | None = None) -> None:
     """Records of trainable parameters whose grad counted as "nonzero" unread get "zero" where the
     last step's grad was all zeros (`all_zero`, asked of record indices): the unchanged ones (no
     gradient reached them: FZ505), then, where any was, the changed ones in a module beside theirs
     (LoRA's lora_A beside its lora_B, behind a frozen all-zero layer, moved by weight decay or
-    momentum alone). Only those are asked: a fine-tune that trains reads nothing."""
+    momentum alone). Only those are asked: a fine-tune that trains reads nothing. `never_graded`
+    (asked of changed ones without a gradient hook, and only those its caller can tell for)
+    says which no step gave a nonzero gradient (an all-zero grad and AdamW first moment): moved by
+    weight decay alone, they get "zero" and `grad_zeroed` (a loop that zeroes their grad)."""
     def ask(pick: list[int]) -> bool:
         zero = all_zero(pick) if pick else []
         for i, z in zip(pick, zero):
@@ -325,6 +329,14 @@ def mark_zero_grads(records: list[ParamRecord], all_zero: Callable[[list[int]], 
     found = ask([i for i, r in enumerate(records) if not r.changed and candidate(i, r)])
     # a gradient hook may return zeros (a freeze by hook), which weight decay or momentum moves past
     ask([i for i, r in enumerate(records) if r.changed and r.grad_hook and candidate(i, r)])
+    # a loop that zeroes the grad after backward (`p.grad.zero_()`, a "freeze"): decoupled weight
+    # decay moves what no step gave a gradient; a head not picked at the closing step (its grad
+    # zeroed and kept, set_to_none=False) had one earlier, which its optimizer state keeps
+    pick = [i for i, r in enumerate(records) if r.changed and not r.grad_hook and candidate(i, r)]
+    if never_graded is not None and pick:
+        for i, z in zip(pick, never_graded(pick)):
+            if z:
+                records[i].grad, records[i].grad_zeroed = "zero", True
     if not found:
         return
     parents = {r.module.rpartition(".")[0] for r in records if r.grad == "zero" and not r.changed}
@@ -920,6 +932,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"before step 1, the update{'s' * (len(at) > 1)} undone (a restore of the rows meant to stay "
                    f"frozen whose index also covers the trained ones, saved or averaged weights copied into the "
                    f"model at every step)")
+        elif ps is decayed and zeroed_by_loop(ps):
+            why = (f"their gradient was all zeros at the last step and {type(owner(ps[0])[1]).__name__}'s first "
+                   f"moment (exp_avg) is all zeros, so no step gave them a gradient: something zeroes it after "
+                   f"backward (`p.grad.zero_()`, a \"freeze\" by zeroing the gradient), or the loss does not depend "
+                   f"on them; {_decay_of(*owner(ps[0])[1:])} moves them all the same, so the weights drift without "
+                   f"learning")
         elif ps is decayed and hooked(ps):
             why = (f"a hook on their gradient (`register_hook`) returns zeros, a freeze by hook, and "
                    f"{_decay_of(*owner(ps[0])[1:])} moves them whatever the gradient, so the \"frozen\" weights drift")
@@ -955,7 +973,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         out.append(AuditFinding(
             "FZ505", where,
             f"{listed(names)}: requires_grad=True and in the optimizer, yet "
-            + (f"they moved {over} with a zero gradient" if ps is decayed and hooked(ps) else
+            + (f"they moved {over} with a zero gradient" if ps is decayed and (hooked(ps) or zeroed_by_loop(ps)) else
                f"no gradient reached them {over}" if ps is decayed or ps is zeroed and beside
                else "no step's update lasted" if ps is undone else f"unchanged {over}") + f"; {why}",
             (f"train {listed(blockers)} (zero-initialised layers such as a ControlNet's zero convolutions "
@@ -973,6 +991,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
              "freeze them with `requires_grad_(False)` and leave them out of the optimizer: a hook that zeroes the "
              "gradient still computes it at every step, and weight decay or momentum moves the weights past it"
              if (ps is decayed or ps is zeroed and not beside) and hooked(ps) else
+             "if they are meant to stay frozen, freeze them with `requires_grad_(False)` and leave them out of the "
+             "optimizer (a gradient zeroed after backward is still computed at every step, and weight decay moves "
+             "the weights past it); otherwise find what zeroes their gradient, or make the loss depend on them"
+             if ps is decayed and zeroed_by_loop(ps) else
              "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
              "until then), otherwise make the loss depend on them")
             + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""),
@@ -1032,6 +1054,12 @@ def _sibling_ran(module: str, ran: frozenset[str], by_module: Mapping[str, Modul
     container, mine = held
     near = sorted(n for n in ran if n.startswith(container + ".") and "." not in n[len(container) + 1:] and n != mine)
     return near[0] if near else None
+
+
+def zeroed_by_loop(ps: list[ParamRecord]) -> bool:
+    """Moved with a zero grad that no hook made, while the optimizer's state showed that no step gave
+    them a gradient (`grad_zeroed`): the loop zeroes it, or the loss ignores them."""
+    return any(p.grad_zeroed for p in ps) and not any(p.grad_hook for p in ps)
 
 
 def hooked(ps: list[ParamRecord]) -> bool:

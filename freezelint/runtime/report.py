@@ -89,6 +89,9 @@ class ParamRecord:
     # value from the window's start), when every step's was; empty when any update lasted
     written_back: tuple[int, ...] = ()  # a tuple: no allocation per record
     grad_hook: bool = False  # a hook on its gradient (`register_hook`): one may zero it, a freeze by hook
+    # watch(): moved, its grad all zeros at the closing step and its AdamW first moment all zeros: no
+    # step gave it a gradient, weight decay alone moved it (a loop's `p.grad.zero_()` after backward)
+    grad_zeroed: bool = False
 
 
 @dataclass

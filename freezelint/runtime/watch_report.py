@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
@@ -144,12 +144,24 @@ def _sizes(buffers: list[torch.Tensor], saved: list[torch.Tensor | None]) -> lis
 
 
 @torch.no_grad()
-def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor]) -> None:
+def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor],
+                     place: Callable[[torch.Tensor], tuple[torch.optim.Optimizer, dict] | None]) -> None:
     """The watch counts a trainable parameter's grad as "nonzero" once it is a tensor, without
     reading it. Where such a parameter did not change over the window, its grad is read now, at
     the closing step, before the loop's zero_grad: all zeros is what a compiled backward
     (AOTAutograd) hands a parameter the loss does not reach, where eager autograd leaves None
-    (FZ505). Only the unchanged ones are read: a fine-tune that trains reads nothing."""
+    (FZ505). Only the unchanged ones are read: a fine-tune that trains reads nothing, but where a
+    decoupled weight decay moves a parameter whatever its gradient (AdamW): there a moved one's grad
+    is looked at too, and read with its first moment where it looks zero (`place`: the optimizer and
+    param group that hold a parameter)."""
+    moments: dict[int, torch.Tensor] = {}
+    for i, (r, p) in enumerate(zip(records, params)):
+        at = place(p) if r.changed and r.requires_grad and r.group is not None and not r.grad_hook else None
+        m = _first_moment(at[0], at[1], p) if at is not None else None
+        if m is not None:
+            moments[i] = m
+    never_graded = _never_graded(params, moments) if moments else None
+
     def all_zero(picked: list[int]) -> list[bool]:
         pick = [params[i] for i in picked]
         if not pick:
@@ -159,7 +171,55 @@ def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor]) -> 
         return [not c for c in counts]
 
     F.mark_zero_grads(records, all_zero, lambda i: params[i].grad is not None
-                      and params[i].grad.layout == torch.strided)
+                      and params[i].grad.layout == torch.strided, never_graded)
+
+
+def _first_moment(opt: torch.optim.Optimizer, group: dict, p: torch.Tensor) -> torch.Tensor | None:
+    """The first moment (`exp_avg`) of a parameter whose weight decay is decoupled from its gradient
+    (AdamW; Adam, NAdam, RAdam with decoupled_weight_decay=True) and not 0: weight decay moves it
+    whatever its gradient, and the moment is all zeros while no step has given it a nonzero one.
+    None elsewhere (SGD's momentum takes the weight decay in; no state tells)."""
+    if not (group.get("weight_decay") or 0) or not (type(opt).__name__ == "AdamW"
+                                                    or group.get("decoupled_weight_decay")):
+        return None
+    state = getattr(opt, "state", None)
+    m = state.get(p, {}).get("exp_avg") if isinstance(state, dict) else None  # .get: torch's defaultdict adds none
+    return m if isinstance(m, torch.Tensor) and m.layout == torch.strided else None
+
+
+def _all_zero(tensors: list[torch.Tensor]) -> list[bool]:
+    """Whether each tensor is all zeros: one fused max-abs per device and dtype, one read back each."""
+    out: list[bool] = [False] * len(tensors)
+    by_kind: dict[tuple, list[int]] = {}
+    for i, t in enumerate(tensors):
+        by_kind.setdefault((t.device, t.dtype), []).append(i)
+    for idx in by_kind.values():
+        norms = torch._foreach_norm([tensors[i] for i in idx], ord=float("inf"))
+        for i, n in zip(idx, torch.stack(norms).tolist()):
+            out[i] = n == 0
+    return out
+
+
+def _never_graded(params: list[torch.Tensor], moments: dict[int, torch.Tensor]) -> Callable[[list[int]], list[bool]]:
+    """For mark_zero_grads: which of the moved parameters picked (record indices; only those with a
+    first moment in `moments` are read) had an all-zero grad at the closing step and an all-zero
+    first moment, so that no step gave them a gradient and weight decay alone moved them (a loop's
+    `p.grad.zero_()` after backward). A first look at each grad's first elements (a real gradient
+    is seldom zero there) leaves the full reads to the few that pass it."""
+    def ask(picked: list[int]) -> list[bool]:
+        out = [False] * len(picked)
+        known = [k for k, i in enumerate(picked) if i in moments]
+        if not known:
+            return out
+        grads = [fsdp.local(params[picked[k]].grad) for k in known]
+        heads = [g.view(-1)[:16] if g.is_contiguous() else g for g in grads]
+        maybe = [j for j, z in enumerate(_all_zero(heads)) if z]
+        if maybe:
+            full = _all_zero([grads[j] for j in maybe] + [fsdp.local(moments[picked[known[j]]]) for j in maybe])
+            for n, j in enumerate(maybe):
+                out[known[j]] = full[n] and full[len(maybe) + n]
+        return out
+    return ask
 
 
 def _rebuilt(found: list[F.AuditFinding], precords: list[ParamRecord]) -> list[F.AuditFinding]:
@@ -877,7 +937,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     for r, p in zip(precords, params):
         r.grad_hook = bool(getattr(p, "_backward_hooks", None))
     if w.steps > 1 and not w.judged_at_exit and not w.cut_short:
-        _read_zero_grads(precords, params)
+        _read_zero_grads(precords, params, lambda p: (opts[holder[id(p)][0]], opts[holder[id(p)][0]].param_groups[
+            holder[id(p)][1]]) if id(p) in holder else None)
     if tied:
         for r, p in zip(precords, params):
             if id(p) in tied:
