@@ -196,3 +196,10 @@ def test_a_grad_zeroed_at_the_last_step_only_is_no_fz505():
             opt.step()
             opt.zero_grad()
     assert w.report.ok, w.report.render_text()
+
+
+def test_a_glob_naming_modules_that_hold_parameters_still_says_how_to_widen_it():
+    report = bn_steps(True, expect_frozen=["[0-1]"])  # modules 0 (a Linear) and 1 (buffers only)
+    [f] = report.findings
+    assert f.message.startswith("expect_frozen pattern matched no parameter; a glob matches whole dotted names: "
+                                "`[0-1].*` matches"), f.message

@@ -1650,7 +1650,8 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
         if hit and all(id(p) in both for p in hit):
             continue  # said once, by the finding on both expectations
         hit = [p for p in hit if id(p) not in both]
-        held = _buffers_only(pattern, module_names, buffers) if not hit else None
+        empty = _empty_modules(pattern, module_names, params) if not hit else []
+        held = _buffers_only(pattern, empty, buffers) if empty else None
         if held is not None and option == "expect_frozen":
             moved = [b.name for b in held if b.changed]
             if moved:
@@ -1659,7 +1660,7 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
                     f"buffers changed: {listed(moved)}", "put the module in eval mode (`.eval()`) to keep its "
                     "running statistics, or use a module that keeps none (FrozenBatchNorm2d)"))
             continue
-        if not hit and (pattern in module_names or any(m and matches(pattern, m) for m in module_names)):
+        if not hit and (pattern in module_names or empty):
             # a dropout, an activation, a tied head's module
             out.append(AuditFinding("FZ506", pattern, f"{option} pattern names a module that holds no parameters",
                                     "name a module that holds some, or a parameter; see model.named_parameters()"))
@@ -1688,14 +1689,24 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
     return out
 
 
-def _buffers_only(pattern: str, module_names: Sequence[str], buffers: Sequence[BufferRecord] | None
+def _empty_modules(pattern: str, module_names: Sequence[str], params: list[ParamRecord]) -> list[str]:
+    """The modules a pattern that names no parameter names (by name or glob: `bn*` for a
+    FrozenBatchNorm2d `bn`), where none of them holds parameters; none where one does (a glob that
+    names `blocks.2` matches no whole parameter name: its own message says how to widen it)."""
+    named = [m for m in module_names if m and matches(pattern, m)]
+    if not named:
+        return []
+    full = {n.rpartition(".")[0] for p in params for n in (p.name, *p.aliases)}  # the modules holding them
+    return [] if any(f == m or f.startswith(m + ".") for m in named for f in full) else named
+
+
+def _buffers_only(pattern: str, modules: list[str], buffers: Sequence[BufferRecord] | None
                   ) -> list[BufferRecord] | None:
-    """The buffers of the modules a pattern that names no parameter names (`bn*` for a
-    FrozenBatchNorm2d `bn`), where it names modules that hold some; None otherwise, or where the
-    buffers were not recorded."""
-    if buffers is None or not any(m and matches(pattern, m) for m in module_names):
+    """The buffers of `modules` (named by `pattern`, holding no parameters), where they hold some;
+    None otherwise, or where the buffers were not recorded."""
+    if buffers is None:
         return None
-    held = [b for b in buffers if matches(pattern, b.module) or matches(pattern, b.name)]
+    held = [b for b in buffers if any(b.module == m or b.module.startswith(m + ".") for m in modules)]
     return held or None
 
 
