@@ -332,9 +332,7 @@ def mark_zero_grads(records: list[ParamRecord], all_zero: Callable[[list[int]], 
     # a loop that zeroes the grad after backward (`p.grad.zero_()`, a "freeze"): decoupled weight
     # decay moves what no step gave a gradient; a head not picked at the closing step (its grad
     # zeroed and kept, set_to_none=False) had one earlier, which its optimizer state keeps
-    # (under torch.compile, grads counted at every step may already read "zero": asked all the same)
-    pick = [i for i, r in enumerate(records) if r.changed and not r.grad_hook and r.requires_grad
-            and r.group is not None and r.grad in ("nonzero", "zero") and readable(i)]
+    pick = [i for i, r in enumerate(records) if r.changed and not r.grad_hook and candidate(i, r)]
     if never_graded is not None and pick:
         for i, z in zip(pick, never_graded(pick)):
             if z:
