@@ -142,11 +142,16 @@ def test_near_miss_a_warmup_that_starts_one_group_at_0_is_no_fz304():
     assert w.report.ok and not w.report.findings, w.report.render_text()
 
 
-def test_near_miss_an_lr0_group_the_schedule_keeps_at_0_is_a_note():
+def test_an_lr0_group_the_schedule_keeps_at_0_is_fz304_it_never_trains():
+    # CosineAnnealingLR(eta_min=0) only scales the base lr of 0: a freeze by lr=0 that holds, which
+    # still computes grads and optimizer state; FZ304 in the code, and at run time
     model, opt, sched = lr0_backbone(0.0)
     with freezelint.watch(steps=3) as w:
         run(model, opt, 3, sched=sched)
-    assert w.report.ok and "the group's lr is 0, so no FZ505" in w.report.notes[0], w.report.render_text()
+    [f] = w.report.findings
+    assert (f.code, f.target) == ("FZ304", "param_groups[0]"), w.report.render_text()
+    assert "has a base lr of 0 (its `initial_lr`), and CosineAnnealingLR only multiplies it" in f.message, f.message
+    assert not w.report.notes, w.report.render_text()
 
 
 def test_near_miss_a_warmup_from_0_and_an_lr_raised_by_the_script_are_no_fz304():

@@ -67,10 +67,14 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
                      "the first step only). The watch also reads what the script writes into trainable "
                      "parameters between steps: one that the optimizer moved and that is back at its value from "
                      "before the first step at the start of every later step of the window never keeps an "
-                     "update, and is reported with that cause (a write through `.data` is not seen). Three more cases the "
+                     "update, and is reported with that cause (a write through `.data` is not seen). Four more cases the "
                      "watch names as their own: a parameter with a hook on its gradient (`register_hook`) that "
                      "returns zeros, a freeze by hook, which weight decay or momentum moves all the same (its "
-                     "gradient is read at the closing step); a whole model the optimizer trains that something "
+                     "gradient is read at the closing step); a parameter whose gradient the loop zeroes after "
+                     "backward (`p.grad.zero_()`), moved by a decoupled weight decay (AdamW): its gradient and "
+                     "first moment are read at the closing step, and it is reported where both are all zeros, so "
+                     "that no step gave it a gradient (a head not picked at that step had one at its own; SGD, "
+                     "whose momentum takes the weight decay in, cannot tell, and is not read); a whole model the optimizer trains that something "
                      "also overwrites between every two steps while a model of the same shapes trains beside it "
                      "(an EMA teacher left trainable and in the optimizer: seen from 3 steps on); and heads or "
                      "experts of a ModuleList or ModuleDict that did not run in the window while a sibling did "
@@ -85,14 +89,17 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
         "fix": ("Freeze it explicitly if that is the intent (a part that a later stage brings into the forward: "
                 "freeze it until then); otherwise make the loss depend on it. For an update written back, "
                 "restore only what must stay frozen, or copy averaged weights in for evaluation only. For a freeze by "
-                "hook, freeze with `requires_grad_(False)` and leave the parameters out of the optimizer; for an "
+                "hook or by zeroing the gradient, freeze with `requires_grad_(False)` and leave the parameters out of the optimizer; for an "
                 "EMA teacher, freeze it, leave it out of the optimizer and run it under `torch.no_grad()`."),
     },
     "FZ506": {
         "observes": "A pattern passed as `expect_frozen` matched a parameter that changed or is trainable, or one "
                     "in `expect_trainable` matched a parameter that did not change; or a pattern matched nothing.",
         "why": "The test states what should be frozen; the run disagrees.",
-        "fix": "Patterns are parameter names, module prefixes (`backbone` covers `backbone.*`) or fnmatch globs.",
+        "fix": ("Patterns are parameter names, module prefixes (`backbone` covers `backbone.*`) or fnmatch globs. "
+                "A pattern that names only modules without parameters (a FrozenBatchNorm2d `bn`, by name or as "
+                "`bn*`) holds `expect_frozen` where none of their buffers changed, and fails naming those that did; "
+                "for `expect_trainable` it is reported as naming a module that holds no parameters."),
     },
     "FZ507": {
         "observes": "Inside a distributed job: a parameter that requires grad on some ranks and is frozen on others.",
@@ -151,7 +158,14 @@ ALSO_AT_RUNTIME: dict[str, str] = {
               "later step and its parameters changed: the scheduler raised it (CosineAnnealingLR's `eta_min` "
               "applies to every group; a scheduler's step() sets each group's lr again from its schedule), so the "
               "freeze by learning rate did not hold. A warmup from 0, which sets every group to 0 alike or one "
-              "group by its own schedule, is no freeze. An lr that stays 0 is a note, not a finding."),
+              "group by its own schedule, is no freeze. A group whose base lr (`initial_lr`) is 0 while another "
+              "group trains, under schedulers the training code holds that only multiply it (LinearLR, LambdaLR and "
+              "the warm-up schedules of transformers and diffusers built on it, StepLR, MultiStepLR, ConstantLR, "
+              "MultiplicativeLR, ExponentialLR, PolynomialLR, CosineAnnealingLR and CosineAnnealingWarmRestarts "
+              "with eta_min=0, ReduceLROnPlateau, SequentialLR and ChainedScheduler of those), never trains: its "
+              "lr stays 0 at every step (a per-group lr looked up under a misspelt key that falls back to 0). Any "
+              "other lr that stays 0 (a scheduler that may raise it: OneCycleLR, CyclicLR, a subclass; no "
+              "scheduler, where the loop may set it by hand) is a note, not a finding."),
     "FZ111": ("A PEFT model over a transformers task model (`...ForSequenceClassification`, ...) whose head "
               "(`classifier`, `score`, `qa_outputs`) is frozen whole and is no `ModulesToSaveWrapper`, while "
               "the adapters train: the head keeps the initialisation it had when get_peft_model froze it."),

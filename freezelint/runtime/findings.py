@@ -306,12 +306,16 @@ def _several(names: list[str]) -> list[str]:
 
 
 def mark_zero_grads(records: list[ParamRecord], all_zero: Callable[[list[int]], list[bool]],
-                    readable: Callable[[int], bool] = lambda i: True) -> None:
+                    readable: Callable[[int], bool] = lambda i: True,
+                    never_graded: Callable[[list[int]], list[bool]] | None = None) -> None:
     """Records of trainable parameters whose grad counted as "nonzero" unread get "zero" where the
     last step's grad was all zeros (`all_zero`, asked of record indices): the unchanged ones (no
     gradient reached them: FZ505), then, where any was, the changed ones in a module beside theirs
     (LoRA's lora_A beside its lora_B, behind a frozen all-zero layer, moved by weight decay or
-    momentum alone). Only those are asked: a fine-tune that trains reads nothing."""
+    momentum alone). Only those are asked: a fine-tune that trains reads nothing. `never_graded`
+    (asked of changed ones without a gradient hook, and only those its caller can tell for)
+    says which no step gave a nonzero gradient (an all-zero grad and AdamW first moment): moved by
+    weight decay alone, they get "zero" and `grad_zeroed` (a loop that zeroes their grad)."""
     def ask(pick: list[int]) -> bool:
         zero = all_zero(pick) if pick else []
         for i, z in zip(pick, zero):
@@ -325,6 +329,14 @@ def mark_zero_grads(records: list[ParamRecord], all_zero: Callable[[list[int]], 
     found = ask([i for i, r in enumerate(records) if not r.changed and candidate(i, r)])
     # a gradient hook may return zeros (a freeze by hook), which weight decay or momentum moves past
     ask([i for i, r in enumerate(records) if r.changed and r.grad_hook and candidate(i, r)])
+    # a loop that zeroes the grad after backward (`p.grad.zero_()`, a "freeze"): decoupled weight
+    # decay moves what no step gave a gradient; a head not picked at the closing step (its grad
+    # zeroed and kept, set_to_none=False) had one earlier, which its optimizer state keeps
+    pick = [i for i, r in enumerate(records) if r.changed and not r.grad_hook and candidate(i, r)]
+    if never_graded is not None and pick:
+        for i, z in zip(pick, never_graded(pick)):
+            if z:
+                records[i].grad, records[i].grad_zeroed = "zero", True
     if not found:
         return
     parents = {r.module.rpartition(".")[0] for r in records if r.grad == "zero" and not r.changed}
@@ -361,7 +373,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   substituted: frozenset[str] = frozenset(), toggled: Mapping[str, list[str]] | None = None,
                   live: Sequence[tuple[str, nn.Module]] = (),
                   sites: Mapping[str, str] | None = None,
-                  written: frozenset[str] = frozenset()) -> list[AuditFinding]:
+                  written: frozenset[str] = frozenset(),
+                  lr_kept: Mapping[tuple[str, int], str] | None = None) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -394,7 +407,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     Embedding's max_norm, a BatchNorm's momentum). `sites` (the watch) names, by module, where the
     train() call that switched it out of eval() was made (`in on_train_epoch_start at train.py:14`).
     `written` (the watch) names the frozen parameters whose .grad was another tensor at a later
-    step: the loop assigned it (torch.func.grad), not a grad left from before the freeze."""
+    step: the loop assigned it (torch.func.grad), not a grad left from before the freeze. `lr_kept`
+    (the watch) names, by (optimizer, group index), the param groups whose base lr is 0 under
+    schedulers that only multiply it (their class names): such a group never trains, FZ304."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -919,6 +934,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"before step 1, the update{'s' * (len(at) > 1)} undone (a restore of the rows meant to stay "
                    f"frozen whose index also covers the trained ones, saved or averaged weights copied into the "
                    f"model at every step)")
+        elif ps is decayed and zeroed_by_loop(ps):
+            why = (f"their gradient was all zeros at the last step and {type(owner(ps[0])[1]).__name__}'s first "
+                   f"moment (exp_avg) is all zeros, so no step gave them a gradient: something zeroes it after "
+                   f"backward (`p.grad.zero_()`, a \"freeze\" by zeroing the gradient), or the loss does not depend "
+                   f"on them; {_decay_of(*owner(ps[0])[1:])} moves them all the same, so the weights drift without "
+                   f"learning")
         elif ps is decayed and hooked(ps):
             why = (f"a hook on their gradient (`register_hook`) returns zeros, a freeze by hook, and "
                    f"{_decay_of(*owner(ps[0])[1:])} moves them whatever the gradient, so the \"frozen\" weights drift")
@@ -954,7 +975,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         out.append(AuditFinding(
             "FZ505", where,
             f"{listed(names)}: requires_grad=True and in the optimizer, yet "
-            + (f"they moved {over} with a zero gradient" if ps is decayed and hooked(ps) else
+            + (f"they moved {over} with a zero gradient" if ps is decayed and (hooked(ps) or zeroed_by_loop(ps)) else
                f"no gradient reached them {over}" if ps is decayed or ps is zeroed and beside
                else "no step's update lasted" if ps is undone else f"unchanged {over}") + f"; {why}",
             (f"train {listed(blockers)} (zero-initialised layers such as a ControlNet's zero convolutions "
@@ -972,18 +993,45 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
              "freeze them with `requires_grad_(False)` and leave them out of the optimizer: a hook that zeroes the "
              "gradient still computes it at every step, and weight decay or momentum moves the weights past it"
              if (ps is decayed or ps is zeroed and not beside) and hooked(ps) else
+             "if they are meant to stay frozen, freeze them with `requires_grad_(False)` and leave them out of the "
+             "optimizer (a gradient zeroed after backward is still computed at every step, and weight decay moves "
+             "the weights past it); otherwise find what zeroes their gradient, or make the loss depend on them"
+             if ps is decayed and zeroed_by_loop(ps) else
              "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
              "until then), otherwise make the loss depend on them")
             + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""),
             _several(names)))
+    for (oname, gi), ps in held_still.items():
+        kept = (lr_kept or {}).get((oname, gi))
+        if kept is not None:
+            out.append(_lr_kept_finding(oname if among > 1 else None, gi, hyper(ps[0]), kept, [p.name for p in ps]))
     if notes is not None:
-        for (_, gi), ps in held_still.items():
+        for (oname, gi), ps in held_still.items():
+            if (oname, gi) in (lr_kept or {}):
+                continue
             names = [p.name for p in ps]
             notes.append(f"{listed(names)} (requires_grad=True, param group {gi} of {hyper(ps[0])}) did not change {over}: "
                          f"the group's lr is 0, so no FZ505 (a stage a schedule has not reached yet, or a freeze "
                          f"by learning rate, FZ304 in the code, which still computes their grads and optimizer "
                          f"state)")
     return out
+
+
+def _lr_kept_finding(oname: str | None, gi: int, hyper: str, kept: str, names: list[str]) -> AuditFinding:
+    """FZ304 on a param group whose base lr is 0 under schedulers that only multiply it (a per-group
+    lr misspelt into a default of 0): it never trains."""
+    one = len(names) == 1
+    where = _common(names)
+    at = f"param_groups[{gi}]" if oname is None else f"{oname}.param_groups[{gi}]"
+    return AuditFinding(
+        "FZ304", at if where == "(model)" else f"{where} in {at}",
+        f"param group {gi} of {hyper} has a base lr of 0 (its `initial_lr`), and {kept} only "
+        f"multipl{'ies' if ',' not in kept else 'y'} it, so its lr stays 0 at every step: {listed(names)} "
+        f"(requires_grad=True) never train{'s' if one else ''}, while another group trains",
+        f"set the group's lr (a per-group lr looked up under a wrong key falls back to 0); if "
+        f"{'it is' if one else 'they are'} meant to stay frozen, freeze {'it' if one else 'them'} with "
+        f"`requires_grad_(False)` and leave {'it' if one else 'them'} out of the optimizer",
+        _several(names))
 
 
 def _member(module: str, by_module: Mapping[str, ModuleRecord]) -> tuple[str, str] | None:
@@ -1008,6 +1056,12 @@ def _sibling_ran(module: str, ran: frozenset[str], by_module: Mapping[str, Modul
     container, mine = held
     near = sorted(n for n in ran if n.startswith(container + ".") and "." not in n[len(container) + 1:] and n != mine)
     return near[0] if near else None
+
+
+def zeroed_by_loop(ps: list[ParamRecord]) -> bool:
+    """Moved with a zero grad that no hook made, while the optimizer's state showed that no step gave
+    them a gradient (`grad_zeroed`): the loop zeroes it, or the loss ignores them."""
+    return any(p.grad_zeroed for p in ps) and not any(p.grad_hook for p in ps)
 
 
 def hooked(ps: list[ParamRecord]) -> bool:
@@ -1591,10 +1645,13 @@ def _hit(pattern: str, p: ParamRecord) -> bool:
 
 
 def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],
-                         module_names: Sequence[str] = ()) -> list[AuditFinding]:
+                         module_names: Sequence[str] = (),
+                         buffers: Sequence[BufferRecord] | None = None) -> list[AuditFinding]:
     """FZ506 per pattern. Trainable means requires_grad, held by an optimizer, and changed, or
     reached by a gradient that was exactly zero at every step (LoRA's lora_A while lora_B is still
-    zero at initialisation: it moves from the second step on)."""
+    zero at initialisation: it moves from the second step on). A pattern that names only modules
+    without parameters (by name or glob: a FrozenBatchNorm2d) is frozen where `buffers` tell that
+    none of theirs changed."""
     out = []
 
     def untrained(r: ParamRecord) -> bool:
@@ -1608,7 +1665,18 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
         if hit and all(id(p) in both for p in hit):
             continue  # said once, by the finding on both expectations
         hit = [p for p in hit if id(p) not in both]
-        if not hit and pattern in module_names:  # a dropout, an activation, a tied head's module
+        empty = _empty_modules(pattern, module_names, params) if not hit else []
+        held = _buffers_only(pattern, empty, buffers) if empty else None
+        if held is not None and option == "expect_frozen":
+            moved = [b.name for b in held if b.changed]
+            if moved:
+                out.append(AuditFinding(
+                    "FZ506", pattern, f"expected frozen, but {pattern} names modules without parameters whose "
+                    f"buffers changed: {listed(moved)}", "put the module in eval mode (`.eval()`) to keep its "
+                    "running statistics, or use a module that keeps none (FrozenBatchNorm2d)"))
+            continue
+        if not hit and (pattern in module_names or empty):
+            # a dropout, an activation, a tied head's module
             out.append(AuditFinding("FZ506", pattern, f"{option} pattern names a module that holds no parameters",
                                     "name a module that holds some, or a parameter; see model.named_parameters()"))
             continue
@@ -1634,6 +1702,27 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
             out.append(AuditFinding("FZ506", pattern, f"expected to train, but {listed(bad)} did not change: "
                                     f"{causes}", advice))
     return out
+
+
+def _empty_modules(pattern: str, module_names: Sequence[str], params: list[ParamRecord]) -> list[str]:
+    """The modules a pattern that names no parameter names (by name or glob: `bn*` for a
+    FrozenBatchNorm2d `bn`), where none of them holds parameters; none where one does (a glob that
+    names `blocks.2` matches no whole parameter name: its own message says how to widen it)."""
+    named = [m for m in module_names if m and matches(pattern, m)]
+    if not named:
+        return []
+    full = {n.rpartition(".")[0] for p in params for n in (p.name, *p.aliases)}  # the modules holding them
+    return [] if any(f == m or f.startswith(m + ".") for m in named for f in full) else named
+
+
+def _buffers_only(pattern: str, modules: list[str], buffers: Sequence[BufferRecord] | None
+                  ) -> list[BufferRecord] | None:
+    """The buffers of `modules` (named by `pattern`, holding no parameters), where they hold some;
+    None otherwise, or where the buffers were not recorded."""
+    if buffers is None:
+        return None
+    held = [b for b in buffers if any(b.module == m or b.module.startswith(m + ".") for m in modules)]
+    return held or None
 
 
 def _named_both_ways(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],

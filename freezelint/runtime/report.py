@@ -34,6 +34,16 @@ def _holders(names: list[str], modules: dict[str, "ModuleRecord"]) -> set[str]:
 # read as every parameter of a partly frozen module
 _HELD = {"all": "all trainable", "some": "some trainable", "none": "no trainable"}
 
+
+def _held(m: ModuleRecord) -> str:
+    """What the optimizers hold of a module's parameters, for its tree line: its trainable ones, and
+    any frozen ones a param group holds too (`all trainable + 2 frozen`, `2 frozen` for a frozen
+    part); "" where there is nothing to say."""
+    trainable = _HELD.get(m.optimizer, m.optimizer) if m.optimizer != "-" else ""
+    if not m.frozen_held:
+        return trainable
+    return f"{trainable} + {m.frozen_held} frozen" if trainable else f"{m.frozen_held} frozen"
+
 @dataclass
 class AuditFinding:
     code: str
@@ -79,6 +89,9 @@ class ParamRecord:
     # value from the window's start), when every step's was; empty when any update lasted
     written_back: tuple[int, ...] = ()  # a tuple: no allocation per record
     grad_hook: bool = False  # a hook on its gradient (`register_hook`): one may zero it, a freeze by hook
+    # watch(): moved, its grad all zeros at the closing step and its AdamW first moment all zeros: no
+    # step gave it a gradient, weight decay alone moved it (a loop's `p.grad.zero_()` after backward)
+    grad_zeroed: bool = False
 
 
 @dataclass
@@ -103,6 +116,7 @@ class ModuleRecord:
     optimizer: str = "-"  # "all", "some", "none", "-" (no trainable params)
     # its own parameters recorded under another name (tied weights, judged once): name here -> that name
     tied: dict[str, str] = field(default_factory=dict)
+    frozen_held: int = 0  # its frozen parameters that an optimizer's param group holds all the same
 
 
 def _ties(tied: dict[str, str]) -> str:
@@ -325,8 +339,9 @@ class AuditReport:
                 parts.append(f"params changed {pch}/{params}{each}")
             if bufs:
                 parts.append(f"buffers changed {bch}/{bufs}{each}")
-            if m.optimizer != "-":  # of the module's trainable parameters (a frozen part is no one's)
-                parts.append(f"optimizer: {_HELD.get(m.optimizer, m.optimizer)}")
+            held = _held(m)
+            if held:
+                parts.append(f"optimizer: {held}")
             if m.tied:
                 parts.append(_ties(m.tied))
             if collapsed and len(collapsed) > 1:
@@ -341,7 +356,7 @@ class AuditReport:
             return " · ".join(parts)
 
         def signature(m: ModuleRecord) -> tuple:
-            return (m.status if m.status != "no params" else None, m.mode, m.optimizer if m.optimizer != "-" else None)
+            return (m.status if m.status != "no params" else None, m.mode, _held(m) or None)
 
         shapes: dict[str, tuple] = {}
 
@@ -349,7 +364,8 @@ class AuditReport:
             """What a subtree looks like, names relative: equal for identical repeated blocks."""
             if name not in shapes:
                 m = by_name[name]
-                shapes[name] = (m.type, m.status, m.mode, m.optimizer, m.params, m.params_changed, m.buffers,
+                shapes[name] = (m.type, m.status, m.mode, m.optimizer, m.frozen_held, m.params, m.params_changed,
+                                m.buffers,
                                 m.buffers_changed, name in flagged or name in holding, tuple(m.tied),
                                 tuple((c.rpartition(".")[2], shape(c)) for c in children.get(name, [])))
             return shapes[name]

@@ -504,7 +504,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                                  set_to_none, foreign or False, call_train, from_ddp,
                                  kept_stats=_kept_stats(named_modules), notes=held_still, live=named_modules,
                                  written=grads_written)
-        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules]):
+        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules],
+                                           brecords):
             f.target = written.get(f.target, f.target)
             found.append(f)
     found = F.grouped(found)
@@ -612,7 +613,8 @@ def _module_records(modules: list[tuple[str, nn.Module]], params: dict[int, Para
         total, changed = len(recs), sum(r.changed for r in recs)
         trainable = sum(r.requires_grad for r in recs)
         in_opt = sum(r.requires_grad and r.group is not None for r in recs)
-        rec = _module_record(name, m, modes[name], total, changed, trainable, in_opt, *bcount[name])
+        rec = _module_record(name, m, modes[name], total, changed, trainable, in_opt, *bcount[name],
+                             frozen_held=sum(not r.requires_grad and r.group is not None for r in recs))
         rec.tied = _tied_here(name, m, params, listed)
         out.append(rec)
     return out
@@ -640,7 +642,7 @@ def _tied_here(name: str, m: nn.Module, params: dict[int, ParamRecord], listed: 
 
 
 def _module_record(name: str, m: nn.Module, training: bool, total: int, changed: int, trainable: int,
-                   in_opt: int, nbuf: int, bchanged: int) -> ModuleRecord:
+                   in_opt: int, nbuf: int, bchanged: int, frozen_held: int = 0) -> ModuleRecord:
     if not total:
         status = "no params"
     elif trainable == total:
@@ -651,7 +653,7 @@ def _module_record(name: str, m: nn.Module, training: bool, total: int, changed:
         status = "partly frozen"
     optimizer = "-" if not trainable else ("all" if in_opt == trainable else "none" if not in_opt else "some")
     return ModuleRecord(name, type(m).__name__, status, "train" if training else "eval", total, changed, nbuf,
-                        bchanged, optimizer)
+                        bchanged, optimizer, frozen_held=frozen_held)
 
 
 def _counted_records(modules: list[tuple[str, nn.Module]], params: dict[int, ParamRecord],
@@ -662,8 +664,8 @@ def _counted_records(modules: list[tuple[str, nn.Module]], params: dict[int, Par
     index = {name: i for i, (name, _) in enumerate(modules)}
     if len(index) != len(modules) or any(r.aliases for r in params.values()):  # aliases: a module shared, maybe
         return None
-    # per module: params, changed, trainable, in an optimizer, buffers, buffers changed
-    counts = [[0, 0, 0, 0, 0, 0] for _ in modules]
+    # per module: params, changed, trainable, in an optimizer, buffers, buffers changed, frozen in one
+    counts = [[0, 0, 0, 0, 0, 0, 0] for _ in modules]
     held = 0
     for i, (name, m) in enumerate(modules):
         c = counts[i]
@@ -680,6 +682,7 @@ def _counted_records(modules: list[tuple[str, nn.Module]], params: dict[int, Par
             c[1] += r.changed
             c[2] += r.requires_grad
             c[3] += r.requires_grad and r.group is not None
+            c[6] += not r.requires_grad and r.group is not None
     if held != len(params):  # a tied parameter, or one no module here holds
         return None
     for b in buffers:
@@ -692,9 +695,9 @@ def _counted_records(modules: list[tuple[str, nn.Module]], params: dict[int, Par
         parent = index.get(name.rpartition(".")[0]) if name else None
         if parent is not None:
             pc, c = counts[parent], counts[i]
-            for k in range(6):
+            for k in range(7):
                 pc[k] += c[k]
-    return [_module_record(name, m, modes[name], c[0], c[1], c[2], c[3], c[4], c[5])
+    return [_module_record(name, m, modes[name], c[0], c[1], c[2], c[3], c[4], c[5], c[6])
             for (name, m), c in zip(modules, counts)]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
@@ -144,12 +144,24 @@ def _sizes(buffers: list[torch.Tensor], saved: list[torch.Tensor | None]) -> lis
 
 
 @torch.no_grad()
-def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor]) -> None:
+def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor],
+                     place: Callable[[torch.Tensor], tuple[torch.optim.Optimizer, dict] | None]) -> None:
     """The watch counts a trainable parameter's grad as "nonzero" once it is a tensor, without
     reading it. Where such a parameter did not change over the window, its grad is read now, at
     the closing step, before the loop's zero_grad: all zeros is what a compiled backward
     (AOTAutograd) hands a parameter the loss does not reach, where eager autograd leaves None
-    (FZ505). Only the unchanged ones are read: a fine-tune that trains reads nothing."""
+    (FZ505). Only the unchanged ones are read: a fine-tune that trains reads nothing, but where a
+    decoupled weight decay moves a parameter whatever its gradient (AdamW): there a moved one's grad
+    is looked at too, and read with its first moment where it looks zero (`place`: the optimizer and
+    param group that hold a parameter)."""
+    moments: dict[int, torch.Tensor] = {}
+    for i, (r, p) in enumerate(zip(records, params)):
+        at = place(p) if r.changed and r.requires_grad and r.group is not None and not r.grad_hook else None
+        m = _first_moment(at[0], at[1], p) if at is not None else None
+        if m is not None:
+            moments[i] = m
+    never_graded = _never_graded(params, moments) if moments else None
+
     def all_zero(picked: list[int]) -> list[bool]:
         pick = [params[i] for i in picked]
         if not pick:
@@ -159,7 +171,55 @@ def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor]) -> 
         return [not c for c in counts]
 
     F.mark_zero_grads(records, all_zero, lambda i: params[i].grad is not None
-                      and params[i].grad.layout == torch.strided)
+                      and params[i].grad.layout == torch.strided, never_graded)
+
+
+def _first_moment(opt: torch.optim.Optimizer, group: dict, p: torch.Tensor) -> torch.Tensor | None:
+    """The first moment (`exp_avg`) of a parameter whose weight decay is decoupled from its gradient
+    (AdamW; Adam, NAdam, RAdam with decoupled_weight_decay=True) and not 0: weight decay moves it
+    whatever its gradient, and the moment is all zeros while no step has given it a nonzero one.
+    None elsewhere (SGD's momentum takes the weight decay in; no state tells)."""
+    if not (group.get("weight_decay") or 0) or not (type(opt).__name__ == "AdamW"
+                                                    or group.get("decoupled_weight_decay")):
+        return None
+    state = getattr(opt, "state", None)
+    m = state.get(p, {}).get("exp_avg") if isinstance(state, dict) else None  # .get: torch's defaultdict adds none
+    return m if isinstance(m, torch.Tensor) and m.layout == torch.strided else None
+
+
+def _all_zero(tensors: list[torch.Tensor]) -> list[bool]:
+    """Whether each tensor is all zeros: one fused max-abs per device and dtype, one read back each."""
+    out: list[bool] = [False] * len(tensors)
+    by_kind: dict[tuple, list[int]] = {}
+    for i, t in enumerate(tensors):
+        by_kind.setdefault((t.device, t.dtype), []).append(i)
+    for idx in by_kind.values():
+        norms = torch._foreach_norm([tensors[i] for i in idx], ord=float("inf"))
+        for i, n in zip(idx, torch.stack(norms).tolist()):
+            out[i] = n == 0
+    return out
+
+
+def _never_graded(params: list[torch.Tensor], moments: dict[int, torch.Tensor]) -> Callable[[list[int]], list[bool]]:
+    """For mark_zero_grads: which of the moved parameters picked (record indices; only those with a
+    first moment in `moments` are read) had an all-zero grad at the closing step and an all-zero
+    first moment, so that no step gave them a gradient and weight decay alone moved them (a loop's
+    `p.grad.zero_()` after backward). A first look at each grad's first elements (a real gradient
+    is seldom zero there) leaves the full reads to the few that pass it."""
+    def ask(picked: list[int]) -> list[bool]:
+        out = [False] * len(picked)
+        known = [k for k, i in enumerate(picked) if i in moments]
+        if not known:
+            return out
+        grads = [fsdp.local(params[picked[k]].grad) for k in known]
+        heads = [g.view(-1)[:16] if g.is_contiguous() else g for g in grads]
+        maybe = [j for j, z in enumerate(_all_zero(heads)) if z]
+        if maybe:
+            full = _all_zero([grads[j] for j in maybe] + [fsdp.local(moments[picked[known[j]]]) for j in maybe])
+            for n, j in enumerate(maybe):
+                out[known[j]] = full[n] and full[len(maybe) + n]
+        return out
+    return ask
 
 
 def _rebuilt(found: list[F.AuditFinding], precords: list[ParamRecord]) -> list[F.AuditFinding]:
@@ -538,6 +598,79 @@ def _scheduler_of(opt: torch.optim.Optimizer) -> object | None:
     return None
 
 
+# torch's schedulers whose lr for a group is its base lr, or its lr at the step before, times a factor:
+# a base lr of 0 stays 0 (the cosine ones only with eta_min=0; ReduceLROnPlateau only lowers an lr).
+# OneCycleLR and CyclicLR set the lr from their own max_lr / base_lr, and a subclass may do anything.
+_MULTIPLYING = ("LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
+                "PolynomialLR", "ReduceLROnPlateau", "CosineAnnealingLR", "CosineAnnealingWarmRestarts")
+
+
+def _multiplies(sched: object) -> bool:
+    """Whether an lr scheduler (SequentialLR and ChainedScheduler: every one they hold) only
+    multiplies a group's lr, so that a base lr of 0 stays 0."""
+    kind = type(sched).__name__
+    if kind in ("SequentialLR", "ChainedScheduler") and type(sched) is getattr(torch.optim.lr_scheduler, kind, None):
+        inner = getattr(sched, "_schedulers", None)
+        return isinstance(inner, (list, tuple)) and bool(inner) and all(_multiplies(s) for s in inner)
+    if kind not in _MULTIPLYING or type(sched) is not getattr(torch.optim.lr_scheduler, kind, None):
+        return False
+    floor = getattr(sched, "eta_min", 0)
+    return not kind.startswith("CosineAnnealing") or (isinstance(floor, (int, float)) and floor == 0)
+
+
+def _schedulers_over(opt: torch.optim.Optimizer) -> list[object]:
+    """The lr schedulers over `opt` that the training code holds: in a variable of a frame on the
+    stack or of the script's top level, or an attribute of one, or of one of those (`self.lr_scheduler`
+    of the HF Trainer, accelerate's wrapper's `.scheduler`); each once."""
+    import sys
+    import types
+
+    from freezelint.runtime.watch_models import user_scopes
+
+    kinds = tuple(k for k in (getattr(torch.optim.lr_scheduler, n, None) for n in ("LRScheduler", "_LRScheduler"))
+                  if isinstance(k, type))
+    found: dict[int, object] = {}
+    seen: set[int] = set()
+
+    def look(values: list, depth: int) -> None:
+        for v in values:
+            kind = type(v)
+            if id(v) in seen or issubclass(kind, (type, types.ModuleType, types.FunctionType, nn.Module, torch.Tensor)):
+                continue
+            seen.add(id(v))
+            if isinstance(v, kinds):
+                if getattr(v, "optimizer", None) is opt:
+                    found[id(v)] = v
+            elif depth:
+                try:
+                    attrs = object.__getattribute__(v, "__dict__")  # never a class's own __getattr__
+                except Exception:  # noqa: BLE001 — no instance dictionary
+                    continue
+                if type(attrs) is dict:
+                    look(list(attrs.values()), depth - 1)
+
+    for scope in user_scopes(sys._getframe()):
+        look(list(scope.values()), 2)
+    return list(found.values())
+
+
+def _kept_at_zero(opt: torch.optim.Optimizer) -> dict[int, str]:
+    """The param groups of `opt` whose base lr is 0 (`initial_lr`: the lr a scheduler took) while
+    another group trains, under schedulers that only multiply it, so that it stays 0 at every step:
+    -> group index -> those schedulers' class names. None where a scheduler over it may raise it, or
+    where none is found (an lr the loop sets by hand)."""
+    groups = opt.param_groups
+    zero = [gi for gi, g in enumerate(groups) if F.lr_is_zero(g.get("lr")) and "initial_lr" in g
+            and F.lr_is_zero(g["initial_lr"]) and any(p.requires_grad for p in g["params"])]
+    if not zero or all(F.lr_is_zero(g.get("lr")) for g in groups):
+        return {}
+    scheds = _schedulers_over(opt)
+    if not scheds or not all(_multiplies(s) for s in scheds):
+        return {}
+    kinds = ", ".join(dict.fromkeys(type(s).__name__ for s in scheds))
+    return {gi: kinds for gi in zero}
+
+
 def _lifted_by(opt: torch.optim.Optimizer, overwritten: tuple[str, Any] | None = None) -> str:
     """What raised an lr=0 group's lr, as far as the scheduler the code holds tells. `overwritten`:
     the lr=0 was written over what a scheduler had set (its class, that lr)."""
@@ -804,7 +937,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     for r, p in zip(precords, params):
         r.grad_hook = bool(getattr(p, "_backward_hooks", None))
     if w.steps > 1 and not w.judged_at_exit and not w.cut_short:
-        _read_zero_grads(precords, params)
+        _read_zero_grads(precords, params, lambda p: (opts[holder[id(p)][0]], opts[holder[id(p)][0]].param_groups[
+            holder[id(p)][1]]) if id(p) in holder else None)
     if tied:
         for r, p in zip(precords, params):
             if id(p) in tied:
@@ -864,7 +998,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             foreign = False
         found += F.step_findings(trained[0], {onames[oi]: opt}, mine, brecords if oi == 0 else [], mrecords,
                                  judged_modes, w.steps, set_to_none, foreign, True, from_ddp, updated_elsewhere=True,
-                                 written=written,
+                                 written=written, lr_kept={(onames[oi], gi): k for gi, k in _kept_at_zero(opt).items()},
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
@@ -899,7 +1033,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                    **{_as_named(_without_wrappers(given[p], mnames), own, mnames): p for p in w.expect_trainable}}
         expect_frozen, expect_trainable = ([_as_named(_without_wrappers(p, mnames), own, mnames) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
-        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames):
+        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords):
             # the finding names the pattern as the user wrote it (`ctrl.1`, `_orig_mod.head`)
             found.append(replace(f, target=written.get(f.target, f.target)) if f.target in written else f)
     if w.drifted and not only_beside:
@@ -1039,7 +1173,7 @@ def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
     modes = {n: m.training for n, m in named_modules}
     mrecords = _module_records(named_modules, {id(p): r for (_, p), r in zip(named, precords)}, [], modes)
     if not known:  # which parameters an optimizer holds is unknown: claim nothing
-        mrecords = [replace(m, optimizer="-") for m in mrecords]
+        mrecords = [replace(m, optimizer="-", frozen_held=0) for m in mrecords]
     outcome = "the watch stopped the script at the forward before that backward"
     found = [fz507(ns, frozen_on, trainable_on, 2, outcome) for ns, frozen_on, trainable_on in mixed]
     device = str(named[0][1].device) if named else "cpu"
