@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6275f1c9c8e22b5e35b9a30424c4232f'
+RULES_DIGEST = '632904904a007f11039316208ff3be27'
 
 GATES = {
     'FZ002': (
