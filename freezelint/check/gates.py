@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '632904904a007f11039316208ff3be27'
+RULES_DIGEST = 'e963e2557c05fedc9db918fbbab0be5e'
 
 GATES = {
     'FZ002': (

@@ -864,6 +864,19 @@ class TrainUndoesBnFreeze(Rule):
     ]
     good = [
         """
+        def set_conv_eval(m):  # picks the convolutions by their class's name, not the BatchNorm layers
+            classname = m.__class__.__name__
+            if classname.find("Conv") != -1:
+                m.eval()
+
+        def fit(model, loader, epochs):
+            model.apply(set_conv_eval)
+            for epoch in range(epochs):
+                model.train()
+                for batch in loader:
+                    model(batch).sum().backward()
+        """,
+        """
         import torch
         import torchvision
 
