@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e963e2557c05fedc9db918fbbab0be5e'
+RULES_DIGEST = 'a8aa0e9bb20234ced952d7f2854bb791'
 
 GATES = {
     'FZ002': (
