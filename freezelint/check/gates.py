@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a8aa0e9bb20234ced952d7f2854bb791'
+RULES_DIGEST = '8be2c26a205a304e25bd3a8fb23c859b'
 
 GATES = {
     'FZ002': (
