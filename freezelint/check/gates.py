@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8be2c26a205a304e25bd3a8fb23c859b'
+RULES_DIGEST = '6883c8926aaff33a9291ba4162e4efe9'
 
 GATES = {
     'FZ002': (
