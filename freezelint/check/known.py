@@ -142,7 +142,8 @@ _FAMILY = "torch.nn.modules.batchnorm._BatchNorm"
 def batchnorm_name_tests(test, bound) -> list[tuple[str, str]]:
     """(name, class) for each name an `if` test proves to be a BatchNorm layer by its class's name,
     alone or joined by `and`: `"BatchNorm2d" in classname`, `classname.find("BatchNorm") != -1`,
-    `type(m).__name__ == "BatchNorm2d"`, `m.__class__.__name__.startswith("BatchNorm")`, where the
+    `type(m).__name__ == "BatchNorm2d"`, `m.__class__.__name__.startswith("BatchNorm")`,
+    `classname in ("BatchNorm2d", "SyncBatchNorm")`, where the
     class name is `m.__class__.__name__`, `type(m).__name__` or a name `bound(name)` gives one of those
     for (`classname = m.__class__.__name__`). The class: torch.nn's of that name, `_BatchNorm` for
     the family."""
@@ -153,33 +154,38 @@ def batchnorm_name_tests(test, bound) -> list[tuple[str, str]]:
     found = _name_test(test)
     if found is None:
         return []
-    expr, text = found
+    expr, texts = found
     if isinstance(expr, cst.Name):
         expr = bound(expr.value)
     layer = _class_name_of(expr) if expr is not None else None
-    cls = f"torch.nn.{text}" if text in _BATCHNORM else _FAMILY if text == "BatchNorm" else None
-    return [(layer, cls)] if layer is not None and cls is not None else []
+    classes = {f"torch.nn.{t}" if t in _BATCHNORM else _FAMILY if t == "BatchNorm" else None for t in texts}
+    if layer is None or None in classes:
+        return []
+    return [(layer, classes.pop() if len(classes) == 1 else _FAMILY)]
 
 
 def _name_test(test):
-    """(class-name expression, text) of `"t" in e`, `e == "t"`, `e.startswith("t")`, `e.find("t") != -1`
-    (or `>= 0`, `> -1`)."""
+    """(class-name expression, texts) of `"t" in e`, `e == "t"`, `e in ("t", "u")`, `e.startswith("t")`,
+    `e.find("t") != -1` (or `>= 0`, `> -1`)."""
     import libcst as cst
 
     if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
         op, right = test.comparisons[0].operator, test.comparisons[0].comparator
         if isinstance(op, cst.In) and isinstance(test.left, cst.SimpleString):
-            return right, test.left.evaluated_value
+            return right, [test.left.evaluated_value]
         if isinstance(op, cst.Equal) and isinstance(right, cst.SimpleString):
-            return test.left, right.evaluated_value
+            return test.left, [right.evaluated_value]
+        if isinstance(op, cst.In) and isinstance(right, (cst.Tuple, cst.List, cst.Set)) and right.elements \
+                and all(isinstance(e, cst.Element) and isinstance(e.value, cst.SimpleString) for e in right.elements):
+            return test.left, [e.value.evaluated_value for e in right.elements]
         call = test.left
         if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "find" \
                 and len(call.args) == 1 and isinstance(call.args[0].value, cst.SimpleString) \
                 and _not_minus_one(op, right):
-            return call.func.value, call.args[0].value.evaluated_value
+            return call.func.value, [call.args[0].value.evaluated_value]
     if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) and test.func.attr.value == "startswith" \
             and len(test.args) == 1 and isinstance(test.args[0].value, cst.SimpleString):
-        return test.func.value, test.args[0].value.evaluated_value
+        return test.func.value, [test.args[0].value.evaluated_value]
     return None
 
 
