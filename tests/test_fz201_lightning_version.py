@@ -89,3 +89,18 @@ def test_decide_at_2_2():
     assert [decide(s, at) for s in (">=2.2", ">=2.2.0", "==2.3.1", "^2.2")] == [2, 2, 2, 2]
     assert [decide(s, at) for s in ("==1.9.5", "<2.2", "~=2.1.0", "==2.1", "<=2.1", "~=1.9")] == [1] * 6
     assert [decide(s, at) for s in (">=2.0", ">=1.5", "==2", ">2.1", "~=2.1")] == [None] * 5
+
+
+def test_a_cached_result_follows_the_installed_lightning(cli, tmp_path, monkeypatch):
+    """`>=2.0` leaves 2.0 and 2.1 open: the installed Lightning decides, and a cached result is
+    re-checked when it changes (the FZ110 dependency digests both readings)."""
+    from freezelint.check import lightning_version
+
+    root = _project(tmp_path, {"requirements.txt": "pytorch-lightning>=2.0\n"})
+    run = lambda: [x for x in cli(root, "check", "--select", "FZ201", "--format", "concise", ".").out.splitlines()
+                   if " FZ201 " in x]
+    monkeypatch.setattr(lightning_version, "installed", lambda package: "2.3.0")
+    assert run() == [] and run() == []  # the second from the cache
+    monkeypatch.setattr(lightning_version, "installed", lambda package: "2.1.4")
+    [line] = run()
+    assert "(pytorch_lightning 2.1.4 is installed)" in line

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6883c8926aaff33a9291ba4162e4efe9'
+RULES_DIGEST = '85605ed54ce443f0967942894e1846c8'
 
 GATES = {
     'FZ002': (

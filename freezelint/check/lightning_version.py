@@ -32,6 +32,9 @@ _CLAUSE = re.compile(r"^\s*(===|==|~=|!=|<=|>=|<|>|\^|~|=)?\s*v?(\d+(?:\.(?:\d+|
 _SETUP_PY = re.compile(r"[\"']\s*((?:pytorch[-_])?lightning(?![\w.-])[^\"']*)[\"']", re.I)
 _LINE = re.compile(r"^[ \t]*(?:-[ \t]+)?((?:pytorch[-_])?lightning(?![\w.-])[^\n#]*)", re.I | re.M)
 _CONFIG_KEY = "lightning-version"
+# Lightning 2.2 (#18951) is the first whose fit keeps the mode of each submodule: before it, fit calls
+# train() on the whole LightningModule at its start and after every validation (FZ201)
+KEEPS_MODES = (2, 2)
 
 
 def _normal(name: str) -> str:

@@ -7,12 +7,11 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-
 import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library, is_module_class, is_parameter_free
-from freezelint.check.lightning_version import declared_signal, version_signal
+from freezelint.check.lightning_version import KEEPS_MODES, declared_signal, version_signal
 from freezelint.check.modes import _base_keeps, _own_train, _runs_next, ancestors, base_call, skipped_trains, train_keeps
 from dataclasses import replace
 
@@ -2130,9 +2129,6 @@ def _lightning(facts: Facts, info, seen: frozenset[str] = frozenset()) -> bool:
     return False
 
 
-# Lightning 2.2 (#18951) is the first whose fit keeps the mode of each submodule: before it, fit calls
-# train() on the whole LightningModule at its start and after every validation
-_KEEPS_MODES = (2, 2)
 # What 1.x code has and 2.0 removed: the epoch-end hooks (2.0 raises where one is defined), pl.metrics
 _HOOKS_GONE_IN_2 = frozenset({"training_epoch_end", "validation_epoch_end", "test_epoch_end"})
 
@@ -2146,13 +2142,13 @@ def _fit_calls_train(facts: Facts, info) -> str | None:
     if here is not None:
         key = f"{here}{os.sep}<lightning>#lightning {package}"  # re-checked when the version changes (FZ110's)
         facts.project.used[key] = facts.project.current_digest(key)
-        declared = declared_signal(here, package, facts.project.root, _KEEPS_MODES)
+        declared = declared_signal(here, package, facts.project.root, KEEPS_MODES)
         if declared is not None:
             return declared[1] if declared[0] == 1 else None
     old = _runs_on_1x(facts)
     if old is not None:
         return old
-    installed = version_signal(None, package, at=_KEEPS_MODES)
+    installed = version_signal(None, package, at=KEEPS_MODES)
     return installed[1] if installed is not None and installed[0] == 1 else None
 
 
