@@ -97,8 +97,11 @@ def test_a_cached_result_follows_the_installed_lightning(cli, tmp_path, monkeypa
     from freezelint.check import lightning_version
 
     root = _project(tmp_path, {"requirements.txt": "pytorch-lightning>=2.0\n"})
-    run = lambda: [x for x in cli(root, "check", "--select", "FZ201", "--format", "concise", ".").out.splitlines()
-                   if " FZ201 " in x]
+
+    def run() -> list[str]:
+        out = cli(root, "check", "--select", "FZ201", "--format", "concise", ".").out
+        return [x for x in out.splitlines() if " FZ201 " in x]
+
     monkeypatch.setattr(lightning_version, "installed", lambda package: "2.3.0")
     assert run() == [] and run() == []  # the second from the cache
     monkeypatch.setattr(lightning_version, "installed", lambda package: "2.1.4")
