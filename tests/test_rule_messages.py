@@ -10,8 +10,10 @@ import pytest
 from freezelint.check.engine import check_source
 
 
-def _messages(code: str, rule: str) -> list[tuple[int, str]]:
-    return [(d.row, d.message) for d in check_source(textwrap.dedent(code).lstrip(), select=[rule])]
+def _messages(code: str, rule: str, *also: str) -> list[tuple[int, str]]:
+    """`rule`'s findings, with `also` selected beside it."""
+    return [(d.row, d.message) for d in check_source(textwrap.dedent(code).lstrip(), select=[rule, *also])
+            if d.code == rule]
 
 
 def test_fz201_frozen_submodule_claims_no_batchnorm_it_cannot_know():
@@ -221,10 +223,15 @@ def test_fz301_says_a_broken_freeze_is_meant_not_done(freeze, code):
     """FZ301 counts the freeze the author meant; beside FZ101-FZ104 saying it freezes nothing, its
     message must not say the model is frozen."""
     found = _messages("import torchvision, torch\nmodel = torchvision.models.resnet18()\n" + freeze +
-                      "opt = torch.optim.AdamW(model.parameters())\n", "FZ301")
+                      "opt = torch.optim.AdamW(model.parameters())\n", "FZ301", code)
     assert len(found) == 1
     assert "`model` is meant to be frozen (`" in found[0][1] and f"freezes nothing as written: {code})" in found[0][1]
     assert f"once {code} is fixed, those take optimizer slots for nothing" in found[0][1]  # as written, they train
+    alone = _messages("import torchvision, torch\nmodel = torchvision.models.resnet18()\n" + freeze +
+                      "opt = torch.optim.AdamW(model.parameters())\n", "FZ301")  # the run does not report `code`
+    assert len(alone) == 1 and code not in alone[0][1]
+    assert "freezes nothing as written) in this scope: once that freeze works, those take optimizer slots" \
+        in alone[0][1]
     fine = _messages("import torchvision, torch\nmodel = torchvision.models.resnet18()\n"
                      "model.requires_grad_(False)\nopt = torch.optim.AdamW(model.parameters())\n", "FZ301")
     assert "while `model` is frozen in this scope: those take optimizer slots" in fine[0][1]
@@ -239,13 +246,13 @@ def test_fz301_does_not_point_at_a_freeze_finding_its_noqa_hides(freeze, code):
     """With the broken freeze's own finding suppressed, FZ301 stays (the optimizer still trains
     those parameters) and keeps its explanation, but names no code the author chose to hide."""
     found = _messages("import torchvision, torch\nmodel = torchvision.models.resnet18()\n" + freeze.format(code=code) +
-                      "opt = torch.optim.AdamW(model.parameters())\n", "FZ301")
+                      "opt = torch.optim.AdamW(model.parameters())\n", "FZ301", code)
     assert len(found) == 1 and code not in found[0][1]
     assert "freezes nothing as written) in this scope: once that freeze works, those take optimizer slots" \
         in found[0][1]
     other = _messages("import torchvision, torch\nmodel = torchvision.models.resnet18()\n" +
                       freeze.format(code="FZ304").replace("# noqa\n", "# noqa: FZ304\n") +
-                      "opt = torch.optim.AdamW(model.parameters())\n", "FZ301")
+                      "opt = torch.optim.AdamW(model.parameters())\n", "FZ301", code)
     assert f"freezes nothing as written: {code})" in other[0][1]  # another code's noqa hides nothing of it
 
 

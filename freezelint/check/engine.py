@@ -170,6 +170,7 @@ def analyse(module: cst.Module, text: str, path: str, selected: frozenset[str],
     """Diagnostics of a parsed file after suppression, plus the unsuppressed fixable findings.
     `active`: the rules to run (those whose prefilter admits the file); default all selected."""
     facts = Facts.of(module)
+    facts.selected = selected
     findings = run_rules(module, rules_for(active if active is not None else selected), project, path, facts)
     supp = noqa.collect(text) if (findings or check_noqa) else noqa.Suppressions.empty()
     diagnostics: list[Diagnostic] = []

@@ -17,7 +17,7 @@ import libcst as cst
 from freezelint.check import traverse
 from freezelint.check.declared import named_part, sets_module_flag
 from freezelint.check.facts import Binding, Facts, Scope, is_batchnorm_class
-from freezelint.check.known import (MODULE_METHODS, tensor_guards, SELF_RETURNING, TIMM_FACTORIES, is_base_finetuning, is_library,
+from freezelint.check.known import (MODULE_METHODS, batchnorm_name_tests, tensor_guards, SELF_RETURNING, TIMM_FACTORIES, is_base_finetuning, is_library,
                                     is_optimizer_class, is_parameter_free)
 from freezelint.check.modes import quiet, train_keeps
 from freezelint.check.param_sources import param_sources
@@ -358,16 +358,13 @@ class Flow(cst.CSTVisitor):
                     exprs = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
                     if any(is_batchnorm_class(self.facts.qualname(e, self.scope)) for e in exprs):
                         out.append(subject.value)
-        code = cst.Module(body=[]).code_for_node(test)
-        if "BatchNorm" in code or "classname" in code:
-            out.extend(self.scope_param_names())
+        out.extend(name for name, _cls in batchnorm_name_tests(test, self._bound_once))
         return out
 
-    def scope_param_names(self) -> list[str]:
-        node = self.scope.node
-        if isinstance(node, cst.FunctionDef):
-            return [p.name.value for p in node.params.params[:1]]
-        return []
+    def _bound_once(self, name: str) -> cst.BaseExpression | None:
+        """The value of the one assignment to `name` in this scope (`classname = m.__class__.__name__`)."""
+        bindings = self.scope.bindings.get(name, [])
+        return bindings[0].node if len(bindings) == 1 and bindings[0].how == "expr" else None
 
     # events ------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import libcst as cst
 
 from freezelint.check import traverse
-from freezelint.check.known import is_batchnorm_class, is_module_class, tensor_guards
+from freezelint.check.known import batchnorm_name_tests, is_batchnorm_class, is_module_class, tensor_guards
 from freezelint.check.scopes import (AttrStore, Binding, ClassInfo, Ctx, ExprStatement, MethodCall, Scope,
                                      qualname)
 from freezelint.check.syntax import assigned_pairs, call_arg, dotted, import_name, string_value
@@ -129,7 +129,14 @@ class Extractor(cst.CSTVisitor):
                     out.append((subject.value, MODULE, qual))
             # `isinstance(x, nn.Parameter)`: a tensor, whatever else the file does with `x`
             out.extend((name, PARAM, None) for name in tensor_guards(test, lambda e: qualname(e, self._scope)))
+        # `classname = m.__class__.__name__; if "BatchNorm" in classname:`: a BatchNorm layer, as under isinstance
+        out.extend((name, MODULE, qual) for name, qual in batchnorm_name_tests(test, self._bound_once))
         return out
+
+    def _bound_once(self, name: str) -> cst.BaseExpression | None:
+        """The value of the one assignment to `name` in the current scope, else None."""
+        bindings = self._scope.bindings.get(name, [])
+        return bindings[0].node if len(bindings) == 1 and bindings[0].how == "expr" else None
 
     def _is_module_class_expr(self, expr: cst.BaseExpression) -> bool:
         q = qualname(expr, self._scope)

@@ -44,6 +44,9 @@ class Facts:
         # Set by the engine: the project index the flow layer consults (None: this file alone).
         self.project: Any = None
         self.path: str | None = None
+        # Set by the engine: the codes this run reports for the file (None: every one). A message may
+        # name another rule's code only where it is one of them.
+        self.selected: frozenset[str] | None = None
         self.flow_cache: Any = None  # the flow layer's per-file results, built on first use
         self._positions: Any = None
 
@@ -103,6 +106,10 @@ class Facts:
                 return s.cls
             s = s.parent
         return None
+
+    def reports(self, code: str) -> bool:
+        """The run reports `code` for this file: a message may send the reader to that finding."""
+        return self.selected is None or code in self.selected
 
     def function_name(self, ctx: Ctx) -> str | None:
         s: Scope | None = ctx.scope

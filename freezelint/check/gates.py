@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '383c65fd49b1047170bb3198acfee58f'
+RULES_DIGEST = '0dd3a8c367276c5aa2851afdc3baf77c'
 
 GATES = {
     'FZ002': (

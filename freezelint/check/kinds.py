@@ -132,6 +132,17 @@ def _items(base: Kind | None) -> str | None:
     return module_items(base.qual)
 
 
+def _tuple_element(value: cst.BaseExpression | None, index: tuple[int, ...]) -> cst.BaseExpression | None:
+    """The element at `index` (nested: `(a, (b, c))`) of a literal tuple or list without a starred
+    element, else None."""
+    for i in index:
+        if not isinstance(value, (cst.Tuple, cst.List)) or i >= len(value.elements) \
+                or any(isinstance(e, cst.StarredElement) for e in value.elements):
+            return None
+        value = value.elements[i].value
+    return value
+
+
 def _item(base: Kind | None, index: cst.BaseSlice | None) -> Kind | None:
     """`base[index]` of a container of Modules: an item is a Module (one the table can follow
     further where the index is a literal), a slice of an nn.Sequential/ModuleList is one of its
@@ -795,6 +806,10 @@ class Kinds:
         return self._agree([self._binding_kind(name, b, owner, depth) for b in owner.bindings[name]])
 
     def _binding_kind(self, name: str, b: Binding, owner: Scope, depth: int) -> Kind | None:
+        if b.how == "expr" and b.index:
+            unpacked = self._returned_element(b.node, b.scope or owner, b.index, depth)
+            if unpacked is not None:
+                return unpacked
         if b.how == "expr":
             return self._kind(b.node, b.scope or owner, depth)
         if b.how == "iter":
@@ -802,6 +817,20 @@ class Kinds:
         if b.how == "param":
             return self._param_kind(name, b, owner, depth)
         return None
+
+    def _returned_element(self, call: cst.BaseExpression, scope: Scope, index: tuple[int, ...],
+                          depth: int) -> Kind | None:
+        """`name, m = load()`: the kind of one element of what a same-file function returns, where every
+        return of it is a literal tuple (`return "vgg19", nn.Sequential(...)`); None otherwise."""
+        if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name)):
+            return None
+        fdef = self.resolve_def(call.func, scope)
+        returns = self.f.returns.get(id(fdef), []) if fdef is not None else []
+        fscope = self.f.func_scopes.get(id(fdef)) if fdef is not None else None
+        elements = [_tuple_element(r, index) for r in returns]
+        if fscope is None or not elements or any(e is None for e in elements):
+            return None
+        return self._agree([self._kind(e, fscope, depth + 1) for e in elements])
 
     def _param_kind(self, name: str, b: Binding, owner: Scope, depth: int) -> Kind | None:
         param: cst.Param = b.node  # type: ignore[assignment]

@@ -136,6 +136,83 @@ def is_batchnorm_class(qualname: str | None) -> bool:
     return bool(qualname) and qualname.startswith("torch.nn.") and qualname.rsplit(".", 1)[1] in _BATCHNORM
 
 
+_FAMILY = "torch.nn.modules.batchnorm._BatchNorm"
+
+
+def batchnorm_name_tests(test, bound) -> list[tuple[str, str]]:
+    """(name, class) for each name an `if` test proves to be a BatchNorm layer by its class's name,
+    alone or joined by `and`: `"BatchNorm2d" in classname`, `classname.find("BatchNorm") != -1`,
+    `type(m).__name__ == "BatchNorm2d"`, `m.__class__.__name__.startswith("BatchNorm")`,
+    `classname in ("BatchNorm2d", "SyncBatchNorm")`, where the
+    class name is `m.__class__.__name__`, `type(m).__name__` or a name `bound(name)` gives one of those
+    for (`classname = m.__class__.__name__`). The class: torch.nn's of that name, `_BatchNorm` for
+    the family."""
+    import libcst as cst  # only a parsed file asks
+
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return batchnorm_name_tests(test.left, bound) + batchnorm_name_tests(test.right, bound)
+    found = _name_test(test)
+    if found is None:
+        return []
+    expr, texts = found
+    if isinstance(expr, cst.Name):
+        expr = bound(expr.value)
+    layer = _class_name_of(expr) if expr is not None else None
+    classes = {f"torch.nn.{t}" if t in _BATCHNORM else _FAMILY if t == "BatchNorm" else None for t in texts}
+    if layer is None or None in classes:
+        return []
+    return [(layer, classes.pop() if len(classes) == 1 else _FAMILY)]
+
+
+def _name_test(test):
+    """(class-name expression, texts) of `"t" in e`, `e == "t"`, `e in ("t", "u")`, `e.startswith("t")`,
+    `e.find("t") != -1` (or `>= 0`, `> -1`)."""
+    import libcst as cst
+
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        op, right = test.comparisons[0].operator, test.comparisons[0].comparator
+        if isinstance(op, cst.In) and isinstance(test.left, cst.SimpleString):
+            return right, [test.left.evaluated_value]
+        if isinstance(op, cst.Equal) and isinstance(right, cst.SimpleString):
+            return test.left, [right.evaluated_value]
+        if isinstance(op, cst.In) and isinstance(right, (cst.Tuple, cst.List, cst.Set)) and right.elements \
+                and all(isinstance(e, cst.Element) and isinstance(e.value, cst.SimpleString) for e in right.elements):
+            return test.left, [e.value.evaluated_value for e in right.elements]
+        call = test.left
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "find" \
+                and len(call.args) == 1 and isinstance(call.args[0].value, cst.SimpleString) \
+                and _not_minus_one(op, right):
+            return call.func.value, [call.args[0].value.evaluated_value]
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) and test.func.attr.value == "startswith" \
+            and len(test.args) == 1 and isinstance(test.args[0].value, cst.SimpleString):
+        return test.func.value, [test.args[0].value.evaluated_value]
+    return None
+
+
+def _not_minus_one(op, right) -> bool:
+    """`!= -1`, `> -1`, `>= 0`: what `str.find` gives for a match."""
+    import libcst as cst
+
+    code = cst.Module(body=[]).code_for_node(right).replace(" ", "")
+    return (isinstance(op, (cst.NotEqual, cst.GreaterThan)) and code == "-1") \
+        or (isinstance(op, cst.GreaterThanEqual) and code == "0")
+
+
+def _class_name_of(expr) -> str | None:
+    """`m` of `m.__class__.__name__` or `type(m).__name__`."""
+    import libcst as cst
+
+    if not (isinstance(expr, cst.Attribute) and expr.attr.value == "__name__"):
+        return None
+    owner = expr.value
+    if isinstance(owner, cst.Attribute) and owner.attr.value == "__class__" and isinstance(owner.value, cst.Name):
+        return owner.value.value
+    if isinstance(owner, cst.Call) and isinstance(owner.func, cst.Name) and owner.func.value == "type" \
+            and len(owner.args) == 1 and isinstance(owner.args[0].value, cst.Name):
+        return owner.args[0].value.value
+    return None
+
+
 def is_tensor_class(qualname: str | None) -> bool:
     """A tensor class (`torch.Tensor`, `nn.Parameter`, `nn.Buffer`): no instance is a Module."""
     if not qualname:

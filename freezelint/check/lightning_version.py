@@ -32,6 +32,9 @@ _CLAUSE = re.compile(r"^\s*(===|==|~=|!=|<=|>=|<|>|\^|~|=)?\s*v?(\d+(?:\.(?:\d+|
 _SETUP_PY = re.compile(r"[\"']\s*((?:pytorch[-_])?lightning(?![\w.-])[^\"']*)[\"']", re.I)
 _LINE = re.compile(r"^[ \t]*(?:-[ \t]+)?((?:pytorch[-_])?lightning(?![\w.-])[^\n#]*)", re.I | re.M)
 _CONFIG_KEY = "lightning-version"
+# Lightning 2.2 (#18951) is the first whose fit keeps the mode of each submodule: before it, fit calls
+# train() on the whole LightningModule at its start and after every validation (FZ201)
+KEEPS_MODES = (2, 2)
 
 
 def _normal(name: str) -> str:
@@ -51,11 +54,12 @@ def _release(text: str) -> tuple[int, ...] | None:
     return tuple(parts) or None
 
 
-def decide(spec: str) -> int | None:
-    """2 when every version the specifier allows is 2.0 or later, 1 when every one is before
-    2.0, else None (no bound, or one that allows both): `>=2.1` -> 2, `==1.9.5`, `<2`, `~=1.9`,
-    `^1.9` (Poetry), `=1.9` (conda) -> 1; `>=1.5` -> None."""
-    low = high = None  # lowest major allowed, highest major allowed
+def decide(spec: str, at: tuple[int, ...] = (2,)) -> int | None:
+    """2 when every version the specifier allows is `at` (2.0) or later, 1 when every one is before
+    it, else None (no bound, or one that allows both): `>=2.1` -> 2, `==1.9.5`, `<2`, `~=1.9`,
+    `^1.9` (Poetry), `=1.9` (conda) -> 1; `>=1.5` -> None. With `at=(2, 2)`: `>=2.0` -> None."""
+    low: tuple[int, ...] | None = None  # the lowest version allowed
+    high: tuple[int, ...] | None = None  # every version allowed is below this one
     spec = spec.strip().strip("()")
     for clause in spec.split(","):
         m = _CLAUSE.match(clause)
@@ -65,23 +69,42 @@ def decide(spec: str) -> int | None:
         rel = _release(version)
         if rel is None:
             continue
-        major, rest = rel[0], rel[1:]
-        if op in ("==", "===", "=", "~", "^") or op == "~=" and len(rel) >= 2:
-            low = max(low or 0, major)
-            # `~=2` is not valid; `~=1.9` allows 1.x only, `~=1.9.0` 1.9.x
-            high = major if high is None else min(high, major)
+        top = None
+        if op in ("==", "===", "=", "~") or op == "~=" and len(rel) >= 2:
+            # `==1.9` (or 1.9.*), conda's `=1.9`, Poetry's `~1.9`: that release's line; `~=1.9`: 1.x from 1.9
+            low = _max(low, rel)
+            top = _bump(rel[:-1]) if op == "~=" else _bump(rel)
+        elif op == "^":  # Poetry's caret: up to the next major
+            low, top = _max(low, rel), (rel[0] + 1,)
         elif op in (">=", ">"):
-            low = max(low or 0, major)
+            low = _max(low, rel)
         elif op == "<":
-            top = major - 1 if not any(rest) else major
-            high = top if high is None else min(high, top)
+            top = rel
         elif op == "<=":
-            high = major if high is None else min(high, major)
-    if low is not None and low >= 2:
+            top = _bump(rel)
+        if top is not None:
+            high = top if high is None or _cmp(top, high) < 0 else high
+    if low is not None and _cmp(low, at) >= 0:
         return 2
-    if high is not None and high < 2:
+    if high is not None and _cmp(high, at) <= 0:
         return 1
     return None
+
+
+def _cmp(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    """-1, 0, 1 as release `a` is before, the same as, after `b` (`2` is `2.0.0`)."""
+    n = max(len(a), len(b))
+    a, b = a + (0,) * (n - len(a)), b + (0,) * (n - len(b))
+    return (a > b) - (a < b)
+
+
+def _max(a: tuple[int, ...] | None, b: tuple[int, ...]) -> tuple[int, ...]:
+    return b if a is None or _cmp(b, a) > 0 else a
+
+
+def _bump(rel: tuple[int, ...]) -> tuple[int, ...]:
+    """The first release after every one that `rel` is a prefix of: 1.9 -> 1.10, 1 -> 2."""
+    return (*rel[:-1], rel[-1] + 1) if rel else (10**9,)
 
 
 def _requirements(directory: Path) -> list[tuple[str, str, str]]:
@@ -176,15 +199,15 @@ def _stamp(directory: Path) -> tuple:
     return tuple(sorted(out))
 
 
-_BY_DIR: dict[str, tuple[tuple, Signal | None, Signal | None]] = {}  # dir -> (stamp, config, declared)
+_BY_DIR: dict[str, tuple[tuple, Signal | None, Signal | None]] = {}  # dir, package, at -> (stamp, config, declared)
 
 
-def _declared_here(directory: Path, package: str) -> tuple[Signal | None, Signal | None]:
-    """(the `lightning-version` setting, the declared requirement) of one directory, cached
-    while its candidate files are unchanged."""
-    key = str(directory)
+def _declared_here(directory: Path, package: str, at: tuple[int, ...]) -> tuple[Signal | None, Signal | None]:
+    """(the `lightning-version` setting, the declared requirement) of one directory, as `decide` tells
+    them apart at `at`, cached while its candidate files are unchanged."""
+    key = f"{directory}\0{package}\0{at}"
     stamp = _stamp(directory)
-    hit = _BY_DIR.get(key + "\0" + package)
+    hit = _BY_DIR.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1], hit[2]
     config = declared = None
@@ -192,12 +215,12 @@ def _declared_here(directory: Path, package: str) -> tuple[Signal | None, Signal
     table = data.get("tool", {}).get("freezelint") if data and isinstance(data.get("tool"), dict) else None
     value = table.get(_CONFIG_KEY) if isinstance(table, dict) else None
     if isinstance(value, (str, int)):
-        major = decide(str(value))
+        major = decide(str(value), at)
         if major is not None:
             config = (major, f"`{_CONFIG_KEY} = \"{value}\"` in pyproject.toml's [tool.freezelint]")
     reqs = _requirements(directory) if stamp else []
     own = _normal(package)
-    decided = [(decide(spec), name, spec, where) for name, spec, where in reqs if spec]
+    decided = [(decide(spec, at), name, spec, where) for name, spec, where in reqs if spec]
     decided = [d for d in decided if d[0] is not None]
     # the requirement of the package the class comes from first; either, the versions move together
     ranked = sorted(decided, key=lambda d: (d[1] != own, d[0]))  # a 1.x pin first: precision
@@ -205,7 +228,7 @@ def _declared_here(directory: Path, package: str) -> tuple[Signal | None, Signal
         major, name, spec, where = ranked[0]
         gap = " " if spec[:1] in "^~*0123456789" and not spec.startswith("~=") else ""  # Poetry's, conda's forms
         declared = (major, f"{where} requires {name}{gap}{spec}")
-    _BY_DIR[key + "\0" + package] = (stamp, config, declared)
+    _BY_DIR[key] = (stamp, config, declared)
     return config, declared
 
 
@@ -222,6 +245,21 @@ def _upward(start: Path, fallback_root: Path | None) -> list[Path]:
     return [start]
 
 
+def declared_signal(directory: Path, package: str, fallback_root: Path | None = None,
+                    at: tuple[int, ...] = (2,)) -> Signal | None:
+    """`version_signal` from what the project says only: the nearest `lightning-version` setting, else
+    the nearest requirement that decides (the installed Lightning is not asked)."""
+    dirs = _upward(directory.resolve(), fallback_root.resolve() if fallback_root else None)
+    found = [_declared_here(d, package, at) for d in dirs]
+    for config, _ in found:
+        if config is not None:
+            return config
+    for _, declared in found:
+        if declared is not None:
+            return declared
+    return None
+
+
 @lru_cache(maxsize=4)
 def installed(package: str) -> str | None:
     """The installed distribution's version, from its metadata (Lightning is never imported)."""
@@ -235,23 +273,21 @@ def installed(package: str) -> str | None:
     return None
 
 
-def version_signal(directory: Path | None, package: str, fallback_root: Path | None = None) -> Signal | None:
+def version_signal(directory: Path | None, package: str, fallback_root: Path | None = None,
+                   at: tuple[int, ...] = (2,)) -> Signal | None:
     """The major version of Lightning a file in `directory` (None: a text of no place) runs
     under, for a class derived from `package` ("lightning" or "pytorch_lightning"), and what
-    says so; None when nothing does."""
-    dirs = _upward(directory.resolve(), fallback_root.resolve() if fallback_root else None) if directory else []
-    found = [_declared_here(d, package) for d in dirs]
-    for config, _ in found:
-        if config is not None:
-            return config
-    for _, declared in found:
-        if declared is not None:
-            return declared
+    says so; None when nothing does. With `at` (a release after 2.0): 2 for `at` or later, 1 for
+    before it."""
+    declared = declared_signal(directory, package, fallback_root, at) if directory else None
+    if declared is not None:
+        return declared
     version = installed(package)
     if version:
         rel = _release(m.group()) if (m := re.match(r"\d+(?:\.\d+)*", version)) else None
         if rel is not None:
-            return rel[0], f"{package} {version} is installed"
-    if package == "lightning":
+            major = rel[0] if at == (2,) else 2 if _cmp(rel, at) >= 0 else 1
+            return major, f"{package} {version} is installed"
+    if package == "lightning" and at == (2,):
         return 2, "the class comes from the `lightning` package: its 1.8 and 1.9 refuse the hook, later ones skip it"
     return None

@@ -26,13 +26,13 @@ from pathlib import Path
 
 from freezelint.check.cache import RACY_NS
 from freezelint.check.known import is_library, is_module_class
-from freezelint.check.lightning_version import version_signal
+from freezelint.check.lightning_version import KEEPS_MODES, version_signal
 from freezelint.fsutil import atomic_write
 
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 57
+SUMMARY_VERSION = 58
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -537,7 +537,8 @@ class Project:
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
                     "defs": self._class_defs, "mayown": self._names_optimizer, "words": self._block_words,
                     "partial": self._partial_of, "strict": self._strict_of,
-                    "lightning": lambda p, package: version_signal(p.parent, package, self.root)}.get(kind)
+                    "lightning": lambda p, package: [version_signal(p.parent, package, self.root, at)
+                                                     for at in ((2,), KEEPS_MODES)]}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
         return self._digests[dep]
 

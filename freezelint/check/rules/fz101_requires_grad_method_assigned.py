@@ -167,7 +167,8 @@ class RequiresGradMethodAssigned(Rule):
             known = kind_known(facts.kind(store.obj, store.ctx)) or made_tensor(facts, store.obj, store.ctx.scope)
             how = "" if known else f" ({reason_unknown(obj)})"
             if read_back:
-                how = " (the file reads `.requires_grad_` back as a value: fix those reads with it, FZ103)"
+                named = ", FZ103" if facts.reports("FZ103") else ""  # a code the run does not report: unnamed
+                how = f" (the file reads `.requires_grad_` back as a value: fix those reads with it{named})"
                 known = False
             yield self.finding(
                 store.attr_node,

@@ -627,8 +627,39 @@ class RequiresGradOnModule(Rule):
                     stages[epoch].requires_grad_(True)  # expect: FZ102
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def load_features():
+                return "vgg19", nn.Sequential(nn.Conv2d(3, 64, 3), nn.ReLU())
+
+            name, features = load_features()  # the helper's tuple: its second element is a Module
+            features.requires_grad = False  # expect: FZ102
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            def load_features():
+                return "vgg19", nn.Sequential(nn.Conv2d(3, 64, 3), nn.ReLU())
+
+            name, features = load_features()  # the helper's tuple: its second element is a Module
+            features.requires_grad_(False)  # expect: FZ102
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+        import torch.nn as nn
+
+        def load_features():
+            layers = nn.Sequential(nn.Conv2d(3, 64, 3), nn.ReLU())
+            return layers, torch.zeros(64)
+
+        features, mean = load_features()
+        mean.requires_grad = False  # the tensor of the tuple: its flag is the freeze
+        """,
         """
         import torch.nn as nn
 

@@ -411,9 +411,11 @@ class RequiresGradMisspelled(Rule):
             message = (f"`{obj}.requires_grad_` is the in-place method, not the flag: as a test it is always true, "
                        f"so nothing is told apart by it; read `{obj}.requires_grad`")
             if stored:
-                message += (" (the file assigns `.requires_grad_ = ...`, FZ101: until those are calls this reads "
-                            "the stored value; fix both together)")
-            how = " (with the FZ101 fixes of the assignments)" if stored else ""
+                named = " (FZ101)" if facts.reports("FZ101") else ""  # a code the run does not report: unnamed
+                message += (f" (the file also assigns `.requires_grad_ = ...`{named}, which stores a value in place "
+                            f"of the method: until those assignments are calls this reads the stored value; fix both "
+                            f"together)")
+            how = " (right once the assignments to `.requires_grad_` are calls)" if stored else ""
             yield self.finding(attr.attr, message, None,
                                Fix(f"Read `{obj}.requires_grad`{how}",
                                    [(attr.attr, attr.attr.with_changes(value="requires_grad"))], safe=not stored))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Iterable
-
+import os
 import re
+from pathlib import Path
+from typing import Iterable
 
 import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library, is_module_class, is_parameter_free
+from freezelint.check.lightning_version import KEEPS_MODES, declared_signal, version_signal
 from freezelint.check.modes import _base_keeps, _own_train, _runs_next, ancestors, base_call, skipped_trains, train_keeps
 from dataclasses import replace
 
@@ -93,9 +95,14 @@ class TrainUndoesBnFreeze(Rule):
         "reported only when the class treats it as a frozen feature extractor and evidently trains: `forward` "
         "runs it under `torch.no_grad()`, or the class freezes its parameters and holds a layer of its own to "
         "train (a perceptual loss's frozen VGG is left alone); the message then names dropout and BatchNorm only as what "
-        "the submodule may hold. Silent for a LightningModule (Lightning keeps submodules that are in eval mode "
-        "at the start of fit in eval mode), for a `self.encoder.train = ...` override, and when a base class "
-        "other than torch's may override train()."
+        "the submodule may hold. Silent for a LightningModule (Lightning 2.2 and later keep submodules that are "
+        "in eval mode at the start of fit in eval mode), for a `self.encoder.train = ...` override, and when a "
+        "base class other than torch's may override train(). A BatchNorm freeze in a LightningModule's "
+        "`__init__` is reported where the project runs a Lightning before 2.2, whose fit calls train() on the "
+        "whole LightningModule at its start and after every validation: as `lightning-version` in "
+        "`[tool.freezelint]` or the project's requirement says, else a hook 2.0 removed "
+        "(`training_epoch_end`, `validation_epoch_end`, `test_epoch_end`) or `pl.metrics` in the file, else "
+        "the installed Lightning; with nothing to say which, it stays silent."
     )
     bad = [
         Example(
@@ -861,8 +868,59 @@ class TrainUndoesBnFreeze(Rule):
                     self.norm.eval()  # expect: FZ201
             """
         ),
+        Example(
+            """
+            import pytorch_lightning as pl
+            import torch.nn as nn
+
+            class Detector(pl.LightningModule):  # Lightning 1.x: fit calls train() on all of it
+                def __init__(self, backbone):
+                    super().__init__()
+                    self.model = backbone
+                    for m in self.model.modules():
+                        if isinstance(m, nn.BatchNorm2d):
+                            m.eval()  # expect: FZ201
+
+                def training_step(self, batch, batch_idx):
+                    return self.model(batch).sum()
+
+                def validation_epoch_end(self, outputs):  # a hook Lightning 2.0 removed
+                    pass
+            """
+        ),
     ]
     good = [
+        """
+        import pytorch_lightning as pl
+        import torch.nn as nn
+
+        class Detector(pl.LightningModule):  # nothing says which Lightning: 2.2+ keeps it in eval mode
+            def __init__(self, backbone):
+                super().__init__()
+                self.model = backbone
+                for m in self.model.modules():
+                    if isinstance(m, nn.BatchNorm2d):
+                        m.eval()
+
+            def training_step(self, batch, batch_idx):
+                return self.model(batch).sum()
+
+            def on_validation_epoch_end(self):  # the 2.x hook
+                pass
+        """,
+        """
+        def set_conv_eval(m):  # picks the convolutions by their class's name, not the BatchNorm layers
+            classname = m.__class__.__name__
+            if classname.find("Conv") != -1:
+                m.eval()
+
+        def fit(model, loader, epochs):
+            model.apply(set_conv_eval)
+            for epoch in range(epochs):
+                model.train()
+                for batch in loader:
+                    model(batch).sum().backward()
+        """,
         """
         import torch
         import torchvision
@@ -1621,8 +1679,11 @@ class TrainUndoesBnFreeze(Rule):
             methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
             # its own train() runs instead: judged only where it provably keeps nothing, or other parts
             keeps = train_keeps(facts, info) if "train" in methods and info.is_module else None
+            fit = None  # what says a LightningModule runs under a Lightning whose fit undoes eval()
             if _lightning(facts, info):
-                continue  # Lightning keeps submodules in eval() at the start of fit in eval() (PYTORCH_FACTS)
+                fit = _fit_calls_train(facts, info) if _init_freezes_bn(facts, info) else None
+                if fit is None:
+                    continue  # Lightning 2.2+ keeps submodules in eval() at the start of fit in eval() (PYTORCH_FACTS)
             if "train" in methods:  # a Module through a base of another file too (its summary says)
                 yield from self._skipped_refreeze(facts, info, keeps)
                 if info.is_module or any(is_module_class(q) for q in library_bases(facts, info.node)[0]):
@@ -1647,11 +1708,13 @@ class TrainUndoesBnFreeze(Rule):
                             reported.add(e.detail["via"])
                         how = f"overrides train() with one that does not keep it in eval mode ({lost})" \
                             if lost else "does not override train()"
+                        undoes = f"Lightning before 2.2 ({fit}) calls train() on the whole LightningModule when " \
+                            f"fit starts and after every validation, which" if fit else \
+                            "the first model.train() (every epoch loop calls it)"
                         yield self.finding(
                             e.node,
-                            f"{info.name} freezes BatchNorm with .eval() in __init__ but {how}: the first "
-                            f"model.train() (every epoch loop calls it) undoes this freeze; "
-                            f"{'re-apply it in train()' if lost else 'override train() to re-apply it'}",
+                            f"{info.name} freezes BatchNorm with .eval() in __init__ but {how}: {undoes} undoes "
+                            f"this freeze; {'re-apply it in train()' if lost else 'override train() to re-apply it'}",
                             stmt=e.stmt,
                         )
             yield from self._frozen_submodules(facts, info, reported, keeps)
@@ -2064,6 +2127,61 @@ def _lightning(facts: Facts, info, seen: frozenset[str] = frozenset()) -> bool:
         if q in LIGHTNING_MODULES or (local is not None and q not in seen and _lightning(facts, local, seen | {q})):
             return True
     return False
+
+
+# What 1.x code has and 2.0 removed: the epoch-end hooks (2.0 raises where one is defined), pl.metrics
+_HOOKS_GONE_IN_2 = frozenset({"training_epoch_end", "validation_epoch_end", "test_epoch_end"})
+
+
+def _fit_calls_train(facts: Facts, info) -> str | None:
+    """What says that the LightningModule runs under a Lightning before 2.2, in order: the project's
+    `lightning-version` setting or its requirement; code of the file that only 1.x runs; the installed
+    Lightning. None where nothing does, or where it is 2.2 or later."""
+    package = _lightning_package(facts, info)
+    here = Path(facts.path).resolve().parent if facts.path and facts.project is not None else None
+    if here is not None:
+        key = f"{here}{os.sep}<lightning>#lightning {package}"  # re-checked when the version changes (FZ110's)
+        facts.project.used[key] = facts.project.current_digest(key)
+        declared = declared_signal(here, package, facts.project.root, KEEPS_MODES)
+        if declared is not None:
+            return declared[1] if declared[0] == 1 else None
+    old = _runs_on_1x(facts)
+    if old is not None:
+        return old
+    installed = version_signal(None, package, at=KEEPS_MODES)
+    return installed[1] if installed is not None and installed[0] == 1 else None
+
+
+def _init_freezes_bn(facts: Facts, info) -> bool:
+    """The class's `__init__` puts BatchNorm of `self` in eval mode."""
+    return any(e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self."))
+               for f in flows_of(facts).bodies if f.scope.cls is info and f.scope.func_name == "__init__"
+               for e in f.events)
+
+
+def _lightning_package(facts: Facts, info, seen: frozenset[str] = frozenset()) -> str:
+    """"lightning" or "pytorch_lightning": where the LightningModule the class derives from comes from."""
+    for base in (b.value for b in info.node.bases if b.keyword is None):
+        q = facts.qualname(base, facts.module_scope) or (base.value if isinstance(base, cst.Name) else "")
+        if q in LIGHTNING_MODULES:
+            return q.split(".", 1)[0]
+        local = facts.classes.get(q)
+        if local is not None and q not in seen:
+            return _lightning_package(facts, local, seen | {q})
+    return "pytorch_lightning"
+
+
+def _runs_on_1x(facts: Facts) -> str | None:
+    """Code of the file that only Lightning 1.x runs: an epoch-end hook 2.0 removed, `pl.metrics`."""
+    for info in facts.classes.values():
+        for s in info.node.body.body:
+            if isinstance(s, cst.FunctionDef) and s.name.value in _HOOKS_GONE_IN_2 and _lightning(facts, info):
+                return f"{info.name} defines `{s.name.value}`, a hook Lightning 2.0 removed"
+    for node in walk(facts.module):
+        q = facts.qualname(node, facts.module_scope) if isinstance(node, (cst.Name, cst.Attribute)) else None
+        if q and (q == "pytorch_lightning.metrics" or q.startswith("pytorch_lightning.metrics.")):
+            return f"the file uses `{src(node)}`, which Lightning 1.5 moved to torchmetrics and 2.0 removed"
+    return None
 
 
 def _bases_may_override_train(facts: Facts, info, seen: frozenset[str] = frozenset()) -> bool:

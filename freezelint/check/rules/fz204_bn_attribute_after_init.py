@@ -43,6 +43,19 @@ class BnAttributeAfterInit(Rule):
             model = torchvision.models.resnet18(norm_layer=partial(nn.BatchNorm2d, affine=False))
             """,
         ),
+        Example(
+            """
+            def set_bn_eval(m):  # the layer picked by its class's name, as under isinstance
+                classname = m.__class__.__name__
+                if "BatchNorm2d" in classname:
+                    m.affine = False  # expect: FZ204
+                    m.eval()
+
+            for m in model.modules():
+                if type(m).__name__.startswith("BatchNorm"):
+                    m.affine = False  # expect: FZ204
+            """
+        ),
     ]
     good = [
         """
@@ -63,6 +76,14 @@ class BnAttributeAfterInit(Rule):
                     m.affine = False
                     m.weight = None  # the parameters go: forward gets weight=None, bias=None
                     m.bias = None
+        """,
+        """
+        def set_norm(m):
+            classname = m.__class__.__name__
+            if classname.find("FilterResponseNorm") != -1:  # the project's own norm reads its flag in forward
+                m.affine = False
+            elif classname.find("BatchNorm") == -1:
+                m.affine = True
         """,
     ]
 

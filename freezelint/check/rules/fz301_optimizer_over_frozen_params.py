@@ -889,8 +889,9 @@ class OptimizerOverFrozenParams(Rule):
                 frozen = freezes[0].detail.get("sub") or o.target
                 via = freezes[0].detail.get("via")  # frozen by a helper (or a builder): name it
                 broken = freezes[0].detail.get("broken")
-                # the freeze's own finding hidden by a noqa there: explain it without pointing at that code
-                named = f": {broken}" if broken and not _hidden(freezes[0], broken) else ""
+                # the freeze's own finding hidden by a noqa there, or not reported by this run: explain it
+                # without pointing at that code
+                named = f": {broken}" if broken and not _hidden(freezes[0], broken) and facts.reports(broken) else ""
                 mend = f"{broken} is fixed" if named else "that freeze works"
                 library = freezes[0].detail.get("library")  # transformers' own freeze method
                 how = f"`{via}()` freezes {library} (of `{o.target}`)" if library \

@@ -8,8 +8,9 @@ import libcst as cst
 
 from freezelint.check.facts import Facts
 from freezelint.check.rules.base import Example, Finding, Rule, src
+from freezelint.check.syntax import code_of, dotted
 from freezelint.check.syntax import walk as syntax_walk
-from freezelint.check.traverse import children
+from freezelint.check.traverse import children, own_nodes
 
 
 # `0`, `0.0`, `LR * 0`, `0 * LR` (never `0.01`)
@@ -134,8 +135,60 @@ class LrZeroFreeze(Rule):
                 train_one_epoch(model, optimizer)
             """,
         ),
+        Example(
+            """
+            import torch
+
+            def fit(backbone, head, lr, iters):
+                optimizer = torch.optim.Adam([{"params": backbone, "lr": 0},  # expect: FZ304
+                                              {"params": head, "lr": 0}])
+                for it in range(iters):
+                    optimizer.param_groups[1]["lr"] = lr  # the backbone's group stays at 0
+                    optimizer.step()
+            """
+        ),
+        Example(
+            """
+            import torch
+
+            def fit(backbone, head, iters):
+                optimizer = torch.optim.Adam([{"params": backbone, "lr": 0},  # expect: FZ304
+                                              {"params": head, "lr": 0}])  # expect: FZ304
+                for it in range(iters):
+                    for g in optimizer.param_groups:
+                        g["lr"] = 0.0  # expect: FZ304
+                    optimizer.step()
+            """
+        ),
     ]
     good = [
+        """
+        import torch
+
+        def optimize_map(decoders, planes, poses, cfg, iters, ba):
+            if ba:
+                optimizer = torch.optim.Adam([{"params": decoders, "lr": 0},  # placeholders: set below
+                                              {"params": planes, "lr": 0},
+                                              {"params": poses, "lr": 0}])
+            else:
+                optimizer = torch.optim.Adam([{"params": decoders, "lr": 0}, {"params": planes, "lr": 0}])
+            for it in range(iters):
+                optimizer.param_groups[0]["lr"] = cfg.decoders_lr
+                optimizer.param_groups[1]["lr"] = cfg.planes_lr
+                if ba:
+                    optimizer.param_groups[2]["lr"] = cfg.cam_lr
+                optimizer.zero_grad()
+                loss_fn().backward()
+                optimizer.step()
+
+        def fit(params_a, params_b, lr, loader):
+            optimizer = torch.optim.SGD([{"params": params_a, "lr": 0}, {"params": params_b, "lr": 0.0}])
+            for epoch in range(10):
+                for g in optimizer.param_groups:
+                    g["lr"] = lr * 0.1 ** (epoch // 3)
+                for batch in loader:
+                    optimizer.step()
+        """,
         """
         for group in optimizer.param_groups:
             group["lr"] = base_lr * min(1.0, step / warmup)  # a schedule, not a literal 0
@@ -203,7 +256,9 @@ class LrZeroFreeze(Rule):
                 continue
             if call.args and isinstance(call.args[0].value, (cst.List, cst.Tuple)) and call.args[0].keyword is None:
                 groups = [e.value for e in call.args[0].value.elements if isinstance(e, cst.Element)]
-                yield from self._groups(groups, mc.ctx)
+                placeholders = _set_before_each_step(call, len(groups), mc.ctx, facts) \
+                    if any(_is_zero(lr) for g in groups for lr in _lr_values(g)) else frozenset()
+                yield from self._groups([g for i, g in enumerate(groups) if i not in placeholders], mc.ctx)
 
         yield from self._later(facts, module)
 
@@ -356,3 +411,95 @@ def _scheduler_statements(facts: Facts, module: cst.Module) -> set[int]:
     ExponentialDecayWarmup.init_lr with warm_from_zero), which the scheduler's step raises."""
     return {id(n) for cls in syntax_walk(module) if isinstance(cls, cst.ClassDef) and _is_scheduler(cls, facts)
             for n in syntax_walk(cls) if isinstance(n, cst.SimpleStatementLine)}
+
+
+def _set_before_each_step(call: cst.Call, n: int, ctx, facts: Facts) -> frozenset[int]:
+    """The indices of the groups of `opt = torch.optim.X([...])` whose lr the function's training loop sets
+    (to a value that is not 0) before every `opt.step()`: an `lr: 0` there is a placeholder (NeRF-SLAM's
+    mapper sets each group's lr at the top of every iteration), nothing trains at lr 0."""
+    func = ctx.scope.node if ctx.scope.kind == "function" else facts.module
+    path = _path_to(func, call)
+    name = _assigned_name(path, call)
+    if name is None:
+        return frozenset()
+    conds = {code_of(a.test) for a, child in zip(path, path[1:]) if isinstance(a, cst.If) and child is a.body}
+    steps = [c for c in own_nodes(func) if _calls(c, name, "step")]
+    sets = [_set_in_loops(_path_to(func, step), name, conds, n) for step in steps]
+    return frozenset.intersection(*sets) if sets else frozenset()
+
+
+def _set_in_loops(path: list[cst.CSTNode], name: str, conds: set[str], n: int) -> frozenset[int]:
+    """The groups a loop around a step (the last node of `path`) sets the lr of before that step."""
+    out: set[int] = set()
+    for loop, body, stmt in zip(path, path[1:], path[2:]):
+        if isinstance(loop, (cst.For, cst.While)) and body is loop.body:
+            at = next(i for i, s in enumerate(body.body) if s is stmt)
+            out |= _lr_sets_before(body.body[:at], name, conds, n)
+    return frozenset(out)
+
+
+def _path_to(root: cst.CSTNode, target: cst.CSTNode) -> list[cst.CSTNode]:
+    """The nodes from `root` down to `target` (both included), or [] where it is not under `root`."""
+    todo = [(root, (root,))]
+    while todo:
+        node, path = todo.pop()
+        if node is target:
+            return list(path)
+        todo.extend((c, (*path, c)) for c in children(node) if not isinstance(c, (cst.FunctionDef, cst.ClassDef)))
+    return []
+
+
+def _assigned_name(path: list[cst.CSTNode], call: cst.Call) -> str | None:
+    """`opt` of `opt = <call>`."""
+    assign = next((n for n in reversed(path) if isinstance(n, cst.Assign)), None)
+    if assign is None or assign.value is not call or len(assign.targets) != 1:
+        return None
+    target = assign.targets[0].target
+    return target.value if isinstance(target, cst.Name) else None
+
+
+def _calls(node: cst.CSTNode, name: str, method: str) -> bool:
+    """`name.method(...)`."""
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+        and node.func.attr.value == method and isinstance(node.func.value, cst.Name) and node.func.value.value == name
+
+
+def _lr_sets_before(statements, name: str, conds: set[str], n: int) -> set[int]:
+    """The groups (of `n`) the statements set a non-zero lr for: `opt.param_groups[i]["lr"] = v`,
+    `for g in opt.param_groups: g["lr"] = v`, or either under an `if` with the test the optimizer was
+    built under (a group that exists only then)."""
+    out: set[int] = set()
+    for stmt in statements:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            out.update(i for s in stmt.body for i in _indexed_lr_set(s, name))
+        elif isinstance(stmt, cst.For) and _loops_all_groups(stmt, name):
+            out.update(range(n))
+        elif isinstance(stmt, cst.If) and stmt.orelse is None and code_of(stmt.test) in conds:
+            out |= _lr_sets_before(stmt.body.body, name, conds, n)
+    return out
+
+
+def _indexed_lr_set(small: cst.BaseSmallStatement, name: str) -> list[int]:
+    """[i] for `name.param_groups[i]["lr"] = <not 0>`."""
+    if not (isinstance(small, cst.Assign) and not _is_zero(small.value)):
+        return []
+    out = []
+    for t in small.targets:
+        group = t.target.value if isinstance(t.target, cst.Subscript) and _lr_key(t.target) else None
+        if isinstance(group, cst.Subscript) and _param_groups(group.value) and dotted(group.value.value) == name \
+                and len(group.slice) == 1 and isinstance(group.slice[0].slice, cst.Index) \
+                and isinstance(group.slice[0].slice.value, cst.Integer):
+            out.append(int(group.slice[0].slice.value.evaluated_value))
+    return out
+
+
+def _loops_all_groups(loop: cst.For, name: str) -> bool:
+    """`for g in name.param_groups: g["lr"] = <not 0>` (the whole list, not a slice of it)."""
+    it = loop.iter
+    if not (_param_groups(it) and dotted(it.value) == name and isinstance(loop.target, cst.Name)):
+        return False
+    g = loop.target.value
+    return any(isinstance(s, cst.Assign) and not _is_zero(s.value) and any(
+        isinstance(t.target, cst.Subscript) and _lr_key(t.target) and isinstance(t.target.value, cst.Name)
+        and t.target.value.value == g for t in s.targets)
+        for line in loop.body.body if isinstance(line, cst.SimpleStatementLine) for s in line.body)
