@@ -170,3 +170,33 @@ def test_each_fixture_project_with_multiline_signatures_finds_its_marked_lines(c
     for f in root.rglob("*.py"):
         f.write_text(_explode(f.read_text()))
     assert _found(cli, root) == _expected(root)  # the marks move with the lines the signatures gain
+
+
+STRING_LINES_HELPER = '''
+import torch
+
+USAGE = """
+def not_a_function(x):
+    pass
+"""
+
+
+def load_pretrained_network(net, model_path, strict=True):
+    note = """
+Loading {path}:
+keys that do not match are {what}
+""".format(path=model_path, what="kept" if strict else "dropped")
+    print(note, 'a line \\
+continued at column 0')
+    state_dict = torch.load(model_path, map_location="cpu")
+    net.load_state_dict(state_dict, strict=strict)
+'''
+
+
+def test_a_multiline_string_with_lines_at_column_0_ends_no_block(cli, tmp_path):
+    """A string inside the helper whose lines start at column 0 (a help text, a template) and a
+    backslash-continued one: the block goes on to the load; a `def` inside a string is no def."""
+    root = _project(tmp_path, STRING_LINES_HELPER)
+    found = _found(cli, root, "--select", "FZ401")
+    assert found == [("mypkg/arch.py", 9, "FZ401"), ("mypkg/arch_rel.py", 9, "FZ401")]
+    assert _found(cli, _project(tmp_path / "strict", STRING_LINES_HELPER, "True"), "--select", "FZ401") == []

@@ -84,6 +84,17 @@ _SUB = "sub:"  # calls_imported's mark of the project base of a plain class the 
 _TOP_LEVEL = re.compile(r"^[^\s#)\]}]", re.M)
 _CALLED_WITH_ARGS = re.compile(r"\b(\w+)\s*\(\s*[\w(]")
 _TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
+# Comments and strings, in the order Python reads them (a quote inside a comment, a `#` inside a
+# string): what `_shape` needs to find the lines a multi-line string holds.
+_LEXEME = re.compile(
+    r"#[^\n]*"
+    r"|[rRbBuUfF]{0,2}(?:"
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
+    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
+    r'|"(?:[^"\\\n]|\\.)*"'
+    r"|'(?:[^'\\\n]|\\.)*')",
+    re.S)
+_STRING_LINE_HEAD = re.compile(r"\n\S")
 _SKIP_DIRS = {"__pycache__", "node_modules", "venv", "env", "build", "dist", "site-packages"}
 # effects that matter to a file's flow rules when it calls the function
 _FLOW_EFFECTS = {"train", "bn_freeze", "freeze", "unfreeze", "opt_build", "ddp_wrap"}
@@ -411,7 +422,7 @@ class Project:
         if words[name]:
             return True
         if "acting" not in outline:  # the file's functions whose own block has such a word
-            outline["acting"] = _acting_defs(outline["text"])
+            outline["acting"] = _acting_defs(_shape(outline))
         if any(d != name and _called_with_args(block, d) for d in outline["acting"]):
             return True
         return self._base_acts(path, name, block, _depth)
@@ -549,8 +560,8 @@ class Project:
 
     def _class_line(self, path: Path, name: str) -> str | None:
         outline = self.outline(path)
-        m = re.search(rf"^class[ \t]+{re.escape(name)}[ \t]*\(([^)]*)\)", outline["text"], re.M) if outline else None
-        return m.group(0) if m else None
+        m = re.search(rf"^class[ \t]+{re.escape(name)}[ \t]*\(([^)]*)\)", _shape(outline), re.M) if outline else None
+        return outline["text"][m.start():m.end()] if m else None
 
     def _link(self, edge: Edge) -> None:
         """Note an edge of this file's check to another file (--show-project), once."""
@@ -949,11 +960,11 @@ class Project:
             return self._passing[key]
         self._passing[key] = False  # a cycle: not through here
         outline = self.outline(path)
-        m = re.search(rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
+        m = re.search(rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}\b", _shape(outline), re.M) if outline else None
         found = False
         if m is not None and outline["imports"] and _depth < _MAX_CHAIN:
             text = outline["text"]
-            end = _TOP_LEVEL.search(text, m.end())
+            end = _TOP_LEVEL.search(_shape(outline), m.end())
             for local in _handed_to(text, outline["imports"], m.end(), end.start() if end else len(text)):
                 hit = self.resolve(str(path), outline["imports"][local])
                 if hit is not None and (self.might_act(*hit) or self._passes_on(*hit, _depth + 1)):
@@ -1109,9 +1120,9 @@ class Project:
         # asked about the same classes thousands of times in a run
         known = outline.setdefault("class_blocks", {})
         if name not in known:
-            text = outline["text"]
-            m = re.search(rf"^class[ \t]+{re.escape(name)}\b", text, re.M)
-            end = _TOP_LEVEL.search(text, m.end()) if m is not None else None
+            text, shape = outline["text"], _shape(outline)
+            m = re.search(rf"^class[ \t]+{re.escape(name)}\b", shape, re.M)
+            end = _TOP_LEVEL.search(shape, m.end()) if m is not None else None
             known[name] = None if m is None else text[m.end():end.start() if end else len(text)]
         return known[name]
 
@@ -1331,7 +1342,7 @@ class Project:
             return []
         path, name = hit
         outline = self.outline(path)
-        m = re.search(rf"^class[ \t]+{re.escape(name)}\b", outline["text"], re.M) if outline else None
+        m = re.search(rf"^class[ \t]+{re.escape(name)}\b", _shape(outline), re.M) if outline else None
         if m is None or "BatchNorm" not in outline["text"]:
             self.used[f"{path.resolve()}#bn {name}"] = _digest([])
             return []
@@ -1440,7 +1451,7 @@ class Project:
             if real == here:
                 continue  # the file's own subclasses: the rule reads them
             outline = self.outline(f)
-            for sub in sorted(m.group(1) for m in _TOP_CLASS.finditer(outline["text"] if outline else "")):
+            for sub in sorted(m.group(1) for m in _TOP_CLASS.finditer(_shape(outline) if outline else "")):
                 key = f"{sub}.{method}"
                 entry = self._partial_of(f, key)
                 self.used[f"{real}#partial {key}"] = _digest(entry)
@@ -2063,17 +2074,39 @@ def _outline_block(outline: dict | None, name: str) -> str | None:
         return None
     known = outline.setdefault("blocks", {})
     if name not in known:
-        known[name] = _block(outline["text"], name)
+        known[name] = _block(outline["text"], name, _shape(outline))
     return known[name]
 
 
-def _block(text: str, name: str) -> str | None:
-    """The text of the top-level `def`/`class` block of `name` (None: no such block)."""
-    m = re.search(rf"^(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b", text, re.M)
+def _block(text: str, name: str, shape: str | None = None) -> str | None:
+    """The text of the top-level `def`/`class` block of `name` (None: no such block), found in
+    `shape` (`_shape`'s copy of `text`, where a multi-line string ends no block) when given."""
+    shape = shape or text
+    m = re.search(rf"^(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b", shape, re.M)
     if m is None:
         return None
-    end = _TOP_LEVEL.search(text, m.end())
+    end = _TOP_LEVEL.search(shape, m.end())
     return text[m.start():end.start() if end else len(text)]
+
+
+def _shape(outline: dict) -> str:
+    """The outline's text with the first character of each line a multi-line string holds from
+    column 0 blanked (same length, same offsets): block ends and top-level defs are found by their
+    column, and such a line (a help text, a template inside a function) is neither. Kept with it."""
+    if "shape" not in outline:
+        text = outline["text"]
+        outline["shape"] = _blank_string_lines(text) if '"""' in text or "'''" in text or "\\\n" in text else text
+    return outline["shape"]
+
+
+def _blank_string_lines(text: str) -> str:
+    pieces, last = [], 0
+    for m in _LEXEME.finditer(text):
+        lexeme = m.group()
+        if lexeme[0] != "#" and _STRING_LINE_HEAD.search(lexeme):
+            pieces += [text[last:m.start()], _STRING_LINE_HEAD.sub("\n ", lexeme)]
+            last = m.end()
+    return "".join(pieces) + text[last:] if pieces else text
 
 
 def _bases_in(line: str) -> list[str]:
