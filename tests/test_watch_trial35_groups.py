@@ -207,3 +207,39 @@ def test_a_glob_naming_modules_that_hold_parameters_still_says_how_to_widen_it()
     [f] = report.findings
     assert f.message.startswith("expect_frozen pattern matched no parameter; a glob matches whole dotted names: "
                                 "`[0-1].*` matches"), f.message
+
+
+class _Lazy:
+    """A proxy that computes its object on first use, as lazy_object_proxy's do (reading `__class__`
+    runs the factory)."""
+    woke = False
+
+    @property
+    def __class__(self):
+        _Lazy.woke = True
+        raise RuntimeError("the factory ran")
+
+
+def test_schedulers_are_found_in_a_list_and_odd_objects_beside_them_are_not_touched():
+    """The scheduler held only in a list is found (FZ304); a dead weakref.proxy and a lazy proxy in
+    the same frame neither fail the judging nor run."""
+    import weakref
+
+    class Thing:
+        pass
+
+    dead = weakref.proxy(Thing())  # noqa: F841 — held by the frame the search reads
+    lazy = _Lazy()  # noqa: F841
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.AdamW([{"params": model[0].parameters(), "lr": 1e-3},
+                             {"params": model[2].parameters(), "lr": 0.0}])
+    scheds = [sched.LinearLR(opt, start_factor=0.1, total_iters=10)]
+    with freezelint.watch(steps=2) as w:
+        for _ in range(3):
+            model(torch.randn(4, 8)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+            scheds[0].step()
+    assert codes(w.report) == ["FZ304"], w.report.render_text()
+    assert not _Lazy.woke

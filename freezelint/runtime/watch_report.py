@@ -618,10 +618,15 @@ def _multiplies(sched: object) -> bool:
     return not kind.startswith("CosineAnnealing") or (isinstance(floor, (int, float)) and floor == 0)
 
 
+_HELD_IN = 64  # a list, tuple or dict longer than this holds data, not the loop's schedulers
+
+
 def _schedulers_over(opt: torch.optim.Optimizer) -> list[object]:
     """The lr schedulers over `opt` that the training code holds: in a variable of a frame on the
     stack or of the script's top level, or an attribute of one, or of one of those (`self.lr_scheduler`
-    of the HF Trainer, accelerate's wrapper's `.scheduler`); each once."""
+    of the HF Trainer, accelerate's wrapper's `.scheduler`), or an item of a short list, tuple or dict
+    among them; each once. Nothing of the user's objects runs: types are read with type(), attributes
+    from the instance's own __dict__."""
     import sys
     import types
 
@@ -638,9 +643,11 @@ def _schedulers_over(opt: torch.optim.Optimizer) -> list[object]:
             if id(v) in seen or issubclass(kind, (type, types.ModuleType, types.FunctionType, nn.Module, torch.Tensor)):
                 continue
             seen.add(id(v))
-            if isinstance(v, kinds):
+            if issubclass(kind, kinds):  # isinstance reads `__class__`: a dead weakref.proxy raises, a lazy proxy wakes
                 if getattr(v, "optimizer", None) is opt:
                     found[id(v)] = v
+            elif kind in (list, tuple, dict) and depth and len(v) <= _HELD_IN:  # `scheds = [LinearLR(...), ...]`
+                look(list(v.values() if kind is dict else v), depth - 1)
             elif depth:
                 try:
                     attrs = object.__getattribute__(v, "__dict__")  # never a class's own __getattr__
