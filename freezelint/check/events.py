@@ -358,7 +358,7 @@ class Flow(cst.CSTVisitor):
                     exprs = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
                     if any(is_batchnorm_class(self.facts.qualname(e, self.scope)) for e in exprs):
                         out.append(subject.value)
-        out.extend(name for name, _cls in batchnorm_name_tests(test, self._bound_once))
+        out.extend(name for name, _cls in batchnorm_name_tests(test, self._bound_once, covering=True))
         return out
 
     def _bound_once(self, name: str) -> cst.BaseExpression | None:

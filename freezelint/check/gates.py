@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0dd3a8c367276c5aa2851afdc3baf77c'
+RULES_DIGEST = 'b632a25d166bb5a09b9d37e5e20eb22b'
 
 GATES = {
     'FZ002': (

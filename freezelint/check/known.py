@@ -139,25 +139,30 @@ def is_batchnorm_class(qualname: str | None) -> bool:
 _FAMILY = "torch.nn.modules.batchnorm._BatchNorm"
 
 
-def batchnorm_name_tests(test, bound) -> list[tuple[str, str]]:
+def batchnorm_name_tests(test, bound, covering: bool = False) -> list[tuple[str, str]]:
     """(name, class) for each name an `if` test proves to be a BatchNorm layer by its class's name,
     alone or joined by `and`: `"BatchNorm2d" in classname`, `classname.find("BatchNorm") != -1`,
     `type(m).__name__ == "BatchNorm2d"`, `m.__class__.__name__.startswith("BatchNorm")`,
     `classname in ("BatchNorm2d", "SyncBatchNorm")`, where the
     class name is `m.__class__.__name__`, `type(m).__name__` or a name `bound(name)` gives one of those
     for (`classname = m.__class__.__name__`). The class: torch.nn's of that name, `_BatchNorm` for
-    the family."""
+    the family. `covering`: also a test every BatchNorm class's name passes though others do too
+    (`"Norm" in classname`, `classname.find("Batch") != -1`): what it does to the layer (`m.eval()`)
+    reaches every BatchNorm, though it proves no layer one."""
     import libcst as cst  # only a parsed file asks
 
     if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
-        return batchnorm_name_tests(test.left, bound) + batchnorm_name_tests(test.right, bound)
+        return batchnorm_name_tests(test.left, bound, covering) + batchnorm_name_tests(test.right, bound, covering)
     found = _name_test(test)
     if found is None:
         return []
-    expr, texts = found
+    expr, texts, how = found
     if isinstance(expr, cst.Name):
         expr = bound(expr.value)
     layer = _class_name_of(expr) if expr is not None else None
+    if covering and how != "equal" and len(texts) == 1 and len(texts[0]) >= 4 and \
+            (texts[0] in "BatchNorm" if how == "in" else "BatchNorm".startswith(texts[0])):
+        texts = ["BatchNorm"]  # every BatchNorm's name passes it: the family, as far as a freeze goes
     classes = {f"torch.nn.{t}" if t in _BATCHNORM else _FAMILY if t == "BatchNorm" else None for t in texts}
     if layer is None or None in classes:
         return []
@@ -165,27 +170,28 @@ def batchnorm_name_tests(test, bound) -> list[tuple[str, str]]:
 
 
 def _name_test(test):
-    """(class-name expression, texts) of `"t" in e`, `e == "t"`, `e in ("t", "u")`, `e.startswith("t")`,
-    `e.find("t") != -1` (or `>= 0`, `> -1`)."""
+    """(class-name expression, texts, how it tests them: "in" a substring, "start" a prefix, "equal")
+    of `"t" in e`, `e == "t"`, `e in ("t", "u")`, `e.startswith("t")`, `e.find("t") != -1` (or `>= 0`,
+    `> -1`)."""
     import libcst as cst
 
     if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
         op, right = test.comparisons[0].operator, test.comparisons[0].comparator
         if isinstance(op, cst.In) and isinstance(test.left, cst.SimpleString):
-            return right, [test.left.evaluated_value]
+            return right, [test.left.evaluated_value], "in"
         if isinstance(op, cst.Equal) and isinstance(right, cst.SimpleString):
-            return test.left, [right.evaluated_value]
+            return test.left, [right.evaluated_value], "equal"
         if isinstance(op, cst.In) and isinstance(right, (cst.Tuple, cst.List, cst.Set)) and right.elements \
                 and all(isinstance(e, cst.Element) and isinstance(e.value, cst.SimpleString) for e in right.elements):
-            return test.left, [e.value.evaluated_value for e in right.elements]
+            return test.left, [e.value.evaluated_value for e in right.elements], "equal"
         call = test.left
         if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "find" \
                 and len(call.args) == 1 and isinstance(call.args[0].value, cst.SimpleString) \
                 and _not_minus_one(op, right):
-            return call.func.value, [call.args[0].value.evaluated_value]
+            return call.func.value, [call.args[0].value.evaluated_value], "in"
     if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) and test.func.attr.value == "startswith" \
             and len(test.args) == 1 and isinstance(test.args[0].value, cst.SimpleString):
-        return test.func.value, [test.args[0].value.evaluated_value]
+        return test.func.value, [test.args[0].value.evaluated_value], "start"
     return None
 
 

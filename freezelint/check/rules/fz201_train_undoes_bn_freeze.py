@@ -107,6 +107,24 @@ class TrainUndoesBnFreeze(Rule):
     bad = [
         Example(
             """
+            import torchvision
+
+            def set_bn_eval(m):  # "Norm" is in every BatchNorm's class name: they go to eval() too
+                classname = m.__class__.__name__
+                if "Norm" in classname:
+                    m.eval()
+
+            def fit(loader):
+                model = torchvision.models.resnet18()
+                model.apply(set_bn_eval)
+                for epoch in range(10):
+                    model.train()  # expect: FZ201
+                    for x in loader:
+                        model(x).sum().backward()
+            """
+        ),
+        Example(
+            """
             import torch
             import torch.nn as nn
 
@@ -907,6 +925,18 @@ class TrainUndoesBnFreeze(Rule):
 
             def on_validation_epoch_end(self):  # the 2.x hook
                 pass
+        """,
+        """
+        def set_norm_eval(m):  # "Norm" is in every BatchNorm's class name: they are frozen too
+            classname = m.__class__.__name__
+            if 'BatchNorm' not in classname:
+                return
+            m.eval()
+
+        def fit(model, loader):
+            model.apply(set_norm_eval)
+            for batch in loader:  # no train() after the freeze
+                model(batch).sum().backward()
         """,
         """
         def set_conv_eval(m):  # picks the convolutions by their class's name, not the BatchNorm layers
