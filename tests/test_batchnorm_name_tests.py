@@ -36,3 +36,20 @@ def test_a_batchnorm_picked_by_its_class_name(test, found):
 ])
 def test_what_proves_no_batchnorm(test):
     assert batchnorm_name_tests(cst.parse_expression(test), BOUND) == []
+
+
+@pytest.mark.parametrize("test,covers", [
+    ('"Norm" in classname', True),  # every BatchNorm's name passes it: an eval() under it reaches them
+    ("classname.find('Batch') != -1", True),
+    ('classname.startswith("Batch")', True),
+    ('"Norm" in classname and m.training', True),
+    ('classname == "Norm"', False),  # no BatchNorm's name equals it
+    ('"Nor" in classname', False),  # too short to read as meant for them
+    ('"Conv" in classname', False),
+    ('b"Norm" in classname', False),  # bytes never match a class name (and must not fail)
+    ('"Norm" in label', False),
+])
+def test_a_test_every_batchnorm_passes_covers_them_for_a_freeze_only(test, covers):
+    expr = cst.parse_expression(test)
+    assert batchnorm_name_tests(expr, BOUND, covering=True) == ([("m", FAMILY)] if covers else [])
+    assert batchnorm_name_tests(expr, BOUND) == []  # proves no layer a BatchNorm (FZ204's narrowing)

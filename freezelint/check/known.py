@@ -160,7 +160,7 @@ def batchnorm_name_tests(test, bound, covering: bool = False) -> list[tuple[str,
     if isinstance(expr, cst.Name):
         expr = bound(expr.value)
     layer = _class_name_of(expr) if expr is not None else None
-    if covering and how != "equal" and len(texts) == 1 and len(texts[0]) >= 4 and \
+    if covering and how != "equal" and len(texts) == 1 and isinstance(texts[0], str) and len(texts[0]) >= 4 and \
             (texts[0] in "BatchNorm" if how == "in" else "BatchNorm".startswith(texts[0])):
         texts = ["BatchNorm"]  # every BatchNorm's name passes it: the family, as far as a freeze goes
     classes = {f"torch.nn.{t}" if t in _BATCHNORM else _FAMILY if t == "BatchNorm" else None for t in texts}
