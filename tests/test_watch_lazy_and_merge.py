@@ -239,3 +239,25 @@ def test_fz302_names_the_overwrite_on_conversion_flag_where_it_is_set():
         "Parameter objects" in f.message, f.message
     assert f.advice.startswith("build the optimizer after converting the model (.to(), .half()) or replacing "
                                "layers, or leave that flag at its default"), f.advice
+
+
+def test_one_conversion_of_the_whole_model_is_one_fz302_for_every_layer_it_swapped():
+    """Under the overwrite flag one `.to()` gives every layer new Parameters: one finding names them all
+    (trial 35: three copies of the same long message, one per layer)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+    net[0].requires_grad_(False)
+    opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+    torch.__future__.set_overwrite_module_params_on_conversion(True)
+    try:
+        net = net.to(torch.float64)
+        with freezelint.watch(steps=2) as w:
+            _train(net, opt, x=torch.randn(4, 3, 8, 8, dtype=torch.float64))
+        [f] = w.report.findings
+    finally:
+        torch.__future__.set_overwrite_module_params_on_conversion(False)
+    assert f.code == "FZ302" and f.target == "3 modules", f
+    assert f.message.startswith("1, 3, 7 (BatchNorm2d, Conv2d, Linear) have 6 trainable parameters"), f.message
+    assert "set_overwrite_module_params_on_conversion(True) is set" in f.message, f.message
+    assert sorted(f.names) == ["1.bias", "1.weight", "3.bias", "3.weight", "7.bias", "7.weight"], f.names

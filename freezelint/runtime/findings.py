@@ -658,6 +658,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 if rec is not None and rec.optimizer == "none" and parent != "":
                     top = parent
             tops[top].append(p)
+        replaced: list[tuple[str, list[ParamRecord], bool]] = []
         for top, ps in tops.items():
             names = [p.name for p in ps]
             top = _whole_part(top, names, params)
@@ -667,19 +668,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             elif swaps and all(n in swaps for n in names):  # the layer stayed, its Parameters are new
                 out.append(_swapped_finding(top, by_module[top].type if top in by_module else "", names, swaps))
             elif optimizer_has_foreign and by_module.get(top) and by_module[top].optimizer == "none":
-                held = f" ({optimizer_has_foreign})" if isinstance(optimizer_has_foreign, str) else ""
-                whole = _replaced_whole(opts, live, ps)
-                out.append(AuditFinding(
-                    "FZ302", _label(top), f"{_label(top)} ({by_module[top].type}) has {len(ps)} trainable "
-                    f"parameter{'s' if len(ps) != 1 else ''} ({listed(names)}) in no param group, while the "
-                    f"optimizer holds tensors that are no longer in the model{held}: the layer was replaced after "
-                    f"the optimizer was built{'' if whole else _or_swapped()}, so the new one is never trained, and the "
-                    f"old one, out of the forward, gets no gradient and only takes the optimizer's memory",
-                    ("build the optimizer after replacing layers" if whole else
-                     "build the optimizer after converting the model (.to(), .half()) or replacing layers, or leave "
-                     "that flag at its default (False: the conversions then keep the Parameter objects)"
-                     if _OVERWRITES() else "build the optimizer after replacing layers or loading with assign=True")
-                    + ", or `optimizer.add_param_group({'params': layer.parameters()})`"))
+                replaced.append((top, ps, _replaced_whole(opts, live, ps)))
             else:
                 # worded for one parameter where there is one; `advice_many` (the words for several) is what
                 # grouping compares and what a group of them says
@@ -723,6 +712,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                        "(optimizer.zero_grad() clears only its own)".format(**words) if graded else "updated")
                     + f" ({cause.format(**words)})", advice.format(**words), _several(names),
                     advice_many=advice.format(**_MANY)))
+        out += _replaced_findings(replaced, by_module, optimizer_has_foreign)
 
     # FZ504: an optimizer all of whose parameters were frozen (at every one of its steps, for the
     # watch): it trains nothing, whatever its state (a GAN whose toggle freezes the wrong network)
@@ -1279,6 +1269,44 @@ _OR_SWAPPED = (" (or its Parameters were swapped for new ones after it was built
                "assign=True) or `layer.weight = nn.Parameter(...)`; nothing left on the model tells the two apart)")
 # whether torch.__future__.set_overwrite_module_params_on_conversion(True) is in force
 _OVERWRITES = getattr(torch.__future__, "get_overwrite_module_params_on_conversion", lambda: False)
+
+
+def _replaced_findings(replaced: list[tuple[str, list[ParamRecord], bool]], by_module: dict,
+                       held_by: bool | str) -> list[AuditFinding]:
+    """FZ302 for layers whose trainable parameters are in no param group while the optimizer holds
+    tensors no longer in the model: one finding per layer, or one for all of them where the cause is
+    one conversion of the whole model (torch's overwrite flag set, none known replaced whole)."""
+    held = f" ({held_by})" if isinstance(held_by, str) else ""
+    if len(replaced) > 1 and _OVERWRITES() and not any(whole for _, _, whole in replaced):
+        tops = [top for top, _, _ in replaced]
+        ps = [p for _, group, _ in replaced for p in group]
+        kinds = ", ".join(dict.fromkeys(by_module[t].type for t in tops))
+        return [AuditFinding(
+            "FZ302", f"{len(tops)} modules", f"{listed([_label(t) for t in tops])} ({kinds}) have {len(ps)} trainable "
+            f"parameters ({listed([p.name for p in ps])}) in no param group, while the optimizer holds tensors that "
+            f"are no longer in the model{held}: their Parameters were swapped for new ones after the optimizer was "
+            f"built (torch.__future__.set_overwrite_module_params_on_conversion(True) is set, under which a "
+            f"conversion, .to(), .half(), .float(), .cuda() or .to(memory_format=...), gives every layer new "
+            f"Parameter objects; load_state_dict(..., assign=True) and `layer.weight = nn.Parameter(...)` do too), "
+            f"so the new ones are never trained, and the old ones, out of the forward, get no gradient and only take "
+            f"the optimizer's memory",
+            "build the optimizer after converting the model (.to(), .half()) or replacing layers, or leave that flag "
+            "at its default (False: the conversions then keep the Parameter objects)",
+            [p.name for p in ps])]
+    out = []
+    for top, ps, whole in replaced:
+        out.append(AuditFinding(
+            "FZ302", _label(top), f"{_label(top)} ({by_module[top].type}) has {len(ps)} trainable "
+            f"parameter{'s' if len(ps) != 1 else ''} ({listed([p.name for p in ps])}) in no param group, while the "
+            f"optimizer holds tensors that are no longer in the model{held}: the layer was replaced after "
+            f"the optimizer was built{'' if whole else _or_swapped()}, so the new one is never trained, and the "
+            f"old one, out of the forward, gets no gradient and only takes the optimizer's memory",
+            ("build the optimizer after replacing layers" if whole else
+             "build the optimizer after converting the model (.to(), .half()) or replacing layers, or leave "
+             "that flag at its default (False: the conversions then keep the Parameter objects)"
+             if _OVERWRITES() else "build the optimizer after replacing layers or loading with assign=True")
+            + ", or `optimizer.add_param_group({'params': layer.parameters()})`"))
+    return out
 
 
 def _or_swapped() -> str:
