@@ -7,12 +7,10 @@ stays thin. Positions here are 1-based rows and code-point columns, as the engin
 
 from __future__ import annotations
 
-import ast
 import io
 import json
 import re
 import tokenize
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -266,14 +264,7 @@ def noqa_edit(source: str, row: int, code: str) -> LineEdit | None:
     if edit is None:
         stripped = body.rstrip()
         edit = LineEdit(row, len(stripped), f"  # noqa: {code}")
-    new_source = apply_line_edit(source, edit)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(new_source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    return edit if noqa.collect(new_source).match(code, (row,)) is not None else None
+    return edit if noqa.holds(apply_line_edit(source, edit), [(row, code)]) else None
 
 
 def _comment_on(source: str, row: int) -> tuple[str, int] | None:

@@ -13,12 +13,10 @@ each added code on its row.
 
 from __future__ import annotations
 
-import ast
 import io
 import os
 import re
 import tokenize
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,14 +157,7 @@ def _apply(lines: list[str], new_lines: dict[int, str]) -> str:
 
 def _proved(text: str, edits: dict[int, tuple[str, list[str]]]) -> bool:
     """The edited source parses, and the suppression reader sees every added code on its row."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    supp = noqa.collect(text)
-    return all(supp.match(code, (row,)) is not None for row, (_, codes) in edits.items() for code in codes)
+    return noqa.holds(text, [(row, code) for row, (_, codes) in edits.items() for code in codes])
 
 
 # ----------------------------------------------------------------------------- files

@@ -43,6 +43,18 @@ def cpython_error(path: str, text: str) -> Diagnostic | None:
     return None
 
 
+def parses(text: str) -> bool:
+    """Whether CPython's parser takes the text: what a writer of source (a fix, a noqa comment, a
+    notebook's masked magics) asks before it writes."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
 def _magic_at(text: str, row: int | None) -> str | None:
     """The IPython magic (`%matplotlib inline`, `!pip install x`) on the line CPython refused, if
     that line is one: as the notebook reader tells them."""

@@ -62,6 +62,17 @@ class Suppressions:
         return [d for ds in self.by_row.values() for d in ds] + self.file_level
 
 
+def holds(text: str, placed) -> bool:
+    """The edited source parses and this reader sees every `(row, code)` placed on its row: what
+    --add-noqa and the editor's suppress action prove before they write."""
+    from freezelint.check.cpython_parse import parses
+
+    if not parses(text):
+        return False
+    supp = collect(text)
+    return all(supp.match(code, (row,)) is not None for row, code in placed)
+
+
 def parse_directive(comment: str, row: int, col: int, own_line: bool) -> Directive | None:
     m = _NOQA.search(comment)
     if m is None:

@@ -12,11 +12,11 @@ whole notebook, as Jupyter shows them.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
-import warnings
 from dataclasses import dataclass
+
+from freezelint.check.cpython_parse import parses
 
 _MAGIC = re.compile(r"^\s*(?:[%!]|\?\?|\?)|^[^#'\"]*=\s*[%!]|^\s*[\w.]+\?{1,2}\s*$")
 
@@ -88,15 +88,6 @@ def _masked_line(line: str, masked: bool) -> str:
         return body
     return f"{body[: len(body) - len(body.lstrip())]}pass\n"
 
-
-def _parses(source: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
 
 
 def _magic_lines(lines: list[str]) -> list[bool]:
@@ -183,7 +174,7 @@ def load(text: str) -> Notebook:
         whole_cell_magic = lines[0].lstrip().startswith("%%")
         masked = [True] * len(lines) if whole_cell_magic else _magic_lines(lines)
         bodies = [_masked_line(line, m) for line, m in zip(lines, masked)]
-        if any(masked) and not whole_cell_magic and not _parses("".join(bodies)):
+        if any(masked) and not whole_cell_magic and not parses("".join(bodies)):
             masked = [True] * len(lines)  # magics we could not mask: the cell is left out
             bodies = ["pass\n"] * len(lines)
         parts.extend(bodies)

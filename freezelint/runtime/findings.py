@@ -1285,13 +1285,9 @@ def _replaced_findings(replaced: list[tuple[str, list[ParamRecord], bool]], by_m
             "FZ302", f"{len(tops)} modules", f"{listed([_label(t) for t in tops])} ({kinds}) have {len(ps)} trainable "
             f"parameters ({listed([p.name for p in ps])}) in no param group, while the optimizer holds tensors that "
             f"are no longer in the model{held}: their Parameters were swapped for new ones after the optimizer was "
-            f"built (torch.__future__.set_overwrite_module_params_on_conversion(True) is set, under which a "
-            f"conversion, .to(), .half(), .float(), .cuda() or .to(memory_format=...), gives every layer new "
-            f"Parameter objects; load_state_dict(..., assign=True) and `layer.weight = nn.Parameter(...)` do too), "
-            f"so the new ones are never trained, and the old ones, out of the forward, get no gradient and only take "
-            f"the optimizer's memory",
-            "build the optimizer after converting the model (.to(), .half()) or replacing layers, or leave that flag "
-            "at its default (False: the conversions then keep the Parameter objects)",
+            f"built ({_FLAG_SET}), so the new ones are never trained, and the old ones, out of the forward, get no "
+            f"gradient and only take the optimizer's memory",
+            _CONVERT_ADVICE,
             [p.name for p in ps])]
     out = []
     for top, ps, whole in replaced:
@@ -1302,9 +1298,7 @@ def _replaced_findings(replaced: list[tuple[str, list[ParamRecord], bool]], by_m
             f"the optimizer was built{'' if whole else _or_swapped()}, so the new one is never trained, and the "
             f"old one, out of the forward, gets no gradient and only takes the optimizer's memory",
             ("build the optimizer after replacing layers" if whole else
-             "build the optimizer after converting the model (.to(), .half()) or replacing layers, or leave "
-             "that flag at its default (False: the conversions then keep the Parameter objects)"
-             if _OVERWRITES() else "build the optimizer after replacing layers or loading with assign=True")
+             _CONVERT_ADVICE if _OVERWRITES() else "build the optimizer after replacing layers or loading with assign=True")
             + ", or `optimizer.add_param_group({'params': layer.parameters()})`"))
     return out
 
@@ -1314,10 +1308,15 @@ def _or_swapped() -> str:
     conversion (.to(), .half(), .to(memory_format=...)) puts new Parameter objects in the layer."""
     if not _OVERWRITES():
         return _OR_SWAPPED
-    return (" (or its Parameters were swapped for new ones after it was built: "
-            "torch.__future__.set_overwrite_module_params_on_conversion(True) is set, under which a conversion, "
-            ".to(), .half(), .float(), .cuda() or .to(memory_format=...), gives every layer new Parameter objects; "
-            "load_state_dict(..., assign=True) and `layer.weight = nn.Parameter(...)` do too)")
+    return f" (or its Parameters were swapped for new ones after it was built: {_FLAG_SET})"
+
+
+_CONVERT_ADVICE = ("build the optimizer after converting the model (.to(), .half()) or replacing layers, or leave "
+                   "that flag at its default (False: the conversions then keep the Parameter objects)")
+# why every layer's Parameters are new after a conversion, where torch's overwrite flag is set
+_FLAG_SET = ("torch.__future__.set_overwrite_module_params_on_conversion(True) is set, under which a conversion, "
+             ".to(), .half(), .float(), .cuda() or .to(memory_format=...), gives every layer new Parameter objects; "
+             "load_state_dict(..., assign=True) and `layer.weight = nn.Parameter(...)` do too")
 
 
 def _replaced_whole(opts: Mapping[str, torch.optim.Optimizer], live: Sequence[tuple[str, nn.Module]],
