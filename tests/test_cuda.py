@@ -274,3 +274,45 @@ def test_cuda_freezelint_run_judges_a_cuda_script(tmp_path, bug):
     assert r.code == (1 if bug else 0), r.out + r.err
     assert '"device": "cuda' in r.out, r.out
     assert ('"FZ302"' in r.out) == bug, r.out
+
+
+def _train_on_cuda(model, opt, steps=3, zero=None, sched=None):
+    with freezelint.watch(steps=steps) as w:
+        for _ in range(steps + 1):
+            loss = nn.functional.cross_entropy(model(torch.randn(8, 8, device="cuda")),
+                                               torch.randint(0, 2, (8,), device="cuda"))
+            opt.zero_grad()
+            loss.backward()
+            for p in zero.parameters() if zero is not None else ():
+                p.grad.zero_()  # a "freeze" by zeroing grads: AdamW's decay still moves them
+            opt.step()
+            if sched is not None:
+                sched.step()
+    return w.report
+
+
+def test_cuda_lazy_layers_zeroed_grads_and_an_lr_zero_group_are_judged_on_the_device():
+    # What the watch added after its first GPU run, on CUDA tensors: lazy layers made by the window's
+    # first forward, an AdamW first moment read on the device, an lr=0 group a scheduler keeps at 0.
+    torch.manual_seed(0)
+    lazy = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.LazyLinear(2)).cuda()
+    report = _train_on_cuda(lazy, torch.optim.SGD(lazy.parameters(), lr=0.1))
+    assert report.ok and report.device.startswith("cuda"), report.render_text()
+    assert all(r.changed for r in report.params), report.render_text()
+
+    for zero in (True, False):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)).cuda()
+        if not zero:
+            model[0].requires_grad_(False)
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.01)
+        report = _train_on_cuda(model, opt, zero=model[0] if zero else None)
+        assert [(f.code, f.target) for f in report.findings] == ([("FZ505", "0")] if zero else []), \
+            report.render_text()
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2)).cuda()
+    opt = torch.optim.AdamW([{"params": model[0].parameters(), "lr": 1e-3},
+                             {"params": model[2].parameters(), "lr": 0.0}])
+    report = _train_on_cuda(model, opt, steps=2, sched=torch.optim.lr_scheduler.StepLR(opt, 5))
+    assert [(f.code, f.target) for f in report.findings] == [("FZ304", "2 in param_groups[1]")], report.render_text()
