@@ -780,6 +780,8 @@ class Flow(cst.CSTVisitor):
         for `obj`: its `requires_grad = v` may change nothing."""
         if isinstance(obj, cst.Name) and obj.value in self._tensor_guard:
             return False
+        if isinstance(obj, cst.Attribute) and obj.attr.value in ("weight", "bias"):
+            return False  # a layer's Parameter by torch's own naming: no Module is called that
         return self.facts.kind(obj, self.scope) is None
 
     def _getattr_parts(self, expr: cst.BaseExpression) -> tuple[str, list[str]] | None:

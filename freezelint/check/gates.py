@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b632a25d166bb5a09b9d37e5e20eb22b'
+RULES_DIGEST = '364ecbb0467f2d9b6c300dfb62e81d7b'
 
 GATES = {
     'FZ002': (

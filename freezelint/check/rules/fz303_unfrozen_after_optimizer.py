@@ -89,7 +89,9 @@ class UnfrozenAfterOptimizer(Rule):
         "any number of times; a subclass in another file than the base whose constructor it runs is reported "
         "at its method's change, naming that constructor. A method's unfreeze is reported where `__init__` froze part of that model "
         "before building its optimizer from a requires_grad filter, and no method adds a param group or builds "
-        "an optimizer again."
+        "an optimizer again. `x.part.requires_grad = True` on an object whose kind is not known (a loaded "
+        "model's part: a Parameter, or a Module where the line sets a plain attribute) is reported with both "
+        "readings: the advice says to call `requires_grad_(True)` if it is a Module."
     )
     bad = [
         Example(
@@ -613,6 +615,10 @@ class UnfrozenAfterOptimizer(Rule):
                           f"which also adds them to the optimizer"
                 else:
                     fix = "`optimizer.add_param_group(...)` them"
+                unsure = u.detail.get("unsure")  # `x.part.requires_grad = True` on an object of unknown kind
+                if unsure:
+                    fix += (f"; if `{unsure}` is an nn.Module, this line unfreezes nothing (a plain attribute): call "
+                            f"`{unsure}.requires_grad_(True)`, then add the param group")
                 yield self.finding(
                     u.node,
                     f"`{src(u.node) if len(src(u.node)) < 60 else u.detail.get('sub') or u.target}` unfreezes "
