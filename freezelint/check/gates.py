@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b632a25d166bb5a09b9d37e5e20eb22b'
+RULES_DIGEST = '5a0a7afb3a9279e56fa5dade86967a93'
 
 GATES = {
     'FZ002': (
@@ -83,7 +83,7 @@ GATES = {
     ),
     'FZ203': (
         ('BatchNorm', 'batchnorm'),
-        ('isinstance\\([^)]*BatchNorm[123]d', 'isinstance\\([^)]*\\bbatchnorm\\s*[,)]'),
+        ('isinstance\\([^)]*BatchNorm[123]d', 'isinstance\\([^)]*\\bbatchnorm\\s*[,)]', '[\\\'\\"]BatchNorm[123]d[\\\'\\"]', 'startswith\\(\\s*[\\\'\\"]BatchNorm[\\\'\\"]'),
         ('\\.eval\\(\\)|\\.train\\(\\s*False|requires_grad',),
     ),
     'FZ204': (
