@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '5a0a7afb3a9279e56fa5dade86967a93'
+RULES_DIGEST = 'd04ac3f0fd64b8d70818f87660091ca3'
 
 GATES = {
     'FZ002': (
