@@ -124,3 +124,24 @@ def test_the_keys_are_what_the_call_drops_with_torch():
     result = net.load_state_dict(sd, strict=False)
     assert torch.equal(net.weight, before)
     assert sorted(result.missing_keys) == ["bias", "weight"] and len(result.unexpected_keys) == 2
+
+
+def test_a_call_that_may_pass_strict_by_star_is_silent():
+    source = textwrap.dedent('''
+        import torch
+        import torch.nn as nn
+
+
+        class Base:
+            def load(self, path, verbose=True, strict=False):
+                self.net.load_state_dict(torch.load(path), strict=strict)
+
+
+        class Trainer(Base):
+            def __init__(self, path, *args, **kw):
+                self.net = nn.Linear(2, 2)
+                self.load(path, verbose=False, **kw)  # `**kw` may pass strict
+                self.load(path, *args)  # so may `*args`
+                self.load(path, False)  # verbose=False: strict left at its default
+    ''').lstrip()
+    assert [d.row for d in check_source(source, "train.py", select=["FZ401"])] == [15]

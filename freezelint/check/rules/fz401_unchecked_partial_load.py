@@ -1052,7 +1052,7 @@ class UncheckedPartialLoad(Rule):
                 continue
             where, param, index, off = found
             given = _given(call, param, index)
-            if given is None and off:
+            if given is None and off and not any(a.star == "**" for a in call.args):  # `**kwargs` may pass it
                 said = f"`{src(call.func)}(...)` runs `load_state_dict(..., strict={param})` with `{param}` left at " \
                        f"its default, False,"
             elif isinstance(given, cst.Name) and given.value == "False":
@@ -1271,18 +1271,21 @@ def _may_load_non_strict(call: cst.Call, stmt: cst.CSTNode | None) -> bool:
     leave a helper's False default: only those are followed to their helper."""
     if any(isinstance(a.value, cst.Name) and a.value.value == "False" for a in call.args):
         return True
-    return _statement_of(call, stmt) and not any(a.star == "**" for a in call.args)
+    return _statement_of(call, stmt)
 
 
-def _given(call: cst.Call, param: str, index: int | None) -> cst.BaseExpression | None:
+_BY_STAR = object()  # _given: a `*args` before the parameter's place may pass it
+
+
+def _given(call: cst.Call, param: str, index: int | None) -> cst.BaseExpression | object | None:
     """What a call passes as a helper's parameter `param` (at `index` among plain positional
-    arguments): None where it passes nothing (a `*args` before it may pass it: not None)."""
+    arguments): None where it passes nothing, _BY_STAR where a `*args` may."""
     given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == param), None)
     if given is not None:
         return given
     positional = [a for a in call.args if a.keyword is None]
     if index is not None and any(a.star for a in positional[:index + 1]):
-        return cst.Name("_starred")  # passed by `*args`, maybe
+        return _BY_STAR
     if index is not None and index < len(positional):
         return positional[index].value
     return None
