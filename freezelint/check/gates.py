@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd04ac3f0fd64b8d70818f87660091ca3'
+RULES_DIGEST = 'c386f01a59de02700be2a849ca46a7c2'
 
 GATES = {
     'FZ002': (
