@@ -51,19 +51,47 @@ def test_codes_of_one_line_share_one_sorted_comment_and_merge_into_an_existing_o
         u.requires_grad = False  # noqa
     """)
     r = cli(tmp_path, "check", "--add-noqa", "a.py")
-    assert (r.code, r.out) == (0, "Added 9 noqa directives to 1 file.\n")
+    assert (r.code, r.out) == (0, "Added 8 noqa directives to 1 file.\n")
     assert (tmp_path / "a.py").read_text().splitlines()[2:] == [
         "u.requires_grad = False; u.requires_grad_ = True  # noqa: FZ101, FZ102",
         "u.requires_grad = False; u.requires_grad_ = True  # noqa: FZ101, FZ102",  # merged, not a second comment
         "u.requires_grad = False; u.requires_grad_ = True  # NOQA:FZ101, fz102",
         "u.requires_grad = False  # noqa: E501, FZ102",  # another tool's code stays
-        # FZ002 reported the unknown code: suppressed with it (and the prose kept)
-        "u.requires_grad = False  # noqa: E501, FZ002, FZ102, FZ999 kept for now",
+        # FZ002 reports the unknown code and is left to say so (the prose kept)
+        "u.requires_grad = False  # noqa: E501, FZ102, FZ999 kept for now",
         "u.requires_grad = False  # type: ignore[attr-defined]  # noqa: FZ102",
         "u.requires_grad = False  # noqa: FZ102 because nothing",  # `noqa:` listing nothing suppressed nothing
         "u.requires_grad = False  # noqa",  # a bare noqa already suppresses everything: kept as it is
     ]
-    assert cli(tmp_path, "check", "a.py").code == 0
+    r = cli(tmp_path, "check", "--format", "concise", "a.py")
+    assert [line.split(" ")[:2] for line in r.out.splitlines()[:-1]] == [["a.py:7:26:", "FZ002"]]
+
+
+def test_an_unused_suppression_is_left_and_said_never_suppressed(cli, tmp_path):
+    """A stale `# noqa: FZ102` on a clean line is reported by FZ002; adding FZ002 to that comment would
+    hide the useless suppression behind a second one (ruff's --add-noqa skips its unused-noqa rule)."""
+    write(tmp_path / "a.py", """
+        import torch.nn as nn
+        model = nn.Linear(2, 2)
+        x = 1  # noqa: FZ102
+        model.requires_grad = False
+        model.requires_grad = False  # noqa: FZ101
+    """)
+    r = cli(tmp_path, "check", "--add-noqa", "a.py")
+    assert (r.code, r.out) == (0, "Added 2 noqa directives to 1 file.\n")
+    assert r.err == (
+        "freezelint: a.py:3: FZ002 left as it is: FZ002 is never suppressed: remove the suppression it reports, "
+        "move it to its finding's line, or correct its code\n"
+        "freezelint: a.py:5: FZ002 left as it is: FZ002 is never suppressed: remove the suppression it reports, "
+        "move it to its finding's line, or correct its code\n")
+    assert (tmp_path / "a.py").read_text().splitlines()[2:] == [
+        "x = 1  # noqa: FZ102",
+        "model.requires_grad = False  # noqa: FZ102",
+        "model.requires_grad = False  # noqa: FZ101, FZ102",  # the real finding's code merged, FZ002 not
+    ]
+    r = cli(tmp_path, "check", "--format", "concise", "a.py")
+    assert [line.split(" ")[:2] for line in r.out.splitlines()[:-1]] == [["a.py:3:8:", "FZ002"],
+                                                                         ["a.py:5:30:", "FZ002"]]
 
 
 def test_a_multi_line_statement_gets_the_comment_on_the_row_the_checker_reads(cli, tmp_path):
@@ -96,12 +124,14 @@ def test_a_multi_line_statement_gets_the_comment_on_the_row_the_checker_reads(cl
     assert [(f["code"], f["location"]["row"]) for f in json.loads(before.out)] == \
         [("FZ301", 8), ("FZ301", 12), ("FZ002", 14)]
     r = cli(tmp_path, "check", "--add-noqa", ".")
-    assert (r.code, r.out, r.err) == (0, "Added 3 noqa directives to 1 file.\n", "")
+    assert (r.code, r.out) == (0, "Added 2 noqa directives to 1 file.\n")
+    assert r.err.startswith("freezelint: train.py:14: FZ002 left as it is: FZ002 is never suppressed")
     lines = (tmp_path / "train.py").read_text().splitlines()
     assert lines[7] == "    model.parameters(),  # noqa: FZ301"
     assert lines[11] == "    model.parameters(),  # noqa: FZ301"
-    assert lines[13] == ")  # noqa: FZ002, FZ301"
-    assert cli(tmp_path, "check", ".").code == 0
+    assert lines[13] == ")  # noqa: FZ301"  # misplaced: left for its author to remove, not suppressed by FZ002
+    after = cli(tmp_path, "check", "--format", "json", "train.py")
+    assert [(f["code"], f["location"]["row"]) for f in json.loads(after.out)] == [("FZ002", 14)]
 
 
 def test_a_line_that_cannot_take_a_comment_is_left_and_said(cli, tmp_path):

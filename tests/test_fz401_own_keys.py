@@ -347,11 +347,23 @@ def load_kw(model, sd, *, strict):
 
 def load_fixed(model, sd, strict=True):
     model.load_state_dict(sd, strict=False)
+
+
+def load_loose(model, sd, strict=False):
+    model.load_state_dict(sd, strict=strict)
+
+
+class Base:
+    def load(self, path, strict=False):
+        self.net.load_state_dict(torch.load(path), strict=strict)
 """)
     functions = summary["functions"]
-    assert functions["load_checkpoint"]["strict_arg"] == [7, "strict", 2]
-    assert functions["load_kw"]["strict_arg"] == [11, "strict", None]
+    # [line, parameter, its position as a caller passes it, whether it defaults to False]
+    assert functions["load_checkpoint"]["strict_arg"] == [7, "strict", 2, False]
+    assert functions["load_kw"]["strict_arg"] == [11, "strict", None, False]
     assert "strict_arg" not in functions["load_fixed"]
+    assert functions["load_loose"]["strict_arg"] == [19, "strict", 2, True]
+    assert summary["classes"]["Base"]["strict_arg"] == {"load": [24, "strict", 1, True]}  # after self
 
 
 def _found(cli, root: Path, *args: str) -> list[tuple[str, int, str]]:

@@ -35,6 +35,10 @@ CONTINUED = ("the line ends in a backslash continuation, where a comment cannot 
 BLANKET = "FZ002: its blanket `# freezelint: noqa` suppresses nothing; remove it"
 FILE_LEVEL = ("FZ002: its file-level suppression names a code with no finding; remove that code "
               "(a code added there would cover the whole file)")
+# ruff's --add-noqa skips its unused-noqa rule alike: a suppression of the report of a useless
+# suppression keeps both
+UNUSED = ("FZ002 is never suppressed: remove the suppression it reports, move it to its finding's line, "
+          "or correct its code")
 NOT_PROVED = "a comment there would not suppress it, or the code would not parse: fix it, or suppress it by hand"
 
 
@@ -69,6 +73,11 @@ def add_to_source(text: str, wanted: dict[int, set[str]]) -> Edited:
         codes = sorted(wanted[row])
         if not 1 <= row <= len(lines):
             continue
+        if "FZ002" in codes and row not in file_level and row not in blanket:  # those two say their own why
+            out.skipped.append(Skipped(row, ["FZ002"], UNUSED))
+            codes.remove("FZ002")
+            if not codes:
+                continue
         body = lines[row - 1].rstrip("\r\n")
         reason = None
         if row in in_string:

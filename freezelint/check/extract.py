@@ -6,7 +6,7 @@ from __future__ import annotations
 import libcst as cst
 
 from freezelint.check import traverse
-from freezelint.check.known import batchnorm_name_tests, is_batchnorm_class, is_module_class, tensor_guards
+from freezelint.check.known import batchnorm_name_kinds, batchnorm_name_tests, is_batchnorm_class, is_module_class, tensor_guards
 from freezelint.check.scopes import (AttrStore, Binding, ClassInfo, Ctx, ExprStatement, MethodCall, Scope,
                                      qualname)
 from freezelint.check.syntax import assigned_pairs, call_arg, dotted, import_name, string_value
@@ -25,6 +25,8 @@ class Extractor(cst.CSTVisitor):
         self._narrow: list[tuple[str, str, str | None]] = []
         # `if isinstance(name, classes):` statements: (If node, name, class expressions, ctx)
         self.isinstance_ifs: list[tuple[cst.If, str, list[cst.BaseExpression], Ctx]] = []
+        # `if type(m).__name__ == "BatchNorm2d":` statements: (If node, name, the test, classes it names, ctx)
+        self.bn_name_ifs: list[tuple[cst.If, str, cst.BaseExpression, list[str], Ctx]] = []
         self.classes: dict[str, ClassInfo] = {}
         self.attr_stores: list[AttrStore] = []
         self.method_calls: list[MethodCall] = []
@@ -131,6 +133,9 @@ class Extractor(cst.CSTVisitor):
             out.extend((name, PARAM, None) for name in tensor_guards(test, lambda e: qualname(e, self._scope)))
         # `classname = m.__class__.__name__; if "BatchNorm" in classname:`: a BatchNorm layer, as under isinstance
         out.extend((name, MODULE, qual) for name, qual in batchnorm_name_tests(test, self._bound_once))
+        if node is not None:
+            self.bn_name_ifs.extend((node, name, test, classes, self._ctx())
+                                    for name, classes in batchnorm_name_kinds(test, self._bound_once))
         return out
 
     def _bound_once(self, name: str) -> cst.BaseExpression | None:

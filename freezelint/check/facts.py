@@ -39,6 +39,7 @@ class Facts:
         self.name_calls = extracted.name_calls
         self.expr_statements = extracted.expr_statements
         self.isinstance_ifs = extracted.isinstance_ifs
+        self.bn_name_ifs = extracted.bn_name_ifs
         self.func_scopes = extracted.func_scopes
         self.kinds = Kinds(extracted)
         # Set by the engine: the project index the flow layer consults (None: this file alone).

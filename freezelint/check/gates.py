@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '364ecbb0467f2d9b6c300dfb62e81d7b'
+RULES_DIGEST = 'c593b23f95acd63754172cdd139c3ae8'
 
 GATES = {
     'FZ002': (
@@ -83,7 +83,7 @@ GATES = {
     ),
     'FZ203': (
         ('BatchNorm', 'batchnorm'),
-        ('isinstance\\([^)]*BatchNorm[123]d', 'isinstance\\([^)]*\\bbatchnorm\\s*[,)]'),
+        ('isinstance\\([^)]*BatchNorm[123]d', 'isinstance\\([^)]*\\bbatchnorm\\s*[,)]', '[\\\'\\"]BatchNorm[123]d[\\\'\\"]', 'startswith\\(\\s*[\\\'\\"]BatchNorm[\\\'\\"]'),
         ('\\.eval\\(\\)|\\.train\\(\\s*False|requires_grad',),
     ),
     'FZ204': (

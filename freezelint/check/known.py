@@ -153,6 +153,16 @@ def batchnorm_name_tests(test, bound, covering: bool = False) -> list[tuple[str,
 
     if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
         return batchnorm_name_tests(test.left, bound, covering) + batchnorm_name_tests(test.right, bound, covering)
+    return [(layer, classes[0] if len(classes) == 1 else _FAMILY)
+            for layer, classes in batchnorm_name_kinds(test, bound, covering)]
+
+
+def batchnorm_name_kinds(test, bound, covering: bool = False) -> list[tuple[str, list[str]]]:
+    """(name, classes) of one class-name test (no `and`), as `batchnorm_name_tests` reads it, with
+    every class it names (`classname in ("BatchNorm2d", "SyncBatchNorm")`: both, in order), for a
+    rule that asks which kinds a test leaves out."""
+    import libcst as cst
+
     found = _name_test(test)
     if found is None:
         return []
@@ -163,10 +173,12 @@ def batchnorm_name_tests(test, bound, covering: bool = False) -> list[tuple[str,
     if covering and how != "equal" and len(texts) == 1 and isinstance(texts[0], str) and len(texts[0]) >= 4 and \
             (texts[0] in "BatchNorm" if how == "in" else "BatchNorm".startswith(texts[0])):
         texts = ["BatchNorm"]  # every BatchNorm's name passes it: the family, as far as a freeze goes
-    classes = {f"torch.nn.{t}" if t in _BATCHNORM else _FAMILY if t == "BatchNorm" else None for t in texts}
+    if how == "start" and texts == ["BatchNorm"]:  # `.startswith("BatchNorm")`: not SyncBatchNorm, nor the Lazy ones
+        texts = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
+    classes = [f"torch.nn.{t}" if t in _BATCHNORM else _FAMILY if t == "BatchNorm" else None for t in texts]
     if layer is None or None in classes:
         return []
-    return [(layer, classes.pop() if len(classes) == 1 else _FAMILY)]
+    return [(layer, list(dict.fromkeys(classes)))]
 
 
 def _name_test(test):

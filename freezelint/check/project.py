@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 59
+SUMMARY_VERSION = 60
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -1464,11 +1464,11 @@ class Project:
                 return entry["line"], shown_path(str(f))
         return None
 
-    def strict_load(self, importer: str, qual: str) -> tuple[int, str, str, int | None] | None:
+    def strict_load(self, importer: str, qual: str) -> tuple[int, str, str, int | None, bool] | None:
         """Where a top-level function of another project file runs `load_state_dict(..., strict=P)`
         with P one of its parameters and drops the result (its summary's "strict_arg"): the load's
-        `(line, shown path)`, P and P's position (None: keyword-only). The function read is a
-        dependency (`path#strict name`)."""
+        `(line, shown path)`, P, P's position (None: keyword-only) and whether P defaults to False.
+        The function read is a dependency (`path#strict name`)."""
         if not qual or is_library(qual):
             return None
         hit = self.resolve(importer, qual)
@@ -1481,16 +1481,65 @@ class Project:
             return None
         edge = Edge(shown_path(importer), shown_path(str(path)), name)
         self._link(edge)
-        return entry[0], shown_path(str(path)), entry[1], entry[2]
+        return entry[0], shown_path(str(path)), entry[1], entry[2], entry[3]
 
-    def _strict_of(self, path: Path, name: str) -> list | None:
-        """The summary's "strict_arg" of a top-level function (`[line, parameter, position]`), or None.
-        A block that never calls `load_state_dict` is not parsed."""
-        block = _outline_block(self.outline(path), name)
-        if block is None or block.startswith("class") or "load_state_dict" not in block:
+    def strict_method_load(self, importer: str, qual: str, method: str
+                           ) -> tuple[int, str, str, int | None, bool] | str | None:
+        """strict_load for `method` of a project class of another file, or of the first of its
+        project bases that defines it (a subclass's `self.load(path)` running its base's
+        `def load(self, path, strict=False)`): as strict_load; ABSENT where none defines it; None where
+        the one that does drops no such load, or a base is not known. Each class read is a dependency
+        (`path#strict Name.method`)."""
+        if not qual or is_library(qual):
+            return None
+        hit = self.resolve(importer, qual)
+        return self._strict_walk(importer, hit, method, set()) if hit is not None else None
+
+    def _strict_walk(self, importer: str, hit: tuple[Path, str], method: str,
+                     seen: set) -> tuple[int, str, str, int | None, bool] | str | None:
+        path, name = hit
+        real = str(self._realpath(path))
+        if (real, name) in seen or len(seen) >= _MAX_CHAIN:
+            return None
+        seen.add((real, name))
+        key = f"{name}.{method}"
+        entry = self._strict_of(path, key)
+        self.used[f"{real}#strict {key}"] = _digest(entry)
+        if isinstance(entry, list):
+            self._link(Edge(shown_path(importer), shown_path(str(path)), key))
+            return entry[0], shown_path(str(path)), entry[1], entry[2], entry[3]
+        if entry is None:
+            return None
+        for base in entry["bases"]:
+            if base and is_library(base):
+                continue  # torch's, transformers' classes: no project helper of this name
+            below = self._class_ref(path, base) if base else None
+            found = self._strict_walk(importer, below, method, seen) if below is not None else None
+            if found != ABSENT:
+                return found  # found, or a base not known that may define it
+        return ABSENT
+
+    def _strict_of(self, path: Path, name: str) -> list | dict | None:
+        """The summary's "strict_arg" of a top-level function, or (`Name.method`) of a method of a
+        top-level class (`[line, parameter, position, defaults to False]`), or None; for a class that
+        does not define the method, `{"bases": [...]}` as _partial_of. A block that never calls
+        `load_state_dict` is not parsed."""
+        cls, _, method = name.partition(".")
+        outline = self.outline(path)
+        block = _outline_block(outline, cls)
+        if block is None or block.startswith("class") != bool(method):
+            return None
+        if method and not re.search(rf"^[ \t]+(?:async[ \t]+)?def[ \t]+{re.escape(method)}\b", block, re.M):
+            head = _CLASS_HEAD.match(block)
+            return {"bases": _named_bases(outline, head.group(1)) if head else []}
+        if "load_state_dict" not in block:
             return None
         summary = self._parsed_summary(path)
-        return (summary["functions"].get(name) or {}).get("strict_arg") if summary is not None else None
+        if summary is None:
+            return None
+        if method:
+            return ((summary["classes"].get(cls) or {}).get("strict_arg") or {}).get(method)
+        return (summary["functions"].get(name) or {}).get("strict_arg")
 
     def _parsed_summary(self, path: Path) -> dict | None:
         """The file's summary, parsed where it was summarised without a parse (no word of what
@@ -1519,7 +1568,9 @@ class Project:
         """Whether a file the text prefilter ruled out for FZ401 drops what a project helper of
         another file returns: a statement of its own calls an imported function, or a method of self
         in a class with an imported project base, that returns a `strict=False` load's result
-        (partial_load). Every function and class asked about is a dependency (`path#partial key`)."""
+        (partial_load), or such a method that drops a load with its `strict` parameter
+        (strict_method_load). Every function and class asked about is a dependency (`path#partial
+        key`, `path#strict Name.method`)."""
         calls = set(_STATEMENT_CALL.findall(text))
         if not calls or "import" not in text:
             return False
@@ -1537,8 +1588,9 @@ class Project:
         for call in sorted(calls):
             head, _, rest = call.partition(".")
             if head == "self" and rest and "." not in rest:
-                if any(isinstance(self.partial_load(importer, b, rest), tuple) for b in sorted(bases)):
-                    return True
+                if any(isinstance(self.partial_load(importer, b, rest), tuple)
+                       or isinstance(self.strict_method_load(importer, b, rest), tuple) for b in sorted(bases)):
+                    return True  # a base's method returns the keys, or drops them with its `strict` parameter
                 continue
             qual = imports.get(head) if not rest else (f"{plain[head]}.{rest}" if head in plain else
                                                         f"{imports[head]}.{rest}" if head in imports else None)

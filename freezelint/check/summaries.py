@@ -236,7 +236,7 @@ def summarise(facts: Facts) -> dict:
     through = strict_arg_loads(facts)
     # the lines of the nodes recorded, in one code generation over the file (see lines.py)
     lines = start_lines(facts.module, [*(n for eff in found.values() for n in eff.values()), *loads.values(),
-                                       *(load for load, _, _ in through.values())])
+                                       *(load for load, *_ in through.values())])
     for eff in found.values():
         for k, node in list(eff.items()):
             eff[k] = lines.get(node, 0)
@@ -260,8 +260,14 @@ def summarise(facts: Facts) -> dict:
     if through:
         for name, stmt in _last_defs(facts.module.body).items():
             if id(stmt) in through and name in functions:
-                load, param, index = through[id(stmt)]
-                functions[name]["strict_arg"] = [lines[load], param, index]
+                load, param, index, off = through[id(stmt)]
+                functions[name]["strict_arg"] = [lines[load], param, index, off]
+        for stmt in facts.module.body:  # a subclass of another file runs them through self (FZ401)
+            if isinstance(stmt, cst.ClassDef) and stmt.name.value in classes:
+                strict = {name: [lines[through[id(m)][0]], *through[id(m)][1:]]
+                          for name, m in _last_defs(stmt.body.body).items() if id(m) in through}
+                if strict:
+                    classes[stmt.name.value]["strict_arg"] = strict
 
     # FZ202's whole-model freeze: what a helper, builder or class leaves frozen (its module says how)
     from freezelint.check.whole_model import frozen_records

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Iterable
+from typing import Callable, Iterable
 
 import libcst as cst
 
@@ -64,10 +65,13 @@ def _freezes(node: cst.If, name: str) -> bool:
 
 
 def _handles_another(node: cst.If, facts: Facts, ctx) -> bool:
-    """`if isinstance(m, BatchNorm2d): ... elif isinstance(m, BatchNorm1d): ...`: kinds told apart
-    on purpose (one frozen, another trained)."""
+    """`if isinstance(m, BatchNorm2d): ... elif isinstance(m, BatchNorm1d): ...` (or a class-name test
+    in either): kinds told apart on purpose (one frozen, another trained)."""
     orelse = node.orelse
+    named = {id(n) for n, *_ in facts.bn_name_ifs}
     while isinstance(orelse, cst.If):
+        if id(orelse) in named:
+            return True
         for call in (n for n in syntax_walk(orelse.test) if isinstance(n, cst.Call)):
             if facts.qualname(call.func, ctx.scope) == "isinstance" and len(call.args) > 1:
                 value = call.args[1].value
@@ -78,10 +82,29 @@ def _handles_another(node: cst.If, facts: Facts, ctx) -> bool:
     return False
 
 
+def _other_kind_in_sight(quals: list[str | None], facts: Facts, text: Callable[[], str]) -> bool:
+    """A BatchNorm kind the test of `quals` misses is named in the file (`text()`: its code less
+    isinstance tests) or, for a test without SyncBatchNorm, in a file tied to it by imports."""
+    others = _others({"SyncBatchNorm" if _sync(q) else (q or "").rsplit(".", 1)[-1] for q in quals})
+    if re.search(others, text()):
+        return True
+    # a test that lists SyncBatchNorm names the kinds its model has on purpose: only a kind the file
+    # builds itself shows one it left out, not one somewhere in the package it imports
+    return not any(map(_sync, quals)) and facts.project is not None \
+        and bool(facts.project.mentions_near(others, facts.path))
+
+
+def _listed(quals: list[str]) -> str:
+    names = [q.rsplit(".", 1)[-1] for q in quals]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 class BnCheckTooNarrow(Rule):
     code = "FZ203"
     words = ("BatchNorm", "batchnorm")
-    triggers = (r"isinstance\([^)]*BatchNorm[123]d", r"isinstance\([^)]*\bbatchnorm\s*[,)]")
+    triggers = (r"isinstance\([^)]*BatchNorm[123]d", r"isinstance\([^)]*\bbatchnorm\s*[,)]",
+                # a class-name test: `type(m).__name__ == "BatchNorm2d"`, `.startswith("BatchNorm")`
+                r"[\'\"]BatchNorm[123]d[\'\"]", r"startswith\(\s*[\'\"]BatchNorm[\'\"]")
     requires = (r"\.eval\(\)|\.train\(\s*False|requires_grad",)
     what = "Finds BatchNorm-freezing code that recognises BatchNorm layers with one class only."
     why = (
@@ -105,7 +128,11 @@ class BnCheckTooNarrow(Rule):
         "mmengine's or mmcv's `parrots_wrapper`) covers `convert_sync_batchnorm`; it lists the kinds "
         "of its model on purpose, so it is reported only where the file itself names a kind it lacks "
         "(a BatchNorm1d beside a `(BatchNorm2d, SyncBatchNorm)` test), not another file of the project. "
-        "`_BatchNorm`, torch's or re-exported, covers every kind. Not where an `elif` of the same test handles another BatchNorm kind. A test on the module "
+        "`_BatchNorm`, torch's or re-exported, covers every kind. A test of the class's name "
+        "(`type(m).__name__ == \"BatchNorm2d\"`, `m.__class__.__name__ in (...)`, "
+        "`classname.startswith(\"BatchNorm\")`, which SyncBatchNorm's name fails) is read the same way; one "
+        "every BatchNorm's name passes (`\"BatchNorm\" in classname`) covers every kind. "
+        "Not where an `elif` of the same test handles another BatchNorm kind. A test on the module "
         "`nn.modules.batchnorm` itself is reported wherever its branch freezes."
     )
     bad = [
@@ -242,8 +269,98 @@ class BnCheckTooNarrow(Rule):
                                 m.eval()
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if type(m).__name__ == "BatchNorm2d":  # expect: FZ203
+                        m.eval()
+                        m.weight.requires_grad = False
+
+            model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Flatten(), nn.BatchNorm1d(8))
+            freeze_bn(model)  # the BatchNorm1d keeps updating its statistics
+            """,
+            instead="""
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):  # every BatchNorm kind
+                        m.eval()
+                        m.weight.requires_grad = False
+
+            model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Flatten(), nn.BatchNorm1d(8))
+            freeze_bn(model)
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def set_bn_eval(module):
+                classname = module.__class__.__name__
+                if classname.startswith("BatchNorm"):  # expect: FZ203
+                    module.eval()
+
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # SyncBatchNorm: no "BatchNorm" prefix
+            model.apply(set_bn_eval)
+            """,
+            instead="""
+            import torch.nn as nn
+
+            def set_bn_eval(module):
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):  # SyncBatchNorm too
+                    module.eval()
+
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            model.apply(set_bn_eval)
+            """,
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        def set_bn_eval(m):
+            if "BatchNorm" in type(m).__name__:  # every BatchNorm kind's name has it, SyncBatchNorm's too
+                m.eval()
+
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model.apply(set_bn_eval)
+        """,
+        """
+        import torch.nn as nn
+
+        def set_bn_eval(m):
+            if m.__class__.__name__ == "BatchNorm2d":  # the model has BatchNorm2d only, never converted
+                m.eval()
+
+        model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+        model.apply(set_bn_eval)
+        """,
+        """
+        import torch.nn as nn
+
+        def freeze_norms(model):
+            for m in model.modules():
+                if type(m).__name__ == "LayerNorm":  # not a BatchNorm test
+                    m.eval()
+                    m.weight.requires_grad = False
+
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(nn.BatchNorm1d(8), nn.LayerNorm(8)))
+        """,
+        """
+        import torch.nn as nn
+
+        def split_bn(model, frozen, trained):
+            for m in model.modules():
+                if type(m).__name__ == "BatchNorm2d":  # the kinds told apart on purpose
+                    m.eval()
+                elif type(m).__name__ == "BatchNorm1d":
+                    trained.extend(m.parameters())
+        """,
         """
         from torch import nn
 
@@ -332,7 +449,28 @@ class BnCheckTooNarrow(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        text = None
+        text = functools.cache(lambda: without_isinstance_tests(module.code))  # once a file, for a candidate only
+        yield from self._isinstance_tests(facts, text)
+        yield from self._name_tests(facts, text)
+
+    def _name_tests(self, facts: Facts, text: Callable[[], str]) -> Iterable[Finding]:
+        """`type(m).__name__ == "BatchNorm2d"`, `m.__class__.__name__.startswith("BatchNorm")`: the
+        same narrow test by the class's name, read through the shared class-name predicate."""
+        for node, name, test, quals, ctx in facts.bn_name_ifs:
+            if any(map(_base, quals)) or not any(q in _NARROW for q in quals):
+                continue
+            if not _freezes(node, name) or _handles_another(node, facts, ctx) \
+                    or not _other_kind_in_sight(quals, facts, text):
+                continue
+            yield self.finding(
+                test,
+                f"`{src(test)}` tests the class's name for {_listed(quals)} only and misses the other BatchNorm "
+                f"layers ({_missed(quals)}): the freeze silently skips them; test "
+                f"`isinstance({name}, nn.modules.batchnorm._BatchNorm)`",
+                ctx,
+            )
+
+    def _isinstance_tests(self, facts: Facts, text: Callable[[], str]) -> Iterable[Finding]:
         for node, name, classes, ctx in facts.isinstance_ifs:
             quals = [facts.qualname(c, ctx.scope) for c in classes]
             if _MODULE in quals:
@@ -346,15 +484,8 @@ class BnCheckTooNarrow(Rule):
             narrow = [c for c, q in zip(classes, quals) if q in _NARROW]
             if _handles_another(node, facts, ctx):
                 continue
-            others = _others({"SyncBatchNorm" if _sync(q) else (q or "").rsplit(".", 1)[-1] for q in quals})
-            if text is None:
-                text = without_isinstance_tests(module.code)  # once a file, and only for a candidate
-            if not re.search(others, text):
-                # a test that lists SyncBatchNorm names the kinds its model has on purpose: only a kind the
-                # file builds itself shows one it left out, not one somewhere in the package it imports
-                if any(map(_sync, quals)) or facts.project is None \
-                        or not facts.project.mentions_near(others, facts.path):
-                    continue  # no other kind anywhere in sight: the test covers every BatchNorm there is
+            if not _other_kind_in_sight(quals, facts, text):
+                continue
             tested = src(classes[0]) if len(classes) == 1 else f"({', '.join(src(c) for c in classes)})"
             fix = None
             if len(classes) == 1 and isinstance(classes[0], cst.Attribute):

@@ -115,11 +115,13 @@ class UncheckedPartialLoad(Rule):
         "file) that loads with one of its parameters as `strict` (`model.load_state_dict(sd, strict=strict)`, "
         "the parameter bound nowhere else) and drops the result is reported where a caller passes that "
         "parameter `False` (litgpt's `load_checkpoint(fabric, model, path, strict=False)`): by keyword, or by "
-        "position in a file that says `strict=False` somewhere. So is a method of the caller's own class "
+        "position in a file that says `strict=False` somewhere; or where a call that is a statement of its "
+        "own passes nothing for a parameter whose default is `False` (`def load(self, path, strict=False)` "
+        "called as `self.load(path)`). So is a method of the caller's own class "
         "called on `self` (coqui-tts's `self.load_checkpoint(config, path, strict=False)`, whose body runs "
         "`self.xtts.load_state_dict(state, strict=strict)`): the method the class defines, or the first of "
-        "its bases of the same file that does; not one a base of another file defines, nor past such a base "
-        "(it may define the method first). Not followed: a method called on another object "
+        "its bases that does, in order, of the same file or of another project file (a base the project does "
+        "not hold stops the search: it may define the method first). Not followed: a method called on another object "
         "(`model.load_checkpoint_from_config(cfg)`), an override a subclass may add to a method the class "
         "defines (where neither the class nor its bases define it, the file's subclasses are followed, and "
         "the direct subclasses of other project files, LAVIS's `BaseModel` calling blip2.py's `Blip2Base."
@@ -400,6 +402,36 @@ class UncheckedPartialLoad(Rule):
         ),
         Example(
             """
+            import torch
+            import torch.nn as nn
+
+            class Base:
+                def load(self, path, strict=False):
+                    self.net.load_state_dict(torch.load(path), strict=strict)  # the keys dropped
+
+            class Trainer(Base):
+                def __init__(self, path):
+                    self.net = nn.Linear(2, 2)
+                    self.load(path)  # expect: FZ401
+                    self.load(path, strict=True)  # strict: a mismatch raises
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+
+            class Base:
+                def load(self, path, strict=False):
+                    result = self.net.load_state_dict(torch.load(path), strict=strict)
+                    assert not result.missing_keys and not result.unexpected_keys, result
+
+            class Trainer(Base):
+                def __init__(self, path):
+                    self.net = nn.Linear(2, 2)
+                    self.load(path)
+            """,
+        ),
+        Example(
+            """
             from peft import get_peft_model
 
             class ControlNet:
@@ -528,6 +560,24 @@ class UncheckedPartialLoad(Rule):
         ),
     ]
     good = [
+        """
+        import torch
+        import torch.nn as nn
+
+        class Base:
+            def load(self, path, strict=True):  # strict unless told otherwise
+                self.net.load_state_dict(torch.load(path), strict=strict)
+
+            def load_loose(self, path, strict=False):
+                return self.net.load_state_dict(torch.load(path), strict=strict)  # handed back
+
+        class Trainer(Base):
+            def __init__(self, path):
+                self.net = nn.Linear(2, 2)
+                self.load(path)
+                result = self.load_loose(path)
+                assert not result.unexpected_keys, result
+        """,
         """
         class EnvCreator:
             def __init__(self, create_env_fn):
@@ -995,24 +1045,24 @@ class UncheckedPartialLoad(Rule):
             return
         for mc in (*facts.name_calls, *facts.method_calls):
             call = mc.call
-            if mc.method == "load_state_dict" or not any(
-                    isinstance(a.value, cst.Name) and a.value.value == "False" for a in call.args):
+            if mc.method == "load_state_dict" or not _may_load_non_strict(call, mc.ctx.stmt):
                 continue
             found = _strict_helper(facts, call, mc.ctx, loads)
             if found is None:
                 continue
-            where, param, index = found
-            positional = [a for a in call.args if a.keyword is None]
-            given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == param), None)
-            if given is None and index is not None and index < len(positional) \
-                    and not any(a.star for a in positional[:index + 1]):
-                given = positional[index].value
-            if not (isinstance(given, cst.Name) and given.value == "False"):
+            where, param, index, off = found
+            given = _given(call, param, index)
+            if given is None and off and not any(a.star == "**" for a in call.args):  # `**kwargs` may pass it
+                said = f"`{src(call.func)}(...)` runs `load_state_dict(..., strict={param})` with `{param}` left at " \
+                       f"its default, False,"
+            elif isinstance(given, cst.Name) and given.value == "False":
+                said = f"`{src(call.func)}(..., {param}=False)` runs `load_state_dict(..., strict={param})`"
+            else:
                 continue
             at, edges = _load_at(facts, where, src(call.func).rsplit(".", 1)[-1])
             yield self.finding(
                 call,
-                f"`{src(call.func)}(..., {param}=False)` runs `load_state_dict(..., strict={param})` and drops its "
+                f"{said} and drops its "
                 f"missing and unexpected keys ({at}): if no key matches (a `module.` or `backbone.` prefix), nothing "
                 f"is loaded and nothing says so; check the keys, or return them and check them here",
                 mc.ctx, facts=facts, edges=edges,
@@ -1172,18 +1222,18 @@ def _load_at(facts: Facts, where, helper: str) -> tuple[str, list[Edge]]:
     return f"{where[1]}:{where[0]}", edges
 
 
-def strict_arg_loads(facts: Facts) -> dict[int, tuple[cst.Call, str, int | None]]:
+def strict_arg_loads(facts: Facts) -> dict[int, tuple[cst.Call, str, int | None, bool]]:
     """The top-level functions and methods of top-level classes that run `load_state_dict(...,
     strict=P)` with P one of their parameters (bound nowhere else) and drop the result, a load that
     would be reported with `strict=False` there: id of the def -> (that load, P, P's position as a
-    caller passes it, after a method's receiver; None for keyword-only). A caller that passes
-    `P=False` drops the keys (litgpt's `load_checkpoint(..., strict=False)`, coqui-tts's
-    `self.load_checkpoint(config, path, strict=False)`)."""
+    caller passes it, after a method's receiver; None for keyword-only; whether P defaults to
+    False). A caller that passes `P=False`, or leaves a False default, drops the keys (litgpt's
+    `load_checkpoint(..., strict=False)`, coqui-tts's `self.load_checkpoint(config, path, strict=False)`)."""
     tops = {id(s): s for s in facts.module.body if isinstance(s, cst.FunctionDef)}
     methods = {id(m): m for s in facts.module.body if isinstance(s, cst.ClassDef)
                for m in s.body.body if isinstance(m, cst.FunctionDef)}
     tops.update(methods)
-    out: dict[int, tuple[cst.Call, str, int | None]] = {}
+    out: dict[int, tuple[cst.Call, str, int | None, bool]] = {}
     for mc in facts.method_calls:
         home = _home(mc.ctx.scope)
         if mc.method != "load_state_dict" or home is None or home.kind != "function" \
@@ -1204,8 +1254,41 @@ def strict_arg_loads(facts: Facts) -> dict[int, tuple[cst.Call, str, int | None]
         params = [p.name.value for p in (*func.params.posonly_params, *func.params.params)]
         if id(func) in methods and not _static(func):
             params = params[1:]  # `self` (or `cls`): bound, not passed
-        out[id(home.node)] = (mc.call, param, params.index(param) if param in params else None)
+        out[id(home.node)] = (mc.call, param, params.index(param) if param in params else None,
+                              _defaults_false(func, param))
     return out
+
+
+def _defaults_false(func: cst.FunctionDef, name: str) -> bool:
+    """Whether parameter `name` of `func` has the default `False` (`def load(self, path, strict=False)`)."""
+    p = func.params
+    param = next((q for q in (*p.posonly_params, *p.params, *p.kwonly_params) if q.name.value == name), None)
+    return param is not None and isinstance(param.default, cst.Name) and param.default.value == "False"
+
+
+def _may_load_non_strict(call: cst.Call, stmt: cst.CSTNode | None) -> bool:
+    """A call that passes a literal False, or a statement of its own (`self.load(path)`) that might
+    leave a helper's False default: only those are followed to their helper."""
+    if any(isinstance(a.value, cst.Name) and a.value.value == "False" for a in call.args):
+        return True
+    return _statement_of(call, stmt)
+
+
+_BY_STAR = object()  # _given: a `*args` before the parameter's place may pass it
+
+
+def _given(call: cst.Call, param: str, index: int | None) -> cst.BaseExpression | object | None:
+    """What a call passes as a helper's parameter `param` (at `index` among plain positional
+    arguments): None where it passes nothing, _BY_STAR where a `*args` may."""
+    given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == param), None)
+    if given is not None:
+        return given
+    positional = [a for a in call.args if a.keyword is None]
+    if index is not None and any(a.star for a in positional[:index + 1]):
+        return _BY_STAR
+    if index is not None and index < len(positional):
+        return positional[index].value
+    return None
 
 
 def _static(func: cst.FunctionDef) -> bool:
@@ -1225,11 +1308,15 @@ def _strict_name(call: cst.Call) -> str | None:
     return None
 
 
-def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tuple[cst.Call, str, int | None]]
-                   ) -> tuple[cst.Call | tuple[int, str], str, int | None] | None:
+StrictLoad = tuple[cst.Call | tuple[int, str], str, int | None, bool]
+
+
+def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tuple[cst.Call, str, int | None, bool]]
+                   ) -> StrictLoad | None:
     """The load a called helper runs with its parameter as `strict` and drops (strict_arg_loads): a
-    function of the file, or one imported from another project file; the load (a node here, or
-    `(line, path)`), the parameter and its position."""
+    function of the file, or one imported from another project file, or the method `self.method`
+    runs (of the class or of its bases, here or in another project file); the load (a node here, or
+    `(line, path)`), the parameter, its position and whether it defaults to False."""
     func = call.func
     if isinstance(func, cst.Name):
         d = facts.resolve_def(func, ctx.scope)
@@ -1237,8 +1324,8 @@ def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tupl
             return loads[id(d)] if id(d) in loads else None
     if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
         info = _self_class(ctx)
-        d = _local_method(facts, info, func.attr.value, set()) if info is not None else None
-        return loads[id(d)] if isinstance(d, cst.FunctionDef) and id(d) in loads else None
+        found = _strict_method(facts, info, func.attr.value, loads, set()) if info is not None else None
+        return found if isinstance(found, tuple) else None
     project = facts.project if facts.path else None
     if project is None or not isinstance(func, (cst.Name, cst.Attribute)):
         return None
@@ -1246,7 +1333,38 @@ def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tupl
     if not q or is_library(q) or hasattr(builtins, q):
         return None
     found = project.strict_load(facts.path, q)
-    return ((found[0], found[1]), found[2], found[3]) if found is not None else None
+    return ((found[0], found[1]), found[2], found[3], found[4]) if found is not None else None
+
+
+def _strict_method(facts: Facts, info: ClassInfo, method: str, loads: dict, seen: set[int]) -> StrictLoad | str | None:
+    """strict_arg_loads' load of the def `self.method(...)` runs: the class's own, or that of the
+    first of its bases that defines it, in order, of this file or (Project.strict_method_load) of
+    another project file; ABSENT where none does; None where that cannot be told or `self.method`
+    is an attribute (`self.load = ...`)."""
+    if id(info) in seen or method in info.attrs:
+        return None
+    seen.add(id(info))
+    defined = [s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == method]
+    if defined:
+        return loads.get(id(defined[-1]))
+    for base in info.node.bases:
+        if base.keyword is not None:
+            continue
+        local = facts.classes.get(base.value.value) if isinstance(base.value, cst.Name) else None
+        if local is not None and local is not info:
+            found = _strict_method(facts, local, method, loads, seen)
+        else:
+            q = facts.qualname(base.value, facts.module_scope)
+            if q and (is_library(q) or hasattr(builtins, q)):
+                continue  # `nn.Module`, `object`: no project helper of this name
+            if not q or facts.project is None or not facts.path:
+                return None
+            found = facts.project.strict_method_load(facts.path, q, method)
+            if isinstance(found, tuple):
+                found = ((found[0], found[1]), found[2], found[3], found[4])
+        if found != ABSENT:
+            return found
+    return ABSENT
 
 
 def _self_class(ctx: Ctx) -> ClassInfo | None:
@@ -1256,32 +1374,6 @@ def _self_class(ctx: Ctx) -> ClassInfo | None:
         and home.parent.kind == "class" else None
     params = home.node.params.params if info is not None else ()
     return info if params and params[0].name.value == "self" else None
-
-
-def _local_method(facts: Facts, info: ClassInfo, method: str, seen: set[int]) -> cst.FunctionDef | str | None:
-    """The def `self.method(...)` runs in a class of this file: its own, or that of the first of
-    its bases that defines it, bases of this file only (a library base, `nn.Module`, defines none of
-    the project's); ABSENT where none does; None where that cannot be told (a base of another file
-    comes first: it might define it) or `self.method` is an attribute (`self.load = ...`)."""
-    if id(info) in seen or method in info.attrs:
-        return None
-    seen.add(id(info))
-    defined = [s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == method]
-    if defined:
-        return defined[-1]
-    for base in info.node.bases:
-        if base.keyword is not None:
-            continue
-        local = facts.classes.get(base.value.value) if isinstance(base.value, cst.Name) else None
-        if local is not None:
-            found = _local_method(facts, local, method, seen)
-            if found != ABSENT:
-                return found
-            continue
-        q = facts.qualname(base.value, facts.module_scope)
-        if not (q and (is_library(q) or hasattr(builtins, q))):
-            return None
-    return ABSENT
 
 
 def returned_loads(facts: Facts) -> dict[int, cst.Call]:
