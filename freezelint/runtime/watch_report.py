@@ -619,14 +619,53 @@ def _multiplies(sched: object) -> bool:
 
 
 _HELD_IN = 64  # a list, tuple or dict longer than this holds data, not the loop's schedulers
+_MODULE_OWN = frozenset(nn.Module().__dict__)  # what every module holds (its parameters, children, hooks)
+
+
+def _own(obj: object, name: str) -> object:
+    """`obj.name` from the instance's own __dict__ (no property, no __getattr__ runs), or None."""
+    try:
+        attrs = object.__getattribute__(obj, "__dict__")
+    except Exception:  # noqa: BLE001 — no instance dictionary
+        return None
+    return attrs.get(name) if type(attrs) is dict else None
+
+
+def _lightning_kinds() -> tuple[list[type], list[type]]:
+    """Lightning's Trainer and Strategy classes, where the running code has imported Lightning
+    (never imported here)."""
+    import sys
+
+    trainers, strategies = [], []
+    for pkg in ("lightning.pytorch", "pytorch_lightning"):
+        trainer = getattr(sys.modules.get(f"{pkg}.trainer.trainer"), "Trainer", None)
+        strategy = getattr(sys.modules.get(f"{pkg}.strategies.strategy"), "Strategy", None)
+        trainers += [trainer] if isinstance(trainer, type) else []
+        strategies += [strategy] if isinstance(strategy, type) else []
+    return trainers, strategies
+
+
+def _lightning_schedulers(v: object, mro: tuple[type, ...], kinds: tuple[list[type], list[type]]) -> list[object]:
+    """The schedulers of Lightning's own configs (configure_optimizers' "lr_scheduler") where `v` is
+    a Trainer (`trainer.lr_scheduler_configs`, a property, reads `trainer.strategy`'s) or a
+    Strategy; read from the instances' own attributes."""
+    trainers, strategies = kinds
+    if any(t in mro for t in trainers):
+        v = _own(_own(v, "_accelerator_connector"), "strategy")
+        mro = type(v).__mro__
+    if not any(s in mro for s in strategies):
+        return []
+    configs = _own(v, "lr_scheduler_configs")
+    return [_own(c, "scheduler") for c in configs] if type(configs) is list and len(configs) <= _HELD_IN else []
 
 
 def _schedulers_over(opt: torch.optim.Optimizer) -> list[object]:
     """The lr schedulers over `opt` that the training code holds: in a variable of a frame on the
     stack or of the script's top level, or an attribute of one, or of one of those (`self.lr_scheduler`
-    of the HF Trainer, accelerate's wrapper's `.scheduler`), or an item of a short list, tuple or dict
-    among them; each once. Nothing of the user's objects runs: types are read with type(), attributes
-    from the instance's own __dict__."""
+    of the HF Trainer, accelerate's wrapper's `.scheduler`, a LightningModule's `self.sched`), or an
+    item of a short list, tuple or dict among them, or in the configs of a Lightning Trainer or
+    Strategy found there; each once. Nothing of the user's objects runs: types are read with type(),
+    attributes from the instance's own __dict__. Run only where a group has lr=0 (see _kept_at_zero)."""
     import sys
     import types
 
@@ -634,13 +673,14 @@ def _schedulers_over(opt: torch.optim.Optimizer) -> list[object]:
 
     kinds = tuple(k for k in (getattr(torch.optim.lr_scheduler, n, None) for n in ("LRScheduler", "_LRScheduler"))
                   if isinstance(k, type))
+    lightning = _lightning_kinds()
     found: dict[int, object] = {}
     seen: set[int] = set()
 
     def look(values: list, depth: int) -> None:
         for v in values:
             kind = type(v)
-            if id(v) in seen or issubclass(kind, (type, types.ModuleType, types.FunctionType, nn.Module, torch.Tensor)):
+            if id(v) in seen or issubclass(kind, (type, types.ModuleType, types.FunctionType, torch.Tensor)):
                 continue
             seen.add(id(v))
             if issubclass(kind, kinds):  # isinstance reads `__class__`: a dead weakref.proxy raises, a lazy proxy wakes
@@ -648,13 +688,19 @@ def _schedulers_over(opt: torch.optim.Optimizer) -> list[object]:
                     found[id(v)] = v
             elif kind in (list, tuple, dict) and depth and len(v) <= _HELD_IN:  # `scheds = [LinearLR(...), ...]`
                 look(list(v.values() if kind is dict else v), depth - 1)
+            elif any(lightning) and (held := _lightning_schedulers(v, kind.__mro__, lightning)):
+                look(held, 0)
             elif depth:
                 try:
                     attrs = object.__getattribute__(v, "__dict__")  # never a class's own __getattr__
                 except Exception:  # noqa: BLE001 — no instance dictionary
                     continue
-                if type(attrs) is dict:
-                    look(list(attrs.values()), depth - 1)
+                if type(attrs) is not dict:
+                    continue
+                # a module's own attributes (`self.sched` of a LightningModule), not its parameters and children
+                items = list(attrs.items())  # one copy: the loop's threads may write to it
+                look([a for k, a in items if k not in _MODULE_OWN] if issubclass(kind, nn.Module)
+                     else [a for _, a in items], depth - 1)
 
     for scope in user_scopes(sys._getframe()):
         look(list(scope.values()), 2)
