@@ -452,6 +452,7 @@ def test_model_names_the_model_as_watch_model_would(cli, tmp_path):
     for report in (ran, watched):
         report.pop("extra_bytes")
     assert ran.pop("all_findings") == [{**f, "window": 0} for f in watched["findings"]]  # every window's, in run
+    assert ran.pop("exit_code") == 0  # the process's status, which run's document holds and a report has not
     assert ran == watched
 
 
@@ -721,3 +722,20 @@ def test_no_stop_with_model_frees_the_model_and_optimizer_the_script_drops_after
     """)
     r = cli(tmp_path, "run", "--no-stop", "--model", "model", "train.py")
     assert r.code == 0 and "freed [True, True]" in r.out, r.out + r.err
+
+
+def test_every_json_document_run_writes_has_the_exit_code_the_process_exits_with(cli, tmp_path):
+    # a CI step that keeps only the JSON (an artifact, `jq`) reads the verdict the process gave
+    frozen = ("--expect-frozen", "3")
+    cases = [((), "pass", 0, True), (frozen, "pass", 1, False),  # clean, findings (stopped)
+             (("--no-stop",), "sys.exit(3)", 3, True),  # the script's own status after a clean window
+             (("--no-stop",), "raise RuntimeError('disk full')", 1, True),
+             (("--no-stop", *frozen), "sys.exit(3)", 1, False),  # findings win over the script's status
+             (("--steps", "9"), "pass", 2, False)]  # ended before the window closed: the error document
+    for opts, end, code, ok in cases:
+        ending(tmp_path, end)
+        steps = () if "--steps" in opts else ("--steps", "1")
+        for out in ((), ("-o", str(tmp_path / "report.json"))):
+            r = cli(tmp_path, "run", *steps, *opts, "--format", "json", *out, "train.py")
+            doc = json.loads((tmp_path / "report.json").read_text() if out else r.out)
+            assert (r.code, doc["exit_code"], doc["ok"]) == (code, code, ok), (opts, end, out, r.err)

@@ -925,8 +925,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"frozen whose index also covers the trained ones, saved or averaged weights copied into the "
                    f"model at every step)")
         elif ps is decayed and zeroed_by_loop(ps):
-            why = (f"their gradient was all zeros at the last step and {type(owner(ps[0])[1]).__name__}'s first "
-                   f"moment (exp_avg) is all zeros, so no step gave them a gradient: something zeroes it after "
+            why = (f"their gradient was all zeros at the last step and {_gradless_state(owner(ps[0])[1])}, so no "
+                   f"step gave them a gradient: something zeroes it after "
                    f"backward (`p.grad.zero_()`, a \"freeze\" by zeroing the gradient), or the loss does not depend "
                    f"on them; {_decay_of(*owner(ps[0])[1:])} moves them all the same, so the weights drift without "
                    f"learning")
@@ -1057,6 +1057,15 @@ def zeroed_by_loop(ps: list[ParamRecord]) -> bool:
 def hooked(ps: list[ParamRecord]) -> bool:
     """Every one of these parameters has a hook on its gradient: zero grads are the hook's doing."""
     return all(p.grad_hook for p in ps)
+
+
+def _gradless_state(opt: torch.optim.Optimizer) -> str:
+    """What the optimizer's state shows of parameters that no step gave a gradient (see
+    watch_report._never_graded)."""
+    kind = type(opt).__name__
+    if kind == "SGD":
+        return "SGD's momentum buffer is a multiple of the weights, as weight decay alone builds it"
+    return f"{kind}'s first moment (exp_avg) is all zeros"
 
 
 def _decay_of(opt: torch.optim.Optimizer, group: Mapping) -> str:

@@ -75,18 +75,29 @@ def _rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
-def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None = None,
-          later: list[Any] | None = None) -> None:
-    """Rank 0 prints (every rank holds the same report when ranks were compared), to `out` (the
-    real stdout while the script's goes to stderr) or sys.stdout. Codes the selection leaves out
-    become the report's `ignore` first, so the exit code follows what it prints. `later`: the
-    later windows' reports, which --no-stop's JSON document holds as `later_windows`."""
-    for r in [report, *(later or ())]:
+def _accept(reports: list[Any], accepted: list[str]) -> None:
+    """Codes the selection leaves out become each report's `ignore`, so that the exit code follows
+    what is printed."""
+    for r in reports:
         r.ignore = sorted({*r.ignore, *accepted})
+
+
+def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None = None,
+          later: list[Any] | None = None, exit_code: int | None = None, error: str | None = None) -> None:
+    """Rank 0 prints (every rank holds the same report when ranks were compared), to `out` (the
+    real stdout while the script's goes to stderr) or sys.stdout. `later`: the later windows'
+    reports, which --no-stop's JSON document holds as `later_windows`; `exit_code`: the status the
+    process exits with, which the JSON document holds (text reports streamed by --no-stop go out
+    before it is known, and do not say it); `error`: why a later window failed (the document is
+    then not ok, as the exit code 2 says)."""
+    _accept([report, *(later or ())], accepted)
     if _rank() != 0:
         return
     if opts.fmt == "json":
-        text = json.dumps(_document(report, later), indent=2, default=str) + "\n"
+        doc = {**_document(report, later), "exit_code": exit_code}
+        if error is not None:
+            doc.update(ok=False, error=error)
+        text = json.dumps(doc, indent=2, default=str) + "\n"
     else:
         text = report.render_text()  # never cut: a terminal, a log or a CI page wraps it itself
     opts.written += 1
@@ -463,6 +474,19 @@ def _model_named(name: str, script: str | None, shown: str) -> Any:
     return find
 
 
+def _later_failure(watch: Any, verbose: bool) -> str:
+    """Where watching failed in a later window (--no-stop; its hooks stop the script there, as the
+    first window's do): one error line on stderr, which says which window, and the line; else ""."""
+    w = next((w for w in watch.later if w.error is not None), None)
+    if w is None:
+        return ""
+    if verbose:
+        traceback.print_exception(w.error)
+    said = f"{w.opened}: {(getattr(w.error, 'cli', None) or str(w.error)).splitlines()[0]}"
+    print(f"freezelint: error: {said}", file=sys.stderr)
+    return said
+
+
 def _exit_status(code: Any) -> int:
     """What `python SCRIPT.py` exits with after `sys.exit(code)` (the message it prints aside)."""
     if code is None:
@@ -616,16 +640,24 @@ def run_script(opts: RunOptions) -> int:
         print(f"freezelint: note: {name} caught the stop raised after the window (a bare `except:`?) and ran "
               f"on; the report is of the {opts.steps} watched steps", file=sys.stderr)
     later = watch.reports[1:]
-    for w in watch.later:
-        if w.error is not None:
-            print(f"freezelint: note: {w.opened}: {str(w.error).splitlines()[0]}", file=sys.stderr)
+    broken = _later_failure(watch, opts.verbose)
     if watch.unfinished:
         print(f"freezelint: note: {watch.unfinished}", file=sys.stderr)
-    if not opts.stop and opts.fmt == "json":
-        _emit(report, opts, accepted, later=later)
+    _accept([report, *later], accepted)  # before the status is read from them
     if opts.stop or watch.halted:
-        if opts.stop:
-            _emit(report, opts, accepted)  # else on_report printed it
+        # halted: the script was stopped before a backward that would hang, whatever is ignored
+        status = 2 if short else 1 if watch.halted or not report.ok else 0
+    elif broken:  # as where the first window's watching fails: exit 2, whatever the script did
+        status = 2
+    else:
+        status = _after_window(name, report.ok and all(r.ok for r in later), failure, exit_code, script,
+                               opts.verbose)
+        status = 2 if short else status
+    if opts.stop:
+        _emit(report, opts, accepted, exit_code=status)
+    elif opts.fmt == "json":  # text: on_report printed each window as it closed
+        _emit(report, opts, accepted, later=later, exit_code=status, error=broken or None)
+    if opts.stop or watch.halted:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
@@ -633,8 +665,5 @@ def run_script(opts: RunOptions) -> int:
             # exit 1 first, kills rank 0 before it has printed
             dist.barrier()
             dist.destroy_process_group()  # the script was stopped before it could
-        # halted: the script was stopped before a backward that would hang, whatever is ignored
-        return 2 if opts.unwritten or short else 1 if watch.halted or not report.ok else 0
-    status = _after_window(name, report.ok and all(r.ok for r in later), failure, exit_code, script, opts.verbose)
-    return 2 if opts.unwritten or short else status
+    return 2 if opts.unwritten else status
 

@@ -1392,7 +1392,8 @@ class Watch:
             return  # the model given was dropped by the script: nothing of it is left to watch
         self._next = later = Watch(self.steps, self.given_model, self.given_opts or None,
                                    expect_frozen=self.expect_frozen, expect_trainable=self.expect_trainable,
-                                   on_report=self.on_report, rewatch=False, ignore=self.ignore)
+                                   on_report=self.on_report, rewatch=False, ignore=self.ignore,
+                                   stop_on_error=self.stop_on_error)  # `run` stops there, as in the first
         if known and before is not None:
             self._note_frozen(before, shape)
         later.frozen_after = set(self.frozen_after)

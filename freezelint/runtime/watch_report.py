@@ -155,12 +155,18 @@ def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor],
     is looked at too, and read with its first moment where it looks zero (`place`: the optimizer and
     param group that hold a parameter)."""
     moments: dict[int, torch.Tensor] = {}
+    buffers: dict[int, torch.Tensor] = {}  # SGD's momentum buffers, where weight decay feeds them
     for i, (r, p) in enumerate(zip(records, params)):
         at = place(p) if r.changed and r.requires_grad and r.group is not None and not r.grad_hook else None
-        m = _first_moment(at[0], at[1], p) if at is not None else None
+        if at is None:
+            continue
+        m = _first_moment(at[0], at[1], p)
+        b = _decayed_momentum(at[0], at[1], p) if m is None else None
         if m is not None:
             moments[i] = m
-    never_graded = _never_graded(params, moments) if moments else None
+        elif b is not None:
+            buffers[i] = b
+    never_graded = _never_graded(params, moments, buffers) if moments or buffers else None
 
     def all_zero(picked: list[int]) -> list[bool]:
         pick = [params[i] for i in picked]
@@ -187,6 +193,41 @@ def _first_moment(opt: torch.optim.Optimizer, group: dict, p: torch.Tensor) -> t
     return m if isinstance(m, torch.Tensor) and m.layout == torch.strided else None
 
 
+def _decayed_momentum(opt: torch.optim.Optimizer, group: dict, p: torch.Tensor) -> torch.Tensor | None:
+    """SGD's momentum buffer of a parameter under momentum and weight decay: where no step gave it
+    a nonzero gradient, every step fed the buffer the decay term alone (weight_decay * p), so the
+    buffer is a multiple of the weights, and they move. float32 and float64 only: half precision's
+    rounding leaves that test unsure. None elsewhere."""
+    if type(opt).__name__ != "SGD" or not (group.get("weight_decay") or 0) or not (group.get("momentum") or 0):
+        return None
+    state = getattr(opt, "state", None)
+    b = state.get(p, {}).get("momentum_buffer") if isinstance(state, dict) else None
+    ok = isinstance(b, torch.Tensor) and b.layout == torch.strided and b.dtype in (torch.float32, torch.float64)
+    return b if ok and b.shape == p.shape and b.numel() else None
+
+
+_MULTIPLE_TOL = 1e-4  # of the buffer's largest element: float32 rounding over a window stays far below it
+
+
+def _multiples(buffers: list[torch.Tensor], weights: list[torch.Tensor]) -> list[bool]:
+    """Whether each buffer is c * its weights for one scalar c (up to rounding) and not all zeros:
+    what SGD's weight decay alone builds in the momentum from zero gradients. A gradient at any step
+    of the buffer's memory adds a part that no multiple of the weights holds. c is read at the
+    weights' largest element; one temporary of each buffer's size and dtype, no float64 copy."""
+    out = []
+    for b, w in zip(buffers, weights):
+        w = w.detach()
+        at = int(torch.argmax(w.abs().reshape(-1))) if b.numel() else 0
+        top, big = (float(b.reshape(-1)[at]), float(w.reshape(-1)[at])) if b.numel() else (0.0, 0.0)
+        if not big or not top:
+            out.append(False)
+            continue
+        off = torch.linalg.vector_norm(torch.sub(b, w, alpha=top / big), float("inf"))
+        scale = torch.linalg.vector_norm(b, float("inf"))
+        out.append(bool(scale > 0 and off <= _MULTIPLE_TOL * scale))
+    return out
+
+
 def _all_zero(tensors: list[torch.Tensor]) -> list[bool]:
     """Whether each tensor is all zeros: one fused max-abs per device and dtype, one read back each."""
     out: list[bool] = [False] * len(tensors)
@@ -200,24 +241,37 @@ def _all_zero(tensors: list[torch.Tensor]) -> list[bool]:
     return out
 
 
-def _never_graded(params: list[torch.Tensor], moments: dict[int, torch.Tensor]) -> Callable[[list[int]], list[bool]]:
+def _never_graded(params: list[torch.Tensor], moments: dict[int, torch.Tensor],
+                  buffers: dict[int, torch.Tensor]) -> Callable[[list[int]], list[bool]]:
     """For mark_zero_grads: which of the moved parameters picked (record indices; only those with a
-    first moment in `moments` are read) had an all-zero grad at the closing step and an all-zero
-    first moment, so that no step gave them a gradient and weight decay alone moved them (a loop's
+    first moment in `moments` or an SGD momentum buffer in `buffers` are read) had an all-zero grad
+    at the closing step and an all-zero first moment, or a momentum buffer that is a multiple of the
+    weights, so that no step gave them a gradient and weight decay alone moved them (a loop's
     `p.grad.zero_()` after backward). A first look at each grad's first elements (a real gradient
     is seldom zero there) leaves the full reads to the few that pass it."""
     def ask(picked: list[int]) -> list[bool]:
         out = [False] * len(picked)
-        known = [k for k, i in enumerate(picked) if i in moments]
+        known = [k for k, i in enumerate(picked) if i in moments or i in buffers]
         if not known:
             return out
         grads = [fsdp.local(params[picked[k]].grad) for k in known]
         heads = [g.view(-1)[:16] if g.is_contiguous() else g for g in grads]
-        maybe = [j for j, z in enumerate(_all_zero(heads)) if z]
-        if maybe:
-            full = _all_zero([grads[j] for j in maybe] + [fsdp.local(moments[picked[known[j]]]) for j in maybe])
-            for n, j in enumerate(maybe):
-                out[known[j]] = full[n] and full[len(maybe) + n]
+        maybe = [k for k, z in zip(known, _all_zero(heads)) if z]
+        adam = [k for k in maybe if picked[k] in moments]
+        full = _all_zero([fsdp.local(params[picked[k]].grad) for k in maybe]
+                         + [fsdp.local(moments[picked[k]]) for k in adam])
+        zero = dict(zip(maybe, full))
+        for k, z in zip(adam, full[len(maybe):]):
+            out[k] = zero[k] and z
+        sgd = [k for k in maybe if picked[k] in buffers and zero[k]]
+        bufs = [fsdp.local(buffers[picked[k]]) for k in sgd]
+        weights = [fsdp.local(params[picked[k]]) for k in sgd]
+        # the first elements first, as for the grads: a gradient in the buffer shows there too
+        heads = _multiples([b.view(-1)[:16] if b.is_contiguous() else b for b in bufs],
+                           [w.view(-1)[:16] if w.is_contiguous() else w for w in weights])
+        keep = [n for n, h in enumerate(heads) if h]
+        for n, z in zip(keep, _multiples([bufs[n] for n in keep], [weights[n] for n in keep])):
+            out[sgd[n]] = z
         return out
     return ask
 
@@ -619,14 +673,53 @@ def _multiplies(sched: object) -> bool:
 
 
 _HELD_IN = 64  # a list, tuple or dict longer than this holds data, not the loop's schedulers
+_MODULE_OWN = frozenset(nn.Module().__dict__)  # what every module holds (its parameters, children, hooks)
+
+
+def _own(obj: object, name: str) -> object:
+    """`obj.name` from the instance's own __dict__ (no property, no __getattr__ runs), or None."""
+    try:
+        attrs = object.__getattribute__(obj, "__dict__")
+    except Exception:  # noqa: BLE001 — no instance dictionary
+        return None
+    return attrs.get(name) if type(attrs) is dict else None
+
+
+def _lightning_kinds() -> tuple[list[type], list[type]]:
+    """Lightning's Trainer and Strategy classes, where the running code has imported Lightning
+    (never imported here)."""
+    import sys
+
+    trainers, strategies = [], []
+    for pkg in ("lightning.pytorch", "pytorch_lightning"):
+        trainer = getattr(sys.modules.get(f"{pkg}.trainer.trainer"), "Trainer", None)
+        strategy = getattr(sys.modules.get(f"{pkg}.strategies.strategy"), "Strategy", None)
+        trainers += [trainer] if isinstance(trainer, type) else []
+        strategies += [strategy] if isinstance(strategy, type) else []
+    return trainers, strategies
+
+
+def _lightning_schedulers(v: object, mro: tuple[type, ...], kinds: tuple[list[type], list[type]]) -> list[object]:
+    """The schedulers of Lightning's own configs (configure_optimizers' "lr_scheduler") where `v` is
+    a Trainer (`trainer.lr_scheduler_configs`, a property, reads `trainer.strategy`'s) or a
+    Strategy; read from the instances' own attributes."""
+    trainers, strategies = kinds
+    if any(t in mro for t in trainers):
+        v = _own(_own(v, "_accelerator_connector"), "strategy")
+        mro = type(v).__mro__
+    if not any(s in mro for s in strategies):
+        return []
+    configs = _own(v, "lr_scheduler_configs")
+    return [_own(c, "scheduler") for c in configs] if type(configs) is list and len(configs) <= _HELD_IN else []
 
 
 def _schedulers_over(opt: torch.optim.Optimizer) -> list[object]:
     """The lr schedulers over `opt` that the training code holds: in a variable of a frame on the
     stack or of the script's top level, or an attribute of one, or of one of those (`self.lr_scheduler`
-    of the HF Trainer, accelerate's wrapper's `.scheduler`), or an item of a short list, tuple or dict
-    among them; each once. Nothing of the user's objects runs: types are read with type(), attributes
-    from the instance's own __dict__."""
+    of the HF Trainer, accelerate's wrapper's `.scheduler`, a LightningModule's `self.sched`), or an
+    item of a short list, tuple or dict among them, or in the configs of a Lightning Trainer or
+    Strategy found there; each once. Nothing of the user's objects runs: types are read with type(),
+    attributes from the instance's own __dict__. Run only where a group has lr=0 (see _kept_at_zero)."""
     import sys
     import types
 
@@ -634,13 +727,14 @@ def _schedulers_over(opt: torch.optim.Optimizer) -> list[object]:
 
     kinds = tuple(k for k in (getattr(torch.optim.lr_scheduler, n, None) for n in ("LRScheduler", "_LRScheduler"))
                   if isinstance(k, type))
+    lightning = _lightning_kinds()
     found: dict[int, object] = {}
     seen: set[int] = set()
 
     def look(values: list, depth: int) -> None:
         for v in values:
             kind = type(v)
-            if id(v) in seen or issubclass(kind, (type, types.ModuleType, types.FunctionType, nn.Module, torch.Tensor)):
+            if id(v) in seen or issubclass(kind, (type, types.ModuleType, types.FunctionType, torch.Tensor)):
                 continue
             seen.add(id(v))
             if issubclass(kind, kinds):  # isinstance reads `__class__`: a dead weakref.proxy raises, a lazy proxy wakes
@@ -648,13 +742,19 @@ def _schedulers_over(opt: torch.optim.Optimizer) -> list[object]:
                     found[id(v)] = v
             elif kind in (list, tuple, dict) and depth and len(v) <= _HELD_IN:  # `scheds = [LinearLR(...), ...]`
                 look(list(v.values() if kind is dict else v), depth - 1)
+            elif any(lightning) and (held := _lightning_schedulers(v, kind.__mro__, lightning)):
+                look(held, 0)
             elif depth:
                 try:
                     attrs = object.__getattribute__(v, "__dict__")  # never a class's own __getattr__
                 except Exception:  # noqa: BLE001 — no instance dictionary
                     continue
-                if type(attrs) is dict:
-                    look(list(attrs.values()), depth - 1)
+                if type(attrs) is not dict:
+                    continue
+                # a module's own attributes (`self.sched` of a LightningModule), not its parameters and children
+                items = list(attrs.items())  # one copy: the loop's threads may write to it
+                look([a for k, a in items if k not in _MODULE_OWN] if issubclass(kind, nn.Module)
+                     else [a for _, a in items], depth - 1)
 
     for scope in user_scopes(sys._getframe()):
         look(list(scope.values()), 2)
