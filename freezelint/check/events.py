@@ -665,8 +665,9 @@ class Flow(cst.CSTVisitor):
         (FZ201 tells it from a part a train() override re-evals); nothing for all of the model."""
         owner = self.scope.lookup(name)
         for b in owner.bindings.get(name, []) if owner is not None else ():
-            if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute):
-                path = part_path(b.node.func.value)
+            walked = _walked(b, owner) if b.how == "iter" else None
+            if walked is not None:
+                path = part_path(walked.func.value)
                 return {"within": path} if path and path.startswith(origin + ".") else {}
         return {}
 
@@ -676,9 +677,10 @@ class Flow(cst.CSTVisitor):
         if owner is None:
             return None
         for b in owner.bindings.get(name, []):
-            if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute):
-                if b.node.func.attr.value in ("modules", "named_modules", "children", "named_children"):
-                    return root_of(b.node.func.value)
+            walked = _walked(b, owner) if b.how == "iter" else None
+            if walked is not None and walked.func.attr.value in ("modules", "named_modules", "children",
+                                                                 "named_children"):
+                return root_of(walked.func.value)
         return None
 
     def _opt_build(self, node: cst.Call, classes: list[str]) -> None:
@@ -1312,6 +1314,17 @@ def loop_walk(b: Binding, scope: Scope | None,
         return walked[0], walked[1], True
     walked = param_walk(node, scope, methods) if node is not None else None
     return (walked[0], walked[1], False) if walked is not None else None
+
+
+def _walked(b: Binding, scope: Scope) -> cst.Call | None:
+    """The `X.method()` call a loop binding walks: `for m in model.modules()`, or `for m in mods`
+    where `mods = model.modules()` is the one binding of `mods` (Chinese-CLIP's freeze_bn)."""
+    node = b.node
+    if isinstance(node, cst.Name):
+        owner = scope.lookup(node.value)
+        bound = owner.bindings.get(node.value, []) if owner is not None else []
+        node = bound[0].node if len(bound) == 1 and bound[0].how == "expr" and not bound[0].index else None
+    return node if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) else None
 
 
 def _item_of(b: Binding) -> cst.BaseExpression:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '364ecbb0467f2d9b6c300dfb62e81d7b'
+RULES_DIGEST = 'ed0aa8fa638da1e87ad090cfd89608a2'
 
 GATES = {
     'FZ002': (

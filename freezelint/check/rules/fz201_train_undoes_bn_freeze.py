@@ -906,8 +906,50 @@ class TrainUndoesBnFreeze(Rule):
                     pass
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                mods = model.modules()  # the loop below walks this: a BatchNorm freeze of `model`
+                for m in mods:
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            def fit(model, loader, opt):
+                freeze_bn(model)
+                for epoch in range(3):
+                    model.train()  # expect: FZ201
+                    for x in loader:
+                        model(x).sum().backward()
+                        opt.step()
+            """
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        def freeze_vision_bn(model):  # Chinese-CLIP: the loop walks `mods = model.modules()`
+            mods = model.modules()
+            for m in mods:
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def train(model, loader, opt):
+            model.train()
+            freeze_vision_bn(model)  # the re-freeze, right after train()
+            for x in loader:
+                model(x).sum().backward()
+                opt.step()
+
+        def fit(model, loader, opt):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+            for epoch in range(3):
+                train(model, loader, opt)
+        """,
         """
         import pytorch_lightning as pl
         import torch.nn as nn
