@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from freezelint import codes
 from freezelint.check.engine import check_text
 
@@ -70,3 +72,53 @@ def test_a_helper_that_walks_a_name_bound_to_modules_re_freezes_after_train(cli,
     write(tmp_path / "train.py", HELPER.format(refreeze="pass"))
     r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
     assert "main.py:11:5: FZ201" in r.out, r.out
+
+
+NET = """
+import torch
+from torch import nn
+
+
+def disabled_train(self, mode=True):
+    return self
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.model = nn.Conv2d(4, 4, 3)
+        self.first_stage_model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)){chain}
+        {after}
+        for param in self.first_stage_model.parameters():
+            param.requires_grad = False
+
+    def forward(self, x):
+        return self.model(self.first_stage_model(x))
+
+
+net = Net()
+opt = torch.optim.SGD(net.model.parameters(), lr=0.1)
+for epoch in range(3):
+    net.train()
+    for x in range(3):
+        net(x).mean().backward()
+        opt.step()
+"""
+
+
+@pytest.mark.parametrize("chain", [".eval()", ".train(False)", ".requires_grad_(False).eval()", ".eval().to('cpu')"])
+def test_eval_chained_onto_the_assignment_of_a_frozen_submodule_is_its_eval(chain):
+    src = NET.format(chain=chain, after="pass")
+    found = [d for d in check_text(textwrap.dedent(src), "ex.py", ALL_STATIC, force=True).diagnostics
+             if d.code == "FZ201"]
+    assert [d.row for d in found] == [14], found
+    assert "Net puts `self.first_stage_model` in eval mode in __init__" in found[0].message
+
+
+@pytest.mark.parametrize("chain,after", [
+    (".eval()", "self.first_stage_model.train = disabled_train"),  # latent-diffusion: train() does nothing
+    (".eval().train()", "pass"),  # the last mode set is training
+    ("", "pass"),  # never put in eval mode
+])
+def test_a_chained_eval_that_train_cannot_undo_or_that_is_undone_is_silent(chain, after):
+    assert _rows(NET.format(chain=chain, after=after), "FZ201") == []

@@ -972,6 +972,9 @@ class Flow(cst.CSTVisitor):
         for name in _bound_names(target):
             if self._fresh(value, name):
                 self._emit(REBIND, name, value)
+                evaled = _chained_eval(value)
+                if evaled is not None:  # `self.vae = build().eval()`: the eval() of what `name` now holds
+                    self._emit(EVAL, name, evaled, chained=True)
 
     def _fresh(self, value: cst.BaseExpression, name: str) -> bool:
         """`name = value` binds a new object: a call that does not read the name (`_rebind`)."""
@@ -1690,6 +1693,21 @@ def unwrap_self_returning(expr: cst.BaseExpression) -> cst.BaseExpression:
     while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in SELF_RETURNING:
         expr = expr.func.value
     return expr
+
+
+def _chained_eval(value: cst.BaseExpression) -> cst.Call | None:
+    """The eval() (or `train(False)`) call that leaves a new object in eval mode, chained onto it in
+    an assignment (`nn.Sequential(...).eval()`, `.requires_grad_(False).eval()`); None where a later
+    train() of the chain undoes it, or where there is none."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value in SELF_RETURNING:
+        mode = _mode_arg(value, True) if value.func.attr.value == "train" else None
+        if value.func.attr.value == "eval" or mode is False:
+            return value
+        if value.func.attr.value == "train":
+            return None  # the last mode set is train's
+        value = value.func.value
+    return None
 
 
 def _meant_requires_grad(attr: str) -> bool:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ed0aa8fa638da1e87ad090cfd89608a2'
+RULES_DIGEST = 'e85bc2cb326f03d4bc38f81413dd2c2e'
 
 GATES = {
     'FZ002': (

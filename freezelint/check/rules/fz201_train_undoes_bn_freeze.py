@@ -91,8 +91,8 @@ class TrainUndoesBnFreeze(Rule):
         "`cfg` is proven one of the BatchNorm types of mmcv's registry (`dict(type='BN')`, 'BN1d', 'BN2d', 'BN3d', "
         "'SyncBN', or a BatchNorm class as its type): literally, through a name, a parameter's default (what the "
         "class builds unless told otherwise) or `self.norm_cfg`; so is one mmpretrain's own `build_norm_layer(cfg, n)` "
-        "(`mmpretrain.models.utils`, which returns the layer itself) builds from such a `cfg`. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
-        "reported only when the class treats it as a frozen feature extractor and evidently trains: `forward` "
+        "(`mmpretrain.models.utils`, which returns the layer itself) builds from such a `cfg`. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`, or chained onto "
+        "its assignment: `self.encoder = build().eval()`) is reported only when the class treats it as a frozen feature extractor and evidently trains: `forward` "
         "runs it under `torch.no_grad()`, or the class freezes its parameters and holds a layer of its own to "
         "train (a perceptual loss's frozen VGG is left alone); the message then names dropout and BatchNorm only as what "
         "the submodule may hold. Silent for a LightningModule (Lightning 2.2 and later keep submodules that are "
@@ -925,8 +925,42 @@ class TrainUndoesBnFreeze(Rule):
                         opt.step()
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.head = nn.Conv2d(4, 4, 3)
+                    self.encoder = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()  # expect: FZ201
+                    for p in self.encoder.parameters():
+                        p.requires_grad = False
+
+                def forward(self, x):
+                    return self.head(self.encoder(x))
+            """
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        def disabled_train(self, mode=True):
+            return self
+
+        class Net(nn.Module):  # latent-diffusion: the frozen stage's train() does nothing
+            def __init__(self):
+                super().__init__()
+                self.head = nn.Conv2d(4, 4, 3)
+                self.first_stage_model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()
+                self.first_stage_model.train = disabled_train
+                for p in self.first_stage_model.parameters():
+                    p.requires_grad = False
+
+            def forward(self, x):
+                return self.head(self.first_stage_model(x))
+        """,
         """
         import torch.nn as nn
 
@@ -1913,7 +1947,8 @@ class TrainUndoesBnFreeze(Rule):
                 if e.kind != EVAL or e.detail.get("via") or id(e.node) in reported \
                         or not isinstance(e.node, cst.Call) or not isinstance(e.node.func, cst.Attribute):
                     continue
-                path = dotted(e.node.func.value)
+                # `self.vae = build().eval()`: the eval() of what the assignment stores
+                path = e.target if e.detail.get("chained") else dotted(e.node.func.value)
                 if not path or not path.startswith("self."):
                     continue  # `self.eval()`: the whole model, which its caller then trains on purpose
                 if not _trains_a_layer(facts, info, path, frozen):
