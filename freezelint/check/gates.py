@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e85bc2cb326f03d4bc38f81413dd2c2e'
+RULES_DIGEST = 'a7d256706065f271199baf7b3308a72b'
 
 GATES = {
     'FZ002': (
