@@ -59,3 +59,87 @@ def test_a_group_given_before_the_freeze_is_not_this_case():
     src = GROUPS.format(between="pass").replace(
         "for param in model.parameters():\n    param.requires_grad = False\n", "")
     assert _fz301(src + "for param in model.parameters():\n    param.requires_grad = False\n") == []
+
+
+def _messages(src: str, code: str, select=ALL_STATIC) -> list[str]:
+    return [d.message for d in check_text(textwrap.dedent(src), "ex.py", select, force=True).diagnostics
+            if d.code == code]
+
+
+INLINE = """
+import torch
+import torchvision
+
+model = torchvision.models.resnet18(weights=None)
+model.layer1.requires_grad_ = False
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+"""
+
+
+def test_a_broken_freeze_is_named_by_the_code_of_the_finding_on_its_line():
+    assert any(d.code == "FZ101" and d.row == 6 for d in
+               check_text(textwrap.dedent(INLINE), "ex.py", ALL_STATIC, force=True).diagnostics)
+    [msg] = _messages(INLINE, "FZ301")
+    assert "(`model.layer1.requires_grad_ = False` freezes nothing as written: FZ101)" in msg
+    assert "once FZ101 is fixed, " in msg and "FZ102" not in msg
+    [msg] = _messages(INLINE, "FZ301", frozenset({"FZ301"}))  # FZ101 not selected: no code to look up
+    assert "freezes nothing as written)" in msg and "once that freeze works, " in msg
+
+
+CLASS = """
+import torch
+import torchvision
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = torchvision.models.resnet18(weights=None)
+        self.head = nn.Linear(1000, 2)
+        {freeze}
+        self.backbone.eval()
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+model = Net()
+opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+for epoch in range(10):
+    model.train()
+    model(torch.randn(2, 3, 64, 64)).mean().backward()
+    opt.step()
+"""
+
+
+@pytest.mark.parametrize("freeze,code", [("self.backbone.requires_grad_ = False", "FZ101"),
+                                         ("self.backbone.requires_grad = False", "FZ102")])
+def test_a_broken_freeze_in_init_gets_the_caveat_at_the_constructor_call(freeze, code):
+    src = CLASS.format(freeze=freeze)
+    [fz301] = _messages(src, "FZ301")
+    assert f"while `Net(...)` is meant to freeze parameters of `model.backbone` (`{freeze}` in `Net.__init__` " \
+        f"freezes nothing as written: {code}) in this scope: once {code} is fixed, " in fz301
+    [fz201] = _messages(src, "FZ201")
+    assert f"Net puts `self.backbone` in eval mode in __init__ and means to freeze its parameters (`{freeze}` " \
+        f"freezes nothing as written: {code}), but does not override train()" in fz201
+
+
+def test_a_working_freeze_in_init_has_no_caveat():
+    src = CLASS.format(freeze="self.backbone.requires_grad_(False)")
+    [fz301] = _messages(src, "FZ301")
+    assert "while `Net(...)` freezes parameters of `model.backbone` in this scope: those take" in fz301
+    [fz201] = _messages(src, "FZ201")
+    assert "in eval mode in __init__ and freezes its parameters, but" in fz201
+
+
+def test_a_broken_freeze_in_init_of_another_file_gets_the_caveat(cli, tmp_path):
+    from conftest import write
+    write(tmp_path / "pyproject.toml", "[tool.freezelint]\n")
+    cls, main = CLASS.format(freeze="self.backbone.requires_grad_ = False").split("\n\nmodel = Net()")
+    write(tmp_path / "net.py", cls)
+    write(tmp_path / "main.py", "import torch\nfrom net import Net\n\nmodel = Net()" + main)
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
+    assert "main.py:5:24: FZ301 Adam gets every parameter of `model` while `Net(...)` is meant to freeze parameters " \
+        "of `model.backbone` (`self.backbone.requires_grad_ = False` in `Net.__init__` freezes nothing as written: " \
+        "FZ101) in this scope: once FZ101 is fixed" in r.out, r.out

@@ -772,7 +772,8 @@ class Flow(cst.CSTVisitor):
             # `model.encoder.requires_grad = False` of a loaded model: a Parameter's flag (a freeze) or a
             # Module's plain attribute (nothing): which one, not known
             extra["unsure"] = code_of(obj)
-        broken = extra.get("broken") or _broken_form(node)
+        # the form's own code first (`x.requires_grad_ = False` on a Module is FZ101's): the finding on that line
+        broken = _broken_form(node) or extra.get("broken")
         if broken:  # the freeze meant, which as written changes nothing: messages say so
             extra["broken"] = broken
         self._emit(kind, target, node, sub=sub, **extra)
@@ -1148,7 +1149,9 @@ class Flow(cst.CSTVisitor):
         sits under (`FusionModel(a, b, freeze_weights=False)`)."""
         for r in records:
             if not _switched_off(r["flags"], call):
-                self._emit(FREEZE, name, call, via=cls, sub=name + r["inner"],
+                broken = {"broken": r["broken"][0], "broken_code": r["broken"][1], "broken_in": f"{cls}.__init__"} \
+                    if r.get("broken") else {}
+                self._emit(FREEZE, name, call, via=cls, sub=name + r["inner"], **broken,
                            **({"edges": r["edges"]} if "edges" in r else {}))  # a class of another file
 
     def _constructed_bn_freezes(self, records: list, name: str, call: cst.Call, cls: str) -> None:
@@ -2206,6 +2209,8 @@ class Summaries:
                                                                              paths[e.index + 1:])):
                 continue
             record = {"inner": path[len(params[0]):], "flags": _flags(init, e)}
+            if e.detail.get("broken"):  # a freeze only as meant (`self.backbone.requires_grad = False`): messages say so
+                record["broken"] = [e.detail["broken"], code_of(e.node)]
             if record not in out:
                 out.append(record)
         return out

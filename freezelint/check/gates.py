@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a7d256706065f271199baf7b3308a72b'
+RULES_DIGEST = '1e060a6d0fc7ea3ca3a1802797a48da3'
 
 GATES = {
     'FZ002': (

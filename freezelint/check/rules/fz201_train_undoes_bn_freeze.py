@@ -1940,7 +1940,8 @@ class TrainUndoesBnFreeze(Rule):
         if init is None:
             return
         helpers = {e.detail["via"] for e in init.events if str(e.detail.get("via", "")).startswith("_")}
-        frozen = [e.detail.get("sub") for f in own for e in f.events if e.kind == FREEZE]
+        freezes = [e for f in own for e in f.events if e.kind == FREEZE]
+        frozen = [e.detail.get("sub") for e in freezes]
         for flow in (f for f in own if f.scope.func_name == "__init__"
                      or f.scope.func_name in helpers and f.scope.func_name not in reported):
             for e in flow.events:
@@ -1956,7 +1957,7 @@ class TrainUndoesBnFreeze(Rule):
                 if _run_without_grad(facts, info, path):
                     how = "runs it without grad in forward"
                 elif any(_overlaps(path, sub) for sub in frozen):
-                    how = "freezes its parameters"
+                    how = _how_frozen(facts, [f for f in freezes if _overlaps(path, f.detail.get("sub"))])
                 else:
                     continue
                 lost = _not_kept({"keeps": keeps}, path, "self") if keeps is not None else None
@@ -1979,6 +1980,18 @@ class TrainUndoesBnFreeze(Rule):
                     f"{' in train()' if lost else ''}",
                     stmt=e.stmt,
                 )
+
+
+def _how_frozen(facts: Facts, freezes: list) -> str:
+    """How the class freezes a submodule's parameters, for the message: as meant only, where every
+    freeze of it is a form that changes nothing (`self.backbone.requires_grad = False`, FZ102), named
+    as the finding on that line (when this run reports it)."""
+    broken = [f for f in freezes if f.detail.get("broken")]
+    if not broken or len(broken) < len(freezes):
+        return "freezes its parameters"
+    code = broken[0].detail["broken"]
+    named = f": {code}" if facts.reports(code) else ""
+    return f"means to freeze its parameters (`{src(broken[0].node)}` freezes nothing as written{named})"
 
 
 def _held_bodies(facts: Facts, bodies: list) -> list:

@@ -947,6 +947,9 @@ class OptimizerOverFrozenParams(Rule):
                 mend = f"{broken} is fixed" if named else "that freeze works"
                 library = freezes[0].detail.get("library")  # transformers' own freeze method
                 how = f"`{via}()` freezes {library} (of `{o.target}`)" if library \
+                    else (f"`{via}(...)` is meant to freeze parameters of `{frozen}` (`{freezes[0].detail['broken_code']}` "
+                          f"in `{freezes[0].detail['broken_in']}` freezes nothing as written{named})") \
+                    if via and broken and "broken_code" in freezes[0].detail \
                     else f"`{via}(...)` freezes parameters of `{frozen}`" if via \
                     else (f"`{frozen}` is meant to be frozen (`{src(freezes[0].node)}` freezes nothing as written"
                           f"{named})") if broken \
