@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1e060a6d0fc7ea3ca3a1802797a48da3'
+RULES_DIGEST = '03a9e854c9815af3dc11e05fa7833ca8'
 
 GATES = {
     'FZ002': (
