@@ -50,6 +50,8 @@ def test_a_group_inside_the_frozen_model_holds_frozen_parameters_only(between):
     "model.backbone.requires_grad_(True)",
     "for p in model.backbone.layer4.parameters():\n    p.requires_grad = True",  # part of the group trains
     "model.backbone = torchvision.models.resnet50(weights=None)",  # a new backbone, not frozen
+    # a new layer in the backbone (trial 37's DeepLab for grayscale input): the group trains in part
+    "model.backbone.add_module('gray', torch.nn.Conv2d(1, 3, 1))",
 ])
 def test_a_group_something_of_which_was_unfrozen_or_replaced_since_is_not_reported(between):
     assert _fz301(GROUPS.format(between=between)) == []
@@ -143,3 +145,20 @@ def test_a_broken_freeze_in_init_of_another_file_gets_the_caveat(cli, tmp_path):
     assert "main.py:5:24: FZ301 Adam gets every parameter of `model` while `Net(...)` is meant to freeze parameters " \
         "of `model.backbone` (`self.backbone.requires_grad_ = False` in `Net.__init__` freezes nothing as written: " \
         "FZ101) in this scope: once FZ101 is fixed" in r.out, r.out
+
+
+def test_an_optimizer_of_a_part_of_a_model_frozen_whole_gets_no_filter_fix():
+    """Every parameter it gets is frozen: a filter on requires_grad would leave it an empty list,
+    which the optimizer refuses."""
+    src = """
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet18(weights=None)
+    model.requires_grad_(False)
+    params = [p for p in model.layer4.parameters()]
+    optimizer = torch.optim.AdamW(params)
+    """
+    [d] = _fz301(src)
+    assert "AdamW gets every parameter of `model.layer4` while `model.layer4` is frozen (all of `model` is)" \
+        in d.message and d.fix is None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '03a9e854c9815af3dc11e05fa7833ca8'
+RULES_DIGEST = '99bf18b73798b347e16f41b8bd13154a'
 
 GATES = {
     'FZ002': (
