@@ -53,6 +53,14 @@ def _rows(src: str, code: str) -> list[int]:
     return [d.row for d in found if d.code == code]
 
 
+def test_a_walk_of_either_of_two_different_parts_is_no_freeze_of_a_known_part():
+    src = HELPER.format(refreeze="pass").replace(
+        "mods = model.modules()", "mods = model.visual.modules() if cfg.rn else model.text.modules()")
+    assert _rows(src + MAIN.split("from train import train, freeze_bn\n")[1].replace(
+        "for m in model.modules():\n    if isinstance(m, nn.modules.batchnorm._BatchNorm):\n        m.eval()",
+        "freeze_bn(model)"), "FZ201") == []
+
+
 def test_a_freeze_that_walks_a_name_bound_to_modules_is_a_batchnorm_freeze():
     # the freeze before the loop is seen, so the train() that undoes it is reported
     src = HELPER.format(refreeze="pass") + MAIN.split("from train import train, freeze_bn\n")[1].replace(
@@ -61,15 +69,21 @@ def test_a_freeze_that_walks_a_name_bound_to_modules_is_a_batchnorm_freeze():
     assert _rows(src, "FZ201") == [len(textwrap.dedent(src).splitlines())]
 
 
-def test_a_helper_that_walks_a_name_bound_to_modules_re_freezes_after_train(cli, tmp_path):
+# Chinese-CLIP's own form: the modules of the model or of the model a DDP wrapper holds
+EITHER = "model.module.modules() if isinstance(model, nn.parallel.DistributedDataParallel) else model.modules()"
+
+
+@pytest.mark.parametrize("walked", ["model.modules()", EITHER])
+def test_a_helper_that_walks_a_name_bound_to_modules_re_freezes_after_train(cli, tmp_path, walked):
     """Chinese-CLIP: `model.train()` then `freeze_vision_bn(args, model)`, whose loop walks
     `mods = model.modules()`: the re-freeze, across files as in one."""
+    helper = HELPER.replace("mods = model.modules()", f"mods = {walked}")
     write(tmp_path / "pyproject.toml", "[tool.freezelint]\n")
-    write(tmp_path / "train.py", HELPER.format(refreeze="freeze_bn(model)"))
+    write(tmp_path / "train.py", helper.format(refreeze="freeze_bn(model)"))
     write(tmp_path / "main.py", MAIN)
     r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
     assert "FZ201" not in r.out, r.out
-    write(tmp_path / "train.py", HELPER.format(refreeze="pass"))
+    write(tmp_path / "train.py", helper.format(refreeze="pass"))
     r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
     assert "main.py:11:5: FZ201" in r.out, r.out
 

@@ -1324,12 +1324,25 @@ def loop_walk(b: Binding, scope: Scope | None,
 
 def _walked(b: Binding, scope: Scope) -> cst.Call | None:
     """The `X.method()` call a loop binding walks: `for m in model.modules()`, or `for m in mods`
-    where `mods = model.modules()` is the one binding of `mods` (Chinese-CLIP's freeze_bn)."""
+    where `mods = model.modules()` is the one binding of `mods`; of `A if c else B` where both arms
+    call it on the same part, one through a wrapper (Chinese-CLIP's freeze_vision_bn: `model.module.
+    visual.modules() if isinstance(model, DDP) else model.visual.modules()`), the arm without it."""
     node = b.node
     if isinstance(node, cst.Name):
         owner = scope.lookup(node.value)
         bound = owner.bindings.get(node.value, []) if owner is not None else []
         node = bound[0].node if len(bound) == 1 and bound[0].how == "expr" and not bound[0].index else None
+    if isinstance(node, cst.IfExp):
+        arms = [node.body, node.orelse]
+        if not all(isinstance(a, cst.Call) and isinstance(a.func, cst.Attribute) and not a.args for a in arms):
+            return None
+        roots = {root_of(a.func.value) for a in arms}  # type: ignore[union-attr]
+        paths = [part_path(a.func.value) for a in arms]  # type: ignore[union-attr]
+        root = roots.pop() if len(roots) == 1 else None
+        if root is None or None in paths or len({a.func.attr.value for a in arms}) != 1 \
+                or len({whole_of(p, root) for p in paths}) != 1:
+            return None
+        node = next((a for a, p in zip(arms, paths) if whole_of(p, root) == p), None)
     return node if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) else None
 
 
