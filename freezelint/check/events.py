@@ -665,8 +665,9 @@ class Flow(cst.CSTVisitor):
         (FZ201 tells it from a part a train() override re-evals); nothing for all of the model."""
         owner = self.scope.lookup(name)
         for b in owner.bindings.get(name, []) if owner is not None else ():
-            if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute):
-                path = part_path(b.node.func.value)
+            walked = _walked(b, owner) if b.how == "iter" else None
+            if walked is not None:
+                path = part_path(walked.func.value)
                 return {"within": path} if path and path.startswith(origin + ".") else {}
         return {}
 
@@ -676,9 +677,10 @@ class Flow(cst.CSTVisitor):
         if owner is None:
             return None
         for b in owner.bindings.get(name, []):
-            if b.how == "iter" and isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute):
-                if b.node.func.attr.value in ("modules", "named_modules", "children", "named_children"):
-                    return root_of(b.node.func.value)
+            walked = _walked(b, owner) if b.how == "iter" else None
+            if walked is not None and walked.func.attr.value in ("modules", "named_modules", "children",
+                                                                 "named_children"):
+                return root_of(walked.func.value)
         return None
 
     def _opt_build(self, node: cst.Call, classes: list[str]) -> None:
@@ -770,7 +772,8 @@ class Flow(cst.CSTVisitor):
             # `model.encoder.requires_grad = False` of a loaded model: a Parameter's flag (a freeze) or a
             # Module's plain attribute (nothing): which one, not known
             extra["unsure"] = code_of(obj)
-        broken = extra.get("broken") or _broken_form(node)
+        # the form's own code first (`x.requires_grad_ = False` on a Module is FZ101's): the finding on that line
+        broken = _broken_form(node) or extra.get("broken")
         if broken:  # the freeze meant, which as written changes nothing: messages say so
             extra["broken"] = broken
         self._emit(kind, target, node, sub=sub, **extra)
@@ -970,6 +973,9 @@ class Flow(cst.CSTVisitor):
         for name in _bound_names(target):
             if self._fresh(value, name):
                 self._emit(REBIND, name, value)
+                evaled = _chained_eval(value)
+                if evaled is not None:  # `self.vae = build().eval()`: the eval() of what `name` now holds
+                    self._emit(EVAL, name, evaled, chained=True)
 
     def _fresh(self, value: cst.BaseExpression, name: str) -> bool:
         """`name = value` binds a new object: a call that does not read the name (`_rebind`)."""
@@ -1143,7 +1149,9 @@ class Flow(cst.CSTVisitor):
         sits under (`FusionModel(a, b, freeze_weights=False)`)."""
         for r in records:
             if not _switched_off(r["flags"], call):
-                self._emit(FREEZE, name, call, via=cls, sub=name + r["inner"],
+                broken = {"broken": r["broken"][0], "broken_code": r["broken"][1], "broken_in": f"{cls}.__init__"} \
+                    if r.get("broken") else {}
+                self._emit(FREEZE, name, call, via=cls, sub=name + r["inner"], **broken,
                            **({"edges": r["edges"]} if "edges" in r else {}))  # a class of another file
 
     def _constructed_bn_freezes(self, records: list, name: str, call: cst.Call, cls: str) -> None:
@@ -1312,6 +1320,30 @@ def loop_walk(b: Binding, scope: Scope | None,
         return walked[0], walked[1], True
     walked = param_walk(node, scope, methods) if node is not None else None
     return (walked[0], walked[1], False) if walked is not None else None
+
+
+def _walked(b: Binding, scope: Scope) -> cst.Call | None:
+    """The `X.method()` call a loop binding walks: `for m in model.modules()`, or `for m in mods`
+    where `mods = model.modules()` is the one binding of `mods`; of `A if c else B` where both arms
+    call it on the same part, one through a wrapper (Chinese-CLIP's freeze_vision_bn: `model.module.
+    visual.modules() if isinstance(model, DDP) else model.visual.modules()`), the arm without it."""
+    node = b.node
+    if isinstance(node, cst.Name):
+        owner = scope.lookup(node.value)
+        bound = owner.bindings.get(node.value, []) if owner is not None else []
+        node = bound[0].node if len(bound) == 1 and bound[0].how == "expr" and not bound[0].index else None
+    if isinstance(node, cst.IfExp):
+        arms = [node.body, node.orelse]
+        if not all(isinstance(a, cst.Call) and isinstance(a.func, cst.Attribute) and not a.args for a in arms):
+            return None
+        roots = {root_of(a.func.value) for a in arms}  # type: ignore[union-attr]
+        paths = [part_path(a.func.value) for a in arms]  # type: ignore[union-attr]
+        root = roots.pop() if len(roots) == 1 else None
+        if root is None or None in paths or len({a.func.attr.value for a in arms}) != 1 \
+                or len({whole_of(p, root) for p in paths}) != 1:
+            return None
+        node = next((a for a, p in zip(arms, paths) if whole_of(p, root) == p), None)
+    return node if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) else None
 
 
 def _item_of(b: Binding) -> cst.BaseExpression:
@@ -1677,6 +1709,21 @@ def unwrap_self_returning(expr: cst.BaseExpression) -> cst.BaseExpression:
     while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in SELF_RETURNING:
         expr = expr.func.value
     return expr
+
+
+def _chained_eval(value: cst.BaseExpression) -> cst.Call | None:
+    """The eval() (or `train(False)`) call that leaves a new object in eval mode, chained onto it in
+    an assignment (`nn.Sequential(...).eval()`, `.requires_grad_(False).eval()`); None where a later
+    train() of the chain undoes it, or where there is none."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value in SELF_RETURNING:
+        mode = _mode_arg(value, True) if value.func.attr.value == "train" else None
+        if value.func.attr.value == "eval" or mode is False:
+            return value
+        if value.func.attr.value == "train":
+            return None  # the last mode set is train's
+        value = value.func.value
+    return None
 
 
 def _meant_requires_grad(attr: str) -> bool:
@@ -2175,6 +2222,8 @@ class Summaries:
                                                                              paths[e.index + 1:])):
                 continue
             record = {"inner": path[len(params[0]):], "flags": _flags(init, e)}
+            if e.detail.get("broken"):  # a freeze only as meant (`self.backbone.requires_grad = False`): messages say so
+                record["broken"] = [e.detail["broken"], code_of(e.node)]
             if record not in out:
                 out.append(record)
         return out

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'c593b23f95acd63754172cdd139c3ae8'
+RULES_DIGEST = '7d1fa7706574e183dadc2c1f2e3ef010'
 
 GATES = {
     'FZ002': (

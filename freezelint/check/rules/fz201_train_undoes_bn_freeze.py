@@ -91,8 +91,8 @@ class TrainUndoesBnFreeze(Rule):
         "`cfg` is proven one of the BatchNorm types of mmcv's registry (`dict(type='BN')`, 'BN1d', 'BN2d', 'BN3d', "
         "'SyncBN', or a BatchNorm class as its type): literally, through a name, a parameter's default (what the "
         "class builds unless told otherwise) or `self.norm_cfg`; so is one mmpretrain's own `build_norm_layer(cfg, n)` "
-        "(`mmpretrain.models.utils`, which returns the layer itself) builds from such a `cfg`. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`) is "
-        "reported only when the class treats it as a frozen feature extractor and evidently trains: `forward` "
+        "(`mmpretrain.models.utils`, which returns the layer itself) builds from such a `cfg`. A whole submodule put in eval mode in `__init__` (`self.encoder.eval()`, or chained onto "
+        "its assignment: `self.encoder = build().eval()`) is reported only when the class treats it as a frozen feature extractor and evidently trains: `forward` "
         "runs it under `torch.no_grad()`, or the class freezes its parameters and holds a layer of its own to "
         "train (a perceptual loss's frozen VGG is left alone); the message then names dropout and BatchNorm only as what "
         "the submodule may hold. Silent for a LightningModule (Lightning 2.2 and later keep submodules that are "
@@ -906,8 +906,84 @@ class TrainUndoesBnFreeze(Rule):
                     pass
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def freeze_bn(model):
+                mods = model.modules()  # the loop below walks this: a BatchNorm freeze of `model`
+                for m in mods:
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+
+            def fit(model, loader, opt):
+                freeze_bn(model)
+                for epoch in range(3):
+                    model.train()  # expect: FZ201
+                    for x in loader:
+                        model(x).sum().backward()
+                        opt.step()
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.head = nn.Conv2d(4, 4, 3)
+                    self.encoder = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()  # expect: FZ201
+                    for p in self.encoder.parameters():
+                        p.requires_grad = False
+
+                def forward(self, x):
+                    return self.head(self.encoder(x))
+            """
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        def disabled_train(self, mode=True):
+            return self
+
+        class Net(nn.Module):  # latent-diffusion: the frozen stage's train() does nothing
+            def __init__(self):
+                super().__init__()
+                self.head = nn.Conv2d(4, 4, 3)
+                self.first_stage_model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()
+                self.first_stage_model.train = disabled_train
+                for p in self.first_stage_model.parameters():
+                    p.requires_grad = False
+
+            def forward(self, x):
+                return self.head(self.first_stage_model(x))
+        """,
+        """
+        import torch.nn as nn
+
+        def freeze_vision_bn(model):  # Chinese-CLIP: the loop walks `mods = model.modules()`
+            mods = model.modules()
+            for m in mods:
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+
+        def train(model, loader, opt):
+            model.train()
+            freeze_vision_bn(model)  # the re-freeze, right after train()
+            for x in loader:
+                model(x).sum().backward()
+                opt.step()
+
+        def fit(model, loader, opt):
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+            for epoch in range(3):
+                train(model, loader, opt)
+        """,
         """
         import pytorch_lightning as pl
         import torch.nn as nn
@@ -1864,14 +1940,16 @@ class TrainUndoesBnFreeze(Rule):
         if init is None:
             return
         helpers = {e.detail["via"] for e in init.events if str(e.detail.get("via", "")).startswith("_")}
-        frozen = [e.detail.get("sub") for f in own for e in f.events if e.kind == FREEZE]
+        freezes = [e for f in own for e in f.events if e.kind == FREEZE]
+        frozen = [e.detail.get("sub") for e in freezes]
         for flow in (f for f in own if f.scope.func_name == "__init__"
                      or f.scope.func_name in helpers and f.scope.func_name not in reported):
             for e in flow.events:
                 if e.kind != EVAL or e.detail.get("via") or id(e.node) in reported \
                         or not isinstance(e.node, cst.Call) or not isinstance(e.node.func, cst.Attribute):
                     continue
-                path = dotted(e.node.func.value)
+                # `self.vae = build().eval()`: the eval() of what the assignment stores
+                path = e.target if e.detail.get("chained") else dotted(e.node.func.value)
                 if not path or not path.startswith("self."):
                     continue  # `self.eval()`: the whole model, which its caller then trains on purpose
                 if not _trains_a_layer(facts, info, path, frozen):
@@ -1879,7 +1957,7 @@ class TrainUndoesBnFreeze(Rule):
                 if _run_without_grad(facts, info, path):
                     how = "runs it without grad in forward"
                 elif any(_overlaps(path, sub) for sub in frozen):
-                    how = "freezes its parameters"
+                    how = _how_frozen(facts, [f for f in freezes if _overlaps(path, f.detail.get("sub"))])
                 else:
                     continue
                 lost = _not_kept({"keeps": keeps}, path, "self") if keeps is not None else None
@@ -1902,6 +1980,18 @@ class TrainUndoesBnFreeze(Rule):
                     f"{' in train()' if lost else ''}",
                     stmt=e.stmt,
                 )
+
+
+def _how_frozen(facts: Facts, freezes: list) -> str:
+    """How the class freezes a submodule's parameters, for the message: as meant only, where every
+    freeze of it is a form that changes nothing (`self.backbone.requires_grad = False`, FZ102), named
+    as the finding on that line (when this run reports it)."""
+    broken = [f for f in freezes if f.detail.get("broken")]
+    if not broken or len(broken) < len(freezes):
+        return "freezes its parameters"
+    code = broken[0].detail["broken"]
+    named = f": {code}" if facts.reports(code) else ""
+    return f"means to freeze its parameters (`{src(broken[0].node)}` freezes nothing as written{named})"
 
 
 def _held_bodies(facts: Facts, bodies: list) -> list:

@@ -13,7 +13,7 @@ from freezelint.check.flow import (ACTIVITY, FREEZE, OPAQUE, OPT_BUILD, REPLACE,
                                    rebound)
 from freezelint.check.noqa import parse_directive
 from freezelint.check.param_sources import with_requires_grad_filter
-from freezelint.check.syntax import walk
+from freezelint.check.syntax import dotted, walk
 from freezelint.check.rules.base import (FREEZES_MEANT, LIGHTNING_CALLBACK, OPTIMIZER_CALL, OPTIMIZER_CLASS, Example, Finding,
                                          Fix, Rule, src)
 
@@ -53,7 +53,10 @@ class OptimizerOverFrozenParams(Rule):
         "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, when the part "
         "reaches the optimizer through one arm of `A if cond else B` and the freeze sits under an `if` of "
         "its own (the conditions may exclude each other: diffusers' DreamBooth), and for "
-        "plain SGD without momentum or weight decay. An optimizer built through a name that holds an optimizer "
+        "plain SGD without momentum or weight decay. A param group over a part of a model frozen whole "
+        "(`model.backbone.parameters()` after every parameter of `model` was frozen) is reported where nothing "
+        "of that part was unfrozen, replaced or handed on in between, and no layer is put into it "
+        "(`model.backbone.features.insert(0, layer)`). An optimizer built through a name that holds an optimizer "
         "class counts (diffusers' `optimizer_class = bnb.optim.AdamW8bit` in one arm of an `if` and "
         "`torch.optim.AdamW` in the other, `A if cond else B`, `getattr(torch.optim, cfg.name)`), and so do "
         "bitsandbytes' classes, transformers' AdamW and Adafactor and Prodigy; where the name may hold several, "
@@ -503,8 +506,57 @@ class OptimizerOverFrozenParams(Rule):
             optimizer = tuner.configure_optimizers()
             """,
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.segmentation.deeplabv3_resnet50(weights=None)
+            for param in model.parameters():
+                param.requires_grad = False
+            model.classifier[4] = torch.nn.Conv2d(256, 5, 1)  # the new layer trains
+            optimizer = torch.optim.SGD(
+                [  # expect: FZ301
+                    {"params": model.backbone.parameters(), "lr": 0.001},  # frozen, all of it
+                    {"params": model.classifier.parameters(), "lr": 0.01},
+                ],
+                lr=0.01, momentum=0.9, weight_decay=1e-4,
+            )
+            """,
+            instead="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.segmentation.deeplabv3_resnet50(weights=None)
+            for param in model.parameters():
+                param.requires_grad = False
+            model.classifier[4] = torch.nn.Conv2d(256, 5, 1)
+            optimizer = torch.optim.SGD(
+                [{"params": [p for p in model.classifier.parameters() if p.requires_grad], "lr": 0.01}],
+                lr=0.01, momentum=0.9, weight_decay=1e-4,
+            )
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+        import torchvision
+
+        model = torchvision.models.segmentation.deeplabv3_resnet50(weights=None)
+        for param in model.parameters():
+            param.requires_grad = False
+        for p in model.backbone.layer4.parameters():  # the group's last stage trains again
+            p.requires_grad = True
+        model.classifier[4] = torch.nn.Conv2d(256, 5, 1)
+        optimizer = torch.optim.SGD(
+            [
+                {"params": model.backbone.parameters(), "lr": 0.001},
+                {"params": model.classifier.parameters(), "lr": 0.01},
+            ],
+            lr=0.01, momentum=0.9, weight_decay=1e-4,
+        )
+        """,
         """
         import torch
         import torch.nn as nn
@@ -840,7 +892,8 @@ class OptimizerOverFrozenParams(Rule):
             for o in (e for e in evs if e.kind == OPT_BUILD and not e.detail["filtered"] and e.detail["stateful"]):
                 freezes = [f for f in evs if f.kind == FREEZE and f.target == o.target and not f.exclusive_with(o)
                            and f.node is not o.node  # one helper freezes and builds: reported inside it
-                           and _covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
+                           and (_covers(o.detail["path"], o.detail["whole"], f.detail.get("sub"))
+                                or _frozen_group(flow, o, f))
                            and not _undone(f, evs, o) and not _unfrozen_after(f, evs, o)
                            and not _freezes_new_layers(flows, flow, f, o)
                            and not _rebuilt(o, f, evs) and not _both_conditional(o, f)
@@ -895,10 +948,14 @@ class OptimizerOverFrozenParams(Rule):
                 mend = f"{broken} is fixed" if named else "that freeze works"
                 library = freezes[0].detail.get("library")  # transformers' own freeze method
                 how = f"`{via}()` freezes {library} (of `{o.target}`)" if library \
+                    else (f"`{via}(...)` is meant to freeze parameters of `{frozen}` (`{freezes[0].detail['broken_code']}` "
+                          f"in `{freezes[0].detail['broken_in']}` freezes nothing as written{named})") \
+                    if via and broken and "broken_code" in freezes[0].detail \
                     else f"`{via}(...)` freezes parameters of `{frozen}`" if via \
                     else (f"`{frozen}` is meant to be frozen (`{src(freezes[0].node)}` freezes nothing as written"
                           f"{named})") if broken \
                     else f"part of `{frozen}` is frozen (`{cut}`)" if (cut := freezes[0].detail.get("cut")) \
+                    else f"`{o.detail['path']}` is frozen (all of `{frozen}` is)" if _within(o.detail["path"], frozen) \
                     else f"`{frozen}` is frozen"
                 unsure = freezes[0].detail.get("unsure")  # the kind of what the store is on, not known
                 check = (f", once the freeze is sure to work: `{src(freezes[0].node)}` freezes nothing if `{unsure}` "
@@ -1018,6 +1075,43 @@ def _unfrozen_after(freeze, events, opt) -> bool:
                and _covers(opt.detail["path"], opt.detail["whole"], _part(u)) for u in events)
 
 
+def _frozen_group(flow, opt, freeze) -> bool:
+    """The optimizer gets a part of what the freeze froze whole (`model.backbone.parameters()` as a
+    param group after every parameter of `model` was frozen), and nothing between the two unfreezes,
+    replaces or hands on any of that part: the group holds frozen parameters only. A group a part of
+    which was unfrozen or replaced since (`model.classifier[4] = nn.Conv2d(...)`), or that the body
+    grows a layer in anywhere (`model.backbone.features.insert(0, Gray())`), is left alone, and so is
+    a helper's freeze (`via`: of another file, which part it freezes is not known)."""
+    path, whole = opt.detail["path"], _part(freeze)
+    if not _within(path, whole) or not freeze.index < opt.index \
+            or any(k in freeze.detail for k in ("picked", "cut", "via")):
+        return False
+    return not any(e.kind in (UNFREEZE, REPLACE, OPAQUE) and e.target == opt.target
+                   and freeze.index < e.index < opt.index and _touches(_changed(e), path) for e in flow.events) \
+        and not _grown(flow.scope.node if flow.scope.kind != "module" else flow.facts.module, path)
+
+
+# container methods that put a new layer in a module (its parameters trainable)
+_GROWS = ("insert", "append", "extend", "add_module", "register_module", "register_parameter", "update")
+
+
+def _grown(body, path: str) -> bool:
+    """Somewhere in `body` a container inside (or around) `path` is given a new layer (no body to
+    read: it may be)."""
+    return body is None or any(
+        isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value in _GROWS
+        and (grown := dotted(n.func.value)) is not None and _touches(grown, path) for n in walk(body))
+
+
+def _changed(e) -> str:
+    """What an unfreeze, a replacement or a hand-over reaches: its part, else all of its model."""
+    return e.detail.get("sub") or e.detail.get("path") or e.target
+
+
+def _touches(a: str, b: str) -> bool:
+    return a == b or _within(a, b) or _within(b, a)
+
+
 def _freezes_new_layers(flows, flow, freeze, opt) -> bool:
     """`self._set_masks(...)` after the optimizer, a method of the same class that puts new layers in
     place (`self.gates = nn.ModuleList(...)`) before it freezes `self`: it freezes a model rebuilt
@@ -1040,7 +1134,8 @@ def _filters_all(opt, freezes, events) -> bool:
     between): a filter on requires_grad leaves it an empty list, and the optimizer raises
     "optimizer got an empty parameter list"."""
     path = opt.detail["path"]
-    return any(_part(f) == path and f.index < opt.index and "picked" not in f.detail and "cut" not in f.detail
+    return any((_part(f) == path or _within(path, _part(f))) and f.index < opt.index
+               and "picked" not in f.detail and "cut" not in f.detail
                and not any(e.kind in (UNFREEZE, REPLACE, OPAQUE) and f.index < e.index < opt.index for e in events)
                for f in freezes)
 

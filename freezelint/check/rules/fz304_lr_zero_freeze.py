@@ -7,6 +7,8 @@ from typing import Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts
+from freezelint.check.flow import FREEZE, OPAQUE, OPT_BUILD, REPLACE, UNFREEZE, flows_of
+from freezelint.check.param_sources import param_sources
 from freezelint.check.rules.base import Example, Finding, Rule, src
 from freezelint.check.syntax import code_of, dotted
 from freezelint.check.syntax import walk as syntax_walk
@@ -57,7 +59,9 @@ class LrZeroFreeze(Rule):
     notes = (
         "Freeze with `requires_grad_(False)` and leave the parameters out of the optimizer instead. An lr "
         "set to 0 inside an LR scheduler class (a subclass of one of torch's schedulers, or a class whose "
-        "`get_lr()` gives the lrs or whose `step()` sets a computed one) starts a warmup and is not reported."
+        "`get_lr()` gives the lrs or whose `step()` sets a computed one) starts a warmup and is not reported. Neither is an lr-0 group whose "
+        "parameters were all frozen with requires_grad=False before the optimizer was built, on every path to it "
+        "(a placeholder a later unfreeze raises): frozen parameters get no grads, and the optimizer skips them."
     )
     bad = [
         Example(
@@ -160,8 +164,45 @@ class LrZeroFreeze(Rule):
                     optimizer.step()
             """
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            for p in model.layer4[0].parameters():  # one block of the group: the rest still gets grads
+                p.requires_grad = False
+            optimizer = torch.optim.SGD([
+                {"params": model.fc.parameters(), "lr": 1e-3},
+                {"params": model.layer4.parameters(), "lr": 0.0},  # expect: FZ304
+            ], lr=1e-3)
+            """,
+            instead="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            model.layer4.requires_grad_(False)
+            optimizer = torch.optim.SGD([
+                {"params": model.fc.parameters(), "lr": 1e-3},
+                {"params": model.layer4.parameters(), "lr": 0.0},  # no grads until it is unfrozen
+            ], lr=1e-3)
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+        import torchvision
+
+        model = torchvision.models.resnet18(weights=None)
+        for p in model.layer4.parameters():  # frozen: no grads, no state, whatever the group's lr
+            p.requires_grad = False
+        optimizer = torch.optim.SGD([
+            {"params": model.fc.parameters(), "lr": 1e-3},
+            {"params": model.layer4.parameters(), "lr": 0.0},  # a placeholder for a later unfreeze
+        ], lr=1e-3)
+        """,
         """
         import torch
 
@@ -256,9 +297,12 @@ class LrZeroFreeze(Rule):
                 continue
             if call.args and isinstance(call.args[0].value, (cst.List, cst.Tuple)) and call.args[0].keyword is None:
                 groups = [e.value for e in call.args[0].value.elements if isinstance(e, cst.Element)]
-                placeholders = _set_before_each_step(call, len(groups), mc.ctx, facts) \
-                    if any(_is_zero(lr) for g in groups for lr in _lr_values(g)) else frozenset()
-                yield from self._groups([g for i, g in enumerate(groups) if i not in placeholders], mc.ctx)
+                zero = any(_is_zero(lr) for g in groups for lr in _lr_values(g))
+                placeholders = _set_before_each_step(call, len(groups), mc.ctx, facts) if zero else frozenset()
+                # a group of frozen parameters (a placeholder for a later unfreeze) gets no grads: lr 0 costs nothing
+                frozen = _frozen_groups(facts, call, mc.ctx) if zero else set()
+                yield from self._groups([g for i, g in enumerate(groups) if i not in placeholders
+                                         and id(g) not in frozen], mc.ctx)
 
         yield from self._later(facts, module)
 
@@ -299,6 +343,39 @@ class LrZeroFreeze(Rule):
                         f"0; freeze with `requires_grad_(False)` and leave the group out",
                         ctx,
                     )
+
+
+def _frozen_groups(facts: Facts, call: cst.Call, ctx) -> set[int]:
+    """The ids of the param-group dicts of the optimizer `call` whose every source of parameters was
+    frozen before it is built (`for p in model.layer4.parameters(): p.requires_grad = False`, then
+    `{"params": model.layer4.parameters(), "lr": 0.0}`), on every path to it, with nothing of it
+    unfrozen, replaced or handed on in between. A helper's freeze (which part, not known), a freeze
+    of a subset picked by name or position, and one that changes nothing as written do not count."""
+    found = next(((flow, e) for flow in (*flows_of(facts).bodies, *flows_of(facts).instances)
+                  for e in flow.events if e.kind == OPT_BUILD and e.node is call), None)
+    if found is None:
+        return set()
+    flow, opt = found
+    sources = param_sources(call.args[0].value, ctx.scope, facts.module)
+    groups = {id(s.group): s.group for s in sources if s.group is not None}
+    return {key for key, g in groups.items()
+            if all(_frozen_before(s, opt, flow.events) for s in sources if s.group is g)}
+
+
+def _frozen_before(source, opt, events) -> bool:
+    def part(e) -> str:
+        return e.detail.get("sub") or e.detail.get("path") or e.target
+
+    def inside(a: str, b: str) -> bool:  # `a` is `b` or a part of it
+        return a == b or a.startswith((b + ".", b + "["))
+
+    return any(f.kind == FREEZE and f.target == source.root and f.index < opt.index
+               and set(f.branches) <= set(opt.branches) and inside(source.path, part(f))
+               and not any(k in f.detail for k in ("picked", "cut", "via", "broken", "unsure"))
+               and not any(e.kind in (UNFREEZE, REPLACE, OPAQUE) and e.target == source.root
+                           and f.index < e.index < opt.index
+                           and (inside(part(e), source.path) or inside(source.path, part(e))) for e in events)
+               for f in events)
 
 
 # Schedulers whose step() computes each group's lr from its initial lr (not from its current one)

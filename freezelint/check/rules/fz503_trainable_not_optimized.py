@@ -328,10 +328,10 @@ class TrainableNotOptimized(Rule):
             unet = UNet2DConditionModel.from_pretrained(args.model)
             vae.requires_grad_(False)
             unet.add_adapter(LoraConfig(r=4, target_modules=["to_q", "to_v"]))
-            lora = [p for p in vae.decoder.parameters()]
-            optimizer = torch.optim.AdamW(lora)
+            head = torch.nn.Linear(4, 4)  # trained beside the adapters (an optimizer of frozen parameters is FZ301's)
+            optimizer = torch.optim.AdamW(head.parameters())
             for batch in loader:
-                loss = unet(vae.encode(batch["x"]).latent_dist.sample(), batch["t"], batch["emb"]).sample.mean()
+                loss = head(unet(vae.encode(batch["x"]).latent_dist.sample(), batch["t"], batch["emb"]).sample).mean()
                 loss.backward()
                 optimizer.step()
         """,
