@@ -27,10 +27,10 @@ from freezelint.spelling import FOREIGN, is_misspelling
 _SHOW = 3  # names listed before "and N more"
 
 
-def listed(names: list[str]) -> str:
-    """`a, b, c and 4 more`: how reports and notes list names."""
-    shown = ", ".join(names[:_SHOW])
-    return shown + (f" and {len(names) - _SHOW} more" if len(names) > _SHOW else "")
+def listed(names: list[str], show: int = _SHOW) -> str:
+    """`a, b, c and 4 more`: how reports and notes list names (`show` of them)."""
+    shown = ", ".join(names[:show])
+    return shown + (f" and {len(names) - show} more" if len(names) > show else "")
 
 
 

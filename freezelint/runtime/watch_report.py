@@ -1010,7 +1010,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
     if not only_beside and any(outside) and not any(f.code == "FZ302" for f in found):
-        found += _left_behind(opts, onames, outside, graded, model_ids, precords)
+        found += _left_behind(opts, onames, outside, graded, model_ids, precords, named_modules)
     if w.rewritten and len(models) > 1 and not only_beside:
         found += _trained_and_averaged(w, inners, labels, trees, held_still)
     if w.lr_lifted and not only_beside:
@@ -1099,8 +1099,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
 
 
 def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: list[list[torch.Tensor]],
-                 graded: list[list[torch.Tensor]], model_ids: set[int], precords: list[ParamRecord]
-                 ) -> list[F.AuditFinding]:
+                 graded: list[list[torch.Tensor]], model_ids: set[int], precords: list[ParamRecord],
+                 live: list[tuple[str, nn.Module]] = ()) -> list[F.AuditFinding]:
     """FZ302 where no trainable parameter is left out of the optimizer, but it holds tensors that
     are no longer in the model and got no gradient: layers replaced whole while watched (peft's
     merge_and_unload() or unload() mid-training: the LoRA layers give way to their base layers,
@@ -1120,13 +1120,13 @@ def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: 
         n = len(stale)
         whose = "the optimizer" if len(opts) == 1 else onames[oi]
         peft = any(kind.startswith("peft.") for kind, _ in layers)
-        names = list(dict.fromkeys(name for _, name in layers))
+        names = _replaced_names(stale, live)
         if peft:
             # a merge inside the window moved the frozen base weights: merge_and_unload(), not unload()
             merged = [r.name for r in precords if r.changed and not r.requires_grad and r.group is None]
             one = len(names) == 1
             how = (f"peft's {'merge_and_unload()' if merged else 'merge_and_unload() or unload()'} replaced the LoRA "
-                   f"layer{'' if one else 's'} {F.listed(names)} by {'its base layer' if one else 'their base layers'}, "
+                   f"layer{'' if one else 's'} {F.listed(names, _NAMED)} by {'its base layer' if one else 'their base layers'}, "
                    f"so the adapters are out of the model and LoRA training stopped")
             if merged:
                 how += (f"; the merge wrote the adapters' update into {F.listed(merged)} (frozen): that is why "
@@ -1134,7 +1134,8 @@ def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: 
             advice = ("merge once training is over (`model = model.merge_and_unload()` after the loop), or, to go on "
                       "training the merged model, build a new optimizer over its trainable parameters")
         else:
-            how = (f"the layers {F.listed(names)} were replaced after the optimizer was built" if names else
+            how = (f"the layer{'' if len(names) == 1 else 's'} {F.listed(names, _NAMED)} "
+                   f"{'was' if len(names) == 1 else 'were'} replaced after the optimizer was built" if names else
                    "the model was rebuilt, or its layers replaced, after the optimizer was built")
             advice = ("build the optimizer once the model is in its final form, or build a new one over the new "
                       "model's trainable parameters")
@@ -1148,13 +1149,34 @@ def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: 
     return out
 
 
+_NAMED = 6  # replaced layers named before "and N more": a reader looks each one up
+
+
+def _replaced_names(stale: list[torch.Tensor], live: list[tuple[str, nn.Module]]) -> list[str]:
+    """The full names (`layer1.0.bn1`) of the layers replaced whole that held these tensors, once
+    each: a layer is found by the module that held it, under its attribute name there (the bare
+    attribute name where that module is no longer in the model)."""
+    from freezelint.runtime.swaps import replaced_from, replaced_in
+
+    where = {id(m): n for n, m in live}
+    names = []
+    for t in stale:
+        held = replaced_in(t)
+        if held is not None and id(held[0]) in where:
+            names.append(join_name(where[id(held[0])], held[1]))
+        elif (r := replaced_from(t)) is not None:
+            names.append(r[1])
+    return list(dict.fromkeys(names))
+
+
 def _shapes(tensors: list[torch.Tensor]) -> str:
-    """`2x8 (2), 8x2 (2)`: the shapes of tensors no longer named by any module, with counts."""
+    """`2 of shape [2, 8], 1 of shape [8]`: the shapes of tensors no longer named by any module, with counts."""
     counts: dict[str, int] = {}
     for t in tensors:
-        key = "x".join(map(str, t.shape)) or "scalar"
+        key = str(list(t.shape))
         counts[key] = counts.get(key, 0) + 1
-    return F.listed([f"{k} ({c})" if c > 1 else k for k, c in counts.items()])
+    shown = [f"{c} of shape {k}" for k, c in counts.items()]
+    return F.listed(shown, _NAMED) + (" shapes" if len(shown) > _NAMED else "")
 
 
 def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],

@@ -1,0 +1,83 @@
+"""Run-time messages trial 38 found misleading: FZ503 on a layer that fp32 master copies stand in
+for, FZ501's cause under an optimizer that writes into .grad during its step, FZ302's layer names
+and shapes, an unmatched expectation pattern's nearest names, and FZ506's words with two
+optimizers."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import freezelint  # noqa: E402
+
+
+def _train(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, steps: int = 2) -> None:
+    for _ in range(steps):
+        opt.zero_grad()
+        model(x).square().mean().backward()
+        opt.step()
+
+
+# --- FZ302: the replaced layers by their full names, the shapes as a reader can parse them ----------
+
+
+class _Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))
+
+
+def _fz302(report) -> str:
+    [f] = [f for f in report.findings if f.code == "FZ302"]
+    return f.message
+
+
+def test_fz302_names_layers_replaced_in_two_blocks_by_their_full_names():
+    model = nn.Sequential()
+    model.add_module("a", _Block())
+    model.add_module("b", _Block())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        model.a.bn, model.b.bn = nn.Identity(), nn.Identity()  # after the optimizer was built
+        _train(model, opt, torch.randn(2, 4, 6, 6))
+    message = _fz302(w.report)
+    assert "the layers a.bn, b.bn were replaced after the optimizer was built" in message, message
+    assert "holds 4 tensors that are no longer in the model (4 of shape [4]) and got no gradient" in message, message
+
+
+def test_fz302_says_one_layer_in_the_singular_and_lists_six_of_many():
+    model = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), nn.Linear(4, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        model[1] = nn.Identity()
+        _train(model, opt, torch.randn(3, 4))
+    message = _fz302(w.report)
+    assert "the layer 1 was replaced after the optimizer was built" in message, message
+    assert "(2 of shape [4])" in message, message
+
+    model = nn.Sequential(*[nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)) for _ in range(8)])
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for blk in model:
+            blk[1] = nn.Identity()
+        _train(model, opt, torch.randn(3, 4))
+    message = _fz302(w.report)
+    assert "the layers 0.1, 1.1, 2.1, 3.1, 4.1, 5.1 and 2 more were replaced" in message, message
+    assert "(16 of shape [4])" in message, message
+
+
+def test_fz302_shapes_of_several_kinds_are_counted_per_shape():
+    model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 8), nn.LayerNorm(8), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        model[1], model[2] = nn.Identity(), nn.Identity()
+        _train(model, opt, torch.randn(3, 4))
+    message = _fz302(w.report)
+    assert "the layers 1, 2 were replaced" in message, message
+    assert "holds 4 tensors that are no longer in the model (1 of shape [8, 8], 3 of shape [8])" in message, message
