@@ -81,3 +81,39 @@ def test_fz302_shapes_of_several_kinds_are_counted_per_shape():
     message = _fz302(w.report)
     assert "the layers 1, 2 were replaced" in message, message
     assert "holds 4 tensors that are no longer in the model (1 of shape [8, 8], 3 of shape [8])" in message, message
+
+
+# --- FZ506 with two optimizers: in no param group of any of them, as FZ503 says --------------------
+
+
+def _split_optimizers(model: nn.Sequential) -> list[torch.optim.Optimizer]:
+    """Matrices to one optimizer, biases to another: the LayerNorm's 1-D weight falls between them."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    return [torch.optim.SGD([p for _, p in named if p.ndim == 2], lr=0.1),
+            torch.optim.AdamW([p for n, p in named if n.endswith("bias")], lr=1e-3)]
+
+
+def _fz506(report) -> tuple[str, str]:
+    [f] = [f for f in report.findings if f.code == "FZ506"]
+    return f.message, f.advice
+
+
+def test_fz506_on_a_parameter_in_neither_of_two_optimizers_says_so_as_fz503_does():
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
+    opts = _split_optimizers(model)
+    with freezelint.watch(expect_trainable=["1.*"]) as w:
+        for _ in range(2):
+            for o in opts:
+                o.zero_grad()
+            model(torch.randn(3, 4)).square().mean().backward()
+            for o in opts:
+                o.step()
+    [fz503] = [f for f in w.report.findings if f.code == "FZ503"]
+    assert "in no param group of any of the 2 optimizers" in fz503.message, fz503.message
+    assert _fz506(w.report) == (
+        "expected to train, but 1.weight did not change: it is in no param group of any of the 2 optimizers",
+        "add it to one of them (add_param_group, or build it after unfreezing)"), w.report.render_text()
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
+    report = freezelint.audit(model, _split_optimizers(model), batch=torch.randn(3, 4), expect_trainable=["1.*"])
+    assert _fz506(report)[0].endswith("it is in no param group of any of the 2 optimizers"), report.render_text()

@@ -1673,12 +1673,12 @@ def _hit(pattern: str, p: ParamRecord) -> bool:
 
 def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],
                          module_names: Sequence[str] = (),
-                         buffers: Sequence[BufferRecord] | None = None) -> list[AuditFinding]:
+                         buffers: Sequence[BufferRecord] | None = None, among: int = 1) -> list[AuditFinding]:
     """FZ506 per pattern. Trainable means requires_grad, held by an optimizer, and changed, or
     reached by a gradient that was exactly zero at every step (LoRA's lora_A while lora_B is still
     zero at initialisation: it moves from the second step on). A pattern that names only modules
     without parameters (by name or glob: a FrozenBatchNorm2d) is frozen where `buffers` tell that
-    none of theirs changed."""
+    none of theirs changed. `among`: how many optimizers stepped (FZ503's words for one in none)."""
     out = []
 
     def untrained(r: ParamRecord) -> bool:
@@ -1721,7 +1721,7 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
         if not wrongs:
             continue
         bad = [f"{p.name} (also {', '.join(p.aliases)})" if p.aliases else p.name for p in wrongs]
-        causes, advice = _expectation_causes(option, wrongs)
+        causes, advice = _expectation_causes(option, wrongs, among)
         if option == "expect_frozen":
             out.append(AuditFinding("FZ506", pattern, f"expected frozen, but {listed(bad)} "
                                     f"{'is' if len(bad) == 1 else 'are'} trainable or changed: {causes}", advice))
@@ -1789,9 +1789,11 @@ def _by_other_names(p: ParamRecord, one: str, other: str) -> bool:
     return bool(first) and bool(second) and not first & second
 
 
-def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str]:
+def _expectation_causes(option: str, wrong: list[ParamRecord], among: int = 1) -> tuple[str, str]:
     """What the records say went wrong for an expectation's parameters, counted by cause, and
-    what to do about each cause present."""
+    what to do about each cause present; with several optimizers (`among`), one in none is in no
+    param group of any of them, as FZ503 says."""
+    which = f"any of the {among} optimizers" if among > 1 else "the optimizer"
     if option == "expect_frozen":
         kinds = [("trainable (requires_grad=True)", "freeze {them} with requires_grad_(False)", lambda r: r.requires_grad),
                  ("changed though frozen (see FZ501 for what moved {them})", "keep {them} out of the optimizer and "
@@ -1801,8 +1803,8 @@ def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str
                   "optimizer holds {them} already)", lambda r: not r.requires_grad and r.group is not None),
                  ("frozen (requires_grad=False)", "unfreeze {them} with requires_grad_(True) and give {them} to the "
                   "optimizer", lambda r: not r.requires_grad and r.group is None),
-                 ("in no param group of the optimizer", "add {them} to the optimizer (add_param_group, or build it "
-                  "after unfreezing)", lambda r: r.requires_grad and r.group is None),
+                 (f"in no param group of {which}", f"add {{them}} to {'one of them' if among > 1 else 'the optimizer'} "
+                  "(add_param_group, or build it after unfreezing)", lambda r: r.requires_grad and r.group is None),
                  ("reached by no gradient", "check that the forward uses {them} and nothing detaches {them} from "
                   "the loss", lambda r: r.requires_grad and r.group is not None and r.grad == "none"),
                  ("given a gradient that did not move {them} (a zero learning rate?)", "check {their} param "

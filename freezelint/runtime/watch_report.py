@@ -1040,7 +1040,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                    **{_as_named(_without_wrappers(given[p], mnames), own, mnames): p for p in w.expect_trainable}}
         expect_frozen, expect_trainable = ([_as_named(_without_wrappers(p, mnames), own, mnames) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
-        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords):
+        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords, among=len(opts)):
             # the finding names the pattern as the user wrote it (`ctrl.1`, `_orig_mod.head`)
             found.append(replace(f, target=written.get(f.target, f.target)) if f.target in written else f)
     if w.drifted and not only_beside:
