@@ -117,3 +117,68 @@ def test_fz506_on_a_parameter_in_neither_of_two_optimizers_says_so_as_fz503_does
     model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
     report = freezelint.audit(model, _split_optimizers(model), batch=torch.randn(3, 4), expect_trainable=["1.*"])
     assert _fz506(report)[0].endswith("it is in no param group of any of the 2 optimizers"), report.render_text()
+
+
+# --- FZ501's cause: a frozen grad is read as the step is given it, not after the step wrote into it ---
+
+
+class _DecayIntoGrad(torch.optim.Optimizer):
+    """SGD whose weight decay is added into p.grad in place during the step, as AdamWScheduleFree's
+    is: a frozen parameter's zero grad leaves the step non-zero."""
+
+    def __init__(self, params, lr: float = 0.1, weight_decay: float = 0.1) -> None:
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad.add_(p, alpha=group["weight_decay"])
+                    p.add_(p.grad, alpha=-group["lr"])
+
+
+def _frozen_with_zero_grads(opt_class) -> tuple[nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = opt_class(model.parameters())
+    model(torch.randn(3, 4)).square().mean().backward()
+    opt.step()
+    model[0].requires_grad_(False)  # frozen, its grads kept as zero tensors below
+    return model, opt
+
+
+def _fz501(report) -> str:
+    [f] = [f for f in report.findings if f.code == "FZ501"]
+    return f.message
+
+
+def _train_keeping_grads(model: nn.Module, opt: torch.optim.Optimizer) -> None:
+    for _ in range(2):
+        opt.zero_grad(set_to_none=False)
+        assert not model[0].weight.grad.any()  # all zeros as each step is given it
+        model(torch.randn(3, 4)).square().mean().backward()
+        opt.step()
+
+
+def test_fz501_reads_a_frozen_grad_as_the_step_was_given_it():
+    model, opt = _frozen_with_zero_grads(_DecayIntoGrad)
+    with freezelint.watch() as w:
+        _train_keeping_grads(model, opt)
+    message = _fz501(w.report)
+    assert "their .grad was a zero tensor left from before they were frozen" in message, message
+
+
+def test_fz501_under_schedulefree_says_zero_tensor():
+    schedulefree = pytest.importorskip("schedulefree")
+
+    def training(params) -> torch.optim.Optimizer:
+        opt = schedulefree.AdamWScheduleFree(params, lr=1e-3, weight_decay=0.01)
+        opt.train()
+        return opt
+
+    model, opt = _frozen_with_zero_grads(training)
+    with freezelint.watch() as w:
+        _train_keeping_grads(model, opt)
+    assert "their .grad was a zero tensor left from before they were frozen" in _fz501(w.report), \
+        w.report.render_text()
