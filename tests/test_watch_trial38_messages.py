@@ -182,3 +182,50 @@ def test_fz501_under_schedulefree_says_zero_tensor():
         _train_keeping_grads(model, opt)
     assert "their .grad was a zero tensor left from before they were frozen" in _fz501(w.report), \
         w.report.render_text()
+
+
+# --- FZ503 where the optimizer trains fp32 master copies of a bf16 model: the copy-back, not the groups ---
+
+
+def _master_weights(copied_back: slice) -> freezelint.AuditReport:
+    """A bf16 model trained through fp32 copies the optimizer holds, written back after each step
+    into the model's parameters `copied_back` picks."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)).to(torch.bfloat16)
+    params = list(model.parameters())
+    master = [p.detach().float().clone().requires_grad_(True) for p in params]
+    opt = torch.optim.AdamW(master, lr=1e-3)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model.zero_grad()
+            model(torch.randn(4, 8, dtype=torch.bfloat16)).float().square().mean().backward()
+            for m, p in zip(master, params):
+                m.grad = p.grad.float()
+            opt.step()
+            opt.zero_grad()
+            with torch.no_grad():
+                for m, p in zip(master[copied_back], params[copied_back]):
+                    p.copy_(m)
+    return w.report
+
+
+def test_fz503_on_a_layer_the_master_weights_copy_back_skips_says_so():
+    report = _master_weights(slice(0, 2))  # skips the last layer
+    [f] = [f for f in report.findings if f.code == "FZ503"]
+    assert f.message == (
+        "2.weight, 2.bias: requires_grad=True, but they did not change in 2 steps, while 0.weight, 0.bias did; "
+        "AdamW holds none of the model's parameters and trains 4 tensors of no module shaped as them (in float32; "
+        "the model's are bfloat16): copies (master weights) that the loop writes back into the model after each "
+        "step, but not into these"), report.render_text()
+    assert f.advice.startswith("check that the copy-back after each step covers them"), f.advice
+    assert "add_param_group" not in str(f) and "in no param group" not in str(f), str(f)
+
+
+def test_master_weights_copied_back_whole_are_no_finding_and_none_copied_back_says_none():
+    assert _master_weights(slice(None)).ok
+    report = _master_weights(slice(0, 0))
+    [f] = [f for f in report.findings if f.code == "FZ503"]
+    assert f.target == "(model)" and f.message.startswith(
+        "0.weight, 0.bias, 2.weight and 1 more: requires_grad=True, but no parameter of the model changed in 2 steps; "
+        "AdamW holds none of the model's parameters"), f.message
+    assert f.message.endswith("but none was written back"), f.message

@@ -14,6 +14,7 @@ that stopped before a backward that would hang (requires_grad differing across F
 from __future__ import annotations
 
 import weakref
+from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -1009,6 +1010,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
+    if any(graded) and not only_beside:
+        found = _copied_back(found, precords, onames, graded, stood, w.steps)
     if not only_beside and any(outside) and not any(f.code == "FZ302" for f in found):
         found += _left_behind(opts, onames, outside, graded, model_ids, precords, named_modules)
     if w.rewritten and len(models) > 1 and not only_beside:
@@ -1147,6 +1150,59 @@ def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: 
             f"({_shapes(stale)}) and got no gradient in these steps: {how}; it steps {'it' if n == 1 else 'them'} "
             f"for nothing, and {still}", advice))
     return out
+
+
+def _copied_back(found: list[F.AuditFinding], precords: list[ParamRecord], onames: list[str],
+                 graded: list[list[torch.Tensor]], stood: list[list[ParamRecord]], steps: int) -> list[F.AuditFinding]:
+    """FZ503 as it reads where the optimizer's tensors stand in for the model's: it holds none of
+    the model's parameters and trains tensors of no module shaped as its trainable ones (fp32
+    master copies of a bf16 model, copied back after each step). A parameter that did not change
+    is one the copy-back skips, not one to add to the optimizer (that would train the model's
+    weight beside its copy)."""
+    trainable = [r for r in precords if r.requires_grad]
+    if not trainable or any(r.group is not None for r in precords):
+        return found
+    shapes = Counter(tuple(r.shape) for r in trainable)
+    oi = next((i for i, ts in enumerate(graded) if ts and not stood[i]
+               and not shapes - Counter(tuple(t.shape) for t in ts)), None)
+    if oi is None:
+        return found
+    still = {r.name for r in trainable if not r.changed}
+    changed = [r.name for r in trainable if r.changed]
+    skipped = [f for f in found if f.code == "FZ503" and set(f.names or [f.target]) <= still]
+    if not skipped:
+        return found
+    if not changed:  # nothing written back: one finding on the whole model, not one per layer
+        names = [n for f in skipped for n in (f.names or [f.target])]
+        whole = replace(skipped[0], target="(model)", names=names if len(names) > 1 else [])
+        at = found.index(skipped[0])
+        found = [f for f in found if f not in skipped]
+        found.insert(at, whole)
+        skipped = [whole]
+    return [_copy_skipped(f, changed, onames[oi], graded[oi], trainable[0].dtype, steps)
+            if any(f is x for x in skipped) else f for f in found]
+
+
+def _copy_skipped(f: F.AuditFinding, changed: list[str], oname: str, copies: list[torch.Tensor], dtype: str,
+                  steps: int) -> F.AuditFinding:
+    """FZ503 on parameters a copy-back from the optimizer's copies left unchanged (see _copied_back)."""
+    names = f.names or [f.target]
+    one = len(names) == 1
+    n = len(copies)
+    theirs = _dtype_name(copies[0].dtype)
+    kind = f" (in {theirs}; the model's are {dtype})" if theirs != dtype else ""
+    still = (f"{'it' if one else 'they'} did not change in {steps} steps, while {F.listed(changed)} did" if changed
+             else f"no parameter of the model changed in {steps} steps")
+    written = (f"but not into {'this one' if one else 'these'}" if changed else "but none was written back")
+    return replace(f, message=(
+        f"{F.listed(names)}: requires_grad=True, but {still}; "
+        f"{oname} holds none of the model's parameters and trains {n} tensor{'' if n == 1 else 's'} of no module "
+        f"shaped as them{kind}: copies (master weights) that the loop writes back into the model after each step, "
+        f"{written}"),
+        advice=(f"check that the copy-back after each step covers {'it' if one else 'them'} (`p.copy_(master)` for "
+                f"every parameter and its copy); adding {'it' if one else 'them'} to the optimizer would train the "
+                f"model's {dtype} weight{'' if one else 's'} beside {'its copy' if one else 'their copies'}"),
+        advice_many="")
 
 
 _NAMED = 6  # replaced layers named before "and N more": a reader looks each one up
