@@ -229,3 +229,43 @@ def test_master_weights_copied_back_whole_are_no_finding_and_none_copied_back_sa
         "0.weight, 0.bias, 2.weight and 1 more: requires_grad=True, but no parameter of the model changed in 2 steps; "
         "AdamW holds none of the model's parameters"), f.message
     assert f.message.endswith("but none was written back"), f.message
+
+
+# --- an expectation pattern that matched nothing: the names to write instead -------------------------
+
+
+def _backbone_and_head() -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
+    backbone = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8))
+    model = nn.Sequential(backbone, nn.Linear(8, 2))
+    backbone.requires_grad_(False)
+    return model, backbone, torch.optim.SGD(model[1].parameters(), lr=0.1)
+
+
+def _unmatched(report) -> dict[str, str]:
+    return {f.target: f.message for f in report.findings if f.code == "FZ506"}
+
+
+def test_a_pattern_that_is_the_scripts_name_for_a_submodule_is_told_the_models_name():
+    model, backbone, opt = _backbone_and_head()
+    with freezelint.watch(expect_frozen=["backbone", "backbone.1", "backbone.2"]) as w:
+        _train(model, opt, torch.randn(3, 4))
+    assert backbone is model[0]
+    assert _unmatched(w.report) == {
+        "backbone": "expect_frozen pattern matched no parameter; `backbone` is the training code's name for the "
+                    "model's module 0: write `0`",
+        "backbone.1": "expect_frozen pattern matched no parameter; `backbone` is the training code's name for the "
+                      "model's module 0: write `0.1`",
+        "backbone.2": "expect_frozen pattern matched no parameter; `backbone` is the training code's name for the "
+                      "model's module 0, and `0.2` names nothing either; nearest names: 0.1, 0.0, 0"}, \
+        w.report.render_text()
+
+
+def test_a_pattern_near_no_name_is_told_the_top_level_modules_in_audit_and_watch():
+    model, _, opt = _backbone_and_head()
+    report = freezelint.audit(model, opt, batch=torch.randn(3, 4), expect_frozen=["encoder"])
+    expected = ("expect_frozen pattern matched no parameter; no name is near it; the model's top-level modules are "
+                "0, 1")
+    assert _unmatched(report) == {"encoder": expected}, report.render_text()
+    with freezelint.watch(expect_frozen=["encoder"]) as w:
+        _train(model, opt, torch.randn(3, 4))
+    assert _unmatched(w.report) == {"encoder": expected}, w.report.render_text()

@@ -1713,7 +1713,8 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
             near = [] if widened else nearest(pattern, [n for n in pool if n])
             out.append(AuditFinding("FZ506", pattern, f"{option} pattern matched no parameter"
                                     + (f"; nearest names: {', '.join(near)}" if near else "")
-                                    + (f"; a glob matches whole dotted names: {widened}" if widened else ""),
+                                    + (f"; a glob matches whole dotted names: {widened}" if widened else "")
+                                    + ("" if near or widened else _top_level(module_names)),
                                     "a module name matches its whole subtree, a glob (`*`) matches parameter "
                                     "names; see model.named_parameters()"))
             continue
@@ -1729,6 +1730,13 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
             out.append(AuditFinding("FZ506", pattern, f"expected to train, but {listed(bad)} did not change: "
                                     f"{causes}", advice))
     return out
+
+
+def _top_level(module_names: Sequence[str]) -> str:
+    """Where no real name is near an unmatched pattern: the model's top-level modules, the names a
+    pattern starts from."""
+    tops = [n for n in module_names if n and "." not in n]
+    return f"; no name is near it; the model's top-level modules are {listed(tops, 6)}" if tops else ""
 
 
 def _empty_modules(pattern: str, module_names: Sequence[str], params: list[ParamRecord]) -> list[str]:
