@@ -1207,9 +1207,7 @@ def _copied_back(found: list[F.AuditFinding], precords: list[ParamRecord], oname
     if not changed:  # nothing written back: one finding on the whole model, not one per layer
         names = [n for f in skipped for n in (f.names or [f.target])]
         whole = replace(skipped[0], target="(model)", names=names if len(names) > 1 else [])
-        at = found.index(skipped[0])
-        found = [f for f in found if f not in skipped]
-        found.insert(at, whole)
+        found = [whole if f is skipped[0] else f for f in found if not any(f is x for x in skipped[1:])]
         skipped = [whole]
     return [_copy_skipped(f, changed, onames[oi], graded[oi], trainable[0].dtype, steps)
             if any(f is x for x in skipped) else f for f in found]
