@@ -27,10 +27,10 @@ from freezelint.spelling import FOREIGN, is_misspelling
 _SHOW = 3  # names listed before "and N more"
 
 
-def listed(names: list[str]) -> str:
-    """`a, b, c and 4 more`: how reports and notes list names."""
-    shown = ", ".join(names[:_SHOW])
-    return shown + (f" and {len(names) - _SHOW} more" if len(names) > _SHOW else "")
+def listed(names: list[str], show: int = _SHOW) -> str:
+    """`a, b, c and 4 more`: how reports and notes list names (`show` of them)."""
+    shown = ", ".join(names[:show])
+    return shown + (f" and {len(names) - show} more" if len(names) > show else "")
 
 
 
@@ -1682,12 +1682,12 @@ def _hit(pattern: str, p: ParamRecord) -> bool:
 
 def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],
                          module_names: Sequence[str] = (),
-                         buffers: Sequence[BufferRecord] | None = None) -> list[AuditFinding]:
+                         buffers: Sequence[BufferRecord] | None = None, among: int = 1) -> list[AuditFinding]:
     """FZ506 per pattern. Trainable means requires_grad, held by an optimizer, and changed, or
     reached by a gradient that was exactly zero at every step (LoRA's lora_A while lora_B is still
     zero at initialisation: it moves from the second step on). A pattern that names only modules
     without parameters (by name or glob: a FrozenBatchNorm2d) is frozen where `buffers` tell that
-    none of theirs changed."""
+    none of theirs changed. `among`: how many optimizers stepped (FZ503's words for one in none)."""
     out = []
 
     def untrained(r: ParamRecord) -> bool:
@@ -1722,7 +1722,8 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
             near = [] if widened else nearest(pattern, [n for n in pool if n])
             out.append(AuditFinding("FZ506", pattern, f"{option} pattern matched no parameter"
                                     + (f"; nearest names: {', '.join(near)}" if near else "")
-                                    + (f"; a glob matches whole dotted names: {widened}" if widened else ""),
+                                    + (f"; a glob matches whole dotted names: {widened}" if widened else "")
+                                    + ("" if near or widened else _top_level(module_names)),
                                     "a module name matches its whole subtree, a glob (`*`) matches parameter "
                                     "names; see model.named_parameters()"))
             continue
@@ -1730,7 +1731,7 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
         if not wrongs:
             continue
         bad = [f"{p.name} (also {', '.join(p.aliases)})" if p.aliases else p.name for p in wrongs]
-        causes, advice = _expectation_causes(option, wrongs)
+        causes, advice = _expectation_causes(option, wrongs, among)
         if option == "expect_frozen":
             out.append(AuditFinding("FZ506", pattern, f"expected frozen, but {listed(bad)} "
                                     f"{'is' if len(bad) == 1 else 'are'} trainable or changed: {causes}", advice))
@@ -1738,6 +1739,13 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
             out.append(AuditFinding("FZ506", pattern, f"expected to train, but {listed(bad)} did not change: "
                                     f"{causes}", advice))
     return out
+
+
+def _top_level(module_names: Sequence[str]) -> str:
+    """Where no real name is near an unmatched pattern: the model's top-level modules, the names a
+    pattern starts from."""
+    tops = [n for n in module_names if n and "." not in n]
+    return f"; no name is near it; the model's top-level modules are {listed(tops, 6)}" if tops else ""
 
 
 def _empty_modules(pattern: str, module_names: Sequence[str], params: list[ParamRecord]) -> list[str]:
@@ -1798,9 +1806,11 @@ def _by_other_names(p: ParamRecord, one: str, other: str) -> bool:
     return bool(first) and bool(second) and not first & second
 
 
-def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str]:
+def _expectation_causes(option: str, wrong: list[ParamRecord], among: int = 1) -> tuple[str, str]:
     """What the records say went wrong for an expectation's parameters, counted by cause, and
-    what to do about each cause present."""
+    what to do about each cause present; with several optimizers (`among`), one in none is in no
+    param group of any of them, as FZ503 says."""
+    which = f"any of the {among} optimizers" if among > 1 else "the optimizer"
     if option == "expect_frozen":
         kinds = [("trainable (requires_grad=True)", "freeze {them} with requires_grad_(False)", lambda r: r.requires_grad),
                  ("changed though frozen (see FZ501 for what moved {them})", "keep {them} out of the optimizer and "
@@ -1810,8 +1820,8 @@ def _expectation_causes(option: str, wrong: list[ParamRecord]) -> tuple[str, str
                   "optimizer holds {them} already)", lambda r: not r.requires_grad and r.group is not None),
                  ("frozen (requires_grad=False)", "unfreeze {them} with requires_grad_(True) and give {them} to the "
                   "optimizer", lambda r: not r.requires_grad and r.group is None),
-                 ("in no param group of the optimizer", "add {them} to the optimizer (add_param_group, or build it "
-                  "after unfreezing)", lambda r: r.requires_grad and r.group is None),
+                 (f"in no param group of {which}", f"add {{them}} to {'one of them' if among > 1 else 'the optimizer'} "
+                  "(add_param_group, or build it after unfreezing)", lambda r: r.requires_grad and r.group is None),
                  ("reached by no gradient", "check that the forward uses {them} and nothing detaches {them} from "
                   "the loss", lambda r: r.requires_grad and r.group is not None and r.grad == "none"),
                  ("given a gradient that did not move {them} (a zero learning rate?)", "check {their} param "

@@ -505,7 +505,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                                  kept_stats=_kept_stats(named_modules), notes=held_still, live=named_modules,
                                  written=grads_written)
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules],
-                                           brecords):
+                                           brecords, among=len(opts)):
             f.target = written.get(f.target, f.target)
             found.append(f)
     found = F.grouped(found)

@@ -21,8 +21,8 @@ from torch.nn.modules.module import register_module_module_registration_hook, re
 _SWAPPED: dict[int, tuple[weakref.ref, weakref.ref, str, bool]] = {}
 _KEPT = 4096  # entries before the dead ones are dropped
 # id(parameter of a layer replaced whole) -> (that parameter, weak; the layer's class, as
-# `module.QualName`; its attribute name in its parent): logged the same way
-_REPLACED: dict[int, tuple[weakref.ref, str, str]] = {}
+# `module.QualName`; its attribute name in its parent; the parent, weak): logged the same way
+_REPLACED: dict[int, tuple[weakref.ref, str, str, weakref.ref]] = {}
 
 
 def _on_register(module: nn.Module, name: str, param: Any) -> None:
@@ -43,12 +43,12 @@ def _on_module(parent: nn.Module, name: str, module: Any) -> None:
     if old is None or old is module or not isinstance(old, nn.Module):
         return
     if len(_REPLACED) >= _KEPT:
-        for key in [k for k, (o, _, _) in _REPLACED.items() if o() is None]:
+        for key in [k for k, (o, *_) in _REPLACED.items() if o() is None]:
             del _REPLACED[key]
     kind = f"{type(old).__module__}.{type(old).__qualname__}"
     for p in old.parameters():
         try:
-            _REPLACED[id(p)] = (weakref.ref(p), kind, name)
+            _REPLACED[id(p)] = (weakref.ref(p), kind, name, weakref.ref(parent))
         except TypeError:
             pass
 
@@ -101,4 +101,14 @@ def replaced_from(param: Any) -> tuple[str, str] | None:
     was on, that `param` belonged to (a LoRA layer that peft's merge_and_unload() put its base
     layer in place of: `peft.tuners.lora.layer.Linear`, `fc1`); else None."""
     entry = _REPLACED.get(id(param))
-    return entry[1:] if entry is not None and entry[0]() is param else None
+    return entry[1:3] if entry is not None and entry[0]() is param else None
+
+
+def replaced_in(param: Any) -> tuple[nn.Module, str] | None:
+    """The module (still alive) that held the layer replaced whole, while a log was on, that
+    `param` belonged to, and the layer's attribute name in it; else None."""
+    entry = _REPLACED.get(id(param))
+    if entry is None or entry[0]() is not param:
+        return None
+    parent = entry[3]()
+    return (parent, entry[2]) if parent is not None else None

@@ -379,6 +379,7 @@ class Watch:
         self._kept_looked: set[int] = set()  # ids of the modules _note_kept_before has looked under
         self._stepping: torch.optim.Optimizer | None = None
         self._closure_step = False  # the step in progress was given a closure
+        self._given_grads: dict[int, int] = {}  # id -> non-zero count of a frozen grad the step in progress was given
         # (id(root), its class) -> FSDP version (2, 1) or None; fully_shard changes the class
         self._sharding: dict[tuple[int, type], int | None] = {}
         # models that train nothing (no optimizer holds them, no backward reached them) whose norm
@@ -1037,6 +1038,19 @@ class Watch:
                 self.drifted.setdefault(id(m), (m, self.counts[id(opt)] + 1, moved))
         self._note_start()
         self._note_wanted()
+        self._given_grads = {} if self._closure_step else self._frozen_grads_given(opt)
+
+    def _frozen_grads_given(self, opt: torch.optim.Optimizer) -> dict[int, int]:
+        """The non-zero count of each frozen parameter's grad as its step starts: what the step is
+        given (AdamWScheduleFree writes into p.grad during its step, so a zero grad ends it
+        non-zero); counted in grad_seen once the step ends. A step given a closure makes its grads
+        inside: those are read at its end."""
+        read = [p for p in held_params(opt) if not p.requires_grad and p.grad is not None]
+        if not read:
+            return {}
+        # this rank's shard of each grad: counting a DTensor's would be a collective
+        counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for p in read]).tolist()
+        return {id(p): c for p, c in zip(read, counts)}
 
     def _note_lrs(self, opt: torch.optim.Optimizer) -> None:
         """At the optimizer's first step: its groups frozen by lr=0 (see `_lr_zero`). At a later
@@ -1208,6 +1222,7 @@ class Watch:
         for pid in unheld:  # trainable, in no optimizer seen so far (FZ503 if still so at the end)
             self.unheld_at.setdefault(pid, []).append((self._posts, self.counts[id(opt)]))
         held = held_params(opt)
+        given, self._given_grads = self._given_grads, {}
         read = []  # grads to count: a frozen parameter's, and under torch.compile a trainable one's
         compiled = compiled_graphs()
         versions, moving = self._versions, self._moving.pop(id(opt), ())
@@ -1230,7 +1245,8 @@ class Watch:
                     else:
                         self.grad_seen[id(p)] = "nonzero"
             elif p.grad is not None:
-                read.append(p)
+                if id(p) not in given:
+                    read.append(p)
                 self._note_frozen_grad(p)
         if read:
             # this rank's shard of each grad: counting a DTensor's would be a collective
@@ -1240,6 +1256,11 @@ class Watch:
                     self.grad_seen[id(p)] = "nonzero"
                 elif self.grad_seen.get(id(p)) != "nonzero":
                     self.grad_seen[id(p)] = "zero"
+        for pid, c in given.items():
+            if c:
+                self.grad_seen[pid] = "nonzero"
+            elif self.grad_seen.get(pid) != "nonzero":
+                self.grad_seen[pid] = "zero"
         if all(c >= self.steps for c in self.counts.values()) and not self._still_waiting():
             self._finish()
             if self.stop:

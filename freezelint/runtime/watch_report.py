@@ -14,6 +14,7 @@ that stopped before a backward that would hang (requires_grad differing across F
 from __future__ import annotations
 
 import weakref
+from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -1109,8 +1110,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
+    if any(graded) and not only_beside:
+        found = _copied_back(found, precords, onames, graded, stood, w.steps)
     if not only_beside and any(outside) and not any(f.code == "FZ302" for f in found):
-        found += _left_behind(opts, onames, outside, graded, model_ids, precords)
+        found += _left_behind(opts, onames, outside, graded, model_ids, precords, named_modules)
     if w.rewritten and len(models) > 1 and not only_beside:
         found += _trained_and_averaged(w, inners, labels, trees, held_still)
     if w.lr_lifted and not only_beside:
@@ -1140,9 +1143,11 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                    **{_as_named(_without_wrappers(given[p], mnames), own, mnames): p for p in w.expect_trainable}}
         expect_frozen, expect_trainable = ([_as_named(_without_wrappers(p, mnames), own, mnames) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
-        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords):
+        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords, among=len(opts)):
             # the finding names the pattern as the user wrote it (`ctrl.1`, `_orig_mod.head`)
-            found.append(replace(f, target=written.get(f.target, f.target)) if f.target in written else f)
+            f = replace(f, target=written.get(f.target, f.target)) if f.target in written else f
+            found.append(_script_module(f, named_modules, [r.name for r in precords])
+                         if "pattern matched no parameter" in f.message else f)
     if w.drifted and not only_beside:
         found += _drifted_findings(w, named_modules)
     if w.idle_drift and not only_beside:
@@ -1199,8 +1204,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
 
 
 def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: list[list[torch.Tensor]],
-                 graded: list[list[torch.Tensor]], model_ids: set[int], precords: list[ParamRecord]
-                 ) -> list[F.AuditFinding]:
+                 graded: list[list[torch.Tensor]], model_ids: set[int], precords: list[ParamRecord],
+                 live: list[tuple[str, nn.Module]] = ()) -> list[F.AuditFinding]:
     """FZ302 where no trainable parameter is left out of the optimizer, but it holds tensors that
     are no longer in the model and got no gradient: layers replaced whole while watched (peft's
     merge_and_unload() or unload() mid-training: the LoRA layers give way to their base layers,
@@ -1220,13 +1225,13 @@ def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: 
         n = len(stale)
         whose = "the optimizer" if len(opts) == 1 else onames[oi]
         peft = any(kind.startswith("peft.") for kind, _ in layers)
-        names = list(dict.fromkeys(name for _, name in layers))
+        names = _replaced_names(stale, live)
         if peft:
             # a merge inside the window moved the frozen base weights: merge_and_unload(), not unload()
             merged = [r.name for r in precords if r.changed and not r.requires_grad and r.group is None]
             one = len(names) == 1
             how = (f"peft's {'merge_and_unload()' if merged else 'merge_and_unload() or unload()'} replaced the LoRA "
-                   f"layer{'' if one else 's'} {F.listed(names)} by {'its base layer' if one else 'their base layers'}, "
+                   f"layer{'' if one else 's'} {F.listed(names, _NAMED)} by {'its base layer' if one else 'their base layers'}, "
                    f"so the adapters are out of the model and LoRA training stopped")
             if merged:
                 how += (f"; the merge wrote the adapters' update into {F.listed(merged)} (frozen): that is why "
@@ -1234,7 +1239,8 @@ def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: 
             advice = ("merge once training is over (`model = model.merge_and_unload()` after the loop), or, to go on "
                       "training the merged model, build a new optimizer over its trainable parameters")
         else:
-            how = (f"the layers {F.listed(names)} were replaced after the optimizer was built" if names else
+            how = (f"the layer{'' if len(names) == 1 else 's'} {F.listed(names, _NAMED)} "
+                   f"{'was' if len(names) == 1 else 'were'} replaced after the optimizer was built" if names else
                    "the model was rebuilt, or its layers replaced, after the optimizer was built")
             advice = ("build the optimizer once the model is in its final form, or build a new one over the new "
                       "model's trainable parameters")
@@ -1248,13 +1254,115 @@ def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: 
     return out
 
 
+def _script_module(f: F.AuditFinding, named_modules: list[tuple[str, nn.Module]], params: list[str]
+                   ) -> F.AuditFinding:
+    """FZ506 on a pattern that matched nothing and starts with the training code's own name for one
+    of the model's modules (`backbone`, where `backbone = model[0]`): it says which module that is
+    and the pattern that names it (or the names nearest it, where that names nothing either). The
+    variables read are those of the training code on the stack (the report is made inside its
+    step) and of the script's top level."""
+    import sys
+
+    from freezelint.runtime.names import nearest
+    from freezelint.runtime.watch_models import user_scopes
+
+    head, _, rest = f.target.partition(".")
+    if not head.isidentifier():
+        return f
+    where = {id(m): n for n, m in named_modules}
+    name = next((where[id(v)] for scope in user_scopes(sys._getframe()) if id(v := scope.get(head)) in where), None)
+    if name is None:
+        return f
+    option = f.message.partition(" pattern ")[0]
+    pattern = join_name(name, rest) or "*"
+    known = [*(n for n, _ in named_modules if n), *params]
+    which = f"`{head}` is the training code's name for " + (f"the model's module {name}" if name else "the model")
+    if any(matches(pattern, n) for n in known):
+        return replace(f, message=f"{option} pattern matched no parameter; {which}: write `{pattern}`")
+    near = nearest(pattern, known)
+    return replace(f, message=f"{option} pattern matched no parameter; {which}, and `{pattern}` names nothing either"
+                              + (f"; nearest names: {', '.join(near)}" if near else ""))
+
+
+def _copied_back(found: list[F.AuditFinding], precords: list[ParamRecord], onames: list[str],
+                 graded: list[list[torch.Tensor]], stood: list[list[ParamRecord]], steps: int) -> list[F.AuditFinding]:
+    """FZ503 as it reads where the optimizer's tensors stand in for the model's: it holds none of
+    the model's parameters and trains tensors of no module shaped as its trainable ones (fp32
+    master copies of a bf16 model, copied back after each step). A parameter that did not change
+    is one the copy-back skips, not one to add to the optimizer (that would train the model's
+    weight beside its copy)."""
+    trainable = [r for r in precords if r.requires_grad]
+    if not trainable or any(r.group is not None for r in precords):
+        return found
+    shapes = Counter(tuple(r.shape) for r in trainable)
+    oi = next((i for i, ts in enumerate(graded) if ts and not stood[i]
+               and not shapes - Counter(tuple(t.shape) for t in ts)), None)
+    if oi is None:
+        return found
+    still = {r.name for r in trainable if not r.changed}
+    changed = [r.name for r in trainable if r.changed]
+    skipped = [f for f in found if f.code == "FZ503" and set(f.names or [f.target]) <= still]
+    if not skipped:
+        return found
+    if not changed:  # nothing written back: one finding on the whole model, not one per layer
+        names = [n for f in skipped for n in (f.names or [f.target])]
+        whole = replace(skipped[0], target="(model)", names=names if len(names) > 1 else [])
+        found = [whole if f is skipped[0] else f for f in found if not any(f is x for x in skipped[1:])]
+        skipped = [whole]
+    return [_copy_skipped(f, changed, onames[oi], graded[oi], trainable[0].dtype, steps)
+            if any(f is x for x in skipped) else f for f in found]
+
+
+def _copy_skipped(f: F.AuditFinding, changed: list[str], oname: str, copies: list[torch.Tensor], dtype: str,
+                  steps: int) -> F.AuditFinding:
+    """FZ503 on parameters a copy-back from the optimizer's copies left unchanged (see _copied_back)."""
+    names = f.names or [f.target]
+    one = len(names) == 1
+    n = len(copies)
+    theirs = _dtype_name(copies[0].dtype)
+    kind = f" (in {theirs}; the model's are {dtype})" if theirs != dtype else ""
+    still = (f"{'it' if one else 'they'} did not change in {steps} steps, while {F.listed(changed)} did" if changed
+             else f"no parameter of the model changed in {steps} steps")
+    written = (f"but not into {'this one' if one else 'these'}" if changed else "but none was written back")
+    return replace(f, message=(
+        f"{F.listed(names)}: requires_grad=True, but {still}; "
+        f"{oname} holds none of the model's parameters and trains {n} tensor{'' if n == 1 else 's'} of no module "
+        f"shaped as them{kind}: copies (master weights) that the loop writes back into the model after each step, "
+        f"{written}"),
+        advice=(f"check that the copy-back after each step covers {'it' if one else 'them'} (`p.copy_(master)` for "
+                f"every parameter and its copy); adding {'it' if one else 'them'} to the optimizer would train the "
+                f"model's {dtype} weight{'' if one else 's'} beside {'its copy' if one else 'their copies'}"),
+        advice_many="")
+
+
+_NAMED = 6  # replaced layers named before "and N more": a reader looks each one up
+
+
+def _replaced_names(stale: list[torch.Tensor], live: list[tuple[str, nn.Module]]) -> list[str]:
+    """The full names (`layer1.0.bn1`) of the layers replaced whole that held these tensors, once
+    each: a layer is found by the module that held it, under its attribute name there (the bare
+    attribute name where that module is no longer in the model)."""
+    from freezelint.runtime.swaps import replaced_from, replaced_in
+
+    where = {id(m): n for n, m in live}
+    names = []
+    for t in stale:
+        held = replaced_in(t)
+        if held is not None and id(held[0]) in where:
+            names.append(join_name(where[id(held[0])], held[1]))
+        elif (r := replaced_from(t)) is not None:
+            names.append(r[1])
+    return list(dict.fromkeys(names))
+
+
 def _shapes(tensors: list[torch.Tensor]) -> str:
-    """`2x8 (2), 8x2 (2)`: the shapes of tensors no longer named by any module, with counts."""
+    """`2 of shape [2, 8], 1 of shape [8]`: the shapes of tensors no longer named by any module, with counts."""
     counts: dict[str, int] = {}
     for t in tensors:
-        key = "x".join(map(str, t.shape)) or "scalar"
+        key = str(list(t.shape))
         counts[key] = counts.get(key, 0) + 1
-    return F.listed([f"{k} ({c})" if c > 1 else k for k, c in counts.items()])
+    shown = [f"{c} of shape {k}" for k, c in counts.items()]
+    return F.listed(shown, _NAMED) + (" shapes" if len(shown) > _NAMED else "")
 
 
 def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
