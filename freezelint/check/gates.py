@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '364ecbb0467f2d9b6c300dfb62e81d7b'
+RULES_DIGEST = '5da3a78a151cc4c8668aac78a9e18677'
 
 GATES = {
     'FZ002': (
@@ -113,7 +113,7 @@ GATES = {
     ),
     'FZ305': (
         ('parameters(', 'filter(', 'buffers('),
-        ('(?m)^\\s*\\w+\\s*=\\s*(?:filter\\(|\\(.*\\bfor\\b.*\\.(?:named_)?(?:parameters|buffers)\\(|[\\w.]+\\.(?:named_)?(?:parameters|buffers)\\(\\)\\s*$)',),
+        ('(?m)^\\s*\\w+\\s*=\\s*(?:filter\\(|iter\\(|\\(.*\\bfor\\b.*\\.(?:named_)?(?:parameters|buffers)\\(|[\\w.]+\\.(?:named_)?(?:parameters|buffers)\\(\\)\\s*(?:#.*)?$)',),
         (),
     ),
     'FZ306': (
