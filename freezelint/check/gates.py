@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '5da3a78a151cc4c8668aac78a9e18677'
+RULES_DIGEST = '464bcf400a216bce93c471b261fd87c4'
 
 GATES = {
     'FZ002': (

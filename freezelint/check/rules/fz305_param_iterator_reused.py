@@ -9,8 +9,10 @@ import libcst as cst
 
 from freezelint.check import traverse
 from freezelint.check.facts import Facts
+from freezelint.check.frameworks import ARRAY_ROOTS, KERAS_ROOTS, foreign_scope
 from freezelint.check.rules.base import Example, Finding, Fix, Rule
 
+_OTHER_FRAMEWORKS = ARRAY_ROOTS | KERAS_ROOTS
 _ITERATOR_METHODS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
 
 
@@ -387,6 +389,16 @@ class ParamIteratorReused(Rule):
             self.params = None
             return torch.optim.SGD(params, lr=0.1)
         """,
+        """
+        import mlx.core as mx
+        from mlx.utils import tree_flatten, tree_map
+
+        def keep_fp32(model):
+            parameters = model.parameters()  # MLX: a dict of arrays, read as often as wanted
+            if all(v.dtype == mx.float32 for _, v in tree_flatten(parameters)):
+                return
+            model.update(tree_map(lambda v: v.astype(mx.float32), parameters))
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -403,7 +415,9 @@ class ParamIteratorReused(Rule):
                 if uses.partial:
                     continue
                 second = _second_use(uses)
-                if second is None:
+                # MLX's `model.parameters()` is a dict (JAX's params a pytree), read twice safely:
+                # the claim and the list() fix hold for torch only
+                if second is None or foreign_scope(scope, _OTHER_FRAMEWORKS):
                     continue
                 receiver = uses.steps.get(id(second))
                 ema, built = _ema_source(receiver, facts, scope) if receiver is not None else (False, None)
