@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '464bcf400a216bce93c471b261fd87c4'
+RULES_DIGEST = 'dd56f5e00ed701c2d374c9e61a699907'
 
 GATES = {
     'FZ002': (
