@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'dd56f5e00ed701c2d374c9e61a699907'
+RULES_DIGEST = '97f0ad8a5dcbb9919450b1e42b8ba9f5'
 
 GATES = {
     'FZ002': (
