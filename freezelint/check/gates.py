@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '97f0ad8a5dcbb9919450b1e42b8ba9f5'
+RULES_DIGEST = 'd0b8ea4e21c5d962e6200dda0af1a44a'
 
 GATES = {
     'FZ002': (
@@ -132,7 +132,7 @@ GATES = {
         (),
     ),
     'FZ402': (
-        ('items()',),
+        ('items()', 'state_dict()'),
         ('if\\s+\\w+\\s+in\\s+\\w+',),
         ('load_state_dict',),
     ),

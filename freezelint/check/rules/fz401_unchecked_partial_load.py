@@ -13,7 +13,7 @@ from freezelint.check import traverse
 from freezelint.check.facts import ClassInfo, Ctx, Facts, MethodCall, Scope
 from freezelint.check.known import MODULE_METHODS, is_library
 from freezelint.check.project import ABSENT, Edge, shown_path
-from freezelint.check.rules._kept import REPORTS, key_filter, names_read, read_before, results, unread_result
+from freezelint.check.rules._kept import REPORTS, key_filter, key_test, names_read, read_before, results, unread_result
 from freezelint.check.rules.base import Example, Finding, Rule, src
 from freezelint.check.syntax import dotted
 
@@ -89,7 +89,9 @@ class UncheckedPartialLoad(Rule):
         "the loaded dict's keys are the receiver's own, so none can miss: its `state_dict()` or a copy of "
         "it (also one handed to calls that fill it in place, `receive(sd)`, none named as if it renamed or "
         "dropped keys: `strip_prefix(sd)`, `filter_keys(sd)`), a dict comprehension over its `named_parameters()` / `named_buffers()` / `state_dict()` keys, "
-        "a dict filled only under such keys (`for name, p in model.named_parameters(): mixed[name] = ...`) "
+        "a dict filled only under such keys (`for name, p in model.named_parameters(): mixed[name] = ...`), "
+        "or under a key tested to be one of the dict's own (`if k in own: own[k] = sd[k]`, which FZ402 reports "
+        "where nothing counts what it copied), "
         "or under `named_modules()` names joined with each child's `state_dict()` keys (also built by a "
         "helper of the file handed the module, and handed back by a call of one argument, `states = "
         "all_reduce(states)`), or a snapshot a class stored from the module it then holds (`self.snap = "
@@ -961,6 +963,17 @@ class UncheckedPartialLoad(Rule):
             load_sharded_checkpoint(model, checkpoint_dir)  # strict: a mismatch raises
             result = load_sharded_checkpoint(model, checkpoint_dir, strict=False)
             assert not result.unexpected_keys, result.unexpected_keys  # the keys are looked at
+        """,
+        """
+        def copy_state_dict(model, state_dict):
+            own = model.state_dict()
+            copied = 0
+            for key in state_dict:
+                if key in own:  # only the model's own keys: none can miss
+                    own[key] = state_dict[key]
+                    copied += 1
+            assert copied, "no key of the checkpoint is one of the model's"  # what FZ402 asks for
+            model.load_state_dict(own, strict=False)
         """,
         """
         import copy
@@ -1853,7 +1866,7 @@ def _own_name(facts: Facts, name: str, recv: str, body: cst.CSTNode, home: Scope
                 if len(parent.slice) != 1 or not isinstance(parent.slice[0].slice, cst.Index) or assign is None:
                     return False
                 key = parent.slice[0].slice.value
-                if not _own_key(facts, key, recv, body, home, depth + 1) \
+                if not _own_key(facts, key, recv, body, home, depth + 1) and not _under_own_test(key, name, above) \
                         and not _reads_own(facts, assign.value, key, recv, body, home, depth):
                     return False  # a key from elsewhere
                 filled = True
@@ -1875,6 +1888,21 @@ def _own_name(facts: Facts, name: str, recv: str, body: cst.CSTNode, home: Scope
         if isinstance(parent, cst.AugAssign) and parent.target is node:
             return False  # `d |= other`
     return filled  # an empty dict never filled is no subset of anything chosen: reported
+
+
+def _under_own_test(key: cst.BaseExpression, name: str, above: tuple[cst.CSTNode, ...]) -> bool:
+    """`if k in own ...: own[k] = v`: the store is in the arm of a test that the key is already one
+    of the dict's (stable-audio-tools' copy_state_dict; FZ402 asks to count what such a loop copied)."""
+    if not isinstance(key, cst.Name):
+        return False
+    for i, node in enumerate(above[:-1]):
+        if isinstance(node, cst.If) and above[i + 1] is node.body:
+            test = key_test(node.test, key.value)
+            if test is not None and isinstance(test.left, cst.Name) and test.left.value == key.value and any(
+                    isinstance(c.operator, cst.In) and isinstance(c.comparator, cst.Name) and c.comparator.value == name
+                    for c in test.comparisons):
+                return True
+    return False
 
 
 def _handed_back(value: cst.BaseExpression, name: str) -> bool:
