@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd0b8ea4e21c5d962e6200dda0af1a44a'
+RULES_DIGEST = 'd7ccf80de3814677b9d5f432be4ccd1d'
 
 GATES = {
     'FZ002': (
@@ -77,8 +77,8 @@ GATES = {
         ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode|super\\(\\)\\s*\\.\\s*train\\(|super\\(\\s*\\w+\\s*,\\s*self\\s*\\)\\s*\\.\\s*train\\(|Module\\.train\\(\\s*self\\b',),
     ),
     'FZ202': (
-        ('BatchNorm', 'torchvision', 'timm', 'norm_cfg', 'norm_layer', 'build_norm_layer'),
-        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', 'resnet\\w*\\s*\\(', 'resnext\\w*\\s*\\(', 'wide_resnet\\w*\\s*\\(', 'densenet\\w*\\s*\\(', 'efficientnet\\w*\\s*\\(', 'mobilenet\\w*\\s*\\(', 'mnasnet\\w*\\s*\\(', 'shufflenet\\w*\\s*\\(', 'inception_v3\\w*\\s*\\(', 'googlenet\\w*\\s*\\(', 'vgg\\d+_bn\\w*\\s*\\(', 'regnet\\w*\\s*\\(', 'maxvit\\w*\\s*\\(', 'create_model\\(', '\\bdef train\\(\\s*self', '\\bbuild_norm_layer\\('),
+        ('BatchNorm', 'torchvision', 'timm', 'norm_cfg', 'norm_layer', 'build_norm_layer', 'ResNet', 'RegNet', 'MobileNetV', 'EfficientNet', 'MobileViT', 'Levit', 'Cvt', 'SwiftFormer', 'HGNetV2', 'UperNet'),
+        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', 'resnet\\w*\\s*\\(', 'resnext\\w*\\s*\\(', 'wide_resnet\\w*\\s*\\(', 'densenet\\w*\\s*\\(', 'efficientnet\\w*\\s*\\(', 'mobilenet\\w*\\s*\\(', 'mnasnet\\w*\\s*\\(', 'shufflenet\\w*\\s*\\(', 'inception_v3\\w*\\s*\\(', 'googlenet\\w*\\s*\\(', 'vgg\\d+_bn\\w*\\s*\\(', 'regnet\\w*\\s*\\(', 'maxvit\\w*\\s*\\(', 'ResNet\\w*(?:\\.from_\\w+)?\\s*\\(', 'RegNet\\w*(?:\\.from_\\w+)?\\s*\\(', 'MobileNetV\\w*(?:\\.from_\\w+)?\\s*\\(', 'EfficientNet\\w*(?:\\.from_\\w+)?\\s*\\(', 'MobileViT\\w*(?:\\.from_\\w+)?\\s*\\(', 'Levit\\w*(?:\\.from_\\w+)?\\s*\\(', 'Cvt\\w*(?:\\.from_\\w+)?\\s*\\(', 'SwiftFormer\\w*(?:\\.from_\\w+)?\\s*\\(', 'HGNetV2\\w*(?:\\.from_\\w+)?\\s*\\(', 'UperNet\\w*(?:\\.from_\\w+)?\\s*\\(', 'create_model\\(', '\\bdef train\\(\\s*self', '\\bbuild_norm_layer\\('),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (
