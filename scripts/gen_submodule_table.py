@@ -75,6 +75,19 @@ TRANSFORMERS = {  # factory class -> config model type
     "Wav2Vec2Model": "wav2vec2", "Wav2Vec2ForCTC": "wav2vec2", "HubertModel": "hubert", "WavLMModel": "wavlm",
     "SwinModel": "swin", "SwinForImageClassification": "swin", "ConvNextModel": "convnext",
     "ConvNextForImageClassification": "convnext", "Dinov2Model": "dinov2", "Dinov2ForImageClassification": "dinov2",
+    # vision classes with BatchNorm (their modeling files build nn.BatchNorm2d; ConvNext and BiT use
+    # LayerNorm / GroupNorm): frozen by requires_grad and trained in train mode, FZ202's whole-model case
+    "ResNetModel": "resnet", "ResNetForImageClassification": "resnet", "ResNetBackbone": "resnet",
+    "RegNetModel": "regnet", "RegNetForImageClassification": "regnet",
+    "MobileNetV1Model": "mobilenet_v1", "MobileNetV1ForImageClassification": "mobilenet_v1",
+    "MobileNetV2Model": "mobilenet_v2", "MobileNetV2ForImageClassification": "mobilenet_v2",
+    "EfficientNetModel": "efficientnet", "EfficientNetForImageClassification": "efficientnet",
+    "MobileViTModel": "mobilevit", "MobileViTForImageClassification": "mobilevit",
+    "MobileViTV2Model": "mobilevitv2", "MobileViTV2ForImageClassification": "mobilevitv2",
+    "LevitModel": "levit", "LevitForImageClassification": "levit", "CvtModel": "cvt",
+    "CvtForImageClassification": "cvt", "SwiftFormerModel": "swiftformer",
+    "SwiftFormerForImageClassification": "swiftformer", "HGNetV2ForImageClassification": "hgnet_v2",
+    "UperNetForSemanticSegmentation": "upernet", "BitModel": "bit", "BitForImageClassification": "bit",
 }
 
 # Auto classes: what `AutoModelFor*.from_pretrained(...)` returns depends on the checkpoint, so an

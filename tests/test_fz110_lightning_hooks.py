@@ -166,6 +166,26 @@ def test_a_class_derived_through_a_project_base_of_another_file(cli, tmp_path, n
     assert "`Net.on_epoch_start` sets requires_grad" in line and "requires_grad never changes there" in line
 
 
+def test_a_comment_after_the_plain_import_of_the_base_file_changes_nothing(cli, tmp_path, nothing_installed):
+    write(tmp_path / "requirements.txt", "lightning>=2.0\n")
+    write(tmp_path / "models" / "__init__.py", "")
+    write(tmp_path / "models" / "base.py", """
+        import lightning.pytorch as pl  # the 2.x package
+
+        class Base(pl.LightningModule):
+            pass
+    """)
+    write(tmp_path / "train.py", """
+        from models.base import Base
+
+        class Net(Base):
+            def on_epoch_start(self):
+                self.backbone.requires_grad_(self.current_epoch > 2)
+    """)
+    [line] = check(cli, tmp_path)
+    assert "`Net.on_epoch_start` sets requires_grad" in line
+
+
 def test_a_project_base_that_calls_the_hook_itself_keeps_it_alive(cli, tmp_path, nothing_installed):
     write(tmp_path / "requirements.txt", "lightning>=2.0\n")
     write(tmp_path / "base.py", """

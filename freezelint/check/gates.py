@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7d1fa7706574e183dadc2c1f2e3ef010'
+RULES_DIGEST = '7b500d5344f7ce2230f115d456ab6ad2'
 
 GATES = {
     'FZ002': (
@@ -77,8 +77,8 @@ GATES = {
         ('BatchNorm|classname|\\bbn\\d*\\b|\\bBN\\b|norm|requires_grad|no_grad|inference_mode|super\\(\\)\\s*\\.\\s*train\\(|super\\(\\s*\\w+\\s*,\\s*self\\s*\\)\\s*\\.\\s*train\\(|Module\\.train\\(\\s*self\\b',),
     ),
     'FZ202': (
-        ('BatchNorm', 'torchvision', 'timm', 'norm_cfg', 'norm_layer', 'build_norm_layer'),
-        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', 'resnet\\w*\\s*\\(', 'resnext\\w*\\s*\\(', 'wide_resnet\\w*\\s*\\(', 'densenet\\w*\\s*\\(', 'efficientnet\\w*\\s*\\(', 'mobilenet\\w*\\s*\\(', 'mnasnet\\w*\\s*\\(', 'shufflenet\\w*\\s*\\(', 'inception_v3\\w*\\s*\\(', 'googlenet\\w*\\s*\\(', 'vgg\\d+_bn\\w*\\s*\\(', 'regnet\\w*\\s*\\(', 'maxvit\\w*\\s*\\(', 'create_model\\(', '\\bdef train\\(\\s*self', '\\bbuild_norm_layer\\('),
+        ('BatchNorm', 'torchvision', 'timm', 'norm_cfg', 'norm_layer', 'build_norm_layer', 'ResNet', 'RegNet', 'MobileNetV', 'EfficientNet', 'MobileViT', 'Levit', 'Cvt', 'SwiftFormer', 'HGNetV2', 'UperNet'),
+        ('isinstance\\([^)]*BatchNorm', 'BatchNorm\\w*\\(', 'resnet\\w*\\s*\\(', 'resnext\\w*\\s*\\(', 'wide_resnet\\w*\\s*\\(', 'densenet\\w*\\s*\\(', 'efficientnet\\w*\\s*\\(', 'mobilenet\\w*\\s*\\(', 'mnasnet\\w*\\s*\\(', 'shufflenet\\w*\\s*\\(', 'inception_v3\\w*\\s*\\(', 'googlenet\\w*\\s*\\(', 'vgg\\d+_bn\\w*\\s*\\(', 'regnet\\w*\\s*\\(', 'maxvit\\w*\\s*\\(', 'ResNet\\w*(?:\\.from_\\w+)?\\s*\\(', 'RegNet\\w*(?:\\.from_\\w+)?\\s*\\(', 'MobileNetV\\w*(?:\\.from_\\w+)?\\s*\\(', 'EfficientNet\\w*(?:\\.from_\\w+)?\\s*\\(', 'MobileViT\\w*(?:\\.from_\\w+)?\\s*\\(', 'Levit\\w*(?:\\.from_\\w+)?\\s*\\(', 'Cvt\\w*(?:\\.from_\\w+)?\\s*\\(', 'SwiftFormer\\w*(?:\\.from_\\w+)?\\s*\\(', 'HGNetV2\\w*(?:\\.from_\\w+)?\\s*\\(', 'UperNet\\w*(?:\\.from_\\w+)?\\s*\\(', 'create_model\\(', '\\bdef train\\(\\s*self', '\\bbuild_norm_layer\\('),
         ('requires_grad\\s*(?::[^=\\n]*)?=\\s*False|requires_grad_\\(\\s*(?:False|requires_grad\\s*=\\s*False)|[\'\\"]requires_grad[\'\\"]\\s*,\\s*False|requires_grad\\s*(?:,[^=\\n]*=[^=\\n]*|=[^=\\n]*,\\s*)False|\\.(?:freeze_feature_encoder|freeze_feature_extractor|freeze_base_model)\\(|requires_grad_?(?:\\s*=|\\(|[\'\\"]\\s*,)\\s*[A-Za-z_]|requires_grad_\\(\\s*\\)',),
     ),
     'FZ203': (
@@ -113,7 +113,7 @@ GATES = {
     ),
     'FZ305': (
         ('parameters(', 'filter(', 'buffers('),
-        ('(?m)^\\s*\\w+\\s*=\\s*(?:filter\\(|\\(.*\\bfor\\b.*\\.(?:named_)?(?:parameters|buffers)\\(|[\\w.]+\\.(?:named_)?(?:parameters|buffers)\\(\\)\\s*$)',),
+        ('(?m)^\\s*\\w+\\s*=\\s*(?:filter\\(|iter\\(|\\(.*\\bfor\\b.*\\.(?:named_)?(?:parameters|buffers)\\(|[\\w.]+\\.(?:named_)?(?:parameters|buffers)\\(\\)\\s*(?:#.*)?$)',),
         (),
     ),
     'FZ306': (
@@ -132,7 +132,7 @@ GATES = {
         (),
     ),
     'FZ402': (
-        ('items()',),
+        ('items()', 'state_dict()'),
         ('if\\s+\\w+\\s+in\\s+\\w+',),
         ('load_state_dict',),
     ),

@@ -33,11 +33,18 @@ from freezelint.check.syntax import call_arg, code_of, dotted, root_of, walk
 # `create_model("resnet50")`
 _BN_FAMILIES = ("resnet", "resnext", "wide_resnet", "densenet", "efficientnet", "mobilenet", "mnasnet", "shufflenet",
                 "inception_v3", "googlenet", r"vgg\d+_bn", "regnet", "maxvit")
-BN_FACTORY_CALL = r"\b(?:" + "|".join(_BN_FAMILIES) + r")\w*\s*\(|create_model\("
+# transformers' classes with BatchNorm (the table's "bn": ResNet, RegNet, MobileNetV1/V2, EfficientNet,
+# MobileViT, LeViT, CvT, SwiftFormer, HGNetV2, UperNet), built or loaded (`ResNetModel.from_pretrained(`)
+HF_BN_FAMILIES = ("ResNet", "RegNet", "MobileNetV", "EfficientNet", "MobileViT", "Levit", "Cvt", "SwiftFormer",
+                  "HGNetV2", "UperNet")
+_HF_CALL = r"\w*(?:\.from_\w+)?\s*\("
+BN_FACTORY_CALL = r"\b(?:" + "|".join(_BN_FAMILIES) + r")\w*\s*\(|\b(?:" + "|".join(HF_BN_FAMILIES) + r")" \
+    + _HF_CALL + r"|create_model\("
 # The same as the rule's text trigger, one pattern per family: each starts with its literal, which
 # re scans for quickly, where the alternation above is tried at every word boundary (3-4x slower over
 # timm + torchvision). Without `\b` they admit a little more (`my_resnet(`): the rule decides.
-BN_FACTORY_TRIGGERS = tuple(family + r"\w*\s*\(" for family in _BN_FAMILIES) + (r"create_model\(",)
+BN_FACTORY_TRIGGERS = tuple(family + r"\w*\s*\(" for family in _BN_FAMILIES) \
+    + tuple(family + _HF_CALL for family in HF_BN_FAMILIES) + (r"create_model\(",)
 _MOMENTUM_SET = re.compile(r"\.momentum\s*=[^=]")  # `m.momentum = 0`, not `momentum=args.momentum`
 # Parameters updated by a moving average (an EMA/momentum teacher, frozen to autograd but written
 # by the script): `zip(teacher.parameters(), student.parameters())` with an in-place update, or a name for it

@@ -11,6 +11,7 @@ import libcst as cst
 from freezelint.check import traverse
 from freezelint.check.facts import AttrStore, Ctx, Facts, is_leaf_module_class
 from freezelint.check.flow import note_used
+from freezelint.check.frameworks import KERAS_ROOTS, foreign_file
 from freezelint.check.known import is_library
 from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Fix, Rule, call_fix, call_with, module_said, src,
                                          value_src)
@@ -805,22 +806,11 @@ def _mode_switch(func: cst.FunctionDef) -> bool:
     return all(p.default is not None for p in params[2:]) and bool(_SWITCHES.search(src(func.body)))
 
 
-# Packages whose import says the file's models are PyTorch modules, and Keras models.
-_TORCH_ROOTS = frozenset({"torch", "torchvision", "timm", "lightning", "pytorch_lightning", "peft", "accelerate"})
-_KERAS_ROOTS = frozenset({"tensorflow", "keras", "tf_keras"})
-
-
 def _keras_file(module: cst.Module) -> bool:
     """A file that imports Keras (TensorFlow) and nothing of PyTorch: what it calls `model` is a
     Keras model, taken for a Module from use only. Keras has no `.train()`: the suggested call
     would raise, and `model.training = False` is no FZ106 case there."""
-    roots = set()  # walked only for a store about to be reported: rare
-    for node in traverse.walk(module):
-        if isinstance(node, cst.Import):
-            roots.update(src(a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, cst.ImportFrom) and node.module is not None and not node.relative:
-            roots.add(src(node.module).split(".")[0])
-    return bool(roots & _KERAS_ROOTS) and not roots & _TORCH_ROOTS
+    return foreign_file(module, KERAS_ROOTS)  # walked only for a store about to be reported: rare
 
 
 def _table_leaf(kind) -> bool:

@@ -399,8 +399,8 @@ class LightningHookNeverCalled(Rule):
             m = re.search(rf"^class[ \t]+{re.escape(hit[1])}[ \t]*\(([^)]*)\)", outline["text"], re.M) if outline else None
             for base in (x.strip() for x in m.group(1).split(",")) if m else ():
                 head, _, rest = base.partition(".")
-                alias = re.search(rf"^[ \t]*import[ \t]+((?:pytorch_)?lightning[\w.]*)[ \t]+as[ \t]+{re.escape(head)}[ \t]*$",
-                                  outline["text"], re.M)
+                alias = re.search(rf"^[ \t]*import[ \t]+((?:pytorch_)?lightning[\w.]*)[ \t]+as[ \t]+{re.escape(head)}"
+                                  r"[ \t]*(?:#.*)?$", outline["text"], re.M)  # a comment may end the line
                 full = f"{alias.group(1)}.{rest}" if alias and rest else \
                     base if head in ("lightning", "pytorch_lightning") and re.search(
                         rf"^[ \t]*import[ \t]+{head}\b", outline["text"], re.M) else None

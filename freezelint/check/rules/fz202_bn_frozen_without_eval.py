@@ -12,13 +12,13 @@ from freezelint.check.flow import BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, TR
 from freezelint.check.override_freezes import stem_freezes
 from freezelint.check.probe import left_in_eval, settled
 from freezelint.check.rules.base import FREEZES, Example, Finding, Rule, src
-from freezelint.check.whole_model import BN_FACTORY_TRIGGERS, claims
+from freezelint.check.whole_model import BN_FACTORY_TRIGGERS, HF_BN_FAMILIES, claims
 from freezelint.check.syntax import dotted, walk
 
 
 class BnFrozenWithoutEval(Rule):
     code = "FZ202"
-    words = ("BatchNorm", "torchvision", "timm", "norm_cfg", "norm_layer", "build_norm_layer")
+    words = ("BatchNorm", "torchvision", "timm", "norm_cfg", "norm_layer", "build_norm_layer", *HF_BN_FAMILIES)
     # ... or a model factory the table knows to hold BatchNorm (tests check every one matches), or a
     # train() override in a file that builds layers with a norm setting (`ConvModule(...,
     # norm_cfg=self.norm_cfg)`: override_freezes; timm's models say norm_layer= everywhere, few override train)
@@ -58,9 +58,11 @@ class BnFrozenWithoutEval(Rule):
         "is followed to its callers in the other files of the project (their summaries record what follows "
         "each call of an imported helper): silent when every one of them leaves the model in eval mode, "
         "through helpers of further files too; reported when none is found. "
-        "The whole-model freeze: a model built in the same body by a torchvision or timm factory whose "
-        "BatchNorm layers the generated table lists (resnets, densenet, efficientnet, mobilenet, "
-        "vgg*_bn, ...; a ViT or a transformers model has none: LayerNorm keeps no running statistics), "
+        "The whole-model freeze: a model built in the same body by a torchvision or timm factory, or a "
+        "transformers class (built or `from_pretrained`), whose BatchNorm layers the generated table lists "
+        "(resnets, densenet, efficientnet, mobilenet, vgg*_bn, ...; transformers' ResNet, RegNet, "
+        "MobileNetV1/V2, EfficientNet, MobileViT, LeViT, CvT, SwiftFormer, HGNetV2 and UperNet classes; a "
+        "ViT, a text model, ConvNext or BiT has none: LayerNorm and GroupNorm keep no running statistics), "
         "or an nn.Sequential of a literal slice of such a model's children (`nn.Sequential(*list(resnet50()"
         ".children())[:-2])`, the slice bound to a name first too, or an attribute replaced so by a later "
         "statement of the same body, `self.resnet = nn.Sequential(*list(self.resnet.children())[:-1])`: "
@@ -152,6 +154,36 @@ class BnFrozenWithoutEval(Rule):
                     m.eval()  # re-applied after every model.train()
                     m.weight.requires_grad = False
                     m.bias.requires_grad = False
+            """,
+        ),
+        Example(
+            """
+            import torch
+            from transformers import ResNetModel
+
+            model = ResNetModel.from_pretrained("microsoft/resnet-50")
+            model.requires_grad_(False)  # expect: FZ202
+            head = torch.nn.Linear(2048, 2)
+            opt = torch.optim.AdamW(head.parameters(), lr=1e-3)
+            model.train()
+            for x, y in loader:
+                loss = torch.nn.functional.cross_entropy(head(model(x).pooler_output.flatten(1)), y)
+                loss.backward()
+                opt.step()
+            """,
+            instead="""
+            import torch
+            from transformers import ResNetModel
+
+            model = ResNetModel.from_pretrained("microsoft/resnet-50")
+            model.requires_grad_(False)
+            head = torch.nn.Linear(2048, 2)
+            opt = torch.optim.AdamW(head.parameters(), lr=1e-3)
+            model.eval()  # frozen: its BatchNorm layers keep their running statistics
+            for x, y in loader:
+                loss = torch.nn.functional.cross_entropy(head(model(x).pooler_output.flatten(1)), y)
+                loss.backward()
+                opt.step()
             """,
         ),
         Example(
@@ -912,6 +944,20 @@ class BnFrozenWithoutEval(Rule):
         ),
     ]
     good = [
+        """
+        import torch
+        from transformers import ConvNextModel
+
+        model = ConvNextModel.from_pretrained("facebook/convnext-tiny-224")  # LayerNorm: no running statistics
+        model.requires_grad_(False)
+        head = torch.nn.Linear(768, 2)
+        opt = torch.optim.AdamW(head.parameters(), lr=1e-3)
+        model.train()
+        for x, y in loader:
+            loss = torch.nn.functional.cross_entropy(head(model(x).pooler_output), y)
+            loss.backward()
+            opt.step()
+        """,
         """
         import torch
         import torch.nn as nn

@@ -9,8 +9,10 @@ import libcst as cst
 
 from freezelint.check import traverse
 from freezelint.check.facts import Facts
+from freezelint.check.frameworks import ARRAY_ROOTS, KERAS_ROOTS, foreign_scope
 from freezelint.check.rules.base import Example, Finding, Fix, Rule
 
+_OTHER_FRAMEWORKS = ARRAY_ROOTS | KERAS_ROOTS
 _ITERATOR_METHODS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
 
 
@@ -20,14 +22,22 @@ def _param_source(expr: cst.BaseExpression | None) -> bool:
 
 
 def _one_shot(value: cst.BaseExpression, facts: Facts, scope) -> bool:
-    """A one-shot iterator of parameters: `.parameters()`, a generator or `filter` over one."""
+    """A one-shot iterator of parameters: `.parameters()`, a generator, `filter` or `iter` over one."""
     if isinstance(value, cst.GeneratorExp):
         return _param_source(value.for_in.iter)
     if _param_source(value):
         return True
     if isinstance(value, cst.Call) and facts.qualname(value.func, scope) == "filter" and len(value.args) == 2:
         return _param_source(value.args[1].value)
-    return False
+    return _iter_of(value, facts, scope) is not None
+
+
+def _iter_of(value: cst.BaseExpression, facts: Facts, scope) -> cst.BaseExpression | None:
+    """X in `iter(X)` where X is a `.parameters()` call: the builtin, with one argument."""
+    if isinstance(value, cst.Call) and facts.qualname(value.func, scope) == "iter" and len(value.args) == 1 and \
+            value.args[0].keyword is None and value.args[0].star == "" and _param_source(value.args[0].value):
+        return value.args[0].value
+    return None
 
 
 class _Uses(cst.CSTVisitor):
@@ -181,9 +191,11 @@ def _exclusive(a, b) -> bool:
 class ParamIteratorReused(Rule):
     code = "FZ305"
     words = ("parameters(", "filter(", "buffers(")
-    triggers = (r"(?m)^\s*\w+\s*=\s*(?:filter\(|\(.*\bfor\b.*\.(?:named_)?(?:parameters|buffers)\(|"
-                r"[\w.]+\.(?:named_)?(?:parameters|buffers)\(\)\s*$)",)
-    what = "Finds a stored one-shot iterator of parameters (`filter(...)`, a generator, `.parameters()`) used twice."
+    # the line may end in a comment: a `$` right after `()` would miss `params = m.parameters()  # all`
+    triggers = (r"(?m)^\s*\w+\s*=\s*(?:filter\(|iter\(|\(.*\bfor\b.*\.(?:named_)?(?:parameters|buffers)\(|"
+                r"[\w.]+\.(?:named_)?(?:parameters|buffers)\(\)\s*(?:#.*)?$)",)
+    what = ("Finds a stored one-shot iterator of parameters (`filter(...)`, a generator, `iter(...)`, `.parameters()`) "
+            "used twice.")
     why = (
         "`model.parameters()`, `filter(...)` and generator expressions can be iterated once. The "
         "second use sees nothing, silently: a second optimizer raises `ValueError: optimizer got an "
@@ -284,6 +296,42 @@ class ParamIteratorReused(Rule):
                 ema_unet.step(unet.parameters())  # expect: FZ305
             """,
         ),
+        Example(
+            """
+            import torch
+
+            def train(model, loader, loss_fn):
+                params = model.parameters()  # all of them
+                optimizer = torch.optim.AdamW(params, lr=1e-4)
+                for x, y in loader:
+                    loss_fn(model(x), y).backward()
+                    torch.nn.utils.clip_grad_norm_(params, 1.0)  # expect: FZ305
+                    optimizer.step()
+
+            def build(model):
+                params = iter(model.parameters())
+                optimizer = torch.optim.SGD(params, lr=0.1)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)  # expect: FZ305
+                return optimizer
+            """,
+            fixed="""
+            import torch
+
+            def train(model, loader, loss_fn):
+                params = list(model.parameters())  # all of them
+                optimizer = torch.optim.AdamW(params, lr=1e-4)
+                for x, y in loader:
+                    loss_fn(model(x), y).backward()
+                    torch.nn.utils.clip_grad_norm_(params, 1.0)  # expect: FZ305
+                    optimizer.step()
+
+            def build(model):
+                params = list(model.parameters())
+                optimizer = torch.optim.SGD(params, lr=0.1)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)  # expect: FZ305
+                return optimizer
+            """,
+        ),
     ]
     good = [
         """
@@ -327,10 +375,29 @@ class ParamIteratorReused(Rule):
                 return torch.optim.SGD(params, lr=lr, momentum=0.9)
             return torch.optim.AdamW(params, lr=lr)  # the if returned: one use on each path
 
+        def used_once_with_a_comment(model):
+            params = model.parameters()  # noqa: E501
+            return torch.optim.SGD(params, lr=0.1)
+
+        def iter_read_bit_by_bit(model):
+            it = iter(model.parameters())
+            first = next(it)
+            return first, list(it)
+
         def attribute_of_the_same_name(self, model):
             params = model.parameters()
             self.params = None
             return torch.optim.SGD(params, lr=0.1)
+        """,
+        """
+        import mlx.core as mx
+        from mlx.utils import tree_flatten, tree_map
+
+        def keep_fp32(model):
+            parameters = model.parameters()  # MLX: a dict of arrays, read as often as wanted
+            if all(v.dtype == mx.float32 for _, v in tree_flatten(parameters)):
+                return
+            model.update(tree_map(lambda v: v.astype(mx.float32), parameters))
         """,
     ]
 
@@ -348,7 +415,9 @@ class ParamIteratorReused(Rule):
                 if uses.partial:
                     continue
                 second = _second_use(uses)
-                if second is None:
+                # MLX's `model.parameters()` is a dict (JAX's params a pytree), read twice safely:
+                # the claim and the list() fix hold for torch only
+                if second is None or foreign_scope(scope, _OTHER_FRAMEWORKS):
                     continue
                 receiver = uses.steps.get(id(second))
                 ema, built = _ema_source(receiver, facts, scope) if receiver is not None else (False, None)
@@ -368,7 +437,10 @@ class ParamIteratorReused(Rule):
                         fix=fix,
                     )
                     continue
-                fix = Fix("Wrap it in list(...)", [(value, cst.Call(cst.Name("list"), [cst.Arg(value)]))], safe=False)
+                inner = _iter_of(value, facts, scope)  # `iter(m.parameters())` becomes `list(m.parameters())`
+                listed = cst.Call(cst.Name("list"), [cst.Arg(inner if inner is not None else value)])
+                fix = Fix("Make it a list(...)" if inner is not None else "Wrap it in list(...)", [(value, listed)],
+                          safe=False)
                 yield self.finding(
                     second,
                     f"`{name}` is a one-shot iterator and was already consumed: this use sees no parameters "

@@ -175,6 +175,20 @@ class FreezeAfterDdp(Rule):
             model.requires_grad_(True)  # expect: FZ306
             """
         ),
+        Example(
+            """
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            def main(args, model, rank, loader):
+                ddp = DDP(model, device_ids=[rank])
+                if args.warmup:
+                    for step, batch in enumerate(loader):
+                        ddp(batch).sum().backward()  # the passes after step 100 train with the old reducer
+                        if step == 100:
+                            model.head.requires_grad_(True)  # expect: FZ306
+                    ddp = DDP(model, device_ids=[rank])  # re-wrapped only after the loop
+            """
+        ),
     ]
     good = [
         """
@@ -251,6 +265,17 @@ class FreezeAfterDdp(Rule):
                     ddp(x).sum().backward()
                     opt.step()
         """,
+        """
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        def main(args, model, rank, evaluate):
+            ddp = DDP(model, device_ids=[rank])
+            if args.unfreeze_all:
+                for param in model.parameters():
+                    param.requires_grad = True
+                ddp = DDP(model, device_ids=[rank])  # re-wrapped in the same arm, before any step
+            evaluate(ddp)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -292,8 +317,13 @@ def _rewraps(flow, change, wrap) -> bool:
     """A wrap that runs whenever `change` ran, after it and before any training: DDP is rebuilt
     from the new requires_grad before a step could use the old one. A helper that changes it and
     runs something (on any argument) may run it after the change: its events are not ordered
-    across arguments. A change in an arm that breaks out of the loop never reaches a wrap after the arm."""
+    across arguments. A change in an arm that breaks out of the loop never reaches a wrap after the arm.
+    The change may sit in loops the wrap is after (`for p in model.parameters(): p.requires_grad =
+    True`, then the wrap) where nothing in them trains: their other passes change only."""
+    inner = change.loops[len(wrap.loops):]
     return (wrap.index > change.index and after(change, wrap)
-            and set(wrap.branches) - set(flow.escapes) <= set(change.branches) and wrap.loops == change.loops
+            and set(wrap.branches) - set(flow.escapes) <= set(change.branches)
+            and change.loops[:len(wrap.loops)] == wrap.loops
             and not any(e.kind == ACTIVITY for e in between(flow, change, wrap))
-            and not any(e.kind == ACTIVITY and e.node is change.node for e in flow.events))
+            and not any(e.kind == ACTIVITY and (e.node is change.node or set(inner) & set(e.loops))
+                        for e in flow.events))

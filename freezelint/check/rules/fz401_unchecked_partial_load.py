@@ -13,7 +13,7 @@ from freezelint.check import traverse
 from freezelint.check.facts import ClassInfo, Ctx, Facts, MethodCall, Scope
 from freezelint.check.known import MODULE_METHODS, is_library
 from freezelint.check.project import ABSENT, Edge, shown_path
-from freezelint.check.rules._kept import REPORTS, key_filter, names_read, read_before, results, unread_result
+from freezelint.check.rules._kept import REPORTS, key_filter, key_test, names_read, read_before, results, unread_result
 from freezelint.check.rules.base import Example, Finding, Rule, src
 from freezelint.check.syntax import dotted
 
@@ -74,7 +74,11 @@ class UncheckedPartialLoad(Rule):
         "above, and every other mention of `self._sd` in the class a load of it or an `is None` test. A `.module` or "
         "`_orig_mod.` source stays reported, and so does a module built to replace another of another class "
         "(`new.load_state_dict(old.state_dict(), strict=False)`, then `new` put where `old` was): nothing ties "
-        "the two classes' key names (a LoRA wrapper names the weight `base_layer.weight`). Nor where a submodule is loaded from the same attribute path of "
+        "the two classes' key names (a LoRA wrapper names the weight `base_layer.weight`). Nor where the "
+        "receiver is a local bound once, before the load, to a new object of the source's own class "
+        "(`copy = model.__class__(**cfg)`, `type(model)(**cfg)`, `copy.deepcopy(model)`, moved or not) and the "
+        "dict is `model.state_dict()`: the keys match by construction; not where either was handed to a call "
+        "or `model` bound again between, nor where the classes differ or are unknown. Nor where a submodule is loaded from the same attribute path of "
         "another model the receiver was configured from (`controlnet = cls.from_config(dict(transformer.config))`, "
         "then `controlnet.blocks.load_state_dict(transformer.blocks.state_dict(), strict=False)`, `transformer` a "
         "parameter too): both dicts are rooted at a submodule of that one name, so no prefix "
@@ -85,7 +89,9 @@ class UncheckedPartialLoad(Rule):
         "the loaded dict's keys are the receiver's own, so none can miss: its `state_dict()` or a copy of "
         "it (also one handed to calls that fill it in place, `receive(sd)`, none named as if it renamed or "
         "dropped keys: `strip_prefix(sd)`, `filter_keys(sd)`), a dict comprehension over its `named_parameters()` / `named_buffers()` / `state_dict()` keys, "
-        "a dict filled only under such keys (`for name, p in model.named_parameters(): mixed[name] = ...`) "
+        "a dict filled only under such keys (`for name, p in model.named_parameters(): mixed[name] = ...`), "
+        "or under a key tested to be one of the dict's own (`if k in own: own[k] = sd[k]`, which FZ402 reports "
+        "where nothing counts what it copied), "
         "or under `named_modules()` names joined with each child's `state_dict()` keys (also built by a "
         "helper of the file handed the module, and handed back by a call of one argument, `states = "
         "all_reduce(states)`), or a snapshot a class stored from the module it then holds (`self.snap = "
@@ -142,6 +148,21 @@ class UncheckedPartialLoad(Rule):
         "`load_raw` (it returns nothing)."
     )
     bad = [
+        Example(
+            """
+            def extract(model, other, config):
+                model_copy = other.__class__(**config)  # another object's class: the keys may differ
+                model_copy.load_state_dict(model.state_dict(), strict=False)  # expect: FZ401
+                return model_copy
+            """,
+            instead="""
+            def extract(model, other, config):
+                model_copy = other.__class__(**config)
+                result = model_copy.load_state_dict(model.state_dict(), strict=False)
+                assert not result.unexpected_keys, result.unexpected_keys
+                return model_copy
+            """,
+        ),
         Example(
             """
             import warnings
@@ -993,6 +1014,29 @@ class UncheckedPartialLoad(Rule):
             result = load_sharded_checkpoint(model, checkpoint_dir, strict=False)
             assert not result.unexpected_keys, result.unexpected_keys  # the keys are looked at
         """,
+        """
+        def copy_state_dict(model, state_dict):
+            own = model.state_dict()
+            copied = 0
+            for key in state_dict:
+                if key in own:  # only the model's own keys: none can miss
+                    own[key] = state_dict[key]
+                    copied += 1
+            assert copied, "no key of the checkpoint is one of the model's"  # what FZ402 asks for
+            model.load_state_dict(own, strict=False)
+        """,
+        """
+        import copy
+
+        def extract_model(model, config, device):
+            model_copy = model.__class__(**config)  # the same class: the keys match by construction
+            model_copy.load_state_dict(model.state_dict(), strict=False)
+            same = type(model)(**config).to(device)
+            same.load_state_dict(model.state_dict(), strict=False)
+            twin = copy.deepcopy(model)
+            twin.load_state_dict(model.state_dict(), strict=False)
+            return model_copy, same, twin
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
@@ -1610,7 +1654,7 @@ def _exempt(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None,
     """What makes a dropped `strict=False` load's result no loss (the rule's notes say which)."""
     return _checked_first(load, body, home) or _counted_after(load, body, home) \
         or _optimizer(facts, load.func.value, scope) or _sibling_copy(facts, load, body, home) \
-        or _sibling_stored(facts, load, body, home) \
+        or _sibling_stored(facts, load, body, home) or _class_copy(facts, load, body, home) \
         or _same_submodule(facts, load, body, home) or _own_keys(facts, load, body, home) \
         or _tensor_collection(facts, load, body, scope)
 
@@ -1914,7 +1958,7 @@ def _own_name(facts: Facts, name: str, recv: str, body: cst.CSTNode, home: Scope
                 if len(parent.slice) != 1 or not isinstance(parent.slice[0].slice, cst.Index) or assign is None:
                     return False
                 key = parent.slice[0].slice.value
-                if not _own_key(facts, key, recv, body, home, depth + 1) \
+                if not _own_key(facts, key, recv, body, home, depth + 1) and not _under_own_test(key, name, above) \
                         and not _reads_own(facts, assign.value, key, recv, body, home, depth):
                     return False  # a key from elsewhere
                 filled = True
@@ -1936,6 +1980,21 @@ def _own_name(facts: Facts, name: str, recv: str, body: cst.CSTNode, home: Scope
         if isinstance(parent, cst.AugAssign) and parent.target is node:
             return False  # `d |= other`
     return filled  # an empty dict never filled is no subset of anything chosen: reported
+
+
+def _under_own_test(key: cst.BaseExpression, name: str, above: tuple[cst.CSTNode, ...]) -> bool:
+    """`if k in own ...: own[k] = v`: the store is in the arm of a test that the key is already one
+    of the dict's (stable-audio-tools' copy_state_dict; FZ402 asks to count what such a loop copied)."""
+    if not isinstance(key, cst.Name):
+        return False
+    for i, node in enumerate(above[:-1]):
+        if isinstance(node, cst.If) and above[i + 1] is node.body:
+            test = key_test(node.test, key.value)
+            if test is not None and isinstance(test.left, cst.Name) and test.left.value == key.value and any(
+                    isinstance(c.operator, cst.In) and isinstance(c.comparator, cst.Name) and c.comparator.value == name
+                    for c in test.comparisons):
+                return True
+    return False
 
 
 def _handed_back(value: cst.BaseExpression, name: str) -> bool:
@@ -2212,6 +2271,48 @@ def _sibling_copy(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope |
         return False
     makers = _makers(facts, names, home, walk)
     return makers is not None and len(makers) == 1 and all(_keeps_keys(node, above) for node, above in walk.found)
+
+
+def _class_copy(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
+    """`copy.load_state_dict(model.state_dict(), strict=False)` where `copy` is a local bound once,
+    before the load, to a new object of `model`'s own class (`model.__class__(**cfg)`,
+    `type(model)(**cfg)`, `copy.deepcopy(model)`; mace's model extraction): the keys match by
+    construction, the missing ones the layers another config adds. Not where either name is handed
+    to a call (a wrapper) or bound again between the copy and the load."""
+    source = _state_dict_of(load.args[0].value) if load.args and load.args[0].keyword is None else None
+    receiver = load.func.value  # type: ignore[attr-defined]
+    origin = dotted(source) if source is not None else None
+    if home is None or origin is None or not isinstance(receiver, cst.Name) or home.lookup(receiver.value) is not home:
+        return False
+    bound = home.bindings[receiver.value]
+    if len(bound) != 1 or bound[0].how != "expr" or bound[0].index or _copied_from(facts, bound[0].node, home) != origin:
+        return False
+    root = origin.split(".", 1)[0]
+    walk = _Walk({receiver.value, root}, load, start=bound[0].node)
+    traverse.visit(body, walk)
+    return walk.reached and id(bound[0].node) in walk.seen \
+        and all(_keeps_keys(node, above) and not _rebinds(node, above, root) for node, above in walk.found)
+
+
+def _rebinds(node: cst.Name, above: tuple[cst.CSTNode, ...], root: str) -> bool:
+    return node.value == root and bool(above) and isinstance(above[-1], (cst.AssignTarget, cst.AnnAssign))
+
+
+def _copied_from(facts: Facts, value: cst.CSTNode | None, home: Scope) -> str | None:
+    """X of `X.__class__(...)`, `type(X)(...)` or `copy.deepcopy(X)`, moved or not (`.to(device)`)."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value in _RETURNS_SELF:
+        value = value.func.value
+    if not isinstance(value, cst.Call):
+        return None
+    func = value.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "__class__":
+        return dotted(func.value)
+    if isinstance(func, cst.Call) and facts.qualname(func.func, home) == "type" and len(func.args) == 1:
+        return dotted(func.args[0].value)
+    if facts.qualname(func, home) == "copy.deepcopy" and len(value.args) == 1 and value.args[0].keyword is None:
+        return dotted(value.args[0].value)
+    return None
 
 
 def _makers(facts: Facts, names: set[str], home: Scope, walk: "_Walk") -> set[tuple[str, str]] | None:

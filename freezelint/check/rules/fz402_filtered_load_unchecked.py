@@ -72,6 +72,56 @@ class _FilledUnderKeyTest(cst.CSTVisitor):
         return True
 
 
+def _own_state(node: cst.CSTNode | None) -> bool:
+    """`X.state_dict()`: a dict that already holds every key of the model it is loaded back into."""
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+        and node.func.attr.value == "state_dict" and not node.args
+
+
+def _membership_in(test: cst.Comparison, name: str) -> bool:
+    return any(isinstance(c.operator, cst.In) and isinstance(c.comparator, cst.Name) and c.comparator.value == name
+               for c in test.comparisons)
+
+
+class _CopiedUnderKeyTest(cst.CSTVisitor):
+    """`for k in sd: if k in own and ...: own[k] = sd[k]` with `own = model.state_dict()`: the model's
+    own dict overwritten only where the checkpoint's key is one of its keys (stable-audio-tools'
+    copy_state_dict). Loaded back, it raises nothing and misses no key whatever was copied."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.found: list[tuple[cst.For, cst.Comparison, list[cst.If]]] = []
+
+    def visit_For(self, node: cst.For) -> bool:
+        key = loop_key(node.target)
+        it = _dict_name(node.iter)
+        if key is None or it is None or it == self.name or not _stores_to(node.body, self.name):
+            return True
+        guarded = [stmt for stmt in node.body.body if isinstance(stmt, cst.If) and _stores_to(stmt.body, self.name)
+                   and (t := key_test(stmt.test, key)) is not None and _membership_in(t, self.name)]
+        # every store into the dict in this loop under the test, and no `else` (one that logs
+        # the skipped keys shows a mismatch: every key is skipped)
+        if guarded and all(g.orelse is None for g in guarded) \
+                and _stores_to(node.body, self.name) == sum(_stores_to(g.body, self.name) for g in guarded):
+            self.found.append((node, key_test(guarded[0].test, key), guarded))  # type: ignore[arg-type]
+        return True
+
+
+def _counted(loop: cst.For, guarded: list[cst.If], name: str, body: cst.CSTNode) -> bool:
+    """Something the guarded arms add to (`n += 1`, `copied.append(k)`) is read outside the loop:
+    the number of keys copied is looked at."""
+    counters = set()
+    for g in guarded:
+        for n in traverse.walk(g.body):
+            if isinstance(n, cst.AugAssign) and isinstance(n.target, cst.Name):
+                counters.add(n.target.value)
+            elif isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and isinstance(n.func.value, cst.Name) \
+                    and n.func.attr.value in ("append", "add", "update", "extend") and n.func.value.value != name:
+                counters.add(n.func.value.value)
+    inside = {id(n) for n in traverse.walk(loop)}
+    return any(isinstance(n, cst.Name) and n.value in counters and id(n) not in inside for n in traverse.walk(body))
+
+
 class _Uses(cst.CSTVisitor):
     """How a name is used in a scope: size checks, and being merged or loaded."""
 
@@ -148,7 +198,7 @@ class _InlineFiltered(cst.CSTVisitor):
 
 class FilteredLoadUnchecked(Rule):
     code = "FZ402"
-    words = ("items()",)
+    words = ("items()", "state_dict()")  # the loop form may read the keys without items()
     triggers = (r"if\s+\w+\s+in\s+\w+",)  # (`elif` too; no leading \b: see base.OPTIMIZER_CALL)
     requires = (r"load_state_dict",)
     what = (
@@ -175,9 +225,36 @@ class FilteredLoadUnchecked(Rule):
         "`get(k)`, or a key taken from the dict's own keys. Before the filter, a loop over the model's keys "
         "that raises unless each is in the checkpoint (`for k in model_dict: assert k in sd`, also under a "
         "test that only skips keys by name, `if \".seg_layers.\" not in k`) proves the filter keeps them all; "
-        "under a test that picks keys (`if k.startswith(\"encoder.\")`) or after the filter it does not count."
+        "under a test that picks keys (`if k.startswith(\"encoder.\")`) or after the filter it does not count. "
+        "The loop form that copies into the model's own `state_dict()` (`own = model.state_dict()`, then `for k in "
+        "sd: if k in own: own[k] = sd[k]`, then `model.load_state_dict(own)`) is reported too: `own` holds every "
+        "key whatever was copied, so neither its size nor the load's missing keys can tell; what counts there is "
+        "a count the copying arm adds to (`n += 1`, `copied.append(k)`) read after the loop, an `else` on the "
+        "test (it runs for every key that did not match), or the keys the model lacks reported as above."
     )
     bad = [
+        Example(
+            """
+            def copy_state_dict(model, state_dict):
+                model_state_dict = model.state_dict()
+                for key in state_dict:
+                    if key in model_state_dict and state_dict[key].shape == model_state_dict[key].shape:  # expect: FZ402
+                        model_state_dict[key] = state_dict[key]
+                model.load_state_dict(model_state_dict)  # strict, and passes: every key is the model's own
+            """,
+            instead="""
+            def copy_state_dict(model, state_dict):
+                model_state_dict = model.state_dict()
+                copied = 0
+                for key in state_dict:
+                    if key in model_state_dict and state_dict[key].shape == model_state_dict[key].shape:
+                        model_state_dict[key] = state_dict[key]
+                        copied += 1
+                if copied == 0:
+                    raise ValueError("no key of the checkpoint is a key of the model")
+                model.load_state_dict(model_state_dict)
+            """,
+        ),
         Example(
             """
             import torch
@@ -267,6 +344,26 @@ class FilteredLoadUnchecked(Rule):
         ),
     ]
     good = [
+        """
+        def copy_state_dict(model, state_dict, log):
+            model_state_dict = model.state_dict()
+            copied = []
+            for key in state_dict:
+                if key in model_state_dict:
+                    model_state_dict[key] = state_dict[key]
+                    copied.append(key)
+            log(f"copied {len(copied)} of {len(model_state_dict)} entries")  # the count is looked at
+            model.load_state_dict(model_state_dict)
+
+        def copy_logged(model, state_dict, log):
+            own = model.state_dict()
+            for key, value in state_dict.items():
+                if key in own:
+                    own[key] = value
+                else:
+                    log(f"skipped {key}")  # every key says so when none matches
+            model.load_state_dict(own)
+        """,
         """
         import inspect
 
@@ -406,6 +503,7 @@ class FilteredLoadUnchecked(Rule):
                 f"the other side lacks (`module.`, `backbone.`), it keeps none, and the load that follows raises no "
                 f"error with nothing loaded; check `len({name})` before loading",
             )
+        yield from self._copied_loops(facts, module)
         inline = _InlineFiltered()
         traverse.visit(module, inline)
         for receiver, comp in inline.updates:
@@ -417,6 +515,20 @@ class FilteredLoadUnchecked(Rule):
                     f"error; name the filtered dict and check its `len()` before merging",
                 )
 
+
+    def _copied_loops(self, facts: Facts, module) -> Iterable[Finding]:
+        for scope, name, loop, test, guarded in _copied_into_own(facts):
+            body = scope.node if scope.node is not None else module
+            loads = _Uses(name).of(body).loaded
+            if not loads or _counted(loop, guarded, name, body) or missing_reported(name, body):
+                continue
+            yield self.finding(
+                test,
+                f"`{name}` takes only the entries whose key passes `{src(test)}`: when the checkpoint's keys "
+                f"carry a prefix the model's lack (`module.`, `backbone.`), it takes none, and loading `{name}`, "
+                f"the model's own state_dict, raises no error and reports no missing key with nothing copied; "
+                f"count the keys copied and check the count before loading",
+            )
 
 def _dict_name(node: cst.BaseExpression) -> str | None:
     """`d`, `d.keys()`, `d.items()`: the dict `d` (by its source text, `self.sd` too)."""
@@ -514,3 +626,16 @@ def _filtered_dicts(facts: Facts):
                     traverse.visit(scope.node if scope.node is not None else facts.module, loops)
                     if loops.found is not None:
                         yield scope, name, b.node, loops.found
+
+
+def _copied_into_own(facts: Facts):
+    """Names bound once to a model's own `state_dict()` that a loop fills under a test of the key's
+    membership in them (see _CopiedUnderKeyTest), with the loop, the test and the guarded arms."""
+    for scope in [facts.module_scope, *facts.func_scopes.values()]:
+        for name, bindings in scope.bindings.items():
+            if len(bindings) != 1 or bindings[0].how != "expr" or not _own_state(bindings[0].node):
+                continue
+            loops = _CopiedUnderKeyTest(name)
+            traverse.visit(scope.node if scope.node is not None else facts.module, loops)
+            for loop, test, guarded in loops.found:
+                yield scope, name, loop, test, guarded
