@@ -555,6 +555,16 @@ def _forward_modes(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> di
     return out
 
 
+def _stayed_in_eval(w: "Watch", named_modules: list[tuple[str, nn.Module]],
+                    ran_in: dict[str, bool | None]) -> frozenset[str]:
+    """The modules in eval() at the window's start and now, that no train() the watch saw switched
+    out of it and whose own forwards, where seen, all ran in eval: what moved their statistics was
+    their forward itself (or the script), not a train() undoing an eval()."""
+    at_start, undone = w.modes_before, w.undone
+    return frozenset(n for n, m in named_modules if not m.training and not at_start.get(id(m), True)
+                     and id(m) not in undone and ran_in.get(n, False) is False)
+
+
 def _undone_by(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> dict[str, str]:
     """Module name -> the name of the module whose train() call switched it out of eval(), as the
     report names it (`model.backbone.train()`: `backbone`; `teacher.train()` beside a student:
@@ -976,6 +986,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if ran_in:
         modes = {n: mode if ran_in.get(n, None) is None else ran_in[n] for n, mode in modes.items()}
     found = F.live_findings(named_modules, named)
+    stayed = _stayed_in_eval(w, named_modules, ran_in)
     kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept)
     by_call = _undone_by(w, named_modules) if undone else {}
     sites = {n: w.undone_site[id(m)] for n, m in named_modules if id(m) in w.undone_site} if undone else {}
@@ -1109,7 +1120,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  written=written, lr_kept={(onames[oi], gi): k for gi, k in _kept_at_zero(opt).items()},
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
-                                 ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
+                                 ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites,
+                                 stayed_eval=stayed)
     if any(graded) and not only_beside:
         found = _copied_back(found, precords, onames, graded, stood, w.steps)
     if not only_beside and any(outside) and not any(f.code == "FZ302" for f in found):
