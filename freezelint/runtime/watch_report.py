@@ -1217,14 +1217,18 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
 
 def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: list[list[torch.Tensor]],
                  graded: list[list[torch.Tensor]], model_ids: set[int], precords: list[ParamRecord],
-                 live: list[tuple[str, nn.Module]] = ()) -> list[F.AuditFinding]:
+                 live: list[tuple[str, nn.Module]] = (),
+                 layer_of: Callable[[torch.Tensor], tuple[str, str] | None] | None = None) -> list[F.AuditFinding]:
     """FZ302 where no trainable parameter is left out of the optimizer, but it holds tensors that
     are no longer in the model and got no gradient: layers replaced whole while watched (peft's
     merge_and_unload() or unload() mid-training: the LoRA layers give way to their base layers,
     the adapters are gone), or a model rebuilt, so that nothing the optimizer holds is in it. The
-    optimizer steps tensors no forward uses: that training stopped, silently."""
+    optimizer steps tensors no forward uses: that training stopped, silently. `layer_of`: the class
+    and full name of the layer a tensor belonged to, in place of the watch's log (audit() reads them
+    off the layers that took their place)."""
     from freezelint.runtime.swaps import replaced_from
 
+    replaced_from = layer_of or replaced_from
     out = []
     for oi, opt in enumerate(opts):
         stale = outside[oi]
@@ -1237,7 +1241,7 @@ def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: 
         n = len(stale)
         whose = "the optimizer" if len(opts) == 1 else onames[oi]
         peft = any(kind.startswith("peft.") for kind, _ in layers)
-        names = _replaced_names(stale, live)
+        names = list(dict.fromkeys(name for _, name in layers)) if layer_of else _replaced_names(stale, live)
         if peft:
             # a merge inside the window moved the frozen base weights: merge_and_unload(), not unload()
             merged = [r.name for r in precords if r.changed and not r.requires_grad and r.group is None]
