@@ -87,6 +87,17 @@ def test_a_frozen_side_model_in_eval_whose_own_norm_updates_its_statistics_is_fz
     assert "backbone.1 MyNorm · frozen · eval" in report.render_text()
 
 
+def test_two_such_norms_are_one_finding_worded_for_both():
+    backbone = nn.Sequential(nn.Linear(6, 16), MyNorm(16, hard=True), nn.Linear(16, 16), MyNorm(16, hard=True))
+    report = side(backbone, eval_=True)
+    (f,) = report.findings
+    assert f.code == "FZ502" and f.names == ["backbone.1", "backbone.3"], report.render_text()
+    assert f.message.startswith("backbone.1, backbone.3 (MyNorm) have all parameters frozen and stayed in eval(), "
+                                "yet their buffers running_mean and running_var moved"), f.message
+    assert "no train() switched them out of eval(), so their own forwards update them" in f.message
+    assert f.advice.startswith("make their forwards update them only in train mode") and "such layers" in f.advice
+
+
 def test_a_frozen_side_model_left_in_train_mode_with_a_norm_of_its_own_is_fz502_as_batchnorm_is():
     backbone = nn.Sequential(nn.Linear(6, 16), MyNorm(16, hard=False), nn.ReLU())
     report = side(backbone, eval_=False)

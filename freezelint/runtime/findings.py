@@ -1289,15 +1289,17 @@ def _moved_in_eval_finding(moved: list[tuple[str, list[BufferRecord]]], by_modul
         ("has no parameters of its own and sits in a frozen part" if one else
          "have no parameters of their own and sit in frozen parts") if not any(own) else \
         "have all parameters frozen or sit, without parameters of their own, in frozen parts"
-    it, its = ("it", "its") if one else ("them", "their")
+    it, its, forward = ("it", "its", "forward") if one else ("them", "their", "forwards")
     return AuditFinding(
         "FZ502", names[0] if one else f"{len(names)} modules",
         f"{listed(names)} ({', '.join(kinds)}) {frozen_how} and stayed in eval(), yet {its} "
         f"buffer{'' if len(leaves) == 1 else 's'} {buffers} moved{_moved_by(moved)} {over}: no train() switched {it} "
-        f"out of eval(), so {its} own forward updates them whatever the mode (as one calling "
-        f"F.batch_norm(..., training=True) does); eval(), requires_grad_(False) and torch.no_grad() do not stop that",
-        f"make {its} forward update them only in train mode (F.batch_norm(..., training=self.training), as torch's "
-        f"nn.BatchNorm layers do), or replace {it} with such a layer holding {its} weights and statistics",
+        f"out of eval(), so {its} own {forward} {'updates' if one else 'update'} them whatever the mode (as one "
+        f"calling F.batch_norm(..., training=True) does); eval(), requires_grad_(False) and torch.no_grad() do not "
+        f"stop that",
+        f"make {its} {forward} update them only in train mode (F.batch_norm(..., training=self.training), as "
+        f"torch's nn.BatchNorm layers do), or replace {it} with {'such a layer' if one else 'such layers'} holding "
+        f"{its} weights and statistics",
         _several(names))
 
 
