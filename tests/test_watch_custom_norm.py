@@ -189,6 +189,32 @@ def test_near_miss_batchnorm_statistics_the_script_sets_while_it_stays_in_eval_a
     assert w.report.ok, w.report.render_text()
 
 
+def test_near_miss_statistics_the_script_sets_in_a_norm_of_its_own_that_never_runs_are_no_finding():
+    # kept in the model, never forwarded: its forward cannot have moved them
+    class WithSpare(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 2))
+            self.spare = MyNorm(16, hard=True).requires_grad_(False)
+
+        def forward(self, x):
+            return self.body(x)
+
+    torch.manual_seed(0)
+    model = WithSpare()
+    model.train()
+    model.spare.eval()
+    opt = torch.optim.Adam(model.body.parameters(), lr=1e-2)
+    with freezelint.watch() as w:
+        for step in range(4):
+            model.spare.running_mean.fill_(0.1 * step)
+            loss = F.cross_entropy(model(torch.randn(16, 6)), torch.randint(0, 2, (16,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    assert w.report.ok, w.report.render_text()
+
+
 def one_model(hard: bool, train_each_step: bool):
     """The backbone inside the trained model, put in eval() after model.train(): once before the
     loop, or with model.train() again at every step (which undoes it)."""

@@ -375,7 +375,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   sites: Mapping[str, str] | None = None,
                   written: frozenset[str] = frozenset(),
                   lr_kept: Mapping[tuple[str, int], str] | None = None,
-                  stayed_eval: frozenset[str] = frozenset()) -> list[AuditFinding]:
+                  stayed_eval: Mapping[str, bool] | None = None) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -412,8 +412,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     (the watch) names, by (optimizer, group index), the param groups whose base lr is 0 under
     schedulers that only multiply it (their class names): such a group never trains, FZ304.
     `stayed_eval` (the watch) names the modules in eval() through the window that no train()
-    switched out of it: statistics of theirs that moved were moved by their own forward, FZ502
-    saying so, not FZ201."""
+    switched out of it, each with whether its forward ran: statistics of theirs that moved were
+    moved by their own forward, FZ502 saying so, not FZ201; by the script, where it did not run."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -547,8 +547,9 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             if call_train and mod in kept_stats and not modes_before.get(mod, True):
                 eval_only.append((mod, bufs))
             continue
-        if mod in stayed_eval:  # no train() undid its eval(): its forward (or the script) moved them
-            if mod not in by_script and not all(_counter(b) for b in bufs) and not _torch_forward(live, mod):
+        if stayed_eval and mod in stayed_eval:  # no train() undid its eval(): its forward or the script moved them
+            if stayed_eval[mod] and mod not in by_script and not all(_counter(b) for b in bufs) \
+                    and not _torch_forward(live, mod):
                 in_eval.append((mod, bufs))
         elif call_train and not modes_before.get(mod, True):
             undone.append((mod, bufs))

@@ -556,13 +556,15 @@ def _forward_modes(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> di
 
 
 def _stayed_in_eval(w: "Watch", named_modules: list[tuple[str, nn.Module]],
-                    ran_in: dict[str, bool | None]) -> frozenset[str]:
+                    ran_in: dict[str, bool | None]) -> dict[str, bool]:
     """The modules in eval() at the window's start and now, that no train() the watch saw switched
-    out of it and whose own forwards, where seen, all ran in eval: what moved their statistics was
-    their forward itself (or the script), not a train() undoing an eval()."""
+    out of it and whose own forwards, where seen, all ran in eval, each with whether its forward
+    ran while watched: what moved their statistics was their forward itself (or the script, where
+    it never ran), not a train() undoing an eval()."""
     at_start, undone = w.modes_before, w.undone
-    return frozenset(n for n, m in named_modules if not m.training and not at_start.get(id(m), True)
-                     and id(m) not in undone and ran_in.get(n, False) is False)
+    ran = (w.ran_eval, w.ran_other, w.roots)
+    return {n: any(id(m) in r for r in ran) for n, m in named_modules if not m.training
+            and not at_start.get(id(m), True) and id(m) not in undone and ran_in.get(n, False) is False}
 
 
 def _undone_by(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> dict[str, str]:
