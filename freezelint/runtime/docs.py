@@ -17,7 +17,11 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
     "FZ502": {
         "observes": "Buffers a forward in train mode rewrites (BatchNorm running_mean/running_var/"
                     "num_batches_tracked; spectral norm's power-iteration vectors u and v) changed in a module whose "
-                    "parameters are all frozen, while the module was already in train mode. Quantization observers "
+                    "parameters are all frozen, while the module was already in train mode; or, for the watch, "
+                    "while it stayed in eval() with no train() switching it out: its own forward updates them "
+                    "whatever the mode (a norm layer of the script's own calling `F.batch_norm(..., training=True)`; "
+                    "a forward that passes `training=self.training`, as torch's BatchNorm does, fixes it). Any "
+                    "module class counts, its floating-point buffers judged as a BatchNorm's. Quantization observers "
                     "and fake-quantize modules (torch.ao) are left out: they record ranges in train and eval mode "
                     "alike, as QAT and calibration mean them to; those of a frozen layer are named in a note.",
         "why": ("`requires_grad=False` does not stop running statistics from updating in train mode — not even "

@@ -374,7 +374,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   live: Sequence[tuple[str, nn.Module]] = (),
                   sites: Mapping[str, str] | None = None,
                   written: frozenset[str] = frozenset(),
-                  lr_kept: Mapping[tuple[str, int], str] | None = None) -> list[AuditFinding]:
+                  lr_kept: Mapping[tuple[str, int], str] | None = None,
+                  stayed_eval: Mapping[str, bool] | None = None) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -409,7 +410,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     `written` (the watch) names the frozen parameters whose .grad was another tensor at a later
     step: the loop assigned it (torch.func.grad), not a grad left from before the freeze. `lr_kept`
     (the watch) names, by (optimizer, group index), the param groups whose base lr is 0 under
-    schedulers that only multiply it (their class names): such a group never trains, FZ304."""
+    schedulers that only multiply it (their class names): such a group never trains, FZ304.
+    `stayed_eval` (the watch) names the modules in eval() through the window that no train()
+    switched out of it, each with whether its forward ran: statistics of theirs that moved were
+    moved by their own forward, FZ502 saying so, not FZ201; by the script, where it did not run."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -537,13 +541,17 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # group, or in one with a grad None at every step (the optimizer skipped them)
     by_script = {p.module for p in params if p.changed and not p.requires_grad and (
         p.group is None or p.grad == "none" and p.name not in grads_from_ddp)} if updated_elsewhere else set()
-    undone, unfrozen_stats, eval_only = [], [], []
+    undone, unfrozen_stats, eval_only, in_eval = [], [], [], []
     for mod, bufs in moved.items():
         if not frozen(mod):
             if call_train and mod in kept_stats and not modes_before.get(mod, True):
                 eval_only.append((mod, bufs))
             continue
-        if call_train and not modes_before.get(mod, True):
+        if stayed_eval and mod in stayed_eval:  # no train() undid its eval(): its forward or the script moved them
+            if stayed_eval[mod] and mod not in by_script and not all(_counter(b) for b in bufs) \
+                    and not _torch_forward(live, mod):
+                in_eval.append((mod, bufs))
+        elif call_train and not modes_before.get(mod, True):
             undone.append((mod, bufs))
         elif mod not in by_script:
             unfrozen_stats.append((mod, bufs))
@@ -595,6 +603,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    "watch the real loop: freezelint.watch())"), _several(names)))
     for call, mods in _by_call(eval_only, undone_by).items():
         out.append(_eval_only_undone(mods, over, updated_elsewhere, call, override, _site(mods, sites)))
+    if in_eval:
+        out.append(_moved_in_eval_finding(in_eval, by_module, status_of, over))
     stats = [(m, bs) for m, bs in unfrozen_stats if layer_of[m] is None]
     power = [(m, bs) for m, bs in unfrozen_stats if layer_of[m] is not None]
     # only the batch counter moved (momentum=0 keeps the running mean and variance): said so, with
@@ -1253,6 +1263,44 @@ def _counted_finding(counted: list[tuple[str, list[BufferRecord]]], by_module: M
         f"{'it normalises' if one else 'they normalise'} with {its} running statistics and "
         f"{'updates' if one else 'update'} nothing"
         + (f"; or replace {it} with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else ""),
+        _several(names))
+
+
+def _torch_forward(live: Sequence[tuple[str, nn.Module]], name: str) -> bool:
+    """The module's forward is torch's own: none of those updates a buffer in eval() (BatchNorm's
+    reads its running statistics there), so statistics of one that moved in eval() were the
+    script's to write (a load_state_dict, reset_running_stats()), as a frozen parameter it writes."""
+    m = next((m for n, m in live if n == name), None)
+    return m is not None and getattr(type(m).forward, "__module__", "").startswith("torch.")
+
+
+def _moved_in_eval_finding(moved: list[tuple[str, list[BufferRecord]]], by_module: Mapping[str, ModuleRecord],
+                           status_of: Mapping[str, str], over: str) -> AuditFinding:
+    """FZ502 for frozen modules whose statistics moved while they stayed in eval() (no train()
+    switched them out of it): their own forward updates them whatever the mode, as a norm layer of
+    the script's own calling F.batch_norm(..., training=True) does. Neither eval(), requires_grad
+    nor torch.no_grad() stops such a forward: only one that reads its mode does."""
+    names = [_label(m) for m, _ in moved]
+    one = len(names) == 1
+    kinds = sorted({by_module[m].type for m, _ in moved if m in by_module})
+    leaves = list(dict.fromkeys(b.name.rpartition(".")[2] for _, bs in moved for b in bs if not _counter(b)))
+    buffers = leaves[0] if len(leaves) == 1 else f"{', '.join(leaves[:-1])} and {leaves[-1]}"
+    own = [status_of.get(m, "no params") != "no params" for m, _ in moved]
+    frozen_how = ("has all parameters frozen" if one else "have all parameters frozen") if all(own) else \
+        ("has no parameters of its own and sits in a frozen part" if one else
+         "have no parameters of their own and sit in frozen parts") if not any(own) else \
+        "have all parameters frozen or sit, without parameters of their own, in frozen parts"
+    it, its, forward = ("it", "its", "forward") if one else ("them", "their", "forwards")
+    return AuditFinding(
+        "FZ502", names[0] if one else f"{len(names)} modules",
+        f"{listed(names)} ({', '.join(kinds)}) {frozen_how} and stayed in eval(), yet {its} "
+        f"buffer{'' if len(leaves) == 1 else 's'} {buffers} moved{_moved_by(moved)} {over}: no train() switched {it} "
+        f"out of eval(), so {its} own {forward} {'updates' if one else 'update'} them whatever the mode (as one "
+        f"calling F.batch_norm(..., training=True) does); eval(), requires_grad_(False) and torch.no_grad() do not "
+        f"stop that",
+        f"make {its} {forward} update them only in train mode (F.batch_norm(..., training=self.training), as "
+        f"torch's nn.BatchNorm layers do), or replace {it} with {'such a layer' if one else 'such layers'} holding "
+        f"{its} weights and statistics",
         _several(names))
 
 

@@ -257,6 +257,62 @@ class _StepWatch:
             self.last = _grad_states(self.params, _every(self.params))
 
 
+class _GradedOutside:
+    """An optimizer step pre-hook noting which tensors the optimizers hold outside the model had a
+    nonzero grad at a step: those are in the forward (unregistered, or standing in for the model's),
+    not a replaced layer's. The audit zeroes grads before its steps, so a zero one is none."""
+
+    def __init__(self, outside: list[list[torch.Tensor]], into: set[int]) -> None:
+        self.tensors, self.into = [t for ts in outside for t in ts], into
+
+    def __call__(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self.into.update(id(t) for t in self.tensors if id(t) not in self.into and t.grad is not None
+                         and (t.grad.is_sparse or bool(t.grad.ne(0).any())))
+
+
+def _orphaned(opts: list[tuple[str, torch.optim.Optimizer]], outside: list[list[torch.Tensor]], graded: set[int],
+              param_ids: set[int], precords: list[ParamRecord],
+              named_modules: list[tuple[str, nn.Module]]) -> list[F.AuditFinding]:
+    """FZ302 where layers were replaced after the optimizer was built by layers without parameters
+    of their own (FrozenBatchNorm2d for BatchNorm2d): no trainable parameter is left out, but the
+    optimizer holds the old layers' weights, which no forward uses. The audit cannot have seen the
+    replacement (the watch logs it: swaps.py); it is read off the model, where every tensor held
+    outside it is a Parameter shaped as a weight or bias buffer of such a layer, and got no grad."""
+    from freezelint.runtime.watch_report import _left_behind
+
+    stale = [t for ts in outside for t in ts]
+    if not stale or any(id(t) in graded or not isinstance(t, nn.Parameter) for t in stale):
+        return []
+    layers = _buffer_layers(stale, named_modules)
+    if layers is None:
+        return []
+    return _left_behind([o for _, o in opts], [n for n, _ in opts], outside, [[] for _ in outside], param_ids,
+                        precords, layer_of=lambda t: layers.get(id(t)))
+
+
+def _buffer_layers(stale: list[torch.Tensor], named_modules: list[tuple[str, nn.Module]]
+                   ) -> dict[int, tuple[str, str]] | None:
+    """id of each tensor in `stale` -> the class and name of the layer of the model that holds, with
+    no parameters of its own, a `weight` (and `bias`) buffer shaped as it: the layer that took the
+    place of the one it belonged to. Matched in the model's order, a layer only where all of those
+    buffers match; None unless every stale tensor is matched (one that is not may be a tensor the
+    optimizer means to hold: a loss's learnable temperature)."""
+    free: dict[tuple[int, ...], list[torch.Tensor]] = {}
+    for t in stale:
+        free.setdefault(tuple(t.shape), []).append(t)
+    out: dict[int, tuple[str, str]] = {}
+    for name, m in named_modules:
+        if not name or any(p is not None for p in m._parameters.values()):
+            continue
+        wanted = [tuple(b.shape) for k, b in m._buffers.items() if k in ("weight", "bias") and b is not None]
+        if not wanted or any(len(free.get(shape, [])) < wanted.count(shape) for shape in wanted):
+            continue
+        kind = f"{type(m).__module__}.{type(m).__qualname__}"
+        for shape in wanted:
+            out[id(free[shape].pop(0))] = (kind, name)
+    return out if len(out) == len(stale) else None
+
+
 def _describe(batch: Any) -> str:
     if isinstance(batch, torch.Tensor):
         return f"a {str(batch.dtype).replace('torch.', '')} tensor of shape {list(batch.shape)}"
@@ -383,6 +439,10 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     stepping = spread is None or not spread.halted  # a step that would hang is not run
     watch = _StepWatch(snap, params, track, grads=step_fn is not None)
     handles = [o.register_step_pre_hook(watch) for o in _hooked(steppers)]
+    outside = [[p for g in o.param_groups for p in g["params"] if id(p) not in param_ids] for o in optimizers]
+    graded_outside: set[int] = set()  # of those, the ids of the ones a step found with a nonzero grad
+    if foreign:
+        handles += [o.register_step_pre_hook(_GradedOutside(outside, graded_outside)) for o in _hooked(steppers)]
     grad_seen: list[str] = ["none"] * len(params)
     last_grads: list[str] = []  # the last step's grads, every one read (two steps or more)
     after: dict[int, tuple] = {}  # fingerprints: (sum, weighted sum), more for a sparse tensor
@@ -504,6 +564,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                                  set_to_none, foreign or False, call_train, from_ddp,
                                  kept_stats=_kept_stats(named_modules), notes=held_still, live=named_modules,
                                  written=grads_written)
+        if foreign and not any(f.code == "FZ302" for f in found):
+            found += _orphaned(opts, outside, graded_outside, param_ids, precords, named_modules)
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules],
                                            brecords, among=len(opts)):
             f.target = written.get(f.target, f.target)

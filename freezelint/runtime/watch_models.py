@@ -570,10 +570,11 @@ def bystanders(w: "Watch", models: list[nn.Module],
                     w.idle_drift.append((what, moved))
                 else:
                     unheld.append(what)
-        elif any(rewrites_in_train(m) for _, m in tree.modules):
+        elif any(rewrites_in_train(m) for _, m in tree.modules) or _statistics_moved(w, tree):
             # judged only where something can go wrong unseen: buffers its forward rewrites in
-            # train mode (a frozen model's parameters change only through code the script runs
-            # on purpose)
+            # train mode, or floating buffers that moved in the window whatever its layers' class
+            # (a norm of the script's own calling F.batch_norm); a frozen model's parameters
+            # change only through code the script runs on purpose
             frozen.append(r)
             trees[id(r)] = tree
             if copies(tree):
@@ -636,6 +637,19 @@ def _stats_moved(w: "Watch", tree: Tree) -> list[tuple[str, nn.Module, float]]:
         if deltas:
             out.append((name, m, max(deltas)))
     return out
+
+
+def _statistics_moved(w: "Watch", tree: Tree) -> bool:
+    """Any floating-point buffer of the model moved from its copy at the window's start: running
+    statistics kept by a module torch does not know as a norm layer. An integer one (a step
+    counter, position ids) is no statistic, as FZ502 reads buffers (`findings._counter`)."""
+    for _, b in tree.buffers:
+        if not b.is_floating_point() or not b.numel() or b.device.type == "meta":
+            continue
+        was = w.saved(b)
+        if was is not None and was.shape == b.shape and not torch.equal(b, was):
+            return True
+    return False
 
 
 def _written(w: "Watch", params: list[torch.Tensor]) -> bool:

@@ -555,6 +555,18 @@ def _forward_modes(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> di
     return out
 
 
+def _stayed_in_eval(w: "Watch", named_modules: list[tuple[str, nn.Module]],
+                    ran_in: dict[str, bool | None]) -> dict[str, bool]:
+    """The modules in eval() at the window's start and now, that no train() the watch saw switched
+    out of it and whose own forwards, where seen, all ran in eval, each with whether its forward
+    ran while watched: what moved their statistics was their forward itself (or the script, where
+    it never ran), not a train() undoing an eval()."""
+    at_start, undone = w.modes_before, w.undone
+    ran = (w.ran_eval, w.ran_other, w.roots)
+    return {n: any(id(m) in r for r in ran) for n, m in named_modules if not m.training
+            and not at_start.get(id(m), True) and id(m) not in undone and ran_in.get(n, False) is False}
+
+
 def _undone_by(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> dict[str, str]:
     """Module name -> the name of the module whose train() call switched it out of eval(), as the
     report names it (`model.backbone.train()`: `backbone`; `teacher.train()` beside a student:
@@ -976,6 +988,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if ran_in:
         modes = {n: mode if ran_in.get(n, None) is None else ran_in[n] for n, mode in modes.items()}
     found = F.live_findings(named_modules, named)
+    stayed = _stayed_in_eval(w, named_modules, ran_in)
     kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept)
     by_call = _undone_by(w, named_modules) if undone else {}
     sites = {n: w.undone_site[id(m)] for n, m in named_modules if id(m) in w.undone_site} if undone else {}
@@ -1109,7 +1122,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  written=written, lr_kept={(onames[oi], gi): k for gi, k in _kept_at_zero(opt).items()},
                                  kept_stats=kept, unfrozen=unfrozen, undone_by=by_call, among=len(opts),
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
-                                 ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites)
+                                 ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites,
+                                 stayed_eval=stayed)
     if any(graded) and not only_beside:
         found = _copied_back(found, precords, onames, graded, stood, w.steps)
     if not only_beside and any(outside) and not any(f.code == "FZ302" for f in found):
@@ -1205,14 +1219,18 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
 
 def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: list[list[torch.Tensor]],
                  graded: list[list[torch.Tensor]], model_ids: set[int], precords: list[ParamRecord],
-                 live: list[tuple[str, nn.Module]] = ()) -> list[F.AuditFinding]:
+                 live: list[tuple[str, nn.Module]] = (),
+                 layer_of: Callable[[torch.Tensor], tuple[str, str] | None] | None = None) -> list[F.AuditFinding]:
     """FZ302 where no trainable parameter is left out of the optimizer, but it holds tensors that
     are no longer in the model and got no gradient: layers replaced whole while watched (peft's
     merge_and_unload() or unload() mid-training: the LoRA layers give way to their base layers,
     the adapters are gone), or a model rebuilt, so that nothing the optimizer holds is in it. The
-    optimizer steps tensors no forward uses: that training stopped, silently."""
+    optimizer steps tensors no forward uses: that training stopped, silently. `layer_of`: the class
+    and full name of the layer a tensor belonged to, in place of the watch's log (audit() reads them
+    off the layers that took their place)."""
     from freezelint.runtime.swaps import replaced_from
 
+    replaced_from = layer_of or replaced_from
     out = []
     for oi, opt in enumerate(opts):
         stale = outside[oi]
@@ -1225,7 +1243,7 @@ def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: 
         n = len(stale)
         whose = "the optimizer" if len(opts) == 1 else onames[oi]
         peft = any(kind.startswith("peft.") for kind, _ in layers)
-        names = _replaced_names(stale, live)
+        names = list(dict.fromkeys(name for _, name in layers)) if layer_of else _replaced_names(stale, live)
         if peft:
             # a merge inside the window moved the frozen base weights: merge_and_unload(), not unload()
             merged = [r.name for r in precords if r.changed and not r.requires_grad and r.group is None]
