@@ -122,6 +122,28 @@ def test_near_miss_a_frozen_side_model_whose_moving_buffer_is_a_step_counter_is_
     assert int(backbone.calls) == 4
 
 
+class Cached(nn.Module):
+    """A frozen encoder with float buffers its forward rewrites that are no statistics: a rotary
+    cache grown for the longest sequence seen, a temperature annealed in place."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(6, 16)
+        self.register_buffer("cos_cached", torch.zeros(4))
+        self.register_buffer("temperature", torch.ones(()))
+
+    def forward(self, x):
+        self.cos_cached.copy_(torch.cos(torch.arange(4.0) * x.shape[0] * float(self.temperature)))
+        self.temperature.mul_(0.99)
+        return self.lin(x)
+
+
+@pytest.mark.parametrize("eval_", [False, True])
+def test_near_miss_float_buffers_that_are_no_statistics_keep_a_frozen_side_model_unjudged(eval_):
+    report = side(Cached(), eval_=eval_)
+    assert report.ok, report.render_text()
+
+
 def test_near_miss_an_average_whose_norm_the_script_writes_is_clean():
     # a mean teacher of the script's own norm, in train mode: its parameters and statistics are
     # the script's average of the student's, written after every step

@@ -639,11 +639,19 @@ def _stats_moved(w: "Watch", tree: Tree) -> list[tuple[str, nn.Module, float]]:
     return out
 
 
+_STATISTIC = re.compile(r"running|moving|mean|var|std|avg|average|stat", re.I)
+
+
 def _statistics_moved(w: "Watch", tree: Tree) -> bool:
     """Any floating-point buffer of the model moved from its copy at the window's start: running
     statistics kept by a module torch does not know as a norm layer. An integer one (a step
-    counter, position ids) is no statistic, as FZ502 reads buffers (`findings._counter`)."""
-    for _, b in tree.buffers:
+    counter, position ids) is no statistic, as FZ502 reads buffers (`findings._counter`); nor is a
+    float one named as none is (a rotary cache, a temperature annealed in place, a frozen
+    reference model's `inv_freq` rewritten for a longer sequence): a norm's statistics are named
+    for what they hold (running_mean, moving_variance, ema_std, ...)."""
+    for name, b in tree.buffers:
+        if not _STATISTIC.search(name.rpartition(".")[2]):
+            continue
         if not b.is_floating_point() or not b.numel() or b.device.type == "meta":
             continue
         was = w.saved(b)
