@@ -162,3 +162,79 @@ def test_an_optimizer_of_a_part_of_a_model_frozen_whole_gets_no_filter_fix():
     [d] = _fz301(src)
     assert "AdamW gets every parameter of `model.layer4` while `model.layer4` is frozen (all of `model` is)" \
         in d.message and d.fix is None
+
+
+RESNET = """
+import torch
+import torch.nn as nn
+import torchvision
+
+model = torchvision.models.resnet18(weights=None)
+for p in model.parameters():
+    p.requires_grad = False
+{between}
+optimizer = torch.optim.SGD([{{"params": model.layer4.parameters(), "lr": 1e-3}}, {{"params": model.fc.parameters()}}],
+                            lr=0.01, momentum=0.9)
+"""
+
+UNFREEZE = "model.layer4.requires_grad_(True)\n"
+
+
+@pytest.mark.parametrize("between", [
+    UNFREEZE + 'setattr(model, "fc", nn.Linear(512, 10))',
+    UNFREEZE + "def unfreeze(m):\n    for p in m.parameters(recurse=False):\n        p.requires_grad = True\n"
+    "model.fc.apply(unfreeze)",
+    "def unfreeze(m):\n    m.requires_grad_(True)\nmodel.apply(unfreeze)",
+    UNFREEZE + "head = model.fc\nfor p in head.parameters():\n    p.requires_grad = True",
+    UNFREEZE + 'head = getattr(model, "fc")\nhead.requires_grad_(True)',
+    UNFREEZE + "class Tuner:\n    def __init__(self, m):\n        self.m = m\n    def unfreeze(self):\n"
+    "        self.m.fc.requires_grad_(True)\nTuner(model).unfreeze()",
+    UNFREEZE + "def unfreeze_head():\n    model.fc.requires_grad_(True)\nunfreeze_head()",  # the model as a global
+    UNFREEZE + 'for p in model.get_submodule("fc").parameters():\n    p.requires_grad = True',
+    UNFREEZE + 'for n, m in model.named_modules():\n    if n == "fc":\n        m.requires_grad_(True)',
+    UNFREEZE + "for m in model.modules():\n    if isinstance(m, nn.Linear):\n        m.requires_grad_(True)",
+    UNFREEZE + "for m in model.fc.modules():\n    m.requires_grad_(True)",
+    UNFREEZE + "for m in [model.fc]:\n    m.requires_grad_(True)",
+    UNFREEZE + 'parts = {"head": model.fc}\nparts["head"].requires_grad_(True)',
+    UNFREEZE + "model.fc.weight = nn.Parameter(torch.zeros(1000, 512))\nmodel.fc.bias = nn.Parameter(torch.zeros(1000))",
+    UNFREEZE + 'model._modules["fc"] = nn.Linear(512, 10)',
+    'for name, child in model.named_children():\n    if name in ("layer4", "fc"):\n        child.requires_grad_(True)',
+    UNFREEZE + "list(model.children())[-1].requires_grad_(True)",
+    UNFREEZE + "list(map(lambda m: m.requires_grad_(True), [model.fc]))",
+    # only layer4's BatchNorms train again: the layer4 group is not all frozen
+    "for m in model.modules():\n    if isinstance(m, nn.BatchNorm2d):\n        m.requires_grad_(True)",
+])
+def test_a_group_the_code_may_have_unfrozen_or_replaced_out_of_sight_is_not_reported(between):
+    assert _fz301(RESNET.format(between=between)) == []
+
+
+def test_a_layer_put_in_at_a_negative_index_of_the_group_is_not_reported():
+    src = """
+    import torch
+    import torch.nn as nn
+    import torchvision
+
+    model = torchvision.models.mobilenet_v2(weights=None)
+    for p in model.parameters():
+        p.requires_grad = False
+    model.features.requires_grad_(True)
+    model.classifier[-1] = nn.Linear(1280, 10)
+    optimizer = torch.optim.SGD([{"params": model.features.parameters()}, {"params": model.classifier.parameters()}],
+                                lr=0.01, momentum=0.9)
+    """
+    assert _fz301(src) == []
+
+
+@pytest.mark.parametrize("between,part", [
+    (UNFREEZE, "model.fc"),
+    ("model.layer4[1] = torchvision.models.resnet.BasicBlock(512, 512)", "model.fc"),
+    ("for p in model.layer4[-1].parameters():\n    p.requires_grad = True", "model.fc"),
+    ("model.fc = nn.Linear(model.fc.in_features, 10)", "model.layer4"),
+    ("model.fc.weight.requires_grad = True\nmodel.fc.bias.requires_grad = True", "model.layer4"),
+    ("model = model.to('cpu')\nmodel.load_state_dict(torch.load('w.pt'))", "model.layer4"),
+    ("if torch.cuda.is_available():\n    model.fc.requires_grad_(True)", "model.layer4"),
+    ("params = [p for p in model.fc.parameters()]\nmodel.fc.requires_grad_(False)", "model.layer4"),
+])
+def test_a_group_that_stays_frozen_while_another_part_changes_is_reported(between, part):
+    [d] = _fz301(RESNET.format(between=between))
+    assert f"SGD gets every parameter of `{part}` while `{part}` is frozen (all of `model` is)" in d.message

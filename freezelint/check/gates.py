@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7b500d5344f7ce2230f115d456ab6ad2'
+RULES_DIGEST = 'd8aa5c687f54de1407d1b4dbae31b3db'
 
 GATES = {
     'FZ002': (

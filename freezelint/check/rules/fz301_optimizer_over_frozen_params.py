@@ -54,9 +54,12 @@ class OptimizerOverFrozenParams(Rule):
         "reaches the optimizer through one arm of `A if cond else B` and the freeze sits under an `if` of "
         "its own (the conditions may exclude each other: diffusers' DreamBooth), and for "
         "plain SGD without momentum or weight decay. A param group over a part of a model frozen whole "
-        "(`model.backbone.parameters()` after every parameter of `model` was frozen) is reported where nothing "
-        "of that part was unfrozen, replaced or handed on in between, and no layer is put into it "
-        "(`model.backbone.features.insert(0, layer)`). An optimizer built through a name that holds an optimizer "
+        "(`model.backbone.parameters()` after every parameter of `model` was frozen) is reported only where "
+        "every statement in between that names the model, or a name bound from it, is one whose effect is read "
+        "and leaves that part frozen (a freeze, an unfreeze or replacement of another part such as "
+        "`model.classifier[4] = nn.Conv2d(...)`, a move to a device), and no layer is put into it "
+        "(`model.backbone.features.insert(0, layer)`); `setattr(model, ...)`, `model.apply(fn)`, an alias, a loop "
+        "over `model.modules()`, a helper given the model and the like may unfreeze part of it, and keep it silent. An optimizer built through a name that holds an optimizer "
         "class counts (diffusers' `optimizer_class = bnb.optim.AdamW8bit` in one arm of an `if` and "
         "`torch.optim.AdamW` in the other, `A if cond else B`, `getattr(torch.optim, cfg.name)`), and so do "
         "bitsandbytes' classes, transformers' AdamW and Adafactor and Prodigy; where the name may hold several, "
@@ -1086,9 +1089,229 @@ def _frozen_group(flow, opt, freeze) -> bool:
     if not _within(path, whole) or not freeze.index < opt.index \
             or any(k in freeze.detail for k in ("picked", "cut", "via")):
         return False
+    body = flow.scope.node if flow.scope.kind != "module" else flow.facts.module
     return not any(e.kind in (UNFREEZE, REPLACE, OPAQUE) and e.target == opt.target
                    and freeze.index < e.index < opt.index and _touches(_changed(e), path) for e in flow.events) \
-        and not _grown(flow.scope.node if flow.scope.kind != "module" else flow.facts.module, path)
+        and not _grown(body, path) and _left_alone(flow, body, freeze, opt, path)
+
+
+# methods of a module that change no parameter's requires_grad and put no new one in place
+_KEEPS = ("to", "cuda", "cpu", "train", "eval", "float", "half", "double", "bfloat16", "zero_grad", "load_state_dict")
+# attributes of a layer that hold a size, not a module (`nn.Linear(model.fc.in_features, 10)`)
+_SIZES = ("in_features", "out_features", "in_channels", "out_channels", "num_features", "embedding_dim",
+          "num_embeddings", "hidden_size", "shape")
+
+
+def _left_alone(flow, body, freeze, opt, path: str) -> bool:
+    """Every statement between the freeze and the optimizer that names the model (or a name bound
+    from it) is one whose effect is read here and leaves `path` frozen: a freeze, an unfreeze or a
+    replacement of another part, a move to a device. Anything else (`setattr(model, ...)`,
+    `model.fc.apply(fn)`, an alias, a loop over `model.modules()`, a helper given the model or
+    reading it as a global) may unfreeze or replace part of the group: not known, so not reported."""
+    if body is None or freeze.node is None or opt.node is None:
+        return False
+    pos = flow.facts.positions
+    if freeze.node not in pos or opt.node not in pos:
+        return False
+    lo, hi = pos[freeze.node].end.line, pos[opt.node].start.line
+    root = _root(opt.target)
+    names = _aliases(body, root)
+    helpers = _helpers(flow.facts.module, root)
+    stmts = body.body.body if isinstance(body, (cst.FunctionDef, cst.ClassDef)) else body.body
+    return all(_harmless(s, names, helpers, path) for s in _between(stmts, pos, lo, hi))
+
+
+def _between(stmts, pos, lo: int, hi: int):
+    """The statements wholly after line `lo` and before line `hi`; a compound statement that
+    holds either line (the freeze's loop, a loop around the optimizer) is gone into."""
+    for stmt in stmts:
+        r = pos.get(stmt)
+        if r is None:
+            continue
+        if lo < r.start.line and r.end.line < hi:
+            yield stmt
+        elif (r.start.line <= lo <= r.end.line or r.start.line <= hi <= r.end.line) \
+                and not isinstance(stmt, cst.SimpleStatementLine):
+            yield from _between(_inner(stmt), pos, lo, hi)
+
+
+def _inner(stmt) -> list:
+    """The statements a compound statement holds (its body, else, except and finally arms)."""
+    out = []
+    for part in (stmt, getattr(stmt, "orelse", None), getattr(stmt, "finalbody", None), *getattr(stmt, "handlers", ())):
+        if isinstance(part, cst.If) and part is not stmt:  # an elif: a statement with a test of its own
+            out.append(part)
+        elif isinstance(block := getattr(part, "body", None), cst.IndentedBlock):
+            out.extend(block.body)
+        elif isinstance(block, cst.SimpleStatementSuite):
+            out.append(cst.SimpleStatementLine(block.body))
+    return out
+
+
+def _aliases(body, root: str) -> set[str]:
+    """`root` and every name the body binds from it (`head = model.fc`, `for m in model.modules()`,
+    `t = Tuner(model)`), to a fixed point; a size read (`n = model.fc.in_features`) binds no alias."""
+    names, grew = {root}, True
+    while grew:
+        grew = False
+        for n in walk(body):
+            pairs = [(t.target, n.value) for t in n.targets] if isinstance(n, cst.Assign) \
+                else [(n.target, n.value)] if isinstance(n, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr)) \
+                else [(n.target, n.iter)] if isinstance(n, (cst.For, cst.CompFor)) \
+                else [(i.asname.name, i.item) for i in n.items if i.asname] if isinstance(n, cst.With) else []
+            for target, value in pairs:
+                if value is not None and _names(value, names, sizes=True):
+                    new = {t.value for t in walk(target) if isinstance(t, cst.Name)} - names
+                    names |= new
+                    grew = grew or bool(new)
+    return names
+
+
+def _root(path: str) -> str:
+    return path.split(".")[0].split("[")[0]
+
+
+def _helpers(module, root: str) -> set[str]:
+    """Functions of the file whose bodies name the model's name without taking it as a parameter
+    (a global, or a name of an enclosing function): a call of one may change it."""
+    return {d.name.value for d in walk(module) if isinstance(d, cst.FunctionDef)
+            and root not in {p.name.value for p in walk(d.params) if isinstance(p, cst.Param)}
+            and _names(d.body, {root})}
+
+
+def _names(node, names: set[str], sizes: bool = False) -> bool:
+    """`node` names one of `names`; with `sizes`, not counting size reads (`model.fc.in_features`)."""
+    skip = {id(a.value) for a in walk(node) if sizes and isinstance(a, cst.Attribute) and a.attr.value in _SIZES}
+    inside = set()
+    for n in walk(node):
+        if id(n) in skip or id(n) in inside:
+            inside.update(id(c) for c in walk(n))
+            continue
+        if isinstance(n, cst.Name) and n.value in names:
+            return True
+    return False
+
+
+def _path(expr) -> str | None:
+    """`model.classifier[4]` for a chain of names, attributes and non-negative int indexes; an
+    index of another kind (`[-1]`, `[i]`) or a private attribute (`_modules["fc"]`) stands for all
+    of the container; None where the chain is not of that kind."""
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        base = _path(expr.value)
+        return None if base is None else base if expr.attr.value.startswith("_") else f"{base}.{expr.attr.value}"
+    if isinstance(expr, cst.Subscript):
+        base = _path(expr.value)
+        index = expr.slice[0].slice if len(expr.slice) == 1 else None
+        if base is not None and isinstance(index, cst.Index) and isinstance(index.value, cst.Integer):
+            return f"{base}[{index.value.value}]"
+        return base
+    return None
+
+
+def _harmless(stmt, names: set[str], helpers: set[str], path: str) -> bool:
+    """A statement between the freeze and the optimizer that leaves every parameter under `path`
+    frozen, as far as can be read."""
+    if any(isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in helpers for n in walk(stmt)):
+        return False
+    if not _names(stmt, names, sizes=True):
+        return True
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return all(_harmless_small(s, names, path) for s in stmt.body)
+    if isinstance(stmt, cst.For):
+        return _param_loop(stmt, names, path)
+    if isinstance(stmt, (cst.If, cst.While, cst.Try, cst.With)):
+        head = [stmt.test] if isinstance(stmt, (cst.If, cst.While)) \
+            else [i.item for i in stmt.items] if isinstance(stmt, cst.With) else []
+        return not any(_names(h, names, sizes=True) for h in head) \
+            and all(_harmless(s, names, helpers, path) for s in _inner(stmt))
+    return False
+
+
+def _harmless_small(s, names: set[str], path: str) -> bool:
+    """`model.fc = nn.Linear(model.fc.in_features, 10)` or `model.fc.weight.requires_grad = True`
+    (another part), `x.requires_grad = False`, `model.layer4.requires_grad_(True)` (another part),
+    `model.requires_grad_(False)`, `model = model.to(device)`, `model.cuda()`."""
+    if isinstance(s, cst.Expr):
+        return _harmless_call(s.value, names, path)
+    if isinstance(s, cst.Assign) and len(s.targets) == 1:
+        target = s.targets[0].target
+        if isinstance(target, cst.Name) and target.value == _root(path):  # `model = model.to(device)`
+            return isinstance(s.value, cst.Call) and isinstance(s.value.func, cst.Attribute) \
+                and _path(s.value.func.value) == target.value and _harmless_call(s.value, names, path, moves_only=True)
+        if isinstance(target, cst.Name):  # `params = [p for p in model.layer4.parameters()]`: a read
+            return _param_read(s.value, path)
+        return not _names(s.value, names, sizes=True) and _harmless_store(target, s.value, path)
+    return False
+
+
+def _param_read(value, path: str) -> bool:
+    """`model.layer4.parameters()`, a list() or tuple() of it, or a list of its items."""
+    if isinstance(value, (cst.ListComp, cst.GeneratorExp)) and isinstance(value.elt, cst.Name) \
+            and isinstance(value.for_in.target, cst.Name) and value.for_in.target.value == value.elt.value \
+            and value.for_in.inner_for_in is None and not value.for_in.ifs:
+        value = value.for_in.iter
+    elif isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in ("list", "tuple") \
+            and len(value.args) == 1:
+        value = value.args[0].value
+    return isinstance(value, cst.Call) and not value.args and isinstance(value.func, cst.Attribute) \
+        and value.func.attr.value == "parameters" and (where := _path(value.func.value)) is not None \
+        and (where == _root(path) or _within(where, _root(path)))
+
+
+def _harmless_store(target, value, path: str) -> bool:
+    where = _path(target)
+    if where is None or not _within(where, _root(path)):  # on an alias, or the model's name itself
+        return False
+    if where.endswith(".requires_grad"):
+        return isinstance(value, cst.Name) and value.value == "False" \
+            or not _touches(where[: -len(".requires_grad")], path)
+    return not _touches(where, path)
+
+
+def _harmless_call(call, names: set[str], path: str, moves_only: bool = False) -> bool:
+    if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute) \
+            or any(_names(a.value, names, sizes=True) for a in call.args):
+        return False
+    where, method = _path(call.func.value), call.func.attr.value
+    if where is None or not (where == _root(path) or _within(where, _root(path))) \
+            or moves_only and method not in _KEEPS[:-2]:
+        return False
+    if method in _KEEPS:
+        return True
+    if method == "requires_grad_":
+        return _false(call.args) or not _touches(where, path)
+    return False
+
+
+def _false(args) -> bool:
+    """`requires_grad_(False)` or `requires_grad_(requires_grad=False)`."""
+    return len(args) == 1 and isinstance(args[0].value, cst.Name) and args[0].value.value == "False"
+
+
+def _param_loop(loop: cst.For, names: set[str], path: str) -> bool:
+    """`for p in model.layer4.parameters(): p.requires_grad = True` over another part, or any such
+    loop that only freezes; its body sets requires_grad of the loop's name and nothing else."""
+    it = loop.iter
+    if not (isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and it.func.attr.value == "parameters"
+            and not it.args and isinstance(loop.target, cst.Name)) or loop.orelse is not None:
+        return False
+    where, var = _path(it.func.value), loop.target.value
+    if where is None or not (where == _root(path) or _within(where, _root(path))) \
+            or not isinstance(loop.body, cst.IndentedBlock):
+        return False
+    for line in loop.body.body:
+        if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+            return False
+        s = line.body[0]
+        stored = s.targets[0].target if isinstance(s, cst.Assign) and len(s.targets) == 1 else None
+        if not (isinstance(stored, cst.Attribute) and stored.attr.value == "requires_grad"
+                and isinstance(stored.value, cst.Name) and stored.value.value == var):
+            return False
+        if not (isinstance(s.value, cst.Name) and s.value.value == "False") and _touches(where, path):
+            return False
+    return True
 
 
 # container methods that put a new layer in a module (its parameters trainable)
