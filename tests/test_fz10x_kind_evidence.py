@@ -304,6 +304,21 @@ def test_keras_only_file_is_silent_and_a_torch_file_is_not():
     assert len(messages(both, ("FZ106",))) == 1
 
 
+@pytest.mark.parametrize("helper", ["torchdata", "torchmetrics", "torch_xla", "torchaudio"])
+def test_a_keras_file_that_imports_a_torch_helper_package_is_still_keras(helper):
+    """A data loader or a metric from the torch ecosystem does not make the Keras model a Module:
+    `serve_model.eval()` would raise on it."""
+    keras = f"""
+    import {helper}
+    import tensorflow as tf
+
+    serve_model = tf.keras.Sequential([tf.keras.layers.Dense(4)])
+    serve_model.training = False
+    _ = serve_model(tf.zeros([1, 4]))
+    """
+    assert messages(keras, ("FZ106",)) == []
+
+
 ULTRALYTICS = """
 from ultralytics import YOLO
 

@@ -1,8 +1,9 @@
-"""FZ305 where the file's models are not torch's: MLX's `model.parameters()` is a dict, JAX's
-params a pytree, both read twice safely, and the fix `list(model.parameters())` would turn MLX's
-dict into a list of its keys. The rule keeps silent where the imports the code sees (its file's
-and its function's) name such a framework and nothing of PyTorch's, and speaks where they name
-torch too."""
+"""FZ305 where the file's models are MLX's: MLX's `model.parameters()` is a dict, read twice
+safely, and the fix `list(model.parameters())` would turn it into a list of its keys. The rule
+keeps silent where the imports the code sees (its file's and its function's) name MLX and nothing
+of PyTorch's, and speaks where they name torch too. JAX/Flax, tinygrad and Keras models have no
+`.parameters()` method (Keras 3's on the torch backend are torch Modules): a call of it beside
+their imports is torch's, and reported."""
 
 from __future__ import annotations
 
@@ -34,10 +35,8 @@ def found(head: str) -> list:
 @pytest.mark.parametrize("head", [
     "import mlx.core as mx\nfrom mlx.utils import tree_flatten, tree_map\n",
     "from transformers import AutoTokenizer\nimport mlx.core as mx\nfrom mlx.utils import tree_flatten, tree_map\n",
-    "import jax\nimport jax.numpy as mx\nfrom jax.tree_util import tree_flatten, tree_map\n",
-    "import tinygrad as mx\n",
 ])
-def test_silent_where_the_file_imports_another_framework_and_no_torch(head):
+def test_silent_where_the_file_imports_mlx_and_no_torch(head):
     assert found(head) == []
 
 
@@ -58,8 +57,14 @@ def test_an_import_inside_a_function_counts_as_mlx_code_does():
     "import torch\nimport mlx.core as mx\nfrom mlx.utils import tree_flatten, tree_map\n",
     "from torch.utils._pytree import tree_flatten, tree_map\nimport torch as mx\n",
     "",
+    # frameworks whose models have no .parameters(): the call is torch's
+    "import jax\nimport jax.numpy as mx\nfrom jax.tree_util import tree_flatten, tree_map\n",
+    "import tinygrad as mx\n",
+    "import flax.linen as nn\nimport haiku as hk\nimport equinox as eqx\n",
+    "import os\nos.environ['KERAS_BACKEND'] = 'torch'\nimport keras\n",  # its layers are torch Modules
+    "import tensorflow as tf\n",  # for tf.io.gfile, say
 ])
-def test_reported_where_the_file_imports_torch_or_no_framework(head):
+def test_reported_where_the_file_imports_torch_no_framework_or_one_without_parameters(head):
     [d] = found(head)
     assert "`parameters` is a one-shot iterator and was already consumed" in d.message
 
@@ -88,3 +93,27 @@ def test_a_torch_import_in_another_function_of_the_file_does_not_make_mlx_code_t
     """) + _BODY
     [d] = check_source(src, "loader.py", select=["FZ305"])
     assert d.row == 13  # in the function that imports torch itself; keep_fp32 sees mlx only
+
+
+def test_torch_imported_inside_functions_of_a_file_that_imports_jax_is_torch():
+    """jax at the top for a conversion, torch imported in the functions: `model.parameters()` in a
+    function that imports nothing itself is still torch's."""
+    src = textwrap.dedent("""
+        import jax.numpy as jnp
+
+        def to_jax(t):
+            return jnp.asarray(t.detach().numpy())
+
+        def build(model, make_opt):
+            params = model.parameters()
+            optimizer = make_opt(params)
+            for p in params:
+                p.requires_grad = False
+            return optimizer
+
+        def main():
+            import torch
+            build(torch.nn.Linear(2, 2), lambda ps: torch.optim.SGD(ps, lr=0.1))
+    """)
+    [d] = check_source(src, "train.py", select=["FZ305"])
+    assert d.row == 10  # `for p in params:`, after make_opt(params) took every parameter

@@ -1,6 +1,7 @@
-"""Which array framework a file's (or a function's) models belong to, read from its imports: a
-rule whose claim is PyTorch's behaviour (`model.parameters()` a one-shot iterator, `model.train()`
-a method) keeps silent where the code imports another framework and nothing of PyTorch's."""
+"""Which framework a file's (or a function's) models belong to, read from its imports: a rule
+whose claim is PyTorch's behaviour (`model.parameters()` a one-shot iterator, `model.train()` a
+method) keeps silent where the code imports a framework whose models break that claim and nothing
+of PyTorch's."""
 
 from __future__ import annotations
 
@@ -13,9 +14,15 @@ from freezelint.check import traverse
 TORCH_ROOTS = frozenset({"torch", "torchvision", "torchaudio", "timm", "lightning", "pytorch_lightning", "peft",
                          "accelerate"})
 KERAS_ROOTS = frozenset({"tensorflow", "keras", "tf_keras"})
-# MLX's `model.parameters()` is a nested dict; JAX/Flax/Haiku models hold params in pytrees;
-# tinygrad's get_parameters returns a list: none is torch's iterator
-ARRAY_ROOTS = frozenset({"mlx", "mlx_lm", "mlx_vlm", "jax", "flax", "haiku", "equinox", "tinygrad"})
+# The models FZ106 takes for Keras ones unless the file imports one of these (the set it had before
+# this module: torchdata, torchmetrics, torchaudio or torch_xla beside TensorFlow loads data or
+# scores a Keras model, and `.eval()` would raise on it)
+KERAS_MODEL_TORCH_ROOTS = frozenset({"torch", "torchvision", "timm", "lightning", "pytorch_lightning", "peft",
+                                     "accelerate"})
+# MLX's `model.parameters()` is a nested dict. JAX/Flax/Haiku/Equinox, tinygrad and Keras models
+# have no `.parameters()` method (Keras 3's on the torch backend are torch Modules): a call of it
+# there is torch's, so they are not listed
+MLX_ROOTS = frozenset({"mlx", "mlx_lm", "mlx_vlm"})
 
 
 def import_roots(module: cst.Module) -> frozenset[str]:
@@ -47,11 +54,14 @@ def foreign_scope(scope, frameworks: frozenset[str]) -> bool:
     return _foreign(scope_roots(scope), frameworks)
 
 
-def foreign_file(module: cst.Module, frameworks: frozenset[str]) -> bool:
-    """The file imports one of `frameworks` and nothing of PyTorch's: its models are not torch's.
-    A walk of the whole file: call it only for a finding about to be reported."""
-    return _foreign(import_roots(module), frameworks)
+def foreign_file(module: cst.Module, frameworks: frozenset[str], torch_roots: frozenset[str] | None = None) -> bool:
+    """The file imports one of `frameworks` and nothing of PyTorch's (of `torch_roots` where given):
+    its models are not torch's. A walk of the whole file: call it only for a finding about to be
+    reported."""
+    return _foreign(import_roots(module), frameworks, torch_roots)
 
 
-def _foreign(roots: frozenset[str], frameworks: frozenset[str]) -> bool:
+def _foreign(roots: frozenset[str], frameworks: frozenset[str], torch_roots: frozenset[str] | None = None) -> bool:
+    if torch_roots is not None:
+        return bool(roots & frameworks) and not roots & torch_roots
     return bool(roots & frameworks) and not any(r in TORCH_ROOTS or r.startswith("torch") for r in roots)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd8aa5c687f54de1407d1b4dbae31b3db'
+RULES_DIGEST = '3d13b1a717d15b115971bc1b971f0b33'
 
 GATES = {
     'FZ002': (

@@ -11,7 +11,7 @@ import libcst as cst
 from freezelint.check import traverse
 from freezelint.check.facts import AttrStore, Ctx, Facts, is_leaf_module_class
 from freezelint.check.flow import note_used
-from freezelint.check.frameworks import KERAS_ROOTS, foreign_file
+from freezelint.check.frameworks import KERAS_MODEL_TORCH_ROOTS, KERAS_ROOTS, foreign_file
 from freezelint.check.known import is_library
 from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Fix, Rule, call_fix, call_with, module_said, src,
                                          value_src)
@@ -810,7 +810,7 @@ def _keras_file(module: cst.Module) -> bool:
     """A file that imports Keras (TensorFlow) and nothing of PyTorch: what it calls `model` is a
     Keras model, taken for a Module from use only. Keras has no `.train()`: the suggested call
     would raise, and `model.training = False` is no FZ106 case there."""
-    return foreign_file(module, KERAS_ROOTS)  # walked only for a store about to be reported: rare
+    return foreign_file(module, KERAS_ROOTS, KERAS_MODEL_TORCH_ROOTS)  # walked only for a store about to be reported: rare
 
 
 def _table_leaf(kind) -> bool:

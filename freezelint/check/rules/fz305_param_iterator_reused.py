@@ -9,10 +9,9 @@ import libcst as cst
 
 from freezelint.check import traverse
 from freezelint.check.facts import Facts
-from freezelint.check.frameworks import ARRAY_ROOTS, KERAS_ROOTS, foreign_scope
+from freezelint.check.frameworks import MLX_ROOTS, foreign_scope
 from freezelint.check.rules.base import Example, Finding, Fix, Rule
 
-_OTHER_FRAMEWORKS = ARRAY_ROOTS | KERAS_ROOTS
 _ITERATOR_METHODS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
 
 
@@ -415,9 +414,9 @@ class ParamIteratorReused(Rule):
                 if uses.partial:
                     continue
                 second = _second_use(uses)
-                # MLX's `model.parameters()` is a dict (JAX's params a pytree), read twice safely:
-                # the claim and the list() fix hold for torch only
-                if second is None or foreign_scope(scope, _OTHER_FRAMEWORKS):
+                # MLX's `model.parameters()` is a dict, read twice safely: the claim and the list()
+                # fix hold for torch only (JAX, tinygrad or Keras models have no such method)
+                if second is None or foreign_scope(scope, MLX_ROOTS):
                     continue
                 receiver = uses.steps.get(id(second))
                 ema, built = _ema_source(receiver, facts, scope) if receiver is not None else (False, None)
