@@ -935,11 +935,14 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"frozen whose index also covers the trained ones, saved or averaged weights copied into the "
                    f"model at every step)")
         elif ps is decayed and zeroed_by_loop(ps):
+            # autograd's all-zero gradient (an output multiplied by a zero mask) and a `p.grad.zero_()`
+            # after backward leave the same grad and state: the finding names both
             why = (f"their gradient was all zeros at the last step and {_gradless_state(owner(ps[0])[1])}, so no "
-                   f"step gave them a gradient: something zeroes it after "
-                   f"backward (`p.grad.zero_()`, a \"freeze\" by zeroing the gradient), or the loss does not depend "
-                   f"on them; {_decay_of(*owner(ps[0])[1:])} moves them all the same, so the weights drift without "
-                   f"learning")
+                   f"step gave them a nonzero gradient: either the loss did not reach them in these steps "
+                   f"(autograd hands an all-zero gradient to a part whose output is multiplied by zero, as an "
+                   f"expert no token was routed to under a dense mask), or something zeroes their gradient after "
+                   f"backward (`p.grad.zero_()`, a \"freeze\" by zeroing the gradient), which looks the same at "
+                   f"the step; {_decay_of(*owner(ps[0])[1:])} moves them all the same, so the weights drift")
         elif ps is decayed and hooked(ps):
             why = (f"a hook on their gradient (`register_hook`) returns zeros, a freeze by hook, and "
                    f"{_decay_of(*owner(ps[0])[1:])} moves them whatever the gradient, so the \"frozen\" weights drift")
@@ -993,9 +996,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
              "freeze them with `requires_grad_(False)` and leave them out of the optimizer: a hook that zeroes the "
              "gradient still computes it at every step, and weight decay or momentum moves the weights past it"
              if (ps is decayed or ps is zeroed and not beside) and hooked(ps) else
-             "if they are meant to stay frozen, freeze them with `requires_grad_(False)` and leave them out of the "
-             "optimizer (a gradient zeroed after backward is still computed at every step, and weight decay moves "
-             "the weights past it); otherwise find what zeroes their gradient, or make the loss depend on them"
+             _zeroed_advice(any(_member(p.module, by_module) for p in ps))
              if ps is decayed and zeroed_by_loop(ps) else
              "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
              "until then), otherwise make the loss depend on them")
@@ -1062,6 +1063,17 @@ def zeroed_by_loop(ps: list[ParamRecord]) -> bool:
     """Moved with a zero grad that no hook made, while the optimizer's state showed that no step gave
     them a gradient (`grad_zeroed`): the loop zeroes it, or the loss ignores them."""
     return any(p.grad_zeroed for p in ps) and not any(p.grad_hook for p in ps)
+
+
+def _zeroed_advice(member: bool) -> str:
+    """For weights moved by decay alone with zero gradients: where they are a member of a
+    ModuleList or ModuleDict (`member`), an expert or head a router may not have picked yet, to be
+    told apart by more steps; a freeze by zeroing the grad otherwise."""
+    more = ("if they are an expert or a head picked per step, watch more steps (`freezelint run --steps N`, "
+            "`watch(steps=N)`) to see them get a gradient; " if member else "")
+    return (f"{more}if they are meant to stay frozen, freeze them with `requires_grad_(False)` and leave them out of "
+            "the optimizer (a gradient zeroed after backward is still computed at every step, and weight decay "
+            "moves the weights past it); otherwise find what zeroes their gradient, or make the loss depend on them")
 
 
 def hooked(ps: list[ParamRecord]) -> bool:
