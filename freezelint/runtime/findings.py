@@ -738,7 +738,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             late = [n for n in names if n in refrozen]  # trained at the window's first steps
             when = ("by its last steps (some trained before being frozen inside the window: see the note)" if late
                     else "when it stepped")
-            with_state = [p.name for p in held if p.has_state]
+            with_state = [p.name for p in held if p.has_state] if _state_per_param(opt) else []
             state = (f"; {len(with_state)} still hold{'s' if len(with_state) == 1 else ''} optimizer state"
                      if with_state and not late else "")
             out.append(AuditFinding(
@@ -777,25 +777,26 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             per_group[(owner(p)[0], p.group)].append(p)
     for (oname, gi), ps in sorted(per_group.items()):
         _, opt, group = owner(ps[0])
+        pooled = not _state_per_param(opt)  # LBFGS: its one state is no parameter's own
         # trained, then frozen with their grads dropped: skipped by every step since, the state
         # they hold from before costs memory only (a note), as a freeze inside the window reads
-        spared = [p.name for p in ps if p.has_state and p.grad == "none"
+        spared = [p.name for p in ps if p.has_state and p.grad == "none" and not pooled
                   and (p.name in refrozen or p.name in frozen_before)]
         if spared and notes is not None:
             notes.append(_state_held_note(spared, oname if among > 1 else type(opt).__name__))
-        with_state = [p.name for p in ps if p.has_state and p.name not in spared]
+        with_state = [p.name for p in ps if p.has_state and p.name not in spared and not pooled]
         # frozen after the optimizer had stepped them (after a warmup, at an epoch boundary): building
         # it from a requires_grad filter cannot apply to them
-        later = _frozen_after_steps(opt, group)
+        later = not pooled and _frozen_after_steps(opt, group)
         # torch's optimizers skip a parameter whose .grad is None: weight decay reaches a frozen one
         # only through a grad tensor (stale, or zeroed with set_to_none=False) seen at some step
         wd = (group.get("weight_decay") or 0) if any(p.grad != "none" for p in ps) else 0
-        if not with_state and not wd:
+        if not with_state and not wd and not pooled:
             continue
         one, graded = len(ps) == 1, any(p.grad != "none" for p in ps)
         # the loop gave them a new .grad at each step (torch.func.grad): no grad left from before the freeze
         wrote = graded and all(p.name in written for p in ps if p.grad != "none")
-        what = []
+        what = [_pooled_state(opt, group)] if pooled else []
         if with_state:
             what.append(("it holds optimizer state" if one else f"{_n_hold(len(with_state))} optimizer state "
                          f"({listed(with_state)})")
@@ -1505,6 +1506,21 @@ def _eval_only_undone(moved: list[tuple[str, list[BufferRecord]]], over: str, wa
          "super().train(mode), then eval() on them, as mmdet's norm_eval does), or call the freeze again after "
          f"each {call}") + ("" if watched else "; if your loop already does, audit with call_train=False "
                           "(or watch the real loop: freezelint.watch())"), _several(names))
+
+
+def _state_per_param(opt: torch.optim.Optimizer) -> bool:
+    """Whether the optimizer keeps its state per parameter. LBFGS keeps one for all it holds, under
+    its first parameter: that key says nothing of the others, nor of steps before a freeze."""
+    return not isinstance(opt, torch.optim.LBFGS)
+
+
+def _pooled_state(opt: torch.optim.Optimizer, group: Mapping) -> str:
+    """What frozen parameters cost an optimizer without per-parameter state (LBFGS): its history is
+    flat vectors over every parameter it holds, zeros where the .grad is None."""
+    size = group.get("history_size")
+    return (f"{type(opt).__name__} keeps no state per parameter, but one history for all it holds "
+            f"(up to {f'history_size={size}' if size else 'its history size'} past steps and gradient "
+            f"differences, each a flat vector over every parameter), so these frozen ones take room there as zeros")
 
 
 def _n_hold(n: int) -> str:
