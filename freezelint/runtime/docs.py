@@ -48,7 +48,9 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
                     "The watch also reports parameters added to an optimizer after its first window "
                     "(`add_param_group` at an epoch boundary) that stay frozen at every step of the window that "
                     "follows: the unfreeze meant to go with the addition was left out, so they never train. Groups "
-                    "given frozen at construction and unfrozen later (gradual unfreezing) are not reported.",
+                    "given frozen at construction and unfrozen later (gradual unfreezing) are not reported. LBFGS "
+                    "keeps one state for all it holds, under its first parameter, not one per parameter: frozen "
+                    "parameters in it are reported for the room they take in its flat history (zeros there).",
         "why": ("Frozen parameters whose grad stays None only cost a place in the optimizer. But any zero-tensor "
                 "grad (for example after `zero_grad(set_to_none=False)`) plus weight decay shrinks them: AdamW "
                 "(default weight_decay 0.01), Adam, SGD, RMSprop and Adagrad with weight decay all do, even "
@@ -80,7 +82,10 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
                      "at the closing step, and it is reported where the gradient is all zeros and the moment too "
                      "(SGD: the buffer is a multiple of the weights, what the decay alone builds), so that no "
                      "step gave it a gradient (a head not picked at that step had one at its own; SGD without "
-                     "momentum keeps nothing that tells, and is not read); a whole model the optimizer trains that something "
+                     "momentum keeps nothing that tells, and is not read); an expert no token was routed to under "
+                     "a dense mask gets the same all-zero gradient from autograd, which the step cannot tell from "
+                     "a zeroed one: the finding names both, and for a member of a ModuleList or ModuleDict "
+                     "advises watching more steps; a whole model the optimizer trains that something "
                      "also overwrites between every two steps while a model of the same shapes trains beside it "
                      "(an EMA teacher left trainable and in the optimizer: seen from 3 steps on); and heads or "
                      "experts of a ModuleList or ModuleDict that did not run in the window while a sibling did "

@@ -738,7 +738,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             late = [n for n in names if n in refrozen]  # trained at the window's first steps
             when = ("by its last steps (some trained before being frozen inside the window: see the note)" if late
                     else "when it stepped")
-            with_state = [p.name for p in held if p.has_state]
+            with_state = [p.name for p in held if p.has_state] if _state_per_param(opt) else []
             state = (f"; {len(with_state)} still hold{'s' if len(with_state) == 1 else ''} optimizer state"
                      if with_state and not late else "")
             out.append(AuditFinding(
@@ -777,25 +777,26 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             per_group[(owner(p)[0], p.group)].append(p)
     for (oname, gi), ps in sorted(per_group.items()):
         _, opt, group = owner(ps[0])
+        pooled = not _state_per_param(opt)  # LBFGS: its one state is no parameter's own
         # trained, then frozen with their grads dropped: skipped by every step since, the state
         # they hold from before costs memory only (a note), as a freeze inside the window reads
-        spared = [p.name for p in ps if p.has_state and p.grad == "none"
+        spared = [p.name for p in ps if p.has_state and p.grad == "none" and not pooled
                   and (p.name in refrozen or p.name in frozen_before)]
         if spared and notes is not None:
             notes.append(_state_held_note(spared, oname if among > 1 else type(opt).__name__))
-        with_state = [p.name for p in ps if p.has_state and p.name not in spared]
+        with_state = [p.name for p in ps if p.has_state and p.name not in spared and not pooled]
         # frozen after the optimizer had stepped them (after a warmup, at an epoch boundary): building
         # it from a requires_grad filter cannot apply to them
-        later = _frozen_after_steps(opt, group)
+        later = not pooled and _frozen_after_steps(opt, group)
         # torch's optimizers skip a parameter whose .grad is None: weight decay reaches a frozen one
         # only through a grad tensor (stale, or zeroed with set_to_none=False) seen at some step
         wd = (group.get("weight_decay") or 0) if any(p.grad != "none" for p in ps) else 0
-        if not with_state and not wd:
+        if not with_state and not wd and not pooled:
             continue
         one, graded = len(ps) == 1, any(p.grad != "none" for p in ps)
         # the loop gave them a new .grad at each step (torch.func.grad): no grad left from before the freeze
         wrote = graded and all(p.name in written for p in ps if p.grad != "none")
-        what = []
+        what = [_pooled_state(opt, group)] if pooled else []
         if with_state:
             what.append(("it holds optimizer state" if one else f"{_n_hold(len(with_state))} optimizer state "
                          f"({listed(with_state)})")
@@ -935,11 +936,14 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"frozen whose index also covers the trained ones, saved or averaged weights copied into the "
                    f"model at every step)")
         elif ps is decayed and zeroed_by_loop(ps):
+            # autograd's all-zero gradient (an output multiplied by a zero mask) and a `p.grad.zero_()`
+            # after backward leave the same grad and state: the finding names both
             why = (f"their gradient was all zeros at the last step and {_gradless_state(owner(ps[0])[1])}, so no "
-                   f"step gave them a gradient: something zeroes it after "
-                   f"backward (`p.grad.zero_()`, a \"freeze\" by zeroing the gradient), or the loss does not depend "
-                   f"on them; {_decay_of(*owner(ps[0])[1:])} moves them all the same, so the weights drift without "
-                   f"learning")
+                   f"step gave them a nonzero gradient: either the loss did not reach them in these steps "
+                   f"(autograd hands an all-zero gradient to a part whose output is multiplied by zero, as an "
+                   f"expert no token was routed to under a dense mask), or something zeroes their gradient after "
+                   f"backward (`p.grad.zero_()`, a \"freeze\" by zeroing the gradient), which looks the same at "
+                   f"the step; {_decay_of(*owner(ps[0])[1:])} moves them all the same, so the weights drift")
         elif ps is decayed and hooked(ps):
             why = (f"a hook on their gradient (`register_hook`) returns zeros, a freeze by hook, and "
                    f"{_decay_of(*owner(ps[0])[1:])} moves them whatever the gradient, so the \"frozen\" weights drift")
@@ -993,9 +997,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
              "freeze them with `requires_grad_(False)` and leave them out of the optimizer: a hook that zeroes the "
              "gradient still computes it at every step, and weight decay or momentum moves the weights past it"
              if (ps is decayed or ps is zeroed and not beside) and hooked(ps) else
-             "if they are meant to stay frozen, freeze them with `requires_grad_(False)` and leave them out of the "
-             "optimizer (a gradient zeroed after backward is still computed at every step, and weight decay moves "
-             "the weights past it); otherwise find what zeroes their gradient, or make the loss depend on them"
+             _zeroed_advice(any(_member(p.module, by_module) for p in ps))
              if ps is decayed and zeroed_by_loop(ps) else
              "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
              "until then), otherwise make the loss depend on them")
@@ -1062,6 +1064,17 @@ def zeroed_by_loop(ps: list[ParamRecord]) -> bool:
     """Moved with a zero grad that no hook made, while the optimizer's state showed that no step gave
     them a gradient (`grad_zeroed`): the loop zeroes it, or the loss ignores them."""
     return any(p.grad_zeroed for p in ps) and not any(p.grad_hook for p in ps)
+
+
+def _zeroed_advice(member: bool) -> str:
+    """For weights moved by decay alone with zero gradients: where they are a member of a
+    ModuleList or ModuleDict (`member`), an expert or head a router may not have picked yet, to be
+    told apart by more steps; a freeze by zeroing the grad otherwise."""
+    more = ("if they are an expert or a head picked per step, watch more steps (`freezelint run --steps N`, "
+            "`watch(steps=N)`) to see them get a gradient; " if member else "")
+    return (f"{more}if they are meant to stay frozen, freeze them with `requires_grad_(False)` and leave them out of "
+            "the optimizer (a gradient zeroed after backward is still computed at every step, and weight decay "
+            "moves the weights past it); otherwise find what zeroes their gradient, or make the loss depend on them")
 
 
 def hooked(ps: list[ParamRecord]) -> bool:
@@ -1493,6 +1506,21 @@ def _eval_only_undone(moved: list[tuple[str, list[BufferRecord]]], over: str, wa
          "super().train(mode), then eval() on them, as mmdet's norm_eval does), or call the freeze again after "
          f"each {call}") + ("" if watched else "; if your loop already does, audit with call_train=False "
                           "(or watch the real loop: freezelint.watch())"), _several(names))
+
+
+def _state_per_param(opt: torch.optim.Optimizer) -> bool:
+    """Whether the optimizer keeps its state per parameter. LBFGS keeps one for all it holds, under
+    its first parameter: that key says nothing of the others, nor of steps before a freeze."""
+    return not isinstance(opt, torch.optim.LBFGS)
+
+
+def _pooled_state(opt: torch.optim.Optimizer, group: Mapping) -> str:
+    """What frozen parameters cost an optimizer without per-parameter state (LBFGS): its history is
+    flat vectors over every parameter it holds, zeros where the .grad is None."""
+    size = group.get("history_size")
+    return (f"{type(opt).__name__} keeps no state per parameter, but one history for all it holds "
+            f"(up to {f'history_size={size}' if size else 'its history size'} past steps and gradient "
+            f"differences, each a flat vector over every parameter), so these frozen ones take room there as zeros")
 
 
 def _n_hold(n: int) -> str:

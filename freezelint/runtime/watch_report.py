@@ -267,10 +267,12 @@ def _never_graded(params: list[torch.Tensor], moments: dict[int, torch.Tensor],
         sgd = [k for k in maybe if picked[k] in buffers and zero[k]]
         bufs = [fsdp.local(buffers[picked[k]]) for k in sgd]
         weights = [fsdp.local(params[picked[k]]) for k in sgd]
-        # the first elements first, as for the grads: a gradient in the buffer shows there too
-        heads = _multiples([b.view(-1)[:16] if b.is_contiguous() else b for b in bufs],
-                           [w.view(-1)[:16] if w.is_contiguous() else w for w in weights])
-        keep = [n for n, h in enumerate(heads) if h]
+        # the first elements first, as for the grads: a gradient in the buffer shows there too. Where
+        # the weights' first elements are all zeros (an embedding's padding row), they tell nothing:
+        # those are read in full
+        wheads = [w.view(-1)[:16] if w.is_contiguous() else w for w in weights]
+        heads = _multiples([b.view(-1)[:16] if b.is_contiguous() else b for b in bufs], wheads)
+        keep = [n for n, (h, blank) in enumerate(zip(heads, _all_zero(wheads))) if h or blank]
         for n, z in zip(keep, _multiples([bufs[n] for n in keep], [weights[n] for n in keep])):
             out[sgd[n]] = z
         return out
