@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3d13b1a717d15b115971bc1b971f0b33'
+RULES_DIGEST = 'ecd3648084cf8aae29a40a6c0141b7f2'
 
 GATES = {
     'FZ002': (

@@ -96,7 +96,8 @@ class TrainUndoesBnFreeze(Rule):
         "runs it under `torch.no_grad()`, or the class freezes its parameters and holds a layer of its own to "
         "train (a perceptual loss's frozen VGG is left alone); the message then names dropout and BatchNorm only as what "
         "the submodule may hold. Silent for a LightningModule (Lightning 2.2 and later keep submodules that are "
-        "in eval mode at the start of fit in eval mode), for a `self.encoder.train = ...` override, and when a "
+        "in eval mode at the start of fit in eval mode), for a `self.encoder.train = ...` override, where another "
+        "method (forward, or one it calls) puts the submodule back in eval before it runs, and when a "
         "base class other than torch's may override train(). A BatchNorm freeze in a LightningModule's "
         "`__init__` is reported where the project runs a Lightning before 2.2, whose fit calls train() on the "
         "whole LightningModule at its start and after every validation: as `lightning-version` in "
@@ -1954,6 +1955,8 @@ class TrainUndoesBnFreeze(Rule):
                     continue  # `self.eval()`: the whole model, which its caller then trains on purpose
                 if not _trains_a_layer(facts, info, path, frozen):
                     continue  # a criterion (a perceptual loss's VGG) trains nothing: train() may never reach it
+                if _evals_again(own, path, helpers):
+                    continue  # forward (or another method) puts it back in eval before it runs: anomalib's teachers
                 if _run_without_grad(facts, info, path):
                     how = "runs it without grad in forward"
                 elif any(_overlaps(path, sub) for sub in frozen):
@@ -1981,6 +1984,18 @@ class TrainUndoesBnFreeze(Rule):
                     stmt=e.stmt,
                 )
 
+
+
+def _evals_again(own: list, path: str, helpers: set) -> bool:
+    """A method other than `__init__` and the helpers it calls puts `path` (or what holds it) in
+    eval mode again: `self.encoder.eval()` at the top of forward, before the frozen encoder runs,
+    undoes whatever a train() did."""
+    return any(e.kind == EVAL and not e.detail.get("via") and isinstance(e.node, cst.Call)
+               and isinstance(e.node.func, cst.Attribute)
+               and (lambda t: t is not None and (path == t or path.startswith(t + ".")))(
+                   e.target if e.detail.get("chained") else dotted(e.node.func.value))
+               for f in own if f.scope.func_name != "__init__" and f.scope.func_name not in helpers
+               for e in f.events)
 
 def _how_frozen(facts: Facts, freezes: list) -> str:
     """How the class freezes a submodule's parameters, for the message: as meant only, where every
