@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '364ecbb0467f2d9b6c300dfb62e81d7b'
+RULES_DIGEST = 'aeca2c8dad41acd1aba7b885d38106d5'
 
 GATES = {
     'FZ002': (
