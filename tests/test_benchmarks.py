@@ -83,3 +83,12 @@ def test_project_speed_benchmark_counts_reanalysed_files():
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "files re-analysed after the edit:   [6] of 10" in p.stdout
+
+
+def test_in_place_benchmark_prints_the_ratio_to_the_file_alone():
+    # this tree against itself on a tiny project: both ratios printed, the same findings
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "in_place.py"), "--tiny", "--compare", str(ROOT)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "ratio in place / alone (cpu)" in p.stdout and "ratio base in place / base alone (cpu)" in p.stdout
+    assert "findings as the base's: yes" in p.stdout

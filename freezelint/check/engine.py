@@ -169,7 +169,7 @@ def analyse(module: cst.Module, text: str, path: str, selected: frozenset[str],
             project=None) -> tuple[list[Diagnostic], list[tuple[Finding, object]]]:
     """Diagnostics of a parsed file after suppression, plus the unsuppressed fixable findings.
     `active`: the rules to run (those whose prefilter admits the file); default all selected."""
-    facts = Facts.of(module)
+    facts = Facts.of(module, text)
     facts.selected = selected
     findings = run_rules(module, rules_for(active if active is not None else selected), project, path, facts)
     supp = noqa.collect(text) if (findings or check_noqa) else noqa.Suppressions.empty()

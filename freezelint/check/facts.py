@@ -29,8 +29,9 @@ __all__ = [
 class Facts:
     """One file's extracted scopes and candidate nodes, and what its names hold."""
 
-    def __init__(self, module: cst.Module, extracted: Extractor) -> None:
+    def __init__(self, module: cst.Module, extracted: Extractor, code: str | None = None) -> None:
         self.module = module
+        self._code = code  # the text the module was parsed from, where the caller has it
         self.extracted = extracted
         self.module_scope: Scope = extracted.module_scope
         self.classes = extracted.classes
@@ -50,6 +51,7 @@ class Facts:
         self.selected: frozenset[str] | None = None
         self.flow_cache: Any = None  # the flow layer's per-file results, built on first use
         self._positions: Any = None
+        self.memo: dict[str, dict] = {}  # per question, answers that are the file's syntax alone (modes.quiet's walks)
 
     @property
     def positions(self) -> Any:
@@ -62,11 +64,20 @@ class Facts:
             self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
         return self._positions
 
+    @property
+    def code(self) -> str:
+        """The file's source: the text it was parsed from (libcst gives it back unchanged), or a
+        code generation over the whole module (seconds for a large file), done once."""
+        if self._code is None:
+            self._code = self.module.code
+        return self._code
+
     @classmethod
-    def of(cls, module: cst.Module) -> "Facts":
+    def of(cls, module: cst.Module, code: str | None = None) -> "Facts":
+        """`code`: the text `module` was parsed from, if the caller has it."""
         extracted = Extractor()
         traverse.visit(module, extracted)
-        return cls(module, extracted)
+        return cls(module, extracted, code)
 
     def bind_star_imports(self, resolve) -> None:
         """`from modeling.deeplab import *`: a name the file calls and binds nowhere is the one a

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ecd3648084cf8aae29a40a6c0141b7f2'
+RULES_DIGEST = 'fcce88b852dacafa6edfff090fc8b294'
 
 GATES = {
     'FZ002': (

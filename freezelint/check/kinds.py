@@ -222,6 +222,11 @@ class Kinds:
         self._frames: list[set] = []  # per question being answered: the cut-offs it leaned on
         self._steps = 0  # questions asked for the outermost one being answered (_MAX_STEPS)
         self._flag_setters: dict[tuple[int, str], bool] = {}  # _sets_flag_below's answers
+        # per (function, position, parameter): the arguments its same-file calls pass there (syntax
+        # only, asked again for every path that reaches the parameter); per (function, name,
+        # scope): its isinstance guard
+        self._passed_args: dict[tuple[int, int, str], tuple[list, bool]] = {}
+        self._guards: dict[tuple[int, str, int], Kind | None] = {}
 
     def kind(self, expr: cst.BaseExpression, ctx_or_scope: "Ctx | Scope") -> Kind | None:
         """What `expr` holds, or None when it cannot be established."""
@@ -844,7 +849,7 @@ class Kinds:
                 return Kind(PARAM)
             return None
         if isinstance(b.func, cst.FunctionDef):
-            guarded = _isinstance_guard(b.func, name, b.scope or owner)
+            guarded = self._guard(b.func, name, b.scope or owner)
             if guarded is not None:
                 return guarded
         # The first parameter of a function handed to `module.apply(...)` receives modules.
@@ -863,16 +868,12 @@ class Kinds:
 
     def _param_from_calls(self, func: cst.FunctionDef, param: cst.Param, pos: int, depth: int) -> Kind | None:
         """A parameter holds what every same-file call of its function passes (at least one call)."""
-        kinds: list[Kind | None] = []
-        for call, scope in self.f.calls_by_name.get(func.name.value, []):
-            if self.resolve_def(call.func, scope) is not func:
-                continue
-            if any(a.star for a in call.args):
-                return None
-            arg = call_arg(call, pos, param.name.value)
-            if arg is None:
-                return None  # default value used somewhere: unknown
-            kinds.append(self._kind(arg, scope, depth))
+        passed, unknown = self._args_passed(func, param, pos)
+        # the calls before an unknown one are asked all the same: what they memoise and the steps
+        # they take stay as they were
+        kinds: list[Kind | None] = [self._kind(arg, scope, depth) for arg, scope in passed]
+        if unknown:
+            return None
         if self.external_passed is not None and self._top_level(func) and self._sets_flag_below(func, param):
             calls = self.external_passed(func.name.value, pos, param.name.value)  # other project files
             if calls is None:
@@ -881,6 +882,31 @@ class Kinds:
                 kinds.append(from_summary(entry))
                 self._edges[id(param)] = edge
         return self._agree(kinds)
+
+    def _args_passed(self, func: cst.FunctionDef, param: cst.Param, pos: int) -> tuple[list, bool]:
+        """(argument, scope) of the same-file calls of `func` at the parameter, in order, up to the
+        first that unpacks `*args` or leaves it to its default; and whether there is such a call
+        (the parameter's kind is then unknown)."""
+        key = (id(func), pos, param.name.value)
+        if key not in self._passed_args:
+            out: list = []
+            unknown = False
+            for call, scope in self.f.calls_by_name.get(func.name.value, []):
+                if self.resolve_def(call.func, scope) is not func:
+                    continue
+                arg = None if any(a.star for a in call.args) else call_arg(call, pos, param.name.value)
+                if arg is None:
+                    unknown = True
+                    break
+                out.append((arg, scope))
+            self._passed_args[key] = (out, unknown)
+        return self._passed_args[key]
+
+    def _guard(self, func: cst.FunctionDef, name: str, scope: Scope) -> Kind | None:
+        key = (id(func), name, id(scope))
+        if key not in self._guards:
+            self._guards[key] = _isinstance_guard(func, name, scope)
+        return self._guards[key]
 
     def _sets_flag_below(self, func: cst.FunctionDef, param: cst.Param) -> bool:
         """`func` sets `requires_grad` on the parameter or a path below it (`model.backbone.requires_grad

@@ -50,6 +50,20 @@ def quiet(facts: Facts, func: cst.FunctionDef, pos: int, _depth: int = 0) -> boo
     if scope is None or pos >= len(params) or _depth > _MAX_DEPTH \
             or not all(_harmless(facts, d.decorator) for d in func.decorators):
         return False  # a decorator may wrap it in anything
+    walked = facts.memo.setdefault("quiet_body", {})  # the body's calls and bindings: the same for every parameter
+    if id(func) not in walked:
+        walked[id(func)] = _calls_and_bindings(func)
+    if walked[id(func)] is None:
+        return False
+    calls, pairs = walked[id(func)]
+    related = _derived(params[pos].name.value, pairs)
+    return all(_inert_call(facts, c, scope, related, _depth) for c in calls)
+
+
+def _calls_and_bindings(func: cst.FunctionDef) -> tuple[list[cst.Call], list[tuple[set[str], set[str]]]] | None:
+    """The calls of a function's body and what each binding in it binds and reads, or None where
+    the body calls a method named like a mode change, assigns an attribute or an item, or uses
+    global, nonlocal, yield or await (`quiet`: not provably quiet for any parameter)."""
     calls: list[cst.Call] = []
     pairs: list[tuple[set[str], set[str]]] = []  # (names bound, names read): `for m in model.modules()`
     for node in walk(func.body):
@@ -57,24 +71,23 @@ def quiet(facts: Facts, func: cst.FunctionDef, pos: int, _depth: int = 0) -> boo
             f = node.func
             name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
             if _TOUCHES.search(name):
-                return False  # fails fast: most functions of a big file stop here
+                return None  # fails fast: most functions of a big file stop here
             calls.append(node)
         elif isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
             targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
             if any(not isinstance(n, (cst.Name, cst.Tuple, cst.List, cst.Element)) for t in targets for n in walk(t)):
-                return False  # an attribute (`m.training = False`), an item: not followed
+                return None  # an attribute (`m.training = False`), an item: not followed
             if node.value is not None:
                 pairs += [(_names(t), _names(node.value)) for t in targets]
         elif isinstance(node, (cst.Global, cst.Nonlocal, cst.Yield, cst.Await)):
-            return False
+            return None
         elif isinstance(node, (cst.For, cst.CompFor)):
             pairs.append((_names(node.target), _names(node.iter)))
         elif isinstance(node, cst.WithItem) and node.asname is not None:
             pairs.append((_names(node.asname.name), _names(node.item)))
         elif isinstance(node, cst.NamedExpr):
             pairs.append((_names(node.target), _names(node.value)))
-    related = _derived(params[pos].name.value, pairs)
-    return all(_inert_call(facts, c, scope, related, _depth) for c in calls)
+    return calls, pairs
 
 
 def _names(node: cst.CSTNode) -> set[str]:

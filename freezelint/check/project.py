@@ -417,12 +417,12 @@ class Project:
         if block is None:
             return False
         words = outline.setdefault("flow_words", {})  # asked again for every file importing it
-        if name not in words:
-            words[name] = _flow_words(block)
+        if name not in words:  # in its code: a docstring's `model.eval()` makes no event
+            words[name] = _flow_words(_block(_code(outline), name) or "")
         if words[name]:
             return True
-        if "acting" not in outline:  # the file's functions whose own block has such a word
-            outline["acting"] = _acting_defs(_shape(outline))
+        if "acting" not in outline:  # the file's functions whose own code has such a word
+            outline["acting"] = _acting_defs(_code(outline))
         if any(d != name and _called_with_args(block, d) for d in outline["acting"]):
             return True
         return self._base_acts(path, name, block, _depth)
@@ -963,7 +963,7 @@ class Project:
         m = re.search(rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}\b", _shape(outline), re.M) if outline else None
         found = False
         if m is not None and outline["imports"] and _depth < _MAX_CHAIN:
-            text = outline["text"]
+            text = _code(outline)  # a call a docstring shows hands nothing on
             end = _TOP_LEVEL.search(_shape(outline), m.end())
             for local in _handed_to(text, outline["imports"], m.end(), end.start() if end else len(text)):
                 hit = self.resolve(str(path), outline["imports"][local])
@@ -2149,6 +2149,31 @@ def _shape(outline: dict) -> str:
         text = outline["text"]
         outline["shape"] = _blank_string_lines(text) if '"""' in text or "'''" in text or "\\\n" in text else text
     return outline["shape"]
+
+
+def _code(outline: dict) -> str:
+    """The outline's text with its comments and its triple-quoted strings other than f-strings
+    blanked (same length, newlines kept), and a line another multi-line string holds from column 0
+    blanked as in `_shape`: the code a summary reads, where a docstring's `model.eval()` or a
+    comment's `model.train()` makes no event. Kept with it."""
+    if "code" not in outline:
+        text = outline["text"]
+        pieces, last = [], 0
+        for m in _LEXEME.finditer(text) if "#" in text or '"""' in text or "'''" in text or "\\\n" in text else ():
+            lexeme = m.group()
+            body = lexeme.lstrip("rRbBuUfF")
+            if lexeme[0] == "#" or body[:3] in ('"""', "'''") and "f" not in lexeme[:len(lexeme) - len(body)].lower():
+                pieces += [text[last:m.start()], _NOT_NEWLINE.sub(" ", lexeme)]
+            elif _STRING_LINE_HEAD.search(lexeme):
+                pieces += [text[last:m.start()], _STRING_LINE_HEAD.sub("\n ", lexeme)]
+            else:
+                continue
+            last = m.end()
+        outline["code"] = "".join(pieces) + text[last:] if pieces else text
+    return outline["code"]
+
+
+_NOT_NEWLINE = re.compile(r"[^\n]")
 
 
 def _blank_string_lines(text: str) -> str:

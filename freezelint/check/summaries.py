@@ -609,7 +609,7 @@ def summarise_text(text: str) -> dict | None:
     """Summary of a source text, or None when it does not parse."""
     try:
         module = cst.parse_module(text)
-        return summarise(Facts.of(module))
+        return summarise(Facts.of(module, text))
     except (cst.ParserSyntaxError, RecursionError, ValueError):
         return None
 

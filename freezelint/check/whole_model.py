@@ -128,7 +128,7 @@ def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
             if not layers and not arms:
                 continue
             if text is None:
-                text = facts.module.code
+                text = facts.code
             if _handles_batchnorm(facts, text):
                 return []
             if not arms:
@@ -1646,7 +1646,7 @@ def frozen_records(facts: Facts, callees) -> dict:
     part of it in eval mode. Nothing for a file that deals with BatchNorm itself (FrozenBatchNorm,
     momentum, isinstance tests...)."""
     out: dict = {"functions": {}, "classes": {}}
-    text = facts.module.code
+    text = facts.code
     if _handles_batchnorm(facts, text):
         return out
     models = bool(_BN_WORDS.search(text))  # else no model with BatchNorm is built here

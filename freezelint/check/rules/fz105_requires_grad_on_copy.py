@@ -200,7 +200,7 @@ class RequiresGradOnCopy(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        casts = _rebound_casts(module) if re.search(_CAST_CALL, module.code) else {}
+        casts = _rebound_casts(module) if re.search(_CAST_CALL, facts.code) else {}
         for store in facts.attr_stores:
             if store.attr == "requires_grad" and store.form != "augassign":
                 yield from self._report(facts, store.obj, store.value, store.attr_node, store.ctx, casts)
