@@ -20,7 +20,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1397,14 +1397,7 @@ class Project:
             edge = Edge(shown_path(importer), shown_path(str(path)), key)
             self._link(edge)
             return entry["line"], shown_path(str(path))
-        for base in entry["bases"]:
-            if base and is_library(base):
-                continue  # torch's, transformers' classes: no project helper of this name
-            below = self._class_ref(path, base) if base else None
-            found = self._partial_walk(importer, below, method, seen) if below is not None else None
-            if found != ABSENT:
-                return found  # found, or a base not known that may define it
-        return ABSENT
+        return self._through_bases(importer, path, entry["bases"], method, seen, self._partial_walk)
 
     def _partial_of(self, path: Path, key: str) -> dict | None:
         """What file `path` says of a top-level function (`key` its name) or of a method of a
@@ -1495,6 +1488,19 @@ class Project:
         hit = self.resolve(importer, qual)
         return self._strict_walk(importer, hit, method, set()) if hit is not None else None
 
+    def _through_bases(self, importer: str, path: Path, bases: list, method: str | None, seen: set,
+                       walk: Callable) -> object:
+        """What `walk` finds of `method` in the project classes `bases` name (the bases of a class
+        of `path`), the first that defines it; ABSENT where none does."""
+        for base in bases:
+            if base and is_library(base):
+                continue  # torch's, transformers' classes: no project helper of this name
+            below = self._class_ref(path, base) if base else None
+            found = walk(importer, below, method, seen) if below is not None else None
+            if found != ABSENT:
+                return found  # found, or a base not known that may define it
+        return ABSENT
+
     def _strict_walk(self, importer: str, hit: tuple[Path, str], method: str,
                      seen: set) -> tuple[int, str, str, int | None, bool] | str | None:
         path, name = hit
@@ -1510,14 +1516,7 @@ class Project:
             return entry[0], shown_path(str(path)), entry[1], entry[2], entry[3]
         if entry is None:
             return None
-        for base in entry["bases"]:
-            if base and is_library(base):
-                continue  # torch's, transformers' classes: no project helper of this name
-            below = self._class_ref(path, base) if base else None
-            found = self._strict_walk(importer, below, method, seen) if below is not None else None
-            if found != ABSENT:
-                return found  # found, or a base not known that may define it
-        return ABSENT
+        return self._through_bases(importer, path, entry["bases"], method, seen, self._strict_walk)
 
     def _strict_of(self, path: Path, name: str) -> list | dict | None:
         """The summary's "strict_arg" of a top-level function, or (`Name.method`) of a method of a
