@@ -51,6 +51,12 @@ def local(t: Any) -> Any:
     return t
 
 
+
+def nonzero_counts(tensors: list[torch.Tensor]) -> list[int]:
+    """The non-zero elements of each tensor's shard on this rank, in one read back (counting a
+    DTensor's whole would be a collective)."""
+    return torch.stack([torch.count_nonzero(local(t)).cpu() for t in tensors]).tolist() if tensors else []
+
 def is_sharded(t: torch.Tensor) -> bool:
     """A DTensor sharded over its mesh (each rank holds different rows)."""
     cls = _dtensor()

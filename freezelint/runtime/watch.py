@@ -1046,11 +1046,7 @@ class Watch:
         non-zero); counted in grad_seen once the step ends. A step given a closure makes its grads
         inside: those are read at its end."""
         read = [p for p in held_params(opt) if not p.requires_grad and p.grad is not None]
-        if not read:
-            return {}
-        # this rank's shard of each grad: counting a DTensor's would be a collective
-        counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for p in read]).tolist()
-        return {id(p): c for p, c in zip(read, counts)}
+        return dict(zip(map(id, read), fsdp.nonzero_counts([p.grad for p in read])))
 
     def _note_lrs(self, opt: torch.optim.Optimizer) -> None:
         """At the optimizer's first step: its groups frozen by lr=0 (see `_lr_zero`). At a later
@@ -1248,15 +1244,8 @@ class Watch:
                 if id(p) not in given:
                     read.append(p)
                 self._note_frozen_grad(p)
-        if read:
-            # this rank's shard of each grad: counting a DTensor's would be a collective
-            counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for p in read]).tolist()
-            for p, c in zip(read, counts):
-                if c:
-                    self.grad_seen[id(p)] = "nonzero"
-                elif self.grad_seen.get(id(p)) != "nonzero":
-                    self.grad_seen[id(p)] = "zero"
-        for pid, c in given.items():
+        # the grads read now and the frozen ones read as the step began (`given`): disjoint
+        for pid, c in [*zip(map(id, read), fsdp.nonzero_counts([p.grad for p in read])), *given.items()]:
             if c:
                 self.grad_seen[pid] = "nonzero"
             elif self.grad_seen.get(pid) != "nonzero":

@@ -173,9 +173,7 @@ def _read_zero_grads(records: list[ParamRecord], params: list[torch.Tensor],
         pick = [params[i] for i in picked]
         if not pick:
             return []
-        # this rank's shard of each grad: counting a DTensor's would be a collective
-        counts = torch.stack([torch.count_nonzero(fsdp.local(p.grad)).cpu() for p in pick]).tolist()
-        return [not c for c in counts]
+        return [not c for c in fsdp.nonzero_counts([p.grad for p in pick])]
 
     F.mark_zero_grads(records, all_zero, lambda i: params[i].grad is not None
                       and params[i].grad.layout == torch.strided, never_graded)
