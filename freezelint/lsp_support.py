@@ -7,10 +7,8 @@ stays thin. Positions here are 1-based rows and code-point columns, as the engin
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +19,6 @@ from freezelint.config import load as load_config
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-_CODE_LIST = re.compile(r"\s*[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*")
 
 # The engine call every check goes through: (text, path, selected, fix) -> engine.Outcome.
 Analyse = Callable[[str, str, frozenset, "str | None"], Any]
@@ -232,55 +229,41 @@ def _fix_within(fix: dict, cell_of_row, key: str) -> bool:
 # ------------------------------------------------------------------------- suppression
 @dataclass
 class LineEdit:
-    """Insert `text` at (row, col) of the checked source: 1-based row, 0-based column."""
+    """Replace columns [col, end) of `row` of the checked source with `text`: 1-based row, 0-based
+    columns (end == col: an insertion)."""
 
     row: int
     col: int
     text: str
+    end: int
 
 
 def noqa_edit(source: str, row: int, code: str) -> LineEdit | None:
-    """Where to write `# noqa: CODE` so that the finding on `row` is suppressed: appended to the
-    line, or added to the codes of a `# noqa:` already there. None when no comment can go there
-    (the line ends inside a string or a backslash continuation). The result is proved: the
-    edited source still parses and the suppression reader sees the code on that row."""
-    from freezelint.check import noqa
+    """The edit that suppresses the finding `code` on `row`: exactly the comment `freezelint check
+    --add-noqa` writes there (one source of truth: add_noqa.py places it, merges it into a `# noqa:`
+    list already there and proves it). None where --add-noqa would add nothing (the line ends
+    inside a string or a backslash continuation, a blanket or file-level suppression is there, or
+    the code is FZ002, which is never suppressed)."""
+    from freezelint.check import add_noqa
 
     lines = source_lines(source)
     if not 1 <= row <= len(lines):
         return None
-    body = lines[row - 1].rstrip("\r\n")
-    comment = _comment_on(source, row)
-    if comment is None and body.rstrip().endswith("\\"):
+    edited = add_noqa.add_to_source(source, {row: {code}})
+    if edited.text is None:
         return None
-    edit = None
-    if comment is not None:
-        text, col = comment
-        m = noqa._NOQA.search(text)
-        if m is not None and m.group("codes") is not None:
-            listed = _CODE_LIST.match(text, m.start("codes"))
-            if listed is not None:
-                edit = LineEdit(row, col + listed.end(), f", {code}")
-    if edit is None:
-        stripped = body.rstrip()
-        edit = LineEdit(row, len(stripped), f"  # noqa: {code}")
-    return edit if noqa.holds(apply_line_edit(source, edit), [(row, code)]) else None
-
-
-def _comment_on(source: str, row: int) -> tuple[str, int] | None:
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(source, newline=None).readline):
-            if tok.start[0] > row:
-                break
-            if tok.type == tokenize.COMMENT and tok.start[0] == row:
-                return tok.string, tok.start[1]
-    except (tokenize.TokenError, SyntaxError):
-        pass
-    return None
+    old, new = lines[row - 1], source_lines(edited.text)[row - 1]
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return LineEdit(row, head, new[head:len(new) - tail], len(old) - tail)
 
 
 def apply_line_edit(source: str, edit: LineEdit) -> str:
     lines = source_lines(source)
     line = lines[edit.row - 1]
-    lines[edit.row - 1] = line[: edit.col] + edit.text + line[edit.col:]
+    lines[edit.row - 1] = line[: edit.col] + edit.text + line[edit.end:]
     return "".join(lines)

@@ -298,11 +298,11 @@ def build_server(debounce: float = DEBOUNCE_S):
                 cell, row = unit.checked.cell_of_row(edit.row)
                 if cell != uri:
                     return None
-            at = self._position(doc.lines, row, edit.col + 1)
+            start, end = self._position(doc.lines, row, edit.col + 1), self._position(doc.lines, row, edit.end + 1)
             return t.CodeAction(
                 title=f"Suppress {code} on this line with `# noqa: {code}`", kind=t.CodeActionKind.QuickFix,
                 diagnostics=[diagnostic],
-                edit=self._edit(uri, doc.version, [t.TextEdit(range=t.Range(start=at, end=at), new_text=edit.text)]))
+                edit=self._edit(uri, doc.version, [t.TextEdit(range=t.Range(start=start, end=end), new_text=edit.text)]))
 
         def fix_all_action(self, uri: str, unit: _Unit, doc: _Doc):
             if unit.notebook or not any(p.diagnostic.fix and p.diagnostic.fix["applicability"] == codes.SAFE

@@ -16,6 +16,7 @@ from conftest import ROOT
 from freezelint import codes
 from freezelint.check.engine import check_text
 from freezelint.check.rules import ALL_RULES
+from freezelint.check import add_noqa
 from freezelint.lsp_support import apply_line_edit, noqa_edit, source_lines
 
 pytest.importorskip("pygls")
@@ -327,26 +328,33 @@ def test_each_fix_edit_is_the_fix_check_applies(source, instead_only):
 
 @pytest.mark.parametrize("source,row,expected", [
     ("m.requires_grad_ = False\n", 1, "m.requires_grad_ = False  # noqa: FZ101\n"),
-    ("m.requires_grad_ = False   \r\n", 1, "m.requires_grad_ = False  # noqa: FZ101   \r\n"),
+    ("m.requires_grad_ = False   \r\n", 1, "m.requires_grad_ = False  # noqa: FZ101\r\n"),
     ("m.requires_grad_ = False  # noqa: E501\n", 1, "m.requires_grad_ = False  # noqa: E501, FZ101\n"),
     ("m.requires_grad_ = False  # noqa: E501 -- long\n", 1, "m.requires_grad_ = False  # noqa: E501, FZ101 -- long\n"),
+    # merged into the list in order, as --add-noqa merges it (not appended after W291)
+    ("m.requires_grad_ = False  # noqa: W291\n", 1, "m.requires_grad_ = False  # noqa: FZ101, W291\n"),
     ("m.requires_grad_ = False  # freeze it\n", 1, "m.requires_grad_ = False  # freeze it  # noqa: FZ101\n"),
     ("x = 1\nm.requires_grad_ = (\n    False)\n", 2, "x = 1\nm.requires_grad_ = (  # noqa: FZ101\n    False)\n"),
 ])
 def test_noqa_edit(source, row, expected):
     edit = noqa_edit(source, row, "FZ101")
     assert edit is not None and apply_line_edit(source, edit) == expected
+    # the editor's comment is the one `check --add-noqa` writes: one placement, not two
+    assert add_noqa.add_to_source(source, {row: {"FZ101"}}).text == expected
     out = check_text(expected, "x.py", ALL, force=True).diagnostics
     assert [d.code for d in out] == [], out  # suppressed, and the suppression is used (no FZ002)
 
 
-@pytest.mark.parametrize("source,row", [
-    ('m.requires_grad_ = f("""\n""")\n', 1),  # the line ends inside a string
-    ("m.requires_grad_ = \\\n    False\n", 1),  # backslash continuation
-    ("x = 1\n", 5),
+@pytest.mark.parametrize("source,row,code", [
+    ('m.requires_grad_ = f("""\n""")\n', 1, "FZ101"),  # the line ends inside a string
+    ("m.requires_grad_ = \\\n    False\n", 1, "FZ101"),  # backslash continuation
+    ("x = 1\n", 5, "FZ101"),
+    ("x = 1  # noqa: FZ101\n", 1, "FZ002"),  # "this suppression is unused" is never suppressed
+    ("m.requires_grad_ = False  # freezelint: noqa\n", 1, "FZ101"),  # a blanket one is there already
 ])
-def test_noqa_edit_refuses_where_a_comment_cannot_go(source, row):
-    assert noqa_edit(source, row, "FZ101") is None
+def test_noqa_edit_refuses_where_add_noqa_adds_nothing(source, row, code):
+    assert noqa_edit(source, row, code) is None
+    assert add_noqa.add_to_source(source, {row: {code}}).text is None
 
 
 def test_cli_lists_the_server():
