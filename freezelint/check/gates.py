@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'fcce88b852dacafa6edfff090fc8b294'
+RULES_DIGEST = 'b27ac7beb593fccff911bd710d36f906'
 
 GATES = {
     'FZ002': (
