@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b27ac7beb593fccff911bd710d36f906'
+RULES_DIGEST = '572d043274e8f71f6aec76d0da4372f5'
 
 GATES = {
     'FZ002': (
