@@ -567,6 +567,17 @@ class OptimizerOverFrozenParams(Rule):
                 lr=0.01, momentum=0.9,
             )
             """,
+            instead="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for p in model.parameters():
+                p.requires_grad = False
+            model.fc = torch.nn.Linear(2048, 10)
+            model = torch.compile(model)
+            optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.01, momentum=0.9)
+            """,
         ),
     ]
     good = [
