@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '572d043274e8f71f6aec76d0da4372f5'
+RULES_DIGEST = '988f565ac2bbedd34fda35f6f6daeb9d'
 
 GATES = {
     'FZ002': (
@@ -83,7 +83,7 @@ GATES = {
     ),
     'FZ203': (
         ('BatchNorm', 'batchnorm'),
-        ('isinstance\\([^)]*BatchNorm[123]d', 'isinstance\\([^)]*\\bbatchnorm\\s*[,)]', '[\\\'\\"]BatchNorm[123]d[\\\'\\"]', 'startswith\\(\\s*[\\\'\\"]BatchNorm[\\\'\\"]'),
+        ('isinstance\\([^)]*BatchNorm[123]d', 'isinstance\\([^)]*\\bbatchnorm\\s*[,)]', '[\\\'\\"]BatchNorm[123]d[\\\'\\"]', '(?:startswith|find)\\(\\s*[\\\'\\"]Batch(?:N|No|Nor|Norm)?[\\\'\\"]'),
         ('\\.eval\\(\\)|\\.train\\(\\s*False|requires_grad',),
     ),
     'FZ204': (
