@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '988f565ac2bbedd34fda35f6f6daeb9d'
+RULES_DIGEST = '3b1f0bdfb38c9f4717c0dc51d09bc367'
 
 GATES = {
     'FZ002': (
@@ -138,8 +138,8 @@ GATES = {
     ),
     'FZ403': (
         ('state_dict',),
-        ('state_dict\\([^)\\n]*\\)\\s*(?:\\[|\\.\\s*(?:update|setdefault|__setitem__)\\b)', '=[ \\t]*[\\w.()\\[\\]\'\\"]*\\.state_dict\\('),
-        ('\\]\\s*(?:\\.\\s*data\\s*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\s*\\(', 'state_dict\\([^)\\n]*\\)\\s*(?:\\[[^\\n]*?\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\b)|(?<!\\w)(\\w+)[ \\t]*=[ \\t]*[\\w.()\\[\\]\'\\"]*\\.state_dict\\((?s:.*?)(?<![\\w.])\\1[ \\t]*(?:\\[[^\\n]*?\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.[ \\t]*(?:update|setdefault|__setitem__)[ \\t]*\\()'),
+        ('state_dict\\([^)\\n]*\\)\\s*(?:\\[|\\.\\s*(?:update|setdefault|__setitem__)\\b)', '=[ \\t]*(?:\\(\\s*)?[^\\n=]*?\\.state_dict\\('),
+        ('\\]\\s*(?:\\.\\s*data\\s*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\s*\\(', 'state_dict\\([^)\\n]*\\)\\s*(?:\\[(?:[^\\[\\]]|\\[[^\\[\\]]*\\])*\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\b)|(?<!\\w)(\\w+)[ \\t]*(?::[^=\\n]*)?=[ \\t]*(?:\\(\\s*)?[^\\n=]*?\\.state_dict\\((?s:.*?)(?<![\\w.])\\1[ \\t]*(?:\\[(?:[^\\[\\]]|\\[[^\\[\\]]*\\])*\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.[ \\t]*(?:update|setdefault|__setitem__)[ \\t]*\\()'),
     ),
     'FZ503': (
         ('backward',),
