@@ -5,6 +5,7 @@ what the method returns drops them; one that keeps and reads the result, returns
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -101,3 +102,65 @@ def test_what_the_caller_drops_is_the_only_word_of_a_load_that_matched_nothing()
     result = namespace["Base"].load(model, sd)
     assert sorted(result.missing_keys) == ["fc.bias", "fc.weight"]
     assert sorted(result.unexpected_keys) == ["module.fc.bias", "module.fc.weight"]
+
+
+OTHER_BASE = """
+import torch.nn as nn
+
+
+class Base(nn.Module):
+    def load(self, sd, strict=False):
+        return self.load_state_dict(sd, strict=strict)
+"""
+
+OTHER_MODEL = """
+import torch.nn as nn
+
+from models.base import Base
+
+
+class Model(Base):
+    def __init__(self, sd):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.load(sd, strict=False)
+        result = self.load(sd, strict=False)
+        assert not result.unexpected_keys, result
+        self.load(sd, strict=True)
+"""
+
+
+def test_a_base_of_another_file_that_returns_the_keys_is_followed(cli, tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "__init__.py").write_text("")
+    (tmp_path / "models" / "base.py").write_text(OTHER_BASE.lstrip())
+    (tmp_path / "train.py").write_text(OTHER_MODEL.lstrip())
+    r = cli(tmp_path, "check", "--format", "json", "--select", "FZ401", "--no-cache", ".")
+    found = [(d["filename"], d["location"]["row"], d["message"]) for d in json.loads(r.out)]
+    assert [(f.replace("\\", "/"), row) for f, row, _ in found] == [("train.py", 10)], r.out
+    assert found[0][2].startswith(
+        "`self.load(..., strict=False)` runs `load_state_dict(..., strict=strict)` and returns its missing and "
+        "unexpected keys (models/base.py:6); this call drops them")
+
+
+def test_a_cached_finding_follows_the_base_that_returns_the_keys(cli, tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "__init__.py").write_text("")
+    base = tmp_path / "models" / "base.py"
+    base.write_text(OTHER_BASE.lstrip())
+    (tmp_path / "train.py").write_text(OTHER_MODEL.lstrip())
+
+    def rows() -> list[int]:
+        r = cli(tmp_path, "check", "--format", "json", "--select", "FZ401", ".")
+        return [d["location"]["row"] for d in json.loads(r.out)]
+
+    assert rows() == [10]
+    base.write_text(OTHER_BASE.lstrip().replace("        return self.load_state_dict(sd, strict=strict)",
+                                                "        result = self.load_state_dict(sd, strict=strict)\n"
+                                                "        assert not result.unexpected_keys, result\n"
+                                                "        return result"))
+    assert rows() == []
+    base.write_text(OTHER_BASE.lstrip())
+    assert rows() == [10]

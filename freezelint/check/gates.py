@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3b1f0bdfb38c9f4717c0dc51d09bc367'
+RULES_DIGEST = 'ef8c994682f1e8504b0ddd4352366a62'
 
 GATES = {
     'FZ002': (

@@ -125,7 +125,7 @@ class UncheckedPartialLoad(Rule):
         "own passes nothing for a parameter whose default is `False` (`def load(self, path, strict=False)` "
         "called as `self.load(path)`). One that hands that load's result back unread on every `return` "
         "(`def load(self, sd, strict=False): return self.load_state_dict(sd, strict=strict)`, of the same "
-        "file) is reported where a caller that leaves the parameter `False` drops what it returns: a statement "
+        "file or another project file) is reported where a caller that leaves the parameter `False` drops what it returns: a statement "
         "of its own (`self.load(sd)`), or a name never read; kept, checked, logged or returned, it is silent. "
         "So is a method of the caller's own class "
         "called on `self` (coqui-tts's `self.load_checkpoint(config, path, strict=False)`, whose body runs "
@@ -1125,14 +1125,16 @@ class UncheckedPartialLoad(Rule):
         for mc in (*facts.name_calls, *facts.method_calls):
             call = mc.call
             if mc.method == "load_state_dict" or not _may_load_non_strict(call, mc.ctx.stmt) \
-                    and not (handed and unread_result(call, mc.ctx.stmt, _body_of(mc.ctx.scope, facts.module))):
+                    and not ((handed or facts.project is not None)
+                             and unread_result(call, mc.ctx.stmt, _body_of(mc.ctx.scope, facts.module))):
                 continue
             found = _strict_helper(facts, call, mc.ctx, loads)
             kept = None
-            if found is None and handed:  # a helper that returns the keys: reported where the caller drops them
+            if found is None and (handed or facts.project is not None):  # a helper that returns the keys:
+                # reported where the caller drops them
                 kept = unread_result(call, mc.ctx.stmt, _body_of(mc.ctx.scope, facts.module))
                 if kept or _statement_of(call, mc.ctx.stmt):
-                    found = _strict_helper(facts, call, mc.ctx, handed, here_only=True)
+                    found = _strict_helper(facts, call, mc.ctx, handed, handed=True)
             if found is None:
                 continue
             where, param, index, off = found
@@ -1354,7 +1356,7 @@ def _strict_entry(func: cst.FunctionDef, method: bool, load: cst.Call, param: st
 def returned_strict_loads(facts: Facts) -> dict[int, tuple[cst.Call, str, int | None, bool]]:
     """As strict_arg_loads, for the functions and methods that hand the result back unread on every
     `return` (`def load(self, sd, strict=False): return self.load_state_dict(sd, strict=strict)`):
-    the keys are the caller's, reported where it drops them. Of this file only."""
+    the keys are the caller's, reported where it drops them (summaries record them for other files)"""
     tops: dict[int, tuple[cst.FunctionDef, bool]] = {}
     for stmt in facts.module.body:
         body = stmt.body.body if isinstance(stmt, cst.ClassDef) else (stmt,)
@@ -1441,12 +1443,13 @@ StrictLoad = tuple[cst.Call | tuple[int, str], str, int | None, bool]
 
 
 def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tuple[cst.Call, str, int | None, bool]],
-                   here_only: bool = False) -> StrictLoad | None:
+                   handed: bool = False) -> StrictLoad | None:
     """The load a called helper runs with its parameter as `strict` and drops (strict_arg_loads): a
     function of the file, or one imported from another project file, or the method `self.method`
     runs (of the class or of its bases, here or in another project file); the load (a node here, or
-    `(line, path)`), the parameter, its position and whether it defaults to False. With `here_only`,
-    only the helpers of this file (`loads` from returned_strict_loads)."""
+    `(line, path)`), the parameter, its position and whether it defaults to False. With `handed`, a
+    helper that returns the result instead (`loads` from returned_strict_loads; of another file, a
+    summary's "strict_arg" marked so)."""
     func = call.func
     if isinstance(func, cst.Name):
         d = facts.resolve_def(func, ctx.scope)
@@ -1454,20 +1457,20 @@ def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tupl
             return loads[id(d)] if id(d) in loads else None
     if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
         info = _self_class(ctx)
-        found = _strict_method(facts, info, func.attr.value, loads, set(), here_only) if info is not None else None
+        found = _strict_method(facts, info, func.attr.value, loads, set(), handed) if info is not None else None
         return found if isinstance(found, tuple) else None
-    project = facts.project if facts.path and not here_only else None
+    project = facts.project if facts.path else None
     if project is None or not isinstance(func, (cst.Name, cst.Attribute)):
         return None
     q = facts.qualname(func, ctx.scope)
     if not q or is_library(q) or hasattr(builtins, q):
         return None
     found = project.strict_load(facts.path, q)
-    return ((found[0], found[1]), found[2], found[3], found[4]) if found is not None else None
+    return ((found[0], found[1]), found[2], found[3], found[4]) if found is not None and found[5] == handed else None
 
 
 def _strict_method(facts: Facts, info: ClassInfo, method: str, loads: dict, seen: set[int],
-                   here_only: bool = False) -> StrictLoad | str | None:
+                   handed: bool = False) -> StrictLoad | str | None:
     """strict_arg_loads' load of the def `self.method(...)` runs: the class's own, or that of the
     first of its bases that defines it, in order, of this file or (Project.strict_method_load) of
     another project file; ABSENT where none does; None where that cannot be told or `self.method`
@@ -1483,16 +1486,16 @@ def _strict_method(facts: Facts, info: ClassInfo, method: str, loads: dict, seen
             continue
         local = facts.classes.get(base.value.value) if isinstance(base.value, cst.Name) else None
         if local is not None and local is not info:
-            found = _strict_method(facts, local, method, loads, seen, here_only)
+            found = _strict_method(facts, local, method, loads, seen, handed)
         else:
             q = facts.qualname(base.value, facts.module_scope)
             if q and (is_library(q) or hasattr(builtins, q)):
                 continue  # `nn.Module`, `object`: no project helper of this name
-            if not q or facts.project is None or not facts.path or here_only:
+            if not q or facts.project is None or not facts.path:
                 return None
             found = facts.project.strict_method_load(facts.path, q, method)
-            if isinstance(found, tuple):
-                found = ((found[0], found[1]), found[2], found[3], found[4])
+            if isinstance(found, tuple):  # the base's load, where it drops the keys or (`handed`) returns them
+                found = ((found[0], found[1]), found[2], found[3], found[4]) if found[5] == handed else None
         if found != ABSENT:
             return found
     return ABSENT
