@@ -82,14 +82,22 @@ def test_a_base_through_a_middle_class_of_a_third_file(cli, tmp_path):
     assert [(f, row) for f, row, _ in _found(cli, root, "--no-cache", ".")] == [("train.py", 9), ("train.py", 10)]
 
 
-@pytest.mark.parametrize("body", [
-    "        return self.net.load_state_dict(torch.load(path), strict=strict)",  # handed back
-    "        result = self.net.load_state_dict(torch.load(path), strict=strict)\n"
-    "        assert not result.unexpected_keys, result",  # checked
-])
-def test_a_base_that_returns_or_checks_the_result_is_silent(cli, tmp_path, body):
-    base = BASE.replace("        self.net.load_state_dict(torch.load(path), strict=strict)", body)
+CHECKED = ("        result = self.net.load_state_dict(torch.load(path), strict=strict)\n"
+           "        assert not result.unexpected_keys, result")
+
+
+def test_a_base_that_checks_the_result_is_silent(cli, tmp_path):
+    base = BASE.replace("        self.net.load_state_dict(torch.load(path), strict=strict)", CHECKED)
     assert _found(cli, _project(tmp_path / "p", base=base), "--no-cache", ".") == []
+
+
+def test_a_base_that_returns_the_result_is_reported_where_the_caller_drops_it(cli, tmp_path):
+    base = BASE.replace("        self.net.load_state_dict", "        return self.net.load_state_dict")
+    found = _found(cli, _project(tmp_path / "p", base=base), "--no-cache", ".")
+    assert [(f, row) for f, row, _ in found] == [("train.py", 9), ("train.py", 10)]
+    assert found[0][2].startswith(
+        "`self.load(...)` runs `load_state_dict(..., strict=strict)` with `strict` left at its default, False, "
+        "and returns its missing and unexpected keys (models/base.py:6); this call drops them")
 
 
 def test_a_strict_default_is_reported_only_where_false_is_passed(cli, tmp_path):
@@ -102,7 +110,7 @@ def test_a_cached_finding_follows_the_base(cli, tmp_path):
     root = _project(tmp_path / "p")
     assert len(_found(cli, root, ".")) == 2
     base = root / "models" / "base.py"
-    base.write_text(BASE.replace("        self.net.load_state_dict", "        return self.net.load_state_dict"))
+    base.write_text(BASE.replace("        self.net.load_state_dict(torch.load(path), strict=strict)", CHECKED))
     assert _found(cli, root, ".") == []
     base.write_text(BASE)
     assert len(_found(cli, root, ".")) == 2

@@ -298,11 +298,6 @@ def setup(model, checkpoint_path):
         result = model.load_state_dict(path, strict=strict)
         logging.info(result)
     """,
-    # hands them to the caller
-    """
-    def load_checkpoint(model, path, strict=True):
-        return model.load_state_dict(path, strict=strict)
-    """,
     # not only the caller's value
     """
     def load_checkpoint(model, path, strict=True):
@@ -318,6 +313,19 @@ def setup(model, checkpoint_path):
 def test_near_misses_of_the_helper_are_silent(helper):
     src = textwrap.dedent(helper) + "\n\ndef setup(model, path):\n    load_checkpoint(model, path, strict=False)\n"
     assert _rows(src) == []
+
+
+def test_a_helper_that_hands_the_keys_back_is_reported_where_the_caller_drops_them():
+    helper = "def load_checkpoint(model, path, strict=True):\n    return model.load_state_dict(path, strict=strict)\n"
+    found = check_source(helper + "\n\ndef setup(model, path):\n    load_checkpoint(model, path, strict=False)\n",
+                         "train.py", select=["FZ401"])
+    assert [d.row for d in found] == [6]
+    assert found[0].message.startswith(
+        "`load_checkpoint(..., strict=False)` runs `load_state_dict(..., strict=strict)` and returns its missing "
+        "and unexpected keys (line 2); this call drops them")
+    kept = helper + "\n\ndef setup(model, path):\n    missing, unexpected = load_checkpoint(model, path, strict=False)\n" \
+        "    assert not unexpected, unexpected\n"
+    assert _rows(kept) == []
 
 
 def test_a_dropped_load_through_the_callers_strict_loads_nothing():

@@ -135,7 +135,7 @@ class Extractor(cst.CSTVisitor):
         out.extend((name, MODULE, qual) for name, qual in batchnorm_name_tests(test, self._bound_once))
         if node is not None:
             self.bn_name_ifs.extend((node, name, test, classes, self._ctx())
-                                    for name, classes in batchnorm_name_kinds(test, self._bound_once))
+                                    for name, classes in batchnorm_name_kinds(test, self._bound_once, prefixes=True))
         return out
 
     def _bound_once(self, name: str) -> cst.BaseExpression | None:

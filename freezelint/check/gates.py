@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'fcce88b852dacafa6edfff090fc8b294'
+RULES_DIGEST = 'ef8c994682f1e8504b0ddd4352366a62'
 
 GATES = {
     'FZ002': (
@@ -83,7 +83,7 @@ GATES = {
     ),
     'FZ203': (
         ('BatchNorm', 'batchnorm'),
-        ('isinstance\\([^)]*BatchNorm[123]d', 'isinstance\\([^)]*\\bbatchnorm\\s*[,)]', '[\\\'\\"]BatchNorm[123]d[\\\'\\"]', 'startswith\\(\\s*[\\\'\\"]BatchNorm[\\\'\\"]'),
+        ('isinstance\\([^)]*BatchNorm[123]d', 'isinstance\\([^)]*\\bbatchnorm\\s*[,)]', '[\\\'\\"]BatchNorm[123]d[\\\'\\"]', '(?:startswith|find)\\(\\s*[\\\'\\"]Batch(?:N|No|Nor|Norm)?[\\\'\\"]'),
         ('\\.eval\\(\\)|\\.train\\(\\s*False|requires_grad',),
     ),
     'FZ204': (
@@ -138,8 +138,8 @@ GATES = {
     ),
     'FZ403': (
         ('state_dict',),
-        ('state_dict\\([^)\\n]*\\)\\s*(?:\\[|\\.\\s*(?:update|setdefault|__setitem__)\\b)', '=[ \\t]*[\\w.()\\[\\]\'\\"]*\\.state_dict\\('),
-        ('\\]\\s*(?:\\.\\s*data\\s*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\s*\\(', 'state_dict\\([^)\\n]*\\)\\s*(?:\\[[^\\n]*?\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\b)|(?<!\\w)(\\w+)[ \\t]*=[ \\t]*[\\w.()\\[\\]\'\\"]*\\.state_dict\\((?s:.*?)(?<![\\w.])\\1[ \\t]*(?:\\[[^\\n]*?\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.[ \\t]*(?:update|setdefault|__setitem__)[ \\t]*\\()'),
+        ('state_dict\\([^)\\n]*\\)\\s*(?:\\[|\\.\\s*(?:update|setdefault|__setitem__)\\b)', '=[ \\t]*(?:\\(\\s*)?[^\\n=]*?\\.state_dict\\('),
+        ('\\]\\s*(?:\\.\\s*data\\s*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\s*\\(', 'state_dict\\([^)\\n]*\\)\\s*(?:\\[(?:[^\\[\\]]|\\[[^\\[\\]]*\\])*\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.\\s*(?:update|setdefault|__setitem__)\\b)|(?<!\\w)(\\w+)[ \\t]*(?::[^=\\n]*)?=[ \\t]*(?:\\(\\s*)?[^\\n=]*?\\.state_dict\\((?s:.*?)(?<![\\w.])\\1[ \\t]*(?:\\[(?:[^\\[\\]]|\\[[^\\[\\]]*\\])*\\][ \\t]*(?:\\.[ \\t]*data[ \\t]*)?(?::[^=\\n]*)?=(?!=)|\\.[ \\t]*(?:update|setdefault|__setitem__)[ \\t]*\\()'),
     ),
     'FZ503': (
         ('backward',),

@@ -157,10 +157,11 @@ def batchnorm_name_tests(test, bound, covering: bool = False) -> list[tuple[str,
             for layer, classes in batchnorm_name_kinds(test, bound, covering)]
 
 
-def batchnorm_name_kinds(test, bound, covering: bool = False) -> list[tuple[str, list[str]]]:
+def batchnorm_name_kinds(test, bound, covering: bool = False, prefixes: bool = False) -> list[tuple[str, list[str]]]:
     """(name, classes) of one class-name test (no `and`), as `batchnorm_name_tests` reads it, with
     every class it names (`classname in ("BatchNorm2d", "SyncBatchNorm")`: both, in order), for a
-    rule that asks which kinds a test leaves out."""
+    rule that asks which kinds a test leaves out; with `prefixes`, also a shorter prefix of
+    `BatchNorm` (`classname.startswith("Batch")`), read as the kinds whose names pass it."""
     import libcst as cst
 
     found = _name_test(test)
@@ -173,6 +174,9 @@ def batchnorm_name_kinds(test, bound, covering: bool = False) -> list[tuple[str,
     if covering and how != "equal" and len(texts) == 1 and isinstance(texts[0], str) and len(texts[0]) >= 4 and \
             (texts[0] in "BatchNorm" if how == "in" else "BatchNorm".startswith(texts[0])):
         texts = ["BatchNorm"]  # every BatchNorm's name passes it: the family, as far as a freeze goes
+    if prefixes and how == "start" and len(texts) == 1 and isinstance(texts[0], str) and len(texts[0]) >= 4 \
+            and "BatchNorm".startswith(texts[0]):
+        texts = ["BatchNorm"]
     if how == "start" and texts == ["BatchNorm"]:  # `.startswith("BatchNorm")`: not SyncBatchNorm, nor the Lazy ones
         texts = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
     classes = [f"torch.nn.{t}" if t in _BATCHNORM else _FAMILY if t == "BatchNorm" else None for t in texts]
@@ -181,10 +185,15 @@ def batchnorm_name_kinds(test, bound, covering: bool = False) -> list[tuple[str,
     return [(layer, list(dict.fromkeys(classes)))]
 
 
-def _name_test(test):
-    """(class-name expression, texts, how it tests them: "in" a substring, "start" a prefix, "equal")
+def class_name_test(test):
+    """(tested expression, texts, how it tests them: "in" a substring, "start" a prefix, "equal")
     of `"t" in e`, `e == "t"`, `e in ("t", "u")`, `e.startswith("t")`, `e.find("t") != -1` (or `>= 0`,
-    `> -1`)."""
+    `> -1`; `== 0` a prefix), else None."""
+    return _name_test(test)
+
+
+def _name_test(test):
+    """As class_name_test."""
     import libcst as cst
 
     if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
@@ -198,9 +207,11 @@ def _name_test(test):
             return test.left, [e.value.evaluated_value for e in right.elements], "equal"
         call = test.left
         if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "find" \
-                and len(call.args) == 1 and isinstance(call.args[0].value, cst.SimpleString) \
-                and _not_minus_one(op, right):
-            return call.func.value, [call.args[0].value.evaluated_value], "in"
+                and len(call.args) == 1 and isinstance(call.args[0].value, cst.SimpleString):
+            if _not_minus_one(op, right):
+                return call.func.value, [call.args[0].value.evaluated_value], "in"
+            if isinstance(op, cst.Equal) and isinstance(right, cst.Integer) and right.value == "0":
+                return call.func.value, [call.args[0].value.evaluated_value], "start"
     if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) and test.func.attr.value == "startswith" \
             and len(test.args) == 1 and isinstance(test.args[0].value, cst.SimpleString):
         return test.func.value, [test.args[0].value.evaluated_value], "start"

@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 65
+SUMMARY_VERSION = 66
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -1457,11 +1457,11 @@ class Project:
                 return entry["line"], shown_path(str(f))
         return None
 
-    def strict_load(self, importer: str, qual: str) -> tuple[int, str, str, int | None, bool] | None:
+    def strict_load(self, importer: str, qual: str) -> tuple[int, str, str, int | None, bool, bool] | None:
         """Where a top-level function of another project file runs `load_state_dict(..., strict=P)`
-        with P one of its parameters and drops the result (its summary's "strict_arg"): the load's
-        `(line, shown path)`, P, P's position (None: keyword-only) and whether P defaults to False.
-        The function read is a dependency (`path#strict name`)."""
+        with P one of its parameters and drops the result, or returns it (its summary's "strict_arg"):
+        the load's `(line, shown path)`, P, P's position (None: keyword-only), whether P defaults to
+        False, and whether the result is returned. The function read is a dependency (`path#strict name`)."""
         if not qual or is_library(qual):
             return None
         hit = self.resolve(importer, qual)
@@ -1474,10 +1474,10 @@ class Project:
             return None
         edge = Edge(shown_path(importer), shown_path(str(path)), name)
         self._link(edge)
-        return entry[0], shown_path(str(path)), entry[1], entry[2], entry[3]
+        return entry[0], shown_path(str(path)), entry[1], entry[2], entry[3], len(entry) > 4 and entry[4]
 
     def strict_method_load(self, importer: str, qual: str, method: str
-                           ) -> tuple[int, str, str, int | None, bool] | str | None:
+                           ) -> tuple[int, str, str, int | None, bool, bool] | str | None:
         """strict_load for `method` of a project class of another file, or of the first of its
         project bases that defines it (a subclass's `self.load(path)` running its base's
         `def load(self, path, strict=False)`): as strict_load; ABSENT where none defines it; None where
@@ -1502,7 +1502,7 @@ class Project:
         return ABSENT
 
     def _strict_walk(self, importer: str, hit: tuple[Path, str], method: str,
-                     seen: set) -> tuple[int, str, str, int | None, bool] | str | None:
+                     seen: set) -> tuple[int, str, str, int | None, bool, bool] | str | None:
         path, name = hit
         real = str(self._realpath(path))
         if (real, name) in seen or len(seen) >= _MAX_CHAIN:
@@ -1513,14 +1513,15 @@ class Project:
         self.used[f"{real}#strict {key}"] = _digest(entry)
         if isinstance(entry, list):
             self._link(Edge(shown_path(importer), shown_path(str(path)), key))
-            return entry[0], shown_path(str(path)), entry[1], entry[2], entry[3]
+            return entry[0], shown_path(str(path)), entry[1], entry[2], entry[3], len(entry) > 4 and entry[4]
         if entry is None:
             return None
         return self._through_bases(importer, path, entry["bases"], method, seen, self._strict_walk)
 
     def _strict_of(self, path: Path, name: str) -> list | dict | None:
         """The summary's "strict_arg" of a top-level function, or (`Name.method`) of a method of a
-        top-level class (`[line, parameter, position, defaults to False]`), or None; for a class that
+        top-level class (`[line, parameter, position, defaults to False]`, and `True` where the result is
+        returned), or None; for a class that
         does not define the method, `{"bases": [...]}` as _partial_of. A block that never calls
         `load_state_dict` is not parsed."""
         cls, _, method = name.partition(".")

@@ -229,11 +229,13 @@ def summarise(facts: Facts) -> dict:
                 classes[stmt.name.value]["optimizer"] = {**opt_detail(built), "path": built.detail.get("path")}
                 found[f"{stmt.name.value}#optimizer"] = {"line": built.node}
     # FZ401: the functions and methods that return a `strict=False` load's result unread (the rule
-    # says which), and those that load with a parameter of theirs as `strict` and drop the result
-    from freezelint.check.rules.fz401_unchecked_partial_load import returned_loads, strict_arg_loads
+    # says which), and those that load with a parameter of theirs as `strict` and drop the result, or
+    # return it unread (marked True: the caller that drops it drops the keys)
+    from freezelint.check.rules.fz401_unchecked_partial_load import (returned_loads, returned_strict_loads,
+                                                                      strict_arg_loads)
 
     loads = returned_loads(facts)
-    through = strict_arg_loads(facts)
+    through = {**strict_arg_loads(facts), **{k: (*v, True) for k, v in returned_strict_loads(facts).items()}}
     # the lines of the nodes recorded, in one code generation over the file (see lines.py)
     lines = start_lines(facts.module, [*(n for eff in found.values() for n in eff.values()), *loads.values(),
                                        *(load for load, *_ in through.values())])
@@ -260,8 +262,8 @@ def summarise(facts: Facts) -> dict:
     if through:
         for name, stmt in _last_defs(facts.module.body).items():
             if id(stmt) in through and name in functions:
-                load, param, index, off = through[id(stmt)]
-                functions[name]["strict_arg"] = [lines[load], param, index, off]
+                load, *rest = through[id(stmt)]
+                functions[name]["strict_arg"] = [lines[load], *rest]
         for stmt in facts.module.body:  # a subclass of another file runs them through self (FZ401)
             if isinstance(stmt, cst.ClassDef) and stmt.name.value in classes:
                 strict = {name: [lines[through[id(m)][0]], *through[id(m)][1:]]

@@ -9,7 +9,8 @@ from typing import Callable, Iterable
 import libcst as cst
 
 from freezelint.check.facts import Facts, is_batchnorm_class
-from freezelint.check.project import without_isinstance_tests
+from freezelint.check.known import class_name_test
+from freezelint.check.project import shown_path, without_isinstance_tests
 from freezelint.check.syntax import walk as syntax_walk
 from freezelint.check.rules.base import Example, Finding, Fix, Rule, code_of, src
 
@@ -90,8 +91,35 @@ def _other_kind_in_sight(quals: list[str | None], facts: Facts, text: Callable[[
         return True
     # a test that lists SyncBatchNorm names the kinds its model has on purpose: only a kind the file
     # builds itself shows one it left out, not one somewhere in the package it imports
+    # (the file itself is read above, less its tests: the project's scan of it counts them)
     return not any(map(_sync, quals)) and facts.project is not None \
-        and bool(facts.project.mentions_near(others, facts.path))
+        and any(p != shown_path(facts.path) for p in facts.project.mentions_near(others, facts.path))
+
+
+def _evidence(module: cst.Module) -> str:
+    """The file's code where another BatchNorm kind may be named: less isinstance tests, comments and
+    tests of a class's name (`type(m).__name__ in ("SyncBatchNorm", "GroupNorm")`,
+    `classname.find("BatchNorm1d") != -1`): a kind named in a test tells kinds apart, it makes none."""
+    code = module.code
+    for test in _class_name_tests(module):
+        code = code.replace(module.code_for_node(test), "")
+    return without_isinstance_tests(code)
+
+
+def _class_name_tests(module: cst.Module) -> list[cst.BaseExpression]:
+    """The tests of the file on a class's name (`X.__name__`, or a name the file binds to one) against
+    string literals."""
+    def named(e) -> bool:
+        return isinstance(e, cst.Attribute) and e.attr.value == "__name__"
+
+    holders = {t.target.value for n in syntax_walk(module) if isinstance(n, cst.Assign) and named(n.value)
+               for t in n.targets if isinstance(t.target, cst.Name)}
+    out = []
+    for n in syntax_walk(module):
+        found = class_name_test(n) if isinstance(n, (cst.Comparison, cst.Call)) else None
+        if found is not None and (named(found[0]) or isinstance(found[0], cst.Name) and found[0].value in holders):
+            out.append(n)
+    return out
 
 
 def _listed(quals: list[str]) -> str:
@@ -104,7 +132,7 @@ class BnCheckTooNarrow(Rule):
     words = ("BatchNorm", "batchnorm")
     triggers = (r"isinstance\([^)]*BatchNorm[123]d", r"isinstance\([^)]*\bbatchnorm\s*[,)]",
                 # a class-name test: `type(m).__name__ == "BatchNorm2d"`, `.startswith("BatchNorm")`
-                r"[\'\"]BatchNorm[123]d[\'\"]", r"startswith\(\s*[\'\"]BatchNorm[\'\"]")
+                r"[\'\"]BatchNorm[123]d[\'\"]", r"(?:startswith|find)\(\s*[\'\"]Batch(?:N|No|Nor|Norm)?[\'\"]")
     requires = (r"\.eval\(\)|\.train\(\s*False|requires_grad",)
     what = "Finds BatchNorm-freezing code that recognises BatchNorm layers with one class only."
     why = (
@@ -130,8 +158,11 @@ class BnCheckTooNarrow(Rule):
         "(a BatchNorm1d beside a `(BatchNorm2d, SyncBatchNorm)` test), not another file of the project. "
         "`_BatchNorm`, torch's or re-exported, covers every kind. A test of the class's name "
         "(`type(m).__name__ == \"BatchNorm2d\"`, `m.__class__.__name__ in (...)`, "
-        "`classname.startswith(\"BatchNorm\")`, which SyncBatchNorm's name fails) is read the same way; one "
-        "every BatchNorm's name passes (`\"BatchNorm\" in classname`) covers every kind. "
+        "`classname.startswith(\"BatchNorm\")`, `startswith(\"Batch\")` or `.find(\"BatchNorm\") == 0`, which "
+        "SyncBatchNorm's and the Lazy ones' names fail) is read the same way; one every BatchNorm's name "
+        "passes (`\"BatchNorm\" in classname`, `.find(\"BatchNorm\") != -1`) covers every kind. A kind quoted in "
+        "a test of a class's name (`classname.find(\"BatchNorm1d\") != -1` in a `weights_init`) is no "
+        "evidence, as in an isinstance test (in another file of the project, it still counts). "
         "Not where an `elif` of the same test handles another BatchNorm kind. A test on the module "
         "`nn.modules.batchnorm` itself is reported wherever its branch freezes."
     )
@@ -318,8 +349,52 @@ class BnCheckTooNarrow(Rule):
             model.apply(set_bn_eval)
             """,
         ),
+        Example(
+            """
+            import torch.nn as nn
+
+            def set_bn_eval(m):
+                if m.__class__.__name__.find("BatchNorm") == 0:  # expect: FZ203
+                    m.eval()
+
+            def fix_bn(m):
+                if type(m).__name__.startswith("Batch"):  # expect: FZ203
+                    m.eval()
+
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # "SyncBatchNorm" starts with neither
+            model.apply(set_bn_eval)
+            model.apply(fix_bn)
+            """,
+            instead="""
+            import torch.nn as nn
+
+            def set_bn_eval(m):
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):  # SyncBatchNorm too
+                    m.eval()
+
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            model.apply(set_bn_eval)
+            """,
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        def weights_init(m):
+            classname = m.__class__.__name__
+            if classname.find("BatchNorm1d") != -1 or classname == "SyncBatchNorm":  # a test makes no layer
+                nn.init.normal_(m.weight, 1.0, 0.02)
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if m.__class__.__name__.find("BatchNorm2d") != -1:  # the model has BatchNorm2d only
+                    m.eval()
+
+        model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+        model.apply(weights_init)
+        freeze_bn(model)
+        """,
         """
         import torch.nn as nn
 
@@ -449,7 +524,7 @@ class BnCheckTooNarrow(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        text = functools.cache(lambda: without_isinstance_tests(module.code))  # once a file, for a candidate only
+        text = functools.cache(lambda: _evidence(module))  # once a file, for a candidate only
         yield from self._isinstance_tests(facts, text)
         yield from self._name_tests(facts, text)
 

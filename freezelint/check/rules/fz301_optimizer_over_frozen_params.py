@@ -57,9 +57,13 @@ class OptimizerOverFrozenParams(Rule):
         "(`model.backbone.parameters()` after every parameter of `model` was frozen) is reported only where "
         "every statement in between that names the model, or a name bound from it, is one whose effect is read "
         "and leaves that part frozen (a freeze, an unfreeze or replacement of another part such as "
-        "`model.classifier[4] = nn.Conv2d(...)`, a move to a device), and no layer is put into it "
+        "`model.classifier[4] = nn.Conv2d(...)`, a move to a device, `model.eval()`, `load_state_dict` (torch "
+        "keeps the module's requires_grad), `model = torch.compile(model)`, a read: `print(model)`, a "
+        "logger's `logger.info(model)`, torchinfo's or torchsummary's `summary(model, ...)`, an f-string of it, a "
+        "count such as `sum(p.numel() for p in model.parameters() if p.requires_grad)`), and no layer is put into it "
         "(`model.backbone.features.insert(0, layer)`); `setattr(model, ...)`, `model.apply(fn)`, an alias, a loop "
-        "over `model.modules()`, a helper given the model and the like may unfreeze part of it, and keep it silent. An optimizer built through a name that holds an optimizer "
+        "over `model.modules()`, a helper given the model (or a function of the project named `summary`), a call "
+        "not known, and the like may unfreeze part of it, and keep it silent. An optimizer built through a name that holds an optimizer "
         "class counts (diffusers' `optimizer_class = bnb.optim.AdamW8bit` in one arm of an `if` and "
         "`torch.optim.AdamW` in the other, `A if cond else B`, `getattr(torch.optim, cfg.name)`), and so do "
         "bitsandbytes' classes, transformers' AdamW and Adafactor and Prodigy; where the name may hold several, "
@@ -540,8 +544,95 @@ class OptimizerOverFrozenParams(Rule):
             )
             """,
         ),
+        Example(
+            """
+            import logging
+
+            import torch
+            import torchvision
+            from torchinfo import summary
+
+            logger = logging.getLogger(__name__)
+            model = torchvision.models.resnet50(weights=None)
+            for p in model.parameters():
+                p.requires_grad = False
+            model.fc = torch.nn.Linear(2048, 10)
+            model = torch.compile(model)  # reads that leave every parameter as it was
+            logger.info(model)
+            summary(model, input_size=(1, 3, 224, 224))
+            n = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            print(f"{n} trainable")
+            optimizer = torch.optim.SGD(
+                [{"params": model.layer4.parameters(), "lr": 1e-3}, {"params": model.fc.parameters()}],  # expect: FZ301
+                lr=0.01, momentum=0.9,
+            )
+            """,
+            instead="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for p in model.parameters():
+                p.requires_grad = False
+            model.fc = torch.nn.Linear(2048, 10)
+            model = torch.compile(model)
+            optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.01, momentum=0.9)
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+        import torchvision
+        from torchinfo import summary
+
+        def unfreeze_last(m):
+            m.layer4.requires_grad_(True)
+
+        model = torchvision.models.resnet50(weights=None)
+        for p in model.parameters():
+            p.requires_grad = False
+        model.fc = torch.nn.Linear(2048, 10)
+        summary(model, input_size=(1, 3, 224, 224))
+        unfreeze_last(model)  # a helper of the project that unfreezes: layer4 trains
+        optimizer = torch.optim.SGD(
+            [{"params": model.layer4.parameters(), "lr": 1e-3}, {"params": model.fc.parameters()}],
+            lr=0.01, momentum=0.9,
+        )
+        """,
+        """
+        import torch
+        import torchvision
+        from mylib import prepare
+
+        model = torchvision.models.resnet50(weights=None)
+        for p in model.parameters():
+            p.requires_grad = False
+        model.fc = torch.nn.Linear(2048, 10)
+        print(model)
+        model = prepare(model)  # not known: it may unfreeze layer4
+        optimizer = torch.optim.SGD(
+            [{"params": model.layer4.parameters(), "lr": 1e-3}, {"params": model.fc.parameters()}],
+            lr=0.01, momentum=0.9,
+        )
+        """,
+        """
+        import torch
+        import torchvision
+
+        def init_weights(m):
+            m.requires_grad_(True)
+
+        model = torchvision.models.resnet50(weights=None)
+        for p in model.parameters():
+            p.requires_grad = False
+        model.fc = torch.nn.Linear(2048, 10)
+        model.layer4.apply(init_weights)  # apply, setattr, a new layer4 or requires_grad_(True) may unfreeze it
+        optimizer = torch.optim.SGD(
+            [{"params": model.layer4.parameters(), "lr": 1e-3}, {"params": model.fc.parameters()}],
+            lr=0.01, momentum=0.9,
+        )
+        """,
         """
         import torch
         import torchvision
@@ -1118,7 +1209,8 @@ def _left_alone(flow, body, freeze, opt, path: str) -> bool:
     names = _aliases(body, root)
     helpers = _helpers(flow.facts.module, root)
     stmts = body.body.body if isinstance(body, (cst.FunctionDef, cst.ClassDef)) else body.body
-    return all(_harmless(s, names, helpers, path) for s in _between(stmts, pos, lo, hi))
+    reads = _Reads(names, lambda func: flow.facts.qualname(func, flow.scope))
+    return all(_harmless(s, names, helpers, path, reads) for s in _between(stmts, pos, lo, hi))
 
 
 def _between(stmts, pos, lo: int, hi: int):
@@ -1210,7 +1302,7 @@ def _path(expr) -> str | None:
     return None
 
 
-def _harmless(stmt, names: set[str], helpers: set[str], path: str) -> bool:
+def _harmless(stmt, names: set[str], helpers: set[str], path: str, reads: "_Reads") -> bool:
     """A statement between the freeze and the optimizer that leaves every parameter under `path`
     frozen, as far as can be read."""
     if any(isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in helpers for n in walk(stmt)):
@@ -1218,32 +1310,110 @@ def _harmless(stmt, names: set[str], helpers: set[str], path: str) -> bool:
     if not _names(stmt, names, sizes=True):
         return True
     if isinstance(stmt, cst.SimpleStatementLine):
-        return all(_harmless_small(s, names, path) for s in stmt.body)
+        return all(_harmless_small(s, names, path, reads) for s in stmt.body)
     if isinstance(stmt, cst.For):
         return _param_loop(stmt, names, path)
     if isinstance(stmt, (cst.If, cst.While, cst.Try, cst.With)):
         head = [stmt.test] if isinstance(stmt, (cst.If, cst.While)) \
             else [i.item for i in stmt.items] if isinstance(stmt, cst.With) else []
         return not any(_names(h, names, sizes=True) for h in head) \
-            and all(_harmless(s, names, helpers, path) for s in _inner(stmt))
+            and all(_harmless(s, names, helpers, path, reads) for s in _inner(stmt))
     return False
 
 
-def _harmless_small(s, names: set[str], path: str) -> bool:
+def _harmless_small(s, names: set[str], path: str, reads: "_Reads") -> bool:
     """`model.fc = nn.Linear(model.fc.in_features, 10)` or `model.fc.weight.requires_grad = True`
     (another part), `x.requires_grad = False`, `model.layer4.requires_grad_(True)` (another part),
-    `model.requires_grad_(False)`, `model = model.to(device)`, `model.cuda()`."""
+    `model.requires_grad_(False)`, `model = model.to(device)`, `model.cuda()`, `print(model)`,
+    `model = torch.compile(model)`, `n = sum(p.numel() for p in model.parameters() if p.requires_grad)`."""
     if isinstance(s, cst.Expr):
-        return _harmless_call(s.value, names, path)
+        return _harmless_call(s.value, names, path) or isinstance(s.value, cst.Call) and reads.only(s.value)
     if isinstance(s, cst.Assign) and len(s.targets) == 1:
         target = s.targets[0].target
         if isinstance(target, cst.Name) and target.value == _root(path):  # `model = model.to(device)`
-            return isinstance(s.value, cst.Call) and isinstance(s.value.func, cst.Attribute) \
-                and _path(s.value.func.value) == target.value and _harmless_call(s.value, names, path, moves_only=True)
+            return isinstance(s.value, cst.Call) and (
+                isinstance(s.value.func, cst.Attribute) and _path(s.value.func.value) == target.value
+                and _harmless_call(s.value, names, path, moves_only=True) or reads.compiled(s.value, target.value))
         if isinstance(target, cst.Name):  # `params = [p for p in model.layer4.parameters()]`: a read
-            return _param_read(s.value, path)
+            return _param_read(s.value, path) or isinstance(s.value, cst.Call) and reads.only(s.value)
         return not _names(s.value, names, sizes=True) and _harmless_store(target, s.value, path)
     return False
+
+
+# functions that only read what they are given (a module's repr, a count of its parameters)
+_READERS = frozenset({"print", "len", "str", "repr", "format", "sum", "list", "tuple", "sorted", "min", "max",
+                      "any", "all", "isinstance", "type", "id", "pprint.pprint", "torchsummary.summary",
+                      "torchinfo.summary", "torchinfo.torchinfo.summary"})
+_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "critical", "log", "exception"})
+_LOGGERS = frozenset({"logging", "logger", "log", "LOGGER", "LOG", "_logger"})
+# what a parameter tells without changing (`p.numel()`, `p.requires_grad`)
+_PARAM_READS = frozenset({"requires_grad", "numel", "nelement", "shape", "dtype", "device", "ndim", "dim", "size",
+                          "is_leaf", "data_ptr", "element_size"})
+
+
+class _Reads:
+    """Reads of the model that cannot unfreeze any of it: a call of a known reader (`print`, a
+    logger's method, `sum`, torchinfo's `summary`) whose arguments hand on the model or its
+    parts as they are, f-strings of them, and counts over its parameters that read each one's
+    size or flag only. A function of the project, or one not known, may set requires_grad."""
+
+    def __init__(self, names: set[str], qualname) -> None:
+        self.names, self.qualname = names, qualname
+
+    def only(self, call: cst.Call) -> bool:
+        return self._reader(call.func) and all(self._arg(a.value) for a in call.args)
+
+    def compiled(self, call: cst.Call, root: str) -> bool:
+        """`model = torch.compile(model, ...)`: a wrapper over the same parameters."""
+        return self.qualname(call.func) == "torch.compile" and bool(call.args) \
+            and _path(call.args[0].value) == root and all(not _names(a.value, self.names) for a in call.args[1:])
+
+    def _reader(self, func) -> bool:
+        if isinstance(func, cst.Attribute) and func.attr.value in _LOG_METHODS \
+                and (dotted(func.value) or "").rpartition(".")[2] in _LOGGERS:
+            return True
+        return self.qualname(func) in _READERS
+
+    def _arg(self, e) -> bool:
+        if not _names(e, self.names, sizes=True) or _path(e) is not None:
+            return True
+        if isinstance(e, cst.Call):
+            return self.only(e)
+        if isinstance(e, cst.FormattedString):
+            return all(self._arg(p.expression) for p in e.parts if isinstance(p, cst.FormattedStringExpression))
+        if isinstance(e, (cst.GeneratorExp, cst.ListComp)):
+            return self._count(e)
+        return False
+
+    def _count(self, comp) -> bool:
+        """`p.numel() for p in model.parameters() if p.requires_grad` (or over `named_parameters()`):
+        the parameter is only asked for its size or flag."""
+        f = comp.for_in
+        it = f.iter
+        if f.inner_for_in is not None or not (isinstance(it, cst.Call) and not it.args
+                                              and isinstance(it.func, cst.Attribute)
+                                              and it.func.attr.value in ("parameters", "named_parameters")
+                                              and _path(it.func.value) is not None):
+            return False
+        target = f.target.elements[-1].value if isinstance(f.target, cst.Tuple) and f.target.elements else f.target
+        if not isinstance(target, cst.Name):
+            return False
+        var = target.value  # the parameter; a name of `named_parameters()` is a str
+        rest = self.names - {n.value for n in walk(f.target) if isinstance(n, cst.Name)}
+        for part in (comp.elt, *(i.test for i in f.ifs)):
+            asked = {id(a.value) for a in walk(part) if isinstance(a, cst.Attribute) and a.attr.value in _PARAM_READS}
+            if any(isinstance(n, cst.Name) and n.value == var and id(n) not in asked for n in walk(part)) \
+                    or _names(part, rest, sizes=True) or not self._asks_only(part, var):
+                return False
+        return True
+
+    @staticmethod
+    def _asks_only(part, var: str) -> bool:
+        """Every call in `part` is a parameter's own read (`p.numel()`), or a builtin reader of one."""
+        return all(isinstance(c.func, cst.Attribute) and c.func.attr.value in _PARAM_READS
+                   and isinstance(c.func.value, cst.Name) and c.func.value.value == var
+                   or isinstance(c.func, cst.Name) and c.func.value in ("len", "int", "float", "bool")
+                   for c in walk(part) if isinstance(c, cst.Call))
 
 
 def _param_read(value, path: str) -> bool:

@@ -123,7 +123,11 @@ class UncheckedPartialLoad(Rule):
         "parameter `False` (litgpt's `load_checkpoint(fabric, model, path, strict=False)`): by keyword, or by "
         "position in a file that says `strict=False` somewhere; or where a call that is a statement of its "
         "own passes nothing for a parameter whose default is `False` (`def load(self, path, strict=False)` "
-        "called as `self.load(path)`). So is a method of the caller's own class "
+        "called as `self.load(path)`). One that hands that load's result back unread on every `return` "
+        "(`def load(self, sd, strict=False): return self.load_state_dict(sd, strict=strict)`, of the same "
+        "file or another project file) is reported where a caller that leaves the parameter `False` drops what it returns: a statement "
+        "of its own (`self.load(sd)`), or a name never read; kept, checked, logged or returned, it is silent. "
+        "So is a method of the caller's own class "
         "called on `self` (coqui-tts's `self.load_checkpoint(config, path, strict=False)`, whose body runs "
         "`self.xtts.load_state_dict(state, strict=strict)`): the method the class defines, or the first of "
         "its bases that does, in order, of the same file or of another project file (a base the project does "
@@ -577,6 +581,37 @@ class UncheckedPartialLoad(Rule):
             def load(model, checkpoint_dir, adapters_weights):
                 load_sharded_checkpoint(model, checkpoint_dir, strict=False)  # expect: FZ401
                 set_peft_model_state_dict(model, adapters_weights)  # expect: FZ401
+            """,
+        ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Base(nn.Module):
+                def load(self, sd, strict=False):
+                    return self.load_state_dict(sd, strict=strict)  # the keys go back to the caller
+
+            class Model(Base):
+                def __init__(self, path):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 8)
+                    self.load(torch.load(path))  # expect: FZ401
+            """,
+            instead="""
+            import torch
+            import torch.nn as nn
+
+            class Base(nn.Module):
+                def load(self, sd, strict=False):
+                    return self.load_state_dict(sd, strict=strict)
+
+            class Model(Base):
+                def __init__(self, path):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 8)
+                    result = self.load(torch.load(path))
+                    assert not result.missing_keys and not result.unexpected_keys, result
             """,
         ),
     ]
@@ -1084,31 +1119,40 @@ class UncheckedPartialLoad(Rule):
     def _strict_through_helpers(self, facts: Facts) -> Iterable[Finding]:
         """`load_checkpoint(model, path, strict=False)` where the helper (a function of the file, or
         imported from another project file) loads with its `strict` parameter and drops the result."""
-        loads = strict_arg_loads(facts)
-        if not loads and facts.project is None:
+        loads, handed = strict_arg_loads(facts), returned_strict_loads(facts)
+        if not loads and not handed and facts.project is None:
             return
         for mc in (*facts.name_calls, *facts.method_calls):
             call = mc.call
-            if mc.method == "load_state_dict" or not _may_load_non_strict(call, mc.ctx.stmt):
+            if mc.method == "load_state_dict" or not _may_load_non_strict(call, mc.ctx.stmt) \
+                    and not ((handed or facts.project is not None)
+                             and unread_result(call, mc.ctx.stmt, _body_of(mc.ctx.scope, facts.module))):
                 continue
             found = _strict_helper(facts, call, mc.ctx, loads)
+            kept = None
+            if found is None and (handed or facts.project is not None):  # a helper that returns the keys:
+                # reported where the caller drops them
+                kept = unread_result(call, mc.ctx.stmt, _body_of(mc.ctx.scope, facts.module))
+                if kept or _statement_of(call, mc.ctx.stmt):
+                    found = _strict_helper(facts, call, mc.ctx, handed, handed=True)
             if found is None:
                 continue
             where, param, index, off = found
-            given = _given(call, param, index)
-            if given is None and off and not any(a.star == "**" for a in call.args):  # `**kwargs` may pass it
-                said = f"`{src(call.func)}(...)` runs `load_state_dict(..., strict={param})` with `{param}` left at " \
-                       f"its default, False,"
-            elif isinstance(given, cst.Name) and given.value == "False":
-                said = f"`{src(call.func)}(..., {param}=False)` runs `load_state_dict(..., strict={param})`"
-            else:
+            said = _left_false(call, param, index, off)
+            if said is None:
                 continue
             at, edges = _load_at(facts, where, src(call.func).rsplit(".", 1)[-1])
+            if kept is None:
+                told = f"{said} and drops its missing and unexpected keys ({at})"
+                advice = "check the keys, or return them and check them here"
+            else:
+                dropped = f"its result goes to `{', '.join(kept)}`, never read" if kept else "this call drops them"
+                told = f"{said} and returns its missing and unexpected keys ({at}); {dropped}"
+                advice = "check them"
             yield self.finding(
                 call,
-                f"{said} and drops its "
-                f"missing and unexpected keys ({at}): if no key matches (a `module.` or `backbone.` prefix), nothing "
-                f"is loaded and nothing says so; check the keys, or return them and check them here",
+                f"{told}: if no key matches (a `module.` or `backbone.` prefix), nothing is loaded and nothing says "
+                f"so; {advice}",
                 mc.ctx, facts=facts, edges=edges,
             )
 
@@ -1295,11 +1339,42 @@ def strict_arg_loads(facts: Facts) -> dict[int, tuple[cst.Call, str, int | None,
         if _exempt(facts, mc.call, home.node, home, mc.ctx.scope):
             continue
         func = tops[id(home.node)]
-        params = [p.name.value for p in (*func.params.posonly_params, *func.params.params)]
-        if id(func) in methods and not _static(func):
-            params = params[1:]  # `self` (or `cls`): bound, not passed
-        out[id(home.node)] = (mc.call, param, params.index(param) if param in params else None,
-                              _defaults_false(func, param))
+        out[id(home.node)] = _strict_entry(func, id(func) in methods, mc.call, param)
+    return out
+
+
+def _strict_entry(func: cst.FunctionDef, method: bool, load: cst.Call, param: str
+                  ) -> tuple[cst.Call, str, int | None, bool]:
+    """strict_arg_loads' record of `func`'s `load`: the parameter, its place as a caller passes it
+    (after a method's receiver; None for keyword-only), whether it defaults to False."""
+    params = [p.name.value for p in (*func.params.posonly_params, *func.params.params)]
+    if method and not _static(func):
+        params = params[1:]  # `self` (or `cls`): bound, not passed
+    return load, param, params.index(param) if param in params else None, _defaults_false(func, param)
+
+
+def returned_strict_loads(facts: Facts) -> dict[int, tuple[cst.Call, str, int | None, bool]]:
+    """As strict_arg_loads, for the functions and methods that hand the result back unread on every
+    `return` (`def load(self, sd, strict=False): return self.load_state_dict(sd, strict=strict)`):
+    the keys are the caller's, reported where it drops them (summaries record them for other files)"""
+    tops: dict[int, tuple[cst.FunctionDef, bool]] = {}
+    for stmt in facts.module.body:
+        body = stmt.body.body if isinstance(stmt, cst.ClassDef) else (stmt,)
+        tops.update((id(d), (d, d is not stmt)) for d in body if isinstance(d, cst.FunctionDef))
+    by_func: dict[int, list[MethodCall]] = {}
+    for mc in facts.method_calls:
+        home = _home(mc.ctx.scope)
+        param = _strict_name(mc.call) if mc.method == "load_state_dict" else None
+        if param is not None and home is not None and home.kind == "function" and id(home.node) in tops \
+                and home.lookup(param) is home and [b.how for b in home.bindings[param]] == ["param"]:
+            by_func.setdefault(id(home.node), []).append(mc)
+    out = {}
+    for key, mcs in by_func.items():
+        func, method = tops[key]
+        load = _returned_load(facts, func, mcs)
+        param = _strict_name(load) if load is not None else None
+        if param is not None:
+            out[key] = _strict_entry(func, method, load, param)
     return out
 
 
@@ -1308,6 +1383,18 @@ def _defaults_false(func: cst.FunctionDef, name: str) -> bool:
     p = func.params
     param = next((q for q in (*p.posonly_params, *p.params, *p.kwonly_params) if q.name.value == name), None)
     return param is not None and isinstance(param.default, cst.Name) and param.default.value == "False"
+
+
+def _left_false(call: cst.Call, param: str, index: int | None, off: bool) -> str | None:
+    """How a call leaves a helper's `strict` parameter False, as a finding says it; None where it
+    does not (passes True, or something not known, or a `**kwargs` that may pass it)."""
+    given = _given(call, param, index)
+    if given is None and off and not any(a.star == "**" for a in call.args):
+        return f"`{src(call.func)}(...)` runs `load_state_dict(..., strict={param})` with `{param}` left at " \
+               f"its default, False,"
+    if isinstance(given, cst.Name) and given.value == "False":
+        return f"`{src(call.func)}(..., {param}=False)` runs `load_state_dict(..., strict={param})`"
+    return None
 
 
 def _may_load_non_strict(call: cst.Call, stmt: cst.CSTNode | None) -> bool:
@@ -1355,12 +1442,14 @@ def _strict_name(call: cst.Call) -> str | None:
 StrictLoad = tuple[cst.Call | tuple[int, str], str, int | None, bool]
 
 
-def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tuple[cst.Call, str, int | None, bool]]
-                   ) -> StrictLoad | None:
+def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tuple[cst.Call, str, int | None, bool]],
+                   handed: bool = False) -> StrictLoad | None:
     """The load a called helper runs with its parameter as `strict` and drops (strict_arg_loads): a
     function of the file, or one imported from another project file, or the method `self.method`
     runs (of the class or of its bases, here or in another project file); the load (a node here, or
-    `(line, path)`), the parameter, its position and whether it defaults to False."""
+    `(line, path)`), the parameter, its position and whether it defaults to False. With `handed`, a
+    helper that returns the result instead (`loads` from returned_strict_loads; of another file, a
+    summary's "strict_arg" marked so)."""
     func = call.func
     if isinstance(func, cst.Name):
         d = facts.resolve_def(func, ctx.scope)
@@ -1368,7 +1457,7 @@ def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tupl
             return loads[id(d)] if id(d) in loads else None
     if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
         info = _self_class(ctx)
-        found = _strict_method(facts, info, func.attr.value, loads, set()) if info is not None else None
+        found = _strict_method(facts, info, func.attr.value, loads, set(), handed) if info is not None else None
         return found if isinstance(found, tuple) else None
     project = facts.project if facts.path else None
     if project is None or not isinstance(func, (cst.Name, cst.Attribute)):
@@ -1377,10 +1466,11 @@ def _strict_helper(facts: Facts, call: cst.Call, ctx: Ctx, loads: dict[int, tupl
     if not q or is_library(q) or hasattr(builtins, q):
         return None
     found = project.strict_load(facts.path, q)
-    return ((found[0], found[1]), found[2], found[3], found[4]) if found is not None else None
+    return ((found[0], found[1]), found[2], found[3], found[4]) if found is not None and found[5] == handed else None
 
 
-def _strict_method(facts: Facts, info: ClassInfo, method: str, loads: dict, seen: set[int]) -> StrictLoad | str | None:
+def _strict_method(facts: Facts, info: ClassInfo, method: str, loads: dict, seen: set[int],
+                   handed: bool = False) -> StrictLoad | str | None:
     """strict_arg_loads' load of the def `self.method(...)` runs: the class's own, or that of the
     first of its bases that defines it, in order, of this file or (Project.strict_method_load) of
     another project file; ABSENT where none does; None where that cannot be told or `self.method`
@@ -1396,7 +1486,7 @@ def _strict_method(facts: Facts, info: ClassInfo, method: str, loads: dict, seen
             continue
         local = facts.classes.get(base.value.value) if isinstance(base.value, cst.Name) else None
         if local is not None and local is not info:
-            found = _strict_method(facts, local, method, loads, seen)
+            found = _strict_method(facts, local, method, loads, seen, handed)
         else:
             q = facts.qualname(base.value, facts.module_scope)
             if q and (is_library(q) or hasattr(builtins, q)):
@@ -1404,8 +1494,8 @@ def _strict_method(facts: Facts, info: ClassInfo, method: str, loads: dict, seen
             if not q or facts.project is None or not facts.path:
                 return None
             found = facts.project.strict_method_load(facts.path, q, method)
-            if isinstance(found, tuple):
-                found = ((found[0], found[1]), found[2], found[3], found[4])
+            if isinstance(found, tuple):  # the base's load, where it drops the keys or (`handed`) returns them
+                found = ((found[0], found[1]), found[2], found[3], found[4]) if found[5] == handed else None
         if found != ABSENT:
             return found
     return ABSENT

@@ -15,13 +15,18 @@ from freezelint.check.syntax import call_arg
 # entry already there, a tensor that shares the parameter's storage, when the key exists).
 _WRITERS = ("update", "__setitem__", "setdefault")
 # Text gate: `X.state_dict()[k]`, `X.state_dict().update(` (written unnamed); `sd = X.state_dict()` and later
-# `sd[k] =`, `sd[k].data =`, `sd[k]: T =` or `sd.update(` (bound to a name and written through it).
+# `sd[k] =`, `sd[k].data =`, `sd[k]: T =` or `sd.update(` (bound to a name and written through it). The
+# key may run over lines (`sd[\n k\n] = v`, one level of brackets inside), the binding be annotated
+# (`sd: dict = ...`) or parenthesised over lines, and the receiver any expression on its line
+# (`copy.deepcopy(model, memo).state_dict()`).
+_KEY = r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]"
 _WRITTEN_CALL = r"state_dict\([^)\n]*\)\s*(?:\[|\.\s*(?:update|setdefault|__setitem__)\b)"
 # the same, the entry's store itself (`state_dict()[k] = v`, not a read such as `state_dict()[k].shape`)
-_STORED_CALL = (r"state_dict\([^)\n]*\)\s*(?:\[[^\n]*?\][ \t]*(?:\.[ \t]*data[ \t]*)?(?::[^=\n]*)?=(?!=)"
+_STORED_CALL = (r"state_dict\([^)\n]*\)\s*(?:" + _KEY + r"[ \t]*(?:\.[ \t]*data[ \t]*)?(?::[^=\n]*)?=(?!=)"
                 r"|\.\s*(?:update|setdefault|__setitem__)\b)")
-_WRITTEN_NAME = (r"(?<!\w)(\w+)[ \t]*=[ \t]*[\w.()\[\]'\"]*\.state_dict\((?s:.*?)(?<![\w.])\1[ \t]*"
-                 r"(?:\[[^\n]*?\][ \t]*(?:\.[ \t]*data[ \t]*)?(?::[^=\n]*)?=(?!=)"
+_BOUND = r"=[ \t]*(?:\(\s*)?[^\n=]*?\.state_dict\("  # `= X.state_dict(`, `= (\n X.state_dict(`
+_WRITTEN_NAME = (r"(?<!\w)(\w+)[ \t]*(?::[^=\n]*)?" + _BOUND + r"(?s:.*?)(?<![\w.])\1[ \t]*"
+                 r"(?:" + _KEY + r"[ \t]*(?:\.[ \t]*data[ \t]*)?(?::[^=\n]*)?=(?!=)"
                  r"|\.[ \t]*(?:update|setdefault|__setitem__)[ \t]*\()")
 # Calls that make a scope's names readable by name (`locals()["sd"]`): nothing can be said of them.
 _INTROSPECTION = ("locals", "vars", "eval", "exec")
@@ -30,7 +35,7 @@ _INTROSPECTION = ("locals", "vars", "eval", "exec")
 class StateDictEntryAssigned(Rule):
     code = "FZ403"
     words = ("state_dict",)
-    triggers = (_WRITTEN_CALL, r"=[ \t]*[\w.()\[\]'\"]*\.state_dict\(")  # cheap: written unnamed, or bound
+    triggers = (_WRITTEN_CALL, _BOUND)  # cheap: written unnamed, or bound
     # a store into an entry (`] =`, `]: T =`, `].data =`) or a writing method; then the call written into
     # unnamed, or a name bound to it written into after (its costlier scan runs only on files the rest admits)
     requires = (r"\]\s*(?:\.\s*data\s*)?(?::[^=\n]*)?=(?!=)|\.\s*(?:update|setdefault|__setitem__)\s*\(",
@@ -55,12 +60,13 @@ class StateDictEntryAssigned(Rule):
         "are the Parameters themselves), a `state_dict(destination)` call, `super().state_dict()`, and a receiver "
         "whose class defines its own `state_dict` (in the file or in another project file, also through a "
         "project base class): it may hand back a dict it keeps. A named dict is reported only when it is bound "
-        "once in its function (or module) to the call and every other use of the name is a write, a read of an "
+        "once in its function (or module) to the call (`sd = X.state_dict()`, `sd: dict = X.state_dict()`, in "
+        "parentheses over lines too) and every other use of the name is a write, a read of an "
         "entry inside a write, `.keys()`, a `for` over it or an `in` test, or a `for k, v in sd.items()` loop "
         "whose body holds every write and each writes `sd[k]` (the entry that pass has read already, `k` not "
         "rebound); any other use (passed to a call, "
         "returned, stored, aliased, read by a nested function, an entry read elsewhere, `sd[k] += v`) counts as "
-        "keeping it. An optimizer's or LR scheduler's `state_dict()` is a new dict too and is reported with "
+        "keeping it (`del sd` drops it). The key may run over several lines, `sd[` and `] = v` on lines of their own. An optimizer's or LR scheduler's `state_dict()` is a new dict too and is reported with "
         "advice of its own (`opt.load_state_dict(d)`)."
     )
     bad = [
@@ -140,8 +146,33 @@ class StateDictEntryAssigned(Rule):
                         target_dict[k] = source_value  # expect: FZ403
             """
         ),
+        Example(
+            """
+            import copy
+
+            def init_student(teacher, pretrained):
+                state: dict = copy.deepcopy(teacher, {}).state_dict()
+                for name in pretrained:
+                    state[  # expect: FZ403
+                        name.replace("module.", "")
+                    ] = pretrained[name]
+            """
+        ),
     ]
     good = [
+        """
+        import copy
+
+        def init_student(teacher, pretrained):
+            student = copy.deepcopy(teacher, {})
+            state: dict = student.state_dict()
+            for name in pretrained:
+                state[
+                    name.replace("module.", "")
+                ] = pretrained[name]
+            student.load_state_dict(state)  # loaded: the written dict is used
+            return student
+        """,
         """
         def load(model, pretrained):
             sd = model.state_dict()
@@ -412,6 +443,8 @@ def _bound_name(mc) -> str | None:
         if isinstance(small, cst.Assign) and small.value is mc.call and len(small.targets) == 1 \
                 and isinstance(small.targets[0].target, cst.Name):
             return small.targets[0].target.value
+        if isinstance(small, cst.AnnAssign) and small.value is mc.call and isinstance(small.target, cst.Name):
+            return small.target.value  # `sd: dict = X.state_dict()`
     return None
 
 
@@ -468,7 +501,8 @@ class _NameUses:
     def _sort(self, name: cst.Name, parents: dict[int, cst.CSTNode]) -> None:
         parent = parents.get(id(name))
         if isinstance(parent, cst.AssignTarget) and parent.target is name and parents.get(id(parent)) is not None \
-                and getattr(parents[id(parent)], "value", None) is self.value:
+                and getattr(parents[id(parent)], "value", None) is self.value \
+                or isinstance(parent, cst.AnnAssign) and parent.target is name and parent.value is self.value:
             return  # the binding itself
         if isinstance(parent, cst.Subscript) and parent.value is name:
             self._entry(parent, parents)
