@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'fcce88b852dacafa6edfff090fc8b294'
+RULES_DIGEST = '46d7ce63556cc1ff52d629674b701726'
 
 GATES = {
     'FZ002': (

@@ -1,0 +1,107 @@
+"""The checker findings of trial 42: a redundant `training = False` after eval() (FZ106), a misspelled
+`= False` on a tensor that never required grad (FZ103), and the freezes FZ201/FZ202/FZ301 missed."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from freezelint import codes
+from freezelint.check.engine import check_text
+
+ALL_STATIC = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
+
+
+def _found(src: str, code: str) -> list:
+    return [d for d in check_text(textwrap.dedent(src), "ex.py", ALL_STATIC, force=True).diagnostics
+            if d.code == code]
+
+
+# FZ106 ------------------------------------------------------------------------------------------
+
+EVAL_THEN_FLAG = """
+import torchvision
+
+def load(frozen=True):
+    model = torchvision.models.resnet18()
+    {before}
+    if frozen:
+        {switch}
+        model.training = False
+    return model
+"""
+
+
+@pytest.mark.parametrize("switch", ["model = model.eval()", "model.eval()", "model.train(False)"])
+def test_fz106_is_silent_where_an_eval_reaches_the_flag(switch):
+    assert _found(EVAL_THEN_FLAG.format(before="pass", switch=switch), "FZ106") == []
+    assert _found(EVAL_THEN_FLAG.format(before=switch, switch="pass"), "FZ106") == []
+
+
+@pytest.mark.parametrize("before, switch", [
+    ("pass", "model.train()"),  # training mode: the flag flips the root alone
+    ("pass", "model.eval(); model(x)"),  # eval() then a run between: named in between, judged as before
+    ("model.eval()", "model.train()"),
+    ("pass", "model.train(True)"),
+])
+def test_fz106_still_reports_where_no_eval_reaches_it(before, switch):
+    assert len(_found(EVAL_THEN_FLAG.format(before=before, switch=switch), "FZ106")) == 1
+
+
+def test_fz106_does_not_follow_an_eval_across_a_loop():
+    src = """
+    import torchvision
+
+    model = torchvision.models.resnet18()
+    model.eval()
+    for batch in loader:
+        model.training = False
+        step(model, batch)
+    """
+    assert len(_found(src, "FZ106")) == 1
+
+
+def test_eval_already_clears_every_flag_the_assignment_would():
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.resnet18().eval()
+    assert not any(m.training for m in model.modules())
+    model.training = False
+    assert not any(m.training for m in model.modules())
+
+
+# FZ103 ------------------------------------------------------------------------------------------
+
+def test_fz103_is_silent_for_false_on_a_fresh_factory_tensor():
+    src = """
+    import torch, torch.nn as nn
+
+    class PositionalEncoding(nn.Module):
+        def __init__(self, d, max_len=100):
+            super().__init__()
+            pe = torch.zeros(max_len, d).float()
+            pe.require_grad = False
+            self.register_buffer("pe", pe.unsqueeze(0))
+    """
+    assert _found(src, "FZ103") == []
+
+
+@pytest.mark.parametrize("src", [
+    "import torch\npe = torch.zeros(3)\npe.require_grad = True\n",  # meant to train it: the typo loses that
+    "import torch\npe = torch.zeros(3, requires_grad=True)\npe.require_grad = False\n",  # it does require grad
+    "import torch\npe = torch.zeros(3)\npe.requires_grad_()\npe.require_grad = False\n",  # turned on before
+    "import torch\npe = make(3)\npe.require_grad = False\n",  # not known to be fresh
+    "for p in model.parameters():\n    p.require_grad = False\n",  # parameters require grad
+])
+def test_fz103_still_reports_a_typo_that_changes_something(src):
+    assert len(_found(src, "FZ103")) == 1
+
+
+def test_a_fresh_tensor_does_not_require_grad_and_true_does():
+    torch = pytest.importorskip("torch")
+    pe = torch.zeros(3)
+    pe.require_grad = False
+    assert not pe.requires_grad  # as `pe.requires_grad = False` would leave it
+    q = torch.zeros(3)
+    q.require_grad = True
+    assert not q.requires_grad  # the typo lost the `True`
