@@ -105,3 +105,44 @@ def test_a_fresh_tensor_does_not_require_grad_and_true_does():
     q = torch.zeros(3)
     q.require_grad = True
     assert not q.requires_grad  # the typo lost the `True`
+
+
+# FZ301 / FZ202: a loop over every child ------------------------------------------------------------
+
+CHILDREN_LOOP = """
+import torch, torch.nn as nn, torchvision
+
+model = torchvision.models.resnet18()
+for child in model.children():
+    {inner}for param in child.parameters():
+    {inner}    param.requires_grad = False
+model.fc = nn.Linear(512, 2)
+optimizer = torch.optim.AdamW({params}, lr=1e-3)
+for x in loader:
+    model.train()
+    model(x).sum().backward()
+    optimizer.step()
+"""
+
+
+def test_a_loop_over_every_child_freezes_the_whole_model():
+    found = _found(CHILDREN_LOOP.format(inner="", params="model.parameters()"), "FZ301")
+    assert len(found) == 1 and "every parameter of `model`" in found[0].message
+    found = _found(CHILDREN_LOOP.format(inner="", params="model.fc.parameters()"), "FZ202")
+    assert len(found) == 1 and "20 BatchNorm layers" in found[0].message, found
+
+
+@pytest.mark.parametrize("test", ["if child is not model.layer4:", "if isinstance(child, nn.Sequential):"])
+def test_a_loop_that_picks_children_is_not_the_whole_model(test):
+    src = CHILDREN_LOOP.format(inner="    ", params="model.fc.parameters()").replace(
+        "for child in model.children():\n", f"for child in model.children():\n    {test}\n")
+    assert _found(src, "FZ202") == []
+
+
+def test_every_child_s_parameters_are_every_parameter():
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.resnet18()
+    for child in model.children():
+        for param in child.parameters():
+            param.requires_grad = False
+    assert not any(p.requires_grad for p in model.parameters())

@@ -1220,9 +1220,20 @@ class Flow(cst.CSTVisitor):
                 found = loop_walk(mine[-1], owner, ("children",)) if mine else None
                 if found is not None:  # `if idx < 7:` in `for idx, child in enumerate(...)`: those positions
                     walked = found[0], found[1] or (self._position_test(mine[-1]) if found[2] else None)
+                if found is not None and walked[1] is None and self._every_child(mine[-1]):
+                    return part_path(found[0].func.value), root_of(found[0].func.value), None
         if walked is None or walked[1] is None:  # all the children, each maybe picked by a test: as written
             return part_path(expr), root_of(expr), None
         return part_path(walked[0].func.value), root_of(walked[0].func.value), walked[1]
+
+    def _every_child(self, b: Binding) -> bool:
+        """The children loop being visited that binds `b` has no test, `continue`, `break`, `return`
+        or `raise` in its body: what it does to a child it does to every child, so to the whole model
+        (`for child in model.children(): for p in child.parameters(): p.requires_grad = False`)."""
+        loop = next((lp for lp in self._body_loops if getattr(lp, "iter", None) is b.node), None)
+        return isinstance(loop, cst.For) and loop.orelse is None and not any(
+            isinstance(n, (cst.If, cst.IfExp, cst.Continue, cst.Break, cst.Return, cst.Raise, cst.Try, cst.While))
+            for n in walk(loop.body))
 
     def _param_walk(self, name: str) -> tuple[cst.Call, str | None] | None:
         """`param_walk` of the loop that binds `name` (`_param_loop`): the call, and the code of

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '46d7ce63556cc1ff52d629674b701726'
+RULES_DIGEST = 'd5f93e70bfe0872c7223aac28357e9fa'
 
 GATES = {
     'FZ002': (

@@ -540,6 +540,30 @@ class OptimizerOverFrozenParams(Rule):
             )
             """,
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            for child in model.children():  # every child: the whole model
+                for param in child.parameters():
+                    param.requires_grad = False
+            model.fc = torch.nn.Linear(512, 2)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            for child in model.children():  # every child: the whole model
+                for param in child.parameters():
+                    param.requires_grad = False
+            model.fc = torch.nn.Linear(512, 2)
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ301
+            """,
+        ),
     ]
     good = [
         """
