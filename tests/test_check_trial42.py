@@ -146,3 +146,48 @@ def test_every_child_s_parameters_are_every_parameter():
         for param in child.parameters():
             param.requires_grad = False
     assert not any(p.requires_grad for p in model.parameters())
+
+
+# FZ301: a helper whose flag parameter sets requires_grad -------------------------------------------
+
+FLAG_HELPER = """
+import torch
+import torch.nn as nn
+
+def set_trainable(module, requires_grad=False):
+    for param in module.parameters():
+        param.requires_grad = requires_grad
+
+model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+{calls}
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+"""
+
+
+@pytest.mark.parametrize("calls", ["set_trainable(model[0], requires_grad=False)", "set_trainable(model[0], False)",
+                                   "set_trainable(model[0])"])
+def test_fz301_follows_a_flag_helper_called_with_false(calls):
+    found = _found(FLAG_HELPER.format(calls=calls), "FZ301")
+    assert len(found) == 1 and "`set_trainable(...)` freezes parameters of `model[0]`" in found[0].message, found
+
+
+@pytest.mark.parametrize("calls", [
+    "set_trainable(model[0], requires_grad=True)",
+    "set_trainable(model[0], requires_grad=flag)",  # not known
+    "set_trainable(model)\nset_trainable(model, requires_grad=True)",  # frozen, then trained again
+    "set_trainable(model[0], **options)",
+])
+def test_fz301_is_silent_where_the_flag_helper_does_not_freeze(calls):
+    assert _found(FLAG_HELPER.format(calls=calls), "FZ301") == []
+
+
+def test_the_flag_helper_freezes_as_a_literal_false_would():
+    nn = pytest.importorskip("torch.nn")
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+
+    def set_trainable(module, requires_grad=False):
+        for param in module.parameters():
+            param.requires_grad = requires_grad
+
+    set_trainable(model[0])
+    assert [p.requires_grad for p in model.parameters()] == [False, False, True, True]

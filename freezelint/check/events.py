@@ -469,6 +469,8 @@ class Flow(cst.CSTVisitor):
                                for k in self.summaries.of(callee, i + shift, self.depth)]
                     if built is not None:
                         effects = [(k, {**d, "via": func.value} if "via" in d else d) for k, d in effects]
+                    else:
+                        effects += self._flag_freeze(callee, i, node, effects)
                 elif inherited is not None:  # `FineTuner(model)` runs the __init__ of a base of another file
                     effects = self.summaries.external_init(inherited, i, func.value)
                 else:
@@ -501,6 +503,26 @@ class Flow(cst.CSTVisitor):
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
+
+    def _flag_freeze(self, callee: cst.FunctionDef, pos: int, call: cst.Call, effects: list) -> list[tuple[str, dict]]:
+        """`set_trainable(encoder, requires_grad=False)` of a helper that sets `p.requires_grad =
+        requires_grad` over its argument's parameters, the flag defaulting to False (FREEZE_BY_DEFAULT
+        there): a freeze, as a helper with a literal False is, where the call passes False or leaves
+        the flag to its default; an unfreeze where it passes True; nothing where it passes anything
+        else or `*args` / `**kwargs`."""
+        e = self.summaries.first_event(callee, pos, FREEZE_BY_DEFAULT)
+        if e is None or any(k == FREEZE for k, _ in effects) or any(a.star for a in call.args):
+            return []
+        params = [*callee.params.posonly_params, *callee.params.params]
+        at = next((j for j, p in enumerate(params) if p.name.value == e.detail.get("flag")), None)
+        if at is None:
+            return []
+        passed = call_arg(call, at, params[at].name.value)
+        flag = "False" if passed is None else passed.value if isinstance(passed, cst.Name) else None
+        if flag not in ("False", "True") or any(k == UNFREEZE for k, _ in effects):
+            return []
+        kind = FREEZE if flag == "False" else UNFREEZE  # `requires_grad=True`: the same helper unfreezes
+        return [(kind, {"via": callee.name.value, **self.summaries._inner(callee, pos, FREEZE_BY_DEFAULT)})]
 
     def _globals_acted_on(self, callee: cst.FunctionDef, node: cst.Call) -> None:
         """A function of this file that acts on a module-level name it only reads (`def freeze_model():

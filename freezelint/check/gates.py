@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd5f93e70bfe0872c7223aac28357e9fa'
+RULES_DIGEST = '6c9fa0f029a54b9de8864b506ed5967f'
 
 GATES = {
     'FZ002': (

@@ -564,8 +564,47 @@ class OptimizerOverFrozenParams(Rule):
             optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ301
             """,
         ),
+        Example(
+            """
+            import torch
+            from transformers import WhisperForConditionalGeneration
+
+            def set_trainable(module, requires_grad=False):
+                for param in module.parameters():
+                    param.requires_grad = requires_grad
+
+            model = WhisperForConditionalGeneration.from_pretrained(checkpoint)
+            set_trainable(model.model.encoder, requires_grad=False)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            from transformers import WhisperForConditionalGeneration
+
+            def set_trainable(module, requires_grad=False):
+                for param in module.parameters():
+                    param.requires_grad = requires_grad
+
+            model = WhisperForConditionalGeneration.from_pretrained(checkpoint)
+            set_trainable(model.model.encoder, requires_grad=False)
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)  # expect: FZ301
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+        from transformers import WhisperForConditionalGeneration
+
+        def set_trainable(module, requires_grad=False):
+            for param in module.parameters():
+                param.requires_grad = requires_grad
+
+        model = WhisperForConditionalGeneration.from_pretrained(checkpoint)
+        set_trainable(model)
+        set_trainable(model, requires_grad=True)  # the same helper trains all of it again
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        """,
         """
         import torch
         import torchvision
