@@ -191,3 +191,89 @@ def test_the_flag_helper_freezes_as_a_literal_false_would():
 
     set_trainable(model[0])
     assert [p.requires_grad for p in model.parameters()] == [False, False, True, True]
+
+
+# FZ201: a BatchNorm freeze made in a builder, or on a local, and held by the Module ------------------
+
+SET_BN_EVAL = """
+import torch.nn as nn, pytorch_lightning as pl, torchvision
+
+def set_bn_eval(m):
+    if isinstance(m, nn.BatchNorm2d):
+        m.eval()
+
+def get_model():
+    model = torchvision.models.resnet18()
+    model.apply(set_bn_eval)
+    {after}
+    return model
+
+class Det({base}):
+    def __init__(self):
+        super().__init__()
+        {init}
+
+    def make(self):
+        model = torchvision.models.resnet18()
+        model.apply(set_bn_eval)
+        {after}
+        return model
+{train}
+    def validation_epoch_end(self, outs):
+        pass
+"""
+REFREEZE = """
+    def train(self, mode=True):
+        super().train(mode)
+        self.model.apply(set_bn_eval)
+        return self
+"""
+INITS = ["self.model = get_model()", "self.model = self.make()",
+         "model = torchvision.models.resnet18()\n        model.apply(set_bn_eval)\n        self.model = model"]
+
+
+@pytest.mark.parametrize("base", ["pl.LightningModule", "nn.Module"])
+@pytest.mark.parametrize("init", INITS)
+def test_fz201_follows_a_freeze_the_module_s_init_stores(base, init):
+    found = _found(SET_BN_EVAL.format(base=base, init=init, after="pass", train=""), "FZ201")
+    assert len(found) == 1, found
+    assert "Det freezes BatchNorm with .eval() in __init__" in found[0].message
+    if "get_model" in init:
+        assert "(`get_model()` returns `self.model` with it frozen)" in found[0].message
+
+
+@pytest.mark.parametrize("init", INITS)
+@pytest.mark.parametrize("after, train", [("model.train()", ""), ("pass", REFREEZE)])
+def test_fz201_is_silent_where_the_freeze_is_undone_or_re_applied(init, after, train):
+    src = SET_BN_EVAL.format(base="pl.LightningModule", init=init, after=after, train=train)
+    if "make" not in init and "get_model" not in init and after != "pass":
+        src = src.replace("model.apply(set_bn_eval)\n        self.model", "model.apply(set_bn_eval)\n        "
+                          "model.train()\n        self.model")
+    assert _found(src, "FZ201") == []
+
+
+def test_fz201_is_silent_where_a_new_model_is_stored():
+    init = "model = torchvision.models.resnet18()\n        model.apply(set_bn_eval)\n        " \
+        "model = torchvision.models.resnet18()\n        self.model = model"
+    assert _found(SET_BN_EVAL.format(base="nn.Module", init=init, after="pass", train=""), "FZ201") == []
+
+
+def test_train_undoes_a_freeze_a_builder_made():
+    torchvision = pytest.importorskip("torchvision")
+    nn = pytest.importorskip("torch.nn")
+
+    def set_bn_eval(m):
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+
+    class Det(nn.Module):
+        def __init__(self):
+            super().__init__()
+            model = torchvision.models.resnet18()
+            model.apply(set_bn_eval)
+            self.model = model
+
+    det = Det()
+    assert not det.model.bn1.training
+    det.train()
+    assert det.model.bn1.training

@@ -1097,17 +1097,18 @@ class Flow(cst.CSTVisitor):
         return False
 
     def _carried(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        """`self.model = model` in a trainer (a class that is no Module): the BatchNorm freezes made
-        on the local `model` (since it was last bound) hold for what the trainer holds, as they do
-        for `self.model = DeepLab(...)` (FZ201 follows them into the trainer's methods)."""
+        """`self.model = model` in a trainer (a class that is no Module), or in a Module's `__init__`:
+        the BatchNorm freezes made on the local `model` (since it was last bound) hold for what the
+        trainer holds, as they do for `self.model = DeepLab(...)` (FZ201 follows them into the
+        trainer's methods), and for the Module's part (FZ201: its train() undoes them)."""
         held, local = _self_attr(target), unwrap_self_returning(value)
         owner = self.scope.cls
-        if held is None or owner is None or owner.is_module or not isinstance(local, cst.Name) \
-                or local.value == "self":
+        if held is None or owner is None or owner.is_module and self.scope.func_name != "__init__" \
+                or not isinstance(local, cst.Name) or local.value == "self":
             return
         frozen: list[Event] = []
         for e in list(self.events):
-            if e.target == local.value and e.kind == REBIND:
+            if e.target == local.value and e.kind in (REBIND, TRAIN):  # a new model, or the freeze undone
                 frozen = []
             elif e.target == local.value and e.kind == BN_FREEZE:
                 frozen.append(e)
@@ -1120,6 +1121,8 @@ class Flow(cst.CSTVisitor):
         """`model = build(cfg)` (or `build(cfg).to(device)`): the model arrives in the state
         `build` left the model it returns in (BatchNorm frozen, parameters frozen, eval())."""
         call = unwrap_self_returning(value)
+        if self._built_into_module(target, call):
+            return
         if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and isinstance(target, cst.Name):
             kind = self.facts.kind(call, self.scope)  # `simsiam.builder.SimSiam(...)`: a class of another file
             if kind is not None and kind.tag == "module" and kind.cls is None and kind.qual and not is_library(kind.qual):
@@ -1164,6 +1167,28 @@ class Flow(cst.CSTVisitor):
                         self._emit(k2, target.value, call, **_placed(k2, d2, target.value))
             elif kind in Summaries.RETURNED or kind.startswith(VIA):
                 self._emit(kind, target.value, call, **_placed(kind, detail, target.value))
+
+    def _built_into_module(self, target: cst.BaseExpression, call: cst.BaseExpression) -> bool:
+        """`self.model = get_model()` (a function of this file) or `self.model = self.get_model()` in a
+        Module's `__init__`: the model arrives with the BatchNorm its builder froze with .eval() still
+        frozen (none where the builder trains it again after the freeze), held by the Module, whose
+        train() undoes it (FZ201). Marked `returned`: no method a caller may call again re-applies it."""
+        held, owner = _self_attr(target), self.scope.cls
+        if held is None or owner is None or not owner.is_module or self.scope.func_name != "__init__" \
+                or not isinstance(call, cst.Call):
+            return False
+        func, callee = call.func, None
+        if isinstance(func, cst.Name):
+            callee = self.facts.resolve_def(func, self.scope)
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+            callee = next((st for st in owner.node.body.body
+                           if isinstance(st, cst.FunctionDef) and st.name.value == func.attr.value), None)
+        kinds = list(self.summaries.of(callee, RET, self.depth)) if callee is not None else []
+        if BN_FREEZE not in kinds or TRAIN in kinds[kinds.index(BN_FREEZE):]:
+            return False
+        detail = self.summaries.detail(callee, RET, BN_FREEZE)
+        self._emit(BN_FREEZE, held, call, returned=True, **_placed(BN_FREEZE, detail, held))
+        return True
 
     def _constructed_freezes(self, records: list, name: str, call: cst.Call, cls: str) -> None:
         """`model = Net()` whose `__init__` left parts of self frozen (Summaries.constructed_freezes):
@@ -2220,7 +2245,7 @@ class Summaries:
                   and not s.name.value.startswith("_")}
         out = []
         for e in flow.events if flow is not None else ():
-            if e.kind != BN_FREEZE or e.detail.get("via") not in public \
+            if e.kind != BN_FREEZE or e.detail.get("via") not in public or e.detail.get("returned") \
                     or not (e.target == "self" or e.target.startswith("self.")):
                 continue
             within = e.detail.get("within") or e.target

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6c9fa0f029a54b9de8864b506ed5967f'
+RULES_DIGEST = 'd55a4b5d6740b6ec64a190ddc8de1281'
 
 GATES = {
     'FZ002': (
