@@ -277,3 +277,65 @@ def test_train_undoes_a_freeze_a_builder_made():
     assert not det.model.bn1.training
     det.train()
     assert det.model.bn1.training
+
+
+# FZ301: what the message says is frozen, as it stands at the optimizer ------------------------------
+
+def test_fz301_says_part_of_the_model_where_part_was_unfrozen_again():
+    src = """
+    import torch, torch.nn as nn
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    for param in model.parameters():
+        param.requires_grad = False
+    for param in model[-1].parameters():
+        param.requires_grad = True
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.1)
+    """
+    [d] = _found(src, "FZ301")
+    assert "while part of `model` is frozen (all but `model[-1]`, unfrozen again) in this scope" in d.message
+
+
+def test_fz301_says_part_of_the_model_where_a_layer_was_replaced():
+    [d] = _found(CHILDREN_LOOP.format(inner="", params="model.parameters()"), "FZ301")
+    assert "while part of `model` is frozen (all but `model.fc`, replaced since) in this scope" in d.message
+
+
+@pytest.mark.parametrize("wrap, said", [
+    ("torch.nn.DataParallel(model)", "`model.module.module.backbone` is frozen (named `model.module.backbone` at "
+                                     "line 10, before line 11 wrapped `model` again)"),
+    ("Wrapper(model)", "part of `model` is frozen (named `model.module.backbone` at line 10, before line 11 "
+                       "wrapped `model` again)"),
+])
+def test_fz301_names_a_path_as_it_stands_after_a_rewrap(wrap, said):
+    src = f"""
+    import torch, torch.nn as nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone, self.head = nn.Linear(4, 4), nn.Linear(4, 2)
+
+    model = torch.nn.DataParallel(Net())
+    model.module.backbone.requires_grad_(False)
+    model = {wrap}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4)
+    """
+    [d] = _found(src, "FZ301")
+    assert f"while {said} in this scope" in d.message, d.message
+
+
+def test_a_second_data_parallel_puts_one_more_module_in_the_path():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone, self.head = nn.Linear(4, 4), nn.Linear(4, 2)
+
+    model = nn.DataParallel(Net())
+    model.module.backbone.requires_grad_(False)
+    model = nn.DataParallel(model)
+    assert not model.module.module.backbone.weight.requires_grad
+    assert not hasattr(model.module, "backbone")

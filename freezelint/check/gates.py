@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd55a4b5d6740b6ec64a190ddc8de1281'
+RULES_DIGEST = '11a91178231b58f4531f853969757ee4'
 
 GATES = {
     'FZ002': (
