@@ -339,3 +339,17 @@ def test_a_second_data_parallel_puts_one_more_module_in_the_path():
     model = nn.DataParallel(model)
     assert not model.module.module.backbone.weight.requires_grad
     assert not hasattr(model.module, "backbone")
+
+
+def test_fz301_says_the_whole_model_where_a_replaced_layer_is_frozen_again():
+    src = """
+    import torch, torch.nn as nn, torchvision
+
+    model = torchvision.models.resnet18()
+    model.requires_grad_(False)
+    model.fc = nn.Linear(512, 2)
+    model.fc.requires_grad_(False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    """
+    [d] = _found(src, "FZ301")
+    assert "while `model` is frozen in this scope" in d.message

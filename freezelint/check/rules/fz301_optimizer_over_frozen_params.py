@@ -1069,12 +1069,14 @@ class OptimizerOverFrozenParams(Rule):
 def _frozen_as_it_stands(facts: Facts, flow, freeze, opt, frozen: str) -> str:
     """What is frozen when the optimizer is built, said of the object as it stands there: "`model` is
     frozen"; "part of `model` is frozen (all but `model[-1]`, unfrozen again)" where parts of it were
-    unfrozen or replaced since; and, where `model` was wrapped again since (`model = DataParallel(model)`),
+    unfrozen or replaced since (and not frozen again); and, where `model` was wrapped again since (`model = DataParallel(model)`),
     the path the freeze named with the line it named it at, since it no longer leads there."""
     spared = [(part, "unfrozen again" if e.kind == UNFREEZE else "replaced since")
               for e in flow.events if e.kind in (UNFREEZE, REPLACE) and e.target == freeze.target
               and freeze.index < e.index < opt.index and after(freeze, e)
-              and _within(part := _part(e) if e.kind == UNFREEZE else e.detail.get("path"), frozen)]
+              and _within(part := _part(e) if e.kind == UNFREEZE else e.detail.get("path"), frozen)
+              and not any(f.kind == FREEZE and f.target == freeze.target and e.index < f.index < opt.index
+                          and (_part(f) == part or _within(part, _part(f))) for f in flow.events)]
     wrapped = _wrapped_again(facts, flow, freeze, opt) if frozen != freeze.target else None
     if wrapped is not None:
         line, call = facts.positions[freeze.node].start.line, wrapped
