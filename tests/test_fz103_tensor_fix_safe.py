@@ -19,12 +19,12 @@ def _safety(code: str, rule: str) -> list[bool]:
     "torch.zeros(10, 4)", "torch.zeros(10, 4).unsqueeze(0)", "torch.randn(3, device=device).to(device)",
     "torch.arange(0, 10).float()"])
 def test_a_factory_tensor_gets_the_safe_rename(made):
-    assert _safety(f"import torch\n\npe = {made}\npe.require_grad = False\n", "FZ103") == [True]
+    assert _safety(f"import torch\n\npe = {made}\npe.require_grad = True\n", "FZ103") == [True]
 
 
 def test_a_factory_tensor_reshaped_under_its_name_stays_known():
     code = ("import torch\n\n\ndef encoding(max_len, d):\n    pe = torch.zeros(max_len, d).float()\n"
-            "    pe.require_grad = False\n    pe[:, 0::2] = 1.0\n    pe = pe.unsqueeze(0)\n    return pe\n")
+            "    pe.require_grad = True\n    pe[:, 0::2] = 1.0\n    pe = pe.unsqueeze(0)\n    return pe\n")
     assert _safety(code, "FZ103") == [True]
     assert _safety(code.replace("torch.zeros(max_len, d).float()", "make(max_len, d)"), "FZ103") == [False]
 

@@ -469,6 +469,8 @@ class Flow(cst.CSTVisitor):
                                for k in self.summaries.of(callee, i + shift, self.depth)]
                     if built is not None:
                         effects = [(k, {**d, "via": func.value} if "via" in d else d) for k, d in effects]
+                    else:
+                        effects += self._flag_freeze(callee, i, node, effects)
                 elif inherited is not None:  # `FineTuner(model)` runs the __init__ of a base of another file
                     effects = self.summaries.external_init(inherited, i, func.value)
                 else:
@@ -501,6 +503,26 @@ class Flow(cst.CSTVisitor):
             owner = scope.lookup(func.value)
             if owner is not None and facts.is_module(func, scope):
                 self._emit(ACTIVITY, func.value, node)
+
+    def _flag_freeze(self, callee: cst.FunctionDef, pos: int, call: cst.Call, effects: list) -> list[tuple[str, dict]]:
+        """`set_trainable(encoder, requires_grad=False)` of a helper that sets `p.requires_grad =
+        requires_grad` over its argument's parameters, the flag defaulting to False (FREEZE_BY_DEFAULT
+        there): a freeze, as a helper with a literal False is, where the call passes False or leaves
+        the flag to its default; an unfreeze where it passes True; nothing where it passes anything
+        else or `*args` / `**kwargs`."""
+        e = self.summaries.first_event(callee, pos, FREEZE_BY_DEFAULT)
+        if e is None or any(k == FREEZE for k, _ in effects) or any(a.star for a in call.args):
+            return []
+        params = [*callee.params.posonly_params, *callee.params.params]
+        at = next((j for j, p in enumerate(params) if p.name.value == e.detail.get("flag")), None)
+        if at is None:
+            return []
+        passed = call_arg(call, at, params[at].name.value)
+        flag = "False" if passed is None else passed.value if isinstance(passed, cst.Name) else None
+        if flag not in ("False", "True") or any(k == UNFREEZE for k, _ in effects):
+            return []
+        kind = FREEZE if flag == "False" else UNFREEZE  # `requires_grad=True`: the same helper unfreezes
+        return [(kind, {"via": callee.name.value, **self.summaries._inner(callee, pos, FREEZE_BY_DEFAULT)})]
 
     def _globals_acted_on(self, callee: cst.FunctionDef, node: cst.Call) -> None:
         """A function of this file that acts on a module-level name it only reads (`def freeze_model():
@@ -1075,17 +1097,18 @@ class Flow(cst.CSTVisitor):
         return False
 
     def _carried(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        """`self.model = model` in a trainer (a class that is no Module): the BatchNorm freezes made
-        on the local `model` (since it was last bound) hold for what the trainer holds, as they do
-        for `self.model = DeepLab(...)` (FZ201 follows them into the trainer's methods)."""
+        """`self.model = model` in a trainer (a class that is no Module), or in a Module's `__init__`:
+        the BatchNorm freezes made on the local `model` (since it was last bound) hold for what the
+        trainer holds, as they do for `self.model = DeepLab(...)` (FZ201 follows them into the
+        trainer's methods), and for the Module's part (FZ201: its train() undoes them)."""
         held, local = _self_attr(target), unwrap_self_returning(value)
         owner = self.scope.cls
-        if held is None or owner is None or owner.is_module or not isinstance(local, cst.Name) \
-                or local.value == "self":
+        if held is None or owner is None or owner.is_module and self.scope.func_name != "__init__" \
+                or not isinstance(local, cst.Name) or local.value == "self":
             return
         frozen: list[Event] = []
         for e in list(self.events):
-            if e.target == local.value and e.kind == REBIND:
+            if e.target == local.value and e.kind in (REBIND, TRAIN):  # a new model, or the freeze undone
                 frozen = []
             elif e.target == local.value and e.kind == BN_FREEZE:
                 frozen.append(e)
@@ -1098,6 +1121,8 @@ class Flow(cst.CSTVisitor):
         """`model = build(cfg)` (or `build(cfg).to(device)`): the model arrives in the state
         `build` left the model it returns in (BatchNorm frozen, parameters frozen, eval())."""
         call = unwrap_self_returning(value)
+        if self._built_into_module(target, call):
+            return
         if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and isinstance(target, cst.Name):
             kind = self.facts.kind(call, self.scope)  # `simsiam.builder.SimSiam(...)`: a class of another file
             if kind is not None and kind.tag == "module" and kind.cls is None and kind.qual and not is_library(kind.qual):
@@ -1142,6 +1167,28 @@ class Flow(cst.CSTVisitor):
                         self._emit(k2, target.value, call, **_placed(k2, d2, target.value))
             elif kind in Summaries.RETURNED or kind.startswith(VIA):
                 self._emit(kind, target.value, call, **_placed(kind, detail, target.value))
+
+    def _built_into_module(self, target: cst.BaseExpression, call: cst.BaseExpression) -> bool:
+        """`self.model = get_model()` (a function of this file) or `self.model = self.get_model()` in a
+        Module's `__init__`: the model arrives with the BatchNorm its builder froze with .eval() still
+        frozen (none where the builder trains it again after the freeze), held by the Module, whose
+        train() undoes it (FZ201). Marked `returned`: no method a caller may call again re-applies it."""
+        held, owner = _self_attr(target), self.scope.cls
+        if held is None or owner is None or not owner.is_module or self.scope.func_name != "__init__" \
+                or not isinstance(call, cst.Call):
+            return False
+        func, callee = call.func, None
+        if isinstance(func, cst.Name):
+            callee = self.facts.resolve_def(func, self.scope)
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+            callee = next((st for st in owner.node.body.body
+                           if isinstance(st, cst.FunctionDef) and st.name.value == func.attr.value), None)
+        kinds = list(self.summaries.of(callee, RET, self.depth)) if callee is not None else []
+        if BN_FREEZE not in kinds or TRAIN in kinds[kinds.index(BN_FREEZE):]:
+            return False
+        detail = self.summaries.detail(callee, RET, BN_FREEZE)
+        self._emit(BN_FREEZE, held, call, returned=True, **_placed(BN_FREEZE, detail, held))
+        return True
 
     def _constructed_freezes(self, records: list, name: str, call: cst.Call, cls: str) -> None:
         """`model = Net()` whose `__init__` left parts of self frozen (Summaries.constructed_freezes):
@@ -1220,9 +1267,20 @@ class Flow(cst.CSTVisitor):
                 found = loop_walk(mine[-1], owner, ("children",)) if mine else None
                 if found is not None:  # `if idx < 7:` in `for idx, child in enumerate(...)`: those positions
                     walked = found[0], found[1] or (self._position_test(mine[-1]) if found[2] else None)
+                if found is not None and walked[1] is None and self._every_child(mine[-1]):
+                    return part_path(found[0].func.value), root_of(found[0].func.value), None
         if walked is None or walked[1] is None:  # all the children, each maybe picked by a test: as written
             return part_path(expr), root_of(expr), None
         return part_path(walked[0].func.value), root_of(walked[0].func.value), walked[1]
+
+    def _every_child(self, b: Binding) -> bool:
+        """The children loop being visited that binds `b` has no test, `continue`, `break`, `return`
+        or `raise` in its body: what it does to a child it does to every child, so to the whole model
+        (`for child in model.children(): for p in child.parameters(): p.requires_grad = False`)."""
+        loop = next((lp for lp in self._body_loops if getattr(lp, "iter", None) is b.node), None)
+        return isinstance(loop, cst.For) and loop.orelse is None and not any(
+            isinstance(n, (cst.If, cst.IfExp, cst.Continue, cst.Break, cst.Return, cst.Raise, cst.Try, cst.While))
+            for n in walk(loop.body))
 
     def _param_walk(self, name: str) -> tuple[cst.Call, str | None] | None:
         """`param_walk` of the loop that binds `name` (`_param_loop`): the call, and the code of
@@ -2187,7 +2245,7 @@ class Summaries:
                   and not s.name.value.startswith("_")}
         out = []
         for e in flow.events if flow is not None else ():
-            if e.kind != BN_FREEZE or e.detail.get("via") not in public \
+            if e.kind != BN_FREEZE or e.detail.get("via") not in public or e.detail.get("returned") \
                     or not (e.target == "self" or e.target.startswith("self.")):
                 continue
             within = e.detail.get("within") or e.target

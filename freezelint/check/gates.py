@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ef8c994682f1e8504b0ddd4352366a62'
+RULES_DIGEST = '7e472d2ded3a3b53a117f74818f94fef'
 
 GATES = {
     'FZ002': (

@@ -6,6 +6,8 @@ from typing import Iterable
 
 import libcst as cst
 
+from freezelint.check.declared import _TENSOR_FACTORIES as TENSOR_FACTORIES
+from freezelint.check.declared import _tensor_source as tensor_source
 from freezelint.check.declared import (class_declares, declared, is_config, kind_known, made_tensor, reads_back,
                                        reason_unknown, records_argument)
 from freezelint.check.facts import MODULE, PARAM, AttrStore, Facts, Kind
@@ -69,7 +71,9 @@ class RequiresGradMisspelled(Rule):
         "known to hold tensors, an argparse option (`--require-grad`), a field of a class in the "
         "file, a key of a dict-like config, a name read back as an attribute, or any attribute of "
         "parsed arguments, `EasyDict`/`SimpleNamespace`/OmegaConf configs and parameters annotated "
-        "with a config class."
+        "with a config class. Nor `= False` on a tensor one of torch's factories made without "
+        "`requires_grad=True` (`pe = torch.zeros(...)`) where nothing in its scope sets its flag: it does "
+        "not require grad, so the typo changes nothing (`= True` there is still reported)."
     )
     bad = [
         Example(
@@ -211,17 +215,24 @@ class RequiresGradMisspelled(Rule):
             import torch
 
             pe = torch.zeros(max_len, d_model)  # a Tensor: the rename is safe
-            pe.require_grad = False  # expect: FZ103
+            pe.require_grad = True  # expect: FZ103
             """,
             fixed="""
             import torch
 
             pe = torch.zeros(max_len, d_model)  # a Tensor: the rename is safe
-            pe.requires_grad = False  # expect: FZ103
+            pe.requires_grad = True  # expect: FZ103
             """,
         ),
     ]
     good = [
+        # a fresh tensor does not require grad: `False`, misspelled or not, changes nothing
+        """
+        import torch
+
+        pe = torch.zeros(max_len, d_model).float()
+        pe.require_grad = False
+        """,
         """
         import torch.nn as nn
 
@@ -348,6 +359,8 @@ class RequiresGradMisspelled(Rule):
                 continue
             if _declared_setting(facts, store, kind) or records_argument(store.obj, store.value, store.ctx.scope):
                 continue
+            if _fresh_tensor_off(facts, store):
+                continue
             obj = src(store.obj)
             value = value_src(store.value)
             if tag == MODULE:
@@ -450,3 +463,24 @@ def _class_seen(kind: Kind) -> bool:
     """The Module's class is one the checker can read (of the file, a project file or a library),
     not only inferred from a use (`model.train()`)."""
     return kind.cls is not None or bool(kind.qual or kind.factory or kind.wraps)
+
+
+def _fresh_tensor_off(facts: Facts, store: AttrStore) -> bool:
+    """`pe = torch.zeros(...); pe.require_grad = False`: a tensor a factory made without
+    `requires_grad=True` does not require grad, and nothing in its scope turns the flag on
+    (`pe.requires_grad = ...`, `pe.requires_grad_(...)`): the misspelled `False` changes nothing,
+    as the right spelling would not. `True`, and a flag set some other way, are still reported."""
+    obj = store.obj
+    if not (isinstance(store.value, cst.Name) and store.value.value == "False") \
+            or not made_tensor(facts, obj, store.ctx.scope):
+        return False
+    owner = store.ctx.scope.lookup(obj.value)
+    for b in owner.bindings.get(obj.value, []):
+        made = tensor_source(b.node)
+        if isinstance(made, cst.Call) and facts.qualname(made.func, owner) in TENSOR_FACTORIES and any(
+                a.keyword is not None and a.keyword.value == "requires_grad"
+                and not (isinstance(a.value, cst.Name) and a.value.value == "False") for a in made.args):
+            return False
+    root = owner.node if owner.node is not None else facts.module
+    return not any(isinstance(n, cst.Attribute) and n.attr.value in ("requires_grad", "requires_grad_")
+                   and isinstance(n.value, cst.Name) and n.value.value == obj.value for n in syntax_walk(root))

@@ -76,7 +76,10 @@ class TrainingFlagAssigned(Rule):
         "never as safe: `m.train(was_training)` gives every submodule `m`'s saved flag, so one kept in eval() "
         "on purpose inside a training model (a frozen BatchNorm) is switched back to training, as "
         "`model.train()` would; apply it with `--unsafe-fixes` where `m` holds none. Otherwise neither store "
-        "gets a fix and the message says what to write."
+        "gets a fix and the message says what to write. Nor `m.training = False` that an `m.eval()` "
+        "(`m = m.eval()`, `m.train(False)`) reaches with no statement naming `m` in between, in its block "
+        "or a block that holds it (not across a loop): eval() has set every flag, the assignment is "
+        "redundant."
     )
     bad = [
         Example(
@@ -513,6 +516,17 @@ class TrainingFlagAssigned(Rule):
                 self.q_net.train(mode)
                 self.training = mode  # implementing the mode switch: its parts are set above
         """,
+        # eval() reached the assignment: every submodule's flag is off already, `training = False` is redundant
+        """
+        import torchvision
+
+        def load(frozen=True):
+            model = torchvision.models.resnet18()
+            if frozen:
+                model = model.eval()
+                model.training = False
+            return model
+        """,
         # a walk written out visits every module, as .modules() does: each flag set is that module's own
         """
         def switch_mode(model, training):
@@ -558,7 +572,7 @@ class TrainingFlagAssigned(Rule):
                 continue
             if _each_module_of_a_walk(facts, store.obj, store.ctx) or _each_module_of_a_hand_walk(store.obj, store.ctx):
                 continue
-            if _mode_called_after(store, module):
+            if _mode_called_after(store, module) or _eval_reaches(store, module):
                 continue
             if _keras_file(module):
                 continue
@@ -861,6 +875,67 @@ def _mode_called_after(store, module: cst.Module) -> bool:
                     return False
         return False
     return False
+
+
+def _eval_reaches(store, module: cst.Module) -> bool:
+    """`model = model.eval()` (or `model.eval()`, `model.train(False)`) before `model.training = False`,
+    with no statement in between that names `model`: eval() set every submodule's flag already, the
+    assignment is redundant, not wrong. Followed back through the block and the blocks of the `if`,
+    `with` and `try` statements that hold it, never into a loop (an earlier iteration may train it)."""
+    if store.form not in ("assign", "annassign") or not (isinstance(store.value, cst.Name)
+                                                        and store.value.value == "False"):
+        return False
+    obj = src(store.obj)
+    names = re.compile(r"(?<![\w.])" + re.escape(obj) + r"(?!\w)")
+    stmt, parents = store.ctx.stmt, _parents(store.ctx.scope.node or module)
+    while stmt is not None:
+        block, holder = parents.get(id(stmt), (None, None))
+        if block is None:
+            return False
+        for before in reversed(block[:[id(b) for b in block].index(id(stmt))]):
+            if _evals(before, obj):
+                return True
+            if names.search(src(before)):
+                return False  # run, handed on, trained or rebound: the flag may matter again
+        if isinstance(holder, (cst.For, cst.While, cst.FunctionDef, cst.ClassDef)) or holder is None:
+            return False
+        stmt = holder
+    return False
+
+
+def _parents(root: cst.CSTNode) -> dict[int, tuple[list, cst.CSTNode | None]]:
+    """Each statement of `root` (by id) in a module's or a compound statement's first block: that
+    block and the compound statement (None at the top of a module). `else:`, `except:` and `finally:`
+    blocks are left out: what ran before them is not the block before."""
+    out: dict[int, tuple[list, cst.CSTNode | None]] = {}
+    for node in traverse.walk(root):
+        if not isinstance(node, (cst.BaseCompoundStatement, cst.Module)):
+            continue
+        holder = node if isinstance(node, cst.BaseCompoundStatement) else None
+        block = node.body if isinstance(node, cst.Module) else getattr(node.body, "body", ())
+        for st in block:
+            out[id(st)] = (list(block), holder)
+    return out
+
+
+def _evals(stmt: cst.CSTNode, obj: str) -> bool:
+    """A statement that is `obj.eval()`, `obj.train(False)` or `obj = <that call>` alone."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return False
+    small = stmt.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and src(small.targets[0].target) == obj:
+        call = small.value
+    elif isinstance(small, cst.Expr):
+        call = small.value
+    else:
+        return False
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and src(call.func.value) == obj):
+        return False
+    args = [a.value for a in call.args]
+    if call.func.attr.value == "eval":
+        return not args
+    return call.func.attr.value == "train" and len(args) == 1 and isinstance(args[0], cst.Name) \
+        and args[0].value == "False"
 
 
 # Iterating these visits every module of a tree, so setting each one's own flag sets them all.

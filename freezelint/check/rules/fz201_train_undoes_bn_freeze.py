@@ -50,7 +50,9 @@ class TrainUndoesBnFreeze(Rule):
         "Follows calls into functions and Module-class methods of the same file and of the other "
         "files of the project (through their summaries), to a bounded depth, and a model returned "
         "by a builder arrives in the state the builder left it in (`model = build_model(cfg)` after "
-        "a `return model` whose BatchNorm was frozen): a `train_one_epoch(model)` "
+        "a `return model` whose BatchNorm was frozen; in a Module's `__init__`, `self.model = get_model()` "
+        "or `self.model = self.get_model()` of a builder of the same file, and `model.apply(set_bn_eval)` "
+        "on a local then stored as `self.model = model`, are that Module's own freeze): a `train_one_epoch(model)` "
         "that calls `model.train()` and then trains is reported at its call site, naming the line of "
         "its train(); a `model.freeze_bn()` re-applied after every train() is the working idiom and "
         "needs no train() override. A model whose class (or a base class of the project, in any file) "
@@ -942,8 +944,93 @@ class TrainUndoesBnFreeze(Rule):
                     return self.head(self.encoder(x))
             """
         ),
+        Example(
+            """
+            import torch.nn as nn
+            import pytorch_lightning as pl
+            import torchvision
+
+            def set_bn_eval(m):
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+
+            def get_model():
+                model = torchvision.models.resnet18()
+                model.apply(set_bn_eval)
+                return model
+
+            class Detector(pl.LightningModule):
+                def __init__(self):
+                    super().__init__()
+                    self.model = get_model()  # expect: FZ201
+
+                def validation_epoch_end(self, outputs):  # Lightning before 2.0
+                    pass
+            """
+        ),
+        Example(
+            """
+            import torch.nn as nn
+            import torchvision
+
+            def set_bn_eval(m):
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+
+            class Detector(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    model = torchvision.models.resnet18()
+                    model.apply(set_bn_eval)  # expect: FZ201
+                    self.model = model
+            """
+        ),
     ]
     good = [
+        # the builder trains the model again after its freeze: it arrives with BatchNorm in train mode
+        """
+        import torch.nn as nn
+        import torchvision
+
+        def set_bn_eval(m):
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+
+        class Detector(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = self.get_model()
+
+            def get_model(self):
+                model = torchvision.models.resnet18()
+                model.apply(set_bn_eval)
+                model.train()
+                return model
+        """,
+        # the freeze a builder made is re-applied by the class's own train()
+        """
+        import torch.nn as nn
+        import torchvision
+
+        def set_bn_eval(m):
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+
+        class Detector(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = self.get_model()
+
+            def get_model(self):
+                model = torchvision.models.resnet18()
+                model.apply(set_bn_eval)
+                return model
+
+            def train(self, mode=True):
+                super().train(mode)
+                self.model.apply(set_bn_eval)
+                return self
+        """,
         """
         import torch.nn as nn
 
@@ -1803,7 +1890,8 @@ class TrainUndoesBnFreeze(Rule):
                 if scope.cls is not info or not scope.is_method or scope.func_name != "__init__":
                     continue
                 for e in flow.events:
-                    if e.detail.get("via") in methods and not e.detail["via"].startswith("_"):
+                    if e.detail.get("via") in methods and not e.detail["via"].startswith("_") \
+                            and not e.detail.get("returned"):
                         continue  # through a public method: callers re-apply it after train() (judged there)
                     if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self.")) \
                             and not e.detail.get("part"):  # `self.encoder.eval()`: _frozen_submodules
@@ -1818,9 +1906,11 @@ class TrainUndoesBnFreeze(Rule):
                         undoes = f"Lightning before 2.2 ({fit}) calls train() on the whole LightningModule when " \
                             f"fit starts and after every validation, which" if fit else \
                             "the first model.train() (every epoch loop calls it)"
+                        built = f" (`{e.detail['via']}()` returns `{e.target}` with it frozen)" \
+                            if e.detail.get("returned") and e.detail.get("via") else ""
                         yield self.finding(
                             e.node,
-                            f"{info.name} freezes BatchNorm with .eval() in __init__ but {how}: {undoes} undoes "
+                            f"{info.name} freezes BatchNorm with .eval() in __init__{built} but {how}: {undoes} undoes "
                             f"this freeze; {'re-apply it in train()' if lost else 'override train() to re-apply it'}",
                             stmt=e.stmt,
                         )

@@ -942,8 +942,53 @@ class BnFrozenWithoutEval(Rule):
                 opt.zero_grad(); net(x).sum().backward(); opt.step()
             """
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            for child in model.children():  # every child: the whole model, BatchNorm included
+                for param in child.parameters():
+                    param.requires_grad = False  # expect: FZ202
+            model.fc = torch.nn.Linear(512, 2)
+            optimizer = torch.optim.SGD(model.fc.parameters(), lr=1e-3)
+            model.train()
+            for x, y in loader:
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            """,
+            instead="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            for child in model.children():
+                for param in child.parameters():
+                    param.requires_grad = False
+            model.fc = torch.nn.Linear(512, 2)
+            optimizer = torch.optim.SGD(model.fc.parameters(), lr=1e-3)
+            model.train()
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.eval()  # re-applied after every model.train()
+            for x, y in loader:
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+        import torchvision
+
+        model = torchvision.models.resnet18(weights=None)
+        for name, child in model.named_children():
+            if name != "layer4":  # all but one child; which BatchNorm layers, the checker does not claim
+                for param in child.parameters():
+                    param.requires_grad = False
+        """,
         """
         import torch
         from transformers import ConvNextModel

@@ -73,6 +73,13 @@ class OptimizerOverFrozenParams(Rule):
         "split by `p.ndim > 1` / `p.ndim <= 1`, `X` / `not X`, through names and nanoGPT's `param_dict`); "
         "a comprehension with any other condition holds a subset the checker cannot name and says "
         "nothing. The reason named is the param group's own `weight_decay`/`momentum` where it sets one. "
+        "The message names what is frozen as it stands at the optimizer: \"part of `model`\" with the "
+        "parts unfrozen again or replaced since, and where `model` was wrapped again since "
+        "(`model = DataParallel(model)`), the path the freeze named with its line (one `.module` longer now, "
+        "for torch's wrappers). "
+        "A helper of this file that sets `p.requires_grad = requires_grad` from a flag parameter that "
+        "defaults to False freezes where a call passes False or leaves the default "
+        "(`set_trainable(model.encoder, requires_grad=False)`) and unfreezes where it passes True. "
         "A freeze done by a helper (`freeze_encoder(model)`, "
         "of this file or another) counts as the part of the model the helper freezes (all of what it is "
         "given, for a helper of another file); so does one of this file that freezes a module-level model it "
@@ -579,8 +586,71 @@ class OptimizerOverFrozenParams(Rule):
             optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.01, momentum=0.9)
             """,
         ),
+        Example(
+            """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            for child in model.children():  # every child: the whole model
+                for param in child.parameters():
+                    param.requires_grad = False
+            model.fc = torch.nn.Linear(512, 2)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            for child in model.children():  # every child: the whole model
+                for param in child.parameters():
+                    param.requires_grad = False
+            model.fc = torch.nn.Linear(512, 2)
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ301
+            """,
+        ),
+        Example(
+            """
+            import torch
+            from transformers import WhisperForConditionalGeneration
+
+            def set_trainable(module, requires_grad=False):
+                for param in module.parameters():
+                    param.requires_grad = requires_grad
+
+            model = WhisperForConditionalGeneration.from_pretrained(checkpoint)
+            set_trainable(model.model.encoder, requires_grad=False)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            from transformers import WhisperForConditionalGeneration
+
+            def set_trainable(module, requires_grad=False):
+                for param in module.parameters():
+                    param.requires_grad = requires_grad
+
+            model = WhisperForConditionalGeneration.from_pretrained(checkpoint)
+            set_trainable(model.model.encoder, requires_grad=False)
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)  # expect: FZ301
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+        from transformers import WhisperForConditionalGeneration
+
+        def set_trainable(module, requires_grad=False):
+            for param in module.parameters():
+                param.requires_grad = requires_grad
+
+        model = WhisperForConditionalGeneration.from_pretrained(checkpoint)
+        set_trainable(model)
+        set_trainable(model, requires_grad=True)  # the same helper trains all of it again
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        """,
         """
         import torch
         import torchvision
@@ -1050,7 +1120,7 @@ class OptimizerOverFrozenParams(Rule):
                           f"{named})") if broken \
                     else f"part of `{frozen}` is frozen (`{cut}`)" if (cut := freezes[0].detail.get("cut")) \
                     else f"`{o.detail['path']}` is frozen (all of `{frozen}` is)" if _within(o.detail["path"], frozen) \
-                    else f"`{frozen}` is frozen"
+                    else _frozen_as_it_stands(facts, flow, freezes[0], o, frozen)
                 unsure = freezes[0].detail.get("unsure")  # the kind of what the store is on, not known
                 check = (f", once the freeze is sure to work: `{src(freezes[0].node)}` freezes nothing if `{unsure}` "
                          f"is an nn.Module (call `{unsure}.requires_grad_(False)` then)") if unsure and not via else ""
@@ -1085,6 +1155,56 @@ class OptimizerOverFrozenParams(Rule):
                     fix=fix,
                     stmt=o.stmt, facts=facts, used=[o, *freezes],
                 )
+
+
+def _frozen_as_it_stands(facts: Facts, flow, freeze, opt, frozen: str) -> str:
+    """What is frozen when the optimizer is built, said of the object as it stands there: "`model` is
+    frozen"; "part of `model` is frozen (all but `model[-1]`, unfrozen again)" where parts of it were
+    unfrozen or replaced since (and not frozen again); and, where `model` was wrapped again since (`model = DataParallel(model)`),
+    the path the freeze named with the line it named it at, since it no longer leads there."""
+    spared = [(part, "unfrozen again" if e.kind == UNFREEZE else "replaced since")
+              for e in flow.events if e.kind in (UNFREEZE, REPLACE) and e.target == freeze.target
+              and freeze.index < e.index < opt.index and after(freeze, e)
+              and _within(part := _part(e) if e.kind == UNFREEZE else e.detail.get("path"), frozen)
+              and not any(f.kind == FREEZE and f.target == freeze.target and e.index < f.index < opt.index
+                          and (_part(f) == part or _within(part, _part(f))) for f in flow.events)]
+    wrapped = _wrapped_again(facts, flow, freeze, opt) if frozen != freeze.target else None
+    if wrapped is not None:
+        line, call = facts.positions[freeze.node].start.line, wrapped
+        again = f"named `{frozen}` at line {line}, before line {facts.positions[call].start.line} wrapped " \
+            f"`{freeze.target}` again"
+        if facts.qualname(call.func, flow.scope) in _MODULE_WRAPPERS:  # one more `.module` in the path now
+            return f"`{freeze.target}.module{frozen[len(freeze.target):]}` is frozen ({again})"
+        return f"part of `{freeze.target}` is frozen ({again})"
+    if not spared:
+        return f"`{frozen}` is frozen"
+    names = list(dict.fromkeys(f"`{part}`" for part, _ in spared))
+    shown = ", ".join(names[:2]) + (" and more" if len(names) > 2 else "")
+    why = " or ".join(dict.fromkeys(why for _, why in spared))
+    return f"part of `{frozen}` is frozen (all but {shown}, {why})"
+
+
+# Wrappers that hold the model they wrap as `.module`
+_MODULE_WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+                              "torch.nn.parallel.data_parallel.DataParallel", "torch.nn.parallel.DistributedDataParallel",
+                              "torch.nn.parallel.distributed.DistributedDataParallel"})
+
+
+def _wrapped_again(facts: Facts, flow, freeze, opt) -> cst.Call | None:
+    """The call that wraps the freeze's model again between the freeze and the optimizer
+    (`model = torch.nn.DataParallel(model)`: `model.module.backbone` now names another object), else None."""
+    name = freeze.target
+    owner = flow.scope.lookup(name) if name.isidentifier() else None
+    start, end = facts.positions[freeze.node].start.line, facts.positions[opt.node].start.line
+    for b in owner.bindings.get(name, []) if owner is not None else []:
+        value = b.node
+        if b.how != "expr" or b.index or not isinstance(value, cst.Call) or value not in facts.positions:
+            continue
+        line = facts.positions[value].start.line
+        if start < line <= end and any(a.keyword is None and isinstance(a.value, cst.Name) and a.value.value == name
+                                       for a in value.args):
+            return value
+    return None
 
 
 def _hidden(freeze, code: str) -> bool:
