@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'fcce88b852dacafa6edfff090fc8b294'
+RULES_DIGEST = '928214e0eb1e0f4891b04337b1262cd6'
 
 GATES = {
     'FZ002': (
