@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '928214e0eb1e0f4891b04337b1262cd6'
+RULES_DIGEST = '6182a1dbf6c15e830be4b266ccb77ace'
 
 GATES = {
     'FZ002': (
