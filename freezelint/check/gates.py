@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '6182a1dbf6c15e830be4b266ccb77ace'
+RULES_DIGEST = 'ae55cd6d393e14d41f094f96d5de7493'
 
 GATES = {
     'FZ002': (
