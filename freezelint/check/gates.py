@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ae55cd6d393e14d41f094f96d5de7493'
+RULES_DIGEST = '758143b3f4cf53fa261148f4a5c86acf'
 
 GATES = {
     'FZ002': (
