@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '758143b3f4cf53fa261148f4a5c86acf'
+RULES_DIGEST = 'd10e5e187c6f34830736d87b00a02659'
 
 GATES = {
     'FZ002': (

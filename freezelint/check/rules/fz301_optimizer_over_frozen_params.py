@@ -143,7 +143,30 @@ class OptimizerOverFrozenParams(Rule):
                     if self.finetune_projection:
                         groups.append({"params": self.proj.parameters()})
                     return torch.optim.AdamW(groups, lr=1e-4)  # expect: FZ301
-            """
+            """,
+            instead="""
+            import pytorch_lightning as pl
+            import torch
+            import torch.nn as nn
+
+            class Model(pl.LightningModule):
+                def __init__(self, finetune_projection=True):
+                    super().__init__()
+                    self.finetune_projection = finetune_projection
+                    self.body = nn.Linear(4, 4)
+                    self._init_projection()
+
+                def _init_projection(self):
+                    self.proj = nn.Linear(4, 4)
+                    if not self.finetune_projection:  # frozen only on the runs that leave it out
+                        self.proj.requires_grad_(False)
+
+                def configure_optimizers(self):
+                    groups = [{"params": self.body.parameters()}]
+                    if self.finetune_projection:
+                        groups.append({"params": self.proj.parameters()})
+                    return torch.optim.AdamW(groups, lr=1e-4)
+            """,
         ),
         Example(
             """
