@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7e472d2ded3a3b53a117f74818f94fef'
+RULES_DIGEST = '17d423ff546ac11eaebe66021761adfe'
 
 GATES = {
     'FZ002': (

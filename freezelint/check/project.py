@@ -521,7 +521,8 @@ class Project:
         `__init__`, or a word of what summaries record (whether a subclass's file is admitted for it);
         `path#partial name` or `path#partial Name.method` -> what that file says of that function or method
         for FZ401 (_partial_of: the line of the partial load it returns, or the class's bases); `path#strict
-        name` -> the load that function runs with its parameter as `strict` and drops (_strict_of, FZ401)."""
+        name` -> the load that function runs with its parameter as `strict` and drops (_strict_of, FZ401);
+        `path#rannot name` -> that function's return annotation (FZ106)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -547,7 +548,7 @@ class Project:
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
                     "defs": self._class_defs, "mayown": self._names_optimizer, "words": self._block_words,
-                    "partial": self._partial_of, "strict": self._strict_of,
+                    "partial": self._partial_of, "strict": self._strict_of, "rannot": self._return_annotation,
                     "lightning": lambda p, package: [version_signal(p.parent, package, self.root, at)
                                                      for at in ((2,), KEEPS_MODES)]}.get(kind)
             self._digests[dep] = _digest(read(Path(path), name) if read else self.summary(Path(path)))
@@ -1172,6 +1173,27 @@ class Project:
             if text is not None and has_eval:
                 break
         return {"cls": owner, "text": text, "eval": has_eval} if text is not None else None
+
+    def return_annotation(self, importer: str, qual: str) -> str | None:
+        """The return annotation of a top-level function of another project file as its `def`
+        writes it (`Tensor | None`); None without one. FZ106 reads from it that a constructor
+        stores no Module. A dependency of its own whatever the answer (`path#rannot name`)."""
+        hit = None if is_library(qual) else self.resolve(importer, qual)
+        if hit is None:
+            return None
+        found = self._return_annotation(*hit)
+        self.used[f"{hit[0].resolve()}#rannot {hit[1]}"] = _digest(found)
+        if found is not None:
+            self._link(Edge(shown_path(importer), shown_path(str(hit[0])), hit[1]))
+        return found
+
+    def _return_annotation(self, path: Path, name: str) -> str | None:
+        block = _outline_block(self.outline(path), name)
+        if block is None or not block.lstrip().startswith(("def", "async")):
+            return None
+        end = _LINE_ENDS_BLOCK.search(block)  # the signature's last line: not a nested def's
+        m = _RETURNS_ANNOTATED.search(block, 0, end.end() if end else len(block))
+        return m.group(1).strip() if m else None
 
     def library_bases(self, importer: str, qual: str) -> dict | None:
         """The library classes a project class derives from through project classes (bases in
@@ -2118,6 +2140,11 @@ def _acting_defs(text: str) -> set[str]:
         if _flow_words(text, m.start(), end.start() if end else len(text)):
             out.add(m.group(1))
     return out
+
+
+# The end of a `def`'s signature that annotates what it returns: `) -> Tensor | None:`
+_RETURNS_ANNOTATED = re.compile(r"\)[ \t]*->[ \t]*([^\n:]+?)[ \t]*:")
+_LINE_ENDS_BLOCK = re.compile(r":[ \t]*(?:#[^\n]*)?$", re.M)
 
 
 def _outline_block(outline: dict | None, name: str) -> str | None:

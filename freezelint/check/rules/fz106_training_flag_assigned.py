@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from typing import Iterable
@@ -16,6 +17,7 @@ from freezelint.check.known import is_library
 from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Fix, Rule, call_fix, call_with, module_said, src,
                                          value_src)
 from freezelint.check.scopes import qualname
+from freezelint.check.syntax import dotted
 
 # Inside these methods setting the flag directly is how mode switching is implemented; so in
 # `set_training_mode` (stable-baselines3's policies), `set_train`, `eval_mode` and the like.
@@ -50,7 +52,14 @@ class TrainingFlagAssigned(Rule):
                        "BatchNorm) would train again, which the code as written never did")
     notes = (
         "Not reported where the flag is the whole story: on a layer without children (`nn.Linear`, "
-        "`nn.BatchNorm2d`, `nn.ReLU`, ...), inside `train`/`eval`/`__init__` methods or a `training` "
+        "`nn.BatchNorm2d`, `nn.ReLU`, ...) or on `self` in a class that visibly makes none (botorch's "
+        "outcome transforms: buffers only): its bases torch's `Module`, plain classes or classes of the file "
+        "that make none either, each `__init__` storing on `self` only numbers, strings, containers, tensors "
+        "(torch's functions, or a method of such a value), parameters annotated so (`m: int`, `x: Tensor | None`; "
+        "not `Sequence[...]`, which may be an nn.ModuleList) or calls of a function of the file or the project "
+        "annotated to return such, no method storing a Module, none calling `add_module` or `setattr`; a "
+        "base of another file or a library's (`nn.ModuleDict`), an unannotated parameter or a call of "
+        "anything else may make one and is still reported; inside `train`/`eval`/`__init__` methods or a `training` "
         "property setter (the implementation itself), and for `new.training = old.training`, the "
         "idiom of conversion utilities that mirror a module's flags one by one, nor for the loop variable "
         "of `.modules()` / `.named_modules()` (every module's own flag is set: a full restore, as "
@@ -82,6 +91,25 @@ class TrainingFlagAssigned(Rule):
         "redundant."
     )
     bad = [
+        Example(
+            """
+            import torch
+            from torch.nn import Module
+
+            class Standardize(Module):
+                def __init__(self, encoder, m: int = 1):
+                    super().__init__()
+                    self.register_buffer("means", torch.zeros(m))
+                    self.encoder = encoder  # may be a Module: a child with a flag of its own
+
+                def forward(self, y):
+                    training = self.training
+                    self.training = False  # expect: FZ106
+                    out = self.encoder(y) - self.means
+                    self.training = training  # expect: FZ106
+                    return out
+            """
+        ),
         Example(
             """
             import torch.nn as nn
@@ -394,6 +422,29 @@ class TrainingFlagAssigned(Rule):
     ]
     good = [
         """
+        import torch
+        from torch.nn import Module
+
+        class Standardize(Module):
+            def __init__(self, m: int = 1):
+                super().__init__()
+                self.register_buffer("means", torch.zeros(m))  # buffers only: no submodules
+                self._m = m
+
+            def forward(self, y):
+                if self.training:
+                    self.means = y.mean(0)
+                return y - self.means
+
+        class Stratified(Standardize):
+            def forward(self, y):
+                training = self.training
+                self.training = False  # all eval() would set: `self` has no children
+                out = super().forward(y)
+                self.training = training
+                return out
+        """,
+        """
         import torch.nn as nn
 
         model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
@@ -562,7 +613,7 @@ class TrainingFlagAssigned(Rule):
             if store.attr != "training" or store.form == "augassign":
                 continue
             kind = facts.kind(store.obj, store.ctx)
-            if kind is None or kind.tag != "module" or is_leaf_module_class(kind.qual):
+            if kind is None or kind.tag != "module" or is_leaf_module_class(kind.qual) or _childless_self(facts, store):
                 continue
             if kind.qual is None and (_batchnorm_by_use(module, store.obj) or _table_leaf(kind)):
                 continue
@@ -818,6 +869,160 @@ def _mode_switch(func: cst.FunctionDef) -> bool:
             and not (default is None and first.name.value == "mode"):
         return False
     return all(p.default is not None for p in params[2:]) and bool(_SWITCHES.search(src(func.body)))
+
+
+# Bases a Module class may have and still hold only what its own code stores.
+_CHILDLESS_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module", "object", "abc.ABC",
+                              "typing.Generic", "typing.Protocol"})
+# Calls that register a submodule without an assignment.
+_REGISTERS = re.compile(r"\b(?:add_module|register_module|setattr|__setattr__|__dict__)\b")
+# Types that are no Module: numbers, strings, tensors, and Python's concrete containers (a list or dict
+# of modules stored on a module registers none; an abstract `Sequence` may be an nn.ModuleList).
+_PLAIN_TYPES = frozenset({"int", "float", "bool", "str", "bytes", "complex", "None", "Tensor", "LongTensor",
+                          "FloatTensor", "BoolTensor", "Size", "dtype", "device", "ndarray", "Parameter",
+                          "list", "tuple", "dict", "set", "frozenset", "List", "Tuple", "Dict", "Set", "FrozenSet"})
+_UNIONS = frozenset({"Optional", "Union"})
+_PLAIN_BUILTINS = frozenset({"int", "float", "bool", "str", "bytes", "complex", "len", "list", "tuple", "dict",
+                             "set", "frozenset", "range", "min", "max", "sum", "abs", "round", "sorted"})
+# torch calls that build a Module or hand one back: not tensors
+_TORCH_MODULE_CALLS = ("torch.nn.", "torch.jit.", "torch.fx.", "torch.ao.", "torch.quantization.", "torch.export.",
+                       "torch.compile")
+_MAX_PLAIN = 6
+
+
+def _childless_self(facts: Facts, store: AttrStore) -> bool:
+    """`self.training = v` in a class that visibly makes no submodule (botorch's StratifiedStandardize,
+    buffers only, flipping its own flag around `super().forward(...)`): setting the flag is all
+    eval() would do. Its bases are torch's Module, plain classes, or classes of this file that make
+    none either; its `__init__` (and theirs) stores on `self` only values that are no Module (numbers,
+    tensors, torch's tensor functions, parameters annotated so, functions of the file or the project
+    annotated to return such); no method stores a Module, calls `add_module`, `setattr`. A base of
+    another file or a library stops it: it may make submodules."""
+    if not (isinstance(store.obj, cst.Name) and store.obj.value == "self"):
+        return False
+    cls = facts.enclosing_class(store.ctx)
+    return cls is not None and _makes_no_children(facts, cls, 0)
+
+
+def _makes_no_children(facts: Facts, cls, depth: int) -> bool:
+    if depth > 8 or _REGISTERS.search(src(cls.node.body)):
+        return False
+    scope = facts.module_scope
+    for arg in (a for a in cls.node.bases if a.keyword is None):
+        base = facts.kinds.local_class(arg.value, scope)
+        if base is None and (qualname(arg.value, scope) or "") not in _CHILDLESS_BASES \
+                or base is not None and not _makes_no_children(facts, base, depth + 1):
+            return False
+    for stores in cls.attrs.values():  # every method: a Module stored anywhere is a child
+        if any(facts.kinds.is_module(value, where) for value, where in stores):
+            return False
+    inits = [m for m in cls.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"]
+    return all(_init_stores_plain(facts, init) for init in inits)
+
+
+def _init_stores_plain(facts: Facts, init: cst.FunctionDef) -> bool:
+    scope = facts.func_scopes.get(id(init))
+    if scope is None:
+        return False
+    for node in traverse.walk(init.body):
+        if isinstance(node, cst.Assign):
+            pairs = [(t.target, node.value) for t in node.targets]
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)) and node.value is not None:
+            pairs = [(node.target, node.value)]
+        else:
+            continue
+        for target, value in pairs:
+            if isinstance(target, (cst.Tuple, cst.List)) and any(_on_self(e.value) for e in target.elements) \
+                    or _on_self(target) and not _plain(facts, value, scope, init, set()):
+                return False
+    return True
+
+
+def _on_self(target: cst.BaseExpression) -> bool:
+    return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self"
+
+
+def _plain(facts: Facts, value: cst.BaseExpression, scope, init: cst.FunctionDef, seen: set[str]) -> bool:
+    """`value` is visibly no Module: a literal, a container, arithmetic, a tensor of torch's, a parameter
+    annotated so (`m: int`, `x: Tensor | None`), a local bound only to such, a method of one
+    (`values.unique()`), or a function of the file or the project annotated to return one."""
+    if len(seen) > _MAX_PLAIN:
+        return False
+    if isinstance(value, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
+                          cst.FormattedString, cst.Tuple, cst.List, cst.Set, cst.Dict, cst.ListComp, cst.SetComp,
+                          cst.DictComp, cst.GeneratorExp, cst.BinaryOperation, cst.UnaryOperation, cst.Comparison)):
+        return True
+    if isinstance(value, cst.BooleanOperation):
+        return _plain(facts, value.left, scope, init, seen) and _plain(facts, value.right, scope, init, seen)
+    if isinstance(value, cst.IfExp):
+        return _plain(facts, value.body, scope, init, seen) and _plain(facts, value.orelse, scope, init, seen)
+    if isinstance(value, (cst.Subscript, cst.Attribute)):
+        base = value.value
+        return isinstance(base, cst.Name) and base.value == "self" or _plain(facts, base, scope, init, seen)
+    if isinstance(value, cst.Name):
+        return _plain_name(facts, value.value, scope, init, seen)
+    if isinstance(value, cst.Call):
+        return _plain_call(facts, value, scope, init, seen)
+    return False
+
+
+def _plain_name(facts: Facts, name: str, scope, init: cst.FunctionDef, seen: set[str]) -> bool:
+    if name in ("None", "True", "False") or name in seen:
+        return True  # a name met again: its other bindings decide
+    bound = scope.bindings.get(name) if scope.lookup(name) is scope else None
+    if not bound:
+        return False
+    params = {p.name.value: p for p in (*init.params.posonly_params, *init.params.params, *init.params.kwonly_params)}
+    seen = seen | {name}
+    for b in bound:
+        if b.how == "param":
+            p = params.get(name)
+            if p is None or not (p.annotation is not None and _plain_type(p.annotation.annotation)
+                                 or p.annotation is None and p.default is not None
+                                 and not (isinstance(p.default, cst.Name) and p.default.value == "None")
+                                 and _plain(facts, p.default, scope, init, seen)):
+                return False
+        elif b.how != "expr" or not isinstance(b.node, cst.BaseExpression) or b.index \
+                or not _plain(facts, b.node, scope, init, seen):
+            return False
+    return True
+
+
+def _plain_call(facts: Facts, call: cst.Call, scope, init: cst.FunctionDef, seen: set[str]) -> bool:
+    q = facts.qualname(call.func, scope) or ""
+    if q in _PLAIN_BUILTINS and hasattr(builtins, q) or q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter") \
+            or q.startswith("torch.") and not q.startswith(_TORCH_MODULE_CALLS):
+        return True
+    if isinstance(call.func, cst.Attribute) and not q.startswith("torch."):  # a method of a tensor or number
+        return _plain(facts, call.func.value, scope, init, seen)
+    local = facts.resolve_def(call.func, scope)
+    if local is not None:
+        return local.returns is not None and _plain_type(local.returns.annotation)
+    if q and not is_library(q) and facts.project is not None and facts.path:
+        text = facts.project.return_annotation(facts.path, q)
+        try:
+            return text is not None and _plain_type(cst.parse_expression(text))
+        except cst.ParserSyntaxError:
+            return False
+    return False
+
+
+def _plain_type(ann: cst.BaseExpression) -> bool:
+    """An annotation of no Module: `int`, `torch.Tensor`, `list[nn.Module]` (a list registers
+    nothing), `Tensor | None`, `Optional[torch.Size]`."""
+    if isinstance(ann, cst.SimpleString):
+        try:
+            return _plain_type(cst.parse_expression(ann.evaluated_value))  # type: ignore[arg-type]
+        except (cst.ParserSyntaxError, TypeError):
+            return False
+    if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
+        return _plain_type(ann.left) and _plain_type(ann.right)
+    if isinstance(ann, cst.Subscript):
+        head = (dotted(ann.value) or "").rsplit(".", 1)[-1]
+        if head in _UNIONS:
+            return all(isinstance(e.slice, cst.Index) and _plain_type(e.slice.value) for e in ann.slice)
+        return head in _PLAIN_TYPES
+    return (dotted(ann) or "").rsplit(".", 1)[-1] in _PLAIN_TYPES
 
 
 def _keras_file(module: cst.Module) -> bool:

@@ -52,7 +52,10 @@ class OptimizerOverFrozenParams(Rule):
         "generator step), when the parameters are filtered on requires_grad, when the optimizer gets a named "
         "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, when the part "
         "reaches the optimizer through one arm of `A if cond else B` and the freeze sits under an `if` of "
-        "its own (the conditions may exclude each other: diffusers' DreamBooth), and for "
+        "its own (the conditions may exclude each other: diffusers' DreamBooth; also where a `self.` helper of "
+        "the class, such as one a LightningModule's `__init__` calls, freezes the part only under an `if` of "
+        "its own: sync-dreamer's `if not self.finetune_projection`, with the group added under `if "
+        "self.finetune_projection`), and for "
         "plain SGD without momentum or weight decay. A param group over a part of a model frozen whole "
         "(`model.backbone.parameters()` after every parameter of `model` was frozen) is reported only where "
         "every statement in between that names the model, or a name bound from it, is one whose effect is read "
@@ -129,6 +132,53 @@ class OptimizerOverFrozenParams(Rule):
         "method, silent where some method undoes them (gradual unfreezing)."
     )
     bad = [
+        Example(
+            """
+            import pytorch_lightning as pl
+            import torch
+            import torch.nn as nn
+
+            class Model(pl.LightningModule):
+                def __init__(self, finetune_projection=True):
+                    super().__init__()
+                    self.finetune_projection = finetune_projection
+                    self.body = nn.Linear(4, 4)
+                    self._init_projection()
+
+                def _init_projection(self):
+                    self.proj = nn.Linear(4, 4)
+                    self.proj.requires_grad_(False)  # on every run, whatever the flag
+
+                def configure_optimizers(self):
+                    groups = [{"params": self.body.parameters()}]
+                    if self.finetune_projection:
+                        groups.append({"params": self.proj.parameters()})
+                    return torch.optim.AdamW(groups, lr=1e-4)  # expect: FZ301
+            """,
+            instead="""
+            import pytorch_lightning as pl
+            import torch
+            import torch.nn as nn
+
+            class Model(pl.LightningModule):
+                def __init__(self, finetune_projection=True):
+                    super().__init__()
+                    self.finetune_projection = finetune_projection
+                    self.body = nn.Linear(4, 4)
+                    self._init_projection()
+
+                def _init_projection(self):
+                    self.proj = nn.Linear(4, 4)
+                    if not self.finetune_projection:  # frozen only on the runs that leave it out
+                        self.proj.requires_grad_(False)
+
+                def configure_optimizers(self):
+                    groups = [{"params": self.body.parameters()}]
+                    if self.finetune_projection:
+                        groups.append({"params": self.proj.parameters()})
+                    return torch.optim.AdamW(groups, lr=1e-4)
+            """,
+        ),
         Example(
             """
             import torch
@@ -639,6 +689,29 @@ class OptimizerOverFrozenParams(Rule):
     ]
     good = [
         """
+        import pytorch_lightning as pl
+        import torch
+        import torch.nn as nn
+
+        class Model(pl.LightningModule):
+            def __init__(self, finetune_projection=True):
+                super().__init__()
+                self.finetune_projection = finetune_projection
+                self.body = nn.Linear(4, 4)
+                self._init_projection()
+
+            def _init_projection(self):
+                self.proj = nn.Linear(4, 4)
+                if not self.finetune_projection:
+                    self.proj.requires_grad_(False)  # frozen only when not fine-tuned
+
+            def configure_optimizers(self):
+                groups = [{"params": self.body.parameters()}]
+                if self.finetune_projection:  # given to AdamW only when fine-tuned
+                    groups.append({"params": self.proj.parameters()})
+                return torch.optim.AdamW(groups, lr=1e-4)
+        """,
+        """
         import torch
         from transformers import WhisperForConditionalGeneration
 
@@ -1061,6 +1134,7 @@ class OptimizerOverFrozenParams(Rule):
                            and not _undone(f, evs, o) and not _unfrozen_after(f, evs, o)
                            and not _freezes_new_layers(flows, flow, f, o)
                            and not _rebuilt(o, f, evs) and not _both_conditional(o, f)
+                           and not _helper_conditional(facts, flows, o, f)
                            and not apart(flow, f, o) and not _after_training(flow, o, f)]
                 if o.detail.get("built_in"):  # a base's constructor of another file: the subclass's freeze is the finding
                     freezes = [f for f in freezes if f.detail.get("hook")]
@@ -1253,6 +1327,24 @@ def _both_conditional(opt, freeze) -> bool:
     text encoder `if not args.train_text_encoder` and chains it in `if args.train_text_encoder`),
     and nothing here relates them: silent."""
     return bool(opt.detail.get("conditional")) and bool(set(freeze.branches) - set(opt.branches))
+
+
+def _helper_conditional(facts: Facts, flows, opt, freeze) -> bool:
+    """_both_conditional read through a `self.` helper of the optimizer's class (a LightningModule's
+    `__init__` calling `self._init_projection()`): every freeze of that part in the helper's body is
+    under an `if` there (sync-dreamer's `if not self.finetune_projection: ...requires_grad_(False)`),
+    and the optimizer gets the part in one arm only: the conditions may exclude each other, as they
+    may where the freeze is written inline."""
+    via, part = freeze.detail.get("via"), freeze.detail.get("sub") or freeze.target
+    if not opt.detail.get("conditional") or not via or freeze.branches:
+        return False
+    owner = next((info for info in facts.classes.values() if any(n is opt.node for n in walk(info.node))), None)
+    if owner is None:
+        return False
+    helpers = [m for m in owner.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == via]
+    flow = next((f for f in flows.bodies if len(helpers) == 1 and f.scope.node is helpers[0]), None)
+    frozen = [e for e in flow.events if e.kind == FREEZE and (e.detail.get("sub") or e.target) == part] if flow else []
+    return bool(frozen) and all(e.branches for e in frozen)
 
 
 def _rebuilt(opt, freeze, events) -> bool:

@@ -13,7 +13,8 @@ from freezelint.check import traverse
 from freezelint.check.facts import ClassInfo, Ctx, Facts, MethodCall, Scope
 from freezelint.check.known import MODULE_METHODS, is_library
 from freezelint.check.project import ABSENT, Edge, shown_path
-from freezelint.check.rules._kept import REPORTS, key_filter, key_test, names_read, read_before, results, unread_result
+from freezelint.check.rules._kept import (
+    REPORTS, _path, _run_before, key_filter, key_test, loop_key, names_read, read_before, results, unread_result)
 from freezelint.check.rules.base import Example, Finding, Rule, src
 from freezelint.check.syntax import dotted
 
@@ -55,7 +56,16 @@ class UncheckedPartialLoad(Rule):
         "only a matching key reaches: inside `if k in own ...:`, a prefix mismatch never gets there), or, where the "
         "loaded dict was filtered on the model's keys (`{k: v for k, v in sd.items() if k in own}`), a "
         "read of a key spelled out in the code that raises when it kept nothing (`kept.pop(\"fc.weight\")`, "
-        "`del kept[\"fc.weight\"]`; FZ402 says which reads count). Nor where the "
+        "`del kept[\"fc.weight\"]`; FZ402 says which reads count). Nor where the function, before or after the "
+        "load, computes the receiver's keys the loaded dict lacks (`missing = set(own) - set(sd)`, `own."
+        "difference(sd)`, `[k for k in own if k not in sd]`, `own` bound to the receiver's `state_dict()`) and "
+        "raises, asserts or logs them (`if missing: print(...)`): every key shows when none matched; a log of "
+        "the loaded dict alone (`print(list(sd))`) shows the checkpoint's keys, not whether they match, and "
+        "does not count. Nor where, on every path to the load, a helper of the file or a `self.` method "
+        "whose name says it checks is handed the loaded dict (and the receiver, or reads it as `self.net`) "
+        "and asserts, or raises under a test, on the keys the two share or the ones the dict lacks "
+        "(`used = set(self.net.state_dict()) & set(sd)`, `assert len(used) > 0`), the dict not bound again "
+        "between; a helper that only prints them, or one called in a branch, does not count. Nor where the "
         "loaded dict is a literal whose every key is a string written at the load (assigned in the "
         "same block, or filled there by `d[\"linear_1.weight\"] = w` stores only), or the target of a loop "
         "around the load over strings of the same function (`for src, dst in mapping.items()` with "
@@ -152,6 +162,28 @@ class UncheckedPartialLoad(Rule):
         "`load_raw` (it returns nothing)."
     )
     bad = [
+        Example(
+            """
+            class Detector:
+                def check_keys(self, pretrained):
+                    print(set(self.net.state_dict()) & set(pretrained))  # shown, nothing stops a load of none
+
+                def load_model(self, pretrained):
+                    print("loading", list(pretrained))  # the checkpoint's keys alone
+                    self.check_keys(pretrained)
+                    self.net.load_state_dict(pretrained, strict=False)  # expect: FZ401
+            """,
+            instead="""
+            class Detector:
+                def check_keys(self, pretrained):
+                    used = set(self.net.state_dict()) & set(pretrained)
+                    assert len(used) > 0, "no key of the checkpoint is a key of the model"
+
+                def load_model(self, pretrained):
+                    self.check_keys(pretrained)
+                    self.net.load_state_dict(pretrained, strict=False)
+            """,
+        ),
         Example(
             """
             def extract(model, other, config):
@@ -616,6 +648,40 @@ class UncheckedPartialLoad(Rule):
         ),
     ]
     good = [
+        """
+        class Detector:
+            def __init__(self, net):
+                self.net = net
+
+            def check_keys(self, pretrained):
+                used = set(self.net.state_dict()) & set(pretrained)
+                assert len(used) > 0, "load NONE from pretrained checkpoint"
+                return True
+
+            def load_model(self, pretrained):
+                self.check_keys(pretrained)  # no key matching raises here
+                self.net.load_state_dict(pretrained, strict=False)
+                self.net.eval()
+
+        def load_state_dict(module, state_dict):
+            src, dst = state_dict, module.state_dict()
+            missing = [k for k in dst if k not in src]  # every key of the module when none matches
+            unexpected = [k for k in src if k not in dst]
+            src = {k: v for k, v in src.items() if k not in set(unexpected)}
+            module.load_state_dict(src, strict=False)
+            if missing:
+                print("Missing: " + ", ".join(missing))
+
+        def load_head(head, state_dict):
+            expected = head.state_dict()
+            sub = {k[len("head."):]: v for k, v in state_dict.items()
+                   if k.startswith("head.") and k[len("head."):] in expected}
+            if sub:
+                head.load_state_dict(sub, strict=False)
+            missing = set(expected) - set(sub)  # the keys the load lacked, checked after it
+            if missing:
+                raise RuntimeError(f"head checkpoint incomplete: {sorted(missing)}")
+        """,
         """
         import torch
         import torch.nn as nn
@@ -1746,7 +1812,8 @@ def _exempt(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None,
         or _optimizer(facts, load.func.value, scope) or _sibling_copy(facts, load, body, home) \
         or _sibling_stored(facts, load, body, home) or _class_copy(facts, load, body, home) \
         or _same_submodule(facts, load, body, home) or _own_keys(facts, load, body, home) \
-        or _tensor_collection(facts, load, body, scope)
+        or _tensor_collection(facts, load, body, scope) or _lacking_reported(load, body) \
+        or _overlap_asserted(facts, load, body, home)
 
 
 def _tensor_collection(facts: Facts, load: cst.Call, body: cst.CSTNode, scope: Scope) -> bool:
@@ -1781,6 +1848,184 @@ def _checked_first(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> boo
     if key_filter(visitor.loaded_value) and read_before(visitor.loaded, load, body, since=visitor.loaded_value):
         return True  # filtered on the model's keys, then a key of it read: an empty one raised
     return visitor.paired_call or (visitor.key_comparison and visitor.reports)
+
+
+def _pairs(body: cst.CSTNode) -> dict[str, list[cst.BaseExpression]]:
+    """Each name the function binds -> its values, a tuple assigned to a tuple of names taken element
+    by element (`src, dst = sd, model.state_dict()`: `src` is `sd`, not the model's dict)."""
+    values: dict[str, list[cst.BaseExpression]] = {}
+    for node in traverse.walk(body):
+        targets = node.targets if isinstance(node, cst.Assign) else ()
+        for t in targets:
+            pairs = [(t.target, node.value)]  # type: ignore[attr-defined]
+            if isinstance(t.target, (cst.Tuple, cst.List)) and isinstance(node.value, (cst.Tuple, cst.List)) \
+                    and len(t.target.elements) == len(node.value.elements):  # type: ignore[attr-defined]
+                pairs = [(a.value, b.value) for a, b in zip(t.target.elements, node.value.elements)]  # type: ignore
+            for target, value in pairs:
+                if isinstance(target, cst.Name):
+                    values.setdefault(target.value, []).append(value)
+    return values
+
+
+def _reaches(expr: cst.BaseExpression, paths: set[str], values: dict[str, list[cst.BaseExpression]]) -> bool:
+    """`expr` names one of `paths` (`model`, `self.net`), directly or through the values of the names it reads."""
+    seen: set[str] = set()
+    todo = [expr]
+    while todo:
+        for node in _named_nodes(todo.pop()):
+            if dotted(node) in paths:  # type: ignore[arg-type]
+                return True
+            if isinstance(node, cst.Name) and node.value not in seen:
+                seen.add(node.value)
+                todo.extend(values.get(node.value, ()))
+    return False
+
+
+def _lacking(expr: cst.BaseExpression, model: set[str], loaded: set[str],
+             values: dict[str, list[cst.BaseExpression]]) -> bool:
+    """The model's keys the loaded dict lacks: `set(own) - set(sd)`, `own.keys() - sd.keys()`,
+    `own.difference(sd)`, `[k for k in own if k not in sd]`, `own` reaching the model and `sd` the
+    loaded dict. Every key of the model when nothing matched."""
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Subtract):
+        return _reaches(expr.left, model, values) and _reaches(expr.right, loaded, values)
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "difference" \
+            and expr.args:
+        return _reaches(expr.func.value, model, values) and any(_reaches(a.value, loaded, values) for a in expr.args)
+    if isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp)) and expr.for_in.inner_for_in is None:
+        key = loop_key(expr.for_in.target)
+        return key is not None and _reaches(expr.for_in.iter, model, values) and any(
+            isinstance(cond.test, cst.Comparison) and isinstance(cond.test.left, cst.Name)
+            and cond.test.left.value == key and any(
+                isinstance(c.operator, cst.NotIn) and _reaches(c.comparator, loaded, values)
+                for c in cond.test.comparisons)
+            for cond in expr.for_in.ifs)
+    return False
+
+
+def _lacking_reported(load: cst.Call, body: cst.CSTNode) -> bool:
+    """In the function, before or after the load, the keys of the receiver that the loaded dict lacks
+    are computed (see _lacking) and raised, asserted on or logged (funasr's `missing = set(expected) -
+    set(sub)` then `if missing: raise`, modelscope's `missing = [k for k in dst if k not in src]` then
+    `if missing: print(...)`): when no key matches, every key shows. A log of the loaded dict alone
+    (`print(sd.keys())`) is not one: it shows the checkpoint's keys, not whether they match."""
+    receiver = load.func.value  # type: ignore[attr-defined]
+    first = load.args[0].value if load.args and load.args[0].keyword is None else None
+    model, loaded = dotted(receiver), dotted(first) if first is not None else None
+    if model is None or loaded is None:
+        return False
+    values = _pairs(body)
+    lacking: set[str] = set()
+    for node in traverse.walk(body):
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) \
+                and any(_lacking(n, {model}, {loaded}, values) for n in _outer(node.value)):  # type: ignore[arg-type]
+            lacking.add(node.targets[0].target.value)
+
+    def shown(expr: cst.CSTNode) -> bool:
+        return any(isinstance(n, cst.Name) and n.value in lacking
+                   or isinstance(n, cst.BaseExpression) and _lacking(n, {model}, {loaded}, values)
+                   for n in traverse.walk(expr))
+    for node in traverse.walk(body):
+        if isinstance(node, cst.Call) and _report_name(node) in REPORTS and any(shown(a.value) for a in node.args) \
+                or isinstance(node, cst.Raise) and node.exc is not None and shown(node.exc) \
+                or isinstance(node, cst.Assert) and shown(node.test) \
+                or isinstance(node, cst.If) and shown(node.test) and _reports_in(node.body):
+            return True
+    return False
+
+
+def _outer(expr: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """`expr`, or what a `sorted(...)` / `list(...)` / `set(...)` around it holds."""
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) \
+            and expr.func.value in ("sorted", "list", "set", "tuple") and len(expr.args) == 1:
+        return [expr, expr.args[0].value]
+    return [expr]
+
+
+def _report_name(call: cst.Call) -> str:
+    f = call.func
+    return f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
+
+
+def _reports_in(node: cst.CSTNode) -> bool:
+    return any(isinstance(n, (cst.Raise, cst.Assert)) or isinstance(n, cst.Call) and _report_name(n) in REPORTS
+               for n in traverse.walk(node))
+
+
+def _overlap_asserted(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:
+    """On every path to the load, a helper of the file or a `self.` method whose name says it checks
+    was handed the loaded dict (modelscope retinaface's `self.check_keys(pretrained)`) and raises or
+    asserts on the keys the dict shares with, or lacks from, the receiver's (`used =
+    set(self.net.state_dict()) & set(pretrained)`, then `assert len(used) > 0`), the dict not bound
+    again between: no key matching raised there."""
+    first = load.args[0].value if load.args and load.args[0].keyword is None else None
+    receiver = dotted(load.func.value)  # type: ignore[attr-defined]
+    path = _path(body, load)
+    if home is None or not isinstance(first, cst.Name) or receiver is None or path is None:
+        return False
+    before = _run_before(path)
+    for i, stmt in enumerate(before):
+        rebound = any(isinstance(n, cst.AssignTarget) and _binds(n.target, first.value)
+                      for later in before[i + 1:] for n in traverse.walk(later))
+        if rebound or not isinstance(stmt, (cst.SimpleStatementLine, cst.BaseExpression)):
+            continue  # a compound statement may skip the check (`if flag: self.check_keys(sd)`)
+        for call in (n for n in traverse.walk(stmt) if isinstance(n, cst.Call)):
+            func = _helper_def(facts, call.func, home) if _CHECKS.search(_report_name(call)) else None
+            params = _params_given(call, func) if func is not None else {}
+            loaded = {p for p, arg in params.items() if src(arg) == first.value}
+            model = {receiver.replace(src(arg), p, 1) for p, arg in params.items()
+                     if receiver == src(arg) or receiver.startswith(src(arg) + ".")}
+            if isinstance(call.func, cst.Attribute) and src(call.func.value) == "self" \
+                    and receiver.startswith("self."):
+                model.add(receiver)
+            if func is not None and loaded and model and _asserts_overlap(func, model, loaded):
+                return True
+    return False
+
+
+def _binds(target: cst.BaseExpression, name: str) -> bool:
+    return any(isinstance(n, cst.Name) and n.value == name for n in traverse.walk(target))
+
+
+def _params_given(call: cst.Call, func: cst.FunctionDef) -> dict[str, cst.BaseExpression]:
+    """The parameters of `func` the call's plain arguments bind (a method's `self` skipped where called
+    on an object), by position or keyword."""
+    params = [p.name.value for p in func.params.params]
+    if isinstance(call.func, cst.Attribute) and params and params[0] in ("self", "cls"):
+        params = params[1:]
+    given: dict[str, cst.BaseExpression] = {}
+    for i, a in enumerate(call.args):
+        if a.star:
+            return {}
+        if a.keyword is not None:
+            given[a.keyword.value] = a.value
+        elif i < len(params):
+            given[params[i]] = a.value
+    return given
+
+
+def _asserts_overlap(func: cst.FunctionDef, model: set[str], loaded: set[str]) -> bool:
+    """`func` asserts, or raises under a test, on the keys shared (`&`, `intersection`) by or lacking
+    from (see _lacking) its `model` and `loaded` parameters' key sets."""
+    values = _pairs(func.body)
+
+    def overlap(expr: cst.BaseExpression) -> bool:
+        todo, seen = [expr], set()
+        while todo:
+            for n in traverse.walk(todo.pop()):
+                if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.BitAnd) and (
+                        _reaches(n.left, model, values) and _reaches(n.right, loaded, values)
+                        or _reaches(n.left, loaded, values) and _reaches(n.right, model, values)) \
+                        or isinstance(n, cst.BaseExpression) and _lacking(n, model, loaded, values):
+                    return True
+                if isinstance(n, cst.Name) and n.value not in seen:
+                    seen.add(n.value)
+                    todo.extend(values.get(n.value, ()))
+        return False
+    for node in traverse.walk(func.body):
+        if isinstance(node, cst.Assert) and overlap(node.test) or isinstance(node, cst.If) and overlap(node.test) \
+                and any(isinstance(n, cst.Raise) for n in traverse.walk(node.body)):
+            return True
+    return False
 
 
 def _counted_after(load: cst.Call, body: cst.CSTNode, home: Scope | None) -> bool:

@@ -139,9 +139,20 @@ class _Uses(cst.CSTVisitor):
     def visit_Expr(self, node: cst.Expr) -> None:
         self._bare.add(id(node.value))
 
+    def _sized(self, node) -> bool:
+        """The dict, its `keys()`, or a list / tuple / set of either: as many entries as the dict
+        (`len(kept.keys())`, `len(list(kept))`)."""
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("list", "tuple", "set") \
+                and len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star:
+            node = node.args[0].value
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "keys" \
+                and not node.args:
+            node = node.func.value
+        return self._is(node)
+
     def visit_Call(self, node: cst.Call) -> None:
         args = [a.value for a in node.args]
-        if isinstance(node.func, cst.Name) and node.func.value in ("len", "bool") and any(map(self._is, args)):
+        if isinstance(node.func, cst.Name) and node.func.value in ("len", "bool") and any(map(self._sized, args)):
             self.checked = True
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "load_state_dict" and args:
             self._load_args.add(src(args[0]))
@@ -214,7 +225,8 @@ class FilteredLoadUnchecked(Rule):
     notes = (
         "The filter is a membership test of the key (`k in model_dict`, alone or joined by `and`); a "
         "substring test on the key (`adapter_name in k`, `\"fc\" in k`) picks keys by name and is not one. "
-        "Checks that count: `len()` or truth of the filtered dict; the keys of the model it lacks "
+        "Checks that count: `len()` or truth of the filtered dict (`len(kept)`, `len(kept.keys())`, "
+        "`len(list(kept))`, `bool(kept)`, `if not kept: raise ...`); the keys of the model it lacks "
         "logged, raised or tested (`print(set(model_dict) - set(kept))`), or the keys it kept logged "
         "(`print(list(kept))`, not one line per key: none when it kept nothing); and, before the dict is merged "
         "or loaded and on every path to that, a read of a key spelled out in the code that raises "
@@ -441,6 +453,25 @@ class FilteredLoadUnchecked(Rule):
                 print(f"not in the checkpoint: {missing}")
             model_dict.update(kept)
             model.load_state_dict(model_dict)
+        """,
+        """
+        import torch
+
+        def reload(model, path):
+            pretrained_dict = torch.load(path)
+            model_dict = model.state_dict()
+            pretrained_dict = {k: v for k, v in pretrained_dict.items() if k in model_dict}
+            assert len(pretrained_dict.keys()) > 0  # as many keys as the dict: its size, checked
+            model_dict.update(pretrained_dict)
+            model.load_state_dict(model_dict)
+
+        def reload_listed(model, sd):
+            own = model.state_dict()
+            kept = {k: v for k, v in sd.items() if k in own}
+            if len(list(kept)) == 0:
+                raise ValueError("no key of the checkpoint is a key of the model")
+            own.update(kept)
+            model.load_state_dict(own)
         """,
         """
         renamed = {k.replace("module.", ""): v for k, v in checkpoint.items()}

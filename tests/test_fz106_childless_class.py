@@ -1,0 +1,135 @@
+"""FZ106: `self.training = v` in a class that visibly makes no submodule (botorch's
+StratifiedStandardize: buffers only, its own flag flipped around `super().forward(...)`) sets all
+that eval() would; silent. Where the class has, or may have, a submodule (a layer stored, a
+parameter that may be a Module, a call not known to return a non-Module, a base of another file or a
+library's, `add_module`), the flag is still reported. A function of another project file is read by
+its return annotation, a dependency of the cached result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from freezelint.check.engine import check_source
+
+from conftest import write
+
+CLASS = """\
+import torch
+from torch import Tensor, nn
+from torch.nn import Module
+
+
+def remap(values: Tensor) -> "Tensor | None":
+    return values
+
+
+def build(n: int) -> nn.Module:
+    return nn.Linear(n, n)
+
+
+class Standardize(Module):
+    def __init__(self, values: Tensor, m: int = 1, scale=2.0):
+        super().__init__()
+        self.register_buffer("means", torch.zeros(1))
+        self.mapping = remap(values)
+        self.m = m
+        self.scale = scale
+        self.names = [nn.Linear(2, 2)]  # a list: registers nothing
+{extra}
+
+class Stratified(Standardize):
+    def forward(self, y):
+        training = self.training
+        self.training = False
+        out = super().forward(y)
+        self.training = training
+        return out
+"""
+
+
+def _rows(extra: str = "", base: str = "Module") -> list[int]:
+    source = CLASS.format(extra=extra).replace("class Standardize(Module)", f"class Standardize({base})")
+    compile(source, "outcome.py", "exec")
+    return [d.row for d in check_source(source, "outcome.py", select=["FZ106"])]
+
+
+def test_buffers_only_is_silent():
+    assert _rows() == []
+
+
+@pytest.mark.parametrize("extra", [
+    "        self.fc = nn.Linear(2, 2)",
+    "        self.net = build(m)",  # annotated to return a Module
+    "        self.thing = torch.compile(nn.Linear(2, 2))",
+    "        self.add_module('fc', nn.Linear(2, 2))",
+])
+def test_a_child_is_reported(extra):
+    assert _rows(extra) == [27, 29]
+
+
+@pytest.mark.parametrize("signature, body", [
+    ("encoder", "self.encoder = encoder"),  # no annotation: may be a Module
+    ("encoder=None", "self.encoder = encoder"),
+    ("layers: 'Sequence[nn.Module]'", "self.layers = layers"),  # may be an nn.ModuleList
+    ("n", "self.n = int(n)\n        self.later = make(n)"),  # a call of nothing known
+])
+def test_a_parameter_or_call_that_may_be_a_module_is_reported(signature, body):
+    source = (f"import torch.nn as nn\n\n\nclass M(nn.Module):\n    def __init__(self, {signature}):\n"
+              f"        super().__init__()\n        {body}\n\n    def forward(self, y):\n"
+              f"        self.training = False\n        return y\n")
+    compile(source, "m.py", "exec")
+    assert [d.code for d in check_source(source, "m.py", select=["FZ106"])] == ["FZ106"]
+
+
+def test_a_base_that_may_hold_children_is_reported():
+    assert _rows(base="torch.nn.ModuleDict") == [27, 29]  # botorch's ChainedOutcomeTransform's base
+
+
+HELPERS = """\
+from torch import Tensor, nn
+
+
+def remap(values: Tensor) -> Tensor | None:
+    return values
+"""
+
+OUTCOME = """\
+import torch
+from torch import Tensor
+from torch.nn import Module
+
+from pkg.helpers import remap
+
+
+class Stratified(Module):
+    def __init__(self, values: Tensor):
+        super().__init__()
+        self.mapping = remap(values)
+        self.register_buffer("means", torch.zeros(1))
+
+    def forward(self, y):
+        self.training = False
+        return y - self.means
+"""
+
+
+def _found(cli, root: Path, *args: str) -> list[int]:
+    r = cli(root, "check", "--format", "json", "--select", "FZ106", *args, ".")
+    assert r.code in (0, 1), r.err
+    return [d["location"]["row"] for d in json.loads(r.out)]
+
+
+def test_a_project_function_is_read_by_its_return_annotation(cli, tmp_path):
+    root = tmp_path / "p"
+    write(root / "pyproject.toml", "")
+    write(root / "pkg" / "__init__.py", "")
+    write(root / "pkg" / "helpers.py", HELPERS)
+    write(root / "outcome.py", OUTCOME)
+    assert _found(cli, root) == []
+    # the annotation says a Module now: the cached result is stale
+    write(root / "pkg" / "helpers.py", HELPERS.replace("-> Tensor | None:", "-> nn.Module:"))
+    assert _found(cli, root) == [15]
+    assert _found(cli, root, "--no-cache") == [15]

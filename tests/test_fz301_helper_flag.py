@@ -1,0 +1,57 @@
+"""FZ301: a LightningModule's `__init__` calls a `self.` helper that freezes a part only under an
+`if` of its own, and configure_optimizers adds that part's group only under another (sync-dreamer's
+finetune_projection): the conditions may exclude each other, as where the freeze is written inline.
+A helper that freezes on every run, or an optimizer over every parameter, stays reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from freezelint.check.engine import check_source
+
+MODEL = """\
+import pytorch_lightning as pl
+import torch
+import torch.nn as nn
+
+
+class Model({base}):
+    def __init__(self, finetune_projection=True):
+        super().__init__()
+        self.finetune_projection = finetune_projection
+        self.body = nn.Linear(4, 4)
+        self._init_projection()
+
+    def _init_projection(self):
+        self.proj = nn.Linear(4, 4)
+{freeze}
+
+    def configure_optimizers(self):
+{optimizer}
+"""
+FLAGGED = """\
+        if not self.finetune_projection:
+            self.proj.requires_grad_(False)"""
+ALWAYS = "        self.proj.requires_grad_(False)"
+GROUPS = """\
+        groups = [{"params": self.body.parameters()}]
+        if self.finetune_projection:
+            groups.append({"params": self.proj.parameters()})
+        return torch.optim.AdamW(groups, lr=1e-4)"""
+EVERY = "        return torch.optim.AdamW(self.parameters(), lr=1e-4)"
+
+
+def _codes(base: str, freeze: str, optimizer: str) -> list[str]:
+    source = MODEL.format(base=base, freeze=freeze, optimizer=optimizer)
+    compile(source, "model.py", "exec")
+    return [d.code for d in check_source(source, "model.py", select=["FZ301"])]
+
+
+@pytest.mark.parametrize("base", ["pl.LightningModule", "nn.Module"])
+def test_exclusive_flags_silent(base):
+    assert _codes(base, FLAGGED, GROUPS) == []
+
+
+@pytest.mark.parametrize("freeze, optimizer", [(ALWAYS, GROUPS), (FLAGGED, EVERY)])
+def test_not_exclusive_reported(freeze, optimizer):
+    assert _codes("pl.LightningModule", freeze, optimizer) == ["FZ301"]

@@ -1,0 +1,135 @@
+"""FZ401: a partial load whose keys the code checks by other means than its result (trial 40): the
+keys the receiver lacks computed and reported (modelscope's ops/utils.py load_state_dict, funasr's
+head loader), or a `self.check_keys(sd)` helper that asserts the overlap (modelscope retinaface). A
+print of the checkpoint alone, a helper that only prints, or one run on one path only stays reported."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from freezelint.check.engine import check_source
+
+SILENT = {
+    "manual_report": """
+        def load_state_dict(module, state_dict, drop_prefix=""):
+            src, dst = state_dict, module.state_dict()
+            missing = [k for k in dst if k not in src]
+            unexpected = [k for k in src if k not in dst]
+            src = type(src)([(k, v) for k, v in src.items() if k not in set(unexpected)])
+            module.load_state_dict(src, strict=False)
+            if len(missing) != 0:
+                print("  Missing: " + ", ".join(missing), flush=True)
+        """,
+    "checked_after": """
+        def load_head(head, state_dict):
+            expected = head.state_dict()
+            sub = {k[5:]: v for k, v in state_dict.items() if k.startswith("head.") and k[5:] in expected}
+            if sub:
+                head.load_state_dict(sub, strict=False)
+            missing = sorted(set(expected).difference(sub))
+            if missing:
+                raise RuntimeError(f"head checkpoint incomplete: {missing}")
+        """,
+    "overlap_asserted": """
+        class Detector:
+            def __init__(self, net):
+                self.net = net
+
+            def check_keys(self, pretrained_state_dict):
+                ckpt_keys = set(pretrained_state_dict.keys())
+                model_keys = set(self.net.state_dict().keys())
+                used_pretrained_keys = model_keys & ckpt_keys
+                assert len(used_pretrained_keys) > 0, "load NONE from pretrained checkpoint"
+                return True
+
+            def load_model(self, pretrained_dict):
+                self.check_keys(pretrained_dict)
+                self.net.load_state_dict(pretrained_dict, strict=False)
+        """,
+    "overlap_raised_by_function": """
+        def verify_overlap(net, sd):
+            if not set(net.state_dict()) & set(sd):
+                raise ValueError("no key of the checkpoint is a key of the model")
+
+        def load(model, sd):
+            verify_overlap(model.backbone, sd)
+            model.backbone.load_state_dict(sd, strict=False)
+        """,
+}
+
+REPORTED = {
+    "checkpoint_printed": """
+        def load(module, state_dict):
+            print("loading", list(state_dict.keys()))
+            module.load_state_dict(state_dict, strict=False)
+        """,
+    "missing_unreported": """
+        def load(module, state_dict):
+            missing = [k for k in module.state_dict() if k not in state_dict]
+            module.load_state_dict(state_dict, strict=False)
+            return len(missing)
+        """,
+    "other_keys_missing": """
+        def load(module, state_dict, other):
+            missing = [k for k in other if k not in state_dict]
+            module.load_state_dict(state_dict, strict=False)
+            if missing:
+                print(missing)
+        """,
+    "helper_prints": """
+        class Detector:
+            def check_keys(self, pretrained):
+                print(len(set(self.net.state_dict()) & set(pretrained)))
+
+            def load_model(self, pretrained):
+                self.check_keys(pretrained)
+                self.net.load_state_dict(pretrained, strict=False)
+        """,
+    "helper_on_one_path": """
+        class Detector:
+            def check_keys(self, pretrained):
+                assert set(self.net.state_dict()) & set(pretrained)
+
+            def load_model(self, pretrained, flag):
+                if flag:
+                    self.check_keys(pretrained)
+                self.net.load_state_dict(pretrained, strict=False)
+        """,
+    "rebound_after_helper": """
+        class Detector:
+            def check_keys(self, pretrained):
+                assert set(self.net.state_dict()) & set(pretrained)
+
+            def load_model(self, pretrained):
+                self.check_keys(pretrained)
+                pretrained = {"x." + k: v for k, v in pretrained.items()}
+                self.net.load_state_dict(pretrained, strict=False)
+        """,
+    "helper_checks_another_model": """
+        class Detector:
+            def check_keys(self, pretrained):
+                assert set(self.net.state_dict()) & set(pretrained)
+
+            def load_other(self, other, pretrained):
+                self.check_keys(pretrained)
+                other.load_state_dict(pretrained, strict=False)
+        """,
+}
+
+
+def _codes(code: str) -> list[str]:
+    source = textwrap.dedent(code).lstrip()
+    compile(source, "load.py", "exec")
+    return [d.code for d in check_source(source, "load.py", select=["FZ401"])]
+
+
+@pytest.mark.parametrize("name", sorted(SILENT))
+def test_checked_otherwise_is_silent(name):
+    assert _codes(SILENT[name]) == []
+
+
+@pytest.mark.parametrize("name", sorted(REPORTED))
+def test_unchecked_still_reported(name):
+    assert _codes(REPORTED[name]) == ["FZ401"]
