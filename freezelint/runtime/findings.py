@@ -7,6 +7,7 @@ stale grad is non-zero); BatchNorm statistics move in train mode whatever requir
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import sys
@@ -1997,3 +1998,60 @@ def _subtree(names: list[str]) -> str:
     if prefix and all(len(p) == len(prefix) for p in parts):
         prefix.pop()  # every name is the prefix itself: its parent holds them
     return ".".join(prefix) or "(model)"
+
+
+_ADD_TO = re.compile(r"add (it|them) to the optimizer(?: \(`optimizer\.add_param_group\(\.\.\.\)`\))?")
+
+
+def held_beside(found: list[AuditFinding], records: list[ParamRecord], onames: list[str]) -> list[AuditFinding]:
+    """FZ503 with several optimizers: "add them to the optimizer" names which one. That is the one
+    that holds the layer's neighbours (its module's other parameters, else the rest of the nearest
+    module above it that any optimizer holds part of); where several hold them, or none does,
+    the advice names those there are to choose from."""
+    if len(onames) < 2:
+        return found
+    return [_named_holder(f, records, onames) if f.code == "FZ503" else f for f in found]
+
+
+def _named_holder(f: AuditFinding, records: list[ParamRecord], onames: list[str]) -> AuditFinding:
+    names = set(f.names or [f.target])
+    modules = [r.module for r in records if r.name in names]
+    if not modules:
+        return f
+    level = _shared_module(modules)
+    own = len(set(modules)) == 1  # one module: its other parameters first
+    while True:
+        held = list(dict.fromkeys(r.optimizer for r in records if r.group is not None and r.name not in names
+                                  and r.optimizer and (not level or r.module == level
+                                                       or r.module.startswith(level + "."))))
+        if held or not level:
+            break
+        level, own = level.rpartition(".")[0], False
+    what = (f"{level}'s other parameters" if own and level else f"the rest of {level}" if level else "the rest of the model")
+    if len(held) == 1:
+        to = f"{held[0]}, the optimizer that holds {what} (`{held[0]}.add_param_group(...)`)"
+    elif held:
+        to = f"whichever of {_either(held)} (which hold {what}) should train {{them}} (`.add_param_group(...)`)"
+    else:
+        to = f"whichever of the {len(onames)} optimizers ({_either(onames)}) should train {{them}} " \
+             f"(`.add_param_group(...)`)"
+
+    def named(advice: str) -> str:
+        return _ADD_TO.sub(lambda m: f"add {m[1]} to " + to.replace("{them}", m[1]), advice)
+    return dataclasses.replace(f, advice=named(f.advice), advice_many=named(f.advice_many) if f.advice_many else "")
+
+
+def _shared_module(modules: list[str]) -> str:
+    """The deepest module every one of these lies in (itself, for one): '' for the model."""
+    parts = [m.split(".") if m else [] for m in modules]
+    prefix = []
+    for level in zip(*parts):
+        if len(set(level)) != 1:
+            break
+        prefix.append(level[0])
+    return ".".join(prefix)
+
+
+def _either(names: list[str]) -> str:
+    """`a or b`, `a, b or c`: optimizers to choose one from."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"

@@ -570,7 +570,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                                            brecords, among=len(opts)):
             f.target = written.get(f.target, f.target)
             found.append(f)
-    found = F.grouped(found)
+    found = F.grouped(F.held_beside(found, precords, [n for n, _ in opts]))
     report = AuditReport(found, precords, brecords, mrecords, steps, str(device),
                          ", ".join(f"{n}: {type(o).__name__}" for n, o in opts) if len(opts) > 1
                          else type(optimizers[0]).__name__,

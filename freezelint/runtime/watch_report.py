@@ -1124,6 +1124,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites,
                                  stayed_eval=stayed)
+    found = F.held_beside(found, precords, onames)  # several optimizers: FZ503 says which to add to
     if any(graded) and not only_beside:
         found = _copied_back(found, precords, onames, graded, stood, w.steps)
     if not only_beside and any(outside) and not any(f.code == "FZ302" for f in found):
