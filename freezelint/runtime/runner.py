@@ -94,14 +94,21 @@ def _refuse_unmaterialised(named: list[tuple[str, torch.Tensor]]) -> None:
     before anything is touched."""
     meta, lazy = not_materialised(named)
     if lazy:
-        raise AuditUsageError(f"{len(lazy)} parameter(s) or buffer(s) are uninitialised lazy tensors (first: "
-                              f"{lazy[0]}): run one forward pass with a real batch (model(batch)) to "
-                              f"materialise them, then audit (an optimizer built before that pass needs no "
-                              f"rebuilding: torch initialises them in place)")
+        one = len(lazy) == 1
+        it = "it" if one else "them"
+        raise AuditUsageError(f"{_tensors_are(len(lazy))} {'an ' * one}uninitialised lazy tensor{'s' * (not one)} "
+                              f"(first: {lazy[0]}): run one forward pass with a real batch (model(batch)) to "
+                              f"materialise {it}, then audit (an optimizer built before that pass needs no "
+                              f"rebuilding: torch initialises {it} in place)")
     if meta:
-        raise AuditUsageError(f"{len(meta)} parameter(s) or buffer(s) are on the meta device (first: {meta[0]}): "
+        raise AuditUsageError(f"{_tensors_are(len(meta))} on the meta device (first: {meta[0]}): "
                               f"materialise the model first (model.to_empty(device=...) then load or "
                               f"initialise the weights) and build the optimizer from it, then audit")
+
+
+def _tensors_are(n: int) -> str:
+    """`1 parameter or buffer is`, `3 parameters or buffers are`."""
+    return f"{n} parameter or buffer is" if n == 1 else f"{n} parameters or buffers are"
 
 
 def _distributed(model: nn.Module, process_group: Any) -> Distributed | None:

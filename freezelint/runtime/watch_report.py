@@ -426,6 +426,10 @@ def _idle_drift_finding(what: str, moved: list[tuple[str, nn.Module, float]], st
         f"{label}.requires_grad_(False)", names if len(names) > 1 else [])
 
 
+_DRIFTED_ADVICE = ("put {them} in eval() for as long as {they} {are} frozen (again after every train() that reaches "
+                   "{them}), and back in train mode when you unfreeze {them}")
+
+
 def _drifted_findings(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> list[F.AuditFinding]:
     """FZ502 for the norm layers `stats_moved_while_frozen` caught, one finding per unfreeze step."""
     by_step: dict[int, list[tuple[str, nn.Module, float | None]]] = {}
@@ -443,8 +447,7 @@ def _drifted_findings(w: "Watch", named_modules: list[tuple[str, nn.Module]]) ->
             f"an optimizer first trained them, but ran in train mode before it, so running statistics moved"
             f"{F.sized(v for _, _, v in mods)} while frozen; requires_grad does not stop them "
             f"(FZ202 in the code)",
-            "put them in eval() for as long as they are frozen (again after every train() that reaches them), "
-            "and back in train mode when you unfreeze them", F._several(names)))
+            F.worded(_DRIFTED_ADVICE, len(names) == 1), F._several(names), advice_many=F.worded(_DRIFTED_ADVICE, False)))
     return out
 
 
