@@ -327,11 +327,15 @@ def _frozen_hint(failure: BaseException, watch) -> str:
 def _merged_away(watch: Any) -> str:
     """The names of the peft LoRA layers, replaced while watched, whose tensors a watched optimizer
     still holds (merge_and_unload() mid-training); '' where there are none."""
+    from freezelint.runtime import findings as F
     from freezelint.runtime.swaps import replaced_from
+    from freezelint.runtime.watch_report import _NAMED, _replaced_names
 
-    layers = [r for o in list(watch.optimizers.values()) for g in o.param_groups for p in g["params"]
-              if (r := replaced_from(p)) is not None and r[0].startswith("peft.")]
-    return ", ".join(dict.fromkeys(name for _, name in layers))
+    stale = [p for o in list(watch.optimizers.values()) for g in o.param_groups for p in g["params"]
+             if (r := replaced_from(p)) is not None and r[0].startswith("peft.")]
+    # by full name (`base_model.model.fc1`), as FZ302 names replaced layers
+    live = [named for root in list(watch.roots.values()) for named in root.named_modules()]
+    return F.listed(_replaced_names(stale, live), _NAMED) if stale else ""
 
 
 def _no_torch_step(watch: Any) -> str:
