@@ -121,3 +121,21 @@ def test_unmaterialised_tensors_are_counted_in_number():
     meta = nn.Linear(4, 2, bias=False, device="meta")
     with pytest.raises(AuditUsageError, match=r"^1 parameter or buffer is on the meta device"):
         freezelint.audit(meta, torch.optim.SGD(meta.parameters(), lr=0.1))
+
+
+ONE_PARAMETER = """
+import torch, torch.nn as nn
+model = nn.Linear(4, 1, bias=False).requires_grad_(False)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(2):
+    model(torch.randn(3, 4)).sum().backward()
+    opt.step()
+"""
+
+
+def test_run_counts_one_parameter_in_the_frozen_loss_hint(cli, tmp_path):
+    from conftest import write
+
+    res = cli(tmp_path, "run", str(write(tmp_path / "train.py", ONE_PARAMETER)))
+    assert res.code == 2, res.out + res.err
+    assert "every parameter of the models that ran is frozen (Linear: 0 of 1 parameter trainable)" in res.err, res.err

@@ -305,7 +305,7 @@ def _frozen_hint(failure: BaseException, watch) -> str:
     if _LOSS_WITHOUT_GRAD in text:
         counts = [(type(m).__name__, sum(p.requires_grad for p in m.parameters()), sum(1 for _ in m.parameters()))
                   for m in list(watch.roots.values())]
-        shown = ", ".join(f"{n}: {t} of {k} parameters trainable" for n, t, k in counts)
+        shown = ", ".join(f"{n}: {t} of {k} parameter{'s' * (k != 1)} trainable" for n, t, k in counts)
         merged = _merged_away(watch)
         if counts and not any(t for _, t, _ in counts) and merged:
             return (f"; peft's merge_and_unload() or unload() replaced the LoRA layers {merged} by their frozen base "
