@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
+from collections import Counter
 from typing import Any, Callable, Iterable
 
 import torch
@@ -328,6 +329,35 @@ def _describe(batch: Any) -> str:
     return type(batch).__name__
 
 
+def _refuse_copies(opts: list[tuple[str, torch.optim.Optimizer]], params: list[torch.Tensor]) -> None:
+    """An optimizer that holds none of the model's parameters but copies of its trainable ones (fp32
+    master weights of a bf16 model, or plain tensors, shape for shape): the loop steps the copies and
+    writes them back into the model. audit() judges each parameter by the optimizer that holds it and
+    runs no copy-back of its own, so such an optimizer says nothing of the model (its parameters would
+    read as left out, their layers as replaced): refused, pointing to the watch, which sees the copy-back."""
+    ids = {id(p) for p in params}
+    trainable = Counter(tuple(p.shape) for p in params if p.requires_grad)
+    for name, opt in opts:
+        held = [t for g in opt.param_groups for t in g["params"]]
+        if not held or not trainable or any(id(t) in ids for t in held) \
+                or trainable - Counter(tuple(t.shape) for t in held):
+            continue
+        theirs = {t.dtype for t in held}
+        ours = {p.dtype for p in params if p.requires_grad}
+        if theirs == ours and all(isinstance(t, nn.Parameter) for t in held):
+            continue  # Parameters as the model's: an optimizer built for a copy of the model (_foreign)
+        n = len(held)
+        kind = (f" (in {', '.join(sorted(str(d).replace('torch.', '') for d in theirs))}; the model's are "
+                f"{', '.join(sorted(str(d).replace('torch.', '') for d in ours))})" if theirs != ours else "")
+        raise AuditUsageError(
+            f"the optimizer{'' if len(opts) == 1 else ' ' + name} holds none of this model's parameters, but "
+            f"{n} tensor{'' if n == 1 else 's'} shaped as its trainable ones{kind}: copies (master weights) that "
+            f"the loop steps and writes back into the model. audit() judges each parameter by the optimizer that "
+            f"holds it and does no copy-back, so this optimizer cannot show what trains in the model: watch the "
+            f"real loop instead (`with freezelint.watch(): ...` or `freezelint run`), which sees the copy-back, or "
+            f"audit with an optimizer over the model's own parameters")
+
+
 def _foreign(opts: list[tuple[str, torch.optim.Optimizer]], param_ids: set[int], nparams: int) -> str:
     """'' when every optimizer holds only the model's parameters; else what they hold that is not
     in the model. An optimizer holding none of them, and as many tensors as the model has, was
@@ -413,6 +443,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     params = [p for _, p in named]
     param_ids = {id(p) for p in params}
     held = F.holders(dict(opts))
+    _refuse_copies(opts, params)
     foreign = _foreign(opts, param_ids, len(params))
     # What the user sees: wrapper segments left out, wrapper modules folded into what they wrap.
     named_modules = [(names.display(n), m) for n, m in raw_modules if n not in names.wrappers]
