@@ -453,7 +453,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         # torch's optimizers skip a None grad) was written by the script's or the model's own code on
         # purpose (an EMA teacher; RepVGG refreshing its deploy copy in train()): no FZ501.
         if not p.requires_grad and p.changed \
-                and not (updated_elsewhere and (p.group is None or p.grad == "none" and p.name not in grads_from_ddp)):
+                and not (updated_elsewhere and (p.group is None or p.grad == "none" and p.name not in grads_from_ddp
+                                                and not _moves_gradless(owner(p)[1]))):
             kind = "ddp" if p.name in grads_from_ddp else "written" if p.name in written else p.grad
             moved_frozen[(p.optimizer, p.group, kind if p.group is not None else None)].append(p)
     for (_o, gi, grad_kind), ps in moved_frozen.items():
@@ -471,6 +472,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                    f"({hyper(ps[0])}) applied it")
             advice = ("give .grad only to parameters that require grad (differentiate only those), and build the "
                       "optimizer from trainable parameters only")
+        elif gi is not None and grad_kind == "none" and _moves_gradless(owner(ps[0])[1]):
+            why = _LBFGS_MOVES.format(opt=hyper(ps[0]))
+            advice = ("after freezing, build a new LBFGS over the trainable parameters only (`[p for p in "
+                      "model.parameters() if p.requires_grad]`): that drops the history too")
         elif gi is not None and grad_kind == "none":
             why = ("{their} .grad was None at every step, so the optimizer skipped {them}: something else wrote to "
                    "{them} (the forward pass, a train() override, a hook)")
@@ -785,7 +790,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # FZ504: frozen parameters the optimizer holds state for, or decays
     per_group: dict[tuple[str, int], list[ParamRecord]] = defaultdict(list)
     for p in params:
-        if not p.requires_grad and p.group is not None and owner(p)[0] not in whole and p.name not in done:
+        if not p.requires_grad and p.group is not None and owner(p)[0] not in whole and p.name not in done \
+                and not (p.changed and p.grad == "none" and _moves_gradless(owner(p)[1])):  # FZ501 says it
             per_group[(owner(p)[0], p.group)].append(p)
     for (oname, gi), ps in sorted(per_group.items()):
         _, opt, group = owner(ps[0])
@@ -1529,6 +1535,19 @@ def _state_per_param(opt: torch.optim.Optimizer) -> bool:
     """Whether the optimizer keeps its state per parameter. LBFGS keeps one for all it holds, under
     its first parameter: that key says nothing of the others, nor of steps before a freeze."""
     return not isinstance(opt, torch.optim.LBFGS)
+
+
+def _moves_gradless(opt: torch.optim.Optimizer) -> bool:
+    """Whether the optimizer moves a parameter whose .grad is None: LBFGS steps every parameter it
+    holds along one direction computed from its history over all of them (a None grad reads as
+    zeros), where torch's other optimizers skip such a parameter."""
+    return isinstance(opt, torch.optim.LBFGS)
+
+
+# FZ501's cause for parameters LBFGS moved with no grad (torch.optim.LBFGS._add_grad)
+_LBFGS_MOVES = ("{{their}} .grad was None at every step, but {opt} moves every parameter it holds along one direction "
+                "computed from its history over all of them, whatever {{their}} .grad: the history kept {{their}} "
+                "part from steps before the freeze, so each step still moved {{them}}")
 
 
 def _pooled_state(opt: torch.optim.Optimizer, group: Mapping) -> str:
