@@ -218,7 +218,8 @@ def test_a_merge_that_leaves_nothing_trainable_is_named_where_the_backward_fails
     path = write(tmp_path / "train.py", MERGE.replace(', modules_to_save=["head"]', ""))
     res = cli(tmp_path, "run", "--steps", "4", str(path), "merge_and_unload")
     assert res.code == 2, res.out + res.err
-    assert "after 2 of 4 optimizer steps; peft's merge_and_unload() or unload() replaced the LoRA layers fc1, fc2 by " \
+    assert "after 2 of 4 optimizer steps; peft's merge_and_unload() or unload() replaced the LoRA layers " \
+        "base_model.model.fc1, base_model.model.fc2 by " \
         "their frozen base layers (PeftModel: 0 of 6 parameters trainable), so the loss has nothing to train and the " \
         "optimizer holds adapters no longer in the model: merge once training is over" in res.err, res.err
 
@@ -263,3 +264,16 @@ def test_one_conversion_of_the_whole_model_is_one_fz302_for_every_layer_it_swapp
     assert f.message.startswith("1, 3, 7 (BatchNorm2d, Conv2d, Linear) have 6 trainable parameters"), f.message
     assert "set_overwrite_module_params_on_conversion(True) is set" in f.message, f.message
     assert sorted(f.names) == ["1.bias", "1.weight", "3.bias", "3.weight", "7.bias", "7.weight"], f.names
+
+
+def test_a_merge_of_many_layers_names_six_by_full_name_where_the_backward_fails(cli, tmp_path):
+    pytest.importorskip("peft")
+    script = MERGE.replace(', modules_to_save=["head"]', "").replace(
+        'self.fc1, self.fc2, self.head = nn.Linear(16, 32), nn.Linear(32, 32), nn.Linear(32, 4)',
+        'self.fc1, self.fc2, self.head = nn.Linear(16, 32), nn.Sequential(*[nn.Linear(32, 32) for _ in range(8)]), '
+        'nn.Linear(32, 4)').replace('target_modules=["fc1", "fc2"]', r'target_modules=r"fc2\.\d"')
+    res = cli(tmp_path, "run", "--steps", "4", str(write(tmp_path / "train.py", script)), "merge_and_unload")
+    assert res.code == 2, res.out + res.err
+    assert "peft's merge_and_unload() or unload() replaced the LoRA layers base_model.model.fc2.0, " \
+        "base_model.model.fc2.1, base_model.model.fc2.2, base_model.model.fc2.3, base_model.model.fc2.4, " \
+        "base_model.model.fc2.5 and 2 more by their frozen base layers" in res.err, res.err

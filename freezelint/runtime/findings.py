@@ -7,6 +7,7 @@ stale grad is non-zero); BatchNorm statistics move in train mode whatever requir
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import sys
@@ -296,8 +297,17 @@ def _widened_glob(pattern: str, params: list[ParamRecord]) -> str | None:
 
 
 # pronouns and verbs for a finding on one parameter, and on several
-_ONE = {"they": "it", "them": "it", "their": "its", "s": "", "were": "was", "are": "is"}
-_MANY = {"they": "they", "them": "them", "their": "their", "s": "s", "were": "were", "are": "are"}
+# "{v}": a verb's ending after "{they}" ("{they} drift{v}")
+_ONE = {"they": "it", "them": "it", "their": "its", "s": "", "were": "was", "are": "is", "v": "s"}
+_MANY = {"they": "they", "them": "them", "their": "their", "s": "s", "were": "were", "are": "are", "v": ""}
+
+
+def worded(text: str, one: bool) -> str:
+    """`text` with its `{they}`, `{them}`, `{their}`, `{s}`, `{were}`, `{are}` and `{v}` worded for one
+    item or several. Plain replacement, not str.format: names already in the text may hold braces."""
+    for key, word in (_ONE if one else _MANY).items():
+        text = text.replace("{" + key + "}", word)
+    return text
 
 
 def _several(names: list[str]) -> list[str]:
@@ -443,7 +453,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         # torch's optimizers skip a None grad) was written by the script's or the model's own code on
         # purpose (an EMA teacher; RepVGG refreshing its deploy copy in train()): no FZ501.
         if not p.requires_grad and p.changed \
-                and not (updated_elsewhere and (p.group is None or p.grad == "none" and p.name not in grads_from_ddp)):
+                and not (updated_elsewhere and (p.group is None or p.grad == "none" and p.name not in grads_from_ddp
+                                                and not _moves_gradless(owner(p)[1]))):
             kind = "ddp" if p.name in grads_from_ddp else "written" if p.name in written else p.grad
             moved_frozen[(p.optimizer, p.group, kind if p.group is not None else None)].append(p)
     for (_o, gi, grad_kind), ps in moved_frozen.items():
@@ -451,35 +462,41 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         deltas = [p.max_abs_delta for p in ps if p.max_abs_delta is not None]
         delta = sized(deltas)  # ` (up to 0.031)`; a parameter gone to inf or NaN said in words
         if gi is not None and grad_kind == "ddp":
-            why = (f"they were frozen after DistributedDataParallel wrapped the model, so DDP still writes the "
-                   f"gradient all-reduced from the other ranks into their .grad, and the optimizer "
+            why = (f"{{they}} {{were}} frozen after DistributedDataParallel wrapped the model, so DDP still writes the "
+                   f"gradient all-reduced from the other ranks into {{their}} .grad, and the optimizer "
                    f"({hyper(ps[0])}) applied it")
             advice = "freeze before wrapping in DDP (or wrap again), and keep frozen parameters out of the optimizer"
         elif gi is not None and grad_kind == "written":
-            why = (f"the loop wrote a new .grad to them at each step (torch.func.grad and torch.autograd.grad compute "
+            why = (f"the loop wrote a new .grad to {{them}} at each step (torch.func.grad and torch.autograd.grad compute "
                    f"one for every tensor they are given, whatever its requires_grad), and the optimizer "
                    f"({hyper(ps[0])}) applied it")
             advice = ("give .grad only to parameters that require grad (differentiate only those), and build the "
                       "optimizer from trainable parameters only")
+        elif gi is not None and grad_kind == "none" and _moves_gradless(owner(ps[0])[1]):
+            why = _LBFGS_MOVES.format(opt=hyper(ps[0]))
+            advice = ("after freezing, build a new LBFGS over the trainable parameters only (`[p for p in "
+                      "model.parameters() if p.requires_grad]`): that drops the history too")
         elif gi is not None and grad_kind == "none":
-            why = ("their .grad was None at every step, so the optimizer skipped them: something else wrote to "
-                   "them (the forward pass, a train() override, a hook)")
-            advice = "find what writes to them; audit with exact=True so they can be restored"
+            why = ("{their} .grad was None at every step, so the optimizer skipped {them}: something else wrote to "
+                   "{them} (the forward pass, a train() override, a hook)")
+            advice = "find what writes to {them}; audit with exact=True so {they} can be restored"
         elif gi is not None:
             grad = {"zero": "a zero tensor", "nonzero": "a stale non-zero tensor"}.get(grad_kind, "a tensor")
-            why = (f"their .grad was {grad} left from before they were frozen, and the optimizer "
+            why = (f"{{their}} .grad was {grad} left from before {{they}} {{were}} frozen, and the optimizer "
                    f"({hyper(ps[0])}) applied it")
             if not set_to_none:
                 why += "; zero_grad(set_to_none=False) keeps such grads alive"
             advice = ("after freezing, clear the grads (`p.grad = None` or `zero_grad(set_to_none=True)`) and "
                       "build the optimizer from trainable parameters only")
         else:
-            why = ("they are in no param group" + (" of any of the optimizers" if among > 1 else "")
-                   + ", so something else wrote to them (the forward pass, a hook, or an optimizer the audit "
+            why = ("{they} {are} in no param group" + (" of any of the optimizers" if among > 1 else "")
+                   + ", so something else wrote to {them} (the forward pass, a hook, or an optimizer the audit "
                    "was not given)")
-            advice = "find what writes to them; audit with exact=True so they can be restored"
-        out.append(AuditFinding("FZ501", _common(names), f"{listed(names)}: requires_grad=False, yet changed "
-                                f"{over}{delta}; {why}", advice, _several(names)))
+            advice = "find what writes to {them}; audit with exact=True so {they} can be restored"
+        single = len(ps) == 1  # worded for one where there is one; grouping compares the words for several
+        out.append(AuditFinding("FZ501", _common(names), worded(f"{listed(names)}: requires_grad=False, yet changed "
+                                f"{over}{delta}; {why}", single), worded(advice, single), _several(names),
+                                advice_many=worded(advice, False)))
 
     # FZ501 too: stand-ins (torch.func.functional_call's tensors) for every parameter, the frozen ones
     # included, trained beside stand-ins for trainable ones: the freeze stayed on the model's tensors.
@@ -773,7 +790,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # FZ504: frozen parameters the optimizer holds state for, or decays
     per_group: dict[tuple[str, int], list[ParamRecord]] = defaultdict(list)
     for p in params:
-        if not p.requires_grad and p.group is not None and owner(p)[0] not in whole and p.name not in done:
+        if not p.requires_grad and p.group is not None and owner(p)[0] not in whole and p.name not in done \
+                and not (p.changed and p.grad == "none" and _moves_gradless(owner(p)[1])):  # FZ501 says it
             per_group[(owner(p)[0], p.group)].append(p)
     for (oname, gi), ps in sorted(per_group.items()):
         _, opt, group = owner(ps[0])
@@ -902,16 +920,16 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         one = len(tops) == 1
         pooler: tuple[str, str] | None = None
         if ps is unused:
-            why = (f"they received no gradient (.grad stayed None at every step): not used in the forward, "
+            why = (f"{{they}} received no gradient (.grad stayed None at every step): not used in the forward, "
                    f"{shown} never ran {'its' if one else 'their'} forward while watched")
         elif ps is ignored and (pooler := _hf_pooler(tops, live)):
             path, owner = pooler
-            why = (f"they received no gradient (.grad stayed None at every step): {_label(path)} is {owner}'s "
+            why = (f"{{they}} received no gradient (.grad stayed None at every step): {_label(path)} is {owner}'s "
                    f"pooler, which {owner}.forward runs at every call to compute pooler_output, and the loss does "
                    f"not use pooler_output (it reads last_hidden_state, as sentence-transformers' pooling and a "
                    f"head on the first token do)")
         elif ps is ignored:
-            why = (f"they received no gradient (.grad stayed None at every step): {'its' if one else 'their'} "
+            why = (f"{{they}} received no gradient (.grad stayed None at every step): {'its' if one else 'their'} "
                    f"module{'' if one else 's'} ({shown}) ran, but the loss does not depend on "
                    f"{'its' if one else 'their'} output (left out of the loss, or cut from it by torch.no_grad(), "
                    f"detach(), or torch.utils.checkpoint(..., use_reentrant=True) whose inputs none require grad, "
@@ -920,7 +938,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             runs = sorted({_sibling_ran(p.module, ran, by_module) or "" for p in ps})
             members = list(dict.fromkeys(_member(p.module, by_module)[1] for p in ps))  # type: ignore[index]
             alone = len(members) == 1
-            why = (f"they received no gradient (.grad stayed None at every step): {listed(members)} did not run "
+            why = (f"{{they}} received no gradient (.grad stayed None at every step): {listed(members)} did not run "
                    f"{'its' if alone else 'their'} forward {over}, while {listed(runs)} beside "
                    f"{'it' if alone else 'them'} did: a head or an expert picked per step (one task per batch, a "
                    f"router) not picked in these steps, or a block a later stage brings into the forward "
@@ -938,20 +956,21 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         elif ps is decayed and zeroed_by_loop(ps):
             # autograd's all-zero gradient (an output multiplied by a zero mask) and a `p.grad.zero_()`
             # after backward leave the same grad and state: the finding names both
-            why = (f"their gradient was all zeros at the last step and {_gradless_state(owner(ps[0])[1])}, so no "
-                   f"step gave them a nonzero gradient: either the loss did not reach them in these steps "
+            why = (f"{{their}} gradient was all zeros at the last step and {_gradless_state(owner(ps[0])[1])}, so no "
+                   f"step gave {{them}} a nonzero gradient: either the loss did not reach {{them}} in these steps "
                    f"(autograd hands an all-zero gradient to a part whose output is multiplied by zero, as an "
-                   f"expert no token was routed to under a dense mask), or something zeroes their gradient after "
+                   f"expert no token was routed to under a dense mask), or something zeroes {{their}} gradient after "
                    f"backward (`p.grad.zero_()`, a \"freeze\" by zeroing the gradient), which looks the same at "
-                   f"the step; {_decay_of(*owner(ps[0])[1:])} moves them all the same, so the weights drift")
+                   f"the step; {_decay_of(*owner(ps[0])[1:])} moves {{them}} all the same, so the weight{{s}} drift{{v}}")
         elif ps is decayed and hooked(ps):
-            why = (f"a hook on their gradient (`register_hook`) returns zeros, a freeze by hook, and "
-                   f"{_decay_of(*owner(ps[0])[1:])} moves them whatever the gradient, so the \"frozen\" weights drift")
+            why = (f"a hook on {{their}} gradient (`register_hook`) returns zeros, a freeze by hook, and "
+                   f"{_decay_of(*owner(ps[0])[1:])} moves {{them}} whatever the gradient, so the \"frozen\" weight{{s}} "
+                   f"drift{{v}}")
         elif ps is decayed:
-            why = ("their gradient was all zeros at every step: the loss does not depend on them (a head whose "
+            why = ("{their} gradient was all zeros at every step: the loss does not depend on {them} (a head whose "
                    "output the loss ignores, say); a compiled graph (torch.compile) hands out zeros where eager "
-                   "autograd leaves None, and the optimizer's weight decay or momentum moves them anyway, so "
-                   "they change without learning")
+                   "autograd leaves None, and the optimizer's weight decay or momentum moves {them} anyway, so "
+                   "{they} change{v} without learning")
         elif ps is zeroed:
             if beside:
                 kept = [p.name for p in ps if p not in beside]
@@ -960,49 +979,52 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                        f"{listed([p.name for p in beside])} moved only by weight decay or momentum (the last .grad "
                        f"all zeros too)")
             else:
-                why = ("their gradient was zero at every step (no step moved them, and the last one's .grad was "
+                why = ("{their} gradient was zero at every step (no step moved {them}, and the last one's .grad was "
                        "all zeros)")
-            why += (": a hook on their gradient (`register_hook`) returns zeros, a freeze by hook" if hooked(ps)
+            why += (": a hook on {their} gradient (`register_hook`) returns zeros, a freeze by hook" if hooked(ps)
                     and not beside else
-                    ": the loss does not depend on them (a head whose output the loss ignores, say); a compiled "
+                    ": the loss does not depend on {them} (a head whose output the loss ignores, say); a compiled "
                     "graph (torch.compile) hands out zeros where eager autograd leaves None" if not blockers else
                     f": the frozen {listed(blockers)} ran holding only zeros, and no gradient passes back through "
                     f"an all-zero layer to what runs before it")
         else:
-            why = ("they received no gradient (.grad stayed None at every step): not used in the forward pass, or "
+            why = ("{they} received no gradient (.grad stayed None at every step): not used in the forward pass, or "
                    "cut from the loss by torch.no_grad() or detach(), or run but left out of the loss (a head "
                    "whose output the loss ignores), or inside torch.utils.checkpoint(..., use_reentrant=True) "
                    "whose inputs none require grad, as after frozen layers")
         where = _common(names)
         if where == "(model)" and 1 < len(tops) <= _SHOW:  # several heads side by side: name them
             where = ", ".join(_label(m) for m in tops)
-        out.append(AuditFinding(
-            "FZ505", where,
-            f"{listed(names)}: requires_grad=True and in the optimizer, yet "
-            + (f"they moved {over} with a zero gradient" if ps is decayed and (hooked(ps) or zeroed_by_loop(ps)) else
-               f"no gradient reached them {over}" if ps is decayed or ps is zeroed and beside
-               else "no step's update lasted" if ps is undone else f"unchanged {over}") + f"; {why}",
+        # worded for one parameter where there is one; grouping compares the words for several
+        advice = (
             (f"train {listed(blockers)} (zero-initialised layers such as a ControlNet's zero convolutions "
              f"must train for anything before them to learn), or initialise {'it' if len(blockers) == 1 else 'them'} "
              f"otherwise" if blockers and (ps is zeroed or ps is decayed) else
-             "find the write after optimizer.step() that puts them back: restore only what must stay frozen "
+             "find the write after optimizer.step() that puts {them} back: restore only what must stay frozen "
              "(an index or mask that leaves the trained rows out), or copy averaged weights in only for "
              "evaluation and back out after it" if ps is undone else
              f"if that is meant, build the model without it (`add_pooling_layer=False`, as transformers' own "
              f"token-level heads do) or freeze it (`{_submodule(pooler[0])}.requires_grad_(False)`); otherwise make the loss "
              f"use pooler_output" if ps is ignored and pooler else
              "if one is picked per step, watch more steps (`freezelint run --steps N`, `watch(steps=N)`) to see "
-             "them train; if a later stage brings them in, freeze them until then; if they never run, leave them "
-             "out" if ps is unpicked else
-             "freeze them with `requires_grad_(False)` and leave them out of the optimizer: a hook that zeroes the "
-             "gradient still computes it at every step, and weight decay or momentum moves the weights past it"
+             "{them} train; if a later stage brings {them} in, freeze {them} until then; if {they} never run{v}, "
+             "leave {them} out" if ps is unpicked else
+             "freeze {them} with `requires_grad_(False)` and leave {them} out of the optimizer: a hook that zeroes the "
+             "gradient still computes it at every step, and weight decay or momentum moves the weight{s} past it"
              if (ps is decayed or ps is zeroed and not beside) and hooked(ps) else
              _zeroed_advice(any(_member(p.module, by_module) for p in ps))
              if ps is decayed and zeroed_by_loop(ps) else
-             "freeze them explicitly if that is intended (a part a later stage brings into the forward: freeze it "
-             "until then), otherwise make the loss depend on them")
-            + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""),
-            _several(names)))
+             "freeze {them} explicitly if that is intended (a part a later stage brings into the forward: freeze it "
+             "until then), otherwise make the loss depend on {them}")
+            + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""))
+        single = len(ps) == 1
+        out.append(AuditFinding(
+            "FZ505", where,
+            worded(f"{listed(names)}: requires_grad=True and in the optimizer, yet "
+                   + (f"{{they}} moved {over} with a zero gradient" if ps is decayed and (hooked(ps) or zeroed_by_loop(ps))
+                      else f"no gradient reached {{them}} {over}" if ps is decayed or ps is zeroed and beside
+                      else "no step's update lasted" if ps is undone else f"unchanged {over}") + f"; {why}", single),
+            worded(advice, single), _several(names), advice_many=worded(advice, False)))
     for (oname, gi), ps in held_still.items():
         kept = (lr_kept or {}).get((oname, gi))
         if kept is not None:
@@ -1070,11 +1092,12 @@ def _zeroed_advice(member: bool) -> str:
     """For weights moved by decay alone with zero gradients: where they are a member of a
     ModuleList or ModuleDict (`member`), an expert or head a router may not have picked yet, to be
     told apart by more steps; a freeze by zeroing the grad otherwise."""
-    more = ("if they are an expert or a head picked per step, watch more steps (`freezelint run --steps N`, "
-            "`watch(steps=N)`) to see them get a gradient; " if member else "")
-    return (f"{more}if they are meant to stay frozen, freeze them with `requires_grad_(False)` and leave them out of "
-            "the optimizer (a gradient zeroed after backward is still computed at every step, and weight decay "
-            "moves the weights past it); otherwise find what zeroes their gradient, or make the loss depend on them")
+    more = ("if {their} module is an expert or a head picked per step, watch more steps (`freezelint run --steps "
+            "N`, `watch(steps=N)`) to see {them} get a gradient; " if member else "")
+    return (f"{more}if {{they}} {{are}} meant to stay frozen, freeze {{them}} with `requires_grad_(False)` and leave "
+            "{them} out of the optimizer (a gradient zeroed after backward is still computed at every step, and weight "
+            "decay moves the weight{s} past it); otherwise find what zeroes {their} gradient, or make the loss depend "
+            "on {them}")
 
 
 def hooked(ps: list[ParamRecord]) -> bool:
@@ -1512,6 +1535,19 @@ def _state_per_param(opt: torch.optim.Optimizer) -> bool:
     """Whether the optimizer keeps its state per parameter. LBFGS keeps one for all it holds, under
     its first parameter: that key says nothing of the others, nor of steps before a freeze."""
     return not isinstance(opt, torch.optim.LBFGS)
+
+
+def _moves_gradless(opt: torch.optim.Optimizer) -> bool:
+    """Whether the optimizer moves a parameter whose .grad is None: LBFGS steps every parameter it
+    holds along one direction computed from its history over all of them (a None grad reads as
+    zeros), where torch's other optimizers skip such a parameter."""
+    return isinstance(opt, torch.optim.LBFGS)
+
+
+# FZ501's cause for parameters LBFGS moved with no grad (torch.optim.LBFGS._add_grad)
+_LBFGS_MOVES = ("{{their}} .grad was None at every step, but {opt} moves every parameter it holds along one direction "
+                "computed from its history over all of them, whatever {{their}} .grad: the history kept {{their}} "
+                "part from steps before the freeze, so each step still moved {{them}}")
 
 
 def _pooled_state(opt: torch.optim.Optimizer, group: Mapping) -> str:
@@ -1997,3 +2033,60 @@ def _subtree(names: list[str]) -> str:
     if prefix and all(len(p) == len(prefix) for p in parts):
         prefix.pop()  # every name is the prefix itself: its parent holds them
     return ".".join(prefix) or "(model)"
+
+
+_ADD_TO = re.compile(r"add (it|them) to the optimizer(?: \(`optimizer\.add_param_group\(\.\.\.\)`\))?")
+
+
+def held_beside(found: list[AuditFinding], records: list[ParamRecord], onames: list[str]) -> list[AuditFinding]:
+    """FZ503 with several optimizers: "add them to the optimizer" names which one. That is the one
+    that holds the layer's neighbours (its module's other parameters, else the rest of the nearest
+    module above it that any optimizer holds part of); where several hold them, or none does,
+    the advice names those there are to choose from."""
+    if len(onames) < 2:
+        return found
+    return [_named_holder(f, records, onames) if f.code == "FZ503" else f for f in found]
+
+
+def _named_holder(f: AuditFinding, records: list[ParamRecord], onames: list[str]) -> AuditFinding:
+    names = set(f.names or [f.target])
+    modules = [r.module for r in records if r.name in names]
+    if not modules:
+        return f
+    level = _shared_module(modules)
+    own = len(set(modules)) == 1  # one module: its other parameters first
+    while True:
+        held = list(dict.fromkeys(r.optimizer for r in records if r.group is not None and r.name not in names
+                                  and r.optimizer and (not level or r.module == level
+                                                       or r.module.startswith(level + "."))))
+        if held or not level:
+            break
+        level, own = level.rpartition(".")[0], False
+    what = (f"{level}'s other parameters" if own and level else f"the rest of {level}" if level else "the rest of the model")
+    if len(held) == 1:
+        to = f"{held[0]}, the optimizer that holds {what} (`{held[0]}.add_param_group(...)`)"
+    elif held:
+        to = f"whichever of {_either(held)} (which hold {what}) should train {{them}} (`.add_param_group(...)`)"
+    else:
+        to = f"whichever of the {len(onames)} optimizers ({_either(onames)}) should train {{them}} " \
+             f"(`.add_param_group(...)`)"
+
+    def named(advice: str) -> str:
+        return _ADD_TO.sub(lambda m: f"add {m[1]} to " + to.replace("{them}", m[1]), advice)
+    return dataclasses.replace(f, advice=named(f.advice), advice_many=named(f.advice_many) if f.advice_many else "")
+
+
+def _shared_module(modules: list[str]) -> str:
+    """The deepest module every one of these lies in (itself, for one): '' for the model."""
+    parts = [m.split(".") if m else [] for m in modules]
+    prefix = []
+    for level in zip(*parts):
+        if len(set(level)) != 1:
+            break
+        prefix.append(level[0])
+    return ".".join(prefix)
+
+
+def _either(names: list[str]) -> str:
+    """`a or b`, `a, b or c`: optimizers to choose one from."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"

@@ -305,7 +305,7 @@ def _frozen_hint(failure: BaseException, watch) -> str:
     if _LOSS_WITHOUT_GRAD in text:
         counts = [(type(m).__name__, sum(p.requires_grad for p in m.parameters()), sum(1 for _ in m.parameters()))
                   for m in list(watch.roots.values())]
-        shown = ", ".join(f"{n}: {t} of {k} parameters trainable" for n, t, k in counts)
+        shown = ", ".join(f"{n}: {t} of {k} parameter{'s' * (k != 1)} trainable" for n, t, k in counts)
         merged = _merged_away(watch)
         if counts and not any(t for _, t, _ in counts) and merged:
             return (f"; peft's merge_and_unload() or unload() replaced the LoRA layers {merged} by their frozen base "
@@ -327,11 +327,15 @@ def _frozen_hint(failure: BaseException, watch) -> str:
 def _merged_away(watch: Any) -> str:
     """The names of the peft LoRA layers, replaced while watched, whose tensors a watched optimizer
     still holds (merge_and_unload() mid-training); '' where there are none."""
+    from freezelint.runtime import findings as F
     from freezelint.runtime.swaps import replaced_from
+    from freezelint.runtime.watch_report import _NAMED, _replaced_names
 
-    layers = [r for o in list(watch.optimizers.values()) for g in o.param_groups for p in g["params"]
-              if (r := replaced_from(p)) is not None and r[0].startswith("peft.")]
-    return ", ".join(dict.fromkeys(name for _, name in layers))
+    stale = [p for o in list(watch.optimizers.values()) for g in o.param_groups for p in g["params"]
+             if (r := replaced_from(p)) is not None and r[0].startswith("peft.")]
+    # by full name (`base_model.model.fc1`), as FZ302 names replaced layers
+    live = [named for root in list(watch.roots.values()) for named in root.named_modules()]
+    return F.listed(_replaced_names(stale, live), _NAMED) if stale else ""
 
 
 def _no_torch_step(watch: Any) -> str:

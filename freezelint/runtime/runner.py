@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
+from collections import Counter
 from typing import Any, Callable, Iterable
 
 import torch
@@ -94,14 +95,21 @@ def _refuse_unmaterialised(named: list[tuple[str, torch.Tensor]]) -> None:
     before anything is touched."""
     meta, lazy = not_materialised(named)
     if lazy:
-        raise AuditUsageError(f"{len(lazy)} parameter(s) or buffer(s) are uninitialised lazy tensors (first: "
-                              f"{lazy[0]}): run one forward pass with a real batch (model(batch)) to "
-                              f"materialise them, then audit (an optimizer built before that pass needs no "
-                              f"rebuilding: torch initialises them in place)")
+        one = len(lazy) == 1
+        it = "it" if one else "them"
+        raise AuditUsageError(f"{_tensors_are(len(lazy))} {'an ' * one}uninitialised lazy tensor{'s' * (not one)} "
+                              f"(first: {lazy[0]}): run one forward pass with a real batch (model(batch)) to "
+                              f"materialise {it}, then audit (an optimizer built before that pass needs no "
+                              f"rebuilding: torch initialises {it} in place)")
     if meta:
-        raise AuditUsageError(f"{len(meta)} parameter(s) or buffer(s) are on the meta device (first: {meta[0]}): "
+        raise AuditUsageError(f"{_tensors_are(len(meta))} on the meta device (first: {meta[0]}): "
                               f"materialise the model first (model.to_empty(device=...) then load or "
                               f"initialise the weights) and build the optimizer from it, then audit")
+
+
+def _tensors_are(n: int) -> str:
+    """`1 parameter or buffer is`, `3 parameters or buffers are`."""
+    return f"{n} parameter or buffer is" if n == 1 else f"{n} parameters or buffers are"
 
 
 def _distributed(model: nn.Module, process_group: Any) -> Distributed | None:
@@ -321,6 +329,35 @@ def _describe(batch: Any) -> str:
     return type(batch).__name__
 
 
+def _refuse_copies(opts: list[tuple[str, torch.optim.Optimizer]], params: list[torch.Tensor]) -> None:
+    """An optimizer that holds none of the model's parameters but copies of its trainable ones (fp32
+    master weights of a bf16 model, or plain tensors, shape for shape): the loop steps the copies and
+    writes them back into the model. audit() judges each parameter by the optimizer that holds it and
+    runs no copy-back of its own, so such an optimizer says nothing of the model (its parameters would
+    read as left out, their layers as replaced): refused, pointing to the watch, which sees the copy-back."""
+    ids = {id(p) for p in params}
+    trainable = Counter(tuple(p.shape) for p in params if p.requires_grad)
+    for name, opt in opts:
+        held = [t for g in opt.param_groups for t in g["params"]]
+        if not held or not trainable or any(id(t) in ids for t in held) \
+                or trainable - Counter(tuple(t.shape) for t in held):
+            continue
+        theirs = {t.dtype for t in held}
+        ours = {p.dtype for p in params if p.requires_grad}
+        if theirs == ours and all(isinstance(t, nn.Parameter) for t in held):
+            continue  # Parameters as the model's: an optimizer built for a copy of the model (_foreign)
+        n = len(held)
+        kind = (f" (in {', '.join(sorted(str(d).replace('torch.', '') for d in theirs))}; the model's are "
+                f"{', '.join(sorted(str(d).replace('torch.', '') for d in ours))})" if theirs != ours else "")
+        raise AuditUsageError(
+            f"the optimizer{'' if len(opts) == 1 else ' ' + name} holds none of this model's parameters, but "
+            f"{n} tensor{'' if n == 1 else 's'} shaped as its trainable ones{kind}: copies (master weights) that "
+            f"the loop steps and writes back into the model. audit() judges each parameter by the optimizer that "
+            f"holds it and does no copy-back, so this optimizer cannot show what trains in the model: watch the "
+            f"real loop instead (`with freezelint.watch(): ...` or `freezelint run`), which sees the copy-back, or "
+            f"audit with an optimizer over the model's own parameters")
+
+
 def _foreign(opts: list[tuple[str, torch.optim.Optimizer]], param_ids: set[int], nparams: int) -> str:
     """'' when every optimizer holds only the model's parameters; else what they hold that is not
     in the model. An optimizer holding none of them, and as many tensors as the model has, was
@@ -406,6 +443,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     params = [p for _, p in named]
     param_ids = {id(p) for p in params}
     held = F.holders(dict(opts))
+    _refuse_copies(opts, params)
     foreign = _foreign(opts, param_ids, len(params))
     # What the user sees: wrapper segments left out, wrapper modules folded into what they wrap.
     named_modules = [(names.display(n), m) for n, m in raw_modules if n not in names.wrappers]
@@ -570,7 +608,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                                            brecords, among=len(opts)):
             f.target = written.get(f.target, f.target)
             found.append(f)
-    found = F.grouped(found)
+    found = F.grouped(F.held_beside(found, precords, [n for n, _ in opts]))
     report = AuditReport(found, precords, brecords, mrecords, steps, str(device),
                          ", ".join(f"{n}: {type(o).__name__}" for n, o in opts) if len(opts) > 1
                          else type(optimizers[0]).__name__,

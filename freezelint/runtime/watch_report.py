@@ -426,6 +426,10 @@ def _idle_drift_finding(what: str, moved: list[tuple[str, nn.Module, float]], st
         f"{label}.requires_grad_(False)", names if len(names) > 1 else [])
 
 
+_DRIFTED_ADVICE = ("put {them} in eval() for as long as {they} {are} frozen (again after every train() that reaches "
+                   "{them}), and back in train mode when you unfreeze {them}")
+
+
 def _drifted_findings(w: "Watch", named_modules: list[tuple[str, nn.Module]]) -> list[F.AuditFinding]:
     """FZ502 for the norm layers `stats_moved_while_frozen` caught, one finding per unfreeze step."""
     by_step: dict[int, list[tuple[str, nn.Module, float | None]]] = {}
@@ -443,8 +447,7 @@ def _drifted_findings(w: "Watch", named_modules: list[tuple[str, nn.Module]]) ->
             f"an optimizer first trained them, but ran in train mode before it, so running statistics moved"
             f"{F.sized(v for _, _, v in mods)} while frozen; requires_grad does not stop them "
             f"(FZ202 in the code)",
-            "put them in eval() for as long as they are frozen (again after every train() that reaches them), "
-            "and back in train mode when you unfreeze them", F._several(names)))
+            F.worded(_DRIFTED_ADVICE, len(names) == 1), F._several(names), advice_many=F.worded(_DRIFTED_ADVICE, False)))
     return out
 
 
@@ -1124,6 +1127,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  refrozen=refrozen, frozen_before=frozen_before, notes=held_still, idle=idle,
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites,
                                  stayed_eval=stayed)
+    found = F.held_beside(found, precords, onames)  # several optimizers: FZ503 says which to add to
     if any(graded) and not only_beside:
         found = _copied_back(found, precords, onames, graded, stood, w.steps)
     if not only_beside and any(outside) and not any(f.code == "FZ302" for f in found):
