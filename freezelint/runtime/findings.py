@@ -23,6 +23,7 @@ from freezelint.peft_heads import HEAD_ATTRS, TASK_HEAD, TASK_TYPE
 from freezelint.runtime.errors import AuditUsageError
 from freezelint.runtime.names import as_written, matches, nearest
 from freezelint.runtime.report import AuditFinding, BufferRecord, ModuleRecord, ParamRecord
+from freezelint.runtime.tree import class_name
 from freezelint.spelling import FOREIGN, is_misspelling
 
 _SHOW = 3  # names listed before "and N more"
@@ -87,18 +88,18 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
     for name, m in modules:
         attrs = vars(m)
         if "requires_grad_" in attrs:
-            out.append(AuditFinding("FZ101", _label(name), f"`requires_grad_` on this {type(m).__name__} was "
+            out.append(AuditFinding("FZ101", _label(name), f"`requires_grad_` on this {class_name(m)} was "
                                     f"overwritten with {attrs['requires_grad_']!r}, so nothing was frozen",
                                     f"call `.requires_grad_({attrs['requires_grad_']!r})` instead and delete "
                                     f"the attribute (`del module.requires_grad_`)"))
         if "requires_grad" in attrs:
-            out.append(AuditFinding("FZ102", _label(name), f"this {type(m).__name__} has a plain `requires_grad` "
+            out.append(AuditFinding("FZ102", _label(name), f"this {class_name(m)} has a plain `requires_grad` "
                                     f"attribute ({attrs['requires_grad']!r}) that autograd never reads",
                                     f"call `.requires_grad_({attrs['requires_grad']!r})` to set it on every "
                                     f"parameter"))
         for attr in _odd(attrs):
             out.append(AuditFinding("FZ103", _label(name), f"attribute `{attr}` was set on this "
-                                    f"{type(m).__name__}; it is not `requires_grad` and freezes nothing",
+                                    f"{class_name(m)}; it is not `requires_grad` and freezes nothing",
                                     "use `.requires_grad_(value)`"))
     out.extend(_peft_heads(modules))
     for name, p in params:
@@ -385,7 +386,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   sites: Mapping[str, str] | None = None,
                   written: frozenset[str] = frozenset(),
                   lr_kept: Mapping[tuple[str, int], str] | None = None,
-                  stayed_eval: Mapping[str, bool] | None = None) -> list[AuditFinding]:
+                  stayed_eval: Mapping[str, bool] | None = None, exact: bool = False) -> list[AuditFinding]:
     """Findings from one process's steps. `optimizer` is one optimizer, a list or a dict of them;
     each parameter is judged against the one its record names (`ParamRecord.optimizer`, see
     holders()). `grads_from_ddp` names frozen parameters DDP's reducer still all-reduces (frozen
@@ -423,7 +424,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     schedulers that only multiply it (their class names): such a group never trains, FZ304.
     `stayed_eval` (the watch) names the modules in eval() through the window that no train()
     switched out of it, each with whether its forward ran: statistics of theirs that moved were
-    moved by their own forward, FZ502 saying so, not FZ201; by the script, where it did not run."""
+    moved by their own forward, FZ502 saying so, not FZ201; by the script, where it did not run.
+    `exact` (audit()'s): values were restored bit for bit, so FZ501 does not ask for exact=True."""
     out: list[AuditFinding] = []
     opts = dict(named_optimizers(optimizer))
     first = next(iter(opts))
@@ -479,7 +481,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         elif gi is not None and grad_kind == "none":
             why = ("{their} .grad was None at every step, so the optimizer skipped {them}: something else wrote to "
                    "{them} (the forward pass, a train() override, a hook)")
-            advice = "find what writes to {them}; audit with exact=True so {they} can be restored"
+            advice = "find what writes to {them}" + _exactly(exact)
         elif gi is not None:
             grad = {"zero": "a zero tensor", "nonzero": "a stale non-zero tensor"}.get(grad_kind, "a tensor")
             why = (f"{{their}} .grad was {grad} left from before {{they}} {{were}} frozen, and the optimizer "
@@ -492,7 +494,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             why = ("{they} {are} in no param group" + (" of any of the optimizers" if among > 1 else "")
                    + ", so something else wrote to {them} (the forward pass, a hook, or an optimizer the audit "
                    "was not given)")
-            advice = "find what writes to {them}; audit with exact=True so {they} can be restored"
+            advice = "find what writes to {them}" + _exactly(exact)
         single = len(ps) == 1  # worded for one where there is one; grouping compares the words for several
         out.append(AuditFinding("FZ501", _common(names), worded(f"{listed(names)}: requires_grad=False, yet changed "
                                 f"{over}{delta}; {why}", single), worded(advice, single), _several(names),
@@ -517,8 +519,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             "model's own tensors for the frozen ones, and give the optimizer only those that require grad",
             _several(names)))
 
-    # FZ201 / FZ502: running statistics moved in frozen modules
-    status_of = {m.name: m.status for m in modules}
+    # FZ201 / FZ502: running statistics moved in frozen modules. A frozen parameter the module's own
+    # forward wrote in train mode (the watch saw it move between a forward and the next step: a VQ
+    # codebook's EMA update) is statistics in a parameter: judged as a buffer, and its module's
+    # freeze judged by its other parameters, so a module that holds only such is no frozen one
+    in_forward = [p for p in params if p.in_forward and p.changed and not p.requires_grad]
+    status_of = _status_without(modules, params, in_forward)
 
     def holder(name: str) -> str | None:
         """The module whose parameters decide whether `name` is frozen: itself, or the nearest one
@@ -550,13 +556,16 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     observed[top].append(b)
                 continue
             moved[b.module].append(b)
+    for p in in_forward:
+        moved[p.module].append(BufferRecord(p.name, p.module, True, p.max_abs_delta, p.dtype))
+    forward_written = {p.name for p in in_forward}
     if observed and notes is not None:
         notes.append(_observers_note(observed, by_module, fake_quant, over))
     # a module in train mode whose frozen parameters the script's own code writes (an EMA teacher
     # run in train mode on purpose) has its statistics follow the same plan: not FZ502; an eval()
     # of it that train() undid is still FZ201. Written by the script as FZ501 reads it: in no param
     # group, or in one with a grad None at every step (the optimizer skipped them)
-    by_script = {p.module for p in params if p.changed and not p.requires_grad and (
+    by_script = {p.module for p in params if p.changed and not p.requires_grad and not p.in_forward and (
         p.group is None or p.grad == "none" and p.name not in grads_from_ddp)} if updated_elsewhere else set()
     undone, unfrozen_stats, eval_only, in_eval = [], [], [], []
     for mod, bufs in moved.items():
@@ -652,8 +661,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         out.append(AuditFinding(
             "FZ502", names[0] if one else f"{len(names)} modules",
             f"{listed(names)} ({', '.join(kinds)}) {frozen_how}, but {'runs' if one else 'run'} in train mode, so "
-            f"running statistics moved{_moved_by(stats)} {over}; requires_grad does not stop them (FZ202 in the code)",
-            advice.format(**(_ONE if one else _MANY)), _several(names), advice_many=advice.format(**_MANY)))
+            f"{_stats_moved(stats, forward_written, one, over)}",
+            advice.format(**(_ONE if one else _MANY)), names, advice_many=advice.format(**_MANY)))
     if power:
         names = list(dict.fromkeys(_label(layer_of[m]) for m, _ in power))
         one = len(names) == 1
@@ -666,7 +675,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             f"put {'it' if one else 'them'} in eval() where {'it runs' if one else 'they run'}, again after every "
             f"train() that reaches {'it' if one else 'them'} (or override train()): in eval() spectral norm divides "
             f"by the singular value its stored u and v give and leaves them as they are",
-            _several(names)))
+            names))
 
     # FZ302 / FZ503: trainable but in no param group
     # `substituted`: tensors of no module stood in for these (torch.func's functional_call): they
@@ -709,10 +718,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 if (rec is not None and rec.mode == "eval" and rec.params_changed == 0 and top
                         and rec.params == len(ps) and rec.optimizer == "none"):
                     # a whole part (a second model beside the trained one: a DPO reference, a
-                    # distillation teacher) run in eval() and held by no optimizer: meant frozen
+                    # distillation teacher) run in eval() and held by no optimizer: meant frozen. The watch
+                    # sees them trainable in its steps, not whether they were frozen when the optimizer
+                    # was built (an unfreeze after it leaves them out as well)
                     cause = (f"{_label(top)} ran in eval() and no optimizer holds any of it: it looks meant to be "
                              f"frozen (a reference or teacher model, a frozen backbone), but its parameter{{s}} "
-                             f"never {{were}}")
+                             f"{{are}} not: never frozen, or unfrozen after the optimizer was built")
                     advice = (f"if it is not meant to train, freeze it (`{_label(top)}.requires_grad_(False)`) and "
                               f"run it under torch.no_grad(); if it is, add it to the optimizer "
                               f"(`optimizer.add_param_group(...)`) and train it in train mode")
@@ -1198,7 +1209,7 @@ def _renorm_finding(layer: str, m: nn.Module, ps: list[ParamRecord], over: str) 
     return AuditFinding(
         "FZ501", label,
         f"{listed(names)}: requires_grad=False, yet changed {over}{sized(p.max_abs_delta for p in ps)}; {label} "
-        f"({type(m).__name__}, {how}) renormalises the rows it looks up in place in every forward, frozen or not "
+        f"({class_name(m)}, {how}) renormalises the rows it looks up in place in every forward, frozen or not "
         f"(requires_grad does not stop it): each looked-up row whose norm exceeds {_num(m.max_norm)} is scaled "
         f"down to it, so the frozen vectors are rewritten",
         f"build it with max_norm=None; if the vectors should be bounded, renormalise the table once before "
@@ -1299,7 +1310,7 @@ def _counted_finding(counted: list[tuple[str, list[BufferRecord]]], by_module: M
         f"{'it normalises' if one else 'they normalise'} with {its} running statistics and "
         f"{'updates' if one else 'update'} nothing"
         + (f"; or replace {it} with torchvision.ops.FrozenBatchNorm2d" if kinds == ["BatchNorm2d"] else ""),
-        _several(names))
+        names)
 
 
 def _torch_forward(live: Sequence[tuple[str, nn.Module]], name: str) -> bool:
@@ -1337,7 +1348,7 @@ def _moved_in_eval_finding(moved: list[tuple[str, list[BufferRecord]]], by_modul
         f"make {its} {forward} update them only in train mode (F.batch_norm(..., training=self.training), as "
         f"torch's nn.BatchNorm layers do), or replace {it} with {'such a layer' if one else 'such layers'} holding "
         f"{its} weights and statistics",
-        _several(names))
+        names)
 
 
 def _swapped_in(opts: Mapping[str, torch.optim.Optimizer], live: Sequence[tuple[str, nn.Module]]) -> dict[str, bool]:
@@ -1392,7 +1403,7 @@ def _replaced_findings(replaced: list[tuple[str, list[ParamRecord], bool]], by_m
             f"old one, out of the forward, gets no gradient and only takes the optimizer's memory",
             ("build the optimizer after replacing layers" if whole else
              _CONVERT_ADVICE if _OVERWRITES() else "build the optimizer after replacing layers or loading with assign=True")
-            + ", or `optimizer.add_param_group({'params': layer.parameters()})`"))
+            + ", or `optimizer.add_param_group({'params': layer.parameters()})`", [p.name for p in ps]))
     return out
 
 
@@ -1446,7 +1457,7 @@ def _swapped_finding(top: str, kind: str, names: list[str], swaps: Mapping[str, 
         f"{_label(top)}{f' ({kind})' if kind else ''} has {len(names)} trainable parameter{'' if one else 's'} ({listed(names)}) in no "
         f"param group: no layer was replaced, but after the optimizer was built {how}, so the optimizer still "
         f"holds the old {'one' if one else 'ones'}, which no forward uses, and the new {'one is' if one else 'ones are'} "
-        f"never trained", advice)
+        f"never trained", advice, list(names))
 
 
 _MODEL_TRAIN = "model.train()"
@@ -1677,8 +1688,58 @@ def _reparametrized_finding(layers: dict[str, list[str]], names: list[str],
     advice = ("reparametrize before building the optimizer, or add the new Parameters: "
               + ("`optimizer.add_param_group({'params': list(layer.parametrizations.parameters())})`" if new_style
                  else f"`optimizer.add_param_group({{'params': [layer.{tensors[0]}_g, layer.{tensors[0]}_v]}})`"))
-    return AuditFinding("FZ302", labels[0] if one else f"{len(labels)} modules", text, advice,
-                        labels if len(labels) > 1 else [])
+    return AuditFinding("FZ302", labels[0] if one else f"{len(labels)} modules", text, advice, list(names))
+
+
+def _exactly(exact: bool) -> str:
+    """What FZ501 adds for a parameter something other than the optimizer wrote: audit() restores
+    such a one bit for bit only with exact=True."""
+    return "" if exact else "; audit with exact=True so {they} can be restored"
+
+
+def _status_without(modules: list[ModuleRecord], params: list[ParamRecord],
+                    left: list[ParamRecord]) -> dict[str, str]:
+    """Each module's status by name, as if the parameters `left` were buffers: a module with only
+    such is "no params", one whose other parameters are all frozen is "frozen"."""
+    status_of = {m.name: m.status for m in modules}
+    if not left:
+        return status_of
+    gone = {p.name for p in left}
+    for name in {up for p in left for up in _ancestors(p.module)}:
+        kept = [p.requires_grad for p in params if p.name not in gone and _under(p.name, name)]
+        status_of[name] = ("no params" if not kept else "trainable" if all(kept) else
+                           "frozen" if not any(kept) else "partly frozen")
+    return status_of
+
+
+def _ancestors(module: str) -> list[str]:
+    """`a.b` -> [`a.b`, `a`, ``]: the module and every one above it, the root last."""
+    out = [module]
+    while module:
+        module = module.rpartition(".")[0]
+        out.append(module)
+    return out
+
+
+def _under(name: str, module: str) -> bool:
+    return not module or name.startswith(module + ".")
+
+
+def _stats_moved(stats: list[tuple[str, list[BufferRecord]]], forward_written: set[str], one: bool,
+                 over: str) -> str:
+    """What FZ502 says moved in frozen modules run in train mode: running statistics, and frozen
+    parameters their forwards wrote (records of those stand in `stats` as buffers)."""
+    bufs = [(m, [b for b in bs if b.name not in forward_written]) for m, bs in stats]
+    written = [b for _, bs in stats for b in bs if b.name in forward_written]
+    if not written:
+        return f"running statistics moved{_moved_by(stats)} {over}; requires_grad does not stop them (FZ202 in the code)"
+    several = len(written) > 1
+    rewrote = (f"{'its forward' if one else 'their forwards'} rewrote the frozen parameter{'s' * several} "
+               f"{listed([b.name for b in written])}{sized(b.max_abs_delta for b in written)}")
+    if not any(bs for _, bs in bufs):
+        return f"{rewrote} {over}; requires_grad does not stop a forward that writes {'them' if several else 'it'}"
+    return (f"running statistics moved{_moved_by([(m, bs) for m, bs in bufs if bs])} and {rewrote} {over}; "
+            f"requires_grad does not stop them (FZ202 in the code)")
 
 
 def _moved_by(moved: list[tuple[str, list[BufferRecord]]]) -> str:
@@ -1925,8 +1986,16 @@ def _expectation_causes(option: str, wrong: list[ParamRecord], among: int = 1) -
     which = f"any of the {among} optimizers" if among > 1 else "the optimizer"
     if option == "expect_frozen":
         kinds = [("trainable (requires_grad=True)", "freeze {them} with requires_grad_(False)", lambda r: r.requires_grad),
-                 ("changed though frozen (see FZ501 for what moved {them})", "keep {them} out of the optimizer and "
-                  "clear {their} grads", lambda r: not r.requires_grad)]
+                 # what moved them decides the advice: the optimizer is not always it
+                 ("changed though frozen: written by the forward of {their} module{s}, run in train mode",
+                  "put {their} module{s} in eval(), again after every train() that reaches {them} (or override "
+                  "train())", lambda r: not r.requires_grad and r.in_forward),
+                 ("changed though frozen: the optimizer stepped {them} (see FZ501)", "keep {them} out of the "
+                  "optimizer and clear {their} grads",
+                  lambda r: not r.requires_grad and not r.in_forward and r.group is not None and r.grad != "none"),
+                 ("changed though frozen: something other than the optimizer wrote {them} (the forward, a hook or "
+                  "the script's own code)", "find what writes {them} and stop it, if {they} must stay as {they} "
+                  "{are}", lambda r: not r.requires_grad and not r.in_forward and (r.group is None or r.grad == "none"))]
     else:
         kinds = [("frozen (requires_grad=False), in the optimizer", "unfreeze {them} with requires_grad_(True) (the "
                   "optimizer holds {them} already)", lambda r: not r.requires_grad and r.group is not None),
@@ -1943,7 +2012,7 @@ def _expectation_causes(option: str, wrong: list[ParamRecord], among: int = 1) -
         n = sum(1 for r in wrong if test(r))
         if n:
             # the words for one parameter where one has this cause
-            words = {"them": "it", "their": "its"} if n == 1 else {"them": "them", "their": "their"}
+            words = _ONE if n == 1 else _MANY
             what = what.format(**words)
             counts.append(f"it is {what}" if len(wrong) == 1 else
                           f"{'all ' if n == len(wrong) else ''}{n} {'is' if n == 1 else 'are'} {what}")

@@ -92,6 +92,9 @@ class ParamRecord:
     # watch(): moved, its grad all zeros at the closing step and its AdamW first moment all zeros: no
     # step gave it a gradient, weight decay alone moved it (a loop's `p.grad.zero_()` after backward)
     grad_zeroed: bool = False
+    # watch(): frozen, its module of the script's own in train mode, and moved between a forward and
+    # the step after it: the model's forward (or backward) wrote it, neither the optimizer nor the script
+    in_forward: bool = False
 
 
 @dataclass
@@ -149,8 +152,11 @@ def _own_status(records: list[ParamRecord]) -> tuple[str, int]:
 
 
 def key(f: AuditFinding) -> str:
-    """What makes two windows' findings the same one: code, target and names (not the numbers)."""
-    return " ".join([f.code, f.target, *f.names])
+    """What makes two windows' findings the same one: code, target and names (not the numbers); a
+    finding on one thing whose names are just that thing (FZ502's `names` for one layer) is keyed by
+    its target alone, as before its JSON named it."""
+    names = [] if list(f.names) == [f.target] else f.names
+    return " ".join([f.code, f.target, *names])
 
 
 def repeated(report: "AuditReport", before: list["AuditReport"]) -> list[str]:

@@ -303,7 +303,9 @@ def _frozen_hint(failure: BaseException, watch) -> str:
     loss) or an optimizer given no parameters (a requires_grad filter over a model frozen whole)."""
     text = str(failure)
     if _LOSS_WITHOUT_GRAD in text:
-        counts = [(type(m).__name__, sum(p.requires_grad for p in m.parameters()), sum(1 for _ in m.parameters()))
+        from freezelint.runtime.tree import class_name
+
+        counts = [(class_name(m), sum(p.requires_grad for p in m.parameters()), sum(1 for _ in m.parameters()))
                   for m in list(watch.roots.values())]
         shown = ", ".join(f"{n}: {t} of {k} parameter{'s' * (k != 1)} trainable" for n, t, k in counts)
         merged = _merged_away(watch)

@@ -22,6 +22,7 @@ from freezelint.runtime.errors import AuditUsageError
 from freezelint.runtime.inputs import call, default_loss, synthesize
 from freezelint.runtime.report import AuditReport, BufferRecord, FreezeAuditError, ModuleRecord, ParamRecord
 from freezelint.runtime.restore import Snapshot
+from freezelint.runtime.tree import class_name
 
 
 def _validate(model: Any, optimizer: Any, steps: int, step_fn: Any) -> list[tuple[str, torch.optim.Optimizer]]:
@@ -40,7 +41,7 @@ def _validate(model: Any, optimizer: Any, steps: int, step_fn: Any) -> list[tupl
 def _walk(model: nn.Module) -> list[tuple[str, nn.Module]]:
     walk = list(model.named_modules())
     if not any(m._parameters for _, m in walk) and next(model.parameters(), None) is None:
-        raise AuditUsageError(f"{type(model).__name__} has no parameters: there is nothing to freeze or train")
+        raise AuditUsageError(f"{class_name(model)} has no parameters: there is nothing to freeze or train")
     refused = fsdp.unsupported([m for _, m in walk])
     if refused:
         raise AuditUsageError(refused)
@@ -554,7 +555,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
         if synthetic and isinstance(step_error, Exception) and not isinstance(step_error, AuditUsageError):
             step, phase = at[0], at[1]
             where = ("in your loss_fn" if phase == "loss" and loss_fn is not None
-                     else "in the backward of the loss" if phase == "backward" else f"inside {type(model).__name__}")
+                     else "in the backward of the loss" if phase == "backward" else f"inside {class_name(model)}")
             error = str(step_error).strip().splitlines()[0] if str(step_error).strip() else "no message"
             raise AuditUsageError(
                 f"the audit's synthetic step failed {where}"
@@ -601,7 +602,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
         found += F.step_findings(model, judged, precords, brecords, mrecords, modes_before, steps,
                                  set_to_none, foreign or False, call_train, from_ddp,
                                  kept_stats=_kept_stats(named_modules), notes=held_still, live=named_modules,
-                                 written=grads_written)
+                                 written=grads_written, exact=exact)
         if foreign and not any(f.code == "FZ302" for f in found):
             found += _orphaned(opts, outside, graded_outside, param_ids, precords, named_modules)
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules],
@@ -752,7 +753,7 @@ def _module_record(name: str, m: nn.Module, training: bool, total: int, changed:
     else:
         status = "partly frozen"
     optimizer = "-" if not trainable else ("all" if in_opt == trainable else "none" if not in_opt else "some")
-    return ModuleRecord(name, type(m).__name__, status, "train" if training else "eval", total, changed, nbuf,
+    return ModuleRecord(name, class_name(m), status, "train" if training else "eval", total, changed, nbuf,
                         bchanged, optimizer, frozen_held=frozen_held)
 
 

@@ -38,6 +38,16 @@ def _plain(cls: type) -> int:
     return known
 
 
+def class_name(m: nn.Module) -> str:
+    """A module's class name as its script wrote it, wherever a report shows one: a TorchScript
+    module's `original_name` (BatchNorm1d), not the RecursiveScriptModule every scripted layer is."""
+    if isinstance(m, torch.jit.ScriptModule):
+        name = getattr(m, "original_name", None)
+        if isinstance(name, str) and name:
+            return name
+    return type(m).__name__
+
+
 def _made(named: list[tuple[str, torch.Tensor]]) -> list[tuple[str, torch.Tensor]]:
     """Without the uninitialised (lazy) tensors: they hold no data to read until a forward makes them."""
     return [(n, t) for n, t in named if not isinstance(t, UninitializedTensorMixin)]

@@ -57,10 +57,16 @@ from freezelint.runtime.report import AuditReport, FreezeAuditError, repeated
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
 from freezelint.runtime.names import as_patterns
 from freezelint.runtime.swaps import log_swaps
-from freezelint.runtime.tree import Tree, unmade, walk
+from freezelint.runtime.tree import Tree, class_name, unmade, walk
 from freezelint.runtime.watch_models import (call_site, dead_lightning_hooks, held_params, idle_optimizers,
                                                remember_names)
 from freezelint.runtime.watch_report import halted, judge, stats_moved_while_frozen
+
+
+# A hook called inside a region torch.compile traces (an optimizer step under @torch.compile) runs
+# eagerly: traced, the watch's own code would give Dynamo warnings and graph breaks that name
+# freezelint. torch.compiler.disable is torch 2.1's; a torch without it compiles nothing to hide from.
+_untraced: Callable[[Callable], Callable] = getattr(getattr(torch, "compiler", None), "disable", None) or (lambda f: f)
 
 
 def _guarded(hook: Callable) -> Callable:
@@ -203,6 +209,13 @@ def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
         raise AuditUsageError(f"optimizer must be a torch.optim.Optimizer, a list or a dict of them, "
                               f"got {type(optimizer).__name__}")
     return list(items)
+
+
+def _own_forward(m: nn.Module) -> bool:
+    """The module's forward is the script's own Python: not torch's, nor TorchScript's (whose class
+    attribute `forward` raises)."""
+    forward = getattr(type(m), "forward", None)
+    return not (getattr(forward, "__module__", None) or "torch.").startswith("torch.")
 
 
 def _same(before: tuple, now: tuple) -> bool:
@@ -362,6 +375,15 @@ class Watch:
         # step); `kept_between`: ids found as their step left them at a read at least once
         self.rewritten: dict[int, int] = {}
         self.kept_between: set[int] = set()
+        # Frozen parameters that a module of the script's own holds, in train mode, read at the
+        # first root forward after a step and again as the next step starts (`_forward_read`):
+        # one that differs was written by the forward or backward (a VQ codebook's EMA update in
+        # forward), not by the optimizer nor by the script between steps (a Polyak target update).
+        # torch's own layers never write their parameters in forward (max_norm is judged apart).
+        self._forward_read: tuple[list[torch.Tensor], list[tuple]] | None = None
+        self._forward_fp: tuple[list[torch.Tensor], Fingerprinter] | None = None
+        self._own_modules: tuple[tuple[int, ...], list[nn.Module]] = ((), [])  # by the roots' ids
+        self.moved_in_forward: set[int] = set()  # ids of those parameters
         self.undone: dict[int, nn.Module] = {}  # modules an observed train() switched out of eval()
         self.trained_in_window: set[int] = set()  # of those, switched after the window opened
         self.undone_by: dict[int, set[int]] = {}  # id(module) -> ids of the modules those train() calls were on
@@ -742,6 +764,7 @@ class Watch:
                 hook = m.register_forward_pre_hook(lambda m, args, root=root: self._on_materialized(root, m))
                 self._lazy[id(m)] = (hook, weakref.ref(m), name)
 
+    @_untraced
     @_guarded
     @torch.no_grad()
     def _on_materialized(self, root: nn.Module, module: nn.Module) -> None:
@@ -864,6 +887,7 @@ class Watch:
                     self._baseline_root(module)  # a new iteration before the window: take it again
                 else:
                     self._ran_in_window.add(mid)
+                    self._read_before_forward()
                 self._agree_before_backward(module)
             return
         if self._given_sub is not None:
@@ -875,7 +899,39 @@ class Watch:
         self._add_root(module)
         if self.started:
             self._ran_in_window.add(mid)
+            self._read_before_forward()
         self._agree_before_backward(module)
+
+    def _read_before_forward(self) -> None:
+        """At a root's forward inside the window, the first since a step ended: read the frozen
+        parameters of the script's own modules in train mode (see `moved_in_forward`). Not inside a
+        step (a closure's forward): what the step and the script do after it would count."""
+        if self._forward_read is not None or self._stepping is not None:
+            return
+        key = tuple(self.roots)
+        if self._own_modules[0] != key:  # walked again only when the roots change
+            self._own_modules = (key, [m for root in self.roots.values() for m in root.modules()
+                                       if m._parameters and _own_forward(m)])
+        tensors = [p for m in self._own_modules[1] if m.training
+                   for p in m._parameters.values() if p is not None and not p.requires_grad]
+        if not tensors:
+            return
+        cached = self._forward_fp
+        if cached is None or not _same_tensors(cached[0], tensors):
+            cached = self._forward_fp = (tensors, Fingerprinter(tensors))
+            taken = cached[1](just_built=True)
+        else:
+            taken = cached[1]()
+        self._forward_read = (tensors, taken)
+
+    def _read_after_forward(self) -> None:
+        """As a step starts: the parameters read before the forward that differ now moved in it."""
+        read, self._forward_read = self._forward_read, None
+        if read is None or self._forward_fp is None or self._forward_fp[1].moved():
+            return
+        for t, was, now in zip(read[0], read[1], self._forward_fp[1]()):
+            if was != now:
+                self.moved_in_forward.add(id(t))
 
     def _add_root(self, module: nn.Module) -> None:
         mid = id(module)
@@ -953,6 +1009,7 @@ class Watch:
     def _watched(self, opt: torch.optim.Optimizer) -> bool:
         return not self._given_opts or any(opt is _live(o) for o in self._given_opts)
 
+    @_untraced
     @_guarded
     @torch.no_grad()
     def _on_step_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
@@ -961,6 +1018,8 @@ class Watch:
         if _inside(self._stepping, opt):
             return  # a wrapper's step calling the optimizer it wraps: one step
         # (another optimizer's step in progress that shares nothing raised before its end: this is a new step)
+        if self._forward_read is not None:
+            self._read_after_forward()
         self._stepping = opt
         self._step_forwards = self._forwards
         # torch passes step()'s own args, the optimizer first: a closure is the one after it
@@ -1192,6 +1251,7 @@ class Watch:
         for params in self._root_params.values():
             self.wanted.update(map(id, filter(_requires_grad, params)))  # C loops: 4x a for loop
 
+    @_untraced
     @_guarded
     @torch.no_grad()
     def _on_step_post(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
@@ -1347,6 +1407,7 @@ class Watch:
                 out.update(id(p) for p in held_params(opt) if id(p) not in known)
         return out
 
+    @_untraced
     @_guarded
     def _after_pre(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """A step's start after the window: the step in progress, as `_on_step_pre` keeps it, so
@@ -1560,7 +1621,7 @@ class Watch:
 
     def _unmade_note(self) -> list[str]:
         """One note naming the lazy modules the window ran without making: nothing to judge in them."""
-        left = [f"{name or '(model)'} ({type(m).__name__})" for _, ref, name in self._lazy.values()
+        left = [f"{name or '(model)'} ({class_name(m)})" for _, ref, name in self._lazy.values()
                 if (m := ref()) is not None and unmade(m)]
         if not left:
             return []
@@ -1579,6 +1640,8 @@ class Watch:
                      self._lr_zero, self.probe_roots, self._frozen_grad,
                      self.undone, self.undone_call, self.undone_site, self.idle_drift):
             held.clear()
+        self._forward_read = self._forward_fp = None
+        self._own_modules = ((), [])
         # the models and optimizers judged, those given included, weakly from now on: one the script
         # drops (an optimizer retired with its state, a model replaced) is freed as it would be unwatched
         self.roots, self.optimizers = _weakly(self.roots), _weakly(self.optimizers)

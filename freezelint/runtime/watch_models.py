@@ -33,7 +33,7 @@ from freezelint.runtime.findings import held_as, listed
 from freezelint.runtime.fingerprint import Fingerprinter
 from freezelint.runtime.names import matches
 from freezelint.runtime.runner import AuditUsageError
-from freezelint.runtime.tree import Tree, walk
+from freezelint.runtime.tree import Tree, class_name, walk
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
@@ -549,7 +549,7 @@ def bystanders(w: "Watch", models: list[nn.Module],
     unheld: list[str] = []
     for r, tree in candidates:
         name = _held_name(r) or w.names_seen.get(id(r))
-        what = f"{name} ({type(r).__name__})" if name else type(r).__name__
+        what = f"{name} ({class_name(r)})" if name else class_name(r)
         # an optimizer retired with every parameter it holds frozen (`Watch._is_retired`) holds
         # them no more than none does: the model is judged as one frozen from the start
         opt = next((holders[id(p)] for _, p in tree.params if id(p) in holders and id(p) not in w.retired_params),
@@ -784,7 +784,7 @@ def model_labels(models: list[nn.Module], inners: list[nn.Module], seen: dict[in
     inside = holder[1] if holder is not None else {}
     named = [_script_name(m) or _script_name(i) or seen.get(id(m)) or seen.get(id(i)) or inside.get(id(m))
              or inside.get(id(i)) for m, i in zip(models, inners)]
-    kinds = [n or type(i).__name__ for n, i in zip(named, inners)]
+    kinds = [n or class_name(i) for n, i in zip(named, inners)]
     return [k if kinds.count(k) == 1 else f"{k}{kinds[:i].count(k)}" for i, k in enumerate(kinds)]
 
 

@@ -29,7 +29,7 @@ from freezelint.runtime.fingerprint import Fingerprinter, as_ints, joined
 from freezelint.runtime.names import Names, matches
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
-from freezelint.runtime.tree import Tree, walk
+from freezelint.runtime.tree import Tree, class_name, walk
 from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params, in_part,
                                                held_by, join_name, model_labels, model_name, optimizer_labels,
                                                ran_beside, unwrapped, within)
@@ -305,7 +305,7 @@ def _rebuilt(found: list[F.AuditFinding], precords: list[ParamRecord]) -> list[F
             f"module it replaced ({old.target}: the same {k} shape{'s' if k != 1 else ''}, and no forward ran it), "
             f"while the new one's ({F.listed(names(new))}) are in no param group and never train",
             f"build the optimizer after the module's last construction, or `optimizer.add_param_group("
-            f"{{'params': {new.target}.parameters()}})` and drop the old module's group", new.names))
+            f"{{'params': {new.target}.parameters()}})` and drop the old module's group", names(new)))
     return out
 
 
@@ -414,7 +414,7 @@ def _idle_drift_finding(what: str, moved: list[tuple[str, nn.Module, float]], st
     """FZ502 for a model that trains nothing yet ran in train mode (a distillation teacher under
     torch.no_grad() whose eval() was forgotten): its statistics drift from what it was trained with."""
     label = what.split(" ", 1)[0]
-    kinds = sorted({type(m).__name__ for _, m, _ in moved})
+    kinds = sorted({class_name(m) for _, m, _ in moved})
     names = [f"{label}.{n}" if n else label for n, _, _ in moved]
     return F.AuditFinding(
         "FZ502", label,
@@ -423,7 +423,7 @@ def _idle_drift_finding(what: str, moved: list[tuple[str, nn.Module, float]], st
         f"moved{F.sized(c for _, _, c in moved)} over {steps} step{'s' if steps != 1 else ''}, so what it "
         f"computes drifts from what it was trained to compute; torch.no_grad() does not stop them",
         f"put {label} in eval() where it runs (again after every train() that reaches it), and freeze it with "
-        f"{label}.requires_grad_(False)", names if len(names) > 1 else [])
+        f"{label}.requires_grad_(False)", names)
 
 
 _DRIFTED_ADVICE = ("put {them} in eval() for as long as {they} {are} frozen (again after every train() that reaches "
@@ -440,14 +440,14 @@ def _drifted_findings(w: "Watch", named_modules: list[tuple[str, nn.Module]]) ->
     out = []
     for step, mods in sorted(by_step.items()):
         names = [n for n, _, _ in mods]
-        kinds = sorted({type(m).__name__ for _, m, _ in mods})
+        kinds = sorted({class_name(m) for _, m, _ in mods})
         out.append(F.AuditFinding(
             "FZ502", names[0] if len(names) == 1 else f"{len(names)} modules",
             f"{F.listed(names)} ({', '.join(kinds)}) had all parameters frozen until step {step} of {w.steps}, when "
             f"an optimizer first trained them, but ran in train mode before it, so running statistics moved"
             f"{F.sized(v for _, _, v in mods)} while frozen; requires_grad does not stop them "
             f"(FZ202 in the code)",
-            F.worded(_DRIFTED_ADVICE, len(names) == 1), F._several(names), advice_many=F.worded(_DRIFTED_ADVICE, False)))
+            F.worded(_DRIFTED_ADVICE, len(names) == 1), names, advice_many=F.worded(_DRIFTED_ADVICE, False)))
     return out
 
 
@@ -1060,6 +1060,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                 r.written_back = tuple(w.written_back[id(p)])
     for r, p in zip(precords, params):
         r.grad_hook = bool(getattr(p, "_backward_hooks", None))
+        r.in_forward = id(p) in w.moved_in_forward
     if w.steps > 1 and not w.judged_at_exit and not w.cut_short:
         _read_zero_grads(precords, params, lambda p: (opts[holder[id(p)][0]], opts[holder[id(p)][0]].param_groups[
             holder[id(p)][1]]) if id(p) in holder else None)
