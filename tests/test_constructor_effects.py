@@ -41,8 +41,8 @@ def _found(tail: str, code: str = "FZ301") -> list[tuple[int, str]]:
 def test_a_trainer_built_over_a_frozen_model_is_fz301_at_its_construction():
     found = _found("trainer = Trainer(model)\n")
     assert [row for row, _ in found] == [22]
-    assert found[0][1].startswith("Adam (built by `Trainer(...)`) gets every parameter of `model` while `model` is "
-                                  "frozen in this scope")
+    assert found[0][1].startswith("Adam (built by `Trainer(...)`) gets every parameter of `model` while part of "
+                                  "`model` is frozen (all but `model.fc`, replaced since) in this scope")
 
 
 def test_near_miss_a_trainer_that_filters_on_requires_grad():
