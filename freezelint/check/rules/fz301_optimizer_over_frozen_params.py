@@ -1250,6 +1250,10 @@ def _frozen_as_it_stands(facts: Facts, flow, freeze, opt, frozen: str) -> str:
         if facts.qualname(call.func, flow.scope) in _MODULE_WRAPPERS:  # one more `.module` in the path now
             return f"`{freeze.target}.module{frozen[len(freeze.target):]}` is frozen ({again})"
         return f"part of `{freeze.target}` is frozen ({again})"
+    picked = freeze.detail.get("picked")
+    if picked:  # a loop that freezes the parameters a test on their names picks: never the whole
+        test = picked[0][0] if len(picked[0][0]) <= 60 else picked[0][0][:57] + "..."
+        return f"part of `{frozen}` is frozen (the parameters picked by `{test}`)"
     if not spared:
         return f"`{frozen}` is frozen"
     names = list(dict.fromkeys(f"`{part}`" for part, _ in spared))
