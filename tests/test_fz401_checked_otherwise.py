@@ -1,7 +1,10 @@
 """FZ401: a partial load whose keys the code checks by other means than its result (trial 40): the
 keys the receiver lacks computed and reported (modelscope's ops/utils.py load_state_dict, funasr's
-head loader), or a `self.check_keys(sd)` helper that asserts the overlap (modelscope retinaface). A
-print of the checkpoint alone, a helper that only prints, or one run on one path only stays reported."""
+head loader), or a `self.check_keys(sd)` helper that asserts the overlap (modelscope retinaface), or a
+strict load tried first whose `except` reports (LAVIS's runner), or a comment at the load that says it
+is non-strict on purpose (Lightning's launcher, peft). A print of the checkpoint alone, a helper that
+only prints, one run on one path only, a silent fallback or a comment that restates the call stays
+reported."""
 
 from __future__ import annotations
 
@@ -57,9 +60,58 @@ SILENT = {
             verify_overlap(model.backbone, sd)
             model.backbone.load_state_dict(sd, strict=False)
         """,
+    "strict_tried_first": """
+        import logging
+
+        def load(model, checkpoint):
+            try:
+                model.load_state_dict(checkpoint["model"])
+            except RuntimeError:
+                logging.warning("Key mismatch when loading the checkpoint; trying strict=False")
+                model.load_state_dict(checkpoint["model"], strict=False)
+            return model
+        """,
+    "comment_says_non_strict": """
+        def recover(trainer, ckpt):
+            # non-strict loading on purpose, because the model's composition
+            # could have changed in the worker process (layers added or removed)
+            trainer.lightning_module.load_state_dict(ckpt, strict=False)
+        """,
+    "comment_after_says_only_update": """
+        def init(model, new_state_dict):
+            model.load_state_dict(
+                new_state_dict, strict=False
+            )  # only update the new layers (seqTransf)
+        """,
 }
 
 REPORTED = {
+    "fallback_handler_silent": """
+        def load(model, sd):
+            try:
+                model.load_state_dict(sd)
+            except RuntimeError:
+                model.load_state_dict(sd, strict=False)
+        """,
+    "fallback_after_another_dict": """
+        def load(model, sd, other):
+            try:
+                model.load_state_dict(other)
+            except RuntimeError as e:
+                print(e)
+                model.load_state_dict(sd, strict=False)
+        """,
+    "comment_restates_call": """
+        def load(model, sd):
+            # load with strict=False
+            model.load_state_dict(sd, strict=False)
+        """,
+    "comment_apart": """
+        def load(model, sd):
+            # not strict because the head is new
+
+            model.load_state_dict(sd, strict=False)
+        """,
     "checkpoint_printed": """
         def load(module, state_dict):
             print("loading", list(state_dict.keys()))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '17d423ff546ac11eaebe66021761adfe'
+RULES_DIGEST = '72c8c636dd63af17a447ea1414c23778'
 
 GATES = {
     'FZ002': (

@@ -61,7 +61,13 @@ class UncheckedPartialLoad(Rule):
         "difference(sd)`, `[k for k in own if k not in sd]`, `own` bound to the receiver's `state_dict()`) and "
         "raises, asserts or logs them (`if missing: print(...)`): every key shows when none matched; a log of "
         "the loaded dict alone (`print(list(sd))`) shows the checkpoint's keys, not whether they match, and "
-        "does not count. Nor where, on every path to the load, a helper of the file or a `self.` method "
+        "does not count. Nor where the load is the fallback of a strict one: in an `except` handler that prints, "
+        "logs or warns, of a `try` that loads the same dict into the same receiver strictly (a mismatch fails that "
+        "load first, and the handler says so); a silent handler stays reported. Nor where a comment at the load "
+        "says it is non-strict on purpose (the comment lines right above its statement, or one on or after it: "
+        "\"non-strict because ...\", \"not strict because ...\", \"partial\", \"only update ...\"): the author "
+        "looked at what it leaves out; one that restates the call (`# load with strict=False`) does not count. "
+        "Nor where, on every path to the load, a helper of the file or a `self.` method "
         "whose name says it checks is handed the loaded dict (and the receiver, or reads it as `self.net`) "
         "and asserts, or raises under a test, on the keys the two share or the ones the dict lacks "
         "(`used = set(self.net.state_dict()) & set(sd)`, `assert len(used) > 0`), the dict not bound again "
@@ -1813,7 +1819,63 @@ def _exempt(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None,
         or _sibling_stored(facts, load, body, home) or _class_copy(facts, load, body, home) \
         or _same_submodule(facts, load, body, home) or _own_keys(facts, load, body, home) \
         or _tensor_collection(facts, load, body, scope) or _lacking_reported(load, body) \
-        or _overlap_asserted(facts, load, body, home)
+        or _overlap_asserted(facts, load, body, home) or _strict_tried_first(load, body) \
+        or _said_partial(load, body)
+
+
+# A comment that says the load is non-strict on purpose: "non-strict because ...", "not strict
+# because ...", "strict=False since ...", "only update the new layers"
+_SAID_PARTIAL = re.compile(r"(?i)\bno(?:n|t)?[- ]?strict\b|\bstrict\s*=\s*False\b.*\b(?:because|since)\b"
+                           r"|\bpartial(?:ly)?\b|\bonly (?:update|load)")
+
+
+class _Comments(cst.CSTVisitor):
+    def __init__(self, into: list[str]) -> None:
+        self.into = into
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.into.append(node.value)
+
+
+def _said_partial(load: cst.Call, body: cst.CSTNode) -> bool:
+    """The load's statement carries a comment saying it is partial on purpose (the comment lines
+    right above it, one on its lines or after it): Lightning's "choose non-strict loading ...,
+    because the model's composition could have changed", peft's "not strict because the
+    `prompt_embeddings` entry does not correspond to a parameter". The author looked at what the
+    load leaves out; a comment that only restates the call (`# load with strict=False`) does not count."""
+    stmt = next((n for n in reversed(_path(body, load) or []) if isinstance(n, cst.SimpleStatementLine)), None)
+    if stmt is None:
+        return False
+    comments: list[str] = []
+    for small in stmt.body:  # the comments inside the call (the walk of the tree skips whitespace)
+        small.visit(_Comments(comments))
+    if stmt.trailing_whitespace.comment is not None:
+        comments.append(stmt.trailing_whitespace.comment.value)
+    above: list[str] = []
+    for line in stmt.leading_lines:  # the block of comment lines that ends right above the statement
+        above = [*above, line.comment.value] if line.comment is not None else []
+    return any(_SAID_PARTIAL.search(c) for c in comments + above)
+
+
+def _strict_tried_first(load: cst.Call, body: cst.CSTNode) -> bool:
+    """The load is the fallback of a strict one: it sits in an `except` handler that reports (prints
+    the error, which lists the missing and unexpected keys, or warns of a mismatch), and the `try`
+    loads the same dict into the same receiver strictly (LAVIS's runner, modelscope's extractors):
+    a prefix mismatch fails the strict load first, and the handler says so."""
+    path = _path(body, load) or []
+    receiver, first = src(load.func.value), src(load.args[0].value) if load.args else None  # type: ignore[attr-defined]
+    for parent, handler in zip(path, path[1:]):
+        if not (isinstance(parent, cst.Try) and isinstance(handler, cst.ExceptHandler)):
+            continue
+        strict = any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                     and n.func.attr.value == "load_state_dict" and src(n.func.value) == receiver
+                     and n.args and src(n.args[0].value) == first and not _strict_false(n)
+                     and all(a.keyword is None or a.keyword.value != "strict" or src(a.value) == "True" for a in n.args)
+                     for n in traverse.walk(parent.body))
+        reports = any(isinstance(n, cst.Call) and _report_name(n) in REPORTS for n in traverse.walk(handler.body))
+        if strict and reports:
+            return True
+    return False
 
 
 def _tensor_collection(facts: Facts, load: cst.Call, body: cst.CSTNode, scope: Scope) -> bool:
