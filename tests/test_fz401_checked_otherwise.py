@@ -60,6 +60,16 @@ SILENT = {
             verify_overlap(model.backbone, sd)
             model.backbone.load_state_dict(sd, strict=False)
         """,
+    "skipped_keys_printed_by_rank_zero": """
+        from megatron import print_rank_0
+
+        def load(model, load_model):
+            model_dict = model.module.model.state_dict()
+            for key in load_model:
+                if key not in model_dict.keys():
+                    print_rank_0("Skip key: " + key)
+            model.module.model.load_state_dict(load_model, strict=False)
+        """,
     "strict_tried_first": """
         import logging
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '72c8c636dd63af17a447ea1414c23778'
+RULES_DIGEST = 'b1401ec71405457512e3d845c3d11634'
 
 GATES = {
     'FZ002': (
