@@ -2,7 +2,8 @@
 keys the receiver lacks computed and reported (modelscope's ops/utils.py load_state_dict, funasr's
 head loader), or a `self.check_keys(sd)` helper that asserts the overlap (modelscope retinaface), or a
 strict load tried first whose `except` reports (LAVIS's runner), or a comment at the load that says it
-is non-strict on purpose (Lightning's launcher, peft). A print of the checkpoint alone, a helper that
+is non-strict on purpose (Lightning's launcher, peft), or a dict kept to the receiver's own keys and
+loaded only when not empty (funasr's `compatible_state`). A print of the checkpoint alone, a helper that
 only prints, one run on one path only, a silent fallback or a comment that restates the call stays
 reported."""
 
@@ -70,6 +71,25 @@ SILENT = {
                     print_rank_0("Skip key: " + key)
             model.module.model.load_state_dict(load_model, strict=False)
         """,
+    "own_keys_kept_and_some_left": """
+        def load(model, sd):
+            own = model.state_dict()
+            kept = {k: v for k, v in sd.items() if k in own}
+            if kept:
+                model.load_state_dict(kept, strict=False)
+        """,
+    "own_keys_kept_by_a_nested_helper": """
+        class Model:
+            def load_ctc(self, state_dict):
+                def compatible_state(module, prefix):
+                    expected = module.state_dict()
+                    return {key[len(prefix):]: value for key, value in state_dict.items()
+                            if key.startswith(prefix) and key[len(prefix):] in expected}
+
+                ctc_state = compatible_state(self.ctc, "ctc.")
+                if len(ctc_state) > 0:
+                    self.ctc.load_state_dict(ctc_state, strict=False)
+        """,
     "strict_tried_first": """
         import logging
 
@@ -96,6 +116,38 @@ SILENT = {
 }
 
 REPORTED = {
+    "own_keys_kept_unguarded": """
+        def load(model, sd):
+            own = model.state_dict()
+            kept = {k: v for k, v in sd.items() if k in own}
+            model.load_state_dict(kept, strict=False)
+        """,
+    "another_modules_keys_kept": """
+        def load(model, other, sd):
+            own = other.state_dict()
+            kept = {k: v for k, v in sd.items() if k in own}
+            if kept:
+                model.load_state_dict(kept, strict=False)
+        """,
+    "own_keys_kept_then_renamed": """
+        def load(model, sd):
+            own = model.state_dict()
+            kept = {"encoder." + k: v for k, v in sd.items() if k in own}
+            if kept:
+                model.load_state_dict(kept, strict=False)
+        """,
+    "helper_handed_another_module": """
+        class Model:
+            def load_ctc(self, state_dict):
+                def compatible_state(module, prefix):
+                    expected = module.state_dict()
+                    return {key[len(prefix):]: value for key, value in state_dict.items()
+                            if key[len(prefix):] in expected}
+
+                ctc_state = compatible_state(self.decoder, "ctc.")
+                if ctc_state:
+                    self.ctc.load_state_dict(ctc_state, strict=False)
+        """,
     "fallback_handler_silent": """
         def load(model, sd):
             try:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b1401ec71405457512e3d845c3d11634'
+RULES_DIGEST = 'cc3f3700dceaf1a0b3d3d12d9d2e08b7'
 
 GATES = {
     'FZ002': (

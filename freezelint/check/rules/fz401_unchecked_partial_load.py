@@ -67,6 +67,11 @@ class UncheckedPartialLoad(Rule):
         "says it is non-strict on purpose (the comment lines right above its statement, or one on or after it: "
         "\"non-strict because ...\", \"not strict because ...\", \"partial\", \"only update ...\"): the author "
         "looked at what it leaves out; one that restates the call (`# load with strict=False`) does not count. "
+        "Nor where the loaded dict keeps, under the key it tests, only keys of the receiver's own `state_dict()` "
+        "(`{k: v for k, v in sd.items() if k in own}`, `own = model.state_dict()`; also returned by a function "
+        "of the function handed the receiver, funasr's `compatible_state(self.ctc, \"ctc.\")`) and the load runs "
+        "only under `if kept:` (or `if len(kept)`, `if len(kept) > 0`): every entry loads, and at least one; "
+        "unguarded, it stays reported. "
         "Nor where, on every path to the load, a helper of the file or a `self.` method "
         "whose name says it checks is handed the loaded dict (and the receiver, or reads it as `self.net`) "
         "and asserts, or raises under a test, on the keys the two share or the ones the dict lacks "
@@ -1820,7 +1825,66 @@ def _exempt(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None,
         or _same_submodule(facts, load, body, home) or _own_keys(facts, load, body, home) \
         or _tensor_collection(facts, load, body, scope) or _lacking_reported(load, body) \
         or _overlap_asserted(facts, load, body, home) or _strict_tried_first(load, body) \
-        or _said_partial(load, body)
+        or _said_partial(load, body) or _guarded_own_filter(load, body)
+
+
+def _guarded_own_filter(load: cst.Call, body: cst.CSTNode) -> bool:
+    """The loaded dict keeps only keys of the receiver's own `state_dict()` (`{k: v for k, v in
+    sd.items() if k in own}`, `own = receiver.state_dict()`; also built by a function of the function
+    handed the receiver, funasr's `compatible_state(self.ctc, "ctc.")`), and the load runs only under
+    `if kept:` (or `if len(kept)`): every entry is a key of the receiver, and at least one loads."""
+    first = load.args[0].value if load.args and load.args[0].keyword is None else None
+    if not isinstance(first, cst.Name):
+        return False
+    path = _path(body, load) or []
+    if not any(isinstance(n, cst.If) and _non_empty(n.test, first.value) and n.body in path for n in path):
+        return False
+    values = _bound_values(body).get(first.value, [])
+    if len(values) != 1:
+        return False
+    value, receiver = values[0], src(load.func.value)  # type: ignore[attr-defined]
+    if isinstance(value, cst.DictComp):
+        return _own_filter(value, receiver, _bound_values(body))
+    if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Name)):
+        return False
+    helpers = [n for n in traverse.walk(body) if isinstance(n, cst.FunctionDef) and n.name.value == value.func.value]
+    if len(helpers) != 1:
+        return False
+    given = {k: src(v) for k, v in _params_given(value, helpers[0]).items()}
+    own = {k for k, v in given.items() if v == receiver}
+    returns = [n.value for n in traverse.walk(helpers[0].body) if isinstance(n, cst.Return)]
+    bound = _bound_values(helpers[0])
+    return bool(own and returns) and all(
+        isinstance(r, cst.DictComp) and any(_own_filter(r, o, bound) for o in own) for r in returns)
+
+
+def _non_empty(test: cst.BaseExpression, name: str) -> bool:
+    """`if kept:`, `if len(kept):`, `if len(kept) > 0:`."""
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 \
+            and isinstance(test.comparisons[0].operator, cst.GreaterThan) and src(test.comparisons[0].comparator) == "0":
+        test = test.left
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "len" \
+            and len(test.args) == 1:
+        test = test.args[0].value
+    return isinstance(test, cst.Name) and test.value == name
+
+
+def _own_filter(comp: cst.DictComp, receiver: str, values: dict[str, list[cst.BaseExpression]]) -> bool:
+    """`comp` keeps, under the key it tests, only keys of `receiver.state_dict()` (the dict itself, its
+    `.keys()`, or a name bound only to one of those)."""
+    test = key_filter(comp)
+    if test is None or src(test.left) != src(comp.key):
+        return False
+    owns = {f"{receiver}.state_dict()", f"{receiver}.state_dict().keys()"}
+    for c in test.comparisons:
+        if not isinstance(c.operator, cst.In):
+            continue
+        held = [c.comparator]
+        if isinstance(c.comparator, cst.Name):
+            held = values.get(c.comparator.value, [])
+        if held and all(src(h) in owns for h in held):
+            return True
+    return False
 
 
 # A comment that says the load is non-strict on purpose: "non-strict because ...", "not strict
