@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'cc3f3700dceaf1a0b3d3d12d9d2e08b7'
+RULES_DIGEST = 'b69d9abf836221957234c92f3e922396'
 
 GATES = {
     'FZ002': (
