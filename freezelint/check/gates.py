@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b69d9abf836221957234c92f3e922396'
+RULES_DIGEST = '04534b1e1c45c87023a44fb9692bfef0'
 
 GATES = {
     'FZ002': (
