@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '04534b1e1c45c87023a44fb9692bfef0'
+RULES_DIGEST = 'bcd7693602ffb9411a0f1e37a74f7384'
 
 GATES = {
     'FZ002': (
