@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'bcd7693602ffb9411a0f1e37a74f7384'
+RULES_DIGEST = '66cb0ea596aa83abb4d3b7efccc9100c'
 
 GATES = {
     'FZ002': (
