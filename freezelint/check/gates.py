@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '17d423ff546ac11eaebe66021761adfe'
+RULES_DIGEST = '66cb0ea596aa83abb4d3b7efccc9100c'
 
 GATES = {
     'FZ002': (
