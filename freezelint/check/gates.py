@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '66cb0ea596aa83abb4d3b7efccc9100c'
+RULES_DIGEST = '1029b43001d258f6dc519215f4e7344b'
 
 GATES = {
     'FZ002': (

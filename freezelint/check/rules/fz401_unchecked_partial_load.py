@@ -63,10 +63,10 @@ class UncheckedPartialLoad(Rule):
         "the loaded dict alone (`print(list(sd))`) shows the checkpoint's keys, not whether they match, and "
         "does not count. Nor where the load is the fallback of a strict one: in an `except` handler that prints, "
         "logs or warns, of a `try` that loads the same dict into the same receiver strictly (a mismatch fails that "
-        "load first, and the handler says so); a silent handler stays reported. Nor where a comment at the load "
-        "says it is non-strict on purpose (the comment lines right above its statement, or one on or after it: "
-        "\"non-strict because ...\", \"not strict because ...\", \"partial\", \"only update ...\"): the author "
-        "looked at what it leaves out; one that restates the call (`# load with strict=False`) does not count. "
+        "load first, and the handler says so); a silent handler stays reported. A comment that says the load is "
+        "partial on purpose (`# only the backbone: partial load`) is no check: the canonical mistake (a prefix "
+        "that matches no key) hides under just such a comment; a deliberate partial load whose keys match by "
+        "construction takes a `# noqa: FZ401`. "
         "Nor where the loaded dict keeps, under the key it tests, only keys of the receiver's own `state_dict()` "
         "(`{k: v for k, v in sd.items() if k in own}`, `own = model.state_dict()`; also returned by a function "
         "of the function handed the receiver, funasr's `compatible_state(self.ctc, \"ctc.\")`) and the load runs "
@@ -1825,7 +1825,7 @@ def _exempt(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None,
         or _same_submodule(facts, load, body, home) or _own_keys(facts, load, body, home) \
         or _tensor_collection(facts, load, body, scope) or _lacking_reported(load, body) \
         or _overlap_asserted(facts, load, body, home) or _strict_tried_first(load, body) \
-        or _said_partial(load, body) or _guarded_own_filter(load, body)
+        or _guarded_own_filter(load, body)
 
 
 def _guarded_own_filter(load: cst.Call, body: cst.CSTNode) -> bool:
@@ -1885,40 +1885,6 @@ def _own_filter(comp: cst.DictComp, receiver: str, values: dict[str, list[cst.Ba
         if held and all(src(h) in owns for h in held):
             return True
     return False
-
-
-# A comment that says the load is non-strict on purpose: "non-strict because ...", "not strict
-# because ...", "strict=False since ...", "only update the new layers"
-_SAID_PARTIAL = re.compile(r"(?i)\bno(?:n|t)?[- ]?strict\b|\bstrict\s*=\s*False\b.*\b(?:because|since)\b"
-                           r"|\bpartial(?:ly)?\b|\bonly (?:update|load)")
-
-
-class _Comments(cst.CSTVisitor):
-    def __init__(self, into: list[str]) -> None:
-        self.into = into
-
-    def visit_Comment(self, node: cst.Comment) -> None:
-        self.into.append(node.value)
-
-
-def _said_partial(load: cst.Call, body: cst.CSTNode) -> bool:
-    """The load's statement carries a comment saying it is partial on purpose (the comment lines
-    right above it, one on its lines or after it): Lightning's "choose non-strict loading ...,
-    because the model's composition could have changed", peft's "not strict because the
-    `prompt_embeddings` entry does not correspond to a parameter". The author looked at what the
-    load leaves out; a comment that only restates the call (`# load with strict=False`) does not count."""
-    stmt = next((n for n in reversed(_path(body, load) or []) if isinstance(n, cst.SimpleStatementLine)), None)
-    if stmt is None:
-        return False
-    comments: list[str] = []
-    for small in stmt.body:  # the comments inside the call (the walk of the tree skips whitespace)
-        small.visit(_Comments(comments))
-    if stmt.trailing_whitespace.comment is not None:
-        comments.append(stmt.trailing_whitespace.comment.value)
-    above: list[str] = []
-    for line in stmt.leading_lines:  # the block of comment lines that ends right above the statement
-        above = [*above, line.comment.value] if line.comment is not None else []
-    return any(_SAID_PARTIAL.search(c) for c in comments + above)
 
 
 def _strict_tried_first(load: cst.Call, body: cst.CSTNode) -> bool:
