@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '17d423ff546ac11eaebe66021761adfe'
+RULES_DIGEST = '54328ad0d7628ad6f2247f715cf29e2b'
 
 GATES = {
     'FZ002': (
