@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '54328ad0d7628ad6f2247f715cf29e2b'
+RULES_DIGEST = '253e7ab42015ed411fb6c5be3dc7bb63'
 
 GATES = {
     'FZ002': (
