@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '253e7ab42015ed411fb6c5be3dc7bb63'
+RULES_DIGEST = '5f363835ca8bb518abc1ff5e44aca9da'
 
 GATES = {
     'FZ002': (
