@@ -1,13 +1,20 @@
 """FZ301: a LightningModule's `__init__` calls a `self.` helper that freezes a part only under an
 `if` of its own, and configure_optimizers adds that part's group only under another (sync-dreamer's
 finetune_projection): the conditions may exclude each other, as where the freeze is written inline.
-A helper that freezes on every run, or an optimizer over every parameter, stays reported."""
+A helper that freezes on every run, or an optimizer over every parameter, stays reported. A helper of
+the file that freezes only under `if freeze:` on a parameter of its own freezes nothing where the call
+leaves that flag False."""
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
-from freezelint.check.engine import check_source
+from freezelint import codes
+from freezelint.check.engine import check_source, check_text
+
+ALL_STATIC = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
 
 MODEL = """\
 import pytorch_lightning as pl
@@ -55,3 +62,47 @@ def test_exclusive_flags_silent(base):
 @pytest.mark.parametrize("freeze, optimizer", [(ALWAYS, GROUPS), (FLAGGED, EVERY)])
 def test_not_exclusive_reported(freeze, optimizer):
     assert _codes("pl.LightningModule", freeze, optimizer) == ["FZ301"]
+
+
+BUILD = """
+import torch
+import torchvision
+
+
+def build(freeze=False):
+    model = torchvision.models.resnet18()
+    if freeze:
+        model.requires_grad_(False)
+    return model
+
+
+def freeze_encoder(model, freeze=False):
+    if freeze:
+        model.encoder.requires_grad_(False)
+
+
+def main(cfg):
+    {body}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+"""
+
+
+@pytest.mark.parametrize("body", [
+    "model = build()",  # the flag left at its False default: nothing frozen
+    "model = build(freeze=False)",
+    "model = build()\n    freeze_encoder(model)",
+    "model = build()\n    freeze_encoder(model, False)",
+])
+def test_a_helper_told_not_to_freeze_is_silent(body):
+    src = textwrap.dedent(BUILD.format(body=body))
+    assert [d for d in check_text(src, "ex.py", ALL_STATIC, force=True).diagnostics if d.code == "FZ301"] == []
+
+
+@pytest.mark.parametrize("body", [
+    "model = build(freeze=True)",
+    "model = build(cfg.freeze)",  # a setting: may be True
+    "model = build()\n    freeze_encoder(model, freeze=True)",
+])
+def test_a_helper_that_may_freeze_is_reported(body):
+    src = textwrap.dedent(BUILD.format(body=body))
+    assert len([d for d in check_text(src, "ex.py", ALL_STATIC, force=True).diagnostics if d.code == "FZ301"]) == 1

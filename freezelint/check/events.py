@@ -466,7 +466,8 @@ class Flow(cst.CSTVisitor):
                     continue
                 if callee is not None:
                     effects = [(k, self.summaries.detail(callee, i + shift, k))
-                               for k in self.summaries.of(callee, i + shift, self.depth)]
+                               for k in self.summaries.of(callee, i + shift, self.depth)
+                               if built is not None or not self.summaries.switched_off(callee, i, k, node, False)]
                     if built is not None:
                         effects = [(k, {**d, "via": func.value} if "via" in d else d) for k, d in effects]
                     else:
@@ -1157,7 +1158,8 @@ class Flow(cst.CSTVisitor):
             self._constructed_freezes(self.summaries.external_constructed_freezes(kind.qual), target.value, call,
                                       kind.qual.rsplit(".", 1)[-1])
         if callee is not None:
-            effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)]
+            effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)
+                       if not (isinstance(call, cst.Call) and self.summaries.switched_off(callee, RET, k, call, False))]
         else:
             effects = self.summaries.external(call.func, self.scope, RET)
         for kind, detail in effects:
@@ -1184,7 +1186,8 @@ class Flow(cst.CSTVisitor):
             callee = next((st for st in owner.node.body.body
                            if isinstance(st, cst.FunctionDef) and st.name.value == func.attr.value), None)
         kinds = list(self.summaries.of(callee, RET, self.depth)) if callee is not None else []
-        if BN_FREEZE not in kinds or TRAIN in kinds[kinds.index(BN_FREEZE):]:
+        if BN_FREEZE not in kinds or TRAIN in kinds[kinds.index(BN_FREEZE):] \
+                or self.summaries.switched_off(callee, RET, BN_FREEZE, call, isinstance(func, cst.Attribute)):
             return False
         detail = self.summaries.detail(callee, RET, BN_FREEZE)
         self._emit(BN_FREEZE, held, call, returned=True, **_placed(BN_FREEZE, detail, held))
@@ -2074,6 +2077,7 @@ class Summaries:
         self._cache: dict[tuple[int, int], tuple[str, ...]] = {}
         self._all: dict[tuple[int, int], dict[str, cst.CSTNode]] = {}
         self._first: dict[tuple[int, int], dict[str, Event]] = {}
+        self._every: dict[tuple[int, int], dict[str, list[Event]]] = {}  # each event of a kind, in order
         self._names: dict[tuple[int, int | str], str] = {}  # the callee's name for a position
         self._flows: dict[int, Flow] = {}
         self._quiet: dict[tuple[int, int], bool] = {}
@@ -2111,13 +2115,14 @@ class Summaries:
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
             events: dict[str, Event] = {}
+            every: dict[str, list[Event]] = {}
             loops_of: dict[str, set[int]] = {ACTIVITY: set(), TRAIN: set()}
             alias = held.get(name) if isinstance(i, int) else None  # `self.model = model`: the optimizer over self.model
             for e in flow.events if name is not None else ():
                 if e.kind == REBIND and e.target == name and not e.branches and not e.loops:
                     if i != RET:
                         break  # the parameter now names a new object: the caller's is left alone from here
-                    first, events = {}, {}  # what was done before belongs to another object than the one returned
+                    first, events, every = {}, {}, {}  # what was done before belongs to another object than the one returned
                     continue
                 if e.target == name or e.target.startswith(name + ".") or \
                         alias is not None and e.kind == OPT_BUILD and (e.target == alias or e.target.startswith(alias + ".")):
@@ -2130,6 +2135,7 @@ class Summaries:
                         first[e.kind] = node
                     first.setdefault(e.kind, node)
                     events.setdefault(e.kind, e)
+                    every.setdefault(e.kind, []).append(e)
                     if e.kind in loops_of:
                         loops_of[e.kind].update(e.loops)
             if loops_of[ACTIVITY] & loops_of[TRAIN] and list(first).index(ACTIVITY) < list(first).index(TRAIN):
@@ -2141,6 +2147,7 @@ class Summaries:
                 self._names[k] = name
             self._all[k] = first
             self._first[k] = events
+            self._every[k] = every
             applied = self.RETURNED if i == RET else self.APPLIED
             self._cache[k] = tuple(x for x in first if x in applied or x.startswith((CALLS, VIA)))
         return self._cache[key]
@@ -2173,6 +2180,28 @@ class Summaries:
             self._busy.discard(id(func))
         self._flows[id(func)] = flow
         return flow
+
+    def switched_off(self, func: cst.FunctionDef, pos: int, kind: str, call: cst.Call, bound: bool) -> bool:
+        """Every `kind` event `func` causes at `pos` sits under an `if flag:` on a parameter of `func`
+        that `call` sets off (`get_model()` of `def get_model(freeze_bn=False)`, whose BatchNorm freeze
+        is under `if freeze_bn:`; `build(freeze=False)`): at that call the function does not do it.
+        `bound`: the call passes no receiver (`self.get_model(...)`), the first parameter is it."""
+        events = self._every.get((id(func), pos), {}).get(kind, [])
+        params = [*func.params.posonly_params, *func.params.params][1 if bound else 0:]
+        tests = {id(n): n.test for n in walk(func.body) if isinstance(n, cst.If)}
+        for e in events:
+            flags = []
+            for if_id, arm in e.branches:
+                test = tests.get(if_id)
+                at = next((i for i, p in enumerate(params)
+                           if arm == 0 and isinstance(test, cst.Name) and p.name.value == test.value), None)
+                if at is not None:
+                    default = params[at].default
+                    flags.append([at, params[at].name.value,
+                                  isinstance(default, (cst.Name, cst.Integer)) and default.value in _OFF])
+            if not _switched_off(flags, call):
+                return False
+        return bool(events)
 
     def first_event(self, func: cst.FunctionDef, pos: int, kind: str) -> Event | None:
         return self._first.get((id(func), pos), {}).get(kind)
