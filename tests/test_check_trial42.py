@@ -355,6 +355,25 @@ def test_fz301_says_part_of_the_model_where_a_layer_was_replaced():
     assert "while part of `model` is frozen (all but `model.fc`, replaced since) in this scope" in d.message
 
 
+@pytest.mark.parametrize("head", ["", "model.head = nn.Linear(4, 2)\n"])
+def test_fz301_says_part_of_the_model_where_a_name_test_picks_what_is_frozen(head):
+    # a freeze by name is never of the whole model, nor of "all but" a head replaced after it
+    src = (
+        "import torch, torch.nn as nn\n"
+        "model = nn.Sequential()\n"
+        "model.add_module('blocks', nn.Linear(4, 4))\n"
+        "model.add_module('head', nn.Linear(4, 2))\n"
+        "for n, p in model.named_parameters():\n"
+        "    if n.startswith(('blocks', 'norm')):\n"
+        "        p.requires_grad = False\n"
+        f"{head}"
+        "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\n"
+    )
+    [d] = _found(src, "FZ301")
+    assert "while part of `model` is frozen (the parameters picked by `n.startswith(('blocks', 'norm'))`) in this " \
+           "scope" in d.message, d.message
+
+
 @pytest.mark.parametrize("wrap, said", [
     ("torch.nn.DataParallel(model)", "`model.module.module.backbone` is frozen (named `model.module.backbone` at "
                                      "line 10, before line 11 wrapped `model` again)"),

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '5f363835ca8bb518abc1ff5e44aca9da'
+RULES_DIGEST = 'fea2408518dd99ae2921958ac32b1f99'
 
 GATES = {
     'FZ002': (

@@ -1274,6 +1274,10 @@ def _frozen_as_it_stands(facts: Facts, flow, freeze, opt, frozen: str) -> str:
                 else f"`{frozen}` is frozen (line {at} may wrap `{freeze.target}` again)"
         again = f"named `{frozen}` at line {line}, before line {at} wrapped `{freeze.target}` again"
         return f"`{now}` is frozen ({again})" if module else f"part of `{freeze.target}` is frozen ({again})"
+    picked = freeze.detail.get("picked")
+    if picked:  # a loop that freezes the parameters a test on their names picks: never the whole
+        test = picked[0][0] if len(picked[0][0]) <= 60 else picked[0][0][:57] + "..."
+        return f"part of `{frozen}` is frozen (the parameters picked by `{test}`)"
     if not spared:
         return f"`{frozen}` is frozen"
     return f"part of `{frozen}` is frozen (all but {spared})"
