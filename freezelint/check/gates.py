@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'fea2408518dd99ae2921958ac32b1f99'
+RULES_DIGEST = '0b995509ae70abb5458ede72815e6cd7'
 
 GATES = {
     'FZ002': (
