@@ -90,3 +90,17 @@ def test_torch_compile_hands_on_its_model_attributes():
     model = torch.nn.Sequential()
     model.add_module("layer1", torch.nn.Linear(2, 2))
     assert torch.compile(model).layer1 is model.layer1
+
+
+def test_a_part_replaced_then_unfrozen_is_named_once():
+    [message] = _fz301("""
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet50(weights=None)
+    model.requires_grad_(False)
+    model.fc = torch.nn.Linear(2048, 10)
+    model.fc.requires_grad_(True)
+    optimizer = torch.optim.Adam(model.parameters(), weight_decay=1e-4)
+    """)
+    assert "while part of `model` is frozen (all but `model.fc`, replaced since) in this scope" in message, message

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0b995509ae70abb5458ede72815e6cd7'
+RULES_DIGEST = '23b6ce2395119e0ef892489037af263a'
 
 GATES = {
     'FZ002': (

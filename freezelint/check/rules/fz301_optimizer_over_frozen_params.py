@@ -1248,6 +1248,10 @@ def _spared(flow, freeze, opt, frozen: str) -> str:
               and _within(part := _part(e) if e.kind == UNFREEZE else e.detail.get("path"), frozen)
               and not any(f.kind == FREEZE and f.target == freeze.target and e.index < f.index < opt.index
                           and (_part(f) == part or _within(part, _part(f))) for f in flow.events)]
+    first: dict[str, str] = {}
+    for part, why in spared:  # a part named once, for the first reason
+        first.setdefault(part, why)
+    spared = list(first.items())
     spared = [(part, why) for part, why in spared if not any(_within(part, other) for other, _ in spared)]
     said = []
     for why in dict.fromkeys(why for _, why in spared):
