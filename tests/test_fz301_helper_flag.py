@@ -7,12 +7,15 @@ leaves that flag False."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
 
 from freezelint import codes
 from freezelint.check.engine import check_source, check_text
+
+from conftest import write
 
 ALL_STATIC = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
 
@@ -106,3 +109,64 @@ def test_a_helper_told_not_to_freeze_is_silent(body):
 def test_a_helper_that_may_freeze_is_reported(body):
     src = textwrap.dedent(BUILD.format(body=body))
     assert len([d for d in check_text(src, "ex.py", ALL_STATIC, force=True).diagnostics if d.code == "FZ301"]) == 1
+
+
+MODELS = """\
+import torchvision
+
+
+def build(freeze=False):
+    model = torchvision.models.resnet18()
+    if freeze:
+        model.requires_grad_(False)
+    return model
+
+
+def freeze_encoder(model, freeze=False):
+    if freeze:
+        model.encoder.requires_grad_(False)
+"""
+
+TRAIN = """\
+import torch
+from pkg.models import build, freeze_encoder
+
+
+def plain():
+    model = build()
+    return torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+
+def plain_arg(model):
+    freeze_encoder(model, freeze=False)
+    return torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+
+def frozen():
+    model = build(freeze=True)
+    return torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+
+def frozen_arg(model, cfg):
+    freeze_encoder(model, cfg.freeze)
+    return torch.optim.AdamW(model.parameters(), lr=1e-3)
+"""
+
+
+def test_a_helper_of_another_file_told_not_to_freeze_is_silent(cli, tmp_path):
+    root = tmp_path / "p"
+    write(root / "pyproject.toml", "")
+    write(root / "pkg" / "__init__.py", "")
+    write(root / "pkg" / "models.py", MODELS)
+    write(root / "train.py", TRAIN)
+
+    def rows(*args: str) -> list[int]:
+        r = cli(root, "check", "--format", "json", "--select", "FZ301", *args, ".")
+        assert r.code in (0, 1), r.err
+        return sorted(d["location"]["row"] for d in json.loads(r.out))
+
+    assert rows() == [17, 22]  # the calls that may freeze, not those that leave the flag off
+    # the helpers now freeze by default: the cached result of train.py is stale
+    write(root / "pkg" / "models.py", MODELS.replace("freeze=False):", "freeze=True):"))
+    assert rows() == [7, 17, 22]
+    assert rows("--no-cache") == [7, 17, 22]

@@ -475,7 +475,7 @@ class Flow(cst.CSTVisitor):
                 elif inherited is not None:  # `FineTuner(model)` runs the __init__ of a base of another file
                     effects = self.summaries.external_init(inherited, i, func.value)
                 else:
-                    effects = self.summaries.external(func, scope, i)
+                    effects = self.summaries.external(func, scope, i, node)
                 for kind, detail in effects:
                     if kind.startswith(CALLS):  # the helper calls a method of what it was given
                         for k2, d2 in self.summaries.method(arg.value, kind[len(CALLS):], scope, self.depth):
@@ -1161,7 +1161,7 @@ class Flow(cst.CSTVisitor):
             effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)
                        if not (isinstance(call, cst.Call) and self.summaries.switched_off(callee, RET, k, call, False))]
         else:
-            effects = self.summaries.external(call.func, self.scope, RET)
+            effects = self.summaries.external(call.func, self.scope, RET, call if isinstance(call, cst.Call) else None)
         for kind, detail in effects:
             if kind.startswith(CALLS):  # the builder called a method of the model it returns
                 for k2, d2 in self.summaries.method(target, kind[len(CALLS):], self.scope, self.depth):
@@ -2186,9 +2186,17 @@ class Summaries:
         that `call` sets off (`get_model()` of `def get_model(freeze_bn=False)`, whose BatchNorm freeze
         is under `if freeze_bn:`; `build(freeze=False)`): at that call the function does not do it.
         `bound`: the call passes no receiver (`self.get_model(...)`), the first parameter is it."""
+        flags = self.flags_of(func, pos, kind, bound)
+        return flags is not None and all(_switched_off(f, call) for f in flags)
+
+    def flags_of(self, func: cst.FunctionDef, pos: int, kind: str, bound: bool = False) -> list[list] | None:
+        """The `if flag:` tests on parameters of `func` each `kind` event at `pos` sits under
+        (`[[index as a caller passes it, name, off by default], ...]` per event, as _switched_off reads
+        them), or None where some event sits under none, or there is none."""
         events = self._every.get((id(func), pos), {}).get(kind, [])
         params = [*func.params.posonly_params, *func.params.params][1 if bound else 0:]
         tests = {id(n): n.test for n in walk(func.body) if isinstance(n, cst.If)}
+        out = []
         for e in events:
             flags = []
             for if_id, arm in e.branches:
@@ -2199,9 +2207,10 @@ class Summaries:
                     default = params[at].default
                     flags.append([at, params[at].name.value,
                                   isinstance(default, (cst.Name, cst.Integer)) and default.value in _OFF])
-            if not _switched_off(flags, call):
-                return False
-        return bool(events)
+            if not flags:
+                return None
+            out.append(flags)
+        return out or None
 
     def first_event(self, func: cst.FunctionDef, pos: int, kind: str) -> Event | None:
         return self._first.get((id(func), pos), {}).get(kind)
@@ -2707,10 +2716,11 @@ class Summaries:
         """`override_keeps` of a class of another file: not known here."""
         return None
 
-    def external(self, func: cst.Name, scope: Scope, pos: int) -> list[tuple[str, dict]]:
+    def external(self, func: cst.Name, scope: Scope, pos: int, call: cst.Call | None = None) -> list[tuple[str, dict]]:
         """What a function defined in another file does to its parameter `pos`: not known to one
         file, only that the argument is handed on (`via:<qualname>#<pos>`), which a summary keeps
-        so that a caller two files away still sees what that function does."""
+        so that a caller two files away still sees what that function does. (`call`: the call
+        site, whose flags may switch an effect off where the project is known.)"""
         owner = scope.lookup(func.value)
         bindings = owner.bindings.get(func.value, []) if owner is not None else []
         if len(bindings) != 1 or bindings[0].how != "import" or not bindings[0].qualname:
