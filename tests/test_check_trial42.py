@@ -374,6 +374,23 @@ def test_fz301_says_part_of_the_model_where_a_name_test_picks_what_is_frozen(hea
            "scope" in d.message, d.message
 
 
+def test_fz301_shows_a_name_test_written_over_lines_on_one_line():
+    # avalanche's l2p: `n.startswith(` then the tuple on the next line
+    src = (
+        "import torch, torch.nn as nn\n"
+        "model = nn.Sequential()\n"
+        "model.add_module('blocks', nn.Linear(4, 4))\n"
+        "for n, p in model.named_parameters():\n"
+        "    if n.startswith(\n"
+        "        tuple(['blocks', 'norm'])\n"
+        "    ):\n"
+        "        p.requires_grad = False\n"
+        "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\n"
+    )
+    [d] = _found(src, "FZ301")
+    assert "(the parameters picked by `n.startswith(tuple(['blocks', 'norm']))`) in this scope" in d.message, d.message
+
+
 @pytest.mark.parametrize("wrap, said", [
     ("torch.nn.DataParallel(model)", "`model.module.module.backbone` is frozen (named `model.module.backbone` at "
                                      "line 10, before line 11 wrapped `model` again)"),

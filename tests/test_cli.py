@@ -241,6 +241,20 @@ def test_file_without_trigger_words_that_does_not_parse_is_fz001(cli, tmp_path):
         assert "Found 2 findings in 2 files." in r.out
 
 
+def test_python_3_12_type_parameters_are_no_syntax_error_on_an_older_python(cli, tmp_path):
+    """`def f[T](...)`, `class C[T]:` and `type X = ...` are Python 3.12 (PEP 695): CPython 3.11's
+    parser refuses them, libcst's takes them, so the file is checked, not FZ001 (torch's
+    testing/_internal/py312_intrinsics.py)."""
+    write(tmp_path / "plain.py", "def f[T](a: T) -> T:\n    return a\n\ntype Pair[T] = tuple[T, T]\n")
+    write(tmp_path / "model.py", "import torch.nn as nn\n\nclass Box[T]:\n    pass\n\n"
+                                 "head = nn.Linear(4, 2)\nhead.requires_grad = False\n")
+    write(tmp_path / "broken.py", "def f[T](a: T) -> T:\n    return (a\n")  # still an error: libcst refuses it too
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
+    lines = [line for line in r.out.splitlines() if ": FZ" in line]
+    assert [line.split(" ")[1] for line in lines] == ["FZ001", "FZ102"], r.out
+    assert lines[0].startswith("broken.py:") and lines[1].startswith("model.py:7:")
+
+
 def test_syntax_errors_are_reported_whatever_the_selection(cli, tmp_path):
     """As ruff does: a file that does not parse was not checked, so FZ001 shows whatever
     --select, --ignore, per-file-ignores or a `# noqa` say; naming it in an ignore warns."""

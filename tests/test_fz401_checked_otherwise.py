@@ -1,7 +1,11 @@
 """FZ401: a partial load whose keys the code checks by other means than its result (trial 40): the
 keys the receiver lacks computed and reported (modelscope's ops/utils.py load_state_dict, funasr's
-head loader), or a `self.check_keys(sd)` helper that asserts the overlap (modelscope retinaface). A
-print of the checkpoint alone, a helper that only prints, or one run on one path only stays reported."""
+head loader), or a `self.check_keys(sd)` helper that asserts the overlap (modelscope retinaface), or a
+strict load tried first whose `except` reports (LAVIS's runner), or a comment at the load that says it
+is non-strict on purpose (Lightning's launcher, peft), or a dict kept to the receiver's own keys and
+loaded only when not empty (funasr's `compatible_state`). A print of the checkpoint alone, a helper that
+only prints, one run on one path only, a silent fallback or a comment that restates the call stays
+reported."""
 
 from __future__ import annotations
 
@@ -57,9 +61,119 @@ SILENT = {
             verify_overlap(model.backbone, sd)
             model.backbone.load_state_dict(sd, strict=False)
         """,
+    "skipped_keys_printed_by_rank_zero": """
+        from megatron import print_rank_0
+
+        def load(model, load_model):
+            model_dict = model.module.model.state_dict()
+            for key in load_model:
+                if key not in model_dict.keys():
+                    print_rank_0("Skip key: " + key)
+            model.module.model.load_state_dict(load_model, strict=False)
+        """,
+    "own_keys_kept_and_some_left": """
+        def load(model, sd):
+            own = model.state_dict()
+            kept = {k: v for k, v in sd.items() if k in own}
+            if kept:
+                model.load_state_dict(kept, strict=False)
+        """,
+    "own_keys_kept_by_a_nested_helper": """
+        class Model:
+            def load_ctc(self, state_dict):
+                def compatible_state(module, prefix):
+                    expected = module.state_dict()
+                    return {key[len(prefix):]: value for key, value in state_dict.items()
+                            if key.startswith(prefix) and key[len(prefix):] in expected}
+
+                ctc_state = compatible_state(self.ctc, "ctc.")
+                if len(ctc_state) > 0:
+                    self.ctc.load_state_dict(ctc_state, strict=False)
+        """,
+    "strict_tried_first": """
+        import logging
+
+        def load(model, checkpoint):
+            try:
+                model.load_state_dict(checkpoint["model"])
+            except RuntimeError:
+                logging.warning("Key mismatch when loading the checkpoint; trying strict=False")
+                model.load_state_dict(checkpoint["model"], strict=False)
+            return model
+        """,
+    "comment_says_non_strict": """
+        def recover(trainer, ckpt):
+            # non-strict loading on purpose, because the model's composition
+            # could have changed in the worker process (layers added or removed)
+            trainer.lightning_module.load_state_dict(ckpt, strict=False)
+        """,
+    "comment_after_says_only_update": """
+        def init(model, new_state_dict):
+            model.load_state_dict(
+                new_state_dict, strict=False
+            )  # only update the new layers (seqTransf)
+        """,
 }
 
 REPORTED = {
+    "own_keys_kept_unguarded": """
+        def load(model, sd):
+            own = model.state_dict()
+            kept = {k: v for k, v in sd.items() if k in own}
+            model.load_state_dict(kept, strict=False)
+        """,
+    "another_modules_keys_kept": """
+        def load(model, other, sd):
+            own = other.state_dict()
+            kept = {k: v for k, v in sd.items() if k in own}
+            if kept:
+                model.load_state_dict(kept, strict=False)
+        """,
+    "own_keys_kept_then_renamed": """
+        def load(model, sd):
+            own = model.state_dict()
+            kept = {"encoder." + k: v for k, v in sd.items() if k in own}
+            if kept:
+                model.load_state_dict(kept, strict=False)
+        """,
+    "helper_handed_another_module": """
+        class Model:
+            def load_ctc(self, state_dict):
+                def compatible_state(module, prefix):
+                    expected = module.state_dict()
+                    return {key[len(prefix):]: value for key, value in state_dict.items()
+                            if key[len(prefix):] in expected}
+
+                ctc_state = compatible_state(self.decoder, "ctc.")
+                if ctc_state:
+                    self.ctc.load_state_dict(ctc_state, strict=False)
+        """,
+    "fallback_handler_silent": """
+        def load(model, sd):
+            try:
+                model.load_state_dict(sd)
+            except RuntimeError:
+                model.load_state_dict(sd, strict=False)
+        """,
+    "fallback_after_another_dict": """
+        def load(model, sd, other):
+            try:
+                model.load_state_dict(other)
+            except RuntimeError as e:
+                print(e)
+                model.load_state_dict(sd, strict=False)
+        """,
+    "comment_restates_call": """
+        def load(model, sd):
+            # load with strict=False
+            model.load_state_dict(sd, strict=False)
+        """,
+    "comment_apart": """
+        def load(model, sd):
+            # not strict because the head is new
+
+            model.load_state_dict(sd, strict=False)
+        """,
     "checkpoint_printed": """
         def load(module, state_dict):
             print("loading", list(state_dict.keys()))

@@ -104,3 +104,32 @@ def test_fz401_leaves_the_loop_form_to_fz402_whose_advice_can_reveal_it():
         .replace("return model.load_state_dict", "model.load_state_dict")
     [d] = check_source(other, "utils.py", select=["FZ401"])  # a test on another dict: keys may be foreign
     assert "is discarded" in d.message
+
+
+_FILLED = textwrap.dedent("""
+    def init_weights(model, pretrained_dict):
+        model_dict = model.state_dict()
+        common_dict = {}
+        valid_layer_num = 0
+        for k, v in pretrained_dict.items():
+            if k in model_dict:
+                common_dict[k] = v
+                valid_layer_num += 1
+        print("Common Num:{}".format(valid_layer_num))
+        model_dict.update(common_dict)
+        model.load_state_dict(model_dict)
+""")
+
+
+def test_a_filled_dict_whose_count_is_read_after_the_loop_is_silent():
+    # modelscope's hrnet backbone: the number of keys kept is printed, 0 when a prefix differs
+    assert found(_FILLED) == []
+
+
+@pytest.mark.parametrize("change", [
+    ('    print("Common Num:{}".format(valid_layer_num))\n', ""),  # counted, never read (`= 0` is no read)
+    ("            valid_layer_num += 1\n", ""),  # a count of nothing the arm adds to
+])
+def test_a_filled_dict_with_a_count_unread_or_not_of_the_copies_stays_reported(change):
+    [d] = found(_FILLED.replace(*change))
+    assert "`common_dict` keeps only the keys that pass `k in model_dict`" in d.message

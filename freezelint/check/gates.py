@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '23b6ce2395119e0ef892489037af263a'
+RULES_DIGEST = '9b9bb8d4ff77e458ef2908770256043c'
 
 GATES = {
     'FZ002': (

@@ -22,9 +22,11 @@ import libcst as cst
 
 from freezelint.check import traverse
 
-# Calls that report: warnings, loggers, print, Lightning's rank-zero helpers.
+# Calls that report: warnings, loggers, print, Lightning's rank-zero helpers, Megatron's `print_rank_0`,
+# mmengine's `print_log`.
 REPORTS = frozenset({"warn", "warning", "warning_once", "warn_once", "error", "info", "info_once", "debug",
-                     "critical", "exception", "log", "print", "rank_zero_warn", "rank_zero_info"})
+                     "critical", "exception", "log", "print", "rank_zero_warn", "rank_zero_info",
+                     "print_rank_0", "print_log"})
 
 _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _COMPS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)

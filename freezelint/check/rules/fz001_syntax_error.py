@@ -28,7 +28,9 @@ class SyntaxErrorRule(Rule):
         "cost), so its syntax errors are reported all the same. The rare code CPython accepts and "
         "libcst refuses is reported only where libcst parses; name the code explicitly, "
         "`freezelint check --select FZ001` (or `--select ALL`, or `--extend-select FZ001`), and "
-        "every file is parsed with libcst too."
+        "every file is parsed with libcst too. Python 3.12's type parameters and `type` aliases "
+        "(`def f[T](...)`, `class C[T]:`, `type X = ...`) are valid wherever freezelint runs: a CPython "
+        "older than 3.12 refuses them, and the file is then checked with libcst's parser, which takes them."
     )
     bad = [
         Example(

@@ -78,6 +78,15 @@ class BnAttributeAfterInit(Rule):
                     m.bias = None
         """,
         """
+        import torch.nn as nn
+
+        def freeze_batch_norm(model):
+            for module in model.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.eval()
+                    module.affine = True  # a no-op on a layer built affine: nothing it means to freeze
+        """,
+        """
         def set_norm(m):
             classname = m.__class__.__name__
             if classname.find("FilterResponseNorm") != -1:  # the project's own norm reads its flag in forward
@@ -97,6 +106,8 @@ class BnAttributeAfterInit(Rule):
         for store in facts.attr_stores:
             if store.attr != "affine" or store.form == "augassign":
                 continue
+            if isinstance(store.value, cst.Name) and store.value.value == "True":
+                continue  # turns nothing off: a no-op on a layer built affine (the default), no freeze meant
             if dropped.get((id(store.ctx.scope), src(store.obj))) == {"weight", "bias"}:
                 continue
             kind = facts.kind(store.obj, store.ctx)

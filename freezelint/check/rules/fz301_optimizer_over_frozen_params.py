@@ -3,6 +3,7 @@ that this file freezes in part."""
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import libcst as cst
@@ -1231,6 +1232,14 @@ class OptimizerOverFrozenParams(Rule):
                 )
 
 
+def _one_line(code: str) -> str:
+    """Code written over several lines, as one line for a message: `n.startswith(\n    tuple(...))`
+    is shown `n.startswith(tuple(...))`."""
+    code = re.sub(r"([(\[{])\s+", r"\1", code)
+    code = re.sub(r"\s+([)\]}])", r"\1", code)
+    return re.sub(r"\s+", " ", code)
+
+
 def _part_frozen(flow, freeze, opt, frozen: str) -> str:
     """What is frozen, for an optimizer over a part of the frozen model (`model.layer4` of `model`):
     "`model.layer4` is frozen (all of `model` is)", less the parts unfrozen or replaced since."""
@@ -1280,7 +1289,8 @@ def _frozen_as_it_stands(facts: Facts, flow, freeze, opt, frozen: str) -> str:
         return f"`{now}` is frozen ({again})" if module else f"part of `{freeze.target}` is frozen ({again})"
     picked = freeze.detail.get("picked")
     if picked:  # a loop that freezes the parameters a test on their names picks: never the whole
-        test = picked[0][0] if len(picked[0][0]) <= 60 else picked[0][0][:57] + "..."
+        test = _one_line(picked[0][0])
+        test = test if len(test) <= 60 else test[:57] + "..."
         return f"part of `{frozen}` is frozen (the parameters picked by `{test}`)"
     if not spared:
         return f"`{frozen}` is frozen"

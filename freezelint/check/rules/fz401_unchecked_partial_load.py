@@ -61,7 +61,18 @@ class UncheckedPartialLoad(Rule):
         "difference(sd)`, `[k for k in own if k not in sd]`, `own` bound to the receiver's `state_dict()`) and "
         "raises, asserts or logs them (`if missing: print(...)`): every key shows when none matched; a log of "
         "the loaded dict alone (`print(list(sd))`) shows the checkpoint's keys, not whether they match, and "
-        "does not count. Nor where, on every path to the load, a helper of the file or a `self.` method "
+        "does not count. Nor where the load is the fallback of a strict one: in an `except` handler that prints, "
+        "logs or warns, of a `try` that loads the same dict into the same receiver strictly (a mismatch fails that "
+        "load first, and the handler says so); a silent handler stays reported. Nor where a comment at the load "
+        "says it is non-strict on purpose (the comment lines right above its statement, or one on or after it: "
+        "\"non-strict because ...\", \"not strict because ...\", \"partial\", \"only update ...\"): the author "
+        "looked at what it leaves out; one that restates the call (`# load with strict=False`) does not count. "
+        "Nor where the loaded dict keeps, under the key it tests, only keys of the receiver's own `state_dict()` "
+        "(`{k: v for k, v in sd.items() if k in own}`, `own = model.state_dict()`; also returned by a function "
+        "of the function handed the receiver, funasr's `compatible_state(self.ctc, \"ctc.\")`) and the load runs "
+        "only under `if kept:` (or `if len(kept)`, `if len(kept) > 0`): every entry loads, and at least one; "
+        "unguarded, it stays reported. "
+        "Nor where, on every path to the load, a helper of the file or a `self.` method "
         "whose name says it checks is handed the loaded dict (and the receiver, or reads it as `self.net`) "
         "and asserts, or raises under a test, on the keys the two share or the ones the dict lacks "
         "(`used = set(self.net.state_dict()) & set(sd)`, `assert len(used) > 0`), the dict not bound again "
@@ -1813,7 +1824,122 @@ def _exempt(facts: Facts, load: cst.Call, body: cst.CSTNode, home: Scope | None,
         or _sibling_stored(facts, load, body, home) or _class_copy(facts, load, body, home) \
         or _same_submodule(facts, load, body, home) or _own_keys(facts, load, body, home) \
         or _tensor_collection(facts, load, body, scope) or _lacking_reported(load, body) \
-        or _overlap_asserted(facts, load, body, home)
+        or _overlap_asserted(facts, load, body, home) or _strict_tried_first(load, body) \
+        or _said_partial(load, body) or _guarded_own_filter(load, body)
+
+
+def _guarded_own_filter(load: cst.Call, body: cst.CSTNode) -> bool:
+    """The loaded dict keeps only keys of the receiver's own `state_dict()` (`{k: v for k, v in
+    sd.items() if k in own}`, `own = receiver.state_dict()`; also built by a function of the function
+    handed the receiver, funasr's `compatible_state(self.ctc, "ctc.")`), and the load runs only under
+    `if kept:` (or `if len(kept)`): every entry is a key of the receiver, and at least one loads."""
+    first = load.args[0].value if load.args and load.args[0].keyword is None else None
+    if not isinstance(first, cst.Name):
+        return False
+    path = _path(body, load) or []
+    if not any(isinstance(n, cst.If) and _non_empty(n.test, first.value) and n.body in path for n in path):
+        return False
+    values = _bound_values(body).get(first.value, [])
+    if len(values) != 1:
+        return False
+    value, receiver = values[0], src(load.func.value)  # type: ignore[attr-defined]
+    if isinstance(value, cst.DictComp):
+        return _own_filter(value, receiver, _bound_values(body))
+    if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Name)):
+        return False
+    helpers = [n for n in traverse.walk(body) if isinstance(n, cst.FunctionDef) and n.name.value == value.func.value]
+    if len(helpers) != 1:
+        return False
+    given = {k: src(v) for k, v in _params_given(value, helpers[0]).items()}
+    own = {k for k, v in given.items() if v == receiver}
+    returns = [n.value for n in traverse.walk(helpers[0].body) if isinstance(n, cst.Return)]
+    bound = _bound_values(helpers[0])
+    return bool(own and returns) and all(
+        isinstance(r, cst.DictComp) and any(_own_filter(r, o, bound) for o in own) for r in returns)
+
+
+def _non_empty(test: cst.BaseExpression, name: str) -> bool:
+    """`if kept:`, `if len(kept):`, `if len(kept) > 0:`."""
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 \
+            and isinstance(test.comparisons[0].operator, cst.GreaterThan) and src(test.comparisons[0].comparator) == "0":
+        test = test.left
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "len" \
+            and len(test.args) == 1:
+        test = test.args[0].value
+    return isinstance(test, cst.Name) and test.value == name
+
+
+def _own_filter(comp: cst.DictComp, receiver: str, values: dict[str, list[cst.BaseExpression]]) -> bool:
+    """`comp` keeps, under the key it tests, only keys of `receiver.state_dict()` (the dict itself, its
+    `.keys()`, or a name bound only to one of those)."""
+    test = key_filter(comp)
+    if test is None or src(test.left) != src(comp.key):
+        return False
+    owns = {f"{receiver}.state_dict()", f"{receiver}.state_dict().keys()"}
+    for c in test.comparisons:
+        if not isinstance(c.operator, cst.In):
+            continue
+        held = [c.comparator]
+        if isinstance(c.comparator, cst.Name):
+            held = values.get(c.comparator.value, [])
+        if held and all(src(h) in owns for h in held):
+            return True
+    return False
+
+
+# A comment that says the load is non-strict on purpose: "non-strict because ...", "not strict
+# because ...", "strict=False since ...", "only update the new layers"
+_SAID_PARTIAL = re.compile(r"(?i)\bno(?:n|t)?[- ]?strict\b|\bstrict\s*=\s*False\b.*\b(?:because|since)\b"
+                           r"|\bpartial(?:ly)?\b|\bonly (?:update|load)")
+
+
+class _Comments(cst.CSTVisitor):
+    def __init__(self, into: list[str]) -> None:
+        self.into = into
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.into.append(node.value)
+
+
+def _said_partial(load: cst.Call, body: cst.CSTNode) -> bool:
+    """The load's statement carries a comment saying it is partial on purpose (the comment lines
+    right above it, one on its lines or after it): Lightning's "choose non-strict loading ...,
+    because the model's composition could have changed", peft's "not strict because the
+    `prompt_embeddings` entry does not correspond to a parameter". The author looked at what the
+    load leaves out; a comment that only restates the call (`# load with strict=False`) does not count."""
+    stmt = next((n for n in reversed(_path(body, load) or []) if isinstance(n, cst.SimpleStatementLine)), None)
+    if stmt is None:
+        return False
+    comments: list[str] = []
+    for small in stmt.body:  # the comments inside the call (the walk of the tree skips whitespace)
+        small.visit(_Comments(comments))
+    if stmt.trailing_whitespace.comment is not None:
+        comments.append(stmt.trailing_whitespace.comment.value)
+    above: list[str] = []
+    for line in stmt.leading_lines:  # the block of comment lines that ends right above the statement
+        above = [*above, line.comment.value] if line.comment is not None else []
+    return any(_SAID_PARTIAL.search(c) for c in comments + above)
+
+
+def _strict_tried_first(load: cst.Call, body: cst.CSTNode) -> bool:
+    """The load is the fallback of a strict one: it sits in an `except` handler that reports (prints
+    the error, which lists the missing and unexpected keys, or warns of a mismatch), and the `try`
+    loads the same dict into the same receiver strictly (LAVIS's runner, modelscope's extractors):
+    a prefix mismatch fails the strict load first, and the handler says so."""
+    path = _path(body, load) or []
+    receiver, first = src(load.func.value), src(load.args[0].value) if load.args else None  # type: ignore[attr-defined]
+    for parent, handler in zip(path, path[1:]):
+        if not (isinstance(parent, cst.Try) and isinstance(handler, cst.ExceptHandler)):
+            continue
+        strict = any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                     and n.func.attr.value == "load_state_dict" and src(n.func.value) == receiver
+                     and n.args and src(n.args[0].value) == first and not _strict_false(n)
+                     and all(a.keyword is None or a.keyword.value != "strict" or src(a.value) == "True" for a in n.args)
+                     for n in traverse.walk(parent.body))
+        reports = any(isinstance(n, cst.Call) and _report_name(n) in REPORTS for n in traverse.walk(handler.body))
+        if strict and reports:
+            return True
+    return False
 
 
 def _tensor_collection(facts: Facts, load: cst.Call, body: cst.CSTNode, scope: Scope) -> bool:

@@ -55,6 +55,7 @@ class _FilledUnderKeyTest(cst.CSTVisitor):
     def __init__(self, name: str) -> None:
         self.name = name
         self.found: cst.Comparison | None = None  # the test
+        self.filled: tuple[cst.For, list[cst.If]] | None = None  # the loop and its guarded arms
 
     def visit_For(self, node: cst.For) -> bool:
         it, target = node.iter, node.target
@@ -69,6 +70,7 @@ class _FilledUnderKeyTest(cst.CSTVisitor):
         # keep the keys the test drops)
         if guarded and _stores_to(node.body, self.name) == sum(_stores_to(g.body, self.name) for g in guarded):
             self.found = key_test(guarded[0].test, key)
+            self.filled = (node, guarded)
         return True
 
 
@@ -119,6 +121,10 @@ def _counted(loop: cst.For, guarded: list[cst.If], name: str, body: cst.CSTNode)
                     and n.func.attr.value in ("append", "add", "update", "extend") and n.func.value.value != name:
                 counters.add(n.func.value.value)
     inside = {id(n) for n in traverse.walk(loop)}
+    # a read, not the binding that starts the count (`n = 0`)
+    inside |= {id(n) for a in traverse.walk(body) if isinstance(a, (cst.Assign, cst.AnnAssign, cst.AugAssign))
+               for t in ([x.target for x in a.targets] if isinstance(a, cst.Assign) else [a.target])
+               for n in traverse.walk(t)}
     return any(isinstance(n, cst.Name) and n.value in counters and id(n) not in inside for n in traverse.walk(body))
 
 
@@ -242,7 +248,10 @@ class FilteredLoadUnchecked(Rule):
         "sd: if k in own: own[k] = sd[k]`, then `model.load_state_dict(own)`) is reported too: `own` holds every "
         "key whatever was copied, so neither its size nor the load's missing keys can tell; what counts there is "
         "a count the copying arm adds to (`n += 1`, `copied.append(k)`) read after the loop, an `else` on the "
-        "test (it runs for every key that did not match), or the keys the model lacks reported as above."
+        "test (it runs for every key that did not match), or the keys the model lacks reported as above. "
+        "A new dict filled by such a loop (`kept = {}`, then `for k, v in sd.items(): if k in own: kept[k] = v`) "
+        "is checked the same way by a count its filling arm adds to, read after the loop (`n += 1`, then "
+        "`print(\"common:\", n)`): a prefix mismatch shows as 0."
     )
     bad = [
         Example(
@@ -521,10 +530,11 @@ class FilteredLoadUnchecked(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
-        for store_scope, name, comp, test in _filtered_dicts(facts):
+        for store_scope, name, comp, test, filled in _filtered_dicts(facts):
             body = store_scope.node if store_scope.node is not None else module
             uses = _Uses(name).of(body)
             if uses.checked or not uses.loaded or missing_reported(name, body) \
+                    or filled is not None and _counted(*filled, name, body) \
                     or all(read_before(name, use, body, since=comp) for use in uses.loaded) \
                     or _every_key_asserted(comp, test, body):
                 continue
@@ -651,12 +661,12 @@ def _filtered_dicts(facts: Facts):
                     continue
                 test = key_filter(b.node) if isinstance(b.node, cst.DictComp) else None
                 if test is not None:
-                    yield scope, name, b.node, test
+                    yield scope, name, b.node, test, None
                 elif _empty_dict(b.node) and len(bindings) == 1:  # filled by a loop under a key test
                     loops = _FilledUnderKeyTest(name)
                     traverse.visit(scope.node if scope.node is not None else facts.module, loops)
                     if loops.found is not None:
-                        yield scope, name, b.node, loops.found
+                        yield scope, name, b.node, loops.found, loops.filled
 
 
 def _copied_into_own(facts: Facts):
