@@ -62,6 +62,60 @@ def test_fz106_does_not_follow_an_eval_across_a_loop():
     assert len(_found(src, "FZ106")) == 1
 
 
+@pytest.mark.parametrize("between", [
+    "model.train()",  # the parent's train() turns the part's children on again
+    "run(model)",
+    "model = build()",  # another model: its backbone was never put in eval mode
+])
+def test_fz106_does_not_follow_an_eval_of_a_part_past_its_parent(between):
+    src = f"""
+    def step(model, build, run):
+        model.backbone.eval()
+        {between}
+        model.backbone.training = False
+    """
+    assert len(_found(src, "FZ106")) == 1
+
+
+@pytest.mark.parametrize("obj, between", [("model.backbone", "model.head.train()"), ("model.backbone", "pass"),
+                                          ("self.backbone", "self.steps = 0")])
+def test_fz106_follows_an_eval_of_a_part_past_other_parts(obj, between):
+    src = f"""
+    class Lit:
+        def step(self, model):
+            {obj}.eval()
+            {between}
+            {obj}.training = False
+    """
+    assert _found(src, "FZ106") == []
+
+
+def test_fz106_does_not_follow_an_eval_past_super_train():
+    src = """
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+
+        def on_epoch_start(self):
+            self.backbone.eval()
+            super().train()
+            self.backbone.training = False
+    """
+    assert len(_found(src, "FZ106")) == 1
+
+
+def test_a_parent_train_turns_on_what_a_part_eval_turned_off():
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Sequential(torch.nn.BatchNorm1d(2)), torch.nn.Linear(2, 2))
+    model[0].eval()
+    model.train()
+    model[0].training = False
+    assert model[0][0].training  # the BatchNorm inside trains: the assignment was not redundant
+
+
 def test_eval_already_clears_every_flag_the_assignment_would():
     torchvision = pytest.importorskip("torchvision")
     model = torchvision.models.resnet18().eval()

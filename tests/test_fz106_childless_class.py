@@ -133,3 +133,50 @@ def test_a_project_function_is_read_by_its_return_annotation(cli, tmp_path):
     write(root / "pkg" / "helpers.py", HELPERS.replace("-> Tensor | None:", "-> nn.Module:"))
     assert _found(cli, root) == [15]
     assert _found(cli, root, "--no-cache") == [15]
+
+
+@pytest.mark.parametrize("init, method", [
+    ("path: str", "        self.model = torch.load(path, weights_only=False)"),  # a pickled model
+    ("name: str", "        self.model = torch.hub.load('pytorch/vision', name)"),
+    ("cfg: dict", "        self.encoder = cfg['encoder']"),  # an element of a container
+    ("parts: 'list[nn.Module]'", "        self.encoder = parts[0]"),
+    ("m: int = 1", "        self.m = m\n\n    def attach(self, encoder):\n        self.encoder = encoder"),
+    ("m: int = 1", "        self.m = m\n\n    def setup(self):\n        self.model = build_model()"),
+])
+def test_a_child_stored_from_a_load_an_element_or_another_method_is_reported(init, method):
+    source = (f"import torch\nimport torch.nn as nn\nfrom mylib import build_model\n\n\nclass M(nn.Module):\n"
+              f"    def __init__(self, {init}):\n        super().__init__()\n{method}\n\n"
+              f"    def forward(self, y):\n        self.training = False\n        return y\n")
+    compile(source, "m.py", "exec")
+    assert [d.code for d in check_source(source, "m.py", select=["FZ106"])] == ["FZ106"]
+
+
+def test_plain_stores_in_other_methods_and_a_tensor_element_stay_silent():
+    source = """\
+import torch
+from torch import Tensor, nn
+
+
+class Std(nn.Module):
+    def __init__(self, values: Tensor, m: int = 1):
+        super().__init__()
+        self.first = values[0]  # an element of a tensor: a tensor
+        self.register_buffer("means", torch.zeros(m))
+
+    def set_scale(self, s: float):
+        self.scale = s
+
+    def reset(self):
+        self.cache = torch.zeros(3)
+
+    def forward(self, y):
+        if self.training:
+            self.means = y.mean(0)  # a method of a local value
+        training = self.training
+        self.training = False
+        out = y - self.means
+        self.training = training
+        return out
+"""
+    compile(source, "m.py", "exec")
+    assert check_source(source, "m.py", select=["FZ106"]) == []

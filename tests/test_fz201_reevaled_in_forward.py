@@ -45,3 +45,54 @@ def test_without_the_re_eval_or_with_one_of_a_part_only_it_is_fz201():
     for chained in (True, False):
         assert codes("pass", chained) == ["FZ201"], chained
         assert codes("self.encoder[1].eval()", chained) == ["FZ201"], chained
+
+
+BN_CLASS = """
+import torch.nn as nn
+import torchvision
+
+
+def set_bn_eval(m):
+    if isinstance(m, nn.BatchNorm2d):
+        m.eval()
+
+
+def get_model():
+    model = torchvision.models.resnet18()
+    model.apply(set_bn_eval)
+    return model
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        FROZEN
+        self.head = nn.Linear(1000, 2)
+
+    def forward(self, x):
+        REFREEZE
+        return self.head(self.backbone(x))
+"""
+
+FROZEN = [
+    "self.backbone = torchvision.models.resnet18()\n        self.backbone.apply(set_bn_eval)",
+    "self.backbone = get_model()",  # a builder returns it frozen
+    "backbone = torchvision.models.resnet18()\n        backbone.apply(set_bn_eval)\n        self.backbone = backbone",
+]
+
+
+def _bn_codes(frozen: str, refreeze: str) -> list[str]:
+    src = BN_CLASS.replace("FROZEN", frozen).replace("REFREEZE", refreeze)
+    return [f.code for f in check_source(textwrap.dedent(src), "model.py") if f.code == "FZ201"]
+
+
+def test_a_batchnorm_freeze_forward_applies_again_is_no_fz201():
+    for frozen in FROZEN:
+        for refreeze in ("self.backbone.apply(set_bn_eval)", "self.backbone.eval()"):
+            assert _bn_codes(frozen, refreeze) == [], (frozen, refreeze)
+
+
+def test_a_batchnorm_freeze_forward_does_not_apply_again_is_fz201():
+    for frozen in FROZEN:
+        for refreeze in ("pass", "self.backbone.layer1.eval()", "self.head.eval()"):
+            assert _bn_codes(frozen, refreeze) == ["FZ201"], (frozen, refreeze)

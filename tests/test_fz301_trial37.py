@@ -37,12 +37,16 @@ def _fz301(src: str) -> list:
             if d.code == "FZ301"]
 
 
-@pytest.mark.parametrize("between", ["pass", "model.classifier.requires_grad_(True)"])
-def test_a_group_inside_the_frozen_model_holds_frozen_parameters_only(between):
+@pytest.mark.parametrize("between, trains", [
+    ("pass", "`model.classifier[4]`, replaced since"),
+    ("model.classifier.requires_grad_(True)", "`model.classifier`, unfrozen again"),  # holds the new [4]
+])
+def test_a_group_inside_the_frozen_model_holds_frozen_parameters_only(between, trains):
     found = _fz301(GROUPS.format(between=between))
     assert len(found) == 1, found
-    assert "SGD gets every parameter of `model.backbone` while `model.backbone` is frozen (all of `model` is)" \
-        in found[0].message
+    # what trains since the freeze is named: not "all of `model` is" alone
+    assert "SGD gets every parameter of `model.backbone` while `model.backbone` is frozen (all of `model` is but " \
+           f"{trains})" in found[0].message
 
 
 @pytest.mark.parametrize("between", [
@@ -237,4 +241,4 @@ def test_a_layer_put_in_at_a_negative_index_of_the_group_is_not_reported():
 ])
 def test_a_group_that_stays_frozen_while_another_part_changes_is_reported(between, part):
     [d] = _fz301(RESNET.format(between=between))
-    assert f"SGD gets every parameter of `{part}` while `{part}` is frozen (all of `model` is)" in d.message
+    assert f"SGD gets every parameter of `{part}` while `{part}` is frozen (all of `model` is" in d.message

@@ -36,6 +36,8 @@ def _rows(check: str) -> list[int]:
     "assert len(list(pretrained_dict.keys())) > 0",
     "assert bool(pretrained_dict)",
     "if not pretrained_dict: raise ValueError('no key matched')",
+    "print(f'loaded {len(pretrained_dict.items())} keys')",  # as many items as keys
+    "assert len(pretrained_dict.values()) > 0",
 ])
 def test_size_checked(check):
     assert _rows(check) == []
@@ -43,6 +45,7 @@ def test_size_checked(check):
 
 @pytest.mark.parametrize("check", [
     "assert len(model_dict.keys()) > 0",  # the model's own size: always full
+    "assert len(model_dict.items()) > 0",
     "print(list(model_dict))",
     "pass",
 ])

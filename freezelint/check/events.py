@@ -466,7 +466,8 @@ class Flow(cst.CSTVisitor):
                     continue
                 if callee is not None:
                     effects = [(k, self.summaries.detail(callee, i + shift, k))
-                               for k in self.summaries.of(callee, i + shift, self.depth)]
+                               for k in self.summaries.of(callee, i + shift, self.depth)
+                               if built is not None or not self.summaries.switched_off(callee, i, k, node, False)]
                     if built is not None:
                         effects = [(k, {**d, "via": func.value} if "via" in d else d) for k, d in effects]
                     else:
@@ -474,7 +475,7 @@ class Flow(cst.CSTVisitor):
                 elif inherited is not None:  # `FineTuner(model)` runs the __init__ of a base of another file
                     effects = self.summaries.external_init(inherited, i, func.value)
                 else:
-                    effects = self.summaries.external(func, scope, i)
+                    effects = self.summaries.external(func, scope, i, node)
                 for kind, detail in effects:
                     if kind.startswith(CALLS):  # the helper calls a method of what it was given
                         for k2, d2 in self.summaries.method(arg.value, kind[len(CALLS):], scope, self.depth):
@@ -1157,9 +1158,10 @@ class Flow(cst.CSTVisitor):
             self._constructed_freezes(self.summaries.external_constructed_freezes(kind.qual), target.value, call,
                                       kind.qual.rsplit(".", 1)[-1])
         if callee is not None:
-            effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)]
+            effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)
+                       if not (isinstance(call, cst.Call) and self.summaries.switched_off(callee, RET, k, call, False))]
         else:
-            effects = self.summaries.external(call.func, self.scope, RET)
+            effects = self.summaries.external(call.func, self.scope, RET, call if isinstance(call, cst.Call) else None)
         for kind, detail in effects:
             if kind.startswith(CALLS):  # the builder called a method of the model it returns
                 for k2, d2 in self.summaries.method(target, kind[len(CALLS):], self.scope, self.depth):
@@ -1184,7 +1186,8 @@ class Flow(cst.CSTVisitor):
             callee = next((st for st in owner.node.body.body
                            if isinstance(st, cst.FunctionDef) and st.name.value == func.attr.value), None)
         kinds = list(self.summaries.of(callee, RET, self.depth)) if callee is not None else []
-        if BN_FREEZE not in kinds or TRAIN in kinds[kinds.index(BN_FREEZE):]:
+        if BN_FREEZE not in kinds or TRAIN in kinds[kinds.index(BN_FREEZE):] \
+                or self.summaries.switched_off(callee, RET, BN_FREEZE, call, isinstance(func, cst.Attribute)):
             return False
         detail = self.summaries.detail(callee, RET, BN_FREEZE)
         self._emit(BN_FREEZE, held, call, returned=True, **_placed(BN_FREEZE, detail, held))
@@ -2074,6 +2077,7 @@ class Summaries:
         self._cache: dict[tuple[int, int], tuple[str, ...]] = {}
         self._all: dict[tuple[int, int], dict[str, cst.CSTNode]] = {}
         self._first: dict[tuple[int, int], dict[str, Event]] = {}
+        self._every: dict[tuple[int, int], dict[str, list[Event]]] = {}  # each event of a kind, in order
         self._names: dict[tuple[int, int | str], str] = {}  # the callee's name for a position
         self._flows: dict[int, Flow] = {}
         self._quiet: dict[tuple[int, int], bool] = {}
@@ -2111,13 +2115,14 @@ class Summaries:
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
             events: dict[str, Event] = {}
+            every: dict[str, list[Event]] = {}
             loops_of: dict[str, set[int]] = {ACTIVITY: set(), TRAIN: set()}
             alias = held.get(name) if isinstance(i, int) else None  # `self.model = model`: the optimizer over self.model
             for e in flow.events if name is not None else ():
                 if e.kind == REBIND and e.target == name and not e.branches and not e.loops:
                     if i != RET:
                         break  # the parameter now names a new object: the caller's is left alone from here
-                    first, events = {}, {}  # what was done before belongs to another object than the one returned
+                    first, events, every = {}, {}, {}  # what was done before belongs to another object than the one returned
                     continue
                 if e.target == name or e.target.startswith(name + ".") or \
                         alias is not None and e.kind == OPT_BUILD and (e.target == alias or e.target.startswith(alias + ".")):
@@ -2130,6 +2135,7 @@ class Summaries:
                         first[e.kind] = node
                     first.setdefault(e.kind, node)
                     events.setdefault(e.kind, e)
+                    every.setdefault(e.kind, []).append(e)
                     if e.kind in loops_of:
                         loops_of[e.kind].update(e.loops)
             if loops_of[ACTIVITY] & loops_of[TRAIN] and list(first).index(ACTIVITY) < list(first).index(TRAIN):
@@ -2141,6 +2147,7 @@ class Summaries:
                 self._names[k] = name
             self._all[k] = first
             self._first[k] = events
+            self._every[k] = every
             applied = self.RETURNED if i == RET else self.APPLIED
             self._cache[k] = tuple(x for x in first if x in applied or x.startswith((CALLS, VIA)))
         return self._cache[key]
@@ -2173,6 +2180,37 @@ class Summaries:
             self._busy.discard(id(func))
         self._flows[id(func)] = flow
         return flow
+
+    def switched_off(self, func: cst.FunctionDef, pos: int, kind: str, call: cst.Call, bound: bool) -> bool:
+        """Every `kind` event `func` causes at `pos` sits under an `if flag:` on a parameter of `func`
+        that `call` sets off (`get_model()` of `def get_model(freeze_bn=False)`, whose BatchNorm freeze
+        is under `if freeze_bn:`; `build(freeze=False)`): at that call the function does not do it.
+        `bound`: the call passes no receiver (`self.get_model(...)`), the first parameter is it."""
+        flags = self.flags_of(func, pos, kind, bound)
+        return flags is not None and all(_switched_off(f, call) for f in flags)
+
+    def flags_of(self, func: cst.FunctionDef, pos: int, kind: str, bound: bool = False) -> list[list] | None:
+        """The `if flag:` tests on parameters of `func` each `kind` event at `pos` sits under
+        (`[[index as a caller passes it, name, off by default], ...]` per event, as _switched_off reads
+        them), or None where some event sits under none, or there is none."""
+        events = self._every.get((id(func), pos), {}).get(kind, [])
+        params = [*func.params.posonly_params, *func.params.params][1 if bound else 0:]
+        tests = {id(n): n.test for n in walk(func.body) if isinstance(n, cst.If)}
+        out = []
+        for e in events:
+            flags = []
+            for if_id, arm in e.branches:
+                test = tests.get(if_id)
+                at = next((i for i, p in enumerate(params)
+                           if arm == 0 and isinstance(test, cst.Name) and p.name.value == test.value), None)
+                if at is not None:
+                    default = params[at].default
+                    flags.append([at, params[at].name.value,
+                                  isinstance(default, (cst.Name, cst.Integer)) and default.value in _OFF])
+            if not flags:
+                return None
+            out.append(flags)
+        return out or None
 
     def first_event(self, func: cst.FunctionDef, pos: int, kind: str) -> Event | None:
         return self._first.get((id(func), pos), {}).get(kind)
@@ -2678,10 +2716,11 @@ class Summaries:
         """`override_keeps` of a class of another file: not known here."""
         return None
 
-    def external(self, func: cst.Name, scope: Scope, pos: int) -> list[tuple[str, dict]]:
+    def external(self, func: cst.Name, scope: Scope, pos: int, call: cst.Call | None = None) -> list[tuple[str, dict]]:
         """What a function defined in another file does to its parameter `pos`: not known to one
         file, only that the argument is handed on (`via:<qualname>#<pos>`), which a summary keeps
-        so that a caller two files away still sees what that function does."""
+        so that a caller two files away still sees what that function does. (`call`: the call
+        site, whose flags may switch an effect off where the project is known.)"""
         owner = scope.lookup(func.value)
         bindings = owner.bindings.get(func.value, []) if owner is not None else []
         if len(bindings) != 1 or bindings[0].how != "import" or not bindings[0].qualname:

@@ -14,7 +14,7 @@ from freezelint.check.events import (ACTIVITY, ADD_GROUP, BN_FREEZE, CALLS, DDP_
                                      OPAQUE, OPT_BUILD, REBIND, REPLACE, TRAIN, UNFREEZE, Event, Flow, Jump,
                                      Summaries)
 from freezelint.check.events import (RUNS, UNKNOWN_OPT, defines, init_events, init_only_attrs, library_bases, lineage,
-                                     opt_detail, own_method)
+                                     opt_detail, own_method, _switched_off)
 from freezelint.check.facts import Facts, Scope
 from freezelint.check.known import is_library
 from freezelint.check.project import ARGS, Edge, shown_path
@@ -34,12 +34,13 @@ class ProjectSummaries(Summaries):
         super().__init__(facts)
         self.project = project
 
-    def external(self, func: cst.Name, scope: Scope, pos: int) -> list[tuple[str, dict]]:
+    def external(self, func: cst.Name, scope: Scope, pos: int, call: cst.Call | None = None) -> list[tuple[str, dict]]:
         q = self.facts.qualname(func, scope)
         if not q or q == func.value and scope.lookup(func.value) is None:
             return []  # a builtin or an undefined name
         return [(e.kind, _effect_detail(func.value, e)) for e in self.project.effects(self.facts.path, q, pos)
-                if e.kind in self.APPLIED or e.kind.startswith(CALLS)]
+                if (e.kind in self.APPLIED or e.kind.startswith(CALLS))
+                and not (call is not None and e.flags and all(_switched_off(f, call) for f in e.flags))]
 
     def external_owns(self, class_qual: str) -> tuple[dict, str, Edge] | None:
         return self.project.owns(self.facts.path, class_qual)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1029b43001d258f6dc519215f4e7344b'
+RULES_DIGEST = '0e4d500e08d9549d56c02e68c9375192'
 
 GATES = {
     'FZ002': (

@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 73
+SUMMARY_VERSION = 74
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -178,6 +178,7 @@ class Effect:
     reach: tuple = ()  # "train": the parts of the argument its train() calls reach (its summary's "reach")
     kept: bool = False  # "freeze": it outlives the function's own unfreezes (its summary's "kept")
     restores: bool = False  # "train": each train() puts back a mode saved from the argument (its summary's "restores")
+    flags: tuple = ()  # the `if flag:` tests on its parameters each event of the kind sits under (its summary's "flags")
 
 
 _MAX_VIA = 4  # builders passing on another file's builder's model, followed this deep (and no cycle further)
@@ -946,9 +947,10 @@ class Project:
             else:
                 hands = tuple(entry.get("hands", {}).get(str(pos), ())) if kind == "opaque" and not _chain else ()
                 reach = tuple(entry.get("reach", {}).get(str(pos), ())) if kind == "train" else ()
+                flags = tuple(entry.get("flags", {}).get(str(pos), {}).get(kind, ()))
                 out.append(Effect(kind, line, shown, entry.get("opt", {}).get(str(pos), {}), first, (hit[1],),
                                   hands, reach, kind == "freeze" and pos in entry.get("kept", ()),
-                                  kind == "train" and pos in entry.get("restores", ())))
+                                  kind == "train" and pos in entry.get("restores", ()), flags))
         seen: set[str] = set()
         return [e for e in out if not (e.kind in seen or seen.add(e.kind))]  # the first of each kind
 

@@ -76,7 +76,10 @@ off by default]]}` each, the `if flag:` tests on its parameters it sits under. "
 the parts of self a Module class's `__init__` leaves frozen (of self, or of a constructor argument it
 holds), `{"inner": ".encoder.fc", "flags": [...]}` each, flags as in "init_bn". A function's "kept"
 (FZ301): the positions whose freeze outlives the function's own unfreezes of them (each picks a
-subset by a name test of its own: loralib's `mark_only_lora_as_trainable`). A class with a train() of its own has
+subset by a name test of its own: loralib's `mark_only_lora_as_trainable`). A function's "flags": per
+position (or "ret") and kind, where every event of that kind sits under `if flag:` on a parameter of
+it, those tests per event (`[[index, name, off by default], ...]`): a call that sets each off
+(`build()` of `def build(freeze=False)`) does not do it. A class with a train() of its own has
 "train_keeps": the parts that train() provably keeps in eval mode (`[]`: none), or null when it
 may keep more (modes.train_keeps).
 "partial" (FZ401): in a function's entry, the line of a `load_state_dict(..., strict=False)` whose
@@ -176,6 +179,11 @@ def summarise(facts: Facts) -> dict:
                         and callees.restores(stmt, i)]
             if restores:  # FZ202: each train() of it puts back the mode saved from it (`model.train(was)`)
                 entry["restores"] = restores
+            flags = {at: kinds for at in entry["effects"] if at == RET or at.isdigit()
+                     if (kinds := {k: f for k in entry["effects"][at] if not k.startswith(VIA)
+                                   and (f := callees.flags_of(stmt, RET if at == RET else int(at), k))})}
+            if flags:  # a freeze under `if freeze:` on a parameter: a call that leaves it False does not freeze
+                entry["flags"] = flags
             functions[stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):
             info = facts.classes.get(stmt.name.value)

@@ -57,7 +57,10 @@ class TrainingFlagAssigned(Rule):
         "that make none either, each `__init__` storing on `self` only numbers, strings, containers, tensors "
         "(torch's functions, or a method of such a value), parameters annotated so (`m: int`, `x: Tensor | None`; "
         "not `Sequence[...]`, which may be an nn.ModuleList) or calls of a function of the file or the project "
-        "annotated to return such, no method storing a Module, none calling `add_module` or `setattr`; a "
+        "annotated to return such (not `torch.load` or `torch.hub.load`, which may give a model, nor an element of "
+        "a container such as `cfg[\"encoder\"]`), no other method storing a Module, a name it is given or a call's "
+        "result that may be one (`def attach(self, encoder): self.encoder = encoder`), none calling `add_module` "
+        "or `setattr`; a "
         "base of another file or a library's (`nn.ModuleDict`), an unannotated parameter or a call of "
         "anything else may make one and is still reported; inside `train`/`eval`/`__init__` methods or a `training` "
         "property setter (the implementation itself), and for `new.training = old.training`, the "
@@ -86,7 +89,9 @@ class TrainingFlagAssigned(Rule):
         "on purpose inside a training model (a frozen BatchNorm) is switched back to training, as "
         "`model.train()` would; apply it with `--unsafe-fixes` where `m` holds none. Otherwise neither store "
         "gets a fix and the message says what to write. Nor `m.training = False` that an `m.eval()` "
-        "(`m = m.eval()`, `m.train(False)`) reaches with no statement naming `m` in between, in its block "
+        "(`m = m.eval()`, `m.train(False)`) reaches with no statement naming `m` in between, nor one that "
+        "runs a method of a module above it or hands that on (`model.train()` between `model.backbone.eval()` "
+        "and `model.backbone.training = False`, `super().train()` for `self.backbone`), in its block "
         "or a block that holds it (not across a loop): eval() has set every flag, the assignment is "
         "redundant."
     )
@@ -886,7 +891,10 @@ _PLAIN_BUILTINS = frozenset({"int", "float", "bool", "str", "bytes", "complex", 
                              "set", "frozenset", "range", "min", "max", "sum", "abs", "round", "sorted"})
 # torch calls that build a Module or hand one back: not tensors
 _TORCH_MODULE_CALLS = ("torch.nn.", "torch.jit.", "torch.fx.", "torch.ao.", "torch.quantization.", "torch.export.",
-                       "torch.compile")
+                       "torch.compile", "torch.load", "torch.hub.", "torch.package.")  # a pickled or hub model too
+# Annotations of containers: an element of one may be a Module (`cfg: dict`, `cfg["encoder"]`)
+_CONTAINER_TYPES = frozenset({"list", "tuple", "dict", "set", "frozenset", "List", "Tuple", "Dict", "Set",
+                              "FrozenSet"})
 _MAX_PLAIN = 6
 
 
@@ -896,7 +904,8 @@ def _childless_self(facts: Facts, store: AttrStore) -> bool:
     eval() would do. Its bases are torch's Module, plain classes, or classes of this file that make
     none either; its `__init__` (and theirs) stores on `self` only values that are no Module (numbers,
     tensors, torch's tensor functions, parameters annotated so, functions of the file or the project
-    annotated to return such); no method stores a Module, calls `add_module`, `setattr`. A base of
+    annotated to return such; not an element of a container, which may be a Module); no method stores a
+    Module, or a name or a call's result that may be one; none calls `add_module`, `setattr`. A base of
     another file or a library stops it: it may make submodules."""
     if not (isinstance(store.obj, cst.Name) and store.obj.value == "self"):
         return False
@@ -916,11 +925,15 @@ def _makes_no_children(facts: Facts, cls, depth: int) -> bool:
     for stores in cls.attrs.values():  # every method: a Module stored anywhere is a child
         if any(facts.kinds.is_module(value, where) for value, where in stores):
             return False
-    inits = [m for m in cls.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == "__init__"]
-    return all(_init_stores_plain(facts, init) for init in inits)
+    methods = [m for m in cls.node.body.body if isinstance(m, cst.FunctionDef)]
+    return all(_stores_plain(facts, m, every=m.name.value == "__init__") for m in methods)
 
 
-def _init_stores_plain(facts: Facts, init: cst.FunctionDef) -> bool:
+def _stores_plain(facts: Facts, init: cst.FunctionDef, every: bool = True) -> bool:
+    """Every store on `self` in `init` is visibly no Module. In another method (`every` False) only the
+    stores that may bring one in from outside are read: a name (`self.encoder = encoder` in an
+    `attach(self, encoder)`) or a call of something not local (`self.model = build_model()`); a
+    method of a local value (`self.means = y.mean(0)` in forward) stays plain."""
     scope = facts.func_scopes.get(id(init))
     if scope is None:
         return False
@@ -933,9 +946,20 @@ def _init_stores_plain(facts: Facts, init: cst.FunctionDef) -> bool:
             continue
         for target, value in pairs:
             if isinstance(target, (cst.Tuple, cst.List)) and any(_on_self(e.value) for e in target.elements) \
-                    or _on_self(target) and not _plain(facts, value, scope, init, set()):
+                    or _on_self(target) and (every or _from_outside(value, scope)) \
+                    and not _plain(facts, value, scope, init, set()):
                 return False
     return True
+
+
+def _from_outside(value: cst.BaseExpression, scope) -> bool:
+    """A name, or a call whose callee is no local of the method (`build_model()`, `torch.load(path)`)."""
+    if isinstance(value, cst.Name):
+        return True
+    root = value.func if isinstance(value, cst.Call) else None
+    while isinstance(root, cst.Attribute):
+        root = root.value
+    return isinstance(root, cst.Name) and scope.lookup(root.value) is not scope
 
 
 def _on_self(target: cst.BaseExpression) -> bool:
@@ -956,7 +980,10 @@ def _plain(facts: Facts, value: cst.BaseExpression, scope, init: cst.FunctionDef
         return _plain(facts, value.left, scope, init, seen) and _plain(facts, value.right, scope, init, seen)
     if isinstance(value, cst.IfExp):
         return _plain(facts, value.body, scope, init, seen) and _plain(facts, value.orelse, scope, init, seen)
-    if isinstance(value, (cst.Subscript, cst.Attribute)):
+    if isinstance(value, cst.Subscript):  # an element: of a tensor no Module, of a container perhaps one
+        base = value.value
+        return not _may_contain(base, scope, init) and _plain(facts, base, scope, init, seen)
+    if isinstance(value, cst.Attribute):
         base = value.value
         return isinstance(base, cst.Name) and base.value == "self" or _plain(facts, base, scope, init, seen)
     if isinstance(value, cst.Name):
@@ -964,6 +991,39 @@ def _plain(facts: Facts, value: cst.BaseExpression, scope, init: cst.FunctionDef
     if isinstance(value, cst.Call):
         return _plain_call(facts, value, scope, init, seen)
     return False
+
+
+def _may_contain(base: cst.BaseExpression, scope, init: cst.FunctionDef) -> bool:
+    """`base` may be a container whose elements are Modules: an attribute (`self.layers`), a parameter
+    annotated as a container or left without annotation, a local bound to a container literal."""
+    if isinstance(base, (cst.Attribute, cst.Subscript)):
+        return True
+    if not isinstance(base, cst.Name) or scope.lookup(base.value) is not scope:
+        return False
+    params = {p.name.value: p for p in (*init.params.posonly_params, *init.params.params, *init.params.kwonly_params)}
+    for b in scope.bindings.get(base.value, []):
+        p = params.get(base.value) if b.how == "param" else None
+        ann = p.annotation.annotation if p is not None and p.annotation is not None else None
+        if b.how == "param" and (ann is None or _container_type(ann)) \
+                or isinstance(b.node, (cst.Tuple, cst.List, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp)):
+            return True
+    return False
+
+
+def _container_type(ann: cst.BaseExpression) -> bool:
+    """`dict`, `list[nn.Module]`, `Optional[Dict[str, Any]]`, `dict | None`."""
+    if isinstance(ann, cst.SimpleString):
+        try:
+            return _container_type(cst.parse_expression(ann.evaluated_value))  # type: ignore[arg-type]
+        except (cst.ParserSyntaxError, TypeError):
+            return True
+    if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
+        return _container_type(ann.left) or _container_type(ann.right)
+    head = ann.value if isinstance(ann, cst.Subscript) else ann
+    name = (dotted(head) or "").rsplit(".", 1)[-1]
+    if isinstance(ann, cst.Subscript) and name in _UNIONS:
+        return any(isinstance(e.slice, cst.Index) and _container_type(e.slice.value) for e in ann.slice)
+    return name in _CONTAINER_TYPES
 
 
 def _plain_name(facts: Facts, name: str, scope, init: cst.FunctionDef, seen: set[str]) -> bool:
@@ -1084,7 +1144,8 @@ def _mode_called_after(store, module: cst.Module) -> bool:
 
 def _eval_reaches(store, module: cst.Module) -> bool:
     """`model = model.eval()` (or `model.eval()`, `model.train(False)`) before `model.training = False`,
-    with no statement in between that names `model`: eval() set every submodule's flag already, the
+    with no statement in between that names `model`, or runs a method of a module above it
+    (`model.train()` for `model.backbone`): eval() set every submodule's flag already, the
     assignment is redundant, not wrong. Followed back through the block and the blocks of the `if`,
     `with` and `try` statements that hold it, never into a loop (an earlier iteration may train it)."""
     if store.form not in ("assign", "annassign") or not (isinstance(store.value, cst.Name)
@@ -1092,6 +1153,7 @@ def _eval_reaches(store, module: cst.Module) -> bool:
         return False
     obj = src(store.obj)
     names = re.compile(r"(?<![\w.])" + re.escape(obj) + r"(?!\w)")
+    above = _above(obj)
     stmt, parents = store.ctx.stmt, _parents(store.ctx.scope.node or module)
     while stmt is not None:
         block, holder = parents.get(id(stmt), (None, None))
@@ -1100,12 +1162,26 @@ def _eval_reaches(store, module: cst.Module) -> bool:
         for before in reversed(block[:[id(b) for b in block].index(id(stmt))]):
             if _evals(before, obj):
                 return True
-            if names.search(src(before)):
+            if names.search(src(before)) or above is not None and above.search(src(before)):
                 return False  # run, handed on, trained or rebound: the flag may matter again
         if isinstance(holder, (cst.For, cst.While, cst.FunctionDef, cst.ClassDef)) or holder is None:
             return False
         stmt = holder
     return False
+
+
+def _above(obj: str) -> re.Pattern | None:
+    """What names a module above `obj` in a way that may set its flags: a method called on it or the
+    name handed on or bound bare (`model.train()`, `run(model)`, `model = other` for `model.backbone`; `self.train()`,
+    `super().train(mode)` for `self.backbone`), where a path through it to another part
+    (`model.head.train()`) leaves `obj` alone. None for a plain name."""
+    parts = obj.split(".")
+    prefixes = [re.escape(".".join(parts[:i])) for i in range(1, len(parts))]
+    if parts[0] == "self" and len(parts) > 1:
+        prefixes.append(r"super\(\)")
+    if not prefixes:
+        return None
+    return re.compile(r"(?<![\w.])(?:" + "|".join(prefixes) + r")(?:\s*\.\s*\w+\s*\(|(?!\w)(?!\s*\.))")
 
 
 def _parents(root: cst.CSTNode) -> dict[int, tuple[list, cst.CSTNode | None]]:

@@ -84,7 +84,8 @@ class TrainUndoesBnFreeze(Rule):
         "(`net.head.train()`, directly or in a helper) reaches that part only: it undoes a freeze of the same part, of "
         "a module that holds it, or of all the model where the part is proven to hold BatchNorm, never a sibling's "
         "(`net.backbone.eval(); net.head.train()` is the frozen-backbone idiom). A class is reported at its definition only when the BN freeze is "
-        "in `__init__` (no caller can re-apply a constructor), and not through a public method callers can "
+        "in `__init__` (no caller can re-apply a constructor) and no other method of it (forward) freezes that "
+        "BatchNorm again or puts what holds it in eval mode, and not through a public method callers can "
         "call again after train() (`self.freeze_bn()`: judged where they train: `model = DeepLab()` (a class of this file or "
         "another) arrives with its BatchNorm frozen, unless the call provably sets the flag off, `DeepLab(freeze_bn=False)`; so does a "
         "trainer's `self.model = DeepLab()`, judged in the trainer's methods that call no other method of it and "
@@ -1895,6 +1896,8 @@ class TrainUndoesBnFreeze(Rule):
                         continue  # through a public method: callers re-apply it after train() (judged there)
                     if e.kind == BN_FREEZE and (e.target == "self" or e.target.startswith("self.")) \
                             and not e.detail.get("part"):  # `self.encoder.eval()`: _frozen_submodules
+                        if _refrozen_again(facts, info, flow, e.target):
+                            continue  # forward (or another method) re-applies it before the model runs
                         lost = _not_kept({"keeps": keeps}, e.target, "self") if keeps is not None else None
                         if keeps is not None and lost is None:
                             continue
@@ -2074,6 +2077,20 @@ class TrainUndoesBnFreeze(Rule):
                     stmt=e.stmt,
                 )
 
+
+
+def _refrozen_again(facts: Facts, info, init, path: str) -> bool:
+    """A method of the class other than `__init__`, train() and the private helpers `__init__` calls
+    freezes the BatchNorm of `path` again, or puts it (or what holds it) in eval mode
+    (`self.backbone.apply(set_bn_eval)` at the top of forward): whatever a train() did is undone at
+    every call, as _evals_again reads a frozen submodule's eval()."""
+    own = [f for f in flows_of(facts).bodies if f.scope.cls is info and f.scope.is_method]
+    helpers = {e.detail["via"] for e in init.events if str(e.detail.get("via", "")).startswith("_")}
+    again = any(e.kind == BN_FREEZE and e.target and (path == e.target or path.startswith(e.target + "."))
+                and not e.detail.get("part") and not e.detail.get("returned")
+                for f in own if f.scope.func_name not in ("__init__", "train") and f.scope.func_name not in helpers
+                for e in f.events)
+    return again or _evals_again([f for f in own if f.scope.func_name != "train"], path, helpers)
 
 
 def _evals_again(own: list, path: str, helpers: set) -> bool:

@@ -1194,7 +1194,7 @@ class OptimizerOverFrozenParams(Rule):
                     else (f"`{frozen}` is meant to be frozen (`{src(freezes[0].node)}` freezes nothing as written"
                           f"{named})") if broken \
                     else f"part of `{frozen}` is frozen (`{cut}`)" if (cut := freezes[0].detail.get("cut")) \
-                    else f"`{o.detail['path']}` is frozen (all of `{frozen}` is)" if _within(o.detail["path"], frozen) \
+                    else _part_frozen(flow, freezes[0], o, frozen) if _within(o.detail["path"], frozen) \
                     else _frozen_as_it_stands(facts, flow, freezes[0], o, frozen)
                 unsure = freezes[0].detail.get("unsure")  # the kind of what the store is on, not known
                 check = (f", once the freeze is sure to work: `{src(freezes[0].node)}` freezes nothing if `{unsure}` "
@@ -1240,25 +1240,53 @@ def _one_line(code: str) -> str:
     return re.sub(r"\s+", " ", code)
 
 
-def _frozen_as_it_stands(facts: Facts, flow, freeze, opt, frozen: str) -> str:
-    """What is frozen when the optimizer is built, said of the object as it stands there: "`model` is
-    frozen"; "part of `model` is frozen (all but `model[-1]`, unfrozen again)" where parts of it were
-    unfrozen or replaced since (and not frozen again); and, where `model` was wrapped again since (`model = DataParallel(model)`),
-    the path the freeze named with the line it named it at, since it no longer leads there."""
+def _part_frozen(flow, freeze, opt, frozen: str) -> str:
+    """What is frozen, for an optimizer over a part of the frozen model (`model.layer4` of `model`):
+    "`model.layer4` is frozen (all of `model` is)", less the parts unfrozen or replaced since."""
+    spared = _spared(flow, freeze, opt, frozen)
+    return f"`{opt.detail['path']}` is frozen (all of `{frozen}` is{f' but {spared}' if spared else ''})"
+
+
+def _spared(flow, freeze, opt, frozen: str) -> str:
+    """The parts of `frozen` unfrozen again or replaced between the freeze and the optimizer (and not
+    frozen again), as a message names them: "`model.fc`, replaced since, and `model.layer4`, unfrozen
+    again" (a part inside another one named, not again); "" where none."""
     spared = [(part, "unfrozen again" if e.kind == UNFREEZE else "replaced since")
               for e in flow.events if e.kind in (UNFREEZE, REPLACE) and e.target == freeze.target
               and freeze.index < e.index < opt.index and after(freeze, e)
               and _within(part := _part(e) if e.kind == UNFREEZE else e.detail.get("path"), frozen)
               and not any(f.kind == FREEZE and f.target == freeze.target and e.index < f.index < opt.index
                           and (_part(f) == part or _within(part, _part(f))) for f in flow.events)]
+    first: dict[str, str] = {}
+    for part, why in spared:  # a part named once, for the first reason
+        first.setdefault(part, why)
+    spared = list(first.items())
+    spared = [(part, why) for part, why in spared if not any(_within(part, other) for other, _ in spared)]
+    said = []
+    for why in dict.fromkeys(why for _, why in spared):
+        names = list(dict.fromkeys(f"`{part}`" for part, w in spared if w == why))
+        said.append(", ".join(names[:2]) + (" and more" if len(names) > 2 else "") + f", {why}")
+    return ", and ".join(said)
+
+
+def _frozen_as_it_stands(facts: Facts, flow, freeze, opt, frozen: str) -> str:
+    """What is frozen when the optimizer is built, said of the object as it stands there: "`model` is
+    frozen"; "part of `model` is frozen (all but `model[-1]`, unfrozen again)" where parts of it were
+    unfrozen or replaced since (and not frozen again); and, where `model` was wrapped again since (`model = DataParallel(model)`),
+    the path the freeze named with the line it named it at, since it no longer leads there (where the
+    wrap runs on some paths only, under an `if`, the path as named, and the wrapped one beside it)."""
+    spared = _spared(flow, freeze, opt, frozen)
     wrapped = _wrapped_again(facts, flow, freeze, opt) if frozen != freeze.target else None
     if wrapped is not None:
-        line, call = facts.positions[freeze.node].start.line, wrapped
-        again = f"named `{frozen}` at line {line}, before line {facts.positions[call].start.line} wrapped " \
-            f"`{freeze.target}` again"
-        if facts.qualname(call.func, flow.scope) in _MODULE_WRAPPERS:  # one more `.module` in the path now
-            return f"`{freeze.target}.module{frozen[len(freeze.target):]}` is frozen ({again})"
-        return f"part of `{freeze.target}` is frozen ({again})"
+        call, always = wrapped
+        line, at = facts.positions[freeze.node].start.line, facts.positions[call].start.line
+        module = facts.qualname(call.func, flow.scope) in _MODULE_WRAPPERS  # one more `.module` in the path now
+        now = f"{freeze.target}.module{frozen[len(freeze.target):]}"
+        if not always:
+            return f"`{frozen}` is frozen (`{now}` where line {at} wraps `{freeze.target}` again)" if module \
+                else f"`{frozen}` is frozen (line {at} may wrap `{freeze.target}` again)"
+        again = f"named `{frozen}` at line {line}, before line {at} wrapped `{freeze.target}` again"
+        return f"`{now}` is frozen ({again})" if module else f"part of `{freeze.target}` is frozen ({again})"
     picked = freeze.detail.get("picked")
     if picked:  # a loop that freezes the parameters a test on their names picks: never the whole
         test = _one_line(picked[0][0])
@@ -1266,10 +1294,7 @@ def _frozen_as_it_stands(facts: Facts, flow, freeze, opt, frozen: str) -> str:
         return f"part of `{frozen}` is frozen (the parameters picked by `{test}`)"
     if not spared:
         return f"`{frozen}` is frozen"
-    names = list(dict.fromkeys(f"`{part}`" for part, _ in spared))
-    shown = ", ".join(names[:2]) + (" and more" if len(names) > 2 else "")
-    why = " or ".join(dict.fromkeys(why for _, why in spared))
-    return f"part of `{frozen}` is frozen (all but {shown}, {why})"
+    return f"part of `{frozen}` is frozen (all but {spared})"
 
 
 # Wrappers that hold the model they wrap as `.module`
@@ -1278,9 +1303,11 @@ _MODULE_WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DataPa
                               "torch.nn.parallel.distributed.DistributedDataParallel"})
 
 
-def _wrapped_again(facts: Facts, flow, freeze, opt) -> cst.Call | None:
+def _wrapped_again(facts: Facts, flow, freeze, opt) -> tuple[cst.Call, bool] | None:
     """The call that wraps the freeze's model again between the freeze and the optimizer
-    (`model = torch.nn.DataParallel(model)`: `model.module.backbone` now names another object), else None."""
+    (`model = torch.nn.DataParallel(model)`: `model.module.backbone` now names another object), and
+    whether it runs on every path to the optimizer (not under an `if` of its own), else None.
+    `torch.compile(model)` is no such wrap: its module hands on its model's attributes."""
     name = freeze.target
     owner = flow.scope.lookup(name) if name.isidentifier() else None
     start, end = facts.positions[freeze.node].start.line, facts.positions[opt.node].start.line
@@ -1290,9 +1317,19 @@ def _wrapped_again(facts: Facts, flow, freeze, opt) -> cst.Call | None:
             continue
         line = facts.positions[value].start.line
         if start < line <= end and any(a.keyword is None and isinstance(a.value, cst.Name) and a.value.value == name
-                                       for a in value.args):
-            return value
+                                       for a in value.args) and facts.qualname(value.func, flow.scope) != "torch.compile":
+            return value, _beside(flow.scope.node or facts.module, value, opt.stmt)
     return None
+
+
+def _beside(root: cst.CSTNode, call: cst.Call, stmt) -> bool:
+    """The statement holding `call` and `stmt` are statements of one block: the call runs on the
+    way to `stmt`, not under an `if`, loop or `try` of its own."""
+    for node in walk(root):
+        block = node.body if isinstance(node, cst.Module) else getattr(getattr(node, "body", None), "body", None)
+        if isinstance(block, (list, tuple)) and any(s is stmt for s in block):
+            return any(any(n is call for n in walk(s)) and isinstance(s, cst.SimpleStatementLine) for s in block)
+    return False
 
 
 def _hidden(freeze, code: str) -> bool:

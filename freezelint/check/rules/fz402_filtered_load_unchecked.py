@@ -146,12 +146,12 @@ class _Uses(cst.CSTVisitor):
         self._bare.add(id(node.value))
 
     def _sized(self, node) -> bool:
-        """The dict, its `keys()`, or a list / tuple / set of either: as many entries as the dict
-        (`len(kept.keys())`, `len(list(kept))`)."""
+        """The dict, its `keys()`, `values()` or `items()`, or a list / tuple / set of those: empty
+        where the dict is (`len(kept.keys())`, `len(list(kept))`, `len(kept.items())`)."""
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("list", "tuple", "set") \
                 and len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star:
             node = node.args[0].value
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "keys" \
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("keys", "values", "items") \
                 and not node.args:
             node = node.func.value
         return self._is(node)
@@ -231,7 +231,7 @@ class FilteredLoadUnchecked(Rule):
     notes = (
         "The filter is a membership test of the key (`k in model_dict`, alone or joined by `and`); a "
         "substring test on the key (`adapter_name in k`, `\"fc\" in k`) picks keys by name and is not one. "
-        "Checks that count: `len()` or truth of the filtered dict (`len(kept)`, `len(kept.keys())`, "
+        "Checks that count: `len()` or truth of the filtered dict (`len(kept)`, `len(kept.keys())`, `len(kept.items())`, "
         "`len(list(kept))`, `bool(kept)`, `if not kept: raise ...`); the keys of the model it lacks "
         "logged, raised or tested (`print(set(model_dict) - set(kept))`), or the keys it kept logged "
         "(`print(list(kept))`, not one line per key: none when it kept nothing); and, before the dict is merged "

@@ -1,0 +1,106 @@
+"""FZ301's words for what is frozen at the optimizer: a group over a part of a model frozen whole names
+the parts unfrozen or replaced since, never "all of `model` is" while some of it trains; a wrap under an
+`if` keeps the path as the freeze named it (the wrapped path beside it); torch.compile keeps the path."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from freezelint import codes
+from freezelint.check.engine import check_text
+
+ALL_STATIC = frozenset(c for c, i in codes.CATALOGUE.items() if i.static)
+
+
+def _fz301(src: str) -> list[str]:
+    return [d.message for d in check_text(textwrap.dedent(src), "ex.py", ALL_STATIC, force=True).diagnostics
+            if d.code == "FZ301"]
+
+
+GROUPS = """
+import torch
+import torchvision
+
+model = torchvision.models.resnet50(weights=None)
+for p in model.parameters():
+    p.requires_grad = False
+{between}
+optimizer = torch.optim.SGD([{{"params": model.layer3.parameters()}}, {{"params": model.fc.parameters()}}],
+                            lr=0.1, momentum=0.9)
+"""
+
+
+@pytest.mark.parametrize("between, said", [
+    ("", "`model.layer3` is frozen (all of `model` is) in this scope"),
+    ("model.fc = torch.nn.Linear(2048, 10)",
+     "`model.layer3` is frozen (all of `model` is but `model.fc`, replaced since) in this scope"),
+    ("model.fc = torch.nn.Linear(2048, 10)\nmodel.layer4.requires_grad_(True)",
+     "`model.layer3` is frozen (all of `model` is but `model.fc`, replaced since, and `model.layer4`, "
+     "unfrozen again) in this scope"),
+])
+def test_a_group_over_a_part_names_what_trains_again(between, said):
+    [message] = _fz301(GROUPS.format(between=between))
+    assert said in message, message
+
+
+def test_the_whole_model_with_parts_unfrozen_and_replaced_pairs_each_with_its_reason():
+    [message] = _fz301("""
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet50(weights=None)
+    model.requires_grad_(False)
+    model.fc = torch.nn.Linear(2048, 10)
+    model.layer4.requires_grad_(True)
+    optimizer = torch.optim.Adam(model.parameters(), weight_decay=1e-4)
+    """)
+    assert "while part of `model` is frozen (all but `model.fc`, replaced since, and `model.layer4`, unfrozen " \
+           "again) in this scope" in message, message
+
+
+WRAP = """
+import torch
+import torchvision
+
+model = torchvision.models.resnet50(weights=None)
+model.layer1.requires_grad_(False)
+{wrap}
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4)
+"""
+
+
+@pytest.mark.parametrize("wrap, said", [
+    ("if torch.cuda.device_count() > 1:\n    model = torch.nn.DataParallel(model)",
+     "while `model.layer1` is frozen (`model.module.layer1` where line 8 wraps `model` again) in this scope"),
+    ("if torch.cuda.device_count() > 1:\n    model = Wrapper(model)",
+     "while `model.layer1` is frozen (line 8 may wrap `model` again) in this scope"),
+    ("model = torch.compile(model)", "while `model.layer1` is frozen in this scope"),  # the path still leads there
+    ("model = torch.nn.DataParallel(model)",
+     "while `model.module.layer1` is frozen (named `model.layer1` at line 6, before line 7 wrapped `model` again)"),
+])
+def test_a_wrap_names_the_path_as_it_stands(wrap, said):
+    [message] = _fz301(WRAP.format(wrap=wrap))
+    assert said in message, message
+
+
+def test_torch_compile_hands_on_its_model_attributes():
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential()
+    model.add_module("layer1", torch.nn.Linear(2, 2))
+    assert torch.compile(model).layer1 is model.layer1
+
+
+def test_a_part_replaced_then_unfrozen_is_named_once():
+    [message] = _fz301("""
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet50(weights=None)
+    model.requires_grad_(False)
+    model.fc = torch.nn.Linear(2048, 10)
+    model.fc.requires_grad_(True)
+    optimizer = torch.optim.Adam(model.parameters(), weight_decay=1e-4)
+    """)
+    assert "while part of `model` is frozen (all but `model.fc`, replaced since) in this scope" in message, message
