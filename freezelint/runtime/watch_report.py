@@ -32,7 +32,7 @@ from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, class_name, walk
 from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params, in_part,
                                                held_by, join_name, model_labels, model_name, optimizer_labels,
-                                               ran_beside, unwrapped, within)
+                                               optimizer_names, ran_beside, unstepped_holders, unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
@@ -1129,6 +1129,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites,
                                  stayed_eval=stayed)
     found = F.held_beside(found, precords, onames)  # several optimizers: FZ503 says which to add to
+    if not only_beside and any(f.code == "FZ503" for f in found):
+        found = _held_unstepped(w, found, named, opts)
     if any(graded) and not only_beside:
         found = _copied_back(found, precords, onames, graded, stood, w.steps)
     if not only_beside and any(outside) and not any(f.code == "FZ302" for f in found):
@@ -1220,6 +1222,43 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if spread is not None:
         report = spread.merge(report, after, changed)
     return report
+
+
+def _held_unstepped(w: "Watch", found: list[F.AuditFinding], named: list[tuple[str, nn.Parameter]],
+                    opts: list[torch.optim.Optimizer]) -> list[F.AuditFinding]:
+    """FZ503 on parameters that an optimizer which did not step holds: they are in its param
+    groups, not in none, and what leaves them out is that nothing steps it (stage 2's optimizer
+    built while the loop still steps stage 1's)."""
+    ids = {n: id(p) for n, p in named}
+    wanted = {ids[n] for f in found if f.code == "FZ503" for n in (f.names or [f.target]) if n in ids}
+    holders = unstepped_holders(w, wanted) if wanted else {}
+    if not holders:
+        return found
+    idle = list({id(o): o for o in holders.values()}.values())
+    given = optimizer_names([*opts, *idle])
+    label = {id(o): name or type(o).__name__ for o, name in zip([*opts, *idle], given)}
+    steppers = F.listed([f"`{label[id(o)]}`" for o in opts])
+    out = []
+    for f in found:
+        names = f.names or [f.target]
+        mine = [holders.get(ids.get(n, -1)) for n in names]
+        if f.code != "FZ503" or not all(mine):
+            out.append(f)
+            continue
+        held = list({id(o): o for o in mine}.values())
+        which = F.listed([f"`{label[id(o)]}` ({type(o).__name__})" for o in held])
+        words = F._ONE if len(names) == 1 else F._MANY
+        grad = ("; {their} .grad accumulates unless the loop clears the model's grads (optimizer.zero_grad() "
+                "clears only its own)".format(**words)) if "accumulates" in f.message else ""
+        message = (f"{F.listed(names)}: requires_grad=True and in a param group of {which}, which did not step "
+                   f"in the window while {steppers} did, so never updated{grad} (an optimizer the loop does "
+                   f"not step: a later stage's new one while the loop still steps the old one, or a step() left out)")
+        advice = (f"step {F.listed([f'`{label[id(o)]}`' for o in held])} in the loop (where it replaces "
+                  f"{steppers}, assign it to the name the loop steps: `{label[id(opts[0])]} = ...`), add {{them}} to "
+                  f"{steppers} (`.add_param_group(...)`), or freeze {{them}}")
+        out.append(replace(f, message=message, advice=advice.format(**words),
+                           advice_many=advice.format(**F._MANY)))
+    return out
 
 
 def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: list[list[torch.Tensor]],
