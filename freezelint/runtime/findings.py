@@ -1855,12 +1855,18 @@ def _hit(pattern: str, p: ParamRecord) -> bool:
 
 def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],
                          module_names: Sequence[str] = (),
-                         buffers: Sequence[BufferRecord] | None = None, among: int = 1) -> list[AuditFinding]:
+                         buffers: Sequence[BufferRecord] | None = None, among: int = 1,
+                         tied: Mapping[str, Sequence[str]] | None = None,
+                         in_eval: frozenset[str] = frozenset()) -> list[AuditFinding]:
     """FZ506 per pattern. Trainable means requires_grad, held by an optimizer, and changed, or
     reached by a gradient that was exactly zero at every step (LoRA's lora_A while lora_B is still
     zero at initialisation: it moves from the second step on). A pattern that names only modules
     without parameters (by name or glob: a FrozenBatchNorm2d) is frozen where `buffers` tell that
-    none of theirs changed. `among`: how many optimizers stepped (FZ503's words for one in none)."""
+    none of theirs changed. `among`: how many optimizers stepped (FZ503's words for one in none).
+    `tied`: a record's name -> the other names of its tensor as a tied weight (not PEFT's or a
+    wrapper's other spellings of the same name), for the advice on one a pattern names only in part.
+    `in_eval`: the modules whose forwards all ran in eval() (the watch's), where a trainable one expected
+    frozen was most likely taken to be frozen by eval()."""
     out = []
 
     def untrained(r: ParamRecord) -> bool:
@@ -1904,7 +1910,10 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
         if not wrongs:
             continue
         bad = [f"{p.name} (also {', '.join(p.aliases)})" if p.aliases else p.name for p in wrongs]
-        causes, advice = _expectation_causes(option, wrongs, among)
+        # tied to a name the pattern does not name (GPT-2's lm_head.weight is transformer.wte.weight):
+        # freezing it freezes that one too
+        others = {p.name: [n for n in (tied or {}).get(p.name, ()) if not matches(pattern, n)] for p in wrongs}
+        causes, advice = _expectation_causes(option, wrongs, among, {n: o for n, o in others.items() if o}, in_eval)
         if option == "expect_frozen":
             out.append(AuditFinding("FZ506", pattern, f"expected frozen, but {listed(bad)} "
                                     f"{'is' if len(bad) == 1 else 'are'} trainable or changed: {causes}", advice))
@@ -1979,13 +1988,27 @@ def _by_other_names(p: ParamRecord, one: str, other: str) -> bool:
     return bool(first) and bool(second) and not first & second
 
 
-def _expectation_causes(option: str, wrong: list[ParamRecord], among: int = 1) -> tuple[str, str]:
+def _expectation_causes(option: str, wrong: list[ParamRecord], among: int = 1,
+                        tied_out: Mapping[str, list[str]] | None = None,
+                        in_eval: frozenset[str] = frozenset()) -> tuple[str, str]:
     """What the records say went wrong for an expectation's parameters, counted by cause, and
     what to do about each cause present; with several optimizers (`among`), one in none is in no
-    param group of any of them, as FZ503 says."""
+    param group of any of them, as FZ503 says. `tied_out`: record name -> the names of its tied
+    tensor that the pattern does not name; `in_eval`: modules that ran in eval() only."""
     which = f"any of the {among} optimizers" if among > 1 else "the optimizer"
+    tied_out = tied_out or {}
     if option == "expect_frozen":
-        kinds = [("trainable (requires_grad=True)", "freeze {them} with requires_grad_(False)", lambda r: r.requires_grad),
+        outside = listed(list(dict.fromkeys(n for ns in tied_out.values() for n in ns)))
+        kinds = [(f"trainable (requires_grad=True) as one tensor with {outside} (tied weights), which the pattern "
+                  f"does not name: freezing {{them}} freezes {outside} too",
+                  "untie the weights (for a transformers model, tie_word_embeddings=False in its config) to freeze "
+                  "{them} alone, or freeze {them} under either name if both are to stay frozen",
+                  lambda r: r.requires_grad and r.name in tied_out),
+                 ("trainable (requires_grad=True), though run in eval(): eval() switches dropout and normalisation "
+                  "to inference and freezes nothing", "freeze {them} with requires_grad_(False) as "
+                  "well as eval()", lambda r: r.requires_grad and r.name not in tied_out and r.module in in_eval),
+                 ("trainable (requires_grad=True)", "freeze {them} with requires_grad_(False)",
+                  lambda r: r.requires_grad and r.name not in tied_out and r.module not in in_eval),
                  # what moved them decides the advice: the optimizer is not always it
                  ("changed though frozen: written by the forward of {their} module{s}, run in train mode",
                   "put {their} module{s} in eval(), again after every train() that reaches {them} (or override "

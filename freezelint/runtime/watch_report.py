@@ -1164,7 +1164,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                    **{_as_named(_without_wrappers(given[p], mnames), own, mnames): p for p in w.expect_trainable}}
         expect_frozen, expect_trainable = ([_as_named(_without_wrappers(p, mnames), own, mnames) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
-        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords, among=len(opts)):
+        as_named = {id(p): n for n, p in named if id(p) in tied}
+        ties = {n: [a for a in tied[pid] if a != n] for pid, n in as_named.items()}
+        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords, among=len(opts),
+                                        tied=ties, in_eval=frozenset(r.name for r in mrecords if r.mode == "eval")):
             # the finding names the pattern as the user wrote it (`ctrl.1`, `_orig_mod.head`)
             f = replace(f, target=written.get(f.target, f.target)) if f.target in written else f
             found.append(_script_module(f, named_modules, [r.name for r in precords])
