@@ -888,6 +888,20 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                                                   for p in params) else []
     trained_some = trained_some or bool(blockers)
     unreached = [p for ps in still.values() if all(p.grad == "none" for p in ps) for p in ps]
+    # A gradient reached them in a backward, and their .grad was None at every step: the loop clears
+    # it between backward and step. Beside parameters that trained, a freeze by dropping gradients
+    # (DINO's cancel_gradients_last_layer): a note. With nothing trained, a zero_grad() before step().
+    cleared = [p for p in unreached if p.grad_dropped]
+    if cleared:
+        unreached = [p for p in unreached if not p.grad_dropped]
+        if trained_some:
+            if notes is not None:
+                notes.append(worded(
+                    f"{listed([p.name for p in cleared])} got gradients in backward, but {{their}} .grad was None "
+                    f"at each of the {steps} steps: the script sets it to None between backward and step (as DINO's "
+                    f"cancel_gradients_last_layer does to hold the last layer still), so the optimizer skipped "
+                    f"{{them}}; no FZ505", len(cleared) == 1))
+            cleared = []
     zeroed = [p for m, ps in still.items() if steps > 1 and trained_some and len(ps) == own[m]
               and any(p.grad == "zero" for p in ps) and all(p.grad in ("none", "zero") for p in ps) for p in ps]
     # Under torch.compile the watch counts trainable grads at every step: a module whose grads were
@@ -921,7 +935,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # expert picked per step, and these not picked yet in the window
     unpicked = [p for p in rest if ran is not None and _sibling_ran(p.module, ran, by_module)]
     rest = [p for p in rest if p not in unpicked]
-    for ps in (unused, ignored, rest, unpicked, zeroed, decayed, undone):
+    for ps in (cleared, unused, ignored, rest, unpicked, zeroed, decayed, undone):
         if not ps:
             continue
         names = [p.name for p in ps]
@@ -930,7 +944,11 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         shown = listed([_label(m) for m in tops])
         one = len(tops) == 1
         pooler: tuple[str, str] | None = None
-        if ps is unused:
+        if ps is cleared:
+            why = ("a gradient reached {them} in backward, but {their} .grad was None again at every step: the loop "
+                   "clears the grads between loss.backward() and optimizer.step() (zero_grad() called before step() "
+                   "rather than before backward(), or `.grad = None`), so no step applies a gradient")
+        elif ps is unused:
             why = (f"{{they}} received no gradient (.grad stayed None at every step): not used in the forward, "
                    f"{shown} never ran {'its' if one else 'their'} forward while watched")
         elif ps is ignored and (pooler := _hf_pooler(tops, live)):
@@ -1025,6 +1043,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
              if (ps is decayed or ps is zeroed and not beside) and hooked(ps) else
              _zeroed_advice(any(_member(p.module, by_module) for p in ps))
              if ps is decayed and zeroed_by_loop(ps) else
+             "call optimizer.zero_grad() before loss.backward() (or after optimizer.step()), never between them"
+             if ps is cleared else
              "freeze {them} explicitly if that is intended (a part a later stage brings into the forward: freeze it "
              "until then), otherwise make the loss depend on {them}")
             + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""))

@@ -346,6 +346,13 @@ class Watch:
         self._start_noted: set[int] = set()  # ids of the roots whose params are in frozen_at_start
         self._root_params: dict[int, list[torch.Tensor]] = {}
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
+        # trainable parameters with no grad at a step's end get a hook that notes a gradient arriving
+        # in the next backward; `dropped`: those whose gradient arrived and whose .grad was None again
+        # at the step (the script cleared it between backward and step: DINO's cancel_gradients_last_layer,
+        # or a zero_grad() before step()). Only such parameters, from the window's second step on.
+        self._arrivals: dict[int, tuple[torch.Tensor, Any]] = {}  # id -> (parameter, hook handle)
+        self._arrived: set[int] = set()
+        self.dropped: set[int] = set()
         # a frozen parameter's grad at its optimizer's last step end (weakly); `grad_written`: those
         # whose grad was another tensor at a later step, so the loop wrote it (torch.func.grad's
         # grads assigned to .grad; a backward leaves a frozen one's alone): not stale from before
@@ -626,6 +633,11 @@ class Watch:
         for h in self._handles:
             h.remove()
         self._handles = []
+        for p, h in self._arrivals.values():
+            h.remove()
+            if not p._post_accumulate_grad_hooks:  # as before ours: no hooks, not an empty dict
+                p._post_accumulate_grad_hooks = None
+        self._arrivals = {}
         for hook, _, _ in self._lazy.values():
             hook.remove()
         if self._train_orig is not None:
@@ -1287,12 +1299,15 @@ class Watch:
         sample = next((p for p in held if p.requires_grad and p.grad is not None), None)
         if sample is not None:
             self._grad_probe[id(opt)] = (sample, weakref.ref(sample.grad))
+        arrived = self._arrived  # since this optimizer's last step (the hooks hold this set: never replaced)
         for p in held:
             if p.requires_grad:
                 self.trained.add(id(p))
                 if id(p) in moving:
                     versions[id(p)] = p._version
-                if p.grad is not None:
+                if p.grad is None and not self._closure_step:
+                    self._note_arrivals(p, arrived)
+                elif p.grad is not None:
                     # A compiled backward hands a parameter the loss ignores an all-zero grad, not
                     # None, and weight decay or momentum then moves it anyway: only counting proves
                     # that no gradient reached it. Once nonzero, a grad is not read again.
@@ -1304,6 +1319,8 @@ class Watch:
                 if id(p) not in given:
                     read.append(p)
                 self._note_frozen_grad(p)
+        if arrived:
+            arrived.difference_update(map(id, held))
         # the grads read now and the frozen ones read as the step began (`given`): disjoint
         for pid, c in [*zip(map(id, read), fsdp.nonzero_counts([p.grad for p in read])), *given.items()]:
             if c:
@@ -1318,6 +1335,15 @@ class Watch:
                 self._track(self)
                 self._shapes[id(opt)] = self._shape()
                 self._after_pre_handle = register_optimizer_step_pre_hook(self._after_pre)
+
+    def _note_arrivals(self, p: torch.Tensor, arrived: set[int]) -> None:
+        """A trainable parameter with no grad at its step's end: dropped where a gradient arrived in
+        the backward before the step, else watched for one in the next backward."""
+        if id(p) in arrived:
+            self.dropped.add(id(p))
+        elif id(p) not in self._arrivals and type(p) is nn.Parameter and p.grad_fn is None:
+            mark = self._arrived.add  # the set, not the watch: the hook holds nothing else
+            self._arrivals[id(p)] = (p, p.register_post_accumulate_grad_hook(lambda t: mark(id(t))))
 
     def _note_frozen_grad(self, p: torch.Tensor) -> None:
         last = self._frozen_grad.get(id(p))

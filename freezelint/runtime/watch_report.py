@@ -1061,6 +1061,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     for r, p in zip(precords, params):
         r.grad_hook = bool(getattr(p, "_backward_hooks", None))
         r.in_forward = id(p) in w.moved_in_forward
+        r.grad_dropped = id(p) in w.dropped and r.grad == "none"
     if w.steps > 1 and not w.judged_at_exit and not w.cut_short:
         _read_zero_grads(precords, params, lambda p: (opts[holder[id(p)][0]], opts[holder[id(p)][0]].param_groups[
             holder[id(p)][1]]) if id(p) in holder else None)
