@@ -155,6 +155,11 @@ def _transformed() -> bool:
     return _peek_transform() is not None
 
 
+# lr schedulers that write their own lr into every param group when built (max_lr / base_lr)
+_LR_SETTING = tuple(c for c in (getattr(torch.optim.lr_scheduler, n, None) for n in ("OneCycleLR", "CyclicLR"))
+                    if isinstance(c, type) and "__init__" in c.__dict__)
+
+
 def _zeroed_after_scheduler(opt: torch.optim.Optimizer) -> dict[int, tuple[str, Any]]:
     """The param groups of `opt` whose lr is 0 though every lr scheduler over it last set a nonzero
     one: the script wrote lr=0 after building the scheduler, whose next step() sets the lr again
@@ -480,6 +485,10 @@ class Watch:
         # such a group whose lr=0 was written after a scheduler over it set its lr, which its next
         # step() sets again from its base: -> (the scheduler's class, the lr it had set)
         self.lr_overwritten: dict[tuple[int, int], tuple[str, Any]] = {}
+        # such a group (lr=0 while another trained) whose lr OneCycleLR or CyclicLR, built while
+        # watching, set from its own max_lr / base_lr at construction: -> that scheduler's class
+        self.lr_built: dict[tuple[int, int], str] = {}
+        self._sched_inits: dict[type, Callable] = {}  # the classes wrapped -> their own __init__
         self.unfinished: str = ""  # why a later window was not judged (training ended inside it, too many)
         # what the shapes are taken of after the window: weakly, the watch outlives the training
         self._tracked_roots: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -575,6 +584,7 @@ class Watch:
         if post_hook:
             self._post_handle = register_optimizer_step_post_hook(self._on_step_post)
         self._wrap_train()
+        self._wrap_schedulers()
         return self
 
     def __exit__(self, kind, exc, tb) -> None:
@@ -633,6 +643,7 @@ class Watch:
         for h in self._handles:
             h.remove()
         self._handles = []
+        self._unwrap_schedulers()
         for p, h in self._arrivals.values():
             h.remove()
             if not p._post_accumulate_grad_hooks:  # as before ours: no hooks, not an empty dict
@@ -724,6 +735,43 @@ class Watch:
         self._train_orig = orig
         self._train_wrapper = train
         nn.Module.train = train  # type: ignore[method-assign]
+
+    def _wrap_schedulers(self) -> None:
+        """OneCycleLR and CyclicLR write their own lr into every param group when built: an lr=0
+        group (a freeze by learning rate) trains from the first step, and nothing on the optimizer
+        or the scheduler keeps the 0. Their __init__ notes such groups while the window is open."""
+        watch = self
+        for cls in _LR_SETTING:
+            orig = cls.__dict__["__init__"]
+
+            def init(sched: Any, optimizer: Any, *args: Any, _orig: Callable = orig, **kwargs: Any) -> None:
+                if watch.done or not watch._active or not isinstance(optimizer, torch.optim.Optimizer):
+                    return _orig(sched, optimizer, *args, **kwargs)
+                groups = optimizer.param_groups
+                zero = [gi for gi, g in enumerate(groups) if lr_is_zero(g.get("lr"))
+                        and any(p.requires_grad for p in g["params"])]
+                others = len(zero) < len(groups) and any(not lr_is_zero(g.get("lr")) for g in groups)
+                _orig(sched, optimizer, *args, **kwargs)
+                for gi in zero if others else ():
+                    if not lr_is_zero(groups[gi].get("lr")):
+                        watch.lr_built[(id(optimizer), gi)] = type(sched).__name__
+
+            init.__doc__, init.__wrapped__ = orig.__doc__, orig  # type: ignore[attr-defined]
+            init._freezelint_watch = self  # type: ignore[attr-defined]
+            self._sched_inits[cls] = orig
+            cls.__init__ = init  # type: ignore[method-assign]
+
+    def _unwrap_schedulers(self) -> None:
+        """Put back each class's __init__ where ours is still the one there (a nested watch that
+        wrapped after it restores its own, which passes through to ours once this one is done)."""
+        for cls, orig in self._sched_inits.items():
+            now = cls.__dict__.get("__init__")
+            if getattr(now, "_freezelint_watch", None) is self:
+                # past the wrappers of watches that have put theirs back (or would have: ours was above)
+                while getattr(orig, "_freezelint_watch", None) is not None and not orig._freezelint_watch._sched_inits:
+                    orig = orig.__wrapped__
+                cls.__init__ = orig  # type: ignore[method-assign]
+        self._sched_inits = {}
 
     def toggled(self, module: nn.Module) -> bool:
         """An observed train() switched the module out of eval(), and every eval() that had put it
@@ -1128,6 +1176,9 @@ class Watch:
             self._lr_read.add(id(opt))
             others_train = any(not lr_is_zero(g.get("lr")) for g in groups)
             overwritten = _zeroed_after_scheduler(opt)
+            for gi in range(len(groups)):  # an lr=0 that OneCycleLR or CyclicLR replaced when built
+                if (id(opt), gi) in self.lr_built:
+                    self.lr_lifted[(id(opt), gi)] = (0, step, groups[gi].get("lr"))
             for gi, g in enumerate(groups):
                 if not lr_is_zero(g.get("lr")) or not any(p.requires_grad for p in g["params"]):
                     continue

@@ -813,6 +813,11 @@ def _lifted_by(opt: torch.optim.Optimizer, overwritten: tuple[str, Any] | None =
     return f"{kind} sets every group's lr from its schedule, this one's too"
 
 
+def _own_lrs(kind: str) -> tuple[str, ...]:
+    """The arguments from which OneCycleLR or CyclicLR sets each group's lr."""
+    return ("max_lr",) if kind == "OneCycleLR" else ("base_lr", "max_lr")
+
+
 def _lr_lifted(w: "Watch", named: list[tuple[str, nn.Parameter]], precords: list[ParamRecord],
                opts: list[torch.optim.Optimizer], onames: list[str]) -> list[F.AuditFinding]:
     """FZ304 on a param group frozen by lr=0 whose lr a scheduler raised inside the window, and
@@ -831,14 +836,24 @@ def _lr_lifted(w: "Watch", named: list[tuple[str, nn.Parameter]], precords: list
             where = F._common(moved)
             at = f"param_groups[{gi}]" if len(opts) == 1 else f"{onames[oi]}.param_groups[{gi}]"
             one = len(moved) == 1
+            built = w.lr_built.get((id(opt), gi))
+            if built is not None:  # the scheduler replaced the 0 when built, before any step
+                args = _own_lrs(built)
+                had = f"had lr=0 until {built} was built over the optimizer (lr={F._num(lr)} at step {step})"
+                why = (f"{built} writes its own lr into every param group when built ({' and '.join(args)} given as "
+                       f"one number {'applies' if len(args) == 1 else 'apply'} to every group), this one's too")
+                fix = (f", or give {built} one value per group, 0 for this one "
+                       f"({', '.join(f'`{a}=[...]`' for a in args)})")
+            else:
+                had = f"had lr=0 at step {then} and lr={F._num(lr)} at step {step}"
+                why, fix = _lifted_by(opt, w.lr_overwritten.get((id(opt), gi))), ""
             out.append(F.AuditFinding(
                 "FZ304", at if where == "(model)" else f"{where} in {at}",
-                f"param group {gi}{'' if len(opts) == 1 else ' of ' + onames[oi]} had lr=0 at step {then} and "
-                f"lr={F._num(lr)} at step {step}, and its parameter{'' if one else 's'} ({F.listed(moved)}) "
-                f"changed: {_lifted_by(opt, w.lr_overwritten.get((id(opt), gi)))}, so the lr=0 that froze "
+                f"param group {gi}{'' if len(opts) == 1 else ' of ' + onames[oi]} {had}, and its "
+                f"parameter{'' if one else 's'} ({F.listed(moved)}) changed: {why}, so the lr=0 that froze "
                 f"{'it' if one else 'them'} does not hold",
                 f"freeze {'it' if one else 'them'} with `requires_grad_(False)` and leave {'it' if one else 'them'} "
-                f"out of the optimizer, instead of lr=0",
+                f"out of the optimizer, instead of lr=0{fix}",
                 moved if not one else []))
     return out
 
