@@ -87,3 +87,52 @@ def test_nested_watches_put_the_original_init_back_in_either_order():
         first.__exit__(None, None, None)
         second.__exit__(None, None, None)
         assert all(cls.__init__ is init for cls, init in ORIGINAL.items()), inner_first
+
+
+def _timm_warmup(start: float):
+    timm_scheduler = pytest.importorskip("timm.scheduler")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+    opt = torch.optim.AdamW([{"params": model[0].parameters(), "lr": 0.0},
+                             {"params": model[2].parameters(), "lr": 1e-2}])
+    scheduler = timm_scheduler.CosineLRScheduler(opt, t_initial=50, warmup_t=5, warmup_lr_init=start,
+                                                 t_in_epochs=False)
+    with freezelint.watch(steps=2) as w:
+        for step in range(3):
+            opt.zero_grad()
+            model(torch.randn(4, 6)).pow(2).mean().backward()
+            opt.step()
+            scheduler.step_update(step + 1)
+    return w.report
+
+
+def test_timms_warmup_from_a_nonzero_lr_raises_an_lr_zero_group_fz304():
+    (f,) = _timm_warmup(1e-3).findings
+    assert f.code == "FZ304" and f.target == "0 in param_groups[0]", f
+    assert f.message.startswith("param group 0 has a base lr of 0 (its `initial_lr`) but had lr=0.001 at step 1"), \
+        f.message
+    assert ("timm's CosineLRScheduler warms every param group up from warmup_lr_init=0.001 over warmup_t=5, this "
+            "one's too") in f.message, f.message
+    assert f.advice.endswith("or set warmup_lr_init=0 (each group then warms up from 0 to its own base)"), f.advice
+
+
+def test_timms_warmup_from_zero_keeps_the_group_at_zero():
+    report = _timm_warmup(0.0)
+    assert report.ok and any("the group's lr is 0, so no FZ505" in n for n in report.notes), report.render_text()
+
+
+def test_an_lr_the_script_sets_over_a_zero_base_is_not_taken_for_a_scheduler():
+    # LambdaLR took 0 as the group's base; the script then sets the lr itself (no scheduler raised it)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+    opt = torch.optim.SGD([{"params": model[0].parameters(), "lr": 0.0},
+                           {"params": model[2].parameters(), "lr": 0.1}])
+    scheduler = sched.LambdaLR(opt, lambda s: 1.0)
+    opt.param_groups[0]["lr"] = 0.05
+    with freezelint.watch(steps=2) as w:
+        for _ in range(2):
+            opt.zero_grad()
+            model(torch.randn(4, 6)).pow(2).mean().backward()
+            opt.step()
+    assert not [f for f in w.report.findings if f.code == "FZ304"], w.report.render_text()
+    assert scheduler is not None

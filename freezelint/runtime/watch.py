@@ -489,6 +489,10 @@ class Watch:
         # watching, set from its own max_lr / base_lr at construction: -> that scheduler's class
         self.lr_built: dict[tuple[int, int], str] = {}
         self._sched_inits: dict[type, Callable] = {}  # the classes wrapped -> their own __init__
+        # such a group whose base lr (`initial_lr`) is 0, another's not, and whose lr was not 0 at its
+        # optimizer's first step here: a scheduler raised it from its base (timm's warmup from
+        # warmup_lr_init applies to every group), judged where such a scheduler is found
+        self.lr_off_base: set[tuple[int, int]] = set()
         self.unfinished: str = ""  # why a later window was not judged (training ended inside it, too many)
         # what the shapes are taken of after the window: weakly, the watch outlives the training
         self._tracked_roots: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -1176,9 +1180,14 @@ class Watch:
             self._lr_read.add(id(opt))
             others_train = any(not lr_is_zero(g.get("lr")) for g in groups)
             overwritten = _zeroed_after_scheduler(opt)
-            for gi in range(len(groups)):  # an lr=0 that OneCycleLR or CyclicLR replaced when built
+            based = any(not lr_is_zero(g["initial_lr"]) for g in groups if g.get("initial_lr") is not None)
+            for gi, g in enumerate(groups):  # an lr=0 that a scheduler replaced before the first step
                 if (id(opt), gi) in self.lr_built:
-                    self.lr_lifted[(id(opt), gi)] = (0, step, groups[gi].get("lr"))
+                    self.lr_lifted[(id(opt), gi)] = (0, step, g.get("lr"))
+                elif (based and lr_is_zero(g.get("initial_lr")) and not lr_is_zero(g.get("lr"))
+                      and any(p.requires_grad for p in g["params"])):
+                    self.lr_lifted[(id(opt), gi)] = (0, step, g.get("lr"))
+                    self.lr_off_base.add((id(opt), gi))
             for gi, g in enumerate(groups):
                 if not lr_is_zero(g.get("lr")) or not any(p.requires_grad for p in g["params"]):
                     continue

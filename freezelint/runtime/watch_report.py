@@ -813,6 +813,24 @@ def _lifted_by(opt: torch.optim.Optimizer, overwritten: tuple[str, Any] | None =
     return f"{kind} sets every group's lr from its schedule, this one's too"
 
 
+def _timm_warmup(opt: torch.optim.Optimizer) -> tuple[str, float, int] | None:
+    """timm's scheduler over `opt` that the training code holds in a variable, where it warms up
+    from a nonzero warmup_lr_init (every group, from that lr toward its own base): its class, that
+    lr and warmup_t. Read from the instance's own attributes."""
+    import sys
+
+    from freezelint.runtime.watch_models import user_scopes
+
+    for scope in user_scopes(sys._getframe()):
+        for v in list(scope.values()):
+            if not type(v).__module__.startswith("timm.scheduler") or _own(v, "optimizer") is not opt:
+                continue
+            start, length = _own(v, "warmup_lr_init"), _own(v, "warmup_t")
+            if isinstance(start, (int, float)) and start > 0 and isinstance(length, int) and length > 0:
+                return type(v).__name__, float(start), length
+    return None
+
+
 def _own_lrs(kind: str) -> tuple[str, ...]:
     """The arguments from which OneCycleLR or CyclicLR sets each group's lr."""
     return ("max_lr",) if kind == "OneCycleLR" else ("base_lr", "max_lr")
@@ -837,7 +855,16 @@ def _lr_lifted(w: "Watch", named: list[tuple[str, nn.Parameter]], precords: list
             at = f"param_groups[{gi}]" if len(opts) == 1 else f"{onames[oi]}.param_groups[{gi}]"
             one = len(moved) == 1
             built = w.lr_built.get((id(opt), gi))
-            if built is not None:  # the scheduler replaced the 0 when built, before any step
+            warmup = _timm_warmup(opt) if (id(opt), gi) in w.lr_off_base else None
+            if (id(opt), gi) in w.lr_off_base and warmup is None:
+                continue  # raised from a base of 0 by no scheduler known to do so: the script's own lr
+            if warmup is not None:
+                kind, start, length = warmup
+                had = (f"has a base lr of 0 (its `initial_lr`) but had lr={F._num(lr)} at step {step}")
+                why = (f"timm's {kind} warms every param group up from warmup_lr_init={F._num(start)} over "
+                       f"warmup_t={length}, this one's too, reaching its base of 0 only at the warmup's end")
+                fix = ", or set warmup_lr_init=0 (each group then warms up from 0 to its own base)"
+            elif built is not None:  # the scheduler replaced the 0 when built, before any step
                 args = _own_lrs(built)
                 had = f"had lr=0 until {built} was built over the optimizer (lr={F._num(lr)} at step {step})"
                 why = (f"{built} writes its own lr into every param group when built ({' and '.join(args)} given as "
