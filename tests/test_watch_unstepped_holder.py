@@ -66,3 +66,18 @@ def test_a_part_no_optimizer_holds_keeps_the_words_for_none():
     (f,) = w.report.findings
     assert f.code == "FZ503" and "requires_grad=True but in no param group" in f.message, f.message
 
+
+
+def test_optimizers_of_one_class_the_code_names_by_no_variable_are_numbered():
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Linear(6, 8), nn.Tanh())
+    model = nn.Sequential(backbone, nn.Linear(8, 1))
+    stages = [torch.optim.Adam(model[1].parameters(), lr=1e-2), torch.optim.Adam(model.parameters(), lr=1e-3)]
+    with freezelint.watch(steps=2) as w:
+        for _ in range(2):
+            stages[0].zero_grad()
+            model(torch.randn(4, 6)).pow(2).mean().backward()
+            stages[0].step()
+    (f,) = w.report.findings
+    assert f.code == "FZ503" and ("in a param group of `Adam 2`, which did not step in the window while `Adam 1` "
+                                  "did") in f.message, f.message

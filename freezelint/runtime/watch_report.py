@@ -32,7 +32,7 @@ from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, class_name, walk
 from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params, in_part,
                                                held_by, join_name, model_labels, model_name, optimizer_labels,
-                                               optimizer_names, ran_beside, unstepped_holders, unwrapped, within)
+                                               ran_beside, remember_names, unstepped_holders, unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
@@ -1281,8 +1281,9 @@ def _held_unstepped(w: "Watch", found: list[F.AuditFinding], named: list[tuple[s
     if not holders:
         return found
     idle = list({id(o): o for o in holders.values()}.values())
-    given = optimizer_names([*opts, *idle])
-    label = {id(o): name or type(o).__name__ for o, name in zip([*opts, *idle], given)}
+    remember_names(idle, w.names_seen)  # as the code names them (several of one class: numbered)
+    every = [*opts, *idle]
+    label = dict(zip(map(id, every), optimizer_labels(every, w.names_seen)))
     steppers = F.listed([f"`{label[id(o)]}`" for o in opts])
     out = []
     for f in found:
@@ -1292,7 +1293,8 @@ def _held_unstepped(w: "Watch", found: list[F.AuditFinding], named: list[tuple[s
             out.append(f)
             continue
         held = list({id(o): o for o in mine}.values())
-        which = F.listed([f"`{label[id(o)]}` ({type(o).__name__})" for o in held])
+        which = F.listed([f"`{label[id(o)]}`" + ("" if label[id(o)].startswith(type(o).__name__) else
+                                                 f" ({type(o).__name__})") for o in held])
         words = F._ONE if len(names) == 1 else F._MANY
         grad = ("; {their} .grad accumulates unless the loop clears the model's grads (optimizer.zero_grad() "
                 "clears only its own)".format(**words)) if "accumulates" in f.message else ""
