@@ -84,3 +84,26 @@ def test_a_part_cut_from_the_loss_keeps_its_cause():
     assert f.code == "FZ505" and "received no gradient" in f.message, f.message
     assert not [n for n in w.report.notes if "got gradients in backward" in n]
     assert all(p._post_accumulate_grad_hooks is None for p in body.parameters())
+
+
+def test_a_hook_of_the_scripts_own_stays_and_still_fires():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.GELU(), nn.Linear(8, 12))
+    fired = []
+    model[2].weight.register_post_accumulate_grad_hook(lambda t: fired.append(1))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+
+    def step():
+        opt.zero_grad()
+        model(torch.randn(4, 6)).mean().backward()
+        for p in model[2].parameters():
+            p.grad = None
+        opt.step()
+
+    with freezelint.watch(steps=3):
+        for _ in range(3):
+            step()
+    assert len(model[2].weight._post_accumulate_grad_hooks) == 1 and model[2].bias._post_accumulate_grad_hooks is None
+    before = len(fired)
+    step()
+    assert len(fired) == before + 1

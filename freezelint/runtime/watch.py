@@ -355,7 +355,7 @@ class Watch:
         # in the next backward; `dropped`: those whose gradient arrived and whose .grad was None again
         # at the step (the script cleared it between backward and step: DINO's cancel_gradients_last_layer,
         # or a zero_grad() before step()). Only such parameters, from the window's second step on.
-        self._arrivals: dict[int, tuple[torch.Tensor, Any]] = {}  # id -> (parameter, hook handle)
+        self._arrivals: dict[int, tuple[torch.Tensor, Any, bool]] = {}  # id -> (parameter, hook handle, had none)
         self._arrived: set[int] = set()
         self.dropped: set[int] = set()
         # a frozen parameter's grad at its optimizer's last step end (weakly); `grad_written`: those
@@ -648,9 +648,9 @@ class Watch:
             h.remove()
         self._handles = []
         self._unwrap_schedulers()
-        for p, h in self._arrivals.values():
+        for p, h, had_none in self._arrivals.values():
             h.remove()
-            if not p._post_accumulate_grad_hooks:  # as before ours: no hooks, not an empty dict
+            if had_none and not p._post_accumulate_grad_hooks:  # as before ours: None, not an empty dict
                 p._post_accumulate_grad_hooks = None
         self._arrivals = {}
         for hook, _, _ in self._lazy.values():
@@ -1403,7 +1403,8 @@ class Watch:
             self.dropped.add(id(p))
         elif id(p) not in self._arrivals and type(p) is nn.Parameter and p.grad_fn is None:
             mark = self._arrived.add  # the set, not the watch: the hook holds nothing else
-            self._arrivals[id(p)] = (p, p.register_post_accumulate_grad_hook(lambda t: mark(id(t))))
+            had_none = p._post_accumulate_grad_hooks is None
+            self._arrivals[id(p)] = (p, p.register_post_accumulate_grad_hook(lambda t: mark(id(t))), had_none)
 
     def _note_frozen_grad(self, p: torch.Tensor) -> None:
         last = self._frozen_grad.get(id(p))
