@@ -136,3 +136,10 @@ def test_an_lr_the_script_sets_over_a_zero_base_is_not_taken_for_a_scheduler():
             opt.step()
     assert not [f for f in w.report.findings if f.code == "FZ304"], w.report.render_text()
     assert scheduler is not None
+
+
+@pytest.mark.parametrize("make", [one_cycle([1e-3, 0.1]), cyclic([1e-4, 1e-3], [1e-3, 0.1])])
+def test_a_value_given_for_the_zero_group_itself_is_meant_to_train_it(make):
+    # lr=0 as a placeholder, the scheduler given this group's own values: no freeze was meant
+    _, w = _train(make)
+    assert w.report.ok, w.report.render_text()

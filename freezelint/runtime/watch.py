@@ -160,6 +160,17 @@ _LR_SETTING = tuple(c for c in (getattr(torch.optim.lr_scheduler, n, None) for n
                     if isinstance(c, type) and "__init__" in c.__dict__)
 
 
+def _one_for_all(sched: Any, groups: list[dict]) -> bool:
+    """Whether OneCycleLR (its max_lr) or CyclicLR (its base_lr and max_lr) gave every param group the
+    same values: one number, not one per group. Values chosen per group, a nonzero one for a group
+    that had lr=0 (a placeholder), say that group is meant to train."""
+    if isinstance(sched, torch.optim.lr_scheduler.OneCycleLR):
+        per = [g.get("max_lr") for g in groups]
+    else:
+        per = list(zip(getattr(sched, "base_lrs", ()), getattr(sched, "max_lrs", ())))
+    return len(per) == len(groups) and all(v == per[0] for v in per)
+
+
 def _zeroed_after_scheduler(opt: torch.optim.Optimizer) -> dict[int, tuple[str, Any]]:
     """The param groups of `opt` whose lr is 0 though every lr scheduler over it last set a nonzero
     one: the script wrote lr=0 after building the scheduler, whose next step() sets the lr again
@@ -756,7 +767,7 @@ class Watch:
                         and any(p.requires_grad for p in g["params"])]
                 others = len(zero) < len(groups) and any(not lr_is_zero(g.get("lr")) for g in groups)
                 _orig(sched, optimizer, *args, **kwargs)
-                for gi in zero if others else ():
+                for gi in zero if others and _one_for_all(sched, groups) else ():
                     if not lr_is_zero(groups[gi].get("lr")):
                         watch.lr_built[(id(optimizer), gi)] = type(sched).__name__
 
