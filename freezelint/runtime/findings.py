@@ -1047,7 +1047,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
              if ps is cleared else
              "freeze {them} explicitly if that is intended (a part a later stage brings into the forward: freeze it "
              "until then), otherwise make the loss depend on {them}")
-            + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""))
+            + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else "")
+            + (_stats_moved_too(where, tops, buffers) if ps is ignored and not pooler else ""))
         single = len(ps) == 1
         out.append(AuditFinding(
             "FZ505", where,
@@ -1070,6 +1071,18 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                          f"by learning rate, FZ304 in the code, which still computes their grads and optimizer "
                          f"state)")
     return out
+
+
+def _stats_moved_too(where: str, tops: list[str], buffers: list[BufferRecord]) -> str:
+    """For parts the loss does not reach whose running statistics moved (a feature extractor run
+    under no_grad in train mode): freezing the parameters alone leaves those moving (FZ502 next)."""
+    moved = [b for b in buffers if b.changed and b.dtype.startswith("float")
+             and any(not t or b.module == t or b.module.startswith(t + ".") for t in tops)]
+    if not moved:
+        return ""
+    part = "the model" if where == "(model)" else where
+    return (f"; if frozen, put {part} in eval() too: running statistics "
+            f"({listed(list(dict.fromkeys(b.module for b in moved)))}) moved in train mode over these steps")
 
 
 def _lr_kept_finding(oname: str | None, gi: int, hyper: str, kept: str, names: list[str]) -> AuditFinding:
