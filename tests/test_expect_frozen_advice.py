@@ -60,8 +60,10 @@ def test_watch_a_tied_weight_named_by_one_name_is_advised_to_untie():
 
 def test_audit_gives_the_same_advice():
     model, opt = _frozen_body(tie=True)
-    report = freezelint.audit(model, opt, steps=1, batch=torch.randint(0, 20, (3, 5)),
-                              loss_fn=lambda out, batch: nn.functional.cross_entropy(out.flatten(0, 1), batch.flatten()),
+    def loss_fn(out, batch):
+        return nn.functional.cross_entropy(out.flatten(0, 1), batch.flatten())
+
+    report = freezelint.audit(model, opt, steps=1, batch=torch.randint(0, 20, (3, 5)), loss_fn=loss_fn,
                               expect_frozen=["body"])
     (f,) = [f for f in report.findings if f.code == "FZ506"]
     assert "as one tensor with lm_head.weight (tied weights)" in f.message and f.advice.startswith("untie"), f
