@@ -168,15 +168,17 @@ ALSO_AT_RUNTIME: dict[str, str] = {
               "or whose lr=0 was written after a scheduler over it had set a nonzero one, has a nonzero lr at a "
               "later step and its parameters changed: the scheduler raised it (CosineAnnealingLR's `eta_min` "
               "applies to every group; a scheduler's step() sets each group's lr again from its schedule), so the "
-              "freeze by learning rate did not hold. A warmup from 0, which sets every group to 0 alike or one "
-              "group by its own schedule, is no freeze. A group whose base lr (`initial_lr`) is 0 while another "
-              "group trains, under schedulers the training code holds that only multiply it (LinearLR, LambdaLR and "
+              "freeze by learning rate did not hold. So is a group with lr=0 while another trained that OneCycleLR or "
+              "CyclicLR, built while watching, set from one `max_lr` (`base_lr`) for every group when built, or "
+              "whose base lr of 0 timm's scheduler warms up from a nonzero `warmup_lr_init`. A warmup from 0, "
+              "which sets every group to 0 alike or one group by its own schedule, is no freeze. A group whose base "
+              "lr (`initial_lr`) is 0 while another group trains, under schedulers the training code holds that only multiply it (LinearLR, LambdaLR and "
               "the warm-up schedules of transformers and diffusers built on it, StepLR, MultiStepLR, ConstantLR, "
               "MultiplicativeLR, ExponentialLR, PolynomialLR, CosineAnnealingLR and CosineAnnealingWarmRestarts "
               "with eta_min=0, ReduceLROnPlateau, SequentialLR and ChainedScheduler of those), never trains: its "
               "lr stays 0 at every step (a per-group lr looked up under a misspelt key that falls back to 0). Any "
-              "other lr that stays 0 (a scheduler that may raise it: OneCycleLR, CyclicLR, a subclass; no "
-              "scheduler, where the loop may set it by hand) is a note, not a finding."),
+              "other lr that stays 0 (a scheduler that may raise it: OneCycleLR, CyclicLR given 0 for that group, a "
+              "subclass; no scheduler, where the loop may set it by hand) is a note, not a finding."),
     "FZ111": ("A PEFT model over a transformers task model (`...ForSequenceClassification`, ...) whose head "
               "(`classifier`, `score`, `qa_outputs`) is frozen whole and is no `ModulesToSaveWrapper`, while "
               "the adapters train: the head keeps the initialisation it had when get_peft_model froze it."),

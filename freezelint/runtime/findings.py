@@ -888,6 +888,20 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                                                   for p in params) else []
     trained_some = trained_some or bool(blockers)
     unreached = [p for ps in still.values() if all(p.grad == "none" for p in ps) for p in ps]
+    # A gradient reached them in a backward, and their .grad was None at every step: the loop clears
+    # it between backward and step. Beside parameters that trained, a freeze by dropping gradients
+    # (DINO's cancel_gradients_last_layer): a note. With nothing trained, a zero_grad() before step().
+    cleared = [p for p in unreached if p.grad_dropped]
+    if cleared:
+        unreached = [p for p in unreached if not p.grad_dropped]
+        if trained_some:
+            if notes is not None:
+                notes.append(worded(
+                    f"{listed([p.name for p in cleared])} got gradients in backward, but {{their}} .grad was None "
+                    f"at each of the {steps} steps: the script sets it to None between backward and step (as DINO's "
+                    f"cancel_gradients_last_layer does to hold the last layer still), so the optimizer skipped "
+                    f"{{them}}; no FZ505", len(cleared) == 1))
+            cleared = []
     zeroed = [p for m, ps in still.items() if steps > 1 and trained_some and len(ps) == own[m]
               and any(p.grad == "zero" for p in ps) and all(p.grad in ("none", "zero") for p in ps) for p in ps]
     # Under torch.compile the watch counts trainable grads at every step: a module whose grads were
@@ -921,7 +935,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
     # expert picked per step, and these not picked yet in the window
     unpicked = [p for p in rest if ran is not None and _sibling_ran(p.module, ran, by_module)]
     rest = [p for p in rest if p not in unpicked]
-    for ps in (unused, ignored, rest, unpicked, zeroed, decayed, undone):
+    for ps in (cleared, unused, ignored, rest, unpicked, zeroed, decayed, undone):
         if not ps:
             continue
         names = [p.name for p in ps]
@@ -930,7 +944,11 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         shown = listed([_label(m) for m in tops])
         one = len(tops) == 1
         pooler: tuple[str, str] | None = None
-        if ps is unused:
+        if ps is cleared:
+            why = ("a gradient reached {them} in backward, but {their} .grad was None again at every step: the loop "
+                   "clears the grads between loss.backward() and optimizer.step() (zero_grad() called before step() "
+                   "rather than before backward(), or `.grad = None`), so no step applies a gradient")
+        elif ps is unused:
             why = (f"{{they}} received no gradient (.grad stayed None at every step): not used in the forward, "
                    f"{shown} never ran {'its' if one else 'their'} forward while watched")
         elif ps is ignored and (pooler := _hf_pooler(tops, live)):
@@ -1025,9 +1043,12 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
              if (ps is decayed or ps is zeroed and not beside) and hooked(ps) else
              _zeroed_advice(any(_member(p.module, by_module) for p in ps))
              if ps is decayed and zeroed_by_loop(ps) else
+             "call optimizer.zero_grad() before loss.backward() (or after optimizer.step()), never between them"
+             if ps is cleared else
              "freeze {them} explicitly if that is intended (a part a later stage brings into the forward: freeze it "
              "until then), otherwise make the loss depend on {them}")
-            + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else ""))
+            + (" (a checkpointed block: use_reentrant=False, or an input that requires grad)" if ps is rest else "")
+            + (_stats_moved_too(where, tops, buffers) if ps is ignored and not pooler else ""))
         single = len(ps) == 1
         out.append(AuditFinding(
             "FZ505", where,
@@ -1050,6 +1071,18 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                          f"by learning rate, FZ304 in the code, which still computes their grads and optimizer "
                          f"state)")
     return out
+
+
+def _stats_moved_too(where: str, tops: list[str], buffers: list[BufferRecord]) -> str:
+    """For parts the loss does not reach whose running statistics moved (a feature extractor run
+    under no_grad in train mode): freezing the parameters alone leaves those moving (FZ502 next)."""
+    moved = [b for b in buffers if b.changed and b.dtype.startswith("float")
+             and any(not t or b.module == t or b.module.startswith(t + ".") for t in tops)]
+    if not moved:
+        return ""
+    part = "the model" if where == "(model)" else where
+    return (f"; if frozen, put {part} in eval() too: running statistics "
+            f"({listed(list(dict.fromkeys(b.module for b in moved)))}) moved in train mode over these steps")
 
 
 def _lr_kept_finding(oname: str | None, gi: int, hyper: str, kept: str, names: list[str]) -> AuditFinding:
@@ -1855,12 +1888,18 @@ def _hit(pattern: str, p: ParamRecord) -> bool:
 
 def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], expect_trainable: list[str],
                          module_names: Sequence[str] = (),
-                         buffers: Sequence[BufferRecord] | None = None, among: int = 1) -> list[AuditFinding]:
+                         buffers: Sequence[BufferRecord] | None = None, among: int = 1,
+                         tied: Mapping[str, Sequence[str]] | None = None,
+                         in_eval: frozenset[str] = frozenset()) -> list[AuditFinding]:
     """FZ506 per pattern. Trainable means requires_grad, held by an optimizer, and changed, or
     reached by a gradient that was exactly zero at every step (LoRA's lora_A while lora_B is still
     zero at initialisation: it moves from the second step on). A pattern that names only modules
     without parameters (by name or glob: a FrozenBatchNorm2d) is frozen where `buffers` tell that
-    none of theirs changed. `among`: how many optimizers stepped (FZ503's words for one in none)."""
+    none of theirs changed. `among`: how many optimizers stepped (FZ503's words for one in none).
+    `tied`: a record's name -> the other names of its tensor as a tied weight (not PEFT's or a
+    wrapper's other spellings of the same name), for the advice on one a pattern names only in part.
+    `in_eval`: the modules whose forwards all ran in eval() (the watch's), where a trainable one expected
+    frozen was most likely taken to be frozen by eval()."""
     out = []
 
     def untrained(r: ParamRecord) -> bool:
@@ -1904,7 +1943,10 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
         if not wrongs:
             continue
         bad = [f"{p.name} (also {', '.join(p.aliases)})" if p.aliases else p.name for p in wrongs]
-        causes, advice = _expectation_causes(option, wrongs, among)
+        # tied to a name the pattern does not name (GPT-2's lm_head.weight is transformer.wte.weight):
+        # freezing it freezes that one too
+        others = {p.name: [n for n in (tied or {}).get(p.name, ()) if not matches(pattern, n)] for p in wrongs}
+        causes, advice = _expectation_causes(option, wrongs, among, {n: o for n, o in others.items() if o}, in_eval)
         if option == "expect_frozen":
             out.append(AuditFinding("FZ506", pattern, f"expected frozen, but {listed(bad)} "
                                     f"{'is' if len(bad) == 1 else 'are'} trainable or changed: {causes}", advice))
@@ -1979,13 +2021,27 @@ def _by_other_names(p: ParamRecord, one: str, other: str) -> bool:
     return bool(first) and bool(second) and not first & second
 
 
-def _expectation_causes(option: str, wrong: list[ParamRecord], among: int = 1) -> tuple[str, str]:
+def _expectation_causes(option: str, wrong: list[ParamRecord], among: int = 1,
+                        tied_out: Mapping[str, list[str]] | None = None,
+                        in_eval: frozenset[str] = frozenset()) -> tuple[str, str]:
     """What the records say went wrong for an expectation's parameters, counted by cause, and
     what to do about each cause present; with several optimizers (`among`), one in none is in no
-    param group of any of them, as FZ503 says."""
+    param group of any of them, as FZ503 says. `tied_out`: record name -> the names of its tied
+    tensor that the pattern does not name; `in_eval`: modules that ran in eval() only."""
     which = f"any of the {among} optimizers" if among > 1 else "the optimizer"
+    tied_out = tied_out or {}
     if option == "expect_frozen":
-        kinds = [("trainable (requires_grad=True)", "freeze {them} with requires_grad_(False)", lambda r: r.requires_grad),
+        outside = listed(list(dict.fromkeys(n for ns in tied_out.values() for n in ns)))
+        kinds = [(f"trainable (requires_grad=True) as one tensor with {outside} (tied weights), which the pattern "
+                  f"does not name: freezing {{them}} freezes {outside} too",
+                  "untie the weights (for a transformers model, tie_word_embeddings=False in its config) to freeze "
+                  "{them} alone, or freeze {them} under either name if both are to stay frozen",
+                  lambda r: r.requires_grad and r.name in tied_out),
+                 ("trainable (requires_grad=True), though run in eval(): eval() switches dropout and normalisation "
+                  "to inference and freezes nothing", "freeze {them} with requires_grad_(False) as "
+                  "well as eval()", lambda r: r.requires_grad and r.name not in tied_out and r.module in in_eval),
+                 ("trainable (requires_grad=True)", "freeze {them} with requires_grad_(False)",
+                  lambda r: r.requires_grad and r.name not in tied_out and r.module not in in_eval),
                  # what moved them decides the advice: the optimizer is not always it
                  ("changed though frozen: written by the forward of {their} module{s}, run in train mode",
                   "put {their} module{s} in eval(), again after every train() that reaches {them} (or override "

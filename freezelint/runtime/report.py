@@ -95,6 +95,9 @@ class ParamRecord:
     # watch(): frozen, its module of the script's own in train mode, and moved between a forward and
     # the step after it: the model's forward (or backward) wrote it, neither the optimizer nor the script
     in_forward: bool = False
+    # watch(): trainable, no grad at any step, yet a gradient reached it in a backward in the window:
+    # the script cleared its .grad between backward and step (`p.grad = None`, a zero_grad() before step())
+    grad_dropped: bool = False
 
 
 @dataclass

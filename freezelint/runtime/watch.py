@@ -155,6 +155,22 @@ def _transformed() -> bool:
     return _peek_transform() is not None
 
 
+# lr schedulers that write their own lr into every param group when built (max_lr / base_lr)
+_LR_SETTING = tuple(c for c in (getattr(torch.optim.lr_scheduler, n, None) for n in ("OneCycleLR", "CyclicLR"))
+                    if isinstance(c, type) and "__init__" in c.__dict__)
+
+
+def _one_for_all(sched: Any, groups: list[dict]) -> bool:
+    """Whether OneCycleLR (its max_lr) or CyclicLR (its base_lr and max_lr) gave every param group the
+    same values: one number, not one per group. Values chosen per group, a nonzero one for a group
+    that had lr=0 (a placeholder), say that group is meant to train."""
+    if isinstance(sched, torch.optim.lr_scheduler.OneCycleLR):
+        per = [g.get("max_lr") for g in groups]
+    else:
+        per = list(zip(getattr(sched, "base_lrs", ()), getattr(sched, "max_lrs", ())))
+    return len(per) == len(groups) and all(v == per[0] for v in per)
+
+
 def _zeroed_after_scheduler(opt: torch.optim.Optimizer) -> dict[int, tuple[str, Any]]:
     """The param groups of `opt` whose lr is 0 though every lr scheduler over it last set a nonzero
     one: the script wrote lr=0 after building the scheduler, whose next step() sets the lr again
@@ -346,6 +362,13 @@ class Watch:
         self._start_noted: set[int] = set()  # ids of the roots whose params are in frozen_at_start
         self._root_params: dict[int, list[torch.Tensor]] = {}
         self.grad_seen: dict[int, str] = {}  # "none" < "zero" < "nonzero", at the steps' ends
+        # trainable parameters with no grad at a step's end get a hook that notes a gradient arriving
+        # in the next backward; `dropped`: those whose gradient arrived and whose .grad was None again
+        # at the step (the script cleared it between backward and step: DINO's cancel_gradients_last_layer,
+        # or a zero_grad() before step()). Only such parameters, from the window's second step on.
+        self._arrivals: dict[int, tuple[torch.Tensor, Any, bool]] = {}  # id -> (parameter, hook handle, had none)
+        self._arrived: set[int] = set()
+        self.dropped: set[int] = set()
         # a frozen parameter's grad at its optimizer's last step end (weakly); `grad_written`: those
         # whose grad was another tensor at a later step, so the loop wrote it (torch.func.grad's
         # grads assigned to .grad; a backward leaves a frozen one's alone): not stale from before
@@ -473,6 +496,14 @@ class Watch:
         # such a group whose lr=0 was written after a scheduler over it set its lr, which its next
         # step() sets again from its base: -> (the scheduler's class, the lr it had set)
         self.lr_overwritten: dict[tuple[int, int], tuple[str, Any]] = {}
+        # such a group (lr=0 while another trained) whose lr OneCycleLR or CyclicLR, built while
+        # watching, set from its own max_lr / base_lr at construction: -> that scheduler's class
+        self.lr_built: dict[tuple[int, int], str] = {}
+        self._sched_inits: dict[type, Callable] = {}  # the classes wrapped -> their own __init__
+        # such a group whose base lr (`initial_lr`) is 0, another's not, and whose lr was not 0 at its
+        # optimizer's first step here: a scheduler raised it from its base (timm's warmup from
+        # warmup_lr_init applies to every group), judged where such a scheduler is found
+        self.lr_off_base: set[tuple[int, int]] = set()
         self.unfinished: str = ""  # why a later window was not judged (training ended inside it, too many)
         # what the shapes are taken of after the window: weakly, the watch outlives the training
         self._tracked_roots: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -568,6 +599,7 @@ class Watch:
         if post_hook:
             self._post_handle = register_optimizer_step_post_hook(self._on_step_post)
         self._wrap_train()
+        self._wrap_schedulers()
         return self
 
     def __exit__(self, kind, exc, tb) -> None:
@@ -626,6 +658,12 @@ class Watch:
         for h in self._handles:
             h.remove()
         self._handles = []
+        self._unwrap_schedulers()
+        for p, h, had_none in self._arrivals.values():
+            h.remove()
+            if had_none and not p._post_accumulate_grad_hooks:  # as before ours: None, not an empty dict
+                p._post_accumulate_grad_hooks = None
+        self._arrivals = {}
         for hook, _, _ in self._lazy.values():
             hook.remove()
         if self._train_orig is not None:
@@ -712,6 +750,43 @@ class Watch:
         self._train_orig = orig
         self._train_wrapper = train
         nn.Module.train = train  # type: ignore[method-assign]
+
+    def _wrap_schedulers(self) -> None:
+        """OneCycleLR and CyclicLR write their own lr into every param group when built: an lr=0
+        group (a freeze by learning rate) trains from the first step, and nothing on the optimizer
+        or the scheduler keeps the 0. Their __init__ notes such groups while the window is open."""
+        watch = self
+        for cls in _LR_SETTING:
+            orig = cls.__dict__["__init__"]
+
+            def init(sched: Any, optimizer: Any, *args: Any, _orig: Callable = orig, **kwargs: Any) -> None:
+                if watch.done or not watch._active or not isinstance(optimizer, torch.optim.Optimizer):
+                    return _orig(sched, optimizer, *args, **kwargs)
+                groups = optimizer.param_groups
+                zero = [gi for gi, g in enumerate(groups) if lr_is_zero(g.get("lr"))
+                        and any(p.requires_grad for p in g["params"])]
+                others = len(zero) < len(groups) and any(not lr_is_zero(g.get("lr")) for g in groups)
+                _orig(sched, optimizer, *args, **kwargs)
+                for gi in zero if others and _one_for_all(sched, groups) else ():
+                    if not lr_is_zero(groups[gi].get("lr")):
+                        watch.lr_built[(id(optimizer), gi)] = type(sched).__name__
+
+            init.__doc__, init.__wrapped__ = orig.__doc__, orig  # type: ignore[attr-defined]
+            init._freezelint_watch = self  # type: ignore[attr-defined]
+            self._sched_inits[cls] = orig
+            cls.__init__ = init  # type: ignore[method-assign]
+
+    def _unwrap_schedulers(self) -> None:
+        """Put back each class's __init__ where ours is still the one there (a nested watch that
+        wrapped after it restores its own, which passes through to ours once this one is done)."""
+        for cls, orig in self._sched_inits.items():
+            now = cls.__dict__.get("__init__")
+            if getattr(now, "_freezelint_watch", None) is self:
+                # past the wrappers of watches that have put theirs back (or would have: ours was above)
+                while getattr(orig, "_freezelint_watch", None) is not None and not orig._freezelint_watch._sched_inits:
+                    orig = orig.__wrapped__
+                cls.__init__ = orig  # type: ignore[method-assign]
+        self._sched_inits = {}
 
     def toggled(self, module: nn.Module) -> bool:
         """An observed train() switched the module out of eval(), and every eval() that had put it
@@ -1116,6 +1191,14 @@ class Watch:
             self._lr_read.add(id(opt))
             others_train = any(not lr_is_zero(g.get("lr")) for g in groups)
             overwritten = _zeroed_after_scheduler(opt)
+            based = any(not lr_is_zero(g["initial_lr"]) for g in groups if g.get("initial_lr") is not None)
+            for gi, g in enumerate(groups):  # an lr=0 that a scheduler replaced before the first step
+                if (id(opt), gi) in self.lr_built:
+                    self.lr_lifted[(id(opt), gi)] = (0, step, g.get("lr"))
+                elif (based and lr_is_zero(g.get("initial_lr")) and not lr_is_zero(g.get("lr"))
+                      and any(p.requires_grad for p in g["params"])):
+                    self.lr_lifted[(id(opt), gi)] = (0, step, g.get("lr"))
+                    self.lr_off_base.add((id(opt), gi))
             for gi, g in enumerate(groups):
                 if not lr_is_zero(g.get("lr")) or not any(p.requires_grad for p in g["params"]):
                     continue
@@ -1287,12 +1370,15 @@ class Watch:
         sample = next((p for p in held if p.requires_grad and p.grad is not None), None)
         if sample is not None:
             self._grad_probe[id(opt)] = (sample, weakref.ref(sample.grad))
+        arrived = self._arrived  # since this optimizer's last step (the hooks hold this set: never replaced)
         for p in held:
             if p.requires_grad:
                 self.trained.add(id(p))
                 if id(p) in moving:
                     versions[id(p)] = p._version
-                if p.grad is not None:
+                if p.grad is None and not self._closure_step:
+                    self._note_arrivals(p, arrived)
+                elif p.grad is not None:
                     # A compiled backward hands a parameter the loss ignores an all-zero grad, not
                     # None, and weight decay or momentum then moves it anyway: only counting proves
                     # that no gradient reached it. Once nonzero, a grad is not read again.
@@ -1304,6 +1390,8 @@ class Watch:
                 if id(p) not in given:
                     read.append(p)
                 self._note_frozen_grad(p)
+        if arrived:
+            arrived.difference_update(map(id, held))
         # the grads read now and the frozen ones read as the step began (`given`): disjoint
         for pid, c in [*zip(map(id, read), fsdp.nonzero_counts([p.grad for p in read])), *given.items()]:
             if c:
@@ -1318,6 +1406,16 @@ class Watch:
                 self._track(self)
                 self._shapes[id(opt)] = self._shape()
                 self._after_pre_handle = register_optimizer_step_pre_hook(self._after_pre)
+
+    def _note_arrivals(self, p: torch.Tensor, arrived: set[int]) -> None:
+        """A trainable parameter with no grad at its step's end: dropped where a gradient arrived in
+        the backward before the step, else watched for one in the next backward."""
+        if id(p) in arrived:
+            self.dropped.add(id(p))
+        elif id(p) not in self._arrivals and type(p) is nn.Parameter and p.grad_fn is None:
+            mark = self._arrived.add  # the set, not the watch: the hook holds nothing else
+            had_none = p._post_accumulate_grad_hooks is None
+            self._arrivals[id(p)] = (p, p.register_post_accumulate_grad_hook(lambda t: mark(id(t))), had_none)
 
     def _note_frozen_grad(self, p: torch.Tensor) -> None:
         last = self._frozen_grad.get(id(p))

@@ -417,6 +417,24 @@ def idle_optimizers(w: "Watch") -> list[torch.optim.Optimizer]:
             and any(id(p) in idle for g in o.param_groups for p in g["params"])]
 
 
+def unstepped_holders(w: "Watch", pids: set[int]) -> dict[int, torch.optim.Optimizer]:
+    """id of each of these parameters -> a live optimizer that holds it and did not step in the
+    window: one built and never stepped (a stage's new optimizer while the loop steps the old one).
+    Not one the window's optimizers took over or a wrapper of one that stepped (accelerate's,
+    Lightning's: they share its param groups or hold it). Scanned only where asked (FZ503)."""
+    stepped = list(w.optimizers.values())
+    gone = {id(ref()) for ref, _, _ in w.replaced.values() if ref() is not None}
+    out: dict[int, torch.optim.Optimizer] = {}
+    for o in gc.get_referrers(*_optimizer_classes()):
+        if (not issubclass(type(o), torch.optim.Optimizer) or id(o) in w.counts or id(o) in gone
+                or any(o is s or _wraps(o, s) or _wraps(s, o) or o.param_groups is s.param_groups for s in stepped)):
+            continue
+        for p in held_params(o):
+            if id(p) in pids:
+                out.setdefault(id(p), o)
+    return out
+
+
 def _optimizers_holding() -> dict[int, str]:
     """id of each parameter a live optimizer holds -> that optimizer's class: an optimizer that
     never stepped is not known otherwise. Found as the objects that refer to an optimizer class

@@ -32,7 +32,7 @@ from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, class_name, walk
 from freezelint.runtime.watch_models import (bystanders, find_models, finetuning_callbacks, held_params, in_part,
                                                held_by, join_name, model_labels, model_name, optimizer_labels,
-                                               ran_beside, unwrapped, within)
+                                               ran_beside, remember_names, unstepped_holders, unwrapped, within)
 
 if TYPE_CHECKING:  # pragma: no cover
     from freezelint.runtime.watch import Watch
@@ -813,6 +813,29 @@ def _lifted_by(opt: torch.optim.Optimizer, overwritten: tuple[str, Any] | None =
     return f"{kind} sets every group's lr from its schedule, this one's too"
 
 
+def _timm_warmup(opt: torch.optim.Optimizer) -> tuple[str, float, int] | None:
+    """timm's scheduler over `opt` that the training code holds in a variable, where it warms up
+    from a nonzero warmup_lr_init (every group, from that lr toward its own base): its class, that
+    lr and warmup_t. Read from the instance's own attributes."""
+    import sys
+
+    from freezelint.runtime.watch_models import user_scopes
+
+    for scope in user_scopes(sys._getframe()):
+        for v in list(scope.values()):
+            if not type(v).__module__.startswith("timm.scheduler") or _own(v, "optimizer") is not opt:
+                continue
+            start, length = _own(v, "warmup_lr_init"), _own(v, "warmup_t")
+            if isinstance(start, (int, float)) and start > 0 and isinstance(length, int) and length > 0:
+                return type(v).__name__, float(start), length
+    return None
+
+
+def _own_lrs(kind: str) -> tuple[str, ...]:
+    """The arguments from which OneCycleLR or CyclicLR sets each group's lr."""
+    return ("max_lr",) if kind == "OneCycleLR" else ("base_lr", "max_lr")
+
+
 def _lr_lifted(w: "Watch", named: list[tuple[str, nn.Parameter]], precords: list[ParamRecord],
                opts: list[torch.optim.Optimizer], onames: list[str]) -> list[F.AuditFinding]:
     """FZ304 on a param group frozen by lr=0 whose lr a scheduler raised inside the window, and
@@ -831,14 +854,33 @@ def _lr_lifted(w: "Watch", named: list[tuple[str, nn.Parameter]], precords: list
             where = F._common(moved)
             at = f"param_groups[{gi}]" if len(opts) == 1 else f"{onames[oi]}.param_groups[{gi}]"
             one = len(moved) == 1
+            built = w.lr_built.get((id(opt), gi))
+            warmup = _timm_warmup(opt) if (id(opt), gi) in w.lr_off_base else None
+            if (id(opt), gi) in w.lr_off_base and warmup is None:
+                continue  # raised from a base of 0 by no scheduler known to do so: the script's own lr
+            if warmup is not None:
+                kind, start, length = warmup
+                had = (f"has a base lr of 0 (its `initial_lr`) but had lr={F._num(lr)} at step {step}")
+                why = (f"timm's {kind} warms every param group up from warmup_lr_init={F._num(start)} over "
+                       f"warmup_t={length}, this one's too, reaching its base of 0 only at the warmup's end")
+                fix = ", or set warmup_lr_init=0 (each group then warms up from 0 to its own base)"
+            elif built is not None:  # the scheduler replaced the 0 when built, before any step
+                args = _own_lrs(built)
+                had = f"had lr=0 until {built} was built over the optimizer (lr={F._num(lr)} at step {step})"
+                why = (f"{built} writes its own lr into every param group when built ({' and '.join(args)} given as "
+                       f"one number {'applies' if len(args) == 1 else 'apply'} to every group), this one's too")
+                fix = (f", or give {built} one value per group, 0 for this one "
+                       f"({', '.join(f'`{a}=[...]`' for a in args)})")
+            else:
+                had = f"had lr=0 at step {then} and lr={F._num(lr)} at step {step}"
+                why, fix = _lifted_by(opt, w.lr_overwritten.get((id(opt), gi))), ""
             out.append(F.AuditFinding(
                 "FZ304", at if where == "(model)" else f"{where} in {at}",
-                f"param group {gi}{'' if len(opts) == 1 else ' of ' + onames[oi]} had lr=0 at step {then} and "
-                f"lr={F._num(lr)} at step {step}, and its parameter{'' if one else 's'} ({F.listed(moved)}) "
-                f"changed: {_lifted_by(opt, w.lr_overwritten.get((id(opt), gi)))}, so the lr=0 that froze "
+                f"param group {gi}{'' if len(opts) == 1 else ' of ' + onames[oi]} {had}, and its "
+                f"parameter{'' if one else 's'} ({F.listed(moved)}) changed: {why}, so the lr=0 that froze "
                 f"{'it' if one else 'them'} does not hold",
                 f"freeze {'it' if one else 'them'} with `requires_grad_(False)` and leave {'it' if one else 'them'} "
-                f"out of the optimizer, instead of lr=0",
+                f"out of the optimizer, instead of lr=0{fix}",
                 moved if not one else []))
     return out
 
@@ -1061,6 +1103,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     for r, p in zip(precords, params):
         r.grad_hook = bool(getattr(p, "_backward_hooks", None))
         r.in_forward = id(p) in w.moved_in_forward
+        r.grad_dropped = id(p) in w.dropped and r.grad == "none"
     if w.steps > 1 and not w.judged_at_exit and not w.cut_short:
         _read_zero_grads(precords, params, lambda p: (opts[holder[id(p)][0]], opts[holder[id(p)][0]].param_groups[
             holder[id(p)][1]]) if id(p) in holder else None)
@@ -1129,6 +1172,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites,
                                  stayed_eval=stayed)
     found = F.held_beside(found, precords, onames)  # several optimizers: FZ503 says which to add to
+    if not only_beside and any(f.code == "FZ503" for f in found):
+        found = _held_unstepped(w, found, named, opts)
     if any(graded) and not only_beside:
         found = _copied_back(found, precords, onames, graded, stood, w.steps)
     if not only_beside and any(outside) and not any(f.code == "FZ302" for f in found):
@@ -1162,7 +1207,10 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                    **{_as_named(_without_wrappers(given[p], mnames), own, mnames): p for p in w.expect_trainable}}
         expect_frozen, expect_trainable = ([_as_named(_without_wrappers(p, mnames), own, mnames) for p in ps]
                                            for ps in (expect_frozen, expect_trainable))
-        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords, among=len(opts)):
+        as_named = {id(p): n for n, p in named if id(p) in tied}
+        ties = {n: [a for a in tied[pid] if a != n] for pid, n in as_named.items()}
+        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords, among=len(opts),
+                                        tied=ties, in_eval=frozenset(r.name for r in mrecords if r.mode == "eval")):
             # the finding names the pattern as the user wrote it (`ctrl.1`, `_orig_mod.head`)
             f = replace(f, target=written.get(f.target, f.target)) if f.target in written else f
             found.append(_script_module(f, named_modules, [r.name for r in precords])
@@ -1220,6 +1268,45 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if spread is not None:
         report = spread.merge(report, after, changed)
     return report
+
+
+def _held_unstepped(w: "Watch", found: list[F.AuditFinding], named: list[tuple[str, nn.Parameter]],
+                    opts: list[torch.optim.Optimizer]) -> list[F.AuditFinding]:
+    """FZ503 on parameters that an optimizer which did not step holds: they are in its param
+    groups, not in none, and what leaves them out is that nothing steps it (stage 2's optimizer
+    built while the loop still steps stage 1's)."""
+    ids = {n: id(p) for n, p in named}
+    wanted = {ids[n] for f in found if f.code == "FZ503" for n in (f.names or [f.target]) if n in ids}
+    holders = unstepped_holders(w, wanted) if wanted else {}
+    if not holders:
+        return found
+    idle = list({id(o): o for o in holders.values()}.values())
+    remember_names(idle, w.names_seen)  # as the code names them (several of one class: numbered)
+    every = [*opts, *idle]
+    label = dict(zip(map(id, every), optimizer_labels(every, w.names_seen)))
+    steppers = F.listed([f"`{label[id(o)]}`" for o in opts])
+    out = []
+    for f in found:
+        names = f.names or [f.target]
+        mine = [holders.get(ids.get(n, -1)) for n in names]
+        if f.code != "FZ503" or not all(mine):
+            out.append(f)
+            continue
+        held = list({id(o): o for o in mine}.values())
+        which = F.listed([f"`{label[id(o)]}`" + ("" if label[id(o)].startswith(type(o).__name__) else
+                                                 f" ({type(o).__name__})") for o in held])
+        words = F._ONE if len(names) == 1 else F._MANY
+        grad = ("; {their} .grad accumulates unless the loop clears the model's grads (optimizer.zero_grad() "
+                "clears only its own)".format(**words)) if "accumulates" in f.message else ""
+        message = (f"{F.listed(names)}: requires_grad=True and in a param group of {which}, which did not step "
+                   f"in the window while {steppers} did, so never updated{grad} (an optimizer the loop does "
+                   f"not step: a later stage's new one while the loop still steps the old one, or a step() left out)")
+        advice = (f"step {F.listed([f'`{label[id(o)]}`' for o in held])} in the loop (where it replaces "
+                  f"{steppers}, assign it to the name the loop steps: `{label[id(opts[0])]} = ...`), add {{them}} to "
+                  f"{steppers} (`.add_param_group(...)`), or freeze {{them}}")
+        out.append(replace(f, message=message, advice=advice.format(**words),
+                           advice_many=advice.format(**F._MANY)))
+    return out
 
 
 def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: list[list[torch.Tensor]],
