@@ -142,6 +142,8 @@ def test_a_project_function_is_read_by_its_return_annotation(cli, tmp_path):
     ("parts: 'list[nn.Module]'", "        self.encoder = parts[0]"),
     ("m: int = 1", "        self.m = m\n\n    def attach(self, encoder):\n        self.encoder = encoder"),
     ("m: int = 1", "        self.m = m\n\n    def setup(self):\n        self.model = build_model()"),
+    ("m: int = 1", "        self.m = m\n\n    def attach(self, encoder):\n        enc = encoder\n        self.encoder = enc"),
+    ("m: int = 1", "        self.m = m\n\n    def setup(self):\n        model = build_model()\n        self.model = model"),
 ])
 def test_a_child_stored_from_a_load_an_element_or_another_method_is_reported(init, method):
     source = (f"import torch\nimport torch.nn as nn\nfrom mylib import build_model\n\n\nclass M(nn.Module):\n"
@@ -172,11 +174,43 @@ class Std(nn.Module):
     def forward(self, y):
         if self.training:
             self.means = y.mean(0)  # a method of a local value
+            stdvs = torch.std(y, 0)
+            if y.dim() > 2:
+                _, stdvs = self._stats(y)  # unpacked from a method annotated to return tensors
+            self.stdvs = stdvs  # a local bound to those
         training = self.training
         self.training = False
         out = y - self.means
         self.training = training
         return out
+
+    def _stats(self, y) -> "tuple[Tensor, Tensor]":
+        return y.mean(0), y.std(0)
 """
     compile(source, "m.py", "exec")
     assert check_source(source, "m.py", select=["FZ106"]) == []
+
+
+@pytest.mark.parametrize("returns", ["tuple[nn.Module, Tensor]", "tuple", "Any"])
+def test_an_element_unpacked_from_a_method_that_may_give_a_module_is_reported(returns):
+    source = f"""\
+import torch
+from typing import Any
+from torch import Tensor, nn
+
+
+class M(nn.Module):
+    def __init__(self, m: int = 1):
+        super().__init__()
+        enc, _ = self._parts(m)
+        self.enc = enc
+
+    def _parts(self, m) -> "{returns}":
+        return nn.Linear(m, m), torch.zeros(m)
+
+    def forward(self, y):
+        self.training = False
+        return y
+"""
+    compile(source, "m.py", "exec")
+    assert [d.code for d in check_source(source, "m.py", select=["FZ106"])] == ["FZ106"]

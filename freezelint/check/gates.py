@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0e4d500e08d9549d56c02e68c9375192'
+RULES_DIGEST = '335447dd552fdc629d45cd40f6cbeed2'
 
 GATES = {
     'FZ002': (

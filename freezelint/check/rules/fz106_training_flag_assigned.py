@@ -952,10 +952,15 @@ def _stores_plain(facts: Facts, init: cst.FunctionDef, every: bool = True) -> bo
     return True
 
 
-def _from_outside(value: cst.BaseExpression, scope) -> bool:
-    """A name, or a call whose callee is no local of the method (`build_model()`, `torch.load(path)`)."""
+def _from_outside(value: cst.BaseExpression, scope, depth: int = 0) -> bool:
+    """A parameter or a global name, a local bound to one of those, or a call whose callee is no
+    local of the method (`build_model()`, `torch.load(path)`); a local bound to a method of a local
+    value (`means = y.mean(0)`, then `self.means = means`: botorch's Standardize) is not."""
     if isinstance(value, cst.Name):
-        return True
+        if scope.lookup(value.value) is not scope or depth > 4:
+            return True
+        return any(b.how != "expr" or not isinstance(b.node, cst.BaseExpression)
+                   or _from_outside(b.node, scope, depth + 1) for b in scope.bindings.get(value.value, []))
     root = value.func if isinstance(value, cst.Call) else None
     while isinstance(root, cst.Attribute):
         root = root.value
@@ -1042,10 +1047,35 @@ def _plain_name(facts: Facts, name: str, scope, init: cst.FunctionDef, seen: set
                                  and not (isinstance(p.default, cst.Name) and p.default.value == "None")
                                  and _plain(facts, p.default, scope, init, seen)):
                 return False
-        elif b.how != "expr" or not isinstance(b.node, cst.BaseExpression) or b.index \
-                or not _plain(facts, b.node, scope, init, seen):
+        elif b.how != "expr" or not isinstance(b.node, cst.BaseExpression) \
+                or (not _plain_element(b.node, b.index, scope) if b.index else not _plain(facts, b.node, scope, init, seen)):
             return False
     return True
+
+
+def _plain_element(value: cst.BaseExpression, index: tuple, scope) -> bool:
+    """An element unpacked from a call of a method of the class (`means, stdvs = self._stats(y)`)
+    whose return annotation makes that element no Module (`-> tuple[Tensor, Tensor]`)."""
+    if len(index) != 1 or not isinstance(value, cst.Call) or not isinstance(value.func, cst.Attribute) \
+            or not (isinstance(value.func.value, cst.Name) and value.func.value.value == "self"):
+        return False
+    s = scope
+    while s is not None and s.cls is None:
+        s = s.parent
+    if s is None:
+        return False
+    name = value.func.attr.value
+    defs = [m for m in s.cls.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == name]
+    ann = defs[-1].returns.annotation if defs and defs[-1].returns is not None else None
+    if isinstance(ann, cst.SimpleString):  # `-> "tuple[Tensor, Tensor]"`
+        try:
+            ann = cst.parse_expression(ann.evaluated_value)  # type: ignore[arg-type]
+        except (cst.ParserSyntaxError, TypeError):
+            return False
+    if not isinstance(ann, cst.Subscript) or (dotted(ann.value) or "").rsplit(".", 1)[-1] not in ("tuple", "Tuple"):
+        return False
+    items = [e.slice.value for e in ann.slice if isinstance(e.slice, cst.Index)]
+    return index[0] < len(items) and _plain_type(items[index[0]])
 
 
 def _plain_call(facts: Facts, call: cst.Call, scope, init: cst.FunctionDef, seen: set[str]) -> bool:
