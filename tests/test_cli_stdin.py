@@ -143,3 +143,15 @@ def test_a_notebook_named_by_stdin_filename_is_checked_and_fixed_by_cells(tmp_pa
     r, out = stdin_cli(tmp_path, data, "--fix", "-", "--stdin-filename", "nb.ipynb")
     assert r.code == 0 and out == data.replace(b'"model.requires_grad = False\\n"', b'"model.requires_grad_(False)\\n"') \
         .replace(b'p.requires_grad_ = True"', b'p.requires_grad_(True)"')
+
+
+def test_the_report_shows_the_lines_of_the_source_read_not_of_the_file_on_disk(tmp_path):
+    write(tmp_path / "train.py", "import torch.nn as nn\nlayer = nn.Linear(2, 2)\nx = 1  # the version on disk\n")
+    r, _ = stdin_cli(tmp_path, BAD, "-", "--stdin-filename", "train.py")
+    assert r.code == 1 and "3 | layer.requires_grad = False\n" in r.out and "on disk" not in r.out
+    r, _ = stdin_cli(tmp_path, BAD, "-")  # no file of that name at all
+    assert "3 | layer.requires_grad = False\n" in r.out
+    loaded = BAD + b"layer.load_state_dict({}, strict=False)\n"
+    r, out = stdin_cli(tmp_path, loaded, "--fix", "-", "--stdin-filename", "train.py")
+    assert out == FIXED + b"layer.load_state_dict({}, strict=False)\n"
+    assert "4 | layer.load_state_dict({}, strict=False)\n" in r.err  # what is left, in the source handed back

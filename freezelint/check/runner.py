@@ -79,6 +79,7 @@ class RunResult:
     unsafe_fixes: bool = False  # --unsafe-fixes was given: the summary's hints count unsafe fixes in
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
     docs_url: str | None = None  # the `docs-url` setting the report's links follow
+    sources: dict[str, bytes] = field(default_factory=dict)  # shown path -> bytes checked, where not on disk (stdin)
 
     project_root: str | None = None  # --show-project: the root, files summarised, edges used
     summarised: set[str] = field(default_factory=set)
@@ -574,6 +575,8 @@ def check_stdin(data: bytes, filename: str | None = None, config: Config | None 
     run.edges = list(result.edges)
     if result.error:
         run.errors.append(RunError(shown, result.error, fix=result.fix_error, traceback=result.internal))
+    # the report's source lines are these bytes, not a file of that name on disk
+    run.sources[shown] = result.new if result.new is not None and write else data
     if result.new is None:
         return run, data
     run.fixed = result.fixed
