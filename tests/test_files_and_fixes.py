@@ -137,6 +137,19 @@ def test_fix_keeps_permissions(cli, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run.py")] == []
 
 
+def test_fix_and_add_noqa_leave_a_read_only_file_as_it_is(cli, tmp_path):
+    f = write(tmp_path / "ro.py", BAD_MODULE)
+    f.chmod(0o444)  # the rename would replace it all the same (and root may write it anyway)
+    r = cli(tmp_path, "check", "--fix", "ro.py")
+    assert r.code == 1 and r.err == "freezelint: ro.py: fix not written: the file is read-only\n"
+    assert "Checked, but not fixed: ro.py: the file is read-only." in r.out
+    r = cli(tmp_path, "check", "--add-noqa", "ro.py")
+    assert r.code == 1 and r.err == "freezelint: ro.py: no noqa added: the file is read-only\n"
+    assert f.read_text() == BAD_MODULE.lstrip("\n") and stat.S_IMODE(f.stat().st_mode) == 0o444
+    f.chmod(0o644)
+    assert cli(tmp_path, "check", "--fix", "ro.py").code == 0 and "requires_grad_(False)" in f.read_text()
+
+
 def test_file_changed_between_read_and_write_is_not_overwritten(cli, tmp_path, monkeypatch):
     import freezelint.check.runner as runner
 
