@@ -292,6 +292,20 @@ def test_undecodable_file_is_fz001(cli, tmp_path):
     assert r.code == 1 and "FZ001 cannot decode as utf-8: byte 0xff at line 1" in r.out
 
 
+def test_utf16_or_utf32_file_is_fz001_that_says_to_save_it_as_utf8(cli, tmp_path):
+    source = "import torch.nn as nn\nlayer = nn.Linear(2, 2)\nlayer.requires_grad = False\n"
+    (tmp_path / "u16.py").write_bytes(source.encode("utf-16"))  # with its byte-order mark, as editors save it
+    (tmp_path / "u32.py").write_bytes(source.encode("utf-32"))
+    (tmp_path / "nb.ipynb").write_bytes('{"cells": []}'.encode("utf-16"))
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", ".")
+    assert r.code == 1 and r.out.splitlines() == [
+        f"{name}:1:1: FZ001 the file is {enc} (it starts with a {enc} byte-order mark), which no coding comment "
+        f"makes readable: save it as UTF-8" for name, enc in (("nb.ipynb", "UTF-16"), ("u16.py", "UTF-16"),
+                                                              ("u32.py", "UTF-32"))]
+    (tmp_path / "u16.py").write_bytes(source.encode("utf-8"))  # saved as UTF-8: checked
+    assert "u16.py:3:1: FZ102" in cli(tmp_path, "check", "--format", "concise", "u16.py").out
+
+
 def test_select_ignore_extend_select(cli, tmp_path):
     write(tmp_path / "bad.py", BAD_MODULE + "layer.requires_grad_ = True\n")
     r = cli(tmp_path, "check", "--select", "FZ101", "--format", "concise", "--quiet", "bad.py")
