@@ -67,8 +67,10 @@ def loaded(target: str) -> Iterator:
         except Exception as e:
             raise AuditCliError(f"importing {path_text} failed: {type(e).__name__}: {e}") from None
         factory = getattr(module, func, None)
-        if not callable(factory):
+        if factory is None:
             raise AuditCliError(f"{path_text} has no function {func!r}")
+        if not callable(factory):
+            raise AuditCliError(f"{target} is {_a(type(factory).__name__)}, not a function")
         yield factory
     finally:
         if folder in sys.path:  # the factory may have taken it out itself
@@ -98,6 +100,38 @@ def _codes(values: list[str]) -> list[str]:
         raise AuditCliError(str(e)) from None
 
 
+def _check_built(target: str, model, optimizer) -> None:
+    """What the factory returned, judged in its own terms (audit()'s own refusals name its arguments)."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise AuditCliError(f"{target} returned {_a(type(model).__name__)} as the model (the first item): "
+                            f"it must be an nn.Module")
+    if not isinstance(optimizer, (torch.optim.Optimizer, dict, list, tuple)):
+        raise AuditCliError(f"{target} returned {_a(type(optimizer).__name__)} as the optimizer (the second item): "
+                            f"it must be a torch.optim.Optimizer, a list or a dict of them")
+
+
+def _a(name: str) -> str:
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _fail(line: str, fmt: str, output_file: str | None) -> int:
+    """Exit 2 with one line on stderr; with --format json, also the document `freezelint run` writes
+    then (`ok` false, `error` the line, no findings), so that `jq .ok` still reads a verdict."""
+    print(f"freezelint: error: {line}", file=sys.stderr)
+    if fmt == "json" and _rank() == 0:
+        doc = json.dumps({"ok": False, "error": line, "exit_code": 2, "findings": []}, indent=2) + "\n"
+        try:
+            if output_file:
+                Path(output_file).write_text(doc, encoding="utf-8")
+            else:
+                sys.stdout.write(doc)
+        except OSError:
+            pass  # the line above already says what failed
+    return 2
+
+
 def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: bool = True,
                   ignore: list[str] | None = None, strict: bool = False, verbose: bool = False,
                   output_file: str | None = None, expect_frozen: list[str] | None = None,
@@ -125,6 +159,7 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
                 raise AuditCliError(f"{target} must return (model, optimizer) or (model, optimizer, batch), "
                                     f"got {type(built).__name__}")
             model, optimizer, *rest = built
+            _check_built(target, model, optimizer)
             try:
                 report = audit(model, optimizer, steps=steps, batch=rest[0] if rest else None,
                                set_to_none=set_to_none, ignore=codes, expect_frozen=expect_frozen or (),
@@ -135,8 +170,7 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
                 raise AuditCliError(f"a training step raised {type(e).__name__}: {e} (model and optimizer were "
                                     f"restored)") from None
     except AuditUsageError as e:
-        print(f"freezelint: error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+        return _fail(str(e).splitlines()[0], fmt, output_file)
     report.verbose = verbose
     code = 1 if report.failed(strict) else 0
     if report.world_size > 1 and _rank() != 0:
