@@ -96,6 +96,22 @@ def test_missing_config_file(cli, tmp_path):
     assert r.code == 2 and "config file not found" in r.err
 
 
+def test_a_config_file_named_on_purpose_that_configures_nothing_is_an_error(cli, tmp_path):
+    write(tmp_path / "a.py", BAD_MODULE)
+    write(tmp_path / "freezelint.toml", 'ignore = ["FZ102"]\n')  # top-level settings, as ruff.toml takes them
+    r = cli(tmp_path, "check", "--config", "freezelint.toml", "a.py")
+    assert (r.code, r.err) == (2, "freezelint: error: freezelint.toml: no [tool.freezelint] table: the settings "
+                                  "go under it\n")
+    write(tmp_path / "freezelint.toml", '[tool.freezelnit]\nignore = ["FZ102"]\n')  # a misspelt table
+    assert cli(tmp_path, "check", "--config", "freezelint.toml", "a.py").code == 2
+    r = cli(tmp_path, "check", "--config", ".", "a.py")
+    assert (r.code, r.err) == (2, "freezelint: error: cannot read config .: Is a directory\n")
+    write(tmp_path / "freezelint.toml", "[tool.freezelint]\n")  # a table, empty: the defaults, as asked
+    assert cli(tmp_path, "check", "--config", "freezelint.toml", "a.py").code == 1
+    write(tmp_path / "pyproject.toml", '[project]\nname = "x"\n')  # found, not named: no table is no error
+    assert cli(tmp_path, "check", "a.py").code == 1
+
+
 def test_default_excludes_gitignore_and_extend_exclude(cli, tmp_path):
     for rel in (".venv/lib/a.py", "build/b.py", "node_modules/c.py", "ignored/d.py", "gen_e.py",
                 "legacy/f.py", "keep/g.py", "keep/h.pyi", "keep/not_python.txt"):
