@@ -177,6 +177,15 @@ def test_unreadable_file_reported_via_monkeypatched_open(cli, tmp_path, monkeypa
     assert "bad.py:3:1: FZ102" in r.out
 
 
+def test_a_broken_symbolic_link_named_on_the_command_line_is_said_to_be_one(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE)
+    (tmp_path / "train.py").symlink_to("moved/train.py")
+    r = cli(tmp_path, "check", "--no-cache", "train.py", "bad.py")
+    assert r.code == 1 and "bad.py:3:1: FZ102" in r.out
+    assert r.err == ("freezelint: train.py: cannot read: a broken symbolic link (to moved/train.py, which does "
+                     "not exist)\n")
+
+
 def test_explicit_directory_inside_an_ignored_tree_is_checked(cli, tmp_path):
     (tmp_path / ".git").mkdir()
     write(tmp_path / ".gitignore", "venv-like/\n")

@@ -110,6 +110,16 @@ def _one_line(e: BaseException) -> str:
     return str(e).split("\n")[0] or type(e).__name__
 
 
+def _unreadable(path: str, e: OSError) -> str:
+    """Why a file cannot be read, in words: a link to nothing is named as such, not as a missing file."""
+    if isinstance(e, FileNotFoundError) and os.path.islink(path):
+        try:
+            return f"a broken symbolic link (to {os.readlink(path)}, which does not exist)"
+        except OSError:
+            pass
+    return _one_line(e)
+
+
 def _read(path: str) -> tuple[bytes, Meta]:
     """The file's bytes and its metadata taken before reading them (a save during the read
     leaves metadata that the next run will not match). Raises OSError."""
@@ -155,7 +165,7 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
         try:
             data, result.meta = _read(path)
         except OSError as e:
-            result.error = f"cannot read: {_one_line(e)}"
+            result.error = f"cannot read: {_unreadable(path, e)}"
             return result
         if keyed:
             result.key = content_key(data, selected, _kind(path), parse_all)
@@ -435,7 +445,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             try:
                 data, meta = _read(path)
             except OSError as e:
-                results.append(FileResult(path, error=f"cannot read: {_one_line(e)}"))
+                results.append(FileResult(path, error=f"cannot read: {_unreadable(path, e)}"))
                 continue
             key = content_key(data, sel, _kind(path), parse_all) if cache is not None else None
             if cache is not None:
