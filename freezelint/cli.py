@@ -194,6 +194,12 @@ def cmd_check(args) -> int:
         cfg.docs_url = args.docs_url or None
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if not args.no_cache and cfg.cache_dir is not None and cfg.cache_dir.exists() and not cfg.cache_dir.is_dir():
+        # a cache that cannot be written is only a slower run, but one named as a file is a mistake
+        from freezelint.check.runner import display_path
+
+        raise UsageError(f"the cache directory {display_path(cfg.cache_dir)} is a file: name a directory "
+                         f"(--cache-dir, cache-dir), or pass --no-cache")
     if args.statistics and args.format not in STATISTICS_FORMATS and not args.diff:
         raise UsageError(f"--statistics cannot be written as {args.format}: use --format "
                          f"{', '.join(STATISTICS_FORMATS[:-1])} or {STATISTICS_FORMATS[-1]}")

@@ -237,6 +237,20 @@ def test_no_cache_and_cache_dir(cli, tmp_path):
     assert (tmp_path / "elsewhere").is_dir()
 
 
+def test_a_cache_directory_that_is_a_file_is_a_usage_error_not_a_silent_slow_run(cli, tmp_path):
+    write(tmp_path / "a.py", BAD_MODULE)
+    write(tmp_path / "notes.txt", "mine\n")
+    for args in (("--cache-dir", "notes.txt"), ()):
+        if not args:
+            write(tmp_path / "pyproject.toml", '[tool.freezelint]\ncache-dir = "notes.txt"\n')
+        r = cli(tmp_path, "check", *args, "a.py")
+        assert (r.code, r.out) == (2, "") and r.err == (
+            "freezelint: error: the cache directory notes.txt is a file: name a directory (--cache-dir, "
+            "cache-dir), or pass --no-cache\n")
+    assert cli(tmp_path, "check", "--no-cache", "a.py").code == 1
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+
+
 def test_process_pool_gives_the_same_results(cli, tmp_path):
     for i in range(60):
         write(tmp_path / f"m{i:02}.py", BAD_MODULE if i % 3 else "x = 1\n")
