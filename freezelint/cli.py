@@ -618,27 +618,32 @@ def _split_run(args: list[str]) -> tuple[list[str], list[str]]:
 
 
 def cmd_run(args) -> int:
-    from freezelint.runtime.run_cli import RunOptions, run_script
+    from freezelint.runtime.run_cli import RunOptions, _fail, run_script
 
     rest = list(getattr(args, "script_args", []))
-    if args.module is None:
-        if not args.script:
-            raise UsageError("run needs a script (`freezelint run train.py`) or -m MODULE")
-        target = args.script
-    else:
-        target = args.module
+    target = args.script if args.module is None else args.module
+    opts = RunOptions(target or "", rest, module=args.module is not None, steps=args.steps,
+                      stop=not args.no_stop, fmt=args.format, output_file=args.output_file,
+                      expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable,
+                      verbose=args.verbose, select=args.select, ignore=args.ignore or [],
+                      config=args.config, model=args.model, rewatch=not args.once)
+    bad = _bad_run_argument(args)
+    if bad:  # as any other refusal of run's: with --format json, its document too
+        return _fail(opts, bad)
+    return run_script(opts)
+
+
+def _bad_run_argument(args) -> str | None:
+    if args.module is None and not args.script:
+        return "run needs a script (`freezelint run train.py`) or -m MODULE"
     if args.steps < 1:
-        raise UsageError(f"--steps must be at least 1, got {args.steps}")
+        return f"--steps must be at least 1, got {args.steps}"
     for option, patterns in (("--expect-frozen", args.expect_frozen), ("--expect-trainable", args.expect_trainable)):
         if "" in patterns:
-            raise UsageError(f"{option} takes a name pattern, got ''")
+            return f"{option} takes a name pattern, got ''"
     if args.model is not None and not all(part.isidentifier() for part in args.model.split(".")):
-        raise UsageError(f"--model takes a variable name or a dotted path (trainer.model), got {args.model!r}")
-    return run_script(RunOptions(target, rest, module=args.module is not None, steps=args.steps,
-                                 stop=not args.no_stop, fmt=args.format, output_file=args.output_file,
-                                 expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable,
-                                 verbose=args.verbose, select=args.select, ignore=args.ignore or [],
-                                 config=args.config, model=args.model, rewatch=not args.once))
+        return f"--model takes a variable name or a dotted path (trainer.model), got {args.model!r}"
+    return None
 
 
 # name -> (add its parser, run it). Order is the order `--help` lists them in.

@@ -49,8 +49,12 @@ def loaded(target: str) -> Iterator:
     if not sep or not path_text or not func:
         raise AuditCliError(f"expected FILE.py:FUNCTION, got {target!r}")
     path = Path(path_text)
+    if path.is_dir():
+        raise AuditCliError(f"{path_text} is a directory: give the file that defines {func or 'the factory'}")
     if not path.is_file():
         raise AuditCliError(f"no such file: {path_text}")
+    if path.suffix != ".py":  # a notebook's JSON is no module to import
+        raise AuditCliError(f"{path_text} is not a Python file: the factory must be in a .py file")
     name = f"_freezelint_audit_{path.stem}_{next(_loads)}"
     while name in sys.modules:
         name = f"_freezelint_audit_{path.stem}_{next(_loads)}"
@@ -86,8 +90,10 @@ def load_factory(target: str):
 
 
 def _rank() -> int:
-    import torch.distributed as dist
-
+    try:
+        import torch.distributed as dist
+    except ImportError:  # a refusal before torch was needed, where there is none
+        return 0
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
@@ -144,6 +150,8 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
     from freezelint.runtime.runner import audit
 
     try:
+        if steps < 1:  # before the factory runs, as run checks it
+            raise AuditCliError(f"--steps must be at least 1, got {steps}")
         codes = _codes(ignore or [])
         for option, patterns in (("--expect-frozen", expect_frozen), ("--expect-trainable", expect_trainable)):
             if "" in (patterns or []):  # a bad argument, not a training step's failure

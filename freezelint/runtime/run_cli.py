@@ -70,8 +70,10 @@ class RunOptions:
 
 
 def _rank() -> int:
-    import torch.distributed as dist
-
+    try:
+        import torch.distributed as dist
+    except ImportError:  # a refusal before torch was needed, where there is none
+        return 0
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
@@ -439,6 +441,9 @@ def _resolve(opts: RunOptions) -> tuple[str, str | None]:
                        f"with a __main__.py")
     if not path.is_file():
         raise RunError(f"no such file: {opts.target}")
+    if path.suffix == ".ipynb":  # its JSON may even run as Python, and watch nothing
+        raise RunError(f"{opts.target} is a notebook: export it as a script (jupyter nbconvert --to script), or "
+                       f"call freezelint.watch() in it")
     return str(path), str(path.resolve())
 
 
