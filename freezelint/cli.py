@@ -125,8 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
 _GLOB_CHARS = frozenset("*?[")
 
 
+_SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+
+
 def _is_path_or_glob(arg: str) -> bool:
-    return os.path.lexists(arg) or bool(_GLOB_CHARS & set(arg))
+    """A path (one that does not exist too, when it reads as one: `trian.py`, `src/`), or a glob:
+    check then says what is missing, where the subcommand parser would list its commands."""
+    return (os.path.lexists(arg) or bool(_GLOB_CHARS & set(arg)) or arg.endswith(_SOURCE_SUFFIXES)
+            or "/" in arg or os.sep in arg)
 
 
 def _implied_check(argv: list[str]) -> list[str]:

@@ -46,6 +46,14 @@ def test_no_argument_prints_help_and_unknown_word_is_an_error(cli, tmp_path):
     assert r.code == 2 and "invalid choice: 'chek'" in r.err
 
 
+def test_a_missing_file_in_the_short_form_is_said_to_be_missing_not_an_unknown_command(cli, tmp_path):
+    # a typo in a file name (or a file pre-commit passes after a rename) is no subcommand to choose
+    for argv, missing in [(("trian.py",), "trian.py"), (("--fix", "trian.py"), "trian.py"),
+                          (("notebooks/eda.ipynb",), "notebooks/eda.ipynb"), (("src/",), "src/")]:
+        r = cli(tmp_path, *argv)
+        assert (r.code, r.err) == (2, f"freezelint: error: no such file or directory: {missing}\n"), argv
+
+
 def test_pre_commit_hooks_use_the_short_form():
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()
     entries = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.strip().startswith("entry:")]
