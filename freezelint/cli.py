@@ -498,7 +498,12 @@ def cmd_rules(args) -> int:
     from freezelint.check.docs import where, write_pages
 
     if args.markdown:
-        written = write_pages(Path(args.markdown))
+        if os.path.lexists(args.markdown) and not os.path.isdir(args.markdown):
+            raise UsageError(f"--markdown takes a directory, and {args.markdown} is a file")
+        try:
+            written = write_pages(Path(args.markdown))
+        except OSError as e:  # a file in the way, a read-only place: the user's to fix, not a bug
+            raise UsageError(f"cannot write the pages to {args.markdown}: {e.strerror or e}") from None
         print(f"wrote {len(written)} pages to {args.markdown}")
         from freezelint.check.prefilter import GATES_FILE, refresh_table
 

@@ -342,6 +342,16 @@ def test_rules_pages_are_not_stale(tmp_path):
             f"rules/{page.name} is stale: run `freezelint rules --markdown rules/`")
 
 
+def test_rules_markdown_into_a_file_is_a_usage_error_not_an_internal_one(cli, tmp_path):
+    write(tmp_path / "rules", "not a directory\n")
+    r = cli(tmp_path, "rules", "--markdown", "rules")
+    assert (r.code, r.out, r.err) == (2, "", "freezelint: error: --markdown takes a directory, and rules is a file\n")
+    write(tmp_path / "docs", "not a directory either\n")
+    r = cli(tmp_path, "rules", "--markdown", "docs/rules")
+    assert r.code == 2 and r.err.startswith("freezelint: error: cannot write the pages to docs/rules: ") and \
+        "internal error" not in r.err and r.err.count("\n") == 1, r.err
+
+
 def test_python_dash_m_and_version():
     r = run_subprocess(ROOT, "--version")
     assert r.code == 0 and r.out.startswith("freezelint ")
