@@ -155,6 +155,11 @@ def test_statistics_quiet_output_file(cli, tmp_path):
     assert "1  FZ101  [*] requires-grad-method-assigned" in r.out.splitlines()
     r = cli(tmp_path, "check", "--quiet", "bad.py")
     assert "Found" not in r.out and "FZ102" in r.out
+    write(tmp_path / "fixed.py", BAD_MODULE + "layer.load_state_dict({}, strict=False)\n")
+    r = cli(tmp_path, "check", "--statistics", "--fix", "fixed.py")  # what is left, and that a fix was written
+    assert r.code == 1 and r.out == "1  FZ401      unchecked-partial-load\nFixed 1 finding.\n", r.out
+    write(tmp_path / "fixed.py", BAD_MODULE)
+    assert cli(tmp_path, "check", "--statistics", "--fix", "fixed.py").out == "Fixed 1 finding.\n"
     r = cli(tmp_path, "check", "--format", "json", "-o", "report.json", "bad.py")
     assert r.out == "" and len(json.loads((tmp_path / "report.json").read_text())) == 2
 

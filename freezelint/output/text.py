@@ -88,8 +88,9 @@ def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool 
            statistics: bool = False, quiet: bool = False) -> str:
     color = use_color() if color is None else color
     paint = _painter(color)
-    if statistics:
-        return "".join(f"{line}\n" for line in _statistics(run)) if run.diagnostics else ""
+    if statistics:  # the table of what is left, and what --fix changed (else a fix is silent)
+        fixed = [f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''}."] if run.fixed and not quiet else []
+        return "".join(f"{line}\n" for line in _statistics(run) + fixed)
     if not run.diagnostics and not (show_fixes and run.changes):
         return "" if quiet else "".join(f"{line}\n" for line in _summary(run, show_fixes, paint))
     out: list[str] = []
