@@ -150,6 +150,17 @@ def test_fix_and_add_noqa_leave_a_read_only_file_as_it_is(cli, tmp_path):
     assert cli(tmp_path, "check", "--fix", "ro.py").code == 0 and "requires_grad_(False)" in f.read_text()
 
 
+def test_fix_with_a_report_file_that_cannot_be_written_fixes_nothing(cli, tmp_path):
+    f = write(tmp_path / "a.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--fix", "-o", "reports/fix.txt", "a.py")
+    assert (r.code, r.out) == (2, "") and r.err == (
+        "freezelint: error: cannot write reports/fix.txt: no such directory (nothing was checked or fixed)\n")
+    assert f.read_text() == BAD_MODULE.lstrip("\n")  # not fixed with its report lost
+    (tmp_path / "reports").mkdir()
+    assert cli(tmp_path, "check", "--fix", "-o", "reports/fix.txt", "a.py").code == 0
+    assert (tmp_path / "reports/fix.txt").read_text() == "Fixed 1 finding.\n" and "requires_grad_(False)" in f.read_text()
+
+
 def test_file_changed_between_read_and_write_is_not_overwritten(cli, tmp_path, monkeypatch):
     import freezelint.check.runner as runner
 
