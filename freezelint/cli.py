@@ -203,6 +203,8 @@ def cmd_check(args) -> int:
     if args.output_file and not Path(args.output_file).absolute().parent.is_dir():
         # before any work: --fix would otherwise write the fixes and lose the report of them
         raise UsageError(f"cannot write {args.output_file}: no such directory (nothing was checked or fixed)")
+    if args.output_file and os.path.isdir(args.output_file):
+        raise UsageError(f"cannot write {args.output_file}: it is a directory (nothing was checked or fixed)")
     if not args.no_cache and cfg.cache_dir is not None and cfg.cache_dir.exists() and not cfg.cache_dir.is_dir():
         # a cache that cannot be written is only a slower run, but one named as a file is a mistake
         from freezelint.check.runner import display_path
