@@ -281,3 +281,13 @@ def test_a_notebook_is_not_run_as_a_script_nor_imported_as_a_factory(cli, tmp_pa
     write(tmp_path / "f.py", "raise SystemExit('the factory module ran')\n")
     r = cli(tmp_path, "audit", "--steps", "0", "f.py:make")  # refused before the file is imported, as run refuses
     assert (r.code, r.err) == (2, "freezelint: error: --steps must be at least 1, got 0\n")
+
+
+def test_a_report_file_that_is_a_directory_is_refused_before_the_script_or_factory_runs(cli, tmp_path):
+    write(tmp_path / "train.py", "raise SystemExit('the script ran')\n")
+    (tmp_path / "reports").mkdir()
+    r = cli(tmp_path, "run", "-o", "reports", "train.py")
+    assert (r.code, r.err) == (2, "freezelint: error: cannot write reports: it is a directory (checked before "
+                                  "running the script)\n")
+    r = cli(tmp_path, "audit", "-o", "reports", "train.py:make")
+    assert (r.code, r.err) == (2, "freezelint: error: cannot write reports: it is a directory\n")

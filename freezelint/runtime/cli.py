@@ -158,6 +158,8 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
                 raise AuditCliError(f"{option} takes a name pattern, got ''")
         if output_file and not Path(output_file).absolute().parent.is_dir():
             raise AuditCliError(f"cannot write {output_file}: no such directory")
+        if output_file and Path(output_file).is_dir():  # before the factory runs, as a missing one
+            raise AuditCliError(f"cannot write {output_file}: it is a directory")
         with loaded(target) as factory:
             try:
                 built = factory()

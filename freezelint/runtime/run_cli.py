@@ -551,6 +551,8 @@ def run_script(opts: RunOptions) -> int:
         accepted = _accepted(opts, script)
         if opts.output_file and not Path(opts.output_file).absolute().parent.is_dir():
             raise RunError(f"cannot write {opts.output_file}: no such directory (checked before running the script)")
+        if opts.output_file and os.path.isdir(opts.output_file):
+            raise RunError(f"cannot write {opts.output_file}: it is a directory (checked before running the script)")
         name = opts.target if opts.module else os.path.basename(argv0)  # as the user ran it: `-m pkg.train`'s name
         find = None if opts.model is None else _model_named(opts.model, script, name)
         # --no-stop prints each window's text report as the window closes; JSON is one document,
