@@ -164,6 +164,21 @@ def test_fix_with_a_report_file_that_cannot_be_written_fixes_nothing(cli, tmp_pa
     assert (tmp_path / "reports/fix.txt").read_text() == "Fixed 1 finding.\n" and "requires_grad_(False)" in f.read_text()
 
 
+def test_fix_and_add_noqa_keep_the_files_owner_when_run_as_root(cli, tmp_path):
+    import os
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a file to another user")
+    for flag in ("--fix", "--add-noqa"):
+        f = write(tmp_path / "theirs.py", BAD_MODULE)
+        os.chown(f, 65534, 65534)  # nobody's, fixed by root in a container
+        assert cli(tmp_path, "check", flag, "theirs.py").code == 0
+        assert (f.stat().st_uid, f.stat().st_gid) == (65534, 65534), flag
+        assert "requires_grad_(False)" in f.read_text() or "# noqa: FZ102" in f.read_text()
+
+
 def test_file_changed_between_read_and_write_is_not_overwritten(cli, tmp_path, monkeypatch):
     import freezelint.check.runner as runner
 

@@ -251,12 +251,13 @@ def write_atomic(path: Path, original: bytes, new: bytes) -> str | None:
         with open(path, "rb") as f:
             if f.read() != original:
                 return "fix not written: the file changed on disk while it was being checked"
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        st = os.stat(path)
+        mode = stat.S_IMODE(st.st_mode)
         # The rename below would replace a read-only file (the directory's permission is what it
         # needs), for root even without a write bit: read-only is a choice the fix respects.
         if not mode & 0o222 or not os.access(path, os.W_OK):
             return "fix not written: the file is read-only"
-        atomic_write(path, new, mode=mode, durable=True)
+        atomic_write(path, new, mode=mode, durable=True, owner=(st.st_uid, st.st_gid))
     except OSError as e:
         return f"fix not written: {_one_line(e)}"
     return None
