@@ -155,6 +155,10 @@ def test_a_module_run_with_m_is_named_as_run(cli, tmp_path):
     assert "freezelint: error: named_pkg.train ended after 3 of 9 optimizer steps" in r.err, r.err
     r = cli(tmp_path, "run", "--model", "net", "-m", "named_pkg.train")
     assert r.code == 2 and "--model net: named_pkg.train has no variable 'net'" in r.err, r.err
+    # the package itself, with no __main__.py: said so, not runpy's ImportError "after 0 of 2 optimizer steps"
+    r = cli(tmp_path, "run", "-m", "named_pkg")
+    assert (r.code, r.err) == (2, "freezelint: error: named_pkg is a package with no __main__.py: name the module "
+                                  "that trains (-m named_pkg.train)\n")
 
 
 class TiedLM(nn.Module):

@@ -433,6 +433,10 @@ def _resolve(opts: RunOptions) -> tuple[str, str | None]:
             raise RunError(f"cannot find module {opts.target!r}: {e}") from None
         if spec is None:
             raise RunError(f"no module named {opts.target!r}")
+        if spec.submodule_search_locations is not None and not _has_main(spec.submodule_search_locations):
+            # else runpy's ImportError, told as the script's own failure "after 0 optimizer steps"
+            raise RunError(f"{opts.target} is a package with no __main__.py: name the module that trains "
+                           f"(-m {opts.target}.train)")
         origin = spec.origin if spec.origin not in (None, "built-in", "frozen") else None
         return origin or opts.target, os.path.abspath(origin) if origin else None
     path = Path(opts.target)
@@ -445,6 +449,12 @@ def _resolve(opts: RunOptions) -> tuple[str, str | None]:
         raise RunError(f"{opts.target} is a notebook: export it as a script (jupyter nbconvert --to script), or "
                        f"call freezelint.watch() in it")
     return str(path), str(path.resolve())
+
+
+def _has_main(locations) -> bool:
+    """Whether a package's folders hold a __main__ (looked for on disk: importing the package here
+    would run its __init__ before the watch starts)."""
+    return any(os.path.exists(os.path.join(d, name)) for d in locations for name in ("__main__.py", "__main__.pyc"))
 
 
 def _model_named(name: str, script: str | None, shown: str) -> Any:
