@@ -230,6 +230,10 @@ def test_a_script_that_does_not_compile_is_one_line_with_its_place(cli, tmp_path
     (tmp_path / "nul.py").write_bytes(b"x = 1\x00\n")
     r = cli(tmp_path, "run", "nul.py")
     assert r.code == 2 and r.err.startswith("freezelint: error: nul.py: SyntaxError: ") and "after 0" not in r.err
+    (tmp_path / "wide.py").write_bytes("import torch\n".encode("utf-16"))  # "null bytes" would hide why
+    r = cli(tmp_path, "run", "wide.py")
+    assert (r.code, r.err) == (2, "freezelint: error: wide.py: the file is UTF-16 (it starts with a UTF-16 "
+                                  "byte-order mark): save it as UTF-8 (wide.py did not run)\n")
 
 
 def test_a_directory_is_not_a_script(cli, tmp_path):

@@ -35,7 +35,7 @@ class DecodeError(Exception):
 
 def decode(data: bytes) -> tuple[str, str]:
     """Text and encoding (PEP 263 cookie or BOM, default utf-8)."""
-    wide = _wide_bom(data)
+    wide = wide_bom(data)
     if wide:  # no coding comment makes such a file readable: the advice below would not help
         raise DecodeError(f"the file is {wide} (it starts with a {wide} byte-order mark), which no coding "
                           f"comment makes readable: save it as UTF-8")
@@ -56,7 +56,7 @@ def decode(data: bytes) -> tuple[str, str]:
         raise DecodeError(f"unknown encoding: {e}") from None
 
 
-def _wide_bom(data: bytes) -> str | None:
+def wide_bom(data: bytes) -> str | None:
     """UTF-32 or UTF-16 where the bytes start with its byte-order mark (UTF-32 LE's starts with UTF-16 LE's)."""
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         return "UTF-32"

@@ -630,7 +630,13 @@ def run_script(opts: RunOptions) -> int:
         source = failure.filename or script if isinstance(failure, SyntaxError) and seen == 0 else None
         if source and os.path.isfile(source):
             where = os.path.basename(source) + "".join(f":{n}" for n in (failure.lineno, failure.offset) if n)
-            return _fail(opts, f"{where}: {type(failure).__name__}: {failure.msg} ({name} did not run)")
+            why = f"{type(failure).__name__}: {failure.msg}"
+            with contextlib.suppress(OSError), open(source, "rb") as f:
+                from freezelint.check.prefilter import wide_bom
+
+                if wide := wide_bom(f.read(4)):  # Python says "null bytes", which hides why
+                    why = f"the file is {wide} (it starts with a {wide} byte-order mark): save it as UTF-8"
+            return _fail(opts, f"{where}: {why} ({name} did not run)")
         if failure is not None:
             cause = f"raised {type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}"
             cause = cause.rstrip(": ") + _where(failure, script)
