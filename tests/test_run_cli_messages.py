@@ -234,6 +234,9 @@ def test_a_script_that_does_not_compile_is_one_line_with_its_place(cli, tmp_path
     r = cli(tmp_path, "run", "wide.py")
     assert (r.code, r.err) == (2, "freezelint: error: wide.py: the file is UTF-16 (it starts with a UTF-16 "
                                   "byte-order mark): save it as UTF-8 (wide.py did not run)\n")
+    r = cli(tmp_path, "audit", "wide.py:make")
+    assert (r.code, r.err) == (2, "freezelint: error: importing wide.py failed: the file is UTF-16 (it starts with "
+                                  "a UTF-16 byte-order mark): save it as UTF-8\n")
 
 
 def test_a_directory_is_not_a_script(cli, tmp_path):

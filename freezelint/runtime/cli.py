@@ -69,7 +69,13 @@ def loaded(target: str) -> Iterator:
         try:
             spec.loader.exec_module(module)
         except Exception as e:
-            raise AuditCliError(f"importing {path_text} failed: {type(e).__name__}: {e}") from None
+            from freezelint.check.prefilter import wide_bom
+
+            with open(path, "rb") as f:
+                wide = wide_bom(f.read(4)) if isinstance(e, SyntaxError) else None
+            why = (f"the file is {wide} (it starts with a {wide} byte-order mark): save it as UTF-8" if wide
+                   else f"{type(e).__name__}: {e}")  # Python's "null bytes" would hide why
+            raise AuditCliError(f"importing {path_text} failed: {why}") from None
         factory = getattr(module, func, None)
         if factory is None:
             raise AuditCliError(f"{path_text} has no function {func!r}")
