@@ -24,8 +24,9 @@ def add_arguments(a: argparse.ArgumentParser) -> None:
     """The `audit` subcommand's options (the main parser adds the subcommand)."""
     a.add_argument("target", help="FILE.py:FUNCTION, returning (model, optimizer[, batch]); optimizer may be a "
                                   "list or a dict of optimizers")
-    a.add_argument("--steps", type=int, default=2)
-    a.add_argument("--format", default="text", choices=("text", "json"))
+    a.add_argument("--steps", type=int, default=2, help="training steps to run on the model (default 2)")
+    a.add_argument("--format", default="text", choices=("text", "json"),
+                   help="the report as text (default) or as one JSON document")
     a.add_argument("--no-set-to-none", action="store_true",
                    help="step with optimizer.zero_grad(set_to_none=False), as loops that keep zeroed grads do")
     a.add_argument("--ignore", action="append", default=[], metavar="CODES",
