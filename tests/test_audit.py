@@ -728,6 +728,9 @@ def test_audit_cli_names_the_factory_in_what_it_refuses_and_json_reads_a_verdict
         # as `freezelint run --format json` writes it: `jq .ok` reads a verdict where the audit could not run
         r = cli(tmp_path, "audit", "--format", "json", target)
         assert r.code == 2 and json.loads(r.out) == {"ok": False, "error": line, "exit_code": 2, "findings": []}
+    help_text = " ".join(cli(tmp_path, "audit", "--help").out.split())
+    assert "--steps STEPS training steps to run on the model (default 2)" in help_text
+    assert "the report as text (default) or as one JSON document" in help_text
     r = cli(tmp_path, "audit", "--format", "json", "-o", "audit.json", "missing.py:make")
     assert r.code == 2 and not r.out
     assert json.loads((tmp_path / "audit.json").read_text())["error"] == "no such file: missing.py"
