@@ -233,7 +233,8 @@ def cmd_check(args) -> int:
     run.unsafe_fixes = bool(args.unsafe_fixes)
     _print_errors(run, args.verbose)
     if not args.quiet:
-        _warn_if_nothing_checked(run, cfg, stdin)
+        named_files = bool(args.force_exclude and args.paths and all(os.path.isfile(p) for p in args.paths))
+        _warn_if_nothing_checked(run, cfg, stdin, named_files)
     unchecked = [d for d in run.diagnostics if d.code == "FZ001"]
     if getattr(args, "show_project", False):
         _show_project(run, every=args.verbose)
@@ -356,13 +357,16 @@ class _EpipeSafe:
             sys.stderr = self.stream = open(os.devnull, "w")  # noqa: SIM115
 
 
-def _warn_if_nothing_checked(run, cfg, stdin: bool = False) -> None:
+def _warn_if_nothing_checked(run, cfg, stdin: bool = False, named_files: bool = False) -> None:
     """As ruff does: a run that checked nothing says so on stderr and still exits 0 (a pre-commit
     hook whose files are all excluded is not a failure)."""
     from freezelint.config import ALWAYS_REPORTED
 
     if not run.files and stdin:
         print("freezelint: warning: --stdin-filename names an excluded file (--force-exclude): nothing was checked",
+              file=_stderr())
+    elif not run.files and named_files:  # pre-commit's list of files, every one excluded
+        print("freezelint: warning: every file named is excluded (--force-exclude): nothing was checked",
               file=_stderr())
     elif not run.files:
         print("freezelint: warning: no Python files found under the given paths: nothing was checked",

@@ -33,9 +33,12 @@ def test_a_run_that_checks_no_file_warns_and_exits_zero_as_ruff_does(cli, tmp_pa
     (tmp_path / "empty").mkdir()
     write(tmp_path / "docs" / "README.md", "model.requires_grad = False\n")
     write(tmp_path / "a.py", BAD_MODULE)
-    for args in (["empty"], ["docs"], ["--exclude", "a.py", "--force-exclude", "a.py"]):
+    for args in (["empty"], ["docs"]):
         r = cli(tmp_path, "check", *args)
         assert (r.code, r.err) == (0, warning) and "All checks passed" in r.out
+    r = cli(tmp_path, "check", "--exclude", "a.py", "--force-exclude", "a.py")  # found, and excluded: not "no file"
+    assert (r.code, r.err) == (0, "freezelint: warning: every file named is excluded (--force-exclude): nothing "
+                                  "was checked\n")
     r = cli(tmp_path, "check", "-q", "empty")
     assert (r.code, r.out, r.err) == (0, "", "")
     r = cli(tmp_path, "check", "a.py")
