@@ -148,6 +148,17 @@ def _implied_check(argv: list[str]) -> list[str]:
     return ["check", *argv] if implied else argv
 
 
+def _check_option_first(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """`freezelint --fix` with no path: argparse would say "unrecognized arguments: --fix"; say
+    whose option it is instead (the short form needs a path to tell it from a typo)."""
+    if not argv or not argv[0].startswith("-") or argv[0] in ("-h", "--help", "--version"):
+        return
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if argv[0].split("=")[0] in sub.choices["check"]._option_string_actions:
+        raise UsageError(f"{argv[0]} is an option of check: give the files (`freezelint {argv[0]} PATH ...`), "
+                         f"or `freezelint check {argv[0]}` for the working directory")
+
+
 def _expand_globs(paths: list[str]) -> list[str]:
     """Patterns the shell left unexpanded (quoted, or on Windows) are expanded here; a path that
     exists is taken as it is, even when its name holds glob characters."""
@@ -684,6 +695,7 @@ def main(argv: list[str] | None = None) -> int:
     verbose = False
     try:
         argv = _implied_check(list(sys.argv[1:] if argv is None else argv))
+        _check_option_first(parser, argv)
         script_args: list[str] = []
         if argv[:1] == ["run"]:
             ours, script_args = _split_run(argv[1:])
