@@ -325,6 +325,13 @@ def test_select_ignore_extend_select(cli, tmp_path):
     assert sorted(line.split()[1] for line in r.out.splitlines()) == ["FZ101", "FZ102"]
     r = cli(tmp_path, "check", "--select", "FZ777", "bad.py")
     assert r.code == 2 and "unknown rule selector 'FZ777'" in r.err
+    # repeated, as ruff takes them: each adds to the list (the last alone dropped FZ101 without a word)
+    r = cli(tmp_path, "check", "--select", "FZ101", "--select", "FZ102", "--format", "concise", "--quiet", "bad.py")
+    assert sorted(line.split()[1] for line in r.out.splitlines()) == ["FZ101", "FZ102"]
+    assert cli(tmp_path, "check", "--ignore", "FZ101", "--ignore", "FZ102", "bad.py").code == 0
+    write(tmp_path / "b.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--exclude", "bad.py", "--exclude", "b.py", "--force-exclude", "bad.py", "b.py")
+    assert r.code == 0 and "nothing was checked" in r.err
 
 
 def test_rule_and_rules_commands(cli, tmp_path):
