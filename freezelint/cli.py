@@ -55,14 +55,16 @@ def _add_check(sub) -> None:
                           "later); exit 0, or 1 when a file could not be read or written; not with --fix, "
                           "--diff or `-`")
     sel = p.add_argument_group("rule selection")
-    sel.add_argument("--select", type=_codes, action="extend", help="codes or prefixes to report (replaces the config's)")
+    sel.add_argument("--select", type=_codes, action="extend",
+                     help="codes or prefixes to report (replaces the config's)")
     sel.add_argument("--ignore", type=_codes, action="extend", help="codes or prefixes to leave out")
     sel.add_argument("--extend-select", type=_codes, action="extend", help="codes or prefixes to add")
     sel.add_argument("--per-file-ignores", action="append", metavar="PATTERN:CODES",
                      help="ignore codes in matching files, e.g. 'tests/*:FZ102'")
     files = p.add_argument_group("file selection")
     files.add_argument("--exclude", type=_codes, action="extend", help="patterns to exclude (replaces the defaults)")
-    files.add_argument("--extend-exclude", type=_codes, action="extend", help="patterns to exclude besides the defaults")
+    files.add_argument("--extend-exclude", type=_codes, action="extend",
+                       help="patterns to exclude besides the defaults")
     files.add_argument("--force-exclude", action="store_true",
                        help="apply exclusions to files passed explicitly too (for pre-commit)")
     files.add_argument("--stdin-filename", metavar="PATH",
@@ -611,7 +613,8 @@ def _add_run(sub) -> None:
     r.add_argument("--output-file", "-o", help="write the report here instead of stdout")
     r.add_argument("--select", type=_codes, action="extend", metavar="CODES",
                    help="codes or prefixes to count (replaces the config's), e.g. FZ5")
-    r.add_argument("--ignore", type=_codes, action="extend", metavar="CODES", help="codes or prefixes to list as ignored, e.g. FZ505")
+    r.add_argument("--ignore", type=_codes, action="extend", metavar="CODES",
+                   help="codes or prefixes to list as ignored, e.g. FZ505")
     r.add_argument("--config", help="pyproject.toml to read [tool.freezelint] from")
     r.add_argument("--expect-frozen", action="append", default=[], metavar="PATTERN",
                    help="a parameter name, module name or glob that must stay frozen (repeatable)")
