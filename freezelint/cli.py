@@ -55,14 +55,16 @@ def _add_check(sub) -> None:
                           "later); exit 0, or 1 when a file could not be read or written; not with --fix, "
                           "--diff or `-`")
     sel = p.add_argument_group("rule selection")
-    sel.add_argument("--select", type=_codes, help="codes or prefixes to report (replaces the config's)")
-    sel.add_argument("--ignore", type=_codes, help="codes or prefixes to leave out")
-    sel.add_argument("--extend-select", type=_codes, help="codes or prefixes to add")
+    sel.add_argument("--select", type=_codes, action="extend",
+                     help="codes or prefixes to report (replaces the config's)")
+    sel.add_argument("--ignore", type=_codes, action="extend", help="codes or prefixes to leave out")
+    sel.add_argument("--extend-select", type=_codes, action="extend", help="codes or prefixes to add")
     sel.add_argument("--per-file-ignores", action="append", metavar="PATTERN:CODES",
                      help="ignore codes in matching files, e.g. 'tests/*:FZ102'")
     files = p.add_argument_group("file selection")
-    files.add_argument("--exclude", type=_codes, help="patterns to exclude (replaces the defaults)")
-    files.add_argument("--extend-exclude", type=_codes, help="patterns to exclude besides the defaults")
+    files.add_argument("--exclude", type=_codes, action="extend", help="patterns to exclude (replaces the defaults)")
+    files.add_argument("--extend-exclude", type=_codes, action="extend",
+                       help="patterns to exclude besides the defaults")
     files.add_argument("--force-exclude", action="store_true",
                        help="apply exclusions to files passed explicitly too (for pre-commit)")
     files.add_argument("--stdin-filename", metavar="PATH",
@@ -125,8 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
 _GLOB_CHARS = frozenset("*?[")
 
 
+_SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+
+
 def _is_path_or_glob(arg: str) -> bool:
-    return os.path.lexists(arg) or bool(_GLOB_CHARS & set(arg))
+    """A path (one that does not exist too, when it reads as one: `trian.py`, `src/`), or a glob:
+    check then says what is missing, where the subcommand parser would list its commands."""
+    return (os.path.lexists(arg) or bool(_GLOB_CHARS & set(arg)) or arg.endswith(_SOURCE_SUFFIXES)
+            or "/" in arg or os.sep in arg)
 
 
 def _implied_check(argv: list[str]) -> list[str]:
@@ -140,6 +148,17 @@ def _implied_check(argv: list[str]) -> list[str]:
     else:
         implied = _is_path_or_glob(argv[0])
     return ["check", *argv] if implied else argv
+
+
+def _check_option_first(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """`freezelint --fix` with no path: argparse would say "unrecognized arguments: --fix"; say
+    whose option it is instead (the short form needs a path to tell it from a typo)."""
+    if not argv or not argv[0].startswith("-") or argv[0] in ("-h", "--help", "--version"):
+        return
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if argv[0].split("=")[0] in sub.choices["check"]._option_string_actions:
+        raise UsageError(f"{argv[0]} is an option of check: give the files (`freezelint {argv[0]} PATH ...`), "
+                         f"or `freezelint check {argv[0]}` for the working directory")
 
 
 def _expand_globs(paths: list[str]) -> list[str]:
@@ -194,6 +213,17 @@ def cmd_check(args) -> int:
         cfg.docs_url = args.docs_url or None
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.output_file and not Path(args.output_file).absolute().parent.is_dir():
+        # before any work: --fix would otherwise write the fixes and lose the report of them
+        raise UsageError(f"cannot write {args.output_file}: no such directory (nothing was checked or fixed)")
+    if args.output_file and os.path.isdir(args.output_file):
+        raise UsageError(f"cannot write {args.output_file}: it is a directory (nothing was checked or fixed)")
+    if not args.no_cache and cfg.cache_dir is not None and cfg.cache_dir.exists() and not cfg.cache_dir.is_dir():
+        # a cache that cannot be written is only a slower run, but one named as a file is a mistake
+        from freezelint.check.runner import display_path
+
+        raise UsageError(f"the cache directory {display_path(cfg.cache_dir)} is a file: name a directory "
+                         f"(--cache-dir, cache-dir), or pass --no-cache")
     if args.statistics and args.format not in STATISTICS_FORMATS and not args.diff:
         raise UsageError(f"--statistics cannot be written as {args.format}: use --format "
                          f"{', '.join(STATISTICS_FORMATS[:-1])} or {STATISTICS_FORMATS[-1]}")
@@ -216,7 +246,8 @@ def cmd_check(args) -> int:
     run.unsafe_fixes = bool(args.unsafe_fixes)
     _print_errors(run, args.verbose)
     if not args.quiet:
-        _warn_if_nothing_checked(run, cfg, stdin)
+        named_files = bool(args.force_exclude and args.paths and all(os.path.isfile(p) for p in args.paths))
+        _warn_if_nothing_checked(run, cfg, stdin, named_files)
     unchecked = [d for d in run.diagnostics if d.code == "FZ001"]
     if getattr(args, "show_project", False):
         _show_project(run, every=args.verbose)
@@ -339,13 +370,16 @@ class _EpipeSafe:
             sys.stderr = self.stream = open(os.devnull, "w")  # noqa: SIM115
 
 
-def _warn_if_nothing_checked(run, cfg, stdin: bool = False) -> None:
+def _warn_if_nothing_checked(run, cfg, stdin: bool = False, named_files: bool = False) -> None:
     """As ruff does: a run that checked nothing says so on stderr and still exits 0 (a pre-commit
     hook whose files are all excluded is not a failure)."""
     from freezelint.config import ALWAYS_REPORTED
 
     if not run.files and stdin:
         print("freezelint: warning: --stdin-filename names an excluded file (--force-exclude): nothing was checked",
+              file=_stderr())
+    elif not run.files and named_files:  # pre-commit's list of files, every one excluded
+        print("freezelint: warning: every file named is excluded (--force-exclude): nothing was checked",
               file=_stderr())
     elif not run.files:
         print("freezelint: warning: no Python files found under the given paths: nothing was checked",
@@ -486,7 +520,12 @@ def cmd_rules(args) -> int:
     from freezelint.check.docs import where, write_pages
 
     if args.markdown:
-        written = write_pages(Path(args.markdown))
+        if os.path.lexists(args.markdown) and not os.path.isdir(args.markdown):
+            raise UsageError(f"--markdown takes a directory, and {args.markdown} is a file")
+        try:
+            written = write_pages(Path(args.markdown))
+        except OSError as e:  # a file in the way, a read-only place: the user's to fix, not a bug
+            raise UsageError(f"cannot write the pages to {args.markdown}: {e.strerror or e}") from None
         print(f"wrote {len(written)} pages to {args.markdown}")
         from freezelint.check.prefilter import GATES_FILE, refresh_table
 
@@ -572,9 +611,10 @@ def _add_run(sub) -> None:
     r.add_argument("--format", default="text", choices=("text", "json"),
                    help="json to stdout sends the script's own stdout to stderr")
     r.add_argument("--output-file", "-o", help="write the report here instead of stdout")
-    r.add_argument("--select", type=_codes, metavar="CODES",
+    r.add_argument("--select", type=_codes, action="extend", metavar="CODES",
                    help="codes or prefixes to count (replaces the config's), e.g. FZ5")
-    r.add_argument("--ignore", type=_codes, metavar="CODES", help="codes or prefixes to list as ignored, e.g. FZ505")
+    r.add_argument("--ignore", type=_codes, action="extend", metavar="CODES",
+                   help="codes or prefixes to list as ignored, e.g. FZ505")
     r.add_argument("--config", help="pyproject.toml to read [tool.freezelint] from")
     r.add_argument("--expect-frozen", action="append", default=[], metavar="PATTERN",
                    help="a parameter name, module name or glob that must stay frozen (repeatable)")
@@ -612,27 +652,32 @@ def _split_run(args: list[str]) -> tuple[list[str], list[str]]:
 
 
 def cmd_run(args) -> int:
-    from freezelint.runtime.run_cli import RunOptions, run_script
+    from freezelint.runtime.run_cli import RunOptions, _fail, run_script
 
     rest = list(getattr(args, "script_args", []))
-    if args.module is None:
-        if not args.script:
-            raise UsageError("run needs a script (`freezelint run train.py`) or -m MODULE")
-        target = args.script
-    else:
-        target = args.module
+    target = args.script if args.module is None else args.module
+    opts = RunOptions(target or "", rest, module=args.module is not None, steps=args.steps,
+                      stop=not args.no_stop, fmt=args.format, output_file=args.output_file,
+                      expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable,
+                      verbose=args.verbose, select=args.select, ignore=args.ignore or [],
+                      config=args.config, model=args.model, rewatch=not args.once)
+    bad = _bad_run_argument(args)
+    if bad:  # as any other refusal of run's: with --format json, its document too
+        return _fail(opts, bad)
+    return run_script(opts)
+
+
+def _bad_run_argument(args) -> str | None:
+    if args.module is None and not args.script:
+        return "run needs a script (`freezelint run train.py`) or -m MODULE"
     if args.steps < 1:
-        raise UsageError(f"--steps must be at least 1, got {args.steps}")
+        return f"--steps must be at least 1, got {args.steps}"
     for option, patterns in (("--expect-frozen", args.expect_frozen), ("--expect-trainable", args.expect_trainable)):
         if "" in patterns:
-            raise UsageError(f"{option} takes a name pattern, got ''")
+            return f"{option} takes a name pattern, got ''"
     if args.model is not None and not all(part.isidentifier() for part in args.model.split(".")):
-        raise UsageError(f"--model takes a variable name or a dotted path (trainer.model), got {args.model!r}")
-    return run_script(RunOptions(target, rest, module=args.module is not None, steps=args.steps,
-                                 stop=not args.no_stop, fmt=args.format, output_file=args.output_file,
-                                 expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable,
-                                 verbose=args.verbose, select=args.select, ignore=args.ignore or [],
-                                 config=args.config, model=args.model, rewatch=not args.once))
+        return f"--model takes a variable name or a dotted path (trainer.model), got {args.model!r}"
+    return None
 
 
 # name -> (add its parser, run it). Order is the order `--help` lists them in.
@@ -653,6 +698,7 @@ def main(argv: list[str] | None = None) -> int:
     verbose = False
     try:
         argv = _implied_check(list(sys.argv[1:] if argv is None else argv))
+        _check_option_first(parser, argv)
         script_args: list[str] = []
         if argv[:1] == ["run"]:
             ours, script_args = _split_run(argv[1:])

@@ -158,10 +158,15 @@ def load(config_file: Path | None = None, cwd: Path | None = None, start: Path |
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read config {path}: {e}") from None
+        raise ConfigError(f"cannot read config {path}: {getattr(e, 'strerror', None) or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
-    table = data.get("tool", {}).get("freezelint", {})
+    tool = data.get("tool", {})
+    if config_file is not None and not (isinstance(tool, dict) and "freezelint" in tool):
+        # named on purpose, it would configure nothing: settings written at the top (as ruff.toml
+        # takes them) or under a misspelt table would be silently left out
+        raise ConfigError(f"{path}: no [tool.freezelint] table: the settings go under it")
+    table = tool.get("freezelint", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.freezelint] must be a table")
     unknown = sorted(set(table) - KNOWN_KEYS)

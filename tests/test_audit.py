@@ -711,6 +711,30 @@ def test_audit_cli_on_examples(tmp_path, cli):
         assert r.code == 2 and needle in r.err and r.err.count("\n") == 1 and not r.out, r.err
 
 
+
+def test_audit_cli_names_the_factory_in_what_it_refuses_and_json_reads_a_verdict(tmp_path, cli):
+    (tmp_path / "f.py").write_text("import torch\nnot_a_factory = 3\n"
+                                   "def ints():\n    return 1, 2\n"
+                                   "def no_opt():\n    return torch.nn.Linear(2, 2), 5\n"
+                                   "def boom():\n    raise ValueError('no data')\n")
+    for target, line in [("f.py:ints", "f.py:ints returned an int as the model (the first item): it must be an "
+                                       "nn.Module"),
+                         ("f.py:no_opt", "f.py:no_opt returned an int as the optimizer (the second item): it must "
+                                         "be a torch.optim.Optimizer, a list or a dict of them"),
+                         ("f.py:not_a_factory", "f.py:not_a_factory is an int, not a function"),
+                         ("f.py:boom", "f.py:boom raised ValueError: no data")]:
+        r = cli(tmp_path, "audit", target)
+        assert (r.code, r.err, r.out) == (2, f"freezelint: error: {line}\n", ""), r.err
+        # as `freezelint run --format json` writes it: `jq .ok` reads a verdict where the audit could not run
+        r = cli(tmp_path, "audit", "--format", "json", target)
+        assert r.code == 2 and json.loads(r.out) == {"ok": False, "error": line, "exit_code": 2, "findings": []}
+    help_text = " ".join(cli(tmp_path, "audit", "--help").out.split())
+    assert "--steps STEPS training steps to run on the model (default 2)" in help_text
+    assert "the report as text (default) or as one JSON document" in help_text
+    r = cli(tmp_path, "audit", "--format", "json", "-o", "audit.json", "missing.py:make")
+    assert r.code == 2 and not r.out
+    assert json.loads((tmp_path / "audit.json").read_text())["error"] == "no such file: missing.py"
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_audit_restores_and_stays_on_device():

@@ -33,9 +33,12 @@ def test_a_run_that_checks_no_file_warns_and_exits_zero_as_ruff_does(cli, tmp_pa
     (tmp_path / "empty").mkdir()
     write(tmp_path / "docs" / "README.md", "model.requires_grad = False\n")
     write(tmp_path / "a.py", BAD_MODULE)
-    for args in (["empty"], ["docs"], ["--exclude", "a.py", "--force-exclude", "a.py"]):
+    for args in (["empty"], ["docs"]):
         r = cli(tmp_path, "check", *args)
         assert (r.code, r.err) == (0, warning) and "All checks passed" in r.out
+    r = cli(tmp_path, "check", "--exclude", "a.py", "--force-exclude", "a.py")  # found, and excluded: not "no file"
+    assert (r.code, r.err) == (0, "freezelint: warning: every file named is excluded (--force-exclude): nothing "
+                                  "was checked\n")
     r = cli(tmp_path, "check", "-q", "empty")
     assert (r.code, r.out, r.err) == (0, "", "")
     r = cli(tmp_path, "check", "a.py")
@@ -155,6 +158,11 @@ def test_statistics_quiet_output_file(cli, tmp_path):
     assert "1  FZ101  [*] requires-grad-method-assigned" in r.out.splitlines()
     r = cli(tmp_path, "check", "--quiet", "bad.py")
     assert "Found" not in r.out and "FZ102" in r.out
+    write(tmp_path / "fixed.py", BAD_MODULE + "layer.load_state_dict({}, strict=False)\n")
+    r = cli(tmp_path, "check", "--statistics", "--fix", "fixed.py")  # what is left, and that a fix was written
+    assert r.code == 1 and r.out == "1  FZ401      unchecked-partial-load\nFixed 1 finding.\n", r.out
+    write(tmp_path / "fixed.py", BAD_MODULE)
+    assert cli(tmp_path, "check", "--statistics", "--fix", "fixed.py").out == "Fixed 1 finding.\n"
     r = cli(tmp_path, "check", "--format", "json", "-o", "report.json", "bad.py")
     assert r.out == "" and len(json.loads((tmp_path / "report.json").read_text())) == 2
 
@@ -292,6 +300,20 @@ def test_undecodable_file_is_fz001(cli, tmp_path):
     assert r.code == 1 and "FZ001 cannot decode as utf-8: byte 0xff at line 1" in r.out
 
 
+def test_utf16_or_utf32_file_is_fz001_that_says_to_save_it_as_utf8(cli, tmp_path):
+    source = "import torch.nn as nn\nlayer = nn.Linear(2, 2)\nlayer.requires_grad = False\n"
+    (tmp_path / "u16.py").write_bytes(source.encode("utf-16"))  # with its byte-order mark, as editors save it
+    (tmp_path / "u32.py").write_bytes(source.encode("utf-32"))
+    (tmp_path / "nb.ipynb").write_bytes('{"cells": []}'.encode("utf-16"))
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", ".")
+    assert r.code == 1 and r.out.splitlines() == [
+        f"{name}:1:1: FZ001 the file is {enc} (it starts with a {enc} byte-order mark), which no coding comment "
+        f"makes readable: save it as UTF-8" for name, enc in (("nb.ipynb", "UTF-16"), ("u16.py", "UTF-16"),
+                                                              ("u32.py", "UTF-32"))]
+    (tmp_path / "u16.py").write_bytes(source.encode("utf-8"))  # saved as UTF-8: checked
+    assert "u16.py:3:1: FZ102" in cli(tmp_path, "check", "--format", "concise", "u16.py").out
+
+
 def test_select_ignore_extend_select(cli, tmp_path):
     write(tmp_path / "bad.py", BAD_MODULE + "layer.requires_grad_ = True\n")
     r = cli(tmp_path, "check", "--select", "FZ101", "--format", "concise", "--quiet", "bad.py")
@@ -303,6 +325,13 @@ def test_select_ignore_extend_select(cli, tmp_path):
     assert sorted(line.split()[1] for line in r.out.splitlines()) == ["FZ101", "FZ102"]
     r = cli(tmp_path, "check", "--select", "FZ777", "bad.py")
     assert r.code == 2 and "unknown rule selector 'FZ777'" in r.err
+    # repeated, as ruff takes them: each adds to the list (the last alone dropped FZ101 without a word)
+    r = cli(tmp_path, "check", "--select", "FZ101", "--select", "FZ102", "--format", "concise", "--quiet", "bad.py")
+    assert sorted(line.split()[1] for line in r.out.splitlines()) == ["FZ101", "FZ102"]
+    assert cli(tmp_path, "check", "--ignore", "FZ101", "--ignore", "FZ102", "bad.py").code == 0
+    write(tmp_path / "b.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--exclude", "bad.py", "--exclude", "b.py", "--force-exclude", "bad.py", "b.py")
+    assert r.code == 0 and "nothing was checked" in r.err
 
 
 def test_rule_and_rules_commands(cli, tmp_path):
@@ -326,6 +355,16 @@ def test_rules_pages_are_not_stale(tmp_path):
         assert (shipped / page.name).exists(), f"rules/{page.name} missing: run `freezelint rules --markdown rules/`"
         assert (shipped / page.name).read_text() == page.read_text(), (
             f"rules/{page.name} is stale: run `freezelint rules --markdown rules/`")
+
+
+def test_rules_markdown_into_a_file_is_a_usage_error_not_an_internal_one(cli, tmp_path):
+    write(tmp_path / "rules", "not a directory\n")
+    r = cli(tmp_path, "rules", "--markdown", "rules")
+    assert (r.code, r.out, r.err) == (2, "", "freezelint: error: --markdown takes a directory, and rules is a file\n")
+    write(tmp_path / "docs", "not a directory either\n")
+    r = cli(tmp_path, "rules", "--markdown", "docs/rules")
+    assert r.code == 2 and r.err.startswith("freezelint: error: cannot write the pages to docs/rules: ") and \
+        "internal error" not in r.err and r.err.count("\n") == 1, r.err
 
 
 def test_python_dash_m_and_version():

@@ -143,3 +143,34 @@ def test_a_notebook_named_by_stdin_filename_is_checked_and_fixed_by_cells(tmp_pa
     r, out = stdin_cli(tmp_path, data, "--fix", "-", "--stdin-filename", "nb.ipynb")
     assert r.code == 0 and out == data.replace(b'"model.requires_grad = False\\n"', b'"model.requires_grad_(False)\\n"') \
         .replace(b'p.requires_grad_ = True"', b'p.requires_grad_(True)"')
+
+
+def test_the_report_shows_the_lines_of_the_source_read_not_of_the_file_on_disk(tmp_path):
+    write(tmp_path / "train.py", "import torch.nn as nn\nlayer = nn.Linear(2, 2)\nx = 1  # the version on disk\n")
+    r, _ = stdin_cli(tmp_path, BAD, "-", "--stdin-filename", "train.py")
+    assert r.code == 1 and "3 | layer.requires_grad = False\n" in r.out and "on disk" not in r.out
+    r, _ = stdin_cli(tmp_path, BAD, "-")  # no file of that name at all
+    assert "3 | layer.requires_grad = False\n" in r.out
+    loaded = BAD + b"layer.load_state_dict({}, strict=False)\n"
+    r, out = stdin_cli(tmp_path, loaded, "--fix", "-", "--stdin-filename", "train.py")
+    assert out == FIXED + b"layer.load_state_dict({}, strict=False)\n"
+    assert "4 | layer.load_state_dict({}, strict=False)\n" in r.err  # what is left, in the source handed back
+
+
+def test_a_notebook_from_stdin_is_pointed_at_in_its_own_lines_by_github_sarif_and_junit(tmp_path):
+    import json
+
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+            "source": ["import torch.nn as nn\n", "layer = nn.Linear(2, 2)\n", "layer.requires_grad = False\n"]}
+    notebook = json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# notes\n"]}, cell],
+                           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1).encode()
+    line = next(i for i, text in enumerate(notebook.decode().splitlines(), 1) if "requires_grad = False" in text)
+    write(tmp_path / "nb.ipynb", json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    for name in ("nb.ipynb", "new.ipynb"):  # another version on disk, or none
+        r, _ = stdin_cli(tmp_path, notebook, "--format", "github", "-", "--stdin-filename", name)
+        assert r.code == 1 and f"file={name},line={line}::{name}:cell 2:3:1: FZ102" in r.out, r.out
+        r, _ = stdin_cli(tmp_path, notebook, "--format", "sarif", "-", "--stdin-filename", name)
+        assert json.loads(r.out)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"] == {
+            "startLine": line}
+        r, _ = stdin_cli(tmp_path, notebook, "--format", "junit", "-", "--stdin-filename", name)
+        assert f'line="{line}"' in r.out

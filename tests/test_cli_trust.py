@@ -46,6 +46,25 @@ def test_no_argument_prints_help_and_unknown_word_is_an_error(cli, tmp_path):
     assert r.code == 2 and "invalid choice: 'chek'" in r.err
 
 
+def test_a_check_option_with_no_path_says_whose_option_it_is(cli, tmp_path):
+    write(tmp_path / "a.py", "import torch.nn as nn\nlayer = nn.Linear(2, 2)\nlayer.requires_grad = False\n")
+    for option in ("--fix", "--select=FZ1"):
+        r = cli(tmp_path, option)
+        assert (r.code, r.out) == (2, "") and r.err == (
+            f"freezelint: error: {option} is an option of check: give the files (`freezelint {option} PATH ...`), "
+            f"or `freezelint check {option}` for the working directory\n")
+    assert "requires_grad = False" in (tmp_path / "a.py").read_text()  # nothing was fixed
+    assert cli(tmp_path, "--fix", "a.py").code == 0 and "requires_grad_(False)" in (tmp_path / "a.py").read_text()
+
+
+def test_a_missing_file_in_the_short_form_is_said_to_be_missing_not_an_unknown_command(cli, tmp_path):
+    # a typo in a file name (or a file pre-commit passes after a rename) is no subcommand to choose
+    for argv, missing in [(("trian.py",), "trian.py"), (("--fix", "trian.py"), "trian.py"),
+                          (("notebooks/eda.ipynb",), "notebooks/eda.ipynb"), (("src/",), "src/")]:
+        r = cli(tmp_path, *argv)
+        assert (r.code, r.err) == (2, f"freezelint: error: no such file or directory: {missing}\n"), argv
+
+
 def test_pre_commit_hooks_use_the_short_form():
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()
     entries = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.strip().startswith("entry:")]

@@ -96,6 +96,22 @@ def test_missing_config_file(cli, tmp_path):
     assert r.code == 2 and "config file not found" in r.err
 
 
+def test_a_config_file_named_on_purpose_that_configures_nothing_is_an_error(cli, tmp_path):
+    write(tmp_path / "a.py", BAD_MODULE)
+    write(tmp_path / "freezelint.toml", 'ignore = ["FZ102"]\n')  # top-level settings, as ruff.toml takes them
+    r = cli(tmp_path, "check", "--config", "freezelint.toml", "a.py")
+    assert (r.code, r.err) == (2, "freezelint: error: freezelint.toml: no [tool.freezelint] table: the settings "
+                                  "go under it\n")
+    write(tmp_path / "freezelint.toml", '[tool.freezelnit]\nignore = ["FZ102"]\n')  # a misspelt table
+    assert cli(tmp_path, "check", "--config", "freezelint.toml", "a.py").code == 2
+    r = cli(tmp_path, "check", "--config", ".", "a.py")
+    assert (r.code, r.err) == (2, "freezelint: error: cannot read config .: Is a directory\n")
+    write(tmp_path / "freezelint.toml", "[tool.freezelint]\n")  # a table, empty: the defaults, as asked
+    assert cli(tmp_path, "check", "--config", "freezelint.toml", "a.py").code == 1
+    write(tmp_path / "pyproject.toml", '[project]\nname = "x"\n')  # found, not named: no table is no error
+    assert cli(tmp_path, "check", "a.py").code == 1
+
+
 def test_default_excludes_gitignore_and_extend_exclude(cli, tmp_path):
     for rel in (".venv/lib/a.py", "build/b.py", "node_modules/c.py", "ignored/d.py", "gen_e.py",
                 "legacy/f.py", "keep/g.py", "keep/h.pyi", "keep/not_python.txt"):
@@ -159,6 +175,15 @@ def test_unreadable_file_reported_via_monkeypatched_open(cli, tmp_path, monkeypa
     assert r.code == 1
     assert "freezelint: locked.py: cannot read: Permission denied" in r.err.splitlines()
     assert "bad.py:3:1: FZ102" in r.out
+
+
+def test_a_broken_symbolic_link_named_on_the_command_line_is_said_to_be_one(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE)
+    (tmp_path / "train.py").symlink_to("moved/train.py")
+    r = cli(tmp_path, "check", "--no-cache", "train.py", "bad.py")
+    assert r.code == 1 and "bad.py:3:1: FZ102" in r.out
+    assert r.err == ("freezelint: train.py: cannot read: a broken symbolic link (to moved/train.py, which does "
+                     "not exist)\n")
 
 
 def test_explicit_directory_inside_an_ignored_tree_is_checked(cli, tmp_path):

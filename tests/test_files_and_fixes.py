@@ -137,6 +137,49 @@ def test_fix_keeps_permissions(cli, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run.py")] == []
 
 
+def test_fix_and_add_noqa_leave_a_read_only_file_as_it_is(cli, tmp_path):
+    f = write(tmp_path / "ro.py", BAD_MODULE)
+    f.chmod(0o444)  # the rename would replace it all the same (and root may write it anyway)
+    r = cli(tmp_path, "check", "--fix", "ro.py")
+    assert r.code == 1 and r.err == "freezelint: ro.py: fix not written: the file is read-only\n"
+    assert "Checked, but not fixed: ro.py: the file is read-only." in r.out
+    r = cli(tmp_path, "check", "--add-noqa", "ro.py")
+    assert r.code == 1 and r.err == "freezelint: ro.py: no noqa added: the file is read-only\n"
+    assert f.read_text() == BAD_MODULE.lstrip("\n") and stat.S_IMODE(f.stat().st_mode) == 0o444
+    f.chmod(0o644)
+    assert cli(tmp_path, "check", "--fix", "ro.py").code == 0 and "requires_grad_(False)" in f.read_text()
+
+
+def test_fix_with_a_report_file_that_cannot_be_written_fixes_nothing(cli, tmp_path):
+    f = write(tmp_path / "a.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--fix", "-o", "reports/fix.txt", "a.py")
+    assert (r.code, r.out) == (2, "") and r.err == (
+        "freezelint: error: cannot write reports/fix.txt: no such directory (nothing was checked or fixed)\n")
+    assert f.read_text() == BAD_MODULE.lstrip("\n")  # not fixed with its report lost
+    (tmp_path / "reports").mkdir()
+    r = cli(tmp_path, "check", "--fix", "-o", "reports", "a.py")
+    assert (r.code, r.err) == (2, "freezelint: error: cannot write reports: it is a directory (nothing was checked "
+                                  "or fixed)\n") and f.read_text() == BAD_MODULE.lstrip("\n")
+    assert cli(tmp_path, "check", "--fix", "-o", "reports/fix.txt", "a.py").code == 0
+    assert (tmp_path / "reports/fix.txt").read_text() == "Fixed 1 finding.\n"
+    assert "requires_grad_(False)" in f.read_text()
+
+
+def test_fix_and_add_noqa_keep_the_files_owner_when_run_as_root(cli, tmp_path):
+    import os
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a file to another user")
+    for flag in ("--fix", "--add-noqa"):
+        f = write(tmp_path / "theirs.py", BAD_MODULE)
+        os.chown(f, 65534, 65534)  # nobody's, fixed by root in a container
+        assert cli(tmp_path, "check", flag, "theirs.py").code == 0
+        assert (f.stat().st_uid, f.stat().st_gid) == (65534, 65534), flag
+        assert "requires_grad_(False)" in f.read_text() or "# noqa: FZ102" in f.read_text()
+
+
 def test_file_changed_between_read_and_write_is_not_overwritten(cli, tmp_path, monkeypatch):
     import freezelint.check.runner as runner
 
@@ -222,6 +265,20 @@ def test_no_cache_and_cache_dir(cli, tmp_path):
     assert not (tmp_path / ".freezelint_cache").exists()
     cli(tmp_path, "check", "--cache-dir", "elsewhere", "a.py")
     assert (tmp_path / "elsewhere").is_dir()
+
+
+def test_a_cache_directory_that_is_a_file_is_a_usage_error_not_a_silent_slow_run(cli, tmp_path):
+    write(tmp_path / "a.py", BAD_MODULE)
+    write(tmp_path / "notes.txt", "mine\n")
+    for args in (("--cache-dir", "notes.txt"), ()):
+        if not args:
+            write(tmp_path / "pyproject.toml", '[tool.freezelint]\ncache-dir = "notes.txt"\n')
+        r = cli(tmp_path, "check", *args, "a.py")
+        assert (r.code, r.out) == (2, "") and r.err == (
+            "freezelint: error: the cache directory notes.txt is a file: name a directory (--cache-dir, "
+            "cache-dir), or pass --no-cache\n")
+    assert cli(tmp_path, "check", "--no-cache", "a.py").code == 1
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
 
 
 def test_process_pool_gives_the_same_results(cli, tmp_path):

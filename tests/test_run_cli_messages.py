@@ -155,6 +155,10 @@ def test_a_module_run_with_m_is_named_as_run(cli, tmp_path):
     assert "freezelint: error: named_pkg.train ended after 3 of 9 optimizer steps" in r.err, r.err
     r = cli(tmp_path, "run", "--model", "net", "-m", "named_pkg.train")
     assert r.code == 2 and "--model net: named_pkg.train has no variable 'net'" in r.err, r.err
+    # the package itself, with no __main__.py: said so, not runpy's ImportError "after 0 of 2 optimizer steps"
+    r = cli(tmp_path, "run", "-m", "named_pkg")
+    assert (r.code, r.err) == (2, "freezelint: error: named_pkg is a package with no __main__.py: name the module "
+                                  "that trains (-m named_pkg.train)\n")
 
 
 class TiedLM(nn.Module):
@@ -226,6 +230,13 @@ def test_a_script_that_does_not_compile_is_one_line_with_its_place(cli, tmp_path
     (tmp_path / "nul.py").write_bytes(b"x = 1\x00\n")
     r = cli(tmp_path, "run", "nul.py")
     assert r.code == 2 and r.err.startswith("freezelint: error: nul.py: SyntaxError: ") and "after 0" not in r.err
+    (tmp_path / "wide.py").write_bytes("import torch\n".encode("utf-16"))  # "null bytes" would hide why
+    r = cli(tmp_path, "run", "wide.py")
+    assert (r.code, r.err) == (2, "freezelint: error: wide.py: the file is UTF-16 (it starts with a UTF-16 "
+                                  "byte-order mark): save it as UTF-8 (wide.py did not run)\n")
+    r = cli(tmp_path, "audit", "wide.py:make")
+    assert (r.code, r.err) == (2, "freezelint: error: importing wide.py failed: the file is UTF-16 (it starts with "
+                                  "a UTF-16 byte-order mark): save it as UTF-8\n")
 
 
 def test_a_directory_is_not_a_script(cli, tmp_path):
@@ -248,3 +259,46 @@ def test_an_empty_expectation_pattern_is_a_usage_error(cli, tmp_path):
         freezelint.watch(expect_trainable="")
     with pytest.raises(ValueError, match="expect_frozen patterns must be non-empty strings"):
         freezelint.audit(nn.Linear(2, 2), torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1), expect_frozen="")
+
+
+def test_a_bad_argument_writes_the_json_document_as_every_other_refusal_does(cli, tmp_path):
+    import json
+
+    write(tmp_path / "train.py", ENDS_EARLY)
+    for args, line in [(("--steps", "0", "train.py"), "--steps must be at least 1, got 0"),
+                       (("--expect-frozen", "", "train.py"), "--expect-frozen takes a name pattern, got ''"),
+                       (("--model", "1x", "train.py"), "--model takes a variable name or a dotted path "
+                                                       "(trainer.model), got '1x'"),
+                       ((), "run needs a script (`freezelint run train.py`) or -m MODULE")]:
+        r = cli(tmp_path, "run", "--format", "json", *args)
+        assert (r.code, r.err) == (2, f"freezelint: error: {line}\n"), r.err
+        assert json.loads(r.out) == {"ok": False, "error": line, "exit_code": 2, "findings": [], "all_findings": []}
+        r = cli(tmp_path, "run", *args)
+        assert (r.code, r.out, r.err) == (2, "", f"freezelint: error: {line}\n")
+
+
+def test_a_notebook_is_not_run_as_a_script_nor_imported_as_a_factory(cli, tmp_path):
+    # its JSON is even a Python expression: run as a script, it would end "after 0 optimizer steps"
+    write(tmp_path / "train.ipynb", '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n')
+    r = cli(tmp_path, "run", "train.ipynb")
+    assert (r.code, r.out) == (2, "") and r.err == (
+        "freezelint: error: train.ipynb is a notebook: export it as a script (jupyter nbconvert --to script), or "
+        "call freezelint.watch() in it\n")
+    r = cli(tmp_path, "audit", "train.ipynb:make")
+    assert (r.code, r.err) == (2, "freezelint: error: train.ipynb is not a Python file: the factory must be in a "
+                                  ".py file\n")
+    r = cli(tmp_path, "audit", ".:make")
+    assert (r.code, r.err) == (2, "freezelint: error: . is a directory: give the file that defines make\n")
+    write(tmp_path / "f.py", "raise SystemExit('the factory module ran')\n")
+    r = cli(tmp_path, "audit", "--steps", "0", "f.py:make")  # refused before the file is imported, as run refuses
+    assert (r.code, r.err) == (2, "freezelint: error: --steps must be at least 1, got 0\n")
+
+
+def test_a_report_file_that_is_a_directory_is_refused_before_the_script_or_factory_runs(cli, tmp_path):
+    write(tmp_path / "train.py", "raise SystemExit('the script ran')\n")
+    (tmp_path / "reports").mkdir()
+    r = cli(tmp_path, "run", "-o", "reports", "train.py")
+    assert (r.code, r.err) == (2, "freezelint: error: cannot write reports: it is a directory (checked before "
+                                  "running the script)\n")
+    r = cli(tmp_path, "audit", "-o", "reports", "train.py:make")
+    assert (r.code, r.err) == (2, "freezelint: error: cannot write reports: it is a directory\n")

@@ -35,6 +35,10 @@ class DecodeError(Exception):
 
 def decode(data: bytes) -> tuple[str, str]:
     """Text and encoding (PEP 263 cookie or BOM, default utf-8)."""
+    wide = wide_bom(data)
+    if wide:  # no coding comment makes such a file readable: the advice below would not help
+        raise DecodeError(f"the file is {wide} (it starts with a {wide} byte-order mark), which no coding "
+                          f"comment makes readable: save it as UTF-8")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as e:  # unknown codec in a coding cookie, BOM + other cookie, bad bytes
@@ -50,6 +54,15 @@ def decode(data: bytes) -> tuple[str, str]:
                           f"({e.reason}); declare the file's encoding with a coding comment") from None
     except LookupError as e:
         raise DecodeError(f"unknown encoding: {e}") from None
+
+
+def wide_bom(data: bytes) -> str | None:
+    """UTF-32 or UTF-16 where the bytes start with its byte-order mark (UTF-32 LE's starts with UTF-16 LE's)."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    return None
 
 
 # ------------------------------------------------------------------------ source digests

@@ -79,6 +79,7 @@ class RunResult:
     unsafe_fixes: bool = False  # --unsafe-fixes was given: the summary's hints count unsafe fixes in
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
     docs_url: str | None = None  # the `docs-url` setting the report's links follow
+    sources: dict[str, bytes] = field(default_factory=dict)  # shown path -> bytes checked, where not on disk (stdin)
 
     project_root: str | None = None  # --show-project: the root, files summarised, edges used
     summarised: set[str] = field(default_factory=set)
@@ -107,6 +108,16 @@ def _one_line(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
     return str(e).split("\n")[0] or type(e).__name__
+
+
+def _unreadable(path: str, e: OSError) -> str:
+    """Why a file cannot be read, in words: a link to nothing is named as such, not as a missing file."""
+    if isinstance(e, FileNotFoundError) and os.path.islink(path):
+        try:
+            return f"a broken symbolic link (to {os.readlink(path)}, which does not exist)"
+        except OSError:
+            pass
+    return _one_line(e)
 
 
 def _read(path: str) -> tuple[bytes, Meta]:
@@ -154,7 +165,7 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
         try:
             data, result.meta = _read(path)
         except OSError as e:
-            result.error = f"cannot read: {_one_line(e)}"
+            result.error = f"cannot read: {_unreadable(path, e)}"
             return result
         if keyed:
             result.key = content_key(data, selected, _kind(path), parse_all)
@@ -240,7 +251,13 @@ def write_atomic(path: Path, original: bytes, new: bytes) -> str | None:
         with open(path, "rb") as f:
             if f.read() != original:
                 return "fix not written: the file changed on disk while it was being checked"
-        atomic_write(path, new, mode=stat.S_IMODE(os.stat(path).st_mode), durable=True)
+        st = os.stat(path)
+        mode = stat.S_IMODE(st.st_mode)
+        # The rename below would replace a read-only file (the directory's permission is what it
+        # needs), for root even without a write bit: read-only is a choice the fix respects.
+        if not mode & 0o222 or not os.access(path, os.W_OK):
+            return "fix not written: the file is read-only"
+        atomic_write(path, new, mode=mode, durable=True, owner=(st.st_uid, st.st_gid))
     except OSError as e:
         return f"fix not written: {_one_line(e)}"
     return None
@@ -429,7 +446,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             try:
                 data, meta = _read(path)
             except OSError as e:
-                results.append(FileResult(path, error=f"cannot read: {_one_line(e)}"))
+                results.append(FileResult(path, error=f"cannot read: {_unreadable(path, e)}"))
                 continue
             key = content_key(data, sel, _kind(path), parse_all) if cache is not None else None
             if cache is not None:
@@ -574,6 +591,8 @@ def check_stdin(data: bytes, filename: str | None = None, config: Config | None 
     run.edges = list(result.edges)
     if result.error:
         run.errors.append(RunError(shown, result.error, fix=result.fix_error, traceback=result.internal))
+    # the report's source lines are these bytes, not a file of that name on disk
+    run.sources[shown] = result.new if result.new is not None and write else data
     if result.new is None:
         return run, data
     run.fixed = result.fixed

@@ -17,7 +17,7 @@ def render(run) -> str:
         props = f"title={_escape(f'freezelint ({d.code})', True)},file={_escape(d.path, True)}"
         if d.cell is None:
             props += f",line={d.row},col={d.col},endLine={d.end_row},endColumn={d.end_col}"
-        elif (line := file_line(d.path, d.cell, d.row)) is not None:
+        elif (line := file_line(d.path, d.cell, d.row, getattr(run, "sources", None))) is not None:
             props += f",line={line}"  # the .ipynb line holding the cell's line (the location has both)
         lines.append(f"::{level} {props}::{_escape(f'{d.location}: {d.code} {d.message}')}")
     for e in run.errors:

@@ -20,7 +20,8 @@ def render(run) -> str:
                           errors=str(errors), skipped="0")
     for path in sorted(by_file):
         for d in by_file[path]:
-            line = d.row if d.cell is None else file_line(d.path, d.cell, d.row)  # a line of the .ipynb
+            # a line of the .ipynb for a notebook's finding
+            line = d.row if d.cell is None else file_line(d.path, d.cell, d.row, getattr(run, "sources", None))
             case = ET.SubElement(suite, "testcase", name=f"{d.code} {d.location}", classname=path,
                                  file=path, **({"line": str(line)} if line is not None else {}))
             failure = ET.SubElement(case, "failure", message=d.message, type=d.code)

@@ -49,21 +49,30 @@ def _cells(path: str) -> list | None:
 @lru_cache(maxsize=32)
 def _cells_of(path: str, *stamp: int) -> list | None:
     """The notebook's cells, read once per version of the file (`stamp`)."""
+    try:
+        with open(path, "rb") as f:
+            return _cells_in(f.read())
+    except OSError:
+        return None
+
+
+def _cells_in(data: bytes) -> list | None:
     from freezelint.check.prefilter import DecodeError, decode
 
     try:
-        with open(path, "rb") as f:
-            text, _ = decode(f.read())
+        text, _ = decode(data)
         cells = _positioned(text)["cells"]
-    except (OSError, DecodeError, ValueError, KeyError, TypeError):
+    except (DecodeError, ValueError, KeyError, TypeError):
         return None
     return cells if isinstance(cells, list) else None
 
 
-def file_line(path: str, cell: int, row: int) -> int | None:
+def file_line(path: str, cell: int, row: int, sources: dict[str, bytes] | None = None) -> int | None:
     """The line of the .ipynb file that holds row `row` of cell `cell` (both 1-based), or None
-    when the file no longer reads as that notebook."""
-    cells = _cells(path)
+    when the file no longer reads as that notebook. `sources`: the bytes checked for paths not
+    read from disk (a notebook from stdin), as the run holds them."""
+    data = (sources or {}).get(path)
+    cells = _cells(path) if data is None else _cells_in(data)
     if cells is None or not 0 < cell <= len(cells) or not isinstance(cells[cell - 1], dict):
         return None
     source = cells[cell - 1].get("source")

@@ -65,7 +65,7 @@ def render(run) -> str:
         if d.cell is None:
             location["region"] = region
         else:  # the region is a line of the .ipynb file; the cell and the place in it are properties
-            line = file_line(d.path, d.cell, d.row)
+            line = file_line(d.path, d.cell, d.row, getattr(run, "sources", None))
             if line is not None:
                 location["region"] = {"startLine": line}
             result["properties"] = {"notebookCell": d.cell, "cellRegion": region}

@@ -30,6 +30,11 @@ def _lines(path: str, cell: int | None) -> tuple[str, ...]:
             data = f.read()
     except OSError:
         return ()
+    return _split(data, cell)
+
+
+def _split(data: bytes, cell: int | None) -> tuple[str, ...]:
+    """The lines of a file's bytes (of one cell, for a notebook)."""
     from freezelint.check.prefilter import DecodeError, decode
 
     try:
@@ -60,9 +65,11 @@ def _style(d) -> str:
     return "bold red" if d.severity == "error" else "bold yellow"
 
 
-def _snippet(d, paint) -> list[str]:
-    """The finding's source line between gutters, a caret under its span."""
-    lines = _lines(d.path, d.cell)
+def _snippet(d, paint, sources: dict[str, bytes]) -> list[str]:
+    """The finding's source line between gutters, a caret under its span. `sources`: the bytes
+    checked for paths that are not read from disk (stdin shown under --stdin-filename's name)."""
+    data = sources.get(d.path)
+    lines = _lines(d.path, d.cell) if data is None else _split(data, d.cell)
     if not (0 < d.row <= len(lines)):
         return []
     line = lines[d.row - 1].expandtabs(1)
@@ -81,8 +88,9 @@ def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool 
            statistics: bool = False, quiet: bool = False) -> str:
     color = use_color() if color is None else color
     paint = _painter(color)
-    if statistics:
-        return "".join(f"{line}\n" for line in _statistics(run)) if run.diagnostics else ""
+    if statistics:  # the table of what is left, and what --fix changed (else a fix is silent)
+        fixed = [f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''}."] if run.fixed and not quiet else []
+        return "".join(f"{line}\n" for line in _statistics(run) + fixed)
     if not run.diagnostics and not (show_fixes and run.changes):
         return "" if quiet else "".join(f"{line}\n" for line in _summary(run, show_fixes, paint))
     out: list[str] = []
@@ -90,7 +98,7 @@ def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool 
         out.append(f"{paint(d.location, 'bold')}: {paint(d.code, _style(d))}{_mark(d)} {d.message}")
         if concise:
             continue
-        out += _snippet(d, paint)
+        out += _snippet(d, paint, getattr(run, "sources", {}))
         if d.fix:
             label = "fix" if d.fix["applicability"] == "safe" else "unsafe fix (--unsafe-fixes)"
             out.append(f"  = {paint(label, 'cyan')}: {d.fix['message']}")

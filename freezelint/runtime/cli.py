@@ -24,8 +24,9 @@ def add_arguments(a: argparse.ArgumentParser) -> None:
     """The `audit` subcommand's options (the main parser adds the subcommand)."""
     a.add_argument("target", help="FILE.py:FUNCTION, returning (model, optimizer[, batch]); optimizer may be a "
                                   "list or a dict of optimizers")
-    a.add_argument("--steps", type=int, default=2)
-    a.add_argument("--format", default="text", choices=("text", "json"))
+    a.add_argument("--steps", type=int, default=2, help="training steps to run on the model (default 2)")
+    a.add_argument("--format", default="text", choices=("text", "json"),
+                   help="the report as text (default) or as one JSON document")
     a.add_argument("--no-set-to-none", action="store_true",
                    help="step with optimizer.zero_grad(set_to_none=False), as loops that keep zeroed grads do")
     a.add_argument("--ignore", action="append", default=[], metavar="CODES",
@@ -49,8 +50,12 @@ def loaded(target: str) -> Iterator:
     if not sep or not path_text or not func:
         raise AuditCliError(f"expected FILE.py:FUNCTION, got {target!r}")
     path = Path(path_text)
+    if path.is_dir():
+        raise AuditCliError(f"{path_text} is a directory: give the file that defines {func or 'the factory'}")
     if not path.is_file():
         raise AuditCliError(f"no such file: {path_text}")
+    if path.suffix != ".py":  # a notebook's JSON is no module to import
+        raise AuditCliError(f"{path_text} is not a Python file: the factory must be in a .py file")
     name = f"_freezelint_audit_{path.stem}_{next(_loads)}"
     while name in sys.modules:
         name = f"_freezelint_audit_{path.stem}_{next(_loads)}"
@@ -65,10 +70,18 @@ def loaded(target: str) -> Iterator:
         try:
             spec.loader.exec_module(module)
         except Exception as e:
-            raise AuditCliError(f"importing {path_text} failed: {type(e).__name__}: {e}") from None
+            from freezelint.check.prefilter import wide_bom
+
+            with open(path, "rb") as f:
+                wide = wide_bom(f.read(4)) if isinstance(e, SyntaxError) else None
+            why = (f"the file is {wide} (it starts with a {wide} byte-order mark): save it as UTF-8" if wide
+                   else f"{type(e).__name__}: {e}")  # Python's "null bytes" would hide why
+            raise AuditCliError(f"importing {path_text} failed: {why}") from None
         factory = getattr(module, func, None)
-        if not callable(factory):
+        if factory is None:
             raise AuditCliError(f"{path_text} has no function {func!r}")
+        if not callable(factory):
+            raise AuditCliError(f"{target} is {_a(type(factory).__name__)}, not a function")
         yield factory
     finally:
         if folder in sys.path:  # the factory may have taken it out itself
@@ -84,8 +97,10 @@ def load_factory(target: str):
 
 
 def _rank() -> int:
-    import torch.distributed as dist
-
+    try:
+        import torch.distributed as dist
+    except ImportError:  # a refusal before torch was needed, where there is none
+        return 0
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
@@ -96,6 +111,38 @@ def _codes(values: list[str]) -> list[str]:
         return check_codes([c for v in values for c in v.split(",") if c.strip()], "--ignore")
     except ValueError as e:
         raise AuditCliError(str(e)) from None
+
+
+def _check_built(target: str, model, optimizer) -> None:
+    """What the factory returned, judged in its own terms (audit()'s own refusals name its arguments)."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise AuditCliError(f"{target} returned {_a(type(model).__name__)} as the model (the first item): "
+                            f"it must be an nn.Module")
+    if not isinstance(optimizer, (torch.optim.Optimizer, dict, list, tuple)):
+        raise AuditCliError(f"{target} returned {_a(type(optimizer).__name__)} as the optimizer (the second item): "
+                            f"it must be a torch.optim.Optimizer, a list or a dict of them")
+
+
+def _a(name: str) -> str:
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _fail(line: str, fmt: str, output_file: str | None) -> int:
+    """Exit 2 with one line on stderr; with --format json, also the document `freezelint run` writes
+    then (`ok` false, `error` the line, no findings), so that `jq .ok` still reads a verdict."""
+    print(f"freezelint: error: {line}", file=sys.stderr)
+    if fmt == "json" and _rank() == 0:
+        doc = json.dumps({"ok": False, "error": line, "exit_code": 2, "findings": []}, indent=2) + "\n"
+        try:
+            if output_file:
+                Path(output_file).write_text(doc, encoding="utf-8")
+            else:
+                sys.stdout.write(doc)
+        except OSError:
+            pass  # the line above already says what failed
+    return 2
 
 
 def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: bool = True,
@@ -110,12 +157,16 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
     from freezelint.runtime.runner import audit
 
     try:
+        if steps < 1:  # before the factory runs, as run checks it
+            raise AuditCliError(f"--steps must be at least 1, got {steps}")
         codes = _codes(ignore or [])
         for option, patterns in (("--expect-frozen", expect_frozen), ("--expect-trainable", expect_trainable)):
             if "" in (patterns or []):  # a bad argument, not a training step's failure
                 raise AuditCliError(f"{option} takes a name pattern, got ''")
         if output_file and not Path(output_file).absolute().parent.is_dir():
             raise AuditCliError(f"cannot write {output_file}: no such directory")
+        if output_file and Path(output_file).is_dir():  # before the factory runs, as a missing one
+            raise AuditCliError(f"cannot write {output_file}: it is a directory")
         with loaded(target) as factory:
             try:
                 built = factory()
@@ -125,6 +176,7 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
                 raise AuditCliError(f"{target} must return (model, optimizer) or (model, optimizer, batch), "
                                     f"got {type(built).__name__}")
             model, optimizer, *rest = built
+            _check_built(target, model, optimizer)
             try:
                 report = audit(model, optimizer, steps=steps, batch=rest[0] if rest else None,
                                set_to_none=set_to_none, ignore=codes, expect_frozen=expect_frozen or (),
@@ -135,8 +187,7 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
                 raise AuditCliError(f"a training step raised {type(e).__name__}: {e} (model and optimizer were "
                                     f"restored)") from None
     except AuditUsageError as e:
-        print(f"freezelint: error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+        return _fail(str(e).splitlines()[0], fmt, output_file)
     report.verbose = verbose
     code = 1 if report.failed(strict) else 0
     if report.world_size > 1 and _rank() != 0:

@@ -70,8 +70,10 @@ class RunOptions:
 
 
 def _rank() -> int:
-    import torch.distributed as dist
-
+    try:
+        import torch.distributed as dist
+    except ImportError:  # a refusal before torch was needed, where there is none
+        return 0
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
@@ -431,6 +433,10 @@ def _resolve(opts: RunOptions) -> tuple[str, str | None]:
             raise RunError(f"cannot find module {opts.target!r}: {e}") from None
         if spec is None:
             raise RunError(f"no module named {opts.target!r}")
+        if spec.submodule_search_locations is not None and not _has_main(spec.submodule_search_locations):
+            # else runpy's ImportError, told as the script's own failure "after 0 optimizer steps"
+            raise RunError(f"{opts.target} is a package with no __main__.py: name the module that trains "
+                           f"(-m {opts.target}.train)")
         origin = spec.origin if spec.origin not in (None, "built-in", "frozen") else None
         return origin or opts.target, os.path.abspath(origin) if origin else None
     path = Path(opts.target)
@@ -439,7 +445,16 @@ def _resolve(opts: RunOptions) -> tuple[str, str | None]:
                        f"with a __main__.py")
     if not path.is_file():
         raise RunError(f"no such file: {opts.target}")
+    if path.suffix == ".ipynb":  # its JSON may even run as Python, and watch nothing
+        raise RunError(f"{opts.target} is a notebook: export it as a script (jupyter nbconvert --to script), or "
+                       f"call freezelint.watch() in it")
     return str(path), str(path.resolve())
+
+
+def _has_main(locations) -> bool:
+    """Whether a package's folders hold a __main__ (looked for on disk: importing the package here
+    would run its __init__ before the watch starts)."""
+    return any(os.path.exists(os.path.join(d, name)) for d in locations for name in ("__main__.py", "__main__.pyc"))
 
 
 def _model_named(name: str, script: str | None, shown: str) -> Any:
@@ -546,6 +561,8 @@ def run_script(opts: RunOptions) -> int:
         accepted = _accepted(opts, script)
         if opts.output_file and not Path(opts.output_file).absolute().parent.is_dir():
             raise RunError(f"cannot write {opts.output_file}: no such directory (checked before running the script)")
+        if opts.output_file and os.path.isdir(opts.output_file):
+            raise RunError(f"cannot write {opts.output_file}: it is a directory (checked before running the script)")
         name = opts.target if opts.module else os.path.basename(argv0)  # as the user ran it: `-m pkg.train`'s name
         find = None if opts.model is None else _model_named(opts.model, script, name)
         # --no-stop prints each window's text report as the window closes; JSON is one document,
@@ -613,7 +630,13 @@ def run_script(opts: RunOptions) -> int:
         source = failure.filename or script if isinstance(failure, SyntaxError) and seen == 0 else None
         if source and os.path.isfile(source):
             where = os.path.basename(source) + "".join(f":{n}" for n in (failure.lineno, failure.offset) if n)
-            return _fail(opts, f"{where}: {type(failure).__name__}: {failure.msg} ({name} did not run)")
+            why = f"{type(failure).__name__}: {failure.msg}"
+            with contextlib.suppress(OSError), open(source, "rb") as f:
+                from freezelint.check.prefilter import wide_bom
+
+                if wide := wide_bom(f.read(4)):  # Python says "null bytes", which hides why
+                    why = f"the file is {wide} (it starts with a {wide} byte-order mark): save it as UTF-8"
+            return _fail(opts, f"{where}: {why} ({name} did not run)")
         if failure is not None:
             cause = f"raised {type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}"
             cause = cause.rstrip(": ") + _where(failure, script)
