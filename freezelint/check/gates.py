@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '335447dd552fdc629d45cd40f6cbeed2'
+RULES_DIGEST = '75d6d320eb2cb8b56d4c487d784335f0'
 
 GATES = {
     'FZ002': (

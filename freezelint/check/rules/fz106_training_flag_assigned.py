@@ -1015,13 +1015,22 @@ def _may_contain(base: cst.BaseExpression, scope, init: cst.FunctionDef) -> bool
     return False
 
 
+def _unquoted(ann: cst.BaseExpression) -> cst.BaseExpression | None:
+    """A string annotation's expression (`"Tensor | None"`), None where it does not parse; any
+    other annotation as it is."""
+    if not isinstance(ann, cst.SimpleString):
+        return ann
+    try:
+        return cst.parse_expression(ann.evaluated_value)  # type: ignore[arg-type]
+    except (cst.ParserSyntaxError, TypeError):
+        return None
+
+
 def _container_type(ann: cst.BaseExpression) -> bool:
     """`dict`, `list[nn.Module]`, `Optional[Dict[str, Any]]`, `dict | None`."""
-    if isinstance(ann, cst.SimpleString):
-        try:
-            return _container_type(cst.parse_expression(ann.evaluated_value))  # type: ignore[arg-type]
-        except (cst.ParserSyntaxError, TypeError):
-            return True
+    ann = _unquoted(ann)
+    if ann is None:
+        return True
     if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
         return _container_type(ann.left) or _container_type(ann.right)
     head = ann.value if isinstance(ann, cst.Subscript) else ann
@@ -1066,12 +1075,7 @@ def _plain_element(value: cst.BaseExpression, index: tuple, scope) -> bool:
         return False
     name = value.func.attr.value
     defs = [m for m in s.cls.node.body.body if isinstance(m, cst.FunctionDef) and m.name.value == name]
-    ann = defs[-1].returns.annotation if defs and defs[-1].returns is not None else None
-    if isinstance(ann, cst.SimpleString):  # `-> "tuple[Tensor, Tensor]"`
-        try:
-            ann = cst.parse_expression(ann.evaluated_value)  # type: ignore[arg-type]
-        except (cst.ParserSyntaxError, TypeError):
-            return False
+    ann = _unquoted(defs[-1].returns.annotation) if defs and defs[-1].returns is not None else None
     if not isinstance(ann, cst.Subscript) or (dotted(ann.value) or "").rsplit(".", 1)[-1] not in ("tuple", "Tuple"):
         return False
     items = [e.slice.value for e in ann.slice if isinstance(e.slice, cst.Index)]
@@ -1100,11 +1104,9 @@ def _plain_call(facts: Facts, call: cst.Call, scope, init: cst.FunctionDef, seen
 def _plain_type(ann: cst.BaseExpression) -> bool:
     """An annotation of no Module: `int`, `torch.Tensor`, `list[nn.Module]` (a list registers
     nothing), `Tensor | None`, `Optional[torch.Size]`."""
-    if isinstance(ann, cst.SimpleString):
-        try:
-            return _plain_type(cst.parse_expression(ann.evaluated_value))  # type: ignore[arg-type]
-        except (cst.ParserSyntaxError, TypeError):
-            return False
+    ann = _unquoted(ann)
+    if ann is None:
+        return False
     if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
         return _plain_type(ann.left) and _plain_type(ann.right)
     if isinstance(ann, cst.Subscript):
