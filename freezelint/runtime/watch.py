@@ -34,7 +34,6 @@ fingerprinted again, buffers compared with their copies, and `watch_report.judge
 
 from __future__ import annotations
 
-import gc
 import sys
 import warnings
 import weakref
@@ -53,6 +52,7 @@ from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import roll_call
 from freezelint.runtime.findings import freeze_attrs, listed, lr_is_zero
 from freezelint.runtime.fingerprint import Fingerprinter, Pending, background, joined
+from freezelint.runtime.lr_schedulers import is_torch_scheduler, schedulers_over
 from freezelint.runtime.report import AuditReport, FreezeAuditError, repeated
 from freezelint.runtime.runner import AuditUsageError, compiled_graphs
 from freezelint.runtime.names import as_patterns
@@ -180,11 +180,9 @@ def _zeroed_after_scheduler(opt: torch.optim.Optimizer) -> dict[int, tuple[str, 
     groups = opt.param_groups
     maybe = [gi for gi, g in enumerate(groups) if lr_is_zero(g.get("lr"))
              and g.get("initial_lr") is not None and not lr_is_zero(g.get("initial_lr"))]
-    kind = getattr(torch.optim.lr_scheduler, "LRScheduler", None)
-    if not maybe or not isinstance(kind, type):
+    if not maybe:
         return {}
-    scheds = [o for o in gc.get_referrers(opt) if isinstance(o, kind) and getattr(o, "optimizer", None) is opt
-              and len(getattr(o, "_last_lr", ())) == len(groups)]
+    scheds = [o for o in schedulers_over(opt, is_torch_scheduler) if len(getattr(o, "_last_lr", ())) == len(groups)]
     return {gi: (type(scheds[0]).__name__, scheds[0]._last_lr[gi]) for gi in maybe
             if scheds and not any(lr_is_zero(s._last_lr[gi]) for s in scheds)}
 
@@ -499,6 +497,10 @@ class Watch:
         # such a group (lr=0 while another trained) whose lr OneCycleLR or CyclicLR, built while
         # watching, set from its own max_lr / base_lr at construction: -> that scheduler's class
         self.lr_built: dict[tuple[int, int], str] = {}
+        # the same as they are built, by optimizer (weakly) -> group index -> class: taken into
+        # `lr_built` at the optimizer's first step in a window. Shared with the later windows, for
+        # which builds between windows are noted too (a second stage's new optimizer and scheduler)
+        self.lr_set_when_built: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._sched_inits: dict[type, Callable] = {}  # the classes wrapped -> their own __init__
         # such a group whose base lr (`initial_lr`) is 0, another's not, and whose lr was not 0 at its
         # optimizer's first step here: a scheduler raised it from its base (timm's warmup from
@@ -633,6 +635,7 @@ class Watch:
         self._flat, self._flat_ids, self._shapes = [], (), {}  # the parameters, not held past the training
         self._drop_early()  # no pass reads on after the watch
         self._remove_hooks()
+        self._unwrap_schedulers()
         if self._filter is not None:
             try:
                 warnings.filters.remove(self._filter)
@@ -658,7 +661,8 @@ class Watch:
         for h in self._handles:
             h.remove()
         self._handles = []
-        self._unwrap_schedulers()
+        if not (self.done and self.rewatch):  # else kept until close(): builds between windows are noted
+            self._unwrap_schedulers()
         for p, h, had_none in self._arrivals.values():
             h.remove()
             if had_none and not p._post_accumulate_grad_hooks:  # as before ours: None, not an empty dict
@@ -751,25 +755,37 @@ class Watch:
         self._train_wrapper = train
         nn.Module.train = train  # type: ignore[method-assign]
 
+    def _notes_builds(self) -> bool:
+        """Whether schedulers built now are noted: while the window is open, and after it while a
+        later window may open (rewatch), until close()."""
+        return self._active and (not self.done or self.rewatch)
+
     def _wrap_schedulers(self) -> None:
         """OneCycleLR and CyclicLR write their own lr into every param group when built: an lr=0
         group (a freeze by learning rate) trains from the first step, and nothing on the optimizer
-        or the scheduler keeps the 0. Their __init__ notes such groups while the window is open."""
+        or the scheduler keeps the 0. Their __init__ notes such groups (`lr_set_when_built`) while
+        the window is open, and between windows (see _notes_builds)."""
         watch = self
         for cls in _LR_SETTING:
             orig = cls.__dict__["__init__"]
+            if getattr(getattr(orig, "_freezelint_watch", None), "lr_set_when_built", None) is self.lr_set_when_built:
+                continue  # a later window: the first one's __init__, kept between windows, notes builds for it
 
             def init(sched: Any, optimizer: Any, *args: Any, _orig: Callable = orig, **kwargs: Any) -> None:
-                if watch.done or not watch._active or not isinstance(optimizer, torch.optim.Optimizer):
+                if not watch._notes_builds() or not isinstance(optimizer, torch.optim.Optimizer):
                     return _orig(sched, optimizer, *args, **kwargs)
                 groups = optimizer.param_groups
                 zero = [gi for gi, g in enumerate(groups) if lr_is_zero(g.get("lr"))
                         and any(p.requires_grad for p in g["params"])]
                 others = len(zero) < len(groups) and any(not lr_is_zero(g.get("lr")) for g in groups)
                 _orig(sched, optimizer, *args, **kwargs)
-                for gi in zero if others and _one_for_all(sched, groups) else ():
-                    if not lr_is_zero(groups[gi].get("lr")):
-                        watch.lr_built[(id(optimizer), gi)] = type(sched).__name__
+                raised = {gi: type(sched).__name__ for gi in (zero if others and _one_for_all(sched, groups) else ())
+                          if not lr_is_zero(groups[gi].get("lr"))}
+                try:
+                    if raised:
+                        watch.lr_set_when_built.setdefault(optimizer, {}).update(raised)
+                except TypeError:  # an optimizer that takes no weak reference: not noted
+                    pass
 
             init.__doc__, init.__wrapped__ = orig.__doc__, orig  # type: ignore[attr-defined]
             init._freezelint_watch = self  # type: ignore[attr-defined]
@@ -1189,6 +1205,7 @@ class Watch:
         step, groups = self.counts[id(opt)] + 1, opt.param_groups
         if id(opt) not in self._lr_read:
             self._lr_read.add(id(opt))
+            self._take_built(opt)
             others_train = any(not lr_is_zero(g.get("lr")) for g in groups)
             overwritten = _zeroed_after_scheduler(opt)
             based = any(not lr_is_zero(g["initial_lr"]) for g in groups if g.get("initial_lr") is not None)
@@ -1212,6 +1229,17 @@ class Watch:
             if key[0] == id(opt) and key[1] < len(groups) and not lr_is_zero(lr := groups[key[1]].get("lr")):
                 self.lr_lifted[key] = (then, step, lr)
                 del self._lr_zero[key]
+
+    def _take_built(self, opt: torch.optim.Optimizer) -> None:
+        """At the optimizer's first step in the window: the lr=0 groups that a scheduler built over
+        it since the last window took one (see _wrap_schedulers) set to a nonzero lr, each noted once."""
+        try:
+            raised = self.lr_set_when_built.pop(opt, None)
+        except TypeError:  # an optimizer that takes no weak reference: none was noted
+            return
+        for gi, kind in (raised or {}).items():
+            if gi < len(opt.param_groups) and not lr_is_zero(opt.param_groups[gi].get("lr")):
+                self.lr_built.setdefault((id(opt), gi), kind)
 
     def _read_probe(self, opt: torch.optim.Optimizer) -> None:
         """How the loop zeroes grads, from the grad tensor probed at this optimizer's previous step
@@ -1580,6 +1608,7 @@ class Watch:
             later.opened = f"a later window, from {step}: before it, {self._change(before, shape)}"
             later.added_when = f"before {step}"
         later.added = self._added_since()
+        later.lr_set_when_built = self.lr_set_when_built  # the lr=0 groups schedulers built since set
         later._open(post_hook=False, step_hooks=False)
         # the models of the windows before (their forward for this step has run): taken before this
         # step changes them, as the first window takes the roots forwarded before its first step

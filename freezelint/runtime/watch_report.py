@@ -26,6 +26,7 @@ from freezelint.runtime import findings as F
 from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import Distributed, ddp_class, fz507
 from freezelint.runtime.fingerprint import Fingerprinter, as_ints, joined
+from freezelint.runtime.lr_schedulers import is_timm_scheduler, is_torch_scheduler, schedulers_over
 from freezelint.runtime.names import Names, matches
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
@@ -653,8 +654,9 @@ def _added_frozen(w: "Watch", named: list[tuple[str, nn.Parameter]], opts: list[
 
 
 def _scheduler_of(opt: torch.optim.Optimizer) -> object | None:
-    """The lr scheduler the training code holds over `opt` (a variable of a frame on the stack, or
-    of the script's top level), or None."""
+    """The lr scheduler the training code holds over `opt`: in a variable of a frame on the stack,
+    or of the script's top level, else wherever it is held (`self.sched`), found from the optimizer;
+    or None. For a group whose lr was raised from 0 only."""
     import sys
 
     from freezelint.runtime.watch_models import user_scopes
@@ -665,7 +667,7 @@ def _scheduler_of(opt: torch.optim.Optimizer) -> object | None:
         for v in list(scope.values()):
             if isinstance(v, kinds) and getattr(v, "optimizer", None) is opt:
                 return v
-    return None
+    return next(iter(schedulers_over(opt, is_torch_scheduler)), None)
 
 
 # torch's schedulers whose lr for a group is its base lr, or its lr at the step before, times a factor:
@@ -814,20 +816,14 @@ def _lifted_by(opt: torch.optim.Optimizer, overwritten: tuple[str, Any] | None =
 
 
 def _timm_warmup(opt: torch.optim.Optimizer) -> tuple[str, float, int] | None:
-    """timm's scheduler over `opt` that the training code holds in a variable, where it warms up
-    from a nonzero warmup_lr_init (every group, from that lr toward its own base): its class, that
-    lr and warmup_t. Read from the instance's own attributes."""
-    import sys
-
-    from freezelint.runtime.watch_models import user_scopes
-
-    for scope in user_scopes(sys._getframe()):
-        for v in list(scope.values()):
-            if not type(v).__module__.startswith("timm.scheduler") or _own(v, "optimizer") is not opt:
-                continue
-            start, length = _own(v, "warmup_lr_init"), _own(v, "warmup_t")
-            if isinstance(start, (int, float)) and start > 0 and isinstance(length, int) and length > 0:
-                return type(v).__name__, float(start), length
+    """timm's scheduler over `opt`, found from the optimizer wherever the training code holds it (a
+    variable, `self.sched`), where it warms up from a nonzero warmup_lr_init (every group, from that
+    lr toward its own base): its class, that lr and warmup_t. Read from the instance's own
+    attributes. Looked for only for a group whose base lr is 0 (`lr_off_base`)."""
+    for v in schedulers_over(opt, is_timm_scheduler):
+        start, length = _own(v, "warmup_lr_init"), _own(v, "warmup_t")
+        if isinstance(start, (int, float)) and start > 0 and isinstance(length, int) and length > 0:
+            return type(v).__name__, float(start), length
     return None
 
 
