@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '75d6d320eb2cb8b56d4c487d784335f0'
+RULES_DIGEST = 'a8b69695aa0e9d1e587b7016d987fe3d'
 
 GATES = {
     'FZ002': (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 import libcst as cst
@@ -10,6 +11,7 @@ from freezelint.check.facts import Facts
 from freezelint.check.flow import FREEZE, OPAQUE, OPT_BUILD, REPLACE, UNFREEZE, flows_of
 from freezelint.check.param_sources import param_sources
 from freezelint.check.rules.base import Example, Finding, Rule, src
+from freezelint.check.scopes import Scope
 from freezelint.check.syntax import code_of, dotted
 from freezelint.check.syntax import walk as syntax_walk
 from freezelint.check.traverse import children, own_nodes
@@ -51,10 +53,15 @@ class LrZeroFreeze(Rule):
         "computed and stored for every parameter in it (in one 8-layer test: 2.8x the step time and "
         "8x the gradient memory of a real freeze), a single inf gradient turns the weights into NaN, "
         "and schedulers such as OneCycleLR, CyclicLR and CosineAnnealingLR/WarmRestarts with "
-        "`eta_min > 0` move the lr off 0, so the layers start training. An lr set to 0 in a param group "
-        "later on (\"stop training the text encoder\") lasts only until the next step of a scheduler that "
-        "computes each group's lr from its initial one: LambdaLR (what transformers' and diffusers' "
-        "`get_scheduler` return), OneCycleLR, CyclicLR, CosineAnnealingWarmRestarts; the group trains on."
+        "`eta_min > 0` move the lr off 0, so the layers start training. OneCycleLR and CyclicLR set every "
+        "group's lr from their own `max_lr` (CyclicLR: `base_lr` and `max_lr`) when built and at each step(): "
+        "an lr=0 given before the scheduler is built is gone by the first step, one set after lasts until its "
+        "next step(), unless those arguments are one value per group with 0 for it. An lr set to 0 in a param "
+        "group later on (\"stop training the text encoder\") lasts only until the next step of a scheduler "
+        "that computes each group's lr from its initial one: LambdaLR (what transformers' and diffusers' "
+        "`get_scheduler` return), CosineAnnealingWarmRestarts; the group trains on. Set before such a "
+        "scheduler is built, the 0 is its base and stays, as it does under StepLR and the other schedulers "
+        "that multiply the current lr."
     )
     notes = (
         "Freeze with `requires_grad_(False)` and leave the parameters out of the optimizer instead. An lr "
@@ -108,6 +115,26 @@ class LrZeroFreeze(Rule):
                     train_step(batch)
                     optimizer.step()
                     lr_scheduler.step()
+            """,
+        ),
+        Example(
+            """
+            import torch
+            from torch.optim.lr_scheduler import OneCycleLR
+
+            optimizer = torch.optim.AdamW([
+                {"params": model.backbone.parameters(), "lr": 0.0},  # expect: FZ304
+                {"params": model.head.parameters()},
+            ], lr=1e-3)
+            scheduler = OneCycleLR(optimizer, max_lr=1e-3, total_steps=10_000)  # sets both groups' lr
+            """,
+            instead="""
+            import torch
+            from torch.optim.lr_scheduler import OneCycleLR
+
+            model.backbone.requires_grad_(False)
+            optimizer = torch.optim.AdamW(model.head.parameters(), lr=1e-3)
+            scheduler = OneCycleLR(optimizer, max_lr=1e-3, total_steps=10_000)
             """,
         ),
         Example(
@@ -287,9 +314,11 @@ class LrZeroFreeze(Rule):
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
+        schedulers = _Schedulers(facts)
         for mc in facts.method_calls:
             if mc.method == "add_param_group" and mc.call.args:
-                yield from self._groups([mc.call.args[0].value], mc.ctx)
+                yield from self._groups([(None, mc.call.args[0].value)], mc.ctx,
+                                        schedulers.over(dotted(mc.obj), _place(mc.ctx)), facts)
         for mc in facts.method_calls + facts.name_calls:
             call = mc.call
             q = facts.qualname(call.func, mc.ctx.scope)
@@ -301,46 +330,52 @@ class LrZeroFreeze(Rule):
                 placeholders = _set_before_each_step(call, len(groups), mc.ctx, facts) if zero else frozenset()
                 # a group of frozen parameters (a placeholder for a later unfreeze) gets no grads: lr 0 costs nothing
                 frozen = _frozen_groups(facts, call, mc.ctx) if zero else set()
-                yield from self._groups([g for i, g in enumerate(groups) if i not in placeholders
-                                         and id(g) not in frozen], mc.ctx)
+                over = schedulers.over(_built_into(mc.ctx.stmt, call), _place(mc.ctx)) if zero else []
+                yield from self._groups([(i, g) for i, g in enumerate(groups) if i not in placeholders
+                                         and id(g) not in frozen], mc.ctx, over, facts)
 
-        yield from self._later(facts, module)
+        yield from self._later(facts, module, schedulers)
 
-    def _later(self, facts: Facts, module) -> Iterable[Finding]:
+    def _later(self, facts: Facts, module, schedulers: "_Schedulers") -> Iterable[Finding]:
         """`optimizer.param_groups[i]["lr"] = 0` (or through a loop over param_groups) after the build."""
-        restarts = _restarting_schedulers(facts)
         warmups: set[int] | None = None  # found on the first candidate: most files have none
-        for stmt, groups, aliases in _statements(module):
+        for stmt, groups, aliases, place in _statements(module):
             for small in stmt.body:
                 if not (isinstance(small, cst.Assign) and _is_zero(small.value)):
                     continue
                 for t in small.targets:
                     target = t.target
-                    if isinstance(target, cst.Subscript) and _lr_key(target) \
-                            and _group_of(target.value, groups, aliases):
+                    group = _group_of(target.value, groups, aliases) if isinstance(target, cst.Subscript) \
+                        and _lr_key(target) else None
+                    if group is not None:
                         warmups = _scheduler_statements(facts, module) if warmups is None else warmups
                         if id(stmt) in warmups:
                             continue
-                        by = (f"; the {restarts[0]} here computes each group's lr from its initial one at its next "
-                              f"step(), so this group trains on after one step" if restarts else "")
+                        opt, index = group
+                        over = schedulers.over(opt, place)
+                        moved = _moved(_undone_by(over, index, (stmt, place), facts))
                         yield self.finding(
                             small.value,
                             f"`{src(target)} = {src(small.value)}` is not a freeze: gradients and optimizer state "
-                            f"are still computed for the group, and schedulers move the lr off 0{by}; freeze its "
+                            f"are still computed for the group{moved}; freeze its "
                             f"parameters with `requires_grad_(False)` and set their `.grad` to None (torch's "
                             f"optimizers skip a parameter without a grad; a zero grad still moves it through "
                             f"momentum and weight decay)",
                             None, stmt=stmt)
 
-    def _groups(self, groups, ctx) -> Iterable[Finding]:
-        for g in groups:
+    def _groups(self, groups: list[tuple[int | None, cst.BaseExpression]], ctx, over: list["_Scheduler"],
+                facts: Facts) -> Iterable[Finding]:
+        """`groups`: (index in the optimizer's groups where known, the group's dict); `over`: the
+        schedulers built over that optimizer."""
+        for index, g in groups:
             for lr in _lr_values(g):
                 if _is_zero(lr):
+                    moved = _moved(_undone_by(over, index, None, facts))
                     yield self.finding(
                         lr,
                         f"`lr={src(lr)}` is not a freeze: gradients and optimizer state are still computed for "
-                        f"this group, an inf gradient makes its weights NaN, and schedulers can move the lr off "
-                        f"0; freeze with `requires_grad_(False)` and leave the group out",
+                        f"this group, an inf gradient makes its weights NaN{moved}; freeze with "
+                        f"`requires_grad_(False)` and leave the group out",
                         ctx,
                     )
 
@@ -378,22 +413,162 @@ def _frozen_before(source, opt, events) -> bool:
                for f in events)
 
 
-# Schedulers whose step() computes each group's lr from its initial lr (not from its current one)
-_RESTARTING = ("LambdaLR", "OneCycleLR", "CyclicLR", "CosineAnnealingWarmRestarts", "get_scheduler",
+# Schedulers whose step() computes each group's lr from its initial lr (not from its current one): an
+# lr set to 0 after one was built lasts one step; one set before is its base, which stays 0
+_RESTARTING = ("LambdaLR", "CosineAnnealingWarmRestarts", "get_scheduler",
                "get_linear_schedule_with_warmup", "get_cosine_schedule_with_warmup",
                "get_constant_schedule_with_warmup", "get_constant_schedule",
                "get_cosine_with_hard_restarts_schedule_with_warmup", "get_polynomial_decay_schedule_with_warmup")
+# Schedulers that set every group's lr from their own arguments (by position after the optimizer),
+# when built and at each step(): an lr of 0 set before or after lasts at most until then, unless
+# the arguments give that group 0
+_RESETTING = {"OneCycleLR": ("max_lr",), "CyclicLR": ("base_lr", "max_lr")}
+# torch's schedulers whose step() multiplies each group's current lr: an lr of 0 stays 0
+_MULTIPLYING = ("StepLR", "MultiStepLR", "ExponentialLR", "ConstantLR", "LinearLR", "PolynomialLR",
+                "MultiplicativeLR", "ReduceLROnPlateau")
 
 
-def _restarting_schedulers(facts: Facts) -> list[str]:
-    """The names of the schedulers of that kind the file builds, in order."""
-    out = []
-    for call in (*facts.name_calls, *facts.method_calls):
-        q = facts.qualname(call.call.func, call.ctx.scope) or ""
-        name = q.rpartition(".")[2]
-        if name in _RESTARTING and (q.startswith(("torch.optim.", "transformers", "diffusers")) or q == name):
-            out.append(name if name[0].isupper() else f"LambdaLR from {name}()")
-    return list(dict.fromkeys(out))
+@dataclass(frozen=True, eq=False)
+class _Scheduler:
+    kind: str  # `OneCycleLR`, `LambdaLR from get_scheduler()`
+    call: cst.Call
+    place: tuple[cst.CSTNode | None, cst.CSTNode | None]  # (its function, its class), None at the top level
+    scope: Scope
+
+
+def _place(ctx) -> tuple[cst.CSTNode | None, cst.CSTNode | None]:
+    """The function (None: the module) and class (or None) a node of `ctx` sits in."""
+    scope = ctx.scope
+    while scope.kind not in ("function", "module") and scope.parent is not None:
+        scope = scope.parent
+    return (scope.node if scope.kind == "function" else None), (scope.cls.node if scope.cls else None)
+
+
+class _Schedulers:
+    """The lr schedulers the file builds of the kinds above, by the optimizer they are given as
+    written (`optimizer`, `self.opt`); found on the first lr=0 that asks."""
+
+    def __init__(self, facts: Facts) -> None:
+        self._facts = facts
+        self._by_opt: dict[str, list[_Scheduler]] | None = None
+
+    def over(self, opt: str | None, place: tuple) -> list[_Scheduler]:
+        """Those built over `opt` where it is the same object: in the same function (or both at the top
+        level), or, for `self.<attr>`, in a method of the same class. None or "": not a name."""
+        if not opt:
+            return []
+        if self._by_opt is None:
+            self._by_opt = self._find()
+        return [s for s in self._by_opt.get(opt, ()) if s.place == place
+                or (opt.startswith("self.") and place[1] is not None and s.place[1] is place[1])]
+
+    def _find(self) -> dict[str, list[_Scheduler]]:
+        facts, out = self._facts, {}
+        for mc in (*facts.name_calls, *facts.method_calls):
+            call = mc.call
+            q = facts.qualname(call.func, mc.ctx.scope) or ""
+            name = q.rpartition(".")[2]
+            if name not in _RESTARTING and name not in _RESETTING and name not in _MULTIPLYING:
+                continue
+            if not (q.startswith(("torch.optim.", "transformers", "diffusers")) or q == name) \
+                    or (name in _MULTIPLYING and not q.startswith("torch.optim.")):
+                continue
+            given = _argument(call, 1 if name == "get_scheduler" else 0, "optimizer")
+            opt = dotted(given) if given is not None else None
+            kind = name if name[0].isupper() else f"LambdaLR from {name}()"
+            if opt:
+                out.setdefault(opt, []).append(_Scheduler(kind, call, _place(mc.ctx), mc.ctx.scope))
+        return out
+
+
+def _argument(call: cst.Call, at: int, keyword: str) -> cst.BaseExpression | None:
+    """The argument of `call` given by keyword, or at that position."""
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == keyword:
+            return a.value
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    return positional[at] if at < len(positional) else None
+
+
+def _built_into(stmt: cst.CSTNode | None, call: cst.Call) -> str | None:
+    """`opt` (or `self.opt`) of `opt = <call>`: the optimizer's name where it is built."""
+    for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
+        if isinstance(small, cst.Assign) and small.value is call and len(small.targets) == 1:
+            return dotted(small.targets[0].target)
+        if isinstance(small, cst.AnnAssign) and small.value is call:
+            return dotted(small.target)
+    return None
+
+
+_NUMBER_CALLS = ("float", "int", "min", "max", "abs", "round")  # what gives one number
+
+
+def _for_group(value: cst.BaseExpression | None, index: int | None, scope: Scope) -> str:
+    """What a scheduler's lr argument gives one group: `zero`, `nonzero`, `unknown` (a per-group
+    list whose item for this group is not known), `one` (one value for every group)."""
+    if isinstance(value, cst.Name) and (at := scope.lookup(value.value)) is not None:
+        made = [b.node for b in at.bindings[value.value] if b.how == "expr" and not b.index]
+        if any(_sequence(n) for n in made):
+            return "unknown"  # `max_lr = [0.0, 1e-3]`: maybe 0 for this group
+        if len(made) == 1 and isinstance(made[0], (cst.Integer, cst.Float)):
+            value = made[0]
+    if isinstance(value, (cst.List, cst.Tuple)):
+        items = [e.value for e in value.elements if isinstance(e, cst.Element)]
+        if len(items) != len(value.elements):  # a starred item
+            return "unknown"
+        if index is not None and 0 <= index < len(items):
+            return "zero" if _is_zero(items[index]) else "nonzero"
+        return "unknown" if any(_is_zero(v) for v in items) else "nonzero"
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in _NUMBER_CALLS:
+        return "one"
+    if value is None or _sequence(value) or isinstance(value, (cst.Call, cst.Subscript)):
+        return "unknown"  # `[lr] * n`, `list(...)`, `cfg["max_lr"]`: maybe one per group
+    return "zero" if _is_zero(value) else "one"
+
+
+def _sequence(value: cst.CSTNode | None) -> bool:
+    """A list or tuple as written: a display, a comprehension, `[lr] * n`."""
+    if isinstance(value, cst.BinaryOperation):
+        return _sequence(value.left) or _sequence(value.right)
+    return isinstance(value, (cst.List, cst.Tuple, cst.ListComp, cst.GeneratorExp))
+
+
+def _line(node: cst.CSTNode, facts: Facts) -> int:
+    return facts.positions[node].start.line
+
+
+def _undone_by(over: list[_Scheduler], index: int | None, written: tuple | None, facts: Facts) -> str | None:
+    """What the schedulers built over a group's optimizer do to its lr=0 (`index`: the group's, where
+    known; `written`: the statement that writes the 0 and its place, None for an lr given when the
+    optimizer is built): the one that raises it, said; "" where each keeps it at 0 (it multiplies
+    the lr, or takes the 0 as its base); None where none is known."""
+    for s in over:
+        args = _RESETTING.get(s.kind)
+        given = [_for_group(_argument(s.call, 1 + i, a), index, s.scope) for i, a in enumerate(args or ())]
+        if args and not all(g in ("zero", "unknown") for g in given):  # not 0 (or maybe 0) for this group
+            lists = " and ".join(f"`{a}=[...]`" for a in args)
+            return (f"the {s.kind} at line {_line(s.call, facts)} resets every group's lr from its "
+                    f"{' and '.join(args)}, when built and at each step(), this group's too, so it trains ({lists} "
+                    f"with 0 for this group would keep it at 0)")
+    kept = []
+    for s in over:
+        if s.kind in _RESETTING or s.kind in _MULTIPLYING:
+            kept.append(s)
+        elif written is None or (s.place == written[1] and _line(s.call, facts) > _line(written[0], facts)):
+            # built after the 0 was written: it took 0 as the group's base (a cosine's floor moves it)
+            floor = _argument(s.call, 3, "eta_min") if s.kind == "CosineAnnealingWarmRestarts" else None
+            kept += [s] if floor is None or _is_zero(floor) else []
+        else:
+            return (f"the {s.kind} here computes each group's lr from its initial one at its next step(), so this "
+                    f"group trains on after one step")
+    return "" if over and len(kept) == len(over) else None
+
+
+def _moved(undone: str | None) -> str:
+    """The clause of a message on what the schedulers do to the lr=0 (see _undone_by)."""
+    if undone is None:
+        return ", and schedulers can move the lr off 0"
+    return f", and {undone}" if undone else ""
 
 
 def _lr_key(target: cst.Subscript) -> bool:
@@ -413,57 +588,81 @@ def _groups_iter(node: cst.BaseExpression) -> bool:
     return _param_groups(node)
 
 
-def _group_of(value: cst.BaseExpression, groups: frozenset[str], aliases: frozenset[str]) -> bool:
-    """`opt.param_groups[i]` (or `groups[i]` for a name bound to them), or a name an enclosing loop binds
-    to one group."""
+def _group_of(value: cst.BaseExpression, groups: dict[str, tuple[str, int | None]],
+              aliases: dict[str, str]) -> tuple[str, int | None] | None:
+    """For `opt.param_groups[i]` (or `groups[i]` for a name bound to them), or a name an enclosing loop
+    binds to one group: the optimizer as written ("": not a name) and the group's index (None: not
+    known); None for anything else."""
     if isinstance(value, cst.Subscript):
-        return _param_groups(value.value) or (isinstance(value.value, cst.Name) and value.value.value in aliases)
-    return isinstance(value, cst.Name) and value.value in groups
+        index = _index(value)
+        if _param_groups(value.value):
+            return dotted(value.value.value) or "", index
+        if isinstance(value.value, cst.Name) and value.value.value in aliases:
+            return aliases[value.value.value], index
+        return None
+    return groups.get(value.value) if isinstance(value, cst.Name) else None
 
 
-def _groups_list(node: cst.BaseExpression, aliases: frozenset[str]) -> bool:
-    """What a loop over groups runs on: `opt.param_groups`, a slice of it, a name bound to either."""
+def _index(value: cst.Subscript) -> int | None:
+    """`i` of `x[i]` for a literal i >= 0."""
+    sl = value.slice
+    if len(sl) == 1 and isinstance(sl[0].slice, cst.Index) and isinstance(sl[0].slice.value, cst.Integer):
+        return int(sl[0].slice.value.evaluated_value)
+    return None
+
+
+def _groups_list(node: cst.BaseExpression, aliases: dict[str, str]) -> str | None:
+    """What a loop over groups runs on: `opt.param_groups`, a slice of it, a name bound to either:
+    the optimizer as written ("" where it is not a name); None for anything else."""
     if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
         node = node.value
-    return _param_groups(node) or (isinstance(node, cst.Name) and node.value in aliases)
+    if _param_groups(node):
+        return dotted(node.value) or ""
+    return aliases.get(node.value) if isinstance(node, cst.Name) else None
 
 
-def _loop_groups(loop: cst.For, aliases: frozenset[str]) -> frozenset[str]:
-    """The name a loop binds to each group: `for g in <groups>`, `for i, g in enumerate(<groups>)`."""
+def _loop_groups(loop: cst.For, aliases: dict[str, str]) -> dict[str, tuple[str, int | None]]:
+    """The name a loop binds to each group: `for g in <groups>`, `for i, g in enumerate(<groups>)`,
+    with the optimizer (the group's index is not known)."""
     it, target = loop.iter, loop.target
     if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate" and it.args:
         if isinstance(target, cst.Tuple) and len(target.elements) == 2:
             it, target = it.args[0].value, target.elements[1].value
-    return frozenset({target.value}) if isinstance(target, cst.Name) and _groups_list(it, aliases) else frozenset()
+    opt = _groups_list(it, aliases) if isinstance(target, cst.Name) else None
+    return {target.value: (opt, None)} if opt is not None else {}
 
 
-def _aliases(scope: cst.CSTNode) -> frozenset[str]:
-    """Names a function (or the module) binds to its optimizer's groups: `groups = opt.param_groups`."""
-    out, todo = set(), list(children(scope))
+def _aliases(scope: cst.CSTNode) -> dict[str, str]:
+    """Names a function (or the module) binds to its optimizer's groups (`groups = opt.param_groups`),
+    with the optimizer as written."""
+    out, todo = {}, list(children(scope))
     while todo:
         node = todo.pop()
         if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             continue
-        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) \
-                and _groups_list(node.value, frozenset()):
-            out.add(node.targets[0].target.value)
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            opt = _groups_list(node.value, {})
+            if opt is not None:
+                out[node.targets[0].target.value] = opt
         todo.extend(children(node))
-    return frozenset(out)
+    return out
 
 
 def _statements(module: cst.Module):
     """Each simple statement, with the names that hold one param group there (the targets of the loops over
-    groups around it) and the names its function binds to the groups list."""
-    todo = [(module, frozenset(), _aliases(module))]
+    groups around it), the names its function binds to the groups list, and where it is (_place's form)."""
+    todo = [(module, {}, _aliases(module), (None, None))]
     while todo:
-        node, groups, aliases = todo.pop()
+        node, groups, aliases, place = todo.pop()
         if isinstance(node, cst.SimpleStatementLine):
-            yield node, groups, aliases
+            yield node, groups, aliases, place
             continue
         if isinstance(node, cst.FunctionDef):
-            aliases = _aliases(node)
-        inner = groups | _loop_groups(node, aliases) if isinstance(node, cst.For) else groups
-        todo.extend((child, inner if isinstance(node, cst.For) and child is node.body else groups, aliases)
+            aliases, place = _aliases(node), (node, place[1])
+        elif isinstance(node, cst.ClassDef):
+            place = (place[0], node)
+        inner = {**groups, **_loop_groups(node, aliases)} if isinstance(node, cst.For) else groups
+        todo.extend((child, inner if isinstance(node, cst.For) and child is node.body else groups, aliases, place)
                     for child in reversed(list(children(node))))
 
 
