@@ -208,3 +208,28 @@ def test_run_no_stop_finds_a_one_cycle_schedule_built_between_windows(cli, tmp_p
     write(tmp_path / "train.py", STAGES.replace("MAX_LR", "[0.0, 0.1]"))
     r = cli(tmp_path, "run", "--no-stop", "train.py")
     assert r.code == 0 and "FZ304 lr-zero-freeze" not in r.out and "the group's lr is 0" in r.out, r.out + r.err
+
+
+RESUMED = """
+    import io
+    import torch, torch.nn as nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+    x = torch.randn(4, 6)
+    opt = torch.optim.SGD([{"params": model[0].parameters()}, {"params": model[2].parameters()}], lr=0.1)
+    sched = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=1e-3, max_lr=0.1, step_size_up=4)
+    saved = io.BytesIO()
+    torch.save(sched.state_dict(), saved)  # a checkpoint, read back as a resumed run does
+    saved.seek(0)
+    sched.load_state_dict(torch.load(saved, weights_only=False))
+    opt.param_groups[0]["lr"] = 0.0  # keep the first layer
+    for _ in range(3):
+        opt.zero_grad(); model(x).pow(2).mean().backward(); opt.step(); sched.step()
+"""
+
+
+def test_run_finds_the_scheduler_of_a_resumed_run_that_an_lr_zero_was_written_after(cli, tmp_path):
+    write(tmp_path / "train.py", RESUMED)
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 1 and "the lr=0 was written after CyclicLR set lr=" in r.out, r.out + r.err
