@@ -9,11 +9,14 @@ from typing import Callable
 import torch
 
 
+# the base of torch's lr schedulers (`_LRScheduler` before torch 2.0)
+_TORCH_BASE = getattr(torch.optim.lr_scheduler, "LRScheduler", None) or getattr(torch.optim.lr_scheduler,
+                                                                                 "_LRScheduler", None)
+
+
 def is_torch_scheduler(kind: type) -> bool:
     """One of torch's lr schedulers (LRScheduler and its subclasses: ReduceLROnPlateau too)."""
-    base = getattr(torch.optim.lr_scheduler, "LRScheduler", None) or getattr(torch.optim.lr_scheduler,
-                                                                              "_LRScheduler", None)
-    return isinstance(base, type) and issubclass(kind, base)
+    return isinstance(_TORCH_BASE, type) and issubclass(kind, _TORCH_BASE)
 
 
 def is_timm_scheduler(kind: type) -> bool:
