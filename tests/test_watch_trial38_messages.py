@@ -260,6 +260,28 @@ def test_a_pattern_that_is_the_scripts_name_for_a_submodule_is_told_the_models_n
         w.report.render_text()
 
 
+def test_audit_tells_the_models_name_for_the_tests_own_name_of_a_submodule():
+    # the test that calls audit() names the part `backbone`; the model names it `0`
+    model, backbone, opt = _backbone_and_head()
+    report = freezelint.audit(model, opt, batch=torch.randn(3, 4), expect_frozen=["backbone", "backbone.2"])
+    assert backbone is model[0]
+    assert _unmatched(report) == {
+        "backbone": "expect_frozen pattern matched no parameter; `backbone` is the training code's name for the "
+                    "model's module 0: write `0`",
+        "backbone.2": "expect_frozen pattern matched no parameter; `backbone` is the training code's name for the "
+                      "model's module 0, and `0.2` names nothing either; nearest names: 0.1, 0.0, 0"}, \
+        report.render_text()
+
+
+def test_a_name_the_calling_code_gives_nothing_in_the_model_gets_no_such_hint():
+    # `backbone` here is a module outside the audited model: no module of the model to point to
+    model, _, opt = _backbone_and_head()
+    backbone = nn.Linear(2, 2)
+    report = freezelint.audit(model, opt, batch=torch.randn(3, 4), expect_frozen=["backbone"])
+    assert backbone is not model[0]
+    assert "training code's name" not in _unmatched(report)["backbone"], report.render_text()
+
+
 def test_a_pattern_near_no_name_is_told_the_top_level_modules_in_audit_and_watch():
     model, _, opt = _backbone_and_head()
     report = freezelint.audit(model, opt, batch=torch.randn(3, 4), expect_frozen=["encoder"])

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from freezelint.runtime.report import AuditFinding
 
 # Wrappers whose one child is the user's module: the child's path segment is not part of the
 # name the user wrote.
@@ -183,3 +186,31 @@ def not_materialised(named: list[tuple[str, torch.Tensor]]) -> tuple[list[str], 
     lazy = [n for n, t in named if isinstance(t, nn.parameter.UninitializedTensorMixin)]
     meta = [n for n, t in named if t.is_meta and not isinstance(t, nn.parameter.UninitializedTensorMixin)]
     return meta, lazy
+
+
+def script_module_hint(f: AuditFinding, named_modules: list[tuple[str, nn.Module]], params: list[str]) -> AuditFinding:
+    """FZ506 on a pattern that matched nothing and starts with the training code's own name for one
+    of the model's modules (`backbone`, where `backbone = model[0]`): it says which module that is
+    and the pattern that names it (or the names nearest it, where that names nothing either). The
+    variables read are those of the code on the stack outside freezelint and torch (the training
+    loop a watch judges inside, the test that called `audit()`) and of the script's top level."""
+    import sys
+
+    from freezelint.runtime.watch_models import user_scopes
+
+    head, _, rest = f.target.partition(".")
+    if not head.isidentifier():
+        return f
+    where = {id(m): n for n, m in named_modules}
+    name = next((where[id(v)] for scope in user_scopes(sys._getframe()) if id(v := scope.get(head)) in where), None)
+    if name is None:
+        return f
+    option = f.message.partition(" pattern ")[0]
+    pattern = (f"{name}.{rest}" if name and rest else name or rest) or "*"
+    known = [*(n for n, _ in named_modules if n), *params]
+    which = f"`{head}` is the training code's name for " + (f"the model's module {name}" if name else "the model")
+    if any(matches(pattern, n) for n in known):
+        return replace(f, message=f"{option} pattern matched no parameter; {which}: write `{pattern}`")
+    near = nearest(pattern, known)
+    return replace(f, message=f"{option} pattern matched no parameter; {which}, and `{pattern}` names nothing either"
+                              + (f"; nearest names: {', '.join(near)}" if near else ""))

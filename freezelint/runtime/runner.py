@@ -17,7 +17,7 @@ from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import Distributed
 from freezelint.codes import check_codes
 from freezelint.runtime.fingerprint import Fingerprinter, fingerprints
-from freezelint.runtime.names import Names, as_patterns, matches, not_materialised, unwrap
+from freezelint.runtime.names import Names, as_patterns, matches, not_materialised, script_module_hint, unwrap
 from freezelint.runtime.errors import AuditUsageError
 from freezelint.runtime.inputs import call, default_loss, synthesize
 from freezelint.runtime.report import AuditReport, BufferRecord, FreezeAuditError, ModuleRecord, ParamRecord
@@ -610,7 +610,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules],
                                            brecords, among=len(opts), tied=ties):
             f.target = written.get(f.target, f.target)
-            found.append(f)
+            found.append(script_module_hint(f, named_modules, [r.name for r in precords])
+                         if "pattern matched no parameter" in f.message else f)
     found = F.grouped(F.held_beside(found, precords, [n for n, _ in opts]))
     report = AuditReport(found, precords, brecords, mrecords, steps, str(device),
                          ", ".join(f"{n}: {type(o).__name__}" for n, o in opts) if len(opts) > 1

@@ -27,7 +27,7 @@ from freezelint.runtime import fsdp
 from freezelint.runtime.distributed import Distributed, ddp_class, fz507
 from freezelint.runtime.fingerprint import Fingerprinter, as_ints, joined
 from freezelint.runtime.lr_schedulers import is_timm_scheduler, is_torch_scheduler, schedulers_over
-from freezelint.runtime.names import Names, matches
+from freezelint.runtime.names import Names, matches, script_module_hint
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, class_name, walk
@@ -1209,7 +1209,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                         tied=ties, in_eval=frozenset(r.name for r in mrecords if r.mode == "eval")):
             # the finding names the pattern as the user wrote it (`ctrl.1`, `_orig_mod.head`)
             f = replace(f, target=written.get(f.target, f.target)) if f.target in written else f
-            found.append(_script_module(f, named_modules, [r.name for r in precords])
+            found.append(script_module_hint(f, named_modules, [r.name for r in precords])
                          if "pattern matched no parameter" in f.message else f)
     if w.drifted and not only_beside:
         found += _drifted_findings(w, named_modules)
@@ -1358,36 +1358,6 @@ def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: 
             f"({_shapes(stale)}) and got no gradient in these steps: {how}; it steps {'it' if n == 1 else 'them'} "
             f"for nothing, and {still}", advice))
     return out
-
-
-def _script_module(f: F.AuditFinding, named_modules: list[tuple[str, nn.Module]], params: list[str]
-                   ) -> F.AuditFinding:
-    """FZ506 on a pattern that matched nothing and starts with the training code's own name for one
-    of the model's modules (`backbone`, where `backbone = model[0]`): it says which module that is
-    and the pattern that names it (or the names nearest it, where that names nothing either). The
-    variables read are those of the training code on the stack (the report is made inside its
-    step) and of the script's top level."""
-    import sys
-
-    from freezelint.runtime.names import nearest
-    from freezelint.runtime.watch_models import user_scopes
-
-    head, _, rest = f.target.partition(".")
-    if not head.isidentifier():
-        return f
-    where = {id(m): n for n, m in named_modules}
-    name = next((where[id(v)] for scope in user_scopes(sys._getframe()) if id(v := scope.get(head)) in where), None)
-    if name is None:
-        return f
-    option = f.message.partition(" pattern ")[0]
-    pattern = join_name(name, rest) or "*"
-    known = [*(n for n, _ in named_modules if n), *params]
-    which = f"`{head}` is the training code's name for " + (f"the model's module {name}" if name else "the model")
-    if any(matches(pattern, n) for n in known):
-        return replace(f, message=f"{option} pattern matched no parameter; {which}: write `{pattern}`")
-    near = nearest(pattern, known)
-    return replace(f, message=f"{option} pattern matched no parameter; {which}, and `{pattern}` names nothing either"
-                              + (f"; nearest names: {', '.join(near)}" if near else ""))
 
 
 def _copied_back(found: list[F.AuditFinding], precords: list[ParamRecord], onames: list[str],
