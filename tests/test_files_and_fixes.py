@@ -311,3 +311,73 @@ def test_pre_commit_hook_entry_with_file_list_and_empty_list(tmp_path):
     # list of only excluded files must pass
     r = run_subprocess(tmp_path, *entry[1:], "build/gen.py")
     assert r.code == 0, r.out + r.err
+
+
+# ---------------------------------------------------------------- files that are no regular files
+
+
+def test_a_named_pipe_named_on_the_command_line_is_one_line_and_exit_1_not_a_hang(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.py")
+    os.mkfifo(tmp_path / "pipe")  # no suffix: read as Python, so refused as a FIFO
+    write(tmp_path / "ok.py", "x = 1\n")
+    r = run_subprocess(tmp_path, "check", "--no-cache", "pipe.py", "pipe", "ok.py")  # a hang fails by timeout
+    assert r.code == 1 and r.err.splitlines() == [
+        "freezelint: pipe.py: not checked: a named pipe (FIFO), not a regular file",
+        "freezelint: pipe: not checked: a named pipe (FIFO), not a regular file"]
+    r = run_subprocess(tmp_path, "check", "--no-cache", "/dev/null")
+    assert r.code == 1 and r.err.endswith("dev/null: not checked: a character device, not a regular file\n")
+    assert r.err.count("\n") == 1
+
+
+def test_fifos_and_sockets_in_a_walk_are_skipped_with_a_warning_and_never_read(tmp_path):
+    import os
+    import socket
+
+    os.mkfifo(tmp_path / "helpers.py")  # named like a module a checked file imports: the project never reads it
+    os.mkfifo(tmp_path / "notes")  # no Python suffix: not even looked at in a walk
+    write(tmp_path / "train.py", "from helpers import freeze\nimport torch.nn as nn\nm = nn.Linear(2, 2)\nfreeze(m)\n")
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(tmp_path / "server.py"))
+        r = run_subprocess(tmp_path, "check", "--no-cache", ".")
+    finally:
+        sock.close()
+    assert r.code == 0 and r.err.splitlines() == [
+        "freezelint: warning: helpers.py: skipped: a named pipe (FIFO), not a regular file",
+        "freezelint: warning: server.py: skipped: a socket, not a regular file"]
+    assert run_subprocess(tmp_path, "check", "--no-cache", "--quiet", ".").err == ""
+
+
+def test_broken_links_and_link_loops_in_a_walk_are_warnings_and_a_named_one_an_error(cli, tmp_path):
+    import os
+
+    write(tmp_path / "ok.py", "x = 1\n")
+    os.symlink("nowhere.py", tmp_path / "dangling.py")
+    os.symlink("loop.py", tmp_path / "loop.py")
+    os.symlink(".", tmp_path / "self")  # a link to a directory: not followed in a walk, and not worth a word
+    os.symlink("..", tmp_path / "up.py")
+    r = cli(tmp_path, "check", ".")
+    assert r.code == 0 and r.err.splitlines() == [
+        "freezelint: warning: dangling.py: skipped: a broken symbolic link (to nowhere.py, which does not exist)",
+        "freezelint: warning: loop.py: skipped: a symbolic link loop (a link that leads back to itself)"]
+    assert cli(tmp_path, "check", "--quiet", ".").err == ""
+    r = cli(tmp_path, "check", "dangling.py")
+    assert r.code == 1 and r.err == ("freezelint: dangling.py: cannot read: a broken symbolic link "
+                                     "(to nowhere.py, which does not exist)\n")
+    r = cli(tmp_path, "check", "loop.py")
+    assert r.code == 1 and r.err == "freezelint: loop.py: cannot read: a symbolic link loop (a link that leads back to itself)\n"
+
+
+def test_a_quoted_recursive_glob_does_not_follow_directory_links(tmp_path):
+    import os
+
+    write(tmp_path / "sub" / "bad.py", BAD_MODULE)
+    write(tmp_path / ".hidden" / "bad.py", BAD_MODULE)  # as glob: wildcards match no hidden name
+    os.symlink("..", tmp_path / "sub" / "up")
+    os.symlink(".", tmp_path / "self")  # with the one above, glob.glob's `**` would run for ever
+    r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", "**/*.py")
+    assert r.code == 1 and [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == ["sub/bad.py"]
+    r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", "**/.hidden/*.py")
+    assert [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == [".hidden/bad.py"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -18,9 +18,9 @@ from freezelint.check.alloc import relaxed_gc
 from freezelint.check.cache import Cache, Meta, content_key, meta_of
 from freezelint.check.cpython_parse import quick_error, syntax_error
 from freezelint.check.diagnostic import Diagnostic
-from freezelint.check.discover import Discovery
+from freezelint.check.discover import Discovery, Skipped
 from freezelint.config import Config, load
-from freezelint.fsutil import atomic_write
+from freezelint.fsutil import NotRegularFile, atomic_write, link_problem, read_regular
 
 # Below this many files to parse, starting worker processes costs more than it saves
 # (measured with benchmarks/pool_threshold.py; see benchmarks/README.md).
@@ -80,6 +80,7 @@ class RunResult:
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
     docs_url: str | None = None  # the `docs-url` setting the report's links follow
     sources: dict[str, bytes] = field(default_factory=dict)  # shown path -> bytes checked, where not on disk (stdin)
+    left_out: list[Skipped] = field(default_factory=list)  # files found or named but not checked, and why
 
     project_root: str | None = None  # --show-project: the root, files summarised, edges used
     summarised: set[str] = field(default_factory=set)
@@ -111,21 +112,21 @@ def _one_line(e: BaseException) -> str:
 
 
 def _unreadable(path: str, e: OSError) -> str:
-    """Why a file cannot be read, in words: a link to nothing is named as such, not as a missing file."""
-    if isinstance(e, FileNotFoundError) and os.path.islink(path):
-        try:
-            return f"a broken symbolic link (to {os.readlink(path)}, which does not exist)"
-        except OSError:
-            pass
-    return _one_line(e)
+    """Why a file was not checked, in one line: a link to nothing, or a FIFO or device, is named
+    as such, not as a missing file or a read that would never end."""
+    if isinstance(e, NotRegularFile):
+        return f"not checked: {e.strerror}"
+    if isinstance(e, OSError) and link_problem(path) is not None:
+        return f"cannot read: {link_problem(path)}"
+    return f"cannot read: {_one_line(e)}"
 
 
 def _read(path: str) -> tuple[bytes, Meta]:
     """The file's bytes and its metadata taken before reading them (a save during the read
-    leaves metadata that the next run will not match). Raises OSError."""
-    with open(path, "rb") as f:
-        meta = meta_of(os.fstat(f.fileno()))
-        return f.read(), meta
+    leaves metadata that the next run will not match). Raises OSError (NotRegularFile for a FIFO,
+    socket or device: never read, never waited on)."""
+    data, st = read_regular(path)
+    return data, meta_of(st)
 
 
 def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None,
@@ -165,7 +166,7 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
         try:
             data, result.meta = _read(path)
         except OSError as e:
-            result.error = f"cannot read: {_unreadable(path, e)}"
+            result.error = _unreadable(path, e)
             return result
         if keyed:
             result.key = content_key(data, selected, _kind(path), parse_all)
@@ -401,8 +402,11 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     selected = cfg.selected()
     selected_for = _per_file_selected(cfg, selected)
     paths = list(paths) if paths is not None else ["."]
-    files = list(Discovery(cfg, force_exclude).files(paths))
-    run = RunResult(files=len(files), docs_url=cfg.docs_url, fixing=fix is not None and write)
+    discovery = Discovery(cfg, force_exclude)
+    files = list(discovery.files(paths))
+    run = RunResult(files=len(files), docs_url=cfg.docs_url, fixing=fix is not None and write,
+                    left_out=[replace(s, path=display_path(s.path)) for s in discovery.skipped if s.level != "error"])
+    run.errors += [RunError(display_path(s.path), s.why) for s in discovery.skipped if s.level == "error"]
     cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
     index = cache.index(_configuration(cfg, selected, parse_all)) if cache is not None else None
     from freezelint.check.project import Project  # light: no libcst until a summary is needed
@@ -446,7 +450,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             try:
                 data, meta = _read(path)
             except OSError as e:
-                results.append(FileResult(path, error=f"cannot read: {_unreadable(path, e)}"))
+                results.append(FileResult(path, error=_unreadable(path, e)))
                 continue
             key = content_key(data, sel, _kind(path), parse_all) if cache is not None else None
             if cache is not None:
@@ -580,7 +584,7 @@ def check_stdin(data: bytes, filename: str | None = None, config: Config | None 
 
     cache_dir = (cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache else None
     project = Project.for_paths([Path(path)], cache_dir, [filename if filename is not None else "."])
-    project.overlay = {str(Path(path).resolve()): data}  # these bytes are that file for every other one
+    project.overlay = {os.path.realpath(path): data}  # these bytes are that file for every other one
     result = process(path, data, _per_file_selected(cfg, cfg.selected())(Path(path)), fix, parse_all,
                      project=project)
     for d in result.diagnostics:
