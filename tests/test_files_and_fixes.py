@@ -8,6 +8,8 @@ import re
 import shlex
 import stat
 
+import pytest
+
 from conftest import BAD_MODULE, ROOT, run_subprocess, write
 
 NB_BAD = ROOT / "examples" / "linear_probe.ipynb"
@@ -381,3 +383,51 @@ def test_a_quoted_recursive_glob_does_not_follow_directory_links(tmp_path):
     assert r.code == 1 and [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == ["sub/bad.py"]
     r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", "**/.hidden/*.py")
     assert [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == [".hidden/bad.py"]
+
+
+# ---------------------------------------------------------------- malformed notebooks
+
+
+def _nb(cells, **top) -> str:
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5, **top})
+
+
+CODE_CELL = {"cell_type": "code", "source": ["import torch.nn as nn\n", "m = nn.Linear(2, 2)\n",
+                                             "m.requires_grad = False\n"], "metadata": {}, "outputs": []}
+
+
+@pytest.mark.parametrize("text, message", [
+    (_nb([{"cell_type": "markdown", "source": 42}, CODE_CELL]),
+     "cell 1: source is not text: `source` is a number, not a string or a list of strings"),
+    (_nb([CODE_CELL, {"cell_type": "code", "source": ["x = 1\n", None]}]),
+     "cell 2: source is not text: `source` is a list with an item that is not a string, not a string or a list of "
+     "strings"),
+    (_nb([{"source": "m.requires_grad = False\n"}, CODE_CELL]),
+     'cell 1 has no `cell_type` ("code", "markdown", ...)'),
+    (_nb([{"cell_type": ["code"], "source": ""}]), 'cell 1: `cell_type` is a list, not a name ("code", "markdown", ...)'),
+    (_nb([CODE_CELL, {"cell_type": "code", "outputs": []}]), "cell 2 has no `source`"),
+    (_nb(["m.requires_grad = False"]), "cell 1 is a string, not an object"),
+    (json.dumps({"cells": {"0": CODE_CELL}, "nbformat": 4}), "not a notebook: `cells` is an object, not a list"),
+    (json.dumps({"worksheets": [{"cells": [{"cell_type": "code", "input": "m.requires_grad = False\n"}]}],
+                 "nbformat": 3, "nbformat_minor": 0, "metadata": {}}),
+     "a notebook in the old nbformat 3 layout (`worksheets`), which freezelint does not read: convert it with "
+     "`jupyter nbconvert --to notebook --nbformat 4`"),
+    ("[1, 2]", "not a notebook: the JSON is a list, not an object with a `cells` list"),
+], ids=["markdown-source-number", "source-list-item", "no-cell-type", "cell-type-list", "no-source", "cell-string",
+        "cells-object", "nbformat-3", "json-list"])
+def test_a_malformed_notebook_is_one_fz001_line_not_a_silent_pass(cli, tmp_path, text, message):
+    (tmp_path / "nb.ipynb").write_text(text)
+    write(tmp_path / "c.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", ".")
+    lines = r.out.splitlines()
+    assert r.code == 1 and r.err == "" and len(lines) == 2
+    assert lines[0].startswith("c.py:3:1: FZ102") and lines[1] == f"nb.ipynb:1:1: FZ001 {message}"
+    r = cli(tmp_path, "check", "--fix", "nb.ipynb")  # never rewritten
+    assert r.code == 1 and (tmp_path / "nb.ipynb").read_text() == text
+
+
+def test_a_well_formed_notebook_with_other_cell_types_and_no_code_is_clean(cli, tmp_path):
+    (tmp_path / "nb.ipynb").write_text(_nb([{"cell_type": "raw", "source": "m.requires_grad = False\n"},
+                                            {"cell_type": "markdown", "source": ["# title\n", "text"]}]))
+    (tmp_path / "empty.ipynb").write_text(_nb([]))
+    assert cli(tmp_path, "check", "nb.ipynb", "empty.ipynb").code == 0
