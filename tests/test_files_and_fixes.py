@@ -186,13 +186,13 @@ def test_file_changed_between_read_and_write_is_not_overwritten(cli, tmp_path, m
     import freezelint.check.runner as runner
 
     f = write(tmp_path / "a.py", BAD_MODULE)
-    real = runner.write_atomic
+    real = runner.write_source
 
-    def racing(path, original, new):
+    def racing(path, original, new, **kw):
         path.write_text("# edited meanwhile\n")
-        return real(path, original, new)
+        return real(path, original, new, **kw)
 
-    monkeypatch.setattr(runner, "write_atomic", racing)
+    monkeypatch.setattr(runner, "write_source", racing)
     r = cli(tmp_path, "check", "--fix", "a.py")
     assert f.read_text() == "# edited meanwhile\n"
     assert "fix not written: the file changed on disk" in r.err
@@ -431,3 +431,60 @@ def test_a_well_formed_notebook_with_other_cell_types_and_no_code_is_clean(cli, 
                                             {"cell_type": "markdown", "source": ["# title\n", "text"]}]))
     (tmp_path / "empty.ipynb").write_text(_nb([]))
     assert cli(tmp_path, "check", "nb.ipynb", "empty.ipynb").code == 0
+
+
+# ---------------------------------------------------------------- hard links and the last check before writing
+
+
+def test_fix_of_a_hard_linked_file_rewrites_it_in_place_keeping_encoding_line_ends_mode_and_links(cli, tmp_path):
+    import os
+
+    latin = ("# -*- coding: latin-1 -*-\r\n# café\r\nimport torch.nn as nn\r\nlayer = nn.Linear(2, 2)\r\n"
+             "layer.requires_grad = False\r\n").encode("latin-1")
+    f = tmp_path / "a.py"
+    f.write_bytes(latin)
+    f.chmod(0o640)
+    os.link(f, tmp_path / "same.txt")  # another name of the same file (a backup, a shared checkout)
+    inode = f.stat().st_ino
+    r = cli(tmp_path, "check", "--fix", "a.py")
+    assert r.code == 0, r.out + r.err
+    fixed = latin.replace(b"layer.requires_grad = False", b"layer.requires_grad_(False)")
+    assert f.read_bytes() == fixed and (tmp_path / "same.txt").read_bytes() == fixed
+    st = f.stat()
+    assert (st.st_ino, st.st_nlink, stat.S_IMODE(st.st_mode)) == (inode, 2, 0o640)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py", "same.txt"]  # no temporary file left
+    os.link(f, tmp_path / "third.py")
+    r = cli(tmp_path, "check", "--add-noqa", "--select", "FZ1", "a.py")  # the other writer: alike
+    assert r.code == 0 and (tmp_path / "third.py").stat().st_ino == inode
+
+
+def test_fix_of_an_ordinary_file_is_an_atomic_rename_that_keeps_its_mode(cli, tmp_path):
+    f = write(tmp_path / "run.py", BAD_MODULE)
+    f.chmod(0o2750)  # setgid kept too (set after the owner, which may clear it)
+    inode = f.stat().st_ino
+    assert cli(tmp_path, "check", "--fix", "run.py").code == 0
+    assert "requires_grad_(False)" in f.read_text()
+    assert f.stat().st_ino != inode and stat.S_IMODE(f.stat().st_mode) == 0o2750
+
+
+@pytest.mark.parametrize("links", [1, 2])
+def test_fixed_bytes_that_do_not_parse_are_never_written(tmp_path, links):
+    import os
+
+    from freezelint.check import runner
+
+    f = write(tmp_path / "a.py", BAD_MODULE)
+    if links == 2:
+        os.link(f, tmp_path / "b.py")
+    original = f.read_bytes()
+    assert runner.write_source(f, original, b"layer.requires_grad_(False\n") == (
+        "fix not written: the fixed text does not parse (a bug in freezelint: please report it)")
+    nb = tmp_path / "nb.ipynb"
+    nb.write_text(_nb([CODE_CELL]))
+    assert runner.write_source(nb, nb.read_bytes(), b'{"cells": [') is not None
+    assert f.read_bytes() == original and f.stat().st_nlink == links
+    assert runner.write_source(f, b"other bytes", original.replace(b"requires_grad = False", b"requires_grad_(False)")) \
+        == "fix not written: the file changed on disk while it was being checked"
+    assert f.read_bytes() == original
+    assert runner.write_source(f, original, original.replace(b"requires_grad = False", b"requires_grad_(False)")) is None
+    assert b"requires_grad_(False)" in f.read_bytes() and f.stat().st_nlink == links

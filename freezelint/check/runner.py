@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 from freezelint.check import prefilter
 from freezelint.check.alloc import relaxed_gc
 from freezelint.check.cache import Cache, Meta, content_key, meta_of
-from freezelint.check.cpython_parse import quick_error, syntax_error
+from freezelint.check.cpython_parse import cpython_error, quick_error, syntax_error
 from freezelint.check.diagnostic import Diagnostic
 from freezelint.check.discover import Discovery, Skipped
 from freezelint.config import Config, load
@@ -246,22 +246,65 @@ def _process_notebook(result: FileResult, text: str, encoding: str, selected, fi
     return result
 
 
-def write_atomic(path: Path, original: bytes, new: bytes) -> str | None:
-    """Replace the file's bytes; None on success, else why not. Keeps permissions."""
+def write_source(path: Path, original: bytes, new: bytes, notebook: bool | None = None) -> str | None:
+    """Replace a checked file's bytes with `new`; None on success, else why not. `new` is checked
+    once more to parse (`notebook`: as notebook JSON; None: by the path's suffix), and nothing is
+    written when the file no longer holds `original`, or is read-only. An ordinary file is replaced
+    atomically (a temporary file renamed over it) with its mode bits and owner; a file with other
+    hard links is rewritten in place, as formatters do: the rename would give this name a new
+    inode and leave every other name with the old text."""
+    if not _writable_source(new, str(path).endswith(".ipynb") if notebook is None else notebook):
+        return "fix not written: the fixed text does not parse (a bug in freezelint: please report it)"
     try:
-        with open(path, "rb") as f:
-            if f.read() != original:
-                return "fix not written: the file changed on disk while it was being checked"
         st = os.stat(path)
         mode = stat.S_IMODE(st.st_mode)
         # The rename below would replace a read-only file (the directory's permission is what it
         # needs), for root even without a write bit: read-only is a choice the fix respects.
         if not mode & 0o222 or not os.access(path, os.W_OK):
             return "fix not written: the file is read-only"
+        if st.st_nlink > 1:
+            return _rewrite_in_place(path, original, new)
+        with open(path, "rb") as f:
+            if f.read() != original:
+                return _CHANGED
         atomic_write(path, new, mode=mode, durable=True, owner=(st.st_uid, st.st_gid))
     except OSError as e:
         return f"fix not written: {_one_line(e)}"
     return None
+
+
+_CHANGED = "fix not written: the file changed on disk while it was being checked"
+
+
+def _rewrite_in_place(path: Path, original: bytes, new: bytes) -> str | None:
+    """New bytes into the same inode (every hard link sees them; mode and owner stay), compared
+    with what was checked through the same open file. Raises OSError."""
+    with open(path, "r+b") as f:
+        if f.read() != original:
+            return _CHANGED
+        f.seek(0)
+        f.write(new)
+        f.truncate()
+        f.flush()
+        os.fsync(f.fileno())
+    return None
+
+
+def _writable_source(new: bytes, notebook: bool) -> bool:
+    """Whether fixed bytes still parse: the engine refuses a fix whose code does not, and this
+    last look before writing holds for every writer (fixes, noqa comments) whatever it did."""
+    if notebook:
+        import json
+
+        try:
+            return isinstance(json.loads(new), dict)
+        except ValueError:
+            return False
+    try:
+        text, _ = prefilter.decode(new)
+    except prefilter.DecodeError:
+        return False
+    return cpython_error("", text) is None  # as the engine asks of a fix (newer syntax libcst takes passes)
 
 
 def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path], frozenset[str]]:
@@ -540,7 +583,8 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                 run.diagnostics.extend(r.diagnostics)
                 continue
             if write:
-                err = _outside(target, trees) or write_atomic(Path(target), r.original, r.new)
+                err = _outside(target, trees) or write_source(Path(target), r.original, r.new,
+                                                              notebook=abs_path.endswith(".ipynb"))
                 if err:
                     run.errors.append(RunError(shown, err, fix=True))
                     unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None, parse_all,
