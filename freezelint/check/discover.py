@@ -7,6 +7,10 @@ checked even when excluded, unless `force_exclude` is set (pre-commit passes fil
 
 A walk checks regular files only: a `*.py` that is a broken symbolic link, a link loop, a FIFO, a
 socket or a device is skipped and listed in `skipped` (a FIFO would block the read for ever).
+A file named explicitly is read as Python whatever its suffix (a script without one is Python),
+unless its suffix or name is of a known other kind (README.md, pyproject.toml, Makefile) or its
+`#!` line names another interpreter: `freezelint check *` in a project root checks the Python
+files only, and lists the others in `skipped`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,23 @@ from freezelint.fsutil import kind_of, link_problem, read_regular
 
 SUFFIXES = (".py", ".pyi", ".ipynb")
 
+# Files named explicitly that are not read as Python: documentation, configuration and data,
+# other languages, binaries. A suffix not listed (or none) is read as Python, as ruff does.
+NOT_PYTHON_SUFFIXES = frozenset("""
+    .md .markdown .rst .txt .adoc .org .tex .html .htm .css .xml .svg .pdf
+    .toml .cfg .ini .conf .json .jsonl .yaml .yml .lock .csv .tsv .env .in .mk .cmake .dockerfile
+    .sh .bash .zsh .fish .bat .cmd .ps1 .c .h .cc .cpp .cxx .hpp .cu .cuh .rs .go .js .ts .java .sql .r .lua
+    .pyx .pxd .pxi .pyc .pyo .so .dll .dylib .whl .egg .zip .gz .tgz .tar .bz2 .xz .7z
+    .pt .pth .ckpt .bin .safetensors .onnx .npy .npz .pkl .pickle .h5 .hdf5 .parquet .arrow .db .sqlite
+    .png .jpg .jpeg .gif .bmp .ico .webp .mp3 .mp4 .wav .log .patch .diff
+""".split())
+NOT_PYTHON_NAMES = frozenset("""
+    license licence copying notice authors contributors changelog changes readme makefile gnumakefile dockerfile
+    containerfile jenkinsfile procfile gemfile vagrantfile codeowners manifest
+""".split())
+# Interpreters a `#!` line may name that do not run Python (any other is taken for Python's).
+OTHER_INTERPRETERS = frozenset("sh bash zsh dash ksh fish csh tcsh node deno bun perl ruby php lua awk make Rscript".split())
+
 
 class MissingPath(Exception):
     pass
@@ -33,13 +54,43 @@ class MissingPath(Exception):
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file not checked, and why in words. `level`: "warning" for a link to nothing or a FIFO met
-    in a directory walk; "error" for one named on the command line (the run reports it as a file
-    it could not check)."""
+    """A file not checked, and why in words. `level`: "note" for a file of another kind named on
+    the command line; "warning" for a link to nothing or a FIFO met in a directory walk; "error"
+    for one named on the command line (the run reports it as a file it could not check)."""
 
     path: str
     why: str
     level: str
+
+
+def not_python(p: Path) -> str | None:
+    """Why a file named explicitly is not read as Python, or None to read it."""
+    name = p.name.lower()
+    if name.endswith(SUFFIXES):
+        return None
+    suffix = os.path.splitext(name)[1]
+    if suffix in NOT_PYTHON_SUFFIXES:
+        return f"{suffix} files are not Python"
+    if name in NOT_PYTHON_NAMES:
+        return f"{p.name} is not Python"
+    interpreter = _interpreter(p)
+    if interpreter in OTHER_INTERPRETERS:
+        return f"a {interpreter} script (its #! line), not Python"
+    return None
+
+
+def _interpreter(p: Path) -> str | None:
+    """The program a `#!` first line runs (`env`'s argument), or None."""
+    try:
+        head = read_regular(p, 256)[0]
+    except OSError:
+        return None  # the run says why it cannot be read
+    if not head.startswith(b"#!"):
+        return None
+    words = head[2:].split(b"\n")[0].decode("utf-8", "replace").split()
+    if words and os.path.basename(words[0]) == "env":
+        words = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+    return os.path.basename(words[0]) if words else None
 
 
 def _unreadable(p: Path) -> str | None:
@@ -191,6 +242,10 @@ class Discovery:
                 problem = _unreadable(p)
                 if problem is not None:
                     self.skipped.append(Skipped(str(p), problem, "error"))
+                    continue
+                why = not_python(p)
+                if why is not None:
+                    self.skipped.append(Skipped(str(p), f"not checked: {why}", "note"))
                     continue
                 if p not in seen:
                     seen.add(p)
