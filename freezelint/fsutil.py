@@ -21,14 +21,15 @@ class NotRegularFile(OSError):
 
 
 def kind_of(mode: int) -> str:
+    """What a file of this st_mode is, in words ("a named pipe (FIFO)")."""
     return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
 
 
 def read_regular(path: str | os.PathLike, head: int = -1) -> tuple[bytes, os.stat_result]:
     """The bytes of a regular file (through symlinks; its first `head` bytes, or all) and its fstat
-    taken before reading them.
-    Raises NotRegularFile for anything else, before opening a device, and without blocking on a
-    FIFO put in its place in between (opened non-blocking, checked on the open descriptor)."""
+    taken before reading them. Raises NotRegularFile for anything else, before opening a device,
+    and without blocking on a FIFO put in its place in between (opened non-blocking, checked
+    again on the open descriptor)."""
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         raise NotRegularFile(st.st_mode)

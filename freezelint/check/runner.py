@@ -116,9 +116,7 @@ def _unreadable(path: str, e: OSError) -> str:
     as such, not as a missing file or a read that would never end."""
     if isinstance(e, NotRegularFile):
         return f"not checked: {e.strerror}"
-    if isinstance(e, OSError) and link_problem(path) is not None:
-        return f"cannot read: {link_problem(path)}"
-    return f"cannot read: {_one_line(e)}"
+    return f"cannot read: {link_problem(path) or _one_line(e)}"
 
 
 def _read(path: str) -> tuple[bytes, Meta]:
