@@ -488,3 +488,28 @@ def test_fixed_bytes_that_do_not_parse_are_never_written(tmp_path, links):
     assert f.read_bytes() == original
     assert runner.write_source(f, original, original.replace(b"requires_grad = False", b"requires_grad_(False)")) is None
     assert b"requires_grad_(False)" in f.read_bytes() and f.stat().st_nlink == links
+
+
+def test_a_failed_in_place_write_puts_the_checked_bytes_back(tmp_path, monkeypatch):
+    import os
+
+    from freezelint.check import runner
+
+    f = write(tmp_path / "a.py", BAD_MODULE)
+    os.link(f, tmp_path / "b.py")
+    original = f.read_bytes()
+    real, calls = runner._overwrite, []
+
+    def disk_full(handle, data):
+        calls.append(data)
+        if len(calls) == 1:
+            handle.seek(0)
+            handle.write(data[:5])  # part of it written, then the disk is full
+            handle.truncate()
+            raise OSError(28, "No space left on device")
+        real(handle, data)
+
+    monkeypatch.setattr(runner, "_overwrite", disk_full)
+    fixed = original.replace(b"requires_grad = False", b"requires_grad_(False)")
+    assert runner.write_source(f, original, fixed) == "fix not written: No space left on device"
+    assert f.read_bytes() == original and (tmp_path / "b.py").read_bytes() == original

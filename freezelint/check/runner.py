@@ -280,12 +280,20 @@ def _rewrite_in_place(path: Path, original: bytes, new: bytes) -> str | None:
     with open(path, "r+b") as f:
         if f.read() != original:
             return _CHANGED
-        f.seek(0)
-        f.write(new)
-        f.truncate()
-        f.flush()
-        os.fsync(f.fileno())
+        try:
+            _overwrite(f, new)
+        except OSError:  # a full disk, say: the checked bytes back (they fitted), then the error
+            _overwrite(f, original)
+            raise
     return None
+
+
+def _overwrite(f, data: bytes) -> None:
+    f.seek(0)
+    f.write(data)
+    f.truncate()
+    f.flush()
+    os.fsync(f.fileno())
 
 
 def _writable_source(new: bytes, notebook: bool) -> bool:
