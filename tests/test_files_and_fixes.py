@@ -408,8 +408,8 @@ CODE_CELL = {"cell_type": "code", "source": ["import torch.nn as nn\n", "m = nn.
     (_nb([{"cell_type": "markdown", "source": 42}, CODE_CELL]),
      "cell 1: source is not text: `source` is a number, not a string or a list of strings"),
     (_nb([CODE_CELL, {"cell_type": "code", "source": ["x = 1\n", None]}]),
-     "cell 2: source is not text: `source` is a list with an item that is not a string, not a string or a list of "
-     "strings"),
+     ("cell 2: source is not text: `source` is a list with an item that is not a string, not a string or a list of "
+      "strings")),
     (_nb([{"source": "m.requires_grad = False\n"}, CODE_CELL]),
      'cell 1 has no `cell_type` ("code", "markdown", ...)'),
     (_nb([{"cell_type": ["code"], "source": ""}]), 'cell 1: `cell_type` is a list, not a name ("code", "markdown", ...)'),
@@ -418,8 +418,8 @@ CODE_CELL = {"cell_type": "code", "source": ["import torch.nn as nn\n", "m = nn.
     (json.dumps({"cells": {"0": CODE_CELL}, "nbformat": 4}), "not a notebook: `cells` is an object, not a list"),
     (json.dumps({"worksheets": [{"cells": [{"cell_type": "code", "input": "m.requires_grad = False\n"}]}],
                  "nbformat": 3, "nbformat_minor": 0, "metadata": {}}),
-     "a notebook in the old nbformat 3 layout (`worksheets`), which freezelint does not read: convert it with "
-     "`jupyter nbconvert --to notebook --nbformat 4`"),
+     ("a notebook in the old nbformat 3 layout (`worksheets`), which freezelint does not read: convert it with "
+      "`jupyter nbconvert --to notebook --nbformat 4`")),
     ("[1, 2]", "not a notebook: the JSON is a list, not an object with a `cells` list"),
 ], ids=["markdown-source-number", "source-list-item", "no-cell-type", "cell-type-list", "no-source", "cell-string",
         "cells-object", "nbformat-3", "json-list"])

@@ -32,20 +32,27 @@ SUFFIXES = (".py", ".pyi", ".ipynb")
 
 # Files named explicitly that are not read as Python: documentation, configuration and data,
 # other languages, binaries. A suffix not listed (or none) is read as Python, as ruff does.
-NOT_PYTHON_SUFFIXES = frozenset("""
-    .md .markdown .rst .txt .adoc .org .tex .html .htm .css .xml .svg .pdf
-    .toml .cfg .ini .conf .json .jsonl .yaml .yml .lock .csv .tsv .env .in .mk .cmake .dockerfile
-    .sh .bash .zsh .fish .bat .cmd .ps1 .c .h .cc .cpp .cxx .hpp .cu .cuh .rs .go .js .ts .java .sql .r .lua
-    .pyx .pxd .pxi .pyc .pyo .so .dll .dylib .whl .egg .zip .gz .tgz .tar .bz2 .xz .7z
-    .pt .pth .ckpt .bin .safetensors .onnx .npy .npz .pkl .pickle .h5 .hdf5 .parquet .arrow .db .sqlite
-    .png .jpg .jpeg .gif .bmp .ico .webp .mp3 .mp4 .wav .log .patch .diff
-""".split())
-NOT_PYTHON_NAMES = frozenset("""
-    license licence copying notice authors contributors changelog changes readme makefile gnumakefile dockerfile
-    containerfile jenkinsfile procfile gemfile vagrantfile codeowners manifest
-""".split())
+NOT_PYTHON_SUFFIXES = frozenset({
+    ".md", ".markdown", ".rst", ".txt", ".adoc", ".org", ".tex", ".html", ".htm", ".css", ".xml",
+    ".svg", ".pdf", ".toml", ".cfg", ".ini", ".conf", ".json", ".jsonl", ".yaml", ".yml", ".lock",
+    ".csv", ".tsv", ".env", ".in", ".mk", ".cmake", ".dockerfile", ".sh", ".bash", ".zsh", ".fish",
+    ".bat", ".cmd", ".ps1", ".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".cu", ".cuh", ".rs", ".go",
+    ".js", ".ts", ".java", ".sql", ".r", ".lua", ".pyx", ".pxd", ".pxi", ".pyc", ".pyo", ".so", ".dll",
+    ".dylib", ".whl", ".egg", ".zip", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".pt", ".pth",
+    ".ckpt", ".bin", ".safetensors", ".onnx", ".npy", ".npz", ".pkl", ".pickle", ".h5", ".hdf5",
+    ".parquet", ".arrow", ".db", ".sqlite", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".webp",
+    ".mp3", ".mp4", ".wav", ".log", ".patch", ".diff",
+})
+NOT_PYTHON_NAMES = frozenset({
+    "license", "licence", "copying", "notice", "authors", "contributors", "changelog", "changes",
+    "readme", "makefile", "gnumakefile", "dockerfile", "containerfile", "jenkinsfile", "procfile",
+    "gemfile", "vagrantfile", "codeowners", "manifest",
+})
 # Interpreters a `#!` line may name that do not run Python (any other is taken for Python's).
-OTHER_INTERPRETERS = frozenset("sh bash zsh dash ksh fish csh tcsh node deno bun perl ruby php lua awk make Rscript".split())
+OTHER_INTERPRETERS = frozenset({
+    "sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh", "node", "deno", "bun", "perl", "ruby",
+    "php", "lua", "awk", "make", "Rscript",
+})
 
 
 class MissingPath(Exception):
