@@ -169,11 +169,45 @@ def _expand_globs(paths: list[str]) -> list[str]:
         if os.path.lexists(raw) or not (_GLOB_CHARS & set(raw)):
             out.append(raw)
             continue
-        matches = sorted(glob.glob(raw, recursive=True))
+        matches = sorted(_glob(raw))
         if not matches:
             raise UsageError(f"no file or directory matches {raw!r}")
         out.extend(matches)
     return out
+
+
+def _glob(pattern: str) -> list[str]:
+    """`glob.glob(pattern, recursive=True)`, except that `**` does not follow symbolic links to
+    directories: glob's does, and a link loop (`ln -s .. sub/up`) makes it run for ever."""
+    parts = pattern.replace(os.sep, "/").split("/")
+    if "**" not in parts:
+        return glob.glob(pattern)
+    fixed = next(i for i, part in enumerate(parts) if _GLOB_CHARS & set(part))
+    root = "/".join(parts[:fixed]) or ("/" if pattern.startswith(("/", os.sep)) else "")
+    wanted = parts[fixed:]
+    hidden = any(p.startswith(".") for p in wanted)  # as glob: wildcards match no hidden name
+    out = []
+    for here, dirs, files in os.walk(root or ".", followlinks=False):
+        rel = os.path.relpath(here, root or ".")
+        rel_parts = [] if rel == "." else rel.replace(os.sep, "/").split("/")
+        if not hidden:
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in sorted(dirs + files):
+            if _glob_match([*rel_parts, name], wanted):
+                out.append(os.path.join(root, *rel_parts, name) if root else os.path.join(*rel_parts, name))
+    return out
+
+
+def _glob_match(names: list[str], patterns: list[str]) -> bool:
+    """Whether path components match pattern components, `**` standing for any number of them."""
+    import fnmatch
+
+    if not patterns:
+        return not names
+    if patterns[0] == "**":
+        return any(_glob_match(names[i:], patterns[1:]) for i in range(len(names) + 1))
+    return (bool(names) and not (names[0].startswith(".") and not patterns[0].startswith("."))
+            and fnmatch.fnmatch(names[0], patterns[0]) and _glob_match(names[1:], patterns[1:]))
 
 
 def _progress(enabled: bool):
@@ -244,6 +278,8 @@ def cmd_check(args) -> int:
         paths = _expand_globs(args.paths) if args.paths else ["."]
         run = _check_files(args, cfg, paths, fix)
     run.unsafe_fixes = bool(args.unsafe_fixes)
+    if not args.quiet:
+        _print_skipped(run)
     _print_errors(run, args.verbose)
     if not args.quiet:
         named_files = bool(args.force_exclude and args.paths and all(os.path.isfile(p) for p in args.paths))
@@ -324,6 +360,13 @@ def _print_errors(run, verbose: bool) -> None:
             print(err.traceback, end="", file=_stderr())
 
 
+def _print_skipped(run) -> None:
+    """Files not checked: of another kind though named (a note: `check *` names README.md), or not
+    regular files met in a walk (a warning: a link to nothing, a FIFO). Neither fails the run."""
+    for s in run.left_out:
+        print(f"freezelint: {s.level}: {s.path}: {s.why}", file=_stderr())
+
+
 def _add_noqa(args, cfg) -> int:
     """`--add-noqa`: check, then suppress every finding reported where the checker reads it."""
     from freezelint.check.add_noqa import add_to_files
@@ -331,6 +374,8 @@ def _add_noqa(args, cfg) -> int:
 
     paths = _expand_globs(args.paths) if args.paths else ["."]
     run = _check_files(args, cfg, paths, None)
+    if not args.quiet:
+        _print_skipped(run)
     _print_errors(run, args.verbose)
     if not args.quiet:
         _warn_if_nothing_checked(run, cfg)
@@ -381,7 +426,7 @@ def _warn_if_nothing_checked(run, cfg, stdin: bool = False, named_files: bool = 
     elif not run.files and named_files:  # pre-commit's list of files, every one excluded
         print("freezelint: warning: every file named is excluded (--force-exclude): nothing was checked",
               file=_stderr())
-    elif not run.files:
+    elif not run.files and not run.errors:  # else those say why nothing was checked
         print("freezelint: warning: no Python files found under the given paths: nothing was checked",
               file=_stderr())
     elif not cfg.selected() - ALWAYS_REPORTED:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from freezelint import codes
+from freezelint.fsutil import read_regular
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -154,7 +155,7 @@ def load(config_file: Path | None = None, cwd: Path | None = None, start: Path |
     if path is None:
         return Config(root=cwd)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path)[0].decode("utf-8"))  # `--config` a FIFO: refused, not waited on
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as e:

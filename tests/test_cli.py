@@ -425,3 +425,34 @@ def test_the_fix_hint_counts_unsafe_fixes_in_when_they_were_asked_for(cli, tmp_p
     asked = cli(tmp_path, "check", "--no-cache", "--unsafe-fixes", "a.py")
     assert "[*] 1 fixable with `freezelint check --fix --unsafe-fixes`." in asked.out
     assert "more fixable" not in asked.out
+
+
+def test_named_files_of_another_kind_are_a_note_and_scripts_without_a_suffix_are_python(cli, tmp_path):
+    """`freezelint check *` in a project root names README.md and pyproject.toml: neither is read
+    as Python (ruff lints neither as Python). A file with no suffix, or one not known, is Python."""
+    write(tmp_path / "README.md", "# Title\n\nSome *text* `model.requires_grad = False`\n")
+    write(tmp_path / "pyproject.toml", "[project]\nname = 'x'\n")
+    write(tmp_path / "setup.cfg", "[metadata]\nname = x\n")
+    write(tmp_path / "LICENSE", "MIT License\n\nPermission is hereby granted\n")
+    write(tmp_path / "deploy", "#!/usr/bin/env bash\nset -e\necho done\n")
+    write(tmp_path / "train", "#!/usr/bin/env python3\n" + BAD_MODULE.lstrip("\n"))
+    write(tmp_path / "job.pyw", BAD_MODULE)
+    write(tmp_path / "model.py", "x = 1\n")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    r = cli(tmp_path, "check", "--format", "concise", *names)
+    assert r.code == 1 and [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == ["job.pyw", "train"]
+    assert "FZ001" not in r.out
+    assert r.err.splitlines() == [
+        "freezelint: note: LICENSE: not checked: LICENSE is not Python",
+        "freezelint: note: README.md: not checked: .md files are not Python",
+        "freezelint: note: deploy: not checked: a bash script (its #! line), not Python",
+        "freezelint: note: pyproject.toml: not checked: .toml files are not Python",
+        "freezelint: note: setup.cfg: not checked: .cfg files are not Python"]
+    assert cli(tmp_path, "check", "--quiet", *names).err == ""
+    r = cli(tmp_path, "check", "README.md")  # nothing else named: nothing checked, as ruff says, exit 0
+    assert r.code == 0 and r.err.splitlines() == [
+        "freezelint: note: README.md: not checked: .md files are not Python",
+        "freezelint: warning: no Python files found under the given paths: nothing was checked"]
+    r = run_subprocess(tmp_path, "check", "--format", "concise", "-", "--stdin-filename", "notes.txt",
+                       stdin=BAD_MODULE.lstrip("\n"))  # the way to check such a file as Python
+    assert r.code == 1 and r.out.startswith("notes.txt:3:1: FZ102")

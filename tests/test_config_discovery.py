@@ -96,6 +96,16 @@ def test_missing_config_file(cli, tmp_path):
     assert r.code == 2 and "config file not found" in r.err
 
 
+def test_a_config_that_is_a_fifo_is_one_line_exit_2_not_a_hang(tmp_path):
+    from conftest import run_subprocess
+
+    write(tmp_path / "a.py", BAD_MODULE)
+    os.mkfifo(tmp_path / "fifo.toml")  # a hang fails by the subprocess timeout
+    r = run_subprocess(tmp_path, "check", "--config", "fifo.toml", "a.py")
+    assert (r.code, r.out) == (2, "") and r.err == (
+        "freezelint: error: cannot read config fifo.toml: a named pipe (FIFO), not a regular file\n")
+
+
 def test_a_config_file_named_on_purpose_that_configures_nothing_is_an_error(cli, tmp_path):
     write(tmp_path / "a.py", BAD_MODULE)
     write(tmp_path / "freezelint.toml", 'ignore = ["FZ102"]\n')  # top-level settings, as ruff.toml takes them
@@ -105,7 +115,7 @@ def test_a_config_file_named_on_purpose_that_configures_nothing_is_an_error(cli,
     write(tmp_path / "freezelint.toml", '[tool.freezelnit]\nignore = ["FZ102"]\n')  # a misspelt table
     assert cli(tmp_path, "check", "--config", "freezelint.toml", "a.py").code == 2
     r = cli(tmp_path, "check", "--config", ".", "a.py")
-    assert (r.code, r.err) == (2, "freezelint: error: cannot read config .: Is a directory\n")
+    assert (r.code, r.err) == (2, "freezelint: error: cannot read config .: a directory, not a regular file\n")
     write(tmp_path / "freezelint.toml", "[tool.freezelint]\n")  # a table, empty: the defaults, as asked
     assert cli(tmp_path, "check", "--config", "freezelint.toml", "a.py").code == 1
     write(tmp_path / "pyproject.toml", '[project]\nname = "x"\n')  # found, not named: no table is no error

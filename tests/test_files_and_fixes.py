@@ -8,6 +8,8 @@ import re
 import shlex
 import stat
 
+import pytest
+
 from conftest import BAD_MODULE, ROOT, run_subprocess, write
 
 NB_BAD = ROOT / "examples" / "linear_probe.ipynb"
@@ -184,13 +186,13 @@ def test_file_changed_between_read_and_write_is_not_overwritten(cli, tmp_path, m
     import freezelint.check.runner as runner
 
     f = write(tmp_path / "a.py", BAD_MODULE)
-    real = runner.write_atomic
+    real = runner.write_source
 
-    def racing(path, original, new):
+    def racing(path, original, new, **kw):
         path.write_text("# edited meanwhile\n")
-        return real(path, original, new)
+        return real(path, original, new, **kw)
 
-    monkeypatch.setattr(runner, "write_atomic", racing)
+    monkeypatch.setattr(runner, "write_source", racing)
     r = cli(tmp_path, "check", "--fix", "a.py")
     assert f.read_text() == "# edited meanwhile\n"
     assert "fix not written: the file changed on disk" in r.err
@@ -311,3 +313,211 @@ def test_pre_commit_hook_entry_with_file_list_and_empty_list(tmp_path):
     # list of only excluded files must pass
     r = run_subprocess(tmp_path, *entry[1:], "build/gen.py")
     assert r.code == 0, r.out + r.err
+
+
+# ---------------------------------------------------------------- files that are no regular files
+
+
+def test_a_named_pipe_named_on_the_command_line_is_one_line_and_exit_1_not_a_hang(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.py")
+    os.mkfifo(tmp_path / "pipe")  # no suffix: read as Python, so refused as a FIFO
+    write(tmp_path / "ok.py", "x = 1\n")
+    r = run_subprocess(tmp_path, "check", "--no-cache", "pipe.py", "pipe", "ok.py")  # a hang fails by timeout
+    assert r.code == 1 and r.err.splitlines() == [
+        "freezelint: pipe.py: not checked: a named pipe (FIFO), not a regular file",
+        "freezelint: pipe: not checked: a named pipe (FIFO), not a regular file"]
+    r = run_subprocess(tmp_path, "check", "--no-cache", "/dev/null")
+    assert r.code == 1 and r.err.endswith("dev/null: not checked: a character device, not a regular file\n")
+    assert r.err.count("\n") == 1
+
+
+def test_fifos_and_sockets_in_a_walk_are_skipped_with_a_warning_and_never_read(tmp_path):
+    import os
+    import socket
+
+    os.mkfifo(tmp_path / "helpers.py")  # the project's scan of its files for FZ203 (below) blocked on it
+    os.mkfifo(tmp_path / "notes")  # no Python suffix: not even looked at in a walk
+    write(tmp_path / "train.py", """
+        import torch.nn as nn
+
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        """)
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(tmp_path / "server.py"))
+        r = run_subprocess(tmp_path, "check", "--no-cache", ".")
+    finally:
+        sock.close()
+    assert r.code == 0 and r.err.splitlines() == [
+        "freezelint: warning: helpers.py: skipped: a named pipe (FIFO), not a regular file",
+        "freezelint: warning: server.py: skipped: a socket, not a regular file"]
+    assert run_subprocess(tmp_path, "check", "--no-cache", "--quiet", ".").err == ""
+
+
+def test_broken_links_and_link_loops_in_a_walk_are_warnings_and_a_named_one_an_error(cli, tmp_path):
+    import os
+
+    write(tmp_path / "ok.py", "x = 1\n")
+    os.symlink("nowhere.py", tmp_path / "dangling.py")
+    os.symlink("loop.py", tmp_path / "loop.py")
+    os.symlink(".", tmp_path / "self")  # a link to a directory: not followed in a walk, and not worth a word
+    os.symlink("..", tmp_path / "up.py")
+    r = cli(tmp_path, "check", ".")
+    assert r.code == 0 and r.err.splitlines() == [
+        "freezelint: warning: dangling.py: skipped: a broken symbolic link (to nowhere.py, which does not exist)",
+        "freezelint: warning: loop.py: skipped: a symbolic link loop (a link that leads back to itself)"]
+    assert cli(tmp_path, "check", "--quiet", ".").err == ""
+    r = cli(tmp_path, "check", "dangling.py")
+    assert r.code == 1 and r.err == ("freezelint: dangling.py: cannot read: a broken symbolic link "
+                                     "(to nowhere.py, which does not exist)\n")
+    r = cli(tmp_path, "check", "loop.py")
+    assert r.code == 1 and r.err == "freezelint: loop.py: cannot read: a symbolic link loop (a link that leads back to itself)\n"
+
+
+def test_a_quoted_recursive_glob_does_not_follow_directory_links(tmp_path):
+    import os
+
+    write(tmp_path / "sub" / "bad.py", BAD_MODULE)
+    write(tmp_path / ".hidden" / "bad.py", BAD_MODULE)  # as glob: wildcards match no hidden name
+    os.symlink("..", tmp_path / "sub" / "up")
+    os.symlink(".", tmp_path / "self")  # with the one above, glob.glob's `**` would run for ever
+    r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", "**/*.py")
+    assert r.code == 1 and [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == ["sub/bad.py"]
+    r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", "**/.hidden/*.py")
+    assert [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == [".hidden/bad.py"]
+
+
+# ---------------------------------------------------------------- malformed notebooks
+
+
+def _nb(cells, **top) -> str:
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5, **top})
+
+
+CODE_CELL = {"cell_type": "code", "source": ["import torch.nn as nn\n", "m = nn.Linear(2, 2)\n",
+                                             "m.requires_grad = False\n"], "metadata": {}, "outputs": []}
+
+
+@pytest.mark.parametrize("text, message", [
+    (_nb([{"cell_type": "markdown", "source": 42}, CODE_CELL]),
+     "cell 1: source is not text: `source` is a number, not a string or a list of strings"),
+    (_nb([CODE_CELL, {"cell_type": "code", "source": ["x = 1\n", None]}]),
+     ("cell 2: source is not text: `source` is a list with an item that is not a string, not a string or a list of "
+      "strings")),
+    (_nb([{"source": "m.requires_grad = False\n"}, CODE_CELL]),
+     'cell 1 has no `cell_type` ("code", "markdown", ...)'),
+    (_nb([{"cell_type": ["code"], "source": ""}]), 'cell 1: `cell_type` is a list, not a name ("code", "markdown", ...)'),
+    (_nb([CODE_CELL, {"cell_type": "code", "outputs": []}]), "cell 2 has no `source`"),
+    (_nb(["m.requires_grad = False"]), "cell 1 is a string, not an object"),
+    (json.dumps({"cells": {"0": CODE_CELL}, "nbformat": 4}), "not a notebook: `cells` is an object, not a list"),
+    (json.dumps({"worksheets": [{"cells": [{"cell_type": "code", "input": "m.requires_grad = False\n"}]}],
+                 "nbformat": 3, "nbformat_minor": 0, "metadata": {}}),
+     ("a notebook in the old nbformat 3 layout (`worksheets`), which freezelint does not read: convert it with "
+      "`jupyter nbconvert --to notebook --nbformat 4`")),
+    ("[1, 2]", "not a notebook: the JSON is a list, not an object with a `cells` list"),
+], ids=["markdown-source-number", "source-list-item", "no-cell-type", "cell-type-list", "no-source", "cell-string",
+        "cells-object", "nbformat-3", "json-list"])
+def test_a_malformed_notebook_is_one_fz001_line_not_a_silent_pass(cli, tmp_path, text, message):
+    (tmp_path / "nb.ipynb").write_text(text)
+    write(tmp_path / "c.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--format", "concise", "--quiet", ".")
+    lines = r.out.splitlines()
+    assert r.code == 1 and r.err == "" and len(lines) == 2
+    assert lines[0].startswith("c.py:3:1: FZ102") and lines[1] == f"nb.ipynb:1:1: FZ001 {message}"
+    r = cli(tmp_path, "check", "--fix", "nb.ipynb")  # never rewritten
+    assert r.code == 1 and (tmp_path / "nb.ipynb").read_text() == text
+
+
+def test_a_well_formed_notebook_with_other_cell_types_and_no_code_is_clean(cli, tmp_path):
+    (tmp_path / "nb.ipynb").write_text(_nb([{"cell_type": "raw", "source": "m.requires_grad = False\n"},
+                                            {"cell_type": "markdown", "source": ["# title\n", "text"]}]))
+    (tmp_path / "empty.ipynb").write_text(_nb([]))
+    assert cli(tmp_path, "check", "nb.ipynb", "empty.ipynb").code == 0
+
+
+# ---------------------------------------------------------------- hard links and the last check before writing
+
+
+def test_fix_of_a_hard_linked_file_rewrites_it_in_place_keeping_encoding_line_ends_mode_and_links(cli, tmp_path):
+    import os
+
+    latin = ("# -*- coding: latin-1 -*-\r\n# café\r\nimport torch.nn as nn\r\nlayer = nn.Linear(2, 2)\r\n"
+             "layer.requires_grad = False\r\n").encode("latin-1")
+    f = tmp_path / "a.py"
+    f.write_bytes(latin)
+    f.chmod(0o640)
+    os.link(f, tmp_path / "same.txt")  # another name of the same file (a backup, a shared checkout)
+    inode = f.stat().st_ino
+    r = cli(tmp_path, "check", "--fix", "a.py")
+    assert r.code == 0, r.out + r.err
+    fixed = latin.replace(b"layer.requires_grad = False", b"layer.requires_grad_(False)")
+    assert f.read_bytes() == fixed and (tmp_path / "same.txt").read_bytes() == fixed
+    st = f.stat()
+    assert (st.st_ino, st.st_nlink, stat.S_IMODE(st.st_mode)) == (inode, 2, 0o640)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py", "same.txt"]  # no temporary file left
+    os.link(f, tmp_path / "third.py")
+    r = cli(tmp_path, "check", "--add-noqa", "--select", "FZ1", "a.py")  # the other writer: alike
+    assert r.code == 0 and (tmp_path / "third.py").stat().st_ino == inode
+
+
+def test_fix_of_an_ordinary_file_is_an_atomic_rename_that_keeps_its_mode(cli, tmp_path):
+    f = write(tmp_path / "run.py", BAD_MODULE)
+    f.chmod(0o2750)  # setgid kept too (set after the owner, which may clear it)
+    inode = f.stat().st_ino
+    assert cli(tmp_path, "check", "--fix", "run.py").code == 0
+    assert "requires_grad_(False)" in f.read_text()
+    assert f.stat().st_ino != inode and stat.S_IMODE(f.stat().st_mode) == 0o2750
+
+
+@pytest.mark.parametrize("links", [1, 2])
+def test_fixed_bytes_that_do_not_parse_are_never_written(tmp_path, links):
+    import os
+
+    from freezelint.check import runner
+
+    f = write(tmp_path / "a.py", BAD_MODULE)
+    if links == 2:
+        os.link(f, tmp_path / "b.py")
+    original = f.read_bytes()
+    assert runner.write_source(f, original, b"layer.requires_grad_(False\n") == (
+        "fix not written: the fixed text does not parse (a bug in freezelint: please report it)")
+    nb = tmp_path / "nb.ipynb"
+    nb.write_text(_nb([CODE_CELL]))
+    assert runner.write_source(nb, nb.read_bytes(), b'{"cells": [') is not None
+    assert f.read_bytes() == original and f.stat().st_nlink == links
+    assert runner.write_source(f, b"other bytes", original.replace(b"requires_grad = False", b"requires_grad_(False)")) \
+        == "fix not written: the file changed on disk while it was being checked"
+    assert f.read_bytes() == original
+    assert runner.write_source(f, original, original.replace(b"requires_grad = False", b"requires_grad_(False)")) is None
+    assert b"requires_grad_(False)" in f.read_bytes() and f.stat().st_nlink == links
+
+
+def test_a_failed_in_place_write_puts_the_checked_bytes_back(tmp_path, monkeypatch):
+    import os
+
+    from freezelint.check import runner
+
+    f = write(tmp_path / "a.py", BAD_MODULE)
+    os.link(f, tmp_path / "b.py")
+    original = f.read_bytes()
+    real, calls = runner._overwrite, []
+
+    def disk_full(handle, data):
+        calls.append(data)
+        if len(calls) == 1:
+            handle.seek(0)
+            handle.write(data[:5])  # part of it written, then the disk is full
+            handle.truncate()
+            raise OSError(28, "No space left on device")
+        real(handle, data)
+
+    monkeypatch.setattr(runner, "_overwrite", disk_full)
+    fixed = original.replace(b"requires_grad = False", b"requires_grad_(False)")
+    assert runner.write_source(f, original, fixed) == "fix not written: No space left on device"
+    assert f.read_bytes() == original and (tmp_path / "b.py").read_bytes() == original

@@ -195,7 +195,7 @@ def add_to_files(diagnostics: list[Diagnostic], trees: list[str]) -> NoqaRun:
 
 def _add_to_file(run: NoqaRun, target: str, shown: str, found: list[Diagnostic], trees: list[str]) -> None:
     from freezelint.check import prefilter
-    from freezelint.check.runner import _outside, write_atomic
+    from freezelint.check.runner import _outside, write_source
 
     try:
         with open(target, "rb") as f:
@@ -215,7 +215,7 @@ def _add_to_file(run: NoqaRun, target: str, shown: str, found: list[Diagnostic],
         new_text, added = edited.text, edited.added
     if new_text is None:
         return
-    err = _outside(target, trees) or write_atomic(Path(target), data, new_text.encode(encoding))
+    err = _outside(target, trees) or write_source(Path(target), data, new_text.encode(encoding))
     if err:
         run.errors.append(f"{shown}: {err.replace('fix not written', 'no noqa added')}")
         return

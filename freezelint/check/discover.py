@@ -4,11 +4,19 @@ Directories are walked without following symlinks (no loops); `.gitignore` files
 at every level; `exclude` patterns are gitignore-style and match paths relative to the project
 root (or to the walked path when it lies outside the project). Files named explicitly are
 checked even when excluded, unless `force_exclude` is set (pre-commit passes files explicitly).
+
+A walk checks regular files only: a `*.py` that is a broken symbolic link, a link loop, a FIFO, a
+socket or a device is skipped and listed in `skipped` (a FIFO would block the read for ever).
+A file named explicitly is read as Python whatever its suffix (a script without one is Python),
+unless its suffix or name is of a known other kind (README.md, pyproject.toml, Makefile) or its
+`#!` line names another interpreter: `freezelint check *` in a project root checks the Python
+files only, and lists the others in `skipped`.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,12 +26,104 @@ if TYPE_CHECKING:  # pragma: no cover
     import pathspec
 
 from freezelint.config import Config
+from freezelint.fsutil import kind_of, link_problem, read_regular
 
 SUFFIXES = (".py", ".pyi", ".ipynb")
+
+# Files named explicitly that are not read as Python: documentation, configuration and data,
+# other languages, binaries. A suffix not listed (or none) is read as Python, as ruff does.
+NOT_PYTHON_SUFFIXES = frozenset({
+    ".md", ".markdown", ".rst", ".txt", ".adoc", ".org", ".tex", ".html", ".htm", ".css", ".xml",
+    ".svg", ".pdf", ".toml", ".cfg", ".ini", ".conf", ".json", ".jsonl", ".yaml", ".yml", ".lock",
+    ".csv", ".tsv", ".env", ".in", ".mk", ".cmake", ".dockerfile", ".sh", ".bash", ".zsh", ".fish",
+    ".bat", ".cmd", ".ps1", ".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".cu", ".cuh", ".rs", ".go",
+    ".js", ".ts", ".java", ".sql", ".r", ".lua", ".pyx", ".pxd", ".pxi", ".pyc", ".pyo", ".so", ".dll",
+    ".dylib", ".whl", ".egg", ".zip", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".pt", ".pth",
+    ".ckpt", ".bin", ".safetensors", ".onnx", ".npy", ".npz", ".pkl", ".pickle", ".h5", ".hdf5",
+    ".parquet", ".arrow", ".db", ".sqlite", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".webp",
+    ".mp3", ".mp4", ".wav", ".log", ".patch", ".diff",
+})
+NOT_PYTHON_NAMES = frozenset({
+    "license", "licence", "copying", "notice", "authors", "contributors", "changelog", "changes",
+    "readme", "makefile", "gnumakefile", "dockerfile", "containerfile", "jenkinsfile", "procfile",
+    "gemfile", "vagrantfile", "codeowners", "manifest",
+})
+# Interpreters a `#!` line may name that do not run Python (any other is taken for Python's).
+OTHER_INTERPRETERS = frozenset({
+    "sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh", "node", "deno", "bun", "perl", "ruby",
+    "php", "lua", "awk", "make", "Rscript",
+})
 
 
 class MissingPath(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file not checked, and why in words. `level`: "note" for a file of another kind named on
+    the command line; "warning" for a link to nothing or a FIFO met in a directory walk; "error"
+    for one named on the command line (the run reports it as a file it could not check)."""
+
+    path: str
+    why: str
+    level: str
+
+
+def not_python(p: Path) -> str | None:
+    """Why a file named explicitly is not read as Python, or None to read it."""
+    name = p.name.lower()
+    if name.endswith(SUFFIXES):
+        return None
+    suffix = os.path.splitext(name)[1]
+    if suffix in NOT_PYTHON_SUFFIXES:
+        return f"{suffix} files are not Python"
+    if name in NOT_PYTHON_NAMES:
+        return f"{p.name} is not Python"
+    interpreter = _interpreter(p)
+    if interpreter in OTHER_INTERPRETERS:
+        return f"a {interpreter} script (its #! line), not Python"
+    return None
+
+
+def _interpreter(p: Path) -> str | None:
+    """The program a `#!` first line runs (`env`'s argument), or None."""
+    try:
+        head = read_regular(p, 256)[0]
+    except OSError:
+        return None  # the run says why it cannot be read
+    if not head.startswith(b"#!"):
+        return None
+    words = head[2:].split(b"\n")[0].decode("utf-8", "replace").split()
+    if words and os.path.basename(words[0]) == "env":
+        words = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+    return os.path.basename(words[0]) if words else None
+
+
+def _unreadable(p: Path) -> str | None:
+    """Why a file named explicitly cannot be checked (a link to nothing, a FIFO, a device), or None.
+    Decided here, before any part of the run resolves its path (a link loop raises there)."""
+    problem = link_problem(p)
+    if problem is not None:
+        return f"cannot read: {problem}"
+    try:
+        mode = os.stat(p).st_mode
+    except OSError as e:
+        return f"cannot read: {e.strerror or e}"
+    return None if stat.S_ISREG(mode) else f"not checked: {kind_of(mode)}, not a regular file"
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why a `*.py` met in a walk that is no regular file is skipped, or None for a link to a
+    directory (links are not followed in a walk: that is the rule, not a problem)."""
+    problem = link_problem(path)
+    if problem is not None:
+        return problem
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        return e.strerror or str(e)
+    return None if stat.S_ISDIR(mode) else f"{kind_of(mode)}, not a regular file"
 
 
 @dataclass
@@ -53,7 +153,7 @@ def _relative(path: str, base: str) -> str | None:
 def _read_gitignore(directory: Path) -> _Ignore | None:
     gi = directory / ".gitignore"
     try:
-        lines = gi.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_regular(gi)[0].decode("utf-8", errors="replace").splitlines()
     except OSError:
         return None
     import pathspec
@@ -74,6 +174,7 @@ class Discovery:
         self.force_exclude = force_exclude
         self._root = str(config.root)
         self._gitignore_cache: dict[Path, _Ignore | None] = {}
+        self.skipped: list[Skipped] = []  # filled as files() is consumed
 
     @cached_property
     def exclude(self) -> pathspec.GitIgnoreSpec:
@@ -145,6 +246,14 @@ class Discovery:
             else:
                 if self.force_exclude and self.excluded_file(raw):
                     continue
+                problem = _unreadable(p)
+                if problem is not None:
+                    self.skipped.append(Skipped(str(p), problem, "error"))
+                    continue
+                why = not_python(p)
+                if why is not None:
+                    self.skipped.append(Skipped(str(p), f"not checked: {why}", "note"))
+                    continue
                 if p not in seen:
                     seen.add(p)
                     yield p
@@ -181,13 +290,16 @@ class Discovery:
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
                 is_file = entry.is_file(follow_symlinks=True) and not is_dir
-            except OSError:
-                continue
+            except OSError:  # a link loop
+                is_dir = is_file = False
             if is_dir:
                 if self._excluded(path, True, walk_root) or any(g.matches(path, True) for g in active):
                     continue
                 yield from self._walk(path, walk_root, active)
-            elif is_file and entry.name.endswith(SUFFIXES):
+            elif entry.name.endswith(SUFFIXES):
                 if self._excluded(path, False, walk_root) or any(g.matches(path, False) for g in active):
                     continue
-                yield path
+                if is_file:
+                    yield path
+                elif (why := _not_a_file(path)) is not None:
+                    self.skipped.append(Skipped(str(path), f"skipped: {why}", "warning"))

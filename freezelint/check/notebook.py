@@ -151,23 +151,14 @@ def load(text: str) -> Notebook:
         data = json.loads(text)
     except ValueError as e:
         raise NotebookError(f"invalid notebook JSON: {e}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise NotebookError("not a notebook: no `cells` list")
+    _cell_list(data)
     cells: list[_Cell] = []
     parts: list[str] = []
     row = 1
     for i, cell in enumerate(data["cells"]):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        text_src = _cell_source(cell, i + 1)
+        if cell["cell_type"] != "code":
             continue
-        src = cell.get("source", "")
-        if isinstance(src, list):
-            if not all(isinstance(s, str) for s in src):
-                raise NotebookError(f"cell {i + 1}: source is not text")
-            text_src = "".join(src)
-        elif isinstance(src, str):
-            text_src = src
-        else:
-            raise NotebookError(f"cell {i + 1}: source is not text")
         lines = text_src.splitlines(keepends=True)
         if not lines:
             continue
@@ -181,3 +172,49 @@ def load(text: str) -> Notebook:
         cells.append(_Cell(i, i + 1, lines, masked, row))
         row += len(lines)
     return Notebook(data, text, cells, "".join(parts))
+
+
+def _cell_list(data) -> list:
+    """The notebook's list of cells (nbformat 4). NotebookError, in words, for JSON of another
+    shape: checking what we cannot read would pass it silently."""
+    if not isinstance(data, dict):
+        raise NotebookError(f"not a notebook: the JSON is {_a(data)}, not an object with a `cells` list")
+    if "cells" not in data and isinstance(data.get("worksheets"), list):
+        raise NotebookError("a notebook in the old nbformat 3 layout (`worksheets`), which freezelint does not "
+                            "read: convert it with `jupyter nbconvert --to notebook --nbformat 4`")
+    if "cells" not in data:
+        raise NotebookError("not a notebook: no `cells` list")
+    if not isinstance(data["cells"], list):
+        raise NotebookError(f"not a notebook: `cells` is {_a(data['cells'])}, not a list")
+    return data["cells"]
+
+
+def _cell_source(cell, number: int) -> str:
+    """A cell's source text, of any cell type; NotebookError where the cell is malformed (Jupyter
+    itself refuses to open such a notebook)."""
+    if not isinstance(cell, dict):
+        raise NotebookError(f"cell {number} is {_a(cell)}, not an object")
+    if "cell_type" not in cell:
+        raise NotebookError(f"cell {number} has no `cell_type` (\"code\", \"markdown\", ...)")
+    if not isinstance(cell["cell_type"], str):
+        raise NotebookError(f"cell {number}: `cell_type` is {_a(cell['cell_type'])}, not a name "
+                            f"(\"code\", \"markdown\", ...)")
+    if "source" not in cell:
+        raise NotebookError(f"cell {number} has no `source`")
+    src = cell["source"]
+    if isinstance(src, str):
+        return src
+    if isinstance(src, list) and all(isinstance(s, str) for s in src):
+        return "".join(src)
+    what = "a list with an item that is not a string" if isinstance(src, list) else _a(src)
+    raise NotebookError(f"cell {number}: source is not text: `source` is {what}, not a string or a list of strings")
+
+
+def _a(value) -> str:
+    """What kind of JSON value it is, in words."""
+    if value is None:
+        return "null"
+    for kind, words in ((bool, "a boolean"), ((int, float), "a number"), (str, "a string"), (list, "a list")):
+        if isinstance(value, kind):
+            return words
+    return "an object"

@@ -27,7 +27,7 @@ from pathlib import Path
 from freezelint.check.cache import RACY_NS
 from freezelint.check.known import is_library, is_module_class
 from freezelint.check.lightning_version import KEEPS_MODES, version_signal
-from freezelint.fsutil import atomic_write
+from freezelint.fsutil import atomic_write, read_regular
 
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
@@ -108,7 +108,7 @@ _INSTALL_DIRS = frozenset({"site-packages", "dist-packages"})
 def marked_root(path: Path) -> Path | None:
     """The nearest directory at or above `path` that holds pyproject.toml or .git, or None; None
     also for a file of an installed package when no marker lies inside site-packages."""
-    start = path.resolve()
+    start = Path(os.path.realpath(path))  # Path.resolve() raises on a link loop (before Python 3.13)
     if not start.is_dir():
         start = start.parent
     for d in (start, *start.parents):
@@ -125,7 +125,7 @@ def find_root(path: Path) -> Path:
     whose sibling modules an import of `pkg.b` reaches), or `path`'s own directory outside a
     package: the same root whichever file or folder of the package is named. Not the directory
     above the package: for an installed package that is site-packages, every other package too."""
-    start = path.resolve()
+    start = Path(os.path.realpath(path))
     return marked_root(start) or package_top(start if start.is_dir() else start.parent)
 
 
@@ -235,8 +235,9 @@ class Project:
         root = marked_root(first)
         if root is None:
             root = find_root(first)
-            given = Path(args[0]).resolve() if args else None
-            if given is not None and given.is_dir() and _under(root, given):
+            # (a named link loop, left out of the run, is no directory: resolving it would raise)
+            given = Path(args[0]).resolve() if args and os.path.isdir(args[0]) else None
+            if given is not None and _under(root, given):
                 root = given
         return cls(root, cache_dir)
 
@@ -244,10 +245,10 @@ class Project:
     def _read(self, path: Path) -> bytes:
         """A project file's bytes: its overlay text when one stands in for it. Raises OSError."""
         if self.overlay:
-            text = self.overlay.get(str(path.resolve()))
+            text = self.overlay.get(os.path.realpath(path))
             if text is not None:
                 return text
-        return path.read_bytes()
+        return read_regular(path)[0]  # a FIFO named like a module is never waited on
 
     def _roots(self, importer: Path) -> list[Path]:
         """Where an absolute import of `importer` is looked for: the root of its own project first
@@ -334,7 +335,7 @@ class Project:
         key = str(path)
         real = self._real.get(key)
         if real is None:
-            real = self._real[key] = Path(path).resolve()
+            real = self._real[key] = Path(os.path.realpath(path))  # Path.resolve() raises on a link loop
         return real
 
     def _bases(self, here: Path, qual: str) -> tuple[int, list[str], list[Path]]:

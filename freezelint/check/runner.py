@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from freezelint.check import prefilter
 from freezelint.check.alloc import relaxed_gc
 from freezelint.check.cache import Cache, Meta, content_key, meta_of
-from freezelint.check.cpython_parse import quick_error, syntax_error
+from freezelint.check.cpython_parse import cpython_error, quick_error, syntax_error
 from freezelint.check.diagnostic import Diagnostic
-from freezelint.check.discover import Discovery
+from freezelint.check.discover import Discovery, Skipped
 from freezelint.config import Config, load
-from freezelint.fsutil import atomic_write
+from freezelint.fsutil import NotRegularFile, atomic_write, link_problem, read_regular
 
 # Below this many files to parse, starting worker processes costs more than it saves
 # (measured with benchmarks/pool_threshold.py; see benchmarks/README.md).
@@ -80,6 +80,7 @@ class RunResult:
     changes: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # path, old, new
     docs_url: str | None = None  # the `docs-url` setting the report's links follow
     sources: dict[str, bytes] = field(default_factory=dict)  # shown path -> bytes checked, where not on disk (stdin)
+    left_out: list[Skipped] = field(default_factory=list)  # files found or named but not checked, and why
 
     project_root: str | None = None  # --show-project: the root, files summarised, edges used
     summarised: set[str] = field(default_factory=set)
@@ -111,21 +112,19 @@ def _one_line(e: BaseException) -> str:
 
 
 def _unreadable(path: str, e: OSError) -> str:
-    """Why a file cannot be read, in words: a link to nothing is named as such, not as a missing file."""
-    if isinstance(e, FileNotFoundError) and os.path.islink(path):
-        try:
-            return f"a broken symbolic link (to {os.readlink(path)}, which does not exist)"
-        except OSError:
-            pass
-    return _one_line(e)
+    """Why a file was not checked, in one line: a link to nothing, or a FIFO or device, is named
+    as such, not as a missing file or a read that would never end."""
+    if isinstance(e, NotRegularFile):
+        return f"not checked: {e.strerror}"
+    return f"cannot read: {link_problem(path) or _one_line(e)}"
 
 
 def _read(path: str) -> tuple[bytes, Meta]:
     """The file's bytes and its metadata taken before reading them (a save during the read
-    leaves metadata that the next run will not match). Raises OSError."""
-    with open(path, "rb") as f:
-        meta = meta_of(os.fstat(f.fileno()))
-        return f.read(), meta
+    leaves metadata that the next run will not match). Raises OSError (NotRegularFile for a FIFO,
+    socket or device: never read, never waited on)."""
+    data, st = read_regular(path)
+    return data, meta_of(st)
 
 
 def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None,
@@ -165,7 +164,7 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
         try:
             data, result.meta = _read(path)
         except OSError as e:
-            result.error = f"cannot read: {_unreadable(path, e)}"
+            result.error = _unreadable(path, e)
             return result
         if keyed:
             result.key = content_key(data, selected, _kind(path), parse_all)
@@ -245,22 +244,73 @@ def _process_notebook(result: FileResult, text: str, encoding: str, selected, fi
     return result
 
 
-def write_atomic(path: Path, original: bytes, new: bytes) -> str | None:
-    """Replace the file's bytes; None on success, else why not. Keeps permissions."""
+def write_source(path: Path, original: bytes, new: bytes, notebook: bool | None = None) -> str | None:
+    """Replace a checked file's bytes with `new`; None on success, else why not. `new` is checked
+    once more to parse (`notebook`: as notebook JSON; None: by the path's suffix), and nothing is
+    written when the file no longer holds `original`, or is read-only. An ordinary file is replaced
+    atomically (a temporary file renamed over it) with its mode bits and owner; a file with other
+    hard links is rewritten in place, as formatters do: the rename would give this name a new
+    inode and leave every other name with the old text."""
+    if not _writable_source(new, str(path).endswith(".ipynb") if notebook is None else notebook):
+        return "fix not written: the fixed text does not parse (a bug in freezelint: please report it)"
     try:
-        with open(path, "rb") as f:
-            if f.read() != original:
-                return "fix not written: the file changed on disk while it was being checked"
         st = os.stat(path)
         mode = stat.S_IMODE(st.st_mode)
         # The rename below would replace a read-only file (the directory's permission is what it
         # needs), for root even without a write bit: read-only is a choice the fix respects.
         if not mode & 0o222 or not os.access(path, os.W_OK):
             return "fix not written: the file is read-only"
+        if st.st_nlink > 1:
+            return _rewrite_in_place(path, original, new)
+        with open(path, "rb") as f:
+            if f.read() != original:
+                return _CHANGED
         atomic_write(path, new, mode=mode, durable=True, owner=(st.st_uid, st.st_gid))
     except OSError as e:
         return f"fix not written: {_one_line(e)}"
     return None
+
+
+_CHANGED = "fix not written: the file changed on disk while it was being checked"
+
+
+def _rewrite_in_place(path: Path, original: bytes, new: bytes) -> str | None:
+    """New bytes into the same inode (every hard link sees them; mode and owner stay), compared
+    with what was checked through the same open file. Raises OSError."""
+    with open(path, "r+b") as f:
+        if f.read() != original:
+            return _CHANGED
+        try:
+            _overwrite(f, new)
+        except OSError:  # a full disk, say: the checked bytes back (they fitted), then the error
+            _overwrite(f, original)
+            raise
+    return None
+
+
+def _overwrite(f, data: bytes) -> None:
+    f.seek(0)
+    f.write(data)
+    f.truncate()
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _writable_source(new: bytes, notebook: bool) -> bool:
+    """Whether fixed bytes still parse: the engine refuses a fix whose code does not, and this
+    last look before writing holds for every writer (fixes, noqa comments) whatever it did."""
+    if notebook:
+        import json
+
+        try:
+            return isinstance(json.loads(new), dict)
+        except ValueError:
+            return False
+    try:
+        text, _ = prefilter.decode(new)
+    except prefilter.DecodeError:
+        return False
+    return cpython_error("", text) is None  # as the engine asks of a fix (newer syntax libcst takes passes)
 
 
 def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path], frozenset[str]]:
@@ -401,8 +451,11 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     selected = cfg.selected()
     selected_for = _per_file_selected(cfg, selected)
     paths = list(paths) if paths is not None else ["."]
-    files = list(Discovery(cfg, force_exclude).files(paths))
-    run = RunResult(files=len(files), docs_url=cfg.docs_url, fixing=fix is not None and write)
+    discovery = Discovery(cfg, force_exclude)
+    files = list(discovery.files(paths))
+    run = RunResult(files=len(files), docs_url=cfg.docs_url, fixing=fix is not None and write,
+                    left_out=[replace(s, path=display_path(s.path)) for s in discovery.skipped if s.level != "error"])
+    run.errors += [RunError(display_path(s.path), s.why) for s in discovery.skipped if s.level == "error"]
     cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
     index = cache.index(_configuration(cfg, selected, parse_all)) if cache is not None else None
     from freezelint.check.project import Project  # light: no libcst until a summary is needed
@@ -446,7 +499,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             try:
                 data, meta = _read(path)
             except OSError as e:
-                results.append(FileResult(path, error=f"cannot read: {_unreadable(path, e)}"))
+                results.append(FileResult(path, error=_unreadable(path, e)))
                 continue
             key = content_key(data, sel, _kind(path), parse_all) if cache is not None else None
             if cache is not None:
@@ -536,7 +589,8 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                 run.diagnostics.extend(r.diagnostics)
                 continue
             if write:
-                err = _outside(target, trees) or write_atomic(Path(target), r.original, r.new)
+                err = _outside(target, trees) or write_source(Path(target), r.original, r.new,
+                                                              notebook=abs_path.endswith(".ipynb"))
                 if err:
                     run.errors.append(RunError(shown, err, fix=True))
                     unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None, parse_all,
@@ -580,7 +634,7 @@ def check_stdin(data: bytes, filename: str | None = None, config: Config | None 
 
     cache_dir = (cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache else None
     project = Project.for_paths([Path(path)], cache_dir, [filename if filename is not None else "."])
-    project.overlay = {str(Path(path).resolve()): data}  # these bytes are that file for every other one
+    project.overlay = {os.path.realpath(path): data}  # these bytes are that file for every other one
     result = process(path, data, _per_file_selected(cfg, cfg.selected())(Path(path)), fix, parse_all,
                      project=project)
     for d in result.diagnostics:
