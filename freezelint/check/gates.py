@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '75d6d320eb2cb8b56d4c487d784335f0'
+RULES_DIGEST = '61a3bac482f6078828007a70572807f1'
 
 GATES = {
     'FZ002': (
