@@ -364,3 +364,63 @@ def test_every_claimed_arm_is_named_on_the_one_finding():
     before = bn.running_mean.clone()
     model(torch.randn(2, 3, 32, 32))
     assert not torch.equal(before, bn.running_mean)  # the frozen densenet's statistics moved
+
+
+# A builder whose arm hands the model to a function that freezes it only under a flag
+# (`def set_trainable(model, feature_extracting): if feature_extracting: ...`): the flag comes from
+# the module's constant through the builder's parameter. Off, nothing is frozen; left to a setting
+# of the run, nothing known is.
+FLAGGED = '''
+import torch
+from torch import nn
+from torchvision import models
+
+FEATURE_EXTRACT = {flag}
+
+
+def set_trainable(model, feature_extracting):
+    if feature_extracting:
+        for param in model.parameters():
+            param.requires_grad = False
+
+
+def build(arch, classes, feature_extract):
+    net = None
+    if arch == "resnet":
+        net = models.resnet18(weights="DEFAULT")
+        set_trainable(net, feature_extract)
+        net.fc = nn.Linear(net.fc.in_features, classes)
+    elif arch == "vgg":
+        net = models.vgg11_bn(weights="DEFAULT")
+        set_trainable(net, feature_extract)
+        net.classifier[6] = nn.Linear(4096, classes)
+    return net
+
+
+net = build("resnet", 2, {given})
+opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
+for epoch in range(5):
+    net.train()
+    for x, y in loader:
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+'''
+
+
+@pytest.mark.parametrize("flag,given,rows", [
+    ("True", "FEATURE_EXTRACT", [28]),   # the constant switches the freeze on
+    ("False", "FEATURE_EXTRACT", []),    # off: nothing is frozen
+    ("True", "True", [28]),
+    ("True", "False", []),
+    ("True", "args.feature_extract", []),  # a setting of the run: nothing known is frozen
+])
+def test_a_freeze_under_a_flag_of_the_function_handed_the_model_follows_the_flag(flag, given, rows):
+    found = check_source(FLAGGED.format(flag=flag, given=given), "train.py", select=["FZ202"])
+    assert [d.row for d in found] == rows
+
+
+def test_a_flag_given_a_literal_at_the_inner_call_is_read():
+    src = FLAGGED.format(flag="True", given="True").replace("set_trainable(net, feature_extract)",
+                                                            "set_trainable(net, False)")
+    assert check_source(src, "train.py", select=["FZ202"]) == []

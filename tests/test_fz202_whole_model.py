@@ -7,6 +7,7 @@ import re
 import libcst as cst
 import pytest
 
+from freezelint.check.engine import check_source
 from freezelint.check.whole_model import BN_FACTORY_CALL, BN_FACTORY_TRIGGERS, _evaluate, bn_layers
 from freezelint.check.submodule_table import TABLE
 
@@ -308,3 +309,43 @@ def test_batchnorm_frozen_one_by_one_in_a_model_whose_class_of_another_file_over
     assert found() == []
     (tmp_path / "net.py").write_text(net.split("    def train")[0])
     assert found() == [("build.py", 12)]
+
+
+# The freeze of a function of the file under a flag of its own (the torchvision fine-tuning tutorial's
+# `set_parameter_requires_grad(model, feature_extracting)`): it counts where the call switches the
+# flag on, not where the flag is off or left to a setting of the run.
+FLAG_HELPER = '''
+import torch
+from torch import nn
+from torchvision import models
+
+
+def set_parameter_requires_grad(model, feature_extracting):
+    if feature_extracting:
+        for param in model.parameters():
+            param.requires_grad = False
+
+
+net = models.resnet50(weights="DEFAULT")
+set_parameter_requires_grad(net, {arg})
+net.fc = nn.Linear(2048, 3)
+opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
+for epoch in range(5):
+    net.train()
+    for x, y in loader:
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+'''
+
+
+@pytest.mark.parametrize("arg,rows", [
+    ("True", [14]),
+    ("feature_extracting=True", [14]),
+    ("False", []),
+    ("feature_extracting=False", []),
+    ("args.feature_extract", []),
+])
+def test_a_freeze_under_the_flag_of_the_function_counts_when_the_call_sets_it(arg, rows):
+    found = check_source(FLAG_HELPER.format(arg=arg), "train.py", select=["FZ202"])
+    assert [d.row for d in found] == rows

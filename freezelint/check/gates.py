@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a8b69695aa0e9d1e587b7016d987fe3d'
+RULES_DIGEST = '852a6246d63b35da9d6168d58efad389'
 
 GATES = {
     'FZ002': (

@@ -108,6 +108,7 @@ class _Arm:
     sub: str | None
     tests: list = field(default_factory=list)  # another file's: [(test, arm)] of the `if`s the arm is in
     fn: cst.FunctionDef | None = None  # another file's: its signature, to read the call's arguments by
+    outer: object = None  # the scope the call sits in: its arguments' names are read there
 
 
 def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
@@ -651,7 +652,7 @@ def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, st
         rel = _relative(dotted(arg), root, prefix)
         if rel is None:
             return e.kind == FREEZE
-        return _apply_events(facts, inner, params[i], rel, state, depth, report)
+        return _apply_events(facts, inner, params[i], rel, state, depth, report, handed=(call, callee, flow))
     if root in flow.summaries.globals_read(callee, depth) and flow.scope.lookup(root) is facts.module_scope:
         # `freeze_model()` freezing the module-level `model` it reads (events.Flow._globals_acted_on)
         return _apply_events(facts, inner, root, prefix, state, depth, report)
@@ -662,10 +663,12 @@ def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, st
 
 
 def _apply_events(facts: Facts, inner: Flow, name: str, rel: str, state: _State, depth: int,
-                  report: Event, built: bool = False) -> bool:
+                  report: Event, built: bool = False, handed: tuple | None = None) -> bool:
     """A body's freezes, unfreezes and replacements of `name` (the model at `rel`), in its order.
     In a builder (`built`), a freeze made only on some paths (`if freeze: ...`, a parameter of
-    the builder may decide) freezes nothing known."""
+    the builder may decide) freezes nothing known; in a function of the file handed the model
+    (`handed`: its call, def and the caller's body), neither does one under a flag of that function
+    the call does not switch on (`_flag_off`)."""
     arm = state.arm if state.arm is not None and state.arm.local == name and state.arm.flow is not None \
         and state.arm.flow.scope.node is inner.scope.node else None
     for ev in inner.events:
@@ -679,6 +682,8 @@ def _apply_events(facts: Facts, inner: Flow, name: str, rel: str, state: _State,
             # whenever its model is the one returned
             if built and ev.kind == FREEZE and not runs \
                     and _conditional(inner, ev, arm.bound.branches if arm is not None else ()):
+                continue
+            if handed is not None and ev.kind == FREEZE and _flag_off(inner, ev, name, handed, state):
                 continue
             if not _apply(facts, inner, ev, name, rel, state, depth + 1, report):
                 return False
@@ -696,6 +701,59 @@ def _conditional(flow: Flow, e: Event, given: tuple = ()) -> bool:
     nodes = {id(n): n for n in walk(body)} if body is not None else {}
     loops = [nodes[i] for i in e.loops if i in nodes]
     return any(not any(_contains(loop, nodes.get(i, loop)) for loop in loops) for i, _ in branches)
+
+
+def _flag_off(inner: Flow, ev: Event, model: str, handed: tuple, state: _State) -> bool:
+    """A freeze in a function handed the model (`def set_trainable(model, feature_extracting): if
+    feature_extracting: ...`) under an `if` on another parameter of it that its call does not
+    switch on: a flag the call turns off, or one it leaves to a setting of the run or a value
+    not read here, freezes nothing known (as a construction flag of a class does not, `_apply_init`).
+    A loop's own test (`if isinstance(m, nn.BatchNorm2d)`) and a test on the model alone are kept."""
+    call, fn, caller = handed
+    body = _body(inner)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
+    loops = [nodes[i] for i in ev.loops if i in nodes]
+    flags = {p.name.value for p in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params)} - {model}
+    for i, which in ev.branches:
+        node = nodes.get(i)
+        if not isinstance(node, cst.If) or any(_contains(loop, node) for loop in loops):
+            continue
+        read = {n.split(".")[0] for n in _names_in(node.test)} & flags
+        if not read:
+            continue
+        given = {n: _flag_value(call, fn, n, caller, state) for n in read}
+        value = None if any(v is _UNREAD for v in given.values()) else _evaluate_literal(node.test, given)
+        if value is None or value != (which == 0):
+            return True
+    return False
+
+
+def _flag_value(call: cst.Call, fn: cst.FunctionDef, name: str, caller: Flow, state: _State) -> object:
+    """What the call gives the function's parameter `name`: a literal (or the default left), a
+    constant of the module, or, inside the builder of the arm followed, the literal or constant
+    the builder's own call gives the parameter passed on (`build("resnet", 2, FEATURE_EXTRACT)`
+    handing on `feature_extract`); else `_UNREAD`."""
+    known, value = _argument(call, fn, name)
+    if not known or value is None:
+        return _UNREAD
+    if _literal(value):
+        return _value_of(value)
+    if not isinstance(value, cst.Name):
+        return _UNREAD
+    constant = _constant(caller.scope, value.value)
+    if constant is not None:
+        return _value_of(constant)
+    arm, builder = state.arm, caller.scope.node
+    if arm is None or arm.call is None or arm.flow is None or arm.flow.scope.node is not builder \
+            or not isinstance(builder, cst.FunctionDef):
+        return _UNREAD
+    known, outer = _argument(arm.call, builder, value.value)
+    if not known or outer is None:
+        return _UNREAD
+    if _literal(outer):
+        return _value_of(outer)
+    constant = _constant(arm.outer, outer.value) if isinstance(outer, cst.Name) and arm.outer is not None else None
+    return _value_of(constant) if constant is not None else _UNREAD
 
 
 def _builder_arms(facts: Facts, flow: Flow, model: str, first: Event) -> list[_Arm]:
@@ -732,7 +790,7 @@ def _builder_arms(facts: Facts, flow: Flow, model: str, first: Event) -> list[_A
         if not b.branches or b.loops or any(_ruled_out(nodes.get(i), arm, call, callee, inner.scope)
                                             for i, arm in b.branches):
             continue  # not in an `if` arm (in a loop: which pass returns is not known), or ruled out
-        out.append(_Arm(inner, b, local, call, k.factory, k.sub))  # type: ignore[arg-type]
+        out.append(_Arm(inner, b, local, call, k.factory, k.sub, outer=flow.scope))  # type: ignore[arg-type]
     return out
 
 
