@@ -424,7 +424,7 @@ class Project:
             return True
         if "acting" not in outline:  # the file's functions whose own code has such a word
             outline["acting"] = _acting_defs(_code(outline))
-        if any(d != name and _called_with_args(block, d) for d in outline["acting"]):
+        if any(d != name and (_called_with_args(block, d) or _applied(block, d)) for d in outline["acting"]):
             return True
         return self._base_acts(path, name, block, _depth)
 
@@ -2312,6 +2312,11 @@ def _called_with_args(text: str, name: str) -> bool:
                     return True  # its result assigned, with no argument or a literal (`build("resnet")`)
         i = text.find(name, end)
     return False
+
+
+def _applied(text: str, name: str) -> bool:
+    """`model.apply(set_bn_eval)`: `name` handed to `Module.apply`, which calls it on every submodule."""
+    return re.search(rf"\.apply\(\s*{re.escape(name)}\s*\)", text) is not None
 
 
 def _plain_imports(text: str) -> Iterator[tuple[str, str]]:
