@@ -1,7 +1,8 @@
 """FZ201 through a builder whose BatchNorm freeze sits under `if freeze_bn:` on a parameter of its own:
 a call that leaves the flag at its False default or passes False gets a model in train mode, nothing to
 undo (a Module's `__init__` storing it, a local stored, a script's `model.train()`); a call that passes
-True, or a setting that may be True, gets the freeze; the builder in a file of its own, the flag passed by position or by name."""
+True, or a setting that may be True, gets the freeze; so too with the builder in a file of its own, the flag
+passed by position or by name."""
 
 from __future__ import annotations
 
