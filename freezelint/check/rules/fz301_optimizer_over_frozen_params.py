@@ -1598,7 +1598,8 @@ def _harmless_small(s, names: set[str], path: str, reads: "_Reads") -> bool:
                 isinstance(s.value.func, cst.Attribute) and _path(s.value.func.value) == target.value
                 and _harmless_call(s.value, names, path, moves_only=True) or reads.compiled(s.value, target.value))
         if isinstance(target, cst.Name):  # `params = [p for p in model.layer4.parameters()]`: a read
-            return _param_read(s.value, path) or isinstance(s.value, cst.Call) and reads.only(s.value)
+            return _param_read(s.value, path) or isinstance(s.value, cst.Call) and reads.only(s.value) \
+                or isinstance(s.value, (cst.ListComp, cst.GeneratorExp)) and reads.counted(s.value)
         return not _names(s.value, names, sizes=True) and _harmless_store(target, s.value, path)
     return False
 
@@ -1625,6 +1626,11 @@ class _Reads:
 
     def only(self, call: cst.Call) -> bool:
         return self._reader(call.func) and all(self._arg(a.value) for a in call.args)
+
+    def counted(self, comp) -> bool:
+        """`trainable = [n for n, p in model.named_parameters() if p.requires_grad]`: a list of the
+        parameters (or names) a flag or size picks, made without changing any."""
+        return self._count(comp)
 
     def compiled(self, call: cst.Call, root: str) -> bool:
         """`model = torch.compile(model, ...)`: a wrapper over the same parameters."""
@@ -1663,7 +1669,10 @@ class _Reads:
             return False
         var = target.value  # the parameter; a name of `named_parameters()` is a str
         rest = self.names - {n.value for n in walk(f.target) if isinstance(n, cst.Name)}
-        for part in (comp.elt, *(i.test for i in f.ifs)):
+        # the parameter itself as the element (`len([p for p in model.parameters() if p.requires_grad])`):
+        # handed as it is to a reader, or to a name whose later uses are judged where they are
+        bare = isinstance(comp.elt, cst.Name) and comp.elt.value == var
+        for part in (*(() if bare else (comp.elt,)), *(i.test for i in f.ifs)):
             asked = {id(a.value) for a in walk(part) if isinstance(a, cst.Attribute) and a.attr.value in _PARAM_READS}
             if any(isinstance(n, cst.Name) and n.value == var and id(n) not in asked for n in walk(part)) \
                     or _names(part, rest, sizes=True) or not self._asks_only(part, var):
