@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '75d6d320eb2cb8b56d4c487d784335f0'
+RULES_DIGEST = 'cabc5379c467b54ed5186f66193dcaec'
 
 GATES = {
     'FZ002': (

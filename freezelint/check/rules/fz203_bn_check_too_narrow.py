@@ -163,6 +163,8 @@ class BnCheckTooNarrow(Rule):
         "passes (`\"BatchNorm\" in classname`, `.find(\"BatchNorm\") != -1`) covers every kind. A kind quoted in "
         "a test of a class's name (`classname.find(\"BatchNorm1d\") != -1` in a `weights_init`) is no "
         "evidence, as in an isinstance test (in another file of the project, it still counts). "
+        "An early exit reads as its `if`: the statements after `if not isinstance(m, nn.BatchNorm2d): continue` "
+        "(or `return`, or `type(m).__name__ != \"BatchNorm2d\"`) are that test's branch. "
         "Not where an `elif` of the same test handles another BatchNorm kind. A test on the module "
         "`nn.modules.batchnorm` itself is reported wherever its branch freezes."
     )
