@@ -101,7 +101,7 @@ def test_a_flag_left_false_leaves_batchnorm_in_train_mode():
 
 
 # the builder in a file of its own, its freeze handed to Module.apply; the model held by a Module or trained
-BUILDER_FILE = BUILDER.replace("import torch.nn as nn\nimport torchvision\n", "import torch.nn as nn\nimport torchvision\n\n")
+BUILDER_FILE = BUILDER
 HOLDER_FILE = """import torch
 import torch.nn as nn
 from model import get_model

@@ -1190,7 +1190,7 @@ class Flow(cst.CSTVisitor):
             if BN_FREEZE in kinds and self.summaries.switched_off(callee, RET, BN_FREEZE, call,
                                                                   isinstance(func, cst.Attribute)):
                 kinds = []
-        elif isinstance(func, cst.Name):  # a builder of another file: its summary, less the effects the call's flags set off
+        elif isinstance(func, cst.Name):  # a builder of another file: its summary, less what the call's flags set off
             found = dict(self.summaries.external(func, self.scope, RET, call))
             kinds = list(found)
         else:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'cabc5379c467b54ed5186f66193dcaec'
+RULES_DIGEST = '44a60d69886d6cdfeecca23272c1e746'
 
 GATES = {
     'FZ002': (
