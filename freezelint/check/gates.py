@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '44a60d69886d6cdfeecca23272c1e746'
+RULES_DIGEST = '5744449649e4a791fc96612302ed69f8'
 
 GATES = {
     'FZ002': (
