@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '5744449649e4a791fc96612302ed69f8'
+RULES_DIGEST = 'b6e052118b7fd228d9a4e9538942455f'
 
 GATES = {
     'FZ002': (
