@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b6e052118b7fd228d9a4e9538942455f'
+RULES_DIGEST = '926c238d774e365047446f65d1bf4895'
 
 GATES = {
     'FZ002': (
