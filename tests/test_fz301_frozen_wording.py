@@ -159,3 +159,14 @@ def test_an_optimizer_under_the_same_if_as_the_freeze_says_no_condition():
         "    else:\n        optimizer = None\n")
     (message,) = _fz301(src)
     assert "`model` is frozen in this scope:" in message, message
+
+
+def test_an_if_that_picks_parameters_in_the_freeze_loop_is_no_path_condition():
+    # avalanche's l2p: the name test picks what each pass freezes, said as "the parameters picked by"
+    picked = ("for n, p in model.named_parameters():\n        if n.startswith(('layer1', 'layer2')):\n"
+              "            p.requires_grad = False")
+    (message,) = _branched(picked, REPLACE)
+    assert "(the parameters picked by `n.startswith(('layer1', 'layer2'))`) in this scope:" in message, message
+    # espnet's vc: the same loop under a setting's `if`: that one is a path condition
+    (message,) = _branched("if args.freeze_mods:\n        " + picked.replace("\n", "\n    "), REPLACE)
+    assert "in this scope (when `args.freeze_mods` is true):" in message, message

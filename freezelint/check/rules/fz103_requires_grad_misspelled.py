@@ -471,7 +471,8 @@ def _fresh_tensor_off(facts: Facts, store: AttrStore) -> bool:
     `requires_grad=True` does not require grad, and nothing in its scope turns the flag on
     (`pe.requires_grad = ...`, `pe.requires_grad_(...)`, or the same through a name or attribute
     that holds the tensor too: `self.pos = pe`, `self.register_buffer("pos", pe)`): the misspelled
-    `False` changes nothing, as the right spelling would not. `True`, and a flag set some other way, are still reported."""
+    `False` changes nothing, as the right spelling would not. `True`, and a flag set some other way,
+    are still reported."""
     obj = store.obj
     if not (isinstance(store.value, cst.Name) and store.value.value == "False") \
             or not made_tensor(facts, obj, store.ctx.scope):

@@ -1239,15 +1239,19 @@ def _when(facts: Facts, e, opt) -> str:
     """The `if` arms `e` sits under and `opt` does not, as a message says them: " when `args.freeze` is
     true", " when `a` is false and `b` is true"; " on some paths only" where they are more, long or not
     an `if`'s; "" where `e` happens on every path to `opt`."""
-    arms = [(i, arm) for i, arm in e.branches if (i, arm) not in opt.branches]
-    if not arms:
-        return ""
     ifs = facts.__dict__.get("_if_nodes")
     if ifs is None:
-        ifs = facts.__dict__["_if_nodes"] = {id(n): n for n in walk(facts.module) if isinstance(n, cst.If)}
+        ifs = facts.__dict__["_if_nodes"] = _ifs_in_loops(facts.module)
+    # an `if` inside a loop `e` is in and `opt` is not picks what each pass freezes (`if n.startswith(...)`
+    # over named_parameters()): which parts, as the message says them, not on which paths
+    inner = set(e.loops) - set(opt.loops)
+    arms = [(i, arm) for i, arm in e.branches
+            if (i, arm) not in opt.branches and not ifs.get(i, (None, frozenset()))[1] & inner]
+    if not arms:
+        return ""
     said = []
     for i, arm in dict.fromkeys(arms):
-        node = ifs.get(i)
+        node = ifs.get(i, (None,))[0]
         if node is None or len(arms) > 2:
             return " on some paths only"
         test, holds = node.test, arm == 0
@@ -1258,6 +1262,23 @@ def _when(facts: Facts, e, opt) -> str:
             return " on some paths only"
         said.append(f"`{code}` is {'true' if holds else 'false'}")
     return " when " + " and ".join(said)
+
+
+def _ifs_in_loops(module: cst.Module) -> dict[int, tuple[cst.If, frozenset[int]]]:
+    """Every `if` of the file, by id, with the ids of the loops around it."""
+    out: dict[int, tuple[cst.If, frozenset[int]]] = {}
+    stack: list[tuple[cst.CSTNode, frozenset[int]]] = [(module, frozenset())]
+    while stack:  # statements and their blocks only: an `if` is a statement
+        node, loops = stack.pop()
+        if isinstance(node, cst.If):
+            out[id(node)] = (node, loops)
+        inner = loops | {id(node)} if isinstance(node, (cst.For, cst.While)) else loops
+        stack.extend((c, inner) for c in node.children if isinstance(c, _BLOCKS))
+    return out
+
+
+_BLOCKS = (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally,
+           cst.MatchCase)
 
 
 def _one_line(code: str) -> str:
