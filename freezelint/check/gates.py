@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '926c238d774e365047446f65d1bf4895'
+RULES_DIGEST = '5b9840a80a8334f02e1942157f740b24'
 
 GATES = {
     'FZ002': (
