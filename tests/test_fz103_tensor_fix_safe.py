@@ -62,3 +62,58 @@ class TestTheFacts:
         del x.requires_grad_
         x.requires_grad_(True)
         assert x.requires_grad
+
+
+# A fresh factory tensor's misspelled `= False` changes nothing (silent on purpose), unless the same tensor had its
+# flag turned on under another name it is held by: an attribute it was assigned to, or registered under
+HELD = """
+import torch
+import torch.nn as nn
+
+
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=512, learn=False):
+        super().__init__()
+        pe = torch.zeros(max_len, d_model).float()
+        {hold}
+        {turn_on}
+        pe.require_grad = False
+"""
+
+
+def _rows(hold: str, turn_on: str) -> list[int]:
+    code = HELD.format(hold=hold, turn_on=turn_on)
+    compile(code, "pe.py", "exec")
+    return [d.row for d in check_source(code, "pe.py", select=["FZ103"])]
+
+
+@pytest.mark.parametrize("hold,turn_on", [
+    ("self.pos = pe", "self.pos.requires_grad = True"),
+    ("self.register_buffer('pos_table', pe)", "self.pos_table.requires_grad_(learn)"),
+    ("table = pe", "table.requires_grad_()"),
+])
+def test_a_fresh_tensor_turned_on_under_another_name_is_reported(hold, turn_on):
+    assert _rows(hold, turn_on) == [12]
+
+
+@pytest.mark.parametrize("hold,turn_on", [
+    ("self.register_buffer('pe', pe)", "pass"),  # BERT-pytorch's PositionalEmbedding: nothing turns it on
+    ("self.pos = pe", "self.other.requires_grad = True"),  # another object's flag
+    ("self.pos = nn.Parameter(pe)", "self.pos.requires_grad = True"),  # a Parameter is another tensor object
+])
+def test_a_fresh_tensor_held_elsewhere_but_never_turned_on_is_silent(hold, turn_on):
+    assert _rows(hold, turn_on) == []
+
+
+def test_a_registered_buffer_is_the_same_tensor_and_a_parameter_is_not():
+    torch = pytest.importorskip("torch")
+    m = torch.nn.Module()
+    pe = torch.zeros(3)
+    m.register_buffer("pos_table", pe)
+    m.pos_table.requires_grad_(True)
+    assert pe.requires_grad  # turned on through the buffer's name
+    pe.require_grad = False
+    assert pe.requires_grad  # the typo left it on
+    q = torch.zeros(3)
+    m.w = torch.nn.Parameter(q)
+    assert m.w.requires_grad and not q.requires_grad

@@ -214,3 +214,54 @@ class M(nn.Module):
 """
     compile(source, "m.py", "exec")
     assert [d.code for d in check_source(source, "m.py", select=["FZ106"])] == ["FZ106"]
+
+
+# A method other than __init__ storing a parameter without annotation: a Module it may be (transformers'
+# `set_input_embeddings(self, new_embeddings)`, a `set_head(self, head)`), a child then; not where the file
+# shows it plain: the method uses it as a number, or every call of the method passes a plain value
+SETTER = """\
+import torch
+from torch import Tensor, nn
+
+
+class Std(nn.Module):
+    def __init__(self, values: Tensor):
+        super().__init__()
+        self.register_buffer("means", values.mean(0))
+        self.scale = 1.0
+
+    def {setter}
+
+    def forward(self, y):
+        self.training = False
+        return (y - self.means) * self.scale
+{after}"""
+
+
+def _setter_rows(setter: str, after: str = "") -> list[int]:
+    source = SETTER.format(setter=setter, after=after)
+    compile(source, "std.py", "exec")
+    return [d.row for d in check_source(source, "std.py", select=["FZ106"])]
+
+
+@pytest.mark.parametrize("setter, after", [
+    ("set_head(self, head):\n        self.head = head", ""),  # nothing shows what it is
+    ("set_head(self, head):\n        self.head = head", "\nstd = Std(torch.zeros(3))\nstd.set_head(nn.Linear(3, 3))\n"),
+    ("set_scale(self, scale):\n        self.scale = scale", "\nstd = Std(torch.zeros(3))\nstd.set_scale(0.5)\n"
+     "std.set_scale(make_scale())\n"),  # one call passes what may be a Module
+    ("set_head(self, head):\n        self.head = head\n        self.n = head * 2", ""),  # nn.Sequential * 2 is one
+])
+def test_a_setter_that_may_store_a_module_makes_a_child(setter, after):
+    lines = SETTER.format(setter=setter, after=after).splitlines()
+    assert _setter_rows(setter, after) == [lines.index("        self.training = False") + 1]
+
+
+@pytest.mark.parametrize("setter, after", [
+    ("set_scale(self, scale):\n        self.scale = scale", "\nstd = Std(torch.zeros(3))\nstd.set_scale(0.5)\n"),
+    ("set_scale(self, scale):\n        self.scale = scale", "\nstd = Std(torch.zeros(3))\nstd.set_scale(torch.ones(3))\n"),
+    ("update_num_rays(self, num_rays):\n        self.num_rays = num_rays\n        self.half = num_rays // 2", ""),
+    ("set_scale(self, scale):\n        if scale <= 0:\n            raise ValueError(scale)\n        self.scale = scale", ""),
+    ("set_scale(self, scale):\n        self.scale = float(scale)", ""),  # a call of a builtin: plain already
+])
+def test_a_setter_the_file_shows_plain_keeps_the_class_childless(setter, after):
+    assert _setter_rows(setter, after) == []

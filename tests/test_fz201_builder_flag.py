@@ -1,7 +1,8 @@
 """FZ201 through a builder whose BatchNorm freeze sits under `if freeze_bn:` on a parameter of its own:
 a call that leaves the flag at its False default or passes False gets a model in train mode, nothing to
 undo (a Module's `__init__` storing it, a local stored, a script's `model.train()`); a call that passes
-True, or a setting that may be True, gets the freeze."""
+True, or a setting that may be True, gets the freeze; so too with the builder in a file of its own, the flag
+passed by position or by name."""
 
 from __future__ import annotations
 
@@ -97,3 +98,55 @@ def test_a_flag_left_false_leaves_batchnorm_in_train_mode():
 
     assert get_model().bn1.training
     assert not get_model(True).bn1.training
+
+
+# the builder in a file of its own, its freeze handed to Module.apply; the model held by a Module or trained
+BUILDER_FILE = BUILDER
+HOLDER_FILE = """import torch
+import torch.nn as nn
+from model import get_model
+
+
+class Detector(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.model = get_model({args})
+
+    def forward(self, x):
+        return self.model(x)
+"""
+LOOP_FILE = """import torch
+from model import get_model
+
+
+def main(loader):
+    model = get_model({args})
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(3):
+        model.train()
+        for x in loader:
+            model(x).sum().backward()
+            opt.step()
+"""
+
+
+@pytest.mark.parametrize("user,row", [(HOLDER_FILE, 9), (LOOP_FILE, 9)], ids=["held", "trained"])
+@pytest.mark.parametrize("args,fires", [
+    ("True", True),
+    ("freeze_bn=True", True),
+    ("cfg.freeze_bn", True),
+    ("", False),
+    ("False", False),
+    ("freeze_bn=False", False),
+])
+def test_a_builder_of_another_file(cli, tmp_path, user, row, args, fires):
+    import json
+    from pathlib import Path
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "model.py").write_text(textwrap.dedent(BUILDER_FILE))
+    (tmp_path / "detector.py").write_text(user.format(args=args))
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    assert r.code in (0, 1), r.err
+    found = [(Path(d["filename"]).name, d["location"]["row"], d["code"]) for d in json.loads(r.out)]
+    assert found == ([("detector.py", row, "FZ201")] if fires else [])

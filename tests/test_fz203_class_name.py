@@ -93,3 +93,63 @@ def test_what_the_message_says_with_torch():
     bn = model[1]
     assert type(bn).__name__ == "SyncBatchNorm" and bn.training
     assert isinstance(bn, nn.modules.batchnorm._BatchNorm)
+
+
+# The same tests in early-exit form: the statements after `if not <test>: continue` run for what the test lets
+# through, as the body of `if <test>:` does
+EXIT = """
+    import torch.nn as nn
+
+    def freeze_bn(model):
+        for name, m in model.named_modules():
+            if not name.startswith("backbone"):
+                continue
+            if {test}:
+                {leave}
+            {act}
+
+    def set_bn_eval(m):
+        if {test}:
+            {leave_fn}
+        {act}
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Flatten(), nn.BatchNorm1d(8))
+    freeze_bn(model)
+    model.apply(set_bn_eval)
+    """
+
+
+def _exits(test: str, act: str = "m.eval()", leave: str = "continue") -> list[tuple[int, str]]:
+    leave_fn = "return" if leave == "continue" else leave.replace("break", "return m")
+    source = textwrap.dedent(EXIT.format(test=test, act=act, leave=leave, leave_fn=leave_fn)).lstrip()
+    compile(source, "train.py", "exec")
+    return [(d.row, d.message) for d in check_source(source, "train.py", select=["FZ203"])]
+
+
+@pytest.mark.parametrize("test", [
+    "not isinstance(m, nn.BatchNorm2d)",
+    'type(m).__name__ != "BatchNorm2d"',
+    'not type(m).__name__.startswith("BatchNorm2d")',
+    "not (isinstance(m, nn.BatchNorm2d))",
+])
+def test_an_early_exit_on_a_narrow_test_is_reported_as_the_if_form_is(test):
+    found = _exits(test)
+    assert [row for row, _ in found] == [7, 12], found
+    assert all("misses the other BatchNorm layers (BatchNorm1d, BatchNorm3d, SyncBatchNorm" in m for _, m in found)
+
+
+def test_the_early_exit_message_quotes_the_test_it_reads():
+    (_, first), _ = _exits('not type(m).__name__.startswith("BatchNorm2d")')
+    assert first.startswith('`type(m).__name__.startswith("BatchNorm2d")` tests the class\'s name for BatchNorm2d')
+
+
+@pytest.mark.parametrize("test,act,leave", [
+    ("not isinstance(m, nn.modules.batchnorm._BatchNorm)", "m.eval()", "continue"),  # every kind
+    ('"BatchNorm" not in type(m).__name__', "m.eval()", "continue"),  # every kind's name has it
+    ("not isinstance(m, nn.BatchNorm2d)", "nn.init.ones_(m.weight)", "continue"),  # no freeze
+    ("isinstance(m, nn.BatchNorm2d)", "m.eval()", "continue"),  # skips BatchNorm2d: not a BatchNorm freeze
+    ("not isinstance(m, nn.BatchNorm2d)", "m.eval()", "m.train()"),  # the branch does more than leave
+    ("not isinstance(m, nn.BatchNorm2d)", "m.eval()", "break"),
+])
+def test_an_early_exit_that_covers_every_kind_or_freezes_nothing_is_silent(test, act, leave):
+    assert _exits(test, act, leave) == []

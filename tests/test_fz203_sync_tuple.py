@@ -114,3 +114,37 @@ def test_a_tuple_with_syncbatchnorm_wants_the_other_kind_in_its_own_file(cli, tm
     assert r.code in (0, 1), r.err
     got = sorted((Path(d["filename"]).as_posix(), d["location"]["row"], d["code"]) for d in json.loads(r.out))
     assert got == found
+
+
+# The message says SyncBatchNorm as the file makes it: built directly, or by convert_sync_batchnorm
+SYNC_SOURCES = """
+import torch.nn as nn
+from mmcv.cnn import build_norm_layer
+
+
+class Head(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3)
+        {build}
+
+
+def freeze_bn(model):
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+"""
+
+
+@pytest.mark.parametrize("build, said", [
+    ("self.bn = nn.SyncBatchNorm(c)", "(BatchNorm1d, BatchNorm3d, SyncBatchNorm)"),
+    ("self.bn = build_norm_layer(dict(type='SyncBN'), c)[1]", "(BatchNorm1d, BatchNorm3d, SyncBatchNorm)"),
+    ("self.bn = nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm2d(c))",
+     "(BatchNorm1d, BatchNorm3d, SyncBatchNorm after convert_sync_batchnorm)"),
+    ("self.bn = nn.SyncBatchNorm(c)\n        self.all = nn.SyncBatchNorm.convert_sync_batchnorm(self.conv)",
+     "(BatchNorm1d, BatchNorm3d, SyncBatchNorm (built here, and after convert_sync_batchnorm))"),
+    ("self.bn = nn.BatchNorm1d(c)", "(BatchNorm1d, BatchNorm3d, SyncBatchNorm after convert_sync_batchnorm)"),
+])
+def test_the_message_names_syncbatchnorm_as_the_file_makes_it(build, said):
+    (found,) = check_source(SYNC_SOURCES.format(build=build), "head.py", select=["FZ203"])
+    assert f"misses the other BatchNorm layers {said}:" in found.message, found.message

@@ -104,3 +104,69 @@ def test_a_part_replaced_then_unfrozen_is_named_once():
     optimizer = torch.optim.Adam(model.parameters(), weight_decay=1e-4)
     """)
     assert "while part of `model` is frozen (all but `model.fc`, replaced since) in this scope" in message, message
+
+
+# a freeze or a replacement under an `if` the optimizer is not under happens on some paths only: said so
+BRANCHED = """
+import torch
+import torchvision
+
+
+def build(args):
+    model = torchvision.models.resnet50(weights="DEFAULT")
+    {freeze}
+    {replace}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return optimizer
+"""
+FREEZE = "for p in model.parameters():\n        p.requires_grad = False"
+REPLACE = "model.fc = torch.nn.Linear(2048, 10)"
+
+
+def _branched(freeze: str, replace: str) -> list[str]:
+    return _fz301(BRANCHED.format(freeze=freeze, replace=replace))
+
+
+@pytest.mark.parametrize("freeze, replace, said", [
+    ("if args.freeze:\n        " + FREEZE.replace("\n", "\n    "), REPLACE,
+     "part of `model` is frozen (all but `model.fc`, replaced since) in this scope (when `args.freeze` is true):"),
+    ("if not args.finetune:\n        " + FREEZE.replace("\n", "\n    "), REPLACE,
+     "in this scope (when `args.finetune` is false):"),
+    (FREEZE, "if args.new_head:\n        " + REPLACE,
+     "part of `model` is frozen (all but `model.fc`, replaced since when `args.new_head` is true) in this scope:"),
+    ("if args.freeze == 'backbone' and not args.resume and args.epochs > 10:\n        model.layer1.requires_grad_(False)",
+     "", "`model.layer1` is frozen in this scope (on some paths only):"),
+])
+def test_a_freeze_or_replacement_under_an_if_is_said_to_happen_on_some_paths(freeze, replace, said):
+    (message,) = _branched(freeze, replace)
+    assert said in message, message
+
+
+@pytest.mark.parametrize("freeze, replace, said", [
+    (FREEZE, REPLACE, "part of `model` is frozen (all but `model.fc`, replaced since) in this scope:"),
+    (FREEZE, "", "`model` is frozen in this scope:"),
+])
+def test_a_freeze_on_every_path_says_no_condition(freeze, replace, said):
+    (message,) = _branched(freeze, replace)
+    assert said in message and " when " not in message and "some paths" not in message, message
+
+
+def test_an_optimizer_under_the_same_if_as_the_freeze_says_no_condition():
+    src = BRANCHED.format(freeze="pass", replace="pass").replace(
+        "    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)\n",
+        "    if args.freeze:\n        model.requires_grad_(False)\n"
+        "        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)\n"
+        "    else:\n        optimizer = None\n")
+    (message,) = _fz301(src)
+    assert "`model` is frozen in this scope:" in message, message
+
+
+def test_an_if_that_picks_parameters_in_the_freeze_loop_is_no_path_condition():
+    # avalanche's l2p: the name test picks what each pass freezes, said as "the parameters picked by"
+    picked = ("for n, p in model.named_parameters():\n        if n.startswith(('layer1', 'layer2')):\n"
+              "            p.requires_grad = False")
+    (message,) = _branched(picked, REPLACE)
+    assert "(the parameters picked by `n.startswith(('layer1', 'layer2'))`) in this scope:" in message, message
+    # espnet's vc: the same loop under a setting's `if`: that one is a path condition
+    (message,) = _branched("if args.freeze_mods:\n        " + picked.replace("\n", "\n    "), REPLACE)
+    assert "in this scope (when `args.freeze_mods` is true):" in message, message

@@ -53,6 +53,11 @@ def _fz301(between: str, defs: str = "") -> list:
     "model = model.to(device)",
     "model.cuda()",
     "model.eval()",
+    "n = len([p for p in model.parameters() if p.requires_grad])",
+    "print(len([p for p in model.parameters() if p.requires_grad]))",
+    "logger.info('%d trainable tensors', len([p for p in model.parameters() if p.requires_grad]))",
+    "trainable = [n for n, p in model.named_parameters() if p.requires_grad]",
+    "trainable = [p for p in model.parameters() if p.requires_grad]",
 ])
 def test_a_read_between_leaves_the_groups_frozen(between):
     found = _fz301(between)
@@ -82,6 +87,9 @@ def test_each_read_at_once_keeps_the_finding():
     ("n = count(model)", "from mylib import count\n"),
     ("n = sum(p.requires_grad_(True).numel() for p in model.parameters())", ""),
     ("model = torch.compile(wrap(model))", "from mylib import wrap\n"),
+    ("n = len([p for p in model.parameters() if p.requires_grad_(True)])", ""),
+    ("n = len([p for p in model.parameters() if unfreeze(p)])", "from mylib import unfreeze\n"),
+    ("trainable = [p for p in model.parameters()]\nfor p in trainable:\n    p.requires_grad = True\n", ""),
 ])
 def test_a_call_that_may_unfreeze_keeps_it_silent(between, defs):
     assert _fz301(between, defs) == []

@@ -96,10 +96,49 @@ def test_message_names_what_to_check():
     assert "keep the result and check `missing_keys` / `unexpected_keys`" in dropped.message
 
 
-def test_two_loads_into_one_name_read_once_count_as_read():
-    # the rule does not follow which binding a read sees: any read of the name keeps both
-    body = LOAD + LOAD.replace("sd,", "sd2,") + "print(msg)\n"
-    assert _rows(body.replace("sd2", "sd")) == []
+REBOUND = {
+    # the name bound again before any read: the read shows the second value
+    "string_then_print": LOAD + "msg = f'loaded {sd}'\nprint(msg)\n",
+    "second_load_read": LOAD + "msg = model.load_state_dict(sd, strict=False)\nprint(msg)\n",
+    "statements_between": LOAD + "model.eval()\nlogger.info('done')\nmsg = 'ok'\nprint(msg)\n",
+    "under_an_if": "if verbose:\n    " + LOAD + "    model.eval()\nmsg = 'ok'\nprint(msg)\n",
+    "tuple_rebound": "missing, unexpected = model.load_state_dict(sd, strict=False)\n"
+                     "missing, unexpected = [], []\nprint(missing, unexpected)\n",
+}
+
+
+@pytest.mark.parametrize("body", REBOUND.values(), ids=REBOUND.keys())
+def test_result_bound_again_before_any_read_fires(body):
+    assert _rows(body) == [6 if body.startswith("if") else 5]
+
+
+NOT_REBOUND = {
+    "read_then_rebound": LOAD + "print(msg)\nmsg = 'ok'\nprint(msg)\n",
+    "rebinding_reads_it": LOAD + "msg = str(msg)\nprint(msg)\n",
+    "rebound_on_one_branch": LOAD + "if verbose:\n    msg = 'ok'\nprint(msg)\n",
+    "one_name_of_two_rebound": "missing, unexpected = model.load_state_dict(sd, strict=False)\n"
+                               "missing = []\nprint(missing, unexpected)\n",
+    "loop_skips_the_binding": "for part in sd:\n    print(msg)\n    msg = model.load_state_dict(part, strict=False)\n"
+                              "    if verbose:\n        continue\n    msg = 'ok'\n",
+    "returns_first": LOAD + "if verbose:\n    return msg\nmsg = 'ok'\nprint(msg)\n",
+    "handler_reads_it": "try:\n    " + LOAD + "    model.eval()\n    msg = 'ok'\nexcept RuntimeError:\n"
+                        "    print(msg)\n",
+    "loop_reads_at_its_head": "for part in sd:\n    print(msg)\n    if part:\n"
+                              "        msg = model.load_state_dict(part, strict=False)\nmsg = 'ok'\nprint(msg)\n",
+}
+
+
+@pytest.mark.parametrize("body", NOT_REBOUND.values(), ids=NOT_REBOUND.keys())
+def test_result_that_may_reach_a_read_is_kept(body):
+    assert _rows(body) == []
+
+
+def test_two_loads_into_one_name_read_once_report_the_first():
+    # the first result is bound again by the second load before the print reads the name
+    body = LOAD + LOAD + "print(msg)\n"
+    assert _rows(body) == [5]
+    (one,) = check_source("import torch\n" + body, select=["FZ401"])
+    assert "is assigned to `msg`, which line 3 assigns again before anything reads it" in one.message
 
 
 def test_a_log_line_before_any_key_comparison_is_no_report_of_it():

@@ -1185,11 +1185,19 @@ class Flow(cst.CSTVisitor):
         elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
             callee = next((st for st in owner.node.body.body
                            if isinstance(st, cst.FunctionDef) and st.name.value == func.attr.value), None)
-        kinds = list(self.summaries.of(callee, RET, self.depth)) if callee is not None else []
-        if BN_FREEZE not in kinds or TRAIN in kinds[kinds.index(BN_FREEZE):] \
-                or self.summaries.switched_off(callee, RET, BN_FREEZE, call, isinstance(func, cst.Attribute)):
+        if callee is not None:
+            kinds = list(self.summaries.of(callee, RET, self.depth))
+            if BN_FREEZE in kinds and self.summaries.switched_off(callee, RET, BN_FREEZE, call,
+                                                                  isinstance(func, cst.Attribute)):
+                kinds = []
+        elif isinstance(func, cst.Name):  # a builder of another file: its summary, less what the call's flags set off
+            found = dict(self.summaries.external(func, self.scope, RET, call))
+            kinds = list(found)
+        else:
+            kinds = []
+        if BN_FREEZE not in kinds or TRAIN in kinds[kinds.index(BN_FREEZE):]:
             return False
-        detail = self.summaries.detail(callee, RET, BN_FREEZE)
+        detail = self.summaries.detail(callee, RET, BN_FREEZE) if callee is not None else found[BN_FREEZE]
         self._emit(BN_FREEZE, held, call, returned=True, **_placed(BN_FREEZE, detail, held))
         return True
 

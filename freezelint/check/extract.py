@@ -3,6 +3,8 @@ candidate nodes rules look at. Nothing here infers what a name holds (that is `k
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import libcst as cst
 
 from freezelint.check import traverse
@@ -41,6 +43,8 @@ class Extractor(cst.CSTVisitor):
         self.returns: dict[int, list[cst.BaseExpression | None]] = {}
         self.calls_by_name: dict[str, list[tuple[cst.Call, Scope]]] = {}
         self.star_imports: list[str] = []  # `from X import *` at module level: X (Facts.bind_star_imports)
+        # `if not <test>: continue` -> `if <test>:` around the statements after it (_note_early_exits)
+        self._exits: dict[int, cst.If] = {}
 
     # ----------------------------------------------------------------- traversal helpers
     def _ctx(self) -> Ctx:
@@ -152,10 +156,31 @@ class Extractor(cst.CSTVisitor):
             return info is not None and info.is_module
         return False
 
+    def visit_Module(self, node: cst.Module) -> None:
+        self._note_early_exits(node.body)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._note_early_exits(node.body)
+
+    def _note_early_exits(self, stmts: Sequence[cst.BaseStatement]) -> None:
+        """`if not isinstance(m, nn.BatchNorm2d): continue` (or `return`) and the statements after it:
+        read as `if isinstance(m, nn.BatchNorm2d):` around them, for the tests recorded per `if`."""
+        for i, st in enumerate(stmts):
+            if isinstance(st, cst.If) and st.orelse is None and _only_exit(st.body) \
+                    and (test := _positive(st.test)) is not None and i + 1 < len(stmts):
+                self._exits[id(st)] = cst.If(test=test, body=cst.IndentedBlock(body=tuple(stmts[i + 1:])))
+
     def visit_If(self, node: cst.If) -> bool:
         # Children are visited by hand so that isinstance narrowing covers the body only.
         self._enter_compound(node)
         traverse.visit(node.test, self)
+        rest = self._exits.pop(id(node), None)
+        if rest is not None:  # the tests only: what narrows a name there is left as it was
+            mark = len(self.bn_name_ifs)
+            self._narrowings(rest.test, rest)
+            shown = node.test.expression if isinstance(node.test, cst.UnaryOperation) else node.test
+            self.bn_name_ifs[mark:] = [(n, name, shown, classes, ctx)  # reported at the test as written
+                                       for n, name, _, classes, ctx in self.bn_name_ifs[mark:]]
         mark = len(self._narrow)
         self._narrow.extend(self._narrowings(node.test, node))
         traverse.visit(node.body, self)
@@ -388,3 +413,32 @@ class Extractor(cst.CSTVisitor):
                     self.attr_stores.append(AttrStore(node.args[0].value, name, node.args[1].value,
                                                       node.args[2].value, "setattr", node, self._ctx()))
 
+
+
+_FLIPPED = {cst.Equal: cst.NotEqual, cst.NotEqual: cst.Equal, cst.In: cst.NotIn, cst.NotIn: cst.In,
+            cst.Is: cst.IsNot, cst.IsNot: cst.Is, cst.LessThan: cst.GreaterThanEqual,
+            cst.GreaterThanEqual: cst.LessThan, cst.GreaterThan: cst.LessThanEqual, cst.LessThanEqual: cst.GreaterThan}
+
+
+def _positive(test: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The test under which the statements after `if <test>: continue` run: `not X` -> X, `not A or
+    not B` -> `A and B`, `a != b` -> `a == b`; None for any other test."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return test.expression
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+        left, right = _positive(test.left), _positive(test.right)
+        return None if left is None or right is None else cst.BooleanOperation(left, cst.And(), right)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 \
+            and (flip := _FLIPPED.get(type(test.comparisons[0].operator))) is not None:
+        return test.with_changes(comparisons=[cst.ComparisonTarget(flip(), test.comparisons[0].comparator)])
+    return None
+
+
+def _only_exit(body: cst.BaseSuite) -> bool:
+    """The block only leaves: `continue`, or `return` with no value."""
+    lines = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    if len(lines) != 1 or not isinstance(lines[0], (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return False
+    small = lines[0].body
+    return len(small) == 1 and (isinstance(small[0], cst.Continue)
+                                or isinstance(small[0], cst.Return) and small[0].value is None)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '852a6246d63b35da9d6168d58efad389'
+RULES_DIGEST = '3a95f755904d1ee5f28f48384354cb3e'
 
 GATES = {
     'FZ002': (

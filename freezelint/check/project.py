@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write, read_regular
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 76
+SUMMARY_VERSION = 77
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -425,7 +425,7 @@ class Project:
             return True
         if "acting" not in outline:  # the file's functions whose own code has such a word
             outline["acting"] = _acting_defs(_code(outline))
-        if any(d != name and _called_with_args(block, d) for d in outline["acting"]):
+        if any(d != name and (_called_with_args(block, d) or _applied(block, d)) for d in outline["acting"]):
             return True
         return self._base_acts(path, name, block, _depth)
 
@@ -2313,6 +2313,11 @@ def _called_with_args(text: str, name: str) -> bool:
                     return True  # its result assigned, with no argument or a literal (`build("resnet")`)
         i = text.find(name, end)
     return False
+
+
+def _applied(text: str, name: str) -> bool:
+    """`model.apply(set_bn_eval)`: `name` handed to `Module.apply`, which calls it on every submodule."""
+    return re.search(rf"\.apply\(\s*{re.escape(name)}\s*\)", text) is not None
 
 
 def _plain_imports(text: str) -> Iterator[tuple[str, str]]:

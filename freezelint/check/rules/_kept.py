@@ -16,7 +16,7 @@ kept (`print(list(d))`), makes an empty filter visible, like the `len(d)` check 
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import libcst as cst
 
@@ -452,7 +452,86 @@ def unread_result(call: cst.Call, stmt: cst.CSTNode | None, body: cst.CSTNode) -
         names.extend(n for n in got if n not in names)
     reads = _Reads(set(names))
     traverse.visit(body, reads)
-    return [] if reads.read else names
+    return names if not reads.read or rebound_before_read(names, stmt, body) is not None else []
+
+
+# Blocks whose end leads on to the statement after them (a loop's leads back to its head, a try's
+# may lead to a handler that reads the name)
+_CLIMBED = (cst.If, cst.Else, cst.With)
+_JUMPS = (cst.Break, cst.Continue)
+
+
+def rebound_before_read(names: list[str], stmt: cst.CSTNode, body: cst.CSTNode) -> cst.SimpleStatementLine | None:
+    """The statement that binds every one of `names` again before anything reads them, on the one
+    path on from `stmt` (`msg = model.load_state_dict(...); msg = f"loaded {path}"; print(msg)`:
+    the print shows the second value). Read down the statements after `stmt` in its block, and on
+    after an `if` or `with` that holds it; a read, a `break`/`continue` that may skip the binding,
+    or the end of a loop, try or function body ends the search (None)."""
+    chain = _chain(body, stmt)
+    if chain is None or any(isinstance(owner, (cst.Try, cst.TryStar)) for owner, _, _ in chain):
+        return None
+    left = set(names)
+    for owner, stmts, at in chain:
+        for later in stmts[at + 1:]:
+            reads = _Reads(left)
+            traverse.visit(later, reads)
+            if reads.read or _has_jump(later):
+                return None
+            if isinstance(later, cst.SimpleStatementLine):
+                for small in later.body:
+                    if isinstance(small, (cst.Return, cst.Raise)):
+                        return None
+                    targets = small.targets if isinstance(small, cst.Assign) else \
+                        [small] if isinstance(small, cst.AnnAssign) and small.value is not None else []
+                    for t in targets:
+                        left -= set(_stored_names(t.target) or ())
+                if not left:
+                    return later
+        if not isinstance(owner, _CLIMBED):
+            return None
+    return None
+
+
+def _has_jump(node: cst.CSTNode) -> bool:
+    found = []
+
+    class _V(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            if isinstance(n, _JUMPS):
+                found.append(n)
+            return not found and not isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
+
+    traverse.visit(node, _V())
+    return bool(found)
+
+
+def _suites(node: cst.CSTNode) -> Iterable[tuple[cst.CSTNode, Sequence[cst.BaseStatement]]]:
+    """The statement lists directly inside a compound statement, each with the node that holds it
+    (an `elif` is an If of its own, an `else` an Else)."""
+    for child in node.children:
+        if isinstance(child, cst.IndentedBlock):
+            yield node, child.body
+        elif isinstance(child, (cst.If, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally)):
+            yield from _suites(child)
+
+
+def _chain(body: cst.CSTNode, stmt: cst.CSTNode) -> list[tuple[cst.CSTNode, Sequence[cst.BaseStatement], int]] | None:
+    """Where `stmt` sits in `body` (a function or the module): (the node holding the block, the
+    block's statements, its index there), innermost first, up to `body`'s own block."""
+    top = body.body if isinstance(body, cst.Module) else body.body.body if isinstance(body, cst.FunctionDef) else None
+    return None if top is None else _find(body, top, stmt)
+
+
+def _find(owner: cst.CSTNode, stmts: Sequence[cst.BaseStatement], stmt: cst.CSTNode) -> list | None:
+    for i, s in enumerate(stmts):
+        if s is stmt:
+            return [(owner, stmts, i)]
+        if isinstance(s, cst.BaseCompoundStatement) and not isinstance(s, (cst.FunctionDef, cst.ClassDef)):
+            for inner, sub in _suites(s):
+                found = _find(inner, sub, stmt)
+                if found is not None:
+                    return [*found, (owner, stmts, i)]
+    return None
 
 
 def names_read(names: set[str], body: cst.CSTNode, besides: Iterable[cst.CSTNode] = ()) -> bool:

@@ -12,6 +12,7 @@ from freezelint.check.declared import (class_declares, declared, is_config, kind
                                        reason_unknown, records_argument)
 from freezelint.check.facts import MODULE, PARAM, AttrStore, Facts, Kind
 from freezelint.check.rules._method_reads import method_reads
+from freezelint.check.syntax import dotted, string_value
 from freezelint.check.syntax import walk as syntax_walk
 from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Fix, Rule, call_fix, does_nothing, rename_fix,
                                          src, value_src)
@@ -468,8 +469,10 @@ def _class_seen(kind: Kind) -> bool:
 def _fresh_tensor_off(facts: Facts, store: AttrStore) -> bool:
     """`pe = torch.zeros(...); pe.require_grad = False`: a tensor a factory made without
     `requires_grad=True` does not require grad, and nothing in its scope turns the flag on
-    (`pe.requires_grad = ...`, `pe.requires_grad_(...)`): the misspelled `False` changes nothing,
-    as the right spelling would not. `True`, and a flag set some other way, are still reported."""
+    (`pe.requires_grad = ...`, `pe.requires_grad_(...)`, or the same through a name or attribute
+    that holds the tensor too: `self.pos = pe`, `self.register_buffer("pos", pe)`): the misspelled
+    `False` changes nothing, as the right spelling would not. `True`, and a flag set some other way,
+    are still reported."""
     obj = store.obj
     if not (isinstance(store.value, cst.Name) and store.value.value == "False") \
             or not made_tensor(facts, obj, store.ctx.scope):
@@ -482,5 +485,24 @@ def _fresh_tensor_off(facts: Facts, store: AttrStore) -> bool:
                 and not (isinstance(a.value, cst.Name) and a.value.value == "False") for a in made.args):
             return False
     root = owner.node if owner.node is not None else facts.module
+    names = _aliases(obj.value, root)
     return not any(isinstance(n, cst.Attribute) and n.attr.value in ("requires_grad", "requires_grad_")
-                   and isinstance(n.value, cst.Name) and n.value.value == obj.value for n in syntax_walk(root))
+                   and dotted(n.value) in names for n in syntax_walk(root))
+
+
+_REGISTERS = ("register_buffer", "register_parameter")
+
+
+def _aliases(name: str, root: cst.CSTNode) -> set[str]:
+    """`name` and what else holds the same tensor in `root`: a name or attribute assigned it as it is
+    (`self.pos = pe`), an attribute of self it is registered under (`self.register_buffer("pos", pe)`):
+    a flag turned on there is turned on for `name` too."""
+    out = {name}
+    for n in syntax_walk(root):
+        if isinstance(n, cst.Assign) and isinstance(n.value, cst.Name) and n.value.value == name:
+            out.update(d for t in n.targets if (d := dotted(t.target)))
+        elif isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value in _REGISTERS \
+                and len(n.args) >= 2 and isinstance(n.args[1].value, cst.Name) and n.args[1].value.value == name \
+                and (key := string_value(n.args[0].value)) and (holder := dotted(n.func.value)):
+            out.add(f"{holder}.{key}")
+    return out

@@ -17,7 +17,7 @@ from freezelint.check.known import is_library
 from freezelint.check.rules.base import (ASSIGNED, Example, Finding, Fix, Rule, call_fix, call_with, module_said, src,
                                          value_src)
 from freezelint.check.scopes import qualname
-from freezelint.check.syntax import dotted
+from freezelint.check.syntax import call_arg, dotted
 
 # Inside these methods setting the flag directly is how mode switching is implemented; so in
 # `set_training_mode` (stable-baselines3's policies), `set_train`, `eval_mode` and the like.
@@ -59,7 +59,9 @@ class TrainingFlagAssigned(Rule):
         "not `Sequence[...]`, which may be an nn.ModuleList) or calls of a function of the file or the project "
         "annotated to return such (not `torch.load` or `torch.hub.load`, which may give a model, nor an element of "
         "a container such as `cfg[\"encoder\"]`), no other method storing a Module, a name it is given or a call's "
-        "result that may be one (`def attach(self, encoder): self.encoder = encoder`), none calling `add_module` "
+        "result that may be one (`def attach(self, encoder): self.encoder = encoder`; a parameter the method "
+        "uses as a number, `scale / 2` or `scale > 0`, or that every call of it in the file passes a literal or a "
+        "tensor, `std.set_scale(0.5)`, is none), none calling `add_module` "
         "or `setattr`; a "
         "base of another file or a library's (`nn.ModuleDict`), an unannotated parameter or a call of "
         "anything else may make one and is still reported; inside `train`/`eval`/`__init__` methods or a `training` "
@@ -947,9 +949,66 @@ def _stores_plain(facts: Facts, init: cst.FunctionDef, every: bool = True) -> bo
         for target, value in pairs:
             if isinstance(target, (cst.Tuple, cst.List)) and any(_on_self(e.value) for e in target.elements) \
                     or _on_self(target) and (every or _from_outside(value, scope)) \
-                    and not _plain(facts, value, scope, init, set()):
+                    and not _plain(facts, value, scope, init, set()) \
+                    and (every or not _given_plain(facts, init, value, scope)):
                 return False
     return True
+
+
+# operators no Module takes (nn.Sequential and nn.ModuleList take `+`, Sequential `*`)
+_NUMBER_OPS = (cst.Subtract, cst.Divide, cst.FloorDivide, cst.Modulo, cst.Power)
+_ORDER_OPS = (cst.LessThan, cst.LessThanEqual, cst.GreaterThan, cst.GreaterThanEqual)
+
+
+def _given_plain(facts: Facts, method: cst.FunctionDef, value: cst.BaseExpression, scope) -> bool:
+    """A parameter without annotation a method (not `__init__`) stores on self, which is no Module by
+    what the file shows: the method's own code uses it as a number (`num_rays / 2`, `if scale > 0`,
+    `int(n)`), or every call of the method in the file (one at least) passes a plain value there
+    (`ds.update_num_rays(4096)`, `self.set_scale(0.5)`). Neither shown, it may be a Module
+    (`set_decoder(self, decoder)`, transformers' `set_input_embeddings`): a child."""
+    if not isinstance(value, cst.Name) or scope.lookup(value.value) is not scope \
+            or any(b.how != "param" for b in scope.bindings.get(value.value, [])):
+        return False
+    name = value.value
+    for n in traverse.walk(method.body):
+        if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, _NUMBER_OPS) \
+                or isinstance(n, cst.Comparison) and any(isinstance(c.operator, _ORDER_OPS) for c in n.comparisons):
+            operands = (n.left, n.right) if isinstance(n, cst.BinaryOperation) \
+                else (n.left, *(c.comparator for c in n.comparisons))
+            if any(isinstance(o, cst.Name) and o.value == name for o in operands):
+                return True
+        if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in ("int", "float", "round") \
+                and any(isinstance(a.value, cst.Name) and a.value.value == name for a in n.args):
+            return True
+    params = [p.name.value for p in (*method.params.posonly_params, *method.params.params)][1:]
+    at = params.index(name) if name in params else None
+    calls = [mc for mc in facts.method_calls if mc.method == method.name.value]
+    if not calls or at is None:
+        return False
+    for mc in calls:
+        arg = call_arg(mc.call, at, name)
+        if arg is None or any(a.star for a in mc.call.args) or not _literal(facts, arg, mc.ctx.scope):
+            return False
+    return True
+
+
+def _literal(facts: Facts, value: cst.BaseExpression, scope) -> bool:
+    """A number, string, bool or None, arithmetic on such, or a tensor of torch's, as a call passes it."""
+    if isinstance(value, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
+                          cst.FormattedString)):
+        return True
+    if isinstance(value, cst.Name):
+        return value.value in ("None", "True", "False")
+    if isinstance(value, cst.UnaryOperation):
+        return _literal(facts, value.expression, scope)
+    if isinstance(value, cst.BinaryOperation):
+        return _literal(facts, value.left, scope) and _literal(facts, value.right, scope)
+    if isinstance(value, (cst.Tuple, cst.List)):
+        return all(_literal(facts, e.value, scope) for e in value.elements)
+    if isinstance(value, cst.Call):
+        q = facts.qualname(value.func, scope) or ""
+        return q.startswith("torch.") and not q.startswith(_TORCH_MODULE_CALLS)
+    return False
 
 
 def _from_outside(value: cst.BaseExpression, scope, depth: int = 0) -> bool:

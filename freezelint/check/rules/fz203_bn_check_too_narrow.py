@@ -48,12 +48,22 @@ def _others(tested: set[str]) -> str:
     return r"\b(?:" + "|".join(words) + r")\b"
 
 
-def _missed(quals: list[str | None]) -> str:
-    """The BatchNorm kinds a test of `quals` misses, as the message lists them."""
+_IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+\S+[ \t]+)?import\b[^\n]*(?:\([^)]*\))?", re.M)
+
+
+def _missed(quals: list[str | None], text: str) -> str:
+    """The BatchNorm kinds a test of `quals` misses, as the message lists them; SyncBatchNorm as the
+    file (`text`, its code less tests) makes it: built directly (`nn.SyncBatchNorm(c)`, `type='SyncBN'`),
+    by convert_sync_batchnorm, or, where it says neither, as convert_sync_batchnorm would."""
     tested = {(q or "").rsplit(".", 1)[-1] for q in quals}
     kinds = [k for k in _KINDS if k not in tested]
     if not any(map(_sync, quals)):
-        kinds.append("SyncBatchNorm after convert_sync_batchnorm")
+        converts = re.search(r"\bconvert_sync_batchnorm\b", text)
+        code = _IMPORT_LINE.sub("", text)  # an import of the class builds none
+        built = re.search(r"\bSyncBatchNorm\b(?!\s*\.\s*convert_sync_batchnorm)|\bSyncBN\b", code)
+        kinds.append("SyncBatchNorm" if built and not converts else
+                     "SyncBatchNorm (built here, and after convert_sync_batchnorm)" if built else
+                     "SyncBatchNorm after convert_sync_batchnorm")
     return ", ".join(kinds)
 
 
@@ -163,6 +173,8 @@ class BnCheckTooNarrow(Rule):
         "passes (`\"BatchNorm\" in classname`, `.find(\"BatchNorm\") != -1`) covers every kind. A kind quoted in "
         "a test of a class's name (`classname.find(\"BatchNorm1d\") != -1` in a `weights_init`) is no "
         "evidence, as in an isinstance test (in another file of the project, it still counts). "
+        "An early exit reads as its `if`: the statements after `if not isinstance(m, nn.BatchNorm2d): continue` "
+        "(or `return`, or `type(m).__name__ != \"BatchNorm2d\"`) are that test's branch. "
         "Not where an `elif` of the same test handles another BatchNorm kind. A test on the module "
         "`nn.modules.batchnorm` itself is reported wherever its branch freezes."
     )
@@ -540,7 +552,7 @@ class BnCheckTooNarrow(Rule):
             yield self.finding(
                 test,
                 f"`{src(test)}` tests the class's name for {_listed(quals)} only and misses the other BatchNorm "
-                f"layers ({_missed(quals)}): the freeze silently skips them; test "
+                f"layers ({_missed(quals, text())}): the freeze silently skips them; test "
                 f"`isinstance({name}, nn.modules.batchnorm._BatchNorm)`",
                 ctx,
             )
@@ -573,7 +585,7 @@ class BnCheckTooNarrow(Rule):
             yield self.finding(
                 narrow[0],
                 f"`isinstance({name}, {tested})` misses the other BatchNorm layers "
-                f"({_missed(quals)}): the freeze silently skips them; "
+                f"({_missed(quals, text())}): the freeze silently skips them; "
                 f"test for `nn.modules.batchnorm._BatchNorm`"
                 + (" in place of its BatchNorm classes" if len(classes) > 1 else ""),
                 ctx,

@@ -80,7 +80,8 @@ class OptimizerOverFrozenParams(Rule):
         "The message names what is frozen as it stands at the optimizer: \"part of `model`\" with the "
         "parts unfrozen again or replaced since, and where `model` was wrapped again since "
         "(`model = DataParallel(model)`), the path the freeze named with its line (one `.module` longer now, "
-        "for torch's wrappers). "
+        "for torch's wrappers); a freeze or replacement under an `if` the optimizer is not under is said to "
+        "happen there only (\"when `args.freeze` is true\", or \"on some paths only\"). "
         "A helper of this file that sets `p.requires_grad = requires_grad` from a flag parameter that "
         "defaults to False freezes where a call passes False or leaves the default "
         "(`set_trainable(model.encoder, requires_grad=False)`) and unfreezes where it passes True. "
@@ -1194,7 +1195,7 @@ class OptimizerOverFrozenParams(Rule):
                     else (f"`{frozen}` is meant to be frozen (`{src(freezes[0].node)}` freezes nothing as written"
                           f"{named})") if broken \
                     else f"part of `{frozen}` is frozen (`{cut}`)" if (cut := freezes[0].detail.get("cut")) \
-                    else _part_frozen(flow, freezes[0], o, frozen) if _within(o.detail["path"], frozen) \
+                    else _part_frozen(facts, flow, freezes[0], o, frozen) if _within(o.detail["path"], frozen) \
                     else _frozen_as_it_stands(facts, flow, freezes[0], o, frozen)
                 unsure = freezes[0].detail.get("unsure")  # the kind of what the store is on, not known
                 check = (f", once the freeze is sure to work: `{src(freezes[0].node)}` freezes nothing if `{unsure}` "
@@ -1207,6 +1208,8 @@ class OptimizerOverFrozenParams(Rule):
                          and set(u.loops) & set(freezes[0].loops)
                          and _within(u.detail.get("sub"), freezes[0].detail.get("sub") or freezes[0].target)]
                 whole = freezes[0].detail.get("sub") or freezes[0].target
+                # a freeze on some paths only (under an `if` the optimizer is not under): said so
+                when = "" if any(not _when(facts, f, o) for f in freezes) else f" ({_when(facts, freezes[0], o)[1:]})"
                 if parts:  # what was meant is the whole toggle, not a filter
                     yield self.finding(
                         first,
@@ -1222,7 +1225,7 @@ class OptimizerOverFrozenParams(Rule):
                     first,
                     f"{optimizer_shown(o.detail['optimizer'])}{f' (built by `{built}(...)`)' if built else ''} "
                     f"gets every parameter of `{o.detail['path']}` while "
-                    f"{how} {f'in `{hook}`' if hook else 'in this scope'}: "
+                    f"{how} {f'in `{hook}`' if hook else 'in this scope'}{when}: "
                     f"{f'once {mend}, ' if broken else ''}those take optimizer slots for "
                     f"nothing; the optimizer skips them while their .grad is None (no state, no weight decay), but a "
                     f"grad left from before the freeze (a backward before it, or zero_grad(set_to_none=False)) is "
@@ -1230,6 +1233,52 @@ class OptimizerOverFrozenParams(Rule):
                     fix=fix,
                     stmt=o.stmt, facts=facts, used=[o, *freezes],
                 )
+
+
+def _when(facts: Facts, e, opt) -> str:
+    """The `if` arms `e` sits under and `opt` does not, as a message says them: " when `args.freeze` is
+    true", " when `a` is false and `b` is true"; " on some paths only" where they are more, long or not
+    an `if`'s; "" where `e` happens on every path to `opt`."""
+    ifs = facts.__dict__.get("_if_nodes")
+    if ifs is None:
+        ifs = facts.__dict__["_if_nodes"] = _ifs_in_loops(facts.module)
+    # an `if` inside a loop `e` is in and `opt` is not picks what each pass freezes (`if n.startswith(...)`
+    # over named_parameters()): which parts, as the message says them, not on which paths
+    inner = set(e.loops) - set(opt.loops)
+    arms = [(i, arm) for i, arm in e.branches
+            if (i, arm) not in opt.branches and not ifs.get(i, (None, frozenset()))[1] & inner]
+    if not arms:
+        return ""
+    said = []
+    for i, arm in dict.fromkeys(arms):
+        node = ifs.get(i, (None,))[0]
+        if node is None or len(arms) > 2:
+            return " on some paths only"
+        test, holds = node.test, arm == 0
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, holds = test.expression, not holds
+        code = _one_line(src(test))
+        if len(code) > 40:
+            return " on some paths only"
+        said.append(f"`{code}` is {'true' if holds else 'false'}")
+    return " when " + " and ".join(said)
+
+
+def _ifs_in_loops(module: cst.Module) -> dict[int, tuple[cst.If, frozenset[int]]]:
+    """Every `if` of the file, by id, with the ids of the loops around it."""
+    out: dict[int, tuple[cst.If, frozenset[int]]] = {}
+    stack: list[tuple[cst.CSTNode, frozenset[int]]] = [(module, frozenset())]
+    while stack:  # statements and their blocks only: an `if` is a statement
+        node, loops = stack.pop()
+        if isinstance(node, cst.If):
+            out[id(node)] = (node, loops)
+        inner = loops | {id(node)} if isinstance(node, (cst.For, cst.While)) else loops
+        stack.extend((c, inner) for c in node.children if isinstance(c, _BLOCKS))
+    return out
+
+
+_BLOCKS = (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally,
+           cst.MatchCase)
 
 
 def _one_line(code: str) -> str:
@@ -1240,18 +1289,19 @@ def _one_line(code: str) -> str:
     return re.sub(r"\s+", " ", code)
 
 
-def _part_frozen(flow, freeze, opt, frozen: str) -> str:
+def _part_frozen(facts: Facts, flow, freeze, opt, frozen: str) -> str:
     """What is frozen, for an optimizer over a part of the frozen model (`model.layer4` of `model`):
     "`model.layer4` is frozen (all of `model` is)", less the parts unfrozen or replaced since."""
-    spared = _spared(flow, freeze, opt, frozen)
+    spared = _spared(facts, flow, freeze, opt, frozen)
     return f"`{opt.detail['path']}` is frozen (all of `{frozen}` is{f' but {spared}' if spared else ''})"
 
 
-def _spared(flow, freeze, opt, frozen: str) -> str:
+def _spared(facts: Facts, flow, freeze, opt, frozen: str) -> str:
     """The parts of `frozen` unfrozen again or replaced between the freeze and the optimizer (and not
     frozen again), as a message names them: "`model.fc`, replaced since, and `model.layer4`, unfrozen
-    again" (a part inside another one named, not again); "" where none."""
-    spared = [(part, "unfrozen again" if e.kind == UNFREEZE else "replaced since")
+    again" (a part inside another one named, not again; "replaced since when `args.new_head` is true"
+    where that happens on some paths only); "" where none."""
+    spared = [(part, ("unfrozen again" if e.kind == UNFREEZE else "replaced since") + _when(facts, e, opt))
               for e in flow.events if e.kind in (UNFREEZE, REPLACE) and e.target == freeze.target
               and freeze.index < e.index < opt.index and after(freeze, e)
               and _within(part := _part(e) if e.kind == UNFREEZE else e.detail.get("path"), frozen)
@@ -1275,7 +1325,7 @@ def _frozen_as_it_stands(facts: Facts, flow, freeze, opt, frozen: str) -> str:
     unfrozen or replaced since (and not frozen again); and, where `model` was wrapped again since (`model = DataParallel(model)`),
     the path the freeze named with the line it named it at, since it no longer leads there (where the
     wrap runs on some paths only, under an `if`, the path as named, and the wrapped one beside it)."""
-    spared = _spared(flow, freeze, opt, frozen)
+    spared = _spared(facts, flow, freeze, opt, frozen)
     wrapped = _wrapped_again(facts, flow, freeze, opt) if frozen != freeze.target else None
     if wrapped is not None:
         call, always = wrapped
@@ -1598,7 +1648,8 @@ def _harmless_small(s, names: set[str], path: str, reads: "_Reads") -> bool:
                 isinstance(s.value.func, cst.Attribute) and _path(s.value.func.value) == target.value
                 and _harmless_call(s.value, names, path, moves_only=True) or reads.compiled(s.value, target.value))
         if isinstance(target, cst.Name):  # `params = [p for p in model.layer4.parameters()]`: a read
-            return _param_read(s.value, path) or isinstance(s.value, cst.Call) and reads.only(s.value)
+            return _param_read(s.value, path) or isinstance(s.value, cst.Call) and reads.only(s.value) \
+                or isinstance(s.value, (cst.ListComp, cst.GeneratorExp)) and reads.counted(s.value)
         return not _names(s.value, names, sizes=True) and _harmless_store(target, s.value, path)
     return False
 
@@ -1625,6 +1676,11 @@ class _Reads:
 
     def only(self, call: cst.Call) -> bool:
         return self._reader(call.func) and all(self._arg(a.value) for a in call.args)
+
+    def counted(self, comp) -> bool:
+        """`trainable = [n for n, p in model.named_parameters() if p.requires_grad]`: a list of the
+        parameters (or names) a flag or size picks, made without changing any."""
+        return self._count(comp)
 
     def compiled(self, call: cst.Call, root: str) -> bool:
         """`model = torch.compile(model, ...)`: a wrapper over the same parameters."""
@@ -1663,7 +1719,10 @@ class _Reads:
             return False
         var = target.value  # the parameter; a name of `named_parameters()` is a str
         rest = self.names - {n.value for n in walk(f.target) if isinstance(n, cst.Name)}
-        for part in (comp.elt, *(i.test for i in f.ifs)):
+        # the parameter itself as the element (`len([p for p in model.parameters() if p.requires_grad])`):
+        # handed as it is to a reader, or to a name whose later uses are judged where they are
+        bare = isinstance(comp.elt, cst.Name) and comp.elt.value == var
+        for part in (*(() if bare else (comp.elt,)), *(i.test for i in f.ifs)):
             asked = {id(a.value) for a in walk(part) if isinstance(a, cst.Attribute) and a.attr.value in _PARAM_READS}
             if any(isinstance(n, cst.Name) and n.value == var and id(n) not in asked for n in walk(part)) \
                     or _names(part, rest, sizes=True) or not self._asks_only(part, var):

@@ -14,7 +14,8 @@ from freezelint.check.facts import ClassInfo, Ctx, Facts, MethodCall, Scope
 from freezelint.check.known import MODULE_METHODS, is_library
 from freezelint.check.project import ABSENT, Edge, shown_path
 from freezelint.check.rules._kept import (
-    REPORTS, _path, _run_before, key_filter, key_test, loop_key, names_read, read_before, results, unread_result)
+    REPORTS, _path, _run_before, key_filter, key_test, loop_key, names_read, read_before, rebound_before_read, results,
+    unread_result)
 from freezelint.check.rules.base import Example, Finding, Rule, src
 from freezelint.check.syntax import dotted
 
@@ -1157,7 +1158,7 @@ class UncheckedPartialLoad(Rule):
             body = home.node if home is not None and home.node is not None else module
             if _exempt(facts, call, body, home, ctx.scope):
                 continue
-            kept = f"is assigned to `{', '.join(names)}` and never read" if names else "is discarded"
+            kept = _unread(facts, names, ctx.stmt, body)
             yield self.finding(
                 call,
                 f"the result of `{src(call.func.value)}.load_state_dict(..., strict=False)` {kept}: if no key "
@@ -1767,6 +1768,18 @@ def _advice(names: list[str]) -> str:
     if len(names) == 2:
         return f"check `{names[0]}` / `{names[1]}` (missing / unexpected keys)"
     return "keep the result and check `missing_keys` / `unexpected_keys`"
+
+
+def _unread(facts: Facts, names: list[str], stmt: cst.CSTNode | None, body: cst.CSTNode) -> str:
+    """How the result went unread: discarded, never read, or bound again before any read."""
+    if not names:
+        return "is discarded"
+    shown = ", ".join(f"`{n}`" for n in names)
+    again = rebound_before_read(names, stmt, body) if names_read(set(names), body) else None
+    if again is not None and again in facts.positions:
+        return f"is assigned to {shown}, which line {facts.positions[again].start.line} assigns again before " \
+            f"anything reads {'it' if len(names) == 1 else 'them'}"
+    return f"is assigned to `{', '.join(names)}` and never read"
 
 
 def _loads(facts: Facts, module: cst.Module) -> Iterable[tuple[cst.Call, Ctx, list[str]]]:
