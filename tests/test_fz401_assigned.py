@@ -34,6 +34,9 @@ DROPPED = {
     # in a loop; then a loop that only rebinds the name (a store, not a read)
     "in_loop": "for part in sd:\n    " + LOAD.replace("sd,", "part,"),
     "rebound_by_loop": LOAD + "for msg in range(3):\n    pass\n",
+    # code run from a string that does not name it (EfficientDet's `eval(opt.ratios)` config parse)
+    "eval_of_a_config_string": "ratios = eval(self.ratios)\n" + LOAD,
+    "exec_of_a_literal_naming_another": LOAD + "exec('print(sd)')\n",
 }
 
 
@@ -59,6 +62,8 @@ KEPT = {
     "read_in_a_comprehension": LOAD + "keys = [k for k in msg.missing_keys]\nreturn keys\n",
     "augmented": "msgs = []\nmsgs += model.load_state_dict(sd, strict=False)\n",
     "locals": LOAD + "return locals()\n",
+    "eval_of_a_literal_naming_it": LOAD + "eval('print(msg.missing_keys)')\n",
+    "exec_of_an_f_string_naming_it": LOAD + "exec(f\"print({'msg'}, {sd})\")\n",
     "attribute_target": "self.msg = model.load_state_dict(sd, strict=False)\n",
     "subscript_target": "out = {}\nout['msg'] = model.load_state_dict(sd, strict=False)\nreturn out\n",
     "walrus": "if (msg := model.load_state_dict(sd, strict=False)).missing_keys:\n    pass\n",

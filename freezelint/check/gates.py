@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3a95f755904d1ee5f28f48384354cb3e'
+RULES_DIGEST = 'ca78f34108badf3777e55611ea0e47b4'
 
 GATES = {
     'FZ002': (

@@ -15,6 +15,7 @@ kept (`print(list(d))`), makes an empty filter visible, like the `len(d)` check 
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 from typing import Iterable, Sequence
 
@@ -335,8 +336,11 @@ def missing_reported(name: str, body: cst.CSTNode) -> bool:
     return v.found
 
 
-# Calls that read a scope's names without naming them.
-_NAMESPACE_READS = frozenset({"locals", "vars", "globals", "eval", "exec"})
+# Calls that read a scope's names without naming them: the namespace handed out whole. Code run
+# from a string (`eval`, `exec`) reads one where the string's literal text names it:
+# `eval(opt.ratios)` turns a config string into a list and reads no local around it.
+_NAMESPACE_READS = frozenset({"locals", "vars", "globals"})
+_CODE_RUNNERS = frozenset({"eval", "exec"})
 
 
 def _stored_names(target: cst.BaseExpression) -> list[str] | None:
@@ -413,6 +417,11 @@ class _Reads(cst.CSTVisitor):
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Name) and node.func.value in _NAMESPACE_READS:
             self.read = True
+        elif isinstance(node.func, cst.Name) and node.func.value in _CODE_RUNNERS and node.args:
+            texts = [t.value for t in traverse.walk(node.args[0]) if isinstance(t, (cst.SimpleString,
+                                                                                   cst.FormattedStringText))]
+            if any(re.search(rf"\b{re.escape(n)}\b", t) for t in texts for n in self.names):
+                self.read = True
 
     def visit_Name(self, node: cst.Name) -> None:
         if node.value in self.names and id(node) not in self.stores:
