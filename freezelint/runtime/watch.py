@@ -1220,7 +1220,12 @@ class Watch:
         (at its start the grad is the previous step's last closure's, whatever zero_grad() does)."""
         probe = self._grad_probe.pop(id(opt), None)
         if probe is not None and probe[0].grad is not None:
-            self.zeroing.add("kept" if probe[1]() is probe[0].grad else "renewed")
+            if probe[1]() is probe[0].grad:
+                self.zeroing.add("kept")
+            elif getattr(probe[0], "summed_grad", None) is None:
+                # opacus's DPOptimizer assigns each trained parameter a new .grad (its `summed_grad`
+                # plus noise) before the optimizer it wraps steps: a new tensor says nothing there
+                self.zeroing.add("renewed")
 
     def _note_written(self, opt: torch.optim.Optimizer) -> None:
         """At a step of `opt` after one in the window: its trainable parameters written since its

@@ -1129,10 +1129,12 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         mrecords[0] = replace(mrecords[0], type=f"({len(labels)} model{'s' * (len(labels) != 1)}: {', '.join(labels)})")
     # how the loop zeroes grads: seen where the watch could tell (a grad tensor kept or renewed
     # from one step to the next), else a guess from frozen parameters holding zeroed grads, which
-    # the findings' advice may use but the report's header does not state
+    # the findings' advice may use but the report's header does not state (nor contradict: one that
+    # says set_to_none=False keeps a frozen parameter's grad alive is not headed set_to_none=True)
     seen_zeroing = w.zeroing
     set_to_none = "kept" not in seen_zeroing and not any(r.grad == "zero" and not r.requires_grad for r in precords)
-    shown_zeroing = (True if seen_zeroing == {"renewed"} else False if seen_zeroing == {"kept"} else None)
+    shown_zeroing = (True if seen_zeroing == {"renewed"} and set_to_none else False if seen_zeroing == {"kept"}
+                     else None)
 
     from_ddp: frozenset[str] = frozenset()
     if spread is not None:

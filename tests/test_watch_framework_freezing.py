@@ -1,0 +1,78 @@
+"""watch() on what training frameworks do to a model and its optimizer when they freeze layers,
+reproduced in plain torch: opacus's DPOptimizer writing each trained parameter a new noised .grad
+before the torch optimizer it wraps steps (and its zero_grad() defaulting to set_to_none=False),
+fastai's and pytorch-accelerated's freezing that keeps BatchNorm layers trainable in a frozen part."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import freezelint  # noqa: E402
+
+
+def _noised_step(opt: torch.optim.Optimizer, params: list[nn.Parameter]) -> None:
+    """What opacus's DPOptimizer.step() does before stepping the optimizer it wraps: each trainable
+    parameter's clipped per-sample grads summed (`summed_grad`) and a new `.grad` of that sum plus
+    noise assigned to it; frozen ones are left out."""
+    for p in params:
+        if p.requires_grad and p.grad is not None:
+            p.summed_grad = p.grad.detach().clone()
+            p.grad = (p.summed_grad + 0.01 * torch.randn_like(p)).view_as(p)
+    opt.step()
+
+
+def _dp_step(net: nn.Module, opt: torch.optim.Optimizer, set_to_none: bool) -> None:
+    params = list(net.parameters())
+    opt.zero_grad(set_to_none=set_to_none)  # DPOptimizer.zero_grad()'s default: False
+    for p in params:
+        p.summed_grad = None  # opacus clears it in zero_grad()
+    net(torch.randn(4, 4)).sum().backward()
+    _noised_step(opt, params)
+
+
+def _dp_loop(net: nn.Module, opt: torch.optim.Optimizer, steps: int, trained_then_frozen: bool = False,
+             set_to_none: bool = False):
+    if trained_then_frozen:
+        for _ in range(2):
+            _dp_step(net, opt, set_to_none)
+        net[0].requires_grad_(False)  # frozen after training it, its grads left as they are
+    with freezelint.watch(steps=steps) as w:
+        for _ in range(steps):
+            _dp_step(net, opt, set_to_none)
+    return w
+
+
+def test_a_grad_a_wrapper_wrote_before_the_step_says_nothing_of_zero_grad():
+    net = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    net[0].requires_grad_(False)
+    opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1, momentum=0.9)
+    w = _dp_loop(net, opt, steps=3)
+    assert w.report.ok, w.report.render_text()
+    head = w.report.render_text().splitlines()[0]
+    assert "zero_grad" not in head and head.endswith("on cpu, SGD"), head
+
+
+def test_near_miss_a_loop_that_writes_no_grad_of_its_own_still_states_set_to_none():
+    net = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    with freezelint.watch(steps=3) as w:
+        for _ in range(3):
+            opt.zero_grad()
+            net(torch.randn(4, 4)).sum().backward()
+            opt.step()
+    assert w.report.render_text().splitlines()[0].endswith("SGD, zero_grad(set_to_none=True)")
+
+
+def test_frozen_grads_kept_alive_are_stated_as_set_to_none_false_in_the_header_too():
+    """A layer frozen after training under the wrapper, its zeroed grad kept by zero_grad(set_to_none=
+    False) and stepped by momentum: FZ501 says set_to_none=False keeps such grads; the header
+    must not say set_to_none=True from the trained grads the wrapper renewed."""
+    net = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    w = _dp_loop(net, opt, steps=2, trained_then_frozen=True)
+    text = w.report.render_text()
+    assert "FZ501" in [f.code for f in w.report.findings], text
+    assert "zero_grad(set_to_none=True)" not in text.splitlines()[0], text
