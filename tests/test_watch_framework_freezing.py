@@ -76,3 +76,65 @@ def test_frozen_grads_kept_alive_are_stated_as_set_to_none_false_in_the_header_t
     text = w.report.render_text()
     assert "FZ501" in [f.code for f in w.report.findings], text
     assert "zero_grad(set_to_none=True)" not in text.splitlines()[0], text
+
+
+def _block(i: int, o: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU())
+
+
+def _frozen_but_norms(model: nn.Module) -> None:
+    """What fastai's `Learner.freeze()` (train_bn=True) and pytorch-accelerated's ModelFreezer
+    (freeze_batch_norms=False) do to a body: every parameter frozen but the BatchNorm layers'."""
+    for m in model.modules():
+        if not isinstance(m, nn.BatchNorm2d):
+            for p in m.parameters(recurse=False):
+                p.requires_grad_(False)
+
+
+def _cnn() -> nn.Sequential:
+    return nn.Sequential(nn.Sequential(_block(3, 8), _block(8, 8)), nn.Sequential(nn.AdaptiveAvgPool2d(1),
+                                                                                 nn.Flatten(), nn.Linear(8, 2)))
+
+
+def _watched(model: nn.Module, **expect) -> freezelint.AuditReport:
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)  # fastai's optimizer holds every group
+    with freezelint.watch(steps=2, **expect) as w:
+        for _ in range(2):
+            opt.zero_grad()
+            model(torch.randn(4, 3, 8, 8)).sum().backward()
+            opt.step()
+    return w.report
+
+
+def test_expect_frozen_on_a_body_frozen_but_its_batchnorm_says_a_frameworks_freeze_kept_them_trainable():
+    model = _cnn()
+    _frozen_but_norms(model[0])
+    report = _watched(model, expect_frozen=["0"])
+    [f] = [f for f in report.findings if f.code == "FZ506"]
+    assert "all 4 are trainable (requires_grad=True): the weights and biases of its normalization layers " \
+           "(BatchNorm2d) in a part whose other layers are frozen" in f.message, f.message
+    assert "fastai's `Learner.freeze()` with train_bn=True" in f.message, f.message
+    assert f.advice.startswith("if that is meant, name in the expectation only the layers meant to stay frozen"), \
+        f.advice
+    assert "`Learner(..., train_bn=False)`" in f.advice and "freeze_batch_norms=True" in f.advice, f.advice
+    assert _watched(model, expect_frozen=["0.*.0.weight"]).ok  # the convolutions alone: frozen
+
+
+@pytest.mark.parametrize("how", ["all trainable", "a conv trainable too"])
+def test_near_miss_a_part_not_frozen_around_its_norms_keeps_the_plain_cause(how):
+    model = _cnn()
+    if how == "a conv trainable too":
+        _frozen_but_norms(model[0])
+        model[0][1][0].weight.requires_grad_(True)
+    report = _watched(model, expect_frozen=["0"])
+    [f] = [f for f in report.findings if f.code == "FZ506"]
+    assert "normalization" not in f.message and f.advice == "freeze them with requires_grad_(False)", f
+
+
+def test_audit_says_the_same_of_a_body_frozen_but_its_batchnorm():
+    model = _cnn()
+    _frozen_but_norms(model[0])
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    report = freezelint.audit(model, opt, steps=2, batch=torch.randn(4, 3, 8, 8), expect_frozen=["0"])
+    [f] = [f for f in report.findings if f.code == "FZ506"]
+    assert "in a part whose other layers are frozen" in f.message, f.message

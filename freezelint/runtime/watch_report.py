@@ -1212,7 +1212,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         as_named = {id(p): n for n, p in named if id(p) in tied}
         ties = {n: [a for a in tied[pid] if a != n] for pid, n in as_named.items()}
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords, among=len(opts),
-                                        tied=ties, in_eval=frozenset(r.name for r in mrecords if r.mode == "eval")):
+                                        tied=ties, in_eval=frozenset(r.name for r in mrecords if r.mode == "eval"),
+                                        norms=F.norm_layers(named_modules)):
             # the finding names the pattern as the user wrote it (`ctrl.1`, `_orig_mod.head`)
             f = replace(f, target=written.get(f.target, f.target)) if f.target in written else f
             found.append(_script_module(f, named_modules, [r.name for r in precords])
