@@ -76,6 +76,25 @@ def test_frozen_grads_kept_alive_are_stated_as_set_to_none_false_in_the_header_t
     text = w.report.render_text()
     assert "FZ501" in [f.code for f in w.report.findings], text
     assert "zero_grad(set_to_none=True)" not in text.splitlines()[0], text
+    [f] = [f for f in w.report.findings if f.code == "FZ501"]
+    assert "keeps such grads alive (opacus's DPOptimizer.zero_grad() defaults to set_to_none=False)" in f.message
+
+
+def test_near_miss_a_plain_optimizer_keeping_frozen_grads_names_no_dp_default():
+    net = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(2):
+        opt.zero_grad(set_to_none=False)
+        net(torch.randn(4, 4)).sum().backward()
+        opt.step()
+    net[0].requires_grad_(False)
+    with freezelint.watch(steps=2) as w:
+        for _ in range(2):
+            opt.zero_grad(set_to_none=False)
+            net(torch.randn(4, 4)).sum().backward()
+            opt.step()
+    [f] = [f for f in w.report.findings if f.code == "FZ501"]
+    assert "keeps such grads alive" in f.message and "opacus" not in f.message, f.message
 
 
 def _block(i: int, o: int) -> nn.Sequential:
@@ -138,3 +157,25 @@ def test_audit_says_the_same_of_a_body_frozen_but_its_batchnorm():
     report = freezelint.audit(model, opt, steps=2, batch=torch.randn(4, 3, 8, 8), expect_frozen=["0"])
     [f] = [f for f in report.findings if f.code == "FZ506"]
     assert "in a part whose other layers are frozen" in f.message, f.message
+
+
+@pytest.mark.parametrize("noised", [True, False])
+def test_frozen_batchnorm_statistics_under_noised_grads_are_said_to_leave_the_privacy_guarantee(noised):
+    """opacus checks only trainable modules for BatchNorm: a frozen one in train mode still records
+    the private batches' statistics, noised by nothing. Without a DP optimizer: the plain FZ502."""
+    net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    net[:2].requires_grad_(False)
+    opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+    params = list(net.parameters())
+    with freezelint.watch(steps=3) as w:
+        for _ in range(3):
+            opt.zero_grad(set_to_none=False)
+            for p in params:
+                p.summed_grad = None
+            net(torch.randn(8, 4)).sum().backward()
+            if noised:
+                _noised_step(opt, params)
+            else:
+                opt.step()
+    [f] = [f for f in w.report.findings if f.code == "FZ502"]
+    assert ("outside the privacy guarantee" in f.message) is noised, f.message

@@ -523,6 +523,25 @@ def _advise_finetuning(found: list[F.AuditFinding], callbacks: str, named_module
                          f"them to the optimizer")
 
 
+def _private_stats(f: F.AuditFinding) -> F.AuditFinding:
+    """FZ502 where the optimizer's grads were noised for differential privacy (opacus's DPOptimizer):
+    statistics a training forward records are computed from the private batches and never noised, so
+    they leave the privacy guarantee; opacus's ModuleValidator refuses trainable BatchNorm for that,
+    but checks only trainable modules, and passes a frozen one."""
+    return replace(f, message=f.message + "; and with the grads noised for differential privacy (opacus), those "
+                   "statistics are computed from the private batches without noise, outside the privacy guarantee "
+                   "(opacus's ModuleValidator refuses a trainable BatchNorm for that reason, but does not check a "
+                   "frozen one)")
+
+
+def _dp_zero_grad(f: F.AuditFinding) -> F.AuditFinding:
+    """FZ501 blaming zero_grad(set_to_none=False) under opacus, whose DPOptimizer.zero_grad() defaults
+    to it: the loop's plain `optimizer.zero_grad()` is that call."""
+    kept = "zero_grad(set_to_none=False) keeps such grads alive"
+    return replace(f, message=f.message.replace(kept, f"{kept} (opacus's DPOptimizer.zero_grad() defaults to "
+                                                      f"set_to_none=False)")) if kept in f.message else f
+
+
 def _refrozen_notes(w: "Watch", named: list[tuple[str, nn.Parameter]]) -> list[str]:
     """Which parameters were frozen inside the window, after steps that trained them: their
     records (and any FZ501) are about the steps from the freeze on."""
@@ -1174,6 +1193,9 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites,
                                  stayed_eval=stayed)
     found = F.held_beside(found, precords, onames)  # several optimizers: FZ503 says which to add to
+    if "noised" in w.zeroing:
+        found = [_private_stats(f) if f.code == "FZ502" else _dp_zero_grad(f) if f.code == "FZ501" else f
+                 for f in found]
     if not only_beside and any(f.code == "FZ503" for f in found):
         found = _held_unstepped(w, found, named, opts)
     if any(graded) and not only_beside:
