@@ -179,3 +179,26 @@ def test_frozen_batchnorm_statistics_under_noised_grads_are_said_to_leave_the_pr
                 opt.step()
     [f] = [f for f in w.report.findings if f.code == "FZ502"]
     assert ("outside the privacy guarantee" in f.message) is noised, f.message
+
+
+@pytest.mark.parametrize("noised", [True, False])
+def test_a_layer_unfrozen_after_a_dp_optimizer_was_built_is_fz503_saying_how_to_rewrap(noised):
+    """opacus hooks the layers trainable at make_private for per-sample grads: one unfrozen later and
+    only added to the optimizer makes the next step raise, so FZ503's add_param_group is not enough."""
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    net[0].requires_grad_(False)
+    opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.1)
+    net[0].requires_grad_(True)
+    params = list(net.parameters())
+    with freezelint.watch(steps=2) as w:
+        for _ in range(2):
+            opt.zero_grad(set_to_none=False)
+            for p in params:
+                p.summed_grad = None
+            net(torch.randn(4, 4)).sum().backward()
+            if noised:
+                _noised_step(opt, params)
+            else:
+                opt.step()
+    [f] = [f for f in w.report.findings if f.code == "FZ503"]
+    assert ("call the wrapped model's remove_hooks() and make_private again" in f.advice) is noised, f.advice

@@ -542,6 +542,16 @@ def _dp_zero_grad(f: F.AuditFinding) -> F.AuditFinding:
                                                       f"set_to_none=False)")) if kept in f.message else f
 
 
+def _dp_unhooked(f: F.AuditFinding) -> F.AuditFinding:
+    """FZ503 under opacus: its make_private hooks only the layers trainable when it wraps the model,
+    so a layer unfrozen later and added to its optimizer makes the next step raise ("Per sample
+    gradient is not initialized"): the layer has to be trainable when the model is wrapped."""
+    return replace(f, advice=f.advice + "; under opacus, add_param_group alone makes its next step raise (\"Per "
+                   "sample gradient is not initialized\"): make_private hooked only the layers trainable when it "
+                   "wrapped the model, so unfreeze them before make_private, or call the wrapped model's "
+                   "remove_hooks() and make_private again with an optimizer that holds them")
+
+
 def _refrozen_notes(w: "Watch", named: list[tuple[str, nn.Parameter]]) -> list[str]:
     """Which parameters were frozen inside the window, after steps that trained them: their
     records (and any FZ501) are about the steps from the freeze on."""
@@ -1194,8 +1204,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  stayed_eval=stayed)
     found = F.held_beside(found, precords, onames)  # several optimizers: FZ503 says which to add to
     if "noised" in w.zeroing:
-        found = [_private_stats(f) if f.code == "FZ502" else _dp_zero_grad(f) if f.code == "FZ501" else f
-                 for f in found]
+        found = [_private_stats(f) if f.code == "FZ502" else _dp_zero_grad(f) if f.code == "FZ501" else
+                 _dp_unhooked(f) if f.code == "FZ503" else f for f in found]
     if not only_beside and any(f.code == "FZ503" for f in found):
         found = _held_unstepped(w, found, named, opts)
     if any(graded) and not only_beside:
