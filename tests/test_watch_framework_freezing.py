@@ -202,3 +202,42 @@ def test_a_layer_unfrozen_after_a_dp_optimizer_was_built_is_fz503_saying_how_to_
                 opt.step()
     [f] = [f for f in w.report.findings if f.code == "FZ503"]
     assert ("call the wrapped model's remove_hooks() and make_private again" in f.advice) is noised, f.advice
+
+
+class _TwoPartClassifier:
+    """What setfit's SetFitModel is to the watch: no module, it holds a body and a head as attributes and
+    runs its own loop (`fit`) over both, the body frozen (end_to_end=False), one optimizer over both."""
+
+    def __init__(self):
+        self.model_body = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8))
+        self.model_head = nn.Linear(8, 2)
+
+    def fit(self, steps: int, end_to_end: bool) -> None:
+        if not end_to_end:
+            self.model_body.requires_grad_(False)
+        opt = torch.optim.AdamW([{"params": self.model_body.parameters()}, {"params": self.model_head.parameters()}])
+        for _ in range(steps):
+            opt.zero_grad()
+            self.model_head(self.model_body(torch.randn(4, 4))).sum().backward()
+            opt.step()
+
+
+def test_models_a_non_module_holds_and_trains_are_labelled_by_its_attributes():
+    clf = _TwoPartClassifier()
+    with freezelint.watch(steps=2, expect_trainable=["model_body"]) as w:
+        clf.fit(2, end_to_end=False)
+    text = w.report.render_text()
+    assert "(2 models: model_body, model_head)" in text, text
+    [f] = [f for f in w.report.findings if f.code == "FZ506"]
+    assert f.target == "model_body" and "expected to train, but model_body.0.weight" in f.message, f.message
+    with freezelint.watch(steps=2, expect_frozen=["model_body"]) as w:
+        _TwoPartClassifier().fit(2, end_to_end=False)
+    assert w.report.ok, w.report.render_text()
+
+
+def test_near_miss_models_the_script_names_keep_the_scripts_names():
+    clf = _TwoPartClassifier()
+    body = clf.model_body  # noqa: F841 — the script's own name for it wins
+    with freezelint.watch(steps=2) as w:
+        clf.fit(2, end_to_end=False)
+    assert "(2 models: body, model_head)" in w.report.render_text(), w.report.render_text()
