@@ -101,6 +101,8 @@ def test_fastai_learner_with_its_own_optimizer_is_told_to_wrap_a_torch_one(cli, 
     assert ("forward and backward passes ran, but no torch.optim.Optimizer stepped (only their steps are watched): "
             "fastai's Optimizer (fastai.optimizer.Optimizer) is not one; pass opt_func=partial(OptimWrapper, "
             "opt=torch.optim.AdamW)") in r.err, r.err
+    assert "fastai's own zeroes them in place, so a part frozen by learn.freeze() after it trained keeps zero grads, " \
+           "and its weight decay still shrinks the frozen weights at every step" in r.err, r.err
 
 
 @pytest.mark.skipif(importlib.util.find_spec("keras") is None, reason="keras is not installed")

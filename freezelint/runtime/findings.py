@@ -1890,7 +1890,8 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
                          module_names: Sequence[str] = (),
                          buffers: Sequence[BufferRecord] | None = None, among: int = 1,
                          tied: Mapping[str, Sequence[str]] | None = None,
-                         in_eval: frozenset[str] = frozenset()) -> list[AuditFinding]:
+                         in_eval: frozenset[str] = frozenset(),
+                         norms: Mapping[str, str] | None = None) -> list[AuditFinding]:
     """FZ506 per pattern. Trainable means requires_grad, held by an optimizer, and changed, or
     reached by a gradient that was exactly zero at every step (LoRA's lora_A while lora_B is still
     zero at initialisation: it moves from the second step on). A pattern that names only modules
@@ -1899,7 +1900,9 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
     `tied`: a record's name -> the other names of its tensor as a tied weight (not PEFT's or a
     wrapper's other spellings of the same name), for the advice on one a pattern names only in part.
     `in_eval`: the modules whose forwards all ran in eval() (the watch's), where a trainable one expected
-    frozen was most likely taken to be frozen by eval()."""
+    frozen was most likely taken to be frozen by eval(). `norms`: the normalization layers' names ->
+    their kinds, for a part frozen all but its norm layers (fastai's, Lightning's and
+    pytorch-accelerated's freezing keeps them trainable by default)."""
     out = []
 
     def untrained(r: ParamRecord) -> bool:
@@ -1947,6 +1950,9 @@ def expectation_findings(params: list[ParamRecord], expect_frozen: list[str], ex
         # freezing it freezes that one too
         others = {p.name: [n for n in (tied or {}).get(p.name, ()) if not matches(pattern, n)] for p in wrongs}
         causes, advice = _expectation_causes(option, wrongs, among, {n: o for n, o in others.items() if o}, in_eval)
+        kept = _norms_kept_trainable(hit, wrongs, norms or {}) if option == "expect_frozen" else ""
+        if kept:
+            causes, advice = kept, _NORMS_KEPT_ADVICE
         if option == "expect_frozen":
             out.append(AuditFinding("FZ506", pattern, f"expected frozen, but {listed(bad)} "
                                     f"{'is' if len(bad) == 1 else 'are'} trainable or changed: {causes}", advice))
@@ -2019,6 +2025,37 @@ def _by_other_names(p: ParamRecord, one: str, other: str) -> bool:
     first = {n for n in names if matches(one, n)}
     second = {n for n in names if matches(other, n)}
     return bool(first) and bool(second) and not first & second
+
+
+def norm_layers(named_modules: Iterable[tuple[str, nn.Module]]) -> dict[str, str]:
+    """The normalization layers (BatchNorm, InstanceNorm, LayerNorm, GroupNorm) by name -> their kind:
+    those a framework's freeze may keep trainable (fastai's norm_types, Lightning's BatchNorm)."""
+    kinds = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+    return {n: type(m).__name__ for n, m in named_modules if isinstance(m, kinds)}
+
+
+_NORMS_KEPT_ADVICE = ("if that is meant, name in the expectation only the layers meant to stay frozen; else freeze "
+                      "them too (fastai: `Learner(..., train_bn=False)`; Lightning: `BaseFinetuning.freeze(modules, "
+                      "train_bn=False)`; pytorch-accelerated: `ModelFreezer(model, freeze_batch_norms=True)`), and put "
+                      "their BatchNorm layers in eval() so that the running statistics stay as well")
+
+
+def _norms_kept_trainable(hit: list[ParamRecord], wrongs: list[ParamRecord], norms: Mapping[str, str]) -> str:
+    """Why an expect_frozen pattern failed where the part it names is frozen but for its normalization
+    layers, whose parameters alone are trainable: what a framework's freeze does on purpose (fastai's
+    `freeze()` with train_bn=True, Lightning's `BaseFinetuning.freeze(train_bn=True)`, pytorch-accelerated's
+    ModelFreezer with freeze_batch_norms=False), so that they adapt to the new data. '' otherwise."""
+    if not wrongs or not all(r.requires_grad and r.module in norms for r in wrongs):
+        return ""
+    if not any(not r.requires_grad and r.module not in norms for r in hit):
+        return ""  # no frozen layer beside them: not a freeze that spared them
+    kinds = ", ".join(sorted({norms[r.module] for r in wrongs}))
+    n = len(wrongs)
+    return (f"{'it is' if n == 1 else ('all ' if n > 1 else '') + f'{n} are'} trainable (requires_grad=True): "
+            f"{'the weight or bias of a normalization layer' if n == 1 else 'the weights and biases of its normalization layers'} "
+            f"({kinds}) in a part whose other layers are frozen, as a framework's freeze leaves them on purpose "
+            f"(fastai's `Learner.freeze()` with train_bn=True, its default; Lightning's `BaseFinetuning.freeze()` "
+            f"with train_bn=True; pytorch-accelerated's ModelFreezer with freeze_batch_norms=False, its default)")
 
 
 def _expectation_causes(option: str, wrong: list[ParamRecord], among: int = 1,

@@ -371,7 +371,9 @@ def _no_torch_step(watch: Any) -> str:
 # what to do where a framework trains with an optimizer of its own
 _OWN_OPTIMIZER = {
     "fastai": "pass opt_func=partial(OptimWrapper, opt=torch.optim.AdamW) (or another torch optimizer) to the "
-              "Learner, so that it steps a torch optimizer",
+              "Learner, so that it steps a torch optimizer (whose zero_grad() sets grads to None: fastai's own zeroes "
+              "them in place, so a part frozen by learn.freeze() after it trained keeps zero grads, and its weight "
+              "decay still shrinks the frozen weights at every step)",
     "keras": "model.fit() cannot be watched with it; train the keras model in a PyTorch loop with a torch.optim "
              "optimizer (keras's guide \"Writing a training loop from scratch in PyTorch\") to gate it",
 }

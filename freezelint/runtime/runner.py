@@ -608,7 +608,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
         ties = {r.name: [names.display(a) for a in tied[id(p)] if names.display(a) != r.name]
                 for r, (_, p) in zip(precords, named) if id(p) in tied}
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules],
-                                           brecords, among=len(opts), tied=ties):
+                                           brecords, among=len(opts), tied=ties, norms=F.norm_layers(named_modules)):
             f.target = written.get(f.target, f.target)
             found.append(script_module_hint(f, named_modules, [r.name for r in precords])
                          if "pattern matched no parameter" in f.message else f)

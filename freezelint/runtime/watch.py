@@ -376,7 +376,7 @@ class Watch:
         # at a step's end, then at the next step: the same tensor ("kept": zero_grad(set_to_none=
         # False), or accumulation) or another ("renewed": set_to_none=True, torch's default)
         self._grad_probe: dict[int, tuple[nn.Parameter, weakref.ref]] = {}
-        self.zeroing: set[str] = set()
+        self.zeroing: set[str] = set()  # and "noised": a differential-privacy optimizer wrote the grad
         # Trainable parameters' version counters at their optimizer's latest step end, by id: one
         # that differs at the next step's start was written in between (outside the optimizer), and
         # is read then. `written_back`: id -> the steps whose update such a write undid, the
@@ -1248,7 +1248,14 @@ class Watch:
         (at its start the grad is the previous step's last closure's, whatever zero_grad() does)."""
         probe = self._grad_probe.pop(id(opt), None)
         if probe is not None and probe[0].grad is not None:
-            self.zeroing.add("kept" if probe[1]() is probe[0].grad else "renewed")
+            if probe[1]() is probe[0].grad:
+                self.zeroing.add("kept")
+            elif getattr(probe[0], "summed_grad", None) is None:
+                self.zeroing.add("renewed")
+            else:
+                # opacus's DPOptimizer assigns each trained parameter a new .grad (its `summed_grad`
+                # plus noise) before the optimizer it wraps steps: a new tensor says nothing there
+                self.zeroing.add("noised")
 
     def _note_written(self, opt: torch.optim.Optimizer) -> None:
         """At a step of `opt` after one in the window: its trainable parameters written since its

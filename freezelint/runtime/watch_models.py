@@ -794,14 +794,16 @@ def model_labels(models: list[nn.Module], inners: list[nn.Module], seen: dict[in
                  holder: tuple[str, dict[int, str]] | None = None) -> list[str]:
     """Name prefixes: none for one model; for several, the names the running script gives them
     (`teacher`, `G`; or, the frames gone, as noted while it ran: `seen`), else their names in the
-    module that holds them all (`holder`, from held_by: `aux` of `nets["aux"]`), else their classes
-    as their authors wrote them (inside DDP or torch.compile), numbered when repeated."""
+    module that holds them all (`holder`, from held_by: `aux` of `nets["aux"]`), else the attributes
+    of the training code's `self` that hold them (setfit's SetFitModel, no module, runs its own loop
+    over `self.model_body` and `self.model_head`), else their classes as their authors wrote them
+    (inside DDP or torch.compile), numbered when repeated."""
     if len(models) == 1:
         return [""]
     seen = seen or {}
     inside = holder[1] if holder is not None else {}
     named = [_script_name(m) or _script_name(i) or seen.get(id(m)) or seen.get(id(i)) or inside.get(id(m))
-             or inside.get(id(i)) for m, i in zip(models, inners)]
+             or inside.get(id(i)) or _held_name(m) or _held_name(i) for m, i in zip(models, inners)]
     kinds = [n or class_name(i) for n, i in zip(named, inners)]
     return [k if kinds.count(k) == 1 else f"{k}{kinds[:i].count(k)}" for i, k in enumerate(kinds)]
 

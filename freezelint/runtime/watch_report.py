@@ -524,6 +524,35 @@ def _advise_finetuning(found: list[F.AuditFinding], callbacks: str, named_module
                          f"them to the optimizer")
 
 
+def _private_stats(f: F.AuditFinding) -> F.AuditFinding:
+    """FZ502 where the optimizer's grads were noised for differential privacy (opacus's DPOptimizer):
+    statistics a training forward records are computed from the private batches and never noised, so
+    they leave the privacy guarantee; opacus's ModuleValidator refuses trainable BatchNorm for that,
+    but checks only trainable modules, and passes a frozen one."""
+    return replace(f, message=f.message + "; and with the grads noised for differential privacy (opacus), those "
+                   "statistics are computed from the private batches without noise, outside the privacy guarantee "
+                   "(opacus's ModuleValidator refuses a trainable BatchNorm for that reason, but does not check a "
+                   "frozen one)")
+
+
+def _dp_zero_grad(f: F.AuditFinding) -> F.AuditFinding:
+    """FZ501 blaming zero_grad(set_to_none=False) under opacus, whose DPOptimizer.zero_grad() defaults
+    to it: the loop's plain `optimizer.zero_grad()` is that call."""
+    kept = "zero_grad(set_to_none=False) keeps such grads alive"
+    return replace(f, message=f.message.replace(kept, f"{kept} (opacus's DPOptimizer.zero_grad() defaults to "
+                                                      f"set_to_none=False)")) if kept in f.message else f
+
+
+def _dp_unhooked(f: F.AuditFinding) -> F.AuditFinding:
+    """FZ503 under opacus: its make_private hooks only the layers trainable when it wraps the model,
+    so a layer unfrozen later and added to its optimizer makes the next step raise ("Per sample
+    gradient is not initialized"): the layer has to be trainable when the model is wrapped."""
+    return replace(f, advice=f.advice + "; under opacus, add_param_group alone makes its next step raise (\"Per "
+                   "sample gradient is not initialized\"): make_private hooked only the layers trainable when it "
+                   "wrapped the model, so unfreeze them before make_private, or call the wrapped model's "
+                   "remove_hooks() and make_private again with an optimizer that holds them")
+
+
 def _refrozen_notes(w: "Watch", named: list[tuple[str, nn.Parameter]]) -> list[str]:
     """Which parameters were frozen inside the window, after steps that trained them: their
     records (and any FZ501) are about the steps from the freeze on."""
@@ -1125,10 +1154,12 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         mrecords[0] = replace(mrecords[0], type=f"({len(labels)} model{'s' * (len(labels) != 1)}: {', '.join(labels)})")
     # how the loop zeroes grads: seen where the watch could tell (a grad tensor kept or renewed
     # from one step to the next), else a guess from frozen parameters holding zeroed grads, which
-    # the findings' advice may use but the report's header does not state
+    # the findings' advice may use but the report's header does not state (nor contradict: one that
+    # says set_to_none=False keeps a frozen parameter's grad alive is not headed set_to_none=True)
     seen_zeroing = w.zeroing
     set_to_none = "kept" not in seen_zeroing and not any(r.grad == "zero" and not r.requires_grad for r in precords)
-    shown_zeroing = (True if seen_zeroing == {"renewed"} else False if seen_zeroing == {"kept"} else None)
+    shown_zeroing = (True if seen_zeroing == {"renewed"} and set_to_none else False if seen_zeroing == {"kept"}
+                     else None)
 
     from_ddp: frozenset[str] = frozenset()
     if spread is not None:
@@ -1168,6 +1199,9 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                  ran=ran, substituted=substituted, toggled=toggled, live=named_modules, sites=sites,
                                  stayed_eval=stayed)
     found = F.held_beside(found, precords, onames)  # several optimizers: FZ503 says which to add to
+    if "noised" in w.zeroing:
+        found = [_private_stats(f) if f.code == "FZ502" else _dp_zero_grad(f) if f.code == "FZ501" else
+                 _dp_unhooked(f) if f.code == "FZ503" else f for f in found]
     if not only_beside and any(f.code == "FZ503" for f in found):
         found = _held_unstepped(w, found, named, opts)
     if any(graded) and not only_beside:
@@ -1206,7 +1240,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         as_named = {id(p): n for n, p in named if id(p) in tied}
         ties = {n: [a for a in tied[pid] if a != n] for pid, n in as_named.items()}
         for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords, among=len(opts),
-                                        tied=ties, in_eval=frozenset(r.name for r in mrecords if r.mode == "eval")):
+                                        tied=ties, in_eval=frozenset(r.name for r in mrecords if r.mode == "eval"),
+                                        norms=F.norm_layers(named_modules)):
             # the finding names the pattern as the user wrote it (`ctrl.1`, `_orig_mod.head`)
             f = replace(f, target=written.get(f.target, f.target)) if f.target in written else f
             found.append(script_module_hint(f, named_modules, [r.name for r in precords])
