@@ -71,6 +71,69 @@ def test_an_optimizer_of_the_scripts_own_is_named(cli, tmp_path):
             "SignOptimizer is not one; use a torch.optim optimizer in its place") in r.err, r.err
 
 
+LONG_OWN = OWN_OPTIMIZER.replace("range(3)", "range(500)") + "print('trained to the end')\n"
+
+
+def test_a_model_another_optimizer_trains_is_stopped_early_not_trained_to_the_end(cli, tmp_path):
+    # the torch step the window waits for never comes: stopped once the weights are seen to move
+    write(tmp_path / "train.py", LONG_OWN)
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2, r.out + r.err
+    assert "trained to the end" not in r.out + r.err
+    assert ("freezelint: error: train.py was stopped at its model's 8th forward pass, before any optimizer step: "
+            "forward passes ran, but no torch.optim.Optimizer stepped (only their steps are watched): the script's "
+            "SignOptimizer is not one") in r.err, r.err
+
+
+# near-misses: many forwards before the first torch step, the weights moving or another optimizer-like
+# object alive, but a torch optimizer that will step
+NOT_STALLED = {
+    # an initialisation that rescales weights between forwards (LSUV), then a torch optimizer
+    "rescaled_before_the_optimizer": """
+import torch, torch.nn as nn
+model = nn.Linear(4, 2)
+for _ in range(20):
+    with torch.no_grad():
+        model.weight /= model(torch.randn(5, 4)).std()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(3):
+    model(torch.randn(5, 4)).pow(2).mean().backward(); opt.step(); opt.zero_grad()
+""",
+    # gradient accumulation over 16 batches, an EMA-like helper named as an optimizer beside it
+    "accumulation_beside_another_optimizer": """
+import torch, torch.nn as nn
+class AveragingOptimizer:
+    def __init__(self, params):
+        self.params = list(params)
+    def step(self):
+        pass
+model = nn.Linear(4, 2)
+avg = AveragingOptimizer(model.parameters())
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(3):
+    for _ in range(16):
+        model(torch.randn(5, 4)).pow(2).mean().backward()
+    opt.step(); opt.zero_grad(); avg.step()
+""",
+    # an evaluation pass over 40 batches before training, a hand-made optimizer alive but not stepping
+    "evaluation_first": OWN_OPTIMIZER.replace("for _ in range(3):", "for _ in range(0):") + """
+with torch.no_grad():
+    for _ in range(40):
+        model(torch.randn(5, 4))
+torch_opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(3):
+    model(torch.randn(5, 4)).pow(2).mean().backward(); torch_opt.step(); torch_opt.zero_grad()
+""",
+}
+
+
+@pytest.mark.parametrize("script", NOT_STALLED.values(), ids=NOT_STALLED.keys())
+def test_a_torch_step_that_comes_after_many_forwards_is_waited_for(cli, tmp_path, script):
+    write(tmp_path / "train.py", script)
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 0, r.out + r.err
+
+
 def test_a_script_that_fails_is_told_its_error_not_guessed_at(cli, tmp_path):
     write(tmp_path / "train.py", OWN_OPTIMIZER + "raise ValueError('bad batch')\n")
     r = cli(tmp_path, "run", "train.py")

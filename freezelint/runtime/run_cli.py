@@ -41,7 +41,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 
 class RunError(Exception):
@@ -368,6 +368,37 @@ def _no_torch_step(watch: Any) -> str:
     return f"{head}: {package}'s {kind.__name__} ({kind.__module__}.{kind.__qualname__}) is not one; {advice}"
 
 
+def _stall_probe() -> Callable[[Any], str]:
+    """`Watch(on_stall=...)`: asked at a few forwards of the models before any torch step, it gives
+    `_no_torch_step`'s reason once the models' trainable parameters have changed since it was last
+    asked while another library's optimizer holds them and no torch.optim optimizer does: that
+    optimizer is training them (fastai's own Optimizer, a script's hand-made one), and the torch
+    step the window waits for will not come. The script is then stopped there, not left to train
+    to its end first. Not on a change alone (an initialisation that rescales weights between
+    forwards, before the optimizer is built), nor where a torch optimizer holds them (its step
+    may come after many forwards: gradient accumulation, an evaluation first)."""
+    last: list[Any] = [None]
+
+    def ask(watch: Any) -> str:
+        from freezelint.runtime.fingerprint import fingerprints
+        from freezelint.runtime.watch_models import _optimizers_holding
+
+        params = [p for m in list(watch.roots.values()) if m is not None for p in m.parameters() if p.requires_grad]
+        if not params:
+            return ""
+        held = _optimizers_holding()
+        if any(id(p) in held for p in params):
+            return ""
+        now = (params, fingerprints(params))
+        before, last[0] = last[0], now
+        if before is None or len(before[0]) != len(params) or any(a is not b for a, b in zip(before[0], params)) \
+                or before[1] == now[1] or not _other_optimizers(params):
+            return ""
+        return _no_torch_step(watch)
+
+    return ask
+
+
 # what to do where a framework trains with an optimizer of its own
 _OWN_OPTIMIZER = {
     "fastai": "pass opt_func=partial(OptimWrapper, opt=torch.optim.AdamW) (or another torch optimizer) to the "
@@ -572,6 +603,7 @@ def run_script(opts: RunOptions) -> int:
         streamed = not opts.stop and opts.fmt == "text"
         watch = Watch(opts.steps, expect_frozen=opts.expect_frozen, expect_trainable=opts.expect_trainable,
                       stop=opts.stop, stop_on_error=True, find_model=find, rewatch=opts.rewatch and not opts.stop,
+                      on_stall=_stall_probe() if opts.stop else None,
                       on_report=(lambda r: _emit(r, opts, accepted, report_out[0])) if streamed else None)
     except (RunError, AuditUsageError, ConfigError) as e:
         sys.path[:] = saved_path
@@ -623,6 +655,9 @@ def run_script(opts: RunOptions) -> int:
             traceback.print_exception(watch.error)
         said = getattr(watch.error, "cli", None) or str(watch.error)
         return _fail(opts, said.splitlines()[0])
+    if watch.stalled:  # stopped at a forward: another optimizer was seen training the model
+        return _fail(opts, f"{name} was stopped at its model's {watch.runs_before_step}th forward pass, before any "
+                           f"optimizer step: {watch.stalled}")
     if not watch.done:
         if failure is not None and opts.verbose:
             traceback.print_exception(failure)

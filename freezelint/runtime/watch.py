@@ -259,7 +259,8 @@ class Watch:
                  expect_frozen: Iterable[str] | str = (), expect_trainable: Iterable[str] | str = (),
                  stop: bool = False, on_report: Callable[[AuditReport], None] | None = None,
                  find_model: Callable[[], nn.Module] | None = None, rewatch: bool = True,
-                 ignore: Iterable[str] | str = (), stop_on_error: bool = False) -> None:
+                 ignore: Iterable[str] | str = (), stop_on_error: bool = False,
+                 on_stall: Callable[["Watch"], str] | None = None) -> None:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise AuditUsageError(f"steps must be an integer >= 1, got {steps!r}")
         if model is not None and not isinstance(model, nn.Module):
@@ -268,6 +269,11 @@ class Watch:
         self.stop = stop
         self.stop_on_error = stop_on_error  # a hook that fails raises WindowComplete (see _guarded)
         self.on_report = on_report
+        # asked, at a few of the models' forwards before any step, why no step comes (`freezelint
+        # run`: another library's optimizer trains the model): a reason stops the script with it
+        self.on_stall = on_stall
+        self.stalled = ""  # that reason, once given
+        self.runs_before_step = 0  # forwards of a known model before the first step
         try:
             self.expect_frozen = as_patterns(expect_frozen, "expect_frozen")
             self.expect_trainable = as_patterns(expect_trainable, "expect_trainable")
@@ -976,6 +982,8 @@ class Watch:
                 self._in_eval_root[0] = not module.training
                 if not self.started:
                     self._baseline_root(module)  # a new iteration before the window: take it again
+                    if self.on_stall is not None:
+                        self._ask_stall()
                 else:
                     self._ran_in_window.add(mid)
                     self._read_before_forward()
@@ -988,10 +996,23 @@ class Watch:
             mid = id(module)
         self._in_eval_root[0] = not module.training
         self._add_root(module)
+        if not self.started and self.on_stall is not None:
+            self._ask_stall()
         if self.started:
             self._ran_in_window.add(mid)
             self._read_before_forward()
         self._agree_before_backward(module)
+
+    def _ask_stall(self) -> None:
+        """At the models' 4th, 8th, 16th, 32nd and 64th forward with no step yet: `on_stall`'s reason
+        why none will come stops the script now, not after it has trained to its end unwatched."""
+        self.runs_before_step += 1
+        n = self.runs_before_step
+        if 4 <= n <= 64 and not n & (n - 1):
+            why = self.on_stall(self)  # type: ignore[misc]
+            if why:
+                self.stalled = why
+                raise WindowComplete("no torch optimizer step will come")
 
     def _read_before_forward(self) -> None:
         """At a root's forward inside the window, the first since a step ended: read the frozen
