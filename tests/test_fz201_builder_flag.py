@@ -82,6 +82,34 @@ def test_a_builder_that_freezes_on_every_path_is_reported_whatever_the_flag():
     assert len(found) == 1
 
 
+TRAINER = """
+class Trainer:
+    def __init__(self, cfg):
+        self.model = get_model({args})
+{more}
+    def fit(self, loader):
+        for epoch in range(3):
+            self.model.train()
+            for x in loader:
+                self.model(x).sum().backward()
+"""
+
+
+@pytest.mark.parametrize("args,more,fires", [
+    ("True", "", True),
+    ("freeze_bn=cfg.freeze_bn", "", True),
+    ("", "", False),
+    ("False", "", False),
+    # the model the builder froze is replaced before any method runs
+    ("True", "        self.model = nn.Linear(2, 2)\n", False),
+], ids=["true", "setting", "default", "false", "replaced"])
+def test_a_trainer_that_stores_the_built_model_and_trains_it(args, more, fires):
+    src = BUILDER + TRAINER.format(args=args, more=more)
+    found = [d for d in check_text(textwrap.dedent(src), "ex.py", ALL_STATIC, force=True).diagnostics
+             if d.code == "FZ201"]
+    assert [d.row for d in found] == ([src.count("\n", 0, src.index("self.model.train()")) + 1] if fires else [])
+
+
 def test_a_flag_left_false_leaves_batchnorm_in_train_mode():
     torchvision = pytest.importorskip("torchvision")
     nn = pytest.importorskip("torch").nn
@@ -130,7 +158,27 @@ def main(loader):
 """
 
 
-@pytest.mark.parametrize("user,row", [(HOLDER_FILE, 9), (LOOP_FILE, 9)], ids=["held", "trained"])
+# a trainer (no Module) whose __init__ stores the built model and whose fit() trains it with train()
+TRAINER_FILE = """import torch
+from model import get_model
+
+
+class Trainer:
+    def __init__(self, cfg):
+        self.model = get_model({args})
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+    def fit(self, loader):
+        for epoch in range(3):
+            self.model.train()
+            for x in loader:
+                self.model(x).sum().backward()
+                self.opt.step()
+"""
+
+
+@pytest.mark.parametrize("user,row", [(HOLDER_FILE, 9), (LOOP_FILE, 9), (TRAINER_FILE, 12)],
+                         ids=["held", "trained", "trainer"])
 @pytest.mark.parametrize("args,fires", [
     ("True", True),
     ("freeze_bn=True", True),

@@ -1174,10 +1174,11 @@ class Flow(cst.CSTVisitor):
         """`self.model = get_model()` (a function of this file) or `self.model = self.get_model()` in a
         Module's `__init__`: the model arrives with the BatchNorm its builder froze with .eval() still
         frozen (none where the builder trains it again after the freeze), held by the Module, whose
-        train() undoes it (FZ201). Marked `returned`: no method a caller may call again re-applies it."""
+        train() undoes it (FZ201). Marked `returned`: no method a caller may call again re-applies it.
+        The same in a trainer's `__init__` (a class that is no Module): its methods that train the
+        model it holds undo the freeze with their own `self.model.train()`."""
         held, owner = _self_attr(target), self.scope.cls
-        if held is None or owner is None or not owner.is_module or self.scope.func_name != "__init__" \
-                or not isinstance(call, cst.Call):
+        if held is None or owner is None or self.scope.func_name != "__init__" or not isinstance(call, cst.Call):
             return False
         func, callee = call.func, None
         if isinstance(func, cst.Name):
