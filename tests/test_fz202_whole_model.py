@@ -349,3 +349,51 @@ for epoch in range(5):
 def test_a_freeze_under_the_flag_of_the_function_counts_when_the_call_sets_it(arg, rows):
     found = check_source(FLAG_HELPER.format(arg=arg), "train.py", select=["FZ202"])
     assert [d.row for d in found] == rows
+
+
+# The same helper called by a builder of one model that hands its own parameter on
+# (`initialize_model(num_classes, feature_extract)` of the same tutorial): the builder's call decides.
+FLAG_BUILDER = '''
+import torch
+from torch import nn
+from torchvision import models
+
+FEATURE_EXTRACT = True
+
+
+def set_parameter_requires_grad(model, feature_extracting):
+    if feature_extracting:
+        for param in model.parameters():
+            param.requires_grad = False
+
+
+def initialize_model(num_classes, feature_extract):
+    model_ft = models.resnet18(weights="DEFAULT")
+    set_parameter_requires_grad(model_ft, feature_extract)
+    model_ft.fc = nn.Linear(512, num_classes)
+    return model_ft
+
+
+def main(loader, args):
+    model_ft = initialize_model(3, {arg})
+    opt = torch.optim.SGD([p for p in model_ft.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
+    for epoch in range(5):
+        model_ft.train()
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model_ft(x), y).backward()
+            opt.step()
+'''
+
+
+@pytest.mark.parametrize("arg,rows", [
+    ("True", [23]),
+    ("feature_extract=True", [23]),
+    ("FEATURE_EXTRACT", [23]),
+    ("False", []),
+    ("feature_extract=False", []),
+    ("args.feature_extract", []),
+])
+def test_a_builder_handing_its_flag_on_to_the_freeze_counts_as_its_call_sets_it(arg, rows):
+    source = FLAG_BUILDER.format(arg=arg)
+    assert [d.row for d in check_source(source, select=["FZ202"])] == rows

@@ -92,6 +92,9 @@ class _State:
     # is another run's: id(flow) -> (the branches the model's build sits under there, the builder's call)
     settings: dict = field(default_factory=dict)
     unless: tuple | None = None  # (the test of the unfreeze of all so left out, its body)
+    # the builders followed into from the model's assignment (`model = build(2, True)`): id of the
+    # builder's def -> (that call, the scope it sits in), for the flags it hands on (`_flag_value`)
+    entered: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -658,6 +661,7 @@ def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, st
         return _apply_events(facts, inner, root, prefix, state, depth, report)
     local = returned_local(inner, inner.scope, params) if returned else None
     if local is not None:
+        state.entered.setdefault(id(callee), (call, flow.scope))
         return _apply_events(facts, inner, local, prefix, state, depth, report, built=True)
     return e.kind == FREEZE
 
@@ -744,15 +748,20 @@ def _flag_value(call: cst.Call, fn: cst.FunctionDef, name: str, caller: Flow, st
     if constant is not None:
         return _value_of(constant)
     arm, builder = state.arm, caller.scope.node
-    if arm is None or arm.call is None or arm.flow is None or arm.flow.scope.node is not builder \
-            or not isinstance(builder, cst.FunctionDef):
+    if not isinstance(builder, cst.FunctionDef):
         return _UNREAD
-    known, outer = _argument(arm.call, builder, value.value)
+    if arm is not None and arm.call is not None and arm.flow is not None and arm.flow.scope.node is builder:
+        outer_call, outer_scope = arm.call, arm.outer
+    elif id(builder) in state.entered:  # a builder of one model, its call the model's assignment
+        outer_call, outer_scope = state.entered[id(builder)]
+    else:
+        return _UNREAD
+    known, outer = _argument(outer_call, builder, value.value)
     if not known or outer is None:
         return _UNREAD
     if _literal(outer):
         return _value_of(outer)
-    constant = _constant(arm.outer, outer.value) if isinstance(outer, cst.Name) and arm.outer is not None else None
+    constant = _constant(outer_scope, outer.value) if isinstance(outer, cst.Name) and outer_scope is not None else None
     return _value_of(constant) if constant is not None else _UNREAD
 
 
