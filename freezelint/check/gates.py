@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ca78f34108badf3777e55611ea0e47b4'
+RULES_DIGEST = 'd6d69c808e8eba9e2e1501d586f5d87a'
 
 GATES = {
     'FZ002': (
