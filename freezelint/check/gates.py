@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ca78f34108badf3777e55611ea0e47b4'
+RULES_DIGEST = '71fecb993dcd6435d0151f0b67424599'
 
 GATES = {
     'FZ002': (
