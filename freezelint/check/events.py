@@ -1122,6 +1122,9 @@ class Flow(cst.CSTVisitor):
         """`model = build(cfg)` (or `build(cfg).to(device)`): the model arrives in the state
         `build` left the model it returns in (BatchNorm frozen, parameters frozen, eval())."""
         call = unwrap_self_returning(value)
+        if isinstance(target, (cst.Tuple, cst.List)):
+            self._returned_elements(target, call)
+            return
         if self._built_into_module(target, call):
             return
         if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and isinstance(target, cst.Name):
@@ -1169,6 +1172,27 @@ class Flow(cst.CSTVisitor):
                         self._emit(k2, target.value, call, **_placed(k2, d2, target.value))
             elif kind in Summaries.RETURNED or kind.startswith(VIA):
                 self._emit(kind, target.value, call, **_placed(kind, detail, target.value))
+
+    def _returned_elements(self, target: cst.Tuple | cst.List, call: cst.BaseExpression) -> None:
+        """`model_ft, input_size = initialize_model(...)` with a builder of this file that returns the
+        model in a tuple (`return model_ft, input_size`): each name arrives as `_returned` has a model
+        arrive, from what the builder did to its element."""
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) \
+                or any(isinstance(el, cst.StarredElement) for el in target.elements):
+            return
+        callee = self.facts.resolve_def(call.func, self.scope)
+        if callee is None:
+            return
+        for index, el in enumerate(target.elements):
+            if not isinstance(el.value, cst.Name):
+                continue
+            pos = element_position(index)
+            for kind in self.summaries.of(callee, pos, self.depth):
+                if self.summaries.switched_off(callee, pos, kind, call, False):
+                    continue
+                if kind in Summaries.RETURNED or kind.startswith(VIA):
+                    detail = self.summaries.detail(callee, pos, kind)
+                    self._emit(kind, el.value.value, call, element=index, **_placed(kind, detail, el.value.value))
 
     def _built_into_module(self, target: cst.BaseExpression, call: cst.BaseExpression) -> bool:
         """`self.model = get_model()` (a function of this file) or `self.model = self.get_model()` in a
@@ -1543,6 +1567,33 @@ def returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None:
     if name is None or "." in name or name in params or name not in scope.bindings:
         return None
     return name
+
+
+def returned_element(flow: "Flow", scope: Scope, params: list[str], index: int) -> str | None:
+    """The local name every `return` of the function returns at position `index` of a tuple
+    (`return model_ft, input_size`: `model_ft` at 0), on the terms of `returned_local`; None otherwise."""
+    names = set()
+    for v in flow.returns:
+        if not isinstance(v, (cst.Tuple, cst.List)) or index >= len(v.elements) \
+                or any(isinstance(el, cst.StarredElement) for el in v.elements):
+            return None
+        names.add(dotted(unwrap_self_returning(v.elements[index].value)))
+    if len(names) != 1:
+        return None
+    name = names.pop()
+    if name is None or "." in name or name in params or name not in scope.bindings:
+        return None
+    return name
+
+
+def element_position(index: int) -> str:
+    """The summary position of a function's returned tuple's element `index` (`a, b = build()`)."""
+    return f"{RET}@{index}"
+
+
+def is_returned(pos: object) -> bool:
+    """Whether a summary position is the function's return value, or an element of it."""
+    return pos == RET or isinstance(pos, str) and pos.startswith(RET + "@")
 
 
 def _part_frozen(events: list[Event], e: Event) -> bool:
@@ -2120,6 +2171,8 @@ class Summaries:
             targets = [(pos, pos)]
         elif isinstance(pos, str) and pos.startswith(GLOBAL):  # a module-level name it reads (globals_read)
             targets = [(pos, pos[len(GLOBAL):])]
+        elif is_returned(pos) and pos != RET:  # an element of a returned tuple (`a, b = build()`)
+            targets = [(pos, returned_element(flow, scope, names, int(pos.partition("@")[2])))]
         held = _held_on_self(func, names) if names and names[0] == "self" else {}
         for i, name in targets:  # one pass over the body answers every parameter, and the return
             first: dict[str, cst.CSTNode] = {}
@@ -2129,7 +2182,7 @@ class Summaries:
             alias = held.get(name) if isinstance(i, int) else None  # `self.model = model`: the optimizer over self.model
             for e in flow.events if name is not None else ():
                 if e.kind == REBIND and e.target == name and not e.branches and not e.loops:
-                    if i != RET:
+                    if not is_returned(i):
                         break  # the parameter now names a new object: the caller's is left alone from here
                     first, events, every = {}, {}, {}  # what was done before belongs to another object than the one returned
                     continue
@@ -2157,7 +2210,7 @@ class Summaries:
             self._all[k] = first
             self._first[k] = events
             self._every[k] = every
-            applied = self.RETURNED if i == RET else self.APPLIED
+            applied = self.RETURNED if is_returned(i) else self.APPLIED
             self._cache[k] = tuple(x for x in first if x in applied or x.startswith((CALLS, VIA)))
         return self._cache[key]
 
@@ -2216,10 +2269,43 @@ class Summaries:
                     default = params[at].default
                     flags.append([at, params[at].name.value,
                                   isinstance(default, (cst.Name, cst.Integer)) and default.value in _OFF])
+            flags += self._handed_flags(func, e, kind, params)
             if not flags:
                 return None
             out.append(flags)
         return out or None
+
+    def _handed_flags(self, func: cst.FunctionDef, e: Event, kind: str, params: list[cst.Param]) -> list[list]:
+        """The flags of a helper of the file the event came through (`set_parameter_requires_grad(model,
+        feature_extract)`, whose freeze sits under `if feature_extracting:`) that the call hands one of
+        the function's own parameters: flags of the function then, as if its `if` were its own. Only
+        where every such event of the helper sits under the same flags; [] otherwise."""
+        call = e.node
+        if not e.detail.get("via") or not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) \
+                or any(a.star for a in call.args):
+            return []
+        scope = self.facts.func_scopes.get(id(func))
+        helper = self.facts.resolve_def(call.func, scope) if scope is not None else None
+        if helper is None or helper is func:
+            return []
+        hparams = [*helper.params.posonly_params, *helper.params.params]
+        root = e.target.split(".")[0]
+        at = next((i for i, a in enumerate(call.args) if a.keyword is None and i < len(hparams)
+                   and root_of(a.value) == root), None)
+        if at is None:
+            return []
+        hflags = self.flags_of(helper, at, kind)
+        if hflags is None or any(f != hflags[0] for f in hflags):
+            return []
+        names = [p.name.value for p in params]
+        out = []
+        for hat, hname, _ in hflags[0]:
+            value = call_arg(call, hat, hname)
+            if isinstance(value, cst.Name) and value.value in names:
+                i = names.index(value.value)
+                default = params[i].default
+                out.append([i, value.value, isinstance(default, (cst.Name, cst.Integer)) and default.value in _OFF])
+        return out
 
     def first_event(self, func: cst.FunctionDef, pos: int, kind: str) -> Event | None:
         return self._first.get((id(func), pos), {}).get(kind)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd6d69c808e8eba9e2e1501d586f5d87a'
+RULES_DIGEST = '71fecb993dcd6435d0151f0b67424599'
 
 GATES = {
     'FZ002': (

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from freezelint.check.events import (BUILT, RET, VIA, Event, Flow, param_walk, requires_grad_sets, returned_local,
-                                     unwrap_self_returning)
+from freezelint.check.events import (BUILT, RET, VIA, Event, Flow, param_walk, requires_grad_sets, returned_element,
+                                     returned_local, unwrap_self_returning)
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REBIND, REPLACE,
@@ -659,7 +659,9 @@ def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, st
     if root in flow.summaries.globals_read(callee, depth) and flow.scope.lookup(root) is facts.module_scope:
         # `freeze_model()` freezing the module-level `model` it reads (events.Flow._globals_acted_on)
         return _apply_events(facts, inner, root, prefix, state, depth, report)
-    local = returned_local(inner, inner.scope, params) if returned else None
+    at = e.detail.get("element")
+    local = None if not returned else returned_local(inner, inner.scope, params) if at is None \
+        else returned_element(inner, inner.scope, params, at)
     if local is not None:
         state.entered.setdefault(id(callee), (call, flow.scope))
         return _apply_events(facts, inner, local, prefix, state, depth, report, built=True)
@@ -782,7 +784,8 @@ def _builder_arms(facts: Facts, flow: Flow, model: str, first: Event) -> list[_A
         return []
     names = [p.name.value for p in (*callee.params.posonly_params, *callee.params.params,
                                     *callee.params.kwonly_params)]
-    local = returned_local(inner, inner.scope, names)
+    at = first.detail.get("element")  # `model_ft, input_size = initialize_model(...)`
+    local = returned_local(inner, inner.scope, names) if at is None else returned_element(inner, inner.scope, names, at)
     binds = [e for e in inner.events if e.kind == REBIND and e.target == local] if local is not None else []
     if len(binds) < 2:
         return []  # one model: the builder's own (`_model_parts`)
@@ -796,7 +799,7 @@ def _builder_arms(facts: Facts, flow: Flow, model: str, first: Event) -> list[_A
         k = facts.kind(value, inner.scope) if isinstance(value, cst.Call) else None
         if k is None or k.tag != "module" or not k.factory or "|" in k.factory or not _layers({"": (k.factory, k.sub)}):
             continue
-        if not b.branches or b.loops or any(_ruled_out(nodes.get(i), arm, call, callee, inner.scope)
+        if not b.branches or b.loops or any(_ruled_out(nodes.get(i), arm, call, callee, inner.scope, flow.scope)
                                             for i, arm in b.branches):
             continue  # not in an `if` arm (in a loop: which pass returns is not known), or ruled out
         out.append(_Arm(inner, b, local, call, k.factory, k.sub, outer=flow.scope))  # type: ignore[arg-type]
@@ -823,18 +826,21 @@ def _argument(call: cst.Call, fn: cst.FunctionDef, name: str) -> tuple[bool, cst
     return False, None
 
 
-def _ruled_out(node: cst.CSTNode | None, arm: int, call: cst.Call | None, fn: cst.FunctionDef, scope) -> bool:
+def _ruled_out(node: cst.CSTNode | None, arm: int, call: cst.Call | None, fn: cst.FunctionDef, scope,
+               outer=None) -> bool:
     """The arm `arm` of the `if` can not run for this call, or whether it runs is not read: its
     test reads a parameter the call gives a literal (or leaves at its default), or a constant of
-    the module, and is not a comparison of those with literals that holds on that arm."""
+    the module, and is not a comparison of those with literals that holds on that arm. `outer`: the
+    scope the call sits in, where the names it passes are read."""
     if not isinstance(node, cst.If):
         return True  # an arm of something else (`x if c else y`, a match): not read
-    value = _decided_test(node.test, call, fn, scope)
-    return value is not None and value != (arm == 0) or value is None and bool(_given(node.test, call, fn, scope))
+    value = _decided_test(node.test, call, fn, scope, outer=outer)
+    return value is not None and value != (arm == 0) or value is None and bool(_given(node.test, call, fn, scope,
+                                                                                     outer=outer))
 
 
 def _given(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef | None, scope,
-           own: bool = True) -> dict[str, object]:
+           own: bool = True, outer=None) -> dict[str, object]:
     """The names the test reads whose value is a literal here: a parameter of the builder the call
     gives a literal (or leaves at a literal default), a name of the module bound once to a literal
     (`ARCH = "vit"`; not with `own` False: a test of another file's builder, whose summary read
@@ -844,7 +850,8 @@ def _given(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef 
         root = name.split(".")[0]
         known, value = _argument(call, fn, root) if call is not None and fn is not None else (False, None)
         if known and isinstance(value, cst.Name) and not _literal(value):
-            value = _constant(scope, value.value) or value  # `build(ARCH)`
+            # `build(ARCH)`: read where the call is (the builder's parameter may have that name)
+            value = _constant(outer if outer is not None else scope, value.value) or value
         elif not known:
             value = _constant(scope, root) if own else None
             if value is None:
@@ -874,10 +881,10 @@ def _value_of(expr: cst.BaseExpression) -> object:
 
 
 def _decided_test(test: cst.BaseExpression, call: cst.Call | None, fn: cst.FunctionDef | None, scope,
-                  own: bool = True) -> bool | None:
+                  own: bool = True, outer=None) -> bool | None:
     """The value of an `if` test on the builder's parameters that the call gives literals, or on
     the module's constants (`name == "resnet"`, `unfreeze_blocks >= 5`, not/and/or of those), else None."""
-    given = _given(test, call, fn, scope, own)
+    given = _given(test, call, fn, scope, own, outer)
     if not given or any(v is _UNREAD for v in given.values()):
         return None
     return _evaluate_literal(test, given)
@@ -1192,12 +1199,18 @@ def _within(arg: cst.BaseExpression, root: str) -> bool:
 
 
 def _assigned_to(e: Event, call: cst.Call, root: str) -> bool:
-    """`root = call` (possibly `.to(device)`): the event comes from the model the call returns."""
+    """`root = call` (possibly `.to(device)`), or `root, size = call` where the event is of the
+    element `root` takes (`element`): the event comes from the model the call returns."""
     stmt = e.stmt
     small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 else None
-    return isinstance(small, cst.Assign) and len(small.targets) == 1 \
-        and isinstance(t := small.targets[0].target, cst.Name) and t.value == root \
-        and unwrap_self_returning(small.value) is call
+    if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and unwrap_self_returning(small.value) is call):
+        return False
+    t = small.targets[0].target
+    at = e.detail.get("element")
+    if at is None:
+        return isinstance(t, cst.Name) and t.value == root
+    return isinstance(t, (cst.Tuple, cst.List)) and at < len(t.elements) \
+        and isinstance(el := t.elements[at].value, cst.Name) and el.value == root
 
 
 def _relative(path: str | None, root: str, prefix: str) -> str | None:
