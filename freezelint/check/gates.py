@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '71fecb993dcd6435d0151f0b67424599'
+RULES_DIGEST = '9e61418ca96cc8d1b23d216593cdeb29'
 
 GATES = {
     'FZ002': (
