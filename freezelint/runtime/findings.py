@@ -173,13 +173,17 @@ def untouched_norms(named_modules: list[tuple[str, nn.Module]], modules: list[Mo
     from torch.nn.modules.batchnorm import _NormBase
 
     mode = {m.name: m.mode for m in modules}
-    norms = [(n, m) for n, m in named_modules if isinstance(m, _NormBase) and m.track_running_stats
-             and isinstance(getattr(m, "num_batches_tracked", None), torch.Tensor)
-             and m.num_batches_tracked.device.type != "meta"]
+    norms, tracked = [], []  # the counter read once per layer (a buffer goes through Module.__getattr__)
+    for n, m in named_modules:
+        if isinstance(m, _NormBase) and m.track_running_stats:
+            t = getattr(m, "num_batches_tracked", None)
+            if isinstance(t, torch.Tensor) and not t.is_meta:
+                norms.append((n, m))
+                tracked.append(t)
     if len(norms) < 2:
         return []
     try:  # one transfer for all of them
-        counts = torch.stack([m.num_batches_tracked.reshape(()) for _, m in norms]).tolist()
+        counts = torch.stack([t if t.dim() == 0 else t.reshape(()) for t in tracked]).tolist()  # 0-d: no view
     except (RuntimeError, TypeError):  # sharded or otherwise unreadable here
         return []
     fresh = [(n, m) for (n, m), c in zip(norms, counts) if c == 0 and mode.get(n) == "eval"]
