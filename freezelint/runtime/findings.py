@@ -120,16 +120,20 @@ def _peft_heads(modules: list[tuple[str, nn.Module]]) -> list[AuditFinding]:
     given neither task_type nor modules_to_save, and the head keeps its initialisation. (The PEFT
     wrapper itself is not looked for: audit() folds it away as a wrapper.)"""
     out: list[AuditFinding] = []
-    names = {id(m): n for n, m in modules}
+    names: dict[int, str] = {}  # built at the first task model: most models hold none
     for _, base in modules:
+        # the module's test first: a string prefix, where the pattern is a search of the class name
+        if not type(base).__module__.startswith("transformers."):
+            continue
         task = TASK_HEAD.search(type(base).__name__)
-        if task is None or not type(base).__module__.startswith("transformers."):
+        if task is None:
             continue
         # get_peft_model put its tuner layers (peft.tuners...) inside the task model
         if not any(type(sub).__module__.startswith("peft.") for sub in base.modules()):
             continue
         if not any(p.requires_grad for p in base.parameters()):
             continue  # nothing trains (inference)
+        names = names or {id(m): n for n, m in modules}
         for attr in HEAD_ATTRS:
             head = getattr(base, attr, None)
             if not isinstance(head, nn.Module):
