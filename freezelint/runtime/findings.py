@@ -87,6 +87,8 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
     out: list[AuditFinding] = []
     for name, m in modules:
         attrs = vars(m)
+        if attrs.keys() <= _ORDINARY and "requires_grad_" not in attrs and "requires_grad" not in attrs:
+            continue  # the common case, as freeze_attrs tells it, without a call per module
         if "requires_grad_" in attrs:
             out.append(AuditFinding("FZ101", _label(name), f"`requires_grad_` on this {class_name(m)} was "
                                     f"overwritten with {attrs['requires_grad_']!r}, so nothing was frozen",
@@ -104,6 +106,8 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
     out.extend(_peft_heads(modules))
     for name, p in params:
         attrs = getattr(p, "__dict__", {})
+        if not attrs:
+            continue  # the common case: nothing set on the parameter
         if "requires_grad_" in attrs:
             out.append(AuditFinding("FZ101", name, f"`requires_grad_` on this Parameter was overwritten with "
                                     f"{attrs['requires_grad_']!r}; requires_grad is still {p.requires_grad}",
