@@ -1059,10 +1059,12 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         modes = {n: mode if ran_in.get(n, None) is None else ran_in[n] for n, mode in modes.items()}
     found = F.live_findings(named_modules, named)
     stayed = _stayed_in_eval(w, named_modules, ran_in)
-    kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept)
+    # (a walk only where a set it reads has members: an empty one makes an empty result)
+    kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept) \
+        if undone and w.stats_kept else frozenset()
     by_call = _undone_by(w, named_modules) if undone else {}
     sites = {n: w.undone_site[id(m)] for n, m in named_modules if id(m) in w.undone_site} if undone else {}
-    unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start)
+    unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start) if w.frozen_at_start else frozenset()
     refrozen = frozenset(n for n, p in named if id(p) in w.refrozen) if w.refrozen else frozenset()
     # a later window's: frozen between the windows, after steps that trained them
     frozen_before = frozenset(n for n, p in named if id(p) in w.frozen_after) if w.frozen_after else frozenset()
