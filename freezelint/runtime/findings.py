@@ -87,6 +87,8 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
     out: list[AuditFinding] = []
     for name, m in modules:
         attrs = vars(m)
+        if attrs.keys() <= _ORDINARY and "requires_grad_" not in attrs and "requires_grad" not in attrs:
+            continue  # the common case, as freeze_attrs tells it, without a call per module
         if "requires_grad_" in attrs:
             out.append(AuditFinding("FZ101", _label(name), f"`requires_grad_` on this {class_name(m)} was "
                                     f"overwritten with {attrs['requires_grad_']!r}, so nothing was frozen",
@@ -104,6 +106,8 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
     out.extend(_peft_heads(modules))
     for name, p in params:
         attrs = getattr(p, "__dict__", {})
+        if not attrs:
+            continue  # the common case: nothing set on the parameter
         if "requires_grad_" in attrs:
             out.append(AuditFinding("FZ101", name, f"`requires_grad_` on this Parameter was overwritten with "
                                     f"{attrs['requires_grad_']!r}; requires_grad is still {p.requires_grad}",
@@ -120,16 +124,20 @@ def _peft_heads(modules: list[tuple[str, nn.Module]]) -> list[AuditFinding]:
     given neither task_type nor modules_to_save, and the head keeps its initialisation. (The PEFT
     wrapper itself is not looked for: audit() folds it away as a wrapper.)"""
     out: list[AuditFinding] = []
-    names = {id(m): n for n, m in modules}
+    names: dict[int, str] = {}  # built at the first task model: most models hold none
     for _, base in modules:
+        # the module's test first: a string prefix, where the pattern is a search of the class name
+        if not type(base).__module__.startswith("transformers."):
+            continue
         task = TASK_HEAD.search(type(base).__name__)
-        if task is None or not type(base).__module__.startswith("transformers."):
+        if task is None:
             continue
         # get_peft_model put its tuner layers (peft.tuners...) inside the task model
         if not any(type(sub).__module__.startswith("peft.") for sub in base.modules()):
             continue
         if not any(p.requires_grad for p in base.parameters()):
             continue  # nothing trains (inference)
+        names = names or {id(m): n for n, m in modules}
         for attr in HEAD_ATTRS:
             head = getattr(base, attr, None)
             if not isinstance(head, nn.Module):
@@ -173,13 +181,17 @@ def untouched_norms(named_modules: list[tuple[str, nn.Module]], modules: list[Mo
     from torch.nn.modules.batchnorm import _NormBase
 
     mode = {m.name: m.mode for m in modules}
-    norms = [(n, m) for n, m in named_modules if isinstance(m, _NormBase) and m.track_running_stats
-             and isinstance(getattr(m, "num_batches_tracked", None), torch.Tensor)
-             and m.num_batches_tracked.device.type != "meta"]
+    norms, tracked = [], []  # the counter read once per layer (a buffer goes through Module.__getattr__)
+    for n, m in named_modules:
+        if isinstance(m, _NormBase) and m.track_running_stats:
+            t = getattr(m, "num_batches_tracked", None)
+            if isinstance(t, torch.Tensor) and not t.is_meta:
+                norms.append((n, m))
+                tracked.append(t)
     if len(norms) < 2:
         return []
     try:  # one transfer for all of them
-        counts = torch.stack([m.num_batches_tracked.reshape(()) for _, m in norms]).tolist()
+        counts = torch.stack([t if t.dim() == 0 else t.reshape(()) for t in tracked]).tolist()  # 0-d: no view
     except (RuntimeError, TypeError):  # sharded or otherwise unreadable here
         return []
     fresh = [(n, m) for (n, m), c in zip(norms, counts) if c == 0 and mode.get(n) == "eval"]

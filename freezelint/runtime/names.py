@@ -31,13 +31,24 @@ _WRAPPER_CHILD = {"OptimizedModule": "_orig_mod", "DataParallel": "module", "Dis
 _PEFT_SAVE = "ModulesToSaveWrapper"
 
 
+# class -> the segment its wrapper base names (None: no wrapper): each name walk asks of every
+# module, and a class's bases do not change. Bounded, as tree._PLAIN.
+_SEGMENT_OF: dict[type, str | None] = {}
+
+
+def _wrapper_segment(cls: type) -> str | None:
+    if cls not in _SEGMENT_OF:
+        if len(_SEGMENT_OF) > 4096:  # classes made on the fly are not kept alive for ever
+            _SEGMENT_OF.clear()
+        # a subclass of a wrapper (opacus's kinds of GradSampleModule) too
+        _SEGMENT_OF[cls] = next((c for c in map(_WRAPPER_CHILD.get, (k.__name__ for k in cls.__mro__)) if c), None)
+    return _SEGMENT_OF[cls]
+
+
 def _wrapper_child(m: nn.Module) -> str | None:
     """The path segment of the one child a wrapper module holds (the user's module), else None."""
-    for cls in type(m).__mro__:  # a subclass of a wrapper (opacus's kinds of GradSampleModule) too
-        child = _WRAPPER_CHILD.get(cls.__name__)
-        if child is not None:
-            return child if isinstance(getattr(m, child, None), nn.Module) else None
-    return None
+    child = _wrapper_segment(type(m))
+    return child if child is not None and isinstance(getattr(m, child, None), nn.Module) else None
 
 
 def is_wrapper(m: nn.Module) -> bool:

@@ -1059,10 +1059,12 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         modes = {n: mode if ran_in.get(n, None) is None else ran_in[n] for n, mode in modes.items()}
     found = F.live_findings(named_modules, named)
     stayed = _stayed_in_eval(w, named_modules, ran_in)
-    kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept)
+    # (a walk only where a set it reads has members: an empty one makes an empty result)
+    kept = frozenset(n for n, m in named_modules if id(m) in undone and id(m) in w.stats_kept) \
+        if undone and w.stats_kept else frozenset()
     by_call = _undone_by(w, named_modules) if undone else {}
     sites = {n: w.undone_site[id(m)] for n, m in named_modules if id(m) in w.undone_site} if undone else {}
-    unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start)
+    unfrozen = frozenset(n for n, p in named if id(p) in w.frozen_at_start) if w.frozen_at_start else frozenset()
     refrozen = frozenset(n for n, p in named if id(p) in w.refrozen) if w.refrozen else frozenset()
     # a later window's: frozen between the windows, after steps that trained them
     frozen_before = frozenset(n for n, p in named if id(p) in w.frozen_after) if w.frozen_after else frozenset()
@@ -1109,26 +1111,22 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                 holder.setdefault(id(p), (oi, gi))
     precords = []
     trained_ids, wanted, grad_seen = w.trained, w.wanted, w.grad_seen
-    for (n, p), moved in zip(named, changed_p):
+    written_back, lasted, in_forward, dropped = w.written_back, w.lasted, w.moved_in_forward, w.dropped
+    for (n, p), moved in zip(named, changed_p):  # each record made whole: one pass, no attribute set after
         held = holder.get(id(p))
+        seen = grad_seen.get(id(p), "none")
         if held is not None:
             state = opts[held[0]].state.get(p)
-            precords.append(ParamRecord(n, n.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype),
-                                        id(p) in trained_ids, held[1], moved, None, grad_seen.get(id(p), "none"),
-                                        bool(state), onames[held[0]] if len(opts) > 1 else None))
+            trainable, group, grad, has_state = id(p) in trained_ids, held[1], seen, bool(state)
         else:  # in no optimizer: whether a backward reached it is read off its grad now (none clears it)
-            seen = grad_seen.get(id(p), "none")
-            precords.append(ParamRecord(n, n.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype),
-                                        p.requires_grad or id(p) in wanted, None, moved, None,
-                                        "nonzero" if seen == "none" and p.grad is not None else seen, False))
-    if w.written_back:
-        for r, p in zip(precords, params):
-            if id(p) in w.written_back and id(p) not in w.lasted:
-                r.written_back = tuple(w.written_back[id(p)])
-    for r, p in zip(precords, params):
-        r.grad_hook = bool(getattr(p, "_backward_hooks", None))
-        r.in_forward = id(p) in w.moved_in_forward
-        r.grad_dropped = id(p) in w.dropped and r.grad == "none"
+            trainable, group, has_state = p.requires_grad or id(p) in wanted, None, False
+            grad = "nonzero" if seen == "none" and p.grad is not None else seen
+        back = tuple(written_back[id(p)]) if id(p) in written_back and id(p) not in lasted else ()
+        precords.append(ParamRecord(n, n.rpartition(".")[0], tuple(p.shape), _dtype_name(p.dtype), trainable, group,
+                                    moved, None, grad, has_state,
+                                    onames[held[0]] if held is not None and len(opts) > 1 else None,
+                                    written_back=back, grad_hook=bool(getattr(p, "_backward_hooks", None)),
+                                    in_forward=id(p) in in_forward, grad_dropped=id(p) in dropped and grad == "none"))
     if w.steps > 1 and not w.judged_at_exit and not w.cut_short:
         _read_zero_grads(precords, params, lambda p: (opts[holder[id(p)][0]], opts[holder[id(p)][0]].param_groups[
             holder[id(p)][1]]) if id(p) in holder else None)
