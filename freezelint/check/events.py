@@ -1560,13 +1560,8 @@ def returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None:
     """The local name every `return` of the function (whose body `flow` is) returns (`return
     model`, `return model.to(device)`), when it is one name bound in the function and not a
     parameter (what the function does to a parameter its callers see already); None otherwise."""
-    names = {dotted(unwrap_self_returning(v)) if v is not None else None for v in flow.returns}
-    if len(names) != 1:
-        return None
-    name = names.pop()
-    if name is None or "." in name or name in params or name not in scope.bindings:
-        return None
-    return name
+    return _one_local({dotted(unwrap_self_returning(v)) if v is not None else None for v in flow.returns},
+                      scope, params)
 
 
 def returned_element(flow: "Flow", scope: Scope, params: list[str], index: int) -> str | None:
@@ -1578,6 +1573,11 @@ def returned_element(flow: "Flow", scope: Scope, params: list[str], index: int) 
                 or any(isinstance(el, cst.StarredElement) for el in v.elements):
             return None
         names.add(dotted(unwrap_self_returning(v.elements[index].value)))
+    return _one_local(names, scope, params)
+
+
+def _one_local(names: set[str | None], scope: Scope, params: list[str]) -> str | None:
+    """The one name of `names` where it is a local of the function, not one of its parameters."""
     if len(names) != 1:
         return None
     name = names.pop()
