@@ -189,3 +189,36 @@ def test_a_call_given_the_model_and_the_dict_checks_keys_only_where_its_name_say
             return model
     """)
     assert bool(check_source(body, select=["FZ401"])) is fires
+
+
+def test_a_loader_or_helper_result_bound_again_before_any_read_names_the_line():
+    # a library loader and a helper whose `strict` is left False say where the result is rebound, as a
+    # direct load does, not "never read" (it is read, after a statement that replaced it)
+    source = (
+        "import torch\n"
+        "from timm.models import load_checkpoint\n"
+        "\n"
+        "\n"
+        "def restore(model, path):\n"
+        "    res = load_checkpoint(model, path, strict=False)\n"
+        "    res = 'restored'\n"
+        "    print(res)\n"
+        "\n"
+        "\n"
+        "def load(model, sd, strict=False):\n"
+        "    return model.load_state_dict(sd, strict=strict)\n"
+        "\n"
+        "\n"
+        "def main(model, sd):\n"
+        "    out = load(model, sd)\n"
+        "    out = None\n"
+        "    print(out)\n"
+    )
+    found = {d.row: d.message for d in check_source(source, select=["FZ401"])}
+    assert sorted(found) == [6, 16], found
+    assert "its result goes to `res`, which line 7 assigns again before anything reads it" in found[6]
+    assert "its result goes to `out`, which line 17 assigns again before anything reads it" in found[16]
+    # never read at all: the words stay
+    never = source.replace("    res = 'restored'\n    print(res)\n", "")
+    assert "its result goes to `res`, never read" in {d.row: d.message for d in
+                                                      check_source(never, select=["FZ401"])}[6]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '9e61418ca96cc8d1b23d216593cdeb29'
+RULES_DIGEST = '0eb6b1dcc2d1bc93d74cdb2d283fe267'
 
 GATES = {
     'FZ002': (

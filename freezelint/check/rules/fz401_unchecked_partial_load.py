@@ -1186,7 +1186,7 @@ class UncheckedPartialLoad(Rule):
             lib = q.split(".", 1)[0] + ("'" if q.split(".", 1)[0].endswith("s") else "'s")
             called = f"{lib} `{src(call.func)}(...)`" if src(call.func).endswith(name) \
                 else f"`{src(call.func)}(...)` ({lib} `{name}`)"
-            dropped = f"its result goes to `{', '.join(names)}`, never read" if names else "this call drops them"
+            dropped = _goes_to(facts, names, mc.ctx.stmt, _body_of(mc.ctx.scope, module))
             yield self.finding(
                 call,
                 f"{called} loads non-strictly (`strict=False`) and returns the missing and unexpected keys "
@@ -1225,7 +1225,7 @@ class UncheckedPartialLoad(Rule):
                 told = f"{said} and drops its missing and unexpected keys ({at})"
                 advice = "check the keys, or return them and check them here"
             else:
-                dropped = f"its result goes to `{', '.join(kept)}`, never read" if kept else "this call drops them"
+                dropped = _goes_to(facts, kept, mc.ctx.stmt, _body_of(mc.ctx.scope, facts.module))
                 told = f"{said} and returns its missing and unexpected keys ({at}); {dropped}"
                 advice = "check them"
             yield self.finding(
@@ -1775,12 +1775,31 @@ def _unread(facts: Facts, names: list[str], stmt: cst.CSTNode | None, body: cst.
     """How the result went unread: discarded, never read, or bound again before any read."""
     if not names:
         return "is discarded"
-    shown = ", ".join(f"`{n}`" for n in names)
+    again = _again(facts, names, stmt, body)
+    return f"is assigned to {_shown_names(names)}, {again}" if again else f"is assigned to `{', '.join(names)}` and never read"
+
+
+def _goes_to(facts: Facts, names: list[str], stmt: cst.CSTNode | None, body: cst.CSTNode) -> str:
+    """The same for a helper's or library loader's result, said after what the call returns."""
+    if not names:
+        return "this call drops them"
+    again = _again(facts, names, stmt, body)
+    return f"its result goes to {_shown_names(names)}, {again}" if again else \
+        f"its result goes to `{', '.join(names)}`, never read"
+
+
+def _shown_names(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _again(facts: Facts, names: list[str], stmt: cst.CSTNode | None, body: cst.CSTNode) -> str:
+    """'which line N assigns again before anything reads it' where the names are read only after a
+    statement binds them again; '' where they are never read at all."""
     again = rebound_before_read(names, stmt, body) if names_read(set(names), body) else None
-    if again is not None and again in facts.positions:
-        return f"is assigned to {shown}, which line {facts.positions[again].start.line} assigns again before " \
-            f"anything reads {'it' if len(names) == 1 else 'them'}"
-    return f"is assigned to `{', '.join(names)}` and never read"
+    if again is None or again not in facts.positions:
+        return ""
+    return f"which line {facts.positions[again].start.line} assigns again before anything reads " \
+        f"{'it' if len(names) == 1 else 'them'}"
 
 
 def _loads(facts: Facts, module: cst.Module) -> Iterable[tuple[cst.Call, Ctx, list[str]]]:
