@@ -76,9 +76,15 @@ def freeze_attrs(obj: nn.Module | torch.Tensor) -> list[str]:
     (a parameter's `requires_grad` is torch's own, never in its __dict__); none, the common case,
     after two lookups and one subset test."""
     attrs = obj.__dict__
-    if "requires_grad" not in attrs and "requires_grad_" not in attrs and attrs.keys() <= _ORDINARY:
+    if _plain(attrs):
         return []
     return [a for a in ("requires_grad_", "requires_grad") if a in attrs] + _odd(attrs)
+
+
+def _plain(attrs: dict[str, Any]) -> bool:
+    """No attribute live findings report: two lookups and one subset test (the two names are
+    looked up apart: `_ORDINARY` learns every name `_odd` passes, these two included)."""
+    return "requires_grad" not in attrs and "requires_grad_" not in attrs and attrs.keys() <= _ORDINARY
 
 
 def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, nn.Parameter]]) -> list[AuditFinding]:
@@ -87,8 +93,8 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
     out: list[AuditFinding] = []
     for name, m in modules:
         attrs = vars(m)
-        if attrs.keys() <= _ORDINARY and "requires_grad_" not in attrs and "requires_grad" not in attrs:
-            continue  # the common case, as freeze_attrs tells it, without a call per module
+        if _plain(attrs):
+            continue  # the common case
         if "requires_grad_" in attrs:
             out.append(AuditFinding("FZ101", _label(name), f"`requires_grad_` on this {class_name(m)} was "
                                     f"overwritten with {attrs['requires_grad_']!r}, so nothing was frozen",
