@@ -1161,8 +1161,7 @@ class Flow(cst.CSTVisitor):
             self._constructed_freezes(self.summaries.external_constructed_freezes(kind.qual), target.value, call,
                                       kind.qual.rsplit(".", 1)[-1])
         if callee is not None:
-            effects = [(k, self.summaries.detail(callee, RET, k)) for k in self.summaries.of(callee, RET, self.depth)
-                       if not (isinstance(call, cst.Call) and self.summaries.switched_off(callee, RET, k, call, False))]
+            effects = self._effects_at(callee, RET, call)
         else:
             effects = self.summaries.external(call.func, self.scope, RET, call if isinstance(call, cst.Call) else None)
         for kind, detail in effects:
@@ -1186,13 +1185,15 @@ class Flow(cst.CSTVisitor):
         for index, el in enumerate(target.elements):
             if not isinstance(el.value, cst.Name):
                 continue
-            pos = element_position(index)
-            for kind in self.summaries.of(callee, pos, self.depth):
-                if self.summaries.switched_off(callee, pos, kind, call, False):
-                    continue
+            for kind, detail in self._effects_at(callee, element_position(index), call):
                 if kind in Summaries.RETURNED or kind.startswith(VIA):
-                    detail = self.summaries.detail(callee, pos, kind)
                     self._emit(kind, el.value.value, call, element=index, **_placed(kind, detail, el.value.value))
+
+    def _effects_at(self, callee: cst.FunctionDef, pos: object, call: cst.BaseExpression) -> list[tuple[str, dict]]:
+        """What a function of this file does to its returned model (or tuple element) `pos`, with
+        each kind's detail, less what the call's flags switch off."""
+        return [(k, self.summaries.detail(callee, pos, k)) for k in self.summaries.of(callee, pos, self.depth)
+                if not (isinstance(call, cst.Call) and self.summaries.switched_off(callee, pos, k, call, False))]
 
     def _built_into_module(self, target: cst.BaseExpression, call: cst.BaseExpression) -> bool:
         """`self.model = get_model()` (a function of this file) or `self.model = self.get_model()` in a
