@@ -342,17 +342,18 @@ def _merged_away(watch: Any) -> str:
     return F.listed(_replaced_names(stale, live), _NAMED) if stale else ""
 
 
-def _no_torch_step(watch: Any) -> str:
+def _no_torch_step(watch: Any, others: list[type] | None = None) -> str:
     """Why no step was seen though the script trained (its models ran forward and hold grads):
     the watch sees torch.optim.Optimizer steps only. Names the framework whose optimizer-like
     object is alive (fastai's Learner and keras's fit() step optimizers of their own) and says
-    what to use instead; a general line where none is found. '' where nothing trained."""
+    what to use instead; a general line where none is found. '' where nothing trained. `others`:
+    those optimizers' classes where the caller has found them already."""
     roots = [m for m in watch.roots.values() if m is not None]
     if not roots:
         return ""
     params = [p for m in roots for p in m.parameters()]
     backward = any(p.grad is not None for p in params)
-    others = _other_optimizers(params)
+    others = _other_optimizers(params) if others is None else others
     if not backward and not others:
         return ""
     ran = "forward and backward passes ran" if backward else "forward passes ran"
@@ -392,9 +393,10 @@ def _stall_probe() -> Callable[[Any], str]:
         now = (params, fingerprints(params))
         before, last[0] = last[0], now
         if before is None or len(before[0]) != len(params) or any(a is not b for a, b in zip(before[0], params)) \
-                or before[1] == now[1] or not _other_optimizers(params):
+                or before[1] == now[1]:
             return ""
-        return _no_torch_step(watch)
+        others = _other_optimizers(params)  # one scan of every live object, handed on
+        return _no_torch_step(watch, others) if others else ""
 
     return ask
 
