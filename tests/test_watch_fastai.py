@@ -98,6 +98,9 @@ def test_a_body_frozen_after_it_trained_moves_under_fastai_weight_decay():
     fz501 = [f for f in later.findings if f.code == "FZ501"]
     assert fz501 and "0.0.weight" in fz501[0].message, later.findings
     assert "fastai Optimizer" in fz501[0].message and "weight_decay=0.01" in fz501[0].message, fz501[0].message
+    assert "fastai's zero_grad() zeroes grads in place" in fz501[0].message, fz501[0].message
+    assert "set_to_none" not in fz501[0].message + fz501[0].advice, fz501[0]
+    assert "set each frozen parameter's `.grad = None`" in fz501[0].advice, fz501[0].advice
     assert "FZ504" in _codes([later])
     # BatchNorm kept trainable by learn.freeze() (train_bn=True) and the bias, which fastai's
     # weight decay skips (wd_bn_bias=False), are no finding
@@ -186,3 +189,15 @@ def test_freezelint_run_watches_fine_tune_and_reports_a_refreeze(cli, tmp_path):
     r = cli(tmp_path, "run", "--no-stop", "train.py")
     assert r.code == 1, r.out + r.err
     assert "FZ501" in r.out + r.err and "0.0.weight" in r.out + r.err, r.out + r.err
+
+
+def test_learn_opt_given_to_watch_is_the_optimizer_watched():
+    learn = _learner()
+    with warnings.catch_warnings(), learn.no_logging():
+        warnings.simplefilter("ignore")
+        learn.create_opt()
+        with freezelint.watch(optimizer=learn.opt) as w:
+            learn.fit(1, 1e-3)
+    assert w.report.optimizer == "fastai Optimizer" and w.report.ok, w.report.findings
+    with pytest.raises(freezelint.AuditUsageError, match="fastai's own"):
+        freezelint.watch(optimizer=learn)

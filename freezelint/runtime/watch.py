@@ -213,15 +213,16 @@ def _live(held: Any) -> Any:
 
 
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
+    """The optimizers given to watch, fastai's own as their views (`learn.opt`)."""
     if optimizer is None:
         return []
-    if isinstance(optimizer, torch.optim.Optimizer):
-        return [optimizer]
     items = list(optimizer.values()) if isinstance(optimizer, dict) else optimizer
-    if not isinstance(items, (list, tuple)) or not items or \
-            not all(isinstance(o, torch.optim.Optimizer) for o in items):
-        raise AuditUsageError(f"optimizer must be a torch.optim.Optimizer, a list or a dict of them, "
-                              f"got {type(optimizer).__name__}")
+    items = [items] if not isinstance(items, (list, tuple)) else items
+    fastai = fastai_steps.optimizer_class()
+    items = [fastai_steps.as_torch(o) if fastai is not None and isinstance(o, fastai) else o for o in items]
+    if not items or not all(isinstance(o, torch.optim.Optimizer) for o in items):
+        raise AuditUsageError(f"optimizer must be a torch.optim.Optimizer (or fastai's own), a list or a dict "
+                              f"of them, got {type(optimizer).__name__}")
     return list(items)
 
 

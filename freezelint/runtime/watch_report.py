@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm, _NormBase
 
 from freezelint.runtime import findings as F
-from freezelint.runtime import fsdp
+from freezelint.runtime import fastai_steps, fsdp
 from freezelint.runtime.distributed import Distributed, ddp_class, fz507
 from freezelint.runtime.fingerprint import Fingerprinter, as_ints, joined
 from freezelint.runtime.lr_schedulers import is_timm_scheduler, is_torch_scheduler, schedulers_over
@@ -541,6 +541,20 @@ def _dp_zero_grad(f: F.AuditFinding) -> F.AuditFinding:
     kept = "zero_grad(set_to_none=False) keeps such grads alive"
     return replace(f, message=f.message.replace(kept, f"{kept} (opacus's DPOptimizer.zero_grad() defaults to "
                                                       f"set_to_none=False)")) if kept in f.message else f
+
+
+def _fastai_zero_grad(f: F.AuditFinding) -> F.AuditFinding:
+    """FZ501 on a zero grad kept under fastai's own Optimizer, whose zero_grad() always zeroes in
+    place (it has no set_to_none) and whose step applies weight decay to every parameter with a
+    grad: the fixes are fastai's, not a torch optimizer's."""
+    kept = "zero_grad(set_to_none=False) keeps such grads alive"
+    if kept not in f.message:
+        return f
+    advice = ("after `learn.freeze()` (or any freeze after training), set each frozen parameter's `.grad = None`: "
+              "fastai's step and zero_grad() skip a None grad; or pass opt_func=partial(OptimWrapper, "
+              "opt=torch.optim.AdamW) to the Learner, whose zero_grad() sets grads to None")
+    return replace(f, message=f.message.replace(kept, "fastai's zero_grad() zeroes grads in place, which keeps such "
+                                                      "grads alive"), advice=advice, advice_many=advice)
 
 
 def _dp_unhooked(f: F.AuditFinding) -> F.AuditFinding:
@@ -1200,6 +1214,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if "noised" in w.zeroing:
         found = [_private_stats(f) if f.code == "FZ502" else _dp_zero_grad(f) if f.code == "FZ501" else
                  _dp_unhooked(f) if f.code == "FZ503" else f for f in found]
+    if any(isinstance(o, fastai_steps.Optimizer) for o in opts):
+        found = [_fastai_zero_grad(f) if f.code == "FZ501" else f for f in found]
     if not only_beside and any(f.code == "FZ503" for f in found):
         found = _held_unstepped(w, found, named, opts)
     if any(graded) and not only_beside:
