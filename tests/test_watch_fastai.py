@@ -201,3 +201,27 @@ def test_learn_opt_given_to_watch_is_the_optimizer_watched():
     assert w.report.optimizer == "fastai Optimizer" and w.report.ok, w.report.findings
     with pytest.raises(freezelint.AuditUsageError, match="fastai's own"):
         freezelint.watch(optimizer=learn)
+
+
+def test_vision_learner_fine_tune_as_a_new_user_writes_it_is_clean(cli, tmp_path):
+    """vision_learner's resnet18 body (BatchNorm kept trainable by its freeze) and new head."""
+    pytest.importorskip("torchvision")
+    write(tmp_path / "train.py", """
+        import random, warnings, torch
+        from torchvision.models import resnet18
+        from fastai.vision.all import DataLoaders, vision_learner, CrossEntropyLossFlat
+        from fastai.callback.progress import ProgressCallback
+        warnings.filterwarnings("ignore")
+        random.seed(0)
+        torch.manual_seed(0)
+        ds = [(torch.randn(3, 32, 32), int(torch.randint(0, 2, ()))) for _ in range(24)]
+        dls = DataLoaders.from_dsets(ds[:16], ds[16:], bs=8, device="cpu")
+        learn = vision_learner(dls, resnet18, pretrained=False, n_out=2, loss_func=CrossEntropyLossFlat(),
+                               normalize=False)
+        learn.remove_cb(ProgressCallback)
+        learn.fine_tune(1, freeze_epochs=1)
+    """)
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 0, r.out + r.err
+    assert "freeze audit: OK — 2 steps on cpu, fastai Optimizer" in r.out + r.err, r.out + r.err
+    assert "BatchNorm2d (20) trainable" in r.out + r.err, r.out + r.err

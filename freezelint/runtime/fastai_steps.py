@@ -29,6 +29,16 @@ _STATE_NAMES = {"grad_avg": "exp_avg", "sqr_avg": "exp_avg_sq"}
 _HYPER_NAMES = {"wd": "weight_decay", "mom": "momentum"}
 
 
+def _torch_hypers(hp: dict) -> dict:
+    """A param group's hyperparameters under torch's names as well as fastai's: `wd` is
+    weight_decay; `mom` is momentum, or with `sqr_mom` (Adam's, RAdam's) the first of torch's betas."""
+    out = {_HYPER_NAMES.get(k, k): v for k, v in hp.items()}
+    if "sqr_mom" in hp and "mom" in hp:
+        del out["momentum"]
+        out["betas"] = (hp["mom"], hp["sqr_mom"])
+    return out
+
+
 def optimizer_class() -> type | None:
     """fastai's Optimizer where fastai is imported (and the class defined), else None."""
     cls = getattr(sys.modules.get("fastai.optimizer"), "Optimizer", None)
@@ -140,8 +150,7 @@ class Optimizer(torch.optim.Optimizer):
         if opt is None:
             return []
         decoupled = any(getattr(cb, "__name__", "") == "weight_decay" for cb in getattr(opt, "cbs", ()))
-        return [{"params": list(ps), **{_HYPER_NAMES.get(k, k): v for k, v in hp.items()}, **hp,
-                 "decoupled_weight_decay": decoupled}
+        return [{"params": list(ps), **hp, **_torch_hypers(hp), "decoupled_weight_decay": decoupled}
                 for ps, hp in zip(opt.param_lists, opt.hypers)]
 
     @property
