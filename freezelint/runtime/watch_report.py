@@ -1184,9 +1184,11 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         held_still += _shared_notes(precords, labels)
     # tensors in no module that got gradients are in the forward, not the old layer of a replaced one
     # (FZ302): noted; said to stand in for the model's own parameters (torch.func.functional_call, a
-    # stateless loop) only where the shapes show it, else the model's parameters are judged as usual
+    # stateless loop) only where the shapes show it, else the model's parameters are judged as usual.
+    # A grad all zeros is no gradient got: zero_grad(set_to_none=False) (fastai's zero_grad) keeps
+    # the zeroed grads of a replaced layer's tensors that no backward reaches.
     outside = [[p for p in held_params(opt) if id(p) not in model_ids] if not only_beside else [] for opt in opts]
-    graded = [[p for p in ps if p.grad is not None] for ps in outside]
+    graded = [_nonzero_grads(ps) for ps in outside]
     stood = [F.stood_in(precords, ps) if ps else [] for ps in graded]
     substituted = frozenset(r.name for rs in stood for r in rs)
     written = frozenset(n for n, p in named if id(p) in w.grad_written) if w.grad_written else frozenset()
@@ -1352,6 +1354,15 @@ def _held_unstepped(w: "Watch", found: list[F.AuditFinding], named: list[tuple[s
         out.append(replace(f, message=message, advice=advice.format(**words),
                            advice_many=advice.format(**F._MANY)))
     return out
+
+
+def _nonzero_grads(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Those of `params` whose .grad holds a non-zero element (one count read back for all; a
+    sparse grad counts as one)."""
+    had = [p for p in params if p.grad is not None]
+    dense = [p for p in had if p.grad.layout == torch.strided]
+    counts = dict(zip(map(id, dense), fsdp.nonzero_counts([p.grad for p in dense])))
+    return [p for p in had if counts.get(id(p), 1)]
 
 
 def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: list[list[torch.Tensor]],
