@@ -134,6 +134,15 @@ def test_a_head_swapped_after_the_optimizer_was_built_is_in_no_optimizer():
     assert "FZ302" in codes, [r.findings for r in w.reports]
 
 
+def test_a_body_frozen_by_a_plain_attribute_is_reported():
+    learn = _learner()
+    learn.model[0].requires_grad = False  # meant: freeze the body; autograd never reads it
+    with freezelint.watch() as w, warnings.catch_warnings(), learn.no_logging():
+        warnings.simplefilter("ignore")
+        learn.fit(1, 1e-3)
+    assert _codes([w.report]) == ["FZ102"], w.report.findings
+
+
 def test_watched_fastai_steps_compute_what_unwatched_ones_compute_bit_for_bit():
     def trained(watched: bool):
         random.seed(0)
