@@ -53,6 +53,7 @@ def hold() -> None:
 
 
 def release() -> None:
+    """A watch closed: the last one puts fastai's own step back."""
     global _users
     _users = max(0, _users - 1)
     if not _users:
@@ -99,16 +100,6 @@ def as_torch(opt: Any) -> Any:
     if view is None:
         view = _views[opt] = Optimizer(opt)
     return view
-
-
-def views() -> list[Any]:
-    """The views made so far of fastai's optimizers that are alive."""
-    return list(_views.values())
-
-
-def fastai_of(opt: Any) -> Any:
-    """The fastai optimizer a view shows, else `opt` itself."""
-    return opt.fastai if isinstance(opt, Optimizer) else opt
 
 
 class _State(dict):
