@@ -134,6 +134,19 @@ def test_a_head_swapped_after_the_optimizer_was_built_is_in_no_optimizer():
     assert "FZ302" in codes, [r.findings for r in w.reports]
 
 
+def test_a_freeze_with_train_bn_off_leaves_batchnorm_statistics_moving():
+    """train_bn=False freezes the body's BatchNorm too, but fastai leaves it in train mode: its
+    running statistics move (FZ502); with train_bn=True (fine_tune above) it trains, no finding."""
+    learn = _learner()
+    learn.train_bn = False  # as Learner(..., train_bn=False): read when the optimizer is built
+    with freezelint.watch() as w, warnings.catch_warnings(), learn.no_logging():
+        warnings.simplefilter("ignore")
+        learn.freeze()
+        learn.fit(1, 1e-3)
+    assert _codes([w.report]) == ["FZ502"], w.report.findings
+    assert w.report.findings[0].target == "0.1", w.report.findings
+
+
 def test_a_body_frozen_by_a_plain_attribute_is_reported():
     learn = _learner()
     learn.model[0].requires_grad = False  # meant: freeze the body; autograd never reads it
