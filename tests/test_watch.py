@@ -449,6 +449,19 @@ def test_head_replaced_after_the_optimizer_is_fz302():
     assert "FZ302" in codes(w.report)
 
 
+def test_head_replaced_after_it_trained_under_zeroed_grads_is_fz302():
+    # zero_grad(set_to_none=False) (fastai's zero_grad alike) keeps the old head's grads as zeros:
+    # no gradient got, so no tensor of the forward, but the old layer of the replaced one
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loop(model, opt, 1, set_to_none=False)
+    model[4] = nn.Linear(8, 2)
+    with freezelint.watch() as w:
+        loop(model, opt, 2, set_to_none=False)
+    assert "FZ302" in codes(w.report), w.report.render_text()
+    assert not any("got gradients" in n for n in w.report.notes), w.report.notes
+
+
 def test_an_optimizer_holding_only_the_replaced_head_is_fz302_not_a_usage_error():
     # No module holds what the optimizer steps (only the old head): the model that ran is judged.
     model = net()

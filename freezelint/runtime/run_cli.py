@@ -344,8 +344,8 @@ def _merged_away(watch: Any) -> str:
 
 def _no_torch_step(watch: Any, others: list[type] | None = None) -> str:
     """Why no step was seen though the script trained (its models ran forward and hold grads):
-    the watch sees torch.optim.Optimizer steps only. Names the framework whose optimizer-like
-    object is alive (fastai's Learner and keras's fit() step optimizers of their own) and says
+    the watch sees torch.optim.Optimizer steps (and fastai's own Optimizer's) only. Names the framework
+    whose optimizer-like object is alive (keras's fit() steps an optimizer of its own) and says
     what to use instead; a general line where none is found. '' where nothing trained. `others`:
     those optimizers' classes where the caller has found them already."""
     roots = [m for m in watch.roots.values() if m is not None]
@@ -373,7 +373,7 @@ def _stall_probe() -> Callable[[Any], str]:
     """`Watch(on_stall=...)`: asked at a few forwards of the models before any torch step, it gives
     `_no_torch_step`'s reason once the models' trainable parameters have changed since it was last
     asked while another library's optimizer holds them and no torch.optim optimizer does: that
-    optimizer is training them (fastai's own Optimizer, a script's hand-made one), and the torch
+    optimizer is training them (a script's hand-made one, keras's), and the torch
     step the window waits for will not come. The script is then stopped there, not left to train
     to its end first. Not on a change alone (an initialisation that rescales weights between
     forwards, before the optimizer is built), nor where a torch optimizer holds them (its step
@@ -403,10 +403,6 @@ def _stall_probe() -> Callable[[Any], str]:
 
 # what to do where a framework trains with an optimizer of its own
 _OWN_OPTIMIZER = {
-    "fastai": "pass opt_func=partial(OptimWrapper, opt=torch.optim.AdamW) (or another torch optimizer) to the "
-              "Learner, so that it steps a torch optimizer (whose zero_grad() sets grads to None: fastai's own zeroes "
-              "them in place, so a part frozen by learn.freeze() after it trained keeps zero grads, and its weight "
-              "decay still shrinks the frozen weights at every step)",
     "keras": "model.fit() cannot be watched with it; train the keras model in a PyTorch loop with a torch.optim "
              "optimizer (keras's guide \"Writing a training loop from scratch in PyTorch\") to gate it",
 }
@@ -441,7 +437,7 @@ def _other_optimizers(params: list[Any]) -> list[type]:
 
 def _reaches(obj: Any, ids: set[int], depth: int = 6, budget: int = 20_000) -> bool:
     """Whether one of the objects in `ids` is reachable from obj within `depth` references
-    (fastai's Optimizer holds its parameters in lists of lists; keras's in its variables)."""
+    (an optimizer may hold its parameters in lists of lists; keras's in its variables)."""
     import gc
 
     level, seen = [obj], {id(obj)}

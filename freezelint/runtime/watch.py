@@ -48,7 +48,7 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from freezelint.codes import check_codes
-from freezelint.runtime import fsdp
+from freezelint.runtime import fastai_steps, fsdp
 from freezelint.runtime.distributed import roll_call
 from freezelint.runtime.findings import freeze_attrs, listed, lr_is_zero
 from freezelint.runtime.fingerprint import Fingerprinter, Pending, background, joined
@@ -213,15 +213,16 @@ def _live(held: Any) -> Any:
 
 
 def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
+    """The optimizers given to watch, fastai's own as their views (`learn.opt`)."""
     if optimizer is None:
         return []
-    if isinstance(optimizer, torch.optim.Optimizer):
-        return [optimizer]
     items = list(optimizer.values()) if isinstance(optimizer, dict) else optimizer
-    if not isinstance(items, (list, tuple)) or not items or \
-            not all(isinstance(o, torch.optim.Optimizer) for o in items):
-        raise AuditUsageError(f"optimizer must be a torch.optim.Optimizer, a list or a dict of them, "
-                              f"got {type(optimizer).__name__}")
+    items = [items] if not isinstance(items, (list, tuple)) else items
+    fastai = fastai_steps.optimizer_class()
+    items = [fastai_steps.as_torch(o) if fastai is not None and isinstance(o, fastai) else o for o in items]
+    if not items or not all(isinstance(o, torch.optim.Optimizer) for o in items):
+        raise AuditUsageError(f"optimizer must be a torch.optim.Optimizer (or fastai's own), a list or a dict "
+                              f"of them, got {type(optimizer).__name__}")
     return list(items)
 
 
@@ -290,6 +291,7 @@ class Watch:
         self._swaps: Any = None  # the log of swapped parameters and replaced layers (swaps.log_swaps)
         self._post_handle: Any = None
         self._after_pre_handle: Any = None  # after the window (rewatch): which step is in progress
+        self._fastai_held = False  # fastai_steps.hold() called, release() not yet
         self._train_orig: Callable | None = None
         self._train_wrapper: Callable | None = None
         self._filter: tuple | None = None  # the warnings filter __enter__ added
@@ -604,6 +606,8 @@ class Watch:
         self._swaps = log_swaps()
         if step_hooks:
             self._handles.append(register_optimizer_step_pre_hook(self._on_step_pre))
+            fastai_steps.hold()  # fastai's own Optimizer steps through these hooks too
+            self._fastai_held = True
         if post_hook:
             self._post_handle = register_optimizer_step_post_hook(self._on_step_post)
         self._wrap_train()
@@ -658,6 +662,9 @@ class Watch:
         if self._after_pre_handle is not None:
             self._after_pre_handle.remove()
             self._after_pre_handle = None
+        if self._fastai_held:
+            self._fastai_held = False
+            fastai_steps.release()
         self._active = False
 
     # ------------------------------------------------------------------ hooks
@@ -975,6 +982,7 @@ class Watch:
         if self.done or _transformed():
             return
         self._forwards += 1
+        fastai_steps.wrap()  # fastai imported since the watch opened (`freezelint run`)
         mid = id(module)
         root_id = self._covered.get(mid)
         if root_id is not None:

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm, _NormBase
 
 from freezelint.runtime import findings as F
-from freezelint.runtime import fsdp
+from freezelint.runtime import fastai_steps, fsdp
 from freezelint.runtime.distributed import Distributed, ddp_class, fz507
 from freezelint.runtime.fingerprint import Fingerprinter, as_ints, joined
 from freezelint.runtime.lr_schedulers import is_timm_scheduler, is_torch_scheduler, schedulers_over
@@ -541,6 +541,20 @@ def _dp_zero_grad(f: F.AuditFinding) -> F.AuditFinding:
     kept = "zero_grad(set_to_none=False) keeps such grads alive"
     return replace(f, message=f.message.replace(kept, f"{kept} (opacus's DPOptimizer.zero_grad() defaults to "
                                                       f"set_to_none=False)")) if kept in f.message else f
+
+
+def _fastai_zero_grad(f: F.AuditFinding) -> F.AuditFinding:
+    """FZ501 on a zero grad kept under fastai's own Optimizer, whose zero_grad() always zeroes in
+    place (it has no set_to_none) and whose step applies weight decay to every parameter with a
+    grad: the fixes are fastai's, not a torch optimizer's."""
+    kept = "zero_grad(set_to_none=False) keeps such grads alive"
+    if kept not in f.message:
+        return f
+    advice = ("after `learn.freeze()` (or any freeze after training), set each frozen parameter's `.grad = None`: "
+              "fastai's step and zero_grad() skip a None grad; or pass opt_func=partial(OptimWrapper, "
+              "opt=torch.optim.AdamW) to the Learner, whose zero_grad() sets grads to None")
+    return replace(f, message=f.message.replace(kept, "fastai's zero_grad() zeroes grads in place, which keeps such "
+                                                      "grads alive"), advice=advice, advice_many=advice)
 
 
 def _dp_unhooked(f: F.AuditFinding) -> F.AuditFinding:
@@ -1170,9 +1184,11 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
         held_still += _shared_notes(precords, labels)
     # tensors in no module that got gradients are in the forward, not the old layer of a replaced one
     # (FZ302): noted; said to stand in for the model's own parameters (torch.func.functional_call, a
-    # stateless loop) only where the shapes show it, else the model's parameters are judged as usual
+    # stateless loop) only where the shapes show it, else the model's parameters are judged as usual.
+    # A grad all zeros is no gradient got: zero_grad(set_to_none=False) (fastai's zero_grad) keeps
+    # the zeroed grads of a replaced layer's tensors that no backward reaches.
     outside = [[p for p in held_params(opt) if id(p) not in model_ids] if not only_beside else [] for opt in opts]
-    graded = [[p for p in ps if p.grad is not None] for ps in outside]
+    graded = [_nonzero_grads(ps) for ps in outside]
     stood = [F.stood_in(precords, ps) if ps else [] for ps in graded]
     substituted = frozenset(r.name for rs in stood for r in rs)
     written = frozenset(n for n, p in named if id(p) in w.grad_written) if w.grad_written else frozenset()
@@ -1200,6 +1216,8 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
     if "noised" in w.zeroing:
         found = [_private_stats(f) if f.code == "FZ502" else _dp_zero_grad(f) if f.code == "FZ501" else
                  _dp_unhooked(f) if f.code == "FZ503" else f for f in found]
+    if any(isinstance(o, fastai_steps.Optimizer) for o in opts):
+        found = [_fastai_zero_grad(f) if f.code == "FZ501" else f for f in found]
     if not only_beside and any(f.code == "FZ503" for f in found):
         found = _held_unstepped(w, found, named, opts)
     if any(graded) and not only_beside:
@@ -1336,6 +1354,15 @@ def _held_unstepped(w: "Watch", found: list[F.AuditFinding], named: list[tuple[s
         out.append(replace(f, message=message, advice=advice.format(**words),
                            advice_many=advice.format(**F._MANY)))
     return out
+
+
+def _nonzero_grads(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Those of `params` whose .grad holds a non-zero element (one count read back for all; a
+    sparse grad counts as one)."""
+    had = [p for p in params if p.grad is not None]
+    dense = [p for p in had if p.grad.layout == torch.strided]
+    counts = dict(zip(map(id, dense), fsdp.nonzero_counts([p.grad for p in dense])))
+    return [p for p in had if counts.get(id(p), 1)]
 
 
 def _left_behind(opts: list[torch.optim.Optimizer], onames: list[str], outside: list[list[torch.Tensor]],

@@ -1,0 +1,158 @@
+"""fastai's own Optimizer (`fastai.optimizer.Optimizer`, what a Learner builds by default: its
+`opt_func=Adam` is fastai's Adam) is no torch.optim.Optimizer, so torch's global step hooks never
+see it. While a watch is active, its `step` is wrapped at class level to run the watch's step hooks
+around it, as torch runs them around its own optimizers' steps, and the hooks are handed a view of
+it that reads as a torch optimizer (`as_torch`): the watch's code reads one kind of optimizer.
+
+fastai is never imported here: the class is wrapped once `fastai.optimizer` is in sys.modules
+(`wrap`, asked as the watch opens and at the models' forwards: the script imports fastai after
+`freezelint run` opened the watch), and put back when the last active watch closes."""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from typing import Any, Callable
+
+import torch
+from torch.optim import optimizer as _torch_optimizer
+
+_users = 0  # active watches
+_wrapped: list[tuple[type, Callable, Callable]] = []  # (fastai's Optimizer, its own step, ours)
+_views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # fastai's optimizer -> its view
+
+# fastai's per-parameter settings kept in its state (`Optimizer._keep_on_clear`: BatchNorm kept
+# trainable by train_bn, weight decay off for norms and biases): no state a step made
+_SETTINGS = frozenset({"force_train", "do_wd"})
+# fastai's names for what a torch optimizer's state and param groups call otherwise
+_STATE_NAMES = {"grad_avg": "exp_avg", "sqr_avg": "exp_avg_sq"}
+_HYPER_NAMES = {"wd": "weight_decay", "mom": "momentum"}
+
+
+def _torch_hypers(hp: dict) -> dict:
+    """A param group's hyperparameters under torch's names as well as fastai's: `wd` is
+    weight_decay; `mom` is momentum, or with `sqr_mom` (Adam's, RAdam's) the first of torch's betas."""
+    out = {_HYPER_NAMES.get(k, k): v for k, v in hp.items()}
+    if "sqr_mom" in hp and "mom" in hp:
+        del out["momentum"]
+        out["betas"] = (hp["mom"], hp["sqr_mom"])
+    return out
+
+
+def optimizer_class() -> type | None:
+    """fastai's Optimizer where fastai is imported (and the class defined), else None."""
+    cls = getattr(sys.modules.get("fastai.optimizer"), "Optimizer", None)
+    return cls if isinstance(cls, type) else None
+
+
+def hold() -> None:
+    """A watch opened: fastai's steps are watched until every watch open has closed."""
+    global _users
+    _users += 1
+    wrap()
+
+
+def release() -> None:
+    """A watch closed: the last one puts fastai's own step back."""
+    global _users
+    _users = max(0, _users - 1)
+    if not _users:
+        while _wrapped:
+            cls, own, ours = _wrapped.pop()
+            if cls.__dict__.get("step") is ours:  # else another wrapper came after ours: left to it
+                cls.step = own
+
+
+def wrap() -> None:
+    """Wrap fastai's Optimizer.step, once, while a watch is active and fastai is imported."""
+    if not _users or _wrapped:
+        return
+    cls = optimizer_class()
+    own = cls.__dict__.get("step") if cls is not None else None
+    if own is None:
+        return
+
+    def step(self: Any, *args: Any, **kwargs: Any) -> Any:
+        view = as_torch(self)
+        for hook in _ours(_torch_optimizer._global_optimizer_pre_hooks):
+            hook(view, (view, *args), kwargs)
+        out = own(self, *args, **kwargs)
+        for hook in _ours(_torch_optimizer._global_optimizer_post_hooks):
+            hook(view, (view, *args), kwargs)
+        return out
+
+    step.__name__, step.__qualname__, step.__doc__ = own.__name__, own.__qualname__, own.__doc__
+    cls.step = step
+    _wrapped.append((cls, own, step))
+
+
+def _ours(hooks: dict) -> list[Callable]:
+    """The watch's step hooks among torch's global ones (a copy: a hook may add another); another
+    library's hook expects a torch optimizer, which fastai's is not."""
+    return [h for h in list(hooks.values())
+            if type(getattr(h, "__self__", None)).__module__ == "freezelint.runtime.watch"]
+
+
+def as_torch(opt: Any) -> Any:
+    """The view of fastai's optimizer `opt` that the watch reads as a torch optimizer: one per
+    optimizer, alive as long as it is (the watch keys what it notes by the view's id)."""
+    view = _views.get(opt)
+    if view is None:
+        view = _views[opt] = Optimizer(opt)
+    return view
+
+
+class _State(dict):
+    """fastai's per-parameter state as torch names it, without fastai's settings (`_SETTINGS`):
+    a parameter no step updated holds none. Read with `get` and `[]`, as the watch reads a torch
+    optimizer's (the dict itself stays empty)."""
+
+    def __init__(self, opt: Any) -> None:
+        super().__init__()
+        self._opt = opt
+
+    def get(self, p: Any, default: Any = None) -> Any:  # type: ignore[override]
+        own = self._opt.state.get(p) if isinstance(self._opt.state, dict) else None
+        out = {_STATE_NAMES.get(k, k): v for k, v in (own or {}).items() if k not in _SETTINGS}
+        return out or default
+
+    def __getitem__(self, p: Any) -> Any:
+        return self.get(p, {})
+
+    def __contains__(self, p: object) -> bool:
+        return self.get(p) is not None
+
+
+class Optimizer(torch.optim.Optimizer):
+    """fastai's Optimizer seen as a torch optimizer: its param groups (`param_lists` with their
+    `hypers`, weight decay and momentum under torch's names as well) and its state. torch's
+    __init__ is not run: the view steps nothing, and holds fastai's optimizer weakly."""
+
+    def __init__(self, opt: Any) -> None:  # noqa: D107 — no super().__init__: see the class
+        self._fastai = weakref.ref(opt)
+
+    @property
+    def fastai(self) -> Any:
+        return self._fastai()
+
+    @property
+    def param_groups(self) -> list[dict]:  # type: ignore[override]
+        opt = self.fastai
+        if opt is None:
+            return []
+        decoupled = any(getattr(cb, "__name__", "") == "weight_decay" for cb in getattr(opt, "cbs", ()))
+        return [{"params": list(ps), **hp, **_torch_hypers(hp), "decoupled_weight_decay": decoupled}
+                for ps, hp in zip(opt.param_lists, opt.hypers)]
+
+    @property
+    def state(self) -> dict:  # type: ignore[override]
+        opt = self.fastai
+        return _State(opt) if opt is not None else {}
+
+    def __repr__(self) -> str:
+        return f"view of {self.fastai!r}"
+
+
+# what reports call it (as they call torch's by class: `AdamW`): fastai's optimizer is one class
+# whatever its opt_func (Adam, SGD), and `Optimizer` alone reads as torch's base class
+Optimizer.__name__ = "fastai Optimizer"
