@@ -982,11 +982,11 @@ class Watch:
         if self.done or _transformed():
             return
         self._forwards += 1
-        fastai_steps.wrap()  # fastai imported since the watch opened (`freezelint run`)
         mid = id(module)
         root_id = self._covered.get(mid)
         if root_id is not None:
             if root_id == mid:
+                fastai_steps.wrap()  # fastai imported since the watch opened (`freezelint run`)
                 self._in_eval_root[0] = not module.training
                 if not self.started:
                     self._baseline_root(module)  # a new iteration before the window: take it again
@@ -1002,6 +1002,7 @@ class Watch:
                 return
             module = self.given_model  # type: ignore[assignment]
             mid = id(module)
+        fastai_steps.wrap()
         self._in_eval_root[0] = not module.training
         self._add_root(module)
         if not self.started and self.on_stall is not None:
