@@ -393,6 +393,100 @@ def test_a_quoted_recursive_glob_does_not_follow_directory_links(tmp_path):
     assert [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == [".hidden/bad.py"]
 
 
+def test_a_recursive_glob_naming_one_hidden_directory_enters_no_other(tmp_path):
+    """`**` matches no hidden name, as glob's: `**/.hidden/*.py` finds `.hidden/` where it lies
+    under visible directories, and nothing inside `.venv/` or `.git/`."""
+    import os
+
+    for where in (".hidden", "pkg/.hidden", ".venv/lib/.hidden", ".git/x/.hidden", "pkg/.cache/.hidden"):
+        write(tmp_path / where / "bad.py", BAD_MODULE)
+    os.symlink("..", tmp_path / "pkg" / "up")
+    r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", "**/.hidden/*.py")
+    assert sorted(line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line) == [
+        ".hidden/bad.py", "pkg/.hidden/bad.py"]
+    r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", ".venv/**/*.py")
+    assert r.code == 2 and "no file or directory matches '.venv/**/*.py'" in r.err  # `.hidden` under it too
+    r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", ".venv/**/.hidden/*.py")
+    assert [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == [".venv/lib/.hidden/bad.py"]
+
+
+def test_a_file_reached_under_several_names_is_checked_once_under_its_link_free_name(cli, tmp_path):
+    """A link to a directory that `check *` names beside its target, a link to a file in a walked
+    tree, and two overlapping paths: one finding, under the name with no link in it; where every
+    name has one, the name given first."""
+    import os
+
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "src" / "train.py", BAD_MODULE)
+    os.symlink("src", tmp_path / "current")  # sorts before src: `check *` meets it first
+    os.symlink("train.py", tmp_path / "src" / "train_link.py")
+
+    def shown(*args):
+        r = cli(tmp_path, "check", "--no-cache", "--format", "concise", "--exclude", "pyproject.toml", *args)
+        assert r.code == 1
+        return [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line]
+
+    assert shown("current", "src") == ["src/train.py"]
+    assert shown("src", "src/train.py") == ["src/train.py"]
+    assert shown("src/train.py", "src") == ["src/train.py"]
+    assert shown("src/train_link.py") == ["src/train_link.py"]  # named alone: as named
+    assert shown("current/train.py", "src/train_link.py") == ["current/train.py"]  # one link each: the first
+    assert shown("current") == ["current/train.py"]
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", *sorted(os.listdir(tmp_path)))
+    assert [d["filename"].rsplit("/", 1)[-1] for d in json.loads(r.out)] == ["train.py"]
+    assert "src/train.py" in json.loads(r.out)[0]["filename"]
+
+
+def test_a_directory_that_cannot_be_listed_is_said_and_the_walk_goes_on(cli, tmp_path, monkeypatch):
+    """(root reads every directory, so the refusal is made here.) Met in a walk: a warning, and the
+    rest is checked; named on the command line: one error line and exit 1, not a clean run of
+    nothing; one removed while the run walks: a warning, no traceback."""
+    import os
+
+    from freezelint.check import discover
+
+    write(tmp_path / "open" / "bad.py", BAD_MODULE)
+    write(tmp_path / "locked" / "bad.py", BAD_MODULE)
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.path.basename(str(path)) == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        if os.path.basename(str(path)) == "gone":
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real(path)
+
+    monkeypatch.setattr(discover.os, "scandir", scandir)
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
+    assert r.code == 1 and [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == ["open/bad.py"]
+    assert r.err == "freezelint: warning: locked: skipped: permission denied (a directory that cannot be listed)\n"
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", "locked")
+    assert r.code == 1 and "FZ102" not in r.out and r.err == (
+        "freezelint: locked: cannot read: permission denied (a directory that cannot be listed)\n")
+    (tmp_path / "gone").mkdir()
+    r = cli(tmp_path, "check", "--no-cache", "--quiet", "--format", "concise", ".")
+    assert r.code == 1 and r.err == ""
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
+    assert "freezelint: warning: gone: skipped: the directory no longer exists (removed during the run)" in r.err
+
+
+def test_a_working_directory_removed_under_the_shell_is_one_line_not_an_internal_error(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    write(tmp_path / "p" / "bad.py", BAD_MODULE)
+    gone = tmp_path / "gone"
+    script = (f"import os, sys; os.mkdir({str(gone)!r}); os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); "
+              f"from freezelint.cli import main; sys.exit(main(sys.argv[1:]))")
+    for args in (["check", str(tmp_path / "p")], ["check"], [str(tmp_path / "p")], ["run", "train.py"]):
+        p = subprocess.run([sys.executable, "-P", "-c", script, *args], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert p.returncode == 2 and p.stderr == (
+            "freezelint: error: the working directory no longer exists (removed or moved since the shell "
+            "entered it): cd to an existing directory (No such file or directory)\n"), args
+
+
 # ---------------------------------------------------------------- malformed notebooks
 
 

@@ -126,6 +126,28 @@ def _not_a_file(path: Path) -> str | None:
     return None if stat.S_ISDIR(mode) else f"{kind_of(mode)}, not a regular file"
 
 
+def _links_in(p: Path) -> int:
+    """How many of the path's components are symbolic links (asked only of a file met twice)."""
+    return sum(os.path.islink(q) for q in (p, *p.parents))
+
+
+def _unlistable(d: Path) -> str | None:
+    """Why a directory named on the command line cannot be listed, or None."""
+    try:
+        with os.scandir(d):
+            return None
+    except OSError as e:
+        return _directory_error(e)
+
+
+def _directory_error(e: OSError) -> str:
+    if isinstance(e, PermissionError):
+        return "permission denied (a directory that cannot be listed)"
+    if isinstance(e, FileNotFoundError):
+        return "the directory no longer exists (removed during the run)"
+    return f"a directory that cannot be listed ({e.strerror or e})"
+
+
 @dataclass
 class _Ignore:
     base: Path
@@ -225,8 +247,24 @@ class Discovery:
         return self._match(text + "/" if is_dir else text)
 
     def files(self, paths: list[str]) -> Iterator[Path]:
-        """Files to check, sorted within each directory, each once."""
-        seen: set[Path] = set()
+        """Files to check, sorted within each directory, each once: a file reached under several
+        names (a link to a directory that `check *` names beside its target, a link to a file, two
+        overlapping paths) is checked once, under the name with the fewest symbolic links in it
+        (the link-free one), or of those the one met first, as ruff reports it once."""
+        found: dict[str, int] = {}  # real path -> its place in `out`
+        out: list[Path] = []
+        for p in self._found(paths):
+            real = os.path.realpath(p)
+            at = found.get(real)
+            if at is None:
+                found[real] = len(out)
+                out.append(p)
+            elif p != out[at] and _links_in(p) < _links_in(out[at]):
+                out[at] = p
+        yield from out
+
+    def _found(self, paths: list[str]) -> Iterator[Path]:
+        """Every file the paths name or hold, a file reached twice as often."""
         for raw in paths:
             p = Path(os.path.abspath(raw))
             if not os.path.lexists(p):
@@ -239,10 +277,10 @@ class Discovery:
                     # Named explicitly though ignored (a package inside an ignored virtualenv,
                     # say): check it, honouring only the .gitignore files inside it.
                     ignores = []
-                for f in self._walk(p, p, ignores):
-                    if f not in seen:
-                        seen.add(f)
-                        yield f
+                if (why := _unlistable(p)) is not None:
+                    self.skipped.append(Skipped(str(p), f"cannot read: {why}", "error"))
+                    continue
+                yield from self._walk(p, p, ignores)
             else:
                 if self.force_exclude and self.excluded_file(raw):
                     continue
@@ -254,9 +292,7 @@ class Discovery:
                 if why is not None:
                     self.skipped.append(Skipped(str(p), f"not checked: {why}", "note"))
                     continue
-                if p not in seen:
-                    seen.add(p)
-                    yield p
+                yield p
 
     def excluded_file(self, raw: str) -> bool:
         """Whether a file named explicitly is left out under `--force-exclude`, decided from its
@@ -283,8 +319,10 @@ class Discovery:
         try:
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except OSError:
-            return  # unreadable directory: nothing we can list
+        except OSError as e:  # unreadable, or gone since its parent was listed: said, the run goes on
+            if d != walk_root:
+                self.skipped.append(Skipped(str(d), f"skipped: {_directory_error(e)}", "warning"))
+            return
         for entry in entries:
             path = d / entry.name
             try:
