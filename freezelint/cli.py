@@ -185,29 +185,33 @@ def _glob(pattern: str) -> list[str]:
     fixed = next(i for i, part in enumerate(parts) if _GLOB_CHARS & set(part))
     root = "/".join(parts[:fixed]) or ("/" if pattern.startswith(("/", os.sep)) else "")
     wanted = parts[fixed:]
-    hidden = any(p.startswith(".") for p in wanted)  # as glob: wildcards match no hidden name
     out = []
     for here, dirs, files in os.walk(root or ".", followlinks=False):
         rel = os.path.relpath(here, root or ".")
         rel_parts = [] if rel == "." else rel.replace(os.sep, "/").split("/")
-        if not hidden:
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
+        # as glob: a wildcard matches no hidden name, so a hidden directory is entered only where
+        # the pattern names it (`**/.hidden/*.py` goes into `.hidden`, not into `.venv` or `.git`)
+        dirs[:] = [d for d in dirs if not d.startswith(".") or _glob_match([*rel_parts, d], wanted, prefix=True)]
         for name in sorted(dirs + files):
             if _glob_match([*rel_parts, name], wanted):
                 out.append(os.path.join(root, *rel_parts, name) if root else os.path.join(*rel_parts, name))
     return out
 
 
-def _glob_match(names: list[str], patterns: list[str]) -> bool:
-    """Whether path components match pattern components, `**` standing for any number of them."""
+def _glob_match(names: list[str], patterns: list[str], prefix: bool = False) -> bool:
+    """Whether path components match pattern components, `**` standing for any number of them
+    that are not hidden (as glob's own `**`); with `prefix`, whether they could begin a match."""
     import fnmatch
 
+    if not names:
+        return prefix or not patterns or patterns == ["**"]
     if not patterns:
-        return not names
+        return False
     if patterns[0] == "**":
-        return any(_glob_match(names[i:], patterns[1:]) for i in range(len(names) + 1))
-    return (bool(names) and not (names[0].startswith(".") and not patterns[0].startswith("."))
-            and fnmatch.fnmatch(names[0], patterns[0]) and _glob_match(names[1:], patterns[1:]))
+        return (_glob_match(names, patterns[1:], prefix)
+                or (not names[0].startswith(".") and _glob_match(names[1:], patterns, prefix)))
+    return (not (names[0].startswith(".") and not patterns[0].startswith("."))
+            and fnmatch.fnmatch(names[0], patterns[0]) and _glob_match(names[1:], patterns[1:], prefix))
 
 
 def _progress(enabled: bool):
@@ -604,8 +608,10 @@ def cmd_rules(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from freezelint.runtime.cli import run_audit_cli
+    from freezelint.runtime.cli import _fail, run_audit_cli
 
+    if (gone := _cwd_gone()) is not None:
+        return _fail(gone, args.format, args.output_file)
     return run_audit_cli(args.target, steps=args.steps, fmt=args.format, set_to_none=not args.no_set_to_none,
                          ignore=args.ignore, strict=args.strict, verbose=args.verbose, output_file=args.output_file,
                          expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable)
@@ -713,6 +719,8 @@ def cmd_run(args) -> int:
 
 
 def _bad_run_argument(args) -> str | None:
+    if (gone := _cwd_gone()) is not None:
+        return gone
     if args.module is None and not args.script:
         return "run needs a script (`freezelint run train.py`) or -m MODULE"
     if args.steps < 1:
@@ -736,6 +744,18 @@ COMMANDS: dict[str, tuple] = {
 }
 
 
+def _cwd_gone() -> str | None:
+    """Why the working directory cannot be used, or None: a shell left in a directory removed since.
+    Python cannot tell where it is then, and every relative path, config search and display name
+    would fail further in, as a bug of ours (or, for run and audit, as torch's import)."""
+    try:
+        os.getcwd()
+    except OSError as e:
+        return ("the working directory no longer exists (removed or moved since the shell entered it): "
+                f"cd to an existing directory ({e.strerror or e})")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     from freezelint.config import ConfigError
 
@@ -754,6 +774,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_ERROR
+        if args.command == "check" and (gone := _cwd_gone()) is not None:
+            raise UsageError(gone)
         return COMMANDS[args.command][1](args)
     except (UsageError, ConfigError) as e:
         print(f"freezelint: error: {e}", file=sys.stderr)
