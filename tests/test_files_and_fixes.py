@@ -261,6 +261,40 @@ def test_cache_hit_corrupt_entry_and_selection_key(cli, tmp_path, monkeypatch):
     assert (tmp_path / ".freezelint_cache" / "CACHEDIR.TAG").exists()
 
 
+def test_a_fix_run_leaves_git_status_showing_only_the_fixed_file(cli, tmp_path):
+    """--fix caches no results but writes the project's summaries: the cache directory it makes
+    holds its own `.gitignore` then too, as a check run's does."""
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    write(tmp_path / "pkg" / "freeze.py", """
+        import torch.nn as nn
+
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        """)
+    write(tmp_path / "train.py", """
+        import torch.nn as nn
+        from pkg.freeze import freeze_bn
+
+        layer = nn.Linear(2, 2)
+        layer.requires_grad = False
+        net = nn.BatchNorm2d(3)
+        freeze_bn(net)
+        net.train()
+        """)
+    subprocess.run(["git", "-C", str(tmp_path), "add", "."], check=True)
+    assert cli(tmp_path, "check", "--fix", "train.py").out.startswith("Fixed 1 finding.")
+    assert (tmp_path / ".freezelint_cache" / "summaries").is_dir()
+    status = subprocess.run(["git", "-C", str(tmp_path), "status", "--porcelain"], capture_output=True,
+                            text=True, check=True).stdout
+    assert status.splitlines() == ["A  pkg/freeze.py", "AM train.py"]
+    assert (tmp_path / ".freezelint_cache" / "CACHEDIR.TAG").exists()
+
+
 def test_no_cache_and_cache_dir(cli, tmp_path):
     write(tmp_path / "a.py", BAD_MODULE)
     cli(tmp_path, "check", "--no-cache", "a.py")
