@@ -96,7 +96,7 @@ def _add_check(sub) -> None:
 
 def _add_rule(sub) -> None:
     r = sub.add_parser("rule", help="explain a rule")
-    r.add_argument("code")
+    r.add_argument("code", help="a code (FZ102) or a rule's name (requires-grad-on-module)")
 
 
 def _add_rules(sub) -> None:
@@ -148,6 +148,23 @@ def _implied_check(argv: list[str]) -> list[str]:
     else:
         implied = _is_path_or_glob(argv[0])
     return ["check", *argv] if implied else argv
+
+
+# what users of other linters type for these (ruff's old `--explain`, pylint's `--help-msg`)
+_COMMAND_ALIASES = {"explain": "rule", "help-msg": "rule", "list": "rules", "lint": "check", "fix": "check --fix",
+                    "help": "--help"}
+
+
+def _unknown_command(argv: list[str]) -> None:
+    """`freezelint explain FZ102`, `freezelint chek .`: one line naming the command meant, where
+    argparse would list every choice and the short form `freezelint PATH` would not apply."""
+    if not argv or argv[0].startswith("-") or argv[0] in COMMANDS:
+        return
+    word = argv[0]
+    meant = _COMMAND_ALIASES.get(word) or next(iter(difflib.get_close_matches(word, list(COMMANDS), 1, 0.6)), None)
+    hint = f": did you mean `freezelint {meant}`?" if meant else ""
+    raise UsageError(f"unknown command {word!r}{hint} (commands: {', '.join(COMMANDS)}; "
+                     f"`freezelint PATH` checks a file or directory that exists)")
 
 
 def _check_option_first(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -547,6 +564,8 @@ def cmd_rule(args) -> int:
     from freezelint.check.docs import documented_codes, page
 
     code = args.code.upper()
+    by_name = {c.name: k for k, c in codes.CATALOGUE.items()}  # `freezelint rules` lists both
+    code = by_name.get(args.code.lower(), code)
     if code not in codes.CATALOGUE:
         raise UsageError(f"unknown rule {args.code!r}; `freezelint rules` lists them")
     if code not in documented_codes():
@@ -764,11 +783,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         argv = _implied_check(list(sys.argv[1:] if argv is None else argv))
         _check_option_first(parser, argv)
+        _unknown_command(argv)
         script_args: list[str] = []
         if argv[:1] == ["run"]:
             ours, script_args = _split_run(argv[1:])
             argv = ["run", *ours]
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # argparse would send the user to the top-level --help, which lists no option of check's
+            where = f"freezelint {args.command}" if args.command else "freezelint"
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see `{where} --help`)")
         args.script_args = script_args
         verbose = getattr(args, "verbose", False)
         if args.command is None:
