@@ -504,6 +504,56 @@ def test_a_directory_that_cannot_be_listed_is_said_and_the_walk_goes_on(cli, tmp
     assert "freezelint: warning: gone: skipped: the directory no longer exists (removed during the run)" in r.err
 
 
+def test_imports_that_reach_link_loops_broken_links_or_vanished_files_are_no_error(cli, tmp_path, monkeypatch):
+    """The project's resolution of imports meets only what a walk may: a module that is a link loop,
+    a broken link, a package that is a loop of directory links, or a file removed after the run
+    listed it. None is a traceback or an internal error; a checked file that vanished is one line."""
+    import os
+
+    from freezelint.check import discover
+
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "train.py", """
+        import torch.nn as nn
+        from loopmod import freeze_bn
+        from brokenmod import freeze2
+        from looppkg.sub import freeze3
+        from loopdir import freeze4
+        from helpers import freeze5
+        from loopmod import *
+
+        model = nn.BatchNorm2d(3)
+        for f in (freeze_bn, freeze2, freeze3, freeze4, freeze5):
+            f(model)
+        model.train()
+        model.requires_grad = False
+        """)
+    write(tmp_path / "helpers.py", "def freeze5(m):\n    m.eval()\n")
+    write(tmp_path / "gone.py", BAD_MODULE)
+    os.symlink("loopmod.py", tmp_path / "loopmod.py")
+    os.symlink("nothing.py", tmp_path / "brokenmod.py")
+    os.symlink("looppkg", tmp_path / "looppkg")
+    (tmp_path / "realdir").mkdir()
+    os.symlink("../loopdir", tmp_path / "realdir" / "x")
+    os.symlink("realdir/x", tmp_path / "loopdir")
+    real = discover.Discovery.files
+
+    def files(self, paths):  # the run lists the files, then two vanish before they are read
+        listed = list(real(self, paths))
+        for name in ("gone.py", "helpers.py"):
+            os.unlink(tmp_path / name)
+        return iter(listed)
+
+    monkeypatch.setattr(discover.Discovery, "files", files)
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
+    assert r.code == 1 and "train.py:13:1: FZ102" in r.out and "internal error" not in r.out + r.err
+    assert r.err.splitlines() == [
+        "freezelint: warning: brokenmod.py: skipped: a broken symbolic link (to nothing.py, which does not exist)",
+        "freezelint: warning: loopmod.py: skipped: a symbolic link loop (a link that leads back to itself)",
+        "freezelint: gone.py: cannot read: No such file or directory",
+        "freezelint: helpers.py: cannot read: No such file or directory"]
+
+
 def test_a_working_directory_removed_under_the_shell_is_one_line_not_an_internal_error(tmp_path):
     import os
     import subprocess
