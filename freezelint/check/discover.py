@@ -253,8 +253,7 @@ class Discovery:
         (the link-free one), or of those the one met first, as ruff reports it once."""
         found: dict[str, int] = {}  # real path -> its place in `out`
         out: list[Path] = []
-        for p in self._found(paths):
-            real = os.path.realpath(p)
+        for p, real in self._found(paths):
             at = found.get(real)
             if at is None:
                 found[real] = len(out)
@@ -263,8 +262,8 @@ class Discovery:
                 out[at] = p
         yield from out
 
-    def _found(self, paths: list[str]) -> Iterator[Path]:
-        """Every file the paths name or hold, a file reached twice as often."""
+    def _found(self, paths: list[str]) -> Iterator[tuple[Path, str]]:
+        """Every file the paths name or hold, with its real path; a file reached twice as often."""
         for raw in paths:
             p = Path(os.path.abspath(raw))
             if not os.path.lexists(p):
@@ -280,7 +279,7 @@ class Discovery:
                 if (why := _unlistable(p)) is not None:
                     self.skipped.append(Skipped(str(p), f"cannot read: {why}", "error"))
                     continue
-                yield from self._walk(p, p, ignores)
+                yield from self._walk(p, p, ignores, os.path.realpath(p))
             else:
                 if self.force_exclude and self.excluded_file(raw):
                     continue
@@ -292,7 +291,7 @@ class Discovery:
                 if why is not None:
                     self.skipped.append(Skipped(str(p), f"not checked: {why}", "note"))
                     continue
-                yield p
+                yield p, os.path.realpath(p)
 
     def excluded_file(self, raw: str) -> bool:
         """Whether a file named explicitly is left out under `--force-exclude`, decided from its
@@ -313,7 +312,9 @@ class Discovery:
                 return True
         return any(g.matches(p, is_dir) for g in ignores)
 
-    def _walk(self, d: Path, walk_root: Path, ignores: list[_Ignore]) -> Iterator[Path]:
+    def _walk(self, d: Path, walk_root: Path, ignores: list[_Ignore], real_d: str) -> Iterator[tuple[Path, str]]:
+        """The files under `d` with their real paths (`real_d` is d's: a walk follows no link to a
+        directory, so only a link to a file needs resolving)."""
         own = self._gitignore(d)
         active = [*ignores, own] if own is not None else ignores
         try:
@@ -333,11 +334,12 @@ class Discovery:
             if is_dir:
                 if self._excluded(path, True, walk_root) or any(g.matches(path, True) for g in active):
                     continue
-                yield from self._walk(path, walk_root, active)
+                yield from self._walk(path, walk_root, active, os.path.join(real_d, entry.name))
             elif entry.name.endswith(SUFFIXES):
                 if self._excluded(path, False, walk_root) or any(g.matches(path, False) for g in active):
                     continue
                 if is_file:
-                    yield path
+                    yield path, (os.path.realpath(path) if entry.is_symlink()
+                                 else os.path.join(real_d, entry.name))
                 elif (why := _not_a_file(path)) is not None:
                     self.skipped.append(Skipped(str(path), f"skipped: {why}", "warning"))
