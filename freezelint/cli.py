@@ -39,7 +39,10 @@ def _codes(value: str) -> list[str]:
 
 
 def _add_check(sub) -> None:
-    p = sub.add_parser("check", help="check files and directories for freezing mistakes")
+    p = sub.add_parser("check", help="check files and directories for freezing mistakes",
+                       epilog="Exit status: 0 no findings, 1 findings (or a file that could not be checked), "
+                              "2 a usage error or a bug in freezelint. Config: [tool.freezelint] in the nearest "
+                              "pyproject.toml; a rule's page: `freezelint rule FZ102`.")
     p.add_argument("paths", nargs="*",
                    help="files or directories (default: .); `-` reads one file's source from stdin")
     fix = p.add_argument_group("fixing")
@@ -55,15 +58,16 @@ def _add_check(sub) -> None:
                           "later); exit 0, or 1 when a file could not be read or written; not with --fix, "
                           "--diff or `-`")
     sel = p.add_argument_group("rule selection")
-    sel.add_argument("--select", type=_codes, action="extend",
-                     help="codes or prefixes to report (replaces the config's)")
-    sel.add_argument("--ignore", type=_codes, action="extend", help="codes or prefixes to leave out")
-    sel.add_argument("--extend-select", type=_codes, action="extend", help="codes or prefixes to add")
+    sel.add_argument("--select", type=_codes, action="extend", metavar="CODES",
+                     help="codes or prefixes to report, comma-separated (replaces the config's)")
+    sel.add_argument("--ignore", type=_codes, action="extend", metavar="CODES", help="codes or prefixes to leave out")
+    sel.add_argument("--extend-select", type=_codes, action="extend", metavar="CODES", help="codes or prefixes to add")
     sel.add_argument("--per-file-ignores", action="append", metavar="PATTERN:CODES",
                      help="ignore codes in matching files, e.g. 'tests/*:FZ102'")
     files = p.add_argument_group("file selection")
-    files.add_argument("--exclude", type=_codes, action="extend", help="patterns to exclude (replaces the defaults)")
-    files.add_argument("--extend-exclude", type=_codes, action="extend",
+    files.add_argument("--exclude", type=_codes, action="extend", metavar="PATTERNS",
+                       help="patterns to exclude (replaces the defaults: .venv, build, site-packages, ...)")
+    files.add_argument("--extend-exclude", type=_codes, action="extend", metavar="PATTERNS",
                        help="patterns to exclude besides the defaults")
     files.add_argument("--force-exclude", action="store_true",
                        help="apply exclusions to files passed explicitly too (for pre-commit)")
@@ -73,8 +77,9 @@ def _add_check(sub) -> None:
                             "which reads that source in place of the file on disk")
     out = p.add_argument_group("output")
     out.add_argument("--format", "--output-format", dest="format", default="text",
-                     choices=("text", "concise", "json", "github", "sarif", "junit"))
-    out.add_argument("--output-file", "-o", help="write the report here instead of stdout")
+                     choices=("text", "concise", "json", "github", "sarif", "junit"),
+                     help="how findings are written (default: text, with the source lines)")
+    out.add_argument("--output-file", "-o", metavar="FILE", help="write the report here instead of stdout")
     out.add_argument("--statistics", action="store_true",
                      help="count findings per code (text, concise or json)")
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
@@ -84,10 +89,10 @@ def _add_check(sub) -> None:
                      help="where finding links point, `{code}` replaced (e.g. a mirror of the rules/ pages); "
                           "none by default")
     run = p.add_argument_group("run")
-    run.add_argument("--config", help="pyproject.toml to read [tool.freezelint] from")
+    run.add_argument("--config", metavar="FILE", help="pyproject.toml to read [tool.freezelint] from")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    run.add_argument("--cache-dir", help="cache directory (default: .freezelint_cache in the project root)")
-    run.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per CPU)")
+    run.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: .freezelint_cache in the project root)")
+    run.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: one per CPU)")
     run.add_argument("--verbose", "-v", action="store_true", help="tracebacks on internal errors")
     run.add_argument("--show-project", action="store_true",
                      help="print (to stderr) the project root, the files whose summaries were used and, under "

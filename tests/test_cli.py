@@ -439,6 +439,15 @@ def test_a_command_another_linter_uses_or_a_typo_of_one_names_the_command_meant(
     assert cli(tmp_path, "explain").code == 0
 
 
+def test_check_help_says_the_exit_codes_and_names_what_each_option_takes(cli, tmp_path):
+    text = " ".join(cli(tmp_path, "check", "--help").out.split())
+    assert "Exit status: 0 no findings, 1 findings (or a file that could not be checked), 2 a usage error" in text
+    for shown in ("--select CODES", "--ignore CODES", "--exclude PATTERNS", "--output-file FILE", "--config FILE",
+                  "--cache-dir DIR", "--jobs N"):
+        assert shown in text, shown
+    assert "SELECT" not in text and "OUTPUT_FILE" not in text
+
+
 def test_a_rule_is_found_by_the_name_rules_lists_too(cli, tmp_path):
     by_code = cli(tmp_path, "rule", "FZ102").out
     assert by_code.startswith("# FZ102 requires-grad-on-module")
