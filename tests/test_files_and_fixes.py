@@ -519,7 +519,7 @@ def test_imports_that_reach_link_loops_broken_links_or_vanished_files_are_no_err
         from brokenmod import freeze2
         from looppkg.sub import freeze3
         from loopdir import freeze4
-        from helpers import freeze5
+        from freezing import freeze5
         from loopmod import *
 
         model = nn.BatchNorm2d(3)
@@ -528,7 +528,7 @@ def test_imports_that_reach_link_loops_broken_links_or_vanished_files_are_no_err
         model.train()
         model.requires_grad = False
         """)
-    write(tmp_path / "helpers.py", "def freeze5(m):\n    m.eval()\n")
+    write(tmp_path / "freezing.py", "def freeze5(m):\n    m.eval()\n")
     write(tmp_path / "gone.py", BAD_MODULE)
     os.symlink("loopmod.py", tmp_path / "loopmod.py")
     os.symlink("nothing.py", tmp_path / "brokenmod.py")
@@ -540,7 +540,7 @@ def test_imports_that_reach_link_loops_broken_links_or_vanished_files_are_no_err
 
     def files(self, paths):  # the run lists the files, then two vanish before they are read
         listed = list(real(self, paths))
-        for name in ("gone.py", "helpers.py"):
+        for name in ("gone.py", "freezing.py"):
             os.unlink(tmp_path / name)
         return iter(listed)
 
@@ -550,8 +550,8 @@ def test_imports_that_reach_link_loops_broken_links_or_vanished_files_are_no_err
     assert r.err.splitlines() == [
         "freezelint: warning: brokenmod.py: skipped: a broken symbolic link (to nothing.py, which does not exist)",
         "freezelint: warning: loopmod.py: skipped: a symbolic link loop (a link that leads back to itself)",
-        "freezelint: gone.py: cannot read: No such file or directory",
-        "freezelint: helpers.py: cannot read: No such file or directory"]
+        "freezelint: freezing.py: cannot read: No such file or directory",
+        "freezelint: gone.py: cannot read: No such file or directory"]
 
 
 def test_a_working_directory_removed_under_the_shell_is_one_line_not_an_internal_error(tmp_path):
