@@ -569,6 +569,13 @@ def test_a_working_directory_removed_under_the_shell_is_one_line_not_an_internal
         assert p.returncode == 2 and p.stderr == (
             "freezelint: error: the working directory no longer exists (removed or moved since the shell "
             "entered it): cd to an existing directory (No such file or directory)\n"), args
+    for args in (["run", "--format", "json", "train.py"], ["audit", "--format", "json", "m.py:make"]):
+        # the JSON document a CI step reads, and no import of torch (which fails to load there) for it
+        p = subprocess.run([sys.executable, "-P", "-c", script, *args], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+        doc = json.loads(p.stdout)
+        assert p.returncode == 2 and doc["ok"] is False and doc["exit_code"] == 2, args
+        assert doc["error"].startswith("the working directory no longer exists") and "MKL" not in p.stderr, args
 
 
 # ---------------------------------------------------------------- malformed notebooks
