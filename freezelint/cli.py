@@ -39,7 +39,10 @@ def _codes(value: str) -> list[str]:
 
 
 def _add_check(sub) -> None:
-    p = sub.add_parser("check", help="check files and directories for freezing mistakes")
+    p = sub.add_parser("check", help="check files and directories for freezing mistakes",
+                       epilog="Exit status: 0 no findings, 1 findings (or a file that could not be checked), "
+                              "2 a usage error or a bug in freezelint. Config: [tool.freezelint] in the nearest "
+                              "pyproject.toml; a rule's page: `freezelint rule FZ102`.")
     p.add_argument("paths", nargs="*",
                    help="files or directories (default: .); `-` reads one file's source from stdin")
     fix = p.add_argument_group("fixing")
@@ -55,15 +58,16 @@ def _add_check(sub) -> None:
                           "later); exit 0, or 1 when a file could not be read or written; not with --fix, "
                           "--diff or `-`")
     sel = p.add_argument_group("rule selection")
-    sel.add_argument("--select", type=_codes, action="extend",
-                     help="codes or prefixes to report (replaces the config's)")
-    sel.add_argument("--ignore", type=_codes, action="extend", help="codes or prefixes to leave out")
-    sel.add_argument("--extend-select", type=_codes, action="extend", help="codes or prefixes to add")
+    sel.add_argument("--select", type=_codes, action="extend", metavar="CODES",
+                     help="codes or prefixes to report, comma-separated (replaces the config's)")
+    sel.add_argument("--ignore", type=_codes, action="extend", metavar="CODES", help="codes or prefixes to leave out")
+    sel.add_argument("--extend-select", type=_codes, action="extend", metavar="CODES", help="codes or prefixes to add")
     sel.add_argument("--per-file-ignores", action="append", metavar="PATTERN:CODES",
                      help="ignore codes in matching files, e.g. 'tests/*:FZ102'")
     files = p.add_argument_group("file selection")
-    files.add_argument("--exclude", type=_codes, action="extend", help="patterns to exclude (replaces the defaults)")
-    files.add_argument("--extend-exclude", type=_codes, action="extend",
+    files.add_argument("--exclude", type=_codes, action="extend", metavar="PATTERNS",
+                       help="patterns to exclude (replaces the defaults: .venv, build, site-packages, ...)")
+    files.add_argument("--extend-exclude", type=_codes, action="extend", metavar="PATTERNS",
                        help="patterns to exclude besides the defaults")
     files.add_argument("--force-exclude", action="store_true",
                        help="apply exclusions to files passed explicitly too (for pre-commit)")
@@ -73,8 +77,9 @@ def _add_check(sub) -> None:
                             "which reads that source in place of the file on disk")
     out = p.add_argument_group("output")
     out.add_argument("--format", "--output-format", dest="format", default="text",
-                     choices=("text", "concise", "json", "github", "sarif", "junit"))
-    out.add_argument("--output-file", "-o", help="write the report here instead of stdout")
+                     choices=("text", "concise", "json", "github", "sarif", "junit"),
+                     help="how findings are written (default: text, with the source lines)")
+    out.add_argument("--output-file", "-o", metavar="FILE", help="write the report here instead of stdout")
     out.add_argument("--statistics", action="store_true",
                      help="count findings per code (text, concise or json)")
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
@@ -84,10 +89,10 @@ def _add_check(sub) -> None:
                      help="where finding links point, `{code}` replaced (e.g. a mirror of the rules/ pages); "
                           "none by default")
     run = p.add_argument_group("run")
-    run.add_argument("--config", help="pyproject.toml to read [tool.freezelint] from")
+    run.add_argument("--config", metavar="FILE", help="pyproject.toml to read [tool.freezelint] from")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    run.add_argument("--cache-dir", help="cache directory (default: .freezelint_cache in the project root)")
-    run.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per CPU)")
+    run.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: .freezelint_cache in the project root)")
+    run.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: one per CPU)")
     run.add_argument("--verbose", "-v", action="store_true", help="tracebacks on internal errors")
     run.add_argument("--show-project", action="store_true",
                      help="print (to stderr) the project root, the files whose summaries were used and, under "
@@ -96,7 +101,7 @@ def _add_check(sub) -> None:
 
 def _add_rule(sub) -> None:
     r = sub.add_parser("rule", help="explain a rule")
-    r.add_argument("code")
+    r.add_argument("code", help="a code (FZ102) or a rule's name (requires-grad-on-module)")
 
 
 def _add_rules(sub) -> None:
@@ -150,6 +155,23 @@ def _implied_check(argv: list[str]) -> list[str]:
     return ["check", *argv] if implied else argv
 
 
+# what users of other linters type for these (ruff's old `--explain`, pylint's `--help-msg`)
+_COMMAND_ALIASES = {"explain": "rule", "help-msg": "rule", "list": "rules", "lint": "check", "fix": "check --fix",
+                    "help": "--help"}
+
+
+def _unknown_command(argv: list[str]) -> None:
+    """`freezelint explain FZ102`, `freezelint chek .`: one line naming the command meant, where
+    argparse would list every choice and the short form `freezelint PATH` would not apply."""
+    if not argv or argv[0].startswith("-") or argv[0] in COMMANDS:
+        return
+    word = argv[0]
+    meant = _COMMAND_ALIASES.get(word) or next(iter(difflib.get_close_matches(word, list(COMMANDS), 1, 0.6)), None)
+    hint = f": did you mean `freezelint {meant}`?" if meant else ""
+    raise UsageError(f"unknown command {word!r}{hint} (commands: {', '.join(COMMANDS)}; "
+                     f"`freezelint PATH` checks a file or directory that exists)")
+
+
 def _check_option_first(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     """`freezelint --fix` with no path: argparse would say "unrecognized arguments: --fix"; say
     whose option it is instead (the short form needs a path to tell it from a typo)."""
@@ -185,29 +207,33 @@ def _glob(pattern: str) -> list[str]:
     fixed = next(i for i, part in enumerate(parts) if _GLOB_CHARS & set(part))
     root = "/".join(parts[:fixed]) or ("/" if pattern.startswith(("/", os.sep)) else "")
     wanted = parts[fixed:]
-    hidden = any(p.startswith(".") for p in wanted)  # as glob: wildcards match no hidden name
     out = []
     for here, dirs, files in os.walk(root or ".", followlinks=False):
         rel = os.path.relpath(here, root or ".")
         rel_parts = [] if rel == "." else rel.replace(os.sep, "/").split("/")
-        if not hidden:
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
+        # as glob: a wildcard matches no hidden name, so a hidden directory is entered only where
+        # the pattern names it (`**/.hidden/*.py` goes into `.hidden`, not into `.venv` or `.git`)
+        dirs[:] = [d for d in dirs if not d.startswith(".") or _glob_match([*rel_parts, d], wanted, prefix=True)]
         for name in sorted(dirs + files):
             if _glob_match([*rel_parts, name], wanted):
                 out.append(os.path.join(root, *rel_parts, name) if root else os.path.join(*rel_parts, name))
     return out
 
 
-def _glob_match(names: list[str], patterns: list[str]) -> bool:
-    """Whether path components match pattern components, `**` standing for any number of them."""
+def _glob_match(names: list[str], patterns: list[str], prefix: bool = False) -> bool:
+    """Whether path components match pattern components, `**` standing for any number of them
+    that are not hidden (as glob's own `**`); with `prefix`, whether they could begin a match."""
     import fnmatch
 
+    if not names:
+        return prefix or not patterns or patterns == ["**"]
     if not patterns:
-        return not names
+        return False
     if patterns[0] == "**":
-        return any(_glob_match(names[i:], patterns[1:]) for i in range(len(names) + 1))
-    return (bool(names) and not (names[0].startswith(".") and not patterns[0].startswith("."))
-            and fnmatch.fnmatch(names[0], patterns[0]) and _glob_match(names[1:], patterns[1:]))
+        return (_glob_match(names, patterns[1:], prefix)
+                or (not names[0].startswith(".") and _glob_match(names[1:], patterns, prefix)))
+    return (not (names[0].startswith(".") and not patterns[0].startswith("."))
+            and fnmatch.fnmatch(names[0], patterns[0]) and _glob_match(names[1:], patterns[1:], prefix))
 
 
 def _progress(enabled: bool):
@@ -543,6 +569,8 @@ def cmd_rule(args) -> int:
     from freezelint.check.docs import documented_codes, page
 
     code = args.code.upper()
+    by_name = {c.name: k for k, c in codes.CATALOGUE.items()}  # `freezelint rules` lists both
+    code = by_name.get(args.code.lower(), code)
     if code not in codes.CATALOGUE:
         raise UsageError(f"unknown rule {args.code!r}; `freezelint rules` lists them")
     if code not in documented_codes():
@@ -604,8 +632,10 @@ def cmd_rules(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from freezelint.runtime.cli import run_audit_cli
+    from freezelint.runtime.cli import _fail, run_audit_cli
 
+    if (gone := _cwd_gone()) is not None:
+        return _fail(gone, args.format, args.output_file)
     return run_audit_cli(args.target, steps=args.steps, fmt=args.format, set_to_none=not args.no_set_to_none,
                          ignore=args.ignore, strict=args.strict, verbose=args.verbose, output_file=args.output_file,
                          expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable)
@@ -713,6 +743,8 @@ def cmd_run(args) -> int:
 
 
 def _bad_run_argument(args) -> str | None:
+    if (gone := _cwd_gone()) is not None:
+        return gone
     if args.module is None and not args.script:
         return "run needs a script (`freezelint run train.py`) or -m MODULE"
     if args.steps < 1:
@@ -736,6 +768,18 @@ COMMANDS: dict[str, tuple] = {
 }
 
 
+def _cwd_gone() -> str | None:
+    """Why the working directory cannot be used, or None: a shell left in a directory removed since.
+    Python cannot tell where it is then, and every relative path, config search and display name
+    would fail further in, as a bug of ours (or, for run and audit, as torch's import)."""
+    try:
+        os.getcwd()
+    except OSError as e:
+        return ("the working directory no longer exists (removed or moved since the shell entered it): "
+                f"cd to an existing directory ({e.strerror or e})")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     from freezelint.config import ConfigError
 
@@ -744,16 +788,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         argv = _implied_check(list(sys.argv[1:] if argv is None else argv))
         _check_option_first(parser, argv)
+        _unknown_command(argv)
         script_args: list[str] = []
         if argv[:1] == ["run"]:
             ours, script_args = _split_run(argv[1:])
             argv = ["run", *ours]
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # argparse would send the user to the top-level --help, which lists no option of check's
+            where = f"freezelint {args.command}" if args.command else "freezelint"
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see `{where} --help`)")
         args.script_args = script_args
         verbose = getattr(args, "verbose", False)
         if args.command is None:
             parser.print_help()
             return EXIT_ERROR
+        if args.command == "check" and (gone := _cwd_gone()) is not None:
+            raise UsageError(gone)
         return COMMANDS[args.command][1](args)
     except (UsageError, ConfigError) as e:
         print(f"freezelint: error: {e}", file=sys.stderr)

@@ -423,8 +423,56 @@ def test_the_fix_hint_counts_unsafe_fixes_in_when_they_were_asked_for(cli, tmp_p
     plain = cli(tmp_path, "check", "--no-cache", "a.py")
     assert plain.code == 1 and "1 more fixable with `--unsafe-fixes`." in plain.out
     asked = cli(tmp_path, "check", "--no-cache", "--unsafe-fixes", "a.py")
-    assert "[*] 1 fixable with `freezelint check --fix --unsafe-fixes`." in asked.out
+    assert "[*] 1 fixable with the `--fix --unsafe-fixes` option." in asked.out
     assert "more fixable" not in asked.out
+
+
+def test_a_command_another_linter_uses_or_a_typo_of_one_names_the_command_meant(cli, tmp_path):
+    for words, meant in ((["explain", "FZ102"], "rule"), (["chek", "a.py"], "check"), (["audits", "x.py:make"], "audit"),
+                         (["fix", "src"], "check --fix"), (["help"], "--help")):
+        r = cli(tmp_path, *words)
+        assert r.code == 2 and r.err.startswith(
+            f"freezelint: error: unknown command {words[0]!r}: did you mean `freezelint {meant}`? (commands: "), r.err
+    r = cli(tmp_path, "frobnicate")  # nothing near: the commands alone
+    assert r.code == 2 and r.err.startswith("freezelint: error: unknown command 'frobnicate' (commands: check, rule")
+    write(tmp_path / "explain", "import torch\n")  # a file of that name is checked, as `freezelint PATH` says
+    assert cli(tmp_path, "explain").code == 0
+
+
+def test_check_help_says_the_exit_codes_and_names_what_each_option_takes(cli, tmp_path):
+    text = " ".join(cli(tmp_path, "check", "--help").out.split())
+    assert "Exit status: 0 no findings, 1 findings (or a file that could not be checked), 2 a usage error" in text
+    for shown in ("--select CODES", "--ignore CODES", "--exclude PATTERNS", "--output-file FILE", "--config FILE",
+                  "--cache-dir DIR", "--jobs N"):
+        assert shown in text, shown
+    assert "SELECT" not in text and "OUTPUT_FILE" not in text
+
+
+def test_a_rule_is_found_by_the_name_rules_lists_too(cli, tmp_path):
+    by_code = cli(tmp_path, "rule", "FZ102").out
+    assert by_code.startswith("# FZ102 requires-grad-on-module")
+    assert cli(tmp_path, "rule", "requires-grad-on-module").out == by_code
+    assert cli(tmp_path, "rule", "Requires-Grad-On-Module").out == by_code
+    r = cli(tmp_path, "rule", "requires-grad-on-modules")
+    assert r.code == 2 and r.err == "freezelint: error: unknown rule 'requires-grad-on-modules'; `freezelint rules` lists them\n"
+
+
+def test_an_unknown_option_points_at_its_own_command_help(cli, tmp_path):
+    write(tmp_path / "a.py", "x = 1\n")
+    for words, command in ((["check", "--bogus", "a.py"], "check"), (["--bogus", "a.py"], "check"),
+                           (["rules", "--format", "json"], "rules"), (["audit", "--bogus", "a.py:make"], "audit")):
+        r = cli(tmp_path, *words)
+        assert r.code == 2 and r.err.endswith(f"(see `freezelint {command} --help`)\n"), r.err
+
+
+def test_the_fix_hint_names_the_option_not_a_command_that_would_fix_the_whole_directory(cli, tmp_path):
+    """`freezelint check --fix` run as the hint said, after a check of one file, would rewrite every
+    file under the working directory: the hint names the option to add to the command just run."""
+    write(tmp_path / "a.py", BAD_MODULE)
+    write(tmp_path / "b.py", BAD_MODULE)
+    r = cli(tmp_path, "check", "--no-cache", "a.py")
+    assert r.out.splitlines()[-1] == "[*] 1 fixable with the `--fix` option."
+    assert "freezelint check --fix" not in r.out
 
 
 def test_named_files_of_another_kind_are_a_note_and_scripts_without_a_suffix_are_python(cli, tmp_path):

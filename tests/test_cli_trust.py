@@ -43,7 +43,9 @@ def test_no_argument_prints_help_and_unknown_word_is_an_error(cli, tmp_path):
     r = cli(tmp_path)
     assert "usage: freezelint" in r.out and "freezelint PATH" in r.out
     r = cli(tmp_path, "chek")  # neither a subcommand nor a path
-    assert r.code == 2 and "invalid choice: 'chek'" in r.err
+    assert r.code == 2 and r.err == (
+        "freezelint: error: unknown command 'chek': did you mean `freezelint check`? (commands: check, rule, "
+        "rules, audit, run, server; `freezelint PATH` checks a file or directory that exists)\n")
 
 
 def test_a_check_option_with_no_path_says_whose_option_it_is(cli, tmp_path):

@@ -15,6 +15,23 @@ def files_of(r):
     return sorted(line.split(":")[0] for line in r.out.splitlines() if ": FZ" in line)
 
 
+def test_the_readme_configuration_copied_as_it_stands_keeps_the_default_exclusions(cli, tmp_path):
+    """A new user pastes the README's table: it must load, do what its comments say, and not walk
+    into the project's virtualenv or build output (an `exclude = []` there did)."""
+    import re
+
+    from conftest import ROOT
+
+    block = re.search(r"## Configuration\n\n```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    write(tmp_path / "pyproject.toml", block)
+    for where in ("src/a.py", "tests/t.py", "legacy/old.py", ".venv/lib/python3.11/site-packages/pkg/m.py",
+                  "build/lib/a.py"):
+        write(tmp_path / where, BAD_MODULE + "layer.training = False\n")
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", "--quiet")
+    assert r.code == 1 and r.err == ""
+    assert files_of(r) == ["src/a.py"] and codes_of(r) == ["FZ102"]  # FZ106 ignored, tests/* without FZ102
+
+
 def test_pyproject_select_and_per_file_ignores(cli, tmp_path):
     write(tmp_path / "pyproject.toml", """
         [tool.freezelint]

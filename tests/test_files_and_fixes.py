@@ -261,6 +261,40 @@ def test_cache_hit_corrupt_entry_and_selection_key(cli, tmp_path, monkeypatch):
     assert (tmp_path / ".freezelint_cache" / "CACHEDIR.TAG").exists()
 
 
+def test_a_fix_run_leaves_git_status_showing_only_the_fixed_file(cli, tmp_path):
+    """--fix caches no results but writes the project's summaries: the cache directory it makes
+    holds its own `.gitignore` then too, as a check run's does."""
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    write(tmp_path / "pkg" / "freeze.py", """
+        import torch.nn as nn
+
+
+        def freeze_bn(model):
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        """)
+    write(tmp_path / "train.py", """
+        import torch.nn as nn
+        from pkg.freeze import freeze_bn
+
+        layer = nn.Linear(2, 2)
+        layer.requires_grad = False
+        net = nn.BatchNorm2d(3)
+        freeze_bn(net)
+        net.train()
+        """)
+    subprocess.run(["git", "-C", str(tmp_path), "add", "."], check=True)
+    assert cli(tmp_path, "check", "--fix", "train.py").out.startswith("Fixed 1 finding.")
+    assert (tmp_path / ".freezelint_cache" / "summaries").is_dir()
+    status = subprocess.run(["git", "-C", str(tmp_path), "status", "--porcelain"], capture_output=True,
+                            text=True, check=True).stdout
+    assert status.splitlines() == ["A  pkg/freeze.py", "AM train.py"]
+    assert (tmp_path / ".freezelint_cache" / "CACHEDIR.TAG").exists()
+
+
 def test_no_cache_and_cache_dir(cli, tmp_path):
     write(tmp_path / "a.py", BAD_MODULE)
     cli(tmp_path, "check", "--no-cache", "a.py")
@@ -391,6 +425,157 @@ def test_a_quoted_recursive_glob_does_not_follow_directory_links(tmp_path):
     assert r.code == 1 and [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == ["sub/bad.py"]
     r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", "**/.hidden/*.py")
     assert [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == [".hidden/bad.py"]
+
+
+def test_a_recursive_glob_naming_one_hidden_directory_enters_no_other(tmp_path):
+    """`**` matches no hidden name, as glob's: `**/.hidden/*.py` finds `.hidden/` where it lies
+    under visible directories, and nothing inside `.venv/` or `.git/`."""
+    import os
+
+    for where in (".hidden", "pkg/.hidden", ".venv/lib/.hidden", ".git/x/.hidden", "pkg/.cache/.hidden"):
+        write(tmp_path / where / "bad.py", BAD_MODULE)
+    os.symlink("..", tmp_path / "pkg" / "up")
+    r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", "**/.hidden/*.py")
+    assert sorted(line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line) == [
+        ".hidden/bad.py", "pkg/.hidden/bad.py"]
+    r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", ".venv/**/*.py")
+    assert r.code == 2 and "no file or directory matches '.venv/**/*.py'" in r.err  # `.hidden` under it too
+    r = run_subprocess(tmp_path, "check", "--no-cache", "--format", "concise", ".venv/**/.hidden/*.py")
+    assert [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == [".venv/lib/.hidden/bad.py"]
+
+
+def test_a_file_reached_under_several_names_is_checked_once_under_its_link_free_name(cli, tmp_path):
+    """A link to a directory that `check *` names beside its target, a link to a file in a walked
+    tree, and two overlapping paths: one finding, under the name with no link in it; where every
+    name has one, the name given first."""
+    import os
+
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "src" / "train.py", BAD_MODULE)
+    os.symlink("src", tmp_path / "current")  # sorts before src: `check *` meets it first
+    os.symlink("train.py", tmp_path / "src" / "train_link.py")
+
+    def shown(*args):
+        r = cli(tmp_path, "check", "--no-cache", "--format", "concise", "--exclude", "pyproject.toml", *args)
+        assert r.code == 1
+        return [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line]
+
+    assert shown("current", "src") == ["src/train.py"]
+    assert shown("src", "src/train.py") == ["src/train.py"]
+    assert shown("src/train.py", "src") == ["src/train.py"]
+    assert shown("src/train_link.py") == ["src/train_link.py"]  # named alone: as named
+    assert shown("current/train.py", "src/train_link.py") == ["current/train.py"]  # one link each: the first
+    assert shown("current") == ["current/train.py"]
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", *sorted(os.listdir(tmp_path)))
+    assert [d["filename"].rsplit("/", 1)[-1] for d in json.loads(r.out)] == ["train.py"]
+    assert "src/train.py" in json.loads(r.out)[0]["filename"]
+
+
+def test_a_directory_that_cannot_be_listed_is_said_and_the_walk_goes_on(cli, tmp_path, monkeypatch):
+    """(root reads every directory, so the refusal is made here.) Met in a walk: a warning, and the
+    rest is checked; named on the command line: one error line and exit 1, not a clean run of
+    nothing; one removed while the run walks: a warning, no traceback."""
+    import os
+
+    from freezelint.check import discover
+
+    write(tmp_path / "open" / "bad.py", BAD_MODULE)
+    write(tmp_path / "locked" / "bad.py", BAD_MODULE)
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.path.basename(str(path)) == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        if os.path.basename(str(path)) == "gone":
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real(path)
+
+    monkeypatch.setattr(discover.os, "scandir", scandir)
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
+    assert r.code == 1 and [line.split(":")[0] for line in r.out.splitlines() if "FZ102" in line] == ["open/bad.py"]
+    assert r.err == "freezelint: warning: locked: skipped: permission denied (a directory that cannot be listed)\n"
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", "locked")
+    assert r.code == 1 and "FZ102" not in r.out and r.err == (
+        "freezelint: locked: cannot read: permission denied (a directory that cannot be listed)\n")
+    (tmp_path / "gone").mkdir()
+    r = cli(tmp_path, "check", "--no-cache", "--quiet", "--format", "concise", ".")
+    assert r.code == 1 and r.err == ""
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
+    assert "freezelint: warning: gone: skipped: the directory no longer exists (removed during the run)" in r.err
+
+
+def test_imports_that_reach_link_loops_broken_links_or_vanished_files_are_no_error(cli, tmp_path, monkeypatch):
+    """The project's resolution of imports meets only what a walk may: a module that is a link loop,
+    a broken link, a package that is a loop of directory links, or a file removed after the run
+    listed it. None is a traceback or an internal error; a checked file that vanished is one line."""
+    import os
+
+    from freezelint.check import discover
+
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "train.py", """
+        import torch.nn as nn
+        from loopmod import freeze_bn
+        from brokenmod import freeze2
+        from looppkg.sub import freeze3
+        from loopdir import freeze4
+        from freezing import freeze5
+        from loopmod import *
+
+        model = nn.BatchNorm2d(3)
+        for f in (freeze_bn, freeze2, freeze3, freeze4, freeze5):
+            f(model)
+        model.train()
+        model.requires_grad = False
+        """)
+    write(tmp_path / "freezing.py", "def freeze5(m):\n    m.eval()\n")
+    write(tmp_path / "gone.py", BAD_MODULE)
+    os.symlink("loopmod.py", tmp_path / "loopmod.py")
+    os.symlink("nothing.py", tmp_path / "brokenmod.py")
+    os.symlink("looppkg", tmp_path / "looppkg")
+    (tmp_path / "realdir").mkdir()
+    os.symlink("../loopdir", tmp_path / "realdir" / "x")
+    os.symlink("realdir/x", tmp_path / "loopdir")
+    real = discover.Discovery.files
+
+    def files(self, paths):  # the run lists the files, then two vanish before they are read
+        listed = list(real(self, paths))
+        for name in ("gone.py", "freezing.py"):
+            os.unlink(tmp_path / name)
+        return iter(listed)
+
+    monkeypatch.setattr(discover.Discovery, "files", files)
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", ".")
+    assert r.code == 1 and "train.py:13:1: FZ102" in r.out and "internal error" not in r.out + r.err
+    assert r.err.splitlines() == [
+        "freezelint: warning: brokenmod.py: skipped: a broken symbolic link (to nothing.py, which does not exist)",
+        "freezelint: warning: loopmod.py: skipped: a symbolic link loop (a link that leads back to itself)",
+        "freezelint: freezing.py: cannot read: No such file or directory",
+        "freezelint: gone.py: cannot read: No such file or directory"]
+
+
+def test_a_working_directory_removed_under_the_shell_is_one_line_not_an_internal_error(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    write(tmp_path / "p" / "bad.py", BAD_MODULE)
+    gone = tmp_path / "gone"
+    script = (f"import os, sys; os.mkdir({str(gone)!r}); os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); "
+              f"from freezelint.cli import main; sys.exit(main(sys.argv[1:]))")
+    for args in (["check", str(tmp_path / "p")], ["check"], [str(tmp_path / "p")], ["run", "train.py"]):
+        p = subprocess.run([sys.executable, "-P", "-c", script, *args], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert p.returncode == 2 and p.stderr == (
+            "freezelint: error: the working directory no longer exists (removed or moved since the shell "
+            "entered it): cd to an existing directory (No such file or directory)\n"), args
+    for args in (["run", "--format", "json", "train.py"], ["audit", "--format", "json", "m.py:make"]):
+        # the JSON document a CI step reads, and no import of torch (which fails to load there) for it
+        p = subprocess.run([sys.executable, "-P", "-c", script, *args], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+        doc = json.loads(p.stdout)
+        assert p.returncode == 2 and doc["ok"] is False and doc["exit_code"] == 2, args
+        assert doc["error"].startswith("the working directory no longer exists") and "MKL" not in p.stderr, args
 
 
 # ---------------------------------------------------------------- malformed notebooks

@@ -44,6 +44,19 @@ def meta_of(st: os.stat_result) -> Meta:
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
+def mark_cache_dir(root: Path) -> None:
+    """Create the cache directory with a `.gitignore` of `*` (git status stays clean, as ruff's
+    cache keeps it) and a CACHEDIR.TAG (backup tools skip it). Raises OSError where it cannot be made."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in (("CACHEDIR.TAG", _TAG), (".gitignore", "*\n")):
+        p = root / name
+        if not p.exists():
+            try:
+                p.write_text(text)
+            except OSError:
+                pass
+
+
 class Cache:
     def __init__(self, directory: Path) -> None:
         self.dir = directory / f"v{__version__}"
@@ -78,15 +91,7 @@ class Cache:
             pass  # a cache we cannot write is only a slower run
 
     def _init_dir(self) -> None:
-        root = self.dir.parent
-        root.mkdir(parents=True, exist_ok=True)
-        for name, text in (("CACHEDIR.TAG", _TAG), (".gitignore", "*\n")):
-            p = root / name
-            if not p.exists():
-                try:
-                    p.write_text(text)
-                except OSError:
-                    pass
+        mark_cache_dir(self.dir.parent)
         self._ready = True
 
     def index(self, configuration: str) -> Index:

@@ -126,6 +126,28 @@ def _not_a_file(path: Path) -> str | None:
     return None if stat.S_ISDIR(mode) else f"{kind_of(mode)}, not a regular file"
 
 
+def _links_in(p: Path) -> int:
+    """How many of the path's components are symbolic links (asked only of a file met twice)."""
+    return sum(os.path.islink(q) for q in (p, *p.parents))
+
+
+def _unlistable(d: Path) -> str | None:
+    """Why a directory named on the command line cannot be listed, or None."""
+    try:
+        with os.scandir(d):
+            return None
+    except OSError as e:
+        return _directory_error(e)
+
+
+def _directory_error(e: OSError) -> str:
+    if isinstance(e, PermissionError):
+        return "permission denied (a directory that cannot be listed)"
+    if isinstance(e, FileNotFoundError):
+        return "the directory no longer exists (removed during the run)"
+    return f"a directory that cannot be listed ({e.strerror or e})"
+
+
 @dataclass
 class _Ignore:
     base: Path
@@ -225,8 +247,23 @@ class Discovery:
         return self._match(text + "/" if is_dir else text)
 
     def files(self, paths: list[str]) -> Iterator[Path]:
-        """Files to check, sorted within each directory, each once."""
-        seen: set[Path] = set()
+        """Files to check, sorted within each directory, each once: a file reached under several
+        names (a link to a directory that `check *` names beside its target, a link to a file, two
+        overlapping paths) is checked once, under the name with the fewest symbolic links in it
+        (the link-free one), or of those the one met first, as ruff reports it once."""
+        found: dict[str, int] = {}  # real path -> its place in `out`
+        out: list[Path] = []
+        for p, real in self._found(paths):
+            at = found.get(real)
+            if at is None:
+                found[real] = len(out)
+                out.append(p)
+            elif p != out[at] and _links_in(p) < _links_in(out[at]):
+                out[at] = p
+        yield from out
+
+    def _found(self, paths: list[str]) -> Iterator[tuple[Path, str]]:
+        """Every file the paths name or hold, with its real path; a file reached twice as often."""
         for raw in paths:
             p = Path(os.path.abspath(raw))
             if not os.path.lexists(p):
@@ -239,10 +276,10 @@ class Discovery:
                     # Named explicitly though ignored (a package inside an ignored virtualenv,
                     # say): check it, honouring only the .gitignore files inside it.
                     ignores = []
-                for f in self._walk(p, p, ignores):
-                    if f not in seen:
-                        seen.add(f)
-                        yield f
+                if (why := _unlistable(p)) is not None:
+                    self.skipped.append(Skipped(str(p), f"cannot read: {why}", "error"))
+                    continue
+                yield from self._walk(p, p, ignores, os.path.realpath(p))
             else:
                 if self.force_exclude and self.excluded_file(raw):
                     continue
@@ -254,9 +291,7 @@ class Discovery:
                 if why is not None:
                     self.skipped.append(Skipped(str(p), f"not checked: {why}", "note"))
                     continue
-                if p not in seen:
-                    seen.add(p)
-                    yield p
+                yield p, os.path.realpath(p)
 
     def excluded_file(self, raw: str) -> bool:
         """Whether a file named explicitly is left out under `--force-exclude`, decided from its
@@ -277,14 +312,18 @@ class Discovery:
                 return True
         return any(g.matches(p, is_dir) for g in ignores)
 
-    def _walk(self, d: Path, walk_root: Path, ignores: list[_Ignore]) -> Iterator[Path]:
+    def _walk(self, d: Path, walk_root: Path, ignores: list[_Ignore], real_d: str) -> Iterator[tuple[Path, str]]:
+        """The files under `d` with their real paths (`real_d` is d's: a walk follows no link to a
+        directory, so only a link to a file needs resolving)."""
         own = self._gitignore(d)
         active = [*ignores, own] if own is not None else ignores
         try:
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except OSError:
-            return  # unreadable directory: nothing we can list
+        except OSError as e:  # unreadable, or gone since its parent was listed: said, the run goes on
+            if d != walk_root:
+                self.skipped.append(Skipped(str(d), f"skipped: {_directory_error(e)}", "warning"))
+            return
         for entry in entries:
             path = d / entry.name
             try:
@@ -295,11 +334,12 @@ class Discovery:
             if is_dir:
                 if self._excluded(path, True, walk_root) or any(g.matches(path, True) for g in active):
                     continue
-                yield from self._walk(path, walk_root, active)
+                yield from self._walk(path, walk_root, active, os.path.join(real_d, entry.name))
             elif entry.name.endswith(SUFFIXES):
                 if self._excluded(path, False, walk_root) or any(g.matches(path, False) for g in active):
                     continue
                 if is_file:
-                    yield path
+                    yield path, (os.path.realpath(path) if entry.is_symlink()
+                                 else os.path.join(real_d, entry.name))
                 elif (why := _not_a_file(path)) is not None:
                     self.skipped.append(Skipped(str(path), f"skipped: {why}", "warning"))

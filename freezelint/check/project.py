@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from freezelint.check.cache import RACY_NS
+from freezelint.check.cache import RACY_NS, mark_cache_dir
 from freezelint.check.known import is_library, is_module_class
 from freezelint.check.lightning_version import KEEPS_MODES, version_signal
 from freezelint.fsutil import atomic_write, read_regular
@@ -214,6 +214,7 @@ class Project:
     _partials: dict[tuple[str, str], dict | None] = field(default_factory=dict)  # (file, key) -> _partial_of
     _parsed: dict[str, dict | None] = field(default_factory=dict)  # file -> its summary, parsed for _partial_line
     _asked: set[str] = field(default_factory=set)  # the files whose summaries this file's check asked for
+    _marked: bool = False  # the cache directory holds its .gitignore and CACHEDIR.TAG
     # which run's project this is: a worker keeps one project (and its caches) for all the tasks of a run
     token: str = field(default_factory=lambda: os.urandom(8).hex())
 
@@ -498,6 +499,9 @@ class Project:
                       "trained": [], "evaluated": []}
         if where is not None and result is not None:
             try:
+                if not self._marked:  # a --fix run writes summaries and no results: mark the directory here too
+                    mark_cache_dir(self.cache_dir)
+                    self._marked = True
                 where.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write(where, json.dumps(result, separators=(",", ":")).encode())
             except OSError:

@@ -150,13 +150,15 @@ def _summary(run, show_fixes: bool, paint) -> list[str]:
     unsafe = sum(1 for d in run.diagnostics if d.fix and d.fix["applicability"] == "unsafe")
     files = len({d.path for d in run.diagnostics})
     out.append(f"Found {n} finding{'s' if n != 1 else ''} in {files} file{'s' if files != 1 else ''}.")
-    command = "freezelint check --fix"
+    # the option, not a command line: `freezelint check --fix` alone would fix the whole working
+    # directory where one file was checked (ruff's hint names the option alike)
+    command = "--fix"
     if getattr(run, "unsafe_fixes", False):  # given already: the unsafe ones are fixable as the safe are
-        safe, unsafe, command = safe + unsafe, 0, "freezelint check --fix --unsafe-fixes"
+        safe, unsafe, command = safe + unsafe, 0, "--fix --unsafe-fixes"
     if safe and getattr(run, "fixing", False):  # --fix ran: these are the fixes it could not write
         out.append(f"[*] {safe} fixable, not fixed.")
     elif safe:
-        out.append(f"[*] {safe} fixable with `{command}`.")
+        out.append(f"[*] {safe} fixable with the `{command}` option.")
     if unsafe:
         out.append(f"{unsafe} more fixable with `--unsafe-fixes`.")
     if not_checked:

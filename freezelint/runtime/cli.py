@@ -97,11 +97,10 @@ def load_factory(target: str):
 
 
 def _rank() -> int:
-    try:
-        import torch.distributed as dist
-    except ImportError:  # a refusal before torch was needed, where there is none
-        return 0
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    # Not imported: no process group can be up, and a refusal before torch was needed does not
+    # pay for its import (nor meet its failure to load, in a working directory removed since)
+    dist = sys.modules.get("torch.distributed")
+    return dist.get_rank() if dist is not None and dist.is_available() and dist.is_initialized() else 0
 
 
 def _codes(values: list[str]) -> list[str]:
