@@ -1175,17 +1175,19 @@ class Flow(cst.CSTVisitor):
     def _returned_elements(self, target: cst.Tuple | cst.List, call: cst.BaseExpression) -> None:
         """`model_ft, input_size = initialize_model(...)` with a builder of this file that returns the
         model in a tuple (`return model_ft, input_size`): each name arrives as `_returned` has a model
-        arrive, from what the builder did to its element."""
+        arrive, from what the builder did to its element. A builder of another file: its summary's
+        element positions say."""
         if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) \
                 or any(isinstance(el, cst.StarredElement) for el in target.elements):
             return
         callee = self.facts.resolve_def(call.func, self.scope)
-        if callee is None:
-            return
         for index, el in enumerate(target.elements):
             if not isinstance(el.value, cst.Name):
                 continue
-            for kind, detail in self._effects_at(callee, element_position(index), call):
+            at = element_position(index)
+            effects = self._effects_at(callee, at, call) if callee is not None \
+                else self.summaries.external(call.func, self.scope, at, call)
+            for kind, detail in effects:
                 if kind in Summaries.RETURNED or kind.startswith(VIA):
                     self._emit(kind, el.value.value, call, element=index, **_placed(kind, detail, el.value.value))
 
@@ -1575,6 +1577,16 @@ def returned_element(flow: "Flow", scope: Scope, params: list[str], index: int) 
             return None
         names.add(dotted(unwrap_self_returning(v.elements[index].value)))
     return _one_local(names, scope, params)
+
+
+def returned_elements(flow: "Flow | None", scope: Scope | None, params: list[str]) -> list[str]:
+    """The summary positions of the elements of a returned tuple that are each one local name
+    (`returned_element`): `["ret@0"]` for `return model_ft, input_size`."""
+    first = flow.returns[0] if flow is not None and scope is not None and flow.returns else None
+    if not isinstance(first, (cst.Tuple, cst.List)):
+        return []
+    return [element_position(i) for i in range(len(first.elements))
+            if returned_element(flow, scope, params, i) is not None]
 
 
 def _one_local(names: set[str | None], scope: Scope, params: list[str]) -> str | None:

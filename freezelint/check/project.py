@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write, read_regular
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 80
+SUMMARY_VERSION = 81
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -868,7 +868,8 @@ class Project:
         if hit is None:
             return None
         path, name = hit
-        entry = self._frozen(path, name, returned=pos == _RET)
+        returned = isinstance(pos, str) and (pos == _RET or pos.startswith(_RET + "@"))  # or a returned tuple's element
+        entry = self._frozen(path, name, returned=returned)
         self.used[f"{path.resolve()}#frozen {name}"] = _digest(entry)
         if not entry:
             return None
@@ -940,7 +941,7 @@ class Project:
         for kind, line in entry["effects"].get(str(pos), {}).items():
             if kind.startswith(_VIA):
                 inner, _, at = kind[len(_VIA):].rpartition("#")
-                to = int(at) if at.isdigit() else at if at == _RET else None
+                to = int(at) if at.isdigit() else at if at == _RET or at.startswith(_RET + "@") else None
                 here = entry.get("defined_path") or str(hit[0])  # an inherited one's names are its file's
                 for e in self.effects(here, inner, to, (*_chain, hit)) if to is not None else ():
                     out.append(Effect(e.kind, e.line, e.shown, e.opt, (*first, *e.edges), (hit[1], *e.via),

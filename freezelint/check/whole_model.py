@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from freezelint.check.events import (BUILT, RET, VIA, Event, Flow, param_walk, requires_grad_sets, returned_element,
-                                     returned_local, unwrap_self_returning)
+from freezelint.check.events import (BUILT, RET, VIA, Event, Flow, element_position, param_walk, requires_grad_sets,
+                                     returned_element, returned_elements, returned_local, unwrap_self_returning)
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REBIND, REPLACE,
@@ -382,12 +382,14 @@ _NOT_MODULES = frozenset({"int", "float", "str", "bool", "list", "dict", "tuple"
 
 def _record_of(facts: Facts, flow: Flow, e: Event) -> dict | None:
     """What the summary of another project file says the function or class called at `e` leaves
-    frozen in the model it returns ("frozen" of its entry, "ret" for a function), or None."""
+    frozen in the model it returns ("frozen" of its entry, "ret" for a function; "ret@i" for the
+    element `e` unpacks from a returned tuple), or None."""
     project, call = facts.project, e.node
     if project is None or not facts.path or not isinstance(call, cst.Call):
         return None
     q = facts.qualname(call.func, flow.scope)
-    found = project.frozen(facts.path, q, RET) if q else None
+    at = e.detail.get("element")
+    found = project.frozen(facts.path, q, RET if at is None else element_position(at)) if q else None
     return found[0] if found is not None else None
 
 
@@ -1165,7 +1167,8 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
     if not q:
         return e.kind == FREEZE
     if returned or e.kind == BUILT:
-        found = project.frozen(facts.path, q, RET)
+        at = e.detail.get("element")  # `model_ft, input_size = initialize_model(...)`
+        found = project.frozen(facts.path, q, RET if at is None else element_position(at))
         arm = state.arm if state.arm is not None and state.arm.flow is None and state.arm.call is call else None
         if found is None or not found[0].get("parts") and not (arm is not None and found[0].get("arms")):
             return e.kind != UNFREEZE
@@ -1748,6 +1751,15 @@ def frozen_records(facts: Facts, callees) -> dict:
                 via = returned_builder(facts, flow, params)
                 if via is not None:  # what that builder's model comes with, the project reads
                     entry[RET] = {"via": via}
+            for at in returned_elements(flow, flow.scope, params) if models else ():
+                # `return model_ft, input_size`: the element as a returned model is recorded
+                local = returned_element(flow, flow.scope, params, int(at.partition("@")[2]))
+                parts = _returned_parts(facts, flow, local)
+                arms = _returned_arms(facts, flow, stmt, local) if not parts else []
+                if parts:
+                    entry[at] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+                elif arms:
+                    entry[at] = {"arms": arms, "signature": " ".join(code_of(stmt.params).split())}
             if entry:
                 out["functions"][stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):
