@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0eb6b1dcc2d1bc93d74cdb2d283fe267'
+RULES_DIGEST = '8d6ce0df20fd9f0ddffc6a118fb4c0c2'
 
 GATES = {
     'FZ002': (

@@ -1592,12 +1592,12 @@ class Project:
 
     def admits_partial(self, importer: str, text: str) -> bool:
         """Whether a file the text prefilter ruled out for FZ401 drops what a project helper of
-        another file returns: a statement of its own calls an imported function, or a method of self
+        another file returns: a statement of its own (or an assignment) calls an imported function, or a method of self
         in a class with an imported project base, that returns a `strict=False` load's result
         (partial_load), or such a method that drops a load with its `strict` parameter
         (strict_method_load). Every function and class asked about is a dependency (`path#partial
         key`, `path#strict Name.method`)."""
-        calls = set(_STATEMENT_CALL.findall(text))
+        calls = {*_STATEMENT_CALL.findall(text), *_ASSIGNED_CALL.findall(text)}  # dropped, or into names never read
         if not calls or "import" not in text:
             return False
         imports = _imports_of(text)
@@ -2253,6 +2253,8 @@ _WORD = re.compile(r"\w+")
 _PARTIAL_TEXT = re.compile(r"strict\s*=\s*False|load_state_dict\([^)\n]*,\s*False")
 # a call that is a statement of its own: `helper(...)`, `self.helper(...)`, `utils.helper(...)`
 _STATEMENT_CALL = re.compile(r"^[ \t]*((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\(", re.M)
+# a call whose result a plain assignment stores in names (`out = load(model, sd)`): its callee
+_ASSIGNED_CALL = re.compile(r"^[ \t]*[A-Za-z_(\[][\w \t,()\[\]]*=[ \t]*((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\(", re.M)
 # a call given `strict=False` (its arguments nested one level at most): its callee
 _STRICT_FALSE_CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\((?:[^()]|\([^()]*\))*?"
                                 r"\bstrict\s*=\s*False")
