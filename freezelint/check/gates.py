@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8d6ce0df20fd9f0ddffc6a118fb4c0c2'
+RULES_DIGEST = '7d31e346a4e533ccbd2f37b94c56060d'
 
 GATES = {
     'FZ002': (
