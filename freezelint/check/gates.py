@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7d31e346a4e533ccbd2f37b94c56060d'
+RULES_DIGEST = 'ecbbadc407348eb8ec5e4ba66e387f19'
 
 GATES = {
     'FZ002': (

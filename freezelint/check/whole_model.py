@@ -13,6 +13,7 @@ flow layer beside probe.py, below both.
 
 from __future__ import annotations
 
+import builtins
 import io
 import re
 import tokenize
@@ -1629,7 +1630,8 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
             return False  # the frozen part put in eval mode
         if e.kind == ACTIVITY and (not steps or any(after(e, s) for s in steps)) and _unknown(facts, flow, e, model):
             return False  # a function whose effects are unknown, before a training step
-    if any(mc.method == "apply" and root_of(mc.obj) == model for mc in facts.method_calls):
+    if any(mc.method == "apply" and root_of(mc.obj) == model and not _keeps_modes(facts, mc.call, mc.ctx.scope)
+           for mc in facts.method_calls):
         return False  # `model.apply(fn)`: fn may put BatchNorm layers in eval mode
     evals = [e for e in later if e.kind == EVAL]
     trains = [e for e in later if e.kind == TRAIN and not _chosen_by_setting(flow, freeze, e, evals, chosen)
@@ -1712,6 +1714,40 @@ def _part_eval(e: Event, model: str) -> bool:
                    for a in node.args)
     recv = node.func.value if isinstance(node.func, cst.Attribute) else None
     return recv is not None and (dotted(recv) or "") != model
+
+
+# Methods of the module `apply` hands over that change no mode (the weight initialisers' calls)
+_MODELESS = frozenset({"reset_parameters", "parameters", "named_parameters", "modules", "named_modules", "children",
+                       "named_children", "register_buffer", "register_parameter"})
+_MODE_WORDS = re.compile(r"\b(?:eval|train|training)\b")
+
+
+def _keeps_modes(facts: Facts, call: cst.Call, scope) -> bool:
+    """`model.apply(fn)` where `fn` is a function of the file that visibly leaves every module's mode
+    alone (a weight initialiser): it never says eval, train or training, and calls nothing that could
+    change a mode out of sight: only library functions and builtins (`nn.init.normal_`, `isinstance`),
+    methods of what it reads from the module (`m.weight.data.fill_(1)`, `classname.find("Conv")`),
+    and the module's own methods that set no mode (`m.reset_parameters()`)."""
+    fn = call_arg(call, 0, "fn")
+    func = facts.resolve_def(fn, scope) if isinstance(fn, cst.Name) else None
+    params = [*func.params.posonly_params, *func.params.params] if func is not None else []
+    if len(params) != 1 or _MODE_WORDS.search(code_of(func.body)):
+        return False
+    name, inner = params[0].name.value, facts.func_scopes.get(id(func))
+    for node in walk(func.body):
+        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            return False  # a callable made inside: what runs it is not read
+        if not isinstance(node, cst.Call):
+            continue
+        f = node.func
+        if isinstance(f, cst.Attribute):
+            if isinstance(f.value, cst.Name) and f.value.value == name and f.attr.value not in _MODELESS:
+                return False  # a method of the module: its class's, which may set a mode
+            continue
+        q = facts.qualname(f, inner or scope) if isinstance(f, cst.Name) else None
+        if not q or not (is_library(q) or hasattr(builtins, q)) or facts.resolve_def(f, inner or scope) is not None:
+            return False  # a function of the project, or a callable not known
+    return True
 
 
 def _unknown(facts: Facts, flow: Flow, e: Event, model: str) -> bool:
