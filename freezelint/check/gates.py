@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ecbbadc407348eb8ec5e4ba66e387f19'
+RULES_DIGEST = '8dedc72a7ccb85353d03567472a795c5'
 
 GATES = {
     'FZ002': (
