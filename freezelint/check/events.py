@@ -2883,7 +2883,8 @@ class Summaries:
         then freezes is all of the model."""
         func = self.facts.resolve_def(fn, scope) if isinstance(fn, cst.Name) else None
         params = [*func.params.posonly_params, *func.params.params] if func is not None else []
-        if len(params) != 1 or isinstance(func.params.star_arg, cst.Param) or not isinstance(func.body, cst.IndentedBlock):
+        if len(params) != 1 or isinstance(func.params.star_arg, cst.Param) \
+                or not isinstance(func.body, cst.IndentedBlock):
             return False
         name = params[0].name.value
         body = [st for st in func.body.body if not _docstring(st)]

@@ -860,7 +860,8 @@ class Project:
         return None
 
     def frozen(self, importer: str, qual: str, pos: int | str, _depth: int = 0) -> tuple[dict, Edge] | None:
-        """What a function (at `pos`: a parameter's index, or "ret") or a class (an instance, at
+        """What a function (at `pos`: a parameter's index, "ret", or "ret@i" for the element `i` of a
+        returned tuple) or a class (an instance, at
         "ret") of another project file leaves frozen, as its summary's "frozen" records it, with
         the edge it crossed; None when it records nothing there. A function that returns what a
         builder of a third file built (`"via"`) is followed there, a few files deep."""

@@ -42,7 +42,9 @@ the callers' arguments are read by); in a Module
 class's entry, the same of an instance its `__init__` built (`{"parts": {"backbone":
 ["torchvision.models.resnet50", null]}}`). A function that returns such a builder's result straight
 (`return build(cfg)`) has `{"ret": {"via:models.build#ret": line}}` in its effects, as
-`m = build(cfg); return m` has.
+`m = build(cfg); return m` has. A function that returns the model in a tuple (`return model_ft,
+input_size`) has the same at the element's position, "ret@0" (effects, "flags", "frozen"): what a
+caller's `model_ft, size = build(cfg)` unpacks.
 
 A plain class (not a Module) whose `__init__` acts on its arguments has "init": that constructor as a
 function of them, self left out ({"params", "effects", "opt"} as a function's entry has them): a
