@@ -4,6 +4,7 @@ code names the result again (read, passed on, stored, deleted) stays silent."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -222,3 +223,54 @@ def test_a_loader_or_helper_result_bound_again_before_any_read_names_the_line():
     never = source.replace("    res = 'restored'\n    print(res)\n", "")
     assert "its result goes to `res`, never read" in {d.row: d.message for d in
                                                       check_source(never, select=["FZ401"])}[6]
+
+
+LITERAL_HELPER = (
+    "import torch\n"
+    "\n"
+    "\n"
+    "def load(model, sd):\n"
+    "    return model.load_state_dict(sd, strict=False)\n"
+    "\n"
+    "\n"
+    "def main(model, sd):\n"
+    "{body}"
+)
+
+HELPER_RESULT = {
+    # dropped: the caller never looks at what the helper hands back
+    "never_read": ("    out = load(model, sd)\n    return model\n", "its result goes to `out`, never read"),
+    "underscore": ("    _ = load(model, sd)\n", "its result goes to `_`, never read"),
+    "tuple": ("    missing, unexpected = load(model, sd)\n", "its result goes to `missing, unexpected`, never read"),
+    "rebound": ("    out = load(model, sd)\n    out = None\n    print(out)\n",
+                "its result goes to `out`, which line 10 assigns again before anything reads it"),
+    "statement": ("    load(model, sd)\n", "this call drops them"),
+    # kept: read, handed on
+    "read": ("    out = load(model, sd)\n    assert not out.unexpected_keys\n", None),
+    "returned": ("    out = load(model, sd)\n    return out\n", None),
+    "one_read": ("    missing, unexpected = load(model, sd)\n    print(unexpected)\n", None),
+}
+
+
+@pytest.mark.parametrize("body,said", HELPER_RESULT.values(), ids=HELPER_RESULT.keys())
+def test_a_helper_returning_a_literal_non_strict_load_is_dropped_by_a_name_never_read(body, said):
+    source = LITERAL_HELPER.format(body=body)
+    found = [(d.row, d.message) for d in check_source(source, select=["FZ401"])]
+    if said is None:
+        assert found == []
+        return
+    [(row, message)] = found
+    assert row == 9 and said in message and "`load(...)` returns `load_state_dict(..., strict=False)`" in message
+
+
+def test_a_literal_helper_of_another_file_dropped_by_a_name_never_read(cli, tmp_path):
+    from conftest import write
+
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "utils.py", "def load(model, sd):\n    return model.load_state_dict(sd, strict=False)\n")
+    write(tmp_path / "train.py", "from utils import load\n\n\ndef main(model, sd):\n    out = load(model, sd)\n"
+                                 "    return model\n\n\ndef kept(model, sd):\n    out = load(model, sd)\n    return out\n")
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", "--select", "FZ401", "train.py")
+    found = [(d["location"]["row"], d["message"]) for d in json.loads(r.out)]
+    assert [row for row, _ in found] == [5]
+    assert "(utils.py:2)" in found[0][1] and "its result goes to `out`, never read" in found[0][1]

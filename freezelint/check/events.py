@@ -394,6 +394,9 @@ class Flow(cst.CSTVisitor):
                     path = part_path(recv)  # `model.backbone.apply(fix_bn)`: within the backbone
                     self._emit(BN_FREEZE, target, node,
                                **({"within": path} if path and target and path.startswith(target + ".") else {}))
+                if target is not None and (path := part_path(recv)) and self.summaries.whole_freezer(fn, scope):
+                    # `model.backbone.apply(freeze)`: every module's parameters, so all of the backbone's
+                    self._emit(FREEZE, target, node, sub=path)
             elif method == "requires_grad_":
                 pass  # below, with the other forms of a requires_grad change
             elif method in _GIVES_OPTIMIZER:
@@ -1175,17 +1178,19 @@ class Flow(cst.CSTVisitor):
     def _returned_elements(self, target: cst.Tuple | cst.List, call: cst.BaseExpression) -> None:
         """`model_ft, input_size = initialize_model(...)` with a builder of this file that returns the
         model in a tuple (`return model_ft, input_size`): each name arrives as `_returned` has a model
-        arrive, from what the builder did to its element."""
+        arrive, from what the builder did to its element. A builder of another file: its summary's
+        element positions say."""
         if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) \
                 or any(isinstance(el, cst.StarredElement) for el in target.elements):
             return
         callee = self.facts.resolve_def(call.func, self.scope)
-        if callee is None:
-            return
         for index, el in enumerate(target.elements):
             if not isinstance(el.value, cst.Name):
                 continue
-            for kind, detail in self._effects_at(callee, element_position(index), call):
+            at = element_position(index)
+            effects = self._effects_at(callee, at, call) if callee is not None \
+                else self.summaries.external(call.func, self.scope, at, call)
+            for kind, detail in effects:
                 if kind in Summaries.RETURNED or kind.startswith(VIA):
                     self._emit(kind, el.value.value, call, element=index, **_placed(kind, detail, el.value.value))
 
@@ -1557,6 +1562,36 @@ def library_bases(facts: Facts, node: cst.ClassDef, _depth: int = 0) -> tuple[fr
     return frozenset(found), own
 
 
+def _docstring(st: cst.BaseStatement) -> bool:
+    return isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1 and isinstance(st.body[0], cst.Expr) \
+        and isinstance(st.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+
+
+def _freezes_whole(st: cst.BaseStatement, name: str, param: bool = False) -> bool:
+    """`name.requires_grad_(False)`, or `for p in name.parameters(): p.requires_grad = False` (the
+    loop's one statement; `p.requires_grad_(False)` too): every parameter of `name` frozen. (`param`:
+    `name` is a parameter, not a module, so `name.requires_grad = False` freezes it.)"""
+    if isinstance(st, cst.For) and not st.orelse and isinstance(st.target, cst.Name) \
+            and isinstance(st.iter, cst.Call) and isinstance(st.iter.func, cst.Attribute) \
+            and st.iter.func.attr.value == "parameters" and isinstance(st.iter.func.value, cst.Name) \
+            and st.iter.func.value.value == name and isinstance(st.body, cst.IndentedBlock) \
+            and len(st.body.body) == 1:
+        return _freezes_whole(st.body.body[0], st.target.value, param=True)
+    if not isinstance(st, cst.SimpleStatementLine) or len(st.body) != 1:
+        return False
+    small = st.body[0]
+    if isinstance(small, cst.Expr) and isinstance(call := small.value, cst.Call) \
+            and isinstance(call.func, cst.Attribute) and call.func.attr.value == "requires_grad_":
+        flag = call_arg(call, 0, "requires_grad")
+        return isinstance(call.func.value, cst.Name) and call.func.value.value == name \
+            and isinstance(flag, cst.Name) and flag.value == "False"
+    if param and isinstance(small, cst.Assign) and len(small.targets) == 1:
+        t = small.targets[0].target
+        return isinstance(t, cst.Attribute) and t.attr.value == "requires_grad" and isinstance(t.value, cst.Name) \
+            and t.value.value == name and isinstance(small.value, cst.Name) and small.value.value == "False"
+    return False
+
+
 def returned_local(flow: "Flow", scope: Scope, params: list[str]) -> str | None:
     """The local name every `return` of the function (whose body `flow` is) returns (`return
     model`, `return model.to(device)`), when it is one name bound in the function and not a
@@ -1575,6 +1610,16 @@ def returned_element(flow: "Flow", scope: Scope, params: list[str], index: int) 
             return None
         names.add(dotted(unwrap_self_returning(v.elements[index].value)))
     return _one_local(names, scope, params)
+
+
+def returned_elements(flow: "Flow | None", scope: Scope | None, params: list[str]) -> list[str]:
+    """The summary positions of the elements of a returned tuple that are each one local name
+    (`returned_element`): `["ret@0"]` for `return model_ft, input_size`."""
+    first = flow.returns[0] if flow is not None and scope is not None and flow.returns else None
+    if not isinstance(first, (cst.Tuple, cst.List)):
+        return []
+    return [element_position(i) for i in range(len(first.elements))
+            if returned_element(flow, scope, params, i) is not None]
 
 
 def _one_local(names: set[str | None], scope: Scope, params: list[str]) -> str | None:
@@ -2829,6 +2874,21 @@ class Summaries:
     def external_method(self, class_qual: str, method: str) -> list[tuple[str, dict]]:
         """What a method of a class defined in another file does to `self` (none known here)."""
         return []
+
+    def whole_freezer(self, fn: cst.BaseExpression, scope: Scope) -> bool:
+        """A function of the file that, given a module, freezes every parameter of it and does
+        nothing else that may pick (no `if`, jump or other exit, no unfreeze, no helper): each
+        statement `m.requires_grad_(False)`, or a loop over `m.parameters()` whose body sets the
+        loop's parameter `requires_grad = False` (or `requires_grad_(False)`). What `model.apply(fn)`
+        then freezes is all of the model."""
+        func = self.facts.resolve_def(fn, scope) if isinstance(fn, cst.Name) else None
+        params = [*func.params.posonly_params, *func.params.params] if func is not None else []
+        if len(params) != 1 or isinstance(func.params.star_arg, cst.Param) \
+                or not isinstance(func.body, cst.IndentedBlock):
+            return False
+        name = params[0].name.value
+        body = [st for st in func.body.body if not _docstring(st)]
+        return bool(body) and all(_freezes_whole(st, name) for st in body)
 
     def bn_freezer(self, fn: cst.BaseExpression, scope: Scope) -> bool:
         """A function (or lambda) that, given a module, puts it in eval mode if it is BatchNorm."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0eb6b1dcc2d1bc93d74cdb2d283fe267'
+RULES_DIGEST = '8dedc72a7ccb85353d03567472a795c5'
 
 GATES = {
     'FZ002': (

@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write, read_regular
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 80
+SUMMARY_VERSION = 81
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -864,7 +864,8 @@ class Project:
         return None
 
     def frozen(self, importer: str, qual: str, pos: int | str, _depth: int = 0) -> tuple[dict, Edge] | None:
-        """What a function (at `pos`: a parameter's index, or "ret") or a class (an instance, at
+        """What a function (at `pos`: a parameter's index, "ret", or "ret@i" for the element `i` of a
+        returned tuple) or a class (an instance, at
         "ret") of another project file leaves frozen, as its summary's "frozen" records it, with
         the edge it crossed; None when it records nothing there. A function that returns what a
         builder of a third file built (`"via"`) is followed there, a few files deep."""
@@ -872,7 +873,8 @@ class Project:
         if hit is None:
             return None
         path, name = hit
-        entry = self._frozen(path, name, returned=pos == _RET)
+        returned = isinstance(pos, str) and (pos == _RET or pos.startswith(_RET + "@"))  # or a returned tuple's element
+        entry = self._frozen(path, name, returned=returned)
         self.used[f"{path.resolve()}#frozen {name}"] = _digest(entry)
         if not entry:
             return None
@@ -944,7 +946,7 @@ class Project:
         for kind, line in entry["effects"].get(str(pos), {}).items():
             if kind.startswith(_VIA):
                 inner, _, at = kind[len(_VIA):].rpartition("#")
-                to = int(at) if at.isdigit() else at if at == _RET else None
+                to = int(at) if at.isdigit() else at if at == _RET or at.startswith(_RET + "@") else None
                 here = entry.get("defined_path") or str(hit[0])  # an inherited one's names are its file's
                 for e in self.effects(here, inner, to, (*_chain, hit)) if to is not None else ():
                     out.append(Effect(e.kind, e.line, e.shown, e.opt, (*first, *e.edges), (hit[1], *e.via),
@@ -1595,12 +1597,12 @@ class Project:
 
     def admits_partial(self, importer: str, text: str) -> bool:
         """Whether a file the text prefilter ruled out for FZ401 drops what a project helper of
-        another file returns: a statement of its own calls an imported function, or a method of self
+        another file returns: a statement of its own (or an assignment) calls an imported function, or a method of self
         in a class with an imported project base, that returns a `strict=False` load's result
         (partial_load), or such a method that drops a load with its `strict` parameter
         (strict_method_load). Every function and class asked about is a dependency (`path#partial
         key`, `path#strict Name.method`)."""
-        calls = set(_STATEMENT_CALL.findall(text))
+        calls = {*_STATEMENT_CALL.findall(text), *_ASSIGNED_CALL.findall(text)}  # dropped, or into names never read
         if not calls or "import" not in text:
             return False
         imports = _imports_of(text)
@@ -2256,6 +2258,8 @@ _WORD = re.compile(r"\w+")
 _PARTIAL_TEXT = re.compile(r"strict\s*=\s*False|load_state_dict\([^)\n]*,\s*False")
 # a call that is a statement of its own: `helper(...)`, `self.helper(...)`, `utils.helper(...)`
 _STATEMENT_CALL = re.compile(r"^[ \t]*((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\(", re.M)
+# a call whose result a plain assignment stores in names (`out = load(model, sd)`): its callee
+_ASSIGNED_CALL = re.compile(r"^[ \t]*[A-Za-z_(\[][\w \t,()\[\]]*=[ \t]*((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\(", re.M)
 # a call given `strict=False` (its arguments nested one level at most): its callee
 _STRICT_FALSE_CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]*\((?:[^()]|\([^()]*\))*?"
                                 r"\bstrict\s*=\s*False")

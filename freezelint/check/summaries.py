@@ -42,7 +42,9 @@ the callers' arguments are read by); in a Module
 class's entry, the same of an instance its `__init__` built (`{"parts": {"backbone":
 ["torchvision.models.resnet50", null]}}`). A function that returns such a builder's result straight
 (`return build(cfg)`) has `{"ret": {"via:models.build#ret": line}}` in its effects, as
-`m = build(cfg); return m` has.
+`m = build(cfg); return m` has. A function that returns the model in a tuple (`return model_ft,
+input_size`) has the same at the element's position, "ret@0" (effects, "flags", "frozen"): what a
+caller's `model_ft, size = build(cfg)` unpacks.
 
 A plain class (not a Module) whose `__init__` acts on its arguments has "init": that constructor as a
 function of them, self left out ({"params", "effects", "opt"} as a function's entry has them): a
@@ -93,8 +95,8 @@ import libcst as cst
 
 from freezelint.check.declared import class_declares
 from freezelint.check.events import (BN_FREEZE, CALLS, EVAL, OPT_BUILD, REBIND, REPLACE, RET, TRAIN, VIA, Summaries,
-                                     RUNS, chain_init, init_events, init_only_attrs, lineage, own_method, opt_detail,
-                                     unwrap_self_returning)
+                                     RUNS, chain_init, init_events, init_only_attrs, is_returned, lineage, own_method,
+                                     opt_detail, returned_elements, unwrap_self_returning)
 from freezelint.check.facts import MODULE, PARAM, Facts
 from freezelint.check.known import is_library
 from freezelint.check.lines import start_lines
@@ -154,6 +156,13 @@ def summarise(facts: Facts) -> dict:
             if eff:
                 found[f"{stmt.name.value}:{RET}"] = eff
                 entry["effects"][RET] = eff
+            for at in returned_elements(callees.body_flow(stmt), facts.func_scopes.get(id(stmt)), params):
+                # `return model_ft, input_size`: what a `model_ft, size = build(cfg)` starts from
+                eff = {k: n for k, n in callees.effects(stmt, at).items()
+                       if k in Summaries.RETURNED or k.startswith((CALLS, VIA))}
+                if eff:
+                    found[f"{stmt.name.value}:{at}"] = eff
+                    entry["effects"][at] = eff
             if _returns_fresh(facts, stmt, callees):
                 entry["fresh"] = True
             returned = _returned_module(facts, stmt)
@@ -179,9 +188,9 @@ def summarise(facts: Facts) -> dict:
                         and callees.restores(stmt, i)]
             if restores:  # FZ202: each train() of it puts back the mode saved from it (`model.train(was)`)
                 entry["restores"] = restores
-            flags = {at: kinds for at in entry["effects"] if at == RET or at.isdigit()
+            flags = {at: kinds for at in entry["effects"] if is_returned(at) or at.isdigit()
                      if (kinds := {k: f for k in entry["effects"][at] if not k.startswith(VIA)
-                                   and (f := callees.flags_of(stmt, RET if at == RET else int(at), k))})}
+                                   and (f := callees.flags_of(stmt, at if is_returned(at) else int(at), k))})}
             if flags:  # a freeze under `if freeze:` on a parameter: a call that leaves it False does not freeze
                 entry["flags"] = flags
             functions[stmt.name.value] = entry

@@ -13,6 +13,7 @@ flow layer beside probe.py, below both.
 
 from __future__ import annotations
 
+import builtins
 import io
 import re
 import tokenize
@@ -20,8 +21,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from freezelint.check.events import (BUILT, RET, VIA, Event, Flow, param_walk, requires_grad_sets, returned_element,
-                                     returned_local, unwrap_self_returning)
+from freezelint.check.events import (BUILT, RET, VIA, Event, Flow, element_position, param_walk, requires_grad_sets,
+                                     returned_element, returned_elements, returned_local, unwrap_self_returning)
 from freezelint.check.facts import Facts, is_batchnorm_class
 from freezelint.check.known import is_library
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REBIND, REPLACE,
@@ -382,12 +383,14 @@ _NOT_MODULES = frozenset({"int", "float", "str", "bool", "list", "dict", "tuple"
 
 def _record_of(facts: Facts, flow: Flow, e: Event) -> dict | None:
     """What the summary of another project file says the function or class called at `e` leaves
-    frozen in the model it returns ("frozen" of its entry, "ret" for a function), or None."""
+    frozen in the model it returns ("frozen" of its entry, "ret" for a function; "ret@i" for the
+    element `e` unpacks from a returned tuple), or None."""
     project, call = facts.project, e.node
     if project is None or not facts.path or not isinstance(call, cst.Call):
         return None
     q = facts.qualname(call.func, flow.scope)
-    found = project.frozen(facts.path, q, RET) if q else None
+    at = e.detail.get("element")
+    found = project.frozen(facts.path, q, RET if at is None else element_position(at)) if q else None
     return found[0] if found is not None else None
 
 
@@ -1165,7 +1168,8 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
     if not q:
         return e.kind == FREEZE
     if returned or e.kind == BUILT:
-        found = project.frozen(facts.path, q, RET)
+        at = e.detail.get("element")  # `model_ft, input_size = initialize_model(...)`
+        found = project.frozen(facts.path, q, RET if at is None else element_position(at))
         arm = state.arm if state.arm is not None and state.arm.flow is None and state.arm.call is call else None
         if found is None or not found[0].get("parts") and not (arm is not None and found[0].get("arms")):
             return e.kind != UNFREEZE
@@ -1626,7 +1630,8 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
             return False  # the frozen part put in eval mode
         if e.kind == ACTIVITY and (not steps or any(after(e, s) for s in steps)) and _unknown(facts, flow, e, model):
             return False  # a function whose effects are unknown, before a training step
-    if any(mc.method == "apply" and root_of(mc.obj) == model for mc in facts.method_calls):
+    if any(mc.method == "apply" and root_of(mc.obj) == model and not _keeps_modes(facts, mc.call, mc.ctx.scope)
+           for mc in facts.method_calls):
         return False  # `model.apply(fn)`: fn may put BatchNorm layers in eval mode
     evals = [e for e in later if e.kind == EVAL]
     trains = [e for e in later if e.kind == TRAIN and not _chosen_by_setting(flow, freeze, e, evals, chosen)
@@ -1711,6 +1716,40 @@ def _part_eval(e: Event, model: str) -> bool:
     return recv is not None and (dotted(recv) or "") != model
 
 
+# Methods of the module `apply` hands over that change no mode (the weight initialisers' calls)
+_MODELESS = frozenset({"reset_parameters", "parameters", "named_parameters", "modules", "named_modules", "children",
+                       "named_children", "register_buffer", "register_parameter"})
+_MODE_WORDS = re.compile(r"\b(?:eval|train|training)\b")
+
+
+def _keeps_modes(facts: Facts, call: cst.Call, scope) -> bool:
+    """`model.apply(fn)` where `fn` is a function of the file that visibly leaves every module's mode
+    alone (a weight initialiser): it never says eval, train or training, and calls nothing that could
+    change a mode out of sight: only library functions and builtins (`nn.init.normal_`, `isinstance`),
+    methods of what it reads from the module (`m.weight.data.fill_(1)`, `classname.find("Conv")`),
+    and the module's own methods that set no mode (`m.reset_parameters()`)."""
+    fn = call_arg(call, 0, "fn")
+    func = facts.resolve_def(fn, scope) if isinstance(fn, cst.Name) else None
+    params = [*func.params.posonly_params, *func.params.params] if func is not None else []
+    if len(params) != 1 or _MODE_WORDS.search(code_of(func.body)):
+        return False
+    name, inner = params[0].name.value, facts.func_scopes.get(id(func))
+    for node in walk(func.body):
+        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            return False  # a callable made inside: what runs it is not read
+        if not isinstance(node, cst.Call):
+            continue
+        f = node.func
+        if isinstance(f, cst.Attribute):
+            if isinstance(f.value, cst.Name) and f.value.value == name and f.attr.value not in _MODELESS:
+                return False  # a method of the module: its class's, which may set a mode
+            continue
+        q = facts.qualname(f, inner or scope) if isinstance(f, cst.Name) else None
+        if not q or not (is_library(q) or hasattr(builtins, q)) or facts.resolve_def(f, inner or scope) is not None:
+            return False  # a function of the project, or a callable not known
+    return True
+
+
 def _unknown(facts: Facts, flow: Flow, e: Event, model: str) -> bool:
     """The model handed to a function whose effects on it are not known."""
     waits = handed_to(facts, flow, e, model)
@@ -1748,6 +1787,15 @@ def frozen_records(facts: Facts, callees) -> dict:
                 via = returned_builder(facts, flow, params)
                 if via is not None:  # what that builder's model comes with, the project reads
                     entry[RET] = {"via": via}
+            for at in returned_elements(flow, flow.scope, params) if models else ():
+                # `return model_ft, input_size`: the element as a returned model is recorded
+                local = returned_element(flow, flow.scope, params, int(at.partition("@")[2]))
+                parts = _returned_parts(facts, flow, local)
+                arms = _returned_arms(facts, flow, stmt, local) if not parts else []
+                if parts:
+                    entry[at] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+                elif arms:
+                    entry[at] = {"arms": arms, "signature": " ".join(code_of(stmt.params).split())}
             if entry:
                 out["functions"][stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):

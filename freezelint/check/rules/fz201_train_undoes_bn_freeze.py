@@ -88,8 +88,10 @@ class TrainUndoesBnFreeze(Rule):
         "BatchNorm again or puts what holds it in eval mode, and not through a public method callers can "
         "call again after train() (`self.freeze_bn()`: judged where they train: `model = DeepLab()` (a class of this file or "
         "another) arrives with its BatchNorm frozen, unless the call provably sets the flag off, `DeepLab(freeze_bn=False)`; so does a "
-        "trainer's `self.model = DeepLab()`, judged in the trainer's methods that call no other method of it and "
-        "nothing named like a re-freeze). Freezes through `FrozenBatchNorm2d` are "
+        "trainer's `self.model = DeepLab()`, judged in the trainer's methods that call nothing named like a "
+        "re-freeze, themselves or through the methods of the trainer they call (read a few deep; one that "
+        "calls eval(), `train(mode)`, sets `.training` or hands the trainer on keeps it silent)). Freezes "
+        "through `FrozenBatchNorm2d` are "
         "permanent and never reported. A norm layer mmcv's `build_norm_layer(cfg, n)[1]` builds is BatchNorm where "
         "`cfg` is proven one of the BatchNorm types of mmcv's registry (`dict(type='BN')`, 'BN1d', 'BN2d', 'BN3d', "
         "'SyncBN', or a BatchNorm class as its type): literally, through a name, a parameter's default (what the "
@@ -2120,8 +2122,8 @@ def _held_bodies(facts: Facts, bodies: list) -> list:
     """A trainer (a class that is no Module) holding a model its `__init__` froze BatchNorm of
     (`self.model = DeepLab()`, `self.model.freeze_bn()`): each method that trains it, after those
     freezes (a constructor runs before any method). Only methods that call no other method of the
-    class and hand `self` to nothing: what runs between their train() and their training is then
-    all in their own body."""
+    class that may re-freeze (read in the class, `_calls_self`) and hand `self` to nothing: what runs
+    between their train() and their training then leaves the freeze undone."""
     out = []
     for info in facts.classes.values():
         if info.is_module or _lightning(facts, info) \
@@ -2136,7 +2138,7 @@ def _held_bodies(facts: Facts, bodies: list) -> list:
                   ] if init else []  # a model `__init__` then replaced with a new one holds no freeze
         if not frozen:
             continue
-        methods = {s.name.value for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
+        methods = {s.name.value: s for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
         for flow in own:
             if flow is init or not any(e.kind == TRAIN and e.target in {f.target for f in frozen} for e in flow.events) \
                     or _calls_self(flow.scope.node, methods, {f.target for f in frozen}):
@@ -2233,22 +2235,35 @@ def _may_refreeze(node: cst.CSTNode, methods: dict) -> bool:
 
 
 _MAY_REFREEZE = re.compile(r"(?i)eval|freeze|apply|norm|bn")
+_MAX_SELF_CALLS = 3  # methods of the class followed from a trainer's method, one inside another
 
 
-def _calls_self(func: cst.FunctionDef, methods: set[str], held: set[str]) -> bool:
-    """The method calls another method of its class (`self.validate()`), hands `self` on, hands
-    a model it holds to an object it holds (`self.callbacks.on_train_start(self.model)`), or
-    calls anything named like a re-freeze (`self.model.module.freeze_bn()`: a model held by a
-    trainer is not always known well enough for its methods to be read)."""
+def _calls_self(func: cst.FunctionDef, methods: dict[str, cst.FunctionDef], held: set[str],
+                _seen: frozenset = frozenset()) -> bool:
+    """The method hands `self` on, hands a model it holds to an object it holds
+    (`self.callbacks.on_train_start(self.model)`), or calls anything named like a re-freeze
+    (`self.model.module.freeze_bn()`: a model held by a trainer is not always known well enough for
+    its methods to be read), itself or through the other methods of its class it calls
+    (`self.log_lr()`, read in turn, a few deep; a method calling back into one on the way counts). In
+    those, whose events the method's own flow does not hold, a `train(mode)` or a `.training` set
+    counts too."""
     for n in walk(func.body):
+        if _seen and isinstance(n, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and any(
+                isinstance(t, cst.Attribute) and t.attr.value == "training"
+                for target in ([t.target for t in n.targets] if isinstance(n, cst.Assign) else [n.target])
+                for t in walk(target)):
+            return True
         if isinstance(n, cst.Call):
             f = n.func
             name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
-            if _MAY_REFREEZE.search(name):
+            if _MAY_REFREEZE.search(name) or _seen and name == "train" and n.args:
                 return True
             if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self" \
                     and f.attr.value in methods:
-                return True
+                callee = methods[f.attr.value]
+                if callee is func or callee.name.value in _seen or len(_seen) >= _MAX_SELF_CALLS \
+                        or _calls_self(callee, methods, held, _seen | {func.name.value}):
+                    return True
             if any(isinstance(a.value, cst.Name) and a.value.value == "self" for a in n.args):
                 return True
             if isinstance(f, cst.Attribute) and (dotted(f.value) or "").startswith("self.") \

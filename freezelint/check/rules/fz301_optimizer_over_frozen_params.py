@@ -49,6 +49,12 @@ class OptimizerOverFrozenParams(Rule):
     )
     fix_title = "Pass only trainable parameters: `[p for p in model.parameters() if p.requires_grad]`"
     notes = (
+        "A freeze run through `model.backbone.apply(fn)` counts where `fn` is a function of the file that "
+        "freezes every parameter of the module it is given and does nothing else (`m.requires_grad_(False)`, "
+        "or a loop over `m.parameters()` setting each `requires_grad = False`): all of `model.backbone` is "
+        "frozen, as a loop over `model.backbone.parameters()` would freeze it. One that picks modules (an "
+        "`isinstance` or class-name test, YOLO-style name lists) freezes what the model holds of them, not "
+        "known here, and is silent, as the same test in a loop over `model.modules()` is. "
         "Silent for freezes that the same scope undoes later (a GAN's discriminator frozen for the "
         "generator step), when the parameters are filtered on requires_grad, when the optimizer gets a named "
         "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, when the part "

@@ -37,8 +37,8 @@ class UncheckedPartialLoad(Rule):
                 r"(?:set_base_model_state_dict|load_checkpoint|load_sharded_checkpoint)\([^)\n]*\bFalse\b")
     what = ("Finds `load_state_dict(..., strict=False)` calls whose result is thrown away: a statement of its "
             "own, or assigned to names the function never reads (`msg = model.load_state_dict(...)`), or "
-            "returned by a helper whose caller drops it (`self.load_from_pretrained(path)` as a statement, or "
-            "peft's `set_peft_model_state_dict(model, sd)`).")
+            "returned by a helper whose caller drops it (`self.load_from_pretrained(path)` as a statement or "
+            "into a name never read, or peft's `set_peft_model_state_dict(model, sd)`).")
     why = (
         "With `strict=False`, a prefix mismatch (`module.`, `backbone.`) loads nothing at all and "
         "raises nothing: the returned `missing_keys` / `unexpected_keys` are the only evidence. "
@@ -136,7 +136,8 @@ class UncheckedPartialLoad(Rule):
         "notebook's echo of the result) looks at none; a deliberate unchecked load takes a `noqa`. "
         "A helper that returns the result (`msg = self.load_state_dict(sd, strict=False)` then `return msg`, "
         "on every `return` that gives a value, the name read nowhere else) hands the keys to its callers: a "
-        "call of it that is a statement of its own drops them and is reported, the helper found as Python "
+        "call of it that is a statement of its own, or assigned to names never read (`out = load(model, sd)`), "
+        "drops them and is reported, the helper found as Python "
         "would call it: a function of the file or imported from another project file, `self.method(...)` "
         "in a method through the class and its bases, here or in other project files. Not where the helper "
         "logs or checks the keys itself, returns anything else on some path, or loads strictly, nor where "
@@ -372,6 +373,11 @@ class UncheckedPartialLoad(Rule):
             def build(path):
                 model = nn.Linear(8, 8)
                 load_weights(model, path)  # expect: FZ401
+                return model
+
+            def build_logged(path):
+                model = nn.Linear(8, 8)
+                out = load_weights(model, path)  # expect: FZ401
                 return model
             """,
             instead="""
@@ -661,6 +667,21 @@ class UncheckedPartialLoad(Rule):
         ),
     ]
     good = [
+        """
+        import torch
+
+        def load_weights(model, path):
+            return model.load_state_dict(torch.load(path), strict=False)
+
+        def build_checked(model, path):
+            out = load_weights(model, path)  # the keys are read
+            assert not out.unexpected_keys, out.unexpected_keys
+            return model
+
+        def build_handed(model, path):
+            out = load_weights(model, path)  # handed on to the caller
+            return out
+        """,
         """
         class Detector:
             def __init__(self, net):
@@ -1236,27 +1257,34 @@ class UncheckedPartialLoad(Rule):
             )
 
     def _dropped_by_callers(self, facts: Facts) -> Iterable[Finding]:
-        """A statement of its own that calls a helper returning a `strict=False` load's result
-        (returned_loads; another file's through the project): the caller drops the keys."""
+        """A call of a helper returning a `strict=False` load's result (returned_loads; another
+        file's through the project) that drops it: a statement of its own, or assigned to names
+        never read (as a strict-arg helper's and a library loader's result are)."""
         loads = returned_loads(facts)
         if not loads and facts.project is None:
             return
-        for es in facts.expr_statements:
-            for call in results(es.stmt.value):
-                if not isinstance(call, cst.Call) or _partial_load(call):
-                    continue
-                found = _helper_load(facts, call, es.ctx, loads)
-                if not isinstance(found, tuple):
-                    continue
-                helper, where = found
-                at, edges = _load_at(facts, where, helper)
-                yield self.finding(
-                    call,
-                    f"`{src(call.func)}(...)` returns `load_state_dict(..., strict=False)`'s missing and unexpected "
-                    f"keys ({at}) and this call drops them: a checkpoint whose keys do not match loads nothing and "
-                    f"nothing says so; check them",
-                    es.ctx, facts=facts, edges=edges,
-                )
+        dropped = [(call, es.ctx, False) for es in facts.expr_statements for call in results(es.stmt.value)]
+        dropped += [(mc.call, mc.ctx, True) for mc in (*facts.name_calls, *facts.method_calls)
+                    if _assigned(mc.call, mc.ctx.stmt)]
+        for call, ctx, assigned in dropped:
+            if not isinstance(call, cst.Call) or _partial_load(call):
+                continue
+            found = _helper_load(facts, call, ctx, loads)
+            names = unread_result(call, ctx.stmt, _body_of(ctx.scope, facts.module)) \
+                if assigned and isinstance(found, tuple) else []
+            if not isinstance(found, tuple) or assigned and not names:
+                continue
+            helper, where = found
+            at, edges = _load_at(facts, where, helper)
+            goes = _goes_to(facts, names, ctx.stmt, _body_of(ctx.scope, facts.module)) if names \
+                else "this call drops them"
+            yield self.finding(
+                call,
+                f"`{src(call.func)}(...)` returns `load_state_dict(..., strict=False)`'s missing and unexpected "
+                f"keys ({at}) and {goes}: a checkpoint whose keys do not match loads nothing and nothing says so; "
+                f"check them",
+                ctx, facts=facts, edges=edges,
+            )
 
 
 _GENERIC = "keep the result and check that `unexpected_keys` is empty and `missing_keys` holds only what you meant to leave"
@@ -1372,6 +1400,13 @@ def _peft_state_of(facts: Facts, expr: cst.BaseExpression, scope: Scope,
         if len(bound) == 1 and bound[0].how == "expr" and not bound[0].index and bound[0].node is not None:
             return _peft_state_of(facts, bound[0].node, bound[0].scope or owner, depth + 1)
     return None
+
+
+def _assigned(call: cst.Call, stmt: cst.CSTNode | None) -> bool:
+    """Whether `call` is (an arm of) the value an assignment statement stores (`out = load(...)`)."""
+    return isinstance(stmt, cst.SimpleStatementLine) and any(
+        isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None
+        and any(r is call for r in results(small.value)) for small in stmt.body)
 
 
 def _statement_of(call: cst.Call, stmt: cst.CSTNode | None) -> bool:

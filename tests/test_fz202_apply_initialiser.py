@@ -1,0 +1,108 @@
+"""FZ202 where the file calls `model.apply(fn)`: silent where `fn` may put BatchNorm layers in eval mode
+out of sight, but not where `fn` is a function of the file that visibly sets no mode (a weight
+initialiser: it never says eval, train or training, and calls only library functions, builtins, methods of
+what it reads from the module, and `reset_parameters()`). The frozen backbone's BatchNorm statistics still
+move under `model.train()` then."""
+
+from __future__ import annotations
+
+import pytest
+
+from freezelint.check.engine import check_source
+
+DEFS = {
+    "init_weights": """
+def init_weights(m):
+    \"\"\"Initialise the new head.\"\"\"
+    classname = m.__class__.__name__
+    if classname.find("Linear") != -1:
+        nn.init.xavier_uniform_(m.weight)
+        m.bias.data.fill_(0.0)
+""",
+    "reset": """
+def reset(m):
+    if hasattr(m, "reset_parameters"):
+        m.reset_parameters()
+""",
+    "fix_norm": """
+def fix_norm(m):
+    if type(m).__name__.startswith("Batch"):
+        m.eval()
+""",
+    "set_mode": """
+def set_mode(m):
+    m.training = False
+""",
+    "through_helper": """
+def through_helper(m):
+    set_norm(m)
+""",
+    "through_method": """
+def through_method(m):
+    m.freeze_stats()
+""",
+    "nested": """
+def nested(m):
+    def inner(x):
+        x.freeze_stats()
+    inner(m)
+""",
+}
+
+SOURCE = """
+import torch
+import torch.nn as nn
+import torchvision
+
+from helpers import set_norm
+
+{defs}
+
+def main(loader):
+    model = torchvision.models.resnet50()
+    for p in model.parameters():
+        p.requires_grad = False
+    model.fc = nn.Linear(2048, 10)
+    {apply}
+    opt = torch.optim.SGD(model.fc.parameters(), lr=0.1, momentum=0.9)
+    for epoch in range(3):
+        model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+"""
+
+
+def _source(apply: str) -> str:
+    name = apply[apply.index("(") + 1:apply.index(")")]
+    return SOURCE.format(defs=DEFS.get(name, ""), apply=apply)
+
+
+def _rows(apply: str) -> list[int]:
+    source = _source(apply)
+    compile(source, "x.py", "exec")
+    return sorted(d.row for d in check_source(source, select=["FZ202"]))
+
+
+def _freeze_row(apply: str) -> int:
+    source = _source(apply)
+    return source[:source.index("p.requires_grad = False")].count("\n") + 1
+
+
+@pytest.mark.parametrize("apply", ["model.fc.apply(init_weights)", "model.apply(reset)"])
+def test_an_initialiser_run_through_apply_does_not_hide_the_frozen_batchnorm(apply):
+    assert _rows(apply) == [_freeze_row(apply)]
+
+
+@pytest.mark.parametrize("apply", [
+    "model.apply(fix_norm)",  # puts BatchNorm layers in eval mode, by a class-name test not read
+    "model.apply(set_mode)",  # sets the flag (FZ106's mistake, but it means eval)
+    "model.apply(through_helper)",  # a function of the project: not known
+    "model.apply(through_method)",  # a method of the module's class: not known
+    "model.apply(nested)",
+    "model.apply(set_norm)",  # imported
+    "model.apply(lambda m: m.freeze_stats())",
+])
+def test_an_apply_that_may_set_modes_keeps_fz202_silent(apply):
+    assert _rows(apply) == []
