@@ -18,7 +18,7 @@ from torch import nn  # noqa: E402
 
 import freezelint  # noqa: E402
 from freezelint.runtime import fastai_steps  # noqa: E402
-from test_watch_fastai import _learner, _step_is_fastai_own  # noqa: E402
+from test_watch_fastai import LEARNER, _learner, _step_is_fastai_own  # noqa: E402
 
 
 def _trained(refreeze: bool = True):
@@ -175,3 +175,27 @@ def test_a_step_that_raises_midway_is_restored():
     assert len(calls) == 7
     saved.check()
     assert _step_is_fastai_own() and not fastai_steps._users
+
+
+def test_ranger_lookahead_and_its_slow_weights_are_restored():
+    """fastai's ranger: a Lookahead (its own step, not the hooked one) around RAdam; every k=6th
+    step it moves its slow weights in place and copies them into the parameters. Three steps from
+    the 4th cross the 6th."""
+    namespace: dict = {}
+    exec("from fastai.optimizer import ranger\n" + LEARNER.replace("splitter=", "opt_func=ranger, splitter="),
+         namespace)
+    learn = namespace["learn"]
+    with warnings.catch_warnings(), learn.no_logging():
+        warnings.simplefilter("ignore")
+        learn.fit(1, 1e-2)
+        learn.freeze()  # clears the state (Lookahead's count and slow weights too)
+        learn.fit(1, 1e-2)  # 4 batches
+    opt = learn.opt
+    assert type(opt).__name__ == "Lookahead" and opt.count == 4
+    slow, slow_obj = [t.clone() for pg in opt.slow_weights for t in pg], opt.slow_weights
+    saved = _Everything(learn)
+    report = freezelint.audit(learn.model, opt, steps=3)
+    assert report.restored and "FZ501" in _codes(report), report.findings
+    saved.check()
+    assert opt.count == 4 and opt.slow_weights is slow_obj
+    assert all(torch.equal(a, b) for a, b in zip(slow, (t for pg in opt.slow_weights for t in pg)))

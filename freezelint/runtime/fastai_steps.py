@@ -114,6 +114,15 @@ def as_torch(opt: Any) -> Any:
     return view
 
 
+def inner(view: "Optimizer") -> "Optimizer | None":
+    """The view of the fastai optimizer that `view`'s wraps and steps (Lookahead's `opt`: ranger's
+    RAdam), whose step is the hooked one (a wrapper's own step() is not wrapped); None if none."""
+    cls, opt = optimizer_class(), view.fastai
+    held = next((v for v in vars(opt).values() if isinstance(v, cls) and v is not opt), None) \
+        if cls is not None and opt is not None else None
+    return as_torch(held) if held is not None else None
+
+
 class _State(dict):
     """fastai's per-parameter state as torch names it, without fastai's settings (`_SETTINGS`):
     a parameter no step updated holds none. Read with `get` and `[]`, as the watch reads a torch

@@ -212,6 +212,10 @@ class _FastaiSnapshot:
     def __init__(self, view: fastai_steps.Optimizer) -> None:
         opt = self.fastai = view.fastai
         self.attrs = dict(vars(opt))
+        # tensors the attributes hold, updated in place by a step (Lookahead's slow weights): copied
+        # now; not param_lists, which holds the parameters themselves (Snapshot's to save)
+        held = [t for k, v in self.attrs.items() if k != "param_lists" for t in _tensors(v)]
+        self.tensors = list(zip(held, copies(held)))
         self.hypers = [(h, {k: (v, _clone(v)) for k, v in h.items()}) for h in opt.hypers]
         self.param_lists = [(pl, list(pl)) for pl in opt.param_lists]
         self.entries = {id(p): (p, d, dict(d)) for p, d in opt.state.items()}
@@ -230,6 +234,7 @@ class _FastaiSnapshot:
         for k, v in self.attrs.items():
             if vars(opt).get(k) is not v:
                 setattr(opt, k, v)
+        copy_back(self.tensors)
         for h, saved in self.hypers:
             h.clear()
             for k, (obj, copy) in saved.items():
@@ -247,3 +252,12 @@ class _FastaiSnapshot:
             d.update(items)
             if state.get(p) is not d:
                 state[p] = d
+
+
+def _tensors(v: Any) -> list[torch.Tensor]:
+    """The tensors v is, or holds in lists, tuples and fastcore's L (nested)."""
+    if isinstance(v, torch.Tensor):
+        return [v]
+    if isinstance(v, (list, tuple)) or type(v).__name__ == "L":
+        return [t for x in v for t in _tensors(x)]
+    return []

@@ -141,13 +141,15 @@ def _chain(name: str, optimizer: torch.optim.Optimizer) -> list[torch.optim.Opti
     the one whose step() runs torch's step hooks: opacus's DPOptimizer and accelerate's
     AcceleratedOptimizer never run Optimizer.__init__ (no hooks of their own, their step() is not
     torch's hooked one), Lightning's LightningOptimizer copies its optimizer's hooks, timm's
-    Lookahead keeps its state in the one it wraps. Each may hold state or attributes a step
-    changes, so each is snapshotted; AuditUsageError where the last one has no hooks."""
+    Lookahead keeps its state in the one it wraps, as fastai's Lookahead (ranger) does, whose
+    wrapped optimizer's step is the hooked one (fastai_steps.inner). Each may hold state or
+    attributes a step changes, so each is snapshotted; AuditUsageError where the last one has no hooks."""
     chain = [optimizer]
     for _ in range(8):  # a wrapper of a wrapper
         groups = getattr(chain[-1], "param_groups", None)
-        inner = next((v for v in vars(chain[-1]).values() if isinstance(v, torch.optim.Optimizer)
-                      and all(v is not o for o in chain) and getattr(v, "param_groups", None) is groups), None)
+        inner = fastai_steps.inner(chain[-1]) if isinstance(chain[-1], fastai_steps.Optimizer) else \
+            next((v for v in vars(chain[-1]).values() if isinstance(v, torch.optim.Optimizer)
+                  and all(v is not o for o in chain) and getattr(v, "param_groups", None) is groups), None)
         if inner is None:
             break
         chain.append(inner)
