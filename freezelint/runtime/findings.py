@@ -236,8 +236,8 @@ def named_optimizers(optimizer: Any) -> list[tuple[str, torch.optim.Optimizer]]:
     elif isinstance(optimizer, (list, tuple)):
         pairs = [(f"optimizers[{i}]", fastai_steps.of(v)) for i, v in enumerate(optimizer)]
     else:
-        raise AuditUsageError(f"audit() needs a torch.optim.Optimizer (or fastai's own), a list or a dict of them, got "
-                              f"{type(optimizer).__name__}{_wrapped(optimizer)}")
+        raise AuditUsageError(f"audit() needs a torch.optim.Optimizer (or fastai's own), a list or a dict of "
+                              f"them, got {type(optimizer).__name__}{_wrapped(optimizer)}")
     if not pairs:
         raise AuditUsageError("optimizer is empty: pass the optimizer(s) your training loop steps")
     for name, o in pairs:
