@@ -247,3 +247,44 @@ def test_vision_learner_fine_tune_as_a_new_user_writes_it_is_clean(cli, tmp_path
     assert r.code == 0, r.out + r.err
     assert "freeze audit: OK — 2 steps on cpu, fastai Optimizer" in r.out + r.err, r.out + r.err
     assert "BatchNorm2d (20) trainable" in r.out + r.err, r.out + r.err
+
+
+def _beside_another():
+    """A Learner's optimizer and a torch one, stepped by turns; the watch returned, its frames gone."""
+    learn = _learner()
+    learn.create_opt()
+    other = nn.Linear(4, 1)
+    opt_t = torch.optim.SGD(other.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            learn.model(torch.randn(4, 3, 8, 8)).pow(2).mean().backward()
+            learn.opt.step()
+            learn.opt.zero_grad()
+            other(torch.randn(2, 4)).sum().backward()
+            opt_t.step()
+            opt_t.zero_grad()
+    return w
+
+
+def test_a_learners_optimizer_beside_another_is_named_as_the_script_holds_it():
+    """Several optimizers are named as the code holds them (noted while its frames were there):
+    fastai's own as `learn.opt`."""
+    w = _beside_another()
+    assert w.report.optimizer == "learn.opt: fastai Optimizer + opt_t: SGD", w.report.optimizer
+    held_by = {p.name: p.optimizer for p in w.report.params}
+    assert {o for n, o in held_by.items() if n.startswith("Sequential.")} == {"learn.opt"}, held_by
+    assert {o for n, o in held_by.items() if not n.startswith("Sequential.")} == {"opt_t"}, held_by
+
+
+def test_a_learners_optimizer_is_noted_as_learn_opt_for_a_report_judged_after_the_script():
+    """The names noted while the code's frames are there (a report judged after the script ended
+    has none to ask): fastai's own optimizer, which the watch reads through its view, as `learn.opt`."""
+    from freezelint.runtime import fastai_steps
+    from freezelint.runtime.watch_models import remember_names
+
+    learn = _learner()
+    learn.create_opt()
+    view = fastai_steps.as_torch(learn.opt)
+    seen: dict = {}
+    remember_names([view], seen)
+    assert seen == {id(view): "learn.opt"}, seen

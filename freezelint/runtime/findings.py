@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from freezelint.peft_heads import HEAD_ATTRS, TASK_HEAD, TASK_TYPE
+from freezelint.runtime import fastai_steps
 from freezelint.runtime.errors import AuditUsageError
 from freezelint.runtime.names import as_written, matches, nearest
 from freezelint.runtime.report import AuditFinding, BufferRecord, ModuleRecord, ParamRecord
@@ -225,16 +226,18 @@ Optimizers = torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | Mapping[s
 
 def named_optimizers(optimizer: Any) -> list[tuple[str, torch.optim.Optimizer]]:
     """One optimizer, a list or a dict of named ones, as (name, optimizer) pairs. A single one is
-    named by its type; a list's by position (`optimizers[1]`); a dict's by key."""
+    named by its type; a list's by position (`optimizers[1]`); a dict's by key. fastai's own
+    Optimizer is read through its view (fastai_steps.as_torch)."""
+    optimizer = fastai_steps.of(optimizer)
     if isinstance(optimizer, torch.optim.Optimizer):
         return [(type(optimizer).__name__, optimizer)]
     if isinstance(optimizer, Mapping):
-        pairs = [(str(k), v) for k, v in optimizer.items()]
+        pairs = [(str(k), fastai_steps.of(v)) for k, v in optimizer.items()]
     elif isinstance(optimizer, (list, tuple)):
-        pairs = [(f"optimizers[{i}]", v) for i, v in enumerate(optimizer)]
+        pairs = [(f"optimizers[{i}]", fastai_steps.of(v)) for i, v in enumerate(optimizer)]
     else:
-        raise AuditUsageError(f"audit() needs a torch.optim.Optimizer, a list or a dict of them, got "
-                              f"{type(optimizer).__name__}{_wrapped(optimizer)}")
+        raise AuditUsageError(f"audit() needs a torch.optim.Optimizer (or fastai's own), a list or a dict of "
+                              f"them, got {type(optimizer).__name__}{_wrapped(optimizer)}")
     if not pairs:
         raise AuditUsageError("optimizer is empty: pass the optimizer(s) your training loop steps")
     for name, o in pairs:

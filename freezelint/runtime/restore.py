@@ -7,6 +7,8 @@ Frozen parameters are not copied: a step can only change a parameter whose `.gra
 (every torch optimizer skips `grad is None`), so a step pre-hook copies a frozen one that has
 a grad, with its optimizer state, right before `optimizer.step()`. `exact=True` copies every
 parameter up front (for custom optimizers or forwards that write to frozen parameters).
+fastai's own Optimizer (seen through its view, fastai_steps.as_torch) is saved as fastai keeps it
+(_FastaiSnapshot): its state dicts, hypers and attributes, by identity as well as by value.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from freezelint.runtime import fastai_steps
 from freezelint.runtime.compare import copy_back, restore_measured, scratch_bytes
 from freezelint.runtime.fingerprint import sparse_parts
 from freezelint.runtime.fsdp import local
@@ -72,7 +75,8 @@ class Snapshot:
         self.grads = {id(p): (p, p.grad, next(grad_copies) if p.grad is not None else None) for p in params}
         self.flags = [(m, m.training) for m in modules]
         self.requires_grad = [(p, p.requires_grad) for p in params]  # a step_fn may toggle them
-        self.parts = {id(o): _OptimizerSnapshot(o) for o in self.optimizers}
+        self.parts = {id(o): (_FastaiSnapshot(o) if isinstance(o, fastai_steps.Optimizer) else _OptimizerSnapshot(o))
+                      for o in self.optimizers}
         self.rng_cpu = torch.get_rng_state()
         self.rng_cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
         self.rng_py = random.getstate()
@@ -93,7 +97,7 @@ class Snapshot:
                     values[id(p)] = p
                 # State created by an audited step is dropped at restore, not saved as if original.
                 if p in part.state_keys and id(p) not in part.state:
-                    states.append((p, optimizer.state[p]))
+                    states.append((p, part.entry(p)))
         tensors = [*values.values(), *(v for _p, e in states for v in e.values() if isinstance(v, torch.Tensor))]
         saved = iter(copies(tensors))
         self.extra_bytes += sum(_nbytes(t) for t in tensors)
@@ -168,6 +172,10 @@ class _OptimizerSnapshot:
         self.state_keys = set(optimizer.state.keys())
         self.state: dict[int, tuple[Any, dict[str, tuple[Any, Any]]]] = {}
 
+    def entry(self, p: torch.Tensor) -> dict:
+        """p's state as the optimizer keeps it, for the step pre-hook to copy."""
+        return self.optimizer.state[p]
+
     def restore(self) -> None:
         """Groups, attributes and state entries back (the state tensors were written back by
         Snapshot.restore with everything else)."""
@@ -189,3 +197,67 @@ class _OptimizerSnapshot:
             del opt.state[p]
         for p, entry in self.state.values():
             opt.state[p] = {k: obj for k, (obj, _copy) in entry.items()}
+
+
+class _FastaiSnapshot:
+    """fastai's own Optimizer as before the steps, as _OptimizerSnapshot saves a torch one, read off
+    fastai's optimizer itself (not its view): every attribute (`state`, `hypers`, `param_lists`,
+    `cbs`, `frozen_idx`) by identity; each hyperparameter dict's items; each parameter's state
+    dict by identity with its items (fastai's settings `force_train`, `do_wd` and a step's `step`
+    count among them, copied now: a shallow copy). The state tensors a step updates in place
+    (`grad_avg`, `sqr_avg`) are copied by the step pre-hook, right before a step can change them.
+    fastai's state_dict() would not do: it hands out the live state dicts and hypers, which the
+    next step updates, and load_state_dict() replaces the state's defaultdict with a plain dict."""
+
+    def __init__(self, view: fastai_steps.Optimizer) -> None:
+        opt = self.fastai = view.fastai
+        self.attrs = dict(vars(opt))
+        # tensors the attributes hold, updated in place by a step (Lookahead's slow weights): copied
+        # now; not param_lists, which holds the parameters themselves (Snapshot's to save)
+        held = [t for k, v in self.attrs.items() if k != "param_lists" for t in _tensors(v)]
+        self.tensors = list(zip(held, copies(held)))
+        self.hypers = [(h, {k: (v, _clone(v)) for k, v in h.items()}) for h in opt.hypers]
+        self.param_lists = [(pl, list(pl)) for pl in opt.param_lists]
+        self.entries = {id(p): (p, d, dict(d)) for p, d in opt.state.items()}
+        self.state_keys = {p for p, d in opt.state.items() if d}
+        self.state: dict[int, tuple[Any, dict[str, tuple[Any, Any]]]] = {}  # as _OptimizerSnapshot's
+
+    def entry(self, p: torch.Tensor) -> dict:
+        return self.fastai.state[p]
+
+    def restore(self) -> None:
+        """Attributes, hypers and state dicts back, each the same object as before (the state
+        tensors were written back by Snapshot.restore with everything else)."""
+        opt = self.fastai
+        for k in [k for k in vars(opt) if k not in self.attrs]:
+            delattr(opt, k)
+        for k, v in self.attrs.items():
+            if vars(opt).get(k) is not v:
+                setattr(opt, k, v)
+        copy_back(self.tensors)
+        for h, saved in self.hypers:
+            h.clear()
+            for k, (obj, copy) in saved.items():
+                if isinstance(obj, torch.Tensor):
+                    obj.copy_(copy)
+                h[k] = obj
+        for pl, params in self.param_lists:
+            if len(pl) != len(params) or any(a is not b for a, b in zip(pl, params)):
+                pl.items[:] = params  # fastcore's L holds its list as `items`
+        state = opt.state
+        for p in [p for p in state if id(p) not in self.entries]:
+            del state[p]
+        for p, d, items in self.entries.values():
+            d.clear()
+            d.update(items)
+            if state.get(p) is not d:
+                state[p] = d
+
+
+def _tensors(v: Any) -> list[torch.Tensor]:
+    """The tensors v is, or holds in lists, tuples and fastcore's L (nested)."""
+    if isinstance(v, torch.Tensor):
+        return [v]
+    if isinstance(v, (list, tuple)) or type(v).__name__ == "L":
+        return [t for x in v for t in _tensors(x)]
+    return []

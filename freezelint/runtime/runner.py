@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
 from freezelint.runtime import findings as F
-from freezelint.runtime import fsdp
+from freezelint.runtime import fastai_steps, fsdp
 from freezelint.runtime.distributed import Distributed
 from freezelint.codes import check_codes
 from freezelint.runtime.fingerprint import Fingerprinter, fingerprints
@@ -141,13 +141,15 @@ def _chain(name: str, optimizer: torch.optim.Optimizer) -> list[torch.optim.Opti
     the one whose step() runs torch's step hooks: opacus's DPOptimizer and accelerate's
     AcceleratedOptimizer never run Optimizer.__init__ (no hooks of their own, their step() is not
     torch's hooked one), Lightning's LightningOptimizer copies its optimizer's hooks, timm's
-    Lookahead keeps its state in the one it wraps. Each may hold state or attributes a step
-    changes, so each is snapshotted; AuditUsageError where the last one has no hooks."""
+    Lookahead keeps its state in the one it wraps, as fastai's Lookahead (ranger) does, whose
+    wrapped optimizer's step is the hooked one (fastai_steps.inner). Each may hold state or
+    attributes a step changes, so each is snapshotted; AuditUsageError where the last one has no hooks."""
     chain = [optimizer]
     for _ in range(8):  # a wrapper of a wrapper
         groups = getattr(chain[-1], "param_groups", None)
-        inner = next((v for v in vars(chain[-1]).values() if isinstance(v, torch.optim.Optimizer)
-                      and all(v is not o for o in chain) and getattr(v, "param_groups", None) is groups), None)
+        inner = fastai_steps.inner(chain[-1]) if isinstance(chain[-1], fastai_steps.Optimizer) else \
+            next((v for v in vars(chain[-1]).values() if isinstance(v, torch.optim.Optimizer)
+                  and all(v is not o for o in chain) and getattr(v, "param_groups", None) is groups), None)
         if inner is None:
             break
         chain.append(inner)
@@ -396,7 +398,9 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     everything, and report what changed, what stayed frozen, and what is wrong.
 
     Each step is model.train() (unless call_train=False), forward, backward, every optimizer's
-    step() and zero_grad(set_to_none=set_to_none) — pass the setting your loop uses.
+    step() and zero_grad(set_to_none=set_to_none) — pass the setting your loop uses. fastai's own
+    Optimizer (`learn.opt`) is stepped and zeroed by its own step() and zero_grad(), which zeroes in
+    place: with it, set_to_none is False.
 
     `optimizer` is one optimizer, a list, or a dict of named ones (a GAN's generator and
     discriminator); each parameter is judged against the optimizer that holds it. `step_fn(model,
@@ -424,6 +428,10 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     expect_trainable = as_patterns(expect_trainable, "expect_trainable")
     ignore = check_codes(ignore, "ignore")
     optimizers = [o for _, o in opts]
+    fastai = any(isinstance(o, fastai_steps.Optimizer) for o in optimizers)
+    # fastai's own Optimizer zeroes grads in place (its zero_grad() has no set_to_none): the audit
+    # clears them as it does, or a frozen parameter's zero grad, which its weight decay acts on, is lost
+    set_to_none = set_to_none and not fastai
     # each optimizer and those it wraps: the snapshot's; those of them with hooks: the hooks'
     steppers = list({id(o): o for n, given in opts for o in _chain(n, given)}.values())
     spread = _distributed(model, process_group)
@@ -494,6 +502,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     # would judge a loop order the user may not have. Held frozen ones are named in a note.
     at: list[Any] = [1, "model"]  # where the synthetic steps are: step, "model", "loss" or "backward"
     stale = [names.display(n) for n, p in named if p.grad is not None and not p.requires_grad and id(p) in held]
+    if fastai:
+        fastai_steps.hold()  # fastai's step runs its view's hooks (ours) while held
     try:
         if call_train:
             wrapper.train()
@@ -518,6 +528,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     except BaseException as e:  # noqa: BLE001 — restored below, then re-raised
         step_error = e
     finally:
+        if fastai:
+            fastai_steps.release()
         for handle in handles:
             handle.remove()
         measured = snap.restore(measure=finished)
@@ -612,6 +624,10 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
             f.target = written.get(f.target, f.target)
             found.append(script_module_hint(f, named_modules, [r.name for r in precords])
                          if "pattern matched no parameter" in f.message else f)
+    if fastai:
+        from freezelint.runtime.watch_report import _fastai_zero_grad
+
+        found = [_fastai_zero_grad(f) if f.code == "FZ501" else f for f in found]
     found = F.grouped(F.held_beside(found, precords, [n for n, _ in opts]))
     report = AuditReport(found, precords, brecords, mrecords, steps, str(device),
                          ", ".join(f"{n}: {type(o).__name__}" for n, o in opts) if len(opts) > 1

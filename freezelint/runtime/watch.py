@@ -218,8 +218,7 @@ def _optimizers(optimizer: Any) -> list[torch.optim.Optimizer]:
         return []
     items = list(optimizer.values()) if isinstance(optimizer, dict) else optimizer
     items = [items] if not isinstance(items, (list, tuple)) else items
-    fastai = fastai_steps.optimizer_class()
-    items = [fastai_steps.as_torch(o) if fastai is not None and isinstance(o, fastai) else o for o in items]
+    items = [fastai_steps.of(o) for o in items]
     if not items or not all(isinstance(o, torch.optim.Optimizer) for o in items):
         raise AuditUsageError(f"optimizer must be a torch.optim.Optimizer (or fastai's own), a list or a dict "
                               f"of them, got {type(optimizer).__name__}")

@@ -310,16 +310,40 @@ def model_name(model: nn.Module, inner: nn.Module, seen: dict[int, str] | None =
     return _script_name(model) or _script_name(inner) or seen.get(id(model)) or seen.get(id(inner))
 
 
-def _wraps(v: object, opt: torch.optim.Optimizer) -> bool:
-    """v is the optimizer, or a framework's wrapper around it (Lightning's LightningOptimizer
-    holds it as `_optimizer`, accelerate's AcceleratedOptimizer as `optimizer`)."""
-    if v is opt:
-        return True
+# where an object holds an optimizer, and what to add to its name to name the optimizer: a
+# framework's wrapper is named as the optimizer (Lightning's LightningOptimizer holds it as
+# `_optimizer`, accelerate's AcceleratedOptimizer as `optimizer`); fastai's Learner, which holds
+# its optimizer as `opt` but is none, names it `learn.opt`
+_HELD_AS = (("_optimizer", ""), ("optimizer", ""), ("opt", ".opt"))
+
+
+def _holding(v: object) -> list[tuple[object, str]]:
+    """What a variable holding v may name, with what to add to the variable's name: v itself (''),
+    and what v holds as an attribute of _HELD_AS."""
+    out: list[tuple[object, str]] = [(v, "")]
     try:
         attrs = object.__getattribute__(v, "__dict__")  # never a wrapper's own __getattr__
     except Exception:  # noqa: BLE001 — no instance dictionary
-        return False
-    return type(attrs) is dict and (attrs.get("_optimizer") is opt or attrs.get("optimizer") is opt)
+        return out
+    if type(attrs) is dict:
+        out += [(attrs[k], suffix) for k, suffix in _HELD_AS if attrs.get(k) is not None]
+    return out
+
+
+def _wraps(v: object, opt: torch.optim.Optimizer) -> bool:
+    """v is the optimizer, or a framework's wrapper around it (_HELD_AS: named as it)."""
+    return any(held is opt for held, suffix in _holding(v) if not suffix)
+
+
+def _held(obj: object) -> object:
+    """What the script holds for `obj`: fastai's own optimizer for its view, else obj itself."""
+    return obj.fastai if isinstance(obj, fastai_steps.Optimizer) else obj
+
+
+def _name_in(k: str, v: object, obj: object) -> str | None:
+    """The name the variable `k`, holding v, gives obj (_holding), or None."""
+    want = _held(obj)
+    return next((k + suffix for held, suffix in _holding(v) if held is want), None)
 
 
 def optimizer_names(opts: list[torch.optim.Optimizer]) -> list[str | None]:
@@ -339,7 +363,7 @@ def optimizer_names(opts: list[torch.optim.Optimizer]) -> list[str | None]:
                 attrs = {}
             if type(attrs) is dict:
                 holders += [(k, v) for k, v in attrs.items() if not k.startswith("_")]
-        names = [next((k for k, v in holders if _wraps(v, opt)), None) for opt in opts]
+        names = [next((n for k, v in holders if (n := _name_in(k, v, opt))), None) for opt in opts]
         if all(names) and len(set(names)) == len(names):
             return names
     return [None] * len(opts)
@@ -349,25 +373,19 @@ def remember_names(objs: list[object], into: dict[int, str]) -> None:
     """Note in `into` (by id) the names the running code gives these objects now, as
     optimizer_names and _script_name would find them: a watch judged after the script ended
     (some optimizer short of its steps) has no frames left to ask."""
-    todo = {id(o): o for o in objs if id(o) not in into}
+    todo = {id(_held(o)): o for o in objs if id(o) not in into}  # by what the script holds
     if not todo:
         return
     for scope in user_scopes(sys._getframe(1)):
         for k, v in list(scope.items()):
             if k == "self" or k.startswith("_"):
                 continue
-            if id(v) not in todo or todo[id(v)] is not v:  # a framework's wrapper of an optimizer, or nothing
-                try:
-                    attrs = object.__getattribute__(v, "__dict__")
-                except Exception:  # noqa: BLE001 — no instance dictionary
-                    continue
-                if type(attrs) is not dict:
-                    continue
-                v = attrs.get("_optimizer") or attrs.get("optimizer")
-                if v is None or id(v) not in todo or todo[id(v)] is not v:
-                    continue
-            into[id(v)] = k
-            del todo[id(v)]
+            for held, suffix in _holding(v):
+                o = todo.get(id(held))
+                if o is not None and _held(o) is held:
+                    into[id(o)] = k + suffix
+                    del todo[id(held)]
+                    break
             if not todo:
                 return
 
