@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '0eb6b1dcc2d1bc93d74cdb2d283fe267'
+RULES_DIGEST = '3a4eceefd4d61824ee32373d1579d811'
 
 GATES = {
     'FZ002': (
