@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '3a4eceefd4d61824ee32373d1579d811'
+RULES_DIGEST = '7d80f8f0804de386c62c71b7795fd2c4'
 
 GATES = {
     'FZ002': (
@@ -70,6 +70,11 @@ GATES = {
         ('deepcopy',),
         ('deepcopy\\(',),
         ('requires_grad_?\\s*(?:\\(\\s*False|=\\s*False)',),
+    ),
+    'FZ113': (
+        ('.train', '.eval', 'setattr'),
+        ('\\.\\s*(?:train|eval)\\s*(?:[:,][^=\\n]*)?=(?!=)', 'setattr\\s*\\([^,\\n]*,\\s*[\'\\"](?:train|eval)[\'\\"]'),
+        (),
     ),
     'FZ201': (
         ('.eval(', '.train('),
