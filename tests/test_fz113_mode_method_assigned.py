@@ -130,6 +130,23 @@ def test_a_callable_stored_on_purpose_is_a_monkeypatch():
     """) == []
 
 
+def test_an_imported_function_stored_over_train_is_a_monkeypatch_but_an_imported_constant_is_not():
+    # MiniGPT-4 (minigpt4/models/mini_gpt4.py): `Qformer.train = disabled_train`, imported from
+    # base_model.py, keeps the frozen Q-Former in eval() whatever the trainer calls
+    assert found("""
+    import torch.nn as nn
+    from minigpt4.models.base_model import disabled_train
+    from settings import TRAIN_MODE
+
+    def build(Qformer):
+        for name, param in Qformer.named_parameters():
+            param.requires_grad = False
+        Qformer = Qformer.eval()
+        Qformer.train = disabled_train
+        Qformer.train = TRAIN_MODE
+    """) == [(10, "FZ113")]
+
+
 def test_eval_overwritten_is_reported_without_a_fix():
     code = """
     import torch.nn as nn

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7d80f8f0804de386c62c71b7795fd2c4'
+RULES_DIGEST = '38471050c5a4d3eb1691e9412fcbb160'
 
 GATES = {
     'FZ002': (

@@ -186,7 +186,8 @@ _CALLABLE_MAKERS = frozenset({"functools.partial", "functools.partialmethod", "t
 def stores_callable(value: cst.BaseExpression | None, scope, facts, methods: tuple[str, ...] = ("requires_grad_",),
                     depth: int = 0) -> bool:
     """The value stored over one of `methods` is a function (a lambda, a `def`'s name, a method,
-    `functools.partial(...)`, `types.MethodType(...)`), or a name bound once to one: a monkeypatch,
+    `functools.partial(...)`, `types.MethodType(...)`, an imported name that is not a CONSTANT), or a
+    name bound once to one: a monkeypatch,
     not the method overwritten by mistake (FZ101, FZ113)."""
     if isinstance(value, cst.Lambda):
         return True
@@ -200,6 +201,8 @@ def stores_callable(value: cst.BaseExpression | None, scope, facts, methods: tup
     bindings = owner.bindings[value.value] if owner is not None else []
     if bindings and all(b.how == "def" for b in bindings):
         return True
+    if bindings and all(b.how == "import" for b in bindings) and not value.value.isupper():
+        return True  # a function of another module (`from .base_model import disabled_train`); not a CONSTANT
     if len(bindings) != 1 or bindings[0].how != "expr" or bindings[0].index:
         return False
     bound = bindings[0].node
