@@ -68,6 +68,7 @@ CATALOGUE: dict[str, Code] = {
         _c("FZ110", "lightning-hook-never-called", "freezing code in a hook Lightning 2 never calls (`on_epoch_start`, `on_batch_start`, ...): it never runs", ERROR, UNSAFE),
         _c("FZ111", "peft-head-left-frozen", "PEFT's freeze against what should train: a task model's new head left frozen, a part unfrozen before the PEFT call, the whole model unfrozen after it", WARNING, runtime=True),
         _c("FZ112", "frozen-model-copied", "`copy.deepcopy` of a model frozen whole, then trained: the copy is frozen too", ERROR),
+        _c("FZ113", "mode-method-assigned", "`model.train = False` / `model.eval = True` overwrites the mode method: the mode never changes and a later `train()` raises", ERROR, SAFE, runtime=True),
         _c("FZ201", "train-undoes-bn-freeze", "`.train()` reached after BatchNorm was put in eval mode, with no re-freeze after it", ERROR, runtime=True),
         _c("FZ202", "bn-frozen-without-eval", "BatchNorm params frozen with requires_grad only: running stats still move", ERROR),
         _c("FZ203", "bn-check-too-narrow", "a freeze helper tests `isinstance(m, nn.BatchNorm2d)` and misses other BatchNorm kinds", WARNING, UNSAFE),

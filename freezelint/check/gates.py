@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '8dedc72a7ccb85353d03567472a795c5'
+RULES_DIGEST = 'f47936bcdfb2ac37bad44cf6ffab7981'
 
 GATES = {
     'FZ002': (
@@ -70,6 +70,11 @@ GATES = {
         ('deepcopy',),
         ('deepcopy\\(',),
         ('requires_grad_?\\s*(?:\\(\\s*False|=\\s*False)',),
+    ),
+    'FZ113': (
+        ('.train', '.eval', 'setattr'),
+        ('\\.\\s*(?:train|eval)\\s*(?:[:,][^=\\n]*)?=(?!=)', 'setattr\\s*\\([^,\\n]*,\\s*[\'\\"](?:train|eval)[\'\\"]'),
+        (),
     ),
     'FZ201': (
         ('.eval(', '.train('),

@@ -158,6 +158,10 @@ ALSO_AT_RUNTIME: dict[str, str] = {
     "FZ101": "`'requires_grad_' in obj.__dict__` on a module or parameter: the method was overwritten.",
     "FZ102": "`'requires_grad' in module.__dict__`: a plain attribute on an nn.Module.",
     "FZ103": "A misspelling of `requires_grad` (or `trainable`) in a module's or parameter's `__dict__`.",
+    "FZ113": ("A `train` or `eval` in a module's `__dict__` that is not callable (`model.head.train = False`): the "
+              "method was overwritten, the mode never changed, and `model.train()` would raise TypeError. `audit()` "
+              "then refuses to run its steps (its own `model.train()` would raise) with one line naming FZ113, unless "
+              "`call_train=False`; the watch reports it with its findings."),
     "FZ201": ("BatchNorm statistics moved during the steps in a module whose parameters are frozen and that was "
               "in eval mode before the audit's `model.train()` — as an epoch loop's `model.train()` would do. "
               "Also when its parameters train but the BatchNorm layer itself was put in eval() to keep its "

@@ -88,12 +88,38 @@ def _plain(attrs: dict[str, Any]) -> bool:
     return "requires_grad" not in attrs and "requires_grad_" not in attrs and attrs.keys() <= _ORDINARY
 
 
+def mode_shadowed(m: nn.Module) -> list[str]:
+    """`train` / `eval` overwritten on this module with a value (`model.head.train = False`, FZ113):
+    `m.train()`, and a parent's train() or eval(), which calls it on every child, raise TypeError.
+    A callable there is a monkeypatch, not the mistake."""
+    attrs = m.__dict__
+    return [a for a in ("train", "eval") if a in attrs and not callable(attrs[a])]
+
+
+def _mode_said(m: nn.Module, attr: str) -> str:
+    """What an overwritten `train` / `eval` does: `train` breaks every train() and eval() that reaches
+    the module (a parent's too); `eval` only the module's own eval()."""
+    broken = ("`.train()` and `.eval()` on it, or on a module holding it, raise TypeError" if attr == "train"
+              else "`.eval()` on it raises TypeError")
+    return (f"`{attr}` on this {class_name(m)} was overwritten with {vars(m)[attr]!r} instead of being called, so "
+            f"its mode stayed as it was, and {broken}")
+
+
+def _mode_fix(attr: str, value: Any) -> str:
+    """What to write instead of `m.train = v` / `m.eval = v`."""
+    call = f"`.train({value!r})`" if attr == "train" and isinstance(value, bool) else \
+        "`.eval()` or `.train()`"
+    return f"call {call} instead and delete the attribute (`del module.{attr}`)"
+
+
 def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, nn.Parameter]]) -> list[AuditFinding]:
-    """FZ101/FZ102/FZ103, visible on the live objects whatever the steps do (the model's named
-    modules and parameters)."""
+    """FZ101/FZ102/FZ103 and FZ113, visible on the live objects whatever the steps do (the model's
+    named modules and parameters)."""
     out: list[AuditFinding] = []
     for name, m in modules:
         attrs = vars(m)
+        out.extend(AuditFinding("FZ113", _label(name), _mode_said(m, attr), _mode_fix(attr, attrs[attr]))
+                   for attr in mode_shadowed(m))
         if _plain(attrs):
             continue  # the common case
         if "requires_grad_" in attrs:

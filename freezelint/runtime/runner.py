@@ -388,6 +388,20 @@ def _kept_stats(named_modules: list[tuple[str, nn.Module]]) -> frozenset[str]:
                      and all(p.requires_grad for p in c.parameters(recurse=False)))
 
 
+def _refuse_mode_shadowed(named_modules: list[tuple[str, nn.Module]]) -> None:
+    """A module whose `train` was overwritten with a value (FZ113) makes the steps' `model.train()`
+    raise a bare TypeError deep in torch (nn.Module.train calls it on every child): say which module
+    instead, before anything is touched. An overwritten `eval` alone breaks no train()."""
+    shadowed = [(n, m) for n, m in named_modules if "train" in F.mode_shadowed(m)]
+    if shadowed:
+        name, m = shadowed[0]
+        more = f" (and {len(shadowed) - 1} more)" if len(shadowed) > 1 else ""
+        raise AuditUsageError(
+            f"FZ113: `train` on {name or '(model)'}{more}, a {class_name(m)}, was overwritten with "
+            f"{vars(m)['train']!r}, so model.train() raises TypeError: call `.train({vars(m)['train']!r})` there "
+            f"instead of assigning it (`del module.train` undoes it), or pass call_train=False")
+
+
 def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None,
           loss_fn: Callable[[Any, Any], torch.Tensor] | None = None, expect_frozen: str | Iterable[str] = (),
           expect_trainable: str | Iterable[str] = (), call_train: bool = True, set_to_none: bool = True,
@@ -457,6 +471,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     # What the user sees: wrapper segments left out, wrapper modules folded into what they wrap.
     named_modules = [(names.display(n), m) for n, m in raw_modules if n not in names.wrappers]
     live = F.live_findings(named_modules, [(names.display(n), p) for n, p in named])
+    if call_train:
+        _refuse_mode_shadowed(named_modules)
     synthetic = batch is None and step_fn is None
     if synthetic:
         batch = synthesize(model, seed=spread.rank if spread is not None and spread.data_parallel else 0)

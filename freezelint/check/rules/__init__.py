@@ -17,6 +17,7 @@ from freezelint.check.rules.fz109_freeze_loop_variable_stale import FreezeLoopVa
 from freezelint.check.rules.fz110_lightning_hook_never_called import LightningHookNeverCalled
 from freezelint.check.rules.fz111_peft_head_left_frozen import PeftHeadLeftFrozen
 from freezelint.check.rules.fz112_frozen_model_copied import FrozenModelCopied
+from freezelint.check.rules.fz113_mode_method_assigned import ModeMethodAssigned
 from freezelint.check.rules.fz201_train_undoes_bn_freeze import TrainUndoesBnFreeze
 from freezelint.check.rules.fz202_bn_frozen_without_eval import BnFrozenWithoutEval
 from freezelint.check.rules.fz203_bn_check_too_narrow import BnCheckTooNarrow
@@ -49,6 +50,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     LightningHookNeverCalled,
     PeftHeadLeftFrozen,
     FrozenModelCopied,
+    ModeMethodAssigned,
     TrainUndoesBnFreeze,
     BnFrozenWithoutEval,
     BnCheckTooNarrow,

@@ -158,7 +158,7 @@ class RequiresGradMethodAssigned(Rule):
     def check(self, facts, module) -> Iterable[Finding]:
         read_back = None
         for store in facts.attr_stores:
-            if store.attr != "requires_grad_" or _is_callable(store.value, store.ctx.scope, facts):
+            if store.attr != "requires_grad_" or stores_callable(store.value, store.ctx.scope, facts):
                 continue
             if read_back is None:
                 read_back = bool(method_reads(module)[0])
@@ -183,25 +183,30 @@ class RequiresGradMethodAssigned(Rule):
 _CALLABLE_MAKERS = frozenset({"functools.partial", "functools.partialmethod", "types.MethodType"})
 
 
-def _is_callable(value: cst.BaseExpression | None, scope, facts, depth: int = 0) -> bool:
-    """The value stored over `requires_grad_` is a function (a lambda, a `def`'s name, a method,
-    `functools.partial(...)`, `types.MethodType(...)`), or a name bound once to one."""
+def stores_callable(value: cst.BaseExpression | None, scope, facts, methods: tuple[str, ...] = ("requires_grad_",),
+                    depth: int = 0) -> bool:
+    """The value stored over one of `methods` is a function (a lambda, a `def`'s name, a method,
+    `functools.partial(...)`, `types.MethodType(...)`, an imported name that is not a CONSTANT), or a
+    name bound once to one: a monkeypatch,
+    not the method overwritten by mistake (FZ101, FZ113)."""
     if isinstance(value, cst.Lambda):
         return True
     if isinstance(value, cst.Call):
         return facts.qualname(value.func, scope) in _CALLABLE_MAKERS
     if isinstance(value, cst.Attribute):  # `self._noop`, `nn.Module.requires_grad_` (the original back)
-        return value.attr.value == "requires_grad_" or value.attr.value in _method_names(facts)
+        return value.attr.value in methods or value.attr.value in _method_names(facts)
     if not isinstance(value, cst.Name) or depth > 2:
         return False
     owner = scope.lookup(value.value)
     bindings = owner.bindings[value.value] if owner is not None else []
     if bindings and all(b.how == "def" for b in bindings):
         return True
+    if bindings and all(b.how == "import" for b in bindings) and not value.value.isupper():
+        return True  # a function of another module (`from .base_model import disabled_train`); not a CONSTANT
     if len(bindings) != 1 or bindings[0].how != "expr" or bindings[0].index:
         return False
     bound = bindings[0].node
-    return isinstance(bound, cst.BaseExpression) and _is_callable(bound, owner, facts, depth + 1)
+    return isinstance(bound, cst.BaseExpression) and stores_callable(bound, owner, facts, methods, depth + 1)
 
 
 def _method_names(facts) -> set[str]:

@@ -646,7 +646,7 @@ class TrainingFlagAssigned(Rule):
         proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
         if proof:
             said = f"{module_said(facts, obj, proof)}: {said}"
-        other = _train_overridden(facts, store.obj, store.ctx.scope, kind)
+        other = train_overridden(facts, store.obj, store.ctx.scope, kind)
         if other is None and toggle is not None:
             yield self.finding(store.attr_node, f"{said}; {toggle.advice(store)}", store.ctx, toggle.fix)
             return
@@ -776,7 +776,7 @@ def _same_block(root: cst.CSTNode, a: cst.CSTNode, b: cst.CSTNode) -> bool:
 _TRAIN_RUNS = frozenset({"YOLO", "YOLOWorld", "YOLOE", "RTDETR", "SAM", "FastSAM", "NAS", "Model"})
 
 
-def _train_overridden(facts: Facts, obj: cst.BaseExpression, scope, kind) -> tuple[str, bool] | None:
+def train_overridden(facts: Facts, obj: cst.BaseExpression, scope, kind) -> tuple[str, bool] | None:
     """The object's class overrides `train()` with another meaning: (what its train() is, whether
     the class's own eval() switches the mode), or None where `.train(v)` is nn.Module's (or
     nothing says otherwise). The class may be of this file or of another file of the project."""

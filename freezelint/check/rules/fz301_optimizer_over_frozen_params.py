@@ -87,7 +87,8 @@ class OptimizerOverFrozenParams(Rule):
         "parts unfrozen again or replaced since, and where `model` was wrapped again since "
         "(`model = DataParallel(model)`), the path the freeze named with its line (one `.module` longer now, "
         "for torch's wrappers); a freeze or replacement under an `if` the optimizer is not under is said to "
-        "happen there only (\"when `args.freeze` is true\", or \"on some paths only\"). "
+        "happen there only (\"when `args.freeze` is true\", or \"on some paths only\", as are freezes under "
+        "different conditions; the same part frozen in both arms of an `if` is frozen on every path). "
         "A helper of this file that sets `p.requires_grad = requires_grad` from a flag parameter that "
         "defaults to False freezes where a call passes False or leaves the default "
         "(`set_trainable(model.encoder, requires_grad=False)`) and unfreezes where it passes True. "
@@ -98,7 +99,9 @@ class OptimizerOverFrozenParams(Rule):
         "where `model` is that same module-level name (at module level, or in a function with no `model` of "
         "its own); a helper that freezes and builds the optimizer itself is "
         "reported inside it, not at each call. The fix is offered when the freeze comes before "
-        "the optimizer, where a filter can see it; it is unsafe because it changes the param groups. "
+        "the optimizer, where a filter can see it; it is unsafe because it changes the param groups. Where every "
+        "freeze comes after the optimizer was built, a filter there would keep every parameter: the message says "
+        "to build the optimizer after the freeze instead. "
         "Optimizers built by helpers of the project's other files (`build_optimizer(model)`) count, "
         "and a freeze FZ101/FZ102/FZ103/FZ104 report as broken still counts as the freeze meant. What "
         "the `__init__` of a Module class of the project (of this file or another) leaves frozen counts "
@@ -1215,7 +1218,14 @@ class OptimizerOverFrozenParams(Rule):
                          and _within(u.detail.get("sub"), freezes[0].detail.get("sub") or freezes[0].target)]
                 whole = freezes[0].detail.get("sub") or freezes[0].target
                 # a freeze on some paths only (under an `if` the optimizer is not under): said so
-                when = "" if any(not _when(facts, f, o) for f in freezes) else f" ({_when(facts, freezes[0], o)[1:]})"
+                # (freezes under different conditions: each one's condition alone would say too little)
+                whens = {_when(facts, f, o) for f in freezes}
+                when = "" if "" in whens or _both_arms(freezes, o) \
+                    else f" ({whens.pop()[1:]})" if len(whens) == 1 else " (on some paths only)"
+                # frozen only after the optimizer was built: a filter where it stands keeps every parameter
+                mend_how = "build the optimizer after the freeze and filter on requires_grad" \
+                    if not hook and not built and all(f.index > o.index for f in freezes) \
+                    else "filter on requires_grad"
                 if parts:  # what was meant is the whole toggle, not a filter
                     yield self.finding(
                         first,
@@ -1235,10 +1245,21 @@ class OptimizerOverFrozenParams(Rule):
                     f"{f'once {mend}, ' if broken else ''}those take optimizer slots for "
                     f"nothing; the optimizer skips them while their .grad is None (no state, no weight decay), but a "
                     f"grad left from before the freeze (a backward before it, or zero_grad(set_to_none=False)) is "
-                    f"applied through {o.detail['stateful']}, moving \"frozen\" weights; filter on requires_grad{check}",
+                    f"applied through {o.detail['stateful']}, moving \"frozen\" weights; {mend_how}{check}",
                     fix=fix,
                     stmt=o.stmt, facts=facts, used=[o, *freezes],
                 )
+
+
+def _both_arms(freezes, opt) -> bool:
+    """Freezes in both arms of one `if` the optimizer is not under (`freeze(model)` after `if resumed:` and
+    again under its `else:`): the part is frozen on every path, with no condition to name."""
+    arms: dict[tuple, set[int]] = {}
+    for f in freezes:
+        own = [(i, arm) for i, arm in f.branches if (i, arm) not in opt.branches]
+        if len(own) == 1:  # the same part, frozen the same way, in each arm
+            arms.setdefault((own[0][0], f.detail.get("sub"), f.detail.get("via")), set()).add(own[0][1])
+    return any(len(seen) > 1 for seen in arms.values())
 
 
 def _when(facts: Facts, e, opt) -> str:

@@ -1,0 +1,227 @@
+"""FZ113 mode-method-assigned: `model.train = False` / `model.eval = True` overwrites the mode method."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import libcst as cst
+
+from freezelint.check.facts import Facts
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, src, value_src
+from freezelint.check.rules.fz101_requires_grad_method_assigned import stores_callable
+from freezelint.check.rules.fz106_training_flag_assigned import train_overridden
+
+_MODE_METHODS = ("train", "eval")
+
+
+class ModeMethodAssigned(Rule):
+    code = "FZ113"
+    words = (".train", ".eval", "setattr")
+    triggers = (r"\.\s*(?:train|eval)" + ASSIGNED, r"setattr\s*\([^,\n]*,\s*['\"](?:train|eval)['\"]")
+    what = "Finds `model.train = v` and `model.eval = v` on an nn.Module: a value stored over the mode method."
+    why = (
+        "`train` and `eval` are nn.Module's methods. `model.train = False` stores a bool over `train()` on "
+        "that one module: its mode never changes (BatchNorm statistics keep moving, Dropout stays on), no "
+        "error or warning is raised there, and every later `model.train()` or `model.eval()` (which calls "
+        "`self.train(False)`), also the one a parent module runs on each of its children, raises "
+        "`TypeError: 'bool' object is not callable`. `model.eval = True` breaks a later `model.eval()` the "
+        "same way."
+    )
+    fix_title = "Call the method: `x.train(v)`"
+    fix_unsafe_when = (
+        "the object is taken for a Module only from how the file uses it (`x.parameters()`, called like a "
+        "layer): another class may have those methods, and `.train(v)` may not exist on it or mean something "
+        "else. Only a bool literal (`x.train = False`) is fixed: another value may be a setting kept under the "
+        "method's name (`self.train = train`), which needs a name of its own, and `x.eval = v` has no fix (which "
+        "mode was meant is a guess)"
+    )
+    notes = (
+        "Reported only where the object is known to be an nn.Module, decided as FZ102 decides it (constructed "
+        "from an nn class or a model factory, `self` in an nn.Module subclass, a part of such a model, or "
+        "proven by use): `self.train = train` in a torchvision-style dataset and `args.train = True` on an "
+        "argparse namespace are not Modules and are not reported, nor is anything of a kind the checker cannot "
+        "tell. `self.train = flag` in an nn.Module subclass is reported: it hides `train()` on every instance, "
+        "and the first `model.train()` (or a parent's) raises. A callable stored on purpose (a lambda, a "
+        "function, a method, `functools.partial(...)`, `types.MethodType(...)`, an imported name that is not a "
+        "CONSTANT: MiniGPT-4's `Qformer.train = disabled_train` keeps a frozen part in eval()) is a monkeypatch "
+        "and is not reported. Where the object's class overrides `train()` with another meaning (ultralytics' `YOLO`, a "
+        "`train(self, loader)` training loop) the message says `torch.nn.Module.train(obj, v)` and there is no "
+        "fix. At run time, `audit()` and the watch report a module whose `__dict__` holds a `train` or `eval` "
+        "that is not callable; `audit()` refuses to run its steps on such a model (its `model.train()` would "
+        "raise) with a one-line error naming FZ113, unless `call_train=False`."
+    )
+    bad = [
+        Example(
+            """
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            model.train = True  # expect: FZ113
+            for x, y in loader:
+                loss = criterion(model(x), y)
+            """,
+            fixed="""
+            import torchvision
+
+            model = torchvision.models.resnet18(weights=None)
+            model.train(True)  # expect: FZ113
+            for x, y in loader:
+                loss = criterion(model(x), y)
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+            model[1].train = False  # expect: FZ113
+            model.train()  # raises TypeError: 'bool' object is not callable
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+            model[1].train(False)  # expect: FZ113
+            model.train()  # raises TypeError: 'bool' object is not callable
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Classifier(nn.Module):
+                def __init__(self, train=True):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 2)
+                    self.train = train  # expect: FZ113
+
+                def forward(self, x):
+                    return self.fc(x)
+            """,
+            instead="""
+            import torch.nn as nn
+
+            class Classifier(nn.Module):
+                def __init__(self, train=True):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 2)
+                    self.train_mode = train  # a name of its own: train() stays callable
+
+                def forward(self, x):
+                    return self.fc(x)
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 4), 2)
+            setattr(encoder, "train", False)  # expect: FZ113
+            """,
+            fixed="""
+            import torch.nn as nn
+
+            encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 4), 2)
+            encoder.train(False)  # expect: FZ113
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 4), 2)
+            encoder.eval = True  # expect: FZ113
+            """,
+            instead="""
+            import torch.nn as nn
+
+            encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 4), 2)
+            encoder.eval()
+            """,
+        ),
+        Example(
+            """
+            def freeze_encoder(model):
+                for p in model.encoder.parameters():
+                    p.requires_grad = False
+                model.encoder.train = False  # expect: FZ113
+            """,
+            fixed="""
+            def freeze_encoder(model):
+                for p in model.encoder.parameters():
+                    p.requires_grad = False
+                model.encoder.train(False)  # expect: FZ113
+            """,
+            unsafe=True,  # a Module only because `.parameters()` is called on it
+        ),
+    ]
+    good = [
+        """
+        class CIFAR10:  # a torchvision-style dataset: `train` selects the split
+            def __init__(self, root, train=True):
+                self.root = root
+                self.train = train
+        """,
+        """
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        args = parser.parse_args()
+        args.train = True
+        cfg.model.eval = False  # an unknown object: a config for all the checker knows
+        """,
+        """
+        import functools
+        import types
+
+        import torch.nn as nn
+
+        def keep_eval(self, mode=True):
+            return nn.Module.train(self, False)
+
+        model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+        model[1].train = types.MethodType(keep_eval, model[1])  # a callable on purpose: a monkeypatch
+        model[0].train = functools.partial(nn.Module.train, model[0])
+        model.eval = lambda: model
+        model.train(False)
+        """,
+        """
+        import torch.nn as nn
+
+        model = nn.Linear(4, 4)
+        model.training = False  # FZ106's, not this rule's
+        is_training = model.train  # reading the bound method is fine
+        """,
+    ]
+
+    def check(self, facts: Facts, module) -> Iterable[Finding]:
+        for store in facts.attr_stores:
+            if store.attr not in _MODE_METHODS or store.form == "augassign" or not facts.is_module(store.obj, store.ctx):
+                continue
+            if stores_callable(store.value, store.ctx.scope, facts, _MODE_METHODS):
+                continue
+            yield self._report(facts, store)
+
+    def _report(self, facts: Facts, store) -> Finding:
+        obj, value = src(store.obj), value_src(store.value)
+        proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
+        said = f"{module_said(facts, obj, proof)}: " if proof else ""
+        if store.attr == "eval":
+            meant = {"True": f"`{obj}.eval()`", "False": f"`{obj}.train()`"}.get(value, f"`{obj}.eval()` or `{obj}.train()`")
+            return self.finding(
+                store.attr_node,
+                f"{said}`{obj}.eval = {value}` replaces nn.Module's `eval()` with a value: the mode does not change, "
+                f"and a later `{obj}.eval()` raises TypeError; call {meant}",
+                store.ctx,
+            )
+        head = (f"{said}`{obj}.train = {value}` replaces nn.Module's `train()` with a value: the mode does not "
+                f"change, and every later `{obj}.train()` or `{obj}.eval()`, also a parent module's, raises TypeError")
+        other = train_overridden(facts, store.obj, store.ctx.scope, facts.kind(store.obj, store.ctx))
+        if other is not None:
+            return self.finding(store.attr_node, f"{head}; call `torch.nn.Module.train({obj}, {value})` ({other[0]})",
+                                store.ctx)
+        if not (isinstance(store.value, cst.Name) and store.value.value in ("True", "False")):
+            return self.finding(store.attr_node, f"{head}; call `{obj}.train({value})` to switch the mode, or keep "
+                                f"the setting under a name of its own", store.ctx)
+        return self.finding(store.attr_node, f"{head}; call `{obj}.train({value})`", store.ctx,
+                            call_fix(store, "train", f"Call `{obj}.train({value})`", safe=not proof))
