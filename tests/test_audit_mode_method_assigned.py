@@ -83,3 +83,22 @@ def test_the_watch_reports_it_with_its_findings():
     (report,) = w.reports
     assert [(f.code, f.target) for f in report.findings if f.code == "FZ113"] == [("FZ113", "body")], \
         report.render_text()
+
+
+def test_the_cli_refusal_says_what_a_command_line_user_can_do(tmp_path, cli):
+    """`freezelint audit` has no call_train: its line names what the command line offers instead."""
+    from conftest import write
+
+    write(tmp_path / "probe.py", """
+        import torch, torch.nn as nn
+
+        def make():
+            model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+            model[2].train = False
+            return model, torch.optim.SGD(model.parameters(), lr=0.1), torch.randn(4, 4)
+    """)
+    r = cli(tmp_path, "audit", "probe.py:make")
+    assert r.code == 2 and r.out == "" and r.err.count("\n") == 1, r.err
+    assert r.err.startswith("freezelint: error: FZ113: `train` on 2, a Linear, was overwritten with False"), r.err
+    assert "call_train" not in r.err
+    assert "fix it in the model the factory builds, or gate the real loop with `freezelint run`" in r.err

@@ -204,3 +204,67 @@ def test_training_flag_is_fz106_not_this_rule():
     model.train(False)
     is_on = model.train
     """) == []
+
+
+def test_a_literal_in_a_module_subclass_body_is_reported_directly_or_through_a_class_of_the_file():
+    code = """
+    import torch.nn as nn
+
+    class Frozen(nn.Module):
+        train = False
+
+    class Base(nn.Module):
+        pass
+
+    class Head(Base):
+        eval = True
+        train: bool = None
+    """
+    assert found(code) == [(4, "FZ113"), (10, "FZ113"), (11, "FZ113")]
+    first = messages(code)[0]
+    assert first.startswith("`train = False` in the body of Frozen, an nn.Module subclass, replaces nn.Module's "
+                            "`train()` with a value on every instance")
+    assert first.endswith("raises TypeError; keep the setting under a name of its own")
+    assert fixed(code, "unsafe") is None  # which name the setting takes is the user's
+
+
+def test_class_body_near_misses_are_not_reported():
+    assert found("""
+    from dataclasses import dataclass
+
+    import torch.nn as nn
+    from mylib import Backbone
+
+    @dataclass
+    class Config:
+        train: bool = True
+
+    class Dataset:
+        train = True
+
+    class Unknown(Backbone):
+        train = False
+
+    def keep_eval(self, mode=True):
+        return self
+
+    class Patched(nn.Module):
+        train = keep_eval
+
+    class Again(nn.Module):
+        eval = True
+
+        def eval(self):
+            return self.train(False)
+
+    class Annotated(nn.Module):
+        train: bool  # an annotation alone binds nothing
+    """) == []
+
+
+def test_the_text_gate_admits_a_class_body_assignment_alone():
+    from freezelint.check.prefilter import Prefilter
+
+    text = "import torch.nn as nn\n\nclass Frozen(nn.Module):\n    train = False\n"
+    assert "FZ113" in Prefilter(frozenset({"FZ113"})).admitted(text)
+    assert "FZ113" not in Prefilter(frozenset({"FZ113"})).admitted("train = load()\n")  # not in a body

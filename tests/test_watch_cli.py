@@ -739,3 +739,33 @@ def test_every_json_document_run_writes_has_the_exit_code_the_process_exits_with
             r = cli(tmp_path, "run", *steps, *opts, "--format", "json", *out, "train.py")
             doc = json.loads((tmp_path / "report.json").read_text() if out else r.out)
             assert (r.code, doc["exit_code"], doc["ok"]) == (code, code, ok), (opts, end, out, r.err)
+
+
+def test_script_sees_argv0_and_file_as_python_gives_them(cli, tmp_path):
+    """argv[0] is the path as typed (`python sub/args.py` gives `sub/args.py`), `__file__` is absolute
+    (Python 3.9 and later), and the script's annotations are not this package's `from __future__`."""
+    write(tmp_path / "sub" / "args.py", """
+        import sys
+
+        def f(x: int) -> None: ...
+
+        print("seen", repr(sys.argv[0]), repr(__file__), f.__annotations__["x"] is int, sys.argv[1:])
+    """)
+    python = subprocess.run([sys.executable, os.path.join("sub", "args.py"), "a"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True).stdout
+    here = os.path.realpath(tmp_path)  # the cwd python makes __file__ absolute from
+    seen = f"seen {os.path.join('sub', 'args.py')!r} {os.path.join(here, 'sub', 'args.py')!r} True ['a']"
+    assert python.splitlines() == [seen]
+    r = cli(tmp_path, "run", os.path.join("sub", "args.py"), "a")
+    assert r.code == 2 and r.out.splitlines() == [seen], r.out + r.err  # no optimizer: exit 2, after its print
+
+
+def test_script_through_a_linked_folder_keeps_the_link_in_file_and_the_real_folder_on_sys_path(cli, tmp_path):
+    write(tmp_path / "real" / "p.py", "import sys\nprint(__file__, sys.path[0])\n")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    python = subprocess.run([sys.executable, os.path.join("link", "p.py")], cwd=tmp_path, capture_output=True,
+                            text=True, check=True).stdout
+    here = os.path.realpath(tmp_path)
+    assert python == f"{os.path.join(here, 'link', 'p.py')} {os.path.join(here, 'real')}\n"
+    r = cli(tmp_path, "run", os.path.join("link", "p.py"))
+    assert r.out == python, r.out + r.err

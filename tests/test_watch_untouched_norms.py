@@ -45,3 +45,13 @@ def test_nothing_said_where_no_layer_learned_or_the_fresh_one_trains_or_a_counte
     m = _model()
     m[1].num_batches_tracked = torch.zeros((), dtype=torch.long, device="meta")  # no data: left out
     assert untouched_norms(list(m.named_modules()), _records(m)) == []  # one layer left: nothing to compare
+
+
+def test_the_note_says_first_that_it_is_no_finding_and_why_a_fresh_model_shows_it():
+    """A model built with weights=None, one layer of which trained in the window (the watch examples'
+    layer4), shows this note too: a reader must not take it for a remaining problem."""
+    m = _model()
+    note = untouched_norms(list(m.named_modules()), _records(m))[0]
+    assert "Not a finding: a model built without pretrained weights (weights=None) never loaded statistics" in note
+    assert note.index("Not a finding") < note.index("leave it in train mode")  # the advice is for real checkpoints
+    assert "With a real checkpoint, it was frozen before it saw any data" in note

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f47936bcdfb2ac37bad44cf6ffab7981'
+RULES_DIGEST = '75f0c8fd5156e1bcb1b5fcf27734a3b1'
 
 GATES = {
     'FZ002': (
@@ -72,8 +72,8 @@ GATES = {
         ('requires_grad_?\\s*(?:\\(\\s*False|=\\s*False)',),
     ),
     'FZ113': (
-        ('.train', '.eval', 'setattr'),
-        ('\\.\\s*(?:train|eval)\\s*(?:[:,][^=\\n]*)?=(?!=)', 'setattr\\s*\\([^,\\n]*,\\s*[\'\\"](?:train|eval)[\'\\"]'),
+        ('.train', '.eval', 'setattr', ' train', ' eval', '\ttrain', '\teval'),
+        ('\\.\\s*(?:train|eval)\\s*(?:[:,][^=\\n]*)?=(?!=)', 'setattr\\s*\\([^,\\n]*,\\s*[\'\\"](?:train|eval)[\'\\"]', '(?m)^[ \\t]+(?:train|eval)\\s*(?:[:,][^=\\n]*)?=(?!=)'),
         (),
     ),
     'FZ201': (

@@ -185,8 +185,8 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
             except Exception as e:
                 raise AuditCliError(f"a training step raised {type(e).__name__}: {e} (model and optimizer were "
                                     f"restored)") from None
-    except AuditUsageError as e:
-        return _fail(str(e).splitlines()[0], fmt, output_file)
+    except AuditUsageError as e:  # its command-line wording where it has one (no API arguments)
+        return _fail((e.cli or str(e)).splitlines()[0], fmt, output_file)
     report.verbose = verbose
     code = 1 if report.failed(strict) else 0
     if report.world_size > 1 and _rank() != 0:

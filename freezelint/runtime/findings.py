@@ -210,7 +210,9 @@ def untouched_norms(named_modules: list[tuple[str, nn.Module]], modules: list[Mo
     with (num_batches_tracked 0), in a model whose other norm layers hold learned ones: layers added
     to a pretrained backbone and frozen by a blanket "every BatchNorm to eval()" before they ever saw
     data normalise with mean 0 and variance 1 for good. In a model whose norm layers all start fresh
-    (weights=None, a test) nothing tells a mistake apart, so nothing is said."""
+    (weights=None, a test) nothing tells a mistake apart, so nothing is said while none has learned;
+    once some have trained in the window (a layer unfrozen), it reads as a checkpoint without their
+    statistics does, so the note opens by saying it is no finding and why it shows there."""
     from torch.nn.modules.batchnorm import _NormBase
 
     mode = {m.name: m.mode for m in modules}
@@ -240,11 +242,15 @@ def untouched_norms(named_modules: list[tuple[str, nn.Module]], modules: list[Mo
     if not fresh:
         return []
     one = len(fresh) == 1
-    return [f"{listed(fresh)} {'is' if one else 'are'} in eval() with the statistics {'it was' if one else 'they were'} "
+    it, they = ("it", "it") if one else ("they", "them")
+    # a model built with weights=None (the examples, a test) shows the same: said first, as no finding
+    return [f"{listed(fresh)} {'is' if one else 'are'} in eval() with the statistics {it} {'was' if one else 'were'} "
             f"created with (num_batches_tracked 0: mean 0, variance 1), while the model's other norm layers hold "
-            f"learned ones: frozen before {'it' if one else 'they'} saw any data, {'it normalises' if one else 'they normalise'} "
-            f"nothing; leave {'it' if one else 'them'} in train mode until {'it has' if one else 'they have'} seen data, "
-            f"or exclude {'it' if one else 'them'} from the BatchNorm freeze"]
+            f"learned ones. Not a finding: a model built without pretrained weights (weights=None) never loaded "
+            f"statistics, so this is expected there. With a real checkpoint, {it} {'was' if one else 'were'} frozen "
+            f"before {it} saw any data (not in the checkpoint, or added after it) and "
+            f"{'normalises' if one else 'normalise'} nothing: leave {they} in train mode until {it} "
+            f"{'has' if one else 'have'} seen data, or exclude {they} from the BatchNorm freeze"]
 
 
 Optimizers = torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | Mapping[str, torch.optim.Optimizer]

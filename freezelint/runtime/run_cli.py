@@ -478,7 +478,34 @@ def _resolve(opts: RunOptions) -> tuple[str, str | None]:
     if path.suffix == ".ipynb":  # its JSON may even run as Python, and watch nothing
         raise RunError(f"{opts.target} is a notebook: export it as a script (jupyter nbconvert --to script), or "
                        f"call freezelint.watch() in it")
-    return str(path), str(path.resolve())
+    return str(path), os.path.abspath(path)  # `__file__` as python gives it: absolute, links kept
+
+
+def _run_script(script: str) -> dict:
+    """Run SCRIPT (its absolute path) as __main__ as `python SCRIPT` does: `__file__` absolute,
+    sys.argv[0] left as the caller set it, the path as typed. runpy.run_path sets both to the path
+    it is given, so it runs only what is no plain source file (a zip, a .pyc): as runpy reads it."""
+    import io
+    import pkgutil
+    import types
+
+    with io.open_code(script) as f:
+        source = f.read()
+    if pkgutil.get_importer(script) is not None or source[:4] == importlib.util.MAGIC_NUMBER:
+        return runpy.run_path(script, run_name="__main__")
+    code = compile(source, script, "exec", dont_inherit=True)  # not this module's __future__ flags
+    module = types.ModuleType("__main__")
+    module.__dict__.update(__file__=script, __cached__=None, __loader__=None, __package__="", __spec__=None)
+    saved = sys.modules.get("__main__")  # put back after, as runpy's temporary module is
+    sys.modules["__main__"] = module
+    try:
+        exec(code, module.__dict__)
+    finally:
+        if saved is None:
+            sys.modules.pop("__main__", None)
+        else:
+            sys.modules["__main__"] = saved
+    return module.__dict__.copy()
 
 
 def _has_main(locations) -> bool:
@@ -606,8 +633,9 @@ def run_script(opts: RunOptions) -> int:
         sys.path[:] = saved_path
         return _fail(opts, str(e))
     sys.argv = [argv0, *opts.args]
-    if not opts.module:
-        sys.path.insert(0, os.path.dirname(script or ""))  # as `python SCRIPT.py` puts the script's folder first
+    if not opts.module and script:
+        # as `python SCRIPT.py` puts the script's folder first, links resolved
+        sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
     failure: BaseException | None = None
     spawned: list[int] = []
     exit_code: Any = 0
@@ -623,7 +651,7 @@ def run_script(opts: RunOptions) -> int:
                 if opts.module:
                     ran = runpy.run_module(opts.target, run_name="__main__", alter_sys=True)
                 else:
-                    ran = runpy.run_path(script, run_name="__main__")
+                    ran = _run_script(script)
             except SystemExit as e:
                 if e.code in (0, None) and not watch.started and not spawned:
                     untorched = _no_torch_step(watch)

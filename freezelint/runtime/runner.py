@@ -396,10 +396,14 @@ def _refuse_mode_shadowed(named_modules: list[tuple[str, nn.Module]]) -> None:
     if shadowed:
         name, m = shadowed[0]
         more = f" (and {len(shadowed) - 1} more)" if len(shadowed) > 1 else ""
-        raise AuditUsageError(
-            f"FZ113: `train` on {name or '(model)'}{more}, a {class_name(m)}, was overwritten with "
-            f"{vars(m)['train']!r}, so model.train() raises TypeError: call `.train({vars(m)['train']!r})` there "
-            f"instead of assigning it (`del module.train` undoes it), or pass call_train=False")
+        line = (f"FZ113: `train` on {name or '(model)'}{more}, a {class_name(m)}, was overwritten with "
+                f"{vars(m)['train']!r}, so model.train() raises TypeError: call `.train({vars(m)['train']!r})` there "
+                f"instead of assigning it (`del module.train` undoes it)")
+        # `freezelint audit` has no call_train: its user fixes the factory's model or watches the real loop
+        raise AuditUsageError(f"{line}, or pass call_train=False",
+                              cli=f"{line}; `freezelint audit` calls model.train() at every step, so fix it in "
+                                  f"the model the factory builds, or gate the real loop with `freezelint run`, "
+                                  f"which reports it as FZ113 (it calls no train() of its own)")
 
 
 def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None,

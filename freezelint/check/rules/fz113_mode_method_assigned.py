@@ -16,9 +16,11 @@ _MODE_METHODS = ("train", "eval")
 
 class ModeMethodAssigned(Rule):
     code = "FZ113"
-    words = (".train", ".eval", "setattr")
-    triggers = (r"\.\s*(?:train|eval)" + ASSIGNED, r"setattr\s*\([^,\n]*,\s*['\"](?:train|eval)['\"]")
-    what = "Finds `model.train = v` and `model.eval = v` on an nn.Module: a value stored over the mode method."
+    words = (".train", ".eval", "setattr", " train", " eval", "\ttrain", "\teval")
+    triggers = (r"\.\s*(?:train|eval)" + ASSIGNED, r"setattr\s*\([^,\n]*,\s*['\"](?:train|eval)['\"]",
+                r"(?m)^[ \t]+(?:train|eval)" + ASSIGNED)  # in a class body
+    what = ("Finds `model.train = v` and `model.eval = v` on an nn.Module, and `train = v` in the body of an "
+            "nn.Module subclass: a value stored over the mode method.")
     why = (
         "`train` and `eval` are nn.Module's methods. `model.train = False` stores a bool over `train()` on "
         "that one module: its mode never changes (BatchNorm statistics keep moving, Dropout stays on), no "
@@ -41,7 +43,10 @@ class ModeMethodAssigned(Rule):
         "proven by use): `self.train = train` in a torchvision-style dataset and `args.train = True` on an "
         "argparse namespace are not Modules and are not reported, nor is anything of a kind the checker cannot "
         "tell. `self.train = flag` in an nn.Module subclass is reported: it hides `train()` on every instance, "
-        "and the first `model.train()` (or a parent's) raises. A callable stored on purpose (a lambda, a "
+        "and the first `model.train()` (or a parent's) raises. So does `train = False` (or `eval = True`, any "
+        "literal) in the body of a class that subclasses nn.Module, directly or through a class of the file, "
+        "unless the body defines the method again below it; the same line in a dataclass, a config or any "
+        "other class, or in a class whose base the file does not show to be a Module, is not reported. A callable stored on purpose (a lambda, a "
         "function, a method, `functools.partial(...)`, `types.MethodType(...)`, an imported name that is not a "
         "CONSTANT: MiniGPT-4's `Qformer.train = disabled_train` keeps a frozen part in eval()) is a monkeypatch "
         "and is not reported. Where the object's class overrides `train()` with another meaning (ultralytics' `YOLO`, a "
@@ -109,6 +114,48 @@ class ModeMethodAssigned(Rule):
 
                 def forward(self, x):
                     return self.fc(x)
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class FrozenEncoder(nn.Module):
+                train = False  # expect: FZ113
+
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Linear(8, 8)
+            """,
+            instead="""
+            import torch.nn as nn
+
+            class FrozenEncoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Linear(8, 8)
+                    self.requires_grad_(False)
+                    self.eval()  # the model's own model.train() switches it back: see FZ201
+            """,
+        ),
+        Example(
+            """
+            import torch.nn as nn
+
+            class Base(nn.Module):
+                pass
+
+            class Head(Base):
+                eval: bool = True  # expect: FZ113
+            """,
+            instead="""
+            import torch.nn as nn
+
+            class Base(nn.Module):
+                pass
+
+            class Head(Base):
+                eval_only: bool = True  # a name of its own: eval() stays callable
             """,
         ),
         Example(
@@ -192,15 +239,74 @@ class ModeMethodAssigned(Rule):
         model.training = False  # FZ106's, not this rule's
         is_training = model.train  # reading the bound method is fine
         """,
+        """
+        from dataclasses import dataclass
+
+        from mylib import Backbone
+
+        @dataclass
+        class RunConfig:  # a config: `train` is a setting
+            train: bool = True
+            eval: bool = False
+
+        class Split:
+            train = "train"
+
+        class Wrapped(Backbone):  # a base the file does not show to be a Module
+            train = False
+        """,
+        """
+        import torch.nn as nn
+
+        def disabled_train(self, mode=True):
+            return self
+
+        class Frozen(nn.Module):
+            train = disabled_train  # a function: a method, on purpose
+
+        class Redefined(nn.Module):
+            train = False
+
+            def train(self, mode=True):  # defined again below: the method wins
+                return super().train(mode)
+        """,
     ]
 
     def check(self, facts: Facts, module) -> Iterable[Finding]:
+        for info in facts.classes.values():
+            if info.is_module:
+                yield from self._class_body(info)
         for store in facts.attr_stores:
             if store.attr not in _MODE_METHODS or store.form == "augassign" or not facts.is_module(store.obj, store.ctx):
                 continue
             if stores_callable(store.value, store.ctx.scope, facts, _MODE_METHODS):
                 continue
             yield self._report(facts, store)
+
+    def _class_body(self, info) -> Iterable[Finding]:
+        """`train = False` in the body of a Module subclass: the class attribute hides the method on
+        every instance. Only a literal, and only where it is the body's last binding of the name."""
+        last: dict[str, tuple[cst.CSTNode, cst.BaseExpression | None, cst.CSTNode]] = {}
+        for st in info.node.body.body:
+            if isinstance(st, cst.FunctionDef) and st.name.value in _MODE_METHODS:
+                last[st.name.value] = (st, None, st)
+            for small in st.body if isinstance(st, cst.SimpleStatementLine) else ():
+                targets = ([t.target for t in small.targets] if isinstance(small, cst.Assign)
+                           else [small.target] if isinstance(small, cst.AnnAssign) and small.value is not None else [])
+                for t in targets:
+                    if isinstance(t, cst.Name) and t.value in _MODE_METHODS:
+                        last[t.value] = (t, small.value, st)
+        for attr, (node, value, stmt) in sorted(last.items()):
+            if value is None or not _literal(value):
+                continue
+            calls = "`.train()` or `.eval()` on one, also its parent module's," if attr == "train" else "`.eval()` on one"
+            yield self.finding(
+                node,
+                f"`{attr} = {value_src(value)}` in the body of {info.name}, an nn.Module subclass, replaces nn.Module's "
+                f"`{attr}()` with a value on every instance: the mode never changes, and every {calls} raises "
+                f"TypeError; keep the setting under a name of its own",
+                stmt=stmt,
+            )
 
     def _report(self, facts: Facts, store) -> Finding:
         obj, value = src(store.obj), value_src(store.value)
@@ -225,3 +331,12 @@ class ModeMethodAssigned(Rule):
                                 f"the setting under a name of its own", store.ctx)
         return self.finding(store.attr_node, f"{head}; call `{obj}.train({value})`", store.ctx,
                             call_fix(store, "train", f"Call `{obj}.train({value})`", safe=not proof))
+
+
+def _literal(value: cst.BaseExpression) -> bool:
+    """A value that is certainly no callable: a bool, None, a number or a string."""
+    if isinstance(value, cst.UnaryOperation):
+        value = value.expression
+    return (isinstance(value, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
+                               cst.FormattedString))
+            or isinstance(value, cst.Name) and value.value in ("True", "False", "None"))
