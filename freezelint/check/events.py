@@ -1250,7 +1250,9 @@ class Flow(cst.CSTVisitor):
         `__init__` itself at the class). Not where the call provably sets the flag off."""
         for r in records:
             if not _switched_off(r["flags"], call):
-                self._emit(BN_FREEZE, name, call, via=cls, **({"within": name + r["inner"]} if r["inner"] else {}))
+                when = _flags_passed(r["flags"], call)
+                self._emit(BN_FREEZE, name, call, via=cls, **({"within": name + r["inner"]} if r["inner"] else {}),
+                           **({"when": when} if when else {}))
                 return
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
@@ -1747,6 +1749,23 @@ def _switched_off(flags: list, call: cst.Call) -> bool:
         elif isinstance(value, (cst.Name, cst.Integer)) and value.value in _OFF:
             return True
     return False
+
+
+def _flags_passed(flags: list, call: cst.Call) -> str:
+    """The `__init__` flags a freeze sits under as the constructor call passes them, for a message:
+    "`args.freeze_bn` is true" (`DeepLab(freeze_bn=args.freeze_bn)`); "" where each is passed as a
+    constant that is on, or not seen at the call (left out, `**cfg`)."""
+    said = []
+    for at, name, _ in flags:
+        value = call_arg(call, at, name)
+        if value is None or isinstance(value, (cst.Integer, cst.SimpleString)) or \
+                isinstance(value, cst.Name) and value.value == "True":
+            continue  # `freeze_bn=True`, `freeze_bn=1`: on, with no condition to name
+        code = code_of(value)
+        if len(code) > 40 or "\n" in code:
+            return ""
+        said.append(f"`{code}` is true")
+    return " and ".join(said) if len(said) < 3 else ""
 
 
 def _self_attr(expr: cst.BaseExpression) -> str | None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f47936bcdfb2ac37bad44cf6ffab7981'
+RULES_DIGEST = '1c3dd4a45562cdcc7a2d3aa2ddb97355'
 
 GATES = {
     'FZ002': (
