@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1c3dd4a45562cdcc7a2d3aa2ddb97355'
+RULES_DIGEST = '2c8238ba9e8b124c1e996acb44518a20'
 
 GATES = {
     'FZ002': (
