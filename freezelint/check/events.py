@@ -65,7 +65,8 @@ RET = "ret"
 # Summaries position of the runs a function makes that name no model of its own (`loss.backward()`,
 # `self.optimizer.step()`, ACTIVITY on "*"): a trainer method that runs a step runs it at its call
 RUNS = "*"
-# A summary position prefix: a module-level name the function acts on without binding it (`"global:model"`)
+# A summary position prefix: a name of an outer scope (the module, or an enclosing function for a closure)
+# the function acts on without binding it (`"global:model"`)
 GLOBAL = "global:"
 RUNS_AT = cst.Name("__runs__")  # the "argument" such a run is on, at a call site: "*"
 _BN_NAME = re.compile(r"BatchNorm|BN\b|bn\b|_BatchNorm|FrozenBatchNorm")
@@ -533,7 +534,7 @@ class Flow(cst.CSTVisitor):
         for p in model.layer1.parameters(): ...`, trial 34): its events on that name happen at the call,
         where the call sees the same binding (at module level, or in a function that binds no `model`)."""
         for name in self.summaries.globals_read(callee, self.depth):
-            if self.scope.lookup(name) is not self.facts.module_scope:
+            if self.scope.lookup(name) is not self.summaries.read_from(callee, name):
                 continue  # the caller's own `model`: not what the helper acts on
             on = cst.Name(name)
             for kind in self.summaries.of(callee, GLOBAL + name, self.depth):
@@ -2280,18 +2281,27 @@ class Summaries:
         return self._cache[key]
 
     def globals_read(self, func: cst.FunctionDef, depth: int) -> list[str]:
-        """The module-level names the function has events on and never binds (no parameter, local
-        or `global` statement of that name: a global read), each a position `GLOBAL + name`."""
+        """The names of an outer scope the function has events on and never binds (no parameter, local
+        or `global` statement of that name): a module-level variable, or a variable or parameter of an
+        enclosing function (a closure: `def train_one_epoch(): model.train()` nested in `main`), each
+        a position `GLOBAL + name`."""
         scope, flow = self.facts.func_scopes.get(id(func)), self.body_flow(func, depth)
         module = self.facts.module_scope
         names: list[str] = []
         for e in flow.events if scope is not None and flow is not None else ():
             name = e.target.split(".")[0]
-            if name in names or not name.isidentifier() or scope.lookup(name) is not module:
+            owner = scope.lookup(name) if name not in names and name.isidentifier() else None
+            if owner is None or owner is scope or owner.kind not in ("module", "function"):
                 continue
-            if all(b.how == "expr" for b in module.bindings[name]):  # a variable, not a def, class or import
+            # a variable, not a def, class or import
+            if all(b.how == "expr" or b.how == "param" and owner is not module for b in owner.bindings[name]):
                 names.append(name)
         return names
+
+    def read_from(self, func: cst.FunctionDef, name: str) -> "Scope | None":
+        """The outer scope whose `name` the function reads (globals_read)."""
+        scope = self.facts.func_scopes.get(id(func))
+        return scope.lookup(name) if scope is not None else None
 
     def body_flow(self, func: cst.FunctionDef, depth: int = 0) -> "Flow | None":
         """The events of a function's body, built once."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '2c8238ba9e8b124c1e996acb44518a20'
+RULES_DIGEST = '16084553f6e381744b5310f905478f9a'
 
 GATES = {
     'FZ002': (

@@ -659,8 +659,9 @@ def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, st
         if rel is None:
             return e.kind == FREEZE
         return _apply_events(facts, inner, params[i], rel, state, depth, report, handed=(call, callee, flow))
-    if root in flow.summaries.globals_read(callee, depth) and flow.scope.lookup(root) is facts.module_scope:
-        # `freeze_model()` freezing the module-level `model` it reads (events.Flow._globals_acted_on)
+    if root in flow.summaries.globals_read(callee, depth) \
+            and flow.scope.lookup(root) is flow.summaries.read_from(callee, root):
+        # `freeze_model()` freezing the module-level `model` it reads, or a closure's (events.Flow._globals_acted_on)
         return _apply_events(facts, inner, root, prefix, state, depth, report)
     at = e.detail.get("element")
     local = None if not returned else returned_local(inner, inner.scope, params) if at is None \
