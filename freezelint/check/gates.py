@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '16084553f6e381744b5310f905478f9a'
+RULES_DIGEST = '668ed1438bbd60b5263f1d157b6eeef3'
 
 GATES = {
     'FZ002': (
