@@ -125,3 +125,86 @@ def test_a_torchvision_model_imported_from_its_module():
     [(row, message)] = _found(src)
     assert row == _row(src, "p.requires_grad = False") and "torchvision.models.resnet50" in message
     assert _found(src.replace("torchvision.models.resnet import", "torchvision.models.detection import")) == []
+
+
+# leftthomas/SimCLR: the encoder class in model.py, the linear probe in linear.py (FLOPs counted by thop,
+# trained and validated by one helper whose train()/eval() a flag picks, all under `if __name__ == ...`)
+SIMCLR_MODEL = "import torch.nn as nn\nfrom torchvision.models.resnet import resnet18\n\n" + MODEL
+SIMCLR_LINEAR = """\
+import torch
+import torch.nn as nn
+from thop import profile
+
+from model import Model
+
+
+class Net(nn.Module):
+    def __init__(self, num_class=10):
+        super(Net, self).__init__()
+        self.f = Model().{part}
+        self.fc = nn.Linear(2048, num_class)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.f(x), start_dim=1))
+
+
+def train_val(net, data_loader, train_optimizer):
+    is_train = train_optimizer is not None
+    net.train() if is_train else net.eval()
+    with (torch.enable_grad() if is_train else torch.no_grad()):
+        for data, target in data_loader:
+            loss = nn.functional.cross_entropy(net(data), target)
+            if is_train:
+                train_optimizer.zero_grad()
+                loss.backward()
+                train_optimizer.step()
+
+
+if __name__ == '__main__':
+    model = Net(num_class=10)
+    for param in model.{part}.parameters():
+        param.requires_grad = False
+    flops, params = {counter}(model, inputs=(torch.randn(1, 3, 32, 32),))
+    optimizer = torch.optim.Adam(model.fc.parameters(), lr=1e-3)
+    for epoch in range(1, 3):
+        train_val(model, train_loader, optimizer)
+        train_val(model, val_loader, None)
+"""
+
+
+def _project(cli, tmp_path, model: str, part: str = "f", counter: str = "profile") -> list[tuple[str, int, str]]:
+    import json
+    from pathlib import Path
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "model.py").write_text(model)
+    (tmp_path / "linear.py").write_text(SIMCLR_LINEAR.format(part=part, counter=counter))
+    r = cli(tmp_path, "check", "--format", "json", "--select", "FZ202", ".")
+    assert r.code in (0, 1), r.err
+    return [(Path(d["filename"]).name, d["location"]["row"], d["message"]) for d in json.loads(r.out)]
+
+
+def test_simclr_s_linear_probe(cli, tmp_path):
+    [(name, row, message)] = _project(cli, tmp_path, SIMCLR_MODEL)
+    assert (name, row) == ("linear.py", SIMCLR_LINEAR.splitlines().index("        param.requires_grad = False") + 1)
+    assert "`model.f` (Net: its `f` is children of torchvision.models.resnet18)" in message
+    assert "`train_val(...)` puts it in train mode: its 20 BatchNorm layers" in message
+
+
+@pytest.mark.parametrize("model,part,counter", [
+    (SIMCLR_MODEL, "g", "profile"),  # a Linear
+    (SIMCLR_MODEL.replace("resnet18().children()", "backbone().children()"), "f", "profile"),  # not a table model
+    (SIMCLR_MODEL, "f", "unknown_tool"),  # handed to a function whose effects are not known
+    (SIMCLR_MODEL + "\n    def fix(self):\n        for m in self.modules():\n"
+     "            if isinstance(m, nn.BatchNorm2d):\n                m.eval()\n", "f", "profile"),  # deals with BatchNorm
+])
+def test_simclr_near_misses(cli, tmp_path, model, part, counter):
+    assert _project(cli, tmp_path, model, part, counter) == []
+
+
+def test_the_summary_records_what_an_instance_holds():
+    from freezelint.check.summaries import summarise_text
+
+    held = summarise_text(SIMCLR_MODEL)["classes"]["Model"]["held"]
+    assert held == {"parts": {f"f.{c}": ["torchvision.models.resnet18", c]
+                              for c in ("bn1", "layer1", "layer2", "layer3", "layer4")}, "unknown": []}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '668ed1438bbd60b5263f1d157b6eeef3'
+RULES_DIGEST = '57eb475b3bf58a5891adc81e9058c823'
 
 GATES = {
     'FZ002': (

@@ -403,10 +403,20 @@ def _held_part(facts: Facts, value: cst.BaseExpression, scope, attr: str, litera
     if not (isinstance(value, cst.Attribute) and isinstance(value.value, cst.Call)
             and isinstance(value.value.func, cst.Name)) or depth >= _MAX_DEPTH:
         return None
-    info = facts.kinds.local_class(value.value.func, scope)
-    if info is None or not info.is_module or not _plain_module(facts, info):
-        return None
     name = value.attr.value
+    info = facts.kinds.local_class(value.value.func, scope)
+    if info is None:  # a class of another project file: its summary's "held"
+        q = facts.qualname(value.value.func, scope) if facts.project is not None and facts.path else None
+        record = facts.project.held(facts.path, q) if q else None
+        if record is None:
+            return None
+        parts, unknown = {rel: tuple(v) for rel, v in record["parts"].items()}, record["unknown"]
+        if name in unknown:
+            return {}, [attr]
+        held = {attr + rel[len(name):]: v for rel, v in parts.items() if rel == name or rel.startswith(name + ".")}
+        return (held, []) if held else None
+    if not info.is_module or not _plain_module(facts, info):
+        return None
     parts, unknown = _class_parts(facts, info, (value.value, scope), literal, depth + 1)
     if name in unknown:
         return {}, [attr]
@@ -1757,6 +1767,7 @@ def _chosen_by_setting(flow: Flow, freeze: Event, train: Event, evals: list[Even
     nodes = {id(n): n for n in walk(body)} if body is not None else {}
     settings = {d for i, _ in freeze.branches if isinstance(nodes.get(i), cst.If)
                 for d in _names_in(nodes[i].test)} | set(chosen)  # and those a builder's arm was chosen by
+    settings.discard("__name__")  # `if __name__ == "__main__":` runs the script, it chooses nothing
     if not settings:
         return False
     arms = dict(train.branches)
@@ -1879,6 +1890,23 @@ def frozen_records(facts: Facts, callees) -> dict:
             parts = _init_parts(facts, callees, info) if models and info is not None and info.is_module else None
             if parts:
                 out["classes"][stmt.name.value] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+    return out
+
+
+def held_records(facts: Facts) -> dict:
+    """For a summary: per plain Module class of the file, the parts of an instance that table models
+    built (`_class_parts`), frozen or not, and its attributes of unknown content: what another file's
+    `self.f = Model().f` holds (`_held_part`). Nothing for a file that deals with BatchNorm itself."""
+    if not _BN_WORDS.search(facts.code) or _handles_batchnorm(facts, facts.code):
+        return {}
+    out = {}
+    for stmt in facts.module.body:
+        info = facts.classes.get(stmt.name.value) if isinstance(stmt, cst.ClassDef) else None
+        if info is None or not info.is_module or not _plain_module(facts, info):
+            continue
+        parts, unknown = _class_parts(facts, info)
+        if parts:
+            out[stmt.name.value] = {"parts": {rel: list(v) for rel, v in parts.items()}, "unknown": unknown}
     return out
 
 
