@@ -532,7 +532,8 @@ class Flow(cst.CSTVisitor):
     def _globals_acted_on(self, callee: cst.FunctionDef, node: cst.Call) -> None:
         """A function of this file that acts on a module-level name it only reads (`def freeze_model():
         for p in model.layer1.parameters(): ...`, trial 34): its events on that name happen at the call,
-        where the call sees the same binding (at module level, or in a function that binds no `model`)."""
+        where the call sees the same binding (at module level, or in a function that binds no `model`). So
+        do a nested function's on a name of the function around it, called where that name is seen."""
         for name in self.summaries.globals_read(callee, self.depth):
             if self.scope.lookup(name) is not self.summaries.read_from(callee, name):
                 continue  # the caller's own `model`: not what the helper acts on
