@@ -73,6 +73,26 @@ def test_a_freeze_by_a_public_method_in_init_is_undone_where_the_model_trains(in
     assert _fz201(src) == ([_row(src, "model.train()")] if fires else [])
 
 
+def _messages(src: str) -> list[str]:
+    found = check_text(textwrap.dedent(src), "ex.py", ALL_STATIC, force=True).diagnostics
+    return [d.message for d in found if d.code == "FZ201"]
+
+
+@pytest.mark.parametrize("build,when", [
+    ("DeepLab(freeze_bn=args.freeze_bn)", " (when `args.freeze_bn` is true) "),
+    ("DeepLab(4, args.freeze_bn)", " (when `args.freeze_bn` is true) "),  # by position
+    ("DeepLab(freeze_bn=cfg['freeze'])", " (when `cfg['freeze']` is true) "),
+    ("DeepLab(freeze_bn=True)", " "),  # on, whatever the run: no condition
+    ("DeepLab()", " "),  # the default, on
+    ("DeepLab(**cfg)", " "),  # the flag not seen at the call
+])
+def test_the_message_names_the_flag_the_freeze_depends_on(build, when):
+    src = DEEPLAB.format(init="if freeze_bn:\n            self.freeze_bn()", build=build, override="",
+                         refreeze="pass")
+    [message] = _messages(src)
+    assert f"that `DeepLab(...)` froze with .eval(){when}back into training mode" in message
+
+
 def test_the_flag_off_by_default_is_off_where_the_call_leaves_it_out():
     src = DEEPLAB.format(init="if freeze_bn:\n            self.freeze_bn()", build="DeepLab()", override="",
                          refreeze="pass").replace("freeze_bn=True", "freeze_bn=False")

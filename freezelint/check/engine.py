@@ -270,6 +270,9 @@ def _check_text(text: str, path: str, selected: frozenset[str], fix: str | None,
     if not force and project is not None and not (selected & FLOW_CODES) <= admitted \
             and project.admits(path, gated):
         admitted = admitted | (selected & FLOW_CODES)  # it calls project code that freezes or trains
+    if not force and project is not None and "FZ202" in selected and "FZ202" not in admitted \
+            and project.admits_held(path, gated):
+        admitted = admitted | {"FZ202"}  # it freezes a part of a project class's instance holding BatchNorm
     if not force and project is not None and "FZ401" in selected and "FZ401" not in admitted \
             and project.admits_partial(path, gated):
         admitted = admitted | {"FZ401"}  # it drops what a project helper's `strict=False` load returns

@@ -65,7 +65,8 @@ RET = "ret"
 # Summaries position of the runs a function makes that name no model of its own (`loss.backward()`,
 # `self.optimizer.step()`, ACTIVITY on "*"): a trainer method that runs a step runs it at its call
 RUNS = "*"
-# A summary position prefix: a module-level name the function acts on without binding it (`"global:model"`)
+# A summary position prefix: a name of an outer scope (the module, or an enclosing function for a closure)
+# the function acts on without binding it (`"global:model"`)
 GLOBAL = "global:"
 RUNS_AT = cst.Name("__runs__")  # the "argument" such a run is on, at a call site: "*"
 _BN_NAME = re.compile(r"BatchNorm|BN\b|bn\b|_BatchNorm|FrozenBatchNorm")
@@ -531,9 +532,10 @@ class Flow(cst.CSTVisitor):
     def _globals_acted_on(self, callee: cst.FunctionDef, node: cst.Call) -> None:
         """A function of this file that acts on a module-level name it only reads (`def freeze_model():
         for p in model.layer1.parameters(): ...`, trial 34): its events on that name happen at the call,
-        where the call sees the same binding (at module level, or in a function that binds no `model`)."""
+        where the call sees the same binding (at module level, or in a function that binds no `model`). So
+        do a nested function's on a name of the function around it, called where that name is seen."""
         for name in self.summaries.globals_read(callee, self.depth):
-            if self.scope.lookup(name) is not self.facts.module_scope:
+            if self.scope.lookup(name) is not self.summaries.read_from(callee, name):
                 continue  # the caller's own `model`: not what the helper acts on
             on = cst.Name(name)
             for kind in self.summaries.of(callee, GLOBAL + name, self.depth):
@@ -1250,7 +1252,9 @@ class Flow(cst.CSTVisitor):
         `__init__` itself at the class). Not where the call provably sets the flag off."""
         for r in records:
             if not _switched_off(r["flags"], call):
-                self._emit(BN_FREEZE, name, call, via=cls, **({"within": name + r["inner"]} if r["inner"] else {}))
+                when = _flags_passed(r["flags"], call)
+                self._emit(BN_FREEZE, name, call, via=cls, **({"within": name + r["inner"]} if r["inner"] else {}),
+                           **({"when": when} if when else {}))
                 return
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
@@ -1747,6 +1751,23 @@ def _switched_off(flags: list, call: cst.Call) -> bool:
         elif isinstance(value, (cst.Name, cst.Integer)) and value.value in _OFF:
             return True
     return False
+
+
+def _flags_passed(flags: list, call: cst.Call) -> str:
+    """The `__init__` flags a freeze sits under as the constructor call passes them, for a message:
+    "`args.freeze_bn` is true" (`DeepLab(freeze_bn=args.freeze_bn)`); "" where each is passed as a
+    constant that is on, or not seen at the call (left out, `**cfg`)."""
+    said = []
+    for at, name, _ in flags:
+        value = call_arg(call, at, name)
+        if value is None or isinstance(value, (cst.Integer, cst.SimpleString)) or \
+                isinstance(value, cst.Name) and value.value == "True":
+            continue  # `freeze_bn=True`, `freeze_bn=1`: on, with no condition to name
+        code = code_of(value)
+        if len(code) > 40 or "\n" in code:
+            return ""
+        said.append(f"`{code}` is true")
+    return " and ".join(said) if len(said) < 3 else ""
 
 
 def _self_attr(expr: cst.BaseExpression) -> str | None:
@@ -2261,18 +2282,27 @@ class Summaries:
         return self._cache[key]
 
     def globals_read(self, func: cst.FunctionDef, depth: int) -> list[str]:
-        """The module-level names the function has events on and never binds (no parameter, local
-        or `global` statement of that name: a global read), each a position `GLOBAL + name`."""
+        """The names of an outer scope the function has events on and never binds (no parameter, local
+        or `global` statement of that name): a module-level variable, or a variable or parameter of an
+        enclosing function (a closure: `def train_one_epoch(): model.train()` nested in `main`), each
+        a position `GLOBAL + name`."""
         scope, flow = self.facts.func_scopes.get(id(func)), self.body_flow(func, depth)
         module = self.facts.module_scope
         names: list[str] = []
         for e in flow.events if scope is not None and flow is not None else ():
             name = e.target.split(".")[0]
-            if name in names or not name.isidentifier() or scope.lookup(name) is not module:
+            owner = scope.lookup(name) if name not in names and name.isidentifier() else None
+            if owner is None or owner is scope or owner.kind not in ("module", "function"):
                 continue
-            if all(b.how == "expr" for b in module.bindings[name]):  # a variable, not a def, class or import
+            # a variable, not a def, class or import
+            if all(b.how == "expr" or b.how == "param" and owner is not module for b in owner.bindings[name]):
                 names.append(name)
         return names
+
+    def read_from(self, func: cst.FunctionDef, name: str) -> "Scope | None":
+        """The outer scope whose `name` the function reads (globals_read)."""
+        scope = self.facts.func_scopes.get(id(func))
+        return scope.lookup(name) if scope is not None else None
 
     def body_flow(self, func: cst.FunctionDef, depth: int = 0) -> "Flow | None":
         """The events of a function's body, built once."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '75f0c8fd5156e1bcb1b5fcf27734a3b1'
+RULES_DIGEST = '41250a820017e68a7a06a3fbbc1c2206'
 
 GATES = {
     'FZ002': (

@@ -95,6 +95,23 @@ def _factory_key(q: str, call: cst.Call) -> str:
             value = name.evaluated_value
             if isinstance(value, str):
                 return "timm.create_model:" + value.split(".")[0]
+    return _tv_public(q)
+
+
+# torchvision.models' packages whose functions are not the classification models the table keys by
+# `torchvision.models.NAME` (a detection model of `torchvision.models.detection` is keyed there)
+_TV_OWN_PACKAGES = frozenset({"detection", "segmentation", "video", "quantization", "optical_flow"})
+
+
+def _tv_public(q: str) -> str:
+    """`torchvision.models.resnet.resnet18` (imported from its module) -> `torchvision.models.resnet18`,
+    the same function, where the table has that key."""
+    parts = q.split(".")
+    if len(parts) == 4 and parts[:2] == ["torchvision", "models"] and parts[2] not in _TV_OWN_PACKAGES:
+        from freezelint.check.submodule_table import TABLE
+        public = f"torchvision.models.{parts[3]}"
+        if public in TABLE:
+            return public
     return q
 
 

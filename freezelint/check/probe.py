@@ -97,6 +97,11 @@ def settled(found: list[Left] | None) -> bool:
     return found is not None and all(x.eval_seen and not x.pending for x in found)
 
 
+# Library functions known to hand the model back in the mode it came in (thop's FLOPs counter: eval()
+# for one forward, then `model.train(prev_training_status)`): no eval() of a part survives them
+_MODE_RESTORING = frozenset({"thop.profile", "thop.profile.profile"})
+
+
 def handed_to(facts: Facts, flow: Flow, e: Event, model: str) -> list[str] | None:
     """The model handed to a function (an ACTIVITY event): [] when what the function does to it
     is known (its own forward, this file's functions, a project function the index resolved), the
@@ -105,7 +110,7 @@ def handed_to(facts: Facts, flow: Flow, e: Event, model: str) -> list[str] | Non
     call = e.node
     if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) or call.func.value == model:
         return []
-    if facts.resolve_def(call.func, flow.scope) is not None:
+    if facts.resolve_def(call.func, flow.scope) is not None or facts.qualname(call.func, flow.scope) in _MODE_RESTORING:
         return []
     waits = []
     for i, a in enumerate(call.args):

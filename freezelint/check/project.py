@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write, read_regular
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 81
+SUMMARY_VERSION = 82
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -893,6 +893,20 @@ class Project:
         self._link(edge)
         return record, edge
 
+    def held(self, importer: str, qual: str) -> dict | None:
+        """What an instance of a plain Module class of another project file holds with BatchNorm, as its
+        summary's "held" records it (`{"parts": {path: [factory, sub]}, "unknown": [attr]}`); None
+        where it records nothing."""
+        hit = None if is_library(qual) else self.resolve(importer, qual)
+        if hit is None:
+            return None
+        path, name = hit
+        summary = self.summary(path)
+        entry = summary["classes"].get(name) if summary else None
+        record = entry.get("held") if entry else None
+        self.used[f"{path.resolve()}#held {name}"] = _digest(record)
+        return record
+
     def _frozen(self, path: Path, name: str, returned: bool = False) -> dict | None:
         """The summary's "frozen" of a function or class (not through `function`/`klass`: a
         class's own helper may freeze); nothing, without a summary, in a file that never says
@@ -1594,6 +1608,21 @@ class Project:
         if method is None:
             return int((summary["functions"].get(name) or {}).get("partial") or 0)
         return int(((summary["classes"].get(name) or {}).get("partial") or {}).get(method) or 0)
+
+    def admits_held(self, importer: str, text: str) -> bool:
+        """Whether a file the text prefilter ruled out for FZ202 freezes and takes a part of an instance
+        of an imported project class whose summary's "held" records BatchNorm (`self.f = Model().f`)."""
+        if "requires_grad" not in text or "import" not in text:
+            return False
+        for m in _FROM_IMPORT.finditer(text):
+            module = m.group(1)
+            names = _NAMES_AS.findall(m.group(2)) if m.group(2).strip() != "*" else []
+            for name, alias in names:
+                if not re.search(rf"\b{re.escape(alias or name)}\([^()\n]*\)\.[A-Za-z_]", text):
+                    continue
+                if self.held(importer, f"{module}{name}" if module.endswith(".") else f"{module}.{name}"):
+                    return True
+        return False
 
     def admits_partial(self, importer: str, text: str) -> bool:
         """Whether a file the text prefilter ruled out for FZ401 drops what a project helper of

@@ -699,4 +699,6 @@ def _project_admits(project, path: str, text: str, quals: list[str] | None, sele
     text = prefilter.as_lf(text)  # as the engine asks it
     if project.admits(path, text) if quals is None else project.admits_names(path, quals):
         return True
+    if "FZ202" in selected and project.admits_held(path, text):
+        return True  # a part of a project class's instance holding BatchNorm (`Model().f`), frozen
     return "FZ401" in selected and project.admits_partial(path, text)

@@ -40,7 +40,9 @@ path of that arm (`{"ret": {"arms": [{"parts": {"": [factory, sub]}, "when": [["
 "signature": "arch, num_classes=2"}}`: the tests of the `if`s, with the arm taken, and the parameters
 the callers' arguments are read by); in a Module
 class's entry, the same of an instance its `__init__` built (`{"parts": {"backbone":
-["torchvision.models.resnet50", null]}}`). A function that returns such a builder's result straight
+["torchvision.models.resnet50", null]}}`). "held" (a plain Module class's, whole_model.held_records):
+what table models an instance holds, frozen or not (`{"parts": {"f.bn1": ["torchvision.models.resnet18",
+"bn1"]}, "unknown": [attr]}`), for another file's `self.f = Model().f`. A function that returns such a builder's result straight
 (`return build(cfg)`) has `{"ret": {"via:models.build#ret": line}}` in its effects, as
 `m = build(cfg); return m` has. A function that returns the model in a tuple (`return model_ft,
 input_size`) has the same at the element's position, "ret@0" (effects, "flags", "frozen"): what a
@@ -289,13 +291,16 @@ def summarise(facts: Facts) -> dict:
                     classes[stmt.name.value]["strict_arg"] = strict
 
     # FZ202's whole-model freeze: what a helper, builder or class leaves frozen (its module says how)
-    from freezelint.check.whole_model import frozen_records
+    from freezelint.check.whole_model import frozen_records, held_records
 
     frozen = frozen_records(facts, callees)
     for kind, entries in (("functions", functions), ("classes", classes)):
         for name, record in frozen[kind].items():
             if name in entries:
                 entries[name]["frozen"] = record
+    for name, record in held_records(facts).items():  # another file's `self.f = Model().f`
+        if name in classes:
+            classes[name]["held"] = record
 
     flows = _flows(facts, callees)
     trained, evaluated = _instances_put_in_modes(facts, flows)

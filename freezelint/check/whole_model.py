@@ -231,6 +231,56 @@ def _rebuilt_parts(facts: Facts, attr: str, values) -> Parts | None:
     return {f"{attr}.{i}": (kept[0], path) for i, path in enumerate(kept[1])}
 
 
+# torch.nn classes no child holding BatchNorm is an instance of (not BatchNorm, not a container)
+_LEAF_LAYER = re.compile(r"torch\.nn\.(?:modules\.\w+\.)?(?:Linear|\w*Pool\dd|Dropout\w*|ReLU\d*|Flatten|Identity|"
+                         r"Conv\dd)")
+
+
+def _appended_parts(facts: Facts, attr: str, values) -> Parts | None:
+    """`self.f = []`, `for m in resnet18().children(): if not isinstance(m, nn.Linear): self.f.append(m)`,
+    then `self.f = nn.Sequential(*self.f)` (SimCLR's encoder): the children kept, as parts at `attr`. With
+    no test, each at its index; under `not isinstance(m, C)` of a leaf layer class C, the children
+    holding BatchNorm (surely kept: none is a C), by their names, where the others' indices are not known."""
+    (first, scope), (second, second_scope) = values
+    init = scope.node if isinstance(scope.node, cst.FunctionDef) else None
+    seq = unwrap_self_returning(second)
+    if init is None or second_scope is not scope or not (isinstance(first, cst.List) and not first.elements) \
+            or not (isinstance(seq, cst.Call) and len(seq.args) == 1 and seq.args[0].star == "*"
+                    and dotted(seq.args[0].value) == f"self.{attr}"
+                    and (facts.qualname(seq.func, scope) or "") in ("torch.nn.Sequential",
+                                                                     "torch.nn.modules.container.Sequential")):
+        return None
+    grows = [n for n in walk(init) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+             and dotted(n.func.value) == f"self.{attr}"]
+    if len(grows) != 1 or grows[0].func.attr.value != "append" or len(grows[0].args) != 1:
+        return None  # one `self.f.append(m)`, nothing else added or removed
+    loop = next((n for n in init.body.body if isinstance(n, cst.For) and _contains(n, grows[0])), None)
+    read = facts.kinds.children_slice(loop.iter, scope) if loop is not None and isinstance(loop.target, cst.Name) \
+        else None
+    if read is None or read[1] != slice(None) or code_of(grows[0].args[0].value) != loop.target.value:
+        return None
+    kept = facts.kinds.kept_children_of(read[0], scope, read[1], facts.kind(read[0], scope))
+    body = loop.body.body
+    if kept is None or len(body) != 1 or loop.orelse is not None:
+        return None
+    factory, children = kept
+    stmt = body[0]
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr) \
+            and stmt.body[0].value is grows[0]:
+        return {f"{attr}.{i}": (factory, child) for i, child in enumerate(children)}
+    test = stmt.test if isinstance(stmt, cst.If) and stmt.orelse is None and len(stmt.body.body) == 1 else None
+    if not (isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
+            and isinstance(test.expression, cst.Call) and (facts.qualname(test.expression.func, scope) == "isinstance")
+            and len(test.expression.args) == 2 and code_of(test.expression.args[0].value) == loop.target.value):
+        return None
+    classes = test.expression.args[1].value
+    classes = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
+    if not all(_LEAF_LAYER.fullmatch(facts.qualname(c, scope) or "") for c in classes):
+        return None
+    held = [c for c in children if any(layer == c or layer.startswith(c + ".") for layer in bn_layers(factory))]
+    return {f"{attr}.{child}": (factory, child) for child in held}
+
+
 def _model_parts(facts: Facts, flow: Flow, model: str, first: Event,
                  literal: bool = False) -> tuple[Parts, list[str], str] | None:
     """What `model` holds with BatchNorm where the freeze finds it: its parts built by table
@@ -273,7 +323,8 @@ def _class_label(name: str, parts: Parts) -> str:
         if f == _NN:
             continue  # a BatchNorm layer of the class's own: the class names it
         head, _, index = rel.rpartition(".")
-        if index.isdigit():  # `backbone.0`, `backbone.1`, ...: a Sequential of the factory's children
+        # `backbone.0`, `backbone.1`, ...: a Sequential of the factory's children (by name where filtered)
+        if index.isdigit() or head and index == parts[rel][1]:
             shown[head] = f"children of {_shown(f)}"
         else:
             shown[rel] = _shown(f)
@@ -310,7 +361,7 @@ def _passed_in(facts: Facts, info, values, built: tuple[cst.Call, object] | None
 
 
 def _class_parts(facts: Facts, info, built: tuple[cst.Call, object] | None = None,
-                 literal: bool = False) -> tuple[Parts, list[str]]:
+                 literal: bool = False, depth: int = 0) -> tuple[Parts, list[str]]:
     """The parts of an instance of a Module class of this file built by table factories
     (`self.backbone = resnet50()`, or a table model passed to `__init__` and stored as it is, when
     the call that built the instance is known), and its other attributes that may hold BatchNorm
@@ -325,9 +376,14 @@ def _class_parts(facts: Facts, info, built: tuple[cst.Call, object] | None = Non
         if not (k is not None and k.factory) and built is not None:
             k = _passed_in(facts, info, values, built) or k
         kept = _children_parts(facts, unwrap_self_returning(values[0][0]), values[0][1], attr) if len(values) == 1 \
-            else _rebuilt_parts(facts, attr, values) if len(values) == 2 else None
+            else (_rebuilt_parts(facts, attr, values) or _appended_parts(facts, attr, values)) if len(values) == 2 \
+            else None
+        held = _held_part(facts, values[0][0], values[0][1], attr, literal, depth) if len(values) == 1 else None
         if k is not None and k.tag == "module" and k.factory and k.factory in _table():
             parts[attr] = (k.factory, k.sub)
+        elif held is not None:  # `self.f = Model().f`: that part of another Module class's instance
+            parts.update(held[0])
+            unknown.extend(held[1])
         elif kept is not None:
             parts.update(kept)  # `self.backbone = nn.Sequential(*list(resnet50().children())[:-2])`
         elif literal and len(values) == 1 and (own := _literal_bn(facts, values[0][0], values[0][1])):
@@ -337,6 +393,35 @@ def _class_parts(facts: Facts, info, built: tuple[cst.Call, object] | None = Non
         else:
             unknown.append(attr)
     return parts, unknown
+
+
+def _held_part(facts: Facts, value: cst.BaseExpression, scope, attr: str, literal: bool,
+               depth: int) -> tuple[Parts, list[str]] | None:
+    """`Model().f` (SimCLR's linear probe, `self.f = Model().f`): the part `f` of an instance of a plain
+    Module class of this file, as `_class_parts` finds it there, at `attr`; None for any other value."""
+    value = unwrap_self_returning(value)
+    if not (isinstance(value, cst.Attribute) and isinstance(value.value, cst.Call)
+            and isinstance(value.value.func, cst.Name)) or depth >= _MAX_DEPTH:
+        return None
+    name = value.attr.value
+    info = facts.kinds.local_class(value.value.func, scope)
+    if info is None:  # a class of another project file: its summary's "held"
+        q = facts.qualname(value.value.func, scope) if facts.project is not None and facts.path else None
+        record = facts.project.held(facts.path, q) if q else None
+        if record is None:
+            return None
+        parts, unknown = {rel: tuple(v) for rel, v in record["parts"].items()}, record["unknown"]
+        if name in unknown:
+            return {}, [attr]
+        held = {attr + rel[len(name):]: v for rel, v in parts.items() if rel == name or rel.startswith(name + ".")}
+        return (held, []) if held else None
+    if not info.is_module or not _plain_module(facts, info):
+        return None
+    parts, unknown = _class_parts(facts, info, (value.value, scope), literal, depth + 1)
+    if name in unknown:
+        return {}, [attr]
+    held = {attr + rel[len(name):]: v for rel, v in parts.items() if rel == name or rel.startswith(name + ".")}
+    return (held, []) if held or name in info.attrs else None
 
 
 def _plain_module(facts: Facts, info) -> bool:
@@ -659,8 +744,9 @@ def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, st
         if rel is None:
             return e.kind == FREEZE
         return _apply_events(facts, inner, params[i], rel, state, depth, report, handed=(call, callee, flow))
-    if root in flow.summaries.globals_read(callee, depth) and flow.scope.lookup(root) is facts.module_scope:
-        # `freeze_model()` freezing the module-level `model` it reads (events.Flow._globals_acted_on)
+    if root in flow.summaries.globals_read(callee, depth) \
+            and flow.scope.lookup(root) is flow.summaries.read_from(callee, root):
+        # `freeze_model()` freezing the module-level `model` it reads, or a closure's (events.Flow._globals_acted_on)
         return _apply_events(facts, inner, root, prefix, state, depth, report)
     at = e.detail.get("element")
     local = None if not returned else returned_local(inner, inner.scope, params) if at is None \
@@ -1681,6 +1767,7 @@ def _chosen_by_setting(flow: Flow, freeze: Event, train: Event, evals: list[Even
     nodes = {id(n): n for n in walk(body)} if body is not None else {}
     settings = {d for i, _ in freeze.branches if isinstance(nodes.get(i), cst.If)
                 for d in _names_in(nodes[i].test)} | set(chosen)  # and those a builder's arm was chosen by
+    settings.discard("__name__")  # `if __name__ == "__main__":` runs the script, it chooses nothing
     if not settings:
         return False
     arms = dict(train.branches)
@@ -1803,6 +1890,23 @@ def frozen_records(facts: Facts, callees) -> dict:
             parts = _init_parts(facts, callees, info) if models and info is not None and info.is_module else None
             if parts:
                 out["classes"][stmt.name.value] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+    return out
+
+
+def held_records(facts: Facts) -> dict:
+    """For a summary: per plain Module class of the file, the parts of an instance that table models
+    built (`_class_parts`), frozen or not, and its attributes of unknown content: what another file's
+    `self.f = Model().f` holds (`_held_part`). Nothing for a file that deals with BatchNorm itself."""
+    if not _BN_WORDS.search(facts.code) or _handles_batchnorm(facts, facts.code):
+        return {}
+    out = {}
+    for stmt in facts.module.body:
+        info = facts.classes.get(stmt.name.value) if isinstance(stmt, cst.ClassDef) else None
+        if info is None or not info.is_module or not _plain_module(facts, info):
+            continue
+        parts, unknown = _class_parts(facts, info)
+        if parts:
+            out[stmt.name.value] = {"parts": {rel: list(v) for rel, v in parts.items()}, "unknown": unknown}
     return out
 
 

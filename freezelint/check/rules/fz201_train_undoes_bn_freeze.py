@@ -1849,6 +1849,9 @@ class TrainUndoesBnFreeze(Rule):
                     line = _shown(t, flow.facts)
                     frozen_by = freezes[-1].detail.get("via")  # a helper, or the builder that returned the model
                     how = f"that `{frozen_by}(...)` froze" if frozen_by else "that were frozen"
+                    # `DeepLab(freeze_bn=args.freeze_bn)`: frozen on the runs that set the flag only
+                    when = freezes[-1].detail.get("when")
+                    when = f" (when {when})" if when else ""
                     # `model.layer1.eval()`: a part holding BatchNorm; a loop over `model.backbone.modules()`
                     part = freezes[-1].detail.get("part") or freezes[-1].detail.get("within")
                     how = f"of `{part}` {how}" if part else how
@@ -1856,13 +1859,13 @@ class TrainUndoesBnFreeze(Rule):
                     if lost is not None:
                         cls = t.detail["override"]
                         message = (f"{line} runs `{cls}.train()`, which does not keep the BatchNorm layers {how} "
-                                   f"with .eval() in eval mode ({lost}): training continues with their running "
+                                   f"with .eval(){when} in eval mode ({lost}): training continues with their running "
                                    f"statistics moving again; re-apply the freeze in `{cls}.train()`")
                     else:
                         # a helper that trains: its train() and its steps are both inside, after the call is too late
                         after_it = f"inside `{t.detail['via']}`, right after its train()" if t.detail.get("via") \
                             else "right after it"
-                        message = (f"{line} puts the BatchNorm layers {how} with .eval() back into training mode "
+                        message = (f"{line} puts the BatchNorm layers {how} with .eval(){when} back into training mode "
                                    f"before training continues, so their running statistics move again; re-apply "
                                    f"the freeze {after_it} (or override train())")
                     yield self.finding(_span(t.node), message, stmt=t.stmt, facts=facts, used=[*freezes, t, a])

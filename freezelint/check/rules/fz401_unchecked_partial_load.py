@@ -1181,12 +1181,16 @@ class UncheckedPartialLoad(Rule):
             if _exempt(facts, call, body, home, ctx.scope):
                 continue
             kept = _unread(facts, names, ctx.stmt, body)
+            indexed = _indexes_own(call, body)
+            # `{k: v for k, v in sd.items() if model.state_dict()[k].shape == v.shape}`: a key of no match
+            # raises there, so all loads or it fails; what goes unsaid is what the filter left out
+            risk = (f"every key kept is one of the model's (`{indexed}` raises on any other), but the model's "
+                    f"weights left out (a shape that differs, a key the checkpoint lacks) keep their "
+                    f"initial values and nothing says which; {_advice(names, missing_only=True)}") if indexed else \
+                (f"if no key matches (a `module.` or `backbone.` prefix), nothing is loaded and nothing says so; "
+                 f"{_advice(names)}")
             yield self.finding(
-                call,
-                f"the result of `{src(call.func.value)}.load_state_dict(..., strict=False)` {kept}: if no key "
-                f"matches (a `module.` or `backbone.` prefix), nothing is loaded and nothing says so; {_advice(names)}",
-                ctx,
-            )
+                call, f"the result of `{src(call.func.value)}.load_state_dict(..., strict=False)` {kept}: {risk}", ctx)
         yield from self._dropped_by_callers(facts)
         yield from self._strict_through_helpers(facts)
         yield from self._library_loaders(facts, module)
@@ -1795,10 +1799,14 @@ def _method_load(facts: Facts, info: ClassInfo, method: str, loads: dict[int, cs
     return ABSENT
 
 
-def _advice(names: list[str]) -> str:
-    """What to check, in the names the code already chose (`_` is not one to read)."""
+def _advice(names: list[str], missing_only: bool = False) -> str:
+    """What to check, in the names the code already chose (`_` is not one to read); `missing_only`
+    where no key can be unexpected."""
     if any(n.startswith("_") for n in names) or len(names) > 2:
         names = []
+    if missing_only:
+        return f"check `{names[0]}.missing_keys`" if len(names) == 1 else \
+            f"check `{names[0]}` (the missing keys)" if names else "keep the result and check `missing_keys`"
     if len(names) == 1:
         return f"check `{names[0]}.missing_keys` / `{names[0]}.unexpected_keys`"
     if len(names) == 2:
@@ -1924,6 +1932,32 @@ def _guarded_own_filter(load: cst.Call, body: cst.CSTNode) -> bool:
     bound = _bound_values(helpers[0])
     return bool(own and returns) and all(
         isinstance(r, cst.DictComp) and any(_own_filter(r, o, bound) for o in own) for r in returns)
+
+
+def _indexes_own(load: cst.Call, body: cst.CSTNode) -> str | None:
+    """The loaded dict is a comprehension whose filter indexes the receiver's own state dict by the key
+    (`{k: v for k, v in sd.items() if model.state_dict()[k].numel() == v.numel()}`, or `own[k]` with
+    `own = model.state_dict()`): a key of no match raises there. That index, as the code writes it."""
+    first = load.args[0].value if load.args and load.args[0].keyword is None else None
+    values = _bound_values(body)
+    comp = values.get(first.value, []) if isinstance(first, cst.Name) else []
+    if len(comp) != 1 or not isinstance(comp[0], cst.DictComp) or not isinstance(comp[0].key, cst.Name):
+        return None
+    comp, receiver = comp[0], src(load.func.value)  # type: ignore[attr-defined]
+    own = f"{receiver}.state_dict()"
+    tests = [c.test for c in comp.for_in.ifs]
+    if any(isinstance(n, cst.ComparisonTarget) and isinstance(n.operator, (cst.In, cst.NotIn))
+           for t in tests for n in traverse.walk(t)):
+        return None  # `k in own and own[k].shape == v.shape`: tested first, no key raises
+    for test in tests:
+        for n in traverse.walk(test):
+            if not (isinstance(n, cst.Subscript) and len(n.slice) == 1 and isinstance(n.slice[0].slice, cst.Index)
+                    and src(n.slice[0].slice.value) == comp.key.value):
+                continue
+            held = values.get(n.value.value, []) if isinstance(n.value, cst.Name) else [n.value]
+            if held and all(src(h) == own for h in held):
+                return src(n)
+    return None
 
 
 def _non_empty(test: cst.BaseExpression, name: str) -> bool:
