@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '41250a820017e68a7a06a3fbbc1c2206'
+RULES_DIGEST = 'f82f57eb456c4dd6a01c851eebb9dfdf'
 
 GATES = {
     'FZ002': (

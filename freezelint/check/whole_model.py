@@ -1721,7 +1721,8 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
         return False  # `model.apply(fn)`: fn may put BatchNorm layers in eval mode
     evals = [e for e in later if e.kind == EVAL]
     trains = [e for e in later if e.kind == TRAIN and not _chosen_by_setting(flow, freeze, e, evals, chosen)
-              and _reaches(e, model, frozen) and not e.detail.get("restores")]  # a restore keeps eval mode
+              and _reaches(e, model, frozen) and not e.detail.get("restores")  # a restore keeps eval mode
+              and not _evaled_before_step(e, evals, steps)]
     if any(e.detail.get("override") for e in trains):
         return False  # the class's own train() runs, and may put the frozen part back in eval mode
     if trains:
@@ -1734,6 +1735,16 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
         return False  # a global another function of the file puts in some mode
     runs = any(e.kind == ACTIVITY and e.target == model for e in later)
     return True if runs and steps else False
+
+
+def _evaled_before_step(train: Event, evals: list[Event], steps: list[Event]) -> bool:
+    """`model.train(); model.eval()` and then the step: the next training step after this train()
+    runs in eval mode, whatever train() did (an eval() after the step is a validation pass that the
+    next train() undoes: not this; nor one under an `if` the train() is not under)."""
+    nxt = min((s for s in steps if s.index > train.index), key=lambda s: s.index, default=None)
+    # only an eval() on every path the train() is on: one under an `if` of its own leaves other runs in train mode
+    return nxt is not None and any(train.index < e.index < nxt.index and set(e.branches) <= set(train.branches)
+                                   for e in evals)
 
 
 def _reaches(train: Event, model: str, layers: list[str]) -> bool:

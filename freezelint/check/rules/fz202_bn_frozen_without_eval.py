@@ -1211,6 +1211,24 @@ class BnFrozenWithoutEval(Rule):
                 opt.step()
         """,
         """
+        import torch
+        import torchvision
+
+        # train() and then eval() before each epoch's steps: the steps run in eval mode
+        model = torchvision.models.resnet18()
+        for p in model.parameters():
+            p.requires_grad = False
+        model.fc = torch.nn.Linear(512, 2)
+        opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+        for epoch in range(3):
+            model.train()
+            model.eval()
+            for x, y in loader:
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+        """,
+        """
         import torch.nn as nn
         import torchvision
 
