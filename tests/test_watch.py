@@ -219,6 +219,52 @@ def test_an_eval_of_the_whole_model_that_nothing_ran_under_is_a_freeze_fz201():
     assert codes(w.report) == ["FZ201"], w.report.render_text()
 
 
+@contextlib.contextmanager
+def eval_mode(model):
+    """composer's `model_eval_mode`: eval() for the block, the mode it had restored after it."""
+    was = model.training
+    try:
+        model.eval()
+        yield
+    finally:
+        model.train(was)
+
+
+def test_a_context_managers_eval_and_restore_around_no_forward_is_fz502_not_fz201():
+    # composer computes train metrics on the step's own outputs inside `model_eval_mode(model)`:
+    # eval() and train() with no forward between, a switch and its undo, never a freeze
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    gen = torch.Generator().manual_seed(1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            model.train()
+            model(torch.randn(6, 4, generator=gen)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+            with eval_mode(model):
+                pass
+    assert codes(w.report) == ["FZ502"], w.report.render_text()
+
+
+def test_a_freeze_by_eval_undone_by_a_later_train_stays_fz201_beside_a_context_managers_pair():
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    gen = torch.Generator().manual_seed(1)
+    with freezelint.watch() as w:
+        model.eval()  # the freeze, at set-up
+        for _ in range(3):
+            with eval_mode(model):
+                pass
+            model.train()
+            model(torch.randn(6, 4, generator=gen)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert codes(w.report) == ["FZ201"], w.report.render_text()
+
+
 def test_the_tree_shows_modes_as_the_steps_ran_after_a_validation_pass():
     class Override(nn.Sequential):
         def train(self, mode: bool = True):  # keeps the frozen BatchNorm in eval, whatever the loop does
