@@ -1109,14 +1109,20 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         if kept is not None:
             out.append(_lr_kept_finding(oname if among > 1 else None, gi, hyper(ps[0]), kept, [p.name for p in ps]))
     if notes is not None:
+        # one note per optimizer and settings: mmengine's paramwise_cfg (`lr_mult=0`) makes a group per parameter
+        alike: dict[tuple[str | None, str], list[tuple[int, list[ParamRecord]]]] = {}
         for (oname, gi), ps in held_still.items():
-            if (oname, gi) in (lr_kept or {}):
-                continue
-            names = [p.name for p in ps]
-            notes.append(f"{listed(names)} (requires_grad=True, param group {gi} of {hyper(ps[0])}) did not change {over}: "
-                         f"the group's lr is 0, so no FZ505 (a stage a schedule has not reached yet, or a freeze "
-                         f"by learning rate, FZ304 in the code, which still computes their grads and optimizer "
-                         f"state)")
+            if (oname, gi) not in (lr_kept or {}):
+                alike.setdefault((oname, hyper(ps[0])), []).append((gi, ps))
+        for (_, settings), groups in alike.items():
+            names = [p.name for _, ps in groups for p in ps]
+            gis = [gi for gi, _ in groups]
+            which = (f"param group {gis[0]}" if len(gis) == 1 else f"param groups {gis[0]}-{gis[-1]}"
+                     if gis == list(range(gis[0], gis[-1] + 1)) else f"param groups {', '.join(map(str, gis))}")
+            notes.append(f"{listed(names)} (requires_grad=True, {which} of {settings}) did not change {over}: "
+                         f"{'the group' if len(gis) == 1 else 'each group'}'s lr is 0, so no FZ505 (a stage a "
+                         f"schedule has not reached yet, or a freeze by learning rate, FZ304 in the code, which "
+                         f"still computes their grads and optimizer state)")
     return out
 
 
