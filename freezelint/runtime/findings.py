@@ -704,7 +704,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   + (f"; for a BatchNorm fused into a QAT conv ({', '.join(fused)}), "
                      "`.apply(torch.ao.nn.intrinsic.qat.freeze_bn_stats)` on it, which its train() keeps"
                      if fused else ", or replace {them} with torchvision.ops.FrozenBatchNorm2d"
-                     if kinds == ["BatchNorm2d"] else ""))
+                     if kinds == ["BatchNorm2d"] else "")
+                  + _norm_eval_advice([m for m, _ in stats], live))
         out.append(AuditFinding(
             "FZ502", names[0] if one else f"{len(names)} modules",
             f"{listed(names)} ({', '.join(kinds)}) {frozen_how}, but {'runs' if one else 'run'} in train mode, so "
@@ -2078,6 +2079,24 @@ def _by_other_names(p: ParamRecord, one: str, other: str) -> bool:
     first = {n for n in names if matches(one, n)}
     second = {n for n in names if matches(other, n)}
     return bool(first) and bool(second) and not first & second
+
+
+def _norm_eval_advice(modules: list[str], live: Sequence[tuple[str, nn.Module]]) -> str:
+    """For norm layers inside modules that take OpenMMLab's `norm_eval` (mmcv, mmdet, mmpretrain
+    backbones: with it True their train() keeps their norm layers in eval()) set to False: the
+    switch their users set in the config. '' where any of them has no such owner."""
+    by_name = dict(live)
+    owners = []
+    for m in modules:
+        up = m
+        while getattr(by_name.get(up), "norm_eval", None) is not False:
+            if not up:
+                return ""
+            up = up.rpartition(".")[0]
+        owners.append(up)
+    named = [_label(o) for o in dict.fromkeys(owners)]
+    return (f"; {listed(named)} {'takes' if len(named) == 1 else 'take'} OpenMMLab's norm_eval, now False: "
+            f"set `norm_eval=True` in its config to keep {{them}} in eval() through train()")
 
 
 def norm_layers(named_modules: Iterable[tuple[str, nn.Module]]) -> dict[str, str]:
