@@ -219,6 +219,52 @@ def test_an_eval_of_the_whole_model_that_nothing_ran_under_is_a_freeze_fz201():
     assert codes(w.report) == ["FZ201"], w.report.render_text()
 
 
+@contextlib.contextmanager
+def eval_mode(model):
+    """composer's `model_eval_mode`: eval() for the block, the mode it had restored after it."""
+    was = model.training
+    try:
+        model.eval()
+        yield
+    finally:
+        model.train(was)
+
+
+def test_a_context_managers_eval_and_restore_around_no_forward_is_fz502_not_fz201():
+    # composer computes train metrics on the step's own outputs inside `model_eval_mode(model)`:
+    # eval() and train() with no forward between, a switch and its undo, never a freeze
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    gen = torch.Generator().manual_seed(1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            model.train()
+            model(torch.randn(6, 4, generator=gen)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+            with eval_mode(model):
+                pass
+    assert codes(w.report) == ["FZ502"], w.report.render_text()
+
+
+def test_a_freeze_by_eval_undone_by_a_later_train_stays_fz201_beside_a_context_managers_pair():
+    model = net()
+    freeze_backbone(model)
+    opt = torch.optim.SGD(model[4].parameters(), lr=0.1)
+    gen = torch.Generator().manual_seed(1)
+    with freezelint.watch() as w:
+        model.eval()  # the freeze, at set-up
+        for _ in range(3):
+            with eval_mode(model):
+                pass
+            model.train()
+            model(torch.randn(6, 4, generator=gen)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert codes(w.report) == ["FZ201"], w.report.render_text()
+
+
 def test_the_tree_shows_modes_as_the_steps_ran_after_a_validation_pass():
     class Override(nn.Sequential):
         def train(self, mode: bool = True):  # keeps the frozen BatchNorm in eval, whatever the loop does
@@ -1998,6 +2044,38 @@ def test_one_model_with_an_optimizer_per_part_whose_lr_is_zero_is_a_note_not_fz5
         "did not change over 2 steps: the group's lr is 0, so no FZ505 (a stage a schedule has not reached yet, or a "
         "freeze by learning rate, FZ304 in the code, which still computes their grads and optimizer state)"], \
         report.render_text()
+
+
+def lr_zero_steps(groups: list[dict]) -> "freezelint.AuditReport":
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(groups(model), lr=0.1, momentum=0.9)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            model(torch.randn(6, 4)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    return w.report
+
+
+def test_a_group_per_parameter_at_lr_zero_is_one_note_naming_the_groups():
+    # mmengine's paramwise_cfg (`custom_keys={"backbone": dict(lr_mult=0)}`) builds a group per parameter
+    report = lr_zero_steps(lambda m: [{"params": [p], "lr": 0.0} for p in m[0].parameters()]
+                           + [{"params": list(m[2].parameters())}])
+    assert report.ok, report.render_text()
+    assert [n for n in report.notes if "lr is 0" in n] == [
+        "0.weight, 0.bias (requires_grad=True, param groups 0-1 of SGD momentum=0.9) did not change over 2 steps: "
+        "each group's lr is 0, so no FZ505 (a stage a schedule has not reached yet, or a freeze by learning rate, "
+        "FZ304 in the code, which still computes their grads and optimizer state)"], report.render_text()
+
+
+def test_near_miss_groups_at_lr_zero_with_other_settings_keep_a_note_each():
+    report = lr_zero_steps(lambda m: [{"params": [m[0].weight], "lr": 0.0},
+                                      {"params": [m[0].bias], "lr": 0.0, "weight_decay": 0.1},
+                                      {"params": list(m[2].parameters())}])
+    assert [n.split(" did not")[0] for n in report.notes if "lr is 0" in n] == [
+        "0.weight (requires_grad=True, param group 0 of SGD momentum=0.9)",
+        "0.bias (requires_grad=True, param group 1 of SGD momentum=0.9 weight_decay=0.1)"], report.render_text()
 
 
 def test_near_miss_a_gan_whose_methods_forward_its_networks_stays_two_models():

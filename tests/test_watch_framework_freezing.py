@@ -241,3 +241,56 @@ def test_near_miss_models_the_script_names_keep_the_scripts_names():
     with freezelint.watch(steps=2) as w:
         clf.fit(2, end_to_end=False)
     assert "(2 models: body, model_head)" in w.report.render_text(), w.report.render_text()
+
+
+class _OpenMMBackbone(nn.Module):
+    """As mmcv, mmdet and mmpretrain backbones take it: with norm_eval=True their train() keeps
+    their BatchNorm layers in eval()."""
+
+    def __init__(self, norm_eval: bool | None):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU())
+        if norm_eval is not None:
+            self.norm_eval = norm_eval
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode and getattr(self, "norm_eval", False):
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm1d):
+                    m.eval()
+        return self
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+def _openmmlab_fz502(norm_eval: bool | None) -> list:
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.backbone, model.head = _OpenMMBackbone(norm_eval), nn.Linear(8, 2)
+    model.backbone.requires_grad_(False)  # frozen_stages
+    opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+    with freezelint.watch() as w:
+        for _ in range(3):
+            model.train()
+            model(torch.randn(6, 4)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    return [f for f in w.report.findings if f.code == "FZ502"]
+
+
+def test_fz502_in_a_backbone_whose_norm_eval_is_false_names_openmmlabs_switch():
+    (found,) = _openmmlab_fz502(False)
+    assert found.target == "backbone.layers.1"
+    assert found.advice.endswith("; backbone takes OpenMMLab's norm_eval, now False: set `norm_eval=True` in its "
+                              "config to keep it in eval() through train()"), found.advice
+
+
+def test_near_miss_fz502_in_a_backbone_without_norm_eval_names_no_config():
+    (found,) = _openmmlab_fz502(None)
+    assert "norm_eval" not in found.advice, found.advice
+
+
+def test_near_miss_norm_eval_true_keeps_the_frozen_statistics():
+    assert _openmmlab_fz502(True) == []

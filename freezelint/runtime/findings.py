@@ -710,7 +710,8 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                   + (f"; for a BatchNorm fused into a QAT conv ({', '.join(fused)}), "
                      "`.apply(torch.ao.nn.intrinsic.qat.freeze_bn_stats)` on it, which its train() keeps"
                      if fused else ", or replace {them} with torchvision.ops.FrozenBatchNorm2d"
-                     if kinds == ["BatchNorm2d"] else ""))
+                     if kinds == ["BatchNorm2d"] else "")
+                  + _norm_eval_advice([m for m, _ in stats], live))
         out.append(AuditFinding(
             "FZ502", names[0] if one else f"{len(names)} modules",
             f"{listed(names)} ({', '.join(kinds)}) {frozen_how}, but {'runs' if one else 'run'} in train mode, so "
@@ -1115,14 +1116,20 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
         if kept is not None:
             out.append(_lr_kept_finding(oname if among > 1 else None, gi, hyper(ps[0]), kept, [p.name for p in ps]))
     if notes is not None:
+        # one note per optimizer and settings: mmengine's paramwise_cfg (`lr_mult=0`) makes a group per parameter
+        alike: dict[tuple[str | None, str], list[tuple[int, list[ParamRecord]]]] = {}
         for (oname, gi), ps in held_still.items():
-            if (oname, gi) in (lr_kept or {}):
-                continue
-            names = [p.name for p in ps]
-            notes.append(f"{listed(names)} (requires_grad=True, param group {gi} of {hyper(ps[0])}) did not change {over}: "
-                         f"the group's lr is 0, so no FZ505 (a stage a schedule has not reached yet, or a freeze "
-                         f"by learning rate, FZ304 in the code, which still computes their grads and optimizer "
-                         f"state)")
+            if (oname, gi) not in (lr_kept or {}):
+                alike.setdefault((oname, hyper(ps[0])), []).append((gi, ps))
+        for (_, settings), groups in alike.items():
+            names = [p.name for _, ps in groups for p in ps]
+            gis = [gi for gi, _ in groups]
+            which = (f"param group {gis[0]}" if len(gis) == 1 else f"param groups {gis[0]}-{gis[-1]}"
+                     if gis == list(range(gis[0], gis[-1] + 1)) else f"param groups {', '.join(map(str, gis))}")
+            notes.append(f"{listed(names)} (requires_grad=True, {which} of {settings}) did not change {over}: "
+                         f"{'the group' if len(gis) == 1 else 'each group'}'s lr is 0, so no FZ505 (a stage a "
+                         f"schedule has not reached yet, or a freeze by learning rate, FZ304 in the code, which "
+                         f"still computes their grads and optimizer state)")
     return out
 
 
@@ -2078,6 +2085,24 @@ def _by_other_names(p: ParamRecord, one: str, other: str) -> bool:
     first = {n for n in names if matches(one, n)}
     second = {n for n in names if matches(other, n)}
     return bool(first) and bool(second) and not first & second
+
+
+def _norm_eval_advice(modules: list[str], live: Sequence[tuple[str, nn.Module]]) -> str:
+    """For norm layers inside modules that take OpenMMLab's `norm_eval` (mmcv, mmdet, mmpretrain
+    backbones: with it True their train() keeps their norm layers in eval()) set to False: the
+    switch their users set in the config. '' where any of them has no such owner."""
+    by_name = dict(live)
+    owners = []
+    for m in modules:
+        up = m
+        while getattr(by_name.get(up), "norm_eval", None) is not False:
+            if not up:
+                return ""
+            up = up.rpartition(".")[0]
+        owners.append(up)
+    named = [_label(o) for o in dict.fromkeys(owners)]
+    return (f"; {listed(named)} {'takes' if len(named) == 1 else 'take'} OpenMMLab's norm_eval, now False: "
+            f"set `norm_eval=True` in its config to keep {{them}} in eval() through train()")
 
 
 def norm_layers(named_modules: Iterable[tuple[str, nn.Module]]) -> dict[str, str]:

@@ -34,6 +34,7 @@ fingerprinted again, buffers compared with their copies, and `watch_report.judge
 
 from __future__ import annotations
 
+import inspect
 import sys
 import warnings
 import weakref
@@ -58,7 +59,7 @@ from freezelint.runtime.runner import AuditUsageError, compiled_graphs
 from freezelint.runtime.names import as_patterns
 from freezelint.runtime.swaps import log_swaps
 from freezelint.runtime.tree import Tree, class_name, unmade, walk
-from freezelint.runtime.watch_models import (call_site, dead_lightning_hooks, held_params, idle_optimizers,
+from freezelint.runtime.watch_models import (call_site, outside, dead_lightning_hooks, held_params, idle_optimizers,
                                                remember_names)
 from freezelint.runtime.watch_report import halted, judge, stats_moved_while_frozen
 
@@ -421,6 +422,9 @@ class Watch:
         self._eval_target: int | None = None  # the outermost eval() call in progress
         self._forwards = 0  # forwards of outermost modules so far
         self._eval_at: dict[int, int] = {}  # id(module eval() was called on) -> _forwards then
+        # id(module eval() was called on by a context manager) -> its frame, ids of the modules then
+        # training, and their entries in undone and trained_in_window then
+        self._eval_in: dict[int, tuple[Any, set[int], dict[int, nn.Module], set[int]]] = {}
         self.pre_eval: set[int] = set()  # ids of modules already in eval() when first seen
         # norm layers put in eval() on their own while their parameters trained (an eval-only
         # freeze of their statistics: deeplab's `freeze_bn()`, mmdet's norm_eval), seen or, done
@@ -712,6 +716,16 @@ class Watch:
                 if outer:
                     watch._eval_target = id(module)
                     watch._eval_at[id(module)] = watch._forwards
+                    # a context manager's eval() (composer's `model_eval_mode`), which its own exit
+                    # may undo: the modules it found training (told from those a freeze had put in
+                    # eval()), and which of them a train() had switched out of an eval(), as they were
+                    caller = outside(sys._getframe(1))
+                    if caller is not None and caller.f_code.co_flags & inspect.CO_GENERATOR:
+                        training = {id(m) for m in module.modules() if m.training}
+                        watch._eval_in[id(module)] = (caller, training, {i: watch.undone[i] for i in training & watch.undone.keys()},
+                                                      training & watch.trained_in_window)
+                    else:
+                        watch._eval_in.pop(id(module), None)
                     if isinstance(module, _NormBase):
                         watch._note_kept(module)
                 targets = watch.eval_targets.get(id(module))
@@ -743,9 +757,17 @@ class Watch:
                 out = orig(module, mode)
                 # the model ran since its own eval(): a validation pass (else that eval() froze it)
                 ran = watch._forwards > watch._eval_at.get(id(module), watch._forwards)
+                # a context manager's exit restoring what its eval() switched (composer's `model_eval_mode`
+                # around metrics on the step's own outputs, no forward): those it found training were
+                # never frozen, nothing undone
+                held = watch._eval_in.pop(id(module), None)
+                restored = held[1] if held is not None and held[0] is outside(sys._getframe(1)) else ()
+                if restored:  # as they were before the block
+                    watch.undone.update(held[2])
+                    watch.trained_in_window.update(held[3])
                 site = None
                 for m in evals:
-                    if m.training:
+                    if m.training and id(m) not in restored:
                         watch.undone[id(m)] = m
                         watch.undone_call[id(m)] = module
                         if site is None:  # only a train() that undoes an eval() looks up its caller

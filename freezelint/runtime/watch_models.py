@@ -224,12 +224,18 @@ def frame_variables(frame) -> dict:
     return found
 
 
+def outside(frame):
+    """The innermost frame from `frame` outward that is not freezelint's or torch's, or None."""
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY):
+        frame = frame.f_back
+    return frame
+
+
 def call_site(frame) -> str | None:
     """Where the code outside freezelint and torch that is running made its call, as messages say
     it: `in on_train_epoch_start at train.py:14`, `in model_eval_mode at composer/utils/misc.py:85`,
     or `at train.py:14` at a script's top level."""
-    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY):
-        frame = frame.f_back
+    frame = outside(frame)
     if frame is None:
         return None
     path = frame.f_code.co_filename
