@@ -136,6 +136,7 @@ def run_rules(module: cst.Module, rules: Sequence[Rule], project=None, path: str
     if project is not None and path:
         facts.project, facts.path = project, path
         facts.kinds.external_module_class = lambda q: project.module_class(path, q)
+        facts.kinds.external_plain_class = lambda q: project.plain_class(path, q)
         facts.kinds.external_attr_kind = lambda q, attr: project.class_attr(path, q, attr)
         facts.kinds.external_returned_kind = lambda q: project.returned_kind(path, q)
         facts.kinds.external_passed = lambda name, pos, param: project.passed_to(path, name, pos, param)

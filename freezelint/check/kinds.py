@@ -226,6 +226,8 @@ class Kinds:
         # Set by the engine when the file is checked in a project: is this qualified name an
         # nn.Module class defined in another project file?
         self.external_module_class = None
+        # ... and is it a class of another project file that no base makes a Module?
+        self.external_plain_class = None
         # ... and what a function of another project file returns: (its summary entry, the edge)
         self.external_returned_kind = None
         # ... and what attribute `attr` of an instance of such a class holds: (qualified class
@@ -300,9 +302,17 @@ class Kinds:
         is built by a class known to be no Module. Such a class outweighs how the file uses the
         object: a plain class may well have its own `eval()` or `state_dict()`."""
         for func, where in self.constructors(expr, scope):
-            if is_non_module_class(qualname(func, where)) or self._plain_local_class(func, where):
+            if is_non_module_class(qualname(func, where)) or self._plain_local_class(func, where) \
+                    or self._plain_project_class(func, where):
                 return True
         return False
+
+    def _plain_project_class(self, func: cst.BaseExpression, scope: Scope) -> bool:
+        """`HardBiasMitigator` imported from another project file whose class lines show it no
+        Module (project.plain_class): the same as a plain class of this file."""
+        q = qualname(func, scope) if self.external_plain_class is not None else None
+        return bool(q) and self.local_class(func, scope) is None and not is_library(q) \
+            and self.external_plain_class(q)
 
     def constructors(self, expr: cst.BaseExpression, scope: Scope) -> list[tuple[cst.BaseExpression, Scope]]:
         """The callees of the calls among the values a name (or `self.<attr>`) is given, with the

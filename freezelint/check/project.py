@@ -64,6 +64,8 @@ def _flow_words(text: str, pos: int = 0, endpos: int | None = None) -> bool:
 
 
 _MODULE_BASE_NAMES = {"Module", "LightningModule", "PreTrainedModel"}
+# bases that make no class a Module (`class Scorer(ABC)`, `class Cache(Generic[T])`): plain_class
+_PLAIN_BASE_QUALS = frozenset({"abc.ABC", "typing.Generic", "typing.Protocol", "builtins.object"})
 # a class with bases that assigns `self.<attr>`: its summary's "attrs" may say what another file's
 # `model.backbone` holds, so such a file is parsed even without a word of _FLOW_WORDS (its bases
 # on the class line or on the next, `class Net(\n    BaseModel\n):`)
@@ -528,7 +530,8 @@ class Project:
         `path#partial name` or `path#partial Name.method` -> what that file says of that function or method
         for FZ401 (_partial_of: the line of the partial load it returns, or the class's bases); `path#strict
         name` -> the load that function runs with its parameter as `strict` and drops (_strict_of, FZ401);
-        `path#rannot name` -> that function's return annotation (FZ106)."""
+        `path#rannot name` -> that function's return annotation (FZ106); `path#head Name` -> that class's
+        line, with or without bases (plain_class)."""
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
@@ -549,7 +552,7 @@ class Project:
                 root, _, words = name.partition("\n")
                 self._digests[dep] = _digest([str(f) for f in self._scan(words, Path(root))])
                 return self._digests[dep]
-            read = {"class": self._class_line, "acts": self._acts, "fresh": self._fresh,
+            read = {"class": self._class_line, "head": self._class_head, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "sdef": self._state_dict_def, "traindef": self._train_def, "bn": self._bn_words, "attrs": self._attrs,
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
@@ -1099,6 +1102,39 @@ class Project:
                 self._use(importer, path, name, summary=False)
                 return True
         return False
+
+    def plain_class(self, importer: str, qual: str, _depth: int = 0) -> bool:
+        """A project class no base can make an nn.Module (read from the `class` lines' text: no
+        summary, no parse): it names no base, or only `object`, `ABC`, `Generic[...]`, `Protocol`
+        and plain classes of its own file or of other project files. A library base is unknown."""
+        hit = self.resolve(importer, qual) if _depth <= _MAX_REEXPORT else None
+        return hit is not None and self._plain_class_at(*hit, _depth)
+
+    def _plain_class_at(self, path: Path, name: str, _depth: int) -> bool:
+        outline = self.outline(path)
+        head = self._class_head(path, name)
+        self.used[f"{path.resolve()}#head {name}"] = _digest(head)  # a base made a Module later changes it
+        if head is None or outline is None or _depth > _MAX_REEXPORT:
+            return False
+        for b in _bases_in(head):
+            b = b.partition("[")[0].strip()  # `Generic[T]`
+            qual = outline["imports"].get(b.split(".")[0]) if "." not in b else b
+            if b == "object" or qual in _PLAIN_BASE_QUALS:
+                continue
+            if qual and not is_library(qual):
+                if not self.plain_class(str(path), qual, _depth + 1):
+                    return False
+            elif qual or b not in outline["defs"] or b == name \
+                    or not self._plain_class_at(path, b, _depth + 1):
+                return False
+        return True
+
+    def _class_head(self, path: Path, name: str) -> str | None:
+        """The `class` line of top-level class `name`, with or without bases (`class Scorer:`)."""
+        outline = self.outline(path)
+        m = re.search(rf"^class[ \t]+{re.escape(name)}[ \t]*(?:\(([^)]*)\))?[ \t]*:", _shape(outline),
+                      re.M) if outline else None
+        return outline["text"][m.start():m.end()] if m else None
 
     def overrides_train(self, importer: str, qual: str) -> bool:
         """A project class that defines train() itself or through a project base class, read from
