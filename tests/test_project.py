@@ -1251,3 +1251,33 @@ def test_a_worker_summarises_a_base_its_tasks_import_once_a_run(tmp_path, monkey
     found = sorted((d.path, d.row, d.code) for d in pooled.diagnostics)
     assert found == sorted((d.path, d.row, d.code) for d in alone.diagnostics)
     assert len([f for f in found if f[2] == "FZ301"]) == runner.POOL_MIN_FILES + 2
+
+
+@pytest.mark.parametrize("cwd", ["above", "elsewhere"])
+def test_a_package_imports_itself_by_its_own_name_wherever_the_run_starts(tmp_path, monkeypatch, cwd):
+    """An unmarked package (an unpacked wheel: no pyproject.toml, no .git) whose modules import
+    each other as `pkg.helpers`: found from the directory above the package, whether the working
+    directory is above it or in another tree. Before, only a run started above it found them."""
+    from freezelint.check.runner import check_paths
+    from freezelint.config import load
+
+    pkg = tmp_path / "unpacked" / "mypkg"
+    write(pkg / "__init__.py", "")
+    write(pkg / "loading.py", """
+    def load(model, sd):
+        return model.load_state_dict(sd, strict=False)
+    """)
+    write(pkg / "models" / "__init__.py", "")
+    write(pkg / "models" / "base.py", """
+    from mypkg.loading import load
+
+
+    def restore(model, sd):
+        load(model, sd)
+    """)
+    # a module of the same name beside the package is not this package's: never reached by the name
+    write(tmp_path / "unpacked" / "loading.py", "def load(model, sd):\n    return None\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / ("unpacked" if cwd == "above" else "elsewhere"))
+    found = check_paths([str(pkg / "models" / "base.py")], load()).diagnostics
+    assert [(Path(d.path).name, d.row, d.code) for d in found] == [("base.py", 5, "FZ401")]

@@ -347,7 +347,14 @@ class Project:
         dots = len(qual) - len(qual.lstrip("."))
         parts = [p for p in qual.lstrip(".").split(".") if p]
         if not dots:
-            return dots, parts, self._roots(here)
+            roots = self._roots(here)
+            own = self._root_of(here)
+            # `import pkg.common.utils` inside the outermost package `pkg` itself: found from the directory
+            # above it, for that one name only (the rest of that directory may be site-packages), wherever
+            # the run was started from
+            if parts and parts[0] == own.name and (own / "__init__.py").is_file() and own.parent not in roots:
+                roots = [*roots, own.parent]
+            return dots, parts, roots
         base = here.parent
         for _ in range(dots - 1):
             base = base.parent
