@@ -576,8 +576,13 @@ class Project:
         return [] if outline is None or "BatchNorm" not in outline["text"] else [self.summary(path)]
 
     def _class_line(self, path: Path, name: str) -> str | None:
+        """The `class` line of top-level class `name` up to its bases' closing parenthesis; None without bases."""
+        return self._class_text(path, name, r"\(([^)]*)\)")
+
+    def _class_text(self, path: Path, name: str, rest: str) -> str | None:
+        """The text of the `class name` line up to what the pattern `rest` matches after the name."""
         outline = self.outline(path)
-        m = re.search(rf"^class[ \t]+{re.escape(name)}[ \t]*\(([^)]*)\)", _shape(outline), re.M) if outline else None
+        m = re.search(rf"^class[ \t]+{re.escape(name)}[ \t]*{rest}", _shape(outline), re.M) if outline else None
         return outline["text"][m.start():m.end()] if m else None
 
     def _link(self, edge: Edge) -> None:
@@ -1138,10 +1143,7 @@ class Project:
 
     def _class_head(self, path: Path, name: str) -> str | None:
         """The `class` line of top-level class `name`, with or without bases (`class Scorer:`)."""
-        outline = self.outline(path)
-        m = re.search(rf"^class[ \t]+{re.escape(name)}[ \t]*(?:\(([^)]*)\))?[ \t]*:", _shape(outline),
-                      re.M) if outline else None
-        return outline["text"][m.start():m.end()] if m else None
+        return self._class_text(path, name, r"(?:\(([^)]*)\))?[ \t]*:")
 
     def overrides_train(self, importer: str, qual: str) -> bool:
         """A project class that defines train() itself or through a project base class, read from
