@@ -103,26 +103,29 @@ def _interpreter(p: Path) -> str | None:
 def _unreadable(p: Path) -> str | None:
     """Why a file named explicitly cannot be checked (a link to nothing, a FIFO, a device), or None.
     Decided here, before any part of the run resolves its path (a link loop raises there)."""
+    mode = _mode(p)
+    if isinstance(mode, str):
+        return f"cannot read: {mode}"
+    return None if stat.S_ISREG(mode) else f"not checked: {kind_of(mode)}, not a regular file"
+
+
+def _mode(p: Path) -> int | str:
+    """The file mode of what `p` leads to, or why there is none (a link to nothing, a link loop)."""
     problem = link_problem(p)
     if problem is not None:
-        return f"cannot read: {problem}"
+        return problem
     try:
-        mode = os.stat(p).st_mode
+        return os.stat(p).st_mode
     except OSError as e:
-        return f"cannot read: {e.strerror or e}"
-    return None if stat.S_ISREG(mode) else f"not checked: {kind_of(mode)}, not a regular file"
+        return e.strerror or str(e)
 
 
 def _not_a_file(path: Path) -> str | None:
     """Why a `*.py` met in a walk that is no regular file is skipped, or None for a link to a
     directory (links are not followed in a walk: that is the rule, not a problem)."""
-    problem = link_problem(path)
-    if problem is not None:
-        return problem
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as e:
-        return e.strerror or str(e)
+    mode = _mode(path)
+    if isinstance(mode, str):
+        return mode
     return None if stat.S_ISDIR(mode) else f"{kind_of(mode)}, not a regular file"
 
 
