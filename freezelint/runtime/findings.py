@@ -118,8 +118,9 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
     out: list[AuditFinding] = []
     for name, m in modules:
         attrs = vars(m)
-        out.extend(AuditFinding("FZ113", _label(name), _mode_said(m, attr), _mode_fix(attr, attrs[attr]))
-                   for attr in mode_shadowed(m))
+        if "train" in attrs or "eval" in attrs:  # rare; asked before _plain, whose names may include them
+            out.extend(AuditFinding("FZ113", _label(name), _mode_said(m, attr), _mode_fix(attr, attrs[attr]))
+                       for attr in mode_shadowed(m))
         if _plain(attrs):
             continue  # the common case
         if "requires_grad_" in attrs:
