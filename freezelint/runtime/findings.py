@@ -112,6 +112,10 @@ def _mode_fix(attr: str, value: Any) -> str:
     return f"call {call} instead and delete the attribute (`del module.{attr}`)"
 
 
+# FZ501's cause where zero_grad keeps zeroed grads: the watch's report rewords it for opacus and fastai
+KEPT_BY_ZERO_GRAD = "zero_grad(set_to_none=False) keeps such grads alive"
+
+
 def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, nn.Parameter]]) -> list[AuditFinding]:
     """FZ101/FZ102/FZ103 and FZ113, visible on the live objects whatever the steps do (the model's
     named modules and parameters)."""
@@ -541,7 +545,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
             why = (f"{{their}} .grad was {grad} left from before {{they}} {{were}} frozen, and the optimizer "
                    f"({hyper(ps[0])}) applied it")
             if not set_to_none:
-                why += "; zero_grad(set_to_none=False) keeps such grads alive"
+                why += f"; {KEPT_BY_ZERO_GRAD}"
             advice = ("after freezing, clear the grads (`p.grad = None` or `zero_grad(set_to_none=True)`) and "
                       "build the optimizer from trainable parameters only")
         else:

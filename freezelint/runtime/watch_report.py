@@ -538,7 +538,7 @@ def _private_stats(f: F.AuditFinding) -> F.AuditFinding:
 def _dp_zero_grad(f: F.AuditFinding) -> F.AuditFinding:
     """FZ501 blaming zero_grad(set_to_none=False) under opacus, whose DPOptimizer.zero_grad() defaults
     to it: the loop's plain `optimizer.zero_grad()` is that call."""
-    kept = "zero_grad(set_to_none=False) keeps such grads alive"
+    kept = F.KEPT_BY_ZERO_GRAD
     return replace(f, message=f.message.replace(kept, f"{kept} (opacus's DPOptimizer.zero_grad() defaults to "
                                                       f"set_to_none=False)")) if kept in f.message else f
 
@@ -547,7 +547,7 @@ def _fastai_zero_grad(f: F.AuditFinding) -> F.AuditFinding:
     """FZ501 on a zero grad kept under fastai's own Optimizer, whose zero_grad() always zeroes in
     place (it has no set_to_none) and whose step applies weight decay to every parameter with a
     grad: the fixes are fastai's, not a torch optimizer's."""
-    kept = "zero_grad(set_to_none=False) keeps such grads alive"
+    kept = F.KEPT_BY_ZERO_GRAD
     if kept not in f.message:
         return f
     advice = ("after `learn.freeze()` (or any freeze after training), set each frozen parameter's `.grad = None`: "
