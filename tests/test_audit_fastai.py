@@ -199,3 +199,10 @@ def test_ranger_lookahead_and_its_slow_weights_are_restored():
     saved.check()
     assert opt.count == 4 and opt.slow_weights is slow_obj
     assert all(torch.equal(a, b) for a, b in zip(slow, (t for pg in opt.slow_weights for t in pg)))
+    # the memory the restore holds up front: the buffers, trained weights and grads copied, and the slow weights
+    from freezelint.runtime.restore import Snapshot
+    params = list(learn.model.parameters())
+    snap = Snapshot(learn.model, [fastai_steps.as_torch(opt)], params)
+    held = [*learn.model.buffers(), *(p for pg in opt.param_lists for p in pg if p.requires_grad),
+            *(p.grad for p in params if p.grad is not None), *(t for pg in opt.slow_weights for t in pg)]
+    assert snap.extra_bytes == sum(t.numel() * t.element_size() for t in held)

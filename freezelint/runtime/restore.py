@@ -77,6 +77,9 @@ class Snapshot:
         self.requires_grad = [(p, p.requires_grad) for p in params]  # a step_fn may toggle them
         self.parts = {id(o): (_FastaiSnapshot(o) if isinstance(o, fastai_steps.Optimizer) else _OptimizerSnapshot(o))
                       for o in self.optimizers}
+        # what a fastai optimizer's attributes hold (Lookahead's slow weights) is copied up front too
+        self.extra_bytes += sum(_nbytes(c) for part in self.parts.values() if isinstance(part, _FastaiSnapshot)
+                                for _t, c in part.tensors)
         self.rng_cpu = torch.get_rng_state()
         self.rng_cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
         self.rng_py = random.getstate()
