@@ -111,6 +111,25 @@ def test_a_body_refrozen_with_its_grads_cleared_stays_still():
     assert not any(r.changed for r in report.params if not r.requires_grad), report.params
 
 
+def test_a_torch_optimizer_beside_fastai_zeroes_as_asked():
+    """fastai's optimizer zeroes its grads in place; a torch optimizer audited with it zeroes as
+    set_to_none says (True: a stale grad of a part it holds, frozen since, is cleared to None, so
+    AdamW's weight decay leaves that part still, as the loop's own zero_grad() would)."""
+    learn = _learner()
+    learn.create_opt()
+    learn.freeze()
+    aux = learn.model.aux = nn.Linear(2, 2)  # held by a torch optimizer of its own; frozen, a grad left over
+    side = torch.optim.AdamW(aux.parameters(), lr=1e-2, weight_decay=0.1)
+    aux.requires_grad_(False)
+    for p in aux.parameters():
+        p.grad = torch.ones_like(p)
+    before = [p.clone() for p in aux.parameters()]
+    report = freezelint.audit(learn.model, [learn.opt, side])
+    assert not any(r.changed for r in report.params if r.name.startswith("aux.")), report.findings
+    assert "FZ501" not in _codes(report), report.findings
+    assert all(torch.equal(a, p) for a, p in zip(before, aux.parameters()))
+
+
 def test_a_head_swapped_after_the_optimizer_was_built_is_reported():
     learn = _learner()
     learn.create_opt()

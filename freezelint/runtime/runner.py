@@ -210,11 +210,11 @@ _SCALER_METHODS = ("scale", "step", "update", "state_dict", "load_state_dict")
 
 
 def _train_steps(model: nn.Module, optimizers: list[torch.optim.Optimizer], params: list[nn.Parameter],
-                 batch: Any, steps: int, loss_fn: Callable | None, set_to_none: bool, scaler: Any,
+                 batch: Any, steps: int, loss_fn: Callable | None, set_to_none: list[bool], scaler: Any,
                  autocast_dtype: torch.dtype | None, device: torch.device, track: frozenset[int],
                  at: list[Any], last: list[str]) -> list[str]:
     """The audited steps, as a training loop runs them: forward, backward, every optimizer's
-    step, zero_grad. Returns, per parameter, the grad it had at some step: 'nonzero' over 'zero'
+    step, zero_grad (each optimizer's set_to_none: `set_to_none`, in order). Returns, per parameter, the grad it had at some step: 'nonzero' over 'zero'
     over 'none'; `last` receives the last step's, every grad read (see mark_zero_grads). `at` is
     kept as [step, phase] (from 1; "model", "loss" or "backward"), and [step, "step", optimizer]
     while an optimizer steps, for a failure's message."""
@@ -243,8 +243,8 @@ def _train_steps(model: nn.Module, optimizers: list[torch.optim.Optimizer], para
         at[1:] = ["model"]
         if scaler is not None:
             scaler.update()
-        for optimizer in optimizers:
-            optimizer.zero_grad(set_to_none=set_to_none)
+        for optimizer, to_none in zip(optimizers, set_to_none):
+            optimizer.zero_grad(set_to_none=to_none)
     return seen
 
 
@@ -448,7 +448,9 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     optimizers = [o for _, o in opts]
     fastai = any(isinstance(o, fastai_steps.Optimizer) for o in optimizers)
     # fastai's own Optimizer zeroes grads in place (its zero_grad() has no set_to_none): the audit
-    # clears them as it does, or a frozen parameter's zero grad, which its weight decay acts on, is lost
+    # clears them as it does, or a frozen parameter's zero grad, which its weight decay acts on, is lost;
+    # a torch optimizer audited beside it zeroes as asked (the report's setting is fastai's)
+    to_none = [set_to_none and not isinstance(o, fastai_steps.Optimizer) for o in optimizers]
     set_to_none = set_to_none and not fastai
     # each optimizer and those it wraps: the snapshot's; those of them with hooks: the hooks'
     steppers = list({id(o): o for n, given in opts for o in _chain(n, given)}.values())
@@ -531,8 +533,8 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
         with spread.steps_context() if spread is not None else contextlib.nullcontext():
             if stepping:
                 wrapper.zero_grad(set_to_none=set_to_none)
-                for o in optimizers:
-                    o.zero_grad(set_to_none=set_to_none)
+                for o, none in zip(optimizers, to_none):
+                    o.zero_grad(set_to_none=none)
             if not stepping:
                 pass
             elif step_fn is not None:
@@ -540,7 +542,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                     step_fn(wrapper, optimizer, batch)
                 grad_seen, last_grads = watch.seen, watch.last if steps > 1 else []
             else:
-                grad_seen = _train_steps(wrapper, optimizers, params, batch, steps, loss_fn, set_to_none, scaler,
+                grad_seen = _train_steps(wrapper, optimizers, params, batch, steps, loss_fn, to_none, scaler,
                                          autocast_dtype, device, track, at, last_grads)
         after = dict(zip(watched, fingerprint_watched()))
         state_after = {id(p) for o in steppers for p in o.state if o.state[p]}
