@@ -304,8 +304,8 @@ def test_a_script_that_does_not_compile_is_one_line_with_its_place(cli, tmp_path
 def test_a_directory_is_not_a_script(cli, tmp_path):
     (tmp_path / "proj").mkdir()
     r = cli(tmp_path, "run", "proj")
-    assert r.code == 2 and r.err.strip() == ("freezelint: error: proj is a directory: give the script (train.py), or "
-                                             "`-m PACKAGE` for a package with a __main__.py"), r.err
+    assert r.code == 2 and r.err.strip() == ("freezelint: error: proj is a directory with no __main__.py: give the "
+                                             "script (train.py), or `-m PACKAGE` for a package with a __main__.py"), r.err
 
 
 def test_an_empty_expectation_pattern_is_a_usage_error(cli, tmp_path):

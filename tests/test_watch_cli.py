@@ -760,6 +760,49 @@ def test_script_sees_argv0_and_file_as_python_gives_them(cli, tmp_path):
     assert r.code == 2 and r.out.splitlines() == [seen], r.out + r.err  # no optimizer: exit 2, after its print
 
 
+def test_a_zip_a_directory_and_a_pyc_run_as_python_runs_them(cli, tmp_path):
+    """What `python` runs besides a source file: a zip or a directory with a __main__.py (its module
+    beside it importable from the zip or directory), a .pyc: argv[0], `__file__` and sys.path[0] as
+    python gives them, and the training in them watched."""
+    import py_compile
+    import zipfile
+
+    main = """
+        import sys
+        import helper
+        print("seen", repr(sys.argv[0]), repr(__file__), repr(sys.path[0]), sys.argv[1:])
+        helper.train()
+    """
+    helper = """
+        import torch, torch.nn as nn
+
+        def train():
+            model = nn.Linear(4, 2)
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            for _ in range(3):
+                model(torch.randn(5, 4)).pow(2).mean().backward()
+                opt.step()
+                opt.zero_grad()
+    """
+    write(tmp_path / "app" / "__main__.py", main)
+    write(tmp_path / "app" / "helper.py", helper)
+    with zipfile.ZipFile(tmp_path / "app.zip", "w") as z:
+        for name in ("__main__.py", "helper.py"):
+            z.write(tmp_path / "app" / name, name)
+    write(tmp_path / "helper.py", helper)  # the .pyc's import: from its folder, as python finds it
+    py_compile.compile(str(tmp_path / "app" / "__main__.py"), cfile=str(tmp_path / "main.pyc"))
+    for target in ("app.zip", "app", "main.pyc"):
+        python = subprocess.run([sys.executable, target, "x"], cwd=tmp_path, capture_output=True, text=True,
+                                check=True).stdout
+        assert python.startswith(f"seen {target!r} "), python
+        r = cli(tmp_path, "run", target, "x")
+        assert r.code == 0 and r.out.splitlines()[0] == python.strip(), (target, python, r.out + r.err)
+        assert "2 steps" in r.out, r.out
+    (tmp_path / "empty").mkdir()
+    r = cli(tmp_path, "run", "empty")
+    assert r.code == 2 and r.err.startswith("freezelint: error: empty is a directory with no __main__.py"), r.err
+
+
 def test_script_through_a_linked_folder_keeps_the_link_in_file_and_the_real_folder_on_sys_path(cli, tmp_path):
     write(tmp_path / "real" / "p.py", "import sys\nprint(__file__, sys.path[0])\n")
     (tmp_path / "link").symlink_to(tmp_path / "real")

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import json
 import os
 import runpy
@@ -470,29 +471,66 @@ def _resolve(opts: RunOptions) -> tuple[str, str | None]:
         origin = spec.origin if spec.origin not in (None, "built-in", "frozen") else None
         return origin or opts.target, os.path.abspath(origin) if origin else None
     path = Path(opts.target)
-    if path.is_dir():
-        raise RunError(f"{opts.target} is a directory: give the script (train.py), or `-m PACKAGE` for a package "
-                       f"with a __main__.py")
-    if not path.is_file():
+    if path.is_dir() and not _has_main([path]):  # one with a __main__ runs as `python DIR` runs it
+        raise RunError(f"{opts.target} is a directory with no __main__.py: give the script (train.py), or "
+                       f"`-m PACKAGE` for a package with a __main__.py")
+    if not path.exists():
         raise RunError(f"no such file: {opts.target}")
+    if not path.is_file() and not path.is_dir():  # a pipe or a device: reading it could block
+        raise RunError(f"{opts.target} is not a regular file")
     if path.suffix == ".ipynb":  # its JSON may even run as Python, and watch nothing
         raise RunError(f"{opts.target} is a notebook: export it as a script (jupyter nbconvert --to script), or "
                        f"call freezelint.watch() in it")
     return str(path), os.path.abspath(path)  # `__file__` as python gives it: absolute, links kept
 
 
-def _run_script(script: str) -> dict:
-    """Run SCRIPT (its absolute path) as __main__ as `python SCRIPT` does: `__file__` absolute,
-    sys.argv[0] left as the caller set it, the path as typed. runpy.run_path sets both to the path
-    it is given, so it runs only what is no plain source file (a zip, a .pyc): as runpy reads it."""
-    import io
+def _importer(script: str) -> bool:
+    """Whether SCRIPT is a directory or zip with a __main__, which python runs from sys.path[0] = SCRIPT."""
     import pkgutil
+
+    return os.path.isdir(script) or pkgutil.get_importer(script) is not None
+
+
+def _runs_by_runpy(script: str) -> bool:
+    """Whether SCRIPT is no plain source file: one an importer runs, or bytecode (a .pyc)."""
+    if _importer(script):
+        return True
+    with io.open_code(script) as f:
+        return f.read(4) == importlib.util.MAGIC_NUMBER
+
+
+@contextlib.contextmanager
+def _argv0_as_typed(argv0: str) -> Iterator[None]:
+    """runpy.run_path makes argv[0] the path it runs (absolute here, for `__file__` and sys.path[0]
+    as python gives them); python leaves argv[0] as typed. Its private setter of argv[0] is told
+    the typed path where this Python has it (else argv[0] stays absolute)."""
+    modified = getattr(runpy, "_ModifiedArgv0", None)
+    if modified is None:
+        yield
+        return
+
+    class Typed(modified):  # type: ignore[misc, valid-type]
+        def __init__(self, value: Any) -> None:
+            super().__init__(argv0)
+
+    runpy._ModifiedArgv0 = Typed  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        runpy._ModifiedArgv0 = modified  # type: ignore[attr-defined]
+
+
+def _run_script(script: str, argv0: str) -> dict:
+    """Run SCRIPT (its absolute path) as __main__ as `python SCRIPT` does: `__file__` and sys.path[0]
+    absolute, sys.argv[0] left as the caller set it, the path as typed (ARGV0). What is no plain
+    source file (a directory or zip with a __main__, a .pyc) runs through runpy.run_path."""
     import types
 
+    if _runs_by_runpy(script):
+        with _argv0_as_typed(argv0):
+            return runpy.run_path(script, run_name="__main__")
     with io.open_code(script) as f:
         source = f.read()
-    if pkgutil.get_importer(script) is not None or source[:4] == importlib.util.MAGIC_NUMBER:
-        return runpy.run_path(script, run_name="__main__")
     code = compile(source, script, "exec", dont_inherit=True)  # not this module's __future__ flags
     module = types.ModuleType("__main__")
     module.__dict__.update(__file__=script, __cached__=None, __loader__=None, __package__="", __spec__=None)
@@ -633,8 +671,8 @@ def run_script(opts: RunOptions) -> int:
         sys.path[:] = saved_path
         return _fail(opts, str(e))
     sys.argv = [argv0, *opts.args]
-    if not opts.module and script:
-        # as `python SCRIPT.py` puts the script's folder first, links resolved
+    if not opts.module and script and not _importer(script):
+        # as `python SCRIPT.py` puts the script's folder first, links resolved (runpy puts a zip or directory)
         sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
     failure: BaseException | None = None
     spawned: list[int] = []
@@ -651,7 +689,7 @@ def run_script(opts: RunOptions) -> int:
                 if opts.module:
                     ran = runpy.run_module(opts.target, run_name="__main__", alter_sys=True)
                 else:
-                    ran = _run_script(script)
+                    ran = _run_script(script, argv0)
             except SystemExit as e:
                 if e.code in (0, None) and not watch.started and not spawned:
                     untorched = _no_torch_step(watch)
