@@ -42,8 +42,9 @@ class Trainer(Base):
 """
 
 DEFAULT = ("`self.load(...)` runs `load_state_dict(..., strict=strict)` with `strict` left at its default, False, "
-           "and drops its missing and unexpected keys (models/base.py:6): if no key matches (a `module.` or "
-           "`backbone.` prefix), nothing is loaded and nothing says so; check the keys, or return them and check "
+           "and drops its missing and unexpected keys (models/base.py:6): if no key matches (a key prefix that "
+           "differs, added or stripped: `module.`, `backbone.`), nothing is loaded and nothing says so; check the "
+           "keys, or return them and check "
            "them here")
 
 

@@ -46,7 +46,8 @@ def test_a_caller_that_drops_the_result_of_the_default_false_is_reported():
     assert found[0].message == (
         "`self.load(...)` runs `load_state_dict(..., strict=strict)` with `strict` left at its default, False, "
         "and returns its missing and unexpected keys (line 11); this call drops them: if no key matches "
-        "(a `module.` or `backbone.` prefix), nothing is loaded and nothing says so; check them")
+        "(a key prefix that differs, added or stripped: `module.`, `backbone.`), nothing is loaded and nothing "
+        "says so; check them")
 
 
 @pytest.mark.parametrize("body, default", [

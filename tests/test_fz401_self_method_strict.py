@@ -37,7 +37,8 @@ def test_a_self_method_given_strict_false_is_reported_at_the_call():
     assert [d.row for d in found] == [9]
     assert found[0].message == (
         "`self.load_weights(..., strict=False)` runs `load_state_dict(..., strict=strict)` and drops its missing "
-        "and unexpected keys (line 12): if no key matches (a `module.` or `backbone.` prefix), nothing is loaded "
+        "and unexpected keys (line 12): if no key matches (a key prefix that differs, added or stripped: "
+        "`module.`, `backbone.`), nothing is loaded "
         "and nothing says so; check the keys, or return them and check them here")
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f82f57eb456c4dd6a01c851eebb9dfdf'
+RULES_DIGEST = 'd027deec98b655f99d8ff34322627c11'
 
 GATES = {
     'FZ002': (

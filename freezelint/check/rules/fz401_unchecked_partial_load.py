@@ -1187,7 +1187,8 @@ class UncheckedPartialLoad(Rule):
             risk = (f"every key kept is one of the model's (`{indexed}` raises on any other), but the model's "
                     f"weights left out (a shape that differs, a key the checkpoint lacks) keep their "
                     f"initial values and nothing says which; {_advice(names, missing_only=True)}") if indexed else \
-                (f"if no key matches (a `module.` or `backbone.` prefix), nothing is loaded and nothing says so; "
+                (f"if no key matches (a key prefix that differs, added or stripped: `module.`, `backbone.`), "
+                 f"nothing is loaded and nothing says so; "
                  f"{_advice(names)}")
             yield self.finding(
                 call, f"the result of `{src(call.func.value)}.load_state_dict(..., strict=False)` {kept}: {risk}", ctx)
@@ -1255,7 +1256,8 @@ class UncheckedPartialLoad(Rule):
                 advice = "check them"
             yield self.finding(
                 call,
-                f"{told}: if no key matches (a `module.` or `backbone.` prefix), nothing is loaded and nothing says "
+                f"{told}: if no key matches (a key prefix that differs, added or stripped: `module.`, `backbone.`), "
+                f"nothing is loaded and nothing says "
                 f"so; {advice}",
                 mc.ctx, facts=facts, edges=edges,
             )
