@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd027deec98b655f99d8ff34322627c11'
+RULES_DIGEST = 'ead3142e0f8eb08c9bea71ef979aa137'
 
 GATES = {
     'FZ002': (

@@ -16,6 +16,7 @@ from typing import ClassVar, Iterable
 import libcst as cst
 
 from freezelint import codes
+from freezelint.check.declared import class_of
 from freezelint.check.facts import AttrStore, Ctx, Facts
 from freezelint.check.flow import flows_of, note_used
 from freezelint.check.syntax import assigned_pairs, walk
@@ -179,6 +180,17 @@ def module_said(facts: Facts, obj: str, proofs: list[tuple[cst.Call, ...]]) -> s
     if not shown:
         return f"`{obj}` is used as an nn.Module"
     return f"`{obj}` is used as an nn.Module ({' and '.join(f'`{t}` at line {n}' for n, t in sorted(shown))})"
+
+
+def part_said(facts: Facts, obj: cst.Attribute, ctx: Ctx, built: list) -> str:
+    """Why `model.backbone` is taken for a submodule (declared.named_part, whose constructors are
+    `built`): "`model.backbone` is taken for a submodule, as `backbone` names a part of a model and
+    `model` is an nn.Module"."""
+    root = obj.value
+    why = module_said(facts, src(root), facts.kinds.use_proofs(root, ctx.scope))
+    if built:
+        why += f", built by `{src(class_of(built[0][0]))}(...)`, a class of another package the checker cannot read"
+    return f"`{src(obj)}` is taken for a submodule, as `{obj.attr.value}` names a part of a model and {why}"
 
 
 def _short(call: cst.Call) -> str:

@@ -6,11 +6,11 @@ from typing import Iterable
 
 import libcst as cst
 
-from freezelint.check.declared import class_of, named_part, reads_back, sets_module_flag
+from freezelint.check.declared import named_part, reads_back, sets_module_flag
 from freezelint.check.facts import PARAM, Facts
 from freezelint.check.flow import FREEZE, UNFREEZE, flows_of, note_used
 from freezelint.check.kinds import ALTERNATIVES
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, src, value_src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, part_said, src, value_src
 from freezelint.check.syntax import root_of
 
 
@@ -1068,15 +1068,10 @@ def _named_part(self_rule, facts: Facts, store, tensors) -> Finding | None:
     built = named_part(facts, obj, store.ctx, tensors)
     if built is None:
         return None
-    root = obj.value
-    value, text, base = value_src(store.value), src(obj), src(root)
-    why = module_said(facts, base, facts.kinds.use_proofs(root, store.ctx.scope))
-    if built:
-        why += f", built by `{src(class_of(built[0][0]))}(...)`, a class of another package the checker cannot read"
+    value, text = value_src(store.value), src(obj)
     return self_rule.finding(
         store.attr_node,
-        f"`{text}` is taken for a submodule, as `{obj.attr.value}` names a part of a model and {why}; "
-        f"`{text}.requires_grad = {value}` sets an attribute autograd never reads, and every parameter "
+        f"{part_said(facts, obj, store.ctx, built)}; `{text}.requires_grad = {value}` sets an attribute autograd never reads, and every parameter "
         f"stays as it was; call `{text}.requires_grad_({value})`",
         store.ctx,
         call_fix(store, "requires_grad_", f"Call `{text}.requires_grad_({value})`", safe=False),

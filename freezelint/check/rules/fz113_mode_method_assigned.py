@@ -6,8 +6,9 @@ from typing import Iterable
 
 import libcst as cst
 
+from freezelint.check.declared import named_part
 from freezelint.check.facts import Facts
-from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, src, value_src
+from freezelint.check.rules.base import ASSIGNED, Example, Finding, Rule, call_fix, module_said, part_said, src, value_src
 from freezelint.check.rules.fz101_requires_grad_method_assigned import stores_callable
 from freezelint.check.rules.fz106_training_flag_assigned import train_overridden
 
@@ -201,8 +202,49 @@ class ModeMethodAssigned(Rule):
             """,
             unsafe=True,  # a Module only because `.parameters()` is called on it
         ),
+        Example(
+            """
+            class Probe:
+                def __init__(self, model):
+                    self._model = model
+
+                def fit(self, loader):
+                    self._model.train()
+                    self._model.backbone.train = False  # expect: FZ113
+            """,
+            fixed="""
+            class Probe:
+                def __init__(self, model):
+                    self._model = model
+
+                def fit(self, loader):
+                    self._model.train()
+                    self._model.backbone.train(False)  # expect: FZ113
+            """,
+            unsafe=True,  # `backbone` taken for a submodule by its name, as FZ102 takes it
+        ),
     ]
     good = [
+        """
+        import torch.nn as nn
+
+        def infer(model, x):
+            model.encoder.train = False  # `model` only called: any callable is
+            return model(x)
+
+        def tune(model):
+            model.train()
+            model.settings.train = False  # not a name models give their parts
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = nn.Linear(2, 2)
+
+        net = Net()
+        net.eval()
+        net.decoder.eval = True  # Net's parts are known: no decoder among them
+        """,
         """
         class CIFAR10:  # a torchvision-style dataset: `train` selects the split
             def __init__(self, root, train=True):
@@ -277,11 +319,16 @@ class ModeMethodAssigned(Rule):
             if info.is_module:
                 yield from self._class_body(info)
         for store in facts.attr_stores:
-            if store.attr not in _MODE_METHODS or store.form == "augassign" or not facts.is_module(store.obj, store.ctx):
+            if store.attr not in _MODE_METHODS or store.form == "augassign":
+                continue
+            # `self._model.backbone.train = False`: a part of a given model, taken for a submodule by its
+            # name as FZ102 takes it (declared.named_part)
+            part = None if facts.is_module(store.obj, store.ctx) else named_part(facts, store.obj, store.ctx)
+            if part is None and not facts.is_module(store.obj, store.ctx):
                 continue
             if stores_callable(store.value, store.ctx.scope, facts, _MODE_METHODS):
                 continue
-            yield self._report(facts, store)
+            yield self._report(facts, store, part)
 
     def _class_body(self, info) -> Iterable[Finding]:
         """`train = False` in the body of a Module subclass: the class attribute hides the method on
@@ -308,10 +355,14 @@ class ModeMethodAssigned(Rule):
                 stmt=stmt,
             )
 
-    def _report(self, facts: Facts, store) -> Finding:
+    def _report(self, facts: Facts, store, part: list | None = None) -> Finding:
+        """`part`: the constructors of the root of a part taken for a submodule by its name (None: the
+        object is known to be a Module)."""
         obj, value = src(store.obj), value_src(store.value)
         proof = facts.kinds.use_proofs(store.obj, store.ctx.scope)
-        said = f"{module_said(facts, obj, proof)}: " if proof else ""
+        said = f"{part_said(facts, store.obj, store.ctx, part)}: " if part is not None else \
+            f"{module_said(facts, obj, proof)}: " if proof else ""
+        guessed = bool(proof) or part is not None  # a fix on a guess is unsafe
         if store.attr == "eval":
             meant = {"True": f"`{obj}.eval()`", "False": f"`{obj}.train()`"}.get(value, f"`{obj}.eval()` or `{obj}.train()`")
             return self.finding(
@@ -322,7 +373,8 @@ class ModeMethodAssigned(Rule):
             )
         head = (f"{said}`{obj}.train = {value}` replaces nn.Module's `train()` with a value: the mode does not "
                 f"change, and every later `{obj}.train()` or `{obj}.eval()`, also a parent module's, raises TypeError")
-        other = train_overridden(facts, store.obj, store.ctx.scope, facts.kind(store.obj, store.ctx))
+        kind = facts.kind(store.obj, store.ctx)  # none for a part taken by its name: nothing known to override
+        other = train_overridden(facts, store.obj, store.ctx.scope, kind) if kind is not None else None
         if other is not None:
             return self.finding(store.attr_node, f"{head}; call `torch.nn.Module.train({obj}, {value})` ({other[0]})",
                                 store.ctx)
@@ -330,7 +382,7 @@ class ModeMethodAssigned(Rule):
             return self.finding(store.attr_node, f"{head}; call `{obj}.train({value})` to switch the mode, or keep "
                                 f"the setting under a name of its own", store.ctx)
         return self.finding(store.attr_node, f"{head}; call `{obj}.train({value})`", store.ctx,
-                            call_fix(store, "train", f"Call `{obj}.train({value})`", safe=not proof))
+                            call_fix(store, "train", f"Call `{obj}.train({value})`", safe=not guessed))
 
 
 def _literal(value: cst.BaseExpression) -> bool:
