@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f82f57eb456c4dd6a01c851eebb9dfdf'
+RULES_DIGEST = '93676e144b161f3926c9da493977fa90'
 
 GATES = {
     'FZ002': (
