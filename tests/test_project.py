@@ -726,6 +726,7 @@ def test_fz203_takes_other_batchnorm_kinds_from_files_at_most_two_imports_from_t
     # a monorepo's registry: pkg/models/__init__.py re-exports every model, and each model imports the
     # package for its base class; the audio model's BatchNorm1d is three imports from the flow model's
     # helper (tdnn -> models/__init__ -> flow/model -> flow/raft), and the two are never built together
+    cache = ["--cache-dir", str(tmp_path / ".cache")]  # each run after the first a warm one
     write(tmp_path / "pyproject.toml", "[project]\nname = 'pkg'\n")
     write(tmp_path / "pkg/__init__.py", "")
     write(tmp_path / "pkg/base.py", "import torch.nn as nn\n\n\nclass TorchModel(nn.Module):\n    pass\n")
@@ -737,19 +738,20 @@ def test_fz203_takes_other_batchnorm_kinds_from_files_at_most_two_imports_from_t
     write(tmp_path / "pkg/models/audio/__init__.py", "")
     write(tmp_path / "pkg/models/audio/tdnn.py", "import torch.nn as nn\nfrom pkg.models import TorchModel\n\n\n"
                                                  "class TDNN(TorchModel):\n    norm = nn.BatchNorm1d(8)\n")
-    assert _found(cli, tmp_path, "--no-cache", "--select", "FZ203", ".") == []
+    assert _found(cli, tmp_path, *cache, "--select", "FZ203", ".") == []
     # two imports away: a file importing the helper's importer, or a module the helper's re-exporting
     # package brings (mmpretrain's backbones import `models.utils`, whose norm module builds SyncBN)
     write(tmp_path / "pkg/models/flow/train.py", "import torch.nn as nn\nfrom pkg.models.flow.model import FlowModel\n\n"
                                                  "model = nn.SyncBatchNorm.convert_sync_batchnorm(FlowModel())\n")
     want = [("pkg/models/flow/raft.py", 6, "FZ203")]
-    assert _found(cli, tmp_path, "--no-cache", "--select", "FZ203", ".") == want
+    assert _found(cli, tmp_path, *cache, "--select", "FZ203", ".") == want
     (tmp_path / "pkg/models/flow/train.py").unlink()
+    assert _found(cli, tmp_path, *cache, "--select", "FZ203", ".") == []
     write(tmp_path / "pkg/utils/__init__.py", "from pkg.utils.norm import build_norm\nfrom pkg.utils.size import divisible\n")
     write(tmp_path / "pkg/utils/norm.py", "def build_norm(cfg):\n    return {'BN': 'BatchNorm2d', 'SyncBN': 'SyncBatchNorm'}[cfg]\n")
     write(tmp_path / "pkg/utils/size.py", "def divisible(x):\n    return x // 8 * 8\n")
     write(tmp_path / "pkg/models/flow/raft.py", "from pkg.utils import divisible\n" + _FREEZE_BN.lstrip("\n"))
-    assert _found(cli, tmp_path, "--no-cache", "--select", "FZ203", ".") == [("pkg/models/flow/raft.py", 7, "FZ203")]
+    assert _found(cli, tmp_path, *cache, "--select", "FZ203", ".") == [("pkg/models/flow/raft.py", 7, "FZ203")]
 
 
 def test_what_fz203_looks_for_in_other_files_is_looked_for_in_the_files_own_project(cli, tmp_path):
