@@ -492,14 +492,17 @@ def _parse_all(args, cfg) -> bool:
 
 
 def _scan_shown(scan: str, display_path) -> str:
-    """`mentions ROOT\nWORDS` / `near ROOT\nWORDS\nFILE` (project.py's keys) in words: which files
-    were searched for what (a rule's text pattern, shown as it is)."""
+    """`mentions ROOT\nWORDS` / `near ROOT\nWORDS\nFILE[\nHOPS]` (project.py's keys) in words: which
+    files were searched for what (a rule's text pattern, shown as it is)."""
     kind, _, rest = scan.partition(" ")
     parts = rest.split("\n")
     if kind == "mentions" and len(parts) == 2:
         return f"every file under {parts[0]} searched for /{parts[1]}/"
     if kind == "near" and len(parts) == 3:
         return f"the files tied by imports to {display_path(Path(parts[2]))} searched for /{parts[1]}/"
+    if kind == "near" and len(parts) == 4:
+        return (f"the files tied by imports to {display_path(Path(parts[2]))} (at most {parts[3]} imports away, "
+                f"tests left out) searched for /{parts[1]}/")
     return scan.replace("\n", " ")
 
 

@@ -201,6 +201,7 @@ def main2(loader):
     assert files[:3] == ["2", "  engine/loop.py", "  models/net.py"] and "<project>" not in r.err
     scan = r.err.split("scans of every project file used: 1\n")[1].split("\n")[0]
     assert scan.startswith("  the files tied by imports to ") and " searched for /" in scan and scan.endswith("/")
+    assert "(at most 2 imports away, tests left out)" in scan  # FZ203's scan
 
 
 def _used_edges(err: str) -> dict[tuple[str, int, str], list[str]]:
@@ -676,6 +677,81 @@ def test_fz203_takes_other_batchnorm_kinds_only_from_files_tied_to_the_helper_by
     (tmp_path / "train.py").write_text("import torchvision\nfrom utils.dist import to_sync\n\n"
                                        "to_sync(torchvision.models.resnet18())\n")
     assert _found(cli, tmp_path, "--select", "FZ203", ".") == []
+
+
+_FREEZE_BN = """
+import torch.nn as nn
+
+
+def freeze_bn(model):
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+"""
+
+
+_TIES_BOTH = "from models.head import head\nfrom utils.freeze import freeze_bn\n\nfreeze_bn(head)\n"
+
+
+@pytest.mark.parametrize("test, text", [
+    *(pytest.param(name, _TIES_BOTH, id=name) for name in (
+        "tests/test_parts.py", "test/parts.py", "test_parts.py", "parts_test.py", "conftest.py", "tests/helpers/build.py")),
+    # nor does a test that converts the model it gives the helper: its model is the test's own
+    pytest.param("tests/test_sync.py", "import torch.nn as nn\nfrom utils.freeze import freeze_bn\n\n"
+                 "freeze_bn(nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm2d(4)))\n", id="converts"),
+])
+def test_fz203_takes_no_other_batchnorm_kind_through_a_test_file(cli, tmp_path, test, text):
+    # a test imports the helper and a model of another kind to test each: they are not one model
+    write(tmp_path / "pyproject.toml", "[project]\nname = 'p'\n")
+    write(tmp_path / "utils/freeze.py", _FREEZE_BN)
+    write(tmp_path / "models/head.py", "import torch.nn as nn\n\nhead = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))\n")
+    write(tmp_path / test, text)
+    assert _found(cli, tmp_path, "--no-cache", "--select", "FZ203", ".") == []
+    # the same imports in the training script tie them
+    write(tmp_path / "train.py", _TIES_BOTH)
+    assert _found(cli, tmp_path, "--no-cache", "--select", "FZ203", ".") == [("utils/freeze.py", 6, "FZ203")]
+
+
+def test_fz203_reads_test_files_by_their_place_in_the_project_not_above_it(cli, tmp_path):
+    # a project kept under a folder named tests (or test) is not all tests: its script still ties
+    proj = tmp_path / "tests" / "proj"
+    write(proj / "pyproject.toml", "[project]\nname = 'p'\n")
+    write(proj / "utils/freeze.py", _FREEZE_BN)
+    write(proj / "models/head.py", "import torch.nn as nn\n\nhead = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))\n")
+    write(proj / "train.py", _TIES_BOTH)
+    assert _found(cli, proj, "--no-cache", "--select", "FZ203", ".") == [("utils/freeze.py", 6, "FZ203")]
+
+
+def test_fz203_takes_other_batchnorm_kinds_from_files_at_most_two_imports_from_the_helper(cli, tmp_path):
+    # a monorepo's registry: pkg/models/__init__.py re-exports every model, and each model imports the
+    # package for its base class; the audio model's BatchNorm1d is three imports from the flow model's
+    # helper (tdnn -> models/__init__ -> flow/model -> flow/raft), and the two are never built together
+    cache = ["--cache-dir", str(tmp_path / ".cache")]  # each run after the first a warm one
+    write(tmp_path / "pyproject.toml", "[project]\nname = 'pkg'\n")
+    write(tmp_path / "pkg/__init__.py", "")
+    write(tmp_path / "pkg/base.py", "import torch.nn as nn\n\n\nclass TorchModel(nn.Module):\n    pass\n")
+    write(tmp_path / "pkg/models/__init__.py", "from pkg.base import TorchModel\nfrom pkg.models.flow.model import FlowModel\n"
+                                               "from pkg.models.audio.tdnn import TDNN\n")
+    write(tmp_path / "pkg/models/flow/__init__.py", "")
+    write(tmp_path / "pkg/models/flow/raft.py", _FREEZE_BN)
+    write(tmp_path / "pkg/models/flow/model.py", "from pkg.models.flow.raft import freeze_bn\n\n\nclass FlowModel:\n    pass\n")
+    write(tmp_path / "pkg/models/audio/__init__.py", "")
+    write(tmp_path / "pkg/models/audio/tdnn.py", "import torch.nn as nn\nfrom pkg.models import TorchModel\n\n\n"
+                                                 "class TDNN(TorchModel):\n    norm = nn.BatchNorm1d(8)\n")
+    assert _found(cli, tmp_path, *cache, "--select", "FZ203", ".") == []
+    # two imports away: a file importing the helper's importer, or a module the helper's re-exporting
+    # package brings (mmpretrain's backbones import `models.utils`, whose norm module builds SyncBN)
+    write(tmp_path / "pkg/models/flow/train.py", "import torch.nn as nn\nfrom pkg.models.flow.model import FlowModel\n\n"
+                                                 "model = nn.SyncBatchNorm.convert_sync_batchnorm(FlowModel())\n")
+    want = [("pkg/models/flow/raft.py", 6, "FZ203")]
+    assert _found(cli, tmp_path, *cache, "--select", "FZ203", ".") == want
+    (tmp_path / "pkg/models/flow/train.py").unlink()
+    assert _found(cli, tmp_path, *cache, "--select", "FZ203", ".") == []
+    write(tmp_path / "pkg/utils/__init__.py", "from pkg.utils.norm import build_norm\nfrom pkg.utils.size import divisible\n")
+    write(tmp_path / "pkg/utils/norm.py", "def build_norm(cfg):\n    return {'BN': 'BatchNorm2d', 'SyncBN': 'SyncBatchNorm'}[cfg]\n")
+    write(tmp_path / "pkg/utils/size.py", "def divisible(x):\n    return x // 8 * 8\n")
+    write(tmp_path / "pkg/models/flow/raft.py", "from pkg.utils import divisible\n" + _FREEZE_BN.lstrip("\n"))
+    assert _found(cli, tmp_path, *cache, "--select", "FZ203", ".") == [("pkg/models/flow/raft.py", 7, "FZ203")]
 
 
 def test_what_fz203_looks_for_in_other_files_is_looked_for_in_the_files_own_project(cli, tmp_path):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ead3142e0f8eb08c9bea71ef979aa137'
+RULES_DIGEST = 'd7790e38529674afe2e1a9a4ab33e76d'
 
 GATES = {
     'FZ002': (

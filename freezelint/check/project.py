@@ -542,9 +542,10 @@ class Project:
         if dep not in self._digests:  # many files share a dependency: computed once a run
             path, _, part = dep.partition("#")
             kind, _, name = part.partition(" ")
-            if path == _PROJECT and kind == "near":  # `<project>#near ROOT\nwords\nFILE`: those tied to FILE
-                root, words, here = name.split("\n", 2)
-                self._digests[dep] = _digest([str(f) for f in self._near(words, Path(root), Path(here))])
+            if path == _PROJECT and kind == "near":  # `<project>#near ROOT\nwords\nFILE[\nHOPS]`: those tied to FILE
+                root, words, here, *hops = name.split("\n", 3)
+                near = self._near(words, Path(root), Path(here), int(hops[0]) if hops else None)
+                self._digests[dep] = _digest([str(f) for f in near])
                 return self._digests[dep]
             if path == _PROJECT and kind == "module":  # `<project>#module ROOT\nIMPORTER\nQUAL`
                 self._digests[dep] = _digest(self._resolution(dep))
@@ -2020,41 +2021,70 @@ class Project:
         self.used[_mentions_key(root, words)] = _digest([str(f) for f in hits])
         return [shown_path(str(f)) for f in hits]
 
-    def mentions_near(self, words: str, path: str) -> list[str]:
+    def mentions_near(self, words: str, path: str, hops: int | None = None) -> list[str]:
         """`mentions`, counting only files tied to `path` through the project's imports: the file
         itself, one that imports it or that it imports (transitively), or two that one file imports
         both (`train.py` converts to SyncBatchNorm and applies `utils/freeze.py`'s helper). A folder of
-        unrelated scripts checked together does not lend one script another's BatchNorm kinds."""
+        unrelated scripts checked together does not lend one script another's BatchNorm kinds.
+        With `hops`, only files at most that many imports from `path` count, and test files neither
+        count nor tie (see `_close`)."""
         here = self._realpath(path)
         root = self._root_of(here)
-        near = self._near(words, root, here)
-        self.used[_near_key(root, words, here)] = _digest([str(f) for f in near])
+        near = self._near(words, root, here, hops)
+        self.used[_near_key(root, words, here, hops)] = _digest([str(f) for f in near])
         return [shown_path(str(f)) for f in near]
 
-    def _near(self, words: str, root: Path, here: Path) -> list[Path]:
+    def _near(self, words: str, root: Path, here: Path, hops: int | None = None) -> list[Path]:
         hits = self._scan(words, root)
         if not hits:
             return []
+        if hops is not None:
+            close = self._close(root, here, hops)
+            return [f for f in hits if self._realpath(f) in close]
         # tied: some file imports both (directly or not), itself included: the hit is among what the
         # files that import `here` (and `here`) import, transitively
         reach = self._descendants(self._ancestors(root, here))
         return [f for f in hits if self._realpath(f) in reach]
 
+    def _close(self, root: Path, here: Path, hops: int) -> set[Path]:
+        """`here` and the project files at most `hops` imports from it: up to files that import it,
+        then down to what those import (one file importing both is two imports). Through a package's
+        re-export `__init__.py` in a monorepo every model is a few imports from every other (modelscope's
+        `from modelscope.models import TorchModel`), though no file builds them together. A test file
+        (pytest's names: test_*.py, *_test.py, conftest.py, or under tests/ or test/) neither counts nor
+        ties: importing two modules to test them says nothing of one model holding both."""
+        base = self._realpath(root)
+        dist, level = {here: 0}, [here]  # file -> the fewest imports from `here`
+        for d in range(1, hops + 1):  # up: the files that import it, and those that import them
+            level = list(dict.fromkeys(f for t in level for f in self._importing(root, t)
+                                       if f not in dist and not _is_test(f, base)))
+            dist.update((f, d) for f in level)
+        for d in range(hops):  # down from each, with the imports it has left
+            for f in [f for f, at in dist.items() if at == d]:
+                for g in self._imported_files(f):
+                    if dist.get(g, hops + 1) > d + 1 and not _is_test(g, base):
+                        dist[g] = d + 1
+        return set(dist)
+
     def _ancestors(self, root: Path, path: Path) -> set[Path]:
         """`path` and every project file under `root` that imports it, directly or through others.
         Only files whose import lines name the module's own name are resolved (most name none)."""
-        tokens = self._import_tokens(root)
         seen, todo = {path}, [path]
         while todo:
-            target = todo.pop()
-            name = target.parent.name if target.name == "__init__.py" else target.stem
-            for f, words in tokens:
-                if name in words:
-                    real = self._realpath(f)
-                    if real not in seen and target in self._imported_files(real):
-                        seen.add(real)
-                        todo.append(real)
+            for real in self._importing(root, todo.pop()):
+                if real not in seen:
+                    seen.add(real)
+                    todo.append(real)
         return seen
+
+    def _importing(self, root: Path, target: Path) -> Iterator[Path]:
+        """The project files under `root` that import `target` (as resolved paths)."""
+        name = target.parent.name if target.name == "__init__.py" else target.stem
+        for f, words in self._import_tokens(root):
+            if name in words:
+                real = self._realpath(f)
+                if target in self._imported_files(real):
+                    yield real
 
     def _descendants(self, files: set[Path]) -> set[Path]:
         """`files` and every project file they import, directly or through others."""
@@ -2196,9 +2226,25 @@ def _importers_key(root: Path, stem: str, name: str) -> str:
     return f"{_PROJECT}#importers {root}\n{stem}\n{name}"
 
 
-def _near_key(root: Path, words: str, here: Path) -> str:
-    """The dependency on which files under `root` match `words` and are tied to `here` by imports."""
-    return f"{_PROJECT}#near {root}\n{words}\n{here}"
+def _near_key(root: Path, words: str, here: Path, hops: int | None = None) -> str:
+    """The dependency on which files under `root` match `words` and are tied to `here` by imports
+    (at most `hops` imports from it, when given)."""
+    return f"{_PROJECT}#near {root}\n{words}\n{here}" + ("" if hops is None else f"\n{hops}")
+
+
+_TEST_DIRS = frozenset({"tests", "test"})
+
+
+def _is_test(path: Path, root: Path) -> bool:
+    """A test file by pytest's conventions: test_*.py, *_test.py, conftest.py, or one under a tests/
+    or test/ directory of the project (below `root`: a checkout kept under ~/test is not all tests)."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        parts = (path.name,)
+    name = parts[-1]
+    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py") \
+        or any(p in _TEST_DIRS for p in parts[:-1])
 
 
 def without_isinstance_tests(text: str) -> str:

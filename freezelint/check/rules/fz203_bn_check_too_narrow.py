@@ -48,6 +48,11 @@ def _others(tested: set[str]) -> str:
     return r"\b(?:" + "|".join(words) + r")\b"
 
 
+# How many imports from the file with the test a file naming another kind may be (`train.py` that
+# imports the helper's file and the model's, or converts itself): a monorepo's re-export files put
+# every model a few imports from every other, and those are built apart.
+_TIE_HOPS = 2
+
 _IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+\S+[ \t]+)?import\b[^\n]*(?:\([^)]*\))?", re.M)
 
 
@@ -103,7 +108,7 @@ def _other_kind_in_sight(quals: list[str | None], facts: Facts, text: Callable[[
     # builds itself shows one it left out, not one somewhere in the package it imports
     # (the file itself is read above, less its tests: the project's scan of it counts them)
     return not any(map(_sync, quals)) and facts.project is not None \
-        and any(p != shown_path(facts.path) for p in facts.project.mentions_near(others, facts.path))
+        and any(p != shown_path(facts.path) for p in facts.project.mentions_near(others, facts.path, _TIE_HOPS))
 
 
 def _evidence(module: cst.Module) -> str:
@@ -158,10 +163,13 @@ class BnCheckTooNarrow(Rule):
     notes = (
         "Reported only where the checked branch freezes (calls `.eval()` on the layer or sets "
         "requires_grad), and where a BatchNorm of another kind is in sight: named in the file or in "
-        "another file of the project tied to it by imports (one that imports it or that it imports, "
-        "directly or not, or two files one file imports both of; a folder of unrelated scripts lends "
-        "none its neighbours' layers) (BatchNorm1d/3d, SyncBatchNorm, `convert_sync_batchnorm`, "
-        "LazyBatchNorm; a name in an isinstance test does not count: it tells kinds apart, it makes "
+        "another file of the project at most two imports from it (one that imports it or that it imports, "
+        "directly or through one other file, or one that a file importing it imports too: `train.py` "
+        "importing the helper and the model; a folder of unrelated scripts lends none its neighbours' "
+        "layers, and in a monorepo, whose `__init__.py` files re-export every model a few imports from "
+        "every other, models farther apart are built apart; a test file, by pytest's names or under "
+        "tests/, neither counts nor ties: it imports modules to test them, not to build one model) "
+        "(BatchNorm1d/3d, SyncBatchNorm, `convert_sync_batchnorm`, LazyBatchNorm; a name in an isinstance test does not count: it tells kinds apart, it makes "
         "none). A test that has SyncBatchNorm (torch's, or re-exported by another module such as "
         "mmengine's or mmcv's `parrots_wrapper`) covers `convert_sync_batchnorm`; it lists the kinds "
         "of its model on purpose, so it is reported only where the file itself names a kind it lacks "
