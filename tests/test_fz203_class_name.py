@@ -40,8 +40,8 @@ def test_a_class_name_test_for_one_kind_beside_another_kind_is_reported(test):
     assert [row for row, _ in found] == [5]
     assert found[0][1] == (
         f"`{test}` tests the class's name for BatchNorm2d only and misses the other BatchNorm layers (BatchNorm1d, "
-        "BatchNorm3d, SyncBatchNorm after convert_sync_batchnorm): the freeze silently skips them; test "
-        "`isinstance(m, nn.modules.batchnorm._BatchNorm)`")
+        "BatchNorm3d, SyncBatchNorm from convert_sync_batchnorm or a `SyncBN` config): the freeze silently skips "
+        "them; test `isinstance(m, nn.modules.batchnorm._BatchNorm)`")
 
 
 def test_a_bound_class_name_and_a_tuple_without_a_kind_in_sight():

@@ -66,7 +66,7 @@ def test_without_syncbatchnorm_the_converted_copies_are_still_named():
     code = ENCODER.replace("(nn.BatchNorm2d, SyncBatchNorm)", "nn.BatchNorm2d")
     found = _found(code)  # the import names SyncBatchNorm: a converted copy is in sight
     assert [row for row, _ in found] == [15]
-    assert "(BatchNorm1d, BatchNorm3d, SyncBatchNorm after convert_sync_batchnorm)" in found[0][1]
+    assert "(BatchNorm1d, BatchNorm3d, SyncBatchNorm from convert_sync_batchnorm or a `SyncBN` config)" in found[0][1]
 
 
 class TestTheFacts:
@@ -143,7 +143,8 @@ def freeze_bn(model):
      "(BatchNorm1d, BatchNorm3d, SyncBatchNorm after convert_sync_batchnorm)"),
     ("self.bn = nn.SyncBatchNorm(c)\n        self.all = nn.SyncBatchNorm.convert_sync_batchnorm(self.conv)",
      "(BatchNorm1d, BatchNorm3d, SyncBatchNorm (built here, and after convert_sync_batchnorm))"),
-    ("self.bn = nn.BatchNorm1d(c)", "(BatchNorm1d, BatchNorm3d, SyncBatchNorm after convert_sync_batchnorm)"),
+    ("self.bn = nn.BatchNorm1d(c)",  # the file makes none: made elsewhere, either way
+     "(BatchNorm1d, BatchNorm3d, SyncBatchNorm from convert_sync_batchnorm or a `SyncBN` config)"),
 ])
 def test_the_message_names_syncbatchnorm_as_the_file_makes_it(build, said):
     (found,) = check_source(SYNC_SOURCES.format(build=build), "head.py", select=["FZ203"])

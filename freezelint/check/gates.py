@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd7790e38529674afe2e1a9a4ab33e76d'
+RULES_DIGEST = '1fe41d06f223069098156b83ced372a4'
 
 GATES = {
     'FZ002': (

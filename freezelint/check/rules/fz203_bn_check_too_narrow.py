@@ -59,7 +59,8 @@ _IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+\S+[ \t]+)?import\b[^\n]*(?:\([^
 def _missed(quals: list[str | None], text: str) -> str:
     """The BatchNorm kinds a test of `quals` misses, as the message lists them; SyncBatchNorm as the
     file (`text`, its code less tests) makes it: built directly (`nn.SyncBatchNorm(c)`, `type='SyncBN'`),
-    by convert_sync_batchnorm, or, where it says neither, as convert_sync_batchnorm would."""
+    by convert_sync_batchnorm, or, where it says neither, as another file may: by convert_sync_batchnorm
+    or from a `SyncBN` config."""
     tested = {(q or "").rsplit(".", 1)[-1] for q in quals}
     kinds = [k for k in _KINDS if k not in tested]
     if not any(map(_sync, quals)):
@@ -68,7 +69,8 @@ def _missed(quals: list[str | None], text: str) -> str:
         built = re.search(r"\bSyncBatchNorm\b(?!\s*\.\s*convert_sync_batchnorm)|\bSyncBN\b", code)
         kinds.append("SyncBatchNorm" if built and not converts else
                      "SyncBatchNorm (built here, and after convert_sync_batchnorm)" if built else
-                     "SyncBatchNorm after convert_sync_batchnorm")
+                     "SyncBatchNorm after convert_sync_batchnorm" if converts else
+                     "SyncBatchNorm from convert_sync_batchnorm or a `SyncBN` config")  # made elsewhere
     return ", ".join(kinds)
 
 
