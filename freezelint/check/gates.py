@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f82f57eb456c4dd6a01c851eebb9dfdf'
+RULES_DIGEST = 'e559b7ff40a18ac672d35ca63dbb2354'
 
 GATES = {
     'FZ002': (

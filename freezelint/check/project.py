@@ -1740,7 +1740,7 @@ class Project:
 
     def calls_imported(self, text: str) -> list[str]:
         """Text only, no file read: the qualified names a file imports with `from ... import`
-        and calls with an argument (only those can act on a model it holds)."""
+        and calls with an argument, or hands to `Module.apply` (only those can act on a model it holds)."""
         if "import" not in text:
             return []
         out = []
@@ -1750,7 +1750,7 @@ class Project:
             names = _NAMES_AS.findall(m.group(2)) if m.group(2).strip() != "*" else \
                 [(n, "") for n in sorted(set(_CALLED_NAME.findall(text))) if not hasattr(builtins, n)]
             for name, alias in names:
-                if _called_with_args(text, alias or name):
+                if _called_with_args(text, alias or name) or _applied(text, alias or name):
                     out.append(f"{module}{name}" if module.endswith(".") else f"{module}.{name}")
         out += [q for q in _module_calls(text) if q not in out]
         bases = [_BASE + q for q in _imported_bases(text) if q not in out]

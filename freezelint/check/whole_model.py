@@ -670,6 +670,8 @@ def _apply(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _S
     """Apply a freeze, unfreeze or replacement on `root` (a part at `prefix` of the model) to the
     state; False when its reach cannot be established and it may make BatchNorm trainable."""
     report = at or e
+    if e.detail.get("applied"):
+        return e.kind == FREEZE  # `model.apply(fn)`: the modules `fn` picks, not known
     if e.detail.get("via") or e.kind == BUILT:
         return _apply_helper(facts, flow, e, root, prefix, state, depth, report)
     if e.kind == REPLACE and e.detail.get("classifier"):
