@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'e559b7ff40a18ac672d35ca63dbb2354'
+RULES_DIGEST = 'a2c7e383ca14ac9a0d93204b45ebd820'
 
 GATES = {
     'FZ002': (

@@ -31,7 +31,10 @@ with the argument's position, what follows each call: `[eval_seen, [pending help
 which the model is left in eval mode, or null when some call leaves it in train mode (probe.py).
 
 "frozen" (FZ202's whole-model freeze, whole_model.frozen_records): in a function's entry, the
-positions it freezes whole (`{"0": {"whole": true}}`: every parameter of its argument, on every path)
+positions it freezes whole (`{"0": {"whole": true}}`: every parameter of its argument, on every path;
+or only under `if` tests on its other parameters, the same tests for each freeze, with those tests and
+the signature a caller's arguments are read by: `{"0": {"whole": true, "when": [["feature_extracting",
+0]], "signature": "model, feature_extracting"}}`, the tutorial's `set_parameter_requires_grad`)
 and the model it returns with every BatchNorm layer frozen (`{"ret": {"parts": {"": [factory, sub]}}}`,
 the table factories that built it, by path inside it), or the builder of another file whose model
 it returns untouched (`{"ret": {"via": "models.build"}}`: the project follows it there), or, for a

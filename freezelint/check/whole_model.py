@@ -827,7 +827,7 @@ def _flag_off(inner: Flow, ev: Event, model: str, handed: tuple, state: _State) 
 
 def _flag_value(call: cst.Call, fn: cst.FunctionDef, name: str, caller: Flow, state: _State) -> object:
     """What the call gives the function's parameter `name`: a literal (or the default left), a
-    constant of the module, or, inside the builder of the arm followed, the literal or constant
+    constant of the module or a name of the calling function bound once to a literal, or, inside the builder of the arm followed, the literal or constant
     the builder's own call gives the parameter passed on (`build("resnet", 2, FEATURE_EXTRACT)`
     handing on `feature_extract`); else `_UNREAD`."""
     known, value = _argument(call, fn, name)
@@ -837,7 +837,7 @@ def _flag_value(call: cst.Call, fn: cst.FunctionDef, name: str, caller: Flow, st
         return _value_of(value)
     if not isinstance(value, cst.Name):
         return _UNREAD
-    constant = _constant(caller.scope, value.value)
+    constant = _bound_literal(caller.scope, value.value)  # a module constant, or a local bound once
     if constant is not None:
         return _value_of(constant)
     arm, builder = state.arm, caller.scope.node
@@ -1272,7 +1272,8 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
             continue
         rel = _relative(dotted(arg), root, prefix)
         found = project.frozen(facts.path, q, i)
-        if rel is None or found is None or not found[0].get("whole") or e.kind != FREEZE:
+        if rel is None or found is None or not found[0].get("whole") or e.kind != FREEZE \
+                or not _passes(found[0], call, flow.scope):
             return e.kind == FREEZE
         state.edges.append(found[1])
         for name in [n for n in state.names if _under(n, rel)]:
@@ -1283,6 +1284,47 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
                 state.unknown[part] = False
         return True
     return e.kind == FREEZE
+
+
+def _passes(record: dict, call: cst.Call, scope) -> bool:
+    """A freeze another file's summary records under tests on the function's other parameters
+    (`"when"`: `set_parameter_requires_grad(model, feature_extract)` of `if feature_extracting:`)
+    is made at this call where each test holds on what the call gives: a literal (or the default
+    left), or a name bound once to a literal where the call is (`feature_extract = True`, at module
+    level or in the calling function). A flag the call sets off, leaves to a setting of the run
+    (`args.feature_extract`) or passes through `*args` freezes nothing known."""
+    when = record.get("when")
+    if not when:
+        return True
+    if any(a.star for a in call.args) or not isinstance(record.get("signature"), str):
+        return False
+    try:
+        fn = cst.parse_statement(f"def _({record['signature']}): pass\n")
+        tests = [(cst.parse_expression(code), arm) for code, arm in when]
+    except (cst.ParserSyntaxError, TypeError, ValueError):
+        return False
+    if not isinstance(fn, cst.FunctionDef):
+        return False
+    for test, arm in tests:
+        given = {}
+        for name in _names_in(test):
+            known, value = _argument(call, fn, name.split(".")[0])
+            if isinstance(value, cst.Name) and not _literal(value):
+                value = _bound_literal(scope, value.value)
+            if not known or "." in name or value is None or not _literal(value):
+                return False
+            given[name] = _value_of(value)
+        if _evaluate_literal(test, given) != (arm == 0):
+            return False
+    return True
+
+
+def _bound_literal(scope, name: str) -> cst.BaseExpression | None:
+    """The literal `name` is bound to once where it is read: a constant of the module, or a name
+    of the function around the read bound only there (`feature_extract = True` in `main`)."""
+    owner = scope.lookup(name) if scope is not None else None
+    bound = owner.bindings.get(name, []) if owner is not None and owner.kind in ("module", "function") else []
+    return bound[0].node if len(bound) == 1 and bound[0].how == "expr" and _literal(bound[0].node) else None
 
 
 def _within(arg: cst.BaseExpression, root: str) -> bool:
@@ -1876,6 +1918,10 @@ def frozen_records(facts: Facts, callees) -> dict:
                 continue
             params = [p.name.value for p in (*stmt.params.posonly_params, *stmt.params.params)]
             entry = {str(i): {"whole": True} for i, p in enumerate(params) if _whole(flow, p)}
+            for i, p in enumerate(params):
+                when = _whole_when(flow, stmt, p) if str(i) not in entry else None
+                if when:  # frozen whole where the caller's arguments pass the tests (`if feature_extracting:`)
+                    entry[str(i)] = {"whole": True, "when": when, "signature": " ".join(code_of(stmt.params).split())}
             local = returned_local(flow, flow.scope, params) if models else None
             parts = _returned_parts(facts, flow, local) if local is not None else None
             arms = _returned_arms(facts, flow, stmt, local) if local is not None and not parts else []
@@ -1942,6 +1988,39 @@ def _whole(flow: Flow, param: str) -> bool:
         if loop is not None and (loop is _UNKNOWN or loop[1]):
             return False  # a name test, or a loop not understood: not every parameter
     return True
+
+
+def _whole_when(flow: Flow, fn: cst.FunctionDef, param: str) -> list[list] | None:
+    """The tutorial's `set_parameter_requires_grad(model, feature_extracting)`: the function freezes
+    every parameter of `param` itself, as `_whole` says, but only under `if` tests on its other
+    parameters (`if feature_extracting:`), the same tests for each freeze: those tests as code, each
+    with the arm taken, for a caller to read its arguments by. None for anything else."""
+    mine = [e for e in flow.events if (e.target == param or e.target.startswith(param + "."))
+            and e.kind in (FREEZE, UNFREEZE, REPLACE, FREEZE_BY_DEFAULT)]
+    if not mine or any(e.kind != FREEZE or e.detail.get("via") or _relative(e.detail.get("sub"), param, "") != ""
+                       for e in mine):
+        return None
+    body = _body(flow)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
+    flags = {p.name.value for p in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params)} - {param}
+    arms = None
+    for e in mine:
+        loop = _loop_of(flow, e)
+        if loop is not None and (loop is _UNKNOWN or loop[1]):
+            return None  # a name test, or a loop not understood: not every parameter
+        loops = [nodes[i] for i in e.loops if i in nodes]
+        mine_arms = [(i, arm) for i, arm in e.branches if not any(_contains(lp, nodes.get(i, lp)) for lp in loops)]
+        if arms is not None and mine_arms != arms:
+            return None  # freezes under different tests
+        arms = mine_arms
+    when = []
+    for i, arm in arms or ():
+        node = nodes.get(i)
+        read = {n.split(".")[0] for n in _names_in(node.test)} if isinstance(node, cst.If) else set()
+        if not read or not read <= flags:
+            return None  # an arm of something else, or a test on what the caller does not pass
+        when.append([code_of(node.test), arm])
+    return when or None
 
 
 def _returned_parts(facts: Facts, flow: Flow, local: str) -> Parts | None:
