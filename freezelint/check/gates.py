@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a2c7e383ca14ac9a0d93204b45ebd820'
+RULES_DIGEST = 'edbae85fc6c0aca564b4c74943ebdc51'
 
 GATES = {
     'FZ002': (

@@ -528,7 +528,8 @@ class Project:
         Name` -> what the attributes of that class hold and its project bases (its summary's "attrs",
         "bases"); `path#libbases Name` -> the library classes that class derives from (library_bases);
         `path#keeps Name` -> what the train() that class runs keeps in eval mode, `path#quiet name` -> the
-        parameters that function leaves in their modes (FZ201); `path#frozen name` -> what that
+        parameters that function leaves in their modes (FZ201); `path#modeless name` -> whether that
+        function, handed to `model.apply`, sets no BatchNorm layer's mode (FZ202); `path#frozen name` -> what that
         function or class leaves frozen (its summary's "frozen", FZ202); `path#returns name` -> the
         Module that function returns (its summary's "returns"); `path#defs Name` -> the class line and
         the methods that class defines (text: what an inherited constructor or method needs unchanged);
@@ -561,7 +562,7 @@ class Project:
                 return self._digests[dep]
             read = {"class": self._class_line, "head": self._class_head, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "sdef": self._state_dict_def, "traindef": self._train_def, "bn": self._bn_words, "attrs": self._attrs,
-                    "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
+                    "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet, "modeless": self._modeless,
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
                     "defs": self._class_defs, "mayown": self._names_optimizer, "words": self._block_words,
                     "partial": self._partial_of, "strict": self._strict_of, "rannot": self._return_annotation,
@@ -1378,8 +1379,27 @@ class Project:
         self._link(edge)
         return pos in found
 
-    def _quiet(self, path: Path, name: str) -> list[int]:
-        """The summary's "quiet" of a function; a file with no word of what summaries record is
+    def keeps_modes(self, importer: str, qual: str) -> bool:
+        """A function of another project file that, handed to `model.apply`, visibly sets no
+        BatchNorm layer's mode (its summary's "modeless": a weight initialiser). A dependency of its
+        own (`path#modeless name`)."""
+        if is_library(qual):
+            return False
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        found = self._modeless(*hit)
+        self.used[f"{hit[0].resolve()}#modeless {hit[1]}"] = _digest(found)
+        self._link(Edge(shown_path(importer), shown_path(str(hit[0])), hit[1]))
+        return found
+
+    def _modeless(self, path: Path, name: str) -> bool:
+        """The summary's "modeless" of a function (a file summarised without a parse is parsed here)."""
+        entry = self._function_entry(path, name)
+        return bool(entry and entry.get("modeless"))
+
+    def _function_entry(self, path: Path, name: str) -> dict | None:
+        """A function's entry in the file's summary; a file with no word of what summaries record is
         summarised without a parse (no functions listed), so it is parsed here for the answer."""
         summary = self.summary(path)
         entry = summary["functions"].get(name) if summary else None
@@ -1389,6 +1409,12 @@ class Project:
 
             full = summaries.summarise_text(self.outline(path)["text"])
             entry = full["functions"].get(name) if full else None
+        return entry
+
+    def _quiet(self, path: Path, name: str) -> list[int]:
+        """The summary's "quiet" of a function; a file with no word of what summaries record is
+        summarised without a parse (no functions listed), so it is parsed here for the answer."""
+        entry = self._function_entry(path, name)
         return list(entry.get("quiet", [])) if entry else []
 
     def keeps_requires_grad(self, importer: str, qual: str) -> bool:

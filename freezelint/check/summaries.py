@@ -70,7 +70,8 @@ another file): what each `self.<attr>` holds where the file establishes it (see 
 another file's `model.backbone` is then known as this file knows it. An attribute that holds an
 instance of a project class says which ("class": as this file names it, a class of another file or
 of this one): the project index follows it there (`model.backbone.stem`), through its bases too.
-"quiet" (FZ201): the positions of the parameters a function provably leaves in their modes (it
+"modeless" (FZ202): a function of one parameter that, handed to `model.apply`, visibly sets no
+BatchNorm layer's mode (a weight initialiser: whole_model.keeps_modes). "quiet" (FZ201): the positions of the parameters a function provably leaves in their modes (it
 reads, prints or saves them: modes.quiet); "hands": per position it hands to a callable it was
 given ("opaque"), `[index, name, at, none_default]` of that callable parameter (null: not known),
 so a call site that passes a known function can tell. "restores" (FZ202): the positions whose every train() call puts back the mode saved from
@@ -130,6 +131,12 @@ def _returned_call(facts: Facts, callees, stmt: cst.FunctionDef, params: list[st
     return {f"{VIA}{via}#{RET}": calls[0]} if via is not None else {}
 
 
+def _keeps_modes(facts: Facts, stmt: cst.FunctionDef) -> bool:
+    from freezelint.check.whole_model import keeps_modes  # the flow layer, as frozen_records
+
+    return keeps_modes(facts, stmt, facts.func_scopes.get(id(stmt)) or facts.module_scope)
+
+
 def _recorded(kind: str) -> bool:
     return kind in RECORDED or kind.startswith((CALLS, VIA))
 
@@ -177,6 +184,8 @@ def summarise(facts: Facts) -> dict:
             quiet = [i for i in range(len(params)) if str(i) not in entry["effects"] and callees.quiet(stmt, i)]
             if quiet:  # FZ201: handed the model after train(), it re-freezes nothing
                 entry["quiet"] = quiet
+            if len(params) == 1 and _keeps_modes(facts, stmt):
+                entry["modeless"] = True  # FZ202: handed to `model.apply`, it sets no BatchNorm layer's mode
             kept = [i for i in range(len(params)) if {"freeze", "unfreeze"} <= set(entry["effects"].get(str(i), {}))
                     and callees.kept(stmt, i)]
             if kept:  # FZ301: its freeze of the argument outlives its own unfreezes (a subset by name)

@@ -28,7 +28,8 @@ from freezelint.check.known import is_library
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REBIND, REPLACE,
                                    TRAIN, UNFREEZE, after)
 from freezelint.check.probe import handed_to
-from freezelint.check.syntax import call_arg, code_of, dotted, root_of, walk
+from freezelint.check.syntax import call_arg, code_of, dotted, root_of, string_value, walk
+from freezelint.check.traverse import children
 
 # The call of a factory whose model holds BatchNorm: torchvision's by name, timm's
 # `create_model("resnet50")`
@@ -1865,18 +1866,36 @@ _MODE_WORDS = re.compile(r"\b(?:eval|train|training)\b")
 
 
 def _keeps_modes(facts: Facts, call: cst.Call, scope) -> bool:
-    """`model.apply(fn)` where `fn` is a function of the file that visibly leaves every module's mode
-    alone (a weight initialiser): it never says eval, train or training, and calls nothing that could
-    change a mode out of sight: only library functions and builtins (`nn.init.normal_`, `isinstance`),
-    methods of what it reads from the module (`m.weight.data.fill_(1)`, `classname.find("Conv")`),
-    and the module's own methods that set no mode (`m.reset_parameters()`)."""
+    """`model.apply(fn)` where `fn` visibly leaves every BatchNorm layer's mode alone (`keeps_modes`):
+    a function of the file, a lambda, or a function of another project file whose summary says so."""
     fn = call_arg(call, 0, "fn")
+    if isinstance(fn, cst.Lambda):
+        return keeps_modes(facts, fn, scope)
     func = facts.resolve_def(fn, scope) if isinstance(fn, cst.Name) else None
-    params = [*func.params.posonly_params, *func.params.params] if func is not None else []
-    if len(params) != 1 or _MODE_WORDS.search(code_of(func.body)):
+    if func is not None:
+        return keeps_modes(facts, func, scope)
+    q = facts.qualname(fn, scope) if isinstance(fn, cst.Name) and scope.lookup(fn.value) is not None else None
+    return bool(q) and not is_library(q) and facts.project is not None and bool(facts.path) \
+        and facts.project.keeps_modes(facts.path, q)
+
+
+def keeps_modes(facts: Facts, func: cst.FunctionDef | cst.Lambda, scope) -> bool:
+    """A one-parameter function (or lambda) that, given a module, visibly leaves its mode alone where
+    it may be BatchNorm (a weight initialiser): it never says eval, train or training, and calls
+    nothing that could change a mode out of sight: only library functions and builtins
+    (`nn.init.normal_`, `isinstance`), methods of what it reads from the module
+    (`m.weight.data.fill_(1)`, `classname.find("Conv")`), and the module's own methods that set no
+    mode (`m.reset_parameters()`). What it does under a test that picks no BatchNorm layer (`if
+    isinstance(m, nn.Dropout): m.train()`, `if classname.find("Dropout") != -1:`, torch's leaf layers
+    only) sets no BatchNorm layer's mode: it is not read."""
+    params = [*func.params.posonly_params, *func.params.params]
+    if len(params) != 1 or isinstance(func.params.star_arg, cst.Param):
         return False
-    name, inner = params[0].name.value, facts.func_scopes.get(id(func))
-    for node in walk(func.body):
+    name, inner = params[0].name.value, facts.func_scopes.get(id(func)) or scope
+    nodes = list(_read_parts(facts, func.body, name, inner))
+    if any(_MODE_WORDS.search(code_of(n)) for n in nodes if isinstance(n, (cst.Name, cst.Attribute, cst.BaseString))):
+        return False
+    for node in nodes:
         if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
             return False  # a callable made inside: what runs it is not read
         if not isinstance(node, cst.Call):
@@ -1886,10 +1905,50 @@ def _keeps_modes(facts: Facts, call: cst.Call, scope) -> bool:
             if isinstance(f.value, cst.Name) and f.value.value == name and f.attr.value not in _MODELESS:
                 return False  # a method of the module: its class's, which may set a mode
             continue
-        q = facts.qualname(f, inner or scope) if isinstance(f, cst.Name) else None
-        if not q or not (is_library(q) or hasattr(builtins, q)) or facts.resolve_def(f, inner or scope) is not None:
+        q = facts.qualname(f, inner) if isinstance(f, cst.Name) else None
+        if not q or not (is_library(q) or hasattr(builtins, q)) or facts.resolve_def(f, inner) is not None:
             return False  # a function of the project, or a callable not known
     return True
+
+
+def _read_parts(facts: Facts, node: cst.CSTNode, name: str, scope):
+    """The nodes of a body, less the arms a test on `name` keeps to layers that are no BatchNorm."""
+    yield node
+    if isinstance(node, (cst.If, cst.IfExp)) and _picks_no_batchnorm(facts, node.test, name, scope):
+        parts = [node.test, node.orelse] if node.orelse is not None else [node.test]
+    else:
+        parts = children(node)
+    for child in parts:
+        yield from _read_parts(facts, child, name, scope)
+
+
+# torch's layers that hold no BatchNorm, by the end of their name: a test that picks only these picks no BatchNorm
+_LEAVES = re.compile(r"^torch\.nn\.(?:modules\.\w+\.)?(?:Dropout\w*|AlphaDropout|Linear|Bilinear|Conv\w*|Embedding\w*)$")
+
+
+def _picks_no_batchnorm(facts: Facts, test: cst.BaseExpression, name: str, scope) -> bool:
+    """`isinstance(m, nn.Dropout)` (or a tuple of such leaf layers of torch), `type(m) == nn.Dropout`,
+    or a class-name test for "Dropout" (`classname.find("Dropout") != -1`, `"Dropout" in classname`,
+    `...startswith("Dropout")`): true only of layers that are no BatchNorm and hold none."""
+    if isinstance(test, cst.Call) and facts.qualname(test.func, scope) == "isinstance" and len(test.args) == 2:
+        subject, classes = test.args[0].value, test.args[1].value
+        exprs = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
+        return isinstance(subject, cst.Name) and subject.value == name \
+            and all(_LEAVES.match(facts.qualname(e, scope) or "") for e in exprs)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        left, op, right = test.left, test.comparisons[0].operator, test.comparisons[0].comparator
+        if isinstance(op, (cst.Equal, cst.Is)) and isinstance(left, cst.Call) and len(left.args) == 1 \
+                and facts.qualname(left.func, scope) == "type" and isinstance(left.args[0].value, cst.Name) \
+                and left.args[0].value.value == name:
+            return bool(_LEAVES.match(facts.qualname(right, scope) or ""))
+        if isinstance(op, cst.In):  # `"Dropout" in classname`
+            return string_value(left) == "Dropout"
+        if isinstance(op, (cst.NotEqual, cst.GreaterThanEqual, cst.GreaterThan)) and isinstance(left, cst.Call):
+            test = left  # `classname.find("Dropout") != -1`
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) \
+            and test.func.attr.value in ("find", "startswith") and len(test.args) == 1:
+        return string_value(test.args[0].value) == "Dropout"
+    return False
 
 
 def _unknown(facts: Facts, flow: Flow, e: Event, model: str) -> bool:
