@@ -123,3 +123,84 @@ def _same_file(before: str, flag: str) -> list[tuple[str, int]]:
 ])
 def test_the_same_helper_of_the_same_file_reads_the_flag_alike(before, flag, fires):
     assert bool(_same_file(before, flag)) is fires
+
+
+BUILD = """
+import torch.nn as nn
+from torchvision import models
+
+
+def set_parameter_requires_grad(model, feature_extracting):
+    if feature_extracting:
+        for param in model.parameters():
+            param.requires_grad = False
+
+
+def initialize_model(num_classes, feature_extract):
+    model_ft = models.resnet18(weights=None)
+    set_parameter_requires_grad(model_ft, feature_extract)
+    model_ft.fc = nn.Linear(512, num_classes)
+    return model_ft, 224
+
+
+def build(freeze=False):
+    model = models.resnet18(weights=None)
+    if freeze:
+        model.requires_grad_(False)
+    model.fc = nn.Linear(512, 2)
+    return model
+
+
+def build_unless(train_all):
+    model = models.resnet18(weights=None)
+    if not train_all:
+        for p in model.parameters():
+            p.requires_grad = False
+    return model
+"""
+
+BUILT = """
+import torch
+import torch.nn as nn
+from build import initialize_model, build, build_unless
+
+FEATURE_EXTRACT = True
+
+
+def main(loader, args):
+    {targets} = {call}
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=1e-3, momentum=0.9)
+    for epoch in range(3):
+        model.train()
+        for x, y in loader:
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+"""
+
+
+@pytest.mark.parametrize("targets,call,fires", [
+    ("model, size", "initialize_model(2, True)", True),  # the tutorial's builder, flag handed to its helper
+    ("model, size", "initialize_model(2, feature_extract=True)", True),
+    ("model, size", "initialize_model(2, FEATURE_EXTRACT)", True),
+    ("model, size", "initialize_model(2, False)", False),  # trained from scratch
+    ("model, size", "initialize_model(2, args.feature_extract)", False),  # a setting of the run
+    ("model", "build(True)", True),  # the builder's own `if freeze:`
+    ("model", "build(freeze=True)", True),
+    ("model", "build()", False),  # its default: off
+    ("model", "build_unless(False)", True),
+    ("model", "build_unless(True)", False),
+    ("model", "build_unless(*args.flags)", False),
+])
+def test_a_builder_of_another_file_whose_freeze_its_flag_decides(cli, tmp_path, targets, call, fires):
+    train = BUILT.format(targets=targets, call=call)
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "util.py", UTIL)
+    write(tmp_path / "build.py", BUILD)
+    write(tmp_path / "train.py", train)
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", "--select", "FZ202", "train.py")
+    assert r.code in (0, 1), r.err
+    rows = [d["location"]["row"] for d in json.loads(r.out)]
+    text = train.lstrip("\n")
+    assert rows == ([text[:text.index(call)].count("\n") + 1] if fires else [])

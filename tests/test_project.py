@@ -893,7 +893,11 @@ def test_summaries_say_what_a_helper_a_builder_and_a_class_leave_frozen():
     assert bad["classes"]["Probe"]["frozen"] == {"parts": {"backbone": ["torchvision.models.resnet50", None]}}
     assert bad["functions"]["build"]["frozen"] == {"ret": {"parts": {"": ["timm.create_model:efficientnet_b0", None]}}}
     good = summarise_text((PROJECTS / "wholefreeze_good" / "models.py").read_text())
-    assert "frozen" not in good["classes"]["Probe"] and "frozen" not in good["functions"]["build"]
+    assert "frozen" not in good["classes"]["Probe"]
+    # `if freeze:` of `build(classes, freeze=False)`: frozen where the caller's argument makes it hold
+    # (`build(10)` of train_build.py leaves it off)
+    assert good["functions"]["build"]["frozen"]["ret"]["when"] == [["freeze", 0]]
+    assert good["functions"]["build"]["frozen"]["ret"]["signature"] == "classes, freeze=False"
     fixed = summarise_text((PROJECTS / "wholefreeze_bad" / "models.py").read_text().replace(
         '(weights="IMAGENET1K_V2")', '(weights="IMAGENET1K_V2", norm_layer=torchvision.ops.FrozenBatchNorm2d)'))
     assert "frozen" not in fixed["classes"]["Probe"] and "frozen" not in fixed["functions"]["build"]

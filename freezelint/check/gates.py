@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'edbae85fc6c0aca564b4c74943ebdc51'
+RULES_DIGEST = '90d3e6f020797775e882ca426ca9425b'
 
 GATES = {
     'FZ002': (

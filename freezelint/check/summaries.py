@@ -36,7 +36,9 @@ or only under `if` tests on its other parameters, the same tests for each freeze
 the signature a caller's arguments are read by: `{"0": {"whole": true, "when": [["feature_extracting",
 0]], "signature": "model, feature_extracting"}}`, the tutorial's `set_parameter_requires_grad`)
 and the model it returns with every BatchNorm layer frozen (`{"ret": {"parts": {"": [factory, sub]}}}`,
-the table factories that built it, by path inside it), or the builder of another file whose model
+the table factories that built it, by path inside it; with "when" and "signature" as above where the
+freezes sit under tests on the builder's own parameters, inline or in a helper of its file handed them:
+the tutorial's `initialize_model(num_classes, feature_extract)`), or the builder of another file whose model
 it returns untouched (`{"ret": {"via": "models.build"}}`: the project follows it there), or, for a
 builder that binds a different table model per arm of an `if`, each arm's model frozen whole on every
 path of that arm (`{"ret": {"arms": [{"parts": {"": [factory, sub]}, "when": [["arch == 'resnet'", 0]]}],

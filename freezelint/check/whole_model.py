@@ -97,6 +97,9 @@ class _State:
     # the builders followed into from the model's assignment (`model = build(2, True)`): id of the
     # builder's def -> (that call, the scope it sits in), for the flags it hands on (`_flag_value`)
     entered: dict = field(default_factory=dict)
+    # for a summary of a builder: the tests on its own parameters its freezes were taken under, each
+    # `[code, arm]` (`if feature_extract:` of a helper handed `feature_extract`), for its callers to read
+    when: list | None = None
 
 
 @dataclass
@@ -821,9 +824,42 @@ def _flag_off(inner: Flow, ev: Event, model: str, handed: tuple, state: _State) 
             continue
         given = {n: _flag_value(call, fn, n, caller, state) for n in read}
         value = None if any(v is _UNREAD for v in given.values()) else _evaluate_literal(node.test, given)
+        outer = _outer_test(node.test, call, fn, caller, read) if value is None and state.when is not None else None
+        if outer is not None:  # the builder's own parameter decides: its callers' arguments are read
+            state.when.append([outer, which])
+            continue
         if value is None or value != (which == 0):
             return True
     return False
+
+
+def _outer_test(test: cst.BaseExpression, call: cst.Call, fn: cst.FunctionDef, caller: Flow,
+                read: set[str]) -> str | None:
+    """A helper's test on its flags (`feature_extracting`) said of the parameters of the function
+    around the call that it hands them from (`set_parameter_requires_grad(model_ft, feature_extract)`
+    in `initialize_model`): `feature_extract`. None where the test reads anything else."""
+    builder = caller.scope.node
+    if not isinstance(builder, cst.FunctionDef) or _names_in(test) != read:
+        return None
+    names = {p.name.value for p in (*builder.params.posonly_params, *builder.params.params,
+                                    *builder.params.kwonly_params)}
+    renamed = {}
+    for n in read:
+        known, arg = _argument(call, fn, n)
+        if not known or not isinstance(arg, cst.Name) or arg.value not in names \
+                or any(b.how != "param" for b in caller.scope.bindings.get(arg.value, [])):
+            return None
+        renamed[n] = arg.value
+    return code_of(test.visit(_Rename(renamed)))
+
+
+class _Rename(cst.CSTTransformer):
+    def __init__(self, names: dict[str, str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+        return updated.with_changes(value=self.names[updated.value]) if updated.value in self.names else updated
 
 
 def _flag_value(call: cst.Call, fn: cst.FunctionDef, name: str, caller: Flow, state: _State) -> object:
@@ -1260,7 +1296,8 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
         at = e.detail.get("element")  # `model_ft, input_size = initialize_model(...)`
         found = project.frozen(facts.path, q, RET if at is None else element_position(at))
         arm = state.arm if state.arm is not None and state.arm.flow is None and state.arm.call is call else None
-        if found is None or not found[0].get("parts") and not (arm is not None and found[0].get("arms")):
+        if found is None or not found[0].get("parts") and not (arm is not None and found[0].get("arms")) \
+                or not isinstance(call, cst.Call) or not _passes(found[0], call, flow.scope):
             return e.kind != UNFREEZE
         state.edges.append(found[1])
         for name in [n for n in state.names if _under(n, prefix)]:
@@ -1976,18 +2013,21 @@ def frozen_records(facts: Facts, callees) -> dict:
             if flow is None:
                 continue
             params = [p.name.value for p in (*stmt.params.posonly_params, *stmt.params.params)]
+            signature = " ".join(code_of(stmt.params).split())
             entry = {str(i): {"whole": True} for i, p in enumerate(params) if _whole(flow, p)}
             for i, p in enumerate(params):
-                when = _whole_when(flow, stmt, p) if str(i) not in entry else None
-                if when:  # frozen whole where the caller's arguments pass the tests (`if feature_extracting:`)
-                    entry[str(i)] = {"whole": True, "when": when, "signature": " ".join(code_of(stmt.params).split())}
+                tests = _whole_when(flow, stmt, p) if str(i) not in entry else None
+                if tests:  # frozen whole where the caller's arguments pass the tests (`if feature_extracting:`)
+                    entry[str(i)] = {"whole": True, "when": tests, "signature": signature}
             local = returned_local(flow, flow.scope, params) if models else None
-            parts = _returned_parts(facts, flow, local) if local is not None else None
+            when: list = []  # `if feature_extract:` of the builder: where its callers' arguments pass them
+            parts = _returned_parts(facts, flow, local, when) if local is not None else None
             arms = _returned_arms(facts, flow, stmt, local) if local is not None and not parts else []
             if parts:
-                entry[RET] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+                entry[RET] = {"parts": {rel: list(v) for rel, v in parts.items()},
+                              **({"when": when, "signature": signature} if when else {})}
             elif arms:  # a per-architecture builder: the callers' arguments pick the arm
-                entry[RET] = {"arms": arms, "signature": " ".join(code_of(stmt.params).split())}
+                entry[RET] = {"arms": arms, "signature": signature}
             elif local is None or not models:
                 via = returned_builder(facts, flow, params)
                 if via is not None:  # what that builder's model comes with, the project reads
@@ -1995,12 +2035,14 @@ def frozen_records(facts: Facts, callees) -> dict:
             for at in returned_elements(flow, flow.scope, params) if models else ():
                 # `return model_ft, input_size`: the element as a returned model is recorded
                 local = returned_element(flow, flow.scope, params, int(at.partition("@")[2]))
-                parts = _returned_parts(facts, flow, local)
+                when = []
+                parts = _returned_parts(facts, flow, local, when)
                 arms = _returned_arms(facts, flow, stmt, local) if not parts else []
                 if parts:
-                    entry[at] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+                    entry[at] = {"parts": {rel: list(v) for rel, v in parts.items()},
+                                 **({"when": when, "signature": signature} if when else {})}
                 elif arms:
-                    entry[at] = {"arms": arms, "signature": " ".join(code_of(stmt.params).split())}
+                    entry[at] = {"arms": arms, "signature": signature}
             if entry:
                 out["functions"][stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):
@@ -2059,43 +2101,59 @@ def _whole_when(flow: Flow, fn: cst.FunctionDef, param: str) -> list[list] | Non
     if not mine or any(e.kind != FREEZE or e.detail.get("via") or _relative(e.detail.get("sub"), param, "") != ""
                        for e in mine):
         return None
-    body = _body(flow)
-    nodes = {id(n): n for n in walk(body)} if body is not None else {}
-    flags = {p.name.value for p in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params)} - {param}
-    arms = None
+    when = None
     for e in mine:
         loop = _loop_of(flow, e)
         if loop is not None and (loop is _UNKNOWN or loop[1]):
             return None  # a name test, or a loop not understood: not every parameter
-        loops = [nodes[i] for i in e.loops if i in nodes]
-        mine_arms = [(i, arm) for i, arm in e.branches if not any(_contains(lp, nodes.get(i, lp)) for lp in loops)]
-        if arms is not None and mine_arms != arms:
-            return None  # freezes under different tests
-        arms = mine_arms
-    when = []
-    for i, arm in arms or ():
-        node = nodes.get(i)
-        read = {n.split(".")[0] for n in _names_in(node.test)} if isinstance(node, cst.If) else set()
-        if not read or not read <= flags:
-            return None  # an arm of something else, or a test on what the caller does not pass
-        when.append([code_of(node.test), arm])
+        tests = _param_tests(flow, fn, e, param)
+        if tests is None or when is not None and tests != when:
+            return None  # a test on anything else, or freezes under different tests
+        when = tests
     return when or None
 
 
-def _returned_parts(facts: Facts, flow: Flow, local: str) -> Parts | None:
+def _param_tests(flow: Flow, fn: cst.FunctionDef, e: Event, model: str) -> list[list] | None:
+    """The `if` tests an event of the function's body sits under (not a loop's own), each `[code,
+    arm]`, where every one reads only parameters of the function other than `model`; else None."""
+    body = _body(flow)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
+    loops = [nodes[i] for i in e.loops if i in nodes]
+    flags = {p.name.value for p in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params)} - {model}
+    out = []
+    for i, arm in e.branches:
+        node = nodes.get(i)
+        if node is not None and any(_contains(lp, node) for lp in loops):
+            continue  # a test inside the loop (which parameter): the loop's reading says
+        read = {n.split(".")[0] for n in _names_in(node.test)} if isinstance(node, cst.If) else set()
+        if not read or not read <= flags:
+            return None  # an arm of something else, or a test on what the caller does not pass
+        out.append([code_of(node.test), arm])
+    return out
+
+
+def _returned_parts(facts: Facts, flow: Flow, local: str, when: list | None = None) -> Parts | None:
     """The parts of the model a builder returns (`return m`), when every BatchNorm layer in it is
-    frozen there on every path."""
+    frozen there on every path; or, with `when` (a list to fill), where tests on the builder's own
+    parameters hold (`if feature_extract:`, inline or in a helper handed the flag), those tests."""
     first = next((e for e in flow.events if e.kind in (FREEZE, BUILT) and e.target == local), None)
     found = _model_parts(facts, flow, local, first) if first is not None else None
     layers = _layers(found[0]) if found is not None else []
     if not layers:
         return None
     state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
-                   {part: True for part in found[1]})
+                   {part: True for part in found[1]}, when=when)
+    fn = flow.scope.node if isinstance(flow.scope.node, cst.FunctionDef) else None
+    binds = [e for e in flow.events if e.kind == REBIND and e.target == local]
+    if len(binds) != 1 or binds[0].branches or binds[0].loops:
+        when = state.when = None  # a model per arm (`if arch == "resnet":`): `_returned_arms` reads those
     for e in flow.events:
         if (e.target == local or e.target.startswith(local + ".")) and e.kind in (FREEZE, UNFREEZE, REPLACE, BUILT):
             if e.kind == FREEZE and _conditional(flow, e):
-                continue
+                tests = _param_tests(flow, fn, e, local) if when is not None and fn is not None else None
+                if not tests:
+                    continue
+                when.extend(t for t in tests if t not in when)
             if not _apply(flow.facts, flow, e, local, "", state, 0):
                 return None
     frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]
