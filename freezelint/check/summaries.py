@@ -136,7 +136,10 @@ def _returned_call(facts: Facts, callees, stmt: cst.FunctionDef, params: list[st
 def _keeps_modes(facts: Facts, stmt: cst.FunctionDef) -> bool:
     from freezelint.check.whole_model import keeps_modes  # the flow layer, as frozen_records
 
-    return keeps_modes(facts, stmt, facts.func_scopes.get(id(stmt)) or facts.module_scope)
+    try:
+        return keeps_modes(facts, stmt, facts.func_scopes.get(id(stmt)) or facts.module_scope)
+    except RecursionError:  # a generated body nested too deep to read: not known to keep modes
+        return False
 
 
 def _recorded(kind: str) -> bool:
