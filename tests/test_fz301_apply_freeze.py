@@ -41,6 +41,14 @@ def freeze_bn(m):
         m.requires_grad_(False)
 
 
+def set_bn_eval(m):
+    classname = m.__class__.__name__
+    if classname.find("BatchNorm") != -1:
+        m.eval()
+        m.weight.requires_grad = False
+        m.bias.requires_grad = False
+
+
 def freeze_flagged(m):
     if FREEZE:
         m.requires_grad_(False)
@@ -98,6 +106,7 @@ def test_a_whole_freeze_run_through_apply_fires(apply):
 
 @pytest.mark.parametrize("apply", [
     "model.apply(freeze_bn)",  # the BatchNorm layers it picks: some parameters of the model
+    "model.apply(set_bn_eval)",  # the classic idiom, by class name, freezing their parameters too
     "model.apply(freeze_flagged)",  # a setting that is on, as a direct call reads it
     "model.apply(freeze_weight)",  # the weight of each module that has one
     "model.apply(freeze_helper)",  # through a helper of the file, as a direct call is read
