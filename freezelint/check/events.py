@@ -1590,7 +1590,9 @@ def _lambda_changes(fn: cst.Lambda, scope: Scope) -> list[str]:
               and root_of(c.iter.func.value) == name}
     out = []
     for node in walk(fn.body):
-        for obj, value, _ in requires_grad_sets(node, scope):
+        for obj, value, called in requires_grad_sets(node, scope):
+            if isinstance(obj, cst.Name) and obj.value == name and not called:
+                continue  # `setattr(m, "requires_grad", False)` on the module: FZ102's, it freezes nothing
             if (root_of(obj) == name or isinstance(obj, cst.Name) and obj.value in walked) \
                     and isinstance(value, cst.Name) and value.value in ("True", "False"):
                 out.append(UNFREEZE if value.value == "True" else FREEZE)
