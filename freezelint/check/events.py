@@ -404,7 +404,8 @@ class Flow(cst.CSTVisitor):
                     shown = " ".join(code_of(node).split())
                     shown = shown if len(shown) <= 60 else f"{dotted(recv) or target}.apply({code_of(fn)[:40]}...)"
                     for kind, picks in self.summaries.applied(fn, scope, node, self.depth):
-                        self._emit(kind, target, node, sub=path, applied=shown, **({"picked": ((shown, 0),)} if picks else {}))
+                        self._emit(kind, target, node, sub=path, applied=shown,
+                                   **({"picked": ((shown, 0),)} if picks else {}))
             elif method == "requires_grad_":
                 pass  # below, with the other forms of a requires_grad change
             elif method in _GIVES_OPTIMIZER:
@@ -2980,7 +2981,8 @@ class Summaries:
                     for k in self.of(func, 0, depth) if k in (FREEZE, UNFREEZE)
                     and not _all_broken(self._every.get((id(func), 0), {}).get(k, []))]
         # of another file: its effects on what `fn(module)` is given, its flags left at their defaults
-        alone = cst.Call(func=fn, args=[cst.Arg(value=call.func.value)]) if isinstance(call.func, cst.Attribute) else call
+        alone = cst.Call(func=fn, args=[cst.Arg(value=call.func.value)]) \
+            if isinstance(call.func, cst.Attribute) else call
         kinds = dict.fromkeys(k for k, _ in self.external(fn, scope, 0, alone) if k in (FREEZE, UNFREEZE))
         return [(k, k == FREEZE) for k in kinds]
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '90d3e6f020797775e882ca426ca9425b'
+RULES_DIGEST = 'a0d88f3ac63cb2d714502c3b00489c83'
 
 GATES = {
     'FZ002': (

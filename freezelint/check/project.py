@@ -562,7 +562,8 @@ class Project:
                 return self._digests[dep]
             read = {"class": self._class_line, "head": self._class_head, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "sdef": self._state_dict_def, "traindef": self._train_def, "bn": self._bn_words, "attrs": self._attrs,
-                    "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet, "modeless": self._modeless,
+                    "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
+                    "modeless": self._modeless,
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
                     "defs": self._class_defs, "mayown": self._names_optimizer, "words": self._block_words,
                     "partial": self._partial_of, "strict": self._strict_of, "rannot": self._return_annotation,

@@ -73,7 +73,8 @@ another file's `model.backbone` is then known as this file knows it. An attribut
 instance of a project class says which ("class": as this file names it, a class of another file or
 of this one): the project index follows it there (`model.backbone.stem`), through its bases too.
 "modeless" (FZ202): a function of one parameter that, handed to `model.apply`, visibly sets no
-BatchNorm layer's mode (a weight initialiser: whole_model.keeps_modes). "quiet" (FZ201): the positions of the parameters a function provably leaves in their modes (it
+BatchNorm layer's mode (a weight initialiser: whole_model.keeps_modes).
+"quiet" (FZ201): the positions of the parameters a function provably leaves in their modes (it
 reads, prints or saves them: modes.quiet); "hands": per position it hands to a callable it was
 given ("opaque"), `[index, name, at, none_default]` of that callable parameter (null: not known),
 so a call site that passes a known function can tell. "restores" (FZ202): the positions whose every train() call puts back the mode saved from

@@ -864,9 +864,10 @@ class _Rename(cst.CSTTransformer):
 
 def _flag_value(call: cst.Call, fn: cst.FunctionDef, name: str, caller: Flow, state: _State) -> object:
     """What the call gives the function's parameter `name`: a literal (or the default left), a
-    constant of the module or a name of the calling function bound once to a literal, or, inside the builder of the arm followed, the literal or constant
-    the builder's own call gives the parameter passed on (`build("resnet", 2, FEATURE_EXTRACT)`
-    handing on `feature_extract`); else `_UNREAD`."""
+    constant of the module or a name of the calling function bound once to a literal, or, inside
+    the builder of the arm followed, the literal or constant the builder's own call gives the
+    parameter passed on (`build("resnet", 2, FEATURE_EXTRACT)` handing on `feature_extract`); else
+    `_UNREAD`."""
     known, value = _argument(call, fn, name)
     if not known or value is None:
         return _UNREAD
@@ -1960,7 +1961,8 @@ def _read_parts(facts: Facts, node: cst.CSTNode, name: str, scope):
 
 
 # torch's layers that hold no BatchNorm, by the end of their name: a test that picks only these picks no BatchNorm
-_LEAVES = re.compile(r"^torch\.nn\.(?:modules\.\w+\.)?(?:Dropout\w*|AlphaDropout|Linear|Bilinear|Conv\w*|Embedding\w*)$")
+_LEAVES = re.compile(r"^torch\.nn\.(?:modules\.\w+\.)?"
+                     r"(?:Dropout\w*|AlphaDropout|Linear|Bilinear|Conv\w*|Embedding\w*)$")
 
 
 def _picks_no_batchnorm(facts: Facts, test: cst.BaseExpression, name: str, scope) -> bool:
