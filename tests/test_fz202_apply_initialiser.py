@@ -161,6 +161,18 @@ def set_bn_eval(m):
 
 def through(m):
     set_bn_eval(m)
+
+
+def enable_dropout(m):
+    if type(m) == nn.Dropout:
+        m.train()
+
+
+def all_eval(m):
+    if isinstance(m, nn.Dropout):
+        m.train()
+    else:
+        m.eval()
 """
 
 
@@ -168,6 +180,8 @@ def through(m):
     ("init_weights", True),  # a weight initialiser of another file
     ("set_bn_eval", False),  # puts BatchNorm layers in eval mode
     ("through", False),  # a function of the project that may
+    ("enable_dropout", True),  # modes of the Dropout layers it picks only
+    ("all_eval", False),  # the rest in eval mode
 ])
 def test_a_function_of_another_file_run_through_apply(cli, tmp_path, fn, fires):
     import json
