@@ -1,8 +1,10 @@
 """FZ202 where the file calls `model.apply(fn)`: silent where `fn` may put BatchNorm layers in eval mode
-out of sight, but not where `fn` is a function of the file that visibly sets no mode (a weight
-initialiser: it never says eval, train or training, and calls only library functions, builtins, methods of
-what it reads from the module, and `reset_parameters()`). The frozen backbone's BatchNorm statistics still
-move under `model.train()` then."""
+out of sight, but not where `fn` (a function of the file, a lambda, or a function of another project file
+through its summary) visibly sets no BatchNorm layer's mode (a weight initialiser: it never says eval,
+train or training, and calls only library functions, builtins, methods of what it reads from the module,
+and `reset_parameters()`; or one that sets modes only under a test that picks torch's leaf layers, as
+`isinstance(m, nn.Dropout)` or a "Dropout" class-name test does). The frozen backbone's BatchNorm
+statistics still move under `model.train()` then."""
 
 from __future__ import annotations
 
@@ -40,6 +42,27 @@ def through_helper(m):
     "through_method": """
 def through_method(m):
     m.freeze_stats()
+""",
+    "enable_dropout": """
+def enable_dropout(m):
+    if isinstance(m, (nn.Dropout, nn.Dropout2d)):
+        m.train()
+""",
+    "enable_by_name": """
+def enable_by_name(m):
+    if m.__class__.__name__.startswith("Dropout"):
+        m.train()
+""",
+    "conv_eval": """
+def conv_eval(m):
+    if m.__class__.__name__.find("Conv") != -1:
+        m.eval()
+""",
+    "dropout_then_all": """
+def dropout_then_all(m):
+    if isinstance(m, nn.Dropout):
+        m.train()
+    m.eval()
 """,
     "nested": """
 def nested(m):
@@ -90,7 +113,14 @@ def _freeze_row(apply: str) -> int:
     return source[:source.index("p.requires_grad = False")].count("\n") + 1
 
 
-@pytest.mark.parametrize("apply", ["model.fc.apply(init_weights)", "model.apply(reset)"])
+@pytest.mark.parametrize("apply", [
+    "model.fc.apply(init_weights)", "model.apply(reset)",
+    "model.apply(lambda m: nn.init.zeros_(m.bias) if isinstance(m, nn.Linear) else None)",
+    # modes set only where the test picks torch's leaf layers: no BatchNorm among them
+    "model.apply(lambda m: m.eval() if isinstance(m, nn.Dropout) else None)",
+    "model.apply(lambda m: m.train() if type(m) == nn.Dropout else None)",
+    "model.apply(enable_dropout)", "model.apply(enable_by_name)",
+])
 def test_an_initialiser_run_through_apply_does_not_hide_the_frozen_batchnorm(apply):
     assert _rows(apply) == [_freeze_row(apply)]
 
@@ -103,6 +133,68 @@ def test_an_initialiser_run_through_apply_does_not_hide_the_frozen_batchnorm(app
     "model.apply(nested)",
     "model.apply(set_norm)",  # imported
     "model.apply(lambda m: m.freeze_stats())",
+    "model.apply(lambda m: m.eval() if isinstance(m, nn.BatchNorm2d) else None)",
+    "model.apply(lambda m: m.eval() if isinstance(m, nn.Sequential) else None)",  # may hold BatchNorm
+    "model.apply(lambda m: m.eval())",
+    "model.apply(conv_eval)",  # a class name with "Conv" in it may hold BatchNorm (ConvBNReLU)
+    "model.apply(dropout_then_all)",
 ])
 def test_an_apply_that_may_set_modes_keeps_fz202_silent(apply):
     assert _rows(apply) == []
+
+
+INIT = """
+import torch.nn as nn
+
+
+def init_weights(m):
+    classname = m.__class__.__name__
+    if classname.find("Conv") != -1:
+        nn.init.normal_(m.weight.data, 0.0, 0.02)
+
+
+def set_bn_eval(m):
+    classname = m.__class__.__name__
+    if classname.find("BatchNorm") != -1:
+        m.eval()
+
+
+def through(m):
+    set_bn_eval(m)
+
+
+def enable_dropout(m):
+    if type(m) == nn.Dropout:
+        m.train()
+
+
+def all_eval(m):
+    if isinstance(m, nn.Dropout):
+        m.train()
+    else:
+        m.eval()
+"""
+
+
+@pytest.mark.parametrize("fn,fires", [
+    ("init_weights", True),  # a weight initialiser of another file
+    ("set_bn_eval", False),  # puts BatchNorm layers in eval mode
+    ("through", False),  # a function of the project that may
+    ("enable_dropout", True),  # modes of the Dropout layers it picks only
+    ("all_eval", False),  # the rest in eval mode
+])
+def test_a_function_of_another_file_run_through_apply(cli, tmp_path, fn, fires):
+    import json
+
+    from conftest import write
+
+    source = SOURCE.format(defs="", apply=f"model.apply({fn})").replace(
+        "from helpers import set_norm", f"from init import {fn}")
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "init.py", INIT)
+    write(tmp_path / "train.py", source)
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", "--select", "FZ202", "train.py")
+    assert r.code in (0, 1), r.err
+    rows = [d["location"]["row"] for d in json.loads(r.out)]
+    freeze = source.lstrip("\n")
+    assert rows == ([freeze[:freeze.index("p.requires_grad = False")].count("\n") + 1] if fires else [])

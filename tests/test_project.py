@@ -963,13 +963,17 @@ def test_fz201_follows_a_train_override_and_a_handed_callable_of_other_files_whe
 def test_summaries_say_what_a_helper_a_builder_and_a_class_leave_frozen():
     """FZ202's whole-model freeze across files: a helper that freezes its argument whole on every path,
     a builder whose returned model has every BatchNorm layer frozen, a class whose __init__ leaves
-    them frozen; nothing for a name test, a freeze the caller's flag decides, or a class that puts
-    its backbone in eval mode itself."""
+    them frozen; a freeze the caller's flag decides with the test it sits under; nothing for a name
+    test, or a class that puts its backbone in eval mode itself."""
     bad = summarise_text((PROJECTS / "wholefreeze_bad" / "models.py").read_text())
     assert bad["classes"]["Probe"]["frozen"] == {"parts": {"backbone": ["torchvision.models.resnet50", None]}}
     assert bad["functions"]["build"]["frozen"] == {"ret": {"parts": {"": ["timm.create_model:efficientnet_b0", None]}}}
     good = summarise_text((PROJECTS / "wholefreeze_good" / "models.py").read_text())
-    assert "frozen" not in good["classes"]["Probe"] and "frozen" not in good["functions"]["build"]
+    assert "frozen" not in good["classes"]["Probe"]
+    # `if freeze:` of `build(classes, freeze=False)`: frozen where the caller's argument makes it hold
+    # (`build(10)` of train_build.py leaves it off)
+    assert good["functions"]["build"]["frozen"]["ret"]["when"] == [["freeze", 0]]
+    assert good["functions"]["build"]["frozen"]["ret"]["signature"] == "classes, freeze=False"
     fixed = summarise_text((PROJECTS / "wholefreeze_bad" / "models.py").read_text().replace(
         '(weights="IMAGENET1K_V2")', '(weights="IMAGENET1K_V2", norm_layer=torchvision.ops.FrozenBatchNorm2d)'))
     assert "frozen" not in fixed["classes"]["Probe"] and "frozen" not in fixed["functions"]["build"]
@@ -982,7 +986,9 @@ def test_summaries_say_what_a_helper_a_builder_and_a_class_leave_frozen():
         "def freeze_then_thaw(m):\n    m.requires_grad_(False)\n    m.fc.requires_grad_(True)\n")
     frozen = {name: f.get("frozen") for name, f in helpers["functions"].items()}
     assert frozen == {"freeze_all": {"0": {"whole": True}}, "freeze_loop": {"1": {"whole": True}},
-                      "freeze_named": None, "freeze_if": None, "freeze_then_thaw": None}
+                      "freeze_named": None, "freeze_then_thaw": None,
+                      # the caller's flag decides: recorded with the test, read where the call is
+                      "freeze_if": {"0": {"whole": True, "when": [["freeze", 0]], "signature": "m, freeze"}}}
 
 
 def test_a_whole_model_freeze_of_another_file_is_a_dependency_of_the_cached_result(cli, tmp_path):

@@ -398,6 +398,14 @@ class Flow(cst.CSTVisitor):
                 if target is not None and (path := part_path(recv)) and self.summaries.whole_freezer(fn, scope):
                     # `model.backbone.apply(freeze)`: every module's parameters, so all of the backbone's
                     self._emit(FREEZE, target, node, sub=path)
+                elif target is not None and path:
+                    # `model.apply(freeze_backbone)` of a function that picks the modules it freezes
+                    # (an isinstance or class-name test): some parameters of the model, which not known
+                    shown = " ".join(code_of(node).split())
+                    shown = shown if len(shown) <= 60 else f"{dotted(recv) or target}.apply({code_of(fn)[:40]}...)"
+                    for kind, picks in self.summaries.applied(fn, scope, node, self.depth):
+                        self._emit(kind, target, node, sub=path, applied=shown,
+                                   **({"picked": ((shown, 0),)} if picks else {}))
             elif method == "requires_grad_":
                 pass  # below, with the other forms of a requires_grad change
             elif method in _GIVES_OPTIMIZER:
@@ -1566,33 +1574,60 @@ def library_bases(facts: Facts, node: cst.ClassDef, _depth: int = 0) -> tuple[fr
     return frozenset(found), own
 
 
+def _all_broken(events: list[Event]) -> bool:
+    return bool(events) and all(e.detail.get("broken") for e in events)
+
+
+def _lambda_changes(fn: cst.Lambda, scope: Scope) -> list[str]:
+    """The requires_grad changes a one-parameter lambda makes to the module it is given, its
+    parameters (`m.weight`) or those a comprehension walks (`[p.requires_grad_(False) for p in
+    m.parameters()]`), as FREEZE / UNFREEZE for a literal flag."""
+    params = [*fn.params.posonly_params, *fn.params.params]
+    if len(params) != 1:
+        return []
+    name = params[0].name.value
+    walked = {t.value for c in walk(fn.body) if isinstance(c, cst.CompFor) and isinstance(t := c.target, cst.Name)
+              and isinstance(c.iter, cst.Call) and isinstance(c.iter.func, cst.Attribute)
+              and root_of(c.iter.func.value) == name}
+    out = []
+    for node in walk(fn.body):
+        for obj, value, called in requires_grad_sets(node, scope):
+            if isinstance(obj, cst.Name) and obj.value == name and not called:
+                continue  # `setattr(m, "requires_grad", False)` on the module: FZ102's, it freezes nothing
+            if (root_of(obj) == name or isinstance(obj, cst.Name) and obj.value in walked) \
+                    and isinstance(value, cst.Name) and value.value in ("True", "False"):
+                out.append(UNFREEZE if value.value == "True" else FREEZE)
+    return list(dict.fromkeys(out))
+
+
 def _docstring(st: cst.BaseStatement) -> bool:
     return isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1 and isinstance(st.body[0], cst.Expr) \
         and isinstance(st.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
 
 
-def _freezes_whole(st: cst.BaseStatement, name: str, param: bool = False) -> bool:
+def _freezes_whole(st: cst.BaseStatement, name: str, param: bool = False, flag: str = "False") -> bool:
     """`name.requires_grad_(False)`, or `for p in name.parameters(): p.requires_grad = False` (the
     loop's one statement; `p.requires_grad_(False)` too): every parameter of `name` frozen. (`param`:
-    `name` is a parameter, not a module, so `name.requires_grad = False` freezes it.)"""
+    `name` is a parameter, not a module, so `name.requires_grad = False` freezes it; `flag` "True":
+    every parameter unfrozen instead.)"""
     if isinstance(st, cst.For) and not st.orelse and isinstance(st.target, cst.Name) \
             and isinstance(st.iter, cst.Call) and isinstance(st.iter.func, cst.Attribute) \
             and st.iter.func.attr.value == "parameters" and isinstance(st.iter.func.value, cst.Name) \
             and st.iter.func.value.value == name and isinstance(st.body, cst.IndentedBlock) \
             and len(st.body.body) == 1:
-        return _freezes_whole(st.body.body[0], st.target.value, param=True)
+        return _freezes_whole(st.body.body[0], st.target.value, param=True, flag=flag)
     if not isinstance(st, cst.SimpleStatementLine) or len(st.body) != 1:
         return False
     small = st.body[0]
     if isinstance(small, cst.Expr) and isinstance(call := small.value, cst.Call) \
             and isinstance(call.func, cst.Attribute) and call.func.attr.value == "requires_grad_":
-        flag = call_arg(call, 0, "requires_grad")
+        given = call_arg(call, 0, "requires_grad") or _TRUE
         return isinstance(call.func.value, cst.Name) and call.func.value.value == name \
-            and isinstance(flag, cst.Name) and flag.value == "False"
+            and isinstance(given, cst.Name) and given.value == flag
     if param and isinstance(small, cst.Assign) and len(small.targets) == 1:
         t = small.targets[0].target
         return isinstance(t, cst.Attribute) and t.attr.value == "requires_grad" and isinstance(t.value, cst.Name) \
-            and t.value.value == name and isinstance(small.value, cst.Name) and small.value.value == "False"
+            and t.value.value == name and isinstance(small.value, cst.Name) and small.value.value == flag
     return False
 
 
@@ -2905,12 +2940,17 @@ class Summaries:
         """What a method of a class defined in another file does to `self` (none known here)."""
         return []
 
-    def whole_freezer(self, fn: cst.BaseExpression, scope: Scope) -> bool:
+    def whole_freezer(self, fn: cst.BaseExpression, scope: Scope, flag: str = "False") -> bool:
         """A function of the file that, given a module, freezes every parameter of it and does
         nothing else that may pick (no `if`, jump or other exit, no unfreeze, no helper): each
         statement `m.requires_grad_(False)`, or a loop over `m.parameters()` whose body sets the
         loop's parameter `requires_grad = False` (or `requires_grad_(False)`). What `model.apply(fn)`
-        then freezes is all of the model."""
+        then freezes is all of the model. So does `lambda m: m.requires_grad_(False)`. (`flag`
+        "True": one that unfreezes every parameter so.)"""
+        if isinstance(fn, cst.Lambda):
+            params = [*fn.params.posonly_params, *fn.params.params]
+            return len(params) == 1 and _freezes_whole(cst.SimpleStatementLine([cst.Expr(fn.body)]),
+                                                       params[0].name.value, flag=flag)
         func = self.facts.resolve_def(fn, scope) if isinstance(fn, cst.Name) else None
         params = [*func.params.posonly_params, *func.params.params] if func is not None else []
         if len(params) != 1 or isinstance(func.params.star_arg, cst.Param) \
@@ -2918,7 +2958,33 @@ class Summaries:
             return False
         name = params[0].name.value
         body = [st for st in func.body.body if not _docstring(st)]
-        return bool(body) and all(_freezes_whole(st, name) for st in body)
+        return bool(body) and all(_freezes_whole(st, name, flag=flag) for st in body)
+
+    def applied(self, fn: cst.BaseExpression, scope: Scope, call: cst.Call, depth: int) -> list[tuple[str, bool]]:
+        """What `model.apply(fn)` does to requires_grad, as a direct call `fn(model)` would take it
+        over (a function of the file, or of another file through its summary), or as a lambda's
+        requires_grad changes on its parameter say: FREEZE and UNFREEZE, each with whether it reaches
+        only the modules `fn` picks (not known which). An unfreeze whose reach is not read (another
+        file's) may set back every parameter: it picks none."""
+        if isinstance(fn, cst.Lambda):
+            return [(k, not self.whole_freezer(fn, scope, "True" if k == UNFREEZE else "False"))
+                    for k in _lambda_changes(fn, scope)]
+        if not isinstance(fn, cst.Name):
+            return []
+        func = self.facts.resolve_def(fn, scope)
+        if func is not None:
+            params = [*func.params.posonly_params, *func.params.params]
+            if len(params) != 1 or isinstance(func.params.star_arg, cst.Param) or func.params.kwonly_params:
+                return []  # `apply` hands one module: a second parameter is a flag at its default, not read
+            # a store that freezes nothing as written (FZ102's `m.requires_grad = False` on the module) is left out
+            return [(k, not self.whole_freezer(fn, scope, "True" if k == UNFREEZE else "False"))
+                    for k in self.of(func, 0, depth) if k in (FREEZE, UNFREEZE)
+                    and not _all_broken(self._every.get((id(func), 0), {}).get(k, []))]
+        # of another file: its effects on what `fn(module)` is given, its flags left at their defaults
+        alone = cst.Call(func=fn, args=[cst.Arg(value=call.func.value)]) \
+            if isinstance(call.func, cst.Attribute) else call
+        kinds = dict.fromkeys(k for k, _ in self.external(fn, scope, 0, alone) if k in (FREEZE, UNFREEZE))
+        return [(k, k == FREEZE) for k in kinds]
 
     def bn_freezer(self, fn: cst.BaseExpression, scope: Scope) -> bool:
         """A function (or lambda) that, given a module, puts it in eval mode if it is BatchNorm."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '1fe41d06f223069098156b83ced372a4'
+RULES_DIGEST = 'f766e1bf06890973e182ec27a5cb0e3d'
 
 GATES = {
     'FZ002': (

@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write, read_regular
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 82
+SUMMARY_VERSION = 84
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -528,7 +528,8 @@ class Project:
         Name` -> what the attributes of that class hold and its project bases (its summary's "attrs",
         "bases"); `path#libbases Name` -> the library classes that class derives from (library_bases);
         `path#keeps Name` -> what the train() that class runs keeps in eval mode, `path#quiet name` -> the
-        parameters that function leaves in their modes (FZ201); `path#frozen name` -> what that
+        parameters that function leaves in their modes (FZ201); `path#modeless name` -> whether that
+        function, handed to `model.apply`, sets no BatchNorm layer's mode (FZ202); `path#frozen name` -> what that
         function or class leaves frozen (its summary's "frozen", FZ202); `path#returns name` -> the
         Module that function returns (its summary's "returns"); `path#defs Name` -> the class line and
         the methods that class defines (text: what an inherited constructor or method needs unchanged);
@@ -563,6 +564,7 @@ class Project:
             read = {"class": self._class_line, "head": self._class_head, "acts": self._acts, "fresh": self._fresh,
                     "train": self._train_override, "sdef": self._state_dict_def, "traindef": self._train_def, "bn": self._bn_words, "attrs": self._attrs,
                     "ownrg": self._keeps_requires_grad, "own": self._keeps_setting, "names": self._names, "libbases": self._library_bases, "quiet": self._quiet,
+                    "modeless": self._modeless,
                     "keeps": self._keeps, "frozen": self._frozen, "returns": self._returns,
                     "defs": self._class_defs, "mayown": self._names_optimizer, "words": self._block_words,
                     "partial": self._partial_of, "strict": self._strict_of, "rannot": self._return_annotation,
@@ -900,8 +902,8 @@ class Project:
             if _depth >= _MAX_VIA:
                 return None
             found = self.frozen(str(path), record["via"], _RET, _depth + 1)
-            if found is None:
-                return None
+            if found is None or "when" in found[0]:
+                return None  # frozen under tests on that builder's parameters: not read at this call
             record = found[0]
         if not record:
             return None
@@ -1379,8 +1381,27 @@ class Project:
         self._link(edge)
         return pos in found
 
-    def _quiet(self, path: Path, name: str) -> list[int]:
-        """The summary's "quiet" of a function; a file with no word of what summaries record is
+    def keeps_modes(self, importer: str, qual: str) -> bool:
+        """A function of another project file that, handed to `model.apply`, visibly sets no
+        BatchNorm layer's mode (its summary's "modeless": a weight initialiser). A dependency of its
+        own (`path#modeless name`)."""
+        if is_library(qual):
+            return False
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return False
+        found = self._modeless(*hit)
+        self.used[f"{hit[0].resolve()}#modeless {hit[1]}"] = _digest(found)
+        self._link(Edge(shown_path(importer), shown_path(str(hit[0])), hit[1]))
+        return found
+
+    def _modeless(self, path: Path, name: str) -> bool:
+        """The summary's "modeless" of a function (a file summarised without a parse is parsed here)."""
+        entry = self._function_entry(path, name)
+        return bool(entry and entry.get("modeless"))
+
+    def _function_entry(self, path: Path, name: str) -> dict | None:
+        """A function's entry in the file's summary; a file with no word of what summaries record is
         summarised without a parse (no functions listed), so it is parsed here for the answer."""
         summary = self.summary(path)
         entry = summary["functions"].get(name) if summary else None
@@ -1390,6 +1411,12 @@ class Project:
 
             full = summaries.summarise_text(self.outline(path)["text"])
             entry = full["functions"].get(name) if full else None
+        return entry
+
+    def _quiet(self, path: Path, name: str) -> list[int]:
+        """The summary's "quiet" of a function; a file with no word of what summaries record is
+        summarised without a parse (no functions listed), so it is parsed here for the answer."""
+        entry = self._function_entry(path, name)
         return list(entry.get("quiet", [])) if entry else []
 
     def keeps_requires_grad(self, importer: str, qual: str) -> bool:
@@ -1741,7 +1768,7 @@ class Project:
 
     def calls_imported(self, text: str) -> list[str]:
         """Text only, no file read: the qualified names a file imports with `from ... import`
-        and calls with an argument (only those can act on a model it holds)."""
+        and calls with an argument, or hands to `Module.apply` (only those can act on a model it holds)."""
         if "import" not in text:
             return []
         out = []
@@ -1751,7 +1778,7 @@ class Project:
             names = _NAMES_AS.findall(m.group(2)) if m.group(2).strip() != "*" else \
                 [(n, "") for n in sorted(set(_CALLED_NAME.findall(text))) if not hasattr(builtins, n)]
             for name, alias in names:
-                if _called_with_args(text, alias or name):
+                if _called_with_args(text, alias or name) or _applied(text, alias or name):
                     out.append(f"{module}{name}" if module.endswith(".") else f"{module}.{name}")
         out += [q for q in _module_calls(text) if q not in out]
         bases = [_BASE + q for q in _imported_bases(text) if q not in out]

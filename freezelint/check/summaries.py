@@ -31,9 +31,14 @@ with the argument's position, what follows each call: `[eval_seen, [pending help
 which the model is left in eval mode, or null when some call leaves it in train mode (probe.py).
 
 "frozen" (FZ202's whole-model freeze, whole_model.frozen_records): in a function's entry, the
-positions it freezes whole (`{"0": {"whole": true}}`: every parameter of its argument, on every path)
+positions it freezes whole (`{"0": {"whole": true}}`: every parameter of its argument, on every path;
+or only under `if` tests on its other parameters, the same tests for each freeze, with those tests and
+the signature a caller's arguments are read by: `{"0": {"whole": true, "when": [["feature_extracting",
+0]], "signature": "model, feature_extracting"}}`, the tutorial's `set_parameter_requires_grad`)
 and the model it returns with every BatchNorm layer frozen (`{"ret": {"parts": {"": [factory, sub]}}}`,
-the table factories that built it, by path inside it), or the builder of another file whose model
+the table factories that built it, by path inside it; with "when" and "signature" as above where the
+freezes sit under tests on the builder's own parameters, inline or in a helper of its file handed them:
+the tutorial's `initialize_model(num_classes, feature_extract)`), or the builder of another file whose model
 it returns untouched (`{"ret": {"via": "models.build"}}`: the project follows it there), or, for a
 builder that binds a different table model per arm of an `if`, each arm's model frozen whole on every
 path of that arm (`{"ret": {"arms": [{"parts": {"": [factory, sub]}, "when": [["arch == 'resnet'", 0]]}],
@@ -67,6 +72,8 @@ another file): what each `self.<attr>` holds where the file establishes it (see 
 another file's `model.backbone` is then known as this file knows it. An attribute that holds an
 instance of a project class says which ("class": as this file names it, a class of another file or
 of this one): the project index follows it there (`model.backbone.stem`), through its bases too.
+"modeless" (FZ202): a function of one parameter that, handed to `model.apply`, visibly sets no
+BatchNorm layer's mode (a weight initialiser: whole_model.keeps_modes).
 "quiet" (FZ201): the positions of the parameters a function provably leaves in their modes (it
 reads, prints or saves them: modes.quiet); "hands": per position it hands to a callable it was
 given ("opaque"), `[index, name, at, none_default]` of that callable parameter (null: not known),
@@ -127,6 +134,15 @@ def _returned_call(facts: Facts, callees, stmt: cst.FunctionDef, params: list[st
     return {f"{VIA}{via}#{RET}": calls[0]} if via is not None else {}
 
 
+def _keeps_modes(facts: Facts, stmt: cst.FunctionDef) -> bool:
+    from freezelint.check.whole_model import keeps_modes  # the flow layer, as frozen_records
+
+    try:
+        return keeps_modes(facts, stmt, facts.func_scopes.get(id(stmt)) or facts.module_scope)
+    except RecursionError:  # a generated body nested too deep to read: not known to keep modes
+        return False
+
+
 def _recorded(kind: str) -> bool:
     return kind in RECORDED or kind.startswith((CALLS, VIA))
 
@@ -174,6 +190,8 @@ def summarise(facts: Facts) -> dict:
             quiet = [i for i in range(len(params)) if str(i) not in entry["effects"] and callees.quiet(stmt, i)]
             if quiet:  # FZ201: handed the model after train(), it re-freezes nothing
                 entry["quiet"] = quiet
+            if len(params) == 1 and _keeps_modes(facts, stmt):
+                entry["modeless"] = True  # FZ202: handed to `model.apply`, it sets no BatchNorm layer's mode
             kept = [i for i in range(len(params)) if {"freeze", "unfreeze"} <= set(entry["effects"].get(str(i), {}))
                     and callees.kept(stmt, i)]
             if kept:  # FZ301: its freeze of the argument outlives its own unfreezes (a subset by name)

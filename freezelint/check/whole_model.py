@@ -28,7 +28,8 @@ from freezelint.check.known import is_library
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, FREEZE_BY_DEFAULT, OPT_BUILD, REBIND, REPLACE,
                                    TRAIN, UNFREEZE, after)
 from freezelint.check.probe import handed_to
-from freezelint.check.syntax import call_arg, code_of, dotted, root_of, walk
+from freezelint.check.syntax import call_arg, code_of, dotted, root_of, string_value, walk
+from freezelint.check.traverse import children
 
 # The call of a factory whose model holds BatchNorm: torchvision's by name, timm's
 # `create_model("resnet50")`
@@ -96,6 +97,9 @@ class _State:
     # the builders followed into from the model's assignment (`model = build(2, True)`): id of the
     # builder's def -> (that call, the scope it sits in), for the flags it hands on (`_flag_value`)
     entered: dict = field(default_factory=dict)
+    # for a summary of a builder: the tests on its own parameters its freezes were taken under, each
+    # `[code, arm]` (`if feature_extract:` of a helper handed `feature_extract`), for its callers to read
+    when: list | None = None
 
 
 @dataclass
@@ -670,6 +674,8 @@ def _apply(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _S
     """Apply a freeze, unfreeze or replacement on `root` (a part at `prefix` of the model) to the
     state; False when its reach cannot be established and it may make BatchNorm trainable."""
     report = at or e
+    if e.detail.get("applied"):
+        return e.kind == FREEZE  # `model.apply(fn)`: the modules `fn` picks, not known
     if e.detail.get("via") or e.kind == BUILT:
         return _apply_helper(facts, flow, e, root, prefix, state, depth, report)
     if e.kind == REPLACE and e.detail.get("classifier"):
@@ -818,16 +824,50 @@ def _flag_off(inner: Flow, ev: Event, model: str, handed: tuple, state: _State) 
             continue
         given = {n: _flag_value(call, fn, n, caller, state) for n in read}
         value = None if any(v is _UNREAD for v in given.values()) else _evaluate_literal(node.test, given)
+        outer = _outer_test(node.test, call, fn, caller, read) if value is None and state.when is not None else None
+        if outer is not None:  # the builder's own parameter decides: its callers' arguments are read
+            state.when.append([outer, which])
+            continue
         if value is None or value != (which == 0):
             return True
     return False
 
 
+def _outer_test(test: cst.BaseExpression, call: cst.Call, fn: cst.FunctionDef, caller: Flow,
+                read: set[str]) -> str | None:
+    """A helper's test on its flags (`feature_extracting`) said of the parameters of the function
+    around the call that it hands them from (`set_parameter_requires_grad(model_ft, feature_extract)`
+    in `initialize_model`): `feature_extract`. None where the test reads anything else."""
+    builder = caller.scope.node
+    if not isinstance(builder, cst.FunctionDef) or _names_in(test) != read:
+        return None
+    names = {p.name.value for p in (*builder.params.posonly_params, *builder.params.params,
+                                    *builder.params.kwonly_params)}
+    renamed = {}
+    for n in read:
+        known, arg = _argument(call, fn, n)
+        if not known or not isinstance(arg, cst.Name) or arg.value not in names \
+                or any(b.how != "param" for b in caller.scope.bindings.get(arg.value, [])):
+            return None
+        renamed[n] = arg.value
+    return code_of(test.visit(_Rename(renamed)))
+
+
+class _Rename(cst.CSTTransformer):
+    def __init__(self, names: dict[str, str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+        return updated.with_changes(value=self.names[updated.value]) if updated.value in self.names else updated
+
+
 def _flag_value(call: cst.Call, fn: cst.FunctionDef, name: str, caller: Flow, state: _State) -> object:
     """What the call gives the function's parameter `name`: a literal (or the default left), a
-    constant of the module, or, inside the builder of the arm followed, the literal or constant
-    the builder's own call gives the parameter passed on (`build("resnet", 2, FEATURE_EXTRACT)`
-    handing on `feature_extract`); else `_UNREAD`."""
+    constant of the module or a name of the calling function bound once to a literal, or, inside
+    the builder of the arm followed, the literal or constant the builder's own call gives the
+    parameter passed on (`build("resnet", 2, FEATURE_EXTRACT)` handing on `feature_extract`); else
+    `_UNREAD`."""
     known, value = _argument(call, fn, name)
     if not known or value is None:
         return _UNREAD
@@ -835,7 +875,7 @@ def _flag_value(call: cst.Call, fn: cst.FunctionDef, name: str, caller: Flow, st
         return _value_of(value)
     if not isinstance(value, cst.Name):
         return _UNREAD
-    constant = _constant(caller.scope, value.value)
+    constant = _bound_literal(caller.scope, value.value)  # a module constant, or a local bound once
     if constant is not None:
         return _value_of(constant)
     arm, builder = state.arm, caller.scope.node
@@ -1257,7 +1297,8 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
         at = e.detail.get("element")  # `model_ft, input_size = initialize_model(...)`
         found = project.frozen(facts.path, q, RET if at is None else element_position(at))
         arm = state.arm if state.arm is not None and state.arm.flow is None and state.arm.call is call else None
-        if found is None or not found[0].get("parts") and not (arm is not None and found[0].get("arms")):
+        if found is None or not found[0].get("parts") and not (arm is not None and found[0].get("arms")) \
+                or not isinstance(call, cst.Call) or not _passes(found[0], call, flow.scope):
             return e.kind != UNFREEZE
         state.edges.append(found[1])
         for name in [n for n in state.names if _under(n, prefix)]:
@@ -1270,7 +1311,8 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
             continue
         rel = _relative(dotted(arg), root, prefix)
         found = project.frozen(facts.path, q, i)
-        if rel is None or found is None or not found[0].get("whole") or e.kind != FREEZE:
+        if rel is None or found is None or not found[0].get("whole") or e.kind != FREEZE \
+                or not _passes(found[0], call, flow.scope):
             return e.kind == FREEZE
         state.edges.append(found[1])
         for name in [n for n in state.names if _under(n, rel)]:
@@ -1281,6 +1323,47 @@ def _apply_external(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, 
                 state.unknown[part] = False
         return True
     return e.kind == FREEZE
+
+
+def _passes(record: dict, call: cst.Call, scope) -> bool:
+    """A freeze another file's summary records under tests on the function's other parameters
+    (`"when"`: `set_parameter_requires_grad(model, feature_extract)` of `if feature_extracting:`)
+    is made at this call where each test holds on what the call gives: a literal (or the default
+    left), or a name bound once to a literal where the call is (`feature_extract = True`, at module
+    level or in the calling function). A flag the call sets off, leaves to a setting of the run
+    (`args.feature_extract`) or passes through `*args` freezes nothing known."""
+    when = record.get("when")
+    if not when:
+        return True
+    if any(a.star for a in call.args) or not isinstance(record.get("signature"), str):
+        return False
+    try:
+        fn = cst.parse_statement(f"def _({record['signature']}): pass\n")
+        tests = [(cst.parse_expression(code), arm) for code, arm in when]
+    except (cst.ParserSyntaxError, TypeError, ValueError):
+        return False
+    if not isinstance(fn, cst.FunctionDef):
+        return False
+    for test, arm in tests:
+        given = {}
+        for name in _names_in(test):
+            known, value = _argument(call, fn, name.split(".")[0])
+            if isinstance(value, cst.Name) and not _literal(value):
+                value = _bound_literal(scope, value.value)
+            if not known or "." in name or value is None or not _literal(value):
+                return False
+            given[name] = _value_of(value)
+        if _evaluate_literal(test, given) != (arm == 0):
+            return False
+    return True
+
+
+def _bound_literal(scope, name: str) -> cst.BaseExpression | None:
+    """The literal `name` is bound to once where it is read: a constant of the module, or a name
+    of the function around the read bound only there (`feature_extract = True` in `main`)."""
+    owner = scope.lookup(name) if scope is not None else None
+    bound = owner.bindings.get(name, []) if owner is not None and owner.kind in ("module", "function") else []
+    return bound[0].node if len(bound) == 1 and bound[0].how == "expr" and _literal(bound[0].node) else None
 
 
 def _within(arg: cst.BaseExpression, root: str) -> bool:
@@ -1821,18 +1904,36 @@ _MODE_WORDS = re.compile(r"\b(?:eval|train|training)\b")
 
 
 def _keeps_modes(facts: Facts, call: cst.Call, scope) -> bool:
-    """`model.apply(fn)` where `fn` is a function of the file that visibly leaves every module's mode
-    alone (a weight initialiser): it never says eval, train or training, and calls nothing that could
-    change a mode out of sight: only library functions and builtins (`nn.init.normal_`, `isinstance`),
-    methods of what it reads from the module (`m.weight.data.fill_(1)`, `classname.find("Conv")`),
-    and the module's own methods that set no mode (`m.reset_parameters()`)."""
+    """`model.apply(fn)` where `fn` visibly leaves every BatchNorm layer's mode alone (`keeps_modes`):
+    a function of the file, a lambda, or a function of another project file whose summary says so."""
     fn = call_arg(call, 0, "fn")
+    if isinstance(fn, cst.Lambda):
+        return keeps_modes(facts, fn, scope)
     func = facts.resolve_def(fn, scope) if isinstance(fn, cst.Name) else None
-    params = [*func.params.posonly_params, *func.params.params] if func is not None else []
-    if len(params) != 1 or _MODE_WORDS.search(code_of(func.body)):
+    if func is not None:
+        return keeps_modes(facts, func, scope)
+    q = facts.qualname(fn, scope) if isinstance(fn, cst.Name) and scope.lookup(fn.value) is not None else None
+    return bool(q) and not is_library(q) and facts.project is not None and bool(facts.path) \
+        and facts.project.keeps_modes(facts.path, q)
+
+
+def keeps_modes(facts: Facts, func: cst.FunctionDef | cst.Lambda, scope) -> bool:
+    """A one-parameter function (or lambda) that, given a module, visibly leaves its mode alone where
+    it may be BatchNorm (a weight initialiser): it never says eval, train or training, and calls
+    nothing that could change a mode out of sight: only library functions and builtins
+    (`nn.init.normal_`, `isinstance`), methods of what it reads from the module
+    (`m.weight.data.fill_(1)`, `classname.find("Conv")`), and the module's own methods that set no
+    mode (`m.reset_parameters()`). What it does under a test that picks no BatchNorm layer (`if
+    isinstance(m, nn.Dropout): m.train()`, `if classname.find("Dropout") != -1:`, torch's leaf layers
+    only) sets no BatchNorm layer's mode: it is not read."""
+    params = [*func.params.posonly_params, *func.params.params]
+    if len(params) != 1 or isinstance(func.params.star_arg, cst.Param):
         return False
-    name, inner = params[0].name.value, facts.func_scopes.get(id(func))
-    for node in walk(func.body):
+    name, inner = params[0].name.value, facts.func_scopes.get(id(func)) or scope
+    nodes = list(_read_parts(facts, func.body, name, inner))
+    if any(_MODE_WORDS.search(code_of(n)) for n in nodes if isinstance(n, (cst.Name, cst.Attribute, cst.BaseString))):
+        return False
+    for node in nodes:
         if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
             return False  # a callable made inside: what runs it is not read
         if not isinstance(node, cst.Call):
@@ -1842,10 +1943,51 @@ def _keeps_modes(facts: Facts, call: cst.Call, scope) -> bool:
             if isinstance(f.value, cst.Name) and f.value.value == name and f.attr.value not in _MODELESS:
                 return False  # a method of the module: its class's, which may set a mode
             continue
-        q = facts.qualname(f, inner or scope) if isinstance(f, cst.Name) else None
-        if not q or not (is_library(q) or hasattr(builtins, q)) or facts.resolve_def(f, inner or scope) is not None:
+        q = facts.qualname(f, inner) if isinstance(f, cst.Name) else None
+        if not q or not (is_library(q) or hasattr(builtins, q)) or facts.resolve_def(f, inner) is not None:
             return False  # a function of the project, or a callable not known
     return True
+
+
+def _read_parts(facts: Facts, node: cst.CSTNode, name: str, scope):
+    """The nodes of a body, less the arms a test on `name` keeps to layers that are no BatchNorm."""
+    yield node
+    if isinstance(node, (cst.If, cst.IfExp)) and _picks_no_batchnorm(facts, node.test, name, scope):
+        parts = [node.test, node.orelse] if node.orelse is not None else [node.test]
+    else:
+        parts = children(node)
+    for child in parts:
+        yield from _read_parts(facts, child, name, scope)
+
+
+# torch's layers that hold no BatchNorm, by the end of their name: a test that picks only these picks no BatchNorm
+_LEAVES = re.compile(r"^torch\.nn\.(?:modules\.\w+\.)?"
+                     r"(?:Dropout\w*|AlphaDropout|Linear|Bilinear|Conv\w*|Embedding\w*)$")
+
+
+def _picks_no_batchnorm(facts: Facts, test: cst.BaseExpression, name: str, scope) -> bool:
+    """`isinstance(m, nn.Dropout)` (or a tuple of such leaf layers of torch), `type(m) == nn.Dropout`,
+    or a class-name test for "Dropout" (`classname.find("Dropout") != -1`, `"Dropout" in classname`,
+    `...startswith("Dropout")`): true only of layers that are no BatchNorm and hold none."""
+    if isinstance(test, cst.Call) and facts.qualname(test.func, scope) == "isinstance" and len(test.args) == 2:
+        subject, classes = test.args[0].value, test.args[1].value
+        exprs = [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]
+        return isinstance(subject, cst.Name) and subject.value == name \
+            and all(_LEAVES.match(facts.qualname(e, scope) or "") for e in exprs)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        left, op, right = test.left, test.comparisons[0].operator, test.comparisons[0].comparator
+        if isinstance(op, (cst.Equal, cst.Is)) and isinstance(left, cst.Call) and len(left.args) == 1 \
+                and facts.qualname(left.func, scope) == "type" and isinstance(left.args[0].value, cst.Name) \
+                and left.args[0].value.value == name:
+            return bool(_LEAVES.match(facts.qualname(right, scope) or ""))
+        if isinstance(op, cst.In):  # `"Dropout" in classname`
+            return string_value(left) == "Dropout"
+        if isinstance(op, (cst.NotEqual, cst.GreaterThanEqual, cst.GreaterThan)) and isinstance(left, cst.Call):
+            test = left  # `classname.find("Dropout") != -1`
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) \
+            and test.func.attr.value in ("find", "startswith") and len(test.args) == 1:
+        return string_value(test.args[0].value) == "Dropout"
+    return False
 
 
 def _unknown(facts: Facts, flow: Flow, e: Event, model: str) -> bool:
@@ -1873,14 +2015,21 @@ def frozen_records(facts: Facts, callees) -> dict:
             if flow is None:
                 continue
             params = [p.name.value for p in (*stmt.params.posonly_params, *stmt.params.params)]
+            signature = " ".join(code_of(stmt.params).split())
             entry = {str(i): {"whole": True} for i, p in enumerate(params) if _whole(flow, p)}
+            for i, p in enumerate(params):
+                tests = _whole_when(flow, stmt, p) if str(i) not in entry else None
+                if tests:  # frozen whole where the caller's arguments pass the tests (`if feature_extracting:`)
+                    entry[str(i)] = {"whole": True, "when": tests, "signature": signature}
             local = returned_local(flow, flow.scope, params) if models else None
-            parts = _returned_parts(facts, flow, local) if local is not None else None
+            when: list = []  # `if feature_extract:` of the builder: where its callers' arguments pass them
+            parts = _returned_parts(facts, flow, local, when) if local is not None else None
             arms = _returned_arms(facts, flow, stmt, local) if local is not None and not parts else []
             if parts:
-                entry[RET] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+                entry[RET] = {"parts": {rel: list(v) for rel, v in parts.items()},
+                              **({"when": when, "signature": signature} if when else {})}
             elif arms:  # a per-architecture builder: the callers' arguments pick the arm
-                entry[RET] = {"arms": arms, "signature": " ".join(code_of(stmt.params).split())}
+                entry[RET] = {"arms": arms, "signature": signature}
             elif local is None or not models:
                 via = returned_builder(facts, flow, params)
                 if via is not None:  # what that builder's model comes with, the project reads
@@ -1888,12 +2037,14 @@ def frozen_records(facts: Facts, callees) -> dict:
             for at in returned_elements(flow, flow.scope, params) if models else ():
                 # `return model_ft, input_size`: the element as a returned model is recorded
                 local = returned_element(flow, flow.scope, params, int(at.partition("@")[2]))
-                parts = _returned_parts(facts, flow, local)
+                when = []
+                parts = _returned_parts(facts, flow, local, when)
                 arms = _returned_arms(facts, flow, stmt, local) if not parts else []
                 if parts:
-                    entry[at] = {"parts": {rel: list(v) for rel, v in parts.items()}}
+                    entry[at] = {"parts": {rel: list(v) for rel, v in parts.items()},
+                                 **({"when": when, "signature": signature} if when else {})}
                 elif arms:
-                    entry[at] = {"arms": arms, "signature": " ".join(code_of(stmt.params).split())}
+                    entry[at] = {"arms": arms, "signature": signature}
             if entry:
                 out["functions"][stmt.name.value] = entry
         elif isinstance(stmt, cst.ClassDef):
@@ -1942,20 +2093,69 @@ def _whole(flow: Flow, param: str) -> bool:
     return True
 
 
-def _returned_parts(facts: Facts, flow: Flow, local: str) -> Parts | None:
+def _whole_when(flow: Flow, fn: cst.FunctionDef, param: str) -> list[list] | None:
+    """The tutorial's `set_parameter_requires_grad(model, feature_extracting)`: the function freezes
+    every parameter of `param` itself, as `_whole` says, but only under `if` tests on its other
+    parameters (`if feature_extracting:`), the same tests for each freeze: those tests as code, each
+    with the arm taken, for a caller to read its arguments by. None for anything else."""
+    mine = [e for e in flow.events if (e.target == param or e.target.startswith(param + "."))
+            and e.kind in (FREEZE, UNFREEZE, REPLACE, FREEZE_BY_DEFAULT)]
+    if not mine or any(e.kind != FREEZE or e.detail.get("via") or _relative(e.detail.get("sub"), param, "") != ""
+                       for e in mine):
+        return None
+    when = None
+    for e in mine:
+        loop = _loop_of(flow, e)
+        if loop is not None and (loop is _UNKNOWN or loop[1]):
+            return None  # a name test, or a loop not understood: not every parameter
+        tests = _param_tests(flow, fn, e, param)
+        if tests is None or when is not None and tests != when:
+            return None  # a test on anything else, or freezes under different tests
+        when = tests
+    return when or None
+
+
+def _param_tests(flow: Flow, fn: cst.FunctionDef, e: Event, model: str) -> list[list] | None:
+    """The `if` tests an event of the function's body sits under (not a loop's own), each `[code,
+    arm]`, where every one reads only parameters of the function other than `model`; else None."""
+    body = _body(flow)
+    nodes = {id(n): n for n in walk(body)} if body is not None else {}
+    loops = [nodes[i] for i in e.loops if i in nodes]
+    flags = {p.name.value for p in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params)} - {model}
+    out = []
+    for i, arm in e.branches:
+        node = nodes.get(i)
+        if node is not None and any(_contains(lp, node) for lp in loops):
+            continue  # a test inside the loop (which parameter): the loop's reading says
+        read = {n.split(".")[0] for n in _names_in(node.test)} if isinstance(node, cst.If) else set()
+        if not read or not read <= flags:
+            return None  # an arm of something else, or a test on what the caller does not pass
+        out.append([code_of(node.test), arm])
+    return out
+
+
+def _returned_parts(facts: Facts, flow: Flow, local: str, when: list | None = None) -> Parts | None:
     """The parts of the model a builder returns (`return m`), when every BatchNorm layer in it is
-    frozen there on every path."""
+    frozen there on every path; or, with `when` (a list to fill), where tests on the builder's own
+    parameters hold (`if feature_extract:`, inline or in a helper handed the flag), those tests."""
     first = next((e for e in flow.events if e.kind in (FREEZE, BUILT) and e.target == local), None)
     found = _model_parts(facts, flow, local, first) if first is not None else None
     layers = _layers(found[0]) if found is not None else []
     if not layers:
         return None
     state = _State({f"{layer}.{p}": False for layer in layers for p in ("weight", "bias")},
-                   {part: True for part in found[1]})
+                   {part: True for part in found[1]}, when=when)
+    fn = flow.scope.node if isinstance(flow.scope.node, cst.FunctionDef) else None
+    binds = [e for e in flow.events if e.kind == REBIND and e.target == local]
+    if len(binds) != 1 or binds[0].branches or binds[0].loops:
+        when = state.when = None  # a model per arm (`if arch == "resnet":`): `_returned_arms` reads those
     for e in flow.events:
         if (e.target == local or e.target.startswith(local + ".")) and e.kind in (FREEZE, UNFREEZE, REPLACE, BUILT):
             if e.kind == FREEZE and _conditional(flow, e):
-                continue
+                tests = _param_tests(flow, fn, e, local) if when is not None and fn is not None else None
+                if not tests:
+                    continue
+                when.extend(t for t in tests if t not in when)
             if not _apply(flow.facts, flow, e, local, "", state, 0):
                 return None
     frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]

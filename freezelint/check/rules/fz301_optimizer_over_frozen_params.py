@@ -52,9 +52,14 @@ class OptimizerOverFrozenParams(Rule):
         "A freeze run through `model.backbone.apply(fn)` counts where `fn` is a function of the file that "
         "freezes every parameter of the module it is given and does nothing else (`m.requires_grad_(False)`, "
         "or a loop over `m.parameters()` setting each `requires_grad = False`): all of `model.backbone` is "
-        "frozen, as a loop over `model.backbone.parameters()` would freeze it. One that picks modules (an "
-        "`isinstance` or class-name test, YOLO-style name lists) freezes what the model holds of them, not "
-        "known here, and is silent, as the same test in a loop over `model.modules()` is. "
+        "frozen, as a loop over `model.backbone.parameters()` would freeze it; so does `lambda m: "
+        "m.requires_grad_(False)`. One that picks modules (an `isinstance` or class-name test, EfficientDet's "
+        "`for ntl in ['EfficientNet', 'BiFPN']: if ntl in classname:`), a lambda that does, or a function "
+        "imported from another project file, freezes what a direct call `fn(model)` is taken to freeze, in "
+        "the modules it picks: part of the model, which part not known, so an optimizer over all of the model "
+        "is reported and one over a named part (`model.fc.parameters()`) is not. A store that freezes "
+        "nothing as written (`m.requires_grad = False` on the module), and a later unfreeze through `apply` "
+        "of another file's function (it may set back every parameter), keep it silent. "
         "Silent for freezes that the same scope undoes later (a GAN's discriminator frozen for the "
         "generator step), when the parameters are filtered on requires_grad, when the optimizer gets a named "
         "subset (`model.fc.parameters()`) or param groups that leave the frozen part out, when the part "
@@ -1364,6 +1369,9 @@ def _frozen_as_it_stands(facts: Facts, flow, freeze, opt, frozen: str) -> str:
                 else f"`{frozen}` is frozen (line {at} may wrap `{freeze.target}` again)"
         again = f"named `{frozen}` at line {line}, before line {at} wrapped `{freeze.target}` again"
         return f"`{now}` is frozen ({again})" if module else f"part of `{freeze.target}` is frozen ({again})"
+    applied = freeze.detail.get("applied")
+    if applied:  # `model.apply(fn)` of a function that picks the modules it freezes
+        return f"part of `{frozen}` is frozen (in the modules `{applied}` picks)"
     picked = freeze.detail.get("picked")
     if picked:  # a loop that freezes the parameters a test on their names picks: never the whole
         test = _one_line(picked[0][0])
