@@ -419,3 +419,41 @@ def test_lora_adapters_left_out_of_the_optimizer_name_peft_as_the_cause(case):
     assert len(adapters) == 1 and "build the optimizer after get_peft_model" in adapters[0].advice, \
         w.report.render_text()
     assert "they are PEFT's adapters, which get_peft_model adds as new parameters" in adapters[0].message
+
+
+@pytest.mark.parametrize("built", ["before_adapter", "after_adapter"])
+def test_adapters_added_in_place_by_add_adapter_name_that_call_not_get_peft_model(built):
+    """A model's own add_adapter (transformers'; diffusers' UNet has the same) injects the LoRA layers
+    in place: no PeftModel, no get_peft_model in the script. An optimizer over the base model built
+    before it holds only frozen weights and leaves the adapters out, and the advice names add_adapter."""
+    pytest.importorskip("peft")
+    transformers = pytest.importorskip("transformers")
+    from peft import LoraConfig
+
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                                   num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=8)
+    model = transformers.LlamaForCausalLM(cfg)
+    model.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1) if built == "before_adapter" else None
+    model.add_adapter(LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    if built == "after_adapter":  # the script's order: a near miss, nothing to say
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    ids = torch.randint(0, 16, (2, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with freezelint.watch() as w:
+            for _ in range(2):
+                model(input_ids=ids, labels=ids).loss.backward()
+                opt.step()
+                opt.zero_grad()
+    if built == "after_adapter":
+        assert w.report.findings == [], w.report.render_text()
+        return
+    fz503 = [f for f in w.report.findings if f.code == "FZ503"]
+    assert fz503 and all(all("lora_" in n for n in f.names) for f in fz503), w.report.render_text()
+    for f in fz503:
+        assert "PEFT's adapters, which add_adapter adds as new parameters" in f.message, f.message
+        assert f.advice.startswith("build the optimizer after add_adapter,") and "get_peft_model" not in f.advice
+    (whole,) = [f for f in w.report.findings if f.code == "FZ504"]
+    assert "for PEFT, after add_adapter)" in whole.advice and "get_peft_model" not in whole.advice, whole.advice

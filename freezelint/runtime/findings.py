@@ -796,9 +796,10 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     advice = ("if {they} {are} not meant to train, freeze {them} (`requires_grad_(False)`); if {they} "
                               "{are}, add {them} to the optimizer and make the loss reach {them}")
                 if _peft_adapters(model, [p.module for p in ps]):
-                    cause = ("{they} {are} PEFT's adapters, which get_peft_model adds as new parameters: an "
+                    call = _adapter_call(model)
+                    cause = (f"{{they}} {{are}} PEFT's adapters, which {call} adds as new parameters: an "
                              "optimizer built before it, or over the base model's parameters, leaves {them} out")
-                    advice = ("build the optimizer after get_peft_model, over the parameters that require grad "
+                    advice = (f"build the optimizer after {call}, over the parameters that require grad "
                               "(`[p for p in model.parameters() if p.requires_grad]`)")
                 words = _ONE if len(ps) == 1 else _MANY
                 out.append(AuditFinding(
@@ -834,7 +835,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 f"trains nothing{state}",
                 "unfreeze what it should train before its step (in a GAN, freeze the other network), or build it "
                 "from the parameters that train, after the freeze (`[p for p in model.parameters() if "
-                "p.requires_grad]`; for PEFT, after get_peft_model), or drop it", _several(names)))
+                f"p.requires_grad]`; for PEFT, after {_adapter_call(model)}), or drop it", _several(names)))
 
     # FZ504: frozen at their own optimizer's steps by a toggle that unfroze only their neighbours
     # (the watch: frozen together between that optimizer's steps, for another optimizer's step)
@@ -2213,6 +2214,19 @@ def _peft_adapters(model: nn.Module, modules: list[str]) -> bool:
         if not any(isinstance(m, base) for m in chain):
             return False
     return True
+
+
+def _adapter_call(model: nn.Module) -> str:
+    """The call that put PEFT's adapters into `model`, as advice names it: get_peft_model wraps the
+    model in a tuner (PeftModel's LoraModel); add_adapter (transformers', diffusers' own: a UNet's
+    `unet.add_adapter(config)`) injects them in place and leaves no tuner. get_peft_model where the
+    model holds no adapter of peft's, or peft is not imported."""
+    tuners = sys.modules.get("peft.tuners.tuners_utils")
+    tuner, layer = getattr(tuners, "BaseTuner", None), getattr(tuners, "BaseTunerLayer", None)
+    if tuner is None or layer is None:
+        return "get_peft_model"
+    kinds = [m for m in model.modules() if isinstance(m, (tuner, layer))]
+    return "add_adapter" if kinds and not any(isinstance(m, tuner) for m in kinds) else "get_peft_model"
 
 
 def _whole_part(top: str, names: list[str], params: list[ParamRecord]) -> str:
