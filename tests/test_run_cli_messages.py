@@ -145,6 +145,26 @@ def test_a_script_that_fails_is_told_its_error_not_guessed_at(cli, tmp_path):
     assert r.code == 2 and "the script's SignOptimizer is not one" in r.err, r.err
 
 
+def test_an_optimizer_filtered_before_the_adapters_were_added_is_told_both_orders(cli, tmp_path):
+    """The requires_grad filter taken while the base was frozen and before the LoRA layers were added
+    (diffusers' LoRA script with the two lines swapped): torch refuses the empty optimizer, and the hint
+    names that order as well as a freeze after the adapters."""
+    pytest.importorskip("peft")
+    write(tmp_path / "train.py", """
+import torch, torch.nn as nn
+from peft import LoraConfig, inject_adapter_in_model
+
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+model.requires_grad_(False)
+opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
+model = inject_adapter_in_model(LoraConfig(r=2, target_modules=["0"]), model)
+""")
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2, r.out + r.err
+    assert ("a requires_grad filter over a model frozen whole (taken before get_peft_model or add_adapter added "
+            "the adapters, or after a freeze that caught them too)") in r.err, r.err
+
+
 def test_fastai_learner_with_its_own_optimizer_is_watched_not_told_to_wrap_a_torch_one(cli, tmp_path):
     pytest.importorskip("fastai")
     write(tmp_path / "train.py", """

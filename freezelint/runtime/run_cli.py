@@ -322,8 +322,11 @@ def _frozen_hint(failure: BaseException, watch) -> str:
                     f"them: computed under torch.no_grad(), or from detach()ed outputs")
         return "; the loss depends on no trainable parameter: every parameter is frozen, or it ran under torch.no_grad()"
     if _EMPTY_OPTIMIZER in text:
-        return ("; no parameter reached it: a requires_grad filter over a model frozen whole (a freeze after "
-                "get_peft_model or add_adapter freezes the adapters too), or a name filter that matched nothing")
+        # the adapters' two orders: the filter taken before they were added (all frozen then), or a
+        # freeze of the whole model after they were (it freezes them too)
+        return ("; no parameter reached it: a requires_grad filter over a model frozen whole (taken before "
+                "get_peft_model or add_adapter added the adapters, or after a freeze that caught them too), or a "
+                "name filter that matched nothing")
     return ""
 
 
