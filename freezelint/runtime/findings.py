@@ -142,6 +142,7 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
                                     f"{class_name(m)}; it is not `requires_grad` and freezes nothing",
                                     "use `.requires_grad_(value)`"))
     out.extend(_peft_heads(modules))
+    out.extend(_peft_all_frozen(modules, params))
     for name, p in params:
         attrs = getattr(p, "__dict__", {})
         if not attrs:
@@ -208,6 +209,38 @@ def _peft_heads(modules: list[tuple[str, nn.Module]]) -> list[AuditFinding]:
                 (f'pass task_type="{task_type}" (PEFT then trains a copy of the head) or ' if task_type else "pass ")
                 + f'modules_to_save=["{attr}"] in the PEFT config'))
     return out
+
+
+def _peft_all_frozen(modules: list[tuple[str, nn.Module]], params: list[tuple[str, nn.Parameter]]) -> list[AuditFinding]:
+    """FZ111 on the live model: a model holding PEFT's adapters in which no parameter trains, the
+    adapters included, though an optimizer steps it (TRL's trainers run such a model: their input
+    grads and gradient checkpointing give its loss a graph, and the Trainer's optimizer holds
+    nothing). PeftModel.from_pretrained and load_adapter load an adapter frozen unless
+    is_trainable=True (its config's inference_mode); otherwise a freeze after get_peft_model caught them."""
+    if not params or any(p.requires_grad for _, p in params):
+        return []  # the common case: something trains
+    layer = getattr(sys.modules.get("peft.tuners.tuners_utils"), "BaseTunerLayer", None)
+    tuned = [n for n, m in modules if layer is not None and isinstance(m, layer)]
+    if not tuned:
+        return []
+    # the outermost module above the first adapter: the PEFT model as the script holds it
+    top, held = next((n, m) for n, m in modules if not n or tuned[0].startswith(n + ".") or n == tuned[0])
+    # PeftModel, its tuner and a model given add_adapter hold the configs by adapter name
+    configs = [getattr(m, "peft_config", None) for _, m in modules]
+    if any(getattr(c, "inference_mode", False) for d in configs if isinstance(d, dict) for c in d.values()):
+        cause = ("its adapters were loaded for inference: PeftModel.from_pretrained and load_adapter load them "
+                 "frozen unless is_trainable=True")
+        advice = ("load the adapter with `PeftModel.from_pretrained(model, path, is_trainable=True)` "
+                  "(`load_adapter(path, is_trainable=True)`), before the optimizer is built")
+    else:
+        cause = "a freeze after get_peft_model or add_adapter caught the adapters too"
+        advice = ("freeze the base model before get_peft_model or add_adapter (they leave only the adapters "
+                  "trainable), or unfreeze the adapters before the optimizer is built")
+    return [AuditFinding(
+        "FZ111", _label(top),
+        f"{class_name(held)} holds PEFT adapters ({len(tuned)} layer{'s' * (len(tuned) != 1)}: {listed(tuned)}), "
+        f"but every parameter of it is frozen, the adapters included, so the optimizer steps train nothing: {cause}",
+        advice)]
 
 
 def untouched_norms(named_modules: list[tuple[str, nn.Module]], modules: list[ModuleRecord]) -> list[str]:
@@ -800,7 +833,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     cause = (f"{{they}} {{are}} PEFT's adapters, which {call} adds as new parameters: an "
                              "optimizer built before it, or over the base model's parameters, leaves {them} out")
                     advice = (f"build the optimizer after {call}, over the parameters that require grad "
-                              "(`[p for p in model.parameters() if p.requires_grad]`)")
+                              "(`[p for p in model.parameters() if p.requires_grad]`)" + _trainer_wraps(call))
                 words = _ONE if len(ps) == 1 else _MANY
                 out.append(AuditFinding(
                     "FZ503", names[0] if len(names) == 1 else _label(top),
@@ -2227,6 +2260,16 @@ def _adapter_call(model: nn.Module) -> str:
         return "get_peft_model"
     kinds = [m for m in model.modules() if isinstance(m, (tuner, layer))]
     return "add_adapter" if kinds and not any(isinstance(m, tuner) for m in kinds) else "get_peft_model"
+
+
+def _trainer_wraps(call: str) -> str:
+    """Where the HF Trainer is imported (TRL's SFT/DPO trainers are made on it), the words for a
+    script that never calls get_peft_model: the trainer, given peft_config, calls it itself, after
+    an optimizer passed to it (`optimizers=(opt, None)`) was built over the base model."""
+    if call != "get_peft_model" or "transformers.trainer" not in sys.modules:
+        return ""
+    return ("; a trainer given peft_config (TRL's) calls get_peft_model itself, after an optimizer passed to it was "
+            "built: wrap the model with get_peft_model before building that optimizer, or let the trainer build it")
 
 
 def _whole_part(top: str, names: list[str], params: list[ParamRecord]) -> str:
