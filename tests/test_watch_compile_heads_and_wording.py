@@ -3,6 +3,7 @@ BackboneFinetuning, FZ504 once per optimizer, and the wording of numbers and gro
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import pytest
@@ -457,3 +458,40 @@ def test_adapters_added_in_place_by_add_adapter_name_that_call_not_get_peft_mode
         assert f.advice.startswith("build the optimizer after add_adapter,") and "get_peft_model" not in f.advice
     (whole,) = [f for f in w.report.findings if f.code == "FZ504"]
     assert "for PEFT, after add_adapter)" in whole.advice and "get_peft_model" not in whole.advice, whole.advice
+
+
+@pytest.mark.parametrize("loop", ["hf_trainer", "plain"])
+def test_adapters_left_out_under_the_hf_trainer_say_a_trainer_given_peft_config_wraps_the_model_itself(
+        loop, monkeypatch, tmp_path):
+    """TRL's SFTTrainer given peft_config and `optimizers=(AdamW(model.parameters()), None)` calls
+    get_peft_model after that optimizer was built: the script never calls it. Under the HF Trainer
+    (TRL's trainers are made on it) the advice says so; a plain loop's does not."""
+    peft = pytest.importorskip("peft")
+    transformers = pytest.importorskip("transformers")
+    if loop == "plain":
+        monkeypatch.delitem(sys.modules, "transformers.trainer", raising=False)
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                                   num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=8)
+    base = transformers.LlamaForCausalLM(cfg)
+    opt = torch.optim.AdamW(base.parameters(), lr=0.1)
+    model = peft.get_peft_model(base, peft.LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    ids = torch.randint(0, 16, (6,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with freezelint.watch() as w:
+            if loop == "hf_trainer":
+                args = transformers.TrainingArguments(output_dir=str(tmp_path), max_steps=2,
+                                                      per_device_train_batch_size=2, report_to="none",
+                                                      save_strategy="no", use_cpu=True)
+                data = [{"input_ids": ids, "labels": ids}] * 4
+                transformers.Trainer(model=model, args=args, train_dataset=data, optimizers=(opt, None)).train()
+            else:
+                for _ in range(2):
+                    model(input_ids=ids[None], labels=ids[None]).loss.backward()
+                    opt.step()
+                    opt.zero_grad()
+    (f,) = [f for f in w.report.findings if f.code == "FZ503"]
+    assert f.advice.startswith("build the optimizer after get_peft_model,"), f.advice
+    said = "a trainer given peft_config (TRL's) calls get_peft_model itself" in f.advice
+    assert said == (loop == "hf_trainer"), f.advice
