@@ -432,7 +432,7 @@ def test_adapters_added_in_place_by_add_adapter_name_that_call_not_get_peft_mode
     from peft import LoraConfig
 
     torch.manual_seed(0)
-    cfg = transformers.LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+    cfg = transformers.LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=2,
                                    num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=8)
     model = transformers.LlamaForCausalLM(cfg)
     model.requires_grad_(False)
@@ -451,13 +451,42 @@ def test_adapters_added_in_place_by_add_adapter_name_that_call_not_get_peft_mode
     if built == "after_adapter":
         assert w.report.findings == [], w.report.render_text()
         return
-    fz503 = [f for f in w.report.findings if f.code == "FZ503"]
-    assert fz503 and all(all("lora_" in n for n in f.names) for f in fz503), w.report.render_text()
-    for f in fz503:
-        assert "PEFT's adapters, which add_adapter adds as new parameters" in f.message, f.message
-        assert f.advice.startswith("build the optimizer after add_adapter,") and "get_peft_model" not in f.advice
+    # the adapters of both layers are one mistake: one finding on the model, not one per layer
+    (f,) = [f for f in w.report.findings if f.code == "FZ503"]
+    assert f.target == "model" and len(f.names) == 8 and all("lora_" in n for n in f.names), w.report.render_text()
+    assert "PEFT's adapters, which add_adapter adds as new parameters" in f.message, f.message
+    assert f.advice.startswith("build the optimizer after add_adapter,") and "get_peft_model" not in f.advice
     (whole,) = [f for f in w.report.findings if f.code == "FZ504"]
     assert "for PEFT, after add_adapter)" in whole.advice and "get_peft_model" not in whole.advice, whole.advice
+
+
+def test_adapters_left_out_in_several_blocks_of_the_model_are_one_finding():
+    """diffusers' UNet holds its LoRA layers in its down, mid and up blocks: an optimizer built before
+    unet.add_adapter leaves all of them out, one mistake with one fix, so one FZ503 on the model
+    rather than one per block."""
+    pytest.importorskip("peft")
+    from peft import LoraConfig, inject_adapter_in_model  # what a model's add_adapter calls
+
+    class Blocks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down, self.mid, self.up = (nn.Sequential(nn.Linear(4, 4)) for _ in range(3))
+
+        def forward(self, x):
+            return self.up(self.mid(self.down(x)))
+
+    torch.manual_seed(0)
+    model = Blocks().requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    model = inject_adapter_in_model(LoraConfig(r=2, target_modules=["down.0", "mid.0", "up.0"]), model)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model(torch.randn(3, 4)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    (f,) = [f for f in w.report.findings if f.code == "FZ503"]
+    assert f.target == "(model)" and len(f.names) == 6, w.report.render_text()
+    assert "PEFT's adapters, which add_adapter adds" in f.message, f.message
 
 
 @pytest.mark.parametrize("loop", ["hf_trainer", "plain"])

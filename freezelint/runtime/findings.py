@@ -239,7 +239,7 @@ def _peft_all_frozen(modules: list[tuple[str, nn.Module]], params: list[tuple[st
     return [AuditFinding(
         "FZ111", _label(top),
         f"{class_name(held)} holds PEFT adapters ({len(tuned)} layer{'s' * (len(tuned) != 1)}: {listed(tuned)}), "
-        f"but every parameter of it is frozen, the adapters included, so the optimizer steps train nothing: {cause}",
+        f"but every parameter of it is frozen, the adapters included, so the optimizer steps train nothing ({cause})",
         advice)]
 
 
@@ -786,6 +786,11 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 if rec is not None and rec.optimizer == "none" and parent != "":
                     top = parent
             tops[top].append(p)
+        # PEFT's adapters left out all over the model (a UNet's down, mid and up blocks) are one mistake
+        # with one fix: one finding on the model, not one per block
+        scattered = [t for t, ps in tops.items() if _peft_adapters(model, [p.module for p in ps])]
+        if len(scattered) > 1 and "" not in tops and not optimizer_has_foreign:
+            tops[""] = [p for t in scattered for p in tops.pop(t)]
         replaced: list[tuple[str, list[ParamRecord], bool]] = []
         for top, ps in tops.items():
             names = [p.name for p in ps]
