@@ -165,6 +165,38 @@ model = inject_adapter_in_model(LoraConfig(r=2, target_modules=["0"]), model)
             "the adapters, or after a freeze that caught them too)") in r.err, r.err
 
 
+PEFT_LOADED = """
+import sys, torch, torch.nn as nn
+from peft import LoraConfig, PeftModel, get_peft_model
+
+def base():
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+
+torch.manual_seed(0)
+get_peft_model(base(), LoraConfig(r=2, target_modules=["0"])).save_pretrained(sys.argv[1])
+model = PeftModel.from_pretrained(base(), sys.argv[1])  # is_trainable=False: the adapter frozen, for inference
+opt = torch.optim.AdamW([{"params": [p for p in model.parameters() if p.requires_grad]}, {"params": []}])
+x = torch.randn(5, 4, requires_grad=INPUT_GRAD)  # TRL's input grads give the loss a graph
+model(x).pow(2).mean().backward()
+THEN
+"""
+
+
+@pytest.mark.parametrize("then", ["", "raise RuntimeError('Recomputed values differ')"])
+def test_a_failure_of_a_peft_model_loaded_for_inference_names_is_trainable(cli, tmp_path, then):
+    """The adapter loaded with PeftModel.from_pretrained (is_trainable=False) and trained: a loss with no
+    grad_fn, or another failure of the frozen model (TRL's DPO step raises CheckpointError), is told
+    that every parameter is frozen, the adapters included, and to load it with is_trainable=True."""
+    pytest.importorskip("peft")
+    write(tmp_path / "train.py", PEFT_LOADED.replace("INPUT_GRAD", str(bool(then))).replace("THEN", then))
+    r = cli(tmp_path, "run", "train.py", str(tmp_path / "adapter"))
+    assert r.code == 2, r.out + r.err
+    assert "PEFT's adapters included, so" in r.err, r.err
+    assert ("its adapters were loaded for inference: PeftModel.from_pretrained and load_adapter load them frozen "
+            "unless is_trainable=True; load the adapter with `PeftModel.from_pretrained(model, path, "
+            "is_trainable=True)`") in r.err, r.err
+
+
 def test_fastai_learner_with_its_own_optimizer_is_watched_not_told_to_wrap_a_torch_one(cli, tmp_path):
     pytest.importorskip("fastai")
     write(tmp_path / "train.py", """

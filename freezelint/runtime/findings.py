@@ -215,32 +215,42 @@ def _peft_all_frozen(modules: list[tuple[str, nn.Module]], params: list[tuple[st
     """FZ111 on the live model: a model holding PEFT's adapters in which no parameter trains, the
     adapters included, though an optimizer steps it (TRL's trainers run such a model: their input
     grads and gradient checkpointing give its loss a graph, and the Trainer's optimizer holds
-    nothing). PeftModel.from_pretrained and load_adapter load an adapter frozen unless
-    is_trainable=True (its config's inference_mode); otherwise a freeze after get_peft_model caught them."""
+    nothing)."""
     if not params or any(p.requires_grad for _, p in params):
         return []  # the common case: something trains
-    layer = getattr(sys.modules.get("peft.tuners.tuners_utils"), "BaseTunerLayer", None)
+    layer = tuner_layer()
     tuned = [n for n, m in modules if layer is not None and isinstance(m, layer)]
     if not tuned:
         return []
     # the outermost module above the first adapter: the PEFT model as the script holds it
     top, held = next((n, m) for n, m in modules if not n or tuned[0].startswith(n + ".") or n == tuned[0])
-    # PeftModel, its tuner and a model given add_adapter hold the configs by adapter name
-    configs = [getattr(m, "peft_config", None) for _, m in modules]
-    if any(getattr(c, "inference_mode", False) for d in configs if isinstance(d, dict) for c in d.values()):
-        cause = ("its adapters were loaded for inference: PeftModel.from_pretrained and load_adapter load them "
-                 "frozen unless is_trainable=True")
-        advice = ("load the adapter with `PeftModel.from_pretrained(model, path, is_trainable=True)` "
-                  "(`load_adapter(path, is_trainable=True)`), before the optimizer is built")
-    else:
-        cause = "a freeze after get_peft_model or add_adapter caught the adapters too"
-        advice = ("freeze the base model before get_peft_model or add_adapter (they leave only the adapters "
-                  "trainable), or unfreeze the adapters before the optimizer is built")
+    cause, advice = adapters_frozen_why([m for _, m in modules])
     return [AuditFinding(
         "FZ111", _label(top),
         f"{class_name(held)} holds PEFT adapters ({len(tuned)} layer{'s' * (len(tuned) != 1)}: {listed(tuned)}), "
         f"but every parameter of it is frozen, the adapters included, so the optimizer steps train nothing ({cause})",
         advice)]
+
+
+def tuner_layer() -> type | None:
+    """PEFT's base class of the layers holding adapters (a LoRA Linear), where peft is imported."""
+    return getattr(sys.modules.get("peft.tuners.tuners_utils"), "BaseTunerLayer", None)
+
+
+def adapters_frozen_why(modules: list[nn.Module]) -> tuple[str, str]:
+    """Why PEFT's adapters in `modules` are frozen, and the fix: PeftModel.from_pretrained and
+    load_adapter load an adapter frozen unless is_trainable=True (its config's inference_mode);
+    otherwise a freeze after get_peft_model or add_adapter caught them."""
+    # PeftModel, its tuner and a model given add_adapter hold the configs by adapter name
+    configs = [getattr(m, "peft_config", None) for m in modules]
+    if any(getattr(c, "inference_mode", False) for d in configs if isinstance(d, dict) for c in d.values()):
+        return ("its adapters were loaded for inference: PeftModel.from_pretrained and load_adapter load them "
+                "frozen unless is_trainable=True",
+                "load the adapter with `PeftModel.from_pretrained(model, path, is_trainable=True)` "
+                "(`load_adapter(path, is_trainable=True)`), before the optimizer is built")
+    return ("a freeze after get_peft_model or add_adapter caught the adapters too",
+            "freeze the base model before get_peft_model or add_adapter (they leave only the adapters "
+            "trainable), or unfreeze the adapters before the optimizer is built")
 
 
 def untouched_norms(named_modules: list[tuple[str, nn.Module]], modules: list[ModuleRecord]) -> list[str]:

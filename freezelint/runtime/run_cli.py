@@ -301,7 +301,8 @@ _EMPTY_OPTIMIZER = "optimizer got an empty parameter list"
 def _frozen_hint(failure: BaseException, watch) -> str:
     """What the watch saw that explains a failure torch words without freezing: a loss with no
     grad_fn (the modules that ran hold no trainable parameter, or their outputs were cut from the
-    loss) or an optimizer given no parameters (a requires_grad filter over a model frozen whole)."""
+    loss) or an optimizer given no parameters (a requires_grad filter over a model frozen whole); and
+    for any failure, models frozen whole with PEFT's adapters (loaded for inference, say)."""
     text = str(failure)
     if _LOSS_WITHOUT_GRAD in text:
         from freezelint.runtime.tree import class_name
@@ -314,6 +315,9 @@ def _frozen_hint(failure: BaseException, watch) -> str:
             return (f"; peft's merge_and_unload() or unload() replaced the LoRA layers {merged} by their frozen base "
                     f"layers ({shown}), so the loss has nothing to train and the optimizer holds adapters no longer "
                     f"in the model: merge once training is over")
+        if counts and not any(t for _, t, _ in counts) and (why := _adapters_frozen(watch)):
+            return (f"; every parameter of the models that ran is frozen ({shown}), PEFT's adapters included, so "
+                    f"the loss has nothing to train: {why}")
         if counts and not any(t for _, t, _ in counts):
             return (f"; every parameter of the models that ran is frozen ({shown}): the loss has nothing to "
                     f"train, so a freeze caught the part meant to train")
@@ -327,7 +331,26 @@ def _frozen_hint(failure: BaseException, watch) -> str:
         return ("; no parameter reached it: a requires_grad filter over a model frozen whole (taken before "
                 "get_peft_model or add_adapter added the adapters, or after a freeze that caught them too), or a "
                 "name filter that matched nothing")
+    # any other failure (TRL's DPO step under gradient checkpointing raises CheckpointError) of models
+    # frozen whole, PEFT's adapters included: what the watch saw, not a guess at torch's words
+    roots = list(watch.roots.values())
+    if roots and not any(p.requires_grad for r in roots for p in r.parameters()) and (why := _adapters_frozen(watch)):
+        return (f"; every parameter of the models that ran is frozen, PEFT's adapters included, so nothing would "
+                f"train: {why}")
     return ""
+
+
+def _adapters_frozen(watch: Any) -> str:
+    """Why PEFT's adapters in the models that ran are frozen with the rest (loaded for inference,
+    or caught by a freeze after get_peft_model) and what to do; '' where they hold none."""
+    from freezelint.runtime import findings as F
+
+    layer = F.tuner_layer()
+    modules = [m for r in list(watch.roots.values()) for m in r.modules()]
+    if layer is None or not any(isinstance(m, layer) for m in modules):
+        return ""
+    cause, advice = F.adapters_frozen_why(modules)
+    return f"{cause}; {advice}"
 
 
 def _merged_away(watch: Any) -> str:
