@@ -197,6 +197,29 @@ def test_a_failure_of_a_peft_model_loaded_for_inference_names_is_trainable(cli, 
             "is_trainable=True)`") in r.err, r.err
 
 
+def test_a_loss_without_graph_beside_a_second_trainable_adapter_names_the_one_loaded_for_inference(cli, tmp_path):
+    """TRL's DPO on an adapter loaded for inference: its reference pass sets a second adapter and
+    peft's set_adapter makes that one trainable, while the loss ran through the frozen one. Not "the
+    loss was cut from them" alone: the adapter loaded for inference, and is_trainable=True."""
+    pytest.importorskip("peft")
+    # the policy's forward through the frozen default adapter, then the reference pass under the
+    # "ref" adapter (set_adapter makes it trainable), then the backward
+    script = PEFT_LOADED.replace("INPUT_GRAD", "False").replace("model(x).pow(2).mean().backward()\nTHEN", """
+model.add_adapter("ref", model.peft_config["default"])
+policy = model(x)
+model.set_adapter("ref")
+with torch.no_grad():
+    reference = model(x)
+(policy - reference).pow(2).mean().backward()""")
+    write(tmp_path / "train.py", script)
+    r = cli(tmp_path, "run", "train.py", str(tmp_path / "adapter"))
+    assert r.code == 2, r.out + r.err
+    assert "the models that ran hold trainable parameters (PeftModel: 2 of 8 parameters trainable), but the loss " \
+           "reached none: its adapters were loaded for inference" in r.err, r.err
+    assert r.err.rstrip().endswith("load the adapter with `PeftModel.from_pretrained(model, path, is_trainable=True)` "
+                                   "(`load_adapter(path, is_trainable=True)`), before the optimizer is built"), r.err
+
+
 def test_fastai_learner_with_its_own_optimizer_is_watched_not_told_to_wrap_a_torch_one(cli, tmp_path):
     pytest.importorskip("fastai")
     write(tmp_path / "train.py", """

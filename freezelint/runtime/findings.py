@@ -237,13 +237,19 @@ def tuner_layer() -> type | None:
     return getattr(sys.modules.get("peft.tuners.tuners_utils"), "BaseTunerLayer", None)
 
 
+def loaded_for_inference(modules: list[nn.Module]) -> bool:
+    """Whether one of PEFT's adapters in `modules` was loaded for inference (its config's
+    inference_mode: PeftModel.from_pretrained or load_adapter without is_trainable=True)."""
+    # PeftModel, its tuner and a model given add_adapter hold the configs by adapter name
+    configs = [getattr(m, "peft_config", None) for m in modules]
+    return any(getattr(c, "inference_mode", False) for d in configs if isinstance(d, dict) for c in d.values())
+
+
 def adapters_frozen_why(modules: list[nn.Module]) -> tuple[str, str]:
     """Why PEFT's adapters in `modules` are frozen, and the fix: PeftModel.from_pretrained and
     load_adapter load an adapter frozen unless is_trainable=True (its config's inference_mode);
     otherwise a freeze after get_peft_model or add_adapter caught them."""
-    # PeftModel, its tuner and a model given add_adapter hold the configs by adapter name
-    configs = [getattr(m, "peft_config", None) for m in modules]
-    if any(getattr(c, "inference_mode", False) for d in configs if isinstance(d, dict) for c in d.values()):
+    if loaded_for_inference(modules):
         return ("its adapters were loaded for inference: PeftModel.from_pretrained and load_adapter load them "
                 "frozen unless is_trainable=True",
                 "load the adapter with `PeftModel.from_pretrained(model, path, is_trainable=True)` "

@@ -317,10 +317,17 @@ def _frozen_hint(failure: BaseException, watch) -> str:
                     f"in the model: merge once training is over")
         if counts and not any(t for _, t, _ in counts) and (why := _adapters_frozen(watch)):
             return (f"; every parameter of the models that ran is frozen ({shown}), PEFT's adapters included, so "
-                    f"the loss has nothing to train: {why}")
+                    f"the loss has nothing to train: {why[0]}; {why[1]}")
         if counts and not any(t for _, t, _ in counts):
             return (f"; every parameter of the models that ran is frozen ({shown}): the loss has nothing to "
                     f"train, so a freeze caught the part meant to train")
+        if counts and (why := _adapters_frozen(watch, loaded=True)):
+            # peft's set_adapter makes the adapter it sets trainable: TRL's DPO step sets its reference
+            # adapter and back, so what is trainable now need not be what the loss ran through
+            return (f"; the models that ran hold trainable parameters ({shown}), but the loss reached none: "
+                    f"{why[0]}, and peft's set_adapter makes the adapter it sets trainable (TRL's DPO switches "
+                    f"adapters for its reference pass), so what trains now need not be what the loss ran through "
+                    f"(or the loss was computed under torch.no_grad(), or from detach()ed outputs); {why[1]}")
         if counts:
             return (f"; the models that ran hold trainable parameters ({shown}), so the loss was cut from "
                     f"them: computed under torch.no_grad(), or from detach()ed outputs")
@@ -336,21 +343,23 @@ def _frozen_hint(failure: BaseException, watch) -> str:
     roots = list(watch.roots.values())
     if roots and not any(p.requires_grad for r in roots for p in r.parameters()) and (why := _adapters_frozen(watch)):
         return (f"; every parameter of the models that ran is frozen, PEFT's adapters included, so nothing would "
-                f"train: {why}")
+                f"train: {why[0]}; {why[1]}")
     return ""
 
 
-def _adapters_frozen(watch: Any) -> str:
-    """Why PEFT's adapters in the models that ran are frozen with the rest (loaded for inference,
-    or caught by a freeze after get_peft_model) and what to do; '' where they hold none."""
+def _adapters_frozen(watch: Any, loaded: bool = False) -> tuple[str, str] | None:
+    """Why PEFT's adapters in the models that ran are frozen (loaded for inference, or caught by a
+    freeze after get_peft_model) and what to do; None where they hold none, or, with `loaded`,
+    where none was loaded for inference."""
     from freezelint.runtime import findings as F
 
     layer = F.tuner_layer()
     modules = [m for r in list(watch.roots.values()) for m in r.modules()]
     if layer is None or not any(isinstance(m, layer) for m in modules):
-        return ""
-    cause, advice = F.adapters_frozen_why(modules)
-    return f"{cause}; {advice}"
+        return None
+    if loaded and not F.loaded_for_inference(modules):
+        return None
+    return F.adapters_frozen_why(modules)
 
 
 def _merged_away(watch: Any) -> str:
