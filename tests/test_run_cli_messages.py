@@ -220,6 +220,24 @@ with torch.no_grad():
                                    "(`load_adapter(path, is_trainable=True)`), before the optimizer is built"), r.err
 
 
+def test_a_checkpoint_recompute_after_set_adapter_woke_an_adapter_loaded_for_inference_names_it(cli, tmp_path):
+    """TRL's DPO under its default gradient checkpointing: the policy's forward through the adapter
+    loaded frozen, then set_adapter back to it (peft makes it trainable), so torch's recompute saves
+    other tensors and raises CheckpointError. The hint names the adapter loaded for inference."""
+    pytest.importorskip("peft")
+    write(tmp_path / "train.py", PEFT_LOADED.replace("INPUT_GRAD", "True").replace(
+        "model(x).pow(2).mean().backward()\nTHEN", """
+from torch.utils.checkpoint import checkpoint
+out = checkpoint(model, x, use_reentrant=False)
+model.set_adapter("default")
+out.pow(2).mean().backward()"""))
+    r = cli(tmp_path, "run", "train.py", str(tmp_path / "adapter"))
+    assert r.code == 2 and "raised CheckpointError" in r.err, r.out + r.err
+    assert ("; its adapters were loaded for inference: PeftModel.from_pretrained and load_adapter load them frozen "
+            "unless is_trainable=True, and peft's set_adapter makes the adapter it sets trainable") in r.err, r.err
+    assert "an adapter frozen at the forward was made trainable before the checkpoint's recompute" in r.err, r.err
+
+
 def test_fastai_learner_with_its_own_optimizer_is_watched_not_told_to_wrap_a_torch_one(cli, tmp_path):
     pytest.importorskip("fastai")
     write(tmp_path / "train.py", """

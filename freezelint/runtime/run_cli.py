@@ -296,6 +296,9 @@ def _library(filename: str) -> bool:
 # torch's own words for the two failures a freeze that caught everything ends in
 _LOSS_WITHOUT_GRAD = "does not require grad and does not have a grad_fn"
 _EMPTY_OPTIMIZER = "optimizer got an empty parameter list"
+_RECOMPUTED = "torch.utils.checkpoint: Recomputed values"  # torch's CheckpointError
+_SET_ADAPTER = ("peft's set_adapter makes the adapter it sets trainable (TRL's DPO sets its reference adapter for its "
+                "reference pass, then the policy's again)")
 
 
 def _frozen_hint(failure: BaseException, watch) -> str:
@@ -325,8 +328,7 @@ def _frozen_hint(failure: BaseException, watch) -> str:
             # peft's set_adapter makes the adapter it sets trainable: TRL's DPO step sets its reference
             # adapter and back, so what is trainable now need not be what the loss ran through
             return (f"; the models that ran hold trainable parameters ({shown}), but the loss reached none: "
-                    f"{why[0]}, and peft's set_adapter makes the adapter it sets trainable (TRL's DPO switches "
-                    f"adapters for its reference pass), so what trains now need not be what the loss ran through "
+                    f"{why[0]}, and {_SET_ADAPTER}, so what trains now need not be what the loss ran through "
                     f"(or the loss was computed under torch.no_grad(), or from detach()ed outputs); {why[1]}")
         if counts:
             return (f"; the models that ran hold trainable parameters ({shown}), so the loss was cut from "
@@ -338,8 +340,13 @@ def _frozen_hint(failure: BaseException, watch) -> str:
         return ("; no parameter reached it: a requires_grad filter over a model frozen whole (taken before "
                 "get_peft_model or add_adapter added the adapters, or after a freeze that caught them too), or a "
                 "name filter that matched nothing")
-    # any other failure (TRL's DPO step under gradient checkpointing raises CheckpointError) of models
-    # frozen whole, PEFT's adapters included: what the watch saw, not a guess at torch's words
+    if _RECOMPUTED in text and (why := _adapters_frozen(watch, loaded=True)):
+        # the adapter frozen at the forward is trainable at the recompute (set_adapter back to it), so
+        # the recompute saves other tensors: TRL's DPO under its default gradient checkpointing
+        return (f"; {why[0]}, and {_SET_ADAPTER}: an adapter frozen at the forward was made trainable before "
+                f"the checkpoint's recompute, which then differs; {why[1]}")
+    # any other failure of models frozen whole, PEFT's adapters included: what the watch saw, not a
+    # guess at torch's words
     roots = list(watch.roots.values())
     if roots and not any(p.requires_grad for r in roots for p in r.parameters()) and (why := _adapters_frozen(watch)):
         return (f"; every parameter of the models that ran is frozen, PEFT's adapters included, so nothing would "
