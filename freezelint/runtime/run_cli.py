@@ -326,10 +326,11 @@ def _frozen_hint(failure: BaseException, watch) -> str:
                     f"train, so a freeze caught the part meant to train")
         if counts and (why := _adapters_frozen(watch, loaded=True)):
             # peft's set_adapter makes the adapter it sets trainable: TRL's DPO step sets its reference
-            # adapter and back, so what is trainable now need not be what the loss ran through
+            # adapter and back, so what is trainable now says nothing of the adapter at the forward
             return (f"; the models that ran hold trainable parameters ({shown}), but the loss reached none: "
-                    f"{why[0]}, and {_SET_ADAPTER}, so what trains now need not be what the loss ran through "
-                    f"(or the loss was computed under torch.no_grad(), or from detach()ed outputs); {why[1]}")
+                    f"{why[0]}, and {_SET_ADAPTER}, so the adapter the loss ran through may have been frozen at "
+                    f"its forward, whatever is trainable now (or the loss was computed under torch.no_grad(), or "
+                    f"from detach()ed outputs); {why[1]}")
         if counts:
             return (f"; the models that ran hold trainable parameters ({shown}), so the loss was cut from "
                     f"them: computed under torch.no_grad(), or from detach()ed outputs")
