@@ -2275,8 +2275,7 @@ def _adapter_call(model: nn.Module) -> str:
     model in a tuner (PeftModel's LoraModel); add_adapter (transformers', diffusers' own: a UNet's
     `unet.add_adapter(config)`) injects them in place and leaves no tuner. get_peft_model where the
     model holds no adapter of peft's, or peft is not imported."""
-    tuners = sys.modules.get("peft.tuners.tuners_utils")
-    tuner, layer = getattr(tuners, "BaseTuner", None), getattr(tuners, "BaseTunerLayer", None)
+    tuner, layer = getattr(sys.modules.get("peft.tuners.tuners_utils"), "BaseTuner", None), tuner_layer()
     if tuner is None or layer is None:
         return "get_peft_model"
     kinds = [m for m in model.modules() if isinstance(m, (tuner, layer))]
