@@ -145,6 +145,99 @@ def test_a_script_that_fails_is_told_its_error_not_guessed_at(cli, tmp_path):
     assert r.code == 2 and "the script's SignOptimizer is not one" in r.err, r.err
 
 
+def test_an_optimizer_filtered_before_the_adapters_were_added_is_told_both_orders(cli, tmp_path):
+    """The requires_grad filter taken while the base was frozen and before the LoRA layers were added
+    (diffusers' LoRA script with the two lines swapped): torch refuses the empty optimizer, and the hint
+    names that order as well as a freeze after the adapters."""
+    pytest.importorskip("peft")
+    write(tmp_path / "train.py", """
+import torch, torch.nn as nn
+from peft import LoraConfig, inject_adapter_in_model
+
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+model.requires_grad_(False)
+opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
+model = inject_adapter_in_model(LoraConfig(r=2, target_modules=["0"]), model)
+""")
+    r = cli(tmp_path, "run", "train.py")
+    assert r.code == 2, r.out + r.err
+    assert ("a requires_grad filter over a model frozen whole (taken before get_peft_model or add_adapter added "
+            "the adapters, or after a freeze that caught them too)") in r.err, r.err
+
+
+PEFT_LOADED = """
+import sys, torch, torch.nn as nn
+from peft import LoraConfig, PeftModel, get_peft_model
+
+def base():
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+
+torch.manual_seed(0)
+get_peft_model(base(), LoraConfig(r=2, target_modules=["0"])).save_pretrained(sys.argv[1])
+model = PeftModel.from_pretrained(base(), sys.argv[1])  # is_trainable=False: the adapter frozen, for inference
+opt = torch.optim.AdamW([{"params": [p for p in model.parameters() if p.requires_grad]}, {"params": []}])
+x = torch.randn(5, 4, requires_grad=INPUT_GRAD)  # TRL's input grads give the loss a graph
+model(x).pow(2).mean().backward()
+THEN
+"""
+
+
+@pytest.mark.parametrize("then", ["", "raise RuntimeError('Recomputed values differ')"])
+def test_a_failure_of_a_peft_model_loaded_for_inference_names_is_trainable(cli, tmp_path, then):
+    """The adapter loaded with PeftModel.from_pretrained (is_trainable=False) and trained: a loss with no
+    grad_fn, or another failure of the frozen model (TRL's DPO step raises CheckpointError), is told
+    that every parameter is frozen, the adapters included, and to load it with is_trainable=True."""
+    pytest.importorskip("peft")
+    write(tmp_path / "train.py", PEFT_LOADED.replace("INPUT_GRAD", str(bool(then))).replace("THEN", then))
+    r = cli(tmp_path, "run", "train.py", str(tmp_path / "adapter"))
+    assert r.code == 2, r.out + r.err
+    assert "PEFT's adapters included, so" in r.err, r.err
+    assert ("its adapters were loaded for inference: PeftModel.from_pretrained and load_adapter load them frozen "
+            "unless is_trainable=True; load the adapter with `PeftModel.from_pretrained(model, path, "
+            "is_trainable=True)`") in r.err, r.err
+
+
+def test_a_loss_without_graph_beside_a_second_trainable_adapter_names_the_one_loaded_for_inference(cli, tmp_path):
+    """TRL's DPO on an adapter loaded for inference: its reference pass sets a second adapter and
+    peft's set_adapter makes that one trainable, while the loss ran through the frozen one. Not "the
+    loss was cut from them" alone: the adapter loaded for inference, and is_trainable=True."""
+    pytest.importorskip("peft")
+    # the policy's forward through the frozen default adapter, then the reference pass under the
+    # "ref" adapter (set_adapter makes it trainable), then the backward
+    script = PEFT_LOADED.replace("INPUT_GRAD", "False").replace("model(x).pow(2).mean().backward()\nTHEN", """
+model.add_adapter("ref", model.peft_config["default"])
+policy = model(x)
+model.set_adapter("ref")
+with torch.no_grad():
+    reference = model(x)
+(policy - reference).pow(2).mean().backward()""")
+    write(tmp_path / "train.py", script)
+    r = cli(tmp_path, "run", "train.py", str(tmp_path / "adapter"))
+    assert r.code == 2, r.out + r.err
+    assert "the models that ran hold trainable parameters (PeftModel: 2 of 8 parameters trainable), but the loss " \
+           "reached none: its adapters were loaded for inference" in r.err, r.err
+    assert r.err.rstrip().endswith("load the adapter with `PeftModel.from_pretrained(model, path, is_trainable=True)` "
+                                   "(`load_adapter(path, is_trainable=True)`), before the optimizer is built"), r.err
+
+
+def test_a_checkpoint_recompute_after_set_adapter_woke_an_adapter_loaded_for_inference_names_it(cli, tmp_path):
+    """TRL's DPO under its default gradient checkpointing: the policy's forward through the adapter
+    loaded frozen, then set_adapter back to it (peft makes it trainable), so torch's recompute saves
+    other tensors and raises CheckpointError. The hint names the adapter loaded for inference."""
+    pytest.importorskip("peft")
+    write(tmp_path / "train.py", PEFT_LOADED.replace("INPUT_GRAD", "True").replace(
+        "model(x).pow(2).mean().backward()\nTHEN", """
+from torch.utils.checkpoint import checkpoint
+out = checkpoint(model, x, use_reentrant=False)
+model.set_adapter("default")
+out.pow(2).mean().backward()"""))
+    r = cli(tmp_path, "run", "train.py", str(tmp_path / "adapter"))
+    assert r.code == 2 and "raised CheckpointError" in r.err, r.out + r.err
+    assert ("; its adapters were loaded for inference: PeftModel.from_pretrained and load_adapter load them frozen "
+            "unless is_trainable=True, and peft's set_adapter makes the adapter it sets trainable") in r.err, r.err
+    assert "an adapter frozen at the forward was made trainable before the checkpoint's recompute" in r.err, r.err
+
+
 def test_fastai_learner_with_its_own_optimizer_is_watched_not_told_to_wrap_a_torch_one(cli, tmp_path):
     pytest.importorskip("fastai")
     write(tmp_path / "train.py", """

@@ -3,6 +3,7 @@ BackboneFinetuning, FZ504 once per optimizer, and the wording of numbers and gro
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import pytest
@@ -419,3 +420,107 @@ def test_lora_adapters_left_out_of_the_optimizer_name_peft_as_the_cause(case):
     assert len(adapters) == 1 and "build the optimizer after get_peft_model" in adapters[0].advice, \
         w.report.render_text()
     assert "they are PEFT's adapters, which get_peft_model adds as new parameters" in adapters[0].message
+
+
+@pytest.mark.parametrize("built", ["before_adapter", "after_adapter"])
+def test_adapters_added_in_place_by_add_adapter_name_that_call_not_get_peft_model(built):
+    """A model's own add_adapter (transformers'; diffusers' UNet has the same) injects the LoRA layers
+    in place: no PeftModel, no get_peft_model in the script. An optimizer over the base model built
+    before it holds only frozen weights and leaves the adapters out, and the advice names add_adapter."""
+    pytest.importorskip("peft")
+    transformers = pytest.importorskip("transformers")
+    from peft import LoraConfig
+
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=2,
+                                   num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=8)
+    model = transformers.LlamaForCausalLM(cfg)
+    model.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1) if built == "before_adapter" else None
+    model.add_adapter(LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    if built == "after_adapter":  # the script's order: a near miss, nothing to say
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    ids = torch.randint(0, 16, (2, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with freezelint.watch() as w:
+            for _ in range(2):
+                model(input_ids=ids, labels=ids).loss.backward()
+                opt.step()
+                opt.zero_grad()
+    if built == "after_adapter":
+        assert w.report.findings == [], w.report.render_text()
+        return
+    # the adapters of both layers are one mistake: one finding on the model, not one per layer
+    (f,) = [f for f in w.report.findings if f.code == "FZ503"]
+    assert f.target == "model" and len(f.names) == 8 and all("lora_" in n for n in f.names), w.report.render_text()
+    assert "PEFT's adapters, which add_adapter adds as new parameters" in f.message, f.message
+    assert f.advice.startswith("build the optimizer after add_adapter,") and "get_peft_model" not in f.advice
+    (whole,) = [f for f in w.report.findings if f.code == "FZ504"]
+    assert "for PEFT, after add_adapter)" in whole.advice and "get_peft_model" not in whole.advice, whole.advice
+
+
+def test_adapters_left_out_in_several_blocks_of_the_model_are_one_finding():
+    """diffusers' UNet holds its LoRA layers in its down, mid and up blocks: an optimizer built before
+    unet.add_adapter leaves all of them out, one mistake with one fix, so one FZ503 on the model
+    rather than one per block."""
+    pytest.importorskip("peft")
+    from peft import LoraConfig, inject_adapter_in_model  # what a model's add_adapter calls
+
+    class Blocks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down, self.mid, self.up = (nn.Sequential(nn.Linear(4, 4)) for _ in range(3))
+
+        def forward(self, x):
+            return self.up(self.mid(self.down(x)))
+
+    torch.manual_seed(0)
+    model = Blocks().requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    model = inject_adapter_in_model(LoraConfig(r=2, target_modules=["down.0", "mid.0", "up.0"]), model)
+    with freezelint.watch() as w:
+        for _ in range(2):
+            model(torch.randn(3, 4)).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    (f,) = [f for f in w.report.findings if f.code == "FZ503"]
+    assert f.target == "(model)" and len(f.names) == 6, w.report.render_text()
+    assert "PEFT's adapters, which add_adapter adds" in f.message, f.message
+
+
+@pytest.mark.parametrize("loop", ["hf_trainer", "plain"])
+def test_adapters_left_out_under_the_hf_trainer_say_a_trainer_given_peft_config_wraps_the_model_itself(
+        loop, monkeypatch, tmp_path):
+    """TRL's SFTTrainer given peft_config and `optimizers=(AdamW(model.parameters()), None)` calls
+    get_peft_model after that optimizer was built: the script never calls it. Under the HF Trainer
+    (TRL's trainers are made on it) the advice says so; a plain loop's does not."""
+    peft = pytest.importorskip("peft")
+    transformers = pytest.importorskip("transformers")
+    if loop == "plain":
+        monkeypatch.delitem(sys.modules, "transformers.trainer", raising=False)
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                                   num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=8)
+    base = transformers.LlamaForCausalLM(cfg)
+    opt = torch.optim.AdamW(base.parameters(), lr=0.1)
+    model = peft.get_peft_model(base, peft.LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    ids = torch.randint(0, 16, (6,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with freezelint.watch() as w:
+            if loop == "hf_trainer":
+                args = transformers.TrainingArguments(output_dir=str(tmp_path), max_steps=2,
+                                                      per_device_train_batch_size=2, report_to="none",
+                                                      save_strategy="no", use_cpu=True)
+                data = [{"input_ids": ids, "labels": ids}] * 4
+                transformers.Trainer(model=model, args=args, train_dataset=data, optimizers=(opt, None)).train()
+            else:
+                for _ in range(2):
+                    model(input_ids=ids[None], labels=ids[None]).loss.backward()
+                    opt.step()
+                    opt.zero_grad()
+    (f,) = [f for f in w.report.findings if f.code == "FZ503"]
+    assert f.advice.startswith("build the optimizer after get_peft_model,"), f.advice
+    said = "a trainer given peft_config (TRL's) calls get_peft_model itself" in f.advice
+    assert said == (loop == "hf_trainer"), f.advice

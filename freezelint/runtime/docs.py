@@ -186,7 +186,11 @@ ALSO_AT_RUNTIME: dict[str, str] = {
               "subclass; no scheduler, where the loop may set it by hand) is a note, not a finding."),
     "FZ111": ("A PEFT model over a transformers task model (`...ForSequenceClassification`, ...) whose head "
               "(`classifier`, `score`, `qa_outputs`) is frozen whole and is no `ModulesToSaveWrapper`, while "
-              "the adapters train: the head keeps the initialisation it had when get_peft_model froze it."),
+              "the adapters train: the head keeps the initialisation it had when get_peft_model froze it. And a "
+              "model holding PEFT's adapters in which no parameter trains, the adapters included, while an "
+              "optimizer steps it (under TRL's trainers, whose input grads give the loss a graph): an adapter "
+              "loaded for inference (`PeftModel.from_pretrained` or `load_adapter` without `is_trainable=True`), "
+              "or a freeze after get_peft_model or add_adapter."),
     "FZ306": ("Under DDP: a parameter trainable now that DDP's reducer does not hold (unfrozen after the wrap; "
               "its gradient is never all-reduced), or one the reducer holds that is frozen now (frozen after the "
               "wrap; without find_unused_parameters=True the next iteration raises, so the audit runs its steps "

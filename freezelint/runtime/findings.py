@@ -142,6 +142,7 @@ def live_findings(modules: list[tuple[str, nn.Module]], params: list[tuple[str, 
                                     f"{class_name(m)}; it is not `requires_grad` and freezes nothing",
                                     "use `.requires_grad_(value)`"))
     out.extend(_peft_heads(modules))
+    out.extend(_peft_all_frozen(modules, params))
     for name, p in params:
         attrs = getattr(p, "__dict__", {})
         if not attrs:
@@ -208,6 +209,54 @@ def _peft_heads(modules: list[tuple[str, nn.Module]]) -> list[AuditFinding]:
                 (f'pass task_type="{task_type}" (PEFT then trains a copy of the head) or ' if task_type else "pass ")
                 + f'modules_to_save=["{attr}"] in the PEFT config'))
     return out
+
+
+def _peft_all_frozen(modules: list[tuple[str, nn.Module]], params: list[tuple[str, nn.Parameter]]) -> list[AuditFinding]:
+    """FZ111 on the live model: a model holding PEFT's adapters in which no parameter trains, the
+    adapters included, though an optimizer steps it (TRL's trainers run such a model: their input
+    grads and gradient checkpointing give its loss a graph, and the Trainer's optimizer holds
+    nothing)."""
+    if not params or any(p.requires_grad for _, p in params):
+        return []  # the common case: something trains
+    layer = tuner_layer()
+    tuned = [n for n, m in modules if layer is not None and isinstance(m, layer)]
+    if not tuned:
+        return []
+    # the outermost module above the first adapter: the PEFT model as the script holds it
+    top, held = next((n, m) for n, m in modules if not n or tuned[0].startswith(n + ".") or n == tuned[0])
+    cause, advice = adapters_frozen_why([m for _, m in modules])
+    return [AuditFinding(
+        "FZ111", _label(top),
+        f"{class_name(held)} holds PEFT adapters ({len(tuned)} layer{'s' * (len(tuned) != 1)}: {listed(tuned)}), "
+        f"but every parameter of it is frozen, the adapters included, so the optimizer steps train nothing ({cause})",
+        advice)]
+
+
+def tuner_layer() -> type | None:
+    """PEFT's base class of the layers holding adapters (a LoRA Linear), where peft is imported."""
+    return getattr(sys.modules.get("peft.tuners.tuners_utils"), "BaseTunerLayer", None)
+
+
+def loaded_for_inference(modules: list[nn.Module]) -> bool:
+    """Whether one of PEFT's adapters in `modules` was loaded for inference (its config's
+    inference_mode: PeftModel.from_pretrained or load_adapter without is_trainable=True)."""
+    # PeftModel, its tuner and a model given add_adapter hold the configs by adapter name
+    configs = [getattr(m, "peft_config", None) for m in modules]
+    return any(getattr(c, "inference_mode", False) for d in configs if isinstance(d, dict) for c in d.values())
+
+
+def adapters_frozen_why(modules: list[nn.Module]) -> tuple[str, str]:
+    """Why PEFT's adapters in `modules` are frozen, and the fix: PeftModel.from_pretrained and
+    load_adapter load an adapter frozen unless is_trainable=True (its config's inference_mode);
+    otherwise a freeze after get_peft_model or add_adapter caught them."""
+    if loaded_for_inference(modules):
+        return ("its adapters were loaded for inference: PeftModel.from_pretrained and load_adapter load them "
+                "frozen unless is_trainable=True",
+                "load the adapter with `PeftModel.from_pretrained(model, path, is_trainable=True)` "
+                "(`load_adapter(path, is_trainable=True)`), before the optimizer is built")
+    return ("a freeze after get_peft_model or add_adapter caught the adapters too",
+            "freeze the base model before get_peft_model or add_adapter (they leave only the adapters "
+            "trainable), or unfreeze the adapters before the optimizer is built")
 
 
 def untouched_norms(named_modules: list[tuple[str, nn.Module]], modules: list[ModuleRecord]) -> list[str]:
@@ -753,6 +802,11 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 if rec is not None and rec.optimizer == "none" and parent != "":
                     top = parent
             tops[top].append(p)
+        # PEFT's adapters left out all over the model (a UNet's down, mid and up blocks) are one mistake
+        # with one fix: one finding on the model, not one per block
+        scattered = [t for t, ps in tops.items() if _peft_adapters(model, [p.module for p in ps])]
+        if len(scattered) > 1 and "" not in tops and not optimizer_has_foreign:
+            tops[""] = [p for t in scattered for p in tops.pop(t)]
         replaced: list[tuple[str, list[ParamRecord], bool]] = []
         for top, ps in tops.items():
             names = [p.name for p in ps]
@@ -796,10 +850,11 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                     advice = ("if {they} {are} not meant to train, freeze {them} (`requires_grad_(False)`); if {they} "
                               "{are}, add {them} to the optimizer and make the loss reach {them}")
                 if _peft_adapters(model, [p.module for p in ps]):
-                    cause = ("{they} {are} PEFT's adapters, which get_peft_model adds as new parameters: an "
+                    call = _adapter_call(model)
+                    cause = (f"{{they}} {{are}} PEFT's adapters, which {call} adds as new parameters: an "
                              "optimizer built before it, or over the base model's parameters, leaves {them} out")
-                    advice = ("build the optimizer after get_peft_model, over the parameters that require grad "
-                              "(`[p for p in model.parameters() if p.requires_grad]`)")
+                    advice = (f"build the optimizer after {call}, over the parameters that require grad "
+                              "(`[p for p in model.parameters() if p.requires_grad]`)" + _trainer_wraps(call))
                 words = _ONE if len(ps) == 1 else _MANY
                 out.append(AuditFinding(
                     "FZ503", names[0] if len(names) == 1 else _label(top),
@@ -834,7 +889,7 @@ def step_findings(model: nn.Module, optimizer: Optimizers, params: list[ParamRec
                 f"trains nothing{state}",
                 "unfreeze what it should train before its step (in a GAN, freeze the other network), or build it "
                 "from the parameters that train, after the freeze (`[p for p in model.parameters() if "
-                "p.requires_grad]`; for PEFT, after get_peft_model), or drop it", _several(names)))
+                f"p.requires_grad]`; for PEFT, after {_adapter_call(model)}), or drop it", _several(names)))
 
     # FZ504: frozen at their own optimizer's steps by a toggle that unfroze only their neighbours
     # (the watch: frozen together between that optimizer's steps, for another optimizer's step)
@@ -2213,6 +2268,28 @@ def _peft_adapters(model: nn.Module, modules: list[str]) -> bool:
         if not any(isinstance(m, base) for m in chain):
             return False
     return True
+
+
+def _adapter_call(model: nn.Module) -> str:
+    """The call that put PEFT's adapters into `model`, as advice names it: get_peft_model wraps the
+    model in a tuner (PeftModel's LoraModel); add_adapter (transformers', diffusers' own: a UNet's
+    `unet.add_adapter(config)`) injects them in place and leaves no tuner. get_peft_model where the
+    model holds no adapter of peft's, or peft is not imported."""
+    tuner, layer = getattr(sys.modules.get("peft.tuners.tuners_utils"), "BaseTuner", None), tuner_layer()
+    if tuner is None or layer is None:
+        return "get_peft_model"
+    kinds = [m for m in model.modules() if isinstance(m, (tuner, layer))]
+    return "add_adapter" if kinds and not any(isinstance(m, tuner) for m in kinds) else "get_peft_model"
+
+
+def _trainer_wraps(call: str) -> str:
+    """Where the HF Trainer is imported (TRL's SFT/DPO trainers are made on it), the words for a
+    script that never calls get_peft_model: the trainer, given peft_config, calls it itself, after
+    an optimizer passed to it (`optimizers=(opt, None)`) was built over the base model."""
+    if call != "get_peft_model" or "transformers.trainer" not in sys.modules:
+        return ""
+    return ("; a trainer given peft_config (TRL's) calls get_peft_model itself, after an optimizer passed to it was "
+            "built: wrap the model with get_peft_model before building that optimizer, or let the trainer build it")
 
 
 def _whole_part(top: str, names: list[str], params: list[ParamRecord]) -> str:

@@ -297,12 +297,16 @@ def _library(filename: str) -> bool:
 # torch's own words for the two failures a freeze that caught everything ends in
 _LOSS_WITHOUT_GRAD = "does not require grad and does not have a grad_fn"
 _EMPTY_OPTIMIZER = "optimizer got an empty parameter list"
+_RECOMPUTED = "torch.utils.checkpoint: Recomputed values"  # torch's CheckpointError
+_SET_ADAPTER = ("peft's set_adapter makes the adapter it sets trainable (TRL's DPO sets its reference adapter for its "
+                "reference pass, then the policy's again)")
 
 
 def _frozen_hint(failure: BaseException, watch) -> str:
     """What the watch saw that explains a failure torch words without freezing: a loss with no
     grad_fn (the modules that ran hold no trainable parameter, or their outputs were cut from the
-    loss) or an optimizer given no parameters (a requires_grad filter over a model frozen whole)."""
+    loss) or an optimizer given no parameters (a requires_grad filter over a model frozen whole); and
+    for any failure, models frozen whole with PEFT's adapters (loaded for inference, say)."""
     text = str(failure)
     if _LOSS_WITHOUT_GRAD in text:
         from freezelint.runtime.tree import class_name
@@ -315,17 +319,56 @@ def _frozen_hint(failure: BaseException, watch) -> str:
             return (f"; peft's merge_and_unload() or unload() replaced the LoRA layers {merged} by their frozen base "
                     f"layers ({shown}), so the loss has nothing to train and the optimizer holds adapters no longer "
                     f"in the model: merge once training is over")
+        if counts and not any(t for _, t, _ in counts) and (why := _adapters_frozen(watch)):
+            return (f"; every parameter of the models that ran is frozen ({shown}), PEFT's adapters included, so "
+                    f"the loss has nothing to train: {why[0]}; {why[1]}")
         if counts and not any(t for _, t, _ in counts):
             return (f"; every parameter of the models that ran is frozen ({shown}): the loss has nothing to "
                     f"train, so a freeze caught the part meant to train")
+        if counts and (why := _adapters_frozen(watch, loaded=True)):
+            # peft's set_adapter makes the adapter it sets trainable: TRL's DPO step sets its reference
+            # adapter and back, so what is trainable now says nothing of the adapter at the forward
+            return (f"; the models that ran hold trainable parameters ({shown}), but the loss reached none: "
+                    f"{why[0]}, and {_SET_ADAPTER}, so the adapter the loss ran through may have been frozen at "
+                    f"its forward, whatever is trainable now (or the loss was computed under torch.no_grad(), or "
+                    f"from detach()ed outputs); {why[1]}")
         if counts:
             return (f"; the models that ran hold trainable parameters ({shown}), so the loss was cut from "
                     f"them: computed under torch.no_grad(), or from detach()ed outputs")
         return "; the loss depends on no trainable parameter: every parameter is frozen, or it ran under torch.no_grad()"
     if _EMPTY_OPTIMIZER in text:
-        return ("; no parameter reached it: a requires_grad filter over a model frozen whole (a freeze after "
-                "get_peft_model or add_adapter freezes the adapters too), or a name filter that matched nothing")
+        # the adapters' two orders: the filter taken before they were added (all frozen then), or a
+        # freeze of the whole model after they were (it freezes them too)
+        return ("; no parameter reached it: a requires_grad filter over a model frozen whole (taken before "
+                "get_peft_model or add_adapter added the adapters, or after a freeze that caught them too), or a "
+                "name filter that matched nothing")
+    if _RECOMPUTED in text and (why := _adapters_frozen(watch, loaded=True)):
+        # the adapter frozen at the forward is trainable at the recompute (set_adapter back to it), so
+        # the recompute saves other tensors: TRL's DPO under its default gradient checkpointing
+        return (f"; {why[0]}, and {_SET_ADAPTER}: an adapter frozen at the forward was made trainable before "
+                f"the checkpoint's recompute, which then differs; {why[1]}")
+    # any other failure of models frozen whole, PEFT's adapters included: what the watch saw, not a
+    # guess at torch's words
+    roots = list(watch.roots.values())
+    if roots and not any(p.requires_grad for r in roots for p in r.parameters()) and (why := _adapters_frozen(watch)):
+        return (f"; every parameter of the models that ran is frozen, PEFT's adapters included, so nothing would "
+                f"train: {why[0]}; {why[1]}")
     return ""
+
+
+def _adapters_frozen(watch: Any, loaded: bool = False) -> tuple[str, str] | None:
+    """Why PEFT's adapters in the models that ran are frozen (loaded for inference, or caught by a
+    freeze after get_peft_model) and what to do; None where they hold none, or, with `loaded`,
+    where none was loaded for inference."""
+    from freezelint.runtime import findings as F
+
+    layer = F.tuner_layer()
+    modules = [m for r in list(watch.roots.values()) for m in r.modules()]
+    if layer is None or not any(isinstance(m, layer) for m in modules):
+        return None
+    if loaded and not F.loaded_for_inference(modules):
+        return None
+    return F.adapters_frozen_why(modules)
 
 
 def _merged_away(watch: Any) -> str:
