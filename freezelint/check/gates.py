@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f82f57eb456c4dd6a01c851eebb9dfdf'
+RULES_DIGEST = 'fa50c3fd803bf9708666425e41ada983'
 
 GATES = {
     'FZ002': (

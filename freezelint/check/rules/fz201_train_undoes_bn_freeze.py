@@ -90,7 +90,10 @@ class TrainUndoesBnFreeze(Rule):
         "another) arrives with its BatchNorm frozen, unless the call provably sets the flag off, `DeepLab(freeze_bn=False)`; so does a "
         "trainer's `self.model = DeepLab()`, judged in the trainer's methods that call nothing named like a "
         "re-freeze, themselves or through the methods of the trainer they call (read a few deep; one that "
-        "calls eval(), `train(mode)`, sets `.training` or hands the trainer on keeps it silent)). Freezes "
+        "calls eval(), `train(mode)`, sets `.training` or hands the trainer on keeps it silent); one mistake "
+        "is one finding, at the train() the freeze is re-applied after: a method that calls train() and then "
+        "trains (`self.train_epoch()`) is reported at its own train(), not again where another method calls it, "
+        "and `self.model.train()` followed by a method that calls train() again is reported once, naming it). Freezes "
         "through `FrozenBatchNorm2d` are "
         "permanent and never reported. A norm layer mmcv's `build_norm_layer(cfg, n)[1]` builds is BatchNorm where "
         "`cfg` is proven one of the BatchNorm types of mmcv's registry (`dict(type='BN')`, 'BN1d', 'BN2d', 'BN3d', "
@@ -1824,6 +1827,7 @@ class TrainUndoesBnFreeze(Rule):
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         flows = flows_of(facts)
         reported: set[int] = set()  # `cmodel.train()` is a train() of cmodel and of the model it compiled
+        found = []  # (TRAIN event, finding, the method's train() after it): filtered below
         for flow in [*flows.bodies, *_held_bodies(facts, flows.bodies)]:
             evs = flow.events
             # a class's own train() (`Net.train` re-freezing its BatchNorm) runs instead: judged
@@ -1847,6 +1851,10 @@ class TrainUndoesBnFreeze(Rule):
                     if any(f.kind in (BN_FREEZE, OPAQUE) and f.target == t.target for f in span):
                         continue
                     line = _shown(t, flow.facts)
+                    # a method of the class called before the training that calls train() again
+                    # (`self.model.train(); self.helper()`): one mistake, reported here and naming it
+                    again = next((e for e in reversed(span) if e.kind == TRAIN and e.target == t.target
+                                  and (e.detail.get("via") or "").startswith("self.")), None) if lost is None else None
                     frozen_by = freezes[-1].detail.get("via")  # a helper, or the builder that returned the model
                     how = f"that `{frozen_by}(...)` froze" if frozen_by else "that were frozen"
                     # `DeepLab(freeze_bn=args.freeze_bn)`: frozen on the runs that set the flag only
@@ -1865,11 +1873,27 @@ class TrainUndoesBnFreeze(Rule):
                         # a helper that trains: its train() and its steps are both inside, after the call is too late
                         after_it = f"inside `{t.detail['via']}`, right after its train()" if t.detail.get("via") \
                             else "right after it"
+                        if again is not None:
+                            where = _where(again, flow.facts)
+                            line = f"{line} (and `{again.detail['via']}(...)` after it, which calls train() again" \
+                                f"{f' at {where}' if where else ''})"
+                            after_it = f"inside `{again.detail['via']}`, right after its train()" \
+                                if a.node is again.node else f"after `{again.detail['via']}(...)`"
                         message = (f"{line} puts the BatchNorm layers {how} with .eval(){when} back into training mode "
                                    f"before training continues, so their running statistics move again; re-apply "
                                    f"the freeze {after_it} (or override train())")
-                    yield self.finding(_span(t.node), message, stmt=t.stmt, facts=facts, used=[*freezes, t, a])
+                    found.append((t, self.finding(_span(t.node), message, stmt=t.stmt, facts=facts,
+                                                  used=[*freezes, t, a]), again))
                     break
+        # one mistake, one finding, at the train() the freeze has to be re-applied after: a method's
+        # call (`self.train_epoch()`) whose own `self.model.train()` is reported (it trains after it)
+        # is dropped, and so is a train() such a method repeats; a call a train() before it names too
+        named = {id(again.node) for _, _, again in found if again is not None}
+
+        def inside(e) -> bool:
+            return e is not None and e.detail.get("origin_node") is not None \
+                and id(e.detail["origin_node"]) in reported
+        yield from (f for t, f, again in found if not inside(t) and not inside(again) and id(t.node) not in named)
         yield from self._classes(facts)
 
     def _classes(self, facts: Facts) -> Iterable[Finding]:
@@ -2474,11 +2498,16 @@ def _shown(t, facts: Facts) -> str:
     via = t.detail.get("via")
     if not via:
         return f"`{src(t.node)}`"
-    where = t.detail.get("where")
-    if where is None and t.detail.get("origin_node") is not None:
-        positions = facts.positions
-        origin = t.detail["origin_node"]
-        if origin in positions:
-            where = f"line {positions[origin].start.line}"
+    where = _where(t, facts)
     through = "".join(f"`{f}(...)`, " for f in t.detail.get("through", ()))  # helpers of other files on the way
     return f"`{via}(...)` ({through}it calls train() at {where})" if where else f"`{via}(...)` (it calls train())"
+
+
+def _where(t, facts: Facts) -> str | None:
+    """Where the helper a TRAIN event goes through calls train(): `line 24`, or another file's place."""
+    where = t.detail.get("where")
+    if where is None and t.detail.get("origin_node") is not None:
+        origin = t.detail["origin_node"]
+        if origin in facts.positions:
+            where = f"line {facts.positions[origin].start.line}"
+    return where
