@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'fa50c3fd803bf9708666425e41ada983'
+RULES_DIGEST = '376e360fa3e5084c9a1cdc1d95ae1dd9'
 
 GATES = {
     'FZ002': (
