@@ -164,3 +164,14 @@ def test_the_summary_records_what_a_subclass_inherits():
     assert record == {"methods": {"fit": {"cls": "BaseTrainer", "calls": ["train_one_epoch"]},
                                   "train_one_epoch": {"cls": "BaseTrainer", "calls": ["on_epoch_start"],
                                                       "trains": {"self.model": [train, True]}}}}
+
+
+def test_a_base_handing_the_model_to_a_function_of_a_third_file_is_not_recorded(cli, tmp_path):
+    """`prepare(self.model)` between the base's train() and its training, `prepare` of another
+    project file: the base's summary cannot read it (it may re-freeze), so it records no train()."""
+    base, sub = _sources("inherited")
+    base = base.replace("        self.on_epoch_start()\n", "        prepare(self.model)\n")
+    _project(tmp_path, {"base.py": HEAD + "from utils import prepare\n" + base,
+                        "utils.py": "def prepare(model):\n    model.apply(set_bn_eval)\n",
+                        "sub.py": HEAD + "from base import BaseTrainer\n" + sub})
+    assert _found(cli, tmp_path) == []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '376e360fa3e5084c9a1cdc1d95ae1dd9'
+RULES_DIGEST = 'd1466be0c444ee4498073379efe3b365'
 
 GATES = {
     'FZ002': (

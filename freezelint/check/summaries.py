@@ -240,7 +240,7 @@ def summarise(facts: Facts) -> dict:
             init_freeze = callees.constructed_freezes(info) if info is not None and info.is_module else []
             if init_freeze:  # FZ301: a model built from it arrives with these parts frozen
                 classes[stmt.name.value]["init_freeze"] = init_freeze
-            record = trainer_record(facts, info) if info is not None and not info.is_module else None
+            record = trainer_record(facts, info, callees.body_flow) if info is not None and not info.is_module else None
             if record:  # FZ201: what a trainer subclass of another file inherits that trains its model
                 classes[stmt.name.value]["trainer"] = record
             if "train" in methods and info is not None:  # what its train() provably keeps in eval (FZ201)

@@ -15,7 +15,7 @@ from freezelint.check.lightning_version import KEEPS_MODES, declared_signal, ver
 from freezelint.check.modes import _base_keeps, _own_train, _runs_next, ancestors, base_call, skipped_trains, train_keeps
 from dataclasses import replace
 
-from freezelint.check.events import Flow, library_bases, lineage, whole_of
+from freezelint.check.events import VIA, Flow, library_bases, lineage, whole_of
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, REBIND, TRAIN,
                                    UNFREEZE, after, between, flows_of, rebound)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
@@ -1833,7 +1833,8 @@ class TrainUndoesBnFreeze(Rule):
         flows = flows_of(facts)
         reported: set[int] = set()  # `cmodel.train()` is a train() of cmodel and of the model it compiled
         found = []  # (TRAIN event, finding, the method's train() after it): filtered below
-        for flow in [*flows.bodies, *_held_bodies(facts, flows.bodies)]:
+        trainers = list(_trainers(facts, flows.bodies))
+        for flow in [*flows.bodies, *_held_bodies(facts, flows.bodies, trainers)]:
             evs = flow.events
             # a class's own train() (`Net.train` re-freezing its BatchNorm) runs instead: judged
             # only where it is proven to keep no part, or other parts, in eval ("keeps")
@@ -1901,15 +1902,15 @@ class TrainUndoesBnFreeze(Rule):
             return e is not None and e.detail.get("origin_node") is not None \
                 and id(e.detail["origin_node"]) in reported
         yield from (f for t, f, again in found if not inside(t) and not inside(again) and id(t.node) not in named)
-        yield from self._inherited_elsewhere(facts, flows.bodies)
+        yield from self._inherited_elsewhere(facts, trainers)
         yield from self._classes(facts)
 
-    def _inherited_elsewhere(self, facts: Facts, bodies: list) -> Iterable[Finding]:
+    def _inherited_elsewhere(self, facts: Facts, trainers: list) -> Iterable[Finding]:
         """A trainer whose `__init__` froze BatchNorm of a model it holds and that inherits, from a
         base class of another project file, a method that calls train() on it and then trains (its
         summary's "trainer" record): reported at the freeze, the one line of this file the mistake
         runs through, naming the method and the line of its train()."""
-        for info, init, frozen, line, outside in _trainers(facts, bodies):
+        for info, init, frozen, line, outside in trainers:
             if outside is None:
                 continue
             for e in frozen:
@@ -2182,7 +2183,7 @@ def _how_frozen(facts: Facts, freezes: list) -> str:
     return f"means to freeze its parameters (`{src(broken[0].node)}` freezes nothing as written{named})"
 
 
-def _held_bodies(facts: Facts, bodies: list) -> list:
+def _held_bodies(facts: Facts, bodies: list, trainers: list) -> list:
     """A trainer (a class that is no Module) holding a model its `__init__` froze BatchNorm of
     (`self.model = DeepLab()`, `self.model.freeze_bn()`): each method that trains it, after those
     freezes (a constructor runs before any method), its own or one it inherits from a base class of
@@ -2191,7 +2192,7 @@ def _held_bodies(facts: Facts, bodies: list) -> list:
     train() and their training then leaves the freeze undone."""
     out = []
     by_def = {id(f.scope.node): f for f in bodies if f.scope.is_method}
-    for info, init, frozen, line, outside in _trainers(facts, bodies):
+    for info, init, frozen, line, outside in trainers:
         targets = {f.target for f in frozen}
         methods = {name: func for name, (_, func) in line.items()}
         for name, (k, func) in line.items():
@@ -2224,21 +2225,22 @@ def _trainers(facts: Facts, bodies: list) -> Iterable[tuple]:
     that `__init__`'s flow, its freezes, the methods an instance runs (`_trainer_line`) and what the
     summary says of those a base of another project file defines (`trainer_record`; None where the
     line ends in this file)."""
+    inits = {id(f.scope.cls): f for f in bodies if f.scope.is_method and f.scope.func_name == "__init__"
+             and isinstance(f.scope.node, cst.FunctionDef) and f.scope.node.name.value == "__init__"}
     for info in facts.classes.values():
-        if info.is_module or _lightning(facts, info):
+        init = inits.get(id(info))
+        if init is None or info.is_module or _lightning(facts, info):
             continue
-        found = _trainer_line(facts, info)
-        if found is None:
-            continue  # a library base (or several bases): what its methods do is not read
-        line, outside = found
-        init = next((f for f in bodies if f.scope.cls is info and f.scope.is_method and f.scope.func_name == "__init__"
-                     and isinstance(f.scope.node, cst.FunctionDef) and f.scope.node.name.value == "__init__"), None)
         frozen = [e for e in init.events if e.kind == BN_FREEZE and e.target.startswith("self.")
                   and not (e.detail.get("via") and init.summaries.named_override(e.detail["via"]))
                   and not any(r.kind == REBIND and r.target == e.target and after(e, r) for r in init.events)
-                  ] if init else []  # a model `__init__` then replaced with a new one holds no freeze
+                  ]  # a model `__init__` then replaced with a new one holds no freeze
+        found = _trainer_line(facts, info) if frozen else None  # (another file's summary: only then)
+        if found is None:
+            continue  # a library base (or several bases): what its methods do is not read
+        line, outside = found
         based = outside is not None or any(k for k, _ in line.values())
-        if frozen and not (based and _base_init_after(init.scope.node, frozen, facts)):
+        if not (based and _base_init_after(init.scope.node, frozen, facts)):
             yield info, init, frozen, line, outside
 
 
@@ -2455,14 +2457,14 @@ class _AnySelfAttr:
         return isinstance(name, str) and name.startswith("self.")
 
 
-def trainer_record(facts: Facts, info) -> dict | None:
+def trainer_record(facts: Facts, info, body_flow) -> dict | None:
     """What a trainer subclass of another file needs of the methods an instance of the plain class
     `info` runs (its line of this file), for the summary ("trainer"): per method, the class that
     defines it, the methods of self it calls, whether it may re-freeze itself (`_calls_self` as for a
     method called from another), and the attributes of self it calls train() on and then trains with
     nothing between that may re-freeze, with the line of that train() and whether it makes the call
     itself (`{"self.model": [13, true]}`). None for a Module, a line that leaves the file, and one
-    with no such train()."""
+    with no such train(). `body_flow`: a method's events as the summary reads them (this file only)."""
     found = lineage(facts, info) if not info.is_module else None
     if found is None or found[1] is not None or len(found[0]) > _MAX_LINE:
         return None
@@ -2471,9 +2473,11 @@ def trainer_record(facts: Facts, info) -> dict | None:
         for m in c.node.body.body:
             if isinstance(m, cst.FunctionDef) and m.name.value not in line:
                 line[m.name.value] = (k, m)
-    if len(line) > _MAX_METHODS or not any("train(" in code_of(m.body) for _, m in line.values()):
+    if len(line) > _MAX_METHODS:
         return None
-    flows = {id(f.scope.node): f for f in flows_of(facts).bodies if f.scope.is_method}
+    flows = {id(m): body_flow(m) for _, m in line.values()}  # read for the summary's functions anyway
+    if not any(e.kind == TRAIN and e.target.startswith("self.") for f in flows.values() if f for e in f.events):
+        return None  # most classes
     methods = {name: func for name, (_, func) in line.items()}
     held, out = _AnySelfAttr(), {}
     for name, (k, func) in line.items():
@@ -2500,8 +2504,8 @@ def trainer_record(facts: Facts, info) -> dict | None:
 
 def _trains_after_train(flow) -> dict:
     """The attributes of self a method's flow calls train() on (the whole of each, not a part) and
-    then trains, with no freeze, eval() or opaque call of it between nor a new object bound to it
-    first: `{"self.model": [line of that train(), whether the method calls it itself]}`."""
+    then trains, with no freeze, eval(), opaque call or call of another file's function (not read
+    here) on it between nor a new object bound to it first: `{"self.model": [line of that train(), whether the method calls it itself]}`."""
     positions, out = flow.facts.positions, {}
     for t in flow.events:
         if t.kind != TRAIN or not t.target.startswith("self.") or t.target in out or t.detail.get("override") \
@@ -2511,8 +2515,8 @@ def _trains_after_train(flow) -> dict:
         for a in flow.events:
             if a.kind == ACTIVITY and a.target in (t.target, "*") and after(t, a) and a is not t \
                     and (a.node is not t.node or (t.detail.get("via") and a.index > t.index)) \
-                    and not any(f.kind in (BN_FREEZE, OPAQUE, EVAL, REBIND) and f.target == t.target
-                                for f in between(flow, t, a)):
+                    and not any((f.kind in (BN_FREEZE, OPAQUE, EVAL, REBIND) or f.kind.startswith(VIA))
+                                and f.target == t.target for f in between(flow, t, a)):  # via: another file's
                 node = t.detail.get("origin_node") if t.detail.get("via") else t.node
                 if node in positions:
                     out[t.target] = [positions[node].start.line, not t.detail.get("via")]
