@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'd1466be0c444ee4498073379efe3b365'
+RULES_DIGEST = 'abe2d03eecbaf6b1262020018f29dcc8'
 
 GATES = {
     'FZ002': (

@@ -2248,7 +2248,7 @@ def _trainer_line(facts: Facts, info) -> tuple[dict, dict | None] | None:
     """The methods an instance of the plain class `info` runs, by name, with the index in its line of
     the class that defines each (`{name: (index, def)}`, the first in lookup order: an override
     wins), through its bases of this file; and the summary record of the base of another project file
-    the line goes on to (`{"base", "file", "methods"}`, `trainer_record`), whose methods come after.
+    the line goes on to (`{"file", "methods"}`, `trainer_record`), whose methods come after.
     None where a base is no project class (a library's methods are not read), where that other
     file's base has no record, or where the line is longer than a few classes or methods."""
     found = lineage(facts, info)
@@ -2505,7 +2505,8 @@ def trainer_record(facts: Facts, info, body_flow) -> dict | None:
 def _trains_after_train(flow) -> dict:
     """The attributes of self a method's flow calls train() on (the whole of each, not a part) and
     then trains, with no freeze, eval(), opaque call or call of another file's function (not read
-    here) on it between nor a new object bound to it first: `{"self.model": [line of that train(), whether the method calls it itself]}`."""
+    here) on it between nor a new object bound to it first: `{"self.model": [line of that train(),
+    whether the method calls it itself]}`."""
     positions, out = flow.facts.positions, {}
     for t in flow.events:
         if t.kind != TRAIN or not t.target.startswith("self.") or t.target in out or t.detail.get("override") \
