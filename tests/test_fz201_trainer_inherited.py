@@ -48,15 +48,18 @@ class MyTrainer({base}):
 {methods}
 """
 TRAINS = "        for x in loader:\n            self.model(x).mean().backward()\n"
-CASES = {  # name: (the subclass's methods, its __init__ before and after the freeze, fires (same file, other file))
+# name: (the subclass's methods, its __init__ before and after the freeze, fires (same file, other file))
+CASES = {
     "inherited": ("", "super().__init__(cfg)", "", (True, True)),
     "own_fit_calls_inherited": ("    def run(self, loader):\n        self.train_one_epoch(loader)\n",
                                 "super().__init__(cfg)", "", (True, True)),
     # the subclass's hook is read instead of the base's: one that only logs leaves the freeze undone
-    "hook_logs": ("    def on_epoch_start(self):\n        print('epoch')\n", "super().__init__(cfg)", "", (True, False)),
+    "hook_logs": ("    def on_epoch_start(self):\n        print('epoch')\n", "super().__init__(cfg)", "",
+                  (True, False)),
     # near-misses
     "override_refreezes": ("    def train_one_epoch(self, loader):\n        self.model.train()\n"
-                           "        self.model.apply(set_bn_eval)\n" + TRAINS, "super().__init__(cfg)", "", (False, False)),
+                           "        self.model.apply(set_bn_eval)\n" + TRAINS, "super().__init__(cfg)", "",
+                           (False, False)),
     "override_no_train": ("    def train_one_epoch(self, loader):\n" + TRAINS, "super().__init__(cfg)", "",
                           (False, False)),
     "hook_refreezes": ("    def on_epoch_start(self):\n        self.model.apply(set_bn_eval)\n",

@@ -106,3 +106,64 @@ def test_a_method_that_trains_after_its_own_train_across_files(cli, tmp_path):
     r = cli(tmp_path, "check", "--format", "json", ".")
     assert r.code in (0, 1), r.err
     assert [(d["location"]["row"], d["code"]) for d in json.loads(r.out)] == [(14, "FZ201")]
+
+
+ENGINE = """def train_one_epoch(model, loader, optimizer):
+    model.train()
+    for x in loader:
+        optimizer.zero_grad()
+        model(x).mean().backward()
+        optimizer.step()
+"""
+RUN = """
+def get_model():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+    return model
+
+
+class Trainer:
+    def __init__(self):
+        self.model = get_model()
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+    def fit(self, loader):
+        self.model.train()
+        train_one_epoch(self.model, loader, self.optimizer)
+
+
+model = get_model()
+model.train()
+train_one_epoch(model, loader, opt)
+"""
+
+
+def _last(src: str, code: str) -> int:
+    return len(src.splitlines()) - src.splitlines()[::-1].index(code)
+
+
+def test_a_train_repeated_by_a_helper_function_of_the_file_is_one_finding():
+    """`model.train()` then `train_one_epoch(model, ...)`, whose own train() comes before its steps:
+    one finding, at the caller's train(), naming the helper and where to re-apply the freeze."""
+    src = "import torch\nimport torch.nn as nn\n\n\n" + ENGINE + RUN
+    found = _messages(src)
+    assert [row for row, _ in found] == [_row(src, "self.model.train()"), _last(src, "model.train()")]
+    for _, message in found:
+        assert "(and `train_one_epoch(...)` after it, which calls train() again at line 6)" in message
+        assert "re-apply the freeze inside `train_one_epoch`, right after its train()" in message
+
+
+def test_a_train_repeated_by_a_helper_function_of_another_file_is_one_finding(cli, tmp_path):
+    import json
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "engine.py").write_text(ENGINE)
+    src = "import torch\nimport torch.nn as nn\n\nfrom engine import train_one_epoch\n" + RUN
+    (tmp_path / "run.py").write_text(src)
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    assert r.code in (0, 1), r.err
+    found = [(d["location"]["row"], d["message"]) for d in json.loads(r.out) if d["code"] == "FZ201"]
+    assert [row for row, _ in found] == [_row(src, "self.model.train()"), _last(src, "model.train()")]
+    assert all("which calls train() again at engine.py:2)" in message for _, message in found)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'abe2d03eecbaf6b1262020018f29dcc8'
+RULES_DIGEST = '064cb31e6184426b2153dc562a55588d'
 
 GATES = {
     'FZ002': (

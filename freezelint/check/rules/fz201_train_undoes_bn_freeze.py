@@ -93,7 +93,7 @@ class TrainUndoesBnFreeze(Rule):
         "calls eval(), `train(mode)`, sets `.training` or hands the trainer on keeps it silent); one mistake "
         "is one finding, at the train() the freeze is re-applied after: a method that calls train() and then "
         "trains (`self.train_epoch()`) is reported at its own train(), not again where another method calls it, "
-        "and `self.model.train()` followed by a method that calls train() again is reported once, naming it; the "
+        "and a train() followed by a method or helper that calls train() again is reported once, naming it; the "
         "methods a trainer inherits from its project base classes, a few deep, are read as it runs them, its "
         "overrides first (`class MyTrainer(BaseTrainer)` whose `__init__` froze it, BaseTrainer's `fit()` calling "
         "`self.train_one_epoch()`): a base of the same file is reported at that train(), one of another file at "
@@ -1857,10 +1857,10 @@ class TrainUndoesBnFreeze(Rule):
                     if any(f.kind in (BN_FREEZE, OPAQUE) and f.target == t.target for f in span):
                         continue
                     line = _shown(t, flow.facts)
-                    # a method of the class called before the training that calls train() again
-                    # (`self.model.train(); self.helper()`): one mistake, reported here and naming it
+                    # a helper or a method of the class called before the training that calls train()
+                    # again (`self.model.train(); self.helper()`): one mistake, reported here, naming it
                     again = next((e for e in reversed(span) if e.kind == TRAIN and e.target == t.target
-                                  and (e.detail.get("via") or "").startswith("self.")), None) if lost is None else None
+                                  and e.detail.get("via")), None) if lost is None else None
                     frozen_by = freezes[-1].detail.get("via")  # a helper, or the builder that returned the model
                     how = f"that `{frozen_by}(...)` froze" if frozen_by else "that were frozen"
                     if getattr(flow, "heir", None):  # a base's method, run by the subclass that froze them
