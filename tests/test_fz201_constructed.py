@@ -155,7 +155,7 @@ class Trainer{bases}:
     ("", "hooks.after_train(self)", False),  # the trainer handed on
     ("", "self.callbacks.on_train_start(self.model)", False),  # the model handed to an object the trainer holds
     ("", "self.logger.info(self.model.training)", True),  # not the model itself
-    ("(BaseTrainer)", "pass", False),  # a base of its own: not read
+    ("(BaseTrainer)", "pass", False),  # a base that is no project class (not defined, not imported): not read
 ])
 def test_a_trainer_that_holds_the_model(bases, refreeze, fires):
     src = TRAINER.format(bases=bases, refreeze=refreeze)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f766e1bf06890973e182ec27a5cb0e3d'
+RULES_DIGEST = '7f81398689c0776dca67a6c5df2bdc06'
 
 GATES = {
     'FZ002': (

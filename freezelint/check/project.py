@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write, read_regular
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 84
+SUMMARY_VERSION = 85
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -1027,6 +1027,14 @@ class Project:
             return None
         self._use(importer, path, name)
         return entry, shown_path(str(path)), path
+
+    def trainer_record(self, importer: str, qual: str) -> dict | None:
+        """What the methods of a plain class of another project file (a trainer's base) do, as its
+        summary's "trainer" record says (FZ201), with the file: None where it has none."""
+        hit = self.klass(importer, qual)
+        if hit is None or "trainer" not in hit[0]:
+            return None
+        return {**hit[0]["trainer"], "file": hit[1]}
 
     def _may_own(self, importer: str, qual: str) -> bool:
         """Text test before a summary: the project class `qual` is no Module and its block names an

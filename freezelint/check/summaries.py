@@ -93,6 +93,11 @@ it, those tests per event (`[[index, name, off by default], ...]`): a call that 
 (`build()` of `def build(freeze=False)`) does not do it. A class with a train() of its own has
 "train_keeps": the parts that train() provably keeps in eval mode (`[]`: none), or null when it
 may keep more (modes.train_keeps).
+A plain class whose methods (its line of this file) call train() on an attribute of self and then
+train has "trainer" (FZ201, rules.fz201_train_undoes_bn_freeze.trainer_record): per method, the
+class that defines it ("cls"), the methods of self it calls ("calls"), whether it may re-freeze
+itself ("refreeze"), and "trains" (`{"self.model": [line of the train(), called by the method
+itself]}`): what a subclass of another file whose `__init__` froze BatchNorm inherits.
 "partial" (FZ401): in a function's entry, the line of a `load_state_dict(..., strict=False)` whose
 result it returns and nothing in it reads (a caller that drops the result drops the missing and
 unexpected keys); in a class's entry, the same per method (`{"load_from_pretrained": 212}`).
@@ -149,6 +154,8 @@ def _recorded(kind: str) -> bool:
 
 def summarise(facts: Facts) -> dict:
     """The file's summary (see the module docstring)."""
+    from freezelint.check.rules.fz201_train_undoes_bn_freeze import trainer_record  # the rule's own reading
+
     callees = Summaries(facts)
     found: dict[str, dict[str, cst.CSTNode]] = {}  # "f:0" / "C.m" -> kind -> first node
 
@@ -251,6 +258,9 @@ def summarise(facts: Facts) -> dict:
             init_freeze = callees.constructed_freezes(info) if info is not None and info.is_module else []
             if init_freeze:  # FZ301: a model built from it arrives with these parts frozen
                 classes[stmt.name.value]["init_freeze"] = init_freeze
+            record = trainer_record(facts, info, callees.body_flow) if info is not None and not info.is_module else None
+            if record:  # FZ201: what a trainer subclass of another file inherits that trains its model
+                classes[stmt.name.value]["trainer"] = record
             if "train" in methods and info is not None:  # what its train() provably keeps in eval (FZ201)
                 classes[stmt.name.value]["train_keeps"] = train_keeps(facts, info)
             if info is not None and (info.is_module or any(b and not is_library(b) for b in bases)):

@@ -15,7 +15,7 @@ from freezelint.check.lightning_version import KEEPS_MODES, declared_signal, ver
 from freezelint.check.modes import _base_keeps, _own_train, _runs_next, ancestors, base_call, skipped_trains, train_keeps
 from dataclasses import replace
 
-from freezelint.check.events import Flow, library_bases, whole_of
+from freezelint.check.events import VIA, Flow, library_bases, lineage, whole_of
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, REBIND, TRAIN,
                                    UNFREEZE, after, between, flows_of, rebound)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
@@ -90,7 +90,15 @@ class TrainUndoesBnFreeze(Rule):
         "another) arrives with its BatchNorm frozen, unless the call provably sets the flag off, `DeepLab(freeze_bn=False)`; so does a "
         "trainer's `self.model = DeepLab()`, judged in the trainer's methods that call nothing named like a "
         "re-freeze, themselves or through the methods of the trainer they call (read a few deep; one that "
-        "calls eval(), `train(mode)`, sets `.training` or hands the trainer on keeps it silent)). Freezes "
+        "calls eval(), `train(mode)`, sets `.training` or hands the trainer on keeps it silent); one mistake "
+        "is one finding, at the train() the freeze is re-applied after: a method that calls train() and then "
+        "trains (`self.train_epoch()`) is reported at its own train(), not again where another method calls it, "
+        "and a train() followed by a method or helper that calls train() again is reported once, naming it; the "
+        "methods a trainer inherits from its project base classes, a few deep, are read as it runs them, its "
+        "overrides first (`class MyTrainer(BaseTrainer)` whose `__init__` froze it, BaseTrainer's `fit()` calling "
+        "`self.train_one_epoch()`): a base of the same file is reported at that train(), one of another file at "
+        "the freeze, naming the method (silent there where the subclass overrides a method the base's calls); a "
+        "library base, several bases, or the base's `__init__` run after the freeze keeps it silent). Freezes "
         "through `FrozenBatchNorm2d` are "
         "permanent and never reported. A norm layer mmcv's `build_norm_layer(cfg, n)[1]` builds is BatchNorm where "
         "`cfg` is proven one of the BatchNorm types of mmcv's registry (`dict(type='BN')`, 'BN1d', 'BN2d', 'BN3d', "
@@ -1824,7 +1832,9 @@ class TrainUndoesBnFreeze(Rule):
     def check(self, facts: Facts, module) -> Iterable[Finding]:
         flows = flows_of(facts)
         reported: set[int] = set()  # `cmodel.train()` is a train() of cmodel and of the model it compiled
-        for flow in [*flows.bodies, *_held_bodies(facts, flows.bodies)]:
+        found = []  # (TRAIN event, finding, the method's train() after it): filtered below
+        trainers = list(_trainers(facts, flows.bodies))
+        for flow in [*flows.bodies, *_held_bodies(facts, flows.bodies, trainers)]:
             evs = flow.events
             # a class's own train() (`Net.train` re-freezing its BatchNorm) runs instead: judged
             # only where it is proven to keep no part, or other parts, in eval ("keeps")
@@ -1847,8 +1857,14 @@ class TrainUndoesBnFreeze(Rule):
                     if any(f.kind in (BN_FREEZE, OPAQUE) and f.target == t.target for f in span):
                         continue
                     line = _shown(t, flow.facts)
+                    # a helper or a method of the class called before the training that calls train()
+                    # again (`self.model.train(); self.helper()`): one mistake, reported here, naming it
+                    again = next((e for e in reversed(span) if e.kind == TRAIN and e.target == t.target
+                                  and e.detail.get("via")), None) if lost is None else None
                     frozen_by = freezes[-1].detail.get("via")  # a helper, or the builder that returned the model
                     how = f"that `{frozen_by}(...)` froze" if frozen_by else "that were frozen"
+                    if getattr(flow, "heir", None):  # a base's method, run by the subclass that froze them
+                        how = f"{how} in `{flow.heir}.__init__`"
                     # `DeepLab(freeze_bn=args.freeze_bn)`: frozen on the runs that set the flag only
                     when = freezes[-1].detail.get("when")
                     when = f" (when {when})" if when else ""
@@ -1865,12 +1881,58 @@ class TrainUndoesBnFreeze(Rule):
                         # a helper that trains: its train() and its steps are both inside, after the call is too late
                         after_it = f"inside `{t.detail['via']}`, right after its train()" if t.detail.get("via") \
                             else "right after it"
+                        if again is not None:
+                            where = _where(again, flow.facts)
+                            line = f"{line} (and `{again.detail['via']}(...)` after it, which calls train() again" \
+                                f"{f' at {where}' if where else ''})"
+                            after_it = f"inside `{again.detail['via']}`, right after its train()" \
+                                if a.node is again.node else f"after `{again.detail['via']}(...)`"
                         message = (f"{line} puts the BatchNorm layers {how} with .eval(){when} back into training mode "
                                    f"before training continues, so their running statistics move again; re-apply "
                                    f"the freeze {after_it} (or override train())")
-                    yield self.finding(_span(t.node), message, stmt=t.stmt, facts=facts, used=[*freezes, t, a])
+                    found.append((t, self.finding(_span(t.node), message, stmt=t.stmt, facts=facts,
+                                                  used=[*freezes, t, a]), again))
                     break
+        # one mistake, one finding, at the train() the freeze has to be re-applied after: a method's
+        # call (`self.train_epoch()`) whose own `self.model.train()` is reported (it trains after it)
+        # is dropped, and so is a train() such a method repeats; a call a train() before it names too
+        named = {id(again.node) for _, _, again in found if again is not None}
+
+        def inside(e) -> bool:
+            return e is not None and e.detail.get("origin_node") is not None \
+                and id(e.detail["origin_node"]) in reported
+        yield from (f for t, f, again in found if not inside(t) and not inside(again) and id(t.node) not in named)
+        yield from self._inherited_elsewhere(facts, trainers)
         yield from self._classes(facts)
+
+    def _inherited_elsewhere(self, facts: Facts, trainers: list) -> Iterable[Finding]:
+        """A trainer whose `__init__` froze BatchNorm of a model it holds and that inherits, from a
+        base class of another project file, a method that calls train() on it and then trains (its
+        summary's "trainer" record): reported at the freeze, the one line of this file the mistake
+        runs through, naming the method and the line of its train()."""
+        for info, init, frozen, line, outside in trainers:
+            if outside is None:
+                continue
+            for e in frozen:
+                runs = [(name, entry["trains"][e.target]) for name, entry in outside["methods"].items()
+                        if name not in line and e.target in entry.get("trains", {})
+                        and not _outside_reads_local(name, line, outside)]
+                if not runs:
+                    continue
+                # the method that calls train() itself, where the freeze is re-applied after it
+                name, (at, _) = min(runs, key=lambda r: (not r[1][1], r[1][0], r[0]))
+                cls = outside["methods"][name]["cls"]
+                via = e.detail.get("via")
+                how = f" (`{via}(...)` returns it frozen)" if via and e.detail.get("returned") else ""
+                yield self.finding(
+                    e.node,
+                    f"{info.name} freezes BatchNorm of `{e.target}` with .eval() in __init__{how}, but the "
+                    f"`{name}` it inherits from `{cls}` ({outside['file']}) calls `{e.target}.train()` at line {at} "
+                    f"before training, which puts those layers back into training mode, so their running "
+                    f"statistics move again; re-apply the freeze right after that train() (override `{name}` "
+                    f"in {info.name} to do so)",
+                    stmt=e.stmt, facts=facts, used=[e])
+                break  # one finding per trainer
 
     def _classes(self, facts: Facts) -> Iterable[Finding]:
         """A BN freeze in `__init__` of a class without a train() override: no caller can re-apply
@@ -2121,38 +2183,119 @@ def _how_frozen(facts: Facts, freezes: list) -> str:
     return f"means to freeze its parameters (`{src(broken[0].node)}` freezes nothing as written{named})"
 
 
-def _held_bodies(facts: Facts, bodies: list) -> list:
+def _held_bodies(facts: Facts, bodies: list, trainers: list) -> list:
     """A trainer (a class that is no Module) holding a model its `__init__` froze BatchNorm of
     (`self.model = DeepLab()`, `self.model.freeze_bn()`): each method that trains it, after those
-    freezes (a constructor runs before any method). Only methods that call no other method of the
-    class that may re-freeze (read in the class, `_calls_self`) and hand `self` to nothing: what runs
-    between their train() and their training then leaves the freeze undone."""
+    freezes (a constructor runs before any method), its own or one it inherits from a base class of
+    this file (`_trainer_line`). Only methods that call no other method of the class that may
+    re-freeze (read in the class, `_calls_self`) and hand `self` to nothing: what runs between their
+    train() and their training then leaves the freeze undone."""
     out = []
-    for info in facts.classes.values():
-        if info.is_module or _lightning(facts, info) \
-                or any(not (isinstance(b.value, cst.Name) and b.value.value == "object") for b in info.node.bases):
-            continue  # a base may hold methods of its own
-        own = [f for f in bodies if f.scope.cls is info and f.scope.is_method
-               and isinstance(f.scope.node, cst.FunctionDef) and f.scope.node.name.value == f.scope.func_name]
-        init = next((f for f in own if f.scope.func_name == "__init__"), None)
-        frozen = [e for e in init.events if e.kind == BN_FREEZE and e.target.startswith("self.")
-                  and not (e.detail.get("via") and init.summaries.named_override(e.detail["via"]))
-                  and not any(r.kind == REBIND and r.target == e.target and after(e, r) for r in init.events)
-                  ] if init else []  # a model `__init__` then replaced with a new one holds no freeze
-        if not frozen:
-            continue
-        methods = {s.name.value: s for s in info.node.body.body if isinstance(s, cst.FunctionDef)}
-        for flow in own:
-            if flow is init or not any(e.kind == TRAIN and e.target in {f.target for f in frozen} for e in flow.events) \
-                    or _calls_self(flow.scope.node, methods, {f.target for f in frozen}):
+    by_def = {id(f.scope.node): f for f in bodies if f.scope.is_method}
+    for info, init, frozen, line, outside in trainers:
+        targets = {f.target for f in frozen}
+        methods = {name: func for name, (_, func) in line.items()}
+        for name, (k, func) in line.items():
+            flow = by_def.get(id(func))
+            if flow is None or flow is init or name == "__init__":
+                continue
+            if k:  # a base's method, read as the subclass runs it: its calls of methods of self reach
+                # the subclass's overrides, and the attributes are those the subclass's line assigns
+                flow = Flow.of_body(facts, replace(flow.scope, cls=info), func.body.body, flow.summaries)
+            if not any(e.kind == TRAIN and e.target in targets for e in flow.events) \
+                    or _reads_overridden(None, func, line) or _calls_self(func, methods, targets, outside=outside):
                 continue
             combined = Flow(flow.facts, flow.scope, flow.summaries)
             combined.events = [replace(e, loops=(), branches=(), jumps=()) for e in frozen] + \
                 [replace(e) for e in flow.events]
             for i, e in enumerate(combined.events):
                 e.index = i
+            if k:  # a base's method: its train() is reported for the class that inherits it
+                combined.heir = info.name
             out.append(combined)
     return out
+
+
+_MAX_LINE = 4  # classes whose methods a trainer is read with: itself and its project bases, one each
+_MAX_METHODS = 60  # methods of such a line, all together
+
+
+def _trainers(facts: Facts, bodies: list) -> Iterable[tuple]:
+    """Each trainer of the file whose own `__init__` freezes BatchNorm of a model it holds: the class,
+    that `__init__`'s flow, its freezes, the methods an instance runs (`_trainer_line`) and what the
+    summary says of those a base of another project file defines (`trainer_record`; None where the
+    line ends in this file)."""
+    inits = {id(f.scope.cls): f for f in bodies if f.scope.is_method and f.scope.func_name == "__init__"
+             and isinstance(f.scope.node, cst.FunctionDef) and f.scope.node.name.value == "__init__"}
+    for info in facts.classes.values():
+        init = inits.get(id(info))
+        if init is None or info.is_module or _lightning(facts, info):
+            continue
+        frozen = [e for e in init.events if e.kind == BN_FREEZE and e.target.startswith("self.")
+                  and not (e.detail.get("via") and init.summaries.named_override(e.detail["via"]))
+                  and not any(r.kind == REBIND and r.target == e.target and after(e, r) for r in init.events)
+                  ]  # a model `__init__` then replaced with a new one holds no freeze
+        found = _trainer_line(facts, info) if frozen else None  # (another file's summary: only then)
+        if found is None:
+            continue  # a library base (or several bases): what its methods do is not read
+        line, outside = found
+        based = outside is not None or any(k for k, _ in line.values())
+        if not (based and _base_init_after(init.scope.node, frozen, facts)):
+            yield info, init, frozen, line, outside
+
+
+def _trainer_line(facts: Facts, info) -> tuple[dict, dict | None] | None:
+    """The methods an instance of the plain class `info` runs, by name, with the index in its line of
+    the class that defines each (`{name: (index, def)}`, the first in lookup order: an override
+    wins), through its bases of this file; and the summary record of the base of another project file
+    the line goes on to (`{"file", "methods"}`, `trainer_record`), whose methods come after.
+    None where a base is no project class (a library's methods are not read), where that other
+    file's base has no record, or where the line is longer than a few classes or methods."""
+    found = lineage(facts, info)
+    if found is None or len(found[0]) + (found[1] is not None) > _MAX_LINE:
+        return None
+    chain, elsewhere = found
+    line: dict = {}
+    for k, c in enumerate(chain):
+        for m in c.node.body.body:
+            if isinstance(m, cst.FunctionDef) and m.name.value not in line:
+                line[m.name.value] = (k, m)
+    outside = None
+    if elsewhere is not None:
+        if facts.project is None or not facts.path:
+            return None
+        outside = facts.project.trainer_record(facts.path, elsewhere)
+        if outside is None:
+            return None
+    return (line, outside) if len(line) + len(outside["methods"] if outside else ()) <= _MAX_METHODS else None
+
+
+def _base_init_after(init: cst.FunctionDef, frozen: list, facts: Facts) -> bool:
+    """`super().__init__(...)` (or `Base.__init__(self, ...)`) runs after a freeze `__init__` makes:
+    the base's constructor may replace what was frozen."""
+    positions = facts.positions
+    first = min((positions[e.node].start.line for e in frozen if e.node in positions), default=0)
+    for n in walk(init.body):
+        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "__init__" \
+                and n in positions and positions[n].start.line > first:
+            return True
+    return False
+
+
+def _reads_overridden(k: int | None, func: cst.FunctionDef, line: dict, depth: int = 0) -> bool:
+    """A method of the class of index `k` in the line calls one that a class before it overrides,
+    itself or through the methods it calls (`BaseTrainer.fit` calling `self.train_one_epoch()` a
+    subclass defines): its events were read through its own class's methods, not those that run.
+    `k` None: the method's own calls were read as the class of the line runs them (the methods they
+    call were not)."""
+    for n in walk(func.body):
+        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and isinstance(n.func.value, cst.Name) \
+                and n.func.value.value == "self" and n.func.attr.value in line:
+            j, callee = line[n.func.attr.value]
+            if k is not None and j < k or (callee is not func and depth < _MAX_SELF_CALLS
+                                           and _reads_overridden(j, callee, line, depth + 1)):
+                return True
+    return False
 
 
 def _plain_train(facts: Facts, base: cst.BaseExpression) -> bool:
@@ -2242,14 +2385,14 @@ _MAX_SELF_CALLS = 3  # methods of the class followed from a trainer's method, on
 
 
 def _calls_self(func: cst.FunctionDef, methods: dict[str, cst.FunctionDef], held: set[str],
-                _seen: frozenset = frozenset()) -> bool:
+                _seen: frozenset = frozenset(), outside: dict | None = None) -> bool:
     """The method hands `self` on, hands a model it holds to an object it holds
     (`self.callbacks.on_train_start(self.model)`), or calls anything named like a re-freeze
     (`self.model.module.freeze_bn()`: a model held by a trainer is not always known well enough for
     its methods to be read), itself or through the other methods of its class it calls
     (`self.log_lr()`, read in turn, a few deep; a method calling back into one on the way counts). In
     those, whose events the method's own flow does not hold, a `train(mode)` or a `.training` set
-    counts too."""
+    counts too. `outside`: what the summary says of the methods a base of another file defines."""
     for n in walk(func.body):
         if _seen and isinstance(n, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and any(
                 isinstance(t, cst.Attribute) and t.attr.value == "training"
@@ -2265,7 +2408,12 @@ def _calls_self(func: cst.FunctionDef, methods: dict[str, cst.FunctionDef], held
                     and f.attr.value in methods:
                 callee = methods[f.attr.value]
                 if callee is func or callee.name.value in _seen or len(_seen) >= _MAX_SELF_CALLS \
-                        or _calls_self(callee, methods, held, _seen | {func.name.value}):
+                        or _calls_self(callee, methods, held, _seen | {func.name.value}, outside):
+                    return True
+            elif isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self" \
+                    and outside is not None and f.attr.value in outside["methods"]:
+                if f.attr.value in _seen or len(_seen) >= _MAX_SELF_CALLS \
+                        or _outside_refreezes(f.attr.value, methods, held, _seen | {func.name.value}, outside):
                     return True
             if any(isinstance(a.value, cst.Name) and a.value.value == "self" for a in n.args):
                 return True
@@ -2273,6 +2421,108 @@ def _calls_self(func: cst.FunctionDef, methods: dict[str, cst.FunctionDef], held
                     and any(dotted(a.value) in held for a in n.args):
                 return True
     return False
+
+
+def _outside_refreezes(name: str, methods: dict, held: set[str], seen: frozenset, outside: dict) -> bool:
+    """`_calls_self` of a method a base of another file defines, from its summary record: it may
+    re-freeze itself, or through a method it calls (an override of this file's first)."""
+    entry = outside["methods"][name]
+    if entry.get("refreeze"):
+        return True
+    for called in entry.get("calls", ()):
+        if called in seen or len(seen) >= _MAX_SELF_CALLS:
+            return True
+        if called in methods:
+            if _calls_self(methods[called], methods, held, seen | {name}, outside):
+                return True
+        elif called in outside["methods"] and _outside_refreezes(called, methods, held, seen | {name}, outside):
+            return True
+    return False
+
+
+def _outside_reads_local(name: str, line: dict, outside: dict, seen: frozenset = frozenset()) -> bool:
+    """A method of a base of another file calls one this file's classes override (itself or through
+    the methods it calls): the summary read it through the base's own."""
+    for called in outside["methods"].get(name, {}).get("calls", ()):
+        if called in line or (called not in seen and len(seen) < _MAX_SELF_CALLS
+                              and _outside_reads_local(called, line, outside, seen | {name})):
+            return True
+    return False
+
+
+class _AnySelfAttr:
+    """Every `self.x`: held by a trainer whose subclass, in another file, may freeze it."""
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.startswith("self.")
+
+
+def trainer_record(facts: Facts, info, body_flow) -> dict | None:
+    """What a trainer subclass of another file needs of the methods an instance of the plain class
+    `info` runs (its line of this file), for the summary ("trainer"): per method, the class that
+    defines it, the methods of self it calls, whether it may re-freeze itself (`_calls_self` as for a
+    method called from another), and the attributes of self it calls train() on and then trains with
+    nothing between that may re-freeze, with the line of that train() and whether it makes the call
+    itself (`{"self.model": [13, true]}`). None for a Module, a line that leaves the file, and one
+    with no such train(). `body_flow`: a method's events as the summary reads them (this file only)."""
+    found = lineage(facts, info) if not info.is_module else None
+    if found is None or found[1] is not None or len(found[0]) > _MAX_LINE:
+        return None
+    line: dict = {}
+    for k, c in enumerate(found[0]):
+        for m in c.node.body.body:
+            if isinstance(m, cst.FunctionDef) and m.name.value not in line:
+                line[m.name.value] = (k, m)
+    if len(line) > _MAX_METHODS:
+        return None
+    flows = {id(m): body_flow(m) for _, m in line.values()}  # read for the summary's functions anyway
+    if not any(e.kind == TRAIN and e.target.startswith("self.") for f in flows.values() if f for e in f.events):
+        return None  # most classes
+    methods = {name: func for name, (_, func) in line.items()}
+    held, out = _AnySelfAttr(), {}
+    for name, (k, func) in line.items():
+        if name.startswith("__"):
+            continue  # a constructor, an operator: not what a subclass's instance is trained by
+        entry: dict = {"cls": found[0][k].name}
+        calls = sorted({n.func.attr.value for n in walk(func.body) if isinstance(n, cst.Call)
+                        and isinstance(n.func, cst.Attribute) and isinstance(n.func.value, cst.Name)
+                        and n.func.value.value == "self" and n.func.attr.value in line})
+        if calls:
+            entry["calls"] = calls
+        if _calls_self(func, {}, held, frozenset({name})):
+            entry["refreeze"] = True
+        flow = flows.get(id(func))
+        if flow is not None and not _reads_overridden(k, func, line) and not _calls_self(func, methods, held):
+            trains = _trains_after_train(flow)
+            if trains:
+                entry["trains"] = trains
+        out[name] = entry
+    if not any("trains" in e for e in out.values()):
+        return None
+    return {"methods": {name: e for name, e in out.items() if len(e) > 1}}  # the rest do nothing to read
+
+
+def _trains_after_train(flow) -> dict:
+    """The attributes of self a method's flow calls train() on (the whole of each, not a part) and
+    then trains, with no freeze, eval(), opaque call or call of another file's function (not read
+    here) on it between nor a new object bound to it first: `{"self.model": [line of that train(),
+    whether the method calls it itself]}`."""
+    positions, out = flow.facts.positions, {}
+    for t in flow.events:
+        if t.kind != TRAIN or not t.target.startswith("self.") or t.target in out or t.detail.get("override") \
+                or t.detail.get("reach") or t.detail.get("part") \
+                or any(r.kind == REBIND and r.target == t.target and r.index < t.index for r in flow.events):
+            continue
+        for a in flow.events:
+            if a.kind == ACTIVITY and a.target in (t.target, "*") and after(t, a) and a is not t \
+                    and (a.node is not t.node or (t.detail.get("via") and a.index > t.index)) \
+                    and not any((f.kind in (BN_FREEZE, OPAQUE, EVAL, REBIND) or f.kind.startswith(VIA))
+                                and f.target == t.target for f in between(flow, t, a)):  # via: another file's
+                node = t.detail.get("origin_node") if t.detail.get("via") else t.node
+                if node in positions:
+                    out[t.target] = [positions[node].start.line, not t.detail.get("via")]
+                break
+    return out
 
 
 def _not_kept(detail: dict, part: str | None, target: str) -> str | None:
@@ -2474,11 +2724,16 @@ def _shown(t, facts: Facts) -> str:
     via = t.detail.get("via")
     if not via:
         return f"`{src(t.node)}`"
-    where = t.detail.get("where")
-    if where is None and t.detail.get("origin_node") is not None:
-        positions = facts.positions
-        origin = t.detail["origin_node"]
-        if origin in positions:
-            where = f"line {positions[origin].start.line}"
+    where = _where(t, facts)
     through = "".join(f"`{f}(...)`, " for f in t.detail.get("through", ()))  # helpers of other files on the way
     return f"`{via}(...)` ({through}it calls train() at {where})" if where else f"`{via}(...)` (it calls train())"
+
+
+def _where(t, facts: Facts) -> str | None:
+    """Where the helper a TRAIN event goes through calls train(): `line 24`, or another file's place."""
+    where = t.detail.get("where")
+    if where is None and t.detail.get("origin_node") is not None:
+        origin = t.detail["origin_node"]
+        if origin in facts.positions:
+            where = f"line {facts.positions[origin].start.line}"
+    return where
