@@ -77,11 +77,14 @@ def tree_env(tree: Path) -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall and child CPU seconds of one command (its exit status is not judged)."""
+def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+        out: Path | None = None) -> tuple[float, float]:
+    """Wall and child CPU seconds of one command (its exit status is not judged); its output
+    goes to `out` where one is named."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    with open(out if out is not None else os.devnull, "wb") as sink:
+        subprocess.run(cmd, cwd=cwd, env=env, stdout=sink, stderr=subprocess.DEVNULL, check=False)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -233,14 +236,22 @@ def main() -> None:
             subprocess.run(commands[primed], cwd=where(primed)[0], env=where(primed)[1],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
+    outputs = {name: scratch / f"{name.replace(' ', '-')}.out" for name in ("freezelint cold", "base freezelint cold")
+               if name in commands}
     for _ in range(rounds):
         for name, cmd in commands.items():
-            times[name].append(run(cmd, *where(name)))
+            times[name].append(run(cmd, *where(name), out=outputs.get(name)))
+    verdict = ""
+    if len(outputs) == 2:  # a speed change must not change what is found
+        found = [findings(path, where(name)[0]) for name, path in outputs.items()]
+        verdict = (f"findings of the cold checks: {'the same' if found[0] == found[1] else 'DIFFERENT'} in both "
+                   f"trees ({len(found[0])} and {len(found[1])} lines; {', '.join(map(str, outputs.values()))})")
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     if args.cold_only:  # no second pass for counts (a cold check of a large tree takes minutes)
         print(f"paths: {' '.join(paths)}\nfiles: {files} .py, {size / 1e6:.1f} MB")
         report(times, compared if args.compare else ())
+        print(verdict)
         return
     counts = subprocess.run([sys.executable, "-c", COUNTS, *paths], capture_output=True, text=True,
                             cwd=ROOT, env=tree_env(ROOT)).stdout.split()
@@ -257,6 +268,8 @@ def main() -> None:
     print(f"files: {files} .py, {size / 1e6:.1f} MB; freezelint parsed {counts[1] if counts else '?'}, "
           f"skipped by text triggers {counts[2] if counts else '?'}, findings {counts[3] if counts else '?'}")
     med = report(times, compared if args.compare else ())
+    if verdict:
+        print(verdict)
     cold = med["freezelint cold"][0]
     for other in ("torchfix --select=ALL", "fixit lint", "libcst parse floor"):
         if other in med:
@@ -269,6 +282,16 @@ def main() -> None:
     print(f"warm per 1000 files: {med['freezelint warm'][0] / max(files, 1) * 1000:.2f}s")
     print(f"single file (pre-commit), wall incl. start-up: median {statistics.median(one):.3f}s; "
           f"`import freezelint.cli`: {cli_import_us / 1000:.0f} ms cumulative")
+
+
+def findings(output: Path, cwd: Path) -> list[str]:
+    """The lines of a concise report, each file's path made absolute (each tree runs in its own
+    directory), sorted."""
+    lines = []
+    for line in output.read_text(errors="replace").splitlines():
+        path, sep, rest = line.partition(":")
+        lines.append(os.path.normpath(cwd / path) + sep + rest if sep and (cwd / path).is_file() else line)
+    return sorted(lines)
 
 
 def report(times: dict[str, list[tuple[float, float]]], compared) -> dict[str, tuple[float, float]]:
