@@ -9,6 +9,8 @@
     python benchmarks/check_speed.py --installed --packages timm torchvision --others torchfix
                                                      # the cold ratio against TorchFix alone
     python benchmarks/check_speed.py --tiny          # examples/ only, no other tools (CI smoke)
+    python benchmarks/check_speed.py --paths /tmp/unsloth --cold-only --compare d638ce6
+                                                     # cold checks of any tree, before/after a commit
 
 Warm path targets (issue 16): freezelint's warm re-check of the corpus within 2x of ruff's warm
 re-check (`ruff check --select F`, its own cache primed); a single file with no freezing
@@ -75,11 +77,14 @@ def tree_env(tree: Path) -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall and child CPU seconds of one command (its exit status is not judged)."""
+def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+        out: Path | None = None) -> tuple[float, float]:
+    """Wall and child CPU seconds of one command (its exit status is not judged); its output
+    goes to `out` where one is named."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    with open(out if out is not None else os.devnull, "wb") as sink:
+        subprocess.run(cmd, cwd=cwd, env=env, stdout=sink, stderr=subprocess.DEVNULL, check=False)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -114,6 +119,28 @@ def copy_installed(packages: list[str]) -> list[Path]:
     return roots
 
 
+def base_tree(given: Path) -> Path:
+    """The source tree to compare with: a directory, or a git revision of this repository
+    exported once (with the compiled helper of this tree, which git does not hold)."""
+    if given.is_dir():
+        return given.resolve()
+    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{given}^{{commit}}"],
+                         capture_output=True, text=True)
+    if rev.returncode != 0:
+        raise SystemExit(f"--compare {given}: neither a directory nor a git revision")
+    dest = BENCH / f"tree-{rev.stdout.strip()[:12]}"
+    if not dest.is_dir():
+        tmp = dest.with_name(dest.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev.stdout.strip()], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+        for so in (ROOT / "freezelint" / "runtime").glob("_fold*.so"):
+            shutil.copy2(so, tmp / "freezelint" / "runtime")
+        tmp.rename(dest)
+    return dest
+
+
 def prepare_tool(name: str) -> Path | None:
     venv = BENCH / f"venv-{name}"
     exe = venv / "bin" / name
@@ -141,8 +168,13 @@ def main() -> None:
                     help="which of the slow tools to run (default: all)")
     ap.add_argument("--no-floor", action="store_true", help="skip the libcst parse floor (the slowest command)")
     ap.add_argument("--compare", metavar="TREE", type=Path,
-                    help="another freezelint source tree (e.g. `git archive` of main): its cold, warm and "
-                         "plain-file runs alternate with this tree's, for before/after figures in one run")
+                    help="another freezelint source tree, or a git revision of this repository (exported "
+                         "once): its cold, warm and plain-file runs alternate with this tree's, for "
+                         "before/after figures in one run")
+    ap.add_argument("--paths", nargs="+", type=Path, metavar="DIR",
+                    help="check these directories instead of the pinned corpus (e.g. an unpacked wheel)")
+    ap.add_argument("--cold-only", action="store_true",
+                    help="only the cold checks (and the base's): no warm, plain-file, ruff or other tools")
     args = ap.parse_args()
 
     if args.tiny:
@@ -150,9 +182,12 @@ def main() -> None:
         tools: dict[str, Path | None] = {}
     else:
         BENCH.mkdir(parents=True, exist_ok=True)
-        roots = copy_installed(args.packages) if args.installed else prepare_corpus(args.packages)
+        if args.paths:
+            roots = [p.resolve() for p in args.paths]
+        else:
+            roots = copy_installed(args.packages) if args.installed else prepare_corpus(args.packages)
         rounds = max(3, args.rounds)
-        tools = {} if args.no_others else {name: prepare_tool(name) for name in args.others}
+        tools = {} if args.no_others or args.cold_only else {name: prepare_tool(name) for name in args.others}
     files, size = corpus_size(roots)
     paths = [str(r) for r in roots]
     scratch = BENCH if not args.tiny else Path(os.environ.get("TMPDIR", "/tmp"))
@@ -167,17 +202,21 @@ def main() -> None:
         "python -c pass": [sys.executable, "-c", "pass"],
         "freezelint 1 plain file": [*fz, "--no-cache", str(plain)],
     }
-    if args.no_floor:
+    if args.no_floor or args.cold_only:
         del commands["libcst parse floor"]
+    compared = ("freezelint cold",) if args.cold_only else ("freezelint cold", "freezelint warm",
+                                                            "freezelint 1 plain file")
+    if args.cold_only:
+        commands = {"freezelint cold": commands["freezelint cold"]}
     trees = {"": ROOT}
     if args.compare:
-        trees["base "] = args.compare.resolve()
-        for name in ("freezelint cold", "freezelint warm", "freezelint 1 plain file"):
+        trees["base "] = base_tree(args.compare)
+        for name in compared:
             cmd = commands[name]
             if name == "freezelint warm":
                 cmd = [*fz, "--cache-dir", str(scratch / "fz-cache-base"), *paths]
             commands["base " + name] = cmd
-    ruff = shutil.which("ruff")
+    ruff = shutil.which("ruff") if not args.cold_only else None
     if ruff:
         commands["ruff warm"] = [ruff, "check", "--select", "F", "--exit-zero", "--quiet",
                                  "--cache-dir", str(scratch / "ruff-cache"), *paths]
@@ -197,10 +236,23 @@ def main() -> None:
             subprocess.run(commands[primed], cwd=where(primed)[0], env=where(primed)[1],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
+    outputs = {name: scratch / f"{name.replace(' ', '-')}.out" for name in ("freezelint cold", "base freezelint cold")
+               if name in commands}
     for _ in range(rounds):
         for name, cmd in commands.items():
-            times[name].append(run(cmd, *where(name)))
+            times[name].append(run(cmd, *where(name), out=outputs.get(name)))
+    verdict = ""
+    if len(outputs) == 2:  # a speed change must not change what is found
+        found = [findings(path, where(name)[0]) for name, path in outputs.items()]
+        verdict = (f"findings of the cold checks: {'the same' if found[0] == found[1] else 'DIFFERENT'} in both "
+                   f"trees ({len(found[0])} and {len(found[1])} lines; {', '.join(map(str, outputs.values()))})")
 
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    if args.cold_only:  # no second pass for counts (a cold check of a large tree takes minutes)
+        print(f"paths: {' '.join(paths)}\nfiles: {files} .py, {size / 1e6:.1f} MB")
+        report(times, compared if args.compare else ())
+        print(verdict)
+        return
     counts = subprocess.run([sys.executable, "-c", COUNTS, *paths], capture_output=True, text=True,
                             cwd=ROOT, env=tree_env(ROOT)).stdout.split()
     single = ROOT / "examples" / "finetune_resnet.py"
@@ -209,19 +261,15 @@ def main() -> None:
                          capture_output=True, text=True, cwd=ROOT, env=tree_env(ROOT)).stderr.splitlines()
     cli_import_us = next((int(l.split("|")[1]) for l in reversed(imp) if l.strip().endswith("freezelint.cli")), 0)
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    if not args.tiny:
+    if args.paths:
+        print(f"paths: {' '.join(paths)}")
+    elif not args.tiny:
         print("corpus: " + ", ".join(f"{k} {v}" for k, v in CORPUS_PACKAGES.items() if k in args.packages))
     print(f"files: {files} .py, {size / 1e6:.1f} MB; freezelint parsed {counts[1] if counts else '?'}, "
           f"skipped by text triggers {counts[2] if counts else '?'}, findings {counts[3] if counts else '?'}")
-    print(f"{'command':<24} {'wall (median)':>14} {'cpu (median)':>13}  runs")
-    med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}
-    for name, (w, c) in med.items():
-        print(f"{name:<24} {w:>13.2f}s {c:>12.2f}s  {len(times[name])}")
-    if args.compare:
-        for name in ("freezelint cold", "freezelint warm", "freezelint 1 plain file"):
-            print(f"ratio {name} / base {name}: {med[name][0] / med['base ' + name][0]:.3f} "
-                  f"(cpu {med[name][1] / max(med['base ' + name][1], 1e-9):.3f})")
+    med = report(times, compared if args.compare else ())
+    if verdict:
+        print(verdict)
     cold = med["freezelint cold"][0]
     for other in ("torchfix --select=ALL", "fixit lint", "libcst parse floor"):
         if other in med:
@@ -234,6 +282,29 @@ def main() -> None:
     print(f"warm per 1000 files: {med['freezelint warm'][0] / max(files, 1) * 1000:.2f}s")
     print(f"single file (pre-commit), wall incl. start-up: median {statistics.median(one):.3f}s; "
           f"`import freezelint.cli`: {cli_import_us / 1000:.0f} ms cumulative")
+
+
+def findings(output: Path, cwd: Path) -> list[str]:
+    """The lines of a concise report, each file's path made absolute (each tree runs in its own
+    directory), sorted."""
+    lines = []
+    for line in output.read_text(errors="replace").splitlines():
+        path, sep, rest = line.partition(":")
+        lines.append(os.path.normpath(cwd / path) + sep + rest if sep and (cwd / path).is_file() else line)
+    return sorted(lines)
+
+
+def report(times: dict[str, list[tuple[float, float]]], compared) -> dict[str, tuple[float, float]]:
+    """Print the medians of wall and CPU time of each command, and this tree's ratios to the
+    base's for the `compared` commands; return the medians."""
+    print(f"{'command':<24} {'wall (median)':>14} {'cpu (median)':>13}  runs")
+    med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}
+    for name, (w, c) in med.items():
+        print(f"{name:<24} {w:>13.2f}s {c:>12.2f}s  {len(times[name])}")
+    for name in compared:
+        print(f"ratio {name} / base {name}: {med[name][0] / med['base ' + name][0]:.3f} "
+              f"(cpu {med[name][1] / max(med['base ' + name][1], 1e-9):.3f})")
+    return med
 
 
 if __name__ == "__main__":

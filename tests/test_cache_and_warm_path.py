@@ -409,6 +409,45 @@ def test_workers_started_mid_scan_give_what_one_process_gives_in_the_same_order(
     assert started[0] == (False, runner.POOL_MIN_FILES, False) and all(s[0] for s in started[1:])
 
 
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_the_workers_of_a_run_summarise_a_project_file_once(tmp_path, monkeypatch, use_cache):
+    # Every file the workers check calls a helper of one project file: the first worker to need
+    # its summary computes it and the other waits for it and reads it, with --no-cache too (from
+    # the run's temporary directory, removed at its end). The findings are one process's.
+    import tempfile
+
+    from freezelint.check import summaries
+    from freezelint.check.runner import check_paths
+    from freezelint.config import load
+
+    proj, log, tmp = tmp_path / "proj", tmp_path / "summarised.log", tmp_path / "tmp"
+    tmp.mkdir()
+    write(proj / "pyproject.toml", "")
+    write(proj / "helpers.py", "def freeze_encoder(model):\n    for p in model.encoder.parameters():\n"
+                               "        p.requires_grad = False\n")
+    for i in range(2 * runner.POOL_MIN_FILES):  # FZ301: the optimizer holds what the helper froze
+        write(proj / f"m{i:02}.py", "import torch\nfrom helpers import freeze_encoder\n\nfreeze_encoder(model)\n"
+                                    "opt = torch.optim.AdamW(model.parameters())\n")
+    real = summaries.summarise_text
+
+    def summarise_text(text):  # slow enough that both workers ask for it before it is written
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(0.3)
+        return real(text)
+
+    monkeypatch.setattr(summaries, "summarise_text", summarise_text)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    one = check_paths([str(proj)], load(cwd=proj), use_cache=False, jobs=1)
+    log.unlink()
+    two = check_paths([str(proj)], load(cwd=proj), use_cache=use_cache, jobs=2)
+    assert [(d.path, d.row, d.code) for d in two.diagnostics] == [(d.path, d.row, d.code) for d in one.diagnostics]
+    assert len(one.diagnostics) == 2 * runner.POOL_MIN_FILES and not two.errors
+    assert len(log.read_text().split()) == 1  # helpers.py, once
+    assert list(tmp.iterdir()) == []
+    assert (proj / ".freezelint_cache").is_dir() == use_cache
+
+
 @pytest.mark.parametrize("text, admitted", [
     # keyword arguments and quoted names that no setattr() can use: nothing to parse for
     ("w = nn.Parameter(torch.zeros(3), requires_grad=False)\n", False),

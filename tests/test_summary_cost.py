@@ -95,3 +95,36 @@ def report(model, step, tag, out):
     assert summaries.summarise_text(text) == expected
     assert expected["functions"]["report"]["quiet"] == [0, 1, 2, 3]
     assert bodies and len(bodies) == len(set(bodies))
+
+
+def test_a_helper_s_if_tests_are_read_once_however_many_calls_ask_for_its_flags(monkeypatch):
+    """Each call of a helper asks under which `if flag:` of its parameters its freeze sits (a call
+    that sets the flag off freezes nothing): the helper's body is walked for its tests once, not
+    once per call, argument and kind (a 300 kB generated file paid a walk of a body per call)."""
+    from freezelint.check import events
+
+    calls = "".join(f"    prepare(model.block{i}, freeze={i % 2 == 0})\n" for i in range(8))
+    text = f"""
+def prepare(model, freeze=False):
+    if freeze:
+        for p in model.parameters():
+            p.requires_grad = False
+    return model
+
+
+def build(model):
+{calls}    return model
+"""
+    expected = summaries.summarise_text(text)
+    bodies = []
+    walk = events.walk
+
+    def counted(node):
+        if isinstance(node, cst.IndentedBlock):
+            bodies.append(id(node))
+        return walk(node)
+
+    monkeypatch.setattr(events, "walk", counted)
+    assert summaries.summarise_text(text) == expected
+    assert expected["functions"]["prepare"]["flags"] == {"0": {"freeze": [[[1, "freeze", True]]]}}
+    assert bodies and len(bodies) == len(set(bodies))

@@ -2242,6 +2242,7 @@ class Summaries:
         self._every: dict[tuple[int, int], dict[str, list[Event]]] = {}  # each event of a kind, in order
         self._names: dict[tuple[int, int | str], str] = {}  # the callee's name for a position
         self._flows: dict[int, Flow] = {}
+        self._tests: dict[int, dict[int, cst.BaseExpression]] = {}  # function -> its `if` tests by id
         self._quiet: dict[tuple[int, int], bool] = {}
         self._busy: set[int] = set()
         self._classes_busy: set[int] = set()  # classes whose BatchNorm parts are being looked for
@@ -2368,7 +2369,9 @@ class Summaries:
         them), or None where some event sits under none, or there is none."""
         events = self._every.get((id(func), pos), {}).get(kind, [])
         params = [*func.params.posonly_params, *func.params.params][1 if bound else 0:]
-        tests = {id(n): n.test for n in walk(func.body) if isinstance(n, cst.If)}
+        tests = self._tests.get(id(func))
+        if tests is None:  # asked at every call of the function, for each argument and kind: walked once
+            tests = self._tests[id(func)] = {id(n): n.test for n in walk(func.body) if isinstance(n, cst.If)}
         out = []
         for e in events:
             flags = []

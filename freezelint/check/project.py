@@ -217,6 +217,9 @@ class Project:
     _parsed: dict[str, dict | None] = field(default_factory=dict)  # file -> its summary, parsed for _partial_line
     _asked: set[str] = field(default_factory=set)  # the files whose summaries this file's check asked for
     _marked: bool = False  # the cache directory holds its .gitignore and CACHEDIR.TAG
+    # the run's own temporary directory while it has workers (see _claim): their claims on summaries,
+    # and the summaries themselves where the run has no cache directory
+    run_dir: Path | None = None
     # which run's project this is: a worker keeps one project (and its caches) for all the tasks of a run
     token: str = field(default_factory=lambda: os.urandom(8).hex())
 
@@ -225,7 +228,7 @@ class Project:
         # texts, summaries). A worker builds them once a run, as the run's own process does, and
         # not once per task: each task would summarise again every project file it imports (a
         # 3,000-line base class imported by 38 models: 38 parses of it, in each worker).
-        return _worker_project, (self.root, self.cache_dir, self.limit, self.token)
+        return _worker_project, (self.root, self.cache_dir, self.limit, self.token, self.run_dir)
 
     @classmethod
     def for_paths(cls, paths: list[Path], cache_dir: Path | None = None, args: list[str] | None = None) -> "Project":
@@ -484,14 +487,54 @@ class Project:
         h = hashlib.blake2b(data, digest_size=20)
         h.update(f"\0summary\0{SUMMARY_VERSION}".encode())
         name = h.hexdigest()
-        where = self.cache_dir / "summaries" / name[:2] / name if self.cache_dir is not None else None
-        if where is not None:
+        kept = self.cache_dir if self.cache_dir is not None else self.run_dir
+        where = kept / "summaries" / name[:2] / name if kept is not None else None
+        entry = _stored_summary(where)
+        if entry is not None:
+            return entry
+        claim = self._claim(name)
+        if claim == _NONE:  # another worker of the run found that these bytes have none
+            return None
+        if claim == _DONE and (entry := _stored_summary(where)) is not None:
+            return entry  # another worker of the run summarised them while this one waited
+        held = claim if isinstance(claim, Path) else None
+        state = _FAILED  # an exception: the others compute it themselves
+        try:
+            result = self._summarised(data, where)
+            state = _NONE if result is None else _DONE if where is not None and where.is_file() else _FAILED
+        finally:
+            if held is not None:
+                _settle(held, state)
+        return result
+
+    def _claim(self, name: str) -> Path | str | None:
+        """Between the workers of a run (`run_dir`): the first to need a summary claims it (the
+        claim file, returned: it computes the summary, then settles the claim); another waits until
+        the claim is settled and gets its state (_DONE: read the summary file; _NONE: there is none).
+        None without a run directory or when the wait runs out: compute it."""
+        if self.run_dir is None:
+            return None
+        claim = self.run_dir / "claims" / name
+        try:
+            os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return claim
+        except FileExistsError:
+            pass
+        except OSError:
+            return None
+        deadline = time.monotonic() + _CLAIM_WAIT_S
+        while time.monotonic() < deadline:
             try:
-                entry = json.loads(where.read_bytes())
-                if isinstance(entry, dict) and entry.get("version") == SUMMARY_VERSION:
-                    return entry
-            except (OSError, ValueError):
-                pass
+                state = claim.read_text()
+            except OSError:
+                return None
+            if state:
+                return state
+            time.sleep(0.005)
+        return None
+
+    def _summarised(self, data: bytes, where: Path | None) -> dict | None:
+        """The summary of these bytes, computed, and written to `where`."""
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -508,7 +551,8 @@ class Project:
                       "trained": [], "evaluated": []}
         if where is not None and result is not None:
             try:
-                if not self._marked:  # a --fix run writes summaries and no results: mark the directory here too
+                if not self._marked and self.cache_dir is not None:
+                    # a --fix run writes summaries and no results: mark the directory here too
                     mark_cache_dir(self.cache_dir)
                     self._marked = True
                 where.parent.mkdir(parents=True, exist_ok=True)
@@ -2222,13 +2266,36 @@ class Project:
 _WORKER: list = [None]  # a worker process's project of the run it works for: (token, Project)
 
 
-def _worker_project(root: Path, cache_dir: Path | None, limit: int, token: str) -> Project:
+def _worker_project(root: Path, cache_dir: Path | None, limit: int, token: str, run_dir: Path | None = None) -> Project:
     """The project a task sent to a worker names: the one this process holds for that run, else
     a new one (the first task of a run; the one held before, of an earlier run, is dropped)."""
     held = _WORKER[0]
     if held is None or held[0] != token:
-        held = _WORKER[0] = (token, Project(root, cache_dir, limit=limit, token=token))
+        held = _WORKER[0] = (token, Project(root, cache_dir, limit=limit, token=token, run_dir=run_dir))
     return held[1]
+
+
+_CLAIM_WAIT_S = 120.0  # the longest a worker waits for another's summary before computing it itself
+_DONE, _NONE, _FAILED = "done", "none", "failed"  # a settled claim: summary written, none, not written
+
+
+def _stored_summary(where: Path | None) -> dict | None:
+    """The summary written at `where` by this version, else None."""
+    if where is None:
+        return None
+    try:
+        entry = json.loads(where.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return entry if isinstance(entry, dict) and entry.get("version") == SUMMARY_VERSION else None
+
+
+def _settle(claim: Path, state: str) -> None:
+    """Tell the workers waiting on this claim what came of it (written whole: they poll it)."""
+    try:
+        atomic_write(claim, state.encode())
+    except OSError:
+        pass  # they wait out _CLAIM_WAIT_S, then compute it themselves
 
 
 def _installed_here(dirnames: list[str], filenames: list[str]) -> bool:

@@ -8,6 +8,7 @@ parsing; the text prefilter works without it.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -397,6 +398,25 @@ class _Pool:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _run_dir() -> Path | None:
+    """A temporary directory the run's workers share, removed at its end (Project.run_dir): each
+    project file is summarised once a run, by the first worker that needs it, not once in every
+    worker (a large generated file imports tens of others, and each summary costs a parse). None
+    where none can be made: each worker then summarises on its own."""
+    import tempfile
+
+    try:
+        run_dir = Path(tempfile.mkdtemp(prefix="freezelint-run-"))
+    except OSError:
+        return None
+    try:
+        (run_dir / "claims").mkdir()
+    except OSError:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return None
+    return run_dir
+
+
 def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
     """Cheap test in the main process: could any selected rule fire on this file's text?
     Undecodable and oversized files go to `process`, which reports them."""
@@ -476,6 +496,8 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     # Workers start as soon as enough files need parsing, and parse while this loop reads on.
     pool = _Pool(workers) if workers > 1 and len(files) >= POOL_MIN_FILES else None
+    if pool is not None:
+        project.run_dir = _run_dir()
     total, done = len(files), 0
     try:
         for p in files:
@@ -560,6 +582,9 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     finally:
         if pool is not None:
             pool.close()
+        if project.run_dir is not None:
+            shutil.rmtree(project.run_dir, ignore_errors=True)
+            project.run_dir = None
 
     for r in results:
         abs_path = os.path.abspath(r.path)
