@@ -2969,9 +2969,11 @@ class Summaries:
         requires_grad changes on its parameter say: FREEZE and UNFREEZE, each with whether it reaches
         only the modules `fn` picks (not known which). An unfreeze whose reach is not read (another
         file's) may set back every parameter: it picks none."""
+        def picks(k: str) -> bool:  # not every parameter of what it is given: only some modules'
+            return not self.whole_freezer(fn, scope, "True" if k == UNFREEZE else "False")
+
         if isinstance(fn, cst.Lambda):
-            return [(k, not self.whole_freezer(fn, scope, "True" if k == UNFREEZE else "False"))
-                    for k in _lambda_changes(fn, scope)]
+            return [(k, picks(k)) for k in _lambda_changes(fn, scope)]
         if not isinstance(fn, cst.Name):
             return []
         func = self.facts.resolve_def(fn, scope)
@@ -2980,8 +2982,7 @@ class Summaries:
             if len(params) != 1 or isinstance(func.params.star_arg, cst.Param) or func.params.kwonly_params:
                 return []  # `apply` hands one module: a second parameter is a flag at its default, not read
             # a store that freezes nothing as written (FZ102's `m.requires_grad = False` on the module) is left out
-            return [(k, not self.whole_freezer(fn, scope, "True" if k == UNFREEZE else "False"))
-                    for k in self.of(func, 0, depth) if k in (FREEZE, UNFREEZE)
+            return [(k, picks(k)) for k in self.of(func, 0, depth) if k in (FREEZE, UNFREEZE)
                     and not _all_broken(self._every.get((id(func), 0), {}).get(k, []))]
         # of another file: its effects on what `fn(module)` is given, its flags left at their defaults
         alone = cst.Call(func=fn, args=[cst.Arg(value=call.func.value)]) \

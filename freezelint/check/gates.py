@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '7f81398689c0776dca67a6c5df2bdc06'
+RULES_DIGEST = '4e22a8f8bf4969d6ea4f26befd26dbed'
 
 GATES = {
     'FZ002': (

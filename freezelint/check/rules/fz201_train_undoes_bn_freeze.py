@@ -2255,11 +2255,7 @@ def _trainer_line(facts: Facts, info) -> tuple[dict, dict | None] | None:
     if found is None or len(found[0]) + (found[1] is not None) > _MAX_LINE:
         return None
     chain, elsewhere = found
-    line: dict = {}
-    for k, c in enumerate(chain):
-        for m in c.node.body.body:
-            if isinstance(m, cst.FunctionDef) and m.name.value not in line:
-                line[m.name.value] = (k, m)
+    line = _line_methods(chain)
     outside = None
     if elsewhere is not None:
         if facts.project is None or not facts.path:
@@ -2268,6 +2264,17 @@ def _trainer_line(facts: Facts, info) -> tuple[dict, dict | None] | None:
         if outside is None:
             return None
     return (line, outside) if len(line) + len(outside["methods"] if outside else ()) <= _MAX_METHODS else None
+
+
+def _line_methods(chain: list) -> dict:
+    """The methods of a line of classes (the class first, then its bases in lookup order), by name,
+    each with the index of the class that defines it: `{name: (index, def)}`, an override first."""
+    line: dict = {}
+    for k, c in enumerate(chain):
+        for m in c.node.body.body:
+            if isinstance(m, cst.FunctionDef) and m.name.value not in line:
+                line[m.name.value] = (k, m)
+    return line
 
 
 def _base_init_after(init: cst.FunctionDef, frozen: list, facts: Facts) -> bool:
@@ -2468,11 +2475,7 @@ def trainer_record(facts: Facts, info, body_flow) -> dict | None:
     found = lineage(facts, info) if not info.is_module else None
     if found is None or found[1] is not None or len(found[0]) > _MAX_LINE:
         return None
-    line: dict = {}
-    for k, c in enumerate(found[0]):
-        for m in c.node.body.body:
-            if isinstance(m, cst.FunctionDef) and m.name.value not in line:
-                line[m.name.value] = (k, m)
+    line = _line_methods(found[0])
     if len(line) > _MAX_METHODS:
         return None
     flows = {id(m): body_flow(m) for _, m in line.values()}  # read for the summary's functions anyway
