@@ -178,3 +178,36 @@ def test_a_base_handing_the_model_to_a_function_of_a_third_file_is_not_recorded(
                         "utils.py": "def prepare(model):\n    model.apply(set_bn_eval)\n",
                         "sub.py": HEAD + "from base import BaseTrainer\n" + sub})
     assert _found(cli, tmp_path) == []
+
+
+ABC_HEAD = HEAD + "import abc\nimport typing\nfrom abc import ABC, ABCMeta\nfrom typing import Generic, TypeVar\nT = TypeVar('T')\n"
+
+
+@pytest.mark.parametrize("bases", ["(ABC)", "(abc.ABC)", "(Generic[T])", "(typing.Generic[T])", "(ABC, Generic[T])",
+                                   "(object, metaclass=ABCMeta)"])
+def test_an_abstract_or_generic_base_is_looked_through(cli, tmp_path, bases):
+    """`ABC` and `Generic[T]` give the instances no methods: the base's own are read, in one file and
+    across files."""
+    base, sub = _sources("inherited", bases)
+    src = ABC_HEAD + base + "\n" + sub
+    assert _fz201(src) == [_row(src, "self.model.train()")]
+    sub = ABC_HEAD + "from base import BaseTrainer\n" + sub
+    _project(tmp_path, {"base.py": ABC_HEAD + base, "sub.py": sub})
+    assert _found(cli, tmp_path) == [("sub.py", _row(sub, "m.eval()"))]
+
+
+@pytest.mark.parametrize("bases", ["(ABC, transformers.Trainer)", "(Generic[T], Trainer)"])
+def test_an_abstract_base_beside_a_library_base_is_not_read(cli, tmp_path, bases):
+    """The library base beside `ABC` has methods of its own, not read: silent."""
+    base, sub = _sources("inherited", bases)
+    head = ABC_HEAD + "import transformers\nfrom somewhere import Trainer\n"
+    assert _fz201(head + base + "\n" + sub) == []
+    _project(tmp_path, {"base.py": head + base, "sub.py": HEAD + "from base import BaseTrainer\n" + sub})
+    assert _found(cli, tmp_path) == []
+
+
+def test_a_subclass_naming_abc_beside_its_project_base_is_read():
+    """`class MyTrainer(BaseTrainer, ABC)`: its one project base is read."""
+    base, sub = _sources("inherited")
+    src = ABC_HEAD + base + "\n" + sub.replace("(BaseTrainer)", "(BaseTrainer, ABC)")
+    assert _fz201(src) == [_row(src, "self.model.train()")]

@@ -2115,19 +2115,33 @@ def own_method(info, method: str) -> cst.FunctionDef | None:
     return None
 
 
+# Bases that give an instance no method a line is read for: `ABC` (its abstractmethods are the
+# subclass's to define) and `Generic[T]` (a type parameter), like `object` and a metaclass
+_INERT_BASES = frozenset({"abc.ABC", "typing.Generic", "typing_extensions.Generic"})
+
+
+def _inert_base(facts: Facts, base: cst.BaseExpression) -> bool:
+    """`object`, `ABC`, `abc.ABC`, `Generic[T]`: looked through to the project bases beside them."""
+    if isinstance(base, cst.Subscript):
+        base = base.value
+    if isinstance(base, cst.Name) and base.value == "object":
+        return True
+    return isinstance(base, (cst.Name, cst.Attribute)) and facts.qualname(base, facts.module_scope) in _INERT_BASES
+
+
 def lineage(facts: Facts, info) -> tuple[list, str | None] | None:
     """The plain classes of this file an instance of `info` takes its methods from, in lookup order
     (the class, its base, that one's base: one base each), with the qualified name of the project
-    class of another file the line goes on to (None where it ends at `object`). None for a Module, a
-    library base, more than one base, a keyword (`metaclass=`) or a cycle: what a method call runs
-    is then not read."""
+    class of another file the line goes on to (None where it ends at `object`). Bases that add no
+    methods (`ABC`, `Generic[T]`, a metaclass) are looked through. None for a Module, a library
+    base, more than one base or a cycle: what a method call runs is then not read."""
     chain: list = []
     while True:
         if info.is_module or any(c is info for c in chain) or any(b.keyword is not None for b in info.node.bases):
             return None
         chain.append(info)
-        bases = [b.value for b in info.node.bases]
-        if not bases or len(bases) == 1 and isinstance(bases[0], cst.Name) and bases[0].value == "object":
+        bases = [b.value for b in info.node.bases if not _inert_base(facts, b.value)]
+        if not bases:
             return chain, None
         if len(bases) > 1 or not isinstance(bases[0], (cst.Name, cst.Attribute)):
             return None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '4e22a8f8bf4969d6ea4f26befd26dbed'
+RULES_DIGEST = 'a6af4adb8171ee1f4abbd24fdd769239'
 
 GATES = {
     'FZ002': (
