@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a6af4adb8171ee1f4abbd24fdd769239'
+RULES_DIGEST = '483bdddd7b5be01ebfb1e399676b0bff'
 
 GATES = {
     'FZ002': (

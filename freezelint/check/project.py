@@ -1076,9 +1076,33 @@ class Project:
         """What the methods of a plain class of another project file (a trainer's base) do, as its
         summary's "trainer" record says (FZ201), with the file: None where it has none."""
         hit = self.klass(importer, qual)
-        if hit is None or "trainer" not in hit[0]:
+        if hit is None:
+            return self._quiet_base(importer, qual)
+        if "trainer" not in hit[0]:
             return None
         return {**hit[0]["trainer"], "file": hit[1]}
+
+    def _quiet_base(self, importer: str, qual: str) -> dict | None:
+        """A trainer's base whose text names nothing that trains, freezes or puts a mode, and hands
+        nothing on (no summary: `class BaseTrainer(ABC)` whose `fit()` calls `self.train_epoch()`, a
+        `pass` the subclass overrides): its methods act only through those of self they call, which
+        may be the subclass's. Its record names them ("defs": a call of one is not read) and nothing
+        that trains. None where it has a base that may add methods, or is no class of the project."""
+        hit = self.resolve(importer, qual)
+        if hit is None:
+            return None
+        path, name = hit
+        defs = self._class_defs(path, name)
+        self.used[f"{path.resolve()}#defs {name}"] = _digest(defs)  # changed: another answer
+        outline = self.outline(path)
+        if not defs or outline is None or self.might_act(path, name) or self._passes_on(path, name):
+            return None
+        for b in _bases_in(defs[0].rstrip(":")):
+            b = b.partition("[")[0].strip()  # `Generic[T]`
+            if b != "object" and (outline["imports"].get(b.split(".")[0]) if "." not in b else b) \
+                    not in _PLAIN_BASE_QUALS:
+                return None
+        return {"methods": {}, "defs": defs[1:], "file": shown_path(str(path))}
 
     def _may_own(self, importer: str, qual: str) -> bool:
         """Text test before a summary: the project class `qual` is no Module and its block names an

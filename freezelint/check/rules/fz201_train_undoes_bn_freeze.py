@@ -97,7 +97,11 @@ class TrainUndoesBnFreeze(Rule):
         "methods a trainer inherits from its project base classes, a few deep, are read as it runs them, its "
         "overrides first (`class MyTrainer(BaseTrainer)` whose `__init__` froze it, BaseTrainer's `fit()` calling "
         "`self.train_one_epoch()`): a base of the same file is reported at that train(), one of another file at "
-        "the freeze, naming the method (silent there where the subclass overrides a method the base's calls); a "
+        "the freeze, naming the method (silent there where the subclass overrides a method the base's calls); "
+        "an override is what runs: one of a step the base leaves to its subclasses (`def train_epoch(self): pass`, "
+        "an abstractmethod, one that trains without train()) that calls train() and then trains is reported at "
+        "its train(), whichever file the base is in (a base whose text names nothing that trains is read by its "
+        "method names only: a call of one may re-freeze); a "
         "library base, several bases, or the base's `__init__` run after the freeze keeps it silent; `ABC` and "
         "`Generic[T]` add no methods and are looked through). Freezes "
         "through `FrozenBatchNorm2d` are "
@@ -2400,7 +2404,8 @@ def _calls_self(func: cst.FunctionDef, methods: dict[str, cst.FunctionDef], held
     its methods to be read), itself or through the other methods of its class it calls
     (`self.log_lr()`, read in turn, a few deep; a method calling back into one on the way counts). In
     those, whose events the method's own flow does not hold, a `train(mode)` or a `.training` set
-    counts too. `outside`: what the summary says of the methods a base of another file defines."""
+    counts too. `outside`: what the summary says of the methods a base of another file defines (a
+    base without a summary names them only, "defs": a call of one counts)."""
     for n in walk(func.body):
         if _seen and isinstance(n, (cst.Assign, cst.AugAssign, cst.AnnAssign)) and any(
                 isinstance(t, cst.Attribute) and t.attr.value == "training"
@@ -2418,6 +2423,9 @@ def _calls_self(func: cst.FunctionDef, methods: dict[str, cst.FunctionDef], held
                 if callee is func or callee.name.value in _seen or len(_seen) >= _MAX_SELF_CALLS \
                         or _calls_self(callee, methods, held, _seen | {func.name.value}, outside):
                     return True
+            elif isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self" \
+                    and outside is not None and f.attr.value in outside.get("defs", ()):
+                return True  # a method of a base without a summary: what the methods of self it calls do is not read
             elif isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self" \
                     and outside is not None and f.attr.value in outside["methods"]:
                 if f.attr.value in _seen or len(_seen) >= _MAX_SELF_CALLS \
@@ -2480,7 +2488,11 @@ def trainer_record(facts: Facts, info, body_flow) -> dict | None:
     if len(line) > _MAX_METHODS:
         return None
     flows = {id(m): body_flow(m) for _, m in line.values()}  # read for the summary's functions anyway
-    if not any(e.kind == TRAIN and e.target.startswith("self.") for f in flows.values() if f for e in f.events):
+    events = [e for f in flows.values() if f for e in f.events]
+    trains = any(e.kind == TRAIN and e.target.startswith("self.") for e in events)
+    # a base whose methods train without train(), or leave a step for a subclass to define
+    # (`def train_epoch(self): pass`): a subclass's override may call train() there
+    if not trains and not any(e.kind == ACTIVITY for e in events) and not _stubs_called(line):
         return None  # most classes
     methods = {name: func for name, (_, func) in line.items()}
     held, out = _AnySelfAttr(), {}
@@ -2501,9 +2513,36 @@ def trainer_record(facts: Facts, info, body_flow) -> dict | None:
             if trains:
                 entry["trains"] = trains
         out[name] = entry
-    if not any("trains" in e for e in out.values()):
-        return None
+    if trains and not any("trains" in e for e in out.values()):
+        return None  # its train() calls are followed by a re-freeze: nothing an override changes
     return {"methods": {name: e for name, e in out.items() if len(e) > 1}}  # the rest do nothing to read
+
+
+def _stubs_called(line: dict) -> bool:
+    """A method of the line calls one of self whose body does nothing (`pass`, `...`, a docstring,
+    `raise NotImplementedError`): a step left for a subclass to define."""
+    stubs = {name for name, (_, func) in line.items() if _is_stub(func)}
+    return bool(stubs) and any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                               and isinstance(n.func.value, cst.Name) and n.func.value.value == "self"
+                               and n.func.attr.value in stubs for _, func in line.values() for n in walk(func.body))
+
+
+def _is_stub(func: cst.FunctionDef) -> bool:
+    body = func.body.body if isinstance(func.body, cst.IndentedBlock) else [func.body]
+    for stmt in body:
+        small = stmt.body if isinstance(stmt, cst.SimpleStatementLine) else stmt.body if isinstance(
+            stmt, cst.SimpleStatementSuite) else None
+        if small is None:
+            return False
+        for s in small:
+            if isinstance(s, cst.Pass) or isinstance(s, cst.Expr) and isinstance(
+                    s.value, (cst.Ellipsis, cst.SimpleString, cst.ConcatenatedString)):
+                continue
+            if isinstance(s, cst.Raise) and s.exc is not None and "NotImplementedError" in (
+                    dotted(s.exc.func if isinstance(s.exc, cst.Call) else s.exc) or ""):
+                continue
+            return False
+    return True
 
 
 def _trains_after_train(flow) -> dict:
