@@ -204,3 +204,127 @@ def test_a_builder_of_another_file_whose_freeze_its_flag_decides(cli, tmp_path, 
     rows = [d["location"]["row"] for d in json.loads(r.out)]
     text = train.lstrip("\n")
     assert rows == ([text[:text.index(call)].count("\n") + 1] if fires else [])
+
+
+BUILD_OVER_UTIL = """
+import torch.nn as nn
+from torchvision import models
+from util import set_parameter_requires_grad, freeze_unless, freeze_on_both
+
+
+def initialize_model(num_classes, feature_extract):
+    model_ft = models.resnet18(weights=None)
+    set_parameter_requires_grad(model_ft, feature_extract)
+    model_ft.fc = nn.Linear(512, num_classes)
+    return model_ft, 224
+
+
+def build(freeze_bn=True):
+    m = models.resnet18(weights=None)
+    set_parameter_requires_grad(m, freeze_bn)
+    return m
+
+
+def build_frozen():
+    m = models.resnet18(weights=None)
+    set_parameter_requires_grad(m, True)
+    return m
+
+
+def build_scratch():
+    m = models.resnet18(weights=None)
+    set_parameter_requires_grad(m, False)
+    return m
+
+
+def build_unless(train_all):
+    m = models.resnet18(weights=None)
+    freeze_unless(m, train_all=train_all)
+    return m
+
+
+def build_from(cfg):
+    m = models.resnet18(weights=None)
+    set_parameter_requires_grad(m, cfg.freeze)
+    return m
+
+
+def build_both(a):
+    m = models.resnet18(weights=None)
+    freeze_on_both(m, a, a)
+    return m
+
+
+def build_twice(freeze_bn):
+    m = models.resnet18(weights=None)
+    set_parameter_requires_grad(m, freeze_bn)
+    set_parameter_requires_grad(m, False)
+    return m
+
+
+def build_if(pretrained, freeze_bn):
+    m = models.resnet18(weights=None)
+    if pretrained:
+        set_parameter_requires_grad(m, freeze_bn)
+    return m
+"""
+
+
+@pytest.mark.parametrize("targets,call,fires", [
+    ("model, size", "initialize_model(2, True)", True),  # the builder hands its flag to util.py's helper
+    ("model, size", "initialize_model(2, feature_extract=True)", True),
+    ("model, size", "initialize_model(2, FEATURE_EXTRACT)", True),
+    ("model", "build()", True),  # the builder's default: on
+    ("model", "build(True)", True),
+    ("model", "build_frozen()", True),  # the builder passes a literal True
+    ("model", "build_unless(False)", True),  # `if not train_all:` in the helper
+    ("model", "build_if(True, True)", True),  # the builder's own test and the helper's, both on
+    # near-misses: the flag off or not known at the call, or the helper's freeze not read
+    ("model, size", "initialize_model(2, False)", False),
+    ("model, size", "initialize_model(2, args.feature_extract)", False),
+    ("model", "build(False)", False),
+    ("model", "build_scratch()", False),  # the builder passes a literal False
+    ("model", "build_unless(True)", False),
+    ("model", "build_from(args)", False),  # the builder hands on a setting of the run
+    ("model", "build_both(True)", False),  # the helper records no freeze (two tests)
+    ("model", "build_twice(True)", False),  # handed to a helper of another file twice: not read
+    ("model", "build_if(False, True)", False),
+    ("model", "build_if(True, False)", False),
+])
+def test_a_builder_handing_its_flag_to_a_helper_of_a_third_file(cli, tmp_path, targets, call, fires):
+    """train.py's `build(True)` of build.py, whose `set_parameter_requires_grad(m, freeze_bn)` is
+    util.py's: the builder's summary records the call, the project reads util.py's record there."""
+    FEATURE = "import torch\nimport torch.nn as nn\nfrom build import *\n\nFEATURE_EXTRACT = True\n"
+    train = FEATURE + BUILT[BUILT.index("\n\ndef main"):].format(targets=targets, call=call)
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "util.py", UTIL)
+    write(tmp_path / "build.py", BUILD_OVER_UTIL)
+    write(tmp_path / "train.py", train)
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", "--select", "FZ202", "train.py")
+    assert r.code in (0, 1), r.err
+    rows = [d["location"]["row"] for d in json.loads(r.out)]
+    text = train.lstrip("\n")
+    assert rows == ([text[:text.index(call)].count("\n") + 1] if fires else [])
+
+
+@pytest.mark.parametrize("after", ["model.eval()", "model.apply(set_bn_eval)"])
+def test_a_third_file_freeze_with_eval_after_train_is_silent(cli, tmp_path, after):
+    train = ("import torch\nimport torch.nn as nn\nfrom build import build\n\n\n"
+             "def set_bn_eval(m):\n    if isinstance(m, nn.BatchNorm2d):\n        m.eval()\n"
+             + BUILT[BUILT.index("\n\ndef main"):].format(targets="model", call="build(True)")
+             .replace("        model.train()\n", f"        model.train()\n        {after}\n"))
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "util.py", UTIL)
+    write(tmp_path / "build.py", BUILD_OVER_UTIL)
+    write(tmp_path / "train.py", train)
+    r = cli(tmp_path, "check", "--no-cache", "--format", "json", "--select", "FZ202", "train.py")
+    assert r.code in (0, 1), r.err
+    assert json.loads(r.out) == []
+
+
+def test_the_builder_summary_records_the_helper_call():
+    from freezelint.check.summaries import summarise_text
+
+    record = summarise_text(BUILD_OVER_UTIL)["functions"]["build"]["frozen"]["ret"]
+    assert record == {"parts": {"": ["torchvision.models.resnet18", None]}, "signature": "freeze_bn=True",
+                      "helper": {"fn": "util.set_parameter_requires_grad", "pos": 0, "call": "_(m, freeze_bn)"}}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '483bdddd7b5be01ebfb1e399676b0bff'
+RULES_DIGEST = 'a535133bddf10a2d92cf79127bdd6fd8'
 
 GATES = {
     'FZ002': (

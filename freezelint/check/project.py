@@ -949,11 +949,33 @@ class Project:
             if found is None or "when" in found[0]:
                 return None  # frozen under tests on that builder's parameters: not read at this call
             record = found[0]
+        if record and "helper" in record:
+            record = self._through_helper(path, record, _depth)
         if not record:
             return None
         edge = Edge(shown_path(importer), shown_path(str(path)), name)
         self._link(edge)
         return record, edge
+
+    def _through_helper(self, path: Path, record: dict, _depth: int) -> dict | None:
+        """A builder's model frozen by the function of a third file it hands it to (`set_bn(m,
+        freeze_bn)`, the record's "helper"): frozen where that function's own record says it
+        freezes its argument whole, under its flags said of the builder's parameters (a literal
+        the builder passes decides its test there); None where it does not, or is not read."""
+        helper = record["helper"]
+        if _depth >= _MAX_VIA:
+            return None
+        found = self.frozen(str(path), helper["fn"], helper["pos"], _depth + 1)
+        if found is None or not found[0].get("whole"):
+            return None
+        from freezelint.check.whole_model import carried_tests  # libcst: only for such a builder
+
+        tests = carried_tests(found[0], helper["call"], record.get("signature"))
+        if tests is None:
+            return None
+        when = [*record.get("when", []), *(t for t in tests if t not in record.get("when", []))]
+        out = {k: v for k, v in record.items() if k not in ("helper", "when")}
+        return {**out, "when": when} if when else out
 
     def held(self, importer: str, qual: str) -> dict | None:
         """What an instance of a plain Module class of another project file holds with BatchNorm, as its

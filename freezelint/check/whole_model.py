@@ -2024,10 +2024,15 @@ def frozen_records(facts: Facts, callees) -> dict:
             local = returned_local(flow, flow.scope, params) if models else None
             when: list = []  # `if feature_extract:` of the builder: where its callers' arguments pass them
             parts = _returned_parts(facts, flow, local, when) if local is not None else None
+            helper: list = []  # `set_bn(m, freeze_bn)` of a third file: frozen where its record says so
+            if not parts and local is not None and models:
+                when = []
+                parts = _returned_parts(facts, flow, local, when, helper)
             arms = _returned_arms(facts, flow, stmt, local) if local is not None and not parts else []
             if parts:
                 entry[RET] = {"parts": {rel: list(v) for rel, v in parts.items()},
-                              **({"when": when, "signature": signature} if when else {})}
+                              **({"when": when, "signature": signature} if when else {}),
+                              **({"helper": helper[0], "signature": signature} if helper else {})}
             elif arms:  # a per-architecture builder: the callers' arguments pick the arm
                 entry[RET] = {"arms": arms, "signature": signature}
             elif local is None or not models:
@@ -2037,12 +2042,16 @@ def frozen_records(facts: Facts, callees) -> dict:
             for at in returned_elements(flow, flow.scope, params) if models else ():
                 # `return model_ft, input_size`: the element as a returned model is recorded
                 local = returned_element(flow, flow.scope, params, int(at.partition("@")[2]))
-                when = []
+                when, helper = [], []
                 parts = _returned_parts(facts, flow, local, when)
+                if not parts and local is not None:
+                    when = []
+                    parts = _returned_parts(facts, flow, local, when, helper)
                 arms = _returned_arms(facts, flow, stmt, local) if not parts else []
                 if parts:
                     entry[at] = {"parts": {rel: list(v) for rel, v in parts.items()},
-                                 **({"when": when, "signature": signature} if when else {})}
+                                 **({"when": when, "signature": signature} if when else {}),
+                                 **({"helper": helper[0], "signature": signature} if helper else {})}
                 elif arms:
                     entry[at] = {"arms": arms, "signature": signature}
             if entry:
@@ -2134,11 +2143,17 @@ def _param_tests(flow: Flow, fn: cst.FunctionDef, e: Event, model: str) -> list[
     return out
 
 
-def _returned_parts(facts: Facts, flow: Flow, local: str, when: list | None = None) -> Parts | None:
+def _returned_parts(facts: Facts, flow: Flow, local: str, when: list | None = None,
+                    helper: list | None = None) -> Parts | None:
     """The parts of the model a builder returns (`return m`), when every BatchNorm layer in it is
     frozen there on every path; or, with `when` (a list to fill), where tests on the builder's own
-    parameters hold (`if feature_extract:`, inline or in a helper handed the flag), those tests."""
-    first = next((e for e in flow.events if e.kind in (FREEZE, BUILT) and e.target == local), None)
+    parameters hold (`if feature_extract:`, inline or in a helper handed the flag), those tests.
+    With `helper` (a list to fill): the one function of another project file the whole model is
+    handed to (`set_bn(m, freeze_bn)`) taken as a freeze of all of it, the call recorded there
+    (`_handed_helper`) for the project to read that function's own record (what it freezes, under
+    which of its flags: project.frozen)."""
+    first = next((e for e in flow.events if e.target == local and (e.kind in (FREEZE, BUILT) or helper is not None
+                                                                    and e.kind.startswith(VIA))), None)
     found = _model_parts(facts, flow, local, first) if first is not None else None
     layers = _layers(found[0]) if found is not None else []
     if not layers:
@@ -2150,6 +2165,23 @@ def _returned_parts(facts: Facts, flow: Flow, local: str, when: list | None = No
     if len(binds) != 1 or binds[0].branches or binds[0].loops:
         when = state.when = None  # a model per arm (`if arch == "resnet":`): `_returned_arms` reads those
     for e in flow.events:
+        if helper is not None and when is not None and fn is not None and e.target == local \
+                and e.kind.startswith(VIA) and not e.kind.endswith("#" + RET):
+            handed = _handed_helper(flow, fn, e, local)
+            if handed is None or helper:
+                return None  # a second one, or one not read: what the model comes with is not known
+            if _conditional(flow, e):
+                tests = _param_tests(flow, fn, e, local)
+                if not tests:
+                    return None
+                when.extend(t for t in tests if t not in when)
+            helper.append(handed)
+            for name in state.names:
+                state.names[name] = True
+                state.first[name] = e
+            for part in state.unknown:
+                state.unknown[part] = False
+            continue
         if (e.target == local or e.target.startswith(local + ".")) and e.kind in (FREEZE, UNFREEZE, REPLACE, BUILT):
             if e.kind == FREEZE and _conditional(flow, e):
                 tests = _param_tests(flow, fn, e, local) if when is not None and fn is not None else None
@@ -2160,6 +2192,73 @@ def _returned_parts(facts: Facts, flow: Flow, local: str, when: list | None = No
                 return None
     frozen = [layer for layer in layers if state.names.get(f"{layer}.weight") and state.names.get(f"{layer}.bias")]
     return found[0] if _all_frozen(state, frozen) else None
+
+
+def _handed_helper(flow: Flow, fn: cst.FunctionDef, e: Event, local: str) -> dict | None:
+    """A builder's `set_bn(m, freeze_bn)`, the model handed whole to a function of another project
+    file (`e`, its via event): `{"fn": its qualified name, "pos": the model's position, "call": the
+    call's text}`, each other argument as the builder's caller can read it (a literal, or a parameter
+    of the builder's it hands on, else `...`: not read). None for `*args`, a part of the model."""
+    call, kind = e.node, e.kind[len(VIA):]
+    q, _, pos = kind.rpartition("#")
+    if not isinstance(call, cst.Call) or not q or not pos.isdigit() or any(a.star for a in call.args):
+        return None
+    args = [a for a in call.args if a.keyword is None]
+    if int(pos) >= len(args) or not (isinstance(args[int(pos)].value, cst.Name) and args[int(pos)].value.value == local):
+        return None
+    params = {p.name.value for p in (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params)}
+
+    def shown(value: cst.BaseExpression) -> str:
+        if _literal(value) or isinstance(value, cst.Name) and value.value == local:
+            return code_of(value)
+        if isinstance(value, cst.Name) and value.value in params \
+                and all(b.how == "param" for b in flow.scope.bindings.get(value.value, [])):
+            return value.value  # the builder's own flag, handed on
+        return "..."
+    text = ", ".join(f"{a.keyword.value}={shown(a.value)}" if a.keyword is not None else shown(a.value)
+                     for a in call.args)
+    return {"fn": q, "pos": int(pos), "call": f"_({text})"}
+
+
+def carried_tests(record: dict, call: str, signature: str | None) -> list | None:
+    """The tests of a function's "frozen" record at a position (`when`, on its own flags) said of the
+    builder that calls it (`call`, as `_handed_helper` recorded it, the builder's `signature`): a flag
+    given a literal decides its test here (one that fails: None, nothing frozen), one the builder
+    hands on becomes a test on the builder's parameter; anything else is not read (None)."""
+    when = record.get("when")
+    if not when:
+        return []
+    try:
+        fn = cst.parse_statement(f"def _({record['signature']}): pass\n")
+        outer = cst.parse_statement(f"def _({signature}): pass\n") if signature is not None else None
+        expr = cst.parse_expression(call)
+        tests = [(cst.parse_expression(code), arm) for code, arm in when]
+    except (cst.ParserSyntaxError, KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(fn, cst.FunctionDef) or not isinstance(outer, cst.FunctionDef) or not isinstance(expr, cst.Call):
+        return None
+    names = {p.name.value for p in (*outer.params.posonly_params, *outer.params.params, *outer.params.kwonly_params)}
+    out = []
+    for test, arm in tests:
+        given, renamed = {}, {}
+        for name in _names_in(test):
+            known, value = _argument(expr, fn, name.split(".")[0])
+            if not known or "." in name or value is None:
+                return None
+            if _literal(value):
+                given[name] = _value_of(value)
+            elif isinstance(value, cst.Name) and value.value in names:
+                renamed[name] = value.value
+            else:
+                return None
+        if given and renamed:
+            return None  # a literal beside a flag handed on: not read
+        if given:
+            if _evaluate_literal(test, given) != (arm == 0):
+                return None
+            continue
+        out.append([code_of(test.visit(_Rename(renamed))), arm])
+    return out
 
 
 def returned_builder(facts: Facts, flow: Flow, params: list[str]) -> str | None:
