@@ -144,3 +144,16 @@ def test_the_summary_records_a_base_that_leaves_a_step_to_its_subclasses():
     record = summarise_text(textwrap.dedent(HEAD + base))["classes"]["BaseTrainer"]["trainer"]
     assert record == {"methods": {"fit": {"cls": "BaseTrainer", "calls": ["train_epoch"]},
                                   "evaluate": {"cls": "BaseTrainer", "refreeze": True}}}
+
+
+def test_a_base_without_a_summary_on_a_class_line_of_several_lines(cli, tmp_path):
+    """`class BaseTrainer(\\n    ABC,\\n):`: its bases are read past the first line; a project base
+    added there keeps it silent."""
+    base, sub = _sources("pass")
+    sub = HEAD + SET_BN_EVAL + "from base import BaseTrainer\n" + sub
+    split = base.replace("class BaseTrainer:", "class BaseTrainer(\n    ABC,\n):")
+    _project(tmp_path, {"base.py": HEAD + split, "sub.py": sub})
+    assert _found(cli, tmp_path) == [("sub.py", _row(sub, "self.model.train()"))]
+    split = base.replace("class BaseTrainer:", "class BaseTrainer(\n    ABC, Core,\n):")
+    _project(tmp_path, {"core.py": "class Core:\n    pass\n", "base.py": HEAD + "from core import Core\n" + split})
+    assert _found(cli, tmp_path) == []

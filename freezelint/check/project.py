@@ -1114,12 +1114,13 @@ class Project:
         if hit is None:
             return None
         path, name = hit
-        defs = self._class_defs(path, name)
+        defs, head = self._class_defs(path, name), self._class_head(path, name)
         self.used[f"{path.resolve()}#defs {name}"] = _digest(defs)  # changed: another answer
+        self.used[f"{path.resolve()}#head {name}"] = _digest(head)
         outline = self.outline(path)
-        if not defs or outline is None or self.might_act(path, name) or self._passes_on(path, name):
+        if not defs or head is None or outline is None or self.might_act(path, name) or self._passes_on(path, name):
             return None
-        for b in _bases_in(defs[0].rstrip(":")):
+        for b in _bases_in(head):
             b = b.partition("[")[0].strip()  # `Generic[T]`
             if b != "object" and (outline["imports"].get(b.split(".")[0]) if "." not in b else b) \
                     not in _PLAIN_BASE_QUALS:
