@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '4e22a8f8bf4969d6ea4f26befd26dbed'
+RULES_DIGEST = '69459713da351e29e5ad5cb104a00067'
 
 GATES = {
     'FZ002': (
