@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '69459713da351e29e5ad5cb104a00067'
+RULES_DIGEST = '9b0b692886ac99b591aa498ace1834ce'
 
 GATES = {
     'FZ002': (
