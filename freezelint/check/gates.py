@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '9b0b692886ac99b591aa498ace1834ce'
+RULES_DIGEST = '04b9e38698eb309785da7c5b07333ae2'
 
 GATES = {
     'FZ002': (

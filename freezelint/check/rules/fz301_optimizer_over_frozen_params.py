@@ -150,6 +150,46 @@ class OptimizerOverFrozenParams(Rule):
     bad = [
         Example(
             """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for p in model.parameters():
+                p.requires_grad = False
+            model.fc = torch.nn.Linear(2048, 10)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for p in model.parameters():
+                p.requires_grad = False
+            model.fc = torch.nn.Linear(2048, 10)
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ301
+            """,
+        ),
+        Example(
+            """
+            import torch
+            from transformers import Wav2Vec2ForCTC
+
+            model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
+            model.freeze_feature_encoder()  # transformers sets requires_grad False on the encoder
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            from transformers import Wav2Vec2ForCTC
+
+            model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
+            model.freeze_feature_encoder()  # transformers sets requires_grad False on the encoder
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)  # expect: FZ301
+            """,
+        ),
+        Example(
+            """
             import pytorch_lightning as pl
             import torch
             import torch.nn as nn
@@ -193,46 +233,6 @@ class OptimizerOverFrozenParams(Rule):
                     if self.finetune_projection:
                         groups.append({"params": self.proj.parameters()})
                     return torch.optim.AdamW(groups, lr=1e-4)
-            """,
-        ),
-        Example(
-            """
-            import torch
-            from transformers import Wav2Vec2ForCTC
-
-            model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
-            model.freeze_feature_encoder()  # transformers sets requires_grad False on the encoder
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)  # expect: FZ301
-            """,
-            fixed="""
-            import torch
-            from transformers import Wav2Vec2ForCTC
-
-            model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
-            model.freeze_feature_encoder()  # transformers sets requires_grad False on the encoder
-            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)  # expect: FZ301
-            """,
-        ),
-        Example(
-            """
-            import torch
-            import torchvision
-
-            model = torchvision.models.resnet50(weights=None)
-            for p in model.parameters():
-                p.requires_grad = False
-            model.fc = torch.nn.Linear(2048, 10)
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)  # expect: FZ301
-            """,
-            fixed="""
-            import torch
-            import torchvision
-
-            model = torchvision.models.resnet50(weights=None)
-            for p in model.parameters():
-                p.requires_grad = False
-            model.fc = torch.nn.Linear(2048, 10)
-            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ301
             """,
         ),
         Example(
