@@ -448,6 +448,35 @@ def test_the_workers_of_a_run_summarise_a_project_file_once(tmp_path, monkeypatc
     assert (proj / ".freezelint_cache").is_dir() == use_cache
 
 
+def test_a_run_removes_the_run_directories_that_killed_runs_left_behind(tmp_path, monkeypatch):
+    # A run killed by SIGKILL or SIGTERM cannot remove its directory; the next run does, and only
+    # where the directory's run is known to be gone: same host, its pid no longer alive, an hour old.
+    import tempfile
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no process holds now
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    old = time.time() - 2 * runner.STALE_RUN_DIR_S
+
+    def left(name, owner, age=old):
+        d = tmp_path / f"{runner.RUN_DIR_PREFIX}{name}"
+        (d / "claims").mkdir(parents=True)
+        if owner is not None:
+            (d / "owner").write_text(owner)
+            os.utime(d / "owner", (age, age))
+        return d
+
+    killed = left("killed", f"{runner._host()} {gone.pid}\n")
+    keep = [left("live", f"{runner._host()} {os.getpid()}\n"),  # still running
+            left("recent", f"{runner._host()} {gone.pid}\n", age=time.time()),
+            left("elsewhere", f"another-host {gone.pid}\n"),  # a /tmp shared between hosts
+            left("unowned", None), left("garbled", "no pid here\n")]
+    (tmp_path / "freezelint-other").mkdir()
+    made = runner._run_dir()
+    assert made is not None and made.is_dir() and (made / "owner").read_text().split()[1] == str(os.getpid())
+    assert not killed.exists() and all(d.is_dir() for d in keep) and (tmp_path / "freezelint-other").is_dir()
+
+
 @pytest.mark.parametrize("text, admitted", [
     # keyword arguments and quoted names that no setattr() can use: nothing to parse for
     ("w = nn.Parameter(torch.zeros(3), requires_grad=False)\n", False),

@@ -170,3 +170,66 @@ def test_an_if_that_picks_parameters_in_the_freeze_loop_is_no_path_condition():
     # espnet's vc: the same loop under a setting's `if`: that one is a path condition
     (message,) = _branched("if args.freeze_mods:\n        " + picked.replace("\n", "\n    "), REPLACE)
     assert "in this scope (when `args.freeze_mods` is true):" in message, message
+
+
+@pytest.mark.parametrize("loop, said", [
+    # the flag set from a name test: frozen where it is false, not where it picks
+    ("for name, p in model.named_parameters():\n    p.requires_grad = name.startswith('fc')\n",
+     "(the parameters for which `name.startswith('fc')` is false)"),
+    ("for name, p in model.named_parameters():\n    if 'fc' in name:\n        p.requires_grad = True\n"
+     "    else:\n        p.requires_grad = False\n",
+     "(the parameters for which `'fc' in name` is false)"),
+    # skipped by `continue`: the rest of the pass runs where the test failed
+    ("for name, p in model.named_parameters():\n    if 'fc' in name:\n        continue\n"
+     "    p.requires_grad = False\n",
+     "(the parameters for which `'fc' in name` is false)"),
+    ("for name, p in model.named_parameters():\n    if 'fc' not in name:\n        p.requires_grad = False\n",
+     "(the parameters picked by `'fc' not in name`)"),
+])
+def test_the_parameters_a_name_test_freezes_are_said_as_the_test_picks_them(loop, said):
+    src = ("import torch\nimport torchvision\n\nmodel = torchvision.models.resnet18(weights=None)\n" + loop
+           + "opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)\n")
+    (message,) = _fz301(src)
+    assert f"while part of `model` is frozen {said} in this scope" in message, message
+
+
+UNFROZEN_LATER = """\
+import torch
+import torchvision
+
+model = torchvision.models.resnet18(weights=None)
+for name, p in model.named_parameters():
+    p.requires_grad = name.startswith("fc")
+opt = torch.optim.SGD({params}, lr=0.01, momentum=0.9)
+stages = [model.layer4, model.layer3]
+for epoch in range(3):
+    {unfreeze}
+"""
+
+
+def _codes(src: str) -> list[str]:
+    return [d.code for d in check_text(src, "ex.py", ALL_STATIC, force=True).diagnostics]
+
+
+@pytest.mark.parametrize("unfreeze", [
+    "for p in stages[epoch].parameters():\n        p.requires_grad = True",
+    "stages[epoch].requires_grad_(True)",
+    "for p in list(model.children())[-3 - epoch].parameters():\n        p.requires_grad = True",
+    "getattr(model, f'layer{4 - epoch}').requires_grad_(True)",
+])
+def test_a_part_picked_at_run_time_and_unfrozen_after_the_optimizer_is_gradual_unfreezing(unfreeze):
+    # FZ301 stays silent (the filter it offers would leave the part out), and where the optimizer was
+    # built from a filter, FZ303 says the unfrozen part is never updated
+    src = UNFROZEN_LATER.format(params="model.parameters()", unfreeze=unfreeze)
+    assert _codes(src) == []
+    src = UNFROZEN_LATER.format(params="[p for p in model.parameters() if p.requires_grad]", unfreeze=unfreeze)
+    assert _codes(src) == ["FZ303"]
+
+
+@pytest.mark.parametrize("unfreeze", [
+    "x = torch.randn(3)\n    feats = [x]\n    feats[epoch].requires_grad_(True)",  # tensors, not parts
+    "for p in model.layer4.parameters():\n        p.requires_grad = False",  # not an unfreeze
+])
+def test_an_unfreeze_of_no_part_of_the_model_keeps_fz301(unfreeze):
+    src = UNFROZEN_LATER.format(params="model.parameters()", unfreeze=unfreeze)
+    assert "FZ301" in _codes(src)

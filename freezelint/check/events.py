@@ -167,6 +167,8 @@ class Flow(cst.CSTVisitor):
         self._bn_guard: list[str] = []  # names proven BatchNorm by an enclosing check
         self._tensor_guard: list[str] = []  # names proven tensors by an enclosing isinstance check
         self._tests: list[list] = []  # the enclosing `if` tests, innermost last, each [test, arm]
+        # `if "fc" in n: continue` earlier in a loop body: (loop id, test, the arm that goes on)
+        self._skips: list[tuple[int, cst.BaseExpression, int]] = []
         self._comps: list[Scope] = []  # comprehensions entered, innermost last
         self._heads: list[cst.While | None] = []  # the loop whose head (`while` test) is being visited
         self.returns: list[cst.BaseExpression | None] = []  # values of this body's `return`s
@@ -265,6 +267,7 @@ class Flow(cst.CSTVisitor):
                 self._body_loops.append(own)
                 traverse.visit(part, self)
                 self._body_loops.pop()
+        self._skips = [k for k in self._skips if k[0] != id(node)]
         self._loops.pop()
         return False
 
@@ -341,6 +344,8 @@ class Flow(cst.CSTVisitor):
         if (kinds[0] is None) == (kinds[1] is None):
             return  # neither arm jumps, or both do (nothing after the if runs)
         arm = 0 if kinds[0] else 1
+        if kinds[arm] == "continue":  # what follows in this pass runs under the other arm's test
+            self._skips.append((id(loop), node.test, 1 - arm))
         test = loop.test if isinstance(loop, cst.While) else None
         exits = not (isinstance(test, cst.Name) and test.value == "True"
                      or isinstance(test, cst.Integer) and test.value != "0")
@@ -798,6 +803,13 @@ class Flow(cst.CSTVisitor):
             for sub in named[1]:
                 self._emit(kind, named[0], node, sub=sub, **extra)
             return
+        unnamed = self._unnamed_parts(walked[0].func.value if walked is not None else obj) \
+            if kind == UNFREEZE and (walked is not None or called) else None
+        if unnamed is not None:  # gradual unfreezing of a part picked at run time (`stages[epoch]`)
+            root, subs, cut = unnamed
+            for sub in subs:
+                self._emit(kind, root, node, sub=sub, **extra, **({"cut": cut} if cut else {}))
+            return
         if target is None and (called or module_flag):
             # `model.requires_grad_(False)`, or FZ102's `model.requires_grad = False`: the object names itself
             # (a child of a children loop: a part of the model walked)
@@ -813,6 +825,49 @@ class Flow(cst.CSTVisitor):
         if broken:  # the freeze meant, which as written changes nothing: messages say so
             extra["broken"] = broken
         self._emit(kind, target, node, sub=sub, **extra)
+
+    def _unnamed_parts(self, expr: cst.BaseExpression) -> tuple[str, list[str], str | None] | None:
+        """A part of a model that the code picks at run time, as gradual unfreezing does: the model,
+        the parts it may be, and the code of the pick where that leaves the part unnamed.
+        `stages[epoch]` of `stages = [model.layer4, model.layer3]` (one name bound once): each of
+        them, as over the epochs each is; `list(model.children())[-3 - epoch]` or
+        `getattr(model, f"layer{4 - epoch}")`: some part of `model`, which not known (the pick as
+        "cut": a subset, never all of it). None where `expr` names its part as a path does
+        (`model.layer4`, `model.blocks[i]`) or is no part of a model known here."""
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "getattr" \
+                and len(expr.args) == 2 and not any(a.star or a.keyword for a in expr.args) \
+                and string_value(expr.args[1].value) is None:
+            root = root_of(expr.args[0].value)
+            return (root, [part_path(expr.args[0].value) or root], code_of(expr)) if root is not None else None
+        if not (isinstance(expr, cst.Subscript) and len(expr.slice) == 1
+                and isinstance(expr.slice[0].slice, cst.Index)):
+            return None
+        index, base = expr.slice[0].slice.value, expr.value
+        if isinstance(base, cst.Name):  # `stages[epoch]`: a list display of parts, bound once
+            owner = self._binder(base.value)
+            bound = owner.bindings.get(base.value, []) if owner is not None else []
+            node = bound[0].node if len(bound) == 1 and bound[0].how == "expr" and not bound[0].index else None
+            if not isinstance(node, (cst.List, cst.Tuple)) or not node.elements \
+                    or any(isinstance(el, cst.StarredElement) for el in node.elements):
+                return None
+            paths = [part_path(el.value) for el in node.elements]
+            roots = {root_of(el.value) for el in node.elements}
+            if None in paths or len(roots) != 1 or None in roots or "." not in "".join(paths):
+                return None
+            root = roots.pop()
+            at = int(index.value) if isinstance(index, cst.Integer) else None
+            return root, [paths[at]] if at is not None and at < len(paths) else paths, None
+        if part_path(expr) is not None or isinstance(index, (cst.Integer, cst.SimpleString)) \
+                or isinstance(index, cst.UnaryOperation) and isinstance(index.expression, cst.Integer):
+            return None  # `model.blocks[i]`, `list(model.children())[-1]`: named as written
+        inner = base.args[0].value if isinstance(base, cst.Call) and isinstance(base.func, cst.Name) \
+            and base.func.value == "list" and len(base.args) == 1 else base
+        container = inner.func.value if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) \
+            and inner.func.attr.value == "children" and not inner.args else inner
+        root, path = root_of(container), part_path(container)
+        if root is None or path is None or container is base and path == root:
+            return None  # `x[i]` of a plain name: a tensor or a list, not known to be a model's part
+        return root, [path], code_of(expr)
 
     def _kind_unknown(self, obj: cst.BaseExpression) -> bool:
         """Neither a Module (FZ102's `sets_module_flag` said no) nor a tensor can be established
@@ -860,11 +915,14 @@ class Flow(cst.CSTVisitor):
     def _picked(self, obj: cst.BaseExpression) -> tuple | None:
         """The tests on the parameter's name that a requires_grad change of `obj` (`p` of a
         `named_parameters()` loop) sits under, each as (code, arm): which subset of the loop's
-        parameters it changes (`()`: all of them). None where `obj` is no such loop's parameter."""
+        parameters it changes (`()`: all of them), an `if "fc" in n: continue` before it in the
+        loop's body included. None where `obj` is no such loop's parameter."""
         var = self._name_var(obj)
         if var is None:
             return None
-        return tuple((code_of(t), arm) for t, arm in self._tests
+        loops = {id(lp) for lp in self._body_loops if lp is not None}
+        tests = [*((t, arm) for loop, t, arm in self._skips if loop in loops), *self._tests]
+        return tuple((code_of(t), arm) for t, arm in tests
                      if any(isinstance(n, cst.Name) and n.value == var for n in walk(t)))
 
     def _name_test(self, obj: cst.BaseExpression, value: cst.BaseExpression) -> bool:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'a535133bddf10a2d92cf79127bdd6fd8'
+RULES_DIGEST = 'cd1cb4385a3e08bda706c1f2c2219cc2'
 
 GATES = {
     'FZ002': (

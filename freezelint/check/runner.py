@@ -398,23 +398,76 @@ class _Pool:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
 
+RUN_DIR_PREFIX = "freezelint-run-"
+STALE_RUN_DIR_S = 3600  # a run directory this old whose run is gone is a leftover
+
+
 def _run_dir() -> Path | None:
     """A temporary directory the run's workers share, removed at its end (Project.run_dir): each
     project file is summarised once a run, by the first worker that needs it, not once in every
     worker (a large generated file imports tens of others, and each summary costs a parse). None
-    where none can be made: each worker then summarises on its own."""
+    where none can be made: each worker then summarises on its own. It names its run (`owner`:
+    host and pid) so that a later run can remove it if this one is killed before its end."""
     import tempfile
 
+    _sweep_run_dirs(Path(tempfile.gettempdir()))
     try:
-        run_dir = Path(tempfile.mkdtemp(prefix="freezelint-run-"))
+        run_dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
     except OSError:
         return None
     try:
         (run_dir / "claims").mkdir()
+        (run_dir / "owner").write_text(f"{_host()} {os.getpid()}\n")
     except OSError:
         shutil.rmtree(run_dir, ignore_errors=True)
         return None
     return run_dir
+
+
+def _sweep_run_dirs(tmp: Path) -> None:
+    """Remove the run directories that runs killed by a signal (SIGKILL, SIGTERM) left behind: ours
+    (same user), started on this host by a process that is gone, an hour old or more. A directory
+    whose run cannot be told to be gone (no `owner`, another host, a live pid) is kept."""
+    import time
+
+    now, uid = time.time(), os.getuid() if hasattr(os, "getuid") else None
+    try:
+        entries = [e for e in os.scandir(tmp) if e.name.startswith(RUN_DIR_PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if not stat.S_ISDIR(st.st_mode) or uid is not None and st.st_uid != uid:
+                continue
+            owner = Path(entry.path, "owner")
+            if now - owner.stat().st_mtime < STALE_RUN_DIR_S:
+                continue
+            host, pid = owner.read_text().split()
+        except (OSError, ValueError):
+            continue
+        if host == _host() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _host() -> str:
+    import socket
+
+    return "".join(socket.gethostname().split()) or "-"
+
+
+def _alive(pid: int) -> bool:
+    """The process exists (another user's included); unknowable counts as alive, and so does any
+    on Windows, where `os.kill` would end it."""
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True
+    return True
 
 
 def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:

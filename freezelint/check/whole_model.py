@@ -125,7 +125,7 @@ def claims(facts: Facts, bodies: list[Flow]) -> list[Claim]:
     text = None
     out = []
     for flow in bodies:
-        if not any(e.kind == OPT_BUILD for e in flow.events):
+        if not _optimizes(flow, bodies):
             continue  # nothing trained here (what `_trained_in_train_mode` asks first)
         roots = {e.target for e in flow.events if e.kind in (FREEZE, BUILT) and "." not in e.target}
         for model in sorted(roots):
@@ -1790,7 +1790,7 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
     unknown, or never trained with an optimizer here."""
     if any(e.kind == BN_FREEZE for f in bodies for e in f.events):
         return False
-    if not any(e.kind == OPT_BUILD for e in flow.events):
+    if not _optimizes(flow, bodies):
         return False
     later = [e for e in mine if e is not freeze and after(freeze, e)]
     steps = [e for e in flow.events if e.kind == ACTIVITY and e.target == "*" and after(freeze, e)]
@@ -1818,6 +1818,22 @@ def _trained_in_train_mode(facts: Facts, bodies, flow: Flow, model: str, freeze:
         return False  # a global another function of the file puts in some mode
     runs = any(e.kind == ACTIVITY and e.target == model for e in later)
     return True if runs and steps else False
+
+
+def _optimizes(flow: Flow, bodies=(), depth: int = 1) -> bool:
+    """The body trains with an optimizer: it builds one, or it calls `backward()` and `step()`
+    (an optimizer a builder returned beside the model: `model, opt = build()`), itself or in a
+    function of this file it hands the model to (`train(model, opt)`)."""
+    if any(e.kind == OPT_BUILD for e in flow.events):
+        return True
+    called = {e.node.func.attr.value for e in flow.events if e.kind == ACTIVITY and e.target == "*"
+              and isinstance(e.node, cst.Call) and isinstance(e.node.func, cst.Attribute)}
+    if {"backward", "step"} <= called:
+        return True
+    via = {e.detail["via"] for e in flow.events if e.kind in (TRAIN, ACTIVITY) and isinstance(e.detail.get("via"), str)}
+    return depth > 0 and bool(via) and any(
+        f.scope.kind == "function" and f.scope.cls is None and f.scope.func_name in via
+        and f.scope.node is not flow.scope.node and _optimizes(f, bodies, depth - 1) for f in bodies)
 
 
 def _evaled_before_step(train: Event, evals: list[Event], steps: list[Event]) -> bool:

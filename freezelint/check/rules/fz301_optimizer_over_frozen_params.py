@@ -150,6 +150,46 @@ class OptimizerOverFrozenParams(Rule):
     bad = [
         Example(
             """
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for p in model.parameters():
+                p.requires_grad = False
+            model.fc = torch.nn.Linear(2048, 10)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for p in model.parameters():
+                p.requires_grad = False
+            model.fc = torch.nn.Linear(2048, 10)
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ301
+            """,
+        ),
+        Example(
+            """
+            import torch
+            from transformers import Wav2Vec2ForCTC
+
+            model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
+            model.freeze_feature_encoder()  # transformers sets requires_grad False on the encoder
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            from transformers import Wav2Vec2ForCTC
+
+            model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
+            model.freeze_feature_encoder()  # transformers sets requires_grad False on the encoder
+            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)  # expect: FZ301
+            """,
+        ),
+        Example(
+            """
             import pytorch_lightning as pl
             import torch
             import torch.nn as nn
@@ -193,46 +233,6 @@ class OptimizerOverFrozenParams(Rule):
                     if self.finetune_projection:
                         groups.append({"params": self.proj.parameters()})
                     return torch.optim.AdamW(groups, lr=1e-4)
-            """,
-        ),
-        Example(
-            """
-            import torch
-            from transformers import Wav2Vec2ForCTC
-
-            model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
-            model.freeze_feature_encoder()  # transformers sets requires_grad False on the encoder
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)  # expect: FZ301
-            """,
-            fixed="""
-            import torch
-            from transformers import Wav2Vec2ForCTC
-
-            model = Wav2Vec2ForCTC.from_pretrained(checkpoint)
-            model.freeze_feature_encoder()  # transformers sets requires_grad False on the encoder
-            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)  # expect: FZ301
-            """,
-        ),
-        Example(
-            """
-            import torch
-            import torchvision
-
-            model = torchvision.models.resnet50(weights=None)
-            for p in model.parameters():
-                p.requires_grad = False
-            model.fc = torch.nn.Linear(2048, 10)
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)  # expect: FZ301
-            """,
-            fixed="""
-            import torch
-            import torchvision
-
-            model = torchvision.models.resnet50(weights=None)
-            for p in model.parameters():
-                p.requires_grad = False
-            model.fc = torch.nn.Linear(2048, 10)
-            optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)  # expect: FZ301
             """,
         ),
         Example(
@@ -1050,6 +1050,27 @@ class OptimizerOverFrozenParams(Rule):
         """,
         """
         import torch
+
+        for name, p in model.named_parameters():
+            p.requires_grad = name.startswith("fc")
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        stages = [model.layer4, model.layer3]
+        for epoch in range(3):
+            if epoch < len(stages):  # gradual unfreezing of a part picked at run time
+                for p in stages[epoch].parameters():
+                    p.requires_grad = True
+            train_one_epoch(model, opt)
+
+        for name, p in net.named_parameters():
+            p.requires_grad = name.startswith("head")
+        opt2 = torch.optim.Adam(net.parameters())
+        for epoch in range(3):
+            getattr(net, f"block{4 - epoch}").requires_grad_(True)
+            for p in list(net.children())[-3 - epoch].parameters():
+                p.requires_grad = True
+        """,
+        """
+        import torch
         import torchvision
 
         def train_teachers(loader):
@@ -1374,9 +1395,13 @@ def _frozen_as_it_stands(facts: Facts, flow, freeze, opt, frozen: str) -> str:
         return f"part of `{frozen}` is frozen (in the modules `{applied}` picks)"
     picked = freeze.detail.get("picked")
     if picked:  # a loop that freezes the parameters a test on their names picks: never the whole
-        test = _one_line(picked[0][0])
+        code, arm = picked[0]
+        test = _one_line(code)
         test = test if len(test) <= 60 else test[:57] + "..."
-        return f"part of `{frozen}` is frozen (the parameters picked by `{test}`)"
+        # arm 1: the test's else (`if "fc" in n: ... else: freeze`, `p.requires_grad = "fc" in n`)
+        chosen = f"in `{test}`" if code == freeze.detail.get("cut") else \
+            f"for which `{test}` is false" if arm else f"picked by `{test}`"
+        return f"part of `{frozen}` is frozen (the parameters {chosen})"
     if not spared:
         return f"`{frozen}` is frozen"
     return f"part of `{frozen}` is frozen (all but {spared})"

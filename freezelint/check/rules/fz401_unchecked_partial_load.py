@@ -178,6 +178,22 @@ class UncheckedPartialLoad(Rule):
     bad = [
         Example(
             """
+            import torch
+
+            state = torch.load("backbone.pt")
+            model.load_state_dict(state, strict=False)  # expect: FZ401
+            model.backbone.load_state_dict(state, False)  # expect: FZ401
+            """,
+            instead="""
+            import torch
+
+            state = torch.load("backbone.pt")
+            result = model.load_state_dict(state, strict=False)
+            assert not result.unexpected_keys, result.unexpected_keys
+            """,
+        ),
+        Example(
+            """
             class Detector:
                 def check_keys(self, pretrained):
                     print(set(self.net.state_dict()) & set(pretrained))  # shown, nothing stops a load of none
@@ -245,22 +261,6 @@ class UncheckedPartialLoad(Rule):
                 csd = intersect_dicts(csd, model.state_dict(), exclude=["anchor"])  # a filter: may keep nothing
                 model.load_state_dict(csd, strict=False)  # expect: FZ401
             """
-        ),
-        Example(
-            """
-            import torch
-
-            state = torch.load("backbone.pt")
-            model.load_state_dict(state, strict=False)  # expect: FZ401
-            model.backbone.load_state_dict(state, False)  # expect: FZ401
-            """,
-            instead="""
-            import torch
-
-            state = torch.load("backbone.pt")
-            result = model.load_state_dict(state, strict=False)
-            assert not result.unexpected_keys, result.unexpected_keys
-            """,
         ),
         Example(
             """

@@ -256,6 +256,27 @@ class FilteredLoadUnchecked(Rule):
     bad = [
         Example(
             """
+            import torch
+
+            pretrained = torch.load("resnet50.pth")
+            model_dict = model.state_dict()
+            pretrained = {k: v for k, v in pretrained.items() if k in model_dict}  # expect: FZ402
+            model_dict.update(pretrained)
+            model.load_state_dict(model_dict)
+            """,
+            instead="""
+            import torch
+
+            pretrained = torch.load("resnet50.pth")
+            model_dict = model.state_dict()
+            kept = {k: v for k, v in pretrained.items() if k in model_dict}
+            assert kept, "no key of the checkpoint is a key of the model"
+            model_dict.update(kept)
+            model.load_state_dict(model_dict)
+            """,
+        ),
+        Example(
+            """
             def copy_state_dict(model, state_dict):
                 model_state_dict = model.state_dict()
                 for key in state_dict:
@@ -274,27 +295,6 @@ class FilteredLoadUnchecked(Rule):
                 if copied == 0:
                     raise ValueError("no key of the checkpoint is a key of the model")
                 model.load_state_dict(model_state_dict)
-            """,
-        ),
-        Example(
-            """
-            import torch
-
-            pretrained = torch.load("resnet50.pth")
-            model_dict = model.state_dict()
-            pretrained = {k: v for k, v in pretrained.items() if k in model_dict}  # expect: FZ402
-            model_dict.update(pretrained)
-            model.load_state_dict(model_dict)
-            """,
-            instead="""
-            import torch
-
-            pretrained = torch.load("resnet50.pth")
-            model_dict = model.state_dict()
-            kept = {k: v for k, v in pretrained.items() if k in model_dict}
-            assert kept, "no key of the checkpoint is a key of the model"
-            model_dict.update(kept)
-            model.load_state_dict(model_dict)
             """,
         ),
         Example(
