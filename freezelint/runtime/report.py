@@ -35,6 +35,21 @@ def _holders(names: list[str], modules: dict[str, "ModuleRecord"]) -> set[str]:
 _HELD = {"all": "all trainable", "some": "some trainable", "none": "no trainable"}
 
 
+def _mode_said(mode: str, sub: list[ModuleRecord]) -> str:
+    """A folded line's mode: its module's, then each class below it that ran in another
+    (`train, BatchNorm2d eval`; `BatchNorm2d 2 of 4 eval` where only some did), so that a frozen
+    BatchNorm kept in eval() shows on the line that stands for it."""
+    total: dict[str, int] = {}
+    other: dict[tuple[str, str], int] = {}
+    for x in sub[1:]:
+        if x.params or x.buffers:  # what holds nothing (activations, dropout) has no mode worth saying
+            total[x.type] = total.get(x.type, 0) + 1
+            if x.mode != mode:
+                other[(x.type, x.mode)] = other.get((x.type, x.mode), 0) + 1
+    said = [f"{t} {'' if n == total[t] else f'{n} of {total[t]} '}{m}" for (t, m), n in other.items()]
+    return ", ".join([mode, *said])
+
+
 def _held(m: ModuleRecord) -> str:
     """What the optimizers hold of a module's parameters, for its tree line: its trainable ones, and
     any frozen ones a param group holds too (`all trainable + 2 frozen`, `2 frozen` for a frozen
@@ -343,7 +358,7 @@ class AuditReport:
             # a watch's root above several models has no name or class of its own: its type names them
             title = f"[bold]{m.type}[/bold]" if not (name or shown) and m.type.startswith("(") else \
                 f"[bold]{shown or name or '(model)'}[/bold] {m.type}"
-            parts = [title, f"[{style}]{status}[/{style}]", m.mode]
+            parts = [title, f"[{style}]{status}[/{style}]", _mode_said(m.mode, collapsed) if collapsed else m.mode]
             if params:
                 parts.append(f"params changed {pch}/{params}{each}")
             if bufs:
@@ -409,7 +424,8 @@ class AuditReport:
                 by_name[c].params for c in children.get(x.name, [])))]
             if len(layers) < 4:
                 return None
-            moved = any(x.params_changed or x.buffers_changed for x in sub)
+            # the mode is said where something moved, or where the layers ran in different modes
+            moved = any(x.params_changed or x.buffers_changed for x in sub) or len({x.mode for x in layers}) > 1
             seen: dict[tuple[str, str], tuple] = {}  # (class, attribute name) -> how it reads
             groups: dict[tuple[str, str], dict[tuple, list[str]]] = {}  # (class, own) -> how it reads -> roles
             for x in layers:

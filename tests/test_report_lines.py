@@ -1,0 +1,83 @@
+"""What one line of the runtime report says: a folded subtree's modes, a finding's sentences, and
+what the optimizers hold of a module."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import freezelint  # noqa: E402
+from freezelint.runtime.report import AuditFinding, AuditReport, ModuleRecord  # noqa: E402
+
+
+def _line(text: str, start: str) -> str:
+    found = [line for line in text.splitlines() if line.lstrip("│├└─ ").startswith(start)]
+    assert len(found) == 1, text
+    return found[0]
+
+
+class Net(nn.Module):
+    """A frozen backbone of conv and BatchNorm pairs, and a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(*(m for _ in range(2) for m in (nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3))))
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.head(self.backbone(x).mean((2, 3)))
+
+
+def _watched(bn_eval: bool) -> str:
+    torch.manual_seed(0)
+    model = Net()
+    model.backbone.requires_grad_(False)
+    opt = torch.optim.SGD(model.head.parameters(), lr=0.1)
+    with freezelint.watch(steps=2, model=model) as w:
+        for _ in range(2):
+            model.train()
+            if bn_eval:
+                model.backbone.apply(lambda m: m.eval() if isinstance(m, nn.BatchNorm2d) else None)
+            else:
+                model.backbone.eval()
+            model(torch.randn(2, 3, 4, 4)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    assert w.report.ok, str(w.report)
+    return w.report.render_text()
+
+
+# ---------------------------------------------------------------- a folded subtree's modes
+def test_a_folded_subtree_says_which_layers_ran_in_another_mode():
+    line = _line(_watched(bn_eval=True), "backbone ")
+    assert " · train, BatchNorm2d eval · " in line, line
+
+
+def test_a_folded_subtree_in_one_mode_says_that_mode_alone():
+    line = _line(_watched(bn_eval=False), "backbone ")
+    assert " · eval · " in line and "BatchNorm2d" not in line, line
+
+
+def _rec(name: str, kind: str, status: str, mode: str, params: int = 1) -> ModuleRecord:
+    return ModuleRecord(name, kind, status, mode, params=params)
+
+
+def test_a_folded_subtree_names_the_share_of_a_class_in_another_mode():
+    mods = [_rec("", "Net", "frozen", "train", 4), _rec("b", "Sequential", "frozen", "train", 4),
+            *(_rec(f"b.{i}", "BatchNorm2d", "frozen", "eval" if i < 2 else "train") for i in range(4))]
+    text = AuditReport([], [], [], mods, 2, "cpu", "SGD", True).render_text()
+    assert " · train, BatchNorm2d 2 of 4 eval · " in _line(text, "b "), text
+
+
+def test_a_by_kind_line_says_each_kind_s_mode_where_they_differ_though_nothing_moved():
+    # trainable convs that did not move beside frozen BatchNorm in eval: the by-kind form, with modes
+    mods = [_rec("", "Net", "partly frozen", "train", 8), _rec("b", "Sequential", "partly frozen", "train", 8),
+            *(_rec(f"b.{i}", kind, status, mode) for i in range(4)
+              for kind, status, mode in [("Conv2d", "trainable", "train"), ("BatchNorm2d", "frozen", "eval")])]
+    for i, m in enumerate(mods[2:]):
+        m.name = f"b.{i}"
+    text = AuditReport([], [], [], mods, 2, "cpu", "SGD", True).render_text()
+    line = _line(text, "b ")
+    assert "Conv2d (4) trainable, train, unchanged" in line and "BatchNorm2d (4) frozen, eval" in line, text
