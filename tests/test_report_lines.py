@@ -81,3 +81,34 @@ def test_a_by_kind_line_says_each_kind_s_mode_where_they_differ_though_nothing_m
     text = AuditReport([], [], [], mods, 2, "cpu", "SGD", True).render_text()
     line = _line(text, "b ")
     assert "Conv2d (4) trainable, train, unchanged" in line and "BatchNorm2d (4) frozen, eval" in line, text
+
+
+# ---------------------------------------------------------------- a finding's two sentences
+def _finding(advice: str) -> AuditFinding:
+    return AuditFinding("FZ502", "bn", "its running statistics moved over 2 steps", advice)
+
+
+@pytest.mark.parametrize("advice, said", [
+    ("re-apply .eval() after every model.train()", "over 2 steps. Re-apply .eval() after every model.train()"),
+    ("call `.requires_grad_(False)`", "over 2 steps. Call `.requires_grad_(False)`"),
+])
+def test_the_advice_after_the_message_starts_with_a_capital(advice, said):
+    f = _finding(advice)
+    assert said in str(f)
+    text = AuditReport([f], [], [], [ModuleRecord("", "Net", "frozen", "train")], 2, "cpu", "SGD", True).render_text()
+    assert said in text, text
+    assert f.advice == advice  # JSON keeps the advice as written
+
+
+@pytest.mark.parametrize("advice", ["`model.eval()` after every train()", "model.train() must not follow", "e.g. this",
+                                    "requires_grad_(False) on it", "p.grad = None first"])
+def test_code_at_the_advice_s_start_stays_as_written(advice):
+    assert str(_finding(advice)).endswith(f"over 2 steps. {advice}")
+
+
+def test_a_real_finding_s_advice_reads_as_a_sentence():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 2))
+    model[0].requires_grad = False  # FZ102: a plain attribute autograd never reads
+    report = freezelint.audit(model, torch.optim.SGD(model.parameters(), lr=0.1), batch=torch.randn(4, 3))
+    f = next(f for f in report.findings if f.code == "FZ102")
+    assert f"{f.message}. Call " in str(f) and f"{f.message}. Call " in report.render_text(), str(f)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,6 +34,16 @@ def _holders(names: list[str], modules: dict[str, "ModuleRecord"]) -> set[str]:
 # The tree's words for ModuleRecord.optimizer, which counts trainable parameters only: "all" alone
 # read as every parameter of a partly frozen module
 _HELD = {"all": "all trainable", "some": "some trainable", "none": "no trainable"}
+
+
+def sentence(text: str) -> str:
+    """`text` begun as a sentence after a full stop: the message and the advice of a finding are
+    written to be joined (`message. advice`), the advice starting in lower case. A word of code
+    at its start (`model.train()`, `requires_grad_`, backticked code) stays as written."""
+    word = re.match(r"[a-z][a-z-]*", text)
+    if word is None or text[word.end():word.end() + 1] in (".", "(", "_", "["):
+        return text
+    return text[0].upper() + text[1:]
 
 
 def _mode_said(mode: str, sub: list[ModuleRecord]) -> str:
@@ -82,7 +93,7 @@ class AuditFinding:
         return codes.get(self.code).severity
 
     def __str__(self) -> str:
-        return f"{self.code} {self.name} [{self.target}]: {self.message}. {self.advice}"
+        return f"{self.code} {self.name} [{self.target}]: {self.message}. {sentence(self.advice)}"
 
 
 @dataclass
@@ -294,7 +305,7 @@ class AuditReport:
                 yield line
                 continue
             line.append(f"{f.message}. ")
-            line.append(f.advice, style="italic")
+            line.append(sentence(f.advice), style="italic")
             if ignored:
                 line.append(" (ignored)", style="dim")
             yield line
