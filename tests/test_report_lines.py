@@ -3,6 +3,8 @@ what the optimizers hold of a module."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -112,3 +114,16 @@ def test_a_real_finding_s_advice_reads_as_a_sentence():
     report = freezelint.audit(model, torch.optim.SGD(model.parameters(), lr=0.1), batch=torch.randn(4, 3))
     f = next(f for f in report.findings if f.code == "FZ102")
     assert f"{f.message}. Call " in str(f) and f"{f.message}. Call " in report.render_text(), str(f)
+
+
+# ---------------------------------------------------------------- who finds a code
+def test_found_by_names_the_watch_where_it_reports_the_code(cli, tmp_path):
+
+    rows = {r["code"]: r["found_by"] for r in json.loads(cli(tmp_path, "rules", "--json").out)}
+    assert rows["FZ502"] == rows["FZ506"] == "audit+run"
+    assert rows["FZ201"] == "check+audit+run"
+    assert rows["FZ304"] == "check+run"  # only the training code's own loop shows its schedulers' lr
+    assert rows["FZ104"] == "check"  # near-miss: a static code alone
+    page = cli(tmp_path, "rule", "FZ506").out
+    assert "Found by: `freezelint.audit()` and `freezelint run` / `freezelint.watch()`." in page, page
+    assert "Found by: `freezelint check`." in cli(tmp_path, "rule", "FZ104").out

@@ -153,6 +153,22 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
     },
 }
 
+# Who reports the runtime codes, for "found by": `audit()` (and `freezelint audit`) runs steps of
+# its own on what a factory built; the watch (`freezelint run`, `watch()`) judges the training
+# code's own steps. Both report every runtime code but these, which only the training code's own
+# loop can show (the lr its schedulers set over its steps).
+WATCH_ONLY = frozenset({"FZ304"})
+FINDERS = {"check": "`freezelint check`", "audit": "`freezelint.audit()`",
+           "run": "`freezelint run` / `freezelint.watch()`"}
+
+
+def runtime_finders(code: str) -> list[str]:
+    """Which of "audit" and "run" (the watch) report `code`: [] for a static-only code."""
+    if code not in RUNTIME_DOCS and code not in ALSO_AT_RUNTIME:
+        return []
+    return ["run"] if code in WATCH_ONLY else ["audit", "run"]
+
+
 # Static codes the audit also reports from live objects: how it sees them.
 ALSO_AT_RUNTIME: dict[str, str] = {
     "FZ101": "`'requires_grad_' in obj.__dict__` on a module or parameter: the method was overwritten.",
