@@ -704,7 +704,9 @@ def _add_run(sub) -> None:
                         "as watch(model=...), when the loop calls a method of the model rather than its forward "
                         "and the model is not found by itself")
     r.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as `python -m MODULE`")
-    r.add_argument("--verbose", "-v", action="store_true", help="the script's traceback when it fails")
+    r.add_argument("--verbose", "-v", action="store_true",
+                   help="show more: every module of the tree and every name of grouped findings (as audit "
+                        "--verbose), and the script's traceback where it fails")
     r.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the training script; what follows is its own")
 
 

@@ -127,3 +127,36 @@ def test_found_by_names_the_watch_where_it_reports_the_code(cli, tmp_path):
     page = cli(tmp_path, "rule", "FZ506").out
     assert "Found by: `freezelint.audit()` and `freezelint run` / `freezelint.watch()`." in page, page
     assert "Found by: `freezelint check`." in cli(tmp_path, "rule", "FZ104").out
+
+
+# ---------------------------------------------------------------- run --verbose
+_RUN = """
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+model[0].requires_grad_(False)
+opt = torch.optim.SGD(model[2].parameters(), lr=0.1)
+for i in range(3):
+    model(torch.randn(5, 4)).pow(2).mean().backward()
+    opt.step()
+    opt.zero_grad()
+    if {fail}:
+        raise ValueError("bad batch")
+"""
+
+
+def test_run_verbose_shows_the_full_tree_as_audit_verbose_does(cli, tmp_path):
+    (tmp_path / "train.py").write_text(_RUN.replace("{fail}", "False"))
+    plain = cli(tmp_path, "run", "train.py")
+    assert plain.code == 0 and "1 ReLU" not in plain.out, plain.out  # near-miss: what holds nothing is left out
+    verbose = cli(tmp_path, "run", "--verbose", "train.py")
+    assert verbose.code == 0 and "1 ReLU" in verbose.out, verbose.out
+    assert json.loads(cli(tmp_path, "run", "-v", "--format", "json", "train.py").out)["ok"]
+
+
+def test_run_verbose_still_shows_the_script_s_traceback_where_it_failed(cli, tmp_path):
+    (tmp_path / "train.py").write_text(_RUN.replace("{fail}", "i == 0"))
+    r = cli(tmp_path, "run", "--steps", "3", "-v", "train.py")
+    assert r.code == 2 and "Traceback" in r.err and "ValueError: bad batch" in r.err, r.err

@@ -61,7 +61,7 @@ class RunOptions:
     expect_frozen: list[str] = field(default_factory=list)
     expect_trainable: list[str] = field(default_factory=list)
     model: str | None = None  # --model NAME: the variable (dotted attributes allowed) that holds the model
-    verbose: bool = False  # the script's traceback too, when it fails
+    verbose: bool = False  # the full tree and every name of grouped findings; the script's traceback where it fails
     select: list[str] | None = None  # --select: replaces the config's selection
     ignore: list[str] = field(default_factory=list)  # --ignore
     config: str | None = None  # --config: the pyproject.toml to read instead of the nearest
@@ -93,6 +93,8 @@ def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None
     before it is known, and do not say it); `error`: why a later window failed (the document is
     then not ok, as the exit code 2 says)."""
     _accept([report, *(later or ())], accepted)
+    for r in [report, *(later or ())]:
+        r.verbose = opts.verbose  # every module of the tree and every name, as `audit --verbose` shows them
     if _rank() != 0:
         return
     if opts.fmt == "json":
