@@ -160,3 +160,25 @@ def test_run_verbose_still_shows_the_script_s_traceback_where_it_failed(cli, tmp
     (tmp_path / "train.py").write_text(_RUN.replace("{fail}", "i == 0"))
     r = cli(tmp_path, "run", "--steps", "3", "-v", "train.py")
     assert r.code == 2 and "Traceback" in r.err and "ValueError: bad batch" in r.err, r.err
+
+
+# ---------------------------------------------------------------- what the optimizers hold, in the tree
+def test_the_tree_counts_the_trainable_params_the_optimizer_holds():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 2))
+    report = freezelint.audit(model, torch.optim.SGD([model[1].weight], lr=0.1), batch=torch.randn(4, 3))
+    text = report.render_text()
+    assert _line(text, "0 ").endswith("none of its 2 trainable params in the optimizer · ◀"), text
+    assert _line(text, "1 ").endswith("1 of 2 trainable params in the optimizer"), text
+    assert _line(text, "(model) ").endswith("1 of 4 trainable params in the optimizer"), text
+    assert "optimizer: " not in text  # the words that did not say of what
+    m0 = next(m for m in report.to_dict()["modules"] if m["name"] == "0")
+    assert (m0["trainable"], m0["trainable_held"], m0["optimizer"]) == (2, 0, "none")
+
+
+def test_the_tree_says_an_optimizer_where_there_are_several():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 2))
+    opts = {"a": torch.optim.SGD(model[0].parameters(), lr=0.1), "b": torch.optim.SGD(model[1].parameters(), lr=0.1)}
+    text = freezelint.audit(model, opts, batch=torch.randn(4, 3)).render_text()
+    assert _line(text, "(model) ").endswith("all 4 trainable params in an optimizer"), text

@@ -30,12 +30,6 @@ def _holders(names: list[str], modules: dict[str, "ModuleRecord"]) -> set[str]:
     return {max(common, key=len)} if common else set()
 
 
-
-# The tree's words for ModuleRecord.optimizer, which counts trainable parameters only: "all" alone
-# read as every parameter of a partly frozen module
-_HELD = {"all": "all trainable", "some": "some trainable", "none": "no trainable"}
-
-
 def sentence(text: str) -> str:
     """`text` begun as a sentence after a full stop: the message and the advice of a finding are
     written to be joined (`message. advice`), the advice starting in lower case. A word of code
@@ -61,14 +55,23 @@ def _mode_said(mode: str, sub: list[ModuleRecord]) -> str:
     return ", ".join([mode, *said])
 
 
-def _held(m: ModuleRecord) -> str:
-    """What the optimizers hold of a module's parameters, for its tree line: its trainable ones, and
-    any frozen ones a param group holds too (`all trainable + 2 frozen`, `2 frozen` for a frozen
-    part); "" where there is nothing to say."""
-    trainable = _HELD.get(m.optimizer, m.optimizer) if m.optimizer != "-" else ""
-    if not m.frozen_held:
-        return trainable
-    return f"{trainable} + {m.frozen_held} frozen" if trainable else f"{m.frozen_held} frozen"
+def _held(m: ModuleRecord, several: bool = False) -> str:
+    """What the optimizers hold of a module's parameters, for its tree line, counted among its
+    trainable ones (`all 16 trainable params in the optimizer`, `none of its 16 trainable params
+    in the optimizer`), with any frozen ones a param group holds too (`+ 2 frozen`); "" where there
+    is nothing to say. `several`: the report has several optimizers (`in an optimizer`)."""
+    opt = "an optimizer" if several else "the optimizer"
+    n, frozen = m.trainable, m.frozen_held
+    if m.optimizer == "-":
+        return f"{frozen} frozen param{'s' if frozen != 1 else ''} in {opt}" if frozen else ""
+    count = f"{n} " if n else ""  # a record made without its counts: the words alone
+    if m.optimizer == "none":
+        counted = f"its trainable param not in {opt}" if n == 1 else f"none of its {count}trainable params in {opt}"
+        return f"{counted}, but {frozen} frozen" if frozen else counted
+    counted = ("its trainable param" if n == 1 else f"all {count}trainable params") if m.optimizer == "all" else \
+        f"{m.trainable_held} of {n} trainable params" if n else "some trainable params"
+    return f"{counted}{f' + {frozen} frozen' if frozen else ''} in {opt}"
+
 
 @dataclass
 class AuditFinding:
@@ -149,6 +152,8 @@ class ModuleRecord:
     # its own parameters recorded under another name (tied weights, judged once): name here -> that name
     tied: dict[str, str] = field(default_factory=dict)
     frozen_held: int = 0  # its frozen parameters that an optimizer's param group holds all the same
+    trainable: int = 0  # its trainable parameters (below it too, as `params`)
+    trainable_held: int = 0  # of those, the ones an optimizer's param group holds
 
 
 def _ties(tied: dict[str, str]) -> str:
@@ -374,9 +379,9 @@ class AuditReport:
                 parts.append(f"params changed {pch}/{params}{each}")
             if bufs:
                 parts.append(f"buffers changed {bch}/{bufs}{each}")
-            held = _held(m)
+            held = _held(m, several)
             if held:
-                parts.append(f"optimizer: {held}")
+                parts.append(held)
             if m.tied:
                 parts.append(_ties(m.tied))
             if collapsed and len(collapsed) > 1:
@@ -390,8 +395,12 @@ class AuditReport:
                 parts.append("[bold red]◀[/bold red]")
             return " · ".join(parts)
 
+        several = any(p.optimizer is not None for p in self.params)  # each record names its optimizer
+
         def signature(m: ModuleRecord) -> tuple:
-            return (m.status if m.status != "no params" else None, m.mode, _held(m) or None)
+            # what the optimizers hold, as its line words it less the counts, which differ by size
+            held = None if m.optimizer == "-" and not m.frozen_held else (m.optimizer, m.frozen_held)
+            return (m.status if m.status != "no params" else None, m.mode, held)
 
         shapes: dict[str, tuple] = {}
 

@@ -795,7 +795,7 @@ def _module_record(name: str, m: nn.Module, training: bool, total: int, changed:
         status = "partly frozen"
     optimizer = "-" if not trainable else ("all" if in_opt == trainable else "none" if not in_opt else "some")
     return ModuleRecord(name, class_name(m), status, "train" if training else "eval", total, changed, nbuf,
-                        bchanged, optimizer, frozen_held=frozen_held)
+                        bchanged, optimizer, frozen_held=frozen_held, trainable=trainable, trainable_held=in_opt)
 
 
 def _counted_records(modules: list[tuple[str, nn.Module]], params: dict[int, ParamRecord],

@@ -1524,7 +1524,7 @@ def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
     modes = {n: m.training for n, m in named_modules}
     mrecords = _module_records(named_modules, {id(p): r for (_, p), r in zip(named, precords)}, [], modes)
     if not known:  # which parameters an optimizer holds is unknown: claim nothing
-        mrecords = [replace(m, optimizer="-", frozen_held=0) for m in mrecords]
+        mrecords = [replace(m, optimizer="-", frozen_held=0, trainable_held=0) for m in mrecords]
     outcome = "the watch stopped the script at the forward before that backward"
     found = [fz507(ns, frozen_on, trainable_on, 2, outcome) for ns, frozen_on, trainable_on in mixed]
     device = str(named[0][1].device) if named else "cpu"
