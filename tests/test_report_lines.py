@@ -182,3 +182,34 @@ def test_the_tree_says_an_optimizer_where_there_are_several():
     opts = {"a": torch.optim.SGD(model[0].parameters(), lr=0.1), "b": torch.optim.SGD(model[1].parameters(), lr=0.1)}
     text = freezelint.audit(model, opts, batch=torch.randn(4, 3)).render_text()
     assert _line(text, "(model) ").endswith("all 4 trainable params in an optimizer"), text
+
+
+# ---------------------------------------------------------------- expectations in the script's own names
+_FEAT = """
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+backbone = nn.Sequential(nn.Linear(4, 8), nn.ReLU())
+backbone.requires_grad_(False)
+head = nn.Linear(8, 2)
+model = nn.Sequential(backbone, head)
+opt = torch.optim.AdamW(head.parameters(), lr=1e-3)
+for _ in range(3):
+    loss = model(torch.randn(2, 4)).sum()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_run_judges_a_pattern_in_the_script_s_own_name_for_a_module(cli, tmp_path):
+    (tmp_path / "feat.py").write_text(_FEAT)
+    ok = cli(tmp_path, "run", "--expect-frozen", "backbone", "--expect-trainable", "head", "feat.py")
+    assert ok.code == 0, ok.out
+    assert "note: expect_frozen `backbone` was judged on `0`: `backbone` is the training code's name for the " \
+           "model's module 0" in ok.out, ok.out
+    wrong = cli(tmp_path, "run", "--expect-trainable", "backbone", "feat.py")  # judged there, and it is frozen
+    assert wrong.code == 1 and "FZ506 expectation-failed [backbone] expected to train, but 0.0.weight" in wrong.out, wrong.out
+    unknown = cli(tmp_path, "run", "--expect-frozen", "encoder", "feat.py")  # no name of the script's: FZ506 stays
+    assert unknown.code == 1 and "FZ506 expectation-failed [encoder]" in unknown.out, unknown.out

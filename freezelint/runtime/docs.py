@@ -110,7 +110,10 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
         "fix": ("Patterns are parameter names, module prefixes (`backbone` covers `backbone.*`) or fnmatch globs. "
                 "A pattern that names only modules without parameters (a FrozenBatchNorm2d `bn`, by name or as "
                 "`bn*`) holds `expect_frozen` where none of their buffers changed, and fails naming those that did; "
-                "for `expect_trainable` it is reported as naming a module that holds no parameters."),
+                "for `expect_trainable` it is reported as naming a module that holds no parameters. A pattern that "
+                "starts with the training code's own variable for one of the model's modules (`backbone`, where "
+                "`backbone = model[0]`) is judged on that module, with a note; it stays FZ506 where that name holds "
+                "several of the model's modules."),
     },
     "FZ507": {
         "observes": "Inside a distributed job: a parameter that requires grad on some ranks and is frozen on others.",
