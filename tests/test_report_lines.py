@@ -213,3 +213,32 @@ def test_run_judges_a_pattern_in_the_script_s_own_name_for_a_module(cli, tmp_pat
     assert wrong.code == 1 and "FZ506 expectation-failed [backbone] expected to train, but 0.0.weight" in wrong.out, wrong.out
     unknown = cli(tmp_path, "run", "--expect-frozen", "encoder", "feat.py")  # no name of the script's: FZ506 stays
     assert unknown.code == 1 and "FZ506 expectation-failed [encoder]" in unknown.out, unknown.out
+
+
+# ---------------------------------------------------------------- audit's selection, as run's
+_FACTORY = """
+import torch
+import torch.nn as nn
+
+
+def make():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 2))
+    return model, torch.optim.SGD(model[1].parameters(), lr=0.1), torch.randn(4, 3)
+"""
+
+
+def test_audit_takes_select_and_config_as_run_does(cli, tmp_path):
+    (tmp_path / "f.py").write_text(_FACTORY)
+    plain = cli(tmp_path, "audit", "f.py:make")
+    assert plain.code == 1 and "FZ503" in plain.out, plain.out  # near-miss: no config, no selection
+    selected = cli(tmp_path, "audit", "--select", "FZ501,FZ502", "f.py:make")
+    assert selected.code == 0 and "(1 ignored)" in selected.out and "FZ503" in selected.out, selected.out
+    (tmp_path / "other.toml").write_text('[tool.freezelint]\nignore = ["FZ503"]\n')
+    assert cli(tmp_path, "audit", "--config", "other.toml", "f.py:make").code == 0
+    (tmp_path / "pyproject.toml").write_text('[tool.freezelint]\nignore = ["FZ503"]\n')
+    found = cli(tmp_path, "audit", "--format", "json", "f.py:make")  # the nearest config, as for run
+    doc = json.loads(found.out)
+    assert found.code == 0 and doc["ok"] and "FZ503" in doc["ignore"], found.out
+    bad = cli(tmp_path, "audit", "--select", "FZ9", "f.py:make")
+    assert bad.code == 2 and "--select" in bad.err and "FZ9" in bad.err, bad.err

@@ -153,14 +153,20 @@ def _document(report: Any, later: list[Any] | None) -> dict[str, Any]:
 
 
 def _accepted(opts: RunOptions, script: str | None) -> list[str]:
-    """The runtime codes that the config and --select/--ignore leave out (ConfigError on a bad
-    config or an unknown code). The config is found as `check` finds it, from the script's folder
-    (from the cwd for -m)."""
+    """The runtime codes that the config and --select/--ignore leave out, the config found from
+    the script's folder (from the cwd for -m)."""
+    start = Path(script).parent if script and not opts.module else Path.cwd()
+    return accepted_codes(opts.select, opts.ignore, opts.config, start)
+
+
+def accepted_codes(select: list[str] | None, ignore: list[str], config_file: str | None, start: Path) -> list[str]:
+    """The runtime codes that the config and --select/--ignore leave out, for `run` and `audit`
+    alike (ConfigError on a bad config or an unknown code). The config is `config_file`, else found
+    as `check` finds it, from `start`."""
     from freezelint import codes, config
 
-    start = Path(script).parent if script and not opts.module else Path.cwd()
-    cfg = config.load(Path(opts.config) if opts.config else None, cwd=start)
-    cfg = config.merge_cli(cfg, select=opts.select, ignore=opts.ignore)
+    cfg = config.load(Path(config_file) if config_file else None, cwd=start)
+    cfg = config.merge_cli(cfg, select=select, ignore=ignore)
     chosen = cfg.chosen()
     # A config's selection written for `check` names static codes only; it does not switch off
     # what only a run can find (FZ5xx) unless its select or extend-select names one of those codes,
