@@ -218,14 +218,14 @@ def _script_modules(head: str, named_modules: list[tuple[str, nn.Module]]) -> li
 
 
 def by_script_name(f: AuditFinding, named_modules: list[tuple[str, nn.Module]], params: list[str],
-                   judge: Callable[[str, str], list[AuditFinding]]) -> tuple[list[AuditFinding], str | None]:
+                   judge: Callable[[list[str], list[str]], list[AuditFinding]]
+                   ) -> tuple[list[AuditFinding], str | None]:
     """FZ506 on a pattern that matched nothing and starts with the training code's own name for one
     of the model's modules (`backbone`, where `backbone = model[0]`): the pattern is judged on that
-    module (`judge(option, pattern)`: the findings of that one expectation, `option` "expect_frozen"
-    or "expect_trainable"), with a note saying which module it judged, and the findings name the
-    pattern as written. FZ506 stays where the name holds several of the model's modules, or where
-    the pattern on that module names nothing either, saying so; ([f], None) where the name is none
-    of the training code's."""
+    module (`judge(expect_frozen, expect_trainable)`: the findings of those expectations), with a
+    note saying which module it judged, and the findings name the pattern as written. FZ506 stays
+    where the name holds several of the model's modules, or where the pattern on that module names
+    nothing either, saying so; ([f], None) where the name is none of the training code's."""
     head, _, rest = f.target.partition(".")
     names = _script_modules(head, named_modules) if head.isidentifier() else []
     if not names:
@@ -240,7 +240,9 @@ def by_script_name(f: AuditFinding, named_modules: list[tuple[str, nn.Module]], 
     known = [*(n for n, _ in named_modules if n), *params]
     which = f"`{head}` is the training code's name for " + (f"the model's module {name}" if name else "the model")
     if any(matches(pattern, n) for n in known):
-        judged = [replace(g, target=f.target) if g.target == pattern else g for g in judge(option, pattern)]
+        frozen = option == "expect_frozen"
+        judged = [replace(g, target=f.target) if g.target == pattern else g
+                  for g in judge([pattern] if frozen else [], [] if frozen else [pattern])]
         return judged, f"{option} `{f.target}` was judged on `{pattern}`: {which}"
     near = nearest(pattern, known)
     return [replace(f, message=f"{option} pattern matched no parameter; {which}, and `{pattern}` names nothing either"

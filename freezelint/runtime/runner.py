@@ -642,6 +642,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
             found += _orphaned(opts, outside, graded_outside, param_ids, precords, named_modules)
         ties = {r.name: [names.display(a) for a in tied[id(p)] if names.display(a) != r.name]
                 for r, (_, p) in zip(precords, named) if id(p) in tied}
+
         def expectations(frozen: list[str], trainable: list[str]) -> list[F.AuditFinding]:
             return F.expectation_findings(precords, frozen, trainable, [n for n, _ in named_modules], brecords,
                                           among=len(opts), tied=ties, norms=F.norm_layers(named_modules))
@@ -651,8 +652,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
             if "pattern matched no parameter" not in f.message:
                 found.append(f)
                 continue
-            judged, note = by_script_name(f, named_modules, [r.name for r in precords], lambda option, pattern:
-                                          expectations(*(([pattern], []) if option == "expect_frozen" else ([], [pattern]))))
+            judged, note = by_script_name(f, named_modules, [r.name for r in precords], expectations)
             found += judged
             renamed += [note] if note else []
     if fastai:

@@ -1266,8 +1266,7 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
             if "pattern matched no parameter" not in f.message:
                 found.append(f)
                 continue
-            judged, note = by_script_name(f, named_modules, [r.name for r in precords], lambda option, pattern:
-                                          expectations(*(([pattern], []) if option == "expect_frozen" else ([], [pattern]))))
+            judged, note = by_script_name(f, named_modules, [r.name for r in precords], expectations)
             found += judged
             notes = notes + ([note] if note else [])
     if w.drifted and not only_beside:
