@@ -112,7 +112,10 @@ def _add_rules(sub) -> None:
 
 def _add_audit(sub) -> None:
     a = sub.add_parser("audit", help="run the runtime audit on a model factory: path/to/file.py:factory",
-                       epilog="Under torchrun, a factory that returns a DistributedDataParallel model is audited on "
+                       epilog="Codes follow the select/ignore/extend-select of [tool.freezelint] in the nearest "
+                              "pyproject.toml above the factory's file and --select/--ignore, as for run; codes left "
+                              "out are listed as ignored and do not count. "
+                              "Under torchrun, a factory that returns a DistributedDataParallel model is audited on "
                               "every rank; rank 0 prints the shared report and every rank exits with the same code.")
     from freezelint.runtime.cli import add_arguments
 
@@ -641,7 +644,8 @@ def cmd_audit(args) -> int:
         return _fail(gone, args.format, args.output_file)
     return run_audit_cli(args.target, steps=args.steps, fmt=args.format, set_to_none=not args.no_set_to_none,
                          ignore=args.ignore, strict=args.strict, verbose=args.verbose, output_file=args.output_file,
-                         expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable)
+                         expect_frozen=args.expect_frozen, expect_trainable=args.expect_trainable,
+                         select=args.select, config=args.config)
 
 
 def _add_server(sub) -> None:
@@ -704,7 +708,9 @@ def _add_run(sub) -> None:
                         "as watch(model=...), when the loop calls a method of the model rather than its forward "
                         "and the model is not found by itself")
     r.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as `python -m MODULE`")
-    r.add_argument("--verbose", "-v", action="store_true", help="the script's traceback when it fails")
+    r.add_argument("--verbose", "-v", action="store_true",
+                   help="show more: every module of the tree and every name of grouped findings (as audit "
+                        "--verbose), and the script's traceback where it fails")
     r.add_argument("script", nargs="?", metavar="SCRIPT.py", help="the training script; what follows is its own")
 
 

@@ -39,7 +39,7 @@ class Code:
     severity: str
     fix: str | None  # SAFE, UNSAFE or None
     static: bool  # found by `freezelint check`
-    runtime: bool  # found by `audit()`
+    runtime: bool  # found by `audit()` or the watch (`freezelint run`, `watch()`): freezelint.runtime.docs
 
     @property
     def url(self) -> str | None:

@@ -73,7 +73,7 @@ def test_a_head_with_a_copy_of_the_embedding_is_not_tied():
     assert "tied" not in report.render_text()
     assert not any(m.tied for m in report.modules)
     assert _line(report.render_text(), "lm_head ").endswith("trainable · train · params changed 1/1 · "
-                                                            "optimizer: all trainable")
+                                                            "its trainable param in the optimizer")
 
 
 def test_gpt2_lm_head_is_tied_to_wte_in_audit_and_watch():
@@ -182,7 +182,7 @@ def test_a_module_shared_under_a_second_name_counts_in_its_second_parent_and_say
     assert report.ok, str(report)  # the pattern names the frozen embedding by its second name
     # the frozen embedding is part of dec too: dec is partly frozen, not "trainable 2/2"
     assert _line(report.render_text(), "dec ").endswith(
-        "dec Module · partly frozen · train · params changed 2/3 · optimizer: all trainable · "
+        "dec Module · partly frozen · train · params changed 2/3 · all 2 trainable params in the optimizer · "
         "emb.weight tied to enc.0.weight"), str(report)
     assert {m.name: m.tied for m in report.modules if m.tied} == {"dec": {"emb.weight": "enc.0.weight"}}
 
@@ -252,11 +252,11 @@ def test_a_folded_line_counts_the_modules_json_lists_under_it_and_runs_count_eac
         "bert.encoder.layer.0-1 (x2) BertLayer · frozen · train · params changed 0/16 each · "
         "17 submodules each, all frozen"), text
     assert _line(text, "bert.encoder.layer.2-3 ").endswith(
-        "params changed 16/16 each · optimizer: all trainable · 17 submodules each, all trainable"), text
+        "params changed 16/16 each · all 16 trainable params in the optimizer · 17 submodules each, all trainable"), text
     assert "alike" not in text
     # a line that stands for one module alone says nothing of submodules, nor "each"
     assert _line(text, "classifier ").endswith("classifier Linear · trainable · train · params changed 2/2 · "
-                                               "optimizer: all trainable"), text
+                                               "all 2 trainable params in the optimizer"), text
 
 
 def test_a_folded_subtree_of_buffers_only_says_it_holds_no_parameters():
@@ -291,8 +291,8 @@ def test_a_subtree_alike_kind_by_kind_is_one_line_and_verbose_spells_it_out():
             opt.zero_grad()
     text = w.report.render_text()
     assert w.report.ok and len(text.splitlines()) <= 10, text
-    assert ("layer3 Sequential · partly frozen · train · params changed 19/57 · buffers changed 0/57 · optimizer: "
-            "all trainable · 38 layers alike by kind: Conv2d (19) trainable, train; BatchNorm2d (19) frozen, eval") in text
+    assert ("layer3 Sequential · partly frozen · train · params changed 19/57 · buffers changed 0/57 · all 19 "
+            "trainable params in the optimizer · 38 layers alike by kind: Conv2d (19) trainable, train; BatchNorm2d (19) frozen, eval") in text
     w.report.verbose = True
     assert len(w.report.render_text().splitlines()) > 150
 
@@ -417,5 +417,5 @@ def test_a_line_alike_by_kind_names_the_modules_that_hold_trained_parameters_dir
     text = w.report.render_text()
     assert w.report.ok, text
     assert _line(text, "0-1 (x2) ").endswith(
-        "params changed 4/10 each · optimizer: all trainable · 5 layers alike by kind: LayerNorm (1) frozen, train; "
+        "params changed 4/10 each · all 4 trainable params in the optimizer · 5 layers alike by kind: LayerNorm (1) frozen, train; "
         "_LoRALinear (2, own A, B) trainable, train; Linear (2) frozen, train"), text

@@ -191,7 +191,7 @@ def test_merge_and_unload_inside_the_window_is_fz302_naming_the_merge(cli, tmp_p
     assert "the merge wrote the adapters' update into base_model.model.fc1.weight, base_model.model.fc2.weight " \
         "(frozen): that is why they changed in the window, not a step" in line, line
     assert "only base_model.model.head.weight, base_model.model.head.bias are in the model" in line, line
-    assert "merge once training is over" in line and "FZ501" not in res.out, res.out
+    assert "Merge once training is over" in line and "FZ501" not in res.out, res.out
 
 
 def test_unload_is_fz302_too_and_merging_after_training_is_clean(cli, tmp_path, merge_script):

@@ -110,9 +110,9 @@ def test_the_tree_says_which_frozen_parameters_an_optimizer_holds():
             opt.zero_grad()
     lines = w.report.render_text().splitlines()
     root = next(line for line in lines if line.startswith("(model)"))
-    assert root.endswith("optimizer: all trainable + 2 frozen"), root
+    assert root.endswith("all 2 trainable params + 2 frozen in the optimizer"), root
     frozen = next(line for line in lines if " 0 Linear" in line)
-    assert "frozen" in frozen and frozen.endswith("optimizer: 2 frozen"), frozen
+    assert "frozen" in frozen and frozen.endswith("2 frozen params in the optimizer"), frozen
     assert [m.frozen_held for m in w.report.modules if m.name in ("", "0", "2")] == [2, 2, 0]
 
 
@@ -127,8 +127,8 @@ def test_the_tree_of_an_optimizer_over_trainable_parameters_only_is_unchanged():
             opt.step()
             opt.zero_grad()
     lines = w.report.render_text().splitlines()
-    assert lines[1].endswith("optimizer: all trainable"), lines
-    assert not any("frozen" in line.partition("optimizer:")[2] for line in lines), lines
+    assert lines[1].endswith("all 2 trainable params in the optimizer"), lines
+    assert not any("frozen" in line.rpartition(" · ")[2] for line in lines), lines
     assert all(m.frozen_held == 0 for m in w.report.modules)
 
 

@@ -245,32 +245,50 @@ def _unmatched(report) -> dict[str, str]:
     return {f.target: f.message for f in report.findings if f.code == "FZ506"}
 
 
-def test_a_pattern_that_is_the_scripts_name_for_a_submodule_is_told_the_models_name():
+def test_a_pattern_that_is_the_scripts_name_for_a_submodule_is_judged_on_that_module():
     model, backbone, opt = _backbone_and_head()
     with freezelint.watch(expect_frozen=["backbone", "backbone.1", "backbone.2"]) as w:
         _train(model, opt, torch.randn(3, 4))
     assert backbone is model[0]
+    # `backbone` and `backbone.1` are judged on 0 and 0.1 (frozen: no finding), each with a note
     assert _unmatched(w.report) == {
-        "backbone": "expect_frozen pattern matched no parameter; `backbone` is the training code's name for the "
-                    "model's module 0: write `0`",
-        "backbone.1": "expect_frozen pattern matched no parameter; `backbone` is the training code's name for the "
-                      "model's module 0: write `0.1`",
         "backbone.2": "expect_frozen pattern matched no parameter; `backbone` is the training code's name for the "
                       "model's module 0, and `0.2` names nothing either; nearest names: 0.1, 0.0, 0"}, \
         w.report.render_text()
+    assert [n for n in w.report.notes if "judged on" in n] == [
+        "expect_frozen `backbone` was judged on `0`: `backbone` is the training code's name for the model's module 0",
+        "expect_frozen `backbone.1` was judged on `0.1`: `backbone` is the training code's name for the model's "
+        "module 0"], w.report.notes
 
 
-def test_audit_tells_the_models_name_for_the_tests_own_name_of_a_submodule():
+def test_audit_judges_the_tests_own_name_of_a_submodule_on_that_module():
     # the test that calls audit() names the part `backbone`; the model names it `0`
     model, backbone, opt = _backbone_and_head()
-    report = freezelint.audit(model, opt, batch=torch.randn(3, 4), expect_frozen=["backbone", "backbone.2"])
+    report = freezelint.audit(model, opt, batch=torch.randn(3, 4), expect_frozen=["backbone", "backbone.2"],
+                              expect_trainable=["backbone.0"])
+    assert backbone is model[0]
+    found = _unmatched(report)
+    assert found["backbone.2"] == ("expect_frozen pattern matched no parameter; `backbone` is the training code's "
+                                   "name for the model's module 0, and `0.2` names nothing either; nearest names: "
+                                   "0.1, 0.0, 0"), report.render_text()
+    # judged on 0.0, which is frozen: the expectation fails there, named as written
+    assert set(found) == {"backbone.2", "backbone.0"} and "0.0.weight" in found["backbone.0"], report.render_text()
+    assert "expect_trainable `backbone.0` was judged on `0.0`" in report.render_text()
+
+
+def test_a_name_the_training_code_gives_several_of_the_model_s_modules_stays_unmatched():
+    model, backbone, opt = _backbone_and_head()
+
+    def inner():
+        backbone = model[1]  # noqa: F841 — the same name for another module, in the frame that calls audit()
+        return freezelint.audit(model, opt, batch=torch.randn(3, 4), expect_frozen=["backbone"])
+
+    report = inner()
     assert backbone is model[0]
     assert _unmatched(report) == {
-        "backbone": "expect_frozen pattern matched no parameter; `backbone` is the training code's name for the "
-                    "model's module 0: write `0`",
-        "backbone.2": "expect_frozen pattern matched no parameter; `backbone` is the training code's name for the "
-                      "model's module 0, and `0.2` names nothing either; nearest names: 0.1, 0.0, 0"}, \
-        report.render_text()
+        "backbone": "expect_frozen pattern matched no parameter; `backbone` is the training code's name for several "
+                    "of the model's modules (`1`, `0`): write the name of the one meant"}, report.render_text()
+    assert not any("judged on" in n for n in report.notes)
 
 
 def test_a_name_the_calling_code_gives_nothing_in_the_model_gets_no_such_hint():

@@ -26,16 +26,20 @@ def documented_codes() -> list[str]:
 
 
 def where(code: str) -> str:
-    """Which half reports the code: "check", "audit", "check+audit" or "planned"."""
-    from freezelint.runtime.docs import ALSO_AT_RUNTIME, RUNTIME_DOCS
+    """What reports the code: "check", "audit" (`audit()`), "run" (the watch: `freezelint run`,
+    `watch()`) joined by "+" (`check+audit+run`), or "planned"."""
+    from freezelint.runtime.docs import runtime_finders
     from freezelint.check.rules import BY_CODE
 
-    places = []
-    if code in BY_CODE:
-        places.append("check")
-    if code in RUNTIME_DOCS or code in ALSO_AT_RUNTIME:
-        places.append("audit")
-    return "+".join(places) or "planned"
+    return "+".join([*(["check"] if code in BY_CODE else []), *runtime_finders(code)]) or "planned"
+
+
+def found_by(code: str) -> str:
+    """`where` in words, for a rule's page: "`freezelint check`, `freezelint.audit()` and ..."."""
+    from freezelint.runtime.docs import FINDERS
+
+    named = [FINDERS[w] for w in where(code).split("+") if w in FINDERS]
+    return " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
 
 
 def page(code: str) -> str:
@@ -43,9 +47,7 @@ def page(code: str) -> str:
     from freezelint.check.rules import BY_CODE
 
     info = codes.get(code)
-    finders = {"check": "`freezelint check`", "audit": "`freezelint.audit()`"}
-    found_by = " and ".join(finders[w] for w in where(code).split("+") if w in finders)
-    out = [f"# {code} {info.name}\n", f"Severity: **{info.severity}**. Found by: {found_by}.\n"]
+    out = [f"# {code} {info.name}\n", f"Severity: **{info.severity}**. Found by: {found_by(code)}.\n"]
     if code in BY_CODE:
         rule = BY_CODE[code]
         out += ["## What it does\n", rule.what + "\n", "## Why is this bad?\n", rule.why + "\n"]

@@ -29,8 +29,11 @@ def add_arguments(a: argparse.ArgumentParser) -> None:
                    help="the report as text (default) or as one JSON document")
     a.add_argument("--no-set-to-none", action="store_true",
                    help="step with optimizer.zero_grad(set_to_none=False), as loops that keep zeroed grads do")
+    a.add_argument("--select", action="append", metavar="CODES",
+                   help="codes or prefixes to count (comma-separated, repeatable; replaces the config's), e.g. FZ5")
     a.add_argument("--ignore", action="append", default=[], metavar="CODES",
                    help="codes to accept (comma-separated, repeatable): reported, but they do not fail the audit")
+    a.add_argument("--config", metavar="FILE", help="pyproject.toml to read [tool.freezelint] from")
     a.add_argument("--strict", action="store_true", help="exit 1 on warnings too (default: only on errors)")
     a.add_argument("--verbose", "-v", action="store_true",
                    help="every name of grouped findings and every module of the tree")
@@ -103,12 +106,27 @@ def _rank() -> int:
     return dist.get_rank() if dist is not None and dist.is_available() and dist.is_initialized() else 0
 
 
-def _codes(values: list[str]) -> list[str]:
+def _codes(values: list[str], option: str = "--ignore") -> list[str]:
     from freezelint.codes import check_codes
 
     try:
-        return check_codes([c for v in values for c in v.split(",") if c.strip()], "--ignore")
+        return check_codes([c.strip() for v in values for c in v.split(",") if c.strip()], option)
     except ValueError as e:
+        raise AuditCliError(str(e)) from None
+
+
+def _accepted(target: str, select: list[str] | None, ignore: list[str], config_file: str | None) -> list[str]:
+    """The codes accepted: --ignore's, and those the config and --select leave out, the config
+    found from the factory's folder as `run` finds it from the script's."""
+    from freezelint.config import ConfigError
+    from freezelint.runtime.run_cli import accepted_codes
+
+    codes = _codes(ignore)
+    chosen = None if select is None else _codes(select, "--select")
+    start = Path(target.rpartition(":")[0] or ".").absolute().parent
+    try:
+        return sorted({*codes, *accepted_codes(chosen, codes, config_file, start)})
+    except ConfigError as e:
         raise AuditCliError(str(e)) from None
 
 
@@ -147,7 +165,8 @@ def _fail(line: str, fmt: str, output_file: str | None) -> int:
 def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: bool = True,
                   ignore: list[str] | None = None, strict: bool = False, verbose: bool = False,
                   output_file: str | None = None, expect_frozen: list[str] | None = None,
-                  expect_trainable: list[str] | None = None) -> int:
+                  expect_trainable: list[str] | None = None, select: list[str] | None = None,
+                  config: str | None = None) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -158,7 +177,7 @@ def run_audit_cli(target: str, steps: int = 2, fmt: str = "text", set_to_none: b
     try:
         if steps < 1:  # before the factory runs, as run checks it
             raise AuditCliError(f"--steps must be at least 1, got {steps}")
-        codes = _codes(ignore or [])
+        codes = _accepted(target, select, ignore or [], config)
         for option, patterns in (("--expect-frozen", expect_frozen), ("--expect-trainable", expect_trainable)):
             if "" in (patterns or []):  # a bad argument, not a training step's failure
                 raise AuditCliError(f"{option} takes a name pattern, got ''")

@@ -110,7 +110,10 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
         "fix": ("Patterns are parameter names, module prefixes (`backbone` covers `backbone.*`) or fnmatch globs. "
                 "A pattern that names only modules without parameters (a FrozenBatchNorm2d `bn`, by name or as "
                 "`bn*`) holds `expect_frozen` where none of their buffers changed, and fails naming those that did; "
-                "for `expect_trainable` it is reported as naming a module that holds no parameters."),
+                "for `expect_trainable` it is reported as naming a module that holds no parameters. A pattern that "
+                "starts with the training code's own variable for one of the model's modules (`backbone`, where "
+                "`backbone = model[0]`) is judged on that module, with a note; it stays FZ506 where that name holds "
+                "several of the model's modules."),
     },
     "FZ507": {
         "observes": "Inside a distributed job: a parameter that requires grad on some ranks and is frozen on others.",
@@ -152,6 +155,22 @@ RUNTIME_DOCS: dict[str, dict[str, str]] = {
         "fix": "Replace or add layers before wrapping, or wrap again (`DDP(model.module, ...)`) afterwards.",
     },
 }
+
+# Who reports the runtime codes, for "found by": `audit()` (and `freezelint audit`) runs steps of
+# its own on what a factory built; the watch (`freezelint run`, `watch()`) judges the training
+# code's own steps. Both report every runtime code but these, which only the training code's own
+# loop can show (the lr its schedulers set over its steps).
+WATCH_ONLY = frozenset({"FZ304"})
+FINDERS = {"check": "`freezelint check`", "audit": "`freezelint.audit()`",
+           "run": "`freezelint run` / `freezelint.watch()`"}
+
+
+def runtime_finders(code: str) -> list[str]:
+    """Which of "audit" and "run" (the watch) report `code`: [] for a static-only code."""
+    if code not in RUNTIME_DOCS and code not in ALSO_AT_RUNTIME:
+        return []
+    return ["run"] if code in WATCH_ONLY else ["audit", "run"]
+
 
 # Static codes the audit also reports from live objects: how it sees them.
 ALSO_AT_RUNTIME: dict[str, str] = {

@@ -14,7 +14,7 @@ import difflib
 import re
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import torch
 from torch import nn
@@ -199,29 +199,51 @@ def not_materialised(named: list[tuple[str, torch.Tensor]]) -> tuple[list[str], 
     return meta, lazy
 
 
-def script_module_hint(f: AuditFinding, named_modules: list[tuple[str, nn.Module]], params: list[str]) -> AuditFinding:
-    """FZ506 on a pattern that matched nothing and starts with the training code's own name for one
-    of the model's modules (`backbone`, where `backbone = model[0]`): it says which module that is
-    and the pattern that names it (or the names nearest it, where that names nothing either). The
-    variables read are those of the code on the stack outside freezelint and torch (the training
-    loop a watch judges inside, the test that called `audit()`) and of the script's top level."""
+def _script_modules(head: str, named_modules: list[tuple[str, nn.Module]]) -> list[str]:
+    """The names in the model of the modules that the training code's variables called `head`
+    hold, each once, innermost scope first. The variables read are those of the code on the stack
+    outside freezelint and torch (the training loop a watch judges inside, the test that called
+    `audit()`) and of the script's top level."""
     import sys
 
     from freezelint.runtime.watch_models import user_scopes
 
-    head, _, rest = f.target.partition(".")
-    if not head.isidentifier():
-        return f
     where = {id(m): n for n, m in named_modules}
-    name = next((where[id(v)] for scope in user_scopes(sys._getframe()) if id(v := scope.get(head)) in where), None)
-    if name is None:
-        return f
+    found: list[str] = []
+    for scope in user_scopes(sys._getframe()):
+        name = where.get(id(scope.get(head)))
+        if head in scope and name is not None and name not in found:
+            found.append(name)
+    return found
+
+
+def by_script_name(f: AuditFinding, named_modules: list[tuple[str, nn.Module]], params: list[str],
+                   judge: Callable[[list[str], list[str]], list[AuditFinding]]
+                   ) -> tuple[list[AuditFinding], str | None]:
+    """FZ506 on a pattern that matched nothing and starts with the training code's own name for one
+    of the model's modules (`backbone`, where `backbone = model[0]`): the pattern is judged on that
+    module (`judge(expect_frozen, expect_trainable)`: the findings of those expectations), with a
+    note saying which module it judged, and the findings name the pattern as written. FZ506 stays
+    where the name holds several of the model's modules, or where the pattern on that module names
+    nothing either, saying so; ([f], None) where the name is none of the training code's."""
+    head, _, rest = f.target.partition(".")
+    names = _script_modules(head, named_modules) if head.isidentifier() else []
+    if not names:
+        return [f], None
     option = f.message.partition(" pattern ")[0]
+    if len(names) > 1:
+        held = ", ".join(f"`{n}`" if n else "the model" for n in names)
+        return [replace(f, message=f"{option} pattern matched no parameter; `{head}` is the training code's name for "
+                                   f"several of the model's modules ({held}): write the name of the one meant")], None
+    name = names[0]
     pattern = (f"{name}.{rest}" if name and rest else name or rest) or "*"
     known = [*(n for n, _ in named_modules if n), *params]
     which = f"`{head}` is the training code's name for " + (f"the model's module {name}" if name else "the model")
     if any(matches(pattern, n) for n in known):
-        return replace(f, message=f"{option} pattern matched no parameter; {which}: write `{pattern}`")
+        frozen = option == "expect_frozen"
+        judged = [replace(g, target=f.target) if g.target == pattern else g
+                  for g in judge([pattern] if frozen else [], [] if frozen else [pattern])]
+        return judged, f"{option} `{f.target}` was judged on `{pattern}`: {which}"
     near = nearest(pattern, known)
-    return replace(f, message=f"{option} pattern matched no parameter; {which}, and `{pattern}` names nothing either"
-                              + (f"; nearest names: {', '.join(near)}" if near else ""))
+    return [replace(f, message=f"{option} pattern matched no parameter; {which}, and `{pattern}` names nothing either"
+                               + (f"; nearest names: {', '.join(near)}" if near else ""))], None

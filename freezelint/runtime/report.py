@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,20 +30,48 @@ def _holders(names: list[str], modules: dict[str, "ModuleRecord"]) -> set[str]:
     return {max(common, key=len)} if common else set()
 
 
+def sentence(text: str) -> str:
+    """`text` begun as a sentence after a full stop: the message and the advice of a finding are
+    written to be joined (`message. advice`), the advice starting in lower case. A word of code
+    at its start (`model.train()`, `requires_grad_`, backticked code) stays as written."""
+    word = re.match(r"[a-z][a-z-]*", text)
+    if word is None or text[word.end():word.end() + 1] in (".", "(", "_", "["):
+        return text
+    return text[0].upper() + text[1:]
 
-# The tree's words for ModuleRecord.optimizer, which counts trainable parameters only: "all" alone
-# read as every parameter of a partly frozen module
-_HELD = {"all": "all trainable", "some": "some trainable", "none": "no trainable"}
+
+def _mode_said(mode: str, sub: list[ModuleRecord]) -> str:
+    """A folded line's mode: its module's, then each class below it that ran in another
+    (`train, BatchNorm2d eval`; `BatchNorm2d 2 of 4 eval` where only some did), so that a frozen
+    BatchNorm kept in eval() shows on the line that stands for it."""
+    total: dict[str, int] = {}
+    other: dict[tuple[str, str], int] = {}
+    for x in sub[1:]:
+        if x.params or x.buffers:  # what holds nothing (activations, dropout) has no mode worth saying
+            total[x.type] = total.get(x.type, 0) + 1
+            if x.mode != mode:
+                other[(x.type, x.mode)] = other.get((x.type, x.mode), 0) + 1
+    said = [f"{t} {'' if n == total[t] else f'{n} of {total[t]} '}{m}" for (t, m), n in other.items()]
+    return ", ".join([mode, *said])
 
 
-def _held(m: ModuleRecord) -> str:
-    """What the optimizers hold of a module's parameters, for its tree line: its trainable ones, and
-    any frozen ones a param group holds too (`all trainable + 2 frozen`, `2 frozen` for a frozen
-    part); "" where there is nothing to say."""
-    trainable = _HELD.get(m.optimizer, m.optimizer) if m.optimizer != "-" else ""
-    if not m.frozen_held:
-        return trainable
-    return f"{trainable} + {m.frozen_held} frozen" if trainable else f"{m.frozen_held} frozen"
+def _held(m: ModuleRecord, several: bool = False) -> str:
+    """What the optimizers hold of a module's parameters, for its tree line, counted among its
+    trainable ones (`all 16 trainable params in the optimizer`, `none of its 16 trainable params
+    in the optimizer`), with any frozen ones a param group holds too (`+ 2 frozen`); "" where there
+    is nothing to say. `several`: the report has several optimizers (`in an optimizer`)."""
+    opt = "an optimizer" if several else "the optimizer"
+    n, frozen = m.trainable, m.frozen_held
+    if m.optimizer == "-":
+        return f"{frozen} frozen param{'s' if frozen != 1 else ''} in {opt}" if frozen else ""
+    count = f"{n} " if n else ""  # a record made without its counts: the words alone
+    if m.optimizer == "none":
+        counted = f"its trainable param not in {opt}" if n == 1 else f"none of its {count}trainable params in {opt}"
+        return f"{counted}, but {frozen} frozen" if frozen else counted
+    counted = ("its trainable param" if n == 1 else f"all {count}trainable params") if m.optimizer == "all" else \
+        f"{m.trainable_held} of {n} trainable params" if n else "some trainable params"
+    return f"{counted}{f' + {frozen} frozen' if frozen else ''} in {opt}"
+
 
 @dataclass
 class AuditFinding:
@@ -67,7 +96,7 @@ class AuditFinding:
         return codes.get(self.code).severity
 
     def __str__(self) -> str:
-        return f"{self.code} {self.name} [{self.target}]: {self.message}. {self.advice}"
+        return f"{self.code} {self.name} [{self.target}]: {self.message}. {sentence(self.advice)}"
 
 
 @dataclass
@@ -123,6 +152,8 @@ class ModuleRecord:
     # its own parameters recorded under another name (tied weights, judged once): name here -> that name
     tied: dict[str, str] = field(default_factory=dict)
     frozen_held: int = 0  # its frozen parameters that an optimizer's param group holds all the same
+    trainable: int = 0  # its trainable parameters (below it too, as `params`)
+    trainable_held: int = 0  # of those, the ones an optimizer's param group holds
 
 
 def _ties(tied: dict[str, str]) -> str:
@@ -279,7 +310,7 @@ class AuditReport:
                 yield line
                 continue
             line.append(f"{f.message}. ")
-            line.append(f.advice, style="italic")
+            line.append(sentence(f.advice), style="italic")
             if ignored:
                 line.append(" (ignored)", style="dim")
             yield line
@@ -343,14 +374,14 @@ class AuditReport:
             # a watch's root above several models has no name or class of its own: its type names them
             title = f"[bold]{m.type}[/bold]" if not (name or shown) and m.type.startswith("(") else \
                 f"[bold]{shown or name or '(model)'}[/bold] {m.type}"
-            parts = [title, f"[{style}]{status}[/{style}]", m.mode]
+            parts = [title, f"[{style}]{status}[/{style}]", _mode_said(m.mode, collapsed) if collapsed else m.mode]
             if params:
                 parts.append(f"params changed {pch}/{params}{each}")
             if bufs:
                 parts.append(f"buffers changed {bch}/{bufs}{each}")
-            held = _held(m)
+            held = _held(m, several)
             if held:
-                parts.append(f"optimizer: {held}")
+                parts.append(held)
             if m.tied:
                 parts.append(_ties(m.tied))
             if collapsed and len(collapsed) > 1:
@@ -364,8 +395,12 @@ class AuditReport:
                 parts.append("[bold red]◀[/bold red]")
             return " · ".join(parts)
 
+        several = any(p.optimizer is not None for p in self.params)  # each record names its optimizer
+
         def signature(m: ModuleRecord) -> tuple:
-            return (m.status if m.status != "no params" else None, m.mode, _held(m) or None)
+            # what the optimizers hold, as its line words it less the counts, which differ by size
+            held = None if m.optimizer == "-" and not m.frozen_held else (m.optimizer, m.frozen_held)
+            return (m.status if m.status != "no params" else None, m.mode, held)
 
         shapes: dict[str, tuple] = {}
 
@@ -409,7 +444,8 @@ class AuditReport:
                 by_name[c].params for c in children.get(x.name, [])))]
             if len(layers) < 4:
                 return None
-            moved = any(x.params_changed or x.buffers_changed for x in sub)
+            # the mode is said where something moved, or where the layers ran in different modes
+            moved = any(x.params_changed or x.buffers_changed for x in sub) or len({x.mode for x in layers}) > 1
             seen: dict[tuple[str, str], tuple] = {}  # (class, attribute name) -> how it reads
             groups: dict[tuple[str, str], dict[tuple, list[str]]] = {}  # (class, own) -> how it reads -> roles
             for x in layers:

@@ -61,7 +61,7 @@ class RunOptions:
     expect_frozen: list[str] = field(default_factory=list)
     expect_trainable: list[str] = field(default_factory=list)
     model: str | None = None  # --model NAME: the variable (dotted attributes allowed) that holds the model
-    verbose: bool = False  # the script's traceback too, when it fails
+    verbose: bool = False  # the full tree and every name of grouped findings; the script's traceback where it fails
     select: list[str] | None = None  # --select: replaces the config's selection
     ignore: list[str] = field(default_factory=list)  # --ignore
     config: str | None = None  # --config: the pyproject.toml to read instead of the nearest
@@ -93,6 +93,8 @@ def _emit(report: Any, opts: RunOptions, accepted: list[str], out: TextIO | None
     before it is known, and do not say it); `error`: why a later window failed (the document is
     then not ok, as the exit code 2 says)."""
     _accept([report, *(later or ())], accepted)
+    for r in [report, *(later or ())]:
+        r.verbose = opts.verbose  # every module of the tree and every name, as `audit --verbose` shows them
     if _rank() != 0:
         return
     if opts.fmt == "json":
@@ -151,14 +153,20 @@ def _document(report: Any, later: list[Any] | None) -> dict[str, Any]:
 
 
 def _accepted(opts: RunOptions, script: str | None) -> list[str]:
-    """The runtime codes that the config and --select/--ignore leave out (ConfigError on a bad
-    config or an unknown code). The config is found as `check` finds it, from the script's folder
-    (from the cwd for -m)."""
+    """The runtime codes that the config and --select/--ignore leave out, the config found from
+    the script's folder (from the cwd for -m)."""
+    start = Path(script).parent if script and not opts.module else Path.cwd()
+    return accepted_codes(opts.select, opts.ignore, opts.config, start)
+
+
+def accepted_codes(select: list[str] | None, ignore: list[str], config_file: str | None, start: Path) -> list[str]:
+    """The runtime codes that the config and --select/--ignore leave out, for `run` and `audit`
+    alike (ConfigError on a bad config or an unknown code). The config is `config_file`, else found
+    as `check` finds it, from `start`."""
     from freezelint import codes, config
 
-    start = Path(script).parent if script and not opts.module else Path.cwd()
-    cfg = config.load(Path(opts.config) if opts.config else None, cwd=start)
-    cfg = config.merge_cli(cfg, select=opts.select, ignore=opts.ignore)
+    cfg = config.load(Path(config_file) if config_file else None, cwd=start)
+    cfg = config.merge_cli(cfg, select=select, ignore=ignore)
     chosen = cfg.chosen()
     # A config's selection written for `check` names static codes only; it does not switch off
     # what only a run can find (FZ5xx) unless its select or extend-select names one of those codes,

@@ -17,7 +17,7 @@ from freezelint.runtime import fastai_steps, fsdp
 from freezelint.runtime.distributed import Distributed
 from freezelint.codes import check_codes
 from freezelint.runtime.fingerprint import Fingerprinter, fingerprints
-from freezelint.runtime.names import Names, as_patterns, matches, not_materialised, script_module_hint, unwrap
+from freezelint.runtime.names import Names, as_patterns, by_script_name, matches, not_materialised, unwrap
 from freezelint.runtime.errors import AuditUsageError
 from freezelint.runtime.inputs import call, default_loss, synthesize
 from freezelint.runtime.report import AuditReport, BufferRecord, FreezeAuditError, ModuleRecord, ParamRecord
@@ -628,6 +628,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
     judged = dict(opts) if len(opts) > 1 else optimizers[0]
     found = list(live)
     held_still: list[str] = []  # trainable parameters an lr=0 kept still: noted, not judged
+    renamed: list[str] = []  # patterns judged on the module the training code's name for it names
     # grads were cleared before the steps and a backward leaves a frozen parameter's alone: a
     # nonzero one on a parameter frozen throughout is the step_fn's own (torch.func.grad's, assigned)
     grads_written = frozenset(r.name for r, (_, p), was in zip(precords, named, requires_before)
@@ -641,11 +642,19 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
             found += _orphaned(opts, outside, graded_outside, param_ids, precords, named_modules)
         ties = {r.name: [names.display(a) for a in tied[id(p)] if names.display(a) != r.name]
                 for r, (_, p) in zip(precords, named) if id(p) in tied}
-        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, [n for n, _ in named_modules],
-                                           brecords, among=len(opts), tied=ties, norms=F.norm_layers(named_modules)):
+
+        def expectations(frozen: list[str], trainable: list[str]) -> list[F.AuditFinding]:
+            return F.expectation_findings(precords, frozen, trainable, [n for n, _ in named_modules], brecords,
+                                          among=len(opts), tied=ties, norms=F.norm_layers(named_modules))
+
+        for f in expectations(expect_frozen, expect_trainable):
             f.target = written.get(f.target, f.target)
-            found.append(script_module_hint(f, named_modules, [r.name for r in precords])
-                         if "pattern matched no parameter" in f.message else f)
+            if "pattern matched no parameter" not in f.message:
+                found.append(f)
+                continue
+            judged, note = by_script_name(f, named_modules, [r.name for r in precords], expectations)
+            found += judged
+            renamed += [note] if note else []
     if fastai:
         from freezelint.runtime.watch_report import _fastai_zero_grad
 
@@ -656,7 +665,7 @@ def audit(model: nn.Module, optimizer: Any, steps: int = 2, *, batch: Any = None
                          else type(optimizers[0]).__name__,
                          set_to_none, restored=not unrestored, unrestored=unrestored,
                          extra_bytes=snap.extra_bytes + fingerprint_watched.scratch_bytes, ignore=list(ignore),
-                         notes=(_stale_note(stale) if stepping and set_to_none else []) + held_still
+                         notes=renamed + (_stale_note(stale) if stepping and set_to_none else []) + held_still
                          + (F.untouched_norms(named_modules, mrecords) if stepping else []))
     if spread is not None:
         changed = [k in delta for k in range(len(everything))]
@@ -795,7 +804,7 @@ def _module_record(name: str, m: nn.Module, training: bool, total: int, changed:
         status = "partly frozen"
     optimizer = "-" if not trainable else ("all" if in_opt == trainable else "none" if not in_opt else "some")
     return ModuleRecord(name, class_name(m), status, "train" if training else "eval", total, changed, nbuf,
-                        bchanged, optimizer, frozen_held=frozen_held)
+                        bchanged, optimizer, frozen_held=frozen_held, trainable=trainable, trainable_held=in_opt)
 
 
 def _counted_records(modules: list[tuple[str, nn.Module]], params: dict[int, ParamRecord],

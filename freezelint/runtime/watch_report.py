@@ -27,7 +27,7 @@ from freezelint.runtime import fastai_steps, fsdp
 from freezelint.runtime.distributed import Distributed, ddp_class, fz507
 from freezelint.runtime.fingerprint import Fingerprinter, as_ints, joined
 from freezelint.runtime.lr_schedulers import is_timm_scheduler, is_torch_scheduler, schedulers_over
-from freezelint.runtime.names import Names, matches, script_module_hint
+from freezelint.runtime.names import Names, by_script_name, matches
 from freezelint.runtime.report import AuditReport, BufferRecord, ParamRecord
 from freezelint.runtime.runner import _module_records
 from freezelint.runtime.tree import Tree, class_name, walk
@@ -1255,13 +1255,20 @@ def _judged(w: "Watch", models: list[nn.Module], inners: list[nn.Module], labels
                                            for ps in (expect_frozen, expect_trainable))
         as_named = {id(p): n for n, p in named if id(p) in tied}
         ties = {n: [a for a in tied[pid] if a != n] for pid, n in as_named.items()}
-        for f in F.expectation_findings(precords, expect_frozen, expect_trainable, mnames, brecords, among=len(opts),
-                                        tied=ties, in_eval=frozenset(r.name for r in mrecords if r.mode == "eval"),
-                                        norms=F.norm_layers(named_modules)):
+        def expectations(frozen: list[str], trainable: list[str]) -> list[F.AuditFinding]:
+            return F.expectation_findings(precords, frozen, trainable, mnames, brecords, among=len(opts), tied=ties,
+                                          in_eval=frozenset(r.name for r in mrecords if r.mode == "eval"),
+                                          norms=F.norm_layers(named_modules))
+
+        for f in expectations(expect_frozen, expect_trainable):
             # the finding names the pattern as the user wrote it (`ctrl.1`, `_orig_mod.head`)
             f = replace(f, target=written.get(f.target, f.target)) if f.target in written else f
-            found.append(script_module_hint(f, named_modules, [r.name for r in precords])
-                         if "pattern matched no parameter" in f.message else f)
+            if "pattern matched no parameter" not in f.message:
+                found.append(f)
+                continue
+            judged, note = by_script_name(f, named_modules, [r.name for r in precords], expectations)
+            found += judged
+            notes = notes + ([note] if note else [])
     if w.drifted and not only_beside:
         found += _drifted_findings(w, named_modules)
     if w.idle_drift and not only_beside:
@@ -1524,7 +1531,7 @@ def halted(w: "Watch", root: nn.Module, flags: list[fsdp.RankFlags],
     modes = {n: m.training for n, m in named_modules}
     mrecords = _module_records(named_modules, {id(p): r for (_, p), r in zip(named, precords)}, [], modes)
     if not known:  # which parameters an optimizer holds is unknown: claim nothing
-        mrecords = [replace(m, optimizer="-", frozen_held=0) for m in mrecords]
+        mrecords = [replace(m, optimizer="-", frozen_held=0, trainable_held=0) for m in mrecords]
     outcome = "the watch stopped the script at the forward before that backward"
     found = [fz507(ns, frozen_on, trainable_on, 2, outcome) for ns, frozen_on, trainable_on in mixed]
     device = str(named[0][1].device) if named else "cpu"
