@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '4e22a8f8bf4969d6ea4f26befd26dbed'
+RULES_DIGEST = 'ae5b93285ef3052437bbf5a2b78685b4'
 
 GATES = {
     'FZ002': (
