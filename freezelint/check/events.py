@@ -819,7 +819,7 @@ class Flow(cst.CSTVisitor):
             shown = " and ".join(code if arm == 0 else f"not ({code})" for code, arm in tests)
             shown = " ".join(shown.split())
             self._emit(kind, root_of(walked.func.value), node, sub=part_path(walked.func.value), picked=tests,
-                       applied=shown if len(shown) <= 60 else shown[:57] + "...")
+                       applied=shown if len(shown) <= 60 else shown[:57] + "...", item=target)
 
     def _modules_picked(self, target: str | None) -> tuple[cst.Call, tuple] | None:
         """`m` of a `for m in model.modules()` loop being visited (`named_modules()`, or a walk of

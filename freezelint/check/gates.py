@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'ae5b93285ef3052437bbf5a2b78685b4'
+RULES_DIGEST = '537911642f836ef65a64f05ef975ebb7'
 
 GATES = {
     'FZ002': (
