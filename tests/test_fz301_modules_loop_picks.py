@@ -227,3 +227,47 @@ def test_a_helper_of_another_file_that_loops_so_fires(cli, tmp_path):
 ])
 def test_near_misses_through_another_file(cli, tmp_path, call, params):
     assert _cli_found(cli, tmp_path, call, params) == []
+
+
+CONSTRUCTED = """
+import torch
+import torch.nn as nn
+import torchvision
+
+
+def fix_bn(m):
+    if isinstance(m, nn.BatchNorm2d):
+        m.eval()
+        m.requires_grad_(False)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = torchvision.models.resnet18()
+        self.head = nn.Linear(1000, 10)
+{freeze}
+
+
+def main():
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    opt_head = torch.optim.Adam(net.head.parameters(), lr=1e-3)
+    opt_backbone = torch.optim.Adam(net.backbone.parameters(), lr=1e-3)
+"""
+
+
+@pytest.mark.parametrize("freeze", [
+    "        self.backbone.apply(fix_bn)",
+    """
+        for m in self.backbone.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+                m.requires_grad_(False)""",
+])
+def test_a_constructor_that_picks_so_freezes_part_of_what_it_walks(freeze):
+    source = CONSTRUCTED.format(freeze=freeze.strip("\n"))
+    lines = source.splitlines()
+    found = [(d.row, d.message) for d in check_source(source, select=["FZ301"])]
+    assert [row for row, _ in found] == [i + 1 for i, line in enumerate(lines) if "opt" in line and "head" not in line]
+    assert all("`Net(...)` freezes parameters of `net.backbone`" in message for _, message in found)
