@@ -825,6 +825,32 @@ class Flow(cst.CSTVisitor):
         if broken:  # the freeze meant, which as written changes nothing: messages say so
             extra["broken"] = broken
         self._emit(kind, target, node, sub=sub, **extra)
+        picks = self._modules_picked(target) if kind in (FREEZE, UNFREEZE) and not broken else None
+        if picks is not None:  # as `model.apply(fn)` of a function that picks: part of the model walked
+            walked, tests = picks
+            shown = " and ".join(code if arm == 0 else f"not ({code})" for code, arm in tests)
+            shown = " ".join(shown.split())
+            self._emit(kind, root_of(walked.func.value), node, sub=part_path(walked.func.value), picked=tests,
+                       applied=shown if len(shown) <= 60 else shown[:57] + "...", item=target)
+
+    def _modules_picked(self, target: str | None) -> tuple[cst.Call, tuple] | None:
+        """`m` of a `for m in model.modules()` loop being visited (`named_modules()`, or a walk of
+        the children none slices), changed under `if` tests on the names the loop binds
+        (`isinstance(m, nn.BatchNorm2d)`, `name.startswith("backbone")`): the call walked, and those
+        tests as (code, arm). What the loop changes is then part of the model, which part not known,
+        as for `model.apply(fn)` of a function that picks. None for anything else."""
+        owner = self._binder(target) if target is not None and target.isidentifier() else None
+        bound = owner.bindings.get(target, []) if owner is not None else []
+        loop = next((lp for lp in reversed(self._body_loops) if isinstance(lp, cst.For)
+                     and any(b.how == "iter" and b.node is lp.iter for b in bound)), None)
+        walked = _walked(next(b for b in bound if b.node is loop.iter), owner) if loop is not None else None
+        if walked is None or walked.args or walked.func.attr.value not in _MODULE_WALKS \
+                or root_of(walked.func.value) is None or part_path(walked.func.value) is None:
+            return None
+        names = {n.value for n in walk(loop.target) if isinstance(n, cst.Name)}
+        tests = tuple((code_of(t), arm) for t, arm in self._tests
+                      if any(isinstance(n, cst.Name) and n.value in names for n in walk(t)))
+        return (walked, tests) if tests else None
 
     def _unnamed_parts(self, expr: cst.BaseExpression) -> tuple[str, list[str], str | None] | None:
         """A part of a model that the code picks at run time, as gradual unfreezing does: the model,
@@ -1439,6 +1465,8 @@ _ITERATING = frozenset({"enumerate", "zip", "reversed", "sorted", "list", "tuple
 
 
 _PARAM_METHODS = ("parameters", "named_parameters")
+# walks of a model's modules whose items a test in the loop may pick (`Flow._modules_picked`)
+_MODULE_WALKS = ("modules", "named_modules", "children", "named_children")
 
 
 def param_walk(it: cst.BaseExpression, scope: Scope | None = None,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'cd1cb4385a3e08bda706c1f2c2219cc2'
+RULES_DIGEST = 'cf1321c538022bc539e0910eb591dfde'
 
 GATES = {
     'FZ002': (

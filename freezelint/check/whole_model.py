@@ -675,7 +675,9 @@ def _apply(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _S
     state; False when its reach cannot be established and it may make BatchNorm trainable."""
     report = at or e
     if e.detail.get("applied"):
-        return e.kind == FREEZE  # `model.apply(fn)`: the modules `fn` picks, not known
+        # `model.apply(fn)`, or a loop over `model.modules()` under a test: the modules picked, not known; a
+        # loop's unfreeze under a test that picks layers holding no BatchNorm (`isinstance(m, nn.Linear)`) trains none
+        return e.kind == FREEZE or _picks_no_bn_item(facts, flow, e)
     if e.detail.get("via") or e.kind == BUILT:
         return _apply_helper(facts, flow, e, root, prefix, state, depth, report)
     if e.kind == REPLACE and e.detail.get("classifier"):
@@ -706,6 +708,16 @@ def _apply(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _S
         if _covers(e, root, prefix, part, flow):
             state.unknown[part] = not frozen
     return True
+
+
+def _picks_no_bn_item(facts: Facts, flow: Flow, e: Event) -> bool:
+    """A loop's change of the module it walks to (`item`, `for m in model.modules()`) under an `if` whose test
+    is true only of layers that hold no BatchNorm (`_picks_no_batchnorm`)."""
+    item = e.detail.get("item")
+    body = _body(flow)
+    ifs = {id(n): n for n in walk(body) if isinstance(n, cst.If)} if item and body is not None else {}
+    return any(arm == 0 and i in ifs and _picks_no_batchnorm(facts, ifs[i].test, item, flow.scope)
+               for i, arm in e.branches)
 
 
 def _apply_helper(facts: Facts, flow: Flow, e: Event, root: str, prefix: str, state: _State, depth: int,
@@ -2109,9 +2121,9 @@ def _whole(flow: Flow, param: str) -> bool:
     if not mine:
         return False
     for e in mine:
-        if e.kind != FREEZE or e.detail.get("via") or _conditional(flow, e) \
+        if e.kind != FREEZE or e.detail.get("via") or e.detail.get("applied") or _conditional(flow, e) \
                 or _relative(e.detail.get("sub"), param, "") != "":
-            return False
+            return False  # `applied`: the modules `model.apply(fn)` or a loop under a test picks
         loop = _loop_of(flow, e)
         if loop is not None and (loop is _UNKNOWN or loop[1]):
             return False  # a name test, or a loop not understood: not every parameter
@@ -2125,8 +2137,8 @@ def _whole_when(flow: Flow, fn: cst.FunctionDef, param: str) -> list[list] | Non
     with the arm taken, for a caller to read its arguments by. None for anything else."""
     mine = [e for e in flow.events if (e.target == param or e.target.startswith(param + "."))
             and e.kind in (FREEZE, UNFREEZE, REPLACE, FREEZE_BY_DEFAULT)]
-    if not mine or any(e.kind != FREEZE or e.detail.get("via") or _relative(e.detail.get("sub"), param, "") != ""
-                       for e in mine):
+    if not mine or any(e.kind != FREEZE or e.detail.get("via") or e.detail.get("applied")
+                       or _relative(e.detail.get("sub"), param, "") != "" for e in mine):
         return None
     when = None
     for e in mine:

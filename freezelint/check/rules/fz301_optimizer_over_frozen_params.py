@@ -57,7 +57,12 @@ class OptimizerOverFrozenParams(Rule):
         "`for ntl in ['EfficientNet', 'BiFPN']: if ntl in classname:`), a lambda that does, or a function "
         "imported from another project file, freezes what a direct call `fn(model)` is taken to freeze, in "
         "the modules it picks: part of the model, which part not known, so an optimizer over all of the model "
-        "is reported and one over a named part (`model.fc.parameters()`) is not. A store that freezes "
+        "is reported and one over a named part (`model.fc.parameters()`) is not. The same freeze written as a "
+        "loop counts the same: `for m in model.modules():` (`named_modules()`, or the children none slices) "
+        "changing `m` under a test on the loop's names (`if isinstance(m, nn.BatchNorm2d):`, `if "
+        "name.startswith(\"backbone\"):`) freezes part of the model, and where it unfreezes, the same loop "
+        "with the same test undoes that freeze (a helper's such unfreeze, of this file or another, may set "
+        "back every parameter: which modules it picks is not carried to its call). A store that freezes "
         "nothing as written (`m.requires_grad = False` on the module), and a later unfreeze through `apply` "
         "of another file's function (it may set back every parameter), keep it silent. "
         "Silent for freezes that the same scope undoes later (a GAN's discriminator frozen for the "
@@ -702,8 +707,53 @@ class OptimizerOverFrozenParams(Rule):
             optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)  # expect: FZ301
             """,
         ),
+        Example(
+            """
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):  # the BatchNorm layers only: part of the model
+                    m.eval()
+                    for p in m.parameters():
+                        p.requires_grad = False
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)  # expect: FZ301
+            """,
+            fixed="""
+            import torch
+            import torch.nn as nn
+            import torchvision
+
+            model = torchvision.models.resnet50(weights=None)
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):  # the BatchNorm layers only: part of the model
+                    m.eval()
+                    for p in m.parameters():
+                        p.requires_grad = False
+            optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4)  # expect: FZ301
+            """,
+        ),
     ]
     good = [
+        """
+        import torch
+        import torch.nn as nn
+        import torchvision
+
+        model = torchvision.models.resnet50(weights=None)
+        for name, m in model.named_modules():
+            if name.startswith("layer1") or isinstance(m, nn.BatchNorm2d):
+                m.requires_grad_(False)
+        model.fc = nn.Linear(2048, 10)
+        # the picked modules may lie anywhere but in the new head: nothing frozen that is known to be here
+        optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.01, momentum=0.9)
+        frozen = 0
+        for m in model.modules():  # a loop that only reads
+            if isinstance(m, nn.BatchNorm2d):
+                frozen += sum(not p.requires_grad for p in m.parameters())
+        """,
         """
         import pytorch_lightning as pl
         import torch
