@@ -78,6 +78,17 @@ def _opt_row(loop: str) -> int:
         if type(m) == nn.BatchNorm2d:
             m.eval()
             m.requires_grad_(False)""", "type(m) == nn.BatchNorm2d"),
+    # a `continue` before the freeze picks as an `if` around it does
+    ("""
+    for m in model.modules():
+        if not isinstance(m, nn.BatchNorm2d):
+            continue
+        m.requires_grad_(False)""", "isinstance(m, nn.BatchNorm2d)"),
+    ("""
+    for name, m in model.named_modules():
+        if name.startswith('fc'):
+            continue
+        m.requires_grad_(False)""", "not name.startswith('fc')"),
 ])
 def test_a_loop_that_picks_the_modules_it_freezes_fires(loop, picks):
     [finding] = _found(loop)

@@ -828,7 +828,7 @@ class Flow(cst.CSTVisitor):
         picks = self._modules_picked(target) if kind in (FREEZE, UNFREEZE) and not broken else None
         if picks is not None:  # as `model.apply(fn)` of a function that picks: part of the model walked
             walked, tests = picks
-            shown = " and ".join(code if arm == 0 else f"not ({code})" for code, arm in tests)
+            shown = " and ".join(code if arm == 0 else _negated(code) for code, arm in tests)
             shown = " ".join(shown.split())
             self._emit(kind, root_of(walked.func.value), node, sub=part_path(walked.func.value), picked=tests,
                        applied=shown if len(shown) <= 60 else shown[:57] + "...", item=target)
@@ -836,8 +836,8 @@ class Flow(cst.CSTVisitor):
     def _modules_picked(self, target: str | None) -> tuple[cst.Call, tuple] | None:
         """`m` of a `for m in model.modules()` loop being visited (`named_modules()`, or a walk of
         the children none slices), changed under `if` tests on the names the loop binds
-        (`isinstance(m, nn.BatchNorm2d)`, `name.startswith("backbone")`): the call walked, and those
-        tests as (code, arm). What the loop changes is then part of the model, which part not known,
+        (`isinstance(m, nn.BatchNorm2d)`, `name.startswith("backbone")`, or a `continue` under one
+        before the change): the call walked, and those tests as (code, arm). What the loop changes is then part of the model, which part not known,
         as for `model.apply(fn)` of a function that picks. None for anything else."""
         owner = self._binder(target) if target is not None and target.isidentifier() else None
         bound = owner.bindings.get(target, []) if owner is not None else []
@@ -848,7 +848,9 @@ class Flow(cst.CSTVisitor):
                 or root_of(walked.func.value) is None or part_path(walked.func.value) is None:
             return None
         names = {n.value for n in walk(loop.target) if isinstance(n, cst.Name)}
-        tests = tuple((code_of(t), arm) for t, arm in self._tests
+        # an `if not isinstance(m, nn.BatchNorm2d): continue` before the change picks as an `if` around it
+        skips = [(t, arm) for lp, t, arm in self._skips if lp == id(loop)]
+        tests = tuple((code_of(t), arm) for t, arm in (*skips, *self._tests)
                       if any(isinstance(n, cst.Name) and n.value in names for n in walk(t)))
         return (walked, tests) if tests else None
 
@@ -1900,6 +1902,18 @@ def _self_attr(expr: cst.BaseExpression) -> str | None:
 def _zero_classes(call: cst.Call) -> bool:
     arg = call_arg(call, 0, "num_classes")
     return isinstance(arg, cst.Integer) and arg.value == "0"
+
+
+def _negated(code: str) -> str:
+    """The test said false: `not (a or b)`; `not x` said false is `x` (`if not isinstance(m, BN):
+    continue` picks the modules `isinstance(m, BN)` holds for)."""
+    try:
+        expr = cst.parse_expression(code)
+    except cst.ParserSyntaxError:
+        return f"not ({code})"
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        return code_of(expr.expression)
+    return f"not {code}" if isinstance(expr, (cst.Call, cst.Name, cst.Attribute)) else f"not ({code})"
 
 
 def part_path(expr: cst.BaseExpression) -> str | None:
