@@ -507,3 +507,23 @@ def test_named_files_of_another_kind_are_a_note_and_scripts_without_a_suffix_are
     r = run_subprocess(tmp_path, "check", "--format", "concise", "-", "--stdin-filename", "notes.txt",
                        stdin=BAD_MODULE.lstrip("\n"))  # the way to check such a file as Python
     assert r.code == 1 and r.out.startswith("notes.txt:3:1: FZ102")
+
+
+def test_a_named_binary_file_without_a_python_suffix_is_a_note_not_an_encoding_error(cli, tmp_path):
+    """Random bytes named on the command line (`check *` in a folder holding a blob): binary, as a
+    .so or .pt is, not FZ001's advice to declare an encoding. A .py holding a NUL stays FZ001."""
+    import random
+
+    rng = random.Random(0)
+    blob = bytes(rng.randrange(256) for _ in range(2000))
+    assert b"\0" in blob
+    (tmp_path / "blob").write_bytes(blob)
+    (tmp_path / "late").write_bytes(b"#!/usr/bin/env python3\n" + b"# " + b"x" * 9000 + b"\n\0\n")  # past the sniff
+    (tmp_path / "nul.py").write_bytes(b"import torch\0\n")
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", "blob", "late", "nul.py")
+    assert r.err.splitlines() == ["freezelint: note: blob: not checked: a binary file (a NUL byte in its first 8 kB), "
+                                  "not Python"]
+    assert [line.split(":")[0] for line in r.out.splitlines() if "FZ001" in line] == ["late", "nul.py"]
+    assert "declare the file's encoding" not in r.out
+    r = cli(tmp_path, "check", "--no-cache", "blob")
+    assert r.code == 0 and "no Python files found" in r.err
