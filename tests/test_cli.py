@@ -160,11 +160,25 @@ def test_statistics_quiet_output_file(cli, tmp_path):
     assert "Found" not in r.out and "FZ102" in r.out
     write(tmp_path / "fixed.py", BAD_MODULE + "layer.load_state_dict({}, strict=False)\n")
     r = cli(tmp_path, "check", "--statistics", "--fix", "fixed.py")  # what is left, and that a fix was written
-    assert r.code == 1 and r.out == "1  FZ401      unchecked-partial-load\nFixed 1 finding.\n", r.out
+    assert r.code == 1 and r.out == "1  FZ401      unchecked-partial-load\nFixed 1 finding.\nFound 1 finding in 1 file.\n"
     write(tmp_path / "fixed.py", BAD_MODULE)
     assert cli(tmp_path, "check", "--statistics", "--fix", "fixed.py").out == "Fixed 1 finding.\n"
     r = cli(tmp_path, "check", "--format", "json", "-o", "report.json", "bad.py")
     assert r.out == "" and len(json.loads((tmp_path / "report.json").read_text())) == 2
+
+
+def test_statistics_text_keeps_the_total_and_the_fix_hint_as_ruff_does(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE + "layer.requires_grad_ = True\n")
+    write(tmp_path / "other.py", BAD_MODULE)
+    for fmt in ("text", "concise"):
+        r = cli(tmp_path, "check", "--statistics", "--format", fmt, "bad.py", "other.py")
+        assert r.code == 1 and r.out.splitlines() == [
+            "2  FZ102  [*] requires-grad-on-module", "1  FZ101  [*] requires-grad-method-assigned",
+            "Found 3 findings in 2 files.", "[*] 3 fixable with the `--fix` option."], r.out
+    assert cli(tmp_path, "check", "--statistics", "--quiet", "bad.py").out.splitlines() == [
+        "1  FZ101  [*] requires-grad-method-assigned", "1  FZ102  [*] requires-grad-on-module"]
+    write(tmp_path / "ok.py", "x = 1\n")
+    assert cli(tmp_path, "check", "--statistics", "ok.py").out == ""  # an empty table, as ruff's
 
 
 def test_statistics_as_json_in_ruffs_shape_and_refused_where_no_shape_fits(cli, tmp_path):
