@@ -94,7 +94,10 @@ def _add_check(sub) -> None:
     run = p.add_argument_group("run")
     run.add_argument("--config", metavar="FILE", help="pyproject.toml to read [tool.freezelint] from")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    run.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: .freezelint_cache in the project root)")
+    run.add_argument("--cache-dir", metavar="DIR",
+                     help="cache directory (default: .freezelint_cache beside the pyproject.toml that configures "
+                          "freezelint, else in the project root: the nearest pyproject.toml or .git above the "
+                          "paths; else the working directory; --show-project prints it)")
     run.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: one per CPU)")
     run.add_argument("--verbose", "-v", action="store_true", help="tracebacks on internal errors")
     run.add_argument("--show-project", action="store_true",
@@ -518,7 +521,8 @@ def _show_project(run, every: bool = False) -> None:
     # every project file, no file of its own
     used = sorted({p.partition("#")[0] for p in run.summarised} - {_PROJECT})
     scans = sorted(p.partition("#")[2] for p in run.summarised if p.partition("#")[0] == _PROJECT)
-    lines = [f"project root: {run.project_root}", f"files summarised and used: {len(used)}"]
+    cache = display_path(run.cache_dir) if run.cache_dir is not None else "none (--no-cache)"
+    lines = [f"project root: {run.project_root}", f"cache: {cache}", f"files summarised and used: {len(used)}"]
     lines += [f"  {display_path(Path(p))}" for p in used]
     if scans:
         lines.append(f"scans of every project file used: {len(scans)}")

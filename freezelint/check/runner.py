@@ -89,7 +89,8 @@ class RunResult:
     left_out: list[Skipped] = field(default_factory=list)  # files found or named but not checked, and why
     oversized: int = 0  # of those, files over the max-file-size (the summary counts them)
 
-    project_root: str | None = None  # --show-project: the root, files summarised, edges used
+    project_root: str | None = None  # --show-project: the root, the cache, files summarised, edges used
+    cache_dir: str | None = None  # None: --no-cache
     summarised: set[str] = field(default_factory=set)
     edges: list[str] = field(default_factory=list)
     def url(self, code: str) -> str | None:
@@ -495,12 +496,13 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     run = RunResult(files=len(files), docs_url=cfg.docs_url, fixing=fix is not None and write,
                     left_out=[replace(s, path=display_path(s.path)) for s in discovery.skipped if s.level != "error"])
     run.errors += [RunError(display_path(s.path), s.why) for s in discovery.skipped if s.level == "error"]
-    cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
+    cache_dir = cache_dir_for(cfg, paths) if use_cache else None
+    run.cache_dir = str(cache_dir) if cache_dir is not None else None
+    cache = Cache(cache_dir) if cache_dir is not None and fix is None else None
     index = cache.index(_configuration(cfg, selected, parse_all)) if cache is not None else None
     from freezelint.check.project import Project  # light: no libcst until a summary is needed
 
-    project = Project.for_paths(files, (cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache else None,
-                                [str(p) for p in paths])
+    project = Project.for_paths(files, cache_dir, [str(p) for p in paths])
 
     trees = _checked_trees(paths, cfg) if fix is not None else []
     written: set[str] = set()
@@ -665,6 +667,28 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     return run
 
 
+CACHE_NAME = ".freezelint_cache"
+
+
+def cache_dir_for(cfg: Config, paths: Iterable[str]) -> Path:
+    """Where a run over `paths` keeps its cache: `cache-dir` (--cache-dir); else beside the
+    pyproject.toml that configures freezelint, as ruff keeps its cache beside its settings; else
+    in the project root of the paths: the nearest pyproject.toml or .git above their deepest common
+    directory, where the editor's server keeps it. So pre-commit's run from the repository root, a
+    run from a subdirectory and the editor share one cache, and a run over several projects keeps
+    one, above them. Outside any project (an installed package), the working directory (the
+    config's root, which is that directory when no file configures freezelint)."""
+    if cfg.cache_dir is not None:
+        return cfg.cache_dir
+    if cfg.source is not None:
+        return cfg.root / CACHE_NAME
+    from freezelint.check.project import marked_root
+    from freezelint.config import search_start
+
+    root = marked_root(search_start(list(paths)) or cfg.root)
+    return (root or cfg.root) / CACHE_NAME
+
+
 STDIN = "-"  # the path that names stdin, and how its findings are shown without --stdin-filename
 
 
@@ -687,7 +711,8 @@ def check_stdin(data: bytes, filename: str | None = None, config: Config | None 
         return run, data
     from freezelint.check.project import Project
 
-    cache_dir = (cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache else None
+    cache_dir = cache_dir_for(cfg, [filename] if filename is not None else []) if use_cache else None
+    run.cache_dir = str(cache_dir) if cache_dir is not None else None
     project = Project.for_paths([Path(path)], cache_dir, [filename if filename is not None else "."])
     project.overlay = {os.path.realpath(path): data}  # these bytes are that file for every other one
     result = process(path, data, _per_file_selected(cfg, cfg.selected())(Path(path)), fix, parse_all,
