@@ -152,6 +152,22 @@ def test_sarif_is_valid_for_code_scanning(cli, tmp_path):
     assert doc["runs"][0]["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == "FZ102"
 
 
+def test_sarif_locations_are_relative_to_a_named_source_root(cli, tmp_path):
+    """Relative URIs resolve against %SRCROOT%, the working directory as a file:// URI, so a
+    consumer (GitHub code scanning, an IDE) can map them to its own checkout."""
+    write(tmp_path / "work" / "dir with space" / "bad.py", BAD_MODULE)
+    write(tmp_path / "other" / "bad.py", BAD_MODULE)
+    os.mkfifo(tmp_path / "work" / "pipe.py")
+    r = cli(tmp_path / "work", "check", "--format", "sarif", "dir with space/bad.py", "../other/bad.py", "pipe.py")
+    run = json.loads(r.out)["runs"][0]
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": (tmp_path / "work").as_uri() + "/"}}
+    where = [res["locations"][0]["physicalLocation"]["artifactLocation"] for res in run["results"]]
+    assert where == [{"uri": "../other/bad.py", "uriBaseId": "%SRCROOT%"},
+                     {"uri": "dir%20with%20space/bad.py", "uriBaseId": "%SRCROOT%"}]
+    note = run["invocations"][0]["toolExecutionNotifications"][0]
+    assert note["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "pipe.py", "uriBaseId": "%SRCROOT%"}
+
+
 def test_statistics_quiet_output_file(cli, tmp_path):
     write(tmp_path / "bad.py", BAD_MODULE + "layer.requires_grad_ = True\n")
     r = cli(tmp_path, "check", "--statistics", "bad.py")
