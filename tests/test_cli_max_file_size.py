@@ -115,3 +115,18 @@ def test_the_api_lists_the_skip_with_the_files_left_out(big):
     run = runner.check_paths([str(big / "big.py")], load(cwd=big), use_cache=False)
     assert run.oversized == 1 and not run.errors and not run.diagnostics
     assert [(s.path.endswith("big.py"), s.level) for s in run.left_out] == [(True, "note")]
+
+
+def _notebook(source: str, output: str = "") -> str:
+    cell = {"cell_type": "code", "source": source, "metadata": {}, "execution_count": 1,
+            "outputs": [{"output_type": "display_data", "data": {"image/png": output}, "metadata": {}}]}
+    return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_a_notebook_is_measured_by_its_cells_source_not_its_outputs(cli, big):
+    write(big / "plots.ipynb", _notebook(BAD_MODULE, "iVBORw0KGgo" * 200))  # a 2 kB image, a small cell
+    write(big / "table.ipynb", _notebook(BIG))
+    r = cli(big, "check", "--no-cache", "--format", "concise", "plots.ipynb", "table.ipynb")
+    assert "plots.ipynb:cell 1:4:1: FZ102" in r.out and "table.ipynb" not in r.out, r.out
+    note = [line for line in r.err.splitlines() if "table.ipynb" in line]
+    assert len(note) == 1 and "not checked: its cells' " in note[0] and "of source are over the max-file-size" in note[0]

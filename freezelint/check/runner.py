@@ -134,14 +134,22 @@ def size_limit(setting: int | None) -> int | None:
     return limit or None
 
 
-def too_large(size: int, limit: int) -> str:
-    """The note for a file over the max-file-size: its size, and how to check it anyway."""
+def too_large(size: int, limit: int, notebook: bool = False) -> str:
+    """The note for a file over the max-file-size: its size (a notebook's: its cells' source), and
+    how to check it anyway."""
     from freezelint.config import size_text
 
     wanted = -(-size // 2**20)  # whole MB, rounded up
-    return (f"not checked: {size_text(size)} is over the max-file-size of {size_text(limit)} (a file this large "
-            f"takes minutes to check); to check it, pass --max-file-size {wanted}MB (or 0 for no limit), or set "
-            f"max-file-size in [tool.freezelint]")
+    what = f"its cells' {size_text(size)} of source are" if notebook else f"{size_text(size)} is"
+    return (f"not checked: {what} over the max-file-size of {size_text(limit)} (a file this large takes minutes "
+            f"to check); to check it, pass --max-file-size {wanted}MB (or 0 for no limit), or set max-file-size "
+            f"in [tool.freezelint]")
+
+
+def _over(size: int, limit: int | None, path: str) -> bool:
+    """Whether a file of `size` bytes is left out unparsed. A notebook's bytes are mostly its
+    outputs (images): its cells' source is measured once loaded (`_process_notebook`)."""
+    return limit is not None and size > limit and not path.endswith(".ipynb")
 
 
 def _read(path: str) -> tuple[bytes, Meta]:
@@ -194,7 +202,7 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
             return result
         if keyed:
             result.key = content_key(data, selected, _kind(path), parse_all)
-    if limit is not None and len(data) > limit:  # (the runner skips these unread; stdin, or one grown since)
+    if _over(len(data), limit, path):  # (the runner skips these unread; stdin, or one grown since)
         result.skipped, result.key = too_large(len(data), limit), None
         return result
     try:
@@ -205,7 +213,7 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
         result.parsed = True
         return result
     if path.endswith(".ipynb"):
-        return _process_notebook(result, text, encoding, selected, fix, parse_all)
+        return _process_notebook(result, text, encoding, selected, fix, parse_all, limit)
     if ask is not None:
         same = not keyed or ask[1] == result.key  # else saved since the runner read it
         # No rule's text trigger: checked only if it calls project code that freezes or trains
@@ -237,7 +245,8 @@ def _kind(path: str) -> str:
     return "ipynb" if path.endswith(".ipynb") else "py"
 
 
-def _process_notebook(result: FileResult, text: str, encoding: str, selected, fix, parse_all: bool) -> FileResult:
+def _process_notebook(result: FileResult, text: str, encoding: str, selected, fix, parse_all: bool,
+                      limit: int | None) -> FileResult:
     from freezelint.check import engine, notebook
 
     try:
@@ -246,6 +255,10 @@ def _process_notebook(result: FileResult, text: str, encoding: str, selected, fi
         result.parsed = True
         if "FZ001" in selected:
             result.diagnostics = [engine.syntax_error(result.path, str(e))]
+        return result
+    size = len(nb.source.encode("utf-8", "surrogatepass"))
+    if limit is not None and size > limit:
+        result.skipped, result.key = too_large(size, limit, notebook=True), None
         return result
     outcome = engine.check_text(nb.source, result.path, selected, fix, parse_all=parse_all)
     result.parsed = outcome.parsed
@@ -530,7 +543,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                     meta = meta_of(os.stat(path))
                 except OSError:
                     meta = None
-                if meta is not None and limit is not None and meta[0] > limit:  # never read
+                if meta is not None and _over(meta[0], limit, path):  # never read
                     results.append(FileResult(path, skipped=too_large(meta[0], limit)))
                     continue
                 found = index.lookup(path, meta) if meta is not None else None
@@ -548,7 +561,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             except OSError as e:
                 results.append(FileResult(path, error=_unreadable(path, e)))
                 continue
-            if limit is not None and len(data) > limit:
+            if _over(len(data), limit, path):
                 results.append(FileResult(path, skipped=too_large(len(data), limit)))
                 continue
             key = content_key(data, sel, _kind(path), parse_all) if cache is not None else None
