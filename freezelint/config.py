@@ -260,9 +260,13 @@ def parse_size(value: Any) -> int:
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
 
-def size_text(n: float) -> str:
-    """A byte count for a message: `6.3 MB`, `1 MB`, `512 kB`, `100 bytes` (MB: 1024**2 bytes)."""
+def size_text(n: float, up: bool = False) -> str:
+    """A byte count for a message: `6.3 MB`, `1 MB`, `512 kB`, `100 bytes` (MB: 1024**2 bytes).
+    `up`: rounded up, so that a size just over a limit never reads as the limit itself."""
+    import math
+
     for unit, scale in (("MB", 2**20), ("kB", 2**10)):
         if n >= scale:
-            return f"{n / scale:.1f}".removesuffix(".0") + f" {unit}"
+            value = math.ceil(n / scale * 10) / 10 if up else n / scale
+            return f"{value:.1f}".removesuffix(".0") + f" {unit}"
     return f"{int(n)} bytes"

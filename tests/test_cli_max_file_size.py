@@ -34,8 +34,8 @@ def _note(err: str) -> str:
 def test_a_file_over_the_limit_is_left_out_with_a_note_naming_it_its_size_and_the_way_to_check_it(cli, big):
     r = cli(big, "check", "--no-cache", "big.py", "small.py")
     size = (big / "big.py").stat().st_size
-    assert _note(r.err) == (f"freezelint: note: big.py: not checked: {size_text(size)} is over the max-file-size "
-                            f"of 512 bytes (a file this large takes minutes to check); to check it, pass "
+    assert _note(r.err) == (f"freezelint: note: big.py: not checked: {size_text(size, up=True)} is over the "
+                            f"max-file-size of 512 bytes (parsing takes about 10 s a MB); to check it, pass "
                             f"--max-file-size 1MB (or 0 for no limit), or set max-file-size in [tool.freezelint]")
     assert "small.py:3:1: FZ102" in r.out and "big.py:" not in r.out
     assert "1 file over the max-file-size was not checked (see the note above)." in r.out.splitlines()
@@ -88,6 +88,7 @@ def test_sizes_read_as_the_messages_write_them():
             parse_size(bad)
     assert [size_text(n) for n in (100, 1024, 1536, 2**20, 6_577_845)] == \
         ["100 bytes", "1 kB", "1.5 kB", "1 MB", "6.3 MB"]
+    assert size_text(2**20 + 1000, up=True) == "1.1 MB"  # just over a limit of 1 MB never reads "1 MB"
     assert runner.size_limit(None) == runner.MAX_PARSE_BYTES and runner.size_limit(0) is None
 
 

@@ -9,8 +9,9 @@ A walk checks regular files only: a `*.py` that is a broken symbolic link, a lin
 socket or a device is skipped and listed in `skipped` (a FIFO would block the read for ever).
 A file named explicitly is read as Python whatever its suffix (a script without one is Python),
 unless its suffix or name is of a known other kind (README.md, pyproject.toml, Makefile), its
-`#!` line names another interpreter, or its bytes are binary (a NUL byte in the first 8 kB): `freezelint check *` in a project root checks the Python
-files only, and lists the others in `skipped`.
+`#!` line names another interpreter, or its bytes are binary (a NUL byte in the first 8 kB):
+`freezelint check *` in a project root checks the Python files only, and lists the others in
+`skipped`.
 """
 
 from __future__ import annotations

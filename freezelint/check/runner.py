@@ -140,10 +140,10 @@ def too_large(size: int, limit: int, notebook: bool = False) -> str:
     from freezelint.config import size_text
 
     wanted = -(-size // 2**20)  # whole MB, rounded up
-    what = f"its cells' {size_text(size)} of source are" if notebook else f"{size_text(size)} is"
-    return (f"not checked: {what} over the max-file-size of {size_text(limit)} (a file this large takes minutes "
-            f"to check); to check it, pass --max-file-size {wanted}MB (or 0 for no limit), or set max-file-size "
-            f"in [tool.freezelint]")
+    what = f"its cells' {size_text(size, up=True)} of source are" if notebook else f"{size_text(size, up=True)} is"
+    return (f"not checked: {what} over the max-file-size of {size_text(limit)} (parsing takes about 10 s a MB); "
+            f"to check it, pass --max-file-size {wanted}MB (or 0 for no limit), or set max-file-size in "
+            f"[tool.freezelint]")
 
 
 def _over(size: int, limit: int | None, path: str) -> bool:
