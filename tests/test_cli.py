@@ -550,10 +550,12 @@ def test_a_named_binary_file_without_a_python_suffix_is_a_note_not_an_encoding_e
     (tmp_path / "blob").write_bytes(blob)
     (tmp_path / "late").write_bytes(b"#!/usr/bin/env python3\n" + b"# " + b"x" * 9000 + b"\n\0\n")  # past the sniff
     (tmp_path / "nul.py").write_bytes(b"import torch\0\n")
-    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", "blob", "late", "nul.py")
+    (tmp_path / "wide").write_bytes("import torch\n".encode("utf-16"))  # text, though NULs: FZ001 says why
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", "blob", "late", "nul.py", "wide")
     assert r.err.splitlines() == ["freezelint: note: blob: not checked: a binary file (a NUL byte in its first 8 kB), "
                                   "not Python"]
-    assert [line.split(":")[0] for line in r.out.splitlines() if "FZ001" in line] == ["late", "nul.py"]
+    assert [line.split(":")[0] for line in r.out.splitlines() if "FZ001" in line] == ["late", "nul.py", "wide"]
+    assert "save it as UTF-8" in r.out
     assert "declare the file's encoding" not in r.out
     r = cli(tmp_path, "check", "--no-cache", "blob")
     assert r.code == 0 and "no Python files found" in r.err

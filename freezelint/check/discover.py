@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Iterator
 if TYPE_CHECKING:  # pragma: no cover
     import pathspec
 
+from freezelint.check.prefilter import wide_bom
 from freezelint.config import Config
 from freezelint.fsutil import kind_of, link_problem, read_regular
 
@@ -87,7 +88,9 @@ def not_python(p: Path) -> str | None:
         head = read_regular(p, SNIFF_BYTES)[0]
     except OSError:
         return None  # the run says why it cannot be read
-    if b"\0" in head:  # as git tells binary from text: no source holds one (a `.py` that does gets FZ001)
+    # as git tells binary from text: no source holds one (a `.py` that does gets FZ001, as does
+    # UTF-16 text, whose FZ001 says to save it as UTF-8)
+    if b"\0" in head and not wide_bom(head):
         return "a binary file (a NUL byte in its first 8 kB), not Python"
     interpreter = _interpreter(head)
     if interpreter in OTHER_INTERPRETERS:
