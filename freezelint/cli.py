@@ -71,6 +71,9 @@ def _add_check(sub) -> None:
                        help="patterns to exclude besides the defaults")
     files.add_argument("--force-exclude", action="store_true",
                        help="apply exclusions to files passed explicitly too (for pre-commit)")
+    files.add_argument("--max-file-size", metavar="SIZE",
+                       help="leave out files larger than this, with a note (e.g. 2MB, 512kB; 0: no limit; "
+                            "default: 1MB, which libcst takes 10-15 s to parse)")
     files.add_argument("--stdin-filename", metavar="PATH",
                        help="the path of the source read from stdin (`-`), for messages, config, "
                             "per-file-ignores, --force-exclude and the analysis of the rest of its project, "
@@ -91,7 +94,10 @@ def _add_check(sub) -> None:
     run = p.add_argument_group("run")
     run.add_argument("--config", metavar="FILE", help="pyproject.toml to read [tool.freezelint] from")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    run.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: .freezelint_cache in the project root)")
+    run.add_argument("--cache-dir", metavar="DIR",
+                     help="cache directory (default: .freezelint_cache beside the pyproject.toml that configures "
+                          "freezelint, else in the project root: the nearest pyproject.toml or .git above the "
+                          "paths; else the working directory; --show-project prints it)")
     run.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: one per CPU)")
     run.add_argument("--verbose", "-v", action="store_true", help="tracebacks on internal errors")
     run.add_argument("--show-project", action="store_true",
@@ -271,7 +277,8 @@ def cmd_check(args) -> int:
     cfg = config_mod.load(Path(args.config) if args.config else None, start=config_mod.search_start(where))
     cfg = config_mod.merge_cli(cfg, select=args.select, ignore=args.ignore, extend_select=args.extend_select,
                                exclude=args.exclude, extend_exclude=args.extend_exclude,
-                               per_file_ignores=args.per_file_ignores, cache_dir=args.cache_dir)
+                               per_file_ignores=args.per_file_ignores, cache_dir=args.cache_dir,
+                               max_file_size=args.max_file_size)
     if args.docs_url is not None:
         cfg.docs_url = args.docs_url or None
     if args.jobs is not None and args.jobs < 1:
@@ -517,7 +524,8 @@ def _show_project(run, every: bool = False) -> None:
     # every project file, no file of its own
     used = sorted({p.partition("#")[0] for p in run.summarised} - {_PROJECT})
     scans = sorted(p.partition("#")[2] for p in run.summarised if p.partition("#")[0] == _PROJECT)
-    lines = [f"project root: {run.project_root}", f"files summarised and used: {len(used)}"]
+    cache = display_path(run.cache_dir) if run.cache_dir is not None else "none (--no-cache)"
+    lines = [f"project root: {run.project_root}", f"cache: {cache}", f"files summarised and used: {len(used)}"]
     lines += [f"  {display_path(Path(p))}" for p in used]
     if scans:
         lines.append(f"scans of every project file used: {len(scans)}")

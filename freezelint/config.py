@@ -24,7 +24,7 @@ DEFAULT_EXCLUDE = (
 )
 KNOWN_KEYS = frozenset({
     "select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
-    "respect-gitignore", "cache-dir", "docs-url", "lightning-version",
+    "respect-gitignore", "cache-dir", "docs-url", "lightning-version", "max-file-size",
 })
 
 
@@ -44,6 +44,8 @@ class Config:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     respect_gitignore: bool = True
     cache_dir: Path | None = None
+    # files larger than this many bytes are not checked (None: the default; 0: no limit)
+    max_file_size: int | None = None
     docs_url: str | None = None  # where finding links point (`{code}` replaced); none by default
     # the Lightning the project runs ("2", "1.9"): FZ110 reads it from the pyproject.toml itself
     lightning_version: str | None = None
@@ -194,6 +196,11 @@ def load(config_file: Path | None = None, cwd: Path | None = None, start: Path |
         if not isinstance(table["cache-dir"], str):
             raise ConfigError(f"{path}: [tool.freezelint] cache-dir must be a string")
         cfg.cache_dir = (cfg.root / table["cache-dir"]).resolve()
+    if "max-file-size" in table:
+        try:
+            cfg.max_file_size = parse_size(table["max-file-size"])
+        except ValueError as e:
+            raise ConfigError(f"{path}: [tool.freezelint] max-file-size {e}") from None
     if "docs-url" in table:
         if not isinstance(table["docs-url"], str):
             raise ConfigError(f"{path}: [tool.freezelint] docs-url must be a string")
@@ -211,7 +218,7 @@ def load(config_file: Path | None = None, cwd: Path | None = None, start: Path |
 
 
 def merge_cli(cfg: Config, *, select=None, ignore=None, extend_select=None, exclude=None,
-              extend_exclude=None, per_file_ignores=None, cache_dir=None) -> Config:
+              extend_exclude=None, per_file_ignores=None, cache_dir=None, max_file_size=None) -> Config:
     """Flags override the file (see Config for how selection layers)."""
     cfg.cli_select = select
     cfg.cli_ignore = list(ignore or [])
@@ -227,5 +234,39 @@ def merge_cli(cfg: Config, *, select=None, ignore=None, extend_select=None, excl
         cfg.per_file_ignores.setdefault(pattern, []).extend(c for c in code_list.split(",") if c)
     if cache_dir is not None:
         cfg.cache_dir = Path(os.path.abspath(cache_dir))
+    if max_file_size is not None:
+        try:
+            cfg.max_file_size = parse_size(max_file_size)
+        except ValueError as e:
+            raise ConfigError(f"--max-file-size {e}") from None
     cfg.validate()
     return cfg
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
+               "g": 2**30, "gb": 2**30, "gib": 2**30}
+
+
+def parse_size(value: Any) -> int:
+    """`max-file-size`: bytes, as an integer or a number with a unit ("2MB", "512 kB": kB and MB
+    count 1024 and 1024**2 bytes, as the messages do); 0 is no limit. ValueError says what it takes."""
+    import re
+
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", value.lower()) if isinstance(value, str) else None
+    if match is None or match.group(2) not in _SIZE_UNITS:
+        raise ValueError(f"must be a size such as 2MB, 512kB or 1048576 (bytes; 0: no limit), got {value!r}")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
+def size_text(n: float, up: bool = False) -> str:
+    """A byte count for a message: `6.3 MB`, `1 MB`, `512 kB`, `100 bytes` (MB: 1024**2 bytes).
+    `up`: rounded up, so that a size just over a limit never reads as the limit itself."""
+    import math
+
+    for unit, scale in (("MB", 2**20), ("kB", 2**10)):
+        if n >= scale:
+            value = math.ceil(n / scale * 10) / 10 if up else n / scale
+            return f"{value:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{int(n)} bytes"

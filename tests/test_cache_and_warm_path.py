@@ -399,12 +399,12 @@ def test_workers_started_mid_scan_give_what_one_process_gives_in_the_same_order(
         seen = []
         res = check_paths([str(tmp_path)], load(cwd=tmp_path), use_cache=False, jobs=jobs,
                           progress=lambda done, total: seen.append((done, total)))
-        runs[jobs] = ([(d.path, d.row, d.code) for d in res.diagnostics], [str(e) for e in res.errors],
+        runs[jobs] = ([(d.path, d.row, d.code) for d in res.diagnostics], [str(e) for e in res.left_out],
                       res.files, res.parsed)
         assert seen[-1] == (res.files, res.files) and seen == sorted(seen)
     assert runs[1] == runs[2]
     assert len(runs[2][0]) > runner.POOL_MIN_FILES and "FZ001" in {c for _, _, c in runs[2][0]}
-    assert runs[2][1] and "over the" in runs[2][1][0]  # the file too large to parse
+    assert runs[2][1] and "over the max-file-size" in runs[2][1][0]  # the file too large to parse
     # the first submission started the workers with POOL_MIN_FILES files; later ones fed them
     assert started[0] == (False, runner.POOL_MIN_FILES, False) and all(s[0] for s in started[1:])
 

@@ -152,6 +152,22 @@ def test_sarif_is_valid_for_code_scanning(cli, tmp_path):
     assert doc["runs"][0]["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == "FZ102"
 
 
+def test_sarif_locations_are_relative_to_a_named_source_root(cli, tmp_path):
+    """Relative URIs resolve against %SRCROOT%, the working directory as a file:// URI, so a
+    consumer (GitHub code scanning, an IDE) can map them to its own checkout."""
+    write(tmp_path / "work" / "dir with space" / "bad.py", BAD_MODULE)
+    write(tmp_path / "other" / "bad.py", BAD_MODULE)
+    os.mkfifo(tmp_path / "work" / "pipe.py")
+    r = cli(tmp_path / "work", "check", "--format", "sarif", "dir with space/bad.py", "../other/bad.py", "pipe.py")
+    run = json.loads(r.out)["runs"][0]
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": (tmp_path / "work").as_uri() + "/"}}
+    where = [res["locations"][0]["physicalLocation"]["artifactLocation"] for res in run["results"]]
+    assert where == [{"uri": "../other/bad.py", "uriBaseId": "%SRCROOT%"},
+                     {"uri": "dir%20with%20space/bad.py", "uriBaseId": "%SRCROOT%"}]
+    note = run["invocations"][0]["toolExecutionNotifications"][0]
+    assert note["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "pipe.py", "uriBaseId": "%SRCROOT%"}
+
+
 def test_statistics_quiet_output_file(cli, tmp_path):
     write(tmp_path / "bad.py", BAD_MODULE + "layer.requires_grad_ = True\n")
     r = cli(tmp_path, "check", "--statistics", "bad.py")
@@ -160,11 +176,25 @@ def test_statistics_quiet_output_file(cli, tmp_path):
     assert "Found" not in r.out and "FZ102" in r.out
     write(tmp_path / "fixed.py", BAD_MODULE + "layer.load_state_dict({}, strict=False)\n")
     r = cli(tmp_path, "check", "--statistics", "--fix", "fixed.py")  # what is left, and that a fix was written
-    assert r.code == 1 and r.out == "1  FZ401      unchecked-partial-load\nFixed 1 finding.\n", r.out
+    assert r.code == 1 and r.out == "1  FZ401      unchecked-partial-load\nFixed 1 finding.\nFound 1 finding in 1 file.\n"
     write(tmp_path / "fixed.py", BAD_MODULE)
     assert cli(tmp_path, "check", "--statistics", "--fix", "fixed.py").out == "Fixed 1 finding.\n"
     r = cli(tmp_path, "check", "--format", "json", "-o", "report.json", "bad.py")
     assert r.out == "" and len(json.loads((tmp_path / "report.json").read_text())) == 2
+
+
+def test_statistics_text_keeps_the_total_and_the_fix_hint_as_ruff_does(cli, tmp_path):
+    write(tmp_path / "bad.py", BAD_MODULE + "layer.requires_grad_ = True\n")
+    write(tmp_path / "other.py", BAD_MODULE)
+    for fmt in ("text", "concise"):
+        r = cli(tmp_path, "check", "--statistics", "--format", fmt, "bad.py", "other.py")
+        assert r.code == 1 and r.out.splitlines() == [
+            "2  FZ102  [*] requires-grad-on-module", "1  FZ101  [*] requires-grad-method-assigned",
+            "Found 3 findings in 2 files.", "[*] 3 fixable with the `--fix` option."], r.out
+    assert cli(tmp_path, "check", "--statistics", "--quiet", "bad.py").out.splitlines() == [
+        "1  FZ101  [*] requires-grad-method-assigned", "1  FZ102  [*] requires-grad-on-module"]
+    write(tmp_path / "ok.py", "x = 1\n")
+    assert cli(tmp_path, "check", "--statistics", "ok.py").out == ""  # an empty table, as ruff's
 
 
 def test_statistics_as_json_in_ruffs_shape_and_refused_where_no_shape_fits(cli, tmp_path):
@@ -507,3 +537,25 @@ def test_named_files_of_another_kind_are_a_note_and_scripts_without_a_suffix_are
     r = run_subprocess(tmp_path, "check", "--format", "concise", "-", "--stdin-filename", "notes.txt",
                        stdin=BAD_MODULE.lstrip("\n"))  # the way to check such a file as Python
     assert r.code == 1 and r.out.startswith("notes.txt:3:1: FZ102")
+
+
+def test_a_named_binary_file_without_a_python_suffix_is_a_note_not_an_encoding_error(cli, tmp_path):
+    """Random bytes named on the command line (`check *` in a folder holding a blob): binary, as a
+    .so or .pt is, not FZ001's advice to declare an encoding. A .py holding a NUL stays FZ001."""
+    import random
+
+    rng = random.Random(0)
+    blob = bytes(rng.randrange(256) for _ in range(2000))
+    assert b"\0" in blob
+    (tmp_path / "blob").write_bytes(blob)
+    (tmp_path / "late").write_bytes(b"#!/usr/bin/env python3\n" + b"# " + b"x" * 9000 + b"\n\0\n")  # past the sniff
+    (tmp_path / "nul.py").write_bytes(b"import torch\0\n")
+    (tmp_path / "wide").write_bytes("import torch\n".encode("utf-16"))  # text, though NULs: FZ001 says why
+    r = cli(tmp_path, "check", "--no-cache", "--format", "concise", "blob", "late", "nul.py", "wide")
+    assert r.err.splitlines() == ["freezelint: note: blob: not checked: a binary file (a NUL byte in its first 8 kB), "
+                                  "not Python"]
+    assert [line.split(":")[0] for line in r.out.splitlines() if "FZ001" in line] == ["late", "nul.py", "wide"]
+    assert "save it as UTF-8" in r.out
+    assert "declare the file's encoding" not in r.out
+    r = cli(tmp_path, "check", "--no-cache", "blob")
+    assert r.code == 0 and "no Python files found" in r.err

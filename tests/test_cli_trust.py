@@ -12,7 +12,6 @@ from xml.etree import ElementTree as ET
 import pytest
 from conftest import BAD_MODULE, ROOT, write
 
-from freezelint.check import runner
 
 
 # ------------------------------------------------------------------- `freezelint PATH`
@@ -75,38 +74,37 @@ def test_pre_commit_hooks_use_the_short_form():
 
 # ---------------------------------------------------------- run errors in every format
 @pytest.fixture
-def too_big(tmp_path, monkeypatch):
-    """A file over the parse limit (the limit lowered so the test writes a small file)."""
-    monkeypatch.setattr(runner, "MAX_PARSE_BYTES", 64)
-    write(tmp_path / "big.py", "model.requires_grad = False\n" * 4)
+def not_regular(tmp_path):
+    """A file named on the command line that cannot be checked: a FIFO (never read, never waited on)."""
+    os.mkfifo(tmp_path / "pipe.py")
     return tmp_path
 
 
-def test_text_never_says_all_passed_when_a_file_was_not_checked(cli, too_big):
-    r = cli(too_big, "check", "big.py")
+def test_text_never_says_all_passed_when_a_file_was_not_checked(cli, not_regular):
+    r = cli(not_regular, "check", "pipe.py")
     assert r.code == 1
     assert "All checks passed" not in r.out
     assert "1 file could not be checked" in r.out
-    assert "big.py: not checked" in r.err
+    assert "pipe.py: not checked" in r.err
 
 
-def test_json_carries_run_errors_as_entries_without_a_code(cli, too_big):
-    r = cli(too_big, "check", "--format", "json", "big.py")
+def test_json_carries_run_errors_as_entries_without_a_code(cli, not_regular):
+    r = cli(not_regular, "check", "--format", "json", "pipe.py")
     assert r.code == 1
     data = json.loads(r.out)
-    assert [(d["code"], d["filename"], d["severity"]) for d in data] == [(None, "big.py", "error")]
+    assert [(d["code"], d["filename"], d["severity"]) for d in data] == [(None, "pipe.py", "error")]
     assert "not checked" in data[0]["message"]
     assert {"message", "location", "end_location", "fix", "url"} <= set(data[0])
 
 
-def test_sarif_carries_run_errors_as_tool_notifications(cli, too_big):
-    r = cli(too_big, "check", "--format", "sarif", "big.py")
+def test_sarif_carries_run_errors_as_tool_notifications(cli, not_regular):
+    r = cli(not_regular, "check", "--format", "sarif", "pipe.py")
     inv = json.loads(r.out)["runs"][0]["invocations"]
     assert inv[0]["executionSuccessful"] is False
     notes = inv[0]["toolExecutionNotifications"]
     assert len(notes) == 1 and notes[0]["level"] == "error" and "not checked" in notes[0]["message"]["text"]
     uri = notes[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-    assert uri == "big.py"
+    assert uri == "pipe.py"
 
 
 def test_sarif_clean_run_is_successful(cli, tmp_path):
@@ -115,8 +113,8 @@ def test_sarif_clean_run_is_successful(cli, tmp_path):
     assert inv == [{"executionSuccessful": True, "toolExecutionNotifications": []}]
 
 
-def test_junit_carries_run_errors_as_error_elements(cli, too_big):
-    r = cli(too_big, "check", "--format", "junit", "big.py")
+def test_junit_carries_run_errors_as_error_elements(cli, not_regular):
+    r = cli(not_regular, "check", "--format", "junit", "pipe.py")
     root = ET.fromstring(r.out)
     suite = root.find("testsuite")
     assert suite.get("errors") == "1" and suite.get("failures") == "0"
@@ -124,10 +122,10 @@ def test_junit_carries_run_errors_as_error_elements(cli, too_big):
     assert len(errors) == 1 and "not checked" in errors[0].get("message")
 
 
-def test_github_carries_run_errors_as_error_commands(cli, too_big):
-    r = cli(too_big, "check", "--format", "github", "big.py")
+def test_github_carries_run_errors_as_error_commands(cli, not_regular):
+    r = cli(not_regular, "check", "--format", "github", "pipe.py")
     lines = r.out.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("::error ") and "file=big.py" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("::error ") and "file=pipe.py" in lines[0]
     assert "not checked" in lines[0]
 
 
@@ -167,8 +165,8 @@ def test_diff_exits_1_on_a_syntax_error(cli, tmp_path):
     assert "broken.py:" in r.err and "FZ001" in r.err
 
 
-def test_diff_exits_1_when_a_file_could_not_be_checked(cli, too_big):
-    assert cli(too_big, "check", "--diff", "big.py").code == 1
+def test_diff_exits_1_when_a_file_could_not_be_checked(cli, not_regular):
+    assert cli(not_regular, "check", "--diff", "pipe.py").code == 1
 
 
 def test_diff_still_exits_0_on_nothing_to_fix(cli, tmp_path):

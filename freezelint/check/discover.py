@@ -8,9 +8,10 @@ checked even when excluded, unless `force_exclude` is set (pre-commit passes fil
 A walk checks regular files only: a `*.py` that is a broken symbolic link, a link loop, a FIFO, a
 socket or a device is skipped and listed in `skipped` (a FIFO would block the read for ever).
 A file named explicitly is read as Python whatever its suffix (a script without one is Python),
-unless its suffix or name is of a known other kind (README.md, pyproject.toml, Makefile) or its
-`#!` line names another interpreter: `freezelint check *` in a project root checks the Python
-files only, and lists the others in `skipped`.
+unless its suffix or name is of a known other kind (README.md, pyproject.toml, Makefile), its
+`#!` line names another interpreter, or its bytes are binary (a NUL byte in the first 8 kB):
+`freezelint check *` in a project root checks the Python files only, and lists the others in
+`skipped`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Iterator
 if TYPE_CHECKING:  # pragma: no cover
     import pathspec
 
+from freezelint.check.prefilter import wide_bom
 from freezelint.config import Config
 from freezelint.fsutil import kind_of, link_problem, read_regular
 
@@ -48,6 +50,8 @@ NOT_PYTHON_NAMES = frozenset({
     "readme", "makefile", "gnumakefile", "dockerfile", "containerfile", "jenkinsfile", "procfile",
     "gemfile", "vagrantfile", "codeowners", "manifest",
 })
+# How much of a file named explicitly, without a Python suffix, is read to tell what it is (git's 8000).
+SNIFF_BYTES = 8192
 # Interpreters a `#!` line may name that do not run Python (any other is taken for Python's).
 OTHER_INTERPRETERS = frozenset({
     "sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh", "node", "deno", "bun", "perl", "ruby",
@@ -80,18 +84,22 @@ def not_python(p: Path) -> str | None:
         return f"{suffix} files are not Python"
     if name in NOT_PYTHON_NAMES:
         return f"{p.name} is not Python"
-    interpreter = _interpreter(p)
+    try:
+        head = read_regular(p, SNIFF_BYTES)[0]
+    except OSError:
+        return None  # the run says why it cannot be read
+    # as git tells binary from text: no source holds one (a `.py` that does gets FZ001, as does
+    # UTF-16 text, whose FZ001 says to save it as UTF-8)
+    if b"\0" in head and not wide_bom(head):
+        return "a binary file (a NUL byte in its first 8 kB), not Python"
+    interpreter = _interpreter(head)
     if interpreter in OTHER_INTERPRETERS:
         return f"a {interpreter} script (its #! line), not Python"
     return None
 
 
-def _interpreter(p: Path) -> str | None:
+def _interpreter(head: bytes) -> str | None:
     """The program a `#!` first line runs (`env`'s argument), or None."""
-    try:
-        head = read_regular(p, 256)[0]
-    except OSError:
-        return None  # the run says why it cannot be read
     if not head.startswith(b"#!"):
         return None
     words = head[2:].split(b"\n")[0].decode("utf-8", "replace").split()

@@ -26,8 +26,13 @@ from freezelint.fsutil import NotRegularFile, atomic_write, link_problem, read_r
 # Below this many files to parse, starting worker processes costs more than it saves
 # (measured with benchmarks/pool_threshold.py; see benchmarks/README.md).
 POOL_MIN_FILES = int(os.environ.get("FREEZELINT_POOL_MIN_FILES", 8))
-# Files this large are not parsed: libcst would need minutes and gigabytes.
-MAX_PARSE_BYTES = 8 * 1024 * 1024
+# The default max-file-size (`max-file-size`, --max-file-size; 0: none): a larger file is not
+# checked, with a note. Checking costs 8-14 us of CPU and 0.6-0.9 kB of memory per byte of dense
+# source, most of it libcst's parse (measured: torch's 1.3 MB common_methods_invocations.py 11 s,
+# 780 MB; a generated 20k-line 620 kB file 8 s, 540 MB; a 6.5 MB one minutes and 4.7 GB): above
+# 1 MB a pre-commit run stalls. Of the corpora's 23,600 files three are larger: that one and two
+# generated 1.1 MB stubs of torch's, none with a finding.
+MAX_PARSE_BYTES = 1024 * 1024
 # Files only CPython's parser sees (no rule's trigger admits them) go to the workers in batches
 # of about this many bytes, with their bytes: one task per batch, no second read.
 SYNTAX_BATCH_BYTES = 256 * 1024
@@ -41,6 +46,7 @@ class FileResult:
     cached: bool = False
     fixed: int = 0
     error: str | None = None  # a one-line problem with this file
+    skipped: str | None = None  # not checked, by choice (over the max-file-size): a note, not an error
     fix_error: bool = False  # the problem is a fix that was not written (the file was checked)
     internal: str | None = None  # the problem is a bug of freezelint's: its traceback (--verbose)
     original: bytes | None = None  # only when a fix changed the file
@@ -82,8 +88,10 @@ class RunResult:
     docs_url: str | None = None  # the `docs-url` setting the report's links follow
     sources: dict[str, bytes] = field(default_factory=dict)  # shown path -> bytes checked, where not on disk (stdin)
     left_out: list[Skipped] = field(default_factory=list)  # files found or named but not checked, and why
+    oversized: int = 0  # of those, files over the max-file-size (the summary counts them)
 
-    project_root: str | None = None  # --show-project: the root, files summarised, edges used
+    project_root: str | None = None  # --show-project: the root, the cache, files summarised, edges used
+    cache_dir: str | None = None  # None: --no-cache
     summarised: set[str] = field(default_factory=set)
     edges: list[str] = field(default_factory=list)
     def url(self, code: str) -> str | None:
@@ -120,6 +128,31 @@ def _unreadable(path: str, e: OSError) -> str:
     return f"cannot read: {link_problem(path) or _one_line(e)}"
 
 
+def size_limit(setting: int | None) -> int | None:
+    """The byte count over which a file is not checked, from the `max-file-size` setting (None:
+    the default; 0: no limit, returned as None)."""
+    limit = MAX_PARSE_BYTES if setting is None else setting
+    return limit or None
+
+
+def too_large(size: int, limit: int, notebook: bool = False) -> str:
+    """The note for a file over the max-file-size: its size (a notebook's: its cells' source), and
+    how to check it anyway."""
+    from freezelint.config import size_text
+
+    wanted = -(-size // 2**20)  # whole MB, rounded up
+    what = f"its cells' {size_text(size, up=True)} of source are" if notebook else f"{size_text(size, up=True)} is"
+    return (f"not checked: {what} over the max-file-size of {size_text(limit)} (parsing takes about 10 s a MB); "
+            f"to check it, pass --max-file-size {wanted}MB (or 0 for no limit), or set max-file-size in "
+            f"[tool.freezelint]")
+
+
+def _over(size: int, limit: int | None, path: str) -> bool:
+    """Whether a file of `size` bytes is left out unparsed. A notebook's bytes are mostly its
+    outputs (images): its cells' source is measured once loaded (`_process_notebook`)."""
+    return limit is not None and size > limit and not path.endswith(".ipynb")
+
+
 def _read(path: str) -> tuple[bytes, Meta]:
     """The file's bytes and its metadata taken before reading them (a save during the read
     leaves metadata that the next run will not match). Raises OSError (NotRegularFile for a FIFO,
@@ -130,16 +163,17 @@ def _read(path: str) -> tuple[bytes, Meta]:
 
 def process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None,
             parse_all: bool = False, keyed: bool = False, project=None,
-            ask: tuple[list[str], str | None] | None = None) -> FileResult:
+            ask: tuple[list[str], str | None] | None = None, max_file_size: int | None = None) -> FileResult:
     """Check one file's bytes (read here when `data` is None). Runs in workers too.
     `parse_all`: parse even a file no rule's text trigger admits (explicit FZ001 / ALL).
     `keyed`: give the result the content key of the bytes read here (for the cache).
     `ask`: (names, key): no rule's trigger admitted the file when the runner read it (bytes of
     content key `key`); the project decides, from the imported names it calls, whether it is
-    checked. Bytes read here under another key are judged afresh."""
+    checked. Bytes read here under another key are judged afresh. `max_file_size`: the setting
+    (None: the default; 0: no limit); a larger file is `skipped`."""
     with relaxed_gc():
         try:
-            return _process(path, data, selected, fix, parse_all, keyed, project, ask)
+            return _process(path, data, selected, fix, parse_all, keyed, project, ask, size_limit(max_file_size))
         except Exception as e:  # noqa: BLE001 — one file's bug is reported for it; the run goes on
             return _failed(path, e)
 
@@ -159,7 +193,7 @@ def _failed(path: str, e: Exception) -> FileResult:
 
 
 def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str | None, parse_all: bool,
-             keyed: bool, project, ask: tuple[list[str], str | None] | None) -> FileResult:
+             keyed: bool, project, ask: tuple[list[str], str | None] | None, limit: int | None) -> FileResult:
     result = FileResult(path)
     if data is None:
         try:
@@ -169,11 +203,8 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
             return result
         if keyed:
             result.key = content_key(data, selected, _kind(path), parse_all)
-    if len(data) > MAX_PARSE_BYTES:
-        pattern = prefilter.trigger_pattern(selected)
-        text = data.decode("utf-8", "replace")
-        if parse_all or (pattern is not None and pattern.search(text)):
-            result.error = f"not checked: {len(data) / 2**20:.1f} MB is over the {MAX_PARSE_BYTES // 2**20} MB limit"
+    if _over(len(data), limit, path):  # (the runner skips these unread; stdin, or one grown since)
+        result.skipped, result.key = too_large(len(data), limit), None
         return result
     try:
         text, encoding = prefilter.decode(data)
@@ -183,7 +214,7 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
         result.parsed = True
         return result
     if path.endswith(".ipynb"):
-        return _process_notebook(result, text, encoding, selected, fix, parse_all)
+        return _process_notebook(result, text, encoding, selected, fix, parse_all, limit)
     if ask is not None:
         same = not keyed or ask[1] == result.key  # else saved since the runner read it
         # No rule's text trigger: checked only if it calls project code that freezes or trains
@@ -215,7 +246,8 @@ def _kind(path: str) -> str:
     return "ipynb" if path.endswith(".ipynb") else "py"
 
 
-def _process_notebook(result: FileResult, text: str, encoding: str, selected, fix, parse_all: bool) -> FileResult:
+def _process_notebook(result: FileResult, text: str, encoding: str, selected, fix, parse_all: bool,
+                      limit: int | None) -> FileResult:
     from freezelint.check import engine, notebook
 
     try:
@@ -224,6 +256,10 @@ def _process_notebook(result: FileResult, text: str, encoding: str, selected, fi
         result.parsed = True
         if "FZ001" in selected:
             result.diagnostics = [engine.syntax_error(result.path, str(e))]
+        return result
+    size = len(nb.source.encode("utf-8", "surrogatepass"))
+    if limit is not None and size > limit:
+        result.skipped, result.key = too_large(size, limit, notebook=True), None
         return result
     outcome = engine.check_text(nb.source, result.path, selected, fix, parse_all=parse_all)
     result.parsed = outcome.parsed
@@ -341,8 +377,8 @@ def _per_file_selected(cfg: Config, selected: frozenset[str]) -> Callable[[Path]
 
 
 def _pool_worker(task: tuple) -> FileResult:
-    path, selected, fix, parse_all, keyed, project, ask = task
-    return process(path, None, selected, fix, parse_all, keyed, project, ask)
+    path, selected, fix, parse_all, keyed, project, ask, max_file_size = task
+    return process(path, None, selected, fix, parse_all, keyed, project, ask, max_file_size)
 
 
 def _pool_batch(tasks: list[tuple]) -> list[FileResult]:
@@ -472,9 +508,7 @@ def _alive(pid: int) -> bool:
 
 def _needs_parse(data: bytes, selected: frozenset[str]) -> bool:
     """Cheap test in the main process: could any selected rule fire on this file's text?
-    Undecodable and oversized files go to `process`, which reports them."""
-    if len(data) > MAX_PARSE_BYTES:
-        return True
+    Undecodable files go to `process`, which reports them."""
     try:
         text, _ = prefilter.decode(data)
     except prefilter.DecodeError:
@@ -529,12 +563,13 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     run = RunResult(files=len(files), docs_url=cfg.docs_url, fixing=fix is not None and write,
                     left_out=[replace(s, path=display_path(s.path)) for s in discovery.skipped if s.level != "error"])
     run.errors += [RunError(display_path(s.path), s.why) for s in discovery.skipped if s.level == "error"]
-    cache = Cache(cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache and fix is None else None
+    cache_dir = cache_dir_for(cfg, paths) if use_cache else None
+    run.cache_dir = str(cache_dir) if cache_dir is not None else None
+    cache = Cache(cache_dir) if cache_dir is not None and fix is None else None
     index = cache.index(_configuration(cfg, selected, parse_all)) if cache is not None else None
     from freezelint.check.project import Project  # light: no libcst until a summary is needed
 
-    project = Project.for_paths(files, (cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache else None,
-                                [str(p) for p in paths])
+    project = Project.for_paths(files, cache_dir, [str(p) for p in paths])
 
     trees = _checked_trees(paths, cfg) if fix is not None else []
     written: set[str] = set()
@@ -552,6 +587,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     if pool is not None:
         project.run_dir = _run_dir()
     total, done = len(files), 0
+    limit = size_limit(cfg.max_file_size)
     try:
         for p in files:
             path = str(p)
@@ -561,6 +597,9 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                     meta = meta_of(os.stat(path))
                 except OSError:
                     meta = None
+                if meta is not None and _over(meta[0], limit, path):  # never read
+                    results.append(FileResult(path, skipped=too_large(meta[0], limit)))
+                    continue
                 found = index.lookup(path, meta) if meta is not None else None
                 deps, edges = index.deps_of(path)
                 if found is not None and not project.deps_current(deps):
@@ -575,6 +614,9 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                 data, meta = _read(path)
             except OSError as e:
                 results.append(FileResult(path, error=_unreadable(path, e)))
+                continue
+            if _over(len(data), limit, path):
+                results.append(FileResult(path, skipped=too_large(len(data), limit)))
                 continue
             key = content_key(data, sel, _kind(path), parse_all) if cache is not None else None
             if cache is not None:
@@ -598,12 +640,13 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                     results.append(FileResult(shown, diags, cached=True, deps=deps, edges=edges))
                     continue
             if p.suffix == ".ipynb" or parse_all or _needs_parse(data, sel):
-                heavy.append((path, sel, fix, parse_all, cache is not None, project, None))  # notebooks: by cells
+                # (notebooks: by cells)
+                heavy.append((path, sel, fix, parse_all, cache is not None, project, None, cfg.max_file_size))
                 if pool is not None and len(heavy) >= POOL_MIN_FILES:
                     pool.submit(heavy[pool.submitted:])
             elif quals := _calls_imported(project, p, data):
                 # the project decides, in the workers (the answer may parse the files it imports)
-                asks.append((path, sel, fix, parse_all, cache is not None, project, (quals, key)))
+                asks.append((path, sel, fix, parse_all, cache is not None, project, (quals, key), cfg.max_file_size))
             elif pool is not None and pool.started and "FZ001" in sel:
                 # no selected rule could fire on this text: only CPython's parser sees it (FZ001),
                 # in the workers beside the files they parse, a few hundred kB a batch
@@ -644,7 +687,10 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
         shown = r.path if r.cached else display_path(Path(abs_path))
         for d in r.diagnostics:
             d.path = shown
-        if cache is not None and not r.cached and r.error is None and r.key is not None:
+        if r.skipped is not None:
+            run.left_out.append(Skipped(shown, r.skipped, "note"))
+            run.oversized += 1
+        if cache is not None and not r.cached and r.error is None and r.skipped is None and r.key is not None:
             stored = [d.to_cache() for d in r.diagnostics]
             cache.put(r.key, {"diagnostics": stored, "parsed": r.parsed, "deps": r.deps, "edges": r.edges,
                               "path": abs_path})
@@ -672,7 +718,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                 if err:
                     run.errors.append(RunError(shown, err, fix=True))
                     unfixed = process(abs_path, r.original, selected_for(Path(abs_path)), None, parse_all,
-                                      project=project)
+                                      project=project, max_file_size=cfg.max_file_size)
                     for d in unfixed.diagnostics:
                         d.path = shown
                     run.diagnostics.extend(unfixed.diagnostics)
@@ -686,6 +732,28 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     run.diagnostics.sort(key=Diagnostic.sort_key)
     run.project_root = str(project.root)
     return run
+
+
+CACHE_NAME = ".freezelint_cache"
+
+
+def cache_dir_for(cfg: Config, paths: Iterable[str]) -> Path:
+    """Where a run over `paths` keeps its cache: `cache-dir` (--cache-dir); else beside the
+    pyproject.toml that configures freezelint, as ruff keeps its cache beside its settings; else
+    in the project root of the paths: the nearest pyproject.toml or .git above their deepest common
+    directory, where the editor's server keeps it. So pre-commit's run from the repository root, a
+    run from a subdirectory and the editor share one cache, and a run over several projects keeps
+    one, above them. Outside any project (an installed package), the working directory (the
+    config's root, which is that directory when no file configures freezelint)."""
+    if cfg.cache_dir is not None:
+        return cfg.cache_dir
+    if cfg.source is not None:
+        return cfg.root / CACHE_NAME
+    from freezelint.check.project import marked_root
+    from freezelint.config import search_start
+
+    root = marked_root(search_start(list(paths)) or cfg.root)
+    return (root or cfg.root) / CACHE_NAME
 
 
 STDIN = "-"  # the path that names stdin, and how its findings are shown without --stdin-filename
@@ -710,11 +778,12 @@ def check_stdin(data: bytes, filename: str | None = None, config: Config | None 
         return run, data
     from freezelint.check.project import Project
 
-    cache_dir = (cfg.cache_dir or cfg.root / ".freezelint_cache") if use_cache else None
+    cache_dir = cache_dir_for(cfg, [filename] if filename is not None else []) if use_cache else None
+    run.cache_dir = str(cache_dir) if cache_dir is not None else None
     project = Project.for_paths([Path(path)], cache_dir, [filename if filename is not None else "."])
     project.overlay = {os.path.realpath(path): data}  # these bytes are that file for every other one
     result = process(path, data, _per_file_selected(cfg, cfg.selected())(Path(path)), fix, parse_all,
-                     project=project)
+                     project=project, max_file_size=cfg.max_file_size)
     for d in result.diagnostics:
         d.path = shown
     run.diagnostics = sorted(result.diagnostics, key=Diagnostic.sort_key)
@@ -723,6 +792,9 @@ def check_stdin(data: bytes, filename: str | None = None, config: Config | None 
     run.edges = list(result.edges)
     if result.error:
         run.errors.append(RunError(shown, result.error, fix=result.fix_error, traceback=result.internal))
+    if result.skipped:
+        run.left_out.append(Skipped(shown, result.skipped, "note"))
+        run.oversized += 1
     # the report's source lines are these bytes, not a file of that name on disk
     run.sources[shown] = result.new if result.new is not None and write else data
     if result.new is None:
@@ -760,7 +832,7 @@ def _from_cache(shown: str, entries: list) -> list[Diagnostic] | None:
 def _calls_imported(project, path: Path, data: bytes) -> list[str]:
     """Text only: the names a file no rule's trigger admits imports and calls. Only project code
     among them that freezes or trains can make it worth checking."""
-    if path.suffix != ".py" or b"import" not in data or len(data) > MAX_PARSE_BYTES:
+    if path.suffix != ".py" or b"import" not in data:
         return []
     try:
         return project.calls_imported(data.decode("utf-8"))

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import json
-from pathlib import PurePath
+import os
+from pathlib import Path, PurePath
+from urllib.parse import quote
 
 from freezelint import __version__, codes
 from freezelint.output.notebook_lines import file_line
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# The base the locations' relative URIs resolve against: the working directory, which they are
+# relative to (a consumer on another machine maps it to its own checkout, as SARIF intends).
+SRCROOT = "%SRCROOT%"
+
+
+def _artifact(path: str) -> dict:
+    """A file's artifactLocation: relative to %SRCROOT%, or an absolute file:// URI where no
+    relative path reaches it (another drive)."""
+    p = PurePath(path)
+    if p.is_absolute():
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(p.as_posix()), "uriBaseId": SRCROOT}
+
+
+def _base_ids() -> dict:
+    uri = Path(os.getcwd()).as_uri()
+    return {SRCROOT: {"uri": uri if uri.endswith("/") else uri + "/"}}  # a base URI names a directory
 
 
 def _help(code: codes.Code, url: str | None) -> dict:
@@ -43,7 +62,7 @@ def _notification(error) -> dict:
     return {
         "level": "error",
         "message": {"text": error.message},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": PurePath(error.path).as_posix()}}}],
+        "locations": [{"physicalLocation": {"artifactLocation": _artifact(error.path)}}],
     }
 
 
@@ -54,7 +73,7 @@ def render(run) -> str:
     for d in run.diagnostics:
         message = d.message + (f" (notebook cell {d.cell}, line {d.row})" if d.cell is not None else "")
         region = {"startLine": d.row, "startColumn": d.col, "endLine": d.end_row, "endColumn": max(d.end_col, d.col)}
-        location: dict = {"artifactLocation": {"uri": PurePath(d.path).as_posix()}}
+        location: dict = {"artifactLocation": _artifact(d.path)}
         result: dict = {
             "ruleId": d.code,
             "ruleIndex": index[d.code],
@@ -79,6 +98,7 @@ def render(run) -> str:
                 "version": __version__,
                 "rules": [_rule(codes.get(c), run.url(c)) for c in used],
             }},
+            "originalUriBaseIds": _base_ids(),
             "results": results,
             "invocations": [{
                 "executionSuccessful": not run.errors,

@@ -88,9 +88,9 @@ def render(run, *, concise: bool = False, show_fixes: bool = False, color: bool 
            statistics: bool = False, quiet: bool = False) -> str:
     color = use_color() if color is None else color
     paint = _painter(color)
-    if statistics:  # the table of what is left, and what --fix changed (else a fix is silent)
-        fixed = [f"Fixed {run.fixed} finding{'s' if run.fixed != 1 else ''}."] if run.fixed and not quiet else []
-        return "".join(f"{line}\n" for line in _statistics(run) + fixed)
+    if statistics:  # the table of what is left, then the summary as ruff writes it (the total, the fixes)
+        summary = _summary(run, show_fixes, paint, passed=False) if not quiet else []
+        return "".join(f"{line}\n" for line in _statistics(run) + summary)
     if not run.diagnostics and not (show_fixes and run.changes):
         return "" if quiet else "".join(f"{line}\n" for line in _summary(run, show_fixes, paint))
     out: list[str] = []
@@ -131,7 +131,16 @@ def _not_checked(run) -> str:
     return "\n".join(lines)
 
 
-def _summary(run, show_fixes: bool, paint) -> list[str]:
+def _too_large(run) -> list[str]:
+    """Files left out by choice, over the max-file-size: said, so that no run reads as all passed."""
+    n = getattr(run, "oversized", 0)
+    return [f"{n} file{'s' if n != 1 else ''} over the max-file-size {'were' if n != 1 else 'was'} not checked "
+            f"(see the note above)."] if n else []
+
+
+def _summary(run, show_fixes: bool, paint, passed: bool = True) -> list[str]:
+    """The lines under the findings. `passed`: say "All checks passed!" when all did (not under
+    --statistics, whose empty table says it, as ruff's does)."""
     n = len(run.diagnostics)
     out = []
     if show_fixes and run.changes:
@@ -143,7 +152,8 @@ def _summary(run, show_fixes: bool, paint) -> list[str]:
     if n == 0:
         if not_checked:
             out += [paint(line, "bold red") for line in not_checked.split("\n")]
-        elif not run.fixed:
+        out += [paint(line, "yellow") for line in _too_large(run)]
+        if not (not_checked or run.fixed or _too_large(run)) and passed:
             out.append(paint("All checks passed!", "green"))
         return out
     safe = sum(1 for d in run.diagnostics if d.fix and d.fix["applicability"] == "safe")
@@ -163,7 +173,7 @@ def _summary(run, show_fixes: bool, paint) -> list[str]:
         out.append(f"{unsafe} more fixable with `--unsafe-fixes`.")
     if not_checked:
         out += not_checked.split("\n")
-    return out
+    return out + _too_large(run)
 
 
 def _statistics(run) -> list[str]:
