@@ -112,17 +112,17 @@ class Checked:
     cell_of_row: Callable[[int], tuple[str, int]] | None = None
 
 
-def too_big(text: str) -> bool:
-    """Over the size `freezelint check` refuses to parse (libcst would take minutes)."""
-    from freezelint.check.runner import MAX_PARSE_BYTES
+def too_big(text: str, setting: int | None = None, notebook: bool = False) -> str | None:
+    """Why the text is not checked where it is over the size `freezelint check` leaves out (the
+    project's `max-file-size`, else the default: libcst would take minutes), as `check` says it;
+    else None."""
+    from freezelint.check.runner import size_limit, too_large
 
-    return len(text) > MAX_PARSE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_PARSE_BYTES
-
-
-def _too_big_message() -> str:
-    from freezelint.check.runner import MAX_PARSE_BYTES
-
-    return f"not checked: over the {MAX_PARSE_BYTES // 2**20} MB limit"
+    limit = size_limit(setting)
+    if limit is None or 4 * len(text) <= limit:  # at most 4 bytes a character: under it
+        return None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return too_large(size, limit, notebook) if size > limit else None
 
 
 def default_analyse(text: str, path: str, selected: frozenset, fix: str | None = None,
@@ -144,7 +144,9 @@ def default_analyse(text: str, path: str, selected: frozenset, fix: str | None =
         holding = [w for w in workspace or () if w in here.parents]
         root = max(holding, key=lambda w: len(w.parts)) if holding else find_root(here)
     overlay = {p: t.encode("utf-8", "surrogatepass") for p, t in (open_files or {}).items()}
-    project = Project(root, root / ".freezelint_cache", overlay=overlay)
+    from freezelint.check.runner import size_limit
+
+    project = Project(root, root / ".freezelint_cache", overlay=overlay, parse_limit=size_limit(None))
     return engine.check_text(text, path, selected, fix, project=project)
 
 
@@ -174,20 +176,24 @@ class Checker:
         `functools.partial(project_check_text, project=index)`."""
         self.analyse = analyse
 
-    def check_python(self, key: str, text: str, path: str, selected: frozenset[str]) -> Checked:
-        if too_big(text):
-            return Checked(text, skipped=_too_big_message())
+    def check_python(self, key: str, text: str, path: str, selected: frozenset[str],
+                     max_file_size: int | None = None) -> Checked:
+        skipped = too_big(text, max_file_size)
+        if skipped:
+            return Checked(text, skipped=skipped)
         outcome = self.analyse(text, path, selected, None)
         return Checked(text, [Placed(key, d, d.row) for d in outcome.diagnostics], uses=_uses(outcome))
 
-    def check_notebook(self, cells: list[tuple[str, str]], path: str, selected: frozenset[str]) -> Checked:
+    def check_notebook(self, cells: list[tuple[str, str]], path: str, selected: frozenset[str],
+                       max_file_size: int | None = None) -> Checked:
         """`cells`: (key, text) of each code cell, in notebook order; checked as one module,
         magics masked, as `freezelint check` checks a saved notebook."""
         from freezelint.check import notebook
 
         nb = notebook.load(json.dumps({"cells": [{"cell_type": "code", "source": text} for _, text in cells]}))
-        if too_big(nb.source):
-            return Checked(nb.source, skipped=_too_big_message())
+        skipped = too_big(nb.source, max_file_size, notebook=True)
+        if skipped:
+            return Checked(nb.source, skipped=skipped)
         outcome = self.analyse(nb.source, path, selected, None)
 
         def cell_of_row(row: int) -> tuple[str, int]:

@@ -118,7 +118,7 @@ def build_server(debounce: float = DEBOUNCE_S):
                 self.window_show_message(t.ShowMessageParams(
                     type=t.MessageType.Warning,
                     message=f"freezelint: {settings.error}; using the default rules until it is fixed"))
-            return settings.selected
+            return settings
 
         def _is_cell(self, uri: str) -> bool:
             return self.workspace.get_notebook_document(cell_uri=uri) is not None
@@ -167,19 +167,21 @@ def build_server(debounce: float = DEBOUNCE_S):
             is_python = doc.language_id == "python" or (path is not None and path.suffix in PYTHON_SUFFIXES)
             if not is_python or self._is_cell(uri):
                 return
-            selected = self._settings(path)
-            text = doc.source
+            settings = self._settings(path)
+            selected, text = settings.selected, doc.source
             if selected is None:  # excluded by config
                 checked, selected = Checked(text), frozenset()
             else:
-                checked = self.checker.check_python(uri, text, str(path or uri), selected)
+                checked = self.checker.check_python(uri, text, str(path or uri), selected,
+                                                    settings.config.max_file_size if settings.config else None)
             docs = {uri: _Doc(doc.version, source_lines(text))}
             self._publish(uri, _Unit(checked, str(path or uri), selected, docs))
 
         def _lint_notebook(self, nb_uri: str) -> None:
             nb = self.workspace.notebook_documents[unquote(nb_uri)]
             path = self._path(nb_uri)
-            selected = self._settings(path)
+            settings = self._settings(path)
+            selected = settings.selected
             cells, docs = [], {}
             for cell in nb.cells:
                 doc = self.workspace.get_text_document(cell.document)
@@ -190,7 +192,8 @@ def build_server(debounce: float = DEBOUNCE_S):
             if selected is None or not cells:
                 checked, selected = Checked(""), frozenset()
             else:
-                checked = self.checker.check_notebook(cells, str(path or nb_uri), selected)
+                checked = self.checker.check_notebook(cells, str(path or nb_uri), selected,
+                                                      settings.config.max_file_size if settings.config else None)
             self._publish(nb_uri, _Unit(checked, str(path or nb_uri), selected, docs, notebook=True))
 
         def _publish(self, key: str, unit: _Unit) -> None:

@@ -131,3 +131,23 @@ def test_a_notebook_is_measured_by_its_cells_source_not_its_outputs(cli, big):
     assert "plots.ipynb:cell 1:4:1: FZ102" in r.out and "table.ipynb" not in r.out, r.out
     note = [line for line in r.err.splitlines() if "table.ipynb" in line]
     assert len(note) == 1 and "not checked: its cells' " in note[0] and "of source are over the max-file-size" in note[0]
+
+
+HELPER = ("def freeze_encoder(model):\n    for p in model.encoder.parameters():\n        p.requires_grad = False\n"
+          + "TABLE = [\n" + "    1,\n" * 200 + "]\n")  # over 1 kB: a generated table beside the helper
+TRAIN = "import torch\nfrom helpers import freeze_encoder\n\nfreeze_encoder(model)\nopt = torch.optim.AdamW(model.parameters())\n"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_project_file_over_the_limit_is_not_summarised_for_the_files_that_import_it(cli, tmp_path, jobs):
+    # the importing file is checked; what the big module it imports does is not read (no parse of it),
+    # as the module itself is not checked: FZ301 through its helper needs the limit raised
+    write(tmp_path / "pyproject.toml", "")
+    write(tmp_path / "helpers.py", HELPER)
+    for i in range(runner.POOL_MIN_FILES if jobs == "2" else 1):
+        write(tmp_path / f"train{i}.py", TRAIN)
+    assert len(TRAIN) < 512 < len(HELPER)
+    limited = cli(tmp_path, "check", "--no-cache", "--format", "concise", "--jobs", jobs, "--max-file-size", "512", ".")
+    assert "FZ301" not in limited.out and "helpers.py: not checked" in limited.err, (limited.out, limited.err)
+    unlimited = cli(tmp_path, "check", "--no-cache", "--format", "concise", "--jobs", jobs, "--max-file-size", "0", ".")
+    assert unlimited.out.count(": FZ301 ") == (runner.POOL_MIN_FILES if jobs == "2" else 1), unlimited.out

@@ -365,7 +365,7 @@ def test_cli_lists_the_server():
 
 
 def test_a_text_over_the_parse_limit_is_not_checked():
-    from freezelint.check.runner import MAX_PARSE_BYTES
+    from freezelint.check.runner import MAX_PARSE_BYTES, too_large
     from freezelint.lsp_support import Checker
 
     checker = Checker()
@@ -373,9 +373,27 @@ def test_a_text_over_the_parse_limit_is_not_checked():
     assert [p.diagnostic.code for p in checker.check_python("k", small, "a.py", ALL).placed] == ["FZ101"]
     big = small + "x = 1  # padding\n" * (MAX_PARSE_BYTES // 17 + 1)
     checked = checker.check_python("k", big, "a.py", ALL)
-    assert checked.placed == [] and checked.skipped == f"not checked: over the {MAX_PARSE_BYTES // 2**20} MB limit"
+    # the words `freezelint check` says it in, with the size and how to check it anyway
+    assert checked.placed == [] and checked.skipped == too_large(len(big.encode()), MAX_PARSE_BYTES)
     nb = checker.check_notebook([("c1", small), ("c2", big)], "n.ipynb", ALL)
-    assert nb.placed == [] and nb.skipped
+    assert nb.placed == [] and nb.skipped and "its cells'" in nb.skipped
+    # the project's max-file-size: a lower one leaves the small text out, 0 checks the big one
+    assert checker.check_python("k", small, "a.py", ALL, max_file_size=10).skipped
+    assert [p.diagnostic.code for p in checker.check_python("k", big, "a.py", ALL, max_file_size=0).placed] \
+        == ["FZ101"]
+
+
+def test_the_server_holds_a_file_to_its_projects_max_file_size(tmp_path, session):
+    (tmp_path / "pyproject.toml").write_text('[tool.freezelint]\nmax-file-size = 40\n')
+    uri = uri_of(tmp_path / "train.py")
+    client = session()
+    initialize(client, tmp_path)
+    text = "model.requires_grad_ = False\n" + "x = 1\n" * 10  # 89 bytes
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                            "text": text}})
+    assert client.diagnostics(uri) == []
+    logged = client.wait_for("window/logMessage")
+    assert "not checked: 89 bytes is over the max-file-size of 40 bytes" in logged["message"], logged["message"]
 
 
 @pytest.mark.parametrize("fixture, expected", [("split_bad", ["FZ201"]), ("split_good", [])])

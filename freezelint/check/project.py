@@ -194,6 +194,9 @@ class Project:
     # Texts that stand in for files on disk (the editor's unsaved buffers), by resolved path
     overlay: dict[str, bytes] = field(default_factory=dict)
     limit: int = 200  # files whose summaries one file's check may ask for (each may cost a parse)
+    # bytes over which a project file is not summarised (`max-file-size`: a multi-MB generated module
+    # a small file imports would cost minutes of parse); None: no limit
+    parse_limit: int | None = None
     summarised: dict[str, dict | None] = field(default_factory=dict)  # abs path -> summary
     used: dict[str, str] = field(default_factory=dict)  # abs path -> summary digest (this file's check)
     edges: list[Edge] = field(default_factory=list)
@@ -228,7 +231,7 @@ class Project:
         # texts, summaries). A worker builds them once a run, as the run's own process does, and
         # not once per task: each task would summarise again every project file it imports (a
         # 3,000-line base class imported by 38 models: 38 parses of it, in each worker).
-        return _worker_project, (self.root, self.cache_dir, self.limit, self.token, self.run_dir)
+        return _worker_project, (self.root, self.cache_dir, self.limit, self.token, self.run_dir, self.parse_limit)
 
     @classmethod
     def for_paths(cls, paths: list[Path], cache_dir: Path | None = None, args: list[str] | None = None) -> "Project":
@@ -543,6 +546,8 @@ class Project:
         # BatchNorm: a class's "bn" (the parts that hold it) needs a parse too
         if _flow_words(text) or "BatchNorm" in text or _handed_to(text, imports, 0, len(text)) \
                 or ("self." in text and _CLASS_WITH_ATTRS.search(text)):
+            if self.parse_limit is not None and len(data) > self.parse_limit:
+                return None  # over max-file-size, as `check` leaves the file itself out: what it does is not read
             from freezelint.check import summaries  # libcst: loaded only when a summary is computed
 
             result = summaries.summarise_text(text)
@@ -2313,12 +2318,14 @@ class Project:
 _WORKER: list = [None]  # a worker process's project of the run it works for: (token, Project)
 
 
-def _worker_project(root: Path, cache_dir: Path | None, limit: int, token: str, run_dir: Path | None = None) -> Project:
+def _worker_project(root: Path, cache_dir: Path | None, limit: int, token: str, run_dir: Path | None = None,
+                    parse_limit: int | None = None) -> Project:
     """The project a task sent to a worker names: the one this process holds for that run, else
     a new one (the first task of a run; the one held before, of an earlier run, is dropped)."""
     held = _WORKER[0]
     if held is None or held[0] != token:
-        held = _WORKER[0] = (token, Project(root, cache_dir, limit=limit, token=token, run_dir=run_dir))
+        held = _WORKER[0] = (token, Project(root, cache_dir, limit=limit, token=token, run_dir=run_dir,
+                                            parse_limit=parse_limit))
     return held[1]
 
 

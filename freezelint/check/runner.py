@@ -570,6 +570,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
     from freezelint.check.project import Project  # light: no libcst until a summary is needed
 
     project = Project.for_paths(files, cache_dir, [str(p) for p in paths])
+    project.parse_limit = size_limit(cfg.max_file_size)
 
     trees = _checked_trees(paths, cfg) if fix is not None else []
     written: set[str] = set()
@@ -781,6 +782,7 @@ def check_stdin(data: bytes, filename: str | None = None, config: Config | None 
     cache_dir = cache_dir_for(cfg, [filename] if filename is not None else []) if use_cache else None
     run.cache_dir = str(cache_dir) if cache_dir is not None else None
     project = Project.for_paths([Path(path)], cache_dir, [filename if filename is not None else "."])
+    project.parse_limit = size_limit(cfg.max_file_size)
     project.overlay = {os.path.realpath(path): data}  # these bytes are that file for every other one
     result = process(path, data, _per_file_selected(cfg, cfg.selected())(Path(path)), fix, parse_all,
                      project=project, max_file_size=cfg.max_file_size)
