@@ -91,3 +91,17 @@ def test_a_loop_that_only_reads_after_ddp_is_silent():
     for m in model.module.modules():
         if isinstance(m, nn.BatchNorm2d):
             print(m.weight.requires_grad)""", "FZ306") == []
+
+
+@pytest.mark.parametrize("change", [
+    """
+    model.module.apply(freeze_bn)""",
+    """
+    for m in model.module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.requires_grad_(False)""",
+])
+def test_fz306_says_the_picked_freeze_is_of_part_of_the_model(change):
+    source = FROZEN_AFTER_DDP.format(change=change.strip("\n"))
+    [d] = check_source(source, select=["FZ306"])
+    assert d.message.startswith("freezing part of `model.module` after DistributedDataParallel wrapped it"), d.message

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'cf1321c538022bc539e0910eb591dfde'
+RULES_DIGEST = 'b66c61cd38109e0c8447da9f998c1e67'
 
 GATES = {
     'FZ002': (

@@ -288,9 +288,12 @@ class FreezeAfterDdp(Rule):
                 if any(w.index < f.index and after(w, f) for w in wraps) and not any(
                         _rewraps(flow, f, w) or _whole_toggle(flow, f, w) for w in wraps):
                     verb = "freezing" if f.kind == FREEZE else "unfreezing"
+                    what = f"`{f.detail.get('sub') or f.target}`"
+                    if f.detail.get("applied") or f.detail.get("cut"):  # modules a test or position picks
+                        what = f"part of {what}"
                     yield self.finding(
                         f.node,
-                        f"{verb} `{f.detail.get('sub') or f.target}` after DistributedDataParallel wrapped it: "
+                        f"{verb} {what} after DistributedDataParallel wrapped it: "
                         f"DDP fixed the set of synchronised parameters at construction, so ranks diverge or "
                         f"fail a step later; change requires_grad before wrapping (or re-wrap)",
                         stmt=f.stmt, facts=facts, used=[f, *wraps],
