@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'b66c61cd38109e0c8447da9f998c1e67'
+RULES_DIGEST = 'f5895c370f39b635b36483b4239a8383'
 
 GATES = {
     'FZ002': (

@@ -1403,21 +1403,27 @@ def _spared(facts: Facts, flow, freeze, opt, frozen: str) -> str:
     """The parts of `frozen` unfrozen again or replaced between the freeze and the optimizer (and not
     frozen again), as a message names them: "`model.fc`, replaced since, and `model.layer4`, unfrozen
     again" (a part inside another one named, not again; "replaced since when `args.new_head` is true"
-    where that happens on some paths only); "" where none."""
-    spared = [(part, ("unfrozen again" if e.kind == UNFREEZE else "replaced since") + _when(facts, e, opt))
+    where that happens on some paths only; modules a test picks, "the modules `isinstance(m, nn.Linear)`
+    picks, unfrozen again"); "" where none."""
+    def picked(e) -> bool:  # `for m in model.modules(): if isinstance(m, nn.Linear): m.requires_grad_(True)`
+        return e.kind == UNFREEZE and bool(e.detail.get("applied")) and _part(e) == frozen
+
+    spared = [(part, ("unfrozen again" if e.kind == UNFREEZE else "replaced since") + _when(facts, e, opt),
+               f"the modules `{e.detail['applied']}` picks" if picked(e) else f"`{part}`")
               for e in flow.events if e.kind in (UNFREEZE, REPLACE) and e.target == freeze.target
               and freeze.index < e.index < opt.index and after(freeze, e)
-              and _within(part := _part(e) if e.kind == UNFREEZE else e.detail.get("path"), frozen)
+              and (_within(part := _part(e) if e.kind == UNFREEZE else e.detail.get("path"), frozen) or picked(e))
               and not any(f.kind == FREEZE and f.target == freeze.target and e.index < f.index < opt.index
                           and (_part(f) == part or _within(part, _part(f))) for f in flow.events)]
-    first: dict[str, str] = {}
-    for part, why in spared:  # a part named once, for the first reason
-        first.setdefault(part, why)
-    spared = list(first.items())
-    spared = [(part, why) for part, why in spared if not any(_within(part, other) for other, _ in spared)]
+    first: dict[str, tuple[str, str]] = {}
+    for part, why, label in spared:  # a part named once, for the first reason
+        first.setdefault(label, (part, why))
+    spared = [(part, why, label) for label, (part, why) in first.items()]
+    spared = [(part, why, label) for part, why, label in spared
+              if not any(_within(part, other) for other, _, _ in spared)]
     said = []
-    for why in dict.fromkeys(why for _, why in spared):
-        names = list(dict.fromkeys(f"`{part}`" for part, w in spared if w == why))
+    for why in dict.fromkeys(why for _, why, _ in spared):
+        names = list(dict.fromkeys(label for _, w, label in spared if w == why))
         said.append(", ".join(names[:2]) + (" and more" if len(names) > 2 else "") + f", {why}")
     return ", and ".join(said)
 
