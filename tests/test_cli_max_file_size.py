@@ -151,3 +151,14 @@ def test_a_project_file_over_the_limit_is_not_summarised_for_the_files_that_impo
     assert "FZ301" not in limited.out and "helpers.py: not checked" in limited.err, (limited.out, limited.err)
     unlimited = cli(tmp_path, "check", "--no-cache", "--format", "concise", "--jobs", jobs, "--max-file-size", "0", ".")
     assert unlimited.out.count(": FZ301 ") == (runner.POOL_MIN_FILES if jobs == "2" else 1), unlimited.out
+
+
+def test_a_large_file_no_rule_needs_gets_no_note_and_keeps_its_syntax_check(cli, big):
+    # a generated module with nothing of torch in it: only CPython's parser reads it (a second, not
+    # minutes), so it is checked as any such file is, with no note; a syntax error in it is still FZ001
+    write(big / "table.py", "TABLE = [\n" + "    1,\n" * 200 + "]\n")
+    write(big / "broken.py", "TABLE = [\n" + "    1,\n" * 200 + "\n")
+    assert (big / "table.py").stat().st_size > 512
+    r = cli(big, "check", "--no-cache", "--format", "concise", "table.py", "broken.py")
+    assert "note" not in r.err and "table.py" not in r.out, (r.out, r.err)
+    assert "broken.py:1:9: FZ001" in r.out, r.out

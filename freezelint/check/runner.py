@@ -153,6 +153,14 @@ def _over(size: int, limit: int | None, path: str) -> bool:
     return limit is not None and size > limit and not path.endswith(".ipynb")
 
 
+def _left_out(data: bytes, limit: int | None, path: str, selected: frozenset[str], parse_all: bool) -> bool:
+    """Over the max-file-size, and some selected rule's trigger is in the text (what would be
+    parsed): left out with a note. A large file no rule needs (a generated protobuf module) goes,
+    as any such file does, to CPython's parser alone, which takes a second where libcst takes
+    minutes, and no note is said of it."""
+    return _over(len(data), limit, path) and (parse_all or _needs_parse(data, selected))
+
+
 def _read(path: str) -> tuple[bytes, Meta]:
     """The file's bytes and its metadata taken before reading them (a save during the read
     leaves metadata that the next run will not match). Raises OSError (NotRegularFile for a FIFO,
@@ -203,7 +211,7 @@ def _process(path: str, data: bytes | None, selected: frozenset[str], fix: str |
             return result
         if keyed:
             result.key = content_key(data, selected, _kind(path), parse_all)
-    if _over(len(data), limit, path):  # (the runner skips these unread; stdin, or one grown since)
+    if _left_out(data, limit, path, selected, parse_all):  # (the runner skips these; stdin, or one grown since)
         result.skipped, result.key = too_large(len(data), limit), None
         return result
     try:
@@ -598,9 +606,6 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
                     meta = meta_of(os.stat(path))
                 except OSError:
                     meta = None
-                if meta is not None and _over(meta[0], limit, path):  # never read
-                    results.append(FileResult(path, skipped=too_large(meta[0], limit)))
-                    continue
                 found = index.lookup(path, meta) if meta is not None else None
                 deps, edges = index.deps_of(path)
                 if found is not None and not project.deps_current(deps):
@@ -616,7 +621,7 @@ def check_paths(paths: Iterable[str] | None = None, config: Config | None = None
             except OSError as e:
                 results.append(FileResult(path, error=_unreadable(path, e)))
                 continue
-            if _over(len(data), limit, path):
+            if _left_out(data, limit, path, sel, parse_all):
                 results.append(FileResult(path, skipped=too_large(len(data), limit)))
                 continue
             key = content_key(data, sel, _kind(path), parse_all) if cache is not None else None
