@@ -166,7 +166,8 @@ def test_the_summary_records_what_a_subclass_inherits():
     train = _row(HEAD + base, "self.model.train()")
     assert record == {"methods": {"fit": {"cls": "BaseTrainer", "calls": ["train_one_epoch"]},
                                   "train_one_epoch": {"cls": "BaseTrainer", "calls": ["on_epoch_start"],
-                                                      "trains": {"self.model": [train, True]}}}}
+                                                      "trains": {"self.model": [train, True]},
+                                                      "then": {"on_epoch_start": [train + 1, ["self.model"]]}}}}
 
 
 def test_a_base_handing_the_model_to_a_function_of_a_third_file_is_not_recorded(cli, tmp_path):
@@ -211,3 +212,81 @@ def test_a_subclass_naming_abc_beside_its_project_base_is_read():
     base, sub = _sources("inherited")
     src = ABC_HEAD + base + "\n" + sub.replace("(BaseTrainer)", "(BaseTrainer, ABC)")
     assert _fz201(src) == [_row(src, "self.model.train()")]
+
+
+# A hook the base runs before training: `fit` calls `self.on_epoch_start()` and then trains `self.model`;
+# the subclass's override of the hook puts the model back in train mode.
+HOOK_BASE = """
+class BaseTrainer{bases}:
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def fit(self, loader):
+        for epoch in range(3):
+            {start}
+            {between}
+            for x in loader:
+                self.optimizer.zero_grad()
+                self.model(x).mean().backward()
+                self.optimizer.step()
+            {end}
+
+    def on_epoch_start(self):
+        pass
+
+    def freeze_bn(self):
+        self.model.apply(set_bn_eval)
+"""
+HOOK = "    def on_epoch_start(self):\n        self.model.train()\n"
+START = "self.on_epoch_start()"
+# name: (the subclass's methods, the base's call before training, between it and training, after training,
+# whether the subclass froze BatchNorm, fires (same file, other file))
+HOOK_CASES = {
+    "hook_trains": (HOOK, START, "pass", "pass", True, (True, True)),
+    "hook_trains_and_logs": ("    def on_epoch_start(self):\n        print('epoch')\n        self.model.train()\n",
+                             START, "pass", "pass", True, (True, True)),
+    # near-misses
+    "hook_refreezes_after": (HOOK + "        self.model.apply(set_bn_eval)\n", START, "pass", "pass", True, (False, False)),
+    "hook_calls_freeze_bn_after": (HOOK + "        self.freeze_bn()\n", START, "pass", "pass", True, (False, False)),
+    "base_refreezes_between": (HOOK, START, "self.model.apply(set_bn_eval)", "pass", True, (False, False)),
+    "base_freeze_method_between": (HOOK, START, "self.freeze_bn()", "pass", True, (False, False)),
+    "base_evals_between": (HOOK, START, "self.model.eval()", "pass", True, (False, False)),
+    # after training in the epoch loop: the next epoch trains after it, which the base's summary does not
+    # record (it names hooks training follows in the method's order)
+    "epoch_end_hook": (HOOK, "pass", "pass", START, True, (True, False)),
+    "never_froze": (HOOK, START, "pass", "pass", False, (False, False)),
+    "hook_trains_another": ("    def on_epoch_start(self):\n        self.teacher.train()\n", START, "pass", "pass",
+                            True, (False, False)),
+    "hook_train_mode": ("    def on_epoch_start(self):\n        self.model.train(self.mode)\n", START, "pass", "pass",
+                        True, (False, False)),
+}
+
+
+def _hook_sources(case: str, bases: str = "") -> tuple[str, str]:
+    methods, start, between, end, froze, _ = HOOK_CASES[case]
+    sub = SUB.format(base="BaseTrainer", before="super().__init__(cfg)", after="self.teacher = nn.Linear(2, 2)",
+                     methods=methods)
+    if not froze:
+        sub = sub.replace("        for m in self.model.modules():\n            if isinstance(m, nn.BatchNorm2d):\n"
+                          "                m.eval()\n", "")
+    return HOOK_BASE.format(bases=bases, start=start, between=between, end=end), sub
+
+
+@pytest.mark.parametrize("case", HOOK_CASES)
+def test_a_hook_override_the_base_runs_before_training_in_one_file(case):
+    """Reported at the base's call of the hook (the method's own train() it runs)."""
+    base, sub = _hook_sources(case)
+    src = HEAD + base + "\n" + sub
+    compile(src, "x.py", "exec")
+    assert _fz201(src) == ([_row(src, START)] if HOOK_CASES[case][5][0] else [])
+
+
+@pytest.mark.parametrize("bases", ["", "(ABC)"])
+@pytest.mark.parametrize("case", HOOK_CASES)
+def test_a_hook_override_the_base_runs_before_training_across_files(cli, tmp_path, case, bases):
+    """Reported at the override's train(), a line of the subclass's file, from the base's summary
+    ("then": the hooks it calls that training follows)."""
+    base, sub = _hook_sources(case, bases)
+    sub = ABC_HEAD + "from base import BaseTrainer\n" + sub
+    _project(tmp_path, {"base.py": ABC_HEAD + base, "sub.py": sub})
+    assert _found(cli, tmp_path) == ([("sub.py", _row(sub, "self.model.train()"))] if HOOK_CASES[case][5][1] else [])

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f5895c370f39b635b36483b4239a8383'
+RULES_DIGEST = '5df5bb8ef20fe1c432d347f9ebbbe711'
 
 GATES = {
     'FZ002': (
