@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '5df5bb8ef20fe1c432d347f9ebbbe711'
+RULES_DIGEST = 'efe68e0f1a8a1192e7d20681dab1565f'
 
 GATES = {
     'FZ002': (

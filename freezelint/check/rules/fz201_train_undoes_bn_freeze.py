@@ -2510,7 +2510,8 @@ def trainer_record(facts: Facts, info, body_flow) -> dict | None:
     defines it, the methods of self it calls, whether it may re-freeze itself (`_calls_self` as for a
     method called from another), and the attributes of self it calls train() on and then trains with
     nothing between that may re-freeze, with the line of that train() and whether it makes the call
-    itself (`{"self.model": [13, true]}`). None for a Module, a line that leaves the file, and one
+    itself (`{"self.model": [13, true]}`), and the methods of self it calls that such training
+    follows ("then", `_trains_after_hooks`). None for a Module, a line that leaves the file, and one
     with no such train(). `body_flow`: a method's events as the summary reads them (this file only)."""
     found = lineage(facts, info) if not info.is_module else None
     if found is None or found[1] is not None or len(found[0]) > _MAX_LINE:
