@@ -236,6 +236,9 @@ class BaseTrainer{bases}:
 
     def freeze_bn(self):
         self.model.apply(set_bn_eval)
+
+    def log(self):
+        print('epoch')
 """
 HOOK = "    def on_epoch_start(self):\n        self.model.train()\n"
 START = "self.on_epoch_start()"
@@ -251,6 +254,8 @@ HOOK_CASES = {
     "base_refreezes_between": (HOOK, START, "self.model.apply(set_bn_eval)", "pass", True, (False, False)),
     "base_freeze_method_between": (HOOK, START, "self.freeze_bn()", "pass", True, (False, False)),
     "base_evals_between": (HOOK, START, "self.model.eval()", "pass", True, (False, False)),
+    # another method of self between: a subclass may override it to re-freeze, which the base's summary
+    # does not know (its own is read in one file)
     # after training in the epoch loop: the next epoch trains after it, which the base's summary does not
     # record (it names hooks training follows in the method's order)
     "epoch_end_hook": (HOOK, "pass", "pass", START, True, (True, False)),
@@ -259,6 +264,9 @@ HOOK_CASES = {
                             True, (False, False)),
     "hook_train_mode": ("    def on_epoch_start(self):\n        self.model.train(self.mode)\n", START, "pass", "pass",
                         True, (False, False)),
+    # the subclass's own fit runs instead of the base's
+    "own_fit": (HOOK + "    def fit(self, loader):\n        pass\n", START, "pass", "pass", True, (False, False)),
+    "base_logs_between": (HOOK, START, "self.log()", "pass", True, (True, False)),
 }
 
 
@@ -290,3 +298,17 @@ def test_a_hook_override_the_base_runs_before_training_across_files(cli, tmp_pat
     sub = ABC_HEAD + "from base import BaseTrainer\n" + sub
     _project(tmp_path, {"base.py": ABC_HEAD + base, "sub.py": sub})
     assert _found(cli, tmp_path) == ([("sub.py", _row(sub, "self.model.train()"))] if HOOK_CASES[case][5][1] else [])
+
+
+def test_the_message_of_a_hook_override_names_the_base_method_that_runs_it(cli, tmp_path):
+    base, sub = _hook_sources("hook_trains")
+    sub = HEAD + "from base import BaseTrainer\n" + sub
+    _project(tmp_path, {"base.py": HEAD + base, "sub.py": sub})
+    r = cli(tmp_path, "check", "--format", "json", ".")
+    [message] = [d["message"] for d in json.loads(r.out)]
+    call = _row(HEAD + base, START)
+    assert message == ("`self.model.train()` in MyTrainer.on_epoch_start() puts the BatchNorm layers of `self.model` "
+                       "that MyTrainer.__init__ froze with .eval() back into training mode, and the `fit` it inherits "
+                       f"from `BaseTrainer` (base.py) calls `self.on_epoch_start()` at line {call} and then trains "
+                       "`self.model`, so their running statistics move again; re-apply the freeze in `on_epoch_start` "
+                       "right after that train()")
