@@ -3,7 +3,8 @@ froze BatchNorm with .eval() in `__init__`, and BaseTrainer's `fit()` calls `sel
 whose `self.model.train()` undoes it before training. The base's methods are read as the subclass runs
 them (its overrides first); a base of this file is reported at that train(), one of another project
 file at the freeze, from its summary. A base that is no project class, an override or hook that may
-re-freeze, or a base constructor run after the freeze keeps it silent."""
+re-freeze, or a base constructor run after the freeze keeps it silent. A subclass's override of a hook
+the base calls right before training that calls train() itself is reported at that train()."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ CASES = {
                                 "super().__init__(cfg)", "", (True, True)),
     # the subclass's hook is read instead of the base's: one that only logs leaves the freeze undone
     "hook_logs": ("    def on_epoch_start(self):\n        print('epoch')\n", "super().__init__(cfg)", "",
-                  (True, False)),
+                  (True, True)),
     # near-misses
     "override_refreezes": ("    def train_one_epoch(self, loader):\n        self.model.train()\n"
                            "        self.model.apply(set_bn_eval)\n" + TRAINS, "super().__init__(cfg)", "",
@@ -66,6 +67,10 @@ CASES = {
                        "super().__init__(cfg)", "", (False, False)),
     "hook_train_mode": ("    def on_epoch_start(self):\n        self.model.train(self.mode)\n",
                         "super().__init__(cfg)", "", (False, False)),
+    "hook_hands_self_on": ("    def on_epoch_start(self):\n        self.callbacks.on_epoch(self)\n",
+                           "super().__init__(cfg)", "", (False, False)),
+    "hook_hands_model_on": ("    def on_epoch_start(self):\n        self.logger.watch(self.model)\n",
+                            "super().__init__(cfg)", "", (False, False)),
     "base_init_after_freeze": ("", "pass", "super().__init__(cfg)", (False, False)),
 }
 
@@ -249,7 +254,8 @@ HOOK_CASES = {
     "hook_trains_and_logs": ("    def on_epoch_start(self):\n        print('epoch')\n        self.model.train()\n",
                              START, "pass", "pass", True, (True, True)),
     # near-misses
-    "hook_refreezes_after": (HOOK + "        self.model.apply(set_bn_eval)\n", START, "pass", "pass", True, (False, False)),
+    "hook_refreezes_after": (HOOK + "        self.model.apply(set_bn_eval)\n", START, "pass", "pass", True,
+                             (False, False)),
     "hook_calls_freeze_bn_after": (HOOK + "        self.freeze_bn()\n", START, "pass", "pass", True, (False, False)),
     "base_refreezes_between": (HOOK, START, "self.model.apply(set_bn_eval)", "pass", True, (False, False)),
     "base_freeze_method_between": (HOOK, START, "self.freeze_bn()", "pass", True, (False, False)),

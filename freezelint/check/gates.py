@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'efe68e0f1a8a1192e7d20681dab1565f'
+RULES_DIGEST = '2e7f02747baa99150f615e52b9d3664e'
 
 GATES = {
     'FZ002': (

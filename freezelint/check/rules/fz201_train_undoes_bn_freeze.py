@@ -1916,13 +1916,18 @@ class TrainUndoesBnFreeze(Rule):
         base class of another project file, a method that calls train() on it and then trains (its
         summary's "trainer" record): reported at the freeze, the one line of this file the mistake
         runs through, naming the method and the line of its train()."""
+        by_def = {id(f.scope.node): f for f in flows_of(facts).bodies if f.scope.is_method}
         for info, init, frozen, line, outside in trainers:
             if outside is None:
                 continue
             for e in frozen:
+                # a method calling one this file overrides: read as the summary did where the overrides
+                # leave the model alone (a hook that only logs) and the train() is the method's own
                 runs = [(name, entry["trains"][e.target]) for name, entry in outside["methods"].items()
                         if name not in line and e.target in entry.get("trains", {})
-                        and not _outside_reads_local(name, line, outside)]
+                        and (not _outside_reads_local(name, line, outside)
+                             or entry["trains"][e.target][1]
+                             and _overrides_keep(name, e.target, line, outside, by_def))]
                 if not runs:
                     continue
                 # the method that calls train() itself, where the freeze is re-applied after it
@@ -2495,6 +2500,27 @@ def _outside_reads_local(name: str, line: dict, outside: dict, seen: frozenset =
                               and _outside_reads_local(called, line, outside, seen | {name})):
             return True
     return False
+
+
+def _overrides_keep(name: str, target: str, line: dict, outside: dict, by_def: dict) -> bool:
+    """The methods of self that `name`, a method of a base of another file, calls and this file's
+    classes override leave `target` as they found it: none may re-freeze (`_calls_self`, read as
+    called from `name`: a `train(mode)` counts), puts it in a mode, hands it on or binds a new one,
+    and none is reached through another method of the base. The summary read the base's own (a `pass`
+    hook); what it found of `name` then holds with the overrides too."""
+    methods = {n: func for n, (_, func) in line.items()}
+    for called in outside["methods"][name].get("calls", ()):
+        if called not in line:
+            if _outside_reads_local(called, line, outside, frozenset({name})):
+                return False
+            continue
+        func = methods[called]
+        flow = by_def.get(id(func))
+        if flow is None or _calls_self(func, methods, {target}, frozenset({name}), outside) \
+                or any(e.target == target and (e.kind in (BN_FREEZE, EVAL, OPAQUE, REBIND, TRAIN)
+                                               or e.kind.startswith(VIA)) for e in flow.events):
+            return False
+    return True
 
 
 class _AnySelfAttr:
