@@ -318,3 +318,15 @@ def test_the_message_of_a_hook_override_names_the_base_method_that_runs_it(cli, 
                        f"from `BaseTrainer` (base.py) calls `self.on_epoch_start()` at line {call} and then trains "
                        "`self.model`, so their running statistics move again; re-apply the freeze in `on_epoch_start` "
                        "right after that train()")
+
+
+def test_a_base_that_starts_to_call_the_hook_before_training_is_read_again(cli, tmp_path):
+    """The cached result of the subclass's file depends on the base's summary: a hook call added
+    before training (the base's text still names no train()) reports the override."""
+    base, sub = _hook_sources("epoch_end_hook")
+    sub = HEAD + "from base import BaseTrainer\n" + sub
+    _project(tmp_path, {"base.py": HEAD + base, "sub.py": sub})
+    assert _found(cli, tmp_path) == []
+    base, _ = _hook_sources("hook_trains")
+    (tmp_path / "base.py").write_text(HEAD + base)
+    assert _found(cli, tmp_path) == [("sub.py", _row(sub, "self.model.train()"))]

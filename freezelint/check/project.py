@@ -1112,18 +1112,16 @@ class Project:
         return {**hit[0]["trainer"], "file": hit[1]}
 
     def _hooked_base(self, importer: str, qual: str) -> dict | None:
-        """A quiet base (`_quiet_base`) whose block trains (`.backward(`): its summary's "trainer"
-        record where it names the methods of self a method calls right before training ("then":
-        `fit` calls `self.on_epoch_start()`, which a subclass may override to call train()), else None."""
+        """A quiet base (`_quiet_base`): its summary's "trainer" record where it names the methods of
+        self a method calls right before training ("then": `fit` calls `self.on_epoch_start()`, which
+        a subclass may override to call train()), else None. A file whose classes train (`.backward(`)
+        is summarised for it; the summary is a dependency either way (the base may start to)."""
         path, name = self.resolve(importer, qual)
-        block = _outline_block(self.outline(path), name)
-        if block is None or ".backward(" not in block:
-            return None
         summary = self.summary(path)
+        self._use(importer, path, name)
         record = (summary["classes"].get(name) or {}).get("trainer") if summary else None
         if not record or not any("then" in m for m in record["methods"].values()):
             return None
-        self._use(importer, path, name)
         return {**record, "file": shown_path(str(path))}
 
     def _quiet_base(self, importer: str, qual: str) -> dict | None:
