@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = 'f5895c370f39b635b36483b4239a8383'
+RULES_DIGEST = '2e7f02747baa99150f615e52b9d3664e'
 
 GATES = {
     'FZ002': (

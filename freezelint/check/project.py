@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write, read_regular
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 88
+SUMMARY_VERSION = 89
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model
@@ -544,8 +544,9 @@ class Project:
             return None
         imports = _imports_of(text)
         # BatchNorm: a class's "bn" (the parts that hold it) needs a parse too
+        # a class that trains (`.backward(`): a trainer base's "trainer" record (`_hooked_base`)
         if _flow_words(text) or "BatchNorm" in text or _handed_to(text, imports, 0, len(text)) \
-                or ("self." in text and _CLASS_WITH_ATTRS.search(text)):
+                or ("self." in text and (_CLASS_WITH_ATTRS.search(text) or ".backward(" in text and "class " in text)):
             if self.parse_limit is not None and len(data) > self.parse_limit:
                 return None  # over max-file-size, as `check` leaves the file itself out: what it does is not read
             from freezelint.check import summaries  # libcst: loaded only when a summary is computed
@@ -1104,10 +1105,24 @@ class Project:
         summary's "trainer" record says (FZ201), with the file: None where it has none."""
         hit = self.klass(importer, qual)
         if hit is None:
-            return self._quiet_base(importer, qual)
+            quiet = self._quiet_base(importer, qual)
+            return self._hooked_base(importer, qual) or quiet if quiet is not None else None
         if "trainer" not in hit[0]:
             return None
         return {**hit[0]["trainer"], "file": hit[1]}
+
+    def _hooked_base(self, importer: str, qual: str) -> dict | None:
+        """A quiet base (`_quiet_base`): its summary's "trainer" record where it names the methods of
+        self a method calls right before training ("then": `fit` calls `self.on_epoch_start()`, which
+        a subclass may override to call train()), else None. A file whose classes train (`.backward(`)
+        is summarised for it; the summary is a dependency either way (the base may start to)."""
+        path, name = self.resolve(importer, qual)
+        summary = self.summary(path)
+        self._use(importer, path, name)
+        record = (summary["classes"].get(name) or {}).get("trainer") if summary else None
+        if not record or not any("then" in m for m in record["methods"].values()):
+            return None
+        return {**record, "file": shown_path(str(path))}
 
     def _quiet_base(self, importer: str, qual: str) -> dict | None:
         """A trainer's base whose text names nothing that trains, freezes or puts a mode, and hands

@@ -97,7 +97,10 @@ A plain class whose methods (its line of this file) call train() on an attribute
 train has "trainer" (FZ201, rules.fz201_train_undoes_bn_freeze.trainer_record): per method, the
 class that defines it ("cls"), the methods of self it calls ("calls"), whether it may re-freeze
 itself ("refreeze"), and "trains" (`{"self.model": [line of the train(), called by the method
-itself]}`): what a subclass of another file whose `__init__` froze BatchNorm inherits.
+itself]}`): what a subclass of another file whose `__init__` froze BatchNorm inherits; and "then"
+(`{"on_epoch_start": [line of the call, ["self.model"]]}`): the methods of self it calls that
+training of those attributes follows, nothing between that may re-freeze (a subclass's override of
+one that calls train() undoes the freeze).
 "partial" (FZ401): in a function's entry, the line of a `load_state_dict(..., strict=False)` whose
 result it returns and nothing in it reads (a caller that drops the result drops the missing and
 unexpected keys); in a class's entry, the same per method (`{"load_from_pretrained": 212}`).

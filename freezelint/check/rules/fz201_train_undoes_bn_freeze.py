@@ -15,7 +15,7 @@ from freezelint.check.lightning_version import KEEPS_MODES, declared_signal, ver
 from freezelint.check.modes import _base_keeps, _own_train, _runs_next, ancestors, base_call, skipped_trains, train_keeps
 from dataclasses import replace
 
-from freezelint.check.events import VIA, Flow, library_bases, lineage, whole_of
+from freezelint.check.events import CALLS, VIA, Flow, library_bases, lineage, whole_of
 from freezelint.check.flow import (ACTIVITY, BN_FREEZE, EVAL, FREEZE, LIGHTNING_MODULES, OPAQUE, REBIND, TRAIN,
                                    UNFREEZE, after, between, flows_of, rebound)
 from freezelint.check.rules.base import Example, Finding, Rule, code_of, src
@@ -1908,6 +1908,7 @@ class TrainUndoesBnFreeze(Rule):
                 and id(e.detail["origin_node"]) in reported
         yield from (f for t, f, again in found if not inside(t) and not inside(again) and id(t.node) not in named)
         yield from self._inherited_elsewhere(facts, trainers)
+        yield from self._hooks_elsewhere(facts, trainers)
         yield from self._classes(facts)
 
     def _inherited_elsewhere(self, facts: Facts, trainers: list) -> Iterable[Finding]:
@@ -1915,13 +1916,18 @@ class TrainUndoesBnFreeze(Rule):
         base class of another project file, a method that calls train() on it and then trains (its
         summary's "trainer" record): reported at the freeze, the one line of this file the mistake
         runs through, naming the method and the line of its train()."""
+        by_def = {id(f.scope.node): f for f in flows_of(facts).bodies if f.scope.is_method}
         for info, init, frozen, line, outside in trainers:
             if outside is None:
                 continue
             for e in frozen:
+                # a method calling one this file overrides: read as the summary did where the overrides
+                # leave the model alone (a hook that only logs) and the train() is the method's own
                 runs = [(name, entry["trains"][e.target]) for name, entry in outside["methods"].items()
                         if name not in line and e.target in entry.get("trains", {})
-                        and not _outside_reads_local(name, line, outside)]
+                        and (not _outside_reads_local(name, line, outside)
+                             or entry["trains"][e.target][1]
+                             and _overrides_keep(name, e.target, line, outside, by_def))]
                 if not runs:
                     continue
                 # the method that calls train() itself, where the freeze is re-applied after it
@@ -1937,6 +1943,36 @@ class TrainUndoesBnFreeze(Rule):
                     f"statistics move again; re-apply the freeze right after that train() (override `{name}` "
                     f"in {info.name} to do so)",
                     stmt=e.stmt, facts=facts, used=[e])
+                break  # one finding per trainer
+
+    def _hooks_elsewhere(self, facts: Facts, trainers: list) -> Iterable[Finding]:
+        """A trainer whose `__init__` froze BatchNorm of a model it holds and that overrides a hook
+        which a method it inherits from a base class of another project file calls right before
+        training that model (the summary's "then": `fit` calls `self.on_epoch_start()`, then trains),
+        with an override that calls train() on the model and nothing after it that may re-freeze:
+        reported at that train(), a line of this file, naming the base's method that runs it."""
+        by_def = {id(f.scope.node): f for f in flows_of(facts).bodies if f.scope.is_method}
+        for info, init, frozen, line, outside in trainers:
+            if outside is None:
+                continue
+            methods = {name: func for name, (_, func) in line.items()}
+            targets = {e.target for e in frozen}
+            runs = sorted((at, name, hook, attrs) for name, entry in outside["methods"].items() if name not in line
+                          for hook, (at, attrs) in entry.get("then", {}).items() if hook in line)
+            for at, name, hook, attrs in runs:  # `name` overridden here runs instead of the base's
+                func = methods[hook]
+                t = _hook_train(by_def.get(id(func)), targets & set(attrs))
+                if t is None or _calls_self(func, methods, targets, outside=outside):
+                    continue
+                cls = outside["methods"][name]["cls"]
+                yield self.finding(
+                    t.node,
+                    f"`{src(t.node)}` in {info.name}.{hook}() puts the BatchNorm layers of `{t.target}` that "
+                    f"{info.name}.__init__ froze with .eval() back into training mode, and the `{name}` it "
+                    f"inherits from `{cls}` ({outside['file']}) calls `self.{hook}()` at line {at} and then trains "
+                    f"`{t.target}`, so their running statistics move again; re-apply the freeze in "
+                    f"`{hook}` right after that train()",
+                    stmt=t.stmt, facts=facts, used=[*(e for e in frozen if e.target == t.target), t])
                 break  # one finding per trainer
 
     def _classes(self, facts: Facts) -> Iterable[Finding]:
@@ -2466,6 +2502,27 @@ def _outside_reads_local(name: str, line: dict, outside: dict, seen: frozenset =
     return False
 
 
+def _overrides_keep(name: str, target: str, line: dict, outside: dict, by_def: dict) -> bool:
+    """The methods of self that `name`, a method of a base of another file, calls and this file's
+    classes override leave `target` as they found it: none may re-freeze (`_calls_self`, read as
+    called from `name`: a `train(mode)` counts), puts it in a mode, hands it on or binds a new one,
+    and none is reached through another method of the base. The summary read the base's own (a `pass`
+    hook); what it found of `name` then holds with the overrides too."""
+    methods = {n: func for n, (_, func) in line.items()}
+    for called in outside["methods"][name].get("calls", ()):
+        if called not in line:
+            if _outside_reads_local(called, line, outside, frozenset({name})):
+                return False
+            continue
+        func = methods[called]
+        flow = by_def.get(id(func))
+        if flow is None or _calls_self(func, methods, {target}, frozenset({name}), outside) \
+                or any(e.target == target and (e.kind in (BN_FREEZE, EVAL, OPAQUE, REBIND, TRAIN)
+                                               or e.kind.startswith(VIA)) for e in flow.events):
+            return False
+    return True
+
+
 class _AnySelfAttr:
     """Every `self.x`: held by a trainer whose subclass, in another file, may freeze it."""
 
@@ -2479,7 +2536,8 @@ def trainer_record(facts: Facts, info, body_flow) -> dict | None:
     defines it, the methods of self it calls, whether it may re-freeze itself (`_calls_self` as for a
     method called from another), and the attributes of self it calls train() on and then trains with
     nothing between that may re-freeze, with the line of that train() and whether it makes the call
-    itself (`{"self.model": [13, true]}`). None for a Module, a line that leaves the file, and one
+    itself (`{"self.model": [13, true]}`), and the methods of self it calls that such training
+    follows ("then", `_trains_after_hooks`). None for a Module, a line that leaves the file, and one
     with no such train(). `body_flow`: a method's events as the summary reads them (this file only)."""
     found = lineage(facts, info) if not info.is_module else None
     if found is None or found[1] is not None or len(found[0]) > _MAX_LINE:
@@ -2512,8 +2570,12 @@ def trainer_record(facts: Facts, info, body_flow) -> dict | None:
             trains = _trains_after_train(flow)
             if trains:
                 entry["trains"] = trains
+            then = _trains_after_hooks(_HookMarks.of_body(facts, flow.scope, func.body.body, flow.summaries,
+                                                          flow.depth), line) if calls else None
+            if then:  # a subclass's override of such a hook that calls train() undoes a freeze
+                entry["then"] = then
         out[name] = entry
-    if trains and not any("trains" in e for e in out.values()):
+    if trains and not any("trains" in e or "then" in e for e in out.values()):
         return None  # its train() calls are followed by a re-freeze: nothing an override changes
     return {"methods": {name: e for name, e in out.items() if len(e) > 1}}  # the rest do nothing to read
 
@@ -2565,6 +2627,68 @@ def _trains_after_train(flow) -> dict:
                 if node in positions:
                     out[t.target] = [positions[node].start.line, not t.detail.get("via")]
                 break
+    return out
+
+
+def _hook_train(flow, attrs: set[str]):
+    """The first `self.model.train()` (no mode, or True) of a hook override's flow on one of `attrs`,
+    the whole of it, with nothing after it on it that may re-freeze (a freeze, eval(), opaque call or
+    call of another file's function): None where there is none."""
+    if flow is None:
+        return None
+    for t in flow.events:
+        if t.kind != TRAIN or t.target not in attrs or t.detail.get("via") or t.detail.get("override") \
+                or t.detail.get("reach") or t.detail.get("part") or not isinstance(t.node, cst.Call) \
+                or not (not t.node.args or len(t.node.args) == 1 and isinstance(t.node.args[0].value, cst.Name)
+                        and t.node.args[0].value.value == "True"):
+            continue
+        if not any((f.kind in (BN_FREEZE, OPAQUE, EVAL, REBIND) or f.kind.startswith(VIA)) and f.target == t.target
+                   for f in flow.events if after(t, f) and f is not t):
+            return t
+    return None
+
+
+_HOOK = "hook"  # a mark in a base's method (`_HookMarks`): a call of a method of self
+
+
+class _HookMarks(Flow):
+    """A method's events with a mark right after each call of a method of self (`self.on_epoch_start()`),
+    after the events of the base's own version, which a subclass's override replaces: what follows the
+    mark is what runs after the override (`_trains_after_hooks`)."""
+
+    def visit_Call(self, node: cst.Call):
+        out = super().visit_Call(node)
+        f = node.func
+        if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self":
+            self._emit(_HOOK, f.attr.value, node)
+        return out
+
+
+def _trains_after_hooks(flow, line: dict) -> dict:
+    """The methods of self (of the line: a subclass may override them) a method's flow calls and,
+    later in its order, trains an attribute of self after, with no freeze, eval(), opaque call, call
+    of another file's function nor other call of a method of self between: `{"on_epoch_start": [line
+    of that call, ["self.model"]]}`. A call after training in a loop (an epoch-end hook) is not one."""
+    positions, out = flow.facts.positions, {}
+    for m in flow.events:
+        if m.kind != _HOOK or m.target not in line or m.target in out or m.node not in positions:
+            continue
+        attrs = set()
+        for a in flow.events:
+            if a.kind != ACTIVITY or a.index <= m.index or not after(m, a):
+                continue
+            gap = between(flow, m, a)
+            if any(f.kind == _HOOK and f.target in line for f in gap):
+                continue  # another method of self first: a subclass's override of it may re-freeze
+            # what trains: the attribute itself, or (a base that does not know its model) the attributes
+            # of self it calls on the way (`self.model(x)`)
+            names = {a.target} if a.target.startswith("self.") else {
+                f"self.{f.kind[len(CALLS):]}" for f in gap if a.target == "*" and f.kind.startswith(CALLS)
+                and f.target == "self" and f.kind[len(CALLS):] not in line}
+            attrs |= {n for n in names if not any((f.kind in (BN_FREEZE, OPAQUE, EVAL, REBIND)
+                                                   or f.kind.startswith(VIA)) and f.target == n for f in gap)}
+        if attrs:
+            out[m.target] = [positions[m.node].start.line, sorted(attrs)]
     return out
 
 
