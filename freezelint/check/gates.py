@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-RULES_DIGEST = '2e7f02747baa99150f615e52b9d3664e'
+RULES_DIGEST = 'ddf55f5a02e98b714b74e38ce84ea16b'
 
 GATES = {
     'FZ002': (

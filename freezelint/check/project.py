@@ -32,7 +32,7 @@ from freezelint.fsutil import atomic_write, read_regular
 _MAX_REEXPORT = 3
 # Version of the summary format (summaries.py writes it): cached summaries are read back here
 # without importing libcst, which only a summary to compute needs.
-SUMMARY_VERSION = 89
+SUMMARY_VERSION = 90
 _MAX_CHAIN = 4  # files a function's argument is followed through (`via:` effects)
 _VIA = "via:"  # events.VIA (this module loads without libcst)
 _RET = "ret"  # events.RET: the position of a function's returned model

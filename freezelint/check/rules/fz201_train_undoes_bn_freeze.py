@@ -2567,9 +2567,9 @@ def trainer_record(facts: Facts, info, body_flow) -> dict | None:
             entry["refreeze"] = True
         flow = flows.get(id(func))
         if flow is not None and not _reads_overridden(k, func, line) and not _calls_self(func, methods, held):
-            trains = _trains_after_train(flow)
-            if trains:
-                entry["trains"] = trains
+            lasting = _trains_after_train(flow)
+            if lasting:
+                entry["trains"] = lasting
             then = _trains_after_hooks(_HookMarks.of_body(facts, flow.scope, func.body.body, flow.summaries,
                                                           flow.depth), line) if calls else None
             if then:  # a subclass's override of such a hook that calls train() undoes a freeze
