@@ -1489,28 +1489,25 @@ class Project:
         """A function of another project file provably leaves the modes of its argument `pos`
         alone (its summary's "quiet"): handed the model after train(), it re-freezes nothing. A
         dependency of its own (`path#quiet name`)."""
-        if is_library(qual):
-            return False
-        hit = self.resolve(importer, qual)
-        if hit is None:
-            return False
-        found = self._quiet(*hit)
-        self.used[f"{hit[0].resolve()}#quiet {hit[1]}"] = _digest(found)
-        edge = Edge(shown_path(importer), shown_path(str(hit[0])), hit[1])
-        self._link(edge)
-        return pos in found
+        found = self._function_fact(importer, qual, "quiet", self._quiet)
+        return found is not None and pos in found
 
     def keeps_modes(self, importer: str, qual: str) -> bool:
         """A function of another project file that, handed to `model.apply`, visibly sets no
         BatchNorm layer's mode (its summary's "modeless": a weight initialiser). A dependency of its
         own (`path#modeless name`)."""
+        return bool(self._function_fact(importer, qual, "modeless", self._modeless))
+
+    def _function_fact(self, importer: str, qual: str, key: str, read):
+        """`read(path, name)` of the project function `qual` names from `importer`, recorded as a
+        dependency of its own (`path#key name`) with its edge; None for a library or a name not resolved."""
         if is_library(qual):
-            return False
+            return None
         hit = self.resolve(importer, qual)
         if hit is None:
-            return False
-        found = self._modeless(*hit)
-        self.used[f"{hit[0].resolve()}#modeless {hit[1]}"] = _digest(found)
+            return None
+        found = read(*hit)
+        self.used[f"{hit[0].resolve()}#{key} {hit[1]}"] = _digest(found)
         self._link(Edge(shown_path(importer), shown_path(str(hit[0])), hit[1]))
         return found
 
